@@ -1,0 +1,3 @@
+from prunelimit.cli import main
+
+main()

@@ -1,0 +1,207 @@
+"""Exact Hessian-vector products of the mean loss over the analysis data (SPEC §3).
+
+``HessianOperator`` is the operator ``H = ∇²L(w)`` with ``L = Σ_b |b|·L_b / n`` (every
+batch weighted by its size) restricted to a chosen list of parameters. Engines:
+
+* ``"cached"``: each batch's first-order gradient graph is built once with
+  ``create_graph=True`` and kept, so an HVP is a single second backward pass (fastest in
+  research/baseline.md §4, 1.2–1.8× a gradient pass) at the cost of keeping the graphs;
+* ``"revrev"``: double backward, recomputing each batch's graph on every call (no memory
+  beyond one batch);
+* ``"auto"``: ``"cached"`` when its estimated memory fits ``memory_budget_mb``, otherwise
+  ``"revrev"``. An explicit ``"cached"`` that does not fit falls back with a warning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
+from prunelimit.errors import InputError, NumericalError, UsageError
+
+ENGINES = ("auto", "cached", "revrev")
+
+Matvec = Callable[[Tensor], Tensor]
+
+
+class HessianOperator:
+    """The mean-loss Hessian over ``batches`` w.r.t. ``params``, applied by HVPs.
+
+    The model is put in eval mode. Construction reads the data twice and refuses a loader
+    whose two passes disagree (``InputError``); NaN/Inf losses or HVPs raise
+    ``NumericalError``. ``matvec`` takes and returns a flat vector in the caller's dtype
+    and device; the work happens on the parameters' device in their dtype.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        params: list[nn.Parameter],
+        batches: Batches,
+        loss_fn: LossFn,
+        engine: str = "auto",
+        memory_budget_mb: float = 1024,
+    ) -> None:
+        if engine not in ENGINES:
+            raise UsageError(f"unknown HVP engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        if not params:
+            raise UsageError("no parameters selected for the Hessian; widen the parameter selection")
+        model.eval()
+        self.model = model
+        self.params = list(params)
+        self.loss_fn = loss_fn
+        self.device = self.params[0].device
+        self.dtype = self.params[0].dtype
+        self._shapes = [p.shape for p in self.params]
+        self._numels = [p.numel() for p in self.params]
+        self.dim = int(sum(self._numels))
+        self.hvps = 0
+
+        first = to_device(list(batches), self.device)
+        second = to_device(list(batches), self.device)
+        if not first:
+            raise InputError("the analysis data is empty; pass at least one batch")
+        self._batches: list[Batch] = first
+        sizes = [batch_size(b) for b in first]
+        self.samples = sum(sizes)
+        self._weights = [s / self.samples for s in sizes]
+        self._losses = self._pass_losses(first)
+        again = self._pass_losses(second)
+        if len(again) != len(self._losses) or not np.allclose(
+            self._losses, again, rtol=1e-6, atol=1e-9
+        ):
+            raise InputError(
+                "the data loader is not deterministic (two passes over the analysis data gave "
+                "different losses); use a fixed order and no random augmentation"
+            )
+
+        self._cached_grad: list[Tensor] | None = None
+        self.engine = self._choose_engine(engine, memory_budget_mb)
+        if self.engine == "cached":
+            self._cached_grad = self._weighted_gradient(create_graph=True)
+
+    # ----------------------------------------------------------------- public API
+    def loss(self) -> float:
+        """Mean loss over the analysis data (batches weighted by size)."""
+        return float(np.dot(self._weights, self._losses))
+
+    def batch_losses(self) -> np.ndarray:
+        """Per-batch mean losses in data order (the input to the default ε, SPEC §2)."""
+        return self._losses.copy()
+
+    def batch_sizes(self) -> list[int]:
+        return [batch_size(b) for b in self._batches]
+
+    def gradient(self) -> Tensor:
+        """Flat mean gradient (for the "not at a minimum" warning), on the params' device."""
+        if self._cached_grad is not None:
+            return self._flatten([g.detach() for g in self._cached_grad])
+        return self._flatten(self._weighted_gradient(create_graph=False))
+
+    def matvec(self, v: Tensor) -> Tensor:
+        """``H @ v`` for a flat vector ``v`` of length ``dim``; returned like ``v``."""
+        if v.shape != (self.dim,):
+            raise UsageError(f"HVP vector has shape {tuple(v.shape)}, expected ({self.dim},)")
+        parts = self._unflatten(v.to(device=self.device, dtype=self.dtype))
+        if self._cached_grad is not None:
+            hv = self._second_backward(self._cached_grad, parts, retain=True)
+        else:
+            hv = [torch.zeros_like(p) for p in self.params]
+            for w, batch in zip(self._weights, self._batches):
+                grads = self._batch_gradient(batch, create_graph=True)
+                for acc, h in zip(hv, self._second_backward(grads, parts, retain=False)):
+                    acc.add_(h, alpha=w)
+        out = self._flatten(hv)
+        if not bool(torch.isfinite(out).all()):
+            raise NumericalError("the Hessian-vector product contains NaN/Inf; check the model and data")
+        self.hvps += 1
+        return out.to(v)
+
+    # ------------------------------------------------------------------ internals
+    def _pass_losses(self, batches: list[Batch]) -> np.ndarray:
+        with torch.no_grad():
+            losses = np.array([float(self.loss_fn(self.model, b)) for b in batches])
+        if not np.all(np.isfinite(losses)):
+            raise NumericalError("the loss is NaN/Inf on the analysis data; check the model and data")
+        return losses
+
+    def _batch_gradient(self, batch: Batch, create_graph: bool) -> list[Tensor]:
+        with torch.enable_grad():
+            loss = self.loss_fn(self.model, batch)
+            grads = torch.autograd.grad(
+                loss, self.params, create_graph=create_graph, allow_unused=True
+            )
+        return [torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.params)]
+
+    def _weighted_gradient(self, create_graph: bool) -> list[Tensor]:
+        # One summed gradient over all batches: one backward call per HVP traverses every
+        # batch's kept graph, with no per-batch Python loop.
+        total = [torch.zeros_like(p) for p in self.params]
+        for w, batch in zip(self._weights, self._batches):
+            for i, g in enumerate(self._batch_gradient(batch, create_graph)):
+                total[i] = total[i] + w * g
+        return total
+
+    def _second_backward(self, grads: list[Tensor], parts: list[Tensor], retain: bool) -> list[Tensor]:
+        live = [i for i, g in enumerate(grads) if g.requires_grad]
+        out = [torch.zeros_like(p) for p in self.params]
+        if not live:  # the loss is linear in every parameter: H = 0
+            return out
+        hv = torch.autograd.grad(
+            [grads[i] for i in live],
+            self.params,
+            grad_outputs=[parts[i] for i in live],
+            retain_graph=retain,
+            allow_unused=True,
+        )
+        return [o if h is None else h for o, h in zip(out, hv)]
+
+    def _choose_engine(self, engine: str, budget_mb: float) -> str:
+        if engine == "revrev":
+            return "revrev"
+        need_mb = self._cached_graph_bytes() / 2**20
+        if need_mb <= budget_mb:
+            return "cached"
+        if engine == "cached":
+            warnings.warn(
+                f"cached HVP graphs need about {need_mb:.0f} MB, over the {budget_mb:.0f} MB "
+                "budget; falling back to the recomputing engine (raise the memory budget to keep them)",
+                stacklevel=3,
+            )
+        return "revrev"
+
+    def _cached_graph_bytes(self) -> float:
+        """Memory the kept graphs would take: saved tensors of one batch, scaled by samples.
+
+        Parameters are shared across batches, so their storages are not counted; other
+        storages are counted once per batch.
+        """
+        param_ptrs = {p.untyped_storage().data_ptr() for p in self.model.parameters()}
+        seen: set[int] = set()
+        total = 0
+
+        def pack(t: Tensor) -> Tensor:
+            nonlocal total
+            storage = t.untyped_storage()
+            ptr = storage.data_ptr()
+            if ptr not in param_ptrs and ptr not in seen:
+                seen.add(ptr)
+                total += storage.nbytes()
+            return t
+
+        batch = self._batches[0]
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            self._batch_gradient(batch, create_graph=True)
+        return total * self.samples / batch_size(batch)
+
+    def _unflatten(self, v: Tensor) -> list[Tensor]:
+        return [c.view(s) for c, s in zip(v.split(self._numels), self._shapes)]
+
+    @staticmethod
+    def _flatten(parts: list[Tensor]) -> Tensor:
+        return torch.cat([p.reshape(-1) for p in parts])

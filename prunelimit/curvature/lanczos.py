@@ -1,0 +1,166 @@
+"""Lanczos tridiagonalisation with full reorthogonalisation, and its Gauss quadrature.
+
+The Lanczos basis lives in host memory (SPEC §7: device memory stays within a few
+parameter-sized vectors); the recurrence itself runs in float64 on the host. The basis
+may be stored in a narrower dtype to save memory; reorthogonalisation then projects
+against the rounded vectors, which is still a full (if slightly less exact) projection.
+
+Breakdown: when the new residual norm β falls below ``breakdown_tol`` relative to the
+size of T, the Krylov space is (numerically) invariant, so the current tridiagonal
+already represents the start vector's spectral measure exactly; the run stops early and
+returns the shorter tridiagonal (``len(alpha) < iterations``) rather than restarting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import scipy.linalg
+import torch
+from torch import Tensor
+
+from prunelimit.errors import NumericalError, UsageError
+
+Matvec = Callable[[Tensor], Tensor]
+StepCallback = Callable[[int], None]
+
+# Above this many bytes a float64 basis is stored as float32 by default.
+AUTO_FLOAT64_BASIS_BYTES = 2 * 2**30
+_PROJECT_CHUNK = 32  # basis rows widened to float64 at a time when stored narrower
+
+
+@dataclass(frozen=True)
+class LanczosResult:
+    """Tridiagonal ``T`` (diagonal ``alpha``, off-diagonal ``beta``) and optionally the basis.
+
+    ``basis`` (rows = orthonormal Lanczos vectors, host memory) is kept only on request.
+    ``len(alpha) < iterations`` means breakdown: the Krylov space became invariant.
+    ``residual`` is the norm of the last residual (the β that would follow ``beta``; 0
+    after a breakdown); Ritz pair ``i`` has residual ``residual·|s_{k,i}|``.
+    """
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    residual: float = 0.0
+    basis: Tensor | None = None
+
+    @property
+    def steps(self) -> int:
+        return len(self.alpha)
+
+
+def lanczos(
+    matvec: Matvec,
+    dim: int,
+    iterations: int,
+    start: Tensor,
+    reorth: bool = True,
+    storage_dtype: torch.dtype | None = None,
+    keep_basis: bool = False,
+    breakdown_tol: float = 1e-10,
+    callback: StepCallback | None = None,
+) -> LanczosResult:
+    """Run ``iterations`` Lanczos steps of the symmetric operator ``matvec`` from ``start``.
+
+    ``matvec`` receives float64 host vectors and may return any float dtype/device.
+    Full reorthogonalisation is classical Gram–Schmidt applied twice ("twice is
+    enough"). ``storage_dtype`` defaults to float64, or float32 when the basis would
+    exceed 2 GiB. ``callback(step)`` is called after every step (progress bars).
+    """
+    if iterations < 1:
+        raise UsageError(f"Lanczos needs at least 1 iteration, got {iterations}")
+    if start.shape != (dim,):
+        raise UsageError(f"Lanczos start vector has shape {tuple(start.shape)}, expected ({dim},)")
+    iterations = min(iterations, dim)
+    if storage_dtype is None:
+        too_big = iterations * dim * 8 > AUTO_FLOAT64_BASIS_BYTES
+        storage_dtype = torch.float32 if too_big else torch.float64
+    q = start.detach().to("cpu", torch.float64)
+    norm = float(q.norm())
+    if not np.isfinite(norm) or norm == 0.0:
+        raise NumericalError("the Lanczos start vector is zero or not finite")
+    q = q / norm
+    basis = torch.empty(iterations, dim, dtype=storage_dtype)
+    basis[0] = q
+    alpha: list[float] = []
+    beta: list[float] = []
+    q_prev = torch.zeros_like(q)
+    for j in range(iterations):
+        w = matvec(q).detach().to("cpu", torch.float64)
+        if not bool(torch.isfinite(w).all()):
+            raise NumericalError(f"the operator returned NaN/Inf at Lanczos step {j + 1}")
+        a = float(q @ w)
+        w = w - a * q - (beta[-1] if beta else 0.0) * q_prev
+        if reorth:
+            for _ in range(2):
+                w = w - _combine(basis, j + 1, _project(basis, j + 1, w))
+        alpha.append(a)
+        if callback is not None:
+            callback(j + 1)
+        b = float(w.norm())
+        scale = max(max(abs(x) for x in alpha), max(beta, default=0.0))
+        if b <= breakdown_tol * max(scale, np.finfo(float).tiny):
+            b = 0.0
+            break
+        if j == iterations - 1:
+            break
+        beta.append(b)
+        q_prev, q = q, w / b
+        basis[j + 1] = q
+    k = len(alpha)
+    return LanczosResult(
+        alpha=np.asarray(alpha),
+        beta=np.asarray(beta[: k - 1]),
+        residual=b,
+        basis=basis[:k] if keep_basis else None,
+    )
+
+
+def ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss quadrature of T: Ritz values (ascending) and weights (squared first components).
+
+    Solved in float64 by ``scipy.linalg.eigh_tridiagonal``; weights sum to 1.
+    """
+    alpha = np.asarray(alpha, dtype=np.float64)
+    beta = np.asarray(beta, dtype=np.float64)
+    if len(alpha) == 1:
+        return alpha.copy(), np.ones(1)
+    nodes, vecs = scipy.linalg.eigh_tridiagonal(alpha, beta)
+    return nodes, vecs[0] ** 2
+
+
+def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]:
+    """Ritz values (ascending), Ritz vectors (rows, float64) and their residual norms.
+
+    Needs ``keep_basis=True``. Residual of pair ``i``: ``‖H y_i − θ_i y_i‖ = residual·|s_{k,i}|``.
+    """
+    if result.basis is None:
+        raise UsageError("Ritz vectors need the Lanczos basis; run lanczos(..., keep_basis=True)")
+    alpha = np.asarray(result.alpha, dtype=np.float64)
+    if len(alpha) == 1:
+        nodes, vecs = alpha.copy(), np.ones((1, 1))
+    else:
+        nodes, vecs = scipy.linalg.eigh_tridiagonal(alpha, result.beta)
+    coeffs = torch.from_numpy(np.ascontiguousarray(vecs.T))
+    vectors = torch.stack([_combine(result.basis, result.steps, c) for c in coeffs])
+    return nodes, vectors, result.residual * np.abs(vecs[-1])
+
+
+def _project(basis: Tensor, rows: int, w: Tensor) -> Tensor:
+    if basis.dtype == w.dtype:
+        return basis[:rows] @ w
+    return torch.cat(
+        [basis[i : min(i + _PROJECT_CHUNK, rows)].to(w.dtype) @ w for i in range(0, rows, _PROJECT_CHUNK)]
+    )
+
+
+def _combine(basis: Tensor, rows: int, coeffs: Tensor) -> Tensor:
+    if basis.dtype == coeffs.dtype:
+        return coeffs @ basis[:rows]
+    out = torch.zeros(basis.shape[1], dtype=coeffs.dtype)
+    for i in range(0, rows, _PROJECT_CHUNK):
+        stop = min(i + _PROJECT_CHUNK, rows)
+        out += coeffs[i:stop] @ basis[i:stop].to(coeffs.dtype)
+    return out

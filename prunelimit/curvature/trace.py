@@ -1,0 +1,35 @@
+"""Hutchinson trace estimate with Rademacher probes: ``tr H ≈ mean_j z_jᵀ H z_j``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from prunelimit.curvature.lanczos import Matvec
+from prunelimit.curvature.slq import rademacher
+from prunelimit.errors import UsageError
+
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    """Estimate of ``tr H`` and its standard error (sample std / √probes; NaN for one probe)."""
+
+    value: float
+    stderr: float
+    probes: int
+
+
+def hutchinson_trace(matvec: Matvec, dim: int, probes: int = 16, seed: int = 0) -> TraceEstimate:
+    """Hutchinson's estimator over ``probes`` seeded Rademacher vectors (one HVP each)."""
+    if probes < 1:
+        raise UsageError(f"the trace estimate needs at least 1 probe, got {probes}")
+    generator = torch.Generator().manual_seed(seed)
+    samples = np.empty(probes)
+    for j in range(probes):
+        z = rademacher(dim, generator)
+        samples[j] = float(z @ matvec(z).to("cpu", torch.float64))
+    stderr = float(np.std(samples, ddof=1) / math.sqrt(probes)) if probes > 1 else math.nan
+    return TraceEstimate(float(np.mean(samples)), stderr, probes)

@@ -1,0 +1,217 @@
+"""Data specs (SPEC §5) → in-memory tensors, and deterministic fixed-order batching.
+
+Forms: ``digits[:train|test]`` (bundled real 8×8 handwritten digits), ``tensors:FILE``
+(``.pt`` dict or ``.npz`` with ``x`` and ``y``), ``synthetic:k=v,...``,
+``cifar10:ROOT``, ``cifar100:ROOT``, ``mnist:ROOT``, ``fashion-mnist:ROOT`` (torchvision
+readers on local files; never downloading unless ``download=True``) and
+``imagefolder:DIR``. The readers accept ``:train`` / ``:test`` to pick the split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from prunelimit.data.batches import Batch
+from prunelimit.errors import InputError, UsageError
+from prunelimit.specs import Spec, parse_spec
+
+_NORMALISE = {  # per-channel mean and std used by the reference code
+    "cifar10": ((0.491, 0.482, 0.447), (0.247, 0.243, 0.262)),
+    "cifar100": ((0.507, 0.487, 0.441), (0.267, 0.256, 0.276)),
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion-mnist": ((0.2860,), (0.3530,)),
+}
+DATA_FORMS = (
+    "digits[:train|test], tensors:FILE(.pt|.npz), synthetic:samples=N,features=F|shape=CxHxW,"
+    "classes=K,seed=S, cifar10:ROOT, cifar100:ROOT, mnist:ROOT, fashion-mnist:ROOT, imagefolder:DIR"
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Inputs ``x`` (float32) and targets ``y`` (int64 classes or float32), same length."""
+
+    x: Tensor
+    y: Tensor
+    name: str
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def load_dataset(text: str, download: bool = False, max_samples: int | None = None) -> Dataset:
+    """Load a data spec into memory; ``max_samples`` keeps the first N (fixed order)."""
+    spec = parse_spec(text, "data")
+    loaders = {
+        "digits": _digits,
+        "tensors": _tensors,
+        "synthetic": _synthetic,
+        "imagefolder": _imagefolder,
+    }
+    if spec.head in loaders:
+        x, y = loaders[spec.head](spec)
+    elif spec.head in _NORMALISE:
+        x, y = _torchvision_reader(spec, download)
+    else:
+        raise UsageError(f"unknown data source {spec.head!r}; use {DATA_FORMS}")
+    ds = _validated(x, y, text)
+    if max_samples is not None:
+        if max_samples < 1:
+            raise UsageError(f"--max-samples must be positive, got {max_samples}")
+        ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
+    return ds
+
+
+def make_batches(dataset: Dataset, batch_size: int = 128) -> list[Batch]:
+    """Fixed-order batches; the last one may be smaller (weighted by size downstream)."""
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be positive, got {batch_size}")
+    return [
+        (dataset.x[i : i + batch_size], dataset.y[i : i + batch_size])
+        for i in range(0, len(dataset), batch_size)
+    ]
+
+
+def _validated(x, y, text: str) -> Dataset:
+    x = torch.as_tensor(x)
+    y = torch.as_tensor(y)
+    if x.dim() == 0 or x.shape[0] == 0:
+        raise InputError(f"data {text} is empty")
+    if y.dim() == 0 or x.shape[0] != y.shape[0]:
+        raise InputError(f"data {text}: x has {x.shape[0]} samples but y has {y.numel() if y.dim() else 0}")
+    if not (x.is_floating_point() or x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)):
+        raise InputError(f"data {text}: x must be numeric, got {x.dtype}")
+    x = x.float()
+    if not torch.isfinite(x).all():
+        raise InputError(f"data {text}: x contains NaN or Inf")
+    if y.is_floating_point():
+        y = y.float()
+    elif y.dtype == torch.bool or y.is_complex():
+        raise InputError(f"data {text}: y must be integer class labels or real targets, got {y.dtype}")
+    else:
+        y = y.long()
+        if (y < 0).any():
+            raise InputError(f"data {text}: negative class label {int(y.min())}")
+    return Dataset(x, y, text)
+
+
+def _split_arg(spec: Spec, default: str = "train") -> str:
+    split = spec.args[-1] if spec.args and spec.args[-1] in ("train", "test", "all") else default
+    return split
+
+
+def _digits(spec: Spec):
+    """1,797 real handwritten digits (scikit-learn's copy of UCI), 64 features in [0, 1]."""
+    with resources.files("prunelimit.data").joinpath("digits.npz").open("rb") as f:
+        data = np.load(f)
+        x, y = data["x"].astype(np.float32) / 16.0, data["y"]
+    split = _split_arg(spec, default="all")
+    order = np.random.default_rng(0).permutation(len(y))  # fixed, so train/test never overlap
+    cut = int(0.8 * len(y))
+    idx = {"all": np.arange(len(y)), "train": order[:cut], "test": order[cut:]}[split]
+    x, y = x[idx], y[idx]
+    if spec.kwargs.get("image"):
+        x = x.reshape(-1, 1, 8, 8)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def _tensors(spec: Spec):
+    if len(spec.args) != 1:
+        raise UsageError(f"bad data spec {spec.text!r}: write tensors:FILE.pt or tensors:FILE.npz")
+    path = Path(spec.args[0])
+    if not path.is_file():
+        raise InputError(f"data file {path} not found")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                obj = {k: data[k] for k in data.files}
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"data file {path} could not be read ({type(exc).__name__})") from None
+    if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:
+        raise InputError(f"data file {path} must hold a dict with entries 'x' and 'y'")
+    try:
+        return torch.as_tensor(obj["x"]), torch.as_tensor(obj["y"])
+    except (TypeError, ValueError, RuntimeError):
+        raise InputError(f"data file {path}: 'x' and 'y' must be numeric arrays") from None
+
+
+def _synthetic(spec: Spec):
+    """Gaussian inputs labelled by a random linear teacher: learnable, any size, seeded."""
+    kw = dict(samples=512, features=64, classes=10, seed=0, shape=None)
+    unknown = set(spec.kwargs) - set(kw)
+    if unknown:
+        raise UsageError(f"bad data spec {spec.text!r}: unknown key(s) {sorted(unknown)}; known {sorted(kw)}")
+    kw.update(spec.kwargs)
+    try:
+        shape = (
+            tuple(int(s) for s in str(kw["shape"]).split("x")) if kw["shape"] else (int(kw["features"]),)
+        )
+        n, k, seed = int(kw["samples"]), int(kw["classes"]), int(kw["seed"])
+    except ValueError:
+        raise UsageError(f"bad data spec {spec.text!r}: sizes must be integers (shape like 3x32x32)") from None
+    if n < 1 or k < 2 or min(shape) < 1:
+        raise UsageError(f"bad data spec {spec.text!r}: need samples ≥ 1, classes ≥ 2, positive shape")
+    if n * int(np.prod(shape)) > 2**28 or int(np.prod(shape)) * k > 2**28:
+        raise UsageError(f"bad data spec {spec.text!r}: over 2^28 values; use fewer samples or features")
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((n, *shape), generator=gen)
+    teacher = torch.randn(int(np.prod(shape)), k, generator=gen)
+    y = (x.flatten(1) @ teacher).argmax(1)
+    return x, y
+
+
+def _root(spec: Spec) -> Path:
+    if not spec.args:
+        raise UsageError(f"bad data spec {spec.text!r}: write {spec.head}:ROOT")
+    root = Path(spec.args[0])
+    if not root.is_dir():
+        raise InputError(f"data folder {root} for {spec.head} does not exist")
+    return root
+
+
+def _torchvision_datasets():
+    try:
+        import torchvision.datasets as tvd
+    except Exception as exc:  # a mismatched torch raises RuntimeError, not ImportError
+        raise InputError(
+            f"reading this data needs torchvision ({type(exc).__name__}); "
+            "install the extra: pip install 'prunelimit[vision]'"
+        ) from None
+    return tvd
+
+
+def _torchvision_reader(spec: Spec, download: bool):
+    root = _root(spec)
+    tvd = _torchvision_datasets()
+    cls = {"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST}
+    try:
+        ds = cls[spec.head](str(root), train=_split_arg(spec) != "test", download=download)
+    except RuntimeError as exc:
+        raise InputError(f"{spec.head} files not found under {root} ({exc}); pass --download to fetch them") from None
+    data = torch.as_tensor(np.asarray(ds.data)).float() / 255.0
+    data = data.permute(0, 3, 1, 2) if data.dim() == 4 else data.unsqueeze(1)
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in _NORMALISE[spec.head])
+    return (data - mean) / std, torch.as_tensor(np.asarray(ds.targets))
+
+
+def _imagefolder(spec: Spec):
+    root = _root(spec)
+    tvd = _torchvision_datasets()
+    import torchvision.transforms as T
+
+    size = spec.kwargs.get("size")
+    transform = T.Compose(([T.Resize((int(size), int(size)))] if size else []) + [T.ToTensor()])
+    try:
+        ds = tvd.ImageFolder(str(root), transform=transform)
+        xs, ys = zip(*(ds[i] for i in range(len(ds))))
+        return torch.stack(xs), torch.tensor(ys)
+    except (FileNotFoundError, RuntimeError, OSError) as exc:
+        raise InputError(f"image folder {root} could not be read ({exc}); images of different sizes need :size=N") from None

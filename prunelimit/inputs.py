@@ -1,0 +1,100 @@
+"""Everything a command reads, loaded and checked once: model, data batches, loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, to_device
+from prunelimit.data.loss import resolve_loss
+from prunelimit.data.spec import load_dataset, make_batches
+from prunelimit.device import resolve_device
+from prunelimit.errors import InputError
+from prunelimit.models.load import LoadedModel, load_model
+from prunelimit.models.params import ParamSelection
+
+
+@dataclass
+class Inputs:
+    """A loaded model on its device, the analysis batches (fixed order) and the loss."""
+
+    loaded: LoadedModel
+    batches: list[Batch] | None
+    loss_fn: LossFn
+    device: torch.device
+    data_spec: str | None
+    selection: ParamSelection
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.loaded.model
+
+
+def load_batches(
+    data: str, batch_size: int = 128, max_samples: int | None = None,
+    device: torch.device | str = "cpu", download: bool = False,
+) -> list[Batch]:
+    dataset = load_dataset(data, download=download, max_samples=max_samples)
+    return to_device(make_batches(dataset, batch_size), device)
+
+
+def load_inputs(
+    checkpoint: str | Path,
+    model: str | None = None,
+    data: str | None = None,
+    loss: str = "ce",
+    batch_size: int = 128,
+    max_samples: int | None = None,
+    device: str = "auto",
+    trust_pickle: bool = False,
+    download: bool = False,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+) -> Inputs:
+    """Load the checkpoint and, when given, the data; check that the two fit together."""
+    dev = resolve_device(device)
+    loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
+    loss_fn = resolve_loss(loss)
+    batches = None
+    if data is not None:
+        batches = load_batches(data, batch_size, max_samples, dev, download)
+        check_compatible(loaded, batches, loss_fn, data)
+    return Inputs(loaded, batches, loss_fn, dev, data, ParamSelection(tuple(include), tuple(exclude)))
+
+
+@torch.no_grad()
+def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str) -> None:
+    """Run the first batch once, so a shape or label mismatch is a clear input error."""
+    model, batch = loaded.model, batches[0]
+    if loss_fn is cross_entropy_loss:
+        labels = torch.cat([b[1] for b in batches])
+        if labels.is_floating_point():
+            raise InputError(f"data {data} has real-valued targets; use --loss mse for regression")
+        out = _forward(model, batch[0], loaded, data)
+        classes = out.shape[-1]
+        if int(labels.max()) >= classes:
+            raise InputError(
+                f"data {data} has label {int(labels.max())} but the model has {classes} outputs; "
+                "check --data and --model (e.g. :num_classes=...)"
+            )
+    try:
+        value = loss_fn(model, batch)
+    except Exception as exc:
+        raise InputError(
+            f"the loss failed on data {data} ({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); "
+            "check that --data, --model and --loss fit together"
+        ) from None
+    if not torch.isfinite(torch.as_tensor(value)).all():
+        raise InputError(f"the loss of checkpoint {loaded.path} on data {data} is NaN or Inf; check the weights")
+
+
+def _forward(model, x, loaded: LoadedModel, data: str):
+    try:
+        return model(x)
+    except Exception as exc:
+        raise InputError(
+            f"model {loaded.spec or loaded.path} fails on data {data} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check --model and --data"
+        ) from None

@@ -1,0 +1,177 @@
+"""Checkpoint formats in and out (SPEC §5).
+
+Read: plain state dicts, ``{"state_dict": ...}`` / ``{"model_state_dict": ...}``,
+prunelimit's own ``prunelimit/1`` files, ``.safetensors``, ``torch.nn.utils.prune``
+state dicts (``weight_orig`` + ``weight_mask``), with ``module.`` / ``_orig_mod.``
+prefixes stripped. Everything loads with ``weights_only=True``; a whole pickled module
+only with ``trust_pickle=True``. Written: the own format, atomically.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from prunelimit.errors import InputError
+from prunelimit.io.atomic import write_atomic
+
+FORMAT = "prunelimit/1"
+_PREFIXES = ("module.", "_orig_mod.")
+
+
+@dataclass
+class RawCheckpoint:
+    """What a checkpoint file holds, before a model is built around it."""
+
+    path: Path
+    kind: str  # "prunelimit", "state_dict", "nested", "safetensors", "module", "torchscript"
+    state_dict: dict[str, Tensor] = field(default_factory=dict)
+    model_spec: str | None = None
+    masks: dict[str, Tensor] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    module: nn.Module | None = None
+
+
+def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoint:
+    """Read any supported checkpoint file; raise ``InputError`` with the fix otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"checkpoint {path} is empty")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    if _is_torchscript(path):
+        return _read_torchscript(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        if not found:
+            raise InputError(f"checkpoint {path} is not a readable PyTorch file (corrupt pickle data)") from None
+        if not trust_pickle:
+            raise InputError(
+                f"checkpoint {path} contains pickled Python objects ({found.group(1)}), and unpickling "
+                "can run code; if you trust its source, pass --trust-pickle"
+            ) from None
+        obj = _load_untrusted(path)
+    except Exception as exc:  # truncated zip, random bytes, wrong magic number, ...
+        raise InputError(f"checkpoint {path} is not a readable PyTorch file ({_first_line(exc)})") from None
+    return _interpret(path, obj)
+
+
+def _load_untrusted(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise InputError(f"checkpoint {path} could not be unpickled ({_first_line(exc)})") from None
+
+
+def _interpret(path: Path, obj: Any) -> RawCheckpoint:
+    if isinstance(obj, nn.Module):
+        return RawCheckpoint(path, "module", state_dict=dict(obj.state_dict()), module=obj)
+    if not isinstance(obj, Mapping):
+        raise InputError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict or model")
+    if obj.get("format") == FORMAT:
+        return RawCheckpoint(
+            path,
+            "prunelimit",
+            state_dict=_tensors(path, obj.get("state_dict", {})),
+            model_spec=obj.get("model"),
+            masks=_tensors(path, obj.get("masks") or {}),
+            meta=dict(obj.get("meta") or {}),
+        )
+    for key in ("state_dict", "model_state_dict"):
+        if isinstance(obj.get(key), Mapping):
+            return RawCheckpoint(path, "nested", state_dict=_tensors(path, obj[key]))
+    if not obj:
+        raise InputError(f"checkpoint {path} holds no tensors")
+    return RawCheckpoint(path, "state_dict", state_dict=_tensors(path, obj))
+
+
+def _tensors(path: Path, mapping: Mapping) -> dict[str, Tensor]:
+    bad = [k for k, v in mapping.items() if not isinstance(v, Tensor)]
+    if bad:
+        raise InputError(f"checkpoint {path}: entry {bad[0]!r} is not a tensor; expected a state dict")
+    return {str(k): v for k, v in mapping.items()}
+
+
+def _read_safetensors(path: Path) -> RawCheckpoint:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return RawCheckpoint(path, "safetensors", state_dict=load_file(str(path)))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise InputError(f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)})") from None
+
+
+def _is_torchscript(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.split("/", 1)[-1].startswith("code/") for n in z.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
+def _read_torchscript(path: Path) -> RawCheckpoint:
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise InputError(f"TorchScript checkpoint {path} could not be loaded ({_first_line(exc)})") from None
+    return RawCheckpoint(path, "torchscript", state_dict=dict(module.state_dict()), module=module)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
+
+
+def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Strip wrapper prefixes and fold ``weight_orig``/``weight_mask`` pairs.
+
+    Returns ``(state_dict, masks)``; masks are boolean keep-masks keyed by the weight name.
+    """
+    clean: dict[str, Tensor] = {}
+    for key, value in state.items():
+        for prefix in _PREFIXES:
+            while key.startswith(prefix):
+                key = key[len(prefix):]
+        clean[key] = value
+    masks: dict[str, Tensor] = {}
+    for key in [k for k in clean if k.endswith("_orig")]:
+        base = key[: -len("_orig")]
+        mask = clean.get(base + "_mask")
+        if mask is None:
+            continue
+        clean[base] = clean.pop(key) * mask
+        masks[base] = clean.pop(base + "_mask").bool()
+    return clean, masks
+
+
+def save_checkpoint(
+    path: str | Path,
+    model_spec: str | None,
+    state_dict: Mapping[str, Tensor],
+    masks: Mapping[str, Tensor] | None = None,
+    meta: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> Path:
+    """Write prunelimit's own format atomically (loadable with ``weights_only=True``)."""
+    payload = {
+        "format": FORMAT,
+        "model": model_spec,
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
+        "masks": {k: v.detach().cpu().bool() for k, v in (masks or {}).items()},
+        "meta": dict(meta or {}),
+    }
+    return write_atomic(path, lambda tmp: torch.save(payload, tmp), force)

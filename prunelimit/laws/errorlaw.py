@@ -1,0 +1,594 @@
+"""The pruning-across-scales error law (Rosenfeld et al., ICML 2021; laws.md Part B).
+
+Single network (B1/B2), with ``q = p·(ε↑/ε_np)^(1/γ)``::
+
+    ln ε̂(d) = ln ε_np + γ/2 · [ln(d² + q²) − ln(d² + p²)]
+
+Joint law (B6): the same form in the invariant ``m = l^φ · w^ψ · d`` (l = depth,
+w = width) with a global transition constant ``p′`` and ``ε_np`` per (width, depth).
+
+Everything is evaluated in log space with ``logaddexp`` so that no power overflows,
+fitted by bounded multi-start ``scipy.optimize.least_squares`` on the relative deviation
+``δ = ε̂/ε − 1`` (B7), and inverted with ``brentq``. ``ε_np`` of a configuration is its
+measured error at density 1 (mean over rows); a configuration without such a row gets
+``ε_np`` as a free parameter.
+
+Parameter intervals are 95 % Gauss–Newton intervals from the Jacobian at the optimum
+(``cov = s²(JᵀJ)⁻¹``, Student-t quantile), computed for the internal parameters
+(ln γ, ln p, ε↑, φ, ψ) and mapped back, so γ and p intervals stay positive.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import optimize, stats
+
+from prunelimit.errors import InputError, NumericalError, UsageError
+
+GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (laws.md B.5)
+LOG_P_BOUNDS = (-40.0, 40.0)
+EXPONENT_BOUNDS = (-10.0, 10.0)  # φ, ψ
+_GRID_GAMMA = (0.5, 1.0, 2.0, 4.0)
+_GRID_P = (1e-4, 1e-3, 1e-2, 1e-1)
+_REL_TOL = 1e-9  # "at density 1" and range checks tolerate float round-off
+
+
+@dataclass(frozen=True)
+class ErrorPoints:
+    """Measured (density, error) points; width and depth are both present or both absent."""
+
+    density: np.ndarray
+    error: np.ndarray
+    width: np.ndarray | None = None
+    depth: np.ndarray | None = None
+
+    @property
+    def has_shape(self) -> bool:
+        return self.width is not None and self.depth is not None
+
+
+@dataclass(frozen=True)
+class Config:
+    """One network configuration of a fit: its (width, depth) and unpruned error ε_np."""
+
+    width: float | None
+    depth: float | None
+    eps_np: float
+    eps_np_measured: bool
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class ErrorLawFit:
+    """A fitted error law. ``p`` is p′ of the joint law when ``joint``.
+
+    ``mean_rel_error``/``std_rel_error``: mean and SD of δ over the fitted points;
+    ``loo_*``: |δ| of each point predicted by a fit without it (None if skipped).
+    """
+
+    joint: bool
+    eps_up: float
+    gamma: float
+    p: float
+    phi: float | None
+    psi: float | None
+    configs: tuple[Config, ...]
+    intervals: dict[str, Interval]
+    mean_rel_error: float
+    std_rel_error: float
+    loo_mean_abs_rel_error: float | None
+    loo_max_abs_rel_error: float | None
+    density_range: tuple[float, float]
+    points: int
+    warnings: tuple[str, ...]
+
+    @property
+    def q(self) -> float:
+        """Low-error knee (single law): density below which error starts rising."""
+        return math.exp(_log_q(math.log(self.p), self.eps_up, self.configs[0].eps_np, self.gamma))
+
+    def to_dict(self) -> dict:
+        """The SPEC §6 ``law error-fit`` keys (``params.eps_np`` per configuration if joint)."""
+        params: dict = {"eps_up": self.eps_up, "gamma": self.gamma, "p": self.p}
+        if self.joint:
+            params["phi"], params["psi"] = self.phi, self.psi
+            params["eps_np"] = [
+                {"width": c.width, "depth": c.depth, "eps_np": c.eps_np} for c in self.configs
+            ]
+        else:
+            params["eps_np"] = self.configs[0].eps_np
+        return {
+            "params": params,
+            "intervals": {k: [v.low, v.high] for k, v in self.intervals.items()},
+            "fit": {
+                "mean_rel_error": self.mean_rel_error,
+                "std_rel_error": self.std_rel_error,
+                "loo_mean_abs_rel_error": self.loo_mean_abs_rel_error,
+                "loo_max_abs_rel_error": self.loo_max_abs_rel_error,
+                "points": self.points,
+            },
+            "density_range": list(self.density_range),
+            "warnings": list(self.warnings),
+        }
+
+
+# ------------------------------------------------------------------ the law itself
+
+
+def _log_q(log_p: float, eps_up: float, eps_np, gamma: float):
+    return log_p + (np.log(eps_up) - np.log(eps_np)) / gamma
+
+
+def log_error(log_m, eps_np, eps_up: float, gamma: float, log_p: float) -> np.ndarray:
+    """ln ε̂ at ``log_m`` = ln d (single law) or ln(l^φ w^ψ d) (joint law), overflow-free."""
+    log_m = np.asarray(log_m, dtype=float)
+    lq = _log_q(log_p, eps_up, eps_np, gamma)
+    return np.log(eps_np) + 0.5 * gamma * (
+        np.logaddexp(2 * log_m, 2 * lq) - np.logaddexp(2 * log_m, 2 * log_p)
+    )
+
+
+def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
+    """ε̂(d) of the single-network law (B1)."""
+    return np.exp(log_error(np.log(density), eps_np, eps_up, gamma, math.log(p)))
+
+
+# ------------------------------------------------------------------ CSV input
+
+
+def read_points(path: str | Path) -> ErrorPoints:
+    """Read ``density,error[,width,depth]`` (extra columns ignored); errors name file and row.
+
+    Width/depth columns that are empty in every row count as absent (``imp`` writes them
+    empty for non-MLP models).
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            rows = [
+                (reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in r.items()})
+                for r in reader
+            ]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a CSV file ({exc})") from exc
+    missing = [c for c in ("density", "error") if c not in header]
+    if missing:
+        raise InputError(
+            f"{path}: header lacks {', '.join(missing)}; expected 'density,error[,width,depth]'"
+        )
+    if not rows:
+        raise InputError(f"{path}: no data rows below the header")
+    shape_cols = [c for c in ("width", "depth") if c in header and any(r.get(c) for _, r in rows)]
+    if len(shape_cols) == 1:
+        raise InputError(f"{path}: '{shape_cols[0]}' given without its partner; give both width and depth or neither")
+    cols = ["density", "error", *shape_cols]
+    values = np.empty((len(rows), len(cols)))
+    for i, (line, row) in enumerate(rows):
+        for j, col in enumerate(cols):
+            try:
+                values[i, j] = float(row.get(col) or "")
+            except ValueError:
+                raise InputError(
+                    f"{path}, line {line}: {col} {row.get(col) or ''!r} is not a number"
+                ) from None
+            if not math.isfinite(values[i, j]):
+                raise InputError(f"{path}, line {line}: {col} is {row[col]}, must be finite")
+        d, e = values[i, 0], values[i, 1]
+        if not 0.0 < d <= 1.0:
+            raise InputError(
+                f"{path}, line {line}: density {d} outside (0, 1]; densities are fractions, not %"
+            )
+        if not 0.0 < e <= 1.0:
+            raise InputError(
+                f"{path}, line {line}: error {e} outside (0, 1]; the fit uses relative error, "
+                "so 0 cannot be fitted (evaluate on more data)"
+            )
+        if shape_cols and (values[i, 2] <= 0 or values[i, 3] <= 0):
+            raise InputError(f"{path}, line {line}: width and depth must be positive")
+    if shape_cols:
+        return ErrorPoints(values[:, 0], values[:, 1], values[:, 2], values[:, 3])
+    return ErrorPoints(values[:, 0], values[:, 1])
+
+
+# ------------------------------------------------------------------ fitting
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """Fixed data of a fit: log densities, config index per point, ε_np layout."""
+
+    log_d: np.ndarray
+    log_err: np.ndarray
+    cfg: np.ndarray  # config index of every point
+    log_l: np.ndarray  # per config (zeros for the single law)
+    log_w: np.ndarray
+    shapes: tuple[tuple[float | None, float | None], ...]
+    eps_np_fixed: np.ndarray  # per config; NaN where fitted
+    joint: bool
+
+    @property
+    def free_np(self) -> np.ndarray:
+        return np.flatnonzero(np.isnan(self.eps_np_fixed))
+
+    @property
+    def n_params(self) -> int:
+        return 3 + 2 * self.joint + self.free_np.size
+
+    def unpack(self, x: np.ndarray):
+        """x = [ln γ, ln p, ε↑, (φ, ψ), ln ε_np of each free config]."""
+        log_g, log_p, eps_up = x[0], x[1], x[2]
+        phi, psi = (x[3], x[4]) if self.joint else (0.0, 0.0)
+        eps_np = self.eps_np_fixed.copy()
+        eps_np[self.free_np] = np.exp(x[3 + 2 * self.joint :])
+        return math.exp(log_g), log_p, eps_up, phi, psi, eps_np
+
+    def log_pred(self, x: np.ndarray) -> np.ndarray:
+        gamma, log_p, eps_up, phi, psi, eps_np = self.unpack(x)
+        log_m = self.log_d + phi * self.log_l[self.cfg] + psi * self.log_w[self.cfg]
+        return log_error(log_m, eps_np[self.cfg], eps_up, gamma, log_p)
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        return np.expm1(self.log_pred(x) - self.log_err)  # δ = ε̂/ε − 1
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo = [math.log(GAMMA_BOUNDS[0]), LOG_P_BOUNDS[0], 1e-6]
+        hi = [math.log(GAMMA_BOUNDS[1]), LOG_P_BOUNDS[1], 1.0]
+        if self.joint:
+            lo += [EXPONENT_BOUNDS[0]] * 2
+            hi += [EXPONENT_BOUNDS[1]] * 2
+        lo += [math.log(1e-6)] * self.free_np.size
+        hi += [0.0] * self.free_np.size
+        return np.array(lo), np.array(hi)
+
+
+def _make_problem(points: ErrorPoints, joint: bool) -> _Problem:
+    d, e = np.asarray(points.density, float), np.asarray(points.error, float)
+    if joint:
+        if not points.has_shape:
+            raise UsageError("joint error-law fit needs width and depth columns in the CSV")
+        pairs = list(zip(points.width.tolist(), points.depth.tolist()))
+    else:
+        pairs = [(None, None)] * d.size
+    shapes = tuple(dict.fromkeys(pairs))
+    cfg = np.array([shapes.index(s) for s in pairs])
+    eps_np = np.full(len(shapes), np.nan)
+    for k in range(len(shapes)):
+        at_one = (cfg == k) & (d >= 1.0 - _REL_TOL)
+        if at_one.any():
+            eps_np[k] = e[at_one].mean()
+    log_l = np.array([math.log(s[1]) if joint else 0.0 for s in shapes])
+    log_w = np.array([math.log(s[0]) if joint else 0.0 for s in shapes])
+    if joint and (np.unique(log_l).size < 2 or np.unique(log_w).size < 2):
+        raise UsageError(
+            "joint error-law fit needs at least 2 distinct depths and 2 distinct widths; "
+            "fit each network alone without --joint"
+        )
+    return _Problem(np.log(d), np.log(e), cfg, log_l, log_w, shapes, eps_np, joint)
+
+
+def _clip_start(problem: _Problem, x0: np.ndarray) -> np.ndarray:
+    lo, hi = problem.bounds()
+    span = hi - lo
+    return np.clip(x0, lo + 1e-6 * span, hi - 1e-6 * span)
+
+
+def _solve(problem: _Problem, starts: Sequence[np.ndarray]) -> optimize.OptimizeResult:
+    lo, hi = problem.bounds()
+    best = None
+    for x0 in starts:
+        res = optimize.least_squares(
+            problem.residuals, _clip_start(problem, x0), bounds=(lo, hi),
+            method="trf", x_scale="jac",
+        )
+        if np.isfinite(res.cost) and (best is None or res.cost < best.cost):
+            best = res
+    if best is None:
+        raise NumericalError("error-law fit: every start gave a non-finite cost; check the data")
+    return best
+
+
+def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random: int):
+    """Grid of (γ, p) starts (B.3-3), ε↑ at the largest observed error, plus seeded random ones."""
+    err = np.exp(problem.log_err)
+    fixed = problem.eps_np_fixed[~np.isnan(problem.eps_np_fixed)]
+    floor = fixed.max() if fixed.size else err.min()
+    eps_up0 = min(1.0, max(err.max(), floor * 1.01))
+    np_free0 = [math.log(err[problem.cfg == k].min()) for k in problem.free_np]
+    shape0 = list(joint_init) if joint_init is not None else [1.0, 1.0] * problem.joint
+    lo, hi = problem.bounds()
+    starts = [
+        np.array([math.log(g), math.log(p), eps_up0, *shape0, *np_free0])
+        for g in _GRID_GAMMA
+        for p in _GRID_P
+    ]
+    for _ in range(n_random):
+        x = np.array([rng.uniform(math.log(0.2), math.log(8.0)), rng.uniform(math.log(1e-5), 0.0),
+                      rng.uniform(floor, 1.0), *shape0, *np_free0])
+        starts.append(np.clip(x, lo, hi))
+    return starts
+
+
+def _joint_init(points: ErrorPoints, problem: _Problem, seed: int) -> np.ndarray:
+    """φ, ψ starts from per-configuration fits: ln p_c = ln p′ − φ ln l − ψ ln w (B.3-4)."""
+    log_p = []
+    for k, (w, l) in enumerate(problem.shapes):
+        sel = problem.cfg == k
+        sub = ErrorPoints(points.density[sel], points.error[sel])
+        single = _make_problem(sub, joint=False)
+        if sel.sum() <= single.n_params:
+            raise UsageError(
+                f"configuration width={w:g}, depth={l:g} has {sel.sum()} points; "
+                f"the joint fit needs more than {single.n_params} per configuration"
+            )
+        res = _solve(single, _grid_starts(single, None, np.random.default_rng(seed), 0))
+        log_p.append(res.x[1])
+    design = np.column_stack([np.ones(len(log_p)), -problem.log_l, -problem.log_w])
+    coef, *_ = np.linalg.lstsq(design, np.array(log_p), rcond=None)
+    return np.clip(coef[1:], *EXPONENT_BOUNDS)
+
+
+def _intervals(problem: _Problem, res) -> dict[str, Interval]:
+    """95 % Gauss–Newton intervals from the Jacobian (see module docstring)."""
+    n, k = res.fun.size, res.x.size
+    names = ["gamma", "p", "eps_up"] + ["phi", "psi"] * problem.joint
+    if n <= k:
+        return {}
+    s2 = 2 * res.cost / (n - k)
+    cov = s2 * np.linalg.pinv(res.jac.T @ res.jac)
+    half = stats.t.ppf(0.975, n - k) * np.sqrt(np.clip(np.diag(cov), 0, None))
+    out = {}
+    for i, name in enumerate(names):
+        lo, hi = res.x[i] - half[i], res.x[i] + half[i]
+        if name in ("gamma", "p"):  # internal parameter is the log
+            lo, hi = math.exp(lo), math.exp(hi)
+        elif name == "eps_up":
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        out[name] = Interval(float(lo), float(hi))
+    return out
+
+
+def _warnings(
+    problem: _Problem, res, eps_up: float, intervals: dict[str, Interval]
+) -> tuple[str, ...]:
+    """Identifiability checks of laws.md B.3-6 and B.5 (fits that must not be trusted)."""
+    out = []
+    _, hi = problem.bounds()
+    if math.isclose(res.x[0], hi[0], rel_tol=1e-3):
+        out.append(f"gamma hit its bound {GAMMA_BOUNDS[1]:g}: the curve is a step, not a power law")
+    _, log_p, _, phi, psi, eps_np = problem.unpack(res.x)
+    err = np.exp(problem.log_err)
+    if eps_up <= eps_np.max() or not np.any(err > np.sqrt(eps_np[problem.cfg] * eps_up)):
+        out.append(
+            "no point lies above sqrt(eps_np*eps_up): the high-error plateau is unseen, so "
+            "eps_up and p are not identifiable (prune further)"
+        )
+    log_m = problem.log_d + phi * problem.log_l[problem.cfg] + psi * problem.log_w[problem.cfg]
+    if log_p < log_m.min():
+        out.append(
+            "the high-error knee p lies below every measured density: eps_up and p are "
+            "extrapolated, not identifiable from these points (prune further)"
+        )
+    p_iv, up_iv = intervals.get("p"), intervals.get("eps_up")
+    if p_iv and up_iv and (p_iv.high > 10 * p_iv.low or up_iv.high - up_iv.low > 0.5 * eps_up):
+        out.append(
+            "p or eps_up is not identifiable from these points (95 % interval spans a decade "
+            "or ±25 %): prune further to reach the high-error plateau"
+        )
+    if problem.free_np.size:
+        out.append("no row at density 1 for some configuration: its eps_np was fitted")
+    return tuple(out)
+
+
+def fit_error_law(
+    points: ErrorPoints,
+    joint: bool = False,
+    seed: int = 0,
+    random_starts: int = 8,
+    leave_one_out: bool = True,
+) -> ErrorLawFit:
+    """Fit the single-network law (B1) or, with ``joint``, the joint law (B6).
+
+    Multi-start bounded least squares on δ; ``leave_one_out`` refits once per point
+    (warm-started at the full fit) and reports the |δ| of the held-out prediction.
+    """
+    problem = _make_problem(points, joint)
+    if problem.log_d.size <= problem.n_params:
+        raise UsageError(
+            f"error-law fit needs more than {problem.n_params} points, got {problem.log_d.size}"
+        )
+    rng = np.random.default_rng(seed)
+    init = _joint_init(points, problem, seed) if joint else None
+    res = _solve(problem, _grid_starts(problem, init, rng, random_starts))
+    gamma, log_p, eps_up, phi, psi, eps_np = problem.unpack(res.x)
+    delta = res.fun
+    loo = _leave_one_out(points, joint, res.x, problem) if leave_one_out else None
+    intervals = _intervals(problem, res)
+    configs = tuple(
+        Config(w, l, float(eps_np[k]), bool(not np.isnan(problem.eps_np_fixed[k])))
+        for k, (w, l) in enumerate(problem.shapes)
+    )
+    d = np.exp(problem.log_d)
+    return ErrorLawFit(
+        joint=joint,
+        eps_up=float(eps_up),
+        gamma=gamma,
+        p=math.exp(log_p),
+        phi=float(phi) if joint else None,
+        psi=float(psi) if joint else None,
+        configs=configs,
+        intervals=intervals,
+        mean_rel_error=float(delta.mean()),
+        std_rel_error=float(delta.std(ddof=1)),
+        loo_mean_abs_rel_error=None if loo is None else float(loo.mean()),
+        loo_max_abs_rel_error=None if loo is None else float(loo.max()),
+        density_range=(float(d.min()), float(d.max())),
+        points=int(d.size),
+        warnings=_warnings(problem, res, eps_up, intervals),
+    )
+
+
+def _leave_one_out(points: ErrorPoints, joint: bool, x_full, problem: _Problem) -> np.ndarray:
+    """|δ| of each point predicted from a fit of the others (same ε_np rule, warm start)."""
+    out = np.empty(problem.log_d.size)
+    for i in range(out.size):
+        keep = np.arange(out.size) != i
+        sub = ErrorPoints(
+            points.density[keep], points.error[keep],
+            None if points.width is None else points.width[keep],
+            None if points.depth is None else points.depth[keep],
+        )
+        sub_problem = _make_problem(sub, joint)
+        shape = problem.shapes[problem.cfg[i]]
+        if shape not in sub_problem.shapes:  # its configuration's only row: nothing to predict from
+            out[i] = np.nan
+            continue
+        free0 = [sub_problem.log_err[sub_problem.cfg == k].min() for k in sub_problem.free_np]
+        res = _solve(sub_problem, [np.concatenate([x_full[: 3 + 2 * joint], free0])])
+        gamma, log_p, eps_up, phi, psi, eps_np = sub_problem.unpack(res.x)
+        k = sub_problem.shapes.index(shape)
+        log_m = problem.log_d[i] + phi * sub_problem.log_l[k] + psi * sub_problem.log_w[k]
+        pred = float(log_error(log_m, eps_np[k], eps_up, gamma, log_p))
+        out[i] = abs(math.expm1(pred - problem.log_err[i]))
+    return out[~np.isnan(out)]
+
+
+# ------------------------------------------------------------------ the users' questions
+
+
+def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
+    """(ε_np, ln of the invariant's shape factor l^φ w^ψ) for a query."""
+    if not fit.joint:
+        return (fit.configs[0].eps_np if eps_np is None else eps_np), 0.0
+    if width is None or depth is None:
+        raise UsageError("a joint error law needs the width and depth of the network to predict")
+    shift = fit.phi * math.log(depth) + fit.psi * math.log(width)
+    if eps_np is not None:
+        return eps_np, shift
+    for c in fit.configs:
+        if c.width == width and c.depth == depth:
+            return c.eps_np, shift
+    raise UsageError(
+        f"width={width:g}, depth={depth:g} was not fitted; give its unpruned error (eps_np)"
+    )
+
+
+def _check_range(fit: ErrorLawFit, density: float, extrapolate: bool) -> None:
+    lo, hi = fit.density_range
+    if not 0.0 < density <= 1.0:
+        raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
+    if not extrapolate and not lo * (1 - _REL_TOL) <= density <= hi * (1 + _REL_TOL):
+        raise UsageError(
+            f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]; "
+            "the law is not trusted beyond it (pass extrapolate=True / --extrapolate to force)"
+        )
+
+
+def predict(
+    fit: ErrorLawFit,
+    density: float,
+    width: float | None = None,
+    depth: float | None = None,
+    eps_np: float | None = None,
+    extrapolate: bool = False,
+) -> float:
+    """Predicted error at ``density`` (joint law: of the network ``width`` × ``depth``)."""
+    _check_range(fit, density, extrapolate)
+    e_np, shift = _config_for(fit, width, depth, eps_np)
+    return float(np.exp(log_error(math.log(density) + shift, e_np, fit.eps_up, fit.gamma,
+                                  math.log(fit.p))))
+
+
+def density_for_error(
+    fit: ErrorLawFit,
+    target_error: float,
+    width: float | None = None,
+    depth: float | None = None,
+    eps_np: float | None = None,
+    extrapolate: bool = False,
+) -> float:
+    """Smallest density whose predicted error is ``target_error`` (brentq in ln d).
+
+    The search runs over the measured density range (over (1e-12, 1] with
+    ``extrapolate``); a target the law does not reach there is refused with the reachable
+    error range.
+    """
+    e_np, shift = _config_for(fit, width, depth, eps_np)
+    lo, hi = (1e-12, 1.0) if extrapolate else fit.density_range
+    log_p = math.log(fit.p)
+
+    def gap(log_d: float) -> float:
+        return float(log_error(log_d + shift, e_np, fit.eps_up, fit.gamma, log_p)) - math.log(
+            target_error
+        )
+
+    a, b = math.log(lo), math.log(hi)
+    ga, gb = gap(a), gap(b)
+    if target_error <= 0 or ga * gb > 0:
+        e_lo, e_hi = sorted((math.exp(ga) * target_error, math.exp(gb) * target_error))
+        raise UsageError(
+            f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
+            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}])"
+        )
+    return math.exp(optimize.brentq(gap, a, b, xtol=1e-12, rtol=1e-12))
+
+
+# ------------------------------------------------------------------ plot
+
+
+def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path) -> Path:
+    """Measured points and fitted curve(s), log–log; written atomically (temp + replace)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    path = Path(path)
+    lo, hi = fit.density_range
+    grid = np.geomspace(lo, hi, 200)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for k, c in enumerate(fit.configs):
+        if fit.joint:
+            sel = (points.width == c.width) & (points.depth == c.depth)
+            label = f"w={c.width:g}, l={c.depth:g}"
+        else:
+            sel = np.ones(points.density.size, bool)
+            label = "measured"
+        curve = [predict(fit, g, c.width, c.depth) for g in grid]
+        (line,) = ax.plot(grid, curve, lw=1.5)
+        ax.scatter(points.density[sel], points.error[sel], s=12, color=line.get_color(),
+                   label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("density (fraction of prunable weights kept)")
+    ax.set_ylabel("error")
+    ax.set_title(f"error law: γ={fit.gamma:.3g}, ε↑={fit.eps_up:.3g}, p={fit.p:.3g}"
+                 + (f", φ={fit.phi:.3g}, ψ={fit.psi:.3g}" if fit.joint else ""))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

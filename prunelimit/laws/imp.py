@@ -1,0 +1,298 @@
+"""Iterative magnitude pruning (IMP), the sweep behind the error law (laws.md B.4, B.6-1).
+
+Level 0 trains the dense network; level k prunes globally by magnitude to density
+``(1 − rate)^k`` of the prunable weights (exactly ``N − ceil((1 − (1 − rate)^k)·N)`` kept,
+so rounding never compounds), resets the surviving weights to the rewind point (the
+initial weights, an early-training copy, or the current weights for plain fine-tuning)
+and retrains with the mask re-applied after every optimizer step. Each level ends with
+one checkpoint and one CSV row (``level,density,error,loss,width,depth``) in ``out_dir``;
+a later call resumes after the last level recorded there. Level ``k`` seeds torch with
+``seed + k``, so a resumed sweep reproduces an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import astuple, dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+
+from prunelimit.data.batches import Batches, LossFn
+from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.models.evaluate import evaluate
+from prunelimit.models.params import prunable_parameters
+from prunelimit.theory.profile import MagnitudeProfile, removed_count
+
+Rewind = Literal["init", "early", "none"]
+CSV_NAME = "imp.csv"
+REWIND_NAME = "rewind.pt"
+CSV_HEADER = ("level", "density", "error", "loss", "width", "depth")
+FORMAT = "prunelimit/1"
+
+
+@dataclass(frozen=True)
+class ImpRow:
+    """One level: density of the prunable weights, eval error (1 − accuracy) and loss."""
+
+    level: int
+    density: float
+    error: float
+    loss: float
+    width: int | None
+    depth: int | None
+
+
+@dataclass(frozen=True)
+class ImpResult:
+    rows: tuple[ImpRow, ...]
+    prunable: int
+    resumed_after: int | None  # last level found in out_dir, None for a fresh sweep
+    csv_path: Path | None
+
+
+def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:
+    """(hidden width, number of Linear layers) of an ``nn.Sequential`` MLP, else (None, None).
+
+    The joint error law needs one width, so an MLP whose hidden layers differ in width
+    also gives (None, None).
+    """
+    if not isinstance(model, nn.Sequential):
+        return None, None
+    with_params = [m for m in model if any(True for _ in m.parameters())]
+    linears = [m for m in with_params if isinstance(m, nn.Linear)]
+    if len(linears) < 2 or len(linears) != len(with_params):
+        return None, None
+    hidden = {m.out_features for m in linears[:-1]}
+    return (hidden.pop(), len(linears)) if len(hidden) == 1 else (None, None)
+
+
+def level_density_count(level: int, rate: float, n: int) -> int:
+    """Number of prunable weights kept at ``level``: N − ceil((1 − (1 − rate)^level)·N)."""
+    return n - removed_count(1.0 - (1.0 - rate) ** level, n)
+
+
+def iterative_magnitude_pruning(
+    model: nn.Module,
+    train_batches: Batches,
+    eval_batches: Batches,
+    loss_fn: LossFn,
+    rate: float = 0.2,
+    levels: int = 10,
+    rewind: Rewind = "init",
+    rewind_steps: int = 10,
+    epochs_per_level: int = 1,
+    epochs_dense: int | None = None,
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    seed: int = 0,
+    out_dir: str | Path | None = None,
+    resume: bool = True,
+    progress: Callable[[ImpRow], None] | None = None,
+) -> ImpResult:
+    """Run IMP for ``levels`` pruning levels after the dense level 0; the model is updated.
+
+    ``rewind``: ``"init"`` resets survivors to the weights ``model`` has on entry,
+    ``"early"`` to a copy taken after ``rewind_steps`` optimizer steps of dense training,
+    ``"none"`` keeps training the current weights (fine-tuning). ``epochs_dense`` (default
+    ``epochs_per_level``) trains level 0; 0 means ``model`` is already trained. Training is
+    SGD with momentum over ``train_batches`` in their fixed order.
+    """
+    _check_args(rate, levels, rewind, rewind_steps, epochs_per_level, epochs_dense, lr)
+    epochs_dense = epochs_per_level if epochs_dense is None else epochs_dense
+    params = prunable_parameters(model)
+    if not params:
+        raise UsageError("model has no prunable weights (Linear/Conv weight tensors)")
+    n = sum(p.numel() for _, p in params)
+    width, depth = mlp_shape(model)
+    settings = {"rate": rate, "rewind": rewind, "rewind_steps": rewind_steps, "seed": seed,
+                "epochs_per_level": epochs_per_level, "epochs_dense": epochs_dense, "lr": lr}
+    out = Path(out_dir) if out_dir is not None else None
+
+    rows: list[ImpRow] = []
+    masks = [torch.ones_like(p, dtype=torch.bool) for _, p in params]
+    rewind_state = None
+    resumed_after = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if (out / CSV_NAME).exists():
+            if not resume:
+                raise UsageError(
+                    f"{out} already holds an IMP sweep; resume it or choose an empty directory"
+                )
+            rows, masks, rewind_state = _load_progress(out, model, params, settings)
+            resumed_after = rows[-1].level
+
+    if not rows:
+        rewind_state = _state_copy(model) if rewind == "init" else None
+        early = _train(model, train_batches, loss_fn, masks, params, epochs_dense, lr, momentum,
+                       seed, snapshot_after=rewind_steps if rewind == "early" else None)
+        if rewind == "early":
+            rewind_state = early
+        row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
+        _save_level(out, model, masks, row, rows, settings, rewind_state)
+        rows.append(row)
+        if progress:
+            progress(row)
+
+    for level in range(rows[-1].level + 1, levels + 1):
+        current = [torch.where(m, p.detach(), torch.zeros_like(p)) for m, (_, p) in
+                   zip(masks, params)]
+        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - (1.0 - rate) ** level)
+        # Pruned weights are zero, so they sort first and stay pruned; `&` guards ties
+        # with live weights that are exactly zero.
+        masks = [k.to(m.device) & m for k, m in zip(keep, masks)]
+        if rewind_state is not None:
+            model.load_state_dict(rewind_state)
+        _apply_masks(params, masks)
+        _train(model, train_batches, loss_fn, masks, params, epochs_per_level, lr, momentum,
+               seed + level)
+        row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
+        _save_level(out, model, masks, row, rows, settings, rewind_state)
+        rows.append(row)
+        if progress:
+            progress(row)
+
+    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None)
+
+
+def _check_args(rate, levels, rewind, rewind_steps, epochs_per_level, epochs_dense, lr) -> None:
+    if not 0.0 < rate < 1.0:
+        raise UsageError(f"IMP rate {rate} must lie in (0, 1) (fraction of remaining weights)")
+    if levels < 0:
+        raise UsageError(f"IMP levels must be ≥ 0, got {levels}")
+    if rewind not in ("init", "early", "none"):
+        raise UsageError(f"rewind must be init, early or none, got {rewind!r}")
+    if epochs_per_level < 0 or (epochs_dense is not None and epochs_dense < 0):
+        raise UsageError("epochs must be ≥ 0")
+    if rewind == "early" and (rewind_steps < 1 or epochs_dense == 0):
+        raise UsageError("rewind=early needs dense training (epochs_dense > 0) and rewind_steps ≥ 1")
+    if not lr > 0:
+        raise UsageError(f"learning rate must be positive, got {lr}")
+
+
+def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def _apply_masks(params, masks) -> None:
+    for (_, p), m in zip(params, masks):
+        p.mul_(m)
+
+
+def _train(model, batches, loss_fn, masks, params, epochs, lr, momentum, seed,
+           snapshot_after: int | None = None):
+    """SGD epochs with masks re-applied after every step; returns the snapshot if asked."""
+    torch.manual_seed(seed)  # dropout etc. inside the model
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    model.train()
+    steps, snapshot = 0, None
+    for _ in range(epochs):
+        for batch in batches:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                raise NumericalError(f"IMP training loss became {float(loss)}; lower the lr ({lr})")
+            loss.backward()
+            opt.step()
+            _apply_masks(params, masks)
+            steps += 1
+            if steps == snapshot_after:
+                snapshot = _state_copy(model)
+    if snapshot_after is not None and snapshot is None:
+        snapshot = _state_copy(model)  # fewer steps than asked: rewind to the trained dense net
+    return snapshot
+
+
+def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpRow:
+    ev = evaluate(model, eval_batches, loss_fn)
+    if ev.accuracy is None:
+        raise UsageError("IMP error needs classification eval data (integer class labels)")
+    kept = int(sum(int(m.sum()) for m in masks))
+    return ImpRow(level, kept / n, 1.0 - ev.accuracy, ev.loss, width, depth)
+
+
+# ------------------------------------------------------------------ files
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _checkpoint_path(out: Path, level: int) -> Path:
+    return out / f"level_{level:03d}.pt"
+
+
+def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -> None:
+    """Checkpoint first, then the CSV: a level counts as done once its row is written."""
+    if out is None:
+        return
+    params = prunable_parameters(model)
+    payload = {
+        "format": FORMAT,
+        "state_dict": _state_copy(model),
+        "masks": {name: m.clone() for (name, _), m in zip(params, masks)},
+        "level": row.level,
+        "density": row.density,
+        "imp": settings,
+    }
+    if row.level == 0 and rewind_state is not None:
+        _atomic_write(out / REWIND_NAME, lambda p: torch.save(
+            {"format": FORMAT, "state_dict": rewind_state, "imp": settings}, p))
+    _atomic_write(_checkpoint_path(out, row.level), lambda p: torch.save(payload, p))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for r in (*previous_rows, row):
+        writer.writerow(["" if v is None else v for v in astuple(r)])
+    _atomic_write(out / CSV_NAME, lambda p: p.write_text(text.getvalue()))
+
+
+def _load_progress(out: Path, model, params, settings):
+    """Rows, masks and rewind state after the last level recorded in ``out``."""
+    path = out / CSV_NAME
+    try:
+        with path.open(newline="") as fh:
+            rows = [
+                ImpRow(int(r["level"]), float(r["density"]), float(r["error"]),
+                       float(r["loss"]), int(r["width"]) if r["width"] else None,
+                       int(r["depth"]) if r["depth"] else None)
+                for r in csv.DictReader(fh)
+            ]
+    except (OSError, KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from exc
+    if not rows or [r.level for r in rows] != list(range(len(rows))):
+        raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
+    ckpt = _load(out, _checkpoint_path(out, rows[-1].level), settings)
+    rewind_state = None
+    if settings["rewind"] != "none":
+        rewind_state = _load(out, out / REWIND_NAME, settings)["state_dict"]
+    model.load_state_dict(ckpt["state_dict"])
+    masks = [ckpt["masks"][name].to(p.device) for name, p in params]
+    return rows, masks, rewind_state
+
+
+def _load(out: Path, path: Path, settings) -> dict:
+    try:
+        ckpt = torch.load(path, weights_only=True)
+    except (OSError, RuntimeError) as exc:
+        raise InputError(f"{path}: cannot load IMP checkpoint ({exc})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or ckpt.get("imp") != settings:
+        raise UsageError(
+            f"{out} holds an IMP sweep with other settings; use the same settings or a "
+            "fresh directory"
+        )
+    return ckpt

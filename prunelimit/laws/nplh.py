@@ -1,0 +1,466 @@
+"""The Neural Pruning Law Hypothesis: record (density, γ) points and fit ``ln s = ln c − α0 ln γ``.
+
+Recording (laws.md A.6 steps 2–4), γ = the minimum saliency among kept weights:
+
+* :func:`static_points` — one sort of a saliency vector; a geometric density grid.
+* :func:`iterative_points` — prune ``rate`` of the active weights by a saliency, record,
+  fine-tune a few steps, repeat (the paper's protocol, shortened).
+* :func:`pressure_points` — Hyperflux at a ladder of constant pressures, γ := Γ.
+
+Fitting (A.6 steps 6–8): OLS of ln s on ln γ inside a density region (default
+0.5 % ≤ s ≤ 50 %, or the middle segment of a piecewise-linear fit), R², seeded percentile-bootstrap
+intervals for α0 and c, leave-one-out RMSE, the quadratic variant (A12/A14) with an
+F-test on its coefficient, and a held-out extrapolation error. Densities are fractions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from scipy import stats
+from torch import Tensor, nn
+
+from prunelimit.data.batches import Batches, LossFn
+from prunelimit.errors import UsageError
+from prunelimit.laws.hyperflux import pressure_ladder
+from prunelimit.laws.points import LawPoints
+from prunelimit.laws.saliency import compute_saliency, default_masks
+from prunelimit.models.evaluate import evaluate
+from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.theory.profile import removed_count
+
+DEFAULT_REGION = (0.005, 0.5)  # note A19: the power-law region 2, as fractions
+AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def static_points(scores: np.ndarray, q: float = 0.9, min_density: float = 0.0005) -> LawPoints:
+    """γ at densities s_k = q^k (k = 0, 1, … while s_k ≥ ``min_density``) from one sort.
+
+    At density s, ``N − ceil((1−s)·N)`` weights are kept (SPEC §2 count) and γ is the
+    smallest kept score; the recorded density is that exact kept fraction. Duplicate
+    densities and points with γ ≤ 0 are dropped.
+    """
+    if not 0.0 < q < 1.0 or not 0.0 < min_density <= 1.0:
+        raise UsageError("static grid needs 0 < q < 1 and 0 < min_density <= 1")
+    ordered = np.sort(np.asarray(scores, dtype=float).reshape(-1))
+    n = ordered.size
+    if n == 0:
+        raise UsageError("no saliency scores to sort")
+    levels = q ** np.arange(int(math.floor(math.log(min_density) / math.log(q))) + 1)
+    kept = sorted({n - removed_count(1.0 - s, n) for s in levels} - {0}, reverse=True)
+    gamma = np.array([ordered[n - k] for k in kept])
+    good = np.isfinite(gamma) & (gamma > 0)
+    return LawPoints.from_arrays(np.array(kept, dtype=float)[good] / n, gamma[good])
+
+
+@dataclass(frozen=True)
+class IterativeRecord:
+    """Points of an iterative run, final masks, accuracy and mean kept score per step."""
+
+    points: LawPoints
+    masks: tuple[Tensor, ...]
+    accuracy: tuple[float | None, ...]
+    mean_kept: tuple[float, ...]
+
+
+def iterative_points(
+    model: nn.Module,
+    batches: Batches,
+    loss_fn: LossFn,
+    metric: str = "magnitude",
+    rate: float = 0.1,
+    min_density: float = 0.005,
+    finetune_steps: int = 20,
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    eval_batches: Batches | None = None,
+    max_rounds: int = 200,
+    seed: int = 0,
+    selection: ParamSelection = ParamSelection(),
+) -> IterativeRecord:
+    """Prune ``rate`` of the active weights (lowest ``metric`` first), record, fine-tune, repeat.
+
+    Each round: scores on the masked network; k = max(1, ⌊rate·|A|⌋) lowest removed
+    globally (ties by flat index); the point is (density after the prune, smallest kept
+    score); then ``finetune_steps`` SGD steps over ``batches`` with the masks re-applied.
+    Stops at ``min_density``. The model is left pruned (masked) and fine-tuned in place.
+    """
+    if not 0.0 < rate < 1.0:
+        raise UsageError(f"pruning rate {rate} must lie in (0, 1)")
+    torch.manual_seed(seed)
+    params = [p for _, p in prunable_parameters(model, selection)]
+    masks = default_masks(params)
+    n = sum(p.numel() for p in params)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    densities, gammas, accuracy, mean_kept = [], [], [], []
+    for round_ in range(max_rounds):
+        flat_mask = torch.cat([m.reshape(-1) for m in masks]).cpu().numpy()
+        if flat_mask.sum() / n <= min_density:
+            break
+        scores = compute_saliency(
+            model, batches, loss_fn, metric, masks=masks, selection=selection, seed=seed + round_
+        ).scores
+        active = np.flatnonzero(flat_mask)
+        k = max(1, int(math.floor(rate * active.size)))
+        if k >= active.size:
+            break
+        order = active[np.argsort(scores[active], kind="stable")]
+        flat_mask[order[:k]] = False
+        survivors = scores[order[k:]]
+        masks = [
+            torch.from_numpy(part.copy()).reshape(p.shape).to(p.device)
+            for part, p in zip(np.split(flat_mask, np.cumsum([p.numel() for p in params])[:-1]), params)
+        ]
+        _apply(params, masks)
+        _finetune(model, batches, loss_fn, opt, params, masks, finetune_steps)
+        densities.append(flat_mask.sum() / n)
+        gammas.append(float(survivors[0]))
+        mean_kept.append(float(survivors.mean()))
+        accuracy.append(evaluate(model, eval_batches, loss_fn).accuracy if eval_batches else None)
+    g = np.array(gammas)
+    good = np.isfinite(g) & (g > 0)
+    return IterativeRecord(
+        points=LawPoints.from_arrays(np.array(densities)[good], g[good]),
+        masks=tuple(masks),
+        accuracy=tuple(accuracy),
+        mean_kept=tuple(mean_kept),
+    )
+
+
+def _apply(params: Sequence[nn.Parameter], masks: Sequence[Tensor]) -> None:
+    with torch.no_grad():
+        for p, m in zip(params, masks):
+            p.mul_(m.to(p.dtype))
+
+
+def _finetune(
+    model: nn.Module,
+    batches: Batches,
+    loss_fn: LossFn,
+    opt: torch.optim.Optimizer,
+    params: Sequence[nn.Parameter],
+    masks: Sequence[Tensor],
+    steps: int,
+) -> None:
+    was_training = model.training
+    model.train()
+    for step in range(steps):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model, batches[step % len(batches)]).backward()
+        opt.step()
+        _apply(params, masks)  # pruned weights stay at zero
+    model.train(was_training)
+
+
+def pressure_points(
+    model: nn.Module,
+    batches: Batches,
+    loss_fn: LossFn,
+    pressures: Sequence[float],
+    epochs_per_level: int = 5,
+    seed: int = 0,
+    gate_lr: float = 1e-3,
+    weight_lr: float = 0.01,
+) -> LawPoints:
+    """(density, γ := Γ) at the end of each level of a constant-pressure Hyperflux ladder."""
+    ladder = pressure_ladder(
+        model, batches, loss_fn, pressures, epochs_per_level, seed, weight_lr=weight_lr, gate_lr=gate_lr
+    )
+    d = np.array(ladder.densities)
+    return LawPoints.from_arrays(d[d > 0], np.array(ladder.pressures)[d > 0])
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class QuadraticFit:
+    """ln s = ln c − α0 ln γ − α1 (ln γ)² on the region (note A12/A14); F-test of α1 ≠ 0."""
+
+    alpha0: float
+    alpha1: float
+    c: float
+    r2: float
+    f_stat: float
+    p_value: float
+    needed: bool  # p_value < the test level
+
+
+@dataclass(frozen=True)
+class HeldOutError:
+    """Fit on region points with s ≥ ``split``, predict s at the γ of those below it."""
+
+    split: float
+    n_fit: int
+    n_test: int
+    median_rel_error: float  # median |ŝ/s − 1|
+    max_rel_error: float
+
+
+@dataclass(frozen=True)
+class NplhFit:
+    """Pure-law fit on ``region_low ≤ s ≤ region_high`` (fractions) and its diagnostics."""
+
+    alpha0: float
+    c: float
+    r2: float
+    region_low: float
+    region_high: float
+    region_auto: bool
+    n_region: int
+    alpha0_ci: tuple[float, float]
+    c_ci: tuple[float, float]
+    confidence: float
+    residual_sd: float  # of ln s
+    loo_rmse: float  # leave-one-out RMSE of ln s
+    points: LawPoints  # all points given (region and outside)
+    quadratic: QuadraticFit | None  # None with fewer than 4 region points
+    heldout_error: HeldOutError | None  # None when either side has too few points
+
+    def predict_density(self, gamma: float | np.ndarray) -> float | np.ndarray:
+        return self.c * np.power(gamma, -self.alpha0)
+
+    def gamma_for_density(self, density: float | np.ndarray) -> float | np.ndarray:
+        """Inverse of the pure law (note A13): γ = (c/s)^(1/α0)."""
+        return np.power(self.c / np.asarray(density, dtype=float), 1.0 / self.alpha0)
+
+
+def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    """slope, intercept, R², residuals."""
+    res = stats.linregress(x, y)
+    resid = y - (res.intercept + res.slope * x)
+    return float(res.slope), float(res.intercept), float(res.rvalue**2), resid
+
+
+def _hinge_rss(x: np.ndarray, y: np.ndarray, knots: Sequence[float]) -> float:
+    """RSS of the continuous piecewise-linear fit of y on x with the given break points."""
+    design = np.column_stack([np.ones_like(x), x] + [np.maximum(x - k, 0.0) for k in knots])
+    resid = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    return float(resid @ resid)
+
+
+def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the power-law segment of a 1-, 2- or 3-segment fit chosen by BIC.
+
+    Continuous piecewise-linear fits of ln s on ln γ with break points at data points
+    (each segment ≥ ``AUTO_MIN_SEGMENT`` points). Three segments: the middle one; two:
+    the one overlapping the default region most in log density; one: all points.
+    (Maximising a window's R² instead, the note's other option, prefers the steep
+    collapse region, where the same noise is small against a larger spread.)
+    """
+    order = np.argsort(x, kind="stable")
+    xs, ys, n = x[order], y[order], x.size
+    m = AUTO_MIN_SEGMENT
+    if n < m:
+        raise UsageError(
+            f"automatic region needs >= {m} points with gamma > 0; "
+            "record more points or give a fixed region"
+        )
+
+    def bic(rss: float, k: int) -> float:
+        return n * math.log(max(rss, 1e-300) / n) + k * math.log(n)
+
+    best = (bic(_hinge_rss(xs, ys, []), 2), [0, n])
+    for i in range(m - 1, n - m + 1):
+        cand = (bic(_hinge_rss(xs, ys, [xs[i]]), 4), [0, i + 1, n])
+        best = min(best, cand, key=lambda b: b[0])
+        for j in range(i + m - 1, n - m + 1):
+            cand = (bic(_hinge_rss(xs, ys, [xs[i], xs[j]]), 6), [0, i + 1, j + 1, n])
+            best = min(best, cand, key=lambda b: b[0])
+    bounds = best[1]
+    segments = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    if len(segments) == 3:
+        return segments[1]
+    lo, hi = (math.log(v) for v in DEFAULT_REGION)
+    overlap = [max(0.0, min(hi, y[s].max()) - max(lo, y[s].min())) for s in segments]
+    return segments[int(np.argmax(overlap))]
+
+
+def _bootstrap(
+    x: np.ndarray, y: np.ndarray, n_boot: int, seed: int, confidence: float
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Percentile intervals of α0 and c from resampling the points (vectorised OLS)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))
+    bx, by = x[idx], y[idx]
+    dx = bx - bx.mean(axis=1, keepdims=True)
+    sxx = (dx * dx).sum(axis=1)
+    ok = sxx > 0  # a resample of one repeated γ has no slope
+    slope = (dx * (by - by.mean(axis=1, keepdims=True))).sum(axis=1)[ok] / sxx[ok]
+    icpt = by.mean(axis=1)[ok] - slope * bx.mean(axis=1)[ok]
+    q = 100 * np.array([(1 - confidence) / 2, (1 + confidence) / 2])
+    a_lo, a_hi = np.percentile(-slope, q)
+    c_lo, c_hi = np.exp(np.percentile(icpt, q))
+    return (float(a_lo), float(a_hi)), (float(c_lo), float(c_hi))
+
+
+def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | None:
+    """Centred quadratic least squares (note A14) and the nested-model F-test."""
+    n = x.size
+    if n < 4:
+        return None
+    xbar = x.mean()
+    d2, b2, a2 = np.polyfit(x - xbar, y, 2)
+    resid2 = y - np.polyval([d2, b2, a2], x - xbar)
+    resid1 = _ols(x, y)[3]
+    rss1, rss2 = float(resid1 @ resid1), float(resid2 @ resid2)
+    tss = float(((y - y.mean()) ** 2).sum())
+    if rss2 > 0:
+        f_stat = max(0.0, (rss1 - rss2) / (rss2 / (n - 3)))
+        p_value = float(stats.f.sf(f_stat, 1, n - 3))
+    else:  # exact quadratic: the term is needed iff the line leaves residuals
+        f_stat, p_value = (math.inf, 0.0) if rss1 > 0 else (0.0, 1.0)
+    b = b2 - 2 * d2 * xbar
+    a = a2 - b2 * xbar + d2 * xbar**2
+    return QuadraticFit(
+        alpha0=float(-b),
+        alpha1=float(-d2),
+        c=float(math.exp(a)),
+        r2=1.0 - rss2 / tss if tss > 0 else 1.0,
+        f_stat=float(f_stat),
+        p_value=p_value,
+        needed=p_value < level,
+    )
+
+
+def _heldout(x: np.ndarray, y: np.ndarray, split: float) -> HeldOutError | None:
+    fit, test = y >= math.log(split), y < math.log(split)
+    if fit.sum() < 3 or test.sum() < 1 or np.ptp(x[fit]) == 0:
+        return None
+    slope, icpt, _, _ = _ols(x[fit], y[fit])
+    rel = np.abs(np.exp(icpt + slope * x[test] - y[test]) - 1.0)
+    return HeldOutError(
+        split=split,
+        n_fit=int(fit.sum()),
+        n_test=int(test.sum()),
+        median_rel_error=float(np.median(rel)),
+        max_rel_error=float(rel.max()),
+    )
+
+
+def fit_nplh(
+    points: LawPoints,
+    region: tuple[float, float] | str = DEFAULT_REGION,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    quadratic_level: float = 0.01,
+) -> NplhFit:
+    """Fit ``ln s = ln c − α0 ln γ`` by OLS on the points whose density lies in ``region``.
+
+    ``region`` is ``(low, high)`` (inclusive, fractions) or ``"auto"``: the power-law
+    segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). Points with
+    γ ≤ 0 are ignored. The held-out check fits the region points
+    at or above the geometric middle of the region and predicts those below it (for the
+    default region: fit 5–50 %, predict 0.5–5 %, note A.6 step 8b). The quadratic
+    variant is ``needed`` when its F-test p-value is below ``quadratic_level``.
+    """
+    if not 0.0 < confidence < 1.0 or n_boot < 1:
+        raise UsageError("bootstrap needs 0 < confidence < 1 and n_boot >= 1")
+    dens, gam = points.arrays()
+    usable = (gam > 0) & (dens > 0) & np.isfinite(gam) & np.isfinite(dens)
+    x_all, y_all = np.log(gam[usable]), np.log(dens[usable])
+    if region == "auto":
+        sel = _auto_region(x_all, y_all)
+        low, high = float(np.exp(y_all[sel].min())), float(np.exp(y_all[sel].max()))
+    elif isinstance(region, str):
+        raise UsageError(f"region {region!r} is neither 'auto' nor a (low, high) pair")
+    else:
+        low, high = (float(v) for v in region)
+        if not 0.0 < low < high <= 1.0:
+            raise UsageError(f"region ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
+        # A relative tolerance so that a point recorded at exactly the bound is kept.
+        sel = np.flatnonzero(
+            (y_all >= math.log(low) - 1e-12) & (y_all <= math.log(high) + 1e-12)
+        )
+    x, y = x_all[sel], y_all[sel]
+    if x.size < 3 or np.ptp(x) == 0:
+        raise UsageError(
+            f"only {x.size} point(s) with distinct gamma and density in [{low:g}, {high:g}]; "
+            "widen the region or record more points (>= 3 needed)"
+        )
+    slope, icpt, r2, resid = _ols(x, y)
+    lev = 1.0 / x.size + (x - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum()
+    alpha0_ci, c_ci = _bootstrap(x, y, n_boot, seed, confidence)
+    return NplhFit(
+        alpha0=-slope,
+        c=math.exp(icpt),
+        r2=r2,
+        region_low=low,
+        region_high=high,
+        region_auto=region == "auto",
+        n_region=int(x.size),
+        alpha0_ci=alpha0_ci,
+        c_ci=c_ci,
+        confidence=confidence,
+        residual_sd=float(np.sqrt(resid @ resid / max(1, x.size - 2))),
+        loo_rmse=float(np.sqrt(np.mean((resid / (1.0 - lev)) ** 2))),
+        points=points,
+        quadratic=_quadratic(x, y, quadratic_level),
+        heldout_error=_heldout(x, y, math.sqrt(low * high)),
+    )
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def plot_nplh(fit: NplhFit, path: str | os.PathLike[str], title: str | None = None) -> Path:
+    """Log–log plot of density against γ, fitted region shaded, line (and quadratic if
+    needed) over it; the PNG is written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    dens, gam = fit.points.arrays()
+    ok = (dens > 0) & (gam > 0)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    try:
+        ax.axhspan(fit.region_low, fit.region_high, color="tab:blue", alpha=0.1, label="fitted region")
+        ax.loglog(gam[ok], dens[ok], "o", ms=4, color="k", label="points")
+        in_region = ok & (dens >= fit.region_low) & (dens <= fit.region_high)
+        g = np.geomspace(gam[in_region].min(), gam[in_region].max(), 100)
+        ax.loglog(
+            g,
+            fit.predict_density(g),
+            "-",
+            color="tab:red",
+            label=f"s = {fit.c:.3g}·γ^-{fit.alpha0:.3f} (R² {fit.r2:.3f})",
+        )
+        if fit.quadratic is not None and fit.quadratic.needed:
+            q, u = fit.quadratic, np.log(g)
+            ax.loglog(
+                g,
+                q.c * np.exp(-q.alpha0 * u - q.alpha1 * u * u),
+                "--",
+                color="tab:green",
+                label=f"quadratic (p = {q.p_value:.2g})",
+            )
+        ax.set_xlabel("γ (minimum kept saliency)")
+        ax.set_ylabel("density (kept fraction)")
+        if title:
+            ax.set_title(title)
+        ax.legend(fontsize=8)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,110 @@
+"""(density, γ) points of the Neural Pruning Law and their CSV form (SPEC §4).
+
+The CSV has a header naming at least the columns ``density`` and ``gamma`` (other
+columns are ignored); densities are fractions in (0, 1] and γ must be positive.
+Files are written atomically: a temporary file in the same folder, then a rename.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from prunelimit.errors import InputError, UsageError
+
+COLUMNS = ("density", "gamma")
+
+
+@dataclass(frozen=True)
+class LawPoints:
+    """Measured points: ``density[i]`` (kept fraction) at minimum saliency ``gamma[i]``."""
+
+    density: tuple[float, ...]
+    gamma: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.density) != len(self.gamma):
+            raise UsageError(
+                f"{len(self.density)} densities but {len(self.gamma)} gamma values; "
+                "give one gamma per density"
+            )
+
+    @classmethod
+    def from_arrays(cls, density: Sequence[float], gamma: Sequence[float]) -> "LawPoints":
+        return cls(tuple(float(d) for d in density), tuple(float(g) for g in gamma))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.density, dtype=float), np.asarray(self.gamma, dtype=float)
+
+    def __len__(self) -> int:
+        return len(self.density)
+
+
+def _parse_row(path: Path, line: int, row: dict[str, str]) -> tuple[float, float]:
+    try:
+        density, gamma = float(row["density"]), float(row["gamma"])
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{path}: row {line}: density={row.get('density')!r}, gamma={row.get('gamma')!r} "
+            "are not both numbers; fix or delete the row"
+        ) from None
+    if not (math.isfinite(density) and 0.0 < density <= 1.0):
+        raise InputError(
+            f"{path}: row {line}: density {density} is not a fraction in (0, 1]; "
+            "divide percentages by 100 and drop rows with density 0"
+        )
+    if not (math.isfinite(gamma) and gamma > 0.0):
+        raise InputError(
+            f"{path}: row {line}: gamma {gamma} is not a positive number; "
+            "the log-log law needs gamma > 0, drop the row"
+        )
+    return density, gamma
+
+
+def read_points(path: str | os.PathLike[str]) -> LawPoints:
+    """Read a ``density,gamma`` CSV, naming the file and row of any bad value."""
+    path = Path(path)
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in COLUMNS if c not in header]
+            if missing:
+                raise InputError(
+                    f"{path}: header {header} lacks column(s) {missing}; "
+                    "the first line must be 'density,gamma'"
+                )
+            reader.fieldnames = header
+            # Line numbers count the header as line 1, as an editor shows them.
+            points = [_parse_row(path, i, row) for i, row in enumerate(reader, start=2)]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read points file ({exc.strerror}); check the path") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text CSV file; give a 'density,gamma' CSV") from None
+    if not points:
+        raise InputError(f"{path}: no data rows after the header; add 'density,gamma' rows")
+    return LawPoints.from_arrays([p[0] for p in points], [p[1] for p in points])
+
+
+def write_points(points: LawPoints, path: str | os.PathLike[str]) -> Path:
+    """Write ``density,gamma`` rows atomically (full float precision via ``repr``)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            writer.writerows((repr(d), repr(g)) for d, g in zip(points.density, points.gamma))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,78 @@
+"""A model with its weights: checkpoint + spec → ``LoadedModel`` (strict key checking)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.io.checkpoint import normalise_state_dict, read_checkpoint
+from prunelimit.models.spec import build_model
+
+
+@dataclass
+class LoadedModel:
+    """A ready model in eval mode, the spec that builds it, and any pruning masks."""
+
+    model: nn.Module
+    spec: str | None
+    masks: dict[str, Tensor] = field(default_factory=dict)
+    source: str = "state_dict"
+    path: Path | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def load_model(
+    checkpoint: str | Path,
+    model_spec: str | None = None,
+    trust_pickle: bool = False,
+    device: torch.device | str = "cpu",
+) -> LoadedModel:
+    """Load ``checkpoint``; ``model_spec`` builds the architecture (it overrides the file's)."""
+    raw = read_checkpoint(checkpoint, trust_pickle=trust_pickle)
+    state, masks = normalise_state_dict(raw.state_dict)
+    masks.update(raw.masks)
+    spec = model_spec or raw.model_spec
+    if raw.module is not None and model_spec is None:
+        model = raw.module
+    else:
+        if spec is None:
+            raise UsageError(
+                f"checkpoint {raw.path} holds only weights; pass --model SPEC to say which "
+                "architecture they belong to (e.g. --model mlp:64,32,10)"
+            )
+        model = build_model(spec)
+        load_state_strict(model, state, str(raw.path))
+    model.to(device).eval()
+    return LoadedModel(model, spec, masks, raw.kind, raw.path, raw.meta)
+
+
+def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
+    """``load_state_dict(strict=True)`` with a short message naming what does not match."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_few(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_few(unexpected)}")
+        if wrong:
+            parts.append(f"shape mismatch {_few(wrong)}")
+        raise InputError(f"checkpoint {source} does not fit the model: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def _few(items: list[str], n: int = 3) -> str:
+    more = f" (+{len(items) - n} more)" if len(items) > n else ""
+    return ", ".join(items[:n]) + more

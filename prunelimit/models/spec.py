@@ -1,0 +1,66 @@
+"""Model specs (SPEC §5): built-in zoo, ``mlp:IN,H1,...,OUT``, torchvision and user factories."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.models.zoo import ZOO, mlp
+from prunelimit.specs import parse_spec, resolve_callable
+
+MODEL_FORMS = (
+    "a built-in name (" + ", ".join(ZOO) + "), mlp:IN,H1,...,OUT, torchvision:NAME, "
+    "path/to/file.py:factory or package.module:factory, each optionally followed by :k=v,..."
+)
+
+
+def build_model(text: str) -> nn.Module:
+    """Build an untrained model from its spec string."""
+    spec = parse_spec(text, "model")
+    try:
+        if spec.head == "mlp":
+            if len(spec.args) != 1:
+                raise UsageError(f"bad model spec {text!r}: write mlp:IN,H1,...,OUT (e.g. mlp:64,32,10)")
+            try:
+                sizes = [int(s) for s in spec.args[0].split(",")]
+            except ValueError:
+                raise UsageError(f"bad model spec {text!r}: mlp sizes must be integers") from None
+            if len(sizes) < 2 or min(sizes) < 1:
+                raise UsageError(f"bad model spec {text!r}: mlp needs ≥ 2 positive sizes")
+            return mlp(sizes)
+        if spec.head in ZOO:
+            _no_args(spec)
+            return ZOO[spec.head](**spec.kwargs)
+        if spec.head == "torchvision":
+            return _torchvision_model(spec)
+        if spec.head.endswith(".py") or "." in spec.head:
+            if len(spec.args) != 1:
+                raise UsageError(f"bad model spec {text!r}: write {spec.head}:factory[:k=v,...]")
+            model = resolve_callable(spec.head, spec.args[0], "model")(**spec.kwargs)
+            if not isinstance(model, nn.Module):
+                raise InputError(f"{text}: the factory returned {type(model).__name__}, not an nn.Module")
+            return model
+    except TypeError as exc:  # unknown keyword override
+        raise UsageError(f"bad model spec {text!r}: {exc}") from None
+    raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")
+
+
+def _no_args(spec) -> None:
+    if spec.args:
+        raise UsageError(f"bad model spec {spec.text!r}: {spec.head} takes only k=v overrides")
+
+
+def _torchvision_model(spec) -> nn.Module:
+    if len(spec.args) != 1:
+        raise UsageError(f"bad model spec {spec.text!r}: write torchvision:NAME[:k=v,...]")
+    try:
+        import torchvision.models as tvm
+    except Exception as exc:  # torchvision may raise RuntimeError on a mismatched torch
+        raise InputError(
+            f"torchvision is not usable ({type(exc).__name__}); install the extra: "
+            "pip install 'prunelimit[vision]'"
+        ) from None
+    try:
+        return tvm.get_model(spec.args[0], weights=None, **spec.kwargs)
+    except ValueError as exc:
+        raise UsageError(f"bad model spec {spec.text!r}: {exc}") from None

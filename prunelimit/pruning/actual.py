@@ -1,0 +1,303 @@
+"""The actual pruning limit (SPEC §2, what ``verify`` measures), in few prune-and-evaluate passes.
+
+On the grid ``ρ_i = i / levels`` (``levels ≥ 1000``, step ≤ 0.001) the one-shot globally
+pruned network ``MP_ρ(w*)`` *fails* the loss criterion when ``L(MP_ρ(w*)) > L(w*) + ε`` on
+the analysis data, and the accuracy criterion when its accuracy on the evaluation data
+drops below the dense accuracy minus ``δ`` percentage points. For each criterion the
+search reports the grid ratio just below the first failure it finds.
+
+Search (coarse scan refined by nested scans, a b-ary form of bisection): scan the grid
+ascending with stride ``b^k`` (largest power of the branching ``b`` below ``levels``) and
+stop at the first failing point; then scan the cell between the last passing and that
+failing point with stride ``b^(k-1)``, and so on down to stride 1. With 1,000 levels
+and ``b = 4``: strides 256, 64, 16, 4, 1, at most 4 + 4·3 = 16 passes plus the dense
+one (``b = 2`` is plain bisection after the scan: 12 passes).
+
+Neither criterion need be monotone in ρ (on small nets one grid step removes a couple of
+weights, the loss wobbles near the threshold and accuracy moves in steps of 1/n). The
+returned failure index ``hi`` always fails, ``hi − 1`` (reported) always passes, and every
+probe below ``hi`` passes: ``hi`` is the first crossing at every scan resolution. An
+excursion wholly inside one cell below it (the criterion fails and recovers between two
+probes) is missed; a brute-force sweep's first crossing then lies lower. Tests and the
+benchmark compare against that brute-force first crossing and say how often it happens.
+
+Pruning is done in place: the original prunable weights are saved once, each pass
+writes ``original * mask`` into the parameters, and the originals are restored at the end
+(also on error). No model copies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from prunelimit.data.batches import Batches, LossFn
+from prunelimit.errors import UsageError
+from prunelimit.models.evaluate import Evaluation, evaluate
+from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
+
+Progress = Callable[[int, int], None]
+# Search passes happen after the dense evaluation, which the budget includes.
+DEFAULT_MAX_EVALUATIONS = 25
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """Loss (analysis data) and accuracy (evaluation data) of the model pruned to ``ratio``."""
+
+    ratio: float
+    loss: float
+    accuracy: float | None
+
+
+@dataclass(frozen=True)
+class ActualLimit:
+    """Measured limits (removed fractions) and what it cost.
+
+    ``loss_ratio`` / ``accuracy_ratio``: largest grid ratio before the first crossing the
+    search found (``None`` for accuracy when labels are not classes). ``*_crossed`` is
+    False when no grid ratio below 1 fails; the ratio is then the last grid point.
+    ``evaluations`` counts distinct prune-and-evaluate passes of the search (the dense
+    evaluation included; passes shared by the two criteria count once);
+    ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for.
+    ``probes`` are the search's points by ratio; ``curve`` the optional sweep.
+    """
+
+    loss_ratio: float
+    accuracy_ratio: float | None
+    loss_crossed: bool
+    accuracy_crossed: bool
+    dense_loss: float
+    dense_accuracy: float | None
+    epsilon: float
+    acc_drop: float
+    levels: int
+    branching: int
+    evaluations: int
+    loss_evaluations: int
+    accuracy_evaluations: int
+    probes: tuple[CurvePoint, ...]
+    curve: tuple[CurvePoint, ...]
+
+
+def top_stride(levels: int, branching: int) -> int:
+    """Largest power of ``branching`` below the last grid index (the coarse-scan stride)."""
+    stride = 1
+    while stride * branching <= levels - 1:
+        stride *= branching
+    return stride
+
+
+def worst_case_passes(levels: int, branching: int) -> int:
+    """Most passes :func:`first_failure` can take, plus the dense evaluation."""
+    stride = top_stride(levels, branching)
+    depth = round(math.log(stride, branching))
+    return 1 + math.ceil((levels - 1) / stride) + depth * (branching - 1)
+
+
+def first_failure(fails: Callable[[int], bool], levels: int, branching: int = 4) -> int | None:
+    """First failing index found by nested ascending scans over ``1..levels-1``, or None.
+
+    Level 0 scans with stride ``top_stride`` up to ``levels-1``; each further level
+    scans the cell ``(lo, hi)`` between the last passing and the first failing point
+    with the stride divided by ``branching``, down to stride 1. Index 0 (the dense
+    model) is taken to pass. The answer ``hi`` fails and ``hi - 1`` passes.
+    """
+    stride = top_stride(levels, branching)
+    lo, hi = 0, None
+    for p in [*range(stride, levels - 1, stride), levels - 1]:
+        if fails(p):
+            hi = p
+            break
+        lo = p
+    if hi is None:
+        return None
+    while stride > 1:
+        stride //= branching
+        for p in range(lo + stride, hi, stride):
+            if fails(p):
+                hi = p
+                break
+            lo = p
+    return hi
+
+
+class _InPlacePruner:
+    """Writes ``MP_ρ(w*)`` into the model's prunable weights; restores ``w*`` on exit."""
+
+    def __init__(self, model: nn.Module, scope: Scope, selection: ParamSelection):
+        self.params = [p for _, p in prunable_parameters(model, selection)]
+        if not self.params:
+            raise UsageError("the model has no prunable weights; widen the selection with include patterns")
+        self.original = [p.detach().clone() for p in self.params]
+        self.order = MagnitudeOrder.of(self.original, scope)
+
+    @torch.no_grad()
+    def set_ratio(self, ratio: float) -> None:
+        for p, w, keep in zip(self.params, self.original, self.order.keep_masks(ratio)):
+            p.copy_(w * keep.to(w.device))
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        for p, w in zip(self.params, self.original):
+            p.copy_(w)
+
+
+@contextlib.contextmanager
+def _pruned(model: nn.Module, scope: Scope, selection: ParamSelection) -> Iterator[_InPlacePruner]:
+    pruner = _InPlacePruner(model, scope, selection)
+    try:
+        yield pruner
+    finally:
+        pruner.restore()
+
+
+def prune_curve(
+    model: nn.Module,
+    batches: Batches,
+    loss_fn: LossFn,
+    ratios: Sequence[float],
+    *,
+    eval_batches: Batches | None = None,
+    scope: Scope = "global",
+    selection: ParamSelection = ParamSelection(),
+    progress: Progress | None = None,
+) -> list[CurvePoint]:
+    """Loss and accuracy after one-shot pruning to each ratio (the brute-force sweep)."""
+    out = []
+    with _pruned(model, scope, selection) as pruner:
+        for k, ratio in enumerate(ratios):
+            pruner.set_ratio(ratio)
+            out.append(_point(model, batches, eval_batches, loss_fn, ratio))
+            if progress is not None:
+                progress(k + 1, len(ratios))
+    return out
+
+
+def _point(model, batches, eval_batches, loss_fn, ratio) -> CurvePoint:
+    ev = evaluate(model, batches, loss_fn)
+    acc = ev.accuracy if eval_batches is None else evaluate(model, eval_batches, loss_fn).accuracy
+    return CurvePoint(ratio=ratio, loss=ev.loss, accuracy=acc)
+
+
+def actual_limit(
+    model: nn.Module,
+    batches: Batches,
+    loss_fn: LossFn,
+    epsilon: float,
+    *,
+    eval_batches: Batches | None = None,
+    acc_drop: float = 0.5,
+    levels: int = 1000,
+    max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+    branching: int = 4,
+    scope: Scope = "global",
+    selection: ParamSelection = ParamSelection(),
+    sweep_points: int = 0,
+    progress: Progress | None = None,
+) -> ActualLimit:
+    """Actual limit by the loss criterion (on ``batches``) and the accuracy criterion.
+
+    ``eval_batches`` defaults to ``batches``; ``acc_drop`` is δ in percentage points.
+    ``sweep_points > 0`` also records an evenly spaced curve over the grid (extra passes,
+    not counted in ``evaluations``). The model's weights are unchanged on return.
+    """
+    if not (math.isfinite(epsilon) and epsilon >= 0):
+        raise UsageError(f"loss tolerance ε must be a finite number >= 0, got {epsilon}")
+    if not acc_drop >= 0:
+        raise UsageError(f"accuracy drop δ must be >= 0 percentage points, got {acc_drop}")
+    if levels < 1000:
+        raise UsageError(f"the grid needs at least 1000 levels (step <= 0.001), got {levels}")
+    if branching < 2:
+        raise UsageError(f"branching must be at least 2, got {branching}")
+    if worst_case_passes(levels, branching) > max_evaluations:
+        raise UsageError(
+            f"{max_evaluations} evaluations cannot search {levels} levels with branching {branching}; "
+            f"allow {worst_case_passes(levels, branching)} or use branching 2"
+        )
+    separate = eval_batches is not None and eval_batches is not batches
+    acc_data = eval_batches if separate else batches
+    loss_cache: dict[int, Evaluation] = {}
+    # With one data set a pass serves both criteria, so they share the cache.
+    acc_cache: dict[int, Evaluation] = {} if separate else loss_cache
+    budget = max_evaluations * (2 if separate else 1)
+
+    with _pruned(model, scope, selection) as pruner:
+
+        def measure(i: int, cache: dict[int, Evaluation], data: Batches) -> Evaluation:
+            if i not in cache:
+                pruner.set_ratio(i / levels)
+                cache[i] = evaluate(model, data, loss_fn)
+                if progress is not None:
+                    progress(_passes(loss_cache, acc_cache), budget)
+            return cache[i]
+
+        dense = measure(0, loss_cache, batches)
+        dense_acc = measure(0, acc_cache, acc_data).accuracy
+        loss_asked: set[int] = {0}
+
+        def loss_fails(i: int) -> bool:
+            loss_asked.add(i)
+            return measure(i, loss_cache, batches).loss > dense.loss + epsilon
+
+        loss_fail = first_failure(loss_fails, levels, branching)
+        acc_fail, acc_asked = None, {0}
+        if dense_acc is not None:
+            threshold = dense_acc - acc_drop / 100.0
+
+            def acc_fails(i: int) -> bool:
+                acc_asked.add(i)
+                return measure(i, acc_cache, acc_data).accuracy < threshold
+
+            acc_fail = first_failure(acc_fails, levels, branching)
+
+    curve = ()
+    if sweep_points > 0:
+        curve = tuple(prune_curve(
+            model, batches, loss_fn, [i / levels for i in _sweep_indices(levels, sweep_points)],
+            eval_batches=acc_data if separate else None, scope=scope, selection=selection,
+        ))
+    probes = tuple(
+        CurvePoint(
+            ratio=i / levels,
+            loss=loss_cache[i].loss if i in loss_cache else math.nan,
+            accuracy=acc_cache[i].accuracy if i in acc_cache else None,
+        )
+        for i in sorted(set(loss_cache) | set(acc_cache))
+    )
+    return ActualLimit(
+        loss_ratio=_below(loss_fail, levels),
+        accuracy_ratio=None if dense_acc is None else _below(acc_fail, levels),
+        loss_crossed=loss_fail is not None,
+        accuracy_crossed=acc_fail is not None,
+        dense_loss=dense.loss,
+        dense_accuracy=dense_acc,
+        epsilon=float(epsilon),
+        acc_drop=float(acc_drop),
+        levels=levels,
+        branching=branching,
+        evaluations=_passes(loss_cache, acc_cache),
+        loss_evaluations=len(loss_asked),
+        accuracy_evaluations=len(acc_asked) if dense_acc is not None else 0,
+        probes=probes,
+        curve=curve,
+    )
+
+
+def _passes(loss_cache: dict, acc_cache: dict) -> int:
+    return len(loss_cache) if loss_cache is acc_cache else len(loss_cache) + len(acc_cache)
+
+
+def _below(fail: int | None, levels: int) -> float:
+    """Grid ratio just below the failure (the last grid point when nothing failed)."""
+    return (levels - 1 if fail is None else fail - 1) / levels
+
+
+def _sweep_indices(levels: int, points: int) -> list[int]:
+    return sorted({round(k * (levels - 1) / max(points - 1, 1)) for k in range(points)})

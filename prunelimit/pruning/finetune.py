@@ -1,0 +1,54 @@
+"""Masked fine-tuning of a pruned network: SGD with momentum, pruned weights stay at zero.
+
+It is LOMP training (:func:`prunelimit.pruning.lomp.train`) with keep-masks: after every
+step the masks are re-applied and the gradients and momentum of pruned weights zeroed,
+so the sparsity pattern, and the achieved ratio, are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from torch import Tensor, nn
+
+from prunelimit.data.batches import Batches, LossFn
+from prunelimit.pruning.lomp import Checkpoint, LompConfig, Progress, Schedule, TrainResult, train
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Fine-tuning hyperparameters (no l1 term: the support is already fixed by the masks)."""
+
+    epochs: int = 10
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 128
+    schedule: Schedule = "cosine"
+    seed: int = 0
+
+    def as_lomp(self) -> LompConfig:
+        return LompConfig(
+            epochs=self.epochs, lr=self.lr, momentum=self.momentum,
+            weight_decay=self.weight_decay, batch_size=self.batch_size,
+            schedule=self.schedule, seed=self.seed,
+        )
+
+
+def finetune(
+    model: nn.Module,
+    masks: Mapping[str, Tensor],
+    train_batches: Batches,
+    loss_fn: LossFn,
+    config: FinetuneConfig = FinetuneConfig(),
+    *,
+    eval_batches: Batches | None = None,
+    progress: Progress | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> TrainResult:
+    """Fine-tune ``model`` in place keeping every weight with a ``False`` mask at exactly 0."""
+    return train(
+        model, train_batches, loss_fn, config.as_lomp(), eval_batches=eval_batches,
+        masks=masks, progress=progress, checkpoint=checkpoint,
+    )

@@ -1,0 +1,268 @@
+"""LOMP training: SGD with momentum on ``loss + λ‖w‖₁`` (research/limit-paper.md §4).
+
+The schedule is a closed form of the step counter (linear warm-up, then constant,
+cosine or step decay), so the whole scheduler state is one integer and a resumed run
+continues bit-for-bit. ``schedule_unit="epoch"`` changes the learning rate once per
+epoch (what the paper intends); ``"iteration"`` steps it every iteration like the
+reference code, with warm-up still lasting ``warmup_epochs`` epochs but ``t_max`` and
+``milestones`` counted in iterations (the reference's ``T_max=200`` then gives a cosine
+that cycles with a period of 400 iterations).
+
+Shuffling is seeded per epoch from ``(seed, epoch)``, so resuming needs no generator
+state. Optional keep-masks hold pruned weights at exactly zero (masked fine-tuning).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from bisect import bisect_right
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, Literal, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from prunelimit.data.batches import Batch, Batches, LossFn
+from prunelimit.errors import NumericalError, UsageError
+from prunelimit.models.evaluate import evaluate
+from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
+
+Schedule = Literal["none", "cosine", "step"]
+ScheduleUnit = Literal["epoch", "iteration"]
+L1Scope = Literal["prunable", "reference"]
+Progress = Callable[[int, int], None]
+Checkpoint = Callable[[dict], None]
+
+
+@dataclass(frozen=True)
+class LompConfig:
+    """Hyperparameters of LOMP training (defaults: the reference code's SGD setup).
+
+    ``l1`` is λ. ``l1_scope="prunable"`` penalises the prunable weights only;
+    ``"reference"`` penalises every parameter named ``*weight``/``*bias`` (biases and
+    normalisation parameters included), as the reference code does. ``t_max`` is the
+    cosine half-period in schedule steps (default: the steps after warm-up);
+    ``milestones`` are absolute step indices at which ``step`` multiplies by ``gamma``.
+    """
+
+    epochs: int
+    lr: float
+    l1: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    nesterov: bool = False
+    batch_size: int = 128
+    warmup_epochs: int = 0
+    schedule: Schedule = "none"
+    schedule_unit: ScheduleUnit = "epoch"
+    t_max: int | None = None
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    l1_scope: L1Scope = "prunable"
+    shuffle: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise UsageError("epochs and batch size must be at least 1")
+        if not (self.lr > 0 and self.l1 >= 0 and self.momentum >= 0 and self.weight_decay >= 0):
+            raise UsageError("lr must be > 0 and λ (l1), momentum, weight decay >= 0")
+        if not 0 <= self.warmup_epochs <= self.epochs:
+            raise UsageError(f"warm-up epochs must lie in [0, epochs={self.epochs}]")
+        if self.schedule not in ("none", "cosine", "step"):
+            raise UsageError(f"schedule must be none, cosine or step, got {self.schedule!r}")
+        if self.schedule_unit not in ("epoch", "iteration"):
+            raise UsageError(f"schedule unit must be epoch or iteration, got {self.schedule_unit!r}")
+        if self.l1_scope not in ("prunable", "reference"):
+            raise UsageError(f"l1 scope must be prunable or reference, got {self.l1_scope!r}")
+
+
+# research/limit-paper.md §4 (reference configs; batch 128, momentum 0.9, wd 0, 200 epochs).
+PRESETS: dict[str, LompConfig] = {
+    "fc5": LompConfig(epochs=200, lr=0.01, l1=5e-5),
+    "fc12": LompConfig(epochs=200, lr=0.01, l1=5e-5),
+    "alexnet-cifar": LompConfig(
+        epochs=200, lr=0.01, l1=3e-5, warmup_epochs=5, schedule="step",
+        milestones=(60, 120, 160), gamma=0.5,
+    ),
+    "vgg16-bn-cifar": LompConfig(epochs=200, lr=0.01, l1=1e-4, warmup_epochs=5),
+    "resnet18-cifar": LompConfig(epochs=200, lr=0.1, l1=5e-5, warmup_epochs=5, schedule="cosine", t_max=200),
+    "resnet50-cifar": LompConfig(epochs=200, lr=0.1, l1=2e-5, warmup_epochs=5, schedule="cosine", t_max=200),
+}
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch: learning rate at its first step, mean data loss, λ‖w‖₁ at its end, eval."""
+
+    epoch: int
+    lr: float
+    train_loss: float
+    penalty: float
+    eval_loss: float | None
+    eval_accuracy: float | None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    history: tuple[EpochRecord, ...]
+    steps: int
+    seconds: float
+    final_state: dict = field(repr=False)
+
+
+def lr_factor(step: int, warmup_steps: int, config: LompConfig, total_steps: int) -> float:
+    """Multiplier of the base learning rate at schedule step ``step`` (0-based)."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if config.schedule == "cosine":
+        period = config.t_max or max(total_steps - warmup_steps, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup_steps) / period))
+    if config.schedule == "step":
+        return config.gamma ** bisect_right(sorted(config.milestones), step)
+    return 1.0
+
+
+def _epoch_batches(data: list[Tensor], config: LompConfig, epoch: int) -> Iterator[Batch]:
+    n = data[0].shape[0]
+    if config.shuffle:
+        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        index = torch.randperm(n, generator=gen).to(data[0].device)
+    else:
+        index = torch.arange(n, device=data[0].device)
+    for start in range(0, n, config.batch_size):
+        idx = index[start : start + config.batch_size]
+        yield tuple(t[idx] for t in data)
+
+
+def _l1_parameters(model: nn.Module, config: LompConfig, selection: ParamSelection) -> list[Tensor]:
+    if config.l1_scope == "prunable":
+        return [p for _, p in prunable_parameters(model, selection)]
+    return [p for n, p in model.named_parameters() if n.endswith(("weight", "bias"))]
+
+
+def train(
+    model: nn.Module,
+    train_batches: Batches,
+    loss_fn: LossFn,
+    config: LompConfig,
+    *,
+    eval_batches: Batches | None = None,
+    selection: ParamSelection = ParamSelection(),
+    masks: Mapping[str, Tensor] | None = None,
+    progress: Progress | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume_state: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Train ``model`` in place with SGD on ``loss_fn + λ‖w‖₁``.
+
+    ``train_batches`` are re-batched to ``config.batch_size`` (shuffled when
+    ``config.shuffle``). After every epoch the model is evaluated on ``eval_batches``
+    (if given) and ``checkpoint`` receives a resumable state (see :func:`_state`);
+    passing that state back as ``resume_state`` continues from the next epoch.
+    ``masks`` (keep-masks by parameter name) hold pruned weights, their gradients and
+    momentum at zero. ``progress(step, total_steps)`` is called after each iteration.
+    """
+    data = [torch.cat([b[i] for b in train_batches]) for i in range(len(train_batches[0]))]
+    iters = math.ceil(data[0].shape[0] / config.batch_size)
+    per_iter = config.schedule_unit == "iteration"
+    warmup = config.warmup_epochs * (iters if per_iter else 1)
+    sched_total = config.epochs * (iters if per_iter else 1)
+    penalised = _l1_parameters(model, config, selection)
+    optimizer = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=config.lr,
+        momentum=config.momentum, weight_decay=config.weight_decay, nesterov=config.nesterov,
+    )
+    start, history = 0, []
+    if resume_state is not None:
+        start, history = _resume(model, optimizer, config, resume_state)
+    if masks is not None:
+        apply_masks(model, masks)
+    t0, step = time.perf_counter(), start * iters
+    for epoch in range(start, config.epochs):
+        model.train()
+        total = torch.zeros((), dtype=torch.float64, device=data[0].device)
+        n_seen, epoch_lr = 0, None
+        for batch in _epoch_batches(data, config, epoch):
+            lr = config.lr * lr_factor(step if per_iter else epoch, warmup, config, sched_total)
+            epoch_lr = lr if epoch_lr is None else epoch_lr
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            data_loss = loss_fn(model, batch)
+            loss = data_loss + config.l1 * sum(p.abs().sum() for p in penalised) if config.l1 else data_loss
+            loss.backward()
+            if masks is not None:
+                mask_gradients(model, masks)
+            optimizer.step()
+            if masks is not None:
+                apply_masks(model, masks)
+                mask_optimizer_state(optimizer, model, masks)
+            b = batch[0].shape[0]
+            total += data_loss.detach().double() * b
+            n_seen += b
+            step += 1
+            if progress is not None:
+                progress(step, config.epochs * iters)
+        train_loss = float(total) / n_seen
+        if not math.isfinite(train_loss):
+            raise NumericalError(
+                f"training diverged (loss {train_loss}) in epoch {epoch + 1}; lower the learning rate"
+            )
+        with torch.no_grad():
+            penalty = config.l1 * float(sum(p.abs().sum() for p in penalised))
+        ev = evaluate(model, eval_batches, loss_fn) if eval_batches is not None else None
+        history.append(EpochRecord(
+            epoch=epoch + 1, lr=epoch_lr, train_loss=train_loss, penalty=penalty,
+            eval_loss=ev.loss if ev else None, eval_accuracy=ev.accuracy if ev else None,
+        ))
+        if checkpoint is not None:
+            checkpoint(_state(model, optimizer, config, epoch + 1, step, history))
+    final = _state(model, optimizer, config, config.epochs, step, history)
+    return TrainResult(
+        history=tuple(history), steps=step - start * iters,
+        seconds=time.perf_counter() - t0, final_state=final,
+    )
+
+
+def _state(
+    model: nn.Module, optimizer: torch.optim.Optimizer, config: LompConfig,
+    epoch: int, step: int, history: list[EpochRecord],
+) -> dict:
+    """Everything a resumed run needs, as plain containers (``torch.load(weights_only=True)`` safe).
+
+    Deep-copied so the caller may keep it in memory while training goes on.
+    """
+    return copy.deepcopy({
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": {"unit": config.schedule_unit, "epoch": epoch, "iteration": step},
+        "config": _config_dict(config),
+        "history": [asdict(h) for h in history],
+        "rng": torch.get_rng_state(),
+    })
+
+
+def _config_dict(config: LompConfig) -> dict:
+    d = asdict(config)
+    d["milestones"] = list(config.milestones)
+    return d
+
+
+def _resume(
+    model: nn.Module, optimizer: torch.optim.Optimizer, config: LompConfig, state: Mapping[str, Any]
+) -> tuple[int, list[EpochRecord]]:
+    saved = dict(state["config"])
+    now = _config_dict(config)
+    # Any change (even epochs, which sets the cosine period) would alter the finished epochs.
+    diff = sorted(k for k in now if saved.get(k) != now[k])
+    if diff:
+        raise UsageError(f"resume state was trained with different settings ({', '.join(diff)}); use the same config")
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    return int(state["epoch"]), [EpochRecord(**h) for h in state["history"]]

@@ -1,0 +1,140 @@
+"""Keep-masks: applying them, measuring sparsity, and the ``torch.nn.utils.prune`` form.
+
+A mask set is a ``dict`` from parameter name (``"0.weight"``) to a boolean tensor of the
+same shape, ``True`` = kept. ``torch.nn.utils.prune`` stores a pruned tensor as
+``<module>.weight_orig`` (the unmasked values) plus a float buffer
+``<module>.weight_mask``; :func:`to_prune_state_dict` and :func:`from_prune_state_dict`
+convert between that form and a plain state dict with masks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.models.params import ParamSelection, prunable_parameters
+
+Masks = dict[str, Tensor]
+
+_ORIG, _MASK = "_orig", "_mask"
+
+
+@dataclass(frozen=True)
+class LayerSparsity:
+    """Zeros in one prunable tensor (``zeros / total`` is its pruning ratio)."""
+
+    name: str
+    total: int
+    zeros: int
+
+    @property
+    def ratio(self) -> float:
+        return self.zeros / self.total if self.total else 0.0
+
+
+def _named(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Parameter]:
+    params = dict(model.named_parameters())
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise UsageError(
+            f"mask names {missing[:3]} are not parameters of the model; "
+            "masks must be keyed by parameter name such as '0.weight'"
+        )
+    return {n: params[n] for n in names}
+
+
+@torch.no_grad()
+def apply_masks(model: nn.Module, masks: Mapping[str, Tensor]) -> None:
+    """Zero, in place, every weight whose mask entry is ``False``."""
+    for name, p in _named(model, masks).items():
+        mask = masks[name]
+        if mask.shape != p.shape:
+            raise UsageError(f"mask for {name} has shape {tuple(mask.shape)}, weight {tuple(p.shape)}")
+        p.mul_(mask.to(device=p.device, dtype=p.dtype))
+
+
+@torch.no_grad()
+def mask_gradients(model: nn.Module, masks: Mapping[str, Tensor]) -> None:
+    """Zero the gradient entries of pruned weights (before an optimiser step)."""
+    for name, p in _named(model, masks).items():
+        if p.grad is not None:
+            p.grad.mul_(masks[name].to(device=p.device, dtype=p.grad.dtype))
+
+
+@torch.no_grad()
+def mask_optimizer_state(
+    optimizer: torch.optim.Optimizer, model: nn.Module, masks: Mapping[str, Tensor]
+) -> None:
+    """Zero every parameter-shaped optimiser buffer (e.g. momentum) at pruned entries.
+
+    Without this a momentum buffer filled before pruning would push pruned weights
+    away from zero again at the next step.
+    """
+    for name, p in _named(model, masks).items():
+        for value in optimizer.state.get(p, {}).values():
+            if isinstance(value, Tensor) and value.shape == p.shape:
+                value.mul_(masks[name].to(device=value.device, dtype=value.dtype))
+
+
+def sparsity_table(
+    model: nn.Module, selection: ParamSelection = ParamSelection()
+) -> list[LayerSparsity]:
+    """Total and zero-valued entries of every prunable tensor, in module order."""
+    return [
+        LayerSparsity(name=name, total=p.numel(), zeros=int((p.detach() == 0).sum()))
+        for name, p in prunable_parameters(model, selection)
+    ]
+
+
+def overall_ratio(layers: Iterable[LayerSparsity]) -> float:
+    """Fraction of zero weights over all listed tensors together."""
+    layers = list(layers)
+    total = sum(layer.total for layer in layers)
+    return sum(layer.zeros for layer in layers) / total if total else 0.0
+
+
+def masks_from_state_dict(state_dict: Mapping[str, Tensor], names: Iterable[str]) -> Masks:
+    """Keep-masks ``w != 0`` for the named tensors (a pruned checkpoint without masks)."""
+    missing = [n for n in names if n not in state_dict]
+    if missing:
+        raise InputError(f"state dict lacks prunable tensors {missing[:3]}; check the model spec")
+    return {n: state_dict[n] != 0 for n in names}
+
+
+def to_prune_state_dict(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict:
+    """The state dict ``torch.nn.utils.prune`` produces for these masks.
+
+    Each masked ``<m>.weight`` becomes ``<m>.weight_orig`` (values as given) and
+    ``<m>.weight_mask`` (float 0/1, the dtype prune uses).
+    """
+    out = {}
+    for key, value in state_dict.items():
+        if key in masks:
+            out[key + _ORIG] = value
+            out[key + _MASK] = masks[key].to(dtype=value.dtype, device=value.device)
+        else:
+            out[key] = value
+    return out
+
+
+def from_prune_state_dict(state_dict: Mapping[str, Tensor]) -> tuple[dict, Masks]:
+    """Plain state dict (``weight = weight_orig * weight_mask``) and boolean keep-masks."""
+    plain, masks = {}, {}
+    for key, value in state_dict.items():
+        if key.endswith(_MASK):
+            continue
+        if key.endswith(_ORIG):
+            base = key[: -len(_ORIG)]
+            mask_key = base + _MASK
+            if mask_key not in state_dict:
+                raise InputError(f"state dict has {key} but no {mask_key}; it is not a prune state dict")
+            mask = state_dict[mask_key]
+            plain[base] = value * mask.to(value.dtype)
+            masks[base] = mask != 0
+        else:
+            plain[key] = value
+    return plain, masks

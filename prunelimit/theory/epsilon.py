@@ -1,0 +1,68 @@
+"""The loss tolerance ε (SPEC §2): spread of the dense model's per-batch losses.
+
+ε is the population standard deviation (ddof = 0, as ``np.std``; the reference code's
+choice, research note §3.4) of the per-batch mean losses over the analysis data, taken
+in the data's fixed order with the model in eval mode.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from prunelimit.data.batches import Batches, LossFn
+from prunelimit.errors import NumericalError, UsageError
+
+
+@torch.no_grad()
+def batch_losses(model: nn.Module, batches: Batches, loss_fn: LossFn) -> np.ndarray:
+    """Mean loss of every batch, in the given order, in eval mode without gradients.
+
+    The model's train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        losses = np.array([float(loss_fn(model, batch)) for batch in batches], dtype=np.float64)
+    finally:
+        model.train(was_training)
+    if not np.all(np.isfinite(losses)):
+        bad = int(np.flatnonzero(~np.isfinite(losses))[0])
+        raise NumericalError(
+            f"loss of analysis batch {bad} is not finite; check the checkpoint and the data"
+        )
+    return losses
+
+
+def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
+    """ε = population standard deviation (ddof = 0) of the per-batch losses.
+
+    Raises UsageError when it cannot define a tolerance: fewer than two batches, or all
+    losses equal (ε = 0 would make every direction infinitely sharp).
+    """
+    arr = np.asarray(losses, dtype=np.float64)
+    if arr.ndim != 1 or arr.size < 2:
+        raise UsageError(
+            f"epsilon needs at least 2 analysis batches, got {arr.size}; "
+            "lower --batch-size or pass --epsilon FLOAT"
+        )
+    eps = float(np.std(arr))
+    if not eps > 0.0:
+        raise UsageError(
+            "all per-batch losses are equal, so epsilon would be 0; pass --epsilon FLOAT"
+        )
+    return eps
+
+
+def mean_loss(batch_losses: Sequence[float] | np.ndarray, sizes: Sequence[int] | np.ndarray) -> float:
+    """Mean loss over all samples: per-batch mean losses weighted by batch size."""
+    losses = np.asarray(batch_losses, dtype=np.float64)
+    weights = np.asarray(sizes, dtype=np.float64)
+    if losses.shape != weights.shape or losses.size == 0:
+        raise UsageError(
+            f"need one size per batch loss, got {losses.size} losses and {weights.size} sizes"
+        )
+    return float(np.dot(losses, weights) / weights.sum())

@@ -1,0 +1,230 @@
+"""The predicted pruning limit ρ* and its bounds (SPEC §2, research note §2.4–§2.6).
+
+ρ* is the unique root of ``g(ρ) = F(R(ρ)) − ρ`` on continuous ρ ∈ [0, 1], where R(ρ) is
+the magnitude-pruning projection distance with its prefix sum interpolated linearly
+(``MagnitudeProfile.radius_continuous``), so g is continuous and strictly decreasing
+(R is non-decreasing, F non-increasing in R). It is found with ``scipy.optimize.brentq``;
+there is no grid and no rounding of R.
+
+Bounds (``bound_mode``):
+
+* ``"akf"`` — Reading A (approximate kinematic formula, default). With
+  ``s = a_η/√D``, ``a_η = sqrt(8 ln(4/η))``: ``ρ_L`` solves ``ρ = F(R(ρ)) − s`` (feasible
+  w.p. ≥ 1−η below it), ``ρ_U`` solves ``ρ = F(R(ρ)) + s`` (infeasible w.p. ≥ 1−η above it).
+* ``"geom"`` — Reading B (two cone geometries, deterministic, η unused). Sufficiency uses
+  the smaller projected-disc cone, so ``ρ_L`` solves ``ρ = F_disc(R(ρ))`` and equals ρ*;
+  necessity uses the larger tangent cone, so ``ρ_U`` solves ``ρ = F_tangent(R(ρ))``.
+* ``"none"`` — no bounds (``lower = upper = None``).
+
+Clipping: the shifted equations may have no root inside [0, 1]. When ``F(R(0)) − s =
+1 − s ≤ 0`` (tiny D, s ≥ 1) no ratio is guaranteed feasible and ``ρ_L = 0``; when
+``F(R(1)) + s ≥ 1`` even removing every weight is not shown infeasible and ``ρ_U = 1``.
+The result flags either case (``lower_clipped`` / ``upper_clipped``).
+
+The spread of ρ* over probe runs (each run's quadrature solved alone) is reported
+separately from the bounds, as the SLQ estimate's own uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import numpy as np
+from scipy.optimize import brentq
+
+from prunelimit.errors import UsageError
+from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.statdim import (
+    Geometry,
+    Negative,
+    check_epsilon,
+    check_quadrature,
+    check_zero_fraction,
+    curvatures,
+    fraction_per_run,
+)
+
+BoundMode = Literal["none", "akf", "geom"]
+
+# brentq stops when the bracket is below xtol + rtol·|ρ|; ρ lives in [0, 1], so this is
+# at the float64 resolution of ρ itself.
+_XTOL = 1e-15
+_RTOL = 4 * np.finfo(float).eps
+
+
+@dataclass(frozen=True, eq=False)
+class LimitPrediction:
+    """Predicted limit as a removed fraction ``ratio`` (``density`` = 1 − ratio).
+
+    ``radius`` is R(ρ*) on the continuous path; ``lower``/``upper`` are removed
+    fractions (``None`` when ``bound_mode == "none"``); ``margin`` is a_η/√D (0 unless
+    ``"akf"``); ``per_run_ratios`` holds ρ* for each probe run's quadrature alone and
+    ``spread`` their population standard deviation.
+    """
+
+    ratio: float
+    density: float
+    radius: float
+    lower: float | None
+    upper: float | None
+    eta: float
+    bound_mode: BoundMode
+    margin: float
+    per_run_ratios: np.ndarray
+    spread: float
+    epsilon: float
+    dim: int
+    negative: Negative
+    zero_fraction: float
+    lower_clipped: bool = False
+    upper_clipped: bool = False
+    notes: tuple[str, ...] = ()
+
+
+def a_eta(eta: float) -> float:
+    """AKF constant ``a_η = sqrt(8 ln(4/η))`` (a_0.01 ≈ 6.923)."""
+    if not 0.0 < eta < 1.0:
+        raise UsageError(f"eta must lie in (0, 1), got {eta}")
+    return math.sqrt(8.0 * math.log(4.0 / eta))
+
+
+def solve_fixed_point(
+    profile: MagnitudeProfile, fraction: Callable[[float], float], shift: float = 0.0
+) -> tuple[float, bool]:
+    """Root of ``fraction(R(ρ)) + shift − ρ`` on [0, 1], clipped to an end when none lies inside.
+
+    ``fraction`` must be non-increasing in R. Returns ``(ρ, clipped)``; ``clipped`` is
+    True when the function does not change sign on [0, 1] (root left the interval).
+    """
+
+    def g(ratio: float) -> float:
+        return fraction(profile.radius_continuous(ratio)) + shift - ratio
+
+    g0, g1 = g(0.0), g(1.0)
+    if g0 <= 0.0:
+        return 0.0, g0 < 0.0
+    if g1 >= 0.0:
+        return 1.0, g1 > 0.0
+    return float(brentq(g, 0.0, 1.0, xtol=_XTOL, rtol=_RTOL)), False
+
+
+def predict_limit(
+    profile: MagnitudeProfile,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    dim: int,
+    epsilon: float,
+    eta: float = 0.01,
+    bound_mode: BoundMode = "akf",
+    negative: Negative = "abs",
+    signed: bool = True,
+    zero_fraction: float = 0.0,
+) -> LimitPrediction:
+    """ρ*, its bounds and its per-run spread from quadrature ``nodes``/``weights`` (runs, m).
+
+    ``dim`` is D, the Hessian dimension; it enters only through the AKF margin a_η/√D
+    (the quadrature weights already normalise F).
+    """
+    theta, tau = check_quadrature(nodes, weights)
+    check_epsilon(epsilon)
+    check_zero_fraction(zero_fraction)
+    if dim < 1:
+        raise UsageError(f"Hessian dimension D must be positive, got {dim}")
+    if bound_mode not in ("none", "akf", "geom"):
+        raise UsageError(f"unknown bound mode {bound_mode!r}; use none, akf or geom")
+    a = a_eta(eta)
+    curv = curvatures(theta, negative, signed)
+
+    def curve(c: np.ndarray, t: np.ndarray, geometry: Geometry = "disc") -> Callable[[float], float]:
+        return lambda r: float(
+            fraction_per_run(c, t, r, epsilon, geometry, zero_fraction).mean()
+        )
+
+    disc = curve(curv, tau)
+    ratio, _ = solve_fixed_point(profile, disc)
+    per_run = np.array(
+        [solve_fixed_point(profile, curve(curv[i : i + 1], tau[i : i + 1]))[0] for i in range(len(tau))]
+    )
+
+    lower = upper = None
+    lower_clipped = upper_clipped = False
+    margin = 0.0
+    if bound_mode == "akf":
+        margin = a / math.sqrt(dim)
+        lower, lower_clipped = solve_fixed_point(profile, disc, -margin)
+        upper, upper_clipped = solve_fixed_point(profile, disc, +margin)
+    elif bound_mode == "geom":
+        lower = ratio
+        upper, upper_clipped = solve_fixed_point(profile, curve(curv, tau, "tangent"))
+
+    notes = []
+    if lower_clipped:
+        notes.append("lower bound clipped to 0: a_eta/sqrt(D) >= 1, D too small for the AKF")
+    if upper_clipped:
+        notes.append("upper bound clipped to 1: F(R(1)) + a_eta/sqrt(D) >= 1")
+    return LimitPrediction(
+        ratio=ratio,
+        density=1.0 - ratio,
+        radius=profile.radius_continuous(ratio),
+        lower=lower,
+        upper=upper,
+        eta=eta,
+        bound_mode=bound_mode,
+        margin=margin,
+        per_run_ratios=per_run,
+        spread=float(np.std(per_run)),
+        epsilon=epsilon,
+        dim=int(dim),
+        negative=negative,
+        zero_fraction=zero_fraction,
+        lower_clipped=lower_clipped,
+        upper_clipped=upper_clipped,
+        notes=tuple(notes),
+    )
+
+
+def predict_from_quadrature(
+    profile: MagnitudeProfile, quadrature: Any, epsilon: float, **options: Any
+) -> LimitPrediction:
+    """:func:`predict_limit` for any object with ``nodes``, ``weights``, ``dim`` (and
+    optionally ``signed``, default True) attributes, e.g. ``curvature.slq.SpectralQuadrature``."""
+    return predict_limit(
+        profile,
+        quadrature.nodes,
+        quadrature.weights,
+        quadrature.dim,
+        epsilon,
+        signed=getattr(quadrature, "signed", True),
+        **options,
+    )
+
+
+def abs_trace(nodes: np.ndarray, weights: np.ndarray, dim: int) -> float:
+    """Tr|H| ≈ D · mean_runs Σ_k τ_k |θ_k| from a quadrature."""
+    theta, tau = check_quadrature(nodes, weights)
+    return float(dim * np.mean(np.sum(tau * np.abs(theta), axis=1)))
+
+
+def jensen_bound(
+    trace: float, dim: int, radius: float | np.ndarray, epsilon: float
+) -> float | np.ndarray:
+    """Jensen lower bound on F (research note §2.6): ``F(R) ≥ 2εD / (2εD + R² Tr)``.
+
+    f(λ) = 2ε/(2ε + λR²) is convex in λ ≥ 0, so E f(|λ|) ≥ f(E|λ|). ``trace`` must be
+    Tr|H| (equal to Tr H when H is PSD); with negative eigenvalues Tr H < Tr|H| and the
+    inequality is not guaranteed.
+    """
+    check_epsilon(epsilon)
+    if trace < 0:
+        raise UsageError(f"trace must be non-negative (pass Tr|H|), got {trace}")
+    two_eps_d = 2.0 * epsilon * dim
+    r = np.asarray(radius, dtype=np.float64)
+    out = two_eps_d / (two_eps_d + r * r * trace)
+    return float(out) if out.ndim == 0 else out
+
+
+def jensen_ratio(profile: MagnitudeProfile, trace: float, dim: int, epsilon: float) -> float:
+    """Root of ``ρ = jensen_bound(R(ρ))``; never above ρ* (the bound lies below F)."""
+    return solve_fixed_point(profile, lambda r: jensen_bound(trace, dim, r, epsilon))[0]

@@ -1,0 +1,188 @@
+"""The reference code's limit arithmetic, re-implemented faithfully (``--method paper``).
+
+Research note §2.4 and §3.2 (official repo ``density_plot.density_generate`` and
+``cal_rate.cal_sparse_rate``), step by step:
+
+1. Density on a grid: ``grid = linspace(mean_runs(min θ) − 0.01, mean_runs(max θ) + 0.01,
+   100000)``; kernel variance ``var = σ²·max(1, grid[-1] − grid[0])`` with σ² = 1e-10
+   (the range includes the 0.01 overheads, as in the code);
+   ``φ_j = mean_runs Σ_k τ_k N(t_j; θ_k, var)``, normalised so ``Σ φ_j Δt = 1``.
+2. ``gw(R) = Σ_j p_j r_j²/(R² + r_j²) / Σ_j p_j`` with ``r_j² = 2ε/|t_j|``, tabulated at
+   integers ``R = 0..⌊Σ_tensors ‖p‖₂⌋``. With the "important eigenvalues" fraction z, one
+   more bin of mass ``z/(1−z)·Σ p`` sits at eigenvalue 1e-30.
+3. Ratio grid ``ρ_i = i/1000``: ``n_p = max(1, ceil(ρ_i·N))`` in float64 exactly as the
+   code forms it (no tolerance), threshold ``τ = sort(|w|)[n_p − 1]``, every weight with
+   ``|w| ≤ τ`` pruned (ties too), ``R_i`` = l2 norm of the pruned weights.
+4. ``ρ̂ = argmin_i |gw(round(R_i)) − ρ_i| / 1000`` (first minimum; round half to even as
+   ``torch.round``).
+
+Deliberate deviations, each where the code would crash or return NaN:
+* a grid point at exactly t = 0 with positive density: the code divides 2ε by 0 and
+  the whole of gw becomes NaN; here the term is evaluated as ``2ε/(2ε + |t|R²)``, which
+  equals the code's expression wherever that is finite and takes its limit 1 at t = 0;
+* ``round(R_i)`` beyond the table (possible when ``‖w‖`` rounds up past
+  ``⌊Σ‖p‖₂⌋``, e.g. a single tensor): the code raises IndexError; here the last table
+  entry is used and ``table_clamped`` is set;
+* a density that underflows to all zeros (kernel far narrower than the grid step, a
+  spectrum range of thousands): the code divides by 0; here NumericalError.
+The code sums per-tensor norms over all trainable parameters (biases, BatchNorm too);
+pass ``table_norm`` to reproduce that, otherwise the given tensors' norms are summed.
+Arithmetic is float64 throughout (the code's weights and R are float32).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from prunelimit.errors import NumericalError, UsageError
+from prunelimit.theory.statdim import (
+    axis_terms,
+    check_epsilon,
+    check_quadrature,
+    check_zero_fraction,
+)
+
+PAPER_BINS = 100_000
+PAPER_SIGMA_SQUARED = 1e-10
+PAPER_OVERHEAD = 0.01
+PAPER_LEVELS = 1000
+FLAT_EIGENVALUE = 1e-30
+# Nodes per dense kernel block: bounds the (bins × block) temporary to a few MB.
+_NODE_BLOCK = 8
+# Table entries per block in gw, for the same reason.
+_R_BLOCK = 16
+
+
+@dataclass(frozen=True, eq=False)
+class PaperPrediction:
+    """The reference code's predicted ratio (removed fraction) and its working arrays.
+
+    ``ratios``/``radii`` are the ratio grid and R_i along it; ``gw`` is the table at
+    integer R; ``radius`` is R at the answer and ``radius_index`` its rounded value.
+    """
+
+    ratio: float
+    density: float
+    radius: float
+    radius_index: int
+    epsilon: float
+    zero_fraction: float
+    ratios: np.ndarray
+    radii: np.ndarray
+    gw: np.ndarray
+    table_clamped: bool
+
+
+def code_density(
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    bins: int = PAPER_BINS,
+    sigma_squared: float = PAPER_SIGMA_SQUARED,
+    overhead: float = PAPER_OVERHEAD,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(grid, density)`` of ``density_plot.density_generate`` (step 1 above)."""
+    theta, tau = check_quadrature(nodes, weights)
+    hi = float(np.mean(theta.max(axis=1))) + overhead
+    lo = float(np.mean(theta.min(axis=1))) - overhead
+    grid = np.linspace(lo, hi, num=bins)
+    var = sigma_squared * max(1.0, hi - lo)
+    per_run = np.zeros((len(theta), bins))
+    for i in range(len(theta)):
+        for s in range(0, theta.shape[1], _NODE_BLOCK):
+            d = grid[:, None] - theta[i, None, s : s + _NODE_BLOCK]
+            kernel = np.exp(-(d * d) / (2.0 * var)) / math.sqrt(2.0 * math.pi * var)
+            per_run[i] += kernel @ tau[i, s : s + _NODE_BLOCK]
+    density = per_run.mean(axis=0)
+    total = density.sum() * (grid[1] - grid[0])
+    if not total > 0.0:
+        raise NumericalError(
+            f"reference density underflowed to zero (spectrum range {hi - lo:.3g} is too wide "
+            f"for {bins} bins with sigma^2={sigma_squared}); use the default method"
+        )
+    return grid, density / total
+
+
+def code_gw(
+    grid: np.ndarray,
+    density: np.ndarray,
+    table_size: int,
+    epsilon: float,
+    zero_fraction: float = 0.0,
+) -> np.ndarray:
+    """``cal_gw`` at R = 0, 1, ..., table_size − 1 (step 2 above)."""
+    check_epsilon(epsilon)
+    check_zero_fraction(zero_fraction)
+    curvature = np.append(np.abs(grid), FLAT_EIGENVALUE)
+    mass = np.append(density, zero_fraction / (1.0 - zero_fraction) * density.sum())
+    # The code drops zero-density bins; they contribute nothing, and dropping them keeps
+    # the (R × bins) blocks small.
+    used = mass > 0
+    curvature, mass = curvature[used], mass[used]
+    r_sq = np.arange(table_size, dtype=np.float64) ** 2
+    out = np.empty(table_size)
+    for s in range(0, table_size, _R_BLOCK):
+        terms = axis_terms(curvature[None, :], r_sq[s : s + _R_BLOCK, None], epsilon, "disc")
+        out[s : s + _R_BLOCK] = terms @ mass
+    return out / mass.sum()
+
+
+def code_radii(
+    tensors: Sequence[torch.Tensor | np.ndarray], levels: int = PAPER_LEVELS
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(ρ_i, R_i)`` on the code's ratio grid with its tie rule (step 3 above)."""
+    flat = np.concatenate([_as_numpy(t).reshape(-1) for t in tensors])
+    if flat.size == 0:
+        raise UsageError("no prunable weights given to the paper method")
+    mags = np.sort(np.abs(flat))
+    cum_sq = np.concatenate([[0.0], np.cumsum(mags * mags)])
+    ratios = np.arange(levels) / levels
+    n_p = np.maximum(1, np.ceil(ratios * float(flat.size)).astype(np.int64))
+    pruned = np.searchsorted(mags, mags[n_p - 1], side="right")
+    return ratios, np.sqrt(cum_sq[pruned])
+
+
+def paper_limit(
+    tensors: Sequence[torch.Tensor | np.ndarray],
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    epsilon: float,
+    zero_fraction: float = 0.0,
+    table_norm: float | None = None,
+    bins: int = PAPER_BINS,
+    sigma_squared: float = PAPER_SIGMA_SQUARED,
+    levels: int = PAPER_LEVELS,
+) -> PaperPrediction:
+    """The reference code's predicted ratio ρ̂ from prunable ``tensors`` and a quadrature."""
+    if table_norm is None:
+        table_norm = sum(float(np.linalg.norm(_as_numpy(t))) for t in tensors)
+    grid, density = code_density(nodes, weights, bins, sigma_squared)
+    gw = code_gw(grid, density, int(table_norm) + 1, epsilon, zero_fraction)
+    ratios, radii = code_radii(tensors, levels)
+    index = np.rint(radii).astype(np.int64)
+    clamped = bool(np.any(index >= gw.size))
+    index = np.minimum(index, gw.size - 1)
+    best = int(np.argmin(np.abs(gw[index] - ratios)))
+    ratio = best / levels
+    return PaperPrediction(
+        ratio=ratio,
+        density=1.0 - ratio,
+        radius=float(radii[best]),
+        radius_index=int(index[best]),
+        epsilon=epsilon,
+        zero_fraction=zero_fraction,
+        ratios=ratios,
+        radii=radii,
+        gw=gw,
+        table_clamped=clamped,
+    )
+
+
+def _as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(t, torch.Tensor):
+        return t.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(t, dtype=np.float64)

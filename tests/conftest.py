@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny trained-ish MLP on the bundled digits, and a CLI runner."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from prunelimit.cli import app
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.spec import build_model
+
+SPEC = "mlp:64,12,10"
+
+
+@pytest.fixture
+def tiny_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(SPEC)
+
+
+@pytest.fixture
+def own_ckpt(tmp_path, tiny_model):
+    path = tmp_path / "own.pt"
+    save_checkpoint(path, SPEC, tiny_model.state_dict(), meta={"data": "digits:train"})
+    return path
+
+
+@pytest.fixture
+def cli():
+    """Invoke the CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return invoke

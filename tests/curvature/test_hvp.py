@@ -1,0 +1,141 @@
+"""HessianOperator against oracles: autograd's dense Hessian and least-squares closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from prunelimit.curvature.exact import exact_hessian
+from prunelimit.curvature.hvp import HessianOperator
+from prunelimit.data.batches import cross_entropy_loss, mse_loss
+from prunelimit.errors import InputError, NumericalError, UsageError
+
+
+def _tiny_problem(seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 3)).double()
+    x = torch.randn(15, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (15,), generator=gen)
+    # Uneven batches (7, 3, 5): a wrong weighting (e.g. plain mean of batch means) shows.
+    batches = [(x[:7], y[:7]), (x[7:10], y[7:10]), (x[10:], y[10:])]
+    return model, x, y, batches
+
+
+def _autograd_hessian(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Oracle: the Hessian of the mean loss over all samples, as a function of flat params."""
+    names = [n for n, _ in model.named_parameters()]
+    shapes = [p.shape for _, p in model.named_parameters()]
+    numels = [p.numel() for _, p in model.named_parameters()]
+    flat0 = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+    def loss(flat: torch.Tensor) -> torch.Tensor:
+        parts = {n: c.view(s) for n, c, s in zip(names, flat.split(numels), shapes)}
+        return nn.functional.cross_entropy(functional_call(model, parts, (x,)), y)
+
+    return torch.autograd.functional.hessian(loss, flat0)
+
+
+@pytest.mark.parametrize("engine", ["cached", "revrev", "auto"])
+def test_matvec_equals_autograd_hessian(engine):
+    model, x, y, batches = _tiny_problem()
+    op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, engine=engine)
+    assert op.engine in ("cached", "revrev")
+    oracle = _autograd_hessian(model, x, y)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        v = torch.randn(op.dim, generator=gen, dtype=torch.float64)
+        # float64 throughout: only rounding separates the two routes (~1e-15 relative).
+        assert float((op.matvec(v) - oracle @ v).abs().max()) < 1e-10
+    assert float((exact_hessian(op) - oracle).abs().max()) < 1e-10
+    with torch.no_grad():
+        expected = float(nn.functional.cross_entropy(model(x), y))
+    assert op.loss() == pytest.approx(expected, rel=1e-12)
+
+
+def test_gradient_and_losses():
+    model, x, y, batches = _tiny_problem()
+    op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss)
+    model.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    expected = torch.cat([p.grad.reshape(-1) for p in model.parameters()])
+    assert float((op.gradient() - expected).abs().max()) < 1e-12
+    assert op.batch_losses().shape == (3,)
+
+
+def test_memory_budget_falls_back_to_recomputing():
+    model, _, _, batches = _tiny_problem()
+    op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, memory_budget_mb=0)
+    assert op.engine == "revrev"
+    with pytest.warns(UserWarning, match="budget"):
+        op = HessianOperator(
+            model, list(model.parameters()), batches, cross_entropy_loss, engine="cached", memory_budget_mb=0
+        )
+    assert op.engine == "revrev"
+
+
+def test_subset_of_parameters():
+    model, x, y, batches = _tiny_problem()
+    params = [model[2].weight]  # last-layer weight only: the matching block of the full Hessian
+    op = HessianOperator(model, params, batches, cross_entropy_loss)
+    full = _autograd_hessian(model, x, y)
+    start = sum(p.numel() for p in list(model.parameters())[:2])
+    block = full[start : start + 12, start : start + 12]
+    assert float((exact_hessian(op) - block).abs().max()) < 1e-10
+
+
+def test_least_squares_hessian_is_2xtx_over_n():
+    # mse_loss = mean((Xw + b - y)^2) over n samples and 1 output, so H = 2 [X 1]ᵀ[X 1] / n.
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 6, generator=gen, dtype=torch.float64)
+    y = torch.randn(40, generator=gen, dtype=torch.float64)
+    model = nn.Linear(6, 1).double()
+    batches = [(x[:16], y[:16]), (x[16:], y[16:])]
+    op = HessianOperator(model, list(model.parameters()), batches, mse_loss)
+    xa = torch.cat([x, torch.ones(40, 1, dtype=torch.float64)], dim=1)
+    closed = 2 * xa.T @ xa / 40
+    # The loss is quadratic: HVPs are exact up to float64 rounding.
+    assert float((exact_hessian(op) - closed).abs().max()) < 1e-10
+
+
+def test_nondeterministic_loader_refused():
+    model, x, y, _ = _tiny_problem()
+
+    class Augmenting:
+        """Yields noisy copies on every pass, like a loader with random augmentation."""
+
+        def __iter__(self):
+            yield (x + 0.1 * torch.randn_like(x), y)
+
+        def __len__(self):
+            return 1
+
+    with pytest.raises(InputError, match="not deterministic"):
+        HessianOperator(model, list(model.parameters()), Augmenting(), cross_entropy_loss)
+
+
+def test_nan_loss_and_bad_inputs():
+    model, x, y, _ = _tiny_problem()
+    bad = x.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(NumericalError):
+        HessianOperator(model, list(model.parameters()), [(bad, y)], cross_entropy_loss)
+    with pytest.raises(UsageError):
+        HessianOperator(model, list(model.parameters()), [(x, y)], cross_entropy_loss, engine="magic")
+    with pytest.raises(UsageError, match="10"):
+        op = HessianOperator(model, list(model.parameters()), [(x, y)], cross_entropy_loss)
+        exact_hessian(op, max_dim=10)
+    assert np.isfinite(op.loss())
+
+
+def test_model_put_in_eval_mode():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Linear(6, 2)).double()
+    model.train()
+    x = torch.randn(8, 4, dtype=torch.float64)
+    y = torch.randint(0, 2, (8,))
+    HessianOperator(model, list(model.parameters()), [(x, y)], cross_entropy_loss)
+    assert not model.training

@@ -1,0 +1,83 @@
+"""Lanczos and its Gauss quadrature against dense linear algebra (numpy eigh, A^k)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from prunelimit.curvature.lanczos import lanczos, ritz, ritz_vectors
+from prunelimit.errors import NumericalError, UsageError
+
+
+def _symmetric(dim: int, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(dim, dim, generator=gen, dtype=torch.float64)
+    return (a + a.T) / (2 * dim**0.5)
+
+
+def test_top_eigenvalue_matches_eigh():
+    a = _symmetric(200, 0)
+    start = torch.ones(200, dtype=torch.float64)
+    res = lanczos(lambda v: a @ v, 200, 120, start)
+    nodes, weights = ritz(res.alpha, res.beta)
+    exact = np.linalg.eigh(a.numpy())[0]
+    # Extreme Ritz values converge first; with full reorthogonalisation in float64 they
+    # reach rounding level long before 120 steps, so 1e-10 relative is a safe bound.
+    assert abs(nodes[-1] - exact[-1]) <= 1e-10 * abs(exact[-1])
+    assert abs(nodes[0] - exact[0]) <= 1e-10 * abs(exact[0])
+    assert weights.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("storage", [torch.float64, torch.float32])
+def test_quadrature_moments_are_exact_below_2m(storage):
+    a = _symmetric(60, 1)
+    gen = torch.Generator().manual_seed(2)
+    v = torch.randn(60, generator=gen, dtype=torch.float64)
+    m = 8
+    res = lanczos(lambda x: a @ x, 60, m, v, storage_dtype=storage)
+    nodes, weights = ritz(res.alpha, res.beta)
+    u = (v / v.norm()).numpy()
+    an = a.numpy()
+    power = u.copy()
+    for k in range(2 * m):
+        exact = u @ power
+        quad = np.sum(weights * nodes**k)
+        # Gauss quadrature with m nodes integrates polynomials of degree < 2m exactly;
+        # float64 rounding of the moments (|θ| ≤ ~2) stays far below 1e-10. A float32
+        # basis rounds the reorthogonalisation projections (~1e-7).
+        tol = 1e-10 if storage == torch.float64 else 1e-6
+        assert abs(quad - exact) <= tol * max(1.0, np.sum(weights * np.abs(nodes) ** k))
+        power = an @ power
+
+
+def test_breakdown_returns_shorter_tridiagonal():
+    # Diagonal matrix with 3 distinct eigenvalues: the Krylov space of any start vector
+    # has dimension 3, so Lanczos must stop after 3 steps and be exact.
+    diag = torch.tensor([1.0, 1.0, 2.0, 2.0, 5.0, 5.0, 5.0], dtype=torch.float64)
+    start = torch.ones(7, dtype=torch.float64)
+    res = lanczos(lambda v: diag * v, 7, 7, start)
+    assert res.steps == 3
+    nodes, weights = ritz(res.alpha, res.beta)
+    np.testing.assert_allclose(nodes, [1.0, 2.0, 5.0], atol=1e-12)
+    np.testing.assert_allclose(weights, [2 / 7, 2 / 7, 3 / 7], atol=1e-12)
+
+
+def test_ritz_vectors_are_eigenvectors():
+    a = _symmetric(50, 3)
+    res = lanczos(lambda v: a @ v, 50, 50, torch.ones(50, dtype=torch.float64), keep_basis=True)
+    nodes, vectors, residual = ritz_vectors(res)
+    # m = D steps: the Krylov space is the whole space, every pair is exact to rounding.
+    r = torch.from_numpy(nodes)[:, None] * vectors - vectors @ a
+    assert float(r.abs().max()) < 1e-10
+    assert np.all(residual < 1e-8)
+
+
+def test_bad_inputs_refused():
+    a = torch.eye(4, dtype=torch.float64)
+    with pytest.raises(UsageError):
+        lanczos(lambda v: a @ v, 4, 0, torch.ones(4, dtype=torch.float64))
+    with pytest.raises(NumericalError):
+        lanczos(lambda v: a @ v, 4, 2, torch.zeros(4, dtype=torch.float64))
+    with pytest.raises(NumericalError):
+        lanczos(lambda v: v * float("nan"), 4, 2, torch.ones(4, dtype=torch.float64))

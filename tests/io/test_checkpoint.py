@@ -1,0 +1,183 @@
+"""Every checkpoint format of SPEC §5 loads to the same weights; bad files fail cleanly."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch.nn.utils import prune
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.io.checkpoint import read_checkpoint, save_checkpoint
+from prunelimit.models.load import load_model
+from tests.conftest import SPEC
+
+
+def _same(model, reference) -> bool:
+    a, b = model.state_dict(), reference.state_dict()
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda sd: sd,
+        lambda sd: {"state_dict": sd, "epoch": 3},
+        lambda sd: {"model_state_dict": sd, "optimizer": {}},
+        lambda sd: {f"module.{k}": v for k, v in sd.items()},
+        lambda sd: {f"_orig_mod.{k}": v for k, v in sd.items()},
+        lambda sd: {f"module._orig_mod.{k}": v for k, v in sd.items()},
+    ],
+    ids=["plain", "nested", "model_state_dict", "ddp-prefix", "compile-prefix", "both-prefixes"],
+)
+def test_state_dict_forms_load_identically(tmp_path, tiny_model, wrap):
+    path = tmp_path / "ckpt.pt"
+    torch.save(wrap(tiny_model.state_dict()), path)
+    assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+def test_own_format_needs_no_model_spec(own_ckpt, tiny_model):
+    loaded = load_model(own_ckpt)
+    assert loaded.spec == SPEC and loaded.source == "prunelimit"
+    assert loaded.meta["data"] == "digits:train"
+    assert _same(loaded.model, tiny_model)
+
+
+def test_own_format_round_trips_masks(tmp_path, tiny_model):
+    mask = torch.rand(tiny_model[0].weight.shape, generator=torch.Generator().manual_seed(1)) > 0.5
+    path = save_checkpoint(tmp_path / "m.pt", SPEC, tiny_model.state_dict(), masks={"0.weight": mask})
+    assert torch.equal(load_model(path).masks["0.weight"], mask)
+
+
+def test_safetensors(tmp_path, tiny_model):
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in tiny_model.state_dict().items()}, str(path))
+    assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+def test_torch_prune_weight_orig_and_mask_are_folded(tmp_path, tiny_model):
+    prune.l1_unstructured(tiny_model[0], "weight", amount=0.3)
+    expected = tiny_model[0].weight.detach().clone()
+    path = tmp_path / "pruned.pt"
+    torch.save(tiny_model.state_dict(), path)
+    loaded = load_model(path, SPEC)
+    assert torch.equal(loaded.model[0].weight, expected)
+    assert torch.equal(loaded.masks["0.weight"], tiny_model[0].weight_mask.bool())
+    assert int((~loaded.masks["0.weight"]).sum()) == round(0.3 * expected.numel())
+
+
+class Evil:
+    """Unpickling this would create a file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickle_that_runs_code_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.zeros(1), "x": Evil(str(marker))}, path)
+    with pytest.raises(InputError, match="--trust-pickle"):
+        read_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_whole_module_needs_trust_pickle(tmp_path, tiny_model):
+    path = tmp_path / "module.pt"
+    torch.save(tiny_model, path)
+    with pytest.raises(InputError, match="--trust-pickle"):
+        load_model(path)
+    assert _same(load_model(path, trust_pickle=True).model, tiny_model)
+
+
+def test_torchscript_best_effort(tmp_path, tiny_model):
+    path = tmp_path / "scripted.pt"
+    torch.jit.script(tiny_model).save(str(path))
+    loaded = load_model(path)
+    assert loaded.source == "torchscript"
+    x = torch.randn(3, 64)
+    assert torch.allclose(loaded.model(x), tiny_model(x))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"\x00\x01garbage" * 100, "not a readable PyTorch file"),
+    ],
+    ids=["empty", "random-bytes"],
+)
+def test_unreadable_files(tmp_path, content, message):
+    path = tmp_path / "bad.pt"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message):
+        read_checkpoint(path)
+
+
+def test_truncated_file(tmp_path, own_ckpt):
+    data = own_ckpt.read_bytes()
+    path = tmp_path / "truncated.pt"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="not a readable PyTorch file"):
+        read_checkpoint(path)
+
+
+def test_missing_file():
+    with pytest.raises(InputError, match="not found"):
+        read_checkpoint("/nonexistent/x.pt")
+
+
+def test_truncated_safetensors(tmp_path, tiny_model):
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in tiny_model.state_dict().items()}, str(path))
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(InputError, match="safetensors"):
+        read_checkpoint(path)
+
+
+def test_wrong_architecture_names_keys(tmp_path, tiny_model):
+    path = tmp_path / "ckpt.pt"
+    torch.save(tiny_model.state_dict(), path)
+    with pytest.raises(InputError, match=r"shape mismatch 0\.weight"):
+        load_model(path, "mlp:64,20,10")
+    with pytest.raises(InputError, match=r"unexpected keys 2\.weight, 2\.bias"):
+        load_model(path, "mlp:64,12")
+    with pytest.raises(InputError, match=r"missing keys 4\.weight"):
+        load_model(path, "mlp:64,12,10,10")
+
+
+def test_bare_state_dict_asks_for_model(tmp_path, tiny_model):
+    path = tmp_path / "ckpt.pt"
+    torch.save(tiny_model.state_dict(), path)
+    with pytest.raises(UsageError, match="--model"):
+        load_model(path)
+
+
+def test_non_state_dict_object(tmp_path):
+    path = tmp_path / "list.pt"
+    torch.save([1, 2, 3], path)
+    with pytest.raises(InputError, match="not a state dict"):
+        read_checkpoint(path)
+
+
+def test_save_refuses_overwrite_without_force(own_ckpt, tiny_model):
+    before = own_ckpt.read_bytes()
+    with pytest.raises(UsageError, match="--force"):
+        save_checkpoint(own_ckpt, SPEC, tiny_model.state_dict())
+    assert own_ckpt.read_bytes() == before
+    save_checkpoint(own_ckpt, SPEC, tiny_model.state_dict(), force=True)
+
+
+def test_failed_write_leaves_nothing(tmp_path, monkeypatch, tiny_model):
+    def boom(*args, **kwargs):
+        raise pickle.PicklingError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(pickle.PicklingError):
+        save_checkpoint(tmp_path / "out.pt", SPEC, tiny_model.state_dict())
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,203 @@
+"""Error-law fit (laws.md B.2/B.3) against synthetic data drawn from the law itself."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.laws.errorlaw import (
+    ErrorPoints,
+    density_for_error,
+    error_law,
+    fit_error_law,
+    log_error,
+    plot_fit,
+    predict,
+    read_points,
+)
+
+TRUE = dict(eps_np=0.08, eps_up=0.9, gamma=1.2, p=0.002)  # knees at p=0.002, q=0.015
+DENSITIES = 0.8 ** np.arange(41)  # the IMP grid of paper B, down to 1.3e-4
+NOISE = 0.02  # 2 % multiplicative noise, near the paper's seed-to-seed spread
+
+
+def _noisy(density, seed):
+    rng = np.random.default_rng(seed)
+    e = error_law(density, **TRUE) * (1 + NOISE * rng.standard_normal(density.size))
+    e[density == 1.0] = TRUE["eps_np"]  # ε_np is measured, as in the paper
+    return np.minimum(e, 1.0)
+
+
+@pytest.fixture(scope="module")
+def single_fit():
+    return fit_error_law(ErrorPoints(DENSITIES, _noisy(DENSITIES, 0)), seed=0)
+
+
+def test_closed_form_limits_and_inverse():
+    # (B3) plateaus and (B4) closed-form inverse; exact up to float round-off.
+    assert error_law(np.array([1e6]), **TRUE)[0] == pytest.approx(TRUE["eps_np"], rel=1e-9)
+    assert error_law(np.array([1e-9]), **TRUE)[0] == pytest.approx(TRUE["eps_up"], rel=1e-9)
+    q = TRUE["p"] * (TRUE["eps_up"] / TRUE["eps_np"]) ** (1 / TRUE["gamma"])
+    eps_k = 0.3
+    r = (eps_k / TRUE["eps_np"]) ** (2 / TRUE["gamma"])
+    d_closed = math.sqrt((q * q - r * TRUE["p"] ** 2) / (r - 1))
+    assert error_law(np.array([d_closed]), **TRUE)[0] == pytest.approx(eps_k, rel=1e-12)
+
+
+def test_overflow_safe_at_extremes():
+    # Tiny γ makes (ε↑/ε_np)^(1/γ) = 90^1000 overflow in the direct form; in log space
+    # ln q ≈ 4493 is harmless and ln m beyond it (no float density reaches it) gives ε_np.
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        log_m = np.array([-1e4, math.log(1e-300), 0.0, math.log(1e300), 1e4])
+        e = np.exp(log_error(log_m, 0.01, 0.9, 1e-3, math.log(1e-3)))
+        assert np.all(np.isfinite(e)) and np.all((e > 0.01 - 1e-12) & (e < 0.9 + 1e-12))
+        assert e[0] == pytest.approx(0.9, rel=1e-9) and e[-1] == pytest.approx(0.01, rel=1e-9)
+        d = np.array([1e-300, 1e-30, 1e-3, 1.0])
+        assert np.all(np.isfinite(error_law(d, **{**TRUE, "gamma": 20.0})))
+
+
+def test_fit_recovers_parameters(single_fit):
+    # 41 points with 2 % noise: 5 % on the parameters is several standard errors.
+    f = single_fit
+    assert f.gamma == pytest.approx(TRUE["gamma"], rel=0.05)
+    assert f.eps_up == pytest.approx(TRUE["eps_up"], rel=0.05)
+    assert f.p == pytest.approx(TRUE["p"], rel=0.05)
+    assert f.configs[0].eps_np == TRUE["eps_np"] and f.configs[0].eps_np_measured
+    for name, value in (("gamma", TRUE["gamma"]), ("p", TRUE["p"]), ("eps_up", TRUE["eps_up"])):
+        iv = f.intervals[name]
+        assert iv.low < value < iv.high, name  # 95 % interval covers the truth
+    # δ statistics match the injected noise (SD 2 %), mean near 0.
+    assert abs(f.mean_rel_error) < 0.01
+    assert 0.01 < f.std_rel_error < 0.03
+    assert f.loo_mean_abs_rel_error < 0.03
+    assert f.warnings == ()
+    doc = f.to_dict()
+    assert set(doc["params"]) == {"eps_np", "eps_up", "gamma", "p"}
+    assert {"mean_rel_error", "std_rel_error"} <= set(doc["fit"])
+
+
+def test_predicts_held_out_densities():
+    # Fit even grid steps, predict odd ones; 3 % against the noise-free law.
+    train, held = DENSITIES[::2], DENSITIES[1::2]
+    f = fit_error_law(ErrorPoints(train, _noisy(train, 1)), leave_one_out=False)
+    truth = error_law(held, **TRUE)
+    pred = np.array([predict(f, d) for d in held])
+    assert np.max(np.abs(pred / truth - 1)) < 0.03
+
+
+def test_density_for_error_round_trips(single_fit):
+    # brentq tolerance 1e-12 in ln d; 1e-8 leaves room for the flat plateaus.
+    for d in (0.5, 0.05, 0.01, 0.003, 0.001):
+        assert density_for_error(single_fit, predict(single_fit, d)) == pytest.approx(d, rel=1e-8)
+
+
+def test_extrapolation_refused_unless_asked(single_fit):
+    lo = single_fit.density_range[0]
+    with pytest.raises(UsageError, match="outside the measured range"):
+        predict(single_fit, lo / 10)
+    assert predict(single_fit, lo / 10, extrapolate=True) > predict(single_fit, lo)
+    with pytest.raises(UsageError, match="not reached"):
+        density_for_error(single_fit, 0.999)
+    with pytest.raises(UsageError, match="fractions"):
+        predict(single_fit, 50.0)
+
+
+def _joint_points(seed):
+    rng = np.random.default_rng(seed)
+    cols = [], [], [], []
+    for w in (0.5, 1.0, 2.0):
+        for depth in (8.0, 14.0, 20.0, 26.0):
+            eps_np = 0.05 + 0.1 / (depth * w)
+            d = 0.8 ** np.arange(46)
+            m = depth**JOINT["phi"] * w**JOINT["psi"] * d
+            e = error_law(m, eps_np, JOINT["eps_up"], JOINT["gamma"], JOINT["p"])
+            e = e * (1 + NOISE * rng.standard_normal(d.size))
+            e[0] = eps_np
+            for col, vals in zip(cols, (d, np.minimum(e, 1.0), [w] * d.size, [depth] * d.size)):
+                col.extend(vals)
+    return ErrorPoints(*map(np.asarray, cols))
+
+
+JOINT = dict(phi=1.2, psi=1.8, gamma=1.5, eps_up=0.9, p=0.07)
+
+
+def test_joint_fit_recovers_invariant_exponents():
+    # 12 configurations × 46 densities, 2 % noise; φ and ψ within 10 %.
+    pts = _joint_points(3)
+    f = fit_error_law(pts, joint=True, leave_one_out=False)
+    assert f.phi == pytest.approx(JOINT["phi"], rel=0.10)
+    assert f.psi == pytest.approx(JOINT["psi"], rel=0.10)
+    assert f.gamma == pytest.approx(JOINT["gamma"], rel=0.05)
+    assert abs(f.mean_rel_error) < 0.01 and f.std_rel_error < 0.03
+    # A fitted configuration predicts from its own ε_np; an unseen one needs ε_np given.
+    e = predict(f, 0.01, width=1.0, depth=20.0)
+    eps_np = 0.05 + 0.1 / 20
+    m = 20.0 ** JOINT["phi"] * 0.01
+    assert e == pytest.approx(error_law(np.array([m]), eps_np, 0.9, 1.5, 0.07)[0], rel=0.03)
+    with pytest.raises(UsageError, match="not fitted"):
+        predict(f, 0.01, width=3.0, depth=20.0)
+    assert predict(f, 0.01, width=3.0, depth=20.0, eps_np=0.06) > 0
+    doc = f.to_dict()
+    assert {"phi", "psi"} <= set(doc["params"]) and len(doc["params"]["eps_np"]) == 12
+
+
+def test_joint_needs_two_widths_and_depths():
+    pts = _joint_points(4)
+    one_width = pts.width == 1.0
+    sub = ErrorPoints(pts.density[one_width], pts.error[one_width],
+                      pts.width[one_width], pts.depth[one_width])
+    with pytest.raises(UsageError, match="2 distinct depths and 2 distinct widths"):
+        fit_error_law(sub, joint=True)
+    with pytest.raises(UsageError, match="width and depth"):
+        fit_error_law(ErrorPoints(DENSITIES, _noisy(DENSITIES, 0)), joint=True)
+
+
+def test_unseen_plateau_is_flagged():
+    # Only the low-error plateau and the start of the rise: ε↑ and p are not identifiable.
+    for n in (12, 20, 25):
+        d = DENSITIES[:n]
+        f = fit_error_law(ErrorPoints(d, _noisy(d, 5)), leave_one_out=False)
+        assert any("not identifiable" in w for w in f.warnings), n
+
+
+def test_csv_round_trip_and_plot(tmp_path, single_fit):
+    path = tmp_path / "points.csv"
+    rows = "\n".join(f"{float(d)!r},{float(e)!r},," for d, e in zip(DENSITIES, _noisy(DENSITIES, 0)))
+    path.write_text("density,error,width,depth\n" + rows + "\n")
+    pts = read_points(path)
+    assert not pts.has_shape  # all-empty width/depth columns count as absent
+    f = fit_error_law(pts, leave_one_out=False)
+    assert f.gamma == pytest.approx(single_fit.gamma, rel=1e-6)
+    out = plot_fit(f, pts, tmp_path / "fit.png")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("dens,error\n0.5,0.1\n", "header lacks density"),
+        ("density,error\n", "no data rows"),
+        ("density,error\n1,0.1\n0.5,abc\n", r"line 3: error 'abc' is not a number"),
+        ("density,error\n80,0.1\n", "line 2: density 80.0 outside"),
+        ("density,error\n0.5,0\n", "line 2: error 0.0 outside"),
+        ("density,error\n0.5,nan\n", "must be finite"),
+        ("density,error\n1,0.1\n\n0.5,\n", r"line 4: error '' is not a number"),
+        ("density,error,width\n0.5,0.1,2\n", "without its partner"),
+        ("density,error,width,depth\n0.5,0.1,2,-1\n", "must be positive"),
+    ],
+)
+def test_bad_csv_names_file_and_row(tmp_path, text, match):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=match) as info:
+        read_points(path)
+    assert "bad.csv" in str(info.value)
+
+
+def test_missing_file_is_input_error(tmp_path):
+    with pytest.raises(InputError, match="cannot read"):
+        read_points(tmp_path / "nope.csv")

@@ -1,0 +1,147 @@
+"""IMP on sklearn's digits (64-32-10 MLP): counts, masks, rewinding, resume, CSV."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch import nn
+
+from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.errors import UsageError
+from prunelimit.laws.errorlaw import read_points
+from prunelimit.laws.imp import (
+    iterative_magnitude_pruning,
+    level_density_count,
+    mlp_shape,
+)
+from prunelimit.models.params import prunable_parameters
+
+N_PRUNABLE = 64 * 32 + 32 * 10  # 2368
+
+
+@pytest.fixture(scope="module")
+def digits():
+    torch.set_num_threads(1)
+    x, y = load_digits(return_X_y=True)
+    x = torch.tensor(x / 16.0, dtype=torch.float32)
+    y = torch.tensor(y)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    tr, te = perm[:640], perm[1400:]  # a small training set keeps every run < 1 s
+    train = [(x[tr[i : i + 64]], y[tr[i : i + 64]]) for i in range(0, 640, 64)]
+    return train, [(x[te], y[te])]
+
+
+def _mlp(seed: int = 0) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+
+
+def _run(digits, model, **kw):
+    train, ev = digits
+    kw = {"lr": 0.1, "epochs_per_level": 1, **kw}
+    return iterative_magnitude_pruning(model, train, ev, cross_entropy_loss, **kw)
+
+
+def _masks(path):
+    return torch.load(path, weights_only=True)["masks"]
+
+
+def test_sweep_counts_masks_and_csv(digits, tmp_path):
+    rate, levels = 0.2, 6
+    model = _mlp()
+    res = _run(digits, model, rate=rate, levels=levels, out_dir=tmp_path, epochs_per_level=4)
+    assert [r.level for r in res.rows] == list(range(levels + 1))
+    assert res.prunable == N_PRUNABLE
+    previous = None
+    for row in res.rows:
+        # Exact count: N − ceil((1 − 0.8^k)·N) kept, from the global ratio (no drift).
+        kept = N_PRUNABLE - math.ceil((1 - (1 - rate) ** row.level) * N_PRUNABLE - 1e-9)
+        assert kept == level_density_count(row.level, rate, N_PRUNABLE)
+        assert row.density == kept / N_PRUNABLE
+        assert 0.0 <= row.error <= 1.0 and (row.width, row.depth) == (32, 2)
+        ckpt = torch.load(tmp_path / f"level_{row.level:03d}.pt", weights_only=True)
+        assert ckpt["format"] == "prunelimit/1" and ckpt["level"] == row.level
+        masks = ckpt["masks"]
+        assert sum(int(m.sum()) for m in masks.values()) == kept
+        for name, m in masks.items():
+            # Pruned weights stay exactly zero after fine-tuning with momentum.
+            assert torch.all(ckpt["state_dict"][name][~m] == 0)
+            if previous is not None:  # never regrown
+                assert not torch.any(m & ~previous[name])
+        previous = masks
+    assert res.rows[0].error < 0.3  # the dense net learnt something (chance: 0.9)
+    # The CSV feeds the error-law reader (extra columns ignored, width/depth kept).
+    pts = read_points(res.csv_path)
+    assert pts.density.tolist() == [r.density for r in res.rows]
+    assert pts.has_shape and set(pts.width.tolist()) == {32.0}
+
+
+def test_first_level_is_global_magnitude_pruning_of_init(digits):
+    # No training at all: level 1 must keep exactly the largest |w| over both layers.
+    model = _mlp(1)
+    w0 = torch.cat([p.detach().abs().flatten() for _, p in prunable_parameters(model)])
+    _run(digits, model, rate=0.3, levels=1, epochs_dense=0, epochs_per_level=0, rewind="none")
+    w1 = torch.cat([p.detach().flatten() for _, p in prunable_parameters(model)])
+    kept = w1 != 0
+    assert int(kept.sum()) == level_density_count(1, 0.3, N_PRUNABLE)
+    assert w0[kept].min() >= w0[~kept].max()
+    assert torch.equal(w1[kept].abs(), w0[kept])
+
+
+@pytest.mark.parametrize("rewind", ["init", "early", "none"])
+def test_rewind_point(digits, rewind):
+    # With no retraining, level-1 weights = (rewind point) ⊙ mask; oracle built by hand.
+    train, _ = digits
+    model = _mlp(2)
+    oracle = copy.deepcopy(model)
+    steps = {"init": 0, "early": 3, "none": len(train)}[rewind]
+    torch.manual_seed(0)
+    opt = torch.optim.SGD(oracle.parameters(), lr=0.1, momentum=0.9)
+    for batch in train[:steps]:
+        opt.zero_grad()
+        cross_entropy_loss(oracle, batch).backward()
+        opt.step()
+    _run(digits, model, rate=0.5, levels=1, rewind=rewind, rewind_steps=3,
+         epochs_dense=1, epochs_per_level=0)
+    kept_total = sum(int((p != 0).sum()) for _, p in prunable_parameters(model))
+    assert kept_total == level_density_count(1, 0.5, N_PRUNABLE)
+    for (_, p), (_, q) in zip(prunable_parameters(model), prunable_parameters(oracle)):
+        kept = p != 0
+        torch.testing.assert_close(p[kept], q.detach()[kept], rtol=0, atol=1e-6)
+
+
+def test_resume_continues_and_reproduces(digits, tmp_path):
+    kw = dict(rate=0.5, rewind="init", seed=3)
+    full = _run(digits, _mlp(), levels=3, out_dir=tmp_path / "full", **kw)
+    part = _run(digits, _mlp(), levels=1, out_dir=tmp_path / "part", **kw)
+    assert part.resumed_after is None and len(part.rows) == 2
+    seen = []
+    resumed = _run(digits, _mlp(), levels=3, out_dir=tmp_path / "part", progress=seen.append, **kw)
+    assert resumed.resumed_after == 1
+    assert [r.level for r in seen] == [2, 3]  # only the missing levels ran
+    assert resumed.rows == full.rows  # per-level seeds make the resumed sweep identical
+    # A second resume with nothing left to do is a no-op.
+    again = _run(digits, _mlp(), levels=3, out_dir=tmp_path / "part", **kw)
+    assert again.rows == full.rows and again.resumed_after == 3
+    with pytest.raises(UsageError, match="other settings"):
+        _run(digits, _mlp(), levels=4, out_dir=tmp_path / "part", rate=0.2, seed=3)
+    with pytest.raises(UsageError, match="already holds"):
+        _run(digits, _mlp(), levels=3, out_dir=tmp_path / "part", resume=False, **kw)
+
+
+def test_mlp_shape_and_bad_arguments(digits):
+    assert mlp_shape(_mlp()) == (32, 2)
+    assert mlp_shape(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 6),
+                                   nn.Linear(6, 2))) == (None, None)  # mixed widths
+    assert mlp_shape(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2))) == (
+        None, None)
+    with pytest.raises(UsageError, match="rate"):
+        _run(digits, _mlp(), rate=1.0)
+    with pytest.raises(UsageError, match="rewind"):
+        _run(digits, _mlp(), rewind="late")
+    with pytest.raises(UsageError, match="early"):
+        _run(digits, _mlp(), rewind="early", epochs_dense=0)

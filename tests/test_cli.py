@@ -1,0 +1,116 @@
+"""The command line as a user meets it: output, exit codes, config, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from prunelimit.models.spec import build_model
+from tests.conftest import SPEC
+
+
+def test_info_json_has_spec_keys(cli, own_ckpt):
+    result = cli("info", own_ckpt, "--data", "digits:test", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "prunelimit.info/1"
+    assert doc["params"] == {"total": 64 * 12 + 12 + 12 * 10 + 10, "prunable": 64 * 12 + 120, "hessian": 910}
+    assert [l["name"] for l in doc["layers"]] == ["0.weight", "2.weight"]
+    assert 0 <= doc["accuracy"] <= 1 and doc["loss"] > 0
+
+
+def test_info_table_for_humans(cli, own_ckpt):
+    result = cli("info", own_ckpt)
+    assert result.exit_code == 0 and "prunable N = 888" in result.stdout
+
+
+def test_include_exclude_patterns(cli, own_ckpt):
+    doc = json.loads(cli("info", own_ckpt, "--exclude", "2", "--json").stdout)
+    assert [l["name"] for l in doc["layers"]] == ["0.weight"]
+
+
+def test_config_file_supplies_options_and_flags_win(cli, own_ckpt, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("data: digits:test\ninfo:\n  max-samples: 10\nbounds:\n  iterations: 3\n")
+    doc = json.loads(cli("info", own_ckpt, "--config", cfg, "--json").stdout)
+    assert doc["data"] == "digits:test"
+    doc = json.loads(cli("info", own_ckpt, "--config", cfg, "--data", "digits:train", "--json").stdout)
+    assert doc["data"] == "digits:train"
+
+
+@pytest.mark.parametrize(
+    "yaml_text, message",
+    [("bogus_key: 1\n", "unknown option 'bogus_key'"), ("- a\n- b\n", "mapping"), ("a: [\n", "not valid YAML")],
+)
+def test_bad_config_is_exit_2(cli, own_ckpt, tmp_path, yaml_text, message):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml_text)
+    result = cli("info", own_ckpt, "--config", cfg)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_config_wrong_type_is_exit_2(cli, own_ckpt, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("batch_size: many\n")
+    assert cli("info", own_ckpt, "--config", cfg).exit_code == 2
+
+
+def _bad_inputs(tmp_path, tiny_model):
+    sd = tmp_path / "sd.pt"
+    torch.save(tiny_model.state_dict(), sd)
+    three = tmp_path / "three.pt"
+    torch.save(build_model("mlp:64,12,3").state_dict(), three)
+    noise = tmp_path / "noise.pt"
+    noise.write_bytes(bytes(range(256)) * 8)
+    return {
+        "missing-file": (["info", tmp_path / "none.pt"], 3, "not found"),
+        "random-bytes": (["info", noise], 3, "not a readable PyTorch file"),
+        "wrong-architecture": (["info", sd, "--model", "mlp:64,5,10"], 3, "shape mismatch"),
+        "bad-model-spec": (["info", sd, "--model", "mlp:x"], 2, "mlp sizes must be integers"),
+        "no-model-spec": (["info", sd], 2, "--model SPEC"),
+        "bad-data-spec": (["info", sd, "--model", SPEC, "--data", "nosuch:1"], 2, "unknown data source"),
+        "missing-data-root": (["info", sd, "--model", SPEC, "--data", "cifar10:/no/such/dir"], 3, "does not exist"),
+        "data-model-mismatch": (["info", sd, "--model", SPEC, "--data", "synthetic:features=7"], 3, "fails on data"),
+        "labels-out-of-range": (["info", three, "--model", "mlp:64,12,3", "--data", "digits"], 3, "label 9"),
+        "bad-device": (["info", sd, "--model", SPEC, "--device", "tpu"], 2, "--device"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing-file", "random-bytes", "wrong-architecture", "bad-model-spec", "no-model-spec", "bad-data-spec",
+     "missing-data-root", "data-model-mismatch", "labels-out-of-range", "bad-device"],
+)
+def test_bad_input_exit_codes_and_short_messages(cli, tmp_path, tiny_model, case):
+    args, code, message = _bad_inputs(tmp_path, tiny_model)[case]
+    result = cli(*args)
+    assert result.exit_code == code, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+    assert result.stdout == ""
+
+
+def test_real_process_no_traceback_and_pickle_never_runs(tmp_path):
+    """End to end in a fresh interpreter: the exit code, one line, and no code execution."""
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    code = (
+        "import torch\n"
+        "class Evil:\n"
+        f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
+        f"torch.save({{'w': torch.zeros(1), 'e': Evil()}}, {str(evil)!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    proc = subprocess.run([sys.executable, "-m", "prunelimit", "info", str(evil)], capture_output=True, text=True)
+    assert proc.returncode == 3 and "--trust-pickle" in proc.stderr
+    assert "Traceback" not in proc.stderr and not marker.exists()
+
+
+def test_version_and_help(cli):
+    assert cli("--version").exit_code == 0
+    result = cli("info", "--help")
+    assert result.exit_code == 0 and "Example: prunelimit info" in result.stdout
