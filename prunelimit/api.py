@@ -5,11 +5,26 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.theory.profile import MagnitudeProfile
+
+if TYPE_CHECKING:
+    from prunelimit.curvature.quadrature import SpectralQuadrature
+    from prunelimit.gate import GateResult
+    from prunelimit.models.evaluate import Evaluation
+    from prunelimit.pruning.actual import ActualLimit
+    from prunelimit.pruning.lomp import LompConfig
+    from prunelimit.theory.limit import LimitPrediction
+    from prunelimit.theory.paper import PaperPrediction
 
 
 @dataclass(frozen=True)
@@ -71,3 +86,692 @@ def info(inputs: Inputs) -> InfoReport:
         accuracy=ev.accuracy if ev else None,
         data=inputs.data_spec,
     )
+
+
+# --------------------------------------------------------------------------- curvature
+
+
+@dataclass(frozen=True)
+class CurvatureOptions:
+    """Settings that change the numbers of ``spectrum`` and ``bounds`` (all part of the cache key).
+
+    ``method``: ``default`` (the validated SLQ variant, docs/accuracy.md), ``paper`` (the
+    reference pipeline: SLQ on H, smoothed density, integer R, 1/1000 grid) or ``exact``
+    (full Hessian, small models only). ``iterations``/``runs`` ``None`` pick the method's
+    defaults. ``epsilon`` ``None`` is the population std of per-batch losses (SPEC §2).
+    """
+
+    method: str = "default"
+    iterations: int | None = None
+    runs: int | None = None
+    epsilon: float | None = None
+    eta: float = 0.01
+    bound_mode: str = "akf"
+    negative: str = "abs"
+    hvp: str = "auto"
+    seed: int = 0
+
+
+PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
+SPREAD_TOLERANCE = 0.01  # ρ* spread over probes or m/2→m change above this is flagged
+
+
+@dataclass(frozen=True)
+class SpectrumReport:
+    """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost."""
+
+    method: str
+    solver: str
+    quadrature: "SpectralQuadrature"
+    lambda_max: float
+    lambda_min: float
+    trace: float
+    trace_stderr: float | None
+    negative_mass: float | None
+    iterations: int
+    runs: int
+    params_hessian: int
+    loss: float
+    batch_losses: np.ndarray
+    gradient_norm: float
+    hvps: int
+    seconds: float
+    half: "SpectralQuadrature | None" = None
+
+    def to_json(self) -> dict:
+        q = self.quadrature
+        return {
+            "method": self.method,
+            "params": {"hessian": self.params_hessian},
+            "loss": self.loss,
+            "spectrum": self._summary(),
+            "probes": [
+                {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
+                for r in range(q.runs)
+            ],
+            "timing": {"seconds": self.seconds, "hvps": self.hvps},
+        }
+
+    def _summary(self) -> dict:
+        return {
+            "lambda_max": self.lambda_max,
+            "lambda_min": self.lambda_min,
+            "trace": self.trace,
+            "trace_stderr": self.trace_stderr,
+            "negative_mass": self.negative_mass,
+            "runs": self.runs,
+            "iterations": self.iterations,
+            "solver": self.solver,
+            "signed_nodes": bool(self.quadrature.signed),
+        }
+
+
+def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None):
+    from prunelimit.curvature.hvp import HessianOperator
+
+    params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
+    return HessianOperator(inputs.model, params, inputs.batches, inputs.loss_fn, engine=options.hvp, dtype=dtype)
+
+
+def solver_for(options: CurvatureOptions, dim: int) -> tuple[str, int, int]:
+    """``(solver, iterations, runs)`` that ``method`` resolves to for a Hessian of size ``dim``.
+
+    ``default`` is the exact spectrum up to ``EXACT_AUTO_MAX_DIM`` parameters (no Lanczos
+    setting met SPEC §7's 1 % target over all of F ≥ 0.2, docs/accuracy.md) and SLQ on H
+    with the validated step count above it; ``paper`` is the reference code's SLQ.
+    """
+    from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS, EXACT_AUTO_MAX_DIM
+
+    if options.method == "exact" or (options.method == "default" and dim <= EXACT_AUTO_MAX_DIM):
+        return "exact", dim, 1
+    if options.method == "paper":
+        return "slq-h", options.iterations or PAPER_ITERATIONS, options.runs or PAPER_RUNS
+    return "slq-h", options.iterations or DEFAULT_ITERATIONS, options.runs or DEFAULT_RUNS
+
+
+def curvature_steps(inputs: Inputs, options: CurvatureOptions) -> int:
+    """Units of work the progress bar counts: Hessian columns, or Lanczos steps of all probes."""
+    dim = sum(p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection))
+    solver, iterations, runs = solver_for(options, dim)
+    return dim if solver == "exact" else runs * min(iterations, dim)
+
+
+def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
+    """Hessian spectrum of the mean analysis loss as quadrature nodes and weights."""
+    import torch
+
+    from prunelimit.curvature.exact import exact_hessian, exact_quadrature
+    from prunelimit.curvature.slq import extreme_eigenvalues, slq
+    from prunelimit.curvature.trace import hutchinson_trace
+
+    _require_data(inputs)
+    start = time.perf_counter()
+    dim = sum(p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection))
+    solver, iterations, runs = solver_for(options, dim)
+    if solver == "exact":
+        # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
+        op = _hessian_operator(inputs, options, dtype=torch.float64)
+        quad = exact_quadrature(exact_hessian(op, progress=progress), hvps=op.hvps)
+        eig = quad.nodes[0]
+        lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
+    else:
+        op = _hessian_operator(inputs, options)
+        callback = (lambda done, _total: progress(done)) if progress else None
+        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback)
+        lam_max, lam_min = extreme_eigenvalues(op.matvec, dim, min(iterations, dim), options.seed + 1)
+        est = hutchinson_trace(op.matvec, dim, probes=max(runs, 8), seed=options.seed + 2)
+        trace, trace_err = est.value, est.stderr
+    _check_finite(quad.nodes, "Hessian spectrum")
+    negative = float(np.mean(np.sum(quad.weights * (quad.nodes < 0), axis=1))) if quad.signed else None
+    return SpectrumReport(
+        method=options.method, solver=solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min, trace=trace,
+        trace_stderr=trace_err, negative_mass=negative, iterations=iterations, runs=runs, params_hessian=dim,
+        loss=op.loss(), batch_losses=op.batch_losses(), gradient_norm=float(op.gradient().norm()),
+        hvps=op.hvps, seconds=time.perf_counter() - start, half=quad.half,
+    )
+
+
+def _require_data(inputs: Inputs) -> None:
+    if not inputs.batches:
+        raise UsageError(
+            f"no analysis data for {inputs.loaded.path}: pass --data SPEC (e.g. --data digits:train)"
+        )
+
+
+def _check_finite(values, what: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise NumericalError(f"{what} contains NaN or Inf; check the checkpoint's weights and the data")
+
+
+@dataclass(frozen=True)
+class BoundsReport:
+    """ε, the predicted limit ρ*, its bounds [ρ_L, ρ_U], R(ρ*), and how far to trust them."""
+
+    spectrum: SpectrumReport
+    params_prunable: int
+    epsilon: float
+    epsilon_source: str
+    prediction: "LimitPrediction"
+    ratio: float
+    radius: float
+    paper: "PaperPrediction | None"
+    half_ratio: float | None
+    warnings: tuple[str, ...]
+    profile: MagnitudeProfile
+
+    def to_json(self) -> dict:
+        s, p = self.spectrum, self.prediction
+        return {
+            "method": s.method,
+            "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
+            "loss": s.loss,
+            "epsilon": self.epsilon,
+            "epsilon_source": self.epsilon_source,
+            "spectrum": s._summary(),
+            "prediction": {
+                "ratio": self.ratio,
+                "density": 1.0 - self.ratio,
+                "radius": self.radius,
+                "continuous_ratio": p.ratio,
+                "spread": p.spread,
+                "per_run": p.per_run_ratios,
+                "half_iterations_ratio": self.half_ratio,
+            },
+            "bounds": {
+                "lower": p.lower,
+                "upper": p.upper,
+                "lower_density": None if p.lower is None else 1.0 - p.lower,
+                "upper_density": None if p.upper is None else 1.0 - p.upper,
+                "eta": p.eta,
+                "mode": p.bound_mode,
+            },
+            "gradient_norm": s.gradient_norm,
+            "warnings": list(self.warnings),
+            "timing": {"seconds": s.seconds, "hvps": s.hvps},
+        }
+
+
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> BoundsReport:
+    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2)."""
+    from prunelimit.theory.epsilon import epsilon_from_losses
+    from prunelimit.theory.limit import predict_from_quadrature
+    from prunelimit.theory.paper import paper_limit
+
+    spec = spectrum(inputs, options, progress)
+    if options.epsilon is None:
+        epsilon, source = epsilon_from_losses(spec.batch_losses), "std of per-batch losses"
+    else:
+        epsilon, source = float(options.epsilon), "given"
+    if not epsilon > 0:
+        raise NumericalError(
+            f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
+            "pass --epsilon FLOAT or a smaller --batch-size"
+        )
+    weights = [p.detach() for _, p in prunable_parameters(inputs.model, inputs.selection)]
+    if not weights:
+        raise UsageError("no prunable weights selected; check --include/--exclude")
+    profile = MagnitudeProfile.from_tensors(weights)
+    kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
+    prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
+    paper = None
+    ratio, radius = prediction.ratio, prediction.radius
+    if options.method == "paper":
+        q = spec.quadrature
+        paper = paper_limit(weights, q.nodes, q.weights, epsilon)
+        ratio, radius = paper.ratio, paper.radius
+    half_ratio = predict_from_quadrature(profile, spec.half, epsilon, **kw).ratio if spec.half is not None else None
+    warns = _bounds_warnings(spec, prediction, half_ratio, epsilon, options)
+    return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
+                        tuple(warns), profile)
+
+
+def _bounds_warnings(spec: SpectrumReport, pred, half_ratio, epsilon: float, options: CurvatureOptions) -> list[str]:
+    warns = []
+    if pred.spread > SPREAD_TOLERANCE:
+        warns.append(
+            f"ρ* varies by {pred.spread:.3f} (std) across {spec.runs} probe vectors; "
+            f"use --runs {4 * spec.runs} for a tighter estimate"
+        )
+    if half_ratio is not None and abs(pred.ratio - half_ratio) > SPREAD_TOLERANCE:
+        warns.append(
+            f"ρ* moved by {abs(pred.ratio - half_ratio):.3f} between {spec.iterations // 2} and "
+            f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
+        )
+    first_order = spec.gradient_norm * pred.radius
+    if first_order > epsilon:
+        warns.append(
+            f"the model is not at a minimum of the analysis loss: ‖∇L‖·R(ρ*) = {first_order:.3g} exceeds "
+            f"ε = {epsilon:.3g}, so the quadratic model behind ρ* is doubtful (train longer, or check --data)"
+        )
+    if spec.negative_mass is not None and spec.negative_mass > 0.05:
+        warns.append(
+            f"{100 * spec.negative_mass:.1f} % of the spectral mass is negative curvature "
+            f"(handled as --negative {options.negative})"
+        )
+    return warns
+
+
+# --------------------------------------------------------------------------- laws
+
+DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder for --mode pressure
+
+
+def parse_region(text: str) -> tuple[float, float] | str:
+    """``auto`` or ``LOW,HIGH`` density fractions for the pruning-law fit."""
+    if text == "auto":
+        return "auto"
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--region {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5") from None
+    if not 0 < low < high <= 1:
+        raise UsageError(f"--region {text!r}: need 0 < LOW < HIGH <= 1 (fractions, not percent)")
+    return (low, high)
+
+
+def nplh(
+    inputs: Inputs, metric: str = "magnitude", mode: str = "static", region: tuple[float, float] | str = (0.005, 0.5),
+    rate: float = 0.1, finetune_steps: int = 20, pressures: tuple[float, ...] = DEFAULT_PRESSURES,
+    epochs_per_level: int = 3, seed: int = 0,
+):
+    """Record (density, γ) points for a saliency and fit the Neural Pruning Law (laws.md Part A)."""
+    from prunelimit.laws.nplh import fit_nplh, iterative_points, pressure_points, static_points
+    from prunelimit.laws.saliency import compute_saliency
+
+    _require_data(inputs)
+    if mode == "static":
+        scores = compute_saliency(inputs.model, inputs.batches, inputs.loss_fn, metric, selection=inputs.selection,
+                                  seed=seed).scores
+        points = static_points(scores)
+    elif mode == "iterative":
+        points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, metric, rate=rate,
+                                  finetune_steps=finetune_steps, seed=seed, selection=inputs.selection).points
+    elif mode == "pressure":
+        points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, pressures, epochs_per_level, seed)
+    else:
+        raise UsageError(f"--mode {mode!r}: use static, iterative or pressure")
+    return fit_nplh(points, region=region, seed=seed)
+
+
+def imp(
+    source: str, output, data: str | None, eval_data: str | None, rate: float = 0.2, levels: int = 10,
+    rewind: str = "init", rewind_steps: int = 10, epochs: int = 5, epochs_dense: int | None = None,
+    lr: float = 0.05, model: str | None = None, loss: str = "ce", batch_size: int = 128,
+    max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
+    seed: int = 0,
+):
+    """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec)."""
+    from pathlib import Path
+
+    import torch
+
+    from prunelimit.data.loss import resolve_loss
+    from prunelimit.device import resolve_device
+    from prunelimit.inputs import load_batches, load_inputs
+    from prunelimit.laws.imp import iterative_magnitude_pruning
+    from prunelimit.models.spec import build_model
+
+    if Path(source).is_file():
+        inputs = load_inputs(source, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
+                             data_from_checkpoint=True)
+        net, train, loss_fn, dev = inputs.model, inputs.batches, inputs.loss_fn, inputs.device
+        eval_data = eval_data or inputs.loaded.meta.get("eval_data")
+        epochs_dense = 0 if epochs_dense is None else epochs_dense
+    else:
+        if data is None:
+            raise UsageError(f"{source!r} is not a file, so it is read as a model spec: pass --data to train it")
+        dev = resolve_device(device)
+        torch.manual_seed(seed)
+        net = build_model(source).to(dev)
+        train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
+        epochs_dense = epochs if epochs_dense is None else epochs_dense
+    _require_batches(train, source)
+    evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else train
+    return iterative_magnitude_pruning(net, train, evaluation, loss_fn, rate=rate, levels=levels, rewind=rewind,
+                                       rewind_steps=rewind_steps, epochs_per_level=epochs, epochs_dense=epochs_dense,
+                                       lr=lr, seed=seed, out_dir=output)
+
+
+def _require_batches(batches, source) -> None:
+    if not batches:
+        raise UsageError(f"no training data for {source}: pass --data SPEC")
+
+
+# --------------------------------------------------------------------------- LOMP, prune, verify
+
+
+def train(
+    model_spec: str, data: str, output, config: "LompConfig", eval_data: str | None = None,
+    batch_size: int = 128, max_samples: int | None = None, loss: str = "ce", device: str = "auto",
+    resume: bool = False, force: bool = False, download: bool = False, progress=None,
+):
+    """LOMP training (SGD on loss + λ‖w‖₁) of a fresh ``model_spec``, checkpointed every epoch.
+
+    With ``resume`` an existing ``output`` written by this command continues from its last
+    completed epoch (the same settings are required).
+    """
+    from pathlib import Path
+
+    import torch
+
+    from prunelimit.data.loss import resolve_loss
+    from prunelimit.device import resolve_device
+    from prunelimit.inputs import load_batches
+    from prunelimit.io.atomic import check_writable
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.load import load_model
+    from prunelimit.pruning.lomp import train as lomp_train
+
+    output = Path(output)
+    dev = resolve_device(device)
+    resume_state = None
+    if resume and output.is_file():
+        loaded = load_model(output, device=dev)
+        state = loaded.meta.get("train_state")
+        if state is None:
+            raise UsageError(f"{output} holds no training state to resume; drop --resume or use another -o")
+        model_spec, net = loaded.spec, loaded.model
+        resume_state = {**state, "model": net.state_dict()}
+    else:
+        check_writable(output, force)
+        torch.manual_seed(config.seed)
+        from prunelimit.models.spec import build_model
+
+        net = build_model(model_spec).to(dev)
+    train_batches = load_batches(data, batch_size, max_samples, dev, download)
+    eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
+    loss_fn = resolve_loss(loss)
+    meta = {"data": data, "eval_data": eval_data, "loss": loss, "trained_by": "prunelimit train (LOMP)"}
+
+    def save(state: dict) -> None:
+        kept = {k: v for k, v in state.items() if k != "model"}
+        save_checkpoint(output, model_spec, net.state_dict(), meta={**meta, "train_state": kept}, force=True)
+
+    return lomp_train(net, train_batches, loss_fn, config, eval_batches=eval_batches, progress=progress,
+                      checkpoint=save, resume_state=resume_state)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    requested: float
+    achieved: float
+    ratio_source: str
+    scope: str
+    layers: list
+    before: "Evaluation | None"
+    after: "Evaluation | None"
+    finetuned: "Evaluation | None"
+    output: str
+    formats: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        def ev(e):
+            return None if e is None else {"loss": e.loss, "accuracy": e.accuracy}
+
+        return {
+            "ratio": {"requested": self.requested, "achieved": self.achieved, "source": self.ratio_source,
+                      "scope": self.scope, "density": 1.0 - self.achieved},
+            "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
+            "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
+            "after": {"loss": None, "accuracy": None} if self.after is None else ev(self.after),
+            "finetuned": ev(self.finetuned),
+            "output": self.output,
+            "formats": list(self.formats),
+        }
+
+
+def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
+                  progress=None) -> tuple[float, str]:
+    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number."""
+    if ratio in ("auto", "lower"):
+        if from_report is not None:
+            from prunelimit.gate import measured_value, read_report
+
+            report = read_report(from_report)
+            value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
+            return value, f"{ratio} from {from_report}"
+        rep = bounds(inputs, options, progress)
+        return (rep.ratio if ratio == "auto" else rep.prediction.lower), f"{ratio} (bounds)"
+    try:
+        value = float(ratio)
+    except ValueError:
+        raise UsageError(f"--ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
+    return value, "given"
+
+
+def prune(
+    inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
+    finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
+    force: bool = False, seed: int = 0, progress=None,
+) -> PruneReport:
+    """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved."""
+    from pathlib import Path
+
+    from prunelimit.io.atomic import check_writable
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.pruning.finetune import FinetuneConfig, finetune
+    from prunelimit.pruning.magnitude import check_ratio, prune_model
+    from prunelimit.pruning.masks import sparsity_table, to_prune_state_dict
+
+    check_ratio(ratio)
+    output = Path(output)
+    outputs = {"prunelimit": output, "torch-prune": output.with_suffix(".prune.pt"),
+               "safetensors": output.with_suffix(".safetensors")}
+    unknown = set(formats) - set(outputs)
+    if unknown:
+        raise UsageError(f"--format {sorted(unknown)[0]!r}: use prunelimit, torch-prune or safetensors")
+    for fmt_name in formats:
+        check_writable(outputs[fmt_name], force)
+    evaluation_data = eval_batches or inputs.batches
+    before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
+    result = prune_model(inputs.model, ratio, scope, inputs.selection)
+    after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
+    tuned = None
+    if finetune_epochs > 0:
+        _require_data(inputs)
+        finetune(inputs.model, result.masks, inputs.batches, inputs.loss_fn,
+                 FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, seed=seed), progress=progress)
+        tuned = evaluate(inputs.model, evaluation_data, inputs.loss_fn)
+    state = inputs.model.state_dict()
+    meta = {**inputs.loaded.meta, "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope,
+                                               "finetune_epochs": finetune_epochs}}
+    meta.pop("train_state", None)
+    if "prunelimit" in formats:
+        save_checkpoint(outputs["prunelimit"], inputs.loaded.spec, state, result.masks, meta, force)
+    if "torch-prune" in formats:
+        from prunelimit.io.atomic import write_atomic
+        import torch
+
+        pruned_sd = to_prune_state_dict(state, result.masks)
+        write_atomic(outputs["torch-prune"], lambda tmp: torch.save(pruned_sd, tmp), force)
+    if "safetensors" in formats:
+        from safetensors.torch import save_file
+
+        from prunelimit.io.atomic import write_atomic
+
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
+    layers = sparsity_table(inputs.model, inputs.selection)
+    return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
+                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats))
+
+
+LARGE_GAP = 0.05  # |Δ| above 5 percentage points gets a diagnosis in words
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Prediction (``bounds``) beside the measured actual limit, Δ and, when large, why."""
+
+    bounds: BoundsReport
+    actual: "ActualLimit"
+    delta: float
+    diagnosis: tuple[str, ...]
+    near_zero: dict[str, float]
+
+    def to_json(self) -> dict:
+        a = self.actual
+        body = self.bounds.to_json()
+        body["actual"] = {
+            "loss_ratio": a.loss_ratio,
+            "accuracy_ratio": a.accuracy_ratio,
+            "loss_crossed": a.loss_crossed,
+            "accuracy_crossed": a.accuracy_crossed,
+            "dense_loss": a.dense_loss,
+            "dense_accuracy": a.dense_accuracy,
+            "acc_drop_points": a.acc_drop,
+            "evaluations": a.evaluations,
+            "probes": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.probes],
+            "curve": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.curve],
+        }
+        body["delta"] = self.delta
+        body["delta_points"] = 100 * self.delta
+        body["weights_below"] = self.near_zero
+        body["diagnosis"] = list(self.diagnosis)
+        return body
+
+
+def verify(
+    inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
+    sweep: int = 0, scope: str = "global", progress=None,
+) -> VerifyReport:
+    """Run ``bounds``, then measure the actual limit (SPEC §2) and set them side by side."""
+    from prunelimit.pruning.actual import actual_limit
+
+    rep = bounds(inputs, options, progress)
+    actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon, eval_batches=eval_batches,
+                          acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep)
+    delta = rep.ratio - actual.loss_ratio
+    weights = np.abs(np.concatenate([p.detach().cpu().reshape(-1).numpy()
+                                     for _, p in prunable_parameters(inputs.model, inputs.selection)]))
+    near_zero = {f"{t:g}": float(np.mean(weights < t)) for t in (1e-3, 1e-2, 1e-1)}
+    return VerifyReport(rep, actual, delta, tuple(_diagnose(rep, delta, near_zero)), near_zero)
+
+
+def _diagnose(rep: BoundsReport, delta: float, near_zero: dict[str, float]) -> list[str]:
+    if abs(delta) <= LARGE_GAP:
+        return []
+    s = rep.spectrum
+    scale = float(np.sqrt(2 * rep.epsilon * s.params_hessian / max(abs(s.trace), 1e-300)))
+    shares = ", ".join(f"{100 * v:.1f} % below {k}" for k, v in near_zero.items())
+    if delta > 0:
+        return [
+            f"the prediction overshoots by {100 * delta:.1f} points: one-shot pruning breaks the loss earlier "
+            "than the quadratic model expects.",
+            f"Likely cause: the weights are not concentrated near zero ({shares}); R(ρ*) = {rep.radius:.3g} "
+            f"against an ellipsoid semi-axis of about {scale:.3g} (sqrt(2εD/Tr H)).",
+            "Fix: train with l1 (LOMP: `prunelimit train --l1 ...`), or fine-tune after pruning "
+            "(`prunelimit prune --finetune-epochs N`).",
+        ]
+    return [
+        f"the prediction is {100 * -delta:.1f} points below what one-shot pruning achieves: the bound is "
+        "conservative here (the quadratic model overstates how fast the loss grows).",
+        "Check ε (--epsilon) and the spectrum's convergence warnings above.",
+    ]
+
+
+# --------------------------------------------------------------------------- gate
+
+
+@dataclass(frozen=True)
+class GateReport:
+    result: "GateResult"
+    bounds: dict
+    cache_hit: bool
+    seconds: float
+
+    def to_json(self) -> dict:
+        r = self.result
+        first = r.outcomes[0]
+        return {
+            "passed": r.passed,
+            "measured": first.measured,
+            "threshold": first.threshold,
+            "baseline": first.baseline,
+            "reason": r.reason,
+            "rules": [{"name": o.rule.name, "use": o.rule.use, "passed": o.passed, "measured": o.measured,
+                       "threshold": o.threshold, "baseline": o.baseline, "reason": o.reason} for o in r.outcomes],
+            "cache_hit": self.cache_hit,
+            "bounds": self.bounds,
+            "timing": {"seconds": self.seconds},
+        }
+
+
+def gate(checkpoint, rules, compute, settings: dict, cache_dir=None) -> GateReport:
+    """Evaluate gate ``rules`` on the ``bounds`` result, from the cache when the inputs are unchanged.
+
+    ``compute()`` returns the bounds JSON document; the cache key covers the checkpoint's
+    sha256 and every setting that changes the numbers.
+    """
+    from prunelimit.cache import cache_key, cached_json
+    from prunelimit.gate import evaluate_gate
+    from prunelimit.report.jsonout import plain
+
+    start = time.perf_counter()
+    key = cache_key(checkpoint, plain(settings)) if cache_dir is not None and _is_file(checkpoint) else None
+    report, hit = cached_json(cache_dir if key else None, key or "", compute)
+    return GateReport(evaluate_gate(report, rules), report, hit, time.perf_counter() - start)
+
+
+def _is_file(path) -> bool:
+    from pathlib import Path
+
+    return Path(path).is_file()
+
+
+def hyperflux(
+    checkpoint, model: str | None, data: str | None, eval_data: str | None, target_density: float, output,
+    pruning_epochs: int = 40, regrowth_epochs: int = 10, weight_lr: float = 0.01, gate_lr: float = 1e-2,
+    log=None, loss: str = "ce", batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False,
+    download: bool = False, device: str = "auto", seed: int = 0, force: bool = False,
+) -> dict:
+    """Hyperflux L0 pruning (laws.md Part A) of a checkpoint or a fresh model; saves the pruned file."""
+    import csv
+    import io
+
+    import torch
+
+    from prunelimit.data.loss import resolve_loss
+    from prunelimit.device import resolve_device
+    from prunelimit.inputs import load_batches, load_inputs
+    from prunelimit.io.atomic import write_text_atomic
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.laws.hyperflux import hyperflux_prune
+    from prunelimit.models.spec import build_model
+
+    if checkpoint is not None:
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
+                             data_from_checkpoint=True)
+        net, batches, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
+        eval_data = eval_data or inputs.loaded.meta.get("eval_data")
+    else:
+        if model is None:
+            raise UsageError("hyperflux needs a CHECKPOINT or --model SPEC to train from scratch")
+        dev = resolve_device(device)
+        torch.manual_seed(seed)
+        net, spec = build_model(model).to(dev), model
+        batches = load_batches(data, batch_size, max_samples, dev, download) if data else None
+        loss_fn = resolve_loss(loss)
+    _require_batches(batches, checkpoint or model)
+    evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else batches
+    dense = evaluate(net, evaluation, loss_fn)
+    result = hyperflux_prune(net, batches, loss_fn, target_density, pruning_epochs, regrowth_epochs, seed,
+                             weight_lr=weight_lr, gate_lr=gate_lr)
+    after = evaluate(net, evaluation, loss_fn)
+    masks = dict(zip(result.names, result.masks))
+    save_checkpoint(output, spec, net.state_dict(), masks, {"data": data, "eval_data": eval_data,
+                                                            "pruned": {"method": "hyperflux", "density": result.density}},
+                    force)
+    if log is not None:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["epoch", "phase", "pressure", "density", "target", "loss"])
+        for e in result.log:
+            writer.writerow([e.epoch, e.phase, e.pressure, e.density, e.target, e.loss])
+        write_text_atomic(log, buf.getvalue(), force)
+    return {
+        "output": str(output), "requested_density": target_density, "density": result.density,
+        "before": {"loss": dense.loss, "accuracy": dense.accuracy},
+        "after": {"loss": after.loss, "accuracy": after.accuracy},
+        "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density} for e in result.log],
+    }

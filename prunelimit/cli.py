@@ -17,9 +17,11 @@ import typer
 
 from prunelimit import api
 from prunelimit.config import options_for, read_config
-from prunelimit.errors import PrunelimitError
+from prunelimit.errors import PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
+from prunelimit.io.atomic import check_writable
 from prunelimit.report import console
+from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
 
 app = typer.Typer(
@@ -38,7 +40,14 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
     if value is not None:
         try:
             known = [p.name for p in ctx.command.params if p.name != "config"]
-            ctx.default_map = options_for(read_config(value), ctx.info_name, known, str(value))
+            extra = ["rules"] if ctx.info_name == "gate" else []
+            options = options_for(read_config(value), ctx.info_name, known + extra, str(value))
+            if "rules" in options:  # a gate policy: a list of rules, not a flag
+                rules = options.pop("rules")
+                if not isinstance(rules, list):
+                    raise UsageError(f"{value}: gate rules must be a list of mappings")
+                ctx.meta["gate_rules"] = rules
+            ctx.default_map = options
         except PrunelimitError as exc:
             _fail(exc.exit_code, str(exc))
     return value
@@ -87,7 +96,7 @@ def handled(debug: bool) -> Iterator[None]:
     """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
     try:
         yield
-    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+    except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise
     except PrunelimitError as exc:
         if debug:
@@ -136,5 +145,569 @@ def info(
         emit("info", rep.to_json(), json, console.render_info, rep)
 
 
+MethodOpt = Annotated[str, typer.Option("--method", help="default (validated SLQ, see docs/accuracy.md) | paper (reference pipeline) | exact (full Hessian, ≤ 10k params).")]
+IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe (default: the method's).")]
+RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K (default: the method's).")]
+EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
+EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
+BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
+NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (reference code) | flat (treat as 0; --method paper/exact only).")]
+HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached | revrev.")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+
+
+def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
+                      hvp: str, seed: int) -> api.CurvatureOptions:
+    if method not in ("default", "paper", "exact"):
+        raise UsageError(f"--method {method!r}: use default, paper or exact")
+    if epsilon == "auto":
+        eps = None
+    else:
+        try:
+            eps = float(epsilon)
+        except ValueError:
+            raise UsageError(f"--epsilon {epsilon!r}: use auto or a positive number") from None
+        if not eps > 0:
+            raise UsageError(f"--epsilon must be positive, got {epsilon}")
+    for name, value in (("--iterations", iterations), ("--runs", runs)):
+        if value is not None and value < 1:
+            raise UsageError(f"{name} must be at least 1, got {value}")
+    if not 0 < eta < 1:
+        raise UsageError(f"--eta must lie in (0, 1), got {eta}")
+    if bound_mode not in ("akf", "geom", "none"):
+        raise UsageError(f"--bound-mode {bound_mode!r}: use akf, geom or none")
+    if negative not in ("abs", "flat"):
+        raise UsageError(f"--negative {negative!r}: use abs or flat")
+    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed)
+
+
+@app.command(epilog=f"Example: prunelimit spectrum {EXAMPLE} --plot spectrum.png")
+def spectrum(
+    checkpoint: CkptArg,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    method: MethodOpt = "default",
+    iterations: IterOpt = None,
+    runs: RunsOpt = None,
+    hvp: HvpOpt = "auto",
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
+    with handled(debug):
+        options = curvature_options(method, iterations, runs, "auto", 0.01, "akf", "abs", hvp, seed)
+        if plot is not None:
+            check_writable(plot, force)
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
+                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+            rep = api.spectrum(inputs, options, _absolute(advance))
+        if plot is not None:
+            from prunelimit.report.plots import plot_spectrum
+
+            plot_spectrum(rep, plot, force)
+        emit("spectrum", rep.to_json(), json, console.render_spectrum, rep)
+
+
+@app.command(epilog=f"Example: prunelimit bounds {EXAMPLE}   (data from the file; else --data digits:train)")
+def bounds(
+    checkpoint: CkptArg,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    method: MethodOpt = "default",
+    iterations: IterOpt = None,
+    runs: RunsOpt = None,
+    epsilon: EpsOpt = "auto",
+    eta: EtaOpt = 0.01,
+    bound_mode: BoundModeOpt = "akf",
+    negative: NegativeOpt = "abs",
+    hvp: HvpOpt = "auto",
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
+    with handled(debug):
+        options = curvature_options(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        if plot is not None:
+            check_writable(plot, force)
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
+                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+            rep = api.bounds(inputs, options, _absolute(advance))
+        if plot is not None:
+            from prunelimit.report.plots import plot_bounds
+
+            plot_bounds(rep, plot, force)
+        emit("bounds", rep.to_json(), json, console.render_bounds, rep)
+
+
+def _absolute(advance):
+    """Turn ``advance(n)`` into a callback that takes the absolute count done."""
+    state = {"done": 0}
+
+    def update(done: int) -> None:
+        advance(done - state["done"])
+        state["done"] = done
+
+    return update
+
+
 def main() -> None:
     app()
+
+
+law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
+                      no_args_is_help=True)
+app.add_typer(law_app, name="law")
+RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the fit: LOW,HIGH fractions or auto.")]
+
+
+def _write_points_guard(path: Optional[Path], force: bool) -> None:
+    if path is not None:
+        check_writable(path, force)
+
+
+@law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
+def law_nplh(
+    checkpoint: CkptArg,
+    metric: Annotated[str, typer.Option("--metric", help="magnitude | gradient | taylor | fisher | flux.")] = "magnitude",
+    mode: Annotated[str, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = "static",
+    region: RegionOpt = "0.005,0.5",
+    rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = 0.1,
+    finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = 20,
+    epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = 3,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.")] = None,
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Record (density, γ) points for a saliency and fit ln s = ln c − α0 ln γ (Neural Pruning Law)."""
+    with handled(debug):
+        from prunelimit.laws.nplh import plot_nplh
+        from prunelimit.laws.points import write_points
+
+        parsed_region = api.parse_region(region)
+        _write_points_guard(output, force)
+        _write_points_guard(plot, force)
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
+                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        fit = api.nplh(inputs, metric, mode, parsed_region, rate, finetune_steps,
+                       epochs_per_level=epochs_per_level, seed=seed)
+        if output is not None:
+            write_points(fit.points, output)
+        if plot is not None:
+            plot_nplh(fit, plot)
+        emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
+
+
+@law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
+def law_nplh_fit(
+    points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).")],
+    region: RegionOpt = "0.005,0.5",
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Fit the Neural Pruning Law to (density, γ) points measured elsewhere."""
+    with handled(debug):
+        from prunelimit.laws.nplh import fit_nplh, plot_nplh
+        from prunelimit.laws.points import read_points
+
+        parsed_region = api.parse_region(region)
+        _write_points_guard(plot, force)
+        fit = fit_nplh(read_points(points), region=parsed_region, seed=seed)
+        if plot is not None:
+            plot_nplh(fit, plot)
+        emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
+
+
+@law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
+def law_error_fit(
+    points: Annotated[Path, typer.Argument(help="CSV with header density,error[,width,depth] (fractions).")],
+    joint: Annotated[bool, typer.Option("--joint", help="Fit the joint law over widths and depths (φ, ψ).")] = False,
+    predict: Annotated[Optional[float], typer.Option("--predict", help="Predicted error at this density.")] = None,
+    target_error: Annotated[Optional[float], typer.Option("--target-error", help="Smallest density reaching this error.")] = None,
+    width: Annotated[Optional[float], typer.Option("--width", help="Joint law: the network's width for --predict/--target-error.")] = None,
+    depth: Annotated[Optional[float], typer.Option("--depth", help="Joint law: the network's depth.")] = None,
+    extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Allow answers outside the measured density range.")] = False,
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Fit the pruning-across-scales error law (Rosenfeld et al. 2021) to IMP points."""
+    with handled(debug):
+        from prunelimit.laws import errorlaw
+
+        _write_points_guard(plot, force)
+        data = errorlaw.read_points(points)
+        fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
+        body = fit.to_dict()
+        if predict is not None:
+            body["predict"] = {"density": predict,
+                               "error": errorlaw.predict(fit, predict, width, depth, extrapolate=extrapolate)}
+        if target_error is not None:
+            body["target"] = {"error": target_error, "density": errorlaw.density_for_error(
+                fit, target_error, width, depth, extrapolate=extrapolate)}
+        if plot is not None:
+            errorlaw.plot_fit(fit, data, plot)
+        emit("law-error-fit", body, json, console.render_error_fit, body)
+
+
+@app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")
+def imp(
+    source: Annotated[str, typer.Argument(help="A checkpoint to start from, or a model spec to train from scratch.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.")],
+    data: DataOpt = None,
+    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy).")] = None,
+    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = 0.2,
+    levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = 10,
+    rewind: Annotated[str, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = "init",
+    rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = 10,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = 5,
+    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = None,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.05,
+    model: ModelOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
+    with handled(debug):
+        rep = api.imp(source, output, data, eval_data, rate, levels, rewind, rewind_steps, epochs, epochs_dense,
+                      lr, model, loss, batch_size, max_samples, trust_pickle, download, device, seed)
+        body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
+                "resumed_after": rep.resumed_after, "rows": rep.rows}
+        emit("imp", body, json, console.render_imp, rep)
+
+
+EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data for accuracy (default: the file's recorded eval data, else --data).")]
+
+
+def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
+    from prunelimit.inputs import load_batches
+
+    spec = eval_data or inputs.loaded.meta.get("eval_data")
+    return load_batches(spec, batch_size, None, inputs.device, download) if spec else None
+
+
+@app.command(epilog="Example: prunelimit train --model mlp:64,32,10 --data digits:train --eval-data digits:test --l1 1e-3 --epochs 60 -o lomp.pt")
+def train(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (prunelimit format, updated every epoch).")],
+    model: Annotated[Optional[str], typer.Option("--model", help="Model spec to train from scratch.")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
+    eval_data: EvalDataOpt = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Reference hyperparameters of a paper network (fc5, fc12, alexnet-cifar, vgg16-bn-cifar, resnet18-cifar, resnet50-cifar).")] = None,
+    l1: Annotated[Optional[float], typer.Option("--l1", help="λ of the l1 penalty λ‖w‖₁ (default 1e-4, or the preset's).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (default 30, or the preset's).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="SGD learning rate (default 0.05, or the preset's).")] = None,
+    momentum: Annotated[float, typer.Option("--momentum")] = 0.9,
+    warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
+    schedule: Annotated[Optional[str], typer.Option("--schedule", help="none | cosine | step (stepped per epoch).")] = None,
+    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule: comma-separated epochs.")] = None,
+    l1_biases: Annotated[bool, typer.Option("--l1-biases", help="Penalise biases and norm parameters too, as the reference code does.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
+    force: ForceOpt = False,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """LOMP training: SGD with momentum on loss + λ‖w‖₁, warm-up and schedules, resumable."""
+    with handled(debug):
+        from dataclasses import replace
+
+        from prunelimit.pruning.lomp import PRESETS, LompConfig
+
+        if model is None or data is None:
+            raise UsageError("train needs --model SPEC and --data SPEC (e.g. --model mlp:64,32,10 --data digits:train)")
+        if preset is not None and preset not in PRESETS:
+            raise UsageError(f"--preset {preset!r}: use one of {', '.join(PRESETS)}")
+        base = PRESETS[preset] if preset else LompConfig(epochs=30, lr=0.05, l1=1e-4)
+        changes = {k: v for k, v in dict(l1=l1, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs,
+                                         schedule=schedule).items() if v is not None}
+        if milestones:
+            try:
+                changes["milestones"] = tuple(int(m) for m in milestones.split(","))
+            except ValueError:
+                raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
+        cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=seed,
+                      l1_scope="reference" if l1_biases else "prunable", **changes)
+        if cfg.schedule not in ("none", "cosine", "step"):
+            raise UsageError(f"--schedule {cfg.schedule!r}: use none, cosine or step")
+        with progress("training", 0, progress_enabled(json)) as advance:
+            result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, device, resume,
+                               force, download, progress=_steps(advance))
+        emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
+             json, console.render_train, result)
+
+
+def _steps(advance):
+    """Progress callback ``(step, total)`` that also sets the bar's total."""
+    return lambda step, total: advance(step, total)
+
+
+def _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed):
+    return curvature_options(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+
+
+@app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
+def prune(
+    checkpoint: CkptArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
+    ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
+    from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.")] = None,
+    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer).")] = "global",
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
+    finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
+    format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
+    eval_data: EvalDataOpt = None,
+    force: ForceOpt = False,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    method: MethodOpt = "default",
+    iterations: IterOpt = None,
+    runs: RunsOpt = None,
+    epsilon: EpsOpt = "auto",
+    eta: EtaOpt = 0.01,
+    bound_mode: BoundModeOpt = "akf",
+    negative: NegativeOpt = "abs",
+    hvp: HvpOpt = "auto",
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
+    with handled(debug):
+        options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        if scope not in ("global", "layer"):
+            raise UsageError(f"--scope {scope!r}: use global or layer")
+        formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
+                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
+                      progress_enabled(json)) as advance:
+            if ratio in ("auto", "lower") and from_report is None:
+                api._require_data(inputs)
+            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance))
+        rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
+                        _eval_batches(eval_data, inputs, batch_size, download), formats, force, seed)
+        emit("prune", rep.to_json(), json, console.render_prune, rep)
+
+
+@app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
+def verify(
+    checkpoint: CkptArg,
+    eval_data: EvalDataOpt = None,
+    acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.")] = 0.5,
+    sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.")] = 0,
+    scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    method: MethodOpt = "default",
+    iterations: IterOpt = None,
+    runs: RunsOpt = None,
+    epsilon: EpsOpt = "auto",
+    eta: EtaOpt = 0.01,
+    bound_mode: BoundModeOpt = "akf",
+    negative: NegativeOpt = "abs",
+    hvp: HvpOpt = "auto",
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
+    with handled(debug):
+        options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        if not 0 <= acc_drop <= 100:
+            raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
+        if plot is not None:
+            check_writable(plot, force)
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
+                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        api._require_data(inputs)
+        evaluation = _eval_batches(eval_data, inputs, batch_size, download)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+            rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance))
+        if plot is not None:
+            from prunelimit.report.plots import plot_verify
+
+            plot_verify(rep, plot, force)
+        emit("verify", rep.to_json(), json, console.render_verify, rep)
+
+
+@app.command(epilog=f"Example: prunelimit gate {EXAMPLE} --min-ratio 0.6 --junit gate.xml")
+def gate(
+    ctx: typer.Context,
+    checkpoint: CkptArg,
+    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this.")] = None,
+    use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default: conservative) | predicted (ρ*).")] = "lower",
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
+    max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache (default ~/.cache/prunelimit).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute even when a cached result exists.")] = False,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    method: MethodOpt = "default",
+    iterations: IterOpt = None,
+    runs: RunsOpt = None,
+    epsilon: EpsOpt = "auto",
+    eta: EtaOpt = 0.01,
+    bound_mode: BoundModeOpt = "akf",
+    negative: NegativeOpt = "abs",
+    hvp: HvpOpt = "auto",
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
+    with handled(debug):
+        from prunelimit.cache import default_cache_dir
+        from prunelimit.gate import rules_from_options
+
+        options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        policy = ctx.meta.get("gate_rules")
+        gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
+        settings = dict(model=model, data=data, loss=loss, batch_size=batch_size, max_samples=max_samples,
+                        include=sorted(include or ()), exclude=sorted(exclude or ()), options=options)
+        cache = None if no_cache else (cache_dir or default_cache_dir())
+
+        def compute() -> dict:
+            inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
+                                 download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+            with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+                return document("bounds", api.bounds(inputs, options, _absolute(advance)).to_json())
+
+        rep = api.gate(checkpoint, gate_rules, compute, settings, cache)
+        if junit is not None:
+            from prunelimit.report.junit import write_junit
+
+            write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
+                        rep.seconds)
+        emit("gate", rep.to_json(), json, console.render_gate, rep)
+        if not rep.result.passed and not exit_zero:
+            raise typer.Exit(1)
+
+
+@app.command(epilog="Example: prunelimit hyperflux --model mlp:64,64,10 --data digits:train --target-density 0.1 -o hf.pt")
+def hyperflux(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
+    target_density: Annotated[float, typer.Option("--target-density", help="Kept fraction to reach, in (0, 1).")],
+    checkpoint: Annotated[Optional[Path], typer.Argument(help="Start from these weights (else --model from scratch).")] = None,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    eval_data: EvalDataOpt = None,
+    pruning_epochs: Annotated[int, typer.Option("--pruning-epochs", help="Epochs of the pressure phase.")] = 40,
+    regrowth_epochs: Annotated[int, typer.Option("--regrowth-epochs", help="Epochs of the regrowth phase (Γ = 0).")] = 10,
+    weight_lr: Annotated[float, typer.Option("--weight-lr")] = 0.01,
+    gate_lr: Annotated[float, typer.Option("--gate-lr")] = 1e-2,
+    log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.")] = None,
+    force: ForceOpt = False,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Hyperflux L0 pruning to a target density: gates, flux, pressure scheduler, regrowth."""
+    with handled(debug):
+        if not 0 < target_density < 1:
+            raise UsageError(f"--target-density is a kept fraction in (0, 1), got {target_density}")
+        for path in (output, log):
+            if path is not None:
+                check_writable(path, force)
+        rep = api.hyperflux(checkpoint, model, data, eval_data, target_density, output, pruning_epochs,
+                            regrowth_epochs, weight_lr, gate_lr, log, loss, batch_size, max_samples, trust_pickle,
+                            download, device, seed, force)
+        emit("hyperflux", rep, json, console.render_hyperflux, rep)

@@ -14,7 +14,8 @@ import yaml
 
 from prunelimit.errors import InputError, UsageError
 
-COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "law", "hyperflux", "imp")
+COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "law", "hyperflux", "imp",
+            "nplh", "nplh_fit", "error_fit")
 
 
 def read_config(path: str | Path) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     that is not an option of ``command`` is an error naming the key.
     """
     known = set(known)
+    command = command.replace("-", "_")
     merged: dict[str, Any] = {}
     for key, value in config.items():
         name = str(key).replace("-", "_")

@@ -52,11 +52,18 @@ def load_inputs(
     download: bool = False,
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
+    data_from_checkpoint: bool = False,
 ) -> Inputs:
-    """Load the checkpoint and, when given, the data; check that the two fit together."""
+    """Load the checkpoint and, when given, the data; check that the two fit together.
+
+    ``data_from_checkpoint``: without ``data``, use the analysis data recorded in a
+    prunelimit file (its ``meta.data``), so the bundled example needs no flags.
+    """
     dev = resolve_device(device)
     loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
     loss_fn = resolve_loss(loss)
+    if data is None and data_from_checkpoint:
+        data = loaded.meta.get("data")
     batches = None
     if data is not None:
         batches = load_batches(data, batch_size, max_samples, dev, download)

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from prunelimit.curvature.slq import SpectralQuadrature
+from prunelimit.curvature.lanczos import Matvec
+from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import UsageError
 
 DEFAULT_MAX_DIM = 10_000
@@ -25,22 +26,49 @@ class LinearOperator(Protocol):
     def matvec(self, v: Tensor) -> Tensor: ...
 
 
-def exact_hessian(op: LinearOperator, max_dim: int = DEFAULT_MAX_DIM) -> Tensor:
-    """The D×D float64 Hessian from D HVPs with unit vectors, symmetrised.
+COLUMN_BLOCK = 128  # unit vectors per batched product: bounds the vmapped activations
+
+
+def exact_hessian(op: LinearOperator, max_dim: int = DEFAULT_MAX_DIM, progress=None) -> Tensor:
+    """The D×D float64 Hessian of an operator with ``.dim`` and ``.matvec``; see :func:`dense_matrix`.
+
+    Operators with a batched ``matmat`` (``HessianOperator``) form it ``COLUMN_BLOCK``
+    columns at a time; ``progress(done)`` reports columns.
+    """
+    matmat = getattr(op, "matmat", None)
+    if matmat is None:
+        return dense_matrix(op.matvec, op.dim, max_dim)
+    _check_dim(op.dim, max_dim)
+    h = torch.empty(op.dim, op.dim, dtype=torch.float64)
+    eye = torch.eye(op.dim, dtype=torch.float64)
+    for start in range(0, op.dim, COLUMN_BLOCK):
+        stop = min(start + COLUMN_BLOCK, op.dim)
+        h[start:stop] = matmat(eye[start:stop]).to("cpu", torch.float64)
+        if progress is not None:
+            progress(stop)
+    return (h + h.T) / 2
+
+
+def _check_dim(dim: int, max_dim: int) -> None:
+    if dim > max_dim:
+        raise UsageError(
+            f"exact Hessian of dimension {dim} exceeds the limit of {max_dim}; "
+            "use SLQ (--method default) or raise max_dim"
+        )
+
+
+def dense_matrix(matvec: Matvec, dim: int, max_dim: int = DEFAULT_MAX_DIM) -> Tensor:
+    """The D×D float64 matrix from D products with unit vectors, symmetrised.
 
     Symmetrising removes only the rounding asymmetry of the HVPs (the exact Hessian is
     symmetric). Refuses ``dim > max_dim`` (D HVPs and D² memory).
     """
-    if op.dim > max_dim:
-        raise UsageError(
-            f"exact Hessian of dimension {op.dim} exceeds the limit of {max_dim}; "
-            "use SLQ (--method default) or raise max_dim"
-        )
-    h = torch.empty(op.dim, op.dim, dtype=torch.float64)
-    unit = torch.zeros(op.dim, dtype=torch.float64)
-    for i in range(op.dim):
+    _check_dim(dim, max_dim)
+    h = torch.empty(dim, dim, dtype=torch.float64)
+    unit = torch.zeros(dim, dtype=torch.float64)
+    for i in range(dim):
         unit[i] = 1.0
-        h[:, i] = op.matvec(unit).to("cpu", torch.float64)
+        h[:, i] = matvec(unit).to("cpu", torch.float64)
         unit[i] = 0.0
     return (h + h.T) / 2
 

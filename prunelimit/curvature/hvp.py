@@ -15,6 +15,7 @@ batch weighted by its size) restricted to a chosen list of parameters. Engines:
 from __future__ import annotations
 
 import warnings
+from copy import deepcopy
 from typing import Callable
 
 import numpy as np
@@ -46,12 +47,15 @@ class HessianOperator:
         loss_fn: LossFn,
         engine: str = "auto",
         memory_budget_mb: float = 1024,
+        dtype: torch.dtype | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise UsageError(f"unknown HVP engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if not params:
             raise UsageError("no parameters selected for the Hessian; widen the parameter selection")
         model.eval()
+        if dtype is not None and dtype != params[0].dtype:
+            model, params = _converted(model, params, dtype)
         self.model = model
         self.params = list(params)
         self.loss_fn = loss_fn
@@ -62,8 +66,8 @@ class HessianOperator:
         self.dim = int(sum(self._numels))
         self.hvps = 0
 
-        first = to_device(list(batches), self.device)
-        second = to_device(list(batches), self.device)
+        first = _cast(to_device(list(batches), self.device), self.dtype)
+        second = _cast(to_device(list(batches), self.device), self.dtype)
         if not first:
             raise InputError("the analysis data is empty; pass at least one batch")
         self._batches: list[Batch] = first
@@ -122,6 +126,33 @@ class HessianOperator:
         self.hvps += 1
         return out.to(v)
 
+    def matmat(self, vs: Tensor) -> Tensor:
+        """``H @ vᵢ`` for every row ``vᵢ`` of ``vs`` (k × dim) in one batched backward pass.
+
+        Batching the products with ``is_grads_batched`` (vmap over the second backward)
+        amortises the graph traversal; it is how the exact Hessian is formed quickly.
+        Falls back to one product per row where an operation has no batching rule.
+        """
+        k = vs.shape[0]
+        flat = vs.to(device=self.device, dtype=self.dtype)
+        parts = [c.reshape(k, *s) for c, s in zip(flat.split(self._numels, dim=1), self._shapes)]
+        try:
+            if self._cached_grad is not None:
+                hv = self._second_backward(self._cached_grad, parts, retain=True, batched=True)
+            else:
+                hv = [torch.zeros(k, *p.shape, dtype=p.dtype, device=p.device) for p in self.params]
+                for w, batch in zip(self._weights, self._batches):
+                    grads = self._batch_gradient(batch, create_graph=True)
+                    for acc, h in zip(hv, self._second_backward(grads, parts, retain=False, batched=True)):
+                        acc.add_(h, alpha=w)
+        except RuntimeError:
+            return torch.stack([self.matvec(v) for v in vs])
+        out = torch.cat([h.reshape(k, -1) for h in hv], dim=1)
+        if not bool(torch.isfinite(out).all()):
+            raise NumericalError("the Hessian-vector product contains NaN/Inf; check the model and data")
+        self.hvps += k
+        return out.to(vs)
+
     # ------------------------------------------------------------------ internals
     def _pass_losses(self, batches: list[Batch]) -> np.ndarray:
         with torch.no_grad():
@@ -147,9 +178,12 @@ class HessianOperator:
                 total[i] = total[i] + w * g
         return total
 
-    def _second_backward(self, grads: list[Tensor], parts: list[Tensor], retain: bool) -> list[Tensor]:
+    def _second_backward(
+        self, grads: list[Tensor], parts: list[Tensor], retain: bool, batched: bool = False
+    ) -> list[Tensor]:
         live = [i for i, g in enumerate(grads) if g.requires_grad]
-        out = [torch.zeros_like(p) for p in self.params]
+        lead = (parts[0].shape[0],) if batched else ()
+        out = [torch.zeros(*lead, *p.shape, dtype=p.dtype, device=p.device) for p in self.params]
         if not live:  # the loss is linear in every parameter: H = 0
             return out
         hv = torch.autograd.grad(
@@ -158,6 +192,7 @@ class HessianOperator:
             grad_outputs=[parts[i] for i in live],
             retain_graph=retain,
             allow_unused=True,
+            is_grads_batched=batched,
         )
         return [o if h is None else h for o, h in zip(out, hv)]
 
@@ -205,3 +240,17 @@ class HessianOperator:
     @staticmethod
     def _flatten(parts: list[Tensor]) -> Tensor:
         return torch.cat([p.reshape(-1) for p in parts])
+
+
+def _converted(
+    model: nn.Module, params: list[nn.Parameter], dtype: torch.dtype
+) -> tuple[nn.Module, list[nn.Parameter]]:
+    """A copy of ``model`` in ``dtype`` and the copies of ``params`` within it."""
+    index = {id(p): i for i, p in enumerate(model.parameters())}
+    copy = deepcopy(model).to(dtype)
+    copied = list(copy.parameters())
+    return copy, [copied[index[id(p)]] for p in params]
+
+
+def _cast(batches: list[Batch], dtype: torch.dtype) -> list[Batch]:
+    return [tuple(t.to(dtype) if t.is_floating_point() else t for t in b) for b in batches]

@@ -97,7 +97,7 @@ class ErrorLawFit:
 
     @property
     def q(self) -> float:
-        """Low-error knee (single law): density below which error starts rising."""
+        """Low-error knee of the single law: density below which the error starts rising."""
         return math.exp(_log_q(math.log(self.p), self.eps_up, self.configs[0].eps_np, self.gamma))
 
     def to_dict(self) -> dict:
@@ -177,7 +177,10 @@ def read_points(path: str | Path) -> ErrorPoints:
         raise InputError(f"{path}: no data rows below the header")
     shape_cols = [c for c in ("width", "depth") if c in header and any(r.get(c) for _, r in rows)]
     if len(shape_cols) == 1:
-        raise InputError(f"{path}: '{shape_cols[0]}' given without its partner; give both width and depth or neither")
+        raise InputError(
+            f"{path}: '{shape_cols[0]}' given without its partner; give both width and depth "
+            "or neither"
+        )
     cols = ["density", "error", *shape_cols]
     values = np.empty((len(rows), len(cols)))
     for i, (line, row) in enumerate(rows):
@@ -260,12 +263,17 @@ class _Problem:
 
 def _make_problem(points: ErrorPoints, joint: bool) -> _Problem:
     d, e = np.asarray(points.density, float), np.asarray(points.error, float)
-    if joint:
-        if not points.has_shape:
-            raise UsageError("joint error-law fit needs width and depth columns in the CSV")
-        pairs = list(zip(points.width.tolist(), points.depth.tolist()))
-    else:
-        pairs = [(None, None)] * d.size
+    if joint and not points.has_shape:
+        raise UsageError("joint error-law fit needs width and depth columns in the CSV")
+    pairs = [(None, None)] * d.size
+    if points.has_shape:
+        shaped = list(zip(points.width.tolist(), points.depth.tolist()))
+        if not joint and len(set(shaped)) > 1:
+            raise UsageError(
+                "the points come from several (width, depth) networks: fit them jointly "
+                "(--joint) or keep one network's rows"
+            )
+        pairs = shaped if joint else pairs
     shapes = tuple(dict.fromkeys(pairs))
     cfg = np.array([shapes.index(s) for s in pairs])
     eps_np = np.full(len(shapes), np.nan)
@@ -305,15 +313,16 @@ def _solve(problem: _Problem, starts: Sequence[np.ndarray]) -> optimize.Optimize
 
 
 def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random: int):
-    """Grid of (γ, p) starts (B.3-3), ε↑ at the largest observed error, plus seeded random ones."""
+    """Grid of (γ, p) starts (B.3-3), ε↑ at the largest observed error; seeded random extras."""
     err = np.exp(problem.log_err)
     fixed = problem.eps_np_fixed[~np.isnan(problem.eps_np_fixed)]
     floor = fixed.max() if fixed.size else err.min()
     eps_up0 = min(1.0, max(err.max(), floor * 1.01))
     np_free0 = [math.log(err[problem.cfg == k].min()) for k in problem.free_np]
-    shape0 = list(joint_init) if joint_init is not None else [1.0, 1.0] * problem.joint
+    shape0 = list(joint_init[3:5]) if joint_init is not None else []
     lo, hi = problem.bounds()
-    starts = [
+    starts = [] if joint_init is None else [np.concatenate([joint_init, np_free0])]
+    starts += [
         np.array([math.log(g), math.log(p), eps_up0, *shape0, *np_free0])
         for g in _GRID_GAMMA
         for p in _GRID_P
@@ -326,22 +335,24 @@ def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random
 
 
 def _joint_init(points: ErrorPoints, problem: _Problem, seed: int) -> np.ndarray:
-    """φ, ψ starts from per-configuration fits: ln p_c = ln p′ − φ ln l − ψ ln w (B.3-4)."""
-    log_p = []
+    """Joint start from per-configuration fits (B.3-4): median γ and ε↑, and φ, ψ, p′ from
+    the regression ln p_c = ln p′ − φ ln l_c − ψ ln w_c. Returns [ln γ, ln p′, ε↑, φ, ψ]."""
+    fits = []
     for k, (w, l) in enumerate(problem.shapes):
         sel = problem.cfg == k
-        sub = ErrorPoints(points.density[sel], points.error[sel])
-        single = _make_problem(sub, joint=False)
+        single = _make_problem(ErrorPoints(points.density[sel], points.error[sel]), joint=False)
         if sel.sum() <= single.n_params:
             raise UsageError(
                 f"configuration width={w:g}, depth={l:g} has {sel.sum()} points; "
                 f"the joint fit needs more than {single.n_params} per configuration"
             )
-        res = _solve(single, _grid_starts(single, None, np.random.default_rng(seed), 0))
-        log_p.append(res.x[1])
-    design = np.column_stack([np.ones(len(log_p)), -problem.log_l, -problem.log_w])
-    coef, *_ = np.linalg.lstsq(design, np.array(log_p), rcond=None)
-    return np.clip(coef[1:], *EXPONENT_BOUNDS)
+        fits.append(_solve(single, _grid_starts(single, None, np.random.default_rng(seed), 0)).x)
+    fits = np.array(fits)
+    design = np.column_stack([np.ones(len(fits)), -problem.log_l, -problem.log_w])
+    coef, *_ = np.linalg.lstsq(design, fits[:, 1], rcond=None)
+    lo, hi = problem.bounds()
+    x0 = [np.median(fits[:, 0]), coef[0], np.median(fits[:, 2]), coef[1], coef[2]]
+    return np.clip(np.array(x0), lo[:5], hi[:5])
 
 
 def _intervals(problem: _Problem, res) -> dict[str, Interval]:
@@ -356,8 +367,8 @@ def _intervals(problem: _Problem, res) -> dict[str, Interval]:
     out = {}
     for i, name in enumerate(names):
         lo, hi = res.x[i] - half[i], res.x[i] + half[i]
-        if name in ("gamma", "p"):  # internal parameter is the log
-            lo, hi = math.exp(lo), math.exp(hi)
+        if name in ("gamma", "p"):  # internal parameter is the log; an unbounded side is inf
+            lo, hi = float(np.exp(min(lo, 700.0))), float(np.exp(min(hi, 700.0)))
         elif name == "eps_up":
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         out[name] = Interval(float(lo), float(hi))
@@ -489,15 +500,25 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     )
 
 
-def _check_range(fit: ErrorLawFit, density: float, extrapolate: bool) -> None:
+def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bool) -> None:
     lo, hi = fit.density_range
     if not 0.0 < density <= 1.0:
         raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
-    if not extrapolate and not lo * (1 - _REL_TOL) <= density <= hi * (1 + _REL_TOL):
+    if extrapolate:
+        return
+    hint = "the law is not trusted beyond it (pass extrapolate=True / --extrapolate to force)"
+    if not lo * (1 - _REL_TOL) <= density <= hi * (1 + _REL_TOL):
         raise UsageError(
-            f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]; "
-            "the law is not trusted beyond it (pass extrapolate=True / --extrapolate to force)"
+            f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]; {hint}"
         )
+    if fit.joint:
+        for name, value in (("width", width), ("depth", depth)):
+            seen = [getattr(c, name) for c in fit.configs]
+            if value is not None and not min(seen) <= value <= max(seen):
+                raise UsageError(
+                    f"{name} {value:g} lies outside the fitted range "
+                    f"[{min(seen):g}, {max(seen):g}]; {hint}"
+                )
 
 
 def predict(
@@ -509,7 +530,7 @@ def predict(
     extrapolate: bool = False,
 ) -> float:
     """Predicted error at ``density`` (joint law: of the network ``width`` × ``depth``)."""
-    _check_range(fit, density, extrapolate)
+    _check_range(fit, density, width, depth, extrapolate)
     e_np, shift = _config_for(fit, width, depth, eps_np)
     return float(np.exp(log_error(math.log(density) + shift, e_np, fit.eps_up, fit.gamma,
                                   math.log(fit.p))))
@@ -523,13 +544,14 @@ def density_for_error(
     eps_np: float | None = None,
     extrapolate: bool = False,
 ) -> float:
-    """Smallest density whose predicted error is ``target_error`` (brentq in ln d).
+    """The density whose predicted error is ``target_error`` (brentq in ln d).
 
     The search runs over the measured density range (over (1e-12, 1] with
     ``extrapolate``); a target the law does not reach there is refused with the reachable
     error range.
     """
     e_np, shift = _config_for(fit, width, depth, eps_np)
+    _check_range(fit, fit.density_range[1], width, depth, extrapolate)
     lo, hi = (1e-12, 1.0) if extrapolate else fit.density_range
     log_p = math.log(fit.p)
 
@@ -544,7 +566,8 @@ def density_for_error(
         e_lo, e_hi = sorted((math.exp(ga) * target_error, math.exp(gb) * target_error))
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
-            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}])"
+            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; extrapolate=True searches "
+            "(1e-12, 1])"
         )
     return math.exp(optimize.brentq(gap, a, b, xtol=1e-12, rtol=1e-12))
 

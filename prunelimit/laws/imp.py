@@ -111,7 +111,8 @@ def iterative_magnitude_pruning(
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
     settings = {"rate": rate, "rewind": rewind, "rewind_steps": rewind_steps, "seed": seed,
-                "epochs_per_level": epochs_per_level, "epochs_dense": epochs_dense, "lr": lr}
+                "epochs_per_level": epochs_per_level, "epochs_dense": epochs_dense, "lr": lr,
+                "momentum": momentum}
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
@@ -171,7 +172,9 @@ def _check_args(rate, levels, rewind, rewind_steps, epochs_per_level, epochs_den
     if epochs_per_level < 0 or (epochs_dense is not None and epochs_dense < 0):
         raise UsageError("epochs must be ≥ 0")
     if rewind == "early" and (rewind_steps < 1 or epochs_dense == 0):
-        raise UsageError("rewind=early needs dense training (epochs_dense > 0) and rewind_steps ≥ 1")
+        raise UsageError(
+            "rewind=early needs dense training (epochs_dense > 0) and rewind_steps ≥ 1"
+        )
     if not lr > 0:
         raise UsageError(f"learning rate must be positive, got {lr}")
 

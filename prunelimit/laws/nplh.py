@@ -48,7 +48,8 @@ def static_points(scores: np.ndarray, q: float = 0.9, min_density: float = 0.000
 
     At density s, ``N − ceil((1−s)·N)`` weights are kept (SPEC §2 count) and γ is the
     smallest kept score; the recorded density is that exact kept fraction. Duplicate
-    densities and points with γ ≤ 0 are dropped.
+    densities and points with γ ≤ 0 are dropped. This is the inverse tail of the score
+    distribution (the authors' "static" control), not the iterative claim of the paper.
     """
     if not 0.0 < q < 1.0 or not 0.0 < min_density <= 1.0:
         raise UsageError("static grid needs 0 < q < 1 and 0 < min_density <= 1")
@@ -227,6 +228,32 @@ class NplhFit:
     quadratic: QuadraticFit | None  # None with fewer than 4 region points
     heldout_error: HeldOutError | None  # None when either side has too few points
 
+    def as_dict(self) -> dict:
+        """JSON-ready dict with the SPEC §6 keys (``alpha0``, ``c``, ``r2``, ``region.low``,
+        ``region.high``, ``alpha0_ci``, ``points``) plus the diagnostics."""
+        q, h = self.quadratic, self.heldout_error
+        return {
+            "alpha0": self.alpha0,
+            "c": self.c,
+            "r2": self.r2,
+            "region": {"low": self.region_low, "high": self.region_high, "auto": self.region_auto,
+                       "points": self.n_region},
+            "alpha0_ci": list(self.alpha0_ci),
+            "c_ci": list(self.c_ci),
+            "confidence": self.confidence,
+            "residual_sd": self.residual_sd,
+            "loo_rmse": self.loo_rmse,
+            "points": [{"density": d, "gamma": g} for d, g in zip(self.points.density, self.points.gamma)],
+            "quadratic": None if q is None else {
+                "alpha0": q.alpha0, "alpha1": q.alpha1, "c": q.c, "r2": q.r2,
+                "f_stat": q.f_stat if math.isfinite(q.f_stat) else None, "p_value": q.p_value, "needed": q.needed,
+            },
+            "heldout": None if h is None else {
+                "split": h.split, "n_fit": h.n_fit, "n_test": h.n_test,
+                "median_rel_error": h.median_rel_error, "max_rel_error": h.max_rel_error,
+            },
+        }
+
     def predict_density(self, gamma: float | np.ndarray) -> float | np.ndarray:
         return self.c * np.power(gamma, -self.alpha0)
 
@@ -359,10 +386,11 @@ def fit_nplh(
     """Fit ``ln s = ln c − α0 ln γ`` by OLS on the points whose density lies in ``region``.
 
     ``region`` is ``(low, high)`` (inclusive, fractions) or ``"auto"``: the power-law
-    segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). Points with
-    γ ≤ 0 are ignored. The held-out check fits the region points
-    at or above the geometric middle of the region and predicts those below it (for the
-    default region: fit 5–50 %, predict 0.5–5 %, note A.6 step 8b). The quadratic
+    segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). The note's
+    region is (0.5 %, 50 %]; inclusive bounds differ only for a point exactly at 0.5 %.
+    Points with γ ≤ 0 are ignored. The held-out check fits the region points at or above
+    the geometric middle of the region and predicts those below it (for the default
+    region: fit 5–50 %, predict 0.5–5 %, note A.6 step 8b). The quadratic
     variant is ``needed`` when its F-test p-value is below ``quadratic_level``.
     """
     if not 0.0 < confidence < 1.0 or n_boot < 1:

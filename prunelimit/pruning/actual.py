@@ -6,12 +6,13 @@ the analysis data, and the accuracy criterion when its accuracy on the evaluatio
 drops below the dense accuracy minus ``δ`` percentage points. For each criterion the
 search reports the grid ratio just below the first failure it finds.
 
-Search (coarse scan refined by nested scans, a b-ary form of bisection): scan the grid
-ascending with stride ``b^k`` (largest power of the branching ``b`` below ``levels``) and
-stop at the first failing point; then scan the cell between the last passing and that
-failing point with stride ``b^(k-1)``, and so on down to stride 1. With 1,000 levels
-and ``b = 4``: strides 256, 64, 16, 4, 1, at most 4 + 4·3 = 16 passes plus the dense
-one (``b = 2`` is plain bisection after the scan: 12 passes).
+Search (a coarse scan refined by nested scans, a b-ary form of bisection): scan the grid
+ascending with stride ``b^k`` and stop at the first failing point; then scan the cell
+between the last passing point and that failing point with stride ``b^(k-1)``, and so on
+down to stride 1. ``b^k`` is the densest coarse stride whose worst case fits the pass
+budget, so a larger budget buys a denser (more robust) coarse scan. With 1,000 levels,
+``b = 4`` and 25 passes: strides 256, 64, 16, 4, 1, at most 4 + 4·3 = 16 passes plus the
+dense one; ``b = 2`` gives stride 64 then bisection (16 + 6 + 1).
 
 Neither criterion need be monotone in ρ (on small nets one grid step removes a couple of
 weights, the loss wobbles near the threshold and accuracy moves in steps of 1/n). The
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import UsageError
@@ -43,7 +44,7 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
 
 Progress = Callable[[int, int], None]
-# Search passes happen after the dense evaluation, which the budget includes.
+# Per criterion, the dense evaluation included (SPEC §7: at most 25 passes).
 DEFAULT_MAX_EVALUATIONS = 25
 
 
@@ -63,9 +64,10 @@ class ActualLimit:
     ``loss_ratio`` / ``accuracy_ratio``: largest grid ratio before the first crossing the
     search found (``None`` for accuracy when labels are not classes). ``*_crossed`` is
     False when no grid ratio below 1 fails; the ratio is then the last grid point.
-    ``evaluations`` counts distinct prune-and-evaluate passes of the search (the dense
-    evaluation included; passes shared by the two criteria count once);
-    ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for.
+    ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included
+    (with one data set a pass serves both criteria and counts once);
+    ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for
+    (at most :func:`worst_case_passes` ≤ ``max_evaluations`` each).
     ``probes`` are the search's points by ratio; ``curve`` the optional sweep.
     """
 
@@ -79,6 +81,7 @@ class ActualLimit:
     acc_drop: float
     levels: int
     branching: int
+    stride: int
     evaluations: int
     loss_evaluations: int
     accuracy_evaluations: int
@@ -86,30 +89,37 @@ class ActualLimit:
     curve: tuple[CurvePoint, ...]
 
 
-def top_stride(levels: int, branching: int) -> int:
-    """Largest power of ``branching`` below the last grid index (the coarse-scan stride)."""
-    stride = 1
-    while stride * branching <= levels - 1:
-        stride *= branching
-    return stride
-
-
-def worst_case_passes(levels: int, branching: int) -> int:
-    """Most passes :func:`first_failure` can take, plus the dense evaluation."""
-    stride = top_stride(levels, branching)
+def worst_case_passes(levels: int, branching: int, stride: int) -> int:
+    """Most passes :func:`first_failure` can take from coarse ``stride``, plus the dense one."""
     depth = round(math.log(stride, branching))
     return 1 + math.ceil((levels - 1) / stride) + depth * (branching - 1)
 
 
-def first_failure(fails: Callable[[int], bool], levels: int, branching: int = 4) -> int | None:
+def coarse_stride(levels: int, branching: int, max_evaluations: int) -> int:
+    """Densest coarse stride (a power of ``branching``) whose worst case fits the budget."""
+    if branching < 2:
+        raise UsageError(f"branching must be at least 2, got {branching}")
+    stride = 1
+    while worst_case_passes(levels, branching, stride) > max_evaluations:
+        stride *= branching
+        if stride >= levels:
+            raise UsageError(
+                f"{max_evaluations} evaluations cannot search {levels} levels with branching "
+                f"{branching}; allow more evaluations or use branching 2"
+            )
+    return stride
+
+
+def first_failure(
+    fails: Callable[[int], bool], levels: int, stride: int, branching: int = 4
+) -> int | None:
     """First failing index found by nested ascending scans over ``1..levels-1``, or None.
 
-    Level 0 scans with stride ``top_stride`` up to ``levels-1``; each further level
+    Level 0 scans with ``stride`` (a power of ``branching``) up to ``levels-1``; each level
     scans the cell ``(lo, hi)`` between the last passing and the first failing point
     with the stride divided by ``branching``, down to stride 1. Index 0 (the dense
     model) is taken to pass. The answer ``hi`` fails and ``hi - 1`` passes.
     """
-    stride = top_stride(levels, branching)
     lo, hi = 0, None
     for p in [*range(stride, levels - 1, stride), levels - 1]:
         if fails(p):
@@ -214,19 +224,14 @@ def actual_limit(
         raise UsageError(f"accuracy drop δ must be >= 0 percentage points, got {acc_drop}")
     if levels < 1000:
         raise UsageError(f"the grid needs at least 1000 levels (step <= 0.001), got {levels}")
-    if branching < 2:
-        raise UsageError(f"branching must be at least 2, got {branching}")
-    if worst_case_passes(levels, branching) > max_evaluations:
-        raise UsageError(
-            f"{max_evaluations} evaluations cannot search {levels} levels with branching {branching}; "
-            f"allow {worst_case_passes(levels, branching)} or use branching 2"
-        )
+    stride = coarse_stride(levels, branching, max_evaluations)
     separate = eval_batches is not None and eval_batches is not batches
     acc_data = eval_batches if separate else batches
     loss_cache: dict[int, Evaluation] = {}
     # With one data set a pass serves both criteria, so they share the cache.
     acc_cache: dict[int, Evaluation] = {} if separate else loss_cache
-    budget = max_evaluations * (2 if separate else 1)
+    # Upper bound on passes for progress bars (the dense pass is shared with one data set).
+    budget = 2 * worst_case_passes(levels, branching, stride) - (0 if separate else 1)
 
     with _pruned(model, scope, selection) as pruner:
 
@@ -246,7 +251,7 @@ def actual_limit(
             loss_asked.add(i)
             return measure(i, loss_cache, batches).loss > dense.loss + epsilon
 
-        loss_fail = first_failure(loss_fails, levels, branching)
+        loss_fail = first_failure(loss_fails, levels, stride, branching)
         acc_fail, acc_asked = None, {0}
         if dense_acc is not None:
             threshold = dense_acc - acc_drop / 100.0
@@ -255,7 +260,7 @@ def actual_limit(
                 acc_asked.add(i)
                 return measure(i, acc_cache, acc_data).accuracy < threshold
 
-            acc_fail = first_failure(acc_fails, levels, branching)
+            acc_fail = first_failure(acc_fails, levels, stride, branching)
 
     curve = ()
     if sweep_points > 0:
@@ -282,6 +287,7 @@ def actual_limit(
         acc_drop=float(acc_drop),
         levels=levels,
         branching=branching,
+        stride=stride,
         evaluations=_passes(loss_cache, acc_cache),
         loss_evaluations=len(loss_asked),
         accuracy_evaluations=len(acc_asked) if dense_acc is not None else 0,

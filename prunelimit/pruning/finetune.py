@@ -8,7 +8,7 @@ so the sparsity pattern, and the achieved ratio, are unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from torch import Tensor, nn
 
@@ -46,9 +46,13 @@ def finetune(
     eval_batches: Batches | None = None,
     progress: Progress | None = None,
     checkpoint: Checkpoint | None = None,
+    resume_state: Mapping[str, Any] | None = None,
 ) -> TrainResult:
-    """Fine-tune ``model`` in place keeping every weight with a ``False`` mask at exactly 0."""
+    """Fine-tune ``model`` in place keeping every weight with a ``False`` mask at exactly 0.
+
+    Callbacks and ``resume_state`` work as in :func:`prunelimit.pruning.lomp.train`.
+    """
     return train(
         model, train_batches, loss_fn, config.as_lomp(), eval_batches=eval_batches,
-        masks=masks, progress=progress, checkpoint=checkpoint,
+        masks=masks, progress=progress, checkpoint=checkpoint, resume_state=resume_state,
     )

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.data.batches import Batch, Batches, LossFn
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import InputError, NumericalError, UsageError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
@@ -108,6 +108,9 @@ class EpochRecord:
 
 @dataclass(frozen=True)
 class TrainResult:
+    """Per-epoch history (resumed epochs included), iterations run in this call, wall time,
+    and the final resumable state (same form as the checkpoint callback's)."""
+
     history: tuple[EpochRecord, ...]
     steps: int
     seconds: float
@@ -166,6 +169,8 @@ def train(
     ``masks`` (keep-masks by parameter name) hold pruned weights, their gradients and
     momentum at zero. ``progress(step, total_steps)`` is called after each iteration.
     """
+    if not train_batches:
+        raise InputError("the training data has no batches; check --data and --max-samples")
     data = [torch.cat([b[i] for b in train_batches]) for i in range(len(train_batches[0]))]
     iters = math.ceil(data[0].shape[0] / config.batch_size)
     per_iter = config.schedule_unit == "iteration"
@@ -261,7 +266,9 @@ def _resume(
     # Any change (even epochs, which sets the cosine period) would alter the finished epochs.
     diff = sorted(k for k in now if saved.get(k) != now[k])
     if diff:
-        raise UsageError(f"resume state was trained with different settings ({', '.join(diff)}); use the same config")
+        raise UsageError(
+            f"resume state was trained with different settings ({', '.join(diff)}); use the same config"
+        )
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["rng"])

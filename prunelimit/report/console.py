@@ -30,3 +30,143 @@ def render_info(rep) -> None:
     )
     if rep.loss is not None:
         stdout.print(f"on {rep.data}: loss {rep.loss:.4f} · accuracy {pct(rep.accuracy)}")
+
+
+def render_spectrum(rep) -> None:
+    q = rep.quadrature
+    table = Table("spectrum", "value", title=f"Hessian spectrum ({rep.method}, D = {rep.params_hessian:,})")
+    table.add_row("λmax", fmt(rep.lambda_max))
+    table.add_row("λmin", fmt(rep.lambda_min))
+    trace = fmt(rep.trace) + (f" ± {rep.trace_stderr:.2g}" if rep.trace_stderr else "")
+    table.add_row("trace", trace)
+    if rep.negative_mass is not None:
+        table.add_row("negative mass", pct(rep.negative_mass))
+    table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
+    table.add_row("loss", fmt(rep.loss))
+    table.add_row("cost", f"{rep.hvps:,} HVPs in {rep.seconds:.1f} s")
+    stdout.print(table)
+    nodes = "abs(λ)" if not q.signed else "λ"
+    stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
+
+
+def render_bounds(rep) -> None:
+    p, s = rep.prediction, rep.spectrum
+    title = f"Pruning limit ({s.method} method, D = {s.params_hessian:,}, N = {rep.params_prunable:,})"
+    table = Table("quantity", "removed ratio", "kept density", title=title)
+    table.add_row("[bold]predicted limit ρ*[/]", f"[bold]{pct(rep.ratio)}[/]", pct(1 - rep.ratio))
+    if p.lower is not None:
+        table.add_row(f"lower bound ρ_L (η = {p.eta:g}, {p.bound_mode})", pct(p.lower), pct(1 - p.lower))
+        table.add_row(f"upper bound ρ_U (η = {p.eta:g}, {p.bound_mode})", pct(p.upper), pct(1 - p.upper))
+    if rep.paper is not None:
+        table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
+    stdout.print(table)
+    spread = f"± {p.spread:.4f} (std over {s.runs} probes)"
+    stdout.print(f"R(ρ*) = {rep.radius:.4g} · ε = {rep.epsilon:.4g} ({rep.epsilon_source}) · loss {s.loss:.4g}")
+    stdout.print(f"SLQ uncertainty of ρ*: {spread}" + (
+        f" · ρ* at {s.iterations // 2} steps: {rep.half_ratio:.4f}" if rep.half_ratio is not None else ""))
+    stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
+                 f"{s.hvps:,} HVPs in {s.seconds:.1f} s")
+    for warning in rep.warnings:
+        stdout.print(f"[yellow]warning:[/] {warning}")
+
+
+def render_nplh(fit) -> None:
+    d = fit.as_dict()
+    table = Table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
+    table.add_row("α0", f"{fit.alpha0:.4f}  [{d['alpha0_ci'][0]:.4f}, {d['alpha0_ci'][1]:.4f}] ({100 * fit.confidence:.0f} % CI)")
+    table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
+    table.add_row("R²", f"{fit.r2:.4f}")
+    table.add_row("region (density)", f"{pct(fit.region_low)} – {pct(fit.region_high)}"
+                  + (" (auto)" if fit.region_auto else "") + f", {fit.n_region} of {len(fit.points)} points")
+    if fit.quadratic is not None:
+        q = fit.quadratic
+        table.add_row("quadratic term", f"p = {q.p_value:.3g} → {'needed' if q.needed else 'not needed'}")
+    if fit.heldout_error is not None:
+        table.add_row("held-out density error", f"median {pct(fit.heldout_error.median_rel_error)}")
+    stdout.print(table)
+
+
+def render_error_fit(body: dict) -> None:
+    p, f = body["params"], body["fit"]
+    table = Table("error law (Rosenfeld et al. 2021)", "value", "95 % interval")
+    iv = body.get("intervals", {})
+    for key in ("eps_up", "gamma", "p", "phi", "psi"):
+        if key in p:
+            low, high = iv.get(key, (None, None))
+            table.add_row(key, fmt(p[key]), f"[{fmt(low)}, {fmt(high)}]")
+    if not isinstance(p["eps_np"], list):
+        table.add_row("eps_np (dense error)", fmt(p["eps_np"]), "")
+    table.add_row("mean rel. error", pct(f["mean_rel_error"]), f"std {pct(f['std_rel_error'])}")
+    table.add_row("leave-one-out |rel. error|", pct(f.get("loo_mean_abs_rel_error")), "")
+    stdout.print(table)
+    if "predict" in body:
+        stdout.print(f"predicted error at density {body['predict']['density']:.4g}: {pct(body['predict']['error'])}")
+    if "target" in body:
+        stdout.print(f"density reaching error {body['target']['error']:.4g}: {body['target']['density']:.4g}")
+    for warning in body.get("warnings", []):
+        stdout.print(f"[yellow]warning:[/] {warning}")
+
+
+def render_imp(rep) -> None:
+    table = Table("level", "density", "error", "loss", title="Iterative magnitude pruning")
+    for row in rep.rows:
+        table.add_row(str(row.level), f"{row.density:.4f}", pct(row.error), fmt(row.loss))
+    stdout.print(table)
+    stdout.print(f"CSV: {rep.csv_path}  (feed it to `prunelimit law error-fit`)")
+
+
+def render_train(result) -> None:
+    table = Table("epoch", "lr", "train loss", "l1 penalty", "eval loss", "eval acc", title="LOMP training")
+    for h in result.history:
+        table.add_row(str(h.epoch), f"{h.lr:.4g}", fmt(h.train_loss), fmt(h.penalty), fmt(h.eval_loss),
+                      pct(h.eval_accuracy))
+    stdout.print(table)
+    stdout.print(f"{result.steps:,} steps in {result.seconds:.1f} s")
+
+
+def render_prune(rep) -> None:
+    table = Table("layer", "total", "zeros", "sparsity", title=f"Pruned to {pct(rep.achieved)} removed ({rep.scope}, ratio {rep.ratio_source})")
+    for layer in rep.layers:
+        table.add_row(layer.name, f"{layer.total:,}", f"{layer.zeros:,}", pct(layer.zeros / max(layer.total, 1)))
+    stdout.print(table)
+    for label, ev in (("before", rep.before), ("after", rep.after), ("after fine-tuning", rep.finetuned)):
+        if ev is not None:
+            stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}")
+    stdout.print("wrote " + ", ".join(rep.formats))
+
+
+def render_verify(rep) -> None:
+    b, a, p = rep.bounds, rep.actual, rep.bounds.prediction
+    table = Table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
+    table.add_row("predicted ρ*", pct(b.ratio), pct(1 - b.ratio))
+    if p.lower is not None:
+        table.add_row("lower bound ρ_L", pct(p.lower), pct(1 - p.lower))
+        table.add_row("upper bound ρ_U", pct(p.upper), pct(1 - p.upper))
+    table.add_row("[bold]actual (loss ≤ L + ε)[/]", f"[bold]{pct(a.loss_ratio)}[/]", pct(1 - a.loss_ratio))
+    if a.accuracy_ratio is not None:
+        table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt)", pct(a.accuracy_ratio), pct(1 - a.accuracy_ratio))
+    table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{100 * rep.delta:+.2f} pt[/]", "")
+    stdout.print(table)
+    stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
+                 + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
+                 + f" · {a.evaluations} prune-and-evaluate passes")
+    for warning in b.warnings:
+        stdout.print(f"[yellow]warning:[/] {warning}")
+    for line in rep.diagnosis:
+        stdout.print(f"[magenta]why:[/] {line}")
+
+
+def render_gate(rep) -> None:
+    for o in rep.result.outcomes:
+        mark = "[green]PASS[/]" if o.passed else "[red]FAIL[/]"
+        stdout.print(f"{mark} {o.rule.name}: {o.reason}")
+    stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
+                 + (" (cached result)" if rep.cache_hit else ""))
+
+
+def render_hyperflux(rep: dict) -> None:
+    stdout.print(f"Hyperflux: density {pct(rep['density'])} (requested {pct(rep['requested_density'])})")
+    for label in ("before", "after"):
+        ev = rep[label]
+        stdout.print(f"{label:>7}: loss {ev['loss']:.4f} · accuracy {pct(ev['accuracy'])}")
+    stdout.print(f"wrote {rep['output']}")

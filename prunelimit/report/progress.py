@@ -9,14 +9,14 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-Advance = Callable[[int], None]
+Advance = Callable[..., None]
 
 
 @contextlib.contextmanager
 def progress(description: str, total: int, enabled: bool = True) -> Iterator[Advance]:
-    """Yield ``advance(n)``; draws a bar on stderr when ``enabled``."""
+    """Yield ``advance(n)`` (or ``advance(done, total)`` to set both); a bar on stderr when ``enabled``."""
     if not enabled:
-        yield lambda n=1: None
+        yield lambda *args: None
         return
     console = Console(stderr=True)
     columns = (
@@ -24,8 +24,15 @@ def progress(description: str, total: int, enabled: bool = True) -> Iterator[Adv
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+        task = bar.add_task(description, total=total or None)
+
+        def advance(n: int = 1, total: int | None = None) -> None:
+            if total is None:
+                bar.advance(task, n)
+            else:
+                bar.update(task, completed=n, total=total)
+
+        yield advance
 
 
 def progress_enabled(json_mode: bool) -> bool:

@@ -59,17 +59,27 @@ def test_overflow_safe_at_extremes():
         assert np.all(np.isfinite(error_law(d, **{**TRUE, "gamma": 20.0})))
 
 
-def test_fit_recovers_parameters(single_fit):
-    # 41 points with 2 % noise: 5 % on the parameters is several standard errors.
+def test_fit_recovers_parameters():
+    # Paper protocol (laws.md B.3-1): fit the mean of 3 seeds, each with 2 % noise.
+    # The Jacobian SE of γ and p is then ≈1.5 %, so 5 % is > 3 SE; over 40 draws the
+    # worst parameter error seen was 4.5 % and the 95 % intervals covered the truth in
+    # 95–97.5 % of draws. (One single 2 % draw has SE ≈2.5–3 %: 5 % fails in ~1 of 5.)
+    names = ("gamma", "eps_up", "p")
+    covered = dict.fromkeys(names, 0)
+    for draw in range(10):
+        e = np.mean([_noisy(DENSITIES, 1000 + 3 * draw + k) for k in range(3)], axis=0)
+        f = fit_error_law(ErrorPoints(DENSITIES, e), seed=draw, leave_one_out=False)
+        for name in names:
+            assert getattr(f, name) == pytest.approx(TRUE[name], rel=0.05), (draw, name)
+            iv = f.intervals[name]
+            covered[name] += iv.low < TRUE[name] < iv.high
+    assert all(c >= 8 for c in covered.values()), covered  # P(≤7 of 10 | 95 %) ≈ 1 %
+
+
+def test_fit_statistics_single_draw(single_fit):
+    # One 2 % draw: δ statistics match the injected noise (SD 2 %), mean near 0.
     f = single_fit
-    assert f.gamma == pytest.approx(TRUE["gamma"], rel=0.05)
-    assert f.eps_up == pytest.approx(TRUE["eps_up"], rel=0.05)
-    assert f.p == pytest.approx(TRUE["p"], rel=0.05)
     assert f.configs[0].eps_np == TRUE["eps_np"] and f.configs[0].eps_np_measured
-    for name, value in (("gamma", TRUE["gamma"]), ("p", TRUE["p"]), ("eps_up", TRUE["eps_up"])):
-        iv = f.intervals[name]
-        assert iv.low < value < iv.high, name  # 95 % interval covers the truth
-    # δ statistics match the injected noise (SD 2 %), mean near 0.
     assert abs(f.mean_rel_error) < 0.01
     assert 0.01 < f.std_rel_error < 0.03
     assert f.loo_mean_abs_rel_error < 0.03
@@ -80,12 +90,16 @@ def test_fit_recovers_parameters(single_fit):
 
 
 def test_predicts_held_out_densities():
-    # Fit even grid steps, predict odd ones; 3 % against the noise-free law.
+    # Fit even grid steps (mean of 3 seeds, as in B.3-1), predict odd ones against the
+    # noise-free law within 3 %. Over 40 draws the worst miss was 1.6 % (single 2 % draws:
+    # 3.2 %, exceeding 3 % in 2 of 40).
     train, held = DENSITIES[::2], DENSITIES[1::2]
-    f = fit_error_law(ErrorPoints(train, _noisy(train, 1)), leave_one_out=False)
     truth = error_law(held, **TRUE)
-    pred = np.array([predict(f, d) for d in held])
-    assert np.max(np.abs(pred / truth - 1)) < 0.03
+    for draw in range(5):
+        e = np.mean([_noisy(train, 500 + 3 * draw + k) for k in range(3)], axis=0)
+        f = fit_error_law(ErrorPoints(train, e), leave_one_out=False)
+        pred = np.array([predict(f, d) for d in held])
+        assert np.max(np.abs(pred / truth - 1)) < 0.03, draw
 
 
 def test_density_for_error_round_trips(single_fit):
@@ -138,8 +152,13 @@ def test_joint_fit_recovers_invariant_exponents():
     m = 20.0 ** JOINT["phi"] * 0.01
     assert e == pytest.approx(error_law(np.array([m]), eps_np, 0.9, 1.5, 0.07)[0], rel=0.03)
     with pytest.raises(UsageError, match="not fitted"):
-        predict(f, 0.01, width=3.0, depth=20.0)
-    assert predict(f, 0.01, width=3.0, depth=20.0, eps_np=0.06) > 0
+        predict(f, 0.01, width=1.5, depth=20.0)
+    assert predict(f, 0.01, width=1.5, depth=20.0, eps_np=0.06) > 0
+    with pytest.raises(UsageError, match="width 3 lies outside the fitted range"):
+        predict(f, 0.01, width=3.0, depth=20.0, eps_np=0.06)
+    # Round trip through the joint inverse.
+    d = density_for_error(f, 0.3, width=2.0, depth=8.0)
+    assert predict(f, d, width=2.0, depth=8.0) == pytest.approx(0.3, rel=1e-9)
     doc = f.to_dict()
     assert {"phi", "psi"} <= set(doc["params"]) and len(doc["params"]["eps_np"]) == 12
 
@@ -153,6 +172,8 @@ def test_joint_needs_two_widths_and_depths():
         fit_error_law(sub, joint=True)
     with pytest.raises(UsageError, match="width and depth"):
         fit_error_law(ErrorPoints(DENSITIES, _noisy(DENSITIES, 0)), joint=True)
+    with pytest.raises(UsageError, match="several"):
+        fit_error_law(pts)  # several networks pooled into one single-network fit
 
 
 def test_unseen_plateau_is_flagged():
@@ -165,7 +186,8 @@ def test_unseen_plateau_is_flagged():
 
 def test_csv_round_trip_and_plot(tmp_path, single_fit):
     path = tmp_path / "points.csv"
-    rows = "\n".join(f"{float(d)!r},{float(e)!r},," for d, e in zip(DENSITIES, _noisy(DENSITIES, 0)))
+    pairs = zip(DENSITIES.tolist(), _noisy(DENSITIES, 0).tolist())
+    rows = "\n".join(f"{d!r},{e!r},," for d, e in pairs)
     path.write_text("density,error,width,depth\n" + rows + "\n")
     pts = read_points(path)
     assert not pts.has_shape  # all-empty width/depth columns count as absent

@@ -12,7 +12,7 @@ from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import UsageError
-from prunelimit.laws.errorlaw import read_points
+from prunelimit.laws.errorlaw import fit_error_law, read_points
 from prunelimit.laws.imp import (
     iterative_magnitude_pruning,
     level_density_count,
@@ -78,6 +78,8 @@ def test_sweep_counts_masks_and_csv(digits, tmp_path):
     pts = read_points(res.csv_path)
     assert pts.density.tolist() == [r.density for r in res.rows]
     assert pts.has_shape and set(pts.width.tolist()) == {32.0}
+    fit = fit_error_law(pts, leave_one_out=False)  # one network: the single-network law
+    assert fit.configs[0].eps_np == res.rows[0].error and math.isfinite(fit.gamma)
 
 
 def test_first_level_is_global_magnitude_pruning_of_init(digits):

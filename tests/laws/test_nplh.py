@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -10,9 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from prunelimit.errors import UsageError
+from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.errors import InputError, UsageError
 from prunelimit.laws.nplh import fit_nplh, iterative_points, plot_nplh, static_points
-from prunelimit.laws.points import LawPoints
+from prunelimit.laws.points import LawPoints, read_points, write_points
 
 ALPHA0, C = 1.5, 0.05  # γ spans ~0.46..4.6 over the default region, so ln c is well identified
 
@@ -154,8 +156,6 @@ def test_plot_is_written_atomically(tmp_path):
 
 
 def test_csv_round_trip_is_exact(tmp_path):
-    from prunelimit.laws.points import read_points, write_points
-
     pts = law_points(0.01, seed=4)
     path = write_points(pts, tmp_path / "pts.csv")
     assert path.read_text().splitlines()[0] == "density,gamma"
@@ -176,9 +176,6 @@ def test_csv_round_trip_is_exact(tmp_path):
     ],
 )
 def test_bad_csv_rows_name_file_and_row(tmp_path, body, message):
-    from prunelimit.errors import InputError
-    from prunelimit.laws.points import read_points
-
     path = tmp_path / "bad.csv"
     path.write_text(body)
     with pytest.raises(InputError, match=message):
@@ -186,8 +183,29 @@ def test_bad_csv_rows_name_file_and_row(tmp_path, body, message):
 
 
 def test_missing_csv_is_an_input_error(tmp_path):
-    from prunelimit.errors import InputError
-    from prunelimit.laws.points import read_points
-
     with pytest.raises(InputError, match="nope.csv: cannot read"):
         read_points(tmp_path / "nope.csv")
+
+
+def test_iterative_taylor_with_finetune_records_accuracy():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 8, generator=gen)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    batches = [(x[i : i + 50], y[i : i + 50]) for i in range(0, 200, 50)]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+    rec = iterative_points(model, batches, cross_entropy_loss, metric="taylor", rate=0.3, min_density=0.1,
+                           finetune_steps=5, eval_batches=batches)
+    assert len(rec.accuracy) == len(rec.mean_kept) >= len(rec.points) >= 3
+    assert all(a is not None and 0.0 <= a <= 1.0 for a in rec.accuracy)
+    assert np.all(np.diff(rec.points.density) < 0)
+    # fine-tuning keeps pruned weights at zero: the masks and the model agree
+    assert all(bool((p[~m] == 0).all()) for p, m in zip((model[0].weight, model[2].weight), rec.masks))
+
+
+def test_as_dict_carries_spec_keys_and_is_json():
+    fit = fit_nplh(law_points(0.01, seed=1))
+    doc = json.loads(json.dumps(fit.as_dict(), allow_nan=False))  # strict JSON, no NaN/Inf
+    assert {"alpha0", "c", "r2", "region", "alpha0_ci", "points"} <= doc.keys()
+    assert doc["region"]["low"] == 0.005 and doc["region"]["high"] == 0.5
+    assert len(doc["points"]) == len(fit.points) and doc["alpha0"] == fit.alpha0

@@ -97,9 +97,10 @@ def test_matches_transcribed_reference_loops():
 
 
 def test_code_ratio_grid_quirks():
-    # ties at the threshold are pruned: ρ = 0.25 of (1, 1, 1, 2) -> τ = 1 -> three removed
-    ratios, radii = code_radii([np.array([1.0, 1.0, 1.0, 2.0])], levels=4)
-    np.testing.assert_allclose(radii, [math.sqrt(3), math.sqrt(3), math.sqrt(3), math.sqrt(7)])
+    # ties at the threshold are pruned: for (1, 1, 1, 2) at ρ = 0, 1/4, 2/4, 3/4,
+    # n_p = 1, 1, 2, 3 but τ = 1 every time, so all three 1s go and R = √3 throughout
+    _, radii = code_radii([np.array([1.0, 1.0, 1.0, 2.0])], levels=4)
+    np.testing.assert_allclose(radii, np.full(4, math.sqrt(3)), rtol=1e-15)
     # n_p = ceil(ρN) with no tolerance: 0.07·100 = 7.000000000000001 -> 8 weights, where
     # SPEC's MP (MagnitudeProfile) removes 7
     w = np.arange(1, 101, dtype=np.float64)

@@ -1,0 +1,47 @@
+"""The spectrum as a quadrature rule: the common result of SLQ and exact eigensolves.
+
+Downstream code (F(R), the limit) evaluates ``Σ_k τ_k f(θ_k)`` directly from the nodes
+and weights (SPEC §3), never through a smoothed density.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SpectralQuadrature:
+    """Quadrature of the normalised spectral measure, one row per probe run.
+
+    ``weights`` rows sum to 1 (zero-weight padding fills rows of runs that broke down
+    early). ``signed``: nodes are eigenvalues λ of H; otherwise they are |λ|.
+    ``hvps``: Hessian-vector products spent. ``half``: the quadrature of the same runs
+    after only the first half of the Lanczos steps (SPEC §3's convergence check: a result
+    that still moves between m/2 and m steps has not converged).
+    """
+
+    nodes: np.ndarray
+    weights: np.ndarray
+    dim: int
+    signed: bool
+    hvps: int = 0
+    half: "SpectralQuadrature | None" = None
+
+    @property
+    def runs(self) -> int:
+        return int(self.nodes.shape[0])
+
+    def expectation(self, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Per-run estimate ``Σ_k τ_k f(θ_k)`` of ``(1/D) tr f``; ``f`` is vectorised."""
+        return np.sum(self.weights * f(self.nodes), axis=1)
+
+    def mean(self, f: Callable[[np.ndarray], np.ndarray]) -> float:
+        """Mean over runs of :meth:`expectation`."""
+        return float(np.mean(self.expectation(f)))
+
+    def abs_nodes(self) -> np.ndarray:
+        """Nodes as estimates of |λ| regardless of ``signed``."""
+        return np.abs(self.nodes)

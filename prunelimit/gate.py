@@ -1,0 +1,127 @@
+"""CI gate on compressibility: rules over a ``bounds`` result, each with its own outcome.
+
+A rule either demands a minimum pruning ratio (``min_ratio``) or bounds the fall of the
+limit against a stored report (``baseline`` + ``max_drop``). The measured value is the
+lower bound ρ_L by default (``use: lower``) or the prediction ρ* (``use: predicted``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+from prunelimit.errors import InputError, UsageError
+
+Use = Literal["lower", "predicted"]
+_RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """One rule: ``min_ratio`` alone, or ``baseline`` with ``max_drop`` (both removed fractions)."""
+
+    name: str
+    use: Use = "lower"
+    min_ratio: float | None = None
+    baseline: str | None = None
+    max_drop: float | None = None
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    rule: GateRule
+    passed: bool
+    measured: float
+    threshold: float
+    baseline: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    outcomes: tuple[RuleOutcome, ...]
+
+    @property
+    def reason(self) -> str:
+        failed = [o.reason for o in self.outcomes if not o.passed]
+        return "; ".join(failed) if failed else "all rules passed"
+
+
+def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> float:
+    """ρ_L or ρ* from a ``bounds``/``verify`` JSON document."""
+    try:
+        value = report["bounds"]["lower"] if use == "lower" else report["prediction"]["ratio"]
+    except (KeyError, TypeError):
+        raise InputError(f"{source} is not a prunelimit bounds/verify report (no {use} ratio)") from None
+    if not isinstance(value, (int, float)):
+        raise InputError(f"{source}: the {use} ratio is missing or not a number")
+    return float(value)
+
+
+def read_report(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"baseline report {path} not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"baseline report {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
+
+
+def rules_from_options(
+    min_ratio: float | None, use: Use, baseline: str | None, max_drop: float | None,
+    policy: Sequence[dict[str, Any]] | None = None,
+) -> list[GateRule]:
+    """Rules from the command-line flags plus a YAML policy's ``rules:`` list."""
+    rules: list[GateRule] = []
+    if min_ratio is not None:
+        rules.append(_checked(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio)))
+    if baseline is not None or max_drop is not None:
+        rules.append(_checked(GateRule(f"drop vs {baseline} <= {max_drop}", use, baseline=baseline, max_drop=max_drop)))
+    for i, entry in enumerate(policy or ()):
+        if not isinstance(entry, dict) or set(entry) - _RULE_KEYS:
+            raise UsageError(f"gate rule {i + 1}: expected a mapping with keys {sorted(_RULE_KEYS)}")
+        rules.append(_checked(GateRule(
+            name=str(entry.get("name") or f"rule {i + 1}"), use=entry.get("use", use),
+            min_ratio=entry.get("min_ratio"), baseline=entry.get("baseline"), max_drop=entry.get("max_drop"),
+        )))
+    if not rules:
+        raise UsageError("the gate has no rule: pass --min-ratio X and/or --baseline REPORT.json --max-drop D")
+    return rules
+
+
+def _checked(rule: GateRule) -> GateRule:
+    if rule.use not in ("lower", "predicted"):
+        raise UsageError(f"gate rule {rule.name!r}: use must be lower or predicted, got {rule.use!r}")
+    if (rule.min_ratio is None) == (rule.baseline is None):
+        raise UsageError(f"gate rule {rule.name!r}: give either min_ratio or baseline + max_drop")
+    if rule.baseline is not None and rule.max_drop is None:
+        raise UsageError(f"gate rule {rule.name!r}: --baseline needs --max-drop D (a ratio, e.g. 0.02)")
+    if rule.baseline is None and rule.max_drop is not None:
+        raise UsageError(f"gate rule {rule.name!r}: --max-drop needs --baseline REPORT.json")
+    for label, value in (("min_ratio", rule.min_ratio), ("max_drop", rule.max_drop)):
+        if value is not None and (not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0):
+            raise UsageError(f"gate rule {rule.name!r}: {label} must be a ratio in [0, 1], got {value!r}")
+    return rule
+
+
+def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResult:
+    """Apply every rule to a ``bounds`` report."""
+    outcomes = []
+    for rule in rules:
+        measured = measured_value(report, rule.use, "the bounds result")
+        if rule.min_ratio is not None:
+            ok = measured >= rule.min_ratio
+            reason = f"{rule.use} ratio {measured:.4f} {'>=' if ok else '<'} required {rule.min_ratio:.4f}"
+            outcomes.append(RuleOutcome(rule, ok, measured, rule.min_ratio, None, reason))
+        else:
+            base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
+            threshold = base - rule.max_drop
+            ok = measured >= threshold
+            reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
+                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
+            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason))
+    return GateResult(all(o.passed for o in outcomes), tuple(outcomes))

@@ -1,0 +1,30 @@
+"""JUnit XML for CI systems: one test case per gate rule."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Sequence
+
+from prunelimit.io.atomic import write_atomic
+
+
+def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0) -> str:
+    """``cases`` are ``(name, passed, message)``; returns a well-formed JUnit document."""
+    failures = sum(not ok for _, ok, _ in cases)
+    root = ET.Element("testsuites", tests=str(len(cases)), failures=str(failures))
+    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
+                         errors="0", time=f"{seconds:.3f}")
+    for name, ok, message in cases:
+        case = ET.SubElement(node, "testcase", classname=suite, name=name, time=f"{seconds / max(len(cases), 1):.3f}")
+        if ok:
+            ET.SubElement(case, "system-out").text = message
+        else:
+            ET.SubElement(case, "failure", message=message, type="GateFailed").text = message
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def write_junit(path: str | Path, suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0,
+                force: bool = True) -> Path:
+    text = junit_xml(suite, cases, seconds)
+    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), force)

@@ -1,0 +1,117 @@
+"""LOMP training: l1 sparsifies, schedules match torch's schedulers, resume is exact."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.errors import UsageError
+from prunelimit.models.zoo import mlp
+from prunelimit.pruning.lomp import PRESETS, LompConfig, lr_factor, train
+
+
+def near_zero(model: torch.nn.Module, tol: float = 1e-3) -> int:
+    return sum(int((p.abs() < tol).sum()) for n, p in model.named_parameters() if n.endswith("weight"))
+
+
+def test_l1_gives_more_near_zero_weights(mlp_dense, mlp_l1) -> None:
+    # Same seed, same data order; only λ differs (0 vs 1e-3). Subgradient SGD leaves
+    # penalised weights oscillating within ~lr·λ = 1e-4 of zero, far below the 1e-3 cut.
+    dense, sparse = near_zero(mlp_dense), near_zero(mlp_l1)
+    assert sparse > 10 * max(dense, 1), (dense, sparse)
+
+
+def _run(data, config: LompConfig, **kwargs) -> tuple[torch.nn.Module, object]:
+    torch.manual_seed(0)
+    model = mlp([64, 32, 10])
+    result = train(model, data, cross_entropy_loss, config, eval_batches=data[:1], **kwargs)
+    return model, result
+
+
+def test_resume_reproduces_uninterrupted_run(digits) -> None:
+    config = LompConfig(
+        epochs=4, lr=0.05, l1=1e-4, batch_size=128, warmup_epochs=1, schedule="cosine", seed=3
+    )
+    full, full_result = _run(digits, config)
+    saved = []
+    _run(digits, config, checkpoint=lambda state: saved.append(state))
+    assert [s["epoch"] for s in saved] == [1, 2, 3, 4]
+    # Round-trip through torch.save / weights_only load, as the CLI will do.
+    buffer = io.BytesIO()
+    torch.save(saved[1], buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    torch.manual_seed(123)  # a different init: everything must come from the state
+    resumed = mlp([64, 32, 10])
+    result = train(resumed, digits, cross_entropy_loss, config, eval_batches=digits[:1], resume_state=state)
+    # Bit-exact: same ops in the same order on CPU.
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    assert result.history == full_result.history
+    assert result.steps == 2 * 15  # two epochs of ceil(1797/128) = 15 iterations
+
+
+def test_resume_with_other_settings_is_refused(digits) -> None:
+    config = LompConfig(epochs=2, lr=0.05)
+    _, result = _run(digits, config)
+    with pytest.raises(UsageError):
+        _run(digits, LompConfig(epochs=2, lr=0.01), resume_state=result.final_state)
+
+
+def test_history_progress_and_penalty(digits) -> None:
+    calls = []
+    config = LompConfig(epochs=2, lr=0.05, l1=1e-3, batch_size=256, l1_scope="reference")
+    model, result = _run(digits, config, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (16, 16) and len(calls) == 16  # 2 epochs × ceil(1797/256) = 8
+    assert [h.epoch for h in result.history] == [1, 2]
+    # "reference" scope: λ·Σ|p| over weights and biases (float32 sum vs float64: 1e-6 rel).
+    expected = 1e-3 * sum(float(p.detach().abs().sum()) for p in model.parameters())
+    assert result.history[-1].penalty == pytest.approx(expected, rel=1e-6)
+    assert 0 <= result.history[-1].eval_accuracy <= 1
+
+
+def _torch_lrs(make_scheduler, epochs: int, lr: float = 1.0) -> list[float]:
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    sched = make_scheduler(opt)
+    out = []
+    for _ in range(epochs):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return out
+
+
+def test_schedules_match_torch_schedulers() -> None:
+    # Oracle: torch's own schedulers stepped per epoch; 1e-12 = float round-off.
+    cos = LompConfig(epochs=20, lr=1.0, schedule="cosine")
+    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=20), 20)
+    assert [lr_factor(e, 0, cos, 20) for e in range(20)] == pytest.approx(ref, abs=1e-12)
+    step = LompConfig(epochs=20, lr=1.0, schedule="step", milestones=(5, 12), gamma=0.5)
+    ref = _torch_lrs(lambda o: torch.optim.lr_scheduler.MultiStepLR(o, [5, 12], gamma=0.5), 20)
+    assert [lr_factor(e, 0, step, 20) for e in range(20)] == pytest.approx(ref, abs=1e-12)
+    warm = LompConfig(epochs=10, lr=1.0, warmup_epochs=4)
+    assert [lr_factor(e, 4, warm, 10) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    # Reference-code quirk in iteration units: T_max = 200 steps cycles with period 400.
+    quirk = LompConfig(epochs=200, lr=1.0, schedule="cosine", schedule_unit="iteration", t_max=200)
+    total = 200 * 391
+    assert lr_factor(1000 + 50, 1000, quirk, total) == pytest.approx(lr_factor(1000 + 450, 1000, quirk, total))
+    assert lr_factor(1000 + 200, 1000, quirk, total) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_presets_follow_reference_table() -> None:
+    assert PRESETS["resnet18-cifar"].l1 == 5e-5 and PRESETS["resnet18-cifar"].lr == 0.1
+    assert PRESETS["alexnet-cifar"].milestones == (60, 120, 160)
+    assert all(p.epochs == 200 and p.batch_size == 128 and p.momentum == 0.9 for p in PRESETS.values())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(epochs=0, lr=0.1), dict(epochs=1, lr=0.0), dict(epochs=1, lr=0.1, l1=-1.0),
+     dict(epochs=2, lr=0.1, warmup_epochs=3), dict(epochs=1, lr=0.1, schedule="exp")],
+)
+def test_bad_config_is_usage_error(kwargs) -> None:
+    with pytest.raises(UsageError):
+        LompConfig(**kwargs)

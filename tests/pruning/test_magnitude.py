@@ -1,0 +1,80 @@
+"""prune_model removes exactly ceil(ρ·N) weights, smallest |w| first, ties by flat index."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from prunelimit.errors import UsageError
+from prunelimit.models.zoo import mlp
+from prunelimit.pruning.magnitude import prune_model
+
+RATIOS = [0.0, 0.07, 0.1, 1 / 3, 0.5, 0.9, 0.999]
+
+
+def tied_model(seed: int = 0, zeros: int = 0) -> torch.nn.Module:
+    """MLP 10-12-7 (N = 204), weights rounded to 0.1 (many ties, some zeros) plus ``zeros`` more."""
+    torch.manual_seed(seed)
+    model = mlp([10, 12, 7])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.round(p * 10) / 10)
+        flat = model[0].weight.view(-1)
+        flat[torch.randperm(flat.numel())[:zeros]] = 0.0
+    return model
+
+
+def oracle_removed(model: torch.nn.Module, k: int) -> set[int]:
+    """Brute force: flat indices of the k smallest |w| over (0.weight, 2.weight), ties by index."""
+    flat = torch.cat([model[0].weight.detach().flatten(), model[2].weight.detach().flatten()])
+    order = sorted(range(flat.numel()), key=lambda i: (abs(float(flat[i])), i))
+    return set(order[:k])
+
+
+@pytest.mark.parametrize("zeros", [0, 40])
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_global_removes_exactly_ceil_rho_n(ratio: float, zeros: int) -> None:
+    model = tied_model(zeros=zeros)
+    n = 10 * 12 + 12 * 7
+    k = math.ceil(round(ratio * n, 9))  # exact integer arithmetic: 0.07·204 = 14.28 → 15
+    zeros_before = int((model[0].weight == 0).sum() + (model[2].weight == 0).sum())
+    expected = oracle_removed(model, k)
+    result = prune_model(model, ratio)
+    keep = torch.cat([result.masks["0.weight"].flatten(), result.masks["2.weight"].flatten()])
+    assert set(torch.nonzero(~keep).flatten().tolist()) == expected
+    # Zeros first: pre-existing zeros are inside the removed set until it is exhausted.
+    zeros_after = sum(layer.zeros for layer in result.layers)
+    assert zeros_after == max(k, zeros_before)
+    assert result.achieved == pytest.approx(zeros_after / n, abs=0)
+    assert result.requested == ratio
+    weights = torch.cat([model[0].weight.flatten(), model[2].weight.flatten()])
+    assert torch.all(weights[~keep] == 0)
+
+
+@pytest.mark.parametrize("ratio", RATIOS)
+def test_layer_scope_removes_ceil_rho_nt_per_tensor(ratio: float) -> None:
+    model = tied_model(seed=1, zeros=5)
+    result = prune_model(model, ratio, scope="layer")
+    for name, n_t in (("0.weight", 120), ("2.weight", 84)):
+        assert int((~result.masks[name]).sum()) == math.ceil(round(ratio * n_t, 9))
+
+
+def test_biases_untouched_and_result_table() -> None:
+    model = tied_model()
+    bias = model[0].bias.detach().clone()
+    result = prune_model(model, 0.5)
+    assert torch.equal(model[0].bias, bias)
+    assert [(layer.name, layer.total) for layer in result.layers] == [("0.weight", 120), ("2.weight", 84)]
+
+
+@pytest.mark.parametrize("ratio", [1.0, -0.1, 1.5, float("nan")])
+def test_bad_ratio_is_usage_error(ratio: float) -> None:
+    with pytest.raises(UsageError):
+        prune_model(tied_model(), ratio)
+
+
+def test_bad_scope_is_usage_error() -> None:
+    with pytest.raises(UsageError):
+        prune_model(tied_model(), 0.5, scope="row")  # type: ignore[arg-type]

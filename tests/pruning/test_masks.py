@@ -1,0 +1,102 @@
+"""Masks: application, sparsity table, and round trips through torch.nn.utils.prune."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.utils import prune
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.models.zoo import mlp
+from prunelimit.pruning.magnitude import prune_model
+from prunelimit.pruning.masks import (
+    apply_masks,
+    from_prune_state_dict,
+    mask_optimizer_state,
+    masks_from_state_dict,
+    sparsity_table,
+    to_prune_state_dict,
+)
+
+NAMES = ["0.weight", "2.weight"]
+
+
+def model(seed: int) -> torch.nn.Sequential:
+    torch.manual_seed(seed)
+    return mlp([8, 16, 4])
+
+
+def test_to_prune_state_dict_loads_into_real_prune_modules() -> None:
+    source = model(0)
+    masks = prune_model(source, 0.6).masks
+    target = model(1)
+    for idx in (0, 2):
+        prune.custom_from_mask(target[idx], "weight", torch.ones_like(target[idx].weight))
+    # strict=True: the key set must be exactly what torch.nn.utils.prune produces.
+    target.load_state_dict(to_prune_state_dict(source.state_dict(), masks), strict=True)
+    x = torch.randn(5, 8)
+    # Exact equality: same float ops (weight_orig * mask) on the same values.
+    assert torch.equal(target(x), source(x))
+    for idx, name in zip((0, 2), NAMES):
+        assert torch.equal(target[idx].weight_mask.bool(), masks[name])
+        assert torch.equal(target[idx].weight, source[idx].weight)
+
+
+def test_from_prune_state_dict_recovers_weights_and_masks() -> None:
+    pruned = model(2)
+    masks = {}
+    for idx, name in zip((0, 2), NAMES):
+        keep = torch.rand_like(pruned[idx].weight) > 0.3
+        prune.custom_from_mask(pruned[idx], "weight", keep.float())
+        masks[name] = keep
+    plain, got = from_prune_state_dict(pruned.state_dict())
+    fresh = model(3)
+    fresh.load_state_dict(plain, strict=True)
+    x = torch.randn(5, 8)
+    assert torch.equal(fresh(x), pruned(x))
+    assert set(got) == set(NAMES)
+    for name in NAMES:
+        assert torch.equal(got[name], masks[name])
+    # And back again: the prune form of (plain, masks) is the original state dict's key set.
+    assert set(to_prune_state_dict(plain, got)) == set(pruned.state_dict())
+
+
+def test_masks_from_state_dict_marks_exact_zeros() -> None:
+    net = model(4)
+    masks = prune_model(net, 0.5).masks
+    got = masks_from_state_dict(net.state_dict(), NAMES)
+    for name in NAMES:
+        assert torch.equal(got[name], masks[name])
+    with pytest.raises(InputError):
+        masks_from_state_dict(net.state_dict(), ["9.weight"])
+
+
+def test_from_prune_state_dict_without_mask_is_input_error() -> None:
+    with pytest.raises(InputError):
+        from_prune_state_dict({"0.weight_orig": torch.ones(2)})
+
+
+def test_apply_masks_and_sparsity_table() -> None:
+    net = model(5)
+    masks = {"0.weight": torch.rand(16, 8) > 0.25}
+    apply_masks(net, masks)
+    table = sparsity_table(net)
+    assert [(t.name, t.total) for t in table] == [("0.weight", 128), ("2.weight", 64)]
+    assert table[0].zeros == int((~masks["0.weight"]).sum())
+    assert table[1].zeros == 0
+    with pytest.raises(UsageError):
+        apply_masks(net, {"nope.weight": torch.ones(1, dtype=torch.bool)})
+    with pytest.raises(UsageError):
+        apply_masks(net, {"0.weight": torch.ones(8, 16, dtype=torch.bool)})
+
+
+def test_mask_optimizer_state_zeroes_momentum_of_pruned_weights() -> None:
+    net = model(6)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    net(torch.randn(4, 8)).sum().backward()
+    opt.step()
+    keep = torch.rand(16, 8) > 0.5
+    buf = opt.state[net[0].weight]["momentum_buffer"]
+    before = buf.clone()
+    mask_optimizer_state(opt, net, {"0.weight": keep})
+    assert torch.all(buf[~keep] == 0) and torch.equal(buf[keep], before[keep])
