@@ -47,6 +47,7 @@ def load_model(
             )
         model = build_model(spec)
         load_state_strict(model, state, str(raw.path))
+    check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     return LoadedModel(model, spec, masks, raw.kind, raw.path, raw.meta)
 
@@ -71,6 +72,17 @@ def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str) -
             parts.append(f"shape mismatch {_few(wrong)}")
         raise InputError(f"checkpoint {source} does not fit the model: " + "; ".join(parts))
     model.load_state_dict(state, strict=True)
+
+
+def check_finite_weights(model: nn.Module, source: str) -> None:
+    """Refuse NaN/Inf weights up front, naming the tensor (they would poison every number)."""
+    for name, value in model.state_dict().items():
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise InputError(
+                f"checkpoint {source}: tensor {name!r} has {bad} NaN/Inf value(s); the weights are corrupt "
+                "(re-export them, or train with a lower learning rate)"
+            )
 
 
 def _few(items: list[str], n: int = 3) -> str:

@@ -60,10 +60,12 @@ def render_bounds(rep) -> None:
     if rep.paper is not None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
-    spread = f"± {p.spread:.4f} (std over {s.runs} probes)"
     stdout.print(f"R(ρ*) = {rep.radius:.4g} · ε = {rep.epsilon:.4g} ({rep.epsilon_source}) · loss {s.loss:.4g}")
-    stdout.print(f"SLQ uncertainty of ρ*: {spread}" + (
-        f" · ρ* at {s.iterations // 2} steps: {rep.half_ratio:.4f}" if rep.half_ratio is not None else ""))
+    if s.solver == "exact":
+        stdout.print("spectrum: exact (all D eigenvalues, float64), no sampling error")
+    else:
+        stdout.print(f"SLQ uncertainty of ρ*: ± {p.spread:.4f} (std over {s.runs} probes)" + (
+            f" · ρ* at {s.iterations // 2} steps: {rep.half_ratio:.4f}" if rep.half_ratio is not None else ""))
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
                  f"{s.hvps:,} HVPs in {s.seconds:.1f} s")
     for warning in rep.warnings:

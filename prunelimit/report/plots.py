@@ -1,82 +1,29 @@
-"""Matplotlib figures (Agg backend, no display), written atomically as PNG."""
+"""PNG files of the figures in ``prunelimit.report.figures``, written atomically."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from prunelimit.io.atomic import write_atomic  # noqa: E402
+from prunelimit.io.atomic import write_atomic
+from prunelimit.report.figures import bounds_figure, figure_png, spectrum_figure, verify_figure
 
 
 def save_figure(fig, path: str | Path, force: bool = False) -> Path:
-    try:
-        return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"), force)
-    finally:
-        plt.close(fig)
+    """Write ``fig`` as PNG to ``path`` (refusing to overwrite without ``force``); the figure is closed."""
+    png = figure_png(fig)
+    return write_atomic(path, lambda tmp: tmp.write_bytes(png), force)
 
 
 def plot_spectrum(rep, path: str | Path, force: bool = False) -> Path:
     """Quadrature measure of |λ| on a log axis: where the spectral mass sits."""
-    q = rep.quadrature
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    mags = np.abs(q.nodes[q.weights > 0])
-    w = q.weights[q.weights > 0] / q.runs
-    floor = max(mags.max(initial=1.0) * 1e-12, np.finfo(float).tiny)
-    bins = np.logspace(np.log10(floor), np.log10(max(mags.max(initial=1.0), floor * 10)), 60)
-    ax.hist(np.clip(mags, floor, None), bins=bins, weights=w, color="#3b6ea5")
-    ax.set_xscale("log")
-    ax.set_xlabel("|λ| (Hessian eigenvalue magnitude)")
-    ax.set_ylabel("spectral mass")
-    ax.set_title(f"SLQ spectrum ({rep.method}): λmax {rep.lambda_max:.3g}, λmin {rep.lambda_min:.3g}")
-    return save_figure(fig, path, force)
+    return save_figure(spectrum_figure(rep), path, force)
 
 
 def plot_bounds(rep, path: str | Path, force: bool = False) -> Path:
     """Theory curve ρ = F(R) against the magnitude path R(ρ); they cross at ρ*."""
-    from prunelimit.theory.statdim import stat_dim_fraction
-
-    q, p, profile = rep.spectrum.quadrature, rep.prediction, rep.profile
-    ratios = np.linspace(0, 1, 401)
-    radii = np.array([profile.radius_continuous(r) for r in ratios])
-    grid = np.linspace(0, radii[-1], 400)
-    f = stat_dim_fraction(q.nodes, q.weights, grid, rep.epsilon, negative=p.negative, signed=q.signed)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.plot(grid, f, color="#c0392b", label="theory: ρ = F(R)")
-    ax.plot(radii, ratios, color="#2c6fbb", label="magnitude pruning path R(ρ)")
-    ax.axhline(rep.ratio, color="k", lw=0.8, ls="--", label=f"ρ* = {rep.ratio:.3f}")
-    if p.lower is not None:
-        ax.axhspan(p.lower, p.upper, color="0.85", label=f"[ρ_L, ρ_U] = [{p.lower:.3f}, {p.upper:.3f}]")
-    ax.set_xlabel("projection distance R = ‖w − MP_ρ(w)‖₂")
-    ax.set_ylabel("pruning ratio ρ (removed fraction)")
-    ax.set_ylim(0, 1)
-    ax.legend(loc="lower right", fontsize=8)
-    return save_figure(fig, path, force)
+    return save_figure(bounds_figure(rep), path, force)
 
 
 def plot_verify(rep, path: str | Path, force: bool = False) -> Path:
     """Loss and accuracy against the ratio, the prediction and bounds as vertical lines."""
-    a, b, p = rep.actual, rep.bounds, rep.bounds.prediction
-    points = sorted({pt.ratio: pt for pt in (*a.probes, *a.curve)}.values(), key=lambda pt: pt.ratio)
-    ratios = [pt.ratio for pt in points]
-    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True)
-    ax_loss.plot(ratios, [pt.loss for pt in points], "o-", ms=3, color="#2c6fbb", label="loss (analysis data)")
-    ax_loss.axhline(a.dense_loss + b.epsilon, color="0.4", lw=0.8, ls=":", label="L(w*) + ε")
-    ax_loss.set_yscale("log")
-    ax_loss.set_ylabel("loss")
-    if a.dense_accuracy is not None:
-        ax_acc.plot(ratios, [100 * (pt.accuracy or 0) for pt in points], "o-", ms=3, color="#27ae60", label="accuracy")
-        ax_acc.axhline(100 * a.dense_accuracy - a.acc_drop, color="0.4", lw=0.8, ls=":", label="dense − δ")
-    ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.set_xlabel("pruning ratio ρ (removed fraction)")
-    for ax in (ax_loss, ax_acc):
-        ax.axvline(b.ratio, color="#c0392b", label=f"predicted ρ* = {b.ratio:.3f}")
-        if p.lower is not None:
-            ax.axvspan(p.lower, p.upper, color="#c0392b", alpha=0.12, label="[ρ_L, ρ_U]")
-        ax.axvline(a.loss_ratio, color="k", ls="--", lw=0.9, label=f"actual (loss) = {a.loss_ratio:.3f}")
-        ax.legend(fontsize=7, loc="best")
-    return save_figure(fig, path, force)
+    return save_figure(verify_figure(rep), path, force)

@@ -15,10 +15,10 @@ Advance = Callable[..., None]
 @contextlib.contextmanager
 def progress(description: str, total: int, enabled: bool = True) -> Iterator[Advance]:
     """Yield ``advance(n)`` (or ``advance(done, total)`` to set both); a bar on stderr when ``enabled``."""
-    if not enabled:
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:  # off a terminal rich only leaves a stray blank line
         yield lambda *args: None
         return
-    console = Console(stderr=True)
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),

@@ -1,0 +1,218 @@
+"""``--report DIR``: one self-contained HTML page per run (no scripts, no network).
+
+The page holds the headline numbers, every scalar of the command's JSON document in a
+table, its warnings, the figures as inline base64 PNGs, the exact command line and the
+versions that produced it. All text is escaped; nothing refers outside the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import platform
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence, Union
+
+from matplotlib.figure import Figure
+
+from prunelimit.errors import UsageError
+from prunelimit.io.atomic import write_text_atomic
+from prunelimit.report.figures import figure_png
+from prunelimit.report.jsonout import document, dumps
+
+REPORT_NAME = "report.html"
+FigureLike = Union[Figure, bytes]
+
+# (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
+# kind "ratio" is a removed fraction, shown with its kept density beside it.
+HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("prediction.ratio", "predicted limit ρ*", "ratio"),
+    ("bounds.lower", "lower bound ρ_L", "ratio"),
+    ("bounds.upper", "upper bound ρ_U", "ratio"),
+    ("actual.loss_ratio", "actual limit (loss criterion)", "ratio"),
+    ("actual.accuracy_ratio", "actual limit (accuracy criterion)", "ratio"),
+    ("delta_points", "Δ = ρ* − actual (percentage points)", "number"),
+    ("ratio.requested", "requested pruning ratio", "ratio"),
+    ("ratio.achieved", "achieved pruning ratio", "ratio"),
+    ("before.accuracy", "accuracy before pruning", "percent"),
+    ("after.accuracy", "accuracy after pruning", "percent"),
+    ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
+    ("alpha0", "law exponent α0", "number"),
+    ("c", "law constant c", "number"),
+    ("r2", "fit R²", "number"),
+    ("params.eps_np", "ε_np (dense error)", "number"),
+    ("params.eps_up", "ε_up (random-guess error)", "number"),
+    ("params.gamma", "γ (power-law slope)", "number"),
+    ("params.p", "p (density at the knee)", "number"),
+    ("fit.mean_rel_error", "mean relative fit error", "number"),
+    ("predict.error", "predicted error", "number"),
+    ("target.density", "density reaching the target error", "number"),
+    ("epsilon", "loss tolerance ε", "number"),
+    ("loss", "dense loss", "number"),
+    ("params.prunable", "prunable weights N", "count"),
+    ("params.hessian", "Hessian parameters D", "count"),
+    ("timing.seconds", "curvature time (s)", "number"),
+)
+LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
+
+STYLE = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#222;line-height:1.45}
+h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}
+th{background:#f2f4f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
+pre,code{background:#f6f8fa;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}
+pre{padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9rem}
+.warn{color:#8a4b00}.muted{color:#666;font-size:.9rem}
+"""
+
+
+def png_from_writer(write: Callable[[Path], Any]) -> bytes:
+    """PNG bytes from a function that can only write a PNG file (``write(path)``), e.g. the law plots."""
+    with tempfile.TemporaryDirectory(prefix="prunelimit-fig-") as tmp:
+        path = Path(tmp) / "figure.png"
+        write(path)
+        return path.read_bytes()
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that can change the numbers, and where it ran."""
+    import numpy
+    import scipy
+    import torch
+
+    from prunelimit import __version__
+
+    return {
+        "prunelimit": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def flatten(body: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``(dotted.path, scalar)`` for every scalar of a JSON-ready document; lists longer than a
+    few items are summarised by their length so the table stays readable."""
+    if isinstance(body, Mapping):
+        rows: list[tuple[str, Any]] = []
+        for key, value in body.items():
+            rows += flatten(value, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(body, (list, tuple)):
+        if not body:
+            return [(prefix, "[]")]
+        if len(body) <= 4 and all(not isinstance(v, (Mapping, list, tuple)) for v in body):
+            return [(prefix, ", ".join(_format(v) for v in body))]
+        return [(prefix, f"[{len(body)} items, see the JSON document below]")]
+    return [(prefix, body)]
+
+
+def lookup(body: Mapping, path: str) -> Any:
+    """The value at ``a.b.c`` in nested dicts, or ``None``."""
+    value: Any = body
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _format(value: Any, kind: str = "number") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) and kind in ("number", "count"):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if kind == "ratio":
+            return f"{100 * value:.2f} % removed · {100 * (1 - value):.2f} % kept"
+        if kind == "percent":
+            return f"{100 * value:.2f} %"
+        return f"{value:.6g}"
+    return str(value)
+
+
+def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
+    cells = "".join(
+        f"<tr><td>{html.escape(k)}</td><td class=num>{html.escape(v)}</td></tr>" for k, v in rows
+    )
+    return f"<table><tr><th>{html.escape(head[0])}</th><th>{html.escape(head[1])}</th></tr>{cells}</table>"
+
+
+def _figure(title: str, fig: FigureLike) -> str:
+    png = fig if isinstance(fig, bytes) else figure_png(fig)
+    data = base64.b64encode(png).decode("ascii")
+    alt = html.escape(title, quote=True)
+    return (f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(title)}</figcaption></figure>")
+
+
+def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], argv: Sequence[str],
+                generated: str | None = None) -> str:
+    """The report page as a string (``write_report`` writes it)."""
+    doc = document(command, dict(body))
+    headline = [(label, _format(lookup(doc, path), kind)) for path, label, kind in HEADLINE
+                if lookup(doc, path) is not None and not isinstance(lookup(doc, path), (Mapping, list))]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>prunelimit {html.escape(command)} report</title><style>{STYLE}</style></head><body>",
+        f"<h1>prunelimit {html.escape(command)}</h1>",
+        f'<p class=muted>schema {html.escape(doc["schema"])} · generated {html.escape(generated or _now())}</p>',
+    ]
+    if headline:
+        parts += ["<h2>Summary</h2>", _table(headline, ("quantity", "value"))]
+    for key in LIST_KEYS:
+        items = doc.get(key) or []
+        if items:
+            lis = "".join(f"<li>{html.escape(str(item))}</li>" for item in items)
+            parts += [f"<h2>{html.escape(key.capitalize())}</h2>", f"<ul class=warn>{lis}</ul>"]
+    if figures:
+        parts.append("<h2>Figures</h2>")
+        parts += [_figure(title, fig) for title, fig in figures.items()]
+    rows = [(path, _format(value)) for path, value in flatten({k: v for k, v in doc.items() if k not in LIST_KEYS})]
+    parts += ["<h2>All values</h2>", _table(rows, ("JSON key", "value"))]
+    parts += [
+        "<h2>How this was produced</h2>",
+        f"<pre>{html.escape(shlex.join(argv))}</pre>",
+        _table(list(versions().items()), ("software", "version")),
+        "<details><summary>The JSON document (as printed by <code>--json</code>)</summary>",
+        f"<pre>{html.escape(dumps(doc))}</pre></details>",
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(directory: str | Path, command: str, body: Mapping, figures: Mapping[str, FigureLike],
+                 argv: Sequence[str], force: bool = False) -> Path:
+    """Write ``directory/report.html`` atomically (the folder is created) and return its path.
+
+    ``body`` is the command's ``to_json()`` dict, ``figures`` maps a caption to a matplotlib
+    ``Figure`` (closed here) or PNG bytes, ``argv`` is the command line (``sys.argv``).
+    An existing report is replaced only with ``force``.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"--report {directory}: exists and is not a folder; pass a folder name")
+    directory.mkdir(parents=True, exist_ok=True)
+    page = render_html(command, body, figures, [str(a) for a in argv])
+    return write_text_atomic(directory / REPORT_NAME, page, force)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def command_line() -> list[str]:
+    """The command as the user typed it: ``prunelimit`` and the arguments."""
+    return ["prunelimit", *sys.argv[1:]]

@@ -1,0 +1,161 @@
+"""The HTML report: rendered for the bundled example, well-formed, self-contained, with its numbers."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import torch
+
+from prunelimit import api
+from prunelimit.errors import UsageError
+from prunelimit.inputs import load_inputs
+from prunelimit.report.figures import bounds_figure, figure_png, sparsity_figure, spectrum_figure, verify_figure
+from prunelimit.report.html import REPORT_NAME, flatten, png_from_writer, render_html, versions, write_report
+from prunelimit.report.plots import plot_bounds
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
+VOID = {"meta", "img", "br", "hr", "link", "input", "source", "col", "area", "base", "wbr"}
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class Page(HTMLParser):
+    """Collects tags and attributes and checks that every non-void tag is closed in order."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.doctype = False
+
+    def handle_decl(self, decl: str) -> None:
+        self.doctype = decl.lower() == "doctype html"
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag) -> None:
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unexpected </{tag}>")
+
+    def handle_data(self, data) -> None:
+        self.text.append(data)
+
+
+def parse(text: str) -> Page:
+    page = Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+def assert_self_contained(text: str, page: Page) -> None:
+    assert page.doctype and not page.errors and not page.stack, (page.errors, page.stack)
+    tags = {t for t, _ in page.tags}
+    assert not tags & {"script", "link", "iframe", "object", "embed", "base"}
+    for tag, attrs in page.tags:
+        assert "href" not in attrs, (tag, attrs)
+        for key in ("src", "srcset", "poster", "data"):
+            if key in attrs:
+                assert attrs[key].startswith("data:image/png;base64,"), (tag, key)
+    # outside the base64 image data (whose alphabet contains '/') no URL or import may appear
+    rest = re.sub(r'src="data:image/png;base64,[A-Za-z0-9+/=]*"', "", text)
+    for token in ("http:", "https:", "//", "url(", "@import"):
+        assert token not in rest, token
+
+
+@pytest.fixture(scope="module")
+def verify_rep():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    inputs = load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True)
+    # paper SLQ with few steps keeps the test fast; the report does not depend on the accuracy
+    return api.verify(inputs, api.CurvatureOptions(method="paper", iterations=24, runs=2))
+
+
+def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
+    rep = verify_rep
+    figures = {"Hessian spectrum": spectrum_figure(rep.bounds.spectrum), "F(R) against R(ρ)": bounds_figure(rep.bounds),
+               "loss and accuracy against the ratio": verify_figure(rep)}
+    argv = ["prunelimit", "verify", str(EXAMPLE), "--report", str(tmp_path / "r")]
+    path = write_report(tmp_path / "r", "verify", rep.to_json(), figures, argv)
+    assert path == tmp_path / "r" / REPORT_NAME
+    text = path.read_text(encoding="utf-8")
+    page = parse(text)
+    assert_self_contained(text, page)
+
+    images = [attrs["src"] for tag, attrs in page.tags if tag == "img"]
+    assert len(images) == 3
+    for src in images:
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+
+    shown = "".join(page.text)
+    p, a = rep.bounds.prediction, rep.actual
+    # the headline numbers, formatted as the summary table shows them (2 decimals of a percent)
+    for ratio in (rep.bounds.ratio, p.lower, p.upper, a.loss_ratio, a.accuracy_ratio):
+        assert f"{100 * ratio:.2f} % removed · {100 * (1 - ratio):.2f} % kept" in shown
+    assert f"{100 * rep.delta:.6g}" in shown
+    assert f"{rep.bounds.epsilon:.6g}" in shown
+    assert f"{rep.bounds.params_prunable:,}" in shown
+    assert " ".join(argv) in shown  # the exact command
+    for value in versions().values():  # prunelimit, torch, numpy, scipy, python, platform
+        assert value in shown
+    for warning in rep.bounds.warnings:
+        assert warning in shown
+    assert '"schema": "prunelimit.verify/1"' in shown  # the JSON document, escaped in a <pre>
+
+
+def test_prune_report_has_the_per_layer_sparsity(tmp_path):
+    inputs = load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True)
+    rep = api.prune(inputs, 0.8, tmp_path / "pruned.pt")
+    path = write_report(tmp_path, "prune", rep.to_json(), {"sparsity per layer": sparsity_figure(rep.layers)},
+                        ["prunelimit", "prune", str(EXAMPLE), "--ratio", "0.8", "-o", "pruned.pt"])
+    text = path.read_text(encoding="utf-8")
+    assert_self_contained(text, parse(text))
+    assert f"{100 * rep.achieved:.2f} % removed" in text
+    assert all(layer.name in text for layer in rep.layers)
+
+
+def test_everything_is_escaped():
+    evil = "<script>alert(1)</script>"
+    body = {"warnings": [evil], "note": evil, "prediction": {"ratio": 0.5}}
+    text = render_html("bounds", body, {evil: b"\x89PNG\r\n\x1a\nfake"}, ["prunelimit", evil, "a&b"], generated=evil)
+    page = parse(text)
+    assert_self_contained(text, page)
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text and "a&amp;b" in text
+    assert "50.00 % removed · 50.00 % kept" in "".join(page.text)
+
+
+def test_overwrite_needs_force_and_a_file_is_not_a_folder(tmp_path):
+    write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 1.0}, {}, ["prunelimit"])
+    with pytest.raises(UsageError, match="--force"):
+        write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 2.0}, {}, ["prunelimit"])
+    path = write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 2.0}, {}, ["prunelimit"], force=True)
+    assert ">2<" in path.read_text()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="not a folder"):
+        write_report(tmp_path / "file", "bounds", {}, {}, ["prunelimit"])
+    assert [p.name for p in (tmp_path / "new" / "deeper").iterdir()] == [REPORT_NAME]  # no temporary left
+
+
+def test_flatten_summarises_long_lists():
+    rows = dict(flatten({"a": {"b": 1, "c": [1, 2]}, "curve": [{"ratio": 0.1}] * 9, "empty": []}))
+    assert rows == {"a.b": 1, "a.c": "1, 2", "curve": "[9 items, see the JSON document below]", "empty": "[]"}
+
+
+def test_png_bytes_from_a_file_writer_and_plots_still_write_files(verify_rep, tmp_path):
+    png = png_from_writer(lambda path: plot_bounds(verify_rep.bounds, path))
+    assert png.startswith(PNG_MAGIC)
+    out = plot_bounds(verify_rep.bounds, tmp_path / "b.png")
+    assert out.read_bytes().startswith(PNG_MAGIC)
+    with pytest.raises(UsageError):
+        plot_bounds(verify_rep.bounds, tmp_path / "b.png")
+    assert b"matplotlib" not in figure_png(spectrum_figure(verify_rep.bounds.spectrum))  # no Software chunk

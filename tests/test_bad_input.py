@@ -1,0 +1,422 @@
+"""Bad-input corpus (issue 8, SPEC §4–§6): every command meets strangers' files safely.
+
+Each case asserts the exit code, a short ``prunelimit: error:`` message that names the
+input, no traceback, nothing on stdout and no (partial) output file. The in-process
+``cli`` runner keeps the corpus fast; a few real subprocess runs check what a shell sees,
+that a malicious pickle never executes, and that Ctrl-C (SIGINT) exits 130 cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.spec import build_model
+from tests.conftest import SPEC
+
+ROOT = Path(__file__).resolve().parents[1]
+UNWRITABLE = Path("/sys")  # not writable even for root; tmpfs folders would be for root
+
+
+def _evil_pickle(path: Path, marker: Path) -> None:
+    """A checkpoint whose unpickling would create ``marker`` (made in a child process)."""
+    code = (
+        "import torch\n"
+        "class Evil:\n"
+        f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
+        f"torch.save({{'w': torch.zeros(1), 'e': Evil()}}, {str(path)!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> SimpleNamespace:
+    """Every bad file once per module: checkpoints, data, CSV points, configs, reports."""
+    d = tmp_path_factory.mktemp("corpus")
+    torch.manual_seed(0)
+    model = build_model(SPEC)
+    c = SimpleNamespace(dir=d, marker=d / "pickle-ran")
+    c.good = d / "good.pt"
+    save_checkpoint(c.good, SPEC, model.state_dict(), meta={"data": "digits:train"})
+    c.sd = d / "sd.pt"
+    torch.save(model.state_dict(), c.sd)
+    c.missing = d / "no-such.pt"
+    c.empty = d / "empty.pt"
+    c.empty.write_bytes(b"")
+    c.truncated = d / "truncated.pt"
+    c.truncated.write_bytes(c.good.read_bytes()[:700])
+    c.noise = d / "noise.pt"
+    c.noise.write_bytes(np.random.default_rng(0).bytes(4096))
+    c.evil = d / "evil.pt"
+    _evil_pickle(c.evil, c.marker)
+    c.listing = d / "list.pt"
+    torch.save([torch.zeros(2)], c.listing)
+    c.not_tensor = d / "not-tensor.pt"
+    torch.save({"0.weight": 3}, c.not_tensor)
+    for name, value in (("nan", math.nan), ("inf", math.inf)):
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        state["2.weight"][0, 0] = value
+        setattr(c, name, d / f"{name}.pt")
+        save_checkpoint(getattr(c, name), SPEC, state, meta={"data": "digits:train"})
+    c.bad_safetensors = d / "bad.safetensors"
+    c.bad_safetensors.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
+    # A user factory whose forward raises: the model loads, every data pass fails.
+    c.factory = d / "broken.py"
+    c.factory.write_text(
+        "import torch\n"
+        "class Broken(torch.nn.Linear):\n"
+        "    def forward(self, x):\n"
+        "        raise RuntimeError('forward exploded')\n"
+        "def make():\n"
+        "    return Broken(64, 10)\n"
+    )
+    c.broken = d / "broken.pt"
+    torch.save(torch.nn.Linear(64, 10).state_dict(), c.broken)
+    # Data files.
+    c.data_empty = d / "empty.npz"
+    np.savez(c.data_empty, x=np.zeros((0, 64), np.float32), y=np.zeros(0, np.int64))
+    c.data_mismatch = d / "mismatch.npz"
+    np.savez(c.data_mismatch, x=np.zeros((10, 64), np.float32), y=np.zeros(9, np.int64))
+    c.data_text = d / "text.npz"
+    np.savez(c.data_text, x=np.array([["a"] * 64] * 4), y=np.zeros(4, np.int64))
+    c.data_labels = d / "labels.npz"
+    np.savez(c.data_labels, x=np.zeros((8, 64), np.float32), y=np.full(8, 50, np.int64))
+    c.data_nan = d / "nan-x.npz"
+    x = np.zeros((8, 64), np.float32)
+    x[3, 3] = np.nan
+    np.savez(c.data_nan, x=x, y=np.zeros(8, np.int64))
+    c.data_features = d / "features.npz"
+    np.savez(c.data_features, x=np.zeros((8, 7), np.float32), y=np.zeros(8, np.int64))
+    c.data_real = d / "real-y.npz"
+    np.savez(c.data_real, x=np.zeros((8, 64), np.float32), y=np.linspace(0, 1, 8))
+    c.data_noise = d / "noise.npz"
+    c.data_noise.write_bytes(np.random.default_rng(1).bytes(512))
+    c.data_nokeys = d / "nokeys.npz"
+    np.savez(c.data_nokeys, a=np.zeros(3))
+    # Law CSVs.
+    for name, text in {
+        "csv_empty": "", "csv_header": "x,y\n0.5,1\n", "csv_text": "density,gamma\n0.5,abc\n",
+        "csv_range": "density,gamma\n1.5,0.2\n", "csv_norows": "density,gamma\n",
+        "err_header": "density,acc\n0.5,0.1\n", "err_text": "density,error\n0.5,high\n",
+    }.items():
+        setattr(c, name, d / f"{name}.csv")
+        getattr(c, name).write_text(text)
+    c.csv_binary = d / "binary.csv"
+    c.csv_binary.write_bytes(b"\xff\xfe\x00\x81" * 64)
+    # Configs.
+    for name, text in {
+        "cfg_unknown": "bogus_key: 1\n", "cfg_type": "batch_size: many\n", "cfg_yaml": "a: [\n",
+        "cfg_list": "- a\n- b\n", "cfg_section": "bounds: 3\n", "cfg_ratio": "prune:\n  ratio: 2\n",
+        "cfg_iters": "iterations: -3\n", "cfg_rules": "gate:\n  rules: 5\n",
+        "cfg_rule_bad": "gate:\n  rules:\n    - min_ratio: 7\n",
+    }.items():
+        setattr(c, name, d / f"{name}.yaml")
+        getattr(c, name).write_text(text)
+    c.cfg_binary = d / "binary.yaml"
+    c.cfg_binary.write_bytes(b"\xff\xfe\x00\x81" * 16)
+    c.report_bad = d / "report.json"
+    c.report_bad.write_text("{not json")
+    c.report_other = d / "other.json"
+    c.report_other.write_text(json.dumps({"schema": "something/1"}))
+    c.existing = d / "existing.pt"
+    c.existing.write_bytes(b"keep me")
+    c.file_as_dir = d / "afile"
+    c.file_as_dir.write_text("x")
+    return c
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad invocation: ``args(corpus, out_dir)``, the exit code and a message excerpt."""
+
+    name: str
+    args: Callable[[SimpleNamespace, Path], list]
+    code: int
+    message: str
+
+
+CKPT_COMMANDS: dict[str, Callable[[Path, Path], list]] = {
+    "info": lambda ck, out: ["info", ck],
+    "spectrum": lambda ck, out: ["spectrum", ck, "--plot", out / "s.png"],
+    "bounds": lambda ck, out: ["bounds", ck, "--plot", out / "b.png"],
+    "prune": lambda ck, out: ["prune", ck, "--ratio", "0.5", "-o", out / "p.pt"],
+    "verify": lambda ck, out: ["verify", ck, "--plot", out / "v.png"],
+    "gate": lambda ck, out: ["gate", ck, "--min-ratio", "0.1", "--no-cache", "--junit", out / "g.xml"],
+    "law-nplh": lambda ck, out: ["law", "nplh", ck, "-o", out / "n.csv"],
+    "hyperflux": lambda ck, out: ["hyperflux", ck, "--target-density", "0.5", "-o", out / "h.pt"],
+    "imp": lambda ck, out: ["imp", ck, "-o", out / "imp", "--levels", "1", "--epochs", "1"],
+}
+
+# Checkpoint problems, run against every command that reads a checkpoint.
+CKPT_CASES = [
+    ("missing", lambda c: [c.missing], 3, "not found"),
+    ("empty", lambda c: [c.empty], 3, "is empty"),
+    ("truncated", lambda c: [c.truncated], 3, "not a readable PyTorch file"),
+    ("random-bytes", lambda c: [c.noise], 3, "not a readable PyTorch file"),
+    ("pickle-code", lambda c: [c.evil], 3, "--trust-pickle"),
+    ("not-a-dict", lambda c: [c.listing], 3, "not a state dict"),
+    ("non-tensor-entry", lambda c: [c.not_tensor], 3, "is not a tensor"),
+    ("bad-safetensors", lambda c: [c.bad_safetensors], 3, "not a readable safetensors"),
+    ("wrong-architecture", lambda c: [c.sd, "--model", "mlp:64,5,10"], 3, "shape mismatch"),
+    ("nan-weights", lambda c: [c.nan], 3, "2.weight"),
+    ("inf-weights", lambda c: [c.inf], 3, "2.weight"),
+]
+
+
+def _ckpt_cases() -> list[Case]:
+    cases = []
+    for command, build in CKPT_COMMANDS.items():
+        for name, extra, code, message in CKPT_CASES:
+            if command == "imp" and name == "missing":
+                continue  # imp reads a non-file as a model spec (covered below)
+
+            def args(c, out, build=build, extra=extra):
+                ckpt, *flags = extra(c)
+                return [*build(ckpt, out), *flags]
+
+            cases.append(Case(f"{command}/{name}", args, code, message))
+    return cases
+
+
+def _p(*args) -> Callable[[SimpleNamespace, Path], list]:
+    """Args with ``{name}`` placeholders filled from the corpus (``{out}``: the output folder)."""
+
+    def build(c, out):
+        return [str(a).format(out=out, **vars(c)) for a in args]
+
+    return build
+
+
+G = "{good}"
+OTHER_CASES = [
+    # models whose forward fails; model specs
+    Case("bounds/forward-fails", _p("bounds", "{broken}", "--model", "{factory}:make", "--data", "digits"), 3,
+         "forward exploded"),
+    Case("info/forward-fails", _p("info", "{broken}", "--model", "{factory}:make", "--data", "digits"), 3,
+         "forward exploded"),
+    Case("info/bad-model-spec", _p("info", "{sd}", "--model", "mlp:x"), 2, "mlp sizes must be integers"),
+    Case("info/zero-width-mlp", _p("info", "{sd}", "--model", "mlp:64,0,10"), 2, "positive sizes"),
+    Case("info/unknown-model", _p("info", "{sd}", "--model", "nosuchnet"), 2, "unknown model"),
+    Case("info/model-kwarg", _p("info", "{sd}", "--model", "lenet5:bogus=1"), 2, "bogus"),
+    Case("info/missing-factory", _p("info", "{sd}", "--model", "nofile.py:make"), 3, "nofile.py"),
+    Case("info/no-model", _p("info", "{sd}"), 2, "--model SPEC"),
+    Case("imp/missing-source", _p("imp", "{missing}", "-o", "{out}/imp"), 2, "no-such.pt"),
+    # data
+    Case("bounds/unknown-data", _p("bounds", G, "--data", "nosuch:1"), 2, "unknown data source"),
+    Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
+    Case("bounds/synthetic-size", _p("bounds", G, "--data", "synthetic:samples=x"), 2, "integers"),
+    Case("bounds/empty-data", _p("bounds", G, "--data", "tensors:{data_empty}"), 3, "empty"),
+    Case("bounds/xy-mismatch", _p("bounds", G, "--data", "tensors:{data_mismatch}"), 3, "9"),
+    Case("bounds/non-numeric-data", _p("bounds", G, "--data", "tensors:{data_text}"), 3, "text.npz"),
+    Case("bounds/labels-out-of-range", _p("bounds", G, "--data", "tensors:{data_labels}"), 3, "label 50"),
+    Case("bounds/nan-data", _p("bounds", G, "--data", "tensors:{data_nan}"), 3, "NaN"),
+    Case("bounds/feature-mismatch", _p("bounds", G, "--data", "tensors:{data_features}"), 3, "features.npz"),
+    Case("bounds/real-targets-ce", _p("bounds", G, "--data", "tensors:{data_real}"), 3, "--loss mse"),
+    Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3, "noise.npz"),
+    Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),
+    Case("bounds/data-missing", _p("bounds", G, "--data", "tensors:{dir}/none.npz"), 3, "not found"),
+    Case("bounds/data-root-missing", _p("bounds", G, "--data", "cifar10:/no/such/dir"), 3, "does not exist"),
+    Case("train/unknown-data", _p("train", "--model", SPEC, "--data", "nosuch", "-o", "{out}/t.pt"), 2,
+         "unknown data source"),
+    Case("train/labels-out-of-range",
+         _p("train", "--model", "mlp:64,4,3", "--data", "digits", "-o", "{out}/t.pt", "--epochs", "1"), 3,
+         "label 9"),
+    Case("train/empty-data", _p("train", "--model", SPEC, "--data", "tensors:{data_empty}", "-o", "{out}/t.pt"),
+         3, "empty"),
+    Case("verify/eval-data-bad", _p("verify", G, "--eval-data", "tensors:{data_labels}", "--max-samples", "100"),
+         3, "label 50"),
+    Case("bounds/unknown-loss", _p("bounds", G, "--loss", "hinge"), 2, "unknown loss"),
+    Case("bounds/max-samples-0", _p("bounds", G, "--max-samples", "0"), 2, "--max-samples"),
+    Case("bounds/batch-size-0", _p("bounds", G, "--batch-size", "0"), 2, "--batch-size"),
+    # option values
+    Case("bounds/bad-device", _p("bounds", G, "--device", "tpu"), 2, "--device"),
+    Case("bounds/bad-method", _p("bounds", G, "--method", "fast"), 2, "--method"),
+    Case("bounds/epsilon-negative", _p("bounds", G, "--epsilon", "-1"), 2, "--epsilon"),
+    Case("bounds/epsilon-text", _p("bounds", G, "--epsilon", "tiny"), 2, "--epsilon"),
+    Case("bounds/epsilon-nan", _p("bounds", G, "--epsilon", "nan"), 2, "--epsilon"),
+    Case("bounds/eta-1", _p("bounds", G, "--eta", "1"), 2, "--eta"),
+    Case("bounds/iterations-0", _p("bounds", G, "--iterations", "0"), 2, "--iterations"),
+    Case("spectrum/runs-0", _p("spectrum", G, "--runs", "0"), 2, "--runs"),
+    Case("bounds/iterations-text", _p("bounds", G, "--iterations", "many"), 2, "many"),
+    Case("prune/ratio-1", _p("prune", G, "--ratio", "1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
+    Case("prune/ratio-negative", _p("prune", G, "--ratio", "-0.1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
+    Case("prune/ratio-nan", _p("prune", G, "--ratio", "nan", "-o", "{out}/p.pt"), 2, "[0, 1)"),
+    Case("prune/ratio-text", _p("prune", G, "--ratio", "half", "-o", "{out}/p.pt"), 2, "--ratio"),
+    Case("prune/bad-scope", _p("prune", G, "--ratio", "0.5", "--scope", "row", "-o", "{out}/p.pt"), 2, "--scope"),
+    Case("prune/bad-format", _p("prune", G, "--ratio", "0.5", "--format", "onnx", "-o", "{out}/p.pt"), 2, "onnx"),
+    Case("prune/from-bad-report", _p("prune", G, "--from", "{report_bad}", "-o", "{out}/p.pt"), 3, "report.json"),
+    Case("prune/from-other-report", _p("prune", G, "--from", "{report_other}", "-o", "{out}/p.pt"), 3,
+         "other.json"),
+    Case("verify/acc-drop", _p("verify", G, "--acc-drop", "150"), 2, "--acc-drop"),
+    Case("gate/no-rule", _p("gate", G, "--no-cache"), 2, "no rule"),
+    Case("gate/min-ratio-2", _p("gate", G, "--min-ratio", "2", "--no-cache"), 2, "min_ratio"),
+    Case("gate/bad-use", _p("gate", G, "--min-ratio", "0.1", "--use", "upper", "--no-cache"), 2, "upper"),
+    Case("gate/baseline-missing", _p("gate", G, "--baseline", "{dir}/none.json", "--max-drop", "0.1",
+                                     "--no-cache", "--max-samples", "100"), 3, "none.json"),
+    Case("hyperflux/density-1", _p("hyperflux", G, "--target-density", "1", "-o", "{out}/h.pt"), 2,
+         "--target-density"),
+    Case("law-nplh/bad-metric", _p("law", "nplh", G, "--metric", "voodoo"), 2, "voodoo"),
+    Case("law-nplh/bad-mode", _p("law", "nplh", G, "--mode", "sideways"), 2, "--mode"),
+    Case("law-nplh/bad-region", _p("law", "nplh", G, "--region", "0.5,0.1"), 2, "--region"),
+    Case("imp/bad-rewind", _p("imp", G, "-o", "{out}/imp", "--rewind", "later"), 2, "later"),
+    Case("imp/rate-1", _p("imp", G, "-o", "{out}/imp", "--rate", "1"), 2, "rate"),
+    Case("train/bad-schedule", _p("train", "--model", SPEC, "--data", "digits", "--schedule", "zigzag",
+                                  "-o", "{out}/t.pt"), 2, "--schedule"),
+    Case("train/bad-preset", _p("train", "--model", SPEC, "--data", "digits", "--preset", "gpt",
+                                "-o", "{out}/t.pt"), 2, "--preset"),
+    Case("train/milestones", _p("train", "--model", SPEC, "--data", "digits", "--milestones", "a,b",
+                                "-o", "{out}/t.pt"), 2, "--milestones"),
+    Case("train/epochs-negative", _p("train", "--model", SPEC, "--data", "digits", "--epochs", "-1",
+                                     "-o", "{out}/t.pt"), 2, "epochs"),
+    Case("train/lr-negative", _p("train", "--model", SPEC, "--data", "digits", "--lr", "-1",
+                                 "-o", "{out}/t.pt"), 2, "lr"),
+    # law CSVs
+    Case("nplh-fit/missing", _p("law", "nplh-fit", "{dir}/none.csv"), 3, "none.csv"),
+    Case("nplh-fit/empty", _p("law", "nplh-fit", "{csv_empty}"), 3, "csv_empty.csv"),
+    Case("nplh-fit/header", _p("law", "nplh-fit", "{csv_header}"), 3, "density"),
+    Case("nplh-fit/non-numeric", _p("law", "nplh-fit", "{csv_text}"), 3, "abc"),
+    Case("nplh-fit/out-of-range", _p("law", "nplh-fit", "{csv_range}"), 3, "1.5"),
+    Case("nplh-fit/no-rows", _p("law", "nplh-fit", "{csv_norows}"), 3, "no data rows"),
+    Case("nplh-fit/binary", _p("law", "nplh-fit", "{csv_binary}"), 3, "binary.csv"),
+    Case("error-fit/missing", _p("law", "error-fit", "{dir}/none.csv"), 3, "none.csv"),
+    Case("error-fit/header", _p("law", "error-fit", "{err_header}"), 3, "error"),
+    Case("error-fit/non-numeric", _p("law", "error-fit", "{err_text}"), 3, "high"),
+    Case("error-fit/binary", _p("law", "error-fit", "{csv_binary}"), 3, "binary.csv"),
+    # configs
+    Case("info/config-unknown-key", _p("info", G, "--config", "{cfg_unknown}"), 2, "bogus_key"),
+    Case("bounds/config-wrong-type", _p("bounds", G, "--config", "{cfg_type}"), 2, "many"),
+    Case("bounds/config-bad-yaml", _p("bounds", G, "--config", "{cfg_yaml}"), 2, "not valid YAML"),
+    Case("prune/config-list", _p("prune", G, "-o", "{out}/p.pt", "--config", "{cfg_list}"), 2, "mapping"),
+    Case("bounds/config-section", _p("bounds", G, "--config", "{cfg_section}"), 2, "'bounds'"),
+    Case("prune/config-ratio", _p("prune", G, "-o", "{out}/p.pt", "--config", "{cfg_ratio}"), 2, "[0, 1)"),
+    Case("spectrum/config-iterations", _p("spectrum", G, "--config", "{cfg_iters}"), 2, "--iterations"),
+    Case("gate/config-rules", _p("gate", G, "--config", "{cfg_rules}"), 2, "list"),
+    Case("gate/config-rule-value", _p("gate", G, "--no-cache", "--config", "{cfg_rule_bad}"), 2, "min_ratio"),
+    Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
+    Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
+    # output paths
+    Case("prune/output-exists", _p("prune", G, "--ratio", "0.5", "-o", "{existing}"), 2, "--force"),
+    Case("prune/output-no-folder", _p("prune", G, "--ratio", "0.5", "-o", "{dir}/nope/p.pt"), 2, "does not exist"),
+    Case("prune/output-unwritable", _p("prune", G, "--ratio", "0.5", "-o", f"{UNWRITABLE}/p.pt"), 2, "/sys"),
+    Case("prune/output-under-file", _p("prune", G, "--ratio", "0.5", "-o", "{file_as_dir}/p.pt"), 2, "afile"),
+    Case("prune/output-is-folder", _p("prune", G, "--ratio", "0.5", "-o", "{dir}", "--force"), 2, "folder"),
+    Case("bounds/plot-exists", _p("bounds", G, "--plot", "{existing}"), 2, "--force"),
+    Case("bounds/plot-unwritable", _p("bounds", G, "--plot", f"{UNWRITABLE}/b.png"), 2, "/sys"),
+    Case("train/output-exists", _p("train", "--model", SPEC, "--data", "digits", "-o", "{existing}"), 2, "--force"),
+    Case("train/output-unwritable", _p("train", "--model", SPEC, "--data", "digits", "-o", f"{UNWRITABLE}/t.pt"),
+         2, "/sys"),
+    Case("law-nplh/output-exists", _p("law", "nplh", G, "-o", "{existing}"), 2, "--force"),
+    Case("gate/junit-unwritable", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--max-samples", "100",
+                                     "--junit", f"{UNWRITABLE}/g.xml"), 2, "/sys"),
+    Case("hyperflux/log-exists", _p("hyperflux", G, "--target-density", "0.5", "-o", "{out}/h.pt",
+                                    "--log", "{existing}"), 2, "--force"),
+    Case("error-fit/plot-no-folder", _p("law", "error-fit", "{err_text}", "--plot", "{dir}/nope/f.png"), 2,
+         "does not exist"),
+]
+
+CASES = _ckpt_cases() + OTHER_CASES
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(cli, corpus, tmp_path, case: Case):
+    out = tmp_path / "out"
+    out.mkdir()
+    before = _snapshot(corpus.dir)
+    result = cli(*case.args(corpus, out))
+    err = result.stderr
+    assert result.exit_code == case.code, err
+    assert err.startswith("prunelimit: error: "), err
+    assert case.message in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    assert result.stdout == ""
+    assert list(out.iterdir()) == [], "an output file was left behind"
+    assert _snapshot(corpus.dir) == before, "an input file was created, changed or deleted"
+    assert not corpus.marker.exists(), "the pickle ran code"
+
+
+def test_corpus_is_large_enough():
+    assert len(CASES) >= 30
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "prunelimit", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=timeout)
+
+
+def test_process_bad_checkpoint_is_one_line_exit_3(corpus):
+    proc = _run("bounds", corpus.noise)
+    assert proc.returncode == 3 and proc.stdout == ""
+    assert proc.stderr.startswith("prunelimit: error: checkpoint") and "noise.pt" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_process_pickle_runs_only_with_trust(corpus, tmp_path):
+    """Without --trust-pickle the payload never executes; with it, it does (so the test is real)."""
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    _evil_pickle(evil, marker)
+    proc = _run("info", evil)
+    assert proc.returncode == 3 and "--trust-pickle" in proc.stderr and not marker.exists()
+    proc = _run("info", evil, "--trust-pickle")
+    assert marker.exists()  # the code ran: exactly what the flag warns about
+    assert proc.returncode in (2, 3) and "Traceback" not in proc.stderr
+
+
+def test_debug_shows_the_traceback(corpus):
+    proc = _run("info", corpus.noise, "--debug")
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def _interrupt(args: list, started: Callable[[str], bool], tmp_path: Path) -> tuple[int, str]:
+    """Start the CLI, wait until ``started(stderr so far)`` or 2 s of work, send SIGINT."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen([sys.executable, "-m", "prunelimit", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)  # interpreter start and imports; then the command is computing
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err
+
+
+def test_sigint_during_bounds_exits_130_and_writes_nothing(tmp_path):
+    plot = tmp_path / "b.png"
+    code, err = _interrupt(["bounds", ROOT / "examples/digits-mlp.pt", "--method", "paper",
+                            "--iterations", "100000", "--plot", plot], lambda e: True, tmp_path)
+    assert code == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sigint_during_train_exits_130_and_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "t.pt"
+    code, err = _interrupt(["train", "--model", "mlp:64,256,256,10", "--data", "digits:train", "--epochs", "100000",
+                            "-o", out], lambda e: True, tmp_path)
+    assert code == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    # train checkpoints every epoch on purpose (resumable); any file present must be complete
+    for p in tmp_path.iterdir():
+        assert not p.name.startswith("."), f"temporary file {p.name} left behind"
+        assert torch.load(p, weights_only=True)["format"] == "prunelimit/1"
