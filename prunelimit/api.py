@@ -515,6 +515,7 @@ def train(
     train_batches = load_batches(data, batch_size, max_samples, dev, download)
     eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
     loss_fn = resolve_loss(loss)
+    _check_fits(net, model_spec, output, loss_fn, (data, train_batches), (eval_data, eval_batches))
     meta = {"data": data, "eval_data": eval_data, "loss": loss, "trained_by": "prunelimit train (LOMP)"}
 
     def save(state: dict) -> None:
@@ -523,6 +524,17 @@ def train(
 
     return lomp_train(net, train_batches, loss_fn, config, eval_batches=eval_batches, progress=progress,
                       checkpoint=save, resume_state=resume_state)
+
+
+def _check_fits(net, spec: str | None, path, loss_fn, *named_batches) -> None:
+    """Labels in range, shapes that fit, a finite loss: an input error before any training starts."""
+    from prunelimit.inputs import check_compatible
+    from prunelimit.models.load import LoadedModel
+
+    net.eval()  # no BatchNorm statistics move during the check
+    for text, batches in named_batches:
+        if batches:
+            check_compatible(LoadedModel(net, spec, path=path), batches, loss_fn, text)
 
 
 @dataclass(frozen=True)

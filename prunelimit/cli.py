@@ -24,12 +24,40 @@ from prunelimit.report import console
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
 
+# typer ≥ 0.29 vendors click: its parse errors derive from TyperException, older ones from click's
+_CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
+
+
+class _Group(typer.core.TyperGroup):
+    """Click's own parse errors (bad ``--iterations many``, unknown flags) in the SPEC §4 form."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except _CLICK_ERRORS as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `prunelimit law`: typer's help, as before
+                from typer import rich_utils
+
+                rich_utils.rich_format_error(exc)
+            else:
+                where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
+                typer.echo(f"prunelimit: error: {exc.format_message()}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except (typer.Abort, click.exceptions.Abort):  # Ctrl-C before a command started
+            typer.echo("prunelimit: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
     name="prunelimit",
     help="How far can this network be pruned? Predict the limit, prove it, prune to it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    cls=_Group,
 )
 
 EXAMPLE = "examples/digits-mlp.pt"

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import UsageError
 
 COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "law", "hyperflux", "imp",
             "nplh", "nplh_fit", "error_fit")
@@ -22,7 +22,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
     """Parse a YAML config file into a dict (empty file → empty dict)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"config file {path} not found")
+        raise UsageError(f"config file {path} not found")  # configuration, not model input: exit 2
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -10,6 +10,14 @@ batch weighted by its size) restricted to a chosen list of parameters. Engines:
   beyond one batch);
 * ``"auto"``: ``"cached"`` when its estimated memory fits ``memory_budget_mb``, otherwise
   ``"revrev"``. An explicit ``"cached"`` that does not fit falls back with a warning.
+
+Chunking: the mean loss is the size-weighted mean of per-sample losses, so the HVP may
+walk the data in chunks of any size (the model is in eval mode, so no sample sees
+another). ``chunk_samples="auto"`` re-slices the concatenated data into chunks whose
+first-order graph holds about ``CPU_CHUNK_BYTES`` on a CPU (larger chunks fall out of
+cache; docs/benchmarks.md) or ``memory_budget_mb`` on an accelerator, where bigger is
+faster. Construction checks that the chunked mean loss equals the batch-weighted one; a
+``loss_fn`` that is not a per-sample mean fails that check and keeps the caller's batches.
 """
 
 from __future__ import annotations
@@ -26,6 +34,12 @@ from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_devic
 from prunelimit.errors import InputError, NumericalError, UsageError
 
 ENGINES = ("auto", "cached", "revrev")
+CHUNKINGS = ("auto", "batches")
+# Graph bytes per chunk on a CPU. Measured (docs/benchmarks.md): an MLP's HVP gains from
+# merging 256-sample batches into chunks of ~2048 samples (a few MB of graph), a small CNN
+# loses above ~128–256 samples (tens of MB), so the target sits between.
+CPU_CHUNK_BYTES = 16 * 2**20
+_CHUNK_RTOL = 1e-5  # chunked vs batch-weighted mean loss: summation order only (float32)
 
 Matvec = Callable[[Tensor], Tensor]
 
@@ -48,11 +62,14 @@ class HessianOperator:
         engine: str = "auto",
         memory_budget_mb: float = 1024,
         dtype: torch.dtype | None = None,
+        chunk_samples: int | str = "auto",
     ) -> None:
         if engine not in ENGINES:
             raise UsageError(f"unknown HVP engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if not params:
             raise UsageError("no parameters selected for the Hessian; widen the parameter selection")
+        if not (chunk_samples in CHUNKINGS or (isinstance(chunk_samples, int) and chunk_samples >= 1)):
+            raise UsageError(f"chunk_samples must be a positive integer, 'auto' or 'batches', got {chunk_samples!r}")
         model.eval()
         if dtype is not None and dtype != params[0].dtype:
             model, params = _converted(model, params, dtype)
@@ -67,22 +84,17 @@ class HessianOperator:
         self.hvps = 0
 
         first = _cast(to_device(list(batches), self.device), self.dtype)
-        second = _cast(to_device(list(batches), self.device), self.dtype)
         if not first:
             raise InputError("the analysis data is empty; pass at least one batch")
-        self._batches: list[Batch] = first
-        sizes = [batch_size(b) for b in first]
-        self.samples = sum(sizes)
-        self._weights = [s / self.samples for s in sizes]
+        self._sizes = [batch_size(b) for b in first]
+        self.samples = sum(self._sizes)
         self._losses = self._pass_losses(first)
-        again = self._pass_losses(second)
-        if len(again) != len(self._losses) or not np.allclose(
-            self._losses, again, rtol=1e-6, atol=1e-9
-        ):
-            raise InputError(
-                "the data loader is not deterministic (two passes over the analysis data gave "
-                "different losses); use a fixed order and no random augmentation"
-            )
+        # The second pass over the data is both the determinism check and the data the
+        # HVPs walk, re-sliced into chunks.
+        second = _cast(to_device(list(batches), self.device), self.dtype)
+        size = self._chunk_size(first[0], chunk_samples, memory_budget_mb)
+        self._chunks = self._checked_chunks(second, size)
+        self._weights = [batch_size(c) / self.samples for c in self._chunks]
 
         self._cached_grad: list[Tensor] | None = None
         self.engine = self._choose_engine(engine, memory_budget_mb)
@@ -92,14 +104,19 @@ class HessianOperator:
     # ----------------------------------------------------------------- public API
     def loss(self) -> float:
         """Mean loss over the analysis data (batches weighted by size)."""
-        return float(np.dot(self._weights, self._losses))
+        return float(np.dot(self._sizes, self._losses) / self.samples)
 
     def batch_losses(self) -> np.ndarray:
         """Per-batch mean losses in data order (the input to the default ε, SPEC §2)."""
         return self._losses.copy()
 
     def batch_sizes(self) -> list[int]:
-        return [batch_size(b) for b in self._batches]
+        """Sizes of the caller's batches (not of the internal chunks)."""
+        return list(self._sizes)
+
+    def chunk_sizes(self) -> list[int]:
+        """Sizes of the chunks the HVPs walk (see the module doc)."""
+        return [batch_size(c) for c in self._chunks]
 
     def gradient(self) -> Tensor:
         """Flat mean gradient (for the "not at a minimum" warning), on the params' device."""
@@ -116,7 +133,7 @@ class HessianOperator:
             hv = self._second_backward(self._cached_grad, parts, retain=True)
         else:
             hv = [torch.zeros_like(p) for p in self.params]
-            for w, batch in zip(self._weights, self._batches):
+            for w, batch in zip(self._weights, self._chunks):
                 grads = self._batch_gradient(batch, create_graph=True)
                 for acc, h in zip(hv, self._second_backward(grads, parts, retain=False)):
                     acc.add_(h, alpha=w)
@@ -141,7 +158,7 @@ class HessianOperator:
                 hv = self._second_backward(self._cached_grad, parts, retain=True, batched=True)
             else:
                 hv = [torch.zeros(k, *p.shape, dtype=p.dtype, device=p.device) for p in self.params]
-                for w, batch in zip(self._weights, self._batches):
+                for w, batch in zip(self._weights, self._chunks):
                     grads = self._batch_gradient(batch, create_graph=True)
                     for acc, h in zip(hv, self._second_backward(grads, parts, retain=False, batched=True)):
                         acc.add_(h, alpha=w)
@@ -154,6 +171,44 @@ class HessianOperator:
         return out.to(vs)
 
     # ------------------------------------------------------------------ internals
+    def _chunk_size(self, probe: Batch, chunking: int | str, budget_mb: float) -> int | None:
+        """Samples per chunk, or None to keep the caller's batches."""
+        if chunking == "batches":
+            return None
+        if isinstance(chunking, int):
+            return chunking
+        target = CPU_CHUNK_BYTES if self.device.type == "cpu" else budget_mb * 2**20
+        per_sample = self._graph_bytes(probe) / batch_size(probe)
+        return max(1, int(target // max(per_sample, 1.0)))
+
+    def _checked_chunks(self, batches: list[Batch], size: int | None) -> list[Batch]:
+        """``batches`` re-sliced into chunks of ``size`` samples, after checking the data.
+
+        Refuses data whose two passes differ (``InputError``). Keeps the batches as given
+        when they cannot be concatenated, or when the chunked mean loss differs from the
+        batch-weighted one (a ``loss_fn`` that is not a per-sample mean).
+        """
+        chunks = _rechunked(batches, size) if size is not None else None
+        tried = chunks is not None and [batch_size(c) for c in chunks] != self._sizes
+        if tried:
+            chunk_losses = self._pass_losses(chunks)
+            sizes = np.array([batch_size(c) for c in chunks])
+            if np.isclose(sizes @ chunk_losses, np.dot(self._sizes, self._losses), rtol=_CHUNK_RTOL, atol=1e-9):
+                return chunks
+        again = self._pass_losses(batches)
+        if len(again) != len(self._losses) or not np.allclose(self._losses, again, rtol=1e-6, atol=1e-9):
+            raise InputError(
+                "the data loader is not deterministic (two passes over the analysis data gave "
+                "different losses); use a fixed order and no random augmentation"
+            )
+        if tried:
+            warnings.warn(
+                "the loss is not a per-sample mean (merging batches changed it), so HVPs walk "
+                "your batches as given; pass chunk_samples='batches' to skip this check",
+                stacklevel=3,
+            )
+        return batches
+
     def _pass_losses(self, batches: list[Batch]) -> np.ndarray:
         with torch.no_grad():
             losses = np.array([float(self.loss_fn(self.model, b)) for b in batches])
@@ -173,7 +228,7 @@ class HessianOperator:
         # One summed gradient over all batches: one backward call per HVP traverses every
         # batch's kept graph, with no per-batch Python loop.
         total = [torch.zeros_like(p) for p in self.params]
-        for w, batch in zip(self._weights, self._batches):
+        for w, batch in zip(self._weights, self._chunks):
             for i, g in enumerate(self._batch_gradient(batch, create_graph)):
                 total[i] = total[i] + w * g
         return total
@@ -211,10 +266,15 @@ class HessianOperator:
         return "revrev"
 
     def _cached_graph_bytes(self) -> float:
-        """Memory the kept graphs would take: saved tensors of one batch, scaled by samples.
+        """Memory the kept graphs would take: one chunk's saved tensors, scaled by samples."""
+        first = self._chunks[0]
+        return self._graph_bytes(first) * self.samples / batch_size(first)
+
+    def _graph_bytes(self, batch: Batch) -> int:
+        """Bytes of the tensors a first-order graph of ``batch`` saves for the second backward.
 
         Parameters are shared across batches, so their storages are not counted; other
-        storages are counted once per batch.
+        storages are counted once.
         """
         param_ptrs = {p.untyped_storage().data_ptr() for p in self.model.parameters()}
         seen: set[int] = set()
@@ -229,10 +289,9 @@ class HessianOperator:
                 total += storage.nbytes()
             return t
 
-        batch = self._batches[0]
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             self._batch_gradient(batch, create_graph=True)
-        return total * self.samples / batch_size(batch)
+        return total
 
     def _unflatten(self, v: Tensor) -> list[Tensor]:
         return [c.view(s) for c, s in zip(v.split(self._numels), self._shapes)]
@@ -254,3 +313,23 @@ def _converted(
 
 def _cast(batches: list[Batch], dtype: torch.dtype) -> list[Batch]:
     return [tuple(t.to(dtype) if t.is_floating_point() else t for t in b) for b in batches]
+
+
+def _rechunked(batches: list[Batch], size: int) -> list[Batch] | None:
+    """The samples of ``batches`` in order, cut into chunks of ``size`` (the last shorter).
+
+    None when the batches cannot be concatenated: different arity, trailing shapes or
+    dtypes, or a tensor that is not per-sample (its length differs from the batch size).
+    """
+    head = batches[0]
+    for b in batches:
+        n = batch_size(b)
+        if len(b) != len(head) or any(
+            t.dim() == 0 or t.shape[0] != n or t.shape[1:] != h.shape[1:] or t.dtype != h.dtype
+            for t, h in zip(b, head)
+        ):
+            return None
+    if len(batches) == 1 and batch_size(head) <= size:
+        return list(batches)
+    columns = [torch.cat([b[i] for b in batches]).split(size) for i in range(len(head))]
+    return list(zip(*columns))

@@ -18,13 +18,18 @@ from prunelimit.errors import UsageError
 def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
     """Refuse to overwrite without ``force`` and fail early on a missing parent folder."""
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a folder; name a file inside it")
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"cannot write {path}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"cannot write {path}: folder {parent} is not writable")
+    try:  # os.access says yes to root even on read-only file systems; a real probe does not
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: folder {parent} is not writable ({exc.strerror})") from None
     return path
 
 
@@ -32,7 +37,10 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
 def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """Yield a temporary path; on success it is renamed onto ``path``, else removed."""
     path = check_writable(path, force)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path} ({exc.strerror})") from None
     os.close(fd)
     try:
         yield Path(tmp)
