@@ -1,3 +1,9 @@
-from prunelimit.cli import main
+import sys
 
-main()
+try:  # Ctrl-C while torch is still importing: the SPEC §4 exit, not a traceback
+    from prunelimit.cli import main
+
+    main()
+except KeyboardInterrupt:
+    sys.stderr.write("prunelimit: interrupted\n")
+    sys.exit(130)

@@ -461,6 +461,7 @@ def imp(
         epochs_dense = epochs if epochs_dense is None else epochs_dense
     _require_batches(train, source)
     evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else train
+    _check_fits(net, model, source, loss_fn, (data or "the training data", train), (eval_data, evaluation))
     return iterative_magnitude_pruning(net, train, evaluation, loss_fn, rate=rate, levels=levels, rewind=rewind,
                                        rewind_steps=rewind_steps, epochs_per_level=epochs, epochs_dense=epochs_dense,
                                        lr=lr, seed=seed, out_dir=output)
@@ -800,6 +801,7 @@ def hyperflux(
         loss_fn = resolve_loss(loss)
     _require_batches(batches, checkpoint or model)
     evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else batches
+    _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", batches), (eval_data, evaluation))
     dense = evaluate(net, evaluation, loss_fn)
     result = hyperflux_prune(net, batches, loss_fn, target_density, pruning_epochs, regrowth_epochs, seed,
                              weight_lr=weight_lr, gate_lr=gate_lr)

@@ -131,7 +131,7 @@ def handled(debug: bool) -> Iterator[None]:
             raise
         _fail(exc.exit_code, str(exc))
     except KeyboardInterrupt:
-        typer.echo("prunelimit: interrupted; no output file was written", err=True)
+        typer.echo("prunelimit: interrupted; no partial output file was left", err=True)
         raise typer.Exit(130)
     except Exception as exc:
         if debug:
@@ -463,10 +463,14 @@ EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluat
 
 
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
-    from prunelimit.inputs import load_batches
+    from prunelimit.inputs import check_compatible, load_batches
 
     spec = eval_data or inputs.loaded.meta.get("eval_data")
-    return load_batches(spec, batch_size, None, inputs.device, download) if spec else None
+    if not spec:
+        return None
+    batches = load_batches(spec, batch_size, None, inputs.device, download)
+    check_compatible(inputs.loaded, batches, inputs.loss_fn, spec)  # labels/shapes: exit 3, not a crash later
+    return batches
 
 
 @app.command(epilog="Example: prunelimit train --model mlp:64,32,10 --data digits:train --eval-data digits:test --l1 1e-3 --epochs 60 -o lomp.pt")
@@ -682,6 +686,8 @@ def gate(
         options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
         policy = ctx.meta.get("gate_rules")
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
+        if junit is not None:  # fail before the curvature work, not after (the report is rewritten each run)
+            check_writable(junit, force=True)
         settings = dict(model=model, data=data, loss=loss, batch_size=batch_size, max_samples=max_samples,
                         include=sorted(include or ()), exclude=sorted(exclude or ()), options=options)
         cache = None if no_cache else (cache_dir or default_cache_dir())

@@ -102,6 +102,8 @@ def _checked(rule: GateRule) -> GateRule:
         raise UsageError(f"gate rule {rule.name!r}: --baseline needs --max-drop D (a ratio, e.g. 0.02)")
     if rule.baseline is None and rule.max_drop is not None:
         raise UsageError(f"gate rule {rule.name!r}: --max-drop needs --baseline REPORT.json")
+    if rule.baseline is not None:
+        read_report(rule.baseline)  # a missing or broken baseline fails before the curvature work
     for label, value in (("min_ratio", rule.min_ratio), ("max_drop", rule.max_drop)):
         if value is not None and (not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0):
             raise UsageError(f"gate rule {rule.name!r}: {label} must be a ratio in [0, 1], got {value!r}")

@@ -68,7 +68,7 @@ class HessianOperator:
             raise UsageError(f"unknown HVP engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if not params:
             raise UsageError("no parameters selected for the Hessian; widen the parameter selection")
-        if not (chunk_samples in CHUNKINGS or (isinstance(chunk_samples, int) and chunk_samples >= 1)):
+        if not (chunk_samples in CHUNKINGS or (type(chunk_samples) is int and chunk_samples >= 1)):
             raise UsageError(f"chunk_samples must be a positive integer, 'auto' or 'batches', got {chunk_samples!r}")
         model.eval()
         if dtype is not None and dtype != params[0].dtype:
@@ -92,7 +92,8 @@ class HessianOperator:
         # The second pass over the data is both the determinism check and the data the
         # HVPs walk, re-sliced into chunks.
         second = _cast(to_device(list(batches), self.device), self.dtype)
-        size = self._chunk_size(first[0], chunk_samples, memory_budget_mb)
+        self._bytes_per_sample = self._graph_bytes(first[0]) / self._sizes[0]
+        size = self._chunk_size(chunk_samples, memory_budget_mb)
         self._chunks = self._checked_chunks(second, size)
         self._weights = [batch_size(c) / self.samples for c in self._chunks]
 
@@ -171,15 +172,14 @@ class HessianOperator:
         return out.to(vs)
 
     # ------------------------------------------------------------------ internals
-    def _chunk_size(self, probe: Batch, chunking: int | str, budget_mb: float) -> int | None:
+    def _chunk_size(self, chunking: int | str, budget_mb: float) -> int | None:
         """Samples per chunk, or None to keep the caller's batches."""
         if chunking == "batches":
             return None
         if isinstance(chunking, int):
             return chunking
         target = CPU_CHUNK_BYTES if self.device.type == "cpu" else budget_mb * 2**20
-        per_sample = self._graph_bytes(probe) / batch_size(probe)
-        return max(1, int(target // max(per_sample, 1.0)))
+        return max(1, int(target // max(self._bytes_per_sample, 1.0)))
 
     def _checked_chunks(self, batches: list[Batch], size: int | None) -> list[Batch]:
         """``batches`` re-sliced into chunks of ``size`` samples, after checking the data.
@@ -254,7 +254,7 @@ class HessianOperator:
     def _choose_engine(self, engine: str, budget_mb: float) -> str:
         if engine == "revrev":
             return "revrev"
-        need_mb = self._cached_graph_bytes() / 2**20
+        need_mb = self._bytes_per_sample * self.samples / 2**20
         if need_mb <= budget_mb:
             return "cached"
         if engine == "cached":
@@ -264,11 +264,6 @@ class HessianOperator:
                 stacklevel=3,
             )
         return "revrev"
-
-    def _cached_graph_bytes(self) -> float:
-        """Memory the kept graphs would take: one chunk's saved tensors, scaled by samples."""
-        first = self._chunks[0]
-        return self._graph_bytes(first) * self.samples / batch_size(first)
 
     def _graph_bytes(self, batch: Batch) -> int:
         """Bytes of the tensors a first-order graph of ``batch`` saves for the second backward.

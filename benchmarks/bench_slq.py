@@ -1,0 +1,75 @@
+"""SLQ wall time against its floor: the same number of plain gradient passes (SPEC §7).
+
+For each model, in one process and interleaved rounds (order rotating), times
+
+* ``slq``: ``slq(op.matvec, dim, iterations=m, runs=k, method="h")`` on a
+  ``HessianOperator`` built beforehand (its construction is timed separately);
+* ``floor``: ``m·k`` plain gradient passes over the same batches;
+* ``lanczos only``: the same SLQ with a free diagonal operator, i.e. the Lanczos
+  bookkeeping (full reorthogonalisation, host copies) on its own;
+
+and prints the medians and ``slq / floor`` (target ≤ 1.5).
+
+    python benchmarks/bench_slq.py [--models mlp,cnn] [--steps 50] [--probes 2]
+                                   [--samples 2048] [--batch 256] [--repeats 3] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from bench_hvp import gradient_pass, interleaved, problem
+from prunelimit.curvature.hvp import HessianOperator
+from prunelimit.curvature.slq import slq
+from prunelimit.data.batches import cross_entropy_loss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="mlp,cnn")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--probes", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=2048)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--engine", default="auto")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    m, k = args.steps, args.probes
+    print(f"torch {torch.__version__}, {args.threads} threads, {args.samples} samples, batches of {args.batch}, "
+          f"SLQ {m} steps × {k} probes, median of {args.repeats} interleaved rounds")
+    for name in args.models.split(","):
+        model, batches = problem(name, args.samples, args.batch)
+        params = list(model.parameters())
+        start = time.perf_counter()
+        op = HessianOperator(model, params, batches, cross_entropy_loss, engine=args.engine)
+        build = time.perf_counter() - start
+        grad = gradient_pass(model, batches)
+        diag = torch.linspace(-1.0, 10.0, op.dim, dtype=torch.float64)
+
+        def floor() -> None:
+            for _ in range(m * k):
+                grad()
+
+        med = interleaved(
+            {
+                "slq": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h"),
+                "floor": floor,
+                "lanczos only": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k, method="h"),
+            },
+            args.repeats,
+        )
+        print(f"\n{name}: {op.dim:,} parameters, engine {op.engine}, chunks {op.chunk_sizes()[0]}×"
+              f"{len(op.chunk_sizes())}, operator built in {build:.2f} s")
+        print("| what | median s | / floor |\n|---|---|---|")
+        for label, t in med.items():
+            print(f"| {label} | {t:.2f} | {t / med['floor']:.2f} |")
+        print(f"| slq + operator build | {med['slq'] + build:.2f} | {(med['slq'] + build) / med['floor']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+"""Each command end to end through the CLI, checked against independent computations."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import brentq
+
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.load import load_model
+
+
+def _json(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def least_squares(tmp_path):
+    """A linear model y = Wx + b with MSE loss: the Hessian is 2·[X 1]ᵀ[X 1]/n exactly."""
+    gen = torch.Generator().manual_seed(0)
+    n, d = 96, 6
+    x = torch.randn(n, d, generator=gen, dtype=torch.float64) * torch.linspace(0.2, 3, d, dtype=torch.float64)
+    y = x @ torch.randn(d, generator=gen, dtype=torch.float64) + 0.1 * torch.randn(n, generator=gen, dtype=torch.float64)
+    data = tmp_path / "ls.pt"
+    torch.save({"x": x.float(), "y": y.float()[:, None]}, data)
+    model = torch.nn.Linear(d, 1)
+    with torch.no_grad():  # least-squares solution, so the model sits at the minimum
+        design = torch.cat([x, torch.ones(n, 1, dtype=torch.float64)], 1)
+        sol = torch.linalg.lstsq(design, y[:, None]).solution
+        model.weight.copy_(sol[:d].T)
+        model.bias.copy_(sol[d])
+    ckpt = tmp_path / "ls-model.pt"
+    save_checkpoint(ckpt, f"mlp:{d},1", {f"0.{k}": v for k, v in model.state_dict().items()})
+    return ckpt, data, x.float().double(), design.float().double()
+
+
+def test_bounds_exact_matches_closed_form_least_squares(cli, least_squares):
+    """F and ρ* from the closed-form Hessian 2XᵀX/n match the command to 1e-6 relative.
+
+    Tolerance: the command works in float64 from float32 weights and data, as does this
+    oracle, so only rounding of the eigensolvers and root finders differs.
+    """
+    ckpt, data, _, design = least_squares
+    eps = 0.05
+    doc = _json(cli("bounds", ckpt, "--data", f"tensors:{data}", "--loss", "mse", "--method", "exact",
+                    "--epsilon", eps, "--batch-size", 32, "--json"))
+    hessian = 2 * design.T @ design / design.shape[0]
+    lam = np.linalg.eigvalsh(hessian.numpy())
+    assert doc["spectrum"]["lambda_max"] == pytest.approx(lam.max(), rel=1e-6)
+    assert doc["spectrum"]["trace"] == pytest.approx(lam.sum(), rel=1e-6)
+    w = np.sort(np.abs(load_model(ckpt).model[0].weight.detach().double().numpy().ravel()))
+    n = w.size
+
+    def radius(rho):  # prefix sums interpolated linearly in ρ·N, as the tool defines R on continuous ρ
+        cum = np.concatenate([[0], np.cumsum(w**2)])
+        pos = rho * n
+        k = min(int(pos), n - 1)
+        return np.sqrt(cum[k] + (pos - k) * (cum[k + 1] - cum[k]))
+
+    def fraction(r):
+        return np.mean(2 * eps / (2 * eps + np.abs(lam) * r**2))
+
+    rho = brentq(lambda r: fraction(radius(r)) - r, 0, 1, xtol=1e-14)
+    assert doc["prediction"]["ratio"] == pytest.approx(rho, rel=1e-6)
+    shift = np.sqrt(8 * np.log(4 / 0.01)) / np.sqrt(lam.size)
+    lower = max(brentq(lambda r: fraction(radius(r)) - shift - r, 0, 1, xtol=1e-14), 0) if 1 - shift > 0 else 0.0
+    assert doc["bounds"]["lower"] == pytest.approx(lower, abs=1e-9)
+    assert doc["params"] == {"hessian": 7, "prunable": 6}
+
+
+def test_default_method_is_exact_for_small_models_and_paper_differs(cli, own_ckpt):
+    exact = _json(cli("bounds", own_ckpt, "--method", "exact", "--json", "--max-samples", 300))
+    default = _json(cli("bounds", own_ckpt, "--json", "--max-samples", 300))
+    assert default["prediction"]["ratio"] == exact["prediction"]["ratio"]
+    assert default["spectrum"]["solver"] == "exact"
+    paper = _json(cli("bounds", own_ckpt, "--method", "paper", "--iterations", 20, "--json", "--max-samples", 300))
+    assert paper["spectrum"]["solver"] == "slq-h" and paper["timing"]["hvps"] > 0
+    assert paper["prediction"]["ratio"] == pytest.approx(round(paper["prediction"]["ratio"] * 1000) / 1000)
+
+
+def test_bounds_json_has_spec_keys(cli, own_ckpt):
+    doc = _json(cli("bounds", own_ckpt, "--json", "--max-samples", 300))
+    for path in ("params.hessian", "params.prunable", "loss", "epsilon", "spectrum.lambda_max",
+                 "spectrum.lambda_min", "spectrum.trace", "spectrum.runs", "spectrum.iterations",
+                 "prediction.ratio", "prediction.density", "prediction.radius", "bounds.lower", "bounds.upper",
+                 "bounds.eta", "timing.seconds", "timing.hvps"):
+        node = doc
+        for key in path.split("."):
+            node = node[key]
+    assert doc["schema"] == "prunelimit.bounds/1"
+    assert doc["prediction"]["density"] == pytest.approx(1 - doc["prediction"]["ratio"])
+    assert doc["bounds"]["lower"] <= doc["prediction"]["ratio"] <= doc["bounds"]["upper"]
+
+
+def test_spectrum_and_plots(cli, own_ckpt, tmp_path):
+    doc = _json(cli("spectrum", own_ckpt, "--method", "paper", "--iterations", 15, "--runs", 2, "--json",
+                    "--max-samples", 300, "--plot", tmp_path / "s.png"))
+    assert len(doc["probes"]) == 2 and abs(sum(doc["probes"][0]["weights"]) - 1) < 1e-9
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    result = cli("bounds", own_ckpt, "--max-samples", 300, "--plot", tmp_path / "b.png")
+    assert result.exit_code == 0 and (tmp_path / "b.png").stat().st_size > 1000
+
+
+def test_prune_removes_ceil_and_writes_every_format(cli, own_ckpt, tmp_path):
+    out = tmp_path / "p.pt"
+    doc = _json(cli("prune", own_ckpt, "--ratio", "0.37", "-o", out, "--format", "torch-prune",
+                    "--format", "safetensors", "--json", "--max-samples", 200))
+    n = 64 * 12 + 12 * 10
+    assert sum(l["zeros"] for l in doc["layers"]) == int(np.ceil(0.37 * n))
+    assert doc["ratio"]["requested"] == 0.37 and doc["after"]["loss"] is not None
+    pruned = load_model(out)
+    assert int(sum((~m).sum() for m in pruned.masks.values())) == int(np.ceil(0.37 * n))
+    via_torch_prune = load_model(tmp_path / "p.prune.pt", "mlp:64,12,10")
+    via_safetensors = load_model(tmp_path / "p.safetensors", "mlp:64,12,10")
+    for other in (via_torch_prune, via_safetensors):
+        assert torch.equal(other.model[0].weight, pruned.model[0].weight)
+    assert cli("prune", own_ckpt, "--ratio", "0.5", "-o", out).exit_code == 2  # exists, no --force
+
+
+def test_prune_auto_uses_saved_bounds_report(cli, own_ckpt, tmp_path):
+    report = tmp_path / "b.json"
+    report.write_text(json.dumps({"prediction": {"ratio": 0.25}, "bounds": {"lower": 0.125}}))
+    doc = _json(cli("prune", own_ckpt, "--ratio", "lower", "--from", report, "-o", tmp_path / "p.pt", "--json"))
+    assert doc["ratio"]["requested"] == 0.125
+
+
+@pytest.mark.parametrize("ratio", ["1.0", "-0.1", "1.5", "abc", "nan"])
+def test_prune_rejects_bad_ratios(cli, own_ckpt, tmp_path, ratio):
+    result = cli("prune", own_ckpt, "--ratio", ratio, "-o", tmp_path / "p.pt")
+    assert result.exit_code == 2 and not (tmp_path / "p.pt").exists()
+
+
+def test_verify_json_keys_and_delta(cli, own_ckpt):
+    doc = _json(cli("verify", own_ckpt, "--eval-data", "digits:test", "--json", "--max-samples", 300))
+    assert doc["schema"] == "prunelimit.verify/1"
+    assert doc["delta"] == pytest.approx(doc["prediction"]["ratio"] - doc["actual"]["loss_ratio"])
+    assert doc["actual"]["evaluations"] <= 2 * 17 and 0 <= doc["actual"]["accuracy_ratio"] < 1
+
+
+def test_train_resume_after_interrupt_equals_uninterrupted(cli, tmp_path):
+    from prunelimit import api
+    from prunelimit.pruning.lomp import LompConfig
+
+    common = ["--model", "mlp:64,8,10", "--data", "digits:train", "--max-samples", 256, "--lr", 0.05, "--l1", 1e-3,
+              "--epochs", 4]
+    full, part = tmp_path / "full.pt", tmp_path / "part.pt"
+    assert cli("train", *common, "-o", full).exit_code == 0
+
+    def interrupt(step, total):  # 2 steps an epoch: stop inside epoch 3
+        if step == 5:
+            raise KeyboardInterrupt
+
+    config = LompConfig(epochs=4, lr=0.05, l1=1e-3)
+    with pytest.raises(KeyboardInterrupt):
+        api.train("mlp:64,8,10", "digits:train", part, config, max_samples=256, device="cpu", progress=interrupt)
+    assert len(load_model(part).meta["train_state"]["history"]) == 2
+    doc = _json(cli("train", *common, "-o", part, "--resume", "--json"))
+    assert len(doc["history"]) == 4
+    a, b = load_model(full).model.state_dict(), load_model(part).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _gate(cli, ckpt, cache, *args):
+    return cli("gate", ckpt, "--max-samples", 300, "--cache-dir", cache, *args)
+
+
+def test_gate_pass_fail_exit_zero_and_junit(cli, own_ckpt, tmp_path):
+    cache = tmp_path / "cache"
+    doc = _json(_gate(cli, own_ckpt, cache, "--min-ratio", 0.0, "--json"))
+    lower = doc["measured"]
+    assert doc["passed"] and doc["threshold"] == 0.0 and doc["reason"] == "all rules passed"
+    failed = _gate(cli, own_ckpt, cache, "--min-ratio", min(lower + 0.05, 1.0), "--junit", tmp_path / "j.xml")
+    assert failed.exit_code == 1 and "FAIL" in failed.stdout
+    root = ET.parse(tmp_path / "j.xml").getroot()
+    assert root.find("testsuite").get("failures") == "1" and root.find(".//failure") is not None
+    assert _gate(cli, own_ckpt, cache, "--min-ratio", 1.0, "--exit-zero").exit_code == 0
+
+
+def test_gate_cache_hit_costs_no_hvps_and_misses_after_change(cli, own_ckpt, tmp_path, monkeypatch):
+    from prunelimit import api
+
+    cache = tmp_path / "cache"
+    first = _json(_gate(cli, own_ckpt, cache, "--min-ratio", 0.0, "--json"))
+    assert first["cache_hit"] is False
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("bounds recomputed on an unchanged model")
+
+    monkeypatch.setattr(api, "bounds", forbidden)
+    second = _json(_gate(cli, own_ckpt, cache, "--min-ratio", 0.0, "--json"))
+    assert second["cache_hit"] is True and second["measured"] == first["measured"]
+    monkeypatch.undo()
+    loaded = load_model(own_ckpt)
+    with torch.no_grad():
+        loaded.model[0].weight.mul_(2)
+    save_checkpoint(own_ckpt, loaded.spec, loaded.model.state_dict(), meta=loaded.meta, force=True)
+    third = _json(_gate(cli, own_ckpt, cache, "--min-ratio", 0.0, "--json"))
+    assert third["cache_hit"] is False and third["measured"] != first["measured"]
+
+
+def test_gate_baseline_drop_and_yaml_policy(cli, own_ckpt, tmp_path):
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"prediction": {"ratio": 0.99}, "bounds": {"lower": 0.99}}))
+    dropped = _gate(cli, own_ckpt, tmp_path / "c", "--baseline", base, "--max-drop", 0.01, "--json")
+    assert dropped.exit_code == 1 and "exceeds" in json.loads(dropped.stdout)["reason"]
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(
+        "max_samples: 300\n"
+        "gate:\n"
+        "  rules:\n"
+        "    - {name: floor, min_ratio: 0.0}\n"
+        f"    - {{name: no-regression, baseline: {base}, max_drop: 0.01, use: predicted}}\n"
+    )
+    result = cli("gate", own_ckpt, "--config", policy, "--cache-dir", tmp_path / "c", "--json")
+    rules = json.loads(result.stdout)["rules"]
+    assert result.exit_code == 1 and [r["name"] for r in rules] == ["floor", "no-regression"]
+    assert [r["passed"] for r in rules] == [True, False]
+
+
+@pytest.mark.parametrize(
+    "args, code",
+    [(["--min-ratio", "1.5"], 2), ([], 2), (["--baseline", "missing.json", "--max-drop", "0.1"], 3),
+     (["--max-drop", "0.1"], 2)],
+)
+def test_gate_usage_errors(cli, own_ckpt, tmp_path, args, code):
+    assert cli("gate", own_ckpt, "--cache-dir", tmp_path, *args).exit_code == code
+
+
+def test_law_nplh_fit_recovers_synthetic_law(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    gamma = np.logspace(-3, 1, 40)
+    density = np.clip(0.05 * gamma**-0.8 * np.exp(rng.normal(0, 0.01, gamma.size)), 1e-4, 1)
+    csv = tmp_path / "p.csv"
+    csv.write_text("density,gamma\n" + "".join(f"{d},{g}\n" for d, g in zip(density, gamma)))
+    doc = _json(cli("law", "nplh-fit", csv, "--json", "--plot", tmp_path / "n.png"))
+    assert doc["alpha0"] == pytest.approx(0.8, rel=0.02) and doc["c"] == pytest.approx(0.05, rel=0.05)
+    assert (tmp_path / "n.png").exists()
+
+
+def test_imp_feeds_error_fit(cli, tmp_path):
+    out = tmp_path / "imp"
+    doc = _json(cli("imp", "mlp:64,16,10", "--data", "digits:train", "--eval-data", "digits:test",
+                    "--levels", 5, "--rate", 0.5, "--epochs", 3, "-o", out, "--json"))
+    assert [r["level"] for r in doc["rows"]] == list(range(6))
+    fit = cli("law", "error-fit", out / "imp.csv", "--json")
+    assert fit.exit_code == 0, fit.stderr
+    assert {"eps_np", "eps_up", "gamma", "p"} <= set(json.loads(fit.stdout)["params"])
+
+
+def test_hyperflux_command(cli, tmp_path):
+    doc = _json(cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.2,
+                    "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json"))
+    assert doc["density"] == pytest.approx(0.2, rel=0.1)
+    masks = load_model(tmp_path / "hf.pt").masks
+    kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+    assert kept == pytest.approx(doc["density"])
