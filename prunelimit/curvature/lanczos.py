@@ -28,7 +28,6 @@ StepCallback = Callable[[int], None]
 
 # Above this many bytes a float64 basis is stored as float32 by default.
 AUTO_FLOAT64_BASIS_BYTES = 2 * 2**30
-_PROJECT_CHUNK = 32  # basis rows widened to float64 at a time when stored narrower
 # DGKS: repeat Gram–Schmidt when a pass shrinks the vector below this fraction. One pass
 # leaves an error ~ε·(norm before / norm after), so a second is needed only after a large
 # cancellation; skipping it otherwise halves the reorthogonalisation, which cost as much
@@ -79,31 +78,35 @@ def lanczos(
     if start.shape != (dim,):
         raise UsageError(f"Lanczos start vector has shape {tuple(start.shape)}, expected ({dim},)")
     iterations = min(iterations, dim)
-    if storage_dtype is None:
-        too_big = iterations * dim * 8 > AUTO_FLOAT64_BASIS_BYTES
-        storage_dtype = torch.float32 if too_big else torch.float64
     q = start.detach().to("cpu", torch.float64)
     norm = float(q.norm())
     if not np.isfinite(norm) or norm == 0.0:
         raise NumericalError("the Lanczos start vector is zero or not finite")
     q = q / norm
-    basis = torch.empty(iterations, dim, dtype=storage_dtype)
-    basis[0] = q
+    basis: Tensor | None = None
     alpha: list[float] = []
     beta: list[float] = []
     q_prev = torch.zeros_like(q)
     for j in range(iterations):
-        w = matvec(q).detach().to("cpu", torch.float64)
-        if not bool(torch.isfinite(w).all()):
-            raise NumericalError(f"the operator returned NaN/Inf at Lanczos step {j + 1}")
+        out = matvec(q).detach()
+        if basis is None:
+            basis = torch.empty(iterations, dim, dtype=_storage(storage_dtype, out.dtype, iterations * dim))
+            basis[0] = q
+        w = out.to("cpu", torch.float64)
         a = float(q @ w)
-        w = w - a * q - (beta[-1] if beta else 0.0) * q_prev
+        # q·w is NaN/Inf iff some entry of w is (0·Inf = NaN): a scalar check of the vector.
+        if not np.isfinite(a):
+            raise NumericalError(f"the operator returned NaN/Inf at Lanczos step {j + 1}")
+        w = w - a * q  # a new tensor: the in-place updates below never touch the operator's
+        if beta:
+            w.sub_(q_prev, alpha=beta[-1])
         if reorth:
-            w = _reorthogonalised(basis, j + 1, w)
+            w, b = _reorthogonalised(basis, j + 1, w)
+        else:
+            b = float(w.norm())
         alpha.append(a)
         if callback is not None:
             callback(j + 1)
-        b = float(w.norm())
         scale = max(max(abs(x) for x in alpha), max(beta, default=0.0))
         if b <= breakdown_tol * max(scale, np.finfo(float).tiny):
             b = 0.0
@@ -152,29 +155,37 @@ def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]
     return nodes, vectors, result.residual * np.abs(vecs[-1])
 
 
-def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> Tensor:
-    """``w`` with its components along the first ``rows`` basis vectors removed."""
+def _storage(requested: torch.dtype | None, operator: torch.dtype, size: int) -> torch.dtype:
+    """The basis dtype: as requested; else float32 for a float32 (or narrower) operator,
+    whose products carry that rounding already, or for a basis over 2 GiB; else float64.
+
+    A float32 basis halves the memory traffic of reorthogonalisation, the cost that
+    rivals the HVPs on large models (docs/benchmarks.md).
+    """
+    if requested is not None:
+        return requested
+    narrow = operator.is_floating_point and torch.finfo(operator).bits <= 32
+    return torch.float32 if narrow or size * 8 > AUTO_FLOAT64_BASIS_BYTES else torch.float64
+
+
+def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, float]:
+    """``w`` (updated in place) without its components along the first ``rows`` basis
+    vectors, and its norm."""
+    norm = float(w.norm())
     for _ in range(2):
-        before = float(w.norm())
-        w = w - _combine(basis, rows, _project(basis, rows, w))
-        if float(w.norm()) > _DGKS_ETA * before:
+        before = norm
+        w.sub_(_combine(basis, rows, _project(basis, rows, w)))
+        norm = float(w.norm())
+        if norm > _DGKS_ETA * before:
             break
-    return w
+    return w, norm
 
 
 def _project(basis: Tensor, rows: int, w: Tensor) -> Tensor:
-    if basis.dtype == w.dtype:
-        return basis[:rows] @ w
-    return torch.cat(
-        [basis[i : min(i + _PROJECT_CHUNK, rows)].to(w.dtype) @ w for i in range(0, rows, _PROJECT_CHUNK)]
-    )
+    # A narrower basis is projected in its own dtype: its vectors carry that rounding
+    # already, and widening it on the fly would cost more than the float64 product.
+    return (basis[:rows] @ w.to(basis.dtype)).to(w.dtype)
 
 
 def _combine(basis: Tensor, rows: int, coeffs: Tensor) -> Tensor:
-    if basis.dtype == coeffs.dtype:
-        return coeffs @ basis[:rows]
-    out = torch.zeros(basis.shape[1], dtype=coeffs.dtype)
-    for i in range(0, rows, _PROJECT_CHUNK):
-        stop = min(i + _PROJECT_CHUNK, rows)
-        out += coeffs[i:stop] @ basis[i:stop].to(coeffs.dtype)
-    return out
+    return (coeffs.to(basis.dtype) @ basis[:rows]).to(coeffs.dtype)

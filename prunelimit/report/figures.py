@@ -94,6 +94,15 @@ def verify_figure(rep) -> Figure:
     return fig
 
 
+def layers_at_ratio(names: Sequence[str], profile, ratio: float) -> list:
+    """Per-tensor zeros that global magnitude pruning to ``ratio`` would leave (``MagnitudeProfile``
+    over the tensors ``names``, in the same order), for ``sparsity_figure`` before anything is pruned."""
+    from prunelimit.pruning.masks import LayerSparsity
+
+    masks = profile.keep_masks(ratio)
+    return [LayerSparsity(name, int(m.numel()), int((~m).sum())) for name, m in zip(names, masks, strict=True)]
+
+
 def sparsity_figure(layers: Sequence) -> Figure:
     """Removed fraction per prunable tensor (items with ``name``, ``total``, ``zeros``), largest first."""
     names = [layer.name for layer in layers]

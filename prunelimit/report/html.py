@@ -28,14 +28,15 @@ REPORT_NAME = "report.html"
 FigureLike = Union[Figure, bytes]
 
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
-# kind "ratio" is a removed fraction, shown with its kept density beside it.
+# kind "ratio" is a removed fraction, shown with its kept density beside it; "points" are
+# percentage points.
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
     ("bounds.lower", "lower bound ρ_L", "ratio"),
     ("bounds.upper", "upper bound ρ_U", "ratio"),
     ("actual.loss_ratio", "actual limit (loss criterion)", "ratio"),
     ("actual.accuracy_ratio", "actual limit (accuracy criterion)", "ratio"),
-    ("delta_points", "Δ = ρ* − actual (percentage points)", "number"),
+    ("delta_points", "Δ = ρ* − actual (loss criterion)", "points"),
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
     ("before.accuracy", "accuracy before pruning", "percent"),
@@ -130,14 +131,14 @@ def _format(value: Any, kind: str = "number") -> str:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int) and kind in ("number", "count"):
-        return f"{value:,}"
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
         if kind == "ratio":
             return f"{100 * value:.2f} % removed · {100 * (1 - value):.2f} % kept"
         if kind == "percent":
             return f"{100 * value:.2f} %"
-        return f"{value:.6g}"
+        if kind == "points":
+            return f"{value:+.2f} points"
+        return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
     return str(value)
 
 
@@ -160,8 +161,9 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
                 generated: str | None = None) -> str:
     """The report page as a string (``write_report`` writes it)."""
     doc = document(command, dict(body))
-    headline = [(label, _format(lookup(doc, path), kind)) for path, label, kind in HEADLINE
-                if lookup(doc, path) is not None and not isinstance(lookup(doc, path), (Mapping, list))]
+    found = [(label, lookup(doc, path), kind) for path, label, kind in HEADLINE]
+    headline = [(label, _format(value, kind)) for label, value, kind in found
+                if value is not None and not isinstance(value, (Mapping, list))]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -201,12 +203,21 @@ def write_report(directory: str | Path, command: str, body: Mapping, figures: Ma
     ``Figure`` (closed here) or PNG bytes, ``argv`` is the command line (``sys.argv``).
     An existing report is replaced only with ``force``.
     """
+    path = check_report_dir(directory, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page = render_html(command, body, figures, [str(a) for a in argv])
+    return write_text_atomic(path, page, force)
+
+
+def check_report_dir(directory: str | Path, force: bool = False) -> Path:
+    """``directory/report.html`` after checking, before any work, that it can be written."""
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"--report {directory}: exists and is not a folder; pass a folder name")
-    directory.mkdir(parents=True, exist_ok=True)
-    page = render_html(command, body, figures, [str(a) for a in argv])
-    return write_text_atomic(directory / REPORT_NAME, page, force)
+    path = directory / REPORT_NAME
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists; pass --force to overwrite it")
+    return path
 
 
 def _now() -> str:

@@ -13,9 +13,18 @@ import torch
 from prunelimit import api
 from prunelimit.errors import UsageError
 from prunelimit.inputs import load_inputs
-from prunelimit.report.figures import bounds_figure, figure_png, sparsity_figure, spectrum_figure, verify_figure
-from prunelimit.report.html import REPORT_NAME, flatten, png_from_writer, render_html, versions, write_report
+from prunelimit.models.params import prunable_parameters
+from prunelimit.report.figures import (
+    bounds_figure,
+    figure_png,
+    layers_at_ratio,
+    sparsity_figure,
+    spectrum_figure,
+    verify_figure,
+)
+from prunelimit.report.html import REPORT_NAME, check_report_dir, flatten, png_from_writer, render_html, versions, write_report
 from prunelimit.report.plots import plot_bounds
+from prunelimit.theory.profile import MagnitudeProfile
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
 VOID = {"meta", "img", "br", "hr", "link", "input", "source", "col", "area", "base", "wbr"}
@@ -82,8 +91,10 @@ def verify_rep():
 
 def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
     rep = verify_rep
+    names = [n for n, _ in prunable_parameters(load_inputs(EXAMPLE, device="cpu").model)]
     figures = {"Hessian spectrum": spectrum_figure(rep.bounds.spectrum), "F(R) against R(ρ)": bounds_figure(rep.bounds),
-               "loss and accuracy against the ratio": verify_figure(rep)}
+               "loss and accuracy against the ratio": verify_figure(rep),
+               "sparsity per layer at ρ*": sparsity_figure(layers_at_ratio(names, rep.bounds.profile, rep.bounds.ratio))}
     argv = ["prunelimit", "verify", str(EXAMPLE), "--report", str(tmp_path / "r")]
     path = write_report(tmp_path / "r", "verify", rep.to_json(), figures, argv)
     assert path == tmp_path / "r" / REPORT_NAME
@@ -92,7 +103,7 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
     assert_self_contained(text, page)
 
     images = [attrs["src"] for tag, attrs in page.tags if tag == "img"]
-    assert len(images) == 3
+    assert len(images) == 4
     for src in images:
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
 
@@ -101,7 +112,7 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
     # the headline numbers, formatted as the summary table shows them (2 decimals of a percent)
     for ratio in (rep.bounds.ratio, p.lower, p.upper, a.loss_ratio, a.accuracy_ratio):
         assert f"{100 * ratio:.2f} % removed · {100 * (1 - ratio):.2f} % kept" in shown
-    assert f"{100 * rep.delta:.6g}" in shown
+    assert f"{100 * rep.delta:+.2f} points" in shown
     assert f"{rep.bounds.epsilon:.6g}" in shown
     assert f"{rep.bounds.params_prunable:,}" in shown
     assert " ".join(argv) in shown  # the exact command
@@ -114,7 +125,12 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
 
 def test_prune_report_has_the_per_layer_sparsity(tmp_path):
     inputs = load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True)
+    named = prunable_parameters(inputs.model)
+    profile = MagnitudeProfile.from_tensors([p.detach() for _, p in named])
+    predicted = layers_at_ratio([n for n, _ in named], profile, 0.8)
     rep = api.prune(inputs, 0.8, tmp_path / "pruned.pt")
+    # oracle: the zeros the real pruning left, tensor by tensor (exact integer counts)
+    assert [(l.name, l.total, l.zeros) for l in predicted] == [(l.name, l.total, l.zeros) for l in rep.layers]
     path = write_report(tmp_path, "prune", rep.to_json(), {"sparsity per layer": sparsity_figure(rep.layers)},
                         ["prunelimit", "prune", str(EXAMPLE), "--ratio", "0.8", "-o", "pruned.pt"])
     text = path.read_text(encoding="utf-8")
@@ -136,6 +152,8 @@ def test_everything_is_escaped():
 
 def test_overwrite_needs_force_and_a_file_is_not_a_folder(tmp_path):
     write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 1.0}, {}, ["prunelimit"])
+    with pytest.raises(UsageError, match="--force"):  # checked up front, before any work
+        check_report_dir(tmp_path / "new" / "deeper")
     with pytest.raises(UsageError, match="--force"):
         write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 2.0}, {}, ["prunelimit"])
     path = write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 2.0}, {}, ["prunelimit"], force=True)
