@@ -114,6 +114,7 @@ class CurvatureOptions:
 
 PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
 SPREAD_TOLERANCE = 0.01  # ρ* spread over probes or m/2→m change above this is flagged
+SLQ_VALIDATED_STIFFNESS = 1e5  # c·λmax up to which SLQ on H (m = 200) stayed within ~1 % (docs/accuracy.md)
 
 
 @dataclass(frozen=True)
@@ -370,6 +371,13 @@ def _bounds_warnings(
         warns.append(
             f"ρ* moved by {abs(pred.ratio - half_ratio):.3f} between {spec.iterations // 2} and "
             f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
+        )
+    stiffness = pred.radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
+    if spec.solver != "exact" and stiffness > SLQ_VALIDATED_STIFFNESS:
+        warns.append(
+            f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
+            "exact spectra (docs/accuracy.md); F may be underestimated there: compare with --iterations "
+            f"{2 * spec.iterations}"
         )
     if first_order is not None and abs(first_order) > epsilon:
         warns.append(

@@ -70,29 +70,31 @@ def lanczos(
 
     ``matvec`` receives float64 host vectors and may return any float dtype/device.
     Full reorthogonalisation is classical Gram–Schmidt, applied a second time only
-    when the first pass removed most of the vector (DGKS; "twice is enough"). ``storage_dtype`` defaults to float64, or float32 when the basis would
-    exceed 2 GiB. ``callback(step)`` is called after every step (progress bars).
+    when the first pass removed most of the vector (DGKS; "twice is enough").
+    ``storage_dtype`` defaults to float64, or float32 when the basis would exceed 2 GiB;
+    float32 also suits a float32 operator (its products carry that rounding already) and
+    halves the reorthogonalisation's memory traffic (docs/benchmarks.md). ``callback(step)`` is called after every step (progress bars).
     """
     if iterations < 1:
         raise UsageError(f"Lanczos needs at least 1 iteration, got {iterations}")
     if start.shape != (dim,):
         raise UsageError(f"Lanczos start vector has shape {tuple(start.shape)}, expected ({dim},)")
     iterations = min(iterations, dim)
+    if storage_dtype is None:
+        too_big = iterations * dim * 8 > AUTO_FLOAT64_BASIS_BYTES
+        storage_dtype = torch.float32 if too_big else torch.float64
     q = start.detach().to("cpu", torch.float64)
     norm = float(q.norm())
     if not np.isfinite(norm) or norm == 0.0:
         raise NumericalError("the Lanczos start vector is zero or not finite")
     q = q / norm
-    basis: Tensor | None = None
+    basis = torch.empty(iterations, dim, dtype=storage_dtype)
+    basis[0] = q
     alpha: list[float] = []
     beta: list[float] = []
     q_prev = torch.zeros_like(q)
     for j in range(iterations):
-        out = matvec(q).detach()
-        if basis is None:
-            basis = torch.empty(iterations, dim, dtype=_storage(storage_dtype, out.dtype, iterations * dim))
-            basis[0] = q
-        w = out.to("cpu", torch.float64)
+        w = matvec(q).detach().to("cpu", torch.float64)
         a = float(q @ w)
         # q·w is NaN/Inf iff some entry of w is (0·Inf = NaN): a scalar check of the vector.
         if not np.isfinite(a):
@@ -153,19 +155,6 @@ def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]
     coeffs = torch.from_numpy(np.ascontiguousarray(vecs.T))
     vectors = torch.stack([_combine(result.basis, result.steps, c) for c in coeffs])
     return nodes, vectors, result.residual * np.abs(vecs[-1])
-
-
-def _storage(requested: torch.dtype | None, operator: torch.dtype, size: int) -> torch.dtype:
-    """The basis dtype: as requested; else float32 for a float32 (or narrower) operator,
-    whose products carry that rounding already, or for a basis over 2 GiB; else float64.
-
-    A float32 basis halves the memory traffic of reorthogonalisation, the cost that
-    rivals the HVPs on large models (docs/benchmarks.md).
-    """
-    if requested is not None:
-        return requested
-    narrow = operator.is_floating_point and torch.finfo(operator).bits <= 32
-    return torch.float32 if narrow or size * 8 > AUTO_FLOAT64_BASIS_BYTES else torch.float64
 
 
 def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, float]:

@@ -64,7 +64,8 @@ def render_bounds(rep) -> None:
     if s.solver == "exact":
         stdout.print("spectrum: exact (all D eigenvalues, float64), no sampling error")
     else:
-        stdout.print(f"SLQ uncertainty of ρ*: ± {p.spread:.4f} (std over {s.runs} probes)" + (
+        spread = f"± {p.spread:.4f} (std over {s.runs} probes)" if s.runs > 1 else "unknown with 1 probe (--runs K)"
+        stdout.print(f"SLQ uncertainty of ρ*: {spread}" + (
             f" · ρ* at {s.iterations // 2} steps: {rep.half_ratio:.4f}" if rep.half_ratio is not None else ""))
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
                  f"{s.hvps:,} HVPs in {s.seconds:.1f} s")
