@@ -4,6 +4,8 @@ For each model, in one process and interleaved rounds (order rotating), times
 
 * ``slq``: ``slq(op.matvec, dim, iterations=m, runs=k, method="h")`` on a
   ``HessianOperator`` built beforehand (its construction is timed separately);
+* ``slq float32 basis``: the same with the Lanczos basis stored in float32 (the HVPs are
+  float32 anyway), which halves the reorthogonalisation's memory traffic;
 * ``floor``: ``m·k`` plain gradient passes over the same batches;
 * ``lanczos only``: the same SLQ with a free diagonal operator, i.e. the Lanczos
   bookkeeping (full reorthogonalisation, host copies) on its own;
@@ -58,8 +60,12 @@ def main() -> None:
         med = interleaved(
             {
                 "slq": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h"),
+                "slq float32 basis": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h",
+                                                 storage_dtype=torch.float32),
                 "floor": floor,
                 "lanczos only": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k, method="h"),
+                "lanczos only float32 basis": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k,
+                                                          method="h", storage_dtype=torch.float32),
             },
             args.repeats,
         )

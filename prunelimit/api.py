@@ -509,7 +509,7 @@ def train(
     dev = resolve_device(device)
     resume_state = None
     if resume and output.is_file():
-        loaded = load_model(output, device=dev)
+        loaded = load_model(output, model_spec, device=dev)  # the typed --model: a factory spec may run
         state = loaded.meta.get("train_state")
         if state is None:
             raise UsageError(f"{output} holds no training state to resume; drop --resume or use another -o")
@@ -585,8 +585,13 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             report = read_report(from_report)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
             return value, f"{ratio} from {from_report}"
+        if ratio == "lower" and options.bound_mode == "none":
+            raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
         rep = bounds(inputs, options, progress)
-        return (rep.ratio if ratio == "auto" else rep.prediction.lower), f"{ratio} (bounds)"
+        value = rep.ratio if ratio == "auto" else rep.prediction.lower
+        if value is None:
+            raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
+        return value, f"{ratio} (bounds)"
     try:
         value = float(ratio)
     except ValueError:

@@ -30,6 +30,7 @@ from prunelimit.models.spec import build_model
 from tests.conftest import SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_CKPT = ROOT / "examples" / "digits-mlp.pt"
 UNWRITABLE = Path("/sys")  # not writable even for root; tmpfs folders would be for root
 
 
@@ -85,6 +86,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "def make():\n"
         "    return Broken(64, 10)\n"
     )
+    # A prunelimit file naming a code factory: loading it must not import that file unasked.
+    c.evil_factory = d / "evil_factory.py"
+    c.evil_factory.write_text(f"open({str(c.marker)!r}, 'w').close()\nimport torch\nmake = lambda: torch.nn.Linear(64, 10)\n")
+    c.factory_ckpt = d / "factory.pt"
+    save_checkpoint(c.factory_ckpt, f"{c.evil_factory}:make", torch.nn.Linear(64, 10).state_dict(),
+                    meta={"data": "digits:train"})
     c.broken = d / "broken.pt"
     torch.save(torch.nn.Linear(64, 10).state_dict(), c.broken)
     # Data files.
@@ -106,6 +113,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     np.savez(c.data_real, x=np.zeros((8, 64), np.float32), y=np.linspace(0, 1, 8))
     c.data_noise = d / "noise.npz"
     c.data_noise.write_bytes(np.random.default_rng(1).bytes(512))
+    c.data_same = d / "same.npz"
+    np.savez(c.data_same, x=np.zeros((8, 64), np.float32), y=np.zeros(8, np.int64))
     c.data_nokeys = d / "nokeys.npz"
     np.savez(c.data_nokeys, a=np.zeros(3))
     # Law CSVs.
@@ -181,6 +190,7 @@ CKPT_CASES = [
     ("not-a-dict", lambda c: [c.listing], 3, "not a state dict"),
     ("non-tensor-entry", lambda c: [c.not_tensor], 3, "is not a tensor"),
     ("bad-safetensors", lambda c: [c.bad_safetensors], 3, "not a readable safetensors"),
+    ("factory-in-file", lambda c: [c.factory_ckpt], 3, "would import and run code"),
     ("wrong-architecture", lambda c: [c.sd, "--model", "mlp:64,5,10"], 3, "shape mismatch"),
     ("nan-weights", lambda c: [c.nan], 3, "2.weight"),
     ("inf-weights", lambda c: [c.inf], 3, "2.weight"),
@@ -220,6 +230,8 @@ OTHER_CASES = [
          "forward exploded"),
     Case("info/bad-model-spec", _p("info", "{sd}", "--model", "mlp:x"), 2, "mlp sizes must be integers"),
     Case("info/zero-width-mlp", _p("info", "{sd}", "--model", "mlp:64,0,10"), 2, "positive sizes"),
+    Case("info/zero-classes", _p("info", "{sd}", "--model", "fc5:num_classes=0"), 2, "has no entries"),
+    Case("info/huge-model", _p("info", "{sd}", "--model", "mlp:100000000,100000"), 2, "allocate"),
     Case("info/unknown-model", _p("info", "{sd}", "--model", "nosuchnet"), 2, "unknown model"),
     Case("info/model-kwarg", _p("info", "{sd}", "--model", "lenet5:bogus=1"), 2, "bogus"),
     Case("info/missing-factory", _p("info", "{sd}", "--model", "nofile.py:make"), 3, "nofile.py"),
@@ -258,6 +270,9 @@ OTHER_CASES = [
                                              "--target-density", "0.5", "-o", "{out}/h.pt"), 3, "label 9"),
     Case("hyperflux/eval-data-bad", _p("hyperflux", G, "--eval-data", "tensors:{data_labels}",
                                        "--target-density", "0.5", "-o", "{out}/h.pt"), 3, "label 50"),
+    Case("bounds/one-batch", _p("bounds", G, "--max-samples", "100"), 2, "at least 2 analysis batches"),
+    Case("bounds/identical-batches", _p("bounds", G, "--data", "tensors:{data_same}", "--batch-size", "4"), 2,
+         "epsilon would be 0"),
     Case("bounds/unknown-loss", _p("bounds", G, "--loss", "hinge"), 2, "unknown loss"),
     Case("bounds/max-samples-0", _p("bounds", G, "--max-samples", "0"), 2, "--max-samples"),
     Case("bounds/batch-size-0", _p("bounds", G, "--batch-size", "0"), 2, "--batch-size"),
@@ -275,6 +290,8 @@ OTHER_CASES = [
     Case("prune/ratio-negative", _p("prune", G, "--ratio", "-0.1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-nan", _p("prune", G, "--ratio", "nan", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-text", _p("prune", G, "--ratio", "half", "-o", "{out}/p.pt"), 2, "--ratio"),
+    Case("prune/lower-without-bounds", _p("prune", G, "--ratio", "lower", "--bound-mode", "none", "-o", "{out}/p.pt"),
+         2, "--bound-mode none"),
     Case("prune/bad-scope", _p("prune", G, "--ratio", "0.5", "--scope", "row", "-o", "{out}/p.pt"), 2, "--scope"),
     Case("prune/bad-format", _p("prune", G, "--ratio", "0.5", "--format", "onnx", "-o", "{out}/p.pt"), 2, "onnx"),
     Case("prune/from-bad-report", _p("prune", G, "--from", "{report_bad}", "-o", "{out}/p.pt"), 3, "report.json"),
@@ -402,6 +419,19 @@ def test_process_pickle_runs_only_with_trust(corpus, tmp_path):
     assert proc.returncode in (2, 3) and "Traceback" not in proc.stderr
 
 
+def test_factory_named_by_a_file_runs_only_when_typed(cli, tmp_path):
+    marker = tmp_path / "imported"
+    factory = tmp_path / "factory.py"
+    factory.write_text(f"open({str(marker)!r}, 'w').close()\nimport torch\nmake = lambda: torch.nn.Linear(64, 10)\n")
+    ckpt = tmp_path / "f.pt"
+    save_checkpoint(ckpt, f"{factory}:make", torch.nn.Linear(64, 10).state_dict())
+    result = cli("info", ckpt)
+    assert result.exit_code == 3 and "--model" in result.stderr and not marker.exists()
+    result = cli("info", ckpt, "--model", f"{factory}:make")
+    assert result.exit_code == 0, result.stderr
+    assert marker.exists()  # the user asked for it
+
+
 def test_debug_lets_the_exception_through(cli, corpus):
     result = cli("info", corpus.noise, "--debug")
     assert result.exit_code != 0 and type(result.exception).__name__ == "InputError"
@@ -439,3 +469,78 @@ def test_sigint_during_train_exits_130_and_leaves_no_partial_file(tmp_path):
     for p in tmp_path.iterdir():
         assert not p.name.startswith("."), f"temporary file {p.name} left behind"
         assert torch.load(p, weights_only=True)["format"] == "prunelimit/1"
+
+
+# --------------------------------------------------------------------------- numerical guards
+
+NUMERIC_LOSSES = '''
+import torch
+import torch.nn.functional as F
+
+def grad_nan(model, batch):
+    """A finite loss whose gradient is NaN (d sqrt(u)/du at u = 0 times 0): every HVP is NaN."""
+    x, y = batch
+    p = next(model.parameters())
+    return F.cross_entropy(model(x), y) + 0.0 * torch.sqrt(((p - p.detach()) ** 2).sum())
+
+CALLS = {"n": 0}
+
+def later_nan(model, batch):
+    """Finite on the load-time check (first call), NaN afterwards: the curvature pass must catch it."""
+    CALLS["n"] += 1
+    loss = F.cross_entropy(model(batch[0]), batch[1])
+    return loss if CALLS["n"] == 1 else loss * float("nan")
+'''
+PAPER = ["--max-samples", "300", "--method", "paper", "--iterations", "12", "--device", "cpu"]
+
+
+@pytest.fixture
+def losses(tmp_path) -> Path:
+    path = tmp_path / "numeric_losses.py"
+    path.write_text(NUMERIC_LOSSES)
+    return path
+
+
+@pytest.mark.parametrize("fn, message", [("grad_nan", "Hessian-vector product contains NaN/Inf"),
+                                         ("later_nan", "loss is NaN/Inf")])
+def test_nan_in_hvp_or_loss_is_exit_4(cli, tmp_path, losses, fn, message):
+    plot = tmp_path / "b.png"
+    result = cli("bounds", EXAMPLE_CKPT, *PAPER, "--loss", f"{losses}:{fn}", "--plot", plot)
+    assert result.exit_code == 4, result.stderr
+    assert result.stderr.startswith("prunelimit: error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr and not plot.exists()
+
+
+def test_nan_weights_name_the_tensor(cli, corpus):
+    result = cli("info", corpus.nan)
+    assert result.exit_code == 3
+    assert "'2.weight' has 1 NaN/Inf value(s)" in result.stderr and "nan.pt" in result.stderr
+
+
+def test_lanczos_breakdown_is_not_an_error(cli, tmp_path):
+    """85 Hessian parameters, 2000 steps asked: the Krylov space closes early, the run still succeeds."""
+    torch.manual_seed(0)
+    ckpt = tmp_path / "narrow.pt"
+    save_checkpoint(ckpt, "mlp:64,1,10", build_model("mlp:64,1,10").state_dict(), meta={"data": "digits:train"})
+    result = cli("spectrum", ckpt, *PAPER[:4], "--iterations", "2000", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    nodes = doc["probes"][0]["nodes"]
+    assert 0 < len(nodes) <= 85 and all(math.isfinite(v) for v in nodes)
+    assert math.isfinite(doc["spectrum"]["lambda_max"]) and math.isfinite(doc["spectrum"]["trace"])
+
+
+def test_off_minimum_and_negative_curvature_are_warned_with_numbers(cli, tmp_path):
+    """An untrained net: a large gradient against a small ε, and much negative curvature."""
+    torch.manual_seed(0)
+    ckpt = tmp_path / "untrained.pt"
+    save_checkpoint(ckpt, SPEC, build_model(SPEC).state_dict(), meta={"data": "digits:train"})
+    result = cli("bounds", ckpt, *PAPER, "--epsilon", "0.001", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    gradient = [w for w in doc["warnings"] if "not at a minimum" in w]
+    assert gradient and f"{doc['gradient_norm']:.3g}" in gradient[0]
+    mass = doc["spectrum"]["negative_mass"]
+    assert mass > 0.05
+    assert any("negative curvature" in w and f"{100 * mass:.1f} %" in w for w in doc["warnings"])
+

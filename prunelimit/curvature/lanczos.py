@@ -73,7 +73,8 @@ def lanczos(
     when the first pass removed most of the vector (DGKS; "twice is enough").
     ``storage_dtype`` defaults to float64, or float32 when the basis would exceed 2 GiB;
     float32 also suits a float32 operator (its products carry that rounding already) and
-    halves the reorthogonalisation's memory traffic (docs/benchmarks.md). ``callback(step)`` is called after every step (progress bars).
+    halves the reorthogonalisation's memory traffic (docs/benchmarks.md).
+    ``callback(step)`` is called after every step (progress bars).
     """
     if iterations < 1:
         raise UsageError(f"Lanczos needs at least 1 iteration, got {iterations}")

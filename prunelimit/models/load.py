@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import normalise_state_dict, read_checkpoint
-from prunelimit.models.spec import build_model
+from prunelimit.models.spec import build_model, imports_code
 
 
 @dataclass
@@ -37,6 +37,11 @@ def load_model(
     state, masks = normalise_state_dict(raw.state_dict)
     masks.update(raw.masks)
     spec = model_spec or raw.model_spec
+    if model_spec is None and spec is not None and imports_code(spec) and not trust_pickle:
+        raise InputError(
+            f"checkpoint {raw.path} names the model factory {spec!r}, which would import and run code; "
+            f"if you trust it, pass --model {spec} (or --trust-pickle)"
+        )
     if raw.module is not None and model_spec is None:
         model = raw.module
     else:

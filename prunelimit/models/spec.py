@@ -27,22 +27,47 @@ def build_model(text: str) -> nn.Module:
                 raise UsageError(f"bad model spec {text!r}: mlp sizes must be integers") from None
             if len(sizes) < 2 or min(sizes) < 1:
                 raise UsageError(f"bad model spec {text!r}: mlp needs ≥ 2 positive sizes")
+            if spec.kwargs:
+                raise UsageError(f"bad model spec {text!r}: mlp takes no k=v overrides")
             return mlp(sizes)
         if spec.head in ZOO:
             _no_args(spec)
-            return ZOO[spec.head](**spec.kwargs)
+            model = ZOO[spec.head](**spec.kwargs)
+            empty = [name for name, p in model.named_parameters() if p.numel() == 0]
+            if empty:  # e.g. num_classes=0: torch builds it, every later step would fail obscurely
+                raise UsageError(f"bad model spec {text!r}: parameter {empty[0]} has no entries (a size is 0)")
+            return model
         if spec.head == "torchvision":
             return _torchvision_model(spec)
         if spec.head.endswith(".py") or "." in spec.head:
             if len(spec.args) != 1:
                 raise UsageError(f"bad model spec {text!r}: write {spec.head}:factory[:k=v,...]")
-            model = resolve_callable(spec.head, spec.args[0], "model")(**spec.kwargs)
+            factory = resolve_callable(spec.head, spec.args[0], "model")
+            try:
+                model = factory(**spec.kwargs)
+            except Exception as exc:  # the user's code: any failure means the model cannot be built
+                raise InputError(f"model factory {text!r} failed: {type(exc).__name__}: {_first(exc)}") from None
             if not isinstance(model, nn.Module):
                 raise InputError(f"{text}: the factory returned {type(model).__name__}, not an nn.Module")
             return model
-    except TypeError as exc:  # unknown keyword override
-        raise UsageError(f"bad model spec {text!r}: {exc}") from None
+    except (TypeError, ValueError, RuntimeError) as exc:  # unknown keyword, negative size, too large to allocate
+        raise UsageError(f"bad model spec {text!r}: {_first(exc)}") from None
     raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")
+
+
+def imports_code(text: str) -> bool:
+    """True for ``file.py:factory`` / ``package.module:factory`` specs, which import and call code.
+
+    A spec read from a stranger's checkpoint must not do that unasked (SPEC §5: code runs
+    only with ``--trust-pickle`` or a ``--model`` the user typed).
+    """
+    head = text.strip().split(":", 1)[0] if isinstance(text, str) else ""
+    return head.endswith(".py") or "." in head
+
+
+def _first(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def _no_args(spec) -> None:

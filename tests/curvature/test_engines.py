@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunelimit.curvature.hvp import HessianOperator, _rechunked
+from prunelimit.curvature.hvp import HessianOperator, _EvalBatchNormAsAffine, _rechunked
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import InputError, UsageError
 
@@ -126,3 +126,25 @@ def test_bad_chunking_refused(bad):
     model, batches = _mlp_problem()
     with pytest.raises(UsageError, match="chunk_samples"):
         HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, chunk_samples=bad)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(6, 3), (6, 3, 5), (6, 3, 4, 4)])
+def test_eval_batch_norm_as_affine_equals_batch_norm(affine, shape):
+    torch.manual_seed(4)
+    bn = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d}[len(shape)](3, affine=affine).double()
+    with torch.no_grad():
+        bn.train()
+        bn(torch.randn(*shape, dtype=torch.float64) * 3 + 2)  # non-trivial running statistics
+        if affine:
+            bn.weight.uniform_(0.5, 2.0)
+            bn.bias.uniform_(-1.0, 1.0)
+    x = torch.randn(*shape, dtype=torch.float64)
+    for training in (False, True):  # training mode (batch statistics) must pass through untouched
+        bn.train(training)
+        with torch.no_grad():
+            expected = bn(x)
+            with _EvalBatchNormAsAffine():
+                got = bn(x)
+        # The same function, reassociated: float64 rounding only.
+        assert float((got - expected).abs().max()) < 1e-12
