@@ -220,7 +220,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     else:
         op = _hessian_operator(inputs, options)
         callback = (lambda done, _total: progress(done)) if progress else None
-        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback)
+        # a float32 basis for float32 HVPs: reorthogonalisation is half the cost, no accuracy lost
+        # beyond the HVPs' own rounding (docs/benchmarks.md)
+        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback,
+                   storage_dtype=torch.float32 if op.dtype == torch.float32 else None)
         lam_max, lam_min = extreme_eigenvalues(op.matvec, dim, min(iterations, dim), options.seed + 1)
         est = hutchinson_trace(op.matvec, dim, probes=max(runs, 8), seed=options.seed + 2)
         trace, trace_err = est.value, est.stderr
@@ -274,6 +277,7 @@ class BoundsReport:
     warnings: tuple[str, ...]
     profile: MagnitudeProfile
     first_order: float | None = None
+    prunable_names: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         s, p = self.spectrum, self.prediction
@@ -341,7 +345,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     first_order = first_order_change(profile, names, weights, spec.gradient, ratio)
     warns = _bounds_warnings(spec, prediction, half_ratio, epsilon, options, first_order)
     return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
-                        tuple(warns), profile, first_order)
+                        tuple(warns), profile, first_order, tuple(names))
 
 
 def first_order_change(profile: MagnitudeProfile, names, weights, gradient: dict, ratio: float) -> float | None:

@@ -20,7 +20,8 @@ from prunelimit.config import options_for, read_config
 from prunelimit.errors import PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import check_writable
-from prunelimit.report import console
+from prunelimit.report import console, figures
+from prunelimit.report.html import png_from_writer
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
 
@@ -182,6 +183,7 @@ BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic 
 NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (reference code) | flat (treat as 0; --method paper/exact only).")]
 HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached | revrev.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
+ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 
 
@@ -267,6 +269,7 @@ def bounds(
     negative: NegativeOpt = "abs",
     hvp: HvpOpt = "auto",
     plot: PlotOpt = None,
+    report: ReportOpt = None,
     force: ForceOpt = False,
     include: IncludeOpt = None,
     exclude: ExcludeOpt = None,
@@ -280,6 +283,7 @@ def bounds(
 ) -> None:
     """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
     with handled(debug):
+        _check_report(report, force)
         options = curvature_options(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
         if plot is not None:
             check_writable(plot, force)
@@ -292,6 +296,22 @@ def bounds(
 
             plot_bounds(rep, plot, force)
         emit("bounds", rep.to_json(), json, console.render_bounds, rep)
+        _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
+
+
+def _check_report(report: Optional[Path], force: bool) -> None:
+    if report is not None:
+        from prunelimit.report.html import check_report_dir
+
+        check_report_dir(report, force)
+
+
+def _write_report(report: Optional[Path], command: str, body: dict, figures, force: bool) -> None:
+    """``figures()`` builds the report's figures only when a report is asked for."""
+    if report is not None:
+        from prunelimit.report.html import command_line, write_report
+
+        write_report(report, command, body, figures(), command_line(), force)
 
 
 def _absolute(advance):
@@ -310,7 +330,9 @@ def main() -> None:
 
 
 law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
-                      no_args_is_help=True)
+                      no_args_is_help=True,
+                      epilog="Example: prunelimit law nplh examples/digits-mlp.pt -o points.csv && "
+                             "prunelimit law nplh-fit points.csv --region auto")
 app.add_typer(law_app, name="law")
 RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the fit: LOW,HIGH fractions or auto.")]
 
@@ -331,6 +353,7 @@ def law_nplh(
     epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = 3,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.")] = None,
     plot: PlotOpt = None,
+    report: ReportOpt = None,
     force: ForceOpt = False,
     model: ModelOpt = None,
     data: DataOpt = None,
@@ -349,6 +372,7 @@ def law_nplh(
 ) -> None:
     """Record (density, γ) points for a saliency and fit ln s = ln c − α0 ln γ (Neural Pruning Law)."""
     with handled(debug):
+        _check_report(report, force)
         from prunelimit.laws.nplh import plot_nplh
         from prunelimit.laws.points import write_points
 
@@ -364,6 +388,8 @@ def law_nplh(
         if plot is not None:
             plot_nplh(fit, plot)
         emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
+        _write_report(report, "law-nplh", fit.as_dict(),
+                      lambda: {"Neural Pruning Law fit": png_from_writer(lambda p: plot_nplh(fit, p))}, force)
 
 
 @law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
@@ -371,6 +397,7 @@ def law_nplh_fit(
     points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).")],
     region: RegionOpt = "0.005,0.5",
     plot: PlotOpt = None,
+    report: ReportOpt = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
     json: JsonOpt = False,
@@ -379,6 +406,7 @@ def law_nplh_fit(
 ) -> None:
     """Fit the Neural Pruning Law to (density, γ) points measured elsewhere."""
     with handled(debug):
+        _check_report(report, force)
         from prunelimit.laws.nplh import fit_nplh, plot_nplh
         from prunelimit.laws.points import read_points
 
@@ -388,6 +416,8 @@ def law_nplh_fit(
         if plot is not None:
             plot_nplh(fit, plot)
         emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
+        _write_report(report, "law-nplh", fit.as_dict(),
+                      lambda: {"Neural Pruning Law fit": png_from_writer(lambda p: plot_nplh(fit, p))}, force)
 
 
 @law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
@@ -400,6 +430,7 @@ def law_error_fit(
     depth: Annotated[Optional[float], typer.Option("--depth", help="Joint law: the network's depth.")] = None,
     extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Allow answers outside the measured density range.")] = False,
     plot: PlotOpt = None,
+    report: ReportOpt = None,
     force: ForceOpt = False,
     config: ConfigOpt = None,
     json: JsonOpt = False,
@@ -408,6 +439,7 @@ def law_error_fit(
 ) -> None:
     """Fit the pruning-across-scales error law (Rosenfeld et al. 2021) to IMP points."""
     with handled(debug):
+        _check_report(report, force)
         from prunelimit.laws import errorlaw
 
         _write_points_guard(plot, force)
@@ -423,6 +455,8 @@ def law_error_fit(
         if plot is not None:
             errorlaw.plot_fit(fit, data, plot)
         emit("law-error-fit", body, json, console.render_error_fit, body)
+        _write_report(report, "law-error-fit", body,
+                      lambda: {"error law fit": png_from_writer(lambda p: errorlaw.plot_fit(fit, data, p))}, force)
 
 
 @app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")
@@ -549,6 +583,7 @@ def prune(
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
     eval_data: EvalDataOpt = None,
+    report: ReportOpt = None,
     force: ForceOpt = False,
     model: ModelOpt = None,
     data: DataOpt = None,
@@ -575,6 +610,7 @@ def prune(
 ) -> None:
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
     with handled(debug):
+        _check_report(report, force)
         options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
         if scope not in ("global", "layer"):
             raise UsageError(f"--scope {scope!r}: use global or layer")
@@ -589,6 +625,8 @@ def prune(
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, batch_size, download), formats, force, seed)
         emit("prune", rep.to_json(), json, console.render_prune, rep)
+        _write_report(report, "prune", rep.to_json(),
+                      lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
 
 
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
@@ -599,6 +637,7 @@ def verify(
     sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.")] = 0,
     scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
     plot: PlotOpt = None,
+    report: ReportOpt = None,
     force: ForceOpt = False,
     model: ModelOpt = None,
     data: DataOpt = None,
@@ -625,6 +664,7 @@ def verify(
 ) -> None:
     """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
     with handled(debug):
+        _check_report(report, force)
         options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
         if not 0 <= acc_drop <= 100:
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
@@ -641,6 +681,7 @@ def verify(
 
             plot_verify(rep, plot, force)
         emit("verify", rep.to_json(), json, console.render_verify, rep)
+        _write_report(report, "verify", rep.to_json(), lambda: figures.verify_figures(rep), force)
 
 
 @app.command(epilog=f"Example: prunelimit gate {EXAMPLE} --min-ratio 0.6 --junit gate.xml")

@@ -259,3 +259,12 @@ def test_hyperflux_command(cli, tmp_path):
     masks = load_model(tmp_path / "hf.pt").masks
     kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
     assert kept == pytest.approx(doc["density"])
+
+
+def test_report_flag_writes_self_contained_html(cli, own_ckpt, tmp_path):
+    doc = _json(cli("bounds", own_ckpt, "--max-samples", 300, "--report", tmp_path / "r", "--json"))
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert f"{100 * doc['prediction']['ratio']:.2f}" in html and "data:image/png;base64," in html
+    assert "http://" not in html and "https://" not in html
+    assert cli("prune", own_ckpt, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--report", tmp_path / "r").exit_code == 2
+    assert not (tmp_path / "p.pt").exists()  # the report folder is checked before any work

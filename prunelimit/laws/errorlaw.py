@@ -506,7 +506,7 @@ def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bo
         raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
     if extrapolate:
         return
-    hint = "the law is not trusted beyond it (pass extrapolate=True / --extrapolate to force)"
+    hint = "the law is not trusted beyond it (pass --extrapolate to force)"
     if not lo * (1 - _REL_TOL) <= density <= hi * (1 + _REL_TOL):
         raise UsageError(
             f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]; {hint}"
@@ -566,7 +566,7 @@ def density_for_error(
         e_lo, e_hi = sorted((math.exp(ga) * target_error, math.exp(gb) * target_error))
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
-            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; extrapolate=True searches "
+            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; --extrapolate searches "
             "(1e-12, 1])"
         )
     return math.exp(optimize.brentq(gap, a, b, xtol=1e-12, rtol=1e-12))

@@ -119,3 +119,17 @@ def sparsity_figure(layers: Sequence) -> Figure:
     ax.set_xlabel("pruning ratio per tensor (removed fraction)")
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+def bounds_figures(rep) -> dict[str, Figure]:
+    """The figures of a ``bounds`` report: spectrum, F(R) against R(ρ), sparsity per layer at ρ*."""
+    return {
+        "Hessian spectrum": spectrum_figure(rep.spectrum),
+        "F(R) against the pruning path R(ρ)": bounds_figure(rep),
+        "sparsity per layer at ρ*": sparsity_figure(layers_at_ratio(rep.prunable_names, rep.profile, rep.ratio)),
+    }
+
+
+def verify_figures(rep) -> dict[str, Figure]:
+    """The ``bounds`` figures plus loss and accuracy against the ratio."""
+    return {**bounds_figures(rep.bounds), "loss and accuracy against the ratio": verify_figure(rep)}
