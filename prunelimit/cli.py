@@ -326,7 +326,10 @@ def _absolute(advance):
 
 
 def main() -> None:
-    app()
+    from prunelimit.distributed import launched
+
+    with launched():  # under torchrun: join the process group; only rank 0 prints and writes
+        app()
 
 
 law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",

@@ -23,6 +23,10 @@ Eval-mode BatchNorm is evaluated as the per-channel affine map it is, ``x·s + t
 gradient graphs are built: the same function, but its double backward is two products
 instead of the generic batch-norm double backward (an HVP on a LeNet with BatchNorm is
 about 16 % faster, docs/benchmarks.md).
+
+Under torchrun each rank walks only its shard of whole batches (``prunelimit.distributed``)
+with chunk weights over the global sample count, and products, gradient, sizes and losses
+are all-reduced: every rank holds the single-process operator, to summation order.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from torch.nn import functional as F
 from torch.overrides import TorchFunctionMode
 
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
+from prunelimit.distributed import all_reduce_sum, gather_shards, require_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError
 
 ENGINES = ("auto", "cached", "revrev")
@@ -91,18 +96,24 @@ class HessianOperator:
         self.dim = int(sum(self._numels))
         self.hvps = 0
 
-        first = _cast(to_device(list(batches), self.device), self.dtype)
-        if not first:
+        count = len(list(batches))
+        if count == 0:
             raise InputError("the analysis data is empty; pass at least one batch")
-        self._sizes = [batch_size(b) for b in first]
+        require_shards(count)
+        # Under torchrun this rank walks its shard of whole batches; sizes and losses are
+        # gathered so the chunk weights and ε use the global data (prunelimit.distributed).
+        first = _cast(to_device(shard_batches(batches), self.device), self.dtype)
+        local_sizes = [batch_size(b) for b in first]
+        local_losses = self._pass_losses(first)
+        self._sizes = [int(s) for s in gather_shards(local_sizes, count)]
         self.samples = sum(self._sizes)
-        self._losses = self._pass_losses(first)
+        self._losses = gather_shards(local_losses, count)
         # The second pass over the data is both the determinism check and the data the
         # HVPs walk, re-sliced into chunks.
-        second = _cast(to_device(list(batches), self.device), self.dtype)
-        self._bytes_per_sample = self._graph_bytes(first[0]) / self._sizes[0]
+        second = _cast(to_device(shard_batches(batches), self.device), self.dtype)
+        self._bytes_per_sample = self._graph_bytes(first[0]) / local_sizes[0]
         size = self._chunk_size(chunk_samples, memory_budget_mb)
-        self._chunks = self._checked_chunks(second, size)
+        self._chunks = self._checked_chunks(second, size, local_sizes, local_losses)
         self._weights = [batch_size(c) / self.samples for c in self._chunks]
 
         self._cached_grad: list[Tensor] | None = None
@@ -130,8 +141,8 @@ class HessianOperator:
     def gradient(self) -> Tensor:
         """Flat mean gradient (for the "not at a minimum" warning), on the params' device."""
         if self._cached_grad is not None:
-            return self._flatten([g.detach() for g in self._cached_grad])
-        return self._flatten(self._weighted_gradient(create_graph=False))
+            return all_reduce_sum(self._flatten([g.detach() for g in self._cached_grad]))
+        return all_reduce_sum(self._flatten(self._weighted_gradient(create_graph=False)))
 
     def matvec(self, v: Tensor) -> Tensor:
         """``H @ v`` for a flat vector ``v`` of length ``dim``; returned like ``v``."""
@@ -146,7 +157,7 @@ class HessianOperator:
                 grads = self._batch_gradient(batch, create_graph=True)
                 for acc, h in zip(hv, self._second_backward(grads, parts, retain=False)):
                     acc.add_(h, alpha=w)
-        out = self._flatten(hv)
+        out = all_reduce_sum(self._flatten(hv))  # the shards' weighted sums make the global H v
         if not bool(torch.isfinite(out).all()):
             raise NumericalError("the Hessian-vector product contains NaN/Inf; check the model and data")
         self.hvps += 1
@@ -173,7 +184,7 @@ class HessianOperator:
                         acc.add_(h, alpha=w)
         except RuntimeError:
             return torch.stack([self.matvec(v) for v in vs])
-        out = torch.cat([h.reshape(k, -1) for h in hv], dim=1)
+        out = all_reduce_sum(torch.cat([h.reshape(k, -1) for h in hv], dim=1))
         if not bool(torch.isfinite(out).all()):
             raise NumericalError("the Hessian-vector product contains NaN/Inf; check the model and data")
         self.hvps += k
@@ -191,22 +202,25 @@ class HessianOperator:
         target = CPU_CHUNK_BYTES if self.device.type == "cpu" else budget_mb * 2**19
         return max(1, int(target // max(self._bytes_per_sample, 1.0)))
 
-    def _checked_chunks(self, batches: list[Batch], size: int | None) -> list[Batch]:
-        """``batches`` re-sliced into chunks of ``size`` samples, after checking the data.
+    def _checked_chunks(
+        self, batches: list[Batch], size: int | None, sizes: list[int], losses: np.ndarray
+    ) -> list[Batch]:
+        """``batches`` (with first-pass ``sizes`` and ``losses``) re-sliced into chunks of
+        ``size`` samples, after checking the data.
 
         Refuses data whose two passes differ (``InputError``). Keeps the batches as given
         when they cannot be concatenated, or when the chunked mean loss differs from the
         batch-weighted one (a ``loss_fn`` that is not a per-sample mean).
         """
         chunks = _rechunked(batches, size) if size is not None else None
-        tried = chunks is not None and [batch_size(c) for c in chunks] != self._sizes
+        tried = chunks is not None and [batch_size(c) for c in chunks] != sizes
         if tried:
             chunk_losses = self._pass_losses(chunks)
-            sizes = np.array([batch_size(c) for c in chunks])
-            if np.isclose(sizes @ chunk_losses, np.dot(self._sizes, self._losses), rtol=_CHUNK_RTOL, atol=1e-9):
+            chunk_sizes = np.array([batch_size(c) for c in chunks])
+            if np.isclose(chunk_sizes @ chunk_losses, np.dot(sizes, losses), rtol=_CHUNK_RTOL, atol=1e-9):
                 return chunks
         again = self._pass_losses(batches)
-        if len(again) != len(self._losses) or not np.allclose(self._losses, again, rtol=1e-6, atol=1e-9):
+        if len(again) != len(losses) or not np.allclose(losses, again, rtol=1e-6, atol=1e-9):
             raise InputError(
                 "the data loader is not deterministic (two passes over the analysis data gave "
                 "different losses); use a fixed order and no random augmentation"
@@ -264,7 +278,7 @@ class HessianOperator:
     def _choose_engine(self, engine: str, budget_mb: float) -> str:
         if engine == "revrev":
             return "revrev"
-        need_mb = self._bytes_per_sample * self.samples / 2**20
+        need_mb = self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20  # this rank's graphs
         if need_mb <= budget_mb:
             return "cached"
         if engine == "cached":

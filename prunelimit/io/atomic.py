@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
+from prunelimit.distributed import is_main
 from prunelimit.errors import UsageError
 
 
@@ -35,7 +36,15 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
-    """Yield a temporary path; on success it is renamed onto ``path``, else removed."""
+    """Yield a temporary path; on success it is renamed onto ``path``, else removed.
+
+    Under torchrun only rank 0 writes: other ranks get a throwaway path (and skip the
+    checks, which rank 0's own file could fail).
+    """
+    if not is_main():
+        with tempfile.TemporaryDirectory() as scratch:
+            yield Path(scratch) / Path(path).name
+        return
     path = check_writable(path, force)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

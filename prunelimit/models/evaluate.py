@@ -1,4 +1,8 @@
-"""Loss and accuracy of a model over fixed batches (eval mode, no gradients)."""
+"""Loss and accuracy of a model over fixed batches (eval mode, no gradients).
+
+Under torchrun each rank evaluates its shard of whole batches and the sums are
+all-reduced, so every rank gets the single-process numbers (``prunelimit.distributed``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn, batch_size
+from prunelimit.distributed import all_reduce_sum, shard_batches
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,7 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
     total_loss, correct, n = 0.0, 0, 0
     classify = True
     try:
-        for batch in batches:
+        for batch in shard_batches(batches):
             b = batch_size(batch)
             total_loss += float(loss_fn(model, batch)) * b
             n += b
@@ -38,4 +43,8 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
                 classify = False
     finally:
         model.train(was_training)
-    return Evaluation(loss=total_loss / n, accuracy=correct / n if classify else None, samples=n)
+    # float64 holds the counts exactly (below 2**53 samples); one rank without classes voids accuracy
+    sums = all_reduce_sum(torch.tensor([total_loss, correct, n, 0.0 if classify else 1.0], dtype=torch.float64))
+    total_loss, correct, n, unclassified = sums.tolist()
+    classify = unclassified == 0
+    return Evaluation(loss=total_loss / n, accuracy=correct / n if classify else None, samples=int(n))

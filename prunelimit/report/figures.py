@@ -73,15 +73,19 @@ def bounds_figure(rep) -> Figure:
 def verify_figure(rep) -> Figure:
     """Loss and accuracy against the ratio (``VerifyReport``), prediction and bounds as vertical lines."""
     a, b, p = rep.actual, rep.bounds, rep.bounds.prediction
-    points = sorted({pt.ratio: pt for pt in (*a.probes, *a.curve)}.values(), key=lambda pt: pt.ratio)
-    ratios = [pt.ratio for pt in points]
+    points = sorted((*a.probes, *a.curve), key=lambda pt: pt.ratio)
+    # the two criteria probe different ratios: plot each series where it was measured
+    lossy = [pt for pt in points if pt.loss == pt.loss]
+    accurate = [pt for pt in points if pt.accuracy is not None]
     fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.4, 6.0), sharex=True)
-    ax_loss.plot(ratios, [pt.loss for pt in points], "o-", ms=3, color="#2c6fbb", label="loss (analysis data)")
+    ax_loss.plot([pt.ratio for pt in lossy], [pt.loss for pt in lossy], "o-", ms=3, color="#2c6fbb",
+                 label="loss (analysis data)")
     ax_loss.axhline(a.dense_loss + b.epsilon, color="0.4", lw=0.8, ls=":", label="L(w*) + ε")
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("loss")
     if a.dense_accuracy is not None:
-        ax_acc.plot(ratios, [100 * (pt.accuracy or 0) for pt in points], "o-", ms=3, color="#27ae60", label="accuracy")
+        ax_acc.plot([pt.ratio for pt in accurate], [100 * pt.accuracy for pt in accurate], "o-", ms=3,
+                    color="#27ae60", label="accuracy (evaluation data)")
         ax_acc.axhline(100 * a.dense_accuracy - a.acc_drop, color="0.4", lw=0.8, ls=":", label="dense − δ")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_xlabel("pruning ratio ρ (removed fraction)")

@@ -1,0 +1,139 @@
+"""Data-parallel analysis under ``torchrun``: one process group, batch-granular shards.
+
+Launched by torchrun (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK`` set), :func:`launched`
+joins the process group (gloo for CPU tensors, nccl for CUDA tensors). Every rank loads
+the same fixed-order batches; the code that walks the data (``HessianOperator``,
+``evaluate``) takes the contiguous run of whole batches :func:`shard_range` assigns to
+its rank and all-reduces size-weighted sums. Sharding whole batches (not samples) keeps
+every per-batch loss bit-identical to a single process, so the default ε (population
+std of per-batch losses) is too. All-reduced results are identical on every rank, so
+Lanczos, ε and the actual-limit search run *replicated*: the same seed and the same
+reduced vectors give the same state everywhere, and nothing is broadcast. Only rank 0
+prints to stdout or writes files (docs/scaling.md).
+
+Without a process group every helper is the identity: world size 1, rank 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Iterator, Sequence, TypeVar
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from prunelimit.errors import UsageError
+
+T = TypeVar("T")
+
+
+def active() -> bool:
+    """True inside an initialised process group."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def is_main() -> bool:
+    """Rank 0 (or no process group): the one process that prints and writes files."""
+    return rank() == 0
+
+
+def backend() -> str:
+    """gloo for CPU tensors, plus nccl for CUDA tensors when CUDA is present."""
+    return "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+
+
+def init_from_env() -> bool:
+    """Join the process group described by torchrun's variables; False when not launched so.
+
+    With CUDA, rank ``LOCAL_RANK`` takes GPU ``LOCAL_RANK`` as its current device, so
+    ``--device auto``/``cuda`` lands each rank on its own GPU.
+    """
+    if "WORLD_SIZE" not in os.environ or active():
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
+    dist.init_process_group(backend=backend())
+    return True
+
+
+@contextlib.contextmanager
+def launched() -> Iterator[None]:
+    """Run a command under torchrun: joined group, stdout silenced off rank 0, group closed after.
+
+    A no-op in a plain process. Errors still reach stderr on every rank.
+    """
+    joined = init_from_env()
+    stdout = sys.stdout
+    try:
+        if not is_main():
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (closed below)
+        yield
+    finally:
+        if sys.stdout is not stdout:
+            sys.stdout.close()
+            sys.stdout = stdout
+        if joined:
+            dist.destroy_process_group()
+
+
+def shard_range(count: int) -> range:
+    """This rank's contiguous run of ``count`` items: the first ``count % W`` ranks get one more.
+
+    Concatenated in rank order the runs cover ``0..count-1`` exactly once; with fewer
+    items than ranks the last ranks get empty runs.
+    """
+    size, r = world_size(), rank()
+    base, extra = divmod(count, size)
+    start = r * base + min(r, extra)
+    return range(start, start + base + (1 if r < extra else 0))
+
+
+def require_shards(count: int) -> None:
+    """Refuse (on every rank alike) data with fewer batches than ranks: a rank without a
+    batch has nothing to size its HVP work by."""
+    if count < world_size():
+        raise UsageError(
+            f"{count} analysis batch(es) cannot be split over {world_size()} ranks; "
+            "use fewer processes or a smaller --batch-size"
+        )
+
+
+def shard_batches(batches: Sequence[T]) -> list[T]:
+    """This rank's contiguous shard of whole batches (all of them without a process group)."""
+    items = list(batches)
+    shard = shard_range(len(items))
+    return items[shard.start : shard.stop]
+
+
+def all_reduce_sum(tensor: Tensor) -> Tensor:
+    """Sum ``tensor`` over all ranks, in place; returned for chaining. Identity without a group."""
+    if active():
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def gather_shards(local: Sequence[float] | np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` per-batch values of all ranks in global order, from this rank's shard.
+
+    Each rank writes its values into its slice of a zero vector and the vectors are
+    summed: adding exact zeros, so every value arrives unchanged (float64).
+    """
+    values = np.asarray(local, dtype=np.float64)
+    if not active():
+        return values.copy()
+    shard = shard_range(count)
+    full = torch.zeros(count, dtype=torch.float64)
+    full[shard.start : shard.stop] = torch.from_numpy(values)
+    return all_reduce_sum(full).numpy()

@@ -1,0 +1,134 @@
+"""Two gloo ranks on the CPU give the single-process numbers (issue 11, docs/scaling.md).
+
+300 digits samples in batches of 64 make 5 batches (the last one of 44), split 3/2 over
+two ranks: an uneven shard with a short last batch. Each rank runs ``bounds`` (exact
+spectrum, and SLQ on H for the replicated Lanczos path) and ``verify``; rank 0's JSON
+must equal a single process's to 1e-5 relative, timings aside. Tolerance: sharding
+changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
+per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
+under the same group checks that rank 1 prints nothing and writes no file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from prunelimit import api
+from prunelimit.inputs import load_inputs
+from prunelimit.report.jsonout import document
+
+WORLD = 2
+ARGS = ["--data", "digits:train", "--max-samples", "300", "--batch-size", "64", "--device", "cpu"]
+REL = 1e-5  # see the module doc
+CONFIGS = {
+    "exact": api.CurvatureOptions(),
+    "slq": api.CurvatureOptions(method="paper", iterations=24, runs=2),
+}
+
+
+def _inputs(ckpt: str):
+    return load_inputs(ckpt, data="digits:train", batch_size=64, max_samples=300, device="cpu")
+
+
+def _documents(ckpt: str) -> dict:
+    """Every compared JSON document (the same code on every rank, or in one process)."""
+    inputs = _inputs(ckpt)
+    docs = {name: document("bounds", api.bounds(inputs, opts).to_json()) for name, opts in CONFIGS.items()}
+    docs["verify"] = document("verify", api.verify(inputs, CONFIGS["exact"]).to_json())
+    return docs
+
+
+def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(WORLD),
+                      RANK=str(rank), LOCAL_RANK=str(rank))
+    from prunelimit import distributed
+    from prunelimit.cli import main
+
+    assert distributed.init_from_env()
+    try:
+        result = {"shard": list(distributed.shard_range(5)), "docs": _documents(ckpt)}
+        # The CLI inside the live group: launched() silences stdout off rank 0, and only
+        # rank 0 writes the plot.
+        captured = Path(out) / f"stdout{rank}.txt"
+        sys.stdout = open(captured, "w")
+        sys.argv = ["prunelimit", "bounds", ckpt, *ARGS, "--json", "--plot", str(Path(out) / "bounds.png")]
+        try:
+            main()
+        except SystemExit as exit_:
+            result["exit"] = exit_.code
+        finally:
+            sys.stdout.close()
+            sys.stdout = sys.__stdout__
+        result["stdout"] = captured.read_text()
+        (Path(out) / f"rank{rank}.json").write_text(json.dumps(result))
+    finally:
+        distributed.dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _close(a, b, path: str = "") -> None:
+    """Equal JSON, floats to REL relative (1e-12 absolute near zero), ``timing`` ignored."""
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            if k != "timing":
+                _close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _close(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=REL, abs_tol=1e-12), f"{path}: {a} vs {b}"
+    else:
+        assert a == b, f"{path}: {a!r} vs {b!r}"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    tmp = tmp_path_factory.mktemp("dist")
+    torch.manual_seed(0)
+    ckpt = tmp / "mlp.pt"
+    save_checkpoint(ckpt, "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(), meta={"data": "digits:train"})
+    mp.spawn(_worker, args=(_free_port(), str(ckpt), str(tmp)), nprocs=WORLD, join=True)
+    ranks = [json.loads((tmp / f"rank{r}.json").read_text()) for r in range(WORLD)]
+    single = json.loads(json.dumps(_documents(str(ckpt))))  # through JSON like the ranks' documents
+    return ranks, single, tmp
+
+
+def test_shards_cover_every_batch_once_unevenly(runs):
+    ranks, _, _ = runs
+    assert [r["shard"] for r in ranks] == [[0, 1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("name", [*CONFIGS, "verify"])
+def test_two_ranks_match_one_process(runs, name):
+    ranks, single, _ = runs
+    for r in ranks:  # replicated state: every rank holds the same numbers, not only rank 0
+        _close(r["docs"][name], single[name])
+
+
+def test_only_rank_zero_prints_and_writes(runs):
+    ranks, single, tmp = runs
+    assert [r["exit"] for r in ranks] == [0, 0]
+    assert ranks[1]["stdout"] == ""
+    _close(json.loads(ranks[0]["stdout"]), single["exact"])
+    assert (tmp / "bounds.png").is_file()
+    assert not list(tmp.glob(".bounds.png.*"))  # no temporary left by either rank
