@@ -18,6 +18,8 @@ from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.profile import MagnitudeProfile
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
     from prunelimit.models.evaluate import Evaluation
@@ -449,39 +451,67 @@ def imp(
     """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec)."""
     from pathlib import Path
 
-    import torch
-
-    from prunelimit.data.loss import resolve_loss
-    from prunelimit.device import resolve_device
-    from prunelimit.inputs import load_batches, load_inputs
     from prunelimit.laws.imp import iterative_magnitude_pruning
-    from prunelimit.models.spec import build_model
 
-    if Path(source).is_file():
-        inputs = load_inputs(source, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
-                             data_from_checkpoint=True)
-        net, train, loss_fn, dev = inputs.model, inputs.batches, inputs.loss_fn, inputs.device
-        eval_data = eval_data or inputs.loaded.meta.get("eval_data")
-        epochs_dense = 0 if epochs_dense is None else epochs_dense
-    else:
-        if data is None:
-            raise UsageError(f"{source!r} is not a file, so it is read as a model spec: pass --data to train it")
-        dev = resolve_device(device)
-        torch.manual_seed(seed)
-        net = build_model(source).to(dev)
-        train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
-        epochs_dense = epochs if epochs_dense is None else epochs_dense
-    _require_batches(train, source)
-    evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else train
-    _check_fits(net, model, source, loss_fn, (data or "the training data", train), (eval_data, evaluation))
+    from_file = Path(source).is_file()
+    start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
+                           loss, batch_size, max_samples, trust_pickle, download, device, seed)
+    net, train, evaluation, loss_fn = start.model, start.train, start.evaluation, start.loss_fn
+    if epochs_dense is None:  # a checkpoint is taken as trained; a fresh model trains like every level
+        epochs_dense = 0 if from_file else epochs
     return iterative_magnitude_pruning(net, train, evaluation, loss_fn, rate=rate, levels=levels, rewind=rewind,
                                        rewind_steps=rewind_steps, epochs_per_level=epochs, epochs_dense=epochs_dense,
                                        lr=lr, seed=seed, out_dir=output)
 
 
-def _require_batches(batches, source) -> None:
-    if not batches:
-        raise UsageError(f"no training data for {source}: pass --data SPEC")
+@dataclass(frozen=True)
+class StartingPoint:
+    """A model to train or prune further, with its training and evaluation batches."""
+
+    model: "nn.Module"
+    spec: str | None
+    train: list
+    evaluation: list
+    loss_fn: object
+    data: str | None
+    eval_data: str | None
+
+
+def starting_point(
+    checkpoint, model: str | None, data: str | None, eval_data: str | None, loss: str = "ce",
+    batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
+    device: str = "auto", seed: int = 0,
+) -> StartingPoint:
+    """Weights from ``checkpoint`` (data defaults from its file), else a fresh ``model`` seeded by ``seed``.
+
+    Evaluation data defaults to the training data; both are checked against the model.
+    """
+    import torch
+
+    from prunelimit.data.loss import resolve_loss
+    from prunelimit.device import resolve_device
+    from prunelimit.inputs import load_batches, load_inputs
+    from prunelimit.models.spec import build_model
+
+    if checkpoint is not None:
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
+                             data_from_checkpoint=True)
+        net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
+        data, eval_data = inputs.data_spec, eval_data or inputs.loaded.meta.get("eval_data")
+    else:
+        if model is None:
+            raise UsageError("give a checkpoint, or --model SPEC to start from a fresh model")
+        if data is None:
+            raise UsageError(f"{model!r} is a fresh model: pass --data SPEC to train it")
+        dev = resolve_device(device)
+        torch.manual_seed(seed)
+        net, spec = build_model(model).to(dev), model
+        train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
+    if not train:
+        raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
+    evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else train
+    _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train), (eval_data, evaluation))
+    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data)
 
 
 # --------------------------------------------------------------------------- LOMP, prune, verify
@@ -793,32 +823,14 @@ def hyperflux(
     import csv
     import io
 
-    import torch
-
-    from prunelimit.data.loss import resolve_loss
-    from prunelimit.device import resolve_device
-    from prunelimit.inputs import load_batches, load_inputs
     from prunelimit.io.atomic import write_text_atomic
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.laws.hyperflux import hyperflux_prune
-    from prunelimit.models.spec import build_model
 
-    if checkpoint is not None:
-        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
-                             data_from_checkpoint=True)
-        net, batches, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
-        eval_data = eval_data or inputs.loaded.meta.get("eval_data")
-    else:
-        if model is None:
-            raise UsageError("hyperflux needs a CHECKPOINT or --model SPEC to train from scratch")
-        dev = resolve_device(device)
-        torch.manual_seed(seed)
-        net, spec = build_model(model).to(dev), model
-        batches = load_batches(data, batch_size, max_samples, dev, download) if data else None
-        loss_fn = resolve_loss(loss)
-    _require_batches(batches, checkpoint or model)
-    evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else batches
-    _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", batches), (eval_data, evaluation))
+    start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
+                           download, device, seed)
+    net, batches, evaluation, loss_fn, spec = start.model, start.train, start.evaluation, start.loss_fn, start.spec
+    data, eval_data = start.data, start.eval_data
     dense = evaluate(net, evaluation, loss_fn)
     result = hyperflux_prune(net, batches, loss_fn, target_density, pruning_epochs, regrowth_epochs, seed,
                              weight_lr=weight_lr, gate_lr=gate_lr)

@@ -23,7 +23,6 @@ from typing import Callable
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
