@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from prunelimit.models.evaluate import Evaluation
     from prunelimit.pruning.actual import ActualLimit
     from prunelimit.pruning.lomp import LompConfig
+    from prunelimit.pruning.refit import RefitLimit
     from prunelimit.theory.limit import LimitPrediction
     from prunelimit.theory.paper import PaperPrediction
 
@@ -702,6 +703,7 @@ class VerifyReport:
     delta: float
     diagnosis: tuple[str, ...]
     near_zero: dict[str, float]
+    refit: "RefitLimit | None" = None
 
     def to_json(self) -> dict:
         a = self.actual
@@ -722,15 +724,25 @@ class VerifyReport:
         body["delta_points"] = 100 * self.delta
         body["weights_below"] = self.near_zero
         body["diagnosis"] = list(self.diagnosis)
+        if self.refit is not None:
+            r = self.refit
+            body["refit"] = {"loss_ratio": r.loss_ratio, "accuracy_ratio": r.accuracy_ratio,
+                             "evaluations": r.evaluations, "finetune_epochs": r.finetune_epochs,
+                             "delta": self.bounds.ratio - r.loss_ratio}
         return body
 
 
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
-    sweep: int = 0, scope: str = "global", progress=None,
+    sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
 ) -> VerifyReport:
-    """Run ``bounds``, then measure the actual limit (SPEC §2) and set them side by side."""
+    """Run ``bounds``, then measure the actual limit (SPEC §2) and set them side by side.
+
+    ``refit_epochs > 0`` also measures the limit after masked fine-tuning (``--refit``).
+    """
     from prunelimit.pruning.actual import actual_limit
+    from prunelimit.pruning.finetune import FinetuneConfig
+    from prunelimit.pruning.refit import refit_limit
 
     rep = bounds(inputs, options, progress)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon, eval_batches=eval_batches,
@@ -739,7 +751,12 @@ def verify(
     weights = np.abs(np.concatenate([p.detach().cpu().reshape(-1).numpy()
                                      for _, p in prunable_parameters(inputs.model, inputs.selection)]))
     near_zero = {f"{t:g}": float(np.mean(weights < t)) for t in (1e-3, 1e-2, 1e-1)}
-    return VerifyReport(rep, actual, delta, tuple(_diagnose(rep, delta, near_zero)), near_zero)
+    refit = None
+    if refit_epochs > 0:
+        refit = refit_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon,
+                            FinetuneConfig(epochs=refit_epochs, lr=refit_lr, seed=options.seed),
+                            eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection)
+    return VerifyReport(rep, actual, delta, tuple(_diagnose(rep, delta, near_zero)), near_zero, refit)
 
 
 def _diagnose(rep: BoundsReport, delta: float, near_zero: dict[str, float]) -> list[str]:

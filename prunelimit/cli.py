@@ -638,6 +638,9 @@ def verify(
     eval_data: EvalDataOpt = None,
     acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.")] = 0.5,
     sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.")] = 0,
+    refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
+    finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -678,7 +681,8 @@ def verify(
         api._require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, batch_size, download)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
-            rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance))
+            rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
+                             finetune_epochs if refit else 0, finetune_lr)
         if plot is not None:
             from prunelimit.report.plots import plot_verify
 

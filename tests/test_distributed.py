@@ -107,7 +107,11 @@ def runs(tmp_path_factory):
     torch.manual_seed(0)
     ckpt = tmp / "mlp.pt"
     save_checkpoint(ckpt, "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(), meta={"data": "digits:train"})
-    mp.spawn(_worker, args=(_free_port(), str(ckpt), str(tmp)), nprocs=WORLD, join=True)
+    with pytest.MonkeyPatch.context() as env:
+        # one BLAS thread a rank: two ranks' threaded eigvalsh on shared cores thrash (4 s, not 0.1 s)
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.setenv(name, "1")
+        mp.spawn(_worker, args=(_free_port(), str(ckpt), str(tmp)), nprocs=WORLD, join=True)
     ranks = [json.loads((tmp / f"rank{r}.json").read_text()) for r in range(WORLD)]
     single = json.loads(json.dumps(_documents(str(ckpt))))  # through JSON like the ranks' documents
     return ranks, single, tmp

@@ -277,8 +277,8 @@ def actual_limit(
         for i in sorted(set(loss_cache) | set(acc_cache))
     )
     return ActualLimit(
-        loss_ratio=_below(loss_fail, levels),
-        accuracy_ratio=None if dense_acc is None else _below(acc_fail, levels),
+        loss_ratio=below_failure(loss_fail, levels),
+        accuracy_ratio=None if dense_acc is None else below_failure(acc_fail, levels),
         loss_crossed=loss_fail is not None,
         accuracy_crossed=acc_fail is not None,
         dense_loss=dense.loss,
@@ -300,7 +300,7 @@ def _passes(loss_cache: dict, acc_cache: dict) -> int:
     return len(loss_cache) if loss_cache is acc_cache else len(loss_cache) + len(acc_cache)
 
 
-def _below(fail: int | None, levels: int) -> float:
+def below_failure(fail: int | None, levels: int) -> float:
     """Grid ratio just below the failure (the last grid point when nothing failed)."""
     return (levels - 1 if fail is None else fail - 1) / levels
 

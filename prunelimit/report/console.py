@@ -149,6 +149,12 @@ def render_verify(rep) -> None:
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt)", pct(a.accuracy_ratio), pct(1 - a.accuracy_ratio))
     table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{100 * rep.delta:+.2f} pt[/]", "")
+    if rep.refit is not None:
+        r = rep.refit
+        table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", pct(r.loss_ratio), pct(1 - r.loss_ratio))
+        if r.accuracy_ratio is not None:
+            table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)", pct(r.accuracy_ratio),
+                          pct(1 - r.accuracy_ratio))
     stdout.print(table)
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")

@@ -1,0 +1,87 @@
+"""The actual limit after masked fine-tuning (``verify --refit``).
+
+Same search as :mod:`prunelimit.pruning.actual`, but each probed ratio is pruned from the
+dense weights, fine-tuned with its mask held fixed, and only then evaluated: the limit a
+user reaches with ``prune --finetune-epochs``. Each pass costs a fine-tuning run, so the
+budget of passes matters even more; both criteria share every pass.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from torch import nn
+
+from prunelimit.data.batches import Batches, LossFn
+from prunelimit.errors import UsageError
+from prunelimit.models.evaluate import evaluate
+from prunelimit.models.params import ParamSelection
+from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS, CurvePoint, below_failure, coarse_stride, first_failure
+from prunelimit.pruning.finetune import FinetuneConfig, finetune
+from prunelimit.pruning.magnitude import prune_model
+
+
+@dataclass(frozen=True)
+class RefitLimit:
+    """Largest grid ratios passing each criterion after fine-tuning, and the passes spent."""
+
+    loss_ratio: float
+    accuracy_ratio: float | None
+    evaluations: int
+    finetune_epochs: int
+    points: tuple[CurvePoint, ...]
+
+
+def refit_limit(
+    model: nn.Module,
+    batches: Batches,
+    loss_fn: LossFn,
+    epsilon: float,
+    config: FinetuneConfig,
+    *,
+    eval_batches: Batches | None = None,
+    acc_drop: float = 0.5,
+    levels: int = 1000,
+    max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+    branching: int = 4,
+    scope: str = "global",
+    selection: ParamSelection = ParamSelection(),
+) -> RefitLimit:
+    """Actual limit of prune-then-fine-tune; thresholds are those of the dense model
+    (loss ``L(w*) + ε`` on ``batches``, accuracy dense − ``acc_drop`` points on ``eval_batches``).
+    The model's state is restored on return."""
+    if config.epochs < 1:
+        raise UsageError("--refit needs --finetune-epochs of at least 1")
+    eval_batches = eval_batches or batches
+    dense_state = copy.deepcopy(model.state_dict())
+    dense_loss = evaluate(model, batches, loss_fn).loss
+    dense_acc = evaluate(model, eval_batches, loss_fn).accuracy
+    cache: dict[int, CurvePoint] = {}
+
+    def point(i: int) -> CurvePoint:
+        if i not in cache:
+            model.load_state_dict(dense_state)
+            masks = prune_model(model, i / levels, scope, selection).masks
+            finetune(model, masks, batches, loss_fn, config)
+            cache[i] = CurvePoint(i / levels, evaluate(model, batches, loss_fn).loss,
+                                  evaluate(model, eval_batches, loss_fn).accuracy)
+        return cache[i]
+
+    # each pass serves both criteria, so the whole budget goes to one search's worth of passes
+    stride = coarse_stride(levels, branching, max_evaluations)
+    try:
+        loss_fail = first_failure(lambda i: point(i).loss > dense_loss + epsilon, levels, stride, branching)
+        acc_fail = None
+        if dense_acc is not None:
+            threshold = dense_acc - acc_drop / 100.0
+            acc_fail = first_failure(lambda i: point(i).accuracy < threshold, levels, stride, branching)
+    finally:
+        model.load_state_dict(dense_state)
+    return RefitLimit(
+        loss_ratio=below_failure(loss_fail, levels),
+        accuracy_ratio=None if dense_acc is None else below_failure(acc_fail, levels),
+        evaluations=len(cache),
+        finetune_epochs=config.epochs,
+        points=tuple(cache[i] for i in sorted(cache)),
+    )

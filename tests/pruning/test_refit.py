@@ -1,0 +1,31 @@
+"""The fine-tuned actual limit (verify --refit), checked against the one-shot search."""
+
+from __future__ import annotations
+
+import torch
+
+from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.pruning.actual import actual_limit
+from prunelimit.pruning.finetune import FinetuneConfig
+from prunelimit.pruning.refit import refit_limit
+from tests.pruning.conftest import trained_mlp
+
+
+def test_vanishing_learning_rate_refit_equals_one_shot_search(digits):
+    """With lr = 1e-30 fine-tuning changes no float32 weight, so both searches must agree exactly."""
+    model = trained_mlp(l1=1e-3, epochs=5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    one_shot = actual_limit(model, digits, cross_entropy_loss, 0.02)
+    refit = refit_limit(model, digits, cross_entropy_loss, 0.02, FinetuneConfig(epochs=1, lr=1e-30))
+    assert refit.loss_ratio == one_shot.loss_ratio
+    assert refit.accuracy_ratio == one_shot.accuracy_ratio
+    assert refit.evaluations <= 25
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # restored
+
+
+def test_fine_tuning_does_not_lower_the_limit_here(digits):
+    """On this l1-trained MLP, fine-tuning the survivors recovers loss, so the limit moves up."""
+    model = trained_mlp(l1=1e-3, epochs=5)
+    one_shot = actual_limit(model, digits, cross_entropy_loss, 0.02)
+    refit = refit_limit(model, digits, cross_entropy_loss, 0.02, FinetuneConfig(epochs=2, lr=0.05))
+    assert refit.loss_ratio >= one_shot.loss_ratio
