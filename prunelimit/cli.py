@@ -8,8 +8,11 @@ report it with the output of ``--debug``), 130 interrupted.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Iterator, Optional
 
 import click
@@ -148,32 +151,6 @@ def emit(command: str, body: dict, as_json: bool, render, report) -> None:
         render(report)
 
 
-@app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")
-def info(
-    checkpoint: CkptArg,
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    loss: LossOpt = "ce",
-    batch_size: BatchOpt = 128,
-    max_samples: MaxSamplesOpt = None,
-    include: IncludeOpt = None,
-    exclude: ExcludeOpt = None,
-    trust_pickle: TrustOpt = False,
-    download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
-) -> None:
-    """Architecture, parameter counts (N prunable, D Hessian), per-layer zeros; loss and accuracy with --data."""
-    with handled(debug):
-        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device,
-                             trust_pickle, download, tuple(include or ()), tuple(exclude or ()))
-        rep = api.info(inputs)
-        emit("info", rep.to_json(), json, console.render_info, rep)
-
-
 MethodOpt = Annotated[str, typer.Option("--method", help="default (validated SLQ, see docs/accuracy.md) | paper (reference pipeline) | exact (full Hessian, ≤ 10k params).")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe (default: the method's).")]
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K (default: the method's).")]
@@ -212,90 +189,146 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
     return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed)
 
 
-@app.command(epilog=f"Example: prunelimit spectrum {EXAMPLE} --plot spectrum.png")
-def spectrum(
-    checkpoint: CkptArg,
+def _model_data_options(
     model: ModelOpt = None,
     data: DataOpt = None,
     loss: LossOpt = "ce",
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
-    method: MethodOpt = "default",
-    iterations: IterOpt = None,
-    runs: RunsOpt = None,
-    hvp: HvpOpt = "auto",
-    plot: PlotOpt = None,
-    force: ForceOpt = False,
     include: IncludeOpt = None,
     exclude: ExcludeOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
+) -> None:
+    """Options that say which model and data a command reads (shared by the analysis commands)."""
+
+
+def _spectral_options(
+    method: MethodOpt = "default",
+    iterations: IterOpt = None,
+    runs: RunsOpt = None,
+    hvp: HvpOpt = "auto",
+) -> None:
+    """Options of the spectrum estimate."""
+
+
+def _limit_options(
+    epsilon: EpsOpt = "auto",
+    eta: EtaOpt = 0.01,
+    bound_mode: BoundModeOpt = "akf",
+    negative: NegativeOpt = "abs",
+) -> None:
+    """Options of the limit and its bounds."""
+
+
+def _general_options(
     config: ConfigOpt = None,
     json: JsonOpt = False,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     debug: DebugOpt = False,
 ) -> None:
+    """Options every command takes (SPEC §4)."""
+
+
+def shared(*groups):
+    """Append the options of ``groups`` to a command; they reach it as one namespace ``o``.
+
+    typer reads the command's signature, so the wrapper exposes the command's own
+    parameters followed by the groups' (annotations evaluated, since this module defers them).
+    """
+
+    def decorate(fn):
+        own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "o"]
+        extra = [p for g in groups for p in inspect.signature(g, eval_str=True).parameters.values()]
+        names = [p.name for p in extra]
+
+        @functools.wraps(fn)
+        def command(*args, **kwargs):
+            o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
+            return fn(*args, o=o, **kwargs)
+
+        params = own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in extra]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.default is not p.empty else p for p in params]
+        command.__signature__ = inspect.Signature(params, return_annotation=None)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
+    """``load_inputs`` from the shared model/data options."""
+    return load_inputs(checkpoint, o.model, o.data, o.loss, o.batch_size, o.max_samples, o.device, o.trust_pickle,
+                       o.download, tuple(o.include or ()), tuple(o.exclude or ()),
+                       data_from_checkpoint=data_from_checkpoint)
+
+
+def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
+    limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", 0.01), getattr(o, "bound_mode", "akf"),
+             getattr(o, "negative", "abs"))
+    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed)
+
+
+@app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")
+@shared(_model_data_options, _general_options)
+def info(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+) -> None:
+    """Architecture, parameter counts (N prunable, D Hessian), per-layer zeros; o.loss and accuracy with --o.data."""
+    with handled(o.debug):
+        inputs = _inputs(o, checkpoint, data_from_checkpoint=False)
+        rep = api.info(inputs)
+        emit("info", rep.to_json(), o.json, console.render_info, rep)
+
+
+@app.command(epilog=f"Example: prunelimit spectrum {EXAMPLE} --plot spectrum.png")
+@shared(_model_data_options, _spectral_options, _general_options)
+def spectrum(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+) -> None:
     """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
-    with handled(debug):
-        options = curvature_options(method, iterations, runs, "auto", 0.01, "akf", "abs", hvp, seed)
+    with handled(o.debug):
+        options = _curvature(o)
         if plot is not None:
             check_writable(plot, force)
-        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
-                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.spectrum(inputs, options, _absolute(advance))
         if plot is not None:
             from prunelimit.report.plots import plot_spectrum
 
             plot_spectrum(rep, plot, force)
-        emit("spectrum", rep.to_json(), json, console.render_spectrum, rep)
+        emit("spectrum", rep.to_json(), o.json, console.render_spectrum, rep)
 
 
 @app.command(epilog=f"Example: prunelimit bounds {EXAMPLE}   (data from the file; else --data digits:train)")
+@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
 def bounds(
+    o: SimpleNamespace,
     checkpoint: CkptArg,
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    loss: LossOpt = "ce",
-    batch_size: BatchOpt = 128,
-    max_samples: MaxSamplesOpt = None,
-    method: MethodOpt = "default",
-    iterations: IterOpt = None,
-    runs: RunsOpt = None,
-    epsilon: EpsOpt = "auto",
-    eta: EtaOpt = 0.01,
-    bound_mode: BoundModeOpt = "akf",
-    negative: NegativeOpt = "abs",
-    hvp: HvpOpt = "auto",
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
-    include: IncludeOpt = None,
-    exclude: ExcludeOpt = None,
-    trust_pickle: TrustOpt = False,
-    download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
     """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
-    with handled(debug):
+    with handled(o.debug):
         _check_report(report, force)
-        options = curvature_options(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        options = _curvature(o)
         if plot is not None:
             check_writable(plot, force)
-        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
-                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.bounds(inputs, options, _absolute(advance))
         if plot is not None:
             from prunelimit.report.plots import plot_bounds
 
             plot_bounds(rep, plot, force)
-        emit("bounds", rep.to_json(), json, console.render_bounds, rep)
+        emit("bounds", rep.to_json(), o.json, console.render_bounds, rep)
         _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
 
 
@@ -346,7 +379,9 @@ def _write_points_guard(path: Optional[Path], force: bool) -> None:
 
 
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
+@shared(_model_data_options, _general_options)
 def law_nplh(
+    o: SimpleNamespace,
     checkpoint: CkptArg,
     metric: Annotated[str, typer.Option("--metric", help="magnitude | gradient | taylor | fisher | flux.")] = "magnitude",
     mode: Annotated[str, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = "static",
@@ -358,23 +393,9 @@ def law_nplh(
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    loss: LossOpt = "ce",
-    batch_size: BatchOpt = 128,
-    max_samples: MaxSamplesOpt = None,
-    include: IncludeOpt = None,
-    exclude: ExcludeOpt = None,
-    trust_pickle: TrustOpt = False,
-    download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
     """Record (density, γ) points for a saliency and fit ln s = ln c − α0 ln γ (Neural Pruning Law)."""
-    with handled(debug):
+    with handled(o.debug):
         _check_report(report, force)
         from prunelimit.laws.nplh import plot_nplh
         from prunelimit.laws.points import write_points
@@ -382,15 +403,14 @@ def law_nplh(
         parsed_region = api.parse_region(region)
         _write_points_guard(output, force)
         _write_points_guard(plot, force)
-        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
-                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        inputs = _inputs(o, checkpoint)
         fit = api.nplh(inputs, metric, mode, parsed_region, rate, finetune_steps,
-                       epochs_per_level=epochs_per_level, seed=seed)
+                       epochs_per_level=epochs_per_level, seed=o.seed)
         if output is not None:
             write_points(fit.points, output)
         if plot is not None:
             plot_nplh(fit, plot)
-        emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
+        emit("law-nplh", fit.as_dict(), o.json, console.render_nplh, fit)
         _write_report(report, "law-nplh", fit.as_dict(),
                       lambda: {"Neural Pruning Law fit": png_from_writer(lambda p: plot_nplh(fit, p))}, force)
 
@@ -571,12 +591,10 @@ def _steps(advance):
     return lambda step, total: advance(step, total)
 
 
-def _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed):
-    return curvature_options(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
-
-
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
+@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
 def prune(
+    o: SimpleNamespace,
     checkpoint: CkptArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
@@ -588,52 +606,31 @@ def prune(
     eval_data: EvalDataOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    loss: LossOpt = "ce",
-    batch_size: BatchOpt = 128,
-    max_samples: MaxSamplesOpt = None,
-    method: MethodOpt = "default",
-    iterations: IterOpt = None,
-    runs: RunsOpt = None,
-    epsilon: EpsOpt = "auto",
-    eta: EtaOpt = 0.01,
-    bound_mode: BoundModeOpt = "akf",
-    negative: NegativeOpt = "abs",
-    hvp: HvpOpt = "auto",
-    include: IncludeOpt = None,
-    exclude: ExcludeOpt = None,
-    trust_pickle: TrustOpt = False,
-    download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
-    with handled(debug):
+    with handled(o.debug):
         _check_report(report, force)
-        options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        options = _curvature(o)
         if scope not in ("global", "layer"):
             raise UsageError(f"--scope {scope!r}: use global or layer")
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
-        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
-                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
-                      progress_enabled(json)) as advance:
+                      progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api._require_data(inputs)
             value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance))
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
-                        _eval_batches(eval_data, inputs, batch_size, download), formats, force, seed)
-        emit("prune", rep.to_json(), json, console.render_prune, rep)
+                        _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed)
+        emit("prune", rep.to_json(), o.json, console.render_prune, rep)
         _write_report(report, "prune", rep.to_json(),
                       lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
 
 
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
+@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
 def verify(
+    o: SimpleNamespace,
     checkpoint: CkptArg,
     eval_data: EvalDataOpt = None,
     acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.")] = 0.5,
@@ -645,54 +642,33 @@ def verify(
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    loss: LossOpt = "ce",
-    batch_size: BatchOpt = 128,
-    max_samples: MaxSamplesOpt = None,
-    method: MethodOpt = "default",
-    iterations: IterOpt = None,
-    runs: RunsOpt = None,
-    epsilon: EpsOpt = "auto",
-    eta: EtaOpt = 0.01,
-    bound_mode: BoundModeOpt = "akf",
-    negative: NegativeOpt = "abs",
-    hvp: HvpOpt = "auto",
-    include: IncludeOpt = None,
-    exclude: ExcludeOpt = None,
-    trust_pickle: TrustOpt = False,
-    download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
-    """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
-    with handled(debug):
+    """Predicted limit vs the limit one-shot pruning really achieves (o.loss and accuracy criteria), and Δ."""
+    with handled(o.debug):
         _check_report(report, force)
-        options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        options = _curvature(o)
         if not 0 <= acc_drop <= 100:
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
         if plot is not None:
             check_writable(plot, force)
-        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
-                             download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
+        inputs = _inputs(o, checkpoint)
         api._require_data(inputs)
-        evaluation = _eval_batches(eval_data, inputs, batch_size, download)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+        evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
                              finetune_epochs if refit else 0, finetune_lr)
         if plot is not None:
             from prunelimit.report.plots import plot_verify
 
             plot_verify(rep, plot, force)
-        emit("verify", rep.to_json(), json, console.render_verify, rep)
+        emit("verify", rep.to_json(), o.json, console.render_verify, rep)
         _write_report(report, "verify", rep.to_json(), lambda: figures.verify_figures(rep), force)
 
 
 @app.command(epilog=f"Example: prunelimit gate {EXAMPLE} --min-ratio 0.6 --junit gate.xml")
+@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
 def gate(
+    o: SimpleNamespace,
     ctx: typer.Context,
     checkpoint: CkptArg,
     min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this.")] = None,
@@ -703,47 +679,24 @@ def gate(
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache (default ~/.cache/prunelimit).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute even when a cached result exists.")] = False,
-    model: ModelOpt = None,
-    data: DataOpt = None,
-    loss: LossOpt = "ce",
-    batch_size: BatchOpt = 128,
-    max_samples: MaxSamplesOpt = None,
-    method: MethodOpt = "default",
-    iterations: IterOpt = None,
-    runs: RunsOpt = None,
-    epsilon: EpsOpt = "auto",
-    eta: EtaOpt = 0.01,
-    bound_mode: BoundModeOpt = "akf",
-    negative: NegativeOpt = "abs",
-    hvp: HvpOpt = "auto",
-    include: IncludeOpt = None,
-    exclude: ExcludeOpt = None,
-    trust_pickle: TrustOpt = False,
-    download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
-    """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
-    with handled(debug):
+    """CI gate: exit 1 when the o.model's pruning limit is below --min-ratio or fell more than --max-drop."""
+    with handled(o.debug):
         from prunelimit.cache import default_cache_dir
         from prunelimit.gate import rules_from_options
 
-        options = _bounds_flags(method, iterations, runs, epsilon, eta, bound_mode, negative, hvp, seed)
+        options = _curvature(o)
         policy = ctx.meta.get("gate_rules")
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
         if junit is not None:  # fail before the curvature work, not after (the report is rewritten each run)
             check_writable(junit, force=True)
-        settings = dict(model=model, data=data, loss=loss, batch_size=batch_size, max_samples=max_samples,
-                        include=sorted(include or ()), exclude=sorted(exclude or ()), options=options)
+        settings = dict(model=o.model, data=o.data, loss=o.loss, batch_size=o.batch_size, max_samples=o.max_samples,
+                        include=sorted(o.include or ()), exclude=sorted(o.exclude or ()), options=options)
         cache = None if no_cache else (cache_dir or default_cache_dir())
 
         def compute() -> dict:
-            inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle,
-                                 download, tuple(include or ()), tuple(exclude or ()), data_from_checkpoint=True)
-            with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(json)) as advance:
+            inputs = _inputs(o, checkpoint)
+            with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
                 return document("bounds", api.bounds(inputs, options, _absolute(advance)).to_json())
 
         rep = api.gate(checkpoint, gate_rules, compute, settings, cache)
@@ -752,7 +705,7 @@ def gate(
 
             write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
                         rep.seconds)
-        emit("gate", rep.to_json(), json, console.render_gate, rep)
+        emit("gate", rep.to_json(), o.json, console.render_gate, rep)
         if not rep.result.passed and not exit_zero:
             raise typer.Exit(1)
 
