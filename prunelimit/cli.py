@@ -649,6 +649,8 @@ def verify(
         options = _curvature(o)
         if not 0 <= acc_drop <= 100:
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
+        if sweep < 0:
+            raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
         if plot is not None:
             check_writable(plot, force)
         inputs = _inputs(o, checkpoint)
