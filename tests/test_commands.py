@@ -268,3 +268,8 @@ def test_report_flag_writes_self_contained_html(cli, own_ckpt, tmp_path):
     assert "http://" not in html and "https://" not in html
     assert cli("prune", own_ckpt, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--report", tmp_path / "r").exit_code == 2
     assert not (tmp_path / "p.pt").exists()  # the report folder is checked before any work
+
+
+def test_verify_refuses_negative_sweep(cli, own_ckpt):
+    result = cli("verify", own_ckpt, "--sweep", "-3")
+    assert result.exit_code == 2 and "--sweep" in result.stderr
