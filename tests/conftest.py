@@ -13,6 +13,16 @@ from prunelimit.models.spec import build_model
 SPEC = "mlp:64,12,10"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """One torch thread for the whole suite: tiny matmuls on a shared 2-core machine run
+    faster and in the same reduction order every time (deterministic JSON)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def tiny_model() -> torch.nn.Module:
     torch.manual_seed(0)

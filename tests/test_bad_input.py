@@ -148,15 +148,6 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     return c
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One BLAS thread: the corpus runs many tiny commands on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @dataclass(frozen=True)
 class Case:
     """One bad invocation: ``args(corpus, out_dir)``, the exit code and a message excerpt."""

@@ -20,15 +20,6 @@ EXAMPLE = ROOT / "examples" / "digits-mlp.pt"
 FAST = ["--max-samples", "300", "--method", "paper", "--iterations", "12", "--runs", "2", "--device", "cpu"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One BLAS thread: faster on shared CPUs, and the same reduction order every run."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _without_timings(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if '"seconds"' not in line)
 

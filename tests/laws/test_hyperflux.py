@@ -60,7 +60,6 @@ def test_controller_accelerates_and_resets():
 
 @pytest.fixture(scope="module")
 def digits():
-    torch.set_num_threads(1)
     d = load_digits()
     x = torch.tensor(d.data / 16.0, dtype=torch.float32)
     y = torch.tensor(d.target)

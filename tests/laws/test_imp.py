@@ -25,7 +25,6 @@ N_PRUNABLE = 64 * 32 + 32 * 10  # 2368
 
 @pytest.fixture(scope="module")
 def digits():
-    torch.set_num_threads(1)
     x, y = load_digits(return_X_y=True)
     x = torch.tensor(x / 16.0, dtype=torch.float32)
     y = torch.tensor(y)

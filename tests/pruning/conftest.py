@@ -27,12 +27,6 @@ def trained_mlp(l1: float, epochs: int = 15, seed: int = 0) -> torch.nn.Module:
     return model
 
 
-@pytest.fixture(scope="session", autouse=True)
-def single_thread() -> None:
-    # Tiny matmuls on 2 shared cores: one thread is faster and less sensitive to load.
-    torch.set_num_threads(1)
-
-
 @pytest.fixture(scope="session")
 def digits() -> list[Batch]:
     return digits_batches()

@@ -83,7 +83,6 @@ def assert_self_contained(text: str, page: Page) -> None:
 @pytest.fixture(scope="module")
 def verify_rep():
     torch.manual_seed(0)
-    torch.set_num_threads(1)
     inputs = load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True)
     # paper SLQ with few steps keeps the test fast; the report does not depend on the accuracy
     return api.verify(inputs, api.CurvatureOptions(method="paper", iterations=24, runs=2))
