@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -11,6 +15,17 @@ from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 
 SPEC = "mlp:64,12,10"
+
+
+def write_evil_pickle(path: Path, marker: Path) -> None:
+    """A checkpoint whose unpickling would create ``marker`` (made in a child process)."""
+    code = (
+        "import torch\n"
+        "class Evil:\n"
+        f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
+        f"torch.save({{'w': torch.zeros(1), 'e': Evil()}}, {str(path)!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

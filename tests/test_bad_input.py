@@ -26,22 +26,12 @@ import torch
 
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
+from tests.conftest import write_evil_pickle
 from tests.conftest import SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CKPT = ROOT / "examples" / "digits-mlp.pt"
 UNWRITABLE = Path("/sys")  # not writable even for root; tmpfs folders would be for root
-
-
-def _evil_pickle(path: Path, marker: Path) -> None:
-    """A checkpoint whose unpickling would create ``marker`` (made in a child process)."""
-    code = (
-        "import torch\n"
-        "class Evil:\n"
-        f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
-        f"torch.save({{'w': torch.zeros(1), 'e': Evil()}}, {str(path)!r})\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +53,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.noise = d / "noise.pt"
     c.noise.write_bytes(np.random.default_rng(0).bytes(4096))
     c.evil = d / "evil.pt"
-    _evil_pickle(c.evil, c.marker)
+    write_evil_pickle(c.evil, c.marker)
     c.listing = d / "list.pt"
     torch.save([torch.zeros(2)], c.listing)
     c.not_tensor = d / "not-tensor.pt"
@@ -401,7 +391,7 @@ def test_process_pickle_runs_only_with_trust(corpus, tmp_path):
     """Without --trust-pickle the payload never executes; with it, it does (so the test is real)."""
     marker = tmp_path / "ran"
     evil = tmp_path / "evil.pt"
-    _evil_pickle(evil, marker)
+    write_evil_pickle(evil, marker)
     proc = _run("info", evil)
     assert proc.returncode == 3 and "--trust-pickle" in proc.stderr and not marker.exists()
     proc = _run("info", evil, "--trust-pickle")

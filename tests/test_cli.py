@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from prunelimit.models.spec import build_model
-from tests.conftest import SPEC
+from tests.conftest import SPEC, write_evil_pickle
 
 
 def test_info_json_has_spec_keys(cli, own_ckpt):
@@ -98,13 +98,7 @@ def test_real_process_no_traceback_and_pickle_never_runs(tmp_path):
     """End to end in a fresh interpreter: the exit code, one line, and no code execution."""
     marker = tmp_path / "ran"
     evil = tmp_path / "evil.pt"
-    code = (
-        "import torch\n"
-        "class Evil:\n"
-        f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
-        f"torch.save({{'w': torch.zeros(1), 'e': Evil()}}, {str(evil)!r})\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    write_evil_pickle(evil, marker)
     proc = subprocess.run([sys.executable, "-m", "prunelimit", "info", str(evil)], capture_output=True, text=True)
     assert proc.returncode == 3 and "--trust-pickle" in proc.stderr
     assert "Traceback" not in proc.stderr and not marker.exists()
