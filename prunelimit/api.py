@@ -211,9 +211,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
     _require_data(inputs)
     start = time.perf_counter()
-    dim = sum(p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection))
+    named = hessian_parameters(inputs.model, inputs.selection)
+    sizes = [p.numel() for _, p in named]
+    dim = sum(sizes)
     solver, iterations, runs = solver_for(options, dim)
-    names = [n for n, _ in hessian_parameters(inputs.model, inputs.selection)]
     if solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = _hessian_operator(inputs, options, dtype=torch.float64)
@@ -237,8 +238,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         method=options.method, solver=solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min, trace=trace,
         trace_stderr=trace_err, negative_mass=negative, iterations=iterations, runs=runs, params_hessian=dim,
         loss=op.loss(), batch_losses=op.batch_losses(), gradient_norm=float(gradient.norm()),
-        gradient=dict(zip(names, gradient.detach().cpu().double().split(
-            [p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection)]))),
+        gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=op.hvps, seconds=time.perf_counter() - start, half=quad.half,
     )
 

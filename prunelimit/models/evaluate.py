@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from prunelimit.data.batches import Batches, LossFn, batch_size
+from prunelimit.data.batches import Batches, LossFn, batch_size, cross_entropy_loss
 from prunelimit.distributed import all_reduce_sum, shard_batches
 
 
@@ -34,11 +34,19 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
     try:
         for batch in shard_batches(batches):
             b = batch_size(batch)
-            total_loss += float(loss_fn(model, batch)) * b
-            n += b
             y = batch[1] if len(batch) > 1 else None
-            if classify and y is not None and not y.is_floating_point() and y.dim() == 1:
-                correct += int((model(batch[0]).argmax(dim=1) == y).sum())
+            labels = y is not None and not y.is_floating_point() and y.dim() == 1
+            if loss_fn is cross_entropy_loss and labels:
+                # one forward serves loss and accuracy (this is the actual-limit search's hot path)
+                logits = model(batch[0])
+                loss = nn.functional.cross_entropy(logits, y)
+            else:
+                logits, loss = None, loss_fn(model, batch)
+            total_loss += float(loss) * b
+            n += b
+            if classify and labels:
+                logits = model(batch[0]) if logits is None else logits
+                correct += int((logits.argmax(dim=1) == y).sum())
             else:
                 classify = False
     finally:
