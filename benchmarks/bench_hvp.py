@@ -16,7 +16,9 @@ Methods:
   ``gradsH`` graph kept, ``hessian_vector_product`` per HVP, as ``eigenvalues``/``trace``
   call it);
 * ``ours <engine> chunks=<c>``: ``HessianOperator.matvec`` with engine and chunking;
-* ``ours cached matmat k=2``: ``matmat`` of two probes in one batched backward, per probe.
+* ``ours cached matmat k=2``: ``matmat`` of two probes in one batched backward, per probe;
+* ``ours cached, plain graphs``: the cached engine with PyTorch's own double backward
+  (``prunelimit.curvature.rewrites`` switched off): what the rewrites save.
 
     python benchmarks/bench_hvp.py [--models mlp,cnn] [--samples 2048] [--batch 256]
                                    [--repeats 5] [--threads 2]
@@ -25,10 +27,12 @@ Methods:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 import warnings
 from typing import Callable
+from unittest import mock
 
 import torch
 from torch import nn
@@ -125,6 +129,9 @@ def ours(model: nn.Module, batches: list, v: torch.Tensor) -> tuple[Timed, dict[
             notes[label] = f"chunks of {op.chunk_sizes()[0]}, {len(op.chunk_sizes())} chunks"
             if engine == "cached" and chunking == "auto":
                 methods["ours cached matmat k=2"] = lambda op=op: op.matmat(pair)
+    with mock.patch("prunelimit.curvature.hvp.CheapDoubleBackward", contextlib.nullcontext):
+        plain = HessianOperator(model, params, batches, cross_entropy_loss, engine="cached", memory_budget_mb=4096)
+    methods["ours cached, plain graphs"] = lambda: plain.matvec(v)
     return methods, notes
 
 

@@ -100,7 +100,7 @@ def lanczos(
         # q·w is NaN/Inf iff some entry of w is (0·Inf = NaN): a scalar check of the vector.
         if not np.isfinite(a):
             raise NumericalError(f"the operator returned NaN/Inf at Lanczos step {j + 1}")
-        w = w - a * q  # a new tensor: the in-place updates below never touch the operator's
+        w = torch.sub(w, q, alpha=a)  # a new tensor: the in-place updates below never touch the operator's
         if beta:
             w.sub_(q_prev, alpha=beta[-1])
         if reorth:

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from prunelimit.curvature.hvp import HessianOperator, _EvalBatchNormAsAffine, _rechunked
+from prunelimit.curvature.hvp import HessianOperator, _rechunked
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import InputError, UsageError
 
@@ -57,7 +57,25 @@ def _bn_cnn_problem():
     return model.eval(), [(x[:5], y[:5]), (x[5:10], y[5:10]), (x[10:], y[10:])]
 
 
-@pytest.mark.parametrize("problem", [_mlp_problem, _bn_cnn_problem])
+def _strided_cnn_problem():
+    """Grouped, strided, padded and dilated convolutions, a "same"-padded one (not
+    rewritten) and max pooling: every path of ``prunelimit.curvature.rewrites``."""
+    torch.manual_seed(5)
+    gen = torch.Generator().manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, stride=2, padding=1, groups=2), nn.BatchNorm2d(4), nn.Softplus(),
+        nn.Conv2d(4, 4, 3, padding="same", bias=False), nn.Tanh(), nn.MaxPool2d(2),
+        nn.Conv2d(4, 3, 2, dilation=2, padding=(1, 2)), nn.Flatten(), nn.LazyLinear(3),
+    ).double()
+    x = torch.randn(11, 2, 9, 9, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (11,), generator=gen)
+    with torch.no_grad():
+        model.train()
+        model(x * 2 + 1)
+    return model.eval(), [(x[:6], y[:6]), (x[6:], y[6:])]
+
+
+@pytest.mark.parametrize("problem", [_mlp_problem, _bn_cnn_problem, _strided_cnn_problem])
 @pytest.mark.parametrize("engine", ["cached", "revrev", "auto"])
 @pytest.mark.parametrize("chunking", ["auto", "batches", 1, 3, 7, 100])
 def test_engine_and_chunking_match_reference(problem, engine, chunking):
@@ -126,25 +144,3 @@ def test_bad_chunking_refused(bad):
     model, batches = _mlp_problem()
     with pytest.raises(UsageError, match="chunk_samples"):
         HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, chunk_samples=bad)
-
-
-@pytest.mark.parametrize("affine", [True, False])
-@pytest.mark.parametrize("shape", [(6, 3), (6, 3, 5), (6, 3, 4, 4)])
-def test_eval_batch_norm_as_affine_equals_batch_norm(affine, shape):
-    torch.manual_seed(4)
-    bn = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d}[len(shape)](3, affine=affine).double()
-    with torch.no_grad():
-        bn.train()
-        bn(torch.randn(*shape, dtype=torch.float64) * 3 + 2)  # non-trivial running statistics
-        if affine:
-            bn.weight.uniform_(0.5, 2.0)
-            bn.bias.uniform_(-1.0, 1.0)
-    x = torch.randn(*shape, dtype=torch.float64)
-    for training in (False, True):  # training mode (batch statistics) must pass through untouched
-        bn.train(training)
-        with torch.no_grad():
-            expected = bn(x)
-            with _EvalBatchNormAsAffine():
-                got = bn(x)
-        # The same function, reassociated: float64 rounding only.
-        assert float((got - expected).abs().max()) < 1e-12
