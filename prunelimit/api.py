@@ -102,6 +102,8 @@ class CurvatureOptions:
     reference pipeline: SLQ on H, smoothed density, integer R, 1/1000 grid) or ``exact``
     (full Hessian, small models only). ``iterations``/``runs`` ``None`` pick the method's
     defaults. ``epsilon`` ``None`` is the population std of per-batch losses (SPEC §2).
+    ``basis_dtype``: storage of the Lanczos basis in host memory, ``auto`` (float32 for
+    float32 HVPs, else float64) or a name in ``prunelimit.curvature.lanczos.BASIS_DTYPES``.
     """
 
     method: str = "default"
@@ -113,6 +115,30 @@ class CurvatureOptions:
     negative: str = "abs"
     hvp: str = "auto"
     seed: int = 0
+    basis_dtype: str = "auto"
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Where a spectrum computation keeps its data, in MiB (SPEC §7 memory).
+
+    ``basis``: what the solver holds in host memory (the Lanczos basis, or the dense
+    Hessian of the exact solver), described by ``basis_kind``; ``hvp_graphs``: estimated
+    first-order graphs the HVP engine keeps (cached) or rebuilds one chunk at a time
+    (revrev), on the model's device (this rank's shard under torchrun); ``peak_host``: the process's peak resident memory so
+    far; ``peak_device``: peak allocated accelerator memory during the computation
+    (``None`` on a CPU).
+    """
+
+    basis_kind: str
+    basis: float
+    hvp_graphs: float
+    peak_host: float
+    peak_device: float | None
+
+    def to_json(self) -> dict:
+        return {"basis_kind": self.basis_kind, "basis_mb": self.basis, "hvp_graphs_mb": self.hvp_graphs,
+                "peak_host_mb": self.peak_host, "peak_device_mb": self.peak_device}
 
 
 PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
@@ -142,6 +168,7 @@ class SpectrumReport:
     seconds: float
     half: "SpectralQuadrature | None" = None
     gradient: dict = field(default_factory=dict, repr=False)  # mean gradient per Hessian parameter name
+    memory: MemoryUse | None = None
 
     def to_json(self) -> dict:
         q = self.quadrature
@@ -155,6 +182,7 @@ class SpectrumReport:
                 for r in range(q.runs)
             ],
             "timing": {"seconds": self.seconds, "hvps": self.hvps},
+            "memory": None if self.memory is None else self.memory.to_json(),
         }
 
     def _summary(self) -> dict:
@@ -208,6 +236,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
     from prunelimit.curvature.slq import extreme_eigenvalues, slq
     from prunelimit.curvature.trace import hutchinson_trace
+    from prunelimit.device import peak_memory_mb, reset_peak_memory
 
     _require_data(inputs)
     start = time.perf_counter()
@@ -215,32 +244,51 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     sizes = [p.numel() for _, p in named]
     dim = sum(sizes)
     solver, iterations, runs = solver_for(options, dim)
+    reset_peak_memory(inputs.device)
     if solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = _hessian_operator(inputs, options, dtype=torch.float64)
         quad = exact_quadrature(exact_hessian(op, progress=progress), hvps=op.hvps)
         eig = quad.nodes[0]
         lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
+        basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
     else:
         op = _hessian_operator(inputs, options)
         callback = (lambda done, _total: progress(done)) if progress else None
-        # a float32 basis for float32 HVPs: reorthogonalisation is half the cost, no accuracy lost
-        # beyond the HVPs' own rounding (docs/benchmarks.md)
-        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback,
-                   storage_dtype=torch.float32 if op.dtype == torch.float32 else None)
-        lam_max, lam_min = extreme_eigenvalues(op.matvec, dim, min(iterations, dim), options.seed + 1)
+        storage = _basis_storage(options.basis_dtype, op.dtype, min(iterations, dim) * dim)
+        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback, storage_dtype=storage)
+        lam_max, lam_min = extreme_eigenvalues(op.matvec, dim, min(iterations, dim), options.seed + 1, storage)
         est = hutchinson_trace(op.matvec, dim, probes=max(runs, 8), seed=options.seed + 2)
         trace, trace_err = est.value, est.stderr
+        basis_kind = f"Lanczos basis, {str(storage).removeprefix('torch.')}"
+        basis_bytes = min(iterations, dim) * dim * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
     gradient = op.gradient()
     negative = _negative_mass(quad)
+    peak_host, peak_device = peak_memory_mb(inputs.device)
+    memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.graph_bytes() / 2**20, peak_host, peak_device)
     return SpectrumReport(
         method=options.method, solver=solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min, trace=trace,
         trace_stderr=trace_err, negative_mass=negative, iterations=iterations, runs=runs, params_hessian=dim,
         loss=op.loss(), batch_losses=op.batch_losses(), gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
-        hvps=op.hvps, seconds=time.perf_counter() - start, half=quad.half,
+        hvps=op.hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory,
     )
+
+
+def _basis_storage(name: str, hvp_dtype, elements: int):
+    """The Lanczos basis dtype for ``--basis-dtype name``; ``auto`` is float32 for float32
+    HVPs (reorthogonalisation at half the cost, no accuracy lost beyond the HVPs' own
+    rounding, docs/benchmarks.md) and otherwise float64 unless that exceeds the size limit."""
+    import torch
+
+    from prunelimit.curvature.lanczos import AUTO_FLOAT64_BASIS_BYTES, BASIS_DTYPES
+
+    if name != "auto":
+        return BASIS_DTYPES[name]
+    if hvp_dtype == torch.float32 or elements * 8 > AUTO_FLOAT64_BASIS_BYTES:
+        return torch.float32
+    return torch.float64
 
 
 def _negative_mass(quad) -> float | None:
@@ -312,6 +360,7 @@ class BoundsReport:
             "first_order_change": self.first_order,
             "warnings": list(self.warnings),
             "timing": {"seconds": s.seconds, "hvps": s.hvps},
+            "memory": None if s.memory is None else s.memory.to_json(),
         }
 
 

@@ -158,14 +158,18 @@ EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto 
 EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
 BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
 NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (reference code) | flat (treat as 0; --method paper/exact only).")]
-HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached | revrev.")]
+HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
+BasisOpt = Annotated[str, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory: auto (float32 for float32 HVPs) | float64 | float32 | bfloat16 | float16.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 
 
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
-                      hvp: str, seed: int) -> api.CurvatureOptions:
+                      hvp: str, seed: int, basis_dtype: str) -> api.CurvatureOptions:
+    from prunelimit.curvature.hvp import ENGINES
+    from prunelimit.curvature.lanczos import BASIS_DTYPES
+
     if method not in ("default", "paper", "exact"):
         raise UsageError(f"--method {method!r}: use default, paper or exact")
     if epsilon == "auto":
@@ -186,7 +190,11 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
         raise UsageError(f"--bound-mode {bound_mode!r}: use akf, geom or none")
     if negative not in ("abs", "flat"):
         raise UsageError(f"--negative {negative!r}: use abs or flat")
-    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed)
+    if hvp not in ENGINES:
+        raise UsageError(f"--hvp {hvp!r}: use {', '.join(ENGINES)}")
+    if basis_dtype != "auto" and basis_dtype not in BASIS_DTYPES:
+        raise UsageError(f"--basis-dtype {basis_dtype!r}: use auto, {', '.join(BASIS_DTYPES)}")
+    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype)
 
 
 def _model_data_options(
@@ -208,6 +216,7 @@ def _spectral_options(
     iterations: IterOpt = None,
     runs: RunsOpt = None,
     hvp: HvpOpt = "auto",
+    basis_dtype: BasisOpt = "auto",
 ) -> None:
     """Options of the spectrum estimate."""
 
@@ -267,7 +276,7 @@ def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
 def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
     limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", 0.01), getattr(o, "bound_mode", "akf"),
              getattr(o, "negative", "abs"))
-    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed)
+    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype)
 
 
 @app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")

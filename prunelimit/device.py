@@ -1,8 +1,11 @@
-"""``--device auto|cpu|cuda[:N]`` → ``torch.device`` (auto picks CUDA when present)."""
+"""``--device auto|cpu|cuda[:N]`` → ``torch.device`` (auto picks CUDA when present), and
+the peak memory a computation used there."""
 
 from __future__ import annotations
 
 import re
+import resource
+import sys
 
 import torch
 
@@ -22,3 +25,20 @@ def resolve_device(text: str = "auto") -> torch.device:
             raise UsageError(f"--device {text}: only {torch.cuda.device_count()} CUDA device(s) present")
         return torch.device(text)
     raise UsageError(f"--device {text!r}: use auto, cpu, cuda or cuda:N")
+
+
+def reset_peak_memory(device: torch.device) -> None:
+    """Start a new accelerator peak (the host peak cannot be reset: see ``peak_memory_mb``)."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def peak_memory_mb(device: torch.device) -> tuple[float, float | None]:
+    """``(host, device)`` peak memory in MiB: the process's peak resident set since it
+    started, and the peak allocated on ``device`` since ``reset_peak_memory`` (``None``
+    on a CPU)."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    host = rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB on Linux
+    if device.type == "cuda":
+        return host, torch.cuda.max_memory_allocated(device) / 2**20
+    return host, None

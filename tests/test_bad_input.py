@@ -263,6 +263,8 @@ OTHER_CASES = [
     Case("bounds/epsilon-text", _p("bounds", G, "--epsilon", "tiny"), 2, "--epsilon"),
     Case("bounds/epsilon-nan", _p("bounds", G, "--epsilon", "nan"), 2, "--epsilon"),
     Case("bounds/eta-1", _p("bounds", G, "--eta", "1"), 2, "--eta"),
+    Case("bounds/bad-hvp", _p("bounds", G, "--hvp", "fast"), 2, "--hvp"),
+    Case("spectrum/bad-basis-dtype", _p("spectrum", G, "--basis-dtype", "int8"), 2, "--basis-dtype"),
     Case("bounds/iterations-0", _p("bounds", G, "--iterations", "0"), 2, "--iterations"),
     Case("spectrum/runs-0", _p("spectrum", G, "--runs", "0"), 2, "--runs"),
     Case("bounds/iterations-text", _p("bounds", G, "--iterations", "many"), 2, "--iterations"),

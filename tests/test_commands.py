@@ -273,3 +273,22 @@ def test_report_flag_writes_self_contained_html(cli, own_ckpt, tmp_path):
 def test_verify_refuses_negative_sweep(cli, own_ckpt):
     result = cli("verify", own_ckpt, "--sweep", "-3")
     assert result.exit_code == 2 and "--sweep" in result.stderr
+
+
+def test_memory_report_and_narrow_lanczos_basis(cli, own_ckpt):
+    """``memory`` states what the solver holds; a 16-bit basis halves it and barely moves ρ*."""
+    common = ("--method", "paper", "--iterations", 20, "--json", "--max-samples", 300)
+    wide = _json(cli("bounds", own_ckpt, *common, "--basis-dtype", "float64"))
+    narrow = _json(cli("bounds", own_ckpt, *common, "--basis-dtype", "bfloat16"))
+    dim = wide["params"]["hessian"]
+    assert wide["memory"]["basis_kind"] == "Lanczos basis, float64"
+    assert wide["memory"]["basis_mb"] == pytest.approx(20 * dim * 8 / 2**20)
+    assert narrow["memory"]["basis_mb"] == pytest.approx(wide["memory"]["basis_mb"] / 4)
+    assert wide["memory"]["hvp_graphs_mb"] > 0 and wide["memory"]["peak_host_mb"] > 0
+    assert wide["memory"]["peak_device_mb"] is None  # CPU
+    # bfloat16 keeps the basis orthogonal to ~4e-3 (tests/curvature/test_lanczos.py); on
+    # this model the continuous ρ* moved by 1e-5, so 1e-3 is a wide margin.
+    assert narrow["prediction"]["continuous_ratio"] == pytest.approx(wide["prediction"]["continuous_ratio"], abs=1e-3)
+    exact = _json(cli("spectrum", own_ckpt, "--method", "exact", "--json", "--max-samples", 300))
+    assert exact["memory"]["basis_kind"] == "dense Hessian, float64"
+    assert exact["memory"]["basis_mb"] == pytest.approx(dim * dim * 8 / 2**20)

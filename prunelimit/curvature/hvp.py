@@ -137,6 +137,12 @@ class HessianOperator:
         """Sizes of the chunks the HVPs walk (see the module doc)."""
         return [batch_size(c) for c in self._chunks]
 
+    def graph_bytes(self) -> int:
+        """Estimated bytes of first-order graph this rank holds during an HVP: every chunk's
+        (``cached``) or the largest chunk's (``revrev``)."""
+        held = sum(self.chunk_sizes()) if self.engine == "cached" else max(self.chunk_sizes())
+        return int(self._bytes_per_sample * held)
+
     def gradient(self) -> Tensor:
         """Flat mean gradient (for the "not at a minimum" warning), on the params' device."""
         if self._cached_grad is not None:
@@ -277,7 +283,7 @@ class HessianOperator:
     def _choose_engine(self, engine: str, budget_mb: float) -> str:
         if engine == "revrev":
             return "revrev"
-        need_mb = self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20  # this rank's graphs
+        need_mb = self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20  # this rank's graphs, if cached
         if need_mb <= budget_mb:
             return "cached"
         if engine == "cached":
@@ -291,10 +297,11 @@ class HessianOperator:
     def _graph_bytes(self, batch: Batch) -> int:
         """Bytes of the tensors a first-order graph of ``batch`` saves for the second backward.
 
-        Parameters are shared across batches, so their storages are not counted; other
-        storages are counted once.
+        Parameters (shared across batches) and the batch's own tensors (held as data, and
+        often views of a whole data set) are not counted; other storages are counted once.
         """
-        param_ptrs = {p.untyped_storage().data_ptr() for p in self.model.parameters()}
+        held = list(self.model.parameters()) + [t for t in batch if isinstance(t, Tensor)]
+        param_ptrs = {t.untyped_storage().data_ptr() for t in held}
         seen: set[int] = set()
         total = 0
 

@@ -28,6 +28,15 @@ StepCallback = Callable[[int], None]
 
 # Above this many bytes a float64 basis is stored as float32 by default.
 AUTO_FLOAT64_BASIS_BYTES = 2 * 2**30
+# Storage dtypes a user may pick for the basis (``--basis-dtype``). The 16-bit ones halve
+# a float32 basis again; their rounding (~1e-3) limits how exactly the basis is kept
+# orthogonal, which docs/benchmarks.md measures on ρ*.
+BASIS_DTYPES = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 # DGKS: repeat Gram–Schmidt when a pass shrinks the vector below this fraction. One pass
 # leaves an error ~ε·(norm before / norm after), so a second is needed only after a large
 # cancellation; skipping it otherwise halves the reorthogonalisation, which cost as much

@@ -128,11 +128,11 @@ def _rows(runs: int, width: int, exact_nodes: np.ndarray, dim: int, method: str)
 
 
 def extreme_eigenvalues(
-    matvec: Matvec, dim: int, iterations: int = 50, seed: int = 0
+    matvec: Matvec, dim: int, iterations: int = 50, seed: int = 0, storage_dtype: torch.dtype | None = None
 ) -> tuple[float, float]:
     """``(λmax, λmin)`` of the operator: extreme Ritz values of one Lanczos run on H."""
     start = rademacher(dim, torch.Generator().manual_seed(seed))
-    result = lanczos(matvec, dim, iterations, start)
+    result = lanczos(matvec, dim, iterations, start, storage_dtype=storage_dtype)
     theta, _ = ritz(result.alpha, result.beta)
     return float(theta[-1]), float(theta[0])
 

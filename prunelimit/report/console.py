@@ -44,9 +44,17 @@ def render_spectrum(rep) -> None:
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
     table.add_row("loss", fmt(rep.loss))
     table.add_row("cost", f"{rep.hvps:,} HVPs in {rep.seconds:.1f} s")
+    if rep.memory is not None:
+        table.add_row("memory", memory_line(rep.memory))
     stdout.print(table)
     nodes = "abs(λ)" if not q.signed else "λ"
     stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
+
+
+def memory_line(m) -> str:
+    device = "" if m.peak_device is None else f" · peak device {m.peak_device:,.0f} MB"
+    return (f"{m.basis_kind} {m.basis:,.1f} MB (host) · HVP graphs ≈ {m.hvp_graphs:,.1f} MB · "
+            f"peak host {m.peak_host:,.0f} MB{device}")
 
 
 def render_bounds(rep) -> None:
@@ -69,6 +77,8 @@ def render_bounds(rep) -> None:
             f" · ρ* at {s.iterations // 2} steps: {rep.half_ratio:.4f}" if rep.half_ratio is not None else ""))
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
                  f"{s.hvps:,} HVPs in {s.seconds:.1f} s")
+    if s.memory is not None:
+        stdout.print(f"memory: {memory_line(s.memory)}")
     for warning in rep.warnings:
         stdout.print(f"[yellow]warning:[/] {warning}")
 

@@ -77,6 +77,19 @@ def test_memory_budget_falls_back_to_recomputing():
     assert op.engine == "revrev"
 
 
+def test_graph_estimate_counts_activations_not_data():
+    """Batches that are views of one data tensor (as data sets slice them) and batches that
+    own their samples hold the same graphs; cached keeps every batch's, revrev one at a time."""
+    model, _, _, views = _tiny_problem()
+    copies = [tuple(t.clone() for t in b) for b in views]
+    params = list(model.parameters())
+    kept = [HessianOperator(model, params, b, cross_entropy_loss, chunk_samples="batches").graph_bytes()
+            for b in (views, copies)]
+    assert kept[0] == kept[1] > 0
+    rebuilt = HessianOperator(model, params, views, cross_entropy_loss, engine="revrev", chunk_samples="batches")
+    assert rebuilt.graph_bytes() * 15 == pytest.approx(kept[0] * 7, abs=15)  # largest batch 7 of 15; int bytes
+
+
 def test_subset_of_parameters():
     model, x, y, batches = _tiny_problem()
     params = [model[2].weight]  # last-layer weight only: the matching block of the full Hessian
