@@ -18,7 +18,10 @@ Methods:
 * ``ours <engine> chunks=<c>``: ``HessianOperator.matvec`` with engine and chunking;
 * ``ours cached matmat k=2``: ``matmat`` of two probes in one batched backward, per probe;
 * ``ours cached, plain graphs``: the cached engine with PyTorch's own double backward
-  (``prunelimit.curvature.rewrites`` switched off): what the rewrites save.
+  (``prunelimit.curvature.rewrites`` switched off): what the rewrites save;
+* ``torch.func fwdrev`` / ``torch.func fwdrev vmap k=4``: forward-over-reverse,
+  ``jvp(grad(loss))`` per chunk, for one probe and for four probes in lockstep under
+  ``vmap`` (per probe): the strategy the issue proposed besides the cached graph.
 
     python benchmarks/bench_hvp.py [--models mlp,cnn] [--samples 2048] [--batch 256]
                                    [--repeats 5] [--threads 2]
@@ -135,6 +138,33 @@ def ours(model: nn.Module, batches: list, v: torch.Tensor) -> tuple[Timed, dict[
     return methods, notes
 
 
+def func_fwdrev(model: nn.Module, batches: list, v: torch.Tensor) -> Timed:
+    """Forward-over-reverse HVPs with torch.func over 256-sample chunks, 1 and 4 probes."""
+    from torch.func import functional_call, grad, jvp, vmap
+
+    from prunelimit.curvature.rewrites import CheapDoubleBackward
+
+    primal = {k: p.detach() for k, p in model.named_parameters()}
+    n = sum(len(b[0]) for b in batches)
+    shapes = [(k, p.shape, p.numel()) for k, p in primal.items()]
+
+    def tangent(flat: torch.Tensor) -> dict:
+        return {k: c.view(s) for (k, s, _), c in zip(shapes, flat.split([m for *_, m in shapes]))}
+
+    def hvp(flat: torch.Tensor) -> torch.Tensor:
+        total = 0
+        for x, y in batches:
+            def loss(p, x=x, y=y):
+                with CheapDoubleBackward():
+                    return nn.functional.cross_entropy(functional_call(model, p, (x,)), y, reduction="sum") / n
+            _, t = jvp(grad(loss), (primal,), (tangent(flat),))
+            total = total + torch.cat([t[k].reshape(-1) for k, *_ in shapes])
+        return total
+
+    four = torch.stack([v, v.flip(0), -v, v.roll(1)])
+    return {"torch.func fwdrev": lambda: hvp(v), "torch.func fwdrev vmap k=4": lambda: vmap(hvp)(four)}
+
+
 def interleaved(methods: Timed, repeats: int) -> dict[str, float]:
     """Median seconds per method over ``repeats`` rounds, the order rotating each round."""
     names = list(methods)
@@ -182,14 +212,16 @@ def main() -> None:
         methods.update(pyhessian_methods(model, batches, v))
         mine, notes = ours(model, batches, v)
         methods.update(mine)
+        methods.update(func_fwdrev(model, batches, v))
         med = interleaved(methods, args.repeats)
         med["ours cached matmat k=2"] /= 2  # per probe
+        med["torch.func fwdrev vmap k=4"] /= 4
         print(f"\n{name}: {dim:,} parameters; ours vs PyHessian HVP relative difference "
               f"{agreement(model, batches, v):.1e}")
         print(f"| method | median ms | vs PyHessian loader | × grad | note |\n|---|---|---|---|---|")
         for label, t in med.items():
             print(f"| {label} | {1000 * t:.1f} | {med['pyhessian loader'] / t:.2f} | "
-                  f"{t / med['grad']:.2f} | {notes.get(label, 'per probe' if 'matmat' in label else '')} |")
+                  f"{t / med['grad']:.2f} | {notes.get(label, 'per probe' if 'matmat' in label or 'k=4' in label else '')} |")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ backward is much slower than it needs to be; ``CheapDoubleBackward`` (a
 ``TorchFunctionMode`` active while HVP graphs are built) evaluates them differently:
 
 * **Eval-mode batch norm** becomes the per-channel affine map it is, ``x·s + t`` with
-  ``s = weight/√(running_var + eps)`` and ``t = bias − running_mean·s``: equal up to
-  rounding, and its double backward is two products instead of the generic batch-norm
-  double backward (about 16 % of a LeNet-with-BatchNorm HVP, docs/benchmarks.md).
+  ``s = weight/√(running_var + eps)`` and ``t = bias − running_mean·s``, and when it
+  follows a convolution it is folded into it, ``conv(x, w·s) + (b·s + t)``: the same
+  function up to rounding, whose products act on the weights instead of on activations.
+  The generic batch-norm double backward cost 19 % of a LeNet-with-BatchNorm HVP; the
+  fold takes that HVP from 1.23× to 0.96× a gradient pass on 2 threads.
 * **Convolution** (``F.conv1d/2d/3d`` with numeric padding) becomes three mutually
   recursive autograd functions, each bilinear in its two tensor arguments::
 
@@ -16,12 +18,13 @@ backward is much slower than it needs to be; ``CheapDoubleBackward`` (a
       input_grad(g, w)         backward: ∂g = conv(h, w),         ∂w = weight_grad(h, g)
       weight_grad(x, g)        backward: ∂x = input_grad(g, h),   ∂g = conv(x, h)
 
-  so every derivative of any order is a forward convolution or one half of the native
-  ``convolution_backward`` kernel. PyTorch's own ``_convolution_double_backward``
-  instead forms the weight-gradient terms as convolutions of transposed tensors, which
-  on a CPU miss the fast kernels: they were 44 % of a LeNet-with-BatchNorm HVP, and the
-  rewrite takes that HVP from 1.7× to 1.25× a gradient pass (docs/benchmarks.md).
+  so every derivative of any order, reverse or forward mode (``f(da, b) + f(a, db)``),
+  is a forward convolution or one half of the native ``convolution_backward`` kernel.
+  PyTorch's own ``_convolution_double_backward`` forms the weight-gradient terms as
+  convolutions of transposed tensors, which on a CPU miss the fast kernels: they were
+  44 % of the LeNet's HVP, and this rewrite took it from 1.7× to 1.25× a gradient pass.
 
+Numbers from docs/benchmarks.md, where the commands are.
 Training-mode batch norm, string padding (``"same"``/``"valid"``) and transposed
 convolutions pass through unchanged. ``tests/curvature/test_rewrites.py`` checks values,
 first, second and third derivatives against PyTorch's with ``gradcheck``.
@@ -55,6 +58,7 @@ class _Conv(torch.autograd.Function):
     def setup_context(ctx, inputs, output) -> None:
         x, w, *geometry = inputs
         ctx.save_for_backward(x, w)
+        ctx.save_for_forward(x, w)
         ctx.geometry = geometry
 
     @staticmethod
@@ -63,6 +67,11 @@ class _Conv(torch.autograd.Function):
         dx = _ConvInputGrad.apply(g, w, x.shape, *ctx.geometry) if ctx.needs_input_grad[0] else None
         dw = _ConvWeightGrad.apply(x, g, w.shape, *ctx.geometry) if ctx.needs_input_grad[1] else None
         return dx, dw, None, None, None, None
+
+    @staticmethod
+    def jvp(ctx, dx: Tensor | None, dw: Tensor | None, *_) -> Tensor:
+        x, w = ctx.saved_tensors
+        return _bilinear_tangent(lambda a, b: _Conv.apply(a, b, *ctx.geometry), x, w, dx, dw)
 
 
 def _convolution_backward(g: Tensor, x: Tensor, w: Tensor, geometry: Geometry, which: int) -> Tensor:
@@ -82,9 +91,15 @@ class _ConvGradient(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
-        first, second, _, *geometry = inputs
+        first, second, shape, *geometry = inputs
         ctx.save_for_backward(first, second)
-        ctx.geometry = geometry
+        ctx.save_for_forward(first, second)
+        ctx.shape, ctx.geometry = shape, geometry
+
+    @classmethod
+    def jvp(cls, ctx, d_first: Tensor | None, d_second: Tensor | None, *_) -> Tensor:
+        first, second = ctx.saved_tensors
+        return _bilinear_tangent(lambda a, b: cls.apply(a, b, ctx.shape, *ctx.geometry), first, second, d_first, d_second)
 
 
 class _ConvInputGrad(_ConvGradient):
@@ -117,6 +132,12 @@ class _ConvWeightGrad(_ConvGradient):
         return dx, dg, None, None, None, None, None
 
 
+def _bilinear_tangent(f, a: Tensor, b: Tensor, da: Tensor | None, db: Tensor | None) -> Tensor:
+    """Forward-mode derivative of a bilinear ``f``: ``f(da, b) + f(a, db)``."""
+    terms = ([f(da, b)] if da is not None else []) + ([f(a, db)] if db is not None else [])
+    return terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
 def convolution(
     x: Tensor,
     weight: Tensor,
@@ -133,38 +154,62 @@ def convolution(
     return y if bias is None else y + bias.view(1, -1, *([1] * n))
 
 
-def affine_batch_norm(
-    x: Tensor, running_mean: Tensor, running_var: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
-) -> Tensor:
-    """Eval-mode ``F.batch_norm`` as the per-channel affine map ``x·s + t``."""
+def batch_norm_affine(
+    running_mean: Tensor, running_var: Tensor, weight: Tensor | None, bias: Tensor | None, eps: float
+) -> tuple[Tensor, Tensor]:
+    """``(s, t)`` with eval-mode batch norm ``= x·s + t`` per channel."""
     scale = torch.rsqrt(running_var + eps)
     if weight is not None:
         scale = scale * weight
     shift = -running_mean * scale
     if bias is not None:
         shift = shift + bias
-    shape = (1, -1) + (1,) * (x.dim() - 2)
-    return x * scale.view(shape) + shift.view(shape)
+    return scale, shift
 
 
 class CheapDoubleBackward(TorchFunctionMode):
     """Evaluates eval-mode ``F.batch_norm`` and ``F.conv1d/2d/3d`` by the formulations of
-    the module doc while active; every other call passes through unchanged."""
+    the module doc while active; every other call passes through unchanged.
+
+    A batch norm applied to the output of the convolution just evaluated is folded into
+    it, ``conv(x, w·s) + (b·s + t)``. That evaluates the convolution twice while the graph
+    is built (once per HVP graph, not per HVP); the first result is dropped unless
+    something else uses it.
+    """
 
     _BN_ARGS = ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps")
     _CONV_ARGS = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last_conv: tuple[Tensor, dict] | None = None  # (output, arguments)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func is F.batch_norm:
             a = {"weight": None, "bias": None, "training": False, "eps": 1e-5, **dict(zip(self._BN_ARGS, args)), **kwargs}
             if not a["training"] and a["running_mean"] is not None and a["running_var"] is not None:
-                return affine_batch_norm(a["input"], a["running_mean"], a["running_var"], a["weight"], a["bias"], a["eps"])
+                return self._batch_norm(a["input"], *batch_norm_affine(
+                    a["running_mean"], a["running_var"], a["weight"], a["bias"], a["eps"]))
         elif func in _CONVOLUTIONS:
-            a = dict(zip(self._CONV_ARGS, args), **kwargs)
-            if not isinstance(a.get("padding", 0), str) and a["input"].dim() == _CONVOLUTIONS[func] + 2:
-                return convolution(**{("x" if k == "input" else k): v for k, v in a.items()})
+            a = {("x" if k == "input" else k): v for k, v in dict(zip(self._CONV_ARGS, args), **kwargs).items()}
+            if not isinstance(a.get("padding", 0), str) and a["x"].dim() == _CONVOLUTIONS[func] + 2:
+                out = convolution(**a)
+                self._last_conv = (out, a)
+                return out
         return func(*args, **kwargs)
+
+    def _batch_norm(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+        trailing = (1,) * (x.dim() - 2)
+        if self._last_conv is not None and self._last_conv[0] is x:
+            conv = dict(self._last_conv[1])
+            self._last_conv = None
+            weight = conv["weight"]
+            conv["weight"] = weight * scale.view(-1, *([1] * (weight.dim() - 1)))
+            bias = conv.get("bias")
+            conv["bias"] = shift if bias is None else bias * scale + shift
+            return convolution(**conv)
+        return x * scale.view(1, -1, *trailing) + shift.view(1, -1, *trailing)
 
 
 def _expanded(value: int | Sequence[int], n: int) -> list[int]:

@@ -1,12 +1,14 @@
 """The rewritten layers of ``prunelimit.curvature.rewrites`` are the same functions.
 
 Values against PyTorch's layers in float64 (rounding only, 1e-12); derivatives of
-first, second and third order by ``gradcheck`` (finite differences in float64 at its
-default tolerances), so the hand-written backward chain is proven to any order an HVP
-or an HVP of an HVP needs.
+first, second and third order, reverse and forward mode, by ``gradcheck`` (finite
+differences in float64 at its default tolerances), so the hand-written derivative chain
+is proven to any order an HVP, a forward-over-reverse HVP or an HVP of an HVP needs.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 import torch
@@ -39,8 +41,8 @@ def test_convolution_equals_torch_and_its_derivatives_check(geometry):
     x, w, b, bind, reference = _conv_case(*geometry)
     ours, theirs = bind(convolution), bind(reference)
     assert float((ours(x, w, b) - theirs(x, w, b)).detach().abs().max()) < 1e-12
-    assert torch.autograd.gradcheck(ours, (x, w, b))
-    assert torch.autograd.gradgradcheck(ours, (x, w, b))
+    assert torch.autograd.gradcheck(ours, (x, w, b), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(ours, (x, w, b), check_fwd_over_rev=True)
 
     def input_gradient(x, w, b):  # its gradgradcheck is a third-derivative check
         (gx,) = torch.autograd.grad(ours(x, w, b).pow(2).sum(), x, create_graph=True)
@@ -98,6 +100,49 @@ def test_mode_rewrites_convolutions_and_passes_the_rest_through():
         passed = layers[1](inputs[1])
     assert type(rewritten.grad_fn).__name__.startswith("AddBackward")  # conv + bias, rewritten
     assert type(passed.grad_fn).__name__ == "ConvolutionBackward0"
+
+
+class _ConvBnResidual(nn.Module):
+    """conv → BN folded; the conv output also feeds a residual sum (kept unfolded there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(3)
+
+    def forward(self, x):
+        c = self.conv(x)
+        return (self.bn(c) + c).tanh().flatten(1).sum(1)
+
+
+def test_batch_norm_after_a_convolution_is_folded_into_it_exactly():
+    torch.manual_seed(6)
+    model = _ConvBnResidual().double()
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64)
+    with torch.no_grad():
+        model.train()
+        model(x * 3 + 1)  # running statistics ≠ (0, 1)
+        model.bn.weight.uniform_(0.5, 2.0)
+        model.bn.bias.uniform_(-1.0, 1.0)
+    model.eval()
+    params = list(model.parameters())
+    v = [torch.randn_like(p) for p in params]
+
+    def hvp(mode):
+        with mode:
+            loss = model(x).pow(2).mean()
+            grads = torch.autograd.grad(loss, params, create_graph=True)
+        return loss, torch.autograd.grad(grads, params, grad_outputs=v)
+
+    expected_loss, expected = hvp(contextlib.nullcontext())
+    loss, got = hvp(CheapDoubleBackward())
+    assert float((loss - expected_loss).detach().abs()) < 1e-12
+    for g, e in zip(got, expected):
+        assert float((g - e).abs().max()) < 1e-10 * max(1.0, float(e.abs().max()))
+    with CheapDoubleBackward():
+        folded = model.bn(model.conv(x))
+    # conv(x, w·s) + t: the shift's sum, whose input is the rewritten convolution itself
+    assert type(folded.grad_fn.next_functions[0][0]).__name__ == "_ConvBackward"
 
 
 @pytest.mark.parametrize("affine", [True, False])
