@@ -4,8 +4,8 @@
 batch weighted by its size) restricted to a chosen list of parameters. Engines:
 
 * ``"cached"``: each batch's first-order gradient graph is built once with
-  ``create_graph=True`` and kept, so an HVP is a single second backward pass (fastest in
-  research/baseline.md §4, 1.2–1.8× a gradient pass) at the cost of keeping the graphs;
+  ``create_graph=True`` and kept, so an HVP is a single second backward pass (0.96–1.19×
+  a gradient pass on an MLP and a LeNet, docs/benchmarks.md) at the cost of keeping the graphs;
 * ``"revrev"``: double backward, recomputing each batch's graph on every call (no memory
   beyond one batch);
 * ``"auto"``: ``"cached"`` when its estimated memory fits ``memory_budget_mb``, otherwise
@@ -21,7 +21,7 @@ is faster. Construction checks that the chunked mean loss equals the batch-weigh
 
 Gradient graphs are built under ``CheapDoubleBackward`` (``prunelimit.curvature.rewrites``):
 eval-mode batch norm and convolutions are evaluated by formulations of the same function
-whose double backward is cheap (a LeNet with BatchNorm: HVP 1.7× → 1.25× a gradient pass,
+whose double backward is cheap (a LeNet with BatchNorm: HVP 2.1× → 1.1× a gradient pass,
 docs/benchmarks.md).
 
 Under torchrun each rank walks only its shard of whole batches (``prunelimit.distributed``)
@@ -47,9 +47,9 @@ from prunelimit.errors import InputError, NumericalError, UsageError
 ENGINES = ("auto", "cached", "revrev")
 CHUNKINGS = ("auto", "batches")
 # Graph bytes per chunk on a CPU. Measured (docs/benchmarks.md): a 266k-parameter MLP's HVP
-# is flat to 30 % faster from 256- to 2048-sample chunks; a LeNet with BatchNorm (~150 kB
-# of graph a sample) is fastest near 128 samples and ~1.5× slower at 2048, once its graph
-# outgrows the cache. 16 MB picks ~600 and ~110 samples for them.
+# (~2 kB of graph a sample) is 10–20 % faster with 2048-sample chunks than with 256; a
+# LeNet with BatchNorm was ~1.5× slower at 2048 than near 128, once its graph outgrew the
+# cache. 16 MB picks all 2,048 samples and ~235 (~70 kB a sample) for them.
 CPU_CHUNK_BYTES = 16 * 2**20
 _CHUNK_RTOL = 1e-5  # chunked vs batch-weighted mean loss: summation order only (float32)
 
