@@ -285,7 +285,7 @@ def info(
     o: SimpleNamespace,
     checkpoint: CkptArg,
 ) -> None:
-    """Architecture, parameter counts (N prunable, D Hessian), per-layer zeros; o.loss and accuracy with --o.data."""
+    """Architecture, parameter counts (N prunable, D Hessian), per-layer zeros; loss and accuracy with --data."""
     with handled(o.debug):
         inputs = _inputs(o, checkpoint, data_from_checkpoint=False)
         rep = api.info(inputs)
@@ -492,7 +492,9 @@ def law_error_fit(
 
 
 @app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")
+@shared(_general_options)
 def imp(
+    o: SimpleNamespace,
     source: Annotated[str, typer.Argument(help="A checkpoint to start from, or a model spec to train from scratch.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.")],
     data: DataOpt = None,
@@ -510,19 +512,14 @@ def imp(
     max_samples: MaxSamplesOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
-    with handled(debug):
+    with handled(o.debug):
         rep = api.imp(source, output, data, eval_data, rate, levels, rewind, rewind_steps, epochs, epochs_dense,
-                      lr, model, loss, batch_size, max_samples, trust_pickle, download, device, seed)
+                      lr, model, loss, batch_size, max_samples, trust_pickle, download, o.device, o.seed)
         body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
                 "resumed_after": rep.resumed_after, "rows": rep.rows}
-        emit("imp", body, json, console.render_imp, rep)
+        emit("imp", body, o.json, console.render_imp, rep)
 
 
 EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data for accuracy (default: the file's recorded eval data, else --data).")]
@@ -540,7 +537,9 @@ def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: b
 
 
 @app.command(epilog="Example: prunelimit train --model mlp:64,32,10 --data digits:train --eval-data digits:test --l1 1e-3 --epochs 60 -o lomp.pt")
+@shared(_general_options)
 def train(
+    o: SimpleNamespace,
     output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (prunelimit format, updated every epoch).")],
     model: Annotated[Optional[str], typer.Option("--model", help="Model spec to train from scratch.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
@@ -560,14 +559,9 @@ def train(
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
     download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
     """LOMP training: SGD with momentum on loss + λ‖w‖₁, warm-up and schedules, resumable."""
-    with handled(debug):
+    with handled(o.debug):
         from dataclasses import replace
 
         from prunelimit.pruning.lomp import PRESETS, LompConfig
@@ -584,15 +578,15 @@ def train(
                 changes["milestones"] = tuple(int(m) for m in milestones.split(","))
             except ValueError:
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
-        cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=seed,
+        cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
                       l1_scope="reference" if l1_biases else "prunable", **changes)
         if cfg.schedule not in ("none", "cosine", "step"):
             raise UsageError(f"--schedule {cfg.schedule!r}: use none, cosine or step")
-        with progress("training", 0, progress_enabled(json)) as advance:
-            result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, device, resume,
+        with progress("training", 0, progress_enabled(o.json)) as advance:
+            result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
-             json, console.render_train, result)
+             o.json, console.render_train, result)
 
 
 def _steps(advance):
@@ -652,7 +646,7 @@ def verify(
     report: ReportOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Predicted limit vs the limit one-shot pruning really achieves (o.loss and accuracy criteria), and Δ."""
+    """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
     with handled(o.debug):
         _check_report(report, force)
         options = _curvature(o)
@@ -691,7 +685,7 @@ def gate(
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache (default ~/.cache/prunelimit).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute even when a cached result exists.")] = False,
 ) -> None:
-    """CI gate: exit 1 when the o.model's pruning limit is below --min-ratio or fell more than --max-drop."""
+    """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
         from prunelimit.cache import default_cache_dir
         from prunelimit.gate import rules_from_options
@@ -722,7 +716,9 @@ def gate(
 
 
 @app.command(epilog="Example: prunelimit hyperflux --model mlp:64,64,10 --data digits:train --target-density 0.1 -o hf.pt")
+@shared(_general_options)
 def hyperflux(
+    o: SimpleNamespace,
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
     target_density: Annotated[float, typer.Option("--target-density", help="Kept fraction to reach, in (0, 1).")],
     checkpoint: Annotated[Optional[Path], typer.Argument(help="Start from these weights (else --model from scratch).")] = None,
@@ -740,14 +736,9 @@ def hyperflux(
     max_samples: MaxSamplesOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
-    config: ConfigOpt = None,
-    json: JsonOpt = False,
-    device: DeviceOpt = "auto",
-    seed: SeedOpt = 0,
-    debug: DebugOpt = False,
 ) -> None:
     """Hyperflux L0 pruning to a target density: gates, flux, pressure scheduler, regrowth."""
-    with handled(debug):
+    with handled(o.debug):
         if not 0 < target_density < 1:
             raise UsageError(f"--target-density is a kept fraction in (0, 1), got {target_density}")
         for path in (output, log):
@@ -755,5 +746,5 @@ def hyperflux(
                 check_writable(path, force)
         rep = api.hyperflux(checkpoint, model, data, eval_data, target_density, output, pruning_epochs,
                             regrowth_epochs, weight_lr, gate_lr, log, loss, batch_size, max_samples, trust_pickle,
-                            download, device, seed, force)
-        emit("hyperflux", rep, json, console.render_hyperflux, rep)
+                            download, o.device, o.seed, force)
+        emit("hyperflux", rep, o.json, console.render_hyperflux, rep)
