@@ -6,6 +6,9 @@ For each model, in one process and interleaved rounds (order rotating), times
   ``HessianOperator`` built beforehand (its construction is timed separately);
 * ``slq float32 basis``: the same with the Lanczos basis stored in float32 (the HVPs are
   float32 anyway), which halves the reorthogonalisation's memory traffic;
+* ``slq float32 basis, j runs in lockstep``: with an engine that recomputes its graphs
+  (``--engine revrev``), runs advanced ``j`` at a time through ``op.matmat``, as
+  ``spectrum`` does (``HessianOperator.lockstep``);
 * ``floor``: ``m·k`` plain gradient passes over the same batches;
 * ``lanczos only``: the same SLQ with a free diagonal operator, i.e. the Lanczos
   bookkeeping (full reorthogonalisation, host copies) on its own;
@@ -14,6 +17,7 @@ and prints the medians and ``slq / floor`` (target ≤ 1.5).
 
     python benchmarks/bench_slq.py [--models mlp,cnn] [--steps 50] [--probes 2]
                                    [--samples 2048] [--batch 256] [--repeats 3] [--threads 2]
+                                   [--engine auto|cached|revrev]
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import torch
 
 from bench_hvp import gradient_pass, interleaved, problem
 from prunelimit.curvature.hvp import HessianOperator
-from prunelimit.curvature.slq import slq
+from prunelimit.curvature.slq import LOCKSTEP_PROBES, slq
 from prunelimit.data.batches import cross_entropy_loss
 
 
@@ -48,7 +52,8 @@ def main() -> None:
         model, batches = problem(name, args.samples, args.batch)
         params = list(model.parameters())
         start = time.perf_counter()
-        op = HessianOperator(model, params, batches, cross_entropy_loss, engine=args.engine)
+        op = HessianOperator(model, params, batches, cross_entropy_loss, engine=args.engine,
+                             probes=min(k, LOCKSTEP_PROBES))
         build = time.perf_counter() - start
         grad = gradient_pass(model, batches)
         diag = torch.linspace(-1.0, 10.0, op.dim, dtype=torch.float64)
@@ -57,18 +62,20 @@ def main() -> None:
             for _ in range(m * k):
                 grad()
 
-        med = interleaved(
-            {
-                "slq": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h"),
-                "slq float32 basis": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h",
-                                                 storage_dtype=torch.float32),
-                "floor": floor,
-                "lanczos only": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k, method="h"),
-                "lanczos only float32 basis": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k,
-                                                          method="h", storage_dtype=torch.float32),
-            },
-            args.repeats,
-        )
+        methods = {
+            "slq": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h"),
+            "slq float32 basis": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h",
+                                             storage_dtype=torch.float32),
+            "floor": floor,
+            "lanczos only": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k, method="h"),
+            "lanczos only float32 basis": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k,
+                                                      method="h", storage_dtype=torch.float32),
+        }
+        if op.lockstep > 1:
+            methods[f"slq float32 basis, {op.lockstep} runs in lockstep"] = lambda: slq(
+                op.matvec, op.dim, iterations=m, runs=k, method="h", storage_dtype=torch.float32,
+                matmat=op.matmat, lockstep=op.lockstep)
+        med = interleaved(methods, args.repeats)
         print(f"\n{name}: {op.dim:,} parameters, engine {op.engine}, chunks {op.chunk_sizes()[0]}×"
               f"{len(op.chunk_sizes())}, operator built in {build:.2f} s")
         print("| what | median s | / floor |\n|---|---|---|")

@@ -124,21 +124,22 @@ class MemoryUse:
 
     ``basis``: what the solver holds in host memory (the Lanczos basis, or the dense
     Hessian of the exact solver), described by ``basis_kind``; ``hvp_graphs``: estimated
-    first-order graphs the HVP engine keeps (cached) or rebuilds one chunk at a time
-    (revrev), on the model's device (this rank's shard under torchrun); ``peak_host``: the process's peak resident memory so
-    far; ``peak_device``: peak allocated accelerator memory during the computation
-    (``None`` on a CPU).
+    first-order graphs the ``hvp_engine`` keeps (cached) or rebuilds one chunk at a time
+    (revrev), on the model's device (this rank's shard under torchrun); ``peak_host``:
+    the process's peak resident memory so far; ``peak_device``: peak allocated
+    accelerator memory during the computation (``None`` on a CPU).
     """
 
     basis_kind: str
     basis: float
+    hvp_engine: str
     hvp_graphs: float
     peak_host: float
     peak_device: float | None
 
     def to_json(self) -> dict:
-        return {"basis_kind": self.basis_kind, "basis_mb": self.basis, "hvp_graphs_mb": self.hvp_graphs,
-                "peak_host_mb": self.peak_host, "peak_device_mb": self.peak_device}
+        return {"basis_kind": self.basis_kind, "basis_mb": self.basis, "hvp_engine": self.hvp_engine,
+                "hvp_graphs_mb": self.hvp_graphs, "peak_host_mb": self.peak_host, "peak_device_mb": self.peak_device}
 
 
 PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
@@ -199,11 +200,35 @@ class SpectrumReport:
         }
 
 
-def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None):
+def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1):
     from prunelimit.curvature.hvp import HessianOperator
 
     params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
-    return HessianOperator(inputs.model, params, inputs.batches, inputs.loss_fn, engine=options.hvp, dtype=dtype)
+    return HessianOperator(inputs.model, params, inputs.batches, inputs.loss_fn, engine=options.hvp, dtype=dtype,
+                           probes=probes)
+
+
+def _lockstep_probes(runs: int, basis_bytes: int) -> int:
+    """SLQ runs to advance together when the HVP engine recomputes its graphs: up to
+    ``LOCKSTEP_PROBES``, with their Lanczos bases (``basis_bytes`` each) within
+    ``LOCKSTEP_BASIS_BYTES`` of host memory. A fixed rule, so the numbers do not depend on
+    the machine's free memory."""
+    from prunelimit.curvature.slq import LOCKSTEP_BASIS_BYTES, LOCKSTEP_PROBES
+
+    return max(1, min(runs, LOCKSTEP_PROBES, LOCKSTEP_BASIS_BYTES // max(basis_bytes, 1)))
+
+
+def _slq_summary(quad) -> tuple[float, float, float, float | None]:
+    """``(λmax, λmin, trace, trace stderr)`` from SLQ runs on H, at no extra HVP.
+
+    Extreme Ritz values of a run bound the spectrum from inside, so the outermost over
+    all runs are the estimates. The trace: a run's ``Σ τ θ`` is ``T₁₁ = zᵀHz / D`` for its
+    probe ``z``, so ``D · Σ τ θ`` per run is Hutchinson's estimator over the SLQ probes.
+    """
+    real = quad.weights > 0
+    per_run = quad.dim * quad.expectation(lambda x: x)
+    stderr = float(np.std(per_run, ddof=1) / np.sqrt(quad.runs)) if quad.runs > 1 else None
+    return float(quad.nodes[real].max()), float(quad.nodes[real].min()), float(per_run.mean()), stderr
 
 
 def solver_for(options: CurvatureOptions, dim: int) -> tuple[str, int, int]:
@@ -234,8 +259,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     import torch
 
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
-    from prunelimit.curvature.slq import extreme_eigenvalues, slq
-    from prunelimit.curvature.trace import hutchinson_trace
+    from prunelimit.curvature.slq import slq
     from prunelimit.device import peak_memory_mb, reset_peak_memory
 
     _require_data(inputs)
@@ -253,20 +277,21 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
     else:
-        op = _hessian_operator(inputs, options)
+        elements = min(iterations, dim) * dim
+        storage = _basis_storage(options.basis_dtype, named[0][1].dtype, elements)
+        op = _hessian_operator(inputs, options, probes=_lockstep_probes(runs, elements * storage.itemsize))
         callback = (lambda done, _total: progress(done)) if progress else None
-        storage = _basis_storage(options.basis_dtype, op.dtype, min(iterations, dim) * dim)
-        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback, storage_dtype=storage)
-        lam_max, lam_min = extreme_eigenvalues(op.matvec, dim, min(iterations, dim), options.seed + 1, storage)
-        est = hutchinson_trace(op.matvec, dim, probes=max(runs, 8), seed=options.seed + 2)
-        trace, trace_err = est.value, est.stderr
-        basis_kind = f"Lanczos basis, {str(storage).removeprefix('torch.')}"
-        basis_bytes = min(iterations, dim) * dim * storage.itemsize
+        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback, storage_dtype=storage,
+                   matmat=op.matmat, lockstep=op.lockstep)
+        lam_max, lam_min, trace, trace_err = _slq_summary(quad)
+        together = f", {op.lockstep} runs at once" if op.lockstep > 1 else ""
+        basis_kind = f"Lanczos basis, {str(storage).removeprefix('torch.')}{together}"
+        basis_bytes = op.lockstep * elements * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
     gradient = op.gradient()
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
-    memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.graph_bytes() / 2**20, peak_host, peak_device)
+    memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     return SpectrumReport(
         method=options.method, solver=solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min, trace=trace,
         trace_stderr=trace_err, negative_mass=negative, iterations=iterations, runs=runs, params_hessian=dim,

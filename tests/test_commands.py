@@ -73,6 +73,33 @@ def test_bounds_exact_matches_closed_form_least_squares(cli, least_squares):
     assert doc["params"] == {"hessian": 7, "prunable": 6}
 
 
+def test_slq_extremes_and_trace_come_from_the_runs_least_squares(cli, least_squares):
+    """SLQ's λmax/λmin are its runs' extreme Ritz values and its trace is Hutchinson's
+    estimator over its own probes (no extra HVPs); runs on the recomputing engine go in
+    lockstep, and the memory report says so.
+
+    D = 7 and 7 steps: each Krylov space is the whole space, so the extremes are exact and
+    ``D·Σ τθ = zᵀHz`` for the run's probe; float32 HVPs bound the agreement (1e-5 relative).
+    """
+    from prunelimit.curvature.trace import hutchinson_trace
+
+    ckpt, data, _, design = least_squares
+    doc = _json(cli("spectrum", ckpt, "--data", f"tensors:{data}", "--loss", "mse", "--method", "paper",
+                    "--iterations", 7, "--runs", 3, "--hvp", "revrev", "--json"))
+    hessian = 2 * design.T @ design / design.shape[0]
+    lam = np.linalg.eigvalsh(hessian.numpy())
+    assert doc["spectrum"]["lambda_max"] == pytest.approx(lam.max(), rel=1e-5)
+    assert doc["spectrum"]["lambda_min"] == pytest.approx(lam.min(), rel=1e-5)
+    hutchinson = hutchinson_trace(lambda v: hessian @ v, 7, probes=3, seed=0)  # the SLQ probes: same seed, same draws
+    assert doc["spectrum"]["trace"] == pytest.approx(hutchinson.value, rel=1e-5)
+    assert doc["spectrum"]["trace_stderr"] == pytest.approx(hutchinson.stderr, rel=1e-4)
+    assert doc["timing"]["hvps"] == 3 * 7
+    memory = doc["memory"]
+    assert memory["hvp_engine"] == "revrev"
+    assert memory["basis_kind"] == "Lanczos basis, float32, 3 runs at once"
+    assert memory["basis_mb"] == pytest.approx(3 * 7 * 7 * 4 / 2**20)
+
+
 def test_default_method_is_exact_for_small_models_and_paper_differs(cli, own_ckpt):
     exact = _json(cli("bounds", own_ckpt, "--method", "exact", "--json", "--max-samples", 300))
     default = _json(cli("bounds", own_ckpt, "--json", "--max-samples", 300))
@@ -282,6 +309,7 @@ def test_memory_report_and_narrow_lanczos_basis(cli, own_ckpt):
     narrow = _json(cli("bounds", own_ckpt, *common, "--basis-dtype", "bfloat16"))
     dim = wide["params"]["hessian"]
     assert wide["memory"]["basis_kind"] == "Lanczos basis, float64"
+    assert wide["memory"]["hvp_engine"] == "cached"  # a small model's graphs fit the budget
     assert wide["memory"]["basis_mb"] == pytest.approx(20 * dim * 8 / 2**20)
     assert narrow["memory"]["basis_mb"] == pytest.approx(wide["memory"]["basis_mb"] / 4)
     assert wide["memory"]["hvp_graphs_mb"] > 0 and wide["memory"]["peak_host_mb"] > 0

@@ -7,7 +7,9 @@ batch weighted by its size) restricted to a chosen list of parameters. Engines:
   ``create_graph=True`` and kept, so an HVP is a single second backward pass (0.96–1.19×
   a gradient pass on an MLP and a LeNet, docs/benchmarks.md) at the cost of keeping the graphs;
 * ``"revrev"``: double backward, recomputing each batch's graph on every call (no memory
-  beyond one batch);
+  beyond one batch). ``matmat`` rebuilds each graph once for all its vectors, so SLQ
+  advances ``probes`` runs in lockstep on this engine (``lockstep``): 4 probes cost
+  0.72× (MLP) and 0.72× (LeNet) of 4 single products on 2 threads (docs/benchmarks.md);
 * ``"auto"``: ``"cached"`` when its estimated memory fits ``memory_budget_mb``, otherwise
   ``"revrev"``. An explicit ``"cached"`` that does not fit falls back with a warning.
 
@@ -15,8 +17,8 @@ Chunking: the mean loss is the size-weighted mean of per-sample losses, so the H
 walk the data in chunks of any size (the model is in eval mode, so no sample sees
 another). ``chunk_samples="auto"`` re-slices the concatenated data into chunks whose
 first-order graph holds about ``CPU_CHUNK_BYTES`` on a CPU (larger chunks fall out of
-cache; docs/benchmarks.md) or half of ``memory_budget_mb`` on an accelerator, where bigger
-is faster. Construction checks that the chunked mean loss equals the batch-weighted one; a
+cache; docs/benchmarks.md) or ``memory_budget_mb / (1 + probes)`` on an accelerator, where
+bigger is faster. Construction checks that the chunked mean loss equals the batch-weighted one; a
 ``loss_fn`` that is not a per-sample mean fails that check and keeps the caller's batches.
 
 Gradient graphs are built under ``CheapDoubleBackward`` (``prunelimit.curvature.rewrites``):
@@ -75,6 +77,7 @@ class HessianOperator:
         memory_budget_mb: float = 1024,
         dtype: torch.dtype | None = None,
         chunk_samples: int | str = "auto",
+        probes: int = 1,
     ) -> None:
         if engine not in ENGINES:
             raise UsageError(f"unknown HVP engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -82,6 +85,8 @@ class HessianOperator:
             raise UsageError("no parameters selected for the Hessian; widen the parameter selection")
         if not (chunk_samples in CHUNKINGS or (type(chunk_samples) is int and chunk_samples >= 1)):
             raise UsageError(f"chunk_samples must be a positive integer, 'auto' or 'batches', got {chunk_samples!r}")
+        if probes < 1:
+            raise UsageError(f"probes must be at least 1, got {probes}")
         model.eval()
         if dtype is not None and dtype != params[0].dtype:
             model, params = _converted(model, params, dtype)
@@ -94,6 +99,7 @@ class HessianOperator:
         self._numels = [p.numel() for p in self.params]
         self.dim = int(sum(self._numels))
         self.hvps = 0
+        self._probes = probes
 
         count = len(list(batches))
         if count == 0:
@@ -142,6 +148,13 @@ class HessianOperator:
         (``cached``) or the largest chunk's (``revrev``)."""
         held = sum(self.chunk_sizes()) if self.engine == "cached" else max(self.chunk_sizes())
         return int(self._bytes_per_sample * held)
+
+    @property
+    def lockstep(self) -> int:
+        """Products per ``matmat`` call this operator serves best: the ``probes`` it was
+        built for under ``revrev`` (one rebuild of each chunk's graph serves them all), 1
+        under ``cached`` (a batched backward over a kept graph was slower per product)."""
+        return self._probes if self.engine == "revrev" else 1
 
     def gradient(self) -> Tensor:
         """Flat mean gradient (for the "not at a minimum" warning), on the params' device."""
@@ -200,9 +213,11 @@ class HessianOperator:
             return None
         if isinstance(chunking, int):
             return chunking
-        # On an accelerator half the budget goes to one chunk's graph, half to the second
-        # backward's temporaries (the HVP's peak is about twice the gradient's, anchors §5.1).
-        target = CPU_CHUNK_BYTES if self.device.type == "cpu" else budget_mb * 2**19
+        # On an accelerator the budget is shared by one chunk's graph and the second
+        # backward's temporaries, about one graph's worth a probe (the HVP's peak is about
+        # twice the gradient's, anchors §5.1; host RSS of a batched product grew by 0.95×
+        # the graph a probe on a LeNet, docs/benchmarks.md).
+        target = CPU_CHUNK_BYTES if self.device.type == "cpu" else budget_mb * 2**20 / (1 + self._probes)
         return max(1, int(target // max(self._bytes_per_sample, 1.0)))
 
     def _checked_chunks(

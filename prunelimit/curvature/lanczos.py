@@ -24,6 +24,7 @@ from torch import Tensor
 from prunelimit.errors import NumericalError, UsageError
 
 Matvec = Callable[[Tensor], Tensor]
+Matmat = Callable[[Tensor], Tensor]  # rows in, one product a row out
 StepCallback = Callable[[int], None]
 
 # Above this many bytes a float64 basis is stored as float32 by default.
@@ -85,56 +86,109 @@ def lanczos(
     halves the reorthogonalisation's memory traffic (docs/benchmarks.md).
     ``callback(step)`` is called after every step (progress bars).
     """
-    if iterations < 1:
-        raise UsageError(f"Lanczos needs at least 1 iteration, got {iterations}")
     if start.shape != (dim,):
         raise UsageError(f"Lanczos start vector has shape {tuple(start.shape)}, expected ({dim},)")
+    (result,) = lanczos_lockstep(
+        lambda vs: matvec(vs[0])[None], dim, iterations, start[None], reorth, storage_dtype, keep_basis,
+        breakdown_tol, callback,
+    )
+    return result
+
+
+def lanczos_lockstep(
+    matmat: Matmat,
+    dim: int,
+    iterations: int,
+    starts: Tensor,
+    reorth: bool = True,
+    storage_dtype: torch.dtype | None = None,
+    keep_basis: bool = False,
+    breakdown_tol: float = 1e-10,
+    callback: StepCallback | None = None,
+) -> list[LanczosResult]:
+    """Independent Lanczos runs from the rows of ``starts`` (k × dim), advanced in lockstep.
+
+    Every step applies the operator once to the current vectors of all runs still going,
+    ``matmat(Q)`` for the rows ``Q`` (a × dim, float64, host), so an operator that serves
+    several vectors in one data pass (``HessianOperator.matmat``) serves every run. Each
+    run is exactly what ``lanczos`` gives from its start vector (the same arithmetic), and
+    holds its own basis; a run that breaks down drops out. ``callback(products)`` gets the
+    operator products so far, summed over runs, after every step.
+    """
+    if iterations < 1:
+        raise UsageError(f"Lanczos needs at least 1 iteration, got {iterations}")
+    if starts.ndim != 2 or starts.shape[1] != dim or starts.shape[0] < 1:
+        raise UsageError(f"Lanczos start vectors have shape {tuple(starts.shape)}, expected (k, {dim})")
     iterations = min(iterations, dim)
     if storage_dtype is None:
         too_big = iterations * dim * 8 > AUTO_FLOAT64_BASIS_BYTES
         storage_dtype = torch.float32 if too_big else torch.float64
-    q = start.detach().to("cpu", torch.float64)
-    norm = float(q.norm())
-    if not np.isfinite(norm) or norm == 0.0:
-        raise NumericalError("the Lanczos start vector is zero or not finite")
-    q = q / norm
-    basis = torch.empty(iterations, dim, dtype=storage_dtype)
-    basis[0] = q
-    alpha: list[float] = []
-    beta: list[float] = []
-    q_prev = torch.zeros_like(q)
-    for j in range(iterations):
-        w = matvec(q).detach().to("cpu", torch.float64)
-        a = float(q @ w)
+    runs = [_Run(s, iterations, storage_dtype, reorth, breakdown_tol) for s in starts]
+    products = 0
+    going = runs
+    while going:
+        ws = matmat(torch.stack([r.q for r in going])).detach().to("cpu", torch.float64)
+        for run, w in zip(going, ws):
+            run.advance(w)
+        products += len(going)
+        if callback is not None:
+            callback(products)
+        going = [r for r in going if not r.finished]
+    return [r.result(keep_basis) for r in runs]
+
+
+class _Run:
+    """One Lanczos recurrence: its basis, tridiagonal and current vectors."""
+
+    def __init__(self, start: Tensor, iterations: int, storage: torch.dtype, reorth: bool, tol: float) -> None:
+        q = start.detach().to("cpu", torch.float64)
+        norm = float(q.norm())
+        if not np.isfinite(norm) or norm == 0.0:
+            raise NumericalError("the Lanczos start vector is zero or not finite")
+        self.q = q / norm
+        self.q_prev = torch.zeros_like(q)
+        self.basis = torch.empty(iterations, len(q), dtype=storage)
+        self.basis[0] = self.q
+        self.alpha: list[float] = []
+        self.beta: list[float] = []
+        self.residual = 0.0
+        self.finished = False
+        self._reorth, self._tol = reorth, tol
+
+    def advance(self, w: Tensor) -> None:
+        """One step with ``w = H q`` (float64, host)."""
+        j = len(self.alpha)
+        a = float(self.q @ w)
         # q·w is NaN/Inf iff some entry of w is (0·Inf = NaN): a scalar check of the vector.
         if not np.isfinite(a):
             raise NumericalError(f"the operator returned NaN/Inf at Lanczos step {j + 1}")
-        w = torch.sub(w, q, alpha=a)  # a new tensor: the in-place updates below never touch the operator's
-        if beta:
-            w.sub_(q_prev, alpha=beta[-1])
-        if reorth:
-            w, b = _reorthogonalised(basis, j + 1, w)
+        w = torch.sub(w, self.q, alpha=a)  # a new tensor: the in-place updates below never touch the operator's
+        if self.beta:
+            w.sub_(self.q_prev, alpha=self.beta[-1])
+        if self._reorth:
+            w, b = _reorthogonalised(self.basis, j + 1, w)
         else:
             b = float(w.norm())
-        alpha.append(a)
-        if callback is not None:
-            callback(j + 1)
-        scale = max(max(abs(x) for x in alpha), max(beta, default=0.0))
-        if b <= breakdown_tol * max(scale, np.finfo(float).tiny):
-            b = 0.0
-            break
-        if j == iterations - 1:
-            break
-        beta.append(b)
-        q_prev, q = q, w / b
-        basis[j + 1] = q
-    k = len(alpha)
-    return LanczosResult(
-        alpha=np.asarray(alpha),
-        beta=np.asarray(beta[: k - 1]),
-        residual=b,
-        basis=basis[:k] if keep_basis else None,
-    )
+        self.alpha.append(a)
+        self.residual = b
+        scale = max(max(abs(x) for x in self.alpha), max(self.beta, default=0.0))
+        if b <= self._tol * max(scale, np.finfo(float).tiny):
+            self.residual, self.finished = 0.0, True
+        elif j + 1 == len(self.basis):
+            self.finished = True
+        else:
+            self.beta.append(b)
+            self.q_prev, self.q = self.q, w / b
+            self.basis[j + 1] = self.q
+
+    def result(self, keep_basis: bool) -> LanczosResult:
+        k = len(self.alpha)
+        return LanczosResult(
+            alpha=np.asarray(self.alpha),
+            beta=np.asarray(self.beta[: k - 1]),
+            residual=self.residual,
+            basis=self.basis[:k] if keep_basis else None,
+        )
 
 
 def ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

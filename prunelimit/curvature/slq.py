@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from prunelimit.curvature.exact import dense_matrix, exact_quadrature
-from prunelimit.curvature.lanczos import Matvec, lanczos, ritz, ritz_vectors
+from prunelimit.curvature.lanczos import Matmat, Matvec, lanczos, lanczos_lockstep, ritz, ritz_vectors
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import UsageError
 
@@ -37,6 +37,11 @@ DEFAULT_ITERATIONS = 200  # "h" at m=200 is within ~1 % up to c·λmax = 1e4-1e5
 DEFAULT_RUNS = 8
 EXACT_AUTO_MAX_DIM = 10_000  # "auto" uses the exact spectrum up to this D
 DEFLATION_TOL = 1e-6  # relative residual below which a Ritz pair counts as converged
+# Runs advanced together on a recomputing HVP engine (HessianOperator.lockstep): one graph
+# rebuild serves them all. 4 beat 1, 2 and 8 per probe on a LeNet and came within 10 % of 8
+# on an MLP (docs/benchmarks.md); their bases are held at once, up to LOCKSTEP_BASIS_BYTES.
+LOCKSTEP_PROBES = 4
+LOCKSTEP_BASIS_BYTES = 16 * 2**30
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -57,6 +62,8 @@ def slq(
     callback: ProgressCallback | None = None,
     storage_dtype: torch.dtype | None = None,
     deflate: int = 0,
+    matmat: Matmat | None = None,
+    lockstep: int = 1,
 ) -> SpectralQuadrature:
     """Spectral quadrature by ``method`` (see the module doc); SLQ uses ``runs``
     Rademacher probes and ``iterations`` Lanczos steps each (ignored by ``"exact"``).
@@ -65,11 +72,18 @@ def slq(
     extreme Ritz pairs; up to ``k`` of the largest ``|θ|`` enter exactly (weight 1/D each)
     and SLQ runs on the deflated operator ``PHP`` with probes ``Pz``, scaled to the
     remaining ``D − k'`` dimensions. ``callback(done, total)`` reports Lanczos steps.
+
+    ``lockstep=k`` advances the runs in groups of ``k`` (``lanczos_lockstep``), applying
+    the operator to a group's vectors at once by ``matmat`` (rows in, products out; a
+    stack of ``matvec`` calls when ``None``). Probes and results are those of one run
+    after another, to the operator's rounding; the bases of a group are held together.
     """
     if method not in METHODS:
         raise UsageError(f"unknown SLQ method {method!r}; choose one of {', '.join(METHODS)}")
     if runs < 1:
         raise UsageError(f"SLQ needs at least 1 run, got {runs}")
+    if lockstep < 1:
+        raise UsageError(f"lockstep must be at least 1 run, got {lockstep}")
     if method == "auto":
         method = "exact" if dim <= EXACT_AUTO_MAX_DIM else "h"
     if method == "exact":
@@ -87,32 +101,36 @@ def slq(
         good = [i for i in order[:deflate] if residual[i] <= DEFLATION_TOL * abs(theta[i])]
         exact_nodes = theta[good]
         basis = vectors[good]
-        project = lambda v: v - basis.T @ (basis @ v.to(torch.float64))  # noqa: E731
+        project = lambda vs: vs - (vs.to("cpu", torch.float64) @ basis.T) @ basis  # rows  # noqa: E731
     k = len(exact_nodes)
     per_step = 2 if method == "h2" else 1
-    op = matvec if project is None else (lambda v: project(matvec(project(v))))  # noqa: E731
-    op = _square(op) if method == "h2" else op
+    block = matmat if matmat is not None else (lambda vs: torch.stack([matvec(v) for v in vs]))
+    if project is not None:
+        block = _projected(block, project)
+    block = _square(block) if method == "h2" else block
     nodes, weights = _rows(runs, m + k, exact_nodes, dim, method)
     half_nodes, half_weights = _rows(runs, m // 2 + k, exact_nodes, dim, method)
-    for r in range(runs):
+    for first in range(0, runs, lockstep):
+        group = range(first, min(first + lockstep, runs))
         step_cb = None
         if callback is not None:
-            done = r * m
+            done = first * m
             step_cb = lambda j, done=done: callback(done + j, runs * m)  # noqa: E731
-        probe = rademacher(dim, generator)
+        probes = torch.stack([rademacher(dim, generator) for _ in group])
         if project is not None:
-            probe = project(probe)
-        result = lanczos(op, dim, m, probe, storage_dtype=storage_dtype, callback=step_cb)
-        steps = len(result.alpha)
-        for out_nodes, out_weights, s in ((nodes, weights, steps), (half_nodes, half_weights, min(steps, m // 2))):
-            if s == 0:
-                continue
-            theta, tau = ritz(result.alpha[:s], result.beta[: s - 1])
-            if method == "h2":
-                theta = np.sqrt(np.maximum(theta, 0.0))
-            out_nodes[r, k : k + len(theta)] = theta
-            out_weights[r, k : k + len(tau)] = tau * (dim - k) / dim
-        hvps += per_step * result.steps
+            probes = project(probes)
+        results = lanczos_lockstep(block, dim, m, probes, storage_dtype=storage_dtype, callback=step_cb)
+        for r, result in zip(group, results):
+            steps = len(result.alpha)
+            for out_nodes, out_weights, s in ((nodes, weights, steps), (half_nodes, half_weights, min(steps, m // 2))):
+                if s == 0:
+                    continue
+                theta, tau = ritz(result.alpha[:s], result.beta[: s - 1])
+                if method == "h2":
+                    theta = np.sqrt(np.maximum(theta, 0.0))
+                out_nodes[r, k : k + len(theta)] = theta
+                out_weights[r, k : k + len(tau)] = tau * (dim - k) / dim
+            hvps += per_step * result.steps
     signed = method == "h"
     half = SpectralQuadrature(half_nodes, half_weights, dim, signed) if m // 2 >= 1 else None
     return SpectralQuadrature(nodes, weights, dim, signed=signed, hvps=hvps, half=half)
@@ -137,6 +155,11 @@ def extreme_eigenvalues(
     return float(theta[-1]), float(theta[0])
 
 
-def _square(matvec: Matvec) -> Matvec:
-    return lambda v: matvec(matvec(v))
+def _square(matmat: Matmat) -> Matmat:
+    return lambda vs: matmat(matmat(vs))
+
+
+def _projected(matmat: Matmat, project: Matmat) -> Matmat:
+    """``P H P`` applied to rows."""
+    return lambda vs: project(matmat(project(vs)))
 

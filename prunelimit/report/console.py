@@ -53,7 +53,7 @@ def render_spectrum(rep) -> None:
 
 def memory_line(m) -> str:
     device = "" if m.peak_device is None else f" · peak device {m.peak_device:,.0f} MB"
-    return (f"{m.basis_kind} {m.basis:,.1f} MB (host) · HVP graphs ≈ {m.hvp_graphs:,.1f} MB · "
+    return (f"{m.basis_kind} {m.basis:,.1f} MB (host) · HVP graphs ≈ {m.hvp_graphs:,.1f} MB ({m.hvp_engine}) · "
             f"peak host {m.peak_host:,.0f} MB{device}")
 
 

@@ -77,6 +77,15 @@ def test_memory_budget_falls_back_to_recomputing():
     assert op.engine == "revrev"
 
 
+def test_lockstep_is_the_probes_on_the_recomputing_engine_only():
+    model, _, _, batches = _tiny_problem()
+    revrev = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, engine="revrev", probes=4)
+    cached = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, engine="cached", probes=4)
+    assert (revrev.lockstep, cached.lockstep) == (4, 1)
+    with pytest.raises(UsageError, match="probes"):
+        HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, probes=0)
+
+
 def test_graph_estimate_counts_activations_not_data():
     """Batches that are views of one data tensor (as data sets slice them) and batches that
     own their samples hold the same graphs; cached keeps every batch's, revrev one at a time."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from prunelimit.curvature.lanczos import lanczos, ritz, ritz_vectors
+from prunelimit.curvature.lanczos import lanczos, lanczos_lockstep, ritz, ritz_vectors
 from prunelimit.errors import NumericalError, UsageError
 
 
@@ -68,6 +68,31 @@ def test_breakdown_returns_shorter_tridiagonal():
     np.testing.assert_allclose(weights, [2 / 7, 2 / 7, 3 / 7], atol=1e-12)
 
 
+def test_lockstep_runs_equal_single_runs_and_drop_out_at_breakdown():
+    # Run 0 starts on 3 eigenvalues' worth of eigenvectors (breaks down after 3 steps),
+    # runs 1 and 2 are generic: each must equal its own single run bit for bit (the same
+    # arithmetic), and the operator must be asked only for the runs still going.
+    diag = torch.tensor([1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(4)
+    starts = torch.randn(3, 8, generator=gen, dtype=torch.float64)
+    starts[0, 4:] = 0.0
+    widths, products = [], []
+
+    def matmat(vs):
+        widths.append(vs.shape[0])
+        return vs * diag
+
+    results = lanczos_lockstep(matmat, 8, 6, starts, callback=products.append)
+    assert [r.steps for r in results] == [3, 6, 6]
+    assert widths == [3, 3, 3, 2, 2, 2]
+    assert products == list(np.cumsum(widths))
+    for start, together in zip(starts, results):
+        alone = lanczos(lambda v: diag * v, 8, 6, start)
+        np.testing.assert_array_equal(together.alpha, alone.alpha)
+        np.testing.assert_array_equal(together.beta, alone.beta)
+        assert together.residual == alone.residual
+
+
 def test_ritz_vectors_are_eigenvectors():
     a = _symmetric(50, 3)
     res = lanczos(lambda v: a @ v, 50, 50, torch.ones(50, dtype=torch.float64), keep_basis=True)
@@ -76,6 +101,13 @@ def test_ritz_vectors_are_eigenvectors():
     r = torch.from_numpy(nodes)[:, None] * vectors - vectors @ a
     assert float(r.abs().max()) < 1e-10
     assert np.all(residual < 1e-8)
+
+
+def test_bad_lockstep_starts_refused():
+    with pytest.raises(UsageError):
+        lanczos_lockstep(lambda vs: vs, 4, 3, torch.ones(4, dtype=torch.float64))  # not k × dim
+    with pytest.raises(NumericalError):
+        lanczos_lockstep(lambda vs: vs, 4, 3, torch.zeros(2, 4, dtype=torch.float64))
 
 
 def test_bad_inputs_refused():

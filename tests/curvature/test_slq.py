@@ -109,6 +109,33 @@ def test_same_seed_same_quadrature(digits_problem):
     assert not np.array_equal(a.nodes, c.nodes)
 
 
+@pytest.mark.parametrize("method,deflate", [("h", 0), ("h", 2), ("h2", 0)])
+def test_lockstep_equals_one_run_after_another(digits_problem, method, deflate):
+    """Runs in lockstep groups (5 runs by 2: an uneven last group) are the sequential runs:
+    bit for bit through stacked ``matvec``s (without deflation), and to float64 rounding
+    through the operator's batched ``matmat`` (the recomputing engine, whose products
+    agree to ~1e-15 relative)."""
+    model, batches, _ = digits_problem
+    op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, engine="revrev",
+                         dtype=torch.float64, probes=2)
+    assert op.lockstep == 2
+    args = (op.matvec, op.dim, 12, 5, 3, method)
+    one = slq(*args, deflate=deflate)
+    stacked = slq(*args, deflate=deflate, lockstep=2)
+    batched = slq(*args, deflate=deflate, matmat=op.matmat, lockstep=op.lockstep)
+    # Deflation projects a group's rows as one matrix product (another summation order).
+    same = np.testing.assert_array_equal if deflate == 0 else lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12)
+    same(stacked.nodes, one.nodes)
+    same(stacked.weights, one.weights)
+    assert stacked.hvps == batched.hvps == one.hvps
+    # 12 steps amplify product rounding (1e-15) by at most the conditioning of the
+    # tridiagonal's eigenproblem; 1e-8 relative to λmax leaves room.
+    scale = np.abs(one.nodes).max()
+    np.testing.assert_allclose(batched.nodes, one.nodes, atol=1e-8 * scale)
+    np.testing.assert_allclose(batched.weights, one.weights, atol=1e-8)
+    np.testing.assert_allclose(batched.half.nodes, one.half.nodes, atol=1e-8 * scale)
+
+
 def test_h2_nodes_are_abs_eigenvalues():
     # Diagonal operator with ±eigenvalues: Lanczos on H² to full dimension recovers |λ| exactly.
     diag = torch.tensor([-3.0, -1.0, 0.5, 2.0, 4.0], dtype=torch.float64)
@@ -123,3 +150,5 @@ def test_h2_nodes_are_abs_eigenvalues():
 def test_unknown_method_refused():
     with pytest.raises(UsageError):
         slq(lambda v: v, 3, method="magic")
+    with pytest.raises(UsageError):
+        slq(lambda v: v, 3, method="h", lockstep=0)
