@@ -145,6 +145,7 @@ class MemoryUse:
 PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
 SPREAD_TOLERANCE = 0.01  # ρ* spread over probes or m/2→m change above this is flagged
 SLQ_VALIDATED_STIFFNESS = 1e5  # c·λmax up to which SLQ on H (m = 200) stayed within ~1 % (docs/accuracy.md)
+TRACE_PROBES = 8  # Hutchinson samples behind the reported trace, at least (SLQ's probes count)
 
 
 @dataclass(frozen=True)
@@ -218,17 +219,11 @@ def _lockstep_probes(runs: int, basis_bytes: int) -> int:
     return max(1, min(runs, LOCKSTEP_PROBES, LOCKSTEP_BASIS_BYTES // max(basis_bytes, 1)))
 
 
-def _slq_summary(quad) -> tuple[float, float, float, float | None]:
-    """``(λmax, λmin, trace, trace stderr)`` from SLQ runs on H, at no extra HVP.
-
-    Extreme Ritz values of a run bound the spectrum from inside, so the outermost over
-    all runs are the estimates. The trace: a run's ``Σ τ θ`` is ``T₁₁ = zᵀHz / D`` for its
-    probe ``z``, so ``D · Σ τ θ`` per run is Hutchinson's estimator over the SLQ probes.
-    """
+def _extreme_nodes(quad) -> tuple[float, float]:
+    """``(λmax, λmin)`` from SLQ runs on H: the outermost Ritz values over all runs (each
+    run's extreme Ritz values bound the spectrum from inside)."""
     real = quad.weights > 0
-    per_run = quad.dim * quad.expectation(lambda x: x)
-    stderr = float(np.std(per_run, ddof=1) / np.sqrt(quad.runs)) if quad.runs > 1 else None
-    return float(quad.nodes[real].max()), float(quad.nodes[real].min()), float(per_run.mean()), stderr
+    return float(quad.nodes[real].max()), float(quad.nodes[real].min())
 
 
 def solver_for(options: CurvatureOptions, dim: int) -> tuple[str, int, int]:
@@ -260,6 +255,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
     from prunelimit.curvature.slq import slq
+    from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
     from prunelimit.device import peak_memory_mb, reset_peak_memory
 
     _require_data(inputs)
@@ -283,7 +279,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         callback = (lambda done, _total: progress(done)) if progress else None
         quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback, storage_dtype=storage,
                    matmat=op.matmat, lockstep=op.lockstep)
-        lam_max, lam_min, trace, trace_err = _slq_summary(quad)
+        lam_max, lam_min = _extreme_nodes(quad)
+        # A run's Σ τθ is T₁₁ = zᵀHz / D for its probe z, so D·Σ τθ is a Hutchinson sample
+        # of the trace at no cost; fewer runs than TRACE_PROBES are topped up with probes.
+        extra = hutchinson_samples(op.matvec, dim, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
+        est = trace_estimate(np.concatenate([dim * quad.expectation(lambda x: x), extra]))
+        trace, trace_err = est.value, est.stderr
         together = f", {op.lockstep} runs at once" if op.lockstep > 1 else ""
         basis_kind = f"Lanczos basis, {str(storage).removeprefix('torch.')}{together}"
         basis_bytes = op.lockstep * elements * storage.itemsize

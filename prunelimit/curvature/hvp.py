@@ -9,7 +9,7 @@ batch weighted by its size) restricted to a chosen list of parameters. Engines:
 * ``"revrev"``: double backward, recomputing each batch's graph on every call (no memory
   beyond one batch). ``matmat`` rebuilds each graph once for all its vectors, so SLQ
   advances ``probes`` runs in lockstep on this engine (``lockstep``): 4 probes cost
-  0.72× (MLP) and 0.72× (LeNet) of 4 single products on 2 threads (docs/benchmarks.md);
+  0.72× (MLP) and 0.78× (LeNet) of 4 single products on 2 threads (docs/benchmarks.md);
 * ``"auto"``: ``"cached"`` when its estimated memory fits ``memory_budget_mb``, otherwise
   ``"revrev"``. An explicit ``"cached"`` that does not fit falls back with a warning.
 

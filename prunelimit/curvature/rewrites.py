@@ -24,10 +24,10 @@ backward is much slower than it needs to be; ``CheapDoubleBackward`` (a
   convolutions of transposed tensors, which on a CPU miss the fast kernels: they were
   44 % of the LeNet's HVP, and this rewrite took it from 1.7× to 1.25× a gradient pass.
 
-Numbers from docs/benchmarks.md, where the commands are.
 Training-mode batch norm, string padding (``"same"``/``"valid"``) and transposed
 convolutions pass through unchanged. ``tests/curvature/test_rewrites.py`` checks values,
-first, second and third derivatives against PyTorch's with ``gradcheck``.
+first, second and third derivatives against PyTorch's with ``gradcheck``. The numbers
+are from docs/benchmarks.md, which gives the commands.
 """
 
 from __future__ import annotations

@@ -24,6 +24,11 @@ class TraceEstimate:
 
 def hutchinson_trace(matvec: Matvec, dim: int, probes: int = 16, seed: int = 0) -> TraceEstimate:
     """Hutchinson's estimator over ``probes`` seeded Rademacher vectors (one HVP each)."""
+    return trace_estimate(hutchinson_samples(matvec, dim, probes, seed))
+
+
+def hutchinson_samples(matvec: Matvec, dim: int, probes: int, seed: int = 0) -> np.ndarray:
+    """``zᵀ H z`` for ``probes`` Rademacher vectors drawn from ``seed`` (as ``slq`` draws its probes)."""
     if probes < 1:
         raise UsageError(f"the trace estimate needs at least 1 probe, got {probes}")
     generator = torch.Generator().manual_seed(seed)
@@ -31,5 +36,11 @@ def hutchinson_trace(matvec: Matvec, dim: int, probes: int = 16, seed: int = 0) 
     for j in range(probes):
         z = rademacher(dim, generator)
         samples[j] = float(z @ matvec(z).to("cpu", torch.float64))
-    stderr = float(np.std(samples, ddof=1) / math.sqrt(probes)) if probes > 1 else math.nan
-    return TraceEstimate(float(np.mean(samples)), stderr, probes)
+    return samples
+
+
+def trace_estimate(samples: np.ndarray) -> TraceEstimate:
+    """Mean and standard error of independent unbiased estimates ``zᵀ H z`` of ``tr H``."""
+    samples = np.asarray(samples, dtype=np.float64)
+    stderr = float(np.std(samples, ddof=1) / math.sqrt(len(samples))) if len(samples) > 1 else math.nan
+    return TraceEstimate(float(np.mean(samples)), stderr, len(samples))
