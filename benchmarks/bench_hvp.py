@@ -19,12 +19,17 @@ Methods:
 * ``ours cached matmat k=2``: ``matmat`` of two probes in one batched backward, per probe;
 * ``ours cached, plain graphs``: the cached engine with PyTorch's own double backward
   (``prunelimit.curvature.rewrites`` switched off): what the rewrites save;
+* ``ours revrev matmat k=4``: the recomputing engine's batched product of four probes
+  (per probe), which lockstep SLQ uses when the graphs exceed the memory budget;
 * ``torch.func fwdrev`` / ``torch.func fwdrev vmap k=4``: forward-over-reverse,
   ``jvp(grad(loss))`` per chunk, for one probe and for four probes in lockstep under
-  ``vmap`` (per probe): the strategy the issue proposed besides the cached graph.
+  ``vmap`` (per probe): the strategy the issue proposed besides the cached graph;
+* ``torch.compile fwdrev`` (with ``--compile``): the same per-chunk ``jvp(grad(loss))``
+  compiled by ``torch.compile`` (default inductor backend, without the layer rewrites;
+  the compile time is printed, not timed).
 
     python benchmarks/bench_hvp.py [--models mlp,cnn] [--samples 2048] [--batch 256]
-                                   [--repeats 5] [--threads 2]
+                                   [--repeats 5] [--threads 2] [--compile]
 """
 
 from __future__ import annotations
@@ -123,6 +128,7 @@ def ours(model: nn.Module, batches: list, v: torch.Tensor) -> tuple[Timed, dict[
     methods: Timed = {}
     notes: dict[str, str] = {}
     pair = torch.stack([v, v.flip(0)])
+    four = torch.stack([v, v.flip(0), -v, v.roll(1)])
     for engine in ("cached", "revrev"):
         for chunking in ("auto", "batches"):
             op = HessianOperator(model, params, batches, cross_entropy_loss, engine=engine,
@@ -132,14 +138,17 @@ def ours(model: nn.Module, batches: list, v: torch.Tensor) -> tuple[Timed, dict[
             notes[label] = f"chunks of {op.chunk_sizes()[0]}, {len(op.chunk_sizes())} chunks"
             if engine == "cached" and chunking == "auto":
                 methods["ours cached matmat k=2"] = lambda op=op: op.matmat(pair)
+            if engine == "revrev" and chunking == "auto":
+                methods["ours revrev matmat k=4"] = lambda op=op: op.matmat(four)
     with mock.patch("prunelimit.curvature.hvp.CheapDoubleBackward", contextlib.nullcontext):
         plain = HessianOperator(model, params, batches, cross_entropy_loss, engine="cached", memory_budget_mb=4096)
     methods["ours cached, plain graphs"] = lambda: plain.matvec(v)
     return methods, notes
 
 
-def func_fwdrev(model: nn.Module, batches: list, v: torch.Tensor) -> Timed:
-    """Forward-over-reverse HVPs with torch.func over 256-sample chunks, 1 and 4 probes."""
+def func_fwdrev(model: nn.Module, batches: list, v: torch.Tensor, compile: bool = False) -> Timed:
+    """Forward-over-reverse HVPs with torch.func over the chunks: 1 and 4 probes, and
+    optionally compiled."""
     from torch.func import functional_call, grad, jvp, vmap
 
     from prunelimit.curvature.rewrites import CheapDoubleBackward
@@ -151,18 +160,27 @@ def func_fwdrev(model: nn.Module, batches: list, v: torch.Tensor) -> Timed:
     def tangent(flat: torch.Tensor) -> dict:
         return {k: c.view(s) for (k, s, _), c in zip(shapes, flat.split([m for *_, m in shapes]))}
 
+    def chunk_hvp(flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, rewrites: bool = True) -> torch.Tensor:
+        def loss(p):
+            with CheapDoubleBackward() if rewrites else contextlib.nullcontext():
+                return nn.functional.cross_entropy(functional_call(model, p, (x,)), y, reduction="sum") / n
+        _, t = jvp(grad(loss), (primal,), (tangent(flat),))
+        return torch.cat([t[k].reshape(-1) for k, *_ in shapes])
+
     def hvp(flat: torch.Tensor) -> torch.Tensor:
-        total = 0
-        for x, y in batches:
-            def loss(p, x=x, y=y):
-                with CheapDoubleBackward():
-                    return nn.functional.cross_entropy(functional_call(model, p, (x,)), y, reduction="sum") / n
-            _, t = jvp(grad(loss), (primal,), (tangent(flat),))
-            total = total + torch.cat([t[k].reshape(-1) for k, *_ in shapes])
-        return total
+        return sum(chunk_hvp(flat, x, y) for x, y in batches)
 
     four = torch.stack([v, v.flip(0), -v, v.roll(1)])
-    return {"torch.func fwdrev": lambda: hvp(v), "torch.func fwdrev vmap k=4": lambda: vmap(hvp)(four)}
+    methods = {"torch.func fwdrev": lambda: hvp(v), "torch.func fwdrev vmap k=4": lambda: vmap(hvp)(four)}
+    if compile:
+        compiled = torch.compile(lambda flat, x, y: chunk_hvp(flat, x, y, rewrites=False))
+        start = time.perf_counter()
+        reference = hvp(v)
+        result = sum(compiled(v, x, y) for x, y in batches)
+        print(f"torch.compile: first call {time.perf_counter() - start:.1f} s, relative difference "
+              f"{float((result - reference).norm() / reference.norm()):.1e}")
+        methods["torch.compile fwdrev"] = lambda: sum(compiled(v, x, y) for x, y in batches)
+    return methods
 
 
 def interleaved(methods: Timed, repeats: int) -> dict[str, float]:
@@ -200,6 +218,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile'd forward-over-reverse")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.samples} samples, batches of {args.batch}, "
@@ -212,10 +231,11 @@ def main() -> None:
         methods.update(pyhessian_methods(model, batches, v))
         mine, notes = ours(model, batches, v)
         methods.update(mine)
-        methods.update(func_fwdrev(model, batches, v))
+        methods.update(func_fwdrev(model, batches, v, args.compile))
         med = interleaved(methods, args.repeats)
         med["ours cached matmat k=2"] /= 2  # per probe
         med["torch.func fwdrev vmap k=4"] /= 4
+        med["ours revrev matmat k=4"] /= 4
         print(f"\n{name}: {dim:,} parameters; ours vs PyHessian HVP relative difference "
               f"{agreement(model, batches, v):.1e}")
         print(f"| method | median ms | vs PyHessian loader | × grad | note |\n|---|---|---|---|---|")
