@@ -9,7 +9,7 @@ batch weighted by its size) restricted to a chosen list of parameters. Engines:
 * ``"revrev"``: double backward, recomputing each batch's graph on every call (no memory
   beyond one batch). ``matmat`` rebuilds each graph once for all its vectors, so SLQ
   advances ``probes`` runs in lockstep on this engine (``lockstep``): 4 probes cost
-  0.72× (MLP) and 0.78× (LeNet) of 4 single products on 2 threads (docs/benchmarks.md);
+  0.73× (MLP) and 0.74× (LeNet) of 4 single products on 2 threads (docs/benchmarks.md);
 * ``"auto"``: ``"cached"`` when its estimated memory fits ``memory_budget_mb``, otherwise
   ``"revrev"``. An explicit ``"cached"`` that does not fit falls back with a warning.
 
@@ -215,8 +215,8 @@ class HessianOperator:
             return chunking
         # On an accelerator the budget is shared by one chunk's graph and the second
         # backward's temporaries, about one graph's worth a probe (the HVP's peak is about
-        # twice the gradient's, anchors §5.1; host RSS of a batched product grew by 0.95×
-        # the graph a probe on a LeNet, docs/benchmarks.md).
+        # twice the gradient's, anchors §5.1; a batched product's peak grew by 0.7-1.07x
+        # the graph per extra probe on a LeNet, benchmarks/bench_lockstep.py).
         target = CPU_CHUNK_BYTES if self.device.type == "cpu" else budget_mb * 2**20 / (1 + self._probes)
         return max(1, int(target // max(self._bytes_per_sample, 1.0)))
 

@@ -38,8 +38,9 @@ DEFAULT_RUNS = 8
 EXACT_AUTO_MAX_DIM = 10_000  # "auto" uses the exact spectrum up to this D
 DEFLATION_TOL = 1e-6  # relative residual below which a Ritz pair counts as converged
 # Runs advanced together on a recomputing HVP engine (HessianOperator.lockstep): one graph
-# rebuild serves them all. 4 beat 1, 2 and 8 per probe on a LeNet and came within 10 % of 8
-# on an MLP (docs/benchmarks.md); their bases are held at once, up to LOCKSTEP_BASIS_BYTES.
+# rebuild serves them all. 4 cost 0.73-0.74x a single product per probe on an MLP and a
+# LeNet; 8 gained nothing more on the MLP and lost on the LeNet (benchmarks/bench_lockstep.py,
+# docs/benchmarks.md). Their bases are held at once, up to LOCKSTEP_BASIS_BYTES.
 LOCKSTEP_PROBES = 4
 LOCKSTEP_BASIS_BYTES = 16 * 2**30
 
