@@ -285,8 +285,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         extra = hutchinson_samples(op.matvec, dim, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
         est = trace_estimate(np.concatenate([dim * quad.expectation(lambda x: x), extra]))
         trace, trace_err = est.value, est.stderr
-        together = f", {op.lockstep} runs at once" if op.lockstep > 1 else ""
-        basis_kind = f"Lanczos basis, {str(storage).removeprefix('torch.')}{together}"
+        held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
+        basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
         basis_bytes = op.lockstep * elements * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
     gradient = op.gradient()

@@ -98,7 +98,7 @@ def test_slq_extremes_and_trace_come_from_the_runs_least_squares(cli, least_squa
     assert doc["timing"]["hvps"] == 3 * 7 + 5
     memory = doc["memory"]
     assert memory["hvp_engine"] == "revrev"
-    assert memory["basis_kind"] == "Lanczos basis, float32, 3 runs at once"
+    assert memory["basis_kind"] == "3 Lanczos bases (runs in lockstep), float32"
     assert memory["basis_mb"] == pytest.approx(3 * 7 * 7 * 4 / 2**20)
 
 
