@@ -104,6 +104,9 @@ class CurvatureOptions:
     defaults. ``epsilon`` ``None`` is the population std of per-batch losses (SPEC §2).
     ``basis_dtype``: storage of the Lanczos basis in host memory, ``auto`` (float32 for
     float32 HVPs, else float64) or a name in ``prunelimit.curvature.lanczos.BASIS_DTYPES``.
+    ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
+    ``hvp="auto"`` and the chunk size on an accelerator); ``None``: ``CPU_MEMORY_BUDGET_MB``
+    on a CPU, ``ACCELERATOR_BUDGET_SHARE`` of the device's free memory on a GPU.
     """
 
     method: str = "default"
@@ -116,6 +119,14 @@ class CurvatureOptions:
     hvp: str = "auto"
     seed: int = 0
     basis_dtype: str = "auto"
+    memory_budget_mb: float | None = None
+
+
+# The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share
+# host memory with everything else, and a fixed rule keeps the engine, hence the numbers,
+# the same on every machine); on a GPU 3/4 of what is free when the operator is built.
+CPU_MEMORY_BUDGET_MB = 1024.0
+ACCELERATOR_BUDGET_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -206,7 +217,17 @@ def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, pro
 
     params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
     return HessianOperator(inputs.model, params, inputs.batches, inputs.loss_fn, engine=options.hvp, dtype=dtype,
-                           probes=probes)
+                           probes=probes, memory_budget_mb=memory_budget_mb(options, inputs.device))
+
+
+def memory_budget_mb(options: CurvatureOptions, device) -> float:
+    """The HVP graphs' budget on ``device`` (see ``CurvatureOptions.memory_budget_mb``)."""
+    from prunelimit.device import free_memory_mb
+
+    if options.memory_budget_mb is not None:
+        return options.memory_budget_mb
+    free = free_memory_mb(device)
+    return CPU_MEMORY_BUDGET_MB if free is None else ACCELERATOR_BUDGET_SHARE * free
 
 
 def _lockstep_probes(runs: int, basis_bytes: int) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -159,6 +160,7 @@ EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of 
 BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
 NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (reference code) | flat (treat as 0; --method paper/exact only).")]
 HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
+MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[str, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory: auto (float32 for float32 HVPs) | float64 | float32 | bfloat16 | float16.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
@@ -166,7 +168,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 
 
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
-                      hvp: str, seed: int, basis_dtype: str) -> api.CurvatureOptions:
+                      hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto") -> api.CurvatureOptions:
     from prunelimit.curvature.hvp import ENGINES
     from prunelimit.curvature.lanczos import BASIS_DTYPES
 
@@ -194,7 +196,20 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
         raise UsageError(f"--hvp {hvp!r}: use {', '.join(ENGINES)}")
     if basis_dtype != "auto" and basis_dtype not in BASIS_DTYPES:
         raise UsageError(f"--basis-dtype {basis_dtype!r}: use auto, {', '.join(BASIS_DTYPES)}")
-    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype)
+    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
+                                _memory_budget(memory_budget))
+
+
+def _memory_budget(text: str) -> float | None:
+    if text == "auto":
+        return None
+    try:
+        budget = float(text)
+    except ValueError:
+        raise UsageError(f"--memory-budget {text!r}: use auto or a positive number of MB") from None
+    if not (budget > 0 and math.isfinite(budget)):
+        raise UsageError(f"--memory-budget must be a positive number of MB, got {text}")
+    return budget
 
 
 def _model_data_options(
@@ -216,6 +231,7 @@ def _spectral_options(
     iterations: IterOpt = None,
     runs: RunsOpt = None,
     hvp: HvpOpt = "auto",
+    memory_budget: MemoryBudgetOpt = "auto",
     basis_dtype: BasisOpt = "auto",
 ) -> None:
     """Options of the spectrum estimate."""
@@ -276,7 +292,7 @@ def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
 def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
     limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", 0.01), getattr(o, "bound_mode", "akf"),
              getattr(o, "negative", "abs"))
-    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype)
+    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget)
 
 
 @app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")

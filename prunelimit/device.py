@@ -42,3 +42,10 @@ def peak_memory_mb(device: torch.device) -> tuple[float, float | None]:
     if device.type == "cuda":
         return host, torch.cuda.max_memory_allocated(device) / 2**20
     return host, None
+
+
+def free_memory_mb(device: torch.device) -> float | None:
+    """Free memory on an accelerator in MiB (``None`` on a CPU, where host memory is shared)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] / 2**20
+    return None

@@ -264,6 +264,8 @@ OTHER_CASES = [
     Case("bounds/epsilon-nan", _p("bounds", G, "--epsilon", "nan"), 2, "--epsilon"),
     Case("bounds/eta-1", _p("bounds", G, "--eta", "1"), 2, "--eta"),
     Case("bounds/bad-hvp", _p("bounds", G, "--hvp", "fast"), 2, "--hvp"),
+    Case("bounds/memory-budget-negative", _p("bounds", G, "--memory-budget", "-5"), 2, "--memory-budget"),
+    Case("spectrum/memory-budget-text", _p("spectrum", G, "--memory-budget", "lots"), 2, "--memory-budget"),
     Case("spectrum/bad-basis-dtype", _p("spectrum", G, "--basis-dtype", "int8"), 2, "--basis-dtype"),
     Case("bounds/iterations-0", _p("bounds", G, "--iterations", "0"), 2, "--iterations"),
     Case("spectrum/runs-0", _p("spectrum", G, "--runs", "0"), 2, "--runs"),

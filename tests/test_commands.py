@@ -102,6 +102,23 @@ def test_slq_extremes_and_trace_come_from_the_runs_least_squares(cli, least_squa
     assert memory["basis_mb"] == pytest.approx(3 * 7 * 7 * 4 / 2**20)
 
 
+def test_memory_budget_picks_the_engine(cli, own_ckpt, tmp_path):
+    """Graphs over ``--memory-budget`` are rebuilt per product (``revrev``) instead of kept;
+    the two engines give the same limit to float32 rounding (both products equal the
+    reference HVP, tests/curvature/test_engines.py). A YAML number works as well."""
+    common = ("--method", "paper", "--iterations", 20, "--runs", 2, "--json", "--max-samples", 300)
+    kept = _json(cli("bounds", own_ckpt, *common))
+    rebuilt = _json(cli("bounds", own_ckpt, *common, "--memory-budget", "0.01"))
+    assert kept["memory"]["hvp_engine"] == "cached"
+    assert rebuilt["memory"]["hvp_engine"] == "revrev"
+    assert rebuilt["memory"]["basis_kind"] == "2 Lanczos bases (runs in lockstep), float32"
+    # 20 float32 Lanczos steps amplify product rounding (~1e-7) little at this size; 1e-4 is wide.
+    assert rebuilt["prediction"]["continuous_ratio"] == pytest.approx(kept["prediction"]["continuous_ratio"], abs=1e-4)
+    config = tmp_path / "budget.yaml"
+    config.write_text("bounds:\n  memory-budget: 0.01\n")
+    assert _json(cli("bounds", own_ckpt, *common, "--config", config))["memory"]["hvp_engine"] == "revrev"
+
+
 def test_default_method_is_exact_for_small_models_and_paper_differs(cli, own_ckpt):
     exact = _json(cli("bounds", own_ckpt, "--method", "exact", "--json", "--max-samples", 300))
     default = _json(cli("bounds", own_ckpt, "--json", "--max-samples", 300))

@@ -32,6 +32,11 @@ REL = 1e-5  # see the module doc
 CONFIGS = {
     "exact": api.CurvatureOptions(),
     "slq": api.CurvatureOptions(method="paper", iterations=24, runs=2),
+    # recomputing engine: the two runs advance in lockstep through one batched product
+    "slq-lockstep": api.CurvatureOptions(method="paper", iterations=24, runs=2, hvp="revrev"),
+    # rank 0's shard (192 samples, ~0.031 MB of graphs) exceeds this budget, rank 1's (108,
+    # ~0.017 MB) does not: both must still pick the same engine, or their collectives differ
+    "slq-split-budget": api.CurvatureOptions(method="paper", iterations=24, runs=2, memory_budget_mb=0.025),
 }
 
 

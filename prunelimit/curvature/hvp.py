@@ -299,7 +299,9 @@ class HessianOperator:
         if engine == "revrev":
             return "revrev"
         need_mb = self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20  # this rank's graphs, if cached
-        if need_mb <= budget_mb:
+        # Every rank must pick the same engine: SLQ's lockstep, hence its collectives, follows it.
+        misses = all_reduce_sum(torch.tensor([float(need_mb > budget_mb)], device=self.device))
+        if float(misses) == 0:
             return "cached"
         if engine == "cached":
             warnings.warn(
