@@ -4,7 +4,9 @@ Synthetic CIFAR-shaped data (3×32×32, 10 teacher-labelled classes), the projec
 ``resnet18-cifar`` (width 64, BatchNorm in eval mode), one Rademacher probe, float32 HVPs
 with TF32 off unless ``--tf32`` (its ~1e-3 error taints the products), Lanczos basis in host memory.
 Prints the operator build time, the Lanczos time, seconds per HVP and a pass/fail line
-against the 5-minute target. Without CUDA it says so and exits with status 2.
+against the 5-minute target (projected from the steps run when ``--steps`` < 128). Without
+CUDA it says so and exits with status 2. ``benchmarks/gpu_checks.sh`` runs it with a few
+steps inside one time-limited call.
 
     python benchmarks/bench_gpu_resnet18.py --device cuda [--samples 50000] [--steps 128]
                                             [--batch 1000] [--budget-mb 32768] [--tf32]
@@ -26,6 +28,7 @@ from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.models.zoo import resnet18_cifar
 
 TARGET_S = 300.0
+TARGET_STEPS = 128
 
 
 def main() -> int:
@@ -68,11 +71,14 @@ def main() -> int:
     torch.cuda.synchronize()
     run = time.perf_counter() - start
     nodes, _ = ritz(result.alpha, result.beta)
-    total = build + run
     print(f"lanczos: {result.steps} steps in {run:.1f} s ({run / max(op.hvps, 1):.2f} s per HVP), "
           f"λmax {nodes[-1]:.4g}, λmin {nodes[0]:.4g}, peak device memory "
           f"{torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")
-    print(f"total {total:.1f} s: {'PASS' if total < TARGET_S else 'FAIL'} (target < {TARGET_S:.0f} s)")
+    # Fewer steps than the target's 128 (to fit a time-limited run) are projected: every
+    # step is one HVP over the same data, and the reorthogonalisation is small beside it.
+    total = build + run * TARGET_STEPS / max(result.steps, 1)
+    label = "total" if result.steps == TARGET_STEPS else f"projected to {TARGET_STEPS} steps"
+    print(f"{label} {total:.1f} s: {'PASS' if total < TARGET_S else 'FAIL'} (target < {TARGET_S:.0f} s)")
     return 0
 
 
