@@ -152,7 +152,11 @@ def emit(command: str, body: dict, as_json: bool, render, report) -> None:
         render(report)
 
 
-MethodOpt = Annotated[str, typer.Option("--method", help="default (validated SLQ, see docs/accuracy.md) | paper (reference pipeline) | exact (full Hessian, ≤ 10k params).")]
+MethodOpt = Annotated[str, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian).")]
+ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %, ratio units) is at most this.")]
+MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Hessian-vector products at most (the old fixed 8 × 200 plan spent 1,600).")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most (default: no limit).")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="Curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N. ε, loss and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe (default: the method's).")]
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K (default: the method's).")]
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
@@ -168,12 +172,13 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 
 
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
-                      hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto") -> api.CurvatureOptions:
+                      hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto",
+                      **precision) -> api.CurvatureOptions:
     from prunelimit.curvature.hvp import ENGINES
     from prunelimit.curvature.lanczos import BASIS_DTYPES
 
-    if method not in ("default", "paper", "exact"):
-        raise UsageError(f"--method {method!r}: use default, paper or exact")
+    if method not in api.METHODS:
+        raise UsageError(f"--method {method!r}: use {', '.join(api.METHODS)}")
     if epsilon == "auto":
         eps = None
     else:
@@ -197,7 +202,7 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
     if basis_dtype != "auto" and basis_dtype not in BASIS_DTYPES:
         raise UsageError(f"--basis-dtype {basis_dtype!r}: use auto, {', '.join(BASIS_DTYPES)}")
     return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
-                                _memory_budget(memory_budget))
+                                _memory_budget(memory_budget), **precision)
 
 
 def _memory_budget(text: str) -> float | None:
@@ -233,6 +238,10 @@ def _spectral_options(
     hvp: HvpOpt = "auto",
     memory_budget: MemoryBudgetOpt = "auto",
     basis_dtype: BasisOpt = "auto",
+    tolerance: ToleranceOpt = 0.01,
+    max_hvps: MaxHvpsOpt = 1600,
+    time_budget: TimeBudgetOpt = None,
+    hessian_samples: HessianSamplesOpt = "auto",
 ) -> None:
     """Options of the spectrum estimate."""
 
@@ -292,7 +301,18 @@ def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
 def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
     limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", 0.01), getattr(o, "bound_mode", "akf"),
              getattr(o, "negative", "abs"))
-    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget)
+    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
+                             tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
+                             hessian_samples=_hessian_samples(o.hessian_samples))
+
+
+def _hessian_samples(text: str) -> int | str:
+    if text in ("auto", "all"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--hessian-samples {text!r}: use auto, all or a positive number of samples") from None
 
 
 @app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")
@@ -373,12 +393,11 @@ def _write_report(report: Optional[Path], command: str, body: dict, figures, for
 
 
 def _absolute(advance):
-    """Turn ``advance(n)`` into a callback that takes the absolute count done."""
-    state = {"done": 0}
+    """Turn ``advance`` into the library's ``progress(done, total=None, text=None)``: the
+    absolute count done, and the re-planned total and a status text when they are known."""
 
-    def update(done: int) -> None:
-        advance(done - state["done"])
-        state["done"] = done
+    def update(done: int, total: int | None = None, text: str | None = None) -> None:
+        advance(done, total, text, absolute=True)
 
     return update
 
