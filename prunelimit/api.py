@@ -267,7 +267,7 @@ class SpectrumReport:
                 {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
                 for r in range(q.runs)
             ],
-            "prediction": None if self.target is None else {
+            "prediction": None if self.target is None or self.uncertainty is None else {
                 "ratio": self.target.ratio, "stderr": self.uncertainty.stderr,
                 "uncertainty": self.uncertainty.to_json()},
             "timing": self._timing(),
@@ -408,6 +408,15 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
                        tuple(n for n, _ in named))
 
 
+def _optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
+    """``limit_target``, or ``None`` where ρ* is undefined (no ε from a single batch, no
+    prunable weights): the spectrum alone is still well defined, ``bounds`` then says why."""
+    try:
+        return limit_target(inputs, options, batch_losses)
+    except (NumericalError, UsageError):
+        return None
+
+
 def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
     from prunelimit.theory.limit import predict_from_quadrature
 
@@ -485,7 +494,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         eig = quad.nodes[0]
         lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
-        target = limit_target(inputs, options, stats.batch_losses())
+        target = _optional_target(inputs, options, stats.batch_losses())
         uncertainty = _exact_uncertainty()
     else:
         subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
@@ -499,7 +508,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         # ε, the loss and the gradient always come from the full analysis data.
         stats = op if not subsample.subsampled else _hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
-        target = limit_target(inputs, options, stats.batch_losses())
+        target = _optional_target(inputs, options, stats.batch_losses())
+        if target is None and choice.adaptive:
+            from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
+
+            choice = SolverChoice("slq-h", False, DEFAULT_ITERATIONS, DEFAULT_RUNS, "fixed plan: no ρ* to aim at")
         quad, stopped_by, trail = _slq_spectrum(op, choice, options, target, storage, progress)
         hvps += quad.hvps
         passes += quad.hvps * share
@@ -517,10 +530,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
         basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
-    ratio = _limit_ratio(target, quad, options)
-    target = replace(target, ratio=ratio)
-    if choice.solver != "exact":
-        uncertainty = _slq_uncertainty(target, quad, options, data_sd)
+    if target is not None:
+        target = replace(target, ratio=_limit_ratio(target, quad, options))
+        if choice.solver != "exact":
+            uncertainty = _slq_uncertainty(target, quad, options, data_sd)
+    elif choice.solver != "exact":
+        uncertainty = None
     gradient = stats.gradient()
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
@@ -538,9 +553,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     )
 
 
-def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget, storage, progress):
-    """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance, or a fixed plan.
-    Returns the quadrature, what stopped it and the adaptive trail."""
+def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
+                  progress):
+    """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
+    set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import coverage_factor
@@ -709,7 +725,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     from prunelimit.theory.paper import paper_limit
 
     spec = spectrum(inputs, options, progress)
-    target = spec.target
+    target = spec.target or limit_target(inputs, options, spec.batch_losses)  # raises why there is none
     epsilon, profile, weights = target.epsilon, target.profile, list(target.weights)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
     prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
