@@ -20,6 +20,7 @@ from prunelimit.theory.profile import MagnitudeProfile
 if TYPE_CHECKING:
     from torch import nn
 
+    from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
     from prunelimit.models.evaluate import Evaluation
@@ -904,26 +905,25 @@ class GateReport:
         }
 
 
-def gate(checkpoint, rules, compute, settings: dict, cache_dir=None) -> GateReport:
-    """Evaluate gate ``rules`` on the ``bounds`` result, from the cache when the inputs are unchanged.
-
-    ``compute()`` returns the bounds JSON document; the cache key covers the checkpoint's
-    sha256 and every setting that changes the numbers.
-    """
-    from prunelimit.cache import cache_key, cached_json
+def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
+         progress=None) -> GateReport:
+    """Evaluate gate ``rules`` on the ``bounds`` result, read from ``store`` when it holds one
+    for these inputs and options (``prunelimit.cache.input_key``), else computed and stored."""
+    from prunelimit.cache import Entry, input_key
     from prunelimit.gate import evaluate_gate
-    from prunelimit.report.jsonout import plain
+    from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    key = cache_key(checkpoint, plain(settings)) if cache_dir is not None and _is_file(checkpoint) else None
-    report, hit = cached_json(cache_dir if key else None, key or "", compute)
+    key = input_key(inputs, "gate", options) if store is not None else None
+    entry = store.load(key, "bounds") if store is not None else None
+    hit = entry is not None and isinstance(entry.payload, dict) and entry.payload.get("schema") == "prunelimit.bounds/1"
+    if hit:
+        report = entry.payload
+    else:
+        report = document("bounds", bounds(inputs, options, progress).to_json())
+        if store is not None:
+            store.save(key, "bounds", Entry(report))
     return GateReport(evaluate_gate(report, rules), report, hit, time.perf_counter() - start)
-
-
-def _is_file(path) -> bool:
-    from pathlib import Path
-
-    return Path(path).is_file()
 
 
 def hyperflux(

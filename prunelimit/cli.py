@@ -119,6 +119,10 @@ def _root(
     """How far can this network be pruned? Predict the limit, prove it, prune to it."""
 
 
+def _warn(message: str) -> None:
+    typer.echo(f"prunelimit: warning: {message}", err=True)
+
+
 def _fail(code: int, message: str) -> None:
     typer.echo(f"prunelimit: error: {message}", err=True)
     raise typer.Exit(code)
@@ -698,12 +702,12 @@ def gate(
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache (default ~/.cache/prunelimit).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute even when a cached result exists.")] = False,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache folder, private to you (default ~/.cache/prunelimit).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
-        from prunelimit.cache import default_cache_dir
+        from prunelimit.cache import default_cache_dir, open_store
         from prunelimit.gate import rules_from_options
 
         options = _curvature(o)
@@ -711,16 +715,10 @@ def gate(
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
         if junit is not None:  # fail before the curvature work, not after (the report is rewritten each run)
             check_writable(junit, force=True)
-        settings = dict(model=o.model, data=o.data, loss=o.loss, batch_size=o.batch_size, max_samples=o.max_samples,
-                        include=sorted(o.include or ()), exclude=sorted(o.exclude or ()), options=options)
-        cache = None if no_cache else (cache_dir or default_cache_dir())
-
-        def compute() -> dict:
-            inputs = _inputs(o, checkpoint)
-            with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-                return document("bounds", api.bounds(inputs, options, _absolute(advance)).to_json())
-
-        rep = api.gate(checkpoint, gate_rules, compute, settings, cache)
+        store = open_store(None if no_cache else (cache_dir or default_cache_dir()), cache_dir is not None, _warn)
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance))
         if junit is not None:
             from prunelimit.report.junit import write_junit
 
