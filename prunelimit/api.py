@@ -183,6 +183,7 @@ class SpectrumReport:
     half: "SpectralQuadrature | None" = None
     gradient: dict = field(default_factory=dict, repr=False)  # mean gradient per Hessian parameter name
     memory: MemoryUse | None = None
+    cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
 
     def to_json(self) -> dict:
         q = self.quadrature
@@ -195,7 +196,7 @@ class SpectrumReport:
                 {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
                 for r in range(q.runs)
             ],
-            "timing": {"seconds": self.seconds, "hvps": self.hvps},
+            "timing": {"seconds": self.seconds, "hvps": self.hvps, "cached": self.cached},
             "memory": None if self.memory is None else self.memory.to_json(),
         }
 
@@ -324,6 +325,34 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     )
 
 
+def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+                    store: "Store | None" = None) -> SpectrumReport:
+    """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
+    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
+    import dataclasses
+
+    from prunelimit.cache import from_entry, input_key, to_entry
+
+    if store is None:
+        return spectrum(inputs, options, progress)
+    _require_data(inputs)
+    start = time.perf_counter()
+    key = input_key(inputs, "spectrum", options)
+    entry = store.load(key, "spectrum")
+    if entry is not None:
+        try:
+            found = from_entry(entry, SpectrumReport)
+            return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
+        except ValueError as exc:
+            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+    rep = spectrum(inputs, options, progress)
+    try:
+        store.save(key, "spectrum", to_entry(rep))
+    except TypeError as exc:  # a result field the store cannot hold: run uncached
+        store.warn(f"spectrum not cached ({exc})")
+    return rep
+
+
 def _basis_storage(name: str, hvp_dtype, elements: int):
     """The Lanczos basis dtype for ``--basis-dtype name``; ``auto`` is float32 for float32
     HVPs (reorthogonalisation at half the cost, no accuracy lost beyond the HVPs' own
@@ -407,18 +436,20 @@ class BoundsReport:
             "gradient_norm": s.gradient_norm,
             "first_order_change": self.first_order,
             "warnings": list(self.warnings),
-            "timing": {"seconds": s.seconds, "hvps": s.hvps},
+            "timing": {"seconds": s.seconds, "hvps": s.hvps, "cached": s.cached},
             "memory": None if s.memory is None else s.memory.to_json(),
         }
 
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> BoundsReport:
-    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2)."""
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+           store: "Store | None" = None) -> BoundsReport:
+    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2); the
+    spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`)."""
     from prunelimit.theory.epsilon import epsilon_from_losses
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
 
-    spec = spectrum(inputs, options, progress)
+    spec = stored_spectrum(inputs, options, progress, store)
     if options.epsilon is None:
         epsilon, source = epsilon_from_losses(spec.batch_losses), "std of per-batch losses"
     else:
@@ -708,7 +739,7 @@ class PruneReport:
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
-                  progress=None) -> tuple[float, str]:
+                  progress=None, store: "Store | None" = None) -> tuple[float, str]:
     """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number."""
     if ratio in ("auto", "lower"):
         if from_report is not None:
@@ -719,7 +750,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             return value, f"{ratio} from {from_report}"
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
-        rep = bounds(inputs, options, progress)
+        rep = bounds(inputs, options, progress, store)
         value = rep.ratio if ratio == "auto" else rep.prediction.lower
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
@@ -832,6 +863,7 @@ class VerifyReport:
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
     sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
+    store: "Store | None" = None,
 ) -> VerifyReport:
     """Run ``bounds``, then measure the actual limit (SPEC §2) and set them side by side.
 
@@ -841,7 +873,7 @@ def verify(
     from prunelimit.pruning.finetune import FinetuneConfig
     from prunelimit.pruning.refit import refit_limit
 
-    rep = bounds(inputs, options, progress)
+    rep = bounds(inputs, options, progress, store)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep)
     delta = rep.ratio - actual.loss_ratio
@@ -907,23 +939,15 @@ class GateReport:
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
          progress=None) -> GateReport:
-    """Evaluate gate ``rules`` on the ``bounds`` result, read from ``store`` when it holds one
-    for these inputs and options (``prunelimit.cache.input_key``), else computed and stored."""
-    from prunelimit.cache import Entry, input_key
+    """Evaluate gate ``rules`` on the ``bounds`` result; its spectrum comes from ``store`` when
+    it holds one for these inputs and options (``prunelimit.cache.input_key``)."""
     from prunelimit.gate import evaluate_gate
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    key = input_key(inputs, "gate", options) if store is not None else None
-    entry = store.load(key, "bounds") if store is not None else None
-    hit = entry is not None and isinstance(entry.payload, dict) and entry.payload.get("schema") == "prunelimit.bounds/1"
-    if hit:
-        report = entry.payload
-    else:
-        report = document("bounds", bounds(inputs, options, progress).to_json())
-        if store is not None:
-            store.save(key, "bounds", Entry(report))
-    return GateReport(evaluate_gate(report, rules), report, hit, time.perf_counter() - start)
+    rep = bounds(inputs, options, progress, store)
+    report = document("bounds", rep.to_json())
+    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start)
 
 
 def hyperflux(

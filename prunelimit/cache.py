@@ -309,3 +309,90 @@ def _entry_digest(header: dict, blob: bytes) -> str:
     digest = hashlib.sha256(json.dumps(header, sort_keys=True, allow_nan=False).encode())
     digest.update(blob)
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- results as entries
+# A result is a tree of prunelimit dataclasses, dicts, lists, tuples, numbers, strings,
+# numpy arrays and torch tensors. Arrays and tensors go to the entry's arrays; the rest
+# is JSON with tagged nodes. Reading back builds only dataclasses defined in prunelimit.
+
+
+def to_entry(result: Any) -> Entry:
+    """``TypeError`` for a value that cannot be stored (the result is then not cached)."""
+    arrays: list[np.ndarray] = []
+    return Entry(_encode(result, arrays), tuple(arrays))
+
+
+def from_entry(entry: Entry, expected: type) -> Any:
+    """The stored result, or ``ValueError`` when it is not an ``expected`` built from known parts."""
+    try:
+        result = _decode(entry.payload, entry.arrays)
+    except Exception as exc:  # pure data building: whatever fails, the entry is not a result
+        raise ValueError(f"not a stored result ({type(exc).__name__})") from None
+    if not isinstance(result, expected):
+        raise ValueError(f"not a stored {expected.__name__}")
+    return result
+
+
+def _encode(obj: Any, arrays: list) -> Any:
+    import torch
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        cls = type(obj)
+        if not cls.__module__.startswith("prunelimit."):
+            raise TypeError(f"cannot store a {cls.__name__}")
+        return {"dataclass": f"{cls.__module__}:{cls.__qualname__}",
+                "fields": {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}}
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        tensor = isinstance(obj, torch.Tensor)
+        array = obj.detach().cpu().numpy() if tensor else obj
+        if array.dtype.newbyteorder("<").str not in ARRAY_DTYPES:
+            raise TypeError(f"cannot store a {array.dtype} array")
+        arrays.append(array)
+        return {"tensor" if tensor else "array": len(arrays) - 1}
+    if isinstance(obj, dict):
+        return {"dict": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"tuple" if isinstance(obj, tuple) else "list": [_encode(v, arrays) for v in obj]}
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else {"float": repr(float(obj))}
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__}")
+
+
+def _decode(node: Any, arrays: tuple[np.ndarray, ...]) -> Any:
+    import importlib
+
+    import torch
+
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if not isinstance(node, dict) or len(node) not in (1, 2):
+        raise TypeError("bad node")
+    if "dataclass" in node:
+        module, _, name = str(node["dataclass"]).partition(":")
+        if not module.startswith("prunelimit."):
+            raise TypeError("foreign class")
+        cls = getattr(importlib.import_module(module), name)
+        if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)) or not isinstance(node["fields"], dict):
+            raise TypeError("not a dataclass")
+        return cls(**{k: _decode(v, arrays) for k, v in node["fields"].items()})
+    (tag, value), = node.items()
+    if tag in ("array", "tensor"):
+        if not (type(value) is int and 0 <= value < len(arrays)):
+            raise TypeError("bad array index")
+        array = arrays[value].copy()  # writable, and no longer tied to the file's buffer
+        return torch.from_numpy(array) if tag == "tensor" else array
+    if tag == "dict":
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in value}
+    if tag in ("list", "tuple"):
+        items = [_decode(v, arrays) for v in value]
+        return tuple(items) if tag == "tuple" else items
+    if tag == "float" and value in ("nan", "inf", "-inf"):
+        return float(value)
+    raise TypeError("bad node")

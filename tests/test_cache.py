@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import struct
 
 import pytest
 import torch
@@ -94,11 +95,18 @@ def test_changed_option_is_a_miss(cli, own_ckpt, tmp_path, change):
     assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
 
 
-def _edit_verdict(raw: bytes) -> bytes:
+def _edit_number(raw: bytes) -> bytes:
+    """A stored scalar changed by hand, the rest (and the digest) left as it was."""
     line, _, blob = raw.partition(b"\n")
     header = json.loads(line)
-    header["payload"]["bounds"]["lower"] = header["payload"]["prediction"]["ratio"] = 0.999
+    header["payload"]["fields"]["lambda_max"] *= 10
     return json.dumps(header).encode() + b"\n" + blob
+
+
+def _edit_nodes(raw: bytes) -> bytes:
+    """The first stored eigenvalue set to 1e6 in the raw bytes."""
+    line, _, blob = raw.partition(b"\n")
+    return line + b"\n" + struct.pack("<d", 1e6) + blob[8:]
 
 
 CORRUPTIONS = {
@@ -107,7 +115,8 @@ CORRUPTIONS = {
     "json-list": lambda raw: b"[1, 2, 3]\n",
     "json-scalar": lambda raw: b"\"passed\"\n",
     "old-plain-json": lambda raw: json.dumps(json.loads(raw.partition(b"\n")[0])["payload"]).encode(),
-    "edited-verdict": _edit_verdict,
+    "edited-number": _edit_number,
+    "edited-nodes": _edit_nodes,
     "truncated": lambda raw: raw[: len(raw) // 2],
     "empty": lambda raw: b"",
 }
@@ -162,3 +171,55 @@ def test_unusable_default_cache_dir_warns_and_runs_uncached(cli, own_ckpt, tmp_p
     monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(blocker / "cache"))
     result = cli("gate", own_ckpt, *GATE, "--max-samples", 300)
     assert _doc(result)["cache_hit"] is False and "not caching results" in result.stderr
+
+
+# --------------------------------------------------------------------------- one spectrum for every command
+
+SMALL = ("--max-samples", 300)
+SLQ = ("--method", "paper", "--iterations", 12, "--runs", 2)
+
+
+def _without_timing(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("timing", "memory")}
+
+
+@pytest.mark.parametrize("method", [(), SLQ], ids=["exact", "slq"])
+def test_second_bounds_reads_the_stored_spectrum_unchanged(cli, own_ckpt, method, forbid_curvature):
+    first = _doc(cli("bounds", own_ckpt, *SMALL, *method, "--json"))
+    assert first["timing"]["hvps"] > 0 and first["timing"]["cached"] is False
+    forbid_curvature()
+    second = _doc(cli("bounds", own_ckpt, *SMALL, *method, "--json"))
+    assert second["timing"] == second["timing"] | {"hvps": 0, "cached": True}
+    assert _without_timing(second) == _without_timing(first)  # the same numbers, to the last bit
+
+
+@pytest.mark.parametrize("then", [
+    ("verify",), ("gate", "--min-ratio", "0.0"), ("bounds", "--epsilon", "0.05"), ("spectrum",),
+], ids=["verify", "gate", "bounds-other-epsilon", "spectrum"])
+def test_commands_after_bounds_spend_no_hvps(cli, own_ckpt, tmp_path, then, forbid_curvature):
+    """``--epsilon`` only moves the limit, but every option is part of the key: that one is a miss."""
+    _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
+    command, *extra = then
+    if command != "bounds":
+        forbid_curvature()
+    doc = _doc(cli(command, own_ckpt, *SMALL, *SLQ, *extra, "--json"))
+    if command == "gate":
+        assert doc["cache_hit"] is True and doc["bounds"]["timing"]["hvps"] == 0
+    else:
+        cached = command != "bounds"
+        assert doc["timing"]["cached"] is cached and (doc["timing"]["hvps"] == 0) is cached
+
+
+def test_prune_auto_after_bounds_spends_no_hvps(cli, own_ckpt, tmp_path, forbid_curvature):
+    bounds = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
+    forbid_curvature()
+    pruned = _doc(cli("prune", own_ckpt, *SMALL, *SLQ, "--ratio", "auto", "-o", tmp_path / "p.pt", "--json"))
+    assert pruned["ratio"]["requested"] == bounds["prediction"]["ratio"]
+
+
+def test_no_cache_recomputes_and_writes_nothing(cli, own_ckpt, tmp_path):
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        doc = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--cache-dir", cache, "--no-cache", "--json"))
+        assert doc["timing"]["hvps"] > 0 and doc["timing"]["cached"] is False
+    assert not cache.exists()
