@@ -21,6 +21,7 @@ from prunelimit.theory.profile import MagnitudeProfile
 if TYPE_CHECKING:
     from torch import nn
 
+    from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
     from prunelimit.models.evaluate import Evaluation
@@ -255,6 +256,7 @@ class SpectrumReport:
     hvp_passes: float = 0.0
     target: "LimitTarget | None" = field(default=None, repr=False)
     uncertainty: "Uncertainty | None" = None
+    cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
 
     def to_json(self) -> dict:
         q = self.quadrature
@@ -275,7 +277,8 @@ class SpectrumReport:
         }
 
     def _timing(self) -> dict:
-        return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": self.hvp_passes}
+        return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
+                "cached": self.cached}
 
     def _summary(self) -> dict:
         return {
@@ -624,6 +627,34 @@ def _slq_trace(op, quad, options: CurvatureOptions) -> tuple[float, float]:
     return est.value, est.stderr
 
 
+def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+                    store: "Store | None" = None) -> SpectrumReport:
+    """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
+    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
+    import dataclasses
+
+    from prunelimit.cache import from_entry, input_key, to_entry
+
+    if store is None:
+        return spectrum(inputs, options, progress)
+    _require_data(inputs)
+    start = time.perf_counter()
+    key = input_key(inputs, "spectrum", options)
+    entry = store.load(key, "spectrum")
+    if entry is not None:
+        try:
+            found = from_entry(entry, SpectrumReport)
+            return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
+        except ValueError as exc:
+            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+    rep = spectrum(inputs, options, progress)
+    try:
+        store.save(key, "spectrum", to_entry(rep))
+    except TypeError as exc:  # a result field the store cannot hold: run uncached
+        store.warn(f"spectrum not cached ({exc})")
+    return rep
+
+
 def _basis_storage(name: str, hvp_dtype, elements: int):
     """The Lanczos basis dtype for ``--basis-dtype name``; ``auto`` is float32 for float32
     HVPs (reorthogonalisation at half the cost, no accuracy lost beyond the HVPs' own
@@ -719,12 +750,14 @@ class BoundsReport:
         return self.spectrum.uncertainty
 
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> BoundsReport:
-    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2)."""
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+           store: "Store | None" = None) -> BoundsReport:
+    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2); the
+    spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`)."""
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
 
-    spec = spectrum(inputs, options, progress)
+    spec = stored_spectrum(inputs, options, progress, store)
     target = spec.target or limit_target(inputs, options, spec.batch_losses)  # raises why there is none
     epsilon, profile, weights = target.epsilon, target.profile, list(target.weights)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
@@ -1013,7 +1046,7 @@ class PruneReport:
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
-                  progress=None) -> tuple[float, str]:
+                  progress=None, store: "Store | None" = None) -> tuple[float, str]:
     """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number."""
     if ratio in ("auto", "lower"):
         if from_report is not None:
@@ -1024,7 +1057,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             return value, f"{ratio} from {from_report}"
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
-        rep = bounds(inputs, options, progress)
+        rep = bounds(inputs, options, progress, store)
         value = rep.ratio if ratio == "auto" else rep.prediction.lower
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
@@ -1137,6 +1170,7 @@ class VerifyReport:
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
     sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
+    store: "Store | None" = None,
 ) -> VerifyReport:
     """Run ``bounds``, then measure the actual limit (SPEC §2) and set them side by side.
 
@@ -1146,7 +1180,7 @@ def verify(
     from prunelimit.pruning.finetune import FinetuneConfig
     from prunelimit.pruning.refit import refit_limit
 
-    rep = bounds(inputs, options, progress)
+    rep = bounds(inputs, options, progress, store)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep)
     delta = rep.ratio - actual.loss_ratio
@@ -1210,26 +1244,17 @@ class GateReport:
         }
 
 
-def gate(checkpoint, rules, compute, settings: dict, cache_dir=None) -> GateReport:
-    """Evaluate gate ``rules`` on the ``bounds`` result, from the cache when the inputs are unchanged.
-
-    ``compute()`` returns the bounds JSON document; the cache key covers the checkpoint's
-    sha256 and every setting that changes the numbers.
-    """
-    from prunelimit.cache import cache_key, cached_json
+def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
+         progress=None) -> GateReport:
+    """Evaluate gate ``rules`` on the ``bounds`` result; its spectrum comes from ``store`` when
+    it holds one for these inputs and options (``prunelimit.cache.input_key``)."""
     from prunelimit.gate import evaluate_gate
-    from prunelimit.report.jsonout import plain
+    from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    key = cache_key(checkpoint, plain(settings)) if cache_dir is not None and _is_file(checkpoint) else None
-    report, hit = cached_json(cache_dir if key else None, key or "", compute)
-    return GateReport(evaluate_gate(report, rules), report, hit, time.perf_counter() - start)
-
-
-def _is_file(path) -> bool:
-    from pathlib import Path
-
-    return Path(path).is_file()
+    rep = bounds(inputs, options, progress, store)
+    report = document("bounds", rep.to_json())
+    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start)
 
 
 def hyperflux(

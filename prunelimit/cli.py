@@ -119,6 +119,10 @@ def _root(
     """How far can this network be pruned? Predict the limit, prove it, prune to it."""
 
 
+def _warn(message: str) -> None:
+    typer.echo(f"prunelimit: warning: {message}", err=True)
+
+
 def _fail(code: int, message: str) -> None:
     typer.echo(f"prunelimit: error: {message}", err=True)
     raise typer.Exit(code)
@@ -255,6 +259,20 @@ def _limit_options(
     """Options of the limit and its bounds."""
 
 
+def _cache_options(
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache folder, private to you (default ~/.cache/prunelimit).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
+) -> None:
+    """Where a computed spectrum is kept, so the next command on the same inputs reuses it."""
+
+
+def _store(o: SimpleNamespace):
+    """The checked result store of ``--cache-dir``/``--no-cache`` (before any work starts)."""
+    from prunelimit.cache import default_cache_dir, open_store
+
+    return open_store(None if o.no_cache else (o.cache_dir or default_cache_dir()), o.cache_dir is not None, _warn)
+
+
 def _general_options(
     config: ConfigOpt = None,
     json: JsonOpt = False,
@@ -329,7 +347,7 @@ def info(
 
 
 @app.command(epilog=f"Example: prunelimit spectrum {EXAMPLE} --plot spectrum.png")
-@shared(_model_data_options, _spectral_options, _general_options)
+@shared(_model_data_options, _spectral_options, _cache_options, _general_options)
 def spectrum(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -341,9 +359,10 @@ def spectrum(
         options = _curvature(o)
         if plot is not None:
             check_writable(plot, force)
+        store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.spectrum(inputs, options, _absolute(advance))
+            rep = api.stored_spectrum(inputs, options, _absolute(advance), store)
         if plot is not None:
             from prunelimit.report.plots import plot_spectrum
 
@@ -352,7 +371,7 @@ def spectrum(
 
 
 @app.command(epilog=f"Example: prunelimit bounds {EXAMPLE}   (data from the file; else --data digits:train)")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def bounds(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -366,9 +385,10 @@ def bounds(
         options = _curvature(o)
         if plot is not None:
             check_writable(plot, force)
+        store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.bounds(inputs, options, _absolute(advance))
+            rep = api.bounds(inputs, options, _absolute(advance), store)
         if plot is not None:
             from prunelimit.report.plots import plot_bounds
 
@@ -630,7 +650,7 @@ def _steps(advance):
 
 
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def prune(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -652,12 +672,13 @@ def prune(
         if scope not in ("global", "layer"):
             raise UsageError(f"--scope {scope!r}: use global or layer")
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
+        store = _store(o) if ratio in ("auto", "lower") and from_report is None else None
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api._require_data(inputs)
-            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance))
+            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
@@ -666,7 +687,7 @@ def prune(
 
 
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def verify(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -691,12 +712,13 @@ def verify(
             raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
         if plot is not None:
             check_writable(plot, force)
+        store = _store(o)
         inputs = _inputs(o, checkpoint)
         api._require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
-                             finetune_epochs if refit else 0, finetune_lr)
+                             finetune_epochs if refit else 0, finetune_lr, store)
         if plot is not None:
             from prunelimit.report.plots import plot_verify
 
@@ -706,7 +728,7 @@ def verify(
 
 
 @app.command(epilog=f"Example: prunelimit gate {EXAMPLE} --min-ratio 0.6 --junit gate.xml")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def gate(
     o: SimpleNamespace,
     ctx: typer.Context,
@@ -717,12 +739,9 @@ def gate(
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache (default ~/.cache/prunelimit).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute even when a cached result exists.")] = False,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
-        from prunelimit.cache import default_cache_dir
         from prunelimit.gate import rules_from_options
 
         options = _curvature(o)
@@ -730,16 +749,10 @@ def gate(
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
         if junit is not None:  # fail before the curvature work, not after (the report is rewritten each run)
             check_writable(junit, force=True)
-        settings = dict(model=o.model, data=o.data, loss=o.loss, batch_size=o.batch_size, max_samples=o.max_samples,
-                        include=sorted(o.include or ()), exclude=sorted(o.exclude or ()), options=options)
-        cache = None if no_cache else (cache_dir or default_cache_dir())
-
-        def compute() -> dict:
-            inputs = _inputs(o, checkpoint)
-            with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-                return document("bounds", api.bounds(inputs, options, _absolute(advance)).to_json())
-
-        rep = api.gate(checkpoint, gate_rules, compute, settings, cache)
+        store = _store(o)
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance))
         if junit is not None:
             from prunelimit.report.junit import write_junit
 

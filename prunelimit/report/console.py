@@ -16,6 +16,11 @@ def pct(value) -> str:
     return "—" if value is None else f"{100 * value:.2f} %"
 
 
+def cost(spectrum) -> str:
+    """This run's curvature work; a spectrum from the result cache cost none."""
+    return f"{spectrum.hvps:,} HVPs in {spectrum.seconds:.1f} s" + (" (spectrum from the cache)" if spectrum.cached else "")
+
+
 def render_info(rep) -> None:
     stdout.print(f"[bold]{rep.checkpoint}[/]  model [cyan]{rep.model or '(pickled module)'}[/]  format {rep.source}")
     table = Table("prunable layer", "shape", "count", "zeros", "zeros %")
@@ -43,10 +48,10 @@ def render_spectrum(rep) -> None:
         table.add_row("negative mass", pct(rep.negative_mass))
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
     table.add_row("loss", fmt(rep.loss))
-    if rep.target is not None:
+    if rep.target is not None and rep.uncertainty is not None:
         table.add_row("ρ* (ε auto)" if rep.target.epsilon_source != "given" else "ρ*",
                       f"{pct(rep.target.ratio)} ± {uncertainty_line(rep.uncertainty)}")
-    table.add_row("cost", f"{rep.hvps:,} HVPs in {rep.seconds:.1f} s")
+    table.add_row("cost", cost(rep))
     if rep.memory is not None:
         table.add_row("memory", memory_line(rep.memory))
     stdout.print(table)
@@ -104,7 +109,7 @@ def render_bounds(rep) -> None:
         stdout.print(f"ρ* = {pct(rep.ratio)} ± {uncertainty_line(rep.uncertainty)}")
     solver_line(s)
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
-                 f"{s.hvps:,} HVPs in {s.seconds:.1f} s")
+                 f"{cost(s)}")
     if s.memory is not None:
         stdout.print(f"memory: {memory_line(s.memory)}")
     for warning in rep.warnings:
