@@ -121,6 +121,34 @@ class CurvatureOptions:
     basis_dtype: str = "auto"
     memory_budget_mb: float | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field), one field a block."""
+        from prunelimit import validate
+        from prunelimit.curvature.hvp import ENGINES
+        from prunelimit.curvature.lanczos import BASIS_DTYPES
+
+        validate.choice("method", self.method, METHODS)
+        if self.iterations is not None:
+            validate.integer("iterations", self.iterations, 1)
+        if self.runs is not None:
+            validate.integer("runs", self.runs, 1)
+        if self.epsilon is not None:
+            validate.positive("epsilon", self.epsilon)
+        validate.open_unit("eta", self.eta)
+        validate.choice("bound_mode", self.bound_mode, BOUND_MODES)
+        validate.choice("negative", self.negative, NEGATIVE_POLICIES)
+        validate.choice("hvp", self.hvp, ENGINES)
+        validate.integer("seed", self.seed, 0, SEED_LIMIT)
+        validate.choice("basis_dtype", self.basis_dtype, ("auto", *BASIS_DTYPES))
+        if self.memory_budget_mb is not None:
+            validate.positive("memory_budget_mb", self.memory_budget_mb)
+
+
+METHODS = ("default", "paper", "exact")
+BOUND_MODES = ("akf", "geom", "none")
+NEGATIVE_POLICIES = ("abs", "flat")
+SEED_LIMIT = 2**63  # seeds feed torch.Generator (< 2**64) with small offsets added
+
 
 # The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share
 # host memory with everything else, and a fixed rule keeps the engine, hence the numbers,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +20,7 @@ import typer
 
 from prunelimit import api
 from prunelimit.config import options_for, read_config
-from prunelimit.errors import PrunelimitError, UsageError
+from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import check_writable
 from prunelimit.report import console, figures
@@ -169,47 +168,30 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
                       hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto") -> api.CurvatureOptions:
-    from prunelimit.curvature.hvp import ENGINES
-    from prunelimit.curvature.lanczos import BASIS_DTYPES
-
-    if method not in ("default", "paper", "exact"):
-        raise UsageError(f"--method {method!r}: use default, paper or exact")
-    if epsilon == "auto":
-        eps = None
-    else:
-        try:
-            eps = float(epsilon)
-        except ValueError:
-            raise UsageError(f"--epsilon {epsilon!r}: use auto or a positive number") from None
-        if not eps > 0:
-            raise UsageError(f"--epsilon must be positive, got {epsilon}")
-    for name, value in (("--iterations", iterations), ("--runs", runs)):
-        if value is not None and value < 1:
-            raise UsageError(f"{name} must be at least 1, got {value}")
-    if not 0 < eta < 1:
-        raise UsageError(f"--eta must lie in (0, 1), got {eta}")
-    if bound_mode not in ("akf", "geom", "none"):
-        raise UsageError(f"--bound-mode {bound_mode!r}: use akf, geom or none")
-    if negative not in ("abs", "flat"):
-        raise UsageError(f"--negative {negative!r}: use abs or flat")
-    if hvp not in ENGINES:
-        raise UsageError(f"--hvp {hvp!r}: use {', '.join(ENGINES)}")
-    if basis_dtype != "auto" and basis_dtype not in BASIS_DTYPES:
-        raise UsageError(f"--basis-dtype {basis_dtype!r}: use auto, {', '.join(BASIS_DTYPES)}")
-    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
-                                _memory_budget(memory_budget))
+    """The options from their flags; ``CurvatureOptions`` checks the values, here only text is parsed."""
+    eps = None if epsilon == "auto" else _number("--epsilon", epsilon, "auto or a positive number")
+    budget = None if memory_budget == "auto" else _number("--memory-budget", memory_budget,
+                                                          "auto or a positive number of MB")
+    with flag_names(memory_budget_mb="--memory-budget"):
+        return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
+                                    budget)
 
 
-def _memory_budget(text: str) -> float | None:
-    if text == "auto":
-        return None
+def _number(flag: str, text: str, expected: str) -> float:
     try:
-        budget = float(text)
+        return float(text)
     except ValueError:
-        raise UsageError(f"--memory-budget {text!r}: use auto or a positive number of MB") from None
-    if not (budget > 0 and math.isfinite(budget)):
-        raise UsageError(f"--memory-budget must be a positive number of MB, got {text}")
-    return budget
+        raise UsageError(f"{flag} {text!r}: use {expected}") from None
+
+
+@contextlib.contextmanager
+def flag_names(**flags: str) -> Iterator[None]:
+    """An option dataclass's ``OptionError`` reworded with the flag: ``--`` and the field's
+    name with dashes, or the flag given for that field in ``flags``."""
+    try:
+        yield
+    except OptionError as exc:
+        raise UsageError(exc.named(flags.get(exc.option, "--" + exc.option.replace("_", "-")))) from None
 
 
 def _model_data_options(
@@ -596,13 +578,19 @@ def train(
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
         cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
                       l1_scope="reference" if l1_biases else "prunable", **changes)
-        if cfg.schedule not in ("none", "cosine", "step"):
-            raise UsageError(f"--schedule {cfg.schedule!r}: use none, cosine or step")
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
              o.json, console.render_train, result)
+
+
+def _check_finetune(epochs: int, lr: float) -> None:
+    """Refuse bad fine-tuning settings before any work (``FinetuneConfig`` checks them)."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+
+    with flag_names(epochs="--finetune-epochs", lr="--finetune-lr"):
+        FinetuneConfig(epochs=epochs, lr=lr)
 
 
 def _steps(advance):
@@ -632,6 +620,7 @@ def prune(
         options = _curvature(o)
         if scope not in ("global", "layer"):
             raise UsageError(f"--scope {scope!r}: use global or layer")
+        _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
@@ -670,6 +659,7 @@ def verify(
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
         if sweep < 0:
             raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
+        _check_finetune(finetune_epochs, finetune_lr)
         if plot is not None:
             check_writable(plot, force)
         inputs = _inputs(o, checkpoint)

@@ -1,0 +1,71 @@
+"""Correctness defects from the code review: invalid options, consistent pipelines per
+method and scope, announced fallbacks, library-worded errors, shared verify passes."""
+
+from __future__ import annotations
+
+import pytest
+
+from prunelimit import api
+from prunelimit.errors import OptionError, UsageError
+from prunelimit.pruning.finetune import FinetuneConfig
+
+EXAMPLE = "examples/digits-mlp.pt"
+
+# --------------------------------------------------------------------------- option checks
+
+BAD_CURVATURE = [
+    ("method", "Exact"), ("method", None), ("iterations", 0), ("iterations", 2.5), ("runs", -1),
+    ("epsilon", 0.0), ("epsilon", float("nan")), ("epsilon", float("inf")), ("epsilon", 1e308),
+    ("eta", 1.0), ("eta", 0.0), ("bound_mode", "AKF"), ("negative", "clip"), ("hvp", "fast"),
+    ("seed", -1), ("seed", 10**23), ("seed", 1.5), ("seed", True), ("basis_dtype", "int8"),
+    ("memory_budget_mb", -5.0), ("memory_budget_mb", float("nan")),
+]
+
+
+@pytest.mark.parametrize("field,value", BAD_CURVATURE, ids=[f"{f}={v!r}" for f, v in BAD_CURVATURE])
+def test_curvature_options_refuse_invalid_values(field, value):
+    with pytest.raises(ValueError, match=field) as info:
+        api.CurvatureOptions(**{field: value})
+    assert isinstance(info.value, OptionError) and info.value.option == field
+    assert info.value.exit_code == 2
+
+
+def test_curvature_options_accept_every_documented_value():
+    for method in ("default", "paper", "exact"):
+        for bound_mode in ("akf", "geom", "none"):
+            for negative in ("abs", "flat"):
+                api.CurvatureOptions(method=method, bound_mode=bound_mode, negative=negative)
+    api.CurvatureOptions(iterations=1, runs=1, epsilon=1e-4, eta=0.5, hvp="revrev", seed=2**62,
+                         basis_dtype="bfloat16", memory_budget_mb=0.5)
+
+
+def test_usage_errors_are_value_errors():
+    assert issubclass(UsageError, ValueError)
+
+
+@pytest.mark.parametrize("field,value", [("lr", 0.0), ("epochs", -1), ("schedule", "zigzag"), ("batch_size", 0)])
+def test_finetune_config_refuses_invalid_values(field, value):
+    with pytest.raises(ValueError, match=field):
+        FinetuneConfig(**{field: value})
+
+
+@pytest.mark.parametrize("args,flag", [
+    (("--method", "Exact"), "--method"),
+    (("--negative", "clip"), "--negative"),
+    (("--bound-mode", "AKF"), "--bound-mode"),
+    (("--seed", "-1"), "--seed"),
+    (("--memory-budget", "nan"), "--memory-budget"),
+    (("--basis-dtype", "int8"), "--basis-dtype"),
+])
+def test_cli_names_the_flag_of_an_invalid_option(cli, args, flag):
+    result = cli("bounds", EXAMPLE, *args)
+    assert result.exit_code == 2, result.stderr
+    line = result.stderr.strip()
+    assert line.startswith(f"prunelimit: error: {flag} ") and len(line.splitlines()) == 1, line
+
+
+def test_cli_names_the_finetune_flags(cli, tmp_path):
+    result = cli("prune", EXAMPLE, "--ratio", "0.5", "--finetune-epochs", "1", "--finetune-lr", "-1",
+                 "-o", tmp_path / "p.pt")
+    assert result.exit_code == 2 and "--finetune-lr" in result.stderr, result.stderr
+    assert not (tmp_path / "p.pt").exists()
