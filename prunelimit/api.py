@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
@@ -126,6 +126,8 @@ class CurvatureOptions:
         from prunelimit import validate
         from prunelimit.curvature.hvp import ENGINES
         from prunelimit.curvature.lanczos import BASIS_DTYPES
+        from prunelimit.theory.limit import BOUND_MODES
+        from prunelimit.theory.statdim import Negative
 
         validate.choice("method", self.method, METHODS)
         if self.iterations is not None:
@@ -136,7 +138,7 @@ class CurvatureOptions:
             validate.positive("epsilon", self.epsilon)
         validate.open_unit("eta", self.eta)
         validate.choice("bound_mode", self.bound_mode, BOUND_MODES)
-        validate.choice("negative", self.negative, NEGATIVE_POLICIES)
+        validate.choice("negative", self.negative, get_args(Negative))
         validate.choice("hvp", self.hvp, ENGINES)
         validate.integer("seed", self.seed, 0, SEED_LIMIT)
         validate.choice("basis_dtype", self.basis_dtype, ("auto", *BASIS_DTYPES))
@@ -145,8 +147,6 @@ class CurvatureOptions:
 
 
 METHODS = ("default", "paper", "exact")
-BOUND_MODES = ("akf", "geom", "none")
-NEGATIVE_POLICIES = ("abs", "flat")
 SEED_LIMIT = 2**63  # seeds feed torch.Generator (< 2**64) with small offsets added
 
 
@@ -405,6 +405,16 @@ class BoundsReport:
     first_order: float | None = None
     prunable_names: tuple[str, ...] = ()
 
+    @property
+    def lower(self) -> float | None:
+        """ρ_L by the method's own pipeline (the reference arithmetic with ``--method paper``)."""
+        return self.prediction.lower if self.paper is None else self.paper.lower
+
+    @property
+    def upper(self) -> float | None:
+        """ρ_U by the method's own pipeline, like :attr:`lower`."""
+        return self.prediction.upper if self.paper is None else self.paper.upper
+
     def to_json(self) -> dict:
         s, p = self.spectrum, self.prediction
         return {
@@ -424,10 +434,10 @@ class BoundsReport:
                 "half_iterations_ratio": self.half_ratio,
             },
             "bounds": {
-                "lower": p.lower,
-                "upper": p.upper,
-                "lower_density": None if p.lower is None else 1.0 - p.lower,
-                "upper_density": None if p.upper is None else 1.0 - p.upper,
+                "lower": self.lower,
+                "upper": self.upper,
+                "lower_density": None if self.lower is None else 1.0 - self.lower,
+                "upper_density": None if self.upper is None else 1.0 - self.upper,
                 "eta": p.eta,
                 "mode": p.bound_mode,
             },
@@ -463,14 +473,17 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
     paper = None
     ratio, radius = prediction.ratio, prediction.radius
-    if options.method == "paper":
+    half = spec.half
+    half_ratio = predict_from_quadrature(profile, half, epsilon, **kw).ratio if half is not None else None
+    if options.method == "paper":  # ρ*, the bounds and the m/2 check all by the reference arithmetic
         q = spec.quadrature
-        paper = paper_limit(weights, q.nodes, q.weights, epsilon)
+        paper = paper_limit(weights, q.nodes, q.weights, epsilon, dim=q.dim, **kw)
         ratio, radius = paper.ratio, paper.radius
-    half_ratio = predict_from_quadrature(profile, spec.half, epsilon, **kw).ratio if spec.half is not None else None
+        if half is not None:
+            half_ratio = paper_limit(weights, half.nodes, half.weights, epsilon, negative=options.negative).ratio
     names = [n for n, _ in prunable_parameters(inputs.model, inputs.selection)]
     first_order = first_order_change(profile, names, weights, spec.gradient, ratio)
-    warns = _bounds_warnings(spec, prediction, half_ratio, epsilon, options, first_order)
+    warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order)
     return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
                         tuple(warns), profile, first_order, tuple(names))
 
@@ -490,7 +503,8 @@ def first_order_change(profile: MagnitudeProfile, names, weights, gradient: dict
 
 
 def _bounds_warnings(
-    spec: SpectrumReport, pred, half_ratio, epsilon: float, options: CurvatureOptions, first_order: float | None
+    spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
+    first_order: float | None,
 ) -> list[str]:
     warns = []
     if pred.spread > SPREAD_TOLERANCE:
@@ -498,12 +512,12 @@ def _bounds_warnings(
             f"ρ* varies by {pred.spread:.3f} (std) across {spec.runs} probe vectors; "
             f"use --runs {4 * spec.runs} for a tighter estimate"
         )
-    if half_ratio is not None and abs(pred.ratio - half_ratio) > SPREAD_TOLERANCE:
+    if half_ratio is not None and abs(ratio - half_ratio) > SPREAD_TOLERANCE:
         warns.append(
-            f"ρ* moved by {abs(pred.ratio - half_ratio):.3f} between {spec.iterations // 2} and "
+            f"ρ* moved by {abs(ratio - half_ratio):.3f} between {spec.iterations // 2} and "
             f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
         )
-    stiffness = pred.radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
+    stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
     if spec.solver != "exact" and stiffness > SLQ_VALIDATED_STIFFNESS:
         warns.append(
             f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
@@ -747,7 +761,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
         rep = bounds(inputs, options, progress)
-        value = rep.ratio if ratio == "auto" else rep.prediction.lower
+        value = rep.ratio if ratio == "auto" else rep.lower
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
         return value, f"{ratio} (bounds)"

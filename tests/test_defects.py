@@ -69,3 +69,36 @@ def test_cli_names_the_finetune_flags(cli, tmp_path):
                  "-o", tmp_path / "p.pt")
     assert result.exit_code == 2 and "--finetune-lr" in result.stderr, result.stderr
     assert not (tmp_path / "p.pt").exists()
+
+
+# --------------------------------------------------------------------------- one pipeline per method
+
+
+def _bounds_json(cli, checkpoint, *args) -> dict:
+    import json
+
+    result = cli("bounds", checkpoint, "--json", *args)
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_paper_method_reports_its_own_bounds_on_its_grid(cli):
+    doc = _bounds_json(cli, EXAMPLE, "--method", "paper", "--iterations", "40")
+    p, b = doc["prediction"], doc["bounds"]
+    assert b["lower"] <= p["ratio"] <= b["upper"]
+    for value in (p["ratio"], b["lower"], b["upper"]):  # the reference grid i/1000
+        assert value * 1000 == pytest.approx(round(value * 1000), abs=1e-9)
+
+
+def test_negative_flat_moves_paper_ratio_and_bounds_consistently(cli, own_ckpt):
+    """An untrained net: about half the spectrum's |λ| mass is negative. Counting it flat
+    raises F, so ρ* and both bounds move up together (the reference arithmetic for all three)."""
+    common = ("--method", "paper", "--iterations", "40", "--max-samples", "300")
+    absolute = _bounds_json(cli, own_ckpt, *common)
+    flat = _bounds_json(cli, own_ckpt, *common, "--negative", "flat")
+    assert absolute["spectrum"]["negative_mass"] > 0.2
+    assert flat["prediction"]["ratio"] > absolute["prediction"]["ratio"]
+    assert flat["bounds"]["lower"] > absolute["bounds"]["lower"]
+    assert flat["bounds"]["upper"] >= absolute["bounds"]["upper"]
+    for doc in (absolute, flat):
+        assert doc["bounds"]["lower"] <= doc["prediction"]["ratio"] <= doc["bounds"]["upper"]

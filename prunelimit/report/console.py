@@ -62,9 +62,9 @@ def render_bounds(rep) -> None:
     title = f"Pruning limit ({s.method} method, D = {s.params_hessian:,}, N = {rep.params_prunable:,})"
     table = Table("quantity", "removed ratio", "kept density", title=title)
     table.add_row("[bold]predicted limit ρ*[/]", f"[bold]{pct(rep.ratio)}[/]", pct(1 - rep.ratio))
-    if p.lower is not None:
-        table.add_row(f"lower bound ρ_L (η = {p.eta:g}, {p.bound_mode})", pct(p.lower), pct(1 - p.lower))
-        table.add_row(f"upper bound ρ_U (η = {p.eta:g}, {p.bound_mode})", pct(p.upper), pct(1 - p.upper))
+    if rep.lower is not None:
+        table.add_row(f"lower bound ρ_L (η = {p.eta:g}, {p.bound_mode})", pct(rep.lower), pct(1 - rep.lower))
+        table.add_row(f"upper bound ρ_U (η = {p.eta:g}, {p.bound_mode})", pct(rep.upper), pct(1 - rep.upper))
     if rep.paper is not None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
@@ -149,12 +149,12 @@ def render_prune(rep) -> None:
 
 
 def render_verify(rep) -> None:
-    b, a, p = rep.bounds, rep.actual, rep.bounds.prediction
+    b, a = rep.bounds, rep.actual
     table = Table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
     table.add_row("predicted ρ*", pct(b.ratio), pct(1 - b.ratio))
-    if p.lower is not None:
-        table.add_row("lower bound ρ_L", pct(p.lower), pct(1 - p.lower))
-        table.add_row("upper bound ρ_U", pct(p.upper), pct(1 - p.upper))
+    if b.lower is not None:
+        table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
+        table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
     table.add_row("[bold]actual (loss ≤ L + ε)[/]", f"[bold]{pct(a.loss_ratio)}[/]", pct(1 - a.loss_ratio))
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt)", pct(a.accuracy_ratio), pct(1 - a.accuracy_ratio))

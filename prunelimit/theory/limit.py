@@ -47,6 +47,7 @@ from prunelimit.theory.statdim import (
 )
 
 BoundMode = Literal["none", "akf", "geom"]
+BOUND_MODES = ("none", "akf", "geom")
 
 # brentq stops when the bracket is below xtol + rtol·|ρ|; ρ lives in [0, 1], so this is
 # at the float64 resolution of ρ itself.
@@ -132,7 +133,7 @@ def predict_limit(
     check_zero_fraction(zero_fraction)
     if dim < 1:
         raise UsageError(f"Hessian dimension D must be positive, got {dim}")
-    if bound_mode not in ("none", "akf", "geom"):
+    if bound_mode not in BOUND_MODES:
         raise UsageError(f"unknown bound mode {bound_mode!r}; use none, akf or geom")
     a = a_eta(eta)
     curv = curvatures(theta, negative, signed)

@@ -16,6 +16,15 @@ Research note §2.4 and §3.2 (official repo ``density_plot.density_generate`` a
 4. ``ρ̂ = argmin_i |gw(round(R_i)) − ρ_i| / 1000`` (first minimum; round half to even as
    ``torch.round``).
 
+The reference code reports only ρ̂. The bounds are computed by the same arithmetic, so
+one method is one pipeline: with the AKF margin ``s = a_η/√D``, ``ρ_L = argmin_i
+|gw(round R_i) − s − ρ_i|`` and ``ρ_U = argmin_i |gw(round R_i) + s − ρ_i|`` on the same
+grid and table; ``bound_mode="geom"`` takes ``ρ_L = ρ̂`` and ``ρ_U`` from the table of the
+tangent-cone term. ``gw(round R_i) − ρ_i`` strictly decreases along the grid, so the first
+minimiser moves down as the shift grows: ``ρ_L ≤ ρ̂ ≤ ρ_U`` always. ``negative="flat"``
+(not in the reference code, which takes |λ|) gives negative grid points curvature 0, a
+free direction, in ρ̂ and both bounds alike.
+
 Deliberate deviations, each where the code would crash or return NaN:
 * a grid point at exactly t = 0 with positive density: the code divides 2ε by 0 and
   the whole of gw becomes NaN; here the term is evaluated as ``2ε/(2ε + |t|R²)``, which
@@ -40,11 +49,15 @@ import numpy as np
 import torch
 
 from prunelimit.errors import NumericalError, UsageError
+from prunelimit.theory.limit import BOUND_MODES, a_eta
 from prunelimit.theory.statdim import (
+    Geometry,
+    Negative,
     axis_terms,
     check_epsilon,
     check_quadrature,
     check_zero_fraction,
+    curvatures,
 )
 
 PAPER_BINS = 100_000
@@ -64,6 +77,8 @@ class PaperPrediction:
 
     ``ratios``/``radii`` are the ratio grid and R_i along it; ``gw`` is the table at
     integer R; ``radius`` is R at the answer and ``radius_index`` its rounded value.
+    ``lower``/``upper`` are the bounds on the same grid (``None`` for ``bound_mode="none"``),
+    ``margin`` the AKF shift a_η/√D they used (0 unless ``"akf"``).
     """
 
     ratio: float
@@ -76,6 +91,11 @@ class PaperPrediction:
     radii: np.ndarray
     gw: np.ndarray
     table_clamped: bool
+    negative: Negative = "abs"
+    lower: float | None = None
+    upper: float | None = None
+    bound_mode: str = "none"
+    margin: float = 0.0
 
 
 def code_density(
@@ -113,11 +133,14 @@ def code_gw(
     table_size: int,
     epsilon: float,
     zero_fraction: float = 0.0,
+    negative: Negative = "abs",
+    geometry: Geometry = "disc",
 ) -> np.ndarray:
-    """``cal_gw`` at R = 0, 1, ..., table_size − 1 (step 2 above)."""
+    """``cal_gw`` at R = 0, 1, ..., table_size − 1 (step 2 above); ``negative``/``geometry``
+    as in :mod:`prunelimit.theory.statdim` (the code's is ``"abs"``/``"disc"``)."""
     check_epsilon(epsilon)
     check_zero_fraction(zero_fraction)
-    curvature = np.append(np.abs(grid), FLAT_EIGENVALUE)
+    curvature = np.append(curvatures(grid, negative), FLAT_EIGENVALUE)
     mass = np.append(density, zero_fraction / (1.0 - zero_fraction) * density.sum())
     # The code drops zero-density bins; they contribute nothing, and dropping them keeps
     # the (R × bins) blocks small.
@@ -126,7 +149,7 @@ def code_gw(
     r_sq = np.arange(table_size, dtype=np.float64) ** 2
     out = np.empty(table_size)
     for s in range(0, table_size, _R_BLOCK):
-        terms = axis_terms(curvature[None, :], r_sq[s : s + _R_BLOCK, None], epsilon, "disc")
+        terms = axis_terms(curvature[None, :], r_sq[s : s + _R_BLOCK, None], epsilon, geometry)
         out[s : s + _R_BLOCK] = terms @ mass
     return out / mass.sum()
 
@@ -156,17 +179,36 @@ def paper_limit(
     bins: int = PAPER_BINS,
     sigma_squared: float = PAPER_SIGMA_SQUARED,
     levels: int = PAPER_LEVELS,
+    negative: Negative = "abs",
+    bound_mode: str = "none",
+    eta: float = 0.01,
+    dim: int | None = None,
 ) -> PaperPrediction:
-    """The reference code's predicted ratio ρ̂ from prunable ``tensors`` and a quadrature."""
+    """The reference code's predicted ratio ρ̂ from prunable ``tensors`` and a quadrature,
+    with its bounds by the same arithmetic (``bound_mode`` and ``eta`` as in
+    :func:`prunelimit.theory.limit.predict_limit`; ``dim`` is D, needed for ``"akf"``)."""
+    if bound_mode not in BOUND_MODES:
+        raise ValueError(f"bound_mode must be one of {', '.join(BOUND_MODES)}, got {bound_mode!r}")
+    if bound_mode == "akf" and not (dim is not None and dim >= 1):
+        raise ValueError(f"bound_mode='akf' needs the Hessian dimension dim >= 1, got {dim!r}")
     if table_norm is None:
         table_norm = sum(float(np.linalg.norm(_as_numpy(t))) for t in tensors)
     grid, density = code_density(nodes, weights, bins, sigma_squared)
-    gw = code_gw(grid, density, int(table_norm) + 1, epsilon, zero_fraction)
+    size = int(table_norm) + 1
+    gw = code_gw(grid, density, size, epsilon, zero_fraction, negative)
     ratios, radii = code_radii(tensors, levels)
     index = np.rint(radii).astype(np.int64)
     clamped = bool(np.any(index >= gw.size))
     index = np.minimum(index, gw.size - 1)
-    best = int(np.argmin(np.abs(gw[index] - ratios)))
+    best = _grid_root(gw[index], ratios)
+    lower = upper = None
+    margin = 0.0
+    if bound_mode == "akf":
+        margin = a_eta(eta) / math.sqrt(dim)
+        lower, upper = _grid_root(gw[index] - margin, ratios), _grid_root(gw[index] + margin, ratios)
+    elif bound_mode == "geom":
+        tangent = code_gw(grid, density, size, epsilon, zero_fraction, negative, "tangent")
+        lower, upper = best, _grid_root(tangent[index], ratios)
     ratio = best / levels
     return PaperPrediction(
         ratio=ratio,
@@ -179,7 +221,17 @@ def paper_limit(
         radii=radii,
         gw=gw,
         table_clamped=clamped,
+        negative=negative,
+        lower=None if lower is None else lower / levels,
+        upper=None if upper is None else upper / levels,
+        bound_mode=bound_mode,
+        margin=margin,
     )
+
+
+def _grid_root(fractions: np.ndarray, ratios: np.ndarray) -> int:
+    """The code's answer: the first grid index where ``|fraction − ρ_i|`` is smallest."""
+    return int(np.argmin(np.abs(fractions - ratios)))
 
 
 def _as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
