@@ -15,7 +15,7 @@ from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import hessian_parameters, prunable_parameters
-from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.profile import PruningPath, path_profile
 
 if TYPE_CHECKING:
     from torch import nn
@@ -401,9 +401,10 @@ class BoundsReport:
     paper: "PaperPrediction | None"
     half_ratio: float | None
     warnings: tuple[str, ...]
-    profile: MagnitudeProfile
+    profile: PruningPath
     first_order: float | None = None
     prunable_names: tuple[str, ...] = ()
+    scope: str = "global"
 
     @property
     def lower(self) -> float | None:
@@ -432,6 +433,7 @@ class BoundsReport:
                 "spread": p.spread,
                 "per_run": p.per_run_ratios,
                 "half_iterations_ratio": self.half_ratio,
+                "scope": self.scope,
             },
             "bounds": {
                 "lower": self.lower,
@@ -449,12 +451,20 @@ class BoundsReport:
         }
 
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> BoundsReport:
-    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2)."""
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+           scope: str = "global") -> BoundsReport:
+    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2).
+
+    ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
+    or ``layer`` (the same ratio in every tensor, as ``prune``/``verify --scope layer``).
+    """
     from prunelimit.theory.epsilon import epsilon_from_losses
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
 
+    if scope == "layer" and options.method == "paper":  # before the spectrum's work
+        raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
+                         "use scope global or method default")
     spec = spectrum(inputs, options, progress)
     if options.epsilon is None:
         epsilon, source = epsilon_from_losses(spec.batch_losses), "std of per-batch losses"
@@ -468,7 +478,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     weights = [p.detach() for _, p in prunable_parameters(inputs.model, inputs.selection)]
     if not weights:
         raise UsageError("no prunable weights selected; check --include/--exclude")
-    profile = MagnitudeProfile.from_tensors(weights)
+    profile = path_profile(weights, scope)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
     prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
     paper = None
@@ -485,10 +495,10 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     first_order = first_order_change(profile, names, weights, spec.gradient, ratio)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order)
     return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
-                        tuple(warns), profile, first_order, tuple(names))
+                        tuple(warns), profile, first_order, tuple(names), scope)
 
 
-def first_order_change(profile: MagnitudeProfile, names, weights, gradient: dict, ratio: float) -> float | None:
+def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
     """``∇L · (MP_ρ(w) − w)``: the loss change to first order at ρ, which the quadratic model drops.
 
     ``None`` when a prunable weight is outside the Hessian set (no gradient for it).
@@ -749,18 +759,26 @@ class PruneReport:
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
-                  progress=None) -> tuple[float, str]:
-    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number."""
+                  progress=None, scope: str = "global") -> tuple[float, str]:
+    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number.
+
+    The prediction follows the pruning path of ``scope``; a saved report must have been
+    computed for that path (reports without a recorded scope are global).
+    """
     if ratio in ("auto", "lower"):
         if from_report is not None:
             from prunelimit.gate import measured_value, read_report
 
             report = read_report(from_report)
+            recorded = _recorded_scope(report)
+            if recorded != scope:
+                raise UsageError(f"{from_report} predicts the limit of {recorded} pruning, not {scope}: "
+                                 f"use --scope {recorded}, or drop --from to predict for {scope} pruning")
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
             return value, f"{ratio} from {from_report}"
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
-        rep = bounds(inputs, options, progress)
+        rep = bounds(inputs, options, progress, scope)
         value = rep.ratio if ratio == "auto" else rep.lower
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
@@ -770,6 +788,12 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     except ValueError:
         raise UsageError(f"--ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
     return value, "given"
+
+
+def _recorded_scope(report: dict) -> str:
+    prediction = report.get("prediction")
+    scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
+    return scope if scope in ("global", "layer") else "global"
 
 
 def prune(
@@ -882,7 +906,7 @@ def verify(
     from prunelimit.pruning.finetune import FinetuneConfig
     from prunelimit.pruning.refit import refit_limit
 
-    rep = bounds(inputs, options, progress)
+    rep = bounds(inputs, options, progress, scope)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep)
     delta = rep.ratio - actual.loss_ratio

@@ -24,6 +24,7 @@ from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import check_writable
 from prunelimit.report import console, figures
+from prunelimit.theory.profile import SCOPES
 from prunelimit.report.html import png_from_writer
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
@@ -585,6 +586,11 @@ def train(
              o.json, console.render_train, result)
 
 
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise UsageError(f"--scope {scope!r}: use {' or '.join(SCOPES)}")
+
+
 def _check_finetune(epochs: int, lr: float) -> None:
     """Refuse bad fine-tuning settings before any work (``FinetuneConfig`` checks them)."""
     from prunelimit.pruning.finetune import FinetuneConfig
@@ -618,8 +624,7 @@ def prune(
     with handled(o.debug):
         _check_report(report, force)
         options = _curvature(o)
-        if scope not in ("global", "layer"):
-            raise UsageError(f"--scope {scope!r}: use global or layer")
+        _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         inputs = _inputs(o, checkpoint)
@@ -627,7 +632,7 @@ def prune(
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api._require_data(inputs)
-            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance))
+            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
@@ -659,6 +664,7 @@ def verify(
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
         if sweep < 0:
             raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
+        _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
         if plot is not None:
             check_writable(plot, force)

@@ -102,3 +102,40 @@ def test_negative_flat_moves_paper_ratio_and_bounds_consistently(cli, own_ckpt):
     assert flat["bounds"]["upper"] >= absolute["bounds"]["upper"]
     for doc in (absolute, flat):
         assert doc["bounds"]["lower"] <= doc["prediction"]["ratio"] <= doc["bounds"]["upper"]
+
+
+# --------------------------------------------------------------------------- the pruning path of --scope
+
+
+def test_verify_scope_layer_predicts_for_the_layer_wise_path(cli, own_ckpt):
+    import json
+
+    import torch
+
+    from prunelimit.models.load import load_model
+    from prunelimit.models.params import prunable_parameters
+    from prunelimit.theory.profile import LayerwiseProfile
+
+    result = cli("verify", own_ckpt, "--scope", "layer", "--max-samples", "300", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    p = doc["prediction"]
+    assert p["scope"] == "layer"
+    model = load_model(own_ckpt, None, device=torch.device("cpu")).model
+    profile = LayerwiseProfile.from_tensors([w for _, w in prunable_parameters(model)])
+    # R(ρ*) is the layer-wise path's distance at ρ* (float64 arithmetic on the same weights)
+    assert p["radius"] == pytest.approx(profile.radius_continuous(p["ratio"]), rel=1e-9)
+    assert doc["bounds"]["lower"] <= p["ratio"] <= doc["bounds"]["upper"]
+
+
+def test_paper_method_with_layer_scope_is_refused(cli):
+    result = cli("verify", EXAMPLE, "--scope", "layer", "--method", "paper")
+    assert result.exit_code == 2 and "global pruning path" in result.stderr, result.stderr
+
+
+def test_prune_from_a_global_report_refuses_layer_scope(cli, tmp_path):
+    report = tmp_path / "b.json"
+    report.write_text('{"prediction": {"ratio": 0.9}, "bounds": {"lower": 0.85}}')
+    result = cli("prune", EXAMPLE, "--from", report, "--scope", "layer", "-o", tmp_path / "p.pt")
+    assert result.exit_code == 2 and "--scope global" in result.stderr, result.stderr
+    assert not (tmp_path / "p.pt").exists()

@@ -151,7 +151,8 @@ def render_prune(rep) -> None:
 def render_verify(rep) -> None:
     b, a = rep.bounds, rep.actual
     table = Table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
-    table.add_row("predicted ρ*", pct(b.ratio), pct(1 - b.ratio))
+    path = " (layer-wise path)" if b.scope == "layer" else ""
+    table.add_row(f"predicted ρ*{path}", pct(b.ratio), pct(1 - b.ratio))
     if b.lower is not None:
         table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
