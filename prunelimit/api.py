@@ -210,6 +210,7 @@ class SpectrumReport:
     half: "SpectralQuadrature | None" = None
     gradient: dict = field(default_factory=dict, repr=False)  # mean gradient per Hessian parameter name
     memory: MemoryUse | None = None
+    notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
 
     def to_json(self) -> dict:
         q = self.quadrature
@@ -224,6 +225,7 @@ class SpectrumReport:
             ],
             "timing": {"seconds": self.seconds, "hvps": self.hvps},
             "memory": None if self.memory is None else self.memory.to_json(),
+            "warnings": list(self.notes),
         }
 
     def _summary(self) -> dict:
@@ -348,6 +350,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         loss=op.loss(), batch_losses=op.batch_losses(), gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=op.hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory,
+        notes=() if op.fallback is None else (op.fallback,),
     )
 
 
@@ -470,11 +473,6 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         epsilon, source = epsilon_from_losses(spec.batch_losses), "std of per-batch losses"
     else:
         epsilon, source = float(options.epsilon), "given"
-    if not epsilon > 0:
-        raise NumericalError(
-            f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
-            "pass --epsilon FLOAT or a smaller --batch-size"
-        )
     weights = [p.detach() for _, p in prunable_parameters(inputs.model, inputs.selection)]
     if not weights:
         raise UsageError("no prunable weights selected; check --include/--exclude")
@@ -516,7 +514,7 @@ def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
     first_order: float | None,
 ) -> list[str]:
-    warns = []
+    warns = list(spec.notes)
     if pred.spread > SPREAD_TOLERANCE:
         warns.append(
             f"ρ* varies by {pred.spread:.3f} (std) across {spec.runs} probe vectors; "

@@ -134,7 +134,7 @@ def handled(debug: bool) -> Iterator[None]:
     except PrunelimitError as exc:
         if debug:
             raise
-        _fail(exc.exit_code, str(exc))
+        _fail(exc.exit_code, exc.named(_flag(exc.option)) if isinstance(exc, OptionError) else str(exc))
     except KeyboardInterrupt:
         typer.echo("prunelimit: interrupted; no partial output file was left", err=True)
         raise typer.Exit(130)
@@ -192,7 +192,12 @@ def flag_names(**flags: str) -> Iterator[None]:
     try:
         yield
     except OptionError as exc:
-        raise UsageError(exc.named(flags.get(exc.option, "--" + exc.option.replace("_", "-")))) from None
+        raise UsageError(exc.named(flags.get(exc.option, _flag(exc.option)))) from None
+
+
+def _flag(option: str) -> str:
+    """The flag of a library option: ``--`` and its name with dashes."""
+    return "--" + option.replace("_", "-")
 
 
 def _model_data_options(
@@ -666,6 +671,8 @@ def verify(
             raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
         _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
+        if refit and finetune_epochs < 1:
+            raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
         if plot is not None:
             check_writable(plot, force)
         inputs = _inputs(o, checkpoint)

@@ -139,3 +139,24 @@ def test_prune_from_a_global_report_refuses_layer_scope(cli, tmp_path):
     result = cli("prune", EXAMPLE, "--from", report, "--scope", "layer", "-o", tmp_path / "p.pt")
     assert result.exit_code == 2 and "--scope global" in result.stderr, result.stderr
     assert not (tmp_path / "p.pt").exists()
+
+
+# --------------------------------------------------------------------------- library wording
+
+
+@pytest.mark.parametrize("call", [
+    lambda: __import__("prunelimit.theory.statdim", fromlist=["x"]).check_epsilon(-1.0),
+    lambda: __import__("prunelimit.theory.epsilon", fromlist=["x"]).epsilon_from_losses([0.3]),
+    lambda: __import__("prunelimit.theory.epsilon", fromlist=["x"]).epsilon_from_losses([0.3, 0.3]),
+], ids=["check-epsilon", "one-batch", "equal-losses"])
+def test_numerical_modules_name_the_parameter_not_a_flag(call):
+    with pytest.raises(ValueError) as info:
+        call()
+    message = str(info.value)
+    assert "epsilon" in message and "--" not in message, message
+
+
+def test_cli_puts_the_flag_into_library_errors(cli):
+    result = cli("bounds", EXAMPLE, "--max-samples", "100")
+    assert result.exit_code == 2, result.stderr
+    assert "at least 2 analysis batches" in result.stderr and "give --epsilon explicitly" in result.stderr

@@ -49,6 +49,8 @@ def render_spectrum(rep) -> None:
     stdout.print(table)
     nodes = "abs(λ)" if not q.signed else "λ"
     stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
+    for warning in rep.notes:
+        stdout.print(f"[yellow]warning:[/] {warning}")
 
 
 def memory_line(m) -> str:
