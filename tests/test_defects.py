@@ -160,3 +160,36 @@ def test_cli_puts_the_flag_into_library_errors(cli):
     result = cli("bounds", EXAMPLE, "--max-samples", "100")
     assert result.exit_code == 2, result.stderr
     assert "at least 2 analysis batches" in result.stderr and "give --epsilon explicitly" in result.stderr
+
+
+# --------------------------------------------------------------------------- reference density aliasing
+
+
+def test_paper_diagnostics_show_kernel_aliasing_on_a_wide_spectrum(cli, tmp_path):
+    """Inputs scaled up to 30×: the MSE Hessian's range is hundreds, the kernel std
+    (1e-5·√range) far below the grid step (range/99,999), and the warning says so."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(256, 8)) * np.geomspace(0.1, 30, 8)).astype(np.float32)
+    np.savez(tmp_path / "wide.npz", x=x, y=rng.normal(size=(256, 1)).astype(np.float32))
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "wide.pt", "mlp:8,6,1", build_model("mlp:8,6,1").state_dict())
+    args = ("bounds", tmp_path / "wide.pt", "--data", f"tensors:{tmp_path / 'wide.npz'}", "--loss", "mse",
+            "--batch-size", "32", "--method", "paper", "--iterations", "40")
+    result = cli(*args, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    density = doc["prediction"]["reference_density"]
+    assert density["aliased"] and density["kernel_std"] < density["grid_step"] / 10
+    assert density["weight_moved"] > 0.1
+    assert any("alias onto grid points" in w for w in doc["warnings"])
+    shown = cli(*args).stdout
+    assert "reference density: kernel std" in shown and "aliased" in shown
+

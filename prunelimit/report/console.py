@@ -77,6 +77,11 @@ def render_bounds(rep) -> None:
         spread = f"± {p.spread:.4f} (std over {s.runs} probes)" if s.runs > 1 else "unknown with 1 probe (--runs K)"
         stdout.print(f"SLQ uncertainty of ρ*: {spread}" + (
             f" · ρ* at {s.iterations // 2} steps: {rep.half_ratio:.4f}" if rep.half_ratio is not None else ""))
+    if rep.paper is not None:
+        a = rep.paper.aliasing
+        state = "aliased" if a.aliased else "resolved"
+        stdout.print(f"reference density: kernel std {a.kernel_std:.2g} vs grid step {a.grid_step:.2g} ({state}; "
+                     f"node weights kept {a.mass_min:.3g}–{a.mass_max:.3g}×, {100 * a.moved:.2g} % moved)")
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
                  f"{s.hvps:,} HVPs in {s.seconds:.1f} s")
     if s.memory is not None:

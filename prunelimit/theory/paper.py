@@ -34,6 +34,8 @@ Deliberate deviations, each where the code would crash or return NaN:
   entry is used and ``table_clamped`` is set;
 * a density that underflows to all zeros (kernel far narrower than the grid step, a
   spectrum range of thousands): the code divides by 0; here NumericalError.
+Short of that, a kernel narrower than the grid step (range above about 1) already
+distorts the node weights; :class:`KernelAliasing` measures by how much.
 The code sums per-tensor norms over all trainable parameters (biases, BatchNorm too);
 pass ``table_norm`` to reproduce that, otherwise the given tensors' norms are summed.
 Arithmetic is float64 throughout (the code's weights and R are float32).
@@ -78,7 +80,8 @@ class PaperPrediction:
     ``ratios``/``radii`` are the ratio grid and R_i along it; ``gw`` is the table at
     integer R; ``radius`` is R at the answer and ``radius_index`` its rounded value.
     ``lower``/``upper`` are the bounds on the same grid (``None`` for ``bound_mode="none"``),
-    ``margin`` the AKF shift a_η/√D they used (0 unless ``"akf"``).
+    ``margin`` the AKF shift a_η/√D they used (0 unless ``"akf"``); ``aliasing`` how well
+    the density kept the node weights (:class:`KernelAliasing`).
     """
 
     ratio: float
@@ -96,6 +99,32 @@ class PaperPrediction:
     upper: float | None = None
     bound_mode: str = "none"
     margin: float = 0.0
+    aliasing: KernelAliasing | None = None
+
+
+@dataclass(frozen=True)
+class KernelAliasing:
+    """How faithfully the reference density keeps the quadrature's node weights.
+
+    The code's kernel variance ``σ²·max(1, range)`` grows with the spectrum's range more
+    slowly than the grid step ``range/(bins − 1)``: past a range of about 1 the kernel's
+    std falls below the step, and a node's Gaussian, sampled on the grid, no longer sums
+    to its weight. ``mass_min``/``mass_max``: the smallest and largest ``Σ_j N(t_j; θ_k,
+    var)·Δt`` over the nodes (1 when the kernel is resolved); ``moved``: the share of the
+    quadrature weight that normalisation shifts between nodes as a result (mean over runs
+    of ``½ Σ_k |τ_k m_k / Σ τ m − τ_k|``). A node of one run beyond the grid, whose ends
+    are the runs' mean extremes ± 0.01, loses its weight too and counts the same way.
+    """
+
+    kernel_std: float
+    grid_step: float
+    mass_min: float
+    mass_max: float
+    moved: float
+
+    @property
+    def aliased(self) -> bool:
+        return self.kernel_std < self.grid_step
 
 
 def code_density(
@@ -106,25 +135,49 @@ def code_density(
     overhead: float = PAPER_OVERHEAD,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(grid, density)`` of ``density_plot.density_generate`` (step 1 above)."""
+    grid, density, _ = smoothed_density(nodes, weights, bins, sigma_squared, overhead)
+    return grid, density
+
+
+def smoothed_density(
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    bins: int = PAPER_BINS,
+    sigma_squared: float = PAPER_SIGMA_SQUARED,
+    overhead: float = PAPER_OVERHEAD,
+) -> tuple[np.ndarray, np.ndarray, KernelAliasing]:
+    """:func:`code_density` and how much of each node's weight its kernel kept on the grid."""
     theta, tau = check_quadrature(nodes, weights)
     hi = float(np.mean(theta.max(axis=1))) + overhead
     lo = float(np.mean(theta.min(axis=1))) - overhead
     grid = np.linspace(lo, hi, num=bins)
+    step = grid[1] - grid[0]
     var = sigma_squared * max(1.0, hi - lo)
     per_run = np.zeros((len(theta), bins))
+    mass = np.zeros_like(theta)
     for i in range(len(theta)):
         for s in range(0, theta.shape[1], _NODE_BLOCK):
             d = grid[:, None] - theta[i, None, s : s + _NODE_BLOCK]
             kernel = np.exp(-(d * d) / (2.0 * var)) / math.sqrt(2.0 * math.pi * var)
             per_run[i] += kernel @ tau[i, s : s + _NODE_BLOCK]
+            mass[i, s : s + _NODE_BLOCK] = kernel.sum(axis=0) * step
     density = per_run.mean(axis=0)
-    total = density.sum() * (grid[1] - grid[0])
+    total = density.sum() * step
     if not total > 0.0:
         raise NumericalError(
             f"reference density underflowed to zero (spectrum range {hi - lo:.3g} is too wide "
             f"for {bins} bins with sigma^2={sigma_squared}); use the default method"
         )
-    return grid, density / total
+    return grid, density / total, _aliasing(math.sqrt(var), float(step), tau, mass)
+
+
+def _aliasing(std: float, step: float, tau: np.ndarray, mass: np.ndarray) -> KernelAliasing:
+    real = tau > 0
+    kept = tau * mass
+    sums = kept.sum(axis=1, keepdims=True)
+    shares = np.divide(kept, sums, out=np.zeros_like(kept), where=sums > 0)
+    moved = float(np.mean(0.5 * np.abs(shares - tau).sum(axis=1)))
+    return KernelAliasing(std, step, float(mass[real].min()), float(mass[real].max()), moved)
 
 
 def code_gw(
@@ -193,7 +246,7 @@ def paper_limit(
         raise ValueError(f"bound_mode='akf' needs the Hessian dimension dim >= 1, got {dim!r}")
     if table_norm is None:
         table_norm = sum(float(np.linalg.norm(_as_numpy(t))) for t in tensors)
-    grid, density = code_density(nodes, weights, bins, sigma_squared)
+    grid, density, aliasing = smoothed_density(nodes, weights, bins, sigma_squared)
     size = int(table_norm) + 1
     gw = code_gw(grid, density, size, epsilon, zero_fraction, negative)
     ratios, radii = code_radii(tensors, levels)
@@ -226,6 +279,7 @@ def paper_limit(
         upper=None if upper is None else upper / levels,
         bound_mode=bound_mode,
         margin=margin,
+        aliasing=aliasing,
     )
 
 
