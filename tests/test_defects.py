@@ -193,3 +193,8 @@ def test_paper_diagnostics_show_kernel_aliasing_on_a_wide_spectrum(cli, tmp_path
     shown = cli(*args).stdout
     assert "reference density: kernel std" in shown and "aliased" in shown
 
+
+
+def test_refit_without_finetune_epochs_is_refused(cli):
+    result = cli("verify", EXAMPLE, "--refit", "--finetune-epochs", "0")
+    assert result.exit_code == 2 and "--refit needs --finetune-epochs" in result.stderr, result.stderr
