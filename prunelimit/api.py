@@ -456,8 +456,11 @@ class BoundsReport:
 
 
 def _aliasing_json(a) -> dict:
+    # Shares and masses to 1e-9: below that they follow the nodes' last bits (float32
+    # products summed in another order move a node by ~1e-7 of itself), not the aliasing.
     return {"kernel_std": a.kernel_std, "grid_step": a.grid_step, "aliased": a.aliased,
-            "node_mass_min": a.mass_min, "node_mass_max": a.mass_max, "weight_moved": a.moved}
+            "node_mass_min": round(a.mass_min, 9), "node_mass_max": round(a.mass_max, 9),
+            "weight_moved": round(a.moved, 9)}
 
 
 def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
