@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,10 +20,11 @@ import typer
 
 from prunelimit import api
 from prunelimit.config import options_for, read_config
-from prunelimit.errors import PrunelimitError, UsageError
+from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import check_writable
 from prunelimit.report import console, figures
+from prunelimit.theory.profile import SCOPES
 from prunelimit.report.html import png_from_writer
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
@@ -138,7 +138,7 @@ def handled(debug: bool) -> Iterator[None]:
     except PrunelimitError as exc:
         if debug:
             raise
-        _fail(exc.exit_code, str(exc))
+        _fail(exc.exit_code, exc.named(_flag(exc.option)) if isinstance(exc, OptionError) else str(exc))
     except KeyboardInterrupt:
         typer.echo("prunelimit: interrupted; no partial output file was left", err=True)
         raise typer.Exit(130)
@@ -166,7 +166,7 @@ RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K 
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
 EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
 BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
-NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (reference code) | flat (treat as 0; --method paper/exact only).")]
+NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (|λ|, as the reference code) | flat (λ < 0 counts as 0, a free direction). Applies to ρ* and both bounds, with every --method.")]
 HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
 MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[str, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory: auto (float32 for float32 HVPs) | float64 | float32 | bfloat16 | float16.")]
@@ -178,47 +178,36 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
                       hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto",
                       **precision) -> api.CurvatureOptions:
-    from prunelimit.curvature.hvp import ENGINES
-    from prunelimit.curvature.lanczos import BASIS_DTYPES
-
-    if method not in api.METHODS:
-        raise UsageError(f"--method {method!r}: use {', '.join(api.METHODS)}")
-    if epsilon == "auto":
-        eps = None
-    else:
-        try:
-            eps = float(epsilon)
-        except ValueError:
-            raise UsageError(f"--epsilon {epsilon!r}: use auto or a positive number") from None
-        if not eps > 0:
-            raise UsageError(f"--epsilon must be positive, got {epsilon}")
-    for name, value in (("--iterations", iterations), ("--runs", runs)):
-        if value is not None and value < 1:
-            raise UsageError(f"{name} must be at least 1, got {value}")
-    if not 0 < eta < 1:
-        raise UsageError(f"--eta must lie in (0, 1), got {eta}")
-    if bound_mode not in ("akf", "geom", "none"):
-        raise UsageError(f"--bound-mode {bound_mode!r}: use akf, geom or none")
-    if negative not in ("abs", "flat"):
-        raise UsageError(f"--negative {negative!r}: use abs or flat")
-    if hvp not in ENGINES:
-        raise UsageError(f"--hvp {hvp!r}: use {', '.join(ENGINES)}")
-    if basis_dtype != "auto" and basis_dtype not in BASIS_DTYPES:
-        raise UsageError(f"--basis-dtype {basis_dtype!r}: use auto, {', '.join(BASIS_DTYPES)}")
-    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
-                                _memory_budget(memory_budget), **precision)
+    """The options from their flags; ``CurvatureOptions`` checks the values, here only text is parsed."""
+    eps = None if epsilon == "auto" else _number("--epsilon", epsilon, "auto or a positive number")
+    budget = None if memory_budget == "auto" else _number("--memory-budget", memory_budget,
+                                                          "auto or a positive number of MB")
+    with flag_names(memory_budget_mb="--memory-budget", max_hvps="--max-hvps", time_budget="--time-budget",
+                    hessian_samples="--hessian-samples"):
+        return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
+                                    budget, **precision)
 
 
-def _memory_budget(text: str) -> float | None:
-    if text == "auto":
-        return None
+def _number(flag: str, text: str, expected: str) -> float:
     try:
-        budget = float(text)
+        return float(text)
     except ValueError:
-        raise UsageError(f"--memory-budget {text!r}: use auto or a positive number of MB") from None
-    if not (budget > 0 and math.isfinite(budget)):
-        raise UsageError(f"--memory-budget must be a positive number of MB, got {text}")
-    return budget
+        raise UsageError(f"{flag} {text!r}: use {expected}") from None
+
+
+@contextlib.contextmanager
+def flag_names(**flags: str) -> Iterator[None]:
+    """An option dataclass's ``OptionError`` reworded with the flag: ``--`` and the field's
+    name with dashes, or the flag given for that field in ``flags``."""
+    try:
+        yield
+    except OptionError as exc:
+        raise UsageError(exc.named(flags.get(exc.option, _flag(exc.option)))) from None
+
+
+def _flag(option: str) -> str:
+    """The flag of a library option: ``--`` and its name with dashes."""
+    return "--" + option.replace("_", "-")
 
 
 def _model_data_options(
@@ -635,13 +624,24 @@ def train(
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
         cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
                       l1_scope="reference" if l1_biases else "prunable", **changes)
-        if cfg.schedule not in ("none", "cosine", "step"):
-            raise UsageError(f"--schedule {cfg.schedule!r}: use none, cosine or step")
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
              o.json, console.render_train, result)
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise UsageError(f"--scope {scope!r}: use {' or '.join(SCOPES)}")
+
+
+def _check_finetune(epochs: int, lr: float) -> None:
+    """Refuse bad fine-tuning settings before any work (``FinetuneConfig`` checks them)."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+
+    with flag_names(epochs="--finetune-epochs", lr="--finetune-lr"):
+        FinetuneConfig(epochs=epochs, lr=lr)
 
 
 def _steps(advance):
@@ -669,8 +669,8 @@ def prune(
     with handled(o.debug):
         _check_report(report, force)
         options = _curvature(o)
-        if scope not in ("global", "layer"):
-            raise UsageError(f"--scope {scope!r}: use global or layer")
+        _check_scope(scope)
+        _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         store = _store(o) if ratio in ("auto", "lower") and from_report is None else None
         inputs = _inputs(o, checkpoint)
@@ -678,7 +678,7 @@ def prune(
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api._require_data(inputs)
-            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), store)
+            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
@@ -710,6 +710,10 @@ def verify(
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
         if sweep < 0:
             raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
+        _check_scope(scope)
+        _check_finetune(finetune_epochs, finetune_lr)
+        if refit and finetune_epochs < 1:
+            raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
         if plot is not None:
             check_writable(plot, force)
         store = _store(o)

@@ -31,6 +31,7 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 
 Schedule = Literal["none", "cosine", "step"]
+SCHEDULES = ("none", "cosine", "step")
 ScheduleUnit = Literal["epoch", "iteration"]
 L1Scope = Literal["prunable", "reference"]
 Progress = Callable[[int, int], None]
@@ -72,7 +73,7 @@ class LompConfig:
             raise UsageError("lr must be > 0 and λ (l1), momentum, weight decay >= 0")
         if not 0 <= self.warmup_epochs <= self.epochs:
             raise UsageError(f"warm-up epochs must lie in [0, epochs={self.epochs}]")
-        if self.schedule not in ("none", "cosine", "step"):
+        if self.schedule not in SCHEDULES:
             raise UsageError(f"schedule must be none, cosine or step, got {self.schedule!r}")
         if self.schedule_unit not in ("epoch", "iteration"):
             raise UsageError(f"schedule unit must be epoch or iteration, got {self.schedule_unit!r}")

@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from prunelimit import validate
 from prunelimit.errors import NumericalError, UsageError
 
 Negative = Literal["abs", "flat"]
@@ -140,8 +141,7 @@ def stat_dim_fraction(
 
 
 def check_epsilon(epsilon: float) -> None:
-    if not (np.isfinite(epsilon) and epsilon > 0):
-        raise UsageError(f"epsilon must be a positive finite number, got {epsilon}; pass --epsilon FLOAT")
+    validate.positive("epsilon", epsilon)
 
 
 def check_zero_fraction(zero_fraction: float) -> None:

@@ -107,9 +107,9 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
 
     shown = "".join(page.text)
-    p, a = rep.bounds.prediction, rep.actual
+    b, a = rep.bounds, rep.actual
     # the headline numbers, formatted as the summary table shows them (2 decimals of a percent)
-    for ratio in (rep.bounds.ratio, p.lower, p.upper, a.loss_ratio, a.accuracy_ratio):
+    for ratio in (b.ratio, b.lower, b.upper, a.loss_ratio, a.accuracy_ratio):
         assert f"{100 * ratio:.2f} % removed · {100 * (1 - ratio):.2f} % kept" in shown
     assert f"{100 * rep.delta:+.2f} points" in shown
     assert f"{rep.bounds.epsilon:.6g}" in shown
