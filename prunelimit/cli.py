@@ -24,6 +24,7 @@ from prunelimit.config import options_for, read_config
 from prunelimit.errors import PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import check_writable
+from prunelimit.limits import check_counts
 from prunelimit.report import console, figures
 from prunelimit.report.html import png_from_writer
 from prunelimit.report.progress import progress, progress_enabled
@@ -183,9 +184,6 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
             raise UsageError(f"--epsilon {epsilon!r}: use auto or a positive number") from None
         if not eps > 0:
             raise UsageError(f"--epsilon must be positive, got {epsilon}")
-    for name, value in (("--iterations", iterations), ("--runs", runs)):
-        if value is not None and value < 1:
-            raise UsageError(f"{name} must be at least 1, got {value}")
     if not 0 < eta < 1:
         raise UsageError(f"--eta must lie in (0, 1), got {eta}")
     if bound_mode not in ("akf", "geom", "none"):
@@ -270,6 +268,8 @@ def shared(*groups):
 
         @functools.wraps(fn)
         def command(*args, **kwargs):
+            with handled(kwargs.get("debug", False)):
+                check_counts(kwargs)  # before any work: a count may size an allocation or a loop
             o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
             return fn(*args, o=o, **kwargs)
 
@@ -544,10 +544,10 @@ EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluat
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
     from prunelimit.inputs import check_compatible, load_batches
 
-    spec = eval_data or inputs.loaded.meta.get("eval_data")
+    spec = eval_data or inputs.loaded.recorded_spec("eval_data")
     if not spec:
         return None
-    batches = load_batches(spec, batch_size, None, inputs.device, download)
+    batches = load_batches(spec, batch_size, None, inputs.device, download, recorded=eval_data is None)
     check_compatible(inputs.loaded, batches, inputs.loss_fn, spec)  # labels/shapes: exit 3, not a crash later
     return batches
 
@@ -668,8 +668,6 @@ def verify(
         options = _curvature(o)
         if not 0 <= acc_drop <= 100:
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
-        if sweep < 0:
-            raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
         if plot is not None:
             check_writable(plot, force)
         inputs = _inputs(o, checkpoint)
