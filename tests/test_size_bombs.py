@@ -29,9 +29,9 @@ import numpy as np
 import pytest
 import torch
 
-from prunelimit.io.checkpoint import save_checkpoint
-from prunelimit.limits import (MAX_CSV_BYTES, check_counts, load_yaml, overlapping)
 from prunelimit.errors import InputError, UsageError
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.limits import MAX_CSV_BYTES, check_counts, load_yaml, overlapping
 from prunelimit.models.spec import build_model
 from tests.conftest import SPEC
 
@@ -199,7 +199,7 @@ def bombs(tmp_path_factory) -> SimpleNamespace:
     b.csv_huge = d / "huge.csv"
     with open(b.csv_huge, "wb") as f:
         f.write(b"density,gamma\n")
-        f.truncate(MAX_CSV_BYTES + 1)
+        f.truncate(2 * MAX_CSV_BYTES)
     return b
 
 
