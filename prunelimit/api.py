@@ -1002,8 +1002,10 @@ def starting_point(
         inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
                              data_from_checkpoint=True)
         net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
-        data, eval_data = inputs.data_spec, eval_data or inputs.loaded.meta.get("eval_data")
+        recorded_eval = eval_data is None
+        data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
     else:
+        recorded_eval = False
         if model is None:
             raise UsageError("give a checkpoint, or --model SPEC to start from a fresh model")
         if data is None:
@@ -1014,7 +1016,7 @@ def starting_point(
         train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
     if not train:
         raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
-    evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else train
+    evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train), (eval_data, evaluation))
     return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data)
 

@@ -23,6 +23,7 @@ from prunelimit.config import options_for, read_config
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import check_writable
+from prunelimit.limits import check_counts
 from prunelimit.report import console, figures
 from prunelimit.theory.profile import SCOPES
 from prunelimit.report.html import png_from_writer
@@ -286,6 +287,8 @@ def shared(*groups):
 
         @functools.wraps(fn)
         def command(*args, **kwargs):
+            with handled(kwargs.get("debug", False)):
+                check_counts(kwargs)  # before any work: a count may size an allocation or a loop
             o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
             return fn(*args, o=o, **kwargs)
 
@@ -572,10 +575,10 @@ EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluat
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
     from prunelimit.inputs import check_compatible, load_batches
 
-    spec = eval_data or inputs.loaded.meta.get("eval_data")
+    spec = eval_data or inputs.loaded.recorded_spec("eval_data")
     if not spec:
         return None
-    batches = load_batches(spec, batch_size, None, inputs.device, download)
+    batches = load_batches(spec, batch_size, None, inputs.device, download, recorded=eval_data is None)
     check_compatible(inputs.loaded, batches, inputs.loss_fn, spec)  # labels/shapes: exit 3, not a crash later
     return batches
 
@@ -708,8 +711,6 @@ def verify(
         options = _curvature(o)
         if not 0 <= acc_drop <= 100:
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
-        if sweep < 0:
-            raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
         _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
 
 Use = Literal["lower", "predicted"]
 _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
@@ -65,9 +66,10 @@ def read_report(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"baseline report {path} not found")
+    check_file_size(path, MAX_REPORT_BYTES, "baseline report")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested 1000s deep
         raise InputError(f"baseline report {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
 
 

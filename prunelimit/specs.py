@@ -12,6 +12,7 @@ from typing import Any, Callable
 import yaml
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import load_yaml
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,8 @@ class Spec:
 def parse_value(text: str) -> Any:
     """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, anything else stays a string."""
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = load_yaml(text, "spec value")  # a spec may come from a stranger's file: bounded
+    except (yaml.YAMLError, UsageError):
         return text
     return value if isinstance(value, (int, float, bool)) else text
 

@@ -21,6 +21,7 @@ Parameter intervals are 95 % Gauss–Newton intervals from the Jacobian at the o
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import tempfile
@@ -32,6 +33,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (laws.md B.5)
 LOG_P_BOUNDS = (-40.0, 40.0)
@@ -156,14 +158,16 @@ def read_points(path: str | Path) -> ErrorPoints:
     empty for non-MLP models).
     """
     path = Path(path)
+    check_file_size(path, MAX_CSV_BYTES, "points file")
     try:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             rows = [
                 (reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in r.items()})
-                for r in reader
+                for r in itertools.islice(reader, MAX_CSV_ROWS + 1)
             ]
+            check_csv_rows(rows, path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
     except (csv.Error, UnicodeDecodeError) as exc:

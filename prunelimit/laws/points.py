@@ -8,6 +8,7 @@ Files are written atomically: a temporary file in the same folder, then a rename
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 import os
 import tempfile
@@ -18,6 +19,7 @@ from typing import Sequence
 import numpy as np
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 COLUMNS = ("density", "gamma")
 
@@ -71,6 +73,7 @@ def _parse_row(path: Path, line: int, row: dict[str, str]) -> tuple[float, float
 def read_points(path: str | os.PathLike[str]) -> LawPoints:
     """Read a ``density,gamma`` CSV, naming the file and row of any bad value."""
     path = Path(path)
+    check_file_size(path, MAX_CSV_BYTES, "points file")
     try:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
@@ -83,7 +86,9 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
                 )
             reader.fieldnames = header
             # Line numbers count the header as line 1, as an editor shows them.
-            points = [_parse_row(path, i, row) for i, row in enumerate(reader, start=2)]
+            rows = list(itertools.islice(reader, MAX_CSV_ROWS + 1))
+            check_csv_rows(rows, path)
+            points = [_parse_row(path, i, row) for i, row in enumerate(rows, start=2)]
     except OSError as exc:
         raise InputError(f"{path}: cannot read points file ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
