@@ -16,7 +16,7 @@ from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import hessian_parameters, prunable_parameters
-from prunelimit.theory.profile import PruningPath, path_profile
+from prunelimit.theory.profile import MagnitudeProfile, PruningPath, path_profile
 
 if TYPE_CHECKING:
     from torch import nn
