@@ -1337,7 +1337,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    rep = bounds(inputs, options, progress, store)
+    rep = bounds(inputs, options, progress, store=store)
     report = document("bounds", rep.to_json())
     return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start)
 

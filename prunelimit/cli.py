@@ -380,7 +380,7 @@ def bounds(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.bounds(inputs, options, _absolute(advance), store)
+            rep = api.bounds(inputs, options, _absolute(advance), store=store)
         if plot is not None:
             from prunelimit.report.plots import plot_bounds
 
