@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from prunelimit import __version__
+from prunelimit.errors import UsageError
 from prunelimit.io.atomic import write_text_atomic
 
 
@@ -53,8 +54,7 @@ def cached_json(
             pass  # a damaged entry is recomputed and replaced
     result = compute()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps(result), force=True)
-    except OSError:
+        write_text_atomic(path, json.dumps(result), force=True, parents=True)
+    except (OSError, UsageError):
         pass  # an unwritable cache must not fail the command
     return result, False

@@ -37,7 +37,7 @@ EXTENSIONS: dict[str, tuple[str, ...]] = {
     "python": (".py",),
     "image": (".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".eps", ".ps", ".tif", ".tiff", ".webp"),
 }
-NAMES = {"checkpoint": "PyTorch checkpoint", "safetensors": "safetensors", "png": "PNG", "csv": "CSV",
+NAMES = {"checkpoint": "PyTorch checkpoint", "safetensors": "safetensors", "png": "PNG", "csv": "CSV or text",
          "json": "JSON", "html": "HTML", "xml": "XML", "yaml": "YAML", "numpy": "NumPy", "python": "Python",
          "image": "non-PNG image"}
 _OWNER = {ext: fmt for fmt, exts in EXTENSIONS.items() for ext in exts}
@@ -127,8 +127,8 @@ def _check_extension(out: Output) -> None:
     suffix = out.path.suffix.lower()
     owner = _OWNER.get(suffix)
     if out.fmt != FOLDER and owner is not None and owner != out.fmt:
-        raise UsageError(f"{out.option} {out.path}: writes a {NAMES[out.fmt]} file, but {suffix} names "
-                         f"{NAMES[owner]}; end it in {EXTENSIONS[out.fmt][0]}")
+        raise UsageError(f"{out.option} {out.path}: {suffix} is a {NAMES[owner]} extension, but this output is "
+                         f"a {NAMES[out.fmt]} file; end the name in {EXTENSIONS[out.fmt][0]}")
 
 
 def _check_place(out: Output, force: bool) -> None:
