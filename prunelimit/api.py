@@ -20,10 +20,9 @@ from prunelimit.theory.profile import MagnitudeProfile
 if TYPE_CHECKING:
     from torch import nn
 
-    from prunelimit.io.outputs import Output
-
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
+    from prunelimit.io.outputs import Output
     from prunelimit.models.evaluate import Evaluation
     from prunelimit.pruning.actual import ActualLimit
     from prunelimit.pruning.lomp import LompConfig
