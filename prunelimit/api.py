@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
+    from prunelimit.io.outputs import Output
     from prunelimit.models.evaluate import Evaluation
     from prunelimit.pruning.actual import ActualLimit
     from prunelimit.pruning.lomp import LompConfig
@@ -956,8 +957,10 @@ def imp(
     """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec)."""
     from pathlib import Path
 
-    from prunelimit.laws.imp import iterative_magnitude_pruning
+    from prunelimit.io.outputs import preflight
+    from prunelimit.laws.imp import iterative_magnitude_pruning, output_folder
 
+    preflight([output_folder(output)], [source, model, data, eval_data, loss])
     from_file = Path(source).is_file()
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
                            loss, batch_size, max_samples, trust_pickle, download, device, seed)
@@ -1041,12 +1044,14 @@ def train(
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
     from prunelimit.inputs import load_batches
-    from prunelimit.io.atomic import check_writable
     from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import Output, preflight
     from prunelimit.models.load import load_model
     from prunelimit.pruning.lomp import train as lomp_train
 
     output = Path(output)
+    preflight([Output("-o", output, "checkpoint", overwrite=resume)],
+              [model_spec, data, eval_data, loss], force)
     dev = resolve_device(device)
     resume_state = None
     if resume and output.is_file():
@@ -1057,7 +1062,6 @@ def train(
         model_spec, net = loaded.spec, loaded.model
         resume_state = {**state, "model": net.state_dict()}
     else:
-        check_writable(output, force)
         torch.manual_seed(config.seed)
         from prunelimit.models.spec import build_model
 
@@ -1160,23 +1164,17 @@ def prune(
     force: bool = False, seed: int = 0, progress=None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved."""
-    from pathlib import Path
-
-    from prunelimit.io.atomic import check_writable
+    from prunelimit.io.atomic import write_atomic
     from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
     from prunelimit.pruning.masks import sparsity_table, to_prune_state_dict
 
     check_ratio(ratio)
-    output = Path(output)
-    outputs = {"prunelimit": output, "torch-prune": output.with_suffix(".prune.pt"),
-               "safetensors": output.with_suffix(".safetensors")}
-    unknown = set(formats) - set(outputs)
-    if unknown:
-        raise UsageError(f"--format {sorted(unknown)[0]!r}: use prunelimit, torch-prune or safetensors")
-    for fmt_name in formats:
-        check_writable(outputs[fmt_name], force)
+    planned = prune_outputs(output, formats)
+    preflight(planned.values(), [inputs.loaded.path, inputs.data_spec], force)
+    outputs = {name: out.path for name, out in planned.items()}
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     result = prune_model(inputs.model, ratio, scope, inputs.selection)
@@ -1194,7 +1192,6 @@ def prune(
     if "prunelimit" in formats:
         save_checkpoint(outputs["prunelimit"], inputs.loaded.spec, state, result.masks, meta, force)
     if "torch-prune" in formats:
-        from prunelimit.io.atomic import write_atomic
         import torch
 
         pruned_sd = to_prune_state_dict(state, result.masks)
@@ -1202,13 +1199,33 @@ def prune(
     if "safetensors" in formats:
         from safetensors.torch import save_file
 
-        from prunelimit.io.atomic import write_atomic
-
         tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats))
+
+
+PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),
+                 "safetensors": (".safetensors", "safetensors")}  # --format: (suffix beside -o, file format)
+
+
+def prune_outputs(output, formats: tuple[str, ...] = ("prunelimit",)) -> "dict[str, Output]":
+    """The file each ``--format`` writes: ``-o`` itself, the others beside it with their suffix."""
+    from pathlib import Path
+
+    from prunelimit.io.outputs import Output
+
+    unknown = sorted(set(formats) - set(PRUNE_FORMATS))
+    if unknown:
+        raise UsageError(f"--format {unknown[0]!r}: use {', '.join(PRUNE_FORMATS)}")
+    output = Path(output)
+    planned = {}
+    for name in formats:
+        suffix, kind = PRUNE_FORMATS[name]
+        path, option = (output.with_suffix(suffix), f"--format {name}") if suffix else (output, "-o")
+        planned[name] = Output(option, path, kind)
+    return planned
 
 
 LARGE_GAP = 0.05  # |Δ| above 5 percentage points gets a diagnosis in words
@@ -1354,8 +1371,11 @@ def hyperflux(
 
     from prunelimit.io.atomic import write_text_atomic
     from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import Output, optional, preflight
     from prunelimit.laws.hyperflux import hyperflux_prune
 
+    preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")],
+              [checkpoint, model, data, eval_data, loss], force)
     start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
                            download, device, seed)
     net, batches, evaluation, loss_fn, spec = start.model, start.train, start.evaluation, start.loss_fn, start.spec

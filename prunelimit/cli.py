@@ -2,7 +2,7 @@
 
 Exit codes (SPEC §4): 0 success / gate passed, 1 gate failed, 2 usage or configuration
 error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
-report it with the output of ``--debug``), 130 interrupted.
+report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from prunelimit import api
 from prunelimit.config import options_for, read_config
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
-from prunelimit.io.atomic import check_writable
+from prunelimit.io.atomic import Terminated, install_signal_handlers
+from prunelimit.io.outputs import FOLDER, optional, preflight
 from prunelimit.limits import check_counts
 from prunelimit.report import console, figures
+from prunelimit.report.html import report_output
 from prunelimit.theory.profile import SCOPES
-from prunelimit.report.html import png_from_writer
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
 
@@ -51,9 +52,8 @@ class _Group(typer.core.TyperGroup):
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 typer.echo(f"prunelimit: error: {exc.format_message()}{where}", err=True)
             sys.exit(exc.exit_code)
-        except (typer.Abort, click.exceptions.Abort):  # Ctrl-C before a command started
-            typer.echo("prunelimit: interrupted", err=True)
-            sys.exit(130)
+        except (typer.Abort, click.exceptions.Abort) as exc:  # Ctrl-C or SIGTERM before a command started
+            _exit_interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -140,14 +140,33 @@ def handled(debug: bool) -> Iterator[None]:
         if debug:
             raise
         _fail(exc.exit_code, exc.named(_flag(exc.option)) if isinstance(exc, OptionError) else str(exc))
-    except KeyboardInterrupt:
-        typer.echo("prunelimit: interrupted; no partial output file was left", err=True)
-        raise typer.Exit(130)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
+        typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
+        raise typer.Exit(_interrupt_code(exc))
     except Exception as exc:
         if debug:
             raise
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
                  "(rerun with --debug and report it)")
+
+
+def _stopped(exc: BaseException | None) -> str:
+    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _interrupt_code(exc: BaseException | None) -> int:
+    return 143 if isinstance(exc, Terminated) else 130
+
+
+def _exit_interrupted(exc: BaseException | None) -> None:
+    """Exit for a signal outside a command's ``handled`` block (start-up, shutdown)."""
+    typer.echo(f"prunelimit: {_stopped(exc)}", err=True)
+    sys.exit(_interrupt_code(exc))
+
+
+def _inputs_of(o: SimpleNamespace, *more) -> list:
+    """Input files and specs an output must not overwrite: the shared options' and ``more``."""
+    return [*more, *(getattr(o, name, None) for name in ("model", "data", "loss", "config"))]
 
 
 def emit(command: str, body: dict, as_json: bool, render, report) -> None:
@@ -349,8 +368,7 @@ def spectrum(
     """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
     with handled(o.debug):
         options = _curvature(o)
-        if plot is not None:
-            check_writable(plot, force)
+        preflight([optional("--plot", plot, "png")], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
@@ -373,10 +391,8 @@ def bounds(
 ) -> None:
     """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
     with handled(o.debug):
-        _check_report(report, force)
         options = _curvature(o)
-        if plot is not None:
-            check_writable(plot, force)
+        preflight([optional("--plot", plot, "png"), report_output(report)], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
@@ -387,13 +403,6 @@ def bounds(
             plot_bounds(rep, plot, force)
         emit("bounds", rep.to_json(), o.json, console.render_bounds, rep)
         _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
-
-
-def _check_report(report: Optional[Path], force: bool) -> None:
-    if report is not None:
-        from prunelimit.report.html import check_report_dir
-
-        check_report_dir(report, force)
 
 
 def _write_report(report: Optional[Path], command: str, body: dict, figures, force: bool) -> None:
@@ -417,8 +426,12 @@ def _absolute(advance):
 def main() -> None:
     from prunelimit.distributed import launched
 
-    with launched():  # under torchrun: join the process group; only rank 0 prints and writes
-        app()
+    install_signal_handlers()  # SIGTERM cleans up like Ctrl-C (exit 143, no temporary file left)
+    try:
+        with launched():  # under torchrun: join the process group; only rank 0 prints and writes
+            app()
+    except KeyboardInterrupt as exc:  # a signal while joining or leaving the process group
+        _exit_interrupted(exc)
 
 
 law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
@@ -427,11 +440,6 @@ law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and th
                              "prunelimit law nplh-fit points.csv --region auto")
 app.add_typer(law_app, name="law")
 RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the fit: LOW,HIGH fractions or auto.")]
-
-
-def _write_points_guard(path: Optional[Path], force: bool) -> None:
-    if path is not None:
-        check_writable(path, force)
 
 
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
@@ -452,23 +460,22 @@ def law_nplh(
 ) -> None:
     """Record (density, γ) points for a saliency and fit ln s = ln c − α0 ln γ (Neural Pruning Law)."""
     with handled(o.debug):
-        _check_report(report, force)
-        from prunelimit.laws.nplh import plot_nplh
+        from prunelimit.laws.nplh import nplh_figure, plot_nplh
         from prunelimit.laws.points import write_points
 
         parsed_region = api.parse_region(region)
-        _write_points_guard(output, force)
-        _write_points_guard(plot, force)
+        preflight([optional("-o", output, "csv"), optional("--plot", plot, "png"), report_output(report)],
+                  _inputs_of(o, checkpoint), force)
         inputs = _inputs(o, checkpoint)
         fit = api.nplh(inputs, metric, mode, parsed_region, rate, finetune_steps,
                        epochs_per_level=epochs_per_level, seed=o.seed)
         if output is not None:
-            write_points(fit.points, output)
+            write_points(fit.points, output, force)
         if plot is not None:
-            plot_nplh(fit, plot)
+            plot_nplh(fit, plot, force=force)
         emit("law-nplh", fit.as_dict(), o.json, console.render_nplh, fit)
         _write_report(report, "law-nplh", fit.as_dict(),
-                      lambda: {"Neural Pruning Law fit": png_from_writer(lambda p: plot_nplh(fit, p))}, force)
+                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
 @law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
@@ -485,18 +492,17 @@ def law_nplh_fit(
 ) -> None:
     """Fit the Neural Pruning Law to (density, γ) points measured elsewhere."""
     with handled(debug):
-        _check_report(report, force)
-        from prunelimit.laws.nplh import fit_nplh, plot_nplh
+        from prunelimit.laws.nplh import fit_nplh, nplh_figure, plot_nplh
         from prunelimit.laws.points import read_points
 
         parsed_region = api.parse_region(region)
-        _write_points_guard(plot, force)
+        preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         fit = fit_nplh(read_points(points), region=parsed_region, seed=seed)
         if plot is not None:
-            plot_nplh(fit, plot)
+            plot_nplh(fit, plot, force=force)
         emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
         _write_report(report, "law-nplh", fit.as_dict(),
-                      lambda: {"Neural Pruning Law fit": png_from_writer(lambda p: plot_nplh(fit, p))}, force)
+                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
 @law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
@@ -518,10 +524,9 @@ def law_error_fit(
 ) -> None:
     """Fit the pruning-across-scales error law (Rosenfeld et al. 2021) to IMP points."""
     with handled(debug):
-        _check_report(report, force)
         from prunelimit.laws import errorlaw
 
-        _write_points_guard(plot, force)
+        preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
         body = fit.to_dict()
@@ -532,10 +537,10 @@ def law_error_fit(
             body["target"] = {"error": target_error, "density": errorlaw.density_for_error(
                 fit, target_error, width, depth, extrapolate=extrapolate)}
         if plot is not None:
-            errorlaw.plot_fit(fit, data, plot)
+            errorlaw.plot_fit(fit, data, plot, force)
         emit("law-error-fit", body, json, console.render_error_fit, body)
         _write_report(report, "law-error-fit", body,
-                      lambda: {"error law fit": png_from_writer(lambda p: errorlaw.plot_fit(fit, data, p))}, force)
+                      lambda: {"error law fit": errorlaw.fit_figure(fit, data)}, force)
 
 
 @app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")
@@ -670,11 +675,12 @@ def prune(
 ) -> None:
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
     with handled(o.debug):
-        _check_report(report, force)
         options = _curvature(o)
         _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
+        preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
+                  _inputs_of(o, checkpoint, eval_data, from_report), force)
         store = _store(o) if ratio in ("auto", "lower") and from_report is None else None
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
@@ -707,7 +713,6 @@ def verify(
 ) -> None:
     """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
     with handled(o.debug):
-        _check_report(report, force)
         options = _curvature(o)
         if not 0 <= acc_drop <= 100:
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
@@ -715,8 +720,8 @@ def verify(
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:
             raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
-        if plot is not None:
-            check_writable(plot, force)
+        preflight([optional("--plot", plot, "png"), report_output(report)],
+                  _inputs_of(o, checkpoint, eval_data), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         api._require_data(inputs)
@@ -752,8 +757,8 @@ def gate(
         options = _curvature(o)
         policy = ctx.meta.get("gate_rules")
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
-        if junit is not None:  # fail before the curvature work, not after (the report is rewritten each run)
-            check_writable(junit, force=True)
+        # fail before the curvature work, not after; the JUnit report is rewritten each run
+        preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
@@ -794,9 +799,6 @@ def hyperflux(
     with handled(o.debug):
         if not 0 < target_density < 1:
             raise UsageError(f"--target-density is a kept fraction in (0, 1), got {target_density}")
-        for path in (output, log):
-            if path is not None:
-                check_writable(path, force)
         rep = api.hyperflux(checkpoint, model, data, eval_data, target_density, output, pruning_epochs,
                             regrowth_epochs, weight_lr, gate_lr, log, loss, batch_size, max_samples, trust_pickle,
                             download, o.device, o.seed, force)

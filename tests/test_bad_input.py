@@ -133,6 +133,9 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.report_other.write_text(json.dumps({"schema": "something/1"}))
     c.existing = d / "existing.pt"
     c.existing.write_bytes(b"keep me")
+    c.existing_png, c.existing_csv = d / "existing.png", d / "existing.csv"  # outputs of those formats
+    c.existing_png.write_bytes(b"keep me")
+    c.existing_csv.write_bytes(b"keep me")
     c.file_as_dir = d / "afile"
     c.file_as_dir.write_text("x")
     return c
@@ -334,16 +337,16 @@ OTHER_CASES = [
     Case("prune/output-unwritable", _p("prune", G, "--ratio", "0.5", "-o", f"{UNWRITABLE}/p.pt"), 2, "/sys"),
     Case("prune/output-under-file", _p("prune", G, "--ratio", "0.5", "-o", "{file_as_dir}/p.pt"), 2, "afile"),
     Case("prune/output-is-folder", _p("prune", G, "--ratio", "0.5", "-o", "{dir}", "--force"), 2, "folder"),
-    Case("bounds/plot-exists", _p("bounds", G, "--plot", "{existing}"), 2, "--force"),
+    Case("bounds/plot-exists", _p("bounds", G, "--plot", "{existing_png}"), 2, "--force"),
     Case("bounds/plot-unwritable", _p("bounds", G, "--plot", f"{UNWRITABLE}/b.png"), 2, "/sys"),
     Case("train/output-exists", _p("train", "--model", SPEC, "--data", "digits", "-o", "{existing}"), 2, "--force"),
     Case("train/output-unwritable", _p("train", "--model", SPEC, "--data", "digits", "-o", f"{UNWRITABLE}/t.pt"),
          2, "/sys"),
-    Case("law-nplh/output-exists", _p("law", "nplh", G, "-o", "{existing}"), 2, "--force"),
+    Case("law-nplh/output-exists", _p("law", "nplh", G, "-o", "{existing_csv}"), 2, "--force"),
     Case("gate/junit-unwritable", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--junit", f"{UNWRITABLE}/g.xml"),
          2, "/sys"),
     Case("hyperflux/log-exists", _p("hyperflux", G, "--target-density", "0.5", "-o", "{out}/h.pt",
-                                    "--log", "{existing}"), 2, "--force"),
+                                    "--log", "{existing_csv}"), 2, "--force"),
     Case("error-fit/plot-no-folder", _p("law", "error-fit", "{err_text}", "--plot", "{dir}/nope/f.png"), 2,
          "does not exist"),
 ]

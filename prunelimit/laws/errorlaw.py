@@ -23,8 +23,6 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -579,14 +577,17 @@ def density_for_error(
 # ------------------------------------------------------------------ plot
 
 
-def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path) -> Path:
-    """Measured points and fitted curve(s), log–log; written atomically (temp + replace)."""
-    import matplotlib
+def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path, force: bool = False) -> Path:
+    """Write :func:`fit_figure` as a PNG, atomically (an existing file only with ``force``)."""
+    from prunelimit.report.plots import save_figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    return save_figure(fit_figure(fit, points), path, force)
 
-    path = Path(path)
+
+def fit_figure(fit: ErrorLawFit, points: ErrorPoints):
+    """Measured points and fitted curve(s), log–log: an open matplotlib ``Figure``."""
+    from prunelimit.report.figures import plt
+
     lo, hi = fit.density_range
     grid = np.geomspace(lo, hi, 200)
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -609,13 +610,4 @@ def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path) -> Path:
                  + (f", φ={fit.phi:.3g}, ψ={fit.psi:.3g}" if fit.joint else ""))
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return fig
