@@ -1,14 +1,17 @@
 """Model zoo and reference ρ* of the time-to-answer benchmark (bench_time_to_answer.py).
 
-Three real-data classifiers, trained here with prunelimit's own LOMP training (so each
+Four real-data classifiers, trained here with prunelimit's own LOMP training (so each
 file records its model and data specs), and for each a reference ρ* that any faster
 estimator is judged against:
 
 * ``digits-cnn``: a 9,930-parameter CNN with BatchNorm on the bundled digits (1,437
-  samples, 1×8×8), LOMP λ = 1e-3. Reference: the exact float64 spectrum, computed by
-  ``api.bounds(method="exact")``, the very call the old default made for D ≤ 10,000, so
-  its wall time and HVPs are also that arm's cost.
-* ``mnist1d-mlp``: MLP 40-256-200-10 (63,906 parameters) on mnist1d (4,000 training
+  samples, 1×8×8), LOMP λ = 1e-3: the size where the exact spectrum was the default.
+  Reference: the exact float64 spectrum (``api.bounds(method="exact")``, the very call the
+  old default made for D ≤ 10,000, so its wall time and HVPs are also that arm's cost);
+  its float64 HVPs (convolutions without oneDNN kernels) make that hours on 2 CPU cores.
+* ``digits-cnn-small``: a 4,794-parameter CNN with BatchNorm, same data and training, whose
+  exact reference fits in ~25 minutes on a shared CPU core.
+* ``mnist1d-mlp``: MLP 40-200-200-10 (50,410 parameters) on mnist1d (1,600 training
   samples generated offline by the ``mnist1d`` package), plain SGD (no l1).
 * ``digits-mlp-wide``: MLP 64-300-300-10 (112,810 parameters) on the digits, LOMP λ = 2e-3.
 
@@ -23,9 +26,11 @@ Run from the repository root, one step at a time (each is deterministic: seeded,
 torch thread):
 
     python benchmarks/time_to_answer_models.py data          # mnist1d tensors (offline)
-    python benchmarks/time_to_answer_models.py train         # the three checkpoints
-    python benchmarks/time_to_answer_models.py reference digits-cnn
+    python benchmarks/time_to_answer_models.py train         # the four checkpoints
+    python benchmarks/time_to_answer_models.py reference digits-cnn-small
     python benchmarks/time_to_answer_models.py reference mnist1d-mlp [--probes 24 --steps 400]
+    python benchmarks/time_to_answer_models.py arms          # old default and paper, via the CLI
+    python benchmarks/time_to_answer_models.py exact-estimate digits-cnn   # projected exact cost
     python benchmarks/time_to_answer_models.py summary       # ρ*(m), jackknife s.e., cost
 
 Needs the ``bench`` extra (``pip install 'prunelimit[bench]'``) for ``data`` only.
@@ -369,6 +374,21 @@ def jackknife_stderr(ref: dict, steps: int | None = None) -> float:
     return float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
 
 
+def subset_errors(ref: dict, reference: float) -> dict:
+    """|ρ* − reference| of cheaper budgets replayed from the saved float64 runs: each probe
+    alone at 128 steps (the paper's budget) and disjoint groups of 8 probes at 200 steps
+    (the old default's), as mean and max over the subsets."""
+    n = int(ref["probes_done"])
+    out = {}
+    for label, size, steps in (("1x128", 1, 128), ("8x200", 8, 200)):
+        if steps > ref["alpha"].shape[1] or n < size:
+            continue
+        errors = [abs(reference_ratio(ref, steps, list(range(g, g + size))) - reference)
+                  for g in range(0, n - size + 1, size)]
+        out[label] = {"subsets": len(errors), "mean_abs_error": float(np.mean(errors)), "max_abs_error": float(np.max(errors))}
+    return out
+
+
 def summary(names: list[str]) -> list[dict]:
     rows = []
     for name in names:
@@ -384,6 +404,7 @@ def summary(names: list[str]) -> list[dict]:
             steps = [m for m in CONVERGENCE_STEPS if m <= ref["alpha"].shape[1]]
             row["ratio_at_steps"] = {m: reference_ratio(ref, m) for m in steps}
             row["jackknife_stderr"] = {m: jackknife_stderr(ref, m) for m in steps}
+            row["subsets"] = subset_errors(ref, row["ratio"])
         rows.append(row)
     return rows
 
