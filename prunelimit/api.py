@@ -548,8 +548,9 @@ def imp(
     """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec)."""
     from pathlib import Path
 
-    from prunelimit.laws.imp import iterative_magnitude_pruning
+    from prunelimit.laws.imp import check_output_dir, iterative_magnitude_pruning
 
+    check_output_dir(output)  # before any loading or training
     from_file = Path(source).is_file()
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
                            loss, batch_size, max_samples, trust_pickle, download, device, seed)

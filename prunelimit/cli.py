@@ -28,6 +28,8 @@ from prunelimit.report import console, figures
 from prunelimit.report.html import png_from_writer
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
+from prunelimit.report.safe import console_safe, printable
+from prunelimit.specs import check_seed
 
 # typer ≥ 0.29 vendors click: its parse errors derive from TyperException, older ones from click's
 _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
@@ -48,7 +50,7 @@ class _Group(typer.core.TyperGroup):
                 rich_utils.rich_format_error(exc)
             else:
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
-                typer.echo(f"prunelimit: error: {exc.format_message()}{where}", err=True)
+                typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
             sys.exit(exc.exit_code)
         except (typer.Abort, click.exceptions.Abort):  # Ctrl-C before a command started
             typer.echo("prunelimit: interrupted", err=True)
@@ -120,7 +122,8 @@ def _root(
 
 
 def _fail(code: int, message: str) -> None:
-    typer.echo(f"prunelimit: error: {message}", err=True)
+    """The one place errors reach stderr: file names and strings from files are made printable here."""
+    typer.echo(f"prunelimit: error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -138,6 +141,17 @@ def handled(debug: bool) -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("prunelimit: interrupted; no partial output file was left", err=True)
         raise typer.Exit(130)
+    except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
+        console.reader_gone()
+    except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
+        if debug:
+            raise
+        where = f" {exc.filename}" if exc.filename is not None else ""
+        _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path")
+    except RecursionError:  # a file nested deeper than any parser should follow
+        if debug:
+            raise
+        _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given")
     except Exception as exc:
         if debug:
             raise
@@ -147,9 +161,9 @@ def handled(debug: bool) -> Iterator[None]:
 
 def emit(command: str, body: dict, as_json: bool, render, report) -> None:
     if as_json:
-        sys.stdout.write(dumps(document(command, body)) + "\n")
+        sys.stdout.write(dumps(document(command, body)) + "\n")  # JSON escapes every control character itself
     else:
-        render(report)
+        render(console_safe(report))  # strings from files print as text, never as escapes or rich markup
 
 
 MethodOpt = Annotated[str, typer.Option("--method", help="default (validated SLQ, see docs/accuracy.md) | paper (reference pipeline) | exact (full Hessian, ≤ 10k params).")]
@@ -171,6 +185,7 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
                       hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto") -> api.CurvatureOptions:
     from prunelimit.curvature.hvp import ENGINES
     from prunelimit.curvature.lanczos import BASIS_DTYPES
+    from prunelimit.theory.statdim import check_epsilon
 
     if method not in ("default", "paper", "exact"):
         raise UsageError(f"--method {method!r}: use default, paper or exact")
@@ -183,6 +198,7 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
             raise UsageError(f"--epsilon {epsilon!r}: use auto or a positive number") from None
         if not eps > 0:
             raise UsageError(f"--epsilon must be positive, got {epsilon}")
+        check_epsilon(eps)
     for name, value in (("--iterations", iterations), ("--runs", runs)):
         if value is not None and value < 1:
             raise UsageError(f"{name} must be at least 1, got {value}")
@@ -256,6 +272,43 @@ def _general_options(
     """Options every command takes (SPEC §4)."""
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _check_numbers(values: dict) -> None:
+    """Every numeric option, typed or from ``--config``: floats finite, integers within int64
+    (torch's limit), the seed within ``[0, SEED_MAX]``; else exit 2 naming the option."""
+    problem = _number_problem(values)
+    if problem:
+        _fail(2, problem)
+
+
+def _number_problem(values: dict) -> str | None:
+    if values.get("seed") is not None:
+        try:
+            check_seed(values["seed"], "--seed")
+        except UsageError as exc:
+            return str(exc)
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{flag} must be a finite number, got {value}"
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
+            return f"{flag} {value} is too large (at most {_INT64_MAX})"
+    return None
+
+
+def checked_numbers(fn):
+    """``_check_numbers`` for a command that does not take ``shared`` options."""
+
+    @functools.wraps(fn)
+    def command(*args, **kwargs):
+        _check_numbers(kwargs)
+        return fn(*args, **kwargs)
+
+    return command
+
+
 def shared(*groups):
     """Append the options of ``groups`` to a command; they reach it as one namespace ``o``.
 
@@ -270,6 +323,7 @@ def shared(*groups):
 
         @functools.wraps(fn)
         def command(*args, **kwargs):
+            _check_numbers(kwargs)
             o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
             return fn(*args, o=o, **kwargs)
 
@@ -319,8 +373,7 @@ def spectrum(
     """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
     with handled(o.debug):
         options = _curvature(o)
-        if plot is not None:
-            check_writable(plot, force)
+        _check_plot(plot, force)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.spectrum(inputs, options, _absolute(advance))
@@ -344,8 +397,7 @@ def bounds(
     with handled(o.debug):
         _check_report(report, force)
         options = _curvature(o)
-        if plot is not None:
-            check_writable(plot, force)
+        _check_plot(plot, force)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.bounds(inputs, options, _absolute(advance))
@@ -355,6 +407,14 @@ def bounds(
             plot_bounds(rep, plot, force)
         emit("bounds", rep.to_json(), o.json, console.render_bounds, rep)
         _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
+
+
+def _check_plot(plot: Optional[Path], force: bool) -> None:
+    """Every ``--plot`` is a PNG file: refuse other names before any work."""
+    if plot is not None:
+        check_writable(plot, force)
+        if plot.suffix.lower() != ".png":
+            raise UsageError(f"--plot {plot}: plots are PNG images; give a file name ending in .png")
 
 
 def _check_report(report: Optional[Path], force: bool) -> None:
@@ -427,7 +487,7 @@ def law_nplh(
 
         parsed_region = api.parse_region(region)
         _write_points_guard(output, force)
-        _write_points_guard(plot, force)
+        _check_plot(plot, force)
         inputs = _inputs(o, checkpoint)
         fit = api.nplh(inputs, metric, mode, parsed_region, rate, finetune_steps,
                        epochs_per_level=epochs_per_level, seed=o.seed)
@@ -441,6 +501,7 @@ def law_nplh(
 
 
 @law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
+@checked_numbers
 def law_nplh_fit(
     points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).")],
     region: RegionOpt = "0.005,0.5",
@@ -459,7 +520,7 @@ def law_nplh_fit(
         from prunelimit.laws.points import read_points
 
         parsed_region = api.parse_region(region)
-        _write_points_guard(plot, force)
+        _check_plot(plot, force)
         fit = fit_nplh(read_points(points), region=parsed_region, seed=seed)
         if plot is not None:
             plot_nplh(fit, plot)
@@ -469,6 +530,7 @@ def law_nplh_fit(
 
 
 @law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
+@checked_numbers
 def law_error_fit(
     points: Annotated[Path, typer.Argument(help="CSV with header density,error[,width,depth] (fractions).")],
     joint: Annotated[bool, typer.Option("--joint", help="Fit the joint law over widths and depths (φ, ψ).")] = False,
@@ -490,7 +552,7 @@ def law_error_fit(
         _check_report(report, force)
         from prunelimit.laws import errorlaw
 
-        _write_points_guard(plot, force)
+        _check_plot(plot, force)
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
         body = fit.to_dict()
@@ -670,8 +732,7 @@ def verify(
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
         if sweep < 0:
             raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
-        if plot is not None:
-            check_writable(plot, force)
+        _check_plot(plot, force)
         inputs = _inputs(o, checkpoint)
         api._require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)

@@ -14,6 +14,17 @@ import yaml
 from prunelimit.errors import InputError, UsageError
 
 
+# numpy's generators take no negative seed, and training derives per-epoch seeds from it
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """A seed every generator accepts: an integer in ``[0, SEED_MAX]``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"{what} must be an integer in [0, {SEED_MAX}], got {seed!r}")
+    return seed
+
+
 @dataclass(frozen=True)
 class Spec:
     """A parsed spec: ``head`` plus positional ``args`` and ``k=v`` keyword ``kwargs``."""
@@ -28,7 +39,7 @@ def parse_value(text: str) -> Any:
     """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, anything else stays a string."""
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):  # an int of > 4300 digits, [[[[...]]]]
         return text
     return value if isinstance(value, (int, float, bool)) else text
 

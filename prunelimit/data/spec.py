@@ -19,7 +19,7 @@ from torch import Tensor
 
 from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, UsageError
-from prunelimit.specs import Spec, parse_spec
+from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
     "cifar10": ((0.491, 0.482, 0.447), (0.247, 0.243, 0.262)),
@@ -157,6 +157,7 @@ def _synthetic(spec: Spec):
         n, k, seed = int(kw["samples"]), int(kw["classes"]), int(kw["seed"])
     except ValueError:
         raise UsageError(f"bad data spec {spec.text!r}: sizes must be integers (shape like 3x32x32)") from None
+    check_seed(seed, f"bad data spec {spec.text!r}: seed")
     if n < 1 or k < 2 or min(shape) < 1:
         raise UsageError(f"bad data spec {spec.text!r}: need samples ≥ 1, classes ≥ 2, positive shape")
     if n * int(np.prod(shape)) > 2**28 or int(np.prod(shape)) * k > 2**28:

@@ -608,7 +608,7 @@ def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     os.close(fd)
     try:
-        fig.savefig(tmp)
+        fig.savefig(tmp, format="png")
         os.replace(tmp, path)
     finally:
         plt.close(fig)

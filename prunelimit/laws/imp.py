@@ -120,6 +120,7 @@ def iterative_magnitude_pruning(
     rewind_state = None
     resumed_after = None
     if out is not None:
+        check_output_dir(out)
         out.mkdir(parents=True, exist_ok=True)
         if (out / CSV_NAME).exists():
             if not resume:
@@ -235,6 +236,23 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
             os.remove(tmp)
 
 
+def check_output_dir(out: str | Path) -> Path:
+    """Fail before any training when ``out`` cannot become (or already is not) the sweep's folder."""
+    out = Path(out)
+    try:
+        if out.exists() and not out.is_dir():
+            raise UsageError(f"-o {out} is a file, but IMP writes a folder (one checkpoint per level); "
+                             "name a new or an existing folder")
+        base = next(p for p in (out, *out.parents) if p.exists())
+        if not base.is_dir():
+            raise UsageError(f"cannot create folder {out}: {base} is a file")
+        with tempfile.TemporaryFile(dir=base):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write the folder {out} ({exc.strerror})") from None
+    return out
+
+
 def _checkpoint_path(out: Path, level: int) -> Path:
     return out / f"level_{level:03d}.pt"
 
@@ -275,8 +293,8 @@ def _load_progress(out: Path, model, params, settings):
                        int(r["depth"]) if r["depth"] else None)
                 for r in csv.DictReader(fh)
             ]
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from exc
+    except (OSError, KeyError, ValueError, TypeError, csv.Error) as exc:
+        raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from None
     if not rows or [r.level for r in rows] != list(range(len(rows))):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
     ckpt = _load(out, _checkpoint_path(out, rows[-1].level), settings)
@@ -291,8 +309,8 @@ def _load_progress(out: Path, model, params, settings):
 def _load(out: Path, path: Path, settings) -> dict:
     try:
         ckpt = torch.load(path, weights_only=True)
-    except (OSError, RuntimeError) as exc:
-        raise InputError(f"{path}: cannot load IMP checkpoint ({exc})") from exc
+    except Exception as exc:  # missing, truncated, or pickled objects weights_only refuses
+        raise InputError(f"{path}: cannot load IMP checkpoint ({type(exc).__name__}); use a fresh directory") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or ckpt.get("imp") != settings:
         raise UsageError(
             f"{out} holds an IMP sweep with other settings; use the same settings or a "

@@ -139,9 +139,15 @@ def stat_dim_fraction(
     return float(mean) if np.ndim(radius) == 0 else mean
 
 
+# F(R) forms 2ε + |λ|R², so 2ε must stay far from float64 overflow; a loss tolerance
+# anywhere near this bound already lets every weight go.
+EPSILON_MAX = 1e300
+
+
 def check_epsilon(epsilon: float) -> None:
-    if not (np.isfinite(epsilon) and epsilon > 0):
-        raise UsageError(f"epsilon must be a positive finite number, got {epsilon}; pass --epsilon FLOAT")
+    if not (np.isfinite(epsilon) and 0 < epsilon <= EPSILON_MAX):
+        raise UsageError(f"epsilon must be a positive number up to {EPSILON_MAX:g}, got {epsilon}; "
+                         "pass --epsilon FLOAT")
 
 
 def check_zero_fraction(zero_fraction: float) -> None:
