@@ -25,7 +25,7 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"config file {path} not found")  # configuration, not model input: exit 2
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, an integer of > 4300 digits
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise UsageError(f"config file {path} is not valid YAML{where}") from None

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, UsageError
+from prunelimit.io.checkpoint import is_torchscript
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -127,6 +128,8 @@ def _tensors(spec: Spec):
     path = Path(spec.args[0])
     if not path.is_file():
         raise InputError(f"data file {path} not found")
+    if is_torchscript(path):  # torch.load would refuse it too, after a warning on stderr
+        raise InputError(f"data file {path} is a TorchScript archive (code), not tensors x and y")
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:

@@ -50,7 +50,7 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
         raise InputError(f"checkpoint {path} is empty")
     if path.suffix == ".safetensors":
         return _checked(_read_safetensors(path))
-    if _is_torchscript(path):
+    if is_torchscript(path):
         if not trust_pickle:
             raise InputError(
                 f"checkpoint {path} is a TorchScript archive, and TorchScript is code (loading it runs "
@@ -109,7 +109,7 @@ def _entry(path: Path, obj: Mapping, key: str, kind: type, default: Any) -> Any:
     if value is None:
         return default
     if not isinstance(value, kind):
-        expected = "dict" if kind is Mapping else kind.__name__
+        expected = {Mapping: "dict", str: "string"}[kind]
         raise InputError(f"checkpoint {path}: entry {key!r} is a {type(value).__name__}, not a {expected}; "
                          "the file is damaged (write it again with prunelimit)")
     return value
@@ -163,14 +163,16 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
         raise InputError(f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)})") from None
 
 
-def _is_torchscript(path: Path) -> bool:
+def is_torchscript(path: Path) -> bool:
+    """A zip with TorchScript's ``code/`` folder or ``constants.pkl`` (torch's own test)."""
     if not zipfile.is_zipfile(path):
         return False
     try:
         with zipfile.ZipFile(path) as z:
-            return any(n.split("/", 1)[-1].startswith("code/") for n in z.namelist())
-    except zipfile.BadZipFile:
+            inner = [n.split("/", 1)[-1] for n in z.namelist()]
+    except (zipfile.BadZipFile, OSError, ValueError):
         return False
+    return any(n.startswith("code/") or n == "constants.pkl" for n in inner)
 
 
 def _read_torchscript(path: Path) -> RawCheckpoint:
