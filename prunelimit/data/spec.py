@@ -19,7 +19,7 @@ from torch import Tensor
 
 from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, UsageError
-from prunelimit.io.checkpoint import is_torchscript
+from prunelimit.io.checkpoint import is_torchscript, load_quietly
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -135,7 +135,7 @@ def _tensors(spec: Spec):
             with np.load(path, allow_pickle=False) as data:
                 obj = {k: data[k] for k in data.files}
         else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = load_quietly(path, weights_only=True)
     except Exception as exc:
         raise InputError(f"data file {path} could not be read ({type(exc).__name__})") from None
     if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
             )
         return _checked(_read_torchscript(path))
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_quietly(path, weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL (\S+)", str(exc))
         if not found:
@@ -74,9 +75,17 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     return _checked(_interpret(path, obj))
 
 
+def load_quietly(path: Path, weights_only: bool = True) -> Any:
+    """``torch.load`` to the CPU without torch's deprecation and beta warnings: what a file
+    holds is checked (and named) by prunelimit, and stderr stays one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+
+
 def _load_untrusted(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return load_quietly(path, weights_only=False)
     except Exception as exc:
         raise InputError(f"checkpoint {path} could not be unpickled ({_first_line(exc)})") from None
 

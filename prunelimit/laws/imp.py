@@ -25,6 +25,7 @@ from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.io.checkpoint import load_quietly
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import prunable_parameters
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
@@ -308,7 +309,7 @@ def _load_progress(out: Path, model, params, settings):
 
 def _load(out: Path, path: Path, settings) -> dict:
     try:
-        ckpt = torch.load(path, weights_only=True)
+        ckpt = load_quietly(path, weights_only=True)
     except Exception as exc:  # missing, truncated, or pickled objects weights_only refuses
         raise InputError(f"{path}: cannot load IMP checkpoint ({type(exc).__name__}); use a fresh directory") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or ckpt.get("imp") != settings:
