@@ -5,8 +5,9 @@
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,6 +21,7 @@ from prunelimit.theory.profile import MagnitudeProfile
 if TYPE_CHECKING:
     from torch import nn
 
+    from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
     from prunelimit.models.evaluate import Evaluation
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from prunelimit.pruning.refit import RefitLimit
     from prunelimit.theory.limit import LimitPrediction
     from prunelimit.theory.paper import PaperPrediction
+    from prunelimit.theory.uncertainty import Uncertainty
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,9 @@ def info(inputs: Inputs) -> InfoReport:
 # --------------------------------------------------------------------------- curvature
 
 
+METHODS = ("default", "slq", "paper", "exact")
+
+
 @dataclass(frozen=True)
 class CurvatureOptions:
     """Settings that change the numbers of ``spectrum`` and ``bounds`` (all part of the cache key).
@@ -107,6 +113,15 @@ class CurvatureOptions:
     ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
     ``hvp="auto"`` and the chunk size on an accelerator); ``None``: ``CPU_MEMORY_BUDGET_MB``
     on a CPU, ``ACCELERATOR_BUDGET_SHARE`` of the device's free memory on a GPU.
+
+    Time to answer (docs/methods.md): ``default`` takes the exact spectrum when D × t_HVP
+    fits ``EXACT_TIME_BUDGET_S`` and the dense Hessian fits ``EXACT_MEMORY_BYTES``, else
+    adaptive SLQ (``slq`` asks for it directly); adaptive SLQ grows until ρ*'s stated ±
+    is at most ``tolerance``, or ``max_hvps`` products or ``time_budget`` seconds are spent.
+    Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: curvature
+    on a class-balanced seeded subset of that many samples (``"auto"``/``None``: all up to
+    ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES``; ``"all"``); ε, the loss and the
+    gradient always use the full analysis data.
     """
 
     method: str = "default"
@@ -120,6 +135,21 @@ class CurvatureOptions:
     seed: int = 0
     basis_dtype: str = "auto"
     memory_budget_mb: float | None = None
+    tolerance: float = 0.01
+    max_hvps: int = 1600
+    time_budget: float | None = None
+    hessian_samples: int | str | None = None
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.tolerance, (int, float)) and math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise UsageError(f"tolerance must be a positive number (ρ* ± in ratio units), got {self.tolerance!r}")
+        if not (isinstance(self.max_hvps, int) and self.max_hvps >= 1):
+            raise UsageError(f"max_hvps must be a positive integer, got {self.max_hvps!r}")
+        if self.time_budget is not None and not (math.isfinite(self.time_budget) and self.time_budget > 0):
+            raise UsageError(f"time_budget must be a positive number of seconds, got {self.time_budget!r}")
+        samples = self.hessian_samples
+        if not (samples in (None, "auto", "all") or (isinstance(samples, int) and samples >= 1)):
+            raise UsageError(f"hessian_samples must be auto, all or a positive integer, got {samples!r}")
 
 
 # The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share
@@ -154,14 +184,51 @@ class MemoryUse:
 
 
 PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
+# Cost-aware default: the exact spectrum when its D products are predicted to take at most
+# this long and the dense float64 Hessian (plus eigvalsh's copy) fits this much memory.
+EXACT_TIME_BUDGET_S = 60.0
+EXACT_MEMORY_BYTES = 2 * 2**30
+TIMING_COLUMNS = 32  # unit vectors in the timed product that predicts the exact solver's cost
+ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
+LOCKSTEP_PROBES_DEFAULT = 4  # ... of one lockstep group of probes
 SPREAD_TOLERANCE = 0.01  # ρ* spread over probes or m/2→m change above this is flagged
 SLQ_VALIDATED_STIFFNESS = 1e5  # c·λmax up to which SLQ on H (m = 200) stayed within ~1 % (docs/accuracy.md)
 TRACE_PROBES = 8  # Hutchinson samples behind the reported trace, at least (SLQ's probes count)
 
 
 @dataclass(frozen=True)
+class SolverChoice:
+    """How the spectrum is computed and why: ``solver`` ``"exact"`` or ``"slq-h"``;
+    ``adaptive`` SLQ grows from ``iterations`` × ``runs`` (else a fixed plan)."""
+
+    solver: str
+    adaptive: bool
+    iterations: int
+    runs: int
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"solver": self.solver, "adaptive": self.adaptive, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CurvatureData:
+    """Samples the Hessian was taken over (``used`` of ``total``) and, when subsampled,
+    ρ* from the same probe on each half (``split_ratios``) behind the data uncertainty."""
+
+    used: int
+    total: int
+    split_ratios: tuple[float, float] | None = None
+
+    def to_json(self) -> dict:
+        return {"used": self.used, "total": self.total,
+                "split_ratios": None if self.split_ratios is None else list(self.split_ratios)}
+
+
+@dataclass(frozen=True)
 class SpectrumReport:
-    """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost."""
+    """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost, and the
+    limit's target (ε, the magnitude profile) and uncertainty it was refined for."""
 
     method: str
     solver: str
@@ -182,6 +249,14 @@ class SpectrumReport:
     half: "SpectralQuadrature | None" = None
     gradient: dict = field(default_factory=dict, repr=False)  # mean gradient per Hessian parameter name
     memory: MemoryUse | None = None
+    choice: SolverChoice | None = None
+    stopped_by: str | None = None
+    trail: tuple = ()
+    curvature_data: CurvatureData | None = None
+    hvp_passes: float = 0.0
+    target: "LimitTarget | None" = field(default=None, repr=False)
+    uncertainty: "Uncertainty | None" = None
+    cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
 
     def to_json(self) -> dict:
         q = self.quadrature
@@ -194,9 +269,16 @@ class SpectrumReport:
                 {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
                 for r in range(q.runs)
             ],
-            "timing": {"seconds": self.seconds, "hvps": self.hvps},
+            "prediction": None if self.target is None or self.uncertainty is None else {
+                "ratio": self.target.ratio, "stderr": self.uncertainty.stderr,
+                "uncertainty": self.uncertainty.to_json()},
+            "timing": self._timing(),
             "memory": None if self.memory is None else self.memory.to_json(),
         }
+
+    def _timing(self) -> dict:
+        return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
+                "cached": self.cached}
 
     def _summary(self) -> dict:
         return {
@@ -209,15 +291,33 @@ class SpectrumReport:
             "iterations": self.iterations,
             "solver": self.solver,
             "signed_nodes": bool(self.quadrature.signed),
+            "choice": None if self.choice is None else self.choice.to_json(),
+            "stopped_by": self.stopped_by,
+            "trail": [stage.to_json() for stage in self.trail],
+            "hessian_samples": None if self.curvature_data is None else self.curvature_data.to_json(),
         }
 
 
-def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1):
+@dataclass(frozen=True)
+class LimitTarget:
+    """What ρ* is solved from besides the spectrum: ε, the magnitude profile of the
+    prunable weights, and ρ* on the current spectrum (refined by adaptive SLQ)."""
+
+    epsilon: float
+    epsilon_source: str
+    profile: MagnitudeProfile
+    weights: tuple
+    names: tuple[str, ...]
+    ratio: float = float("nan")
+
+
+def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):
     from prunelimit.curvature.hvp import HessianOperator
 
     params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
-    return HessianOperator(inputs.model, params, inputs.batches, inputs.loss_fn, engine=options.hvp, dtype=dtype,
-                           probes=probes, memory_budget_mb=memory_budget_mb(options, inputs.device))
+    return HessianOperator(inputs.model, params, inputs.batches if batches is None else batches, inputs.loss_fn,
+                           engine=options.hvp, dtype=dtype, probes=probes,
+                           memory_budget_mb=memory_budget_mb(options, inputs.device))
 
 
 def memory_budget_mb(options: CurvatureOptions, device) -> float:
@@ -247,80 +347,312 @@ def _extreme_nodes(quad) -> tuple[float, float]:
     return float(quad.nodes[real].max()), float(quad.nodes[real].min())
 
 
-def solver_for(options: CurvatureOptions, dim: int) -> tuple[str, int, int]:
-    """``(solver, iterations, runs)`` that ``method`` resolves to for a Hessian of size ``dim``.
+def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None) -> SolverChoice:
+    """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
 
-    ``default`` is the exact spectrum up to ``EXACT_AUTO_MAX_DIM`` parameters (no Lanczos
-    setting met SPEC §7's 1 % target over all of F ≥ 0.2, docs/accuracy.md) and SLQ on H
-    with the validated step count above it; ``paper`` is the reference code's SLQ.
+    ``seconds_per_column``: the measured cost of one Hessian column (one HVP in a batch of
+    unit vectors); ``default`` is exact only when it is known and D of them fit the time
+    budget. ``paper`` is the reference code's fixed 1 × 128 SLQ.
     """
-    from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS, EXACT_AUTO_MAX_DIM
+    from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
-    if options.method == "exact" or (options.method == "default" and dim <= EXACT_AUTO_MAX_DIM):
-        return "exact", dim, 1
+    if options.method == "exact":
+        return SolverChoice("exact", False, dim, 1, "asked for (--method exact)")
     if options.method == "paper":
-        return "slq-h", options.iterations or PAPER_ITERATIONS, options.runs or PAPER_RUNS
-    return "slq-h", options.iterations or DEFAULT_ITERATIONS, options.runs or DEFAULT_RUNS
+        return SolverChoice("slq-h", False, options.iterations or PAPER_ITERATIONS, options.runs or PAPER_RUNS,
+                            "the reference pipeline's fixed plan (--method paper)")
+    if options.iterations is not None or options.runs is not None:
+        return SolverChoice("slq-h", False, options.iterations or DEFAULT_ITERATIONS, options.runs or DEFAULT_RUNS,
+                            "fixed plan (--iterations/--runs given)")
+    adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS, LOCKSTEP_PROBES_DEFAULT,
+                            f"adaptive SLQ to ±{options.tolerance:g} in ρ*")
+    if options.method == "slq":
+        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs, adaptive.reason + " (--method slq)")
+    dense = 8.0 * dim * dim
+    if dense > EXACT_MEMORY_BYTES:
+        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
+                            f"{adaptive.reason}: a dense Hessian would need {dense / 2**30:.1f} GiB")
+    if seconds_per_column is None:
+        return adaptive
+    predicted = dim * seconds_per_column
+    verdict = f"D × t_HVP = {dim:,} × {1e3 * seconds_per_column:.3g} ms ≈ {predicted:.3g} s"
+    if predicted <= EXACT_TIME_BUDGET_S:
+        return SolverChoice("exact", False, dim, 1, f"exact spectrum: {verdict} ≤ {EXACT_TIME_BUDGET_S:g} s")
+    return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
+                        f"{adaptive.reason}: exact would take {verdict} > {EXACT_TIME_BUDGET_S:g} s")
 
 
 def curvature_steps(inputs: Inputs, options: CurvatureOptions) -> int:
-    """Units of work the progress bar counts: Hessian columns, or Lanczos steps of all probes."""
+    """Units of work the progress bar starts with (it is re-planned as the work goes):
+    Hessian columns, or Lanczos products of all probes."""
     dim = sum(p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection))
-    solver, iterations, runs = solver_for(options, dim)
-    return dim if solver == "exact" else runs * min(iterations, dim)
+    choice = choose_solver(options, dim)
+    return dim if choice.solver == "exact" else choice.runs * min(choice.iterations, dim)
+
+
+def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget:
+    """ε (given, or the population std of ``batch_losses``) and the magnitude profile."""
+    from prunelimit.theory.epsilon import epsilon_from_losses
+
+    if options.epsilon is None:
+        epsilon, source = epsilon_from_losses(batch_losses), "std of per-batch losses"
+    else:
+        epsilon, source = float(options.epsilon), "given"
+    if not epsilon > 0:
+        raise NumericalError(
+            f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
+            "pass --epsilon FLOAT or a smaller --batch-size"
+        )
+    named = prunable_parameters(inputs.model, inputs.selection)
+    if not named:
+        raise UsageError("no prunable weights selected; check --include/--exclude")
+    weights = tuple(p.detach() for _, p in named)
+    return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
+                       tuple(n for n, _ in named))
+
+
+def _optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
+    """``limit_target``, or ``None`` where ρ* is undefined (no ε from a single batch, no
+    prunable weights): the spectrum alone is still well defined, ``bounds`` then says why."""
+    try:
+        return limit_target(inputs, options, batch_losses)
+    except (NumericalError, UsageError):
+        return None
+
+
+def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
+    from prunelimit.theory.limit import predict_from_quadrature
+
+    return predict_from_quadrature(target.profile, quad, target.epsilon, eta=options.eta, bound_mode="none",
+                                   negative=options.negative).ratio
+
+
+def _seconds_per_column(op) -> float:
+    """Seconds per Hessian column, from one timed batched product of ``TIMING_COLUMNS`` unit
+    vectors (after an untimed one that warms the engine up), as the exact solver forms them.
+
+    On a CPU it is this process's CPU time over its threads, not wall time: other load on a
+    shared machine (a CI runner) then does not flip the choice, so the same model gets the
+    same solver, hence the same numbers, on a busy and on a quiet machine. An accelerator
+    is timed by the wall clock after synchronising.
+    """
+    import torch
+
+    columns = min(TIMING_COLUMNS, op.dim)
+    block = torch.eye(columns, op.dim, dtype=torch.float64)
+    op.matmat(block[:1])
+    if op.device.type == "cpu":
+        start = time.process_time()
+        op.matmat(block)
+        return (time.process_time() - start) / torch.get_num_threads() / columns
+    from prunelimit.device import synchronize
+
+    synchronize(op.device)
+    start = time.perf_counter()
+    op.matmat(block)
+    synchronize(op.device)
+    return (time.perf_counter() - start) / columns
 
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
-    """Hessian spectrum of the mean analysis loss as quadrature nodes and weights."""
+    """Hessian spectrum of the mean analysis loss as quadrature nodes and weights, computed
+    the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
+
+    ``progress(done, total=None, text=None)`` reports products (or columns) done, the
+    current plan's total and, for adaptive SLQ, the current ρ* ± its uncertainty.
+    """
     import torch
 
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
-    from prunelimit.curvature.slq import slq
-    from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
+    from prunelimit.data.batches import total_samples
+    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
     from prunelimit.device import peak_memory_mb, reset_peak_memory
+    from prunelimit.theory.uncertainty import split_half_sd
 
     _require_data(inputs)
     start = time.perf_counter()
     named = hessian_parameters(inputs.model, inputs.selection)
     sizes = [p.numel() for _, p in named]
     dim = sum(sizes)
-    solver, iterations, runs = solver_for(options, dim)
     reset_peak_memory(inputs.device)
-    if solver == "exact":
+    total = total_samples(inputs.batches)
+    choice = choose_solver(options, dim)
+    timing_op = None
+    if options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES:
+        # The exact solver's float64 operator, timed: kept if exact is chosen.
+        timing_op = _hessian_operator(inputs, options, dtype=torch.float64)
+        choice = choose_solver(options, dim, _seconds_per_column(timing_op))
+    hvps = 0 if timing_op is None else timing_op.hvps
+    passes = float(hvps)
+    stopped_by, trail, data, data_sd = None, (), CurvatureData(total, total), None
+    if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
-        op = _hessian_operator(inputs, options, dtype=torch.float64)
-        quad = exact_quadrature(exact_hessian(op, progress=progress), hvps=op.hvps)
+        op = timing_op if timing_op is not None else _hessian_operator(inputs, options, dtype=torch.float64)
+        stats = op
+        before = op.hvps
+        cb = (lambda done: progress(done, dim)) if progress else None
+        quad = exact_quadrature(exact_hessian(op, progress=cb), hvps=op.hvps - before)
+        hvps += quad.hvps
+        passes += quad.hvps
         eig = quad.nodes[0]
         lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
+        target = _optional_target(inputs, options, stats.batch_losses())
+        uncertainty = _exact_uncertainty()
     else:
-        elements = min(iterations, dim) * dim
+        subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
+                                        options.seed)
+        data = CurvatureData(subsample.used, total)
+        share = subsample.used / total
+        elements = min(choice.iterations if not choice.adaptive else max(choice.iterations, 256), dim) * dim
         storage = _basis_storage(options.basis_dtype, named[0][1].dtype, elements)
-        op = _hessian_operator(inputs, options, probes=_lockstep_probes(runs, elements * storage.itemsize))
-        callback = (lambda done, _total: progress(done)) if progress else None
-        quad = slq(op.matvec, dim, iterations, runs, options.seed, "h", callback=callback, storage_dtype=storage,
-                   matmat=op.matmat, lockstep=op.lockstep)
+        op = _hessian_operator(inputs, options, probes=_lockstep_probes(choice.runs, elements * storage.itemsize),
+                               batches=subsample.batches)
+        # ε, the loss and the gradient always come from the full analysis data.
+        stats = op if not subsample.subsampled else _hessian_operator(
+            inputs, replace(options, hvp="revrev"), batches=inputs.batches)
+        target = _optional_target(inputs, options, stats.batch_losses())
+        if target is None and choice.adaptive:
+            from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
+
+            choice = SolverChoice("slq-h", False, DEFAULT_ITERATIONS, DEFAULT_RUNS, "fixed plan: no ρ* to aim at")
+        quad, stopped_by, trail = _slq_spectrum(op, choice, options, target, storage, progress)
+        hvps += quad.hvps
+        passes += quad.hvps * share
+        if subsample.subsampled:
+            ratios, spent = _split_half_ratios(inputs, options, subsample, target, choice, quad, storage)
+            data = CurvatureData(subsample.used, total, ratios)
+            data_sd = split_half_sd(*ratios, subsample.used, total)
+            hvps += spent
+            passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
-        # A run's Σ τθ is T₁₁ = zᵀHz / D for its probe z, so D·Σ τθ is a Hutchinson sample
-        # of the trace at no cost; fewer runs than TRACE_PROBES are topped up with probes.
-        extra = hutchinson_samples(op.matvec, dim, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
-        est = trace_estimate(np.concatenate([dim * quad.expectation(lambda x: x), extra]))
-        trace, trace_err = est.value, est.stderr
+        trace, trace_err = _slq_trace(op, quad, options)
+        passes += (op.hvps - quad.hvps) * share
+        hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
-        basis_bytes = op.lockstep * elements * storage.itemsize
+        basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
-    gradient = op.gradient()
+    if target is not None:
+        target = replace(target, ratio=_limit_ratio(target, quad, options))
+        if choice.solver != "exact":
+            uncertainty = _slq_uncertainty(target, quad, options, data_sd)
+    elif choice.solver != "exact":
+        uncertainty = None
+    gradient = stats.gradient()
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     return SpectrumReport(
-        method=options.method, solver=solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min, trace=trace,
-        trace_stderr=trace_err, negative_mass=negative, iterations=iterations, runs=runs, params_hessian=dim,
-        loss=op.loss(), batch_losses=op.batch_losses(), gradient_norm=float(gradient.norm()),
+        method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
+        trace=trace, trace_stderr=trace_err, negative_mass=negative,
+        iterations=dim if choice.solver == "exact" else int(max(len(r) for r in quad.nodes)),
+        runs=quad.runs, params_hessian=dim,
+        loss=stats.loss(), batch_losses=stats.batch_losses(), gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
-        hvps=op.hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory,
+        hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
+        stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, target=target,
+        uncertainty=uncertainty,
     )
+
+
+def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
+                  progress):
+    """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
+    set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail."""
+    from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
+    from prunelimit.curvature.slq import slq
+    from prunelimit.theory.uncertainty import coverage_factor
+
+    if not choice.adaptive:
+        callback = (lambda done, total: progress(done, total)) if progress else None
+        quad = slq(op.matvec, op.dim, choice.iterations, choice.runs, options.seed, "h", callback=callback,
+                   storage_dtype=storage, matmat=op.matmat, lockstep=op.lockstep)
+        return quad, None, ()
+
+    def assess(quad) -> Assessment:
+        ratio = _limit_ratio(target, quad, options)
+        u = _slq_uncertainty(replace(target, ratio=ratio), quad, options, None)
+        return Assessment(ratio, u.plus_minus, u.steps or 0.0, coverage_factor(u.runs) * u.stderr)
+
+    plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,
+                        op.lockstep)
+    result = adaptive_slq(op.matmat, op.dim, plan, assess, options.seed, storage, progress,
+                          describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
+    return result.quadrature, result.stopped_by, result.trail
+
+
+def _slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, data_sd: float | None):
+    from prunelimit.theory.limit import predict_from_quadrature
+    from prunelimit.theory.uncertainty import ratio_uncertainty
+
+    half = None
+    if quad.half is not None and quad.lower is None:
+        half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
+                                       negative=options.negative).ratio
+    return ratio_uncertainty(target.profile, quad, target.epsilon, target.ratio, options.negative, half, data_sd)
+
+
+def _exact_uncertainty():
+    from prunelimit.theory.uncertainty import EXACT
+
+    return EXACT
+
+
+def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, target: LimitTarget,
+                       choice: SolverChoice, quad, storage) -> tuple[tuple[float, float], int]:
+    """ρ* of the first probe on each half of the subsample, at the steps the main run took
+    (common probe: the difference is the data's, not the probe's). Returns the two ratios
+    and the products spent."""
+    from prunelimit.curvature.slq import slq
+
+    steps = int(max(len(r) for r in quad.nodes))
+    ratios, spent = [], 0
+    for half in (subsample.half_a, subsample.half_b):
+        op = _hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
+        half_quad = slq(op.matvec, op.dim, steps, 1, options.seed, "h", storage_dtype=storage)
+        ratios.append(_limit_ratio(target, half_quad, options))
+        spent += op.hvps
+    return (ratios[0], ratios[1]), spent
+
+
+def _slq_trace(op, quad, options: CurvatureOptions) -> tuple[float, float]:
+    """Trace and its standard error: each run's ``D·Σ τθ = zᵀHz`` is a Hutchinson sample
+    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes."""
+    from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
+
+    runs = quad.runs
+    extra = hutchinson_samples(op.matvec, op.dim, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
+    est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
+    return est.value, est.stderr
+
+
+def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+                    store: "Store | None" = None) -> SpectrumReport:
+    """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
+    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
+    import dataclasses
+
+    from prunelimit.cache import from_entry, input_key, to_entry
+
+    if store is None:
+        return spectrum(inputs, options, progress)
+    _require_data(inputs)
+    start = time.perf_counter()
+    key = input_key(inputs, "spectrum", options)
+    entry = store.load(key, "spectrum")
+    if entry is not None:
+        try:
+            found = from_entry(entry, SpectrumReport)
+            return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
+        except ValueError as exc:
+            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+    rep = spectrum(inputs, options, progress)
+    try:
+        store.save(key, "spectrum", to_entry(rep))
+    except TypeError as exc:  # a result field the store cannot hold: run uncached
+        store.warn(f"spectrum not cached ({exc})")
+    return rep
 
 
 def _basis_storage(name: str, hvp_dtype, elements: int):
@@ -394,6 +726,8 @@ class BoundsReport:
                 "spread": p.spread,
                 "per_run": p.per_run_ratios,
                 "half_iterations_ratio": self.half_ratio,
+                "stderr": self.uncertainty.stderr,
+                "uncertainty": self.uncertainty.to_json(),
             },
             "bounds": {
                 "lower": p.lower,
@@ -406,31 +740,26 @@ class BoundsReport:
             "gradient_norm": s.gradient_norm,
             "first_order_change": self.first_order,
             "warnings": list(self.warnings),
-            "timing": {"seconds": s.seconds, "hvps": s.hvps},
+            "timing": s._timing(),
             "memory": None if s.memory is None else s.memory.to_json(),
         }
 
+    @property
+    def uncertainty(self) -> "Uncertainty":
+        """ρ*'s uncertainty by source (``prunelimit.theory.uncertainty``)."""
+        return self.spectrum.uncertainty
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> BoundsReport:
-    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2)."""
-    from prunelimit.theory.epsilon import epsilon_from_losses
+
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+           store: "Store | None" = None) -> BoundsReport:
+    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2); the
+    spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`)."""
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
 
-    spec = spectrum(inputs, options, progress)
-    if options.epsilon is None:
-        epsilon, source = epsilon_from_losses(spec.batch_losses), "std of per-batch losses"
-    else:
-        epsilon, source = float(options.epsilon), "given"
-    if not epsilon > 0:
-        raise NumericalError(
-            f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
-            "pass --epsilon FLOAT or a smaller --batch-size"
-        )
-    weights = [p.detach() for _, p in prunable_parameters(inputs.model, inputs.selection)]
-    if not weights:
-        raise UsageError("no prunable weights selected; check --include/--exclude")
-    profile = MagnitudeProfile.from_tensors(weights)
+    spec = stored_spectrum(inputs, options, progress, store)
+    target = spec.target or limit_target(inputs, options, spec.batch_losses)  # raises why there is none
+    epsilon, profile, weights = target.epsilon, target.profile, list(target.weights)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
     prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
     paper = None
@@ -440,11 +769,10 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         paper = paper_limit(weights, q.nodes, q.weights, epsilon)
         ratio, radius = paper.ratio, paper.radius
     half_ratio = predict_from_quadrature(profile, spec.half, epsilon, **kw).ratio if spec.half is not None else None
-    names = [n for n, _ in prunable_parameters(inputs.model, inputs.selection)]
-    first_order = first_order_change(profile, names, weights, spec.gradient, ratio)
+    first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
     warns = _bounds_warnings(spec, prediction, half_ratio, epsilon, options, first_order)
-    return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
-                        tuple(warns), profile, first_order, tuple(names))
+    return BoundsReport(spec, profile.n, epsilon, target.epsilon_source, prediction, ratio, radius, paper, half_ratio,
+                        tuple(warns), profile, first_order, target.names)
 
 
 def first_order_change(profile: MagnitudeProfile, names, weights, gradient: dict, ratio: float) -> float | None:
@@ -465,18 +793,29 @@ def _bounds_warnings(
     spec: SpectrumReport, pred, half_ratio, epsilon: float, options: CurvatureOptions, first_order: float | None
 ) -> list[str]:
     warns = []
-    if pred.spread > SPREAD_TOLERANCE:
+    u = spec.uncertainty
+    if spec.solver != "exact" and u.plus_minus > options.tolerance:
+        cause = {"max-hvps": f"the product budget (--max-hvps {options.max_hvps}) ran out",
+                 "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
+                 if options.time_budget else "the time budget ran out",
+                 None: "the plan was fixed (--iterations/--runs)"}.get(spec.stopped_by, "no remedy was left")
+        largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
+                      key=lambda item: item[1])[0]
+        remedy = {"steps": "more Lanczos steps (a larger --max-hvps or --time-budget)",
+                  "probes": "more probes (a larger --max-hvps)",
+                  "data": "more curvature samples (--hessian-samples)"}[largest]
         warns.append(
-            f"ρ* varies by {pred.spread:.3f} (std) across {spec.runs} probe vectors; "
-            f"use --runs {4 * spec.runs} for a tighter estimate"
+            f"ρ* = {pred.ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
+            f"the largest part is {largest}, which needs {remedy}"
         )
-    if half_ratio is not None and abs(pred.ratio - half_ratio) > SPREAD_TOLERANCE:
+    if half_ratio is not None and u.steps_kind != "bracket" and spec.solver != "exact" \
+            and abs(pred.ratio - half_ratio) > SPREAD_TOLERANCE:
         warns.append(
             f"ρ* moved by {abs(pred.ratio - half_ratio):.3f} between {spec.iterations // 2} and "
             f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
         )
     stiffness = pred.radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
-    if spec.solver != "exact" and stiffness > SLQ_VALIDATED_STIFFNESS:
+    if spec.solver != "exact" and u.steps_kind != "bracket" and stiffness > SLQ_VALIDATED_STIFFNESS:
         warns.append(
             f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
             "exact spectra (docs/accuracy.md); F may be underestimated there: compare with --iterations "
@@ -708,7 +1047,7 @@ class PruneReport:
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
-                  progress=None) -> tuple[float, str]:
+                  progress=None, store: "Store | None" = None) -> tuple[float, str]:
     """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number."""
     if ratio in ("auto", "lower"):
         if from_report is not None:
@@ -719,7 +1058,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             return value, f"{ratio} from {from_report}"
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
-        rep = bounds(inputs, options, progress)
+        rep = bounds(inputs, options, progress, store)
         value = rep.ratio if ratio == "auto" else rep.prediction.lower
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
@@ -832,6 +1171,7 @@ class VerifyReport:
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
     sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
+    store: "Store | None" = None,
 ) -> VerifyReport:
     """Run ``bounds``, then measure the actual limit (SPEC §2) and set them side by side.
 
@@ -841,7 +1181,7 @@ def verify(
     from prunelimit.pruning.finetune import FinetuneConfig
     from prunelimit.pruning.refit import refit_limit
 
-    rep = bounds(inputs, options, progress)
+    rep = bounds(inputs, options, progress, store)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep)
     delta = rep.ratio - actual.loss_ratio
@@ -905,26 +1245,17 @@ class GateReport:
         }
 
 
-def gate(checkpoint, rules, compute, settings: dict, cache_dir=None) -> GateReport:
-    """Evaluate gate ``rules`` on the ``bounds`` result, from the cache when the inputs are unchanged.
-
-    ``compute()`` returns the bounds JSON document; the cache key covers the checkpoint's
-    sha256 and every setting that changes the numbers.
-    """
-    from prunelimit.cache import cache_key, cached_json
+def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
+         progress=None) -> GateReport:
+    """Evaluate gate ``rules`` on the ``bounds`` result; its spectrum comes from ``store`` when
+    it holds one for these inputs and options (``prunelimit.cache.input_key``)."""
     from prunelimit.gate import evaluate_gate
-    from prunelimit.report.jsonout import plain
+    from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    key = cache_key(checkpoint, plain(settings)) if cache_dir is not None and _is_file(checkpoint) else None
-    report, hit = cached_json(cache_dir if key else None, key or "", compute)
-    return GateReport(evaluate_gate(report, rules), report, hit, time.perf_counter() - start)
-
-
-def _is_file(path) -> bool:
-    from pathlib import Path
-
-    return Path(path).is_file()
+    rep = bounds(inputs, options, progress, store)
+    report = document("bounds", rep.to_json())
+    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start)
 
 
 def hyperflux(

@@ -1,19 +1,46 @@
-"""A result cache keyed by the checkpoint's sha256 and every setting that changes the numbers.
+"""A content-keyed result store: a repeated command on unchanged inputs spends no curvature work.
 
-A CI job that re-runs ``bounds`` or ``gate`` on an unchanged model then costs a hash of the
-file, not hundreds of Hessian-vector products.
+The key (:func:`input_key`) is a sha256 over what the result depends on, taken from the
+inputs as loaded: the checkpoint's bytes and the weights, masks and module structure
+built from it, the analysis batches themselves (so a rewritten ``tensors:`` file, an edited
+image folder or a new ``--max-samples`` all change it), the source files of user code
+(``--model``/``--loss`` files and modules, and those defining the model's classes), the
+parameter selection, the device type, every field of the options, and the prunelimit
+and torch versions.
+
+An entry stores its key and a sha256 digest over its content. Anything that does not
+read back as a well-formed entry for the expected key (wrong encoding, truncated, edited,
+another kind) is a miss: the result is recomputed and the entry replaced atomically.
+The digest detects damage, not an attacker: whoever can write the cache folder can also
+recompute a digest, so the folder must be writable by its owner only. A folder or entry
+that is world-writable or owned by another user is not used (a warning says so).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import json
+import math
 import os
+import stat
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import numpy as np
 
 from prunelimit import __version__
-from prunelimit.io.atomic import write_text_atomic
+from prunelimit.errors import UsageError
+
+if TYPE_CHECKING:
+    from prunelimit.inputs import Inputs
+
+FORMAT = "prunelimit-cache/2"
+# dtypes an entry's arrays may have (little-endian, so entries move between machines)
+ARRAY_DTYPES = ("<f8", "<f4", "<i8", "|b1")
 
 
 def default_cache_dir() -> Path:
@@ -24,6 +51,83 @@ def default_cache_dir() -> Path:
     return Path(base) / "prunelimit"
 
 
+# --------------------------------------------------------------------------- the key
+
+
+def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
+    """sha256 hex key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass).
+
+    Every field of ``options`` counts, so a field added later is covered without a change here.
+    """
+    import torch
+
+    from prunelimit.report.jsonout import plain
+
+    digest = hashlib.sha256()
+    header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "torch": torch.__version__,
+              "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
+              "selection": plain(inputs.selection), "spec": inputs.loaded.spec, "loss": _qualname(inputs.loss_fn)}
+    _update_json(digest, header)
+    # The file's bytes cover what the loaded tensors do not (TorchScript code, a pickled
+    # module's class names); the loaded tensors are what was computed on, even if the file
+    # changed since it was read.
+    path = inputs.loaded.path
+    digest.update(b"checkpoint:" + (file_sha256(path).encode() if path is not None and Path(path).is_file() else b"-"))
+    digest.update(b"structure:" + repr(inputs.model).encode())
+    _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
+    _update_tensors(digest, "masks", sorted(inputs.loaded.masks.items()))
+    for i, batch in enumerate(inputs.batches or ()):
+        _update_tensors(digest, f"batch {i}", [(str(j), t) for j, t in enumerate(batch)])
+    for source in sorted(code_files(inputs)):
+        digest.update(f"code:{source}:".encode() + file_sha256(source).encode())
+    return digest.hexdigest()
+
+
+def code_files(inputs: "Inputs") -> set[str]:
+    """Source files of user code the result depends on: the files or modules named by the
+    model and loss specs, and the files defining the model's module classes and the loss.
+
+    Files of prunelimit and torch are covered by their versions in the key. Code those
+    files import in turn is not followed (edit it with ``--no-cache``).
+    """
+    import torch
+
+    import prunelimit
+
+    installed = (Path(torch.__file__).parent, Path(prunelimit.__file__).parent)
+    found = {_spec_file(text) for text in (inputs.loaded.spec,)}
+    found |= {_module_file(type(m).__module__) for m in inputs.model.modules()}
+    found.add(_object_file(inputs.loss_fn))
+    return {f for f in found if f is not None and not any(Path(f).is_relative_to(d) for d in installed)}
+
+
+def _spec_file(text: str | None) -> str | None:
+    """The file behind a ``file.py:factory`` or ``package.module:factory`` spec."""
+    if not text:
+        return None
+    head = text.strip().split(":", 1)[0]
+    if head.endswith(".py"):
+        return str(Path(head).resolve()) if Path(head).is_file() else None
+    return _module_file(head) if "." in head else None
+
+
+def _module_file(name: str) -> str | None:
+    source = getattr(sys.modules.get(name), "__file__", None)
+    return str(Path(source).resolve()) if source and Path(source).is_file() else None
+
+
+def _object_file(obj: Any) -> str | None:
+    try:
+        source = inspect.getsourcefile(obj if inspect.isfunction(obj) else type(obj))
+    except TypeError:  # a builtin: no source file
+        return None
+    return str(Path(source).resolve()) if source and Path(source).is_file() else None
+
+
+def _qualname(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+
+
 def file_sha256(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -32,29 +136,263 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def cache_key(checkpoint: str | Path, settings: dict[str, Any]) -> str:
-    """sha256 over the checkpoint bytes, the settings (sorted JSON) and the tool version."""
-    payload = json.dumps({"ckpt": file_sha256(checkpoint), "settings": settings, "version": __version__},
-                         sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+def _update_json(digest, obj: Any) -> None:
+    digest.update(json.dumps(obj, sort_keys=True, default=str).encode() + b"\n")
 
 
-def cached_json(
-    cache_dir: Path | None, key: str, compute: Callable[[], dict[str, Any]]
-) -> tuple[dict[str, Any], bool]:
-    """Return ``(result, hit)``; computes and stores on a miss. ``cache_dir=None`` disables it."""
-    if cache_dir is None:
-        return compute(), False
-    path = Path(cache_dir) / f"{key}.json"
-    if path.is_file():
+def _update_tensors(digest, label: str, named: Iterable[tuple[str, Any]]) -> None:
+    """Name, dtype, shape and bytes of each tensor (any dtype, layout or device)."""
+    import torch
+
+    for name, tensor in named:
+        t = tensor.detach()
+        t = (t if t.layout == torch.strided else t.to_dense()).cpu().contiguous().reshape(-1)
+        digest.update(f"{label}:{name}:{t.dtype}:{tuple(tensor.shape)}:".encode())
+        digest.update(t.view(torch.uint8).numpy().data)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A stored result: a JSON ``payload`` and numeric ``arrays`` it refers to by index."""
+
+    payload: Any
+    arrays: tuple[np.ndarray, ...] = ()
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"prunelimit: warning: {message}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Store:
+    """A checked cache folder (see :func:`open_store`); ``warn`` reports entries it ignores."""
+
+    path: Path
+    warn: Callable[[str], None] = field(default=_warn_stderr, compare=False)
+
+    def entry_path(self, key: str) -> Path:
+        return self.path / f"{key}.entry"
+
+    def load(self, key: str, kind: str) -> Entry | None:
+        """The entry stored under ``key`` for ``kind``, or ``None`` (a miss) when it is absent or
+        not a well-formed, intact entry of that key written by this user."""
+        path = self.entry_path(key)
         try:
-            return json.loads(path.read_text(encoding="utf-8")), True
-        except (OSError, json.JSONDecodeError):
-            pass  # a damaged entry is recomputed and replaced
-    result = compute()
+            info = path.lstat()
+        except OSError:
+            return None
+        problem = _unsafe(info, "entry") if stat.S_ISREG(info.st_mode) else "it is not a regular file"
+        if problem:
+            self.warn(f"ignoring cache entry {path}: {problem}; recomputing")
+            return None
+        try:
+            return decode_entry(path.read_bytes(), key, kind)
+        except (OSError, ValueError) as exc:
+            self.warn(f"ignoring damaged cache entry {path} ({exc}); recomputing and replacing it")
+            return None
+
+    def save(self, key: str, kind: str, entry: Entry) -> None:
+        """Write atomically; a failure to write only costs the next run a recomputation."""
+        from prunelimit.io.atomic import write_atomic
+
+        data = encode_entry(entry, key, kind)
+        try:
+            write_atomic(self.entry_path(key), lambda tmp: tmp.write_bytes(data), force=True)
+        except (OSError, UsageError) as exc:
+            self.warn(f"could not write cache entry {self.entry_path(key)} ({exc})")
+
+
+def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = _warn_stderr) -> Store | None:
+    """The store in ``path`` (created if missing), checked before any work starts.
+
+    A folder the user named (``explicit``) that cannot be used is a usage error (exit 2);
+    the default folder that cannot be used gives a warning and the command runs uncached.
+    ``path`` ``None`` (``--no-cache``) disables the store.
+    """
+    if path is None:
+        return None
+    path = Path(path)
+    problem = _folder_problem(path)
+    if problem is None:
+        return Store(path, warn)
+    if explicit:
+        raise UsageError(f"cache folder {path}: {problem}; pass another --cache-dir or --no-cache")
+    warn(f"not caching results: cache folder {path}: {problem} (set --cache-dir or PRUNELIMIT_CACHE_DIR)")
+    return None
+
+
+def _folder_problem(path: Path) -> str | None:
+    import tempfile
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(path, json.dumps(result), force=True)
-    except OSError:
-        pass  # an unwritable cache must not fail the command
-    return result, False
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+    except OSError as exc:
+        return f"cannot be created ({exc.strerror})"
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a folder"
+    problem = _unsafe(info, "folder")
+    if problem:
+        return problem
+    try:  # os.access says yes to root on read-only file systems; a real probe does not
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        return f"not writable ({exc.strerror})"
+    return None
+
+
+def _unsafe(info: os.stat_result, what: str) -> str | None:
+    """Why a cache file or folder could hold entries someone else wrote, or ``None``."""
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"the {what} belongs to another user (uid {info.st_uid})"
+    if info.st_mode & stat.S_IWOTH:
+        return f"the {what} is writable by every user; make it private (chmod o-w)"
+    return None
+
+
+# --------------------------------------------------------------------------- entry format
+# One line of UTF-8 JSON (format, key, kind, array descriptors, payload, digest), then the
+# arrays' raw bytes back to back. The digest is sha256 over the header without it and the bytes.
+
+
+def encode_entry(entry: Entry, key: str, kind: str) -> bytes:
+    arrays = [np.ascontiguousarray(a, dtype=np.dtype(a.dtype).newbyteorder("<")) for a in entry.arrays]
+    header = {"format": FORMAT, "key": key, "kind": kind,
+              "arrays": [{"dtype": a.dtype.str, "shape": list(a.shape)} for a in arrays], "payload": entry.payload}
+    blob = b"".join(a.tobytes() for a in arrays)
+    header["digest"] = _entry_digest(header, blob)
+    return json.dumps(header, sort_keys=True, allow_nan=False).encode() + b"\n" + blob
+
+
+def decode_entry(data: bytes, key: str, kind: str) -> Entry:
+    """The entry in ``data``; ``ValueError`` (one line) for anything but an intact entry of ``key``/``kind``."""
+    line, sep, blob = data.partition(b"\n")
+    if not sep:
+        raise ValueError("no header line")
+    try:
+        header = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("the header is not UTF-8 JSON") from None
+    if not isinstance(header, dict) or set(header) != {"format", "key", "kind", "arrays", "payload", "digest"}:
+        raise ValueError("the header is not an entry")
+    if (header["format"], header["key"], header["kind"]) != (FORMAT, key, kind):
+        raise ValueError("written for other inputs or another version")
+    specs = header["arrays"]
+    if not isinstance(specs, list) or not all(_array_spec_ok(s) for s in specs):
+        raise ValueError("bad array descriptors")
+    if header["digest"] != _entry_digest({k: v for k, v in header.items() if k != "digest"}, blob):
+        raise ValueError("its digest does not match its content (edited or truncated)")
+    arrays, offset = [], 0
+    for s in specs:
+        dtype, count = np.dtype(s["dtype"]), math.prod(s["shape"])
+        size = dtype.itemsize * count
+        if offset + size > len(blob):
+            raise ValueError("truncated")
+        arrays.append(np.frombuffer(blob, dtype, count, offset).reshape(s["shape"]))
+        offset += size
+    if offset != len(blob):
+        raise ValueError("trailing bytes")
+    return Entry(header["payload"], tuple(arrays))
+
+
+def _array_spec_ok(spec: Any) -> bool:
+    return (isinstance(spec, dict) and set(spec) == {"dtype", "shape"} and spec["dtype"] in ARRAY_DTYPES
+            and isinstance(spec["shape"], list)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in spec["shape"]))
+
+
+def _entry_digest(header: dict, blob: bytes) -> str:
+    digest = hashlib.sha256(json.dumps(header, sort_keys=True, allow_nan=False).encode())
+    digest.update(blob)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- results as entries
+# A result is a tree of prunelimit dataclasses, dicts, lists, tuples, numbers, strings,
+# numpy arrays and torch tensors. Arrays and tensors go to the entry's arrays; the rest
+# is JSON with tagged nodes. Reading back builds only dataclasses defined in prunelimit.
+
+
+def to_entry(result: Any) -> Entry:
+    """``TypeError`` for a value that cannot be stored (the result is then not cached)."""
+    arrays: list[np.ndarray] = []
+    return Entry(_encode(result, arrays), tuple(arrays))
+
+
+def from_entry(entry: Entry, expected: type) -> Any:
+    """The stored result, or ``ValueError`` when it is not an ``expected`` built from known parts."""
+    try:
+        result = _decode(entry.payload, entry.arrays)
+    except Exception as exc:  # pure data building: whatever fails, the entry is not a result
+        raise ValueError(f"not a stored result ({type(exc).__name__})") from None
+    if not isinstance(result, expected):
+        raise ValueError(f"not a stored {expected.__name__}")
+    return result
+
+
+def _encode(obj: Any, arrays: list) -> Any:
+    import torch
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        cls = type(obj)
+        if not cls.__module__.startswith("prunelimit."):
+            raise TypeError(f"cannot store a {cls.__name__}")
+        return {"dataclass": f"{cls.__module__}:{cls.__qualname__}",
+                "fields": {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}}
+    if isinstance(obj, (np.ndarray, torch.Tensor)):
+        tensor = isinstance(obj, torch.Tensor)
+        array = obj.detach().cpu().numpy() if tensor else obj
+        if array.dtype.newbyteorder("<").str not in ARRAY_DTYPES:
+            raise TypeError(f"cannot store a {array.dtype} array")
+        arrays.append(array)
+        return {"tensor" if tensor else "array": len(arrays) - 1}
+    if isinstance(obj, dict):
+        return {"dict": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return {"tuple" if isinstance(obj, tuple) else "list": [_encode(v, arrays) for v in obj]}
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else {"float": repr(float(obj))}
+    if obj is None or isinstance(obj, str):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__}")
+
+
+def _decode(node: Any, arrays: tuple[np.ndarray, ...]) -> Any:
+    import importlib
+
+    import torch
+
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if not isinstance(node, dict) or len(node) not in (1, 2):
+        raise TypeError("bad node")
+    if "dataclass" in node:
+        module, _, name = str(node["dataclass"]).partition(":")
+        if not module.startswith("prunelimit."):
+            raise TypeError("foreign class")
+        cls = getattr(importlib.import_module(module), name)
+        if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)) or not isinstance(node["fields"], dict):
+            raise TypeError("not a dataclass")
+        return cls(**{k: _decode(v, arrays) for k, v in node["fields"].items()})
+    (tag, value), = node.items()
+    if tag in ("array", "tensor"):
+        if not (type(value) is int and 0 <= value < len(arrays)):
+            raise TypeError("bad array index")
+        array = arrays[value].copy()  # writable, and no longer tied to the file's buffer
+        return torch.from_numpy(array) if tag == "tensor" else array
+    if tag == "dict":
+        return {_decode(k, arrays): _decode(v, arrays) for k, v in value}
+    if tag in ("list", "tuple"):
+        items = [_decode(v, arrays) for v in value]
+        return tuple(items) if tag == "tuple" else items
+    if tag == "float" and value in ("nan", "inf", "-inf"):
+        return float(value)
+    raise TypeError("bad node")

@@ -121,6 +121,10 @@ def _root(
     """How far can this network be pruned? Predict the limit, prove it, prune to it."""
 
 
+def _warn(message: str) -> None:
+    typer.echo(f"prunelimit: warning: {printable(message)}", err=True)
+
+
 def _fail(code: int, message: str) -> None:
     """The one place errors reach stderr: file names and strings from files are made printable here."""
     typer.echo(f"prunelimit: error: {printable(message)}", err=True)
@@ -166,7 +170,11 @@ def emit(command: str, body: dict, as_json: bool, render, report) -> None:
         render(console_safe(report))  # strings from files print as text, never as escapes or rich markup
 
 
-MethodOpt = Annotated[str, typer.Option("--method", help="default (validated SLQ, see docs/accuracy.md) | paper (reference pipeline) | exact (full Hessian, ≤ 10k params).")]
+MethodOpt = Annotated[str, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian).")]
+ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %, ratio units) is at most this.")]
+MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Hessian-vector products at most (the old fixed 8 × 200 plan spent 1,600).")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most (default: no limit).")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="Curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N. ε, loss and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe (default: the method's).")]
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K (default: the method's).")]
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
@@ -182,13 +190,14 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 
 
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
-                      hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto") -> api.CurvatureOptions:
+                      hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto",
+                      **precision) -> api.CurvatureOptions:
     from prunelimit.curvature.hvp import ENGINES
     from prunelimit.curvature.lanczos import BASIS_DTYPES
     from prunelimit.theory.statdim import check_epsilon
 
-    if method not in ("default", "paper", "exact"):
-        raise UsageError(f"--method {method!r}: use default, paper or exact")
+    if method not in api.METHODS:
+        raise UsageError(f"--method {method!r}: use {', '.join(api.METHODS)}")
     if epsilon == "auto":
         eps = None
     else:
@@ -213,7 +222,7 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
     if basis_dtype != "auto" and basis_dtype not in BASIS_DTYPES:
         raise UsageError(f"--basis-dtype {basis_dtype!r}: use auto, {', '.join(BASIS_DTYPES)}")
     return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
-                                _memory_budget(memory_budget))
+                                _memory_budget(memory_budget), **precision)
 
 
 def _memory_budget(text: str) -> float | None:
@@ -249,6 +258,10 @@ def _spectral_options(
     hvp: HvpOpt = "auto",
     memory_budget: MemoryBudgetOpt = "auto",
     basis_dtype: BasisOpt = "auto",
+    tolerance: ToleranceOpt = 0.01,
+    max_hvps: MaxHvpsOpt = 1600,
+    time_budget: TimeBudgetOpt = None,
+    hessian_samples: HessianSamplesOpt = "auto",
 ) -> None:
     """Options of the spectrum estimate."""
 
@@ -260,6 +273,20 @@ def _limit_options(
     negative: NegativeOpt = "abs",
 ) -> None:
     """Options of the limit and its bounds."""
+
+
+def _cache_options(
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache folder, private to you (default ~/.cache/prunelimit).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
+) -> None:
+    """Where a computed spectrum is kept, so the next command on the same inputs reuses it."""
+
+
+def _store(o: SimpleNamespace):
+    """The checked result store of ``--cache-dir``/``--no-cache`` (before any work starts)."""
+    from prunelimit.cache import default_cache_dir, open_store
+
+    return open_store(None if o.no_cache else (o.cache_dir or default_cache_dir()), o.cache_dir is not None, _warn)
 
 
 def _general_options(
@@ -346,7 +373,18 @@ def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
 def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
     limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", 0.01), getattr(o, "bound_mode", "akf"),
              getattr(o, "negative", "abs"))
-    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget)
+    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
+                             tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
+                             hessian_samples=_hessian_samples(o.hessian_samples))
+
+
+def _hessian_samples(text: str) -> int | str:
+    if text in ("auto", "all"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--hessian-samples {text!r}: use auto, all or a positive number of samples") from None
 
 
 @app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")
@@ -363,7 +401,7 @@ def info(
 
 
 @app.command(epilog=f"Example: prunelimit spectrum {EXAMPLE} --plot spectrum.png")
-@shared(_model_data_options, _spectral_options, _general_options)
+@shared(_model_data_options, _spectral_options, _cache_options, _general_options)
 def spectrum(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -374,9 +412,10 @@ def spectrum(
     with handled(o.debug):
         options = _curvature(o)
         _check_plot(plot, force)
+        store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.spectrum(inputs, options, _absolute(advance))
+            rep = api.stored_spectrum(inputs, options, _absolute(advance), store)
         if plot is not None:
             from prunelimit.report.plots import plot_spectrum
 
@@ -385,7 +424,7 @@ def spectrum(
 
 
 @app.command(epilog=f"Example: prunelimit bounds {EXAMPLE}   (data from the file; else --data digits:train)")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def bounds(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -398,9 +437,10 @@ def bounds(
         _check_report(report, force)
         options = _curvature(o)
         _check_plot(plot, force)
+        store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.bounds(inputs, options, _absolute(advance))
+            rep = api.bounds(inputs, options, _absolute(advance), store)
         if plot is not None:
             from prunelimit.report.plots import plot_bounds
 
@@ -433,12 +473,11 @@ def _write_report(report: Optional[Path], command: str, body: dict, figures, for
 
 
 def _absolute(advance):
-    """Turn ``advance(n)`` into a callback that takes the absolute count done."""
-    state = {"done": 0}
+    """Turn ``advance`` into the library's ``progress(done, total=None, text=None)``: the
+    absolute count done, and the re-planned total and a status text when they are known."""
 
-    def update(done: int) -> None:
-        advance(done - state["done"])
-        state["done"] = done
+    def update(done: int, total: int | None = None, text: str | None = None) -> None:
+        advance(done, total, text, absolute=True)
 
     return update
 
@@ -673,7 +712,7 @@ def _steps(advance):
 
 
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def prune(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -695,12 +734,13 @@ def prune(
         if scope not in ("global", "layer"):
             raise UsageError(f"--scope {scope!r}: use global or layer")
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
+        store = _store(o) if ratio in ("auto", "lower") and from_report is None else None
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api._require_data(inputs)
-            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance))
+            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
@@ -709,7 +749,7 @@ def prune(
 
 
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def verify(
     o: SimpleNamespace,
     checkpoint: CkptArg,
@@ -733,12 +773,13 @@ def verify(
         if sweep < 0:
             raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
         _check_plot(plot, force)
+        store = _store(o)
         inputs = _inputs(o, checkpoint)
         api._require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
-                             finetune_epochs if refit else 0, finetune_lr)
+                             finetune_epochs if refit else 0, finetune_lr, store)
         if plot is not None:
             from prunelimit.report.plots import plot_verify
 
@@ -748,7 +789,7 @@ def verify(
 
 
 @app.command(epilog=f"Example: prunelimit gate {EXAMPLE} --min-ratio 0.6 --junit gate.xml")
-@shared(_model_data_options, _spectral_options, _limit_options, _general_options)
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def gate(
     o: SimpleNamespace,
     ctx: typer.Context,
@@ -759,12 +800,9 @@ def gate(
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache (default ~/.cache/prunelimit).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute even when a cached result exists.")] = False,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
-        from prunelimit.cache import default_cache_dir
         from prunelimit.gate import rules_from_options
 
         options = _curvature(o)
@@ -772,16 +810,10 @@ def gate(
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
         if junit is not None:  # fail before the curvature work, not after (the report is rewritten each run)
             check_writable(junit, force=True)
-        settings = dict(model=o.model, data=o.data, loss=o.loss, batch_size=o.batch_size, max_samples=o.max_samples,
-                        include=sorted(o.include or ()), exclude=sorted(o.exclude or ()), options=options)
-        cache = None if no_cache else (cache_dir or default_cache_dir())
-
-        def compute() -> dict:
-            inputs = _inputs(o, checkpoint)
-            with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-                return document("bounds", api.bounds(inputs, options, _absolute(advance)).to_json())
-
-        rep = api.gate(checkpoint, gate_rules, compute, settings, cache)
+        store = _store(o)
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance))
         if junit is not None:
             from prunelimit.report.junit import write_junit
 

@@ -49,3 +49,9 @@ def free_memory_mb(device: torch.device) -> float | None:
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0] / 2**20
     return None
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the accelerator's queued work (timing); nothing to do on a CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -38,6 +38,12 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test its own empty result cache, never the user's ``~/.cache/prunelimit``."""
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def tiny_model() -> torch.nn.Module:
     torch.manual_seed(0)

@@ -235,9 +235,9 @@ def test_gate_cache_hit_costs_no_hvps_and_misses_after_change(cli, own_ckpt, tmp
     assert first["cache_hit"] is False
 
     def forbidden(*args, **kwargs):
-        raise AssertionError("bounds recomputed on an unchanged model")
+        raise AssertionError("spectrum recomputed on an unchanged model")
 
-    monkeypatch.setattr(api, "bounds", forbidden)
+    monkeypatch.setattr(api, "spectrum", forbidden)
     second = _json(_gate(cli, own_ckpt, cache, "--min-ratio", 0.0, "--json"))
     assert second["cache_hit"] is True and second["measured"] == first["measured"]
     monkeypatch.undo()

@@ -18,7 +18,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digits-mlp.pt"
-FAST = ["--max-samples", "300", "--method", "paper", "--iterations", "12", "--runs", "2", "--device", "cpu"]
+# --no-cache: the second run must compute again, not read the first one's spectrum
+FAST = ["--max-samples", "300", "--method", "paper", "--iterations", "12", "--runs", "2", "--device", "cpu",
+        "--no-cache"]
 
 
 def _without_timings(text: str) -> str:

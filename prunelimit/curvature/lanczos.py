@@ -117,47 +117,104 @@ def lanczos_lockstep(
     """
     if iterations < 1:
         raise UsageError(f"Lanczos needs at least 1 iteration, got {iterations}")
-    if starts.ndim != 2 or starts.shape[1] != dim or starts.shape[0] < 1:
-        raise UsageError(f"Lanczos start vectors have shape {tuple(starts.shape)}, expected (k, {dim})")
-    iterations = min(iterations, dim)
-    if storage_dtype is None:
-        too_big = iterations * dim * 8 > AUTO_FLOAT64_BASIS_BYTES
-        storage_dtype = torch.float32 if too_big else torch.float64
-    runs = [_Run(s, iterations, storage_dtype, reorth, breakdown_tol) for s in starts]
-    products = 0
-    going = runs
-    while going:
-        ws = matmat(torch.stack([r.q for r in going])).detach().to("cpu", torch.float64)
-        for run, w in zip(going, ws):
-            run.advance(w)
-        products += len(going)
-        if callback is not None:
-            callback(products)
-        going = [r for r in going if not r.finished]
-    return [r.result(keep_basis) for r in runs]
+    runs = LanczosRuns(starts, dim, min(iterations, dim), reorth, storage_dtype, breakdown_tol)
+    runs.extend(matmat, iterations, callback)
+    return runs.results(keep_basis)
+
+
+class LanczosRuns:
+    """Lanczos runs from the rows of ``starts`` that can be extended step by step.
+
+    ``extend(matmat, m)`` brings every run that has not broken down to ``m`` steps in
+    lockstep; a later ``extend`` to more steps continues the same recurrences, so runs
+    extended in stages are bit for bit the runs made in one go (adaptive SLQ grows its
+    runs until its error bounds are small enough). ``capacity`` sizes the bases up front;
+    they grow when a run outgrows it. The storage dtype is fixed at construction.
+    """
+
+    def __init__(
+        self,
+        starts: Tensor,
+        dim: int,
+        capacity: int,
+        reorth: bool = True,
+        storage_dtype: torch.dtype | None = None,
+        breakdown_tol: float = 1e-10,
+    ) -> None:
+        if starts.ndim != 2 or starts.shape[1] != dim or starts.shape[0] < 1:
+            raise UsageError(f"Lanczos start vectors have shape {tuple(starts.shape)}, expected (k, {dim})")
+        self.dim = dim
+        capacity = max(1, min(capacity, dim))
+        if storage_dtype is None:
+            storage_dtype = torch.float32 if capacity * dim * 8 > AUTO_FLOAT64_BASIS_BYTES else torch.float64
+        self._runs = [_Run(s, capacity, storage_dtype, reorth, breakdown_tol) for s in starts]
+
+    @property
+    def steps(self) -> list[int]:
+        """Steps taken by each run."""
+        return [len(r.alpha) for r in self._runs]
+
+    @property
+    def broken_down(self) -> list[bool]:
+        """Whether each run ended by breakdown (its quadrature is then exact)."""
+        return [r.finished for r in self._runs]
+
+    def extend(self, matmat: Matmat, iterations: int, callback: StepCallback | None = None) -> int:
+        """Advance every run that has not broken down to ``min(iterations, dim)`` steps;
+        returns the operator products spent (``callback(products)`` after each step)."""
+        target = min(iterations, self.dim)
+        products = 0
+        going = [r for r in self._runs if not r.finished and len(r.alpha) < target]
+        for run in going:
+            run.reserve(target)
+        while going:
+            ws = matmat(torch.stack([r.q for r in going])).detach().to("cpu", torch.float64)
+            for run, w in zip(going, ws):
+                run.advance(w)
+            products += len(going)
+            if callback is not None:
+                callback(products)
+            going = [r for r in going if not r.finished and len(r.alpha) < target]
+        return products
+
+    def results(self, keep_basis: bool = False) -> list[LanczosResult]:
+        return [r.result(keep_basis) for r in self._runs]
 
 
 class _Run:
-    """One Lanczos recurrence: its basis, tridiagonal and current vectors."""
+    """One Lanczos recurrence: its basis, tridiagonal and current vectors.
 
-    def __init__(self, start: Tensor, iterations: int, storage: torch.dtype, reorth: bool, tol: float) -> None:
+    ``q`` is always the next vector to multiply (after step j it is q_{j+1}, with β_j
+    already in ``beta``), so the recurrence can be continued at any time; ``finished``
+    means breakdown (an invariant Krylov space).
+    """
+
+    def __init__(self, start: Tensor, capacity: int, storage: torch.dtype, reorth: bool, tol: float) -> None:
         q = start.detach().to("cpu", torch.float64)
         norm = float(q.norm())
         if not np.isfinite(norm) or norm == 0.0:
             raise NumericalError("the Lanczos start vector is zero or not finite")
         self.q = q / norm
         self.q_prev = torch.zeros_like(q)
-        self.basis = torch.empty(iterations, len(q), dtype=storage)
-        self.basis[0] = self.q
+        self.basis = torch.empty(capacity, len(q), dtype=storage)
         self.alpha: list[float] = []
         self.beta: list[float] = []
         self.residual = 0.0
         self.finished = False
         self._reorth, self._tol = reorth, tol
 
+    def reserve(self, steps: int) -> None:
+        """Room for ``steps`` basis vectors (copies the basis once when it must grow)."""
+        if steps > len(self.basis):
+            grown = torch.empty(steps, self.basis.shape[1], dtype=self.basis.dtype)
+            grown[: len(self.alpha)] = self.basis[: len(self.alpha)]
+            self.basis = grown
+
     def advance(self, w: Tensor) -> None:
         """One step with ``w = H q`` (float64, host)."""
         j = len(self.alpha)
+        self.reserve(j + 1)
+        self.basis[j] = self.q
         a = float(self.q @ w)
         # q·w is NaN/Inf iff some entry of w is (0·Inf = NaN): a scalar check of the vector.
         if not np.isfinite(a):
@@ -172,14 +229,11 @@ class _Run:
         self.alpha.append(a)
         self.residual = b
         scale = max(max(abs(x) for x in self.alpha), max(self.beta, default=0.0))
-        if b <= self._tol * max(scale, np.finfo(float).tiny):
+        if b <= self._tol * max(scale, np.finfo(float).tiny) or j + 1 == len(w):
             self.residual, self.finished = 0.0, True
-        elif j + 1 == len(self.basis):
-            self.finished = True
         else:
             self.beta.append(b)
             self.q_prev, self.q = self.q, w / b
-            self.basis[j + 1] = self.q
 
     def result(self, keep_basis: bool) -> LanczosResult:
         k = len(self.alpha)

@@ -20,7 +20,10 @@ class SpectralQuadrature:
     early). ``signed``: nodes are eigenvalues λ of H; otherwise they are |λ|.
     ``hvps``: Hessian-vector products spent. ``half``: the quadrature of the same runs
     after only the first half of the Lanczos steps (SPEC §3's convergence check: a result
-    that still moves between m/2 and m steps has not converged).
+    that still moves between m/2 and m steps has not converged). ``lower``/``upper``:
+    per-run rules on |λ| whose sums bound each run's exact ``zᵀ f(|H|) z`` from below and
+    above for completely monotone ``f(|λ|) = g(λ²)`` such as F's terms
+    (``prunelimit.curvature.bracket``); ``None`` where no such bracket is known.
     """
 
     nodes: np.ndarray
@@ -29,6 +32,8 @@ class SpectralQuadrature:
     signed: bool
     hvps: int = 0
     half: "SpectralQuadrature | None" = None
+    lower: "SpectralQuadrature | None" = None
+    upper: "SpectralQuadrature | None" = None
 
     @property
     def runs(self) -> int:

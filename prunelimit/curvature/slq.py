@@ -27,7 +27,8 @@ import torch
 from torch import Tensor
 
 from prunelimit.curvature.exact import dense_matrix, exact_quadrature
-from prunelimit.curvature.lanczos import Matmat, Matvec, lanczos, lanczos_lockstep, ritz, ritz_vectors
+from prunelimit.curvature.bracket import abs_bracket
+from prunelimit.curvature.lanczos import LanczosResult, LanczosRuns, Matmat, Matvec, lanczos, ritz, ritz_vectors
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import UsageError
 
@@ -74,7 +75,7 @@ def slq(
     and SLQ runs on the deflated operator ``PHP`` with probes ``Pz``, scaled to the
     remaining ``D − k'`` dimensions. ``callback(done, total)`` reports Lanczos steps.
 
-    ``lockstep=k`` advances the runs in groups of ``k`` (``lanczos_lockstep``), applying
+    ``lockstep=k`` advances the runs in groups of ``k`` (``LanczosRuns``), applying
     the operator to a group's vectors at once by ``matmat`` (rows in, products out; a
     stack of ``matvec`` calls when ``None``). Probes and results are those of one run
     after another, to the operator's rounding; the bases of a group are held together.
@@ -109,8 +110,7 @@ def slq(
     if project is not None:
         block = _projected(block, project)
     block = _square(block) if method == "h2" else block
-    nodes, weights = _rows(runs, m + k, exact_nodes, dim, method)
-    half_nodes, half_weights = _rows(runs, m // 2 + k, exact_nodes, dim, method)
+    results, broken = [], []
     for first in range(0, runs, lockstep):
         group = range(first, min(first + lockstep, runs))
         step_cb = None
@@ -120,21 +120,53 @@ def slq(
         probes = torch.stack([rademacher(dim, generator) for _ in group])
         if project is not None:
             probes = project(probes)
-        results = lanczos_lockstep(block, dim, m, probes, storage_dtype=storage_dtype, callback=step_cb)
-        for r, result in zip(group, results):
-            steps = len(result.alpha)
-            for out_nodes, out_weights, s in ((nodes, weights, steps), (half_nodes, half_weights, min(steps, m // 2))):
-                if s == 0:
-                    continue
-                theta, tau = ritz(result.alpha[:s], result.beta[: s - 1])
-                if method == "h2":
-                    theta = np.sqrt(np.maximum(theta, 0.0))
-                out_nodes[r, k : k + len(theta)] = theta
-                out_weights[r, k : k + len(tau)] = tau * (dim - k) / dim
-            hvps += per_step * result.steps
+        group_runs = LanczosRuns(probes, dim, m, storage_dtype=storage_dtype)
+        hvps += per_step * group_runs.extend(block, m, step_cb)
+        results += group_runs.results()
+        broken += group_runs.broken_down
+    return runs_quadrature(results, broken, dim, method, exact_nodes, hvps, iterations=m)
+
+
+def runs_quadrature(
+    results: list[LanczosResult], broken_down: list[bool], dim: int, method: str = "h",
+    exact_nodes: np.ndarray = np.zeros(0), hvps: int = 0, iterations: int | None = None,
+) -> SpectralQuadrature:
+    """The quadrature of Lanczos runs (one row each), with the rule after half the steps
+    (``half``) and, for plain runs on H, the Gauss/Gauss–Radau bounding rules on |λ|
+    (``lower``/``upper``, ``prunelimit.curvature.bracket``). ``exact_nodes``: deflated
+    eigenvalues entering every row exactly (weight 1/D each). ``iterations``: the steps the
+    runs were asked for (default: the longest run), whose half defines ``half``."""
+    k = len(exact_nodes)
+    m = iterations or max(r.steps for r in results)
+    nodes, weights = _rows(len(results), m + k, exact_nodes, dim, method)
+    half_nodes, half_weights = _rows(len(results), m // 2 + k, exact_nodes, dim, method)
+    for r, result in enumerate(results):
+        steps = result.steps
+        for out_nodes, out_weights, s in ((nodes, weights, steps), (half_nodes, half_weights, min(steps, m // 2))):
+            if s == 0:
+                continue
+            theta, tau = ritz(result.alpha[:s], result.beta[: s - 1])
+            if method == "h2":
+                theta = np.sqrt(np.maximum(theta, 0.0))
+            out_nodes[r, k : k + len(theta)] = theta
+            out_weights[r, k : k + len(tau)] = tau * (dim - k) / dim
     signed = method == "h"
     half = SpectralQuadrature(half_nodes, half_weights, dim, signed) if m // 2 >= 1 else None
-    return SpectralQuadrature(nodes, weights, dim, signed=signed, hvps=hvps, half=half)
+    lower = upper = None
+    if method == "h" and k == 0:
+        brackets = [abs_bracket(r.alpha, r.beta, exact=b) for r, b in zip(results, broken_down)]
+        lower = _padded([b.lower for b in brackets], dim)
+        upper = _padded([b.upper for b in brackets], dim)
+    return SpectralQuadrature(nodes, weights, dim, signed=signed, hvps=hvps, half=half, lower=lower, upper=upper)
+
+
+def _padded(rules: list[tuple[np.ndarray, np.ndarray]], dim: int) -> SpectralQuadrature:
+    """Rules of different lengths as zero-weight-padded rows of an unsigned quadrature."""
+    width = max(len(nodes) for nodes, _ in rules)
+    nodes, weights = np.zeros((len(rules), width)), np.zeros((len(rules), width))
+    for r, (x, w) in enumerate(rules):
+        nodes[r, : len(x)], weights[r, : len(w)] = x, w
+    return SpectralQuadrature(nodes, weights, dim, signed=False)
 
 
 def _rows(runs: int, width: int, exact_nodes: np.ndarray, dim: int, method: str) -> tuple[np.ndarray, np.ndarray]:

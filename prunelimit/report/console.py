@@ -34,6 +34,11 @@ def pct(value) -> str:
     return "—" if value is None else f"{100 * value:.2f} %"
 
 
+def cost(spectrum) -> str:
+    """This run's curvature work; a spectrum from the result cache cost none."""
+    return f"{spectrum.hvps:,} HVPs in {spectrum.seconds:.1f} s" + (" (spectrum from the cache)" if spectrum.cached else "")
+
+
 def render_info(rep) -> None:
     stdout.print(f"[bold]{rep.checkpoint}[/]  model [cyan]{rep.model or '(pickled module)'}[/]  format {rep.source}")
     table = Table("prunable layer", "shape", "count", "zeros", "zeros %")
@@ -61,12 +66,41 @@ def render_spectrum(rep) -> None:
         table.add_row("negative mass", pct(rep.negative_mass))
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
     table.add_row("loss", fmt(rep.loss))
-    table.add_row("cost", f"{rep.hvps:,} HVPs in {rep.seconds:.1f} s")
+    if rep.target is not None and rep.uncertainty is not None:
+        table.add_row("ρ* (ε auto)" if rep.target.epsilon_source != "given" else "ρ*",
+                      f"{pct(rep.target.ratio)} ± {uncertainty_line(rep.uncertainty)}")
+    table.add_row("cost", cost(rep))
     if rep.memory is not None:
         table.add_row("memory", memory_line(rep.memory))
     stdout.print(table)
+    solver_line(rep)
     nodes = "abs(λ)" if not q.signed else "λ"
     stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
+
+
+def uncertainty_line(u) -> str:
+    """``0.80 pt (95 %; probes ±0.06 pt s.e., steps ≤ 0.61 pt, data —)``."""
+    def pt(value) -> str:
+        return "—" if value is None else f"{100 * value:.2f} pt"
+
+    steps = {"bracket": f"steps ≤ {pt(u.steps)}", "half-steps": f"steps ~{pt(u.steps)} (m/2 vs m)"}.get(
+        u.steps_kind, "steps unknown")
+    probes = "probes unknown with 1 probe" if u.probes is None else f"probes {pt(u.probes)} s.e."
+    data = "" if u.data is None else f", data {pt(u.data)} s.e."
+    return f"{pt(u.plus_minus)} ({100 * u.level:.0f} %; {steps}, {probes}{data})"
+
+
+def solver_line(s) -> None:
+    """How the spectrum was computed, why, and what stopped it."""
+    if s.choice is None:
+        return
+    stop = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
+            "time-budget": "stopped by --time-budget", "converged": "every run converged"}.get(s.stopped_by)
+    samples = s.curvature_data
+    subset = "" if samples is None or samples.used == samples.total else \
+        f" · curvature on {samples.used:,} of {samples.total:,} samples"
+    plan = "" if s.solver == "exact" else f" · {s.runs} probes × {s.iterations} steps" + (f", {stop}" if stop else "")
+    stdout.print(f"solver: {s.choice.reason}{plan}{subset}")
 
 
 def memory_line(m) -> str:
@@ -90,11 +124,10 @@ def render_bounds(rep) -> None:
     if s.solver == "exact":
         stdout.print("spectrum: exact (all D eigenvalues, float64), no sampling error")
     else:
-        spread = f"± {p.spread:.4f} (std over {s.runs} probes)" if s.runs > 1 else "unknown with 1 probe (--runs K)"
-        stdout.print(f"SLQ uncertainty of ρ*: {spread}" + (
-            f" · ρ* at {s.iterations // 2} steps: {rep.half_ratio:.4f}" if rep.half_ratio is not None else ""))
+        stdout.print(f"ρ* = {pct(rep.ratio)} ± {uncertainty_line(rep.uncertainty)}")
+    solver_line(s)
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
-                 f"{s.hvps:,} HVPs in {s.seconds:.1f} s")
+                 f"{cost(s)}")
     if s.memory is not None:
         stdout.print(f"memory: {memory_line(s.memory)}")
     for warning in rep.warnings:

@@ -14,10 +14,12 @@ Advance = Callable[..., None]
 
 @contextlib.contextmanager
 def progress(description: str, total: int, enabled: bool = True) -> Iterator[Advance]:
-    """Yield ``advance(n)`` (or ``advance(done, total)`` to set both); a bar on stderr when ``enabled``."""
+    """Yield ``advance(n)``, or ``advance(done, total, text)`` to set the count done, the
+    (re-planned) total and a status after the description; a bar on stderr when ``enabled``.
+    ``absolute=True`` makes ``n`` the count done even without a total."""
     console = Console(stderr=True)
     if not enabled or not console.is_terminal:  # off a terminal rich only leaves a stray blank line
-        yield lambda *args: None
+        yield lambda *args, **kwargs: None
         return
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -26,11 +28,16 @@ def progress(description: str, total: int, enabled: bool = True) -> Iterator[Adv
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total or None)
 
-        def advance(n: int = 1, total: int | None = None) -> None:
-            if total is None:
+        def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
+            if total is None and not absolute:
                 bar.advance(task, n)
-            else:
-                bar.update(task, completed=n, total=total)
+                return
+            fields = {"completed": n}
+            if total is not None:
+                fields["total"] = max(total, n)
+            if text is not None:
+                fields["description"] = f"{description} · {text}"
+            bar.update(task, **fields)
 
         yield advance
 

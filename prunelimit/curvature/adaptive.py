@@ -1,0 +1,184 @@
+"""Adaptive SLQ: grow the Lanczos runs, or add probes, until the answer is precise enough.
+
+A fixed plan (the old default: 8 probes × 200 steps) spends the same work whether the
+quantity of interest converged after 40 steps or has not at 400. Here the caller says
+what "precise enough" means through ``assess(quadrature)``, which returns the current
+estimate and its uncertainty split into a truncation part (more steps shrink it) and a
+statistical part (more probes shrink it; ``prunelimit.theory.uncertainty``). Each stage
+then buys the cheaper remedy for the larger part:
+
+* steps: every run continues its recurrence (``LanczosRuns.extend``) to twice the steps,
+  so nothing computed before is thrown away;
+* probes: as many new runs as there are, seeded in order, brought to the current steps.
+
+It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
+budget (``"max-hvps"``), the time budget, predicted from the seconds per product so far
+(``"time-budget"``), or nothing left to refine (``"converged"``: every run exact).
+Runs are drawn and grouped as ``curvature.slq.slq`` does, so the result equals a fixed
+plan of the final probes and steps, to the operator's rounding.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from prunelimit.curvature.lanczos import LanczosRuns, Matmat
+from prunelimit.curvature.quadrature import SpectralQuadrature
+from prunelimit.curvature.slq import rademacher, runs_quadrature
+
+STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "converged")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """An estimate after a stage and its uncertainty: ``plus_minus`` in total, of which
+    ``steps`` is the truncation part and ``statistical`` the probe part."""
+
+    estimate: float
+    plus_minus: float
+    steps: float
+    statistical: float
+
+
+@dataclass(frozen=True)
+class AdaptivePlan:
+    """Where adaptive SLQ starts and when it stops (see the module doc).
+
+    ``tolerance``: the ``plus_minus`` to reach; ``max_products``: Hessian-vector products
+    at most; ``time_budget``: seconds at most (``None``: no limit); ``initial_steps`` and
+    ``initial_runs``: the first stage; ``lockstep``: runs advanced together (one
+    ``matmat`` call serves a group).
+    """
+
+    tolerance: float
+    max_products: int
+    time_budget: float | None = None
+    initial_steps: int = 32
+    initial_runs: int = 4
+    lockstep: int = 1
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the adaptive trail: the state after a stage and its assessment."""
+
+    products: int
+    runs: int
+    steps: int
+    seconds: float
+    estimate: float
+    plus_minus: float
+
+    def to_json(self) -> dict:
+        return {"hvps": self.products, "runs": self.runs, "iterations": self.steps, "seconds": self.seconds,
+                "ratio": self.estimate, "plus_minus": self.plus_minus}
+
+
+@dataclass(frozen=True)
+class AdaptiveResult:
+    quadrature: SpectralQuadrature
+    stopped_by: str
+    trail: list[Stage] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return self.trail[-1].steps
+
+    @property
+    def runs(self) -> int:
+        return self.trail[-1].runs
+
+
+Progress = Callable[[int, int, str], None]
+
+
+def adaptive_slq(
+    matmat: Matmat,
+    dim: int,
+    plan: AdaptivePlan,
+    assess: Callable[[SpectralQuadrature], Assessment],
+    seed: int = 0,
+    storage_dtype: torch.dtype | None = None,
+    progress: Progress | None = None,
+    describe: Callable[[Assessment], str] = lambda a: f"{a.estimate:.4f} ± {a.plus_minus:.4f}",
+    clock: Callable[[], float] = time.perf_counter,
+) -> AdaptiveResult:
+    """SLQ on H (rows in, products out by ``matmat``) grown until ``assess`` is satisfied.
+
+    ``progress(done, planned, text)`` is called after every product with the products of
+    the stages so far plus the current one, and ``describe`` of the latest assessment.
+    """
+    start = clock()
+    generator = torch.Generator().manual_seed(seed)
+    groups: list[LanczosRuns] = []
+    add_runs = min(plan.initial_runs, plan.max_products)  # the first stage fits the budget too
+    steps = max(1, min(plan.initial_steps, dim, plan.max_products // add_runs))
+    spent = 0
+    trail: list[Stage] = []
+    text = "first stage"
+    while True:
+        new_groups = _new_groups(add_runs, dim, steps, plan.lockstep, generator, storage_dtype)
+        going = [g for g in groups if min(g.steps) < steps and not all(g.broken_down)] + new_groups
+        planned = spent + _stage_cost(groups, new_groups, steps)
+        for group in going:
+            base = spent
+            callback = None if progress is None else (lambda n, base=base: progress(base + n, planned, text))
+            spent += group.extend(matmat, steps, callback)
+        groups += new_groups
+        results = [r for g in groups for r in g.results()]
+        broken = [b for g in groups for b in g.broken_down]
+        quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
+        verdict = assess(quad)
+        elapsed = clock() - start
+        trail.append(Stage(spent, len(results), steps, elapsed, verdict.estimate, verdict.plus_minus))
+        text = describe(verdict)
+        if progress is not None:
+            progress(spent, spent, text)
+        if verdict.plus_minus <= plan.tolerance:
+            return AdaptiveResult(quad, "tolerance", trail)
+        exhausted = steps >= dim or all(broken)
+        if exhausted and verdict.statistical <= 0.0:
+            return AdaptiveResult(quad, "converged", trail)
+        active = sum(not b for b in broken)
+        grow_steps = not exhausted and verdict.steps >= verdict.statistical
+        left = plan.max_products - spent
+        if plan.time_budget is not None:
+            per_product = elapsed / max(spent, 1)
+            left = min(left, int((plan.time_budget - elapsed) / per_product) if per_product > 0 else left)
+        if grow_steps:
+            add_runs = 0
+            new_steps = min(2 * steps, dim, steps + left // max(active, 1))
+            if new_steps <= steps:
+                return AdaptiveResult(quad, _limit(plan, left, spent), trail)
+            steps = new_steps
+        else:
+            add_runs = min(len(results), left // steps)
+            if add_runs < 1:
+                return AdaptiveResult(quad, _limit(plan, left, spent), trail)
+
+
+def _limit(plan: AdaptivePlan, left: int, spent: int) -> str:
+    """Which budget stopped the run: products when they are spent, else time."""
+    return "max-hvps" if plan.max_products - spent <= left else "time-budget"
+
+
+def _new_groups(runs: int, dim: int, steps: int, lockstep: int, generator: torch.Generator,
+                storage_dtype: torch.dtype | None) -> list[LanczosRuns]:
+    """``runs`` new probe runs in groups of ``lockstep``, probes drawn in order."""
+    groups = []
+    for first in range(0, runs, lockstep):
+        count = min(lockstep, runs - first)
+        probes = torch.stack([rademacher(dim, generator) for _ in range(count)])
+        groups.append(LanczosRuns(probes, dim, steps, storage_dtype=storage_dtype))
+    return groups
+
+
+def _stage_cost(groups: list[LanczosRuns], new_groups: list[LanczosRuns], steps: int) -> int:
+    """Products the coming stage will spend (runs that break down spend fewer)."""
+    grown = sum(steps - s for g in groups for s, b in zip(g.steps, g.broken_down) if not b and s < steps)
+    return grown + steps * sum(len(g.steps) for g in new_groups)
+

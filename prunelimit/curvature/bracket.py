@@ -1,0 +1,109 @@
+"""Two-sided quadrature bounds for spectral sums of ``|H|`` from a Lanczos run on ``H``.
+
+SLQ's Gauss rule ``Σ τ_k f(|θ_k|)`` is an estimate of ``zᵀ f(|H|) z`` with no sign on its
+error: ``|λ|`` has a kink at 0, where most of a trained network's spectrum sits, so the
+classical Gauss error formula does not apply on ``H``. It does apply on ``H²``:
+
+* ``f(|λ|) = g(λ²)`` with ``g(x) = 1/(1 + c√x)``, which is *completely monotone* on
+  ``x ≥ 0`` (a completely monotone function of the Bernstein function ``√x``), so its
+  derivatives alternate in sign: ``g⁽²ⁿ⁾ > 0`` and ``g⁽²ⁿ⁺¹⁾ < 0``;
+* for such ``g`` the n-point Gauss rule of a measure ν on ``[0, ∞)`` is a lower bound of
+  ``∫ g dν`` and the (n+1)-point Gauss–Radau rule with a node fixed at 0 is an upper bound
+  (Golub & Meurant, *Matrices, Moments and Quadrature with Applications*, 2010, Thm. 6.3–6.4);
+* the m-step Lanczos rule on ``H`` matches the probe's spectral measure μ on all
+  polynomials of degree ≤ 2m−1, so its push-forward by ``λ ↦ λ²`` matches ν = μ∘(λ²)⁻¹ on
+  all polynomials of degree ≤ m−1 in ``x``. The Jacobi matrix of ν up to ``n = ⌊(m−1)/2⌋``
+  rows (and the following β) depends only on those moments, so it is recovered exactly
+  by the Stieltjes procedure (Lanczos) on the discrete push-forward measure.
+
+So each probe's run yields ``[Gauss_n(g), Radau_n(g; 0)] ∋ zᵀ f(|H|) z / ‖z‖²`` for every
+``c ≥ 0`` at once, in exact arithmetic, at no extra Hessian-vector product: the
+quadrature-truncation error of ρ* is bounded, not guessed (``prunelimit.theory.uncertainty``).
+The bounds are those of a half-resolution rule, so they are wider than the error of the
+m-node estimate they bracket; they tighten as the run converges, and collapse onto the
+estimate when Lanczos breaks down (an invariant Krylov space: the rule is then exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from prunelimit.curvature.lanczos import ritz
+
+
+@dataclass(frozen=True)
+class AbsBracket:
+    """Quadrature rules on ``|λ|`` whose sums bound ``∫ f(|λ|) dμ`` for every ``f(|λ|) =
+    g(λ²)`` with ``g`` completely monotone: ``lower`` (Gauss) from below, ``upper``
+    (Gauss–Radau at 0) from above. Each is ``(nodes ≥ 0, weights summing to 1)``."""
+
+    lower: tuple[np.ndarray, np.ndarray]
+    upper: tuple[np.ndarray, np.ndarray]
+
+
+def abs_bracket(alpha: np.ndarray, beta: np.ndarray, exact: bool = False) -> AbsBracket:
+    """Gauss and Gauss–Radau rules on ``|λ|`` bracketing the measure of the Lanczos run with
+    tridiagonal ``(alpha, beta)`` on ``H`` (see the module doc).
+
+    ``exact``: the run ended by breakdown, so its own rule is the measure; both sides are
+    that rule. With fewer than 3 steps no moment beyond the mass is known: the bounds are
+    the trivial rules ``δ_∞`` (g = 0; the largest float stands for ∞) and ``δ_0`` (g(0) = 1).
+    """
+    theta, tau = ritz(alpha, beta)
+    nodes = np.abs(theta)
+    if exact:
+        return AbsBracket((nodes, tau), (nodes, tau))
+    n = (len(alpha) - 1) // 2
+    if n < 1:
+        return AbsBracket((np.array([np.finfo(float).max]), np.ones(1)), (np.zeros(1), np.ones(1)))
+    a, b = _stieltjes(theta**2, tau, n)
+    if len(b) < n:  # the push-forward has at most n points: its Gauss rule is exact
+        x, w = ritz(a, b[: len(a) - 1])
+        rule = (np.sqrt(np.maximum(x, 0.0)), w)
+        return AbsBracket(rule, rule)
+    x_gauss, w_gauss = ritz(a, b[: n - 1])
+    x_radau, w_radau = ritz(np.append(a, _radau_diagonal(a, b, 0.0)), b[:n])
+    return AbsBracket(
+        (np.sqrt(np.maximum(x_gauss, 0.0)), w_gauss),
+        (np.sqrt(np.maximum(x_radau, 0.0)), w_radau),
+    )
+
+
+def _stieltjes(x: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """First ``n`` recurrence coefficients ``α_0..α_{n−1}``, ``β_1..β_n`` of the discrete
+    measure ``Σ w_i δ_{x_i}``: Lanczos on ``diag(x)`` from ``√w``, with full
+    reorthogonalisation (m ≤ a few thousand points, float64). Stops early when the
+    measure has fewer than ``n`` points (β = 0)."""
+    q = np.sqrt(w) / np.linalg.norm(np.sqrt(w))
+    basis = [q]
+    alpha, beta = [], []
+    q_prev, b_prev = np.zeros_like(q), 0.0
+    scale = max(float(np.max(np.abs(x))), np.finfo(float).tiny)
+    for _ in range(n):
+        v = x * q - b_prev * q_prev
+        a = float(q @ v)
+        v -= a * q
+        stacked = np.array(basis)
+        for _ in range(2):  # "twice is enough"
+            v -= stacked.T @ (stacked @ v)
+        b = float(np.linalg.norm(v))
+        alpha.append(a)
+        beta.append(b)
+        if b <= 1e-13 * scale:
+            beta.pop()
+            break
+        q_prev, q, b_prev = q, v / b, b
+        basis.append(q)
+    return np.asarray(alpha), np.asarray(beta)
+
+
+def _radau_diagonal(alpha: np.ndarray, beta: np.ndarray, node: float) -> float:
+    """The last diagonal entry that makes ``node`` an eigenvalue of the (n+1)-row Jacobi
+    matrix: ``node + δ_n`` with ``(J_n − node·I) δ = β_n² e_n`` (Golub 1973)."""
+    n = len(alpha)
+    jacobi = np.diag(alpha - node) + np.diag(beta[: n - 1], 1) + np.diag(beta[: n - 1], -1)
+    rhs = np.zeros(n)
+    rhs[-1] = beta[n - 1] ** 2
+    return node + float(np.linalg.solve(jacobi, rhs)[-1])

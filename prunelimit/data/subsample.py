@@ -1,0 +1,87 @@
+"""A fixed, seeded, class-balanced subset of the analysis data for curvature.
+
+Hessian-vector products over a subset cost a fraction of full-data ones. The subset is
+stratified by class (each class keeps its share of the data, up to rounding) so the
+subsampled Hessian averages the same mixture of classes, and split into two halves of the
+same kind, on which ``prunelimit.theory.uncertainty`` measures what the subsampling does
+to ρ*. Batches that are not ``(x, integer labels)`` pairs are drawn without strata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from prunelimit.data.batches import Batch, Batches, batch_size, total_samples
+
+# Above this many analysis samples curvature uses a subset of this size by default
+# (``--hessian-samples auto``); below it the full data costs little more.
+AUTO_HESSIAN_SAMPLES = 8192
+
+
+@dataclass(frozen=True)
+class Subsample:
+    """The curvature data: ``batches`` (the subset, or the full data when ``used ==
+    total``) and its two halves ``half_a``/``half_b`` (empty on the full data)."""
+
+    batches: list[Batch]
+    half_a: list[Batch]
+    half_b: list[Batch]
+    used: int
+    total: int
+
+    @property
+    def subsampled(self) -> bool:
+        return self.used < self.total
+
+
+def resolve_hessian_samples(requested: int | str | None, total: int) -> int:
+    """Samples for curvature: ``None``/``"auto"`` → all up to ``AUTO_HESSIAN_SAMPLES``, else
+    that many; ``"all"`` → all; an int → at most that many."""
+    if requested in (None, "auto"):
+        return min(total, AUTO_HESSIAN_SAMPLES)
+    if requested == "all":
+        return total
+    return min(total, int(requested))
+
+
+def curvature_subsample(batches: Batches, samples: int, seed: int = 0) -> Subsample:
+    """``samples`` of the analysis data, class-balanced and seeded, re-batched at the size
+    of the first batch, in data order; the full data (no halves) when ``samples`` covers it."""
+    total = total_samples(batches)
+    if samples >= total:
+        return Subsample(list(batches), [], [], total, total)
+    size = batch_size(batches[0])
+    columns = [torch.cat([b[i] for b in batches]) for i in range(len(batches[0]))]
+    labels = columns[1] if len(columns) > 1 else None
+    strata = labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
+    half_a, half_b = _stratified_halves(strata, total, samples, np.random.default_rng(seed))
+    chosen = np.sort(np.concatenate([half_a, half_b]))
+    return Subsample(
+        _rebatched(columns, chosen, size), _rebatched(columns, np.sort(half_a), size),
+        _rebatched(columns, np.sort(half_b), size), len(chosen), total,
+    )
+
+
+def _stratified_halves(strata, total: int, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of two halves that together hold ``samples``, each class in proportion."""
+    groups = [np.arange(total)] if strata is None else [
+        np.flatnonzero(strata.cpu().numpy() == c) for c in np.unique(strata.cpu().numpy())
+    ]
+    # Largest-remainder apportionment: every class gets its share, the total is exact.
+    shares = np.array([len(g) for g in groups]) * samples / total
+    counts = np.floor(shares).astype(int)
+    counts[np.argsort(counts - shares)[: samples - counts.sum()]] += 1
+    a, b = [], []
+    for group, count in zip(groups, counts):
+        picked = rng.permutation(group)[:count]
+        a.append(picked[: (count + 1) // 2])
+        b.append(picked[(count + 1) // 2 :])
+    return np.concatenate(a), np.concatenate(b)
+
+
+def _rebatched(columns: list[torch.Tensor], index: np.ndarray, size: int) -> list[Batch]:
+    picked = [c[torch.as_tensor(index, device=c.device)] for c in columns]
+    return [tuple(c[i : i + size] for c in picked) for i in range(0, len(index), size)]

@@ -1,0 +1,148 @@
+"""How far ρ* from a sampled spectrum can be trusted: ρ* ± its uncertainty, by source.
+
+An SLQ estimate of ρ* differs from the ρ* of the exact spectrum for three reasons, each
+measured on the run itself:
+
+* **probes** — Hutchinson noise: each probe run estimates ``zᵀ f(H) z``, a random
+  sample of ``tr f(H)/D``. Measured by the jackknife over runs (leave one run out, solve
+  ρ* from the rest: Efron & Stein, *Ann. Statist.* 9, 1981), a standard error (1σ).
+* **steps** — quadrature truncation: each run's m-node rule is not its probe's measure
+  yet. ``prunelimit.curvature.bracket`` gives per-run Gauss and Gauss–Radau rules whose F
+  bound the run's exact F from below and above for every R; the probe-mean bounds give
+  ρ_lo ≤ ρ*_probes ≤ ρ_hi (``g(ρ) = F(R(ρ)) − ρ`` is decreasing). The stated figure is the
+  larger distance from the estimate to that bracket: a *bound*, not a standard error.
+  Without a bracket (``negative="flat"``, which is not a function of λ², or deflated or
+  H² runs) it falls back to the change of ρ* between m/2 and m steps, an indication only.
+* **data** — curvature on a subsample (``--hessian-samples``): the same probes on the two
+  halves of the subsample give ρ*_A and ρ*_B; with sampling variance ∝ 1/n,
+  ``sd(ρ*_S) ≈ |ρ*_A − ρ*_B| / 2 · sqrt(1 − n_S/n)`` (finite-population correction).
+
+The stated ``±`` is ``steps + t·stderr`` with ``stderr = sqrt(probes² + data²)`` and
+``t`` the two-sided 95 % Student quantile with ``runs − 1`` degrees of freedom: the
+truncation bound is added whole, the statistical parts at 95 %.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import t as student_t
+
+from prunelimit.theory.limit import solve_fixed_point
+from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.statdim import Negative, curvatures, fraction_per_run
+
+LEVEL = 0.95  # coverage the stated ± aims at
+
+
+@dataclass(frozen=True)
+class Uncertainty:
+    """ρ*'s uncertainty by source, in ratio units (see the module doc).
+
+    ``probes``: jackknife standard error (``None`` with a single run); ``steps``: bound
+    on the quadrature truncation (``steps_kind`` says ``"bracket"`` or ``"half-steps"``,
+    the latter an indication only); ``data``: 1σ of curvature subsampling (``None`` on
+    the full data); ``runs``: probe runs behind ``probes``.
+    """
+
+    probes: float | None
+    steps: float | None
+    data: float | None
+    runs: int
+    steps_kind: str = "bracket"
+
+    @property
+    def level(self) -> float:
+        """The coverage ``plus_minus`` aims at."""
+        return LEVEL
+
+    @property
+    def stderr(self) -> float:
+        """The statistical part, 1σ: probes and data combined."""
+        return math.hypot(self.probes or 0.0, self.data or 0.0)
+
+    @property
+    def plus_minus(self) -> float:
+        """The stated half-width: the truncation bound plus the statistical part at ``LEVEL``."""
+        return (self.steps or 0.0) + coverage_factor(self.runs) * self.stderr
+
+    def to_json(self) -> dict:
+        return {"probes": self.probes, "steps": self.steps, "data": self.data, "steps_kind": self.steps_kind,
+                "level": self.level, "plus_minus": self.plus_minus}
+
+
+EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact")
+
+
+def coverage_factor(runs: int) -> float:
+    """Two-sided ``LEVEL`` quantile of Student's t with ``runs − 1`` degrees of freedom
+    (the normal quantile's role when the standard error itself comes from few runs)."""
+    if runs < 2:
+        return 0.0  # no standard error to scale
+    return float(student_t.ppf(0.5 + LEVEL / 2, runs - 1))
+
+
+def jackknife_stderr(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
+                     zero_fraction: float = 0.0) -> float | None:
+    """Jackknife standard error of the probe-mean ρ* over the rows (runs); ``None`` for one run."""
+    runs = len(weights)
+    if runs < 2:
+        return None
+    keep = ~np.eye(runs, dtype=bool)
+    leave_one_out = np.array([
+        _ratio(profile, curvature[k], weights[k], epsilon, zero_fraction) for k in keep
+    ])
+    return float(math.sqrt((runs - 1) / runs * np.sum((leave_one_out - leave_one_out.mean()) ** 2)))
+
+
+def bracket_ratios(profile: MagnitudeProfile, quadrature: Any, epsilon: float,
+                   zero_fraction: float = 0.0) -> tuple[float, float] | None:
+    """``(ρ_lo, ρ_hi)`` from the quadrature's Gauss/Gauss–Radau bounding rules (``None``
+    when it carries none): the probe-mean ρ* of the exact per-probe measures lies between."""
+    lower, upper = getattr(quadrature, "lower", None), getattr(quadrature, "upper", None)
+    if lower is None or upper is None:
+        return None
+    lo = _ratio(profile, lower.nodes, lower.weights, epsilon, zero_fraction)
+    hi = _ratio(profile, upper.nodes, upper.weights, epsilon, zero_fraction)
+    return lo, hi
+
+
+def ratio_uncertainty(
+    profile: MagnitudeProfile,
+    quadrature: Any,
+    epsilon: float,
+    ratio: float,
+    negative: Negative = "abs",
+    half_ratio: float | None = None,
+    data: float | None = None,
+    zero_fraction: float = 0.0,
+) -> Uncertainty:
+    """The uncertainty of ``ratio``, the ρ* solved from ``quadrature`` (SLQ runs)."""
+    curv = curvatures(quadrature.nodes, negative, getattr(quadrature, "signed", True))
+    probes = jackknife_stderr(profile, curv, quadrature.weights, epsilon, zero_fraction)
+    bracket = bracket_ratios(profile, quadrature, epsilon, zero_fraction) if negative == "abs" else None
+    if bracket is not None:
+        steps, kind = max(ratio - bracket[0], bracket[1] - ratio, 0.0), "bracket"
+    elif half_ratio is not None:
+        steps, kind = abs(ratio - half_ratio), "half-steps"
+    else:
+        steps, kind = None, "none"
+    return Uncertainty(probes=probes, steps=steps, data=data, runs=quadrature.runs, steps_kind=kind)
+
+
+def split_half_sd(ratio_a: float, ratio_b: float, subsample: int, population: int) -> float:
+    """1σ of ρ* on ``subsample`` of ``population`` samples from ρ* on its two halves (module doc)."""
+    correction = max(0.0, 1.0 - subsample / population)
+    return abs(ratio_a - ratio_b) / 2.0 * math.sqrt(correction)
+
+
+def _ratio(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
+           zero_fraction: float) -> float:
+    """The probe-mean ρ* of ``(curvature, weights)`` rows."""
+    def fraction(radius: float) -> float:
+        return float(fraction_per_run(curvature, weights, radius, epsilon, "disc", zero_fraction).mean())
+
+    return solve_fixed_point(profile, fraction)[0]

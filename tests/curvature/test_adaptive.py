@@ -1,0 +1,97 @@
+"""Extendable Lanczos runs and adaptive SLQ (``curvature.lanczos.LanczosRuns``,
+``curvature.adaptive``) on operators with known spectra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
+from prunelimit.curvature.lanczos import LanczosRuns, lanczos_lockstep
+from prunelimit.curvature.slq import rademacher, slq
+
+
+def _operator(dim: int = 120, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    lam = rng.lognormal(-2, 1.5, dim) * rng.choice([1, -1], dim)
+    q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    h = torch.tensor((q * lam) @ q.T)
+    return lambda vs: vs @ h  # rows in, rows out (h is symmetric)
+
+
+def test_runs_extended_in_stages_equal_runs_made_at_once() -> None:
+    dim, matmat = 120, _operator()
+    gen = torch.Generator().manual_seed(3)
+    starts = torch.stack([rademacher(dim, gen) for _ in range(3)])
+    once = lanczos_lockstep(matmat, dim, 40, starts)
+    staged = LanczosRuns(starts, dim, 8)
+    spent = staged.extend(matmat, 8) + staged.extend(matmat, 25) + staged.extend(matmat, 40)
+    assert spent == 3 * 40
+    for a, b in zip(once, staged.results()):
+        np.testing.assert_array_equal(a.alpha, b.alpha)
+        np.testing.assert_array_equal(a.beta, b.beta)
+
+
+def test_breakdown_stops_a_run_for_good() -> None:
+    """A 5-dimensional operator: the Krylov space is invariant after 5 steps."""
+    matmat = lambda vs: vs * torch.arange(1.0, 6.0, dtype=torch.float64)  # noqa: E731
+    runs = LanczosRuns(torch.ones(1, 5, dtype=torch.float64), 5, 2)
+    runs.extend(matmat, 3)
+    assert runs.extend(matmat, 50) == 2 and runs.steps == [5] and runs.broken_down == [True]
+    assert runs.extend(matmat, 80) == 0
+
+
+def _assess_by_steps(target_steps: int, probe_part: float = 0.0):
+    """An assessment whose truncation part halves with every doubling of the steps."""
+    def assess(quad) -> Assessment:
+        steps = int((quad.weights > 0).sum(axis=1).max())
+        trunc = target_steps / steps * 0.01
+        return Assessment(0.5, trunc + probe_part, trunc, probe_part)
+
+    return assess
+
+
+def test_adaptive_stops_at_the_tolerance_and_equals_the_fixed_plan() -> None:
+    dim, matmat = 120, _operator()
+    plan = AdaptivePlan(tolerance=0.01, max_products=10_000, initial_steps=8, initial_runs=4, lockstep=2)
+    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(32), seed=5)
+    assert result.stopped_by == "tolerance"
+    assert [s.steps for s in result.trail] == [8, 16, 32]
+    assert result.quadrature.hvps == 4 * 32
+    fixed = slq(lambda v: matmat(v[None])[0], dim, 32, 4, 5, "h", matmat=matmat, lockstep=2)
+    np.testing.assert_allclose(result.quadrature.nodes, fixed.nodes, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(result.quadrature.weights, fixed.weights, rtol=1e-12, atol=1e-14)
+
+
+def test_adaptive_adds_probes_when_they_dominate_and_respects_the_budget() -> None:
+    dim, matmat = 120, _operator()
+    plan = AdaptivePlan(tolerance=0.001, max_products=200, initial_steps=10, initial_runs=4)
+    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(1, probe_part=0.05), seed=1)
+    assert result.stopped_by == "max-hvps"
+    # Probes double while the budget lasts, then the rest of it buys what it can.
+    assert [s.runs for s in result.trail] == [4, 8, 16, 20]
+    assert result.quadrature.hvps == 200
+
+
+def test_first_stage_fits_a_small_budget() -> None:
+    dim, matmat = 120, _operator()
+    plan = AdaptivePlan(tolerance=1e-9, max_products=30, initial_steps=32, initial_runs=4)
+    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(1000), seed=0)
+    assert result.quadrature.hvps <= 30 and result.stopped_by == "max-hvps"
+
+
+def test_time_budget_stops_with_its_reason() -> None:
+    dim, matmat = 120, _operator()
+    ticks = iter(np.arange(0.0, 1e6, 1.0))  # one second per clock reading
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=2.5, initial_steps=8, initial_runs=2)
+    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(1000), clock=lambda: next(ticks))
+    assert result.stopped_by == "time-budget"
+
+
+@pytest.mark.parametrize("runs", [1, 3])
+def test_converged_when_every_run_is_exact(runs: int) -> None:
+    dim, matmat = 20, _operator(20)
+    plan = AdaptivePlan(tolerance=1e-12, max_products=10_000, initial_steps=8, initial_runs=runs)
+    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(10**6), seed=0)
+    assert result.stopped_by == "converged" and result.steps == dim

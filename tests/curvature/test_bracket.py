@@ -1,0 +1,86 @@
+"""Gauss / Gauss–Radau bounds on ``zᵀ f(|H|) z`` from Lanczos runs on H (``curvature.bracket``).
+
+Oracle: symmetric matrices with a known spectrum (a trained network's shape: a cluster at
+0 of both signs plus a log-normal tail), where ``zᵀ f(|H|) z`` is computed exactly from the
+eigendecomposition. The bounds are theorems in exact arithmetic; float64 rounding of a
+200-dimensional problem moves them by ~1e-13, hence the 1e-10 relative slack.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from prunelimit.curvature.bracket import abs_bracket
+from prunelimit.curvature.lanczos import lanczos
+from prunelimit.curvature.slq import rademacher, slq
+
+SLACK = 1e-10
+
+
+def _matrix(dim: int, seed: int) -> tuple[np.ndarray, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    tail = dim - dim // 2
+    lam = np.concatenate([rng.normal(0, 1e-3, dim // 2), rng.lognormal(-2, 1.5, tail) * rng.choice([1, 1, 1, -1], tail)])
+    q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    return lam, torch.tensor((q * lam) @ q.T), torch.tensor(q)
+
+
+def _rule_sum(rule, f) -> float:
+    nodes, weights = rule
+    return float(np.sum(weights * f(nodes)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("steps", [3, 4, 9, 20, 60])
+def test_gauss_and_radau_bracket_the_exact_quadratic_form(seed: int, steps: int) -> None:
+    dim = 200
+    lam, h, q = _matrix(dim, seed)
+    z = rademacher(dim, torch.Generator().manual_seed(seed))
+    run = lanczos(lambda v: h @ v, dim, steps, z)
+    bracket = abs_bracket(run.alpha, run.beta)
+    # The probe's spectral measure: weights (qᵀz)²/‖z‖² on the eigenvalues.
+    mass = ((q.T @ z) ** 2).numpy() / float(z @ z)
+    for c in (1.0, 1e2, 1e4, 1e6):
+        def f(x):
+            return 1.0 / (1.0 + c * np.abs(x))
+
+        exact = float(mass @ f(lam))
+        assert _rule_sum(bracket.lower, f) <= exact * (1 + SLACK)
+        assert exact <= _rule_sum(bracket.upper, f) * (1 + SLACK)
+
+
+def test_bracket_tightens_with_steps_and_collapses_at_breakdown() -> None:
+    dim = 60
+    lam, h, q = _matrix(dim, 7)
+    z = rademacher(dim, torch.Generator().manual_seed(1))
+
+    def width(steps: int) -> float:
+        run = lanczos(lambda v: h @ v, dim, steps, z)
+        b = abs_bracket(run.alpha, run.beta, exact=len(run.alpha) < steps or steps == dim)
+        f = lambda x: 1.0 / (1.0 + 1e3 * np.abs(x))  # noqa: E731
+        return _rule_sum(b.upper, f) - _rule_sum(b.lower, f)
+
+    widths = [width(m) for m in (5, 11, 21, 41)]
+    assert all(a > b for a, b in zip(widths, widths[1:]))
+    assert width(dim) == 0.0  # the whole space: the Gauss rule is the measure
+
+
+def test_too_few_steps_give_the_trivial_bounds() -> None:
+    """With < 3 steps no moment of λ² beyond the mass is known: F ∈ [0, 1]."""
+    b = abs_bracket(np.array([0.5, 0.1]), np.array([0.2]))
+    f = lambda x: 1.0 / (1.0 + np.abs(x))  # noqa: E731
+    assert _rule_sum(b.lower, f) == pytest.approx(0.0, abs=1e-300)
+    assert _rule_sum(b.upper, f) == 1.0
+
+
+def test_slq_attaches_bounding_rules_only_where_they_hold() -> None:
+    dim = 50
+    _, h, _ = _matrix(dim, 3)
+    plain = slq(lambda v: h @ v, dim, 12, 2, 0, "h")
+    assert plain.lower is not None and plain.upper is not None
+    assert plain.lower.runs == plain.upper.runs == 2
+    np.testing.assert_allclose(plain.lower.weights.sum(axis=1), 1.0)
+    assert slq(lambda v: h @ v, dim, 12, 2, 0, "h2").lower is None  # nodes of H², not a run on H
+    assert slq(lambda v: h @ v, dim, 12, 2, 0, "h", deflate=2).lower is None  # exact nodes mixed in

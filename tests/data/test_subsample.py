@@ -1,0 +1,58 @@
+"""Class-balanced curvature subsets (``data.subsample``)."""
+
+from __future__ import annotations
+
+import torch
+
+from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, curvature_subsample, resolve_hessian_samples
+
+
+def _batches(counts=(50, 30, 20), size=16):
+    y = torch.cat([torch.full((n,), c) for c, n in enumerate(counts)])
+    y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]
+    x = torch.arange(len(y), dtype=torch.float32)[:, None]  # x holds the sample's index
+    return [(x[i : i + size], y[i : i + size]) for i in range(0, len(y), size)]
+
+
+def _column(batches, i):
+    return torch.cat([b[i] for b in batches])
+
+
+def test_subset_keeps_class_shares_and_splits_into_disjoint_halves() -> None:
+    batches = _batches()
+    sub = curvature_subsample(batches, 40, seed=3)
+    assert sub.subsampled and sub.used == 40 and sub.total == 100
+    assert torch.bincount(_column(sub.batches, 1)).tolist() == [20, 12, 8]
+    ids = _column(sub.batches, 0).flatten()
+    assert torch.all(ids[1:] > ids[:-1])  # data order kept
+    a, b = _column(sub.half_a, 0).flatten(), _column(sub.half_b, 0).flatten()
+    assert set(a.tolist()).isdisjoint(b.tolist()) and sorted(a.tolist() + b.tolist()) == ids.tolist()
+    assert abs(len(a) - len(b)) <= 3  # each class split in half, odd counts rounding up in A
+    assert all(len(bt[0]) <= 16 for bt in sub.batches)
+
+
+def test_subset_is_seeded() -> None:
+    batches = _batches()
+    first, again, other = (curvature_subsample(batches, 40, seed=s) for s in (1, 1, 2))
+    assert torch.equal(_column(first.batches, 0), _column(again.batches, 0))
+    assert not torch.equal(_column(first.batches, 0), _column(other.batches, 0))
+
+
+def test_full_data_when_the_subset_covers_it() -> None:
+    batches = _batches()
+    sub = curvature_subsample(batches, 100)
+    assert not sub.subsampled and sub.batches == batches and sub.half_a == []
+
+
+def test_regression_targets_are_drawn_without_strata() -> None:
+    x = torch.arange(60, dtype=torch.float32)[:, None]
+    batches = [(x[i : i + 10], x[i : i + 10] * 0.5) for i in range(0, 60, 10)]
+    sub = curvature_subsample(batches, 25, seed=0)
+    assert sub.used == 25 and len(_column(sub.half_a, 0)) == 13
+
+
+def test_resolve_hessian_samples() -> None:
+    assert resolve_hessian_samples(None, 1_000) == 1_000
+    assert resolve_hessian_samples("auto", 10 * AUTO_HESSIAN_SAMPLES) == AUTO_HESSIAN_SAMPLES
+    assert resolve_hessian_samples("all", 10**6) == 10**6
+    assert resolve_hessian_samples(500, 400) == 400

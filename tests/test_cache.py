@@ -1,0 +1,225 @@
+"""The result cache is keyed by content and never trusts a damaged or foreign entry (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import struct
+
+import pytest
+import torch
+
+GATE = ("--min-ratio", "0.0", "--use", "predicted", "--json")
+
+
+def _doc(result) -> dict:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _gate(cli, ckpt, cache, *args):
+    return cli("gate", ckpt, "--cache-dir", cache, *GATE, *args)
+
+
+def _prediction(doc: dict) -> dict:
+    """What a verdict rests on (timing differs between runs and is left out)."""
+    return doc["bounds"]["prediction"] | {"lower": doc["bounds"]["bounds"]["lower"]}
+
+
+def _write_data(path, seed: int, n: int = 240) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    torch.save({"x": torch.randn(n, 64, generator=gen), "y": torch.randint(0, 10, (n,), generator=gen)}, path)
+
+
+@pytest.fixture
+def forbid_curvature(monkeypatch):
+    """Make any spectrum computation fail the test: a cache hit must not do curvature work."""
+    from prunelimit import api
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the spectrum was recomputed")
+
+    def install():
+        monkeypatch.setattr(api, "spectrum", forbidden)
+
+    return install
+
+
+def test_rewritten_data_file_behind_same_spec_is_a_miss(cli, own_ckpt, tmp_path):
+    data, cache = tmp_path / "d.pt", tmp_path / "cache"
+    _write_data(data, 0)
+    first = _doc(_gate(cli, own_ckpt, cache, "--data", f"tensors:{data}"))
+    assert first["cache_hit"] is False
+    _write_data(data, 1)
+    second = _doc(_gate(cli, own_ckpt, cache, "--data", f"tensors:{data}"))
+    fresh = _doc(cli("gate", own_ckpt, "--no-cache", *GATE, "--data", f"tensors:{data}"))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
+def test_hit_does_no_curvature_work(cli, own_ckpt, tmp_path, forbid_curvature):
+    cache = tmp_path / "cache"
+    first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
+    forbid_curvature()
+    second = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
+    assert second["cache_hit"] is True and _prediction(second) == _prediction(first)
+
+
+MODEL_PY = "from torch import nn\n\ndef make():\n    return nn.Sequential(nn.Linear(64, 12), nn.{act}(), nn.Linear(12, 10))\n"
+LOSS_PY = ("import torch.nn.functional as F\n\n"
+           "def loss(model, batch):\n    return {scale} * F.cross_entropy(model(batch[0]), batch[1])\n")
+
+
+@pytest.mark.parametrize("flag, name, template, before, after", [
+    ("--model", "make", MODEL_PY, dict(act="ReLU"), dict(act="Sigmoid")),
+    ("--loss", "loss", LOSS_PY, dict(scale="1.0"), dict(scale="3.00")),
+])
+def test_edited_user_code_file_is_a_miss(cli, own_ckpt, tmp_path, flag, name, template, before, after):
+    """The file's size changes too, so Python's bytecode cache cannot serve the old code."""
+    code, cache = tmp_path / "user.py", tmp_path / "cache"
+    args = (flag, f"{code}:{name}", "--max-samples", 300)
+    code.write_text(template.format(**before))
+    first = _doc(_gate(cli, own_ckpt, cache, *args))
+    code.write_text(template.format(**after))
+    second = _doc(_gate(cli, own_ckpt, cache, *args))
+    assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
+
+
+@pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--batch-size", "64"), ("--max-samples", "200"),
+                                    ("--exclude", "2")])
+def test_changed_option_is_a_miss(cli, own_ckpt, tmp_path, change):
+    cache = tmp_path / "cache"
+    first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
+    second = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300, *change))
+    assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
+
+
+def _edit_number(raw: bytes) -> bytes:
+    """A stored scalar changed by hand, the rest (and the digest) left as it was."""
+    line, _, blob = raw.partition(b"\n")
+    header = json.loads(line)
+    header["payload"]["fields"]["lambda_max"] *= 10
+    return json.dumps(header).encode() + b"\n" + blob
+
+
+def _edit_nodes(raw: bytes) -> bytes:
+    """The first stored eigenvalue set to 1e6 in the raw bytes."""
+    line, _, blob = raw.partition(b"\n")
+    return line + b"\n" + struct.pack("<d", 1e6) + blob[8:]
+
+
+CORRUPTIONS = {
+    "binary-garbage": lambda raw: bytes(range(256)) * 4,
+    "not-utf8": lambda raw: b"\xff\xfe" + raw[2:],
+    "json-list": lambda raw: b"[1, 2, 3]\n",
+    "json-scalar": lambda raw: b"\"passed\"\n",
+    "old-plain-json": lambda raw: json.dumps(json.loads(raw.partition(b"\n")[0])["payload"]).encode(),
+    "edited-number": _edit_number,
+    "edited-nodes": _edit_nodes,
+    "truncated": lambda raw: raw[: len(raw) // 2],
+    "empty": lambda raw: b"",
+}
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS)
+def test_corrupt_entry_is_a_miss_and_replaced(cli, own_ckpt, tmp_path, name):
+    cache = tmp_path / "cache"
+    first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
+    (entry,) = cache.iterdir()
+    entry.write_bytes(CORRUPTIONS[name](entry.read_bytes()))
+    second = _gate(cli, own_ckpt, cache, "--max-samples", 300)
+    doc = _doc(second)
+    assert doc["cache_hit"] is False and _prediction(doc) == _prediction(first)
+    assert "ignoring damaged cache entry" in second.stderr and "Traceback" not in second.stderr
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True  # rewritten intact
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_world_writable_entry_is_not_trusted(cli, own_ckpt, tmp_path):
+    cache = tmp_path / "cache"
+    _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
+    (entry,) = cache.iterdir()
+    entry.chmod(entry.stat().st_mode | stat.S_IWOTH)
+    result = _gate(cli, own_ckpt, cache, "--max-samples", 300)
+    assert _doc(result)["cache_hit"] is False and "writable by every user" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_world_writable_cache_dir_is_refused_before_work(cli, own_ckpt, tmp_path, forbid_curvature):
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o777)
+    cache.chmod(0o777)
+    forbid_curvature()
+    result = _gate(cli, own_ckpt, cache, "--max-samples", 300)
+    assert result.exit_code == 2 and "writable by every user" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not list(cache.iterdir())
+
+
+def test_unusable_cache_dir_given_is_exit_2_before_work(cli, own_ckpt, tmp_path, forbid_curvature):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    forbid_curvature()
+    result = _gate(cli, own_ckpt, blocker / "cache", "--max-samples", 300)
+    assert result.exit_code == 2 and "--no-cache" in result.stderr and "Traceback" not in result.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_unusable_default_cache_dir_warns_and_runs_uncached(cli, own_ckpt, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(blocker / "cache"))
+    result = cli("gate", own_ckpt, *GATE, "--max-samples", 300)
+    assert _doc(result)["cache_hit"] is False and "not caching results" in result.stderr
+
+
+# --------------------------------------------------------------------------- one spectrum for every command
+
+SMALL = ("--max-samples", 300)
+SLQ = ("--method", "paper", "--iterations", 12, "--runs", 2)
+
+
+def _without_timing(doc: dict) -> dict:
+    return {k: v for k, v in doc.items() if k not in ("timing", "memory")}
+
+
+@pytest.mark.parametrize("method", [(), SLQ], ids=["exact", "slq"])
+def test_second_bounds_reads_the_stored_spectrum_unchanged(cli, own_ckpt, method, forbid_curvature):
+    first = _doc(cli("bounds", own_ckpt, *SMALL, *method, "--json"))
+    assert first["timing"]["hvps"] > 0 and first["timing"]["cached"] is False
+    forbid_curvature()
+    second = _doc(cli("bounds", own_ckpt, *SMALL, *method, "--json"))
+    assert second["timing"] == second["timing"] | {"hvps": 0, "cached": True}
+    assert _without_timing(second) == _without_timing(first)  # the same numbers, to the last bit
+
+
+@pytest.mark.parametrize("then", [
+    ("verify",), ("gate", "--min-ratio", "0.0"), ("bounds", "--epsilon", "0.05"), ("spectrum",),
+], ids=["verify", "gate", "bounds-other-epsilon", "spectrum"])
+def test_commands_after_bounds_spend_no_hvps(cli, own_ckpt, tmp_path, then, forbid_curvature):
+    """``--epsilon`` only moves the limit, but every option is part of the key: that one is a miss."""
+    _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
+    command, *extra = then
+    if command != "bounds":
+        forbid_curvature()
+    doc = _doc(cli(command, own_ckpt, *SMALL, *SLQ, *extra, "--json"))
+    if command == "gate":
+        assert doc["cache_hit"] is True and doc["bounds"]["timing"]["hvps"] == 0
+    else:
+        cached = command != "bounds"
+        assert doc["timing"]["cached"] is cached and (doc["timing"]["hvps"] == 0) is cached
+
+
+def test_prune_auto_after_bounds_spends_no_hvps(cli, own_ckpt, tmp_path, forbid_curvature):
+    bounds = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
+    forbid_curvature()
+    pruned = _doc(cli("prune", own_ckpt, *SMALL, *SLQ, "--ratio", "auto", "-o", tmp_path / "p.pt", "--json"))
+    assert pruned["ratio"]["requested"] == bounds["prediction"]["ratio"]
+
+
+def test_no_cache_recomputes_and_writes_nothing(cli, own_ckpt, tmp_path):
+    cache = tmp_path / "cache"
+    for _ in range(2):
+        doc = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--cache-dir", cache, "--no-cache", "--json"))
+        assert doc["timing"]["hvps"] > 0 and doc["timing"]["cached"] is False
+    assert not cache.exists()
