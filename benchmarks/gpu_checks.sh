@@ -9,7 +9,10 @@
 #   1. bounds on the bundled example on the CPU and on CUDA, exact and paper SLQ with the
 #      kept-graph and the recomputing (lockstep) engine: the same numbers on both devices;
 #   2. the ResNet-18 benchmark with few Lanczos steps, projected to 128 (a full 128-step
-#      run may not fit one 10-minute call), TF32 off and on.
+#      run may not fit one 10-minute call), TF32 off and on;
+#   3. time to answer: `prunelimit bounds` with its defaults (adaptive SLQ, curvature on a
+#      class-balanced 8,192-sample subset) on a CIFAR-sized ResNet-18 over 50,000 synthetic
+#      samples, within a 150 s time budget: its JSON says the HVPs, ρ* ± and what stopped it.
 # DEVICES=cpu runs part 1 on the CPU alone (how it is checked without a GPU).
 set -uo pipefail
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -48,6 +51,18 @@ for name in ("exact", "paper", "revrev"):
 PY
 
 if [[ " $DEVICES " == *" cuda "* ]]; then
-    timeout 240 python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" 2>&1 | tee "$OUT/resnet18.txt"
-    timeout 180 python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" --tf32 2>&1 | tee "$OUT/resnet18-tf32.txt"
+    timeout 200 python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" 2>&1 | tee "$OUT/resnet18.txt"
+    timeout 120 python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" --tf32 2>&1 | tee "$OUT/resnet18-tf32.txt"
+    python3 - "$OUT/resnet18-cifar10.pt" <<'PY'
+import sys, torch
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.spec import build_model
+torch.manual_seed(0)
+save_checkpoint(sys.argv[1], "resnet18-cifar:num_classes=10", build_model("resnet18-cifar:num_classes=10").state_dict())
+PY
+    /usr/bin/time -v timeout 220 python3 -m prunelimit bounds "$OUT/resnet18-cifar10.pt" \
+        --data synthetic:samples=50000,shape=3x32x32 --device cuda --time-budget 150 --no-cache --json \
+        > "$OUT/time-to-answer-resnet18.json" 2> "$OUT/time-to-answer-resnet18.err" || echo "FAILED: time to answer"
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); p=d['prediction']; s=d['spectrum']; print('time to answer:', d['timing'], 'rho*', p['ratio'], '+-', p['uncertainty']['plus_minus'], s['choice'], s['stopped_by'], s['runs'], 'x', s['iterations'])" \
+        "$OUT/time-to-answer-resnet18.json" | tee "$OUT/time-to-answer.txt"
 fi

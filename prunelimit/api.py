@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
@@ -16,7 +16,8 @@ from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import hessian_parameters, prunable_parameters
-from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.specs import SEED_LIMIT
+from prunelimit.theory.profile import MagnitudeProfile, PruningPath, path_profile
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
+    from prunelimit.io.outputs import Output
     from prunelimit.models.evaluate import Evaluation
     from prunelimit.pruning.actual import ActualLimit
     from prunelimit.pruning.lomp import LompConfig
@@ -104,9 +106,9 @@ METHODS = ("default", "slq", "paper", "exact")
 class CurvatureOptions:
     """Settings that change the numbers of ``spectrum`` and ``bounds`` (all part of the cache key).
 
-    ``method``: ``default`` (the validated SLQ variant, docs/accuracy.md), ``paper`` (the
-    reference pipeline: SLQ on H, smoothed density, integer R, 1/1000 grid) or ``exact``
-    (full Hessian, small models only). ``iterations``/``runs`` ``None`` pick the method's
+    ``method``: ``default`` (exact or adaptive SLQ, whichever answers first; see below),
+    ``slq`` (adaptive SLQ), ``paper`` (the reference pipeline: SLQ on H, smoothed density,
+    integer R, 1/1000 grid) or ``exact`` (full Hessian, small models only). ``iterations``/``runs`` ``None`` pick the method's
     defaults. ``epsilon`` ``None`` is the population std of per-batch losses (SPEC §2).
     ``basis_dtype``: storage of the Lanczos basis in host memory, ``auto`` (float32 for
     float32 HVPs, else float64) or a name in ``prunelimit.curvature.lanczos.BASIS_DTYPES``.
@@ -141,15 +143,36 @@ class CurvatureOptions:
     hessian_samples: int | str | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.tolerance, (int, float)) and math.isfinite(self.tolerance) and self.tolerance > 0):
-            raise UsageError(f"tolerance must be a positive number (ρ* ± in ratio units), got {self.tolerance!r}")
-        if not (isinstance(self.max_hvps, int) and self.max_hvps >= 1):
-            raise UsageError(f"max_hvps must be a positive integer, got {self.max_hvps!r}")
-        if self.time_budget is not None and not (math.isfinite(self.time_budget) and self.time_budget > 0):
-            raise UsageError(f"time_budget must be a positive number of seconds, got {self.time_budget!r}")
-        samples = self.hessian_samples
-        if not (samples in (None, "auto", "all") or (isinstance(samples, int) and samples >= 1)):
-            raise UsageError(f"hessian_samples must be auto, all or a positive integer, got {samples!r}")
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field), one field a block."""
+        from prunelimit import validate
+        from prunelimit.curvature.hvp import ENGINES
+        from prunelimit.curvature.lanczos import BASIS_DTYPES
+        from prunelimit.theory.limit import BOUND_MODES
+        from prunelimit.theory.statdim import Negative
+
+        validate.choice("method", self.method, METHODS)
+        if self.iterations is not None:
+            validate.integer("iterations", self.iterations, 1)
+        if self.runs is not None:
+            validate.integer("runs", self.runs, 1)
+        if self.epsilon is not None:
+            validate.positive("epsilon", self.epsilon)
+        validate.open_unit("eta", self.eta)
+        validate.choice("bound_mode", self.bound_mode, BOUND_MODES)
+        validate.choice("negative", self.negative, get_args(Negative))
+        validate.choice("hvp", self.hvp, ENGINES)
+        validate.integer("seed", self.seed, 0, SEED_LIMIT)
+        validate.choice("basis_dtype", self.basis_dtype, ("auto", *BASIS_DTYPES))
+        if self.memory_budget_mb is not None:
+            validate.positive("memory_budget_mb", self.memory_budget_mb)
+        validate.positive("tolerance", self.tolerance)
+        validate.integer("max_hvps", self.max_hvps, 1)
+        if self.time_budget is not None:
+            validate.positive("time_budget", self.time_budget)
+        if self.hessian_samples not in (None, "auto", "all"):
+            validate.integer("hessian_samples", self.hessian_samples, 1)
+
+
 
 
 # The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share
@@ -257,6 +280,7 @@ class SpectrumReport:
     target: "LimitTarget | None" = field(default=None, repr=False)
     uncertainty: "Uncertainty | None" = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
+    notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
 
     def to_json(self) -> dict:
         q = self.quadrature
@@ -274,6 +298,7 @@ class SpectrumReport:
                 "uncertainty": self.uncertainty.to_json()},
             "timing": self._timing(),
             "memory": None if self.memory is None else self.memory.to_json(),
+            "warnings": list(self.notes),
         }
 
     def _timing(self) -> dict:
@@ -552,7 +577,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
         stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, target=target,
-        uncertainty=uncertainty,
+        uncertainty=uncertainty, notes=() if op.fallback is None else (op.fallback,),
     )
 
 
@@ -705,9 +730,21 @@ class BoundsReport:
     paper: "PaperPrediction | None"
     half_ratio: float | None
     warnings: tuple[str, ...]
-    profile: MagnitudeProfile
+    profile: PruningPath
     first_order: float | None = None
     prunable_names: tuple[str, ...] = ()
+    scope: str = "global"
+    uncertainty: "Uncertainty | None" = None  # ρ*'s, by source (prunelimit.theory.uncertainty)
+
+    @property
+    def lower(self) -> float | None:
+        """ρ_L by the method's own pipeline (the reference arithmetic with ``--method paper``)."""
+        return self.prediction.lower if self.paper is None else self.paper.lower
+
+    @property
+    def upper(self) -> float | None:
+        """ρ_U by the method's own pipeline, like :attr:`lower`."""
+        return self.prediction.upper if self.paper is None else self.paper.upper
 
     def to_json(self) -> dict:
         s, p = self.spectrum, self.prediction
@@ -728,12 +765,14 @@ class BoundsReport:
                 "half_iterations_ratio": self.half_ratio,
                 "stderr": self.uncertainty.stderr,
                 "uncertainty": self.uncertainty.to_json(),
+                "scope": self.scope,
+                "reference_density": None if self.paper is None else _aliasing_json(self.paper.aliasing),
             },
             "bounds": {
-                "lower": p.lower,
-                "upper": p.upper,
-                "lower_density": None if p.lower is None else 1.0 - p.lower,
-                "upper_density": None if p.upper is None else 1.0 - p.upper,
+                "lower": self.lower,
+                "upper": self.upper,
+                "lower_density": None if self.lower is None else 1.0 - self.lower,
+                "upper_density": None if self.upper is None else 1.0 - self.upper,
                 "eta": p.eta,
                 "mode": p.bound_mode,
             },
@@ -744,38 +783,58 @@ class BoundsReport:
             "memory": None if s.memory is None else s.memory.to_json(),
         }
 
-    @property
-    def uncertainty(self) -> "Uncertainty":
-        """ρ*'s uncertainty by source (``prunelimit.theory.uncertainty``)."""
-        return self.spectrum.uncertainty
+
+def _aliasing_json(a) -> dict:
+    # Shares and masses to 1e-9: below that they follow the nodes' last bits (float32
+    # products summed in another order move a node by ~1e-7 of itself), not the aliasing.
+    return {"kernel_std": a.kernel_std, "grid_step": a.grid_step, "aliased": a.aliased,
+            "node_mass_min": round(a.mass_min, 9), "node_mass_max": round(a.mass_max, 9),
+            "weight_moved": round(a.moved, 9)}
 
 
 def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
-           store: "Store | None" = None) -> BoundsReport:
-    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2); the
-    spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`)."""
+           scope: str = "global", store: "Store | None" = None) -> BoundsReport:
+    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2).
+
+    ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
+    or ``layer`` (the same ratio in every tensor, as ``prune``/``verify --scope layer``).
+    The spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`).
+    """
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
 
+    if scope == "layer" and options.method == "paper":  # before the spectrum's work
+        raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
+                         "use scope global or method default")
     spec = stored_spectrum(inputs, options, progress, store)
     target = spec.target or limit_target(inputs, options, spec.batch_losses)  # raises why there is none
-    epsilon, profile, weights = target.epsilon, target.profile, list(target.weights)
+    epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
+    profile = path_profile(weights, scope)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
     prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
     paper = None
     ratio, radius = prediction.ratio, prediction.radius
-    if options.method == "paper":
+    half = spec.half
+    half_ratio = predict_from_quadrature(profile, half, epsilon, **kw).ratio if half is not None else None
+    if options.method == "paper":  # ρ*, the bounds and the m/2 check all by the reference arithmetic
         q = spec.quadrature
-        paper = paper_limit(weights, q.nodes, q.weights, epsilon)
+        paper = paper_limit(weights, q.nodes, q.weights, epsilon, dim=q.dim, **kw)
         ratio, radius = paper.ratio, paper.radius
-    half_ratio = predict_from_quadrature(profile, spec.half, epsilon, **kw).ratio if spec.half is not None else None
+        if half is not None:
+            half_ratio = paper_limit(weights, half.nodes, half.weights, epsilon, negative=options.negative).ratio
+    uncertainty = spec.uncertainty
+    if scope != "global" and spec.solver != "exact":  # the same spectrum, the layer-wise path's ρ*
+        uncertainty = _slq_uncertainty(replace(target, profile=profile, ratio=prediction.ratio), spec.quadrature,
+                                       options, spec.uncertainty.data)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
-    warns = _bounds_warnings(spec, prediction, half_ratio, epsilon, options, first_order)
-    return BoundsReport(spec, profile.n, epsilon, target.epsilon_source, prediction, ratio, radius, paper, half_ratio,
-                        tuple(warns), profile, first_order, target.names)
+    warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty)
+    if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
+        warns.append(_aliasing_warning(paper.aliasing))
+    return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
+                        tuple(warns), profile, first_order, target.names, scope, uncertainty)
 
 
-def first_order_change(profile: MagnitudeProfile, names, weights, gradient: dict, ratio: float) -> float | None:
+def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
     """``∇L · (MP_ρ(w) − w)``: the loss change to first order at ρ, which the quadratic model drops.
 
     ``None`` when a prunable weight is outside the Hessian set (no gradient for it).
@@ -790,10 +849,10 @@ def first_order_change(profile: MagnitudeProfile, names, weights, gradient: dict
 
 
 def _bounds_warnings(
-    spec: SpectrumReport, pred, half_ratio, epsilon: float, options: CurvatureOptions, first_order: float | None
+    spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
+    first_order: float | None, u: "Uncertainty",
 ) -> list[str]:
-    warns = []
-    u = spec.uncertainty
+    warns = list(spec.notes)
     if spec.solver != "exact" and u.plus_minus > options.tolerance:
         cause = {"max-hvps": f"the product budget (--max-hvps {options.max_hvps}) ran out",
                  "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
@@ -805,16 +864,16 @@ def _bounds_warnings(
                   "probes": "more probes (a larger --max-hvps)",
                   "data": "more curvature samples (--hessian-samples)"}[largest]
         warns.append(
-            f"ρ* = {pred.ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
+            f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"the largest part is {largest}, which needs {remedy}"
         )
     if half_ratio is not None and u.steps_kind != "bracket" and spec.solver != "exact" \
-            and abs(pred.ratio - half_ratio) > SPREAD_TOLERANCE:
+            and abs(ratio - half_ratio) > SPREAD_TOLERANCE:
         warns.append(
-            f"ρ* moved by {abs(pred.ratio - half_ratio):.3f} between {spec.iterations // 2} and "
+            f"ρ* moved by {abs(ratio - half_ratio):.3f} between {spec.iterations // 2} and "
             f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
         )
-    stiffness = pred.radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
+    stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
     if spec.solver != "exact" and u.steps_kind != "bracket" and stiffness > SLQ_VALIDATED_STIFFNESS:
         warns.append(
             f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
@@ -833,6 +892,17 @@ def _bounds_warnings(
             f"(handled as --negative {options.negative})"
         )
     return warns
+
+
+ALIASING_TOLERANCE = 0.01  # share of the quadrature weight moved between nodes that gets a warning
+
+
+def _aliasing_warning(a) -> str:
+    return (
+        f"the reference density's kernel (std {a.kernel_std:.2g}) is narrower than its grid step ({a.grid_step:.2g}): "
+        f"node weights alias onto grid points ({100 * a.moved:.1f} % of the weight moves between nodes), which "
+        "moves the paper's ρ*; the continuous ρ* row is free of this (docs/methods.md)"
+    )
 
 
 # --------------------------------------------------------------------------- laws
@@ -887,9 +957,10 @@ def imp(
     """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec)."""
     from pathlib import Path
 
-    from prunelimit.laws.imp import check_output_dir, iterative_magnitude_pruning
+    from prunelimit.io.outputs import preflight
+    from prunelimit.laws.imp import iterative_magnitude_pruning, output_folder
 
-    check_output_dir(output)  # before any loading or training
+    preflight([output_folder(output)], [source, model, data, eval_data, loss])
     from_file = Path(source).is_file()
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
                            loss, batch_size, max_samples, trust_pickle, download, device, seed)
@@ -934,8 +1005,10 @@ def starting_point(
         inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
                              data_from_checkpoint=True)
         net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
-        data, eval_data = inputs.data_spec, eval_data or inputs.loaded.meta.get("eval_data")
+        recorded_eval = eval_data is None
+        data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
     else:
+        recorded_eval = False
         if model is None:
             raise UsageError("give a checkpoint, or --model SPEC to start from a fresh model")
         if data is None:
@@ -946,7 +1019,7 @@ def starting_point(
         train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
     if not train:
         raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
-    evaluation = load_batches(eval_data, batch_size, None, dev, download) if eval_data else train
+    evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train), (eval_data, evaluation))
     return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data)
 
@@ -971,12 +1044,14 @@ def train(
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
     from prunelimit.inputs import load_batches
-    from prunelimit.io.atomic import check_writable
     from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import Output, preflight
     from prunelimit.models.load import load_model
     from prunelimit.pruning.lomp import train as lomp_train
 
     output = Path(output)
+    preflight([Output("-o", output, "checkpoint", overwrite=resume)],
+              [model_spec, data, eval_data, loss], force)
     dev = resolve_device(device)
     resume_state = None
     if resume and output.is_file():
@@ -987,7 +1062,6 @@ def train(
         model_spec, net = loaded.spec, loaded.model
         resume_state = {**state, "model": net.state_dict()}
     else:
-        check_writable(output, force)
         torch.manual_seed(config.seed)
         from prunelimit.models.spec import build_model
 
@@ -1047,19 +1121,27 @@ class PruneReport:
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
-                  progress=None, store: "Store | None" = None) -> tuple[float, str]:
-    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number."""
+                  progress=None, scope: str = "global", store: "Store | None" = None) -> tuple[float, str]:
+    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number.
+
+    The prediction follows the pruning path of ``scope``; a saved report must have been
+    computed for that path (reports without a recorded scope are global).
+    """
     if ratio in ("auto", "lower"):
         if from_report is not None:
             from prunelimit.gate import measured_value, read_report
 
             report = read_report(from_report)
+            recorded = _recorded_scope(report)
+            if recorded != scope:
+                raise UsageError(f"{from_report} predicts the limit of {recorded} pruning, not {scope}: "
+                                 f"use --scope {recorded}, or drop --from to predict for {scope} pruning")
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
             return value, f"{ratio} from {from_report}"
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
-        rep = bounds(inputs, options, progress, store)
-        value = rep.ratio if ratio == "auto" else rep.prediction.lower
+        rep = bounds(inputs, options, progress, scope, store)
+        value = rep.ratio if ratio == "auto" else rep.lower
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
         return value, f"{ratio} (bounds)"
@@ -1070,29 +1152,29 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     return value, "given"
 
 
+def _recorded_scope(report: dict) -> str:
+    prediction = report.get("prediction")
+    scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
+    return scope if scope in ("global", "layer") else "global"
+
+
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
     force: bool = False, seed: int = 0, progress=None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved."""
-    from pathlib import Path
-
-    from prunelimit.io.atomic import check_writable
+    from prunelimit.io.atomic import write_atomic
     from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
     from prunelimit.pruning.masks import sparsity_table, to_prune_state_dict
 
     check_ratio(ratio)
-    output = Path(output)
-    outputs = {"prunelimit": output, "torch-prune": output.with_suffix(".prune.pt"),
-               "safetensors": output.with_suffix(".safetensors")}
-    unknown = set(formats) - set(outputs)
-    if unknown:
-        raise UsageError(f"--format {sorted(unknown)[0]!r}: use prunelimit, torch-prune or safetensors")
-    for fmt_name in formats:
-        check_writable(outputs[fmt_name], force)
+    planned = prune_outputs(output, formats)
+    preflight(planned.values(), [inputs.loaded.path, inputs.data_spec], force)
+    outputs = {name: out.path for name, out in planned.items()}
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     result = prune_model(inputs.model, ratio, scope, inputs.selection)
@@ -1110,7 +1192,6 @@ def prune(
     if "prunelimit" in formats:
         save_checkpoint(outputs["prunelimit"], inputs.loaded.spec, state, result.masks, meta, force)
     if "torch-prune" in formats:
-        from prunelimit.io.atomic import write_atomic
         import torch
 
         pruned_sd = to_prune_state_dict(state, result.masks)
@@ -1118,13 +1199,33 @@ def prune(
     if "safetensors" in formats:
         from safetensors.torch import save_file
 
-        from prunelimit.io.atomic import write_atomic
-
         tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats))
+
+
+PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),
+                 "safetensors": (".safetensors", "safetensors")}  # --format: (suffix beside -o, file format)
+
+
+def prune_outputs(output, formats: tuple[str, ...] = ("prunelimit",)) -> "dict[str, Output]":
+    """The file each ``--format`` writes: ``-o`` itself, the others beside it with their suffix."""
+    from pathlib import Path
+
+    from prunelimit.io.outputs import Output
+
+    unknown = sorted(set(formats) - set(PRUNE_FORMATS))
+    if unknown:
+        raise UsageError(f"--format {unknown[0]!r}: use {', '.join(PRUNE_FORMATS)}")
+    output = Path(output)
+    planned = {}
+    for name in formats:
+        suffix, kind = PRUNE_FORMATS[name]
+        path, option = (output.with_suffix(suffix), f"--format {name}") if suffix else (output, "-o")
+        planned[name] = Output(option, path, kind)
+    return planned
 
 
 LARGE_GAP = 0.05  # |Δ| above 5 percentage points gets a diagnosis in words
@@ -1181,7 +1282,7 @@ def verify(
     from prunelimit.pruning.finetune import FinetuneConfig
     from prunelimit.pruning.refit import refit_limit
 
-    rep = bounds(inputs, options, progress, store)
+    rep = bounds(inputs, options, progress, scope, store)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, rep.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep)
     delta = rep.ratio - actual.loss_ratio
@@ -1253,7 +1354,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    rep = bounds(inputs, options, progress, store)
+    rep = bounds(inputs, options, progress, store=store)
     report = document("bounds", rep.to_json())
     return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start)
 
@@ -1270,8 +1371,11 @@ def hyperflux(
 
     from prunelimit.io.atomic import write_text_atomic
     from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import Output, optional, preflight
     from prunelimit.laws.hyperflux import hyperflux_prune
 
+    preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")],
+              [checkpoint, model, data, eval_data, loss], force)
     start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
                            download, device, seed)
     net, batches, evaluation, loss_fn, spec = start.model, start.train, start.evaluation, start.loss_fn, start.spec

@@ -2,7 +2,7 @@
 
 Exit codes (SPEC §4): 0 success / gate passed, 1 gate failed, 2 usage or configuration
 error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
-report it with the output of ``--debug``), 130 interrupted.
+report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ import typer
 
 from prunelimit import api
 from prunelimit.config import options_for, read_config
-from prunelimit.errors import PrunelimitError, UsageError
+from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
-from prunelimit.io.atomic import check_writable
+from prunelimit.io.atomic import Terminated, install_signal_handlers
+from prunelimit.io.outputs import FOLDER, optional, preflight
+from prunelimit.limits import check_counts
 from prunelimit.report import console, figures
-from prunelimit.report.html import png_from_writer
+from prunelimit.report.html import report_output
+from prunelimit.theory.profile import SCOPES
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import console_safe, printable
@@ -52,9 +55,8 @@ class _Group(typer.core.TyperGroup):
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
             sys.exit(exc.exit_code)
-        except (typer.Abort, click.exceptions.Abort):  # Ctrl-C before a command started
-            typer.echo("prunelimit: interrupted", err=True)
-            sys.exit(130)
+        except (typer.Abort, click.exceptions.Abort) as exc:  # Ctrl-C or SIGTERM before a command started
+            _exit_interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -141,10 +143,10 @@ def handled(debug: bool) -> Iterator[None]:
     except PrunelimitError as exc:
         if debug:
             raise
-        _fail(exc.exit_code, str(exc))
-    except KeyboardInterrupt:
-        typer.echo("prunelimit: interrupted; no partial output file was left", err=True)
-        raise typer.Exit(130)
+        _fail(exc.exit_code, exc.named(_flag(exc.option)) if isinstance(exc, OptionError) else str(exc))
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
+        typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
+        raise typer.Exit(_interrupt_code(exc))
     except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
         console.reader_gone()
     except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
@@ -161,6 +163,25 @@ def handled(debug: bool) -> Iterator[None]:
             raise
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
                  "(rerun with --debug and report it)")
+
+
+def _stopped(exc: BaseException | None) -> str:
+    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _interrupt_code(exc: BaseException | None) -> int:
+    return 143 if isinstance(exc, Terminated) else 130
+
+
+def _exit_interrupted(exc: BaseException | None) -> None:
+    """Exit for a signal outside a command's ``handled`` block (start-up, shutdown)."""
+    typer.echo(f"prunelimit: {_stopped(exc)}", err=True)
+    sys.exit(_interrupt_code(exc))
+
+
+def _inputs_of(o: SimpleNamespace, *more) -> list:
+    """Input files and specs an output must not overwrite: the shared options' and ``more``."""
+    return [*more, *(getattr(o, name, None) for name in ("model", "data", "loss", "config"))]
 
 
 def emit(command: str, body: dict, as_json: bool, render, report) -> None:
@@ -180,7 +201,7 @@ RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K 
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
 EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
 BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
-NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (reference code) | flat (treat as 0; --method paper/exact only).")]
+NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (|λ|, as the reference code) | flat (λ < 0 counts as 0, a free direction). Applies to ρ* and both bounds, with every --method.")]
 HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
 MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[str, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory: auto (float32 for float32 HVPs) | float64 | float32 | bfloat16 | float16.")]
@@ -192,49 +213,36 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing outp
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
                       hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto",
                       **precision) -> api.CurvatureOptions:
-    from prunelimit.curvature.hvp import ENGINES
-    from prunelimit.curvature.lanczos import BASIS_DTYPES
-    from prunelimit.theory.statdim import check_epsilon
-
-    if method not in api.METHODS:
-        raise UsageError(f"--method {method!r}: use {', '.join(api.METHODS)}")
-    if epsilon == "auto":
-        eps = None
-    else:
-        try:
-            eps = float(epsilon)
-        except ValueError:
-            raise UsageError(f"--epsilon {epsilon!r}: use auto or a positive number") from None
-        if not eps > 0:
-            raise UsageError(f"--epsilon must be positive, got {epsilon}")
-        check_epsilon(eps)
-    for name, value in (("--iterations", iterations), ("--runs", runs)):
-        if value is not None and value < 1:
-            raise UsageError(f"{name} must be at least 1, got {value}")
-    if not 0 < eta < 1:
-        raise UsageError(f"--eta must lie in (0, 1), got {eta}")
-    if bound_mode not in ("akf", "geom", "none"):
-        raise UsageError(f"--bound-mode {bound_mode!r}: use akf, geom or none")
-    if negative not in ("abs", "flat"):
-        raise UsageError(f"--negative {negative!r}: use abs or flat")
-    if hvp not in ENGINES:
-        raise UsageError(f"--hvp {hvp!r}: use {', '.join(ENGINES)}")
-    if basis_dtype != "auto" and basis_dtype not in BASIS_DTYPES:
-        raise UsageError(f"--basis-dtype {basis_dtype!r}: use auto, {', '.join(BASIS_DTYPES)}")
-    return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
-                                _memory_budget(memory_budget), **precision)
+    """The options from their flags; ``CurvatureOptions`` checks the values, here only text is parsed."""
+    eps = None if epsilon == "auto" else _number("--epsilon", epsilon, "auto or a positive number")
+    budget = None if memory_budget == "auto" else _number("--memory-budget", memory_budget,
+                                                          "auto or a positive number of MB")
+    with flag_names(memory_budget_mb="--memory-budget", max_hvps="--max-hvps", time_budget="--time-budget",
+                    hessian_samples="--hessian-samples"):
+        return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
+                                    budget, **precision)
 
 
-def _memory_budget(text: str) -> float | None:
-    if text == "auto":
-        return None
+def _number(flag: str, text: str, expected: str) -> float:
     try:
-        budget = float(text)
+        return float(text)
     except ValueError:
-        raise UsageError(f"--memory-budget {text!r}: use auto or a positive number of MB") from None
-    if not (budget > 0 and math.isfinite(budget)):
-        raise UsageError(f"--memory-budget must be a positive number of MB, got {text}")
-    return budget
+        raise UsageError(f"{flag} {text!r}: use {expected}") from None
+
+
+@contextlib.contextmanager
+def flag_names(**flags: str) -> Iterator[None]:
+    """An option dataclass's ``OptionError`` reworded with the flag: ``--`` and the field's
+    name with dashes, or the flag given for that field in ``flags``."""
+    try:
+        yield
+    except OptionError as exc:
+        raise UsageError(exc.named(flags.get(exc.option, _flag(exc.option)))) from None
+
+
+def _flag(option: str) -> str:
+    """The flag of a library option: ``--`` and its name with dashes."""
+    return "--" + option.replace("_", "-")
 
 
 def _model_data_options(
@@ -304,25 +312,15 @@ _INT64_MAX = 2**63 - 1
 
 def _check_numbers(values: dict) -> None:
     """Every numeric option, typed or from ``--config``: floats finite, integers within int64
-    (torch's limit), the seed within ``[0, SEED_MAX]``; else exit 2 naming the option."""
-    problem = _number_problem(values)
-    if problem:
-        _fail(2, problem)
-
-
-def _number_problem(values: dict) -> str | None:
+    (torch's limit), the seed within ``[0, SEED_LIMIT)``; else a usage error naming the option."""
     if values.get("seed") is not None:
-        try:
-            check_seed(values["seed"], "--seed")
-        except UsageError as exc:
-            return str(exc)
+        check_seed(values["seed"], "--seed")
     for name, value in values.items():
         flag = "--" + name.replace("_", "-")
         if isinstance(value, float) and not math.isfinite(value):
-            return f"{flag} must be a finite number, got {value}"
+            raise UsageError(f"{flag} must be a finite number, got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
-            return f"{flag} {value} is too large (at most {_INT64_MAX})"
-    return None
+            raise UsageError(f"{flag} {value} is too large (at most {_INT64_MAX})")
 
 
 def checked_numbers(fn):
@@ -330,7 +328,8 @@ def checked_numbers(fn):
 
     @functools.wraps(fn)
     def command(*args, **kwargs):
-        _check_numbers(kwargs)
+        with handled(kwargs.get("debug", False)):
+            _check_numbers(kwargs)
         return fn(*args, **kwargs)
 
     return command
@@ -350,7 +349,9 @@ def shared(*groups):
 
         @functools.wraps(fn)
         def command(*args, **kwargs):
-            _check_numbers(kwargs)
+            with handled(kwargs.get("debug", False)):
+                _check_numbers(kwargs)
+                check_counts(kwargs)  # before any work: a count may size an allocation or a loop
             o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
             return fn(*args, o=o, **kwargs)
 
@@ -411,7 +412,7 @@ def spectrum(
     """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
     with handled(o.debug):
         options = _curvature(o)
-        _check_plot(plot, force)
+        preflight([optional("--plot", plot, "png")], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
@@ -434,34 +435,18 @@ def bounds(
 ) -> None:
     """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
     with handled(o.debug):
-        _check_report(report, force)
         options = _curvature(o)
-        _check_plot(plot, force)
+        preflight([optional("--plot", plot, "png"), report_output(report)], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.bounds(inputs, options, _absolute(advance), store)
+            rep = api.bounds(inputs, options, _absolute(advance), store=store)
         if plot is not None:
             from prunelimit.report.plots import plot_bounds
 
             plot_bounds(rep, plot, force)
         emit("bounds", rep.to_json(), o.json, console.render_bounds, rep)
         _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
-
-
-def _check_plot(plot: Optional[Path], force: bool) -> None:
-    """Every ``--plot`` is a PNG file: refuse other names before any work."""
-    if plot is not None:
-        check_writable(plot, force)
-        if plot.suffix.lower() != ".png":
-            raise UsageError(f"--plot {plot}: plots are PNG images; give a file name ending in .png")
-
-
-def _check_report(report: Optional[Path], force: bool) -> None:
-    if report is not None:
-        from prunelimit.report.html import check_report_dir
-
-        check_report_dir(report, force)
 
 
 def _write_report(report: Optional[Path], command: str, body: dict, figures, force: bool) -> None:
@@ -485,8 +470,12 @@ def _absolute(advance):
 def main() -> None:
     from prunelimit.distributed import launched
 
-    with launched():  # under torchrun: join the process group; only rank 0 prints and writes
-        app()
+    install_signal_handlers()  # SIGTERM cleans up like Ctrl-C (exit 143, no temporary file left)
+    try:
+        with launched():  # under torchrun: join the process group; only rank 0 prints and writes
+            app()
+    except KeyboardInterrupt as exc:  # a signal while joining or leaving the process group
+        _exit_interrupted(exc)
 
 
 law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
@@ -495,11 +484,6 @@ law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and th
                              "prunelimit law nplh-fit points.csv --region auto")
 app.add_typer(law_app, name="law")
 RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the fit: LOW,HIGH fractions or auto.")]
-
-
-def _write_points_guard(path: Optional[Path], force: bool) -> None:
-    if path is not None:
-        check_writable(path, force)
 
 
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
@@ -520,23 +504,22 @@ def law_nplh(
 ) -> None:
     """Record (density, γ) points for a saliency and fit ln s = ln c − α0 ln γ (Neural Pruning Law)."""
     with handled(o.debug):
-        _check_report(report, force)
-        from prunelimit.laws.nplh import plot_nplh
+        from prunelimit.laws.nplh import nplh_figure, plot_nplh
         from prunelimit.laws.points import write_points
 
         parsed_region = api.parse_region(region)
-        _write_points_guard(output, force)
-        _check_plot(plot, force)
+        preflight([optional("-o", output, "csv"), optional("--plot", plot, "png"), report_output(report)],
+                  _inputs_of(o, checkpoint), force)
         inputs = _inputs(o, checkpoint)
         fit = api.nplh(inputs, metric, mode, parsed_region, rate, finetune_steps,
                        epochs_per_level=epochs_per_level, seed=o.seed)
         if output is not None:
-            write_points(fit.points, output)
+            write_points(fit.points, output, force)
         if plot is not None:
-            plot_nplh(fit, plot)
+            plot_nplh(fit, plot, force=force)
         emit("law-nplh", fit.as_dict(), o.json, console.render_nplh, fit)
         _write_report(report, "law-nplh", fit.as_dict(),
-                      lambda: {"Neural Pruning Law fit": png_from_writer(lambda p: plot_nplh(fit, p))}, force)
+                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
 @law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
@@ -554,18 +537,17 @@ def law_nplh_fit(
 ) -> None:
     """Fit the Neural Pruning Law to (density, γ) points measured elsewhere."""
     with handled(debug):
-        _check_report(report, force)
-        from prunelimit.laws.nplh import fit_nplh, plot_nplh
+        from prunelimit.laws.nplh import fit_nplh, nplh_figure, plot_nplh
         from prunelimit.laws.points import read_points
 
         parsed_region = api.parse_region(region)
-        _check_plot(plot, force)
+        preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         fit = fit_nplh(read_points(points), region=parsed_region, seed=seed)
         if plot is not None:
-            plot_nplh(fit, plot)
+            plot_nplh(fit, plot, force=force)
         emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
         _write_report(report, "law-nplh", fit.as_dict(),
-                      lambda: {"Neural Pruning Law fit": png_from_writer(lambda p: plot_nplh(fit, p))}, force)
+                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
 @law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
@@ -588,10 +570,9 @@ def law_error_fit(
 ) -> None:
     """Fit the pruning-across-scales error law (Rosenfeld et al. 2021) to IMP points."""
     with handled(debug):
-        _check_report(report, force)
         from prunelimit.laws import errorlaw
 
-        _check_plot(plot, force)
+        preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
         body = fit.to_dict()
@@ -602,10 +583,10 @@ def law_error_fit(
             body["target"] = {"error": target_error, "density": errorlaw.density_for_error(
                 fit, target_error, width, depth, extrapolate=extrapolate)}
         if plot is not None:
-            errorlaw.plot_fit(fit, data, plot)
+            errorlaw.plot_fit(fit, data, plot, force)
         emit("law-error-fit", body, json, console.render_error_fit, body)
         _write_report(report, "law-error-fit", body,
-                      lambda: {"error law fit": png_from_writer(lambda p: errorlaw.plot_fit(fit, data, p))}, force)
+                      lambda: {"error law fit": errorlaw.fit_figure(fit, data)}, force)
 
 
 @app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")
@@ -645,10 +626,10 @@ EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluat
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
     from prunelimit.inputs import check_compatible, load_batches
 
-    spec = eval_data or inputs.loaded.meta.get("eval_data")
+    spec = eval_data or inputs.loaded.recorded_spec("eval_data")
     if not spec:
         return None
-    batches = load_batches(spec, batch_size, None, inputs.device, download)
+    batches = load_batches(spec, batch_size, None, inputs.device, download, recorded=eval_data is None)
     check_compatible(inputs.loaded, batches, inputs.loss_fn, spec)  # labels/shapes: exit 3, not a crash later
     return batches
 
@@ -697,13 +678,24 @@ def train(
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
         cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
                       l1_scope="reference" if l1_biases else "prunable", **changes)
-        if cfg.schedule not in ("none", "cosine", "step"):
-            raise UsageError(f"--schedule {cfg.schedule!r}: use none, cosine or step")
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
              o.json, console.render_train, result)
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise UsageError(f"--scope {scope!r}: use {' or '.join(SCOPES)}")
+
+
+def _check_finetune(epochs: int, lr: float) -> None:
+    """Refuse bad fine-tuning settings before any work (``FinetuneConfig`` checks them)."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+
+    with flag_names(epochs="--finetune-epochs", lr="--finetune-lr"):
+        FinetuneConfig(epochs=epochs, lr=lr)
 
 
 def _steps(advance):
@@ -729,18 +721,19 @@ def prune(
 ) -> None:
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
     with handled(o.debug):
-        _check_report(report, force)
         options = _curvature(o)
-        if scope not in ("global", "layer"):
-            raise UsageError(f"--scope {scope!r}: use global or layer")
+        _check_scope(scope)
+        _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
+        preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
+                  _inputs_of(o, checkpoint, eval_data, from_report), force)
         store = _store(o) if ratio in ("auto", "lower") and from_report is None else None
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api._require_data(inputs)
-            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), store)
+            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
@@ -766,13 +759,15 @@ def verify(
 ) -> None:
     """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
     with handled(o.debug):
-        _check_report(report, force)
         options = _curvature(o)
         if not 0 <= acc_drop <= 100:
             raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
-        if sweep < 0:
-            raise UsageError(f"--sweep is a number of ratios (0 for none), got {sweep}")
-        _check_plot(plot, force)
+        _check_scope(scope)
+        _check_finetune(finetune_epochs, finetune_lr)
+        if refit and finetune_epochs < 1:
+            raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
+        preflight([optional("--plot", plot, "png"), report_output(report)],
+                  _inputs_of(o, checkpoint, eval_data), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         api._require_data(inputs)
@@ -808,8 +803,8 @@ def gate(
         options = _curvature(o)
         policy = ctx.meta.get("gate_rules")
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
-        if junit is not None:  # fail before the curvature work, not after (the report is rewritten each run)
-            check_writable(junit, force=True)
+        # fail before the curvature work, not after; the JUnit report is rewritten each run
+        preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
@@ -850,9 +845,6 @@ def hyperflux(
     with handled(o.debug):
         if not 0 < target_density < 1:
             raise UsageError(f"--target-density is a kept fraction in (0, 1), got {target_density}")
-        for path in (output, log):
-            if path is not None:
-                check_writable(path, force)
         rep = api.hyperflux(checkpoint, model, data, eval_data, target_density, output, pruning_epochs,
                             regrowth_epochs, weight_lr, gate_lr, log, loss, batch_size, max_samples, trust_pickle,
                             download, o.device, o.seed, force)

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from prunelimit.errors import UsageError
+from prunelimit.limits import MAX_CONFIG_BYTES, check_file_size, load_yaml
 
 COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "law", "hyperflux", "imp",
             "nplh", "nplh_fit", "error_fit")
@@ -23,8 +24,9 @@ def read_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"config file {path} not found")  # configuration, not model input: exit 2
+    check_file_size(path, MAX_CONFIG_BYTES, "config file", UsageError)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"), f"config file {path}")
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, an integer of > 4300 digits
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""

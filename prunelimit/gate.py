@@ -3,6 +3,9 @@
 A rule either demands a minimum pruning ratio (``min_ratio``) or bounds the fall of the
 limit against a stored report (``baseline`` + ``max_drop``). The measured value is the
 lower bound ρ_L by default (``use: lower``) or the prediction ρ* (``use: predicted``).
+A ``min_ratio`` rule compares the conservative side, the value minus its stated ± (an SLQ
+estimate passes only when its whole uncertainty lies above the requirement); a baseline
+rule compares the two reports' values as they stand.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
 
 Use = Literal["lower", "predicted"]
 _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
@@ -67,13 +71,23 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     return float(value)
 
 
+def plus_minus(report: dict[str, Any]) -> float:
+    """The stated ± of ρ* in a ``bounds``/``verify`` document (0 for an exact spectrum or a
+    report written before it was stated). It applies to ρ_L as well: both are solved from
+    the same estimated F."""
+    value = (report.get("prediction") or {}).get("uncertainty", {}) if isinstance(report, dict) else {}
+    value = value.get("plus_minus") if isinstance(value, dict) else None
+    return float(value) if isinstance(value, (int, float)) and value == value and value >= 0 else 0.0
+
+
 def read_report(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"baseline report {path} not found")
+    check_file_size(path, MAX_REPORT_BYTES, "baseline report")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, deep nesting
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, nested 1000s deep
         raise InputError(f"baseline report {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:
         raise InputError(f"baseline report {path} cannot be read ({exc.strerror})") from None
@@ -144,8 +158,12 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
     for rule in rules:
         measured = measured_value(report, rule.use, "the bounds result")
         if rule.min_ratio is not None:
-            ok = measured >= rule.min_ratio
-            reason = f"{rule.use} ratio {measured:.4f} {'>=' if ok else '<'} required {rule.min_ratio:.4f}"
+            # The conservative side: a spectrum estimate passes only when the whole of its
+            # stated ± lies above the requirement (an exact spectrum has ± 0).
+            margin = plus_minus(report)
+            ok = measured - margin >= rule.min_ratio
+            shown = f"{measured:.4f}" + (f" ± {margin:.4f}" if margin else "")
+            reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {rule.min_ratio:.4f}"
             outcomes.append(RuleOutcome(rule, ok, measured, rule.min_ratio, None, reason))
         else:
             base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")

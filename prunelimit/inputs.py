@@ -34,9 +34,10 @@ class Inputs:
 
 def load_batches(
     data: str, batch_size: int = 128, max_samples: int | None = None,
-    device: torch.device | str = "cpu", download: bool = False,
+    device: torch.device | str = "cpu", download: bool = False, recorded: bool = False,
 ) -> list[Batch]:
-    dataset = load_dataset(data, download=download, max_samples=max_samples)
+    """``recorded``: ``data`` was read from a checkpoint, not typed (see ``load_dataset``)."""
+    dataset = load_dataset(data, download=download, max_samples=max_samples, recorded=recorded)
     return to_device(make_batches(dataset, batch_size), device)
 
 
@@ -62,11 +63,12 @@ def load_inputs(
     dev = resolve_device(device)
     loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
     loss_fn = resolve_loss(loss)
-    if data is None and data_from_checkpoint:
-        data = loaded.meta.get("data")
+    recorded = data is None and data_from_checkpoint
+    if recorded:
+        data = loaded.recorded_spec("data")
     batches = None
     if data is not None:
-        batches = load_batches(data, batch_size, max_samples, dev, download)
+        batches = load_batches(data, batch_size, max_samples, dev, download, recorded)
         check_compatible(loaded, batches, loss_fn, data)
     return Inputs(loaded, batches, loss_fn, dev, data, ParamSelection(tuple(include), tuple(exclude)))
 

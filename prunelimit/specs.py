@@ -12,16 +12,17 @@ from typing import Any, Callable
 import yaml
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import load_yaml
 
 
-# numpy's generators take no negative seed, and training derives per-epoch seeds from it
-SEED_MAX = 2**32 - 1
+# seeds feed torch.Generator (< 2**64) with small offsets added; numpy takes no negative one
+SEED_LIMIT = 2**63
 
 
 def check_seed(seed: Any, what: str = "seed") -> int:
-    """A seed every generator accepts: an integer in ``[0, SEED_MAX]``."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
-        raise UsageError(f"{what} must be an integer in [0, {SEED_MAX}], got {seed!r}")
+    """A seed every generator accepts: an integer in ``[0, SEED_LIMIT)``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise UsageError(f"{what} must be an integer in [0, 2**63), got {seed!r}")
     return seed
 
 
@@ -38,8 +39,8 @@ class Spec:
 def parse_value(text: str) -> Any:
     """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, anything else stays a string."""
     try:
-        value = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError, RecursionError):  # an int of > 4300 digits, [[[[...]]]]
+        value = load_yaml(text, "spec value")  # a spec may come from a stranger's file: bounded
+    except (yaml.YAMLError, UsageError, ValueError):  # ValueError: an int of > 4300 digits
         return text
     return value if isinstance(value, (int, float, bool)) else text
 

@@ -133,6 +133,9 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.report_other.write_text(json.dumps({"schema": "something/1"}))
     c.existing = d / "existing.pt"
     c.existing.write_bytes(b"keep me")
+    c.existing_png, c.existing_csv = d / "existing.png", d / "existing.csv"  # outputs of those formats
+    c.existing_png.write_bytes(b"keep me")
+    c.existing_csv.write_bytes(b"keep me")
     c.file_as_dir = d / "afile"
     c.file_as_dir.write_text("x")
     return c
@@ -211,7 +214,7 @@ OTHER_CASES = [
     Case("info/bad-model-spec", _p("info", "{sd}", "--model", "mlp:x"), 2, "mlp sizes must be integers"),
     Case("info/zero-width-mlp", _p("info", "{sd}", "--model", "mlp:64,0,10"), 2, "positive sizes"),
     Case("info/zero-classes", _p("info", "{sd}", "--model", "fc5:num_classes=0"), 2, "has no entries"),
-    Case("info/huge-model", _p("info", "{sd}", "--model", "mlp:100000000,100000"), 2, "allocate"),
+    Case("info/huge-model", _p("info", "{sd}", "--model", "mlp:100000000,100000"), 3, "does not fit"),  # meta-device check
     Case("info/unknown-model", _p("info", "{sd}", "--model", "nosuchnet"), 2, "unknown model"),
     Case("info/model-kwarg", _p("info", "{sd}", "--model", "lenet5:bogus=1"), 2, "bogus"),
     Case("info/missing-factory", _p("info", "{sd}", "--model", "nofile.py:make"), 3, "nofile.py"),
@@ -334,16 +337,16 @@ OTHER_CASES = [
     Case("prune/output-unwritable", _p("prune", G, "--ratio", "0.5", "-o", f"{UNWRITABLE}/p.pt"), 2, "/sys"),
     Case("prune/output-under-file", _p("prune", G, "--ratio", "0.5", "-o", "{file_as_dir}/p.pt"), 2, "afile"),
     Case("prune/output-is-folder", _p("prune", G, "--ratio", "0.5", "-o", "{dir}", "--force"), 2, "folder"),
-    Case("bounds/plot-exists", _p("bounds", G, "--plot", "{existing}"), 2, "--force"),
+    Case("bounds/plot-exists", _p("bounds", G, "--plot", "{existing_png}"), 2, "--force"),
     Case("bounds/plot-unwritable", _p("bounds", G, "--plot", f"{UNWRITABLE}/b.png"), 2, "/sys"),
     Case("train/output-exists", _p("train", "--model", SPEC, "--data", "digits", "-o", "{existing}"), 2, "--force"),
     Case("train/output-unwritable", _p("train", "--model", SPEC, "--data", "digits", "-o", f"{UNWRITABLE}/t.pt"),
          2, "/sys"),
-    Case("law-nplh/output-exists", _p("law", "nplh", G, "-o", "{existing}"), 2, "--force"),
+    Case("law-nplh/output-exists", _p("law", "nplh", G, "-o", "{existing_csv}"), 2, "--force"),
     Case("gate/junit-unwritable", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--junit", f"{UNWRITABLE}/g.xml"),
          2, "/sys"),
     Case("hyperflux/log-exists", _p("hyperflux", G, "--target-density", "0.5", "-o", "{out}/h.pt",
-                                    "--log", "{existing}"), 2, "--force"),
+                                    "--log", "{existing_csv}"), 2, "--force"),
     Case("error-fit/plot-no-folder", _p("law", "error-fit", "{err_text}", "--plot", "{dir}/nope/f.png"), 2,
          "does not exist"),
 ]
@@ -437,7 +440,7 @@ def _interrupt(args: list) -> tuple[int, str]:
 def test_sigint_during_bounds_exits_130_and_writes_nothing(tmp_path):
     plot = tmp_path / "b.png"
     code, err = _interrupt(["bounds", ROOT / "examples/digits-mlp.pt", "--method", "paper",
-                            "--iterations", "100000", "--plot", plot])
+                            "--iterations", "10000", "--runs", "1000", "--plot", plot])  # within limits.COUNT_RANGES
     assert code == 130, err
     assert err.startswith("prunelimit: interrupted") and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
@@ -446,7 +449,7 @@ def test_sigint_during_bounds_exits_130_and_writes_nothing(tmp_path):
 def test_sigint_during_train_exits_130_and_leaves_no_partial_file(tmp_path):
     out = tmp_path / "t.pt"
     code, err = _interrupt(["train", "--model", "mlp:64,256,256,10", "--data", "digits:train",
-                            "--epochs", "100000", "-o", out])
+                            "--epochs", "10000", "-o", out])
     assert code == 130, err
     assert err.startswith("prunelimit: interrupted") and "Traceback" not in err
     # train saves a resumable checkpoint after each epoch; whatever is there must be complete

@@ -53,7 +53,7 @@ def _check_dim(dim: int, max_dim: int) -> None:
     if dim > max_dim:
         raise UsageError(
             f"exact Hessian of dimension {dim} exceeds the limit of {max_dim}; "
-            "use SLQ (--method default) or raise max_dim"
+            "use SLQ (method default) or raise max_dim"
         )
 
 

@@ -122,6 +122,7 @@ class HessianOperator:
         self._weights = [batch_size(c) / self.samples for c in self._chunks]
 
         self._cached_grad: list[Tensor] | None = None
+        self.fallback: str | None = None  # why ``matmat`` takes one product at a time, once it has to
         self.engine = self._choose_engine(engine, memory_budget_mb)
         if self.engine == "cached":
             self._cached_grad = self._weighted_gradient(create_graph=True)
@@ -185,8 +186,13 @@ class HessianOperator:
 
         Batching the products with ``is_grads_batched`` (vmap over the second backward)
         amortises the graph traversal; it is how the exact Hessian is formed quickly.
-        Falls back to one product per row where an operation has no batching rule.
+        Where the batched pass cannot run (an operation without a batching rule, or out of
+        memory for k products at once) the operator announces it once (a warning, and a
+        line in ``fallback``) and from then on takes one product per row; any other error
+        propagates.
         """
+        if self.fallback is not None:
+            return torch.stack([self.matvec(v) for v in vs])
         k = vs.shape[0]
         flat = vs.to(device=self.device, dtype=self.dtype)
         parts = [c.reshape(k, *s) for c, s in zip(flat.split(self._numels, dim=1), self._shapes)]
@@ -199,7 +205,14 @@ class HessianOperator:
                     grads = self._batch_gradient(batch, create_graph=True)
                     for acc, h in zip(hv, self._second_backward(grads, parts, retain=False, batched=True)):
                         acc.add_(h, alpha=w)
-        except RuntimeError:
+        except RuntimeError as exc:
+            if not _unbatchable(exc):
+                raise
+            self.fallback = (
+                f"batched Hessian-vector products failed ({str(exc).splitlines()[0][:120]}); "
+                f"taking them one at a time, up to {k}x slower"
+            )
+            warnings.warn(self.fallback, stacklevel=2)
             return torch.stack([self.matvec(v) for v in vs])
         out = all_reduce_sum(torch.cat([h.reshape(k, -1) for h in hv], dim=1))
         _require_finite(out)
@@ -341,6 +354,16 @@ class HessianOperator:
     @staticmethod
     def _flatten(parts: list[Tensor]) -> Tensor:
         return torch.cat([p.reshape(-1) for p in parts])
+
+
+# What vmap (``is_grads_batched``) raises for an operation it cannot batch, e.g. "Batching
+# rule not implemented for aten::item".
+_UNBATCHABLE = ("batching rule", "vmap")
+
+
+def _unbatchable(exc: RuntimeError) -> bool:
+    """The batched second backward's known failures: no batching rule, or out of memory."""
+    return isinstance(exc, torch.OutOfMemoryError) or any(m in str(exc).lower() for m in _UNBATCHABLE)
 
 
 def _require_finite(products: Tensor) -> None:

@@ -9,6 +9,7 @@ readers on local files; never downloading unless ``download=True``) and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,8 @@ from torch import Tensor
 
 from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
+                               check_zip)
 from prunelimit.io.checkpoint import is_torchscript, load_quietly
 from prunelimit.specs import Spec, check_seed, parse_spec
 
@@ -46,14 +49,19 @@ class Dataset:
         return int(self.x.shape[0])
 
 
-def load_dataset(text: str, download: bool = False, max_samples: int | None = None) -> Dataset:
-    """Load a data spec into memory; ``max_samples`` keeps the first N (fixed order)."""
+def load_dataset(text: str, download: bool = False, max_samples: int | None = None, recorded: bool = False) -> Dataset:
+    """Load a data spec into memory; ``max_samples`` keeps the first N (fixed order).
+
+    ``recorded``: the spec was read from a file, not typed, so the data it may generate is
+    capped lower (``MAX_RECORDED_DATA_VALUES``).
+    """
     spec = parse_spec(text, "data")
+    budget = _Budget(MAX_RECORDED_DATA_VALUES if recorded else MAX_DATA_VALUES, recorded)
     loaders = {
         "digits": _digits,
         "tensors": _tensors,
-        "synthetic": _synthetic,
-        "imagefolder": _imagefolder,
+        "synthetic": lambda s: _synthetic(s, budget),
+        "imagefolder": lambda s: _imagefolder(s, budget),
     }
     if spec.head in loaders:
         x, y = loaders[spec.head](spec)
@@ -67,6 +75,23 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
             raise UsageError(f"--max-samples must be positive, got {max_samples}")
         ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
     return ds
+
+
+@dataclass(frozen=True)
+class _Budget:
+    """How many input values a generated data set (synthetic, resized images) may hold."""
+
+    values: int
+    recorded: bool
+
+    def check(self, spec: Spec, values: int) -> None:
+        if values <= self.values:
+            return
+        if self.recorded:
+            raise InputError(f"data spec {spec.text!r} recorded in the checkpoint asks for {values:,} values, over "
+                             f"the {self.values:,} a file may ask for; pass --data SPEC to choose the data")
+        raise UsageError(f"bad data spec {spec.text!r}: {values:,} values, over the cap of {self.values:,}; "
+                         "use fewer samples or features")
 
 
 def make_batches(dataset: Dataset, batch_size: int = 128) -> list[Batch]:
@@ -130,6 +155,8 @@ def _tensors(spec: Spec):
         raise InputError(f"data file {path} not found")
     if is_torchscript(path):  # torch.load would refuse it too, after a warning on stderr
         raise InputError(f"data file {path} is a TorchScript archive (code), not tensors x and y")
+    # Declared sizes first: a zip entry or .npy header may claim far more than the file holds.
+    (check_npz if path.suffix == ".npz" else check_zip)(path, "data file")
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
@@ -138,6 +165,7 @@ def _tensors(spec: Spec):
             obj = load_quietly(path, weights_only=True)
     except Exception as exc:
         raise InputError(f"data file {path} could not be read ({type(exc).__name__})") from None
+    check_loaded(obj, f"data file {path}")  # e.g. an expanded (zero-stride) x claiming terabytes
     if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:
         raise InputError(f"data file {path} must hold a dict with entries 'x' and 'y'")
     try:
@@ -146,7 +174,7 @@ def _tensors(spec: Spec):
         raise InputError(f"data file {path}: 'x' and 'y' must be numeric arrays") from None
 
 
-def _synthetic(spec: Spec):
+def _synthetic(spec: Spec, budget: _Budget):
     """Gaussian inputs labelled by a random linear teacher: learnable, any size, seeded."""
     kw = dict(samples=512, features=64, classes=10, seed=0, shape=None)
     unknown = set(spec.kwargs) - set(kw)
@@ -163,8 +191,8 @@ def _synthetic(spec: Spec):
     check_seed(seed, f"bad data spec {spec.text!r}: seed")
     if n < 1 or k < 2 or min(shape) < 1:
         raise UsageError(f"bad data spec {spec.text!r}: need samples ≥ 1, classes ≥ 2, positive shape")
-    if n * int(np.prod(shape)) > 2**28 or int(np.prod(shape)) * k > 2**28:
-        raise UsageError(f"bad data spec {spec.text!r}: over 2^28 values; use fewer samples or features")
+    features = math.prod(shape)
+    budget.check(spec, max(n * features, features * k))  # x and the teacher matrix
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((n, *shape), generator=gen)
     teacher = torch.randn(int(np.prod(shape)), k, generator=gen)
@@ -206,15 +234,20 @@ def _torchvision_reader(spec: Spec, download: bool):
     return (data - mean) / std, torch.as_tensor(np.asarray(ds.targets))
 
 
-def _imagefolder(spec: Spec):
+def _imagefolder(spec: Spec, budget: _Budget):
     root = _root(spec)
+    size = spec.kwargs.get("size")
+    if size is not None and not (isinstance(size, int) and 1 <= size <= MAX_IMAGE_SIDE):
+        raise UsageError(f"bad data spec {spec.text!r}: size must be an integer in [1, {MAX_IMAGE_SIDE}]")
     tvd = _torchvision_datasets()
     import torchvision.transforms as T
 
-    size = spec.kwargs.get("size")
-    transform = T.Compose(([T.Resize((int(size), int(size)))] if size else []) + [T.ToTensor()])
+    transform = T.Compose(([T.Resize((size, size))] if size else []) + [T.ToTensor()])
     try:
         ds = tvd.ImageFolder(str(root), transform=transform)
+        first = ds[0][0] if len(ds) else None
+        if first is not None:  # every image has the first one's size (else stacking fails below)
+            budget.check(spec, len(ds) * first.numel())
         xs, ys = zip(*(ds[i] for i in range(len(ds))))
         return torch.stack(xs), torch.tensor(ys)
     except (FileNotFoundError, RuntimeError, OSError) as exc:

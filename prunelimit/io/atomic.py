@@ -1,19 +1,66 @@
-"""Atomic file output: write to a temporary file beside the target, then rename.
+"""The one atomic file writer: a temporary file beside the target, then a rename.
 
-A crash or Ctrl-C never leaves a half-written file, and an existing file is only
-replaced when the caller allows it (``--force``).
+Every file prunelimit writes (checkpoints, safetensors, CSV, JSON, PNG, HTML, JUnit XML)
+goes through :func:`atomic_path`. A failure, Ctrl-C or SIGTERM at any point leaves the
+destination as it was and no temporary file behind; an existing file is replaced only
+when the caller allows it (``--force``); under torchrun only rank 0 writes.
+
+SIGINT and SIGTERM become exceptions (:func:`install_signal_handlers`, called by the
+command line) so this cleanup runs; inside :func:`signals_deferred` a signal waits until
+the block ends, so creating or removing a temporary file is never cut in half.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
 
 from prunelimit.distributed import is_main
 from prunelimit.errors import UsageError
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises ``KeyboardInterrupt``, so the same cleanup runs (exit 143)."""
+
+
+_deferring = 0
+_pending: list[int] = []
+
+
+def install_signal_handlers() -> None:
+    """SIGINT raises ``KeyboardInterrupt`` and SIGTERM :class:`Terminated` (main thread only)."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _deferring:
+        _pending.append(signum)
+    else:
+        _raise_for(signum)
+
+
+def _raise_for(signum: int) -> None:
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM (when our handlers are installed) until the block ends, then raise."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            _raise_for(signum)
 
 
 def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
@@ -32,19 +79,27 @@ def _check_writable(path: Path, force: bool) -> Path:
         raise UsageError(f"{path} already exists; pass --force to overwrite it")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
-    try:  # os.access says yes to root even on read-only file systems; a real probe does not
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: folder {parent} is not writable ({exc.strerror})") from None
+        problem = f"{parent} is a file, not a folder" if parent.exists() else f"folder {parent} does not exist"
+        raise UsageError(f"cannot write {path}: {problem}")
+    probe_folder(parent, path)
     return path
 
 
+def probe_folder(folder: Path, target: Path) -> None:
+    """Create and remove a file in ``folder``: ``os.access`` says yes to root even on
+    read-only file systems, a real probe does not."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: folder {folder} is not writable ({exc.strerror})") from None
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = False) -> Iterator[Path]:
     """Yield a temporary path; on success it is renamed onto ``path``, else removed.
 
+    ``parents``: create missing parent folders (removed again if the write fails).
     Under torchrun only rank 0 writes: other ranks get a throwaway path (and skip the
     checks, which rank 0's own file could fail).
     """
@@ -52,20 +107,41 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
         with tempfile.TemporaryDirectory() as scratch:
             yield Path(scratch) / Path(path).name
         return
-    path = check_writable(path, force)
+    path = Path(path)
+    made: list[Path] = []
+    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path} ({exc.strerror})") from None
-    os.close(fd)
-    try:
+        if parents:
+            _make_parents(path, made)
+        check_writable(path, force)
+        with signals_deferred():  # a signal between creating the file and knowing its name would leak it
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            except OSError as exc:
+                raise UsageError(f"cannot write {path} ({exc.strerror})") from None
+            os.close(fd)
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # the one atomic step: before it the old file, after it the new one
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        with signals_deferred():
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
         raise
+
+
+def _make_parents(path: Path, made: list[Path]) -> None:
+    """Create the missing folders above ``path``, outermost first, appending each to ``made``."""
+    for folder in [p for p in reversed(path.parents) if not p.exists()]:
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            raise UsageError(f"cannot create folder {folder} for {path} ({exc.strerror})") from None
+        made.append(folder)
 
 
 def _umask() -> int:
@@ -74,12 +150,17 @@ def _umask() -> int:
     return mask
 
 
-def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None], force: bool = False) -> Path:
+def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None], force: bool = False,
+                 parents: bool = False) -> Path:
     """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically."""
-    with atomic_path(path, force) as tmp:
+    with atomic_path(path, force, parents) as tmp:
         writer(tmp)
     return Path(path)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str, force: bool = False) -> Path:
-    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"), force)
+def write_text_atomic(path: str | os.PathLike, text: str, force: bool = False, parents: bool = False) -> Path:
+    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"), force, parents)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, force: bool = False) -> Path:
+    return write_atomic(path, lambda p: p.write_bytes(data), force)

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError
 from prunelimit.io.atomic import write_atomic
+from prunelimit.limits import check_loaded, check_zip
 
 FORMAT = "prunelimit/1"
 _PREFIXES = ("module.", "_orig_mod.")
@@ -50,7 +51,8 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     if path.stat().st_size == 0:
         raise InputError(f"checkpoint {path} is empty")
     if path.suffix == ".safetensors":
-        return _checked(_read_safetensors(path))
+        return _checked(_read_safetensors(path))  # the safetensors reader checks shapes against the stored bytes
+    check_zip(path, "checkpoint")  # before anything inflates an entry
     if is_torchscript(path):
         if not trust_pickle:
             raise InputError(
@@ -72,6 +74,7 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
         obj = _load_untrusted(path)
     except Exception as exc:  # truncated zip, random bytes, wrong magic number, ...
         raise InputError(f"checkpoint {path} is not a readable PyTorch file ({_first_line(exc)})") from None
+    check_loaded(obj.state_dict() if isinstance(obj, nn.Module) else obj, f"checkpoint {path}")
     return _checked(_interpret(path, obj))
 
 

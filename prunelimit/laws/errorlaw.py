@@ -21,9 +21,8 @@ Parameter intervals are 95 % Gauss–Newton intervals from the Jacobian at the o
 from __future__ import annotations
 
 import csv
+import itertools
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -32,6 +31,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (laws.md B.5)
 LOG_P_BOUNDS = (-40.0, 40.0)
@@ -156,14 +156,16 @@ def read_points(path: str | Path) -> ErrorPoints:
     empty for non-MLP models).
     """
     path = Path(path)
+    check_file_size(path, MAX_CSV_BYTES, "points file")
     try:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             rows = [
                 (reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in r.items()})
-                for r in reader
+                for r in itertools.islice(reader, MAX_CSV_ROWS + 1)
             ]
+            check_csv_rows(rows, path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
     except (csv.Error, UnicodeDecodeError) as exc:
@@ -575,14 +577,17 @@ def density_for_error(
 # ------------------------------------------------------------------ plot
 
 
-def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path) -> Path:
-    """Measured points and fitted curve(s), log–log; written atomically (temp + replace)."""
-    import matplotlib
+def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path, force: bool = False) -> Path:
+    """Write :func:`fit_figure` as a PNG, atomically (an existing file only with ``force``)."""
+    from prunelimit.report.plots import save_figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    return save_figure(fit_figure(fit, points), path, force)
 
-    path = Path(path)
+
+def fit_figure(fit: ErrorLawFit, points: ErrorPoints):
+    """Measured points and fitted curve(s), log–log: an open matplotlib ``Figure``."""
+    from prunelimit.report.figures import plt
+
     lo, hi = fit.density_range
     grid = np.geomspace(lo, hi, 200)
     fig, ax = plt.subplots(figsize=(6, 4.2))
@@ -605,13 +610,4 @@ def plot_fit(fit: ErrorLawFit, points: ErrorPoints, path: str | Path) -> Path:
                  + (f", φ={fit.phi:.3g}, ψ={fit.psi:.3g}" if fit.joint else ""))
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return fig

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Callable, Literal
@@ -25,6 +23,8 @@ from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.io.atomic import write_atomic, write_text_atomic
+from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import prunable_parameters
@@ -120,9 +120,7 @@ def iterative_magnitude_pruning(
     masks = [torch.ones_like(p, dtype=torch.bool) for _, p in params]
     rewind_state = None
     resumed_after = None
-    if out is not None:
-        check_output_dir(out)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)
         if (out / CSV_NAME).exists():
             if not resume:
                 raise UsageError(
@@ -226,32 +224,9 @@ def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpR
 # ------------------------------------------------------------------ files
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def check_output_dir(out: str | Path) -> Path:
-    """Fail before any training when ``out`` cannot become (or already is not) the sweep's folder."""
-    out = Path(out)
-    try:
-        if out.exists() and not out.is_dir():
-            raise UsageError(f"-o {out} is a file, but IMP writes a folder (one checkpoint per level); "
-                             "name a new or an existing folder")
-        base = next(p for p in (out, *out.parents) if p.exists())
-        if not base.is_dir():
-            raise UsageError(f"cannot create folder {out}: {base} is a file")
-        with tempfile.TemporaryFile(dir=base):
-            pass
-    except OSError as exc:
-        raise UsageError(f"cannot write the folder {out} ({exc.strerror})") from None
-    return out
+def output_folder(out_dir: str | Path) -> Output:
+    """The sweep folder as an output to check before any work: the files it holds are the sweep's."""
+    return Output("-o", Path(out_dir), FOLDER, members=("level_*.pt", REWIND_NAME, CSV_NAME))
 
 
 def _checkpoint_path(out: Path, level: int) -> Path:
@@ -272,15 +247,15 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
         "imp": settings,
     }
     if row.level == 0 and rewind_state is not None:
-        _atomic_write(out / REWIND_NAME, lambda p: torch.save(
-            {"format": FORMAT, "state_dict": rewind_state, "imp": settings}, p))
-    _atomic_write(_checkpoint_path(out, row.level), lambda p: torch.save(payload, p))
+        write_atomic(out / REWIND_NAME, lambda p: torch.save(
+            {"format": FORMAT, "state_dict": rewind_state, "imp": settings}, p), force=True, parents=True)
+    write_atomic(_checkpoint_path(out, row.level), lambda p: torch.save(payload, p), force=True, parents=True)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for r in (*previous_rows, row):
         writer.writerow(["" if v is None else v for v in astuple(r)])
-    _atomic_write(out / CSV_NAME, lambda p: p.write_text(text.getvalue()))
+    write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
 
 
 def _load_progress(out: Path, model, params, settings):

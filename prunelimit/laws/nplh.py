@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -442,15 +441,18 @@ def fit_nplh(
 # --------------------------------------------------------------------------- plot
 
 
-def plot_nplh(fit: NplhFit, path: str | os.PathLike[str], title: str | None = None) -> Path:
+def plot_nplh(fit: NplhFit, path: str | os.PathLike[str], title: str | None = None, force: bool = False) -> Path:
+    """Write :func:`nplh_figure` as a PNG, atomically (an existing file only with ``force``)."""
+    from prunelimit.report.plots import save_figure
+
+    return save_figure(nplh_figure(fit, title), path, force)
+
+
+def nplh_figure(fit: NplhFit, title: str | None = None):
     """Log–log plot of density against γ, fitted region shaded, line (and quadratic if
-    needed) over it; the PNG is written atomically."""
-    import matplotlib
+    needed) over it: an open matplotlib ``Figure``."""
+    from prunelimit.report.figures import plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
     dens, gam = fit.points.arrays()
     ok = (dens > 0) & (gam > 0)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -480,15 +482,7 @@ def plot_nplh(fit: NplhFit, path: str | os.PathLike[str], title: str | None = No
         if title:
             ax.set_title(title)
         ax.legend(fontsize=8)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-    finally:
+    except BaseException:
         plt.close(fig)
-    return path
+        raise
+    return fig

@@ -8,9 +8,10 @@ Files are written atomically: a temporary file in the same folder, then a rename
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +19,8 @@ from typing import Sequence
 import numpy as np
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.io.atomic import write_text_atomic
+from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 COLUMNS = ("density", "gamma")
 
@@ -71,6 +74,7 @@ def _parse_row(path: Path, line: int, row: dict[str, str]) -> tuple[float, float
 def read_points(path: str | os.PathLike[str]) -> LawPoints:
     """Read a ``density,gamma`` CSV, naming the file and row of any bad value."""
     path = Path(path)
+    check_file_size(path, MAX_CSV_BYTES, "points file")
     try:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
@@ -83,7 +87,9 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
                 )
             reader.fieldnames = header
             # Line numbers count the header as line 1, as an editor shows them.
-            points = [_parse_row(path, i, row) for i, row in enumerate(reader, start=2)]
+            rows = list(itertools.islice(reader, MAX_CSV_ROWS + 1))
+            check_csv_rows(rows, path)
+            points = [_parse_row(path, i, row) for i, row in enumerate(rows, start=2)]
     except OSError as exc:
         raise InputError(f"{path}: cannot read points file ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
@@ -95,18 +101,10 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
     return LawPoints.from_arrays([p[0] for p in points], [p[1] for p in points])
 
 
-def write_points(points: LawPoints, path: str | os.PathLike[str]) -> Path:
+def write_points(points: LawPoints, path: str | os.PathLike[str], force: bool = False) -> Path:
     """Write ``density,gamma`` rows atomically (full float precision via ``repr``)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
-            writer.writerows((repr(d), repr(g)) for d, g in zip(points.density, points.gamma))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS)
+    writer.writerows((repr(d), repr(g)) for d, g in zip(points.density, points.gamma))
+    return write_text_atomic(path, text.getvalue(), force)

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import normalise_state_dict, read_checkpoint
+from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 
 
@@ -25,6 +26,21 @@ class LoadedModel:
     path: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def recorded_spec(self, key: str) -> str | None:
+        """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``), if any."""
+        return recorded_spec(self.meta.get(key), key, self.path)
+
+
+def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
+    """The ``key`` spec (model, data, eval_data) read from a file: a short string or nothing."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_RECORDED_SPEC_CHARS:
+        what = f"a {type(value).__name__}" if not isinstance(value, str) else f"{len(value):,} characters long"
+        raise InputError(f"checkpoint {path}: its recorded {key} spec is {what}; "
+                         f"pass --{key.replace('_', '-')} SPEC yourself")
+    return value
+
 
 def load_model(
     checkpoint: str | Path,
@@ -36,7 +52,7 @@ def load_model(
     raw = read_checkpoint(checkpoint, trust_pickle=trust_pickle)
     state, masks = normalise_state_dict(raw.state_dict)
     masks.update(raw.masks)
-    spec = model_spec or raw.model_spec
+    spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path)
     if model_spec is None and spec is not None and imports_code(spec) and not trust_pickle:
         raise InputError(
             f"checkpoint {raw.path} names the model factory {spec!r}, which would import and run code; "
@@ -50,6 +66,8 @@ def load_model(
                 f"checkpoint {raw.path} holds only weights; pass --model SPEC to say which "
                 "architecture they belong to (e.g. --model mlp:64,32,10)"
             )
+        if not imports_code(spec):  # shapes first, on the meta device: a spec may ask for gigabytes
+            check_fits(build_model(spec, device="meta").state_dict(), state, str(raw.path))
         model = build_model(spec)
         load_state_strict(model, state, str(raw.path))
     check_finite_weights(model, str(raw.path))
@@ -59,7 +77,12 @@ def load_model(
 
 def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
     """``load_state_dict(strict=True)`` with a short message naming what does not match."""
-    expected = model.state_dict()
+    check_fits(model.state_dict(), state, source)
+    model.load_state_dict(state, strict=True)
+
+
+def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: str) -> None:
+    """Same keys and shapes in the model's state (``expected``, e.g. on meta) and the file's."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong = [
@@ -76,7 +99,6 @@ def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str) -
         if wrong:
             parts.append(f"shape mismatch {_few(wrong)}")
         raise InputError(f"checkpoint {source} does not fit the model: " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
 
 
 def check_finite_weights(model: nn.Module, source: str) -> None:

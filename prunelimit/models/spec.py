@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+
+import torch
 from torch import nn
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
 from prunelimit.specs import parse_spec, resolve_callable
 
@@ -14,8 +18,18 @@ MODEL_FORMS = (
 )
 
 
-def build_model(text: str) -> nn.Module:
-    """Build an untrained model from its spec string."""
+def build_model(text: str, device: str | None = None) -> nn.Module:
+    """Build an untrained model from its spec string.
+
+    ``device="meta"`` builds shapes only (no memory, no random draws), to compare a spec with
+    a checkpoint before allocating (callers keep user factories off it: their code may not
+    run on meta tensors).
+    """
+    with torch.device(device) if device else contextlib.nullcontext():
+        return _build(text)
+
+
+def _build(text: str) -> nn.Module:
     spec = parse_spec(text, "model")
     try:
         if spec.head == "mlp":
@@ -27,6 +41,8 @@ def build_model(text: str) -> nn.Module:
                 raise UsageError(f"bad model spec {text!r}: mlp sizes must be integers") from None
             if len(sizes) < 2 or min(sizes) < 1:
                 raise UsageError(f"bad model spec {text!r}: mlp needs ≥ 2 positive sizes")
+            if len(sizes) > MAX_MLP_LAYERS + 1:
+                raise UsageError(f"bad model spec {text!r}: over {MAX_MLP_LAYERS} layers")
             if spec.kwargs:
                 raise UsageError(f"bad model spec {text!r}: mlp takes no k=v overrides")
             return mlp(sizes)

@@ -14,6 +14,11 @@ budget, so a larger budget buys a denser (more robust) coarse scan. With 1,000 l
 ``b = 4`` and 25 passes: strides 256, 64, 16, 4, 1, at most 4 + 4·3 = 16 passes plus the
 dense one; ``b = 2`` gives stride 64 then bisection (16 + 6 + 1).
 
+The two searches share passes: a pass prunes once and measures both criteria (the loss
+on the analysis data, the accuracy on the evaluation data), so each search visits exactly
+the points it would alone, and a point both visit, the dense one and the coarse scan up
+to where the limits part, is pruned and evaluated once.
+
 Neither criterion need be monotone in ρ (on small nets one grid step removes a couple of
 weights, the loss wobbles near the threshold and accuracy moves in steps of 1/n). The
 returned failure index ``hi`` always fails, ``hi − 1`` (reported) always passes, and every
@@ -39,7 +44,7 @@ from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import UsageError
-from prunelimit.models.evaluate import Evaluation, evaluate
+from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
 
@@ -64,8 +69,9 @@ class ActualLimit:
     ``loss_ratio`` / ``accuracy_ratio``: largest grid ratio before the first crossing the
     search found (``None`` for accuracy when labels are not classes). ``*_crossed`` is
     False when no grid ratio below 1 fails; the ratio is then the last grid point.
-    ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included
-    (with one data set a pass serves both criteria and counts once);
+    ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included:
+    a pass prunes once and measures both criteria (loss on the analysis data, accuracy on
+    the evaluation data), so a ratio both searches ask for counts once;
     ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for
     (at most :func:`worst_case_passes` ≤ ``max_evaluations`` each).
     ``probes`` are the search's points by ratio; ``curve`` the optional sweep.
@@ -190,9 +196,12 @@ def prune_curve(
     return out
 
 
-def _point(model, batches, eval_batches, loss_fn, ratio) -> CurvePoint:
+def _point(model, batches, eval_batches, loss_fn, ratio, with_accuracy: bool = True) -> CurvePoint:
+    """Loss on ``batches`` and, with ``with_accuracy``, accuracy on ``eval_batches`` (default ``batches``)."""
     ev = evaluate(model, batches, loss_fn)
-    acc = ev.accuracy if eval_batches is None else evaluate(model, eval_batches, loss_fn).accuracy
+    acc = ev.accuracy
+    if eval_batches is not None:
+        acc = evaluate(model, eval_batches, loss_fn).accuracy if with_accuracy else None
     return CurvePoint(ratio=ratio, loss=ev.loss, accuracy=acc)
 
 
@@ -226,30 +235,30 @@ def actual_limit(
         raise UsageError(f"the grid needs at least 1000 levels (step <= 0.001), got {levels}")
     stride = coarse_stride(levels, branching, max_evaluations)
     separate = eval_batches is not None and eval_batches is not batches
-    acc_data = eval_batches if separate else batches
-    loss_cache: dict[int, Evaluation] = {}
-    # With one data set a pass serves both criteria, so they share the cache.
-    acc_cache: dict[int, Evaluation] = {} if separate else loss_cache
-    # Upper bound on passes for progress bars (the dense pass is shared with one data set).
-    budget = 2 * worst_case_passes(levels, branching, stride) - (0 if separate else 1)
+    acc_data = eval_batches if separate else None
+    # One pass prunes once and measures both criteria, so the two searches share passes.
+    cache: dict[int, CurvePoint] = {}
+    budget = 2 * worst_case_passes(levels, branching, stride) - 1  # upper bound, for progress bars
 
+    with_accuracy = True  # off once the dense model shows the labels are not classes
     with _pruned(model, scope, selection) as pruner:
 
-        def measure(i: int, cache: dict[int, Evaluation], data: Batches) -> Evaluation:
+        def measure(i: int) -> CurvePoint:
             if i not in cache:
                 pruner.set_ratio(i / levels)
-                cache[i] = evaluate(model, data, loss_fn)
+                cache[i] = _point(model, batches, acc_data, loss_fn, i / levels, with_accuracy)
                 if progress is not None:
-                    progress(_passes(loss_cache, acc_cache), budget)
+                    progress(len(cache), budget)
             return cache[i]
 
-        dense = measure(0, loss_cache, batches)
-        dense_acc = measure(0, acc_cache, acc_data).accuracy
+        dense = measure(0)
+        dense_acc = dense.accuracy
+        with_accuracy = dense_acc is not None
         loss_asked: set[int] = {0}
 
         def loss_fails(i: int) -> bool:
             loss_asked.add(i)
-            return measure(i, loss_cache, batches).loss > dense.loss + epsilon
+            return measure(i).loss > dense.loss + epsilon
 
         loss_fail = first_failure(loss_fails, levels, stride, branching)
         acc_fail, acc_asked = None, {0}
@@ -258,7 +267,7 @@ def actual_limit(
 
             def acc_fails(i: int) -> bool:
                 acc_asked.add(i)
-                return measure(i, acc_cache, acc_data).accuracy < threshold
+                return measure(i).accuracy < threshold
 
             acc_fail = first_failure(acc_fails, levels, stride, branching)
 
@@ -266,16 +275,9 @@ def actual_limit(
     if sweep_points > 0:
         curve = tuple(prune_curve(
             model, batches, loss_fn, [i / levels for i in _sweep_indices(levels, sweep_points)],
-            eval_batches=acc_data if separate else None, scope=scope, selection=selection,
+            eval_batches=acc_data, scope=scope, selection=selection,
         ))
-    probes = tuple(
-        CurvePoint(
-            ratio=i / levels,
-            loss=loss_cache[i].loss if i in loss_cache else math.nan,
-            accuracy=acc_cache[i].accuracy if i in acc_cache else None,
-        )
-        for i in sorted(set(loss_cache) | set(acc_cache))
-    )
+    probes = tuple(cache[i] for i in sorted(cache))
     return ActualLimit(
         loss_ratio=below_failure(loss_fail, levels),
         accuracy_ratio=None if dense_acc is None else below_failure(acc_fail, levels),
@@ -288,16 +290,12 @@ def actual_limit(
         levels=levels,
         branching=branching,
         stride=stride,
-        evaluations=_passes(loss_cache, acc_cache),
+        evaluations=len(cache),
         loss_evaluations=len(loss_asked),
         accuracy_evaluations=len(acc_asked) if dense_acc is not None else 0,
         probes=probes,
         curve=curve,
     )
-
-
-def _passes(loss_cache: dict, acc_cache: dict) -> int:
-    return len(loss_cache) if loss_cache is acc_cache else len(loss_cache) + len(acc_cache)
 
 
 def below_failure(fail: int | None, levels: int) -> float:

@@ -12,8 +12,9 @@ from typing import Any, Mapping
 
 from torch import Tensor, nn
 
+from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.pruning.lomp import Checkpoint, LompConfig, Progress, Schedule, TrainResult, train
+from prunelimit.pruning.lomp import SCHEDULES, Checkpoint, LompConfig, Progress, Schedule, TrainResult, train
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,16 @@ class FinetuneConfig:
     batch_size: int = 128
     schedule: Schedule = "cosine"
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.integer("epochs", self.epochs, 0)
+        validate.positive("lr", self.lr)
+        validate.non_negative("momentum", self.momentum)
+        validate.non_negative("weight_decay", self.weight_decay)
+        validate.integer("batch_size", self.batch_size, 1)
+        validate.choice("schedule", self.schedule, SCHEDULES)
+        validate.integer("seed", self.seed, 0)
 
     def as_lomp(self) -> LompConfig:
         return LompConfig(

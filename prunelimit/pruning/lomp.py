@@ -31,6 +31,7 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 
 Schedule = Literal["none", "cosine", "step"]
+SCHEDULES = ("none", "cosine", "step")
 ScheduleUnit = Literal["epoch", "iteration"]
 L1Scope = Literal["prunable", "reference"]
 Progress = Callable[[int, int], None]
@@ -72,7 +73,7 @@ class LompConfig:
             raise UsageError("lr must be > 0 and λ (l1), momentum, weight decay >= 0")
         if not 0 <= self.warmup_epochs <= self.epochs:
             raise UsageError(f"warm-up epochs must lie in [0, epochs={self.epochs}]")
-        if self.schedule not in ("none", "cosine", "step"):
+        if self.schedule not in SCHEDULES:
             raise UsageError(f"schedule must be none, cosine or step, got {self.schedule!r}")
         if self.schedule_unit not in ("epoch", "iteration"):
             raise UsageError(f"schedule unit must be epoch or iteration, got {self.schedule_unit!r}")
@@ -132,7 +133,7 @@ def lr_factor(step: int, warmup_steps: int, config: LompConfig, total_steps: int
 def _epoch_batches(data: list[Tensor], config: LompConfig, epoch: int) -> Iterator[Batch]:
     n = data[0].shape[0]
     if config.shuffle:
-        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        gen = torch.Generator().manual_seed((config.seed * 1_000_003 + epoch) % 2**64)  # same for every seed < 2**44
         index = torch.randperm(n, generator=gen).to(data[0].device)
     else:
         index = torch.arange(n, device=data[0].device)

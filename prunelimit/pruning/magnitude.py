@@ -2,7 +2,7 @@
 
 Global scope ranks all prunable weights together and zeroes exactly ``ceil(ρ·N)`` of
 them; layer scope zeroes ``ceil(ρ·n_t)`` in every tensor. The order comes from
-:class:`MagnitudeProfile` (stable sort of ``|w|``, ties broken by flat index), so weights
+:class:`~prunelimit.theory.profile.MagnitudeProfile` (stable sort of ``|w|``, ties broken by flat index), so weights
 that are already zero are removed first and the result is deterministic.
 """
 
@@ -16,10 +16,9 @@ from torch import Tensor, nn
 from prunelimit.errors import UsageError
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import LayerSparsity, Masks, apply_masks, overall_ratio, sparsity_table
-from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 
 Scope = Literal["global", "layer"]
-SCOPES = ("global", "layer")
 
 
 @dataclass(frozen=True)
@@ -41,19 +40,17 @@ class MagnitudeOrder:
     """The magnitude order of a fixed set of tensors; masks for any ratio without re-sorting."""
 
     scope: Scope
-    profiles: tuple[MagnitudeProfile, ...]
+    path: PruningPath
 
     @classmethod
     def of(cls, tensors: Sequence[Tensor], scope: Scope = "global") -> "MagnitudeOrder":
         if scope not in SCOPES:
             raise UsageError(f"pruning scope must be one of {SCOPES}, got {scope!r}")
-        if scope == "global":
-            return cls(scope, (MagnitudeProfile.from_tensors(tensors),))
-        return cls(scope, tuple(MagnitudeProfile.from_tensors([t]) for t in tensors))
+        return cls(scope, path_profile(tensors, scope))
 
     def keep_masks(self, ratio: float) -> list[Tensor]:
         """One boolean keep-mask per tensor at pruning ratio ``ratio``."""
-        return [m for profile in self.profiles for m in profile.keep_masks(ratio)]
+        return self.path.keep_masks(ratio)
 
 
 def check_ratio(ratio: float) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS, CurvePoint, below_failure, coarse_stride, first_failure
@@ -52,7 +52,7 @@ def refit_limit(
     (loss ``L(w*) + ε`` on ``batches``, accuracy dense − ``acc_drop`` points on ``eval_batches``).
     The model's state is restored on return."""
     if config.epochs < 1:
-        raise UsageError("--refit needs --finetune-epochs of at least 1")
+        raise OptionError("epochs", f"the refit limit needs fine-tuning: config.{{0}} must be at least 1, got {config.epochs}")
     eval_batches = eval_batches or batches
     dense_state = copy.deepcopy(model.state_dict())
     dense_loss = evaluate(model, batches, loss_fn).loss

@@ -76,6 +76,8 @@ def render_spectrum(rep) -> None:
     solver_line(rep)
     nodes = "abs(λ)" if not q.signed else "λ"
     stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
+    for warning in rep.notes:
+        stdout.print(f"[yellow]warning:[/] {warning}")
 
 
 def uncertainty_line(u) -> str:
@@ -114,9 +116,9 @@ def render_bounds(rep) -> None:
     title = f"Pruning limit ({s.method} method, D = {s.params_hessian:,}, N = {rep.params_prunable:,})"
     table = Table("quantity", "removed ratio", "kept density", title=title)
     table.add_row("[bold]predicted limit ρ*[/]", f"[bold]{pct(rep.ratio)}[/]", pct(1 - rep.ratio))
-    if p.lower is not None:
-        table.add_row(f"lower bound ρ_L (η = {p.eta:g}, {p.bound_mode})", pct(p.lower), pct(1 - p.lower))
-        table.add_row(f"upper bound ρ_U (η = {p.eta:g}, {p.bound_mode})", pct(p.upper), pct(1 - p.upper))
+    if rep.lower is not None:
+        table.add_row(f"lower bound ρ_L (η = {p.eta:g}, {p.bound_mode})", pct(rep.lower), pct(1 - rep.lower))
+        table.add_row(f"upper bound ρ_U (η = {p.eta:g}, {p.bound_mode})", pct(rep.upper), pct(1 - rep.upper))
     if rep.paper is not None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
@@ -126,6 +128,11 @@ def render_bounds(rep) -> None:
     else:
         stdout.print(f"ρ* = {pct(rep.ratio)} ± {uncertainty_line(rep.uncertainty)}")
     solver_line(s)
+    if rep.paper is not None:
+        a = rep.paper.aliasing
+        state = "aliased" if a.aliased else "resolved"
+        stdout.print(f"reference density: kernel std {a.kernel_std:.2g} vs grid step {a.grid_step:.2g} ({state}; "
+                     f"node weights kept {a.mass_min:.3g}–{a.mass_max:.3g}×, {100 * a.moved:.2g} % moved)")
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
                  f"{cost(s)}")
     if s.memory is not None:
@@ -200,12 +207,13 @@ def render_prune(rep) -> None:
 
 
 def render_verify(rep) -> None:
-    b, a, p = rep.bounds, rep.actual, rep.bounds.prediction
+    b, a = rep.bounds, rep.actual
     table = Table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
-    table.add_row("predicted ρ*", pct(b.ratio), pct(1 - b.ratio))
-    if p.lower is not None:
-        table.add_row("lower bound ρ_L", pct(p.lower), pct(1 - p.lower))
-        table.add_row("upper bound ρ_U", pct(p.upper), pct(1 - p.upper))
+    path = " (layer-wise path)" if b.scope == "layer" else ""
+    table.add_row(f"predicted ρ*{path}", pct(b.ratio), pct(1 - b.ratio))
+    if b.lower is not None:
+        table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
+        table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
     table.add_row("[bold]actual (loss ≤ L + ε)[/]", f"[bold]{pct(a.loss_ratio)}[/]", pct(1 - a.loss_ratio))
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt)", pct(a.accuracy_ratio), pct(1 - a.accuracy_ratio))

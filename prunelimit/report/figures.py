@@ -61,8 +61,8 @@ def bounds_figure(rep) -> Figure:
     ax.plot(grid, f, color="#c0392b", label="theory: ρ = F(R)")
     ax.plot(radii, ratios, color="#2c6fbb", label="magnitude pruning path R(ρ)")
     ax.axhline(rep.ratio, color="k", lw=0.8, ls="--", label=f"ρ* = {rep.ratio:.3f}")
-    if p.lower is not None:
-        ax.axhspan(p.lower, p.upper, color="0.85", label=f"[ρ_L, ρ_U] = [{p.lower:.3f}, {p.upper:.3f}]")
+    if rep.lower is not None:
+        ax.axhspan(rep.lower, rep.upper, color="0.85", label=f"[ρ_L, ρ_U] = [{rep.lower:.3f}, {rep.upper:.3f}]")
     ax.set_xlabel("projection distance R = ‖w − MP_ρ(w)‖₂")
     ax.set_ylabel("pruning ratio ρ (removed fraction)")
     ax.set_ylim(0, 1)
@@ -72,7 +72,7 @@ def bounds_figure(rep) -> Figure:
 
 def verify_figure(rep) -> Figure:
     """Loss and accuracy against the ratio (``VerifyReport``), prediction and bounds as vertical lines."""
-    a, b, p = rep.actual, rep.bounds, rep.bounds.prediction
+    a, b = rep.actual, rep.bounds
     points = sorted((*a.probes, *a.curve), key=lambda pt: pt.ratio)
     # the two criteria probe different ratios: plot each series where it was measured
     lossy = [pt for pt in points if pt.loss == pt.loss]
@@ -91,8 +91,8 @@ def verify_figure(rep) -> Figure:
     ax_acc.set_xlabel("pruning ratio ρ (removed fraction)")
     for ax in (ax_loss, ax_acc):
         ax.axvline(b.ratio, color="#c0392b", label=f"predicted ρ* = {b.ratio:.3f}")
-        if p.lower is not None:
-            ax.axvspan(p.lower, p.upper, color="#c0392b", alpha=0.12, label="[ρ_L, ρ_U]")
+        if b.lower is not None:
+            ax.axvspan(b.lower, b.upper, color="#c0392b", alpha=0.12, label="[ρ_L, ρ_U]")
         ax.axvline(a.loss_ratio, color="k", ls="--", lw=0.9, label=f"actual (loss) = {a.loss_ratio:.3f}")
         ax.legend(fontsize=7, loc="best")
     return fig

@@ -13,14 +13,13 @@ import html
 import platform
 import shlex
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 from matplotlib.figure import Figure
 
-from prunelimit.errors import UsageError
 from prunelimit.io.atomic import write_text_atomic
+from prunelimit.io.outputs import Output, optional
 from prunelimit.report.figures import figure_png
 from prunelimit.report.jsonout import document, dumps
 
@@ -71,14 +70,6 @@ pre{padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
 figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}figcaption{color:#555;font-size:.9rem}
 .warn{color:#8a4b00}.muted{color:#666;font-size:.9rem}
 """
-
-
-def png_from_writer(write: Callable[[Path], Any]) -> bytes:
-    """PNG bytes from a function that can only write a PNG file (``write(path)``), e.g. the law plots."""
-    with tempfile.TemporaryDirectory(prefix="prunelimit-fig-") as tmp:
-        path = Path(tmp) / "figure.png"
-        write(path)
-        return path.read_bytes()
 
 
 def versions() -> dict[str, str]:
@@ -203,21 +194,13 @@ def write_report(directory: str | Path, command: str, body: Mapping, figures: Ma
     ``Figure`` (closed here) or PNG bytes, ``argv`` is the command line (``sys.argv``).
     An existing report is replaced only with ``force``.
     """
-    path = check_report_dir(directory, force)
-    path.parent.mkdir(parents=True, exist_ok=True)
     page = render_html(command, body, figures, [str(a) for a in argv])
-    return write_text_atomic(path, page, force)
+    return write_text_atomic(Path(directory) / REPORT_NAME, page, force, parents=True)
 
 
-def check_report_dir(directory: str | Path, force: bool = False) -> Path:
-    """``directory/report.html`` after checking, before any work, that it can be written."""
-    directory = Path(directory)
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"--report {directory}: exists and is not a folder; pass a folder name")
-    path = directory / REPORT_NAME
-    if path.exists() and not force:
-        raise UsageError(f"{path} already exists; pass --force to overwrite it")
-    return path
+def report_output(directory: str | Path | None) -> Output | None:
+    """``--report DIR`` as an output to check before any work (``prunelimit.io.outputs.preflight``)."""
+    return optional("--report", None if directory is None else Path(directory) / REPORT_NAME, "html", parents=True)
 
 
 def _now() -> str:

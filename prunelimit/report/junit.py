@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Sequence
 
-from prunelimit.io.atomic import write_atomic
+from prunelimit.io.atomic import write_text_atomic
 from prunelimit.report.safe import printable
 
 
@@ -33,5 +33,4 @@ def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float
 
 def write_junit(path: str | Path, suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0,
                 force: bool = True) -> Path:
-    text = junit_xml(suite, cases, seconds)
-    return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), force)
+    return write_text_atomic(path, junit_xml(suite, cases, seconds), force)

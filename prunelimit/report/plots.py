@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prunelimit.io.atomic import write_atomic
+from prunelimit.io.atomic import write_bytes_atomic
 from prunelimit.report.figures import bounds_figure, figure_png, spectrum_figure, verify_figure
 
 
 def save_figure(fig, path: str | Path, force: bool = False) -> Path:
     """Write ``fig`` as PNG to ``path`` (refusing to overwrite without ``force``); the figure is closed."""
-    png = figure_png(fig)
-    return write_atomic(path, lambda tmp: tmp.write_bytes(png), force)
+    return write_bytes_atomic(path, figure_png(fig), force)
 
 
 def plot_spectrum(rep, path: str | Path, force: bool = False) -> Path:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import NumericalError, OptionError, UsageError
 
 
 @torch.no_grad()
@@ -40,20 +40,19 @@ def batch_losses(model: nn.Module, batches: Batches, loss_fn: LossFn) -> np.ndar
 def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
     """ε = population standard deviation (ddof = 0) of the per-batch losses.
 
-    Raises UsageError when it cannot define a tolerance: fewer than two batches, or all
+    Raises OptionError (a ValueError) naming ``epsilon`` when it cannot define a tolerance: fewer than two batches, or all
     losses equal (ε = 0 would make every direction infinitely sharp).
     """
     arr = np.asarray(losses, dtype=np.float64)
     if arr.ndim != 1 or arr.size < 2:
-        raise UsageError(
-            f"epsilon needs at least 2 analysis batches, got {arr.size}; "
-            "lower --batch-size or pass --epsilon FLOAT"
+        raise OptionError(
+            "epsilon",
+            f"{{0}} from per-batch losses needs at least 2 analysis batches, got {arr.size}; "
+            "use smaller batches or give {0} explicitly",
         )
     eps = float(np.std(arr))
     if not eps > 0.0:
-        raise UsageError(
-            "all per-batch losses are equal, so epsilon would be 0; pass --epsilon FLOAT"
-        )
+        raise OptionError("epsilon", "all per-batch losses are equal, so {0} would be 0; give {0} explicitly")
     return eps
 
 

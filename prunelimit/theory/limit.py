@@ -2,7 +2,7 @@
 
 ρ* is the unique root of ``g(ρ) = F(R(ρ)) − ρ`` on continuous ρ ∈ [0, 1], where R(ρ) is
 the magnitude-pruning projection distance with its prefix sum interpolated linearly
-(``MagnitudeProfile.radius_continuous``), so g is continuous and strictly decreasing
+(``radius_continuous`` of the global or layer-wise path), so g is continuous and strictly decreasing
 (R is non-decreasing, F non-increasing in R). It is found with ``scipy.optimize.brentq``;
 there is no grid and no rounding of R.
 
@@ -35,7 +35,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from prunelimit.errors import UsageError
-from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.profile import PruningPath
 from prunelimit.theory.statdim import (
     Geometry,
     Negative,
@@ -47,6 +47,7 @@ from prunelimit.theory.statdim import (
 )
 
 BoundMode = Literal["none", "akf", "geom"]
+BOUND_MODES = ("none", "akf", "geom")
 
 # brentq stops when the bracket is below xtol + rtol·|ρ|; ρ lives in [0, 1], so this is
 # at the float64 resolution of ρ itself.
@@ -91,7 +92,7 @@ def a_eta(eta: float) -> float:
 
 
 def solve_fixed_point(
-    profile: MagnitudeProfile, fraction: Callable[[float], float], shift: float = 0.0
+    profile: PruningPath, fraction: Callable[[float], float], shift: float = 0.0
 ) -> tuple[float, bool]:
     """Root of ``fraction(R(ρ)) + shift − ρ`` on [0, 1], clipped to an end when none lies inside.
 
@@ -111,7 +112,7 @@ def solve_fixed_point(
 
 
 def predict_limit(
-    profile: MagnitudeProfile,
+    profile: PruningPath,
     nodes: np.ndarray,
     weights: np.ndarray,
     dim: int,
@@ -132,7 +133,7 @@ def predict_limit(
     check_zero_fraction(zero_fraction)
     if dim < 1:
         raise UsageError(f"Hessian dimension D must be positive, got {dim}")
-    if bound_mode not in ("none", "akf", "geom"):
+    if bound_mode not in BOUND_MODES:
         raise UsageError(f"unknown bound mode {bound_mode!r}; use none, akf or geom")
     a = a_eta(eta)
     curv = curvatures(theta, negative, signed)
@@ -186,7 +187,7 @@ def predict_limit(
 
 
 def predict_from_quadrature(
-    profile: MagnitudeProfile, quadrature: Any, epsilon: float, **options: Any
+    profile: PruningPath, quadrature: Any, epsilon: float, **options: Any
 ) -> LimitPrediction:
     """:func:`predict_limit` for any object with ``nodes``, ``weights``, ``dim`` (and
     optionally ``signed``, default True) attributes, e.g. ``curvature.slq.SpectralQuadrature``."""
@@ -225,6 +226,6 @@ def jensen_bound(
     return float(out) if out.ndim == 0 else out
 
 
-def jensen_ratio(profile: MagnitudeProfile, trace: float, dim: int, epsilon: float) -> float:
+def jensen_ratio(profile: PruningPath, trace: float, dim: int, epsilon: float) -> float:
     """Root of ``ρ = jensen_bound(R(ρ))``; never above ρ* (the bound lies below F)."""
     return solve_fixed_point(profile, lambda r: jensen_bound(trace, dim, r, epsilon))[0]

@@ -16,6 +16,15 @@ Research note §2.4 and §3.2 (official repo ``density_plot.density_generate`` a
 4. ``ρ̂ = argmin_i |gw(round(R_i)) − ρ_i| / 1000`` (first minimum; round half to even as
    ``torch.round``).
 
+The reference code reports only ρ̂. The bounds are computed by the same arithmetic, so
+one method is one pipeline: with the AKF margin ``s = a_η/√D``, ``ρ_L = argmin_i
+|gw(round R_i) − s − ρ_i|`` and ``ρ_U = argmin_i |gw(round R_i) + s − ρ_i|`` on the same
+grid and table; ``bound_mode="geom"`` takes ``ρ_L = ρ̂`` and ``ρ_U`` from the table of the
+tangent-cone term. ``gw(round R_i) − ρ_i`` strictly decreases along the grid, so the first
+minimiser moves down as the shift grows: ``ρ_L ≤ ρ̂ ≤ ρ_U`` always. ``negative="flat"``
+(not in the reference code, which takes |λ|) gives negative grid points curvature 0, a
+free direction, in ρ̂ and both bounds alike.
+
 Deliberate deviations, each where the code would crash or return NaN:
 * a grid point at exactly t = 0 with positive density: the code divides 2ε by 0 and
   the whole of gw becomes NaN; here the term is evaluated as ``2ε/(2ε + |t|R²)``, which
@@ -25,6 +34,8 @@ Deliberate deviations, each where the code would crash or return NaN:
   entry is used and ``table_clamped`` is set;
 * a density that underflows to all zeros (kernel far narrower than the grid step, a
   spectrum range of thousands): the code divides by 0; here NumericalError.
+Short of that, a kernel narrower than the grid step (range above about 1) already
+distorts the node weights; :class:`KernelAliasing` measures by how much.
 The code sums per-tensor norms over all trainable parameters (biases, BatchNorm too);
 pass ``table_norm`` to reproduce that, otherwise the given tensors' norms are summed.
 Arithmetic is float64 throughout (the code's weights and R are float32).
@@ -40,11 +51,15 @@ import numpy as np
 import torch
 
 from prunelimit.errors import NumericalError, UsageError
+from prunelimit.theory.limit import BOUND_MODES, a_eta
 from prunelimit.theory.statdim import (
+    Geometry,
+    Negative,
     axis_terms,
     check_epsilon,
     check_quadrature,
     check_zero_fraction,
+    curvatures,
 )
 
 PAPER_BINS = 100_000
@@ -64,6 +79,9 @@ class PaperPrediction:
 
     ``ratios``/``radii`` are the ratio grid and R_i along it; ``gw`` is the table at
     integer R; ``radius`` is R at the answer and ``radius_index`` its rounded value.
+    ``lower``/``upper`` are the bounds on the same grid (``None`` for ``bound_mode="none"``),
+    ``margin`` the AKF shift a_η/√D they used (0 unless ``"akf"``); ``aliasing`` how well
+    the density kept the node weights (:class:`KernelAliasing`).
     """
 
     ratio: float
@@ -76,6 +94,37 @@ class PaperPrediction:
     radii: np.ndarray
     gw: np.ndarray
     table_clamped: bool
+    negative: Negative = "abs"
+    lower: float | None = None
+    upper: float | None = None
+    bound_mode: str = "none"
+    margin: float = 0.0
+    aliasing: KernelAliasing | None = None
+
+
+@dataclass(frozen=True)
+class KernelAliasing:
+    """How faithfully the reference density keeps the quadrature's node weights.
+
+    The code's kernel variance ``σ²·max(1, range)`` grows with the spectrum's range more
+    slowly than the grid step ``range/(bins − 1)``: past a range of about 1 the kernel's
+    std falls below the step, and a node's Gaussian, sampled on the grid, no longer sums
+    to its weight. ``mass_min``/``mass_max``: the smallest and largest ``Σ_j N(t_j; θ_k,
+    var)·Δt`` over the nodes (1 when the kernel is resolved); ``moved``: the share of the
+    quadrature weight that normalisation shifts between nodes as a result (mean over runs
+    of ``½ Σ_k |τ_k m_k / Σ τ m − τ_k|``). A node of one run beyond the grid, whose ends
+    are the runs' mean extremes ± 0.01, loses its weight too and counts the same way.
+    """
+
+    kernel_std: float
+    grid_step: float
+    mass_min: float
+    mass_max: float
+    moved: float
+
+    @property
+    def aliased(self) -> bool:
+        return self.kernel_std < self.grid_step
 
 
 def code_density(
@@ -86,25 +135,49 @@ def code_density(
     overhead: float = PAPER_OVERHEAD,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(grid, density)`` of ``density_plot.density_generate`` (step 1 above)."""
+    grid, density, _ = smoothed_density(nodes, weights, bins, sigma_squared, overhead)
+    return grid, density
+
+
+def smoothed_density(
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    bins: int = PAPER_BINS,
+    sigma_squared: float = PAPER_SIGMA_SQUARED,
+    overhead: float = PAPER_OVERHEAD,
+) -> tuple[np.ndarray, np.ndarray, KernelAliasing]:
+    """:func:`code_density` and how much of each node's weight its kernel kept on the grid."""
     theta, tau = check_quadrature(nodes, weights)
     hi = float(np.mean(theta.max(axis=1))) + overhead
     lo = float(np.mean(theta.min(axis=1))) - overhead
     grid = np.linspace(lo, hi, num=bins)
+    step = grid[1] - grid[0]
     var = sigma_squared * max(1.0, hi - lo)
     per_run = np.zeros((len(theta), bins))
+    mass = np.zeros_like(theta)
     for i in range(len(theta)):
         for s in range(0, theta.shape[1], _NODE_BLOCK):
             d = grid[:, None] - theta[i, None, s : s + _NODE_BLOCK]
             kernel = np.exp(-(d * d) / (2.0 * var)) / math.sqrt(2.0 * math.pi * var)
             per_run[i] += kernel @ tau[i, s : s + _NODE_BLOCK]
+            mass[i, s : s + _NODE_BLOCK] = kernel.sum(axis=0) * step
     density = per_run.mean(axis=0)
-    total = density.sum() * (grid[1] - grid[0])
+    total = density.sum() * step
     if not total > 0.0:
         raise NumericalError(
             f"reference density underflowed to zero (spectrum range {hi - lo:.3g} is too wide "
             f"for {bins} bins with sigma^2={sigma_squared}); use the default method"
         )
-    return grid, density / total
+    return grid, density / total, _aliasing(math.sqrt(var), float(step), tau, mass)
+
+
+def _aliasing(std: float, step: float, tau: np.ndarray, mass: np.ndarray) -> KernelAliasing:
+    real = tau > 0
+    kept = tau * mass
+    sums = kept.sum(axis=1, keepdims=True)
+    shares = np.divide(kept, sums, out=np.zeros_like(kept), where=sums > 0)
+    moved = float(np.mean(0.5 * np.abs(shares - tau).sum(axis=1)))
+    return KernelAliasing(std, step, float(mass[real].min()), float(mass[real].max()), moved)
 
 
 def code_gw(
@@ -113,11 +186,14 @@ def code_gw(
     table_size: int,
     epsilon: float,
     zero_fraction: float = 0.0,
+    negative: Negative = "abs",
+    geometry: Geometry = "disc",
 ) -> np.ndarray:
-    """``cal_gw`` at R = 0, 1, ..., table_size − 1 (step 2 above)."""
+    """``cal_gw`` at R = 0, 1, ..., table_size − 1 (step 2 above); ``negative``/``geometry``
+    as in :mod:`prunelimit.theory.statdim` (the code's is ``"abs"``/``"disc"``)."""
     check_epsilon(epsilon)
     check_zero_fraction(zero_fraction)
-    curvature = np.append(np.abs(grid), FLAT_EIGENVALUE)
+    curvature = np.append(curvatures(grid, negative), FLAT_EIGENVALUE)
     mass = np.append(density, zero_fraction / (1.0 - zero_fraction) * density.sum())
     # The code drops zero-density bins; they contribute nothing, and dropping them keeps
     # the (R × bins) blocks small.
@@ -126,7 +202,7 @@ def code_gw(
     r_sq = np.arange(table_size, dtype=np.float64) ** 2
     out = np.empty(table_size)
     for s in range(0, table_size, _R_BLOCK):
-        terms = axis_terms(curvature[None, :], r_sq[s : s + _R_BLOCK, None], epsilon, "disc")
+        terms = axis_terms(curvature[None, :], r_sq[s : s + _R_BLOCK, None], epsilon, geometry)
         out[s : s + _R_BLOCK] = terms @ mass
     return out / mass.sum()
 
@@ -156,17 +232,36 @@ def paper_limit(
     bins: int = PAPER_BINS,
     sigma_squared: float = PAPER_SIGMA_SQUARED,
     levels: int = PAPER_LEVELS,
+    negative: Negative = "abs",
+    bound_mode: str = "none",
+    eta: float = 0.01,
+    dim: int | None = None,
 ) -> PaperPrediction:
-    """The reference code's predicted ratio ρ̂ from prunable ``tensors`` and a quadrature."""
+    """The reference code's predicted ratio ρ̂ from prunable ``tensors`` and a quadrature,
+    with its bounds by the same arithmetic (``bound_mode`` and ``eta`` as in
+    :func:`prunelimit.theory.limit.predict_limit`; ``dim`` is D, needed for ``"akf"``)."""
+    if bound_mode not in BOUND_MODES:
+        raise ValueError(f"bound_mode must be one of {', '.join(BOUND_MODES)}, got {bound_mode!r}")
+    if bound_mode == "akf" and not (dim is not None and dim >= 1):
+        raise ValueError(f"bound_mode='akf' needs the Hessian dimension dim >= 1, got {dim!r}")
     if table_norm is None:
         table_norm = sum(float(np.linalg.norm(_as_numpy(t))) for t in tensors)
-    grid, density = code_density(nodes, weights, bins, sigma_squared)
-    gw = code_gw(grid, density, int(table_norm) + 1, epsilon, zero_fraction)
+    grid, density, aliasing = smoothed_density(nodes, weights, bins, sigma_squared)
+    size = int(table_norm) + 1
+    gw = code_gw(grid, density, size, epsilon, zero_fraction, negative)
     ratios, radii = code_radii(tensors, levels)
     index = np.rint(radii).astype(np.int64)
     clamped = bool(np.any(index >= gw.size))
     index = np.minimum(index, gw.size - 1)
-    best = int(np.argmin(np.abs(gw[index] - ratios)))
+    best = _grid_root(gw[index], ratios)
+    lower = upper = None
+    margin = 0.0
+    if bound_mode == "akf":
+        margin = a_eta(eta) / math.sqrt(dim)
+        lower, upper = _grid_root(gw[index] - margin, ratios), _grid_root(gw[index] + margin, ratios)
+    elif bound_mode == "geom":
+        tangent = code_gw(grid, density, size, epsilon, zero_fraction, negative, "tangent")
+        lower, upper = best, _grid_root(tangent[index], ratios)
     ratio = best / levels
     return PaperPrediction(
         ratio=ratio,
@@ -179,7 +274,18 @@ def paper_limit(
         radii=radii,
         gw=gw,
         table_clamped=clamped,
+        negative=negative,
+        lower=None if lower is None else lower / levels,
+        upper=None if upper is None else upper / levels,
+        bound_mode=bound_mode,
+        margin=margin,
+        aliasing=aliasing,
     )
+
+
+def _grid_root(fractions: np.ndarray, ratios: np.ndarray) -> int:
+    """The code's answer: the first grid index where ``|fraction − ρ_i|`` is smallest."""
+    return int(np.argmin(np.abs(fractions - ratios)))
 
 
 def _as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:

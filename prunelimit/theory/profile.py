@@ -1,5 +1,8 @@
 """The magnitude-pruning path: which weights go first and the projection distance R(ρ).
 
+Global scope (:class:`MagnitudeProfile`) below; the layer-wise path, the same ratio in
+every tensor, is :class:`LayerwiseProfile`.
+
 One stable sort of ``|w|`` over all prunable weights (ties broken by flat index, so
 exactly ``ceil(ρ·N)`` weights are removed at ratio ρ) and one prefix sum of ``w²``
 give ``R(ρ) = ‖w − MP_ρ(w)‖₂`` for every ρ at once, with no model copies (SPEC §2).
@@ -13,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
+from prunelimit import validate
 
 # ρ·N is formed in float64; without a tolerance 0.29*100 = 28.999999999999996 would
 # round up to 29 correctly but 0.07*100 = 7.000000000000001 would give 8.
@@ -84,9 +89,54 @@ class MagnitudeProfile:
         return _split(keep, self.sizes, self.shapes)
 
 
-def layerwise_keep_masks(tensors: Sequence[torch.Tensor], ratio: float) -> list[torch.Tensor]:
-    """Keep-masks removing ``ceil(ρ·n_t)`` smallest weights in every tensor separately."""
-    return [MagnitudeProfile.from_tensors([t]).keep_masks(ratio)[0] for t in tensors]
+@dataclass(frozen=True)
+class LayerwiseProfile:
+    """The layer-wise magnitude path: every tensor loses its own ``ceil(ρ·n_l)`` smallest weights.
+
+    ``R_layer(ρ)² = Σ_l cum_sq_l[ceil(ρ·n_l)]``: the sum over tensors of each tensor's
+    prefix sum of sorted squares. :meth:`radius_continuous` interpolates every tensor's
+    prefix sum linearly in ``ρ·n_l``, so R is continuous and non-decreasing in ρ and the
+    fixed point ``ρ = F(R(ρ))`` has one root, as on the global path.
+    """
+
+    layers: tuple[MagnitudeProfile, ...]
+
+    @classmethod
+    def from_tensors(cls, tensors: Sequence[torch.Tensor]) -> "LayerwiseProfile":
+        return cls(tuple(MagnitudeProfile.from_tensors([t]) for t in tensors))
+
+    @property
+    def n(self) -> int:
+        return sum(layer.n for layer in self.layers)
+
+    @property
+    def norm(self) -> float:
+        return float(math.sqrt(sum(layer.cum_sq[-1] for layer in self.layers)))
+
+    def radius(self, ratio: float) -> float:
+        """R(ρ) = ‖w − MP^layer_ρ(w)‖₂ on the layer-wise path."""
+        return float(math.sqrt(sum(layer.radius(ratio) ** 2 for layer in self.layers)))
+
+    def radius_continuous(self, ratio: float) -> float:
+        """R with every tensor's prefix sum interpolated (see :meth:`MagnitudeProfile.radius_continuous`)."""
+        return float(math.sqrt(sum(layer.radius_continuous(ratio) ** 2 for layer in self.layers)))
+
+    def keep_masks(self, ratio: float) -> list[torch.Tensor]:
+        """Boolean keep-masks, one per tensor, each removing ``ceil(ρ·n_l)`` of its weights."""
+        return [layer.keep_masks(ratio)[0] for layer in self.layers]
+
+
+PruningPath = MagnitudeProfile | LayerwiseProfile
+SCOPES = ("global", "layer")
+
+
+def path_profile(tensors: Sequence[torch.Tensor], scope: str = "global") -> PruningPath:
+    """The magnitude path of ``scope``: one ranking over all tensors (``global``) or the
+    same ratio in every tensor (``layer``)."""
+    validate.choice("scope", scope, SCOPES)
+    if scope == "layer":
+        return LayerwiseProfile.from_tensors(tensors)
+    return MagnitudeProfile.from_tensors(tensors)
 
 
 def _split(flat: np.ndarray, sizes, shapes) -> list[torch.Tensor]:

@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from prunelimit import validate
 from prunelimit.errors import NumericalError, UsageError
 
 Negative = Literal["abs", "flat"]
@@ -139,15 +140,8 @@ def stat_dim_fraction(
     return float(mean) if np.ndim(radius) == 0 else mean
 
 
-# F(R) forms 2ε + |λ|R², so 2ε must stay far from float64 overflow; a loss tolerance
-# anywhere near this bound already lets every weight go.
-EPSILON_MAX = 1e300
-
-
 def check_epsilon(epsilon: float) -> None:
-    if not (np.isfinite(epsilon) and 0 < epsilon <= EPSILON_MAX):
-        raise UsageError(f"epsilon must be a positive number up to {EPSILON_MAX:g}, got {epsilon}; "
-                         "pass --epsilon FLOAT")
+    validate.positive("epsilon", epsilon)
 
 
 def check_zero_fraction(zero_fraction: float) -> None:

@@ -22,7 +22,8 @@ from prunelimit.report.figures import (
     spectrum_figure,
     verify_figure,
 )
-from prunelimit.report.html import REPORT_NAME, check_report_dir, flatten, png_from_writer, render_html, versions, write_report
+from prunelimit.io.outputs import preflight
+from prunelimit.report.html import REPORT_NAME, flatten, render_html, report_output, versions, write_report
 from prunelimit.report.plots import plot_bounds
 from prunelimit.theory.profile import MagnitudeProfile
 
@@ -107,9 +108,9 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
 
     shown = "".join(page.text)
-    p, a = rep.bounds.prediction, rep.actual
+    b, a = rep.bounds, rep.actual
     # the headline numbers, formatted as the summary table shows them (2 decimals of a percent)
-    for ratio in (rep.bounds.ratio, p.lower, p.upper, a.loss_ratio, a.accuracy_ratio):
+    for ratio in (b.ratio, b.lower, b.upper, a.loss_ratio, a.accuracy_ratio):
         assert f"{100 * ratio:.2f} % removed · {100 * (1 - ratio):.2f} % kept" in shown
     assert f"{100 * rep.delta:+.2f} points" in shown
     assert f"{rep.bounds.epsilon:.6g}" in shown
@@ -152,7 +153,7 @@ def test_everything_is_escaped():
 def test_overwrite_needs_force_and_a_file_is_not_a_folder(tmp_path):
     write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 1.0}, {}, ["prunelimit"])
     with pytest.raises(UsageError, match="--force"):  # checked up front, before any work
-        check_report_dir(tmp_path / "new" / "deeper")
+        preflight([report_output(tmp_path / "new" / "deeper")])
     with pytest.raises(UsageError, match="--force"):
         write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 2.0}, {}, ["prunelimit"])
     path = write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 2.0}, {}, ["prunelimit"], force=True)
@@ -168,9 +169,7 @@ def test_flatten_summarises_long_lists():
     assert rows == {"a.b": 1, "a.c": "1, 2", "curve": "[9 items, see the JSON document below]", "empty": "[]"}
 
 
-def test_png_bytes_from_a_file_writer_and_plots_still_write_files(verify_rep, tmp_path):
-    png = png_from_writer(lambda path: plot_bounds(verify_rep.bounds, path))
-    assert png.startswith(PNG_MAGIC)
+def test_plots_write_png_files_and_refuse_to_overwrite(verify_rep, tmp_path):
     out = plot_bounds(verify_rep.bounds, tmp_path / "b.png")
     assert out.read_bytes().startswith(PNG_MAGIC)
     with pytest.raises(UsageError):

@@ -1,0 +1,262 @@
+"""Caps on what an input may make prunelimit allocate or compute, in one place.
+
+A hostile file can be tiny and still ask for terabytes: a zero-stride tensor that claims
+10¹² elements, a zip entry that inflates a thousandfold, a model spec recorded inside a
+checkpoint that builds gigabytes, a YAML alias bomb, a count option of two billion. Each
+check below refuses such an input *before* the allocation, with a one-line reason (exit 2
+for options and configuration, exit 3 for files), instead of running out of memory or time.
+Real inputs sit far below every cap; each constant says why its value is safe.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections import deque
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import yaml
+
+from prunelimit.errors import InputError, PrunelimitError, UsageError
+
+# --- Files -------------------------------------------------------------------------------
+# Deflate reaches ~1000× only on degenerate content (runs of zeros); real weights and data
+# compress a few-fold at most, so an entry inflating beyond 200× its stored size is a bomb.
+MAX_INFLATE_RATIO = 200
+# Entries up to this size may inflate freely (a small, highly compressible data set is fine).
+FREE_INFLATE_BYTES = 64 << 20
+# A zero-stride or overlapping tensor view (e.g. ``expand``) may be materialised up to this
+# size; beyond it, it claims far more memory than the file holds, which only a bomb does.
+MAX_EXPANDED_BYTES = 16 << 20
+# Containers (dict/list/tuple) nested inside a checkpoint or a YAML file: real files nest
+# fewer than 10 levels; Python's parsers and printers recurse and crash near 1000.
+MAX_NESTING = 100
+# Values a YAML file expands to, aliases counted at their full size ("billion laughs"); a
+# configuration holds a few dozen.
+MAX_YAML_VALUES = 100_000
+# JSON reports (``bounds --json``) and YAML configurations are a few KB.
+MAX_REPORT_BYTES = 16 << 20
+MAX_CONFIG_BYTES = 1 << 20
+# Law CSVs hold one row per pruning level or measurement: hundreds, not millions. Fits and
+# their bootstrap loops are linear or worse in the row count.
+MAX_CSV_ROWS = 100_000
+MAX_CSV_BYTES = 64 << 20
+
+# --- Specs -------------------------------------------------------------------------------
+# A model or data spec read from a file (its ``model`` / ``meta.data``); typed specs are short.
+MAX_RECORDED_SPEC_CHARS = 1_000
+# An MLP deeper than this is not a network anyone analyses; building it costs time even on meta.
+MAX_MLP_LAYERS = 1_000
+# Input values (samples × features) a data spec may generate or load: 2^28 float32 = 1 GiB.
+MAX_DATA_VALUES = 2**28
+# A data spec recorded inside a checkpoint was not typed by the user: 2^24 values (64 MiB),
+# more than any analysis set needs; pass --data to ask for more.
+MAX_RECORDED_DATA_VALUES = 2**24
+# Side of the square an ``imagefolder:...:size=N`` spec resizes images to.
+MAX_IMAGE_SIDE = 4_096
+
+# --- Count options ---------------------------------------------------------------------------
+# (smallest, largest) value of each integer option that sizes an allocation or a loop, with
+# why the upper end is ample. Checked before any work starts (exit 2).
+COUNT_RANGES: dict[str, tuple[int, int, str]] = {
+    "iterations": (1, 10_000, "Lanczos steps"),
+    "runs": (1, 1_000, "probe vectors"),
+    "sweep": (0, 1_000, "the verify grid has 1000 ratios"),
+    "levels": (0, 200, "IMP levels; at rate 0.2, 200 levels leave 1e-19 of the weights"),
+    "epochs": (0, 10_000, "training epochs"),
+    "epochs_dense": (0, 10_000, "training epochs"),
+    "warmup_epochs": (0, 10_000, "training epochs"),
+    "finetune_epochs": (0, 10_000, "training epochs"),
+    "pruning_epochs": (1, 10_000, "training epochs"),
+    "regrowth_epochs": (0, 10_000, "training epochs"),
+    "epochs_per_level": (1, 10_000, "training epochs"),
+    "finetune_steps": (0, 1_000_000, "SGD steps"),
+    "rewind_steps": (0, 1_000_000, "SGD steps"),
+    "batch_size": (1, 1 << 24, "samples per batch"),
+    "max_samples": (1, 1 << 31, "samples"),
+    "max_hvps": (1, 10_000_000, "Hessian-vector products"),
+}
+
+
+def check_counts(values: dict[str, Any]) -> None:
+    """Refuse integer options outside ``COUNT_RANGES`` (``None`` means "the default")."""
+    for name, value in values.items():
+        if name not in COUNT_RANGES or value is None or isinstance(value, bool) or not isinstance(value, int):
+            continue
+        low, high, why = COUNT_RANGES[name]
+        flag = "--" + name.replace("_", "-")
+        if value < low:
+            raise UsageError(f"{flag} must be at least {low}, got {value}")
+        if value > high:
+            raise UsageError(f"{flag} must be at most {high:,} ({why}), got {value:,}")
+
+
+# --- Zip archives (torch checkpoints, .npz) ------------------------------------------------
+def check_zip(path: Path, what: str) -> None:
+    """Refuse a zip whose entries would inflate far beyond their stored size (a zip bomb).
+
+    Uses the sizes the archive declares; Python's and torch's readers stop at a declared size,
+    so a lying header cannot inflate further than declared.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # the reader itself reports the damage
+    for entry in entries:
+        if entry.file_size > FREE_INFLATE_BYTES and entry.file_size > MAX_INFLATE_RATIO * max(entry.compress_size, 1):
+            raise InputError(
+                f"{what} {path}: entry {entry.filename!r} would inflate from {_size(entry.compress_size)} to "
+                f"{_size(entry.file_size)} (a zip bomb?); refusing to read it"
+            )
+
+
+def check_npz(path: Path, what: str) -> None:
+    """Refuse ``.npy`` entries whose header declares more data than the entry holds.
+
+    numpy allocates the declared shape before reading, so a lying header is a memory bomb.
+    """
+    check_zip(path, what)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
+    with archive:
+        for entry in archive.infolist():
+            if not entry.filename.endswith(".npy"):
+                continue
+            try:
+                with archive.open(entry) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(fh)
+            except Exception:  # noqa: BLE001 - any header damage is numpy's own error to report
+                continue
+            needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if needed > entry.file_size:
+                raise InputError(
+                    f"{what} {path}: entry {entry.filename!r} declares shape {tuple(shape)} "
+                    f"({_size(needed)}) but holds {_size(entry.file_size)}; the file is corrupt or hostile"
+                )
+
+
+# --- Loaded objects (checkpoint pickles) -------------------------------------------------------
+def check_loaded(obj: Any, what: str) -> None:
+    """Walk a loaded checkpoint: bounded nesting and size, and no tensor claiming more memory
+    than its storage holds (zero-stride / overlapping views beyond ``MAX_EXPANDED_BYTES``)."""
+    for name, value in _walk(obj, what):
+        if isinstance(value, torch.Tensor):
+            check_tensor_layout(value, f"{what}: tensor {name!r}")
+
+
+def check_tensor_layout(tensor: torch.Tensor, what: str) -> None:
+    """Refuse a strided tensor whose elements overlap in memory when materialising it would be large."""
+    if tensor.layout != torch.strided or tensor.device.type == "meta":
+        return
+    nbytes = tensor.numel() * tensor.element_size()
+    if nbytes > MAX_EXPANDED_BYTES and overlapping(tuple(tensor.shape), tuple(tensor.stride())):
+        raise InputError(
+            f"{what} has shape {tuple(tensor.shape)} with strides {tuple(tensor.stride())}: {_size(nbytes)} "
+            f"over {_size(tensor.untyped_storage().nbytes())} of storage (an expanded view); save it contiguous"
+        )
+
+
+def overlapping(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """True unless a strided layout provably gives each index its own element (stride 0 never).
+
+    Dimensions sorted by stride must each step past everything the smaller ones reach; this
+    is conservative (a few interleaved layouts count as overlapping), and every layout torch
+    saves from contiguous, transposed or sliced tensors passes.
+    """
+    if 0 in shape:
+        return False
+    reach = 0
+    for step, size in sorted((st, sz) for sz, st in zip(shape, stride) if sz > 1):
+        if step <= reach:
+            return True
+        reach += (size - 1) * step
+    return False
+
+
+def _walk(obj: Any, what: str) -> Iterator[tuple[str, Any]]:
+    """Every (path, container or tensor) under ``obj``, each object once (shared references
+    are not re-expanded, so the walk is linear in the pickle's size), refusing deep nesting."""
+    seen: set[int] = set()
+    queue: deque[tuple[str, Any, int]] = deque([("", obj, 0)])
+    while queue:
+        name, value, depth = queue.popleft()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if depth > MAX_NESTING:
+            raise InputError(f"{what} nests containers over {MAX_NESTING} levels deep; it is corrupt or hostile")
+        yield name, value
+        if isinstance(value, dict):
+            items = ((str(k), v) for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            items = ((str(i), v) for i, v in enumerate(value))
+        else:
+            continue
+        queue.extend((f"{name}.{k}" if name else k, v, depth + 1) for k, v in items
+                     if isinstance(v, (dict, list, tuple, torch.Tensor)))
+
+
+# --- Text formats ------------------------------------------------------------------------------
+def load_yaml(text: str, what: str) -> Any:
+    """``yaml.safe_load`` after checking nesting depth and the alias-expanded node count.
+
+    The scan runs on PyYAML's event stream, which is iterative, so even 20,000 levels of
+    nesting or a "billion laughs" file cost only a pass over the text.
+    """
+    depth, anchors = 0, {}
+    stack: list[list] = [[None, 0]]  # per open collection: its anchor and expanded size so far
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise UsageError(f"{what} nests over {MAX_NESTING} levels deep; flatten it")
+            stack.append([event.anchor, 1])
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+            anchor, size = stack.pop()
+        elif isinstance(event, yaml.AliasEvent):
+            anchor, size = None, anchors.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, size = event.anchor, 1
+        else:
+            continue
+        if anchor is not None:
+            anchors[anchor] = size
+        stack[-1][1] += size
+        if stack[-1][1] > MAX_YAML_VALUES:
+            raise UsageError(f"{what} expands to over {MAX_YAML_VALUES:,} values through its aliases (a YAML bomb?)")
+    return yaml.safe_load(text)
+
+
+def check_file_size(path: Path, limit: int, what: str, error: type[PrunelimitError] = InputError) -> None:
+    """Refuse a file larger than ``limit`` bytes before reading it (a missing file passes)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size > limit:
+        raise error(f"{what} {path} is {_size(size)}, over the {_size(limit)} such a file can need")
+
+
+def check_csv_rows(rows: list, path: Path) -> None:
+    """Refuse a CSV read up to ``MAX_CSV_ROWS + 1`` rows that has more than ``MAX_CSV_ROWS``."""
+    if len(rows) > MAX_CSV_ROWS:
+        raise InputError(f"{path}: over {MAX_CSV_ROWS:,} rows; a law fit needs hundreds, so thin or split the file")
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} B"

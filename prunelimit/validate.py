@@ -1,0 +1,53 @@
+"""Checks of single option values, shared by the option dataclasses' ``__post_init__``.
+
+Each raises :class:`~prunelimit.errors.OptionError` (a ``ValueError``) naming the option,
+so a library caller and the command line (which puts its flag in the name's place) see
+the same check.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable
+
+from prunelimit.errors import OptionError
+
+
+def choice(option: str, value: object, choices: Iterable[str]) -> None:
+    """``value`` must be one of ``choices``."""
+    allowed = tuple(choices)
+    if not (isinstance(value, str) and value in allowed):
+        raise OptionError(option, f"{{0}} {value!r}: use {', '.join(allowed)}")
+
+
+def integer(option: str, value: object, low: int, high: int | None = None) -> None:
+    """``value`` must be an int (not a bool) in ``[low, high)``."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise OptionError(option, f"{{0}} must be an integer, got {value!r}")
+    if value < low:
+        raise OptionError(option, f"{{0}} must be at least {low}, got {value}")
+    if high is not None and value >= high:
+        raise OptionError(option, f"{{0}} must be below {high}, got {value}")
+
+
+def positive(option: str, value: object) -> None:
+    """``value`` must be a finite number > 0 (twice it finite too: formulas use 2·value)."""
+    if not _real(value) or not (value > 0 and math.isfinite(2.0 * value)):
+        raise OptionError(option, f"{{0}} must be a positive finite number, got {value!r}")
+
+
+def non_negative(option: str, value: object) -> None:
+    """``value`` must be a finite number ≥ 0."""
+    if not _real(value) or not (value >= 0 and math.isfinite(value)):
+        raise OptionError(option, f"{{0}} must be a finite number >= 0, got {value!r}")
+
+
+def open_unit(option: str, value: object) -> None:
+    """``value`` must lie in the open interval (0, 1)."""
+    if not _real(value) or not 0 < value < 1:
+        raise OptionError(option, f"{{0}} must lie in (0, 1), got {value!r}")
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)

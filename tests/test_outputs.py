@@ -1,0 +1,368 @@
+"""Outputs that clobber or linger (issue 16, class 4): every command checks every output
+before any work, never writes over one of its inputs (not even with ``--force``), never
+writes two outputs to one path or a file whose extension names another format, and a
+SIGTERM during a save exits 143 leaving the destination as it was and no temporary file.
+
+"No work" is shown by behaviour: the loss is a user file that leaves a marker the first
+time it runs, so a refusal after any data pass would leave the marker. Tests run as
+root, for whom every tmpfs folder is writable; an unwritable place is a path under a
+regular file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+
+from prunelimit.errors import UsageError
+from prunelimit.io.atomic import Terminated, install_signal_handlers, signals_deferred, write_atomic
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.spec import build_model
+from tests.conftest import SPEC
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = 10.0  # seconds: a refusal up front is far below this; a data pass plus curvature work is not
+
+
+@pytest.fixture(scope="module")
+def c(tmp_path_factory) -> SimpleNamespace:
+    """Inputs of every kind, once per module; ``c.marker`` appears when the loss ever runs."""
+    d = tmp_path_factory.mktemp("inputs")
+    ns = SimpleNamespace(dir=d, marker=d / "loss-ran")
+    torch.manual_seed(0)
+    model = build_model(SPEC)
+    ns.ckpt = d / "model.pt"
+    save_checkpoint(ns.ckpt, SPEC, model.state_dict(), meta={"data": "digits:train"})
+    ns.data = d / "data.pt"
+    rng = np.random.default_rng(0)
+    torch.save({"x": torch.from_numpy(rng.normal(size=(32, 64)).astype(np.float32)),
+                "y": torch.from_numpy(rng.integers(0, 10, 32))}, ns.data)
+    ns.loss = d / "marker_loss.py"
+    ns.loss.write_text(
+        "import torch.nn.functional as F\n"
+        "def fn(model, batch):\n"
+        f"    open({str(ns.marker)!r}, 'a').close()\n"
+        "    x, y = batch\n"
+        "    return F.cross_entropy(model(x), y)\n"
+    )
+    ns.points = d / "points.csv"
+    ns.points.write_text("density,gamma\n" + "".join(f"{0.9 ** k!r},{0.01 * 1.3 ** k!r}\n" for k in range(30)))
+    ns.errors = d / "errors.csv"
+    ns.errors.write_text("density,error\n" + "".join(f"{0.8 ** k!r},{0.02 + 0.3 * 0.8 ** (-k / 4) / 10!r}\n"
+                                                     for k in range(12)))
+    ns.config = d / "options"  # a config file without an extension, so only the input check can catch it
+    ns.config.write_text("seed: 0\n")
+    ns.imp_dir = d / "sweep"
+    ns.imp_dir.mkdir()
+    ns.imp_source = ns.imp_dir / "level_000.pt"
+    save_checkpoint(ns.imp_source, SPEC, model.state_dict(), meta={"data": "digits:train"})
+    ns.afile = d / "afile"  # a regular file: nothing can be created below it, not even by root
+    ns.afile.write_text("x")
+    return ns
+
+
+def _snapshot(*folders: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for f in folders for p in sorted(f.rglob("*")) if p.is_file()}
+
+
+def _refused(cli, c, args: list, excerpt: str, *watch: Path):
+    """Run ``args``; assert exit 2, one line naming ``excerpt``, no work, no file created or changed."""
+    before = _snapshot(c.dir, *watch)
+    start = time.perf_counter()
+    result = cli(*args)
+    elapsed = time.perf_counter() - start
+    err = result.stderr
+    assert result.exit_code == 2, err
+    assert err.startswith("prunelimit: error: ") and excerpt in err, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert result.stdout == ""
+    assert _snapshot(c.dir, *watch) == before, "an input was changed or an output written"
+    assert not c.marker.exists(), "the loss ran: work started before the outputs were checked"
+    assert elapsed < FAST
+    return err
+
+
+# --------------------------------------------------------------------------- output == input
+
+# (name, the input file an output aims at, args given that path, whether the command has --force)
+CLASHES: list[tuple[str, str, Callable[[SimpleNamespace, Path], list], bool]] = [
+    ("spectrum --plot", "ckpt", lambda c, p: ["spectrum", c.ckpt, "--plot", p], True),
+    ("bounds --plot", "ckpt", lambda c, p: ["bounds", c.ckpt, "--plot", p], True),
+    ("bounds --plot onto --loss file", "loss",
+     lambda c, p: ["bounds", c.ckpt, "--loss", f"{c.loss}:fn", "--plot", p], True),
+    ("bounds --plot onto --config", "config", lambda c, p: ["bounds", c.ckpt, "--config", c.config, "--plot", p], True),
+    ("verify --plot", "ckpt", lambda c, p: ["verify", c.ckpt, "--plot", p], True),
+    ("prune -o", "ckpt", lambda c, p: ["prune", c.ckpt, "--ratio", "0.5", "-o", p], True),
+    ("prune -o onto --data", "data",
+     lambda c, p: ["prune", c.ckpt, "--data", f"tensors:{c.data}", "--ratio", "0.5", "-o", p], True),
+    ("gate --junit", "ckpt", lambda c, p: ["gate", c.ckpt, "--min-ratio", "0.1", "--no-cache", "--junit", p], False),
+    ("law nplh -o", "ckpt", lambda c, p: ["law", "nplh", c.ckpt, "-o", p], True),
+    ("law nplh --plot", "ckpt", lambda c, p: ["law", "nplh", c.ckpt, "--plot", p], True),
+    ("law nplh-fit --plot", "points", lambda c, p: ["law", "nplh-fit", c.points, "--plot", p], True),
+    ("law error-fit --plot", "errors", lambda c, p: ["law", "error-fit", c.errors, "--plot", p], True),
+    ("hyperflux -o", "ckpt", lambda c, p: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", p], True),
+    ("hyperflux --log", "ckpt",
+     lambda c, p: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", c.dir / "new.pt", "--log", p], True),
+    ("train -o onto --data", "data",
+     lambda c, p: ["train", "--model", SPEC, "--data", f"tensors:{c.data}", "-o", p], True),
+    ("train --resume -o onto --data", "data",
+     lambda c, p: ["train", "--model", SPEC, "--data", f"tensors:{c.data}", "--resume", "-o", p], False),
+    ("imp -o the source's folder", "imp_dir", lambda c, p: ["imp", c.imp_source, "-o", p, "--levels", "1"], False),
+]
+ALIASES = ("same", "relative", "symlink", "hardlink")
+
+
+def _alias(kind: str, target: Path, tmp_path: Path, monkeypatch) -> Path:
+    """Another name for ``target``: itself, a relative path with a detour, a symbolic or a hard link."""
+    if kind == "same":
+        return target
+    if kind == "relative":
+        monkeypatch.chdir(target.parent)
+        (target.parent / "detour").mkdir(exist_ok=True)
+        return Path("detour") / ".." / target.name
+    link = tmp_path / f"alias{target.suffix}"
+    if kind == "symlink":
+        link.symlink_to(target)
+    else:
+        os.link(target, link)
+    return link
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["plain", "force"])
+@pytest.mark.parametrize("alias", ALIASES)
+@pytest.mark.parametrize("name, target, args, has_force", CLASHES, ids=[x[0] for x in CLASHES])
+def test_an_output_never_overwrites_an_input(cli, c, tmp_path, monkeypatch, name, target, args, has_force, alias,
+                                             force):
+    path = getattr(c, target)
+    if force and not has_force:
+        pytest.skip("the command has no --force")
+    if alias == "hardlink" and path.is_dir():
+        pytest.skip("folders have no hard links")
+    given = _alias(alias, path, tmp_path, monkeypatch)
+    err = _refused(cli, c, [*args(c, given), *(["--force"] if force else [])], "would overwrite the input", tmp_path)
+    assert "--force never replaces an input" in err
+
+
+def test_prune_safetensors_copy_never_overwrites_the_input(cli, c, tmp_path):
+    source = tmp_path / "net.safetensors"
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    save_file(build_model(SPEC).state_dict(), str(source))
+    _refused(cli, c, ["prune", source, "--model", SPEC, "--data", "digits", "--ratio", "0.5",
+                      "-o", tmp_path / "net.pt", "--format", "safetensors", "--force"],
+             "would overwrite the input", tmp_path)
+
+
+# --------------------------------------------------------------------------- outputs colliding
+
+
+@pytest.mark.parametrize("name, args", [
+    ("hyperflux -o = --log", lambda c, o: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", o / "h.pt",
+                                           "--log", o / "h.pt"]),
+    ("law nplh -o = --plot", lambda c, o: ["law", "nplh", c.ckpt, "-o", o / "n.csv", "--plot", o / "n.csv"]),
+    ("law nplh, no extensions", lambda c, o: ["law", "nplh", c.ckpt, "-o", o / "n", "--plot", o / "x" / ".." / "n"]),
+    ("prune -o p.safetensors --format safetensors",
+     lambda c, o: ["prune", c.ckpt, "--ratio", "0.5", "-o", o / "p.safetensors", "--format", "safetensors"]),
+    ("bounds --plot inside --report", lambda c, o: ["bounds", c.ckpt, "--plot", o / "r" / "report.html",
+                                                   "--report", o / "r"]),
+    ("verify --plot through a symlink", lambda c, o: ["verify", c.ckpt, "--plot", o / "v.png", "--report", o / "r",
+                                                      "--force"]),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_two_outputs_on_one_path_are_refused(cli, c, tmp_path, name, args):
+    out = tmp_path / "out"
+    out.mkdir()
+    if "symlink" in name:  # the plot's name is a link to where the report goes
+        (out / "r").mkdir()
+        (out / "v.png").symlink_to(out / "r" / "report.html")
+    _refused(cli, c, args(c, out), "are the same file", out)
+
+
+# --------------------------------------------------------------------------- extension vs format
+
+
+@pytest.mark.parametrize("args, excerpt", [
+    (lambda c, o: ["prune", c.ckpt, "--ratio", "0.5", "-o", o / "p.safetensors"], "end the name in .pt"),
+    (lambda c, o: ["train", "--model", SPEC, "--data", "digits", "-o", o / "t.safetensors"], "end the name in .pt"),
+    (lambda c, o: ["spectrum", c.ckpt, "--plot", o / "s.csv"], "end the name in .png"),
+    (lambda c, o: ["bounds", c.ckpt, "--plot", o / "b.txt"], "end the name in .png"),
+    (lambda c, o: ["verify", c.ckpt, "--plot", o / "v.pdf"], "end the name in .png"),
+    (lambda c, o: ["law", "error-fit", c.errors, "--plot", o / "f.txt"], "end the name in .png"),
+    (lambda c, o: ["law", "nplh-fit", c.points, "--plot", o / "f.jpg"], "end the name in .png"),
+    (lambda c, o: ["law", "nplh", c.ckpt, "-o", o / "n.png"], "end the name in .csv"),
+    (lambda c, o: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", o / "h.csv"], "end the name in .pt"),
+    (lambda c, o: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", o / "h.pt", "--log", o / "log.pt"],
+     "end the name in .csv"),
+    (lambda c, o: ["gate", c.ckpt, "--min-ratio", "0.1", "--no-cache", "--junit", o / "g.json"], "end the name in .xml"),
+])
+def test_an_extension_that_names_another_format_is_refused(cli, c, tmp_path, args, excerpt):
+    out = tmp_path / "out"
+    out.mkdir()
+    _refused(cli, c, args(c, out), excerpt, out)
+
+
+# --------------------------------------------------------------------------- unwritable places, before any work
+
+UNWRITABLE: dict[str, Callable[[SimpleNamespace, Path], list]] = {
+    "spectrum --plot": lambda c, bad: ["spectrum", c.ckpt, "--plot", bad / "s.png"],
+    "bounds --report": lambda c, bad: ["bounds", c.ckpt, "--report", bad / "report"],
+    "bounds --plot": lambda c, bad: ["bounds", c.ckpt, "--plot", bad / "b.png"],
+    "verify --report": lambda c, bad: ["verify", c.ckpt, "--report", bad / "report"],
+    "prune -o": lambda c, bad: ["prune", c.ckpt, "--ratio", "auto", "-o", bad / "p.pt"],
+    "prune --report": lambda c, bad: ["prune", c.ckpt, "--ratio", "auto", "-o", c.dir / "fresh.pt",
+                                      "--report", bad / "r"],
+    "gate --junit": lambda c, bad: ["gate", c.ckpt, "--min-ratio", "0.1", "--no-cache", "--junit", bad / "g.xml"],
+    "gate --cache-dir": lambda c, bad: ["gate", c.ckpt, "--min-ratio", "0.1", "--cache-dir", bad / "cache"],
+    "law nplh -o": lambda c, bad: ["law", "nplh", c.ckpt, "-o", bad / "n.csv"],
+    "law nplh --report": lambda c, bad: ["law", "nplh", c.ckpt, "--report", bad / "r"],
+    "law nplh-fit --report": lambda c, bad: ["law", "nplh-fit", c.points, "--report", bad / "r"],
+    "law error-fit --plot": lambda c, bad: ["law", "error-fit", c.errors, "--plot", bad / "f.png"],
+    "hyperflux -o": lambda c, bad: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", bad / "h.pt"],
+    "hyperflux --log": lambda c, bad: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", c.dir / "fresh.pt",
+                                       "--log", bad / "h.csv"],
+    "train -o": lambda c, bad: ["train", "--model", SPEC, "--data", "digits", "-o", bad / "t.pt"],
+    "imp -o under a file": lambda c, bad: ["imp", c.ckpt, "-o", bad / "sweep"],
+    "imp -o onto a file": lambda c, bad: ["imp", c.ckpt, "-o", bad],
+}
+_LOSS = {"spectrum", "bounds", "verify", "prune", "gate", "nplh", "hyperflux", "train", "imp"}
+
+
+@pytest.mark.parametrize("args", UNWRITABLE.values(), ids=UNWRITABLE.keys())
+def test_an_unwritable_output_is_refused_before_any_work(cli, c, args):
+    cmd = args(c, c.afile)
+    loss = ["--loss", f"{c.loss}:fn"] if _LOSS & {str(a) for a in cmd[:2]} else []
+    _refused(cli, c, [*cmd, *loss], "afile")
+
+
+# --------------------------------------------------------------------------- --force: previous outputs only
+
+
+def test_force_replaces_a_previous_output_but_nothing_else(cli, c, tmp_path):
+    out = tmp_path / "p.pt"
+    assert cli("prune", c.ckpt, "--ratio", "0.5", "-o", out).exit_code == 0
+    first = out.read_bytes()
+    assert cli("prune", c.ckpt, "--ratio", "0.5", "-o", out).exit_code == 2  # no --force: kept
+    assert out.read_bytes() == first
+    result = cli("prune", c.ckpt, "--ratio", "0.7", "-o", out, "--force")
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.pt"]
+
+
+# --------------------------------------------------------------------------- the atomic writer
+
+
+def test_a_failing_writer_leaves_the_destination_and_no_temporary(tmp_path):
+    dest = tmp_path / "d.txt"
+    dest.write_text("old")
+
+    def half_then_fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(dest, half_then_fail, force=True)
+    assert dest.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["d.txt"]
+    with pytest.raises(RuntimeError):  # folders it created for the file go again too
+        write_atomic(tmp_path / "a" / "b" / "x.txt", half_then_fail, parents=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]
+
+
+def test_a_signal_inside_a_deferred_block_waits_for_its_end(tmp_path):
+    """Creating or removing a temporary file is never cut in half: SIGTERM is raised after it."""
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    install_signal_handlers()
+    try:
+        done = []
+        with pytest.raises(Terminated):
+            with signals_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # the handler has run by now, and only noted the signal
+                done.append(True)
+        assert done == [True]
+        with pytest.raises(Terminated):  # outside a deferred block it is raised at once
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+
+
+def test_preflight_is_a_library_check_too(tmp_path):
+    from prunelimit.io.outputs import Output, preflight
+
+    source = tmp_path / "in.pt"
+    source.write_bytes(b"x")
+    with pytest.raises(UsageError, match="would overwrite the input"):
+        preflight([Output("-o", source, "checkpoint")], [f"tensors:{source}"], force=True)
+
+
+# --------------------------------------------------------------------------- SIGTERM during a save
+
+# Runs the real command line with one writer made slow: it writes part of the temporary file,
+# says so through a marker file, then waits for the signal the test sends.
+SLOW_WRITER = """
+import pathlib, sys, time
+import torch
+marker, patch = pathlib.Path(sys.argv[1]), sys.argv[2]
+def stall():
+    marker.touch()
+    time.sleep(120)
+if patch == "torch.save":
+    real = torch.save
+    def slow(obj, f, *args, **kwargs):
+        real({"partial": True}, f)
+        stall()
+    torch.save = slow
+else:
+    name = patch.split(".")[-1]
+    real = getattr(pathlib.Path, name)
+    def slow(self, data, *args, **kwargs):
+        real(self, data[:10], *args, **kwargs)
+        stall()
+    setattr(pathlib.Path, name, slow)
+sys.argv = ["prunelimit", *sys.argv[3:]]
+from prunelimit.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("patch, args, dest", [
+    ("torch.save", lambda c, o: ["prune", c.ckpt, "--ratio", "0.5", "-o", o / "p.pt", "--force"], "p.pt"),
+    ("Path.write_bytes", lambda c, o: ["law", "nplh-fit", c.points, "--plot", o / "f.png", "--force"], "f.png"),
+    ("Path.write_text", lambda c, o: ["law", "nplh-fit", c.points, "--report", o, "--force"], "report.html"),
+], ids=["checkpoint", "png", "html"])
+def test_sigterm_during_a_save_exits_143_and_leaves_the_old_file(c, tmp_path, patch, args, dest):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / dest).write_bytes(b"previous output")
+    marker = tmp_path / "saving"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, marker, patch, *map(str, args(c, out))],
+                            cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the save never started"
+            time.sleep(0.1)
+        assert any(p.name.endswith(".tmp") for p in out.iterdir())  # the half-written temporary is there
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert err.startswith("prunelimit: terminated (SIGTERM)") and "Traceback" not in err, err
+    assert [p.name for p in out.iterdir()] == [dest], "a temporary file was left behind"
+    assert (out / dest).read_bytes() == b"previous output"

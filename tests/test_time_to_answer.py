@@ -1,0 +1,102 @@
+"""Time to a trustworthy answer: the cost-aware solver choice, ρ* ± its uncertainty in
+the results, adaptive SLQ's budgets, subsampled curvature, and the gate's conservative side."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from prunelimit import api
+from prunelimit.errors import OptionError
+from prunelimit.gate import GateRule, evaluate_gate
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+
+
+def _json(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("options", "dim", "seconds", "solver", "adaptive", "why"),
+    [
+        (api.CurvatureOptions(), 2_000, 0.01, "exact", False, "≤ 60 s"),  # 20 s predicted
+        (api.CurvatureOptions(), 2_000, 0.1, "slq-h", True, "> 60 s"),  # 200 s predicted
+        (api.CurvatureOptions(), 20_000, 1e-6, "slq-h", True, "GiB"),  # 3.2 GB dense Hessian
+        (api.CurvatureOptions(), 2_000, None, "slq-h", True, "adaptive"),  # not timed yet
+        (api.CurvatureOptions(method="slq"), 100, 1e-6, "slq-h", True, "--method slq"),
+        (api.CurvatureOptions(method="exact"), 50_000, 1.0, "exact", False, "--method exact"),
+        (api.CurvatureOptions(runs=3), 100, 1e-6, "slq-h", False, "fixed plan"),
+        (api.CurvatureOptions(method="paper"), 100, 1e-6, "slq-h", False, "reference"),
+    ],
+)
+def test_one_place_chooses_the_solver(options, dim, seconds, solver, adaptive, why) -> None:
+    choice = api.choose_solver(options, dim, seconds)
+    assert (choice.solver, choice.adaptive) == (solver, adaptive)
+    assert why in choice.reason
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("tolerance", 0.0), ("tolerance", float("nan")), ("max_hvps", 0), ("max_hvps", 2.5),
+     ("time_budget", -1.0), ("hessian_samples", 0), ("hessian_samples", "some"), ("method", "SLQ")],
+)
+def test_precision_options_are_checked_by_the_library(field, value) -> None:
+    with pytest.raises(ValueError, match=field) as raised:
+        api.CurvatureOptions(**{field: value})
+    assert isinstance(raised.value, OptionError)
+
+
+def test_exact_answer_states_zero_uncertainty(cli) -> None:
+    doc = _json(cli("bounds", EXAMPLE, "--method", "exact", "--json"))
+    u = doc["prediction"]["uncertainty"]
+    assert doc["prediction"]["stderr"] == 0.0 and u["plus_minus"] == 0.0 and u["steps_kind"] == "exact"
+    assert doc["spectrum"]["choice"]["solver"] == "exact"
+
+
+def test_adaptive_answer_carries_its_error_bar_and_stops_at_the_tolerance(cli) -> None:
+    """The bundled example's exact ρ* is 0.91834 (test_commands, exact method); the adaptive
+    default must land within its stated ±, which must meet the tolerance, in far fewer
+    products than the old fixed 8 × 200 plan."""
+    doc = _json(cli("bounds", EXAMPLE, "--method", "slq", "--json"))
+    p, s = doc["prediction"], doc["spectrum"]
+    u = p["uncertainty"]
+    assert set(u) >= {"probes", "steps", "data", "plus_minus"} and u["data"] is None
+    assert s["stopped_by"] == "tolerance" and u["plus_minus"] <= 0.01
+    assert abs(p["ratio"] - 0.918341) <= u["plus_minus"]
+    assert doc["timing"]["hvps"] < 1600 / 2
+    trail = s["trail"]
+    assert [t["hvps"] for t in trail] == sorted(t["hvps"] for t in trail) and trail[-1]["ratio"] == p["ratio"]
+
+
+def test_budget_stop_is_reported_and_warned(cli) -> None:
+    doc = _json(cli("bounds", EXAMPLE, "--method", "slq", "--max-hvps", "64", "--tolerance", "0.001", "--json"))
+    assert doc["spectrum"]["stopped_by"] == "max-hvps"
+    assert any("not within the tolerance" in w and "--max-hvps 64" in w for w in doc["warnings"])
+
+
+def test_subsampled_curvature_measures_its_effect(cli) -> None:
+    """600 of the 1,437 training digits: the data term is stated, ε and the loss still use all."""
+    full = _json(cli("bounds", EXAMPLE, "--method", "slq", "--json", "--no-cache"))
+    sub = _json(cli("bounds", EXAMPLE, "--method", "slq", "--hessian-samples", "600", "--json", "--no-cache"))
+    samples = sub["spectrum"]["hessian_samples"]
+    assert samples["used"] == 600 and samples["total"] == full["spectrum"]["hessian_samples"]["total"] > 600
+    assert len(samples["split_ratios"]) == 2
+    assert sub["prediction"]["uncertainty"]["data"] > 0
+    assert sub["epsilon"] == full["epsilon"] and sub["loss"] == full["loss"]
+    assert sub["timing"]["hvp_passes"] < sub["timing"]["hvps"]  # products over 600 of 1,437 samples
+
+
+def _report(lower: float, plus_minus: float) -> dict:
+    return {"bounds": {"lower": lower}, "prediction": {"ratio": lower + 0.05, "uncertainty": {"plus_minus": plus_minus}}}
+
+
+def test_gate_compares_the_conservative_side() -> None:
+    rule = [GateRule("ρ_L ≥ 0.80", min_ratio=0.80)]
+    assert evaluate_gate(_report(0.82, 0.0), rule).passed
+    assert evaluate_gate(_report(0.82, 0.01), rule).passed
+    failed = evaluate_gate(_report(0.82, 0.03), rule)
+    assert not failed.passed and "0.8200 ± 0.0300" in failed.reason
