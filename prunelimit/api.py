@@ -211,7 +211,6 @@ PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-p
 # this long and the dense float64 Hessian (plus eigvalsh's copy) fits this much memory.
 EXACT_TIME_BUDGET_S = 60.0
 EXACT_MEMORY_BYTES = 2 * 2**30
-TIMING_COLUMNS = 32  # unit vectors in the timed product that predicts the exact solver's cost
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
 LOCKSTEP_PROBES_DEFAULT = 4  # ... of one lockstep group of probes
 SPREAD_TOLERANCE = 0.01  # ρ* spread over probes or m/2→m change above this is flagged
@@ -229,6 +228,7 @@ class SolverChoice:
     iterations: int
     runs: int
     reason: str
+    predicted_exact_seconds: float | None = None  # D × t_HVP, where it was measured (a timing: not in ``reason``)
 
     def to_json(self) -> dict:
         return {"solver": self.solver, "adaptive": self.adaptive, "reason": self.reason}
@@ -303,7 +303,8 @@ class SpectrumReport:
 
     def _timing(self) -> dict:
         return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
-                "cached": self.cached}
+                "cached": self.cached,
+                "predicted_exact_seconds": None if self.choice is None else self.choice.predicted_exact_seconds}
 
     def _summary(self) -> dict:
         return {
@@ -375,9 +376,8 @@ def _extreme_nodes(quad) -> tuple[float, float]:
 def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None) -> SolverChoice:
     """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
 
-    ``seconds_per_column``: the measured cost of one Hessian column (one HVP in a batch of
-    unit vectors); ``default`` is exact only when it is known and D of them fit the time
-    budget. ``paper`` is the reference code's fixed 1 × 128 SLQ.
+    ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
+    ``default`` is exact only when it is known and D of them fit the time budget. ``paper`` is the reference code's fixed 1 × 128 SLQ.
     """
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
@@ -400,11 +400,11 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     if seconds_per_column is None:
         return adaptive
     predicted = dim * seconds_per_column
-    verdict = f"D × t_HVP = {dim:,} × {1e3 * seconds_per_column:.3g} ms ≈ {predicted:.3g} s"
     if predicted <= EXACT_TIME_BUDGET_S:
-        return SolverChoice("exact", False, dim, 1, f"exact spectrum: {verdict} ≤ {EXACT_TIME_BUDGET_S:g} s")
+        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP ≤ {EXACT_TIME_BUDGET_S:g} s",
+                            predicted)
     return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
-                        f"{adaptive.reason}: exact would take {verdict} > {EXACT_TIME_BUDGET_S:g} s")
+                        f"{adaptive.reason}: exact would take D × t_HVP > {EXACT_TIME_BUDGET_S:g} s", predicted)
 
 
 def curvature_steps(inputs: Inputs, options: CurvatureOptions) -> int:
@@ -453,8 +453,10 @@ def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
 
 
 def _seconds_per_column(op) -> float:
-    """Seconds per Hessian column, from one timed batched product of ``TIMING_COLUMNS`` unit
-    vectors (after an untimed one that warms the engine up), as the exact solver forms them.
+    """Seconds per Hessian column, from one timed product (after an untimed one that warms
+    the engine up). A single product, not a batch: batched products are faster per column
+    on some models and slower on others (convolutions under vmap), and a conservative
+    figure only errs towards SLQ.
 
     On a CPU it is this process's CPU time over its threads, not wall time: other load on a
     shared machine (a CI runner) then does not flip the choice, so the same model gets the
@@ -463,20 +465,40 @@ def _seconds_per_column(op) -> float:
     """
     import torch
 
-    columns = min(TIMING_COLUMNS, op.dim)
-    block = torch.eye(columns, op.dim, dtype=torch.float64)
-    op.matmat(block[:1])
-    if op.device.type == "cpu":
-        start = time.process_time()
-        op.matmat(block)
-        return (time.process_time() - start) / torch.get_num_threads() / columns
     from prunelimit.device import synchronize
 
+    unit = torch.zeros(op.dim, dtype=torch.float64)
+    unit[0] = 1.0
+    op.matvec(unit)
+    cpu = op.device.type == "cpu"
     synchronize(op.device)
-    start = time.perf_counter()
-    op.matmat(block)
+    start = time.process_time() if cpu else time.perf_counter()
+    op.matvec(unit)
     synchronize(op.device)
-    return (time.perf_counter() - start) / columns
+    if cpu:
+        return (time.process_time() - start) / torch.get_num_threads()
+    return time.perf_counter() - start
+
+
+def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice):
+    """``choice`` refined by timed products (``--method default`` only): ``(choice, the
+    float64 operator when exact was chosen, products spent timing)``.
+
+    Products in the model's own dtype come first: float64 is never cheaper, so when even
+    they put D columns over the time budget no float64 copy of the model is built (a
+    float64 convolution on a CPU costs ~10× a float32 one).
+    """
+    import torch
+
+    if not (options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES):
+        return choice, None, 0
+    native = _hessian_operator(inputs, options)
+    seconds = _seconds_per_column(native)
+    if dim * seconds > EXACT_TIME_BUDGET_S:
+        return choose_solver(options, dim, seconds), None, native.hvps
+    wide = _hessian_operator(inputs, options, dtype=torch.float64)
+    choice = choose_solver(options, dim, _seconds_per_column(wide))
+    return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps
 
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
@@ -501,13 +523,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    choice = choose_solver(options, dim)
-    timing_op = None
-    if options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES:
-        # The exact solver's float64 operator, timed: kept if exact is chosen.
-        timing_op = _hessian_operator(inputs, options, dtype=torch.float64)
-        choice = choose_solver(options, dim, _seconds_per_column(timing_op))
-    hvps = 0 if timing_op is None else timing_op.hvps
+    choice, timing_op, hvps = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
     passes = float(hvps)
     stopped_by, trail, data, data_sd = None, (), CurvatureData(total, total), None
     if choice.solver == "exact":

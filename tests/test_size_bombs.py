@@ -38,7 +38,7 @@ from tests.conftest import SPEC
 ROOT = Path(__file__).resolve().parents[1]
 ADDRESS_SPACE = 3 << 30  # torch's import maps ~1.5 GB; a materialised bomb needs far more
 PEAK_RSS = 1536 << 20  # what the whole child may reach: the imports plus small models
-CASE_SECONDS = 5.0  # each refusal happens before any real work (milliseconds on an idle core)
+CASE_SECONDS = 15.0  # each refusal comes before any real work (milliseconds idle; seconds on a loaded 2-core runner)
 CASE_ALARM = 20  # seconds after which the child interrupts a runaway case
 CHILD_TIMEOUT = 300  # all cases together, one interpreter start included, on a loaded machine
 GB2 = 2**31  # what the zip bombs inflate to: under 4 GiB keeps the archives free of zip64

@@ -7,7 +7,7 @@ import contextlib
 import torch
 from torch import nn
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, PrunelimitError, UsageError
 from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
 from prunelimit.specs import parse_spec, resolve_callable
@@ -66,6 +66,8 @@ def _build(text: str) -> nn.Module:
             if not isinstance(model, nn.Module):
                 raise InputError(f"{text}: the factory returned {type(model).__name__}, not an nn.Module")
             return model
+    except PrunelimitError:  # already says what is wrong (a UsageError is a ValueError too)
+        raise
     except (TypeError, ValueError, RuntimeError) as exc:  # unknown keyword, negative size, too large to allocate
         raise UsageError(f"bad model spec {text!r}: {_first(exc)}") from None
     raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")

@@ -102,7 +102,9 @@ def solver_line(s) -> None:
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"
     plan = "" if s.solver == "exact" else f" · {s.runs} probes × {s.iterations} steps" + (f", {stop}" if stop else "")
-    stdout.print(f"solver: {s.choice.reason}{plan}{subset}")
+    predicted = s.choice.predicted_exact_seconds
+    timed = "" if predicted is None else f" (D × t_HVP ≈ {predicted:.3g} s)"
+    stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")
 
 
 def memory_line(m) -> str:
