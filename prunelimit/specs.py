@@ -40,7 +40,7 @@ def parse_value(text: str) -> Any:
     """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, anything else stays a string."""
     try:
         value = load_yaml(text, "spec value")  # a spec may come from a stranger's file: bounded
-    except (yaml.YAMLError, UsageError, ValueError):  # ValueError: an int of > 4300 digits
+    except (yaml.YAMLError, ValueError):  # a UsageError (too deep) is a ValueError too; so is an int of > 4300 digits
         return text
     return value if isinstance(value, (int, float, bool)) else text
 
