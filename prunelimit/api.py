@@ -16,6 +16,7 @@ from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.specs import SEED_LIMIT
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, path_profile
 
 if TYPE_CHECKING:
@@ -172,7 +173,6 @@ class CurvatureOptions:
             validate.integer("hessian_samples", self.hessian_samples, 1)
 
 
-SEED_LIMIT = 2**63  # seeds feed torch.Generator (< 2**64) with small offsets added
 
 
 # The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +31,8 @@ from prunelimit.report.html import report_output
 from prunelimit.theory.profile import SCOPES
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
+from prunelimit.report.safe import console_safe, printable
+from prunelimit.specs import check_seed
 
 # typer ≥ 0.29 vendors click: its parse errors derive from TyperException, older ones from click's
 _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
@@ -50,7 +53,7 @@ class _Group(typer.core.TyperGroup):
                 rich_utils.rich_format_error(exc)
             else:
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
-                typer.echo(f"prunelimit: error: {exc.format_message()}{where}", err=True)
+                typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
             sys.exit(exc.exit_code)
         except (typer.Abort, click.exceptions.Abort) as exc:  # Ctrl-C or SIGTERM before a command started
             _exit_interrupted(exc.__cause__)
@@ -121,11 +124,12 @@ def _root(
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"prunelimit: warning: {message}", err=True)
+    typer.echo(f"prunelimit: warning: {printable(message)}", err=True)
 
 
 def _fail(code: int, message: str) -> None:
-    typer.echo(f"prunelimit: error: {message}", err=True)
+    """The one place errors reach stderr: file names and strings from files are made printable here."""
+    typer.echo(f"prunelimit: error: {printable(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -143,6 +147,17 @@ def handled(debug: bool) -> Iterator[None]:
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
         typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
         raise typer.Exit(_interrupt_code(exc))
+    except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
+        console.reader_gone()
+    except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
+        if debug:
+            raise
+        where = f" {exc.filename}" if exc.filename is not None else ""
+        _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path")
+    except RecursionError:  # a file nested deeper than any parser should follow
+        if debug:
+            raise
+        _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given")
     except Exception as exc:
         if debug:
             raise
@@ -171,9 +186,9 @@ def _inputs_of(o: SimpleNamespace, *more) -> list:
 
 def emit(command: str, body: dict, as_json: bool, render, report) -> None:
     if as_json:
-        sys.stdout.write(dumps(document(command, body)) + "\n")
+        sys.stdout.write(dumps(document(command, body)) + "\n")  # JSON escapes every control character itself
     else:
-        render(report)
+        render(console_safe(report))  # strings from files print as text, never as escapes or rich markup
 
 
 MethodOpt = Annotated[str, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian).")]
@@ -292,6 +307,34 @@ def _general_options(
     """Options every command takes (SPEC §4)."""
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _check_numbers(values: dict) -> None:
+    """Every numeric option, typed or from ``--config``: floats finite, integers within int64
+    (torch's limit), the seed within ``[0, SEED_LIMIT)``; else a usage error naming the option."""
+    if values.get("seed") is not None:
+        check_seed(values["seed"], "--seed")
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
+            raise UsageError(f"{flag} {value} is too large (at most {_INT64_MAX})")
+
+
+def checked_numbers(fn):
+    """``_check_numbers`` for a command that does not take ``shared`` options."""
+
+    @functools.wraps(fn)
+    def command(*args, **kwargs):
+        with handled(kwargs.get("debug", False)):
+            _check_numbers(kwargs)
+        return fn(*args, **kwargs)
+
+    return command
+
+
 def shared(*groups):
     """Append the options of ``groups`` to a command; they reach it as one namespace ``o``.
 
@@ -307,6 +350,7 @@ def shared(*groups):
         @functools.wraps(fn)
         def command(*args, **kwargs):
             with handled(kwargs.get("debug", False)):
+                _check_numbers(kwargs)
                 check_counts(kwargs)  # before any work: a count may size an allocation or a loop
             o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
             return fn(*args, o=o, **kwargs)
@@ -479,6 +523,7 @@ def law_nplh(
 
 
 @law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
+@checked_numbers
 def law_nplh_fit(
     points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).")],
     region: RegionOpt = "0.005,0.5",
@@ -506,6 +551,7 @@ def law_nplh_fit(
 
 
 @law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
+@checked_numbers
 def law_error_fit(
     points: Annotated[Path, typer.Argument(help="CSV with header density,error[,width,depth] (fractions).")],
     joint: Annotated[bool, typer.Option("--joint", help="Fit the joint law over widths and depths (φ, ψ).")] = False,

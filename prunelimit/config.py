@@ -27,7 +27,9 @@ def read_config(path: str | Path) -> dict[str, Any]:
     check_file_size(path, MAX_CONFIG_BYTES, "config file", UsageError)
     try:
         data = load_yaml(path.read_text(encoding="utf-8"), f"config file {path}")
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except UsageError:  # too deep or too many aliases: load_yaml's own message
+        raise
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, an integer of > 4300 digits
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise UsageError(f"config file {path} is not valid YAML{where}") from None

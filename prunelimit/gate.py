@@ -55,13 +55,19 @@ class GateResult:
 
 
 def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> float:
-    """ρ_L or ρ* from a ``bounds``/``verify`` JSON document."""
+    """ρ_L or ρ* from a ``bounds``/``verify`` JSON document: a ratio in [0, 1], else an input error.
+
+    A baseline of ``-Infinity`` or NaN would make every comparison pass or fail silently.
+    """
+    field = "bounds.lower" if use == "lower" else "prediction.ratio"
     try:
         value = report["bounds"]["lower"] if use == "lower" else report["prediction"]["ratio"]
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, IndexError):
         raise InputError(f"{source} is not a prunelimit bounds/verify report (no {use} ratio)") from None
-    if not isinstance(value, (int, float)):
-        raise InputError(f"{source}: the {use} ratio is missing or not a number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{source}: the {use} ratio ({field}) is missing or not a number")
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        raise InputError(f"{source}: the {use} ratio ({field}) is {value}, not a ratio in [0, 1]")
     return float(value)
 
 
@@ -81,8 +87,10 @@ def read_report(path: str | Path) -> dict[str, Any]:
     check_file_size(path, MAX_REPORT_BYTES, "baseline report")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):  # RecursionError: nested 1000s deep
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, nested 1000s deep
         raise InputError(f"baseline report {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
+    except OSError as exc:
+        raise InputError(f"baseline report {path} cannot be read ({exc.strerror})") from None
 
 
 def rules_from_options(
@@ -99,12 +107,28 @@ def rules_from_options(
         if not isinstance(entry, dict) or set(entry) - _RULE_KEYS:
             raise UsageError(f"gate rule {i + 1}: expected a mapping with keys {sorted(_RULE_KEYS)}")
         rules.append(_checked(GateRule(
-            name=str(entry.get("name") or f"rule {i + 1}"), use=entry.get("use", use),
+            name=_rule_name(entry.get("name"), i), use=entry.get("use", use),
             min_ratio=entry.get("min_ratio"), baseline=entry.get("baseline"), max_drop=entry.get("max_drop"),
         )))
     if not rules:
         raise UsageError("the gate has no rule: pass --min-ratio X and/or --baseline REPORT.json --max-drop D")
     return rules
+
+
+_NAME_MAX = 200
+
+
+def _rule_name(name: Any, index: int) -> str:
+    """A policy rule's name: short printable text (it becomes a JUnit test name and a console line)."""
+    if name is None or name == "":
+        return f"rule {index + 1}"
+    if isinstance(name, bool) or not isinstance(name, (str, int, float)):
+        raise UsageError(f"gate rule {index + 1}: name must be text, got a {type(name).__name__}")
+    text = str(name)
+    if len(text) > _NAME_MAX or not text.isprintable():
+        raise UsageError(f"gate rule {index + 1}: name must be printable text of at most {_NAME_MAX} "
+                         "characters (no control characters or line breaks)")
+    return text
 
 
 def _checked(rule: GateRule) -> GateRule:
@@ -117,9 +141,13 @@ def _checked(rule: GateRule) -> GateRule:
     if rule.baseline is None and rule.max_drop is not None:
         raise UsageError(f"gate rule {rule.name!r}: --max-drop needs --baseline REPORT.json")
     if rule.baseline is not None:
-        read_report(rule.baseline)  # a missing or broken baseline fails before the curvature work
+        if not isinstance(rule.baseline, str):
+            raise UsageError(f"gate rule {rule.name!r}: baseline must be a file name, got {rule.baseline!r}")
+        # a missing, broken or non-ratio baseline fails before the curvature work
+        measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
     for label, value in (("min_ratio", rule.min_ratio), ("max_drop", rule.max_drop)):
-        if value is not None and (not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not 0.0 <= value <= 1.0):
             raise UsageError(f"gate rule {rule.name!r}: {label} must be a ratio in [0, 1], got {value!r}")
     return rule
 

@@ -15,6 +15,17 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import load_yaml
 
 
+# seeds feed torch.Generator (< 2**64) with small offsets added; numpy takes no negative one
+SEED_LIMIT = 2**63
+
+
+def check_seed(seed: Any, what: str = "seed") -> int:
+    """A seed every generator accepts: an integer in ``[0, SEED_LIMIT)``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise UsageError(f"{what} must be an integer in [0, 2**63), got {seed!r}")
+    return seed
+
+
 @dataclass(frozen=True)
 class Spec:
     """A parsed spec: ``head`` plus positional ``args`` and ``k=v`` keyword ``kwargs``."""
@@ -29,7 +40,7 @@ def parse_value(text: str) -> Any:
     """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, anything else stays a string."""
     try:
         value = load_yaml(text, "spec value")  # a spec may come from a stranger's file: bounded
-    except (yaml.YAMLError, UsageError):
+    except (yaml.YAMLError, ValueError):  # a UsageError (too deep) is a ValueError too; so is an int of > 4300 digits
         return text
     return value if isinstance(value, (int, float, bool)) else text
 

@@ -22,7 +22,8 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip)
-from prunelimit.specs import Spec, parse_spec
+from prunelimit.io.checkpoint import is_torchscript, load_quietly
+from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
     "cifar10": ((0.491, 0.482, 0.447), (0.247, 0.243, 0.262)),
@@ -152,6 +153,8 @@ def _tensors(spec: Spec):
     path = Path(spec.args[0])
     if not path.is_file():
         raise InputError(f"data file {path} not found")
+    if is_torchscript(path):  # torch.load would refuse it too, after a warning on stderr
+        raise InputError(f"data file {path} is a TorchScript archive (code), not tensors x and y")
     # Declared sizes first: a zip entry or .npy header may claim far more than the file holds.
     (check_npz if path.suffix == ".npz" else check_zip)(path, "data file")
     try:
@@ -159,7 +162,7 @@ def _tensors(spec: Spec):
             with np.load(path, allow_pickle=False) as data:
                 obj = {k: data[k] for k in data.files}
         else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            obj = load_quietly(path, weights_only=True)
     except Exception as exc:
         raise InputError(f"data file {path} could not be read ({type(exc).__name__})") from None
     check_loaded(obj, f"data file {path}")  # e.g. an expanded (zero-stride) x claiming terabytes
@@ -185,6 +188,7 @@ def _synthetic(spec: Spec, budget: _Budget):
         n, k, seed = int(kw["samples"]), int(kw["classes"]), int(kw["seed"])
     except ValueError:
         raise UsageError(f"bad data spec {spec.text!r}: sizes must be integers (shape like 3x32x32)") from None
+    check_seed(seed, f"bad data spec {spec.text!r}: seed")
     if n < 1 or k < 2 or min(shape) < 1:
         raise UsageError(f"bad data spec {spec.text!r}: need samples ≥ 1, classes ≥ 2, positive shape")
     features = math.prod(shape)

@@ -66,6 +66,13 @@ def signals_deferred() -> Iterator[None]:
 def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
     """Refuse to overwrite without ``force`` and fail early on a missing parent folder."""
     path = Path(path)
+    try:
+        return _check_writable(path, force)
+    except OSError as exc:  # a name too long, a loop of symbolic links, ...
+        raise UsageError(f"cannot write {path} ({exc.strerror or exc})") from None
+
+
+def _check_writable(path: Path, force: bool) -> Path:
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder; name a file inside it")
     if path.exists() and not force:

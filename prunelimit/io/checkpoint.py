@@ -4,13 +4,16 @@ Read: plain state dicts, ``{"state_dict": ...}`` / ``{"model_state_dict": ...}``
 prunelimit's own ``prunelimit/1`` files, ``.safetensors``, ``torch.nn.utils.prune``
 state dicts (``weight_orig`` + ``weight_mask``), with ``module.`` / ``_orig_mod.``
 prefixes stripped. Everything loads with ``weights_only=True``; a whole pickled module
-only with ``trust_pickle=True``. Written: the own format, atomically.
+or a TorchScript archive (which is code: loading runs its ``__setstate__``, calling it
+its ``forward``) only with ``trust_pickle=True``. Tensors must be dense, real and hold
+values (no sparse, complex or meta-device weights). Written: the own format, atomically.
 """
 
 from __future__ import annotations
 
 import pickle
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,12 +51,17 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     if path.stat().st_size == 0:
         raise InputError(f"checkpoint {path} is empty")
     if path.suffix == ".safetensors":
-        return _read_safetensors(path)  # the safetensors reader checks shapes against the stored bytes
+        return _checked(_read_safetensors(path))  # the safetensors reader checks shapes against the stored bytes
     check_zip(path, "checkpoint")  # before anything inflates an entry
-    if _is_torchscript(path):
-        return _read_torchscript(path)
+    if is_torchscript(path):
+        if not trust_pickle:
+            raise InputError(
+                f"checkpoint {path} is a TorchScript archive, and TorchScript is code (loading it runs "
+                "its __setstate__, using it its forward); if you trust its source, pass --trust-pickle"
+            )
+        return _checked(_read_torchscript(path))
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_quietly(path, weights_only=True)
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL (\S+)", str(exc))
         if not found:
@@ -67,12 +75,20 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     except Exception as exc:  # truncated zip, random bytes, wrong magic number, ...
         raise InputError(f"checkpoint {path} is not a readable PyTorch file ({_first_line(exc)})") from None
     check_loaded(obj.state_dict() if isinstance(obj, nn.Module) else obj, f"checkpoint {path}")
-    return _interpret(path, obj)
+    return _checked(_interpret(path, obj))
+
+
+def load_quietly(path: Path, weights_only: bool = True) -> Any:
+    """``torch.load`` to the CPU without torch's deprecation and beta warnings: what a file
+    holds is checked (and named) by prunelimit, and stderr stays one line."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
 
 
 def _load_untrusted(path: Path) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return load_quietly(path, weights_only=False)
     except Exception as exc:
         raise InputError(f"checkpoint {path} could not be unpickled ({_first_line(exc)})") from None
 
@@ -86,10 +102,10 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
         return RawCheckpoint(
             path,
             "prunelimit",
-            state_dict=_tensors(path, obj.get("state_dict", {})),
-            model_spec=obj.get("model"),
-            masks=_tensors(path, obj.get("masks") or {}),
-            meta=dict(obj.get("meta") or {}),
+            state_dict=_tensors(path, _entry(path, obj, "state_dict", Mapping, {})),
+            model_spec=_entry(path, obj, "model", str, None),
+            masks=_tensors(path, _entry(path, obj, "masks", Mapping, {})),
+            meta=_meta(path, _entry(path, obj, "meta", Mapping, {})),
         )
     for key in ("state_dict", "model_state_dict"):
         if isinstance(obj.get(key), Mapping):
@@ -97,6 +113,49 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
     if not obj:
         raise InputError(f"checkpoint {path} holds no tensors")
     return RawCheckpoint(path, "state_dict", state_dict=_tensors(path, obj))
+
+
+def _entry(path: Path, obj: Mapping, key: str, kind: type, default: Any) -> Any:
+    """An entry of a prunelimit file, of the type the format defines (absent or None: ``default``)."""
+    value = obj.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, kind):
+        expected = {Mapping: "dict", str: "string"}[kind]
+        raise InputError(f"checkpoint {path}: entry {key!r} is a {type(value).__name__}, not a {expected}; "
+                         "the file is damaged (write it again with prunelimit)")
+    return value
+
+
+# meta entries that name a data set: read as spec strings, so they must be strings
+_META_SPECS = ("data", "eval_data")
+
+
+def _meta(path: Path, meta: Mapping) -> dict[str, Any]:
+    for key in _META_SPECS:
+        _entry(path, meta, key, str, None)
+    return {str(k): v for k, v in meta.items()}
+
+
+def _checked(raw: RawCheckpoint) -> RawCheckpoint:
+    """Refuse tensors the analysis cannot use as real weights, naming the first one."""
+    for key, value in (*raw.state_dict.items(), *raw.masks.items()):
+        problem = _tensor_problem(value)
+        if problem:
+            raise InputError(f"checkpoint {raw.path}: tensor {key!r} {problem}; save dense real-valued weights")
+    return raw
+
+
+def _tensor_problem(value: Tensor) -> str | None:
+    if value.is_meta:
+        return "is on the meta device (it holds no values)"
+    if value.layout != torch.strided:
+        return f"has layout {str(value.layout).removeprefix('torch.')} (sparse or opaque, not a dense tensor)"
+    if value.is_quantized:
+        return f"is quantized ({str(value.dtype).removeprefix('torch.')})"
+    if value.is_complex():
+        return f"is complex ({str(value.dtype).removeprefix('torch.')}), its imaginary part would be lost"
+    return None
 
 
 def _tensors(path: Path, mapping: Mapping) -> dict[str, Tensor]:
@@ -116,14 +175,16 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
         raise InputError(f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)})") from None
 
 
-def _is_torchscript(path: Path) -> bool:
+def is_torchscript(path: Path) -> bool:
+    """A zip with TorchScript's ``code/`` folder or ``constants.pkl`` (torch's own test)."""
     if not zipfile.is_zipfile(path):
         return False
     try:
         with zipfile.ZipFile(path) as z:
-            return any(n.split("/", 1)[-1].startswith("code/") for n in z.namelist())
-    except zipfile.BadZipFile:
+            inner = [n.split("/", 1)[-1] for n in z.namelist()]
+    except (zipfile.BadZipFile, OSError, ValueError):
         return False
+    return any(n.startswith("code/") or n == "constants.pkl" for n in inner)
 
 
 def _read_torchscript(path: Path) -> RawCheckpoint:

@@ -25,6 +25,7 @@ from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import InputError, NumericalError, UsageError
 from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
+from prunelimit.io.checkpoint import load_quietly
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import prunable_parameters
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
@@ -268,8 +269,8 @@ def _load_progress(out: Path, model, params, settings):
                        int(r["depth"]) if r["depth"] else None)
                 for r in csv.DictReader(fh)
             ]
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from exc
+    except (OSError, KeyError, ValueError, TypeError, csv.Error) as exc:
+        raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from None
     if not rows or [r.level for r in rows] != list(range(len(rows))):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
     ckpt = _load(out, _checkpoint_path(out, rows[-1].level), settings)
@@ -283,9 +284,9 @@ def _load_progress(out: Path, model, params, settings):
 
 def _load(out: Path, path: Path, settings) -> dict:
     try:
-        ckpt = torch.load(path, weights_only=True)
-    except (OSError, RuntimeError) as exc:
-        raise InputError(f"{path}: cannot load IMP checkpoint ({exc})") from exc
+        ckpt = load_quietly(path, weights_only=True)
+    except Exception as exc:  # missing, truncated, or pickled objects weights_only refuses
+        raise InputError(f"{path}: cannot load IMP checkpoint ({type(exc).__name__}); use a fresh directory") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or ckpt.get("imp") != settings:
         raise UsageError(
             f"{out} holds an IMP sweep with other settings; use the same settings or a "

@@ -94,6 +94,8 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
         raise InputError(f"{path}: cannot read points file ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not a text CSV file; give a 'density,gamma' CSV") from None
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KB limit
+        raise InputError(f"{path}: not a readable CSV file ({exc}); give a 'density,gamma' CSV") from None
     if not points:
         raise InputError(f"{path}: no data rows after the header; add 'density,gamma' rows")
     return LawPoints.from_arrays([p[0] for p in points], [p[1] for p in points])

@@ -133,7 +133,7 @@ def lr_factor(step: int, warmup_steps: int, config: LompConfig, total_steps: int
 def _epoch_batches(data: list[Tensor], config: LompConfig, epoch: int) -> Iterator[Batch]:
     n = data[0].shape[0]
     if config.shuffle:
-        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        gen = torch.Generator().manual_seed((config.seed * 1_000_003 + epoch) % 2**64)  # same for every seed < 2**44
         index = torch.randperm(n, generator=gen).to(data[0].device)
     else:
         index = torch.arange(n, device=data[0].device)

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
-stdout = Console(highlight=False)
+
+def reader_gone() -> None:
+    """Exit quietly, as shell tools do, when the reader closed the pipe (``| head``): 128 + SIGPIPE.
+
+    stdout is pointed at /dev/null first, so the interpreter's final flush cannot fail again.
+    """
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(141)
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:  # rich's default exits 1, which means "gate failed" here
+        reader_gone()
+
+
+stdout = _Console(highlight=False)
 
 
 def fmt(value, spec: str = ".4g") -> str:

@@ -7,10 +7,17 @@ from pathlib import Path
 from typing import Sequence
 
 from prunelimit.io.atomic import write_text_atomic
+from prunelimit.report.safe import printable
 
 
 def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0) -> str:
-    """``cases`` are ``(name, passed, message)``; returns a well-formed JUnit document."""
+    """``cases`` are ``(name, passed, message)``; returns a well-formed JUnit document.
+
+    XML 1.0 cannot hold most control characters even escaped, so names and messages (which
+    may quote file names) pass through ``printable`` first.
+    """
+    suite = printable(suite)
+    cases = [(printable(name), ok, printable(message)) for name, ok, message in cases]
     failures = sum(not ok for _, ok, _ in cases)
     root = ET.Element("testsuites", tests=str(len(cases)), failures=str(failures))
     node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),

@@ -96,9 +96,12 @@ def test_whole_module_needs_trust_pickle(tmp_path, tiny_model):
 
 
 def test_torchscript_best_effort(tmp_path, tiny_model):
+    """TorchScript is code, so it loads only with trust_pickle (tests/test_untrusted_code.py)."""
     path = tmp_path / "scripted.pt"
     torch.jit.script(tiny_model).save(str(path))
-    loaded = load_model(path)
+    with pytest.raises(InputError, match="TorchScript.*--trust-pickle"):
+        load_model(path)
+    loaded = load_model(path, trust_pickle=True)
     assert loaded.source == "torchscript"
     x = torch.randn(3, 64)
     assert torch.allclose(loaded.model(x), tiny_model(x))
