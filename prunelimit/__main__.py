@@ -22,6 +22,21 @@ def run() -> None:
         sys.stderr.write("prunelimit: interrupted\n")
         sys.stderr.flush()
         os._exit(130)  # not sys.exit: an interrupt seen mid-import makes CPython end by SIGINT, not 130
+    except SystemExit as exc:
+        if exc.code not in (130, 143):
+            raise
+        # An interrupt the command handled (message printed, files cleaned up): end with its
+        # documented code even when the signal arrived mid-import, which makes CPython end
+        # by the signal itself (-2) after a plain sys.exit.
+        import os
+        import sys
+
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(exc.code)
 
 
 if __name__ == "__main__":
