@@ -802,6 +802,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     """
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
+    from prunelimit.theory.consistency import consistency_warnings
 
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
         raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
@@ -830,6 +831,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty)
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
+    lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
+    warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
     return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
                         tuple(warns), profile, first_order, target.names, scope, uncertainty)
 
@@ -1103,6 +1106,21 @@ class PruneReport:
     finetuned: "Evaluation | None"
     output: str
     formats: tuple[str, ...]
+    acc_drop: float | None = None  # the allowed accuracy drop (points) a predicted ratio is checked against
+
+    @property
+    def accuracy_drop(self) -> float | None:
+        """Accuracy lost by the one-shot pruning, in percentage points (before fine-tuning)."""
+        if self.before is None or self.after is None or None in (self.before.accuracy, self.after.accuracy):
+            return None
+        return 100.0 * (self.before.accuracy - self.after.accuracy)
+
+    @property
+    def acc_drop_exceeded(self) -> bool | None:
+        """Whether a predicted ratio (``--ratio auto|lower``) lost more than ``acc_drop``;
+        ``None`` when it was not checked (a given ratio, or no accuracy)."""
+        drop = self.accuracy_drop
+        return None if self.acc_drop is None or drop is None else drop > self.acc_drop
 
     def to_json(self) -> dict:
         def ev(e):
@@ -1113,7 +1131,10 @@ class PruneReport:
                       "scope": self.scope, "density": 1.0 - self.achieved},
             "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
             "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
-            "after": {"loss": None, "accuracy": None} if self.after is None else ev(self.after),
+            "after": {**({"loss": None, "accuracy": None} if self.after is None else ev(self.after)),
+                      "accuracy_drop": self.accuracy_drop},
+            "acc_drop": self.acc_drop,
+            "acc_drop_exceeded": self.acc_drop_exceeded,
             "finetuned": ev(self.finetuned),
             "output": self.output,
             "formats": list(self.formats),
@@ -1161,9 +1182,11 @@ def _recorded_scope(report: dict) -> str:
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
-    force: bool = False, seed: int = 0, progress=None,
+    force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
 ) -> PruneReport:
-    """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved."""
+    """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
+
+    ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it."""
     from prunelimit.io.atomic import write_atomic
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import preflight
@@ -1203,7 +1226,7 @@ def prune(
         write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
-                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats))
+                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop)
 
 
 PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),
