@@ -21,6 +21,7 @@ from prunelimit.theory.profile import MagnitudeProfile, PruningPath, path_profil
 if TYPE_CHECKING:
     from torch import nn
 
+    from prunelimit.baseline import Provenance
     from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
@@ -735,6 +736,7 @@ class BoundsReport:
     prunable_names: tuple[str, ...] = ()
     scope: str = "global"
     uncertainty: "Uncertainty | None" = None  # ρ*'s, by source (prunelimit.theory.uncertainty)
+    provenance: "Provenance | None" = None  # method, D, N, data fingerprint, options (prunelimit.baseline)
 
     @property
     def lower(self) -> float | None:
@@ -751,6 +753,8 @@ class BoundsReport:
         return {
             "method": s.method,
             "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
+            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint},
+            "options": None if self.provenance is None else self.provenance.options,
             "loss": s.loss,
             "epsilon": self.epsilon,
             "epsilon_source": self.epsilon_source,
@@ -802,6 +806,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     """
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
+    from prunelimit.baseline import provenance
     from prunelimit.theory.consistency import consistency_warnings
 
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
@@ -834,7 +839,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
     return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
-                        tuple(warns), profile, first_order, target.names, scope, uncertainty)
+                        tuple(warns), profile, first_order, target.names, scope, uncertainty,
+                        provenance(inputs, options, scope))
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
@@ -1351,6 +1357,11 @@ class GateReport:
     bounds: dict
     cache_hit: bool
     seconds: float
+    notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*self.notes, *self.bounds.get("warnings", [])]
 
     def to_json(self) -> dict:
         r = self.result
@@ -1364,22 +1375,29 @@ class GateReport:
             "rules": [{"name": o.rule.name, "use": o.rule.use, "passed": o.passed, "measured": o.measured,
                        "threshold": o.threshold, "baseline": o.baseline, "reason": o.reason} for o in r.outcomes],
             "cache_hit": self.cache_hit,
+            "warnings": self.warnings,
             "bounds": self.bounds,
             "timing": {"seconds": self.seconds},
         }
 
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
-         progress=None) -> GateReport:
+         progress=None, allow_incompatible: bool = False) -> GateReport:
     """Evaluate gate ``rules`` on the ``bounds`` result; its spectrum comes from ``store`` when
-    it holds one for these inputs and options (``prunelimit.cache.input_key``)."""
-    from prunelimit.gate import evaluate_gate
+    it holds one for these inputs and options (``prunelimit.cache.input_key``).
+
+    A baseline computed another way or on another problem is refused before any curvature
+    work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
+    from prunelimit.baseline import check_baselines, provenance
+    from prunelimit.gate import baseline_reports, evaluate_gate
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
+    notes = check_baselines(baseline_reports(rules), provenance(inputs, options), allow_incompatible)
     rep = bounds(inputs, options, progress, store=store)
     report = document("bounds", rep.to_json())
-    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start)
+    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
+                      tuple(notes))
 
 
 def hyperflux(

@@ -772,6 +772,7 @@ def gate(
     use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default: conservative) | predicted (ρ*).")] = "lower",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
+    allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N or data (a warning says so); by default such a baseline is refused (exit 2).")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
 ) -> None:
@@ -787,7 +788,7 @@ def gate(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance))
+            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
         if junit is not None:
             from prunelimit.report.junit import write_junit
 

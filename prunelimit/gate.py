@@ -85,6 +85,12 @@ def read_report(path: str | Path) -> dict[str, Any]:
         raise InputError(f"baseline report {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
 
 
+def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
+    """Each baseline file the rules name, once, with its JSON document."""
+    paths = dict.fromkeys(rule.baseline for rule in rules if rule.baseline is not None)
+    return [(path, read_report(path)) for path in paths]
+
+
 def rules_from_options(
     min_ratio: float | None, use: Use, baseline: str | None, max_drop: float | None,
     policy: Sequence[dict[str, Any]] | None = None,

@@ -93,3 +93,78 @@ def test_prune_to_a_given_ratio_is_not_checked(cli, tmp_path):
     doc = _doc(cli("prune", EXAMPLE, "--ratio", "0.97", "-o", tmp_path / "p.pt", "--strict", "--json"))
     assert doc["after"]["accuracy_drop"] > 0.5
     assert doc["acc_drop_exceeded"] is None and doc["acc_drop"] is None
+
+
+# --------------------------------------------------------------------------- compatible baselines
+
+
+def _provenance():
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.baseline import provenance
+    from prunelimit.inputs import load_inputs
+
+    return provenance(load_inputs(EXAMPLE, data_from_checkpoint=True), CurvatureOptions())
+
+
+def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
+    """A stored bounds report recording the example's own method, D, N and data, with ``changes``."""
+    p = _provenance()
+    doc = {"method": p.method, "params": {"hessian": p.hessian, "prunable": p.prunable},
+           "data": {"fingerprint": p.fingerprint}, "options": p.options,
+           "prediction": {"ratio": ratio}, "bounds": {"lower": ratio}}
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key)
+        else:
+            doc[key] = value
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def no_curvature(monkeypatch):
+    """Any spectrum computation fails the test: a refusal must come before the curvature work."""
+    from prunelimit import api
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the spectrum was computed")
+
+    monkeypatch.setattr(api, "spectrum", forbidden)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"method": "paper"}, "method paper vs default here"),
+    ({"params": {"hessian": 9802, "prunable": 2368}}, "D (Hessian parameters) 9,802 vs 2,410 here"),
+    ({"params": {"hessian": 2410, "prunable": 100}}, "N (prunable weights) 100 vs 2,368 here"),
+    ({"data": {"fingerprint": "0" * 64}}, "data fingerprint 000000000000… vs"),
+])
+def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_path, no_curvature, changes, reason):
+    base = _baseline(tmp_path / "base.json", **changes)
+    result = cli("gate", EXAMPLE, "--baseline", base, "--max-drop", "0.02")
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0] and "--allow-incompatible-baseline" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
+    fingerprint = _provenance().fingerprint
+    good = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "b.json"), "--max-drop", "0.02", "--json"))
+    assert good["passed"] is True and not any("baseline" in w for w in good["warnings"])
+    assert good["bounds"]["data"]["fingerprint"] == fingerprint and len(fingerprint) == 64
+    assert good["bounds"]["options"]["method"] == "default" and good["bounds"]["options"]["scope"] == "global"
+    # a stored report of this very run is a compatible baseline
+    (tmp_path / "own.json").write_text(json.dumps(good["bounds"]))
+    own = _doc(cli("gate", EXAMPLE, "--baseline", tmp_path / "own.json", "--max-drop", "0.0", "--json"))
+    assert own["passed"] is True and own["warnings"] == good["warnings"]
+    anyway = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "p.json", method="paper"),
+                      "--max-drop", "0.02", "--allow-incompatible-baseline", "--json"))
+    assert anyway["passed"] is True
+    assert any("compared anyway" in w and "method paper" in w for w in anyway["warnings"])
+    old = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "o.json", data=None, options=None),
+                   "--max-drop", "0.02", "--json"))
+    assert old["passed"] is True
+    assert any("does not record its data fingerprint" in w for w in old["warnings"])
+    other = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "e.json", options={"epsilon": 0.1}),
+                     "--max-drop", "0.02", "--json"))
+    assert any("other options: epsilon 0.1 vs None here" in w for w in other["warnings"])

@@ -223,7 +223,7 @@ def render_gate(rep) -> None:
         stdout.print(f"{mark} {o.rule.name}: {o.reason}")
     stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
                  + (" (cached result)" if rep.cache_hit else ""))
-    for warning in rep.bounds.get("warnings", []):
+    for warning in rep.warnings:
         stdout.print(f"[yellow]warning:[/] {warning}")
 
 
