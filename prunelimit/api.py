@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from prunelimit.pruning.refit import RefitLimit
     from prunelimit.theory.limit import LimitPrediction
     from prunelimit.theory.paper import PaperPrediction
+    from prunelimit.theory.regime import Regime
     from prunelimit.theory.uncertainty import Uncertainty
 
 
@@ -737,6 +738,7 @@ class BoundsReport:
     scope: str = "global"
     uncertainty: "Uncertainty | None" = None  # ρ*'s, by source (prunelimit.theory.uncertainty)
     provenance: "Provenance | None" = None  # method, D, N, data fingerprint, options (prunelimit.baseline)
+    regime: "Regime | None" = None  # whether the weights look l1-trained (prunelimit.theory.regime)
 
     @property
     def lower(self) -> float | None:
@@ -782,6 +784,7 @@ class BoundsReport:
             },
             "gradient_norm": s.gradient_norm,
             "first_order_change": self.first_order,
+            "regime": None if self.regime is None else self.regime.to_json(),
             "warnings": list(self.warnings),
             "timing": s._timing(),
             "memory": None if s.memory is None else s.memory.to_json(),
@@ -808,6 +811,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     from prunelimit.theory.paper import paper_limit
     from prunelimit.baseline import provenance
     from prunelimit.theory.consistency import consistency_warnings
+    from prunelimit.theory.regime import assess_regime
 
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
         raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
@@ -833,14 +837,17 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         uncertainty = _slq_uncertainty(replace(target, profile=profile, ratio=prediction.ratio), spec.quadrature,
                                        options, spec.uncertainty.data)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
-    warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty)
+    regime = assess_regime(weights)
+    warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
+                             regime.l1_shaped)
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
+    warns += [regime.advice] if regime.advice else []
     return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
                         tuple(warns), profile, first_order, target.names, scope, uncertainty,
-                        provenance(inputs, options, scope))
+                        provenance(inputs, options, scope), regime)
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
@@ -859,7 +866,7 @@ def first_order_change(profile: PruningPath, names, weights, gradient: dict, rat
 
 def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
-    first_order: float | None, u: "Uncertainty",
+    first_order: float | None, u: "Uncertainty", l1_shaped: bool = True,
 ) -> list[str]:
     warns = list(spec.notes)
     if spec.solver != "exact" and u.plus_minus > options.tolerance:
@@ -893,7 +900,8 @@ def _bounds_warnings(
         warns.append(
             f"the model is not at a minimum of the analysis loss (‖∇L‖ = {spec.gradient_norm:.3g}): pruning to ρ* "
             f"changes the loss by {first_order:+.3g} to first order, more than ε = {epsilon:.3g}, and the quadratic "
-            "model behind ρ* ignores that term (train longer; l1 training leaves such a gradient by design)"
+            "model behind ρ* ignores that term "
+            + ("(train longer; l1 training leaves such a gradient by design)" if l1_shaped else "(train longer)")
         )
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
         warns.append(
@@ -1383,8 +1391,9 @@ class GateReport:
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
          progress=None, allow_incompatible: bool = False) -> GateReport:
-    """Evaluate gate ``rules`` on the ``bounds`` result; its spectrum comes from ``store`` when
-    it holds one for these inputs and options (``prunelimit.cache.input_key``).
+    """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
+    uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds
+    one for these inputs and options (``prunelimit.cache.input_key``).
 
     A baseline computed another way or on another problem is refused before any curvature
     work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
@@ -1394,10 +1403,13 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
 
     start = time.perf_counter()
     notes = check_baselines(baseline_reports(rules), provenance(inputs, options), allow_incompatible)
-    rep = bounds(inputs, options, progress, store=store)
-    report = document("bounds", rep.to_json())
-    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
-                      tuple(notes))
+    if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search
+        measured = verify(inputs, options, progress=progress, store=store)
+        report, cached = document("verify", measured.to_json()), measured.bounds.spectrum.cached
+    else:
+        rep = bounds(inputs, options, progress, store=store)
+        report, cached = document("bounds", rep.to_json()), rep.spectrum.cached
+    return GateReport(evaluate_gate(report, rules), report, cached, time.perf_counter() - start, tuple(notes))
 
 
 def hyperflux(

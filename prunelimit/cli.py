@@ -769,7 +769,7 @@ def gate(
     ctx: typer.Context,
     checkpoint: CkptArg,
     min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this.")] = None,
-    use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default: conservative) | predicted (ρ*).")] = "lower",
+    use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = "lower",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
     allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N or data (a warning says so); by default such a baseline is refused (exit 2).")] = False,

@@ -64,6 +64,26 @@ def test_gap_within_the_stated_uncertainty_is_not_flagged():
     assert len(consistency_warnings(0.80, 0.7, 0.9, 0.85, 0.04)) == 1
 
 
+def test_bounds_flags_a_ratio_outside_its_own_bounds(cli, monkeypatch):
+    """The check is wired into every ``bounds`` result: bounds shifted above ρ* (as the
+    reference arithmetic did on a CNN) give a loud warning in the JSON and on the console."""
+    import dataclasses
+
+    from prunelimit.theory import limit
+
+    real = limit.predict_from_quadrature
+
+    def shifted(*args, **kwargs):
+        p = real(*args, **kwargs)
+        return dataclasses.replace(p, lower=p.ratio + 0.05, upper=p.ratio + 0.1)
+
+    monkeypatch.setattr(limit, "predict_from_quadrature", shifted)
+    doc = _doc(cli("bounds", EXAMPLE, "--json"))
+    assert any(w.startswith("INCONSISTENT: ρ*") and "below its lower bound ρ_L" in w for w in doc["warnings"])
+    console = cli("bounds", EXAMPLE)
+    assert "INCONSISTENT" in console.stdout
+
+
 def _fake_report(path: Path, ratio: float) -> Path:
     path.write_text(json.dumps({"prediction": {"ratio": ratio, "scope": "global"}, "bounds": {"lower": ratio}}))
     return path
@@ -168,3 +188,77 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     other = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "e.json", options={"epsilon": 0.1}),
                      "--max-drop", "0.02", "--json"))
     assert any("other options: epsilon 0.1 vs None here" in w for w in other["warnings"])
+
+
+# --------------------------------------------------------------------------- regime, gate on the measured limit
+
+
+@pytest.fixture(scope="module")
+def plain_ckpt(tmp_path_factory) -> Path:
+    """The example's architecture trained plainly (no l1): SGD, seed 0, 300 steps on digits."""
+    from prunelimit.inputs import load_batches
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    net = build_model("mlp:64,32,10")
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    batches = load_batches("digits:train", 128)
+    for step in range(300):
+        x, y = batches[step % len(batches)]
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    path = tmp_path_factory.mktemp("plain") / "plain.pt"
+    save_checkpoint(path, "mlp:64,32,10", net.state_dict(), meta={"data": "digits:train"})
+    return path
+
+
+def test_near_zero_share_separates_l1_from_plain_training(plain_ckpt):
+    from prunelimit.inputs import load_inputs
+    from prunelimit.models.params import prunable_parameters
+    from prunelimit.theory.regime import assess_regime
+
+    def regime(path):
+        inputs = load_inputs(path, data_from_checkpoint=True)
+        return assess_regime([p for _, p in prunable_parameters(inputs.model)])
+
+    l1, plain = regime(EXAMPLE), regime(plain_ckpt)
+    assert l1.l1_shaped and l1.near_zero_share > 0.8 and l1.advice is None
+    assert not plain.l1_shaped and plain.near_zero_share < 0.02 and "gate --use actual" in plain.advice
+
+
+def test_exact_zeros_do_not_count_as_l1_shape():
+    from prunelimit.theory.regime import near_zero_share
+
+    w = torch.linspace(0.5, 1.0, 100)
+    assert near_zero_share([torch.cat([w, torch.zeros(900)])]) == 0.0
+    assert near_zero_share([torch.cat([w, torch.full((900,), 1e-6)])]) == pytest.approx(0.9)
+
+
+def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt):
+    doc = _doc(cli("gate", plain_ckpt, "--min-ratio", "0", "--use", "actual", "--json"))
+    regime = doc["bounds"]["regime"]
+    assert regime["l1_shaped"] is False and regime["statistic"]["value"] < regime["statistic"]["threshold"]
+    assert regime["advice"] in doc["warnings"]
+    assert not any("l1 training leaves" in w for w in doc["warnings"])  # l1 is named only for l1-shaped models
+    actual = doc["bounds"]["actual"]["loss_ratio"]
+    assert doc["measured"] == actual < doc["bounds"]["prediction"]["ratio"]
+    assert doc["bounds"]["actual"]["evaluations"] <= 25
+    above = cli("gate", plain_ckpt, "--min-ratio", f"{actual + 0.01:.4f}", "--use", "actual")
+    assert above.exit_code == 1, above.stderr
+    assert "does not look l1-trained" in " ".join(above.stdout.split())
+    below = cli("gate", plain_ckpt, "--min-ratio", f"{actual - 0.01:.4f}", "--use", "actual")
+    assert below.exit_code == 0, below.stderr
+
+
+def test_l1_example_is_l1_shaped_in_bounds(cli):
+    doc = _doc(cli("gate", EXAMPLE, "--min-ratio", "0", "--json"))
+    assert doc["bounds"]["regime"]["l1_shaped"] is True and doc["bounds"]["regime"]["advice"] is None
+    assert "schema" in doc["bounds"] and "actual" not in doc["bounds"]  # no search unless a rule uses it
+
+
+def test_actual_baseline_must_be_a_verify_report(cli, tmp_path, no_curvature):
+    result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", _baseline(tmp_path / "b.json"), "--max-drop", "0.1")
+    assert result.exit_code == 3
+    assert "(no actual ratio): store it with `prunelimit verify --json`" in result.stderr
