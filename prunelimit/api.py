@@ -1402,7 +1402,8 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    notes = check_baselines(baseline_reports(rules), provenance(inputs, options), allow_incompatible)
+    baselines = baseline_reports(rules)
+    notes = check_baselines(baselines, provenance(inputs, options), allow_incompatible) if baselines else []
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search
         measured = verify(inputs, options, progress=progress, store=store)
         report, cached = document("verify", measured.to_json()), measured.bounds.spectrum.cached
