@@ -91,8 +91,11 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     from prunelimit.report.jsonout import plain
 
     model, selection = inputs.model, inputs.selection
+    # None and "auto" are the same curvature sample (the library's and the CLI's default): recorded alike
+    recorded_options = {**plain(dataclasses.asdict(options)), "hessian_samples": options.hessian_samples or "auto",
+                        "scope": scope}
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian_parameters(model, selection)),
         sum(p.numel() for _, p in prunable_parameters(model, selection)), data_fingerprint(inputs.batches),
-        {**plain(dataclasses.asdict(options)), "scope": scope},
+        recorded_options,
     )
