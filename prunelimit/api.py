@@ -22,6 +22,7 @@ from prunelimit.theory.profile import MagnitudeProfile, PruningPath, path_profil
 if TYPE_CHECKING:
     from torch import nn
 
+    from prunelimit.baseline import Provenance
     from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.gate import GateResult
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from prunelimit.pruning.refit import RefitLimit
     from prunelimit.theory.limit import LimitPrediction
     from prunelimit.theory.paper import PaperPrediction
+    from prunelimit.theory.regime import Regime
     from prunelimit.theory.uncertainty import Uncertainty
 
 
@@ -751,6 +753,8 @@ class BoundsReport:
     prunable_names: tuple[str, ...] = ()
     scope: str = "global"
     uncertainty: "Uncertainty | None" = None  # ρ*'s, by source (prunelimit.theory.uncertainty)
+    provenance: "Provenance | None" = None  # method, D, N, data fingerprint, options (prunelimit.baseline)
+    regime: "Regime | None" = None  # whether the weights look l1-trained (prunelimit.theory.regime)
 
     @property
     def lower(self) -> float | None:
@@ -767,6 +771,8 @@ class BoundsReport:
         return {
             "method": s.method,
             "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
+            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint},
+            "options": None if self.provenance is None else self.provenance.options,
             "loss": s.loss,
             "epsilon": self.epsilon,
             "epsilon_source": self.epsilon_source,
@@ -794,6 +800,7 @@ class BoundsReport:
             },
             "gradient_norm": s.gradient_norm,
             "first_order_change": self.first_order,
+            "regime": None if self.regime is None else self.regime.to_json(),
             "warnings": list(self.warnings),
             "timing": s._timing(),
             "memory": None if s.memory is None else s.memory.to_json(),
@@ -818,6 +825,9 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     """
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
+    from prunelimit.baseline import provenance
+    from prunelimit.theory.consistency import consistency_warnings
+    from prunelimit.theory.regime import assess_regime
 
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
         raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
@@ -843,11 +853,17 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         uncertainty = _slq_uncertainty(replace(target, profile=profile, ratio=prediction.ratio), spec.quadrature,
                                        options, spec.uncertainty.data)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
-    warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty)
+    regime = assess_regime(weights)
+    warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
+                             regime.l1_shaped)
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
+    lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
+    warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
+    warns += [regime.advice] if regime.advice else []
     return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
-                        tuple(warns), profile, first_order, target.names, scope, uncertainty)
+                        tuple(warns), profile, first_order, target.names, scope, uncertainty,
+                        provenance(inputs, options, scope), regime)
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
@@ -866,7 +882,7 @@ def first_order_change(profile: PruningPath, names, weights, gradient: dict, rat
 
 def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
-    first_order: float | None, u: "Uncertainty",
+    first_order: float | None, u: "Uncertainty", l1_shaped: bool = True,
 ) -> list[str]:
     warns = list(spec.notes)
     if spec.solver != "exact" and u.plus_minus > options.tolerance:
@@ -900,7 +916,8 @@ def _bounds_warnings(
         warns.append(
             f"the model is not at a minimum of the analysis loss (‖∇L‖ = {spec.gradient_norm:.3g}): pruning to ρ* "
             f"changes the loss by {first_order:+.3g} to first order, more than ε = {epsilon:.3g}, and the quadratic "
-            "model behind ρ* ignores that term (train longer; l1 training leaves such a gradient by design)"
+            "model behind ρ* ignores that term "
+            + ("(train longer; l1 training leaves such a gradient by design)" if l1_shaped else "(train longer)")
         )
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
         warns.append(
@@ -1119,6 +1136,21 @@ class PruneReport:
     finetuned: "Evaluation | None"
     output: str
     formats: tuple[str, ...]
+    acc_drop: float | None = None  # the allowed accuracy drop (points) a predicted ratio is checked against
+
+    @property
+    def accuracy_drop(self) -> float | None:
+        """Accuracy lost by the one-shot pruning, in percentage points (before fine-tuning)."""
+        if self.before is None or self.after is None or None in (self.before.accuracy, self.after.accuracy):
+            return None
+        return 100.0 * (self.before.accuracy - self.after.accuracy)
+
+    @property
+    def acc_drop_exceeded(self) -> bool | None:
+        """Whether a predicted ratio (``--ratio auto|lower``) lost more than ``acc_drop``;
+        ``None`` when it was not checked (a given ratio, or no accuracy)."""
+        drop = self.accuracy_drop
+        return None if self.acc_drop is None or drop is None else drop > self.acc_drop
 
     def to_json(self) -> dict:
         def ev(e):
@@ -1129,7 +1161,10 @@ class PruneReport:
                       "scope": self.scope, "density": 1.0 - self.achieved},
             "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
             "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
-            "after": {"loss": None, "accuracy": None} if self.after is None else ev(self.after),
+            "after": {**({"loss": None, "accuracy": None} if self.after is None else ev(self.after)),
+                      "accuracy_drop": self.accuracy_drop},
+            "acc_drop": self.acc_drop,
+            "acc_drop_exceeded": self.acc_drop_exceeded,
             "finetuned": ev(self.finetuned),
             "output": self.output,
             "formats": list(self.formats),
@@ -1177,9 +1212,11 @@ def _recorded_scope(report: dict) -> str:
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
-    force: bool = False, seed: int = 0, progress=None,
+    force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
 ) -> PruneReport:
-    """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved."""
+    """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
+
+    ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it."""
     from prunelimit.io.atomic import write_atomic
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import preflight
@@ -1219,7 +1256,7 @@ def prune(
         write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
-                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats))
+                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop)
 
 
 PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),
@@ -1344,6 +1381,11 @@ class GateReport:
     bounds: dict
     cache_hit: bool
     seconds: float
+    notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*self.notes, *self.bounds.get("warnings", [])]
 
     def to_json(self) -> dict:
         r = self.result
@@ -1357,22 +1399,34 @@ class GateReport:
             "rules": [{"name": o.rule.name, "use": o.rule.use, "passed": o.passed, "measured": o.measured,
                        "threshold": o.threshold, "baseline": o.baseline, "reason": o.reason} for o in r.outcomes],
             "cache_hit": self.cache_hit,
+            "warnings": self.warnings,
             "bounds": self.bounds,
             "timing": {"seconds": self.seconds},
         }
 
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
-         progress=None) -> GateReport:
-    """Evaluate gate ``rules`` on the ``bounds`` result; its spectrum comes from ``store`` when
-    it holds one for these inputs and options (``prunelimit.cache.input_key``)."""
-    from prunelimit.gate import evaluate_gate
+         progress=None, allow_incompatible: bool = False) -> GateReport:
+    """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
+    uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds
+    one for these inputs and options (``prunelimit.cache.input_key``).
+
+    A baseline computed another way or on another problem is refused before any curvature
+    work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
+    from prunelimit.baseline import check_baselines, provenance
+    from prunelimit.gate import baseline_reports, evaluate_gate
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
-    rep = bounds(inputs, options, progress, store=store)
-    report = document("bounds", rep.to_json())
-    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start)
+    baselines = baseline_reports(rules)
+    notes = check_baselines(baselines, provenance(inputs, options), allow_incompatible) if baselines else []
+    if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search
+        measured = verify(inputs, options, progress=progress, store=store)
+        report, cached = document("verify", measured.to_json()), measured.bounds.spectrum.cached
+    else:
+        rep = bounds(inputs, options, progress, store=store)
+        report, cached = document("bounds", rep.to_json()), rep.spectrum.cached
+    return GateReport(evaluate_gate(report, rules), report, cached, time.perf_counter() - start, tuple(notes))
 
 
 def hyperflux(

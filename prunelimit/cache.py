@@ -76,10 +76,21 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     digest.update(b"structure:" + repr(inputs.model).encode())
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     _update_tensors(digest, "masks", sorted(inputs.loaded.masks.items()))
-    for i, batch in enumerate(inputs.batches or ()):
-        _update_tensors(digest, f"batch {i}", [(str(j), t) for j, t in enumerate(batch)])
+    digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
     for source in sorted(code_files(inputs)):
         digest.update(f"code:{source}:".encode() + file_sha256(source).encode())
+    return digest.hexdigest()
+
+
+def data_fingerprint(batches: Iterable[Any] | None) -> str | None:
+    """sha256 hex of the analysis batches' contents (dtype, shape and bytes of every tensor,
+    in order), the same hashing the key uses; ``None`` without data. Two reports with the
+    same fingerprint were computed on the same samples."""
+    if not batches:
+        return None
+    digest = hashlib.sha256()
+    for i, batch in enumerate(batches):
+        _update_tensors(digest, f"batch {i}", [(str(j), t) for j, t in enumerate(batch)])
     return digest.hexdigest()
 
 

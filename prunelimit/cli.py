@@ -29,6 +29,7 @@ from prunelimit.limits import check_counts
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.theory.profile import SCOPES
+from prunelimit.threads import apply_threads
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import console_safe, printable
@@ -96,6 +97,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto picks CUDA when present).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False)]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model spec, e.g. mlp:64,32,10, resnet18-cifar:num_classes=100, file.py:factory (not needed for prunelimit's own files).")]
 DataOpt = Annotated[Optional[str], typer.Option("--data", help="Analysis data spec, e.g. digits:train, tensors:data.npz, cifar10:ROOT.")]
 LossOpt = Annotated[str, typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss).")]
@@ -303,6 +305,7 @@ def _general_options(
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
     debug: DebugOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Options every command takes (SPEC §4)."""
 
@@ -352,6 +355,8 @@ def shared(*groups):
             with handled(kwargs.get("debug", False)):
                 _check_numbers(kwargs)
                 check_counts(kwargs)  # before any work: a count may size an allocation or a loop
+                if "threads" in names:
+                    apply_threads(kwargs["threads"])
             o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
             return fn(*args, o=o, **kwargs)
 
@@ -534,9 +539,12 @@ def law_nplh_fit(
     json: JsonOpt = False,
     seed: SeedOpt = 0,
     debug: DebugOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Fit the Neural Pruning Law to (density, γ) points measured elsewhere."""
     with handled(debug):
+        check_counts({"threads": threads})
+        apply_threads(threads)
         from prunelimit.laws.nplh import fit_nplh, nplh_figure, plot_nplh
         from prunelimit.laws.points import read_points
 
@@ -567,9 +575,12 @@ def law_error_fit(
     json: JsonOpt = False,
     seed: SeedOpt = 0,
     debug: DebugOpt = False,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Fit the pruning-across-scales error law (Rosenfeld et al. 2021) to IMP points."""
     with handled(debug):
+        check_counts({"threads": threads})
+        apply_threads(threads)
         from prunelimit.laws import errorlaw
 
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
@@ -690,6 +701,11 @@ def _check_scope(scope: str) -> None:
         raise UsageError(f"--scope {scope!r}: use {' or '.join(SCOPES)}")
 
 
+def _check_acc_drop(acc_drop: float) -> None:
+    if not 0 <= acc_drop <= 100:
+        raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
+
+
 def _check_finetune(epochs: int, lr: float) -> None:
     """Refuse bad fine-tuning settings before any work (``FinetuneConfig`` checks them)."""
     from prunelimit.pruning.finetune import FinetuneConfig
@@ -716,12 +732,15 @@ def prune(
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
     eval_data: EvalDataOpt = None,
+    acc_drop: Annotated[float, typer.Option("--acc-drop", help="With --ratio auto|lower: warn when one-shot pruning loses more accuracy than this (percentage points).")] = 0.5,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 (like a failed gate) when --acc-drop is exceeded; the file is still written.")] = False,
     report: ReportOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
     with handled(o.debug):
         options = _curvature(o)
+        _check_acc_drop(acc_drop)
         _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
@@ -735,10 +754,17 @@ def prune(
                 api._require_data(inputs)
             value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
-                        _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed)
+                        _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
+                        acc_drop=acc_drop if ratio in ("auto", "lower") else None)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
         _write_report(report, "prune", rep.to_json(),
                       lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
+        if rep.acc_drop_exceeded:
+            _warn(f"pruning to the predicted {console.pct(rep.achieved)} lost {rep.accuracy_drop:.2f} accuracy points, "
+                  f"more than --acc-drop {acc_drop:g}; prune less (--ratio lower or a number), fine-tune "
+                  "(--finetune-epochs N), or check the prediction with `prunelimit verify`")
+            if strict:
+                raise typer.Exit(1)
 
 
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
@@ -760,8 +786,7 @@ def verify(
     """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
     with handled(o.debug):
         options = _curvature(o)
-        if not 0 <= acc_drop <= 100:
-            raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
+        _check_acc_drop(acc_drop)
         _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:
@@ -790,9 +815,10 @@ def gate(
     ctx: typer.Context,
     checkpoint: CkptArg,
     min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this.")] = None,
-    use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default: conservative) | predicted (ρ*).")] = "lower",
+    use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = "lower",
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
+    allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N or data (a warning says so); by default such a baseline is refused (exit 2).")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
 ) -> None:
@@ -808,7 +834,7 @@ def gate(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance))
+            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
         if junit is not None:
             from prunelimit.report.junit import write_junit
 

@@ -2,10 +2,12 @@
 
 A rule either demands a minimum pruning ratio (``min_ratio``) or bounds the fall of the
 limit against a stored report (``baseline`` + ``max_drop``). The measured value is the
-lower bound ρ_L by default (``use: lower``) or the prediction ρ* (``use: predicted``).
-A ``min_ratio`` rule compares the conservative side, the value minus its stated ± (an SLQ
-estimate passes only when its whole uncertainty lies above the requirement); a baseline
-rule compares the two reports' values as they stand.
+lower bound ρ_L by default (``use: lower``), the prediction ρ* (``use: predicted``), or the
+limit one-shot pruning really reaches, the ``verify`` search's loss criterion (``use:
+actual``; a baseline for it must be a ``verify --json`` report). A ``min_ratio`` rule
+compares the conservative side of a predicted value, the value minus its stated ± (an SLQ
+estimate passes only when its whole uncertainty lies above the requirement); a measured
+limit has no such ±, and a baseline rule compares the two reports' values as they stand.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any, Literal, Sequence
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
 
-Use = Literal["lower", "predicted"]
+Use = Literal["lower", "predicted", "actual"]
+USES = ("lower", "predicted", "actual")
+_FIELDS = {"lower": ("bounds", "lower"), "predicted": ("prediction", "ratio"), "actual": ("actual", "loss_ratio")}
 _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
 
 
@@ -55,15 +59,17 @@ class GateResult:
 
 
 def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> float:
-    """ρ_L or ρ* from a ``bounds``/``verify`` JSON document: a ratio in [0, 1], else an input error.
-
-    A baseline of ``-Infinity`` or NaN would make every comparison pass or fail silently.
-    """
-    field = "bounds.lower" if use == "lower" else "prediction.ratio"
+    """ρ_L, ρ* or the measured limit from a ``bounds``/``verify`` JSON document: a ratio in
+    [0, 1], else an input error (a baseline of ``-Infinity`` or NaN would make every
+    comparison pass or fail silently)."""
+    section, key = _FIELDS[use]
+    field = f"{section}.{key}"
     try:
-        value = report["bounds"]["lower"] if use == "lower" else report["prediction"]["ratio"]
+        value = report[section][key]
     except (KeyError, TypeError, IndexError):
-        raise InputError(f"{source} is not a prunelimit bounds/verify report (no {use} ratio)") from None
+        hint = ": store it with `prunelimit verify --json`" if use == "actual" else ""
+        raise InputError(f"{source} is not a prunelimit {'verify' if use == 'actual' else 'bounds/verify'} "
+                         f"report (no {use} ratio){hint}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{source}: the {use} ratio ({field}) is missing or not a number")
     if not 0.0 <= value <= 1.0:  # also false for NaN
@@ -91,6 +97,12 @@ def read_report(path: str | Path) -> dict[str, Any]:
         raise InputError(f"baseline report {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:
         raise InputError(f"baseline report {path} cannot be read ({exc.strerror})") from None
+
+
+def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
+    """Each baseline file the rules name, once, with its JSON document."""
+    paths = dict.fromkeys(rule.baseline for rule in rules if rule.baseline is not None)
+    return [(path, read_report(path)) for path in paths]
 
 
 def rules_from_options(
@@ -132,8 +144,8 @@ def _rule_name(name: Any, index: int) -> str:
 
 
 def _checked(rule: GateRule) -> GateRule:
-    if rule.use not in ("lower", "predicted"):
-        raise UsageError(f"gate rule {rule.name!r}: use must be lower or predicted, got {rule.use!r}")
+    if rule.use not in USES:
+        raise UsageError(f"gate rule {rule.name!r}: use must be lower, predicted or actual, got {rule.use!r}")
     if (rule.min_ratio is None) == (rule.baseline is None):
         raise UsageError(f"gate rule {rule.name!r}: give either min_ratio or baseline + max_drop")
     if rule.baseline is not None and rule.max_drop is None:
@@ -143,7 +155,7 @@ def _checked(rule: GateRule) -> GateRule:
     if rule.baseline is not None:
         if not isinstance(rule.baseline, str):
             raise UsageError(f"gate rule {rule.name!r}: baseline must be a file name, got {rule.baseline!r}")
-        # a missing, broken or non-ratio baseline fails before the curvature work
+        # a missing, broken or unfit baseline fails before the curvature work
         measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
     for label, value in (("min_ratio", rule.min_ratio), ("max_drop", rule.max_drop)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -160,7 +172,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
         if rule.min_ratio is not None:
             # The conservative side: a spectrum estimate passes only when the whole of its
             # stated ± lies above the requirement (an exact spectrum has ± 0).
-            margin = plus_minus(report)
+            margin = plus_minus(report) if rule.use != "actual" else 0.0
             ok = measured - margin >= rule.min_ratio
             shown = f"{measured:.4f}" + (f" ± {margin:.4f}" if margin else "")
             reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {rule.min_ratio:.4f}"

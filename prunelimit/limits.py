@@ -77,6 +77,7 @@ COUNT_RANGES: dict[str, tuple[int, int, str]] = {
     "batch_size": (1, 1 << 24, "samples per batch"),
     "max_samples": (1, 1 << 31, "samples"),
     "max_hvps": (1, 10_000_000, "Hessian-vector products"),
+    "threads": (1, 4096, "CPU threads"),
 }
 
 

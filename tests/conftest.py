@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,10 +33,15 @@ def write_evil_pickle(path: Path, marker: Path) -> None:
 def one_thread():
     """One torch thread for the whole suite: tiny matmuls on a shared 2-core machine run
     faster and in the same reduction order every time (deterministic JSON)."""
-    threads = torch.get_num_threads()
+    threads, env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"  # what an in-process command's default --threads reads
     yield
     torch.set_num_threads(threads)
+    if env is None:
+        os.environ.pop("OMP_NUM_THREADS", None)
+    else:
+        os.environ["OMP_NUM_THREADS"] = env
 
 
 @pytest.fixture(autouse=True)

@@ -204,7 +204,8 @@ def render_prune(rep) -> None:
     stdout.print(table)
     for label, ev in (("before", rep.before), ("after", rep.after), ("after fine-tuning", rep.finetuned)):
         if ev is not None:
-            stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}")
+            drop = f" (−{rep.accuracy_drop:.2f} pt)" if label == "after" and rep.accuracy_drop is not None else ""
+            stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}{drop}")
     stdout.print("wrote " + ", ".join(rep.formats))
 
 
@@ -242,6 +243,8 @@ def render_gate(rep) -> None:
         stdout.print(f"{mark} {o.rule.name}: {o.reason}")
     stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
                  + (" (cached result)" if rep.cache_hit else ""))
+    for warning in rep.warnings:
+        stdout.print(f"[yellow]warning:[/] {warning}")
 
 
 def render_hyperflux(rep: dict) -> None:

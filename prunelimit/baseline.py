@@ -1,0 +1,101 @@
+"""Whether a stored ``bounds`` report can stand as a gate's baseline for the model at hand.
+
+A limit is comparable only to one computed the same way on the same problem: the same
+``--method``, the same Hessian set (D) and prunable set (N), and the same analysis data
+(the sha256 fingerprint of the batches' contents). A baseline that differs in any of
+these is refused, with the reason, unless the user compares anyway; options that move
+the numbers without changing the problem (ε, η, the bound mode, the negative-curvature
+rule, the scope) only warn. A report written before these were recorded is compared
+with a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+from prunelimit.errors import UsageError
+
+if TYPE_CHECKING:
+    from prunelimit.inputs import Inputs
+
+# Options that change ρ*, ρ_L or ρ_U without changing what is analysed: a difference warns.
+NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "scope")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a limit was computed from: the fields a comparison needs (``None``: not recorded)."""
+
+    method: str | None
+    hessian: int | None
+    prunable: int | None
+    fingerprint: str | None
+    options: dict[str, Any]
+
+
+def recorded(report: dict[str, Any]) -> Provenance:
+    """The provenance a ``bounds``/``verify`` JSON document records."""
+    params = report.get("params") if isinstance(report.get("params"), dict) else {}
+    data = report.get("data") if isinstance(report.get("data"), dict) else {}
+    options = report.get("options") if isinstance(report.get("options"), dict) else {}
+    return Provenance(report.get("method"), params.get("hessian"), params.get("prunable"), data.get("fingerprint"),
+                      options)
+
+
+def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], list[str], list[str]]:
+    """(incompatible, differing options, unrecorded): reasons in words for each kind."""
+    fields = (("method", "method"), ("D (Hessian parameters)", "hessian"), ("N (prunable weights)", "prunable"),
+              ("data fingerprint", "fingerprint"))
+    incompatible, unrecorded = [], []
+    for label, name in fields:
+        old, new = getattr(baseline, name), getattr(current, name)
+        if old is None:
+            unrecorded.append(label)
+        elif new is not None and old != new:
+            shown = (lambda v: f"{v[:12]}…") if name == "fingerprint" else (lambda v: f"{v:,}" if isinstance(v, int) else v)
+            incompatible.append(f"{label} {shown(old)} vs {shown(new)} here")
+    options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here" for k in NUMBER_OPTIONS
+               if k in baseline.options and baseline.options[k] != current.options.get(k)]
+    return incompatible, options, unrecorded
+
+
+def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
+                    allow_incompatible: bool = False) -> list[str]:
+    """Refuse (``UsageError``, exit 2) the first baseline that is not comparable with
+    ``current``, unless ``allow_incompatible``; return the warnings for the rest."""
+    warns = []
+    for path, report in baselines:
+        incompatible, options, unrecorded = differences(recorded(report), current)
+        if incompatible and not allow_incompatible:
+            raise UsageError(f"baseline {path} is not comparable with this model: {'; '.join(incompatible)}; store "
+                             "a new one (prunelimit bounds MODEL --json > baseline.json) or pass "
+                             "--allow-incompatible-baseline")
+        if incompatible:
+            warns.append(f"baseline {path} compared anyway (--allow-incompatible-baseline): {'; '.join(incompatible)}")
+        if options:
+            warns.append(f"baseline {path} was computed with other options: {'; '.join(options)}")
+        if unrecorded:
+            warns.append(f"baseline {path} does not record its {', '.join(unrecorded)} (an older report): compared "
+                         "as is; store a new one to have it checked")
+    return warns
+
+
+def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provenance:
+    """The provenance of a limit computed now from ``inputs`` with ``options`` (a
+    ``CurvatureOptions``): cheap, no curvature work (the data is hashed once)."""
+    import dataclasses
+
+    from prunelimit.cache import data_fingerprint
+    from prunelimit.models.params import hessian_parameters, prunable_parameters
+    from prunelimit.report.jsonout import plain
+
+    model, selection = inputs.model, inputs.selection
+    # None and "auto" are the same curvature sample (the library's and the CLI's default): recorded alike
+    recorded_options = {**plain(dataclasses.asdict(options)), "hessian_samples": options.hessian_samples or "auto",
+                        "scope": scope}
+    return Provenance(
+        options.method, sum(p.numel() for _, p in hessian_parameters(model, selection)),
+        sum(p.numel() for _, p in prunable_parameters(model, selection)), data_fingerprint(inputs.batches),
+        recorded_options,
+    )

@@ -1,0 +1,36 @@
+"""Checks that a ``bounds`` result agrees with itself, worded as warnings.
+
+Two numbers that should agree and may not: ρ* against its own bounds [ρ_L, ρ_U] (the
+reference arithmetic of ``--method paper`` can put ρ* below ρ_L), and the headline ρ*
+against the continuous ρ* solved on the same spectrum (they differ only with
+``--method paper``, whose density grid can alias node weights). A gap wider than the
+stated ± is the method, not sampling noise, and a CI job or ``prune --ratio auto`` acting
+on the headline number should know.
+"""
+
+from __future__ import annotations
+
+# Below half a percentage point the two ρ* differ by rounding of the reference density's
+# grid, not by a disagreement worth a warning (an exact spectrum states ± 0).
+AGREEMENT_FLOOR = 0.005
+
+
+def consistency_warnings(ratio: float, lower: float | None, upper: float | None, continuous: float,
+                         plus_minus: float) -> list[str]:
+    """Warnings for ρ* (``ratio``) outside [``lower``, ``upper``], and for the headline and
+    the ``continuous`` ρ* further apart than the stated ``plus_minus`` (at least the floor)."""
+    warns = []
+    if lower is not None and upper is not None and not lower - 1e-12 <= ratio <= upper + 1e-12:
+        side = "below its lower bound ρ_L" if ratio < lower else "above its upper bound ρ_U"
+        warns.append(
+            f"INCONSISTENT: ρ* = {ratio:.4f} lies {side} ([ρ_L, ρ_U] = [{lower:.4f}, {upper:.4f}]); do not prune "
+            "or gate on ρ* from this run: use --method default (docs/methods.md), or the bound ρ_L"
+        )
+    allowed = max(plus_minus, AGREEMENT_FLOOR)
+    if abs(ratio - continuous) > allowed:
+        warns.append(
+            f"INCONSISTENT: the headline ρ* = {ratio:.4f} and the continuous ρ* = {continuous:.4f} from the same "
+            f"spectrum differ by {abs(ratio - continuous):.4f}, more than the stated ± {allowed:.4f}; the reference "
+            "arithmetic moved ρ*: prefer --method default"
+        )
+    return warns

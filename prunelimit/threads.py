@@ -1,0 +1,45 @@
+"""``--threads N``: how many CPU threads torch's kernels use, set before any work starts.
+
+The default (``None``) is the ``OMP_NUM_THREADS`` environment variable when it is set and
+otherwise one thread per idle core: the machine's cores less those the load average says
+other processes keep busy, at least 1. On a busy shared runner torch's own default (one
+thread per core) makes its threads wait for each other: measured on a loaded 2-core
+machine, ``bounds`` spent several times the CPU time for no gain in wall time
+(docs/benchmarks.md, "Threads").
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def idle_cores(cores: int, load: float) -> int:
+    """Cores left over by ``load`` runnable processes (the 1-minute load average), at least 1."""
+    return max(1, min(cores, cores - int(load)))
+
+
+def default_threads() -> int:
+    """``OMP_NUM_THREADS`` when set to a positive integer, else :func:`idle_cores` of this machine."""
+    text = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # no load average on this platform: assume the machine is idle
+        load = 0.0
+    return idle_cores(cores, load)
+
+
+def apply_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads (and its inter-op threads, while that is still allowed)
+    to ``threads``, or to :func:`default_threads` for ``None``; returns the number set."""
+    import torch
+
+    n = default_threads() if threads is None else threads
+    torch.set_num_threads(n)
+    try:
+        torch.set_num_interop_threads(n)
+    except RuntimeError:  # inter-op work already ran in this process (a library caller): leave it
+        pass
+    return n

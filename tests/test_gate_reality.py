@@ -1,0 +1,264 @@
+"""Numbers a CI job can stand on (issue 21): threads, self-consistency, compatible
+baselines, the regime statement, and gating on the measured limit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from prunelimit.theory.consistency import consistency_warnings
+from prunelimit.threads import idle_cores
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "digits-mlp.pt"
+
+
+def _doc(result) -> dict:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# --------------------------------------------------------------------------- --threads
+
+
+@pytest.mark.parametrize("cores, load, expected", [(2, 0.0, 2), (2, 1.4, 1), (2, 3.9, 1), (8, 2.5, 6), (1, 0.0, 1)])
+def test_default_threads_are_the_idle_cores(cores, load, expected):
+    assert idle_cores(cores, load) == expected
+
+
+def test_threads_option_sets_torch_threads(cli):
+    try:
+        _doc(cli("info", EXAMPLE, "--threads", "2", "--json"))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("command", [("info", EXAMPLE), ("law", "error-fit", "missing.csv")])
+def test_threads_out_of_range_is_a_usage_error(cli, command):
+    result = cli(*command, "--threads", "0")
+    assert result.exit_code == 2
+    assert "--threads must be at least 1" in result.stderr
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+def test_ratio_inside_bounds_and_agreeing_is_quiet():
+    assert consistency_warnings(0.8, 0.7, 0.9, 0.801, 0.0) == []
+
+
+def test_ratio_below_its_lower_bound_is_flagged():
+    # the CNN of issue 21: paper ρ* 69.2 % with [74.8 %, 86.9 %], continuous 80.9 %
+    warns = consistency_warnings(0.692, 0.748, 0.869, 0.809, 0.0)
+    assert len(warns) == 2
+    assert "below its lower bound" in warns[0] and "INCONSISTENT" in warns[0]
+    assert "differ by 0.1170" in warns[1]
+
+
+def test_gap_within_the_stated_uncertainty_is_not_flagged():
+    assert consistency_warnings(0.80, 0.7, 0.9, 0.83, 0.04) == []
+    assert len(consistency_warnings(0.80, 0.7, 0.9, 0.85, 0.04)) == 1
+
+
+def test_bounds_flags_a_ratio_outside_its_own_bounds(cli, monkeypatch):
+    """The check is wired into every ``bounds`` result: bounds shifted above ρ* (as the
+    reference arithmetic did on a CNN) give a loud warning in the JSON and on the console."""
+    import dataclasses
+
+    from prunelimit.theory import limit
+
+    real = limit.predict_from_quadrature
+
+    def shifted(*args, **kwargs):
+        p = real(*args, **kwargs)
+        return dataclasses.replace(p, lower=p.ratio + 0.05, upper=p.ratio + 0.1)
+
+    monkeypatch.setattr(limit, "predict_from_quadrature", shifted)
+    doc = _doc(cli("bounds", EXAMPLE, "--json"))
+    assert any(w.startswith("INCONSISTENT: ρ*") and "below its lower bound ρ_L" in w for w in doc["warnings"])
+    console = cli("bounds", EXAMPLE)
+    assert "INCONSISTENT" in console.stdout
+
+
+def _fake_report(path: Path, ratio: float) -> Path:
+    path.write_text(json.dumps({"prediction": {"ratio": ratio, "scope": "global"}, "bounds": {"lower": ratio}}))
+    return path
+
+
+def test_prune_auto_reports_an_accuracy_drop_beyond_acc_drop(cli, tmp_path):
+    report = _fake_report(tmp_path / "b.json", 0.97)
+    out = tmp_path / "p.pt"
+    doc = _doc(cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", out, "--json"))
+    assert doc["after"]["accuracy_drop"] == pytest.approx(100 * (doc["before"]["accuracy"] - doc["after"]["accuracy"]))
+    assert doc["after"]["accuracy_drop"] > 0.5
+    assert doc["acc_drop_exceeded"] is True and doc["acc_drop"] == 0.5
+    strict = cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", tmp_path / "s.pt", "--strict")
+    assert strict.exit_code == 1
+    assert "more than --acc-drop 0.5" in strict.stderr
+    assert (tmp_path / "s.pt").is_file()  # the pruned file is still written: the verdict is about its quality
+
+
+def test_prune_auto_within_acc_drop_passes_strict(cli, tmp_path):
+    report = _fake_report(tmp_path / "b.json", 0.10)
+    doc = _doc(cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", tmp_path / "p.pt", "--strict",
+                   "--json"))
+    assert doc["acc_drop_exceeded"] is False
+
+
+def test_prune_to_a_given_ratio_is_not_checked(cli, tmp_path):
+    doc = _doc(cli("prune", EXAMPLE, "--ratio", "0.97", "-o", tmp_path / "p.pt", "--strict", "--json"))
+    assert doc["after"]["accuracy_drop"] > 0.5
+    assert doc["acc_drop_exceeded"] is None and doc["acc_drop"] is None
+
+
+# --------------------------------------------------------------------------- compatible baselines
+
+
+def _provenance():
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.baseline import provenance
+    from prunelimit.inputs import load_inputs
+
+    return provenance(load_inputs(EXAMPLE, data_from_checkpoint=True), CurvatureOptions())
+
+
+def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
+    """A stored bounds report recording the example's own method, D, N and data, with ``changes``."""
+    p = _provenance()
+    doc = {"method": p.method, "params": {"hessian": p.hessian, "prunable": p.prunable},
+           "data": {"fingerprint": p.fingerprint}, "options": p.options,
+           "prediction": {"ratio": ratio}, "bounds": {"lower": ratio}}
+    for key, value in changes.items():
+        if value is None:
+            doc.pop(key)
+        else:
+            doc[key] = value
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def no_curvature(monkeypatch):
+    """Any spectrum computation fails the test: a refusal must come before the curvature work."""
+    from prunelimit import api
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the spectrum was computed")
+
+    monkeypatch.setattr(api, "spectrum", forbidden)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"method": "paper"}, "method paper vs default here"),
+    ({"params": {"hessian": 9802, "prunable": 2368}}, "D (Hessian parameters) 9,802 vs 2,410 here"),
+    ({"params": {"hessian": 2410, "prunable": 100}}, "N (prunable weights) 100 vs 2,368 here"),
+    ({"data": {"fingerprint": "0" * 64}}, "data fingerprint 000000000000… vs"),
+])
+def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_path, no_curvature, changes, reason):
+    base = _baseline(tmp_path / "base.json", **changes)
+    result = cli("gate", EXAMPLE, "--baseline", base, "--max-drop", "0.02")
+    assert result.exit_code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0] and "--allow-incompatible-baseline" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
+    fingerprint = _provenance().fingerprint
+    good = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "b.json"), "--max-drop", "0.02", "--json"))
+    assert good["passed"] is True and not any("baseline" in w for w in good["warnings"])
+    assert good["bounds"]["data"]["fingerprint"] == fingerprint and len(fingerprint) == 64
+    assert good["bounds"]["options"]["method"] == "default" and good["bounds"]["options"]["scope"] == "global"
+    # a stored report of this very run is a compatible baseline
+    (tmp_path / "own.json").write_text(json.dumps(good["bounds"]))
+    own = _doc(cli("gate", EXAMPLE, "--baseline", tmp_path / "own.json", "--max-drop", "0.0", "--json"))
+    assert own["passed"] is True and own["warnings"] == good["warnings"]
+    anyway = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "p.json", method="paper"),
+                      "--max-drop", "0.02", "--allow-incompatible-baseline", "--json"))
+    assert anyway["passed"] is True
+    assert any("compared anyway" in w and "method paper" in w for w in anyway["warnings"])
+    old = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "o.json", data=None, options=None),
+                   "--max-drop", "0.02", "--json"))
+    assert old["passed"] is True
+    assert any("does not record its data fingerprint" in w for w in old["warnings"])
+    other = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "e.json", options={"epsilon": 0.1}),
+                     "--max-drop", "0.02", "--json"))
+    assert any("other options: epsilon 0.1 vs None here" in w for w in other["warnings"])
+
+
+# --------------------------------------------------------------------------- regime, gate on the measured limit
+
+
+@pytest.fixture(scope="module")
+def plain_ckpt(tmp_path_factory) -> Path:
+    """The example's architecture trained plainly (no l1): SGD, seed 0, 300 steps on digits."""
+    from prunelimit.inputs import load_batches
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    net = build_model("mlp:64,32,10")
+    opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+    batches = load_batches("digits:train", 128)
+    for step in range(300):
+        x, y = batches[step % len(batches)]
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    path = tmp_path_factory.mktemp("plain") / "plain.pt"
+    save_checkpoint(path, "mlp:64,32,10", net.state_dict(), meta={"data": "digits:train"})
+    return path
+
+
+def test_near_zero_share_separates_l1_from_plain_training(plain_ckpt):
+    from prunelimit.inputs import load_inputs
+    from prunelimit.models.params import prunable_parameters
+    from prunelimit.theory.regime import assess_regime
+
+    def regime(path):
+        inputs = load_inputs(path, data_from_checkpoint=True)
+        return assess_regime([p for _, p in prunable_parameters(inputs.model)])
+
+    l1, plain = regime(EXAMPLE), regime(plain_ckpt)
+    assert l1.l1_shaped and l1.near_zero_share > 0.8 and l1.advice is None
+    assert not plain.l1_shaped and plain.near_zero_share < 0.02 and "gate --use actual" in plain.advice
+
+
+def test_exact_zeros_do_not_count_as_l1_shape():
+    from prunelimit.theory.regime import near_zero_share
+
+    w = torch.linspace(0.5, 1.0, 100)
+    assert near_zero_share([torch.cat([w, torch.zeros(900)])]) == 0.0
+    assert near_zero_share([torch.cat([w, torch.full((900,), 1e-6)])]) == pytest.approx(0.9)
+
+
+def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt):
+    doc = _doc(cli("gate", plain_ckpt, "--min-ratio", "0", "--use", "actual", "--json"))
+    regime = doc["bounds"]["regime"]
+    assert regime["l1_shaped"] is False and regime["statistic"]["value"] < regime["statistic"]["threshold"]
+    assert regime["advice"] in doc["warnings"]
+    assert not any("l1 training leaves" in w for w in doc["warnings"])  # l1 is named only for l1-shaped models
+    actual = doc["bounds"]["actual"]["loss_ratio"]
+    assert doc["measured"] == actual < doc["bounds"]["prediction"]["ratio"]
+    assert doc["bounds"]["actual"]["evaluations"] <= 25
+    above = cli("gate", plain_ckpt, "--min-ratio", f"{actual + 0.01:.4f}", "--use", "actual")
+    assert above.exit_code == 1, above.stderr
+    assert "does not look l1-trained" in " ".join(above.stdout.split())
+    below = cli("gate", plain_ckpt, "--min-ratio", f"{actual - 0.01:.4f}", "--use", "actual")
+    assert below.exit_code == 0, below.stderr
+
+
+def test_l1_example_is_l1_shaped_in_bounds(cli):
+    doc = _doc(cli("gate", EXAMPLE, "--min-ratio", "0", "--json"))
+    assert doc["bounds"]["regime"]["l1_shaped"] is True and doc["bounds"]["regime"]["advice"] is None
+    assert "schema" in doc["bounds"] and "actual" not in doc["bounds"]  # no search unless a rule uses it
+
+
+def test_actual_baseline_must_be_a_verify_report(cli, tmp_path, no_curvature):
+    result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", _baseline(tmp_path / "b.json"), "--max-drop", "0.1")
+    assert result.exit_code == 3
+    assert "(no actual ratio): store it with `prunelimit verify --json`" in result.stderr
