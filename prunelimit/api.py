@@ -817,7 +817,7 @@ def _aliasing_json(a) -> dict:
 
 def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
            scope: str = "global", store: "Store | None" = None) -> BoundsReport:
-    """The predicted pruning limit ρ* and its bounds for a trained model (SPEC §2).
+    """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 
     ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
     or ``layer`` (the same ratio in every tensor, as ``prune``/``verify --scope layer``).
