@@ -28,9 +28,6 @@ import sys
 
 import time_to_answer_models as zoo
 
-ARMS = {**zoo.ARMS, "new-default": ("--no-cache",)}
-
-
 def reference(case) -> dict:
     """The reference ρ* and, for an exact one, its cost (the old default's for D ≤ 10,000)."""
     ref = zoo.load_reference(case.reference_file)
@@ -40,7 +37,6 @@ def reference(case) -> dict:
 
 def row(case, arm: str, ref: dict) -> dict:
     """Run ``arm`` on ``case`` (``time_to_answer_models.run_arm``) and compare with ``ref``."""
-    zoo.ARMS[arm] = ARMS[arm]
     out = zoo.run_arm(case, arm)
     report = json.loads((zoo.CACHE / f"{case.name}-{arm}.json").read_text())["report"]
     plus_minus = (report["prediction"].get("uncertainty") or {}).get("plus_minus")

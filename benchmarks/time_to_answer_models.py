@@ -276,6 +276,7 @@ def slq_reference(case: ModelCase, probes: int, steps: int, seed: int, resume: b
 ARMS = {
     "old-default": ("--method", "default", "--runs", "8", "--iterations", "200"),
     "paper": ("--method", "paper"),
+    "new-default": ("--no-cache",),
 }
 
 

@@ -215,6 +215,9 @@ EXACT_TIME_BUDGET_S = 60.0
 EXACT_MEMORY_BYTES = 2 * 2**30
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
 LOCKSTEP_PROBES_DEFAULT = 4  # ... of one lockstep group of probes
+# Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
+# (the runs grow past it when they must; the rules only need its order of magnitude).
+ADAPTIVE_PLANNED_STEPS = 256
 SPREAD_TOLERANCE = 0.01  # ρ* spread over probes or m/2→m change above this is flagged
 SLQ_VALIDATED_STIFFNESS = 1e5  # c·λmax up to which SLQ on H (m = 200) stayed within ~1 % (docs/accuracy.md)
 TRACE_PROBES = 8  # Hutchinson samples behind the reported trace, at least (SLQ's probes count)
@@ -253,7 +256,7 @@ class CurvatureData:
 @dataclass(frozen=True)
 class SpectrumReport:
     """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost, and the
-    limit's target (ε, the magnitude profile) and uncertainty it was refined for."""
+    ρ* it was refined for (``limit_ratio``, ``None`` where ρ* is undefined) with its uncertainty."""
 
     method: str
     solver: str
@@ -279,7 +282,7 @@ class SpectrumReport:
     trail: tuple = ()
     curvature_data: CurvatureData | None = None
     hvp_passes: float = 0.0
-    target: "LimitTarget | None" = field(default=None, repr=False)
+    limit_ratio: float | None = None
     uncertainty: "Uncertainty | None" = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
     notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
@@ -295,8 +298,8 @@ class SpectrumReport:
                 {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
                 for r in range(q.runs)
             ],
-            "prediction": None if self.target is None or self.uncertainty is None else {
-                "ratio": self.target.ratio, "stderr": self.uncertainty.stderr,
+            "prediction": None if self.limit_ratio is None or self.uncertainty is None else {
+                "ratio": self.limit_ratio, "stderr": self.uncertainty.stderr,
                 "uncertainty": self.uncertainty.to_json()},
             "timing": self._timing(),
             "memory": None if self.memory is None else self.memory.to_json(),
@@ -328,15 +331,14 @@ class SpectrumReport:
 
 @dataclass(frozen=True)
 class LimitTarget:
-    """What ρ* is solved from besides the spectrum: ε, the magnitude profile of the
-    prunable weights, and ρ* on the current spectrum (refined by adaptive SLQ)."""
+    """What ρ* is solved from besides the spectrum: ε and the magnitude profile of the
+    prunable weights (cheap to rebuild from the inputs, so never stored with a spectrum)."""
 
     epsilon: float
     epsilon_source: str
     profile: MagnitudeProfile
     weights: tuple
     names: tuple[str, ...]
-    ratio: float = float("nan")
 
 
 def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):
@@ -516,7 +518,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     from prunelimit.data.batches import total_samples
     from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
     from prunelimit.device import peak_memory_mb, reset_peak_memory
-    from prunelimit.theory.uncertainty import split_half_sd
+    from prunelimit.theory.uncertainty import EXACT, split_half_sd
 
     _require_data(inputs)
     start = time.perf_counter()
@@ -541,13 +543,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
         target = _optional_target(inputs, options, stats.batch_losses())
-        uncertainty = _exact_uncertainty()
     else:
         subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
                                         options.seed)
         data = CurvatureData(subsample.used, total)
         share = subsample.used / total
-        elements = min(choice.iterations if not choice.adaptive else max(choice.iterations, 256), dim) * dim
+        planned = ADAPTIVE_PLANNED_STEPS if choice.adaptive else choice.iterations
+        elements = min(planned, dim) * dim
         storage = _basis_storage(options.basis_dtype, named[0][1].dtype, elements)
         op = _hessian_operator(inputs, options, probes=_lockstep_probes(choice.runs, elements * storage.itemsize),
                                batches=subsample.batches)
@@ -563,7 +565,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
-            ratios, spent = _split_half_ratios(inputs, options, subsample, target, choice, quad, storage)
+            ratios, spent = _split_half_ratios(inputs, options, subsample, target, quad, storage)
             data = CurvatureData(subsample.used, total, ratios)
             data_sd = split_half_sd(*ratios, subsample.used, total)
             hvps += spent
@@ -576,12 +578,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
         basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
-    if target is not None:
-        target = replace(target, ratio=_limit_ratio(target, quad, options))
-        if choice.solver != "exact":
-            uncertainty = _slq_uncertainty(target, quad, options, data_sd)
-    elif choice.solver != "exact":
-        uncertainty = None
+    ratio = None if target is None else _limit_ratio(target, quad, options)
+    if choice.solver == "exact":
+        uncertainty = EXACT
+    else:
+        uncertainty = None if target is None else _slq_uncertainty(target, quad, options, ratio, data_sd)
     gradient = stats.gradient()
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
@@ -594,7 +595,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         loss=stats.loss(), batch_losses=stats.batch_losses(), gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
-        stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, target=target,
+        stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
         uncertainty=uncertainty, notes=() if op.fallback is None else (op.fallback,),
     )
 
@@ -615,7 +616,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
     def assess(quad) -> Assessment:
         ratio = _limit_ratio(target, quad, options)
-        u = _slq_uncertainty(replace(target, ratio=ratio), quad, options, None)
+        u = _slq_uncertainty(target, quad, options, ratio, None)
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, coverage_factor(u.runs) * u.stderr)
 
     plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,
@@ -625,7 +626,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     return result.quadrature, result.stopped_by, result.trail
 
 
-def _slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, data_sd: float | None):
+def _slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio: float, data_sd: float | None):
+    """The uncertainty of ``ratio``, the ρ* of ``quad`` (see ``prunelimit.theory.uncertainty``)."""
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.uncertainty import ratio_uncertainty
 
@@ -633,17 +635,11 @@ def _slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, data_
     if quad.half is not None and quad.lower is None:
         half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
                                        negative=options.negative).ratio
-    return ratio_uncertainty(target.profile, quad, target.epsilon, target.ratio, options.negative, half, data_sd)
-
-
-def _exact_uncertainty():
-    from prunelimit.theory.uncertainty import EXACT
-
-    return EXACT
+    return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half, data_sd)
 
 
 def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, target: LimitTarget,
-                       choice: SolverChoice, quad, storage) -> tuple[tuple[float, float], int]:
+                       quad, storage) -> tuple[tuple[float, float], int]:
     """ρ* of the first probe on each half of the subsample, at the steps the main run took
     (common probe: the difference is the data's, not the probe's). Returns the two ratios
     and the products spent."""
@@ -833,7 +829,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
                          "use scope global or method default")
     spec = stored_spectrum(inputs, options, progress, store)
-    target = spec.target or limit_target(inputs, options, spec.batch_losses)  # raises why there is none
+    target = limit_target(inputs, options, spec.batch_losses)
     epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
     profile = path_profile(weights, scope)
     kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
@@ -850,8 +846,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
             half_ratio = paper_limit(weights, half.nodes, half.weights, epsilon, negative=options.negative).ratio
     uncertainty = spec.uncertainty
     if scope != "global" and spec.solver != "exact":  # the same spectrum, the layer-wise path's ρ*
-        uncertainty = _slq_uncertainty(replace(target, profile=profile, ratio=prediction.ratio), spec.quadrature,
-                                       options, spec.uncertainty.data)
+        uncertainty = _slq_uncertainty(replace(target, profile=profile), spec.quadrature, options,
+                                       prediction.ratio, spec.uncertainty.data)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
     regime = assess_regime(weights)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,

@@ -66,9 +66,8 @@ def render_spectrum(rep) -> None:
         table.add_row("negative mass", pct(rep.negative_mass))
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
     table.add_row("loss", fmt(rep.loss))
-    if rep.target is not None and rep.uncertainty is not None:
-        table.add_row("ρ* (ε auto)" if rep.target.epsilon_source != "given" else "ρ*",
-                      f"{pct(rep.target.ratio)} ± {uncertainty_line(rep.uncertainty)}")
+    if rep.limit_ratio is not None and rep.uncertainty is not None:
+        table.add_row("ρ*", f"{pct(rep.limit_ratio)} ± {uncertainty_line(rep.uncertainty)}")
     table.add_row("cost", cost(rep))
     if rep.memory is not None:
         table.add_row("memory", memory_line(rep.memory))
