@@ -20,6 +20,7 @@ from prunelimit.specs import SEED_LIMIT
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, path_profile
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
     from prunelimit.baseline import Provenance
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from prunelimit.pruning.refit import RefitLimit
     from prunelimit.theory.limit import LimitPrediction
     from prunelimit.theory.paper import PaperPrediction
+    from prunelimit.theory.layers import LayerBreakdown
     from prunelimit.theory.regime import Regime
     from prunelimit.theory.uncertainty import Uncertainty
 
@@ -286,10 +288,14 @@ class SpectrumReport:
     uncertainty: "Uncertainty | None" = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
     notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
+    # The dense float64 Hessian when this run formed it (per-layer curvature reads its
+    # diagonal blocks); transient: never stored in the result cache.
+    dense: "torch.Tensor | None" = field(default=None, repr=False, compare=False)
+    layers: "LayerBreakdown | None" = None  # per-layer curvature, on request (:func:`spectrum_layers`)
 
     def to_json(self) -> dict:
         q = self.quadrature
-        return {
+        return _with_layers(self.layers, {
             "method": self.method,
             "params": {"hessian": self.params_hessian},
             "loss": self.loss,
@@ -303,8 +309,8 @@ class SpectrumReport:
                 "uncertainty": self.uncertainty.to_json()},
             "timing": self._timing(),
             "memory": None if self.memory is None else self.memory.to_json(),
-            "warnings": list(self.notes),
-        }
+            "warnings": list(self.notes) + ([] if self.layers is None else self.layers.warnings),
+        })
 
     def _timing(self) -> dict:
         return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
@@ -536,7 +542,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         stats = op
         before = op.hvps
         cb = (lambda done: progress(done, dim)) if progress else None
-        quad = exact_quadrature(exact_hessian(op, progress=cb), hvps=op.hvps - before)
+        dense = exact_hessian(op, progress=cb)
+        quad = exact_quadrature(dense, hvps=op.hvps - before)
         hvps += quad.hvps
         passes += quad.hvps
         eig = quad.nodes[0]
@@ -544,6 +551,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
         target = _optional_target(inputs, options, stats.batch_losses())
     else:
+        dense = None
         subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
                                         options.seed)
         data = CurvatureData(subsample.used, total)
@@ -596,7 +604,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
         stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
-        uncertainty=uncertainty, notes=() if op.fallback is None else (op.fallback,),
+        uncertainty=uncertainty, notes=() if op.fallback is None else (op.fallback,), dense=dense,
     )
 
 
@@ -688,7 +696,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
             store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
     rep = spectrum(inputs, options, progress)
     try:
-        store.save(key, "spectrum", to_entry(rep))
+        store.save(key, "spectrum", to_entry(dataclasses.replace(rep, dense=None)))
     except TypeError as exc:  # a result field the store cannot hold: run uncached
         store.warn(f"spectrum not cached ({exc})")
     return rep
@@ -751,6 +759,7 @@ class BoundsReport:
     uncertainty: "Uncertainty | None" = None  # ρ*'s, by source (prunelimit.theory.uncertainty)
     provenance: "Provenance | None" = None  # method, D, N, data fingerprint, options (prunelimit.baseline)
     regime: "Regime | None" = None  # whether the weights look l1-trained (prunelimit.theory.regime)
+    layers: "LayerBreakdown | None" = None  # per-layer curvature and shares at ρ*, on request
 
     @property
     def lower(self) -> float | None:
@@ -764,7 +773,7 @@ class BoundsReport:
 
     def to_json(self) -> dict:
         s, p = self.spectrum, self.prediction
-        return {
+        return _with_layers(self.layers, {
             "method": s.method,
             "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
             "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint},
@@ -800,7 +809,15 @@ class BoundsReport:
             "warnings": list(self.warnings),
             "timing": s._timing(),
             "memory": None if s.memory is None else s.memory.to_json(),
-        }
+        })
+
+
+def _with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
+    """``body`` with ``layers`` (one item a block) and ``layer_curvature`` (how, at which ρ*)
+    when the per-layer curvature was asked for."""
+    if layers is None:
+        return body
+    return {**body, "layers": [layer.to_json() for layer in layers.layers], "layer_curvature": layers.to_json()}
 
 
 def _aliasing_json(a) -> dict:
@@ -812,12 +829,13 @@ def _aliasing_json(a) -> dict:
 
 
 def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
-           scope: str = "global", store: "Store | None" = None) -> BoundsReport:
+           scope: str = "global", store: "Store | None" = None, per_layer: bool = False) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 
     ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
     or ``layer`` (the same ratio in every tensor, as ``prune``/``verify --scope layer``).
     The spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`).
+    ``per_layer`` adds each layer's curvature and part in the limit (:func:`layer_breakdown`).
     """
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import paper_limit
@@ -857,9 +875,62 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
     warns += [regime.advice] if regime.advice else []
-    return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
-                        tuple(warns), profile, first_order, target.names, scope, uncertainty,
-                        provenance(inputs, options, scope), regime)
+    layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress) if per_layer else None
+    warns += [] if layers is None else layers.warnings
+    return BoundsReport(replace(spec, dense=None), profile.n, epsilon, source, prediction, ratio, radius, paper,
+                        half_ratio, tuple(warns), profile, first_order, target.names, scope, uncertainty,
+                        provenance(inputs, options, scope), regime, layers)
+
+
+def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None) -> SpectrumReport:
+    """``spec`` with each layer's curvature and, where ρ* is defined, its part in F at the
+    ρ* the spectrum was refined for (global path)."""
+    target = _optional_target(inputs, options, spec.batch_losses)
+    path = None if target is None else target.profile
+    layers = layer_breakdown(inputs, options, spec, target, path, spec.limit_ratio, "global", progress)
+    return replace(spec, dense=None, layers=layers)
+
+
+def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, target: LimitTarget | None,
+                    path: PruningPath | None, ratio: float | None, scope: str, progress=None) -> "LayerBreakdown":
+    """Per-layer curvature (``prunelimit.curvature.layers``) and each layer's part in the limit
+    at ``ratio`` = ρ* on ``path`` (``prunelimit.theory.layers``).
+
+    The diagonal blocks are exact when ``spec`` carries the dense Hessian (the exact solver
+    formed it in this run) or ``--method exact`` is asked for (then formed block by block,
+    D columns); otherwise Lanczos on every block in lockstep over the spectrum's curvature data.
+    """
+    import torch
+
+    from prunelimit.curvature import layers as blocks_of
+    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
+    from prunelimit.data.batches import total_samples
+    from prunelimit.theory.layers import layer_breakdown as shares
+
+    start = time.perf_counter()
+    named = hessian_parameters(inputs.model, inputs.selection)
+    prunable = prunable_parameters(inputs.model, inputs.selection)
+    blocks = blocks_of.parameter_blocks([n for n, _ in named], [p.numel() for _, p in named], [n for n, _ in prunable])
+    callback = None if progress is None else (lambda done: progress(done, None, "per-layer curvature"))
+    steps = probes = None
+    if spec.dense is not None:
+        method, hvps, curvature = "exact", 0, blocks_of.exact_block_curvature(spec.dense, blocks)
+    elif options.method == "exact":
+        op = _hessian_operator(inputs, options, dtype=torch.float64)
+        method, curvature = "formed", blocks_of.formed_block_curvature(op.matmat, op.dim, blocks, callback)
+        hvps = op.hvps
+    else:
+        steps, probes = blocks_of.LAYER_STEPS, blocks_of.LAYER_PROBES
+        data = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples,
+                                                                           total_samples(inputs.batches)), options.seed)
+        op = _hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
+        storage = _basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
+        curvature = blocks_of.lanczos_block_curvature(op.matmat, op.dim, blocks, steps, probes, options.seed,
+                                                      storage, callback)
+        method, hvps = "lanczos", op.hvps
+    cost = blocks_of.BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
+    return shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
+                  None if target is None else target.epsilon, ratio, cost, options.negative, scope)
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:

@@ -210,6 +210,7 @@ BasisOpt = Annotated[str, typer.Option("--basis-dtype", help="Lanczos basis stor
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+PerLayerOpt = Annotated[bool, typer.Option("--per-layer", help="Also each layer's trace, λmax, share of the width at R(ρ*), sparsity at ρ* and share of R(ρ*)² (docs/guide.md).")]
 
 
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
@@ -412,6 +413,7 @@ def spectrum(
     o: SimpleNamespace,
     checkpoint: CkptArg,
     plot: PlotOpt = None,
+    per_layer: PerLayerOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
@@ -422,6 +424,8 @@ def spectrum(
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.stored_spectrum(inputs, options, _absolute(advance), store)
+            if per_layer:
+                rep = api.spectrum_layers(inputs, options, rep, _absolute(advance))
         if plot is not None:
             from prunelimit.report.plots import plot_spectrum
 
@@ -436,6 +440,7 @@ def bounds(
     checkpoint: CkptArg,
     plot: PlotOpt = None,
     report: ReportOpt = None,
+    per_layer: PerLayerOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
@@ -445,7 +450,7 @@ def bounds(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.bounds(inputs, options, _absolute(advance), store=store)
+            rep = api.bounds(inputs, options, _absolute(advance), store=store, per_layer=per_layer)
         if plot is not None:
             from prunelimit.report.plots import plot_bounds
 

@@ -6,7 +6,7 @@ import os
 import sys
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 
 def reader_gone() -> None:
@@ -75,8 +75,33 @@ def render_spectrum(rep) -> None:
     solver_line(rep)
     nodes = "abs(λ)" if not q.signed else "λ"
     stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
-    for warning in rep.notes:
+    if rep.layers is not None:
+        render_layers(rep.layers)
+    for warning in [*rep.notes, *([] if rep.layers is None else rep.layers.warnings)]:
         stdout.print(f"[yellow]warning:[/] {warning}")
+
+
+LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed": "exact diagonal blocks",
+                 "lanczos": "Lanczos on each block"}
+
+
+def render_layers(b) -> None:
+    """The per-layer table of a ``LayerBreakdown``: curvature, and each layer's part in the limit."""
+    at = "" if b.ratio is None else f" at ρ* = {pct(b.ratio)} ({b.scope} path)"
+    name = Column("layer", overflow="fold", min_width=8)  # a name folds, never loses its end
+    table = Table(name, "params", "trace", "λmax", "width share", "removed at ρ*", "R² share", "alone ρ*",
+                  title=f"Per-layer curvature{at}")
+    for layer in b.layers:
+        trace = fmt(layer.trace) + (f" ± {layer.trace_stderr:.2g}" if layer.trace_stderr else "")
+        sparsity = pct(layer.sparsity_at_rho) + (" [red]collapse[/]" if layer.collapsed else "")
+        table.add_row(layer.name, f"{layer.params:,}", trace, fmt(layer.lambda_max), pct(layer.share_of_width),
+                      sparsity, pct(layer.radius_share), pct(layer.limit_alone))
+    stdout.print(table)
+    c = b.cost
+    how = LAYER_METHODS[c.method] + ("" if c.steps is None else f", {c.probes} probes × {c.steps} steps a block")
+    block_f = "" if b.block_diagonal_f is None else \
+        f" · block-diagonal F at R(ρ*) = {b.block_diagonal_f:.4f} (full F = ρ*)"
+    stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{block_f}")
 
 
 def uncertainty_line(u) -> str:
@@ -138,6 +163,8 @@ def render_bounds(rep) -> None:
                  f"{cost(s)}")
     if s.memory is not None:
         stdout.print(f"memory: {memory_line(s.memory)}")
+    if rep.layers is not None:
+        render_layers(rep.layers)
     for warning in rep.warnings:
         stdout.print(f"[yellow]warning:[/] {warning}")
 
@@ -216,9 +243,11 @@ def render_verify(rep) -> None:
     if b.lower is not None:
         table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
-    table.add_row("[bold]actual (loss ≤ L + ε)[/]", f"[bold]{pct(a.loss_ratio)}[/]", pct(1 - a.loss_ratio))
+    pruned = ", layer-wise pruning" if b.scope == "layer" else ""
+    table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{pct(a.loss_ratio)}[/]", pct(1 - a.loss_ratio))
     if a.accuracy_ratio is not None:
-        table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt)", pct(a.accuracy_ratio), pct(1 - a.accuracy_ratio))
+        table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})", pct(a.accuracy_ratio),
+                      pct(1 - a.accuracy_ratio))
     table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{100 * rep.delta:+.2f} pt[/]", "")
     if rep.refit is not None:
         r = rep.refit

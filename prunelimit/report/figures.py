@@ -125,13 +125,43 @@ def sparsity_figure(layers: Sequence) -> Figure:
     return fig
 
 
+def layers_figure(breakdown) -> Figure:
+    """Per layer (a ``LayerBreakdown``): removed fraction at ρ*, share of the width at R(ρ*) and
+    trace of the diagonal block, side by side; the rest block has no sparsity."""
+    layers = breakdown.layers
+    names = [layer.name for layer in layers]
+    y = np.arange(len(names))
+    fig, axes = plt.subplots(1, 3, sharey=True, figsize=(9.6, max(1.8, 0.32 * len(names) + 1.2)))
+    panels = (
+        ("removed at ρ*", [layer.sparsity_at_rho for layer in layers], "#3b6ea5", (0, 1)),
+        ("share of width at R(ρ*)", [layer.share_of_width for layer in layers], "#27ae60", (0, 1)),
+        ("trace of the block", [layer.trace for layer in layers], "#c0392b", None),
+    )
+    for ax, (label, values, color, limits) in zip(axes, panels):
+        ax.barh(y, [0.0 if v is None else v for v in values], color=color)
+        ax.set_xlabel(label, fontsize=9)
+        if limits is not None:
+            ax.set_xlim(*limits)
+    collapsed = [i for i, layer in enumerate(layers) if layer.collapsed]
+    axes[0].barh(collapsed, [1.0] * len(collapsed), fill=False, edgecolor="k", hatch="//", label="collapse (> 99 %)")
+    if collapsed:
+        axes[0].legend(loc="lower right", fontsize=7)
+    axes[0].set_yticks(y, names, fontsize=8)
+    axes[0].invert_yaxis()
+    return fig
+
+
 def bounds_figures(rep) -> dict[str, Figure]:
-    """The figures of a ``bounds`` report: spectrum, F(R) against R(ρ), sparsity per layer at ρ*."""
-    return {
+    """The figures of a ``bounds`` report: spectrum, F(R) against R(ρ), sparsity per layer at ρ*
+    and, with ``--per-layer``, each layer's curvature beside it."""
+    figures = {
         "Hessian spectrum": spectrum_figure(rep.spectrum),
         "F(R) against the pruning path R(ρ)": bounds_figure(rep),
         "sparsity per layer at ρ*": sparsity_figure(layers_at_ratio(rep.prunable_names, rep.profile, rep.ratio)),
     }
+    if rep.layers is not None:
+        figures["per-layer curvature and sparsity at ρ*"] = layers_figure(rep.layers)
+    return figures
 
 
 def verify_figures(rep) -> dict[str, Figure]:

@@ -140,6 +140,15 @@ def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
     return f"<table><tr><th>{html.escape(head[0])}</th><th>{html.escape(head[1])}</th></tr>{cells}</table>"
 
 
+def _grid(items: Sequence[Mapping]) -> str:
+    """Rows of flat mappings as one table, the first item's keys as the columns."""
+    keys = list(items[0])
+    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f"<td class=num>{html.escape(_format(item.get(k)))}</td>" for k in keys) + "</tr>"
+                   for item in items)
+    return f"<table><tr>{head}</tr>{rows}</table>"
+
+
 def _figure(title: str, fig: FigureLike) -> str:
     png = fig if isinstance(fig, bytes) else figure_png(fig)
     data = base64.b64encode(png).decode("ascii")
@@ -170,6 +179,9 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
         if items:
             lis = "".join(f"<li>{html.escape(str(item))}</li>" for item in items)
             parts += [f"<h2>{html.escape(key.capitalize())}</h2>", f"<ul class=warn>{lis}</ul>"]
+    layers = doc.get("layers")
+    if isinstance(layers, list) and layers and all(isinstance(item, Mapping) for item in layers):
+        parts += ["<h2>Layers</h2>", _grid(layers)]
     if figures:
         parts.append("<h2>Figures</h2>")
         parts += [_figure(title, fig) for title, fig in figures.items()]

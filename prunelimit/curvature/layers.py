@@ -1,0 +1,237 @@
+"""Curvature of each parameter block: the diagonal blocks ``H_ll`` of the Hessian.
+
+A block is one prunable weight tensor, or "the rest" (every other Hessian parameter,
+biases for instance, taken together). For each block this module gives ``tr H_ll``,
+``λmax(H_ll)`` and the spectral measure of ``H_ll`` as a quadrature (dimension ``n_l``,
+the block's size), from which ``prunelimit.theory.layers`` evaluates the block's own
+``F_l(R)``.
+
+Two ways, both exact in the quantity they estimate:
+
+* :func:`exact_block_curvature`: the diagonal blocks of a dense Hessian (all eigenvalues
+  of each block, float64), and :func:`formed_block_curvature`, which forms each block
+  from products with unit vectors of that block alone (``n_l`` columns a block, ``D`` in
+  all) when no dense Hessian is at hand;
+* :func:`lanczos_block_curvature`: Lanczos on each ``H_ll``, restricted products: a
+  block's vector is embedded into the full parameter vector (zeros elsewhere), multiplied
+  by the full Hessian and the product cut back to the block. All blocks and probes
+  advance in lockstep, so one step is one batched ``matmat`` of ``blocks × probes``
+  columns: K blocks cost one data pass a step, not K. The block's trace is Hutchinson's
+  estimate ``zᵀH_ll z`` on the same products (the first Lanczos coefficient times
+  ``‖z‖² = n_l``), λmax the largest Ritz value (a lower bound that converges first).
+
+Blocks no larger than the step count are formed exactly from their unit columns in one
+batched product instead: Lanczos would exhaust their space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from prunelimit.curvature.exact import exact_hessian, exact_quadrature
+from prunelimit.curvature.lanczos import LanczosRuns, Matmat
+from prunelimit.curvature.quadrature import SpectralQuadrature
+from prunelimit.curvature.slq import rademacher, runs_quadrature
+from prunelimit.curvature.trace import trace_estimate
+from prunelimit.errors import UsageError
+
+REST = "(rest)"  # the block of every Hessian parameter that is not a prunable weight
+LAYER_STEPS = 32  # Lanczos steps per block: λmax and the trace converge long before
+LAYER_PROBES = 2  # probes per block: two give the trace a standard error
+
+
+@dataclass(frozen=True)
+class Block:
+    """Positions of one block in the flat Hessian vector: ``[start, stop)`` spans in order."""
+
+    name: str
+    spans: tuple[tuple[int, int], ...]
+
+    @property
+    def size(self) -> int:
+        return sum(stop - start for start, stop in self.spans)
+
+    def take(self, rows: Tensor) -> Tensor:
+        """The block's entries of each row of ``rows`` (… × D → … × size)."""
+        return torch.cat([rows[..., start:stop] for start, stop in self.spans], dim=-1)
+
+    def embed(self, rows: Tensor, dim: int) -> Tensor:
+        """Rows of block entries (k × ≥size, the first ``size`` used) as full D-vectors, zeros elsewhere."""
+        out = torch.zeros(rows.shape[0], dim, dtype=rows.dtype, device=rows.device)
+        at = 0
+        for start, stop in self.spans:
+            out[:, start:stop] = rows[:, at : at + stop - start]
+            at += stop - start
+        return out
+
+
+@dataclass(frozen=True)
+class BlockCurvature:
+    """``tr H_ll``, ``λmax(H_ll)`` and the spectral measure of ``H_ll`` (``quadrature``,
+    ``dim`` = the block's size). ``trace_stderr``: 0 when exact, ``None`` from one probe."""
+
+    name: str
+    params: int
+    trace: float
+    trace_stderr: float | None
+    lambda_max: float
+    quadrature: SpectralQuadrature
+    exact: bool
+
+
+@dataclass(frozen=True)
+class BlockCost:
+    """How the blocks were computed: ``method`` ``exact`` (a dense Hessian's diagonal
+    blocks), ``formed`` (:func:`formed_block_curvature`) or ``lanczos`` (``steps`` ×
+    ``probes`` a block), the products it took and its wall time."""
+
+    method: str
+    steps: int | None
+    probes: int | None
+    hvps: int
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"method": self.method, "steps": self.steps, "probes": self.probes, "hvps": self.hvps,
+                "seconds": self.seconds}
+
+
+def parameter_blocks(names: Sequence[str], sizes: Sequence[int], prunable: Sequence[str]) -> tuple[Block, ...]:
+    """One block per Hessian tensor named in ``prunable`` (in Hessian order), then :data:`REST`
+    for all the other tensors together (left out when there are none)."""
+    if len(names) != len(sizes):
+        raise UsageError(f"{len(names)} parameter names for {len(sizes)} sizes")
+    wanted = set(prunable)
+    blocks, rest, start = [], [], 0
+    for name, size in zip(names, sizes):
+        span = (start, start + int(size))
+        if name in wanted:
+            blocks.append(Block(name, (span,)))
+        else:
+            rest.append(span)
+        start = span[1]
+    if rest:
+        blocks.append(Block(REST, tuple(rest)))
+    return tuple(blocks)
+
+
+def exact_block_curvature(hessian: Tensor | np.ndarray, blocks: Sequence[Block]) -> list[BlockCurvature]:
+    """The diagonal blocks of a dense symmetric Hessian, each solved exactly (float64)."""
+    h = torch.as_tensor(np.asarray(hessian, dtype=np.float64))
+    index = [torch.cat([torch.arange(a, b) for a, b in block.spans]) for block in blocks]
+    return [_exact(block, h[i][:, i]) for block, i in zip(blocks, index)]
+
+
+def formed_block_curvature(matmat: Matmat, dim: int, blocks: Sequence[Block], progress=None) -> list[BlockCurvature]:
+    """Each block formed from products with its own unit vectors (``n_l`` columns, cut to the
+    block), then solved exactly: the diagonal blocks without the off-diagonal ones' cost
+    beyond the columns. ``progress(done)`` reports columns over all blocks."""
+    out, done = [], 0
+    for block in blocks:
+        cb = None if progress is None else (lambda cols, base=done: progress(base + cols))
+        out.append(_exact(block, exact_hessian(_Restricted(matmat, dim, block), progress=cb)))
+        done += block.size
+    return out
+
+
+def lanczos_block_curvature(
+    matmat: Matmat,
+    dim: int,
+    blocks: Sequence[Block],
+    steps: int = LAYER_STEPS,
+    probes: int = LAYER_PROBES,
+    seed: int = 0,
+    storage_dtype: torch.dtype | None = None,
+    callback: Callable[[int], None] | None = None,
+) -> list[BlockCurvature]:
+    """Block curvature by Lanczos on every ``H_ll`` in lockstep (see the module doc).
+
+    Runs live in block coordinates padded to the largest Lanczos block, so one
+    ``LanczosRuns`` holds them all; the padding stays exactly zero (the restricted
+    products never reach it). ``callback(products)`` reports the columns multiplied so far.
+    """
+    if steps < 1 or probes < 1:
+        raise UsageError(f"block Lanczos needs at least 1 step and 1 probe, got {steps} and {probes}")
+    small = [b for b in blocks if b.size <= steps]
+    large = [b for b in blocks if b.size > steps]
+    found = dict(zip([b.name for b in small], _small_blocks(matmat, dim, small)))
+    spent = sum(b.size for b in small)
+    if callback is not None and spent:
+        callback(spent)
+    if large:
+        found.update(zip([b.name for b in large],
+                         _lanczos_blocks(matmat, dim, large, steps, probes, seed, storage_dtype, callback, spent)))
+    return [found[b.name] for b in blocks]
+
+
+def _lanczos_blocks(matmat, dim, blocks, steps, probes, seed, storage_dtype, callback, spent) -> list[BlockCurvature]:
+    width = max(b.size for b in blocks)
+    generator = torch.Generator().manual_seed(seed)
+    owner = [b for b in blocks for _ in range(probes)]  # run i belongs to block owner[i]
+    starts = torch.zeros(len(owner), width, dtype=torch.float64)
+    for i, block in enumerate(owner):
+        starts[i, : block.size] = rademacher(block.size, generator)
+    runs = LanczosRuns(starts, width, steps, storage_dtype=storage_dtype)
+
+    def restricted(rows: Tensor) -> Tensor:
+        # The rows LanczosRuns.extend passes are those of the runs still going, in order.
+        going = [i for i, (s, broken) in enumerate(zip(runs.steps, runs.broken_down)) if not broken and s < steps]
+        full = torch.cat([owner[i].embed(row[None], dim) for i, row in zip(going, rows)])
+        products = matmat(full).to("cpu", torch.float64)
+        out = torch.zeros_like(rows, dtype=torch.float64)
+        for r, (i, product) in enumerate(zip(going, products)):
+            out[r, : owner[i].size] = owner[i].take(product)
+        return out
+
+    cb = None if callback is None else (lambda products: callback(spent + products))
+    runs.extend(restricted, steps, cb)
+    results, broken = runs.results(), runs.broken_down
+    out = []
+    for k, block in enumerate(blocks):
+        mine = slice(k * probes, (k + 1) * probes)
+        quad = runs_quadrature(results[mine], broken[mine], block.size, "h", iterations=steps)
+        samples = block.size * quad.expectation(lambda x: x)  # zᵀ H_ll z with ‖z‖² = n_l
+        est = trace_estimate(samples)
+        real = quad.weights > 0
+        out.append(BlockCurvature(block.name, block.size, est.value, None if probes < 2 else est.stderr,
+                                  float(quad.nodes[real].max()), quad, exact=False))
+    return out
+
+
+def _small_blocks(matmat: Matmat, dim: int, blocks: Sequence[Block]) -> list[BlockCurvature]:
+    """Blocks formed exactly from all their unit columns, in one batched product."""
+    if not blocks:
+        return []
+    units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), dim) for b in blocks])
+    products = matmat(units).to("cpu", torch.float64)
+    out, at = [], 0
+    for block in blocks:
+        h = block.take(products[at : at + block.size])
+        out.append(_exact(block, (h + h.T) / 2))
+        at += block.size
+    return out
+
+
+def _exact(block: Block, h: Tensor) -> BlockCurvature:
+    quad = exact_quadrature(h)
+    eig = quad.nodes[0]
+    return BlockCurvature(block.name, block.size, float(torch.trace(h)), 0.0, float(eig.max()), quad, exact=True)
+
+
+class _Restricted:
+    """``H_ll`` as an operator of dimension ``n_l``: embed, multiply, cut back."""
+
+    def __init__(self, matmat: Matmat, dim: int, block: Block) -> None:
+        self._matmat, self._full, self._block = matmat, dim, block
+        self.dim = block.size
+
+    def matmat(self, rows: Tensor) -> Tensor:
+        return self._block.take(self._matmat(self._block.embed(rows.to(torch.float64), self._full)).to("cpu"))
+
+    def matvec(self, v: Tensor) -> Tensor:
+        return self.matmat(v[None])[0]

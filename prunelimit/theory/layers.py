@@ -1,0 +1,165 @@
+"""Where the limit comes from: each layer's part in F, in R(ρ*) and its own limit.
+
+Given each block's curvature (``prunelimit.curvature.layers``: ``tr H_ll``, ``λmax(H_ll)``
+and the spectrum of the diagonal block ``H_ll``, ``n_l`` eigenvalues ``λ_i^(l)``), the
+pruning path and ρ*, for every prunable tensor l (and "the rest" of the Hessian
+parameters, which has curvature but is never pruned):
+
+* ``width`` — the block's statistical dimension at ``R* = R(ρ*)``:
+  ``w_l = Σ_i 2ε / (2ε + |λ_i^(l)| R*²) = n_l·F_l(R*)``, with ``F_l`` the block's own F;
+  a flat layer counts all its ``n_l`` directions, a stiff one few.
+* ``share_of_width`` — ``w_l / Σ_k w_k``: the layer's share of the width of the
+  block-diagonal Hessian (``H`` with its off-diagonal blocks dropped), whose ``F`` is
+  ``Σ_k w_k / D``. That sum equals ``D·F(R*)`` exactly when the blocks do not couple;
+  otherwise ``block_diagonal_f`` beside ``F(R*) = ρ*`` shows how far apart they are.
+* ``sparsity_at_rho`` — the fraction of the layer's weights that magnitude pruning at ρ*
+  removes on the report's path (global: one ranking over all prunable weights, exactly
+  ``ceil(ρ*·N)`` removed in all). Above ``COLLAPSE_SPARSITY`` the layer is flagged as
+  collapsed: one-shot pruning that empties a layer cuts the network, whatever F says.
+* ``radius_share`` — the layer's share of ``R(ρ*)²``: the sum of squares of its removed
+  weights over that of all removed weights (the shares sum to 1).
+* ``limit_alone`` — the largest ratio the theory allows for that layer alone, all other
+  weights kept at their trained values: the same fixed point ``ρ = F_l(R_l(ρ))`` applied
+  to the loss as a function of the layer's weights only, so with ``F_l`` from ``H_ll``
+  and ``R_l(ρ)`` the projection distance of pruning the fraction ρ of that layer alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from prunelimit.curvature.layers import BlockCost, BlockCurvature
+from prunelimit.theory.limit import predict_from_quadrature
+from prunelimit.theory.profile import MagnitudeProfile, PruningPath
+from prunelimit.theory.statdim import stat_dim_fraction
+
+COLLAPSE_SPARSITY = 0.99  # a layer losing more than this fraction of its weights is flagged
+
+
+@dataclass(frozen=True)
+class LayerShare:
+    """One block's curvature and its part in the limit (see the module doc).
+
+    Fields that need ρ* (``width``, ``share_of_width``, ``sparsity_at_rho``,
+    ``radius_share``) are ``None`` where ρ* is undefined; those of pruning are ``None`` for
+    the rest block; curvature fields are ``None`` for a prunable tensor outside the Hessian.
+    """
+
+    name: str
+    params: int
+    prunable: bool
+    trace: float | None
+    trace_stderr: float | None
+    lambda_max: float | None
+    width: float | None
+    share_of_width: float | None
+    sparsity_at_rho: float | None
+    radius_share: float | None
+    limit_alone: float | None
+
+    @property
+    def collapsed(self) -> bool:
+        return self.sparsity_at_rho is not None and self.sparsity_at_rho > COLLAPSE_SPARSITY
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "params": self.params, "prunable": self.prunable, "trace": self.trace,
+                "trace_stderr": self.trace_stderr, "lambda_max": self.lambda_max, "width": self.width,
+                "share_of_width": self.share_of_width, "sparsity_at_rho": self.sparsity_at_rho,
+                "radius_share": self.radius_share, "limit_alone": self.limit_alone, "collapsed": self.collapsed}
+
+
+@dataclass(frozen=True)
+class LayerBreakdown:
+    """Every block's :class:`LayerShare` at ρ* (``ratio``, ``None`` when undefined), R(ρ*) on
+    the continuous path of ``scope``, the block-diagonal F there, and what the block
+    curvature cost."""
+
+    layers: tuple[LayerShare, ...]
+    ratio: float | None
+    radius: float | None
+    scope: str
+    block_diagonal_f: float | None
+    cost: BlockCost
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per collapsed layer."""
+        return [f"layer collapse: magnitude pruning at ρ* = {100 * self.ratio:.2f} % removes "
+                f"{100 * layer.sparsity_at_rho:.2f} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
+                "that empties a layer breaks the network whatever the prediction says (prune layer-wise: --scope layer)"
+                for layer in self.layers if layer.collapsed]
+
+    def to_json(self) -> dict:
+        return {"ratio": self.ratio, "radius": self.radius, "scope": self.scope,
+                "block_diagonal_f": self.block_diagonal_f, **self.cost.to_json()}
+
+
+def layer_breakdown(
+    blocks: Sequence[BlockCurvature],
+    names: Sequence[str],
+    weights: Sequence[torch.Tensor],
+    path: PruningPath,
+    epsilon: float | None,
+    ratio: float | None,
+    cost: BlockCost,
+    negative: str = "abs",
+    scope: str = "global",
+) -> LayerBreakdown:
+    """Each prunable tensor's (``names``/``weights``, in ``path``'s order) and each other
+    block's share at ``ratio`` = ρ* on ``path`` (of ``scope``).
+
+    ``epsilon``/``ratio`` ``None``: ρ* is undefined, only the curvature is reported.
+    """
+    curvature = {b.name: b for b in blocks}
+    defined = epsilon is not None and ratio is not None
+    radius = path.radius_continuous(ratio) if defined else None
+    widths = {b.name: b.params * _block_f(b, radius, epsilon, negative) for b in blocks} if defined else {}
+    total_width = sum(widths.values())
+    removed = _removed(path, weights, ratio) if defined else None
+    removed_sq = None if removed is None else sum(sq for _, sq in removed)
+    out = []
+    for i, (name, w) in enumerate(zip(names, weights, strict=True)):
+        b = curvature.get(name)
+        sparsity = None if removed is None else removed[i][0] / max(w.numel(), 1)
+        share = None if removed is None else (removed[i][1] / removed_sq if removed_sq > 0 else 0.0)
+        limit = None if b is None or epsilon is None else _limit_alone(b, w, epsilon, negative)
+        out.append(_share(name, int(w.numel()), True, b, widths, total_width, sparsity, share, limit))
+    for b in blocks:
+        if b.name not in set(names):
+            out.append(_share(b.name, b.params, False, b, widths, total_width, None, None, None))
+    block_f = total_width / sum(b.params for b in blocks) if defined and blocks else None
+    return LayerBreakdown(tuple(out), ratio, radius, scope, block_f, cost)
+
+
+def _share(name, params, prunable, b: BlockCurvature | None, widths, total_width, sparsity, radius_share,
+           limit) -> LayerShare:
+    width = widths.get(name)
+    return LayerShare(
+        name, params, prunable,
+        None if b is None else b.trace, None if b is None else b.trace_stderr, None if b is None else b.lambda_max,
+        width, None if width is None or total_width <= 0 else width / total_width, sparsity, radius_share, limit)
+
+
+def _block_f(block: BlockCurvature, radius: float, epsilon: float, negative: str) -> float:
+    q = block.quadrature
+    return stat_dim_fraction(q.nodes, q.weights, radius, epsilon, negative=negative, signed=q.signed)
+
+
+def _removed(path: PruningPath, weights: Sequence[torch.Tensor], ratio: float) -> list[tuple[int, float]]:
+    """Per tensor: weights removed at ``ratio`` on ``path`` and the sum of their squares."""
+    out = []
+    for w, keep in zip(weights, path.keep_masks(ratio), strict=True):
+        gone = ~keep.reshape(-1).numpy()
+        values = w.detach().to("cpu", torch.float64).reshape(-1).numpy()[gone]
+        out.append((int(gone.sum()), float(np.sum(values**2))))
+    return out
+
+
+def _limit_alone(block: BlockCurvature, weight: torch.Tensor, epsilon: float, negative: str) -> float:
+    """Root of ``ρ = F_l(R_l(ρ))`` for this tensor alone (see the module doc)."""
+    own = MagnitudeProfile.from_tensors([weight])
+    return predict_from_quadrature(own, block.quadrature, epsilon, bound_mode="none", negative=negative).ratio

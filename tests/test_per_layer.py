@@ -1,0 +1,157 @@
+"""`bounds --per-layer` / `spectrum --per-layer`: where the limit comes from, layer by layer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from prunelimit import api
+from prunelimit.cache import open_store
+from prunelimit.curvature.exact import exact_hessian
+from prunelimit.curvature.hvp import HessianOperator
+from prunelimit.curvature.layers import REST, BlockCost, exact_block_curvature, parameter_blocks
+from prunelimit.inputs import load_inputs
+from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.theory.layers import COLLAPSE_SPARSITY, layer_breakdown
+from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.statdim import stat_dim_fraction
+
+FIELDS = {"name", "params", "trace", "lambda_max", "share_of_width", "sparsity_at_rho", "radius_share",
+          "limit_alone", "collapsed"}
+
+
+def _inputs(ckpt):
+    return load_inputs(ckpt, data="digits:train", max_samples=300, device="cpu")
+
+
+def _exact_blocks(inputs):
+    """The exact float64 Hessian's diagonal blocks, by name, formed here independently."""
+    named = hessian_parameters(inputs.model, inputs.selection)
+    op = HessianOperator(inputs.model, [p for _, p in named], inputs.batches, inputs.loss_fn, dtype=torch.float64)
+    h = exact_hessian(op)
+    out, start = {}, 0
+    for name, p in named:
+        out[name] = h[start : start + p.numel(), start : start + p.numel()]
+        start += p.numel()
+    return out, h
+
+
+def _rel(a: float, b: float) -> float:
+    return abs(a - b) / abs(b)
+
+
+def test_exact_per_layer_curvature_is_that_of_the_exact_hessian_blocks(own_ckpt, tmp_path):
+    inputs = _inputs(own_ckpt)
+    blocks, full = _exact_blocks(inputs)
+    store = open_store(tmp_path / "cache", True)
+    options = api.CurvatureOptions(method="exact")
+    first = api.bounds(inputs, options, store=store, per_layer=True)  # blocks of this run's dense Hessian
+    again = api.bounds(inputs, options, store=store, per_layer=True)  # spectrum cached: blocks formed anew
+    assert first.layers.cost.method == "exact" and again.layers.cost.method == "formed"
+    assert again.spectrum.cached and again.spectrum.dense is None and first.spectrum.dense is None
+    for rep in (first, again):
+        layers = {layer.name: layer for layer in rep.layers.layers}
+        assert set(layers) == {"0.weight", "2.weight", REST}
+        for name in ("0.weight", "2.weight"):
+            h = blocks[name]
+            # the same float64 products, summed in another order: 1e-6 is the claim
+            assert _rel(layers[name].trace, float(torch.trace(h))) < 1e-6
+            assert _rel(layers[name].lambda_max, float(torch.linalg.eigvalsh(h)[-1])) < 1e-6
+        # the diagonal blocks' traces add up to the full trace, coupled or not
+        assert _rel(sum(layer.trace for layer in layers.values()), float(torch.trace(full))) < 1e-6
+
+
+def test_limit_alone_solves_the_fixed_point_of_the_layer_by_itself(own_ckpt):
+    inputs = _inputs(own_ckpt)
+    blocks, _ = _exact_blocks(inputs)
+    rep = api.bounds(inputs, api.CurvatureOptions(method="exact"), per_layer=True)
+    weights = dict(prunable_parameters(inputs.model))
+    for layer in rep.layers.layers:
+        if not layer.prunable:
+            assert layer.limit_alone is None and layer.sparsity_at_rho is None
+            continue
+        eig = np.linalg.eigvalsh(blocks[layer.name].numpy())
+        path = MagnitudeProfile.from_tensors([weights[layer.name].detach()])
+        rho = layer.limit_alone
+        f = stat_dim_fraction(eig, np.full(len(eig), 1 / len(eig)), path.radius_continuous(rho), rep.epsilon)
+        assert 0 < rho < 1 and f == pytest.approx(rho, abs=1e-9)
+
+
+def test_shares_sparsity_and_radius_at_the_predicted_ratio(own_ckpt):
+    inputs = _inputs(own_ckpt)
+    rep = api.bounds(inputs, api.CurvatureOptions(method="exact"), per_layer=True)
+    layers = rep.layers.layers
+    assert sum(l.share_of_width for l in layers) == pytest.approx(1.0, abs=1e-12)
+    prunable = [l for l in layers if l.prunable]
+    assert sum(l.radius_share for l in prunable) == pytest.approx(1.0, abs=1e-12)
+    masks = rep.profile.keep_masks(rep.ratio)
+    for layer, keep in zip(prunable, masks):
+        assert layer.sparsity_at_rho == pytest.approx(float((~keep).sum()) / keep.numel(), abs=0)
+    removed = sum(l.sparsity_at_rho * l.params for l in prunable)
+    assert removed == int(np.ceil(rep.ratio * rep.params_prunable - 1e-9))  # global MP: ceil(ρ*·N) in all
+    assert rep.layers.radius == pytest.approx(rep.radius, rel=1e-12)
+    # block-diagonal F at R(ρ*), from the widths
+    assert rep.layers.block_diagonal_f == pytest.approx(sum(l.width for l in layers) / rep.spectrum.params_hessian)
+
+
+def test_block_lanczos_by_default_when_no_dense_hessian(own_ckpt):
+    inputs = _inputs(own_ckpt)
+    blocks, _ = _exact_blocks(inputs)
+    rep = api.bounds(inputs, api.CurvatureOptions(method="slq"), per_layer=True)
+    cost = rep.layers.cost
+    assert (cost.method, cost.steps, cost.probes) == ("lanczos", 32, 2) and cost.hvps > 0
+    for layer in rep.layers.layers:
+        if layer.prunable:  # 32-step Lanczos: λmax to ~1e-10 on these blocks (measured); 1e-4 claimed
+            assert _rel(layer.lambda_max, float(torch.linalg.eigvalsh(blocks[layer.name])[-1])) < 1e-4
+
+
+def test_collapsed_layer_is_flagged():
+    gen = torch.Generator().manual_seed(0)
+    big, tiny = torch.randn(200, generator=gen), 1e-4 * torch.randn(20, generator=gen)
+    curvature = exact_block_curvature(torch.eye(220, dtype=torch.float64), parameter_blocks(["a", "b"], [200, 20],
+                                                                                             ["a", "b"]))
+    path = MagnitudeProfile.from_tensors([big, tiny])
+    cost = BlockCost("exact", None, None, 0, 0.0)
+    rep = layer_breakdown(curvature, ["a", "b"], [big, tiny], path, 0.1, 0.5, cost)
+    a, b = rep.layers
+    assert b.sparsity_at_rho == 1.0 > COLLAPSE_SPARSITY and b.collapsed and not a.collapsed
+    (line,) = rep.warnings
+    assert "layer collapse" in line and " b " in line and "100.00 %" in line
+    undefined = layer_breakdown(curvature, ["a", "b"], [big, tiny], path, None, None, cost)
+    assert undefined.warnings == [] and undefined.layers[0].share_of_width is None
+    assert undefined.layers[0].trace == pytest.approx(200.0)
+
+
+def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):
+    for command in ("bounds", "spectrum"):
+        result = cli(command, own_ckpt, "--per-layer", "--json", "--max-samples", 300, "--method", "exact",
+                     "--no-cache")
+        assert result.exit_code == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert [item["name"] for item in doc["layers"]] == ["0.weight", "2.weight", REST]
+        for item in doc["layers"]:
+            assert FIELDS <= set(item)
+            assert item["params"] > 0 and item["trace"] > 0 and item["lambda_max"] > 0
+        assert doc["layer_curvature"]["method"] == "exact"
+    plain = json.loads(cli("bounds", own_ckpt, "--json", "--max-samples", 300, "--no-cache").stdout)
+    assert "layers" not in plain  # only on request
+
+
+def test_cli_per_layer_table_and_report(cli, own_ckpt, tmp_path):
+    result = cli("bounds", own_ckpt, "--per-layer", "--max-samples", 300, "--method", "exact", "--no-cache",
+                 "--report", tmp_path / "r")
+    assert result.exit_code == 0, result.stderr
+    assert "Per-layer curvature" in result.stdout and "2.weight" in result.stdout
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<h2>Layers</h2>" in page and "share_of_width" in page
+    assert 'alt="per-layer curvature and sparsity at ρ*"' in page
+
+
+def test_verify_scope_layer_shows_the_layer_wise_prediction_beside_the_layer_wise_actual(cli, own_ckpt):
+    result = cli("verify", own_ckpt, "--scope", "layer", "--max-samples", 300, "--method", "exact", "--no-cache")
+    assert result.exit_code == 0, result.stderr
+    assert "predicted ρ* (layer-wise path)" in result.stdout
+    assert "actual (loss ≤ L + ε, layer-wise pruning)" in result.stdout
