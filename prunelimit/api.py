@@ -902,35 +902,35 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     """
     import torch
 
-    from prunelimit.curvature import layers as blocks_of
-    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
+    from prunelimit.curvature.layers import (LAYER_PROBES, LAYER_STEPS, BlockCost, exact_block_curvature,
+                                             formed_block_curvature, lanczos_block_curvature, parameter_blocks)
     from prunelimit.data.batches import total_samples
-    from prunelimit.theory.layers import layer_breakdown as shares
+    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
+    from prunelimit.theory.layers import layer_shares
 
     start = time.perf_counter()
     named = hessian_parameters(inputs.model, inputs.selection)
     prunable = prunable_parameters(inputs.model, inputs.selection)
-    blocks = blocks_of.parameter_blocks([n for n, _ in named], [p.numel() for _, p in named], [n for n, _ in prunable])
+    blocks = parameter_blocks([n for n, _ in named], [p.numel() for _, p in named], [n for n, _ in prunable])
     callback = None if progress is None else (lambda done: progress(done, None, "per-layer curvature"))
     steps = probes = None
     if spec.dense is not None:
-        method, hvps, curvature = "exact", 0, blocks_of.exact_block_curvature(spec.dense, blocks)
+        method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
     elif options.method == "exact":
         op = _hessian_operator(inputs, options, dtype=torch.float64)
-        method, curvature = "formed", blocks_of.formed_block_curvature(op.matmat, op.dim, blocks, callback)
+        method, curvature = "formed", formed_block_curvature(op.matmat, op.dim, blocks, callback)
         hvps = op.hvps
     else:
-        steps, probes = blocks_of.LAYER_STEPS, blocks_of.LAYER_PROBES
+        steps, probes = LAYER_STEPS, LAYER_PROBES
         data = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples,
                                                                            total_samples(inputs.batches)), options.seed)
         op = _hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
         storage = _basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
-        curvature = blocks_of.lanczos_block_curvature(op.matmat, op.dim, blocks, steps, probes, options.seed,
-                                                      storage, callback)
+        curvature = lanczos_block_curvature(op.matmat, op.dim, blocks, steps, probes, options.seed, storage, callback)
         method, hvps = "lanczos", op.hvps
-    cost = blocks_of.BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
-    return shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
-                  None if target is None else target.epsilon, ratio, cost, options.negative, scope)
+    cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
+    return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
+                        None if target is None else target.epsilon, ratio, cost, options.negative, scope)
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:

@@ -15,7 +15,7 @@ from prunelimit.curvature.hvp import HessianOperator
 from prunelimit.curvature.layers import REST, BlockCost, exact_block_curvature, parameter_blocks
 from prunelimit.inputs import load_inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
-from prunelimit.theory.layers import COLLAPSE_SPARSITY, layer_breakdown
+from prunelimit.theory.layers import COLLAPSE_SPARSITY, layer_shares
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.statdim import stat_dim_fraction
 
@@ -115,12 +115,12 @@ def test_collapsed_layer_is_flagged():
                                                                                              ["a", "b"]))
     path = MagnitudeProfile.from_tensors([big, tiny])
     cost = BlockCost("exact", None, None, 0, 0.0)
-    rep = layer_breakdown(curvature, ["a", "b"], [big, tiny], path, 0.1, 0.5, cost)
+    rep = layer_shares(curvature, ["a", "b"], [big, tiny], path, 0.1, 0.5, cost)
     a, b = rep.layers
     assert b.sparsity_at_rho == 1.0 > COLLAPSE_SPARSITY and b.collapsed and not a.collapsed
     (line,) = rep.warnings
     assert "layer collapse" in line and " b " in line and "100.00 %" in line
-    undefined = layer_breakdown(curvature, ["a", "b"], [big, tiny], path, None, None, cost)
+    undefined = layer_shares(curvature, ["a", "b"], [big, tiny], path, None, None, cost)
     assert undefined.warnings == [] and undefined.layers[0].share_of_width is None
     assert undefined.layers[0].trace == pytest.approx(200.0)
 

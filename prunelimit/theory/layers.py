@@ -98,7 +98,7 @@ class LayerBreakdown:
                 "block_diagonal_f": self.block_diagonal_f, **self.cost.to_json()}
 
 
-def layer_breakdown(
+def layer_shares(
     blocks: Sequence[BlockCurvature],
     names: Sequence[str],
     weights: Sequence[torch.Tensor],
@@ -128,8 +128,9 @@ def layer_breakdown(
         share = None if removed is None else (removed[i][1] / removed_sq if removed_sq > 0 else 0.0)
         limit = None if b is None or epsilon is None else _limit_alone(b, w, epsilon, negative)
         out.append(_share(name, int(w.numel()), True, b, widths, total_width, sparsity, share, limit))
+    prunable = set(names)
     for b in blocks:
-        if b.name not in set(names):
+        if b.name not in prunable:
             out.append(_share(b.name, b.params, False, b, widths, total_width, None, None, None))
     block_f = total_width / sum(b.params for b in blocks) if defined and blocks else None
     return LayerBreakdown(tuple(out), ratio, radius, scope, block_f, cost)
