@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, get_args
 import numpy as np
 
 from prunelimit.errors import NumericalError, UsageError
+from prunelimit.export.exporter import ExportReport, export  # noqa: F401 (`prunelimit export`)
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import hessian_parameters, prunable_parameters
