@@ -26,6 +26,7 @@ from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated, install_signal_handlers
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.limits import check_counts
+from prunelimit.pruning.magnitude import check_prune_scope
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.theory.profile import SCOPES
@@ -727,7 +728,7 @@ def prune(
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
     from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.")] = None,
-    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer).")] = "global",
+    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
@@ -741,7 +742,7 @@ def prune(
     with handled(o.debug):
         options = _curvature(o)
         _check_acc_drop(acc_drop)
-        _check_scope(scope)
+        check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
@@ -765,6 +766,30 @@ def prune(
                   "(--finetune-epochs N), or check the prediction with `prunelimit verify`")
             if strict:
                 raise typer.Exit(1)
+
+
+@app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio 0.9 -o pruned.pt && "
+                    "prunelimit export pruned.pt -o model.sparse.safetensors --bench")
+@shared(_model_data_options, _general_options)
+def export(
+    o: SimpleNamespace,
+    checkpoint: Annotated[Path, typer.Argument(help="A pruned checkpoint (with masks: from prune, hyperflux, imp or torch-prune).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sparse safetensors file to write (load it with prunelimit.load_sparse; every command reads it).")],
+    bench: Annotated[bool, typer.Option("--bench", help="Also time dense vs sparse inference on --device at batch 1 and --batch-size.")] = False,
+    pattern: Annotated[str, typer.Option("--pattern", help="--bench kernel: csr (torch.sparse CSR, any device) | 2:4 (semi-structured, CUDA only; prune with --scope 2:4).")] = "csr",
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Write a pruned checkpoint as a small sparse safetensors file: sizes per tensor, and latency with --bench."""
+    with handled(o.debug):
+        from prunelimit.export.exporter import check_options
+
+        check_options(output, bench, pattern, o.device)
+        preflight([optional("-o", output, "safetensors"), report_output(report)], _inputs_of(o, checkpoint), force)
+        inputs = _inputs(o, checkpoint) if bench else None
+        rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
+        emit("export", rep.to_json(), o.json, console.render_export, rep)
+        _write_report(report, "export", rep.to_json(), dict, force)
 
 
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
