@@ -30,17 +30,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 from scipy.optimize import brentq
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import UsageError
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.masks import Masks, apply_masks
+from prunelimit.pruning.training import EpochLoss, cosine, factor_schedule, sgd, train_masked
 
 R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (note A20)
 
@@ -173,60 +176,37 @@ class _GatedNet:
             for p in self.params
         ]
         self.n = sum(p.numel() for p in self.params)
-        weights = [p for p in model.parameters() if p.requires_grad]
-        self.weight_opt = torch.optim.SGD(
-            weights, lr=weight_lr, momentum=momentum, weight_decay=weight_decay
-        )
+        self.weight_opt = sgd(model, weight_lr, momentum, weight_decay)
         self.gate_opt = torch.optim.Adam(self.gates, lr=gate_lr)
 
     def density(self) -> float:
         with torch.no_grad():
             return sum(int((t >= 0).sum()) for t in self.gates) / self.n
 
-    def masks(self) -> tuple[Tensor, ...]:
-        return tuple((t.detach() >= 0) for t in self.gates)
+    def masks(self) -> Masks:
+        return {n: t.detach() >= 0 for n, t in zip(self.names, self.gates)}
 
-    def epoch(self, batches: Batches, loss_fn: LossFn, pressure: float) -> float:
-        """One pass: loss = L_D(θ·H(t)) + Γ·mean(t); both optimisers step per batch."""
-        self.model.train()
-        total = 0.0
-        for batch in batches:
-            eff = {
-                n: p * _StraightThroughStep.apply(t)
-                for n, p, t in zip(self.names, self.params, self.gates)
-            }
-            data_loss = loss_fn(WeightOverride(self.model, eff), batch)
-            gate_mean = sum(t.sum() for t in self.gates) / self.n
-            loss = data_loss + pressure * gate_mean
-            if not torch.isfinite(loss):
-                raise NumericalError(
-                    f"Hyperflux loss became {float(loss)} at pressure {pressure:.3g}; "
-                    "lower the weight learning rate"
-                )
-            self.weight_opt.zero_grad(set_to_none=True)
-            self.gate_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.weight_opt.step()
-            self.gate_opt.step()
-            total += float(data_loss.detach())
-        return total / max(1, len(batches))
+    def train(
+        self, batches: Batches, loss_fn: LossFn, epochs: int, pressure: Callable[[], float],
+        on_epoch: Callable[[EpochLoss], None], schedulers: Sequence[LRScheduler] = (),
+    ) -> None:
+        """Epochs of loss = L_D(θ·H(t)) + Γ·mean(t); both optimisers step per batch."""
 
-    def set_lr(self, weight_lr: float | None = None, gate_lr: float | None = None) -> None:
-        for opt, lr in ((self.weight_opt, weight_lr), (self.gate_opt, gate_lr)):
-            if lr is not None:
-                for group in opt.param_groups:
-                    group["lr"] = lr
+        def gated_loss(model: nn.Module, batch) -> Tensor:
+            eff = {n: p * _StraightThroughStep.apply(t) for n, p, t in zip(self.names, self.params, self.gates)}
+            return loss_fn(WeightOverride(model, eff), batch)
 
-    def apply_masks(self) -> tuple[Tensor, ...]:
+        def gate_pressure() -> Tensor:
+            return pressure() * (sum(t.sum() for t in self.gates) / self.n)
+
+        train_masked(self.model, self.weight_opt, gated_loss, batches, epochs=epochs, penalty=gate_pressure,
+                     extra_optimizers=(self.gate_opt,), schedulers=schedulers, on_epoch=on_epoch)
+
+    def prune(self) -> Masks:
+        """Zero the weights whose gate is closed; their masks."""
         masks = self.masks()
-        with torch.no_grad():
-            for p, m in zip(self.params, masks):
-                p.mul_(m.to(p.dtype))
+        apply_masks(self.model, masks)
         return masks
-
-
-def _cosine(lr: float, floor: float, step: int, steps: int) -> float:
-    return floor + 0.5 * (lr - floor) * (1.0 + math.cos(math.pi * step / max(1, steps)))
 
 
 def hyperflux_prune(
@@ -270,24 +250,29 @@ def hyperflux_prune(
     trajectory = retention_trajectory(target_density * regrowth_headroom, pruning_epochs)
     controller = PressureController(delta=pressure_step, beta=pressure_exponent)
     log: list[HyperfluxEpoch] = []
-    for e in range(pruning_epochs):
-        net.set_lr(weight_lr=_cosine(weight_lr, weight_lr / 30, e, pruning_epochs))
-        pressure = controller.pressure
-        loss = net.epoch(batches, loss_fn, pressure)
-        density = net.density()
-        log.append(HyperfluxEpoch(e + 1, "prune", pressure, density, float(trajectory[e]), loss))
-        controller.step(density, float(trajectory[e]))
-    for j in range(regrowth_epochs):
-        gate_lr_j = gate_lr * regrowth_gate_lr_factor * regrowth_gate_decay**j if j < 50 else 0.0
-        net.set_lr(
-            weight_lr=_cosine(weight_lr / 10, weight_lr / 100, j, regrowth_epochs), gate_lr=gate_lr_j
-        )
-        loss = net.epoch(batches, loss_fn, 0.0)
-        log.append(HyperfluxEpoch(pruning_epochs + j + 1, "regrow", 0.0, net.density(), None, loss))
-    masks = net.apply_masks()
+
+    def after_pruning_epoch(done: EpochLoss) -> None:
+        density, target = net.density(), float(trajectory[done.epoch])
+        log.append(HyperfluxEpoch(done.epoch + 1, "prune", controller.pressure, density, target, done.loss))
+        controller.step(density, target)  # Γ for the next epoch
+
+    def after_regrowth_epoch(done: EpochLoss) -> None:
+        log.append(HyperfluxEpoch(pruning_epochs + done.epoch + 1, "regrow", 0.0, net.density(), None, done.loss))
+
+    # Base 1: each lambda gives the learning rate itself, the note's formulas evaluated as written.
+    net.train(batches, loss_fn, pruning_epochs, lambda: controller.pressure, after_pruning_epoch, [
+        factor_schedule(net.weight_opt, 1.0, lambda e: cosine(e, pruning_epochs, weight_lr, weight_lr / 30)),
+    ])
+    if regrowth_epochs:
+        net.train(batches, loss_fn, regrowth_epochs, lambda: 0.0, after_regrowth_epoch, [
+            factor_schedule(net.weight_opt, 1.0, lambda j: cosine(j, regrowth_epochs, weight_lr / 10, weight_lr / 100)),
+            factor_schedule(net.gate_opt, 1.0,
+                            lambda j: gate_lr * regrowth_gate_lr_factor * regrowth_gate_decay**j if j < 50 else 0.0),
+        ])
+    masks = net.prune()
     return HyperfluxResult(
         names=net.names,
-        masks=masks,
+        masks=tuple(masks.values()),
         density=net.density(),
         requested_density=target_density,
         log=tuple(log),
@@ -325,11 +310,14 @@ def pressure_ladder(
     log: list[HyperfluxEpoch] = []
     densities = []
     for pressure in pressures:
-        for _ in range(epochs_per_level):
-            loss = net.epoch(batches, loss_fn, float(pressure))
-            log.append(HyperfluxEpoch(len(log) + 1, "level", float(pressure), net.density(), None, loss))
+        level = float(pressure)
+
+        def after_epoch(done: EpochLoss, level: float = level) -> None:
+            log.append(HyperfluxEpoch(len(log) + 1, "level", level, net.density(), None, done.loss))
+
+        net.train(batches, loss_fn, epochs_per_level, lambda level=level: level, after_epoch)
         densities.append(net.density())
-    masks = net.apply_masks()
+    masks = tuple(net.prune().values())
     return PressureLadder(
         names=net.names,
         masks=masks,

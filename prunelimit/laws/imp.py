@@ -22,12 +22,13 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import prunable_parameters
+from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
 Rewind = Literal["init", "early", "none"]
@@ -117,7 +118,7 @@ def iterative_magnitude_pruning(
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
-    masks = [torch.ones_like(p, dtype=torch.bool) for _, p in params]
+    masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params}
     rewind_state = None
     resumed_after = None
     if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)
@@ -131,8 +132,8 @@ def iterative_magnitude_pruning(
 
     if not rows:
         rewind_state = _state_copy(model) if rewind == "init" else None
-        early = _train(model, train_batches, loss_fn, masks, params, epochs_dense, lr, momentum,
-                       seed, snapshot_after=rewind_steps if rewind == "early" else None)
+        early = _train(model, train_batches, loss_fn, masks, epochs_dense, lr, momentum, seed,
+                       snapshot_after=rewind_steps if rewind == "early" else None)
         if rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
@@ -142,17 +143,14 @@ def iterative_magnitude_pruning(
             progress(row)
 
     for level in range(rows[-1].level + 1, levels + 1):
-        current = [torch.where(m, p.detach(), torch.zeros_like(p)) for m, (_, p) in
-                   zip(masks, params)]
+        current = [torch.where(masks[name], p.detach(), torch.zeros_like(p)) for name, p in params]
         keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - (1.0 - rate) ** level)
         # Pruned weights are zero, so they sort first and stay pruned; `&` guards ties
         # with live weights that are exactly zero.
-        masks = [k.to(m.device) & m for k, m in zip(keep, masks)]
+        masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
-        _apply_masks(params, masks)
-        _train(model, train_batches, loss_fn, masks, params, epochs_per_level, lr, momentum,
-               seed + level)
+        _train(model, train_batches, loss_fn, masks, epochs_per_level, lr, momentum, seed + level)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
         _save_level(out, model, masks, row, rows, settings, rewind_state)
         rows.append(row)
@@ -183,31 +181,18 @@ def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-@torch.no_grad()
-def _apply_masks(params, masks) -> None:
-    for (_, p), m in zip(params, masks):
-        p.mul_(m)
-
-
-def _train(model, batches, loss_fn, masks, params, epochs, lr, momentum, seed,
+def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed,
            snapshot_after: int | None = None):
-    """SGD epochs with masks re-applied after every step; returns the snapshot if asked."""
-    torch.manual_seed(seed)  # dropout etc. inside the model
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    model.train()
-    steps, snapshot = 0, None
-    for _ in range(epochs):
-        for batch in batches:
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                raise NumericalError(f"IMP training loss became {float(loss)}; lower the lr ({lr})")
-            loss.backward()
-            opt.step()
-            _apply_masks(params, masks)
-            steps += 1
-            if steps == snapshot_after:
-                snapshot = _state_copy(model)
+    """SGD epochs with the masks held; returns the weights after ``snapshot_after`` steps if asked."""
+    snapshot = None
+
+    def take_snapshot(done: int, total: int) -> None:
+        nonlocal snapshot
+        if done == snapshot_after:
+            snapshot = _state_copy(model)
+
+    train_masked(model, sgd(model, lr, momentum), loss_fn, batches, epochs=epochs, masks=masks, seed=seed,
+                 on_step=take_snapshot if snapshot_after is not None else None)
     if snapshot_after is not None and snapshot is None:
         snapshot = _state_copy(model)  # fewer steps than asked: rewind to the trained dense net
     return snapshot
@@ -217,7 +202,7 @@ def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpR
     ev = evaluate(model, eval_batches, loss_fn)
     if ev.accuracy is None:
         raise UsageError("IMP error needs classification eval data (integer class labels)")
-    kept = int(sum(int(m.sum()) for m in masks))
+    kept = int(sum(int(m.sum()) for m in masks.values()))
     return ImpRow(level, kept / n, 1.0 - ev.accuracy, ev.loss, width, depth)
 
 
@@ -241,7 +226,7 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
     payload = {
         "format": FORMAT,
         "state_dict": _state_copy(model),
-        "masks": {name: m.clone() for (name, _), m in zip(params, masks)},
+        "masks": {name: m.clone() for name, m in masks.items()},
         "level": row.level,
         "density": row.density,
         "imp": settings,
@@ -278,7 +263,7 @@ def _load_progress(out: Path, model, params, settings):
     if settings["rewind"] != "none":
         rewind_state = _load(out, out / REWIND_NAME, settings)["state_dict"]
     model.load_state_dict(ckpt["state_dict"])
-    masks = [ckpt["masks"][name].to(p.device) for name, p in params]
+    masks = {name: ckpt["masks"][name].to(p.device) for name, p in params}
     return rows, masks, rewind_state
 
 
