@@ -18,7 +18,7 @@ Deviations from the reference code, for small models and a CPU budget:
 
 * the data loss is the caller's ``loss_fn`` (the reference uses label smoothing 0.1);
 * no mixed precision; learning rates, epochs, gate-lr and the controller step Δ are
-  arguments (the reference defaults are for ResNet-50 on CIFAR);
+  :class:`HyperfluxConfig` fields (the reference defaults are for ResNet-50 on CIFAR);
 * the trajectory targets ``target_density · regrowth_headroom`` at the end of the
   pruning phase, leaving room for the regrowth phase to bring weights back (the
   reference's older setups shrank the request by 10/13 for the same reason).
@@ -29,8 +29,8 @@ Both drivers leave the model's prunable weights masked (θ·m) in place.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -38,8 +38,9 @@ from scipy.optimize import brentq
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
+from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks, apply_masks
@@ -147,28 +148,66 @@ class PressureLadder:
     log: tuple[HyperfluxEpoch, ...]
 
 
+@dataclass(frozen=True)
+class HyperfluxConfig:
+    """Hyperflux settings (the command line's defaults); the first block also drives
+    :func:`pressure_ladder`.
+
+    Weights train with SGD (``weight_lr``, ``momentum``, ``weight_decay``), gates with
+    Adam (``gate_lr``), gates start uniform in ``gate_init``. The pruning run: the
+    controller's step Δ and exponent β (Γ = g^β), the phase lengths, and the regrowth
+    phase's gate learning rate (``gate_lr·regrowth_gate_lr_factor``, times
+    ``regrowth_gate_decay`` each epoch); the trajectory aims at
+    ``target_density·regrowth_headroom`` so that regrowth has room to bring weights back.
+    """
+
+    weight_lr: float = 0.01
+    gate_lr: float = 1e-2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    gate_init: tuple[float, float] = (0.2, 0.5)
+    seed: int = 0
+    pruning_epochs: int = 40
+    regrowth_epochs: int = 10
+    pressure_step: float = 0.2
+    pressure_exponent: float = 1.5
+    regrowth_gate_lr_factor: float = 1.0
+    regrowth_gate_decay: float = 0.75
+    regrowth_headroom: float = 0.9
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.positive("weight_lr", self.weight_lr)
+        validate.positive("gate_lr", self.gate_lr)
+        validate.non_negative("momentum", self.momentum)
+        validate.non_negative("weight_decay", self.weight_decay)
+        lo, hi = self.gate_init
+        validate.non_negative("gate_init", lo)
+        if not hi >= lo:
+            raise OptionError("gate_init", f"{{0}} must be (low, high) with low <= high, got {self.gate_init}")
+        validate.integer("seed", self.seed, 0)
+        validate.integer("pruning_epochs", self.pruning_epochs, 1)
+        validate.integer("regrowth_epochs", self.regrowth_epochs, 0)
+        validate.positive("pressure_step", self.pressure_step)
+        validate.positive("pressure_exponent", self.pressure_exponent)
+        validate.non_negative("regrowth_gate_lr_factor", self.regrowth_gate_lr_factor)
+        validate.positive("regrowth_gate_decay", self.regrowth_gate_decay)
+        if not 0.0 < self.regrowth_headroom <= 1.0:
+            raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {self.regrowth_headroom!r}")
+
+
 class _GatedNet:
     """The prunable weights of ``model`` with one gate per weight and both optimisers."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        selection: ParamSelection,
-        gate_init: tuple[float, float],
-        gate_lr: float,
-        weight_lr: float,
-        momentum: float,
-        weight_decay: float,
-        seed: int,
-    ) -> None:
+    def __init__(self, model: nn.Module, selection: ParamSelection, c: HyperfluxConfig) -> None:
         named = prunable_parameters(model, selection)
         if not named:
             raise UsageError("the model has no prunable weights (Linear/Conv); widen the selection")
         self.model = model
         self.names = tuple(n for n, _ in named)
         self.params = [p for _, p in named]
-        gen = torch.Generator().manual_seed(seed)
-        lo, hi = gate_init
+        gen = torch.Generator().manual_seed(c.seed)
+        lo, hi = c.gate_init
         self.gates = [
             (lo + (hi - lo) * torch.rand(p.shape, generator=gen, dtype=p.dtype))
             .to(p.device)
@@ -176,8 +215,8 @@ class _GatedNet:
             for p in self.params
         ]
         self.n = sum(p.numel() for p in self.params)
-        self.weight_opt = sgd(model, weight_lr, momentum, weight_decay)
-        self.gate_opt = torch.optim.Adam(self.gates, lr=gate_lr)
+        self.weight_opt = sgd(model, c.weight_lr, c.momentum, c.weight_decay)
+        self.gate_opt = torch.optim.Adam(self.gates, lr=c.gate_lr)
 
     def density(self) -> float:
         with torch.no_grad():
@@ -214,20 +253,10 @@ def hyperflux_prune(
     batches: Batches,
     loss_fn: LossFn,
     target_density: float,
-    pruning_epochs: int = 40,
-    regrowth_epochs: int = 10,
-    seed: int = 0,
-    weight_lr: float = 0.01,
-    gate_lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    pressure_step: float = 0.2,
-    pressure_exponent: float = 1.5,
-    regrowth_gate_lr_factor: float = 1.0,
-    regrowth_gate_decay: float = 0.75,
-    regrowth_headroom: float = 0.9,
-    gate_init: tuple[float, float] = (0.2, 0.5),
+    config: HyperfluxConfig | None = None,
+    *,
     selection: ParamSelection = ParamSelection(),
+    **options: Any,
 ) -> HyperfluxResult:
     """Prune ``model`` in place to about ``target_density`` (kept fraction) with Hyperflux.
 
@@ -236,19 +265,17 @@ def hyperflux_prune(
     cosine from ``weight_lr`` to ``weight_lr/30``. Regrowth phase: Γ = 0, weight lr reset
     to ``weight_lr/10`` with a cosine to ``weight_lr/100``, gate lr reset to
     ``gate_lr·regrowth_gate_lr_factor`` and multiplied by ``regrowth_gate_decay`` each
-    epoch (zero after 50 epochs, note A22). Returns the final masks; the model's
-    prunable weights are left masked.
+    epoch (zero after 50 epochs, note A22). ``options`` are :class:`HyperfluxConfig`
+    fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
+    the model's prunable weights are left masked.
     """
-    if not 0.0 < target_density < 1.0:
-        raise UsageError(f"target density {target_density} must lie in (0, 1)")
-    if not 0.0 < regrowth_headroom <= 1.0:
-        raise UsageError("regrowth_headroom must lie in (0, 1]")
-    if regrowth_epochs < 0:
-        raise UsageError("regrowth_epochs must be >= 0")
-    torch.manual_seed(seed)
-    net = _GatedNet(model, selection, gate_init, gate_lr, weight_lr, momentum, weight_decay, seed)
-    trajectory = retention_trajectory(target_density * regrowth_headroom, pruning_epochs)
-    controller = PressureController(delta=pressure_step, beta=pressure_exponent)
+    validate.open_unit("target_density", target_density)
+    c = replace(config or HyperfluxConfig(), **options)
+    pruning_epochs, regrowth_epochs, weight_lr = c.pruning_epochs, c.regrowth_epochs, c.weight_lr
+    torch.manual_seed(c.seed)
+    net = _GatedNet(model, selection, c)
+    trajectory = retention_trajectory(target_density * c.regrowth_headroom, pruning_epochs)
+    controller = PressureController(delta=c.pressure_step, beta=c.pressure_exponent)
     log: list[HyperfluxEpoch] = []
 
     def after_pruning_epoch(done: EpochLoss) -> None:
@@ -267,7 +294,8 @@ def hyperflux_prune(
         net.train(batches, loss_fn, regrowth_epochs, lambda: 0.0, after_regrowth_epoch, [
             factor_schedule(net.weight_opt, 1.0, lambda j: cosine(j, regrowth_epochs, weight_lr / 10, weight_lr / 100)),
             factor_schedule(net.gate_opt, 1.0,
-                            lambda j: gate_lr * regrowth_gate_lr_factor * regrowth_gate_decay**j if j < 50 else 0.0),
+                            lambda j: c.gate_lr * c.regrowth_gate_lr_factor * c.regrowth_gate_decay**j
+                            if j < 50 else 0.0),
         ])
     masks = net.prune()
     return HyperfluxResult(
@@ -285,13 +313,10 @@ def pressure_ladder(
     loss_fn: LossFn,
     pressures: Sequence[float],
     epochs_per_level: int = 5,
-    seed: int = 0,
-    weight_lr: float = 0.01,
-    gate_lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    gate_init: tuple[float, float] = (0.2, 0.5),
+    config: HyperfluxConfig | None = None,
+    *,
     selection: ParamSelection = ParamSelection(),
+    **options: Any,
 ) -> PressureLadder:
     """Hold each pressure Γ for ``epochs_per_level`` epochs (increasing order, gates carried
     over) and record the density at the end of each level (note A.6 step 4).
@@ -303,10 +328,10 @@ def pressure_ladder(
         raise UsageError("the pressure ladder needs at least one positive pressure")
     if list(pressures) != sorted(pressures):
         raise UsageError("give the pressure ladder in increasing order")
-    if epochs_per_level < 1:
-        raise UsageError("epochs_per_level must be >= 1")
-    torch.manual_seed(seed)
-    net = _GatedNet(model, selection, gate_init, gate_lr, weight_lr, momentum, weight_decay, seed)
+    validate.integer("epochs_per_level", epochs_per_level, 1)
+    c = replace(config or HyperfluxConfig(), **options)
+    torch.manual_seed(c.seed)
+    net = _GatedNet(model, selection, c)
     log: list[HyperfluxEpoch] = []
     densities = []
     for pressure in pressures:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal, get_args
 
 import torch
 from torch import nn
 
+from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
@@ -79,42 +80,71 @@ def level_density_count(level: int, rate: float, n: int) -> int:
     return n - removed_count(1.0 - (1.0 - rate) ** level, n)
 
 
+@dataclass(frozen=True)
+class ImpConfig:
+    """Settings of an IMP sweep (the command line's defaults; a resumed sweep needs the same).
+
+    ``rate``: fraction of the remaining prunable weights removed per level. ``rewind``:
+    ``"init"`` resets survivors to the weights the model has on entry, ``"early"`` to a
+    copy taken after ``rewind_steps`` optimizer steps of dense training, ``"none"`` keeps
+    training the current weights (fine-tuning). ``epochs_dense`` trains level 0 (``None``:
+    ``epochs_per_level``; 0: the model is already trained). SGD with momentum, constant ``lr``.
+    """
+
+    rate: float = 0.2
+    levels: int = 10
+    rewind: Rewind = "init"
+    rewind_steps: int = 10
+    epochs_per_level: int = 5
+    epochs_dense: int | None = None
+    lr: float = 0.05
+    momentum: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.open_unit("rate", self.rate)
+        validate.integer("levels", self.levels, 0)
+        validate.choice("rewind", self.rewind, get_args(Rewind))
+        validate.integer("rewind_steps", self.rewind_steps, 0)
+        validate.integer("epochs_per_level", self.epochs_per_level, 0)
+        if self.epochs_dense is not None:
+            validate.integer("epochs_dense", self.epochs_dense, 0)
+        validate.positive("lr", self.lr)
+        validate.non_negative("momentum", self.momentum)
+        validate.integer("seed", self.seed, 0)
+        if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
+            raise OptionError("rewind", "{0} early needs dense training (epochs_dense > 0) and rewind_steps >= 1")
+
+
 def iterative_magnitude_pruning(
     model: nn.Module,
     train_batches: Batches,
     eval_batches: Batches,
     loss_fn: LossFn,
-    rate: float = 0.2,
-    levels: int = 10,
-    rewind: Rewind = "init",
-    rewind_steps: int = 10,
-    epochs_per_level: int = 1,
-    epochs_dense: int | None = None,
-    lr: float = 0.01,
-    momentum: float = 0.9,
-    seed: int = 0,
+    config: ImpConfig | None = None,
+    *,
     out_dir: str | Path | None = None,
     resume: bool = True,
     progress: Callable[[ImpRow], None] | None = None,
+    **options: Any,
 ) -> ImpResult:
-    """Run IMP for ``levels`` pruning levels after the dense level 0; the model is updated.
+    """Run IMP for ``config.levels`` pruning levels after the dense level 0; the model is updated.
 
-    ``rewind``: ``"init"`` resets survivors to the weights ``model`` has on entry,
-    ``"early"`` to a copy taken after ``rewind_steps`` optimizer steps of dense training,
-    ``"none"`` keeps training the current weights (fine-tuning). ``epochs_dense`` (default
-    ``epochs_per_level``) trains level 0; 0 means ``model`` is already trained. Training is
-    SGD with momentum over ``train_batches`` in their fixed order.
+    ``options`` are :class:`ImpConfig` fields overriding ``config`` (default ``ImpConfig()``).
+    Training walks ``train_batches`` in their fixed order; each level's row is also passed
+    to ``progress``.
     """
-    _check_args(rate, levels, rewind, rewind_steps, epochs_per_level, epochs_dense, lr)
-    epochs_dense = epochs_per_level if epochs_dense is None else epochs_dense
+    c = replace(config or ImpConfig(), **options)
+    epochs_dense = c.epochs_per_level if c.epochs_dense is None else c.epochs_dense
     params = prunable_parameters(model)
     if not params:
         raise UsageError("model has no prunable weights (Linear/Conv weight tensors)")
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
-    settings = {"rate": rate, "rewind": rewind, "rewind_steps": rewind_steps, "seed": seed,
-                "epochs_per_level": epochs_per_level, "epochs_dense": epochs_dense, "lr": lr,
-                "momentum": momentum}
+    settings = {"rate": c.rate, "rewind": c.rewind, "rewind_steps": c.rewind_steps, "seed": c.seed,
+                "epochs_per_level": c.epochs_per_level, "epochs_dense": epochs_dense, "lr": c.lr,
+                "momentum": c.momentum}
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
@@ -131,10 +161,10 @@ def iterative_magnitude_pruning(
             resumed_after = rows[-1].level
 
     if not rows:
-        rewind_state = _state_copy(model) if rewind == "init" else None
-        early = _train(model, train_batches, loss_fn, masks, epochs_dense, lr, momentum, seed,
-                       snapshot_after=rewind_steps if rewind == "early" else None)
-        if rewind == "early":
+        rewind_state = _state_copy(model) if c.rewind == "init" else None
+        early = _train(model, train_batches, loss_fn, masks, epochs_dense, c.lr, c.momentum, c.seed,
+                       snapshot_after=c.rewind_steps if c.rewind == "early" else None)
+        if c.rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
         _save_level(out, model, masks, row, rows, settings, rewind_state)
@@ -142,15 +172,15 @@ def iterative_magnitude_pruning(
         if progress:
             progress(row)
 
-    for level in range(rows[-1].level + 1, levels + 1):
+    for level in range(rows[-1].level + 1, c.levels + 1):
         current = [torch.where(masks[name], p.detach(), torch.zeros_like(p)) for name, p in params]
-        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - (1.0 - rate) ** level)
+        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - (1.0 - c.rate) ** level)
         # Pruned weights are zero, so they sort first and stay pruned; `&` guards ties
         # with live weights that are exactly zero.
         masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
-        _train(model, train_batches, loss_fn, masks, epochs_per_level, lr, momentum, seed + level)
+        _train(model, train_batches, loss_fn, masks, c.epochs_per_level, c.lr, c.momentum, c.seed + level)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
         _save_level(out, model, masks, row, rows, settings, rewind_state)
         rows.append(row)
@@ -158,23 +188,6 @@ def iterative_magnitude_pruning(
             progress(row)
 
     return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None)
-
-
-def _check_args(rate, levels, rewind, rewind_steps, epochs_per_level, epochs_dense, lr) -> None:
-    if not 0.0 < rate < 1.0:
-        raise UsageError(f"IMP rate {rate} must lie in (0, 1) (fraction of remaining weights)")
-    if levels < 0:
-        raise UsageError(f"IMP levels must be ≥ 0, got {levels}")
-    if rewind not in ("init", "early", "none"):
-        raise UsageError(f"rewind must be init, early or none, got {rewind!r}")
-    if epochs_per_level < 0 or (epochs_dense is not None and epochs_dense < 0):
-        raise UsageError("epochs must be ≥ 0")
-    if rewind == "early" and (rewind_steps < 1 or epochs_dense == 0):
-        raise UsageError(
-            "rewind=early needs dense training (epochs_dense > 0) and rewind_steps ≥ 1"
-        )
-    if not lr > 0:
-        raise UsageError(f"learning rate must be positive, got {lr}")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:

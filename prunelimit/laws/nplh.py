@@ -19,7 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import UsageError
-from prunelimit.laws.hyperflux import pressure_ladder
+from prunelimit.laws.hyperflux import HyperfluxConfig, pressure_ladder
 from prunelimit.laws.points import LawPoints
 from prunelimit.laws.saliency import compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
@@ -144,14 +144,12 @@ def pressure_points(
     loss_fn: LossFn,
     pressures: Sequence[float],
     epochs_per_level: int = 5,
-    seed: int = 0,
-    gate_lr: float = 1e-3,
-    weight_lr: float = 0.01,
+    config: HyperfluxConfig | None = None,
+    **options: Any,
 ) -> LawPoints:
-    """(density, γ := Γ) at the end of each level of a constant-pressure Hyperflux ladder."""
-    ladder = pressure_ladder(
-        model, batches, loss_fn, pressures, epochs_per_level, seed, weight_lr=weight_lr, gate_lr=gate_lr
-    )
+    """(density, γ := Γ) at the end of each level of a constant-pressure Hyperflux ladder;
+    ``config`` and ``options`` as in :func:`~prunelimit.laws.hyperflux.pressure_ladder`."""
+    ladder = pressure_ladder(model, batches, loss_fn, pressures, epochs_per_level, config, **options)
     d = np.array(ladder.densities)
     return LawPoints.from_arrays(d[d > 0], np.array(ladder.pressures)[d > 0])
 
