@@ -235,7 +235,6 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
     """Checkpoint first, then the CSV: a level counts as done once its row is written."""
     if out is None:
         return
-    params = prunable_parameters(model)
     payload = {
         "format": FORMAT,
         "state_dict": _state_copy(model),
