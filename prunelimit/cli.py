@@ -24,7 +24,7 @@ from prunelimit.config import options_for, read_config
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated, install_signal_handlers
-from prunelimit.io.outputs import FOLDER, optional, preflight
+from prunelimit.io.outputs import optional, preflight
 from prunelimit.laws.hyperflux import HyperfluxConfig
 from prunelimit.laws.imp import ImpConfig
 from prunelimit.limits import check_counts
@@ -757,7 +757,7 @@ def prune(
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
-                api._require_data(inputs)
+                api.require_data(inputs)
             value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
@@ -785,6 +785,7 @@ def verify(
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
+    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).")] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
@@ -798,14 +799,15 @@ def verify(
         if refit and finetune_epochs < 1:
             raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
         preflight([optional("--plot", plot, "png"), report_output(report)],
-                  _inputs_of(o, checkpoint, eval_data), force)
+                  [*_inputs_of(o, checkpoint, eval_data), from_report], force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        api._require_data(inputs)
+        api.require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+        steps = api.curvature_steps(inputs, options) if from_report is None else 0
+        with progress("curvature", steps, progress_enabled(o.json)) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
-                             finetune_epochs if refit else 0, finetune_lr, store)
+                             finetune_epochs if refit else 0, finetune_lr, store, from_report)
         if plot is not None:
             from prunelimit.report.plots import plot_verify
 

@@ -209,7 +209,7 @@ def render_prune(rep) -> None:
 
 
 def render_verify(rep) -> None:
-    b, a = rep.bounds, rep.actual
+    b, a = rep.prediction, rep.actual
     table = Table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
     path = " (layer-wise path)" if b.scope == "layer" else ""
     table.add_row(f"predicted ρ*{path}", pct(b.ratio), pct(1 - b.ratio))
@@ -230,7 +230,9 @@ def render_verify(rep) -> None:
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes")
-    for warning in b.warnings:
+    if b.source is not None:
+        stdout.print(f"prediction read from {b.source} (no curvature work)")
+    for warning in rep.warnings:
         stdout.print(f"[yellow]warning:[/] {warning}")
     for line in rep.diagnosis:
         stdout.print(f"[magenta]why:[/] {line}")
