@@ -24,8 +24,11 @@ from prunelimit.config import options_for, read_config
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated, install_signal_handlers
-from prunelimit.io.outputs import FOLDER, optional, preflight
+from prunelimit.io.outputs import optional, preflight
+from prunelimit.laws.hyperflux import HyperfluxConfig
+from prunelimit.laws.imp import ImpConfig
 from prunelimit.limits import check_counts
+from prunelimit.pruning.magnitude import check_prune_scope
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.theory.profile import SCOPES
@@ -613,13 +616,13 @@ def imp(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.")],
     data: DataOpt = None,
     eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy).")] = None,
-    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = 0.2,
-    levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = 10,
-    rewind: Annotated[str, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = "init",
-    rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = 10,
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = 5,
-    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = None,
-    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.05,
+    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
+    levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
+    rewind: Annotated[str, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
+    rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = ImpConfig.rewind_steps,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = ImpConfig.epochs_per_level,
+    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = ImpConfig.epochs_dense,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = ImpConfig.lr,
     model: ModelOpt = None,
     loss: LossOpt = "ce",
     batch_size: BatchOpt = 128,
@@ -629,8 +632,12 @@ def imp(
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
-        rep = api.imp(source, output, data, eval_data, rate, levels, rewind, rewind_steps, epochs, epochs_dense,
-                      lr, model, loss, batch_size, max_samples, trust_pickle, download, o.device, o.seed)
+        with flag_names(epochs_per_level="--epochs"):
+            config = ImpConfig(rate=rate, levels=levels, rewind=rewind, rewind_steps=rewind_steps,
+                               epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
+        rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
+                      batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle, download=download,
+                      device=o.device)
         body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
                 "resumed_after": rep.resumed_after, "rows": rep.rows}
         emit("imp", body, o.json, console.render_imp, rep)
@@ -732,7 +739,7 @@ def prune(
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
     from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.")] = None,
-    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer).")] = "global",
+    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
@@ -746,7 +753,7 @@ def prune(
     with handled(o.debug):
         options = _curvature(o)
         _check_acc_drop(acc_drop)
-        _check_scope(scope)
+        check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
@@ -756,7 +763,7 @@ def prune(
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
-                api._require_data(inputs)
+                api.require_data(inputs)
             value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
@@ -772,6 +779,30 @@ def prune(
                 raise typer.Exit(1)
 
 
+@app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio 0.9 -o pruned.pt && "
+                    "prunelimit export pruned.pt -o model.sparse.safetensors --bench")
+@shared(_model_data_options, _general_options)
+def export(
+    o: SimpleNamespace,
+    checkpoint: Annotated[Path, typer.Argument(help="A pruned checkpoint (with masks: from prune, hyperflux, imp or torch-prune).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sparse safetensors file to write (load it with prunelimit.load_sparse; every command reads it).")],
+    bench: Annotated[bool, typer.Option("--bench", help="Also time dense vs sparse inference on --device at batch 1 and --batch-size.")] = False,
+    pattern: Annotated[str, typer.Option("--pattern", help="--bench kernel: csr (torch.sparse CSR, any device) | 2:4 (semi-structured, CUDA only; prune with --scope 2:4).")] = "csr",
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Write a pruned checkpoint as a small sparse safetensors file: sizes per tensor, and latency with --bench."""
+    with handled(o.debug):
+        from prunelimit.export.exporter import check_options
+
+        check_options(output, bench, pattern, o.device)
+        preflight([optional("-o", output, "safetensors"), report_output(report)], _inputs_of(o, checkpoint), force)
+        inputs = _inputs(o, checkpoint) if bench else None
+        rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
+        emit("export", rep.to_json(), o.json, console.render_export, rep)
+        _write_report(report, "export", rep.to_json(), dict, force)
+
+
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
 @shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def verify(
@@ -784,6 +815,7 @@ def verify(
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
+    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).")] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
@@ -797,14 +829,15 @@ def verify(
         if refit and finetune_epochs < 1:
             raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
         preflight([optional("--plot", plot, "png"), report_output(report)],
-                  _inputs_of(o, checkpoint, eval_data), force)
+                  [*_inputs_of(o, checkpoint, eval_data), from_report], force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        api._require_data(inputs)
+        api.require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+        steps = api.curvature_steps(inputs, options) if from_report is None else 0
+        with progress("curvature", steps, progress_enabled(o.json)) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
-                             finetune_epochs if refit else 0, finetune_lr, store)
+                             finetune_epochs if refit else 0, finetune_lr, store, from_report)
         if plot is not None:
             from prunelimit.report.plots import plot_verify
 
@@ -860,10 +893,10 @@ def hyperflux(
     model: ModelOpt = None,
     data: DataOpt = None,
     eval_data: EvalDataOpt = None,
-    pruning_epochs: Annotated[int, typer.Option("--pruning-epochs", help="Epochs of the pressure phase.")] = 40,
-    regrowth_epochs: Annotated[int, typer.Option("--regrowth-epochs", help="Epochs of the regrowth phase (Γ = 0).")] = 10,
-    weight_lr: Annotated[float, typer.Option("--weight-lr")] = 0.01,
-    gate_lr: Annotated[float, typer.Option("--gate-lr")] = 1e-2,
+    pruning_epochs: Annotated[int, typer.Option("--pruning-epochs", help="Epochs of the pressure phase.")] = HyperfluxConfig.pruning_epochs,
+    regrowth_epochs: Annotated[int, typer.Option("--regrowth-epochs", help="Epochs of the regrowth phase (Γ = 0).")] = HyperfluxConfig.regrowth_epochs,
+    weight_lr: Annotated[float, typer.Option("--weight-lr")] = HyperfluxConfig.weight_lr,
+    gate_lr: Annotated[float, typer.Option("--gate-lr")] = HyperfluxConfig.gate_lr,
     log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.")] = None,
     force: ForceOpt = False,
     loss: LossOpt = "ce",
@@ -874,9 +907,11 @@ def hyperflux(
 ) -> None:
     """Hyperflux L0 pruning to a target density: gates, flux, pressure scheduler, regrowth."""
     with handled(o.debug):
-        if not 0 < target_density < 1:
-            raise UsageError(f"--target-density is a kept fraction in (0, 1), got {target_density}")
-        rep = api.hyperflux(checkpoint, model, data, eval_data, target_density, output, pruning_epochs,
-                            regrowth_epochs, weight_lr, gate_lr, log, loss, batch_size, max_samples, trust_pickle,
-                            download, o.device, o.seed, force)
+        with flag_names():
+            config = HyperfluxConfig(pruning_epochs=pruning_epochs, regrowth_epochs=regrowth_epochs,
+                                     weight_lr=weight_lr, gate_lr=gate_lr, seed=o.seed)
+            rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
+                                eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
+                                max_samples=max_samples, trust_pickle=trust_pickle, download=download,
+                                device=o.device, force=force)
         emit("hyperflux", rep, o.json, console.render_hyperflux, rep)

@@ -1,0 +1,138 @@
+"""The pruning laws as commands: ``nplh``, ``imp`` and ``hyperflux``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from prunelimit.api.curvature import require_data
+from prunelimit.api.training import starting_point
+from prunelimit.errors import UsageError
+from prunelimit.inputs import Inputs
+from prunelimit.models.evaluate import evaluate
+
+if TYPE_CHECKING:
+    from prunelimit.laws.hyperflux import HyperfluxConfig
+    from prunelimit.laws.imp import ImpConfig
+
+
+# --------------------------------------------------------------------------- laws
+
+DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder for --mode pressure
+
+
+def parse_region(text: str) -> tuple[float, float] | str:
+    """``auto`` or ``LOW,HIGH`` density fractions for the pruning-law fit."""
+    if text == "auto":
+        return "auto"
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--region {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5") from None
+    if not 0 < low < high <= 1:
+        raise UsageError(f"--region {text!r}: need 0 < LOW < HIGH <= 1 (fractions, not percent)")
+    return (low, high)
+
+
+def nplh(
+    inputs: Inputs, metric: str = "magnitude", mode: str = "static", region: tuple[float, float] | str = (0.005, 0.5),
+    rate: float = 0.1, finetune_steps: int = 20, pressures: tuple[float, ...] = DEFAULT_PRESSURES,
+    epochs_per_level: int = 3, seed: int = 0,
+):
+    """Record (density, γ) points for a saliency and fit the Neural Pruning Law (laws.md Part A)."""
+    from prunelimit.laws.nplh import (
+        fit_nplh,
+        iterative_points,
+        pressure_points,
+        static_points,
+    )
+    from prunelimit.laws.saliency import compute_saliency
+
+    require_data(inputs)
+    if mode == "static":
+        scores = compute_saliency(inputs.model, inputs.batches, inputs.loss_fn, metric, selection=inputs.selection,
+                                  seed=seed).scores
+        points = static_points(scores)
+    elif mode == "iterative":
+        points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, metric, rate=rate,
+                                  finetune_steps=finetune_steps, seed=seed, selection=inputs.selection).points
+    elif mode == "pressure":
+        points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, pressures, epochs_per_level, seed=seed)
+    else:
+        raise UsageError(f"--mode {mode!r}: use static, iterative or pressure")
+    return fit_nplh(points, region=region, seed=seed)
+
+
+def imp(
+    source: str, output, config: "ImpConfig | None" = None, *, data: str | None = None,
+    eval_data: str | None = None, model: str | None = None, loss: str = "ce", batch_size: int = 128,
+    max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
+):
+    """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec).
+
+    ``config`` (default ``ImpConfig()``): with ``epochs_dense`` unset a checkpoint is taken
+    as trained (0 dense epochs) and a fresh model trains like every level."""
+    from pathlib import Path
+
+    from prunelimit.io.outputs import preflight
+    from prunelimit.laws.imp import ImpConfig, iterative_magnitude_pruning, output_folder
+
+    config = config or ImpConfig()
+    preflight([output_folder(output)], [source, model, data, eval_data, loss])
+    from_file = Path(source).is_file()
+    start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
+                           loss, batch_size, max_samples, trust_pickle, download, device, config.seed)
+    if config.epochs_dense is None:
+        config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
+    return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
+                                       out_dir=output)
+
+
+def hyperflux(
+    output, target_density: float, config: "HyperfluxConfig | None" = None, *, checkpoint=None,
+    model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str = "ce",
+    batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
+    device: str = "auto", force: bool = False,
+) -> dict:
+    """Hyperflux L0 pruning (laws.md Part A) of a checkpoint or a fresh model; saves the pruned file.
+
+    ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``."""
+    import csv
+    import io
+
+    from prunelimit import validate
+    from prunelimit.io.atomic import write_text_atomic
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import Output, optional, preflight
+    from prunelimit.laws.hyperflux import HyperfluxConfig, hyperflux_prune
+
+    validate.open_unit("target_density", target_density)
+    config = config or HyperfluxConfig()
+    preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")],
+              [checkpoint, model, data, eval_data, loss], force)
+    start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
+                           download, device, config.seed)
+    net, batches, evaluation, loss_fn, spec = start.model, start.train, start.evaluation, start.loss_fn, start.spec
+    data, eval_data = start.data, start.eval_data
+    dense = evaluate(net, evaluation, loss_fn)
+    result = hyperflux_prune(net, batches, loss_fn, target_density, config)
+    after = evaluate(net, evaluation, loss_fn)
+    masks = dict(zip(result.names, result.masks))
+    save_checkpoint(output, spec, net.state_dict(), masks, {"data": data, "eval_data": eval_data,
+                                                            "pruned": {"method": "hyperflux", "density": result.density}},
+                    force)
+    if log is not None:
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["epoch", "phase", "pressure", "density", "target", "loss"])
+        for e in result.log:
+            writer.writerow([e.epoch, e.phase, e.pressure, e.density, e.target, e.loss])
+        write_text_atomic(log, buf.getvalue(), force)
+    return {
+        "output": str(output), "requested_density": target_density, "density": result.density,
+        "before": {"loss": dense.loss, "accuracy": dense.accuracy},
+        "after": {"loss": after.loss, "accuracy": after.accuracy},
+        "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density} for e in result.log],
+    }

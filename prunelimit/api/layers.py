@@ -1,0 +1,82 @@
+"""``--per-layer``: each layer's curvature and its part in the limit, beside a spectrum or a
+bound (``prunelimit.curvature.layers`` computes the blocks, ``prunelimit.theory.layers``
+the shares)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from prunelimit.api.curvature import (
+    LimitTarget,
+    SpectrumReport,
+    _basis_storage,
+    _hessian_operator,
+    _optional_target,
+)
+from prunelimit.api.options import CurvatureOptions
+from prunelimit.inputs import Inputs
+from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.theory.profile import PruningPath
+
+if TYPE_CHECKING:
+    from prunelimit.theory.layers import LayerBreakdown
+
+
+def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
+    """``body`` with ``layers`` (one item a block) and ``layer_curvature`` (how, at which ρ*)
+    when the per-layer curvature was asked for."""
+    if layers is None:
+        return body
+    return {**body, "layers": [layer.to_json() for layer in layers.layers], "layer_curvature": layers.to_json()}
+
+
+def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None) -> SpectrumReport:
+    """``spec`` with each layer's curvature and, where ρ* is defined, its part in F at the
+    ρ* the spectrum was refined for (global path)."""
+    target = _optional_target(inputs, options, spec.batch_losses)
+    path = None if target is None else target.profile
+    layers = layer_breakdown(inputs, options, spec, target, path, spec.limit_ratio, "global", progress)
+    return replace(spec, dense=None, layers=layers)
+
+
+def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, target: LimitTarget | None,
+                    path: PruningPath | None, ratio: float | None, scope: str, progress=None) -> "LayerBreakdown":
+    """Per-layer curvature and each layer's part in the limit at ``ratio`` = ρ* on ``path``.
+
+    The diagonal blocks are exact when ``spec`` carries the dense Hessian (the exact solver
+    formed it in this run) or ``--method exact`` is asked for (then formed block by block,
+    D columns); otherwise Lanczos on every block in lockstep over the spectrum's curvature data.
+    """
+    import torch
+
+    from prunelimit.curvature.layers import (LAYER_PROBES, LAYER_STEPS, BlockCost, exact_block_curvature,
+                                             formed_block_curvature, lanczos_block_curvature, parameter_blocks)
+    from prunelimit.data.batches import total_samples
+    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
+    from prunelimit.theory.layers import layer_shares
+
+    start = time.perf_counter()
+    named = hessian_parameters(inputs.model, inputs.selection)
+    prunable = prunable_parameters(inputs.model, inputs.selection)
+    blocks = parameter_blocks([n for n, _ in named], [p.numel() for _, p in named], [n for n, _ in prunable])
+    callback = None if progress is None else (lambda done: progress(done, None, "per-layer curvature"))
+    steps = probes = None
+    if spec.dense is not None:
+        method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
+    elif options.method == "exact":
+        op = _hessian_operator(inputs, options, dtype=torch.float64)
+        method, curvature = "formed", formed_block_curvature(op.matmat, op.dim, blocks, callback)
+        hvps = op.hvps
+    else:
+        steps, probes = LAYER_STEPS, LAYER_PROBES
+        data = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples,
+                                                                           total_samples(inputs.batches)), options.seed)
+        op = _hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
+        storage = _basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
+        curvature = lanczos_block_curvature(op.matmat, op.dim, blocks, steps, probes, options.seed, storage, callback)
+        method, hvps = "lanczos", op.hvps
+    cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
+    return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
+                        None if target is None else target.epsilon, ratio, cost, options.negative, scope)
