@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 
+from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
 from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
@@ -210,9 +211,9 @@ class MemoryUse:
 
 PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
 # Cost-aware default: the exact spectrum when its D products are predicted to take at most
-# this long and the dense float64 Hessian (plus eigvalsh's copy) fits this much memory.
+# this long and the dense float64 Hessian fits ``EXACT_MEMORY_BYTES`` (the limit
+# ``curvature.exact.exact_hessian`` enforces).
 EXACT_TIME_BUDGET_S = 60.0
-EXACT_MEMORY_BYTES = 2 * 2**30
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
 LOCKSTEP_PROBES_DEFAULT = 4  # ... of one lockstep group of probes
 # Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
@@ -610,8 +611,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
     if not choice.adaptive:
         callback = (lambda done, total: progress(done, total)) if progress else None
-        quad = slq(op.matvec, op.dim, choice.iterations, choice.runs, options.seed, "h", callback=callback,
-                   storage_dtype=storage, matmat=op.matmat, lockstep=op.lockstep)
+        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
+                   storage_dtype=storage, lockstep=op.lockstep)
         return quad, None, ()
 
     def assess(quad) -> Assessment:
@@ -621,7 +622,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
     plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,
                         op.lockstep)
-    result = adaptive_slq(op.matmat, op.dim, plan, assess, options.seed, storage, progress,
+    result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
     return result.quadrature, result.stopped_by, result.trail
 
@@ -643,13 +644,15 @@ def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, tar
     """ρ* of the first probe on each half of the subsample, at the steps the main run took
     (common probe: the difference is the data's, not the probe's). Returns the two ratios
     and the products spent."""
+    from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
     steps = int(max(len(r) for r in quad.nodes))
     ratios, spent = [], 0
     for half in (subsample.half_a, subsample.half_b):
         op = _hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
-        half_quad = slq(op.matvec, op.dim, steps, 1, options.seed, "h", storage_dtype=storage)
+        # One probe: single products (matvec), as a lone Lanczos run takes them.
+        half_quad = slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage)
         ratios.append(_limit_ratio(target, half_quad, options))
         spent += op.hvps
     return (ratios[0], ratios[1]), spent
@@ -661,7 +664,7 @@ def _slq_trace(op, quad, options: CurvatureOptions) -> tuple[float, float]:
     from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
 
     runs = quad.runs
-    extra = hutchinson_samples(op.matvec, op.dim, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
+    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
     est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
     return est.value, est.stderr
 
