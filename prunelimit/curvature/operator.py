@@ -83,18 +83,8 @@ class DenseOperator:
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
             raise UsageError(f"a dense operator needs a square matrix, got shape {tuple(matrix.shape)}")
         self.matrix = matrix
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.matrix.shape[0], self.matrix.shape[1])
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.matrix.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.matrix.device
+        self.shape = (matrix.shape[0], matrix.shape[1])
+        self.dtype, self.device = matrix.dtype, matrix.device
 
     def matvec(self, v: Tensor) -> Tensor:
         return (self.matrix @ v.to(self.matrix)).to(v)
@@ -113,18 +103,7 @@ class Columnwise:
 
     def __init__(self, op: CurvatureOperator) -> None:
         self.op = op
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.op.shape
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.op.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.op.device
+        self.shape, self.dtype, self.device = op.shape, op.dtype, op.device
 
     def matvec(self, v: Tensor) -> Tensor:
         return self.op.matvec(v)
