@@ -11,7 +11,7 @@ with a warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Sequence
 
 from prunelimit.errors import UsageError
@@ -32,6 +32,7 @@ class Provenance:
     prunable: int | None
     fingerprint: str | None
     options: dict[str, Any]
+    weights: str | None = None  # sha256 of the model's state: same weights (never compared for a baseline)
 
 
 def recorded(report: dict[str, Any]) -> Provenance:
@@ -39,8 +40,9 @@ def recorded(report: dict[str, Any]) -> Provenance:
     params = report.get("params") if isinstance(report.get("params"), dict) else {}
     data = report.get("data") if isinstance(report.get("data"), dict) else {}
     options = report.get("options") if isinstance(report.get("options"), dict) else {}
+    weights = report.get("weights") if isinstance(report.get("weights"), dict) else {}
     return Provenance(report.get("method"), params.get("hessian"), params.get("prunable"), data.get("fingerprint"),
-                      options)
+                      options, weights.get("fingerprint"))
 
 
 def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], list[str], list[str]]:
@@ -86,7 +88,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     ``CurvatureOptions``): cheap, no curvature work (the data is hashed once)."""
     import dataclasses
 
-    from prunelimit.cache import data_fingerprint
+    from prunelimit.cache import data_fingerprint, weights_fingerprint
     from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
 
@@ -97,5 +99,24 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian_parameters(model, selection)),
         sum(p.numel() for _, p in prunable_parameters(model, selection)), data_fingerprint(inputs.batches),
-        recorded_options,
+        recorded_options, weights_fingerprint(model),
     )
+
+
+def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -> list[str]:
+    """Refuse (``UsageError``, exit 2) a saved prediction computed for other weights, another
+    Hessian or prunable set, or other data than ``current``; return warnings for what the
+    report does not record. The method and options are the report's own: not compared."""
+    old = recorded(report)
+    incompatible, _, unrecorded = differences(replace(old, method=current.method), current)
+    if old.weights is not None and current.weights is not None and old.weights != current.weights:
+        incompatible.insert(0, "the weights differ")
+    if incompatible:
+        raise UsageError(f"{path} was computed for another problem than this model: {'; '.join(incompatible)}; "
+                         "run `prunelimit bounds` on this checkpoint and data, or drop --from")
+    if old.weights is None:
+        unrecorded.insert(0, "weights")
+    if unrecorded:
+        return [f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
+                "this model"]
+    return []

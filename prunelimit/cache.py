@@ -94,6 +94,14 @@ def data_fingerprint(batches: Iterable[Any] | None) -> str | None:
     return digest.hexdigest()
 
 
+def weights_fingerprint(model: Any) -> str:
+    """sha256 hex of a model's state (names, dtypes, shapes and bytes, in name order): two
+    reports with the same fingerprint describe the same weights."""
+    digest = hashlib.sha256()
+    _update_tensors(digest, "state", sorted(model.state_dict().items()))
+    return digest.hexdigest()
+
+
 def code_files(inputs: "Inputs") -> set[str]:
     """Source files of user code the result depends on: the files or modules named by the
     model and loss specs, and the files defining the model's module classes and the loss.

@@ -24,8 +24,9 @@ from prunelimit.config import options_for, read_config
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated, install_signal_handlers
-from prunelimit.io.outputs import FOLDER, optional, preflight
+from prunelimit.io.outputs import optional, preflight
 from prunelimit.limits import check_counts
+from prunelimit.pruning.magnitude import check_prune_scope
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.theory.profile import SCOPES
@@ -727,7 +728,7 @@ def prune(
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
     from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.")] = None,
-    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer).")] = "global",
+    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
@@ -741,7 +742,7 @@ def prune(
     with handled(o.debug):
         options = _curvature(o)
         _check_acc_drop(acc_drop)
-        _check_scope(scope)
+        check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
@@ -751,7 +752,7 @@ def prune(
         with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
-                api._require_data(inputs)
+                api.require_data(inputs)
             value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
@@ -767,6 +768,30 @@ def prune(
                 raise typer.Exit(1)
 
 
+@app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio 0.9 -o pruned.pt && "
+                    "prunelimit export pruned.pt -o model.sparse.safetensors --bench")
+@shared(_model_data_options, _general_options)
+def export(
+    o: SimpleNamespace,
+    checkpoint: Annotated[Path, typer.Argument(help="A pruned checkpoint (with masks: from prune, hyperflux, imp or torch-prune).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sparse safetensors file to write (load it with prunelimit.load_sparse; every command reads it).")],
+    bench: Annotated[bool, typer.Option("--bench", help="Also time dense vs sparse inference on --device at batch 1 and --batch-size.")] = False,
+    pattern: Annotated[str, typer.Option("--pattern", help="--bench kernel: csr (torch.sparse CSR, any device) | 2:4 (semi-structured, CUDA only; prune with --scope 2:4).")] = "csr",
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Write a pruned checkpoint as a small sparse safetensors file: sizes per tensor, and latency with --bench."""
+    with handled(o.debug):
+        from prunelimit.export.exporter import check_options
+
+        check_options(output, bench, pattern, o.device)
+        preflight([optional("-o", output, "safetensors"), report_output(report)], _inputs_of(o, checkpoint), force)
+        inputs = _inputs(o, checkpoint) if bench else None
+        rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
+        emit("export", rep.to_json(), o.json, console.render_export, rep)
+        _write_report(report, "export", rep.to_json(), dict, force)
+
+
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
 @shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def verify(
@@ -779,6 +804,7 @@ def verify(
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
+    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).")] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
@@ -792,14 +818,15 @@ def verify(
         if refit and finetune_epochs < 1:
             raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
         preflight([optional("--plot", plot, "png"), report_output(report)],
-                  _inputs_of(o, checkpoint, eval_data), force)
+                  [*_inputs_of(o, checkpoint, eval_data), from_report], force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        api._require_data(inputs)
+        api.require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+        steps = api.curvature_steps(inputs, options) if from_report is None else 0
+        with progress("curvature", steps, progress_enabled(o.json)) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
-                             finetune_epochs if refit else 0, finetune_lr, store)
+                             finetune_epochs if refit else 0, finetune_lr, store, from_report)
         if plot is not None:
             from prunelimit.report.plots import plot_verify
 

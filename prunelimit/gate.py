@@ -86,17 +86,18 @@ def plus_minus(report: dict[str, Any]) -> float:
     return float(value) if isinstance(value, (int, float)) and value == value and value >= 0 else 0.0
 
 
-def read_report(path: str | Path) -> dict[str, Any]:
+def read_report(path: str | Path, what: str = "baseline report") -> dict[str, Any]:
+    """A saved ``bounds``/``verify`` JSON document (``what`` names it in errors: exit 3)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"baseline report {path} not found")
-    check_file_size(path, MAX_REPORT_BYTES, "baseline report")
+        raise InputError(f"{what} {path} not found")
+    check_file_size(path, MAX_REPORT_BYTES, what)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, nested 1000s deep
-        raise InputError(f"baseline report {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
+        raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:
-        raise InputError(f"baseline report {path} cannot be read ({exc.strerror})") from None
+        raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
 
 
 def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:

@@ -30,6 +30,10 @@ FREE_INFLATE_BYTES = 64 << 20
 # A zero-stride or overlapping tensor view (e.g. ``expand``) may be materialised up to this
 # size; beyond it, it claims far more memory than the file holds, which only a bomb does.
 MAX_EXPANDED_BYTES = 16 << 20
+# A sparse tensor in an exported file (``prunelimit export``) may expand to its dense size
+# up to this multiple of its stored bytes (beyond FREE_INFLATE_BYTES): float32 CSR at a
+# density of 1/1000 expands about 700-fold; only a hostile file claims a vast empty shape.
+MAX_SPARSE_EXPANSION = 4_096
 # Containers (dict/list/tuple) nested inside a checkpoint or a YAML file: real files nest
 # fewer than 10 levels; Python's parsers and printers recurse and crash near 1000.
 MAX_NESTING = 100
@@ -144,6 +148,13 @@ def check_npz(path: Path, what: str) -> None:
                     f"{what} {path}: entry {entry.filename!r} declares shape {tuple(shape)} "
                     f"({_size(needed)}) but holds {_size(entry.file_size)}; the file is corrupt or hostile"
                 )
+
+
+def check_expansion(dense_bytes: int, stored_bytes: int, what: str) -> None:
+    """Refuse a sparse tensor whose dense form would be far larger than what the file stores."""
+    if dense_bytes > FREE_INFLATE_BYTES and dense_bytes > MAX_SPARSE_EXPANSION * max(stored_bytes, 1):
+        raise ValueError(f"{what} would expand from {_size(stored_bytes)} to {_size(dense_bytes)}, "
+                         f"more than {MAX_SPARSE_EXPANSION:,}-fold (a size bomb?)")
 
 
 # --- Loaded objects (checkpoint pickles) -------------------------------------------------------

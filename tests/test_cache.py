@@ -35,13 +35,13 @@ def _write_data(path, seed: int, n: int = 240) -> None:
 @pytest.fixture
 def forbid_curvature(monkeypatch):
     """Make any spectrum computation fail the test: a cache hit must not do curvature work."""
-    from prunelimit import api
+    from prunelimit.api import curvature as curvature_api
 
     def forbidden(*args, **kwargs):
         raise AssertionError("the spectrum was recomputed")
 
     def install():
-        monkeypatch.setattr(api, "spectrum", forbidden)
+        monkeypatch.setattr(curvature_api, "spectrum", forbidden)
 
     return install
 

@@ -229,7 +229,7 @@ def test_gate_pass_fail_exit_zero_and_junit(cli, own_ckpt, tmp_path):
 
 
 def test_gate_cache_hit_costs_no_hvps_and_misses_after_change(cli, own_ckpt, tmp_path, monkeypatch):
-    from prunelimit import api
+    from prunelimit.api import curvature as curvature_api
 
     cache = tmp_path / "cache"
     first = _json(_gate(cli, own_ckpt, cache, "--min-ratio", 0.0, "--json"))
@@ -238,7 +238,7 @@ def test_gate_cache_hit_costs_no_hvps_and_misses_after_change(cli, own_ckpt, tmp
     def forbidden(*args, **kwargs):
         raise AssertionError("spectrum recomputed on an unchanged model")
 
-    monkeypatch.setattr(api, "spectrum", forbidden)
+    monkeypatch.setattr(curvature_api, "spectrum", forbidden)
     second = _json(_gate(cli, own_ckpt, cache, "--min-ratio", 0.0, "--json"))
     assert second["cache_hit"] is True and second["measured"] == first["measured"]
     monkeypatch.undo()

@@ -144,12 +144,12 @@ def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
 @pytest.fixture
 def no_curvature(monkeypatch):
     """Any spectrum computation fails the test: a refusal must come before the curvature work."""
-    from prunelimit import api
+    from prunelimit.api import curvature as curvature_api
 
     def forbidden(*args, **kwargs):
         raise AssertionError("the spectrum was computed")
 
-    monkeypatch.setattr(api, "spectrum", forbidden)
+    monkeypatch.setattr(curvature_api, "spectrum", forbidden)
 
 
 @pytest.mark.parametrize("changes, reason", [

@@ -7,8 +7,12 @@ estimate and its uncertainty split into a truncation part (more steps shrink it)
 statistical part (more probes shrink it; ``prunelimit.theory.uncertainty``). Each stage
 then buys the cheaper remedy for the larger part:
 
-* steps: every run continues its recurrence (``LanczosRuns.extend``) to twice the steps,
-  so nothing computed before is thrown away;
+* steps: every run continues its recurrence (``LanczosRuns.extend``), so nothing computed
+  before is thrown away: to twice the steps at first, then to the steps a power law
+  through the last two stages' truncation parts predicts for the tolerance (between
+  ``MIN_GROWTH`` and 2× the current steps). Truncation errors of Gauss-type rules fall at
+  least as fast as a power law in the steps, so the prediction errs towards more steps,
+  and it saves up to half of a doubling's products where the tolerance is just missed;
 * probes: as many new runs as there are, seeded in order, brought to the current steps.
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
@@ -20,6 +24,7 @@ plan of the final probes and steps, to the operator's rounding.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -32,6 +37,8 @@ from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
 
 STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "converged")
+MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
+TARGET_SHARE = 0.9  # ... and aims the truncation part at this share of what the tolerance leaves it
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,7 @@ def adaptive_slq(
     steps = max(1, min(plan.initial_steps, dim, plan.max_products // add_runs))
     spent = 0
     trail: list[Stage] = []
+    truncation: list[tuple[int, float]] = []  # (steps, truncation part) after each steps stage
     text = "first stage"
     while True:
         new_groups = _new_groups(op, add_runs, steps, plan.lockstep, generator, storage_dtype)
@@ -139,6 +147,8 @@ def adaptive_slq(
         elapsed = clock() - start
         trail.append(Stage(spent, len(results), steps, elapsed, verdict.estimate, verdict.plus_minus))
         text = describe(verdict)
+        if add_runs == 0 or not truncation:
+            truncation.append((steps, verdict.steps))
         if progress is not None:
             progress(spent, spent, text)
         if verdict.plus_minus <= plan.tolerance:
@@ -154,7 +164,8 @@ def adaptive_slq(
             left = min(left, int((plan.time_budget - elapsed) / per_product) if per_product > 0 else left)
         if grow_steps:
             add_runs = 0
-            new_steps = min(2 * steps, dim, steps + left // max(active, 1))
+            wanted = predicted_steps(truncation, plan.tolerance - verdict.statistical)
+            new_steps = min(wanted, dim, steps + left // max(active, 1))
             if new_steps <= steps:
                 return AdaptiveResult(quad, _limit(plan, left, spent), trail)
             steps = new_steps
@@ -162,6 +173,22 @@ def adaptive_slq(
             add_runs = min(len(results), left // steps)
             if add_runs < 1:
                 return AdaptiveResult(quad, _limit(plan, left, spent), trail)
+
+
+def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:
+    """Steps at which the truncation part should reach ``TARGET_SHARE · allowed``, from the
+    power law through the last two ``(steps, truncation)`` points; twice the last steps
+    without two shrinking points, and always within [``MIN_GROWTH``, 2] times them."""
+    steps = history[-1][0]
+    low, high = math.ceil(MIN_GROWTH * steps), 2 * steps
+    if len(history) < 2 or allowed <= 0:
+        return high
+    (m1, e1), (m2, e2) = history[-2], history[-1]
+    if not (m2 > m1 and 0 < e2 < e1):
+        return high
+    rate = math.log(e1 / e2) / math.log(m2 / m1)
+    wanted = m2 * (e2 / (TARGET_SHARE * allowed)) ** (1 / rate)
+    return int(min(high, max(low, math.ceil(wanted))))
 
 
 def _limit(plan: AdaptivePlan, left: int, spent: int) -> str:

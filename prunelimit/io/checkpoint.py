@@ -1,7 +1,8 @@
 """Checkpoint formats in and out (SPEC §5).
 
 Read: plain state dicts, ``{"state_dict": ...}`` / ``{"model_state_dict": ...}``,
-prunelimit's own ``prunelimit/1`` files, ``.safetensors``, ``torch.nn.utils.prune``
+prunelimit's own ``prunelimit/1`` files, ``.safetensors`` (sparse exports of
+``prunelimit export`` included, decoded to dense tensors with their masks), ``torch.nn.utils.prune``
 state dicts (``weight_orig`` + ``weight_mask``), with ``module.`` / ``_orig_mod.``
 prefixes stripped. Everything loads with ``weights_only=True``; a whole pickled module
 or a TorchScript archive (which is code: loading runs its ``__setstate__``, calling it
@@ -35,7 +36,7 @@ class RawCheckpoint:
     """What a checkpoint file holds, before a model is built around it."""
 
     path: Path
-    kind: str  # "prunelimit", "state_dict", "nested", "safetensors", "module", "torchscript"
+    kind: str  # "prunelimit", "state_dict", "nested", "safetensors", "sparse", "module", "torchscript"
     state_dict: dict[str, Tensor] = field(default_factory=dict)
     model_spec: str | None = None
     masks: dict[str, Tensor] = field(default_factory=dict)
@@ -169,7 +170,13 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from prunelimit.export.sparse_file import read_sparse, sparse_header
+
     try:
+        if sparse_header(path) is not None:  # written by `prunelimit export`: weights, masks, spec and meta
+            sparse = read_sparse(path)
+            return RawCheckpoint(path, "sparse", state_dict=sparse.state_dict, masks=sparse.masks,
+                                 model_spec=sparse.model_spec, meta=_meta(path, sparse.meta))
         return RawCheckpoint(path, "safetensors", state_dict=load_file(str(path)))
     except (SafetensorError, OSError, ValueError) as exc:
         raise InputError(f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)})") from None

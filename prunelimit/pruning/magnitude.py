@@ -1,7 +1,9 @@
 """One-shot magnitude pruning ``MP_ρ`` (SPEC §2), global or layer-wise, in place.
 
 Global scope ranks all prunable weights together and zeroes exactly ``ceil(ρ·N)`` of
-them; layer scope zeroes ``ceil(ρ·n_t)`` in every tensor. The order comes from
+them; layer scope zeroes ``ceil(ρ·n_t)`` in every tensor; 2:4 scope (semi-structured,
+ρ = 0.5 only) keeps the 2 largest of every 4 consecutive weights along the input dimension,
+the pattern torch's 2:4 GPU kernels run (``prunelimit export --bench --pattern 2:4``). The order comes from
 :class:`~prunelimit.theory.profile.MagnitudeProfile` (stable sort of ``|w|``, ties broken by flat index), so weights
 that are already zero are removed first and the result is deterministic.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
+import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import UsageError
@@ -18,7 +21,9 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import LayerSparsity, Masks, apply_masks, overall_ratio, sparsity_table
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 
-Scope = Literal["global", "layer"]
+Scope = Literal["global", "layer", "2:4"]
+PRUNE_SCOPES = (*SCOPES, "2:4")  # the prediction follows SCOPES; 2:4 is a fixed pattern, not a path
+GROUP, KEEP = 4, 2
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,34 @@ def check_ratio(ratio: float) -> float:
     return float(ratio)
 
 
+def check_prune_scope(scope: str, ratio: str | float) -> None:
+    """Refuse an unknown scope, and 2:4 with any ratio but 0.5 (it removes exactly half)."""
+    if scope not in PRUNE_SCOPES:
+        raise UsageError(f"--scope {scope!r}: use {', '.join(PRUNE_SCOPES)}")
+    if scope == "2:4":
+        try:
+            half = float(ratio) == 1 - KEEP / GROUP
+        except ValueError:
+            half = False
+        if not half:
+            raise UsageError(f"--scope 2:4 keeps 2 of every 4 weights, a ratio of exactly 0.5 (got --ratio {ratio}); "
+                             "pass --ratio 0.5")
+
+
+def two_four_mask(weight: Tensor) -> Tensor:
+    """Keep the 2 largest |w| of every 4 consecutive weights along the input dimension (each
+    row of the tensor flattened after its first dimension); ties go to the lower index, and
+    a last group of fewer than 4 keeps its 2 largest (all, if it has at most 2)."""
+    rows = weight.detach().reshape(weight.shape[0] if weight.dim() > 1 else 1, -1)
+    cols = rows.shape[1]
+    pad = -cols % GROUP
+    magnitude = torch.nn.functional.pad(rows.abs(), (0, pad), value=-1.0)  # padding ranks last
+    groups = magnitude.view(rows.shape[0], -1, GROUP)
+    order = torch.sort(groups, dim=-1, descending=True, stable=True).indices
+    keep = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, order[..., :KEEP], True)
+    return keep.view(rows.shape[0], -1)[:, :cols].reshape(weight.shape)
+
+
 def prune_model(
     model: nn.Module,
     ratio: float,
@@ -73,10 +106,12 @@ def prune_model(
     named = prunable_parameters(model, selection)
     if not named:
         raise UsageError("the model has no prunable weights; widen the selection with include patterns")
-    order = MagnitudeOrder.of([p for _, p in named], scope)
-    masks = {
-        name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))
-    }
+    if scope == "2:4":
+        check_prune_scope(scope, ratio)
+        masks = {name: two_four_mask(p) for name, p in named}
+    else:
+        order = MagnitudeOrder.of([p for _, p in named], scope)
+        masks = {name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}
     apply_masks(model, masks)
     layers = sparsity_table(model, selection)
     return PruneResult(requested=ratio, achieved=overall_ratio(layers), masks=masks, layers=layers)

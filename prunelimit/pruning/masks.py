@@ -49,12 +49,15 @@ def _named(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Parameter]:
 
 @torch.no_grad()
 def apply_masks(model: nn.Module, masks: Mapping[str, Tensor]) -> None:
-    """Zero, in place, every weight whose mask entry is ``False``."""
+    """Zero, in place, every weight whose mask entry is ``False``.
+
+    The zeros are +0.0 (``p * mask`` would leave −0.0 for negative weights, a sign bit a
+    sparse export must then store: docs/export.md)."""
     for name, p in _named(model, masks).items():
         mask = masks[name]
         if mask.shape != p.shape:
             raise UsageError(f"mask for {name} has shape {tuple(mask.shape)}, weight {tuple(p.shape)}")
-        p.mul_(mask.to(device=p.device, dtype=p.dtype))
+        p.masked_fill_(~mask.to(device=p.device, dtype=torch.bool), 0.0)
 
 
 @torch.no_grad()

@@ -209,7 +209,7 @@ def render_prune(rep) -> None:
 
 
 def render_verify(rep) -> None:
-    b, a = rep.bounds, rep.actual
+    b, a = rep.prediction, rep.actual
     table = Table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
     path = " (layer-wise path)" if b.scope == "layer" else ""
     table.add_row(f"predicted ρ*{path}", pct(b.ratio), pct(1 - b.ratio))
@@ -230,7 +230,9 @@ def render_verify(rep) -> None:
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes")
-    for warning in b.warnings:
+    if b.source is not None:
+        stdout.print(f"prediction read from {b.source} (no curvature work)")
+    for warning in rep.warnings:
         stdout.print(f"[yellow]warning:[/] {warning}")
     for line in rep.diagnosis:
         stdout.print(f"[magenta]why:[/] {line}")
@@ -252,3 +254,36 @@ def render_hyperflux(rep: dict) -> None:
         ev = rep[label]
         stdout.print(f"{label:>7}: loss {ev['loss']:.4f} · accuracy {pct(ev['accuracy'])}")
     stdout.print(f"wrote {rep['output']}")
+
+
+def size(nbytes: int) -> str:
+    if nbytes < 10_000:
+        return f"{nbytes:,} B"
+    return f"{nbytes / 1024:,.1f} KiB" if nbytes < 10_000_000 else f"{nbytes / 2**20:,.1f} MiB"
+
+
+def render_export(rep) -> None:
+    table = Table("tensor", "shape", "dtype", "density", "format", "dense", "exported",
+                  title=f"Exported {rep.output}")
+    for t in rep.tensors:
+        extras = [f"{what} {fmt}" for what, fmt in (("−0.0", t.negzero), ("mask", t.mask)) if fmt not in (None, "values")]
+        table.add_row(t.name, "×".join(map(str, t.shape)) or "scalar", t.dtype, pct(t.density),
+                      " + ".join([t.format, *extras]), size(t.dense_bytes), size(t.total_bytes))
+    stdout.print(table)
+    stdout.print(f"dense tensors {size(rep.dense_bytes)} → file {size(rep.file_bytes)} "
+                 f"(data {size(rep.data_bytes)} + header {size(rep.file_bytes - rep.data_bytes)}): "
+                 f"[bold]{rep.ratio:.3f}×[/] the dense size")
+    if rep.bench is not None:
+        render_bench(rep.bench)
+
+
+def render_bench(b) -> None:
+    table = Table("batch", "dense ms", "sparse ms", "speedup", "",
+                  title=f"Inference latency on {b.device} ({b.pattern}, {b.dtype}, {b.threads} thread(s))")
+    for r in b.rows:
+        table.add_row(str(r.batch), f"{r.dense_ms:.4g}", f"{r.sparse_ms:.4g}", f"{r.speedup:.2f}×", r.verdict)
+    stdout.print(table)
+    stdout.print(f"sparse layers: {', '.join(b.sparse_layers) or 'none (no pruned Linear layer)'} · "
+                 f"largest output difference {b.max_abs_diff:.3g}")
+    for layer in b.dense_layers:
+        stdout.print(f"[yellow]kept dense:[/] {layer}")

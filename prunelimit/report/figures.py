@@ -72,7 +72,7 @@ def bounds_figure(rep) -> Figure:
 
 def verify_figure(rep) -> Figure:
     """Loss and accuracy against the ratio (``VerifyReport``), prediction and bounds as vertical lines."""
-    a, b = rep.actual, rep.bounds
+    a, b = rep.actual, rep.prediction
     points = sorted((*a.probes, *a.curve), key=lambda pt: pt.ratio)
     # the two criteria probe different ratios: plot each series where it was measured
     lossy = [pt for pt in points if pt.loss == pt.loss]
@@ -135,5 +135,7 @@ def bounds_figures(rep) -> dict[str, Figure]:
 
 
 def verify_figures(rep) -> dict[str, Figure]:
-    """The ``bounds`` figures plus loss and accuracy against the ratio."""
-    return {**bounds_figures(rep.bounds), "loss and accuracy against the ratio": verify_figure(rep)}
+    """The ``bounds`` figures (when the prediction was computed, not read from a file) plus
+    loss and accuracy against the ratio."""
+    shown = {} if rep.bounds is None else bounds_figures(rep.bounds)
+    return {**shown, "loss and accuracy against the ratio": verify_figure(rep)}

@@ -56,6 +56,9 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("params.prunable", "prunable weights N", "count"),
     ("params.hessian", "Hessian parameters D", "count"),
     ("timing.seconds", "curvature time (s)", "number"),
+    ("size.dense_bytes", "dense tensors (bytes)", "count"),
+    ("size.file_bytes", "exported file (bytes)", "count"),
+    ("size.ratio", "exported / dense size", "number"),
 )
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
 

@@ -1,0 +1,51 @@
+"""The commands as Python functions on loaded inputs: each returns a dataclass report.
+
+``prunelimit.cli`` only parses options, calls these and prints the result. One module a
+command family: ``summary`` (info), ``options`` (curvature options and the solver choice),
+``curvature`` (spectrum), ``limit`` (bounds), ``pruning`` (prune), ``verification``
+(verify), ``gating`` (gate), ``training`` (train and starting points), ``laws`` (nplh,
+imp, hyperflux); ``export`` lives beside its package (``prunelimit.export``).
+"""
+
+from prunelimit.api.curvature import (
+    CurvatureData,
+    LimitTarget,
+    SpectrumReport,
+    limit_target,
+    require_data,
+    spectrum,
+    stored_spectrum,
+)
+from prunelimit.api.gating import GateReport, gate
+from prunelimit.api.laws import DEFAULT_PRESSURES, hyperflux, imp, nplh, parse_region
+from prunelimit.api.limit import BoundsReport, bounds, first_order_change
+from prunelimit.api.options import (
+    CPU_MEMORY_BUDGET_MB,
+    METHODS,
+    CurvatureOptions,
+    MemoryUse,
+    SolverChoice,
+    choose_solver,
+    curvature_steps,
+    memory_budget_mb,
+)
+from prunelimit.api.pruning import (
+    PRUNE_FORMATS,
+    PruneReport,
+    prune,
+    prune_outputs,
+    resolve_ratio,
+)
+from prunelimit.api.summary import InfoReport, LayerInfo, info
+from prunelimit.api.training import StartingPoint, starting_point, train
+from prunelimit.api.verification import VerifyReport, verify
+from prunelimit.export.exporter import ExportReport, export
+
+__all__ = [
+    "CPU_MEMORY_BUDGET_MB", "DEFAULT_PRESSURES", "METHODS", "PRUNE_FORMATS", "BoundsReport", "CurvatureData",
+    "CurvatureOptions", "ExportReport", "GateReport", "InfoReport", "LayerInfo", "LimitTarget", "MemoryUse", "PruneReport",
+    "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "choose_solver", "curvature_steps", "export",
+    "first_order_change", "gate", "hyperflux", "imp", "info", "limit_target", "memory_budget_mb", "nplh",
+    "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "spectrum", "starting_point",
+    "stored_spectrum", "train", "verify",
+]

@@ -1,0 +1,472 @@
+"""``spectrum``: the Hessian spectrum as quadrature, computed the cheapest way that meets the
+tolerance in ρ*, read from and written to the spectrum store."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from prunelimit.api.options import (
+    ADAPTIVE_PLANNED_STEPS,
+    EXACT_MEMORY_BYTES,
+    EXACT_TIME_BUDGET_S,
+    TRACE_PROBES,
+    CurvatureOptions,
+    MemoryUse,
+    SolverChoice,
+    choose_solver,
+    memory_budget_mb,
+)
+from prunelimit.errors import NumericalError, UsageError
+from prunelimit.inputs import Inputs
+from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.theory.profile import MagnitudeProfile
+
+if TYPE_CHECKING:
+    from prunelimit.cache import Store
+    from prunelimit.curvature.quadrature import SpectralQuadrature
+    from prunelimit.theory.uncertainty import Uncertainty
+
+
+@dataclass(frozen=True)
+class CurvatureData:
+    """Samples the Hessian was taken over (``used`` of ``total``) and, when subsampled,
+    ρ* from the same probe on each half (``split_ratios``) behind the data uncertainty."""
+
+    used: int
+    total: int
+    split_ratios: tuple[float, float] | None = None
+
+    def to_json(self) -> dict:
+        return {"used": self.used, "total": self.total,
+                "split_ratios": None if self.split_ratios is None else list(self.split_ratios)}
+
+
+@dataclass(frozen=True)
+class SpectrumReport:
+    """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost, and the
+    ρ* it was refined for (``limit_ratio``, ``None`` where ρ* is undefined) with its uncertainty."""
+
+    method: str
+    solver: str
+    quadrature: "SpectralQuadrature"
+    lambda_max: float
+    lambda_min: float
+    trace: float
+    trace_stderr: float | None
+    negative_mass: float | None
+    iterations: int
+    runs: int
+    params_hessian: int
+    loss: float
+    batch_losses: np.ndarray
+    gradient_norm: float
+    hvps: int
+    seconds: float
+    half: "SpectralQuadrature | None" = None
+    gradient: dict = field(default_factory=dict, repr=False)  # mean gradient per Hessian parameter name
+    memory: MemoryUse | None = None
+    choice: SolverChoice | None = None
+    stopped_by: str | None = None
+    trail: tuple = ()
+    curvature_data: CurvatureData | None = None
+    hvp_passes: float = 0.0
+    limit_ratio: float | None = None
+    uncertainty: "Uncertainty | None" = None
+    cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
+    notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
+
+    def to_json(self) -> dict:
+        q = self.quadrature
+        return {
+            "method": self.method,
+            "params": {"hessian": self.params_hessian},
+            "loss": self.loss,
+            "spectrum": self._summary(),
+            "probes": [
+                {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
+                for r in range(q.runs)
+            ],
+            "prediction": None if self.limit_ratio is None or self.uncertainty is None else {
+                "ratio": self.limit_ratio, "stderr": self.uncertainty.stderr,
+                "uncertainty": self.uncertainty.to_json()},
+            "timing": self._timing(),
+            "memory": None if self.memory is None else self.memory.to_json(),
+            "warnings": list(self.notes),
+        }
+
+    def _timing(self) -> dict:
+        return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
+                "cached": self.cached,
+                "predicted_exact_seconds": None if self.choice is None else self.choice.predicted_exact_seconds}
+
+    def _summary(self) -> dict:
+        return {
+            "lambda_max": self.lambda_max,
+            "lambda_min": self.lambda_min,
+            "trace": self.trace,
+            "trace_stderr": self.trace_stderr,
+            "negative_mass": self.negative_mass,
+            "runs": self.runs,
+            "iterations": self.iterations,
+            "solver": self.solver,
+            "signed_nodes": bool(self.quadrature.signed),
+            "choice": None if self.choice is None else self.choice.to_json(),
+            "stopped_by": self.stopped_by,
+            "trail": [stage.to_json() for stage in self.trail],
+            "hessian_samples": None if self.curvature_data is None else self.curvature_data.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class LimitTarget:
+    """What ρ* is solved from besides the spectrum: ε and the magnitude profile of the
+    prunable weights (cheap to rebuild from the inputs, so never stored with a spectrum)."""
+
+    epsilon: float
+    epsilon_source: str
+    profile: MagnitudeProfile
+    weights: tuple
+    names: tuple[str, ...]
+
+
+def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):
+    from prunelimit.curvature.hvp import HessianOperator
+
+    params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
+    return HessianOperator(inputs.model, params, inputs.batches if batches is None else batches, inputs.loss_fn,
+                           engine=options.hvp, dtype=dtype, probes=probes,
+                           memory_budget_mb=memory_budget_mb(options, inputs.device))
+
+
+def _lockstep_probes(runs: int, basis_bytes: int) -> int:
+    """SLQ runs to advance together when the HVP engine recomputes its graphs: up to
+    ``LOCKSTEP_PROBES``, with their Lanczos bases (``basis_bytes`` each) within
+    ``LOCKSTEP_BASIS_BYTES`` of host memory. A fixed rule, so the numbers do not depend on
+    the machine's free memory."""
+    from prunelimit.curvature.slq import LOCKSTEP_BASIS_BYTES, LOCKSTEP_PROBES
+
+    return max(1, min(runs, LOCKSTEP_PROBES, LOCKSTEP_BASIS_BYTES // max(basis_bytes, 1)))
+
+
+def _extreme_nodes(quad) -> tuple[float, float]:
+    """``(λmax, λmin)`` from SLQ runs on H: the outermost Ritz values over all runs (each
+    run's extreme Ritz values bound the spectrum from inside)."""
+    real = quad.weights > 0
+    return float(quad.nodes[real].max()), float(quad.nodes[real].min())
+
+
+def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget:
+    """ε (given, or the population std of ``batch_losses``) and the magnitude profile."""
+    from prunelimit.theory.epsilon import epsilon_from_losses
+
+    if options.epsilon is None:
+        epsilon, source = epsilon_from_losses(batch_losses), "std of per-batch losses"
+    else:
+        epsilon, source = float(options.epsilon), "given"
+    if not epsilon > 0:
+        raise NumericalError(
+            f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
+            "pass --epsilon FLOAT or a smaller --batch-size"
+        )
+    named = prunable_parameters(inputs.model, inputs.selection)
+    if not named:
+        raise UsageError("no prunable weights selected; check --include/--exclude")
+    weights = tuple(p.detach() for _, p in named)
+    return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
+                       tuple(n for n, _ in named))
+
+
+def _optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
+    """``limit_target``, or ``None`` where ρ* is undefined (no ε from a single batch, no
+    prunable weights): the spectrum alone is still well defined, ``bounds`` then says why."""
+    try:
+        return limit_target(inputs, options, batch_losses)
+    except (NumericalError, UsageError):
+        return None
+
+
+def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
+    from prunelimit.theory.limit import predict_from_quadrature
+
+    return predict_from_quadrature(target.profile, quad, target.epsilon, eta=options.eta, bound_mode="none",
+                                   negative=options.negative).ratio
+
+
+def _seconds_per_column(op) -> float:
+    """Seconds per Hessian column, from one timed product (after an untimed one that warms
+    the engine up). A single product, not a batch: batched products are faster per column
+    on some models and slower on others (convolutions under vmap), and a conservative
+    figure only errs towards SLQ.
+
+    On a CPU it is this process's CPU time over its threads, not wall time: other load on a
+    shared machine (a CI runner) then does not flip the choice, so the same model gets the
+    same solver, hence the same numbers, on a busy and on a quiet machine. An accelerator
+    is timed by the wall clock after synchronising.
+    """
+    import torch
+
+    from prunelimit.device import synchronize
+
+    unit = torch.zeros(op.dim, dtype=torch.float64)
+    unit[0] = 1.0
+    op.matvec(unit)
+    cpu = op.device.type == "cpu"
+    synchronize(op.device)
+    start = time.process_time() if cpu else time.perf_counter()
+    op.matvec(unit)
+    synchronize(op.device)
+    if cpu:
+        return (time.process_time() - start) / torch.get_num_threads()
+    return time.perf_counter() - start
+
+
+def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice):
+    """``choice`` refined by timed products (``--method default`` only): ``(choice, the
+    float64 operator when exact was chosen, products spent timing)``.
+
+    Products in the model's own dtype come first: float64 is never cheaper, so when even
+    they put D columns over the time budget no float64 copy of the model is built (a
+    float64 convolution on a CPU costs ~10× a float32 one).
+    """
+    import torch
+
+    if not (options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES):
+        return choice, None, 0
+    native = _hessian_operator(inputs, options)
+    seconds = _seconds_per_column(native)
+    if dim * seconds > EXACT_TIME_BUDGET_S:
+        return choose_solver(options, dim, seconds), None, native.hvps
+    wide = _hessian_operator(inputs, options, dtype=torch.float64)
+    choice = choose_solver(options, dim, _seconds_per_column(wide))
+    return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps
+
+
+def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
+    """Hessian spectrum of the mean analysis loss as quadrature nodes and weights, computed
+    the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
+
+    ``progress(done, total=None, text=None)`` reports products (or columns) done, the
+    current plan's total and, for adaptive SLQ, the current ρ* ± its uncertainty.
+    """
+    import torch
+
+    from prunelimit.curvature.exact import exact_hessian, exact_quadrature
+    from prunelimit.data.batches import total_samples
+    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
+    from prunelimit.device import peak_memory_mb, reset_peak_memory
+    from prunelimit.theory.uncertainty import EXACT, split_half_sd
+
+    require_data(inputs)
+    start = time.perf_counter()
+    named = hessian_parameters(inputs.model, inputs.selection)
+    sizes = [p.numel() for _, p in named]
+    dim = sum(sizes)
+    reset_peak_memory(inputs.device)
+    total = total_samples(inputs.batches)
+    choice, timing_op, hvps = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
+    passes = float(hvps)
+    stopped_by, trail, data, data_sd = None, (), CurvatureData(total, total), None
+    if choice.solver == "exact":
+        # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
+        op = timing_op if timing_op is not None else _hessian_operator(inputs, options, dtype=torch.float64)
+        stats = op
+        before = op.hvps
+        cb = (lambda done: progress(done, dim)) if progress else None
+        quad = exact_quadrature(exact_hessian(op, progress=cb), hvps=op.hvps - before)
+        hvps += quad.hvps
+        passes += quad.hvps
+        eig = quad.nodes[0]
+        lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
+        basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
+        target = _optional_target(inputs, options, stats.batch_losses())
+    else:
+        subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
+                                        options.seed)
+        data = CurvatureData(subsample.used, total)
+        share = subsample.used / total
+        planned = ADAPTIVE_PLANNED_STEPS if choice.adaptive else choice.iterations
+        elements = min(planned, dim) * dim
+        storage = _basis_storage(options.basis_dtype, named[0][1].dtype, elements)
+        op = _hessian_operator(inputs, options, probes=_lockstep_probes(choice.runs, elements * storage.itemsize),
+                               batches=subsample.batches)
+        # ε, the loss and the gradient always come from the full analysis data.
+        stats = op if not subsample.subsampled else _hessian_operator(
+            inputs, replace(options, hvp="revrev"), batches=inputs.batches)
+        target = _optional_target(inputs, options, stats.batch_losses())
+        if target is None and choice.adaptive:
+            from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
+
+            choice = SolverChoice("slq-h", False, DEFAULT_ITERATIONS, DEFAULT_RUNS, "fixed plan: no ρ* to aim at")
+        quad, stopped_by, trail = _slq_spectrum(op, choice, options, target, storage, progress)
+        hvps += quad.hvps
+        passes += quad.hvps * share
+        if subsample.subsampled:
+            ratios, spent = _split_half_ratios(inputs, options, subsample, target, quad, storage)
+            data = CurvatureData(subsample.used, total, ratios)
+            data_sd = split_half_sd(*ratios, subsample.used, total)
+            hvps += spent
+            passes += spent * share / 2
+        lam_max, lam_min = _extreme_nodes(quad)
+        trace, trace_err = _slq_trace(op, quad, options)
+        passes += (op.hvps - quad.hvps) * share
+        hvps += op.hvps - quad.hvps
+        held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
+        basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
+        basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize
+    _check_finite(quad.nodes, "Hessian spectrum")
+    ratio = None if target is None else _limit_ratio(target, quad, options)
+    if choice.solver == "exact":
+        uncertainty = EXACT
+    else:
+        uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data_sd)
+    gradient = stats.gradient()
+    negative = _negative_mass(quad)
+    peak_host, peak_device = peak_memory_mb(inputs.device)
+    memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
+    return SpectrumReport(
+        method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
+        trace=trace, trace_stderr=trace_err, negative_mass=negative,
+        iterations=dim if choice.solver == "exact" else int(max(len(r) for r in quad.nodes)),
+        runs=quad.runs, params_hessian=dim,
+        loss=stats.loss(), batch_losses=stats.batch_losses(), gradient_norm=float(gradient.norm()),
+        gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
+        hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
+        stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
+        uncertainty=uncertainty, notes=() if op.fallback is None else (op.fallback,),
+    )
+
+
+def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
+                  progress):
+    """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
+    set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail."""
+    from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
+    from prunelimit.curvature.slq import slq
+    from prunelimit.theory.uncertainty import coverage_factor
+
+    if not choice.adaptive:
+        callback = (lambda done, total: progress(done, total)) if progress else None
+        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
+                   storage_dtype=storage, lockstep=op.lockstep)
+        return quad, None, ()
+
+    def assess(quad) -> Assessment:
+        ratio = _limit_ratio(target, quad, options)
+        u = slq_uncertainty(target, quad, options, ratio, None)
+        return Assessment(ratio, u.plus_minus, u.steps or 0.0, coverage_factor(u.runs) * u.stderr)
+
+    plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,
+                        op.lockstep)
+    result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
+                          describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
+    return result.quadrature, result.stopped_by, result.trail
+
+
+def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio: float, data_sd: float | None):
+    """The uncertainty of ``ratio``, the ρ* of ``quad`` (see ``prunelimit.theory.uncertainty``)."""
+    from prunelimit.theory.limit import predict_from_quadrature
+    from prunelimit.theory.uncertainty import ratio_uncertainty
+
+    half = None
+    if quad.half is not None and quad.lower is None:
+        half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
+                                       negative=options.negative).ratio
+    return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half, data_sd)
+
+
+def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, target: LimitTarget,
+                       quad, storage) -> tuple[tuple[float, float], int]:
+    """ρ* of the first probe on each half of the subsample, at the steps the main run took
+    (common probe: the difference is the data's, not the probe's). Returns the two ratios
+    and the products spent."""
+    from prunelimit.curvature.operator import Columnwise
+    from prunelimit.curvature.slq import slq
+
+    steps = int(max(len(r) for r in quad.nodes))
+    ratios, spent = [], 0
+    for half in (subsample.half_a, subsample.half_b):
+        op = _hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
+        # One probe: single products (matvec), as a lone Lanczos run takes them.
+        half_quad = slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage)
+        ratios.append(_limit_ratio(target, half_quad, options))
+        spent += op.hvps
+    return (ratios[0], ratios[1]), spent
+
+
+def _slq_trace(op, quad, options: CurvatureOptions) -> tuple[float, float]:
+    """Trace and its standard error: each run's ``D·Σ τθ = zᵀHz`` is a Hutchinson sample
+    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes."""
+    from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
+
+    runs = quad.runs
+    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
+    est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
+    return est.value, est.stderr
+
+
+def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+                    store: "Store | None" = None) -> SpectrumReport:
+    """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
+    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
+    import dataclasses
+
+    from prunelimit.cache import from_entry, input_key, to_entry
+
+    if store is None:
+        return spectrum(inputs, options, progress)
+    require_data(inputs)
+    start = time.perf_counter()
+    key = input_key(inputs, "spectrum", options)
+    entry = store.load(key, "spectrum")
+    if entry is not None:
+        try:
+            found = from_entry(entry, SpectrumReport)
+            return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
+        except ValueError as exc:
+            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+    rep = spectrum(inputs, options, progress)
+    try:
+        store.save(key, "spectrum", to_entry(rep))
+    except TypeError as exc:  # a result field the store cannot hold: run uncached
+        store.warn(f"spectrum not cached ({exc})")
+    return rep
+
+
+def _basis_storage(name: str, hvp_dtype, elements: int):
+    """The Lanczos basis dtype for ``--basis-dtype name``; ``auto`` is float32 for float32
+    HVPs (reorthogonalisation at half the cost, no accuracy lost beyond the HVPs' own
+    rounding, docs/benchmarks.md) and otherwise float64 unless that exceeds the size limit."""
+    import torch
+
+    from prunelimit.curvature.lanczos import AUTO_FLOAT64_BASIS_BYTES, BASIS_DTYPES
+
+    if name != "auto":
+        return BASIS_DTYPES[name]
+    if hvp_dtype == torch.float32 or elements * 8 > AUTO_FLOAT64_BASIS_BYTES:
+        return torch.float32
+    return torch.float64
+
+
+def _negative_mass(quad) -> float | None:
+    """Share of the spectrum's |λ| mass (Σ τ|θ|) on negative eigenvalues; ``None`` for unsigned nodes."""
+    if not quad.signed:
+        return None
+    magnitude = quad.weights * np.abs(quad.nodes)
+    total = float(magnitude.sum())
+    return float(magnitude[quad.nodes < 0].sum()) / total if total > 0 else 0.0
+
+
+def require_data(inputs: Inputs) -> None:
+    if not inputs.batches:
+        raise UsageError(
+            f"no analysis data for {inputs.loaded.path}: pass --data SPEC (e.g. --data digits:train)"
+        )
+
+
+def _check_finite(values, what: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise NumericalError(f"{what} contains NaN or Inf; check the checkpoint's weights and the data")

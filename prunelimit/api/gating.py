@@ -1,0 +1,70 @@
+"""``gate``: a CI verdict on the bounds (or the measured limit) against rules and baselines."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prunelimit.api.limit import bounds
+from prunelimit.api.options import CurvatureOptions
+from prunelimit.api.verification import verify
+from prunelimit.inputs import Inputs
+
+if TYPE_CHECKING:
+    from prunelimit.cache import Store
+    from prunelimit.gate import GateResult
+
+
+@dataclass(frozen=True)
+class GateReport:
+    result: "GateResult"
+    bounds: dict
+    cache_hit: bool
+    seconds: float
+    notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*self.notes, *self.bounds.get("warnings", [])]
+
+    def to_json(self) -> dict:
+        r = self.result
+        first = r.outcomes[0]
+        return {
+            "passed": r.passed,
+            "measured": first.measured,
+            "threshold": first.threshold,
+            "baseline": first.baseline,
+            "reason": r.reason,
+            "rules": [{"name": o.rule.name, "use": o.rule.use, "passed": o.passed, "measured": o.measured,
+                       "threshold": o.threshold, "baseline": o.baseline, "reason": o.reason} for o in r.outcomes],
+            "cache_hit": self.cache_hit,
+            "warnings": self.warnings,
+            "bounds": self.bounds,
+            "timing": {"seconds": self.seconds},
+        }
+
+
+def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
+         progress=None, allow_incompatible: bool = False) -> GateReport:
+    """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
+    uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds
+    one for these inputs and options (``prunelimit.cache.input_key``).
+
+    A baseline computed another way or on another problem is refused before any curvature
+    work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
+    from prunelimit.baseline import check_baselines, provenance
+    from prunelimit.gate import baseline_reports, evaluate_gate
+    from prunelimit.report.jsonout import document
+
+    start = time.perf_counter()
+    baselines = baseline_reports(rules)
+    notes = check_baselines(baselines, provenance(inputs, options), allow_incompatible) if baselines else []
+    if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search
+        measured = verify(inputs, options, progress=progress, store=store)
+        report, cached = document("verify", measured.to_json()), measured.prediction.cached
+    else:
+        rep = bounds(inputs, options, progress, store=store)
+        report, cached = document("bounds", rep.to_json()), rep.spectrum.cached
+    return GateReport(evaluate_gate(report, rules), report, cached, time.perf_counter() - start, tuple(notes))

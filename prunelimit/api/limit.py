@@ -1,0 +1,235 @@
+"""``bounds``: the predicted pruning limit ρ*, its bounds and the warnings that qualify it
+(Zhang et al., NeurIPS 2024)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from prunelimit.api.curvature import (
+    SpectrumReport,
+    limit_target,
+    slq_uncertainty,
+    stored_spectrum,
+)
+from prunelimit.api.options import (
+    SLQ_VALIDATED_STIFFNESS,
+    SPREAD_TOLERANCE,
+    CurvatureOptions,
+)
+from prunelimit.errors import UsageError
+from prunelimit.inputs import Inputs
+from prunelimit.theory.profile import PruningPath, path_profile
+
+if TYPE_CHECKING:
+    from prunelimit.baseline import Provenance
+    from prunelimit.cache import Store
+    from prunelimit.theory.limit import LimitPrediction
+    from prunelimit.theory.paper import PaperPrediction
+    from prunelimit.theory.regime import Regime
+    from prunelimit.theory.uncertainty import Uncertainty
+
+
+@dataclass(frozen=True)
+class BoundsReport:
+    """ε, the predicted limit ρ*, its bounds [ρ_L, ρ_U], R(ρ*), and how far to trust them."""
+
+    spectrum: SpectrumReport
+    params_prunable: int
+    epsilon: float
+    epsilon_source: str
+    prediction: "LimitPrediction"
+    ratio: float
+    radius: float
+    paper: "PaperPrediction | None"
+    half_ratio: float | None
+    warnings: tuple[str, ...]
+    profile: PruningPath
+    first_order: float | None = None
+    prunable_names: tuple[str, ...] = ()
+    scope: str = "global"
+    uncertainty: "Uncertainty | None" = None  # ρ*'s, by source (prunelimit.theory.uncertainty)
+    provenance: "Provenance | None" = None  # method, D, N, data fingerprint, options (prunelimit.baseline)
+    regime: "Regime | None" = None  # whether the weights look l1-trained (prunelimit.theory.regime)
+
+    @property
+    def lower(self) -> float | None:
+        """ρ_L by the method's own pipeline (the reference arithmetic with ``--method paper``)."""
+        return self.prediction.lower if self.paper is None else self.paper.lower
+
+    @property
+    def upper(self) -> float | None:
+        """ρ_U by the method's own pipeline, like :attr:`lower`."""
+        return self.prediction.upper if self.paper is None else self.paper.upper
+
+    def to_json(self) -> dict:
+        s, p = self.spectrum, self.prediction
+        return {
+            "method": s.method,
+            "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
+            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint},
+            "weights": {"fingerprint": None if self.provenance is None else self.provenance.weights},
+            "options": None if self.provenance is None else self.provenance.options,
+            "loss": s.loss,
+            "epsilon": self.epsilon,
+            "epsilon_source": self.epsilon_source,
+            "spectrum": s._summary(),
+            "prediction": {
+                "ratio": self.ratio,
+                "density": 1.0 - self.ratio,
+                "radius": self.radius,
+                "continuous_ratio": p.ratio,
+                "spread": p.spread,
+                "per_run": p.per_run_ratios,
+                "half_iterations_ratio": self.half_ratio,
+                "stderr": self.uncertainty.stderr,
+                "uncertainty": self.uncertainty.to_json(),
+                "scope": self.scope,
+                "reference_density": None if self.paper is None else _aliasing_json(self.paper.aliasing),
+            },
+            "bounds": {
+                "lower": self.lower,
+                "upper": self.upper,
+                "lower_density": None if self.lower is None else 1.0 - self.lower,
+                "upper_density": None if self.upper is None else 1.0 - self.upper,
+                "eta": p.eta,
+                "mode": p.bound_mode,
+            },
+            "gradient_norm": s.gradient_norm,
+            "first_order_change": self.first_order,
+            "regime": None if self.regime is None else self.regime.to_json(),
+            "warnings": list(self.warnings),
+            "timing": s._timing(),
+            "memory": None if s.memory is None else s.memory.to_json(),
+        }
+
+
+def _aliasing_json(a) -> dict:
+    # Shares and masses to 1e-9: below that they follow the nodes' last bits (float32
+    # products summed in another order move a node by ~1e-7 of itself), not the aliasing.
+    return {"kernel_std": a.kernel_std, "grid_step": a.grid_step, "aliased": a.aliased,
+            "node_mass_min": round(a.mass_min, 9), "node_mass_max": round(a.mass_max, 9),
+            "weight_moved": round(a.moved, 9)}
+
+
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+           scope: str = "global", store: "Store | None" = None) -> BoundsReport:
+    """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
+
+    ``scope`` is the pruning path R(ρ) follows: ``global`` (one ranking over all tensors)
+    or ``layer`` (the same ratio in every tensor, as ``prune``/``verify --scope layer``).
+    The spectrum comes from ``store`` when it holds one for these inputs (:func:`stored_spectrum`).
+    """
+    from prunelimit.baseline import provenance
+    from prunelimit.theory.consistency import consistency_warnings
+    from prunelimit.theory.limit import predict_from_quadrature
+    from prunelimit.theory.paper import paper_limit
+    from prunelimit.theory.regime import assess_regime
+
+    if scope == "layer" and options.method == "paper":  # before the spectrum's work
+        raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
+                         "use scope global or method default")
+    spec = stored_spectrum(inputs, options, progress, store)
+    target = limit_target(inputs, options, spec.batch_losses)
+    epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
+    profile = path_profile(weights, scope)
+    kw = dict(eta=options.eta, bound_mode=options.bound_mode, negative=options.negative)
+    prediction = predict_from_quadrature(profile, spec.quadrature, epsilon, **kw)
+    paper = None
+    ratio, radius = prediction.ratio, prediction.radius
+    half = spec.half
+    half_ratio = predict_from_quadrature(profile, half, epsilon, **kw).ratio if half is not None else None
+    if options.method == "paper":  # ρ*, the bounds and the m/2 check all by the reference arithmetic
+        q = spec.quadrature
+        paper = paper_limit(weights, q.nodes, q.weights, epsilon, dim=q.dim, **kw)
+        ratio, radius = paper.ratio, paper.radius
+        if half is not None:
+            half_ratio = paper_limit(weights, half.nodes, half.weights, epsilon, negative=options.negative).ratio
+    uncertainty = spec.uncertainty
+    if scope != "global" and spec.solver != "exact":  # the same spectrum, the layer-wise path's ρ*
+        uncertainty = slq_uncertainty(replace(target, profile=profile), spec.quadrature, options,
+                                       prediction.ratio, spec.uncertainty.data)
+    first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
+    regime = assess_regime(weights)
+    warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
+                             regime.l1_shaped)
+    if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
+        warns.append(_aliasing_warning(paper.aliasing))
+    lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
+    warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
+    warns += [regime.advice] if regime.advice else []
+    return BoundsReport(spec, profile.n, epsilon, source, prediction, ratio, radius, paper, half_ratio,
+                        tuple(warns), profile, first_order, target.names, scope, uncertainty,
+                        provenance(inputs, options, scope), regime)
+
+
+def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
+    """``∇L · (MP_ρ(w) − w)``: the loss change to first order at ρ, which the quadratic model drops.
+
+    ``None`` when a prunable weight is outside the Hessian set (no gradient for it).
+    """
+    if any(n not in gradient for n in names):
+        return None
+    total = 0.0
+    for name, w, keep in zip(names, weights, profile.keep_masks(ratio)):
+        removed = w.detach().cpu().double().reshape(-1) * (~keep.reshape(-1))
+        total -= float(gradient[name] @ removed)
+    return total
+
+
+def _bounds_warnings(
+    spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
+    first_order: float | None, u: "Uncertainty", l1_shaped: bool = True,
+) -> list[str]:
+    warns = list(spec.notes)
+    if spec.solver != "exact" and u.plus_minus > options.tolerance:
+        cause = {"max-hvps": f"the product budget (--max-hvps {options.max_hvps}) ran out",
+                 "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
+                 if options.time_budget else "the time budget ran out",
+                 None: "the plan was fixed (--iterations/--runs)"}.get(spec.stopped_by, "no remedy was left")
+        largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
+                      key=lambda item: item[1])[0]
+        remedy = {"steps": "more Lanczos steps (a larger --max-hvps or --time-budget)",
+                  "probes": "more probes (a larger --max-hvps)",
+                  "data": "more curvature samples (--hessian-samples)"}[largest]
+        warns.append(
+            f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
+            f"the largest part is {largest}, which needs {remedy}"
+        )
+    if half_ratio is not None and u.steps_kind != "bracket" and spec.solver != "exact" \
+            and abs(ratio - half_ratio) > SPREAD_TOLERANCE:
+        warns.append(
+            f"ρ* moved by {abs(ratio - half_ratio):.3f} between {spec.iterations // 2} and "
+            f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
+        )
+    stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
+    if spec.solver != "exact" and u.steps_kind != "bracket" and stiffness > SLQ_VALIDATED_STIFFNESS:
+        warns.append(
+            f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
+            "exact spectra (docs/accuracy.md); F may be underestimated there: compare with --iterations "
+            f"{2 * spec.iterations}"
+        )
+    if first_order is not None and abs(first_order) > epsilon:
+        warns.append(
+            f"the model is not at a minimum of the analysis loss (‖∇L‖ = {spec.gradient_norm:.3g}): pruning to ρ* "
+            f"changes the loss by {first_order:+.3g} to first order, more than ε = {epsilon:.3g}, and the quadratic "
+            "model behind ρ* ignores that term "
+            + ("(train longer; l1 training leaves such a gradient by design)" if l1_shaped else "(train longer)")
+        )
+    if spec.negative_mass is not None and spec.negative_mass > 0.05:
+        warns.append(
+            f"{100 * spec.negative_mass:.1f} % of the spectrum's |λ| mass is negative curvature "
+            f"(handled as --negative {options.negative})"
+        )
+    return warns
+
+
+ALIASING_TOLERANCE = 0.01  # share of the quadrature weight moved between nodes that gets a warning
+
+
+def _aliasing_warning(a) -> str:
+    return (
+        f"the reference density's kernel (std {a.kernel_std:.2g}) is narrower than its grid step ({a.grid_step:.2g}): "
+        f"node weights alias onto grid points ({100 * a.moved:.1f} % of the weight moves between nodes), which "
+        "moves the paper's ρ*; the continuous ρ* row is free of this (docs/methods.md)"
+    )

@@ -1,0 +1,205 @@
+"""Curvature options and the plan: what a spectrum is computed with, and the one place that
+decides exact vs SLQ (``choose_solver``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, get_args
+
+from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
+from prunelimit.inputs import Inputs
+from prunelimit.models.params import hessian_parameters
+from prunelimit.specs import SEED_LIMIT
+
+if TYPE_CHECKING:
+    pass
+
+
+METHODS = ("default", "slq", "paper", "exact")
+
+
+@dataclass(frozen=True)
+class CurvatureOptions:
+    """Settings that change the numbers of ``spectrum`` and ``bounds`` (all part of the cache key).
+
+    ``method``: ``default`` (exact or adaptive SLQ, whichever answers first; see below),
+    ``slq`` (adaptive SLQ), ``paper`` (the reference pipeline: SLQ on H, smoothed density,
+    integer R, 1/1000 grid) or ``exact`` (full Hessian, small models only). ``iterations``/``runs`` ``None`` pick the method's
+    defaults. ``epsilon`` ``None`` is the population std of per-batch losses (SPEC §2).
+    ``basis_dtype``: storage of the Lanczos basis in host memory, ``auto`` (float32 for
+    float32 HVPs, else float64) or a name in ``prunelimit.curvature.lanczos.BASIS_DTYPES``.
+    ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
+    ``hvp="auto"`` and the chunk size on an accelerator); ``None``: ``CPU_MEMORY_BUDGET_MB``
+    on a CPU, ``ACCELERATOR_BUDGET_SHARE`` of the device's free memory on a GPU.
+
+    Time to answer (docs/methods.md): ``default`` takes the exact spectrum when D × t_HVP
+    fits ``EXACT_TIME_BUDGET_S`` and the dense Hessian fits ``EXACT_MEMORY_BYTES``, else
+    adaptive SLQ (``slq`` asks for it directly); adaptive SLQ grows until ρ*'s stated ±
+    is at most ``tolerance``, or ``max_hvps`` products or ``time_budget`` seconds are spent.
+    Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: curvature
+    on a class-balanced seeded subset of that many samples (``"auto"``/``None``: all up to
+    ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES``; ``"all"``); ε, the loss and the
+    gradient always use the full analysis data.
+    """
+
+    method: str = "default"
+    iterations: int | None = None
+    runs: int | None = None
+    epsilon: float | None = None
+    eta: float = 0.01
+    bound_mode: str = "akf"
+    negative: str = "abs"
+    hvp: str = "auto"
+    seed: int = 0
+    basis_dtype: str = "auto"
+    memory_budget_mb: float | None = None
+    tolerance: float = 0.01
+    max_hvps: int = 1600
+    time_budget: float | None = None
+    hessian_samples: int | str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field), one field a block."""
+        from prunelimit import validate
+        from prunelimit.curvature.hvp import ENGINES
+        from prunelimit.curvature.lanczos import BASIS_DTYPES
+        from prunelimit.theory.limit import BOUND_MODES
+        from prunelimit.theory.statdim import Negative
+
+        validate.choice("method", self.method, METHODS)
+        if self.iterations is not None:
+            validate.integer("iterations", self.iterations, 1)
+        if self.runs is not None:
+            validate.integer("runs", self.runs, 1)
+        if self.epsilon is not None:
+            validate.positive("epsilon", self.epsilon)
+        validate.open_unit("eta", self.eta)
+        validate.choice("bound_mode", self.bound_mode, BOUND_MODES)
+        validate.choice("negative", self.negative, get_args(Negative))
+        validate.choice("hvp", self.hvp, ENGINES)
+        validate.integer("seed", self.seed, 0, SEED_LIMIT)
+        validate.choice("basis_dtype", self.basis_dtype, ("auto", *BASIS_DTYPES))
+        if self.memory_budget_mb is not None:
+            validate.positive("memory_budget_mb", self.memory_budget_mb)
+        validate.positive("tolerance", self.tolerance)
+        validate.integer("max_hvps", self.max_hvps, 1)
+        if self.time_budget is not None:
+            validate.positive("time_budget", self.time_budget)
+        if self.hessian_samples not in (None, "auto", "all"):
+            validate.integer("hessian_samples", self.hessian_samples, 1)
+
+
+
+
+# The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share
+# host memory with everything else, and a fixed rule keeps the engine, hence the numbers,
+# the same on every machine); on a GPU 3/4 of what is free when the operator is built.
+CPU_MEMORY_BUDGET_MB = 1024.0
+ACCELERATOR_BUDGET_SHARE = 0.75
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """Where a spectrum computation keeps its data, in MiB (SPEC §7 memory).
+
+    ``basis``: what the solver holds in host memory (the Lanczos basis, or the dense
+    Hessian of the exact solver), described by ``basis_kind``; ``hvp_graphs``: estimated
+    first-order graphs the ``hvp_engine`` keeps (cached) or rebuilds one chunk at a time
+    (revrev), on the model's device (this rank's shard under torchrun); ``peak_host``:
+    the process's peak resident memory so far; ``peak_device``: peak allocated
+    accelerator memory during the computation (``None`` on a CPU).
+    """
+
+    basis_kind: str
+    basis: float
+    hvp_engine: str
+    hvp_graphs: float
+    peak_host: float
+    peak_device: float | None
+
+    def to_json(self) -> dict:
+        return {"basis_kind": self.basis_kind, "basis_mb": self.basis, "hvp_engine": self.hvp_engine,
+                "hvp_graphs_mb": self.hvp_graphs, "peak_host_mb": self.peak_host, "peak_device_mb": self.peak_device}
+
+
+PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
+# Cost-aware default: the exact spectrum when its D products are predicted to take at most
+# this long and the dense float64 Hessian fits ``EXACT_MEMORY_BYTES`` (the limit
+# ``curvature.exact.exact_hessian`` enforces).
+EXACT_TIME_BUDGET_S = 60.0
+ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
+LOCKSTEP_PROBES_DEFAULT = 4  # ... of one lockstep group of probes
+# Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
+# (the runs grow past it when they must; the rules only need its order of magnitude).
+ADAPTIVE_PLANNED_STEPS = 256
+SPREAD_TOLERANCE = 0.01  # ρ* spread over probes or m/2→m change above this is flagged
+SLQ_VALIDATED_STIFFNESS = 1e5  # c·λmax up to which SLQ on H (m = 200) stayed within ~1 % (docs/accuracy.md)
+TRACE_PROBES = 8  # Hutchinson samples behind the reported trace, at least (SLQ's probes count)
+
+
+@dataclass(frozen=True)
+class SolverChoice:
+    """How the spectrum is computed and why: ``solver`` ``"exact"`` or ``"slq-h"``;
+    ``adaptive`` SLQ grows from ``iterations`` × ``runs`` (else a fixed plan)."""
+
+    solver: str
+    adaptive: bool
+    iterations: int
+    runs: int
+    reason: str
+    predicted_exact_seconds: float | None = None  # D × t_HVP, where it was measured (a timing: not in ``reason``)
+
+    def to_json(self) -> dict:
+        return {"solver": self.solver, "adaptive": self.adaptive, "reason": self.reason}
+
+
+def memory_budget_mb(options: CurvatureOptions, device) -> float:
+    """The HVP graphs' budget on ``device`` (see ``CurvatureOptions.memory_budget_mb``)."""
+    from prunelimit.device import free_memory_mb
+
+    if options.memory_budget_mb is not None:
+        return options.memory_budget_mb
+    free = free_memory_mb(device)
+    return CPU_MEMORY_BUDGET_MB if free is None else ACCELERATOR_BUDGET_SHARE * free
+
+
+def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None) -> SolverChoice:
+    """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
+
+    ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
+    ``default`` is exact only when it is known and D of them fit the time budget. ``paper`` is the reference code's fixed 1 × 128 SLQ.
+    """
+    from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
+
+    if options.method == "exact":
+        return SolverChoice("exact", False, dim, 1, "asked for (--method exact)")
+    if options.method == "paper":
+        return SolverChoice("slq-h", False, options.iterations or PAPER_ITERATIONS, options.runs or PAPER_RUNS,
+                            "the reference pipeline's fixed plan (--method paper)")
+    if options.iterations is not None or options.runs is not None:
+        return SolverChoice("slq-h", False, options.iterations or DEFAULT_ITERATIONS, options.runs or DEFAULT_RUNS,
+                            "fixed plan (--iterations/--runs given)")
+    adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS, LOCKSTEP_PROBES_DEFAULT,
+                            f"adaptive SLQ to ±{options.tolerance:g} in ρ*")
+    if options.method == "slq":
+        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs, adaptive.reason + " (--method slq)")
+    dense = 8.0 * dim * dim
+    if dense > EXACT_MEMORY_BYTES:
+        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
+                            f"{adaptive.reason}: a dense Hessian would need {dense / 2**30:.1f} GiB")
+    if seconds_per_column is None:
+        return adaptive
+    predicted = dim * seconds_per_column
+    if predicted <= EXACT_TIME_BUDGET_S:
+        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP ≤ {EXACT_TIME_BUDGET_S:g} s",
+                            predicted)
+    return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
+                        f"{adaptive.reason}: exact would take D × t_HVP > {EXACT_TIME_BUDGET_S:g} s", predicted)
+
+
+def curvature_steps(inputs: Inputs, options: CurvatureOptions) -> int:
+    """Units of work the progress bar starts with (it is re-planned as the work goes):
+    Hessian columns, or Lanczos products of all probes."""
+    dim = sum(p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection))
+    choice = choose_solver(options, dim)
+    return dim if choice.solver == "exact" else choice.runs * min(choice.iterations, dim)

@@ -1,0 +1,178 @@
+"""``prune``: one-shot magnitude pruning to a given or predicted ratio, saved in each asked format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prunelimit.api.curvature import require_data
+from prunelimit.api.limit import bounds
+from prunelimit.api.options import CurvatureOptions
+from prunelimit.errors import NumericalError, UsageError
+from prunelimit.inputs import Inputs
+from prunelimit.models.evaluate import evaluate
+
+if TYPE_CHECKING:
+    from prunelimit.cache import Store
+    from prunelimit.io.outputs import Output
+    from prunelimit.models.evaluate import Evaluation
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    requested: float
+    achieved: float
+    ratio_source: str
+    scope: str
+    layers: list
+    before: "Evaluation | None"
+    after: "Evaluation | None"
+    finetuned: "Evaluation | None"
+    output: str
+    formats: tuple[str, ...]
+    acc_drop: float | None = None  # the allowed accuracy drop (points) a predicted ratio is checked against
+
+    @property
+    def accuracy_drop(self) -> float | None:
+        """Accuracy lost by the one-shot pruning, in percentage points (before fine-tuning)."""
+        if self.before is None or self.after is None or None in (self.before.accuracy, self.after.accuracy):
+            return None
+        return 100.0 * (self.before.accuracy - self.after.accuracy)
+
+    @property
+    def acc_drop_exceeded(self) -> bool | None:
+        """Whether a predicted ratio (``--ratio auto|lower``) lost more than ``acc_drop``;
+        ``None`` when it was not checked (a given ratio, or no accuracy)."""
+        drop = self.accuracy_drop
+        return None if self.acc_drop is None or drop is None else drop > self.acc_drop
+
+    def to_json(self) -> dict:
+        def ev(e):
+            return None if e is None else {"loss": e.loss, "accuracy": e.accuracy}
+
+        return {
+            "ratio": {"requested": self.requested, "achieved": self.achieved, "source": self.ratio_source,
+                      "scope": self.scope, "density": 1.0 - self.achieved},
+            "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
+            "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
+            "after": {**({"loss": None, "accuracy": None} if self.after is None else ev(self.after)),
+                      "accuracy_drop": self.accuracy_drop},
+            "acc_drop": self.acc_drop,
+            "acc_drop_exceeded": self.acc_drop_exceeded,
+            "finetuned": ev(self.finetuned),
+            "output": self.output,
+            "formats": list(self.formats),
+        }
+
+
+def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
+                  progress=None, scope: str = "global", store: "Store | None" = None) -> tuple[float, str]:
+    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number.
+
+    The prediction follows the pruning path of ``scope``; a saved report must have been
+    computed for that path (reports without a recorded scope are global).
+    """
+    if ratio in ("auto", "lower"):
+        if from_report is not None:
+            from prunelimit.gate import measured_value, read_report
+
+            from prunelimit.baseline import check_same_problem, provenance
+
+            report = read_report(from_report, "bounds report")
+            check_same_problem(str(from_report), report, provenance(inputs, options, scope))
+            recorded = _recorded_scope(report)
+            if recorded != scope:
+                raise UsageError(f"{from_report} predicts the limit of {recorded} pruning, not {scope}: "
+                                 f"use --scope {recorded}, or drop --from to predict for {scope} pruning")
+            value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
+            return value, f"{ratio} from {from_report}"
+        if ratio == "lower" and options.bound_mode == "none":
+            raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
+        rep = bounds(inputs, options, progress, scope, store)
+        value = rep.ratio if ratio == "auto" else rep.lower
+        if value is None:
+            raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
+        return value, f"{ratio} (bounds)"
+    try:
+        value = float(ratio)
+    except ValueError:
+        raise UsageError(f"--ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
+    return value, "given"
+
+
+def _recorded_scope(report: dict) -> str:
+    prediction = report.get("prediction")
+    scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
+    return scope if scope in ("global", "layer") else "global"
+
+
+def prune(
+    inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
+    finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
+    force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
+) -> PruneReport:
+    """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
+
+    ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it."""
+    from prunelimit.io.atomic import write_atomic
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import preflight
+    from prunelimit.pruning.finetune import FinetuneConfig, finetune
+    from prunelimit.pruning.magnitude import check_ratio, prune_model
+    from prunelimit.pruning.masks import sparsity_table, to_prune_state_dict
+
+    check_ratio(ratio)
+    planned = prune_outputs(output, formats)
+    preflight(planned.values(), [inputs.loaded.path, inputs.data_spec], force)
+    outputs = {name: out.path for name, out in planned.items()}
+    evaluation_data = eval_batches or inputs.batches
+    before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
+    result = prune_model(inputs.model, ratio, scope, inputs.selection)
+    after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
+    tuned = None
+    if finetune_epochs > 0:
+        require_data(inputs)
+        finetune(inputs.model, result.masks, inputs.batches, inputs.loss_fn,
+                 FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, seed=seed), progress=progress)
+        tuned = evaluate(inputs.model, evaluation_data, inputs.loss_fn)
+    state = inputs.model.state_dict()
+    meta = {**inputs.loaded.meta, "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope,
+                                               "finetune_epochs": finetune_epochs}}
+    meta.pop("train_state", None)
+    if "prunelimit" in formats:
+        save_checkpoint(outputs["prunelimit"], inputs.loaded.spec, state, result.masks, meta, force)
+    if "torch-prune" in formats:
+        import torch
+
+        pruned_sd = to_prune_state_dict(state, result.masks)
+        write_atomic(outputs["torch-prune"], lambda tmp: torch.save(pruned_sd, tmp), force)
+    if "safetensors" in formats:
+        from safetensors.torch import save_file
+
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
+    layers = sparsity_table(inputs.model, inputs.selection)
+    return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
+                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop)
+
+
+PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),
+                 "safetensors": (".safetensors", "safetensors")}  # --format: (suffix beside -o, file format)
+
+
+def prune_outputs(output, formats: tuple[str, ...] = ("prunelimit",)) -> "dict[str, Output]":
+    """The file each ``--format`` writes: ``-o`` itself, the others beside it with their suffix."""
+    from pathlib import Path
+
+    from prunelimit.io.outputs import Output
+
+    unknown = sorted(set(formats) - set(PRUNE_FORMATS))
+    if unknown:
+        raise UsageError(f"--format {unknown[0]!r}: use {', '.join(PRUNE_FORMATS)}")
+    output = Path(output)
+    planned = {}
+    for name in formats:
+        suffix, kind = PRUNE_FORMATS[name]
+        path, option = (output.with_suffix(suffix), f"--format {name}") if suffix else (output, "-o")
+        planned[name] = Output(option, path, kind)
+    return planned

@@ -1,0 +1,129 @@
+"""Starting points for the training commands, and ``train`` (LOMP from a fresh model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prunelimit.errors import UsageError
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from prunelimit.pruning.lomp import LompConfig
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """A model to train or prune further, with its training and evaluation batches."""
+
+    model: "nn.Module"
+    spec: str | None
+    train: list
+    evaluation: list
+    loss_fn: object
+    data: str | None
+    eval_data: str | None
+
+
+def starting_point(
+    checkpoint, model: str | None, data: str | None, eval_data: str | None, loss: str = "ce",
+    batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
+    device: str = "auto", seed: int = 0,
+) -> StartingPoint:
+    """Weights from ``checkpoint`` (data defaults from its file), else a fresh ``model`` seeded by ``seed``.
+
+    Evaluation data defaults to the training data; both are checked against the model.
+    """
+    import torch
+
+    from prunelimit.data.loss import resolve_loss
+    from prunelimit.device import resolve_device
+    from prunelimit.inputs import load_batches, load_inputs
+    from prunelimit.models.spec import build_model
+
+    if checkpoint is not None:
+        inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
+                             data_from_checkpoint=True)
+        net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
+        recorded_eval = eval_data is None
+        data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
+    else:
+        recorded_eval = False
+        if model is None:
+            raise UsageError("give a checkpoint, or --model SPEC to start from a fresh model")
+        if data is None:
+            raise UsageError(f"{model!r} is a fresh model: pass --data SPEC to train it")
+        dev = resolve_device(device)
+        torch.manual_seed(seed)
+        net, spec = build_model(model).to(dev), model
+        train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
+    if not train:
+        raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
+    evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
+    _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train), (eval_data, evaluation))
+    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data)
+
+
+def train(
+    model_spec: str, data: str, output, config: "LompConfig", eval_data: str | None = None,
+    batch_size: int = 128, max_samples: int | None = None, loss: str = "ce", device: str = "auto",
+    resume: bool = False, force: bool = False, download: bool = False, progress=None,
+):
+    """LOMP training (SGD on loss + λ‖w‖₁) of a fresh ``model_spec``, checkpointed every epoch.
+
+    With ``resume`` an existing ``output`` written by this command continues from its last
+    completed epoch (the same settings are required).
+    """
+    from pathlib import Path
+
+    import torch
+
+    from prunelimit.data.loss import resolve_loss
+    from prunelimit.device import resolve_device
+    from prunelimit.inputs import load_batches
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.outputs import Output, preflight
+    from prunelimit.models.load import load_model
+    from prunelimit.pruning.lomp import train as lomp_train
+
+    output = Path(output)
+    preflight([Output("-o", output, "checkpoint", overwrite=resume)],
+              [model_spec, data, eval_data, loss], force)
+    dev = resolve_device(device)
+    resume_state = None
+    if resume and output.is_file():
+        loaded = load_model(output, model_spec, device=dev)  # the typed --model: a factory spec may run
+        state = loaded.meta.get("train_state")
+        if state is None:
+            raise UsageError(f"{output} holds no training state to resume; drop --resume or use another -o")
+        model_spec, net = loaded.spec, loaded.model
+        resume_state = {**state, "model": net.state_dict()}
+    else:
+        torch.manual_seed(config.seed)
+        from prunelimit.models.spec import build_model
+
+        net = build_model(model_spec).to(dev)
+    train_batches = load_batches(data, batch_size, max_samples, dev, download)
+    eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
+    loss_fn = resolve_loss(loss)
+    _check_fits(net, model_spec, output, loss_fn, (data, train_batches), (eval_data, eval_batches))
+    meta = {"data": data, "eval_data": eval_data, "loss": loss, "trained_by": "prunelimit train (LOMP)"}
+
+    def save(state: dict) -> None:
+        kept = {k: v for k, v in state.items() if k != "model"}
+        save_checkpoint(output, model_spec, net.state_dict(), meta={**meta, "train_state": kept}, force=True)
+
+    return lomp_train(net, train_batches, loss_fn, config, eval_batches=eval_batches, progress=progress,
+                      checkpoint=save, resume_state=resume_state)
+
+
+def _check_fits(net, spec: str | None, path, loss_fn, *named_batches) -> None:
+    """Labels in range, shapes that fit, a finite loss: an input error before any training starts."""
+    from prunelimit.inputs import check_compatible
+    from prunelimit.models.load import LoadedModel
+
+    net.eval()  # no BatchNorm statistics move during the check
+    for text, batches in named_batches:
+        if batches:
+            check_compatible(LoadedModel(net, spec, path=path), batches, loss_fn, text)

@@ -1,0 +1,169 @@
+"""Dense vs sparse inference latency of one model, measured side by side on its device.
+
+The sparse model is a copy whose ``nn.Linear`` layers with pruned weights compute with a
+kernel torch ships: CSR (``torch.sparse_csr`` weights through ``F.linear``, any device), or
+on a CUDA GPU semi-structured 2:4 (``torch.sparse.to_sparse_semi_structured``, half
+precision, both models then run in float16). Other layers (convolutions, norms) stay dense
+in both. Each latency is the median of repeated forward passes after a warm-up.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from prunelimit.errors import UsageError
+
+PATTERNS = ("csr", "2:4")
+WARMUP = 3
+MIN_REPEATS = 5
+MAX_REPEATS = 200
+BUDGET_S = 0.5  # per timing: enough repeats for a stable median, short enough for a CLI run
+SAME = 0.1  # speedups within ±10 % are "no gain": below the run-to-run spread of a shared machine
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Median forward-pass time of the dense and the sparse model at one batch size."""
+
+    batch: int
+    dense_ms: float
+    sparse_ms: float
+
+    @property
+    def speedup(self) -> float:
+        return self.dense_ms / self.sparse_ms
+
+    @property
+    def verdict(self) -> str:
+        if self.speedup >= 1 + SAME:
+            return "faster"
+        return "slower" if self.speedup <= 1 - SAME else "no gain"
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """Where and how it was measured, which layers ran sparse, the latencies, and the largest
+    output difference between the two models (rounding of another summation order)."""
+
+    device: str
+    pattern: str
+    dtype: str
+    threads: int
+    sparse_layers: list[str]
+    dense_layers: list[str]
+    rows: list[Latency]
+    max_abs_diff: float
+
+    def to_json(self) -> dict:
+        return {"device": self.device, "pattern": self.pattern, "dtype": self.dtype, "threads": self.threads,
+                "sparse_layers": self.sparse_layers, "dense_layers": self.dense_layers,
+                "max_abs_diff": self.max_abs_diff,
+                "latency": [{"batch": r.batch, "dense_ms": r.dense_ms, "sparse_ms": r.sparse_ms,
+                             "speedup": r.speedup, "verdict": r.verdict} for r in self.rows]}
+
+
+class SparseLinear(nn.Module):
+    """``nn.Linear`` with its weight in a sparse torch layout (CSR or semi-structured 2:4)."""
+
+    def __init__(self, linear: nn.Linear, weight: Tensor):
+        super().__init__()
+        self.weight = weight
+        self.bias = None if linear.bias is None else linear.bias.detach()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        flat = x.reshape(-1, self.in_features)  # sparse kernels take matrices only
+        return nn.functional.linear(flat, self.weight, self.bias).reshape(*x.shape[:-1], self.out_features)
+
+
+def check_pattern(pattern: str, device: torch.device) -> None:
+    """Refuse an unknown pattern, and 2:4 off a CUDA GPU (torch has no such kernel there)."""
+    if pattern not in PATTERNS:
+        raise UsageError(f"--pattern {pattern!r}: use {' or '.join(PATTERNS)}")
+    if pattern == "2:4" and device.type != "cuda":
+        raise UsageError(f"--pattern 2:4 needs a CUDA GPU (torch's semi-structured kernels run only there), "
+                         f"and the device is {device.type}; use --pattern csr")
+
+
+def is_two_four(weight: Tensor) -> bool:
+    """At most 2 nonzeros in every group of 4 consecutive weights along the input dimension."""
+    if weight.shape[-1] % 4:
+        return False
+    return bool(((weight != 0).reshape(-1, 4).sum(dim=1) <= 2).all())
+
+
+def sparse_copy(model: nn.Module, pattern: str) -> tuple[nn.Module, list[str], list[str]]:
+    """A copy of ``model`` with every pruned ``nn.Linear`` sparse; the names converted and the
+    pruned Linear layers left dense (a weight the 2:4 kernel cannot take, with the reason)."""
+    sparse = copy.deepcopy(model)
+    converted, kept = [], []
+    for name, module in list(sparse.named_modules()):
+        if not isinstance(module, nn.Linear) or bool((module.weight != 0).all()):
+            continue
+        weight = module.weight.detach()
+        if pattern == "2:4":
+            if not is_two_four(weight):
+                raise UsageError(f"layer {name} is not 2:4 sparse; prune with `prunelimit prune --scope 2:4 "
+                                 "--ratio 0.5` first, or use --pattern csr")
+            try:
+                sparse_weight = torch.sparse.to_sparse_semi_structured(weight)
+            except (RuntimeError, ValueError) as exc:  # shapes or dtype the kernel does not support
+                kept.append(f"{name} ({str(exc).splitlines()[0][:80]})")
+                continue
+        else:
+            with warnings.catch_warnings():  # torch calls CSR "beta" on every conversion; stderr stays ours
+                warnings.simplefilter("ignore", UserWarning)
+                sparse_weight = weight.to_sparse_csr()
+        _replace(sparse, name, SparseLinear(module, sparse_weight))
+        converted.append(name)
+    return sparse, converted, kept
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, new)
+
+
+def median_seconds(fn: Callable[[], object], device: torch.device) -> float:
+    """Median wall time of ``fn()`` after ``WARMUP`` calls: at least ``MIN_REPEATS`` repeats,
+    more until ``BUDGET_S`` is spent (at most ``MAX_REPEATS``)."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(WARMUP):
+        fn()
+    sync()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < MIN_REPEATS or (time.perf_counter() - start < BUDGET_S and len(times) < MAX_REPEATS):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+@torch.no_grad()
+def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], pattern: str = "csr") -> BenchReport:
+    """Latency of ``model`` dense and sparse at each batch size; inputs repeat the rows of
+    ``example`` (one real batch) up to the size."""
+    device = example.device
+    check_pattern(pattern, device)
+    model = model.eval()
+    if pattern == "2:4":
+        model, example = copy.deepcopy(model).half(), example.half()
+    sparse, converted, kept = sparse_copy(model, pattern)
+    rows, diff = [], 0.0
+    for size in batch_sizes:
+        x = example[torch.arange(size, device=device) % example.shape[0]]
+        diff = max(diff, float((model(x) - sparse(x)).abs().max()))
+        rows.append(Latency(size, 1e3 * median_seconds(lambda: model(x), device),
+                            1e3 * median_seconds(lambda: sparse(x), device)))
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    return BenchReport(str(device), pattern, dtype, torch.get_num_threads(), converted, kept, rows, diff)

@@ -1,0 +1,117 @@
+"""``prunelimit export``: a pruned checkpoint → a smaller safetensors file, with measured sizes
+and, on request, dense vs sparse latency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from torch import Tensor
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.export.sparse_file import TensorLayout, write_sparse
+from prunelimit.io.checkpoint import normalise_state_dict, read_checkpoint
+from prunelimit.models.load import recorded_spec
+
+if TYPE_CHECKING:
+    from prunelimit.export.bench import BenchReport
+    from prunelimit.inputs import Inputs
+
+
+@dataclass(frozen=True)
+class PrunedCheckpoint:
+    """The exact tensors of a pruned checkpoint, its keep-masks, model spec and meta."""
+
+    path: Path
+    state_dict: dict[str, Tensor]
+    masks: dict[str, Tensor]
+    model_spec: str | None
+    meta: dict
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """Sizes of the dense state dict and of the exported file, per tensor and in total."""
+
+    checkpoint: str
+    output: str
+    tensors: list[TensorLayout]
+    file_bytes: int
+    bench: "BenchReport | None" = None
+
+    @property
+    def dense_bytes(self) -> int:
+        return sum(t.dense_bytes for t in self.tensors)
+
+    @property
+    def data_bytes(self) -> int:
+        return sum(t.total_bytes for t in self.tensors)
+
+    @property
+    def ratio(self) -> float:
+        """File size over the dense tensors' bytes (the header included, so the honest figure)."""
+        return self.file_bytes / max(self.dense_bytes, 1)
+
+    def to_json(self) -> dict:
+        return {
+            "checkpoint": self.checkpoint,
+            "output": self.output,
+            "size": {"dense_bytes": self.dense_bytes, "data_bytes": self.data_bytes,
+                     "header_bytes": self.file_bytes - self.data_bytes, "file_bytes": self.file_bytes,
+                     "ratio": self.ratio},
+            "tensors": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype, "density": t.density,
+                         "format": t.format, "dense_bytes": t.dense_bytes, "bytes": t.total_bytes,
+                         "negzero": t.negzero, "mask": t.mask} for t in self.tensors],
+            "bench": None if self.bench is None else self.bench.to_json(),
+        }
+
+
+def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pickle: bool = False) -> PrunedCheckpoint:
+    """The tensors of ``checkpoint`` exactly as stored (no model is built, no dtype changes);
+    ``UsageError`` when it holds no pruning masks."""
+    raw = read_checkpoint(checkpoint, trust_pickle=trust_pickle)
+    state, masks = normalise_state_dict(raw.state_dict)
+    masks.update(raw.masks)
+    if not masks:
+        raise UsageError(f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); "
+                         f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
+    for name, mask in masks.items():
+        if name not in state or mask.shape != state[name].shape:
+            raise InputError(f"checkpoint {raw.path}: the mask {name!r} matches no weight of its shape; "
+                             "the file is damaged (prune the model again)")
+    spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path)
+    return PrunedCheckpoint(raw.path, state, masks, spec, raw.meta)
+
+
+def check_options(output: str | Path, bench: bool, pattern: str, device: str) -> None:
+    """Refuse, before any work, an output that readers would not recognise and bench options
+    that cannot run here."""
+    from prunelimit.device import resolve_device
+    from prunelimit.export.bench import check_pattern
+
+    if Path(output).suffix != ".safetensors":
+        raise UsageError(f"-o {output}: end the name in .safetensors (how prunelimit recognises the file)")
+    if bench:
+        check_pattern(pattern, resolve_device(device))
+    elif pattern != "csr":
+        raise UsageError(f"--pattern {pattern} chooses the kernel of --bench; add --bench")
+
+
+def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = None, trust_pickle: bool = False,
+           force: bool = False, inputs: "Inputs | None" = None, batch_size: int = 128,
+           pattern: str = "csr") -> ExportReport:
+    """Write the pruned ``checkpoint`` to ``output`` in the smallest layout per tensor
+    (docs/export.md). With ``inputs`` (the same checkpoint loaded as a model, with data),
+    first time dense vs sparse inference at batch 1 and ``batch_size`` on its device."""
+    from prunelimit.export.bench import bench
+
+    pruned = read_pruned(checkpoint, model_spec, trust_pickle)
+    measured = None
+    if inputs is not None:
+        if not inputs.batches:
+            raise UsageError(f"--bench runs the model on real inputs, and {checkpoint} records no data; "
+                             "pass --data SPEC")
+        measured = bench(inputs.model, inputs.batches[0][0], tuple(sorted({1, batch_size})), pattern)
+    layouts = write_sparse(output, pruned.state_dict, pruned.masks, pruned.model_spec, pruned.meta, force)
+    return ExportReport(str(pruned.path), str(output), layouts, Path(output).stat().st_size, measured)

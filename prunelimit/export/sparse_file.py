@@ -1,0 +1,259 @@
+"""The sparse checkpoint file: safetensors (no pickle) with its layout in the metadata header.
+
+The header's metadata holds ``format`` (:data:`FORMAT`), ``tensors`` (a JSON list, one
+entry per state-dict tensor: ``name``, ``shape``, ``format`` and, when present,
+``negzero`` and ``mask``), ``model`` (the model spec, if known) and ``meta`` (JSON: the
+data specs and pruning record of the checkpoint it came from). Tensor ``i`` is stored as
+the parts of its layout (:mod:`prunelimit.export.formats`) under ``"{i}/{part}"``; its
+negative zeros under ``"{i}/negzero/{part}"``; its keep-mask, when it is not exactly the
+stored pattern (``"mask": "values"``), under ``"{i}/mask/{part}"``.
+
+:func:`load_sparse` returns the dense state dict bit for bit as it was exported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from prunelimit.errors import InputError
+from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
+                                       matrix_shape, negative_zeros, part_names, stored_pattern)
+from prunelimit.io.atomic import write_atomic
+from prunelimit.limits import check_expansion
+
+FORMAT = "prunelimit.sparse/1"
+MASK_IS_PATTERN = "values"  # the keep-mask is exactly the set of stored values
+
+
+@dataclass(frozen=True)
+class TensorLayout:
+    """How one tensor is stored: its layout, the layouts of its extras, and the bytes of each.
+
+    ``stored``: entries the layout keeps (nonzero, NaN included); ``negzero``/``mask``:
+    the layout of the −0.0 positions and of a keep-mask that differs from the stored
+    pattern (``None``: nothing stored; ``mask`` ``"values"``: the mask is the pattern).
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    format: str
+    stored: int
+    dense_bytes: int
+    bytes: int
+    negzero: str | None = None
+    negzero_bytes: int = 0
+    mask: str | None = None
+    mask_bytes: int = 0
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def density(self) -> float:
+        return self.stored / self.numel if self.numel else 1.0
+
+    @property
+    def total_bytes(self) -> int:
+        return self.bytes + self.negzero_bytes + self.mask_bytes
+
+    def header_entry(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "format": self.format}
+        if self.negzero is not None:
+            entry["negzero"] = self.negzero
+        if self.mask is not None:
+            entry["mask"] = self.mask
+        return entry
+
+
+@dataclass
+class SparseContents:
+    """A sparse file read back: the dense state dict, masks, model spec, meta and layouts."""
+
+    state_dict: dict[str, Tensor]
+    masks: dict[str, Tensor] = field(default_factory=dict)
+    model_spec: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_tensor(index: int, name: str, tensor: Tensor, mask: Tensor | None) -> tuple[TensorLayout, dict[str, Tensor]]:
+    """The smallest layout of ``tensor`` (with its negative zeros and mask) and its named parts."""
+    tensor = tensor.detach().cpu()
+    rows, cols = matrix_shape(tuple(tensor.shape))
+    pattern = stored_pattern(tensor).reshape(rows, cols)
+    counts = Counts(rows, cols, int(pattern.sum()), tensor.element_size())
+    fmt = counts.smallest(TENSOR_FORMATS)
+    parts = {f"{index}/{k}": v for k, v in encode(fmt, tensor, pattern).items()}
+    layout = dict(format=fmt, bytes=counts.bytes(fmt))
+    negzero = negative_zeros(tensor).reshape(rows, cols) if fmt != "dense" else None
+    if negzero is not None and bool(negzero.any()):
+        layout.update(_pattern_parts(parts, f"{index}/negzero", negzero, "negzero"))
+    if mask is not None:
+        keep = mask.detach().cpu().bool().reshape(rows, cols)
+        if torch.equal(keep, pattern):
+            layout["mask"] = MASK_IS_PATTERN
+        else:
+            layout.update(_pattern_parts(parts, f"{index}/mask", keep, "mask"))
+    dtype = str(tensor.dtype).removeprefix("torch.")
+    return TensorLayout(name, tuple(tensor.shape), dtype, stored=counts.stored,
+                        dense_bytes=tensor.numel() * tensor.element_size(), **layout), parts
+
+
+def _pattern_parts(parts: dict[str, Tensor], prefix: str, pattern: Tensor, what: str) -> dict[str, Any]:
+    counts = Counts(*pattern.shape, int(pattern.sum()), 0)
+    fmt = counts.smallest(PATTERN_FORMATS)
+    parts.update({f"{prefix}/{k}": v for k, v in encode(fmt, None, pattern, with_values=False).items()})
+    return {what: fmt, f"{what}_bytes": counts.bytes(fmt)}
+
+
+def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor],
+                 model_spec: str | None = None, meta: Mapping[str, Any] | None = None,
+                 force: bool = False) -> list[TensorLayout]:
+    """Write ``state_dict`` in its smallest layouts, atomically; return the layout of each tensor."""
+    from safetensors.torch import save_file
+
+    layouts, tensors = [], {}
+    for index, (name, tensor) in enumerate(state_dict.items()):
+        layout, parts = plan_tensor(index, name, tensor, masks.get(name))
+        layouts.append(layout)
+        tensors.update(parts)
+    header = {"format": FORMAT, "tensors": json.dumps([l.header_entry() for l in layouts], separators=(",", ":")),
+              "meta": json.dumps(_json_meta(meta or {}), separators=(",", ":"))}
+    if model_spec is not None:
+        header["model"] = model_spec
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header), force)
+    return layouts
+
+
+def _json_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``meta`` JSON can hold (data specs, the pruning record); others are dropped."""
+    kept = {}
+    for key, value in meta.items():
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            continue
+        kept[str(key)] = value
+    return kept
+
+
+def sparse_header(path: Path) -> dict[str, str] | None:
+    """The metadata of a safetensors file when it is a sparse export, else ``None``."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    return metadata if metadata.get("format") == FORMAT else None
+
+
+def read_sparse(path: str | Path) -> SparseContents:
+    """Read an exported file back; ``InputError`` naming the damage when it is not a valid one."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    try:
+        header = sparse_header(path)
+        if header is None:
+            raise InputError(f"{path} is not a prunelimit sparse file (no {FORMAT} header); "
+                             "write one with `prunelimit export`")
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise InputError(f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc})") from None
+    try:
+        return _decode_file(header, tensors)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"sparse file {path} is damaged ({exc}); export it again") from None
+
+
+def _decode_file(header: dict[str, str], tensors: dict[str, Tensor]) -> SparseContents:
+    entries = json.loads(header.get("tensors", "null"))
+    meta = json.loads(header.get("meta", "{}"))
+    if not isinstance(entries, list) or not isinstance(meta, dict):
+        raise ValueError("its tensors or meta entry is not a JSON list/object")
+    contents = SparseContents({}, meta=meta, model_spec=header.get("model"))
+    expected: set[str] = set()
+    for index, entry in enumerate(entries):
+        name, shape, fmt = _entry(entry)
+        prefix = f"{index}/"
+        expected |= _expected_names(prefix, entry)
+        try:
+            contents.state_dict[name], mask = _decode_tensor(prefix, entry, fmt, shape, tensors)
+        except ValueError as exc:
+            raise ValueError(f"tensor {name!r}: {exc}") from None
+        if mask is not None:
+            contents.masks[name] = mask
+    if len(contents.state_dict) != len(entries):
+        raise ValueError("a tensor name appears twice")
+    extra = sorted(set(tensors) - expected)
+    if extra:
+        raise ValueError(f"stored tensor {extra[0]!r} belongs to no layout")
+    return contents
+
+
+def _entry(entry: Any) -> tuple[str, tuple[int, ...], str]:
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise ValueError("a layout entry has no name")
+    shape = entry.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise ValueError(f"tensor {entry['name']!r} has no valid shape")
+    if entry.get("format") not in TENSOR_FORMATS:
+        raise ValueError(f"tensor {entry['name']!r} has unknown layout {entry.get('format')!r}")
+    for extra, allowed in (("negzero", PATTERN_FORMATS), ("mask", (MASK_IS_PATTERN, *PATTERN_FORMATS))):
+        if extra in entry and entry[extra] not in allowed:
+            raise ValueError(f"tensor {entry['name']!r} has unknown {extra} layout {entry[extra]!r}")
+    return entry["name"], tuple(shape), entry["format"]
+
+
+def _expected_names(prefix: str, entry: dict) -> set[str]:
+    names = {prefix + p for p in part_names(entry["format"])}
+    if "negzero" in entry:
+        names |= {f"{prefix}negzero/{p}" for p in part_names(entry["negzero"], with_values=False)}
+    if entry.get("mask", MASK_IS_PATTERN) != MASK_IS_PATTERN:
+        names |= {f"{prefix}mask/{p}" for p in part_names(entry["mask"], with_values=False)}
+    return names
+
+
+def _parts(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix) and "/" not in k[len(prefix):]}
+
+
+def _decode_tensor(prefix: str, entry: dict, fmt: str, shape: tuple[int, ...],
+                   tensors: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
+    parts = _parts(tensors, prefix)
+    values = parts.get("dense" if fmt == "dense" else "values")
+    itemsize = values.element_size() if values is not None else 1
+    check_expansion(math.prod(shape) * itemsize, sum(t.numel() * t.element_size() for t in parts.values()),
+                    f"tensor of shape {shape}")
+    dense = decode(fmt, parts, shape)
+    rows, cols = matrix_shape(shape)
+    if "negzero" in entry:
+        if not dense.is_floating_point():
+            raise ValueError("negative zeros recorded for a tensor that is not floating point")
+        negzero = decode_pattern(entry["negzero"], _parts(tensors, prefix + "negzero/"), rows, cols)
+        if bool((dense.view(rows, cols)[negzero] != 0).any()):
+            raise ValueError("a negative zero lies on a stored value")
+        dense.view(rows, cols)[negzero] = -0.0
+    mask = entry.get("mask")
+    if mask is None:
+        return dense, None
+    if mask == MASK_IS_PATTERN:
+        return dense, stored_pattern(dense)
+    return dense, decode_pattern(mask, _parts(tensors, prefix + "mask/"), rows, cols).view(shape)
+
+
+def load_sparse(path: str | Path) -> dict[str, Tensor]:
+    """The dense state dict (name → tensor) of a file written by ``prunelimit export``, bit for
+    bit as exported; ``InputError`` when the file is missing, not a sparse export, or damaged."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"sparse file {path} not found")
+    return read_sparse(path).state_dict

@@ -1,0 +1,239 @@
+"""prunelimit on in-memory objects: an ``nn.Module``, data and a loss; no files.
+
+The functions here are what ``import prunelimit`` offers (``prunelimit.bounds``, …). Each
+builds :class:`prunelimit.inputs.Inputs` from the objects with :func:`inputs_from` and calls
+the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's.
+
+``data`` is a tensor pair ``(x, y)`` (cut into ``batch_size`` batches in order), or any
+re-iterable of ``(x, y)`` batches: a list, or a ``DataLoader`` without shuffling. It is
+read twice and must give the same batches both times: the curvature is taken over a fixed
+sample, so a shuffling or augmenting loader is refused. ``loss`` is ``"ce"``, ``"mse"``
+or a criterion ``loss(output, target) -> mean loss`` such as ``nn.CrossEntropyLoss()``.
+Curvature options are keyword arguments named as the fields of
+:class:`prunelimit.api.CurvatureOptions` (``method``, ``tolerance``, ``epsilon``, …).
+
+The model is put in eval mode (BatchNorm and dropout are analysed as at inference) and is
+left unchanged: ``prune`` returns masks rather than pruning in place.
+
+Example (the bundled digits data and an untrained MLP, about a second on a CPU)::
+
+    import torch
+    import prunelimit
+    from prunelimit.data.spec import load_dataset
+
+    train = load_dataset("digits:train")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    result = prunelimit.bounds(model, (train.x, train.y), loss=torch.nn.CrossEntropyLoss())
+    print(result.ratio, result.lower, result.upper)
+    pruning = prunelimit.prune(model, 0.5)
+    pruning.apply(model)  # torch.nn.utils.prune reparametrisation: weight_orig * weight_mask
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+
+from prunelimit import api
+from prunelimit.errors import UsageError
+
+if TYPE_CHECKING:
+    from prunelimit.data.batches import Batch
+    from prunelimit.inputs import Inputs
+    from prunelimit.pruning.masks import LayerSparsity
+
+DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
+
+
+class CriterionLoss:
+    """A ``criterion(output, target)`` as prunelimit's ``fn(model, batch)`` loss contract."""
+
+    def __init__(self, criterion: Callable[[Tensor, Tensor], Tensor]) -> None:
+        self.criterion = criterion
+
+    def __call__(self, model: nn.Module, batch: "Batch") -> Tensor:
+        return self.criterion(model(batch[0]), batch[1])
+
+
+def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
+    """``"ce"``/``"mse"`` (or a ``file.py:fn`` spec) as the CLI reads it, or a criterion."""
+    from prunelimit.data.loss import resolve_loss
+
+    if isinstance(loss, str):
+        return resolve_loss(loss)
+    if not callable(loss):
+        raise UsageError(f"loss must be 'ce', 'mse' or a callable criterion(output, target), got {type(loss).__name__}")
+    return CriterionLoss(loss)
+
+
+def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.device | str = "cpu") -> list["Batch"]:
+    """``data`` as a fixed list of ``(x, y)`` batches on ``device`` (see the module docstring)."""
+    from prunelimit.cache import data_fingerprint
+    from prunelimit.data.batches import to_device
+    from prunelimit.data.spec import make_batches
+
+    if _is_pair(data):
+        x, y = data
+        if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+            raise UsageError(f"data: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
+        return to_device(make_batches(_Pair(x, y), batch_size), device)
+    if isinstance(data, Tensor) or not isinstance(data, Iterable):
+        raise UsageError(f"data must be an (x, y) tensor pair or an iterable of (x, y) batches, "
+                         f"got {type(data).__name__}")
+    batches = [_batch(b, i) for i, b in enumerate(data)]
+    if not batches:
+        raise UsageError("data yielded no batches")
+    if data_fingerprint([_batch(b, i) for i, b in enumerate(data)]) != data_fingerprint(batches):
+        raise UsageError("data gave different batches on a second pass (a shuffling or augmenting loader?): "
+                         "the curvature needs a fixed sample; use DataLoader(..., shuffle=False) without "
+                         "random transforms")
+    return to_device(batches, device)
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """The ``Dataset`` shape ``make_batches`` slices."""
+
+    x: Tensor
+    y: Tensor
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+def _is_pair(data: Any) -> bool:
+    """Two tensors (not two batches, which are pairs themselves) with a sample dimension."""
+    return isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, Tensor) for t in data) \
+        and data[0].dim() > 0 and data[1].dim() > 0
+
+
+def _batch(batch: Any, index: int) -> "Batch":
+    if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
+        raise UsageError(f"data batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors")
+    return (batch[0], batch[1])
+
+
+def inputs_from(
+    model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+) -> "Inputs":
+    """The ``Inputs`` every command takes, from objects: the model on its own device, the
+    batches moved there and checked against the model and loss (one forward pass)."""
+    from prunelimit.inputs import Inputs, check_compatible
+    from prunelimit.models.load import LoadedModel
+    from prunelimit.models.params import ParamSelection
+
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    model.eval()
+    loaded = LoadedModel(model, None, source="module")
+    loss_fn = loss_function(loss)
+    batches = None
+    if data is not None:
+        batches = as_batches(data, batch_size, device)
+        check_compatible(loaded, batches, loss_fn, "data")
+    return Inputs(loaded, batches, loss_fn, device, None, ParamSelection(tuple(include), tuple(exclude)))
+
+
+def curvature_options(**options: Any) -> "api.CurvatureOptions":
+    """``CurvatureOptions`` from keyword arguments; an unknown name is a ``UsageError`` listing the known ones."""
+    known = {f.name for f in fields(api.CurvatureOptions)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"unknown option {unknown[0]!r}; curvature options are {', '.join(sorted(known))}")
+    return api.CurvatureOptions(**options)
+
+
+def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+             include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
+             **options: Any) -> "api.SpectrumReport":
+    """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``)."""
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
+    return api.spectrum(given, curvature_options(**options), progress)
+
+
+def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+           scope: str = "global", include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
+           **options: Any) -> "api.BoundsReport":
+    """The predicted pruning limit ρ* (``result.ratio``) and its bounds (``result.lower``,
+    ``result.upper``) with ρ*'s uncertainty (``result.uncertainty``): ``prunelimit bounds``."""
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
+    return api.bounds(given, curvature_options(**options), progress, scope)
+
+
+def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
+           batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
+           include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
+           **options: Any) -> "api.VerifyReport":
+    """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
+    accuracy is measured on ``eval_data`` (default: ``data``). The model's weights are restored."""
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
+    evaluation = None if eval_data is None else as_batches(eval_data, batch_size, given.device)
+    return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """Keep-masks of magnitude pruning (parameter name → bool tensor, ``True`` = kept),
+    the ratio asked for and the one the masks reach (removed fractions)."""
+
+    requested: float
+    achieved: float
+    scope: str
+    masks: dict[str, Tensor]
+    layers: list["LayerSparsity"]
+
+    def apply(self, model: nn.Module) -> nn.Module:
+        """Prune ``model`` with ``torch.nn.utils.prune.custom_from_mask`` (``weight_orig`` and
+        ``weight_mask``; ``prune.remove`` makes it permanent)."""
+        from torch.nn.utils import prune as torch_prune
+
+        for name, mask in self.masks.items():
+            module_name, _, attribute = name.rpartition(".")
+            torch_prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
+        return model
+
+    def to_json(self) -> dict:
+        return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},
+                "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers]}
+
+
+def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
+          loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
+          exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
+    """Magnitude-pruning masks for ``ratio`` (a removed fraction, or ``"auto"`` for ρ* and
+    ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``)."""
+    from prunelimit.models.params import prunable_parameters
+    from prunelimit.pruning.magnitude import MagnitudeOrder, check_ratio
+    from prunelimit.pruning.masks import LayerSparsity, overall_ratio
+
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
+    if isinstance(ratio, str):
+        if ratio not in ("auto", "lower"):
+            raise UsageError(f"ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)")
+        api.require_data(given)
+        value, _ = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
+    else:
+        value = ratio
+    check_ratio(value)
+    named = prunable_parameters(model, given.selection)
+    if not named:
+        raise UsageError("the model has no prunable weights; widen the selection with include patterns")
+    keep = MagnitudeOrder.of([p for _, p in named], scope).keep_masks(value)
+    masks = {name: m.to(p.device) for (name, p), m in zip(named, keep)}
+    layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
+    return Pruning(float(value), overall_ratio(layers), scope, masks, layers)
+
+
+def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+         metric: str = "magnitude", mode: str = "static", region: tuple[float, float] | str = (0.005, 0.5),
+         seed: int = 0, **settings: Any):
+    """Record (density, γ) points of a saliency ``metric`` and fit the Neural Pruning Law
+    (``prunelimit law nplh``); ``settings`` are ``api.nplh``'s (``rate``, ``finetune_steps``, …)."""
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
+    return api.nplh(given, metric, mode, region, seed=seed, **settings)

@@ -1,0 +1,152 @@
+"""`prunelimit export` on the bundled example: size, bit-exact reload, readers, bench, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from prunelimit import load_sparse
+from prunelimit.cli import app
+from prunelimit.io.checkpoint import read_checkpoint
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
+CHEAP_BOUNDS = ("--method", "slq", "--iterations", "8", "--runs", "1", "--max-samples", "256", "--no-cache", "--json")
+
+
+def run(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def pruned(tmp_path_factory) -> Path:
+    """The bundled example pruned to ratio 0.9 by `prunelimit prune`, as the README does."""
+    path = tmp_path_factory.mktemp("pruned") / "pruned.pt"
+    result = run("prune", EXAMPLE, "--ratio", "0.9", "-o", path)
+    assert result.exit_code == 0, result.output
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(pruned, tmp_path_factory) -> tuple[Path, dict]:
+    path = tmp_path_factory.mktemp("exported") / "model.sparse.safetensors"
+    result = run("export", pruned, "-o", path, "--json")
+    assert result.exit_code == 0, result.output
+    return path, json.loads(result.stdout)
+
+
+def test_ratio_09_file_is_at_most_03_of_the_dense_state_dict(pruned, exported):
+    path, doc = exported
+    dense = sum(t.numel() * t.element_size() for t in read_checkpoint(pruned).state_dict.values())
+    assert doc["schema"] == "prunelimit.export/1"
+    assert doc["size"]["dense_bytes"] == dense
+    assert doc["size"]["file_bytes"] == path.stat().st_size
+    assert path.stat().st_size <= 0.3 * dense  # measured: 0.25 (2,410 of 9,640 bytes, header included)
+    assert {t["name"]: t["format"] for t in doc["tensors"]}["0.weight"] == "csr"
+
+
+def test_load_sparse_gives_the_pruned_weights_and_masks_bit_for_bit(pruned, exported):
+    path, _ = exported
+    raw, back = read_checkpoint(pruned), read_checkpoint(path)
+    assert back.kind == "sparse" and back.model_spec == raw.model_spec and back.meta["data"] == raw.meta["data"]
+    dense = load_sparse(path)
+    assert list(dense) == list(raw.state_dict)
+    for name, tensor in raw.state_dict.items():
+        assert torch.equal(dense[name].view(torch.int32), tensor.view(torch.int32)), name
+    assert all(torch.equal(back.masks[k], raw.masks[k]) for k in raw.masks) and back.masks.keys() == raw.masks.keys()
+
+
+def test_info_and_bounds_read_the_exported_file_as_the_pruned_one(pruned, exported):
+    path, _ = exported
+    docs = [json.loads(run("info", ckpt, "--json").stdout) for ckpt in (pruned, path)]
+    assert docs[1]["format"] == "sparse"
+    for doc in docs:
+        doc.pop("checkpoint"), doc.pop("format")
+    assert docs[0] == docs[1]
+    ratios = []
+    for ckpt in (pruned, path):
+        result = run("bounds", ckpt, *CHEAP_BOUNDS)
+        assert result.exit_code == 0, result.output
+        ratios.append(json.loads(result.stdout)["prediction"]["ratio"])
+    assert ratios[0] == ratios[1]  # same weights, same seed: the same number, not just a close one
+
+
+def test_bench_and_report(pruned, tmp_path):
+    out = tmp_path / "m.safetensors"
+    result = run("export", pruned, "-o", out, "--bench", "--batch-size", "8", "--device", "cpu", "--json",
+                 "--report", tmp_path / "rep")
+    assert result.exit_code == 0, result.output
+    bench = json.loads(result.stdout)["bench"]
+    assert [row["batch"] for row in bench["latency"]] == [1, 8]
+    assert bench["sparse_layers"] == ["0", "2"] and bench["pattern"] == "csr"
+    assert all(row["verdict"] in ("faster", "slower", "no gain") and row["dense_ms"] > 0 for row in bench["latency"])
+    assert bench["max_abs_diff"] < 1e-4  # float32 sums in another order: rounding only, outputs are O(10)
+    assert "prunelimit export" in (tmp_path / "rep" / "report.html").read_text()
+    console = run("export", pruned, "-o", tmp_path / "c.safetensors", "--bench", "--batch-size", "4")
+    assert console.exit_code == 0 and "speedup" in console.stdout and "csr" in console.stdout
+
+
+def test_prune_scope_two_four_then_export(tmp_path):
+    out = tmp_path / "p24.pt"
+    result = run("prune", EXAMPLE, "--scope", "2:4", "--ratio", "0.5", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ratio"]["achieved"] == 0.5
+    assert run("export", out, "-o", tmp_path / "p24.safetensors").exit_code == 0
+    refused = run("prune", EXAMPLE, "--scope", "2:4", "-o", tmp_path / "auto.pt")
+    assert refused.exit_code == 2 and "--ratio 0.5" in refused.stderr and not (tmp_path / "auto.pt").exists()
+
+
+@pytest.fixture
+def corrupt(exported, tmp_path) -> Path:
+    path = tmp_path / "corrupt.safetensors"
+    raw = bytearray(exported[0].read_bytes())
+    raw[-60:] = b"\xff" * 60  # the last CSR/bitmap bytes: pointers or bits that cannot be
+    path.write_bytes(bytes(raw))
+    return path
+
+
+@pytest.mark.parametrize("case", ["not-pruned", "exists", "unwritable", "missing-folder", "extension",
+                                  "pattern-cpu", "pattern-without-bench", "corrupt-input", "overwrite-input"])
+def test_bad_input(case, pruned, corrupt, tmp_path):
+    out = tmp_path / "out.safetensors"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    args, code, words = {
+        "not-pruned": ((EXAMPLE, "-o", out), 2, "not a pruned checkpoint"),
+        "exists": ((pruned, "-o", out), 2, "--force"),
+        "unwritable": ((pruned, "-o", locked / "m.safetensors"), 2, "not writable"),
+        "missing-folder": ((pruned, "-o", tmp_path / "no" / "m.safetensors"), 2, "does not exist"),
+        "extension": ((pruned, "-o", tmp_path / "m.pt"), 2, ".safetensors"),
+        "pattern-cpu": ((pruned, "-o", out, "--bench", "--pattern", "2:4", "--device", "cpu"), 2, "CUDA"),
+        "pattern-without-bench": ((pruned, "-o", out, "--pattern", "2:4"), 2, "--bench"),
+        "corrupt-input": ((corrupt, "-o", out), 3, "corrupt.safetensors"),
+        "overwrite-input": ((corrupt, "-o", corrupt, "--force"), 2, "would overwrite the input"),
+    }[case]
+    if case == "exists":
+        out.write_text("keep me")
+    if case == "unwritable" and _root_can_write(locked):
+        pytest.skip("running as root: a read-only folder is still writable")
+    result = run("export", *args)
+    assert result.exit_code == code, result.output
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) <= 2
+    assert "Traceback" not in result.output and result.stdout == ""
+    assert (out.read_text() == "keep me") if case == "exists" else not out.exists()
+    assert not list(tmp_path.glob(".*.tmp")) and not list(locked.iterdir())
+
+
+def _root_can_write(folder: Path) -> bool:
+    try:
+        (folder / "probe").write_text("")
+    except OSError:
+        return False
+    (folder / "probe").unlink()
+    return True
+
+
+def test_corrupt_sparse_file_is_refused_by_the_readers(corrupt):
+    result = run("info", corrupt)
+    assert result.exit_code == 3 and "corrupt.safetensors" in result.stderr and "export it again" in result.stderr

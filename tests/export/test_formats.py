@@ -1,0 +1,165 @@
+"""Sparse layouts: the size model is exact, every layout and dtype round-trips bit for bit,
+and a damaged file is refused with the tensor named."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from prunelimit import load_sparse
+from prunelimit.errors import InputError
+from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
+                                       index_dtype, matrix_shape, stored_pattern)
+from prunelimit.export.sparse_file import FORMAT, read_sparse, write_sparse
+from prunelimit.models.zoo import mlp
+
+DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64, torch.float16: torch.int16,
+            torch.bfloat16: torch.int16}
+
+
+def sparse_tensor(shape, density: float, dtype=torch.float32, seed: int = 0) -> torch.Tensor:
+    """Random values, a random ``density`` of them kept, the rest +0.0."""
+    g = torch.Generator().manual_seed(seed)
+    values = torch.randn(shape, generator=g).to(dtype)
+    return values.masked_fill(torch.rand(shape, generator=g) >= density, 0.0)
+
+
+def bits(t: torch.Tensor) -> torch.Tensor:
+    """The raw bits: equality of these is bit-for-bit equality (−0.0 ≠ +0.0, NaN payloads)."""
+    return t.contiguous().view(INT_VIEW[t.dtype]) if t.dtype in INT_VIEW else t
+
+
+def part_bytes(parts: dict[str, torch.Tensor]) -> int:
+    return sum(p.numel() * p.element_size() for p in parts.values())
+
+
+def data_bytes(path) -> int:
+    """File size minus the 8-byte length and the JSON header: the tensors' bytes."""
+    raw = path.read_bytes()
+    return len(raw) - 8 - struct.unpack("<Q", raw[:8])[0]
+
+
+@pytest.mark.parametrize("largest,dtype", [(0, torch.uint8), (255, torch.uint8), (256, torch.int16),
+                                           (32767, torch.int16), (32768, torch.int32), (2**31, torch.int64)])
+def test_index_dtype_is_the_smallest_that_fits(largest, dtype):
+    assert index_dtype(largest) == dtype
+
+
+@pytest.mark.parametrize("shape", [(7, 300), (40, 256), (3, 2, 5, 5), (1000,), ()])
+@pytest.mark.parametrize("density", [0.0, 0.03, 0.3, 1.0])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_size_model_is_exact_and_every_layout_round_trips(shape, density, dtype):
+    tensor = sparse_tensor(shape, density, dtype)
+    rows, cols = matrix_shape(tuple(tensor.shape))
+    pattern = stored_pattern(tensor).reshape(rows, cols)
+    counts = Counts(rows, cols, int(pattern.sum()), tensor.element_size())
+    for fmt in TENSOR_FORMATS:
+        parts = encode(fmt, tensor, pattern)
+        assert part_bytes(parts) == counts.bytes(fmt), fmt
+        back = decode(fmt, parts, tuple(tensor.shape))
+        assert back.dtype == dtype and torch.equal(bits(back), bits(tensor)), fmt
+    pattern_counts = Counts(rows, cols, counts.stored, 0)
+    for fmt in PATTERN_FORMATS:
+        parts = encode(fmt, None, pattern, with_values=False)
+        assert part_bytes(parts) == pattern_counts.bytes(fmt)
+        assert torch.equal(decode_pattern(fmt, parts, rows, cols), pattern)
+
+
+@pytest.mark.parametrize("density,expected", [(1.0, "dense"), (0.5, "bitmap"), (0.02, "csr")])
+def test_the_smallest_layout_is_chosen(tmp_path, density, expected):
+    # 64 columns: uint8 indices, so CSR costs 4 + 1 bytes a kept weight, a bitmap 4 + 1/(8·density)
+    tensor = sparse_tensor((512, 64), density)
+    [layout] = write_sparse(tmp_path / "t.safetensors", {"w": tensor}, {})
+    assert layout.format == expected
+    assert layout.bytes == min(Counts(512, 64, layout.stored, 4).bytes(f) for f in TENSOR_FORMATS)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_file_round_trip_is_bit_exact_with_extras(tmp_path, dtype):
+    """Negative zeros, NaN, a mask that keeps a zero weight, int and bool buffers: all come back."""
+    weight = sparse_tensor((30, 50), 0.1, dtype, seed=1)
+    weight[0, :5] = torch.tensor([-0.0, -0.0, float("nan"), 0.0, -0.0], dtype=dtype)
+    mask = stored_pattern(weight)
+    mask[0, 3] = True  # a kept weight that is exactly zero: the mask is not the stored pattern
+    state = {"a.weight": weight, "a.bias": torch.randn(30).to(dtype), "b.weight": sparse_tensor((4, 3, 3, 3), 0.5, dtype),
+             "steps": torch.tensor(7), "flags": torch.tensor([True, False, False, False, True])}
+    path = tmp_path / "m.safetensors"
+    layouts = write_sparse(path, state, {"a.weight": mask, "b.weight": stored_pattern(state["b.weight"])},
+                           "mlp:1,2", {"data": "digits:train", "not_json": object()})
+    contents = read_sparse(path)
+    assert list(contents.state_dict) == list(state)
+    for name, tensor in state.items():
+        assert contents.state_dict[name].dtype == tensor.dtype
+        assert torch.equal(bits(contents.state_dict[name]), bits(tensor)), name
+    assert torch.equal(contents.masks["a.weight"], mask)
+    assert torch.equal(contents.masks["b.weight"], stored_pattern(state["b.weight"]))
+    assert contents.model_spec == "mlp:1,2" and contents.meta == {"data": "digits:train"}
+    by_name = {l.name: l for l in layouts}
+    assert by_name["a.weight"].negzero is not None and by_name["a.weight"].mask in PATTERN_FORMATS
+    assert by_name["b.weight"].mask == "values"
+    assert data_bytes(path) == sum(l.total_bytes for l in layouts)  # the size model, against the file
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_model_outputs_are_identical_after_the_round_trip(tmp_path, dtype):
+    torch.manual_seed(0)
+    model = mlp([20, 300, 40, 5]).to(dtype)
+    with torch.no_grad():
+        for p, density in zip(model.parameters(), (0.02, 1.0, 0.3, 1.0, 0.5, 1.0)):
+            p.masked_fill_(torch.rand(p.shape) >= density, 0.0)
+    path = tmp_path / "m.safetensors"
+    layouts = write_sparse(path, model.state_dict(), {})
+    assert {l.format for l in layouts} == {"dense", "bitmap", "csr"}
+    loaded = mlp([20, 300, 40, 5]).to(dtype)
+    loaded.load_state_dict(load_sparse(path))
+    x = torch.randn(16, 20).to(dtype)
+    assert torch.equal(bits(loaded(x)), bits(model(x)))
+
+
+def write_raw(path, tensors: dict, entries: list, **metadata) -> None:
+    save_file(tensors, str(path), metadata={"format": FORMAT, "tensors": json.dumps(entries), "meta": "{}",
+                                            **metadata})
+
+
+CSR_ENTRY = [{"name": "w", "shape": [2, 4], "format": "csr"}]
+GOOD_CSR = {"0/values": torch.ones(2), "0/col_indices": torch.tensor([1, 3], dtype=torch.uint8),
+            "0/crow_indices": torch.tensor([0, 1, 2], dtype=torch.uint8)}
+
+
+@pytest.mark.parametrize("tensors,entries,match", [
+    ({**GOOD_CSR, "0/crow_indices": torch.tensor([0, 2, 1], dtype=torch.uint8)}, CSR_ENTRY, "row pointers"),
+    ({**GOOD_CSR, "0/col_indices": torch.tensor([1, 9], dtype=torch.uint8)}, CSR_ENTRY, "column index"),
+    ({**GOOD_CSR, "0/values": torch.ones(3)}, CSR_ENTRY, "stored values"),
+    ({**GOOD_CSR, "0/crow_indices": torch.tensor([0, 2, 2], dtype=torch.uint8),
+      "0/col_indices": torch.tensor([3, 1], dtype=torch.uint8)}, CSR_ENTRY, "strictly increasing"),
+    ({k: v for k, v in GOOD_CSR.items() if k != "0/values"}, CSR_ENTRY, "number of stored values"),
+    ({**GOOD_CSR, "9/extra": torch.ones(1)}, CSR_ENTRY, "belongs to no layout"),
+    (GOOD_CSR, [{"name": "w", "shape": [2, 4], "format": "coo"}], "unknown layout"),
+    (GOOD_CSR, [{"name": "w", "shape": "2x4", "format": "csr"}], "no valid shape"),
+    ({"0/values": torch.ones(1), "0/bitmap": torch.tensor([255], dtype=torch.uint8)},
+     [{"name": "w", "shape": [5], "format": "bitmap"}], "past the end"),
+    ({**GOOD_CSR, "0/crow_indices": torch.tensor([0, 1, 2], dtype=torch.uint8)},
+     [{"name": "w", "shape": [2, 10**12], "format": "csr"}], "size bomb"),
+])
+def test_damaged_file_is_refused_naming_the_damage(tmp_path, tensors, entries, match):
+    path = tmp_path / "bad.safetensors"
+    write_raw(path, tensors, entries)
+    with pytest.raises(InputError, match=match):
+        load_sparse(path)
+
+
+def test_damaged_header_json_and_plain_safetensors_are_refused(tmp_path):
+    path = tmp_path / "bad.safetensors"
+    save_file(GOOD_CSR, str(path), metadata={"format": FORMAT, "tensors": "[{", "meta": "{}"})
+    with pytest.raises(InputError, match="damaged"):
+        load_sparse(path)
+    save_file({"w": torch.ones(2)}, str(path))
+    with pytest.raises(InputError, match="not a prunelimit sparse file"):
+        load_sparse(path)
+    with pytest.raises(InputError, match="not found"):
+        load_sparse(tmp_path / "missing.safetensors")

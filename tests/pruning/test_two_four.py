@@ -1,0 +1,47 @@
+"""2:4 semi-structured magnitude pruning: the 2 largest of every 4 weights along the input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from prunelimit.errors import UsageError
+from prunelimit.export.bench import is_two_four
+from prunelimit.models.zoo import mlp
+from prunelimit.pruning.magnitude import check_prune_scope, prune_model, two_four_mask
+
+
+def test_keeps_the_two_largest_of_every_group_ties_to_the_lower_index():
+    weight = torch.tensor([[0.1, -0.9, 0.5, 0.2, 0.3, 0.3, 0.3, -0.3],
+                           [0.0, 0.0, 0.0, 0.0, 4.0, -1.0, 2.0, -3.0]])
+    expected = torch.tensor([[0, 1, 1, 0, 1, 1, 0, 0],
+                             [1, 1, 0, 0, 1, 0, 0, 1]], dtype=torch.bool)
+    assert torch.equal(two_four_mask(weight), expected)
+
+
+@pytest.mark.parametrize("cols,kept", [(6, 4), (7, 4), (5, 3)])
+def test_a_short_last_group_keeps_its_two_largest(cols, kept):
+    mask = two_four_mask(torch.arange(1.0, cols + 1).reshape(1, cols))
+    assert int(mask.sum()) == kept and bool(mask[0, -1])
+
+
+def test_prune_scope_two_four_halves_every_linear_layer():
+    torch.manual_seed(0)
+    model = mlp([16, 8, 4])
+    result = prune_model(model, 0.5, scope="2:4")
+    assert result.achieved == pytest.approx(0.5, abs=0)
+    for name in ("0.weight", "2.weight"):
+        weight = dict(model.named_parameters())[name]
+        assert is_two_four(weight)
+        groups = weight.detach().abs().reshape(-1, 4)
+        kept = result.masks[name].reshape(-1, 4)
+        assert torch.all(groups[kept].reshape(-1, 2).min(dim=1).values >= groups.masked_fill(kept, -1).max(dim=1).values)
+
+
+@pytest.mark.parametrize("ratio", ["auto", "0.6", 0.4])
+def test_two_four_needs_ratio_one_half(ratio):
+    with pytest.raises(UsageError, match="--ratio 0.5"):
+        check_prune_scope("2:4", ratio)
+    check_prune_scope("2:4", "0.5")
+    with pytest.raises(UsageError, match="--scope 'row'"):
+        check_prune_scope("row", "0.5")

@@ -1,0 +1,129 @@
+"""The library on in-memory objects: the same numbers as the file-based path, data and loss
+forms, refusals, masks usable with torch.nn.utils.prune, and docs/library.md's examples."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import prunelimit
+from prunelimit import api
+from prunelimit.data.spec import load_dataset
+from prunelimit.errors import OptionError, UsageError
+from prunelimit.inputs import load_inputs
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.spec import build_model
+from prunelimit.pruning.magnitude import prune_model
+
+SPEC, SAMPLES = "mlp:64,12,10", 300
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "library.md"
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return build_model(SPEC)
+
+
+@pytest.fixture
+def train():
+    data = load_dataset("digits:train", max_samples=SAMPLES)
+    return data.x, data.y
+
+
+def test_bounds_on_objects_equals_the_file_path_bit_for_bit(model, train, tmp_path):
+    """Same weights, same batches, same loss: the two entry points run the same arithmetic,
+    so ρ*, the bounds and the spectrum agree exactly (no tolerance)."""
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    from_file = api.bounds(load_inputs(path, data="digits:train", max_samples=SAMPLES))
+    from_objects = prunelimit.bounds(model, train)
+    assert from_objects.ratio == from_file.ratio
+    assert (from_objects.lower, from_objects.upper) == (from_file.lower, from_file.upper)
+    assert from_objects.spectrum.trace == from_file.spectrum.trace
+
+
+def test_criterion_loader_and_list_give_the_tensor_pairs_numbers(model, train):
+    """``nn.CrossEntropyLoss()`` is ``F.cross_entropy``; a non-shuffling loader and a list
+    of its batches are the pair's batches: every form gives the identical ρ*."""
+    x, y = train
+    reference = prunelimit.bounds(model, train).ratio
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=128)
+    assert prunelimit.bounds(model, train, loss=torch.nn.CrossEntropyLoss()).ratio == reference
+    assert prunelimit.bounds(model, loader).ratio == reference
+    assert prunelimit.bounds(model, [(x[i:i + 128], y[i:i + 128]) for i in range(0, len(x), 128)]).ratio == reference
+
+
+def test_shuffling_loader_is_refused(model, train):
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*train), batch_size=64, shuffle=True,
+                                         generator=torch.Generator().manual_seed(0))
+    with pytest.raises(UsageError, match="different batches on a second pass"):
+        prunelimit.bounds(model, loader)
+
+
+@pytest.mark.parametrize("data, message", [
+    (torch.zeros(10, 64), "tensor pair or an iterable"),
+    ([torch.zeros(4, 64)], "not an \\(x, y\\) pair"),
+    ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
+    ([], "no batches"),
+])
+def test_malformed_data_is_a_usage_error(model, data, message):
+    with pytest.raises(UsageError, match=message):
+        prunelimit.bounds(model, data)
+
+
+def test_options_are_validated_by_the_library(model, train):
+    with pytest.raises(UsageError, match="unknown option 'tolerence'"):
+        prunelimit.bounds(model, train, tolerence=0.1)
+    with pytest.raises(OptionError, match="tolerance"):
+        prunelimit.bounds(model, train, tolerance=-1.0)
+    with pytest.raises(UsageError, match="callable criterion"):
+        prunelimit.bounds(model, train, loss=3)
+
+
+def test_prune_masks_match_in_place_pruning_and_leave_the_model_alone(model):
+    before = copy.deepcopy(model.state_dict())
+    pruning = prunelimit.prune(model, 0.7)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # untouched
+    reference = copy.deepcopy(model)
+    expected = prune_model(reference, 0.7)
+    assert pruning.achieved == expected.achieved
+    assert pruning.masks.keys() == expected.masks.keys()
+    assert all(torch.equal(pruning.masks[k], expected.masks[k]) for k in expected.masks)
+    pruning.apply(model)  # torch.nn.utils.prune: weight = weight_orig * weight_mask
+    for name, mask in pruning.masks.items():
+        module_name, _, attribute = name.rpartition(".")
+        module = model.get_submodule(module_name)
+        assert torch.equal(getattr(module, f"{attribute}_mask"), mask.to(torch.float32))
+        assert torch.equal(getattr(module, attribute), reference.get_parameter(name))
+
+
+def test_prune_auto_is_the_predicted_limit(model, train):
+    predicted = prunelimit.bounds(model, train)
+    pruning = prunelimit.prune(model, "auto", train)
+    assert pruning.requested == predicted.ratio
+    with pytest.raises(UsageError, match="no analysis data"):
+        prunelimit.prune(model, "auto")
+
+
+def test_verify_on_objects_restores_the_weights(model, train):
+    before = copy.deepcopy(model.state_dict())
+    report = prunelimit.verify(model, train)
+    assert report.delta == pytest.approx(report.prediction.ratio - report.actual.loss_ratio, abs=1e-15)
+    assert report.bounds is not None and report.bounds.ratio == report.prediction.ratio
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def _python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+@pytest.mark.parametrize("index", range(len(_python_blocks(DOCS.read_text(encoding="utf-8")))))
+def test_docs_library_examples_run(index, capsys):
+    code = _python_blocks(DOCS.read_text(encoding="utf-8"))[index]
+    exec(compile(code, f"docs/library.md block {index}", "exec"), {})
+    assert capsys.readouterr().out  # every example prints its result

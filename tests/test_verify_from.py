@@ -1,0 +1,111 @@
+"""`verify --from bounds.json`: the prediction of a saved report, no curvature work, and a
+refusal of a report computed for another problem."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.load import load_model
+
+SAMPLES = ("--max-samples", 300)
+
+
+def _json(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def saved_bounds(cli, own_ckpt, tmp_path):
+    path = tmp_path / "bounds.json"
+    path.write_text(cli("bounds", own_ckpt, *SAMPLES, "--no-cache", "--json").stdout)
+    return path
+
+
+@pytest.fixture
+def no_curvature(monkeypatch):
+    """Any spectrum computation fails the test."""
+    from prunelimit.api import curvature as curvature_api
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the spectrum was computed")
+
+    monkeypatch.setattr(curvature_api, "spectrum", forbidden)
+
+
+def test_verify_from_saved_bounds_does_no_curvature_work_and_matches_a_full_verify(cli, own_ckpt, saved_bounds,
+                                                                                   monkeypatch):
+    full = _json(cli("verify", own_ckpt, *SAMPLES, "--no-cache", "--json"))
+    from prunelimit.api import curvature as curvature_api
+
+    monkeypatch.setattr(curvature_api, "spectrum", lambda *a, **k: pytest.fail("the spectrum was computed"))
+    saved = _json(cli("verify", own_ckpt, *SAMPLES, "--no-cache", "--from", saved_bounds, "--json"))
+    bounds = json.loads(saved_bounds.read_text())
+    assert saved["schema"] == "prunelimit.verify/1"
+    assert saved["prediction_from"] == str(saved_bounds) and full["prediction_from"] is None
+    # the same inputs: the saved prediction is the computed one, and the search is the same
+    assert saved["prediction"] == bounds["prediction"] == full["prediction"]
+    assert saved["actual"] == full["actual"]
+    assert saved["delta"] == pytest.approx(bounds["prediction"]["ratio"] - saved["actual"]["loss_ratio"], abs=1e-15)
+
+
+def test_verify_from_shows_where_the_prediction_came_from(cli, own_ckpt, saved_bounds, no_curvature):
+    result = cli("verify", own_ckpt, *SAMPLES, "--from", saved_bounds)
+    assert result.exit_code == 0, result.stderr
+    assert "prediction read from" in result.stdout and "Δ = ρ* − actual" in result.stdout
+
+
+def test_verify_from_report_of_other_weights_is_refused(cli, own_ckpt, saved_bounds, tmp_path, no_curvature):
+    loaded = load_model(own_ckpt)
+    with torch.no_grad():
+        loaded.model[0].weight.mul_(2)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, loaded.spec, loaded.model.state_dict(), meta=loaded.meta)
+    result = cli("verify", other, *SAMPLES, "--from", saved_bounds)
+    assert result.exit_code == 2
+    assert "another problem" in result.stderr and "weights differ" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_verify_from_report_on_other_data_is_refused(cli, own_ckpt, saved_bounds, no_curvature):
+    result = cli("verify", own_ckpt, "--max-samples", 200, "--from", saved_bounds)
+    assert result.exit_code == 2 and "data fingerprint" in result.stderr
+
+
+def test_verify_from_report_of_another_pruning_path_is_refused(cli, own_ckpt, saved_bounds, no_curvature):
+    result = cli("verify", own_ckpt, *SAMPLES, "--scope", "layer", "--from", saved_bounds)
+    assert result.exit_code == 2 and "--scope global" in result.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not valid JSON"),
+    ('{"schema": "prunelimit.prune/1", "ratio": {}}', "not a prunelimit bounds report"),
+    ('{"schema": "prunelimit.bounds/1", "prediction": {"ratio": 0.5}}', "epsilon"),
+    ('{"schema": "prunelimit.bounds/1", "epsilon": 0.1, "prediction": {"ratio": 1.5}}', "not a ratio"),
+])
+def test_verify_from_a_file_that_is_not_a_bounds_report_is_an_input_error(cli, own_ckpt, tmp_path, no_curvature,
+                                                                           content, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = cli("verify", own_ckpt, *SAMPLES, "--from", bad)
+    assert result.exit_code == 3 and message in result.stderr, result.stderr
+
+
+def test_verify_from_missing_file_is_an_input_error(cli, own_ckpt, tmp_path, no_curvature):
+    result = cli("verify", own_ckpt, *SAMPLES, "--from", tmp_path / "absent.json")
+    assert result.exit_code == 3 and "not found" in result.stderr
+
+
+def test_prune_from_report_of_other_weights_is_refused(cli, own_ckpt, saved_bounds, tmp_path, no_curvature):
+    loaded = load_model(own_ckpt)
+    with torch.no_grad():
+        loaded.model[0].weight.add_(0.01)
+    other = tmp_path / "other.pt"
+    save_checkpoint(other, loaded.spec, loaded.model.state_dict(), meta=loaded.meta)
+    result = cli("prune", other, *SAMPLES, "--ratio", "auto", "--from", saved_bounds, "-o", tmp_path / "p.pt")
+    assert result.exit_code == 2 and "weights differ" in result.stderr
+    assert not (tmp_path / "p.pt").exists()
