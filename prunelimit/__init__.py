@@ -9,14 +9,33 @@ The library works on in-memory objects (``prunelimit.library``)::
 ``prunelimit.api`` holds the same commands on loaded ``Inputs`` (what the CLI calls) and
 their report dataclasses; docs/library.md shows every function with runnable examples.
 ``load_sparse(path)``: the dense state dict of a file written by ``prunelimit export``.
+
+The names below are imported on first use: ``import prunelimit`` itself loads nothing, so
+``python -m prunelimit`` reaches its Ctrl-C handling (``prunelimit.__main__``) before torch
+starts importing.
 """
 
 __version__ = "0.1.0"
 
-from prunelimit.export.sparse_file import load_sparse  # noqa: E402
-from prunelimit.laws.errorlaw import error_law, fit_error_law  # noqa: E402
-from prunelimit.laws.nplh import fit_nplh  # noqa: E402
-from prunelimit.library import Pruning, bounds, inputs_from, nplh, prune, spectrum, verify  # noqa: E402
+_EXPORTS = {
+    "Pruning": "prunelimit.library", "bounds": "prunelimit.library", "inputs_from": "prunelimit.library",
+    "nplh": "prunelimit.library", "prune": "prunelimit.library", "spectrum": "prunelimit.library",
+    "verify": "prunelimit.library", "load_sparse": "prunelimit.export.sparse_file",
+    "error_law": "prunelimit.laws.errorlaw", "fit_error_law": "prunelimit.laws.errorlaw",
+    "fit_nplh": "prunelimit.laws.nplh",
+}
+__all__ = ["__version__", *_EXPORTS]
 
-__all__ = ["Pruning", "__version__", "bounds", "error_law", "fit_error_law", "fit_nplh", "inputs_from", "load_sparse",
-           "nplh", "prune", "spectrum", "verify"]
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'prunelimit' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -25,6 +25,8 @@ from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated, install_signal_handlers
 from prunelimit.io.outputs import optional, preflight
+from prunelimit.laws.hyperflux import HyperfluxConfig
+from prunelimit.laws.imp import ImpConfig
 from prunelimit.limits import check_counts
 from prunelimit.pruning.magnitude import check_prune_scope
 from prunelimit.report import console, figures
@@ -609,13 +611,13 @@ def imp(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.")],
     data: DataOpt = None,
     eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy).")] = None,
-    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = 0.2,
-    levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = 10,
-    rewind: Annotated[str, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = "init",
-    rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = 10,
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = 5,
-    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = None,
-    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.05,
+    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
+    levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
+    rewind: Annotated[str, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
+    rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = ImpConfig.rewind_steps,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = ImpConfig.epochs_per_level,
+    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = ImpConfig.epochs_dense,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = ImpConfig.lr,
     model: ModelOpt = None,
     loss: LossOpt = "ce",
     batch_size: BatchOpt = 128,
@@ -625,8 +627,12 @@ def imp(
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
-        rep = api.imp(source, output, data, eval_data, rate, levels, rewind, rewind_steps, epochs, epochs_dense,
-                      lr, model, loss, batch_size, max_samples, trust_pickle, download, o.device, o.seed)
+        with flag_names(epochs_per_level="--epochs"):
+            config = ImpConfig(rate=rate, levels=levels, rewind=rewind, rewind_steps=rewind_steps,
+                               epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
+        rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
+                      batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle, download=download,
+                      device=o.device)
         body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
                 "resumed_after": rep.resumed_after, "rows": rep.rows}
         emit("imp", body, o.json, console.render_imp, rep)
@@ -882,10 +888,10 @@ def hyperflux(
     model: ModelOpt = None,
     data: DataOpt = None,
     eval_data: EvalDataOpt = None,
-    pruning_epochs: Annotated[int, typer.Option("--pruning-epochs", help="Epochs of the pressure phase.")] = 40,
-    regrowth_epochs: Annotated[int, typer.Option("--regrowth-epochs", help="Epochs of the regrowth phase (Γ = 0).")] = 10,
-    weight_lr: Annotated[float, typer.Option("--weight-lr")] = 0.01,
-    gate_lr: Annotated[float, typer.Option("--gate-lr")] = 1e-2,
+    pruning_epochs: Annotated[int, typer.Option("--pruning-epochs", help="Epochs of the pressure phase.")] = HyperfluxConfig.pruning_epochs,
+    regrowth_epochs: Annotated[int, typer.Option("--regrowth-epochs", help="Epochs of the regrowth phase (Γ = 0).")] = HyperfluxConfig.regrowth_epochs,
+    weight_lr: Annotated[float, typer.Option("--weight-lr")] = HyperfluxConfig.weight_lr,
+    gate_lr: Annotated[float, typer.Option("--gate-lr")] = HyperfluxConfig.gate_lr,
     log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.")] = None,
     force: ForceOpt = False,
     loss: LossOpt = "ce",
@@ -896,9 +902,11 @@ def hyperflux(
 ) -> None:
     """Hyperflux L0 pruning to a target density: gates, flux, pressure scheduler, regrowth."""
     with handled(o.debug):
-        if not 0 < target_density < 1:
-            raise UsageError(f"--target-density is a kept fraction in (0, 1), got {target_density}")
-        rep = api.hyperflux(checkpoint, model, data, eval_data, target_density, output, pruning_epochs,
-                            regrowth_epochs, weight_lr, gate_lr, log, loss, batch_size, max_samples, trust_pickle,
-                            download, o.device, o.seed, force)
+        with flag_names():
+            config = HyperfluxConfig(pruning_epochs=pruning_epochs, regrowth_epochs=regrowth_epochs,
+                                     weight_lr=weight_lr, gate_lr=gate_lr, seed=o.seed)
+            rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
+                                eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
+                                max_samples=max_samples, trust_pickle=trust_pickle, download=download,
+                                device=o.device, force=force)
         emit("hyperflux", rep, o.json, console.render_hyperflux, rep)

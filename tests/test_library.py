@@ -127,3 +127,13 @@ def test_docs_library_examples_run(index, capsys):
     code = _python_blocks(DOCS.read_text(encoding="utf-8"))[index]
     exec(compile(code, f"docs/library.md block {index}", "exec"), {})
     assert capsys.readouterr().out  # every example prints its result
+
+
+def test_import_prunelimit_loads_no_torch_until_a_name_is_used():
+    """``python -m prunelimit`` must reach its Ctrl-C handling before torch imports (exit 130, no traceback)."""
+    import subprocess
+    import sys
+
+    code = "import sys, prunelimit; print('torch' in sys.modules); prunelimit.bounds; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]

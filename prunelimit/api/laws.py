@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,7 +14,8 @@ from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 
 if TYPE_CHECKING:
-    pass
+    from prunelimit.laws.hyperflux import HyperfluxConfig
+    from prunelimit.laws.imp import ImpConfig
 
 
 # --------------------------------------------------------------------------- laws
@@ -57,61 +59,65 @@ def nplh(
         points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, metric, rate=rate,
                                   finetune_steps=finetune_steps, seed=seed, selection=inputs.selection).points
     elif mode == "pressure":
-        points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, pressures, epochs_per_level, seed)
+        points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, pressures, epochs_per_level, seed=seed)
     else:
         raise UsageError(f"--mode {mode!r}: use static, iterative or pressure")
     return fit_nplh(points, region=region, seed=seed)
 
 
 def imp(
-    source: str, output, data: str | None, eval_data: str | None, rate: float = 0.2, levels: int = 10,
-    rewind: str = "init", rewind_steps: int = 10, epochs: int = 5, epochs_dense: int | None = None,
-    lr: float = 0.05, model: str | None = None, loss: str = "ce", batch_size: int = 128,
+    source: str, output, config: "ImpConfig | None" = None, *, data: str | None = None,
+    eval_data: str | None = None, model: str | None = None, loss: str = "ce", batch_size: int = 128,
     max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
-    seed: int = 0,
 ):
-    """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec)."""
+    """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec).
+
+    ``config`` (default ``ImpConfig()``): with ``epochs_dense`` unset a checkpoint is taken
+    as trained (0 dense epochs) and a fresh model trains like every level."""
     from pathlib import Path
 
     from prunelimit.io.outputs import preflight
-    from prunelimit.laws.imp import iterative_magnitude_pruning, output_folder
+    from prunelimit.laws.imp import ImpConfig, iterative_magnitude_pruning, output_folder
 
+    config = config or ImpConfig()
     preflight([output_folder(output)], [source, model, data, eval_data, loss])
     from_file = Path(source).is_file()
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
-                           loss, batch_size, max_samples, trust_pickle, download, device, seed)
-    net, train, evaluation, loss_fn = start.model, start.train, start.evaluation, start.loss_fn
-    if epochs_dense is None:  # a checkpoint is taken as trained; a fresh model trains like every level
-        epochs_dense = 0 if from_file else epochs
-    return iterative_magnitude_pruning(net, train, evaluation, loss_fn, rate=rate, levels=levels, rewind=rewind,
-                                       rewind_steps=rewind_steps, epochs_per_level=epochs, epochs_dense=epochs_dense,
-                                       lr=lr, seed=seed, out_dir=output)
+                           loss, batch_size, max_samples, trust_pickle, download, device, config.seed)
+    if config.epochs_dense is None:
+        config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
+    return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
+                                       out_dir=output)
 
 
 def hyperflux(
-    checkpoint, model: str | None, data: str | None, eval_data: str | None, target_density: float, output,
-    pruning_epochs: int = 40, regrowth_epochs: int = 10, weight_lr: float = 0.01, gate_lr: float = 1e-2,
-    log=None, loss: str = "ce", batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False,
-    download: bool = False, device: str = "auto", seed: int = 0, force: bool = False,
+    output, target_density: float, config: "HyperfluxConfig | None" = None, *, checkpoint=None,
+    model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str = "ce",
+    batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
+    device: str = "auto", force: bool = False,
 ) -> dict:
-    """Hyperflux L0 pruning (laws.md Part A) of a checkpoint or a fresh model; saves the pruned file."""
+    """Hyperflux L0 pruning (laws.md Part A) of a checkpoint or a fresh model; saves the pruned file.
+
+    ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``."""
     import csv
     import io
 
+    from prunelimit import validate
     from prunelimit.io.atomic import write_text_atomic
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import Output, optional, preflight
-    from prunelimit.laws.hyperflux import hyperflux_prune
+    from prunelimit.laws.hyperflux import HyperfluxConfig, hyperflux_prune
 
+    validate.open_unit("target_density", target_density)
+    config = config or HyperfluxConfig()
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")],
               [checkpoint, model, data, eval_data, loss], force)
     start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
-                           download, device, seed)
+                           download, device, config.seed)
     net, batches, evaluation, loss_fn, spec = start.model, start.train, start.evaluation, start.loss_fn, start.spec
     data, eval_data = start.data, start.eval_data
     dense = evaluate(net, evaluation, loss_fn)
-    result = hyperflux_prune(net, batches, loss_fn, target_density, pruning_epochs, regrowth_epochs, seed,
-                             weight_lr=weight_lr, gate_lr=gate_lr)
+    result = hyperflux_prune(net, batches, loss_fn, target_density, config)
     after = evaluate(net, evaluation, loss_fn)
     masks = dict(zip(result.names, result.masks))
     save_checkpoint(output, spec, net.state_dict(), masks, {"data": data, "eval_data": eval_data,

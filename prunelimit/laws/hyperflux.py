@@ -18,7 +18,7 @@ Deviations from the reference code, for small models and a CPU budget:
 
 * the data loss is the caller's ``loss_fn`` (the reference uses label smoothing 0.1);
 * no mixed precision; learning rates, epochs, gate-lr and the controller step Δ are
-  arguments (the reference defaults are for ResNet-50 on CIFAR);
+  :class:`HyperfluxConfig` fields (the reference defaults are for ResNet-50 on CIFAR);
 * the trajectory targets ``target_density · regrowth_headroom`` at the end of the
   pruning phase, leaving room for the regrowth phase to bring weights back (the
   reference's older setups shrank the request by 10/13 for the same reason).
@@ -29,18 +29,22 @@ Both drivers leave the model's prunable weights masked (θ·m) in place.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from scipy.optimize import brentq
 from torch import Tensor, nn
+from torch.optim.lr_scheduler import LRScheduler
 
+from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.masks import Masks, apply_masks
+from prunelimit.pruning.training import EpochLoss, cosine, factor_schedule, sgd, train_masked
 
 R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (note A20)
 
@@ -144,28 +148,66 @@ class PressureLadder:
     log: tuple[HyperfluxEpoch, ...]
 
 
+@dataclass(frozen=True)
+class HyperfluxConfig:
+    """Hyperflux settings (the command line's defaults); the first block also drives
+    :func:`pressure_ladder`.
+
+    Weights train with SGD (``weight_lr``, ``momentum``, ``weight_decay``), gates with
+    Adam (``gate_lr``), gates start uniform in ``gate_init``. The pruning run: the
+    controller's step Δ and exponent β (Γ = g^β), the phase lengths, and the regrowth
+    phase's gate learning rate (``gate_lr·regrowth_gate_lr_factor``, times
+    ``regrowth_gate_decay`` each epoch); the trajectory aims at
+    ``target_density·regrowth_headroom`` so that regrowth has room to bring weights back.
+    """
+
+    weight_lr: float = 0.01
+    gate_lr: float = 1e-2
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    gate_init: tuple[float, float] = (0.2, 0.5)
+    seed: int = 0
+    pruning_epochs: int = 40
+    regrowth_epochs: int = 10
+    pressure_step: float = 0.2
+    pressure_exponent: float = 1.5
+    regrowth_gate_lr_factor: float = 1.0
+    regrowth_gate_decay: float = 0.75
+    regrowth_headroom: float = 0.9
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.positive("weight_lr", self.weight_lr)
+        validate.positive("gate_lr", self.gate_lr)
+        validate.non_negative("momentum", self.momentum)
+        validate.non_negative("weight_decay", self.weight_decay)
+        lo, hi = self.gate_init
+        validate.non_negative("gate_init", lo)
+        if not hi >= lo:
+            raise OptionError("gate_init", f"{{0}} must be (low, high) with low <= high, got {self.gate_init}")
+        validate.integer("seed", self.seed, 0)
+        validate.integer("pruning_epochs", self.pruning_epochs, 1)
+        validate.integer("regrowth_epochs", self.regrowth_epochs, 0)
+        validate.positive("pressure_step", self.pressure_step)
+        validate.positive("pressure_exponent", self.pressure_exponent)
+        validate.non_negative("regrowth_gate_lr_factor", self.regrowth_gate_lr_factor)
+        validate.positive("regrowth_gate_decay", self.regrowth_gate_decay)
+        if not 0.0 < self.regrowth_headroom <= 1.0:
+            raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {self.regrowth_headroom!r}")
+
+
 class _GatedNet:
     """The prunable weights of ``model`` with one gate per weight and both optimisers."""
 
-    def __init__(
-        self,
-        model: nn.Module,
-        selection: ParamSelection,
-        gate_init: tuple[float, float],
-        gate_lr: float,
-        weight_lr: float,
-        momentum: float,
-        weight_decay: float,
-        seed: int,
-    ) -> None:
+    def __init__(self, model: nn.Module, selection: ParamSelection, c: HyperfluxConfig) -> None:
         named = prunable_parameters(model, selection)
         if not named:
             raise UsageError("the model has no prunable weights (Linear/Conv); widen the selection")
         self.model = model
         self.names = tuple(n for n, _ in named)
         self.params = [p for _, p in named]
-        gen = torch.Generator().manual_seed(seed)
-        lo, hi = gate_init
+        gen = torch.Generator().manual_seed(c.seed)
+        lo, hi = c.gate_init
         self.gates = [
             (lo + (hi - lo) * torch.rand(p.shape, generator=gen, dtype=p.dtype))
             .to(p.device)
@@ -173,60 +215,37 @@ class _GatedNet:
             for p in self.params
         ]
         self.n = sum(p.numel() for p in self.params)
-        weights = [p for p in model.parameters() if p.requires_grad]
-        self.weight_opt = torch.optim.SGD(
-            weights, lr=weight_lr, momentum=momentum, weight_decay=weight_decay
-        )
-        self.gate_opt = torch.optim.Adam(self.gates, lr=gate_lr)
+        self.weight_opt = sgd(model, c.weight_lr, c.momentum, c.weight_decay)
+        self.gate_opt = torch.optim.Adam(self.gates, lr=c.gate_lr)
 
     def density(self) -> float:
         with torch.no_grad():
             return sum(int((t >= 0).sum()) for t in self.gates) / self.n
 
-    def masks(self) -> tuple[Tensor, ...]:
-        return tuple((t.detach() >= 0) for t in self.gates)
+    def masks(self) -> Masks:
+        return {n: t.detach() >= 0 for n, t in zip(self.names, self.gates)}
 
-    def epoch(self, batches: Batches, loss_fn: LossFn, pressure: float) -> float:
-        """One pass: loss = L_D(θ·H(t)) + Γ·mean(t); both optimisers step per batch."""
-        self.model.train()
-        total = 0.0
-        for batch in batches:
-            eff = {
-                n: p * _StraightThroughStep.apply(t)
-                for n, p, t in zip(self.names, self.params, self.gates)
-            }
-            data_loss = loss_fn(WeightOverride(self.model, eff), batch)
-            gate_mean = sum(t.sum() for t in self.gates) / self.n
-            loss = data_loss + pressure * gate_mean
-            if not torch.isfinite(loss):
-                raise NumericalError(
-                    f"Hyperflux loss became {float(loss)} at pressure {pressure:.3g}; "
-                    "lower the weight learning rate"
-                )
-            self.weight_opt.zero_grad(set_to_none=True)
-            self.gate_opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.weight_opt.step()
-            self.gate_opt.step()
-            total += float(data_loss.detach())
-        return total / max(1, len(batches))
+    def train(
+        self, batches: Batches, loss_fn: LossFn, epochs: int, pressure: Callable[[], float],
+        on_epoch: Callable[[EpochLoss], None], schedulers: Sequence[LRScheduler] = (),
+    ) -> None:
+        """Epochs of loss = L_D(θ·H(t)) + Γ·mean(t); both optimisers step per batch."""
 
-    def set_lr(self, weight_lr: float | None = None, gate_lr: float | None = None) -> None:
-        for opt, lr in ((self.weight_opt, weight_lr), (self.gate_opt, gate_lr)):
-            if lr is not None:
-                for group in opt.param_groups:
-                    group["lr"] = lr
+        def gated_loss(model: nn.Module, batch) -> Tensor:
+            eff = {n: p * _StraightThroughStep.apply(t) for n, p, t in zip(self.names, self.params, self.gates)}
+            return loss_fn(WeightOverride(model, eff), batch)
 
-    def apply_masks(self) -> tuple[Tensor, ...]:
+        def gate_pressure() -> Tensor:
+            return pressure() * (sum(t.sum() for t in self.gates) / self.n)
+
+        train_masked(self.model, self.weight_opt, gated_loss, batches, epochs=epochs, penalty=gate_pressure,
+                     extra_optimizers=(self.gate_opt,), schedulers=schedulers, on_epoch=on_epoch)
+
+    def prune(self) -> Masks:
+        """Zero the weights whose gate is closed; their masks."""
         masks = self.masks()
-        with torch.no_grad():
-            for p, m in zip(self.params, masks):
-                p.mul_(m.to(p.dtype))
+        apply_masks(self.model, masks)
         return masks
-
-
-def _cosine(lr: float, floor: float, step: int, steps: int) -> float:
-    return floor + 0.5 * (lr - floor) * (1.0 + math.cos(math.pi * step / max(1, steps)))
 
 
 def hyperflux_prune(
@@ -234,20 +253,10 @@ def hyperflux_prune(
     batches: Batches,
     loss_fn: LossFn,
     target_density: float,
-    pruning_epochs: int = 40,
-    regrowth_epochs: int = 10,
-    seed: int = 0,
-    weight_lr: float = 0.01,
-    gate_lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    pressure_step: float = 0.2,
-    pressure_exponent: float = 1.5,
-    regrowth_gate_lr_factor: float = 1.0,
-    regrowth_gate_decay: float = 0.75,
-    regrowth_headroom: float = 0.9,
-    gate_init: tuple[float, float] = (0.2, 0.5),
+    config: HyperfluxConfig | None = None,
+    *,
     selection: ParamSelection = ParamSelection(),
+    **options: Any,
 ) -> HyperfluxResult:
     """Prune ``model`` in place to about ``target_density`` (kept fraction) with Hyperflux.
 
@@ -256,38 +265,42 @@ def hyperflux_prune(
     cosine from ``weight_lr`` to ``weight_lr/30``. Regrowth phase: Γ = 0, weight lr reset
     to ``weight_lr/10`` with a cosine to ``weight_lr/100``, gate lr reset to
     ``gate_lr·regrowth_gate_lr_factor`` and multiplied by ``regrowth_gate_decay`` each
-    epoch (zero after 50 epochs, note A22). Returns the final masks; the model's
-    prunable weights are left masked.
+    epoch (zero after 50 epochs, note A22). ``options`` are :class:`HyperfluxConfig`
+    fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
+    the model's prunable weights are left masked.
     """
-    if not 0.0 < target_density < 1.0:
-        raise UsageError(f"target density {target_density} must lie in (0, 1)")
-    if not 0.0 < regrowth_headroom <= 1.0:
-        raise UsageError("regrowth_headroom must lie in (0, 1]")
-    if regrowth_epochs < 0:
-        raise UsageError("regrowth_epochs must be >= 0")
-    torch.manual_seed(seed)
-    net = _GatedNet(model, selection, gate_init, gate_lr, weight_lr, momentum, weight_decay, seed)
-    trajectory = retention_trajectory(target_density * regrowth_headroom, pruning_epochs)
-    controller = PressureController(delta=pressure_step, beta=pressure_exponent)
+    validate.open_unit("target_density", target_density)
+    c = replace(config or HyperfluxConfig(), **options)
+    pruning_epochs, regrowth_epochs, weight_lr = c.pruning_epochs, c.regrowth_epochs, c.weight_lr
+    torch.manual_seed(c.seed)
+    net = _GatedNet(model, selection, c)
+    trajectory = retention_trajectory(target_density * c.regrowth_headroom, pruning_epochs)
+    controller = PressureController(delta=c.pressure_step, beta=c.pressure_exponent)
     log: list[HyperfluxEpoch] = []
-    for e in range(pruning_epochs):
-        net.set_lr(weight_lr=_cosine(weight_lr, weight_lr / 30, e, pruning_epochs))
-        pressure = controller.pressure
-        loss = net.epoch(batches, loss_fn, pressure)
-        density = net.density()
-        log.append(HyperfluxEpoch(e + 1, "prune", pressure, density, float(trajectory[e]), loss))
-        controller.step(density, float(trajectory[e]))
-    for j in range(regrowth_epochs):
-        gate_lr_j = gate_lr * regrowth_gate_lr_factor * regrowth_gate_decay**j if j < 50 else 0.0
-        net.set_lr(
-            weight_lr=_cosine(weight_lr / 10, weight_lr / 100, j, regrowth_epochs), gate_lr=gate_lr_j
-        )
-        loss = net.epoch(batches, loss_fn, 0.0)
-        log.append(HyperfluxEpoch(pruning_epochs + j + 1, "regrow", 0.0, net.density(), None, loss))
-    masks = net.apply_masks()
+
+    def after_pruning_epoch(done: EpochLoss) -> None:
+        density, target = net.density(), float(trajectory[done.epoch])
+        log.append(HyperfluxEpoch(done.epoch + 1, "prune", controller.pressure, density, target, done.loss))
+        controller.step(density, target)  # Γ for the next epoch
+
+    def after_regrowth_epoch(done: EpochLoss) -> None:
+        log.append(HyperfluxEpoch(pruning_epochs + done.epoch + 1, "regrow", 0.0, net.density(), None, done.loss))
+
+    # Base 1: each lambda gives the learning rate itself, the note's formulas evaluated as written.
+    net.train(batches, loss_fn, pruning_epochs, lambda: controller.pressure, after_pruning_epoch, [
+        factor_schedule(net.weight_opt, 1.0, lambda e: cosine(e, pruning_epochs, weight_lr, weight_lr / 30)),
+    ])
+    if regrowth_epochs:
+        net.train(batches, loss_fn, regrowth_epochs, lambda: 0.0, after_regrowth_epoch, [
+            factor_schedule(net.weight_opt, 1.0, lambda j: cosine(j, regrowth_epochs, weight_lr / 10, weight_lr / 100)),
+            factor_schedule(net.gate_opt, 1.0,
+                            lambda j: c.gate_lr * c.regrowth_gate_lr_factor * c.regrowth_gate_decay**j
+                            if j < 50 else 0.0),
+        ])
+    masks = net.prune()
     return HyperfluxResult(
         names=net.names,
-        masks=masks,
+        masks=tuple(masks.values()),
         density=net.density(),
         requested_density=target_density,
         log=tuple(log),
@@ -300,13 +313,10 @@ def pressure_ladder(
     loss_fn: LossFn,
     pressures: Sequence[float],
     epochs_per_level: int = 5,
-    seed: int = 0,
-    weight_lr: float = 0.01,
-    gate_lr: float = 1e-3,
-    momentum: float = 0.9,
-    weight_decay: float = 5e-4,
-    gate_init: tuple[float, float] = (0.2, 0.5),
+    config: HyperfluxConfig | None = None,
+    *,
     selection: ParamSelection = ParamSelection(),
+    **options: Any,
 ) -> PressureLadder:
     """Hold each pressure Γ for ``epochs_per_level`` epochs (increasing order, gates carried
     over) and record the density at the end of each level (note A.6 step 4).
@@ -318,18 +328,21 @@ def pressure_ladder(
         raise UsageError("the pressure ladder needs at least one positive pressure")
     if list(pressures) != sorted(pressures):
         raise UsageError("give the pressure ladder in increasing order")
-    if epochs_per_level < 1:
-        raise UsageError("epochs_per_level must be >= 1")
-    torch.manual_seed(seed)
-    net = _GatedNet(model, selection, gate_init, gate_lr, weight_lr, momentum, weight_decay, seed)
+    validate.integer("epochs_per_level", epochs_per_level, 1)
+    c = replace(config or HyperfluxConfig(), **options)
+    torch.manual_seed(c.seed)
+    net = _GatedNet(model, selection, c)
     log: list[HyperfluxEpoch] = []
     densities = []
     for pressure in pressures:
-        for _ in range(epochs_per_level):
-            loss = net.epoch(batches, loss_fn, float(pressure))
-            log.append(HyperfluxEpoch(len(log) + 1, "level", float(pressure), net.density(), None, loss))
+        level = float(pressure)
+
+        def after_epoch(done: EpochLoss, level: float = level) -> None:
+            log.append(HyperfluxEpoch(len(log) + 1, "level", level, net.density(), None, done.loss))
+
+        net.train(batches, loss_fn, epochs_per_level, lambda level=level: level, after_epoch)
         densities.append(net.density())
-    masks = net.apply_masks()
+    masks = tuple(net.prune().values())
     return PressureLadder(
         names=net.names,
         masks=masks,

@@ -14,20 +14,22 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal, get_args
 
 import torch
 from torch import nn
 
+from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import prunable_parameters
+from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
 Rewind = Literal["init", "early", "none"]
@@ -78,46 +80,75 @@ def level_density_count(level: int, rate: float, n: int) -> int:
     return n - removed_count(1.0 - (1.0 - rate) ** level, n)
 
 
+@dataclass(frozen=True)
+class ImpConfig:
+    """Settings of an IMP sweep (the command line's defaults; a resumed sweep needs the same).
+
+    ``rate``: fraction of the remaining prunable weights removed per level. ``rewind``:
+    ``"init"`` resets survivors to the weights the model has on entry, ``"early"`` to a
+    copy taken after ``rewind_steps`` optimizer steps of dense training, ``"none"`` keeps
+    training the current weights (fine-tuning). ``epochs_dense`` trains level 0 (``None``:
+    ``epochs_per_level``; 0: the model is already trained). SGD with momentum, constant ``lr``.
+    """
+
+    rate: float = 0.2
+    levels: int = 10
+    rewind: Rewind = "init"
+    rewind_steps: int = 10
+    epochs_per_level: int = 5
+    epochs_dense: int | None = None
+    lr: float = 0.05
+    momentum: float = 0.9
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.open_unit("rate", self.rate)
+        validate.integer("levels", self.levels, 0)
+        validate.choice("rewind", self.rewind, get_args(Rewind))
+        validate.integer("rewind_steps", self.rewind_steps, 0)
+        validate.integer("epochs_per_level", self.epochs_per_level, 0)
+        if self.epochs_dense is not None:
+            validate.integer("epochs_dense", self.epochs_dense, 0)
+        validate.positive("lr", self.lr)
+        validate.non_negative("momentum", self.momentum)
+        validate.integer("seed", self.seed, 0)
+        if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
+            raise OptionError("rewind", "{0} early needs dense training (epochs_dense > 0) and rewind_steps >= 1")
+
+
 def iterative_magnitude_pruning(
     model: nn.Module,
     train_batches: Batches,
     eval_batches: Batches,
     loss_fn: LossFn,
-    rate: float = 0.2,
-    levels: int = 10,
-    rewind: Rewind = "init",
-    rewind_steps: int = 10,
-    epochs_per_level: int = 1,
-    epochs_dense: int | None = None,
-    lr: float = 0.01,
-    momentum: float = 0.9,
-    seed: int = 0,
+    config: ImpConfig | None = None,
+    *,
     out_dir: str | Path | None = None,
     resume: bool = True,
     progress: Callable[[ImpRow], None] | None = None,
+    **options: Any,
 ) -> ImpResult:
-    """Run IMP for ``levels`` pruning levels after the dense level 0; the model is updated.
+    """Run IMP for ``config.levels`` pruning levels after the dense level 0; the model is updated.
 
-    ``rewind``: ``"init"`` resets survivors to the weights ``model`` has on entry,
-    ``"early"`` to a copy taken after ``rewind_steps`` optimizer steps of dense training,
-    ``"none"`` keeps training the current weights (fine-tuning). ``epochs_dense`` (default
-    ``epochs_per_level``) trains level 0; 0 means ``model`` is already trained. Training is
-    SGD with momentum over ``train_batches`` in their fixed order.
+    ``options`` are :class:`ImpConfig` fields overriding ``config`` (default ``ImpConfig()``).
+    Training walks ``train_batches`` in their fixed order; each level's row is also passed
+    to ``progress``.
     """
-    _check_args(rate, levels, rewind, rewind_steps, epochs_per_level, epochs_dense, lr)
-    epochs_dense = epochs_per_level if epochs_dense is None else epochs_dense
+    c = replace(config or ImpConfig(), **options)
+    epochs_dense = c.epochs_per_level if c.epochs_dense is None else c.epochs_dense
     params = prunable_parameters(model)
     if not params:
         raise UsageError("model has no prunable weights (Linear/Conv weight tensors)")
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
-    settings = {"rate": rate, "rewind": rewind, "rewind_steps": rewind_steps, "seed": seed,
-                "epochs_per_level": epochs_per_level, "epochs_dense": epochs_dense, "lr": lr,
-                "momentum": momentum}
+    settings = {"rate": c.rate, "rewind": c.rewind, "rewind_steps": c.rewind_steps, "seed": c.seed,
+                "epochs_per_level": c.epochs_per_level, "epochs_dense": epochs_dense, "lr": c.lr,
+                "momentum": c.momentum}
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
-    masks = [torch.ones_like(p, dtype=torch.bool) for _, p in params]
+    masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params}
     rewind_state = None
     resumed_after = None
     if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)
@@ -130,10 +161,10 @@ def iterative_magnitude_pruning(
             resumed_after = rows[-1].level
 
     if not rows:
-        rewind_state = _state_copy(model) if rewind == "init" else None
-        early = _train(model, train_batches, loss_fn, masks, params, epochs_dense, lr, momentum,
-                       seed, snapshot_after=rewind_steps if rewind == "early" else None)
-        if rewind == "early":
+        rewind_state = _state_copy(model) if c.rewind == "init" else None
+        early = _train(model, train_batches, loss_fn, masks, epochs_dense, c.lr, c.momentum, c.seed,
+                       snapshot_after=c.rewind_steps if c.rewind == "early" else None)
+        if c.rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
         _save_level(out, model, masks, row, rows, settings, rewind_state)
@@ -141,18 +172,15 @@ def iterative_magnitude_pruning(
         if progress:
             progress(row)
 
-    for level in range(rows[-1].level + 1, levels + 1):
-        current = [torch.where(m, p.detach(), torch.zeros_like(p)) for m, (_, p) in
-                   zip(masks, params)]
-        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - (1.0 - rate) ** level)
+    for level in range(rows[-1].level + 1, c.levels + 1):
+        current = [torch.where(masks[name], p.detach(), torch.zeros_like(p)) for name, p in params]
+        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - (1.0 - c.rate) ** level)
         # Pruned weights are zero, so they sort first and stay pruned; `&` guards ties
         # with live weights that are exactly zero.
-        masks = [k.to(m.device) & m for k, m in zip(keep, masks)]
+        masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
-        _apply_masks(params, masks)
-        _train(model, train_batches, loss_fn, masks, params, epochs_per_level, lr, momentum,
-               seed + level)
+        _train(model, train_batches, loss_fn, masks, c.epochs_per_level, c.lr, c.momentum, c.seed + level)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
         _save_level(out, model, masks, row, rows, settings, rewind_state)
         rows.append(row)
@@ -162,52 +190,22 @@ def iterative_magnitude_pruning(
     return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None)
 
 
-def _check_args(rate, levels, rewind, rewind_steps, epochs_per_level, epochs_dense, lr) -> None:
-    if not 0.0 < rate < 1.0:
-        raise UsageError(f"IMP rate {rate} must lie in (0, 1) (fraction of remaining weights)")
-    if levels < 0:
-        raise UsageError(f"IMP levels must be ≥ 0, got {levels}")
-    if rewind not in ("init", "early", "none"):
-        raise UsageError(f"rewind must be init, early or none, got {rewind!r}")
-    if epochs_per_level < 0 or (epochs_dense is not None and epochs_dense < 0):
-        raise UsageError("epochs must be ≥ 0")
-    if rewind == "early" and (rewind_steps < 1 or epochs_dense == 0):
-        raise UsageError(
-            "rewind=early needs dense training (epochs_dense > 0) and rewind_steps ≥ 1"
-        )
-    if not lr > 0:
-        raise UsageError(f"learning rate must be positive, got {lr}")
-
-
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-@torch.no_grad()
-def _apply_masks(params, masks) -> None:
-    for (_, p), m in zip(params, masks):
-        p.mul_(m)
-
-
-def _train(model, batches, loss_fn, masks, params, epochs, lr, momentum, seed,
+def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed,
            snapshot_after: int | None = None):
-    """SGD epochs with masks re-applied after every step; returns the snapshot if asked."""
-    torch.manual_seed(seed)  # dropout etc. inside the model
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
-    model.train()
-    steps, snapshot = 0, None
-    for _ in range(epochs):
-        for batch in batches:
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                raise NumericalError(f"IMP training loss became {float(loss)}; lower the lr ({lr})")
-            loss.backward()
-            opt.step()
-            _apply_masks(params, masks)
-            steps += 1
-            if steps == snapshot_after:
-                snapshot = _state_copy(model)
+    """SGD epochs with the masks held; returns the weights after ``snapshot_after`` steps if asked."""
+    snapshot = None
+
+    def take_snapshot(done: int, total: int) -> None:
+        nonlocal snapshot
+        if done == snapshot_after:
+            snapshot = _state_copy(model)
+
+    train_masked(model, sgd(model, lr, momentum), loss_fn, batches, epochs=epochs, masks=masks, seed=seed,
+                 on_step=take_snapshot if snapshot_after is not None else None)
     if snapshot_after is not None and snapshot is None:
         snapshot = _state_copy(model)  # fewer steps than asked: rewind to the trained dense net
     return snapshot
@@ -217,7 +215,7 @@ def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpR
     ev = evaluate(model, eval_batches, loss_fn)
     if ev.accuracy is None:
         raise UsageError("IMP error needs classification eval data (integer class labels)")
-    kept = int(sum(int(m.sum()) for m in masks))
+    kept = int(sum(int(m.sum()) for m in masks.values()))
     return ImpRow(level, kept / n, 1.0 - ev.accuracy, ev.loss, width, depth)
 
 
@@ -237,11 +235,10 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
     """Checkpoint first, then the CSV: a level counts as done once its row is written."""
     if out is None:
         return
-    params = prunable_parameters(model)
     payload = {
         "format": FORMAT,
         "state_dict": _state_copy(model),
-        "masks": {name: m.clone() for (name, _), m in zip(params, masks)},
+        "masks": {name: m.clone() for name, m in masks.items()},
         "level": row.level,
         "density": row.density,
         "imp": settings,
@@ -278,7 +275,7 @@ def _load_progress(out: Path, model, params, settings):
     if settings["rewind"] != "none":
         rewind_state = _load(out, out / REWIND_NAME, settings)["state_dict"]
     model.load_state_dict(ckpt["state_dict"])
-    masks = [ckpt["masks"][name].to(p.device) for name, p in params]
+    masks = {name: ckpt["masks"][name].to(p.device) for name, p in params}
     return rows, masks, rewind_state
 
 

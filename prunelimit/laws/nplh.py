@@ -19,7 +19,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -28,11 +28,12 @@ from torch import Tensor, nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import UsageError
-from prunelimit.laws.hyperflux import pressure_ladder
+from prunelimit.laws.hyperflux import HyperfluxConfig, pressure_ladder
 from prunelimit.laws.points import LawPoints
 from prunelimit.laws.saliency import compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # note A19: the power-law region 2, as fractions
@@ -98,10 +99,10 @@ def iterative_points(
     if not 0.0 < rate < 1.0:
         raise UsageError(f"pruning rate {rate} must lie in (0, 1)")
     torch.manual_seed(seed)
-    params = [p for _, p in prunable_parameters(model, selection)]
+    names, params = zip(*prunable_parameters(model, selection))
     masks = default_masks(params)
     n = sum(p.numel() for p in params)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    opt = sgd(model, lr, momentum)  # one optimiser: its momentum carries over between rounds
     densities, gammas, accuracy, mean_kept = [], [], [], []
     for round_ in range(max_rounds):
         flat_mask = torch.cat([m.reshape(-1) for m in masks]).cpu().numpy()
@@ -121,8 +122,8 @@ def iterative_points(
             torch.from_numpy(part.copy()).reshape(p.shape).to(p.device)
             for part, p in zip(np.split(flat_mask, np.cumsum([p.numel() for p in params])[:-1]), params)
         ]
-        _apply(params, masks)
-        _finetune(model, batches, loss_fn, opt, params, masks, finetune_steps)
+        train_masked(model, opt, loss_fn, batches, epochs=math.ceil(finetune_steps / len(batches)),
+                     max_steps=finetune_steps, masks=dict(zip(names, masks)))
         densities.append(flat_mask.sum() / n)
         gammas.append(float(survivors[0]))
         mean_kept.append(float(survivors.mean()))
@@ -137,45 +138,18 @@ def iterative_points(
     )
 
 
-def _apply(params: Sequence[nn.Parameter], masks: Sequence[Tensor]) -> None:
-    with torch.no_grad():
-        for p, m in zip(params, masks):
-            p.mul_(m.to(p.dtype))
-
-
-def _finetune(
-    model: nn.Module,
-    batches: Batches,
-    loss_fn: LossFn,
-    opt: torch.optim.Optimizer,
-    params: Sequence[nn.Parameter],
-    masks: Sequence[Tensor],
-    steps: int,
-) -> None:
-    was_training = model.training
-    model.train()
-    for step in range(steps):
-        opt.zero_grad(set_to_none=True)
-        loss_fn(model, batches[step % len(batches)]).backward()
-        opt.step()
-        _apply(params, masks)  # pruned weights stay at zero
-    model.train(was_training)
-
-
 def pressure_points(
     model: nn.Module,
     batches: Batches,
     loss_fn: LossFn,
     pressures: Sequence[float],
     epochs_per_level: int = 5,
-    seed: int = 0,
-    gate_lr: float = 1e-3,
-    weight_lr: float = 0.01,
+    config: HyperfluxConfig | None = None,
+    **options: Any,
 ) -> LawPoints:
-    """(density, γ := Γ) at the end of each level of a constant-pressure Hyperflux ladder."""
-    ladder = pressure_ladder(
-        model, batches, loss_fn, pressures, epochs_per_level, seed, weight_lr=weight_lr, gate_lr=gate_lr
-    )
+    """(density, γ := Γ) at the end of each level of a constant-pressure Hyperflux ladder;
+    ``config`` and ``options`` as in :func:`~prunelimit.laws.hyperflux.pressure_ladder`."""
+    ladder = pressure_ladder(model, batches, loss_fn, pressures, epochs_per_level, config, **options)
     d = np.array(ladder.densities)
     return LawPoints.from_arrays(d[d > 0], np.array(ladder.pressures)[d > 0])
 

@@ -25,16 +25,17 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.data.batches import Batch, Batches, LossFn
-from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
-from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
+from prunelimit.pruning.training import (
+    EpochLoss, ScheduleUnit, StepHook, cosine, factor_schedule, l1_norm, sgd, train_masked,
+)
 
 Schedule = Literal["none", "cosine", "step"]
 SCHEDULES = ("none", "cosine", "step")
-ScheduleUnit = Literal["epoch", "iteration"]
 L1Scope = Literal["prunable", "reference"]
-Progress = Callable[[int, int], None]
+Progress = StepHook
 Checkpoint = Callable[[dict], None]
 
 
@@ -124,7 +125,7 @@ def lr_factor(step: int, warmup_steps: int, config: LompConfig, total_steps: int
         return (step + 1) / warmup_steps
     if config.schedule == "cosine":
         period = config.t_max or max(total_steps - warmup_steps, 1)
-        return 0.5 * (1.0 + math.cos(math.pi * (step - warmup_steps) / period))
+        return cosine(step - warmup_steps, period)
     if config.schedule == "step":
         return config.gamma ** bisect_right(sorted(config.milestones), step)
     return 1.0
@@ -178,59 +179,33 @@ def train(
     warmup = config.warmup_epochs * (iters if per_iter else 1)
     sched_total = config.epochs * (iters if per_iter else 1)
     penalised = _l1_parameters(model, config, selection)
-    optimizer = torch.optim.SGD(
-        [p for p in model.parameters() if p.requires_grad], lr=config.lr,
-        momentum=config.momentum, weight_decay=config.weight_decay, nesterov=config.nesterov,
-    )
+    optimizer = sgd(model, config.lr, config.momentum, config.weight_decay, config.nesterov)
     start, history = 0, []
     if resume_state is not None:
         start, history = _resume(model, optimizer, config, resume_state)
-    if masks is not None:
-        apply_masks(model, masks)
-    t0, step = time.perf_counter(), start * iters
-    for epoch in range(start, config.epochs):
-        model.train()
-        total = torch.zeros((), dtype=torch.float64, device=data[0].device)
-        n_seen, epoch_lr = 0, None
-        for batch in _epoch_batches(data, config, epoch):
-            lr = config.lr * lr_factor(step if per_iter else epoch, warmup, config, sched_total)
-            epoch_lr = lr if epoch_lr is None else epoch_lr
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            optimizer.zero_grad(set_to_none=True)
-            data_loss = loss_fn(model, batch)
-            loss = data_loss + config.l1 * sum(p.abs().sum() for p in penalised) if config.l1 else data_loss
-            loss.backward()
-            if masks is not None:
-                mask_gradients(model, masks)
-            optimizer.step()
-            if masks is not None:
-                apply_masks(model, masks)
-                mask_optimizer_state(optimizer, model, masks)
-            b = batch[0].shape[0]
-            total += data_loss.detach().double() * b
-            n_seen += b
-            step += 1
-            if progress is not None:
-                progress(step, config.epochs * iters)
-        train_loss = float(total) / n_seen
-        if not math.isfinite(train_loss):
-            raise NumericalError(
-                f"training diverged (loss {train_loss}) in epoch {epoch + 1}; lower the learning rate"
-            )
+    schedule = factor_schedule(optimizer, config.lr, lambda k: lr_factor(k, warmup, config, sched_total),
+                               start * iters if per_iter else start)
+
+    def end_of_epoch(done: EpochLoss) -> None:
         with torch.no_grad():
-            penalty = config.l1 * float(sum(p.abs().sum() for p in penalised))
+            penalty = config.l1 * float(l1_norm(penalised))
         ev = evaluate(model, eval_batches, loss_fn) if eval_batches is not None else None
         history.append(EpochRecord(
-            epoch=epoch + 1, lr=epoch_lr, train_loss=train_loss, penalty=penalty,
+            epoch=done.epoch + 1, lr=done.lr, train_loss=done.loss, penalty=penalty,
             eval_loss=ev.loss if ev else None, eval_accuracy=ev.accuracy if ev else None,
         ))
         if checkpoint is not None:
-            checkpoint(_state(model, optimizer, config, epoch + 1, step, history))
-    final = _state(model, optimizer, config, config.epochs, step, history)
+            checkpoint(_state(model, optimizer, config, done.epoch + 1, done.step, history))
+
+    t0 = time.perf_counter()
+    run = train_masked(
+        model, optimizer, loss_fn, lambda epoch: _epoch_batches(data, config, epoch), epochs=config.epochs,
+        start_epoch=start, steps_per_epoch=iters, masks=masks, l1=config.l1, l1_params=penalised,
+        schedulers=(schedule,), schedule_unit=config.schedule_unit, on_step=progress, on_epoch=end_of_epoch,
+    )
+    final = _state(model, optimizer, config, config.epochs, config.epochs * iters, history)
     return TrainResult(
-        history=tuple(history), steps=step - start * iters,
-        seconds=time.perf_counter() - t0, final_state=final,
+        history=tuple(history), steps=run.steps, seconds=time.perf_counter() - t0, final_state=final,
     )
 
 

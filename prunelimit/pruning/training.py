@@ -1,0 +1,174 @@
+"""The one masked training loop, used by LOMP, masked fine-tuning, IMP, NPLH and Hyperflux.
+
+Each step minimises ``data loss + λ‖w‖₁ + penalty()`` with the caller's optimisers;
+keep-masks (parameter name → boolean tensor, ``True`` = kept) hold pruned weights,
+their gradients and their optimiser buffers at exactly zero, so a masked run never
+revives a weight. Learning rates follow ``torch.optim.lr_scheduler`` schedulers stepped
+once per epoch or per iteration; :func:`factor_schedule` builds the closed-form kind
+(``LambdaLR``), whose whole state is the step counter, so a resumed run continues
+bit-for-bit. The optimisers are the caller's, so their state (momentum, Adam moments)
+carries over between calls: IMP starts a fresh one per level, NPLH keeps one across
+rounds, Hyperflux runs its pruning and regrowth phases on the same pair.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Iterable, Literal, Mapping, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler
+
+from prunelimit.data.batches import Batch, LossFn
+from prunelimit.errors import NumericalError
+from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
+
+ScheduleUnit = Literal["epoch", "iteration"]
+StepHook = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class EpochLoss:
+    """One epoch (or the part of it ``max_steps`` allowed): 0-based index, learning rate
+    of the first optimiser at its first step, size-weighted mean data loss, and the
+    optimiser steps done by the end of it (counted from epoch 0)."""
+
+    epoch: int
+    lr: float
+    loss: float
+    step: int
+
+
+EpochHook = Callable[[EpochLoss], None]
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """The epochs run in this call and the optimiser steps they took."""
+
+    epochs: tuple[EpochLoss, ...]
+    steps: int
+
+
+def sgd(model: nn.Module, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
+        nesterov: bool = False) -> torch.optim.SGD:
+    """SGD over the trainable parameters of ``model``."""
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=momentum,
+                           weight_decay=weight_decay, nesterov=nesterov)
+
+
+def cosine(step: int, period: int, high: float = 1.0, low: float = 0.0) -> float:
+    """``low + ½(high − low)(1 + cos(π·step/period))``: the closed form of torch's
+    ``CosineAnnealingLR`` (``eta_min = low`` with base ``high``), as a pure function of
+    the step so it needs no history."""
+    return low + 0.5 * (high - low) * (1.0 + math.cos(math.pi * step / period))
+
+
+def factor_schedule(optimizer: Optimizer, base_lr: float, factor: Callable[[int], float],
+                    start: int = 0) -> LambdaLR:
+    """``LambdaLR`` giving ``base_lr · factor(k)`` at schedule step ``k``, positioned at ``start``.
+
+    The base is set explicitly rather than read from the optimiser, whose current
+    learning rate is the last one used once its state was loaded for a resume.
+    """
+    for group in optimizer.param_groups:
+        group["initial_lr"] = base_lr
+    return LambdaLR(optimizer, factor, last_epoch=start - 1)
+
+
+def l1_norm(params: Iterable[Tensor]) -> Tensor:
+    """``Σ|p|`` over ``params`` (a 0-d tensor carrying the autograd graph)."""
+    return sum(p.abs().sum() for p in params)
+
+
+def train_masked(
+    model: nn.Module,
+    optimizer: Optimizer,
+    loss_fn: LossFn,
+    batches: Sequence[Batch] | Callable[[int], Iterable[Batch]],
+    *,
+    epochs: int,
+    start_epoch: int = 0,
+    steps_per_epoch: int | None = None,
+    max_steps: int | None = None,
+    masks: Mapping[str, Tensor] | None = None,
+    l1: float = 0.0,
+    l1_params: Sequence[Tensor] = (),
+    penalty: Callable[[], Tensor] | None = None,
+    extra_optimizers: Sequence[Optimizer] = (),
+    schedulers: Sequence[LRScheduler] = (),
+    schedule_unit: ScheduleUnit = "epoch",
+    seed: int | None = None,
+    on_step: StepHook | None = None,
+    on_epoch: EpochHook | None = None,
+) -> LoopResult:
+    """Train ``model`` in place for epochs ``start_epoch .. epochs − 1``.
+
+    ``batches`` is a fixed list walked in order every epoch, or a function of the epoch
+    index (a reshuffled pass); ``steps_per_epoch`` (default ``len(batches)``) sizes the
+    step counter passed to ``on_step(done, total)`` after every step. ``max_steps`` stops
+    early (NPLH fine-tunes a few steps). Each step: zero the gradients of ``optimizer``
+    and ``extra_optimizers``, back-propagate ``loss_fn(model, batch) + l1·Σ|l1_params| +
+    penalty()``, zero masked gradients, step every optimiser, re-apply ``masks`` and zero
+    masked optimiser buffers. ``schedulers`` step after each epoch or iteration
+    (``schedule_unit``). ``seed`` seeds torch's global generator first (dropout).
+    After every epoch the mean data loss must be finite (else :class:`NumericalError`)
+    and ``on_epoch`` receives it. The model is left in the train/eval mode it came in.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+    per_epoch = len(batches) if steps_per_epoch is None else steps_per_epoch  # type: ignore[arg-type]
+    total = epochs * per_epoch if max_steps is None else max_steps
+    optimizers = (optimizer, *extra_optimizers)
+    was_training = model.training
+    if masks is not None:
+        apply_masks(model, masks)
+    step, records = start_epoch * per_epoch, []
+    for epoch in range(start_epoch, epochs):
+        if step == max_steps:
+            break
+        model.train()
+        summed = torch.zeros((), dtype=torch.float64)
+        seen, lr = 0, optimizer.param_groups[0]["lr"]
+        for batch in batches(epoch) if callable(batches) else batches:
+            for opt in optimizers:
+                opt.zero_grad(set_to_none=True)
+            data_loss = loss_fn(model, batch)
+            loss = data_loss + l1 * l1_norm(l1_params) if l1 else data_loss
+            if penalty is not None:
+                loss = loss + penalty()
+            loss.backward()
+            if masks is not None:
+                mask_gradients(model, masks)
+            for opt in optimizers:
+                opt.step()
+            if masks is not None:
+                apply_masks(model, masks)
+                mask_optimizer_state(optimizer, model, masks)
+            size = batch[0].shape[0]
+            summed = summed.to(data_loss.device) + data_loss.detach().double() * size
+            seen += size
+            step += 1
+            if on_step is not None:
+                on_step(step, total)
+            if schedule_unit == "iteration":
+                for scheduler in schedulers:
+                    scheduler.step()
+            if step == max_steps:
+                break
+        if schedule_unit == "epoch":
+            for scheduler in schedulers:
+                scheduler.step()
+        mean = float(summed) / max(seen, 1)
+        if not math.isfinite(mean):
+            raise NumericalError(
+                f"training diverged (loss {mean}) in epoch {epoch + 1}; lower the learning rate (now {lr:g})"
+            )
+        records.append(EpochLoss(epoch, lr, mean, step))
+        if on_epoch is not None:
+            on_epoch(records[-1])
+    model.train(was_training)
+    return LoopResult(tuple(records), step - start_epoch * per_epoch)
