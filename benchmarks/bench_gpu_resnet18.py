@@ -67,7 +67,7 @@ def main() -> int:
 
     probe = rademacher(op.dim, torch.Generator().manual_seed(0))
     start = time.perf_counter()
-    result = lanczos(op.matvec, op.dim, args.steps, probe, storage_dtype=torch.float32)
+    result = lanczos(op, args.steps, probe, storage_dtype=torch.float32)
     torch.cuda.synchronize()
     run = time.perf_counter() - start
     nodes, _ = ritz(result.alpha, result.beta)

@@ -127,8 +127,8 @@ def ours(model: nn.Module, batches: list, v: torch.Tensor) -> tuple[Timed, dict[
     params = list(model.parameters())
     methods: Timed = {}
     notes: dict[str, str] = {}
-    pair = torch.stack([v, v.flip(0)])
-    four = torch.stack([v, v.flip(0), -v, v.roll(1)])
+    pair = torch.stack([v, v.flip(0)], dim=1)  # columns: the operator's block layout
+    four = torch.stack([v, v.flip(0), -v, v.roll(1)], dim=1)
     for engine in ("cached", "revrev"):
         for chunking in ("auto", "batches"):
             op = HessianOperator(model, params, batches, cross_entropy_loss, engine=engine,

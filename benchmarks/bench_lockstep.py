@@ -42,7 +42,7 @@ def peak_growth_mb(name: str, k: int) -> tuple[float, float]:
     vs = torch.randn(k, op.dim, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     op.matvec(vs[0])  # the peak of one single product (and every allocation before it)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    op.matvec(vs[0]) if k == 1 else op.matmat(vs)
+    op.matvec(vs[0]) if k == 1 else op.matmat(vs.T)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return (after - before) / 1024, op.graph_bytes() / 2**20
 
@@ -65,7 +65,7 @@ def main() -> None:
         op = operator(name, "auto")
         gen = torch.Generator().manual_seed(1)
         rows = {k: torch.randn(k, op.dim, generator=gen, dtype=torch.float64) for k in WIDTHS}
-        med = interleaved({k: (lambda r=rows[k]: op.matvec(r[0]) if len(r) == 1 else op.matmat(r))
+        med = interleaved({k: (lambda r=rows[k]: op.matvec(r[0]) if len(r) == 1 else op.matmat(r.T))
                            for k in WIDTHS}, args.repeats)
         print(f"\n{name}: {op.dim:,} parameters, chunks {op.chunk_sizes()[0]}×{len(op.chunk_sizes())}")
         print("| probes k | ms per probe | vs k = 1 | peak RSS growth per extra probe, MB | ÷ graph |")

@@ -2,8 +2,8 @@
 
 For each model, in one process and interleaved rounds (order rotating), times
 
-* ``slq``: ``slq(op.matvec, dim, iterations=m, runs=k, method="h")`` on a
-  ``HessianOperator`` built beforehand (its construction is timed separately);
+* ``slq``: ``slq(Columnwise(op), iterations=m, runs=k, method="h")`` (one product at a
+  time) on a ``HessianOperator`` built beforehand (its construction is timed separately);
 * ``slq float32 basis``: the same with the Lanczos basis stored in float32 (the HVPs are
   float32 anyway), which halves the reorthogonalisation's memory traffic;
 * ``slq float32 basis, j runs in lockstep``: with an engine that recomputes its graphs
@@ -29,9 +29,23 @@ import torch
 
 from bench_hvp import gradient_pass, interleaved, problem
 from prunelimit.curvature.hvp import HessianOperator
+from prunelimit.curvature.operator import Columnwise
 from prunelimit.curvature.slq import LOCKSTEP_PROBES, slq
 from prunelimit.data.batches import cross_entropy_loss
 
+
+
+class _Diagonal:
+    """A free operator (elementwise product with ``d``): Lanczos's bookkeeping alone."""
+
+    def __init__(self, d: torch.Tensor) -> None:
+        self.d, self.shape, self.dtype, self.device = d, (len(d), len(d)), d.dtype, d.device
+
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        return self.d * v
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        return self.d[:, None] * V
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,25 +70,24 @@ def main() -> None:
                              probes=min(k, LOCKSTEP_PROBES))
         build = time.perf_counter() - start
         grad = gradient_pass(model, batches)
-        diag = torch.linspace(-1.0, 10.0, op.dim, dtype=torch.float64)
+        diag = _Diagonal(torch.linspace(-1.0, 10.0, op.dim, dtype=torch.float64))
 
         def floor() -> None:
             for _ in range(m * k):
                 grad()
 
         methods = {
-            "slq": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h"),
-            "slq float32 basis": lambda: slq(op.matvec, op.dim, iterations=m, runs=k, method="h",
+            "slq": lambda: slq(Columnwise(op), iterations=m, runs=k, method="h"),
+            "slq float32 basis": lambda: slq(Columnwise(op), iterations=m, runs=k, method="h",
                                              storage_dtype=torch.float32),
             "floor": floor,
-            "lanczos only": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k, method="h"),
-            "lanczos only float32 basis": lambda: slq(lambda v: diag * v, op.dim, iterations=m, runs=k,
-                                                      method="h", storage_dtype=torch.float32),
+            "lanczos only": lambda: slq(diag, iterations=m, runs=k, method="h"),
+            "lanczos only float32 basis": lambda: slq(diag, iterations=m, runs=k, method="h",
+                                                      storage_dtype=torch.float32),
         }
         if op.lockstep > 1:
             methods[f"slq float32 basis, {op.lockstep} runs in lockstep"] = lambda: slq(
-                op.matvec, op.dim, iterations=m, runs=k, method="h", storage_dtype=torch.float32,
-                matmat=op.matmat, lockstep=op.lockstep)
+                op, iterations=m, runs=k, method="h", storage_dtype=torch.float32, lockstep=op.lockstep)
         med = interleaved(methods, args.repeats)
         print(f"\n{name}: {op.dim:,} parameters, engine {op.engine}, chunks {op.chunk_sizes()[0]}×"
               f"{len(op.chunk_sizes())}, operator built in {build:.2f} s")

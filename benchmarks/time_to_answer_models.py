@@ -224,6 +224,7 @@ def slq_reference(case: ModelCase, probes: int, steps: int, seed: int, resume: b
     """High-budget SLQ on float64 HVPs; the tridiagonals are saved after every probe group."""
     from prunelimit.curvature.hvp import HessianOperator
     from prunelimit.curvature.lanczos import lanczos_lockstep
+    from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import rademacher
     from prunelimit.models.params import hessian_parameters
     from prunelimit.theory.epsilon import epsilon_from_losses
@@ -247,13 +248,13 @@ def slq_reference(case: ModelCase, probes: int, steps: int, seed: int, resume: b
             done = int(old["probes_done"])
             alpha[:done], beta[:done], residual[:done] = old["alpha"][:done], old["beta"][:done], old["residual"][:done]
             seconds, hvps = float(old["seconds"]), int(old["hvps"])
-    matmat = op.matmat if op.lockstep > 1 else (lambda vs: torch.stack([op.matvec(v) for v in vs]))
+    block = op if op.lockstep > 1 else Columnwise(op)
     fields = {"kind": np.str_("slq"), "seed": np.int64(seed), "epsilon": np.float64(epsilon_from_losses(op.batch_losses())),
               "engine": np.str_(op.engine), "threads": np.int64(torch.get_num_threads()), **_analysis_fields(inputs, op)}
     for first in range(done, probes, GROUP):
         group = range(first, min(first + GROUP, probes))
         t0 = time.perf_counter()
-        results = lanczos_lockstep(matmat, dim, steps, starts[list(group)], storage_dtype=torch.float64)
+        results = lanczos_lockstep(block, steps, starts[list(group)], storage_dtype=torch.float64)
         seconds += time.perf_counter() - t0
         for r, res in zip(group, results):
             k = len(res.alpha)
@@ -318,7 +319,7 @@ def exact_cost_estimate(case: ModelCase, blocks: int = 1) -> dict:
     eye = torch.eye(op.dim, dtype=torch.float64)
     start = time.perf_counter()
     for b in range(blocks):
-        op.matmat(eye[b * COLUMN_BLOCK : (b + 1) * COLUMN_BLOCK])
+        op.matmat(eye[:, b * COLUMN_BLOCK : (b + 1) * COLUMN_BLOCK])
     per_hvp = (time.perf_counter() - start) / (blocks * COLUMN_BLOCK)
     out = {"name": case.name, "dim": op.dim, "seconds_per_hvp": per_hvp, "hvps": op.dim,
            "projected_hvp_seconds": per_hvp * op.dim, "engine": op.engine}

@@ -81,6 +81,7 @@ def test_slq_extremes_and_trace_come_from_the_runs_least_squares(cli, least_squa
     D = 7 and 7 steps: each Krylov space is the whole space, so the extremes are exact and
     ``D·Σ τθ = zᵀHz`` for the run's probe; float32 HVPs bound the agreement (1e-5 relative).
     """
+    from prunelimit.curvature.operator import DenseOperator
     from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
 
     ckpt, data, _, design = least_squares
@@ -90,8 +91,8 @@ def test_slq_extremes_and_trace_come_from_the_runs_least_squares(cli, least_squa
     lam = np.linalg.eigvalsh(hessian.numpy())
     assert doc["spectrum"]["lambda_max"] == pytest.approx(lam.max(), rel=1e-5)
     assert doc["spectrum"]["lambda_min"] == pytest.approx(lam.min(), rel=1e-5)
-    slq_probes = hutchinson_samples(lambda v: hessian @ v, 7, 3, seed=0)  # the seed's first draws, as SLQ's
-    top_up = hutchinson_samples(lambda v: hessian @ v, 7, 5, seed=2)  # --seed 0 + 2
+    slq_probes = hutchinson_samples(DenseOperator(hessian), 3, seed=0)  # the seed's first draws, as SLQ's
+    top_up = hutchinson_samples(DenseOperator(hessian), 5, seed=2)  # --seed 0 + 2
     hutchinson = trace_estimate(np.concatenate([slq_probes, top_up]))
     assert doc["spectrum"]["trace"] == pytest.approx(hutchinson.value, rel=1e-5)
     assert doc["spectrum"]["trace_stderr"] == pytest.approx(hutchinson.stderr, rel=1e-4)

@@ -361,8 +361,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
     if not choice.adaptive:
         callback = (lambda done, total: progress(done, total)) if progress else None
-        quad = slq(op.matvec, op.dim, choice.iterations, choice.runs, options.seed, "h", callback=callback,
-                   storage_dtype=storage, matmat=op.matmat, lockstep=op.lockstep)
+        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
+                   storage_dtype=storage, lockstep=op.lockstep)
         return quad, None, ()
 
     def assess(quad) -> Assessment:
@@ -372,7 +372,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
     plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,
                         op.lockstep)
-    result = adaptive_slq(op.matmat, op.dim, plan, assess, options.seed, storage, progress,
+    result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
     return result.quadrature, result.stopped_by, result.trail
 
@@ -394,13 +394,15 @@ def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, tar
     """ρ* of the first probe on each half of the subsample, at the steps the main run took
     (common probe: the difference is the data's, not the probe's). Returns the two ratios
     and the products spent."""
+    from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
     steps = int(max(len(r) for r in quad.nodes))
     ratios, spent = [], 0
     for half in (subsample.half_a, subsample.half_b):
         op = _hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
-        half_quad = slq(op.matvec, op.dim, steps, 1, options.seed, "h", storage_dtype=storage)
+        # One probe: single products (matvec), as a lone Lanczos run takes them.
+        half_quad = slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage)
         ratios.append(_limit_ratio(target, half_quad, options))
         spent += op.hvps
     return (ratios[0], ratios[1]), spent
@@ -412,7 +414,7 @@ def _slq_trace(op, quad, options: CurvatureOptions) -> tuple[float, float]:
     from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
 
     runs = quad.runs
-    extra = hutchinson_samples(op.matvec, op.dim, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
+    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
     est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
     return est.value, est.stderr
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
+from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
@@ -123,9 +124,9 @@ class MemoryUse:
 
 PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
 # Cost-aware default: the exact spectrum when its D products are predicted to take at most
-# this long and the dense float64 Hessian (plus eigvalsh's copy) fits this much memory.
+# this long and the dense float64 Hessian fits ``EXACT_MEMORY_BYTES`` (the limit
+# ``curvature.exact.exact_hessian`` enforces).
 EXACT_TIME_BUDGET_S = 60.0
-EXACT_MEMORY_BYTES = 2 * 2**30
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
 LOCKSTEP_PROBES_DEFAULT = 4  # ... of one lockstep group of probes
 # Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group

@@ -31,7 +31,8 @@ from typing import Callable
 
 import torch
 
-from prunelimit.curvature.lanczos import LanczosRuns, Matmat
+from prunelimit.curvature.lanczos import LanczosRuns
+from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
 
@@ -105,8 +106,7 @@ Progress = Callable[[int, int, str], None]
 
 
 def adaptive_slq(
-    matmat: Matmat,
-    dim: int,
+    op: CurvatureOperator,
     plan: AdaptivePlan,
     assess: Callable[[SpectralQuadrature], Assessment],
     seed: int = 0,
@@ -115,12 +115,14 @@ def adaptive_slq(
     describe: Callable[[Assessment], str] = lambda a: f"{a.estimate:.4f} ± {a.plus_minus:.4f}",
     clock: Callable[[], float] = time.perf_counter,
 ) -> AdaptiveResult:
-    """SLQ on H (rows in, products out by ``matmat``) grown until ``assess`` is satisfied.
+    """SLQ on ``op`` grown until ``assess`` is satisfied (groups of ``plan.lockstep`` runs
+    advanced by one ``op.matmat`` a step).
 
     ``progress(done, planned, text)`` is called after every product with the products of
     the stages so far plus the current one, and ``describe`` of the latest assessment.
     """
     start = clock()
+    dim = op.shape[0]
     generator = torch.Generator().manual_seed(seed)
     groups: list[LanczosRuns] = []
     add_runs = min(plan.initial_runs, plan.max_products)  # the first stage fits the budget too
@@ -130,13 +132,13 @@ def adaptive_slq(
     truncation: list[tuple[int, float]] = []  # (steps, truncation part) after each steps stage
     text = "first stage"
     while True:
-        new_groups = _new_groups(add_runs, dim, steps, plan.lockstep, generator, storage_dtype)
+        new_groups = _new_groups(op, add_runs, steps, plan.lockstep, generator, storage_dtype)
         going = [g for g in groups if min(g.steps) < steps and not all(g.broken_down)] + new_groups
         planned = spent + _stage_cost(groups, new_groups, steps)
         for group in going:
             base = spent
             callback = None if progress is None else (lambda n, base=base: progress(base + n, planned, text))
-            spent += group.extend(matmat, steps, callback)
+            spent += group.extend(steps, callback)
         groups += new_groups
         results = [r for g in groups for r in g.results()]
         broken = [b for g in groups for b in g.broken_down]
@@ -194,14 +196,14 @@ def _limit(plan: AdaptivePlan, left: int, spent: int) -> str:
     return "max-hvps" if plan.max_products - spent <= left else "time-budget"
 
 
-def _new_groups(runs: int, dim: int, steps: int, lockstep: int, generator: torch.Generator,
+def _new_groups(op: CurvatureOperator, runs: int, steps: int, lockstep: int, generator: torch.Generator,
                 storage_dtype: torch.dtype | None) -> list[LanczosRuns]:
-    """``runs`` new probe runs in groups of ``lockstep``, probes drawn in order."""
+    """``runs`` new probe runs of ``op`` in groups of ``lockstep``, probes drawn in order."""
     groups = []
     for first in range(0, runs, lockstep):
         count = min(lockstep, runs - first)
-        probes = torch.stack([rademacher(dim, generator) for _ in range(count)])
-        groups.append(LanczosRuns(probes, dim, steps, storage_dtype=storage_dtype))
+        probes = torch.stack([rademacher(op.shape[0], generator) for _ in range(count)])
+        groups.append(LanczosRuns(op, probes, steps, storage_dtype=storage_dtype))
     return groups
 
 

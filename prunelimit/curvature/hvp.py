@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import warnings
 from copy import deepcopy
-from typing import Callable
 
 import numpy as np
 import torch
@@ -55,16 +54,15 @@ CHUNKINGS = ("auto", "batches")
 CPU_CHUNK_BYTES = 16 * 2**20
 _CHUNK_RTOL = 1e-5  # chunked vs batch-weighted mean loss: summation order only (float32)
 
-Matvec = Callable[[Tensor], Tensor]
-
 
 class HessianOperator:
-    """The mean-loss Hessian over ``batches`` w.r.t. ``params``, applied by HVPs.
+    """The mean-loss Hessian over ``batches`` w.r.t. ``params``, applied by HVPs: a
+    ``CurvatureOperator`` (``prunelimit.curvature.operator``) of ``dim`` parameters.
 
     The model is put in eval mode. Construction reads the data twice and refuses a loader
     whose two passes disagree (``InputError``); NaN/Inf losses or HVPs raise
-    ``NumericalError``. ``matvec`` takes and returns a flat vector in the caller's dtype
-    and device; the work happens on the parameters' device in their dtype.
+    ``NumericalError``. ``matvec`` and ``matmat`` take and return flat vectors (columns)
+    in the caller's dtype and device; the work happens on the parameters' device in their dtype.
     """
 
     def __init__(
@@ -128,6 +126,10 @@ class HessianOperator:
             self._cached_grad = self._weighted_gradient(create_graph=True)
 
     # ----------------------------------------------------------------- public API
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.dim, self.dim)
+
     def loss(self) -> float:
         """Mean loss over the analysis data (batches weighted by size)."""
         return float(np.dot(self._sizes, self._losses) / self.samples)
@@ -181,16 +183,23 @@ class HessianOperator:
         self.hvps += 1
         return out.to(v)
 
-    def matmat(self, vs: Tensor) -> Tensor:
-        """``H @ vᵢ`` for every row ``vᵢ`` of ``vs`` (k × dim) in one batched backward pass.
+    def matmat(self, V: Tensor) -> Tensor:
+        """``H @ V`` for the columns of ``V`` (dim × k) in one batched backward pass.
 
         Batching the products with ``is_grads_batched`` (vmap over the second backward)
         amortises the graph traversal; it is how the exact Hessian is formed quickly.
         Where the batched pass cannot run (an operation without a batching rule, or out of
         memory for k products at once) the operator announces it once (a warning, and a
-        line in ``fallback``) and from then on takes one product per row; any other error
-        propagates.
+        line in ``fallback``) and from then on takes one product per column; any other
+        error propagates.
         """
+        if V.ndim != 2 or V.shape[0] != self.dim:
+            raise UsageError(f"HVP block has shape {tuple(V.shape)}, expected ({self.dim}, k)")
+        # The products are computed a row per vector: contiguous rows are what vmap batches over.
+        return self._row_products(V.T.contiguous()).T
+
+    def _row_products(self, vs: Tensor) -> Tensor:
+        """``H vᵢ`` for every row ``vᵢ`` of ``vs`` (k × dim), as rows."""
         if self.fallback is not None:
             return torch.stack([self.matvec(v) for v in vs])
         k = vs.shape[0]
@@ -212,7 +221,7 @@ class HessianOperator:
                 f"batched Hessian-vector products failed ({str(exc).splitlines()[0][:120]}); "
                 f"taking them one at a time, up to {k}x slower"
             )
-            warnings.warn(self.fallback, stacklevel=2)
+            warnings.warn(self.fallback, stacklevel=3)
             return torch.stack([self.matvec(v) for v in vs])
         out = all_reduce_sum(torch.cat([h.reshape(k, -1) for h in hv], dim=1))
         _require_finite(out)

@@ -21,10 +21,9 @@ import scipy.linalg
 import torch
 from torch import Tensor
 
+from prunelimit.curvature.operator import Columnwise, CurvatureOperator
 from prunelimit.errors import NumericalError, UsageError
 
-Matvec = Callable[[Tensor], Tensor]
-Matmat = Callable[[Tensor], Tensor]  # rows in, one product a row out
 StepCallback = Callable[[int], None]
 
 # Above this many bytes a float64 basis is stored as float32 by default.
@@ -66,8 +65,7 @@ class LanczosResult:
 
 
 def lanczos(
-    matvec: Matvec,
-    dim: int,
+    op: CurvatureOperator,
     iterations: int,
     start: Tensor,
     reorth: bool = True,
@@ -76,28 +74,27 @@ def lanczos(
     breakdown_tol: float = 1e-10,
     callback: StepCallback | None = None,
 ) -> LanczosResult:
-    """Run ``iterations`` Lanczos steps of the symmetric operator ``matvec`` from ``start``.
+    """Run ``iterations`` Lanczos steps of the symmetric operator ``op`` from ``start``.
 
-    ``matvec`` receives float64 host vectors and may return any float dtype/device.
-    Full reorthogonalisation is classical Gram–Schmidt, applied a second time only
-    when the first pass removed most of the vector (DGKS; "twice is enough").
+    Each step is one ``op.matvec`` of a float64 host vector (the product may come back in
+    any float dtype/device). Full reorthogonalisation is classical Gram–Schmidt, applied a
+    second time only when the first pass removed most of the vector (DGKS; "twice is enough").
     ``storage_dtype`` defaults to float64, or float32 when the basis would exceed 2 GiB;
     float32 also suits a float32 operator (its products carry that rounding already) and
     halves the reorthogonalisation's memory traffic (docs/benchmarks.md).
     ``callback(step)`` is called after every step (progress bars).
     """
+    dim = op.shape[0]
     if start.shape != (dim,):
         raise UsageError(f"Lanczos start vector has shape {tuple(start.shape)}, expected ({dim},)")
     (result,) = lanczos_lockstep(
-        lambda vs: matvec(vs[0])[None], dim, iterations, start[None], reorth, storage_dtype, keep_basis,
-        breakdown_tol, callback,
+        Columnwise(op), iterations, start[None], reorth, storage_dtype, keep_basis, breakdown_tol, callback
     )
     return result
 
 
 def lanczos_lockstep(
-    matmat: Matmat,
-    dim: int,
+    op: CurvatureOperator,
     iterations: int,
     starts: Tensor,
     reorth: bool = True,
@@ -106,43 +103,47 @@ def lanczos_lockstep(
     breakdown_tol: float = 1e-10,
     callback: StepCallback | None = None,
 ) -> list[LanczosResult]:
-    """Independent Lanczos runs from the rows of ``starts`` (k × dim), advanced in lockstep.
+    """Independent Lanczos runs from the rows of ``starts`` (k × D), advanced in lockstep.
 
     Every step applies the operator once to the current vectors of all runs still going,
-    ``matmat(Q)`` for the rows ``Q`` (a × dim, float64, host), so an operator that serves
-    several vectors in one data pass (``HessianOperator.matmat``) serves every run. Each
-    run is exactly what ``lanczos`` gives from its start vector (the same arithmetic), and
-    holds its own basis; a run that breaks down drops out. ``callback(products)`` gets the
-    operator products so far, summed over runs, after every step.
+    ``op.matmat(Q)`` for the columns ``Q`` (D × a, float64, host), so an operator that
+    serves several vectors in one data pass (``HessianOperator.matmat``) serves every run.
+    Each run is exactly what ``lanczos`` gives from its start vector (the same arithmetic,
+    to the rounding of the operator's block product; ``Columnwise(op)`` makes it the same
+    products), and holds its own basis; a run that breaks down drops out.
+    ``callback(products)`` gets the operator products so far, summed over runs, after every step.
     """
     if iterations < 1:
         raise UsageError(f"Lanczos needs at least 1 iteration, got {iterations}")
-    runs = LanczosRuns(starts, dim, min(iterations, dim), reorth, storage_dtype, breakdown_tol)
-    runs.extend(matmat, iterations, callback)
+    runs = LanczosRuns(op, starts, min(iterations, op.shape[0]), reorth, storage_dtype, breakdown_tol)
+    runs.extend(iterations, callback)
     return runs.results(keep_basis)
 
 
 class LanczosRuns:
-    """Lanczos runs from the rows of ``starts`` that can be extended step by step.
+    """Lanczos runs of ``op`` from the rows of ``starts`` that can be extended step by step.
 
-    ``extend(matmat, m)`` brings every run that has not broken down to ``m`` steps in
-    lockstep; a later ``extend`` to more steps continues the same recurrences, so runs
-    extended in stages are bit for bit the runs made in one go (adaptive SLQ grows its
-    runs until its error bounds are small enough). ``capacity`` sizes the bases up front;
-    they grow when a run outgrows it. The storage dtype is fixed at construction.
+    ``extend(m)`` brings every run that has not broken down to ``m`` steps in lockstep
+    (one ``op.matmat`` a step); a later ``extend`` to more steps continues the same
+    recurrences, so runs extended in stages are bit for bit the runs made in one go
+    (adaptive SLQ grows its runs until its error bounds are small enough). ``capacity``
+    sizes the bases up front; they grow when a run outgrows it. The storage dtype is
+    fixed at construction.
     """
 
     def __init__(
         self,
+        op: CurvatureOperator,
         starts: Tensor,
-        dim: int,
         capacity: int,
         reorth: bool = True,
         storage_dtype: torch.dtype | None = None,
         breakdown_tol: float = 1e-10,
     ) -> None:
+        dim = op.shape[0]
         if starts.ndim != 2 or starts.shape[1] != dim or starts.shape[0] < 1:
             raise UsageError(f"Lanczos start vectors have shape {tuple(starts.shape)}, expected (k, {dim})")
+        self.op = op
         self.dim = dim
         capacity = max(1, min(capacity, dim))
         if storage_dtype is None:
@@ -159,7 +160,7 @@ class LanczosRuns:
         """Whether each run ended by breakdown (its quadrature is then exact)."""
         return [r.finished for r in self._runs]
 
-    def extend(self, matmat: Matmat, iterations: int, callback: StepCallback | None = None) -> int:
+    def extend(self, iterations: int, callback: StepCallback | None = None) -> int:
         """Advance every run that has not broken down to ``min(iterations, dim)`` steps;
         returns the operator products spent (``callback(products)`` after each step)."""
         target = min(iterations, self.dim)
@@ -168,7 +169,9 @@ class LanczosRuns:
         for run in going:
             run.reserve(target)
         while going:
-            ws = matmat(torch.stack([r.q for r in going])).detach().to("cpu", torch.float64)
+            block = self.op.matmat(torch.stack([r.q for r in going], dim=1))
+            # One contiguous row a run: each run's dot products see a plain vector.
+            ws = block.detach().to("cpu", torch.float64).T.contiguous()
             for run, w in zip(going, ws):
                 run.advance(w)
             products += len(going)

@@ -4,16 +4,16 @@ Each run draws a Rademacher probe ``z``, runs Lanczos from it, and turns the tri
 into a Gauss quadrature ``(θ_k, τ_k)`` of the probe's spectral measure, so that
 ``(1/D)·tr f(H) ≈ mean_runs Σ_k τ_k f(θ_k)``. Methods:
 
-* ``"h"``: Lanczos on ``H`` (the reference code's method, ``--method paper``); nodes are
-  signed eigenvalue estimates. Biased for ``f(λ) = 1/(1 + c|λ|)`` because ``|λ|`` has a kink
-  at 0, where most of the spectrum sits (SPEC §3, research/baseline.md §5);
+* ``"h"`` (default): Lanczos on ``H`` (the reference code's method, ``--method paper``);
+  nodes are signed eigenvalue estimates. Biased for ``f(λ) = 1/(1 + c|λ|)`` because ``|λ|``
+  has a kink at 0, where most of the spectrum sits (docs/accuracy.md);
 * ``"h2"``: Lanczos on ``H²`` (two HVPs a step); nodes ``sqrt(max(θ, 0))`` are eigenvalue
   estimates of ``|H|``. Measured worse than ``"h"`` per HVP on digits MLPs
-  (docs/accuracy.md); kept for comparison;
-* ``"exact"``: all eigenvalues of the dense Hessian from D unit-vector HVPs (D ≤ 10,000);
-* ``"auto"`` (default): ``"exact"`` when ``D ≤ EXACT_AUTO_MAX_DIM``, else ``"h"``. No
-  Lanczos-based rule met the 1 % target of SPEC §7 over the whole range ``F ≥ 0.2`` on the
-  study models (it reaches ``c·λmax`` far above 1e5), so small models get exact spectra.
+  (docs/accuracy.md); kept for comparison.
+
+Whether a spectrum is worth an SLQ estimate at all, or the exact one (all eigenvalues of
+``prunelimit.curvature.exact.exact_hessian``) is affordable, is decided by the caller:
+``prunelimit.api.choose_solver`` for the commands.
 
 Every run is seeded from ``seed`` alone: the same seed and operator give the same numbers.
 """
@@ -26,17 +26,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from prunelimit.curvature.exact import dense_matrix, exact_quadrature
 from prunelimit.curvature.bracket import abs_bracket
-from prunelimit.curvature.lanczos import LanczosResult, LanczosRuns, Matmat, Matvec, lanczos, ritz, ritz_vectors
+from prunelimit.curvature.lanczos import LanczosResult, LanczosRuns, lanczos, ritz, ritz_vectors
+from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import UsageError
 
-METHODS = ("auto", "h", "h2", "exact")
-DEFAULT_METHOD = "auto"
+METHODS = ("h", "h2")
+DEFAULT_METHOD = "h"
 DEFAULT_ITERATIONS = 200  # "h" at m=200 is within ~1 % up to c·λmax = 1e4-1e5 (docs/accuracy.md)
 DEFAULT_RUNS = 8
-EXACT_AUTO_MAX_DIM = 10_000  # "auto" uses the exact spectrum up to this D
 DEFLATION_TOL = 1e-6  # relative residual below which a Ritz pair counts as converged
 # Runs advanced together on a recomputing HVP engine (HessianOperator.lockstep): one graph
 # rebuild serves them all. 4 cost 0.73-0.74x a single product per probe on an MLP and a
@@ -55,8 +54,7 @@ def rademacher(dim: int, generator: torch.Generator) -> Tensor:
 
 
 def slq(
-    matvec: Matvec,
-    dim: int,
+    op: CurvatureOperator,
     iterations: int = DEFAULT_ITERATIONS,
     runs: int = DEFAULT_RUNS,
     seed: int = 0,
@@ -64,21 +62,20 @@ def slq(
     callback: ProgressCallback | None = None,
     storage_dtype: torch.dtype | None = None,
     deflate: int = 0,
-    matmat: Matmat | None = None,
     lockstep: int = 1,
 ) -> SpectralQuadrature:
-    """Spectral quadrature by ``method`` (see the module doc); SLQ uses ``runs``
-    Rademacher probes and ``iterations`` Lanczos steps each (ignored by ``"exact"``).
+    """Spectral quadrature of ``op`` by ``method`` (see the module doc) from ``runs``
+    Rademacher probes and ``iterations`` Lanczos steps each.
 
     ``deflate=k``: a first Lanczos run on H (``iterations`` steps) yields converged
     extreme Ritz pairs; up to ``k`` of the largest ``|θ|`` enter exactly (weight 1/D each)
     and SLQ runs on the deflated operator ``PHP`` with probes ``Pz``, scaled to the
     remaining ``D − k'`` dimensions. ``callback(done, total)`` reports Lanczos steps.
 
-    ``lockstep=k`` advances the runs in groups of ``k`` (``LanczosRuns``), applying
-    the operator to a group's vectors at once by ``matmat`` (rows in, products out; a
-    stack of ``matvec`` calls when ``None``). Probes and results are those of one run
-    after another, to the operator's rounding; the bases of a group are held together.
+    ``lockstep=k`` advances the runs in groups of ``k`` (``LanczosRuns``), applying the
+    operator to a group's vectors at once by ``op.matmat``. Probes and results are those
+    of one run after another, to the rounding of the operator's block product
+    (``Columnwise(op)``: the same products); the bases of a group are held together.
     """
     if method not in METHODS:
         raise UsageError(f"unknown SLQ method {method!r}; choose one of {', '.join(METHODS)}")
@@ -86,30 +83,24 @@ def slq(
         raise UsageError(f"SLQ needs at least 1 run, got {runs}")
     if lockstep < 1:
         raise UsageError(f"lockstep must be at least 1 run, got {lockstep}")
-    if method == "auto":
-        method = "exact" if dim <= EXACT_AUTO_MAX_DIM else "h"
-    if method == "exact":
-        return exact_quadrature(dense_matrix(matvec, dim), hvps=dim)
+    dim = op.shape[0]
     generator = torch.Generator().manual_seed(seed)
     m = min(iterations, dim)
     hvps = 0
     exact_nodes = np.zeros(0)
-    project = None
+    basis = None  # of the deflated eigenvectors (rows)
     if deflate > 0:
-        first = lanczos(matvec, dim, m, rademacher(dim, generator), keep_basis=True)
+        first = lanczos(op, m, rademacher(dim, generator), keep_basis=True)
         hvps += first.steps
         theta, vectors, residual = ritz_vectors(first)
         order = np.argsort(-np.abs(theta))
         good = [i for i in order[:deflate] if residual[i] <= DEFLATION_TOL * abs(theta[i])]
         exact_nodes = theta[good]
         basis = vectors[good]
-        project = lambda vs: vs - (vs.to("cpu", torch.float64) @ basis.T) @ basis  # rows  # noqa: E731
-    k = len(exact_nodes)
+    block: CurvatureOperator = op if basis is None else _Deflated(op, basis)
     per_step = 2 if method == "h2" else 1
-    block = matmat if matmat is not None else (lambda vs: torch.stack([matvec(v) for v in vs]))
-    if project is not None:
-        block = _projected(block, project)
-    block = _square(block) if method == "h2" else block
+    if method == "h2":
+        block = _Squared(block)
     results, broken = [], []
     for first in range(0, runs, lockstep):
         group = range(first, min(first + lockstep, runs))
@@ -118,10 +109,10 @@ def slq(
             done = first * m
             step_cb = lambda j, done=done: callback(done + j, runs * m)  # noqa: E731
         probes = torch.stack([rademacher(dim, generator) for _ in group])
-        if project is not None:
-            probes = project(probes)
-        group_runs = LanczosRuns(probes, dim, m, storage_dtype=storage_dtype)
-        hvps += per_step * group_runs.extend(block, m, step_cb)
+        if basis is not None:
+            probes = _project(probes, basis)
+        group_runs = LanczosRuns(block, probes, m, storage_dtype=storage_dtype)
+        hvps += per_step * group_runs.extend(m, step_cb)
         results += group_runs.results()
         broken += group_runs.broken_down
     return runs_quadrature(results, broken, dim, method, exact_nodes, hvps, iterations=m)
@@ -179,20 +170,45 @@ def _rows(runs: int, width: int, exact_nodes: np.ndarray, dim: int, method: str)
 
 
 def extreme_eigenvalues(
-    matvec: Matvec, dim: int, iterations: int = 50, seed: int = 0, storage_dtype: torch.dtype | None = None
+    op: CurvatureOperator, iterations: int = 50, seed: int = 0, storage_dtype: torch.dtype | None = None
 ) -> tuple[float, float]:
     """``(λmax, λmin)`` of the operator: extreme Ritz values of one Lanczos run on H."""
-    start = rademacher(dim, torch.Generator().manual_seed(seed))
-    result = lanczos(matvec, dim, iterations, start, storage_dtype=storage_dtype)
+    start = rademacher(op.shape[0], torch.Generator().manual_seed(seed))
+    result = lanczos(op, iterations, start, storage_dtype=storage_dtype)
     theta, _ = ritz(result.alpha, result.beta)
     return float(theta[-1]), float(theta[0])
 
 
-def _square(matmat: Matmat) -> Matmat:
-    return lambda vs: matmat(matmat(vs))
+def _project(rows: Tensor, basis: Tensor) -> Tensor:
+    """``rows`` without their components along the orthonormal rows of ``basis``."""
+    return rows - (rows.to("cpu", torch.float64) @ basis.T) @ basis
 
 
-def _projected(matmat: Matmat, project: Matmat) -> Matmat:
-    """``P H P`` applied to rows."""
-    return lambda vs: project(matmat(project(vs)))
+class _Deflated:
+    """``P H P`` with ``P`` the projector off the orthonormal rows of ``basis``."""
 
+    def __init__(self, op: CurvatureOperator, basis: Tensor) -> None:
+        self.op, self.basis = op, basis
+        self.shape, self.dtype, self.device = op.shape, op.dtype, op.device
+
+    def matvec(self, v: Tensor) -> Tensor:
+        return self.matmat(v[:, None])[:, 0]
+
+    def matmat(self, V: Tensor) -> Tensor:
+        # Projected as rows (the probes' layout), so a group's products equal one run's.
+        inner = _project(V.T.contiguous(), self.basis).T
+        return _project(self.op.matmat(inner).T.contiguous(), self.basis).T
+
+
+class _Squared:
+    """``H²``: two products of ``op`` a product."""
+
+    def __init__(self, op: CurvatureOperator) -> None:
+        self.op = op
+        self.shape, self.dtype, self.device = op.shape, op.dtype, op.device
+
+    def matvec(self, v: Tensor) -> Tensor:
+        return self.op.matvec(self.op.matvec(v))
+
+    def matmat(self, V: Tensor) -> Tensor:
+        return self.op.matmat(self.op.matmat(V))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from prunelimit.curvature.lanczos import Matvec
+from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.slq import rademacher
 from prunelimit.errors import UsageError
 
@@ -22,20 +22,20 @@ class TraceEstimate:
     probes: int
 
 
-def hutchinson_trace(matvec: Matvec, dim: int, probes: int = 16, seed: int = 0) -> TraceEstimate:
-    """Hutchinson's estimator over ``probes`` seeded Rademacher vectors (one HVP each)."""
-    return trace_estimate(hutchinson_samples(matvec, dim, probes, seed))
+def hutchinson_trace(op: CurvatureOperator, probes: int = 16, seed: int = 0) -> TraceEstimate:
+    """Hutchinson's estimator over ``probes`` seeded Rademacher vectors (one ``op.matvec`` each)."""
+    return trace_estimate(hutchinson_samples(op, probes, seed))
 
 
-def hutchinson_samples(matvec: Matvec, dim: int, probes: int, seed: int = 0) -> np.ndarray:
+def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0) -> np.ndarray:
     """``zᵀ H z`` for ``probes`` Rademacher vectors drawn from ``seed`` (as ``slq`` draws its probes)."""
     if probes < 1:
         raise UsageError(f"the trace estimate needs at least 1 probe, got {probes}")
     generator = torch.Generator().manual_seed(seed)
     samples = np.empty(probes)
     for j in range(probes):
-        z = rademacher(dim, generator)
-        samples[j] = float(z @ matvec(z).to("cpu", torch.float64))
+        z = rademacher(op.shape[0], generator)
+        samples[j] = float(z @ op.matvec(z).to("cpu", torch.float64))
     return samples
 
 

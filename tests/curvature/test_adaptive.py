@@ -9,6 +9,7 @@ import torch
 
 from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
 from prunelimit.curvature.lanczos import LanczosRuns, lanczos_lockstep
+from prunelimit.curvature.operator import DenseOperator
 from prunelimit.curvature.slq import rademacher, slq
 
 
@@ -17,16 +18,16 @@ def _operator(dim: int = 120, seed: int = 0):
     lam = rng.lognormal(-2, 1.5, dim) * rng.choice([1, -1], dim)
     q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
     h = torch.tensor((q * lam) @ q.T)
-    return lambda vs: vs @ h  # rows in, rows out (h is symmetric)
+    return DenseOperator(h)
 
 
 def test_runs_extended_in_stages_equal_runs_made_at_once() -> None:
-    dim, matmat = 120, _operator()
+    dim, op = 120, _operator()
     gen = torch.Generator().manual_seed(3)
     starts = torch.stack([rademacher(dim, gen) for _ in range(3)])
-    once = lanczos_lockstep(matmat, dim, 40, starts)
-    staged = LanczosRuns(starts, dim, 8)
-    spent = staged.extend(matmat, 8) + staged.extend(matmat, 25) + staged.extend(matmat, 40)
+    once = lanczos_lockstep(op, 40, starts)
+    staged = LanczosRuns(op, starts, 8)
+    spent = staged.extend(8) + staged.extend(25) + staged.extend(40)
     assert spent == 3 * 40
     for a, b in zip(once, staged.results()):
         np.testing.assert_array_equal(a.alpha, b.alpha)
@@ -35,11 +36,11 @@ def test_runs_extended_in_stages_equal_runs_made_at_once() -> None:
 
 def test_breakdown_stops_a_run_for_good() -> None:
     """A 5-dimensional operator: the Krylov space is invariant after 5 steps."""
-    matmat = lambda vs: vs * torch.arange(1.0, 6.0, dtype=torch.float64)  # noqa: E731
-    runs = LanczosRuns(torch.ones(1, 5, dtype=torch.float64), 5, 2)
-    runs.extend(matmat, 3)
-    assert runs.extend(matmat, 50) == 2 and runs.steps == [5] and runs.broken_down == [True]
-    assert runs.extend(matmat, 80) == 0
+    op = DenseOperator(torch.diag(torch.arange(1.0, 6.0, dtype=torch.float64)))
+    runs = LanczosRuns(op, torch.ones(1, 5, dtype=torch.float64), 2)
+    runs.extend(3)
+    assert runs.extend(50) == 2 and runs.steps == [5] and runs.broken_down == [True]
+    assert runs.extend(80) == 0
 
 
 def _assess_by_steps(target_steps: int, probe_part: float = 0.0):
@@ -53,21 +54,21 @@ def _assess_by_steps(target_steps: int, probe_part: float = 0.0):
 
 
 def test_adaptive_stops_at_the_tolerance_and_equals_the_fixed_plan() -> None:
-    dim, matmat = 120, _operator()
+    op = _operator()
     plan = AdaptivePlan(tolerance=0.01, max_products=10_000, initial_steps=8, initial_runs=4, lockstep=2)
-    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(32), seed=5)
+    result = adaptive_slq(op, plan, _assess_by_steps(32), seed=5)
     assert result.stopped_by == "tolerance"
     assert [s.steps for s in result.trail] == [8, 16, 32]
     assert result.quadrature.hvps == 4 * 32
-    fixed = slq(lambda v: matmat(v[None])[0], dim, 32, 4, 5, "h", matmat=matmat, lockstep=2)
+    fixed = slq(op, 32, 4, 5, "h", lockstep=2)
     np.testing.assert_allclose(result.quadrature.nodes, fixed.nodes, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(result.quadrature.weights, fixed.weights, rtol=1e-12, atol=1e-14)
 
 
 def test_adaptive_adds_probes_when_they_dominate_and_respects_the_budget() -> None:
-    dim, matmat = 120, _operator()
+    op = _operator()
     plan = AdaptivePlan(tolerance=0.001, max_products=200, initial_steps=10, initial_runs=4)
-    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(1, probe_part=0.05), seed=1)
+    result = adaptive_slq(op, plan, _assess_by_steps(1, probe_part=0.05), seed=1)
     assert result.stopped_by == "max-hvps"
     # Probes double while the budget lasts, then the rest of it buys what it can.
     assert [s.runs for s in result.trail] == [4, 8, 16, 20]
@@ -75,23 +76,23 @@ def test_adaptive_adds_probes_when_they_dominate_and_respects_the_budget() -> No
 
 
 def test_first_stage_fits_a_small_budget() -> None:
-    dim, matmat = 120, _operator()
+    op = _operator()
     plan = AdaptivePlan(tolerance=1e-9, max_products=30, initial_steps=32, initial_runs=4)
-    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(1000), seed=0)
+    result = adaptive_slq(op, plan, _assess_by_steps(1000), seed=0)
     assert result.quadrature.hvps <= 30 and result.stopped_by == "max-hvps"
 
 
 def test_time_budget_stops_with_its_reason() -> None:
-    dim, matmat = 120, _operator()
+    op = _operator()
     ticks = iter(np.arange(0.0, 1e6, 1.0))  # one second per clock reading
     plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=2.5, initial_steps=8, initial_runs=2)
-    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(1000), clock=lambda: next(ticks))
+    result = adaptive_slq(op, plan, _assess_by_steps(1000), clock=lambda: next(ticks))
     assert result.stopped_by == "time-budget"
 
 
 @pytest.mark.parametrize("runs", [1, 3])
 def test_converged_when_every_run_is_exact(runs: int) -> None:
-    dim, matmat = 20, _operator(20)
+    dim, op = 20, _operator(20)
     plan = AdaptivePlan(tolerance=1e-12, max_products=10_000, initial_steps=8, initial_runs=runs)
-    result = adaptive_slq(matmat, dim, plan, _assess_by_steps(10**6), seed=0)
+    result = adaptive_slq(op, plan, _assess_by_steps(10**6), seed=0)
     assert result.stopped_by == "converged" and result.steps == dim

@@ -14,6 +14,7 @@ import torch
 
 from prunelimit.curvature.bracket import abs_bracket
 from prunelimit.curvature.lanczos import lanczos
+from prunelimit.curvature.operator import DenseOperator
 from prunelimit.curvature.slq import rademacher, slq
 
 SLACK = 1e-10
@@ -38,7 +39,7 @@ def test_gauss_and_radau_bracket_the_exact_quadratic_form(seed: int, steps: int)
     dim = 200
     lam, h, q = _matrix(dim, seed)
     z = rademacher(dim, torch.Generator().manual_seed(seed))
-    run = lanczos(lambda v: h @ v, dim, steps, z)
+    run = lanczos(DenseOperator(h), steps, z)
     bracket = abs_bracket(run.alpha, run.beta)
     # The probe's spectral measure: weights (qᵀz)²/‖z‖² on the eigenvalues.
     mass = ((q.T @ z) ** 2).numpy() / float(z @ z)
@@ -57,7 +58,7 @@ def test_bracket_tightens_with_steps_and_collapses_at_breakdown() -> None:
     z = rademacher(dim, torch.Generator().manual_seed(1))
 
     def width(steps: int) -> float:
-        run = lanczos(lambda v: h @ v, dim, steps, z)
+        run = lanczos(DenseOperator(h), steps, z)
         b = abs_bracket(run.alpha, run.beta, exact=len(run.alpha) < steps or steps == dim)
         f = lambda x: 1.0 / (1.0 + 1e3 * np.abs(x))  # noqa: E731
         return _rule_sum(b.upper, f) - _rule_sum(b.lower, f)
@@ -78,9 +79,9 @@ def test_too_few_steps_give_the_trivial_bounds() -> None:
 def test_slq_attaches_bounding_rules_only_where_they_hold() -> None:
     dim = 50
     _, h, _ = _matrix(dim, 3)
-    plain = slq(lambda v: h @ v, dim, 12, 2, 0, "h")
+    plain = slq(DenseOperator(h), 12, 2, 0, "h")
     assert plain.lower is not None and plain.upper is not None
     assert plain.lower.runs == plain.upper.runs == 2
     np.testing.assert_allclose(plain.lower.weights.sum(axis=1), 1.0)
-    assert slq(lambda v: h @ v, dim, 12, 2, 0, "h2").lower is None  # nodes of H², not a run on H
-    assert slq(lambda v: h @ v, dim, 12, 2, 0, "h", deflate=2).lower is None  # exact nodes mixed in
+    assert slq(DenseOperator(h), 12, 2, 0, "h2").lower is None  # nodes of H², not a run on H
+    assert slq(DenseOperator(h), 12, 2, 0, "h", deflate=2).lower is None  # exact nodes mixed in

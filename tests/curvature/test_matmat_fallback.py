@@ -63,7 +63,7 @@ def test_unbatchable_operation_falls_back_once_with_a_warning(engine):
     op = _operator(engine, _squared_loss)
     vs = torch.randn(5, op.dim, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     with pytest.warns(UserWarning, match="one at a time"):
-        products = op.matmat(vs)
+        products = op.matmat(vs.T).T
     assert "aten::item" in op.fallback
     expected = torch.stack([op.matvec(v) for v in vs])
     # the same products by the same code path: float64, identical order
@@ -72,12 +72,12 @@ def test_unbatchable_operation_falls_back_once_with_a_warning(engine):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # announced once, not on every call
-        op.matmat(vs)
+        op.matmat(vs.T)
 
 
 def test_batched_products_need_no_fallback():
     op = _operator("cached", _plain_loss)
-    op.matmat(torch.eye(op.dim, dtype=torch.float64)[:4])
+    op.matmat(torch.eye(op.dim, dtype=torch.float64)[:, :4])
     assert op.fallback is None
 
 
@@ -89,5 +89,5 @@ def test_other_errors_of_the_batched_pass_propagate(monkeypatch):
 
     monkeypatch.setattr(op, "_second_backward", broken)
     with pytest.raises(RuntimeError, match="something else"):
-        op.matmat(torch.eye(op.dim, dtype=torch.float64)[:3])
+        op.matmat(torch.eye(op.dim, dtype=torch.float64)[:, :3])
     assert op.fallback is None

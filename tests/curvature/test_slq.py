@@ -9,8 +9,10 @@ from sklearn.datasets import load_digits
 from torch import nn
 from torch.func import functional_call
 
-from prunelimit.curvature.exact import exact_quadrature
+from prunelimit.api import CurvatureOptions, choose_solver
+from prunelimit.curvature.exact import exact_hessian, exact_quadrature
 from prunelimit.curvature.hvp import HessianOperator
+from prunelimit.curvature.operator import Columnwise, DenseOperator
 from prunelimit.curvature.slq import extreme_eigenvalues, slq
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import UsageError
@@ -53,10 +55,12 @@ def _f(quad, c: float) -> float:
 
 def test_default_f_within_one_percent_where_f_at_least_0_2(digits_problem):
     model, batches, oracle = digits_problem
-    # Default settings: D ≤ 10k → exact spectrum; small models are analysed in float64
+    # Default settings: the exact spectrum when D HVPs fit the time budget (here even at
+    # 10 ms a column, ~10x what one takes); small models are analysed in float64
     # because at c·λmax ~ 1e8 F depends on eigenvalues below float32 HVP rounding.
     op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, dtype=torch.float64)
-    quad = slq(op.matvec, op.dim)
+    assert choose_solver(CurvatureOptions(), op.dim, seconds_per_column=0.01).solver == "exact"
+    quad = exact_quadrature(exact_hessian(op))
     exact = exact_quadrature(oracle)
     lam_max = float(np.abs(exact.nodes).max())
     checked = 0
@@ -78,7 +82,7 @@ def test_lanczos_slq_accuracy_at_moderate_scales(digits_problem):
     _, _, oracle = digits_problem
     exact = exact_quadrature(oracle)
     lam_max = float(np.abs(exact.nodes).max())
-    quad = slq(lambda v: oracle @ v, oracle.shape[0], iterations=200, runs=4, seed=0, method="h")
+    quad = slq(DenseOperator(oracle), iterations=200, runs=4, seed=0, method="h")
     assert quad.hvps == 4 * 200
     np.testing.assert_allclose(quad.weights.sum(axis=1), 1.0, atol=1e-12)
     for scale in (1e1, 1e2, 1e3):
@@ -89,7 +93,7 @@ def test_lanczos_slq_accuracy_at_moderate_scales(digits_problem):
 def test_lambda_max_within_1e_3(digits_problem):
     model, batches, oracle = digits_problem
     op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss)
-    lam_max, lam_min = extreme_eigenvalues(op.matvec, op.dim, iterations=60, seed=0)
+    lam_max, lam_min = extreme_eigenvalues(op, iterations=60, seed=0)
     exact = np.linalg.eigvalsh(oracle.numpy())
     # Extreme Ritz values converge fastest; float32 HVPs limit agreement to ~1e-6.
     assert abs(lam_max / exact[-1] - 1) < 1e-3
@@ -100,29 +104,29 @@ def test_same_seed_same_quadrature(digits_problem):
     model, batches, _ = digits_problem
     op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss)
     for method in ("h", "h2"):
-        a = slq(op.matvec, op.dim, iterations=15, runs=2, seed=7, method=method)
-        b = slq(op.matvec, op.dim, iterations=15, runs=2, seed=7, method=method)
+        a = slq(op, iterations=15, runs=2, seed=7, method=method)
+        b = slq(op, iterations=15, runs=2, seed=7, method=method)
         np.testing.assert_array_equal(a.nodes, b.nodes)
         np.testing.assert_array_equal(a.weights, b.weights)
         assert a.signed == (method == "h")
-    c = slq(op.matvec, op.dim, iterations=15, runs=2, seed=8, method="h")
+    c = slq(op, iterations=15, runs=2, seed=8, method="h")
     assert not np.array_equal(a.nodes, c.nodes)
 
 
 @pytest.mark.parametrize("method,deflate", [("h", 0), ("h", 2), ("h2", 0)])
 def test_lockstep_equals_one_run_after_another(digits_problem, method, deflate):
     """Runs in lockstep groups (5 runs by 2: an uneven last group) are the sequential runs:
-    bit for bit through stacked ``matvec``s (without deflation), and to float64 rounding
-    through the operator's batched ``matmat`` (the recomputing engine, whose products
-    agree to ~1e-15 relative)."""
+    bit for bit through stacked ``matvec``s (``Columnwise``, without deflation), and to
+    float64 rounding through the operator's batched ``matmat`` (the recomputing engine,
+    whose products agree to ~1e-15 relative)."""
     model, batches, _ = digits_problem
     op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, engine="revrev",
                          dtype=torch.float64, probes=2)
     assert op.lockstep == 2
-    args = (op.matvec, op.dim, 12, 5, 3, method)
-    one = slq(*args, deflate=deflate)
-    stacked = slq(*args, deflate=deflate, lockstep=2)
-    batched = slq(*args, deflate=deflate, matmat=op.matmat, lockstep=op.lockstep)
+    args = (12, 5, 3, method)
+    one = slq(Columnwise(op), *args, deflate=deflate)
+    stacked = slq(Columnwise(op), *args, deflate=deflate, lockstep=2)
+    batched = slq(op, *args, deflate=deflate, lockstep=op.lockstep)
     # Deflation projects a group's rows as one matrix product (another summation order):
     # agreement to rounding relative to the spectrum's scale, not to each tiny node.
     same = np.testing.assert_array_equal if deflate == 0 else lambda a, b: np.testing.assert_allclose(
@@ -141,7 +145,7 @@ def test_lockstep_equals_one_run_after_another(digits_problem, method, deflate):
 def test_h2_nodes_are_abs_eigenvalues():
     # Diagonal operator with ±eigenvalues: Lanczos on H² to full dimension recovers |λ| exactly.
     diag = torch.tensor([-3.0, -1.0, 0.5, 2.0, 4.0], dtype=torch.float64)
-    quad = slq(lambda v: diag * v, 5, iterations=5, runs=1, seed=0, method="h2")
+    quad = slq(DenseOperator(torch.diag(diag)), iterations=5, runs=1, seed=0, method="h2")
     assert quad.hvps <= 10 and not quad.signed
     nodes = np.sort(quad.nodes[0][quad.weights[0] > 1e-12])
     np.testing.assert_allclose(nodes, [0.5, 1.0, 2.0, 3.0, 4.0], atol=1e-7)
@@ -150,7 +154,10 @@ def test_h2_nodes_are_abs_eigenvalues():
 
 
 def test_unknown_method_refused():
+    identity = DenseOperator(torch.eye(3, dtype=torch.float64))
     with pytest.raises(UsageError):
-        slq(lambda v: v, 3, method="magic")
+        slq(identity, method="magic")
     with pytest.raises(UsageError):
-        slq(lambda v: v, 3, method="h", lockstep=0)
+        slq(identity, method="exact")  # exact spectra: exact_hessian, chosen by api.choose_solver
+    with pytest.raises(UsageError):
+        slq(identity, method="h", lockstep=0)

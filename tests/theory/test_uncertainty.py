@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from prunelimit.curvature.operator import DenseOperator
 from prunelimit.curvature.slq import slq
 from prunelimit.theory.limit import predict_limit
 from prunelimit.theory.profile import MagnitudeProfile
@@ -37,11 +38,11 @@ def _problem(dim: int, seed: int):
     h = torch.tensor((q * lam) @ q.T)
     profile = MagnitudeProfile.from_tensors([torch.tensor(rng.laplace(0, 0.05, dim))])
     exact = predict_limit(profile, lam[None], np.full((1, dim), 1 / dim), dim, EPSILON, bound_mode="none").ratio
-    return (lambda v: h @ v.to(h)), profile, exact
+    return DenseOperator(h), profile, exact
 
 
-def _estimate(matvec, dim, profile, steps, runs, seed):
-    quad = slq(matvec, dim, steps, runs, seed, "h")
+def _estimate(op, dim, profile, steps, runs, seed):
+    quad = slq(op, steps, runs, seed, "h")
     ratio = predict_limit(profile, quad.nodes, quad.weights, dim, EPSILON, bound_mode="none").ratio
     return quad, ratio, ratio_uncertainty(profile, quad, EPSILON, ratio)
 
@@ -52,10 +53,10 @@ def test_probe_part_covers_the_truth_at_its_stated_rate() -> None:
     binomial s.d. of a 95 % rate over 200 draws is 1.5 pt; 88 % allows the jackknife's
     own bias on a nonlinear ρ* (measured 94–95 % with 4 and 8 probes)."""
     dim = 160
-    matvec, profile, exact = _problem(dim, 1)
+    op, profile, exact = _problem(dim, 1)
     hits = 0
     for seed in range(200):
-        _, ratio, u = _estimate(matvec, dim, profile, dim, 4, seed)
+        _, ratio, u = _estimate(op, dim, profile, dim, 4, seed)
         assert u.steps == pytest.approx(0.0, abs=1e-12)  # every run broke down: exact rules
         hits += abs(ratio - exact) <= u.plus_minus
     assert hits / 200 >= 0.88
@@ -65,10 +66,10 @@ def test_truncation_bracket_always_holds_the_probes_exact_ratio() -> None:
     """Short runs: the Gauss/Radau bracket must contain ρ* of the same probes' exact
     quadratic forms (no statistical slack: a theorem, to rounding)."""
     dim = 160
-    matvec, profile, _ = _problem(dim, 2)
+    op, profile, _ = _problem(dim, 2)
     for seed in range(40):
-        short, _, u = _estimate(matvec, dim, profile, 12, 3, seed)
-        full = slq(matvec, dim, dim, 3, seed, "h")  # the same probes, exact per probe
+        short, _, u = _estimate(op, dim, profile, 12, 3, seed)
+        full = slq(op, dim, 3, seed, "h")  # the same probes, exact per probe
         probes_exact = predict_limit(profile, full.nodes, full.weights, dim, EPSILON, bound_mode="none").ratio
         lo, hi = bracket_ratios(profile, short, EPSILON)
         assert lo - 1e-12 <= probes_exact <= hi + 1e-12
@@ -77,9 +78,9 @@ def test_truncation_bracket_always_holds_the_probes_exact_ratio() -> None:
 
 def test_stated_uncertainty_covers_the_exact_ratio_with_truncation() -> None:
     dim = 160
-    matvec, profile, exact = _problem(dim, 3)
+    op, profile, exact = _problem(dim, 3)
     hits = sum(abs(r - exact) <= u.plus_minus for _, r, u in
-               (_estimate(matvec, dim, profile, 16, 4, seed) for seed in range(60)))
+               (_estimate(op, dim, profile, 16, 4, seed) for seed in range(60)))
     assert hits / 60 >= 0.95
 
 
@@ -95,8 +96,8 @@ def test_plus_minus_combines_the_parts() -> None:
 
 def test_flat_negative_policy_falls_back_to_half_steps() -> None:
     dim = 80
-    matvec, profile, _ = _problem(dim, 4)
-    quad = slq(matvec, dim, 10, 2, 0, "h")
+    op, profile, _ = _problem(dim, 4)
+    quad = slq(op, 10, 2, 0, "h")
     u = ratio_uncertainty(profile, quad, EPSILON, 0.5, negative="flat", half_ratio=0.47)
     assert u.steps_kind == "half-steps" and u.steps == pytest.approx(0.03)
 
