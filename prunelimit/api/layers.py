@@ -67,7 +67,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
     elif options.method == "exact":
         op = _hessian_operator(inputs, options, dtype=torch.float64)
-        method, curvature = "formed", formed_block_curvature(op.matmat, op.dim, blocks, callback)
+        method, curvature = "formed", formed_block_curvature(op, blocks, callback)
         hvps = op.hvps
     else:
         steps, probes = LAYER_STEPS, LAYER_PROBES
@@ -75,7 +75,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                                                                            total_samples(inputs.batches)), options.seed)
         op = _hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
         storage = _basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
-        curvature = lanczos_block_curvature(op.matmat, op.dim, blocks, steps, probes, options.seed, storage, callback)
+        curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage, callback)
         method, hvps = "lanczos", op.hvps
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
     return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,

@@ -6,7 +6,7 @@ biases for instance, taken together). For each block this module gives ``tr H_ll
 the block's size), from which ``prunelimit.theory.layers`` evaluates the block's own
 ``F_l(R)``.
 
-Two ways, both exact in the quantity they estimate:
+Two ways:
 
 * :func:`exact_block_curvature`: the diagonal blocks of a dense Hessian (all eigenvalues
   of each block, float64), and :func:`formed_block_curvature`, which forms each block
@@ -34,7 +34,8 @@ import torch
 from torch import Tensor
 
 from prunelimit.curvature.exact import exact_hessian, exact_quadrature
-from prunelimit.curvature.lanczos import LanczosRuns, Matmat
+from prunelimit.curvature.lanczos import LanczosRuns
+from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
 from prunelimit.curvature.trace import trace_estimate
@@ -56,16 +57,17 @@ class Block:
     def size(self) -> int:
         return sum(stop - start for start, stop in self.spans)
 
-    def take(self, rows: Tensor) -> Tensor:
-        """The block's entries of each row of ``rows`` (… × D → … × size)."""
-        return torch.cat([rows[..., start:stop] for start, stop in self.spans], dim=-1)
+    def take(self, columns: Tensor) -> Tensor:
+        """The block's entries of each column (D × k → size × k)."""
+        return torch.cat([columns[start:stop] for start, stop in self.spans])
 
-    def embed(self, rows: Tensor, dim: int) -> Tensor:
-        """Rows of block entries (k × ≥size, the first ``size`` used) as full D-vectors, zeros elsewhere."""
-        out = torch.zeros(rows.shape[0], dim, dtype=rows.dtype, device=rows.device)
+    def embed(self, columns: Tensor, dim: int) -> Tensor:
+        """Columns of block entries (≥ size × k, the first ``size`` rows used) as full
+        D-vectors, zeros elsewhere."""
+        out = torch.zeros(dim, columns.shape[1], dtype=columns.dtype, device=columns.device)
         at = 0
         for start, stop in self.spans:
-            out[:, start:stop] = rows[:, at : at + stop - start]
+            out[start:stop] = columns[at : at + stop - start]
             at += stop - start
         return out
 
@@ -127,21 +129,20 @@ def exact_block_curvature(hessian: Tensor | np.ndarray, blocks: Sequence[Block])
     return [_exact(block, h[i][:, i]) for block, i in zip(blocks, index)]
 
 
-def formed_block_curvature(matmat: Matmat, dim: int, blocks: Sequence[Block], progress=None) -> list[BlockCurvature]:
+def formed_block_curvature(op: CurvatureOperator, blocks: Sequence[Block], progress=None) -> list[BlockCurvature]:
     """Each block formed from products with its own unit vectors (``n_l`` columns, cut to the
-    block), then solved exactly: the diagonal blocks without the off-diagonal ones' cost
-    beyond the columns. ``progress(done)`` reports columns over all blocks."""
+    block), then solved exactly: D columns in all, the off-diagonal blocks never formed.
+    ``progress(done)`` reports columns over all blocks."""
     out, done = [], 0
     for block in blocks:
         cb = None if progress is None else (lambda cols, base=done: progress(base + cols))
-        out.append(_exact(block, exact_hessian(_Restricted(matmat, dim, block), progress=cb)))
+        out.append(_exact(block, exact_hessian(_Restricted(op, block), progress=cb)))
         done += block.size
     return out
 
 
 def lanczos_block_curvature(
-    matmat: Matmat,
-    dim: int,
+    op: CurvatureOperator,
     blocks: Sequence[Block],
     steps: int = LAYER_STEPS,
     probes: int = LAYER_PROBES,
@@ -159,59 +160,51 @@ def lanczos_block_curvature(
         raise UsageError(f"block Lanczos needs at least 1 step and 1 probe, got {steps} and {probes}")
     small = [b for b in blocks if b.size <= steps]
     large = [b for b in blocks if b.size > steps]
-    found = dict(zip([b.name for b in small], _small_blocks(matmat, dim, small)))
+    found = dict(zip([b.name for b in small], _small_blocks(op, small)))
     spent = sum(b.size for b in small)
     if callback is not None and spent:
         callback(spent)
     if large:
         found.update(zip([b.name for b in large],
-                         _lanczos_blocks(matmat, dim, large, steps, probes, seed, storage_dtype, callback, spent)))
+                         _lanczos_blocks(op, large, steps, probes, seed, storage_dtype, callback, spent)))
     return [found[b.name] for b in blocks]
 
 
-def _lanczos_blocks(matmat, dim, blocks, steps, probes, seed, storage_dtype, callback, spent) -> list[BlockCurvature]:
+def _lanczos_blocks(op, blocks, steps, probes, seed, storage_dtype, callback, spent) -> list[BlockCurvature]:
     width = max(b.size for b in blocks)
     generator = torch.Generator().manual_seed(seed)
     owner = [b for b in blocks for _ in range(probes)]  # run i belongs to block owner[i]
     starts = torch.zeros(len(owner), width, dtype=torch.float64)
     for i, block in enumerate(owner):
         starts[i, : block.size] = rademacher(block.size, generator)
-    runs = LanczosRuns(starts, width, steps, storage_dtype=storage_dtype)
-
-    def restricted(rows: Tensor) -> Tensor:
-        # The rows LanczosRuns.extend passes are those of the runs still going, in order.
-        going = [i for i, (s, broken) in enumerate(zip(runs.steps, runs.broken_down)) if not broken and s < steps]
-        full = torch.cat([owner[i].embed(row[None], dim) for i, row in zip(going, rows)])
-        products = matmat(full).to("cpu", torch.float64)
-        out = torch.zeros_like(rows, dtype=torch.float64)
-        for r, (i, product) in enumerate(zip(going, products)):
-            out[r, : owner[i].size] = owner[i].take(product)
-        return out
-
-    cb = None if callback is None else (lambda products: callback(spent + products))
-    runs.extend(restricted, steps, cb)
+    # LanczosRuns.extend multiplies the vectors of the runs still going, in run order.
+    lockstep = _Lockstep(op, width, lambda: [owner[i] for i, (s, broken)
+                                             in enumerate(zip(runs.steps, runs.broken_down))
+                                             if not broken and s < steps])
+    runs = LanczosRuns(lockstep, starts, steps, storage_dtype=storage_dtype)
+    runs.extend(steps, None if callback is None else (lambda products: callback(spent + products)))
     results, broken = runs.results(), runs.broken_down
     out = []
     for k, block in enumerate(blocks):
         mine = slice(k * probes, (k + 1) * probes)
         quad = runs_quadrature(results[mine], broken[mine], block.size, "h", iterations=steps)
-        samples = block.size * quad.expectation(lambda x: x)  # zᵀ H_ll z with ‖z‖² = n_l
-        est = trace_estimate(samples)
+        est = trace_estimate(block.size * quad.expectation(lambda x: x))  # zᵀ H_ll z with ‖z‖² = n_l
         real = quad.weights > 0
         out.append(BlockCurvature(block.name, block.size, est.value, None if probes < 2 else est.stderr,
                                   float(quad.nodes[real].max()), quad, exact=False))
     return out
 
 
-def _small_blocks(matmat: Matmat, dim: int, blocks: Sequence[Block]) -> list[BlockCurvature]:
+def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockCurvature]:
     """Blocks formed exactly from all their unit columns, in one batched product."""
     if not blocks:
         return []
-    units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), dim) for b in blocks])
-    products = matmat(units).to("cpu", torch.float64)
+    dim = op.shape[0]
+    units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), dim) for b in blocks], dim=1)
+    products = op.matmat(units).to("cpu", torch.float64)
     out, at = [], 0
     for block in blocks:
-        h = block.take(products[at : at + block.size])
+        h = block.take(products[:, at : at + block.size])
         out.append(_exact(block, (h + h.T) / 2))
         at += block.size
     return out
@@ -224,14 +217,35 @@ def _exact(block: Block, h: Tensor) -> BlockCurvature:
 
 
 class _Restricted:
-    """``H_ll`` as an operator of dimension ``n_l``: embed, multiply, cut back."""
+    """``H_ll`` as a ``CurvatureOperator`` of dimension ``n_l``: embed, multiply, cut back."""
 
-    def __init__(self, matmat: Matmat, dim: int, block: Block) -> None:
-        self._matmat, self._full, self._block = matmat, dim, block
-        self.dim = block.size
+    def __init__(self, op: CurvatureOperator, block: Block) -> None:
+        self._op, self._block = op, block
+        self.shape, self.dtype, self.device = (block.size, block.size), op.dtype, op.device
 
-    def matmat(self, rows: Tensor) -> Tensor:
-        return self._block.take(self._matmat(self._block.embed(rows.to(torch.float64), self._full)).to("cpu"))
+    def matmat(self, V: Tensor) -> Tensor:
+        return self._block.take(self._op.matmat(self._block.embed(V, self._op.shape[0])))
 
     def matvec(self, v: Tensor) -> Tensor:
-        return self.matmat(v[None])[0]
+        return self.matmat(v[:, None])[:, 0]
+
+
+class _Lockstep:
+    """Every block's ``H_ll`` at once, in block coordinates padded to ``width``: column j of
+    a product is that of the block ``owners()[j]`` (embed, one batched product, cut back)."""
+
+    def __init__(self, op: CurvatureOperator, width: int, owners: Callable[[], list[Block]]) -> None:
+        self._op, self._owners = op, owners
+        self.shape, self.dtype, self.device = (width, width), op.dtype, op.device
+
+    def matmat(self, V: Tensor) -> Tensor:
+        dim, owners = self._op.shape[0], self._owners()
+        full = torch.cat([b.embed(V[:, j : j + 1], dim) for j, b in enumerate(owners)], dim=1)
+        products = self._op.matmat(full)
+        out = torch.zeros_like(V)
+        for j, b in enumerate(owners):
+            out[: b.size, j] = b.take(products[:, j : j + 1])[:, 0]
+        return out
+
+    def matvec(self, v: Tensor) -> Tensor:
+        return self.matmat(v[:, None])[:, 0]
