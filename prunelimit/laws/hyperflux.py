@@ -307,12 +307,23 @@ def hyperflux_prune(
     )
 
 
+def check_pressures(pressures: Sequence[float]) -> None:
+    """A pressure ladder: at least one pressure, each positive and finite, in increasing order."""
+    values = list(pressures)
+    if not values:
+        raise OptionError("pressures", "{0}: give at least one pressure")
+    for value in values:
+        validate.positive("pressures", value)
+    if values != sorted(values):
+        raise OptionError("pressures", "{0}: give the pressure ladder in increasing order")
+
+
 def pressure_ladder(
     model: nn.Module,
     batches: Batches,
     loss_fn: LossFn,
     pressures: Sequence[float],
-    epochs_per_level: int = 5,
+    epochs_per_level: int,
     config: HyperfluxConfig | None = None,
     *,
     selection: ParamSelection = ParamSelection(),
@@ -324,10 +335,7 @@ def pressure_ladder(
     The reference ladder is Γ = 2^k, k = −10, −9, …, 50 epochs per level. The NPLH point of
     a level is (density, γ := Γ); γ = Γ/N would only change the law's c.
     """
-    if not pressures or any(not (p > 0) for p in pressures):
-        raise UsageError("the pressure ladder needs at least one positive pressure")
-    if list(pressures) != sorted(pressures):
-        raise UsageError("give the pressure ladder in increasing order")
+    check_pressures(pressures)
     validate.integer("epochs_per_level", epochs_per_level, 1)
     c = replace(config or HyperfluxConfig(), **options)
     torch.manual_seed(c.seed)

@@ -19,18 +19,18 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import Tensor, nn
 
+from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import UsageError
-from prunelimit.laws.hyperflux import HyperfluxConfig, pressure_ladder
+from prunelimit.errors import OptionError, UsageError
+from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints
-from prunelimit.laws.saliency import compute_saliency, default_masks
+from prunelimit.laws.saliency import METRICS, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import sgd, train_masked
@@ -38,6 +38,54 @@ from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # note A19: the power-law region 2, as fractions
 AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
+DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder of ``mode="pressure"``
+Mode = Literal["static", "iterative", "pressure"]
+
+
+def check_region(region: object) -> None:
+    """``region`` must be ``"auto"`` or a ``(low, high)`` pair of densities, 0 < low < high ≤ 1."""
+    if region == "auto":
+        return
+    try:
+        if isinstance(region, str):
+            raise ValueError(region)
+        low, high = (float(v) for v in region)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise OptionError("region", f"{{0}} {region!r}: use 'auto' or a (low, high) pair of densities") from None
+    if not 0.0 < low < high <= 1.0:
+        raise OptionError("region", f"{{0}} ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
+
+
+@dataclass(frozen=True)
+class NplhConfig:
+    """Settings of ``prunelimit law nplh`` (the command line's defaults come from here).
+
+    ``metric``: the saliency (one of ``METRICS``). ``mode``: ``"static"`` (one sort of the
+    scores), ``"iterative"`` (prune ``rate`` of the active weights, fine-tune
+    ``finetune_steps`` SGD steps, repeat) or ``"pressure"`` (Hyperflux at each of the
+    increasing ``pressures``, ``epochs_per_level`` epochs each; 3 is the command line's
+    long-standing default, short enough for a CPU). ``region``: the densities of the fit.
+    """
+
+    metric: str = "magnitude"
+    mode: Mode = "static"
+    region: tuple[float, float] | Literal["auto"] = DEFAULT_REGION
+    rate: float = 0.1
+    finetune_steps: int = 20
+    pressures: tuple[float, ...] = DEFAULT_PRESSURES
+    epochs_per_level: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.choice("metric", self.metric, METRICS)
+        validate.choice("mode", self.mode, get_args(Mode))
+        check_region(self.region)
+        validate.open_unit("rate", self.rate)
+        validate.integer("finetune_steps", self.finetune_steps, 0)
+        check_pressures(self.pressures)
+        validate.integer("epochs_per_level", self.epochs_per_level, 1)
+        validate.integer("seed", self.seed, 0)
 
 
 # --------------------------------------------------------------------------- recording
@@ -143,7 +191,7 @@ def pressure_points(
     batches: Batches,
     loss_fn: LossFn,
     pressures: Sequence[float],
-    epochs_per_level: int = 5,
+    epochs_per_level: int,
     config: HyperfluxConfig | None = None,
     **options: Any,
 ) -> LawPoints:
@@ -237,6 +285,8 @@ class NplhFit:
 
 def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
     """slope, intercept, R², residuals."""
+    from scipy import stats  # here, not at the top: the command line imports this module to start
+
     res = stats.linregress(x, y)
     resid = y - (res.intercept + res.slope * x)
     return float(res.slope), float(res.intercept), float(res.rvalue**2), resid
@@ -317,6 +367,8 @@ def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | Non
     tss = float(((y - y.mean()) ** 2).sum())
     if rss2 > 0:
         f_stat = max(0.0, (rss1 - rss2) / (rss2 / (n - 3)))
+        from scipy import stats
+
         p_value = float(stats.f.sf(f_stat, 1, n - 3))
     else:  # exact quadratic: the term is needed iff the line leaves residuals
         f_stat, p_value = (math.inf, 0.0) if rss1 > 0 else (0.0, 1.0)
@@ -374,12 +426,9 @@ def fit_nplh(
     if region == "auto":
         sel = _auto_region(x_all, y_all)
         low, high = float(np.exp(y_all[sel].min())), float(np.exp(y_all[sel].max()))
-    elif isinstance(region, str):
-        raise UsageError(f"region {region!r} is neither 'auto' nor a (low, high) pair")
     else:
+        check_region(region)
         low, high = (float(v) for v in region)
-        if not 0.0 < low < high <= 1.0:
-            raise UsageError(f"region ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
         # A relative tolerance so that a point recorded at exactly the bound is kept.
         sel = np.flatnonzero(
             (y_all >= math.log(low) - 1e-12) & (y_all <= math.log(high) + 1e-12)
