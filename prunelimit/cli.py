@@ -1,6 +1,6 @@
 """The ``prunelimit`` command line: parse options, call ``prunelimit.api``, print.
 
-Exit codes (SPEC §4): 0 success / gate passed, 1 gate failed, 2 usage or configuration
+Exit codes (README, docs/guide.md): 0 success / gate passed, 1 gate failed, 2 usage or configuration
 error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
 report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
@@ -44,7 +44,7 @@ _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.Cl
 
 
 class _Group(typer.core.TyperGroup):
-    """Click's own parse errors (bad ``--iterations many``, unknown flags) in the SPEC §4 form."""
+    """Click's own parse errors (bad ``--iterations many``, unknown flags) as exit 2 and one line."""
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
@@ -311,7 +311,7 @@ def _general_options(
     debug: DebugOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Options every command takes (SPEC §4)."""
+    """Options every command takes (docs/guide.md)."""
 
 
 _INT64_MAX = 2**63 - 1

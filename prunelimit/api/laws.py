@@ -87,7 +87,8 @@ def hyperflux(
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
     device: str = "auto", force: bool = False,
 ) -> dict:
-    """Hyperflux L0 pruning (laws.md Part A) of a checkpoint or a fresh model; saves the pruned file.
+    """Hyperflux L0 pruning (Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349) of a checkpoint
+    or a fresh model; saves the pruned file.
 
     ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``."""
     import csv

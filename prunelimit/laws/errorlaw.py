@@ -1,4 +1,5 @@
-"""The pruning-across-scales error law (Rosenfeld et al., ICML 2021; laws.md Part B).
+"""The pruning-across-scales error law (Rosenfeld et al., "On the Predictability
+of Pruning Across Scales", ICML 2021).
 
 Single network (B1/B2), with ``q = p·(ε↑/ε_np)^(1/γ)``::
 
@@ -33,7 +34,7 @@ from scipy import optimize, stats
 from prunelimit.errors import InputError, NumericalError, UsageError
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
-GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (laws.md B.5)
+GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
 LOG_P_BOUNDS = (-40.0, 40.0)
 EXPONENT_BOUNDS = (-10.0, 10.0)  # φ, ψ
 _GRID_GAMMA = (0.5, 1.0, 2.0, 4.0)
@@ -101,7 +102,8 @@ class ErrorLawFit:
         return math.exp(_log_q(math.log(self.p), self.eps_up, self.configs[0].eps_np, self.gamma))
 
     def to_dict(self) -> dict:
-        """The SPEC §6 ``law error-fit`` keys (``params.eps_np`` per configuration if joint)."""
+        """The documented ``law error-fit`` JSON keys (docs/guide.md; ``params.eps_np`` per
+        configuration if joint)."""
         params: dict = {"eps_up": self.eps_up, "gamma": self.gamma, "p": self.p}
         if self.joint:
             params["phi"], params["psi"] = self.phi, self.psi
@@ -380,7 +382,7 @@ def _intervals(problem: _Problem, res) -> dict[str, Interval]:
 def _warnings(
     problem: _Problem, res, eps_up: float, intervals: dict[str, Interval]
 ) -> tuple[str, ...]:
-    """Identifiability checks of laws.md B.3-6 and B.5 (fits that must not be trusted)."""
+    """Identifiability checks of the fit of Rosenfeld et al. 2021 (fits that must not be trusted)."""
     out = []
     _, hi = problem.bounds()
     if math.isclose(res.x[0], hi[0], rel_tol=1e-3):

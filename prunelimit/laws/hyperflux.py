@@ -1,4 +1,7 @@
-"""Hyperflux: L0 pruning with gates, flux and a global pressure (laws.md A1–A10, A20–A22).
+"""Hyperflux: L0 pruning with gates, flux and a global pressure.
+
+Barbulescu, Alexoaie & Busoniu, "The Neural Pruning Law Hypothesis" / "Hyperflux"
+(arXiv 2504.05349); where the paper is silent the authors' code is the reference.
 
 Every prunable weight θ_i gets a real gate t_i; the forward pass uses θ_i·H(t_i)
 (H(0) = 1) and the backward pass treats H as κ·identity (straight-through, κ = 0.25).

@@ -1,6 +1,8 @@
 """The Neural Pruning Law Hypothesis: record (density, γ) points and fit ``ln s = ln c − α0 ln γ``.
 
-Recording (laws.md A.6 steps 2–4), γ = the minimum saliency among kept weights:
+Barbulescu, Alexoaie & Busoniu, "The Neural Pruning Law Hypothesis" (arXiv 2504.05349).
+
+Recording, γ = the minimum saliency among kept weights:
 
 * :func:`static_points` — one sort of a saliency vector; a geometric density grid.
 * :func:`iterative_points` — prune ``rate`` of the active weights by a saliency, record,
@@ -94,7 +96,7 @@ class NplhConfig:
 def static_points(scores: np.ndarray, q: float = 0.9, min_density: float = 0.0005) -> LawPoints:
     """γ at densities s_k = q^k (k = 0, 1, … while s_k ≥ ``min_density``) from one sort.
 
-    At density s, ``N − ceil((1−s)·N)`` weights are kept (SPEC §2 count) and γ is the
+    At density s, ``N − ceil((1−s)·N)`` weights are kept (the count of docs/theory.md) and γ is the
     smallest kept score; the recorded density is that exact kept fraction. Duplicate
     densities and points with γ ≤ 0 are dropped. This is the inverse tail of the score
     distribution (the authors' "static" control), not the iterative claim of the paper.
@@ -250,7 +252,7 @@ class NplhFit:
     heldout_error: HeldOutError | None  # None when either side has too few points
 
     def as_dict(self) -> dict:
-        """JSON-ready dict with the SPEC §6 keys (``alpha0``, ``c``, ``r2``, ``region.low``,
+        """JSON-ready dict with the documented keys (docs/guide.md: (``alpha0``, ``c``, ``r2``, ``region.low``,
         ``region.high``, ``alpha0_ci``, ``points``) plus the diagnostics."""
         q, h = self.quadratic, self.heldout_error
         return {

@@ -1,4 +1,5 @@
-"""Per-weight saliency scores of the prunable weights (research note laws.md A.6 step 1).
+"""Per-weight saliency scores of the prunable weights (the saliencies of
+Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349, and the authors' Hyperflux code).
 
 Metrics (θ = stored weight, g_b = gradient of batch b's mean loss w.r.t. the *effective*
 weight θ·m, means over batches weighted by batch size):
