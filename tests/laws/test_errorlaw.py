@@ -1,4 +1,4 @@
-"""Error-law fit (laws.md B.2/B.3) against synthetic data drawn from the law itself."""
+"""Error-law fit (Rosenfeld et al., ICML 2021) against synthetic data drawn from the law itself."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_overflow_safe_at_extremes():
 
 
 def test_fit_recovers_parameters():
-    # Paper protocol (laws.md B.3-1): fit the mean of 3 seeds, each with 2 % noise.
+    # Paper protocol (Rosenfeld et al. 2021): fit the mean of 3 seeds, each with 2 % noise.
     # The Jacobian SE of γ and p is then ≈1.5 %, so 5 % is > 3 SE; over 40 draws the
     # worst parameter error seen was 4.5 % and the 95 % intervals covered the truth in
     # 95–97.5 % of draws. (One single 2 % draw has SE ≈2.5–3 %: 5 % fails in ~1 of 5.)
