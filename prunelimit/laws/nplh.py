@@ -9,9 +9,9 @@ Recording, γ = the minimum saliency among kept weights:
   fine-tune a few steps, repeat (the paper's protocol, shortened).
 * :func:`pressure_points` — Hyperflux at a ladder of constant pressures, γ := Γ.
 
-Fitting (A.6 steps 6–8): OLS of ln s on ln γ inside a density region (default
+Fitting: OLS of ln s on ln γ inside a density region (default
 0.5 % ≤ s ≤ 50 %, or the middle segment of a piecewise-linear fit), R², seeded percentile-bootstrap
-intervals for α0 and c, leave-one-out RMSE, the quadratic variant (A12/A14) with an
+intervals for α0 and c, leave-one-out RMSE, the quadratic variant with an
 F-test on its coefficient, and a held-out extrapolation error. Densities are fractions.
 """
 
@@ -38,7 +38,7 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import removed_count
 
-DEFAULT_REGION = (0.005, 0.5)  # note A19: the power-law region 2, as fractions
+DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
 AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
 DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder of ``mode="pressure"``
 Mode = Literal["static", "iterative", "pressure"]
@@ -209,7 +209,7 @@ def pressure_points(
 
 @dataclass(frozen=True)
 class QuadraticFit:
-    """ln s = ln c − α0 ln γ − α1 (ln γ)² on the region (note A12/A14); F-test of α1 ≠ 0."""
+    """ln s = ln c − α0 ln γ − α1 (ln γ)² on the region (the authors' code); F-test of α1 ≠ 0."""
 
     alpha0: float
     alpha1: float
@@ -281,7 +281,7 @@ class NplhFit:
         return self.c * np.power(gamma, -self.alpha0)
 
     def gamma_for_density(self, density: float | np.ndarray) -> float | np.ndarray:
-        """Inverse of the pure law (note A13): γ = (c/s)^(1/α0)."""
+        """Inverse of the pure law: γ = (c/s)^(1/α0)."""
         return np.power(self.c / np.asarray(density, dtype=float), 1.0 / self.alpha0)
 
 
@@ -307,7 +307,7 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     Continuous piecewise-linear fits of ln s on ln γ with break points at data points
     (each segment ≥ ``AUTO_MIN_SEGMENT`` points). Three segments: the middle one; two:
     the one overlapping the default region most in log density; one: all points.
-    (Maximising a window's R² instead, the note's other option, prefers the steep
+    (Maximising a window's R² instead, the other option, prefers the steep
     collapse region, where the same noise is small against a larger spread.)
     """
     order = np.argsort(x, kind="stable")
@@ -357,7 +357,7 @@ def _bootstrap(
 
 
 def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | None:
-    """Centred quadratic least squares (note A14) and the nested-model F-test."""
+    """Centred quadratic least squares (the authors' code) and the nested-model F-test."""
     n = x.size
     if n < 4:
         return None
@@ -413,11 +413,11 @@ def fit_nplh(
     """Fit ``ln s = ln c − α0 ln γ`` by OLS on the points whose density lies in ``region``.
 
     ``region`` is ``(low, high)`` (inclusive, fractions) or ``"auto"``: the power-law
-    segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). The note's
+    segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). The authors'
     region is (0.5 %, 50 %]; inclusive bounds differ only for a point exactly at 0.5 %.
     Points with γ ≤ 0 are ignored. The held-out check fits the region points at or above
     the geometric middle of the region and predicts those below it (for the default
-    region: fit 5–50 %, predict 0.5–5 %, note A.6 step 8b). The quadratic
+    region: fit 5–50 %, predict 0.5–5 %). The quadratic
     variant is ``needed`` when its F-test p-value is below ``quadratic_level``.
     """
     if not 0.0 < confidence < 1.0 or n_boot < 1:
