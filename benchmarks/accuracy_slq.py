@@ -1,4 +1,4 @@
-"""SLQ accuracy study against an exact Hessian (SPEC §3, §7; research/baseline.md §5).
+"""SLQ accuracy study against an exact Hessian (results: docs/accuracy.md).
 
 Builds an MLP on sklearn's real ``load_digits`` data (float64), trains it full-batch with
 Adam, forms the exact Hessian from HVPs, and compares the relative error of
@@ -7,7 +7,7 @@ Adam, forms the exact Hessian from HVPs, and compares the relative error of
 
 against the exact ``(1/D) Σ_i 1/(1 + c|λ_i|)`` over ``c·λmax`` in 1e1..1e5, for SLQ on
 ``H`` ("h") and on ``H²`` ("h2"), at several Lanczos steps and probe counts. The Lanczos runs use the exact matrix as operator (HVP-based Lanczos equals
-it to ~1e-15, baseline.md §5), which keeps the study fast.
+it to rounding, ~1e-15 in float64), which keeps the study fast.
 
     python benchmarks/accuracy_slq.py [--hidden 40] [--steps 150] [--seeds 3]
 """

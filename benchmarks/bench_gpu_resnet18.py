@@ -1,4 +1,4 @@
-"""GPU target of SPEC §7: 128 Lanczos steps of a CIFAR ResNet-18 Hessian over 50,000 samples.
+"""GPU target of docs/benchmarks.md §4: 128 Lanczos steps of a CIFAR ResNet-18 Hessian over 50,000 samples.
 
 Synthetic CIFAR-shaped data (3×32×32, 10 teacher-labelled classes), the project's
 ``resnet18-cifar`` (width 64, BatchNorm in eval mode), one Rademacher probe, float32 HVPs

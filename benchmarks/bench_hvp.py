@@ -1,6 +1,6 @@
 """Full-data HVP speed: prunelimit's engines against PyHessian and a plain gradient pass.
 
-One process, one model, one data set, one machine (SPEC §7). For each model every method
+One process, one model, one data set, one machine (docs/benchmarks.md §1). For each model every method
 computes one Hessian-vector product of the mean loss over all samples (or, for the
 floor, one gradient); the methods are timed in interleaved rounds (the order rotates
 every round) and the median per method is reported with two ratios:
@@ -11,7 +11,8 @@ every round) and the median per method is reported with two ratios:
 Methods:
 * ``grad``: one gradient pass over the user's batches (the floor);
 * ``pyhessian loader``: ``hessian(model, criterion, dataloader=batches, cuda=False)
-  .dataloader_hv_product(v)``, fed a plain list of batches (research/baseline.md §1);
+  .dataloader_hv_product(v)``, fed a plain list of batches (a ``DataLoader`` draws from the global RNG on every pass,
+  which would make PyHessian's later probes depend on it);
 * ``pyhessian data=all``: PyHessian's single-batch mode on all samples at once (its
   ``gradsH`` graph kept, ``hessian_vector_product`` per HVP, as ``eigenvalues``/``trace``
   call it);

@@ -1,4 +1,4 @@
-"""SLQ wall time against its floor: the same number of plain gradient passes (SPEC §7).
+"""SLQ wall time against its floor: the same number of plain gradient passes (docs/benchmarks.md §2).
 
 For each model, in one process and interleaved rounds (order rotating), times
 

@@ -1,6 +1,6 @@
 """Train the bundled example: an MLP 64-32-10 on the bundled handwritten digits, with LOMP.
 
-LOMP (research/limit-paper.md §4): SGD with momentum on cross-entropy + λ‖w‖₁ over the
+LOMP (Zhang et al., NeurIPS 2024): SGD with momentum on cross-entropy + λ‖w‖₁ over the
 prunable weights, so that many weights end near zero. The file records its model spec
 and its analysis/evaluation data, so `prunelimit bounds examples/digits-mlp.pt` needs no
 flags. Same as:

@@ -1,6 +1,6 @@
 """The ``prunelimit`` command line: parse options, call ``prunelimit.api``, print.
 
-Exit codes (SPEC §4): 0 success / gate passed, 1 gate failed, 2 usage or configuration
+Exit codes (README, docs/guide.md): 0 success / gate passed, 1 gate failed, 2 usage or configuration
 error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
 report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
 """
@@ -27,6 +27,7 @@ from prunelimit.io.atomic import Terminated, install_signal_handlers
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.laws.hyperflux import HyperfluxConfig
 from prunelimit.laws.imp import ImpConfig
+from prunelimit.laws.nplh import NplhConfig
 from prunelimit.limits import check_counts
 from prunelimit.pruning.magnitude import check_prune_scope
 from prunelimit.report import console, figures
@@ -43,7 +44,7 @@ _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.Cl
 
 
 class _Group(typer.core.TyperGroup):
-    """Click's own parse errors (bad ``--iterations many``, unknown flags) in the SPEC §4 form."""
+    """Click's own parse errors (bad ``--iterations many``, unknown flags) as exit 2 and one line."""
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
@@ -311,7 +312,7 @@ def _general_options(
     debug: DebugOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Options every command takes (SPEC §4)."""
+    """Options every command takes (docs/guide.md)."""
 
 
 _INT64_MAX = 2**63 - 1
@@ -497,6 +498,7 @@ law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and th
                              "prunelimit law nplh-fit points.csv --region auto")
 app.add_typer(law_app, name="law")
 RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the fit: LOW,HIGH fractions or auto.")]
+NPLH_REGION = ",".join(str(v) for v in NplhConfig.region)  # the default region as the flag's text
 
 
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
@@ -504,12 +506,12 @@ RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the 
 def law_nplh(
     o: SimpleNamespace,
     checkpoint: CkptArg,
-    metric: Annotated[str, typer.Option("--metric", help="magnitude | gradient | taylor | fisher | flux.")] = "magnitude",
-    mode: Annotated[str, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = "static",
-    region: RegionOpt = "0.005,0.5",
-    rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = 0.1,
-    finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = 20,
-    epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = 3,
+    metric: Annotated[str, typer.Option("--metric", help="magnitude | gradient | taylor | fisher | flux.")] = NplhConfig.metric,
+    mode: Annotated[str, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = NplhConfig.mode,
+    region: RegionOpt = NPLH_REGION,
+    rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
+    finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
+    epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.")] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -520,12 +522,11 @@ def law_nplh(
         from prunelimit.laws.nplh import nplh_figure, plot_nplh
         from prunelimit.laws.points import write_points
 
-        parsed_region = api.parse_region(region)
+        config = NplhConfig(metric=metric, mode=mode, region=api.parse_region(region), rate=rate,
+                            finetune_steps=finetune_steps, epochs_per_level=epochs_per_level, seed=o.seed)
         preflight([optional("-o", output, "csv"), optional("--plot", plot, "png"), report_output(report)],
                   _inputs_of(o, checkpoint), force)
-        inputs = _inputs(o, checkpoint)
-        fit = api.nplh(inputs, metric, mode, parsed_region, rate, finetune_steps,
-                       epochs_per_level=epochs_per_level, seed=o.seed)
+        fit = api.nplh(_inputs(o, checkpoint), config)
         if output is not None:
             write_points(fit.points, output, force)
         if plot is not None:
@@ -539,7 +540,7 @@ def law_nplh(
 @checked_numbers
 def law_nplh_fit(
     points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).")],
-    region: RegionOpt = "0.005,0.5",
+    region: RegionOpt = NPLH_REGION,
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,

@@ -1,4 +1,4 @@
-"""Exception types, each mapped to the exit code of SPEC §4."""
+"""Exception types, each mapped to its documented exit code (README, docs/guide.md)."""
 
 from __future__ import annotations
 

@@ -44,6 +44,7 @@ from prunelimit.errors import UsageError
 if TYPE_CHECKING:
     from prunelimit.data.batches import Batch
     from prunelimit.inputs import Inputs
+    from prunelimit.laws.nplh import NplhConfig
     from prunelimit.pruning.masks import LayerSparsity
 
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
@@ -231,9 +232,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
 
 
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
-         metric: str = "magnitude", mode: str = "static", region: tuple[float, float] | str = (0.005, 0.5),
-         seed: int = 0, **settings: Any):
-    """Record (density, γ) points of a saliency ``metric`` and fit the Neural Pruning Law
-    (``prunelimit law nplh``); ``settings`` are ``api.nplh``'s (``rate``, ``finetune_steps``, …)."""
+         config: "NplhConfig | None" = None, **settings: Any):
+    """Record (density, γ) points of a saliency and fit the Neural Pruning Law
+    (``prunelimit law nplh``); ``settings`` are fields of
+    :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …)."""
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
-    return api.nplh(given, metric, mode, region, seed=seed, **settings)
+    return api.nplh(given, config, **settings)

@@ -1,4 +1,4 @@
-"""Bad-input corpus (issue 8, SPEC §4–§6): every command meets strangers' files safely.
+"""Bad-input corpus (issue 8; docs/bad-input.md): every command meets strangers' files safely.
 
 Each case asserts the exit code, a short ``prunelimit: error:`` message that names the
 input, no traceback, nothing on stdout and no (partial) output file. The in-process

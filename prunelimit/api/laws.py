@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from prunelimit.api.curvature import require_data
 from prunelimit.api.training import starting_point
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
+from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import evaluate
 
 if TYPE_CHECKING:
@@ -19,8 +18,6 @@ if TYPE_CHECKING:
 
 
 # --------------------------------------------------------------------------- laws
-
-DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder for --mode pressure
 
 
 def parse_region(text: str) -> tuple[float, float] | str:
@@ -31,38 +28,32 @@ def parse_region(text: str) -> tuple[float, float] | str:
         low, high = (float(v) for v in text.split(","))
     except ValueError:
         raise UsageError(f"--region {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5") from None
-    if not 0 < low < high <= 1:
-        raise UsageError(f"--region {text!r}: need 0 < LOW < HIGH <= 1 (fractions, not percent)")
+    check_region((low, high))
     return (low, high)
 
 
-def nplh(
-    inputs: Inputs, metric: str = "magnitude", mode: str = "static", region: tuple[float, float] | str = (0.005, 0.5),
-    rate: float = 0.1, finetune_steps: int = 20, pressures: tuple[float, ...] = DEFAULT_PRESSURES,
-    epochs_per_level: int = 3, seed: int = 0,
-):
-    """Record (density, γ) points for a saliency and fit the Neural Pruning Law (laws.md Part A)."""
-    from prunelimit.laws.nplh import (
-        fit_nplh,
-        iterative_points,
-        pressure_points,
-        static_points,
-    )
+def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
+    """Record (density, γ) points for a saliency and fit the Neural Pruning Law (Barbulescu,
+    Alexoaie & Busoniu, arXiv 2504.05349).
+
+    ``config`` (default ``NplhConfig()``) with any of its fields replaced by ``overrides``,
+    e.g. ``nplh(inputs, mode="iterative", rate=0.2)``."""
+    from prunelimit.laws.nplh import fit_nplh, iterative_points, pressure_points, static_points
     from prunelimit.laws.saliency import compute_saliency
 
+    c = replace(config or NplhConfig(), **overrides)
     require_data(inputs)
-    if mode == "static":
-        scores = compute_saliency(inputs.model, inputs.batches, inputs.loss_fn, metric, selection=inputs.selection,
-                                  seed=seed).scores
+    if c.mode == "static":
+        scores = compute_saliency(inputs.model, inputs.batches, inputs.loss_fn, c.metric, selection=inputs.selection,
+                                  seed=c.seed).scores
         points = static_points(scores)
-    elif mode == "iterative":
-        points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, metric, rate=rate,
-                                  finetune_steps=finetune_steps, seed=seed, selection=inputs.selection).points
-    elif mode == "pressure":
-        points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, pressures, epochs_per_level, seed=seed)
+    elif c.mode == "iterative":
+        points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, c.metric, rate=c.rate,
+                                  finetune_steps=c.finetune_steps, seed=c.seed, selection=inputs.selection).points
     else:
-        raise UsageError(f"--mode {mode!r}: use static, iterative or pressure")
-    return fit_nplh(points, region=region, seed=seed)
+        points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
+                                 seed=c.seed)
+    return fit_nplh(points, region=c.region, seed=c.seed)
 
 
 def imp(
@@ -96,7 +87,8 @@ def hyperflux(
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
     device: str = "auto", force: bool = False,
 ) -> dict:
-    """Hyperflux L0 pruning (laws.md Part A) of a checkpoint or a fresh model; saves the pruned file.
+    """Hyperflux L0 pruning (Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349) of a checkpoint
+    or a fresh model; saves the pruned file.
 
     ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``."""
     import csv

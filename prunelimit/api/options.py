@@ -25,7 +25,7 @@ class CurvatureOptions:
     ``method``: ``default`` (exact or adaptive SLQ, whichever answers first; see below),
     ``slq`` (adaptive SLQ), ``paper`` (the reference pipeline: SLQ on H, smoothed density,
     integer R, 1/1000 grid) or ``exact`` (full Hessian, small models only). ``iterations``/``runs`` ``None`` pick the method's
-    defaults. ``epsilon`` ``None`` is the population std of per-batch losses (SPEC §2).
+    defaults. ``epsilon`` ``None`` is the population std of per-batch losses (docs/theory.md).
     ``basis_dtype``: storage of the Lanczos basis in host memory, ``auto`` (float32 for
     float32 HVPs, else float64) or a name in ``prunelimit.curvature.lanczos.BASIS_DTYPES``.
     ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
@@ -100,7 +100,7 @@ ACCELERATOR_BUDGET_SHARE = 0.75
 
 @dataclass(frozen=True)
 class MemoryUse:
-    """Where a spectrum computation keeps its data, in MiB (SPEC §7 memory).
+    """Where a spectrum computation keeps its data, in MiB (docs/benchmarks.md, Memory).
 
     ``basis``: what the solver holds in host memory (the Lanczos basis, or the dense
     Hessian of the exact solver), described by ``basis_kind``; ``hvp_graphs``: estimated
@@ -122,7 +122,7 @@ class MemoryUse:
                 "hvp_graphs_mb": self.hvp_graphs, "peak_host_mb": self.peak_host, "peak_device_mb": self.peak_device}
 
 
-PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the reference configs (research/limit-paper.md §3.2)
+PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the SLQ configs of Zhang et al., NeurIPS 2024's code
 # Cost-aware default: the exact spectrum when its D products are predicted to take at most
 # this long and the dense float64 Hessian fits ``EXACT_MEMORY_BYTES`` (the limit
 # ``curvature.exact.exact_hessian`` enforces).

@@ -52,7 +52,7 @@ class InfoReport:
 
 
 def info(inputs: Inputs) -> InfoReport:
-    """Parameter counts (SPEC §2), per-layer sizes and zeros, and loss/accuracy with data."""
+    """Parameter counts (docs/theory.md), per-layer sizes and zeros, and loss/accuracy with data."""
     model = inputs.model
     prunable = prunable_parameters(model, inputs.selection)
     layers = [

@@ -1,15 +1,15 @@
-"""Exact Hessian-vector products of the mean loss over the analysis data (SPEC §3).
+"""Exact Hessian-vector products of the mean loss over the analysis data (docs/theory.md).
 
 ``HessianOperator`` is the operator ``H = ∇²L(w)`` with ``L = Σ_b |b|·L_b / n`` (every
 batch weighted by its size) restricted to a chosen list of parameters. Engines:
 
 * ``"cached"``: each batch's first-order gradient graph is built once with
-  ``create_graph=True`` and kept, so an HVP is a single second backward pass (0.96–1.19×
-  a gradient pass on an MLP and a LeNet, docs/benchmarks.md) at the cost of keeping the graphs;
+  ``create_graph=True`` and kept, so an HVP is a single second backward pass (about a
+  gradient pass: docs/benchmarks.md, Summary) at the cost of keeping the graphs;
 * ``"revrev"``: double backward, recomputing each batch's graph on every call (no memory
   beyond one batch). ``matmat`` rebuilds each graph once for all its vectors, so SLQ
   advances ``probes`` runs in lockstep on this engine (``lockstep``): 4 probes cost
-  0.73× (MLP) and 0.74× (LeNet) of 4 single products on 2 threads (docs/benchmarks.md);
+  less than 4 single products (docs/benchmarks.md, Lockstep SLQ on the recomputing engine);
 * ``"auto"``: ``"cached"`` when its estimated memory fits ``memory_budget_mb``, otherwise
   ``"revrev"``. An explicit ``"cached"`` that does not fit falls back with a warning.
 
@@ -23,8 +23,7 @@ bigger is faster. Construction checks that the chunked mean loss equals the batc
 
 Gradient graphs are built under ``CheapDoubleBackward`` (``prunelimit.curvature.rewrites``):
 eval-mode batch norm and convolutions are evaluated by formulations of the same function
-whose double backward is cheap (a LeNet with BatchNorm: HVP 2.1× → 1.1× a gradient pass,
-docs/benchmarks.md).
+whose double backward is cheap (docs/benchmarks.md §1, what moved the numbers).
 
 Under torchrun each rank walks only its shard of whole batches (``prunelimit.distributed``)
 with chunk weights over the global sample count, and products, gradient, sizes and losses
@@ -47,7 +46,7 @@ from prunelimit.errors import InputError, NumericalError, UsageError
 
 ENGINES = ("auto", "cached", "revrev")
 CHUNKINGS = ("auto", "batches")
-# Graph bytes per chunk on a CPU. Measured (docs/benchmarks.md): a 266k-parameter MLP's HVP
+# Graph bytes per chunk on a CPU. Measured as in docs/benchmarks.md §1: a 266k-parameter MLP's HVP
 # (~2 kB of graph a sample) is 10–20 % faster with 2048-sample chunks than with 256; a
 # LeNet with BatchNorm was ~1.5× slower at 2048 than near 128, once its graph outgrew the
 # cache. 16 MB picks all 2,048 samples and ~235 (~70 kB a sample) for them.
@@ -135,7 +134,7 @@ class HessianOperator:
         return float(np.dot(self._sizes, self._losses) / self.samples)
 
     def batch_losses(self) -> np.ndarray:
-        """Per-batch mean losses in data order (the input to the default ε, SPEC §2)."""
+        """Per-batch mean losses in data order (the input to the default ε, docs/theory.md)."""
         return self._losses.copy()
 
     def batch_sizes(self) -> list[int]:

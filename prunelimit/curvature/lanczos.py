@@ -1,7 +1,8 @@
 """Lanczos tridiagonalisation with full reorthogonalisation, and its Gauss quadrature.
 
-The Lanczos basis lives in host memory (SPEC §7: device memory stays within a few
-parameter-sized vectors); the recurrence itself runs in float64 on the host. The basis
+The Lanczos basis lives in host memory (device memory stays within a few
+parameter-sized vectors; docs/benchmarks.md, Memory); the recurrence itself runs in
+float64 on the host. The basis
 may be stored in a narrower dtype to save memory; reorthogonalisation then projects
 against the rounded vectors, which is still a full (if slightly less exact) projection.
 

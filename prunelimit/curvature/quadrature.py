@@ -1,7 +1,7 @@
 """The spectrum as a quadrature rule: the common result of SLQ and exact eigensolves.
 
 Downstream code (F(R), the limit) evaluates ``Σ_k τ_k f(θ_k)`` directly from the nodes
-and weights (SPEC §3), never through a smoothed density.
+and weights (docs/methods.md), never through a smoothed density.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class SpectralQuadrature:
     ``weights`` rows sum to 1 (zero-weight padding fills rows of runs that broke down
     early). ``signed``: nodes are eigenvalues λ of H; otherwise they are |λ|.
     ``hvps``: Hessian-vector products spent. ``half``: the quadrature of the same runs
-    after only the first half of the Lanczos steps (SPEC §3's convergence check: a result
+    after only the first half of the Lanczos steps (the convergence check of docs/methods.md: a result
     that still moves between m/2 and m steps has not converged). ``lower``/``upper``:
     per-run rules on |λ| whose sums bound each run's exact ``zᵀ f(|H|) z`` from below and
     above for completely monotone ``f(|λ|) = g(λ²)`` such as F's terms

@@ -9,8 +9,8 @@ backward is much slower than it needs to be; ``CheapDoubleBackward`` (a
   ``s = weight/√(running_var + eps)`` and ``t = bias − running_mean·s``, and when it
   follows a convolution it is folded into it, ``conv(x, w·s) + (b·s + t)``: the same
   function up to rounding, whose products act on the weights instead of on activations.
-  The generic batch-norm double backward cost 19 % of a LeNet-with-BatchNorm HVP; the
-  fold takes that HVP from 1.23× to 0.96× a gradient pass on 2 threads.
+  Its activation-sized products and zero-fills were the largest items left in a profile
+  of a LeNet-with-BatchNorm HVP; the gain is in docs/benchmarks.md §1.
 * **Convolution** (``F.conv1d/2d/3d`` with numeric padding) becomes three mutually
   recursive autograd functions, each bilinear in its two tensor arguments::
 
@@ -21,13 +21,13 @@ backward is much slower than it needs to be; ``CheapDoubleBackward`` (a
   so every derivative of any order, reverse or forward mode (``f(da, b) + f(a, db)``),
   is a forward convolution or one half of the native ``convolution_backward`` kernel.
   PyTorch's own ``_convolution_double_backward`` forms the weight-gradient terms as
-  convolutions of transposed tensors, which on a CPU miss the fast kernels: they were
-  44 % of the LeNet's HVP, and this rewrite took it from 1.7× to 1.25× a gradient pass.
+  convolutions of transposed tensors, which on a CPU miss the fast kernels (their share
+  and this rewrite's gain: docs/benchmarks.md §1).
 
 Training-mode batch norm, string padding (``"same"``/``"valid"``) and transposed
 convolutions pass through unchanged. ``tests/curvature/test_rewrites.py`` checks values,
-first, second and third derivatives against PyTorch's with ``gradcheck``. The numbers
-are from docs/benchmarks.md, which gives the commands.
+first, second and third derivatives against PyTorch's with ``gradcheck``. docs/benchmarks.md
+§1 gives the measurements and their commands.
 """
 
 from __future__ import annotations

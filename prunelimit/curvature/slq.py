@@ -38,9 +38,9 @@ DEFAULT_ITERATIONS = 200  # "h" at m=200 is within ~1 % up to c·λmax = 1e4-1e5
 DEFAULT_RUNS = 8
 DEFLATION_TOL = 1e-6  # relative residual below which a Ritz pair counts as converged
 # Runs advanced together on a recomputing HVP engine (HessianOperator.lockstep): one graph
-# rebuild serves them all. 4 cost 0.73-0.74x a single product per probe on an MLP and a
-# LeNet; 8 gained nothing more on the MLP and lost on the LeNet (benchmarks/bench_lockstep.py,
-# docs/benchmarks.md). Their bases are held at once, up to LOCKSTEP_BASIS_BYTES.
+# rebuild serves them all. 4 cut the time per probe on an MLP and a LeNet; 8 gained nothing
+# more on the MLP and lost on the LeNet (benchmarks/bench_lockstep.py; docs/benchmarks.md,
+# Lockstep SLQ on the recomputing engine). Their bases are held at once, up to LOCKSTEP_BASIS_BYTES.
 LOCKSTEP_PROBES = 4
 LOCKSTEP_BASIS_BYTES = 16 * 2**30
 

@@ -1,4 +1,4 @@
-"""Data specs (SPEC §5) → in-memory tensors, and deterministic fixed-order batching.
+"""Data specs (docs/guide.md, "Your own model") → in-memory tensors, and deterministic fixed-order batching.
 
 Forms: ``digits[:train|test]`` (bundled real 8×8 handwritten digits), ``tensors:FILE``
 (``.pt`` dict or ``.npz`` with ``x`` and ``y``), ``synthetic:k=v,...``,

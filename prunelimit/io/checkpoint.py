@@ -1,4 +1,4 @@
-"""Checkpoint formats in and out (SPEC §5).
+"""Checkpoint formats in and out (docs/guide.md, "Your own model").
 
 Read: plain state dicts, ``{"state_dict": ...}`` / ``{"model_state_dict": ...}``,
 prunelimit's own ``prunelimit/1`` files, ``.safetensors`` (sparse exports of

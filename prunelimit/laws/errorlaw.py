@@ -1,15 +1,16 @@
-"""The pruning-across-scales error law (Rosenfeld et al., ICML 2021; laws.md Part B).
+"""The pruning-across-scales error law (Rosenfeld et al., "On the Predictability
+of Pruning Across Scales", ICML 2021).
 
-Single network (B1/B2), with ``q = p·(ε↑/ε_np)^(1/γ)``::
+Single network, with ``q = p·(ε↑/ε_np)^(1/γ)``::
 
     ln ε̂(d) = ln ε_np + γ/2 · [ln(d² + q²) − ln(d² + p²)]
 
-Joint law (B6): the same form in the invariant ``m = l^φ · w^ψ · d`` (l = depth,
+Joint law: the same form in the invariant ``m = l^φ · w^ψ · d`` (l = depth,
 w = width) with a global transition constant ``p′`` and ``ε_np`` per (width, depth).
 
 Everything is evaluated in log space with ``logaddexp`` so that no power overflows,
 fitted by bounded multi-start ``scipy.optimize.least_squares`` on the relative deviation
-``δ = ε̂/ε − 1`` (B7), and inverted with ``brentq``. ``ε_np`` of a configuration is its
+``δ = ε̂/ε − 1``, and inverted with ``brentq``. ``ε_np`` of a configuration is its
 measured error at density 1 (mean over rows); a configuration without such a row gets
 ``ε_np`` as a free parameter.
 
@@ -33,7 +34,7 @@ from scipy import optimize, stats
 from prunelimit.errors import InputError, NumericalError, UsageError
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
-GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (laws.md B.5)
+GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
 LOG_P_BOUNDS = (-40.0, 40.0)
 EXPONENT_BOUNDS = (-10.0, 10.0)  # φ, ψ
 _GRID_GAMMA = (0.5, 1.0, 2.0, 4.0)
@@ -101,7 +102,8 @@ class ErrorLawFit:
         return math.exp(_log_q(math.log(self.p), self.eps_up, self.configs[0].eps_np, self.gamma))
 
     def to_dict(self) -> dict:
-        """The SPEC §6 ``law error-fit`` keys (``params.eps_np`` per configuration if joint)."""
+        """The documented ``law error-fit`` JSON keys (docs/guide.md; ``params.eps_np`` per
+        configuration if joint)."""
         params: dict = {"eps_up": self.eps_up, "gamma": self.gamma, "p": self.p}
         if self.joint:
             params["phi"], params["psi"] = self.phi, self.psi
@@ -142,7 +144,7 @@ def log_error(log_m, eps_np, eps_up: float, gamma: float, log_p: float) -> np.nd
 
 
 def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
-    """ε̂(d) of the single-network law (B1)."""
+    """ε̂(d) of the single-network law."""
     return np.exp(log_error(np.log(density), eps_np, eps_up, gamma, math.log(p)))
 
 
@@ -315,7 +317,7 @@ def _solve(problem: _Problem, starts: Sequence[np.ndarray]) -> optimize.Optimize
 
 
 def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random: int):
-    """Grid of (γ, p) starts (B.3-3), ε↑ at the largest observed error; seeded random extras."""
+    """Grid of (γ, p) starts, ε↑ at the largest observed error; seeded random extras."""
     err = np.exp(problem.log_err)
     fixed = problem.eps_np_fixed[~np.isnan(problem.eps_np_fixed)]
     floor = fixed.max() if fixed.size else err.min()
@@ -337,7 +339,7 @@ def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random
 
 
 def _joint_init(points: ErrorPoints, problem: _Problem, seed: int) -> np.ndarray:
-    """Joint start from per-configuration fits (B.3-4): median γ and ε↑, and φ, ψ, p′ from
+    """Joint start from per-configuration fits: median γ and ε↑, and φ, ψ, p′ from
     the regression ln p_c = ln p′ − φ ln l_c − ψ ln w_c. Returns [ln γ, ln p′, ε↑, φ, ψ]."""
     fits = []
     for k, (w, l) in enumerate(problem.shapes):
@@ -380,7 +382,7 @@ def _intervals(problem: _Problem, res) -> dict[str, Interval]:
 def _warnings(
     problem: _Problem, res, eps_up: float, intervals: dict[str, Interval]
 ) -> tuple[str, ...]:
-    """Identifiability checks of laws.md B.3-6 and B.5 (fits that must not be trusted)."""
+    """Identifiability checks of the fit of Rosenfeld et al. 2021 (fits that must not be trusted)."""
     out = []
     _, hi = problem.bounds()
     if math.isclose(res.x[0], hi[0], rel_tol=1e-3):
@@ -416,7 +418,7 @@ def fit_error_law(
     random_starts: int = 8,
     leave_one_out: bool = True,
 ) -> ErrorLawFit:
-    """Fit the single-network law (B1) or, with ``joint``, the joint law (B6).
+    """Fit the single-network law or, with ``joint``, the joint law.
 
     Multi-start bounded least squares on δ; ``leave_one_out`` refits once per point
     (warm-started at the full fit) and reports the |δ| of the held-out prediction.

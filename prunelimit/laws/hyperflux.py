@@ -1,4 +1,7 @@
-"""Hyperflux: L0 pruning with gates, flux and a global pressure (laws.md A1–A10, A20–A22).
+"""Hyperflux: L0 pruning with gates, flux and a global pressure.
+
+Barbulescu, Alexoaie & Busoniu, "The Neural Pruning Law Hypothesis" / "Hyperflux"
+(arXiv 2504.05349); where the paper is silent the authors' code is the reference.
 
 Every prunable weight θ_i gets a real gate t_i; the forward pass uses θ_i·H(t_i)
 (H(0) = 1) and the backward pass treats H as κ·identity (straight-through, κ = 0.25).
@@ -8,10 +11,10 @@ The loss is L_D + Γ·mean(t): the pressure Γ pushes every gate down equally, t
 
 Two drivers:
 
-* :func:`hyperflux_prune` — the pruning run (note Alg. A1): a pressure controller steers
+* :func:`hyperflux_prune` — the pruning run (the authors' code): a pressure controller steers
   the density along a sigmoid trajectory to the target, then a regrowth phase with
   Γ = 0 and an exponentially decaying gate learning rate.
-* :func:`pressure_ladder` — the NPLH measurement (note Alg. A4, L0): Γ held constant for
+* :func:`pressure_ladder` — the NPLH measurement (the authors' code): Γ held constant for
   a number of epochs per level on a ladder of pressures, density recorded per level.
 
 Deviations from the reference code, for small models and a CPU budget:
@@ -46,11 +49,11 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks, apply_masks
 from prunelimit.pruning.training import EpochLoss, cosine, factor_schedule, sgd, train_masked
 
-R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (note A20)
+R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (the authors' code)
 
 
 class _StraightThroughStep(torch.autograd.Function):
-    """H(t) = 1[t ≥ 0] forward; κ·identity backward (note A1, A2)."""
+    """H(t) = 1[t ≥ 0] forward; κ·identity backward (the authors' code)."""
 
     @staticmethod
     def forward(ctx, t: Tensor) -> Tensor:  # type: ignore[override]
@@ -62,7 +65,7 @@ class _StraightThroughStep(torch.autograd.Function):
 
 
 def retention_trajectory(target_density: float, pruning_epochs: int) -> np.ndarray:
-    """Expected density after epochs 1..E_p (note A20), ending exactly at the target.
+    """Expected density after epochs 1..E_p (the authors' code), ending exactly at the target.
 
     Per-epoch retention r(e) = r0 + (R_INF − r0)·σ(6/E_p·(e − E_p/2)); r0 is the root
     of ∏ r(e) = target on [0, R_INF] (found with ``brentq`` instead of bisection).
@@ -86,7 +89,7 @@ def retention_trajectory(target_density: float, pruning_epochs: int) -> np.ndarr
 
 @dataclass
 class PressureController:
-    """Accelerating up/down controller on the pressure state g; Γ = g^β (note A21)."""
+    """Accelerating up/down controller on the pressure state g; Γ = g^β (the authors' code)."""
 
     delta: float = 0.2
     beta: float = 1.5
@@ -265,7 +268,7 @@ def hyperflux_prune(
     cosine from ``weight_lr`` to ``weight_lr/30``. Regrowth phase: Γ = 0, weight lr reset
     to ``weight_lr/10`` with a cosine to ``weight_lr/100``, gate lr reset to
     ``gate_lr·regrowth_gate_lr_factor`` and multiplied by ``regrowth_gate_decay`` each
-    epoch (zero after 50 epochs, note A22). ``options`` are :class:`HyperfluxConfig`
+    epoch (zero after 50 epochs, as in the authors' code). ``options`` are :class:`HyperfluxConfig`
     fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
     the model's prunable weights are left masked.
     """
@@ -286,7 +289,7 @@ def hyperflux_prune(
     def after_regrowth_epoch(done: EpochLoss) -> None:
         log.append(HyperfluxEpoch(pruning_epochs + done.epoch + 1, "regrow", 0.0, net.density(), None, done.loss))
 
-    # Base 1: each lambda gives the learning rate itself, the note's formulas evaluated as written.
+    # Base 1: each lambda gives the learning rate itself, the authors' formulas evaluated as written.
     net.train(batches, loss_fn, pruning_epochs, lambda: controller.pressure, after_pruning_epoch, [
         factor_schedule(net.weight_opt, 1.0, lambda e: cosine(e, pruning_epochs, weight_lr, weight_lr / 30)),
     ])
@@ -307,27 +310,35 @@ def hyperflux_prune(
     )
 
 
+def check_pressures(pressures: Sequence[float]) -> None:
+    """A pressure ladder: at least one pressure, each positive and finite, in increasing order."""
+    values = list(pressures)
+    if not values:
+        raise OptionError("pressures", "{0}: give at least one pressure")
+    for value in values:
+        validate.positive("pressures", value)
+    if values != sorted(values):
+        raise OptionError("pressures", "{0}: give the pressure ladder in increasing order")
+
+
 def pressure_ladder(
     model: nn.Module,
     batches: Batches,
     loss_fn: LossFn,
     pressures: Sequence[float],
-    epochs_per_level: int = 5,
+    epochs_per_level: int,
     config: HyperfluxConfig | None = None,
     *,
     selection: ParamSelection = ParamSelection(),
     **options: Any,
 ) -> PressureLadder:
     """Hold each pressure Γ for ``epochs_per_level`` epochs (increasing order, gates carried
-    over) and record the density at the end of each level (note A.6 step 4).
+    over) and record the density at the end of each level (the authors' code).
 
     The reference ladder is Γ = 2^k, k = −10, −9, …, 50 epochs per level. The NPLH point of
     a level is (density, γ := Γ); γ = Γ/N would only change the law's c.
     """
-    if not pressures or any(not (p > 0) for p in pressures):
-        raise UsageError("the pressure ladder needs at least one positive pressure")
-    if list(pressures) != sorted(pressures):
-        raise UsageError("give the pressure ladder in increasing order")
+    check_pressures(pressures)
     validate.integer("epochs_per_level", epochs_per_level, 1)
     c = replace(config or HyperfluxConfig(), **options)
     torch.manual_seed(c.seed)

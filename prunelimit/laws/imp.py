@@ -1,4 +1,5 @@
-"""Iterative magnitude pruning (IMP), the sweep behind the error law (laws.md B.4, B.6-1).
+"""Iterative magnitude pruning (IMP), the sweep behind the error law
+(Rosenfeld et al., ICML 2021, whose IMP protocol this follows).
 
 Level 0 trains the dense network; level k prunes globally by magnitude to density
 ``(1 − rate)^k`` of the prunable weights (exactly ``N − ceil((1 − (1 − rate)^k)·N)`` kept,

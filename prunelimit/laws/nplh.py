@@ -1,15 +1,17 @@
 """The Neural Pruning Law Hypothesis: record (density, γ) points and fit ``ln s = ln c − α0 ln γ``.
 
-Recording (laws.md A.6 steps 2–4), γ = the minimum saliency among kept weights:
+Barbulescu, Alexoaie & Busoniu, "The Neural Pruning Law Hypothesis" (arXiv 2504.05349).
+
+Recording, γ = the minimum saliency among kept weights:
 
 * :func:`static_points` — one sort of a saliency vector; a geometric density grid.
 * :func:`iterative_points` — prune ``rate`` of the active weights by a saliency, record,
   fine-tune a few steps, repeat (the paper's protocol, shortened).
 * :func:`pressure_points` — Hyperflux at a ladder of constant pressures, γ := Γ.
 
-Fitting (A.6 steps 6–8): OLS of ln s on ln γ inside a density region (default
+Fitting: OLS of ln s on ln γ inside a density region (default
 0.5 % ≤ s ≤ 50 %, or the middle segment of a piecewise-linear fit), R², seeded percentile-bootstrap
-intervals for α0 and c, leave-one-out RMSE, the quadratic variant (A12/A14) with an
+intervals for α0 and c, leave-one-out RMSE, the quadratic variant with an
 F-test on its coefficient, and a held-out extrapolation error. Densities are fractions.
 """
 
@@ -19,25 +21,73 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 import torch
-from scipy import stats
 from torch import Tensor, nn
 
+from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import UsageError
-from prunelimit.laws.hyperflux import HyperfluxConfig, pressure_ladder
+from prunelimit.errors import OptionError, UsageError
+from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints
-from prunelimit.laws.saliency import compute_saliency, default_masks
+from prunelimit.laws.saliency import METRICS, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import removed_count
 
-DEFAULT_REGION = (0.005, 0.5)  # note A19: the power-law region 2, as fractions
+DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
 AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
+DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder of ``mode="pressure"``
+Mode = Literal["static", "iterative", "pressure"]
+
+
+def check_region(region: object) -> None:
+    """``region`` must be ``"auto"`` or a ``(low, high)`` pair of densities, 0 < low < high ≤ 1."""
+    if region == "auto":
+        return
+    try:
+        if isinstance(region, str):
+            raise ValueError(region)
+        low, high = (float(v) for v in region)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise OptionError("region", f"{{0}} {region!r}: use 'auto' or a (low, high) pair of densities") from None
+    if not 0.0 < low < high <= 1.0:
+        raise OptionError("region", f"{{0}} ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
+
+
+@dataclass(frozen=True)
+class NplhConfig:
+    """Settings of ``prunelimit law nplh`` (the command line's defaults come from here).
+
+    ``metric``: the saliency (one of ``METRICS``). ``mode``: ``"static"`` (one sort of the
+    scores), ``"iterative"`` (prune ``rate`` of the active weights, fine-tune
+    ``finetune_steps`` SGD steps, repeat) or ``"pressure"`` (Hyperflux at each of the
+    increasing ``pressures``, ``epochs_per_level`` epochs each; 3 is the command line's
+    long-standing default, short enough for a CPU). ``region``: the densities of the fit.
+    """
+
+    metric: str = "magnitude"
+    mode: Mode = "static"
+    region: tuple[float, float] | Literal["auto"] = DEFAULT_REGION
+    rate: float = 0.1
+    finetune_steps: int = 20
+    pressures: tuple[float, ...] = DEFAULT_PRESSURES
+    epochs_per_level: int = 3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.choice("metric", self.metric, METRICS)
+        validate.choice("mode", self.mode, get_args(Mode))
+        check_region(self.region)
+        validate.open_unit("rate", self.rate)
+        validate.integer("finetune_steps", self.finetune_steps, 0)
+        check_pressures(self.pressures)
+        validate.integer("epochs_per_level", self.epochs_per_level, 1)
+        validate.integer("seed", self.seed, 0)
 
 
 # --------------------------------------------------------------------------- recording
@@ -46,7 +96,7 @@ AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
 def static_points(scores: np.ndarray, q: float = 0.9, min_density: float = 0.0005) -> LawPoints:
     """γ at densities s_k = q^k (k = 0, 1, … while s_k ≥ ``min_density``) from one sort.
 
-    At density s, ``N − ceil((1−s)·N)`` weights are kept (SPEC §2 count) and γ is the
+    At density s, ``N − ceil((1−s)·N)`` weights are kept (the count of docs/theory.md) and γ is the
     smallest kept score; the recorded density is that exact kept fraction. Duplicate
     densities and points with γ ≤ 0 are dropped. This is the inverse tail of the score
     distribution (the authors' "static" control), not the iterative claim of the paper.
@@ -143,7 +193,7 @@ def pressure_points(
     batches: Batches,
     loss_fn: LossFn,
     pressures: Sequence[float],
-    epochs_per_level: int = 5,
+    epochs_per_level: int,
     config: HyperfluxConfig | None = None,
     **options: Any,
 ) -> LawPoints:
@@ -159,7 +209,7 @@ def pressure_points(
 
 @dataclass(frozen=True)
 class QuadraticFit:
-    """ln s = ln c − α0 ln γ − α1 (ln γ)² on the region (note A12/A14); F-test of α1 ≠ 0."""
+    """ln s = ln c − α0 ln γ − α1 (ln γ)² on the region (the authors' code); F-test of α1 ≠ 0."""
 
     alpha0: float
     alpha1: float
@@ -202,7 +252,7 @@ class NplhFit:
     heldout_error: HeldOutError | None  # None when either side has too few points
 
     def as_dict(self) -> dict:
-        """JSON-ready dict with the SPEC §6 keys (``alpha0``, ``c``, ``r2``, ``region.low``,
+        """JSON-ready dict with the documented keys (docs/guide.md: (``alpha0``, ``c``, ``r2``, ``region.low``,
         ``region.high``, ``alpha0_ci``, ``points``) plus the diagnostics."""
         q, h = self.quadratic, self.heldout_error
         return {
@@ -231,12 +281,14 @@ class NplhFit:
         return self.c * np.power(gamma, -self.alpha0)
 
     def gamma_for_density(self, density: float | np.ndarray) -> float | np.ndarray:
-        """Inverse of the pure law (note A13): γ = (c/s)^(1/α0)."""
+        """Inverse of the pure law: γ = (c/s)^(1/α0)."""
         return np.power(self.c / np.asarray(density, dtype=float), 1.0 / self.alpha0)
 
 
 def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
     """slope, intercept, R², residuals."""
+    from scipy import stats  # here, not at the top: the command line imports this module to start
+
     res = stats.linregress(x, y)
     resid = y - (res.intercept + res.slope * x)
     return float(res.slope), float(res.intercept), float(res.rvalue**2), resid
@@ -255,7 +307,7 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     Continuous piecewise-linear fits of ln s on ln γ with break points at data points
     (each segment ≥ ``AUTO_MIN_SEGMENT`` points). Three segments: the middle one; two:
     the one overlapping the default region most in log density; one: all points.
-    (Maximising a window's R² instead, the note's other option, prefers the steep
+    (Maximising a window's R² instead, the other option, prefers the steep
     collapse region, where the same noise is small against a larger spread.)
     """
     order = np.argsort(x, kind="stable")
@@ -305,7 +357,7 @@ def _bootstrap(
 
 
 def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | None:
-    """Centred quadratic least squares (note A14) and the nested-model F-test."""
+    """Centred quadratic least squares (the authors' code) and the nested-model F-test."""
     n = x.size
     if n < 4:
         return None
@@ -317,6 +369,8 @@ def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | Non
     tss = float(((y - y.mean()) ** 2).sum())
     if rss2 > 0:
         f_stat = max(0.0, (rss1 - rss2) / (rss2 / (n - 3)))
+        from scipy import stats
+
         p_value = float(stats.f.sf(f_stat, 1, n - 3))
     else:  # exact quadratic: the term is needed iff the line leaves residuals
         f_stat, p_value = (math.inf, 0.0) if rss1 > 0 else (0.0, 1.0)
@@ -359,11 +413,11 @@ def fit_nplh(
     """Fit ``ln s = ln c − α0 ln γ`` by OLS on the points whose density lies in ``region``.
 
     ``region`` is ``(low, high)`` (inclusive, fractions) or ``"auto"``: the power-law
-    segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). The note's
+    segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). The authors'
     region is (0.5 %, 50 %]; inclusive bounds differ only for a point exactly at 0.5 %.
     Points with γ ≤ 0 are ignored. The held-out check fits the region points at or above
     the geometric middle of the region and predicts those below it (for the default
-    region: fit 5–50 %, predict 0.5–5 %, note A.6 step 8b). The quadratic
+    region: fit 5–50 %, predict 0.5–5 %). The quadratic
     variant is ``needed`` when its F-test p-value is below ``quadratic_level``.
     """
     if not 0.0 < confidence < 1.0 or n_boot < 1:
@@ -374,12 +428,9 @@ def fit_nplh(
     if region == "auto":
         sel = _auto_region(x_all, y_all)
         low, high = float(np.exp(y_all[sel].min())), float(np.exp(y_all[sel].max()))
-    elif isinstance(region, str):
-        raise UsageError(f"region {region!r} is neither 'auto' nor a (low, high) pair")
     else:
+        check_region(region)
         low, high = (float(v) for v in region)
-        if not 0.0 < low < high <= 1.0:
-            raise UsageError(f"region ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
         # A relative tolerance so that a point recorded at exactly the bound is kept.
         sel = np.flatnonzero(
             (y_all >= math.log(low) - 1e-12) & (y_all <= math.log(high) + 1e-12)

@@ -1,4 +1,4 @@
-"""(density, γ) points of the Neural Pruning Law and their CSV form (SPEC §4).
+"""(density, γ) points of the Neural Pruning Law and their CSV form (docs/guide.md, ``law``).
 
 The CSV has a header naming at least the columns ``density`` and ``gamma`` (other
 columns are ignored); densities are fractions in (0, 1] and γ must be positive.

@@ -1,13 +1,14 @@
-"""Per-weight saliency scores of the prunable weights (research note laws.md A.6 step 1).
+"""Per-weight saliency scores of the prunable weights (the saliencies of
+Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349, and the authors' Hyperflux code).
 
 Metrics (θ = stored weight, g_b = gradient of batch b's mean loss w.r.t. the *effective*
 weight θ·m, means over batches weighted by batch size):
 
 * ``magnitude``  |θ|
 * ``gradient``   mean_b |g_b|
-* ``taylor``     |θ| · mean_b |g_b|            (note A16: weight times mean *absolute* gradient)
-* ``fisher``     ½ · mean_b(g_b²) · θ²          (note A16: Hessian diagonal ≈ Fisher, times θ²/2)
-* ``flux``       φ = −κ · θ · mean_b g_b, measured with the weight's gate *off* (note A4/A5):
+* ``taylor``     |θ| · mean_b |g_b|            (the authors' code: weight times mean *absolute* gradient)
+* ``fisher``     ½ · mean_b(g_b²) · θ²          (the authors' code: Hessian diagonal ≈ Fisher, times θ²/2)
+* ``flux``       φ = −κ · θ · mean_b g_b, measured with the weight's gate *off* (the authors' code):
   the first-order loss decrease that restoring the weight would bring, scaled by the
   straight-through factor κ = 0.25. Signed: positive = the weight wants to come back.
 
@@ -31,7 +32,7 @@ from prunelimit.errors import UsageError
 from prunelimit.models.params import ParamSelection, prunable_parameters
 
 METRICS = ("magnitude", "gradient", "taylor", "fisher", "flux")
-STE_SCALE = 0.25  # κ of the reference code's straight-through gate estimator (note A2)
+STE_SCALE = 0.25  # κ of the reference code's straight-through gate estimator
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _flux(
     repeats: int,
     seed: int,
 ) -> Tensor:
-    """Gate-off flux estimator (note A5) over a random partition of the present weights.
+    """Gate-off flux estimator (the authors' code) over a random partition of the present weights.
 
     Deviation from the reference (independent 5 % samples, most weights never sampled):
     each repeat partitions the present weights into groups of ``fraction`` and switches
@@ -170,7 +171,7 @@ def compute_saliency(
 
     ``train_mode`` runs the gradient passes in train mode (the authors' choice) instead
     of eval mode; the model's mode is restored afterwards. ``flux_fraction`` and
-    ``flux_repeats`` set the gate-off estimator (note A5: ρ = 5 %, n = 3).
+    ``flux_repeats`` set the gate-off estimator (the authors' code: ρ = 5 %, n = 3).
     """
     if metric not in METRICS:
         raise UsageError(f"unknown saliency metric {metric!r}; choose one of {', '.join(METRICS)}")

@@ -1,4 +1,4 @@
-"""Which parameters count (SPEC §2), defined once.
+"""Which parameters count (docs/theory.md, Conventions), defined once.
 
 * prunable weights: ``weight`` of every ``nn.Linear`` and convolution;
 * Hessian parameters: every trainable parameter except normalisation affine ones.

@@ -1,4 +1,7 @@
-"""Model specs (SPEC §5): built-in zoo, ``mlp:IN,H1,...,OUT``, torchvision and user factories."""
+"""Model specs: built-in zoo, ``mlp:IN,H1,...,OUT``, torchvision and user factories.
+
+The forms are listed in docs/guide.md, "Your own model".
+"""
 
 from __future__ import annotations
 
@@ -76,7 +79,7 @@ def _build(text: str) -> nn.Module:
 def imports_code(text: str) -> bool:
     """True for ``file.py:factory`` / ``package.module:factory`` specs, which import and call code.
 
-    A spec read from a stranger's checkpoint must not do that unasked (SPEC §5: code runs
+    A spec read from a stranger's checkpoint must not do that unasked (docs/guide.md: code runs
     only with ``--trust-pickle`` or a ``--model`` the user typed).
     """
     head = text.strip().split(":", 1)[0] if isinstance(text, str) else ""

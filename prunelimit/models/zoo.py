@@ -1,6 +1,7 @@
 """The papers' networks, built from plain torch modules (no torchvision needed).
 
-Architectures follow the reference code of Zhang et al. (research/limit-paper.md §1):
+Architectures follow the reference code of Zhang et al., NeurIPS 2024
+(github.com/QiaozheZhang/Global-One-shot-Pruning):
 CIFAR-sized inputs (3×32×32) unless stated, ``num_classes`` overridable.
 """
 

@@ -1,4 +1,4 @@
-"""The actual pruning limit (SPEC §2, what ``verify`` measures), in few prune-and-evaluate passes.
+"""The actual pruning limit (docs/theory.md, what ``verify`` measures), in few prune-and-evaluate passes.
 
 On the grid ``ρ_i = i / levels`` (``levels ≥ 1000``, step ≤ 0.001) the one-shot globally
 pruned network ``MP_ρ(w*)`` *fails* the loss criterion when ``L(MP_ρ(w*)) > L(w*) + ε`` on
@@ -49,7 +49,7 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
 
 Progress = Callable[[int, int], None]
-# Per criterion, the dense evaluation included (SPEC §7: at most 25 passes).
+# Per criterion, the dense evaluation included (docs/benchmarks.md §3: at most 25 passes).
 DEFAULT_MAX_EVALUATIONS = 25
 
 

@@ -1,4 +1,5 @@
-"""LOMP training: SGD with momentum on ``loss + λ‖w‖₁`` (research/limit-paper.md §4).
+"""LOMP training: SGD with momentum on ``loss + λ‖w‖₁`` (LOMP of Zhang et al., NeurIPS 2024,
+and its reference code).
 
 The schedule is a closed form of the step counter (linear warm-up, then constant,
 cosine or step decay), so the whole scheduler state is one integer and a resumed run
@@ -82,7 +83,7 @@ class LompConfig:
             raise UsageError(f"l1 scope must be prunable or reference, got {self.l1_scope!r}")
 
 
-# research/limit-paper.md §4 (reference configs; batch 128, momentum 0.9, wd 0, 200 epochs).
+# The configs of Zhang et al., NeurIPS 2024's reference code ( batch 128, momentum 0.9, wd 0, 200 epochs).
 PRESETS: dict[str, LompConfig] = {
     "fc5": LompConfig(epochs=200, lr=0.01, l1=5e-5),
     "fc12": LompConfig(epochs=200, lr=0.01, l1=5e-5),

@@ -1,4 +1,4 @@
-"""One-shot magnitude pruning ``MP_ρ`` (SPEC §2), global or layer-wise, in place.
+"""One-shot magnitude pruning ``MP_ρ`` (docs/theory.md), global or layer-wise, in place.
 
 Global scope ranks all prunable weights together and zeroes exactly ``ceil(ρ·N)`` of
 them; layer scope zeroes ``ceil(ρ·n_t)`` in every tensor; 2:4 scope (semi-structured,

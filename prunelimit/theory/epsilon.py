@@ -1,7 +1,7 @@
-"""The loss tolerance ε (SPEC §2): spread of the dense model's per-batch losses.
+"""The loss tolerance ε (docs/theory.md): spread of the dense model's per-batch losses.
 
 ε is the population standard deviation (ddof = 0, as ``np.std``; the reference code's
-choice, research note §3.4) of the per-batch mean losses over the analysis data, taken
+choice in Zhang et al., NeurIPS 2024) of the per-batch mean losses over the analysis data, taken
 in the data's fixed order with the model in eval mode.
 """
 

@@ -1,4 +1,4 @@
-"""The predicted pruning limit ρ* and its bounds (SPEC §2, research note §2.4–§2.6).
+"""The predicted pruning limit ρ* and its bounds (Zhang et al., NeurIPS 2024; docs/theory.md).
 
 ρ* is the unique root of ``g(ρ) = F(R(ρ)) − ρ`` on continuous ρ ∈ [0, 1], where R(ρ) is
 the magnitude-pruning projection distance with its prefix sum interpolated linearly
@@ -211,7 +211,8 @@ def abs_trace(nodes: np.ndarray, weights: np.ndarray, dim: int) -> float:
 def jensen_bound(
     trace: float, dim: int, radius: float | np.ndarray, epsilon: float
 ) -> float | np.ndarray:
-    """Jensen lower bound on F (research note §2.6): ``F(R) ≥ 2εD / (2εD + R² Tr)``.
+    """Jensen lower bound on F: ``F(R) ≥ 2εD / (2εD + R² Tr)`` (weight magnitude R and
+    sharpness Tr H, the two factors of Zhang et al., NeurIPS 2024).
 
     f(λ) = 2ε/(2ε + λR²) is convex in λ ≥ 0, so E f(|λ|) ≥ f(E|λ|). ``trace`` must be
     Tr|H| (equal to Tr H when H is PSD); with negative eigenvalues Tr H < Tr|H| and the

@@ -5,7 +5,7 @@ every tensor, is :class:`LayerwiseProfile`.
 
 One stable sort of ``|w|`` over all prunable weights (ties broken by flat index, so
 exactly ``ceil(ρ·N)`` weights are removed at ratio ρ) and one prefix sum of ``w²``
-give ``R(ρ) = ‖w − MP_ρ(w)‖₂`` for every ρ at once, with no model copies (SPEC §2).
+give ``R(ρ) = ‖w − MP_ρ(w)‖₂`` for every ρ at once, with no model copies (docs/theory.md).
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """The normalised statistical dimension F(R) of the projected loss sublevel set.
 
-SPEC §2, research note §2.3: ``F(R) = (1/D) Σᵢ 2ε / (2ε + |λᵢ| R²)``, evaluated directly
-from spectral-quadrature nodes θ_k and weights τ_k (one row per SLQ probe run) as
-``mean_runs Σ_k τ_k f_R(θ_k)`` — never through a smoothed density grid (SPEC §3).
+Zhang et al., NeurIPS 2024 (docs/theory.md): ``F(R) = (1/D) Σᵢ 2ε / (2ε + |λᵢ| R²)``,
+evaluated directly from spectral-quadrature nodes θ_k and weights τ_k (one row per SLQ probe run) as
+``mean_runs Σ_k τ_k f_R(θ_k)`` — never through a smoothed density grid (docs/methods.md).
 
 Options:
 * ``negative``: ``"abs"`` uses |λ| (reference code); ``"flat"`` treats λ < 0 as 0, i.e. a
   free direction with term 1 (needs signed nodes).
 * ``geometry``: ``"disc"`` is the projected-disc cone of eq. (1); ``"tangent"`` is the
   tangent cone to the full ellipsoid, per-axis term ``min(1, 2ε / (|λ| R²))``
-  (research note §2.5, Reading B). The tangent term is never smaller than the disc term.
-* ``zero_fraction`` z: the "important eigenvalues" mixture of research note §3.3,
+  (the "geom" reading of the bounds, docs/theory.md). The tangent term is never smaller than the disc term.
+* ``zero_fraction`` z: the "important eigenvalues" mixture of Zhang et al., NeurIPS 2024's reference code,
   ``F = z + (1 − z)·E[f]`` (a fraction z of exactly flat directions added on top).
 """
 

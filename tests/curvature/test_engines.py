@@ -1,6 +1,6 @@
 """Every HVP engine and chunking against a plain per-batch double-backward reference.
 
-The reference is the definition of SPEC §3 written out directly: for each of the
+The reference is the definition of docs/theory.md written out directly: for each of the
 caller's batches, ``∇(v·∇L_b)`` by two backward passes, weighted by ``|b|/n``. All in
 float64, so any engine or chunking that computes the same Hessian agrees with it to
 rounding (~1e-15 relative); 1e-10 absolute leaves room for summation order only.

@@ -69,7 +69,7 @@ def test_default_f_within_one_percent_where_f_at_least_0_2(digits_problem):
         f_exact = _f(exact, c)
         if f_exact < 0.2:
             break
-        # SPEC §7 target: 1 % relative wherever F ≥ 0.2.
+        # The target of docs/accuracy.md: 1 % relative wherever F ≥ 0.2.
         assert abs(_f(quad, c) / f_exact - 1) < 0.01, scale
         checked += 1
     assert checked > 20

@@ -1,4 +1,4 @@
-"""Every checkpoint format of SPEC §5 loads to the same weights; bad files fail cleanly."""
+"""Every checkpoint format of docs/guide.md loads to the same weights; bad files fail cleanly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Error-law fit (laws.md B.2/B.3) against synthetic data drawn from the law itself."""
+"""Error-law fit (Rosenfeld et al., ICML 2021) against synthetic data drawn from the law itself."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def single_fit():
 
 
 def test_closed_form_limits_and_inverse():
-    # (B3) plateaus and (B4) closed-form inverse; exact up to float round-off.
+    # plateaus and closed-form inverse; exact up to float round-off.
     assert error_law(np.array([1e6]), **TRUE)[0] == pytest.approx(TRUE["eps_np"], rel=1e-9)
     assert error_law(np.array([1e-9]), **TRUE)[0] == pytest.approx(TRUE["eps_up"], rel=1e-9)
     q = TRUE["p"] * (TRUE["eps_up"] / TRUE["eps_np"]) ** (1 / TRUE["gamma"])
@@ -60,7 +60,7 @@ def test_overflow_safe_at_extremes():
 
 
 def test_fit_recovers_parameters():
-    # Paper protocol (laws.md B.3-1): fit the mean of 3 seeds, each with 2 % noise.
+    # Paper protocol (Rosenfeld et al. 2021): fit the mean of 3 seeds, each with 2 % noise.
     # The Jacobian SE of γ and p is then ≈1.5 %, so 5 % is > 3 SE; over 40 draws the
     # worst parameter error seen was 4.5 % and the 95 % intervals covered the truth in
     # 95–97.5 % of draws. (One single 2 % draw has SE ≈2.5–3 %: 5 % fails in ~1 of 5.)
@@ -90,7 +90,7 @@ def test_fit_statistics_single_draw(single_fit):
 
 
 def test_predicts_held_out_densities():
-    # Fit even grid steps (mean of 3 seeds, as in B.3-1), predict odd ones against the
+    # Fit even grid steps (mean of 3 seeds, as in the paper), predict odd ones against the
     # noise-free law within 3 %. Over 40 draws the worst miss was 1.6 % (single 2 % draws:
     # 3.2 %, exceeding 3 % in 2 of 40).
     train, held = DENSITIES[::2], DENSITIES[1::2]

@@ -36,7 +36,7 @@ def test_straight_through_gate():
 @pytest.mark.parametrize("target, epochs", [(0.1, 40), (0.01, 100), (0.5, 10)])
 def test_trajectory_ends_at_target(target, epochs):
     traj = retention_trajectory(target, epochs)
-    assert traj[-1] == pytest.approx(target, rel=1e-6)  # note C (iv): bisection to 1e-6
+    assert traj[-1] == pytest.approx(target, rel=1e-6)
     assert np.all(np.diff(traj) < 0) and traj[0] < 1.0
     # the per-epoch retention tends to 0.999 (fast early pruning, slow at the end)
     assert traj[-1] / traj[-2] > traj[1] / traj[0]
@@ -102,7 +102,7 @@ def test_pressure_ladder_points_follow_the_law(digits):
                              [2.0**k for k in np.arange(-4, 6, 0.5)], epochs_per_level=3, gate_lr=1e-2)
     assert all(np.diff(ladder.densities) <= 0)  # more pressure, fewer weights
     fit = fit_nplh(LawPoints.from_arrays(ladder.densities, ladder.pressures))
-    # task requirement R² ≥ 0.95 (measured 0.997; α0 ≈ 0.54, cf. 0.52–0.69 for L0 in note A.5)
+    # task requirement R² ≥ 0.95 (measured 0.997; α0 ≈ 0.54, cf. 0.52–0.69 for L0 on the authors' released data)
     assert fit.r2 >= 0.95 and fit.n_region >= 10
     assert 0.3 < fit.alpha0 < 1.0
     assert math.isfinite(fit.c)

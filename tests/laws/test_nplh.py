@@ -74,7 +74,7 @@ def test_exact_law_and_loo_against_brute_force():
 
 def test_quadratic_variant_exact_and_test_fires_on_curvature():
     exact = fit_nplh(law_points(0.0, seed=0, alpha1=0.15)).quadratic
-    # noiseless quadratic data: the centred fit and A14 back-transform are exact (float64)
+    # noiseless quadratic data: the centred fit and its back-transform are exact (float64)
     assert exact.alpha0 == pytest.approx(ALPHA0, rel=1e-8)
     assert exact.alpha1 == pytest.approx(0.15, rel=1e-8)
     assert exact.c == pytest.approx(C, rel=1e-8)

@@ -11,8 +11,8 @@ from prunelimit.models.load import load_model
 from prunelimit.models.params import ParamSelection, hessian_parameters, prunable_parameters
 from prunelimit.models.spec import build_model
 
-# N (prunable) and D (Hessian) from research/limit-paper.md §1, computed there from the
-# reference code's model.py; ResNets with 100 classes as in the paper.
+# N (prunable) and D (Hessian) of the networks of Zhang et al.'s reference code (model.py,
+# github.com/QiaozheZhang/Global-One-shot-Pruning); ResNets with 100 classes as in the paper.
 PAPER_COUNTS = {
     "fc5": (3_883_000, 3_885_010),
     "fc12": (7_263_000, 7_269_610),

@@ -1,4 +1,4 @@
-"""ε (SPEC §2): population std of per-batch mean losses, eval mode, fixed order."""
+"""ε (docs/theory.md): population std of per-batch mean losses, eval mode, fixed order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ρ* = root of F(R(ρ)) = ρ, its bounds, per-run spread and the Jensen check (SPEC §2, §7)."""
+"""ρ* = root of F(R(ρ)) = ρ, its bounds, per-run spread and the Jensen check (docs/theory.md)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_least_squares_f_and_limit_match_brute_force(least_squares):
     nodes, weights = eigs[None, :], np.full((1, ls.d), 1.0 / ls.d)
     profile = MagnitudeProfile.from_tensors([ls.model.weight])
     w = ls.model.weight.detach().numpy().reshape(-1)
-    # SPEC §7 asks 1e-6 relative; both sides are exact formulas, so they agree far closer.
+    # The target is 1e-6 relative; both sides are exact formulas, so they agree far closer.
     for r in np.linspace(0.0, 2.0 * float(np.linalg.norm(w)), 25):
         assert stat_dim_fraction(nodes, weights, r, eps) == pytest.approx(_brute_f(eigs, r, eps), rel=1e-12)
     pred = predict_limit(profile, nodes, weights, ls.d, eps)
@@ -111,7 +111,7 @@ def test_bounds_bracket_and_shrink_with_dimension():
         widths.append(p.upper - p.lower)
     assert all(a > b for a, b in zip(widths, widths[1:]))
     assert widths[-1] < 1e-3
-    assert a_eta(0.01) == pytest.approx(6.923, abs=5e-4)  # research note §2.1
+    assert a_eta(0.01) == pytest.approx(6.923, abs=5e-4)  # a_η = sqrt(8 ln(4/η)), docs/theory.md
 
 
 def test_geometric_bounds_and_clipping():

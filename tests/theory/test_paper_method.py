@@ -1,4 +1,4 @@
-"""The reference code's arithmetic (research note §2.4, §3.2), checked by hand and against
+"""The reference code's arithmetic (Zhang et al., NeurIPS 2024; docs/methods.md), checked by hand and against
 a line-by-line transcription of the reference loops."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""F(R) = mean_runs Σ_k τ_k 2ε/(2ε + |θ_k| R²) and its options (SPEC §2, research §2.3–§2.5)."""
+"""F(R) = mean_runs Σ_k τ_k 2ε/(2ε + |θ_k| R²) and its options (docs/theory.md)."""
 
 from __future__ import annotations
 

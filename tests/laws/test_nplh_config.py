@@ -1,0 +1,46 @@
+"""NplhConfig: the one home of the ``law nplh`` defaults, validated there."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from prunelimit import api, cli
+from prunelimit.errors import OptionError
+from prunelimit.inputs import Inputs
+from prunelimit.laws.nplh import NplhConfig
+
+
+@pytest.mark.parametrize("field, value", [
+    ("metric", "voodoo"), ("mode", "sideways"), ("region", (0.5, 0.1)), ("region", (0.0, 0.5)),
+    ("region", "0.005,0.5"), ("region", 0.5), ("rate", 0.0), ("rate", 1.0), ("finetune_steps", -1),
+    ("finetune_steps", 2.5), ("pressures", ()), ("pressures", (1.0, -2.0)), ("pressures", (4.0, 1.0)),
+    ("pressures", (1.0, float("inf"))), ("epochs_per_level", 0), ("seed", -1), ("seed", True),
+])
+def test_nplh_config_names_the_bad_field(field, value) -> None:
+    with pytest.raises(ValueError, match=field) as info:
+        NplhConfig(**{field: value})
+    assert isinstance(info.value, OptionError) and info.value.option == field
+
+
+def test_api_refuses_a_bad_override_before_touching_the_inputs() -> None:
+    # The inputs are never read: validation comes first, so an empty Inputs-typed stand-in suffices.
+    with pytest.raises(OptionError, match="rate"):
+        api.nplh(Inputs.__new__(Inputs), NplhConfig(), rate=1.5)
+
+
+def test_region_auto_and_pairs_are_accepted() -> None:
+    assert NplhConfig(region="auto").region == "auto"
+    assert NplhConfig(region=(0.01, 1.0)).region == (0.01, 1.0)
+
+
+def test_command_line_defaults_are_the_config_defaults() -> None:
+    # epochs_per_level once differed: 3 on the command line, 5 in the pressure-ladder functions.
+    params = inspect.signature(inspect.unwrap(cli.law_nplh)).parameters
+    flags = ("metric", "mode", "rate", "finetune_steps", "epochs_per_level")
+    config = NplhConfig()
+    assert {f: params[f].default for f in flags} == {f: getattr(config, f) for f in flags}
+    assert api.parse_region(params["region"].default) == config.region
+    assert api.parse_region(inspect.signature(inspect.unwrap(cli.law_nplh_fit)).parameters["region"].default) \
+        == config.region
