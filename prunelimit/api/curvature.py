@@ -142,7 +142,9 @@ class LimitTarget:
     names: tuple[str, ...]
 
 
-def _hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):
+def hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):
+    """The Hessian of the mean loss over ``batches`` (default: the analysis data) with respect
+    to the Hessian parameter set, by ``options.hvp``, in ``dtype`` (default: the model's)."""
     from prunelimit.curvature.hvp import HessianOperator
 
     params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
@@ -189,7 +191,7 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
                        tuple(n for n, _ in named))
 
 
-def _optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
+def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
     """``limit_target``, or ``None`` where ρ* is undefined (no ε from a single batch, no
     prunable weights): the spectrum alone is still well defined, ``bounds`` then says why."""
     try:
@@ -245,11 +247,11 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     if not (options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES):
         return choice, None, 0
-    native = _hessian_operator(inputs, options)
+    native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
     if dim * seconds > EXACT_TIME_BUDGET_S:
         return choose_solver(options, dim, seconds), None, native.hvps
-    wide = _hessian_operator(inputs, options, dtype=torch.float64)
+    wide = hessian_operator(inputs, options, dtype=torch.float64)
     choice = choose_solver(options, dim, _seconds_per_column(wide))
     return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps
 
@@ -281,7 +283,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     stopped_by, trail, data, data_sd = None, (), CurvatureData(total, total), None
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
-        op = timing_op if timing_op is not None else _hessian_operator(inputs, options, dtype=torch.float64)
+        op = timing_op if timing_op is not None else hessian_operator(inputs, options, dtype=torch.float64)
         stats = op
         before = op.hvps
         cb = (lambda done: progress(done, dim)) if progress else None
@@ -292,7 +294,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         eig = quad.nodes[0]
         lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
-        target = _optional_target(inputs, options, stats.batch_losses())
+        target = optional_target(inputs, options, stats.batch_losses())
     else:
         dense = None
         subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
@@ -301,13 +303,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         share = subsample.used / total
         planned = ADAPTIVE_PLANNED_STEPS if choice.adaptive else choice.iterations
         elements = min(planned, dim) * dim
-        storage = _basis_storage(options.basis_dtype, named[0][1].dtype, elements)
-        op = _hessian_operator(inputs, options, probes=_lockstep_probes(choice.runs, elements * storage.itemsize),
+        storage = basis_storage(options.basis_dtype, named[0][1].dtype, elements)
+        op = hessian_operator(inputs, options, probes=_lockstep_probes(choice.runs, elements * storage.itemsize),
                                batches=subsample.batches)
         # ε, the loss and the gradient always come from the full analysis data.
-        stats = op if not subsample.subsampled else _hessian_operator(
+        stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
-        target = _optional_target(inputs, options, stats.batch_losses())
+        target = optional_target(inputs, options, stats.batch_losses())
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
@@ -400,7 +402,7 @@ def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, tar
     steps = int(max(len(r) for r in quad.nodes))
     ratios, spent = [], 0
     for half in (subsample.half_a, subsample.half_b):
-        op = _hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
+        op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         half_quad = slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage)
         ratios.append(_limit_ratio(target, half_quad, options))
@@ -447,7 +449,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     return rep
 
 
-def _basis_storage(name: str, hvp_dtype, elements: int):
+def basis_storage(name: str, hvp_dtype, elements: int):
     """The Lanczos basis dtype for ``--basis-dtype name``; ``auto`` is float32 for float32
     HVPs (reorthogonalisation at half the cost, no accuracy lost beyond the HVPs' own
     rounding, docs/benchmarks.md) and otherwise float64 unless that exceeds the size limit."""

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from prunelimit.api.curvature import (
     LimitTarget,
     SpectrumReport,
-    _basis_storage,
-    _hessian_operator,
-    _optional_target,
+    basis_storage,
+    hessian_operator,
+    optional_target,
 )
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.inputs import Inputs
@@ -35,7 +35,7 @@ def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
 def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None) -> SpectrumReport:
     """``spec`` with each layer's curvature and, where ρ* is defined, its part in F at the
     ρ* the spectrum was refined for (global path)."""
-    target = _optional_target(inputs, options, spec.batch_losses)
+    target = optional_target(inputs, options, spec.batch_losses)
     path = None if target is None else target.profile
     layers = layer_breakdown(inputs, options, spec, target, path, spec.limit_ratio, "global", progress)
     return replace(spec, dense=None, layers=layers)
@@ -66,15 +66,15 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     if spec.dense is not None:
         method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
     elif options.method == "exact":
-        op = _hessian_operator(inputs, options, dtype=torch.float64)
+        op = hessian_operator(inputs, options, dtype=torch.float64)
         method, curvature = "formed", formed_block_curvature(op, blocks, callback)
         hvps = op.hvps
     else:
         steps, probes = LAYER_STEPS, LAYER_PROBES
         data = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples,
                                                                            total_samples(inputs.batches)), options.seed)
-        op = _hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
-        storage = _basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
+        op = hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
+        storage = basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
         curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage, callback)
         method, hvps = "lanczos", op.hvps
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)

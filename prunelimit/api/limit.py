@@ -192,7 +192,12 @@ def _bounds_warnings(
         cause = {"max-hvps": f"the product budget (--max-hvps {options.max_hvps}) ran out",
                  "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
                  if options.time_budget else "the time budget ran out",
-                 None: "the plan was fixed (--iterations/--runs)"}.get(spec.stopped_by, "no remedy was left")
+                 None: "the plan was fixed (--iterations/--runs)",
+                 # adaptive SLQ refines the steps and probes parts of the global path's ρ*; the data
+                 # part (measured afterwards) and another path's ρ* can leave the total above it
+                 "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
+                              "and probes (a smaller --tolerance refines them further)",
+                 }.get(spec.stopped_by, "no remedy was left")
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
                       key=lambda item: item[1])[0]
         remedy = {"steps": "more Lanczos steps (a larger --max-hvps or --time-budget)",

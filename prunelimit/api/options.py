@@ -128,7 +128,7 @@ PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the SLQ configs of Zhang et al., NeurIP
 # ``curvature.exact.exact_hessian`` enforces).
 EXACT_TIME_BUDGET_S = 60.0
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
-LOCKSTEP_PROBES_DEFAULT = 4  # ... of one lockstep group of probes
+LOCKSTEP_PROBES_DEFAULT = 3  # ... of one lockstep group of probes
 # Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
 # (the runs grow past it when they must; the rules only need its order of magnitude).
 ADAPTIVE_PLANNED_STEPS = 256

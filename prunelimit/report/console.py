@@ -23,7 +23,7 @@ class _Console(Console):
         reader_gone()
 
 
-stdout = _Console(highlight=False)
+stdout = _Console(highlight=False, emoji=False)  # ":train:" in a data spec is text, not an emoji code
 
 
 def fmt(value, spec: str = ".4g") -> str:

@@ -17,7 +17,7 @@ def progress(description: str, total: int, enabled: bool = True) -> Iterator[Adv
     """Yield ``advance(n)``, or ``advance(done, total, text)`` to set the count done, the
     (re-planned) total and a status after the description; a bar on stderr when ``enabled``.
     ``absolute=True`` makes ``n`` the count done even without a total."""
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     if not enabled or not console.is_terminal:  # off a terminal rich only leaves a stray blank line
         yield lambda *args, **kwargs: None
         return
