@@ -1,6 +1,10 @@
 """The pruning-across-scales error law (Rosenfeld et al., "On the Predictability
 of Pruning Across Scales", ICML 2021).
 
+(Over 500 lines for a reason: the fit, its identifiability warnings, intervals,
+leave-one-out check and inversions all work on one private least-squares problem
+(``_Problem``); splitting them would make that representation public.)
+
 Single network, with ``q = p·(ε↑/ε_np)^(1/γ)``::
 
     ln ε̂(d) = ln ε_np + γ/2 · [ln(d² + q²) − ln(d² + p²)]

@@ -1,0 +1,448 @@
+"""What every command of the ``prunelimit`` command line shares: the typer app, option types,
+error handling (exit codes), option checks and output.
+
+Exit codes (README, docs/guide.md): 0 success / gate passed, 1 gate failed, 2 usage or configuration
+error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
+report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import math
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, Iterator, Optional
+
+import click
+import typer
+
+from prunelimit import api
+from prunelimit.config import options_for, read_config
+from prunelimit.errors import OptionError, PrunelimitError, UsageError
+from prunelimit.inputs import load_inputs
+from prunelimit.io.atomic import Terminated
+from prunelimit.limits import check_counts
+from prunelimit.report import console
+from prunelimit.theory.profile import SCOPES
+from prunelimit.threads import apply_threads
+from prunelimit.report.jsonout import document, dumps
+from prunelimit.report.safe import console_safe, printable
+from prunelimit.specs import check_seed
+
+# typer ≥ 0.29 vendors click: its parse errors derive from TyperException, older ones from click's
+_CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
+
+
+class _Group(typer.core.TyperGroup):
+    """Click's own parse errors (bad ``--iterations many``, unknown flags) as exit 2 and one line."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except _CLICK_ERRORS as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `prunelimit law`: typer's help, as before
+                from typer import rich_utils
+
+                rich_utils.rich_format_error(exc)
+            else:
+                where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
+                typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except (typer.Abort, click.exceptions.Abort) as exc:  # Ctrl-C or SIGTERM before a command started
+            _exit_interrupted(exc.__cause__)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    name="prunelimit",
+    help="How far can this network be pruned? Predict the limit, prove it, prune to it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    cls=_Group,
+)
+
+EXAMPLE = "examples/digits-mlp.pt"
+
+
+def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Path]) -> Optional[Path]:
+    """Eager ``--config``: its values become defaults that explicit flags override."""
+    if value is not None:
+        try:
+            known = [p.name for p in ctx.command.params if p.name != "config"]
+            extra = ["rules"] if ctx.info_name == "gate" else []
+            options = options_for(read_config(value), ctx.info_name, known + extra, str(value))
+            if "rules" in options:  # a gate policy: a list of rules, not a flag
+                rules = options.pop("rules")
+                if not isinstance(rules, list):
+                    raise UsageError(f"{value}: gate rules must be a list of mappings")
+                ctx.meta["gate_rules"] = rules
+            ctx.default_map = options
+        except PrunelimitError as exc:
+            _fail(exc.exit_code, str(exc))
+    return value
+
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", is_eager=True, callback=_load_config,
+                                                   help="YAML file of options (flags override it).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto picks CUDA when present).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False)]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model spec, e.g. mlp:64,32,10, resnet18-cifar:num_classes=100, file.py:factory (not needed for prunelimit's own files).")]
+DataOpt = Annotated[Optional[str], typer.Option("--data", help="Analysis data spec, e.g. digits:train, tensors:data.npz, cifar10:ROOT.")]
+LossOpt = Annotated[str, typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss).")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Batch size B for the data passes.")]
+MaxSamplesOpt = Annotated[Optional[int], typer.Option("--max-samples", help="Use only the first N samples.")]
+TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow unpickling a whole model object (can run code: trusted files only).")]
+DownloadOpt = Annotated[bool, typer.Option("--download", help="Let torchvision readers download missing data.")]
+IncludeOpt = Annotated[Optional[list[str]], typer.Option("--include", help="Module-name glob to add to the prunable/Hessian set (repeatable).")]
+ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", help="Module-name glob to remove from the prunable/Hessian set (repeatable).")]
+CkptArg = Annotated[Path, typer.Argument(help="Checkpoint: state dict, prunelimit file, .safetensors, ...", show_default=False)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from prunelimit import __version__
+
+        typer.echo(f"prunelimit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """How far can this network be pruned? Predict the limit, prove it, prune to it."""
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"prunelimit: warning: {printable(message)}", err=True)
+
+
+def _fail(code: int, message: str) -> None:
+    """The one place errors reach stderr: file names and strings from files are made printable here."""
+    typer.echo(f"prunelimit: error: {printable(message)}", err=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def handled(debug: bool) -> Iterator[None]:
+    """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
+    try:
+        yield
+    except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        raise
+    except PrunelimitError as exc:
+        if debug:
+            raise
+        _fail(exc.exit_code, exc.named(_flag(exc.option)) if isinstance(exc, OptionError) else str(exc))
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
+        typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
+        raise typer.Exit(_interrupt_code(exc))
+    except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
+        console.reader_gone()
+    except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
+        if debug:
+            raise
+        where = f" {exc.filename}" if exc.filename is not None else ""
+        _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path")
+    except RecursionError:  # a file nested deeper than any parser should follow
+        if debug:
+            raise
+        _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given")
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
+                 "(rerun with --debug and report it)")
+
+
+def _stopped(exc: BaseException | None) -> str:
+    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _interrupt_code(exc: BaseException | None) -> int:
+    return 143 if isinstance(exc, Terminated) else 130
+
+
+def _exit_interrupted(exc: BaseException | None) -> None:
+    """Exit for a signal outside a command's ``handled`` block (start-up, shutdown)."""
+    typer.echo(f"prunelimit: {_stopped(exc)}", err=True)
+    sys.exit(_interrupt_code(exc))
+
+
+def _inputs_of(o: SimpleNamespace, *more) -> list:
+    """Input files and specs an output must not overwrite: the shared options' and ``more``."""
+    return [*more, *(getattr(o, name, None) for name in ("model", "data", "loss", "config"))]
+
+
+def emit(command: str, body: dict, as_json: bool, render, report) -> None:
+    if as_json:
+        sys.stdout.write(dumps(document(command, body)) + "\n")  # JSON escapes every control character itself
+    else:
+        render(console_safe(report))  # strings from files print as text, never as escapes or rich markup
+
+
+MethodOpt = Annotated[str, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian).")]
+ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %, ratio units) is at most this.")]
+MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Hessian-vector products at most (the old fixed 8 × 200 plan spent 1,600).")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most (default: no limit).")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="Curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N. ε, loss and the actual limit use all the data.")]
+IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe (default: the method's).")]
+RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K (default: the method's).")]
+EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
+EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
+BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
+NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (|λ|, as the reference code) | flat (λ < 0 counts as 0, a free direction). Applies to ρ* and both bounds, with every --method.")]
+HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
+MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
+BasisOpt = Annotated[str, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory: auto (float32 for float32 HVPs) | float64 | float32 | bfloat16 | float16.")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
+ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+PerLayerOpt = Annotated[bool, typer.Option("--per-layer", help="Also each layer's trace, λmax, share of the width at R(ρ*), sparsity at ρ* and share of R(ρ*)² (docs/guide.md).")]
+
+
+def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
+                      hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto",
+                      **precision) -> api.CurvatureOptions:
+    """The options from their flags; ``CurvatureOptions`` checks the values, here only text is parsed."""
+    eps = None if epsilon == "auto" else _number("--epsilon", epsilon, "auto or a positive number")
+    budget = None if memory_budget == "auto" else _number("--memory-budget", memory_budget,
+                                                          "auto or a positive number of MB")
+    with flag_names(memory_budget_mb="--memory-budget", max_hvps="--max-hvps", time_budget="--time-budget",
+                    hessian_samples="--hessian-samples"):
+        return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
+                                    budget, **precision)
+
+
+def _number(flag: str, text: str, expected: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: use {expected}") from None
+
+
+@contextlib.contextmanager
+def flag_names(**flags: str) -> Iterator[None]:
+    """An option dataclass's ``OptionError`` reworded with the flag: ``--`` and the field's
+    name with dashes, or the flag given for that field in ``flags``."""
+    try:
+        yield
+    except OptionError as exc:
+        raise UsageError(exc.named(flags.get(exc.option, _flag(exc.option)))) from None
+
+
+def _flag(option: str) -> str:
+    """The flag of a library option: ``--`` and its name with dashes."""
+    return "--" + option.replace("_", "-")
+
+
+def _model_data_options(
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+) -> None:
+    """Options that say which model and data a command reads (shared by the analysis commands)."""
+
+
+def _spectral_options(
+    method: MethodOpt = "default",
+    iterations: IterOpt = None,
+    runs: RunsOpt = None,
+    hvp: HvpOpt = "auto",
+    memory_budget: MemoryBudgetOpt = "auto",
+    basis_dtype: BasisOpt = "auto",
+    tolerance: ToleranceOpt = 0.01,
+    max_hvps: MaxHvpsOpt = 1600,
+    time_budget: TimeBudgetOpt = None,
+    hessian_samples: HessianSamplesOpt = "auto",
+) -> None:
+    """Options of the spectrum estimate."""
+
+
+def _limit_options(
+    epsilon: EpsOpt = "auto",
+    eta: EtaOpt = 0.01,
+    bound_mode: BoundModeOpt = "akf",
+    negative: NegativeOpt = "abs",
+) -> None:
+    """Options of the limit and its bounds."""
+
+
+def _cache_options(
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache folder, private to you (default ~/.cache/prunelimit).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
+) -> None:
+    """Where a computed spectrum is kept, so the next command on the same inputs reuses it."""
+
+
+def _store(o: SimpleNamespace):
+    """The checked result store of ``--cache-dir``/``--no-cache`` (before any work starts)."""
+    from prunelimit.cache import default_cache_dir, open_store
+
+    return open_store(None if o.no_cache else (o.cache_dir or default_cache_dir()), o.cache_dir is not None, _warn)
+
+
+def _general_options(
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    device: DeviceOpt = "auto",
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Options every command takes (docs/guide.md)."""
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _check_numbers(values: dict) -> None:
+    """Every numeric option, typed or from ``--config``: floats finite, integers within int64
+    (torch's limit), the seed within ``[0, SEED_LIMIT)``; else a usage error naming the option."""
+    if values.get("seed") is not None:
+        check_seed(values["seed"], "--seed")
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
+            raise UsageError(f"{flag} {value} is too large (at most {_INT64_MAX})")
+
+
+def checked_numbers(fn):
+    """``_check_numbers`` for a command that does not take ``shared`` options."""
+
+    @functools.wraps(fn)
+    def command(*args, **kwargs):
+        with handled(kwargs.get("debug", False)):
+            _check_numbers(kwargs)
+        return fn(*args, **kwargs)
+
+    return command
+
+
+def shared(*groups):
+    """Append the options of ``groups`` to a command; they reach it as one namespace ``o``.
+
+    typer reads the command's signature, so the wrapper exposes the command's own
+    parameters followed by the groups' (annotations evaluated, since this module defers them).
+    """
+
+    def decorate(fn):
+        own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "o"]
+        extra = [p for g in groups for p in inspect.signature(g, eval_str=True).parameters.values()]
+        names = [p.name for p in extra]
+
+        @functools.wraps(fn)
+        def command(*args, **kwargs):
+            with handled(kwargs.get("debug", False)):
+                _check_numbers(kwargs)
+                check_counts(kwargs)  # before any work: a count may size an allocation or a loop
+                if "threads" in names:
+                    apply_threads(kwargs["threads"])
+            o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
+            return fn(*args, o=o, **kwargs)
+
+        params = own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in extra]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.default is not p.empty else p for p in params]
+        command.__signature__ = inspect.Signature(params, return_annotation=None)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
+    """``load_inputs`` from the shared model/data options."""
+    return load_inputs(checkpoint, o.model, o.data, o.loss, o.batch_size, o.max_samples, o.device, o.trust_pickle,
+                       o.download, tuple(o.include or ()), tuple(o.exclude or ()),
+                       data_from_checkpoint=data_from_checkpoint)
+
+
+def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
+    limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", 0.01), getattr(o, "bound_mode", "akf"),
+             getattr(o, "negative", "abs"))
+    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
+                             tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
+                             hessian_samples=_hessian_samples(o.hessian_samples))
+
+
+def _hessian_samples(text: str) -> int | str:
+    if text in ("auto", "all"):
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--hessian-samples {text!r}: use auto, all or a positive number of samples") from None
+
+
+def _write_report(report: Optional[Path], command: str, body: dict, figures, force: bool) -> None:
+    """``figures()`` builds the report's figures only when a report is asked for."""
+    if report is not None:
+        from prunelimit.report.html import command_line, write_report
+
+        write_report(report, command, body, figures(), command_line(), force)
+
+
+def _absolute(advance):
+    """Turn ``advance`` into the library's ``progress(done, total=None, text=None)``: the
+    absolute count done, and the re-planned total and a status text when they are known."""
+
+    def update(done: int, total: int | None = None, text: str | None = None) -> None:
+        advance(done, total, text, absolute=True)
+
+    return update
+
+
+EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data for accuracy (default: the file's recorded eval data, else --data).")]
+
+
+def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
+    from prunelimit.inputs import check_compatible, load_batches
+
+    spec = eval_data or inputs.loaded.recorded_spec("eval_data")
+    if not spec:
+        return None
+    batches = load_batches(spec, batch_size, None, inputs.device, download, recorded=eval_data is None)
+    check_compatible(inputs.loaded, batches, inputs.loss_fn, spec)  # labels/shapes: exit 3, not a crash later
+    return batches
+
+
+def _check_scope(scope: str) -> None:
+    if scope not in SCOPES:
+        raise UsageError(f"--scope {scope!r}: use {' or '.join(SCOPES)}")
+
+
+def _check_acc_drop(acc_drop: float) -> None:
+    if not 0 <= acc_drop <= 100:
+        raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
+
+
+def _check_finetune(epochs: int, lr: float) -> None:
+    """Refuse bad fine-tuning settings before any work (``FinetuneConfig`` checks them)."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+
+    with flag_names(epochs="--finetune-epochs", lr="--finetune-lr"):
+        FinetuneConfig(epochs=epochs, lr=lr)
+
+
+def _steps(advance):
+    """Progress callback ``(step, total)`` that also sets the bar's total."""
+    return lambda step, total: advance(step, total)
+

@@ -1,0 +1,210 @@
+"""``law nplh``, ``law nplh-fit``, ``law error-fit``, ``imp`` and ``hyperflux``: the companion laws."""
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, Optional
+
+import typer
+
+from prunelimit import api
+from prunelimit.io.outputs import optional, preflight
+from prunelimit.laws.hyperflux import HyperfluxConfig
+from prunelimit.laws.imp import ImpConfig
+from prunelimit.laws.nplh import NplhConfig
+from prunelimit.limits import check_counts
+from prunelimit.report import console
+from prunelimit.report.html import report_output
+from prunelimit.threads import apply_threads
+from prunelimit.cli.common import (
+    BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, JsonOpt,
+    LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
+    _inputs, _inputs_of, _model_data_options, _write_report, app, checked_numbers, emit, flag_names, handled,
+    shared,
+)
+
+
+law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
+                      no_args_is_help=True,
+                      epilog="Example: prunelimit law nplh examples/digits-mlp.pt -o points.csv && "
+                             "prunelimit law nplh-fit points.csv --region auto")
+app.add_typer(law_app, name="law")
+RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the fit: LOW,HIGH fractions or auto.")]
+NPLH_REGION = ",".join(str(v) for v in NplhConfig.region)  # the default region as the flag's text
+
+
+@law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
+@shared(_model_data_options, _general_options)
+def law_nplh(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+    metric: Annotated[str, typer.Option("--metric", help="magnitude | gradient | taylor | fisher | flux.")] = NplhConfig.metric,
+    mode: Annotated[str, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = NplhConfig.mode,
+    region: RegionOpt = NPLH_REGION,
+    rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
+    finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
+    epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.")] = None,
+    plot: PlotOpt = None,
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Record (density, γ) points for a saliency and fit ln s = ln c − α0 ln γ (Neural Pruning Law)."""
+    with handled(o.debug):
+        from prunelimit.laws.nplh import nplh_figure, plot_nplh
+        from prunelimit.laws.points import write_points
+
+        config = NplhConfig(metric=metric, mode=mode, region=api.parse_region(region), rate=rate,
+                            finetune_steps=finetune_steps, epochs_per_level=epochs_per_level, seed=o.seed)
+        preflight([optional("-o", output, "csv"), optional("--plot", plot, "png"), report_output(report)],
+                  _inputs_of(o, checkpoint), force)
+        fit = api.nplh(_inputs(o, checkpoint), config)
+        if output is not None:
+            write_points(fit.points, output, force)
+        if plot is not None:
+            plot_nplh(fit, plot, force=force)
+        emit("law-nplh", fit.as_dict(), o.json, console.render_nplh, fit)
+        _write_report(report, "law-nplh", fit.as_dict(),
+                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
+
+
+@law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
+@checked_numbers
+def law_nplh_fit(
+    points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).")],
+    region: RegionOpt = NPLH_REGION,
+    plot: PlotOpt = None,
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Fit the Neural Pruning Law to (density, γ) points measured elsewhere."""
+    with handled(debug):
+        check_counts({"threads": threads})
+        apply_threads(threads)
+        from prunelimit.laws.nplh import fit_nplh, nplh_figure, plot_nplh
+        from prunelimit.laws.points import read_points
+
+        parsed_region = api.parse_region(region)
+        preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
+        fit = fit_nplh(read_points(points), region=parsed_region, seed=seed)
+        if plot is not None:
+            plot_nplh(fit, plot, force=force)
+        emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
+        _write_report(report, "law-nplh", fit.as_dict(),
+                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
+
+
+@law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
+@checked_numbers
+def law_error_fit(
+    points: Annotated[Path, typer.Argument(help="CSV with header density,error[,width,depth] (fractions).")],
+    joint: Annotated[bool, typer.Option("--joint", help="Fit the joint law over widths and depths (φ, ψ).")] = False,
+    predict: Annotated[Optional[float], typer.Option("--predict", help="Predicted error at this density.")] = None,
+    target_error: Annotated[Optional[float], typer.Option("--target-error", help="Smallest density reaching this error.")] = None,
+    width: Annotated[Optional[float], typer.Option("--width", help="Joint law: the network's width for --predict/--target-error.")] = None,
+    depth: Annotated[Optional[float], typer.Option("--depth", help="Joint law: the network's depth.")] = None,
+    extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Allow answers outside the measured density range.")] = False,
+    plot: PlotOpt = None,
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+    config: ConfigOpt = None,
+    json: JsonOpt = False,
+    seed: SeedOpt = 0,
+    debug: DebugOpt = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Fit the pruning-across-scales error law (Rosenfeld et al. 2021) to IMP points."""
+    with handled(debug):
+        check_counts({"threads": threads})
+        apply_threads(threads)
+        from prunelimit.laws import errorlaw
+
+        preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
+        data = errorlaw.read_points(points)
+        fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
+        body = fit.to_dict()
+        if predict is not None:
+            body["predict"] = {"density": predict,
+                               "error": errorlaw.predict(fit, predict, width, depth, extrapolate=extrapolate)}
+        if target_error is not None:
+            body["target"] = {"error": target_error, "density": errorlaw.density_for_error(
+                fit, target_error, width, depth, extrapolate=extrapolate)}
+        if plot is not None:
+            errorlaw.plot_fit(fit, data, plot, force)
+        emit("law-error-fit", body, json, console.render_error_fit, body)
+        _write_report(report, "law-error-fit", body,
+                      lambda: {"error law fit": errorlaw.fit_figure(fit, data)}, force)
+
+
+@app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")
+@shared(_general_options)
+def imp(
+    o: SimpleNamespace,
+    source: Annotated[str, typer.Argument(help="A checkpoint to start from, or a model spec to train from scratch.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.")],
+    data: DataOpt = None,
+    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy).")] = None,
+    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
+    levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
+    rewind: Annotated[str, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
+    rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = ImpConfig.rewind_steps,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = ImpConfig.epochs_per_level,
+    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = ImpConfig.epochs_dense,
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = ImpConfig.lr,
+    model: ModelOpt = None,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+) -> None:
+    """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
+    with handled(o.debug):
+        with flag_names(epochs_per_level="--epochs"):
+            config = ImpConfig(rate=rate, levels=levels, rewind=rewind, rewind_steps=rewind_steps,
+                               epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
+        rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
+                      batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle, download=download,
+                      device=o.device)
+        body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
+                "resumed_after": rep.resumed_after, "rows": rep.rows}
+        emit("imp", body, o.json, console.render_imp, rep)
+
+
+@app.command(epilog="Example: prunelimit hyperflux --model mlp:64,64,10 --data digits:train --target-density 0.1 -o hf.pt")
+@shared(_general_options)
+def hyperflux(
+    o: SimpleNamespace,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
+    target_density: Annotated[float, typer.Option("--target-density", help="Kept fraction to reach, in (0, 1).")],
+    checkpoint: Annotated[Optional[Path], typer.Argument(help="Start from these weights (else --model from scratch).")] = None,
+    model: ModelOpt = None,
+    data: DataOpt = None,
+    eval_data: EvalDataOpt = None,
+    pruning_epochs: Annotated[int, typer.Option("--pruning-epochs", help="Epochs of the pressure phase.")] = HyperfluxConfig.pruning_epochs,
+    regrowth_epochs: Annotated[int, typer.Option("--regrowth-epochs", help="Epochs of the regrowth phase (Γ = 0).")] = HyperfluxConfig.regrowth_epochs,
+    weight_lr: Annotated[float, typer.Option("--weight-lr")] = HyperfluxConfig.weight_lr,
+    gate_lr: Annotated[float, typer.Option("--gate-lr")] = HyperfluxConfig.gate_lr,
+    log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.")] = None,
+    force: ForceOpt = False,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    trust_pickle: TrustOpt = False,
+    download: DownloadOpt = False,
+) -> None:
+    """Hyperflux L0 pruning to a target density: gates, flux, pressure scheduler, regrowth."""
+    with handled(o.debug):
+        with flag_names():
+            config = HyperfluxConfig(pruning_epochs=pruning_epochs, regrowth_epochs=regrowth_epochs,
+                                     weight_lr=weight_lr, gate_lr=gate_lr, seed=o.seed)
+            rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
+                                eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
+                                max_samples=max_samples, trust_pickle=trust_pickle, download=download,
+                                device=o.device, force=force)
+        emit("hyperflux", rep, o.json, console.render_hyperflux, rep)
+

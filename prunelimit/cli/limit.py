@@ -1,0 +1,166 @@
+"""``info``, ``spectrum``, ``bounds``, ``verify`` and ``gate``: the predicted limit and its checks."""
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, Optional
+
+import typer
+
+from prunelimit import api
+from prunelimit.errors import UsageError
+from prunelimit.io.outputs import optional, preflight
+from prunelimit.report import console, figures
+from prunelimit.report.html import report_output
+from prunelimit.report.progress import progress, progress_enabled
+from prunelimit.cli.common import (
+    CkptArg, EXAMPLE, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt, _absolute, _cache_options,
+    _check_acc_drop, _check_finetune, _check_scope, _curvature, _eval_batches, _general_options, _inputs,
+    _inputs_of, _limit_options, _model_data_options, _spectral_options, _store, _write_report, app, emit,
+    handled, shared,
+)
+
+
+@app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")
+@shared(_model_data_options, _general_options)
+def info(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+) -> None:
+    """Architecture, parameter counts (N prunable, D Hessian), per-layer zeros; loss and accuracy with --data."""
+    with handled(o.debug):
+        inputs = _inputs(o, checkpoint, data_from_checkpoint=False)
+        rep = api.info(inputs)
+        emit("info", rep.to_json(), o.json, console.render_info, rep)
+
+
+@app.command(epilog=f"Example: prunelimit spectrum {EXAMPLE} --plot spectrum.png")
+@shared(_model_data_options, _spectral_options, _cache_options, _general_options)
+def spectrum(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+    plot: PlotOpt = None,
+    per_layer: PerLayerOpt = False,
+    force: ForceOpt = False,
+) -> None:
+    """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
+    with handled(o.debug):
+        options = _curvature(o)
+        preflight([optional("--plot", plot, "png")], _inputs_of(o, checkpoint), force)
+        store = _store(o)
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+            rep = api.stored_spectrum(inputs, options, _absolute(advance), store)
+            if per_layer:
+                rep = api.spectrum_layers(inputs, options, rep, _absolute(advance))
+        if plot is not None:
+            from prunelimit.report.plots import plot_spectrum
+
+            plot_spectrum(rep, plot, force)
+        emit("spectrum", rep.to_json(), o.json, console.render_spectrum, rep)
+
+
+@app.command(epilog=f"Example: prunelimit bounds {EXAMPLE}   (data from the file; else --data digits:train)")
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
+def bounds(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+    plot: PlotOpt = None,
+    report: ReportOpt = None,
+    per_layer: PerLayerOpt = False,
+    force: ForceOpt = False,
+) -> None:
+    """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
+    with handled(o.debug):
+        options = _curvature(o)
+        preflight([optional("--plot", plot, "png"), report_output(report)], _inputs_of(o, checkpoint), force)
+        store = _store(o)
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+            rep = api.bounds(inputs, options, _absolute(advance), store=store, per_layer=per_layer)
+        if plot is not None:
+            from prunelimit.report.plots import plot_bounds
+
+            plot_bounds(rep, plot, force)
+        emit("bounds", rep.to_json(), o.json, console.render_bounds, rep)
+        _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
+
+
+@app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
+def verify(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+    eval_data: EvalDataOpt = None,
+    acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.")] = 0.5,
+    sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.")] = 0,
+    refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
+    finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
+    scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
+    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).")] = None,
+    plot: PlotOpt = None,
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
+    with handled(o.debug):
+        options = _curvature(o)
+        _check_acc_drop(acc_drop)
+        _check_scope(scope)
+        _check_finetune(finetune_epochs, finetune_lr)
+        if refit and finetune_epochs < 1:
+            raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
+        preflight([optional("--plot", plot, "png"), report_output(report)],
+                  [*_inputs_of(o, checkpoint, eval_data), from_report], force)
+        store = _store(o)
+        inputs = _inputs(o, checkpoint)
+        api.require_data(inputs)
+        evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
+        steps = api.curvature_steps(inputs, options) if from_report is None else 0
+        with progress("curvature", steps, progress_enabled(o.json)) as advance:
+            rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
+                             finetune_epochs if refit else 0, finetune_lr, store, from_report)
+        if plot is not None:
+            from prunelimit.report.plots import plot_verify
+
+            plot_verify(rep, plot, force)
+        emit("verify", rep.to_json(), o.json, console.render_verify, rep)
+        _write_report(report, "verify", rep.to_json(), lambda: figures.verify_figures(rep), force)
+
+
+@app.command(epilog=f"Example: prunelimit gate {EXAMPLE} --min-ratio 0.6 --junit gate.xml")
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
+def gate(
+    o: SimpleNamespace,
+    ctx: typer.Context,
+    checkpoint: CkptArg,
+    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this.")] = None,
+    use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = "lower",
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
+    max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
+    allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N or data (a warning says so); by default such a baseline is refused (exit 2).")] = False,
+    exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
+) -> None:
+    """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
+    with handled(o.debug):
+        from prunelimit.gate import rules_from_options
+
+        options = _curvature(o)
+        policy = ctx.meta.get("gate_rules")
+        gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
+        # fail before the curvature work, not after; the JUnit report is rewritten each run
+        preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
+        store = _store(o)
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
+        if junit is not None:
+            from prunelimit.report.junit import write_junit
+
+            write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
+                        rep.seconds)
+        emit("gate", rep.to_json(), o.json, console.render_gate, rep)
+        if not rep.result.passed and not exit_zero:
+            raise typer.Exit(1)
+

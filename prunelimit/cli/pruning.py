@@ -1,0 +1,145 @@
+"""``train`` (LOMP), ``prune`` and ``export``: from a model to a smaller one."""
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, Optional
+
+import typer
+
+from prunelimit import api
+from prunelimit.errors import UsageError
+from prunelimit.io.outputs import optional, preflight
+from prunelimit.pruning.magnitude import check_prune_scope
+from prunelimit.report import console, figures
+from prunelimit.report.html import report_output
+from prunelimit.report.progress import progress, progress_enabled
+from prunelimit.cli.common import (
+    BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
+    _absolute, _cache_options, _check_acc_drop, _check_finetune, _curvature, _eval_batches, _general_options,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _spectral_options, _steps, _store, _warn,
+    _write_report, app, emit, handled, shared,
+)
+
+
+@app.command(epilog="Example: prunelimit train --model mlp:64,32,10 --data digits:train --eval-data digits:test --l1 1e-3 --epochs 60 -o lomp.pt")
+@shared(_general_options)
+def train(
+    o: SimpleNamespace,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (prunelimit format, updated every epoch).")],
+    model: Annotated[Optional[str], typer.Option("--model", help="Model spec to train from scratch.")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
+    eval_data: EvalDataOpt = None,
+    preset: Annotated[Optional[str], typer.Option("--preset", help="Reference hyperparameters of a paper network (fc5, fc12, alexnet-cifar, vgg16-bn-cifar, resnet18-cifar, resnet50-cifar).")] = None,
+    l1: Annotated[Optional[float], typer.Option("--l1", help="λ of the l1 penalty λ‖w‖₁ (default 1e-4, or the preset's).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (default 30, or the preset's).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="SGD learning rate (default 0.05, or the preset's).")] = None,
+    momentum: Annotated[float, typer.Option("--momentum")] = 0.9,
+    warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
+    schedule: Annotated[Optional[str], typer.Option("--schedule", help="none | cosine | step (stepped per epoch).")] = None,
+    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule: comma-separated epochs.")] = None,
+    l1_biases: Annotated[bool, typer.Option("--l1-biases", help="Penalise biases and norm parameters too, as the reference code does.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
+    force: ForceOpt = False,
+    loss: LossOpt = "ce",
+    batch_size: BatchOpt = 128,
+    max_samples: MaxSamplesOpt = None,
+    download: DownloadOpt = False,
+) -> None:
+    """LOMP training: SGD with momentum on loss + λ‖w‖₁, warm-up and schedules, resumable."""
+    with handled(o.debug):
+        from dataclasses import replace
+
+        from prunelimit.pruning.lomp import PRESETS, LompConfig
+
+        if model is None or data is None:
+            raise UsageError("train needs --model SPEC and --data SPEC (e.g. --model mlp:64,32,10 --data digits:train)")
+        if preset is not None and preset not in PRESETS:
+            raise UsageError(f"--preset {preset!r}: use one of {', '.join(PRESETS)}")
+        base = PRESETS[preset] if preset else LompConfig(epochs=30, lr=0.05, l1=1e-4)
+        changes = {k: v for k, v in dict(l1=l1, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs,
+                                         schedule=schedule).items() if v is not None}
+        if milestones:
+            try:
+                changes["milestones"] = tuple(int(m) for m in milestones.split(","))
+            except ValueError:
+                raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
+        cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
+                      l1_scope="reference" if l1_biases else "prunable", **changes)
+        with progress("training", 0, progress_enabled(o.json)) as advance:
+            result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
+                               force, download, progress=_steps(advance))
+        emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
+             o.json, console.render_train, result)
+
+
+@app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
+@shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
+def prune(
+    o: SimpleNamespace,
+    checkpoint: CkptArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
+    ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
+    from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.")] = None,
+    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
+    finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
+    format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
+    eval_data: EvalDataOpt = None,
+    acc_drop: Annotated[float, typer.Option("--acc-drop", help="With --ratio auto|lower: warn when one-shot pruning loses more accuracy than this (percentage points).")] = 0.5,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 (like a failed gate) when --acc-drop is exceeded; the file is still written.")] = False,
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
+    with handled(o.debug):
+        options = _curvature(o)
+        _check_acc_drop(acc_drop)
+        check_prune_scope(scope, ratio)
+        _check_finetune(finetune_epochs, finetune_lr)
+        formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
+        preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
+                  _inputs_of(o, checkpoint, eval_data, from_report), force)
+        store = _store(o) if ratio in ("auto", "lower") and from_report is None else None
+        inputs = _inputs(o, checkpoint)
+        with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
+                      progress_enabled(o.json)) as advance:
+            if ratio in ("auto", "lower") and from_report is None:
+                api.require_data(inputs)
+            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
+        rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
+                        _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
+                        acc_drop=acc_drop if ratio in ("auto", "lower") else None)
+        emit("prune", rep.to_json(), o.json, console.render_prune, rep)
+        _write_report(report, "prune", rep.to_json(),
+                      lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
+        if rep.acc_drop_exceeded:
+            _warn(f"pruning to the predicted {console.pct(rep.achieved)} lost {rep.accuracy_drop:.2f} accuracy points, "
+                  f"more than --acc-drop {acc_drop:g}; prune less (--ratio lower or a number), fine-tune "
+                  "(--finetune-epochs N), or check the prediction with `prunelimit verify`")
+            if strict:
+                raise typer.Exit(1)
+
+
+@app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio 0.9 -o pruned.pt && "
+                    "prunelimit export pruned.pt -o model.sparse.safetensors --bench")
+@shared(_model_data_options, _general_options)
+def export(
+    o: SimpleNamespace,
+    checkpoint: Annotated[Path, typer.Argument(help="A pruned checkpoint (with masks: from prune, hyperflux, imp or torch-prune).", show_default=False)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sparse safetensors file to write (load it with prunelimit.load_sparse; every command reads it).")],
+    bench: Annotated[bool, typer.Option("--bench", help="Also time dense vs sparse inference on --device at batch 1 and --batch-size.")] = False,
+    pattern: Annotated[str, typer.Option("--pattern", help="--bench kernel: csr (torch.sparse CSR, any device) | 2:4 (semi-structured, CUDA only; prune with --scope 2:4).")] = "csr",
+    report: ReportOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Write a pruned checkpoint as a small sparse safetensors file: sizes per tensor, and latency with --bench."""
+    with handled(o.debug):
+        from prunelimit.export.exporter import check_options
+
+        check_options(output, bench, pattern, o.device)
+        preflight([optional("-o", output, "safetensors"), report_output(report)], _inputs_of(o, checkpoint), force)
+        inputs = _inputs(o, checkpoint) if bench else None
+        rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
+        emit("export", rep.to_json(), o.json, console.render_export, rep)
+        _write_report(report, "export", rep.to_json(), dict, force)
+
