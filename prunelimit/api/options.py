@@ -62,7 +62,7 @@ class CurvatureOptions:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field), one field a block."""
         from prunelimit import validate
         from prunelimit.curvature.hvp import ENGINES
-        from prunelimit.curvature.lanczos import BASIS_DTYPES
+        from prunelimit.curvature.lanczos import BASIS_CHOICES
         from prunelimit.theory.limit import BOUND_MODES
         from prunelimit.theory.statdim import Negative
 
@@ -78,7 +78,7 @@ class CurvatureOptions:
         validate.choice("negative", self.negative, get_args(Negative))
         validate.choice("hvp", self.hvp, ENGINES)
         validate.integer("seed", self.seed, 0, SEED_LIMIT)
-        validate.choice("basis_dtype", self.basis_dtype, ("auto", *BASIS_DTYPES))
+        validate.choice("basis_dtype", self.basis_dtype, BASIS_CHOICES)
         if self.memory_budget_mb is not None:
             validate.positive("memory_budget_mb", self.memory_budget_mb)
         validate.positive("tolerance", self.tolerance)

@@ -9,25 +9,30 @@ report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 termina
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import inspect
 import math
 import sys
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Iterable, Iterator, Optional, get_args
 
 import click
 import typer
 
 from prunelimit import api
+from prunelimit.api.options import METHODS
 from prunelimit.config import options_for, read_config
+from prunelimit.curvature.hvp import ENGINES
+from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts
 from prunelimit.report import console
-from prunelimit.theory.profile import SCOPES
+from prunelimit.theory.limit import BOUND_MODES
+from prunelimit.theory import statdim
 from prunelimit.threads import apply_threads
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import console_safe, printable
@@ -191,7 +196,26 @@ def emit(command: str, body: dict, as_json: bool, render, report) -> None:
         render(console_safe(report))  # strings from files print as text, never as escapes or rich markup
 
 
-MethodOpt = Annotated[str, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian).")]
+def choices(name: str, values: Iterable[str]) -> type[enum.Enum]:
+    """A typer choice of the library's own allowed ``values``: they live in one place, ``--help``
+    lists them, click refuses others (exit 2, naming the flag); ``shared`` passes ``.value`` on."""
+    return enum.Enum(name, [(v, v) for v in values], type=str)
+
+
+def _plain(value):
+    """A choice (or a list of them) as the plain string the library takes."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    return [_plain(v) for v in value] if isinstance(value, list) else value
+
+
+Method = choices("Method", METHODS)
+BoundMode = choices("BoundMode", BOUND_MODES)
+Negative = choices("Negative", get_args(statdim.Negative))
+Hvp = choices("Hvp", ENGINES)
+BasisDtype = choices("BasisDtype", BASIS_CHOICES)
+
+MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %, ratio units) is at most this.")]
 MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Hessian-vector products at most (the old fixed 8 × 200 plan spent 1,600).")]
 TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most (default: no limit).")]
@@ -200,11 +224,11 @@ IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos st
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K (default: the method's).")]
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
 EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
-BoundModeOpt = Annotated[str, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
-NegativeOpt = Annotated[str, typer.Option("--negative", help="Negative eigenvalues: abs (|λ|, as the reference code) | flat (λ < 0 counts as 0, a free direction). Applies to ρ* and both bounds, with every --method.")]
-HvpOpt = Annotated[str, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
+BoundModeOpt = Annotated[BoundMode, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
+NegativeOpt = Annotated[Negative, typer.Option("--negative", help="Negative eigenvalues: abs (|λ|, as the reference code) | flat (λ < 0 counts as 0, a free direction). Applies to ρ* and both bounds, with every --method.")]
+HvpOpt = Annotated[Hvp, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
 MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
-BasisOpt = Annotated[str, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory: auto (float32 for float32 HVPs) | float64 | float32 | bfloat16 | float16.")]
+BasisOpt = Annotated[BasisDtype, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory (auto: float32 for float32 HVPs).")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
@@ -261,14 +285,14 @@ def _model_data_options(
 
 
 def _spectral_options(
-    method: MethodOpt = "default",
+    method: MethodOpt = api.CurvatureOptions.method,
     iterations: IterOpt = None,
     runs: RunsOpt = None,
-    hvp: HvpOpt = "auto",
+    hvp: HvpOpt = api.CurvatureOptions.hvp,
     memory_budget: MemoryBudgetOpt = "auto",
-    basis_dtype: BasisOpt = "auto",
-    tolerance: ToleranceOpt = 0.01,
-    max_hvps: MaxHvpsOpt = 1600,
+    basis_dtype: BasisOpt = api.CurvatureOptions.basis_dtype,
+    tolerance: ToleranceOpt = api.CurvatureOptions.tolerance,
+    max_hvps: MaxHvpsOpt = api.CurvatureOptions.max_hvps,
     time_budget: TimeBudgetOpt = None,
     hessian_samples: HessianSamplesOpt = "auto",
 ) -> None:
@@ -277,9 +301,9 @@ def _spectral_options(
 
 def _limit_options(
     epsilon: EpsOpt = "auto",
-    eta: EtaOpt = 0.01,
-    bound_mode: BoundModeOpt = "akf",
-    negative: NegativeOpt = "abs",
+    eta: EtaOpt = api.CurvatureOptions.eta,
+    bound_mode: BoundModeOpt = api.CurvatureOptions.bound_mode,
+    negative: NegativeOpt = api.CurvatureOptions.negative,
 ) -> None:
     """Options of the limit and its bounds."""
 
@@ -351,6 +375,7 @@ def shared(*groups):
 
         @functools.wraps(fn)
         def command(*args, **kwargs):
+            kwargs = {k: _plain(v) for k, v in kwargs.items()}
             with handled(kwargs.get("debug", False)):
                 _check_numbers(kwargs)
                 check_counts(kwargs)  # before any work: a count may size an allocation or a loop
@@ -376,8 +401,9 @@ def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
 
 
 def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
-    limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", 0.01), getattr(o, "bound_mode", "akf"),
-             getattr(o, "negative", "abs"))
+    defaults = api.CurvatureOptions
+    limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", defaults.eta),
+             getattr(o, "bound_mode", defaults.bound_mode), getattr(o, "negative", defaults.negative))
     return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
                              tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
                              hessian_samples=_hessian_samples(o.hessian_samples))
@@ -422,11 +448,6 @@ def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: b
     batches = load_batches(spec, batch_size, None, inputs.device, download, recorded=eval_data is None)
     check_compatible(inputs.loaded, batches, inputs.loss_fn, spec)  # labels/shapes: exit 3, not a crash later
     return batches
-
-
-def _check_scope(scope: str) -> None:
-    if scope not in SCOPES:
-        raise UsageError(f"--scope {scope!r}: use {' or '.join(SCOPES)}")
 
 
 def _check_acc_drop(acc_drop: float) -> None:

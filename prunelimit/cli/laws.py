@@ -2,15 +2,17 @@
 
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 
 from prunelimit import api
 from prunelimit.io.outputs import optional, preflight
+from prunelimit.laws import imp as imp_law, nplh as nplh_law
 from prunelimit.laws.hyperflux import HyperfluxConfig
 from prunelimit.laws.imp import ImpConfig
 from prunelimit.laws.nplh import NplhConfig
+from prunelimit.laws.saliency import METRICS
 from prunelimit.limits import check_counts
 from prunelimit.report import console
 from prunelimit.report.html import report_output
@@ -18,9 +20,13 @@ from prunelimit.threads import apply_threads
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
-    _inputs, _inputs_of, _model_data_options, _write_report, app, checked_numbers, emit, flag_names, handled,
-    shared,
+    _inputs, _inputs_of, _model_data_options, _write_report, app, checked_numbers, choices, emit, flag_names,
+    handled, shared,
 )
+
+Metric = choices("Metric", METRICS)
+Mode = choices("Mode", get_args(nplh_law.Mode))
+Rewind = choices("Rewind", get_args(imp_law.Rewind))
 
 
 law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
@@ -37,8 +43,8 @@ NPLH_REGION = ",".join(str(v) for v in NplhConfig.region)  # the default region 
 def law_nplh(
     o: SimpleNamespace,
     checkpoint: CkptArg,
-    metric: Annotated[str, typer.Option("--metric", help="magnitude | gradient | taylor | fisher | flux.")] = NplhConfig.metric,
-    mode: Annotated[str, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = NplhConfig.mode,
+    metric: Annotated[Metric, typer.Option("--metric", help="The saliency that ranks the weights.")] = NplhConfig.metric,
+    mode: Annotated[Mode, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = NplhConfig.mode,
     region: RegionOpt = NPLH_REGION,
     rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
@@ -150,7 +156,7 @@ def imp(
     eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy).")] = None,
     rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
     levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
-    rewind: Annotated[str, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
+    rewind: Annotated[Rewind, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
     rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = ImpConfig.rewind_steps,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = ImpConfig.epochs_per_level,
     epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = ImpConfig.epochs_dense,

@@ -8,16 +8,21 @@ import typer
 
 from prunelimit import api
 from prunelimit.errors import UsageError
+from prunelimit.gate import USES, GateRule
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
+from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, EXAMPLE, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt, _absolute, _cache_options,
-    _check_acc_drop, _check_finetune, _check_scope, _curvature, _eval_batches, _general_options, _inputs,
-    _inputs_of, _limit_options, _model_data_options, _spectral_options, _store, _write_report, app, emit,
+    _check_acc_drop, _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
+    _inputs_of, _limit_options, _model_data_options, _spectral_options, _store, _write_report, app, choices, emit,
     handled, shared,
 )
+
+Scope = choices("Scope", SCOPES)
+Use = choices("Use", USES)
 
 
 @app.command(epilog=f"Example: prunelimit info {EXAMPLE} --data digits")
@@ -96,7 +101,7 @@ def verify(
     refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
-    scope: Annotated[str, typer.Option("--scope", help="global | layer.")] = "global",
+    scope: Annotated[Scope, typer.Option("--scope", help="The pruning path: one ranking over all layers, or the same ratio per layer.")] = "global",
     from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).")] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -106,7 +111,6 @@ def verify(
     with handled(o.debug):
         options = _curvature(o)
         _check_acc_drop(acc_drop)
-        _check_scope(scope)
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:
             raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
@@ -135,7 +139,7 @@ def gate(
     ctx: typer.Context,
     checkpoint: CkptArg,
     min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this.")] = None,
-    use: Annotated[str, typer.Option("--use", help="lower (ρ_L, default) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = "lower",
+    use: Annotated[Use, typer.Option("--use", help="lower (ρ_L) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = GateRule.use,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
     allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N or data (a warning says so); by default such a baseline is refused (exit 2).")] = False,

@@ -7,9 +7,12 @@ from typing import Annotated, Optional
 import typer
 
 from prunelimit import api
+from prunelimit.api.pruning import PRUNE_FORMATS
 from prunelimit.errors import UsageError
+from prunelimit.export.bench import PATTERNS
 from prunelimit.io.outputs import optional, preflight
-from prunelimit.pruning.magnitude import check_prune_scope
+from prunelimit.pruning.lomp import PRESETS, SCHEDULES, LompConfig
+from prunelimit.pruning.magnitude import PRUNE_SCOPES, check_prune_scope
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
@@ -17,8 +20,14 @@ from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_acc_drop, _check_finetune, _curvature, _eval_batches, _general_options,
     _inputs, _inputs_of, _limit_options, _model_data_options, _spectral_options, _steps, _store, _warn,
-    _write_report, app, emit, handled, shared,
+    _write_report, app, choices, emit, handled, shared,
 )
+
+Preset = choices("Preset", PRESETS)
+Schedule = choices("Schedule", SCHEDULES)
+PruneScope = choices("PruneScope", PRUNE_SCOPES)
+Format = choices("Format", PRUNE_FORMATS)
+Pattern = choices("Pattern", PATTERNS)
 
 
 @app.command(epilog="Example: prunelimit train --model mlp:64,32,10 --data digits:train --eval-data digits:test --l1 1e-3 --epochs 60 -o lomp.pt")
@@ -29,13 +38,13 @@ def train(
     model: Annotated[Optional[str], typer.Option("--model", help="Model spec to train from scratch.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
     eval_data: EvalDataOpt = None,
-    preset: Annotated[Optional[str], typer.Option("--preset", help="Reference hyperparameters of a paper network (fc5, fc12, alexnet-cifar, vgg16-bn-cifar, resnet18-cifar, resnet50-cifar).")] = None,
+    preset: Annotated[Optional[Preset], typer.Option("--preset", help="Reference hyperparameters of a paper network.")] = None,
     l1: Annotated[Optional[float], typer.Option("--l1", help="λ of the l1 penalty λ‖w‖₁ (default 1e-4, or the preset's).")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (default 30, or the preset's).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="SGD learning rate (default 0.05, or the preset's).")] = None,
     momentum: Annotated[float, typer.Option("--momentum")] = 0.9,
     warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
-    schedule: Annotated[Optional[str], typer.Option("--schedule", help="none | cosine | step (stepped per epoch).")] = None,
+    schedule: Annotated[Optional[Schedule], typer.Option("--schedule", help="Learning-rate schedule, stepped per epoch (default: the preset's, else none).")] = None,
     milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule: comma-separated epochs.")] = None,
     l1_biases: Annotated[bool, typer.Option("--l1-biases", help="Penalise biases and norm parameters too, as the reference code does.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
@@ -49,12 +58,8 @@ def train(
     with handled(o.debug):
         from dataclasses import replace
 
-        from prunelimit.pruning.lomp import PRESETS, LompConfig
-
         if model is None or data is None:
             raise UsageError("train needs --model SPEC and --data SPEC (e.g. --model mlp:64,32,10 --data digits:train)")
-        if preset is not None and preset not in PRESETS:
-            raise UsageError(f"--preset {preset!r}: use one of {', '.join(PRESETS)}")
         base = PRESETS[preset] if preset else LompConfig(epochs=30, lr=0.05, l1=1e-4)
         changes = {k: v for k, v in dict(l1=l1, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs,
                                          schedule=schedule).items() if v is not None}
@@ -80,10 +85,10 @@ def prune(
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
     from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.")] = None,
-    scope: Annotated[str, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
+    scope: Annotated[PruneScope, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
-    format: Annotated[Optional[list[str]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
+    format: Annotated[Optional[list[Format]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
     eval_data: EvalDataOpt = None,
     acc_drop: Annotated[float, typer.Option("--acc-drop", help="With --ratio auto|lower: warn when one-shot pruning loses more accuracy than this (percentage points).")] = 0.5,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 (like a failed gate) when --acc-drop is exceeded; the file is still written.")] = False,
@@ -128,7 +133,7 @@ def export(
     checkpoint: Annotated[Path, typer.Argument(help="A pruned checkpoint (with masks: from prune, hyperflux, imp or torch-prune).", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Sparse safetensors file to write (load it with prunelimit.load_sparse; every command reads it).")],
     bench: Annotated[bool, typer.Option("--bench", help="Also time dense vs sparse inference on --device at batch 1 and --batch-size.")] = False,
-    pattern: Annotated[str, typer.Option("--pattern", help="--bench kernel: csr (torch.sparse CSR, any device) | 2:4 (semi-structured, CUDA only; prune with --scope 2:4).")] = "csr",
+    pattern: Annotated[Pattern, typer.Option("--pattern", help="--bench kernel: csr (torch.sparse CSR, any device) | 2:4 (semi-structured, CUDA only; prune with --scope 2:4).")] = "csr",
     report: ReportOpt = None,
     force: ForceOpt = False,
 ) -> None:

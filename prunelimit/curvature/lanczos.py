@@ -38,6 +38,8 @@ BASIS_DTYPES = {
     "bfloat16": torch.bfloat16,
     "float16": torch.float16,
 }
+# What ``--basis-dtype`` accepts: a name above, or ``auto`` (``prunelimit.api.curvature.basis_storage`` picks).
+BASIS_CHOICES = ("auto", *BASIS_DTYPES)
 # DGKS: repeat Gram–Schmidt when a pass shrinks the vector below this fraction. One pass
 # leaves an error ~ε·(norm before / norm after), so a second is needed only after a large
 # cancellation; skipping it otherwise halves the reorthogonalisation, which cost as much
