@@ -111,8 +111,7 @@ def hyperflux(
     dense = evaluate(net, evaluation, loss_fn)
     result = hyperflux_prune(net, batches, loss_fn, target_density, config)
     after = evaluate(net, evaluation, loss_fn)
-    masks = dict(zip(result.names, result.masks))
-    save_checkpoint(output, spec, net.state_dict(), masks, {"data": data, "eval_data": eval_data,
+    save_checkpoint(output, spec, net.state_dict(), result.masks, {"data": data, "eval_data": eval_data,
                                                             "pruned": {"method": "hyperflux", "density": result.density}},
                     force)
     if log is not None:

@@ -127,10 +127,10 @@ class HyperfluxEpoch:
 
 @dataclass(frozen=True)
 class HyperfluxResult:
-    """Final masks (``prunable_parameters`` order), achieved density and the epoch log."""
+    """Final keep-masks (parameter name → bool tensor, ``prunable_parameters`` order),
+    achieved density and the epoch log."""
 
-    names: tuple[str, ...]
-    masks: tuple[Tensor, ...]
+    masks: Masks
     density: float
     requested_density: float
     log: tuple[HyperfluxEpoch, ...]
@@ -142,10 +142,9 @@ class HyperfluxResult:
 
 @dataclass(frozen=True)
 class PressureLadder:
-    """Density reached at the end of each constant-pressure level; final masks."""
+    """Density reached at the end of each constant-pressure level; final keep-masks by name."""
 
-    names: tuple[str, ...]
-    masks: tuple[Tensor, ...]
+    masks: Masks
     pressures: tuple[float, ...]
     densities: tuple[float, ...]
     log: tuple[HyperfluxEpoch, ...]
@@ -300,10 +299,8 @@ def hyperflux_prune(
                             lambda j: c.gate_lr * c.regrowth_gate_lr_factor * c.regrowth_gate_decay**j
                             if j < 50 else 0.0),
         ])
-    masks = net.prune()
     return HyperfluxResult(
-        names=net.names,
-        masks=tuple(masks.values()),
+        masks=net.prune(),
         density=net.density(),
         requested_density=target_density,
         log=tuple(log),
@@ -353,10 +350,8 @@ def pressure_ladder(
 
         net.train(batches, loss_fn, epochs_per_level, lambda level=level: level, after_epoch)
         densities.append(net.density())
-    masks = tuple(net.prune().values())
     return PressureLadder(
-        names=net.names,
-        masks=masks,
+        masks=net.prune(),
         pressures=tuple(float(p) for p in pressures),
         densities=tuple(densities),
         log=tuple(log),

@@ -25,7 +25,7 @@ from typing import Any, Literal, Sequence, get_args
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
@@ -35,6 +35,7 @@ from prunelimit.laws.points import LawPoints
 from prunelimit.laws.saliency import METRICS, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import removed_count
 
@@ -116,10 +117,11 @@ def static_points(scores: np.ndarray, q: float = 0.9, min_density: float = 0.000
 
 @dataclass(frozen=True)
 class IterativeRecord:
-    """Points of an iterative run, final masks, accuracy and mean kept score per step."""
+    """Points of an iterative run, final keep-masks by parameter name, accuracy and mean
+    kept score per step."""
 
     points: LawPoints
-    masks: tuple[Tensor, ...]
+    masks: Masks
     accuracy: tuple[float | None, ...]
     mean_kept: tuple[float, ...]
 
@@ -182,7 +184,7 @@ def iterative_points(
     good = np.isfinite(g) & (g > 0)
     return IterativeRecord(
         points=LawPoints.from_arrays(np.array(densities)[good], g[good]),
-        masks=tuple(masks),
+        masks=dict(zip(names, masks)),
         accuracy=tuple(accuracy),
         mean_kept=tuple(mean_kept),
     )

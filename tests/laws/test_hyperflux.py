@@ -88,7 +88,7 @@ def test_hyperflux_reaches_target_density_and_keeps_accuracy(digits):
     weights = [model[0].weight, model[2].weight]
     kept = sum(int((w != 0).sum()) for w in weights)
     assert kept == round(res.density * sum(w.numel() for w in weights))  # model left masked
-    assert all(torch.equal(w == 0, ~m) for w, m in zip(weights, res.masks))
+    assert all(torch.equal(w == 0, ~m) for w, m in zip(weights, res.masks.values()))
     # dense ≈ 96.7 % on 397 held-out digits; allow 3 points (12 images) of loss at 10 % density
     assert evaluate(model, test, cross_entropy_loss).accuracy >= dense_acc - 0.03
     phases = [e.phase for e in res.log]

@@ -200,7 +200,7 @@ def test_iterative_taylor_with_finetune_records_accuracy():
     assert all(a is not None and 0.0 <= a <= 1.0 for a in rec.accuracy)
     assert np.all(np.diff(rec.points.density) < 0)
     # fine-tuning keeps pruned weights at zero: the masks and the model agree
-    assert all(bool((p[~m] == 0).all()) for p, m in zip((model[0].weight, model[2].weight), rec.masks))
+    assert all(bool((p[~m] == 0).all()) for p, m in zip((model[0].weight, model[2].weight), rec.masks.values()))
 
 
 def test_as_dict_carries_spec_keys_and_is_json():
