@@ -159,12 +159,13 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
 
 
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
-           scope: str = "global", include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
-           **options: Any) -> "api.BoundsReport":
+           scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+           progress=None, **options: Any) -> "api.BoundsReport":
     """The predicted pruning limit ρ* (``result.ratio``) and its bounds (``result.lower``,
-    ``result.upper``) with ρ*'s uncertainty (``result.uncertainty``): ``prunelimit bounds``."""
+    ``result.upper``) with ρ*'s uncertainty (``result.uncertainty``): ``prunelimit bounds``.
+    ``per_layer`` adds each layer's curvature and part in the limit (``result.layers``)."""
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    return api.bounds(given, curvature_options(**options), progress, scope)
+    return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",

@@ -137,3 +137,14 @@ def test_import_prunelimit_loads_no_torch_until_a_name_is_used():
     code = "import sys, prunelimit; print('torch' in sys.modules); prunelimit.bounds; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_bounds_per_layer_on_objects_equals_the_file_path(model, train, tmp_path):
+    """The per-layer breakdown is the CLI's: same blocks, same traces (exact spectrum: no sampling)."""
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    from_file = api.bounds(load_inputs(path, data="digits:train", max_samples=SAMPLES), per_layer=True)
+    from_objects = prunelimit.bounds(model, train, per_layer=True)
+    assert [(l.name, l.trace) for l in from_objects.layers.layers] == \
+        [(l.name, l.trace) for l in from_file.layers.layers]
+    assert prunelimit.bounds(model, train).layers is None
