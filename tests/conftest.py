@@ -51,6 +51,17 @@ def private_cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def no_curvature(monkeypatch):
+    """Any spectrum computation fails the test: what it checks must need no curvature work."""
+    from prunelimit.api import curvature as curvature_api
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the spectrum was computed")
+
+    monkeypatch.setattr(curvature_api, "spectrum", forbidden)
+
+
+@pytest.fixture
 def tiny_model() -> torch.nn.Module:
     torch.manual_seed(0)
     return build_model(SPEC)

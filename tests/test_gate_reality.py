@@ -141,17 +141,6 @@ def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
     return path
 
 
-@pytest.fixture
-def no_curvature(monkeypatch):
-    """Any spectrum computation fails the test: a refusal must come before the curvature work."""
-    from prunelimit.api import curvature as curvature_api
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the spectrum was computed")
-
-    monkeypatch.setattr(curvature_api, "spectrum", forbidden)
-
-
 @pytest.mark.parametrize("changes, reason", [
     ({"method": "paper"}, "method paper vs default here"),
     ({"params": {"hessian": 9802, "prunable": 2368}}, "D (Hessian parameters) 9,802 vs 2,410 here"),

@@ -26,17 +26,6 @@ def saved_bounds(cli, own_ckpt, tmp_path):
     return path
 
 
-@pytest.fixture
-def no_curvature(monkeypatch):
-    """Any spectrum computation fails the test."""
-    from prunelimit.api import curvature as curvature_api
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the spectrum was computed")
-
-    monkeypatch.setattr(curvature_api, "spectrum", forbidden)
-
-
 def test_verify_from_saved_bounds_does_no_curvature_work_and_matches_a_full_verify(cli, own_ckpt, saved_bounds,
                                                                                    monkeypatch):
     full = _json(cli("verify", own_ckpt, *SAMPLES, "--no-cache", "--json"))
@@ -59,12 +48,18 @@ def test_verify_from_shows_where_the_prediction_came_from(cli, own_ckpt, saved_b
     assert "prediction read from" in result.stdout and "Δ = ρ* − actual" in result.stdout
 
 
-def test_verify_from_report_of_other_weights_is_refused(cli, own_ckpt, saved_bounds, tmp_path, no_curvature):
-    loaded = load_model(own_ckpt)
+def _other_weights(ckpt, tmp_path):
+    """A copy of ``ckpt`` whose first layer's weights are doubled: the same problem shape, other weights."""
+    loaded = load_model(ckpt)
     with torch.no_grad():
         loaded.model[0].weight.mul_(2)
     other = tmp_path / "other.pt"
     save_checkpoint(other, loaded.spec, loaded.model.state_dict(), meta=loaded.meta)
+    return other
+
+
+def test_verify_from_report_of_other_weights_is_refused(cli, own_ckpt, saved_bounds, tmp_path, no_curvature):
+    other = _other_weights(own_ckpt, tmp_path)
     result = cli("verify", other, *SAMPLES, "--from", saved_bounds)
     assert result.exit_code == 2
     assert "another problem" in result.stderr and "weights differ" in result.stderr
@@ -101,11 +96,7 @@ def test_verify_from_missing_file_is_an_input_error(cli, own_ckpt, tmp_path, no_
 
 
 def test_prune_from_report_of_other_weights_is_refused(cli, own_ckpt, saved_bounds, tmp_path, no_curvature):
-    loaded = load_model(own_ckpt)
-    with torch.no_grad():
-        loaded.model[0].weight.add_(0.01)
-    other = tmp_path / "other.pt"
-    save_checkpoint(other, loaded.spec, loaded.model.state_dict(), meta=loaded.meta)
+    other = _other_weights(own_ckpt, tmp_path)
     result = cli("prune", other, *SAMPLES, "--ratio", "auto", "--from", saved_bounds, "-o", tmp_path / "p.pt")
     assert result.exit_code == 2 and "weights differ" in result.stderr
     assert not (tmp_path / "p.pt").exists()
