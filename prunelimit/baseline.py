@@ -120,3 +120,20 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         return [f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
                 "this model"]
     return []
+
+
+def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global") -> tuple[dict[str, Any], list[str]]:
+    """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
+    (``--from``), and warnings: refused (``UsageError``, exit 2) when computed for another
+    problem (``check_same_problem``) or pruning path; an unreadable file is an ``InputError``."""
+    from prunelimit.gate import read_report
+
+    report = read_report(path, "bounds report")
+    notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
+    prediction = report.get("prediction") if isinstance(report, dict) else None
+    recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
+    recorded_scope = recorded_scope if recorded_scope in ("global", "layer") else "global"
+    if recorded_scope != scope:
+        raise UsageError(f"{path} predicts the limit of {recorded_scope} pruning, not {scope}: "
+                         f"use --scope {recorded_scope}, or drop --from to predict for {scope} pruning")
+    return report, notes

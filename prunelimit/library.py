@@ -211,7 +211,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, or ``"auto"`` for ρ* and
     ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``)."""
     from prunelimit.models.params import prunable_parameters
-    from prunelimit.pruning.magnitude import MagnitudeOrder, check_ratio
+    from prunelimit.pruning.magnitude import magnitude_masks
     from prunelimit.pruning.masks import LayerSparsity, overall_ratio
 
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
@@ -222,13 +222,10 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         value, _ = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
     else:
         value = ratio
-    check_ratio(value)
-    named = prunable_parameters(model, given.selection)
-    if not named:
-        raise UsageError("the model has no prunable weights; widen the selection with include patterns")
-    keep = MagnitudeOrder.of([p for _, p in named], scope).keep_masks(value)
-    masks = {name: m.to(p.device) for (name, p), m in zip(named, keep)}
-    layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
+    masks = magnitude_masks(model, value, scope, given.selection)
+    # zeros after pruning: the removed weights and any that were zero already
+    layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
+              for name, p in prunable_parameters(model, given.selection)]
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers)
 
 

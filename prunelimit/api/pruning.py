@@ -74,16 +74,10 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     """
     if ratio in ("auto", "lower"):
         if from_report is not None:
-            from prunelimit.gate import measured_value, read_report
+            from prunelimit.baseline import saved_report
+            from prunelimit.gate import measured_value
 
-            from prunelimit.baseline import check_same_problem, provenance
-
-            report = read_report(from_report, "bounds report")
-            check_same_problem(str(from_report), report, provenance(inputs, options, scope))
-            recorded = _recorded_scope(report)
-            if recorded != scope:
-                raise UsageError(f"{from_report} predicts the limit of {recorded} pruning, not {scope}: "
-                                 f"use --scope {recorded}, or drop --from to predict for {scope} pruning")
+            report, _ = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
             return value, f"{ratio} from {from_report}"
         if ratio == "lower" and options.bound_mode == "none":
@@ -98,12 +92,6 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     except ValueError:
         raise UsageError(f"--ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
     return value, "given"
-
-
-def _recorded_scope(report: dict) -> str:
-    prediction = report.get("prediction")
-    scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
-    return scope if scope in ("global", "layer") else "global"
 
 
 def prune(

@@ -28,7 +28,8 @@ class PredictedLimit:
     """What ``verify`` sets beside the measured limit: a ``bounds`` result computed here, or
     one read from a saved ``bounds --json`` report (``source`` names the file).
 
-    ``body`` is the bounds JSON document's body, which ``verify --json`` extends.
+    ``body`` is the saved document's bounds part, which ``verify --json`` extends (``None``
+    when computed here: the ``BoundsReport`` writes it).
     """
 
     ratio: float
@@ -41,14 +42,14 @@ class PredictedLimit:
     scope: str
     warnings: tuple[str, ...]
     cached: bool
-    body: dict = field(repr=False)
+    body: dict | None = field(default=None, repr=False)
     source: str | None = None
 
     @classmethod
     def from_bounds(cls, rep: BoundsReport) -> "PredictedLimit":
         s = rep.spectrum
         return cls(rep.ratio, rep.lower, rep.upper, rep.epsilon, rep.radius, s.trace, s.params_hessian, rep.scope,
-                   rep.warnings, s.cached, rep.to_json())
+                   rep.warnings, s.cached)
 
     @classmethod
     def from_report(cls, path: str, report: dict) -> "PredictedLimit":
@@ -72,7 +73,9 @@ class PredictedLimit:
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0 \
                 or not math.isfinite(epsilon):
             raise InputError(f"{path}: epsilon is missing or not a positive number")
-        lower = measured_value(report, "lower", path) if number("bounds", "lower", True) is not None else None
+        recorded = report.get("bounds")
+        has_lower = isinstance(recorded, dict) and recorded.get("lower") is not None
+        lower = measured_value(report, "lower", path) if has_lower else None
         upper = number("bounds", "upper", True)
         if upper is not None and not 0.0 <= upper <= 1.0:
             raise InputError(f"{path}: bounds.upper is {upper}, not a ratio in [0, 1]")
@@ -107,7 +110,7 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         a = self.actual
-        body = dict(self.prediction.body)
+        body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
         body["warnings"] = self.warnings
         body["prediction_from"] = self.prediction.source
         body["actual"] = {
@@ -175,19 +178,12 @@ def verify(
 
 def saved_prediction(path: str, inputs: Inputs, options: CurvatureOptions,
                      scope: str = "global") -> tuple[PredictedLimit, list[str]]:
-    """The prediction of a saved ``bounds --json`` report for ``inputs``, and warnings;
-    ``UsageError`` (exit 2) when it was computed for another problem or pruning path."""
-    from prunelimit.baseline import check_same_problem, provenance
-    from prunelimit.errors import UsageError
-    from prunelimit.gate import read_report
+    """The prediction of a saved ``bounds --json`` report for ``inputs``, and warnings
+    (``prunelimit.baseline.saved_report`` checks that it fits)."""
+    from prunelimit.baseline import saved_report
 
-    report = read_report(path, "bounds report")
-    prediction = PredictedLimit.from_report(str(path), report)
-    notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
-    if prediction.scope != scope:
-        raise UsageError(f"{path} predicts the limit of {prediction.scope} pruning, not {scope}: use --scope "
-                         f"{prediction.scope}, or drop --from")
-    return prediction, notes
+    report, notes = saved_report(path, inputs, options, scope)
+    return PredictedLimit.from_report(str(path), report), notes
 
 
 def _diagnose(rep: PredictedLimit, delta: float, near_zero: dict[str, float]) -> list[str]:

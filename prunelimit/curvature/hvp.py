@@ -194,6 +194,8 @@ class HessianOperator:
         """
         if V.ndim != 2 or V.shape[0] != self.dim:
             raise UsageError(f"HVP block has shape {tuple(V.shape)}, expected ({self.dim}, k)")
+        if V.shape[1] == 1:  # a batched pass of one column costs more than a plain product (convolutions)
+            return self.matvec(V[:, 0])[:, None]
         # The products are computed a row per vector: contiguous rows are what vmap batches over.
         return self._row_products(V.T.contiguous()).T
 

@@ -127,8 +127,7 @@ class LanczosRuns:
     """Lanczos runs of ``op`` from the rows of ``starts`` that can be extended step by step.
 
     ``extend(m)`` brings every run that has not broken down to ``m`` steps in lockstep
-    (one ``op.matmat`` a step, ``op.matvec`` once a single run is left); a later ``extend``
-    to more steps continues the same
+    (one ``op.matmat`` a step); a later ``extend`` to more steps continues the same
     recurrences, so runs extended in stages are bit for bit the runs made in one go
     (adaptive SLQ grows its runs until its error bounds are small enough). ``capacity``
     sizes the bases up front; they grow when a run outgrows it. The storage dtype is
@@ -173,10 +172,7 @@ class LanczosRuns:
         for run in going:
             run.reserve(target)
         while going:
-            if len(going) == 1:  # a batched pass of one column costs more than a plain product (convolutions)
-                block = self.op.matvec(going[0].q)[:, None]
-            else:
-                block = self.op.matmat(torch.stack([r.q for r in going], dim=1))
+            block = self.op.matmat(torch.stack([r.q for r in going], dim=1))
             # One contiguous row a run: each run's dot products see a plain vector.
             ws = block.detach().to("cpu", torch.float64).T.contiguous()
             for run, w in zip(going, ws):

@@ -95,6 +95,24 @@ def two_four_mask(weight: Tensor) -> Tensor:
     return keep.view(rows.shape[0], -1)[:, :cols].reshape(weight.shape)
 
 
+def magnitude_masks(
+    model: nn.Module,
+    ratio: float,
+    scope: Scope = "global",
+    selection: ParamSelection = ParamSelection(),
+) -> Masks:
+    """Keep-masks (parameter name → bool) of magnitude pruning to ``ratio``; ``model`` is not changed."""
+    check_ratio(ratio)
+    named = prunable_parameters(model, selection)
+    if not named:
+        raise UsageError("the model has no prunable weights; widen the selection with include patterns")
+    if scope == "2:4":
+        check_prune_scope(scope, ratio)
+        return {name: two_four_mask(p) for name, p in named}
+    order = MagnitudeOrder.of([p for _, p in named], scope)
+    return {name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}
+
+
 def prune_model(
     model: nn.Module,
     ratio: float,
@@ -102,16 +120,7 @@ def prune_model(
     selection: ParamSelection = ParamSelection(),
 ) -> PruneResult:
     """Magnitude-prune ``model`` in place to ``ratio`` and return the masks and sparsity."""
-    check_ratio(ratio)
-    named = prunable_parameters(model, selection)
-    if not named:
-        raise UsageError("the model has no prunable weights; widen the selection with include patterns")
-    if scope == "2:4":
-        check_prune_scope(scope, ratio)
-        masks = {name: two_four_mask(p) for name, p in named}
-    else:
-        order = MagnitudeOrder.of([p for _, p in named], scope)
-        masks = {name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}
+    masks = magnitude_masks(model, ratio, scope, selection)
     apply_masks(model, masks)
     layers = sparsity_table(model, selection)
     return PruneResult(requested=ratio, achieved=overall_ratio(layers), masks=masks, layers=layers)
