@@ -128,7 +128,7 @@ PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the SLQ configs of Zhang et al., NeurIP
 # ``curvature.exact.exact_hessian`` enforces).
 EXACT_TIME_BUDGET_S = 60.0
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
-ADAPTIVE_INITIAL_PROBES = 3  # ... on this many probes (docs/methods.md: why three)
+ADAPTIVE_INITIAL_PROBES = 3  # ... on this many probes, or one on large models (docs/methods.md: why)
 # Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
 # (the runs grow past it when they must; the rules only need its order of magnitude).
 ADAPTIVE_PLANNED_STEPS = 256
@@ -170,6 +170,7 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     ``default`` is exact only when it is known and D of them fit the time budget. ``paper`` is the reference code's fixed 1 × 128 SLQ.
     """
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
+    from prunelimit.theory.uncertainty import initial_runs
 
     if options.method == "exact":
         return SolverChoice("exact", False, dim, 1, "asked for (--method exact)")
@@ -179,7 +180,8 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     if options.iterations is not None or options.runs is not None:
         return SolverChoice("slq-h", False, options.iterations or DEFAULT_ITERATIONS, options.runs or DEFAULT_RUNS,
                             "fixed plan (--iterations/--runs given)")
-    adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS, ADAPTIVE_INITIAL_PROBES,
+    adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS,
+                            initial_runs(dim, options.tolerance, ADAPTIVE_INITIAL_PROBES),
                             f"adaptive SLQ to ±{options.tolerance:g} in ρ*")
     if options.method == "slq":
         return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs, adaptive.reason + " (--method slq)")

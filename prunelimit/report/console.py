@@ -111,7 +111,8 @@ def uncertainty_line(u) -> str:
 
     steps = {"bracket": f"steps ≤ {pt(u.steps)}", "half-steps": f"steps ~{pt(u.steps)} (m/2 vs m)"}.get(
         u.steps_kind, "steps unknown")
-    probes = "probes unknown with 1 probe" if u.probes is None else f"probes {pt(u.probes)} s.e."
+    probes = "probes unknown" if u.probes is None else \
+        f"probes {pt(u.probes)} s.e." + (" bound" if u.probes_kind == "bound" else "")
     data = "" if u.data is None else f", data {pt(u.data)} s.e."
     return f"{pt(u.plus_minus)} ({100 * u.level:.0f} %; {steps}, {probes}{data})"
 

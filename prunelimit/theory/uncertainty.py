@@ -3,9 +3,20 @@
 An SLQ estimate of ρ* differs from the ρ* of the exact spectrum for three reasons, each
 measured on the run itself:
 
-* **probes** — Hutchinson noise: each probe run estimates ``zᵀ f(H) z``, a random
-  sample of ``tr f(H)/D``. Measured by the jackknife over runs (leave one run out, solve
-  ρ* from the rest: Efron & Stein, *Ann. Statist.* 9, 1981), a standard error (1σ).
+* **probes** — Hutchinson noise: each probe run estimates ``zᵀ f(H) z / D``, a random
+  sample of ``tr f(H)/D``. Two figures exist and the tighter is stated:
+
+  - the jackknife over runs (leave one run out, solve ρ* from the rest: Efron & Stein,
+    *Ann. Statist.* 9, 1981), a standard error (1σ) scaled by Student's t;
+  - a bound that needs no second run. F's terms ``f = 2ε/(2ε + |λ|R²)`` lie in [0, 1], so
+    ``A = f(H)`` has ``A² ≼ A``, and a Rademacher probe's ``zᵀAz`` has variance
+    ``2(‖A‖_F² − Σ A_ii²) ≤ 2 tr A`` (Hutchinson, 1990; Avron & Toledo, *J. ACM* 58,
+    2011). Divided by D², and averaged over k runs: ``sd(F̂) ≤ √(2F/(kD))``. At the root
+    F = ρ*, and ρ* moves by at most what F moves (``g(ρ) = F(R(ρ)) − ρ`` falls with slope
+    ≤ −1), so ``sd(ρ̂*) ≤ √(2ρ*/(kD))``, scaled by the normal quantile (a quadratic form
+    in D independent signs is close to normal at the D where this bound is the tighter).
+    On large models it is small from one probe (0.0028 at D = 10⁶), which is why adaptive
+    SLQ there starts with a single run (``initial_runs``).
 * **steps** — quadrature truncation: each run's m-node rule is not its probe's measure
   yet. ``prunelimit.curvature.bracket`` gives per-run Gauss and Gauss–Radau rules whose F
   bound the run's exact F from below and above for every R; the probe-mean bounds give
@@ -17,9 +28,10 @@ measured on the run itself:
   halves of the subsample give ρ*_A and ρ*_B; with sampling variance ∝ 1/n,
   ``sd(ρ*_S) ≈ |ρ*_A − ρ*_B| / 2 · sqrt(1 − n_S/n)`` (finite-population correction).
 
-The stated ``±`` is ``steps + t·stderr`` with ``stderr = sqrt(probes² + data²)`` and
-``t`` the two-sided 95 % Student quantile with ``runs − 1`` degrees of freedom: the
-truncation bound is added whole, the statistical parts at 95 %.
+The stated ``±`` is ``steps + q·stderr`` with ``stderr = sqrt(probes² + data²)`` and
+``q`` the two-sided 95 % quantile: Student's with ``runs − 1`` degrees of freedom for a
+jackknife, the normal one for the bound. The truncation bound is added whole, the
+statistical parts at 95 %.
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from prunelimit.theory.limit import solve_fixed_point
@@ -42,10 +55,11 @@ LEVEL = 0.95  # coverage the stated ± aims at
 class Uncertainty:
     """ρ*'s uncertainty by source, in ratio units (see the module doc).
 
-    ``probes``: jackknife standard error (``None`` with a single run); ``steps``: bound
-    on the quadrature truncation (``steps_kind`` says ``"bracket"`` or ``"half-steps"``,
-    the latter an indication only); ``data``: 1σ of curvature subsampling (``None`` on
-    the full data); ``runs``: probe runs behind ``probes``.
+    ``probes``: Hutchinson noise, 1σ: a jackknife standard error or a bound
+    (``probes_kind`` says ``"jackknife"`` or ``"bound"``; ``None``: unknown); ``steps``:
+    bound on the quadrature truncation (``steps_kind`` says ``"bracket"`` or
+    ``"half-steps"``, the latter an indication only); ``data``: 1σ of curvature
+    subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``.
     """
 
     probes: float | None
@@ -53,6 +67,7 @@ class Uncertainty:
     data: float | None
     runs: int
     steps_kind: str = "bracket"
+    probes_kind: str = "jackknife"
 
     @property
     def level(self) -> float:
@@ -65,13 +80,19 @@ class Uncertainty:
         return math.hypot(self.probes or 0.0, self.data or 0.0)
 
     @property
+    def statistical(self) -> float:
+        """The statistical part of ``plus_minus``: ``stderr`` at ``LEVEL``."""
+        factor = normal_factor() if self.probes_kind == "bound" else coverage_factor(self.runs)
+        return factor * self.stderr
+
+    @property
     def plus_minus(self) -> float:
         """The stated half-width: the truncation bound plus the statistical part at ``LEVEL``."""
-        return (self.steps or 0.0) + coverage_factor(self.runs) * self.stderr
+        return (self.steps or 0.0) + self.statistical
 
     def to_json(self) -> dict:
-        return {"probes": self.probes, "steps": self.steps, "data": self.data, "steps_kind": self.steps_kind,
-                "level": self.level, "plus_minus": self.plus_minus}
+        return {"probes": self.probes, "probes_kind": self.probes_kind, "steps": self.steps, "data": self.data,
+                "steps_kind": self.steps_kind, "level": self.level, "plus_minus": self.plus_minus}
 
 
 EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact")
@@ -83,6 +104,36 @@ def coverage_factor(runs: int) -> float:
     if runs < 2:
         return 0.0  # no standard error to scale
     return float(student_t.ppf(0.5 + LEVEL / 2, runs - 1))
+
+
+def normal_factor() -> float:
+    """Two-sided ``LEVEL`` quantile of the normal distribution (1.96)."""
+    return float(norm.ppf(0.5 + LEVEL / 2))
+
+
+def hutchinson_bound(ratio: float, dim: int, runs: int) -> float:
+    """Upper bound on the 1σ Hutchinson noise of ρ* from ``runs`` Rademacher probes of
+    dimension ``dim``: ``√(2ρ*/(runs·dim))`` (module doc)."""
+    return math.sqrt(2.0 * max(ratio, 0.0) / (runs * dim))
+
+
+def initial_runs(dim: int, tolerance: float, default: int) -> int:
+    """Probe runs for adaptive SLQ's first stage: one where the probe bound at any ρ* ≤ 1
+    already leaves at least half of ``tolerance`` to the truncation part, else ``default``
+    (enough runs for a jackknife)."""
+    return 1 if normal_factor() * hutchinson_bound(1.0, dim, 1) <= tolerance / 2 else default
+
+
+def probe_part(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
+               ratio: float, dim: int, zero_fraction: float = 0.0) -> tuple[float, str]:
+    """Hutchinson noise of ``ratio`` (1σ) and its kind: the jackknife or the bound,
+    whichever gives the smaller half-width at ``LEVEL`` (the bound alone with one run)."""
+    runs = len(weights)
+    bound = hutchinson_bound(ratio, dim, runs)
+    jackknife = jackknife_stderr(profile, curvature, weights, epsilon, zero_fraction)
+    if jackknife is not None and coverage_factor(runs) * jackknife < normal_factor() * bound:
+        return jackknife, "jackknife"
+    return bound, "bound"
 
 
 def jackknife_stderr(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
@@ -122,7 +173,8 @@ def ratio_uncertainty(
 ) -> Uncertainty:
     """The uncertainty of ``ratio``, the ρ* solved from ``quadrature`` (SLQ runs)."""
     curv = curvatures(quadrature.nodes, negative, getattr(quadrature, "signed", True))
-    probes = jackknife_stderr(profile, curv, quadrature.weights, epsilon, zero_fraction)
+    probes, probes_kind = probe_part(profile, curv, quadrature.weights, epsilon, ratio, quadrature.dim,
+                                     zero_fraction)
     bracket = bracket_ratios(profile, quadrature, epsilon, zero_fraction) if negative == "abs" else None
     if bracket is not None:
         steps, kind = max(ratio - bracket[0], bracket[1] - ratio, 0.0), "bracket"
@@ -130,7 +182,8 @@ def ratio_uncertainty(
         steps, kind = abs(ratio - half_ratio), "half-steps"
     else:
         steps, kind = None, "none"
-    return Uncertainty(probes=probes, steps=steps, data=data, runs=quadrature.runs, steps_kind=kind)
+    return Uncertainty(probes=probes, steps=steps, data=data, runs=quadrature.runs, steps_kind=kind,
+                       probes_kind=probes_kind)
 
 
 def split_half_sd(ratio_a: float, ratio_b: float, subsample: int, population: int) -> float:
