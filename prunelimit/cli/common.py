@@ -68,7 +68,7 @@ class _Group(typer.core.TyperGroup):
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
             sys.exit(exc.exit_code)
-        except (typer.Abort, click.exceptions.Abort) as exc:  # Ctrl-C or SIGTERM before a command started
+        except (typer.Abort, click.exceptions.Abort) as exc:  # older typer: a signal it caught itself
             _exit_interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
 
