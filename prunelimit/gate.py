@@ -19,6 +19,7 @@ from typing import Any, Literal, Sequence
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
+from prunelimit.validate import choice
 
 Use = Literal["lower", "predicted", "actual"]
 USES = ("lower", "predicted", "actual")
@@ -110,7 +111,11 @@ def rules_from_options(
     min_ratio: float | None, use: Use, baseline: str | None, max_drop: float | None,
     policy: Sequence[dict[str, Any]] | None = None,
 ) -> list[GateRule]:
-    """Rules from the command-line flags plus a YAML policy's ``rules:`` list."""
+    """Rules from the command-line flags plus a YAML policy's ``rules:`` list.
+
+    ``use`` is an option (an ``OptionError`` naming it); a policy rule's own ``use`` key is
+    checked with the rest of that rule (a ``UsageError`` naming the rule)."""
+    choice("use", use, USES)
     rules: list[GateRule] = []
     if min_ratio is not None:
         rules.append(_checked(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio)))

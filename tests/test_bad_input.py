@@ -428,38 +428,47 @@ def test_debug_lets_the_exception_through(cli, corpus):
     assert result.exit_code != 0 and type(result.exception).__name__ == "InputError"
 
 
-def _interrupt(args: list) -> tuple[int, str]:
-    """Start the CLI, let it import and start computing, send SIGINT; return (exit code, stderr)."""
+def _interrupt(args: list, ready: Path) -> tuple[int, str]:
+    """Start the CLI, wait until it has made ``ready`` (it is then inside the command, past the
+    imports, however slow they are), send SIGINT; return (exit code, stderr)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "prunelimit", *map(str, args)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(5.0)  # imports take ~2 s; an earlier SIGINT is also handled (exit 130), so this is not racy
-    assert proc.poll() is None, proc.communicate()
+    deadline = time.monotonic() + 120
+    while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is not None or not ready.exists():
+        proc.kill()
+        pytest.fail(f"the command never made {ready.name}: {proc.communicate()}")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert out == ""
     return proc.returncode, err
 
 
+IN_COMMAND = "prunelimit: interrupted; no partial output file was left"  # not start-up's bare "interrupted"
+
+
 def test_sigint_during_bounds_exits_130_and_writes_nothing(tmp_path):
-    plot = tmp_path / "b.png"
-    code, err = _interrupt(["bounds", ROOT / "examples/digits-mlp.pt", "--method", "paper",
-                            "--iterations", "10000", "--runs", "1000", "--plot", plot])  # within limits.COUNT_RANGES
+    plot, cache = tmp_path / "out" / "b.png", tmp_path / "cache"
+    plot.parent.mkdir()
+    code, err = _interrupt(["bounds", ROOT / "examples/digits-mlp.pt", "--method", "paper", "--iterations", "10000",
+                            "--runs", "1000", "--plot", plot, "--cache-dir", cache],  # within limits.COUNT_RANGES
+                           ready=cache)  # made once the options are checked, before the inputs load
     assert code == 130, err
-    assert err.startswith("prunelimit: interrupted") and "Traceback" not in err
-    assert list(tmp_path.iterdir()) == []
+    assert err.startswith(IN_COMMAND) and "Traceback" not in err
+    assert list(plot.parent.iterdir()) == []
 
 
 def test_sigint_during_train_exits_130_and_leaves_no_partial_file(tmp_path):
     out = tmp_path / "t.pt"
     code, err = _interrupt(["train", "--model", "mlp:64,256,256,10", "--data", "digits:train",
-                            "--epochs", "10000", "-o", out])
+                            "--epochs", "10000", "-o", out], ready=out)  # saved after the first epoch
     assert code == 130, err
-    assert err.startswith("prunelimit: interrupted") and "Traceback" not in err
-    # train saves a resumable checkpoint after each epoch; whatever is there must be complete
-    for p in tmp_path.iterdir():
-        assert not p.name.startswith("."), f"temporary file {p.name} left behind"
-        assert torch.load(p, weights_only=True)["format"] == "prunelimit/1"
+    assert err.startswith(IN_COMMAND) and "Traceback" not in err
+    # train saves a resumable checkpoint after each epoch; the one there must be complete
+    assert [p.name for p in tmp_path.iterdir()] == ["t.pt"], "a temporary file was left behind"
+    assert torch.load(out, weights_only=True)["format"] == "prunelimit/1"
 
 
 # --------------------------------------------------------------------------- numerical guards

@@ -11,6 +11,7 @@ from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
+from prunelimit.validate import choice
 
 if TYPE_CHECKING:
     from prunelimit.cache import Store
@@ -154,9 +155,8 @@ def prune_outputs(output, formats: tuple[str, ...] = ("prunelimit",)) -> "dict[s
 
     from prunelimit.io.outputs import Output
 
-    unknown = sorted(set(formats) - set(PRUNE_FORMATS))
-    if unknown:
-        raise UsageError(f"--format {unknown[0]!r}: use {', '.join(PRUNE_FORMATS)}")
+    for name in formats:
+        choice("formats", name, PRUNE_FORMATS)
     output = Path(output)
     planned = {}
     for name in formats:

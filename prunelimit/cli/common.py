@@ -43,7 +43,16 @@ _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.Cl
 
 
 class _Group(typer.core.TyperGroup):
-    """Click's own parse errors (bad ``--iterations many``, unknown flags) as exit 2 and one line."""
+    """Click's own parse errors (bad ``--iterations many``, unknown flags) as exit 2 and one line;
+    a signal while the options are parsed, or between a command's checks, exits as documented."""
+
+    def make_context(self, *args, **kwargs):
+        with _signal_exits():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context):
+        with _signal_exits():
+            return super().invoke(ctx)
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
@@ -59,7 +68,7 @@ class _Group(typer.core.TyperGroup):
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
             sys.exit(exc.exit_code)
-        except (typer.Abort, click.exceptions.Abort) as exc:  # Ctrl-C or SIGTERM before a command started
+        except (typer.Abort, click.exceptions.Abort) as exc:  # older typer: a signal it caught itself
             _exit_interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -182,6 +191,16 @@ def _exit_interrupted(exc: BaseException | None) -> None:
     """Exit for a signal outside a command's ``handled`` block (start-up, shutdown)."""
     typer.echo(f"prunelimit: {_stopped(exc)}", err=True)
     sys.exit(_interrupt_code(exc))
+
+
+@contextlib.contextmanager
+def _signal_exits() -> Iterator[None]:
+    """A signal outside a command's ``handled`` block, while typer runs: typer would turn it into
+    a silent exit 130, SIGTERM too; exit with the message and the signal's own code instead."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        _exit_interrupted(exc)
 
 
 def _inputs_of(o: SimpleNamespace, *more) -> list:

@@ -46,10 +46,11 @@ from prunelimit.errors import InputError, NumericalError, UsageError
 
 ENGINES = ("auto", "cached", "revrev")
 CHUNKINGS = ("auto", "batches")
-# Graph bytes per chunk on a CPU. Measured as in docs/benchmarks.md §1: a 266k-parameter MLP's HVP
-# (~2 kB of graph a sample) is 10–20 % faster with 2048-sample chunks than with 256; a
-# LeNet with BatchNorm was ~1.5× slower at 2048 than near 128, once its graph outgrew the
-# cache. 16 MB picks all 2,048 samples and ~235 (~70 kB a sample) for them.
+# Graph bytes per chunk on a CPU: bigger chunks mean fewer backward calls, until a chunk's
+# graph outgrows the cache and every pass over it slows down. 16 MB keeps the MLP of
+# docs/benchmarks.md §1 (~2 kB of graph a sample) in one chunk of 2,048 samples (11.8 ms an
+# HVP there, against 15.6 ms in the user's 8 batches of 256: its "chunks auto" and "chunks =
+# batches" rows, 2 threads) and gives its LeNet with BatchNorm (~70 kB a sample) chunks of ~235.
 CPU_CHUNK_BYTES = 16 * 2**20
 _CHUNK_RTOL = 1e-5  # chunked vs batch-weighted mean loss: summation order only (float32)
 
@@ -155,7 +156,8 @@ class HessianOperator:
     def lockstep(self) -> int:
         """Products per ``matmat`` call this operator serves best: the ``probes`` it was
         built for under ``revrev`` (one rebuild of each chunk's graph serves them all), 1
-        under ``cached`` (a batched backward over a kept graph was slower per product)."""
+        under ``cached`` (a batched backward over a kept graph was slower per product:
+        docs/benchmarks.md §1, the ``matmat`` rows)."""
         return self._probes if self.engine == "revrev" else 1
 
     def gradient(self) -> Tensor:
@@ -237,9 +239,9 @@ class HessianOperator:
         if isinstance(chunking, int):
             return chunking
         # On an accelerator the budget is shared by one chunk's graph and the second
-        # backward's temporaries, about one graph's worth a probe (the HVP's peak is about
-        # twice the gradient's, anchors §5.1; a batched product's peak grew by 0.7-1.07x
-        # the graph per extra probe on a LeNet, benchmarks/bench_lockstep.py).
+        # backward's temporaries, about one graph's worth a probe (a batched product's peak
+        # grew by 0.70-1.07 chunk graphs per extra probe on a LeNet: docs/benchmarks.md,
+        # "Lockstep SLQ on the recomputing engine").
         target = CPU_CHUNK_BYTES if self.device.type == "cpu" else budget_mb * 2**20 / (1 + self._probes)
         return max(1, int(target // max(self._bytes_per_sample, 1.0)))
 
@@ -292,9 +294,9 @@ class HessianOperator:
     def _weighted_gradient(self, create_graph: bool) -> list[Tensor]:
         # One summed gradient over all chunks: one backward call per HVP traverses every
         # chunk's kept graph, with no per-chunk Python loop. Each chunk's graph is built by
-        # its own backward, so the second backward walks the chunks one after another
-        # (one backward of the summed loss interleaves them: a LeNet HVP 1.35× → 1.63× a
-        # gradient pass, out of cache).
+        # its own backward, so the second backward walks the chunks one after another (one
+        # backward of the summed loss would interleave them, working on every chunk's graph at
+        # once instead of one: slower as soon as the graphs together outgrow the cache).
         total = [torch.zeros_like(p) for p in self.params]
         for w, batch in zip(self._weights, self._chunks):
             for i, g in enumerate(self._batch_gradient(batch, create_graph)):

@@ -19,7 +19,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
+from prunelimit.validate import choice
 
 PATTERNS = ("csr", "2:4")
 WARMUP = 3
@@ -85,12 +86,12 @@ class SparseLinear(nn.Module):
 
 
 def check_pattern(pattern: str, device: torch.device) -> None:
-    """Refuse an unknown pattern, and 2:4 off a CUDA GPU (torch has no such kernel there)."""
-    if pattern not in PATTERNS:
-        raise UsageError(f"--pattern {pattern!r}: use {' or '.join(PATTERNS)}")
+    """Refuse an unknown pattern, and 2:4 off a CUDA GPU (torch has no such kernel there):
+    an ``OptionError`` naming ``pattern``, the value to change."""
+    choice("pattern", pattern, PATTERNS)
     if pattern == "2:4" and device.type != "cuda":
-        raise UsageError(f"--pattern 2:4 needs a CUDA GPU (torch's semi-structured kernels run only there), "
-                         f"and the device is {device.type}; use --pattern csr")
+        raise OptionError("pattern", "{0} 2:4 needs a CUDA GPU (torch's semi-structured kernels run only there), "
+                                     f"and the device is {device.type}; use {{0}} csr")
 
 
 def is_two_four(weight: Tensor) -> bool:

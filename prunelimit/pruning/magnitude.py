@@ -20,6 +20,7 @@ from prunelimit.errors import UsageError
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import LayerSparsity, Masks, apply_masks, overall_ratio, sparsity_table
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
+from prunelimit.validate import choice
 
 Scope = Literal["global", "layer", "2:4"]
 PRUNE_SCOPES = (*SCOPES, "2:4")  # the prediction follows SCOPES; 2:4 is a fixed pattern, not a path
@@ -49,8 +50,7 @@ class MagnitudeOrder:
 
     @classmethod
     def of(cls, tensors: Sequence[Tensor], scope: Scope = "global") -> "MagnitudeOrder":
-        if scope not in SCOPES:
-            raise UsageError(f"pruning scope must be one of {SCOPES}, got {scope!r}")
+        choice("scope", scope, SCOPES)
         return cls(scope, path_profile(tensors, scope))
 
     def keep_masks(self, ratio: float) -> list[Tensor]:
@@ -68,9 +68,10 @@ def check_ratio(ratio: float) -> float:
 
 
 def check_prune_scope(scope: str, ratio: str | float) -> None:
-    """Refuse an unknown scope, and 2:4 with any ratio but 0.5 (it removes exactly half)."""
-    if scope not in PRUNE_SCOPES:
-        raise UsageError(f"--scope {scope!r}: use {', '.join(PRUNE_SCOPES)}")
+    """Refuse an unknown scope (an ``OptionError`` naming ``scope``), and 2:4 with any ratio
+    but 0.5 (it removes exactly half; a ``UsageError``, since it is the pair of values that
+    does not fit, and it names both flags)."""
+    choice("scope", scope, PRUNE_SCOPES)
     if scope == "2:4":
         try:
             half = float(ratio) == 1 - KEEP / GROUP
@@ -106,8 +107,8 @@ def magnitude_masks(
     named = prunable_parameters(model, selection)
     if not named:
         raise UsageError("the model has no prunable weights; widen the selection with include patterns")
+    check_prune_scope(scope, ratio)
     if scope == "2:4":
-        check_prune_scope(scope, ratio)
         return {name: two_four_mask(p) for name, p in named}
     order = MagnitudeOrder.of([p for _, p in named], scope)
     return {name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.export.bench import is_two_four
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.magnitude import check_prune_scope, prune_model, two_four_mask
@@ -43,5 +43,5 @@ def test_two_four_needs_ratio_one_half(ratio):
     with pytest.raises(UsageError, match="--ratio 0.5"):
         check_prune_scope("2:4", ratio)
     check_prune_scope("2:4", "0.5")
-    with pytest.raises(UsageError, match="--scope 'row'"):
+    with pytest.raises(OptionError, match="^scope 'row': use global, layer, 2:4$"):
         check_prune_scope("row", "0.5")
