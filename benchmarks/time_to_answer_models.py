@@ -1,6 +1,6 @@
 """Model zoo and reference ρ* of the time-to-answer benchmark (bench_time_to_answer.py).
 
-Four real-data classifiers, trained here with prunelimit's own LOMP training (so each
+Five real-data classifiers, trained here with prunelimit's own LOMP training (so each
 file records its model and data specs), and for each a reference ρ* that any faster
 estimator is judged against:
 
@@ -14,6 +14,8 @@ estimator is judged against:
 * ``mnist1d-mlp``: MLP 40-200-200-10 (50,410 parameters) on mnist1d (1,600 training
   samples generated offline by the ``mnist1d`` package), plain SGD (no l1).
 * ``digits-mlp-wide``: MLP 64-300-300-10 (112,810 parameters) on the digits, LOMP λ = 2e-3.
+* ``digits-mlp-xl``: MLP 64-700-700-10 (543,210 parameters), same data and training: past
+  the size (D ≥ 307,000 at tolerance 0.01) where adaptive SLQ starts from one probe.
 
 SLQ references run ``PROBES`` Rademacher probes × ``STEPS`` Lanczos steps on float64
 full-data HVPs with a float64 basis and full reorthogonalisation. The raw tridiagonals
@@ -26,7 +28,7 @@ Run from the repository root, one step at a time (each is deterministic: seeded,
 torch thread):
 
     python benchmarks/time_to_answer_models.py data          # mnist1d tensors (offline)
-    python benchmarks/time_to_answer_models.py train         # the four checkpoints
+    python benchmarks/time_to_answer_models.py train         # the five checkpoints
     python benchmarks/time_to_answer_models.py reference digits-cnn-small
     python benchmarks/time_to_answer_models.py reference mnist1d-mlp [--probes 24 --steps 400]
     python benchmarks/time_to_answer_models.py arms          # old default and paper, via the CLI
@@ -106,6 +108,10 @@ MODELS = {
         ),
         ModelCase(
             "digits-mlp-wide", "mlp:64,300,300,10", "digits:train", "digits:test",
+            LompConfig(epochs=60, lr=0.05, l1=2e-3, schedule="cosine", batch_size=64, seed=0), "slq",
+        ),
+        ModelCase(
+            "digits-mlp-xl", "mlp:64,700,700,10", "digits:train", "digits:test",
             LompConfig(epochs=60, lr=0.05, l1=2e-3, schedule="cosine", batch_size=64, seed=0), "slq",
         ),
     )
@@ -349,15 +355,41 @@ def quadrature(ref: dict, steps: int | None = None, probes: list[int] | None = N
     if ref["kind"] == "exact":
         eig = ref["eigenvalues"]
         return eig[None, :], np.full((1, len(eig)), 1.0 / len(eig))
-    rows = range(int(ref["probes_done"])) if probes is None else probes
-    m = ref["alpha"].shape[1] if steps is None else steps
-    nodes, weights = np.zeros((len(rows), m)), np.zeros((len(rows), m))
-    for i, r in enumerate(rows):
-        a = ref["alpha"][r, :m]
-        k = int(np.sum(~np.isnan(a)))  # a breakdown leaves a shorter run
-        theta, tau = ritz(a[:k], ref["beta"][r, : k - 1])
-        nodes[i, :k], weights[i, :k] = theta, tau
+    return _padded([ritz(*_tridiagonal(ref, r, steps)) for r in
+                    (range(int(ref["probes_done"])) if probes is None else probes)])
+
+
+def _tridiagonal(ref: dict, run: int, steps: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(α, β)`` of saved run ``run`` after ``steps`` steps (all when ``None``); a run
+    that broke down or was saved shorter has NaN past its end."""
+    a = ref["alpha"][run, : ref["alpha"].shape[1] if steps is None else steps]
+    k = int(np.sum(~np.isnan(a)))
+    return a[:k], ref["beta"][run, : k - 1]
+
+
+def _padded(rules: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(n) for n, _ in rules)
+    nodes, weights = np.zeros((len(rules), width)), np.zeros((len(rules), width))
+    for i, (n, w) in enumerate(rules):
+        nodes[i, : len(n)], weights[i, : len(w)] = n, w
     return nodes, weights
+
+
+def reference_bracket(ref: dict, steps: int | None = None) -> tuple[float, float]:
+    """``(ρ_lo, ρ_hi)`` holding the probes' exact ρ*, from each saved run's Gauss and
+    Gauss–Radau rules in λ² (``prunelimit.curvature.bracket``): what certifies an SLQ
+    reference's truncation, independently of how ρ* moved with the steps."""
+    from prunelimit.curvature.bracket import abs_bracket
+    from prunelimit.theory.limit import predict_limit
+
+    if ref["kind"] == "exact":
+        ratio = reference_ratio(ref)
+        return ratio, ratio
+    runs = [abs_bracket(*_tridiagonal(ref, r, steps)) for r in range(int(ref["probes_done"]))]
+    lower, upper = [run.lower for run in runs], [run.upper for run in runs]
+    profile, dim, epsilon = profile_of(ref), int(ref["dim"]), float(ref["epsilon"])
+    return tuple(predict_limit(profile, *_padded(side), dim, epsilon, bound_mode="none").ratio
+                 for side in (lower, upper))
 
 
 def reference_ratio(ref: dict, steps: int | None = None, probes: list[int] | None = None) -> float:
@@ -392,6 +424,8 @@ def subset_errors(ref: dict, reference: float) -> dict:
 
 
 def summary(names: list[str]) -> list[dict]:
+    from prunelimit.theory.uncertainty import hutchinson_bound
+
     rows = []
     for name in names:
         case = MODELS[name]
@@ -403,9 +437,12 @@ def summary(names: list[str]) -> list[dict]:
                "ratio": reference_ratio(ref)}
         if row["kind"] == "slq":
             row["probes"] = int(ref["probes_done"])
-            steps = [m for m in CONVERGENCE_STEPS if m <= ref["alpha"].shape[1]]
+            steps = [m for m in CONVERGENCE_STEPS if m <= ref["alpha"].shape[1]] + [ref["alpha"].shape[1]]
+            steps = sorted(set(steps))
             row["ratio_at_steps"] = {m: reference_ratio(ref, m) for m in steps}
             row["jackknife_stderr"] = {m: jackknife_stderr(ref, m) for m in steps}
+            row["bracket"] = reference_bracket(ref)
+            row["probe_bound"] = hutchinson_bound(row["ratio"], row["dim"], row["probes"])
             row["subsets"] = subset_errors(ref, row["ratio"])
         rows.append(row)
     return rows
