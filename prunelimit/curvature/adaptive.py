@@ -13,13 +13,20 @@ then buys the cheaper remedy for the larger part:
   ``MIN_GROWTH`` and 2× the current steps). Truncation errors of Gauss-type rules fall at
   least as fast as a power law in the steps, so the prediction errs towards more steps,
   and it saves up to half of a doubling's products where the tolerance is just missed;
-* probes: as many new runs as there are, seeded in order, brought to the current steps.
+* probes: as many new runs as there are, seeded in order, brought to the current steps;
+* focus: when the power law predicts that the budget left cannot bring every run to the
+  tolerance, and that the first run carried alone through all of that budget ends with a
+  smaller ± (its truncation part there plus ``statistical_alone``, the probe part one run
+  has), the other runs stop and the first continues alone. Truncation-bound models where
+  one probe's noise is small (large D) get a several-fold smaller ± for the same products;
+  the dropped runs' products stay counted.
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
 budget (``"max-hvps"``), the time budget, predicted from the seconds per product so far
-(``"time-budget"``), or nothing left to refine (``"converged"``: every run exact).
+(``"time-budget"``), or nothing left to refine (``"converged"``: every run, or the focused one, exact).
 Runs are drawn and grouped as ``curvature.slq.slq`` does, so the result equals a fixed
-plan of the final probes and steps, to the operator's rounding.
+plan of the final probes and steps (after a focus: of the first probe alone), to the
+operator's rounding.
 """
 
 from __future__ import annotations
@@ -44,12 +51,15 @@ TARGET_SHARE = 0.9  # ... and aims the truncation part at this share of what the
 @dataclass(frozen=True)
 class Assessment:
     """An estimate after a stage and its uncertainty: ``plus_minus`` in total, of which
-    ``steps`` is the truncation part and ``statistical`` the probe part."""
+    ``steps`` is the truncation part and ``statistical`` the probe part;
+    ``statistical_alone``: the probe part were the first run kept alone (∞: unknown, never
+    focus)."""
 
     estimate: float
     plus_minus: float
     steps: float
     statistical: float
+    statistical_alone: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -130,18 +140,20 @@ def adaptive_slq(
     spent = 0
     trail: list[Stage] = []
     truncation: list[tuple[int, float]] = []  # (steps, truncation part) after each steps stage
+    kept: int | None = None  # 1 after a focus: only the first run goes on and counts
     text = "first stage"
     while True:
         new_groups = _new_groups(op, add_runs, steps, plan.lockstep, generator, storage_dtype)
-        going = [g for g in groups if min(g.steps) < steps and not all(g.broken_down)] + new_groups
-        planned = spent + _stage_cost(groups, new_groups, steps)
+        going = [g for g in groups[: 1 if kept else None] if min(g.steps) < steps and not all(g.broken_down)]
+        going += new_groups
+        planned = spent + _stage_cost(groups, new_groups, steps, kept)
         for group in going:
             base = spent
             callback = None if progress is None else (lambda n, base=base: progress(base + n, planned, text))
-            spent += group.extend(steps, callback)
+            spent += group.extend(steps, callback, runs=kept)
         groups += new_groups
-        results = [r for g in groups for r in g.results()]
-        broken = [b for g in groups for b in g.broken_down]
+        results = [r for g in groups for r in g.results()][:kept]
+        broken = [b for g in groups for b in g.broken_down][:kept]
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
         elapsed = clock() - start
@@ -154,17 +166,21 @@ def adaptive_slq(
         if verdict.plus_minus <= plan.tolerance:
             return AdaptiveResult(quad, "tolerance", trail)
         exhausted = steps >= dim or all(broken)
-        if exhausted and verdict.statistical <= 0.0:
+        if exhausted and (verdict.statistical <= 0.0 or kept):
             return AdaptiveResult(quad, "converged", trail)
         active = sum(not b for b in broken)
-        grow_steps = not exhausted and verdict.steps >= verdict.statistical
+        # a focused run has no other remedy than steps: new probes would not count
+        grow_steps = not exhausted and (kept or verdict.steps >= verdict.statistical)
         left = plan.max_products - spent
         if plan.time_budget is not None:
             per_product = elapsed / max(spent, 1)
             left = min(left, int((plan.time_budget - elapsed) / per_product) if per_product > 0 else left)
         if grow_steps:
             add_runs = 0
-            wanted = predicted_steps(truncation, plan.tolerance - verdict.statistical)
+            if active > 1 and not broken[0] and focus_pays(truncation, verdict, plan.tolerance, left, active, dim):
+                kept, active = 1, 1
+            statistical = verdict.statistical_alone if kept else verdict.statistical
+            wanted = predicted_steps(truncation, plan.tolerance - statistical)
             new_steps = min(wanted, dim, steps + left // max(active, 1))
             if new_steps <= steps:
                 return AdaptiveResult(quad, _limit(plan, left, spent), trail)
@@ -181,14 +197,41 @@ def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:
     without two shrinking points, and always within [``MIN_GROWTH``, 2] times them."""
     steps = history[-1][0]
     low, high = math.ceil(MIN_GROWTH * steps), 2 * steps
-    if len(history) < 2 or allowed <= 0:
+    rate = _rate(history)
+    if rate is None or allowed <= 0:
         return high
-    (m1, e1), (m2, e2) = history[-2], history[-1]
-    if not (m2 > m1 and 0 < e2 < e1):
-        return high
-    rate = math.log(e1 / e2) / math.log(m2 / m1)
+    m2, e2 = history[-1]
     wanted = m2 * (e2 / (TARGET_SHARE * allowed)) ** (1 / rate)
     return int(min(high, max(low, math.ceil(wanted))))
+
+
+def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance: float, left: int, runs: int,
+               dim: int) -> bool:
+    """Whether to carry the first run alone (module doc): with ``left`` products, the power
+    law through the last two ``(steps, truncation)`` points predicts that ``runs`` runs end
+    above ``tolerance`` and one run alone ends with a smaller ±. ``False`` without two
+    shrinking points."""
+    rate = _rate(history)
+    if rate is None:
+        return False
+    steps, last = history[-1]
+
+    def truncation_at(m: float) -> float:
+        return last * (min(m, dim) / steps) ** -rate
+
+    together = truncation_at(steps + left / runs) + verdict.statistical
+    alone = truncation_at(steps + left) + verdict.statistical_alone
+    return together > tolerance and alone < together
+
+
+def _rate(history: list[tuple[int, float]]) -> float | None:
+    """Exponent of the power law through the last two points, if they shrink."""
+    if len(history) < 2:
+        return None
+    (m1, e1), (m2, e2) = history[-2], history[-1]
+    if not (m2 > m1 and 0 < e2 < e1):
+        return None
+    return math.log(e1 / e2) / math.log(m2 / m1)
 
 
 def _limit(plan: AdaptivePlan, left: int, spent: int) -> str:
@@ -207,8 +250,10 @@ def _new_groups(op: CurvatureOperator, runs: int, steps: int, lockstep: int, gen
     return groups
 
 
-def _stage_cost(groups: list[LanczosRuns], new_groups: list[LanczosRuns], steps: int) -> int:
-    """Products the coming stage will spend (runs that break down spend fewer)."""
-    grown = sum(steps - s for g in groups for s, b in zip(g.steps, g.broken_down) if not b and s < steps)
+def _stage_cost(groups: list[LanczosRuns], new_groups: list[LanczosRuns], steps: int, kept: int | None) -> int:
+    """Products the coming stage will spend on the first ``kept`` runs (all: ``None``;
+    runs that break down spend fewer)."""
+    runs = [(s, b) for g in groups for s, b in zip(g.steps, g.broken_down)][:kept]
+    grown = sum(steps - s for s, b in runs if not b and s < steps)
     return grown + steps * sum(len(g.steps) for g in new_groups)
 

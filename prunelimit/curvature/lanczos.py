@@ -163,12 +163,13 @@ class LanczosRuns:
         """Whether each run ended by breakdown (its quadrature is then exact)."""
         return [r.finished for r in self._runs]
 
-    def extend(self, iterations: int, callback: StepCallback | None = None) -> int:
-        """Advance every run that has not broken down to ``min(iterations, dim)`` steps;
-        returns the operator products spent (``callback(products)`` after each step)."""
+    def extend(self, iterations: int, callback: StepCallback | None = None, runs: int | None = None) -> int:
+        """Advance every run (the first ``runs`` only, if given) that has not broken down to
+        ``min(iterations, dim)`` steps; returns the operator products spent
+        (``callback(products)`` after each step)."""
         target = min(iterations, self.dim)
         products = 0
-        going = [r for r in self._runs if not r.finished and len(r.alpha) < target]
+        going = [r for r in self._runs[:runs] if not r.finished and len(r.alpha) < target]
         for run in going:
             run.reserve(target)
         while going:

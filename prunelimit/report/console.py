@@ -126,7 +126,11 @@ def solver_line(s) -> None:
     samples = s.curvature_data
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"
-    plan = "" if s.solver == "exact" else f" · {s.runs} probes × {s.iterations} steps" + (f", {stop}" if stop else "")
+    started = max((stage.runs for stage in s.trail), default=s.runs)
+    alone = f" (the first of {started} carried on alone: the budget could not serve them all)" \
+        if started > s.runs else ""
+    probes = "1 probe" if s.runs == 1 else f"{s.runs} probes"
+    plan = "" if s.solver == "exact" else f" · {probes} × {s.iterations} steps{alone}" + (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
     timed = "" if predicted is None else f" (D × t_HVP ≈ {predicted:.3g} s)"
     stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")

@@ -1,5 +1,6 @@
 """Predicted step growth of adaptive SLQ (``curvature.adaptive.predicted_steps``): a
-truncation part that falls as a power law is met in one extension, not a doubling."""
+truncation part that falls as a power law is met in one extension, not a doubling; and
+its focus on the first run (``focus_pays``) when the budget cannot serve every run."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from prunelimit.curvature.adaptive import MIN_GROWTH, TARGET_SHARE, AdaptivePlan, Assessment, adaptive_slq, \
-    predicted_steps
+from prunelimit.curvature.adaptive import (
+    MIN_GROWTH,
+    TARGET_SHARE,
+    AdaptivePlan,
+    Assessment,
+    adaptive_slq,
+    focus_pays,
+    predicted_steps,
+)
 from prunelimit.curvature.operator import DenseOperator
 from prunelimit.curvature.slq import slq
 
@@ -55,3 +63,51 @@ def test_predicted_steps(history, allowed, expected) -> None:
     assert predicted_steps(history, allowed) == expected
     assert MIN_GROWTH * history[-1][0] <= predicted_steps(history, allowed) <= 2 * history[-1][0]
     assert TARGET_SHARE < 1
+
+
+def _slow_law(alone: float, probes: float = 0.001):
+    """Truncation ``0.1·(16/m)^0.5`` (a slow power law: the budget cannot meet 0.01), a
+    small probe part with every run and ``alone`` with the first run only."""
+    def assess(quad) -> Assessment:
+        steps = int((quad.weights > 0).sum(axis=1).max())
+        trunc = 0.1 * (16 / steps) ** 0.5
+        statistical = alone if quad.runs == 1 else probes
+        return Assessment(0.5, trunc + statistical, trunc, statistical, alone)
+
+    return assess
+
+
+def test_a_budget_that_cannot_serve_every_run_goes_to_the_first_alone() -> None:
+    """4 × 8 → 4 × 16 (64 products), then 136 left: four runs would reach 50 steps, ± ≈
+    0.058; the first alone reaches D = 120, ± ≈ 0.041: it goes on alone, and the result is
+    the fixed plan of that one probe."""
+    op = _operator()
+    plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=4, lockstep=2)
+    result = adaptive_slq(op, plan, _slow_law(alone=0.004), seed=5)
+    assert [s.runs for s in result.trail][:2] == [4, 4] and {s.runs for s in result.trail[2:]} == {1}
+    assert result.quadrature.runs == 1 and result.trail[-1].products <= 200
+    fixed = slq(op, result.steps, 1, 5, "h")
+    np.testing.assert_allclose(result.quadrature.nodes, fixed.nodes, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(result.quadrature.weights, fixed.weights, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("alone", [float("inf"), 0.05])
+def test_no_focus_when_one_run_would_end_worse(alone) -> None:
+    """Unknown (∞) or large probe noise of one run: every run goes on."""
+    op = _operator()
+    plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=4, lockstep=2)
+    result = adaptive_slq(op, plan, _slow_law(alone=alone), seed=5)
+    assert {s.runs for s in result.trail} == {4} and result.stopped_by == "max-hvps"
+
+
+@pytest.mark.parametrize("history, left, runs, expected", [
+    ([(16, 0.1)], 1_000, 3, False),                    # one point: no rate
+    ([(8, 0.1), (16, 0.1)], 1_000, 3, False),          # not shrinking
+    # rate 1: together 0.1·16/(16 + 333) + 0.001 = 0.0056 ≤ 0.01: the tolerance is in reach
+    ([(8, 0.2), (16, 0.1)], 1_000, 3, False),
+    # rate 0.5: together 0.1·(16/349)^0.5 + 0.001 = 0.0224; alone 0.1·(16/1016)^0.5 + 0.004 = 0.0165
+    ([(8, 0.1 * 2**0.5), (16, 0.1)], 1_000, 3, True),
+])
+def test_focus_pays(history, left, runs, expected) -> None:
+    verdict = Assessment(0.5, 0.101, 0.1, 0.001, 0.004)
+    assert focus_pays(history, verdict, 0.01, left, runs, dim=10**6) is expected
