@@ -8,14 +8,15 @@ the CLI on one torch thread, side by side in one run:
 * ``paper``: the reference code's 1 probe × 128 steps (``--method paper``);
 * ``new-default``: ``prunelimit bounds`` with every default (``--no-cache``).
 
-and sets each ρ* beside the model's reference (the exact float64 spectrum, or a 24 × 400
-float64 SLQ whose tridiagonals ``time_to_answer_models.py reference`` saved). It prints,
+and sets each ρ* beside the model's reference (the exact float64 spectrum, or a long
+float64 SLQ whose tridiagonals ``time_to_answer_models.py reference`` saved, with the
+bracket that certifies it). It prints,
 per model and arm: HVPs, HVP passes (products × the share of the data they run over),
 wall time, ρ*, its stated ±, |ρ* − reference|, whether the ± covers the reference, and
 the old default's HVPs over this arm's.
 
     python benchmarks/time_to_answer_models.py data && python benchmarks/time_to_answer_models.py train
-    python benchmarks/time_to_answer_models.py reference      # once; slow (float64, 24 × 400)
+    python benchmarks/time_to_answer_models.py reference      # once; slow (float64)
     python benchmarks/bench_time_to_answer.py [NAMES ...] [--arms new-default,paper,old-default]
 """
 
@@ -31,8 +32,8 @@ import time_to_answer_models as zoo
 def reference(case) -> dict:
     """The reference ρ* and, for an exact one, its cost (the old default's for D ≤ 10,000)."""
     ref = zoo.load_reference(case.reference_file)
-    return {"ratio": zoo.reference_ratio(ref), "kind": str(ref["kind"]), "dim": int(ref["dim"]),
-            "hvps": int(ref["hvps"]), "seconds": float(ref["seconds"])}
+    return {"ratio": zoo.reference_ratio(ref), "bracket": zoo.reference_bracket(ref), "kind": str(ref["kind"]),
+            "dim": int(ref["dim"]), "hvps": int(ref["hvps"]), "seconds": float(ref["seconds"])}
 
 
 def row(case, arm: str, ref: dict) -> dict:

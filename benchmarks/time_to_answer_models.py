@@ -17,8 +17,11 @@ estimator is judged against:
 * ``digits-mlp-xl``: MLP 64-700-700-10 (543,210 parameters), same data and training: past
   the size (D ≥ 307,000 at tolerance 0.01) where adaptive SLQ starts from one probe.
 
-SLQ references run ``PROBES`` Rademacher probes × ``STEPS`` Lanczos steps on float64
-full-data HVPs with a float64 basis and full reorthogonalisation. The raw tridiagonals
+SLQ references run each model's ``probes`` Rademacher probes × ``steps`` Lanczos steps on
+float64 full-data HVPs with a float64 basis and full reorthogonalisation, enough for the
+Gauss/Gauss–Radau bracket of the saved runs (``reference_bracket``, in ``summary``) to
+certify the reference's truncation: mnist1d-mlp, whose ρ* was still moving by ±0.05 at
+400 steps, needs 3,000. The raw tridiagonals
 (α, β per probe), the probe seed, the per-batch losses (ε), the prunable weights (the
 magnitude profile), D and N go to ``benchmarks/.cache/NAME-reference.npz``, rewritten
 after every group of probes, so any estimator can be applied later without new HVPs
@@ -30,7 +33,7 @@ torch thread):
     python benchmarks/time_to_answer_models.py data          # mnist1d tensors (offline)
     python benchmarks/time_to_answer_models.py train         # the five checkpoints
     python benchmarks/time_to_answer_models.py reference digits-cnn-small
-    python benchmarks/time_to_answer_models.py reference mnist1d-mlp [--probes 24 --steps 400]
+    python benchmarks/time_to_answer_models.py reference mnist1d-mlp   # 4 × 3,000: ~40 min
     python benchmarks/time_to_answer_models.py arms          # old default and paper, via the CLI
     python benchmarks/time_to_answer_models.py exact-estimate digits-cnn   # projected exact cost
     python benchmarks/time_to_answer_models.py summary       # ρ*(m), jackknife s.e., cost
@@ -56,9 +59,9 @@ from prunelimit.pruning.lomp import LompConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = Path("benchmarks/.cache")  # relative: the data specs recorded in the checkpoints use it
-PROBES, STEPS, SEED = 24, 400, 0
+SEED = 0
 CONVERGENCE_STEPS = (100, 200, 300, 400)
-GROUP = 4  # probes whose Lanczos bases (float64, STEPS × D each) are held at once
+GROUP = 4  # probes whose Lanczos bases (float64, steps × D each) are held at once
 BATCH_SIZE = 128  # the analysis batches of `prunelimit bounds` (its default), which set ε
 # 1,600 train / 400 test (the package's default is 5,000): float64 HVPs over more samples
 # did not fit the reference's time budget on a shared 2-core machine.
@@ -75,6 +78,8 @@ class ModelCase:
     eval_data: str
     config: LompConfig
     reference: str  # "exact" or "slq"
+    probes: int = 8  # an SLQ reference's plan
+    steps: int = 400
 
     @property
     def checkpoint(self) -> Path:
@@ -104,7 +109,7 @@ MODELS = {
         ),
         ModelCase(
             "mnist1d-mlp", "mlp:40,200,200,10", _mnist1d("train"), _mnist1d("test"),
-            LompConfig(epochs=60, lr=0.05, l1=0.0, schedule="cosine", batch_size=64, seed=0), "slq",
+            LompConfig(epochs=60, lr=0.05, l1=0.0, schedule="cosine", batch_size=64, seed=0), "slq", 4, 3_000,
         ),
         ModelCase(
             "digits-mlp-wide", "mlp:64,300,300,10", "digits:train", "digits:test",
@@ -112,7 +117,7 @@ MODELS = {
         ),
         ModelCase(
             "digits-mlp-xl", "mlp:64,700,700,10", "digits:train", "digits:test",
-            LompConfig(epochs=60, lr=0.05, l1=2e-3, schedule="cosine", batch_size=64, seed=0), "slq",
+            LompConfig(epochs=60, lr=0.05, l1=2e-3, schedule="cosine", batch_size=64, seed=0), "slq", 4,
         ),
     )
 }
@@ -452,8 +457,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("data", "train", "reference", "arms", "exact-estimate", "summary"))
     parser.add_argument("names", nargs="*", help=f"models (default all): {', '.join(MODELS)}")
-    parser.add_argument("--probes", type=int, default=PROBES)
-    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--probes", type=int, help="an SLQ reference's probes (default: the model's)")
+    parser.add_argument("--steps", type=int, help="an SLQ reference's steps (default: the model's)")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="keep the probes an earlier run saved")
@@ -473,7 +478,7 @@ def main() -> None:
         for name in names:
             case = MODELS[name]
             out = exact_reference(case) if case.reference == "exact" else slq_reference(
-                case, args.probes, args.steps, args.seed, args.resume)
+                case, args.probes or case.probes, args.steps or case.steps, args.seed, args.resume)
             print(json.dumps(out, default=float), flush=True)
     elif args.step == "arms":
         for name in names:
