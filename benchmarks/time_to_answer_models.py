@@ -15,7 +15,7 @@ estimator is judged against:
   samples generated offline by the ``mnist1d`` package), plain SGD (no l1).
 * ``digits-mlp-wide``: MLP 64-300-300-10 (112,810 parameters) on the digits, LOMP λ = 2e-3.
 * ``digits-mlp-xl``: MLP 64-700-700-10 (543,210 parameters), same data and training: past
-  the size (D ≥ 307,000 at tolerance 0.01) where adaptive SLQ starts from one probe.
+  the size (D ≥ 153,700 at tolerance 0.01) where adaptive SLQ starts from one probe.
 
 SLQ references run each model's ``probes`` Rademacher probes × ``steps`` Lanczos steps on
 float64 full-data HVPs with a float64 basis and full reorthogonalisation, enough for the

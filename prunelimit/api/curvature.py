@@ -370,7 +370,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     def assess(quad) -> Assessment:
         ratio = _limit_ratio(target, quad, options)
         u = slq_uncertainty(target, quad, options, ratio, None)
-        alone = normal_factor() * hutchinson_bound(ratio, quad.dim, 1)
+        alone = normal_factor() * hutchinson_bound(ratio, quad.dim, 1, u.steps or 0.0)
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone)
 
     plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,

@@ -9,14 +9,17 @@ measured on the run itself:
   - the jackknife over runs (leave one run out, solve ρ* from the rest: Efron & Stein,
     *Ann. Statist.* 9, 1981), a standard error (1σ) scaled by Student's t;
   - a bound that needs no second run. F's terms ``f = 2ε/(2ε + |λ|R²)`` lie in [0, 1], so
-    ``A = f(H)`` has ``A² ≼ A``, and a Rademacher probe's ``zᵀAz`` has variance
-    ``2(‖A‖_F² − Σ A_ii²) ≤ 2 tr A`` (Hutchinson, 1990; Avron & Toledo, *J. ACM* 58,
-    2011). Divided by D², and averaged over k runs: ``sd(F̂) ≤ √(2F/(kD))``. At the root
-    F = ρ*, and ρ* moves by at most what F moves (``g(ρ) = F(R(ρ)) − ρ`` falls with slope
-    ≤ −1), so ``sd(ρ̂*) ≤ √(2ρ*/(kD))``, scaled by the normal quantile (a quadratic form
-    in D independent signs is close to normal at the D where this bound is the tighter).
-    On large models it is small from one probe (0.0028 at D = 10⁶), which is why adaptive
-    SLQ there starts with a single run (``initial_runs``).
+    both ``A = f(H)`` and ``B = I − A`` lie between 0 and I (``A² ≼ A``, ``B² ≼ B``) and
+    share their off-diagonal entries up to sign. A Rademacher probe's ``zᵀAz`` has
+    variance ``2 Σ_{i≠j} A_ij²`` (Hutchinson, 1989; Avron & Toledo, *J. ACM* 58, 2011),
+    at most ``2 min(tr A, tr B) = 2D·min(F, 1 − F)``. Divided by D², and averaged over k
+    runs: ``sd(F̂) ≤ √(2 min(F, 1 − F)/(kD))``. At the root F = ρ*, and ρ* moves by at
+    most what F moves (``g(ρ) = F(R(ρ)) − ρ`` falls with slope ≤ −1), so
+    ``sd(ρ̂*) ≤ √(2 min(ρ*, 1 − ρ*)/(kD))``, with ρ* widened by the truncation part (the
+    exact value is not known), scaled by the normal quantile (a quadratic form in D
+    independent signs is close to normal at the D where this bound is the tighter). On
+    large models it is small from one probe (at most 0.002 at D = 10⁶), which is why
+    adaptive SLQ there starts with a single run (``initial_runs``).
 * **steps** — quadrature truncation: each run's m-node rule is not its probe's measure
   yet. ``prunelimit.curvature.bracket`` gives per-run Gauss and Gauss–Radau rules whose F
   bound the run's exact F from below and above for every R; the probe-mean bounds give
@@ -111,25 +114,28 @@ def normal_factor() -> float:
     return float(norm.ppf(0.5 + LEVEL / 2))
 
 
-def hutchinson_bound(ratio: float, dim: int, runs: int) -> float:
+def hutchinson_bound(ratio: float, dim: int, runs: int, slack: float = 0.0) -> float:
     """Upper bound on the 1σ Hutchinson noise of ρ* from ``runs`` Rademacher probes of
-    dimension ``dim``: ``√(2ρ*/(runs·dim))`` (module doc)."""
-    return math.sqrt(2.0 * max(ratio, 0.0) / (runs * dim))
+    dimension ``dim``: ``√(2 min(ρ*, 1 − ρ*)/(runs·dim))`` (module doc), with ρ* anywhere
+    within ``slack`` of ``ratio``."""
+    distance = min(0.5, ratio + slack, 1.0 - ratio + slack)
+    return math.sqrt(2.0 * max(distance, 0.0) / (runs * dim))
 
 
 def initial_runs(dim: int, tolerance: float, default: int) -> int:
-    """Probe runs for adaptive SLQ's first stage: one where the probe bound at any ρ* ≤ 1
+    """Probe runs for adaptive SLQ's first stage: one where the probe bound at any ρ*
     already leaves at least half of ``tolerance`` to the truncation part, else ``default``
     (enough runs for a jackknife)."""
-    return 1 if normal_factor() * hutchinson_bound(1.0, dim, 1) <= tolerance / 2 else default
+    return 1 if normal_factor() * hutchinson_bound(0.5, dim, 1) <= tolerance / 2 else default
 
 
 def probe_part(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
-               ratio: float, dim: int, zero_fraction: float = 0.0) -> tuple[float, str]:
-    """Hutchinson noise of ``ratio`` (1σ) and its kind: the jackknife or the bound,
-    whichever gives the smaller half-width at ``LEVEL`` (the bound alone with one run)."""
+               ratio: float, dim: int, zero_fraction: float = 0.0, slack: float = 0.0) -> tuple[float, str]:
+    """Hutchinson noise of ``ratio`` (1σ) and its kind: the jackknife or the bound (ρ*
+    within ``slack`` of ``ratio``), whichever gives the smaller half-width at ``LEVEL``
+    (the bound alone with one run)."""
     runs = len(weights)
-    bound = hutchinson_bound(ratio, dim, runs)
+    bound = hutchinson_bound(ratio, dim, runs, slack)
     jackknife = jackknife_stderr(profile, curvature, weights, epsilon, zero_fraction)
     if jackknife is not None and coverage_factor(runs) * jackknife < normal_factor() * bound:
         return jackknife, "jackknife"
@@ -173,8 +179,6 @@ def ratio_uncertainty(
 ) -> Uncertainty:
     """The uncertainty of ``ratio``, the ρ* solved from ``quadrature`` (SLQ runs)."""
     curv = curvatures(quadrature.nodes, negative, getattr(quadrature, "signed", True))
-    probes, probes_kind = probe_part(profile, curv, quadrature.weights, epsilon, ratio, quadrature.dim,
-                                     zero_fraction)
     bracket = bracket_ratios(profile, quadrature, epsilon, zero_fraction) if negative == "abs" else None
     if bracket is not None:
         steps, kind = max(ratio - bracket[0], bracket[1] - ratio, 0.0), "bracket"
@@ -182,6 +186,8 @@ def ratio_uncertainty(
         steps, kind = abs(ratio - half_ratio), "half-steps"
     else:
         steps, kind = None, "none"
+    probes, probes_kind = probe_part(profile, curv, quadrature.weights, epsilon, ratio, quadrature.dim,
+                                     zero_fraction, steps or 0.0)
     return Uncertainty(probes=probes, steps=steps, data=data, runs=quadrature.runs, steps_kind=kind,
                        probes_kind=probes_kind)
 

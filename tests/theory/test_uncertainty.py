@@ -117,19 +117,23 @@ def test_split_half_sd() -> None:
 # One-probe Hutchinson bound on the probe part (theory.uncertainty.hutchinson_bound)
 
 
-def test_variance_bound_holds_for_the_quadratic_form_at_the_root() -> None:
-    """``Var(zᵀAz)/D² ≤ 2F/D`` for ``A = f(H)``, f ∈ [0, 1]: checked on the exact
-    variance ``2(‖A‖_F² − Σ A_ii²)/D²`` at the exact root's radius (no sampling)."""
+def test_variance_bound_holds_for_the_quadratic_form_at_every_radius() -> None:
+    """``Var(zᵀAz)/D² ≤ 2 min(F, 1 − F)/D`` for ``A = f(H)``, f ∈ [0, 1]: the exact variance
+    ``2 Σ_{i≠j} A_ij² / D²`` (no sampling) at radii where F runs from near 1 to near 0,
+    the root's among them; at the root F = ρ*. The bound must be the smaller side's."""
     dim = 200
     op, lam, _, exact = _problem(dim, 5)
-    radius = exact.radius
-    f = 2 * EPSILON / (2 * EPSILON + np.abs(lam) * radius**2)
-    h = op.matmat(torch.eye(dim, dtype=torch.float64)).numpy()
-    w, v = np.linalg.eigh(h)
-    a = (v * (2 * EPSILON / (2 * EPSILON + np.abs(w) * radius**2))) @ v.T
-    variance = 2 * (np.sum(a**2) - np.sum(np.diag(a) ** 2)) / dim**2
-    assert f.mean() == pytest.approx(exact.ratio, abs=1e-9)  # F = ρ* at the root
-    assert 0 < variance <= hutchinson_bound(exact.ratio, dim, 1) ** 2
+    w, v = np.linalg.eigh(op.matmat(torch.eye(dim, dtype=torch.float64)).numpy())
+    sides = set()
+    for radius in (exact.radius * k for k in (0.05, 0.3, 1.0, 3.0, 30.0)):
+        a = (v * (2 * EPSILON / (2 * EPSILON + np.abs(w) * radius**2))) @ v.T
+        fraction = float(np.mean(2 * EPSILON / (2 * EPSILON + np.abs(lam) * radius**2)))
+        variance = 2 * (np.sum(a**2) - np.sum(np.diag(a) ** 2)) / dim**2
+        assert 0 < variance <= hutchinson_bound(fraction, dim, 1) ** 2
+        sides.add(fraction < 0.5)
+    assert sides == {True, False}  # both branches of min(F, 1 − F) were exercised
+    f_root = np.mean(2 * EPSILON / (2 * EPSILON + np.abs(lam) * exact.radius**2))
+    assert f_root == pytest.approx(exact.ratio, abs=1e-9)
 
 
 def test_one_probe_bound_covers_the_truth_at_its_stated_rate() -> None:
@@ -167,13 +171,16 @@ def test_the_tighter_of_jackknife_and_bound_is_stated() -> None:
 def test_bound_scales_as_one_over_root_kd() -> None:
     assert hutchinson_bound(0.5, 10_000, 1) == pytest.approx(0.01)
     assert hutchinson_bound(0.5, 10_000, 4) == pytest.approx(0.005)
+    assert hutchinson_bound(0.98, 10_000, 1) == pytest.approx(0.002)  # √(2·0.02/10⁴): the near side
+    assert hutchinson_bound(0.98, 10_000, 1, slack=0.03) == pytest.approx((2 * 0.05 / 10_000) ** 0.5)  # ρ* ≤ 1.01
     assert Uncertainty(0.004, 0.001, None, 1, probes_kind="bound").plus_minus == pytest.approx(
         0.001 + 1.959964 * 0.004, rel=1e-6)
 
 
 def test_large_models_start_with_one_run() -> None:
-    """One run once 1.96·√(2/D) ≤ tolerance/2: D ≥ 2·(1.96/0.005)² ≈ 307,000 at 0.01."""
-    threshold = math.ceil(2 * (normal_factor() / 0.005) ** 2)
+    """One run once 1.96·√(2·0.5/D) ≤ tolerance/2 (ρ* unknown: the widest case):
+    D ≥ (1.96/0.005)² ≈ 153,700 at 0.01."""
+    threshold = math.ceil((normal_factor() / 0.005) ** 2)
     assert initial_runs(threshold, 0.01, 3) == 1
     assert initial_runs(threshold - 1, 0.01, 3) == 3
     assert initial_runs(11_000_000, 0.002, 3) == 1  # a ResNet-18 at a tight tolerance
