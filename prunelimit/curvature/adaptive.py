@@ -19,7 +19,9 @@ then buys the cheaper remedy for the larger part:
   smaller ± (its truncation part there plus ``statistical_alone``, the probe part one run
   has), the other runs stop and the first continues alone. Truncation-bound models where
   one probe's noise is small (large D) get a several-fold smaller ± for the same products;
-  the dropped runs' products stay counted.
+  the dropped runs' products stay counted. Should the lone run still end with a wider ±
+  than every run had when it was set aside (one run's bracket varies about the mean), that
+  earlier answer is returned.
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
 budget (``"max-hvps"``), the time budget, predicted from the seconds per product so far
@@ -141,7 +143,20 @@ def adaptive_slq(
     trail: list[Stage] = []
     truncation: list[tuple[int, float]] = []  # (steps, truncation part) after each steps stage
     kept: int | None = None  # 1 after a focus: only the first run goes on and counts
+    set_aside: tuple[SpectralQuadrature, Assessment, int] | None = None  # every run's answer before the focus
     text = "first stage"
+
+    def finish(reason: str) -> AdaptiveResult:
+        """The result: the focused run's, unless every run's answer before the focus was
+        tighter (one run's bracket can be wider than the runs' mean); the trail's last row
+        then says which answer was returned."""
+        if set_aside is not None and set_aside[1].plus_minus < verdict.plus_minus:
+            before, assessment, before_steps = set_aside
+            trail.append(Stage(spent, before.runs, before_steps, clock() - start, assessment.estimate,
+                               assessment.plus_minus))
+            return AdaptiveResult(before, reason, trail)
+        return AdaptiveResult(quad, reason, trail)
+
     while True:
         new_groups = _new_groups(op, add_runs, steps, plan.lockstep, generator, storage_dtype)
         going = [g for g in groups[: 1 if kept else None] if min(g.steps) < steps and not all(g.broken_down)]
@@ -167,7 +182,7 @@ def adaptive_slq(
             return AdaptiveResult(quad, "tolerance", trail)
         exhausted = steps >= dim or all(broken)
         if exhausted and (verdict.statistical <= 0.0 or kept):
-            return AdaptiveResult(quad, "converged", trail)
+            return finish("converged")
         active = sum(not b for b in broken)
         # a focused run has no other remedy than steps: new probes would not count
         grow_steps = not exhausted and (kept or verdict.steps >= verdict.statistical)
@@ -178,17 +193,17 @@ def adaptive_slq(
         if grow_steps:
             add_runs = 0
             if active > 1 and not broken[0] and focus_pays(truncation, verdict, plan.tolerance, left, active, dim):
-                kept, active = 1, 1
+                kept, active, set_aside = 1, 1, (quad, verdict, steps)
             statistical = verdict.statistical_alone if kept else verdict.statistical
             wanted = predicted_steps(truncation, plan.tolerance - statistical)
             new_steps = min(wanted, dim, steps + left // max(active, 1))
             if new_steps <= steps:
-                return AdaptiveResult(quad, _limit(plan, left, spent), trail)
+                return finish(_limit(plan, left, spent))
             steps = new_steps
         else:
             add_runs = min(len(results), left // steps)
             if add_runs < 1:
-                return AdaptiveResult(quad, _limit(plan, left, spent), trail)
+                return finish(_limit(plan, left, spent))
 
 
 def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:
@@ -210,11 +225,12 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
     """Whether to carry the first run alone (module doc): with ``left`` products, the power
     law through the last two ``(steps, truncation)`` points predicts that ``runs`` runs end
     above ``tolerance`` and one run alone ends with a smaller ±. ``False`` without two
-    shrinking points."""
+    shrinking points, or when ``left`` cannot at least double the first run's steps (one
+    run's bracket varies about the runs' mean; a short extension does not outgrow that)."""
     rate = _rate(history)
-    if rate is None:
-        return False
     steps, last = history[-1]
+    if rate is None or left < steps:  # a run that cannot double its steps is not worth following alone
+        return False
 
     def truncation_at(m: float) -> float:
         return last * (min(m, dim) / steps) ** -rate

@@ -111,3 +111,31 @@ def test_no_focus_when_one_run_would_end_worse(alone) -> None:
 def test_focus_pays(history, left, runs, expected) -> None:
     verdict = Assessment(0.5, 0.101, 0.1, 0.001, 0.004)
     assert focus_pays(history, verdict, 0.01, left, runs, dim=10**6) is expected
+
+
+def test_a_lone_run_that_ends_wider_gives_way_to_the_answer_it_replaced() -> None:
+    """The prediction promises 0.004 of probe noise for one run; the lone run's own
+    assessment then says 0.2. The ± the four runs had when set aside (4 × 16: 0.101) is
+    smaller, so that answer is returned, and the trail's last row says so."""
+    op = _operator()
+    plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=4, lockstep=2)
+
+    def assess(quad) -> Assessment:
+        steps = int((quad.weights > 0).sum(axis=1).max())
+        trunc = 0.1 * (16 / steps) ** 0.5
+        statistical = 0.2 if quad.runs == 1 else 0.001
+        return Assessment(0.5, trunc + statistical, trunc, statistical, 0.004)
+
+    result = adaptive_slq(op, plan, assess, seed=5)
+    assert 1 in {s.runs for s in result.trail}  # it did focus
+    assert result.quadrature.runs == 4 and result.trail[-1].runs == 4 and result.trail[-1].steps == 16
+    assert result.trail[-1].plus_minus == pytest.approx(0.101) and result.trail[-1].products <= 200
+    np.testing.assert_allclose(result.quadrature.nodes, slq(op, 16, 4, 5, "h", lockstep=2).nodes, rtol=1e-12,
+                               atol=1e-14)
+
+
+def test_no_focus_when_the_budget_cannot_double_the_first_run() -> None:
+    verdict = Assessment(0.5, 0.101, 0.1, 0.001, 0.004)
+    history = [(8, 0.1 * 2**0.5), (16, 0.1)]
+    assert focus_pays(history, verdict, 0.01, 16, 3, dim=10**6)
+    assert not focus_pays(history, verdict, 0.01, 15, 3, dim=10**6)
