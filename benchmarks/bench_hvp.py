@@ -239,7 +239,7 @@ def main() -> None:
         med["ours revrev matmat k=4"] /= 4
         print(f"\n{name}: {dim:,} parameters; ours vs PyHessian HVP relative difference "
               f"{agreement(model, batches, v):.1e}")
-        print(f"| method | median ms | vs PyHessian loader | × grad | note |\n|---|---|---|---|---|")
+        print("| method | median ms | vs PyHessian loader | × grad | note |\n|---|---|---|---|---|")
         for label, t in med.items():
             print(f"| {label} | {1000 * t:.1f} | {med['pyhessian loader'] / t:.2f} | "
                   f"{t / med['grad']:.2f} | {notes.get(label, 'per probe' if 'matmat' in label or 'k=4' in label else '')} |")
