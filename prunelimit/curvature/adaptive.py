@@ -24,7 +24,7 @@ then buys the cheaper remedy for the larger part:
   earlier answer is returned.
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
-budget (``"max-hvps"``), the time budget, predicted from the seconds per product so far
+budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the latest stage
 (``"time-budget"``), or nothing left to refine (``"converged"``: every run, or the focused one, exact).
 Runs are drawn and grouped as ``curvature.slq.slq`` does, so the result equals a fixed
 plan of the final probes and steps (after a focus: of the first probe alone), to the
@@ -188,7 +188,7 @@ def adaptive_slq(
         grow_steps = not exhausted and (kept or verdict.steps >= verdict.statistical)
         left = plan.max_products - spent
         if plan.time_budget is not None:
-            per_product = elapsed / max(spent, 1)
+            per_product = seconds_per_product(trail)
             left = min(left, int((plan.time_budget - elapsed) / per_product) if per_product > 0 else left)
         if grow_steps:
             add_runs = 0
@@ -248,6 +248,17 @@ def _rate(history: list[tuple[int, float]]) -> float | None:
     if not (m2 > m1 and 0 < e2 < e1):
         return None
     return math.log(e1 / e2) / math.log(m2 / m1)
+
+
+def seconds_per_product(trail: list[Stage]) -> float:
+    """Seconds a product cost in the latest stage: after a focus one run's products cost
+    more each than a lockstep group's, so the average since the start would overstate
+    what the time budget has left."""
+    last = trail[-1]
+    if len(trail) < 2:
+        return last.seconds / max(last.products, 1)
+    before = trail[-2]
+    return (last.seconds - before.seconds) / max(last.products - before.products, 1)
 
 
 def _limit(plan: AdaptivePlan, left: int, spent: int) -> str:

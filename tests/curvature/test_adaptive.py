@@ -96,3 +96,14 @@ def test_converged_when_every_run_is_exact(runs: int) -> None:
     plan = AdaptivePlan(tolerance=1e-12, max_products=10_000, initial_steps=8, initial_runs=runs)
     result = adaptive_slq(op, plan, _assess_by_steps(10**6), seed=0)
     assert result.stopped_by == "converged" and result.steps == dim
+
+
+def test_the_time_budget_is_spent_at_the_latest_stages_rate() -> None:
+    """1 s a product for 96 products, then 3 s each for 64 more (one run's products after a
+    focus): the budget's next products are priced at 3 s, not at the 1.8 s average."""
+    from prunelimit.curvature.adaptive import Stage, seconds_per_product
+
+    first = Stage(products=96, runs=3, steps=32, seconds=96.0, estimate=0.5, plus_minus=0.3)
+    assert seconds_per_product([first]) == pytest.approx(1.0)
+    second = Stage(products=160, runs=1, steps=96, seconds=96.0 + 192.0, estimate=0.5, plus_minus=0.2)
+    assert seconds_per_product([first, second]) == pytest.approx(3.0)
