@@ -24,8 +24,9 @@ then buys the cheaper remedy for the larger part:
   earlier answer is returned.
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
-budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the latest stage
-(``"time-budget"``), or nothing left to refine (``"converged"``: every run, or the focused one, exact).
+budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the
+latest stage (``"time-budget"``), or nothing left to refine (``"converged"``: every run,
+or the focused one, exact).
 Runs are drawn and grouped as ``curvature.slq.slq`` does, so the result equals a fixed
 plan of the final probes and steps (after a focus: of the first probe alone), to the
 operator's rounding.
