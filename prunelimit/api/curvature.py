@@ -359,7 +359,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
     from prunelimit.curvature.slq import slq
-    from prunelimit.theory.uncertainty import hutchinson_bound, normal_factor
+    from prunelimit.theory.uncertainty import one_run_half_width
 
     if not choice.adaptive:
         callback = (lambda done, total: progress(done, total)) if progress else None
@@ -370,7 +370,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     def assess(quad) -> Assessment:
         ratio = _limit_ratio(target, quad, options)
         u = slq_uncertainty(target, quad, options, ratio, None)
-        alone = normal_factor() * hutchinson_bound(ratio, quad.dim, 1, u.steps or 0.0)
+        alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone)
 
     plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,

@@ -122,11 +122,16 @@ def hutchinson_bound(ratio: float, dim: int, runs: int, slack: float = 0.0) -> f
     return math.sqrt(2.0 * max(distance, 0.0) / (runs * dim))
 
 
+def one_run_half_width(ratio: float, dim: int, slack: float = 0.0) -> float:
+    """The statistical part of the ± were a single run kept: the bound at ``LEVEL``."""
+    return normal_factor() * hutchinson_bound(ratio, dim, 1, slack)
+
+
 def initial_runs(dim: int, tolerance: float, default: int) -> int:
     """Probe runs for adaptive SLQ's first stage: one where the probe bound at any ρ*
     already leaves at least half of ``tolerance`` to the truncation part, else ``default``
     (enough runs for a jackknife)."""
-    return 1 if normal_factor() * hutchinson_bound(0.5, dim, 1) <= tolerance / 2 else default
+    return 1 if one_run_half_width(0.5, dim) <= tolerance / 2 else default
 
 
 def probe_part(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
