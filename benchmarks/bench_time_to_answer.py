@@ -16,7 +16,7 @@ wall time, ρ*, its stated ±, |ρ* − reference|, whether the ± covers the re
 the old default's HVPs over this arm's.
 
     python benchmarks/time_to_answer_models.py data && python benchmarks/time_to_answer_models.py train
-    python benchmarks/time_to_answer_models.py reference      # once; slow (float64)
+    python benchmarks/time_to_answer_models.py reference NAMES  # once; slow (float64; digits-cnn's takes hours)
     python benchmarks/bench_time_to_answer.py [NAMES ...] [--arms new-default,paper,old-default]
 """
 

@@ -22,10 +22,14 @@ METHODS = ("default", "slq", "paper", "exact")
 class CurvatureOptions:
     """Settings that change the numbers of ``spectrum`` and ``bounds`` (all part of the cache key).
 
-    ``method``: ``default`` (exact or adaptive SLQ, whichever answers first; see below),
-    ``slq`` (adaptive SLQ), ``paper`` (the reference pipeline: SLQ on H, smoothed density,
-    integer R, 1/1000 grid) or ``exact`` (full Hessian, small models only). ``iterations``/``runs`` ``None`` pick the method's
-    defaults. ``epsilon`` ``None`` is the population std of per-batch losses (docs/theory.md).
+    ``method``: ``default`` (the exact spectrum when it is predicted to be affordable,
+    else adaptive SLQ; see below), ``slq`` (adaptive SLQ), ``paper`` (the reference
+    pipeline: SLQ on H, 1 probe × 128 steps, smoothed density, integer R, 1/1000 grid) or
+    ``exact`` (full Hessian, D ≤ 16,384). ``iterations``/``runs`` ``None``: the method's
+    plan (adaptive for ``default``/``slq``); either given fixes an SLQ plan, the other
+    then ``DEFAULT_ITERATIONS``/``DEFAULT_RUNS`` of ``curvature.slq`` (200 × 8), or
+    128 × 1 for ``paper``. ``epsilon`` ``None`` is the population std of per-batch losses
+    (docs/theory.md).
     ``basis_dtype``: storage of the Lanczos basis in host memory, ``auto`` (float32 for
     float32 HVPs, else float64) or a name in ``prunelimit.curvature.lanczos.BASIS_DTYPES``.
     ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
@@ -35,11 +39,12 @@ class CurvatureOptions:
     Time to answer (docs/methods.md): ``default`` takes the exact spectrum when D × t_HVP
     fits ``EXACT_TIME_BUDGET_S`` and the dense Hessian fits ``EXACT_MEMORY_BYTES``, else
     adaptive SLQ (``slq`` asks for it directly); adaptive SLQ grows until ρ*'s stated ±
-    is at most ``tolerance``, or ``max_hvps`` products or ``time_budget`` seconds are spent.
-    Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: curvature
-    on a class-balanced seeded subset of that many samples (``"auto"``/``None``: all up to
-    ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES``; ``"all"``); ε, the loss and the
-    gradient always use the full analysis data.
+    is at most ``tolerance`` (default 0.01), or ``max_hvps`` Lanczos products (default
+    1,600) or ``time_budget`` seconds (default ``None``: no limit) are spent.
+    ``hessian_samples``: SLQ's curvature on a class-balanced seeded subset of that many
+    samples (``"auto"``/``None``: all up to ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES``
+    = 8,192, else that many; ``"all"``); ε, the loss, the gradient and the exact spectrum
+    always use the full analysis data.
     """
 
     method: str = "default"

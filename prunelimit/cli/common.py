@@ -3,7 +3,8 @@ error handling (exit codes), option checks and output.
 
 Exit codes (README, docs/guide.md): 0 success / gate passed, 1 gate failed, 2 usage or configuration
 error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
-report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM).
+report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM),
+141 the reader closed the pipe (``| head``).
 """
 
 from __future__ import annotations
@@ -234,13 +235,13 @@ Negative = choices("Negative", get_args(statdim.Negative))
 Hvp = choices("Hvp", ENGINES)
 BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 
-MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian).")]
+MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %, ratio units) is at most this.")]
-MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Hessian-vector products at most (the old fixed 8 × 200 plan spent 1,600).")]
-TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most (default: no limit).")]
-HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="Curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N. ε, loss and the actual limit use all the data.")]
-IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe (default: the method's).")]
-RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K (default: the method's).")]
+MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Hessian-vector products of its Lanczos runs at most (the old fixed 8 × 200 plan spent 1,600).")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds its Lanczos runs may take at most (default: no limit).")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N. ε, the loss, the gradient, the exact spectrum and the actual limit use all the data.")]
+IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]
+RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default 8; --method paper 1).")]
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
 EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
 BoundModeOpt = Annotated[BoundMode, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
