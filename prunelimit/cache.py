@@ -5,8 +5,9 @@ inputs as loaded: the checkpoint's bytes and the weights, masks and module struc
 built from it, the analysis batches themselves (so a rewritten ``tensors:`` file, an edited
 image folder or a new ``--max-samples`` all change it), the source files of user code
 (``--model``/``--loss`` files and modules, and those defining the model's classes), the
-parameter selection, the device type, every field of the options, and the prunelimit
-and torch versions.
+parameter selection, the device type, every field of the options, the torch version and
+prunelimit's own source (its version and a digest of its files, so an edited or
+reinstalled copy under the same version number never reads an older copy's results).
 
 An entry stores its key and a sha256 digest over its content. Anything that does not
 read back as a well-formed entry for the expected key (wrong encoding, truncated, edited,
@@ -19,6 +20,7 @@ that is world-writable or owned by another user is not used (a warning says so).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 import json
@@ -64,7 +66,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     from prunelimit.report.jsonout import plain
 
     digest = hashlib.sha256()
-    header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "torch": torch.__version__,
+    header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "source": package_fingerprint(),
+              "torch": torch.__version__,
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
               "selection": plain(inputs.selection), "spec": inputs.loaded.spec, "loss": _qualname(inputs.loss_fn)}
     _update_json(digest, header)
@@ -102,11 +105,27 @@ def weights_fingerprint(model: Any) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def package_fingerprint() -> str:
+    """:func:`source_fingerprint` of the running prunelimit, once per process."""
+    import prunelimit
+
+    return source_fingerprint(Path(prunelimit.__file__).parent)
+
+
+def source_fingerprint(root: Path) -> str:
+    """sha256 over the Python files under ``root``: each one's relative path and bytes."""
+    digest = hashlib.sha256()
+    for source in sorted(root.rglob("*.py")):
+        digest.update(f"{source.relative_to(root).as_posix()}:{file_sha256(source)}\n".encode())
+    return digest.hexdigest()
+
+
 def code_files(inputs: "Inputs") -> set[str]:
     """Source files of user code the result depends on: the files or modules named by the
     model and loss specs, and the files defining the model's module classes and the loss.
 
-    Files of prunelimit and torch are covered by their versions in the key. Code those
+    Files of prunelimit and torch are covered by the key's source digest and torch version. Code those
     files import in turn is not followed (edit it with ``--no-cache``).
     """
     import torch

@@ -223,3 +223,31 @@ def test_no_cache_recomputes_and_writes_nothing(cli, own_ckpt, tmp_path):
         doc = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--cache-dir", cache, "--no-cache", "--json"))
         assert doc["timing"]["hvps"] > 0 and doc["timing"]["cached"] is False
     assert not cache.exists()
+
+
+def test_changed_prunelimit_source_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch):
+    """An edited or reinstalled prunelimit under the same version number never reads older results."""
+    from prunelimit import cache as cache_module
+
+    cache = tmp_path / "cache"
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True
+    monkeypatch.setattr(cache_module, "package_fingerprint", lambda: "another source")
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+
+
+def test_source_fingerprint_follows_file_bytes_and_names(tmp_path):
+    from prunelimit.cache import source_fingerprint
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("y = 2\n")
+    (tmp_path / "notes.txt").write_text("not code")
+    first = source_fingerprint(tmp_path)
+    (tmp_path / "notes.txt").write_text("still not code")
+    assert source_fingerprint(tmp_path) == first
+    (tmp_path / "pkg" / "a.py").write_text("x = 3\n")
+    edited = source_fingerprint(tmp_path)
+    assert edited != first
+    (tmp_path / "pkg" / "a.py").rename(tmp_path / "pkg" / "c.py")
+    assert source_fingerprint(tmp_path) != edited

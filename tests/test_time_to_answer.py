@@ -53,7 +53,8 @@ def test_precision_options_are_checked_by_the_library(field, value) -> None:
 def test_exact_answer_states_zero_uncertainty(cli) -> None:
     doc = _json(cli("bounds", EXAMPLE, "--method", "exact", "--json"))
     u = doc["prediction"]["uncertainty"]
-    assert doc["prediction"]["stderr"] == 0.0 and u["plus_minus"] == 0.0 and u["steps_kind"] == "exact"
+    assert doc["prediction"]["stderr"] == 0.0 and u["plus_minus"] == 0.0
+    assert u["steps_kind"] == u["probes_kind"] == "exact"
     assert doc["spectrum"]["choice"]["solver"] == "exact"
 
 
@@ -76,6 +77,16 @@ def test_budget_stop_is_reported_and_warned(cli) -> None:
     doc = _json(cli("bounds", EXAMPLE, "--method", "slq", "--max-hvps", "64", "--tolerance", "0.001", "--json"))
     assert doc["spectrum"]["stopped_by"] == "max-hvps"
     assert any("not within the tolerance" in w and "--max-hvps 64" in w for w in doc["warnings"])
+
+
+def test_fixed_plan_stop_names_the_plan_and_its_own_remedy(cli) -> None:
+    """The paper's 1 × 128 is a fixed plan: the warning names it and asks for --iterations or
+    --runs, never for --max-hvps, which a fixed plan does not read."""
+    doc = _json(cli("bounds", EXAMPLE, "--method", "paper", "--tolerance", "0.001", "--json", "--no-cache"))
+    assert doc["spectrum"]["stopped_by"] is None
+    (warning,) = [w for w in doc["warnings"] if "not within the tolerance" in w]
+    assert "--method paper's 1 probe × 128 steps" in warning and "--max-hvps" not in warning
+    assert "--iterations" in warning or "--runs" in warning
 
 
 def test_subsampled_curvature_measures_its_effect(cli) -> None:

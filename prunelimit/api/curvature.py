@@ -373,8 +373,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone)
 
-    plan = AdaptivePlan(options.tolerance, options.max_hvps, options.time_budget, choice.iterations, choice.runs,
-                        op.lockstep)
+    plan = AdaptivePlan(options.tolerance, options.max_hvps, initial_steps=choice.iterations,
+                        initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
     return result.quadrature, result.stopped_by, result.trail

@@ -77,9 +77,9 @@ class AdaptivePlan:
 
     tolerance: float
     max_products: int
+    initial_steps: int
+    initial_runs: int
     time_budget: float | None = None
-    initial_steps: int = 32
-    initial_runs: int = 4
     lockstep: int = 1
 
 

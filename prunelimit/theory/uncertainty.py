@@ -59,7 +59,7 @@ class Uncertainty:
     """ρ*'s uncertainty by source, in ratio units (see the module doc).
 
     ``probes``: Hutchinson noise, 1σ: a jackknife standard error or a bound
-    (``probes_kind`` says ``"jackknife"`` or ``"bound"``; ``None``: unknown); ``steps``:
+    (``probes_kind`` says ``"jackknife"`` or ``"bound"``, ``"exact"`` for the exact spectrum; ``None``: unknown); ``steps``:
     bound on the quadrature truncation (``steps_kind`` says ``"bracket"`` or
     ``"half-steps"``, the latter an indication only); ``data``: 1σ of curvature
     subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``.
@@ -98,7 +98,7 @@ class Uncertainty:
                 "steps_kind": self.steps_kind, "level": self.level, "plus_minus": self.plus_minus}
 
 
-EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact")
+EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact", probes_kind="exact")
 
 
 def coverage_factor(runs: int) -> float:
