@@ -1,11 +1,13 @@
-"""``--device auto|cpu|cuda[:N]`` → ``torch.device`` (auto picks CUDA when present), and
-the peak memory a computation used there."""
+"""``--device auto|cpu|cuda[:N]`` → ``torch.device`` (auto picks CUDA when present), the
+peak memory a computation used there, and the host memory still available."""
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import sys
+from pathlib import Path
 
 import torch
 
@@ -49,6 +51,38 @@ def free_memory_mb(device: torch.device) -> float | None:
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0] / 2**20
     return None
+
+
+def available_host_mb() -> float | None:
+    """Host memory this process can still take, in MiB: the kernel's ``MemAvailable``,
+    lowered to what a cgroup (container) limit leaves; ``None`` where neither is known."""
+    found = [_meminfo_available(), _cgroup_left()]
+    known = [b for b in found if b is not None]
+    return min(known) / 2**20 if known else None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # not Linux: free pages (a lower figure than MemAvailable, which counts reclaimable cache)
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _cgroup_left() -> int | None:
+    """Bytes a cgroup v2 memory limit leaves (``None``: no limit or no cgroup v2)."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit == "max":
+            return None
+        return max(0, int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        return None
 
 
 def synchronize(device: torch.device) -> None:

@@ -115,8 +115,8 @@ def check_zip(path: Path, what: str) -> None:
     for entry in entries:
         if entry.file_size > FREE_INFLATE_BYTES and entry.file_size > MAX_INFLATE_RATIO * max(entry.compress_size, 1):
             raise InputError(
-                f"{what} {path}: entry {entry.filename!r} would inflate from {_size(entry.compress_size)} to "
-                f"{_size(entry.file_size)} (a zip bomb?); refusing to read it"
+                f"{what} {path}: entry {entry.filename!r} would inflate from {byte_size(entry.compress_size)} to "
+                f"{byte_size(entry.file_size)} (a zip bomb?); refusing to read it"
             )
 
 
@@ -146,14 +146,14 @@ def check_npz(path: Path, what: str) -> None:
             if needed > entry.file_size:
                 raise InputError(
                     f"{what} {path}: entry {entry.filename!r} declares shape {tuple(shape)} "
-                    f"({_size(needed)}) but holds {_size(entry.file_size)}; the file is corrupt or hostile"
+                    f"({byte_size(needed)}) but holds {byte_size(entry.file_size)}; the file is corrupt or hostile"
                 )
 
 
 def check_expansion(dense_bytes: int, stored_bytes: int, what: str) -> None:
     """Refuse a sparse tensor whose dense form would be far larger than what the file stores."""
     if dense_bytes > FREE_INFLATE_BYTES and dense_bytes > MAX_SPARSE_EXPANSION * max(stored_bytes, 1):
-        raise ValueError(f"{what} would expand from {_size(stored_bytes)} to {_size(dense_bytes)}, "
+        raise ValueError(f"{what} would expand from {byte_size(stored_bytes)} to {byte_size(dense_bytes)}, "
                          f"more than {MAX_SPARSE_EXPANSION:,}-fold (a size bomb?)")
 
 
@@ -173,8 +173,8 @@ def check_tensor_layout(tensor: torch.Tensor, what: str) -> None:
     nbytes = tensor.numel() * tensor.element_size()
     if nbytes > MAX_EXPANDED_BYTES and overlapping(tuple(tensor.shape), tuple(tensor.stride())):
         raise InputError(
-            f"{what} has shape {tuple(tensor.shape)} with strides {tuple(tensor.stride())}: {_size(nbytes)} "
-            f"over {_size(tensor.untyped_storage().nbytes())} of storage (an expanded view); save it contiguous"
+            f"{what} has shape {tuple(tensor.shape)} with strides {tuple(tensor.stride())}: {byte_size(nbytes)} "
+            f"over {byte_size(tensor.untyped_storage().nbytes())} of storage (an expanded view); save it contiguous"
         )
 
 
@@ -258,7 +258,7 @@ def check_file_size(path: Path, limit: int, what: str, error: type[PrunelimitErr
     except OSError:
         return
     if size > limit:
-        raise error(f"{what} {path} is {_size(size)}, over the {_size(limit)} such a file can need")
+        raise error(f"{what} {path} is {byte_size(size)}, over the {byte_size(limit)} such a file can need")
 
 
 def check_csv_rows(rows: list, path: Path) -> None:
@@ -267,7 +267,8 @@ def check_csv_rows(rows: list, path: Path) -> None:
         raise InputError(f"{path}: over {MAX_CSV_ROWS:,} rows; a law fit needs hundreds, so thin or split the file")
 
 
-def _size(nbytes: int) -> str:
+def byte_size(nbytes: float) -> str:
+    """A byte count in decimal units, one decimal (e.g. "1.8 MB")."""
     for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if nbytes >= scale:
             return f"{nbytes / scale:.1f} {unit}"

@@ -111,3 +111,34 @@ def test_gate_compares_the_conservative_side() -> None:
     assert evaluate_gate(_report(0.82, 0.01), rule).passed
     failed = evaluate_gate(_report(0.82, 0.03), rule)
     assert not failed.passed and "0.8200 ± 0.0300" in failed.reason
+
+
+def test_basis_memory_limit_stops_adaptive_slq_and_says_so(cli) -> None:
+    """1 MB holds 108 float32 Lanczos vectors of the example (D = 2,410): three runs of 32
+    steps fit, growing them does not."""
+    doc = _json(cli("bounds", EXAMPLE, "--method", "slq", "--basis-memory", "1", "--json", "--no-cache"))
+    assert doc["spectrum"]["stopped_by"] == "memory"
+    assert all(t["runs"] * t["iterations"] * 2410 * 4 <= 2**20 for t in doc["spectrum"]["trail"])
+    (warning,) = [w for w in doc["warnings"] if "not within the tolerance" in w]
+    assert "--basis-memory" in warning
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--iterations", "200", "--basis-memory", "1"), "Lanczos steps a probe: the bases need 1.9 MB"),
+    (("--basis-memory", "0.01"), "too few for SLQ"),
+    (("--basis-memory", "-3"), "--basis-memory must be a positive"),
+    (("--basis-memory", "lots"), "--basis-memory"),
+])
+def test_basis_memory_that_cannot_hold_the_plan_is_refused_before_work(cli, args, message) -> None:
+    result = cli("bounds", EXAMPLE, "--method", "slq", *args, "--no-cache")
+    assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_host_memory_available_is_known_here_and_bounds_the_default() -> None:
+    from prunelimit.api.options import BASIS_MEMORY_SHARE, basis_memory_bytes
+    from prunelimit.device import available_host_mb
+
+    available = available_host_mb()
+    assert available is not None and available > 0  # Linux: /proc/meminfo
+    assert basis_memory_bytes(api.CurvatureOptions()) <= BASIS_MEMORY_SHARE * available * 2**20 * 1.5
+    assert basis_memory_bytes(api.CurvatureOptions(basis_memory_mb=3)) == 3 * 2**20

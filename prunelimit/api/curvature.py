@@ -3,6 +3,7 @@ tolerance in ρ*, read from and written to the spectrum store."""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -17,11 +18,13 @@ from prunelimit.api.options import (
     CurvatureOptions,
     MemoryUse,
     SolverChoice,
+    basis_memory_bytes,
     choose_solver,
     memory_budget_mb,
 )
 from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
+from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.profile import MagnitudeProfile
 
@@ -361,7 +364,15 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
 
+    max_rows = _basis_rows(options, op, storage)
     if not choice.adaptive:
+        if min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0]) > max_rows:
+            need = min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0]) * op.shape[0] * storage.itemsize
+            raise UsageError(
+                f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(need)} of host memory, "
+                f"more than the {byte_size(basis_memory_bytes(options))} they may hold; "
+                "use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
+                "(no --iterations/--runs), which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
         quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
                    storage_dtype=storage, lockstep=op.lockstep)
@@ -373,11 +384,23 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone)
 
+    if max_rows < 2:
+        raise UsageError(
+            f"one Lanczos vector needs {byte_size(op.shape[0] * storage.itemsize)} of host memory and the bases may "
+            f"hold {byte_size(basis_memory_bytes(options))}, room for {int(max_rows)}: too few for SLQ; free host "
+            "memory, use a narrower --basis-dtype or a larger --basis-memory")
     plan = AdaptivePlan(options.tolerance, options.max_hvps, initial_steps=choice.iterations,
-                        initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep)
+                        initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
+                        max_basis_rows=None if max_rows == math.inf else int(max_rows))
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
     return result.quadrature, result.stopped_by, result.trail
+
+
+def _basis_rows(options: CurvatureOptions, op, storage) -> float:
+    """Lanczos vectors the bases may hold in host memory (∞: no known limit)."""
+    budget = basis_memory_bytes(options)
+    return budget if budget == math.inf else budget // (op.shape[0] * storage.itemsize)
 
 
 def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio: float, data_sd: float | None):

@@ -192,6 +192,7 @@ def _bounds_warnings(
         cause = {"max-hvps": f"the product budget (--max-hvps {options.max_hvps}) ran out",
                  "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
                  if options.time_budget else "the time budget ran out",
+                 "memory": "the Lanczos bases filled the host memory they may hold (--basis-memory)",
                  None: "the plan was fixed (" + ("--method paper's 1 probe × 128 steps"
                                                 if options.method == "paper" and options.iterations is None
                                                 and options.runs is None else "--iterations/--runs") + ")",
@@ -203,8 +204,11 @@ def _bounds_warnings(
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
                       key=lambda item: item[1])[0]
         fixed = spec.stopped_by is None
-        remedy = {"steps": "more Lanczos steps (" + ("a larger --iterations" if fixed
-                                                     else "a larger --max-hvps or --time-budget") + ")",
+        more_steps = ("a larger --iterations" if fixed else
+                      "a narrower --basis-dtype, a larger --basis-memory or more host memory"
+                      if spec.stopped_by == "memory" else
+                      "a larger --max-hvps or --time-budget")
+        remedy = {"steps": f"more Lanczos steps ({more_steps})",
                   "probes": "more probes (" + ("a larger --runs" if fixed else "a larger --max-hvps") + ")",
                   "data": "more curvature samples (--hessian-samples)"}[largest]
         warns.append(

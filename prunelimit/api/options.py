@@ -3,6 +3,7 @@ decides exact vs SLQ (``choose_solver``)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
@@ -35,6 +36,9 @@ class CurvatureOptions:
     ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
     ``hvp="auto"`` and the chunk size on an accelerator); ``None``: ``CPU_MEMORY_BUDGET_MB``
     on a CPU, ``ACCELERATOR_BUDGET_SHARE`` of the device's free memory on a GPU.
+    ``basis_memory_mb``: what SLQ's Lanczos bases may hold in host memory (adaptive SLQ
+    stops growing there, ``stopped_by="memory"``; a fixed plan that cannot fit is refused);
+    ``None``: ``BASIS_MEMORY_SHARE`` of the host memory available at the start.
 
     Time to answer (docs/methods.md): ``default`` takes the exact spectrum when D × t_HVP
     fits ``EXACT_TIME_BUDGET_S`` and the dense Hessian fits ``EXACT_MEMORY_BYTES``, else
@@ -62,6 +66,7 @@ class CurvatureOptions:
     max_hvps: int = 1600
     time_budget: float | None = None
     hessian_samples: int | str | None = None
+    basis_memory_mb: float | None = None
 
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field), one field a block."""
@@ -92,6 +97,8 @@ class CurvatureOptions:
             validate.positive("time_budget", self.time_budget)
         if self.hessian_samples not in (None, "auto", "all"):
             validate.integer("hessian_samples", self.hessian_samples, 1)
+        if self.basis_memory_mb is not None:
+            validate.positive("basis_memory_mb", self.basis_memory_mb)
 
 
 
@@ -166,6 +173,23 @@ def memory_budget_mb(options: CurvatureOptions, device) -> float:
         return options.memory_budget_mb
     free = free_memory_mb(device)
     return CPU_MEMORY_BUDGET_MB if free is None else ACCELERATOR_BUDGET_SHARE * free
+
+
+# Lanczos bases may take this share of the host memory available when SLQ starts: the rest
+# stays for the HVP graphs, the data and everything else. Only a run that would otherwise
+# exhaust the memory depends on it, so the numbers of every other run stay machine-independent.
+BASIS_MEMORY_SHARE = 0.5
+
+
+def basis_memory_bytes(options: CurvatureOptions) -> float:
+    """Bytes the Lanczos bases may hold (see ``CurvatureOptions.basis_memory_mb``; ∞ where
+    the host's available memory is unknown)."""
+    from prunelimit.device import available_host_mb
+
+    if options.basis_memory_mb is not None:
+        return options.basis_memory_mb * 2**20
+    available = available_host_mb()
+    return math.inf if available is None else BASIS_MEMORY_SHARE * available * 2**20
 
 
 def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None) -> SolverChoice:

@@ -249,6 +249,7 @@ NegativeOpt = Annotated[Negative, typer.Option("--negative", help="Negative eige
 HvpOpt = Annotated[Hvp, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
 MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[BasisDtype, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory (auto: float32 for float32 HVPs).")]
+BasisMemoryOpt = Annotated[str, typer.Option("--basis-memory", help="MB SLQ's Lanczos bases may hold in host memory: auto (half the memory available at the start) or a number. Adaptive SLQ stops there (a fixed plan that cannot fit is refused).")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
@@ -263,7 +264,7 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
     budget = None if memory_budget == "auto" else _number("--memory-budget", memory_budget,
                                                           "auto or a positive number of MB")
     with flag_names(memory_budget_mb="--memory-budget", max_hvps="--max-hvps", time_budget="--time-budget",
-                    hessian_samples="--hessian-samples"):
+                    hessian_samples="--hessian-samples", basis_memory_mb="--basis-memory"):
         return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
                                     budget, **precision)
 
@@ -311,6 +312,7 @@ def _spectral_options(
     hvp: HvpOpt = api.CurvatureOptions.hvp,
     memory_budget: MemoryBudgetOpt = "auto",
     basis_dtype: BasisOpt = api.CurvatureOptions.basis_dtype,
+    basis_memory: BasisMemoryOpt = "auto",
     tolerance: ToleranceOpt = api.CurvatureOptions.tolerance,
     max_hvps: MaxHvpsOpt = api.CurvatureOptions.max_hvps,
     time_budget: TimeBudgetOpt = None,
@@ -426,7 +428,9 @@ def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
              getattr(o, "bound_mode", defaults.bound_mode), getattr(o, "negative", defaults.negative))
     return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
                              tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
-                             hessian_samples=_hessian_samples(o.hessian_samples))
+                             hessian_samples=_hessian_samples(o.hessian_samples),
+                             basis_memory_mb=None if o.basis_memory == "auto" else _number(
+                                 "--basis-memory", o.basis_memory, "auto or a positive number of MB"))
 
 
 def _hessian_samples(text: str) -> int | str:

@@ -25,8 +25,11 @@ then buys the cheaper remedy for the larger part:
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
 budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the
-latest stage (``"time-budget"``), or nothing left to refine (``"converged"``: every run,
-or the focused one, exact).
+latest stage (``"time-budget"``), the host memory the bases may hold (``"memory"``), or
+nothing left to refine (``"converged"``: every run, or the focused one, exact).
+Every run keeps its basis for full reorthogonalisation, so memory grows with the steps of
+all runs; a stage is cut to ``max_basis_rows`` rows in all, counting the copy a basis
+makes while it grows, and a focus frees the other runs' bases.
 Runs are drawn and grouped as ``curvature.slq.slq`` does, so the result equals a fixed
 plan of the final probes and steps (after a focus: of the first probe alone), to the
 operator's rounding.
@@ -46,7 +49,7 @@ from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
 
-STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "converged")
+STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged")
 MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
 TARGET_SHARE = 0.9  # ... and aims the truncation part at this share of what the tolerance leaves it
 
@@ -72,7 +75,8 @@ class AdaptivePlan:
     ``tolerance``: the ``plus_minus`` to reach; ``max_products``: Hessian-vector products
     at most; ``time_budget``: seconds at most (``None``: no limit); ``initial_steps`` and
     ``initial_runs``: the first stage; ``lockstep``: runs advanced together (one
-    ``matmat`` call serves a group).
+    ``matmat`` call serves a group); ``max_basis_rows``: Lanczos basis vectors all runs
+    may hold at once, a host-memory limit (``None``: none).
     """
 
     tolerance: float
@@ -81,6 +85,7 @@ class AdaptivePlan:
     initial_runs: int
     time_budget: float | None = None
     lockstep: int = 1
+    max_basis_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -138,8 +143,12 @@ def adaptive_slq(
     dim = op.shape[0]
     generator = torch.Generator().manual_seed(seed)
     groups: list[LanczosRuns] = []
-    add_runs = min(plan.initial_runs, plan.max_products)  # the first stage fits the budget too
-    steps = max(1, min(plan.initial_steps, dim, plan.max_products // add_runs))
+    rows = plan.max_basis_rows if plan.max_basis_rows is not None else math.inf
+    if rows < 1:
+        raise ValueError(f"max_basis_rows must be at least 1, got {plan.max_basis_rows}")
+    # the first stage fits the product and memory budgets too
+    add_runs = int(min(plan.initial_runs, plan.max_products, rows))
+    steps = int(max(1, min(plan.initial_steps, dim, plan.max_products // add_runs, rows // add_runs)))
     spent = 0
     trail: list[Stage] = []
     truncation: list[tuple[int, float]] = []  # (steps, truncation part) after each steps stage
@@ -193,18 +202,22 @@ def adaptive_slq(
             left = min(left, int((plan.time_budget - elapsed) / per_product) if per_product > 0 else left)
         if grow_steps:
             add_runs = 0
-            if active > 1 and not broken[0] and focus_pays(truncation, verdict, plan.tolerance, left, active, dim):
+            if active > 1 and not broken[0] and focus_pays(truncation, verdict, plan.tolerance,
+                                                           min(left, rows - steps), active, dim):
                 kept, active, set_aside = 1, 1, (quad, verdict, steps)
+                _release_all_but_first(groups)
             statistical = verdict.statistical_alone if kept else verdict.statistical
             wanted = predicted_steps(truncation, plan.tolerance - statistical)
-            new_steps = min(wanted, dim, steps + left // max(active, 1))
+            by_memory = _steps_in_memory(groups, rows, steps, kept)
+            new_steps = min(wanted, dim, steps + left // max(active, 1), by_memory)
             if new_steps <= steps:
-                return finish(_limit(plan, left, spent))
+                return finish("memory" if by_memory <= steps else _limit(plan, left, spent))
             steps = new_steps
         else:
-            add_runs = min(len(results), left // steps)
+            by_memory = (rows - _allocated(groups)) // steps
+            add_runs = int(min(len(results), left // steps, by_memory))
             if add_runs < 1:
-                return finish(_limit(plan, left, spent))
+                return finish("memory" if by_memory < 1 else _limit(plan, left, spent))
 
 
 def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:
@@ -265,6 +278,28 @@ def seconds_per_product(trail: list[Stage]) -> float:
 def _limit(plan: AdaptivePlan, left: int, spent: int) -> str:
     """Which budget stopped the run: products when they are spent, else time."""
     return "max-hvps" if plan.max_products - spent <= left else "time-budget"
+
+
+def _allocated(groups: list[LanczosRuns]) -> int:
+    return sum(sum(g.allocated) for g in groups)
+
+
+def _steps_in_memory(groups: list[LanczosRuns], rows: float, steps: int, kept: int | None) -> float:
+    """The most steps the runs that grow (the first ``kept``, all: ``None``) can reach within
+    ``rows`` basis rows, counting the old copy of a basis while it grows."""
+    runs = [(a, b) for g in groups for a, b in zip(g.allocated, g.broken_down)]
+    growing = [a for a, b in runs[:kept] if not b]
+    if not growing or rows == math.inf:
+        return math.inf
+    others = sum(a for a, _ in runs) - sum(growing)
+    return (rows - others - max(growing)) // len(growing)
+
+
+def _release_all_but_first(groups: list[LanczosRuns]) -> None:
+    """After a focus only the first run grows: the others' bases are freed."""
+    groups[0].release(1)
+    for group in groups[1:]:
+        group.release()
 
 
 def _new_groups(op: CurvatureOperator, runs: int, steps: int, lockstep: int, generator: torch.Generator,

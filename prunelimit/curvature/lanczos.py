@@ -184,6 +184,17 @@ class LanczosRuns:
             going = [r for r in going if not r.finished and len(r.alpha) < target]
         return products
 
+    @property
+    def allocated(self) -> list[int]:
+        """Basis rows each run holds in host memory (its capacity; 0 once released)."""
+        return [len(r.basis) for r in self._runs]
+
+    def release(self, first: int = 0) -> None:
+        """Free the bases of the runs from index ``first`` on; their tridiagonals stay, so
+        ``results()`` still gives their quadrature, but they can no longer be extended."""
+        for run in self._runs[first:]:
+            run.basis, run.released = run.basis[:0].clone(), True
+
     def results(self, keep_basis: bool = False) -> list[LanczosResult]:
         return [r.result(keep_basis) for r in self._runs]
 
@@ -208,10 +219,13 @@ class _Run:
         self.beta: list[float] = []
         self.residual = 0.0
         self.finished = False
+        self.released = False
         self._reorth, self._tol = reorth, tol
 
     def reserve(self, steps: int) -> None:
         """Room for ``steps`` basis vectors (copies the basis once when it must grow)."""
+        if self.released:
+            raise RuntimeError("a Lanczos run whose basis was released cannot be extended")
         if steps > len(self.basis):
             grown = torch.empty(steps, self.basis.shape[1], dtype=self.basis.dtype)
             grown[: len(self.alpha)] = self.basis[: len(self.alpha)]

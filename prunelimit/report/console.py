@@ -122,7 +122,8 @@ def solver_line(s) -> None:
     if s.choice is None:
         return
     stop = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
-            "time-budget": "stopped by --time-budget", "converged": "every run converged"}.get(s.stopped_by)
+            "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
+            "converged": "every run converged"}.get(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"
