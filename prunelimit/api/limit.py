@@ -192,7 +192,8 @@ def _bounds_warnings(
         cause = {"max-hvps": f"the product budget (--max-hvps {options.max_hvps}) ran out",
                  "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
                  if options.time_budget else "the time budget ran out",
-                 None: "the plan was fixed (--iterations/--runs)",
+                 None: "the plan was fixed (--method paper)" if options.method == "paper"
+                 else "the plan was fixed (--iterations/--runs)",
                  # adaptive SLQ refines the steps and probes parts of the global path's ρ*; the data
                  # part (measured afterwards) and another path's ρ* can leave the total above it
                  "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
@@ -200,8 +201,10 @@ def _bounds_warnings(
                  }.get(spec.stopped_by, "no remedy was left")
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
                       key=lambda item: item[1])[0]
-        remedy = {"steps": "more Lanczos steps (a larger --max-hvps or --time-budget)",
-                  "probes": "more probes (a larger --max-hvps)",
+        fixed = spec.stopped_by is None  # a fixed plan grows by its own flags, not by the budgets
+        remedy = {"steps": "more Lanczos steps (" + ("a larger --iterations)" if fixed
+                                                     else "a larger --max-hvps or --time-budget)"),
+                  "probes": "more probes (" + ("a larger --runs)" if fixed else "a larger --max-hvps)"),
                   "data": "more curvature samples (--hessian-samples)"}[largest]
         warns.append(
             f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "

@@ -61,7 +61,8 @@ class Uncertainty:
     ``probes``: Hutchinson noise, 1σ: a jackknife standard error or a bound
     (``probes_kind`` says ``"jackknife"`` or ``"bound"``; ``None``: unknown); ``steps``:
     bound on the quadrature truncation (``steps_kind`` says ``"bracket"`` or
-    ``"half-steps"``, the latter an indication only); ``data``: 1σ of curvature
+    ``"half-steps"``, the latter an indication only; ``"none"``: unknown, ``steps``
+    ``None``); both kinds are ``"exact"`` for an exact spectrum; ``data``: 1σ of curvature
     subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``.
     """
 
@@ -98,7 +99,7 @@ class Uncertainty:
                 "steps_kind": self.steps_kind, "level": self.level, "plus_minus": self.plus_minus}
 
 
-EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact")
+EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact", probes_kind="exact")
 
 
 def coverage_factor(runs: int) -> float:
