@@ -140,7 +140,8 @@ def solver_line(s) -> None:
     alone = f" (the first of {started} carried on alone: the budget could not serve them all)" \
         if started > s.runs else ""
     probes = "1 probe" if s.runs == 1 else f"{s.runs} probes"
-    plan = "" if s.solver == "exact" else f" · {probes} × {s.iterations} steps{alone}" + (f", {stop}" if stop else "")
+    steps = "1 step" if s.iterations == 1 else f"{s.iterations} steps"
+    plan = "" if s.solver == "exact" else f" · {probes} × {steps}{alone}" + (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
     timed = "" if predicted is None else f" (D × t_HVP ≈ {predicted:.3g} s)"
     stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")
