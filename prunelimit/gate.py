@@ -78,13 +78,17 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     return float(value)
 
 
-def plus_minus(report: dict[str, Any]) -> float:
-    """The stated ± of ρ* in a ``bounds``/``verify`` document (0 for an exact spectrum or a
-    report written before it was stated). It applies to ρ_L as well: both are solved from
-    the same estimated F."""
-    value = (report.get("prediction") or {}).get("uncertainty", {}) if isinstance(report, dict) else {}
-    value = value.get("plus_minus") if isinstance(value, dict) else None
-    return float(value) if isinstance(value, (int, float)) and value == value and value >= 0 else 0.0
+def plus_minus(report: dict[str, Any]) -> float | None:
+    """The stated ± of ρ* in a ``bounds``/``verify`` document (0 for an exact spectrum), or
+    ``None`` when the document states none or leaves a part of it unknown (a truncation part
+    it could not measure): then no conservative side is known. It applies to ρ_L as well:
+    both are solved from the same estimated F."""
+    u = (report.get("prediction") or {}).get("uncertainty") if isinstance(report, dict) else None
+    value = u.get("plus_minus") if isinstance(u, dict) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf") \
+            or u.get("steps_kind") == "none":
+        return None
+    return float(value)
 
 
 def read_report(path: str | Path, what: str = "baseline report") -> dict[str, Any]:
@@ -178,10 +182,14 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
         if rule.min_ratio is not None:
             # The conservative side: a spectrum estimate passes only when the whole of its
             # stated ± lies above the requirement (an exact spectrum has ± 0).
+            # An unknown ± fails the rule: nothing shows that the conservative side clears it.
             margin = plus_minus(report) if rule.use != "actual" else 0.0
-            ok = measured - margin >= rule.min_ratio
+            ok = margin is not None and measured - margin >= rule.min_ratio
             shown = f"{measured:.4f}" + (f" ± {margin:.4f}" if margin else "")
             reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {rule.min_ratio:.4f}"
+            if margin is None:
+                reason = (f"{rule.use} ratio {shown} has no complete stated ± (the Lanczos truncation part is "
+                          f"unknown), so it cannot be shown to clear {rule.min_ratio:.4f}: give more --iterations")
             outcomes.append(RuleOutcome(rule, ok, measured, rule.min_ratio, None, reason))
         else:
             base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")

@@ -13,13 +13,13 @@ import numpy as np
 from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
     EXACT_MEMORY_BYTES,
-    EXACT_TIME_BUDGET_S,
     TRACE_PROBES,
     CurvatureOptions,
     MemoryUse,
     SolverChoice,
     basis_memory_bytes,
     choose_solver,
+    exact_time_budget,
     memory_budget_mb,
 )
 from prunelimit.errors import NumericalError, UsageError
@@ -197,10 +197,16 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
 def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
     """``limit_target``, or ``None`` where ρ* is undefined (no ε from a single batch, no
     prunable weights): the spectrum alone is still well defined, ``bounds`` then says why."""
+    return target_or_reason(inputs, options, batch_losses)[0]
+
+
+def target_or_reason(inputs: Inputs, options: CurvatureOptions,
+                     batch_losses: np.ndarray) -> tuple[LimitTarget | None, str | None]:
+    """``(limit_target, None)``, or ``(None, why ρ* is undefined)`` (see ``optional_target``)."""
     try:
-        return limit_target(inputs, options, batch_losses)
-    except (NumericalError, UsageError):
-        return None
+        return limit_target(inputs, options, batch_losses), None
+    except (NumericalError, UsageError) as exc:
+        return None, f"no ρ* (and no ± for it): {exc}"
 
 
 def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
@@ -252,7 +258,7 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
         return choice, None, 0
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
-    if dim * seconds > EXACT_TIME_BUDGET_S:
+    if dim * seconds > exact_time_budget(options):
         return choose_solver(options, dim, seconds), None, native.hvps
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     choice = choose_solver(options, dim, _seconds_per_column(wide))
@@ -284,6 +290,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     choice, timing_op, hvps = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
     passes = float(hvps)
     stopped_by, trail, data, data_sd = None, (), CurvatureData(total, total), None
+    notes: list[str] = []
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = timing_op if timing_op is not None else hessian_operator(inputs, options, dtype=torch.float64)
@@ -297,7 +304,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         eig = quad.nodes[0]
         lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
-        target = optional_target(inputs, options, stats.batch_losses())
+        target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        if isinstance(options.hessian_samples, int) and options.hessian_samples < total:
+            notes.append(f"--hessian-samples {options.hessian_samples} not used: the exact spectrum takes its "
+                         f"curvature over all {total:,} samples (SLQ, e.g. --method slq, takes a subset)")
     else:
         dense = None
         subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
@@ -312,11 +322,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         # ε, the loss and the gradient always come from the full analysis data.
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
-        target = optional_target(inputs, options, stats.batch_losses())
+        target, no_target = target_or_reason(inputs, options, stats.batch_losses())
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
-            choice = SolverChoice("slq-h", False, DEFAULT_ITERATIONS, DEFAULT_RUNS, "fixed plan: no ρ* to aim at")
+            runs = min(DEFAULT_RUNS, options.max_hvps)  # the old fixed plan, within --max-hvps
+            choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, options.max_hvps // runs), runs,
+                                  "fixed plan within --max-hvps: no ρ* to aim at")
         quad, stopped_by, trail = _slq_spectrum(op, choice, options, target, storage, progress)
         hvps += quad.hvps
         passes += quad.hvps * share
@@ -352,7 +364,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
         stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
-        uncertainty=uncertainty, notes=() if op.fallback is None else (op.fallback,), dense=dense,
+        uncertainty=uncertainty, dense=dense,
+        notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])),
     )
 
 
@@ -409,7 +422,9 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
     from prunelimit.theory.uncertainty import ratio_uncertainty
 
     half = None
-    if quad.half is not None and quad.lower is None:
+    # The m/2-vs-m change stands in for the bracket wherever the bracket is not used:
+    # none carried, or ``--negative flat`` (not a function of λ², which the bracket bounds).
+    if quad.half is not None and (quad.lower is None or options.negative != "abs"):
         half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
                                        negative=options.negative).ratio
     return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half, data_sd)

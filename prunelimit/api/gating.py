@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.api.verification import verify
+from prunelimit.api.verification import PredictedLimit, verify
 from prunelimit.inputs import Inputs
 
 if TYPE_CHECKING:
+    from prunelimit.api.curvature import SpectrumReport
     from prunelimit.cache import Store
     from prunelimit.gate import GateResult
 
@@ -23,6 +24,8 @@ class GateReport:
     cache_hit: bool
     seconds: float
     notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
+    estimate: "PredictedLimit | None" = None  # ρ* and its stated ± (console)
+    spectrum: "SpectrumReport | None" = None  # how it was computed and what stopped it (console)
 
     @property
     def warnings(self) -> list[str]:
@@ -63,8 +66,10 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     notes = check_baselines(baselines, provenance(inputs, options), allow_incompatible) if baselines else []
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search
         measured = verify(inputs, options, progress=progress, store=store)
-        report, cached = document("verify", measured.to_json()), measured.prediction.cached
+        report, rep = document("verify", measured.to_json()), measured.bounds
+        estimate = measured.prediction
     else:
         rep = bounds(inputs, options, progress, store=store)
-        report, cached = document("bounds", rep.to_json()), rep.spectrum.cached
-    return GateReport(evaluate_gate(report, rules), report, cached, time.perf_counter() - start, tuple(notes))
+        report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)
+    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
+                      tuple(notes), estimate, rep.spectrum)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
+from prunelimit.errors import OptionError
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
@@ -41,14 +42,16 @@ class CurvatureOptions:
     ``None``: ``BASIS_MEMORY_SHARE`` of the host memory available at the start.
 
     Time to answer (docs/methods.md): ``default`` takes the exact spectrum when D × t_HVP
-    fits ``EXACT_TIME_BUDGET_S`` and the dense Hessian fits ``EXACT_MEMORY_BYTES``, else
-    adaptive SLQ (``slq`` asks for it directly); adaptive SLQ grows until ρ*'s stated ±
-    is at most ``tolerance`` (default 0.01), or ``max_hvps`` Lanczos products (default
-    1,600) or ``time_budget`` seconds (default ``None``: no limit) are spent.
-    ``hessian_samples``: SLQ's curvature on a class-balanced seeded subset of that many
-    samples (``"auto"``/``None``: all up to ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES``
-    = 8,192, else that many; ``"all"``); ε, the loss, the gradient and the exact spectrum
-    always use the full analysis data.
+    fits ``EXACT_TIME_BUDGET_S`` (or ``time_budget``, when smaller) and the dense Hessian
+    fits ``EXACT_MEMORY_BYTES``, else adaptive SLQ (``slq`` asks for it directly); adaptive
+    SLQ grows until ρ*'s stated ± is at most ``tolerance`` (in ratio units, below 1;
+    default 0.01), or ``max_hvps`` Lanczos products (default 1,600), ``time_budget``
+    seconds (default ``None``: no limit) or ``basis_memory_mb`` are spent.
+    Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: SLQ's
+    curvature on a class-balanced seeded subset of that many samples (``"auto"``/``None``:
+    all up to ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES`` = 8,192, else that many;
+    ``"all"``); the exact spectrum, ε, the loss and the gradient always use the full
+    analysis data.
     """
 
     method: str = "default"
@@ -92,6 +95,9 @@ class CurvatureOptions:
         if self.memory_budget_mb is not None:
             validate.positive("memory_budget_mb", self.memory_budget_mb)
         validate.positive("tolerance", self.tolerance)
+        if self.tolerance >= 1:  # ρ* lies in [0, 1]: a ± of 1 or more says nothing (a percentage typed?)
+            raise OptionError("tolerance", f"{{0}} is in ratio units (0.01 is one point of ρ*) and must be "
+                                           f"below 1, got {self.tolerance!r}")
         validate.integer("max_hvps", self.max_hvps, 1)
         if self.time_budget is not None:
             validate.positive("time_budget", self.time_budget)
@@ -221,11 +227,17 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     if seconds_per_column is None:
         return adaptive
     predicted = dim * seconds_per_column
-    if predicted <= EXACT_TIME_BUDGET_S:
-        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP ≤ {EXACT_TIME_BUDGET_S:g} s",
-                            predicted)
+    budget, given = exact_time_budget(options), "" if options.time_budget is None else " (--time-budget)"
+    if predicted <= budget:
+        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP ≤ {budget:g} s{given}", predicted)
     return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
-                        f"{adaptive.reason}: exact would take D × t_HVP > {EXACT_TIME_BUDGET_S:g} s", predicted)
+                        f"{adaptive.reason}: exact would take D × t_HVP > {budget:g} s{given}", predicted)
+
+
+def exact_time_budget(options: CurvatureOptions) -> float:
+    """Seconds the default's exact spectrum may be predicted to take: ``EXACT_TIME_BUDGET_S``,
+    or the caller's ``time_budget`` when smaller (the exact solver cannot stop early)."""
+    return EXACT_TIME_BUDGET_S if options.time_budget is None else min(EXACT_TIME_BUDGET_S, options.time_budget)
 
 
 def curvature_steps(inputs: Inputs, options: CurvatureOptions) -> int:

@@ -44,12 +44,13 @@ class PredictedLimit:
     cached: bool
     body: dict | None = field(default=None, repr=False)
     source: str | None = None
+    uncertainty: dict | None = None  # ρ*'s, as ``prediction.uncertainty`` states it (``None``: not stated)
 
     @classmethod
     def from_bounds(cls, rep: BoundsReport) -> "PredictedLimit":
         s = rep.spectrum
         return cls(rep.ratio, rep.lower, rep.upper, rep.epsilon, rep.radius, s.trace, s.params_hessian, rep.scope,
-                   rep.warnings, s.cached)
+                   rep.warnings, s.cached, uncertainty=rep.uncertainty.to_json())
 
     @classmethod
     def from_report(cls, path: str, report: dict) -> "PredictedLimit":
@@ -85,7 +86,15 @@ class PredictedLimit:
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
-                   tuple(str(w) for w in warnings), True, body, str(path))
+                   tuple(str(w) for w in warnings), True, body, str(path), _stated_uncertainty(report))
+
+
+def _stated_uncertainty(report: dict) -> dict | None:
+    """A saved report's ``prediction.uncertainty`` when it states a numeric ± (else ``None``)."""
+    u = (report.get("prediction") or {}).get("uncertainty") if isinstance(report.get("prediction"), dict) else None
+    value = u.get("plus_minus") if isinstance(u, dict) else None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    return u if ok else None
 
 
 @dataclass(frozen=True)

@@ -236,10 +236,10 @@ Hvp = choices("Hvp", ENGINES)
 BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 
 MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
-ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %, ratio units) is at most this.")]
-MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Hessian-vector products of its Lanczos runs at most (the old fixed 8 × 200 plan spent 1,600).")]
-TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds its Lanczos runs may take at most (default: no limit).")]
-HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N. ε, the loss, the gradient, the exact spectrum and the actual limit use all the data.")]
+ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
+MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Lanczos products at most (the old fixed 8 × 200 plan spent 1,600); the trace's top-up probes and the --hessian-samples split-half check come on top (timing.hvps counts all).")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most; the default method then takes the exact spectrum only when predicted to fit it (default: no limit).")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N (more than the number of classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default 8; --method paper 1).")]
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
@@ -394,18 +394,22 @@ def shared(*groups):
         own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.name != "o"]
         extra = [p for g in groups for p in inspect.signature(g, eval_str=True).parameters.values()]
         names = [p.name for p in extra]
+        takes_ctx = any(p.name == "ctx" for p in own)  # else typer passes it here, for the options' sources
 
         @functools.wraps(fn)
         def command(*args, **kwargs):
+            ctx = kwargs["ctx"] if takes_ctx else kwargs.pop("ctx")
             kwargs = {k: _plain(v) for k, v in kwargs.items()}
             with handled(kwargs.get("debug", False)):
                 _check_numbers(kwargs)
                 check_counts(kwargs)  # before any work: a count may size an allocation or a loop
                 if "threads" in names:
                     apply_threads(kwargs["threads"])
-            o = SimpleNamespace(**{n: kwargs.pop(n) for n in names})
+            o = SimpleNamespace(**{n: kwargs.pop(n) for n in names}, given=_given(ctx, names))
             return fn(*args, o=o, **kwargs)
 
+        if not takes_ctx:
+            extra = [*extra, inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
         params = own + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in extra]
         params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.default is not p.empty else p for p in params]
         command.__signature__ = inspect.Signature(params, return_annotation=None)
@@ -413,6 +417,39 @@ def shared(*groups):
         return command
 
     return decorate
+
+
+def _given(ctx, names: list[str]) -> dict[str, str]:
+    """Options the user set, not left at their default: name → where (command line or --config)."""
+    sources = {name: ctx.get_parameter_source(name) for name in names}
+    return {name: "in the --config file" if source.name == "DEFAULT_MAP" else "on the command line"
+            for name, source in sources.items() if source is not None and source.name != "DEFAULT"}
+
+
+# What steers adaptive SLQ alone (--tolerance also sets the threshold of a fixed plan's warning).
+_ADAPTIVE_ONLY = ("max_hvps", "time_budget")
+
+
+def _check_plan(o: SimpleNamespace) -> None:
+    """Refuse an option typed on the command line that the plan would ignore (exit 2): the
+    adaptive budgets beside a fixed plan (``--method exact`` or ``paper``,
+    ``--iterations``/``--runs``), and every SLQ setting beside the exact spectrum. A
+    ``--config`` file's keys are shared by commands and plans: one that does not apply
+    to this plan is left unused."""
+    if o.method == "exact":
+        plan, fix = "--method exact computes every eigenvalue from all the data", "use --method slq"
+        ignored = ["iterations", "runs", "tolerance", "basis_memory", *_ADAPTIVE_ONLY] + (
+            [] if o.hessian_samples in ("auto", "all") else ["hessian_samples"])
+    elif o.method == "paper":
+        plan, fix, ignored = "--method paper runs the reference pipeline's fixed plan", "use --method slq", \
+            list(_ADAPTIVE_ONLY)
+    elif "iterations" in o.given or "runs" in o.given:
+        plan, fix, ignored = "--iterations/--runs fix the plan", "drop --iterations/--runs", list(_ADAPTIVE_ONLY)
+    else:
+        return
+    for name in ignored:
+        if o.given.get(name) == "on the command line":
+            raise UsageError(f"{_flag(name)} has no effect: {plan}; drop it, or {fix}")
 
 
 def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
@@ -423,6 +460,7 @@ def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
 
 
 def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
+    _check_plan(o)
     defaults = api.CurvatureOptions
     limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", defaults.eta),
              getattr(o, "bound_mode", defaults.bound_mode), getattr(o, "negative", defaults.negative))

@@ -47,7 +47,7 @@ def spectrum(
     per_layer: PerLayerOpt = False,
     force: ForceOpt = False,
 ) -> None:
-    """Hessian spectrum, exact or by stochastic Lanczos quadrature: λmax, λmin, trace, ρ* ± its uncertainty, nodes and weights."""
+    """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
     with handled(o.debug):
         options = _curvature(o)
         preflight([optional("--plot", plot, "png")], _inputs_of(o, checkpoint), force)
@@ -138,7 +138,7 @@ def gate(
     o: SimpleNamespace,
     ctx: typer.Context,
     checkpoint: CkptArg,
-    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction), less an estimate's stated ±, is at least this.")] = None,
+    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this; a predicted limit (lower, predicted) minus its stated ± (the conservative side; fails when the ± is incomplete).")] = None,
     use: Annotated[Use, typer.Option("--use", help="lower (ρ_L) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = GateRule.use,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,

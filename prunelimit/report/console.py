@@ -67,7 +67,7 @@ def render_spectrum(rep) -> None:
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
     table.add_row("loss", fmt(rep.loss))
     if rep.limit_ratio is not None and rep.uncertainty is not None:
-        table.add_row("ρ*", f"{pct(rep.limit_ratio)} ± {uncertainty_line(rep.uncertainty)}")
+        table.add_row("ρ*", f"{pct(rep.limit_ratio)} {uncertainty_text(rep.uncertainty.to_json())}")
     table.add_row("cost", cost(rep))
     if rep.memory is not None:
         table.add_row("memory", memory_line(rep.memory))
@@ -104,17 +104,27 @@ def render_layers(b) -> None:
     stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{block_f}")
 
 
-def uncertainty_line(u) -> str:
-    """``0.80 pt (95 %; probes ±0.06 pt s.e., steps ≤ 0.61 pt, data —)``."""
+def uncertainty_text(u: dict | None) -> str:
+    """ρ*'s ± as a result's JSON states it (``prediction.uncertainty``): ``± 0.80 pt (95 %;
+    steps ≤ 0.61 pt, probes 0.06 pt s.e.)``, or why there is none."""
     def pt(value) -> str:
         return "—" if value is None else f"{100 * value:.2f} pt"
 
-    steps = {"bracket": f"steps ≤ {pt(u.steps)}", "half-steps": f"steps ~{pt(u.steps)} (m/2 vs m)"}.get(
-        u.steps_kind, "steps unknown")
-    probes = "probes unknown" if u.probes is None else \
-        f"probes {pt(u.probes)} s.e." + (" bound" if u.probes_kind == "bound" else "")
-    data = "" if u.data is None else f", data {pt(u.data)} s.e."
-    return f"{pt(u.plus_minus)} ({100 * u.level:.0f} %; {steps}, {probes}{data})"
+    if u is None:
+        return "(no ± stated)"
+    if u.get("steps_kind") == "exact":
+        return "± 0 (exact spectrum: no sampling error)"
+    steps = {"bracket": f"steps ≤ {pt(u.get('steps'))}", "half-steps": f"steps ~{pt(u.get('steps'))} (m/2 vs m)"}.get(
+        u.get("steps_kind"), "steps unknown, not included")
+    probes = "probes unknown" if u.get("probes") is None else \
+        f"probes {pt(u['probes'])} s.e." + (" bound" if u.get("probes_kind") == "bound" else "")
+    data = "" if u.get("data") is None else f", data {pt(u['data'])} s.e."
+    return f"± {pt(u.get('plus_minus'))} ({100 * u.get('level', 0.95):.0f} %; {steps}, {probes}{data})"
+
+
+def estimate_line(ratio: float, u: dict | None) -> str:
+    """``ρ* = 87.10 % ± 0.40 pt (...)``: the headline ρ* with its stated uncertainty."""
+    return f"ρ* = {pct(ratio)} {uncertainty_text(u)}"
 
 
 def solver_line(s) -> None:
@@ -131,7 +141,8 @@ def solver_line(s) -> None:
     alone = f" (the first of {started} carried on alone: the budget could not serve them all)" \
         if started > s.runs else ""
     probes = "1 probe" if s.runs == 1 else f"{s.runs} probes"
-    plan = "" if s.solver == "exact" else f" · {probes} × {s.iterations} steps{alone}" + (f", {stop}" if stop else "")
+    steps = "1 step" if s.iterations == 1 else f"{s.iterations} steps"
+    plan = "" if s.solver == "exact" else f" · {probes} × {steps}{alone}" + (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
     timed = "" if predicted is None else f" (D × t_HVP ≈ {predicted:.3g} s)"
     stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")
@@ -158,7 +169,7 @@ def render_bounds(rep) -> None:
     if s.solver == "exact":
         stdout.print("spectrum: exact (all D eigenvalues, float64), no sampling error")
     else:
-        stdout.print(f"ρ* = {pct(rep.ratio)} ± {uncertainty_line(rep.uncertainty)}")
+        stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
     solver_line(s)
     if rep.paper is not None:
         a = rep.paper.aliasing
@@ -262,6 +273,9 @@ def render_verify(rep) -> None:
             table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)", pct(r.accuracy_ratio),
                           pct(1 - r.accuracy_ratio))
     stdout.print(table)
+    stdout.print(estimate_line(b.ratio, b.uncertainty))
+    if rep.bounds is not None:
+        solver_line(rep.bounds.spectrum)
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes")
@@ -277,6 +291,10 @@ def render_gate(rep) -> None:
     for o in rep.result.outcomes:
         mark = "[green]PASS[/]" if o.passed else "[red]FAIL[/]"
         stdout.print(f"{mark} {o.rule.name}: {o.reason}")
+    if rep.estimate is not None:
+        stdout.print(estimate_line(rep.estimate.ratio, rep.estimate.uncertainty))
+    if rep.spectrum is not None:
+        solver_line(rep.spectrum)
     stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
                  + (" (cached result)" if rep.cache_hit else ""))
     for warning in rep.warnings:

@@ -61,7 +61,8 @@ class Uncertainty:
     ``probes``: Hutchinson noise, 1σ: a jackknife standard error or a bound
     (``probes_kind`` says ``"jackknife"`` or ``"bound"``, ``"exact"`` for the exact spectrum; ``None``: unknown); ``steps``:
     bound on the quadrature truncation (``steps_kind`` says ``"bracket"`` or
-    ``"half-steps"``, the latter an indication only); ``data``: 1σ of curvature
+    ``"half-steps"``, the latter an indication only; ``"none"``: unknown, ``steps``
+    ``None``); both kinds are ``"exact"`` for an exact spectrum; ``data``: 1σ of curvature
     subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``.
     """
 

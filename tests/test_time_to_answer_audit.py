@@ -1,0 +1,241 @@
+"""Time-to-answer options as a user meets them: every result states ρ* ± its uncertainty
+(console and JSON alike), the precision options refuse what they cannot honour, the
+curvature subset is checked and stated, and the cache keys on every setting.
+
+Tiny inputs throughout: the conftest's 910-parameter MLP on 300 digits, small budgets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from prunelimit import api
+from prunelimit.errors import OptionError
+from prunelimit.gate import GateRule, evaluate_gate
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.spec import build_model
+
+SMALL = ("--max-samples", "300", "--no-cache")
+
+
+def _json(result) -> dict:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _refused(result, *phrases: str) -> str:
+    """Exit 2, one or two lines on stderr holding ``phrases``, nothing on stdout, no traceback."""
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2
+    for phrase in phrases:
+        assert phrase in result.stderr
+    return result.stderr
+
+
+@pytest.fixture
+def regression(tmp_path):
+    """A 1-output MLP and float targets (no classes): ``(checkpoint, data spec)``."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 8)).astype(np.float32)
+    np.savez(tmp_path / "reg.npz", x=x, y=x[:, :2].sum(axis=1, keepdims=True))
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "reg.pt", "mlp:8,16,1", build_model("mlp:8,16,1").state_dict(), meta={})
+    return tmp_path / "reg.pt", f"tensors:{tmp_path / 'reg.npz'}"
+
+
+# --- ρ* ± its uncertainty, stated the same way everywhere -----------------------------------
+
+def test_exact_spectrum_states_no_sampling_error_in_both_outputs(cli, own_ckpt) -> None:
+    u = _json(cli("spectrum", own_ckpt, "--method", "exact", "--json", *SMALL))["prediction"]["uncertainty"]
+    assert (u["probes_kind"], u["steps_kind"], u["plus_minus"]) == ("exact", "exact", 0.0)
+    console = cli("spectrum", own_ckpt, "--method", "exact", *SMALL)
+    assert "no sampling error" in console.stdout and "unknown" not in console.stdout
+
+
+def test_negative_flat_states_its_truncation_part(cli, own_ckpt) -> None:
+    """Without the λ²-bracket the steps part falls back to m/2 vs m (documented), instead of
+    leaving the ± to the probes alone."""
+    u = _json(cli("bounds", own_ckpt, "--method", "slq", "--negative", "flat", "--max-hvps", "100", "--json",
+                  *SMALL))["prediction"]["uncertainty"]
+    assert u["steps_kind"] == "half-steps" and u["steps"] is not None
+    assert u["plus_minus"] >= u["steps"] > 0
+
+
+def _points(text: str) -> float:
+    """The ± of the console's ``ρ* = 80.07 % ± 14.91 pt`` line, in points."""
+    return float(re.search(r"ρ\* = [\d.]+ % ± ([\d.]+) pt", text).group(1))
+
+
+@pytest.mark.parametrize("command", ["gate", "verify"])
+def test_gate_and_verify_print_rho_with_its_uncertainty_and_what_stopped_it(cli, own_ckpt, command) -> None:
+    """The console states the JSON's ± (to its 2 printed decimals) and the stop reason;
+    the second run reads the same spectrum from the cache."""
+    args = [command, own_ckpt, "--method", "slq", "--max-hvps", "60", "--max-samples", "300"]
+    args += ["--min-ratio", "0.01", "--use", "predicted"] if command == "gate" else []
+    doc = _json(cli(*args, "--json"))
+    u = (doc["bounds"] if command == "gate" else doc)["prediction"]["uncertainty"]
+    console = cli(*args)
+    assert console.exit_code == 0, console.stderr
+    assert _points(console.stdout) == pytest.approx(100 * u["plus_minus"], abs=0.006)
+    assert "stopped by --max-hvps" in console.stdout
+
+
+# --- the precision options: bad values and plans that would ignore them ---------------------
+
+@pytest.mark.parametrize("value", ["1", "5"])
+def test_tolerance_of_one_or_more_is_refused(cli, own_ckpt, no_curvature, value) -> None:
+    _refused(cli("bounds", own_ckpt, "--tolerance", value), "--tolerance", "ratio units", "below 1")
+
+
+def test_library_refuses_a_tolerance_of_one() -> None:
+    with pytest.raises(OptionError, match="tolerance"):
+        api.CurvatureOptions(tolerance=1.0)
+
+
+@pytest.mark.parametrize("command", ["bounds", "spectrum", "verify", "gate"])
+@pytest.mark.parametrize(
+    ("flags", "named", "plan"),
+    [
+        (["--method", "exact", "--tolerance", "0.05"], "--tolerance", "--method exact"),
+        (["--method", "exact", "--max-hvps", "100"], "--max-hvps", "--method exact"),
+        (["--method", "exact", "--time-budget", "5"], "--time-budget", "--method exact"),
+        (["--method", "exact", "--hessian-samples", "100"], "--hessian-samples", "--method exact"),
+        (["--method", "exact", "--iterations", "5"], "--iterations", "--method exact"),
+        (["--method", "exact", "--basis-memory", "100"], "--basis-memory", "--method exact"),
+        (["--runs", "2", "--time-budget", "5"], "--time-budget", "--iterations/--runs"),
+        (["--iterations", "5", "--max-hvps", "50"], "--max-hvps", "--iterations/--runs"),
+        (["--method", "paper", "--time-budget", "5"], "--time-budget", "--method paper"),
+    ],
+)
+def test_a_plan_that_would_ignore_an_option_refuses_it(cli, own_ckpt, no_curvature, command, flags, named,
+                                                       plan) -> None:
+    extra = ["--min-ratio", "0.5"] if command == "gate" else []
+    message = _refused(cli(command, own_ckpt, *flags, *extra), named, "has no effect", plan)
+    assert message.startswith("prunelimit: error:")
+
+
+def test_a_config_key_that_does_not_apply_to_the_plan_is_left_unused(cli, own_ckpt, tmp_path) -> None:
+    """A --config file is shared by commands and plans: its budgets beside --method exact
+    are not an error (typed on the command line they are)."""
+    config = tmp_path / "precision.yaml"
+    config.write_text("tolerance: 0.05\nmax_hvps: 40\n")
+    doc = _json(cli("bounds", own_ckpt, "--config", config, "--method", "exact", "--json"))
+    assert doc["spectrum"]["choice"]["solver"] == "exact"
+
+
+def test_a_fixed_plan_keeps_its_tolerance_for_the_warning(cli, own_ckpt) -> None:
+    """--tolerance beside --iterations/--runs sets the threshold of the tolerance warning."""
+    loose = _json(cli("bounds", own_ckpt, "--runs", "2", "--iterations", "10", "--tolerance", "0.9", "--json",
+                      *SMALL))
+    assert not any("not within the tolerance" in w for w in loose["warnings"])
+
+
+def test_a_fixed_plan_names_its_own_remedy(cli, own_ckpt) -> None:
+    """A fixed plan grows by --iterations/--runs (the budgets would be refused beside them)."""
+    doc = _json(cli("bounds", own_ckpt, "--runs", "2", "--iterations", "10", "--json", *SMALL))
+    warning = next(w for w in doc["warnings"] if "not within the tolerance" in w)
+    assert "--iterations" in warning and "--max-hvps" not in warning
+    assert doc["spectrum"]["stopped_by"] is None
+
+
+def test_time_budget_also_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> None:
+    """A column priced at 10 ms puts D = 910 columns at 9.1 s: within the default's 60 s, not
+    within --time-budget 5 (the exact solver cannot stop early), which then runs SLQ."""
+    from prunelimit.api import curvature
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 0.01)
+    free = _json(cli("spectrum", own_ckpt, "--json", *SMALL))["spectrum"]["choice"]
+    assert free["solver"] == "exact"
+    capped = _json(cli("spectrum", own_ckpt, "--time-budget", "5", "--max-hvps", "40", "--json",
+                       *SMALL))["spectrum"]["choice"]
+    assert capped["solver"] == "slq-h" and "--time-budget" in capped["reason"]
+
+
+# --- the curvature subset ----------------------------------------------------------------------
+
+def test_too_few_hessian_samples_for_two_halves_is_refused(cli, own_ckpt) -> None:
+    """Ten digit classes: ten samples put one in each class and none in the second half."""
+    _refused(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "10", *SMALL),
+             "--hessian-samples 10", "10 classes", "at least 11")
+    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "11", "--json",
+                    *SMALL))
+    assert doc["spectrum"]["hessian_samples"]["used"] == 11
+    assert doc["prediction"]["uncertainty"]["data"] is not None
+
+
+def test_regression_targets_subsample_without_classes(cli, regression) -> None:
+    ckpt, data = regression
+    common = ("bounds", ckpt, "--data", data, "--loss", "mse", "--batch-size", "32", "--method", "slq",
+              "--max-hvps", "30", "--no-cache")
+    _refused(cli(*common, "--hessian-samples", "1"), "--hessian-samples 1", "at least 2")
+    doc = _json(cli(*common, "--hessian-samples", "2", "--json"))
+    samples = doc["spectrum"]["hessian_samples"]
+    assert (samples["used"], samples["total"], len(samples["split_ratios"])) == (2, 200, 2)
+    assert doc["prediction"]["uncertainty"]["data"] >= 0
+
+
+def test_more_hessian_samples_than_data_use_all(cli, own_ckpt) -> None:
+    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "100000",
+                    "--json", *SMALL))
+    assert doc["spectrum"]["hessian_samples"] == {"used": 300, "total": 300, "split_ratios": None}
+    assert doc["prediction"]["uncertainty"]["data"] is None
+
+
+def test_hessian_samples_the_exact_spectrum_does_not_use_are_reported(cli, own_ckpt, monkeypatch) -> None:
+    from prunelimit.api import curvature
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)  # the default then takes exact
+    doc = _json(cli("spectrum", own_ckpt, "--hessian-samples", "100", "--json", *SMALL))
+    assert doc["spectrum"]["solver"] == "exact"
+    assert any("--hessian-samples 100 not used" in w for w in doc["warnings"])
+
+
+def test_a_spectrum_without_rho_says_why_and_keeps_the_budget(cli, own_ckpt) -> None:
+    """One batch gives no ε, hence no ρ* to aim at: the fixed plan then stays within --max-hvps."""
+    doc = _json(cli("spectrum", own_ckpt, "--method", "slq", "--max-hvps", "40", "--batch-size", "5000", "--json",
+                    *SMALL))
+    assert doc["prediction"] is None
+    assert any(w.startswith("no ρ*") for w in doc["warnings"])
+    assert doc["spectrum"]["runs"] * doc["spectrum"]["iterations"] <= 40
+
+
+# --- the gate's conservative side -------------------------------------------------------------
+
+def _report(uncertainty) -> dict:
+    return {"bounds": {"lower": 0.8}, "prediction": {"ratio": 0.9, "uncertainty": uncertainty}}
+
+
+@pytest.mark.parametrize(
+    "uncertainty",
+    [None, {"plus_minus": 0.01, "steps": None, "steps_kind": "none"}, {"plus_minus": float("nan")}],
+)
+def test_gate_fails_when_no_conservative_side_is_known(uncertainty) -> None:
+    result = evaluate_gate(_report(uncertainty), [GateRule("ρ* ≥ 0.5", use="predicted", min_ratio=0.5)])
+    assert not result.passed and "no complete stated ±" in result.reason
+
+
+def test_gate_with_a_zero_uncertainty_compares_the_value_itself() -> None:
+    exact = {"plus_minus": 0.0, "steps": 0.0, "steps_kind": "exact", "probes_kind": "exact"}
+    assert evaluate_gate(_report(exact), [GateRule("ρ_L ≥ 0.8", min_ratio=0.8)]).passed
+    assert not evaluate_gate(_report(exact), [GateRule("ρ_L ≥ 0.81", min_ratio=0.81)]).passed
+
+
+# --- the cache -------------------------------------------------------------------------------
+
+def test_the_cache_keys_on_every_precision_setting(cli, own_ckpt) -> None:
+    base = ("bounds", own_ckpt, "--method", "slq", "--max-samples", "300", "--json")
+
+    def cached(*flags: str) -> bool:
+        return _json(cli(*base, *flags))["timing"]["cached"]
+
+    assert not cached("--max-hvps", "40")
+    assert cached("--max-hvps", "40")
+    for other in (("--max-hvps", "50"), ("--max-hvps", "40", "--tolerance", "0.3"),
+                  ("--max-hvps", "40", "--time-budget", "100"), ("--max-hvps", "40", "--hessian-samples", "200")):
+        assert not cached(*other), other
