@@ -239,3 +239,14 @@ def test_the_cache_keys_on_every_precision_setting(cli, own_ckpt) -> None:
     for other in (("--max-hvps", "50"), ("--max-hvps", "40", "--tolerance", "0.3"),
                   ("--max-hvps", "40", "--time-budget", "100"), ("--max-hvps", "40", "--hessian-samples", "200")):
         assert not cached(*other), other
+
+
+def test_adaptive_flat_run_warns_once_with_its_own_remedy(cli, own_ckpt) -> None:
+    """--negative flat has no bracket: the m/2-vs-m change is the steps part of the ±; an
+    adaptive run out of budget says so once, asking for budget, never for --iterations
+    (which would fix the plan)."""
+    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--negative", "flat", "--max-hvps", "60", "--json",
+                    *SMALL))
+    assert doc["spectrum"]["stopped_by"] == "max-hvps"
+    assert [w for w in doc["warnings"] if "not within the tolerance" in w]
+    assert not [w for w in doc["warnings"] if "use --iterations" in w]

@@ -81,10 +81,13 @@ def _stratified_halves(strata, total: int, samples: int, rng: np.random.Generato
     counts = np.floor(shares).astype(int)
     counts[np.argsort(counts - shares)[: samples - counts.sum()]] += 1
     a, b = [], []
+    odd_to_a = True  # classes of odd count give their extra sample to the halves in turn: sizes differ by ≤ 1
     for group, count in zip(groups, counts):
         picked = rng.permutation(group)[:count]
-        a.append(picked[: (count + 1) // 2])
-        b.append(picked[(count + 1) // 2 :])
+        cut = (count + odd_to_a) // 2
+        odd_to_a ^= bool(count % 2)
+        a.append(picked[:cut])
+        b.append(picked[cut:])
     return np.concatenate(a), np.concatenate(b)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, curvature_subsample, resolve_hessian_samples
@@ -56,3 +57,15 @@ def test_resolve_hessian_samples() -> None:
     assert resolve_hessian_samples("auto", 10 * AUTO_HESSIAN_SAMPLES) == AUTO_HESSIAN_SAMPLES
     assert resolve_hessian_samples("all", 10**6) == 10**6
     assert resolve_hessian_samples(500, 400) == 400
+
+
+def test_halves_differ_by_at_most_one_sample_whatever_the_classes() -> None:
+    """Odd class counts hand their extra sample to the two halves in turn (the split-half
+    data term compares halves of equal size)."""
+    from prunelimit.data.subsample import _stratified_halves
+
+    strata = torch.arange(40) % 10  # ten classes of four
+    for samples in (15, 21, 33):
+        a, b = _stratified_halves(strata, 40, samples, np.random.default_rng(0))
+        assert len(a) + len(b) == samples and abs(len(a) - len(b)) <= 1
+        assert not set(a.tolist()) & set(b.tolist())
