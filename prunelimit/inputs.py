@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, to_device
+from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
 from prunelimit.data.loss import resolve_loss
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
@@ -77,11 +77,23 @@ def load_inputs(
 def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str) -> None:
     """Run the first batch once, so a shape or label mismatch is a clear input error."""
     model, batch = loaded.model, batches[0]
+    if loss_fn in (cross_entropy_loss, mse_loss):  # the built-in losses feed x as is and need one output tensor
+        _check_dtype(model, batch[0], loaded, data)
+        out = _forward(model, batch[0], loaded, data)
+        if not isinstance(out, torch.Tensor):
+            raise InputError(
+                f"model {loaded.spec or loaded.path} returns a {type(out).__name__}, not one output tensor; return "
+                "one tensor from forward, or pass --loss file.py:fn (fn(model, batch) -> mean loss) that picks it"
+            )
     if loss_fn is cross_entropy_loss:
         labels = torch.cat([b[1] for b in batches])
         if labels.is_floating_point():
             raise InputError(f"data {data} has real-valued targets; use --loss mse for regression")
-        out = _forward(model, batch[0], loaded, data)
+        if out.dim() == 2 and labels.dim() != 1:
+            raise InputError(
+                f"data {data}: y has shape {tuple(labels.shape)}, but the ce loss needs one class index per "
+                "sample (a 1-D y); convert one-hot labels with y.argmax(1), a column with y.squeeze(1)"
+            )
         classes = out.shape[-1]
         if int(labels.max()) >= classes:
             raise InputError(
@@ -97,6 +109,19 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
         ) from None
     if not torch.isfinite(torch.as_tensor(value)).all():
         raise InputError(f"the loss of checkpoint {loaded.path} on data {data} is NaN or Inf; check the weights")
+
+
+def _check_dtype(model, x: torch.Tensor, loaded: LoadedModel, data: str) -> None:
+    """A model whose parameters are of another float type than the data fails on its first
+    layer with a message about matrices; say what to change instead."""
+    kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
+    wanted = str(x.dtype).removeprefix("torch.")
+    if x.is_floating_point() and kinds and kinds != [wanted]:
+        raise InputError(
+            f"model {loaded.spec or loaded.path} has {'/'.join(kinds)} parameters but data {data} is {wanted}; "
+            f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: weights of any float "
+            "type load into it)"
+        )
 
 
 def _forward(model, x, loaded: LoadedModel, data: str):

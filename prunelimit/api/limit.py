@@ -162,11 +162,25 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
     warns += [regime.advice] if regime.advice else []
+    warns += outside_hessian_warnings(target.names, weights, spec.gradient)
     layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress) if per_layer else None
     warns += [] if layers is None else layers.warnings
     return BoundsReport(replace(spec, dense=None), profile.n, epsilon, source, prediction, ratio, radius, paper,
                         half_ratio, tuple(warns), profile, first_order, target.names, scope, uncertainty,
                         provenance(inputs, options, scope), regime, layers)
+
+
+def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
+    """Prunable tensors the Hessian leaves out (frozen, ``requires_grad=False``): pruning
+    them moves the loss, but ρ* counts no curvature for them."""
+    outside = [(n, w.numel()) for n, w in zip(names, weights) if n not in gradient]
+    if not outside:
+        return []
+    more = f" (+{len(outside) - 3} more)" if len(outside) > 3 else ""
+    listed = ", ".join(n for n, _ in outside[:3]) + more
+    return [f"{sum(c for _, c in outside):,} prunable weights ({listed}) are frozen (requires_grad=False) and "
+            "outside the Hessian, so ρ* counts no curvature for pruning them; --exclude their modules, or make "
+            "them trainable in the model"]
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:

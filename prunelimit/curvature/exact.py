@@ -25,10 +25,21 @@ MAX_DIM = math.isqrt(EXACT_MEMORY_BYTES // 8)  # 16,384
 COLUMN_BLOCK = 128  # unit vectors per batched product: bounds the vmapped activations
 
 
+def columns_per_product(op: CurvatureOperator) -> int:
+    """Unit columns ``exact_hessian`` asks of one product: one from an operator on a CPU that
+    keeps its gradient graphs (``engine == "cached"``), where a batched backward is slower
+    per column (docs/benchmarks.md §1) and holds activations for every column at once (2.0 GB
+    against 0.36 GB for a 700-parameter CNN with BatchNorm on 1,437 digits, float64);
+    else ``COLUMN_BLOCK``: one graph rebuild serves them all, and an accelerator runs them
+    in parallel (it takes one at a time after running out of memory: ``HessianOperator.matmat``)."""
+    cached_on_cpu = getattr(op, "engine", None) == "cached" and op.device.type == "cpu"
+    return 1 if cached_on_cpu else COLUMN_BLOCK
+
+
 def exact_hessian(op: CurvatureOperator, max_dim: int = MAX_DIM, progress=None) -> Tensor:
     """The D×D float64 matrix of ``op`` from D products with unit vectors, symmetrised.
 
-    Formed ``COLUMN_BLOCK`` columns at a time by ``op.matmat``; ``progress(done)`` reports
+    Formed ``columns_per_product(op)`` columns at a time by ``op.matmat``; ``progress(done)`` reports
     columns. Symmetrising removes only the rounding asymmetry of the products (the exact
     Hessian is symmetric). Refuses ``D > max_dim`` (D products and D² memory).
     """
@@ -40,8 +51,9 @@ def exact_hessian(op: CurvatureOperator, max_dim: int = MAX_DIM, progress=None) 
         )
     h = torch.empty(dim, dim, dtype=torch.float64)
     eye = torch.eye(dim, dtype=torch.float64)
-    for start in range(0, dim, COLUMN_BLOCK):
-        stop = min(start + COLUMN_BLOCK, dim)
+    block = columns_per_product(op)
+    for start in range(0, dim, block):
+        stop = min(start + block, dim)
         h[:, start:stop] = op.matmat(eye[:, start:stop]).to("cpu", torch.float64)
         if progress is not None:
             progress(stop)

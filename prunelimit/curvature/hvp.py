@@ -189,10 +189,11 @@ class HessianOperator:
 
         Batching the products with ``is_grads_batched`` (vmap over the second backward)
         amortises the graph traversal; it is how the exact Hessian is formed quickly.
-        Where the batched pass cannot run (an operation without a batching rule, or out of
-        memory for k products at once) the operator announces it once (a warning, and a
-        line in ``fallback``) and from then on takes one product per column; any other
-        error propagates.
+        Where the batched pass fails and a single product does not (an operation without a
+        batching rule, a wrong one such as torch's for group norm's double backward, or out
+        of memory for k products at once) the operator announces it once (a warning, and a
+        line in ``fallback``) and from then on takes one product per column; an error of
+        the single product propagates.
         """
         if V.ndim != 2 or V.shape[0] != self.dim:
             raise UsageError(f"HVP block has shape {tuple(V.shape)}, expected ({self.dim}, k)")
@@ -218,14 +219,13 @@ class HessianOperator:
                     for acc, h in zip(hv, self._second_backward(grads, parts, retain=False, batched=True)):
                         acc.add_(h, alpha=w)
         except RuntimeError as exc:
-            if not _unbatchable(exc):
-                raise
+            first = self.matvec(vs[0])  # batching is only a speed-up: a failing single product is the real error
             self.fallback = (
                 f"batched Hessian-vector products failed ({str(exc).splitlines()[0][:120]}); "
                 f"taking them one at a time, up to {k}x slower"
             )
             warnings.warn(self.fallback, stacklevel=3)
-            return torch.stack([self.matvec(v) for v in vs])
+            return torch.stack([first] + [self.matvec(v) for v in vs[1:]])
         out = all_reduce_sum(torch.cat([h.reshape(k, -1) for h in hv], dim=1))
         _require_finite(out)
         self.hvps += k
@@ -366,16 +366,6 @@ class HessianOperator:
     @staticmethod
     def _flatten(parts: list[Tensor]) -> Tensor:
         return torch.cat([p.reshape(-1) for p in parts])
-
-
-# What vmap (``is_grads_batched``) raises for an operation it cannot batch, e.g. "Batching
-# rule not implemented for aten::item".
-_UNBATCHABLE = ("batching rule", "vmap")
-
-
-def _unbatchable(exc: RuntimeError) -> bool:
-    """The batched second backward's known failures: no batching rule, or out of memory."""
-    return isinstance(exc, torch.OutOfMemoryError) or any(m in str(exc).lower() for m in _UNBATCHABLE)
 
 
 def _require_finite(products: Tensor) -> None:

@@ -1,4 +1,4 @@
-"""``matmat`` takes one product per vector only on the batched pass's known failure, and says so."""
+"""``matmat`` takes one product per vector only where the batched pass fails and a single product works, and says so."""
 
 from __future__ import annotations
 

@@ -1,0 +1,252 @@
+"""Model and data classes a user brings beyond the bundled MLP: group norm, tied and
+frozen weights, outputs that are not one tensor, float types other than the data's,
+labels of the wrong shape, and how the exact Hessian's columns are formed.
+
+Tiny seeded models on the bundled digits; every CLI case checks the exit code and the
+message, and no case needs more than a few hundred Hessian-vector products.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+from torch import nn
+
+from prunelimit.curvature.exact import COLUMN_BLOCK, columns_per_product, exact_hessian
+from prunelimit.curvature.hvp import HessianOperator
+from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.models.params import hessian_parameters, prunable_parameters
+
+FACTORIES = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+
+    def mlp():
+        return nn.Sequential(nn.Linear(64, 6), nn.ReLU(), nn.Linear(6, 10))
+
+
+    def frozen():
+        m = mlp()
+        m[0].weight.requires_grad_(False)
+        m[0].bias.requires_grad_(False)
+        return m
+
+
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = mlp()
+
+        def forward(self, x):
+            return self.net(x), x
+
+
+    class Named(Pair):
+        def forward(self, x):
+            return {"logits": self.net(x)}
+
+
+    def pair():
+        return Pair()
+
+
+    def named():
+        return Named()
+
+
+    def wide():
+        return mlp().double()
+
+
+    def half():
+        return mlp().half()
+""")
+
+
+@pytest.fixture
+def nets(tmp_path):
+    """A factory file and a checkpoint for each of its models (the weights are what
+    ``torch.manual_seed(0)`` builds)."""
+    path = tmp_path / "nets.py"
+    path.write_text(FACTORIES)
+    ns: dict = {}
+    exec(compile(FACTORIES, str(path), "exec"), ns)
+    out = {}
+    for name in ("mlp", "frozen", "pair", "named", "wide", "half"):
+        torch.manual_seed(0)
+        ckpt = tmp_path / f"{name}.pt"
+        torch.save(ns[name]().state_dict(), ckpt)
+        out[name] = (str(ckpt), f"{path}:{name}")
+    return out
+
+
+def _bounds(cli, nets, name, *extra):
+    ckpt, spec = nets[name]
+    return cli("bounds", ckpt, "--model", spec, "--data", "digits:train", "--no-cache", *extra)
+
+
+# ------------------------------------------------------------------- outputs and dtypes
+
+
+@pytest.mark.parametrize("name,kind", [("pair", "tuple"), ("named", "dict")])
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_output_that_is_not_one_tensor_is_an_input_error(cli, nets, name, kind, loss):
+    result = _bounds(cli, nets, name, "--loss", loss)
+    assert result.exit_code == 3, result.output
+    assert f"returns a {kind}, not one output tensor" in result.output
+    assert "--loss file.py:fn" in result.output
+    assert "internal error" not in result.output
+
+
+@pytest.mark.parametrize("name,dtype", [("wide", "float64"), ("half", "float16")])
+def test_model_in_another_float_type_than_the_data_says_so(cli, nets, name, dtype):
+    result = _bounds(cli, nets, name)
+    assert result.exit_code == 3, result.output
+    assert f"has {dtype} parameters but data digits:train is float32" in result.output
+    assert "build the model in float32" in result.output
+
+
+def test_half_checkpoint_loads_into_a_float32_model(cli, nets, tmp_path):
+    """What the dtype message promises: weights of any float type load into a float32 model."""
+    half_ckpt, _ = nets["half"]
+    _, spec = nets["mlp"]
+    result = cli("bounds", half_ckpt, "--model", spec, "--data", "digits:train", "--no-cache", "--json",
+                 "--method", "exact")
+    assert result.exit_code == 0, result.output
+    assert 0.0 <= json.loads(result.stdout)["prediction"]["ratio"] <= 1.0
+
+
+@pytest.mark.parametrize("labels", ["column", "one-hot"])
+def test_labels_that_are_not_one_class_per_sample_say_how_to_convert(cli, nets, tmp_path, labels):
+    from prunelimit.data.spec import load_dataset
+
+    ds = load_dataset("digits:train", max_samples=64)
+    y = ds.y[:, None] if labels == "column" else nn.functional.one_hot(ds.y, 10)
+    data = tmp_path / "data.pt"
+    torch.save({"x": ds.x, "y": y}, data)
+    ckpt, spec = nets["mlp"]
+    result = cli("bounds", ckpt, "--model", spec, "--data", f"tensors:{data}", "--no-cache")
+    assert result.exit_code == 3, result.output
+    assert f"y has shape {tuple(y.shape)}" in result.output
+    assert "1-D y" in result.output
+
+
+# ---------------------------------------------------------------------- frozen weights
+
+
+def test_frozen_prunable_weights_are_named_in_a_warning(cli, nets):
+    result = _bounds(cli, nets, "frozen", "--json", "--method", "exact")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["params"] == {"hessian": 6 * 10 + 10, "prunable": 64 * 6 + 6 * 10}
+    frozen = [w for w in report["warnings"] if "frozen" in w]
+    assert len(frozen) == 1 and "384 prunable weights (0.weight)" in frozen[0] and "--exclude" in frozen[0]
+
+
+def test_trainable_model_has_no_frozen_warning(cli, nets):
+    result = _bounds(cli, nets, "mlp", "--json", "--method", "exact")
+    assert result.exit_code == 0, result.output
+    assert not [w for w in json.loads(result.stdout)["warnings"] if "frozen" in w]
+
+
+# ----------------------------------------------------------------------- tied weights
+
+
+class _Tied(nn.Module):
+    """``b`` and ``c`` share one weight (two modules, one parameter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(5, 4)
+        self.b = nn.Linear(4, 4)
+        self.c = nn.Linear(4, 4)
+        self.c.weight = self.b.weight
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.head(torch.tanh(self.c(torch.tanh(self.b(torch.tanh(self.a(x)))))))
+
+
+def test_a_shared_parameter_counts_once():
+    model = _Tied()
+    unique = {id(p) for p in model.parameters()}
+    hessian = hessian_parameters(model)
+    prunable = prunable_parameters(model)
+    assert len(hessian) == len(unique) == len({id(p) for _, p in hessian})
+    assert [n for n, _ in prunable] == ["a.weight", "b.weight", "head.weight"]
+    assert {n for n, _ in hessian} <= set(dict(model.named_parameters()))  # the names masks are keyed by
+
+
+def test_hessian_of_a_tied_model_is_that_of_its_unique_parameters():
+    """The operator over the selected parameters is the true Hessian: against
+    ``torch.func.hessian`` over the same flat vector (float64; rounding only, 1e-10)."""
+    torch.manual_seed(0)
+    model = _Tied().double().eval()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(16, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (16,), generator=gen)
+    named = hessian_parameters(model)
+    op = HessianOperator(model, [p for _, p in named], [(x, y)], cross_entropy_loss)
+    dense = exact_hessian(op)
+    flat = torch.cat([p.detach().reshape(-1) for _, p in named])
+    shapes = [(n, p.shape, p.numel()) for n, p in named]
+
+    def loss(v):
+        params, start = {}, 0
+        for n, shape, size in shapes:
+            params[n] = v[start:start + size].view(shape)
+            start += size
+        params["c.weight"] = params["b.weight"]  # the tie, as the module has it
+        return nn.functional.cross_entropy(torch.func.functional_call(model, params, (x,)), y)
+
+    expected = torch.func.hessian(loss)(flat)
+    assert dense.shape == expected.shape
+    assert torch.allclose(dense, expected, rtol=0, atol=1e-10)
+
+
+# ------------------------------------------------------- group norm and exact columns
+
+
+def _group_norm_operator(engine: str) -> HessianOperator:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.GroupNorm(2, 4), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 16, 3)).double()
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(10, 1, 4, 4, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (10,), generator=gen)
+    params = [p for n, p in hessian_parameters(model)]
+    return HessianOperator(model, params, [(x[:5], y[:5]), (x[5:], y[5:])], cross_entropy_loss, engine=engine)
+
+
+@pytest.mark.parametrize("engine", ["cached", "revrev"])
+def test_group_norm_products_fall_back_to_single_ones(engine):
+    """torch's batching rule for group norm's double backward fails on shapes (not a
+    "batching rule" message): the products still come, one at a time, announced once."""
+    op = _group_norm_operator(engine)
+    columns = torch.eye(op.dim, dtype=torch.float64)[:, :3]
+    with pytest.warns(UserWarning, match="one at a time"):
+        batched = op.matmat(columns)
+    assert op.fallback is not None
+    single = torch.stack([op.matvec(c) for c in columns.T], dim=1)
+    assert torch.allclose(batched, single, rtol=0, atol=1e-14)  # the same products, same code path
+
+
+def test_exact_columns_one_at_a_time_on_a_kept_graph():
+    """On a CPU the kept-graph engine forms the exact Hessian column by column (faster per
+    column, no k-fold activations); the recomputing one in blocks. Both give the same
+    matrix (float64 products; rounding only, 1e-12)."""
+    cached, revrev = _group_norm_operator("cached"), _group_norm_operator("revrev")
+    assert columns_per_product(cached) == 1 and columns_per_product(revrev) == COLUMN_BLOCK
+    with pytest.warns(UserWarning, match="one at a time"):  # group norm: the block falls back
+        blocks = exact_hessian(revrev)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # single products: no batched pass to fall back from
+        columns = exact_hessian(cached)
+    assert cached.fallback is None
+    assert torch.allclose(columns, blocks, rtol=0, atol=1e-12)
