@@ -160,12 +160,13 @@ def test_time_budget_also_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> N
 # --- the curvature subset ----------------------------------------------------------------------
 
 def test_too_few_hessian_samples_for_two_halves_is_refused(cli, own_ckpt) -> None:
-    """Ten digit classes: ten samples put one in each class and none in the second half."""
-    _refused(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "10", *SMALL),
-             "--hessian-samples 10", "10 classes", "at least 11")
-    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "11", "--json",
+    """One sample cannot be split; ten, one in each of the ten digit classes, split five and
+    five (odd classes alternate between the halves)."""
+    _refused(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "1", *SMALL),
+             "--hessian-samples 1", "at least 2")
+    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "10", "--json",
                     *SMALL))
-    assert doc["spectrum"]["hessian_samples"]["used"] == 11
+    assert doc["spectrum"]["hessian_samples"]["used"] == 10
     assert doc["prediction"]["uncertainty"]["data"] is not None
 
 

@@ -239,7 +239,7 @@ MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spec
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
 MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Lanczos products at most (the old fixed 8 × 200 plan spent 1,600); the trace's top-up probes and the --hessian-samples split-half check come on top (timing.hvps counts all).")]
 TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most; the default method then takes the exact spectrum only when predicted to fit it (default: no limit).")]
-HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N (more than the number of classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N (at least 2). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default 8; --method paper 1).")]
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
