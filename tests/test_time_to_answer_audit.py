@@ -251,3 +251,20 @@ def test_adaptive_flat_run_warns_once_with_its_own_remedy(cli, own_ckpt) -> None
     assert doc["spectrum"]["stopped_by"] == "max-hvps"
     assert [w for w in doc["warnings"] if "not within the tolerance" in w]
     assert not [w for w in doc["warnings"] if "use --iterations" in w]
+
+
+@pytest.mark.parametrize(("dim", "remedy"), [(978, "--method exact"), (50_000, "--runs K --iterations 50000")])
+def test_runs_that_converged_point_past_the_budget(dim, remedy) -> None:
+    """Every step taken (m = D): only probe noise is left; the remedy is the exact spectrum
+    where it fits, else more probes of D steps, never a larger --max-hvps (adaptive SLQ
+    spends a focused run's budget on steps)."""
+    from types import SimpleNamespace
+
+    from prunelimit.api.limit import _bounds_warnings
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    spec = SimpleNamespace(notes=(), solver="slq-h", stopped_by="converged", params_hessian=dim, iterations=dim,
+                           lambda_max=1.0, lambda_min=0.0, negative_mass=0.0)
+    u = Uncertainty(probes=0.03, steps=0.0, data=None, runs=1, probes_kind="bound")
+    (warning,) = _bounds_warnings(spec, None, 0.6, 1.0, None, 0.1, api.CurvatureOptions(), None, u)
+    assert "end of its Krylov space" in warning and remedy in warning and "--max-hvps" not in warning

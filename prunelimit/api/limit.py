@@ -14,6 +14,7 @@ from prunelimit.api.curvature import (
 )
 from prunelimit.api.layers import layer_breakdown, with_layers
 from prunelimit.api.options import (
+    EXACT_MEMORY_BYTES,
     SLQ_VALIDATED_STIFFNESS,
     SPREAD_TOLERANCE,
     CurvatureOptions,
@@ -214,7 +215,8 @@ def _bounds_warnings(
                  # part (measured afterwards) and another path's ρ* can leave the total above it
                  "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
                               "and probes (a smaller --tolerance refines them further)",
-                 }.get(spec.stopped_by, "no remedy was left")
+                 "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
+                 }[spec.stopped_by]
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
                       key=lambda item: item[1])[0]
         fixed = spec.stopped_by is None
@@ -222,8 +224,13 @@ def _bounds_warnings(
                       "a narrower --basis-dtype, a larger --basis-memory or more host memory"
                       if spec.stopped_by == "memory" else
                       "a larger --max-hvps or --time-budget")
+        more_probes = ("a larger --runs" if fixed else
+                       "--method exact, which computes every eigenvalue" if spec.stopped_by == "converged"
+                       and 8.0 * spec.params_hessian**2 <= EXACT_MEMORY_BYTES else
+                       f"--runs K --iterations {spec.params_hessian}" if spec.stopped_by == "converged" else
+                       "a larger --max-hvps")
         remedy = {"steps": f"more Lanczos steps ({more_steps})",
-                  "probes": "more probes (" + ("a larger --runs" if fixed else "a larger --max-hvps") + ")",
+                  "probes": f"more probes ({more_probes})",
                   "data": "more curvature samples (--hessian-samples)"}[largest]
         warns.append(
             f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
