@@ -268,3 +268,14 @@ def test_runs_that_converged_point_past_the_budget(dim, remedy) -> None:
     u = Uncertainty(probes=0.03, steps=0.0, data=None, runs=1, probes_kind="bound")
     (warning,) = _bounds_warnings(spec, None, 0.6, 1.0, None, 0.1, api.CurvatureOptions(), None, u)
     assert "end of its Krylov space" in warning and remedy in warning and "--max-hvps" not in warning
+
+
+def test_library_warnings_reach_the_cli_as_one_line(cli, own_ckpt) -> None:
+    """A warning of prunelimit's own code (here: the kept graphs over a tiny budget) is one
+    ``prunelimit: warning:`` line, without Python's file:line prefix and source line."""
+    result = cli("spectrum", own_ckpt, "--method", "slq", "--hvp", "cached", "--memory-budget", "0.01",
+                 "--max-hvps", "20", "--json", *SMALL)
+    assert result.exit_code == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "cached HVP graphs" in line]
+    assert len(lines) == 1 and lines[0].startswith("prunelimit: warning: cached HVP graphs need about")
+    assert "UserWarning" not in result.stderr and ".py:" not in result.stderr

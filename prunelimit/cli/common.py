@@ -15,6 +15,7 @@ import functools
 import inspect
 import math
 import sys
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Iterable, Iterator, Optional, get_args
@@ -148,11 +149,25 @@ def _fail(code: int, message: str) -> None:
     raise typer.Exit(code)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """prunelimit's own library warnings as one ``prunelimit: warning:`` line (no source
+    location: it names our code, not the user's input); others as Python shows them."""
+    if Path(filename).resolve().is_relative_to(Path(api.__file__).resolve().parents[1]):
+        _warn(str(message))
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 @contextlib.contextmanager
 def handled(debug: bool) -> Iterator[None]:
     """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            yield
     except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise
     except PrunelimitError as exc:

@@ -330,7 +330,7 @@ class HessianOperator:
             return "cached"
         if engine == "cached":
             warnings.warn(
-                f"cached HVP graphs need about {need_mb:.0f} MB, over the {budget_mb:.0f} MB "
+                f"cached HVP graphs need about {need_mb:.3g} MB, over the {budget_mb:.3g} MB "
                 "budget; falling back to the recomputing engine (raise the memory budget to keep them)",
                 stacklevel=3,
             )
