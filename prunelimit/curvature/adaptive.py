@@ -25,7 +25,7 @@ then buys the cheaper remedy for the larger part:
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
 budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the
-latest stage (``"time-budget"``), the host memory the bases may hold (``"memory"``), or
+latest stage and enforced within a stage, which then ends short (``"time-budget"``), the host memory the bases may hold (``"memory"``), or
 nothing left to refine (``"converged"``: every run, or the focused one, exact).
 Every run keeps its basis for full reorthogonalisation, so memory grows with the steps of
 all runs; a stage is cut to ``max_basis_rows`` rows in all, counting the copy a basis
@@ -155,6 +155,8 @@ def adaptive_slq(
     kept: int | None = None  # 1 after a focus: only the first run goes on and counts
     set_aside: tuple[SpectralQuadrature, Assessment, int] | None = None  # every run's answer before the focus
     text = "first stage"
+    deadline = None if plan.time_budget is None else start + plan.time_budget
+    out_of_time = None if deadline is None else (lambda: clock() >= deadline)
 
     def finish(reason: str) -> AdaptiveResult:
         """The result: the focused run's, unless every run's answer before the focus was
@@ -173,12 +175,16 @@ def adaptive_slq(
         going += new_groups
         planned = spent + _stage_cost(groups, new_groups, steps, kept)
         for group in going:
+            if out_of_time is not None and spent and out_of_time():
+                break  # the groups not started stay out; the stage is cut
             base = spent
             callback = None if progress is None else (lambda n, base=base: progress(base + n, planned, text))
-            spent += group.extend(steps, callback, runs=kept)
-        groups += new_groups
+            spent += group.extend(steps, callback, runs=kept, until=out_of_time)
+        groups += [g for g in new_groups if max(g.steps) > 0]
         results = [r for g in groups for r in g.results()][:kept]
         broken = [b for g in groups for b in g.broken_down][:kept]
+        cut = any(r.steps < min(steps, dim) and not b for r, b in zip(results, broken))
+        steps = max(r.steps for r in results) if cut else steps
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
         elapsed = clock() - start
@@ -190,6 +196,8 @@ def adaptive_slq(
             progress(spent, spent, text)
         if verdict.plus_minus <= plan.tolerance:
             return AdaptiveResult(quad, "tolerance", trail)
+        if cut:  # the time budget ran out within the stage
+            return finish("time-budget")
         exhausted = steps >= dim or all(broken)
         if exhausted and (verdict.statistical <= 0.0 or kept):
             return finish("converged")

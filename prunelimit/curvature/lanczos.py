@@ -163,16 +163,18 @@ class LanczosRuns:
         """Whether each run ended by breakdown (its quadrature is then exact)."""
         return [r.finished for r in self._runs]
 
-    def extend(self, iterations: int, callback: StepCallback | None = None, runs: int | None = None) -> int:
+    def extend(self, iterations: int, callback: StepCallback | None = None, runs: int | None = None,
+               until: Callable[[], bool] | None = None) -> int:
         """Advance every run (the first ``runs`` only, if given) that has not broken down to
         ``min(iterations, dim)`` steps; returns the operator products spent
-        (``callback(products)`` after each step)."""
+        (``callback(products)`` after each step). ``until`` is asked before every step after
+        the first: once it is true the runs stop short (a time budget)."""
         target = min(iterations, self.dim)
         products = 0
         going = [r for r in self._runs[:runs] if not r.finished and len(r.alpha) < target]
         for run in going:
             run.reserve(target)
-        while going:
+        while going and not (products and until is not None and until()):
             block = self.op.matmat(torch.stack([r.q for r in going], dim=1))
             # One contiguous row a run: each run's dot products see a plain vector.
             ws = block.detach().to("cpu", torch.float64).T.contiguous()

@@ -107,3 +107,31 @@ def test_the_time_budget_is_spent_at_the_latest_stages_rate() -> None:
     assert seconds_per_product([first]) == pytest.approx(1.0)
     second = Stage(products=160, runs=1, steps=96, seconds=96.0 + 192.0, estimate=0.5, plus_minus=0.2)
     assert seconds_per_product([first, second]) == pytest.approx(3.0)
+
+
+class _Timed:
+    """``op`` on a clock where every product takes one second."""
+
+    def __init__(self, op) -> None:
+        self.op, self.shape, self.dtype, self.seconds = op, op.shape, op.dtype, 0.0
+
+    def matvec(self, v):
+        self.seconds += 1.0
+        return self.op.matvec(v)
+
+    def matmat(self, vs):
+        self.seconds += vs.shape[1]
+        return self.op.matmat(vs)
+
+
+def test_time_budget_cuts_a_stage_short() -> None:
+    """20 s at 1 s a product: the first pair of runs takes its 8 steps (16 s), the second
+    pair 2 (20 s), and the stage ends there instead of spending the 32 products it planned;
+    the answer is the four runs as far as they got."""
+    timed = _Timed(_operator())
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=20.0, initial_steps=8, initial_runs=4,
+                        lockstep=2)
+    result = adaptive_slq(timed, plan, _assess_by_steps(1000), seed=0, clock=lambda: timed.seconds)
+    assert result.stopped_by == "time-budget" and result.trail[-1].products == 20 == timed.seconds
+    steps = (result.quadrature.weights > 0).sum(axis=1)
+    assert steps.tolist() == [8, 8, 2, 2] and result.quadrature.runs == 4
