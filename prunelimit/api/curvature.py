@@ -377,13 +377,14 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
 
-    max_rows = _basis_rows(options, op, storage)
+    budget, vector = basis_memory_bytes(options), op.shape[0] * storage.itemsize
+    max_rows = math.inf if budget == math.inf else budget // vector  # Lanczos vectors the bases may hold
     if not choice.adaptive:
-        if min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0]) > max_rows:
-            need = min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0]) * op.shape[0] * storage.itemsize
+        rows = min(op.lockstep, choice.runs) * min(choice.iterations, op.shape[0])  # one lockstep group's
+        if rows > max_rows:
             raise UsageError(
-                f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(need)} of host memory, "
-                f"more than the {byte_size(basis_memory_bytes(options))} they may hold; "
+                f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
+                f"more than the {byte_size(budget)} they may hold; "
                 "use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
                 "(no --iterations/--runs), which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
@@ -399,8 +400,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
     if max_rows < 2:
         raise UsageError(
-            f"one Lanczos vector needs {byte_size(op.shape[0] * storage.itemsize)} of host memory and the bases may "
-            f"hold {byte_size(basis_memory_bytes(options))}, room for {int(max_rows)}: too few for SLQ; free host "
+            f"one Lanczos vector needs {byte_size(vector)} of host memory and the bases may "
+            f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host "
             "memory, use a narrower --basis-dtype or a larger --basis-memory")
     plan = AdaptivePlan(options.tolerance, options.max_hvps, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
@@ -408,12 +409,6 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
     return result.quadrature, result.stopped_by, result.trail
-
-
-def _basis_rows(options: CurvatureOptions, op, storage) -> float:
-    """Lanczos vectors the bases may hold in host memory (∞: no known limit)."""
-    budget = basis_memory_bytes(options)
-    return budget if budget == math.inf else budget // (op.shape[0] * storage.itemsize)
 
 
 def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio: float, data_sd: float | None):

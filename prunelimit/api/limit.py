@@ -14,11 +14,11 @@ from prunelimit.api.curvature import (
 )
 from prunelimit.api.layers import layer_breakdown, with_layers
 from prunelimit.api.options import (
-    EXACT_MEMORY_BYTES,
     SLQ_VALIDATED_STIFFNESS,
     SPREAD_TOLERANCE,
     CurvatureOptions,
 )
+from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.theory.profile import PruningPath, path_profile
@@ -184,6 +184,25 @@ def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
             "them trainable in the model"]
 
 
+def _more_steps(stopped_by: str | None) -> str:
+    """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
+    if stopped_by is None:
+        return "a larger --iterations"
+    if stopped_by == "memory":
+        return "a narrower --basis-dtype, a larger --basis-memory or more host memory"
+    return "a larger --max-hvps or --time-budget"
+
+
+def _more_probes(stopped_by: str | None, dim: int) -> str:
+    """What gives more probes: after runs that took every step, the exact spectrum where it
+    fits (``curvature.exact.MAX_DIM``), else more runs of D steps."""
+    if stopped_by is None:
+        return "a larger --runs"
+    if stopped_by == "converged":
+        return "--method exact, which computes every eigenvalue" if dim <= MAX_DIM else f"--runs K --iterations {dim}"
+    return "a larger --max-hvps"
+
+
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
     """``∇L · (MP_ρ(w) − w)``: the loss change to first order at ρ, which the quadratic model drops.
 
@@ -219,18 +238,8 @@ def _bounds_warnings(
                  }[spec.stopped_by]
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
                       key=lambda item: item[1])[0]
-        fixed = spec.stopped_by is None
-        more_steps = ("a larger --iterations" if fixed else
-                      "a narrower --basis-dtype, a larger --basis-memory or more host memory"
-                      if spec.stopped_by == "memory" else
-                      "a larger --max-hvps or --time-budget")
-        more_probes = ("a larger --runs" if fixed else
-                       "--method exact, which computes every eigenvalue" if spec.stopped_by == "converged"
-                       and 8.0 * spec.params_hessian**2 <= EXACT_MEMORY_BYTES else
-                       f"--runs K --iterations {spec.params_hessian}" if spec.stopped_by == "converged" else
-                       "a larger --max-hvps")
-        remedy = {"steps": f"more Lanczos steps ({more_steps})",
-                  "probes": f"more probes ({more_probes})",
+        remedy = {"steps": f"more Lanczos steps ({_more_steps(spec.stopped_by)})",
+                  "probes": f"more probes ({_more_probes(spec.stopped_by, spec.params_hessian)})",
                   "data": "more curvature samples (--hessian-samples)"}[largest]
         warns.append(
             f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "

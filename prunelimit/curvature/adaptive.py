@@ -25,8 +25,9 @@ then buys the cheaper remedy for the larger part:
 
 It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
 budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the
-latest stage and enforced within a stage, which then ends short (``"time-budget"``), the host memory the bases may hold (``"memory"``), or
-nothing left to refine (``"converged"``: every run, or the focused one, exact).
+latest stage and enforced within a stage, which then ends short (``"time-budget"``), the
+host memory the bases may hold (``"memory"``), or nothing left to refine (``"converged"``:
+every run, or the focused one, exact).
 Every run keeps its basis for full reorthogonalisation, so memory grows with the steps of
 all runs; a stage is cut to ``max_basis_rows`` rows in all, counting the copy a basis
 makes while it grows, and a focus frees the other runs' bases.
@@ -38,6 +39,7 @@ operator's rounding.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -143,12 +145,12 @@ def adaptive_slq(
     dim = op.shape[0]
     generator = torch.Generator().manual_seed(seed)
     groups: list[LanczosRuns] = []
-    rows = plan.max_basis_rows if plan.max_basis_rows is not None else math.inf
-    if rows < 1:
+    if plan.max_basis_rows is not None and plan.max_basis_rows < 1:
         raise ValueError(f"max_basis_rows must be at least 1, got {plan.max_basis_rows}")
+    rows = sys.maxsize if plan.max_basis_rows is None else plan.max_basis_rows  # an int: exact arithmetic
     # the first stage fits the product and memory budgets too
-    add_runs = int(min(plan.initial_runs, plan.max_products, rows))
-    steps = int(max(1, min(plan.initial_steps, dim, plan.max_products // add_runs, rows // add_runs)))
+    add_runs = min(plan.initial_runs, plan.max_products, rows)
+    steps = max(1, min(plan.initial_steps, dim, plan.max_products // add_runs, rows // add_runs))
     spent = 0
     trail: list[Stage] = []
     truncation: list[tuple[int, float]] = []  # (steps, truncation part) after each steps stage
@@ -216,14 +218,14 @@ def adaptive_slq(
                 _release_all_but_first(groups)
             statistical = verdict.statistical_alone if kept else verdict.statistical
             wanted = predicted_steps(truncation, plan.tolerance - statistical)
-            by_memory = _steps_in_memory(groups, rows, steps, kept)
+            by_memory = _steps_in_memory(groups, rows, kept)
             new_steps = min(wanted, dim, steps + left // max(active, 1), by_memory)
             if new_steps <= steps:
                 return finish("memory" if by_memory <= steps else _limit(plan, left, spent))
             steps = new_steps
         else:
             by_memory = (rows - _allocated(groups)) // steps
-            add_runs = int(min(len(results), left // steps, by_memory))
+            add_runs = min(len(results), left // steps, by_memory)
             if add_runs < 1:
                 return finish("memory" if by_memory < 1 else _limit(plan, left, spent))
 
@@ -292,13 +294,13 @@ def _allocated(groups: list[LanczosRuns]) -> int:
     return sum(sum(g.allocated) for g in groups)
 
 
-def _steps_in_memory(groups: list[LanczosRuns], rows: float, steps: int, kept: int | None) -> float:
+def _steps_in_memory(groups: list[LanczosRuns], rows: int, kept: int | None) -> int:
     """The most steps the runs that grow (the first ``kept``, all: ``None``) can reach within
     ``rows`` basis rows, counting the old copy of a basis while it grows."""
     runs = [(a, b) for g in groups for a, b in zip(g.allocated, g.broken_down)]
     growing = [a for a, b in runs[:kept] if not b]
-    if not growing or rows == math.inf:
-        return math.inf
+    if not growing:
+        return rows
     others = sum(a for a, _ in runs) - sum(growing)
     return (rows - others - max(growing)) // len(growing)
 

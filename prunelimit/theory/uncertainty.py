@@ -30,6 +30,8 @@ measured on the run itself:
 * **data** — curvature on a subsample (``--hessian-samples``): the same probes on the two
   halves of the subsample give ρ*_A and ρ*_B; with sampling variance ∝ 1/n,
   ``sd(ρ*_S) ≈ |ρ*_A − ρ*_B| / 2 · sqrt(1 − n_S/n)`` (finite-population correction).
+  It is the scatter between subsets only: the halves shift together with the subset's
+  size, and that systematic shift is not in it (measured in docs/accuracy.md).
 
 The stated ``±`` is ``steps + q·stderr`` with ``stderr = sqrt(probes² + data²)`` and
 ``q`` the two-sided 95 % quantile: Student's with ``runs − 1`` degrees of freedom for a
@@ -59,7 +61,7 @@ class Uncertainty:
     """ρ*'s uncertainty by source, in ratio units (see the module doc).
 
     ``probes``: Hutchinson noise, 1σ: a jackknife standard error or a bound
-    (``probes_kind`` says ``"jackknife"`` or ``"bound"``, ``"exact"`` for the exact spectrum; ``None``: unknown); ``steps``:
+    (``probes_kind`` says ``"jackknife"`` or ``"bound"``; ``None``: unknown); ``steps``:
     bound on the quadrature truncation (``steps_kind`` says ``"bracket"`` or
     ``"half-steps"``, the latter an indication only; ``"none"``: unknown, ``steps``
     ``None``); both kinds are ``"exact"`` for an exact spectrum; ``data``: 1σ of curvature
