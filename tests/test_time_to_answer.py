@@ -89,8 +89,9 @@ def test_fixed_plan_stop_names_the_plan_and_its_own_remedy(cli) -> None:
     assert "--iterations" in warning or "--runs" in warning
 
 
-def test_subsampled_curvature_measures_its_effect(cli) -> None:
-    """600 of the 1,437 training digits: the data term is stated, ε and the loss still use all."""
+def test_subsampled_curvature_states_its_scatter_and_what_it_leaves_out(cli) -> None:
+    """600 of the 1,437 training digits: the data term is stated, ε and the loss still use
+    all, and a warning says the ± leaves out the shift of a smaller Hessian."""
     full = _json(cli("bounds", EXAMPLE, "--method", "slq", "--json", "--no-cache"))
     sub = _json(cli("bounds", EXAMPLE, "--method", "slq", "--hessian-samples", "600", "--json", "--no-cache"))
     samples = sub["spectrum"]["hessian_samples"]
@@ -99,6 +100,9 @@ def test_subsampled_curvature_measures_its_effect(cli) -> None:
     assert sub["prediction"]["uncertainty"]["data"] > 0
     assert sub["epsilon"] == full["epsilon"] and sub["loss"] == full["loss"]
     assert sub["timing"]["hvp_passes"] < sub["timing"]["hvps"]  # products over 600 of 1,437 samples
+    (note,) = [w for w in sub["warnings"] if w.startswith("curvature over 600 of 1,437 samples")]
+    assert "not the shift" in note and "--hessian-samples all" in note
+    assert not any("curvature over" in w for w in full["warnings"])
 
 
 def _report(lower: float, plus_minus: float) -> dict:

@@ -336,6 +336,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             ratios, spent = _split_half_ratios(inputs, options, subsample, target, quad, storage)
             data = CurvatureData(subsample.used, total, ratios)
             data_sd = split_half_sd(*ratios, subsample.used, total)
+            notes.append(_subsample_note(subsample.used, total))
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
@@ -423,6 +424,16 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
         half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
                                        negative=options.negative).ratio
     return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half, data_sd)
+
+
+def _subsample_note(used: int, total: int) -> str:
+    """What a subsampled curvature's ``±`` leaves out: a Hessian over fewer samples has a
+    spectrum of its own, and ρ* moves with it, alike for different subsets of one size;
+    the split halves move together, so their spread cannot show it (measured against exact
+    full-data spectra in docs/accuracy.md)."""
+    return (f"curvature over {used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
+            "the shift a Hessian over fewer samples gives ρ* (measured in docs/accuracy.md); "
+            "--hessian-samples all takes every sample")
 
 
 def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, target: LimitTarget,

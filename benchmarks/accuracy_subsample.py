@@ -1,0 +1,118 @@
+"""What curvature on a subset does to ρ*, measured with exact spectra (results: docs/accuracy.md).
+
+For a checkpoint and its analysis data, the exact float64 Hessian spectrum over all the
+data gives the reference ρ*; the same over ``--hessian-samples``' class-balanced subsets
+(``prunelimit.data.subsample``, several seeds) and over each subset's two halves gives
+
+* the shift ``ρ*(subset) − ρ*(all)``, free of any SLQ error;
+* the split-half data part that ``bounds`` states for that subset (the halves' spread,
+  ``prunelimit.theory.uncertainty.split_half_sd``), here from exact spectra.
+
+Every spectrum costs D Hessian columns over its samples: on 2 cores the bundled example
+(D = 2,410, 1,437 samples) takes 22 s over all its samples and ~5 min for the table below;
+the mnist1d MLP (D = 4,810, 20,000 samples) ~15 min over all, ~1 h with the halves
+(``--no-halves``: ~40 min).
+
+    python benchmarks/accuracy_subsample.py examples/digits-mlp.pt --sizes 100,200,400,800 --seeds 2
+    python benchmarks/accuracy_subsample.py mnist1d-20k     # writes the data, trains both models
+    python benchmarks/accuracy_subsample.py benchmarks/.cache/m1d20k-plain.pt \\
+        --data tensors:benchmarks/.cache/m1d20k-train.pt --sizes 2048,8192 --seeds 2
+
+``mnist1d-20k`` generates 25,000 mnist1d samples offline (20,000 training) with the
+``mnist1d`` package and trains ``mlp:40,48,48,10`` on them twice, plainly and with l1
+(the ``prunelimit train`` commands are printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from prunelimit.api.curvature import hessian_operator, limit_target
+from prunelimit.api.options import CurvatureOptions
+from prunelimit.curvature.exact import exact_hessian, exact_quadrature
+from prunelimit.data.batches import total_samples
+from prunelimit.data.subsample import curvature_subsample
+from prunelimit.inputs import load_inputs
+from prunelimit.theory.limit import predict_from_quadrature
+from prunelimit.theory.uncertainty import split_half_sd
+
+CACHE = Path("benchmarks/.cache")
+MNIST1D_TRAIN = CACHE / "m1d20k-train.pt"
+
+
+def exact_ratio(inputs, batches, target) -> float:
+    """ρ* of the exact float64 spectrum of the Hessian over ``batches``."""
+    op = hessian_operator(inputs, CurvatureOptions(), dtype=torch.float64, batches=batches)
+    quad = exact_quadrature(exact_hessian(op))
+    return predict_from_quadrature(target.profile, quad, target.epsilon, bound_mode="none").ratio
+
+
+def measure(checkpoint: str, model: str | None, data: str | None, sizes: list[int], seeds: int,
+            halves: bool) -> None:
+    inputs = load_inputs(checkpoint, model, data, device="cpu", data_from_checkpoint=True)
+    total = total_samples(inputs.batches)
+    op = hessian_operator(inputs, CurvatureOptions())
+    target = limit_target(inputs, CurvatureOptions(), op.batch_losses())  # ε from all the data, as bounds does
+    start = time.perf_counter()
+    full = exact_ratio(inputs, inputs.batches, target)
+    print(f"{checkpoint}: D = {op.dim:,}, {total:,} samples, exact ρ* over all = {full:.5f} "
+          f"({time.perf_counter() - start:.0f} s)", flush=True)
+    print("| samples | seed | ρ* on the subset | shift | halves | split-half data part (1σ) |")
+    print("|---:|---:|---:|---:|---|---:|")
+    for size in sizes:
+        for seed in range(seeds):
+            sub = curvature_subsample(inputs.batches, size, seed)
+            ratio = exact_ratio(inputs, sub.batches, target)
+            pair, sd = "—", "—"
+            if halves:
+                a, b = (exact_ratio(inputs, h, target) for h in (sub.half_a, sub.half_b))
+                pair, sd = f"{a:.5f}, {b:.5f}", f"{split_half_sd(a, b, sub.used, total):.5f}"
+            print(f"| {sub.used:,} | {seed} | {ratio:.5f} | {ratio - full:+.5f} | {pair} | {sd} |", flush=True)
+
+
+def make_mnist1d_models() -> None:
+    """25,000 mnist1d samples (offline) and the plain and l1 MLPs trained on them."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = 25_000
+    data = make_dataset(args)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for split, x, y in (("train", data["x"], data["y"]), ("test", data["x_test"], data["y_test"])):
+        torch.save({"x": torch.as_tensor(x, dtype=torch.float32), "y": torch.as_tensor(y, dtype=torch.int64)},
+                   CACHE / f"m1d20k-{split}.pt")
+    for name, l1 in (("plain", "0"), ("l1", "1e-3")):
+        command = ["prunelimit", "train", "--model", "mlp:40,48,48,10", "--data", f"tensors:{MNIST1D_TRAIN}",
+                   "--eval-data", f"tensors:{CACHE / 'm1d20k-test.pt'}", "--l1", l1, "--epochs", "30",
+                   "--lr", "0.05", "--schedule", "cosine", "--batch-size", "64", "--seed", "0",
+                   "-o", str(CACHE / f"m1d20k-{name}.pt"), "--force"]
+        print(" ".join(command), flush=True)
+        subprocess.run(command, check=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="a checkpoint, or mnist1d-20k to make the mnist1d data and models")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--data", default=None, help="default: the data the checkpoint records")
+    parser.add_argument("--sizes", default="2048,8192", help="subset sizes, comma-separated")
+    parser.add_argument("--seeds", type=int, default=2, help="subsets of each size (seeds 0, 1, ...)")
+    parser.add_argument("--no-halves", action="store_true", help="skip the halves' spectra (half the time)")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.checkpoint == "mnist1d-20k":
+        make_mnist1d_models()
+        return
+    measure(args.checkpoint, args.model, args.data, [int(s) for s in args.sizes.split(",")], args.seeds,
+            not args.no_halves)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
