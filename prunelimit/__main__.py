@@ -1,19 +1,34 @@
 """``python -m prunelimit`` and the ``prunelimit`` script.
 
 Nothing is imported at module level, so Ctrl-C while torch is still importing gives the
-documented exit (130, one line), not a traceback.
+documented exit (130, one line), not a traceback: it is held until the imports end.
 """
 
 
 def run() -> None:
-    try:
-        from prunelimit.cli import main
+    import signal
 
+    # Ctrl-C while the CLI imports (torch among it) is held until the imports end: raised
+    # inside torch's initialisation it can abort the process from C++ (SIGABRT) or be
+    # swallowed by an import's broad except (exit 0). A second Ctrl-C ends the process.
+    held: list[int] = []
+
+    def hold(signum, frame) -> None:
+        held.append(signum)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        try:
+            from prunelimit.cli import main
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if held:
+            raise KeyboardInterrupt
         main()
     except KeyboardInterrupt:
         import contextlib
         import os
-        import signal
         import sys
 
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends the process, still no traceback

@@ -432,16 +432,21 @@ def _torch_loading(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see when torch is importing")
-@pytest.mark.parametrize("launch", [["-m", "prunelimit"], ["-c", "from prunelimit.__main__ import run; run()"]],
-                         ids=["python-m", "console-script"])
-def test_sigint_while_importing_torch_exits_130(files, launch):
-    """Ctrl-C while torch is still importing (the console script's entry point too): 130, one line."""
+@pytest.mark.parametrize(("launch", "delay"), [
+    (["-m", "prunelimit"], 0.0), (["-m", "prunelimit"], 0.3), (["-m", "prunelimit"], 0.8),
+    (["-c", "from prunelimit.__main__ import run; run()"], 0.0),
+], ids=["python-m", "python-m-0.3s", "python-m-0.8s", "console-script"])
+def test_sigint_while_importing_torch_exits_130(files, launch, delay):
+    """Ctrl-C while torch is still importing (the console script's entry point too): 130, one
+    line. ``delay`` after libtorch is mapped reaches torch's own initialisation, where a
+    KeyboardInterrupt raised through its C++ code used to abort the process (SIGABRT)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, *launch, "info", str(files.good)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not _torch_loading(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
+    time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
