@@ -30,7 +30,6 @@ import argparse
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
@@ -42,8 +41,8 @@ from prunelimit.data.subsample import curvature_subsample
 from prunelimit.inputs import load_inputs
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.uncertainty import split_half_sd
+from time_to_answer_models import CACHE, make_mnist1d
 
-CACHE = Path("benchmarks/.cache")
 MNIST1D_TRAIN = CACHE / "m1d20k-train.pt"
 
 
@@ -79,15 +78,7 @@ def measure(checkpoint: str, model: str | None, data: str | None, sizes: list[in
 
 def make_mnist1d_models() -> None:
     """25,000 mnist1d samples (offline) and the plain and l1 MLPs trained on them."""
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    args = get_dataset_args()
-    args.num_samples = 25_000
-    data = make_dataset(args)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    for split, x, y in (("train", data["x"], data["y"]), ("test", data["x_test"], data["y_test"])):
-        torch.save({"x": torch.as_tensor(x, dtype=torch.float32), "y": torch.as_tensor(y, dtype=torch.int64)},
-                   CACHE / f"m1d20k-{split}.pt")
+    make_mnist1d(25_000, "m1d20k")
     # The thread counts the measured models were trained with: SGD's result depends on them.
     for name, l1, threads in (("plain", "0", "1"), ("l1", "1e-3", "2")):
         command = ["prunelimit", "train", "--model", "mlp:40,48,48,10", "--data", f"tensors:{MNIST1D_TRAIN}",

@@ -123,16 +123,17 @@ MODELS = {
 }
 
 
-def make_mnist1d() -> None:
-    """mnist1d generated locally (``make_dataset``; its ``get_dataset`` would download)."""
+def make_mnist1d(samples: int = MNIST1D_SAMPLES, name: str = "mnist1d") -> None:
+    """``samples`` mnist1d samples generated locally (``make_dataset``; its ``get_dataset``
+    would download), 80 % of them for training, as ``CACHE/{name}-{train,test}.pt``."""
     from mnist1d.data import get_dataset_args, make_dataset
 
     args = get_dataset_args()
-    args.num_samples = MNIST1D_SAMPLES
+    args.num_samples = samples
     data = make_dataset(args)
     CACHE.mkdir(parents=True, exist_ok=True)
     for split, x, y in (("train", data["x"], data["y"]), ("test", data["x_test"], data["y_test"])):
-        path = CACHE / f"mnist1d-{split}.pt"
+        path = CACHE / f"{name}-{split}.pt"
         torch.save({"x": torch.as_tensor(x, dtype=torch.float32), "y": torch.as_tensor(y, dtype=torch.int64)}, path)
         print(f"wrote {path}: x {tuple(x.shape)}, {len(set(y.tolist()))} classes")
 
