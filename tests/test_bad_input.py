@@ -423,9 +423,12 @@ def test_factory_named_by_a_file_runs_only_when_typed(cli, tmp_path):
     assert marker.exists()  # the user asked for it
 
 
-def test_debug_lets_the_exception_through(cli, corpus):
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(cli, corpus):
+    plain = cli("info", corpus.noise)
     result = cli("info", corpus.noise, "--debug")
-    assert result.exit_code != 0 and type(result.exception).__name__ == "InputError"
+    assert plain.exit_code == result.exit_code == 3  # a CI job reads the same code with or without --debug
+    assert "Traceback" in result.stderr and "InputError" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == plain.stderr.strip()
 
 
 def _interrupt(args: list, ready: Path) -> tuple[int, str]:

@@ -152,21 +152,51 @@ def test_time_budget_also_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> N
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 0.01)
     free = _json(cli("spectrum", own_ckpt, "--json", *SMALL))["spectrum"]["choice"]
     assert free["solver"] == "exact"
-    capped = _json(cli("spectrum", own_ckpt, "--time-budget", "5", "--max-hvps", "40", "--json",
+    capped = _json(cli("spectrum", own_ckpt, "--time-budget", "5", "--max-hvps", "1000", "--json",
                        *SMALL))["spectrum"]["choice"]
     assert capped["solver"] == "slq-h" and "--time-budget" in capped["reason"]
+
+
+def test_exact_columns_slower_than_timed_are_left_for_slq(cli, own_ckpt, monkeypatch) -> None:
+    """The one timed product says 1 µs a column (exact chosen); the columns then take 10 s
+    each on the watch's clock: the default leaves them for adaptive SLQ, says so, and counts
+    the columns it spent."""
+    import itertools
+
+    from prunelimit.api import curvature
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
+    monkeypatch.setattr(curvature, "_clock", lambda device: itertools.count(0.0, 10.0).__next__)
+    doc = _json(cli("spectrum", own_ckpt, "--tolerance", "0.5", "--json", *SMALL))
+    choice = doc["spectrum"]["choice"]
+    assert choice["solver"] == "slq-h" and "ran over its time budget" in choice["reason"]
+    left = next(w for w in doc["warnings"] if "the exact spectrum was left after" in w)
+    assert "of 910 columns" in left and "adaptive SLQ instead" in left
+    assert doc["prediction"]["uncertainty"]["probes_kind"] in ("jackknife", "bound")  # SLQ's ±, not the exact 0
+
+
+def test_max_hvps_below_d_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> None:
+    """The exact spectrum takes D = 910 products: a --max-hvps below that rules it out, at
+    or above leaves the choice to the time budget."""
+    from prunelimit.api import curvature
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
+    capped = _json(cli("spectrum", own_ckpt, "--max-hvps", "909", "--tolerance", "0.5", "--json", *SMALL))
+    assert capped["spectrum"]["choice"]["solver"] == "slq-h" and "--max-hvps 909" in capped["spectrum"]["choice"]["reason"]
+    assert capped["timing"]["hvps"] <= 909 + 8  # the Lanczos products, and the trace's top-up probes
+    enough = _json(cli("spectrum", own_ckpt, "--max-hvps", "910", "--json", *SMALL))
+    assert enough["spectrum"]["choice"]["solver"] == "exact"
 
 
 # --- the curvature subset ----------------------------------------------------------------------
 
 def test_too_few_hessian_samples_for_two_halves_is_refused(cli, own_ckpt) -> None:
-    """One sample cannot be split; ten, one in each of the ten digit classes, split five and
-    five (odd classes alternate between the halves)."""
-    _refused(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "1", *SMALL),
-             "--hessian-samples 1", "at least 2")
-    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "10", "--json",
+    """Each half must hold every one of the ten digit classes: 19 samples cannot, 20 can."""
+    _refused(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "19", *SMALL),
+             "--hessian-samples 19", "10 classes", "at least 20")
+    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "20", "--json",
                     *SMALL))
-    assert doc["spectrum"]["hessian_samples"]["used"] == 10
+    assert doc["spectrum"]["hessian_samples"]["used"] == 20
     assert doc["prediction"]["uncertainty"]["data"] is not None
 
 
@@ -186,6 +216,7 @@ def test_more_hessian_samples_than_data_use_all(cli, own_ckpt) -> None:
                     "--json", *SMALL))
     assert doc["spectrum"]["hessian_samples"] == {"used": 300, "total": 300, "split_ratios": None}
     assert doc["prediction"]["uncertainty"]["data"] is None
+    assert any("--hessian-samples 100,000 is more than the 300 analysis samples" in w for w in doc["warnings"])
 
 
 def test_hessian_samples_the_exact_spectrum_does_not_use_are_reported(cli, own_ckpt, monkeypatch) -> None:
@@ -279,3 +310,32 @@ def test_library_warnings_reach_the_cli_as_one_line(cli, own_ckpt) -> None:
     lines = [line for line in result.stderr.splitlines() if "cached HVP graphs" in line]
     assert len(lines) == 1 and lines[0].startswith("prunelimit: warning: cached HVP graphs need about")
     assert "UserWarning" not in result.stderr and ".py:" not in result.stderr
+
+
+# --- one analysis batch: no ε ------------------------------------------------------------------
+
+def test_one_batch_leaves_rho_undefined_before_any_curvature_work(cli, regression, monkeypatch) -> None:
+    """ε comes from the spread of per-batch losses: with one batch `bounds` says so at once
+    (no spectrum computed first), and `spectrum` still answers, a subset included."""
+    from prunelimit.api import limit
+
+    ckpt, data = regression
+    common = (ckpt, "--data", data, "--loss", "mse", "--batch-size", "200", "--no-cache")
+
+    def no_spectrum(*args, **kwargs):
+        raise AssertionError("the spectrum was computed before the inputs were checked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(limit, "stored_spectrum", no_spectrum)
+        _refused(cli("bounds", *common), "needs at least 2 analysis batches", "--epsilon")
+    doc = _json(cli("spectrum", *common, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "50", "--json"))
+    assert doc["prediction"] is None and doc["spectrum"]["hessian_samples"]["used"] == 50
+    assert any(w.startswith("no ρ*") for w in doc["warnings"])
+
+
+def test_spectrum_says_when_its_rho_misses_the_tolerance(cli, own_ckpt) -> None:
+    doc = _json(cli("spectrum", own_ckpt, "--method", "slq", "--max-hvps", "30", "--json", *SMALL))
+    missed = [w for w in doc["warnings"] if "is not within the tolerance 0.01" in w]
+    assert len(missed) == 1 and "--max-hvps 30" in missed[0]
+    bounds = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--json", *SMALL))
+    assert sum("is not within the tolerance" in w for w in bounds["warnings"]) == 1  # its own, not the spectrum's too

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from prunelimit.api.options import (
     exact_time_budget,
     memory_budget_mb,
 )
+from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
@@ -84,6 +85,9 @@ class SpectrumReport:
     uncertainty: "Uncertainty | None" = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
     notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
+    # why ``limit_ratio``'s ± is above the tolerance (``tolerance_warning``): the spectrum
+    # command's warning; ``bounds`` states its own for the ρ* of its path
+    tolerance_note: str | None = None
     # The dense float64 Hessian when this run formed it (per-layer curvature reads its
     # diagonal blocks); transient: never stored in the result cache.
     dense: "torch.Tensor | None" = field(default=None, repr=False, compare=False)
@@ -107,8 +111,14 @@ class SpectrumReport:
                 "uncertainty": self.uncertainty.to_json()},
             "timing": self._timing(),
             "memory": None if self.memory is None else self.memory.to_json(),
-            "warnings": list(self.notes) + ([] if self.layers is None else self.layers.warnings),
+            "warnings": self.warnings,
         })
+
+    @property
+    def warnings(self) -> list[str]:
+        """What qualifies this spectrum, as the ``spectrum`` command states it."""
+        return [*self.notes, *([self.tolerance_note] if self.tolerance_note else []),
+                *([] if self.layers is None else self.layers.warnings)]
 
     def _timing(self) -> dict:
         return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
@@ -194,6 +204,17 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
                        tuple(n for n, _ in named))
 
 
+def require_limit_inputs(inputs: Inputs, options: CurvatureOptions) -> None:
+    """Refuse, before any curvature work, inputs that leave ρ* undefined: no ε to derive
+    (fewer than two batches and no ``epsilon``), or no prunable weights."""
+    from prunelimit.theory.epsilon import require_batches
+
+    if options.epsilon is None and inputs.batches is not None:  # no data at all: ``require_data`` says so
+        require_batches(len(inputs.batches))
+    if not prunable_parameters(inputs.model, inputs.selection):
+        raise UsageError("no prunable weights selected; check --include/--exclude")
+
+
 def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
     """``limit_target``, or ``None`` where ρ* is undefined (no ε from a single batch, no
     prunable weights): the spectrum alone is still well defined, ``bounds`` then says why."""
@@ -216,37 +237,45 @@ def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
                                    negative=options.negative).ratio
 
 
-def _seconds_per_column(op) -> float:
-    """Seconds per Hessian column, from one timed product (after an untimed one that warms
-    the engine up). A single product, not a batch: batched products are faster per column
-    on some models and slower on others (convolutions under vmap), and a conservative
-    figure only errs towards SLQ.
-
-    On a CPU it is this process's CPU time over its threads, not wall time: other load on a
-    shared machine (a CI runner) then does not flip the choice, so the same model gets the
-    same solver, hence the same numbers, on a busy and on a quiet machine. An accelerator
-    is timed by the wall clock after synchronising.
-    """
+def _clock(device) -> "Callable[[], float]":
+    """Seconds for timing work on ``device``: on a CPU this process's CPU time over torch's
+    threads, not wall time, so other load on a shared machine (a CI runner) does not flip
+    the solver choice and the same model gets the same solver, hence the same numbers, on a
+    busy and on a quiet machine; an accelerator by the wall clock after synchronising."""
     import torch
 
     from prunelimit.device import synchronize
 
+    if device.type == "cpu":
+        return lambda: time.process_time() / torch.get_num_threads()
+
+    def wall() -> float:
+        synchronize(device)
+        return time.perf_counter()
+
+    return wall
+
+
+def _seconds_per_column(op) -> float:
+    """Seconds per Hessian column, from one timed product (after an untimed one that warms
+    the engine up), on ``_clock``. A single product, not a batch: batched products are
+    faster per column on some models and slower on others (convolutions under vmap), and a
+    conservative figure only errs towards SLQ."""
+    import torch
+
     unit = torch.zeros(op.dim, dtype=torch.float64)
     unit[0] = 1.0
     op.matvec(unit)
-    cpu = op.device.type == "cpu"
-    synchronize(op.device)
-    start = time.process_time() if cpu else time.perf_counter()
+    clock = _clock(op.device)
+    start = clock()
     op.matvec(unit)
-    synchronize(op.device)
-    if cpu:
-        return (time.process_time() - start) / torch.get_num_threads()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice):
     """``choice`` refined by timed products (``--method default`` only): ``(choice, the
-    float64 operator when exact was chosen, products spent timing)``.
+    float64 operator when exact was chosen, products spent timing, predicted seconds of the
+    eigenvalues)``.
 
     Products in the model's own dtype come first: float64 is never cheaper, so when even
     they put D columns over the time budget no float64 copy of the model is built (a
@@ -254,15 +283,50 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     """
     import torch
 
-    if not (options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES):
-        return choice, None, 0
+    from prunelimit.curvature.exact import eigenvalue_seconds
+
+    if not (options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES
+            and (options.max_hvps is None or dim <= options.max_hvps)):
+        return choice, None, 0, 0.0
     native = hessian_operator(inputs, options)
-    seconds = _seconds_per_column(native)
-    if dim * seconds > exact_time_budget(options):
-        return choose_solver(options, dim, seconds), None, native.hvps
+    seconds, eigen = _seconds_per_column(native), eigenvalue_seconds(dim)
+    if dim * seconds + eigen > exact_time_budget(options):
+        return choose_solver(options, dim, seconds, eigen), None, native.hvps, eigen
     wide = hessian_operator(inputs, options, dtype=torch.float64)
-    choice = choose_solver(options, dim, _seconds_per_column(wide))
-    return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps
+    choice = choose_solver(options, dim, _seconds_per_column(wide), eigen)
+    return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps, eigen
+
+
+class _ExactTooSlow(Exception):
+    """The default's exact spectrum, abandoned between blocks of columns (see ``_exact_watch``)."""
+
+
+# The default leaves the exact spectrum for SLQ once the columns' measured rate predicts
+# this many times its time budget (a margin for the noise of the one timed product),
+# judged after this share of the budget at the earliest (a few columns' times scatter).
+EXACT_OVERRUN = 1.5
+EXACT_WATCH_AFTER = 0.05
+
+
+def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
+    """``check(done)`` for ``exact_hessian`` under ``--method default``: raises
+    ``_ExactTooSlow`` when the columns so far predict ``EXACT_OVERRUN`` × the time budget
+    (the single timed product can misjudge a model's columns). ``None`` for ``--method
+    exact``, which was asked for whatever it costs."""
+    if options.method != "default":
+        return None
+    budget, clock = exact_time_budget(options), _clock(op.device)
+    start = clock()
+
+    def check(done: int) -> None:
+        spent = clock() - start
+        predicted = spent / done * dim + eigen_seconds
+        if done < dim and spent >= EXACT_WATCH_AFTER * budget and predicted > EXACT_OVERRUN * budget:
+            raise _ExactTooSlow(
+                f"the exact spectrum was left after {done:,} of {dim:,} columns ({spent:.1f} s): at that rate "
+                f"it would take ≈ {predicted:.0f} s, over its {budget:g} s budget; adaptive SLQ instead")
+
+    return check
 
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
@@ -287,17 +351,28 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    choice, timing_op, hvps = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
+    choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
     passes = float(hvps)
     stopped_by, trail, data, data_sd = None, (), CurvatureData(total, total), None
     notes: list[str] = []
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = timing_op if timing_op is not None else hessian_operator(inputs, options, dtype=torch.float64)
-        stats = op
         before = op.hvps
         cb = (lambda done: progress(done, dim)) if progress else None
-        dense = exact_hessian(op, progress=cb)
+        try:
+            dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds))
+        except _ExactTooSlow as slow:
+            hvps += op.hvps - before
+            passes += op.hvps - before
+            notes.append(str(slow))
+            choice = replace(choose_solver(replace(options, method="slq"), dim),
+                             reason=f"adaptive SLQ to ±{options.tolerance:g} in ρ*: the exact spectrum ran over "
+                                    "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
+    if choice.solver == "exact":
+        stats = op
+        if progress:
+            progress(dim, dim, "eigenvalues of the dense Hessian")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
         hvps += quad.hvps
         passes += quad.hvps
@@ -326,17 +401,24 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
-            runs = min(DEFAULT_RUNS, options.max_hvps)  # the old fixed plan, within --max-hvps
-            choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, options.max_hvps // runs), runs,
+            runs = min(DEFAULT_RUNS, options.product_budget)  # the old fixed plan, within --max-hvps
+            choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, options.product_budget // runs), runs,
                                   "fixed plan within --max-hvps: no ρ* to aim at")
-        quad, stopped_by, trail = _slq_spectrum(op, choice, options, target, storage, progress)
+        # --time-budget counts from the start: the timing and any abandoned columns came out of it
+        left = None if options.time_budget is None else max(options.time_budget - (time.perf_counter() - start), 1e-3)
+        quad, stopped_by, trail = _slq_spectrum(op, choice, replace(options, time_budget=left), target, storage,
+                                                progress)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
+            notes.append(_subsample_note(subsample.used, total))
+        elif isinstance(options.hessian_samples, int) and options.hessian_samples > total:
+            notes.append(f"--hessian-samples {options.hessian_samples:,} is more than the {total:,} analysis "
+                         "samples: the curvature is over all of them")
+        if subsample.subsampled and target is not None:  # without a ρ* the halves have nothing to measure
             ratios, spent = _split_half_ratios(inputs, options, subsample, target, quad, storage)
             data = CurvatureData(subsample.used, total, ratios)
             data_sd = split_half_sd(*ratios, subsample.used, total)
-            notes.append(_subsample_note(subsample.used, total))
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
@@ -366,6 +448,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
         stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
         uncertainty=uncertainty, dense=dense,
+        tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
+                                                                          uncertainty, options),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])),
     )
 
@@ -404,7 +488,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             f"one Lanczos vector needs {byte_size(vector)} of host memory and the bases may "
             f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host "
             "memory, use a narrower --basis-dtype or a larger --basis-memory")
-    plan = AdaptivePlan(options.tolerance, options.max_hvps, initial_steps=choice.iterations,
+    plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows))
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
@@ -424,6 +508,56 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
         half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
                                        negative=options.negative).ratio
     return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half, data_sd)
+
+
+def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: float, u: "Uncertainty",
+                      options: CurvatureOptions) -> str | None:
+    """Why ``ratio ± u`` is not within ``options.tolerance`` and what would bring it there,
+    or ``None`` when it is (or the spectrum is exact)."""
+    if solver == "exact" or u.plus_minus <= options.tolerance:
+        return None
+    cause = {"max-hvps": f"the product budget (--max-hvps {options.product_budget}) ran out",
+             "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
+             if options.time_budget else "the time budget ran out",
+             "memory": "the Lanczos bases filled the host memory they may hold (--basis-memory)",
+             None: "the plan was fixed (" + ("--method paper's 1 probe × 128 steps"
+                                            if options.method == "paper" and options.iterations is None
+                                            and options.runs is None else "--iterations/--runs") + ")",
+             # adaptive SLQ refines the steps and probes parts of the global path's ρ*; the data
+             # part (measured afterwards) and another path's ρ* can leave the total above it
+             "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
+                          "and probes (a smaller --tolerance refines them further)",
+             "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
+             }[stopped_by]
+    largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
+                  key=lambda item: item[1])[0]
+    remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
+              "probes": f"more probes ({_more_probes(stopped_by, dim)})",
+              "data": "more curvature samples (--hessian-samples)"}[largest]
+    return (f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
+            f"the largest part is {largest}, which needs {remedy}")
+
+
+def _larger_budget(stopped_by: str) -> str:
+    """The limit that stopped adaptive SLQ, raised: what gives it more products."""
+    return {"memory": "a narrower --basis-dtype, a larger --basis-memory or more host memory",
+            "time-budget": "a larger --time-budget", "max-hvps": "a larger --max-hvps"}.get(
+        stopped_by, "a larger --max-hvps or --time-budget")
+
+
+def _more_steps(stopped_by: str | None) -> str:
+    """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
+    return "a larger --iterations" if stopped_by is None else _larger_budget(stopped_by)
+
+
+def _more_probes(stopped_by: str | None, dim: int) -> str:
+    """What gives more probes: after runs that took every step, the exact spectrum where it
+    fits (``curvature.exact.MAX_DIM``), else more runs of D steps."""
+    if stopped_by is None:
+        return "a larger --runs"
+    if stopped_by == "converged":
+        return "--method exact, which computes every eigenvalue" if dim <= MAX_DIM else f"--runs K --iterations {dim}"
+    return _larger_budget(stopped_by)
 
 
 def _subsample_note(used: int, total: int) -> str:

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 from prunelimit.api.curvature import (
     SpectrumReport,
     limit_target,
+    require_limit_inputs,
     slq_uncertainty,
     stored_spectrum,
+    tolerance_warning,
 )
 from prunelimit.api.layers import layer_breakdown, with_layers
 from prunelimit.api.options import (
@@ -18,7 +20,6 @@ from prunelimit.api.options import (
     SPREAD_TOLERANCE,
     CurvatureOptions,
 )
-from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.theory.profile import PruningPath, path_profile
@@ -134,6 +135,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
         raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
                          "use scope global or method default")
+    require_limit_inputs(inputs, options)
     spec = stored_spectrum(inputs, options, progress, store)
     target = limit_target(inputs, options, spec.batch_losses)
     epsilon, source, weights = target.epsilon, target.epsilon_source, list(target.weights)
@@ -184,25 +186,6 @@ def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
             "them trainable in the model"]
 
 
-def _more_steps(stopped_by: str | None) -> str:
-    """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
-    if stopped_by is None:
-        return "a larger --iterations"
-    if stopped_by == "memory":
-        return "a narrower --basis-dtype, a larger --basis-memory or more host memory"
-    return "a larger --max-hvps or --time-budget"
-
-
-def _more_probes(stopped_by: str | None, dim: int) -> str:
-    """What gives more probes: after runs that took every step, the exact spectrum where it
-    fits (``curvature.exact.MAX_DIM``), else more runs of D steps."""
-    if stopped_by is None:
-        return "a larger --runs"
-    if stopped_by == "converged":
-        return "--method exact, which computes every eigenvalue" if dim <= MAX_DIM else f"--runs K --iterations {dim}"
-    return "a larger --max-hvps"
-
-
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:
     """``∇L · (MP_ρ(w) − w)``: the loss change to first order at ρ, which the quadratic model drops.
 
@@ -222,29 +205,9 @@ def _bounds_warnings(
     first_order: float | None, u: "Uncertainty", l1_shaped: bool = True,
 ) -> list[str]:
     warns = list(spec.notes)
-    if spec.solver != "exact" and u.plus_minus > options.tolerance:
-        cause = {"max-hvps": f"the product budget (--max-hvps {options.max_hvps}) ran out",
-                 "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
-                 if options.time_budget else "the time budget ran out",
-                 "memory": "the Lanczos bases filled the host memory they may hold (--basis-memory)",
-                 None: "the plan was fixed (" + ("--method paper's 1 probe × 128 steps"
-                                                if options.method == "paper" and options.iterations is None
-                                                and options.runs is None else "--iterations/--runs") + ")",
-                 # adaptive SLQ refines the steps and probes parts of the global path's ρ*; the data
-                 # part (measured afterwards) and another path's ρ* can leave the total above it
-                 "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
-                              "and probes (a smaller --tolerance refines them further)",
-                 "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
-                 }[spec.stopped_by]
-        largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
-                      key=lambda item: item[1])[0]
-        remedy = {"steps": f"more Lanczos steps ({_more_steps(spec.stopped_by)})",
-                  "probes": f"more probes ({_more_probes(spec.stopped_by, spec.params_hessian)})",
-                  "data": "more curvature samples (--hessian-samples)"}[largest]
-        warns.append(
-            f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
-            f"the largest part is {largest}, which needs {remedy}"
-        )
+    missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options)
+    if missed is not None:
+        warns.append(missed)
     # a fixed plan's only: adaptive SLQ counts this change in its ± and says so in the tolerance warning
     if half_ratio is not None and u.steps_kind != "bracket" and spec.solver != "exact" \
             and spec.stopped_by is None and abs(ratio - half_ratio) > SPREAD_TOLERANCE:

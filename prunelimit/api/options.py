@@ -45,7 +45,8 @@ class CurvatureOptions:
     fits ``EXACT_TIME_BUDGET_S`` (or ``time_budget``, when smaller) and the dense Hessian
     fits ``EXACT_MEMORY_BYTES``, else adaptive SLQ (``slq`` asks for it directly); adaptive
     SLQ grows until ρ*'s stated ± is at most ``tolerance`` (in ratio units, below 1;
-    default 0.01), or ``max_hvps`` Lanczos products (default 1,600), ``time_budget``
+    default 0.01), or ``max_hvps`` Lanczos products (``None``: ``DEFAULT_MAX_HVPS`` = 1,600;
+    a given ``max_hvps`` below D also rules out the default's exact spectrum), ``time_budget``
     seconds (default ``None``: no limit) or ``basis_memory_mb`` are spent.
     Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: SLQ's
     curvature on a class-balanced seeded subset of that many samples (``"auto"``/``None``:
@@ -66,10 +67,15 @@ class CurvatureOptions:
     basis_dtype: str = "auto"
     memory_budget_mb: float | None = None
     tolerance: float = 0.01
-    max_hvps: int = 1600
+    max_hvps: int | None = None
     time_budget: float | None = None
     hessian_samples: int | str | None = None
     basis_memory_mb: float | None = None
+
+    @property
+    def product_budget(self) -> int:
+        """Lanczos products adaptive SLQ may spend: ``max_hvps``, or ``DEFAULT_MAX_HVPS``."""
+        return DEFAULT_MAX_HVPS if self.max_hvps is None else self.max_hvps
 
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field), one field a block."""
@@ -98,7 +104,8 @@ class CurvatureOptions:
         if self.tolerance >= 1:  # ρ* lies in [0, 1]: a ± of 1 or more says nothing (a percentage typed?)
             raise OptionError("tolerance", f"{{0}} is in ratio units (0.01 is one point of ρ*) and must be "
                                            f"below 1, got {self.tolerance!r}")
-        validate.integer("max_hvps", self.max_hvps, 1)
+        if self.max_hvps is not None:
+            validate.integer("max_hvps", self.max_hvps, 1)
         if self.time_budget is not None:
             validate.positive("time_budget", self.time_budget)
         if self.hessian_samples not in (None, "auto", "all"):
@@ -145,6 +152,7 @@ PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the SLQ configs of Zhang et al., NeurIP
 # this long and the dense float64 Hessian fits ``EXACT_MEMORY_BYTES`` (the limit
 # ``curvature.exact.exact_hessian`` enforces).
 EXACT_TIME_BUDGET_S = 60.0
+DEFAULT_MAX_HVPS = 1600  # adaptive SLQ's products when no max_hvps is given: the old fixed 8 × 200 plan's
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
 ADAPTIVE_INITIAL_PROBES = 3  # ... on this many probes, or one on large models (docs/methods.md: why)
 # Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
@@ -165,7 +173,7 @@ class SolverChoice:
     iterations: int
     runs: int
     reason: str
-    predicted_exact_seconds: float | None = None  # D × t_HVP, where it was measured (a timing: not in ``reason``)
+    predicted_exact_seconds: float | None = None  # D × t_HVP + eigenvalues, where measured (a timing: not in ``reason``)
 
     def to_json(self) -> dict:
         return {"solver": self.solver, "adaptive": self.adaptive, "reason": self.reason}
@@ -198,11 +206,14 @@ def basis_memory_bytes(options: CurvatureOptions) -> float:
     return math.inf if available is None else BASIS_MEMORY_SHARE * available * 2**20
 
 
-def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None) -> SolverChoice:
+def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None,
+                  eigen_seconds: float = 0.0) -> SolverChoice:
     """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
 
     ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
-    ``default`` is exact only when it is known and D of them fit the time budget. ``paper`` is the reference code's fixed 1 × 128 SLQ.
+    ``eigen_seconds``: the predicted cost of the dense matrix's eigenvalues. ``default`` is
+    exact only when the columns are known, D of them plus the eigenvalues fit the time
+    budget, and D products fit a given ``max_hvps``. ``paper`` is the reference code's fixed 1 × 128 SLQ.
     """
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
     from prunelimit.theory.uncertainty import initial_runs
@@ -218,20 +229,25 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS,
                             initial_runs(dim, options.tolerance, ADAPTIVE_INITIAL_PROBES),
                             f"adaptive SLQ to ±{options.tolerance:g} in ρ*")
+
+    def slq(why: str, predicted: float | None = None) -> SolverChoice:
+        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs, f"{adaptive.reason}{why}", predicted)
+
     if options.method == "slq":
-        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs, adaptive.reason + " (--method slq)")
+        return slq(" (--method slq)")
     dense = 8.0 * dim * dim
     if dense > EXACT_MEMORY_BYTES:
-        return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
-                            f"{adaptive.reason}: a dense Hessian would need {dense / 2**30:.1f} GiB")
+        return slq(f": a dense Hessian would need {dense / 2**30:.1f} GiB")
+    if options.max_hvps is not None and dim > options.max_hvps:
+        return slq(f": the exact spectrum takes D = {dim:,} products, more than --max-hvps {options.max_hvps:,}")
     if seconds_per_column is None:
         return adaptive
-    predicted = dim * seconds_per_column
+    predicted = dim * seconds_per_column + eigen_seconds
     budget, given = exact_time_budget(options), "" if options.time_budget is None else " (--time-budget)"
     if predicted <= budget:
-        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP ≤ {budget:g} s{given}", predicted)
-    return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs,
-                        f"{adaptive.reason}: exact would take D × t_HVP > {budget:g} s{given}", predicted)
+        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP + eigenvalues ≤ {budget:g} s{given}",
+                            predicted)
+    return slq(f": exact would take D × t_HVP + eigenvalues > {budget:g} s{given}", predicted)
 
 
 def exact_time_budget(options: CurvatureOptions) -> float:

@@ -15,6 +15,7 @@ import functools
 import inspect
 import math
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -171,8 +172,7 @@ def handled(debug: bool) -> Iterator[None]:
     except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise
     except PrunelimitError as exc:
-        if debug:
-            raise
+        _traceback_if(debug)
         _fail(exc.exit_code, exc.named(_flag(exc.option)) if isinstance(exc, OptionError) else str(exc))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
         typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
@@ -180,19 +180,23 @@ def handled(debug: bool) -> Iterator[None]:
     except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
         console.reader_gone()
     except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
-        if debug:
-            raise
+        _traceback_if(debug)
         where = f" {exc.filename}" if exc.filename is not None else ""
         _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path")
     except RecursionError:  # a file nested deeper than any parser should follow
-        if debug:
-            raise
+        _traceback_if(debug)
         _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given")
     except Exception as exc:
-        if debug:
-            raise
+        _traceback_if(debug)
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
                  "(rerun with --debug and report it)")
+
+
+def _traceback_if(debug: bool) -> None:
+    """With ``--debug``, the traceback on stderr; the exit code stays the documented one (a
+    CI job must not read a crash as exit 1, a failed gate)."""
+    if debug:
+        traceback.print_exc()
 
 
 def _stopped(exc: BaseException | None) -> str:
@@ -252,7 +256,7 @@ BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 
 MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
-MaxHvpsOpt = Annotated[int, typer.Option("--max-hvps", help="Adaptive SLQ: Lanczos products at most (the old fixed 8 × 200 plan spent 1,600); the trace's top-up probes and the --hessian-samples split-half check come on top (timing.hvps counts all).")]
+MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help="Adaptive SLQ: Lanczos products at most [default: 1,600, what the old fixed 8 × 200 plan spent]; given below D it also rules out the default's exact spectrum; the trace's top-up probes and the --hessian-samples split-half check come on top (timing.hvps counts all).")]
 TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most; the default method then takes the exact spectrum only when predicted to fit it (default: no limit).")]
 HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N (at least 2). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]

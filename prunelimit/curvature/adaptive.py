@@ -17,7 +17,8 @@ then buys the cheaper remedy for the larger part:
 * focus: when the power law predicts that the budget left cannot bring every run to the
   tolerance, and that the first run carried alone through all of that budget ends with a
   smaller ± (its truncation part there plus ``statistical_alone``, the probe part one run
-  has), the other runs stop and the first continues alone. Truncation-bound models where
+  has), the other runs stop and the first continues alone, unless the first run's probe
+  part alone is above the tolerance and every run's is below. Truncation-bound models where
   one probe's noise is small (large D) get a several-fold smaller ± for the same products;
   the dropped runs' products stay counted. Should the lone run still end with a wider ±
   than every run had when it was set aside (one run's bracket varies about the mean), that
@@ -186,7 +187,7 @@ def adaptive_slq(
         results = [r for g in groups for r in g.results()][:kept]
         broken = [b for g in groups for b in g.broken_down][:kept]
         cut = any(r.steps < min(steps, dim) and not b for r, b in zip(results, broken))
-        steps = max(r.steps for r in results) if cut else steps
+        steps = max(r.steps for r in results)  # what the runs took: fewer after a cut or a breakdown
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
         elapsed = clock() - start
@@ -250,7 +251,8 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
     law through the last two ``(steps, truncation)`` points predicts that ``runs`` runs end
     above ``tolerance`` and one run alone ends with a smaller ±. ``False`` without two
     shrinking points, or when ``left`` cannot at least double the first run's steps (one
-    run's bracket varies about the runs' mean; a short extension does not outgrow that)."""
+    run's bracket varies about the runs' mean; a short extension does not outgrow that), or
+    when one run's statistical part alone is above the tolerance and the runs' is below."""
     rate = _rate(history)
     steps, last = history[-1]
     if rate is None or left < steps:  # a run that cannot double its steps is not worth following alone
@@ -259,6 +261,8 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
     def truncation_at(m: float) -> float:
         return last * (min(m, dim) / steps) ** -rate
 
+    if verdict.statistical_alone >= tolerance > verdict.statistical:
+        return False  # only the runs together can still reach the tolerance
     together = truncation_at(steps + left / runs) + verdict.statistical
     alone = truncation_at(steps + left) + verdict.statistical_alone
     return together > tolerance and alone < together

@@ -58,6 +58,10 @@ def curvature_subsample(batches: Batches, samples: int, seed: int = 0) -> Subsam
     columns = [torch.cat([b[i] for b in batches]) for i in range(len(batches[0]))]
     labels = columns[1] if len(columns) > 1 else None
     strata = labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
+    classes = 0 if strata is None else len(torch.unique(strata))
+    if samples < 2 * classes:  # fewer leaves a class out of a half: its curvature would not be the data's
+        raise UsageError(f"--hessian-samples {samples} is too few for {classes} classes: use at least "
+                         f"{2 * classes} (two a class), or all")
     half_a, half_b = _stratified_halves(strata, total, samples, np.random.default_rng(seed))
     if len(half_b) == 0:  # the split-half data uncertainty needs two non-empty halves
         raise UsageError(f"--hessian-samples {samples} is too few to split into two halves: use at least 2, or all")

@@ -77,7 +77,7 @@ def render_spectrum(rep) -> None:
     stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
     if rep.layers is not None:
         render_layers(rep.layers)
-    for warning in [*rep.notes, *([] if rep.layers is None else rep.layers.warnings)]:
+    for warning in rep.warnings:
         stdout.print(f"[yellow]warning:[/] {warning}")
 
 
@@ -133,7 +133,7 @@ def solver_line(s) -> None:
         return
     stop = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
             "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
-            "converged": "every run converged"}.get(s.stopped_by)
+            "converged": "no steps left (Krylov space exhausted)"}.get(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"
@@ -144,7 +144,7 @@ def solver_line(s) -> None:
     steps = "1 step" if s.iterations == 1 else f"{s.iterations} steps"
     plan = "" if s.solver == "exact" else f" · {probes} × {steps}{alone}" + (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
-    timed = "" if predicted is None else f" (D × t_HVP ≈ {predicted:.3g} s)"
+    timed = "" if predicted is None else f" (exact predicted ≈ {predicted:.3g} s)"
     stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")
 
 

@@ -44,16 +44,22 @@ def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
     losses equal (ε = 0 would make every direction infinitely sharp).
     """
     arr = np.asarray(losses, dtype=np.float64)
-    if arr.ndim != 1 or arr.size < 2:
-        raise OptionError(
-            "epsilon",
-            f"{{0}} from per-batch losses needs at least 2 analysis batches, got {arr.size}; "
-            "use smaller batches or give {0} explicitly",
-        )
+    require_batches(arr.size if arr.ndim == 1 else 0)
     eps = float(np.std(arr))
     if not eps > 0.0:
         raise OptionError("epsilon", "all per-batch losses are equal, so {0} would be 0; give {0} explicitly")
     return eps
+
+
+def require_batches(count: int) -> None:
+    """Refuse (OptionError naming ``epsilon``) fewer than two analysis batches, from which no ε
+    can be derived: checked before any work where the batch count is known."""
+    if count < 2:
+        raise OptionError(
+            "epsilon",
+            f"{{0}} from per-batch losses needs at least 2 analysis batches, got {count}; "
+            "use smaller batches or give {0} explicitly",
+        )
 
 
 def mean_loss(batch_losses: Sequence[float] | np.ndarray, sizes: Sequence[int] | np.ndarray) -> float:

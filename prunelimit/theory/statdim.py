@@ -73,7 +73,8 @@ def axis_terms(
     ``curvature`` must be ≥ 0; a zero curvature or zero radius gives exactly 1.
     """
     two_eps = 2.0 * epsilon
-    x = curvature * radius_sq
+    with np.errstate(over="ignore"):  # |λ|·R² past float range: the term's limit, 0, is what follows
+        x = curvature * radius_sq
     if geometry == "disc":
         return two_eps / (two_eps + x)
     if geometry == "tangent":

@@ -135,3 +135,14 @@ def test_time_budget_cuts_a_stage_short() -> None:
     assert result.stopped_by == "time-budget" and result.trail[-1].products == 20 == timed.seconds
     steps = (result.quadrature.weights > 0).sum(axis=1)
     assert steps.tolist() == [8, 8, 2, 2] and result.quadrature.runs == 4
+
+
+def test_steps_reported_after_a_breakdown_are_the_steps_taken() -> None:
+    """Three distinct eigenvalues: every Krylov space is invariant after 3 steps, so the
+    runs stop there however many the stage planned, and the trail says 3, not 8."""
+    lam = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).repeat(20)
+    op = DenseOperator(torch.diag(lam))
+    plan = AdaptivePlan(tolerance=1e-6, max_products=10_000, initial_steps=8, initial_runs=3, lockstep=3)
+    result = adaptive_slq(op, plan, _assess_by_steps(1000), seed=0)
+    assert result.stopped_by == "converged"
+    assert result.trail[-1].steps == 3 == int((result.quadrature.weights > 0).sum(axis=1).max())

@@ -148,3 +148,30 @@ def test_module_example_runs() -> None:
     """The module doc's example (eigsh on a tiny model's Hessian) runs and holds."""
     result = doctest.testmod(operator_module)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_default_prices_the_eigenvalues_and_a_given_max_hvps() -> None:
+    """D columns at 10 ms are 10 s: exact within 60 s, until the eigenvalues' predicted 55 s
+    push the total over; a --max-hvps below D rules exact out whatever the time."""
+    options = CurvatureOptions()
+    assert choose_solver(options, 1000, 0.01, eigen_seconds=45.0).solver == "exact"
+    assert choose_solver(options, 1000, 0.01, eigen_seconds=55.0).solver == "slq-h"
+    assert choose_solver(CurvatureOptions(max_hvps=999), 1000, 1e-9).solver == "slq-h"
+    assert choose_solver(CurvatureOptions(max_hvps=1000), 1000, 1e-9).solver == "exact"
+
+
+def test_exact_hessian_is_symmetric_and_stops_when_its_check_raises() -> None:
+    rng = np.random.default_rng(0)
+    a = torch.tensor(rng.normal(size=(300, 300)))
+    h = exact_hessian(DenseOperator(a))  # a non-symmetric "Hessian": the result is its symmetric part
+    torch.testing.assert_close(h, (a + a.T) / 2, rtol=0, atol=1e-15)
+    seen = []
+
+    def check(done: int) -> None:
+        seen.append(done)
+        if done >= 200:
+            raise RuntimeError("over budget")
+
+    with pytest.raises(RuntimeError, match="over budget"):
+        exact_hessian(DenseOperator(a), check=check)
+    assert seen == [128, 256]

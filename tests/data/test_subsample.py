@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, curvature_subsample, resolve_hessian_samples
+from prunelimit.errors import UsageError
 
 
 def _batches(counts=(50, 30, 20), size=16):
@@ -69,3 +71,10 @@ def test_halves_differ_by_at_most_one_sample_whatever_the_classes() -> None:
         a, b = _stratified_halves(strata, 40, samples, np.random.default_rng(0))
         assert len(a) + len(b) == samples and abs(len(a) - len(b)) <= 1
         assert not set(a.tolist()) & set(b.tolist())
+
+
+def test_a_subset_below_two_samples_a_class_is_refused() -> None:
+    batches = _batches()  # 3 classes
+    assert curvature_subsample(batches, 6).used == 6
+    with pytest.raises(UsageError, match="too few for 3 classes: use at least 6"):
+        curvature_subsample(batches, 5)
