@@ -17,8 +17,8 @@ then buys the cheaper remedy for the larger part:
 * focus: when the power law predicts that the budget left cannot bring every run to the
   tolerance, and that the first run carried alone through all of that budget ends with a
   smaller ± (its truncation part there plus ``statistical_alone``, the probe part one run
-  has), the other runs stop and the first continues alone, unless the first run's probe
-  part alone is above the tolerance and every run's is below. Truncation-bound models where
+  has), the other runs stop and the first continues alone, unless one run's probe part
+  alone is at or above the tolerance (it could never meet it). Truncation-bound models where
   one probe's noise is small (large D) get a several-fold smaller ± for the same products;
   the dropped runs' products stay counted. Should the lone run still end with a wider ±
   than every run had when it was set aside (one run's bracket varies about the mean), that
@@ -252,7 +252,7 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
     above ``tolerance`` and one run alone ends with a smaller ±. ``False`` without two
     shrinking points, or when ``left`` cannot at least double the first run's steps (one
     run's bracket varies about the runs' mean; a short extension does not outgrow that), or
-    when one run's statistical part alone is above the tolerance and the runs' is below."""
+    when one run's statistical part alone is at or above the tolerance."""
     rate = _rate(history)
     steps, last = history[-1]
     if rate is None or left < steps:  # a run that cannot double its steps is not worth following alone
@@ -261,8 +261,11 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
     def truncation_at(m: float) -> float:
         return last * (min(m, dim) / steps) ** -rate
 
-    if verdict.statistical_alone >= tolerance > verdict.statistical:
-        return False  # only the runs together can still reach the tolerance
+    if verdict.statistical_alone >= tolerance:
+        # one run alone can never reach the tolerance, and the runs' probe part, the floor
+        # their ± falls to, is lower: the power law through early stages is too slow to
+        # weigh against it (a 2,410-parameter MLP: 0.030 alone against 0.026 for three runs)
+        return False
     together = truncation_at(steps + left / runs) + verdict.statistical
     alone = truncation_at(steps + left) + verdict.statistical_alone
     return together > tolerance and alone < together

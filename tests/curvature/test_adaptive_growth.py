@@ -139,3 +139,11 @@ def test_no_focus_when_the_budget_cannot_double_the_first_run() -> None:
     history = [(8, 0.1 * 2**0.5), (16, 0.1)]
     assert focus_pays(history, verdict, 0.01, 16, 3, dim=10**6)
     assert not focus_pays(history, verdict, 0.01, 15, 3, dim=10**6)
+
+
+def test_no_focus_when_one_run_alone_can_never_meet_the_tolerance() -> None:
+    """The focus case of ``test_focus_pays`` (rate 0.5), with one run's probe part at or above
+    the tolerance: a lone run's ± could never get below it, so every run goes on."""
+    history = [(8, 0.1 * 2**0.5), (16, 0.1)]
+    assert focus_pays(history, Assessment(0.5, 0.101, 0.1, 0.001, 0.009), 0.01, 1_000, 3, dim=10**6)
+    assert not focus_pays(history, Assessment(0.5, 0.101, 0.1, 0.001, 0.01), 0.01, 1_000, 3, dim=10**6)
