@@ -258,7 +258,10 @@ def exact_time_budget(options: CurvatureOptions) -> float:
 
 def curvature_steps(inputs: Inputs, options: CurvatureOptions) -> int:
     """Units of work the progress bar starts with (it is re-planned as the work goes):
-    Hessian columns, or Lanczos products of all probes."""
+    Hessian columns, Lanczos products of all probes, or 0 (no total yet) while the default
+    has still to time its products."""
     dim = sum(p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection))
     choice = choose_solver(options, dim)
+    if choice.solver != "exact" and choose_solver(options, dim, seconds_per_column=0.0).solver == "exact":
+        return 0  # exact or SLQ is decided by timed products: no total until then
     return dim if choice.solver == "exact" else choice.runs * min(choice.iterations, dim)

@@ -175,3 +175,17 @@ def test_exact_hessian_is_symmetric_and_stops_when_its_check_raises() -> None:
     with pytest.raises(RuntimeError, match="over budget"):
         exact_hessian(DenseOperator(a), check=check)
     assert seen == [128, 256]
+
+
+def test_progress_total_waits_for_the_timing_where_it_decides() -> None:
+    """The bar's first total: none while the default has still to time its products, the
+    columns for --method exact, the first stage's products for --method slq."""
+    from prunelimit.api import curvature_steps
+    from prunelimit.library import inputs_from
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))  # D = 23
+    given = inputs_from(model, (torch.randn(16, 4), torch.randint(0, 2, (16,))), batch_size=8)
+    assert curvature_steps(given, CurvatureOptions()) == 0
+    assert curvature_steps(given, CurvatureOptions(method="exact")) == 23
+    assert curvature_steps(given, CurvatureOptions(method="slq")) == 3 * 23  # 3 probes × min(32 steps, D)
