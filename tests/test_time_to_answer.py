@@ -10,7 +10,7 @@ import pytest
 
 from prunelimit import api
 from prunelimit.errors import OptionError
-from prunelimit.gate import GateRule, evaluate_gate
+from prunelimit.gate_rules import GateRule, evaluate_gate
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
 
@@ -114,7 +114,7 @@ def test_gate_compares_the_conservative_side() -> None:
     assert evaluate_gate(_report(0.82, 0.0), rule).passed
     assert evaluate_gate(_report(0.82, 0.01), rule).passed
     failed = evaluate_gate(_report(0.82, 0.03), rule)
-    assert not failed.passed and "0.8200 ± 0.0300" in failed.reason
+    assert not failed.passed and "0.8200 − 0.0300 = 0.7900 < required 0.8000" in failed.reason
 
 
 def test_basis_memory_limit_stops_adaptive_slq_and_says_so(cli) -> None:

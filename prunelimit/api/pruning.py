@@ -76,7 +76,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     if ratio in ("auto", "lower"):
         if from_report is not None:
             from prunelimit.baseline import saved_report
-            from prunelimit.gate import measured_value
+            from prunelimit.gate_rules import measured_value
 
             report, _ = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
