@@ -105,6 +105,16 @@ def test_subsampled_curvature_states_its_scatter_and_what_it_leaves_out(cli) -> 
     assert not any("curvature over" in w for w in full["warnings"])
 
 
+def test_gate_on_subsampled_curvature_fails_and_says_to_take_all_samples(cli) -> None:
+    """The ± of a Hessian over 600 of 1,437 samples leaves out the shift the subset gives ρ*:
+    a min_ratio rule has no conservative side and fails, naming the fix."""
+    result = cli("gate", EXAMPLE, "--method", "slq", "--hessian-samples", "600", "--max-hvps", "200",
+                 "--min-ratio", "0.1", "--no-cache")
+    assert result.exit_code == 1, result.stderr
+    text = " ".join(result.stdout.split())  # the console wraps the line
+    assert text.startswith("FAIL") and "over 600 of 1,437 samples" in text and "pass --hessian-samples all" in text
+
+
 def _report(lower: float, plus_minus: float) -> dict:
     return {"bounds": {"lower": lower}, "prediction": {"ratio": lower + 0.05, "uncertainty": {"plus_minus": plus_minus}}}
 
