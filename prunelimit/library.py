@@ -243,16 +243,16 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, or ``"auto"`` for ρ* and
-    ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``)."""
+    ``"lower"`` for ρ_L, which need ``data``; a string is read as the command line reads
+    ``--ratio``); ``model`` is not changed (``Pruning.apply``)."""
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import magnitude_masks
     from prunelimit.pruning.masks import LayerSparsity, overall_ratio
 
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    if isinstance(ratio, str):
-        if ratio not in ("auto", "lower"):
-            raise UsageError(f"ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)")
-        api.require_data(given)
+    if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
+        if ratio in ("auto", "lower"):
+            api.require_data(given)
         value, _ = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
     else:
         value = ratio

@@ -197,3 +197,11 @@ def test_gate_on_objects(model, train):
         prunelimit.gate(model, train, min_ratio=0.5, use="upper")
     with pytest.raises(UsageError, match="gate rule 'tight': max_drop needs baseline"):
         prunelimit.gate(model, train, rules=[{"name": "tight", "min_ratio": 0.5, "max_drop": 0.1}])
+
+
+def test_prune_reads_a_text_ratio_as_the_command_line_does(model, train):
+    assert prunelimit.prune(model, "0.5").requested == 0.5
+    with pytest.raises(OptionError, match="^ratio 'half': use auto, lower or a removed fraction in \\[0, 1\\)$"):
+        prunelimit.prune(model, "half")
+    with pytest.raises(UsageError, match="^ratio lower needs the bound ρ_L: drop bound_mode none, or use ratio auto$"):
+        prunelimit.prune(model, "lower", train, bound_mode="none")
