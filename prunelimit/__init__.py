@@ -18,7 +18,8 @@ starts importing.
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Pruning": "prunelimit.library", "bounds": "prunelimit.library", "inputs_from": "prunelimit.library",
+    "Pruning": "prunelimit.library", "bounds": "prunelimit.library", "gate": "prunelimit.library",
+    "inputs_from": "prunelimit.library",
     "nplh": "prunelimit.library", "prune": "prunelimit.library", "spectrum": "prunelimit.library",
     "verify": "prunelimit.library", "load_sparse": "prunelimit.export.sparse_file",
     "error_law": "prunelimit.laws.errorlaw", "fit_error_law": "prunelimit.laws.errorlaw",

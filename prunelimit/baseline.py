@@ -126,7 +126,7 @@ def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global
     """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
     (``--from``), and warnings: refused (``UsageError``, exit 2) when computed for another
     problem (``check_same_problem``) or pruning path; an unreadable file is an ``InputError``."""
-    from prunelimit.gate import read_report
+    from prunelimit.gate_rules import read_report
 
     report = read_report(path, "bounds report")
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import re
+from typing import Callable
+
 
 class PrunelimitError(Exception):
-    """Base error: a short message naming the input and the fix; carries its exit code."""
+    """Base error: a short message naming the input and the fix; carries its exit code.
+
+    An error made with :meth:`naming` names options in its message: its ``template`` holds
+    ``{0}``, ``{1}``, … where the names of ``names`` go, so the message names the parameters
+    to a library caller (``str(error)``) and the command line puts its flags there instead
+    (:meth:`renamed`). Only these numbered fields are filled: values written into the
+    template may hold braces.
+    """
 
     exit_code = 2
+    template: str | None = None
+    names: tuple[str, ...] = ()
+
+    @classmethod
+    def naming(cls, template: str, *names: str):
+        """The error whose message names the options ``names`` at ``{0}``, ``{1}``, …"""
+        error = cls(_fill(template, names))
+        error.template, error.names = template, names
+        return error
+
+    def renamed(self, rename: Callable[[str], str]) -> str:
+        """The message with ``rename(name)`` (e.g. a command-line flag) for each option it names."""
+        return str(self) if self.template is None else _fill(self.template, [rename(n) for n in self.names])
 
 
 class UsageError(PrunelimitError, ValueError):
@@ -16,20 +39,28 @@ class UsageError(PrunelimitError, ValueError):
 
 
 class OptionError(UsageError):
-    """An invalid value of one named option.
+    """An invalid value of one named option: ``template`` holds ``{0}`` wherever the option's
+    name goes and ``{1}``, ``{2}``, … for the names of ``others`` (options the message points
+    to); see :class:`PrunelimitError`."""
 
-    ``template`` holds ``{0}`` wherever the option's name goes, so the message names the
-    parameter to a library caller and the command line can put its flag there instead.
-    """
+    def __init__(self, option: str, template: str, *others: str):
+        super().__init__(_fill(template, (option, *others)))
+        self.option, self.others = option, others
+        self.template, self.names = template, (option, *others)
 
-    def __init__(self, option: str, template: str):
-        super().__init__(template.format(option))
-        self.option = option
-        self.template = template
+    def named(self, name: str, rename: Callable[[str], str] = str) -> str:
+        """The message with ``name`` (e.g. a command-line flag) for the option and
+        ``rename(other)`` for each of the others."""
+        return _fill(self.template, [name, *map(rename, self.others)])
 
-    def named(self, name: str) -> str:
-        """The message with ``name`` (e.g. a command-line flag) for the option."""
-        return self.template.format(name)
+
+def _fill(template: str, names) -> str:
+    """``template`` with ``names[i]`` for each ``{i}`` (other braces are left as they are)."""
+    names = tuple(names)
+    return _FIELD.sub(lambda m: names[int(m[1])] if int(m[1]) < len(names) else m[0], template)
+
+
+_FIELD = re.compile(r"\{(\d)\}")
 
 
 class InputError(PrunelimitError):

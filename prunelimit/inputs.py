@@ -74,61 +74,66 @@ def load_inputs(
 
 
 @torch.no_grad()
-def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str) -> None:
-    """Run the first batch once, so a shape or label mismatch is a clear input error."""
+def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
+                     option: str = "data") -> None:
+    """Run the first batch once, so a shape or label mismatch is a clear input error.
+
+    ``data`` is the spec the batches were read from (``None`` for in-memory data), ``option``
+    the option that gave them (``data``, ``eval_data``): the errors name it, the loss and the
+    model as options (``InputError.naming``: the command line says ``--data``, the library
+    ``data``)."""
     model, batch = loaded.model, batches[0]
+    what = "{1}" if data is None else f"data {data}"
+    model_name = "the model" if not (loaded.spec or loaded.path) else f"model {loaded.spec or loaded.path}"
+    names = ("loss", option, "model")
     if loss_fn in (cross_entropy_loss, mse_loss):  # the built-in losses feed x as is and need one output tensor
-        _check_dtype(model, batch[0], loaded, data)
-        out = _forward(model, batch[0], loaded, data)
+        _check_dtype(model, batch[0], model_name, what, names)
+        out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
-            raise InputError(
-                f"model {loaded.spec or loaded.path} returns a {type(out).__name__}, not one output tensor; return "
-                "one tensor from forward, or pass --loss file.py:fn (fn(model, batch) -> mean loss) that picks it"
-            )
+            raise InputError.naming(
+                f"{model_name} returns a {type(out).__name__}, not one output tensor; return one tensor from "
+                "forward, or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it", *names)
     if loss_fn is cross_entropy_loss:
         labels = torch.cat([b[1] for b in batches])
         if labels.is_floating_point():
-            raise InputError(f"data {data} has real-valued targets; use --loss mse for regression")
+            raise InputError.naming(f"{what} has real-valued targets; use {{0}} mse for regression", *names)
         if out.dim() == 2 and labels.dim() != 1:
-            raise InputError(
-                f"data {data}: y has shape {tuple(labels.shape)}, but the ce loss needs one class index per "
-                "sample (a 1-D y); convert one-hot labels with y.argmax(1), a column with y.squeeze(1)"
-            )
+            raise InputError.naming(
+                f"{what}: y has shape {tuple(labels.shape)}, but the ce loss needs one class index per "
+                "sample (a 1-D y); convert one-hot labels with y.argmax(1), a column with y.squeeze(1)", *names)
         classes = out.shape[-1]
         if int(labels.max()) >= classes:
-            raise InputError(
-                f"data {data} has label {int(labels.max())} but the model has {classes} outputs; "
-                "check --data and --model (e.g. :num_classes=...)"
-            )
+            raise InputError.naming(
+                f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
+                "check {1} and {2} (e.g. :num_classes=...)", *names)
     try:
         value = loss_fn(model, batch)
     except Exception as exc:
-        raise InputError(
-            f"the loss failed on data {data} ({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); "
-            "check that --data, --model and --loss fit together"
-        ) from None
+        raise InputError.naming(
+            f"the loss failed on {what} ({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); "
+            "check that {1}, {2} and {0} fit together", *names) from None
     if not torch.isfinite(torch.as_tensor(value)).all():
-        raise InputError(f"the loss of checkpoint {loaded.path} on data {data} is NaN or Inf; check the weights")
+        source = f"checkpoint {loaded.path}" if loaded.path else model_name
+        raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights", *names)
 
 
-def _check_dtype(model, x: torch.Tensor, loaded: LoadedModel, data: str) -> None:
+def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...]) -> None:
     """A model whose parameters are of another float type than the data fails on its first
     layer with a message about matrices; say what to change instead."""
     kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
-        raise InputError(
-            f"model {loaded.spec or loaded.path} has {'/'.join(kinds)} parameters but data {data} is {wanted}; "
+        raise InputError.naming(
+            f"{model_name} has {'/'.join(kinds)} parameters but {what} is {wanted}; "
             f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: weights of any float "
-            "type load into it)"
-        )
+            "type load into it)", *names)
 
 
-def _forward(model, x, loaded: LoadedModel, data: str):
+def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
     try:
         return model(x)
     except Exception as exc:
-        raise InputError(
-            f"model {loaded.spec or loaded.path} fails on data {data} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check --model and --data"
-        ) from None
+        raise InputError.naming(
+            f"{model_name} fails on {what} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check {{2}} and {{1}}",
+            *names) from None

@@ -38,13 +38,14 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from prunelimit import api
+from prunelimit import api, validate
 from prunelimit.errors import UsageError
 
 if TYPE_CHECKING:
     from prunelimit.data.batches import Batch
     from prunelimit.inputs import Inputs
     from prunelimit.laws.nplh import NplhConfig
+    from prunelimit.models.load import LoadedModel
     from prunelimit.pruning.masks import LayerSparsity
 
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
@@ -124,7 +125,7 @@ def inputs_from(
 ) -> "Inputs":
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass)."""
-    from prunelimit.inputs import Inputs, check_compatible
+    from prunelimit.inputs import Inputs
     from prunelimit.models.load import LoadedModel
     from prunelimit.models.params import ParamSelection
 
@@ -134,20 +135,32 @@ def inputs_from(
     model.eval()
     loaded = LoadedModel(model, None, source="module")
     loss_fn = loss_function(loss)
-    batches = None
-    if data is not None:
-        batches = as_batches(data, batch_size, device)
-        check_compatible(loaded, batches, loss_fn, "data")
+    batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
     return Inputs(loaded, batches, loss_fn, device, None, ParamSelection(tuple(include), tuple(exclude)))
 
 
+def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, device: torch.device | str,
+                    option: str) -> list["Batch"]:
+    """``as_batches`` of ``data``, checked against the model and loss (one forward pass): an
+    ``InputError`` naming ``option`` (``data``, ``eval_data``) when they do not fit."""
+    from prunelimit.inputs import check_compatible
+
+    batches = as_batches(data, batch_size, device)
+    check_compatible(loaded, batches, loss_fn, None, option)
+    return batches
+
+
 def curvature_options(**options: Any) -> "api.CurvatureOptions":
-    """``CurvatureOptions`` from keyword arguments; an unknown name is a ``UsageError`` listing the known ones."""
+    """``CurvatureOptions`` from keyword arguments; an unknown name is a ``UsageError`` listing
+    the known ones, one the plan would ignore an ``OptionError`` (``api.check_plan``, as on
+    the command line)."""
     known = {f.name for f in fields(api.CurvatureOptions)}
     unknown = sorted(set(options) - known)
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r}; curvature options are {', '.join(sorted(known))}")
-    return api.CurvatureOptions(**options)
+    result = api.CurvatureOptions(**options)
+    api.check_plan(result, options.keys())
+    return result
 
 
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
@@ -164,6 +177,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     """The predicted pruning limit ρ* (``result.ratio``) and its bounds (``result.lower``,
     ``result.upper``) with ρ*'s uncertainty (``result.uncertainty``): ``prunelimit bounds``.
     ``per_layer`` adds each layer's curvature and part in the limit (``result.layers``)."""
+    validate.boolean("per_layer", per_layer)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
@@ -175,8 +189,28 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
     accuracy is measured on ``eval_data`` (default: ``data``). The model's weights are restored."""
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    evaluation = None if eval_data is None else as_batches(eval_data, batch_size, given.device)
+    evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, batch_size,
+                                                                given.device, "eval_data")
     return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
+
+
+def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
+         baseline: str | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
+         allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
+         **options: Any) -> "api.GateReport":
+    """A CI verdict on the limit (``prunelimit gate``): ``min_ratio`` on ρ_L (``use="lower"``),
+    ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
+    minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
+    saved ``bounds``/``verify`` JSON report) with ``max_drop``; ``rules``: more rules as
+    mappings, the entries of a YAML policy's ``rules:`` list. ``result.passed`` and each
+    rule's outcome with its reason (``result.result.outcomes``)."""
+    from prunelimit.gate_rules import rules_from_options
+
+    checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
+    return api.gate(given, checked, curvature_options(**options), progress=progress,
+                    allow_incompatible=allow_incompatible)
 
 
 @dataclass(frozen=True)
@@ -209,16 +243,16 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, or ``"auto"`` for ρ* and
-    ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``)."""
+    ``"lower"`` for ρ_L, which need ``data``; a string is read as the command line reads
+    ``--ratio``); ``model`` is not changed (``Pruning.apply``)."""
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import magnitude_masks
     from prunelimit.pruning.masks import LayerSparsity, overall_ratio
 
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    if isinstance(ratio, str):
-        if ratio not in ("auto", "lower"):
-            raise UsageError(f"ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)")
-        api.require_data(given)
+    if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
+        if ratio in ("auto", "lower"):
+            api.require_data(given)
         value, _ = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
     else:
         value = ratio

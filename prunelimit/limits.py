@@ -10,6 +10,7 @@ Real inputs sit far below every cap; each constant says why its value is safe.
 
 from __future__ import annotations
 
+import numbers
 import zipfile
 from collections import deque
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 import yaml
 
-from prunelimit.errors import InputError, PrunelimitError, UsageError
+from prunelimit.errors import InputError, OptionError, PrunelimitError, UsageError
 
 # --- Files -------------------------------------------------------------------------------
 # Deflate reaches ~1000× only on degenerate content (runs of zeros); real weights and data
@@ -86,16 +87,19 @@ COUNT_RANGES: dict[str, tuple[int, int, str]] = {
 
 
 def check_counts(values: dict[str, Any]) -> None:
-    """Refuse integer options outside ``COUNT_RANGES`` (``None`` means "the default")."""
+    """Refuse integer options outside ``COUNT_RANGES`` (``None`` means "the default"), and a
+    value of one of them that is not an integer: an ``OptionError`` naming the option (the
+    command line names its flag)."""
     for name, value in values.items():
-        if name not in COUNT_RANGES or value is None or isinstance(value, bool) or not isinstance(value, int):
+        if name not in COUNT_RANGES or value is None:
             continue
         low, high, why = COUNT_RANGES[name]
-        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise OptionError(name, f"{{0}} must be an integer, got {value!r}")
         if value < low:
-            raise UsageError(f"{flag} must be at least {low}, got {value}")
+            raise OptionError(name, f"{{0}} must be at least {low}, got {value}")
         if value > high:
-            raise UsageError(f"{flag} must be at most {high:,} ({why}), got {value:,}")
+            raise OptionError(name, f"{{0}} must be at most {high:,} ({why}), got {value:,}")
 
 
 # --- Zip archives (torch checkpoints, .npz) ------------------------------------------------

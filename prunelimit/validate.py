@@ -21,6 +21,12 @@ def choice(option: str, value: object, choices: Iterable[str]) -> None:
         raise OptionError(option, f"{{0}} {value!r}: use {', '.join(allowed)}")
 
 
+def boolean(option: str, value: object) -> None:
+    """``value`` must be ``True`` or ``False`` (not a truthy string such as ``"no"``)."""
+    if not isinstance(value, bool):
+        raise OptionError(option, f"{{0}} must be True or False, got {value!r}")
+
+
 def integer(option: str, value: object, low: int, high: int | None = None) -> None:
     """``value`` must be an int (not a bool) in ``[low, high)``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):

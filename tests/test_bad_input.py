@@ -289,7 +289,7 @@ OTHER_CASES = [
          "other.json"),
     Case("verify/acc-drop", _p("verify", G, "--acc-drop", "150"), 2, "--acc-drop"),
     Case("gate/no-rule", _p("gate", G, "--no-cache"), 2, "no rule"),
-    Case("gate/min-ratio-2", _p("gate", G, "--min-ratio", "2", "--no-cache"), 2, "min_ratio"),
+    Case("gate/min-ratio-2", _p("gate", G, "--min-ratio", "2", "--no-cache"), 2, "--min-ratio must be a ratio"),
     Case("gate/bad-use", _p("gate", G, "--min-ratio", "0.1", "--use", "upper", "--no-cache"), 2,
          "Invalid value for '--use'"),
     Case("gate/baseline-missing", _p("gate", G, "--baseline", "{dir}/none.json", "--max-drop", "0.1",

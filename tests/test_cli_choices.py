@@ -18,7 +18,7 @@ from prunelimit.cli import app, common, laws, limit, pruning
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES, BASIS_DTYPES
 from prunelimit.export.bench import PATTERNS
-from prunelimit.gate import USES
+from prunelimit.gate_rules import USES
 from prunelimit.laws.imp import Rewind
 from prunelimit.laws.nplh import Mode
 from prunelimit.laws.saliency import METRICS

@@ -13,7 +13,7 @@ import torch
 import prunelimit
 from prunelimit import api
 from prunelimit.data.spec import load_dataset
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
@@ -148,3 +148,60 @@ def test_bounds_per_layer_on_objects_equals_the_file_path(model, train, tmp_path
     assert [(l.name, l.trace) for l in from_objects.layers.layers] == \
         [(l.name, l.trace) for l in from_file.layers.layers]
     assert prunelimit.bounds(model, train).layers is None
+
+
+def test_the_library_refuses_what_the_command_line_refuses(model, train):
+    """The checks are the command line's own (``api.check_plan``, ``check_verify_options``,
+    ``check_compatible``): the message names the library's argument, the CLI its flag."""
+    with pytest.raises(OptionError, match="^iterations has no effect: method exact computes") as caught:
+        prunelimit.bounds(model, train, method="exact", iterations=10)
+    assert caught.value.renamed(lambda name: "--" + name.replace("_", "-")).startswith(
+        "--iterations has no effect: --method exact computes")
+    with pytest.raises(OptionError, match="^max_hvps has no effect: method exact"):
+        prunelimit.bounds(model, train, method="exact", max_hvps=10)
+    with pytest.raises(OptionError, match="^time_budget has no effect: method paper"):
+        prunelimit.bounds(model, train, method="paper", time_budget=5)
+    with pytest.raises(OptionError, match="^max_hvps has no effect: iterations/runs fix the plan"):
+        prunelimit.spectrum(model, train, runs=2, max_hvps=10)
+    with pytest.raises(OptionError, match="^sweep must be at least 0, got -3"):
+        prunelimit.verify(model, train, sweep=-3)
+    with pytest.raises(OptionError, match="^acc_drop is in percentage points"):
+        prunelimit.verify(model, train, acc_drop=-1)
+    with pytest.raises(OptionError, match="^per_layer must be True or False, got 'yes'"):
+        prunelimit.bounds(model, train, per_layer="yes")
+    with pytest.raises(OptionError, match="^batch_size must be positive"):
+        prunelimit.bounds(model, train, batch_size=0)
+
+
+def test_data_that_does_not_fit_names_the_argument(model, train):
+    x, y = train
+    with pytest.raises(InputError, match="^the model fails on eval_data .*; check model and eval_data$"):
+        prunelimit.verify(model, train, eval_data=(x[:, :10], y))
+    with pytest.raises(InputError, match="^data has real-valued targets; use loss mse for regression$"):
+        prunelimit.bounds(model, (x, y.float()))
+
+
+def test_gate_on_objects(model, train):
+    """``prunelimit.gate`` is ``prunelimit gate``: the rules are checked before any work and
+    a rule is judged on the conservative side."""
+    report = prunelimit.gate(model, train, min_ratio=0.01, method="exact")
+    assert report.passed and report.result.outcomes[0].rule.min_ratio == 0.01
+    assert report.to_json()["rules"][0]["passed"]
+    failed = prunelimit.gate(model, train, min_ratio=0.99, use="predicted", method="exact")
+    assert not failed.passed and "< required 0.9900" in failed.result.reason
+    with pytest.raises(UsageError, match="the gate has no rule: pass min_ratio X"):
+        prunelimit.gate(model, train)
+    with pytest.raises(UsageError, match="min_ratio must be a ratio in \\[0, 1\\], got 1.5"):
+        prunelimit.gate(model, train, min_ratio=1.5)
+    with pytest.raises(OptionError, match="^use 'upper'"):
+        prunelimit.gate(model, train, min_ratio=0.5, use="upper")
+    with pytest.raises(UsageError, match="gate rule 'tight': max_drop needs baseline"):
+        prunelimit.gate(model, train, rules=[{"name": "tight", "min_ratio": 0.5, "max_drop": 0.1}])
+
+
+def test_prune_reads_a_text_ratio_as_the_command_line_does(model, train):
+    assert prunelimit.prune(model, "0.5").requested == 0.5
+    with pytest.raises(OptionError, match="^ratio 'half': use auto, lower or a removed fraction in \\[0, 1\\)$"):
+        prunelimit.prune(model, "half")
+    with pytest.raises(UsageError, match="^ratio lower needs the bound ρ_L: drop bound_mode none, or use ratio auto$"):
+        prunelimit.prune(model, "lower", train, bound_mode="none")

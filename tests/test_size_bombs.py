@@ -375,10 +375,13 @@ def test_yaml_aliases_within_the_cap_are_fine():
 
 def test_counts_are_checked_both_ways():
     check_counts({"sweep": 0, "iterations": None, "seed": 10**30, "json": True})
-    with pytest.raises(UsageError, match="--runs must be at least 1, got 0"):
+    with pytest.raises(UsageError, match="^runs must be at least 1, got 0") as caught:
         check_counts({"runs": 0})
-    with pytest.raises(UsageError, match="--levels must be at most 200"):
+    assert caught.value.named("--runs") == "--runs must be at least 1, got 0"  # the CLI's flag
+    with pytest.raises(UsageError, match="levels must be at most 200"):
         check_counts({"levels": 201})
+    with pytest.raises(UsageError, match="sweep must be an integer, got '3'"):
+        check_counts({"sweep": "3"})
 
 
 def test_meta_build_refuses_before_allocating():

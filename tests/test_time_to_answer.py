@@ -10,7 +10,7 @@ import pytest
 
 from prunelimit import api
 from prunelimit.errors import OptionError
-from prunelimit.gate import GateRule, evaluate_gate
+from prunelimit.gate_rules import GateRule, evaluate_gate
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
 
@@ -105,6 +105,16 @@ def test_subsampled_curvature_states_its_scatter_and_what_it_leaves_out(cli) -> 
     assert not any("curvature over" in w for w in full["warnings"])
 
 
+def test_gate_on_subsampled_curvature_fails_and_says_to_take_all_samples(cli) -> None:
+    """The ± of a Hessian over 600 of 1,437 samples leaves out the shift the subset gives ρ*:
+    a min_ratio rule has no conservative side and fails, naming the fix."""
+    result = cli("gate", EXAMPLE, "--method", "slq", "--hessian-samples", "600", "--max-hvps", "200",
+                 "--min-ratio", "0.1", "--no-cache")
+    assert result.exit_code == 1, result.stderr
+    text = " ".join(result.stdout.split())  # the console wraps the line
+    assert text.startswith("FAIL") and "over 600 of 1,437 samples" in text and "pass --hessian-samples all" in text
+
+
 def _report(lower: float, plus_minus: float) -> dict:
     return {"bounds": {"lower": lower}, "prediction": {"ratio": lower + 0.05, "uncertainty": {"plus_minus": plus_minus}}}
 
@@ -114,7 +124,7 @@ def test_gate_compares_the_conservative_side() -> None:
     assert evaluate_gate(_report(0.82, 0.0), rule).passed
     assert evaluate_gate(_report(0.82, 0.01), rule).passed
     failed = evaluate_gate(_report(0.82, 0.03), rule)
-    assert not failed.passed and "0.8200 ± 0.0300" in failed.reason
+    assert not failed.passed and "0.8200 − 0.0300 = 0.7900 < required 0.8000" in failed.reason
 
 
 def test_basis_memory_limit_stops_adaptive_slq_and_says_so(cli) -> None:

@@ -16,7 +16,7 @@ import torch
 
 from prunelimit import api
 from prunelimit.errors import OptionError
-from prunelimit.gate import GateRule, evaluate_gate
+from prunelimit.gate_rules import GateRule, evaluate_gate
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 

@@ -198,7 +198,7 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
         )
     named = prunable_parameters(inputs.model, inputs.selection)
     if not named:
-        raise UsageError("no prunable weights selected; check --include/--exclude")
+        raise UsageError.naming("no prunable weights selected; check {0}/{1}", "include", "exclude")
     weights = tuple(p.detach() for _, p in named)
     return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
                        tuple(n for n, _ in named))
@@ -212,7 +212,7 @@ def require_limit_inputs(inputs: Inputs, options: CurvatureOptions) -> None:
     if options.epsilon is None and inputs.batches is not None:  # no data at all: ``require_data`` says so
         require_batches(len(inputs.batches))
     if not prunable_parameters(inputs.model, inputs.selection):
-        raise UsageError("no prunable weights selected; check --include/--exclude")
+        raise UsageError.naming("no prunable weights selected; check {0}/{1}", "include", "exclude")
 
 
 def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
@@ -654,9 +654,8 @@ def _negative_mass(quad) -> float | None:
 
 def require_data(inputs: Inputs) -> None:
     if not inputs.batches:
-        raise UsageError(
-            f"no analysis data for {inputs.loaded.path}: pass --data SPEC (e.g. --data digits:train)"
-        )
+        where = inputs.loaded.path or "the model"
+        raise UsageError.naming(f"no analysis data for {where}: pass {{0}} (a data spec such as digits:train)", "data")
 
 
 def _check_finite(values, what: str) -> None:

@@ -14,7 +14,7 @@ from prunelimit.inputs import Inputs
 if TYPE_CHECKING:
     from prunelimit.api.curvature import SpectrumReport
     from prunelimit.cache import Store
-    from prunelimit.gate import GateResult
+    from prunelimit.gate_rules import GateResult
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,11 @@ class GateReport:
     notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
     estimate: "PredictedLimit | None" = None  # ρ* and its stated ± (console)
     spectrum: "SpectrumReport | None" = None  # how it was computed and what stopped it (console)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every rule passed."""
+        return self.result.passed
 
     @property
     def warnings(self) -> list[str]:
@@ -55,13 +60,15 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds
     one for these inputs and options (``prunelimit.cache.input_key``).
 
-    A baseline computed another way or on another problem is refused before any curvature
-    work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
+    The rules are checked first (``prunelimit.gate_rules.check_rules``: at least one, each
+    baseline readable); a baseline computed another way or on another problem is refused
+    before any curvature work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
     from prunelimit.baseline import check_baselines, provenance
-    from prunelimit.gate import baseline_reports, evaluate_gate
+    from prunelimit.gate_rules import baseline_reports, check_rules, evaluate_gate
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
+    rules = check_rules(rules)
     baselines = baseline_reports(rules)
     notes = check_baselines(baselines, provenance(inputs, options), allow_incompatible) if baselines else []
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
 from prunelimit.errors import OptionError
@@ -114,6 +114,34 @@ class CurvatureOptions:
             validate.positive("basis_memory_mb", self.basis_memory_mb)
 
 
+# What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).
+_ADAPTIVE_ONLY = ("max_hvps", "time_budget")
+
+
+def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
+    """Refuse an option the caller set (``given``: field names) that the plan would ignore:
+    the adaptive budgets beside a fixed plan (``method`` ``exact`` or ``paper``,
+    ``iterations``/``runs``), and every SLQ setting beside the exact spectrum. An
+    ``OptionError`` naming the option, the option that fixes the plan as ``{1}`` (and ``{2}``).
+
+    The library passes the keyword arguments it was given; the command line the flags typed
+    on it (a ``--config`` file's keys are shared by commands and plans: one that does not
+    apply to this plan is left unused)."""
+    if options.method == "exact":
+        plan, fix, others = "{1} exact computes every eigenvalue from all the data", "use {1} slq", ("method",)
+        ignored = ["iterations", "runs", "tolerance", "basis_memory_mb", *_ADAPTIVE_ONLY] + (
+            [] if options.hessian_samples in (None, "auto", "all") else ["hessian_samples"])
+    elif options.method == "paper":
+        plan, fix, others = "{1} paper runs the reference pipeline's fixed plan", "use {1} slq", ("method",)
+        ignored = list(_ADAPTIVE_ONLY)
+    elif options.iterations is not None or options.runs is not None:
+        plan, fix, others = "{1}/{2} fix the plan", "drop {1}/{2}", ("iterations", "runs")
+        ignored = list(_ADAPTIVE_ONLY)
+    else:
+        return
+    for name in ignored:
+        if name in given:
+            raise OptionError(name, f"{{0}} has no effect: {plan}; drop it, or {fix}", *others)
 
 
 # The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share

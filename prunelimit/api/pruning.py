@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from prunelimit.api.curvature import require_data
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import NumericalError, OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.validate import choice
@@ -76,22 +76,24 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     if ratio in ("auto", "lower"):
         if from_report is not None:
             from prunelimit.baseline import saved_report
-            from prunelimit.gate import measured_value
+            from prunelimit.gate_rules import measured_value
 
             report, _ = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
             return value, f"{ratio} from {from_report}"
         if ratio == "lower" and options.bound_mode == "none":
-            raise UsageError("--ratio lower needs the bound ρ_L: drop --bound-mode none, or use --ratio auto")
+            raise UsageError.naming("{0} lower needs the bound ρ_L: drop {1} none, or use {0} auto", "ratio",
+                                    "bound_mode")
         rep = bounds(inputs, options, progress, scope, store)
         value = rep.ratio if ratio == "auto" else rep.lower
         if value is None:
-            raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path}; use --ratio auto or a number")
+            raise NumericalError.naming(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
+                                        "use {0} auto or a number", "ratio")
         return value, f"{ratio} (bounds)"
     try:
         value = float(ratio)
     except ValueError:
-        raise UsageError(f"--ratio {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
+        raise OptionError("ratio", f"{{0}} {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
     return value, "given"
 
 

@@ -61,7 +61,8 @@ def starting_point(
     if not train:
         raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
     evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
-    _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train), (eval_data, evaluation))
+    _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train, "data"),
+                (eval_data, evaluation, "eval_data"))
     return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data)
 
 
@@ -107,7 +108,7 @@ def train(
     train_batches = load_batches(data, batch_size, max_samples, dev, download)
     eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
     loss_fn = resolve_loss(loss)
-    _check_fits(net, model_spec, output, loss_fn, (data, train_batches), (eval_data, eval_batches))
+    _check_fits(net, model_spec, output, loss_fn, (data, train_batches, "data"), (eval_data, eval_batches, "eval_data"))
     meta = {"data": data, "eval_data": eval_data, "loss": loss, "trained_by": "prunelimit train (LOMP)"}
 
     def save(state: dict) -> None:
@@ -124,6 +125,6 @@ def _check_fits(net, spec: str | None, path, loss_fn, *named_batches) -> None:
     from prunelimit.models.load import LoadedModel
 
     net.eval()  # no BatchNorm statistics move during the check
-    for text, batches in named_batches:
+    for text, batches, option in named_batches:
         if batches:
-            check_compatible(LoadedModel(net, spec, path=path), batches, loss_fn, text)
+            check_compatible(LoadedModel(net, spec, path=path), batches, loss_fn, text, option)

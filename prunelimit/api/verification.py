@@ -57,7 +57,7 @@ class PredictedLimit:
         """The prediction a ``bounds``/``verify`` JSON document records; ``InputError`` (exit
         3) naming the field when it is not one."""
         from prunelimit.errors import InputError
-        from prunelimit.gate import measured_value
+        from prunelimit.gate_rules import measured_value
 
         if not isinstance(report, dict) or report.get("schema") not in ("prunelimit.bounds/1", "prunelimit.verify/1"):
             raise InputError(f"{path} is not a prunelimit bounds report; write it with `prunelimit bounds --json`")
@@ -146,6 +146,16 @@ class VerifyReport:
         return body
 
 
+def check_verify_options(acc_drop: float, sweep: int) -> None:
+    """``verify``'s own settings, before any work: ``acc_drop`` percentage points in [0, 100]
+    and ``sweep`` a count (``prunelimit.limits.COUNT_RANGES``); an ``OptionError`` naming it."""
+    from prunelimit.limits import check_counts
+    from prunelimit.pruning.actual import check_acc_drop
+
+    check_acc_drop(acc_drop)
+    check_counts({"sweep": sweep})
+
+
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
     sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
@@ -163,6 +173,7 @@ def verify(
     from prunelimit.pruning.finetune import FinetuneConfig
     from prunelimit.pruning.refit import refit_limit
 
+    check_verify_options(acc_drop, sweep)
     require_data(inputs)
     rep, notes = None, []
     if prediction_from is not None:

@@ -173,7 +173,7 @@ def handled(debug: bool) -> Iterator[None]:
         raise
     except PrunelimitError as exc:
         _traceback_if(debug)
-        _fail(exc.exit_code, exc.named(_flag(exc.option)) if isinstance(exc, OptionError) else str(exc))
+        _fail(exc.exit_code, exc.renamed(_flag))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
         typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
         raise typer.Exit(_interrupt_code(exc))
@@ -282,8 +282,7 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
     eps = None if epsilon == "auto" else _number("--epsilon", epsilon, "auto or a positive number")
     budget = None if memory_budget == "auto" else _number("--memory-budget", memory_budget,
                                                           "auto or a positive number of MB")
-    with flag_names(memory_budget_mb="--memory-budget", max_hvps="--max-hvps", time_budget="--time-budget",
-                    hessian_samples="--hessian-samples", basis_memory_mb="--basis-memory"):
+    with flag_names(**_CURVATURE_FLAGS):
         return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
                                     budget, **precision)
 
@@ -299,10 +298,13 @@ def _number(flag: str, text: str, expected: str) -> float:
 def flag_names(**flags: str) -> Iterator[None]:
     """An option dataclass's ``OptionError`` reworded with the flag: ``--`` and the field's
     name with dashes, or the flag given for that field in ``flags``."""
+    def flag(option: str) -> str:
+        return flags.get(option, _flag(option))
+
     try:
         yield
     except OptionError as exc:
-        raise UsageError(exc.named(flags.get(exc.option, _flag(exc.option)))) from None
+        raise UsageError(exc.renamed(flag)) from None
 
 
 def _flag(option: str) -> str:
@@ -445,30 +447,9 @@ def _given(ctx, names: list[str]) -> dict[str, str]:
             for name, source in sources.items() if source is not None and source.name != "DEFAULT"}
 
 
-# What steers adaptive SLQ alone (--tolerance also sets the threshold of a fixed plan's warning).
-_ADAPTIVE_ONLY = ("max_hvps", "time_budget")
-
-
-def _check_plan(o: SimpleNamespace) -> None:
-    """Refuse an option typed on the command line that the plan would ignore (exit 2): the
-    adaptive budgets beside a fixed plan (``--method exact`` or ``paper``,
-    ``--iterations``/``--runs``), and every SLQ setting beside the exact spectrum. A
-    ``--config`` file's keys are shared by commands and plans: one that does not apply
-    to this plan is left unused."""
-    if o.method == "exact":
-        plan, fix = "--method exact computes every eigenvalue from all the data", "use --method slq"
-        ignored = ["iterations", "runs", "tolerance", "basis_memory", *_ADAPTIVE_ONLY] + (
-            [] if o.hessian_samples in ("auto", "all") else ["hessian_samples"])
-    elif o.method == "paper":
-        plan, fix, ignored = "--method paper runs the reference pipeline's fixed plan", "use --method slq", \
-            list(_ADAPTIVE_ONLY)
-    elif "iterations" in o.given or "runs" in o.given:
-        plan, fix, ignored = "--iterations/--runs fix the plan", "drop --iterations/--runs", list(_ADAPTIVE_ONLY)
-    else:
-        return
-    for name in ignored:
-        if o.given.get(name) == "on the command line":
-            raise UsageError(f"{_flag(name)} has no effect: {plan}; drop it, or {fix}")
+# The flags of curvature options not named ``--`` and the field's name with dashes.
+_CURVATURE_FLAGS = {"memory_budget_mb": "--memory-budget", "basis_memory_mb": "--basis-memory"}
+_CURVATURE_FIELDS = {flag[2:].replace("-", "_"): name for name, flag in _CURVATURE_FLAGS.items()}
 
 
 def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
@@ -479,15 +460,20 @@ def _inputs(o: SimpleNamespace, checkpoint, data_from_checkpoint: bool = True):
 
 
 def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
-    _check_plan(o)
+    """The curvature options of the flags; one typed on the command line that the plan would
+    ignore is refused (``api.check_plan``)."""
     defaults = api.CurvatureOptions
     limit = (getattr(o, "epsilon", "auto"), getattr(o, "eta", defaults.eta),
              getattr(o, "bound_mode", defaults.bound_mode), getattr(o, "negative", defaults.negative))
-    return curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
-                             tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
-                             hessian_samples=_hessian_samples(o.hessian_samples),
-                             basis_memory_mb=None if o.basis_memory == "auto" else _number(
-                                 "--basis-memory", o.basis_memory, "auto or a positive number of MB"))
+    options = curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
+                                tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
+                                hessian_samples=_hessian_samples(o.hessian_samples),
+                                basis_memory_mb=None if o.basis_memory == "auto" else _number(
+                                    "--basis-memory", o.basis_memory, "auto or a positive number of MB"))
+    typed = {_CURVATURE_FIELDS.get(name, name) for name, where in o.given.items() if where == "on the command line"}
+    with flag_names(**_CURVATURE_FLAGS):
+        api.check_plan(options, typed)
+    return options
 
 
 def _hessian_samples(text: str) -> int | str:
@@ -527,13 +513,8 @@ def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: b
     if not spec:
         return None
     batches = load_batches(spec, batch_size, None, inputs.device, download, recorded=eval_data is None)
-    check_compatible(inputs.loaded, batches, inputs.loss_fn, spec)  # labels/shapes: exit 3, not a crash later
+    check_compatible(inputs.loaded, batches, inputs.loss_fn, spec, "eval_data")  # labels/shapes: exit 3, not a crash later
     return batches
-
-
-def _check_acc_drop(acc_drop: float) -> None:
-    if not 0 <= acc_drop <= 100:
-        raise UsageError(f"--acc-drop is in percentage points (0–100), got {acc_drop}")
 
 
 def _check_finetune(epochs: int, lr: float) -> None:

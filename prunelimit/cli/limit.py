@@ -8,7 +8,7 @@ import typer
 
 from prunelimit import api
 from prunelimit.errors import UsageError
-from prunelimit.gate import USES, GateRule
+from prunelimit.gate_rules import USES, GateRule
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
@@ -16,7 +16,7 @@ from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, EXAMPLE, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt, _absolute, _cache_options,
-    _check_acc_drop, _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
+    _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
     _inputs_of, _limit_options, _model_data_options, _spectral_options, _store, _write_report, app, choices, emit,
     handled, shared,
 )
@@ -110,7 +110,7 @@ def verify(
     """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
     with handled(o.debug):
         options = _curvature(o)
-        _check_acc_drop(acc_drop)
+        api.check_verify_options(acc_drop, sweep)
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:
             raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
@@ -138,7 +138,7 @@ def gate(
     o: SimpleNamespace,
     ctx: typer.Context,
     checkpoint: CkptArg,
-    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this; a predicted limit (lower, predicted) minus its stated ± (the conservative side; fails when the ± is incomplete).")] = None,
+    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this; a predicted limit (lower, predicted) minus its stated ± (the conservative side; fails when the ± is incomplete: a Hessian over a subset of the samples, an aliased --method paper grid, an unknown truncation part; docs/guide.md).")] = None,
     use: Annotated[Use, typer.Option("--use", help="lower (ρ_L) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = GateRule.use,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
@@ -148,7 +148,7 @@ def gate(
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
-        from prunelimit.gate import rules_from_options
+        from prunelimit.gate_rules import rules_from_options
 
         options = _curvature(o)
         policy = ctx.meta.get("gate_rules")

@@ -11,6 +11,7 @@ from prunelimit.api.pruning import PRUNE_FORMATS
 from prunelimit.errors import UsageError
 from prunelimit.export.bench import PATTERNS
 from prunelimit.io.outputs import optional, preflight
+from prunelimit.pruning.actual import check_acc_drop
 from prunelimit.pruning.lomp import PRESETS, SCHEDULES, LompConfig
 from prunelimit.pruning.magnitude import PRUNE_SCOPES, check_prune_scope
 from prunelimit.report import console, figures
@@ -18,7 +19,7 @@ from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
-    _absolute, _cache_options, _check_acc_drop, _check_finetune, _curvature, _eval_batches, _general_options,
+    _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _inputs, _inputs_of, _limit_options, _model_data_options, _spectral_options, _steps, _store, _warn,
     _write_report, app, choices, emit, handled, shared,
 )
@@ -98,7 +99,7 @@ def prune(
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
     with handled(o.debug):
         options = _curvature(o)
-        _check_acc_drop(acc_drop)
+        check_acc_drop(acc_drop)
         check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])

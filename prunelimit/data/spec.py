@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from prunelimit.data.batches import Batch
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip)
 from prunelimit.io.checkpoint import is_torchscript, load_quietly
@@ -72,7 +72,7 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
     ds = _validated(x, y, text)
     if max_samples is not None:
         if max_samples < 1:
-            raise UsageError(f"--max-samples must be positive, got {max_samples}")
+            raise OptionError("max_samples", f"{{0}} must be positive, got {max_samples}")
         ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
     return ds
 
@@ -97,7 +97,7 @@ class _Budget:
 def make_batches(dataset: Dataset, batch_size: int = 128) -> list[Batch]:
     """Fixed-order batches; the last one may be smaller (weighted by size downstream)."""
     if batch_size < 1:
-        raise UsageError(f"--batch-size must be positive, got {batch_size}")
+        raise OptionError("batch_size", f"{{0}} must be positive, got {batch_size}")
     return [
         (dataset.x[i : i + batch_size], dataset.y[i : i + batch_size])
         for i in range(0, len(dataset), batch_size)

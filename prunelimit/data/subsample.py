@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from prunelimit.data.batches import Batch, Batches, batch_size, total_samples
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError
 
 # Above this many analysis samples curvature uses a subset of this size by default
 # (``--hessian-samples auto``); below it the full data costs little more.
@@ -60,11 +60,11 @@ def curvature_subsample(batches: Batches, samples: int, seed: int = 0) -> Subsam
     strata = labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
     classes = 0 if strata is None else len(torch.unique(strata))
     if samples < 2 * classes:  # fewer leaves a class out of a half: its curvature would not be the data's
-        raise UsageError(f"--hessian-samples {samples} is too few for {classes} classes: use at least "
-                         f"{2 * classes} (two a class), or all")
+        raise OptionError("hessian_samples", f"{{0}} {samples} is too few for {classes} classes: use at least "
+                                             f"{2 * classes} (two a class), or all")
     half_a, half_b = _stratified_halves(strata, total, samples, np.random.default_rng(seed))
     if len(half_b) == 0:  # the split-half data uncertainty needs two non-empty halves
-        raise UsageError(f"--hessian-samples {samples} is too few to split into two halves: use at least 2, or all")
+        raise OptionError("hessian_samples", f"{{0}} {samples} is too few to split into two halves: use at least 2, or all")
     chosen = np.sort(np.concatenate([half_a, half_b]))
     return Subsample(
         _rebatched(columns, chosen, size), _rebatched(columns, np.sort(half_a), size),

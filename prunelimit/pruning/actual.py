@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -43,7 +44,7 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
@@ -205,6 +206,12 @@ def _point(model, batches, eval_batches, loss_fn, ratio, with_accuracy: bool = T
     return CurvePoint(ratio=ratio, loss=ev.loss, accuracy=acc)
 
 
+def check_acc_drop(acc_drop: object) -> None:
+    """The accuracy criterion δ: percentage points in [0, 100] (an ``OptionError`` naming ``acc_drop``)."""
+    if isinstance(acc_drop, bool) or not isinstance(acc_drop, numbers.Real) or not 0 <= acc_drop <= 100:
+        raise OptionError("acc_drop", f"{{0}} is in percentage points (0–100), got {acc_drop!r}")
+
+
 def actual_limit(
     model: nn.Module,
     batches: Batches,
@@ -229,8 +236,7 @@ def actual_limit(
     """
     if not (math.isfinite(epsilon) and epsilon >= 0):
         raise UsageError(f"loss tolerance ε must be a finite number >= 0, got {epsilon}")
-    if not acc_drop >= 0:
-        raise UsageError(f"accuracy drop δ must be >= 0 percentage points, got {acc_drop}")
+    check_acc_drop(acc_drop)
     if levels < 1000:
         raise UsageError(f"the grid needs at least 1000 levels (step <= 0.001), got {levels}")
     stride = coarse_stride(levels, branching, max_evaluations)

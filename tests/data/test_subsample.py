@@ -76,5 +76,5 @@ def test_halves_differ_by_at_most_one_sample_whatever_the_classes() -> None:
 def test_a_subset_below_two_samples_a_class_is_refused() -> None:
     batches = _batches()  # 3 classes
     assert curvature_subsample(batches, 6).used == 6
-    with pytest.raises(UsageError, match="too few for 3 classes: use at least 6"):
+    with pytest.raises(UsageError, match="hessian_samples 5 is too few for 3 classes: use at least 6"):
         curvature_subsample(batches, 5)

@@ -1,0 +1,251 @@
+"""CI gate on compressibility: rules over a ``bounds`` result, each with its own outcome.
+
+A rule either demands a minimum pruning ratio (``min_ratio``) or bounds the fall of the
+limit against a stored report (``baseline`` + ``max_drop``). The measured value is the
+lower bound ρ_L by default (``use: lower``), the prediction ρ* (``use: predicted``), or the
+limit one-shot pruning really reaches, the ``verify`` search's loss criterion (``use:
+actual``; a baseline for it must be a ``verify --json`` report). A ``min_ratio`` rule
+compares the conservative side of a predicted value, the value minus its stated ± (an SLQ
+estimate passes only when its whole uncertainty lies above the requirement); a ± that
+leaves out a known error fails the rule (``margin``): a truncation part it could not
+measure, the shift of a Hessian over a subset of the samples (``--hessian-samples``), the
+paper arithmetic's grid error. A measured limit has no such ±, and a baseline rule
+compares the two reports' values as they stand.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
+from prunelimit.validate import choice
+
+Use = Literal["lower", "predicted", "actual"]
+USES = ("lower", "predicted", "actual")
+_FIELDS = {"lower": ("bounds", "lower"), "predicted": ("prediction", "ratio"), "actual": ("actual", "loss_ratio")}
+_RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """One rule: ``min_ratio`` alone, or ``baseline`` with ``max_drop`` (both removed fractions)."""
+
+    name: str
+    use: Use = "lower"
+    min_ratio: float | None = None
+    baseline: str | None = None
+    max_drop: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a rule that cannot be evaluated (``UsageError`` naming the rule and the field:
+        the command line says its flag). The baseline file is read by ``check_rules``."""
+        where = f"gate rule {self.name!r}"
+        if not isinstance(self.name, str):
+            raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
+        if self.use not in USES:
+            raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {self.use!r}", "use")
+        if (self.min_ratio is None) == (self.baseline is None):
+            raise UsageError.naming(f"{where}: give either {{0}} or {{1}} + {{2}}", "min_ratio", "baseline",
+                                    "max_drop")
+        if self.baseline is not None and self.max_drop is None:
+            raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
+        if self.baseline is None and self.max_drop is not None:
+            raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
+        if self.baseline is not None and not isinstance(self.baseline, str):
+            raise UsageError.naming(f"{where}: {{0}} must be a file name, got {self.baseline!r}", "baseline")
+        for label, value in (("min_ratio", self.min_ratio), ("max_drop", self.max_drop)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0.0 <= value <= 1.0):
+                raise UsageError.naming(f"{where}: {{0}} must be a ratio in [0, 1], got {value!r}", label)
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    rule: GateRule
+    passed: bool
+    measured: float
+    threshold: float
+    baseline: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    outcomes: tuple[RuleOutcome, ...]
+
+    @property
+    def reason(self) -> str:
+        failed = [o.reason for o in self.outcomes if not o.passed]
+        return "; ".join(failed) if failed else "all rules passed"
+
+
+def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> float:
+    """ρ_L, ρ* or the measured limit from a ``bounds``/``verify`` JSON document: a ratio in
+    [0, 1], else an input error (a baseline of ``-Infinity`` or NaN would make every
+    comparison pass or fail silently)."""
+    section, key = _FIELDS[use]
+    field = f"{section}.{key}"
+    try:
+        value = report[section][key]
+    except (KeyError, TypeError, IndexError):
+        hint = ": store it with `prunelimit verify --json`" if use == "actual" else ""
+        raise InputError(f"{source} is not a prunelimit {'verify' if use == 'actual' else 'bounds/verify'} "
+                         f"report (no {use} ratio){hint}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{source}: the {use} ratio ({field}) is missing or not a number")
+    if not 0.0 <= value <= 1.0:  # also false for NaN
+        raise InputError(f"{source}: the {use} ratio ({field}) is {value}, not a ratio in [0, 1]")
+    return float(value)
+
+
+def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
+    """The stated ± of ρ* in a ``bounds``/``verify`` document (0 for an exact spectrum) that
+    a ``min_ratio`` rule subtracts, or ``None``, why and the fix when the ± is incomplete:
+    no conservative side is then known. It applies to ρ_L as well: both are solved from the
+    same estimated F. Incomplete: no ± stated; a truncation part it could not
+    measure; a Hessian over a subset of the samples (the ± holds the scatter between
+    subsets, not the shift a subset gives ρ*); the paper arithmetic's grid ρ* when its
+    reference density aliases onto the grid or lies further from the continuous ρ* than ±."""
+    from prunelimit.api.limit import ALIASING_TOLERANCE
+
+    prediction = report.get("prediction") if isinstance(report, dict) else None
+    prediction = prediction if isinstance(prediction, dict) else {}
+    u = prediction.get("uncertainty")
+    value = u.get("plus_minus") if isinstance(u, dict) else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
+        return None, "the report states none", "compute it with `prunelimit bounds`"
+    if u.get("steps_kind") == "none":
+        return None, "the Lanczos truncation part is unknown", "give more --iterations"
+    spectrum = report.get("spectrum") if isinstance(report, dict) else None
+    spectrum = spectrum if isinstance(spectrum, dict) else {}
+    samples = spectrum.get("hessian_samples") if isinstance(spectrum.get("hessian_samples"), dict) else {}
+    used, total = samples.get("used"), samples.get("total")
+    if isinstance(used, int) and isinstance(total, int) and used < total:
+        return None, (f"the curvature is over {used:,} of {total:,} samples; the ± leaves out the shift such a "
+                      "subset gives ρ*"), "pass --hessian-samples all (hessian_samples=\"all\" in Python)"
+    density = prediction.get("reference_density")
+    if isinstance(density, dict):
+        moved = density.get("weight_moved")
+        aliased = density.get("aliased") is True and isinstance(moved, (int, float)) and moved > ALIASING_TOLERANCE
+        grid, continuous = prediction.get("ratio"), prediction.get("continuous_ratio")
+        off_grid = isinstance(grid, (int, float)) and isinstance(continuous, (int, float)) \
+            and abs(grid - continuous) > value
+        if aliased or off_grid:
+            why = "its reference density aliases onto the grid" if aliased else \
+                f"the grid ρ* lies {abs(grid - continuous):.4f} from the continuous ρ*"
+            return None, f"the paper arithmetic's grid error is left out: {why}", "use --method slq or exact"
+    return float(value), "", ""
+
+
+def read_report(path: str | Path, what: str = "baseline report") -> dict[str, Any]:
+    """A saved ``bounds``/``verify`` JSON document (``what`` names it in errors: exit 3)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} {path} not found")
+    check_file_size(path, MAX_REPORT_BYTES, what)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, nested 1000s deep
+        raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
+    except OSError as exc:
+        raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
+
+
+def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
+    """Each baseline file the rules name, once, with its JSON document."""
+    paths = dict.fromkeys(rule.baseline for rule in rules if rule.baseline is not None)
+    return [(path, read_report(path)) for path in paths]
+
+
+def rules_from_options(
+    min_ratio: float | None, use: Use, baseline: str | None, max_drop: float | None,
+    policy: Sequence[dict[str, Any]] | None = None,
+) -> list[GateRule]:
+    """Rules from the command-line flags plus a YAML policy's ``rules:`` list.
+
+    ``use`` is an option (an ``OptionError`` naming it); a policy rule's own ``use`` key is
+    checked with the rest of that rule (a ``UsageError`` naming the rule and its keys as
+    written; a rule from the flags names them as options, which the command line names
+    as flags)."""
+    choice("use", use, USES)
+    rules: list[GateRule] = []
+    if min_ratio is not None:
+        rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio))
+    if baseline is not None or max_drop is not None:
+        rules.append(GateRule(f"drop vs {baseline} <= {max_drop}", use, baseline=baseline, max_drop=max_drop))
+    for i, entry in enumerate(policy or ()):
+        if not isinstance(entry, dict) or set(entry) - _RULE_KEYS:
+            raise UsageError(f"gate rule {i + 1}: expected a mapping with keys {sorted(_RULE_KEYS)}")
+        try:
+            rules.append(GateRule(
+                name=_rule_name(entry.get("name"), i), use=entry.get("use", use),
+                min_ratio=entry.get("min_ratio"), baseline=entry.get("baseline"), max_drop=entry.get("max_drop"),
+            ))
+        except UsageError as exc:  # a policy's keys are named as written in it, not as flags
+            raise UsageError(str(exc)) from None
+    return check_rules(rules)
+
+
+def check_rules(rules: Sequence[GateRule]) -> list[GateRule]:
+    """The rules a gate evaluates, checked before any curvature work: at least one, each a
+    ``GateRule`` (which checks its values), each baseline a readable report of the value the
+    rule uses (``InputError``, exit 3, otherwise)."""
+    rules = list(rules)
+    if not rules:
+        raise UsageError.naming("the gate has no rule: pass {0} X and/or {1} REPORT.json {2} D",
+                                "min_ratio", "baseline", "max_drop")
+    for rule in rules:
+        if not isinstance(rule, GateRule):
+            raise UsageError(f"gate rules must be GateRule objects, got a {type(rule).__name__}")
+        if rule.baseline is not None:  # a missing, broken or unfit baseline fails before the curvature work
+            measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
+    return rules
+
+
+_NAME_MAX = 200
+
+
+def _rule_name(name: Any, index: int) -> str:
+    """A policy rule's name: short printable text (it becomes a JUnit test name and a console line)."""
+    if name is None or name == "":
+        return f"rule {index + 1}"
+    if isinstance(name, bool) or not isinstance(name, (str, int, float)):
+        raise UsageError(f"gate rule {index + 1}: name must be text, got a {type(name).__name__}")
+    text = str(name)
+    if len(text) > _NAME_MAX or not text.isprintable():
+        raise UsageError(f"gate rule {index + 1}: name must be printable text of at most {_NAME_MAX} "
+                         "characters (no control characters or line breaks)")
+    return text
+
+
+def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResult:
+    """Apply every rule to a ``bounds`` report."""
+    outcomes = []
+    for rule in rules:
+        measured = measured_value(report, rule.use, "the bounds result")
+        if rule.min_ratio is not None:
+            # The conservative side: a spectrum estimate passes only when the whole of its
+            # stated ± lies above the requirement (an exact spectrum has ± 0).
+            # An incomplete ± fails the rule: nothing shows that the conservative side clears it.
+            pm, missing, fix = margin(report) if rule.use != "actual" else (0.0, "", "")
+            ok = pm is not None and measured - pm >= rule.min_ratio
+            if pm is None:
+                reason = (f"{rule.use} ratio {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
+                          f"shown to clear {rule.min_ratio:.4f}: {fix}")
+            else:
+                shown = f"{measured:.4f} − {pm:.4f} = {measured - pm:.4f}" if pm else f"{measured:.4f}"
+                reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {rule.min_ratio:.4f}"
+            outcomes.append(RuleOutcome(rule, ok, measured, rule.min_ratio, None, reason))
+        else:
+            base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
+            threshold = base - rule.max_drop
+            ok = measured >= threshold
+            reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
+                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
+            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason))
+    return GateResult(all(o.passed for o in outcomes), tuple(outcomes))

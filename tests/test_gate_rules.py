@@ -1,0 +1,110 @@
+"""Gate rules (prunelimit.gate_rules): refused values, the checks before any work, and the
+conservative side of a min_ratio rule, which fails on a ± that leaves out a known error."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from prunelimit.errors import InputError, UsageError
+from prunelimit.gate_rules import GateRule, check_rules, evaluate_gate, margin, rules_from_options
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"min_ratio": 1.5}, "min_ratio must be a ratio in \\[0, 1\\], got 1.5"),
+    ({"min_ratio": -1.0}, "min_ratio must be a ratio in \\[0, 1\\], got -1.0"),
+    ({"min_ratio": "0.5"}, "min_ratio must be a ratio in \\[0, 1\\], got '0.5'"),
+    ({"min_ratio": True}, "min_ratio must be a ratio"),
+    ({"use": "upper", "min_ratio": 0.5}, "use must be lower, predicted or actual, got 'upper'"),
+    ({}, "give either min_ratio or baseline \\+ max_drop"),
+    ({"baseline": "b.json"}, "baseline needs max_drop D"),
+    ({"min_ratio": 0.5, "max_drop": 0.1}, "max_drop needs baseline REPORT.json"),
+    ({"baseline": 3, "max_drop": 0.1}, "baseline must be a file name"),
+])
+def test_a_rule_that_cannot_be_evaluated_is_refused_when_made(fields, message):
+    with pytest.raises(UsageError, match=message):
+        GateRule("r", **fields)
+
+
+def test_the_command_line_names_its_flags_in_rule_errors():
+    with pytest.raises(UsageError) as caught:
+        GateRule("r", baseline="b.json")
+    assert caught.value.renamed(_flag) == "gate rule 'r': --baseline needs --max-drop D (a ratio, e.g. 0.02)"
+    with pytest.raises(UsageError) as caught:
+        rules_from_options(None, "lower", None, None)
+    assert str(caught.value) == "the gate has no rule: pass min_ratio X and/or baseline REPORT.json max_drop D"
+    assert caught.value.renamed(_flag) == ("the gate has no rule: pass --min-ratio X and/or --baseline REPORT.json "
+                                           "--max-drop D")
+
+
+def test_check_rules_wants_rules_and_readable_baselines(tmp_path):
+    with pytest.raises(UsageError, match="the gate has no rule"):
+        check_rules([])
+    with pytest.raises(UsageError, match="GateRule objects, got a dict"):
+        check_rules([{"min_ratio": 0.5}])
+    with pytest.raises(InputError, match="not found"):
+        check_rules([GateRule("r", baseline=str(tmp_path / "missing.json"), max_drop=0.1)])
+    report = tmp_path / "b.json"
+    report.write_text(json.dumps({"bounds": {"lower": 0.7}}), encoding="utf-8")
+    rule = GateRule("r", baseline=str(report), max_drop=0.1)
+    assert check_rules((rule,)) == [rule]
+
+
+def _report(ratio: float = 0.84, plus_minus: float = 0.01, used: int = 600, total: int = 600,
+            density: dict | None = None, continuous: float | None = None) -> dict:
+    return {
+        "bounds": {"lower": ratio - 0.1},
+        "prediction": {"ratio": ratio, "continuous_ratio": ratio if continuous is None else continuous,
+                       "uncertainty": {"plus_minus": plus_minus, "steps_kind": "bracket"},
+                       "reference_density": density},
+        "spectrum": {"hessian_samples": {"used": used, "total": total}},
+    }
+
+
+PREDICTED = [GateRule("ρ* ≥ 0.75", use="predicted", min_ratio=0.75)]
+
+
+def test_the_failure_line_shows_the_conservative_side_arithmetic():
+    passed = evaluate_gate(_report(0.84, 0.01), PREDICTED)
+    assert passed.passed
+    assert passed.outcomes[0].reason == "predicted ratio 0.8400 − 0.0100 = 0.8300 >= required 0.7500"
+    failed = evaluate_gate(_report(0.6441, 0.1945), [GateRule("r", use="predicted", min_ratio=0.5)])
+    assert failed.reason == "predicted ratio 0.6441 − 0.1945 = 0.4496 < required 0.5000"
+    exact = evaluate_gate(_report(0.84, 0.0), PREDICTED)
+    assert exact.outcomes[0].reason == "predicted ratio 0.8400 >= required 0.7500"
+
+
+def test_a_subsampled_curvature_has_no_conservative_side():
+    """The ± of a Hessian over a subset holds the scatter between subsets, not the shift the
+    subset gives ρ* (0.836 on 15 samples against 0.682 on all 600 in the review): the rule
+    fails and says how to gate on the full data."""
+    result = evaluate_gate(_report(0.8364, 0.0107, used=15, total=600), PREDICTED)
+    assert not result.passed
+    assert "over 15 of 600 samples" in result.reason and "--hessian-samples all" in result.reason
+    assert margin(_report(used=600, total=600))[0] == 0.01
+    lower = evaluate_gate(_report(0.95, 0.001, used=8192, total=50000), [GateRule("r", min_ratio=0.5)])
+    assert not lower.passed and "8,192 of 50,000" in lower.reason
+
+
+def test_the_paper_grid_error_outside_the_plus_minus_has_no_conservative_side():
+    aliased = {"aliased": True, "weight_moved": 0.336}
+    result = evaluate_gate(_report(0.44, 0.15, density=aliased), [GateRule("r", min_ratio=0.18)])
+    assert not result.passed and "aliases onto the grid" in result.reason and "--method slq" in result.reason
+    off_grid = evaluate_gate(_report(0.50, 0.01, density={"aliased": False, "weight_moved": 0.0},
+                                     continuous=0.45), [GateRule("r", min_ratio=0.1)])
+    assert not off_grid.passed and "lies 0.0500 from the continuous ρ*" in off_grid.reason
+    slight = {"aliased": True, "weight_moved": 0.001}  # below the warning's threshold: the ± stands
+    assert evaluate_gate(_report(0.50, 0.01, density=slight, continuous=0.505), [GateRule("r", min_ratio=0.1)]).passed
+
+
+def test_a_measured_limit_and_a_baseline_rule_need_no_plus_minus(tmp_path):
+    report = {**_report(0.8, 0.01, used=15, total=600), "actual": {"loss_ratio": 0.6}}
+    assert evaluate_gate(report, [GateRule("r", use="actual", min_ratio=0.6)]).passed
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(_report(0.82)), encoding="utf-8")
+    assert evaluate_gate(report, [GateRule("r", use="predicted", baseline=str(baseline), max_drop=0.05)]).passed
