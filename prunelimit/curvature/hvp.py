@@ -379,9 +379,15 @@ def _converted(
     model: nn.Module, params: list[nn.Parameter], dtype: torch.dtype
 ) -> tuple[nn.Module, list[nn.Parameter]]:
     """A copy of ``model`` in ``dtype`` and the copies of ``params`` within it."""
-    index = {id(p): i for i, p in enumerate(model.parameters())}
-    copy = deepcopy(model).to(dtype)
+    originals = list(model.parameters())
+    index = {id(p): i for i, p in enumerate(originals)}
+    # A TorchScript module's deepcopy clones its parameters through autograd (non-leaf copies
+    # that warn in ``.to``); copied without grad they are leaves, and requires_grad is restored.
+    with torch.no_grad():
+        copy = deepcopy(model).to(dtype)
     copied = list(copy.parameters())
+    for original, c in zip(originals, copied):
+        c.requires_grad_(original.requires_grad)
     return copy, [copied[index[id(p)]] for p in params]
 
 
