@@ -128,7 +128,10 @@ def _forward(model, x, loaded: LoadedModel, data: str):
     try:
         return model(x)
     except Exception as exc:
+        # integer x is kept as int64 (token ids), which a model of real inputs cannot take
+        hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
+            if not x.is_floating_point() else ""
         raise InputError(
             f"model {loaded.spec or loaded.path} fails on data {data} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check --model and --data"
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check --model and --data{hint}"
         ) from None
