@@ -79,6 +79,20 @@ FACTORIES = textwrap.dedent("""
 
     def tokens():
         return Tokens()
+
+
+    class Attention(nn.Module):  # 16 tokens of 4 features through F.scaled_dot_product_attention
+        def __init__(self):
+            super().__init__()
+            self.block = nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.0, batch_first=True)
+            self.head = nn.Linear(4, 10)
+
+        def forward(self, x):
+            return self.head(self.block(x.view(x.shape[0], 16, 4)).mean(1))
+
+
+    def attention():
+        return Attention()
 """)
 
 
@@ -91,7 +105,7 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens"):
+    for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -133,6 +147,17 @@ def test_half_checkpoint_loads_into_a_float32_model(cli, nets, tmp_path):
                  "--method", "exact")
     assert result.exit_code == 0, result.output
     assert 0.0 <= json.loads(result.stdout)["prediction"]["ratio"] <= 1.0
+
+
+def test_attention_model_has_a_limit(cli, nets):
+    """Its Hessian-vector products differentiate attention twice: on the math kernel, as the
+    fused ones (flash attention on a CPU) have no double backward."""
+    result = _bounds(cli, nets, "attention", "--json", "--iterations", "8", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # out_proj, linear1, linear2, head (attention's in_proj_weight belongs to no Linear module)
+    assert report["params"]["prunable"] == 4 * 4 + 8 * 4 + 4 * 8 + 10 * 4
+    assert 0.0 <= report["prediction"]["ratio"] <= 1.0
 
 
 @pytest.fixture
