@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORM_TYPES = (
@@ -32,13 +32,14 @@ _MANGLE = re.compile(r"\.___torch_mangle_\d+")
 
 
 def module_class(module: nn.Module) -> type:
-    """The class ``module`` counts as: its own, or for a TorchScript module the torch class it
-    was compiled from (scripting keeps only the class's qualified name, not the type).
+    """The class ``module`` counts as: its own, or for a TorchScript module (scripted, traced or
+    loaded) the torch class it was compiled from (TorchScript keeps only the class's qualified
+    name, not the type).
 
-    A scripted class from outside torch (a user's subclass of ``nn.Linear``) resolves to
-    ``RecursiveScriptModule``, a kind of nothing: its code is never imported for this.
+    A compiled class from outside torch (a user's subclass of ``nn.Linear``) resolves to its
+    TorchScript type, a kind of nothing: its code is never imported for this.
     """
-    if isinstance(module, torch.jit.RecursiveScriptModule):
+    if isinstance(module, torch.jit.ScriptModule):
         return _torch_class(module._c._type().qualified_name()) or type(module)
     return type(module)
 
@@ -70,7 +71,7 @@ class ParamSelection:
 
 def prunable_parameters(
     model: nn.Module, selection: ParamSelection = ParamSelection()
-) -> list[tuple[str, nn.Parameter]]:
+) -> list[tuple[str, Tensor]]:
     """Named prunable weight tensors, in ``named_modules`` order.
 
     By default the ``weight`` of every Linear/Conv module. ``include`` patterns add the
@@ -90,7 +91,7 @@ def prunable_parameters(
 
 def hessian_parameters(
     model: nn.Module, selection: ParamSelection = ParamSelection()
-) -> list[tuple[str, nn.Parameter]]:
+) -> list[tuple[str, Tensor]]:
     """Named parameters entering the Hessian: trainable, minus normalisation affine params."""
     out, seen = [], set()
     for mname, module in model.named_modules():

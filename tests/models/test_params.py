@@ -64,6 +64,18 @@ def test_scripted_modules_select_the_eager_parameters(factory):
         assert _names(hessian_parameters(scripted, selection)) == _names(hessian_parameters(eager, selection))
 
 
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")  # group norm's size check, traced as a constant
+def test_traced_modules_select_the_eager_parameters():
+    eager = _cnn().eval()
+    traced = torch.jit.trace(eager, torch.randn(2, 1, 4, 4))
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    buffer.seek(0)
+    for model in (traced, torch.jit.load(buffer)):  # in memory (library) and as a checkpoint loads
+        assert _names(prunable_parameters(model)) == _names(prunable_parameters(eager))
+        assert _names(hessian_parameters(model)) == _names(hessian_parameters(eager))
+
+
 def test_scripted_norm_and_attention_layers_count_as_their_torch_classes():
     layers = [nn.BatchNorm1d(4), nn.LayerNorm(4), nn.GroupNorm(2, 4), nn.InstanceNorm1d(4, affine=True),
               nn.Conv1d(4, 4, 1), nn.Conv3d(1, 1, 1), nn.Linear(4, 4), nn.Linear(4, 2)]
