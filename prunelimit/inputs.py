@@ -133,7 +133,10 @@ def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
     try:
         return model(x)
     except Exception as exc:
+        # integer x is kept as int64 (token ids), which a model of real inputs cannot take
+        hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
+            if not x.is_floating_point() else ""
         raise InputError.naming(
             f"{model_name} fails on {what} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check {{2}} and {{1}}",
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check {{2}} and {{1}}{hint}",
             *names) from None

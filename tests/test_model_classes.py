@@ -64,6 +64,35 @@ FACTORIES = textwrap.dedent("""
 
     def half():
         return mlp().half()
+
+
+    class Tokens(nn.Module):  # integer token ids straight into nn.Embedding, as token models take them
+
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(17, 3)
+            self.head = nn.Linear(64 * 3, 10)
+
+        def forward(self, x):
+            return self.head(self.emb(x).flatten(1))
+
+
+    def tokens():
+        return Tokens()
+
+
+    class Attention(nn.Module):  # 16 tokens of 4 features through F.scaled_dot_product_attention
+        def __init__(self):
+            super().__init__()
+            self.block = nn.TransformerEncoderLayer(4, 2, dim_feedforward=8, dropout=0.0, batch_first=True)
+            self.head = nn.Linear(4, 10)
+
+        def forward(self, x):
+            return self.head(self.block(x.view(x.shape[0], 16, 4)).mean(1))
+
+
+    def attention():
+        return Attention()
 """)
 
 
@@ -76,7 +105,7 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("mlp", "frozen", "pair", "named", "wide", "half"):
+    for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -118,6 +147,56 @@ def test_half_checkpoint_loads_into_a_float32_model(cli, nets, tmp_path):
                  "--method", "exact")
     assert result.exit_code == 0, result.output
     assert 0.0 <= json.loads(result.stdout)["prediction"]["ratio"] <= 1.0
+
+
+def test_attention_model_has_a_limit(cli, nets):
+    """Its Hessian-vector products differentiate attention twice: on the math kernel, as the
+    fused ones (flash attention on a CPU) have no double backward."""
+    result = _bounds(cli, nets, "attention", "--json", "--iterations", "8", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # out_proj, linear1, linear2, head (attention's in_proj_weight belongs to no Linear module)
+    assert report["params"]["prunable"] == 4 * 4 + 8 * 4 + 4 * 8 + 10 * 4
+    assert 0.0 <= report["prediction"]["ratio"] <= 1.0
+
+
+@pytest.fixture
+def token_data(tmp_path):
+    """The digits' pixel values 0..16 as int64 token ids, 64 per sample."""
+    from prunelimit.data.spec import load_dataset
+
+    ds = load_dataset("digits:train", max_samples=256)
+    path = tmp_path / "token-data.pt"
+    torch.save({"x": (ds.x * 16).round().long(), "y": ds.y}, path)
+    return path
+
+
+@pytest.mark.parametrize("method", ["exact", "slq"])  # exact: the float64 spectrum's copy of the batches
+def test_integer_tokens_reach_an_embedding_model_as_integers(cli, nets, token_data, method):
+    ckpt, spec = nets["tokens"]
+    plan = ("--iterations", "16", "--runs", "1") if method == "slq" else ()
+    result = cli("bounds", ckpt, "--model", spec, "--data", f"tensors:{token_data}", "--no-cache", "--json",
+                 "--method", method, *plan)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["params"] == {"hessian": 17 * 3 + 64 * 3 * 10 + 10, "prunable": 64 * 3 * 10}
+    assert 0.0 <= report["prediction"]["ratio"] <= 1.0
+
+
+def test_integer_tokens_train_and_verify(cli, nets, token_data, tmp_path):
+    ckpt, spec = nets["tokens"]
+    data = ("--data", f"tensors:{token_data}")
+    result = cli("train", "--model", spec, *data, "--epochs", "1", "--output", tmp_path / "t.pt")
+    assert result.exit_code == 0, result.output
+    result = cli("verify", ckpt, "--model", spec, *data, "--no-cache", "--iterations", "8", "--runs", "1")
+    assert result.exit_code == 0, result.output
+
+
+def test_integer_inputs_to_a_model_of_real_inputs_say_how_to_convert(cli, nets, token_data):
+    ckpt, spec = nets["mlp"]
+    result = cli("bounds", ckpt, "--model", spec, "--data", f"tensors:{token_data}", "--no-cache")
+    assert result.exit_code == 3, result.output
+    assert "save it as floats (x.float())" in result.output and "internal error" not in result.output
 
 
 @pytest.mark.parametrize("labels", ["column", "one-hot"])

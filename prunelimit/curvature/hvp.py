@@ -24,6 +24,8 @@ bigger is faster. Construction checks that the chunked mean loss equals the batc
 Gradient graphs are built under ``CheapDoubleBackward`` (``prunelimit.curvature.rewrites``):
 eval-mode batch norm and convolutions are evaluated by formulations of the same function
 whose double backward is cheap (docs/benchmarks.md §1, what moved the numbers).
+Scaled-dot-product attention runs on its math kernel there: the fused kernels have no
+double backward.
 
 Under torchrun each rank walks only its shard of whole batches (``prunelimit.distributed``)
 with chunk weights over the global sample count, and products, gradient, sizes and losses
@@ -38,6 +40,7 @@ from copy import deepcopy
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
@@ -284,7 +287,9 @@ class HessianOperator:
         return losses
 
     def _batch_gradient(self, batch: Batch, create_graph: bool) -> list[Tensor]:
-        with torch.enable_grad(), CheapDoubleBackward():
+        # Every graph an HVP differentiates again is built here. Fused attention kernels (flash,
+        # memory-efficient, cuDNN; flash on CPU too) have no double backward, the math one has.
+        with torch.enable_grad(), CheapDoubleBackward(), sdpa_kernel(SDPBackend.MATH):
             loss = self.loss_fn(self.model, batch)
             grads = torch.autograd.grad(
                 loss, self.params, create_graph=create_graph, allow_unused=True
@@ -379,9 +384,15 @@ def _converted(
     model: nn.Module, params: list[nn.Parameter], dtype: torch.dtype
 ) -> tuple[nn.Module, list[nn.Parameter]]:
     """A copy of ``model`` in ``dtype`` and the copies of ``params`` within it."""
-    index = {id(p): i for i, p in enumerate(model.parameters())}
-    copy = deepcopy(model).to(dtype)
+    originals = list(model.parameters())
+    index = {id(p): i for i, p in enumerate(originals)}
+    # A TorchScript module's deepcopy clones its parameters through autograd (non-leaf copies
+    # that warn in ``.to``); copied without grad they are leaves, and requires_grad is restored.
+    with torch.no_grad():
+        copy = deepcopy(model).to(dtype)
     copied = list(copy.parameters())
+    for original, c in zip(originals, copied):
+        c.requires_grad_(original.requires_grad)
     return copy, [copied[index[id(p)]] for p in params]
 
 

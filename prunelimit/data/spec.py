@@ -39,7 +39,8 @@ DATA_FORMS = (
 
 @dataclass(frozen=True)
 class Dataset:
-    """Inputs ``x`` (float32) and targets ``y`` (int64 classes or float32), same length."""
+    """Inputs ``x`` (float32, or int64 for integer data such as token ids) and targets ``y``
+    (int64 classes or float32), same length."""
 
     x: Tensor
     y: Tensor
@@ -113,9 +114,12 @@ def _validated(x, y, text: str) -> Dataset:
         raise InputError(f"data {text}: x has {x.shape[0]} samples but y has {y.numel() if y.dim() else 0}")
     if not (x.is_floating_point() or x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)):
         raise InputError(f"data {text}: x must be numeric, got {x.dtype}")
-    x = x.float()
-    if not torch.isfinite(x).all():
-        raise InputError(f"data {text}: x contains NaN or Inf")
+    if x.is_floating_point():
+        x = x.float()
+        if not torch.isfinite(x).all():
+            raise InputError(f"data {text}: x contains NaN or Inf")
+    else:  # token ids or indices stay integers: nn.Embedding and one_hot refuse floats
+        x = x.long()
     if y.is_floating_point():
         y = y.float()
     elif y.dtype == torch.bool or y.is_complex():

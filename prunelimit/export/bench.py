@@ -158,7 +158,9 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
     check_pattern(pattern, device)
     model = model.eval()
     if pattern == "2:4":
-        model, example = copy.deepcopy(model).half(), example.half()
+        # the kernels take float16 weights; integer inputs (token ids) stay integers
+        model = copy.deepcopy(model).half()
+        example = example.half() if example.is_floating_point() else example
     sparse, converted, kept = sparse_copy(model, pattern)
     rows, diff = [], 0.0
     for size in batch_sizes:

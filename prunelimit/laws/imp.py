@@ -29,7 +29,7 @@ from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
 from prunelimit.models.evaluate import evaluate
-from prunelimit.models.params import prunable_parameters
+from prunelimit.models.params import module_class, prunable_parameters
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
@@ -66,10 +66,11 @@ def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:
     The joint error law needs one width, so an MLP whose hidden layers differ in width
     also gives (None, None).
     """
-    if not isinstance(model, nn.Sequential):
+    if not issubclass(module_class(model), nn.Sequential):
         return None, None
-    with_params = [m for m in model if any(True for _ in m.parameters())]
-    linears = [m for m in with_params if isinstance(m, nn.Linear)]
+    # the Sequential's layers in order (a TorchScript Sequential cannot be iterated in Python)
+    with_params = [m for m in model._modules.values() if any(True for _ in m.parameters())]
+    linears = [m for m in with_params if issubclass(module_class(m), nn.Linear)]
     if len(linears) < 2 or len(linears) != len(with_params):
         return None, None
     hidden = {m.out_features for m in linears[:-1]}

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from prunelimit.data.batches import Batches, LossFn, batch_size
-from prunelimit.errors import UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.models.params import ParamSelection, prunable_parameters
 
 METRICS = ("magnitude", "gradient", "taylor", "fisher", "flux")
@@ -60,6 +60,11 @@ class WeightOverride(nn.Module):
 
     def __init__(self, model: nn.Module, weights: dict[str, Tensor]) -> None:
         super().__init__()
+        if isinstance(model, torch.jit.ScriptModule):  # functional_call refuses it deep inside a training loop
+            raise InputError(
+                "a TorchScript model cannot run with substituted weights (torch.func.functional_call), which "
+                "hyperflux and gradient saliencies need; load its weights into the eager model with --model SPEC"
+            )
         self.model = model
         self.weights = weights
 

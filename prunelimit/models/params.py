@@ -3,6 +3,7 @@
 * prunable weights: ``weight`` of every ``nn.Linear`` and convolution;
 * Hessian parameters: every trainable parameter except normalisation affine ones.
 
+A TorchScript module counts as the torch class it was compiled from (``module_class``).
 Both can be narrowed or widened with module-name glob patterns. A parameter shared by
 several modules (tied weights) counts once, decided by and named after its first module
 (the name ``named_parameters`` gives it): listed twice it would be pruned twice and enter
@@ -12,9 +13,13 @@ the Hessian as two copies of one coordinate.
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
+import sys
 from dataclasses import dataclass
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORM_TYPES = (
@@ -22,6 +27,31 @@ NORM_TYPES = (
     nn.LayerNorm,
     nn.GroupNorm,
 )
+# TorchScript names a second compiled variant of a class ``torch.nn.modules.linear.___torch_mangle_0.Linear``
+_MANGLE = re.compile(r"\.___torch_mangle_\d+")
+
+
+def module_class(module: nn.Module) -> type:
+    """The class ``module`` counts as: its own, or for a TorchScript module (scripted, traced or
+    loaded) the torch class it was compiled from (TorchScript keeps only the class's qualified
+    name, not the type).
+
+    A compiled class from outside torch (a user's subclass of ``nn.Linear``) resolves to its
+    TorchScript type, a kind of nothing: its code is never imported for this.
+    """
+    if isinstance(module, torch.jit.ScriptModule):
+        return _torch_class(module._c._type().qualified_name()) or type(module)
+    return type(module)
+
+
+@functools.cache
+def _torch_class(qualified_name: str) -> type | None:
+    path = _MANGLE.sub("", qualified_name.removeprefix("__torch__."))
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name.startswith("torch."):
+        return None
+    found = getattr(sys.modules.get(module_name), class_name, None)
+    return found if isinstance(found, type) and issubclass(found, nn.Module) else None
 
 
 @dataclass(frozen=True)
@@ -41,7 +71,7 @@ class ParamSelection:
 
 def prunable_parameters(
     model: nn.Module, selection: ParamSelection = ParamSelection()
-) -> list[tuple[str, nn.Parameter]]:
+) -> list[tuple[str, Tensor]]:
     """Named prunable weight tensors, in ``named_modules`` order.
 
     By default the ``weight`` of every Linear/Conv module. ``include`` patterns add the
@@ -49,18 +79,19 @@ def prunable_parameters(
     """
     out, seen = [], set()
     for mname, module in model.named_modules():
-        weight = getattr(module, "weight", None)
-        if not isinstance(weight, nn.Parameter) or id(weight) in seen:
+        # a registered parameter, which a loaded TorchScript module holds as a plain Tensor
+        weight = dict(module.named_parameters(recurse=False)).get("weight")
+        if weight is None or id(weight) in seen:
             continue
         seen.add(id(weight))
-        if selection.decide(mname, isinstance(module, PRUNABLE_TYPES)):
+        if selection.decide(mname, issubclass(module_class(module), PRUNABLE_TYPES)):
             out.append((f"{mname}.weight" if mname else "weight", weight))
     return out
 
 
 def hessian_parameters(
     model: nn.Module, selection: ParamSelection = ParamSelection()
-) -> list[tuple[str, nn.Parameter]]:
+) -> list[tuple[str, Tensor]]:
     """Named parameters entering the Hessian: trainable, minus normalisation affine params."""
     out, seen = [], set()
     for mname, module in model.named_modules():
@@ -68,6 +99,6 @@ def hessian_parameters(
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            if selection.decide(mname, not isinstance(module, NORM_TYPES)):
+            if selection.decide(mname, not issubclass(module_class(module), NORM_TYPES)):
                 out.append((f"{mname}.{pname}" if mname else pname, p))
     return out

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.exact import exact_hessian
 from prunelimit.curvature.hvp import HessianOperator
@@ -54,6 +55,36 @@ def test_matvec_equals_autograd_hessian(engine):
     with torch.no_grad():
         expected = float(nn.functional.cross_entropy(model(x), y))
     assert op.loss() == pytest.approx(expected, rel=1e-12)
+
+
+class _Attention(nn.Module):
+    """A transformer block over 5 tokens of 4 features: its self-attention is
+    ``F.scaled_dot_product_attention``, whose fused CPU kernel has no double backward."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0, batch_first=True)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.block(x).mean(1))
+
+
+@pytest.mark.parametrize("engine", ["cached", "revrev"])
+def test_attention_products_equal_autograd_hessian(engine):
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = _Attention().double().eval()
+    x = torch.randn(12, 5, 4, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (12,), generator=gen)
+    op = HessianOperator(model, list(model.parameters()), [(x[:7], y[:7]), (x[7:], y[7:])],
+                         cross_entropy_loss, engine=engine)
+    with sdpa_kernel(SDPBackend.MATH):  # the oracle differentiates twice too
+        oracle = _autograd_hessian(model, x, y)
+    v = torch.randn(op.dim, generator=gen, dtype=torch.float64)
+    # float64 throughout: only rounding separates the two routes
+    assert float((op.matvec(v) - oracle @ v).abs().max()) < 1e-10
+    assert float((exact_hessian(op) - oracle).abs().max()) < 1e-10
 
 
 def test_gradient_and_losses():

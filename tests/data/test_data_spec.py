@@ -31,6 +31,19 @@ def test_tensor_files(tmp_path):
         assert torch.equal(ds.x, torch.from_numpy(x)) and ds.y.dtype == torch.int64
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int16, torch.int32, torch.int64])
+def test_integer_inputs_stay_integers(tmp_path, dtype):
+    """Token ids feed nn.Embedding, which refuses floats: integer x is read as int64, unchanged."""
+    x = torch.arange(40, dtype=dtype).reshape(10, 4) % 17
+    torch.save({"x": x, "y": torch.arange(10) % 2}, tmp_path / "t.pt")
+    np.savez(tmp_path / "t.npz", x=x.numpy(), y=np.arange(10) % 2)
+    for name in ("t.pt", "t.npz"):
+        ds = load_dataset(f"tensors:{tmp_path / name}")
+        assert ds.x.dtype == torch.int64 and torch.equal(ds.x, x.long())
+    torch.save({"x": x.double(), "y": torch.arange(10) % 2}, tmp_path / "f.pt")
+    assert load_dataset(f"tensors:{tmp_path / 'f.pt'}").x.dtype == torch.float32  # floats: the model's float32
+
+
 def test_batches_cover_every_sample_once_in_order():
     ds = load_dataset("synthetic:samples=300,features=5")
     batches = make_batches(ds, 128)
