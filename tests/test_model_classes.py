@@ -93,6 +93,11 @@ FACTORIES = textwrap.dedent("""
 
     def attention():
         return Attention()
+
+
+    def groupnorm():  # torch's batching rule for group norm's double backward fails: single products
+        return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 4, 3, padding=1), nn.GroupNorm(2, 4),
+                             nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))
 """)
 
 
@@ -105,7 +110,7 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention"):
+    for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention", "groupnorm"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -312,6 +317,17 @@ def test_group_norm_products_fall_back_to_single_ones(engine):
     assert op.fallback is not None
     single = torch.stack([op.matvec(c) for c in columns.T], dim=1)
     assert torch.allclose(batched, single, rtol=0, atol=1e-14)  # the same products, same code path
+
+
+def test_a_warning_shown_during_the_run_is_not_repeated_in_the_report(cli, nets):
+    """The fallback to single products is announced on stderr when it happens; the console
+    report leaves it out (once on a console), the JSON keeps it."""
+    args = ("--method", "slq", "--hvp", "revrev", "--max-hvps", "12", "--max-samples", "64", "--batch-size", "16")
+    shown = _bounds(cli, nets, "groupnorm", *args)
+    assert shown.exit_code == 0, shown.output
+    assert shown.stderr.count("taking them one at a time") == 1 and "one at a time" not in shown.stdout
+    doc = json.loads(_bounds(cli, nets, "groupnorm", *args, "--json").stdout)
+    assert any("taking them one at a time" in w for w in doc["warnings"])
 
 
 def test_exact_columns_one_at_a_time_on_a_kept_graph():

@@ -155,6 +155,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     location: it names our code, not the user's input); others as Python shows them."""
     if Path(filename).resolve().is_relative_to(Path(api.__file__).resolve().parents[1]):
         _warn(str(message))
+        console.shown_live(str(message))
     else:
         _python_showwarning(message, category, filename, lineno, file, line)
 
@@ -165,6 +166,7 @@ _python_showwarning = warnings.showwarning
 @contextlib.contextmanager
 def handled(debug: bool) -> Iterator[None]:
     """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
+    console.forget_live()
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning

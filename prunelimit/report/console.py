@@ -26,6 +26,28 @@ class _Console(Console):
 stdout = _Console(highlight=False, emoji=False)  # ":train:" in a data spec is text, not an emoji code
 
 
+# Warnings already printed on stderr while the work ran (a library warning raised mid-run):
+# the report's own list leaves them out, so a console shows each once.
+_SHOWN_LIVE: set[str] = set()
+
+
+def shown_live(message: str) -> None:
+    """Record ``message`` as printed on stderr during the run."""
+    _SHOWN_LIVE.add(message)
+
+
+def forget_live() -> None:
+    """A new command starts: nothing of it has been shown yet."""
+    _SHOWN_LIVE.clear()
+
+
+def render_warnings(warnings) -> None:
+    """A report's warnings, each on a ``warning:`` line, less those already shown live."""
+    for warning in warnings:
+        if warning not in _SHOWN_LIVE:
+            stdout.print(f"[yellow]warning:[/] {warning}")
+
+
 def fmt(value, spec: str = ".4g") -> str:
     return "—" if value is None else format(value, spec)
 
@@ -77,8 +99,7 @@ def render_spectrum(rep) -> None:
     stdout.print(f"quadrature nodes ({nodes}) and weights per probe: use --json")
     if rep.layers is not None:
         render_layers(rep.layers)
-    for warning in rep.warnings:
-        stdout.print(f"[yellow]warning:[/] {warning}")
+    render_warnings(rep.warnings)
 
 
 LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed": "exact diagonal blocks",
@@ -182,8 +203,7 @@ def render_bounds(rep) -> None:
         stdout.print(f"memory: {memory_line(s.memory)}")
     if rep.layers is not None:
         render_layers(rep.layers)
-    for warning in rep.warnings:
-        stdout.print(f"[yellow]warning:[/] {warning}")
+    render_warnings(rep.warnings)
 
 
 def render_nplh(fit) -> None:
@@ -219,8 +239,7 @@ def render_error_fit(body: dict) -> None:
         stdout.print(f"predicted error at density {body['predict']['density']:.4g}: {pct(body['predict']['error'])}")
     if "target" in body:
         stdout.print(f"density reaching error {body['target']['error']:.4g}: {body['target']['density']:.4g}")
-    for warning in body.get("warnings", []):
-        stdout.print(f"[yellow]warning:[/] {warning}")
+    render_warnings(body.get("warnings", []))
 
 
 def render_imp(rep) -> None:
@@ -281,8 +300,7 @@ def render_verify(rep) -> None:
                  + f" · {a.evaluations} prune-and-evaluate passes")
     if b.source is not None:
         stdout.print(f"prediction read from {b.source} (no curvature work)")
-    for warning in rep.warnings:
-        stdout.print(f"[yellow]warning:[/] {warning}")
+    render_warnings(rep.warnings)
     for line in rep.diagnosis:
         stdout.print(f"[magenta]why:[/] {line}")
 
@@ -297,8 +315,7 @@ def render_gate(rep) -> None:
         solver_line(rep.spectrum)
     stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
                  + (" (cached result)" if rep.cache_hit else ""))
-    for warning in rep.warnings:
-        stdout.print(f"[yellow]warning:[/] {warning}")
+    render_warnings(rep.warnings)
 
 
 def render_hyperflux(rep: dict) -> None:
