@@ -83,6 +83,10 @@ def test_options_are_validated_by_the_library(model, train):
         prunelimit.bounds(model, train, tolerance=-1.0)
     with pytest.raises(UsageError, match="callable criterion"):
         prunelimit.bounds(model, train, loss=3)
+    with pytest.raises(OptionError, match="batch_size must be an integer, got 2.5"):
+        prunelimit.bounds(model, train, batch_size=2.5)
+    with pytest.raises(OptionError, match="scope 'bogus': use global, layer"):
+        prunelimit.bounds(model, train, batch_size=1_000_000, scope="bogus")  # one batch: scope is checked first
 
 
 def test_prune_masks_match_in_place_pruning_and_leave_the_model_alone(model):

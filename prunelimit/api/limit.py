@@ -20,9 +20,10 @@ from prunelimit.api.options import (
     SPREAD_TOLERANCE,
     CurvatureOptions,
 )
+from prunelimit import validate
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
-from prunelimit.theory.profile import PruningPath, path_profile
+from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 
 if TYPE_CHECKING:
     from prunelimit.baseline import Provenance
@@ -132,6 +133,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     from prunelimit.theory.paper import paper_limit
     from prunelimit.theory.regime import assess_regime
 
+    validate.choice("scope", scope, SCOPES)  # before any work
     if scope == "layer" and options.method == "paper":  # before the spectrum's work
         raise UsageError("the reference arithmetic (method paper) follows the global pruning path only; "
                          "use scope global or method default")

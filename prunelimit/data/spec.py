@@ -10,6 +10,7 @@ readers on local files; never downloading unless ``download=True``) and
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -97,6 +98,8 @@ class _Budget:
 
 def make_batches(dataset: Dataset, batch_size: int = 128) -> list[Batch]:
     """Fixed-order batches; the last one may be smaller (weighted by size downstream)."""
+    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool):
+        raise OptionError("batch_size", f"{{0}} must be an integer, got {batch_size!r}")
     if batch_size < 1:
         raise OptionError("batch_size", f"{{0}} must be positive, got {batch_size}")
     return [
