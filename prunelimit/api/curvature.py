@@ -12,7 +12,6 @@ import numpy as np
 
 from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
-    EXACT_MEMORY_BYTES,
     TRACE_PROBES,
     CurvatureOptions,
     MemoryUse,
@@ -196,9 +195,7 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
             f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
             "pass --epsilon FLOAT or a smaller --batch-size"
         )
-    named = prunable_parameters(inputs.model, inputs.selection)
-    if not named:
-        raise UsageError.naming("no prunable weights selected; check {0}/{1}", "include", "exclude")
+    named = _prunable(inputs)
     weights = tuple(p.detach() for _, p in named)
     return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
                        tuple(n for n, _ in named))
@@ -211,8 +208,15 @@ def require_limit_inputs(inputs: Inputs, options: CurvatureOptions) -> None:
 
     if options.epsilon is None and inputs.batches is not None:  # no data at all: ``require_data`` says so
         require_batches(len(inputs.batches))
-    if not prunable_parameters(inputs.model, inputs.selection):
+    _prunable(inputs)
+
+
+def _prunable(inputs: Inputs) -> list:
+    """The selected prunable ``(name, weight)`` pairs; none is a ``UsageError``."""
+    named = prunable_parameters(inputs.model, inputs.selection)
+    if not named:
         raise UsageError.naming("no prunable weights selected; check {0}/{1}", "include", "exclude")
+    return named
 
 
 def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
@@ -285,8 +289,7 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     from prunelimit.curvature.exact import eigenvalue_seconds
 
-    if not (options.method == "default" and choice.adaptive and 8.0 * dim * dim <= EXACT_MEMORY_BYTES
-            and (options.max_hvps is None or dim <= options.max_hvps)):
+    if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
         return choice, None, 0, 0.0
     native = hessian_operator(inputs, options)
     seconds, eigen = _seconds_per_column(native), eigenvalue_seconds(dim)

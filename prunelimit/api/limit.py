@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from prunelimit import validate
 from prunelimit.api.curvature import (
     SpectrumReport,
     limit_target,
@@ -20,7 +21,6 @@ from prunelimit.api.options import (
     SPREAD_TOLERANCE,
     CurvatureOptions,
 )
-from prunelimit import validate
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
