@@ -13,7 +13,7 @@ from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
 from prunelimit.errors import InputError
 from prunelimit.models.load import LoadedModel, load_model
-from prunelimit.models.params import ParamSelection
+from prunelimit.models.params import ParamSelection, check_selection
 
 
 @dataclass
@@ -62,6 +62,7 @@ def load_inputs(
     """
     dev = resolve_device(device)
     loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
+    selection = check_selection(loaded.model, ParamSelection(tuple(include), tuple(exclude)))
     loss_fn = resolve_loss(loss)
     recorded = data is None and data_from_checkpoint
     if recorded:
@@ -70,7 +71,7 @@ def load_inputs(
     if data is not None:
         batches = load_batches(data, batch_size, max_samples, dev, download, recorded)
         check_compatible(loaded, batches, loss_fn, data)
-    return Inputs(loaded, batches, loss_fn, dev, data, ParamSelection(tuple(include), tuple(exclude)))
+    return Inputs(loaded, batches, loss_fn, dev, data, selection)
 
 
 @torch.no_grad()

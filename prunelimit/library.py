@@ -127,16 +127,17 @@ def inputs_from(
     batches moved there and checked against the model and loss (one forward pass)."""
     from prunelimit.inputs import Inputs
     from prunelimit.models.load import LoadedModel
-    from prunelimit.models.params import ParamSelection
+    from prunelimit.models.params import ParamSelection, check_selection
 
     if not isinstance(model, nn.Module):
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
+    selection = check_selection(model, ParamSelection(tuple(include), tuple(exclude)))
     model.eval()
     loaded = LoadedModel(model, None, source="module")
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
-    return Inputs(loaded, batches, loss_fn, device, None, ParamSelection(tuple(include), tuple(exclude)))
+    return Inputs(loaded, batches, loss_fn, device, None, selection)
 
 
 def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, device: torch.device | str,

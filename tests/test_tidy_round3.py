@@ -74,6 +74,9 @@ def test_scope_2_4_with_another_ratio_stays_a_usage_error_naming_both_flags(cli,
     with pytest.raises(UsageError) as caught:
         check_prune_scope("2:4", 0.6)
     assert not isinstance(caught.value, OptionError)
+    # a library caller is told the argument names, the command line its flags
+    assert str(caught.value) == ("scope 2:4 keeps 2 of every 4 weights, a ratio of exactly 0.5 (got ratio 0.6); "
+                                 "pass ratio 0.5")
     out = tmp_path / "p.pt"
     result = cli("prune", EXAMPLE_CKPT, "--scope", "2:4", "-o", out)
     assert result.exit_code == 2

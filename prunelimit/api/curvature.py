@@ -191,9 +191,9 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
     else:
         epsilon, source = float(options.epsilon), "given"
     if not epsilon > 0:
-        raise NumericalError(
+        raise NumericalError.naming(
             f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
-            "pass --epsilon FLOAT or a smaller --batch-size"
+            "pass {0} FLOAT or a smaller {1}", "epsilon", "batch_size"
         )
     named = _prunable(inputs)
     weights = tuple(p.detach() for _, p in named)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from prunelimit.errors import OptionError
+
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 NORM_TYPES = (
     nn.modules.batchnorm._NormBase,
@@ -67,6 +69,28 @@ class ParamSelection:
         if any(fnmatch.fnmatchcase(module_name, p) for p in self.include):
             return True
         return default
+
+
+def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelection:
+    """``selection`` if each of its patterns selects something in ``model``; else an
+    ``OptionError`` naming ``include``/``exclude``. A pattern is matched against module
+    names, so a typo or a parameter's name (``attn.in_proj_weight``) would select nothing,
+    silently; an ``include`` must match a module that holds a ``weight``, the tensor it adds."""
+    names = [name for name, _ in model.named_modules()]
+    weighted = [name for name, module in model.named_modules()
+                if "weight" in dict(module.named_parameters(recurse=False))]
+    examples = ", ".join(repr(n) for n in weighted[:3] if n) or "none"
+    for option, patterns in (("include", selection.include), ("exclude", selection.exclude)):
+        for pattern in patterns:
+            matched = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+            if not matched:
+                raise OptionError(option, f"{{0}} {pattern!r} matches no module in the model; patterns are globs "
+                                  f"of module names, e.g. {examples}")
+            if option == "include" and not set(matched) & set(weighted):
+                raise OptionError(option, f"{{0}} {pattern!r} matches only modules without a 'weight' parameter "
+                                  f"({', '.join(map(repr, matched[:3]))}), and a module's 'weight' is what it adds; "
+                                  f"modules with one are e.g. {examples}")
+    return selection
 
 
 def prunable_parameters(

@@ -16,7 +16,7 @@ from typing import Literal, Sequence
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import LayerSparsity, Masks, apply_masks, overall_ratio, sparsity_table
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
@@ -59,12 +59,17 @@ class MagnitudeOrder:
 
 
 def check_ratio(ratio: float) -> float:
-    """Validate a pruning ratio (removed fraction) in [0, 1)."""
-    if not 0.0 <= ratio < 1.0:
+    """Validate a pruning ratio (removed fraction) in [0, 1); a value that is not a number is
+    an ``OptionError`` naming ``ratio``."""
+    try:
+        value = float(ratio)
+    except (TypeError, ValueError):
+        raise OptionError("ratio", f"{{0}} {ratio!r} is not a number; give the removed fraction, e.g. 0.9") from None
+    if isinstance(ratio, bool) or not 0.0 <= value < 1.0:
         raise UsageError(
             f"pruning ratio {ratio} is outside [0, 1); give the removed fraction, e.g. 0.9"
         )
-    return float(ratio)
+    return value
 
 
 def check_prune_scope(scope: str, ratio: str | float) -> None:
@@ -78,8 +83,8 @@ def check_prune_scope(scope: str, ratio: str | float) -> None:
         except ValueError:
             half = False
         if not half:
-            raise UsageError(f"--scope 2:4 keeps 2 of every 4 weights, a ratio of exactly 0.5 (got --ratio {ratio}); "
-                             "pass --ratio 0.5")
+            raise UsageError.naming(f"{{0}} 2:4 keeps 2 of every 4 weights, a ratio of exactly 0.5 (got {{1}} {ratio}); "
+                                    "pass {1} 0.5", "scope", "ratio")
 
 
 def two_four_mask(weight: Tensor) -> Tensor:
@@ -103,7 +108,7 @@ def magnitude_masks(
     selection: ParamSelection = ParamSelection(),
 ) -> Masks:
     """Keep-masks (parameter name → bool) of magnitude pruning to ``ratio``; ``model`` is not changed."""
-    check_ratio(ratio)
+    ratio = check_ratio(ratio)
     named = prunable_parameters(model, selection)
     if not named:
         raise UsageError("the model has no prunable weights; widen the selection with include patterns")

@@ -58,7 +58,8 @@ def require_batches(count: int) -> None:
         raise OptionError(
             "epsilon",
             f"{{0}} from per-batch losses needs at least 2 analysis batches, got {count}; "
-            "use smaller batches or give {0} explicitly",
+            "use a smaller {1} or give {0} explicitly",
+            "batch_size",
         )
 
 

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 import prunelimit
-from prunelimit.models.params import ParamSelection, hessian_parameters, module_class, prunable_parameters
+from prunelimit.errors import OptionError
+from prunelimit.models.params import (
+    ParamSelection,
+    check_selection,
+    hessian_parameters,
+    module_class,
+    prunable_parameters,
+)
 from prunelimit.models.spec import build_model
 from tests.conftest import SPEC
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
 
 
 def _mlp() -> nn.Module:
@@ -134,3 +144,35 @@ def test_cli_analyses_a_torchscript_checkpoint_like_its_weights(cli, tmp_path):
                  "-o", tmp_path / "h.pt")
     assert result.exit_code == 3 and "TorchScript" in result.stderr and "--model" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "h.pt").exists()
+
+
+@pytest.mark.parametrize("selection, option, said", [
+    (ParamSelection(include=("0.weight",)), "include", "matches no module"),  # a parameter's name
+    (ParamSelection(exclude=("lin*",)), "exclude", "matches no module"),  # a typo
+    (ParamSelection(include=("self_attn",)), "include", "without a 'weight'"),  # attention's in_proj_weight
+])
+def test_a_pattern_that_selects_nothing_is_refused_naming_it(selection, option, said):
+    """Patterns match module names; one that selects nothing would leave the analysis the
+    default one without a word."""
+    model = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 3))
+    if option == "include" and said != "matches no module":
+        model = nn.TransformerEncoderLayer(8, 2, 16)
+    with pytest.raises(OptionError, match=said) as caught:
+        check_selection(model, selection)
+    assert caught.value.option == option and str(caught.value).startswith(f"{option} ")
+    with pytest.raises(OptionError, match=said):
+        prunelimit.prune(model, 0.5, include=selection.include, exclude=selection.exclude)
+
+
+def test_patterns_that_select_are_kept():
+    model = nn.TransformerEncoderLayer(8, 2, 16)
+    selection = ParamSelection(include=("self_attn*", "norm1"), exclude=("linear?",))
+    assert check_selection(model, selection) is selection
+    assert _names(prunable_parameters(model, selection)) == ["self_attn.out_proj.weight", "norm1.weight"]
+
+
+def test_cli_names_the_flag_of_a_pattern_that_selects_nothing(cli, tmp_path):
+    out = tmp_path / "p.pt"
+    result = cli("prune", EXAMPLE, "--ratio", "0.5", "--include", "0.weight", "-o", out)
+    assert result.exit_code == 2 and not out.exists()
+    assert result.stderr.startswith("prunelimit: error: --include '0.weight' matches no module in the model; ")

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.magnitude import prune_model
 
@@ -69,10 +69,18 @@ def test_biases_untouched_and_result_table() -> None:
     assert [(layer.name, layer.total) for layer in result.layers] == [("0.weight", 120), ("2.weight", 84)]
 
 
-@pytest.mark.parametrize("ratio", [1.0, -0.1, 1.5, float("nan")])
+@pytest.mark.parametrize("ratio", [1.0, -0.1, 1.5, float("nan"), True])
 def test_bad_ratio_is_usage_error(ratio: float) -> None:
     with pytest.raises(UsageError):
         prune_model(tied_model(), ratio)
+
+
+@pytest.mark.parametrize("ratio", [None, [0.5], "half"])
+def test_a_ratio_that_is_not_a_number_is_an_option_error_naming_ratio(ratio) -> None:
+    """Not a raw TypeError from comparing it: the library caller is told which argument."""
+    with pytest.raises(OptionError, match=r"^ratio .* is not a number") as caught:
+        prune_model(tied_model(), ratio)  # type: ignore[arg-type]
+    assert caught.value.option == "ratio"
 
 
 def test_bad_scope_is_usage_error() -> None:

@@ -74,3 +74,16 @@ def test_degenerate_inputs_are_refused():
         model.weight.fill_(float("nan"))
     with pytest.raises(NumericalError):
         batch_losses(model, batches, mse_loss)
+
+
+def test_one_batch_names_the_arguments_that_fix_it():
+    """The library caller reads the argument names (``batch_size``, ``epsilon``), the
+    command line its flags, from one message."""
+    from prunelimit.errors import OptionError
+
+    with pytest.raises(OptionError) as caught:
+        epsilon_from_losses([0.3])
+    assert str(caught.value) == ("epsilon from per-batch losses needs at least 2 analysis batches, got 1; "
+                                 "use a smaller batch_size or give epsilon explicitly")
+    assert caught.value.renamed(lambda name: "--" + name.replace("_", "-")).endswith(
+        "use a smaller --batch-size or give --epsilon explicitly")
