@@ -32,6 +32,7 @@ class PruneReport:
     output: str
     formats: tuple[str, ...]
     acc_drop: float | None = None  # the allowed accuracy drop (points) a predicted ratio is checked against
+    warnings: tuple[str, ...] = ()
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -63,6 +64,7 @@ class PruneReport:
             "finetuned": ev(self.finetuned),
             "output": self.output,
             "formats": list(self.formats),
+            "warnings": list(self.warnings),
         }
 
 
@@ -144,7 +146,18 @@ def prune(
         write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
-                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop)
+                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
+                       _weights_only_warnings(inputs, outputs))
+
+
+def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:
+    """A model with no spec (a TorchScript archive, a pickled module, an in-memory module)
+    is saved as its weights: its code is not, so reading the file back needs ``--model``."""
+    if inputs.loaded.spec is not None or "prunelimit" not in outputs:
+        return ()
+    origin = f"{inputs.loaded.source} checkpoint {inputs.loaded.path}" if inputs.loaded.path else "an in-memory module"
+    return (f"{outputs['prunelimit']} holds the pruned weights and masks, not the architecture (it came from "
+            f"{origin}); read it back with --model SPEC naming a factory that builds the model",)
 
 
 PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),

@@ -116,6 +116,8 @@ def prune(
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
                         acc_drop=acc_drop if ratio in ("auto", "lower") else None)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
+        for warning in rep.warnings:
+            _warn(warning)
         _write_report(report, "prune", rep.to_json(),
                       lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
         if rep.acc_drop_exceeded:

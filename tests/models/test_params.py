@@ -176,3 +176,24 @@ def test_cli_names_the_flag_of_a_pattern_that_selects_nothing(cli, tmp_path):
     result = cli("prune", EXAMPLE, "--ratio", "0.5", "--include", "0.weight", "-o", out)
     assert result.exit_code == 2 and not out.exists()
     assert result.stderr.startswith("prunelimit: error: --include '0.weight' matches no module in the model; ")
+
+
+def test_pruning_a_torchscript_checkpoint_says_the_output_needs_its_model(cli, tmp_path):
+    """The archive's code is not written to the pruned file: its weights are, and the
+    warning says how to read them back, which then works."""
+    torch.manual_seed(0)
+    scripted, out = tmp_path / "scripted.pt", tmp_path / "pruned.pt"
+    torch.jit.script(build_model(SPEC).eval()).save(str(scripted))
+    result = cli("prune", scripted, "--trust-pickle", "--data", "digits:train", "--ratio", "0.5", "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    warning = json.loads(result.stdout)["warnings"]
+    assert len(warning) == 1 and "--model SPEC" in warning[0] and "torchscript checkpoint" in warning[0]
+    assert "warning:" in result.stderr and "--model SPEC" in result.stderr
+    assert cli("info", out).exit_code == 2
+    reread = cli("info", out, "--model", SPEC, "--json")
+    assert reread.exit_code == 0, reread.stderr
+
+
+def test_pruning_a_checkpoint_with_its_spec_warns_nothing(cli, tmp_path):
+    result = cli("prune", EXAMPLE, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["warnings"] == []
