@@ -101,13 +101,34 @@ def is_two_four(weight: Tensor) -> bool:
     return bool(((weight != 0).reshape(-1, 4).sum(dim=1) <= 2).all())
 
 
-def sparse_copy(model: nn.Module, pattern: str) -> tuple[nn.Module, list[str], list[str]]:
-    """A copy of ``model`` with every pruned ``nn.Linear`` sparse; the names converted and the
-    pruned Linear layers left dense (a weight the 2:4 kernel cannot take, with the reason)."""
+def called_linears(model: nn.Module, example: Tensor) -> set[str]:
+    """Names of the ``nn.Linear`` modules whose own forward runs on ``example``. A parent such
+    as ``nn.MultiheadAttention`` or a fast-path ``nn.TransformerEncoderLayer`` reads its
+    child's weight directly: swapping that child would leave it dense, or hand a sparse
+    tensor to a fused kernel that has no sparse version. The hook is global because a hook
+    on a module turns those fast paths off, so the pass would not be the timed one."""
+    names = {id(module): name for name, module in model.named_modules() if isinstance(module, nn.Linear)}
+    called: set[str] = set()
+    hook = nn.modules.module.register_module_forward_pre_hook(
+        lambda module, _: called.add(names[id(module)]) if id(module) in names else None)
+    try:
+        model(example)
+    finally:
+        hook.remove()
+    return called
+
+
+def sparse_copy(model: nn.Module, pattern: str, called: set[str]) -> tuple[nn.Module, list[str], list[str]]:
+    """A copy of ``model`` with every pruned ``nn.Linear`` in ``called`` sparse; the names
+    converted and the pruned Linear layers left dense, with the reason (not called through
+    its own forward, or a weight the 2:4 kernel cannot take)."""
     sparse = copy.deepcopy(model)
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):
         if not isinstance(module, nn.Linear) or bool((module.weight != 0).all()):
+            continue
+        if name not in called:
+            kept.append(f"{name or '(model)'} (its parent module reads the weight, not the layer's forward)")
             continue
         weight = module.weight.detach()
         if pattern == "2:4":
@@ -123,14 +144,19 @@ def sparse_copy(model: nn.Module, pattern: str) -> tuple[nn.Module, list[str], l
             with warnings.catch_warnings():  # torch calls CSR "beta" on every conversion; stderr stays ours
                 warnings.simplefilter("ignore", UserWarning)
                 sparse_weight = weight.to_sparse_csr()
-        _replace(sparse, name, SparseLinear(module, sparse_weight))
-        converted.append(name)
+        sparse = _replace(sparse, name, SparseLinear(module, sparse_weight))
+        converted.append(name or "(model)")
     return sparse, converted, kept
 
 
-def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
+    """``model`` with its submodule ``name`` replaced by ``new``; ``new`` itself when ``name``
+    is ``""`` (the model is the layer: setting an attribute would leave it dense)."""
+    if not name:
+        return new
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, new)
+    return model
 
 
 def median_seconds(fn: Callable[[], object], device: torch.device) -> float:
@@ -161,7 +187,7 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
         # the kernels take float16 weights; integer inputs (token ids) stay integers
         model = copy.deepcopy(model).half()
         example = example.half() if example.is_floating_point() else example
-    sparse, converted, kept = sparse_copy(model, pattern)
+    sparse, converted, kept = sparse_copy(model, pattern, called_linears(model, example[:1]))
     rows, diff = [], 0.0
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]

@@ -1,0 +1,39 @@
+"""`export --bench`: which layers run sparse, and that the sparse model is the one timed."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from prunelimit.export.bench import SparseLinear, bench, sparse_copy
+
+
+def _half_pruned(linear: nn.Linear) -> nn.Linear:
+    with torch.no_grad():
+        linear.weight[:, ::2] = 0
+    return linear
+
+
+def test_a_model_that_is_one_linear_layer_is_timed_sparse():
+    torch.manual_seed(0)
+    model = _half_pruned(nn.Linear(6, 5)).eval()
+    sparse, converted, kept = sparse_copy(model, "csr", {""})
+    assert isinstance(sparse, SparseLinear) and converted == ["(model)"] and kept == []
+    x = torch.randn(4, 6)
+    with torch.no_grad():
+        assert torch.allclose(sparse(x), model(x), atol=1e-6)
+
+
+def test_layers_whose_parent_reads_the_weight_stay_dense_and_are_named():
+    """nn.MultiheadAttention reads out_proj.weight, the eval fast path of
+    nn.TransformerEncoderLayer every weight: their Linear children are never called, and a
+    sparse weight there would fail in a fused kernel."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    model = nn.Sequential(_half_pruned(nn.Linear(4, 8)), layer, _half_pruned(nn.Linear(8, 3))).eval()
+    for child in (layer.linear1, layer.linear2, layer.self_attn.out_proj):
+        _half_pruned(child)
+    report = bench(model, torch.randn(2, 5, 4), (1, 2))
+    assert report.sparse_layers == ["0", "2"]
+    assert [k.split(" ")[0] for k in report.dense_layers] == ["1.self_attn.out_proj", "1.linear1", "1.linear2"]
+    assert report.max_abs_diff < 1e-5
