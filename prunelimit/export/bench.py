@@ -32,11 +32,13 @@ SAME = 0.1  # speedups within ±10 % are "no gain": below the run-to-run spread 
 
 @dataclass(frozen=True)
 class Latency:
-    """Median forward-pass time of the dense and the sparse model at one batch size."""
+    """Median forward-pass time of the dense and the sparse model at one batch size, and the
+    fewest timed passes behind either median."""
 
     batch: int
     dense_ms: float
     sparse_ms: float
+    repeats: int
 
     @property
     def speedup(self) -> float:
@@ -65,10 +67,10 @@ class BenchReport:
 
     def to_json(self) -> dict:
         return {"device": self.device, "pattern": self.pattern, "dtype": self.dtype, "threads": self.threads,
-                "sparse_layers": self.sparse_layers, "dense_layers": self.dense_layers,
+                "warmup": WARMUP, "sparse_layers": self.sparse_layers, "dense_layers": self.dense_layers,
                 "max_abs_diff": self.max_abs_diff,
                 "latency": [{"batch": r.batch, "dense_ms": r.dense_ms, "sparse_ms": r.sparse_ms,
-                             "speedup": r.speedup, "verdict": r.verdict} for r in self.rows]}
+                             "speedup": r.speedup, "verdict": r.verdict, "repeats": r.repeats} for r in self.rows]}
 
 
 class SparseLinear(nn.Module):
@@ -159,9 +161,9 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
     return model
 
 
-def median_seconds(fn: Callable[[], object], device: torch.device) -> float:
-    """Median wall time of ``fn()`` after ``WARMUP`` calls: at least ``MIN_REPEATS`` repeats,
-    more until ``BUDGET_S`` is spent (at most ``MAX_REPEATS``)."""
+def median_seconds(fn: Callable[[], object], device: torch.device) -> tuple[float, int]:
+    """Median wall time of ``fn()`` after ``WARMUP`` calls and the timed calls behind it: at
+    least ``MIN_REPEATS``, more until ``BUDGET_S`` is spent (at most ``MAX_REPEATS``)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(WARMUP):
         fn()
@@ -173,7 +175,7 @@ def median_seconds(fn: Callable[[], object], device: torch.device) -> float:
         fn()
         sync()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), len(times)
 
 
 @torch.no_grad()
@@ -192,7 +194,7 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]
         diff = max(diff, float((model(x) - sparse(x)).abs().max()))
-        rows.append(Latency(size, 1e3 * median_seconds(lambda: model(x), device),
-                            1e3 * median_seconds(lambda: sparse(x), device)))
+        (dense_s, dense_n), (sparse_s, sparse_n) = (median_seconds(lambda: m(x), device) for m in (model, sparse))
+        rows.append(Latency(size, 1e3 * dense_s, 1e3 * sparse_s, min(dense_n, sparse_n)))
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return BenchReport(str(device), pattern, dtype, torch.get_num_threads(), converted, kept, rows, diff)

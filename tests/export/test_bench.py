@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prunelimit.export.bench import SparseLinear, bench, sparse_copy
+from prunelimit.export.bench import MAX_REPEATS, MIN_REPEATS, WARMUP, SparseLinear, bench, sparse_copy
 
 
 def _half_pruned(linear: nn.Linear) -> nn.Linear:
@@ -37,3 +37,10 @@ def test_layers_whose_parent_reads_the_weight_stay_dense_and_are_named():
     assert report.sparse_layers == ["0", "2"]
     assert [k.split(" ")[0] for k in report.dense_layers] == ["1.self_attn.out_proj", "1.linear1", "1.linear2"]
     assert report.max_abs_diff < 1e-5
+
+
+def test_the_report_states_warm_up_and_timed_passes():
+    model = nn.Sequential(_half_pruned(nn.Linear(6, 5))).eval()
+    report = bench(model, torch.randn(4, 6), (1, 4)).to_json()
+    assert report["warmup"] == WARMUP and report["threads"] == torch.get_num_threads()
+    assert all(MIN_REPEATS <= row["repeats"] <= MAX_REPEATS for row in report["latency"])
