@@ -146,9 +146,24 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str]) -> tuple[nn.Mo
             with warnings.catch_warnings():  # torch calls CSR "beta" on every conversion; stderr stays ours
                 warnings.simplefilter("ignore", UserWarning)
                 sparse_weight = weight.to_sparse_csr()
-        sparse = _replace(sparse, name, SparseLinear(module, sparse_weight))
+        layer = SparseLinear(module, sparse_weight)
+        missing = _missing_kernel(layer, weight, pattern)
+        if missing is not None:
+            kept.append(f"{name or '(model)'} ({missing})")
+            continue
+        sparse = _replace(sparse, name, layer)
         converted.append(name or "(model)")
     return sparse, converted, kept
+
+
+def _missing_kernel(layer: SparseLinear, weight: Tensor, pattern: str) -> str | None:
+    """Why torch cannot run ``layer`` on this dtype and device (e.g. no CSR matmul for float16
+    on a CPU), from one row of zeros; ``None`` when it runs."""
+    try:
+        layer(torch.zeros(1, layer.in_features, dtype=weight.dtype, device=weight.device))
+    except (RuntimeError, NotImplementedError) as exc:
+        return f"torch has no {pattern} kernel for it here: {str(exc).splitlines()[0][:80]}"
+    return None
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:

@@ -44,3 +44,12 @@ def test_the_report_states_warm_up_and_timed_passes():
     report = bench(model, torch.randn(4, 6), (1, 4)).to_json()
     assert report["warmup"] == WARMUP and report["threads"] == torch.get_num_threads()
     assert all(MIN_REPEATS <= row["repeats"] <= MAX_REPEATS for row in report["latency"])
+
+
+def test_a_layer_without_a_sparse_kernel_for_its_dtype_stays_dense_and_says_why():
+    """torch has no CSR matmul for float16 or bfloat16 on a CPU: those layers are kept dense
+    (named, with torch's reason) instead of failing the run."""
+    for dtype in (torch.float16, torch.bfloat16):
+        model = nn.Sequential(_half_pruned(nn.Linear(8, 6)), nn.ReLU(), nn.Linear(6, 3)).to(dtype).eval()
+        report = bench(model, torch.randn(4, 8, dtype=dtype), (1,))
+        assert report.sparse_layers == [] and report.dense_layers[0].startswith("0 (torch has no csr kernel")
