@@ -14,7 +14,7 @@ import statistics
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -120,14 +120,18 @@ def called_linears(model: nn.Module, example: Tensor) -> set[str]:
     return called
 
 
-def sparse_copy(model: nn.Module, pattern: str, called: set[str]) -> tuple[nn.Module, list[str], list[str]]:
+def sparse_copy(model: nn.Module, pattern: str, called: set[str],
+                dense: Mapping[str, str] | None = None) -> tuple[nn.Module, list[str], list[str]]:
     """A copy of ``model`` with every pruned ``nn.Linear`` in ``called`` sparse; the names
-    converted and the pruned Linear layers left dense, with the reason (not called through
-    its own forward, or a weight the 2:4 kernel cannot take)."""
+    converted and the pruned Linear layers left dense, with the reason (given in ``dense``,
+    not called through its own forward, or a weight the kernel cannot take)."""
     sparse = copy.deepcopy(model)
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):
         if not isinstance(module, nn.Linear) or bool((module.weight != 0).all()):
+            continue
+        if dense and name in dense:
+            kept.append(f"{name or '(model)'} ({dense[name]})")
             continue
         if name not in called:
             kept.append(f"{name or '(model)'} (its parent module reads the weight, not the layer's forward)")
@@ -156,14 +160,39 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str]) -> tuple[nn.Mo
     return sparse, converted, kept
 
 
+def runnable_sparse_copy(model: nn.Module, pattern: str, probe: Tensor) -> tuple[nn.Module, list[str], list[str]]:
+    """:func:`sparse_copy` of the Linear layers called on ``probe``, less those whose sparse
+    weight the model also reads outside the layer in a way torch has no sparse kernel for
+    (``fc.weight.norm()`` in a forward): each is found by converting it alone, and kept
+    dense with the reason. ``UsageError`` when the copy still fails."""
+    called = called_linears(model, probe)
+    sparse, converted, kept = sparse_copy(model, pattern, called)
+    if _run_error(sparse, probe) is None:
+        return sparse, converted, kept
+    broken = {name: f"the model reads its weight outside the layer: {why}" for name in sorted(called)
+              if (why := _run_error(sparse_copy(model, pattern, {name})[0], probe)) is not None}
+    sparse, converted, kept = sparse_copy(model, pattern, called, broken)
+    why = _run_error(sparse, probe)
+    if why is not None:
+        raise UsageError(f"the sparse copy of the model does not run ({why}); time it with --pattern csr, "
+                         "or export without --bench")
+    return sparse, converted, kept
+
+
+def _run_error(model: nn.Module, x: Tensor) -> str | None:
+    """The first line of the error ``model(x)`` raises, ``None`` when it runs."""
+    try:
+        model(x)
+    except (RuntimeError, NotImplementedError) as exc:
+        return str(exc).splitlines()[0][:80]
+    return None
+
+
 def _missing_kernel(layer: SparseLinear, weight: Tensor, pattern: str) -> str | None:
     """Why torch cannot run ``layer`` on this dtype and device (e.g. no CSR matmul for float16
     on a CPU), from one row of zeros; ``None`` when it runs."""
-    try:
-        layer(torch.zeros(1, layer.in_features, dtype=weight.dtype, device=weight.device))
-    except (RuntimeError, NotImplementedError) as exc:
-        return f"torch has no {pattern} kernel for it here: {str(exc).splitlines()[0][:80]}"
-    return None
+    why = _run_error(layer, torch.zeros(1, layer.in_features, dtype=weight.dtype, device=weight.device))
+    return None if why is None else f"torch has no {pattern} kernel for it here: {why}"
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
@@ -204,7 +233,7 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
         # the kernels take float16 weights; integer inputs (token ids) stay integers
         model = copy.deepcopy(model).half()
         example = example.half() if example.is_floating_point() else example
-    sparse, converted, kept = sparse_copy(model, pattern, called_linears(model, example[:1]))
+    sparse, converted, kept = runnable_sparse_copy(model, pattern, example[:1])
     rows, diff = [], 0.0
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]

@@ -53,3 +53,22 @@ def test_a_layer_without_a_sparse_kernel_for_its_dtype_stays_dense_and_says_why(
         model = nn.Sequential(_half_pruned(nn.Linear(8, 6)), nn.ReLU(), nn.Linear(6, 3)).to(dtype).eval()
         report = bench(model, torch.randn(4, 8, dtype=dtype), (1,))
         assert report.sparse_layers == [] and report.dense_layers[0].startswith("0 (torch has no csr kernel")
+
+
+class _ReadsItsWeight(nn.Module):
+    """Calls its Linear layer and also reads the weight: a sparse weight there has no kernel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.out = _half_pruned(nn.Linear(8, 4)), _half_pruned(nn.Linear(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.fc(x) / self.fc.weight.norm())
+
+
+def test_a_layer_whose_weight_the_model_reads_elsewhere_stays_dense_the_others_run_sparse():
+    torch.manual_seed(0)
+    report = bench(_ReadsItsWeight().eval(), torch.randn(4, 8), (1,))
+    assert report.sparse_layers == ["out"]
+    assert len(report.dense_layers) == 1 and report.dense_layers[0].startswith("fc (the model reads its weight")
+    assert report.max_abs_diff < 1e-5
