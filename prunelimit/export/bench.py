@@ -138,6 +138,9 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str],
             continue
         weight = module.weight.detach()
         if pattern == "2:4":
+            if weight.shape[-1] % 4:  # prune --scope 2:4 leaves a last group of fewer than 4: no kernel for it
+                kept.append(f"{name or '(model)'} ({weight.shape[-1]} inputs are not whole groups of 4)")
+                continue
             if not is_two_four(weight):
                 raise UsageError(f"layer {name} is not 2:4 sparse; prune with `prunelimit prune --scope 2:4 "
                                  "--ratio 0.5` first, or use --pattern csr")

@@ -72,3 +72,15 @@ def test_a_layer_whose_weight_the_model_reads_elsewhere_stays_dense_the_others_r
     assert report.sparse_layers == ["out"]
     assert len(report.dense_layers) == 1 and report.dense_layers[0].startswith("fc (the model reads its weight")
     assert report.max_abs_diff < 1e-5
+
+
+def test_two_four_keeps_a_layer_dense_whose_inputs_are_not_whole_groups_of_four():
+    """prune --scope 2:4 prunes a last partial group too; such a layer used to be refused as
+    "not 2:4 sparse, prune with --scope 2:4", which it was."""
+    from prunelimit.pruning.magnitude import two_four_mask
+
+    model = nn.Sequential(nn.Linear(6, 8))
+    with torch.no_grad():
+        model[0].weight.mul_(two_four_mask(model[0].weight))
+    _, converted, kept = sparse_copy(model, "2:4", {"0"})
+    assert converted == [] and kept == ["0 (6 inputs are not whole groups of 4)"]
