@@ -165,11 +165,15 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
 
 
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
-             include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
+             per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
-    """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``)."""
+    """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``);
+    ``per_layer`` adds each layer's curvature (``result.layers``), as ``spectrum --per-layer``."""
+    validate.boolean("per_layer", per_layer)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    return api.spectrum(given, curvature_options(**options), progress)
+    chosen = curvature_options(**options)
+    result = api.spectrum(given, chosen, progress)
+    return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
 
 
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,

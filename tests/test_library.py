@@ -154,6 +154,19 @@ def test_bounds_per_layer_on_objects_equals_the_file_path(model, train, tmp_path
     assert prunelimit.bounds(model, train).layers is None
 
 
+def test_spectrum_per_layer_on_objects_equals_the_file_path(model, train, tmp_path):
+    """``spectrum --per-layer`` has its library keyword too: the same blocks and traces."""
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    inputs = load_inputs(path, data="digits:train", max_samples=SAMPLES)
+    options = api.CurvatureOptions()
+    from_file = api.spectrum_layers(inputs, options, api.spectrum(inputs, options))
+    from_objects = prunelimit.spectrum(model, train, per_layer=True)
+    assert [(l.name, l.trace, l.share_of_width) for l in from_objects.layers.layers] == \
+        [(l.name, l.trace, l.share_of_width) for l in from_file.layers.layers]
+    assert prunelimit.spectrum(model, train).layers is None
+
+
 def test_the_library_refuses_what_the_command_line_refuses(model, train):
     """The checks are the command line's own (``api.check_plan``, ``check_verify_options``,
     ``check_compatible``): the message names the library's argument, the CLI its flag."""

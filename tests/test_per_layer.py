@@ -64,6 +64,19 @@ def test_exact_per_layer_curvature_is_that_of_the_exact_hessian_blocks(own_ckpt,
         assert _rel(sum(layer.trace for layer in layers.values()), float(torch.trace(full))) < 1e-6
 
 
+def test_default_method_gives_the_same_exact_blocks_whether_or_not_the_spectrum_was_cached(own_ckpt, tmp_path):
+    """The default picks the exact solver on this small model; a cache hit holds no dense
+    Hessian, and its blocks used to come from 2-probe Lanczos, with other traces."""
+    inputs = _inputs(own_ckpt)
+    store = open_store(tmp_path / "cache", True)
+    first = api.bounds(inputs, api.CurvatureOptions(), store=store, per_layer=True)
+    again = api.bounds(inputs, api.CurvatureOptions(), store=store, per_layer=True)
+    assert first.spectrum.solver == "exact" and again.spectrum.cached
+    assert (first.layers.cost.method, again.layers.cost.method) == ("exact", "formed")
+    for a, b in zip(first.layers.layers, again.layers.layers, strict=True):
+        assert a.name == b.name and _rel(b.trace, a.trace) < 1e-6 and _rel(b.lambda_max, a.lambda_max) < 1e-6
+
+
 def test_limit_alone_solves_the_fixed_point_of_the_layer_by_itself(own_ckpt):
     inputs = _inputs(own_ckpt)
     blocks, _ = _exact_blocks(inputs)

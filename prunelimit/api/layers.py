@@ -46,8 +46,10 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     """Per-layer curvature and each layer's part in the limit at ``ratio`` = ρ* on ``path``.
 
     The diagonal blocks are exact when ``spec`` carries the dense Hessian (the exact solver
-    formed it in this run) or ``--method exact`` is asked for (then formed block by block,
-    D columns); otherwise Lanczos on every block in lockstep over the spectrum's curvature data.
+    formed it in this run), and formed block by block (D columns) when the spectrum is exact
+    without it (read from the cache: the same command must give the same blocks whether or
+    not its spectrum was cached) or ``--method exact`` is asked for; otherwise Lanczos on
+    every block in lockstep over the spectrum's curvature data.
     """
     import torch
 
@@ -65,7 +67,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     steps = probes = None
     if spec.dense is not None:
         method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
-    elif options.method == "exact":
+    elif options.method == "exact" or spec.solver == "exact":
         op = hessian_operator(inputs, options, dtype=torch.float64)
         method, curvature = "formed", formed_block_curvature(op, blocks, callback)
         hvps = op.hvps

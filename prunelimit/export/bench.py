@@ -14,7 +14,7 @@ import statistics
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -32,11 +32,13 @@ SAME = 0.1  # speedups within ±10 % are "no gain": below the run-to-run spread 
 
 @dataclass(frozen=True)
 class Latency:
-    """Median forward-pass time of the dense and the sparse model at one batch size."""
+    """Median forward-pass time of the dense and the sparse model at one batch size, and the
+    fewest timed passes behind either median."""
 
     batch: int
     dense_ms: float
     sparse_ms: float
+    repeats: int
 
     @property
     def speedup(self) -> float:
@@ -65,10 +67,10 @@ class BenchReport:
 
     def to_json(self) -> dict:
         return {"device": self.device, "pattern": self.pattern, "dtype": self.dtype, "threads": self.threads,
-                "sparse_layers": self.sparse_layers, "dense_layers": self.dense_layers,
+                "warmup": WARMUP, "sparse_layers": self.sparse_layers, "dense_layers": self.dense_layers,
                 "max_abs_diff": self.max_abs_diff,
                 "latency": [{"batch": r.batch, "dense_ms": r.dense_ms, "sparse_ms": r.sparse_ms,
-                             "speedup": r.speedup, "verdict": r.verdict} for r in self.rows]}
+                             "speedup": r.speedup, "verdict": r.verdict, "repeats": r.repeats} for r in self.rows]}
 
 
 class SparseLinear(nn.Module):
@@ -101,16 +103,44 @@ def is_two_four(weight: Tensor) -> bool:
     return bool(((weight != 0).reshape(-1, 4).sum(dim=1) <= 2).all())
 
 
-def sparse_copy(model: nn.Module, pattern: str) -> tuple[nn.Module, list[str], list[str]]:
-    """A copy of ``model`` with every pruned ``nn.Linear`` sparse; the names converted and the
-    pruned Linear layers left dense (a weight the 2:4 kernel cannot take, with the reason)."""
+def called_linears(model: nn.Module, example: Tensor) -> set[str]:
+    """Names of the ``nn.Linear`` modules whose own forward runs on ``example``. A parent such
+    as ``nn.MultiheadAttention`` or a fast-path ``nn.TransformerEncoderLayer`` reads its
+    child's weight directly: swapping that child would leave it dense, or hand a sparse
+    tensor to a fused kernel that has no sparse version. The hook is global because a hook
+    on a module turns those fast paths off, so the pass would not be the timed one."""
+    names = {id(module): name for name, module in model.named_modules() if isinstance(module, nn.Linear)}
+    called: set[str] = set()
+    hook = nn.modules.module.register_module_forward_pre_hook(
+        lambda module, _: called.add(names[id(module)]) if id(module) in names else None)
+    try:
+        model(example)
+    finally:
+        hook.remove()
+    return called
+
+
+def sparse_copy(model: nn.Module, pattern: str, called: set[str],
+                dense: Mapping[str, str] | None = None) -> tuple[nn.Module, list[str], list[str]]:
+    """A copy of ``model`` with every pruned ``nn.Linear`` in ``called`` sparse; the names
+    converted and the pruned Linear layers left dense, with the reason (given in ``dense``,
+    not called through its own forward, or a weight the kernel cannot take)."""
     sparse = copy.deepcopy(model)
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):
         if not isinstance(module, nn.Linear) or bool((module.weight != 0).all()):
             continue
+        if dense and name in dense:
+            kept.append(f"{name or '(model)'} ({dense[name]})")
+            continue
+        if name not in called:
+            kept.append(f"{name or '(model)'} (its parent module reads the weight, not the layer's forward)")
+            continue
         weight = module.weight.detach()
         if pattern == "2:4":
+            if weight.shape[-1] % 4:  # prune --scope 2:4 leaves a last group of fewer than 4: no kernel for it
+                kept.append(f"{name or '(model)'} ({weight.shape[-1]} inputs are not whole groups of 4)")
+                continue
             if not is_two_four(weight):
                 raise UsageError(f"layer {name} is not 2:4 sparse; prune with `prunelimit prune --scope 2:4 "
                                  "--ratio 0.5` first, or use --pattern csr")
@@ -123,19 +153,64 @@ def sparse_copy(model: nn.Module, pattern: str) -> tuple[nn.Module, list[str], l
             with warnings.catch_warnings():  # torch calls CSR "beta" on every conversion; stderr stays ours
                 warnings.simplefilter("ignore", UserWarning)
                 sparse_weight = weight.to_sparse_csr()
-        _replace(sparse, name, SparseLinear(module, sparse_weight))
-        converted.append(name)
+        layer = SparseLinear(module, sparse_weight)
+        missing = _missing_kernel(layer, weight, pattern)
+        if missing is not None:
+            kept.append(f"{name or '(model)'} ({missing})")
+            continue
+        sparse = _replace(sparse, name, layer)
+        converted.append(name or "(model)")
     return sparse, converted, kept
 
 
-def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+def runnable_sparse_copy(model: nn.Module, pattern: str, probe: Tensor) -> tuple[nn.Module, list[str], list[str]]:
+    """:func:`sparse_copy` of the Linear layers called on ``probe``, less those whose sparse
+    weight the model also reads outside the layer in a way torch has no sparse kernel for
+    (``fc.weight.norm()`` in a forward): each is found by converting it alone, and kept
+    dense with the reason. ``UsageError`` when the copy still fails."""
+    called = called_linears(model, probe)
+    sparse, converted, kept = sparse_copy(model, pattern, called)
+    if _run_error(sparse, probe) is None:
+        return sparse, converted, kept
+    broken = {name: f"the model reads its weight outside the layer: {why}" for name in sorted(called)
+              if (why := _run_error(sparse_copy(model, pattern, {name})[0], probe)) is not None}
+    sparse, converted, kept = sparse_copy(model, pattern, called, broken)
+    why = _run_error(sparse, probe)
+    if why is not None:
+        raise UsageError(f"the sparse copy of the model does not run ({why}); time it with --pattern csr, "
+                         "or export without --bench")
+    return sparse, converted, kept
+
+
+def _run_error(model: nn.Module, x: Tensor) -> str | None:
+    """The first line of the error ``model(x)`` raises, ``None`` when it runs."""
+    try:
+        model(x)
+    except (RuntimeError, NotImplementedError) as exc:
+        return str(exc).splitlines()[0][:80]
+    return None
+
+
+def _missing_kernel(layer: SparseLinear, weight: Tensor, pattern: str) -> str | None:
+    """Why torch cannot run ``layer`` on this dtype and device (e.g. no CSR matmul for float16
+    on a CPU), from one row of zeros; ``None`` when it runs."""
+    why = _run_error(layer, torch.zeros(1, layer.in_features, dtype=weight.dtype, device=weight.device))
+    return None if why is None else f"torch has no {pattern} kernel for it here: {why}"
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
+    """``model`` with its submodule ``name`` replaced by ``new``; ``new`` itself when ``name``
+    is ``""`` (the model is the layer: setting an attribute would leave it dense)."""
+    if not name:
+        return new
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, new)
+    return model
 
 
-def median_seconds(fn: Callable[[], object], device: torch.device) -> float:
-    """Median wall time of ``fn()`` after ``WARMUP`` calls: at least ``MIN_REPEATS`` repeats,
-    more until ``BUDGET_S`` is spent (at most ``MAX_REPEATS``)."""
+def median_seconds(fn: Callable[[], object], device: torch.device) -> tuple[float, int]:
+    """Median wall time of ``fn()`` after ``WARMUP`` calls and the timed calls behind it: at
+    least ``MIN_REPEATS``, more until ``BUDGET_S`` is spent (at most ``MAX_REPEATS``)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     for _ in range(WARMUP):
         fn()
@@ -147,7 +222,7 @@ def median_seconds(fn: Callable[[], object], device: torch.device) -> float:
         fn()
         sync()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(times), len(times)
 
 
 @torch.no_grad()
@@ -161,12 +236,12 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
         # the kernels take float16 weights; integer inputs (token ids) stay integers
         model = copy.deepcopy(model).half()
         example = example.half() if example.is_floating_point() else example
-    sparse, converted, kept = sparse_copy(model, pattern)
+    sparse, converted, kept = runnable_sparse_copy(model, pattern, example[:1])
     rows, diff = [], 0.0
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]
         diff = max(diff, float((model(x) - sparse(x)).abs().max()))
-        rows.append(Latency(size, 1e3 * median_seconds(lambda: model(x), device),
-                            1e3 * median_seconds(lambda: sparse(x), device)))
+        (dense_s, dense_n), (sparse_s, sparse_n) = (median_seconds(lambda: m(x), device) for m in (model, sparse))
+        rows.append(Latency(size, 1e3 * dense_s, 1e3 * sparse_s, min(dense_n, sparse_n)))
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return BenchReport(str(device), pattern, dtype, torch.get_num_threads(), converted, kept, rows, diff)

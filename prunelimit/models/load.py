@@ -59,7 +59,7 @@ def load_model(
             f"if you trust it, pass --model {spec} (or --trust-pickle)"
         )
     if raw.module is not None and model_spec is None:
-        model = raw.module
+        model = _prune_made_permanent(raw.module)
     else:
         if spec is None:
             raise UsageError(
@@ -73,6 +73,20 @@ def load_model(
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     return LoadedModel(model, spec, masks, raw.kind, raw.path, raw.meta)
+
+
+def _prune_made_permanent(model: nn.Module) -> nn.Module:
+    """``model`` with every ``torch.nn.utils.prune`` reparametrisation made permanent (its masks
+    are already read from the state dict). Left in place, ``weight`` is no parameter, so
+    nothing counts as prunable, and every forward multiplies by the mask again, which
+    would also slow the dense side of ``export --bench``."""
+    from torch.nn.utils import prune
+
+    for module in model.modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, prune.BasePruningMethod):
+                prune.remove(module, hook._tensor_name)
+    return model
 
 
 def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str) -> None:

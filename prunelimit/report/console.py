@@ -348,12 +348,17 @@ def render_export(rep) -> None:
 
 
 def render_bench(b) -> None:
-    table = Table("batch", "dense ms", "sparse ms", "speedup", "",
-                  title=f"Inference latency on {b.device} ({b.pattern}, {b.dtype}, {b.threads} thread(s))")
+    from prunelimit.export.bench import WARMUP
+
+    table = Table("batch", "dense ms", "sparse ms", "speedup", "", "passes",
+                  title=f"Inference latency on {b.device} ({b.pattern}, {b.dtype}, {b.threads} thread(s)): "
+                        f"medians after {WARMUP} warm-up passes")
     for r in b.rows:
-        table.add_row(str(r.batch), f"{r.dense_ms:.4g}", f"{r.sparse_ms:.4g}", f"{r.speedup:.2f}×", r.verdict)
+        table.add_row(str(r.batch), f"{r.dense_ms:.4g}", f"{r.sparse_ms:.4g}", f"{r.speedup:.2f}×", r.verdict,
+                      f"≥ {r.repeats}")
     stdout.print(table)
-    stdout.print(f"sparse layers: {', '.join(b.sparse_layers) or 'none (no pruned Linear layer)'} · "
+    none = "none" if b.dense_layers else "none (no pruned Linear layer)"
+    stdout.print(f"sparse layers: {', '.join(b.sparse_layers) or none} · "
                  f"largest output difference {b.max_abs_diff:.3g}")
     for layer in b.dense_layers:
         stdout.print(f"[yellow]kept dense:[/] {layer}")

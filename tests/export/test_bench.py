@@ -1,0 +1,86 @@
+"""`export --bench`: which layers run sparse, and that the sparse model is the one timed."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from prunelimit.export.bench import MAX_REPEATS, MIN_REPEATS, WARMUP, SparseLinear, bench, sparse_copy
+
+
+def _half_pruned(linear: nn.Linear) -> nn.Linear:
+    with torch.no_grad():
+        linear.weight[:, ::2] = 0
+    return linear
+
+
+def test_a_model_that_is_one_linear_layer_is_timed_sparse():
+    torch.manual_seed(0)
+    model = _half_pruned(nn.Linear(6, 5)).eval()
+    sparse, converted, kept = sparse_copy(model, "csr", {""})
+    assert isinstance(sparse, SparseLinear) and converted == ["(model)"] and kept == []
+    x = torch.randn(4, 6)
+    with torch.no_grad():
+        assert torch.allclose(sparse(x), model(x), atol=1e-6)
+
+
+def test_layers_whose_parent_reads_the_weight_stay_dense_and_are_named():
+    """nn.MultiheadAttention reads out_proj.weight, the eval fast path of
+    nn.TransformerEncoderLayer every weight: their Linear children are never called, and a
+    sparse weight there would fail in a fused kernel."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    model = nn.Sequential(_half_pruned(nn.Linear(4, 8)), layer, _half_pruned(nn.Linear(8, 3))).eval()
+    for child in (layer.linear1, layer.linear2, layer.self_attn.out_proj):
+        _half_pruned(child)
+    report = bench(model, torch.randn(2, 5, 4), (1, 2))
+    assert report.sparse_layers == ["0", "2"]
+    assert [k.split(" ")[0] for k in report.dense_layers] == ["1.self_attn.out_proj", "1.linear1", "1.linear2"]
+    assert report.max_abs_diff < 1e-5
+
+
+def test_the_report_states_warm_up_and_timed_passes():
+    model = nn.Sequential(_half_pruned(nn.Linear(6, 5))).eval()
+    report = bench(model, torch.randn(4, 6), (1, 4)).to_json()
+    assert report["warmup"] == WARMUP and report["threads"] == torch.get_num_threads()
+    assert all(MIN_REPEATS <= row["repeats"] <= MAX_REPEATS for row in report["latency"])
+
+
+def test_a_layer_without_a_sparse_kernel_for_its_dtype_stays_dense_and_says_why():
+    """torch has no CSR matmul for float16 or bfloat16 on a CPU: those layers are kept dense
+    (named, with torch's reason) instead of failing the run."""
+    for dtype in (torch.float16, torch.bfloat16):
+        model = nn.Sequential(_half_pruned(nn.Linear(8, 6)), nn.ReLU(), nn.Linear(6, 3)).to(dtype).eval()
+        report = bench(model, torch.randn(4, 8, dtype=dtype), (1,))
+        assert report.sparse_layers == [] and report.dense_layers[0].startswith("0 (torch has no csr kernel")
+
+
+class _ReadsItsWeight(nn.Module):
+    """Calls its Linear layer and also reads the weight: a sparse weight there has no kernel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.out = _half_pruned(nn.Linear(8, 4)), _half_pruned(nn.Linear(4, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.fc(x) / self.fc.weight.norm())
+
+
+def test_a_layer_whose_weight_the_model_reads_elsewhere_stays_dense_the_others_run_sparse():
+    torch.manual_seed(0)
+    report = bench(_ReadsItsWeight().eval(), torch.randn(4, 8), (1,))
+    assert report.sparse_layers == ["out"]
+    assert len(report.dense_layers) == 1 and report.dense_layers[0].startswith("fc (the model reads its weight")
+    assert report.max_abs_diff < 1e-5
+
+
+def test_two_four_keeps_a_layer_dense_whose_inputs_are_not_whole_groups_of_four():
+    """prune --scope 2:4 prunes a last partial group too; such a layer used to be refused as
+    "not 2:4 sparse, prune with --scope 2:4", which it was."""
+    from prunelimit.pruning.magnitude import two_four_mask
+
+    model = nn.Sequential(nn.Linear(6, 8))
+    with torch.no_grad():
+        model[0].weight.mul_(two_four_mask(model[0].weight))
+    _, converted, kept = sparse_copy(model, "2:4", {"0"})
+    assert converted == [] and kept == ["0 (6 inputs are not whole groups of 4)"]
