@@ -108,7 +108,7 @@ def prune(
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it."""
     from prunelimit.io.atomic import write_atomic
-    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.io.checkpoint import save_checkpoint, save_torchscript
     from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
@@ -132,7 +132,9 @@ def prune(
     meta = {**inputs.loaded.meta, "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope,
                                                "finetune_epochs": finetune_epochs}}
     meta.pop("train_state", None)
-    if "prunelimit" in formats:
+    if "prunelimit" in formats and inputs.loaded.source == "torchscript":
+        save_torchscript(outputs["prunelimit"], inputs.model, result.masks, meta, force)
+    elif "prunelimit" in formats:
         save_checkpoint(outputs["prunelimit"], inputs.loaded.spec, state, result.masks, meta, force)
     if "torch-prune" in formats:
         import torch
@@ -151,9 +153,10 @@ def prune(
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:
-    """A model with no spec (a TorchScript archive, a pickled module, an in-memory module)
-    is saved as its weights: its code is not, so reading the file back needs ``--model``."""
-    if inputs.loaded.spec is not None or "prunelimit" not in outputs:
+    """A model with no spec (a pickled module, an in-memory module) is saved as its weights:
+    its code is not, so reading the file back needs ``--model``. (A TorchScript model is
+    saved as an archive with its code.)"""
+    if inputs.loaded.spec is not None or inputs.loaded.source == "torchscript" or "prunelimit" not in outputs:
         return ()
     origin = f"{inputs.loaded.source} checkpoint {inputs.loaded.path}" if inputs.loaded.path else "an in-memory module"
     return (f"{outputs['prunelimit']} holds the pruned weights and masks, not the architecture (it came from "

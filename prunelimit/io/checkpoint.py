@@ -7,11 +7,13 @@ state dicts (``weight_orig`` + ``weight_mask``), with ``module.`` / ``_orig_mod.
 prefixes stripped. Everything loads with ``weights_only=True``; a whole pickled module
 or a TorchScript archive (which is code: loading runs its ``__setstate__``, calling it
 its ``forward``) only with ``trust_pickle=True``. Tensors must be dense, real and hold
-values (no sparse, complex or meta-device weights). Written: the own format, atomically.
+values (no sparse, complex or meta-device weights). Written, atomically: the own format,
+and a pruned TorchScript model as a TorchScript archive with its masks (``save_torchscript``).
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 import warnings
@@ -28,6 +30,7 @@ from prunelimit.io.atomic import write_atomic
 from prunelimit.limits import check_loaded, check_zip
 
 FORMAT = "prunelimit/1"
+_TORCHSCRIPT_EXTRA = "prunelimit.pt"  # masks and meta in a pruned TorchScript archive (save_torchscript)
 _PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -195,11 +198,31 @@ def is_torchscript(path: Path) -> bool:
 
 
 def _read_torchscript(path: Path) -> RawCheckpoint:
+    extra = {_TORCHSCRIPT_EXTRA: b""}
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:
         raise InputError(f"TorchScript checkpoint {path} could not be loaded ({_first_line(exc)})") from None
-    return RawCheckpoint(path, "torchscript", state_dict=dict(module.state_dict()), module=module)
+    masks, meta = _torchscript_extra(path, extra[_TORCHSCRIPT_EXTRA])
+    return RawCheckpoint(path, "torchscript", state_dict=dict(module.state_dict()), masks=masks, meta=meta,
+                         module=module)
+
+
+def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """The masks and meta ``save_torchscript`` wrote into an archive (none in other archives)."""
+    if not payload:
+        return {}, {}
+    record = io.BytesIO(payload)
+    try:
+        obj = torch.load(record, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"TorchScript checkpoint {path}: its {_TORCHSCRIPT_EXTRA} entry is not a readable "
+                         f"PyTorch file ({_first_line(exc)})") from None
+    if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
+        raise InputError(f"TorchScript checkpoint {path}: its {_TORCHSCRIPT_EXTRA} entry is not a {FORMAT} record")
+    check_loaded(obj, f"checkpoint {path}")
+    return (_tensors(path, _entry(path, obj, "masks", Mapping, {})),
+            _meta(path, _entry(path, obj, "meta", Mapping, {})))
 
 
 def _first_line(exc: BaseException) -> str:
@@ -227,6 +250,23 @@ def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor]
         clean[base] = clean.pop(key) * mask
         masks[base] = clean.pop(base + "_mask").bool()
     return clean, masks
+
+
+def save_torchscript(
+    path: str | Path,
+    module: torch.jit.ScriptModule,
+    masks: Mapping[str, Tensor],
+    meta: Mapping[str, Any] | None = None,
+    force: bool = False,
+) -> Path:
+    """A pruned TorchScript model written as a TorchScript archive, atomically: its code stays
+    with its weights (the own format holds no architecture to rebuild it from), and the masks
+    and meta go into the archive's extra file ``prunelimit.pt`` (weights-only)."""
+    record = io.BytesIO()
+    torch.save({"format": FORMAT, "masks": {k: v.detach().cpu().bool() for k, v in masks.items()},
+                "meta": dict(meta or {})}, record)
+    return write_atomic(path, lambda tmp: torch.jit.save(module, str(tmp),
+                                                         _extra_files={_TORCHSCRIPT_EXTRA: record.getvalue()}), force)
 
 
 def save_checkpoint(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -178,16 +179,39 @@ def test_cli_names_the_flag_of_a_pattern_that_selects_nothing(cli, tmp_path):
     assert result.stderr.startswith("prunelimit: error: --include '0.weight' matches no module in the model; ")
 
 
-def test_pruning_a_torchscript_checkpoint_says_the_output_needs_its_model(cli, tmp_path):
-    """The archive's code is not written to the pruned file: its weights are, and the
-    warning says how to read them back, which then works."""
+def test_pruning_a_torchscript_checkpoint_writes_an_archive_with_its_masks(cli, tmp_path):
+    """The pruned file keeps the archive's code, so every command reads it back as it read
+    the original; its masks and the pruning record travel in the archive's extra file."""
+    from prunelimit.io.checkpoint import is_torchscript, read_checkpoint
+
     torch.manual_seed(0)
     scripted, out = tmp_path / "scripted.pt", tmp_path / "pruned.pt"
     torch.jit.script(build_model(SPEC).eval()).save(str(scripted))
     result = cli("prune", scripted, "--trust-pickle", "--data", "digits:train", "--ratio", "0.5", "-o", out, "--json")
     assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["warnings"] == [] and "warning" not in result.stderr
+    assert is_torchscript(out)
+    raw = read_checkpoint(out, trust_pickle=True)
+    assert set(raw.masks) == {"0.weight", "2.weight"} and raw.meta["pruned"]["ratio"] == 0.5
+    kept = sum(int(m.sum()) for m in raw.masks.values())
+    assert kept == 888 - math.ceil(0.5 * 888)
+    for name, mask in raw.masks.items():  # the archive's weights are zero where the masks say removed
+        assert torch.all(raw.state_dict[name][~mask] == 0)
+    info = cli("info", out, "--trust-pickle", "--json")
+    assert info.exit_code == 0, info.stderr
+    assert cli("info", out).exit_code == 3  # still TorchScript: code, refused without the flag
+
+
+def test_pruning_a_pickled_module_says_the_output_needs_its_model(cli, tmp_path):
+    """A whole pickled module is saved as its weights and masks: the warning says how to
+    read them back, which then works."""
+    torch.manual_seed(0)
+    whole, out = tmp_path / "whole.pt", tmp_path / "pruned.pt"
+    torch.save(build_model(SPEC).eval(), whole)
+    result = cli("prune", whole, "--trust-pickle", "--data", "digits:train", "--ratio", "0.5", "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
     warning = json.loads(result.stdout)["warnings"]
-    assert len(warning) == 1 and "--model SPEC" in warning[0] and "torchscript checkpoint" in warning[0]
+    assert len(warning) == 1 and "--model SPEC" in warning[0] and "module checkpoint" in warning[0]
     assert "warning:" in result.stderr and "--model SPEC" in result.stderr
     assert cli("info", out).exit_code == 2
     reread = cli("info", out, "--model", SPEC, "--json")
