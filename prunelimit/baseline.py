@@ -1,8 +1,9 @@
 """Whether a stored ``bounds`` report can stand as a gate's baseline for the model at hand.
 
 A limit is comparable only to one computed the same way on the same problem: the same
-``--method``, the same Hessian set (D) and prunable set (N), and the same analysis data
-(the sha256 fingerprint of the batches' contents). A baseline that differs in any of
+``--method``, the same Hessian set (D) and prunable set (N), the same analysis data
+(the sha256 fingerprint of the batches' contents) and the same loss (another loss is
+another Hessian; compared when both reports record it). A baseline that differs in any of
 these is refused, with the reason, unless the user compares anyway; options that move
 the numbers without changing the problem (ε, η, the bound mode, the negative-curvature
 rule, the scope) only warn. A report written before these were recorded is compared
@@ -33,6 +34,7 @@ class Provenance:
     fingerprint: str | None
     options: dict[str, Any]
     weights: str | None = None  # sha256 of the model's state: same weights (never compared for a baseline)
+    loss: str | None = None  # the loss function (``loss_name``); older reports do not record it
 
 
 def recorded(report: dict[str, Any]) -> Provenance:
@@ -41,8 +43,29 @@ def recorded(report: dict[str, Any]) -> Provenance:
     data = report.get("data") if isinstance(report.get("data"), dict) else {}
     options = report.get("options") if isinstance(report.get("options"), dict) else {}
     weights = report.get("weights") if isinstance(report.get("weights"), dict) else {}
+    loss = data.get("loss") if isinstance(data.get("loss"), str) else None
     return Provenance(report.get("method"), params.get("hessian"), params.get("prunable"), data.get("fingerprint"),
-                      options, weights.get("fingerprint"))
+                      options, weights.get("fingerprint"), loss)
+
+
+def loss_name(loss_fn: Any) -> str:
+    """The loss a limit is computed for, as reports record it: ``ce``/``mse`` for the built-in
+    ones, else the qualified name of the function or of a library criterion's class."""
+    from prunelimit.data.batches import cross_entropy_loss, mse_loss
+
+    if loss_fn is cross_entropy_loss or loss_fn is mse_loss:
+        return "ce" if loss_fn is cross_entropy_loss else "mse"
+    import sys
+    from pathlib import Path
+
+    from prunelimit.specs import USER_MODULE_PREFIX
+
+    target = getattr(loss_fn, "criterion", loss_fn)  # prunelimit.library.CriterionLoss
+    named = target if hasattr(target, "__qualname__") else type(target)
+    module = getattr(named, "__module__", None) or "?"
+    if module.startswith(USER_MODULE_PREFIX):  # a --loss file.py:fn: named as typed, wherever the checkout is
+        return f"{Path(getattr(sys.modules.get(module), '__file__', None) or '?').name}:{named.__qualname__}"
+    return f"{module}.{named.__qualname__}"
 
 
 def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], list[str], list[str]]:
@@ -50,6 +73,8 @@ def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], l
     fields = (("method", "method"), ("D (Hessian parameters)", "hessian"), ("N (prunable weights)", "prunable"),
               ("data fingerprint", "fingerprint"))
     incompatible, unrecorded = [], []
+    if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
+        incompatible.append(f"loss {baseline.loss} vs {current.loss} here")
     for label, name in fields:
         old, new = getattr(baseline, name), getattr(current, name)
         if old is None:
@@ -99,7 +124,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian_parameters(model, selection)),
         sum(p.numel() for _, p in prunable_parameters(model, selection)), data_fingerprint(inputs.batches),
-        recorded_options, weights_fingerprint(model),
+        recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
     )
 
 

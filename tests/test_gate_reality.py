@@ -146,6 +146,7 @@ def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
     ({"params": {"hessian": 9802, "prunable": 2368}}, "D (Hessian parameters) 9,802 vs 2,410 here"),
     ({"params": {"hessian": 2410, "prunable": 100}}, "N (prunable weights) 100 vs 2,368 here"),
     ({"data": {"fingerprint": "0" * 64}}, "data fingerprint 000000000000… vs"),
+    ({"data": {"fingerprint": _provenance().fingerprint, "loss": "mse"}}, "loss mse vs ce here"),
 ])
 def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_path, no_curvature, changes, reason):
     base = _baseline(tmp_path / "base.json", **changes)

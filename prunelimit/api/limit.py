@@ -74,7 +74,8 @@ class BoundsReport:
         return plain(with_layers(self.layers, {
             "method": s.method,
             "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
-            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint},
+            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint,
+                     "loss": None if self.provenance is None else self.provenance.loss},
             "weights": {"fingerprint": None if self.provenance is None else self.provenance.weights},
             "options": None if self.provenance is None else self.provenance.options,
             "loss": s.loss,
