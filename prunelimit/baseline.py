@@ -6,7 +6,7 @@ A limit is comparable only to one computed the same way on the same problem: the
 another Hessian; compared when both reports record it). A baseline that differs in any of
 these is refused, with the reason, unless the user compares anyway; options that move
 the numbers without changing the problem (ε, η, the bound mode, the negative-curvature
-rule, the scope) only warn. A report written before these were recorded is compared
+rule, the scope, the Hessian's subsample of the data) only warn. A report written before these were recorded is compared
 with a warning.
 """
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
 
 # Options that change ρ*, ρ_L or ρ_U without changing what is analysed: a difference warns.
-NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "scope")
+NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "scope", "hessian_samples")
 
 
 @dataclass(frozen=True)

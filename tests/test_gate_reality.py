@@ -178,6 +178,9 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     other = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "e.json", options={"epsilon": 0.1}),
                      "--max-drop", "0.02", "--json"))
     assert any("other options: epsilon 0.1 vs None here" in w for w in other["warnings"])
+    subset = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "s.json", options={"hessian_samples": 64}),
+                      "--max-drop", "0.02", "--json"))
+    assert any("other options: hessian_samples 64 vs auto here" in w for w in subset["warnings"])
 
 
 # --------------------------------------------------------------------------- regime, gate on the measured limit
