@@ -61,11 +61,29 @@ def loss_name(loss_fn: Any) -> str:
     from prunelimit.specs import USER_MODULE_PREFIX
 
     target = getattr(loss_fn, "criterion", loss_fn)  # prunelimit.library.CriterionLoss
+    if _plain_criterion(target) is not None:  # torch's own ce/mse as a criterion: the same loss
+        return _plain_criterion(target)
     named = target if hasattr(target, "__qualname__") else type(target)
     module = getattr(named, "__module__", None) or "?"
     if module.startswith(USER_MODULE_PREFIX):  # a --loss file.py:fn: named as typed, wherever the checkout is
         return f"{Path(getattr(sys.modules.get(module), '__file__', None) or '?').name}:{named.__qualname__}"
     return f"{module}.{named.__qualname__}"
+
+
+def _plain_criterion(criterion: Any) -> str | None:
+    """``ce``/``mse`` for torch's cross-entropy or squared error in their default form
+    (the function or a default-built module), which compute the built-in losses."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    if criterion is F.cross_entropy or criterion is F.mse_loss:
+        return "ce" if criterion is F.cross_entropy else "mse"
+    if type(criterion) is nn.CrossEntropyLoss and criterion.weight is None and criterion.reduction == "mean" \
+            and criterion.ignore_index == -100 and criterion.label_smoothing == 0.0:
+        return "ce"
+    if type(criterion) is nn.MSELoss and criterion.reduction == "mean":
+        return "mse"
+    return None
 
 
 def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], list[str], list[str]]:

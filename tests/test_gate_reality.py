@@ -255,3 +255,22 @@ def test_actual_baseline_must_be_a_verify_report(cli, tmp_path, no_curvature):
     result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", _baseline(tmp_path / "b.json"), "--max-drop", "0.1")
     assert result.exit_code == 3
     assert "(no actual ratio): store it with `prunelimit verify --json`" in result.stderr
+
+
+def test_reports_name_the_loss_and_torchs_own_criteria_are_the_built_in_ones():
+    """``data.loss`` names the loss a limit was computed for: torch's default cross-entropy
+    and squared error are ``ce``/``mse`` however they are given (the same numbers), any
+    other criterion or function by its qualified name."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from prunelimit.baseline import loss_name
+    from prunelimit.data.batches import cross_entropy_loss, mse_loss
+    from prunelimit.library import loss_function
+
+    assert [loss_name(f) for f in (cross_entropy_loss, mse_loss)] == ["ce", "mse"]
+    assert [loss_name(loss_function(c)) for c in (nn.CrossEntropyLoss(), F.cross_entropy, nn.MSELoss())] == \
+        ["ce", "ce", "mse"]
+    assert loss_name(loss_function(nn.CrossEntropyLoss(label_smoothing=0.1))) == \
+        "torch.nn.modules.loss.CrossEntropyLoss"
+    assert loss_name(loss_function(F.smooth_l1_loss)) == "torch.nn.functional.smooth_l1_loss"
