@@ -120,7 +120,10 @@ def _is_pair(data: Any) -> bool:
 
 def _batch(batch: Any, index: int) -> "Batch":
     if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
-        raise UsageError(f"data batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors")
+        # a dict batch (keys of the user's choosing) has no order to read x and y from
+        hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
+            if isinstance(batch, dict) and batch else ""
+        raise UsageError(f"data batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors{hint}")
     return (batch[0], batch[1])
 
 

@@ -78,6 +78,8 @@ def test_a_one_pass_iterator_is_read_once(model, train):
 @pytest.mark.parametrize("data, message", [
     (torch.zeros(10, 64), "tensor pair or an iterable"),
     ([torch.zeros(4, 64)], "not an \\(x, y\\) pair"),
+    ([{"image": torch.zeros(4, 64), "label": torch.zeros(4, dtype=torch.long)}],
+     "is a dict, not an \\(x, y\\) pair of tensors; give \\(x, y\\) pairs, e.g. \\[\\(b\\['image'\\]"),
     ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
     ([], "no batches"),
 ])
