@@ -6,8 +6,9 @@ A limit is comparable only to one computed the same way on the same problem: the
 another Hessian; compared when both reports record it). A baseline that differs in any of
 these is refused, with the reason, unless the user compares anyway; options that move
 the numbers without changing the problem (ε, η, the bound mode, the negative-curvature
-rule, the scope, the Hessian's subsample of the data) only warn. A report written before these were recorded is compared
-with a warning.
+rule, the scope, the Hessian's subsample of the data) only warn, as does a report
+written by another prunelimit version (its methods may have changed). A report written
+before these were recorded is compared with a warning.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Provenance:
     options: dict[str, Any]
     weights: str | None = None  # sha256 of the model's state: same weights (never compared for a baseline)
     loss: str | None = None  # the loss function (``loss_name``); older reports do not record it
+    version: str | None = None  # the prunelimit that computed it; older reports do not record it
 
 
 def recorded(report: dict[str, Any]) -> Provenance:
@@ -45,7 +47,8 @@ def recorded(report: dict[str, Any]) -> Provenance:
     weights = report.get("weights") if isinstance(report.get("weights"), dict) else {}
     loss = data.get("loss") if isinstance(data.get("loss"), str) else None
     return Provenance(report.get("method"), params.get("hessian"), params.get("prunable"), data.get("fingerprint"),
-                      options, weights.get("fingerprint"), loss)
+                      options, weights.get("fingerprint"), loss,
+                      report.get("prunelimit") if isinstance(report.get("prunelimit"), str) else None)
 
 
 def loss_name(loss_fn: Any) -> str:
@@ -120,10 +123,19 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
             warns.append(f"baseline {path} compared anyway (--allow-incompatible-baseline): {'; '.join(incompatible)}")
         if options:
             warns.append(f"baseline {path} was computed with other options: {'; '.join(options)}")
+        warns += version_notes(f"baseline {path}", recorded(report), current)
         if unrecorded:
             warns.append(f"baseline {path} does not record its {', '.join(unrecorded)} (an older report): compared "
                          "as is; store a new one to have it checked")
     return warns
+
+
+def version_notes(what: str, old: Provenance, current: Provenance) -> list[str]:
+    """A warning when ``what`` was computed by another prunelimit version than ``current``."""
+    if old.version is None or current.version is None or old.version == current.version:
+        return []
+    return [f"{what} was computed by prunelimit {old.version}, this is {current.version}: a change of method "
+            "between versions can move the numbers; store a new one to compare like with like"]
 
 
 def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provenance:
@@ -131,6 +143,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     ``CurvatureOptions``): cheap, no curvature work (the data is hashed once)."""
     import dataclasses
 
+    from prunelimit import __version__
     from prunelimit.cache import data_fingerprint, weights_fingerprint
     from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
@@ -142,7 +155,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian_parameters(model, selection)),
         sum(p.numel() for _, p in prunable_parameters(model, selection)), data_fingerprint(inputs.batches),
-        recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
+        recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn), __version__,
     )
 
 
@@ -159,10 +172,11 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                          "run `prunelimit bounds` on this checkpoint and data, or drop --from")
     if old.weights is None:
         unrecorded.insert(0, "weights")
+    notes = version_notes(path, old, current)
     if unrecorded:
-        return [f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
-                "this model"]
-    return []
+        notes.append(f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
+                     "this model")
+    return notes
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global") -> tuple[dict[str, Any], list[str]]:

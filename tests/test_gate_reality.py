@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import prunelimit
 from prunelimit.theory.consistency import consistency_warnings
 from prunelimit.threads import idle_cores
 
@@ -181,6 +182,10 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     subset = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "s.json", options={"hessian_samples": 64}),
                       "--max-drop", "0.02", "--json"))
     assert any("other options: hessian_samples 64 vs auto here" in w for w in subset["warnings"])
+    older = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "v.json", prunelimit="0.0.1"),
+                     "--max-drop", "0.02", "--json"))
+    assert older["passed"] is True and older["bounds"]["prunelimit"] == prunelimit.__version__
+    assert any("computed by prunelimit 0.0.1, this is" in w for w in older["warnings"])
 
 
 # --------------------------------------------------------------------------- regime, gate on the measured limit

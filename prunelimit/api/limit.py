@@ -77,6 +77,7 @@ class BoundsReport:
             "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint,
                      "loss": None if self.provenance is None else self.provenance.loss},
             "weights": {"fingerprint": None if self.provenance is None else self.provenance.weights},
+            "prunelimit": None if self.provenance is None else self.provenance.version,
             "options": None if self.provenance is None else self.provenance.options,
             "loss": s.loss,
             "epsilon": self.epsilon,
