@@ -262,3 +262,13 @@ def test_prune_reads_a_text_ratio_as_the_command_line_does(model, train):
         prunelimit.prune(model, "half")
     with pytest.raises(UsageError, match="^ratio lower needs the bound ρ_L: drop bound_mode none, or use ratio auto$"):
         prunelimit.prune(model, "lower", train, bound_mode="none")
+
+
+def test_a_model_with_every_parameter_frozen_is_a_usage_error(model, train):
+    """D = 0: refused with what to change (it was a ZeroDivisionError in the solver's cost model)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for call in (prunelimit.bounds, prunelimit.spectrum):
+        with pytest.raises(UsageError, match="no parameters for the Hessian: every selected parameter is frozen"):
+            call(model, train)
+    assert not any(p.requires_grad for p in model.parameters())
