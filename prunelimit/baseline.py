@@ -104,8 +104,15 @@ def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], l
             shown = (lambda v: f"{v[:12]}…") if name == "fingerprint" else (lambda v: f"{v:,}" if isinstance(v, int) else v)
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here")
     options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here" for k in NUMBER_OPTIONS
-               if k in baseline.options and baseline.options[k] != current.options.get(k)]
+               if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]
     return incompatible, options, unrecorded
+
+
+def _option(name: str, value: Any) -> Any:
+    """An option's value as compared: ``hessian_samples`` ``auto`` and ``all`` are one
+    (every sample below the subsampling threshold, where a baseline gate runs, and the guide
+    tells gates to pass ``all``); a number of samples differs from both."""
+    return "all" if name == "hessian_samples" and value in ("auto", None) else value
 
 
 def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,

@@ -182,6 +182,9 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     subset = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "s.json", options={"hessian_samples": 64}),
                       "--max-drop", "0.02", "--json"))
     assert any("other options: hessian_samples 64 vs auto here" in w for w in subset["warnings"])
+    every = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "a.json", options={"hessian_samples": "all"}),
+                     "--max-drop", "0.02", "--json"))
+    assert not any("other options" in w for w in every["warnings"])
     older = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "v.json", prunelimit="0.0.1"),
                      "--max-drop", "0.02", "--json"))
     assert older["passed"] is True and older["bounds"]["prunelimit"] == prunelimit.__version__
