@@ -1,12 +1,14 @@
 """Whether a stored ``bounds`` report can stand as a gate's baseline for the model at hand.
 
 A limit is comparable only to one computed the same way on the same problem: the same
-``--method``, the same Hessian set (D) and prunable set (N), and the same analysis data
-(the sha256 fingerprint of the batches' contents). A baseline that differs in any of
+``--method``, the same Hessian set (D) and prunable set (N), the same analysis data
+(the sha256 fingerprint of the batches' contents) and the same loss (another loss is
+another Hessian; compared when both reports record it). A baseline that differs in any of
 these is refused, with the reason, unless the user compares anyway; options that move
 the numbers without changing the problem (ε, η, the bound mode, the negative-curvature
-rule, the scope) only warn. A report written before these were recorded is compared
-with a warning.
+rule, the scope, the Hessian's subsample of the data) only warn, as does a report
+written by another prunelimit version (its methods may have changed). A report written
+before these were recorded is compared with a warning.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
 
 # Options that change ρ*, ρ_L or ρ_U without changing what is analysed: a difference warns.
-NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "scope")
+NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "scope", "hessian_samples")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Provenance:
     fingerprint: str | None
     options: dict[str, Any]
     weights: str | None = None  # sha256 of the model's state: same weights (never compared for a baseline)
+    loss: str | None = None  # the loss function (``loss_name``); older reports do not record it
+    version: str | None = None  # the prunelimit that computed it; older reports do not record it
 
 
 def recorded(report: dict[str, Any]) -> Provenance:
@@ -41,8 +45,48 @@ def recorded(report: dict[str, Any]) -> Provenance:
     data = report.get("data") if isinstance(report.get("data"), dict) else {}
     options = report.get("options") if isinstance(report.get("options"), dict) else {}
     weights = report.get("weights") if isinstance(report.get("weights"), dict) else {}
+    loss = data.get("loss") if isinstance(data.get("loss"), str) else None
     return Provenance(report.get("method"), params.get("hessian"), params.get("prunable"), data.get("fingerprint"),
-                      options, weights.get("fingerprint"))
+                      options, weights.get("fingerprint"), loss,
+                      report.get("prunelimit") if isinstance(report.get("prunelimit"), str) else None)
+
+
+def loss_name(loss_fn: Any) -> str:
+    """The loss a limit is computed for, as reports record it: ``ce``/``mse`` for the built-in
+    ones, else the qualified name of the function or of a library criterion's class."""
+    from prunelimit.data.batches import cross_entropy_loss, mse_loss
+
+    if loss_fn is cross_entropy_loss or loss_fn is mse_loss:
+        return "ce" if loss_fn is cross_entropy_loss else "mse"
+    import sys
+    from pathlib import Path
+
+    from prunelimit.specs import USER_MODULE_PREFIX
+
+    target = getattr(loss_fn, "criterion", loss_fn)  # prunelimit.library.CriterionLoss
+    if _plain_criterion(target) is not None:  # torch's own ce/mse as a criterion: the same loss
+        return _plain_criterion(target)
+    named = target if hasattr(target, "__qualname__") else type(target)
+    module = getattr(named, "__module__", None) or "?"
+    if module.startswith(USER_MODULE_PREFIX):  # a --loss file.py:fn: named as typed, wherever the checkout is
+        return f"{Path(getattr(sys.modules.get(module), '__file__', None) or '?').name}:{named.__qualname__}"
+    return f"{module}.{named.__qualname__}"
+
+
+def _plain_criterion(criterion: Any) -> str | None:
+    """``ce``/``mse`` for torch's cross-entropy or squared error in their default form
+    (the function or a default-built module), which compute the built-in losses."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    if criterion is F.cross_entropy or criterion is F.mse_loss:
+        return "ce" if criterion is F.cross_entropy else "mse"
+    if type(criterion) is nn.CrossEntropyLoss and criterion.weight is None and criterion.reduction == "mean" \
+            and criterion.ignore_index == -100 and criterion.label_smoothing == 0.0:
+        return "ce"
+    if type(criterion) is nn.MSELoss and criterion.reduction == "mean":
+        return "mse"
+    return None
 
 
 def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], list[str], list[str]]:
@@ -50,6 +94,8 @@ def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], l
     fields = (("method", "method"), ("D (Hessian parameters)", "hessian"), ("N (prunable weights)", "prunable"),
               ("data fingerprint", "fingerprint"))
     incompatible, unrecorded = [], []
+    if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
+        incompatible.append(f"loss {baseline.loss} vs {current.loss} here")
     for label, name in fields:
         old, new = getattr(baseline, name), getattr(current, name)
         if old is None:
@@ -58,8 +104,15 @@ def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], l
             shown = (lambda v: f"{v[:12]}…") if name == "fingerprint" else (lambda v: f"{v:,}" if isinstance(v, int) else v)
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here")
     options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here" for k in NUMBER_OPTIONS
-               if k in baseline.options and baseline.options[k] != current.options.get(k)]
+               if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]
     return incompatible, options, unrecorded
+
+
+def _option(name: str, value: Any) -> Any:
+    """An option's value as compared: ``hessian_samples`` ``auto`` and ``all`` are one
+    (every sample below the subsampling threshold, where a baseline gate runs, and the guide
+    tells gates to pass ``all``); a number of samples differs from both."""
+    return "all" if name == "hessian_samples" and value in ("auto", None) else value
 
 
 def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
@@ -77,10 +130,19 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
             warns.append(f"baseline {path} compared anyway (--allow-incompatible-baseline): {'; '.join(incompatible)}")
         if options:
             warns.append(f"baseline {path} was computed with other options: {'; '.join(options)}")
+        warns += version_notes(f"baseline {path}", recorded(report), current)
         if unrecorded:
             warns.append(f"baseline {path} does not record its {', '.join(unrecorded)} (an older report): compared "
                          "as is; store a new one to have it checked")
     return warns
+
+
+def version_notes(what: str, old: Provenance, current: Provenance) -> list[str]:
+    """A warning when ``what`` was computed by another prunelimit version than ``current``."""
+    if old.version is None or current.version is None or old.version == current.version:
+        return []
+    return [f"{what} was computed by prunelimit {old.version}, this is {current.version}: a change of method "
+            "between versions can move the numbers; store a new one to compare like with like"]
 
 
 def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provenance:
@@ -88,6 +150,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     ``CurvatureOptions``): cheap, no curvature work (the data is hashed once)."""
     import dataclasses
 
+    from prunelimit import __version__
     from prunelimit.cache import data_fingerprint, weights_fingerprint
     from prunelimit.models.params import hessian_parameters, prunable_parameters
     from prunelimit.report.jsonout import plain
@@ -99,7 +162,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian_parameters(model, selection)),
         sum(p.numel() for _, p in prunable_parameters(model, selection)), data_fingerprint(inputs.batches),
-        recorded_options, weights_fingerprint(model),
+        recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn), __version__,
     )
 
 
@@ -116,10 +179,11 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
                          "run `prunelimit bounds` on this checkpoint and data, or drop --from")
     if old.weights is None:
         unrecorded.insert(0, "weights")
+    notes = version_notes(path, old, current)
     if unrecorded:
-        return [f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
-                "this model"]
-    return []
+        notes.append(f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
+                     "this model")
+    return notes
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global") -> tuple[dict[str, Any], list[str]]:

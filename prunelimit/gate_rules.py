@@ -233,14 +233,17 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
             # stated ± lies above the requirement (an exact spectrum has ± 0).
             # An incomplete ± fails the rule: nothing shows that the conservative side clears it.
             pm, missing, fix = margin(report) if rule.use != "actual" else (0.0, "", "")
-            ok = pm is not None and measured - pm >= rule.min_ratio
+            required = rule.min_ratio + 0.0  # a YAML -0.0 is printed as 0
+            # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side
+            conservative = None if pm is None else max(0.0, measured - pm)
+            ok = conservative is not None and conservative >= required
             if pm is None:
                 reason = (f"{rule.use} ratio {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
-                          f"shown to clear {rule.min_ratio:.4f}: {fix}")
+                          f"shown to clear {required:.4f}: {fix}")
             else:
-                shown = f"{measured:.4f} − {pm:.4f} = {measured - pm:.4f}" if pm else f"{measured:.4f}"
-                reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {rule.min_ratio:.4f}"
-            outcomes.append(RuleOutcome(rule, ok, measured, rule.min_ratio, None, reason))
+                shown = f"{measured:.4f} − {pm:.4f} = {conservative:.4f}" if pm else f"{measured:.4f}"
+                reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {required:.4f}"
+            outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason))
         else:
             base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
             threshold = base - rule.max_drop

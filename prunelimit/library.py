@@ -7,13 +7,15 @@ the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's
 ``data`` is a tensor pair ``(x, y)`` (cut into ``batch_size`` batches in order), or any
 re-iterable of ``(x, y)`` batches: a list, or a ``DataLoader`` without shuffling. It is
 read twice and must give the same batches both times: the curvature is taken over a fixed
-sample, so a shuffling or augmenting loader is refused. ``loss`` is ``"ce"``, ``"mse"``
+sample, so a shuffling or augmenting loader is refused. A one-pass iterator (a generator,
+``iter(loader)``) is read once and its batches kept. ``loss`` is ``"ce"``, ``"mse"``
 or a criterion ``loss(output, target) -> mean loss`` such as ``nn.CrossEntropyLoss()``.
 Curvature options are keyword arguments named as the fields of
 :class:`prunelimit.api.CurvatureOptions` (``method``, ``tolerance``, ``epsilon``, …).
 
-The model is put in eval mode (BatchNorm and dropout are analysed as at inference) and is
-left unchanged: ``prune`` returns masks rather than pruning in place.
+The model is analysed in eval mode (BatchNorm and dropout as at inference) and is left
+unchanged: each function gives every module back its ``training`` flag, and ``prune``
+returns masks rather than pruning in place.
 
 Example (the bundled digits data and an untrained MLP, about a second on a CPU)::
 
@@ -32,8 +34,10 @@ Example (the bundled digits data and an untrained MLP, about a second on a CPU):
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -89,7 +93,8 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     batches = [_batch(b, i) for i, b in enumerate(data)]
     if not batches:
         raise UsageError("data yielded no batches")
-    if data_fingerprint([_batch(b, i) for i, b in enumerate(data)]) != data_fingerprint(batches):
+    # a one-pass iterator has no second pass to compare: the batches read are the fixed sample
+    if not isinstance(data, Iterator) and data_fingerprint([_batch(b, i) for i, b in enumerate(data)]) != data_fingerprint(batches):
         raise UsageError("data gave different batches on a second pass (a shuffling or augmenting loader?): "
                          "the curvature needs a fixed sample; use DataLoader(..., shuffle=False) without "
                          "random transforms")
@@ -115,8 +120,32 @@ def _is_pair(data: Any) -> bool:
 
 def _batch(batch: Any, index: int) -> "Batch":
     if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
-        raise UsageError(f"data batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors")
+        # a dict batch (keys of the user's choosing) has no order to read x and y from
+        hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
+            if isinstance(batch, dict) and batch else ""
+        raise UsageError(f"data batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors{hint}")
     return (batch[0], batch[1])
+
+
+@contextlib.contextmanager
+def _modes_kept(model: Any) -> Iterator[None]:
+    """Give every module back its ``training`` flag: the analysis runs in eval mode, and a
+    model in the middle of training (or with some modules frozen in eval) must stay as it was."""
+    modes = [(m, m.training) for m in model.modules()] if isinstance(model, nn.Module) else []
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _keeps_modes(command: Callable) -> Callable:
+    """``command(model, ...)`` run under :func:`_modes_kept` of its model."""
+    @functools.wraps(command)
+    def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
+        with _modes_kept(model):
+            return command(model, *args, **kwargs)
+    return wrapper
 
 
 def inputs_from(
@@ -124,7 +153,8 @@ def inputs_from(
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
 ) -> "Inputs":
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
-    batches moved there and checked against the model and loss (one forward pass)."""
+    batches moved there and checked against the model and loss (one forward pass). The
+    model is left in eval mode, as the commands of :mod:`prunelimit.api` need it."""
     from prunelimit.inputs import Inputs
     from prunelimit.models.load import LoadedModel
     from prunelimit.models.params import ParamSelection, check_selection
@@ -164,6 +194,7 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
     return result
 
 
+@_keeps_modes
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
              per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
@@ -176,6 +207,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
 
 
+@_keeps_modes
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
            scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
            progress=None, **options: Any) -> "api.BoundsReport":
@@ -187,6 +219,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
+@_keeps_modes
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
@@ -199,6 +232,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
 
 
+@_keeps_modes
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
@@ -244,6 +278,7 @@ class Pruning:
                 "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers]}
 
 
+@_keeps_modes
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
@@ -268,6 +303,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers)
 
 
+@_keeps_modes
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          config: "NplhConfig | None" = None, **settings: Any):
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law

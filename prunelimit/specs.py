@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
@@ -13,6 +14,8 @@ import yaml
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import load_yaml
+
+USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
 
 
 # seeds feed torch.Generator (< 2**64) with small offsets added; numpy takes no negative one
@@ -72,7 +75,9 @@ def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
         path = Path(target)
         if not path.is_file():
             raise InputError(f"{what} file {target} not found")
-        name = f"_prunelimit_user_{abs(hash(path.resolve()))}"
+        # the same name in every process (``hash`` of a str is salted per process): the result
+        # cache's key and the reports name user code by it
+        name = f"{USER_MODULE_PREFIX}{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module

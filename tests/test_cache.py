@@ -251,3 +251,18 @@ def test_source_fingerprint_follows_file_bytes_and_names(tmp_path):
     assert edited != first
     (tmp_path / "pkg" / "a.py").rename(tmp_path / "pkg" / "c.py")
     assert source_fingerprint(tmp_path) != edited
+
+
+def test_a_loss_file_is_keyed_alike_in_every_process(tmp_path):
+    """``--loss file.py:fn`` enters the key by its module's name; that name was ``hash(path)``,
+    salted per process, so a second command never found the first one's entry."""
+    import subprocess
+    import sys
+
+    (tmp_path / "myloss.py").write_text("def fn(model, batch):\n    return model(batch[0]).sum()\n")
+    code = ("import sys; from prunelimit.specs import resolve_callable; from prunelimit.cache import _qualname; "
+            "from prunelimit.baseline import loss_name; fn = resolve_callable(sys.argv[1], 'fn', 'loss'); "
+            "print(_qualname(fn), loss_name(fn))")
+    names = {subprocess.run([sys.executable, "-c", code, str(tmp_path / "myloss.py")], capture_output=True, text=True,
+                            check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(names) == 1 and names.pop().split()[1] == "myloss.py:fn"

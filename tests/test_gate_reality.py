@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import prunelimit
 from prunelimit.theory.consistency import consistency_warnings
 from prunelimit.threads import idle_cores
 
@@ -146,6 +147,7 @@ def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
     ({"params": {"hessian": 9802, "prunable": 2368}}, "D (Hessian parameters) 9,802 vs 2,410 here"),
     ({"params": {"hessian": 2410, "prunable": 100}}, "N (prunable weights) 100 vs 2,368 here"),
     ({"data": {"fingerprint": "0" * 64}}, "data fingerprint 000000000000… vs"),
+    ({"data": {"fingerprint": _provenance().fingerprint, "loss": "mse"}}, "loss mse vs ce here"),
 ])
 def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_path, no_curvature, changes, reason):
     base = _baseline(tmp_path / "base.json", **changes)
@@ -177,6 +179,16 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     other = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "e.json", options={"epsilon": 0.1}),
                      "--max-drop", "0.02", "--json"))
     assert any("other options: epsilon 0.1 vs None here" in w for w in other["warnings"])
+    subset = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "s.json", options={"hessian_samples": 64}),
+                      "--max-drop", "0.02", "--json"))
+    assert any("other options: hessian_samples 64 vs auto here" in w for w in subset["warnings"])
+    every = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "a.json", options={"hessian_samples": "all"}),
+                     "--max-drop", "0.02", "--json"))
+    assert not any("other options" in w for w in every["warnings"])
+    older = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "v.json", prunelimit="0.0.1"),
+                     "--max-drop", "0.02", "--json"))
+    assert older["passed"] is True and older["bounds"]["prunelimit"] == prunelimit.__version__
+    assert any("computed by prunelimit 0.0.1, this is" in w for w in older["warnings"])
 
 
 # --------------------------------------------------------------------------- regime, gate on the measured limit
@@ -251,3 +263,22 @@ def test_actual_baseline_must_be_a_verify_report(cli, tmp_path, no_curvature):
     result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", _baseline(tmp_path / "b.json"), "--max-drop", "0.1")
     assert result.exit_code == 3
     assert "(no actual ratio): store it with `prunelimit verify --json`" in result.stderr
+
+
+def test_reports_name_the_loss_and_torchs_own_criteria_are_the_built_in_ones():
+    """``data.loss`` names the loss a limit was computed for: torch's default cross-entropy
+    and squared error are ``ce``/``mse`` however they are given (the same numbers), any
+    other criterion or function by its qualified name."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from prunelimit.baseline import loss_name
+    from prunelimit.data.batches import cross_entropy_loss, mse_loss
+    from prunelimit.library import loss_function
+
+    assert [loss_name(f) for f in (cross_entropy_loss, mse_loss)] == ["ce", "mse"]
+    assert [loss_name(loss_function(c)) for c in (nn.CrossEntropyLoss(), F.cross_entropy, nn.MSELoss())] == \
+        ["ce", "ce", "mse"]
+    assert loss_name(loss_function(nn.CrossEntropyLoss(label_smoothing=0.1))) == \
+        "torch.nn.modules.loss.CrossEntropyLoss"
+    assert loss_name(loss_function(F.smooth_l1_loss)) == "torch.nn.functional.smooth_l1_loss"

@@ -108,3 +108,13 @@ def test_a_measured_limit_and_a_baseline_rule_need_no_plus_minus(tmp_path):
     baseline = tmp_path / "b.json"
     baseline.write_text(json.dumps(_report(0.82)), encoding="utf-8")
     assert evaluate_gate(report, [GateRule("r", use="predicted", baseline=str(baseline), max_drop=0.05)]).passed
+
+
+def test_a_plus_minus_wider_than_the_value_leaves_zero_and_min_ratio_zero_always_holds():
+    """A ratio is never below 0: ``min_ratio: 0`` (or a YAML ``-0.0``) passes on a complete ±
+    wider than the value, whose conservative side is 0, not a negative ratio."""
+    for required in (0.0, -0.0):
+        outcome = evaluate_gate(_report(ratio=0.05, plus_minus=0.2), [GateRule("r", "predicted", min_ratio=required)])
+        assert outcome.passed
+        assert outcome.outcomes[0].reason == "predicted ratio 0.0500 − 0.2000 = 0.0000 >= required 0.0000"
+    assert not evaluate_gate(_report(ratio=0.05, plus_minus=0.2), [GateRule("r", "predicted", min_ratio=0.01)]).passed

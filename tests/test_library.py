@@ -65,9 +65,21 @@ def test_shuffling_loader_is_refused(model, train):
         prunelimit.bounds(model, loader)
 
 
+
+def test_a_one_pass_iterator_is_read_once(model, train):
+    """A generator has no second pass to compare: its batches, read once, are the sample
+    (it used to be refused as "different batches on a second pass")."""
+    x, y = train
+    batches = [(x[i:i + 128], y[i:i + 128]) for i in range(0, len(x), 128)]
+    reference = prunelimit.bounds(model, batches).ratio
+    assert prunelimit.bounds(model, (b for b in batches)).ratio == reference
+    assert prunelimit.bounds(model, iter(batches)).ratio == reference
+
 @pytest.mark.parametrize("data, message", [
     (torch.zeros(10, 64), "tensor pair or an iterable"),
     ([torch.zeros(4, 64)], "not an \\(x, y\\) pair"),
+    ([{"image": torch.zeros(4, 64), "label": torch.zeros(4, dtype=torch.long)}],
+     "is a dict, not an \\(x, y\\) pair of tensors; give \\(x, y\\) pairs, e.g. \\[\\(b\\['image'\\]"),
     ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
     ([], "no batches"),
 ])
@@ -121,6 +133,47 @@ def test_verify_on_objects_restores_the_weights(model, train):
     assert report.bounds is not None and report.bounds.ratio == report.prediction.ratio
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, d: prunelimit.bounds(m, d, method="exact"),
+    lambda m, d: prunelimit.spectrum(m, d, method="exact"),
+    lambda m, d: prunelimit.verify(m, d, method="exact"),
+    lambda m, d: prunelimit.gate(m, d, min_ratio=0.0, method="exact"),
+    lambda m, d: prunelimit.prune(m, "auto", d, method="exact"),
+    lambda m, d: prunelimit.nplh(m, d, metric="magnitude", mode="static"),
+])
+def test_every_module_gets_its_training_flag_back(train, call):
+    """A model in the middle of training (dropout and batch norm on, one part frozen in eval)
+    comes back in the same modes, with its weights, buffers and requires_grad unchanged."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.BatchNorm1d(12), torch.nn.ReLU(),
+                                torch.nn.Dropout(0.5), torch.nn.Linear(12, 10)).train()
+    model[1].eval()
+    model[0].weight.requires_grad_(False)
+    modes = [m.training for m in model.modules()]
+    state = copy.deepcopy(model.state_dict())
+    call(model, train)
+    assert [m.training for m in model.modules()] == modes
+    assert [p.requires_grad for p in model.parameters()] == [False, True, True, True, True, True]
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, d: prunelimit.bounds(m, d),
+    lambda m, d: prunelimit.bounds(m, d, method="slq", per_layer=True),
+    lambda m, d: prunelimit.spectrum(m, d),
+    lambda m, d: prunelimit.verify(m, d),
+])
+def test_to_json_is_the_json_document(model, train, call):
+    """``result.to_json()`` is what ``--json`` prints: plain JSON (numpy arrays became lists)."""
+    import json
+
+    from prunelimit.report.jsonout import document
+
+    body = call(model, train).to_json()
+    assert json.loads(json.dumps(body, allow_nan=False)) == body
+    assert document("bounds", body) == {"schema": "prunelimit.bounds/1", **body}
 
 def _python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
@@ -222,3 +275,13 @@ def test_prune_reads_a_text_ratio_as_the_command_line_does(model, train):
         prunelimit.prune(model, "half")
     with pytest.raises(UsageError, match="^ratio lower needs the bound ρ_L: drop bound_mode none, or use ratio auto$"):
         prunelimit.prune(model, "lower", train, bound_mode="none")
+
+
+def test_a_model_with_every_parameter_frozen_is_a_usage_error(model, train):
+    """D = 0: refused with what to change (it was a ZeroDivisionError in the solver's cost model)."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for call in (prunelimit.bounds, prunelimit.spectrum):
+        with pytest.raises(UsageError, match="no parameters for the Hessian: every selected parameter is frozen"):
+            call(model, train)
+    assert not any(p.requires_grad for p in model.parameters())

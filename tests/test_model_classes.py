@@ -231,6 +231,19 @@ def test_frozen_prunable_weights_are_named_in_a_warning(cli, nets):
     assert len(frozen) == 1 and "384 prunable weights (0.weight)" in frozen[0] and "--exclude" in frozen[0]
 
 
+@pytest.mark.parametrize("command", ["bounds", "spectrum"])
+def test_a_model_with_every_parameter_frozen_is_refused_with_the_fix(cli, nets, tmp_path, command):
+    """D = 0: exit 2 naming what to change (it was exit 5, a ZeroDivisionError planning the solver)."""
+    ckpt, spec = nets["mlp"]
+    factory = tmp_path / "all_frozen.py"
+    factory.write_text(f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from nets import mlp\n"
+                       "def build():\n    m = mlp()\n    m.requires_grad_(False)\n    return m\n")
+    result = cli(command, ckpt, "--model", f"{factory}:build", "--data", "digits:train", "--no-cache")
+    assert result.exit_code == 2, result.output
+    assert "no parameters for the Hessian: every selected parameter is frozen" in result.stderr
+    assert "--include/--exclude" in result.stderr
+
+
 def test_trainable_model_has_no_frozen_warning(cli, nets):
     result = _bounds(cli, nets, "mlp", "--json", "--method", "exact")
     assert result.exit_code == 0, result.output

@@ -100,3 +100,21 @@ def test_prune_from_report_of_other_weights_is_refused(cli, own_ckpt, saved_boun
     result = cli("prune", other, *SAMPLES, "--ratio", "auto", "--from", saved_bounds, "-o", tmp_path / "p.pt")
     assert result.exit_code == 2 and "weights differ" in result.stderr
     assert not (tmp_path / "p.pt").exists()
+
+
+def test_verify_from_report_for_another_loss_is_refused(cli, own_ckpt, saved_bounds, no_curvature):
+    """Another loss is another Hessian: the saved ρ* does not predict for this one."""
+    report = json.loads(saved_bounds.read_text())
+    assert report["data"]["loss"] == "ce"
+    report["data"]["loss"] = "mse"
+    saved_bounds.write_text(json.dumps(report))
+    result = cli("verify", own_ckpt, *SAMPLES, "--from", saved_bounds)
+    assert result.exit_code == 2 and "loss mse vs ce here" in result.stderr
+
+
+def test_verify_from_report_of_another_version_warns(cli, own_ckpt, saved_bounds, no_curvature):
+    report = json.loads(saved_bounds.read_text())
+    report["prunelimit"] = "0.0.1"
+    saved_bounds.write_text(json.dumps(report))
+    saved = _json(cli("verify", own_ckpt, *SAMPLES, "--from", saved_bounds, "--json"))
+    assert any("computed by prunelimit 0.0.1, this is" in w for w in saved["warnings"])

@@ -26,6 +26,7 @@ from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.report.jsonout import plain
 from prunelimit.theory.profile import MagnitudeProfile
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class SpectrumReport:
         from prunelimit.api.layers import with_layers
 
         q = self.quadrature
-        return with_layers(self.layers, {
+        return plain(with_layers(self.layers, {
             "method": self.method,
             "params": {"hessian": self.params_hessian},
             "loss": self.loss,
@@ -111,7 +112,7 @@ class SpectrumReport:
             "timing": self._timing(),
             "memory": None if self.memory is None else self.memory.to_json(),
             "warnings": self.warnings,
-        })
+        }))
 
     @property
     def warnings(self) -> list[str]:

@@ -23,6 +23,7 @@ from prunelimit.api.options import (
 )
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
+from prunelimit.report.jsonout import plain
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 
 if TYPE_CHECKING:
@@ -70,11 +71,13 @@ class BoundsReport:
 
     def to_json(self) -> dict:
         s, p = self.spectrum, self.prediction
-        return with_layers(self.layers, {
+        return plain(with_layers(self.layers, {
             "method": s.method,
             "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
-            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint},
+            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint,
+                     "loss": None if self.provenance is None else self.provenance.loss},
             "weights": {"fingerprint": None if self.provenance is None else self.provenance.weights},
+            "prunelimit": None if self.provenance is None else self.provenance.version,
             "options": None if self.provenance is None else self.provenance.options,
             "loss": s.loss,
             "epsilon": self.epsilon,
@@ -107,7 +110,7 @@ class BoundsReport:
             "warnings": list(self.warnings),
             "timing": s._timing(),
             "memory": None if s.memory is None else s.memory.to_json(),
-        })
+        }))
 
 
 def _aliasing_json(a) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
-from prunelimit.errors import OptionError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
@@ -246,6 +246,10 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
     from prunelimit.theory.uncertainty import initial_runs
 
+    if dim < 1:  # a Hessian of nothing: refused here, before every plan's arithmetic divides by D
+        raise UsageError.naming(
+            "no parameters for the Hessian: every selected parameter is frozen (requires_grad=False) or a "
+            "normalisation parameter; make the weights trainable, or check {0}/{1}", "include", "exclude")
     if options.method == "exact":
         return SolverChoice("exact", False, dim, 1, "asked for (--method exact)")
     if options.method == "paper":

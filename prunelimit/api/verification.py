@@ -13,6 +13,7 @@ from prunelimit.api.limit import BoundsReport, bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
+from prunelimit.report.jsonout import plain
 
 if TYPE_CHECKING:
     from prunelimit.cache import Store
@@ -143,7 +144,7 @@ class VerifyReport:
             body["refit"] = {"loss_ratio": r.loss_ratio, "accuracy_ratio": r.accuracy_ratio,
                              "evaluations": r.evaluations, "finetune_epochs": r.finetune_epochs,
                              "delta": self.prediction.ratio - r.loss_ratio}
-        return body
+        return plain(body)
 
 
 def check_verify_options(acc_drop: float, sweep: int) -> None:
