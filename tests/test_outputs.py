@@ -259,6 +259,23 @@ def test_force_replaces_a_previous_output_but_nothing_else(cli, c, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.pt"]
 
 
+@pytest.mark.parametrize("args", [
+    lambda c, p: ["prune", c.ckpt, "--ratio", "0.5", "-o", p, "--force"],
+    lambda c, p: ["gate", c.ckpt, "--min-ratio", "0", "--junit", p],  # --junit rewrites its file on purpose
+])
+@pytest.mark.parametrize("link", [False, True])
+def test_a_fifo_or_device_is_never_replaced(cli, c, tmp_path, args, link):
+    """Even with --force: the rename would replace the node itself (run as root, -o /dev/null
+    would turn the device into a checkpoint)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = tmp_path / "link" if link else fifo
+    if link:
+        target.symlink_to(fifo)
+    _refused(cli, c, args(c, target), "not a regular file")
+    assert fifo.is_fifo() and (not link or target.is_symlink())
+
+
 # --------------------------------------------------------------------------- the atomic writer
 
 

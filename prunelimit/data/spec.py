@@ -134,9 +134,18 @@ def _validated(x, y, text: str) -> Dataset:
     return Dataset(x, y, text)
 
 
-def _split_arg(spec: Spec, default: str = "train") -> str:
-    split = spec.args[-1] if spec.args and spec.args[-1] in ("train", "test", "all") else default
-    return split
+_SPLITS = ("train", "test", "all")
+
+
+def _split_arg(spec: Spec, default: str = "train", leading: int = 0) -> str:
+    """The split named after the ``leading`` fixed arguments (a root folder), ``default`` when
+    none is: a misspelt split (``digits:tset``) must not silently read other samples."""
+    rest = spec.args[leading:]
+    if not rest:
+        return default
+    if len(rest) > 1 or rest[0] not in _SPLITS:
+        raise UsageError(f"bad data spec {spec.text!r}: {':'.join(rest)!r} is not a split; use train, test or all")
+    return rest[0]
 
 
 def _digits(spec: Spec):
@@ -228,11 +237,11 @@ def _torchvision_datasets():
 
 
 def _torchvision_reader(spec: Spec, download: bool):
-    root = _root(spec)
+    root, train = _root(spec), _split_arg(spec, leading=1) != "test"
     tvd = _torchvision_datasets()
     cls = {"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST}
     try:
-        ds = cls[spec.head](str(root), train=_split_arg(spec) != "test", download=download)
+        ds = cls[spec.head](str(root), train=train, download=download)
     except RuntimeError as exc:
         raise InputError(f"{spec.head} files not found under {root} ({exc}); pass --download to fetch them") from None
     data = torch.as_tensor(np.asarray(ds.data)).float() / 255.0

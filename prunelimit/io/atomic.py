@@ -75,6 +75,8 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
 def _check_writable(path: Path, force: bool) -> Path:
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder; name a file inside it")
+    if path.exists() and not path.is_file():  # the rename would replace a device or FIFO node (as root: /dev/null)
+        raise UsageError(f"cannot write {path}: it is a device, FIFO or socket, not a regular file; name a file")
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it")
     parent = path.parent if str(path.parent) else Path(".")

@@ -107,3 +107,14 @@ def test_data_spec_parser_never_crashes(text):
         load_dataset(text, max_samples=4)
     except PrunelimitError:
         pass
+
+
+@pytest.mark.parametrize("text", ["digits:tset", "digits:train:test", "digits:Train", "cifar10:{root}:tset"])
+def test_a_misspelt_split_is_refused(tmp_path, text):
+    """``digits:tset`` used to read every sample (training data included) without a word."""
+    with pytest.raises(UsageError, match="is not a split; use train, test or all"):
+        load_dataset(text.format(root=tmp_path))
+
+
+def test_a_named_split_is_read():
+    assert len(load_dataset("digits:test").y) + len(load_dataset("digits:train").y) == len(load_dataset("digits:all").y)
