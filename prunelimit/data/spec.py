@@ -23,7 +23,7 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip)
-from prunelimit.io.checkpoint import is_torchscript, load_quietly
+from prunelimit.io.checkpoint import is_torchscript, load_quietly, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -184,6 +184,10 @@ def _tensors(spec: Spec):
     check_loaded(obj, f"data file {path}")  # e.g. an expanded (zero-stride) x claiming terabytes
     if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:
         raise InputError(f"data file {path} must hold a dict with entries 'x' and 'y'")
+    for key in ("x", "y"):  # the checkpoint's rule: torch would fail on these only later, deep inside
+        problem = tensor_problem(obj[key]) if isinstance(obj[key], torch.Tensor) else None
+        if problem:
+            raise InputError(f"data file {path}: tensor {key!r} {problem}; save dense real-valued tensors")
     try:
         return torch.as_tensor(obj["x"]), torch.as_tensor(obj["y"])
     except (TypeError, ValueError, RuntimeError):

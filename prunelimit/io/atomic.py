@@ -160,6 +160,16 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None], force:
     return Path(path)
 
 
+def write_all_atomic(writes: list[tuple[str | os.PathLike, Callable[[Path], None]]], force: bool = False) -> None:
+    """Write several files as one result: every writer runs on its temporary file first and
+    the renames follow only once all of them succeeded, so a failing writer leaves none of
+    the files (not a checkpoint without the copy the user asked for beside it)."""
+    with contextlib.ExitStack() as stack:
+        temporaries = [stack.enter_context(atomic_path(path, force)) for path, _ in writes]
+        for tmp, (_, writer) in zip(temporaries, writes):
+            writer(tmp)
+
+
 def write_text_atomic(path: str | os.PathLike, text: str, force: bool = False, parents: bool = False) -> Path:
     return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"), force, parents)
 

@@ -18,7 +18,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -141,13 +141,14 @@ def _meta(path: Path, meta: Mapping) -> dict[str, Any]:
 def _checked(raw: RawCheckpoint) -> RawCheckpoint:
     """Refuse tensors the analysis cannot use as real weights, naming the first one."""
     for key, value in (*raw.state_dict.items(), *raw.masks.items()):
-        problem = _tensor_problem(value)
+        problem = tensor_problem(value)
         if problem:
             raise InputError(f"checkpoint {raw.path}: tensor {key!r} {problem}; save dense real-valued weights")
     return raw
 
 
-def _tensor_problem(value: Tensor) -> str | None:
+def tensor_problem(value: Tensor) -> str | None:
+    """Why a tensor from a file cannot be used as dense real numbers (weights or data), or ``None``."""
     if value.is_meta:
         return "is on the meta device (it holds no values)"
     if value.layout != torch.strided:
@@ -238,6 +239,16 @@ def save_checkpoint(
     force: bool = False,
 ) -> Path:
     """Write prunelimit's own format atomically (loadable with ``weights_only=True``)."""
+    return write_atomic(path, checkpoint_writer(model_spec, state_dict, masks, meta), force)
+
+
+def checkpoint_writer(
+    model_spec: str | None,
+    state_dict: Mapping[str, Tensor],
+    masks: Mapping[str, Tensor] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Callable[[Path], None]:
+    """The function that writes prunelimit's own format to a (temporary) path."""
     payload = {
         "format": FORMAT,
         "model": model_spec,
@@ -245,4 +256,4 @@ def save_checkpoint(
         "masks": {k: v.detach().cpu().bool() for k, v in (masks or {}).items()},
         "meta": dict(meta or {}),
     }
-    return write_atomic(path, lambda tmp: torch.save(payload, tmp), force)
+    return lambda tmp: torch.save(payload, tmp)

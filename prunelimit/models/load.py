@@ -30,6 +30,11 @@ class LoadedModel:
         """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``), if any."""
         return recorded_spec(self.meta.get(key), key, self.path)
 
+    def recorded_data(self) -> list[str]:
+        """The data specs the file records: files they name are inputs no output may replace
+        (a pruned copy records them again, so it would point at itself)."""
+        return [spec for spec in (self.recorded_spec(k) for k in ("data", "eval_data")) if spec]
+
 
 def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
     """The ``key`` spec (model, data, eval_data) read from a file: a short string or nothing."""

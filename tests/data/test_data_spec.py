@@ -118,3 +118,19 @@ def test_a_misspelt_split_is_refused(tmp_path, text):
 
 def test_a_named_split_is_read():
     assert len(load_dataset("digits:test").y) + len(load_dataset("digits:train").y) == len(load_dataset("digits:all").y)
+
+
+@pytest.mark.parametrize("key, make, problem", [
+    ("x", lambda x: torch.empty(x.shape, device="meta"), "is on the meta device"),
+    ("x", lambda x: x.to_sparse(), "has layout sparse_coo"),
+    ("x", lambda x: x.to_sparse_csr(), "has layout sparse_csr"),
+    ("y", lambda y: y.to_sparse(), "has layout sparse_coo"),
+    ("x", lambda x: x.to(torch.complex64), "is complex"),
+])
+def test_data_tensors_that_hold_no_dense_real_values_are_refused(tmp_path, key, make, problem):
+    """The checkpoint's rule for data files: these used to fail deep inside torch (exit 5)."""
+    data = {"x": torch.randn(20, 64), "y": torch.randint(0, 10, (20,))}
+    data[key] = make(data[key])
+    torch.save(data, tmp_path / "d.pt")
+    with pytest.raises(InputError, match=f"tensor '{key}' {problem}"):
+        load_dataset(f"tensors:{tmp_path / 'd.pt'}")
