@@ -11,6 +11,7 @@ Real inputs sit far below every cap; each constant says why its value is safe.
 from __future__ import annotations
 
 import numbers
+import stat
 import zipfile
 from collections import deque
 from pathlib import Path
@@ -256,11 +257,16 @@ def load_yaml(text: str, what: str) -> Any:
 
 
 def check_file_size(path: Path, limit: int, what: str, error: type[PrunelimitError] = InputError) -> None:
-    """Refuse a file larger than ``limit`` bytes before reading it (a missing file passes)."""
+    """Refuse a file larger than ``limit`` bytes before reading it (a missing file or a folder
+    passes: the reader names those), and one that is no regular file: a device such as
+    /dev/zero has size 0 and never ends, a FIFO blocks the reader forever."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError:
         return
+    size = info.st_size
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise error(f"{what} {path} is a device, FIFO or socket, not a regular file; give a file")
     if size > limit:
         raise error(f"{what} {path} is {byte_size(size)}, over the {byte_size(limit)} such a file can need")
 

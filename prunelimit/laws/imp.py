@@ -28,7 +28,7 @@ from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
-from prunelimit.limits import check_loaded, check_zip
+from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_zip
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import module_class, prunable_parameters
@@ -262,6 +262,7 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
 def _load_progress(out: Path, model, params, settings):
     """Rows, masks and rewind state after the last level recorded in ``out``."""
     path = out / CSV_NAME
+    check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
         with path.open(newline="") as fh:
             rows = [
