@@ -157,7 +157,14 @@ def tensor_problem(value: Tensor) -> str | None:
         return f"is quantized ({str(value.dtype).removeprefix('torch.')})"
     if value.is_complex():
         return f"is complex ({str(value.dtype).removeprefix('torch.')}), its imaginary part would be lost"
+    if not (value.dtype.is_floating_point or value.dtype in _NUMBER_DTYPES):  # e.g. bits8: raw bits, no numbers
+        return f"has dtype {str(value.dtype).removeprefix('torch.')}, which holds no numbers"
     return None
+
+
+# integer and boolean dtypes whose values convert to floats (floating dtypes all do)
+_NUMBER_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+                  torch.uint16, torch.uint32, torch.uint64)
 
 
 def _tensors(path: Path, mapping: Mapping) -> dict[str, Tensor]:
