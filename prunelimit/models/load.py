@@ -31,9 +31,14 @@ class LoadedModel:
         return recorded_spec(self.meta.get(key), key, self.path)
 
     def recorded_data(self) -> list[str]:
-        """The data specs the file records: files they name are inputs no output may replace
-        (a pruned copy records them again, so it would point at itself)."""
-        return [spec for spec in (self.recorded_spec(k) for k in ("data", "eval_data")) if spec]
+        """The data specs the file records (see :func:`recorded_data`)."""
+        return recorded_data(self.meta, self.path)
+
+
+def recorded_data(meta: dict[str, Any], path: Path | None) -> list[str]:
+    """The data specs a file records (``data``, ``eval_data``): files they name are inputs no
+    output may replace (a pruned or exported copy records them again, so it would point at itself)."""
+    return [spec for spec in (recorded_spec(meta.get(k), k, path) for k in ("data", "eval_data")) if spec]
 
 
 def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
