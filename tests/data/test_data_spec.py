@@ -127,6 +127,7 @@ def test_a_named_split_is_read():
     ("y", lambda y: y.to_sparse(), "has layout sparse_coo"),
     ("x", lambda x: x.to(torch.complex64), "is complex"),
 ])
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
 def test_data_tensors_that_hold_no_dense_real_values_are_refused(tmp_path, key, make, problem):
     """The checkpoint's rule for data files: these used to fail deep inside torch (exit 5)."""
     data = {"x": torch.randn(20, 64), "y": torch.randint(0, 10, (20,))}
