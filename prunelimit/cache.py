@@ -123,20 +123,38 @@ def source_fingerprint(root: Path) -> str:
 
 def code_files(inputs: "Inputs") -> set[str]:
     """Source files of user code the result depends on: the files or modules named by the
-    model and loss specs, and the files defining the model's module classes and the loss.
+    model and loss specs, the files defining the model's module classes and the loss, and
+    every other imported module outside the Python installation (a helper that the model
+    file imports and its ``forward`` calls changes the result as much as the file itself).
 
-    Files of prunelimit and torch are covered by the key's source digest and torch version. Code those
-    files import in turn is not followed (edit it with ``--no-cache``).
+    Files of prunelimit and torch are covered by the key's source digest and torch version;
+    the standard library and other installed packages are taken as fixed (``--no-cache``
+    after changing them in place).
     """
+    found = {_spec_file(text) for text in (inputs.loaded.spec,)}
+    found |= {_module_file(type(m).__module__) for m in inputs.model.modules()}
+    found.add(_object_file(inputs.loss_fn))
+    found |= {_module_file(name) for name in list(sys.modules)}
+    installed = _installed_folders()
+    return {f for f in found if f is not None and not any(Path(f).is_relative_to(d) for d in installed)}
+
+
+@functools.cache
+def _installed_folders() -> tuple[Path, ...]:
+    """Folders of code that is installed, not the user's: torch, prunelimit, the standard
+    library and the site-packages folders."""
+    import site
+    import sysconfig
+
     import torch
 
     import prunelimit
 
-    installed = (Path(torch.__file__).parent, Path(prunelimit.__file__).parent)
-    found = {_spec_file(text) for text in (inputs.loaded.spec,)}
-    found |= {_module_file(type(m).__module__) for m in inputs.model.modules()}
-    found.add(_object_file(inputs.loss_fn))
-    return {f for f in found if f is not None and not any(Path(f).is_relative_to(d) for d in installed)}
+    folders = [Path(torch.__file__).parent, Path(prunelimit.__file__).parent]
+    # not the prefix itself: it may hold the user's own folders too
+    folders += [Path(p) for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    folders += [Path(p) for p in (*site.getsitepackages(), site.getusersitepackages())]
+    return tuple(f.resolve() for f in folders)
 
 
 def _spec_file(text: str | None) -> str | None:

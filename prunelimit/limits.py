@@ -11,6 +11,7 @@ Real inputs sit far below every cap; each constant says why its value is safe.
 from __future__ import annotations
 
 import numbers
+import stat
 import zipfile
 from collections import deque
 from pathlib import Path
@@ -38,6 +39,10 @@ MAX_SPARSE_EXPANSION = 4_096
 # Containers (dict/list/tuple) nested inside a checkpoint or a YAML file: real files nest
 # fewer than 10 levels; Python's parsers and printers recurse and crash near 1000.
 MAX_NESTING = 100
+# Values a loaded checkpoint expands to when every shared reference is written out in full
+# (JSON, a printout): pickle's memo lets 27 KB name 2^40 values. A large model's state dict,
+# optimizer state and training history hold well under a million.
+MAX_LOADED_VALUES = 4_000_000
 # Values a YAML file expands to, aliases counted at their full size ("billion laughs"); a
 # configuration holds a few dozen.
 MAX_YAML_VALUES = 100_000
@@ -168,6 +173,40 @@ def check_loaded(obj: Any, what: str) -> None:
     for name, value in _walk(obj, what):
         if isinstance(value, torch.Tensor):
             check_tensor_layout(value, f"{what}: tensor {name!r}")
+    check_expanded_size(obj, what)
+
+
+def check_expanded_size(obj: Any, what: str) -> None:
+    """Refuse containers that refer to themselves, or whose shared references expand beyond
+    ``MAX_LOADED_VALUES`` values: the walk above visits each object once, but a writer
+    (``export``'s JSON header) expands every reference. Linear in the distinct objects."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(obj, False)]
+    while stack:
+        value, children_done = stack.pop()
+        key = id(value)
+        if key in sizes:
+            continue
+        children = [c for c in _children(value) if isinstance(c, (dict, list, tuple))]
+        if not children_done:
+            if key in open_:
+                raise InputError(f"{what} holds a container that contains itself; it is corrupt or hostile")
+            open_.add(key)
+            stack.append((value, True))
+            stack.extend((c, False) for c in children if id(c) not in sizes)
+            continue
+        open_.discard(key)
+        sizes[key] = 1 + len(_children(value)) - len(children) + sum(sizes[id(c)] for c in children)
+        if sizes[key] > MAX_LOADED_VALUES:
+            raise InputError(f"{what} expands to over {MAX_LOADED_VALUES:,} values through shared references "
+                             "(a pickle bomb?); it is corrupt or hostile")
+
+
+def _children(value: Any) -> list:
+    if isinstance(value, dict):
+        return [*value.keys(), *value.values()]
+    return list(value) if isinstance(value, (list, tuple)) else []
 
 
 def check_tensor_layout(tensor: torch.Tensor, what: str) -> None:
@@ -256,11 +295,16 @@ def load_yaml(text: str, what: str) -> Any:
 
 
 def check_file_size(path: Path, limit: int, what: str, error: type[PrunelimitError] = InputError) -> None:
-    """Refuse a file larger than ``limit`` bytes before reading it (a missing file passes)."""
+    """Refuse a file larger than ``limit`` bytes before reading it (a missing file or a folder
+    passes: the reader names those), and one that is no regular file: a device such as
+    /dev/zero has size 0 and never ends, a FIFO blocks the reader forever."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError:
         return
+    size = info.st_size
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        raise error(f"{what} {path} is a device, FIFO or socket, not a regular file; give a file")
     if size > limit:
         raise error(f"{what} {path} is {byte_size(size)}, over the {byte_size(limit)} such a file can need")
 

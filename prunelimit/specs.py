@@ -82,7 +82,10 @@ def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:
-            spec.loader.exec_module(module)
+            # Compiled from the file's bytes, never from a cached .pyc: that cache is keyed by the
+            # file's mtime and size, so an edit keeping both would run the old code (while the
+            # result cache, keyed by the bytes, stored its numbers as the new code's).
+            exec(spec.loader.source_to_code(path.read_bytes(), str(path)), module.__dict__)
         except Exception as exc:  # the user's file: any error is a load error
             raise InputError(f"could not import {what} file {target}: {type(exc).__name__}: {exc}") from exc
     else:

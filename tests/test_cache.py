@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import struct
+import sys
 
 import pytest
 import torch
@@ -82,6 +83,26 @@ def test_edited_user_code_file_is_a_miss(cli, own_ckpt, tmp_path, flag, name, te
     code.write_text(template.format(**before))
     first = _doc(_gate(cli, own_ckpt, cache, *args))
     code.write_text(template.format(**after))
+    second = _doc(_gate(cli, own_ckpt, cache, *args))
+    assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
+
+
+HELPER_PY = "import torch\n\ndef act(x):\n    return torch.{act}(x)\n"
+MODEL_WITH_HELPER_PY = ("from torch import nn\n\nimport {helper}\n\nclass Act(nn.Module):\n"
+                        "    def forward(self, x):\n        return {helper}.act(x)\n\n"
+                        "def make():\n    return nn.Sequential(nn.Linear(64, 12), Act(), nn.Linear(12, 10))\n")
+
+
+def test_edited_helper_module_of_the_model_file_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch):
+    """The model file is unchanged; the module it imports (and its forward calls) is edited."""
+    helper, code, cache = "plhelper_cache_test", tmp_path / "user.py", tmp_path / "cache"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code.write_text(MODEL_WITH_HELPER_PY.format(helper=helper))
+    (tmp_path / f"{helper}.py").write_text(HELPER_PY.format(act="relu"))
+    args = ("--model", f"{code}:make", "--max-samples", 300)
+    first = _doc(_gate(cli, own_ckpt, cache, *args))
+    (tmp_path / f"{helper}.py").write_text(HELPER_PY.format(act="sigmoid"))
+    monkeypatch.delitem(sys.modules, helper)  # in-process: import the edited module afresh
     second = _doc(_gate(cli, own_ckpt, cache, *args))
     assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
 

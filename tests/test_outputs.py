@@ -25,7 +25,9 @@ import pytest
 import torch
 
 from prunelimit.errors import UsageError
-from prunelimit.io.atomic import Terminated, install_signal_handlers, signals_deferred, write_atomic
+from prunelimit.io.atomic import (
+    Terminated, install_signal_handlers, signals_deferred, write_all_atomic, write_atomic,
+)
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 from tests.conftest import SPEC
@@ -259,6 +261,44 @@ def test_force_replaces_a_previous_output_but_nothing_else(cli, c, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.pt"]
 
 
+@pytest.mark.parametrize("key", ["data", "eval_data"])
+@pytest.mark.parametrize("args", [
+    lambda ckpt, p: ["prune", ckpt, "--ratio", "0.5", "-o", p, "--force"],
+    lambda ckpt, p: ["hyperflux", ckpt, "--target-density", "0.5", "--pruning-epochs", "1", "--regrowth-epochs", "0",
+                     "-o", p, "--force"],
+])
+def test_a_data_file_the_checkpoint_records_is_an_input(cli, c, tmp_path, key, args):
+    """Known only once the checkpoint is read, but an input all the same: the pruned copy
+    replaced the evaluation data it records (and would then point at itself)."""
+    data = tmp_path / "recorded.pt"
+    data.write_bytes(c.data.read_bytes())
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, SPEC, build_model(SPEC).state_dict(),
+                    meta={"data": "digits:train", key: f"tensors:{data}"})
+    result = cli(*args(ckpt, data))
+    assert result.exit_code == 2 and "would overwrite the input" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+    assert data.read_bytes() == c.data.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "recorded.pt"]
+
+
+@pytest.mark.parametrize("args", [
+    lambda c, p: ["prune", c.ckpt, "--ratio", "0.5", "-o", p, "--force"],
+    lambda c, p: ["gate", c.ckpt, "--min-ratio", "0", "--junit", p],  # --junit rewrites its file on purpose
+])
+@pytest.mark.parametrize("link", [False, True])
+def test_a_fifo_or_device_is_never_replaced(cli, c, tmp_path, args, link):
+    """Even with --force: the rename would replace the node itself (run as root, -o /dev/null
+    would turn the device into a checkpoint)."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    target = tmp_path / "link" if link else fifo
+    if link:
+        target.symlink_to(fifo)
+    _refused(cli, c, args(c, target), "not a regular file")
+    assert fifo.is_fifo() and (not link or target.is_symlink())
+
+
 # --------------------------------------------------------------------------- the atomic writer
 
 
@@ -276,6 +316,37 @@ def test_a_failing_writer_leaves_the_destination_and_no_temporary(tmp_path):
     with pytest.raises(RuntimeError):  # folders it created for the file go again too
         write_atomic(tmp_path / "a" / "b" / "x.txt", half_then_fail, parents=True)
     assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]
+
+
+def test_a_failing_writer_among_several_leaves_none_of_them(tmp_path):
+    keep = tmp_path / "old.csv"
+    keep.write_text("old")
+
+    def fail(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_all_atomic([(tmp_path / "a.pt", lambda p: p.write_text("a")), (keep, fail)], force=True)
+    assert keep.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["old.csv"]
+
+
+TIED_PY = ("from torch import nn\n\ndef make():\n    a, b = nn.Linear(64, 64), nn.Linear(64, 64)\n"
+           "    b.weight = a.weight\n    return nn.Sequential(a, nn.ReLU(), b, nn.ReLU(), nn.Linear(64, 10))\n")
+
+
+def test_prune_of_tied_weights_writes_every_format(cli, tmp_path):
+    """safetensors refuses tensors sharing memory: that was exit 5 after the .pt was already written."""
+    code, ckpt, out = tmp_path / "tied.py", tmp_path / "tied.pt", tmp_path / "p.pt"
+    code.write_text(TIED_PY)
+    torch.manual_seed(0)
+    model = build_model(f"{code}:make")
+    save_checkpoint(ckpt, None, model.state_dict(), meta={"data": "digits:train"})
+    result = cli("prune", ckpt, "--model", f"{code}:make", "--ratio", "0.5", "-o", out,
+                 "--format", "safetensors", "--format", "torch-prune")
+    assert result.exit_code == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("p.")) == ["p.prune.pt", "p.pt",
+                                                                                      "p.safetensors"]
 
 
 def test_a_signal_inside_a_deferred_block_waits_for_its_end(tmp_path):

@@ -75,6 +75,7 @@ def imp(
     from_file = Path(source).is_file()
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
                            loss, batch_size, max_samples, trust_pickle, download, device, config.seed)
+    preflight([output_folder(output)], [start.data, start.eval_data])  # data files the checkpoint records
     if config.epochs_dense is None:
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
     return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
@@ -106,6 +107,8 @@ def hyperflux(
               [checkpoint, model, data, eval_data, loss], force)
     start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
                            download, device, config.seed)
+    preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")], [start.data, start.eval_data],
+              force)  # data files the checkpoint records, known once it is read
     net, batches, evaluation, loss_fn, spec = start.model, start.train, start.evaluation, start.loss_fn, start.spec
     data, eval_data = start.data, start.eval_data
     dense = evaluate(net, evaluation, loss_fn)

@@ -14,6 +14,9 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.validate import choice
 
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Callable
+
     from prunelimit.cache import Store
     from prunelimit.io.outputs import Output
     from prunelimit.models.evaluate import Evaluation
@@ -107,8 +110,7 @@ def prune(
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it."""
-    from prunelimit.io.atomic import write_atomic
-    from prunelimit.io.checkpoint import save_checkpoint, save_torchscript
+    from prunelimit.io.atomic import write_all_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
@@ -116,7 +118,7 @@ def prune(
 
     check_ratio(ratio)
     planned = prune_outputs(output, formats)
-    preflight(planned.values(), [inputs.loaded.path, inputs.data_spec], force)
+    preflight(planned.values(), [inputs.loaded.path, inputs.data_spec, *inputs.loaded.recorded_data()], force)
     outputs = {name: out.path for name, out in planned.items()}
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
@@ -132,20 +134,10 @@ def prune(
     meta = {**inputs.loaded.meta, "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope,
                                                "finetune_epochs": finetune_epochs}}
     meta.pop("train_state", None)
-    if "prunelimit" in formats and inputs.loaded.source == "torchscript":
-        save_torchscript(outputs["prunelimit"], inputs.model, result.masks, meta, force)
-    elif "prunelimit" in formats:
-        save_checkpoint(outputs["prunelimit"], inputs.loaded.spec, state, result.masks, meta, force)
-    if "torch-prune" in formats:
-        import torch
-
-        pruned_sd = to_prune_state_dict(state, result.masks)
-        write_atomic(outputs["torch-prune"], lambda tmp: torch.save(pruned_sd, tmp), force)
-    if "safetensors" in formats:
-        from safetensors.torch import save_file
-
-        tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
-        write_atomic(outputs["safetensors"], lambda tmp: save_file(tensors, str(tmp)), force)
+    writers = {"prunelimit": lambda: _own_writer(inputs, state, result.masks, meta),
+               "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, result.masks)),
+               "safetensors": lambda: _safetensors_writer(state)}
+    write_all_atomic([(outputs[f], writers[f]()) for f in formats], force)  # all the files, or none of them
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
@@ -161,6 +153,30 @@ def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:
     origin = f"{inputs.loaded.source} checkpoint {inputs.loaded.path}" if inputs.loaded.path else "an in-memory module"
     return (f"{outputs['prunelimit']} holds the pruned weights and masks, not the architecture (it came from "
             f"{origin}); read it back with --model SPEC naming a factory that builds the model",)
+
+
+def _own_writer(inputs: Inputs, state: dict, masks: dict, meta: dict) -> Callable[[Path], None]:
+    """prunelimit's own format; a TorchScript model as a TorchScript archive, since the own
+    format holds a spec to rebuild the model from, which such a model does not have."""
+    from prunelimit.io.checkpoint import checkpoint_writer, torchscript_writer
+
+    if inputs.loaded.source == "torchscript":
+        return torchscript_writer(inputs.model, masks, meta)
+    return checkpoint_writer(inputs.loaded.spec, state, masks, meta)
+
+
+def _torch_writer(state: dict) -> Callable[[Path], None]:
+    import torch
+
+    return lambda tmp: torch.save(state, tmp)
+
+
+def _safetensors_writer(state: dict) -> Callable[[Path], None]:
+    from safetensors.torch import save_file
+
+    # a copy of each tensor: safetensors refuses tensors that share memory (tied weights)
+    tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state.items()}
+    return lambda tmp: save_file(tensors, str(tmp))
 
 
 PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),

@@ -86,7 +86,7 @@ def train(
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.models.load import load_model
-    from prunelimit.pruning.lomp import train as lomp_train
+    from prunelimit.pruning.lomp import check_resume_state, train as lomp_train
 
     output = Path(output)
     preflight([Output("-o", output, "checkpoint", overwrite=resume)],
@@ -98,6 +98,7 @@ def train(
         state = loaded.meta.get("train_state")
         if state is None:
             raise UsageError(f"{output} holds no training state to resume; drop --resume or use another -o")
+        check_resume_state(state, config, f"the training state in {output}")
         model_spec, net = loaded.spec, loaded.model
         resume_state = {**state, "model": net.state_dict()}
     else:

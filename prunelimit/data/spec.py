@@ -23,7 +23,7 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip)
-from prunelimit.io.checkpoint import is_torchscript, load_quietly
+from prunelimit.io.checkpoint import is_torchscript, load_quietly, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -134,9 +134,18 @@ def _validated(x, y, text: str) -> Dataset:
     return Dataset(x, y, text)
 
 
-def _split_arg(spec: Spec, default: str = "train") -> str:
-    split = spec.args[-1] if spec.args and spec.args[-1] in ("train", "test", "all") else default
-    return split
+_SPLITS = ("train", "test", "all")
+
+
+def _split_arg(spec: Spec, default: str = "train", leading: int = 0) -> str:
+    """The split named after the ``leading`` fixed arguments (a root folder), ``default`` when
+    none is: a misspelt split (``digits:tset``) must not silently read other samples."""
+    rest = spec.args[leading:]
+    if not rest:
+        return default
+    if len(rest) > 1 or rest[0] not in _SPLITS:
+        raise UsageError(f"bad data spec {spec.text!r}: {':'.join(rest)!r} is not a split; use train, test or all")
+    return rest[0]
 
 
 def _digits(spec: Spec):
@@ -175,6 +184,10 @@ def _tensors(spec: Spec):
     check_loaded(obj, f"data file {path}")  # e.g. an expanded (zero-stride) x claiming terabytes
     if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:
         raise InputError(f"data file {path} must hold a dict with entries 'x' and 'y'")
+    for key in ("x", "y"):  # the checkpoint's rule: torch would fail on these only later, deep inside
+        problem = tensor_problem(obj[key]) if isinstance(obj[key], torch.Tensor) else None
+        if problem:
+            raise InputError(f"data file {path}: tensor {key!r} {problem}; save dense real-valued tensors")
     try:
         return torch.as_tensor(obj["x"]), torch.as_tensor(obj["y"])
     except (TypeError, ValueError, RuntimeError):
@@ -228,11 +241,11 @@ def _torchvision_datasets():
 
 
 def _torchvision_reader(spec: Spec, download: bool):
-    root = _root(spec)
+    root, train = _root(spec), _split_arg(spec, leading=1) != "test"
     tvd = _torchvision_datasets()
     cls = {"cifar10": tvd.CIFAR10, "cifar100": tvd.CIFAR100, "mnist": tvd.MNIST, "fashion-mnist": tvd.FashionMNIST}
     try:
-        ds = cls[spec.head](str(root), train=_split_arg(spec) != "test", download=download)
+        ds = cls[spec.head](str(root), train=train, download=download)
     except RuntimeError as exc:
         raise InputError(f"{spec.head} files not found under {root} ({exc}); pass --download to fetch them") from None
     data = torch.as_tensor(np.asarray(ds.data)).float() / 255.0

@@ -106,7 +106,12 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
     first time dense vs sparse inference at batch 1 and ``batch_size`` on its device."""
     from prunelimit.export.bench import bench
 
+    from prunelimit.io.outputs import Output, preflight
+    from prunelimit.models.load import recorded_data
+
     pruned = read_pruned(checkpoint, model_spec, trust_pickle)
+    preflight([Output("-o", Path(output), "safetensors")], [pruned.path, *recorded_data(pruned.meta, pruned.path)],
+              force)  # also the data files the checkpoint records, known once it is read
     measured = None
     if inputs is not None:
         if not inputs.batches:

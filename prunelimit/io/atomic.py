@@ -75,6 +75,8 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
 def _check_writable(path: Path, force: bool) -> Path:
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder; name a file inside it")
+    if path.exists() and not path.is_file():  # the rename would replace a device or FIFO node (as root: /dev/null)
+        raise UsageError(f"cannot write {path}: it is a device, FIFO or socket, not a regular file; name a file")
     if path.exists() and not force:
         raise UsageError(f"{path} already exists; pass --force to overwrite it")
     parent = path.parent if str(path.parent) else Path(".")
@@ -156,6 +158,16 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None], force:
     with atomic_path(path, force, parents) as tmp:
         writer(tmp)
     return Path(path)
+
+
+def write_all_atomic(writes: list[tuple[str | os.PathLike, Callable[[Path], None]]], force: bool = False) -> None:
+    """Write several files as one result: every writer runs on its temporary file first and
+    the renames follow only once all of them succeeded, so a failing writer leaves none of
+    the files (not a checkpoint without the copy the user asked for beside it)."""
+    with contextlib.ExitStack() as stack:
+        temporaries = [stack.enter_context(atomic_path(path, force)) for path, _ in writes]
+        for tmp, (_, writer) in zip(temporaries, writes):
+            writer(tmp)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, force: bool = False, parents: bool = False) -> Path:

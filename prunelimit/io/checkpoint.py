@@ -8,7 +8,7 @@ prefixes stripped. Everything loads with ``weights_only=True``; a whole pickled 
 or a TorchScript archive (which is code: loading runs its ``__setstate__``, calling it
 its ``forward``) only with ``trust_pickle=True``. Tensors must be dense, real and hold
 values (no sparse, complex or meta-device weights). Written, atomically: the own format,
-and a pruned TorchScript model as a TorchScript archive with its masks (``save_torchscript``).
+and a pruned TorchScript model as a TorchScript archive with its masks (``torchscript_writer``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -30,7 +30,7 @@ from prunelimit.io.atomic import write_atomic
 from prunelimit.limits import check_loaded, check_zip
 
 FORMAT = "prunelimit/1"
-_TORCHSCRIPT_EXTRA = "prunelimit.pt"  # masks and meta in a pruned TorchScript archive (save_torchscript)
+_TORCHSCRIPT_EXTRA = "prunelimit.pt"  # masks and meta in a pruned TorchScript archive (torchscript_writer)
 _PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -144,13 +144,14 @@ def _meta(path: Path, meta: Mapping) -> dict[str, Any]:
 def _checked(raw: RawCheckpoint) -> RawCheckpoint:
     """Refuse tensors the analysis cannot use as real weights, naming the first one."""
     for key, value in (*raw.state_dict.items(), *raw.masks.items()):
-        problem = _tensor_problem(value)
+        problem = tensor_problem(value)
         if problem:
             raise InputError(f"checkpoint {raw.path}: tensor {key!r} {problem}; save dense real-valued weights")
     return raw
 
 
-def _tensor_problem(value: Tensor) -> str | None:
+def tensor_problem(value: Tensor) -> str | None:
+    """Why a tensor from a file cannot be used as dense real numbers (weights or data), or ``None``."""
     if value.is_meta:
         return "is on the meta device (it holds no values)"
     if value.layout != torch.strided:
@@ -159,7 +160,14 @@ def _tensor_problem(value: Tensor) -> str | None:
         return f"is quantized ({str(value.dtype).removeprefix('torch.')})"
     if value.is_complex():
         return f"is complex ({str(value.dtype).removeprefix('torch.')}), its imaginary part would be lost"
+    if not (value.dtype.is_floating_point or value.dtype in _NUMBER_DTYPES):  # e.g. bits8: raw bits, no numbers
+        return f"has dtype {str(value.dtype).removeprefix('torch.')}, which holds no numbers"
     return None
+
+
+# integer and boolean dtypes whose values convert to floats (floating dtypes all do)
+_NUMBER_DTYPES = (torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+                  torch.uint16, torch.uint32, torch.uint64)
 
 
 def _tensors(path: Path, mapping: Mapping) -> dict[str, Tensor]:
@@ -209,7 +217,7 @@ def _read_torchscript(path: Path) -> RawCheckpoint:
 
 
 def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """The masks and meta ``save_torchscript`` wrote into an archive (none in other archives)."""
+    """The masks and meta ``torchscript_writer`` wrote into an archive (none in other archives)."""
     if not payload:
         return {}, {}
     record = io.BytesIO(payload)
@@ -252,21 +260,18 @@ def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor]
     return clean, masks
 
 
-def save_torchscript(
-    path: str | Path,
+def torchscript_writer(
     module: torch.jit.ScriptModule,
     masks: Mapping[str, Tensor],
     meta: Mapping[str, Any] | None = None,
-    force: bool = False,
-) -> Path:
-    """A pruned TorchScript model written as a TorchScript archive, atomically: its code stays
-    with its weights (the own format holds no architecture to rebuild it from), and the masks
-    and meta go into the archive's extra file ``prunelimit.pt`` (weights-only)."""
+) -> Callable[[Path], None]:
+    """The function that writes a pruned TorchScript model as a TorchScript archive: its code
+    stays with its weights (the own format holds no architecture to rebuild it from), and the
+    masks and meta go into the archive's extra file ``prunelimit.pt`` (read weights-only)."""
     record = io.BytesIO()
     torch.save({"format": FORMAT, "masks": {k: v.detach().cpu().bool() for k, v in masks.items()},
                 "meta": dict(meta or {})}, record)
-    return write_atomic(path, lambda tmp: torch.jit.save(module, str(tmp),
-                                                         _extra_files={_TORCHSCRIPT_EXTRA: record.getvalue()}), force)
+    return lambda tmp: torch.jit.save(module, str(tmp), _extra_files={_TORCHSCRIPT_EXTRA: record.getvalue()})
 
 
 def save_checkpoint(
@@ -278,6 +283,16 @@ def save_checkpoint(
     force: bool = False,
 ) -> Path:
     """Write prunelimit's own format atomically (loadable with ``weights_only=True``)."""
+    return write_atomic(path, checkpoint_writer(model_spec, state_dict, masks, meta), force)
+
+
+def checkpoint_writer(
+    model_spec: str | None,
+    state_dict: Mapping[str, Tensor],
+    masks: Mapping[str, Tensor] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> Callable[[Path], None]:
+    """The function that writes prunelimit's own format to a (temporary) path."""
     payload = {
         "format": FORMAT,
         "model": model_spec,
@@ -285,4 +300,4 @@ def save_checkpoint(
         "masks": {k: v.detach().cpu().bool() for k, v in (masks or {}).items()},
         "meta": dict(meta or {}),
     }
-    return write_atomic(path, lambda tmp: torch.save(payload, tmp), force)
+    return lambda tmp: torch.save(payload, tmp)

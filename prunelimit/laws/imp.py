@@ -28,7 +28,9 @@ from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
+from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_zip
 from prunelimit.models.evaluate import evaluate
+from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import module_class, prunable_parameters
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
@@ -260,6 +262,7 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
 def _load_progress(out: Path, model, params, settings):
     """Rows, masks and rewind state after the last level recorded in ``out``."""
     path = out / CSV_NAME
+    check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
         with path.open(newline="") as fh:
             rows = [
@@ -272,23 +275,40 @@ def _load_progress(out: Path, model, params, settings):
         raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from None
     if not rows or [r.level for r in rows] != list(range(len(rows))):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
-    ckpt = _load(out, _checkpoint_path(out, rows[-1].level), settings)
+    last = _checkpoint_path(out, rows[-1].level)
+    ckpt = _load(out, last, settings)
     rewind_state = None
     if settings["rewind"] != "none":
-        rewind_state = _load(out, out / REWIND_NAME, settings)["state_dict"]
-    model.load_state_dict(ckpt["state_dict"])
-    masks = {name: ckpt["masks"][name].to(p.device) for name, p in params}
+        rewind_state = _tensors(_load(out, out / REWIND_NAME, settings), "state_dict", out / REWIND_NAME)
+        check_fits(model.state_dict(), rewind_state, str(out / REWIND_NAME))
+    saved_masks = _tensors(ckpt, "masks", last)
+    bad = next((name for name, p in params if name not in saved_masks or saved_masks[name].shape != p.shape), None)
+    if bad is not None:
+        raise InputError(f"{last}: no mask of the weight's shape for {bad!r}; the file is damaged, use a fresh directory")
+    load_state_strict(model, _tensors(ckpt, "state_dict", last), str(last))
+    masks = {name: saved_masks[name].to(p.device, torch.bool) for name, p in params}
     return rows, masks, rewind_state
 
 
 def _load(out: Path, path: Path, settings) -> dict:
+    # The folder's files are read like any checkpoint: declared sizes first, weights only.
+    check_zip(path, "IMP checkpoint")
     try:
         ckpt = load_quietly(path, weights_only=True)
     except Exception as exc:  # missing, truncated, or pickled objects weights_only refuses
         raise InputError(f"{path}: cannot load IMP checkpoint ({type(exc).__name__}); use a fresh directory") from None
+    check_loaded(ckpt, f"IMP checkpoint {path}")
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or ckpt.get("imp") != settings:
         raise UsageError(
             f"{out} holds an IMP sweep with other settings; use the same settings or a "
             "fresh directory"
         )
     return ckpt
+
+
+def _tensors(ckpt: dict, key: str, path: Path) -> dict[str, torch.Tensor]:
+    """The ``key`` entry of an IMP checkpoint: a dict of tensors, or an ``InputError``."""
+    value = ckpt.get(key)
+    if not isinstance(value, dict) or not all(isinstance(v, torch.Tensor) for v in value.values()):
+        raise InputError(f"{path}: entry {key!r} is not a dict of tensors; the file is damaged, use a fresh directory")
+    return value

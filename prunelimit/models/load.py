@@ -30,6 +30,16 @@ class LoadedModel:
         """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``), if any."""
         return recorded_spec(self.meta.get(key), key, self.path)
 
+    def recorded_data(self) -> list[str]:
+        """The data specs the file records (see :func:`recorded_data`)."""
+        return recorded_data(self.meta, self.path)
+
+
+def recorded_data(meta: dict[str, Any], path: Path | None) -> list[str]:
+    """The data specs a file records (``data``, ``eval_data``): files they name are inputs no
+    output may replace (a pruned or exported copy records them again, so it would point at itself)."""
+    return [spec for spec in (recorded_spec(meta.get(k), k, path) for k in ("data", "eval_data")) if spec]
+
 
 def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
     """The ``key`` spec (model, data, eval_data) read from a file: a short string or nothing."""

@@ -16,6 +16,7 @@ state. Optional keep-masks hold pruned weights at exactly zero (masked fine-tuni
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from bisect import bisect_right
@@ -235,18 +236,53 @@ def _config_dict(config: LompConfig) -> dict:
     return d
 
 
-def _resume(
-    model: nn.Module, optimizer: torch.optim.Optimizer, config: LompConfig, state: Mapping[str, Any]
-) -> tuple[int, list[EpochRecord]]:
-    saved = dict(state["config"])
-    now = _config_dict(config)
+def check_resume_state(state: Any, config: LompConfig, what: str = "the resume state") -> None:
+    """Refuse a resume state (read from a checkpoint file, so from anyone) that :func:`_resume`
+    could not apply: ``InputError`` naming ``what`` for a damaged one, ``UsageError`` for one
+    trained with other settings. Checked before any data is loaded or any step taken."""
+    problem = _resume_state_problem(state, config)
+    if problem:
+        raise InputError(f"{what} is damaged ({problem}); train again without --resume, or with another -o")
+    saved, now = state["config"], _config_dict(config)
     # Any change (even epochs, which sets the cosine period) would alter the finished epochs.
     diff = sorted(k for k in now if saved.get(k) != now[k])
     if diff:
-        raise UsageError(
-            f"resume state was trained with different settings ({', '.join(diff)}); use the same config"
-        )
+        raise UsageError(f"{what} was trained with different settings ({', '.join(diff)}); use the same config")
+
+
+def _resume_state_problem(state: Any, config: LompConfig) -> str | None:
+    """What is wrong with the structure of a resume state, or ``None`` (the layout of :func:`_state`)."""
+    if not isinstance(state, Mapping):
+        return f"a {type(state).__name__}, not a dict"
+    kinds = {"epoch": (int, "an integer"), "optimizer": (Mapping, "a dict"), "config": (Mapping, "a dict"),
+             "history": (list, "a list"), "rng": (Tensor, "a tensor")}
+    for key, (kind, name) in kinds.items():
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            return f"entry {key!r} is missing or not {name}"
+    if not 0 <= state["epoch"] <= config.epochs:
+        return f"epoch {state['epoch']} is outside 0..{config.epochs}"
+    if len(state["history"]) != state["epoch"]:
+        return f"{len(state['history'])} history rows for {state['epoch']} epochs"
+    fields = {f.name for f in dataclasses.fields(EpochRecord)}
+    if not all(isinstance(h, Mapping) and set(h) == fields for h in state["history"]):
+        return "a history row is not an epoch record"
+    rng, own = state["rng"], torch.get_rng_state()
+    if rng.dtype != own.dtype or rng.shape != own.shape:
+        return f"random generator state of {rng.dtype} {tuple(rng.shape)}, not {own.dtype} {tuple(own.shape)}"
+    return None
+
+
+def _resume(
+    model: nn.Module, optimizer: torch.optim.Optimizer, config: LompConfig, state: Mapping[str, Any]
+) -> tuple[int, list[EpochRecord]]:
+    check_resume_state(state, config)
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["rng"])
-    return int(state["epoch"]), [EpochRecord(**h) for h in state["history"]]
+    try:  # the structure is checked; the optimizer's own check compares its groups with the model's
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        history = [EpochRecord(**h) for h in state["history"]]
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        raise InputError(f"the resume state does not fit this model ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0][:150] if str(exc) else ''}); train again without --resume, "
+                         "or with another -o") from None
+    return state["epoch"], history

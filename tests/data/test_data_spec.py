@@ -107,3 +107,31 @@ def test_data_spec_parser_never_crashes(text):
         load_dataset(text, max_samples=4)
     except PrunelimitError:
         pass
+
+
+@pytest.mark.parametrize("text", ["digits:tset", "digits:train:test", "digits:Train", "cifar10:{root}:tset"])
+def test_a_misspelt_split_is_refused(tmp_path, text):
+    """``digits:tset`` used to read every sample (training data included) without a word."""
+    with pytest.raises(UsageError, match="is not a split; use train, test or all"):
+        load_dataset(text.format(root=tmp_path))
+
+
+def test_a_named_split_is_read():
+    assert len(load_dataset("digits:test").y) + len(load_dataset("digits:train").y) == len(load_dataset("digits:all").y)
+
+
+@pytest.mark.parametrize("key, make, problem", [
+    ("x", lambda x: torch.empty(x.shape, device="meta"), "is on the meta device"),
+    ("x", lambda x: x.to_sparse(), "has layout sparse_coo"),
+    ("x", lambda x: x.to_sparse_csr(), "has layout sparse_csr"),
+    ("y", lambda y: y.to_sparse(), "has layout sparse_coo"),
+    ("x", lambda x: x.to(torch.complex64), "is complex"),
+])
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+def test_data_tensors_that_hold_no_dense_real_values_are_refused(tmp_path, key, make, problem):
+    """The checkpoint's rule for data files: these used to fail deep inside torch (exit 5)."""
+    data = {"x": torch.randn(20, 64), "y": torch.randint(0, 10, (20,))}
+    data[key] = make(data[key])
+    torch.save(data, tmp_path / "d.pt")
+    with pytest.raises(InputError, match=f"tensor '{key}' {problem}"):
+        load_dataset(f"tensors:{tmp_path / 'd.pt'}")

@@ -150,3 +150,17 @@ def _root_can_write(folder: Path) -> bool:
 def test_corrupt_sparse_file_is_refused_by_the_readers(corrupt):
     result = run("info", corrupt)
     assert result.exit_code == 3 and "corrupt.safetensors" in result.stderr and "export it again" in result.stderr
+
+
+def test_export_never_replaces_a_data_file_the_checkpoint_records(pruned, tmp_path):
+    """A tensors: file may carry any name; the sparse file records it again, so replacing it
+    (even with --force) would leave a file pointing at itself. Known only once it is read."""
+    data = tmp_path / "eval.safetensors"
+    torch.save({"x": torch.randn(8, 64), "y": torch.randint(0, 10, (8,))}, data)
+    before = data.read_bytes()
+    ckpt = torch.load(pruned, weights_only=True)
+    ckpt["meta"]["eval_data"] = f"tensors:{data}"
+    torch.save(ckpt, tmp_path / "p.pt")
+    result = run("export", tmp_path / "p.pt", "-o", data, "--force")
+    assert result.exit_code == 2 and "would overwrite the input" in result.stderr, result.stderr
+    assert data.read_bytes() == before

@@ -184,3 +184,21 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch, tiny_model):
     with pytest.raises(pickle.PicklingError):
         save_checkpoint(tmp_path / "out.pt", SPEC, tiny_model.state_dict())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("dtype", [torch.bits8, torch.bits16])
+def test_a_tensor_of_raw_bits_is_refused(tmp_path, tiny_model, dtype):
+    """bits dtypes hold no numbers: loading them into the model was an internal error (exit 5)."""
+    state = dict(tiny_model.state_dict())
+    name = next(iter(state))
+    state[name] = torch.zeros(state[name].shape, dtype=dtype)
+    torch.save(state, tmp_path / "bits.pt")
+    with pytest.raises(InputError, match=f"tensor '{name}' has dtype {str(dtype)[6:]}, which holds no numbers"):
+        read_checkpoint(tmp_path / "bits.pt")
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.float8_e4m3fn, torch.bfloat16, torch.bool])
+def test_a_tensor_of_numbers_in_any_real_dtype_loads(tmp_path, tiny_model, dtype):
+    state = {k: v.to(dtype) for k, v in tiny_model.state_dict().items()}
+    torch.save(state, tmp_path / "w.pt")
+    assert read_checkpoint(tmp_path / "w.pt").state_dict.keys() == state.keys()

@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
-from prunelimit.errors import UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.laws.errorlaw import fit_error_law, read_points
 from prunelimit.laws.imp import (
     iterative_magnitude_pruning,
@@ -147,3 +147,25 @@ def test_mlp_shape_and_bad_arguments(digits):
         _run(digits, _mlp(), rewind="late")
     with pytest.raises(UsageError, match="early"):
         _run(digits, _mlp(), rewind="early", epochs_dense=0)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda ckpt: ckpt.update(masks="x"),
+    lambda ckpt: ckpt.update(masks={}),
+    lambda ckpt: ckpt.update(state_dict="x"),
+    lambda ckpt: ckpt["state_dict"].update({"0.weight": torch.zeros(3, 3)}),
+    lambda ckpt: ckpt["masks"].update({"0.weight": torch.ones(3, 3, dtype=torch.bool)}),
+    # a 10 GB mask over one byte of storage: refused before anything materialises it
+    lambda ckpt: ckpt["masks"].update({"0.weight": torch.ones(1, dtype=torch.bool).expand(100_000, 100_000)}),
+])
+def test_resume_from_damaged_level_file_is_an_input_error(digits, tmp_path, damage):
+    """The sweep folder's files are read like any checkpoint from a stranger (issue 16): a
+    damaged or hostile level file is exit 3 with its name, not an internal error."""
+    kw = dict(rate=0.5, rewind="none", seed=3)
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path, **kw)
+    level = tmp_path / "level_001.pt"
+    ckpt = torch.load(level, weights_only=True)
+    damage(ckpt)
+    torch.save(ckpt, level)
+    with pytest.raises(InputError, match="level_001.pt"):
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)

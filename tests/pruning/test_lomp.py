@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from prunelimit.data.batches import cross_entropy_loss
-from prunelimit.errors import UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.lomp import PRESETS, LompConfig, lr_factor, train
 
@@ -115,3 +115,28 @@ def test_presets_follow_reference_table() -> None:
 def test_bad_config_is_usage_error(kwargs) -> None:
     with pytest.raises(UsageError):
         LompConfig(**kwargs)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda s: "x",
+    lambda s: s | {"rng": torch.zeros(3, dtype=torch.uint8)},
+    lambda s: s | {"epoch": "abc"},
+    lambda s: s | {"epoch": 10**9},
+    lambda s: s | {"history": [{"bogus": 1}]},
+    lambda s: s | {"config": None},
+])
+def test_damaged_resume_state_is_an_input_error(digits, damage) -> None:
+    """A resume state comes from a checkpoint file: a damaged one is refused as input (exit 3)
+    before any step, never an internal error (issue 16)."""
+    config = LompConfig(epochs=2, lr=0.05)
+    _, result = _run(digits, config)
+    with pytest.raises(InputError, match="resume state is damaged"):
+        _run(digits, config, resume_state=damage(dict(result.final_state)))
+
+
+def test_resume_state_of_other_optimizer_groups_is_an_input_error(digits) -> None:
+    config = LompConfig(epochs=2, lr=0.05)
+    _, result = _run(digits, config)
+    state = dict(result.final_state) | {"optimizer": {"state": {}, "param_groups": []}}
+    with pytest.raises(InputError, match="does not fit this model"):
+        _run(digits, config, resume_state=state)
