@@ -369,6 +369,20 @@ def test_a_signal_inside_a_deferred_block_waits_for_its_end(tmp_path):
         signal.signal(signal.SIGTERM, saved[1])
 
 
+def test_a_signal_ignored_by_the_caller_stays_ignored():
+    """``nohup prunelimit …`` keeps running when the terminal closes: an ignored SIGHUP is not
+    turned into an exit."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        install_signal_handlers()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM).__module__ == "prunelimit.io.atomic"  # the others are ours
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
 def test_preflight_is_a_library_check_too(tmp_path):
     from prunelimit.io.outputs import Output, preflight
 
@@ -408,12 +422,18 @@ main()
 """
 
 
-@pytest.mark.parametrize("patch, args, dest", [
-    ("torch.save", lambda c, o: ["prune", c.ckpt, "--ratio", "0.5", "-o", o / "p.pt", "--force"], "p.pt"),
-    ("Path.write_bytes", lambda c, o: ["law", "nplh-fit", c.points, "--plot", o / "f.png", "--force"], "f.png"),
-    ("Path.write_text", lambda c, o: ["law", "nplh-fit", c.points, "--report", o, "--force"], "report.html"),
-], ids=["checkpoint", "png", "html"])
-def test_sigterm_during_a_save_exits_143_and_leaves_the_old_file(c, tmp_path, patch, args, dest):
+@pytest.mark.parametrize("patch, args, dest, signum", [
+    ("torch.save", lambda c, o: ["prune", c.ckpt, "--ratio", "0.5", "-o", o / "p.pt", "--force"], "p.pt",
+     signal.SIGTERM),
+    ("Path.write_bytes", lambda c, o: ["law", "nplh-fit", c.points, "--plot", o / "f.png", "--force"], "f.png",
+     signal.SIGTERM),
+    ("Path.write_text", lambda c, o: ["law", "nplh-fit", c.points, "--report", o, "--force"], "report.html",
+     signal.SIGTERM),
+    # the terminal closed: handled as SIGTERM, with the shell's code for it (128 + 1)
+    ("torch.save", lambda c, o: ["prune", c.ckpt, "--ratio", "0.5", "-o", o / "p.pt", "--force"], "p.pt",
+     signal.SIGHUP),
+], ids=["checkpoint", "png", "html", "checkpoint-sighup"])
+def test_sigterm_during_a_save_exits_143_and_leaves_the_old_file(c, tmp_path, patch, args, dest, signum):
     out = tmp_path / "out"
     out.mkdir()
     (out / dest).write_bytes(b"previous output")
@@ -428,12 +448,12 @@ def test_sigterm_during_a_save_exits_143_and_leaves_the_old_file(c, tmp_path, pa
             assert time.monotonic() < deadline, "the save never started"
             time.sleep(0.1)
         assert any(p.name.endswith(".tmp") for p in out.iterdir())  # the half-written temporary is there
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 143, err
-    assert err.startswith("prunelimit: terminated (SIGTERM)") and "Traceback" not in err, err
+    assert proc.returncode == 128 + signum, err
+    assert err.startswith(f"prunelimit: terminated ({signal.Signals(signum).name})") and "Traceback" not in err, err
     assert [p.name for p in out.iterdir()] == [dest], "a temporary file was left behind"
     assert (out / dest).read_bytes() == b"previous output"

@@ -3,7 +3,7 @@ error handling (exit codes), option checks and output.
 
 Exit codes (README, docs/guide.md): 0 success / gate passed, 1 gate failed, 2 usage or configuration
 error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
-report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM),
+report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM), 129 hung up (SIGHUP),
 141 the reader closed the pipe (``| head``).
 """
 
@@ -14,6 +14,7 @@ import enum
 import functools
 import inspect
 import math
+import signal
 import sys
 import traceback
 import warnings
@@ -202,11 +203,11 @@ def _traceback_if(debug: bool) -> None:
 
 
 def _stopped(exc: BaseException | None) -> str:
-    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    return f"terminated ({signal.Signals(exc.signum).name})" if isinstance(exc, Terminated) else "interrupted"
 
 
 def _interrupt_code(exc: BaseException | None) -> int:
-    return 143 if isinstance(exc, Terminated) else 130
+    return 128 + exc.signum if isinstance(exc, Terminated) else 130
 
 
 def _exit_interrupted(exc: BaseException | None) -> None:

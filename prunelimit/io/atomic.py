@@ -1,11 +1,11 @@
 """The one atomic file writer: a temporary file beside the target, then a rename.
 
 Every file prunelimit writes (checkpoints, safetensors, CSV, JSON, PNG, HTML, JUnit XML)
-goes through :func:`atomic_path`. A failure, Ctrl-C or SIGTERM at any point leaves the
+goes through :func:`atomic_path`. A failure, Ctrl-C, SIGTERM or SIGHUP at any point leaves the
 destination as it was and no temporary file behind; an existing file is replaced only
 when the caller allows it (``--force``); under torchrun only rank 0 writes.
 
-SIGINT and SIGTERM become exceptions (:func:`install_signal_handlers`, called by the
+SIGINT, SIGTERM and SIGHUP become exceptions (:func:`install_signal_handlers`, called by the
 command line) so this cleanup runs; inside :func:`signals_deferred` a signal waits until
 the block ends, so creating or removing a temporary file is never cut in half.
 """
@@ -24,17 +24,25 @@ from prunelimit.errors import UsageError
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C raises ``KeyboardInterrupt``, so the same cleanup runs (exit 143)."""
+    """SIGTERM, or SIGHUP (the terminal closed), raised where Ctrl-C raises ``KeyboardInterrupt``,
+    so the same cleanup runs; the exit code is the shell's 128 + the signal (143, 129)."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__()
+        self.signum = signum
 
 
 _deferring = 0
 _pending: list[int] = []
+# SIGHUP where the platform has it; a signal the caller ignores (``nohup``) stays ignored
+_HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def install_signal_handlers() -> None:
-    """SIGINT raises ``KeyboardInterrupt`` and SIGTERM :class:`Terminated` (main thread only)."""
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    """SIGINT raises ``KeyboardInterrupt``, SIGTERM and SIGHUP :class:`Terminated` (main thread only)."""
+    for signum in _HANDLED:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _on_signal)
 
 
 def _on_signal(signum: int, frame: object) -> None:
@@ -45,7 +53,7 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def _raise_for(signum: int) -> None:
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 @contextlib.contextmanager

@@ -50,8 +50,12 @@ class RawCheckpoint:
 def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoint:
     """Read any supported checkpoint file; raise ``InputError`` with the fix otherwise."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise InputError(f"checkpoint {path} is a folder; give the checkpoint file in it")
+    if not path.exists():
         raise InputError(f"checkpoint {path} not found")
+    if not path.is_file():
+        raise InputError(f"checkpoint {path} is a device, FIFO or socket, not a regular file; give a file")
     if path.stat().st_size == 0:
         raise InputError(f"checkpoint {path} is empty")
     if path.suffix == ".safetensors":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pickle
 
 import pytest
@@ -133,6 +135,16 @@ def test_truncated_file(tmp_path, own_ckpt):
 def test_missing_file():
     with pytest.raises(InputError, match="not found"):
         read_checkpoint("/nonexistent/x.pt")
+
+
+def test_a_folder_or_a_fifo_is_named_for_what_it_is(tmp_path):
+    """Not "not found": the path is there, and the fix differs."""
+    with pytest.raises(InputError, match="is a folder; give the checkpoint file in it"):
+        read_checkpoint(tmp_path)
+    fifo = tmp_path / "pipe.pt"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is a device, FIFO or socket"):
+        read_checkpoint(fifo)
 
 
 def test_truncated_safetensors(tmp_path, tiny_model):
