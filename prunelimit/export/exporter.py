@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import UsageError
 from prunelimit.export.sparse_file import TensorLayout, write_sparse
-from prunelimit.io.checkpoint import normalise_state_dict, read_checkpoint
+from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.models.load import recorded_spec
 
 if TYPE_CHECKING:
@@ -71,15 +71,10 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     """The tensors of ``checkpoint`` exactly as stored (no model is built, no dtype changes);
     ``UsageError`` when it holds no pruning masks."""
     raw = read_checkpoint(checkpoint, trust_pickle=trust_pickle)
-    state, masks = normalise_state_dict(raw.state_dict)
-    masks.update(raw.masks)
+    state, masks = state_and_masks(raw)
     if not masks:
         raise UsageError(f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); "
                          f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
-    for name, mask in masks.items():
-        if name not in state or mask.shape != state[name].shape:
-            raise InputError(f"checkpoint {raw.path}: the mask {name!r} matches no weight of its shape; "
-                             "the file is damaged (prune the model again)")
     spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path)
     return PrunedCheckpoint(raw.path, state, masks, spec, raw.meta)
 

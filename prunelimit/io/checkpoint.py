@@ -242,6 +242,18 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 
 
+def state_and_masks(raw: RawCheckpoint) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """The file's weights and pruning masks (its own, and ``torch.nn.utils.prune``'s folded in);
+    a mask that matches no weight of its shape is an ``InputError`` for every command alike."""
+    state, masks = normalise_state_dict(raw.state_dict)
+    masks.update(raw.masks)
+    for name, mask in masks.items():
+        if name not in state or mask.shape != state[name].shape:
+            raise InputError(f"checkpoint {raw.path}: the mask {name!r} matches no weight of its shape; "
+                             "the file is damaged (prune the model again)")
+    return state, masks
+
+
 def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Strip wrapper prefixes and fold ``weight_orig``/``weight_mask`` pairs.
 

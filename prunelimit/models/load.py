@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
-from prunelimit.io.checkpoint import normalise_state_dict, read_checkpoint
+from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 
@@ -60,8 +60,7 @@ def load_model(
 ) -> LoadedModel:
     """Load ``checkpoint``; ``model_spec`` builds the architecture (it overrides the file's)."""
     raw = read_checkpoint(checkpoint, trust_pickle=trust_pickle)
-    state, masks = normalise_state_dict(raw.state_dict)
-    masks.update(raw.masks)
+    state, masks = state_and_masks(raw)
     spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path)
     if model_spec is None and spec is not None and imports_code(spec) and not trust_pickle:
         raise InputError(

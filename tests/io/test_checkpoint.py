@@ -213,3 +213,18 @@ def test_a_tensor_of_numbers_in_any_real_dtype_loads(tmp_path, tiny_model, dtype
     state = {k: v.to(dtype) for k, v in tiny_model.state_dict().items()}
     torch.save(state, tmp_path / "w.pt")
     assert read_checkpoint(tmp_path / "w.pt").state_dict.keys() == state.keys()
+
+
+@pytest.mark.parametrize("masks", [{"0.weight": torch.ones(3, 3, dtype=torch.bool)},  # wrong shape
+                                   {"9.weight": torch.ones(32, 64, dtype=torch.bool)}],  # no such weight
+                         ids=["shape", "name"])
+@pytest.mark.parametrize("command", [("info",), ("export", "-o", "{out}")])
+def test_a_damaged_mask_is_refused_by_every_command(cli, tmp_path, tiny_model, masks, command):
+    """One check where the file is read: info used to accept what export refused."""
+    from tests.conftest import SPEC
+
+    path = tmp_path / "damaged.pt"
+    save_checkpoint(path, SPEC, tiny_model.state_dict(), masks)
+    result = cli(command[0], path, *(a.format(out=tmp_path / "x.safetensors") for a in command[1:]))
+    assert result.exit_code == 3
+    assert "matches no weight of its shape; the file is damaged" in result.stderr
