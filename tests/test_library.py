@@ -4,6 +4,7 @@ forms, refusals, masks usable with torch.nn.utils.prune, and docs/library.md's e
 from __future__ import annotations
 
 import copy
+import doctest
 import re
 from pathlib import Path
 
@@ -285,3 +286,22 @@ def test_a_model_with_every_parameter_frozen_is_a_usage_error(model, train):
         with pytest.raises(UsageError, match="no parameters for the Hessian: every selected parameter is frozen"):
             call(model, train)
     assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_docstring_examples_run_as_doctests():
+    """Each public function of the library carries an example; they run in order after the
+    module's, which trains the model they use (one namespace, as a reader would type them)."""
+    from prunelimit import library
+
+    tests = doctest.DocTestFinder().find(library)  # sorted by name: the module's own comes first
+    assert tests[0].name == "prunelimit.library"
+    with_examples = {t.name.rsplit(".", 1)[-1] for t in tests if t.examples}
+    public = {name for name in prunelimit.__all__
+              if getattr(getattr(prunelimit, name), "__module__", None) == library.__name__}
+    assert public - {"Pruning"} <= with_examples and "apply" in with_examples
+    runner, namespace = doctest.DocTestRunner(), dict(vars(library))
+    for test in tests:
+        test.globs = namespace
+        runner.run(test, clear_globs=False)
+    result = runner.summarize(verbose=False)
+    assert result.attempted >= 30 and result.failed == 0
