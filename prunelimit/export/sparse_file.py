@@ -252,7 +252,16 @@ def _decode_tensor(prefix: str, entry: dict, fmt: str, shape: tuple[int, ...],
 
 def load_sparse(path: str | Path) -> dict[str, Tensor]:
     """The dense state dict (name → tensor) of a file written by ``prunelimit export``, bit for
-    bit as exported; ``InputError`` when the file is missing, not a sparse export, or damaged."""
+    bit as exported; ``InputError`` when the file is missing, not a sparse export, or damaged.
+
+    >>> import tempfile
+    >>> weight = torch.tensor([[0.0, 1.5, 0.0, 0.0], [0.0, 0.0, -2.0, 0.0]])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "model.safetensors"
+    ...     layouts = write_sparse(path, {"fc.weight": weight}, {"fc.weight": weight != 0})
+    ...     torch.equal(load_sparse(path)["fc.weight"], weight)
+    True
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"sparse file {path} not found")

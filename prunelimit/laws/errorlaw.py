@@ -148,7 +148,13 @@ def log_error(log_m, eps_np, eps_up: float, gamma: float, log_p: float) -> np.nd
 
 
 def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
-    """ε̂(d) of the single-network law."""
+    """ε̂(d) of the single-network law: ``eps_np`` where the network is dense enough, rising
+    as a power law of slope ``gamma`` below density ``p``, to ``eps_up`` (no better than chance).
+
+    >>> import numpy as np
+    >>> np.round(error_law(np.array([1.0, 0.01, 1e-4]), eps_np=0.05, eps_up=0.9, gamma=2.0, p=0.01), 3).tolist()
+    [0.05, 0.475, 0.9]
+    """
     return np.exp(log_error(np.log(density), eps_np, eps_up, gamma, math.log(p)))
 
 
@@ -426,6 +432,14 @@ def fit_error_law(
 
     Multi-start bounded least squares on δ; ``leave_one_out`` refits once per point
     (warm-started at the full fit) and reports the |δ| of the held-out prediction.
+
+    Points on a known law give its parameters back:
+
+    >>> import numpy as np
+    >>> density = np.geomspace(1, 1e-3, 20)
+    >>> fit = fit_error_law(ErrorPoints(density, error_law(density, 0.05, 0.9, 2.0, 0.01)))
+    >>> round(fit.eps_up, 2), round(fit.gamma, 1), round(fit.p, 3)
+    (0.9, 2.0, 0.01)
     """
     problem = _make_problem(points, joint)
     if problem.log_d.size <= problem.n_params:

@@ -421,6 +421,15 @@ def fit_nplh(
     the geometric middle of the region and predicts those below it (for the default
     region: fit 5–50 %, predict 0.5–5 %). The quadratic
     variant is ``needed`` when its F-test p-value is below ``quadratic_level``.
+
+    Points on a known law give its parameters back:
+
+    >>> import numpy as np
+    >>> from prunelimit.laws.points import LawPoints
+    >>> gamma = np.geomspace(1e-2, 1, 30)
+    >>> law = fit_nplh(LawPoints(tuple(0.01 * gamma ** -0.7), tuple(gamma)))
+    >>> round(law.alpha0, 6), round(law.c, 6), law.n_region
+    (0.7, 0.01, 30)
     """
     if not 0.0 < confidence < 1.0 or n_boot < 1:
         raise UsageError("bootstrap needs 0 < confidence < 1 and n_boot >= 1")
