@@ -137,6 +137,39 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
     return warns
 
 
+def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance, used: int | None,
+                 total: int) -> list[str]:
+    """A warning for each baseline whose Hessian was taken over another number of samples
+    than this run's ``used`` of ``total`` (``None``: all of them), where the options compare
+    alike: ``hessian_samples`` ``auto`` takes all or a subset by the data's size and the
+    method, known only once both ran. (Options that differ are warned about already.)"""
+    notes = []
+    for path, report in baselines:
+        old = _samples_used(report)
+        option = recorded(report).options.get("hessian_samples")
+        if old == "unrecorded" or _option("hessian_samples", option) != _option(
+                "hessian_samples", current.options.get("hessian_samples")):
+            continue
+        new = None if used is None or used == total else used
+        if old != new:
+            said = [f"{n:,} samples" if n is not None else "every sample" for n in (old, new)]
+            notes.append(f"baseline {path} took its Hessian over {said[0]}, this run over {said[1]}: ρ* moves with "
+                         "the curvature sample; compare runs with the same --hessian-samples (all: every sample)")
+    return notes
+
+
+def _samples_used(report: dict[str, Any]) -> int | None | str:
+    """The samples a report's Hessian was taken over: a count, ``None`` for all of them, or
+    ``"unrecorded"`` (an older report, or an entry of another shape)."""
+    spectrum = report.get("spectrum")
+    sample = spectrum.get("hessian_samples", "unrecorded") if isinstance(spectrum, dict) else "unrecorded"
+    if sample is None:
+        return None
+    if not isinstance(sample, dict) or not isinstance(sample.get("used"), int):
+        return "unrecorded"
+    return None if sample["used"] == sample.get("total") else sample["used"]
+
+
 def version_notes(what: str, old: Provenance, current: Provenance) -> list[str]:
     """A warning when ``what`` was computed by another prunelimit version than ``current``."""
     if old.version is None or current.version is None or old.version == current.version:

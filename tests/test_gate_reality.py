@@ -191,6 +191,25 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     assert any("computed by prunelimit 0.0.1, this is" in w for w in older["warnings"])
 
 
+@pytest.mark.parametrize("sample, warned", [
+    ({"used": 300, "total": 1437, "split_ratios": [0.8, 0.9]}, True),  # auto subsampled the baseline's data
+    ({"used": 1437, "total": 1437, "split_ratios": None}, False),
+    (None, False),  # every sample
+    ("damaged", False),  # an entry of another shape counts as unrecorded
+])
+def test_a_baseline_over_another_curvature_sample_is_warned_about(cli, tmp_path, sample, warned):
+    """``hessian_samples`` ``auto`` and ``all`` compare as one option, but ``auto`` takes a
+    subset of a large data set: what each Hessian was really taken over is compared once
+    both ran, so a ``max_drop`` rule does not compare a subsample's ρ* silently."""
+    base = _baseline(tmp_path / "b.json", spectrum={"hessian_samples": sample})
+    doc = _doc(cli("gate", EXAMPLE, "--baseline", base, "--max-drop", "0.5", "--json"))
+    notes = [w for w in doc["warnings"] if "took its Hessian over" in w]
+    assert notes == (["baseline " + str(base) + " took its Hessian over 300 samples, this run over every sample: "
+                      "ρ* moves with the curvature sample; compare runs with the same --hessian-samples (all: "
+                      "every sample)"] if warned else [])
+    assert not any("other options" in w for w in doc["warnings"])
+
+
 # --------------------------------------------------------------------------- regime, gate on the measured limit
 
 

@@ -63,14 +63,15 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     The rules are checked first (``prunelimit.gate_rules.check_rules``: at least one, each
     baseline readable); a baseline computed another way or on another problem is refused
     before any curvature work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
-    from prunelimit.baseline import check_baselines, provenance
+    from prunelimit.baseline import check_baselines, provenance, sample_notes
     from prunelimit.gate_rules import baseline_reports, check_rules, evaluate_gate
     from prunelimit.report.jsonout import document
 
     start = time.perf_counter()
     rules = check_rules(rules)
     baselines = baseline_reports(rules)
-    notes = check_baselines(baselines, provenance(inputs, options), allow_incompatible) if baselines else []
+    current = provenance(inputs, options)
+    notes = check_baselines(baselines, current, allow_incompatible) if baselines else []
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search
         measured = verify(inputs, options, progress=progress, store=store)
         report, rep = document("verify", measured.to_json()), measured.bounds
@@ -78,5 +79,8 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     else:
         rep = bounds(inputs, options, progress, store=store)
         report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)
+    sample = rep.spectrum.curvature_data
+    notes += sample_notes(baselines, current, None if sample is None else sample.used,
+                          0 if sample is None else sample.total)
     return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
                       tuple(notes), estimate, rep.spectrum)
