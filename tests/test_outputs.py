@@ -302,32 +302,27 @@ def test_a_fifo_or_device_is_never_replaced(cli, c, tmp_path, args, link):
 # --------------------------------------------------------------------------- the atomic writer
 
 
+def _half_then_fail(tmp: Path) -> None:
+    tmp.write_text("half")
+    raise RuntimeError("disk full")
+
+
 def test_a_failing_writer_leaves_the_destination_and_no_temporary(tmp_path):
     dest = tmp_path / "d.txt"
     dest.write_text("old")
-
-    def half_then_fail(tmp: Path) -> None:
-        tmp.write_text("half")
-        raise RuntimeError("disk full")
-
     with pytest.raises(RuntimeError):
-        write_atomic(dest, half_then_fail, force=True)
+        write_atomic(dest, _half_then_fail, force=True)
     assert dest.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["d.txt"]
     with pytest.raises(RuntimeError):  # folders it created for the file go again too
-        write_atomic(tmp_path / "a" / "b" / "x.txt", half_then_fail, parents=True)
+        write_atomic(tmp_path / "a" / "b" / "x.txt", _half_then_fail, parents=True)
     assert [p.name for p in tmp_path.iterdir()] == ["d.txt"]
 
 
 def test_a_failing_writer_among_several_leaves_none_of_them(tmp_path):
     keep = tmp_path / "old.csv"
     keep.write_text("old")
-
-    def fail(tmp: Path) -> None:
-        tmp.write_text("half")
-        raise RuntimeError("disk full")
-
     with pytest.raises(RuntimeError):
-        write_all_atomic([(tmp_path / "a.pt", lambda p: p.write_text("a")), (keep, fail)], force=True)
+        write_all_atomic([(tmp_path / "a.pt", lambda p: p.write_text("a")), (keep, _half_then_fail)], force=True)
     assert keep.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["old.csv"]
 
 
