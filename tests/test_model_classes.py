@@ -160,8 +160,8 @@ def test_attention_model_has_a_limit(cli, nets):
     result = _bounds(cli, nets, "attention", "--json", "--iterations", "8", "--runs", "1")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    # out_proj, linear1, linear2, head (attention's in_proj_weight belongs to no Linear module)
-    assert report["params"]["prunable"] == 4 * 4 + 8 * 4 + 4 * 8 + 10 * 4
+    # attention's stacked Q/K/V projection (in_proj_weight), out_proj, linear1, linear2, head
+    assert report["params"]["prunable"] == 3 * 4 * 4 + 4 * 4 + 8 * 4 + 4 * 8 + 10 * 4
     assert 0.0 <= report["prediction"]["ratio"] <= 1.0
 
 

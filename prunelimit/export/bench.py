@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import OptionError, UsageError
+from prunelimit.models.params import attention_projections
 from prunelimit.validate import choice
 
 PATTERNS = ("csr", "2:4")
@@ -128,6 +129,8 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str],
     sparse = copy.deepcopy(model)
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):
+        kept += [f"{name}.{pname} (attention's own Q/K/V projection, not a Linear layer)"
+                 for pname, weight in attention_projections(module) if not bool((weight != 0).all())]
         if not isinstance(module, nn.Linear) or bool((module.weight != 0).all()):
             continue
         if dense and name in dense:

@@ -204,7 +204,7 @@ class _GatedNet:
     def __init__(self, model: nn.Module, selection: ParamSelection, c: HyperfluxConfig) -> None:
         named = prunable_parameters(model, selection)
         if not named:
-            raise UsageError("the model has no prunable weights (Linear/Conv); widen the selection")
+            raise UsageError("the model has no prunable weights (Linear, Conv, attention projections); widen the selection")
         self.model = model
         self.names = tuple(n for n, _ in named)
         self.params = [p for _, p in named]

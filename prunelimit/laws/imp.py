@@ -143,7 +143,7 @@ def iterative_magnitude_pruning(
     epochs_dense = c.epochs_per_level if c.epochs_dense is None else c.epochs_dense
     params = prunable_parameters(model)
     if not params:
-        raise UsageError("model has no prunable weights (Linear/Conv weight tensors)")
+        raise UsageError("model has no prunable weights (Linear, Conv or attention projection weights)")
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
     settings = {"rate": c.rate, "rewind": c.rewind, "rewind_steps": c.rewind_steps, "seed": c.seed,

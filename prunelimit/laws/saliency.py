@@ -184,7 +184,7 @@ def compute_saliency(
         raise UsageError("flux needs 0 < flux_fraction <= 1 and flux_repeats >= 1")
     named = prunable_parameters(model, selection)
     if not named:
-        raise UsageError("the model has no prunable weights (Linear/Conv); widen the selection")
+        raise UsageError("the model has no prunable weights (Linear, Conv, attention projections); widen the selection")
     names = [n for n, _ in named]
     params = [p for _, p in named]
     masks = _check_masks(params, masks) if masks is not None else default_masks(params)

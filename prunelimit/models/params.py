@@ -1,6 +1,8 @@
 """Which parameters count (docs/theory.md, Conventions), defined once.
 
-* prunable weights: ``weight`` of every ``nn.Linear`` and convolution;
+* prunable weights: ``weight`` of every ``nn.Linear`` and convolution, and the Q/K/V
+  projection weights of ``nn.MultiheadAttention`` (``in_proj_weight``, or ``q_proj_weight``,
+  ``k_proj_weight``, ``v_proj_weight``; its ``out_proj`` is a Linear);
 * Hessian parameters: every trainable parameter except normalisation affine ones.
 
 A TorchScript module counts as the torch class it was compiled from (``module_class``).
@@ -23,7 +25,9 @@ from torch import Tensor, nn
 
 from prunelimit.errors import OptionError
 
-PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention)
+# attention's Q/K/V projections are linear maps held as parameters of its own, not Linear modules
+_PROJECTIONS = ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight")
 NORM_TYPES = (
     nn.modules.batchnorm._NormBase,
     nn.LayerNorm,
@@ -75,10 +79,9 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
     """``selection`` if each of its patterns selects something in ``model``; else an
     ``OptionError`` naming ``include``/``exclude``. A pattern is matched against module
     names, so a typo or a parameter's name (``attn.in_proj_weight``) would select nothing,
-    silently; an ``include`` must match a module that holds a ``weight``, the tensor it adds."""
+    silently; an ``include`` must match a module that holds a weight, the tensor it adds."""
     names = [name for name, _ in model.named_modules()]
-    weighted = [name for name, module in model.named_modules()
-                if "weight" in dict(module.named_parameters(recurse=False))]
+    weighted = [name for name, module in model.named_modules() if _weights(module)]
     examples = ", ".join(repr(n) for n in weighted[:3] if n) or "none"
     for option, patterns in (("include", selection.include), ("exclude", selection.exclude)):
         for pattern in patterns:
@@ -87,8 +90,8 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
                 raise OptionError(option, f"{{0}} {pattern!r} matches no module in the model; patterns are globs "
                                   f"of module names, e.g. {examples}")
             if option == "include" and not set(matched) & set(weighted):
-                raise OptionError(option, f"{{0}} {pattern!r} matches only modules without a 'weight' parameter "
-                                  f"({', '.join(map(repr, matched[:3]))}), and a module's 'weight' is what it adds; "
+                raise OptionError(option, f"{{0}} {pattern!r} matches only modules without a weight "
+                                  f"({', '.join(map(repr, matched[:3]))}), and a module's weight is what it adds; "
                                   f"modules with one are e.g. {examples}")
     return selection
 
@@ -98,19 +101,34 @@ def prunable_parameters(
 ) -> list[tuple[str, Tensor]]:
     """Named prunable weight tensors, in ``named_modules`` order.
 
-    By default the ``weight`` of every Linear/Conv module. ``include`` patterns add the
-    ``weight`` of other matching modules that have one; ``exclude`` removes matches.
+    By default the ``weight`` of every Linear/Conv module and attention's Q/K/V projections.
+    ``include`` patterns add the ``weight`` of other matching modules that have one;
+    ``exclude`` removes matches.
     """
     out, seen = [], set()
     for mname, module in model.named_modules():
-        # a registered parameter, which a loaded TorchScript module holds as a plain Tensor
-        weight = dict(module.named_parameters(recurse=False)).get("weight")
-        if weight is None or id(weight) in seen:
-            continue
-        seen.add(id(weight))
-        if selection.decide(mname, issubclass(module_class(module), PRUNABLE_TYPES)):
-            out.append((f"{mname}.weight" if mname else "weight", weight))
+        default = issubclass(module_class(module), PRUNABLE_TYPES)
+        for pname, weight in _weights(module):
+            if id(weight) in seen:
+                continue
+            seen.add(id(weight))
+            if selection.decide(mname, default):
+                out.append((f"{mname}.{pname}" if mname else pname, weight))
     return out
+
+
+def _weights(module: nn.Module) -> list[tuple[str, Tensor]]:
+    """A module's own weight tensors: its ``weight``, and the Q/K/V projections of attention
+    (registered parameters, which a loaded TorchScript module holds as plain Tensors)."""
+    weight = dict(module.named_parameters(recurse=False)).get("weight")
+    return ([] if weight is None else [("weight", weight)]) + attention_projections(module)
+
+
+def attention_projections(module: nn.Module) -> list[tuple[str, Tensor]]:
+    """The Q/K/V projection weights a module holds itself (``nn.MultiheadAttention``'s
+    ``in_proj_weight``, or ``q_proj_weight``/``k_proj_weight``/``v_proj_weight``)."""
+    own = dict(module.named_parameters(recurse=False))
+    return [(name, own[name]) for name in _PROJECTIONS if own.get(name) is not None]
 
 
 def hessian_parameters(

@@ -37,6 +37,11 @@ def test_layers_whose_parent_reads_the_weight_stay_dense_and_are_named():
     assert report.sparse_layers == ["0", "2"]
     assert [k.split(" ")[0] for k in report.dense_layers] == ["1.self_attn.out_proj", "1.linear1", "1.linear2"]
     assert report.max_abs_diff < 1e-5
+    # a pruned Q/K/V projection (a prunable weight of attention itself) is named among them too
+    with torch.no_grad():
+        layer.self_attn.in_proj_weight[:, ::2] = 0
+    report = bench(model, torch.randn(2, 5, 4), (1,))
+    assert report.dense_layers[0] == "1.self_attn.in_proj_weight (attention's own Q/K/V projection, not a Linear layer)"
 
 
 def test_the_report_states_warm_up_and_timed_passes():

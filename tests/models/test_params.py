@@ -150,7 +150,7 @@ def test_cli_analyses_a_torchscript_checkpoint_like_its_weights(cli, tmp_path):
 @pytest.mark.parametrize("selection, option, said", [
     (ParamSelection(include=("0.weight",)), "include", "matches no module"),  # a parameter's name
     (ParamSelection(exclude=("lin*",)), "exclude", "matches no module"),  # a typo
-    (ParamSelection(include=("self_attn",)), "include", "without a 'weight'"),  # attention's in_proj_weight
+    (ParamSelection(include=("dropout*",)), "include", "without a weight"),  # modules with no parameters
 ])
 def test_a_pattern_that_selects_nothing_is_refused_naming_it(selection, option, said):
     """Patterns match module names; one that selects nothing would leave the analysis the
@@ -169,7 +169,35 @@ def test_patterns_that_select_are_kept():
     model = nn.TransformerEncoderLayer(8, 2, 16)
     selection = ParamSelection(include=("self_attn*", "norm1"), exclude=("linear?",))
     assert check_selection(model, selection) is selection
-    assert _names(prunable_parameters(model, selection)) == ["self_attn.out_proj.weight", "norm1.weight"]
+    assert _names(prunable_parameters(model, selection)) == ["self_attn.in_proj_weight", "self_attn.out_proj.weight",
+                                                             "norm1.weight"]
+
+
+@pytest.mark.parametrize("kdim, expected", [
+    (None, ["attn.in_proj_weight", "attn.out_proj.weight", "head.weight"]),
+    (6, ["attn.q_proj_weight", "attn.k_proj_weight", "attn.v_proj_weight", "attn.out_proj.weight", "head.weight"]),
+])
+def test_attention_projections_are_prunable_weights(kdim, expected):
+    """Q/K/V are linear maps like ``out_proj``, held as parameters of the attention module
+    itself (one stacked ``in_proj_weight``, or one each when keys and values have their own
+    sizes): prunable like any Linear weight, in the eager and the scripted model alike."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, kdim=kdim, vdim=kdim, batch_first=True)
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x, memory):
+            return self.head(self.attn(x, memory, memory, need_weights=False)[0])
+
+    model = Net()
+    assert _names(prunable_parameters(model)) == expected
+    assert _names(prunable_parameters(torch.jit.script(model))) == expected
+    # Hessian parameters keep their own order; the prunable ones are all among them
+    assert set(expected) <= set(_names(hessian_parameters(model)))
+    assert _names(prunable_parameters(model, ParamSelection(exclude=("attn",)))) == ["attn.out_proj.weight",
+                                                                                      "head.weight"]
 
 
 def test_cli_names_the_flag_of_a_pattern_that_selects_nothing(cli, tmp_path):
