@@ -38,3 +38,15 @@ def test_pre_commit_hook_entry_passes(cli, monkeypatch, tmp_path):
     entry = config["repos"][0]["hooks"][0]["entry"]
     result = _run(cli, shlex.split(entry)[1:], monkeypatch, tmp_path)
     assert result.exit_code == 0, result.stdout + result.stderr
+
+
+def test_the_stored_baseline_records_what_a_gate_compares():
+    """Written by this version's ``bounds --json``: its loss and version are compared too
+    (an older report would be compared as is, with a warning)."""
+    import json
+
+    import prunelimit
+
+    report = json.loads((CI / "baseline.json").read_text())
+    assert report["data"]["loss"] == "ce" and len(report["data"]["fingerprint"]) == 64
+    assert report["prunelimit"] == prunelimit.__version__
