@@ -64,8 +64,8 @@ def loss_name(loss_fn: Any) -> str:
     from prunelimit.specs import USER_MODULE_PREFIX
 
     target = getattr(loss_fn, "criterion", loss_fn)  # prunelimit.library.CriterionLoss
-    if _plain_criterion(target) is not None:  # torch's own ce/mse as a criterion: the same loss
-        return _plain_criterion(target)
+    if (plain_name := _plain_criterion(target)) is not None:  # torch's own ce/mse as a criterion: the same loss
+        return plain_name
     named = target if hasattr(target, "__qualname__") else type(target)
     module = getattr(named, "__module__", None) or "?"
     if module.startswith(USER_MODULE_PREFIX):  # a --loss file.py:fn: named as typed, wherever the checkout is
@@ -137,20 +137,20 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
     return warns
 
 
-def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance, used: int | None,
-                 total: int) -> list[str]:
+def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
+                 sample: dict[str, Any] | None) -> list[str]:
     """A warning for each baseline whose Hessian was taken over another number of samples
-    than this run's ``used`` of ``total`` (``None``: all of them), where the options compare
-    alike: ``hessian_samples`` ``auto`` takes all or a subset by the data's size and the
-    method, known only once both ran. (Options that differ are warned about already.)"""
-    notes = []
+    than this run's ``sample`` (its ``spectrum.hessian_samples`` entry), where the options
+    compare alike: ``hessian_samples`` ``auto`` takes all or a subset by the data's size and
+    the method, known only once both ran. (Options that differ are warned about already.)"""
+    notes, new = [], _subset(sample)
     for path, report in baselines:
-        old = _samples_used(report)
+        spectrum = report.get("spectrum")
+        old = _subset(spectrum.get("hessian_samples", "unrecorded") if isinstance(spectrum, dict) else "unrecorded")
         option = recorded(report).options.get("hessian_samples")
         if old == "unrecorded" or _option("hessian_samples", option) != _option(
                 "hessian_samples", current.options.get("hessian_samples")):
             continue
-        new = None if used is None or used == total else used
         if old != new:
             said = [f"{n:,} samples" if n is not None else "every sample" for n in (old, new)]
             notes.append(f"baseline {path} took its Hessian over {said[0]}, this run over {said[1]}: ρ* moves with "
@@ -158,11 +158,9 @@ def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Prove
     return notes
 
 
-def _samples_used(report: dict[str, Any]) -> int | None | str:
-    """The samples a report's Hessian was taken over: a count, ``None`` for all of them, or
-    ``"unrecorded"`` (an older report, or an entry of another shape)."""
-    spectrum = report.get("spectrum")
-    sample = spectrum.get("hessian_samples", "unrecorded") if isinstance(spectrum, dict) else "unrecorded"
+def _subset(sample: Any) -> int | None | str:
+    """The samples a ``hessian_samples`` entry says the Hessian was taken over: a count,
+    ``None`` for all of them, or ``"unrecorded"`` (an older report, or another shape)."""
     if sample is None:
         return None
     if not isinstance(sample, dict) or not isinstance(sample.get("used"), int):

@@ -80,7 +80,6 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         rep = bounds(inputs, options, progress, store=store)
         report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)
     sample = rep.spectrum.curvature_data
-    notes += sample_notes(baselines, current, None if sample is None else sample.used,
-                          0 if sample is None else sample.total)
+    notes += sample_notes(baselines, current, None if sample is None else sample.to_json())
     return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
                       tuple(notes), estimate, rep.spectrum)

@@ -120,15 +120,14 @@ def prunable_parameters(
 def _weights(module: nn.Module) -> list[tuple[str, Tensor]]:
     """A module's own weight tensors: its ``weight``, and the Q/K/V projections of attention
     (registered parameters, which a loaded TorchScript module holds as plain Tensors)."""
-    weight = dict(module.named_parameters(recurse=False)).get("weight")
-    return ([] if weight is None else [("weight", weight)]) + attention_projections(module)
+    own = dict(module.named_parameters(recurse=False))
+    return [(name, own[name]) for name in ("weight", *_PROJECTIONS) if own.get(name) is not None]
 
 
 def attention_projections(module: nn.Module) -> list[tuple[str, Tensor]]:
     """The Q/K/V projection weights a module holds itself (``nn.MultiheadAttention``'s
     ``in_proj_weight``, or ``q_proj_weight``/``k_proj_weight``/``v_proj_weight``)."""
-    own = dict(module.named_parameters(recurse=False))
-    return [(name, own[name]) for name in _PROJECTIONS if own.get(name) is not None]
+    return [(name, weight) for name, weight in _weights(module) if name != "weight"]
 
 
 def hessian_parameters(
