@@ -53,7 +53,8 @@ def recorded(report: dict[str, Any]) -> Provenance:
 
 def loss_name(loss_fn: Any) -> str:
     """The loss a limit is computed for, as reports record it: ``ce``/``mse`` for the built-in
-    ones, else the qualified name of the function or of a library criterion's class."""
+    ones, else the qualified name of the function or of a library criterion's class, with
+    what the criterion was built with (``_settings``): two settings are two losses."""
     from prunelimit.data.batches import cross_entropy_loss, mse_loss
 
     if loss_fn is cross_entropy_loss or loss_fn is mse_loss:
@@ -68,9 +69,57 @@ def loss_name(loss_fn: Any) -> str:
         return plain_name
     named = target if hasattr(target, "__qualname__") else type(target)
     module = getattr(named, "__module__", None) or "?"
-    if module.startswith(USER_MODULE_PREFIX):  # a --loss file.py:fn: named as typed, wherever the checkout is
-        return f"{Path(getattr(sys.modules.get(module), '__file__', None) or '?').name}:{named.__qualname__}"
-    return f"{module}.{named.__qualname__}"
+    # a --loss file.py:fn: named as typed, wherever the checkout is
+    where = f"{Path(getattr(sys.modules.get(module), '__file__', None) or '?').name}:" \
+        if module.startswith(USER_MODULE_PREFIX) else f"{module}."
+    return f"{where}{named.__qualname__}{_settings(target)}"
+
+
+def _settings(criterion: Any) -> str:
+    """``(name=value, …, tensors=…)``: what a criterion object was built with (its public
+    attributes, its submodules' too, and a hash of its tensors: a class weight is a buffer),
+    so that ``CrossEntropyLoss(label_smoothing=0.1)`` and ``CrossEntropyLoss(weight=w)``
+    record apart; ``functools.partial`` shows its function and arguments; ``""`` for a plain
+    function (its name is the whole of it)."""
+    import functools
+    import inspect
+
+    from torch import nn
+
+    from prunelimit.cache import tensors_fingerprint
+
+    tensors: dict[str, Any] = {}
+    if isinstance(criterion, functools.partial):
+        fields = [loss_name(criterion.func)] + [_value(v, tensors, str(i)) for i, v in enumerate(criterion.args)]
+        named = sorted(criterion.keywords.items())
+    elif hasattr(criterion, "__dict__") and not inspect.isroutine(criterion) and not inspect.isclass(criterion):
+        owners = criterion.named_modules() if isinstance(criterion, nn.Module) else [("", criterion)]
+        if isinstance(criterion, nn.Module):
+            tensors.update(criterion.state_dict())
+        fields, named = [], [(f"{prefix}.{key}" if prefix else key, value) for prefix, owner in owners
+                             for key, value in sorted(vars(owner).items())
+                             if not key.startswith("_") and key != "training" and not isinstance(value, nn.Module)]
+    else:
+        return ""
+    fields += [f"{key}={_value(value, tensors, key)}" for key, value in named]
+    if tensors:
+        fields.append(f"tensors={tensors_fingerprint(sorted(tensors.items()))[:16]}")
+    return f"({', '.join(fields)})" if fields else ""
+
+
+def _value(value: Any, tensors: dict[str, Any], key: str) -> str:
+    """A setting as recorded: a plain value by its repr, a tensor by name (its bytes enter
+    ``tensors``' hash), anything else by its type."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        tensors[key] = value
+        return "<tensor>"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_value(v, tensors, f"{key}.{i}") for i, v in enumerate(value)) + ")"
+    return type(value).__qualname__
 
 
 def _plain_criterion(criterion: Any) -> str | None:
@@ -95,7 +144,10 @@ def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], l
               ("data fingerprint", "fingerprint"))
     incompatible, unrecorded = [], []
     if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
-        incompatible.append(f"loss {baseline.loss} vs {current.loss} here")
+        if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
+            unrecorded.append("loss settings")
+        else:
+            incompatible.append(f"loss {baseline.loss} vs {current.loss} here")
     for label, name in fields:
         old, new = getattr(baseline, name), getattr(current, name)
         if old is None:

@@ -100,8 +100,13 @@ def data_fingerprint(batches: Iterable[Any] | None) -> str | None:
 def weights_fingerprint(model: Any) -> str:
     """sha256 hex of a model's state (names, dtypes, shapes and bytes, in name order): two
     reports with the same fingerprint describe the same weights."""
+    return tensors_fingerprint(sorted(model.state_dict().items()))
+
+
+def tensors_fingerprint(named: Iterable[tuple[str, Any]]) -> str:
+    """sha256 hex of named tensors (names, dtypes, shapes and bytes, in the order given)."""
     digest = hashlib.sha256()
-    _update_tensors(digest, "state", sorted(model.state_dict().items()))
+    _update_tensors(digest, "state", named)
     return digest.hexdigest()
 
 

@@ -299,5 +299,68 @@ def test_reports_name_the_loss_and_torchs_own_criteria_are_the_built_in_ones():
     assert [loss_name(loss_function(c)) for c in (nn.CrossEntropyLoss(), F.cross_entropy, nn.MSELoss())] == \
         ["ce", "ce", "mse"]
     assert loss_name(loss_function(nn.CrossEntropyLoss(label_smoothing=0.1))) == \
-        "torch.nn.modules.loss.CrossEntropyLoss"
+        "torch.nn.modules.loss.CrossEntropyLoss(ignore_index=-100, label_smoothing=0.1, reduction='mean')"
     assert loss_name(loss_function(F.smooth_l1_loss)) == "torch.nn.functional.smooth_l1_loss"
+
+
+def test_a_criterion_is_recorded_with_its_settings():
+    """Two settings of one criterion class are two losses (another Hessian): the recorded
+    name carries the constructor's values and a hash of its tensors (a class weight), and
+    the same settings built twice record alike."""
+    import functools
+
+    import torch.nn.functional as F
+    from torch import nn
+
+    from prunelimit.baseline import loss_name
+    from prunelimit.library import loss_function
+
+    weights = torch.linspace(0.5, 1.5, 10)
+    criteria = [lambda: nn.CrossEntropyLoss(label_smoothing=0.1), lambda: nn.CrossEntropyLoss(weight=weights),
+                lambda: nn.CrossEntropyLoss(weight=weights.flip(0)), lambda: nn.HuberLoss(),
+                lambda: nn.HuberLoss(delta=2.0), lambda: functools.partial(F.huber_loss, delta=2.0),
+                lambda: functools.partial(F.huber_loss, delta=3.0)]
+    names = [loss_name(loss_function(make())) for make in criteria]
+    assert len(set(names)) == len(names), names
+    assert names == [loss_name(loss_function(make())) for make in criteria]
+    assert names[4] == "torch.nn.modules.loss.HuberLoss(delta=2.0, reduction='mean')"
+    assert names[1].startswith("torch.nn.modules.loss.CrossEntropyLoss(ignore_index=-100, label_smoothing=0.0, "
+                               "reduction='mean', tensors=")
+
+
+def test_a_gate_refuses_a_baseline_of_another_criterion_setting(tmp_path, no_curvature):
+    """As for another ``--loss``: a library gate whose criterion differs from the baseline's
+    only in a setting is refused before any curvature work, naming both."""
+    from torch import nn
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.baseline import provenance
+    from prunelimit.errors import UsageError
+    from prunelimit.inputs import load_inputs
+    from prunelimit.library import inputs_from
+
+    example = load_inputs(EXAMPLE, data_from_checkpoint=True)
+    smoothed = provenance(inputs_from(example.model, example.batches, loss=nn.CrossEntropyLoss(label_smoothing=0.1)),
+                          CurvatureOptions())
+    base = _baseline(tmp_path / "b.json", data={"fingerprint": smoothed.fingerprint, "loss": smoothed.loss})
+    with pytest.raises(UsageError, match=r"loss torch\.nn\.modules\.loss\.CrossEntropyLoss\(.*label_smoothing=0\.1.* vs "
+                       r"torch\.nn\.modules\.loss\.CrossEntropyLoss\(.*label_smoothing=0\.2"):
+        prunelimit.gate(example.model, example.batches, baseline=str(base), max_drop=0.1,
+                        loss=nn.CrossEntropyLoss(label_smoothing=0.2))
+
+
+def test_a_baseline_naming_only_the_criterion_class_is_compared_with_a_warning():
+    """A report written before settings were recorded names the class alone: its settings
+    are unknown, so it is compared with the warning of an older report, not refused."""
+    from dataclasses import replace
+
+    from prunelimit.baseline import check_baselines
+
+    current = replace(_provenance(), loss="torch.nn.modules.loss.HuberLoss(delta=2.0, reduction='mean')")
+    old = {"method": current.method, "params": {"hessian": current.hessian, "prunable": current.prunable},
+           "data": {"fingerprint": current.fingerprint, "loss": "torch.nn.modules.loss.HuberLoss"}}
+    notes = check_baselines([("old.json", old)], current)
+    assert any("does not record its loss settings" in n for n in notes), notes
+    with pytest.raises(Exception, match="loss torch.nn.modules.loss.MSELoss vs"):
+        check_baselines([("other.json", {**old, "data": {**old["data"], "loss": "torch.nn.modules.loss.MSELoss"}})],
+                        current)
