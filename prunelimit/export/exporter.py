@@ -62,7 +62,7 @@ class ExportReport:
                      "ratio": self.ratio},
             "tensors": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype, "density": t.density,
                          "format": t.format, "dense_bytes": t.dense_bytes, "bytes": t.total_bytes,
-                         "negzero": t.negzero, "mask": t.mask} for t in self.tensors],
+                         "negzero": t.negzero, "mask": t.mask, "alias": t.alias} for t in self.tensors],
             "bench": None if self.bench is None else self.bench.to_json(),
         }
 

@@ -2,20 +2,24 @@
 
 The header's metadata holds ``format`` (:data:`FORMAT`), ``tensors`` (a JSON list, one
 entry per state-dict tensor: ``name``, ``shape``, ``format`` and, when present,
-``negzero`` and ``mask``), ``model`` (the model spec, if known) and ``meta`` (JSON: the
-data specs and pruning record of the checkpoint it came from). Tensor ``i`` is stored as
+``negzero`` and ``mask``), ``model`` (the model spec, if known), ``meta`` (JSON: the
+data specs and pruning record of the checkpoint it came from) and, when the state dict
+holds tied weights, ``aliases`` (a JSON list of ``{"name", "of", "at"}``: the state-dict
+key ``name`` at position ``at`` is the tensor stored as ``of``, stored once; a reader that
+ignores the entry still reads every stored tensor). Tensor ``i`` is stored as
 the parts of its layout (:mod:`prunelimit.export.formats`) under ``"{i}/{part}"``; its
 negative zeros under ``"{i}/negzero/{part}"``; its keep-mask, when it is not exactly the
 stored pattern (``"mask": "values"``), under ``"{i}/mask/{part}"``.
 
-:func:`load_sparse` returns the dense state dict bit for bit as it was exported.
+:func:`load_sparse` returns the dense state dict bit for bit as it was exported, a tied
+tensor as one tensor under each of its names.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,7 +42,8 @@ class TensorLayout:
 
     ``stored``: entries the layout keeps (nonzero, NaN included); ``negzero``/``mask``:
     the layout of the −0.0 positions and of a keep-mask that differs from the stored
-    pattern (``None``: nothing stored; ``mask`` ``"values"``: the mask is the pattern).
+    pattern (``None``: nothing stored; ``mask`` ``"values"``: the mask is the pattern);
+    ``alias``: the name of the tensor this one is tied to (stored there: no bytes here).
     """
 
     name: str
@@ -52,6 +57,7 @@ class TensorLayout:
     negzero_bytes: int = 0
     mask: str | None = None
     mask_bytes: int = 0
+    alias: str | None = None
 
     @property
     def numel(self) -> int:
@@ -117,20 +123,49 @@ def _pattern_parts(parts: dict[str, Tensor], prefix: str, pattern: Tensor, what:
 def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor],
                  model_spec: str | None = None, meta: Mapping[str, Any] | None = None,
                  force: bool = False) -> list[TensorLayout]:
-    """Write ``state_dict`` in its smallest layouts, atomically; return the layout of each tensor."""
+    """Write ``state_dict`` in its smallest layouts, atomically; return the layout of each tensor
+    (a tied one's, with no bytes, names the tensor it is stored as)."""
     from safetensors.torch import save_file
 
-    layouts, tensors = [], {}
-    for index, (name, tensor) in enumerate(state_dict.items()):
-        layout, parts = plan_tensor(index, name, tensor, masks.get(name))
-        layouts.append(layout)
+    ties = tied(state_dict, masks)
+    layouts, tensors, stored = [], {}, {}
+    for name, tensor in state_dict.items():
+        if name in ties:
+            layouts.append(replace(stored[ties[name]], name=name, alias=ties[name], dense_bytes=0, bytes=0,
+                                   negzero_bytes=0, mask_bytes=0))
+            continue
+        stored[name], parts = plan_tensor(len(stored), name, tensor, masks.get(name))
+        layouts.append(stored[name])
         tensors.update(parts)
-    header = {"format": FORMAT, "tensors": json.dumps([l.header_entry() for l in layouts], separators=(",", ":")),
-              "meta": json.dumps(_json_meta(meta or {}), separators=(",", ":"))}
+    compact = {"separators": (",", ":")}
+    header = {"format": FORMAT, "tensors": json.dumps([l.header_entry() for l in stored.values()], **compact),
+              "meta": json.dumps(_json_meta(meta or {}), **compact)}
+    if ties:
+        header["aliases"] = json.dumps([{"name": l.name, "of": l.alias, "at": at} for at, l in enumerate(layouts)
+                                        if l.alias is not None], **compact)
     if model_spec is not None:
         header["model"] = model_spec
     write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header), force)
     return layouts
+
+
+def tied(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, str]:
+    """Name → the earlier name of the same tensor (tied weights: one storage, offset, shape,
+    strides and dtype) whose keep-mask is the same; a tensor that only overlaps another,
+    or is masked otherwise, is stored on its own."""
+    first: dict[tuple, str] = {}
+    ties = {}
+    for name, tensor in state_dict.items():
+        if tensor.numel() == 0:  # an empty storage has no address to share: nothing to save
+            continue
+        key = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+               tensor.stride(), tensor.dtype)
+        target = first.setdefault(key, name)
+        mask, target_mask = masks.get(name), masks.get(target)
+        if target != name and (mask is None) == (target_mask is None) and (
+                mask is None or torch.equal(mask.bool(), target_mask.bool())):
+            ties[name] = target
+    return ties
 
 
 def _json_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,6 +215,7 @@ def _decode_file(header: dict[str, str], tensors: dict[str, Tensor]) -> SparseCo
     if not isinstance(entries, list) or not isinstance(meta, dict):
         raise ValueError("its tensors or meta entry is not a JSON list/object")
     contents = SparseContents({}, meta=meta, model_spec=header.get("model"))
+    aliases = json.loads(header.get("aliases", "[]"))
     expected: set[str] = set()
     for index, entry in enumerate(entries):
         name, shape, fmt = _entry(entry)
@@ -196,6 +232,25 @@ def _decode_file(header: dict[str, str], tensors: dict[str, Tensor]) -> SparseCo
     extra = sorted(set(tensors) - expected)
     if extra:
         raise ValueError(f"stored tensor {extra[0]!r} belongs to no layout")
+    return _with_aliases(contents, aliases)
+
+
+def _with_aliases(contents: SparseContents, aliases: Any) -> SparseContents:
+    """``contents`` with each tied name back at its place in the state dict, as the very
+    tensor (and mask) of the name it is stored as."""
+    if not isinstance(aliases, list):
+        raise ValueError("its aliases entry is not a JSON list")
+    names = list(contents.state_dict)
+    for alias in aliases:
+        name, of, at = (alias.get(k) for k in ("name", "of", "at")) if isinstance(alias, dict) else (None,) * 3
+        if not isinstance(name, str) or name in names or of not in contents.state_dict or not isinstance(at, int) \
+                or isinstance(at, bool) or not 0 <= at <= len(names):
+            raise ValueError(f"alias {alias!r} names no new key, stored tensor and place")
+        names.insert(at, name)
+        if of in contents.masks:
+            contents.masks[name] = contents.masks[of]
+    ties = {alias["name"]: alias["of"] for alias in aliases}
+    contents.state_dict = {name: contents.state_dict[ties.get(name, name)] for name in names}
     return contents
 
 
@@ -252,7 +307,8 @@ def _decode_tensor(prefix: str, entry: dict, fmt: str, shape: tuple[int, ...],
 
 def load_sparse(path: str | Path) -> dict[str, Tensor]:
     """The dense state dict (name → tensor) of a file written by ``prunelimit export``, bit for
-    bit as exported; ``InputError`` when the file is missing, not a sparse export, or damaged.
+    bit as exported (tied weights as one tensor under each name, as ``state_dict()`` gives
+    them); ``InputError`` when the file is missing, not a sparse export, or damaged.
 
     >>> import tempfile
     >>> weight = torch.tensor([[0.0, 1.5, 0.0, 0.0], [0.0, 0.0, -2.0, 0.0]])

@@ -337,8 +337,9 @@ def render_export(rep) -> None:
                   title=f"Exported {rep.output}")
     for t in rep.tensors:
         extras = [f"{what} {fmt}" for what, fmt in (("−0.0", t.negzero), ("mask", t.mask)) if fmt not in (None, "values")]
-        table.add_row(t.name, "×".join(map(str, t.shape)) or "scalar", t.dtype, pct(t.density),
-                      " + ".join([t.format, *extras]), size(t.dense_bytes), size(t.total_bytes))
+        layout = " + ".join([t.format, *extras]) if t.alias is None else f"tied to {t.alias}"
+        table.add_row(t.name, "×".join(map(str, t.shape)) or "scalar", t.dtype, pct(t.density), layout,
+                      size(t.dense_bytes), size(t.total_bytes))
     stdout.print(table)
     stdout.print(f"dense tensors {size(rep.dense_bytes)} → file {size(rep.file_bytes)} "
                  f"(data {size(rep.data_bytes)} + header {size(rep.file_bytes - rep.data_bytes)}): "

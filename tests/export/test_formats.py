@@ -163,3 +163,88 @@ def test_damaged_header_json_and_plain_safetensors_are_refused(tmp_path):
         load_sparse(path)
     with pytest.raises(InputError, match="not found"):
         load_sparse(tmp_path / "missing.safetensors")
+
+
+class Tied(torch.nn.Module):
+    """An embedding and an output layer sharing one Parameter (tied weights)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = torch.nn.Embedding(16, 32)
+        self.mid = torch.nn.Linear(32, 32)
+        self.head = torch.nn.Linear(32, 16, bias=False)
+        self.head.weight = self.emb.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.mid(self.emb(x))))
+
+
+def tied_model() -> Tied:
+    torch.manual_seed(0)
+    model = Tied()
+    with torch.no_grad():
+        model.emb.weight.masked_fill_(torch.rand(16, 32) >= 0.3, 0.0)
+    return model
+
+
+def test_tied_weights_are_stored_once_and_come_back_tied(tmp_path):
+    """The tied tensor is stored once (the file holds one copy, its alias no bytes) and
+    ``load_sparse`` gives it back as one tensor under both names, in state-dict order; a
+    reader that ignores ``aliases`` (an older prunelimit) still reads every stored tensor."""
+    from safetensors.torch import load_file
+
+    from prunelimit.export.sparse_file import _decode_file, sparse_header
+
+    model = tied_model()
+    state = model.state_dict()
+    keep = stored_pattern(state["emb.weight"])
+    path = tmp_path / "tied.safetensors"
+    layouts = write_sparse(path, state, {"emb.weight": keep, "head.weight": keep})
+    head = {l.name: l for l in layouts}["head.weight"]
+    assert head.alias == "emb.weight" and head.total_bytes == 0 and head.format == "bitmap"
+    untied = write_sparse(tmp_path / "untied.safetensors", {k: v.clone() for k, v in state.items()},
+                          {"emb.weight": keep, "head.weight": keep.clone()})
+    assert data_bytes(path) == sum(l.total_bytes for l in layouts) == \
+        sum(l.total_bytes for l in untied) - {l.name: l for l in untied}["head.weight"].total_bytes
+    contents = read_sparse(path)
+    assert list(contents.state_dict) == list(state)
+    assert contents.state_dict["head.weight"] is contents.state_dict["emb.weight"]
+    assert torch.equal(contents.state_dict["emb.weight"], state["emb.weight"])
+    assert contents.masks["head.weight"] is contents.masks["emb.weight"] and torch.equal(contents.masks["head.weight"], keep)
+    loaded = Tied()
+    loaded.load_state_dict(load_sparse(path))
+    assert loaded.head.weight is loaded.emb.weight
+    x = torch.arange(16)
+    assert torch.equal(loaded(x), model(x))  # same weights, same order of operations: bit for bit
+    older = _decode_file({k: v for k, v in sparse_header(path).items() if k != "aliases"}, load_file(str(path)))
+    assert list(older.state_dict) == ["emb.weight", "mid.weight", "mid.bias"]
+
+
+def test_tensors_sharing_storage_otherwise_are_stored_apart(tmp_path):
+    """Only the very same tensor with the same keep-mask is stored once: another mask on a
+    tied name, or a view of part of a storage, is stored on its own."""
+    state = tied_model().state_dict()
+    keep = stored_pattern(state["emb.weight"])
+    other = keep.clone()
+    other[0, 0] = ~other[0, 0]
+    layouts = write_sparse(tmp_path / "a.safetensors", state, {"emb.weight": keep, "head.weight": other})
+    assert all(l.alias is None for l in layouts)
+    assert torch.equal(read_sparse(tmp_path / "a.safetensors").masks["head.weight"], other)
+    base = torch.arange(12.0)
+    views = {"a": base[:6], "b": base[6:], "c": base.view(3, 4)}
+    assert all(l.alias is None for l in write_sparse(tmp_path / "b.safetensors", views, {}))
+    back = load_sparse(tmp_path / "b.safetensors")
+    assert all(torch.equal(back[k], v) for k, v in views.items())
+
+
+@pytest.mark.parametrize("aliases, match", [
+    ('[{"name": "v", "of": "nope", "at": 1}]', "alias"),
+    ('[{"name": "v", "of": "w", "at": 5}]', "alias"),
+    ('[{"name": "w", "of": "w", "at": 0}]', "alias"),
+    ('{"v": "w"}', "aliases entry is not a JSON list"),
+])
+def test_damaged_aliases_are_refused(tmp_path, aliases, match):
+    path = tmp_path / "bad.safetensors"
+    write_raw(path, GOOD_CSR, CSR_ENTRY, aliases=aliases)
+    with pytest.raises(InputError, match=match):
+        load_sparse(path)
