@@ -171,6 +171,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
     warns += [regime.advice] if regime.advice else []
     warns += outside_hessian_warnings(target.names, weights, spec.gradient)
+    warns += unrecognised_warnings(inputs)
     layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress) if per_layer else None
     warns += [] if layers is None else layers.warnings
     return BoundsReport(replace(spec, dense=None), profile.n, epsilon, source, prediction, ratio, radius, paper,
@@ -189,6 +190,21 @@ def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
     return [f"{sum(c for _, c in outside):,} prunable weights ({listed}) are frozen (requires_grad=False) and "
             "outside the Hessian, so ρ* counts no curvature for pruning them; --exclude their modules, or make "
             "them trainable in the model"]
+
+
+def unrecognised_warnings(inputs: Inputs) -> list[str]:
+    """Compiled modules of the user's own classes whose weights are left out of N (their
+    forward does not apply the weight as a Linear or convolution does): named, with the fix."""
+    from prunelimit.models.params import unrecognised_modules
+
+    names = unrecognised_modules(inputs.model, inputs.selection)
+    if not names:
+        return []
+    listed = ", ".join(repr(n) for n in names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+    are = "modules {} are compiled classes" if len(names) > 1 else "module {} is a compiled class"
+    return [f"TorchScript {are.format(listed)} of your own whose forward does not apply the weight as a Linear "
+            f"or convolution does, so it is not counted as prunable; --include {names[0]!r} (a glob of module "
+            "names) to prune it"]
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:

@@ -5,7 +5,9 @@
   ``k_proj_weight``, ``v_proj_weight``; its ``out_proj`` is a Linear);
 * Hessian parameters: every trainable parameter except normalisation affine ones.
 
-A TorchScript module counts as the torch class it was compiled from (``module_class``).
+A TorchScript module counts as the torch class it was compiled from (``module_class``), a
+compiled class of the user's own as the Linear or convolution whose weight layout its
+``forward`` uses (a scripted ``class MyLinear(nn.Linear)``), if it does.
 Both can be narrowed or widened with module-name glob patterns. A parameter shared by
 several modules (tied weights) counts once, decided by and named after its first module
 (the name ``named_parameters`` gives it): listed twice it would be pruned twice and enter
@@ -33,6 +35,9 @@ NORM_TYPES = (
     nn.LayerNorm,
     nn.GroupNorm,
 )
+# the op a compiled forward applies its weight with → the torch class whose weight layout that is, its rank
+_WEIGHT_OPS = {"aten::linear": (nn.Linear, 2), "aten::conv1d": (nn.Conv1d, 3), "aten::conv2d": (nn.Conv2d, 4),
+               "aten::conv3d": (nn.Conv3d, 5)}
 # TorchScript names a second compiled variant of a class ``torch.nn.modules.linear.___torch_mangle_0.Linear``
 _MANGLE = re.compile(r"\.___torch_mangle_\d+")
 
@@ -42,12 +47,54 @@ def module_class(module: nn.Module) -> type:
     loaded) the torch class it was compiled from (TorchScript keeps only the class's qualified
     name, not the type).
 
-    A compiled class from outside torch (a user's subclass of ``nn.Linear``) resolves to its
-    TorchScript type, a kind of nothing: its code is never imported for this.
+    A compiled class from outside torch (a user's subclass of ``nn.Linear``; its code is never
+    imported for this) counts as the Linear or convolution whose weight layout its compiled
+    ``forward`` uses (``_weight_layout_class``), else as its TorchScript type, a kind of nothing.
     """
     if isinstance(module, torch.jit.ScriptModule):
-        return _torch_class(module._c._type().qualified_name()) or type(module)
+        return _torch_class(module._c._type().qualified_name()) or _weight_layout_class(module) or type(module)
     return type(module)
+
+
+def _weight_layout_class(module: torch.jit.ScriptModule) -> type | None:
+    """``nn.Linear``/``nn.ConvNd`` when every use of the module's own ``weight`` parameter in
+    its compiled ``forward`` (its calls inlined) is the weight argument of that layer's op, on
+    a weight of that layer's rank: the weight is laid out and applied as the layer's, so
+    pruning it is the layer's pruning, whatever else ``forward`` does. Else ``None``."""
+    weight = dict(module.named_parameters(recurse=False)).get("weight")
+    if weight is None:
+        return None
+    try:
+        graph = module.inlined_graph
+    except (RuntimeError, AttributeError):  # no forward
+        return None
+    this = next(graph.inputs())
+    uses = [(use.user.kind(), use.offset) for node in _nodes(graph.block())
+            if node.kind() == "prim::GetAttr" and node.s("name") == "weight" and node.input().unique() == this.unique()
+            for use in node.output().uses()]
+    kinds = {kind for kind, offset in uses if offset == 1}
+    if not uses or len(kinds) != 1 or len(uses) != sum(offset == 1 for _, offset in uses):
+        return None
+    found, rank = _WEIGHT_OPS.get(kinds.pop(), (None, None))
+    return found if weight.dim() == rank else None
+
+
+def _nodes(block):
+    """Every node of a TorchScript graph block, those inside ``if``/loop blocks included."""
+    for node in block.nodes():
+        yield node
+        for inner in node.blocks():
+            yield from _nodes(inner)
+
+
+def unrecognised_modules(model: nn.Module, selection: ParamSelection) -> list[str]:
+    """Names of compiled modules of the user's own classes that hold a weight prunelimit does
+    not count as prunable (``module_class`` found no Linear/convolution layout) and that
+    ``selection`` does not include: their weights are left out of N unless included."""
+    return [name for name, module in model.named_modules()
+            if isinstance(module, torch.jit.ScriptModule) and _weights(module)
+            and module_class(module) is type(module) and not selection.decide(name, False)
+            and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)]
 
 
 @functools.cache

@@ -100,13 +100,54 @@ def test_scripted_norm_and_attention_layers_count_as_their_torch_classes():
     assert "self_attn.out_proj.weight" in _names(prunable_parameters(scripted))
 
 
-def test_a_scripted_class_from_outside_torch_is_not_guessed():
-    class Mine(nn.Linear):  # its scripted form names only ``Mine``: no torch class to resolve
-        pass
+class _Mine(nn.Linear):  # a user's subclass: its scripted form names only ``_Mine``, no torch class
+    pass
 
-    scripted = torch.jit.script(nn.Sequential(Mine(3, 2)))
-    assert prunable_parameters(scripted) == []
-    assert _names(prunable_parameters(scripted, ParamSelection(include=("0",)))) == ["0.weight"]
+
+class _Scaled(nn.Linear):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2.0 * nn.functional.linear(x, self.weight, self.bias)
+
+
+class _MyConv(nn.Conv2d):
+    pass
+
+
+class _Transposed(nn.Linear):  # the weight stored (in, out): not a Linear's layout
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__(n_in, n_out)
+        self.weight = nn.Parameter(torch.randn(n_in, n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight.t(), self.bias)
+
+
+@pytest.mark.parametrize("compile_", [torch.jit.script, _scripted])  # in memory, and as a file loads
+def test_a_scripted_subclass_applying_its_weight_as_its_base_counts_as_it(compile_):
+    """A compiled class of the user's own counts as the Linear or convolution whose op its
+    forward applies the weight with (its code is read as TorchScript, never imported)."""
+    torch.manual_seed(0)
+    eager = nn.Sequential(_MyConv(1, 2, 3), nn.ReLU(), nn.Flatten(), _Mine(8, 4), nn.ReLU(), _Scaled(4, 3))
+    compiled = compile_(eager)
+    assert [module_class(getattr(compiled, k)) for k in ("0", "3", "5")] == [nn.Conv2d, nn.Linear, nn.Linear]
+    assert _names(prunable_parameters(compiled)) == _names(prunable_parameters(eager)) == \
+        ["0.weight", "3.weight", "5.weight"]
+
+
+def test_a_scripted_class_applying_its_weight_otherwise_is_left_out_and_named():
+    """A weight the compiled forward uses otherwise (here transposed) is not a Linear's:
+    not prunable unless included, and ``bounds`` says so, naming ``--include``."""
+    torch.manual_seed(0)
+    compiled = _scripted(nn.Sequential(_Transposed(6, 4), nn.ReLU(), nn.Linear(4, 3)))
+    assert _names(prunable_parameters(compiled)) == ["2.weight"]
+    assert _names(prunable_parameters(compiled, ParamSelection(include=("0",)))) == ["0.weight", "2.weight"]
+    x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
+    warned = [w for w in prunelimit.bounds(compiled, (x, y), batch_size=16, method="exact").warnings if "TorchScript" in w]
+    assert warned == ["TorchScript module '0' is a compiled class of your own whose forward does not apply the "
+                      "weight as a Linear or convolution does, so it is not counted as prunable; --include '0' (a "
+                      "glob of module names) to prune it"]
+    included = prunelimit.bounds(compiled, (x, y), batch_size=16, method="exact", include=("0",))
+    assert not any("TorchScript" in w for w in included.warnings)
 
 
 # the float64 copy of a TorchScript model keeps leaf parameters (torch warns on non-leaf ones)
