@@ -88,11 +88,12 @@ def _nodes(block):
 
 
 def unrecognised_modules(model: nn.Module, selection: ParamSelection) -> list[str]:
-    """Names of compiled modules of the user's own classes that hold a weight prunelimit does
-    not count as prunable (``module_class`` found no Linear/convolution layout) and that
-    ``selection`` does not include: their weights are left out of N unless included."""
+    """Names of compiled modules of the user's own classes that hold a weight matrix (a 1-D
+    weight is a scale, as of a norm) prunelimit does not count as prunable (``module_class``
+    found no Linear/convolution layout) and that ``selection`` does not include: their
+    weights are left out of N unless included."""
     return [name for name, module in model.named_modules()
-            if isinstance(module, torch.jit.ScriptModule) and _weights(module)
+            if isinstance(module, torch.jit.ScriptModule) and any(w.dim() >= 2 for _, w in _weights(module))
             and module_class(module) is type(module) and not selection.decide(name, False)
             and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)]
 

@@ -19,6 +19,7 @@ from prunelimit.models.params import (
     hessian_parameters,
     module_class,
     prunable_parameters,
+    unrecognised_modules,
 )
 from prunelimit.models.spec import build_model
 from tests.conftest import SPEC
@@ -122,6 +123,15 @@ class _Transposed(nn.Linear):  # the weight stored (in, out): not a Linear's lay
         return nn.functional.linear(x, self.weight.t(), self.bias)
 
 
+class _Scale(nn.Module):  # a weight of its own used elementwise, as a norm's scale
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(n))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+
+
 @pytest.mark.parametrize("compile_", [torch.jit.script, _scripted])  # in memory, and as a file loads
 def test_a_scripted_subclass_applying_its_weight_as_its_base_counts_as_it(compile_):
     """A compiled class of the user's own counts as the Linear or convolution whose op its
@@ -138,9 +148,10 @@ def test_a_scripted_class_applying_its_weight_otherwise_is_left_out_and_named():
     """A weight the compiled forward uses otherwise (here transposed) is not a Linear's:
     not prunable unless included, and ``bounds`` says so, naming ``--include``."""
     torch.manual_seed(0)
-    compiled = _scripted(nn.Sequential(_Transposed(6, 4), nn.ReLU(), nn.Linear(4, 3)))
+    compiled = _scripted(nn.Sequential(_Transposed(6, 4), nn.ReLU(), nn.Linear(4, 3), _Scale(3)))
     assert _names(prunable_parameters(compiled)) == ["2.weight"]
     assert _names(prunable_parameters(compiled, ParamSelection(include=("0",)))) == ["0.weight", "2.weight"]
+    assert unrecognised_modules(compiled, ParamSelection()) == ["0"]  # a 1-D weight is a scale: not named
     x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
     warned = [w for w in prunelimit.bounds(compiled, (x, y), batch_size=16, method="exact").warnings if "TorchScript" in w]
     assert warned == ["TorchScript module '0' is a compiled class of your own whose forward does not apply the "
