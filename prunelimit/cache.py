@@ -140,8 +140,13 @@ def code_files(inputs: "Inputs") -> set[str]:
     found |= {_module_file(type(m).__module__) for m in inputs.model.modules()}
     found.add(_object_file(inputs.loss_fn))
     found |= {_module_file(name) for name in list(sys.modules)}
-    installed = _installed_folders()
-    return {f for f in found if f is not None and not any(Path(f).is_relative_to(d) for d in installed)}
+    return {f for f in found if f is not None and not is_installed(f)}
+
+
+def is_installed(path: str | None) -> bool:
+    """Whether ``path`` lies in installed code (``_installed_folders``), not the user's."""
+    folders = _installed_folders()
+    return path is not None and any(Path(path).resolve().is_relative_to(d) for d in folders)
 
 
 @functools.cache

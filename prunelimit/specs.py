@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
@@ -69,6 +72,47 @@ def parse_spec(text: str, what: str) -> Spec:
     return Spec(text=text, head=head, args=tuple(args), kwargs=kwargs)
 
 
+class SourceBytesLoader(importlib.machinery.SourceFileLoader):
+    """Compiles a module from its source file's bytes, never from a cached .pyc: that cache
+    is trusted by the file's mtime and size, so an edit keeping both would run the old code
+    (while the result cache, keyed by the bytes, stored its numbers as the new code's)."""
+
+    def get_code(self, fullname: str) -> Any:
+        path = self.get_filename(fullname)
+        return self.source_to_code(self.get_data(path), path)
+
+
+class _UserCodeFinder(importlib.abc.MetaPathFinder):
+    """Finds modules as the path finder does, and loads the user's own (source files outside
+    the installed packages, ``prunelimit.cache.code_files``' sense) with ``SourceBytesLoader``."""
+
+    def __init__(self, is_installed: Callable[[str | None], bool]) -> None:
+        self.is_installed = is_installed  # imported beforehand: an import in find_spec would recurse
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or type(spec.loader) is not importlib.machinery.SourceFileLoader \
+                or self.is_installed(spec.origin):
+            return None  # the next finders take it as usual
+        spec.loader = SourceBytesLoader(spec.loader.name, spec.loader.path)
+        return spec
+
+
+@contextlib.contextmanager
+def fresh_user_code() -> Iterator[None]:
+    """While importing a ``--model``/``--loss`` spec, the user's modules it imports (the named
+    ``package.module``, its package, its helpers) run the source the result cache hashes."""
+    from prunelimit.cache import is_installed
+
+    is_installed(None)  # the installed folders, found (and what that imports) before the finder is in place
+    finder = _UserCodeFinder(is_installed)
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
     """Import ``attr`` from ``path/to/file.py`` or ``package.module``."""
     if target.endswith(".py"):
@@ -78,19 +122,18 @@ def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
         # the same name in every process (``hash`` of a str is salted per process): the result
         # cache's key and the reports name user code by it
         name = f"{USER_MODULE_PREFIX}{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
-        spec = importlib.util.spec_from_file_location(name, path)
+        spec = importlib.util.spec_from_file_location(name, path, loader=SourceBytesLoader(name, str(path)))
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:
-            # Compiled from the file's bytes, never from a cached .pyc: that cache is keyed by the
-            # file's mtime and size, so an edit keeping both would run the old code (while the
-            # result cache, keyed by the bytes, stored its numbers as the new code's).
-            exec(spec.loader.source_to_code(path.read_bytes(), str(path)), module.__dict__)
+            with fresh_user_code():
+                spec.loader.exec_module(module)
         except Exception as exc:  # the user's file: any error is a load error
             raise InputError(f"could not import {what} file {target}: {type(exc).__name__}: {exc}") from exc
     else:
         try:
-            module = importlib.import_module(target)
+            with fresh_user_code():
+                module = importlib.import_module(target)
         except Exception as exc:
             raise InputError(f"could not import {what} module {target!r}: {exc}") from exc
     fn = getattr(module, attr, None)
