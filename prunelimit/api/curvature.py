@@ -533,19 +533,26 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                           "and probes (a smaller --tolerance refines them further)",
              "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
              }[stopped_by]
-    largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
-                  key=lambda item: item[1])[0]
+    if stopped_by == "tolerance" and u.data and replace(u, data=None).plus_minus <= options.tolerance:
+        # steps and probes met it on this path: the data part, measured afterwards, took it over
+        largest, which = "data", "the data part took it over"
+    else:
+        largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
+                      key=lambda item: item[1])[0]
+        which = f"the largest part is {largest}"
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
               "data": "more curvature samples (--hessian-samples)"}[largest]
     return (f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
-            f"the largest part is {largest}, which needs {remedy}")
+            f"{which}, which needs {remedy}")
 
 
 def _larger_budget(stopped_by: str) -> str:
     """The limit that stopped adaptive SLQ, raised: what gives it more products."""
     return {"memory": "a narrower --basis-dtype, a larger --basis-memory or more host memory",
-            "time-budget": "a larger --time-budget", "max-hvps": "a larger --max-hvps"}.get(
+            "time-budget": "a larger --time-budget", "max-hvps": "a larger --max-hvps",
+            # no budget stopped the runs: they stopped where their parts met the tolerance
+            "tolerance": "a smaller --tolerance"}.get(
         stopped_by, "a larger --max-hvps or --time-budget")
 
 
