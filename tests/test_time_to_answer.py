@@ -176,3 +176,19 @@ def test_tolerance_stop_names_the_data_part_that_took_the_total_over() -> None:
     wide = Uncertainty(probes=0.00076, steps=0.012, data=None, runs=3)
     warning = tolerance_warning("slq-h", "tolerance", 2410, 0.91, wide, options)
     assert "the largest part is steps, which needs more Lanczos steps (a smaller --tolerance)" in warning
+
+
+def test_progress_goes_on_through_the_split_half_check() -> None:
+    """The split-half data check runs the first probe again on both halves, at the runs'
+    steps: the bar must count those products too rather than sit at 100 % meanwhile."""
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
+    seen = []
+    rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", tolerance=0.05, hessian_samples=100),
+                       progress=lambda done, total=None, text=None: seen.append((done, total, text)))
+    steps = rep.iterations
+    end = rep.quadrature.hvps + 2 * steps
+    checks = [(d, t) for d, t, text in seen if text == "split-half data check"]
+    assert checks[-1] == (end, end) and all(t == end and d <= end for d, t in checks)
+    assert len(checks) == 2 * steps and seen[-1][:2] == (end, end)
