@@ -156,3 +156,39 @@ def test_host_memory_available_is_known_here_and_bounds_the_default() -> None:
     assert available is not None and available > 0  # Linux: /proc/meminfo
     assert basis_memory_bytes(api.CurvatureOptions()) <= BASIS_MEMORY_SHARE * available * 2**20 * 1.5
     assert basis_memory_bytes(api.CurvatureOptions(basis_memory_mb=3)) == 3 * 2**20
+
+
+def test_tolerance_stop_names_the_data_part_that_took_the_total_over() -> None:
+    """``stopped_by="tolerance"``: the runs' steps and probes parts met it; a data part
+    measured afterwards can take the total over. The warning must name that part and no
+    budget (none stopped the runs), e.g. `spectrum examples/digits-mlp.pt --method slq
+    --hessian-samples 60`: steps 0.0060 + 4.30·0.00076 = 0.0093 alone, 0.0121 with data."""
+    from prunelimit.api.curvature import tolerance_warning
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    options = api.CurvatureOptions(tolerance=0.01)
+    over = Uncertainty(probes=0.00076, steps=0.0060, data=0.0012, runs=3)
+    assert over.plus_minus > 0.01 >= Uncertainty(0.00076, 0.0060, None, 3).plus_minus
+    warning = tolerance_warning("slq-h", "tolerance", 2410, 0.91, over, options)
+    assert "the data part took it over, which needs more curvature samples (--hessian-samples)" in warning
+    assert "--max-hvps" not in warning and "--time-budget" not in warning
+    # without a data part (another path's ρ*): more steps come from a smaller --tolerance, not a budget
+    wide = Uncertainty(probes=0.00076, steps=0.012, data=None, runs=3)
+    warning = tolerance_warning("slq-h", "tolerance", 2410, 0.91, wide, options)
+    assert "the largest part is steps, which needs more Lanczos steps (a smaller --tolerance)" in warning
+
+
+def test_progress_goes_on_through_the_split_half_check() -> None:
+    """The split-half data check runs the first probe again on both halves, at the runs'
+    steps: the bar must count those products too rather than sit at 100 % meanwhile."""
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
+    seen = []
+    rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", tolerance=0.05, hessian_samples=100),
+                       progress=lambda done, total=None, text=None: seen.append((done, total, text)))
+    steps = rep.iterations
+    end = rep.quadrature.hvps + 2 * steps
+    checks = [(d, t) for d, t, text in seen if text == "split-half data check"]
+    assert checks[-1] == (end, end) and all(t == end and d <= end for d, t in checks)
+    assert len(checks) == 2 * steps and seen[-1][:2] == (end, end)

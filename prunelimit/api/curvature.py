@@ -420,7 +420,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             notes.append(f"--hessian-samples {options.hessian_samples:,} is more than the {total:,} analysis "
                          "samples: the curvature is over all of them")
         if subsample.subsampled and target is not None:  # without a ρ* the halves have nothing to measure
-            ratios, spent = _split_half_ratios(inputs, options, subsample, target, quad, storage)
+            ratios, spent = _split_half_ratios(inputs, options, subsample, target, quad, storage, progress)
             data = CurvatureData(subsample.used, total, ratios)
             data_sd = split_half_sd(*ratios, subsample.used, total)
             hvps += spent
@@ -533,19 +533,26 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
                           "and probes (a smaller --tolerance refines them further)",
              "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
              }[stopped_by]
-    largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
-                  key=lambda item: item[1])[0]
+    if stopped_by == "tolerance" and u.data and replace(u, data=None).plus_minus <= options.tolerance:
+        # steps and probes met it on this path: the data part, measured afterwards, took it over
+        largest, which = "data", "the data part took it over"
+    else:
+        largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
+                      key=lambda item: item[1])[0]
+        which = f"the largest part is {largest}"
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
               "data": "more curvature samples (--hessian-samples)"}[largest]
     return (f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
-            f"the largest part is {largest}, which needs {remedy}")
+            f"{which}, which needs {remedy}")
 
 
 def _larger_budget(stopped_by: str) -> str:
     """The limit that stopped adaptive SLQ, raised: what gives it more products."""
     return {"memory": "a narrower --basis-dtype, a larger --basis-memory or more host memory",
-            "time-budget": "a larger --time-budget", "max-hvps": "a larger --max-hvps"}.get(
+            "time-budget": "a larger --time-budget", "max-hvps": "a larger --max-hvps",
+            # no budget stopped the runs: they stopped where their parts met the tolerance
+            "tolerance": "a smaller --tolerance"}.get(
         stopped_by, "a larger --max-hvps or --time-budget")
 
 
@@ -575,19 +582,23 @@ def _subsample_note(used: int, total: int) -> str:
 
 
 def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, target: LimitTarget,
-                       quad, storage) -> tuple[tuple[float, float], int]:
+                       quad, storage, progress=None) -> tuple[tuple[float, float], int]:
     """ρ* of the first probe on each half of the subsample, at the steps the main run took
     (common probe: the difference is the data's, not the probe's). Returns the two ratios
-    and the products spent."""
+    and the products spent. ``progress`` goes on from the runs' products: these two runs
+    cost about as many passes as one probe's, a whole single-probe run's worth."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
     steps = int(max(len(r) for r in quad.nodes))
     ratios, spent = [], 0
-    for half in (subsample.half_a, subsample.half_b):
+    for i, half in enumerate((subsample.half_a, subsample.half_b)):
         op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
+        base, planned = quad.hvps + i * steps, quad.hvps + 2 * steps
+        callback = None if progress is None else \
+            (lambda done, _, base=base: progress(base + done, planned, "split-half data check"))
         # One probe: single products (matvec), as a lone Lanczos run takes them.
-        half_quad = slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage)
+        half_quad = slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage, callback=callback)
         ratios.append(_limit_ratio(target, half_quad, options))
         spent += op.hvps
     return (ratios[0], ratios[1]), spent

@@ -1,8 +1,9 @@
 """A fixed, seeded, class-balanced subset of the analysis data for curvature.
 
 Hessian-vector products over a subset cost a fraction of full-data ones. The subset is
-stratified by class (each class keeps its share of the data, up to rounding) so the
-subsampled Hessian averages the same mixture of classes, and split into two halves of the
+stratified by class (each class keeps its share of the data, up to rounding, and at least
+two samples, so that a rare class is in both halves) so the subsampled Hessian averages
+the same mixture of classes, and split into two halves of the
 same kind, on which ``prunelimit.theory.uncertainty`` measures what the subsampling does
 to ρ*. Batches that are not ``(x, integer labels)`` pairs are drawn without strata.
 """
@@ -77,10 +78,19 @@ def _stratified_halves(strata, total: int, samples: int, rng: np.random.Generato
     groups = [np.arange(total)] if strata is None else [
         np.flatnonzero(strata.cpu().numpy() == c) for c in np.unique(strata.cpu().numpy())
     ]
-    # Largest-remainder apportionment: every class gets its share, the total is exact.
-    shares = np.array([len(g) for g in groups]) * samples / total
+    # Largest-remainder apportionment: every class gets its share, the total is exact ...
+    sizes = np.array([len(g) for g in groups])
+    shares = sizes * samples / total
     counts = np.floor(shares).astype(int)
     counts[np.argsort(counts - shares)[: samples - counts.sum()]] += 1
+    # ... and at least two samples (all it has, if fewer), so both halves hold it: a rare
+    # class's share rounds to 0 or 1 and would leave its curvature out of a half, or of the
+    # subset. They come from the classes most above their share, while any is above two.
+    least = np.minimum(sizes, 2)
+    while np.any(counts < least) and np.any(counts > least):
+        donor = int(np.argmax(np.where(counts > least, counts - shares, -np.inf)))
+        counts[donor] -= 1
+        counts[int(np.argmax(counts < least))] += 1
     a, b = [], []
     odd_to_a = True  # classes of odd count give their extra sample to the halves in turn: sizes differ by ≤ 1
     for group, count in zip(groups, counts):

@@ -78,3 +78,15 @@ def test_a_subset_below_two_samples_a_class_is_refused() -> None:
     assert curvature_subsample(batches, 6).used == 6
     with pytest.raises(UsageError, match="hessian_samples 5 is too few for 3 classes: use at least 6"):
         curvature_subsample(batches, 5)
+
+
+def test_a_rare_class_keeps_two_samples_one_in_each_half() -> None:
+    """A class whose share of the subset rounds to 0 or 1 (2 of 802 samples, 40 taken:
+    share 0.1) still gets two, one in each half, taken from the classes most above their
+    share; a class of one sample gets that one. Proportional rounding alone left it out."""
+    for counts, rare in (((500, 300, 2), [1, 1]), ((500, 300, 1), [0, 1])):
+        sub = curvature_subsample(_batches(counts), 40, seed=0)
+        assert sub.used == 40
+        assert torch.bincount(_column(sub.batches, 1), minlength=3).tolist()[2] == sum(rare)
+        halves = [torch.bincount(_column(h, 1), minlength=3).tolist()[2] for h in (sub.half_a, sub.half_b)]
+        assert sorted(halves) == rare
