@@ -176,16 +176,37 @@ def test_exact_columns_slower_than_timed_are_left_for_slq(cli, own_ckpt, monkeyp
 
 
 def test_max_hvps_below_d_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> None:
-    """The exact spectrum takes D = 910 products: a --max-hvps below that rules it out, at
-    or above leaves the choice to the time budget."""
+    """The exact spectrum takes D = 910 products and its timing 4: a --max-hvps below 914
+    rules it out (910 was once taken, spending 914), at or above leaves the choice to the
+    time budget, and the products reported are within it."""
     from prunelimit.api import curvature
 
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
-    capped = _json(cli("spectrum", own_ckpt, "--max-hvps", "909", "--tolerance", "0.5", "--json", *SMALL))
-    assert capped["spectrum"]["choice"]["solver"] == "slq-h" and "--max-hvps 909" in capped["spectrum"]["choice"]["reason"]
-    assert capped["timing"]["hvps"] <= 909 + 8  # the Lanczos products, and the trace's top-up probes
-    enough = _json(cli("spectrum", own_ckpt, "--max-hvps", "910", "--json", *SMALL))
-    assert enough["spectrum"]["choice"]["solver"] == "exact"
+    capped = _json(cli("spectrum", own_ckpt, "--max-hvps", "913", "--tolerance", "0.5", "--json", *SMALL))
+    assert capped["spectrum"]["choice"]["solver"] == "slq-h" and "--max-hvps 913" in capped["spectrum"]["choice"]["reason"]
+    assert capped["timing"]["hvps"] <= 913 + 7  # the Lanczos products, and the trace's top-up probes
+    enough = _json(cli("spectrum", own_ckpt, "--max-hvps", "914", "--json", *SMALL))
+    assert enough["spectrum"]["choice"]["solver"] == "exact" and enough["timing"]["hvps"] <= 914
+
+
+def test_a_given_max_hvps_counts_the_timing_and_the_columns_left_for_slq(cli, own_ckpt, monkeypatch) -> None:
+    """Exact is chosen within --max-hvps 1000 (910 columns + 4 timed), then its columns run
+    slow and are left for SLQ: the Lanczos runs get what the timing and the columns left of
+    the 1,000, not 1,000 more (the trace's top-up probes, at most 7, come on top). The timed
+    product is priced, not taken, here: the columns are the products spent before SLQ."""
+    import itertools
+
+    from prunelimit.api import curvature
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
+    calls = itertools.count()  # the watch's clock: still for 600 columns, then 1,000 s
+    monkeypatch.setattr(curvature, "_clock", lambda device: lambda: 0.0 if next(calls) <= 600 else 1000.0)
+    doc = _json(cli("spectrum", own_ckpt, "--max-hvps", "1000", "--tolerance", "0.001", "--json", *SMALL))
+    assert "ran over its time budget" in doc["spectrum"]["choice"]["reason"]
+    assert "left after 601 of 910 columns" in " ".join(doc["warnings"])
+    assert doc["spectrum"]["stopped_by"] == "max-hvps"
+    assert doc["spectrum"]["trail"][-1]["hvps"] <= 1000 - 601
+    assert doc["timing"]["hvps"] <= 1000 + 7
 
 
 # --- the curvature subset ----------------------------------------------------------------------

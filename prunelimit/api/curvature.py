@@ -402,16 +402,18 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
         target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        # A given --max-hvps and --time-budget count from the start: the timed products and any
+        # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
+        budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
+                          time_budget=None if options.time_budget is None
+                          else max(options.time_budget - (time.perf_counter() - start), 1e-3))
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
-            runs = min(DEFAULT_RUNS, options.product_budget)  # the old fixed plan, within --max-hvps
-            choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, options.product_budget // runs), runs,
+            runs = min(DEFAULT_RUNS, budgets.product_budget)  # the old fixed plan, within --max-hvps
+            choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
                                   "fixed plan within --max-hvps: no ρ* to aim at")
-        # --time-budget counts from the start: the timing and any abandoned columns came out of it
-        left = None if options.time_budget is None else max(options.time_budget - (time.perf_counter() - start), 1e-3)
-        quad, stopped_by, trail = _slq_spectrum(op, choice, replace(options, time_budget=left), target, storage,
-                                                progress)
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
