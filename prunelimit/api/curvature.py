@@ -428,7 +428,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
-        trace, trace_err = _slq_trace(op, quad, options)
+        trace, trace_err = _slq_trace(op, quad, options, None if options.time_budget is None
+                                      else lambda: time.perf_counter() - start >= options.time_budget)
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -595,13 +596,14 @@ def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, tar
     return (ratios[0], ratios[1]), spent
 
 
-def _slq_trace(op, quad, options: CurvatureOptions) -> tuple[float, float]:
+def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[float, float]:
     """Trace and its standard error: each run's ``D·Σ τθ = zᵀHz`` is a Hutchinson sample
-    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes."""
+    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes, cut short once
+    ``out_of_time()`` (the time budget spent) after the first."""
     from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
 
     runs = quad.runs
-    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
+    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2, out_of_time) if runs < TRACE_PROBES else []
     est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
     return est.value, est.stderr
 
