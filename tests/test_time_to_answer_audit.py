@@ -229,6 +229,21 @@ def test_the_trace_top_up_stops_at_the_time_budget(cli, own_ckpt, monkeypatch) -
     assert doc["spectrum"]["runs"] < 8 and doc["timing"]["hvps"] == lanczos + 1  # top-ups were due
 
 
+def test_a_float64_model_is_timed_once_for_the_exact_choice() -> None:
+    """A float64 model's own products are the exact solver's: the default times them once
+    (2 products, a warm-up and the timed one) and forms the columns with the same operator,
+    rather than building a float64 copy and timing it again (D + 4). D = 310 columns at any
+    plausible speed fit the 60 s budget."""
+    import prunelimit
+    from prunelimit.data.spec import load_dataset
+
+    data = load_dataset("digits:train", max_samples=200)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10)).double()
+    found = prunelimit.spectrum(model, (data.x.double(), data.y))
+    assert (found.solver, found.params_hessian, found.hvps) == ("exact", 310, 312)
+
+
 class _Dense:
     """A 4×4 identity as a curvature operator: ``zᵀz = 4`` for every Rademacher probe."""
 

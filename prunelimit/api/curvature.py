@@ -296,6 +296,9 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     seconds, eigen = _seconds_per_column(native), eigenvalue_seconds(dim)
     if dim * seconds + eigen > exact_time_budget(options):
         return choose_solver(options, dim, seconds, eigen), None, native.hvps, eigen
+    if native.dtype == torch.float64:  # a float64 model: its products were the exact solver's already
+        choice = choose_solver(options, dim, seconds, eigen)
+        return choice, native if choice.solver == "exact" else None, native.hvps, eigen
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     choice = choose_solver(options, dim, _seconds_per_column(wide), eigen)
     return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps, eigen
