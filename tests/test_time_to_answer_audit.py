@@ -176,16 +176,81 @@ def test_exact_columns_slower_than_timed_are_left_for_slq(cli, own_ckpt, monkeyp
 
 
 def test_max_hvps_below_d_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> None:
-    """The exact spectrum takes D = 910 products: a --max-hvps below that rules it out, at
-    or above leaves the choice to the time budget."""
+    """The exact spectrum takes D = 910 products and its timing 4: a --max-hvps below 914
+    rules it out (910 was once taken, spending 914), at or above leaves the choice to the
+    time budget, and the products reported are within it."""
     from prunelimit.api import curvature
 
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
-    capped = _json(cli("spectrum", own_ckpt, "--max-hvps", "909", "--tolerance", "0.5", "--json", *SMALL))
-    assert capped["spectrum"]["choice"]["solver"] == "slq-h" and "--max-hvps 909" in capped["spectrum"]["choice"]["reason"]
-    assert capped["timing"]["hvps"] <= 909 + 8  # the Lanczos products, and the trace's top-up probes
-    enough = _json(cli("spectrum", own_ckpt, "--max-hvps", "910", "--json", *SMALL))
-    assert enough["spectrum"]["choice"]["solver"] == "exact"
+    capped = _json(cli("spectrum", own_ckpt, "--max-hvps", "913", "--tolerance", "0.5", "--json", *SMALL))
+    assert capped["spectrum"]["choice"]["solver"] == "slq-h" and "--max-hvps 913" in capped["spectrum"]["choice"]["reason"]
+    assert capped["timing"]["hvps"] <= 913 + 7  # the Lanczos products, and the trace's top-up probes
+    enough = _json(cli("spectrum", own_ckpt, "--max-hvps", "914", "--json", *SMALL))
+    assert enough["spectrum"]["choice"]["solver"] == "exact" and enough["timing"]["hvps"] <= 914
+
+
+def test_a_given_max_hvps_counts_the_timing_and_the_columns_left_for_slq(cli, own_ckpt, monkeypatch) -> None:
+    """Exact is chosen within --max-hvps 1000 (910 columns + 4 timed), then its columns run
+    slow and are left for SLQ: the Lanczos runs get what the timing and the columns left of
+    the 1,000, not 1,000 more (the trace's top-up probes, at most 7, come on top). The timed
+    product is priced, not taken, here: the columns are the products spent before SLQ."""
+    import itertools
+
+    from prunelimit.api import curvature
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
+    calls = itertools.count()  # the watch's clock: still for 600 columns, then 1,000 s
+    monkeypatch.setattr(curvature, "_clock", lambda device: lambda: 0.0 if next(calls) <= 600 else 1000.0)
+    doc = _json(cli("spectrum", own_ckpt, "--max-hvps", "1000", "--tolerance", "0.001", "--json", *SMALL))
+    assert "ran over its time budget" in doc["spectrum"]["choice"]["reason"]
+    assert "left after 601 of 910 columns" in " ".join(doc["warnings"])
+    assert doc["spectrum"]["stopped_by"] == "max-hvps"
+    assert doc["spectrum"]["trail"][-1]["hvps"] <= 1000 - 601
+    assert doc["timing"]["hvps"] <= 1000 + 7
+
+
+def test_the_trace_top_up_stops_at_the_time_budget(cli, own_ckpt, monkeypatch) -> None:
+    """The trace's top-up probes (8 less SLQ's runs) are products of the spectrum too: once
+    --time-budget is spent they stop after the first, as a Lanczos stage does. The
+    spectrum's clock gains 1,000 s a reading here, so the budget is spent by the time the
+    trace starts."""
+    import itertools
+    import time
+    import types
+
+    from prunelimit.api import curvature
+    from prunelimit.curvature.trace import hutchinson_samples
+
+    assert len(hutchinson_samples(_Dense(), 5, until=lambda: True)) == 1  # the first, then the budget
+    clock = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1000.0).__next__, process_time=time.process_time)
+    monkeypatch.setattr(curvature, "time", clock)
+    doc = _json(cli("spectrum", own_ckpt, "--method", "slq", "--time-budget", "5", "--json", *SMALL))
+    lanczos = doc["spectrum"]["trail"][-1]["hvps"]
+    assert doc["spectrum"]["runs"] < 8 and doc["timing"]["hvps"] == lanczos + 1  # top-ups were due
+
+
+def test_a_float64_model_is_timed_once_for_the_exact_choice() -> None:
+    """A float64 model's own products are the exact solver's: the default times them once
+    (2 products, a warm-up and the timed one) and forms the columns with the same operator,
+    rather than building a float64 copy and timing it again (D + 4). D = 310 columns at any
+    plausible speed fit the 60 s budget."""
+    import prunelimit
+    from prunelimit.data.spec import load_dataset
+
+    data = load_dataset("digits:train", max_samples=200)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10)).double()
+    found = prunelimit.spectrum(model, (data.x.double(), data.y))
+    assert (found.solver, found.params_hessian, found.hvps) == ("exact", 310, 312)
+
+
+class _Dense:
+    """A 4×4 identity as a curvature operator: ``zᵀz = 4`` for every Rademacher probe."""
+
+    shape, dtype, device = (4, 4), torch.float64, torch.device("cpu")
+
+    def matvec(self, v):
+        return v
 
 
 # --- the curvature subset ----------------------------------------------------------------------

@@ -296,6 +296,9 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     seconds, eigen = _seconds_per_column(native), eigenvalue_seconds(dim)
     if dim * seconds + eigen > exact_time_budget(options):
         return choose_solver(options, dim, seconds, eigen), None, native.hvps, eigen
+    if native.dtype == torch.float64:  # a float64 model: its products were the exact solver's already
+        choice = choose_solver(options, dim, seconds, eigen)
+        return choice, native if choice.solver == "exact" else None, native.hvps, eigen
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     choice = choose_solver(options, dim, _seconds_per_column(wide), eigen)
     return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps, eigen
@@ -402,16 +405,18 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
         target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        # A given --max-hvps and --time-budget count from the start: the timed products and any
+        # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
+        budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
+                          time_budget=None if options.time_budget is None
+                          else max(options.time_budget - (time.perf_counter() - start), 1e-3))
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
-            runs = min(DEFAULT_RUNS, options.product_budget)  # the old fixed plan, within --max-hvps
-            choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, options.product_budget // runs), runs,
+            runs = min(DEFAULT_RUNS, budgets.product_budget)  # the old fixed plan, within --max-hvps
+            choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
                                   "fixed plan within --max-hvps: no ρ* to aim at")
-        # --time-budget counts from the start: the timing and any abandoned columns came out of it
-        left = None if options.time_budget is None else max(options.time_budget - (time.perf_counter() - start), 1e-3)
-        quad, stopped_by, trail = _slq_spectrum(op, choice, replace(options, time_budget=left), target, storage,
-                                                progress)
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
@@ -426,7 +431,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
-        trace, trace_err = _slq_trace(op, quad, options)
+        trace, trace_err = _slq_trace(op, quad, options, None if options.time_budget is None
+                                      else lambda: time.perf_counter() - start >= options.time_budget)
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -604,13 +610,14 @@ def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, tar
     return (ratios[0], ratios[1]), spent
 
 
-def _slq_trace(op, quad, options: CurvatureOptions) -> tuple[float, float]:
+def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[float, float]:
     """Trace and its standard error: each run's ``D·Σ τθ = zᵀHz`` is a Hutchinson sample
-    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes."""
+    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes, cut short once
+    ``out_of_time()`` (the time budget spent) after the first."""
     from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
 
     runs = quad.runs
-    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
+    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2, out_of_time) if runs < TRACE_PROBES else []
     est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
     return est.value, est.stderr
 

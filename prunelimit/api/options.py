@@ -45,9 +45,11 @@ class CurvatureOptions:
     fits ``EXACT_TIME_BUDGET_S`` (or ``time_budget``, when smaller) and the dense Hessian
     fits ``EXACT_MEMORY_BYTES``, else adaptive SLQ (``slq`` asks for it directly); adaptive
     SLQ grows until ρ*'s stated ± is at most ``tolerance`` (in ratio units, below 1;
-    default 0.01), or ``max_hvps`` Lanczos products (``None``: ``DEFAULT_MAX_HVPS`` = 1,600;
-    a given ``max_hvps`` below D also rules out the default's exact spectrum), ``time_budget``
-    seconds (default ``None``: no limit) or ``basis_memory_mb`` are spent.
+    default 0.01), or ``max_hvps`` products (``None``: ``DEFAULT_MAX_HVPS`` = 1,600 Lanczos
+    products; a given ``max_hvps`` counts from the start, the timed products and any exact
+    columns left for SLQ included, and below D + ``TIMED_PRODUCTS`` rules out the default's
+    exact spectrum), ``time_budget`` seconds (default ``None``: no limit; also counted from
+    the start) or ``basis_memory_mb`` are spent.
     Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: SLQ's
     curvature on a class-balanced seeded subset of that many samples (``"auto"``/``None``:
     all up to ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES`` = 8,192, else that many;
@@ -181,6 +183,9 @@ PAPER_ITERATIONS, PAPER_RUNS = 128, 1  # the SLQ configs of Zhang et al., NeurIP
 # ``curvature.exact.exact_hessian`` enforces).
 EXACT_TIME_BUDGET_S = 60.0
 DEFAULT_MAX_HVPS = 1600  # adaptive SLQ's products when no max_hvps is given: the old fixed 8 × 200 plan's
+# Products the default spends timing the exact spectrum's columns, at most: a warm-up and a
+# timed one in the model's dtype, the same in float64 (``api.curvature._cost_aware_choice``).
+TIMED_PRODUCTS = 4
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
 ADAPTIVE_INITIAL_PROBES = 3  # ... on this many probes, or one on large models (docs/methods.md: why)
 # Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
@@ -270,8 +275,9 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     dense = 8.0 * dim * dim
     if dense > EXACT_MEMORY_BYTES:
         return slq(f": a dense Hessian would need {dense / 2**30:.1f} GiB")
-    if options.max_hvps is not None and dim > options.max_hvps:
-        return slq(f": the exact spectrum takes D = {dim:,} products, more than --max-hvps {options.max_hvps:,}")
+    if options.max_hvps is not None and dim + TIMED_PRODUCTS > options.max_hvps:
+        return slq(f": the exact spectrum takes D = {dim:,} products and its timing {TIMED_PRODUCTS}, more than "
+                   f"--max-hvps {options.max_hvps:,}")
     if seconds_per_column is None:
         return adaptive
     predicted = dim * seconds_per_column + eigen_seconds

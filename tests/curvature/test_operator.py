@@ -13,6 +13,7 @@ from torch import nn
 from torch.func import functional_call, hessian
 
 from prunelimit.api import CurvatureOptions, choose_solver
+from prunelimit.api.options import TIMED_PRODUCTS
 from prunelimit.curvature import CurvatureOperator, as_scipy
 from prunelimit.curvature import operator as operator_module
 from prunelimit.curvature.exact import MAX_DIM, exact_hessian
@@ -152,12 +153,13 @@ def test_module_example_runs() -> None:
 
 def test_the_default_prices_the_eigenvalues_and_a_given_max_hvps() -> None:
     """D columns at 10 ms are 10 s: exact within 60 s, until the eigenvalues' predicted 55 s
-    push the total over; a --max-hvps below D rules exact out whatever the time."""
+    push the total over; a --max-hvps below D + the timed products rules exact out whatever
+    the time."""
     options = CurvatureOptions()
     assert choose_solver(options, 1000, 0.01, eigen_seconds=45.0).solver == "exact"
     assert choose_solver(options, 1000, 0.01, eigen_seconds=55.0).solver == "slq-h"
-    assert choose_solver(CurvatureOptions(max_hvps=999), 1000, 1e-9).solver == "slq-h"
-    assert choose_solver(CurvatureOptions(max_hvps=1000), 1000, 1e-9).solver == "exact"
+    assert choose_solver(CurvatureOptions(max_hvps=1000 + TIMED_PRODUCTS - 1), 1000, 1e-9).solver == "slq-h"
+    assert choose_solver(CurvatureOptions(max_hvps=1000 + TIMED_PRODUCTS), 1000, 1e-9).solver == "exact"
 
 
 def test_exact_hessian_is_symmetric_and_stops_when_its_check_raises() -> None:
