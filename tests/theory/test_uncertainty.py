@@ -18,6 +18,7 @@ from prunelimit.curvature.slq import slq
 from prunelimit.theory.limit import predict_limit
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.uncertainty import (
+    EACH_LEVEL,
     EXACT,
     LEVEL,
     Uncertainty,
@@ -53,9 +54,8 @@ def _estimate(op, dim, profile, steps, runs, seed):
 
 def test_probe_part_covers_the_truth_at_its_stated_rate() -> None:
     """Lanczos through the whole space (exact per probe): only Hutchinson noise is left,
-    and ``t·jackknife s.e.`` must cover the exact ρ* in about 95 % of 200 seeds. The
-    binomial s.d. of a 95 % rate over 200 draws is 1.5 pt; 88 % allows the jackknife's
-    own bias on a nonlinear ρ* (measured 94–95 % with 4 and 8 probes)."""
+    and the stated ± must cover the exact ρ* in about 95 % of 200 seeds. The binomial s.d.
+    of a 95 % rate over 200 draws is 1.5 pt; 93 % allows that (measured 97 %, 194/200)."""
     dim = 160
     op, _, profile, exact = _problem(dim, 1)
     exact = exact.ratio
@@ -64,7 +64,35 @@ def test_probe_part_covers_the_truth_at_its_stated_rate() -> None:
         _, ratio, u = _estimate(op, dim, profile, dim, 4, seed)
         assert u.steps == pytest.approx(0.0, abs=1e-12)  # every run broke down: exact rules
         hits += abs(ratio - exact) <= u.plus_minus
-    assert hits / 200 >= 0.88
+    assert hits / 200 >= 0.93
+
+
+def _clustered_problem(dim: int, seed: int):
+    """95 % of the eigenvalues within ~1e-4 of zero, 5 % log-normal outliers: per-probe F
+    is then a near-χ² draw of few degrees of freedom, where three runs' jackknife is small
+    by chance often enough to matter."""
+    rng = np.random.default_rng(seed)
+    lam = rng.normal(0, 1e-4, dim) + np.where(rng.random(dim) < 0.05, rng.lognormal(0, 1, dim), 0)
+    q, _ = np.linalg.qr(rng.normal(size=(dim, dim)))
+    profile = MagnitudeProfile.from_tensors([torch.tensor(rng.laplace(0, 0.05, dim))])
+    exact = predict_limit(profile, lam[None], np.full((1, dim), 1 / dim), dim, EPSILON, bound_mode="none")
+    return DenseOperator(torch.tensor((q * lam) @ q.T)), profile, exact.ratio
+
+
+def test_the_tighter_of_two_figures_still_covers_at_its_stated_rate() -> None:
+    """Three exact runs a seed on a spectrum clustered at zero, where jackknife and bound
+    each win often: stating the smaller of two 95 % widths covered 181/200 (90.5 %), the
+    smaller of two 97.5 % widths (Bonferroni) covers 191/200. 93 % is 95 % less 1.3
+    binomial s.d. over 200 draws."""
+    dim = 160
+    op, profile, exact = _clustered_problem(dim, 7)
+    hits, kinds = 0, set()
+    for seed in range(200):
+        _, ratio, u = _estimate(op, dim, profile, dim, 3, seed)
+        hits += abs(ratio - exact) <= u.plus_minus
+        kinds.add(u.probes_kind)
+    assert kinds == {"jackknife", "bound"}  # the selection between the two is what is tested
+    assert hits / 200 >= 0.93
 
 
 def test_truncation_bracket_always_holds_the_probes_exact_ratio() -> None:
@@ -93,8 +121,9 @@ def test_stated_uncertainty_covers_the_exact_ratio_with_truncation() -> None:
 def test_plus_minus_combines_the_parts() -> None:
     u = Uncertainty(probes=0.003, steps=0.002, data=0.004, runs=4)
     assert u.stderr == pytest.approx(0.005)
-    assert u.plus_minus == pytest.approx(0.002 + coverage_factor(4) * 0.005)
-    assert coverage_factor(4) == pytest.approx(3.182446, rel=1e-6)  # Student t, 3 d.o.f., 97.5 %
+    assert u.plus_minus == pytest.approx(0.002 + coverage_factor(4, EACH_LEVEL) * 0.005)  # four runs: Bonferroni
+    assert coverage_factor(4) == pytest.approx(3.182446, rel=1e-6)  # Student t, 3 d.o.f., 97.5 % quantile
+    assert coverage_factor(4, EACH_LEVEL) == pytest.approx(4.176535, rel=1e-6)  # 98.75 % quantile
     assert coverage_factor(10**6) == pytest.approx(1.959964, rel=1e-5)
     assert Uncertainty(None, 0.01, None, 1).plus_minus == 0.01  # one probe: no statistical part known
     assert EXACT.plus_minus == 0.0 and LEVEL == 0.95
@@ -154,15 +183,15 @@ def test_one_probe_bound_covers_the_truth_at_its_stated_rate() -> None:
 
 
 def test_the_tighter_of_jackknife_and_bound_is_stated() -> None:
-    """With several runs the jackknife·t and the bound·1.96 are both computed; the stated
-    statistical part is the smaller."""
+    """With several runs the jackknife·t and the bound·z, each at 97.5 %, are both
+    computed; the stated statistical part is the smaller."""
     dim = 160
     op, _, profile, _ = _problem(dim, 2)
     quad = slq(op, dim, 4, 0, "h")
     ratio = predict_limit(profile, quad.nodes, quad.weights, dim, EPSILON, bound_mode="none").ratio
     u = ratio_uncertainty(profile, quad, EPSILON, ratio)
-    jackknife = coverage_factor(4) * jackknife_stderr(profile, np.abs(quad.nodes), quad.weights, EPSILON)
-    bound = normal_factor() * hutchinson_bound(ratio, dim, 4)
+    jackknife = coverage_factor(4, EACH_LEVEL) * jackknife_stderr(profile, np.abs(quad.nodes), quad.weights, EPSILON)
+    bound = normal_factor(EACH_LEVEL) * hutchinson_bound(ratio, dim, 4)
     assert 0 < jackknife != pytest.approx(bound)
     assert u.statistical == pytest.approx(min(jackknife, bound), rel=1e-12)
     assert u.probes_kind == ("jackknife" if jackknife < bound else "bound")
