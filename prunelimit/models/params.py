@@ -72,8 +72,8 @@ def _weight_layout_class(module: torch.jit.ScriptModule) -> type | None:
     uses = [(use.user.kind(), use.offset) for node in _nodes(graph.block())
             if node.kind() == "prim::GetAttr" and node.s("name") == "weight" and node.input().unique() == this.unique()
             for use in node.output().uses()]
-    kinds = {kind for kind, offset in uses if offset == 1}
-    if not uses or len(kinds) != 1 or len(uses) != sum(offset == 1 for _, offset in uses):
+    kinds = {kind for kind, _ in uses}
+    if len(kinds) != 1 or any(offset != 1 for _, offset in uses):  # one op, always as its weight argument
         return None
     found, rank = _WEIGHT_OPS.get(kinds.pop(), (None, None))
     return found if weight.dim() == rank else None
