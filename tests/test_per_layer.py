@@ -12,7 +12,8 @@ from prunelimit import api
 from prunelimit.cache import open_store
 from prunelimit.curvature.exact import exact_hessian
 from prunelimit.curvature.hvp import HessianOperator
-from prunelimit.curvature.layers import REST, BlockCost, exact_block_curvature, parameter_blocks
+from prunelimit.curvature.layers import (LAYER_STEPS, REST, BlockCost, exact_block_curvature,
+                                         lanczos_block_products, parameter_blocks)
 from prunelimit.inputs import load_inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.layers import COLLAPSE_SPARSITY, layer_shares
@@ -119,6 +120,27 @@ def test_block_lanczos_by_default_when_no_dense_hessian(own_ckpt):
     for layer in rep.layers.layers:
         if layer.prunable:  # 32-step Lanczos: λmax to ~1e-10 on these blocks (measured); 1e-4 claimed
             assert _rel(layer.lambda_max, float(torch.linalg.eigvalsh(blocks[layer.name])[-1])) < 1e-4
+
+
+@pytest.mark.parametrize("method", ["slq", "exact"])
+def test_per_layer_progress_counts_against_its_own_plan(own_ckpt, tmp_path, method):
+    """The per-layer stage reports its products against its own plan (Lanczos: a small
+    block's size, else probes × steps; formed: D columns), not the spectrum's last total."""
+    inputs = _inputs(own_ckpt)
+    store = open_store(tmp_path / "cache", True)
+    if method == "exact":  # a cached exact spectrum holds no dense Hessian: the blocks are formed
+        api.bounds(inputs, api.CurvatureOptions(method=method), store=store)
+    seen = []
+    rep = api.bounds(inputs, api.CurvatureOptions(method=method), lambda done, total=None, text=None, **_:
+                     seen.append((done, total, text)), store=store, per_layer=True)
+    stage = [(done, total) for done, total, text in seen if text == "per-layer curvature"]
+    blocks = parameter_blocks([n for n, _ in hessian_parameters(inputs.model, inputs.selection)],
+                              [p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection)],
+                              [n for n, _ in prunable_parameters(inputs.model, inputs.selection)])
+    plan = lanczos_block_products(blocks) if method == "slq" else sum(b.size for b in blocks)
+    assert rep.layers.cost.method == ("lanczos" if method == "slq" else "formed")
+    assert stage and {total for _, total in stage} == {plan}
+    assert all(done <= plan for done, _ in stage) and stage[-1][0] >= plan - 2 * LAYER_STEPS
 
 
 def test_collapsed_layer_is_flagged():

@@ -170,6 +170,12 @@ def lanczos_block_curvature(
     return [found[b.name] for b in blocks]
 
 
+def lanczos_block_products(blocks: Sequence[Block], steps: int = LAYER_STEPS, probes: int = LAYER_PROBES) -> int:
+    """Columns :func:`lanczos_block_curvature` multiplies at most: a small block's size, a
+    larger one's ``probes × steps`` (fewer when a run breaks down early)."""
+    return sum(b.size if b.size <= steps else probes * steps for b in blocks)
+
+
 def _lanczos_blocks(op, blocks, steps, probes, seed, storage_dtype, callback, spent) -> list[BlockCurvature]:
     width = max(b.size for b in blocks)
     generator = torch.Generator().manual_seed(seed)
