@@ -175,6 +175,23 @@ def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):
     assert "layers" not in plain  # only on request
 
 
+def test_cli_per_layer_bases_keep_to_basis_memory(cli, own_ckpt):
+    """The blocks' Lanczos bases keep to --basis-memory as the spectrum's do: in groups that
+    fit (the same blocks), and a block whose bases alone do not fit is refused naming it."""
+    args = ("bounds", own_ckpt, "--per-layer", "--json", "--max-samples", 300, "--method", "slq", "--no-cache")
+    wide = json.loads(cli(*args).stdout)["layers"]
+    # float32 bases of 2 probes × 32 steps: both Lanczos blocks padded to 768 weights take 393 KB,
+    # 0.weight alone 197 KB
+    grouped = cli(*args, "--basis-memory", 0.3)
+    assert grouped.exit_code == 0, grouped.stderr
+    for a, b in zip(wide, json.loads(grouped.stdout)["layers"], strict=True):
+        assert a["name"] == b["name"] and b["trace"] == pytest.approx(a["trace"], rel=1e-6)
+    refused = cli(*args, "--basis-memory", 0.15)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert "per-layer curvature of 0.weight (768 weights)" in refused.stderr
+    assert "use a larger --basis-memory or a narrower --basis-dtype" in refused.stderr
+
+
 def test_cli_per_layer_table_and_report(cli, own_ckpt, tmp_path):
     result = cli("bounds", own_ckpt, "--per-layer", "--max-samples", 300, "--method", "exact", "--no-cache",
                  "--report", tmp_path / "r")

@@ -15,7 +15,7 @@ from prunelimit.api.curvature import (
     hessian_operator,
     optional_target,
 )
-from prunelimit.api.options import CurvatureOptions
+from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.profile import PruningPath
@@ -82,7 +82,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         op = hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
         storage = basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
         curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage,
-                                            callback(lanczos_block_products(blocks, steps, probes)))
+                                            callback(lanczos_block_products(blocks, steps, probes)),
+                                            basis_memory_bytes(options))
         method, hvps = "lanczos", op.hvps
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
     return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
