@@ -192,6 +192,28 @@ def test_cli_per_layer_bases_keep_to_basis_memory(cli, own_ckpt):
     assert "use a larger --basis-memory or a narrower --basis-dtype" in refused.stderr
 
 
+def test_cli_bounds_scope_layer_breaks_down_the_layer_wise_limit_prune_reuses(cli, own_ckpt, tmp_path):
+    """`bounds --scope layer --per-layer`: ρ* on the layer-wise path, each layer's removed
+    fraction there the one `prune --scope layer --ratio auto --from` then gives it."""
+    args = ("--json", "--max-samples", 300, "--method", "exact", "--no-cache")
+    result = cli("bounds", own_ckpt, "--scope", "layer", "--per-layer", *args)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    glob = json.loads(cli("bounds", own_ckpt, *args).stdout)
+    assert doc["prediction"]["scope"] == doc["layer_curvature"]["scope"] == "layer"
+    assert doc["prediction"]["ratio"] != pytest.approx(glob["prediction"]["ratio"], abs=1e-3)
+    (tmp_path / "b.json").write_text(result.stdout)
+    pruned = cli("prune", own_ckpt, "--scope", "layer", "--ratio", "auto", "--from", tmp_path / "b.json",
+                 "--max-samples", 300, "-o", tmp_path / "p.pt", "--json")
+    assert pruned.exit_code == 0, pruned.stderr
+    zeros = {layer["name"]: layer["zeros"] for layer in json.loads(pruned.stdout)["layers"]}
+    for item in doc["layers"]:
+        if item["prunable"]:
+            assert round(item["sparsity_at_rho"] * item["params"]) == zeros[item["name"]]
+    shown = cli("bounds", own_ckpt, "--scope", "layer", "--max-samples", 300, "--method", "exact", "--no-cache")
+    assert "predicted limit ρ* (layer-wise path)" in shown.stdout
+
+
 def test_cli_per_layer_table_and_report(cli, own_ckpt, tmp_path):
     result = cli("bounds", own_ckpt, "--per-layer", "--max-samples", 300, "--method", "exact", "--no-cache",
                  "--report", tmp_path / "r")
