@@ -39,6 +39,7 @@ CHOICES = [
     (["spectrum", EXAMPLE], "--hvp", common.Hvp, ENGINES),
     (["spectrum", EXAMPLE], "--basis-dtype", common.BasisDtype, BASIS_CHOICES),
     (["verify", EXAMPLE], "--scope", limit.Scope, SCOPES),
+    (["bounds", EXAMPLE], "--scope", limit.Scope, SCOPES),
     (["gate", EXAMPLE], "--use", limit.Use, USES),
     (["prune", EXAMPLE, "-o", f"{OUT}/p.pt"], "--scope", pruning.PruneScope, PRUNE_SCOPES),
     (["prune", EXAMPLE, "-o", f"{OUT}/p.pt"], "--format", pruning.Format, tuple(PRUNE_FORMATS)),

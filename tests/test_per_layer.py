@@ -12,7 +12,8 @@ from prunelimit import api
 from prunelimit.cache import open_store
 from prunelimit.curvature.exact import exact_hessian
 from prunelimit.curvature.hvp import HessianOperator
-from prunelimit.curvature.layers import REST, BlockCost, exact_block_curvature, parameter_blocks
+from prunelimit.curvature.layers import (LAYER_STEPS, REST, BlockCost, exact_block_curvature,
+                                         lanczos_block_products, parameter_blocks)
 from prunelimit.inputs import load_inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.layers import COLLAPSE_SPARSITY, layer_shares
@@ -121,6 +122,27 @@ def test_block_lanczos_by_default_when_no_dense_hessian(own_ckpt):
             assert _rel(layer.lambda_max, float(torch.linalg.eigvalsh(blocks[layer.name])[-1])) < 1e-4
 
 
+@pytest.mark.parametrize("method", ["slq", "exact"])
+def test_per_layer_progress_counts_against_its_own_plan(own_ckpt, tmp_path, method):
+    """The per-layer stage reports its products against its own plan (Lanczos: a small
+    block's size, else probes × steps; formed: D columns), not the spectrum's last total."""
+    inputs = _inputs(own_ckpt)
+    store = open_store(tmp_path / "cache", True)
+    if method == "exact":  # a cached exact spectrum holds no dense Hessian: the blocks are formed
+        api.bounds(inputs, api.CurvatureOptions(method=method), store=store)
+    seen = []
+    rep = api.bounds(inputs, api.CurvatureOptions(method=method), lambda done, total=None, text=None, **_:
+                     seen.append((done, total, text)), store=store, per_layer=True)
+    stage = [(done, total) for done, total, text in seen if text == "per-layer curvature"]
+    blocks = parameter_blocks([n for n, _ in hessian_parameters(inputs.model, inputs.selection)],
+                              [p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection)],
+                              [n for n, _ in prunable_parameters(inputs.model, inputs.selection)])
+    plan = lanczos_block_products(blocks) if method == "slq" else sum(b.size for b in blocks)
+    assert rep.layers.cost.method == ("lanczos" if method == "slq" else "formed")
+    assert stage and {total for _, total in stage} == {plan}
+    assert all(done <= plan for done, _ in stage) and stage[-1][0] >= plan - 2 * LAYER_STEPS
+
+
 def test_collapsed_layer_is_flagged():
     gen = torch.Generator().manual_seed(0)
     big, tiny = torch.randn(200, generator=gen), 1e-4 * torch.randn(20, generator=gen)
@@ -151,6 +173,45 @@ def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):
         assert doc["layer_curvature"]["method"] == "exact"
     plain = json.loads(cli("bounds", own_ckpt, "--json", "--max-samples", 300, "--no-cache").stdout)
     assert "layers" not in plain  # only on request
+
+
+def test_cli_per_layer_bases_keep_to_basis_memory(cli, own_ckpt):
+    """The blocks' Lanczos bases keep to --basis-memory as the spectrum's do: in groups that
+    fit (the same blocks), and a block whose bases alone do not fit is refused naming it."""
+    args = ("bounds", own_ckpt, "--per-layer", "--json", "--max-samples", 300, "--method", "slq", "--no-cache")
+    wide = json.loads(cli(*args).stdout)["layers"]
+    # float32 bases of 2 probes × 32 steps: both Lanczos blocks padded to 768 weights take 393 KB,
+    # 0.weight alone 197 KB
+    grouped = cli(*args, "--basis-memory", 0.3)
+    assert grouped.exit_code == 0, grouped.stderr
+    for a, b in zip(wide, json.loads(grouped.stdout)["layers"], strict=True):
+        assert a["name"] == b["name"] and b["trace"] == pytest.approx(a["trace"], rel=1e-6)
+    refused = cli(*args, "--basis-memory", 0.15)
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert "per-layer curvature of 0.weight (768 weights)" in refused.stderr
+    assert "use a larger --basis-memory or a narrower --basis-dtype" in refused.stderr
+
+
+def test_cli_bounds_scope_layer_breaks_down_the_layer_wise_limit_prune_reuses(cli, own_ckpt, tmp_path):
+    """`bounds --scope layer --per-layer`: ρ* on the layer-wise path, each layer's removed
+    fraction there the one `prune --scope layer --ratio auto --from` then gives it."""
+    args = ("--json", "--max-samples", 300, "--method", "exact", "--no-cache")
+    result = cli("bounds", own_ckpt, "--scope", "layer", "--per-layer", *args)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    glob = json.loads(cli("bounds", own_ckpt, *args).stdout)
+    assert doc["prediction"]["scope"] == doc["layer_curvature"]["scope"] == "layer"
+    assert doc["prediction"]["ratio"] != pytest.approx(glob["prediction"]["ratio"], abs=1e-3)
+    (tmp_path / "b.json").write_text(result.stdout)
+    pruned = cli("prune", own_ckpt, "--scope", "layer", "--ratio", "auto", "--from", tmp_path / "b.json",
+                 "--max-samples", 300, "-o", tmp_path / "p.pt", "--json")
+    assert pruned.exit_code == 0, pruned.stderr
+    zeros = {layer["name"]: layer["zeros"] for layer in json.loads(pruned.stdout)["layers"]}
+    for item in doc["layers"]:
+        if item["prunable"]:
+            assert round(item["sparsity_at_rho"] * item["params"]) == zeros[item["name"]]
+    shown = cli("bounds", own_ckpt, "--scope", "layer", "--max-samples", 300, "--method", "exact", "--no-cache")
+    assert "predicted limit ρ* (layer-wise path)" in shown.stdout
 
 
 def test_cli_per_layer_table_and_report(cli, own_ckpt, tmp_path):

@@ -15,7 +15,7 @@ from prunelimit.api.curvature import (
     hessian_operator,
     optional_target,
 )
-from prunelimit.api.options import CurvatureOptions
+from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.profile import PruningPath
@@ -54,7 +54,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     import torch
 
     from prunelimit.curvature.layers import (LAYER_PROBES, LAYER_STEPS, BlockCost, exact_block_curvature,
-                                             formed_block_curvature, lanczos_block_curvature, parameter_blocks)
+                                             formed_block_curvature, lanczos_block_curvature, lanczos_block_products,
+                                             parameter_blocks)
     from prunelimit.data.batches import total_samples
     from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
     from prunelimit.theory.layers import layer_shares
@@ -63,13 +64,16 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     named = hessian_parameters(inputs.model, inputs.selection)
     prunable = prunable_parameters(inputs.model, inputs.selection)
     blocks = parameter_blocks([n for n, _ in named], [p.numel() for _, p in named], [n for n, _ in prunable])
-    callback = None if progress is None else (lambda done: progress(done, None, "per-layer curvature"))
+
+    def callback(total: int):  # the stage's own plan: the spectrum's total would be stale here
+        return None if progress is None else (lambda done: progress(done, total, "per-layer curvature"))
+
     steps = probes = None
     if spec.dense is not None:
         method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
     elif options.method == "exact" or spec.solver == "exact":
         op = hessian_operator(inputs, options, dtype=torch.float64)
-        method, curvature = "formed", formed_block_curvature(op, blocks, callback)
+        method, curvature = "formed", formed_block_curvature(op, blocks, callback(sum(b.size for b in blocks)))
         hvps = op.hvps
     else:
         steps, probes = LAYER_STEPS, LAYER_PROBES
@@ -77,7 +81,9 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                                                                            total_samples(inputs.batches)), options.seed)
         op = hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
         storage = basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
-        curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage, callback)
+        curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage,
+                                            callback(lanczos_block_products(blocks, steps, probes)),
+                                            basis_memory_bytes(options))
         method, hvps = "lanczos", op.hvps
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
     return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,

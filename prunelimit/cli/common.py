@@ -271,7 +271,7 @@ NegativeOpt = Annotated[Negative, typer.Option("--negative", help="Negative eige
 HvpOpt = Annotated[Hvp, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
 MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[BasisDtype, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory (auto: float32 for float32 HVPs).")]
-BasisMemoryOpt = Annotated[str, typer.Option("--basis-memory", help="MB SLQ's Lanczos bases may hold in host memory: auto (half the memory available at the start) or a number. Adaptive SLQ stops there (a fixed plan that cannot fit is refused).")]
+BasisMemoryOpt = Annotated[str, typer.Option("--basis-memory", help="MB SLQ's Lanczos bases may hold in host memory: auto (half the memory available at the start) or a number. Adaptive SLQ stops there (a fixed plan that cannot fit is refused); --per-layer's blocks run in groups that fit.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
@@ -311,8 +311,8 @@ def flag_names(**flags: str) -> Iterator[None]:
 
 
 def _flag(option: str) -> str:
-    """The flag of a library option: ``--`` and its name with dashes."""
-    return "--" + option.replace("_", "-")
+    """The flag of a library option: ``--`` and its name with dashes, or its own flag."""
+    return _CURVATURE_FLAGS.get(option, "--" + option.replace("_", "-"))
 
 
 def _model_data_options(

@@ -22,6 +22,7 @@ from prunelimit.cli.common import (
 )
 
 Scope = choices("Scope", SCOPES)
+ScopeOpt = Annotated[Scope, typer.Option("--scope", help="The pruning path: one ranking over all layers, or the same ratio per layer.")]
 Use = choices("Use", USES)
 
 
@@ -72,6 +73,7 @@ def bounds(
     plot: PlotOpt = None,
     report: ReportOpt = None,
     per_layer: PerLayerOpt = False,
+    scope: ScopeOpt = "global",
     force: ForceOpt = False,
 ) -> None:
     """Predicted pruning limit ρ* and its bounds [ρ_L, ρ_U] from the Hessian spectrum (Zhang et al. 2024)."""
@@ -81,7 +83,7 @@ def bounds(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.bounds(inputs, options, _absolute(advance), store=store, per_layer=per_layer)
+            rep = api.bounds(inputs, options, _absolute(advance), scope, store, per_layer)
         if plot is not None:
             from prunelimit.report.plots import plot_bounds
 
@@ -101,7 +103,7 @@ def verify(
     refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
-    scope: Annotated[Scope, typer.Option("--scope", help="The pruning path: one ranking over all layers, or the same ratio per layer.")] = "global",
+    scope: ScopeOpt = "global",
     from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).")] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,

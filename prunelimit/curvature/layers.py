@@ -26,6 +26,7 @@ batched product instead: Lanczos would exhaust their space.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -40,6 +41,7 @@ from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
 from prunelimit.curvature.trace import trace_estimate
 from prunelimit.errors import UsageError
+from prunelimit.limits import byte_size
 
 REST = "(rest)"  # the block of every Hessian parameter that is not a prunable weight
 LAYER_STEPS = 32  # Lanczos steps per block: λmax and the trace converge long before
@@ -149,12 +151,16 @@ def lanczos_block_curvature(
     seed: int = 0,
     storage_dtype: torch.dtype | None = None,
     callback: Callable[[int], None] | None = None,
+    basis_bytes: float = math.inf,
 ) -> list[BlockCurvature]:
     """Block curvature by Lanczos on every ``H_ll`` in lockstep (see the module doc).
 
-    Runs live in block coordinates padded to the largest Lanczos block, so one
-    ``LanczosRuns`` holds them all; the padding stays exactly zero (the restricted
-    products never reach it). ``callback(products)`` reports the columns multiplied so far.
+    Runs live in block coordinates padded to the largest Lanczos block of their group, so
+    one ``LanczosRuns`` holds a group; the padding stays exactly zero (the restricted
+    products never reach it). A group is every block when their padded bases fit
+    ``basis_bytes``, else as many blocks, largest first, as fit (``steps`` data passes a
+    group); ``UsageError`` when one block's bases alone do not. ``callback(products)``
+    reports the columns multiplied so far.
     """
     if steps < 1 or probes < 1:
         raise UsageError(f"block Lanczos needs at least 1 step and 1 probe, got {steps} and {probes}")
@@ -166,33 +172,78 @@ def lanczos_block_curvature(
         callback(spent)
     if large:
         found.update(zip([b.name for b in large],
-                         _lanczos_blocks(op, large, steps, probes, seed, storage_dtype, callback, spent)))
+                         _lanczos_blocks(op, large, steps, probes, seed, storage_dtype, callback, spent,
+                                         basis_bytes)))
     return [found[b.name] for b in blocks]
 
 
-def _lanczos_blocks(op, blocks, steps, probes, seed, storage_dtype, callback, spent) -> list[BlockCurvature]:
-    width = max(b.size for b in blocks)
+def lanczos_block_products(blocks: Sequence[Block], steps: int = LAYER_STEPS, probes: int = LAYER_PROBES) -> int:
+    """Columns :func:`lanczos_block_curvature` multiplies at most: a small block's size, a
+    larger one's ``probes × steps`` (fewer when a run breaks down early)."""
+    return sum(b.size if b.size <= steps else probes * steps for b in blocks)
+
+
+def _lanczos_blocks(op, blocks, steps, probes, seed, storage_dtype, callback, spent,
+                    basis_bytes) -> list[BlockCurvature]:
     generator = torch.Generator().manual_seed(seed)
+    # drawn in block order, so the probes do not depend on how the blocks are grouped
+    draws = {b.name: [rademacher(b.size, generator) for _ in range(probes)] for b in blocks}
+    run_bytes = steps * torch.empty(0, dtype=storage_dtype or torch.float64).element_size()  # a weight's share
+    found = {}
+    for group in _lockstep_groups(blocks, probes * run_bytes, basis_bytes):
+        results, products = _lanczos_group(op, group, draws, steps, probes, storage_dtype, callback, spent)
+        found.update(results)
+        spent += products
+    return [found[b.name] for b in blocks]
+
+
+def _lockstep_groups(blocks: Sequence[Block], block_bytes: int, budget: float) -> list[list[Block]]:
+    """Blocks that run together, their bases padded to the group's widest block within
+    ``budget`` (``block_bytes``: a block's bases per weight of width): all in block order when
+    they fit, else largest first, as many a group as fit."""
+    def need(group: Sequence[Block]) -> int:
+        return len(group) * block_bytes * max(b.size for b in group)
+
+    if need(blocks) <= budget:
+        return [list(blocks)]
+    groups: list[list[Block]] = []
+    for block in sorted(blocks, key=lambda b: -b.size):
+        if need([block]) > budget:
+            raise UsageError.naming(
+                f"per-layer curvature of {block.name} ({block.size:,} weights): its Lanczos bases need "
+                f"{byte_size(need([block]))} of host memory, more than the {byte_size(budget)} they may hold; "
+                "use a larger {0} or a narrower {1}", "basis_memory_mb", "basis_dtype")
+        if groups and need([*groups[-1], block]) <= budget:
+            groups[-1].append(block)
+        else:
+            groups.append([block])
+    return groups
+
+
+def _lanczos_group(op, blocks, draws, steps, probes, storage_dtype, callback,
+                   spent) -> tuple[dict[str, BlockCurvature], int]:
+    """One lockstep group's block curvature, by name, and the columns it multiplied."""
+    width = max(b.size for b in blocks)
     owner = [b for b in blocks for _ in range(probes)]  # run i belongs to block owner[i]
     starts = torch.zeros(len(owner), width, dtype=torch.float64)
     for i, block in enumerate(owner):
-        starts[i, : block.size] = rademacher(block.size, generator)
+        starts[i, : block.size] = draws[block.name][i % probes]
     # LanczosRuns.extend multiplies the vectors of the runs still going, in run order.
     lockstep = _Lockstep(op, width, lambda: [owner[i] for i, (s, broken)
                                              in enumerate(zip(runs.steps, runs.broken_down))
                                              if not broken and s < steps])
     runs = LanczosRuns(lockstep, starts, steps, storage_dtype=storage_dtype)
-    runs.extend(steps, None if callback is None else (lambda products: callback(spent + products)))
+    products = runs.extend(steps, None if callback is None else (lambda done: callback(spent + done)))
     results, broken = runs.results(), runs.broken_down
-    out = []
+    out = {}
     for k, block in enumerate(blocks):
         mine = slice(k * probes, (k + 1) * probes)
         quad = runs_quadrature(results[mine], broken[mine], block.size, "h", iterations=steps)
         est = trace_estimate(block.size * quad.expectation(lambda x: x))  # zᵀ H_ll z with ‖z‖² = n_l
         real = quad.weights > 0
-        out.append(BlockCurvature(block.name, block.size, est.value, None if probes < 2 else est.stderr,
-                                  float(quad.nodes[real].max()), quad, exact=False))
-    return out
+        out[block.name] = BlockCurvature(block.name, block.size, est.value, None if probes < 2 else est.stderr,
+                                         float(quad.nodes[real].max()), quad, exact=False)
+    return out, products
 
 
 def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockCurvature]:

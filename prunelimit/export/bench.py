@@ -136,6 +136,10 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str],
         if dense and name in dense:
             kept.append(f"{name or '(model)'} ({dense[name]})")
             continue
+        own = _own_behaviour(module)
+        if own is not None:
+            kept.append(f"{name or '(model)'} ({own})")
+            continue
         if name not in called:
             kept.append(f"{name or '(model)'} (its parent module reads the weight, not the layer's forward)")
             continue
@@ -164,6 +168,16 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str],
         sparse = _replace(sparse, name, layer)
         converted.append(name or "(model)")
     return sparse, converted, kept
+
+
+def _own_behaviour(module: nn.Linear) -> str | None:
+    """Why :class:`SparseLinear` in place of ``module`` would compute something else: a
+    subclass's own forward or the module's own hooks go with the module it replaces."""
+    if type(module).forward is not nn.Linear.forward:
+        return f"{type(module).__name__} has its own forward, which a sparse Linear would drop"
+    if module._forward_pre_hooks or module._forward_hooks:
+        return "it has forward hooks of its own, which a sparse Linear would drop"
+    return None
 
 
 def runnable_sparse_copy(model: nn.Module, pattern: str, probe: Tensor) -> tuple[nn.Module, list[str], list[str]]:

@@ -5,8 +5,9 @@ entry per state-dict tensor: ``name``, ``shape``, ``format`` and, when present,
 ``negzero`` and ``mask``), ``model`` (the model spec, if known), ``meta`` (JSON: the
 data specs and pruning record of the checkpoint it came from) and, when the state dict
 holds tied weights, ``aliases`` (a JSON list of ``{"name", "of", "at"}``: the state-dict
-key ``name`` at position ``at`` is the tensor stored as ``of``, stored once; a reader that
-ignores the entry still reads every stored tensor). Tensor ``i`` is stored as
+key ``name`` at position ``at`` is the tensor stored as ``of``, stored once, and shares its
+keep-mask unless ``"mask": false`` says the key had none; a reader that ignores the entry
+still reads every stored tensor). Tensor ``i`` is stored as
 the parts of its layout (:mod:`prunelimit.export.formats`) under ``"{i}/{part}"``; its
 negative zeros under ``"{i}/negzero/{part}"``; its keep-mask, when it is not exactly the
 stored pattern (``"mask": "values"``), under ``"{i}/mask/{part}"``.
@@ -132,7 +133,8 @@ def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapp
     for name, tensor in state_dict.items():
         if name in ties:
             layouts.append(replace(stored[ties[name]], name=name, alias=ties[name], dense_bytes=0, bytes=0,
-                                   negzero_bytes=0, mask_bytes=0))
+                                   negzero_bytes=0, mask_bytes=0,
+                                   mask=stored[ties[name]].mask if name in masks else None))
             continue
         stored[name], parts = plan_tensor(len(stored), name, tensor, masks.get(name))
         layouts.append(stored[name])
@@ -141,7 +143,7 @@ def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapp
     header = {"format": FORMAT, "tensors": json.dumps([l.header_entry() for l in stored.values()], **compact),
               "meta": json.dumps(_json_meta(meta or {}), **compact)}
     if ties:
-        header["aliases"] = json.dumps([{"name": l.name, "of": l.alias, "at": at} for at, l in enumerate(layouts)
+        header["aliases"] = json.dumps([_alias_entry(l, at, masks) for at, l in enumerate(layouts)
                                         if l.alias is not None], **compact)
     if model_spec is not None:
         header["model"] = model_spec
@@ -149,9 +151,17 @@ def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapp
     return layouts
 
 
+def _alias_entry(layout: TensorLayout, at: int, masks: Mapping[str, Tensor]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": layout.name, "of": layout.alias, "at": at}
+    if layout.name not in masks and layout.alias in masks:
+        entry["mask"] = False  # read back, the key has no mask of its own, as in the checkpoint
+    return entry
+
+
 def tied(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[str, str]:
     """Name → the earlier name of the same tensor (tied weights: one storage, offset, shape,
-    strides and dtype) whose keep-mask is the same; a tensor that only overlaps another,
+    strides and dtype) whose keep-mask is the same, or which has none of its own (``prune``
+    masks each Parameter once, under its first key); a tensor that only overlaps another,
     or is masked otherwise, is stored on its own."""
     first: dict[tuple, str] = {}
     ties = {}
@@ -162,8 +172,8 @@ def tied(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[
                tensor.stride(), tensor.dtype)
         target = first.setdefault(key, name)
         mask, target_mask = masks.get(name), masks.get(target)
-        if target != name and (mask is None) == (target_mask is None) and (
-                mask is None or torch.equal(mask.bool(), target_mask.bool())):
+        if target != name and (mask is None or (
+                target_mask is not None and torch.equal(mask.bool(), target_mask.bool()))):
             ties[name] = target
     return ties
 
@@ -242,12 +252,13 @@ def _with_aliases(contents: SparseContents, aliases: Any) -> SparseContents:
         raise ValueError("its aliases entry is not a JSON list")
     names = list(contents.state_dict)
     for alias in aliases:
-        name, of, at = (alias.get(k) for k in ("name", "of", "at")) if isinstance(alias, dict) else (None,) * 3
+        name, of, at, masked = ((alias.get("name"), alias.get("of"), alias.get("at"), alias.get("mask", True))
+                                if isinstance(alias, dict) else (None,) * 4)
         if not isinstance(name, str) or name in names or of not in contents.state_dict or not isinstance(at, int) \
-                or isinstance(at, bool) or not 0 <= at <= len(names):
+                or isinstance(at, bool) or not 0 <= at <= len(names) or not isinstance(masked, bool):
             raise ValueError(f"alias {alias!r} names no new key, stored tensor and place")
         names.insert(at, name)
-        if of in contents.masks:
+        if of in contents.masks and masked:
             contents.masks[name] = contents.masks[of]
     ties = {alias["name"]: alias["of"] for alias in aliases}
     contents.state_dict = {name: contents.state_dict[ties.get(name, name)] for name in names}

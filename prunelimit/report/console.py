@@ -179,7 +179,8 @@ def render_bounds(rep) -> None:
     p, s = rep.prediction, rep.spectrum
     title = f"Pruning limit ({s.method} method, D = {s.params_hessian:,}, N = {rep.params_prunable:,})"
     table = Table("quantity", "removed ratio", "kept density", title=title)
-    table.add_row("[bold]predicted limit ρ*[/]", f"[bold]{pct(rep.ratio)}[/]", pct(1 - rep.ratio))
+    path = " (layer-wise path)" if rep.scope == "layer" else ""
+    table.add_row(f"[bold]predicted limit ρ*{path}[/]", f"[bold]{pct(rep.ratio)}[/]", pct(1 - rep.ratio))
     if rep.lower is not None:
         table.add_row(f"lower bound ρ_L (η = {p.eta:g}, {p.bound_mode})", pct(rep.lower), pct(1 - rep.lower))
         table.add_row(f"upper bound ρ_U (η = {p.eta:g}, {p.bound_mode})", pct(rep.upper), pct(1 - rep.upper))

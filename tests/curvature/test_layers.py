@@ -12,12 +12,14 @@ from prunelimit.curvature.hvp import HessianOperator
 from prunelimit.curvature.layers import (
     REST,
     Block,
+    _lockstep_groups,
     exact_block_curvature,
     formed_block_curvature,
     lanczos_block_curvature,
     parameter_blocks,
 )
 from prunelimit.data.batches import cross_entropy_loss, mse_loss
+from prunelimit.errors import UsageError
 
 
 class TwoProblems(nn.Module):
@@ -114,12 +116,27 @@ def test_lockstep_runs_are_each_blocks_own_run():
     assert alone[0].name == "b.weight" and alone[0].lambda_max == pytest.approx(together[1].lambda_max, rel=1e-6)
 
 
+def test_blocks_run_in_groups_whose_bases_fit_the_basis_memory():
+    """Under a basis budget too small for every block's padded bases at once, the blocks run
+    in groups that fit it (the wider block alone, here) and give the blocks of one group:
+    the same probes, so the same runs to rounding; one block that cannot fit is refused."""
+    op, blocks, _ = _two_problems(40, 50, n=200)
+    one_block = 2 * 20 * 8 * 50  # 2 probes × 20 float64 steps of the 50-weight block
+    together = lanczos_block_curvature(op, blocks, steps=20, probes=2, seed=1)
+    split = lanczos_block_curvature(op, blocks, steps=20, probes=2, seed=1, basis_bytes=1.5 * one_block)
+    assert [g for g in _lockstep_groups(blocks, 2 * 20 * 8, 1.5 * one_block)] == [[blocks[1]], [blocks[0]]]
+    for a, b in zip(together, split, strict=True):
+        assert a.name == b.name and a.trace == pytest.approx(b.trace, rel=1e-10)
+        assert a.lambda_max == pytest.approx(b.lambda_max, rel=1e-10)
+    with pytest.raises(UsageError, match="b.weight .* need 16.0 KB .* more than the 15.9 KB") as refused:
+        lanczos_block_curvature(op, blocks, steps=20, probes=2, seed=1, basis_bytes=one_block - 100)
+    assert refused.value.renamed(lambda name: name).endswith("use a larger basis_memory_mb or a narrower basis_dtype")
+
+
 def test_one_probe_has_no_trace_error_and_bad_plans_are_refused():
     op, blocks, _ = _two_problems(40, 50, n=200)
     (one,) = lanczos_block_curvature(op, blocks[:1], steps=8, probes=1)
     assert one.trace_stderr is None
-    from prunelimit.errors import UsageError
-
     with pytest.raises(UsageError, match="at least 1 step"):
         lanczos_block_curvature(op, blocks, steps=0)
 

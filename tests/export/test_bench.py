@@ -44,6 +44,29 @@ def test_layers_whose_parent_reads_the_weight_stay_dense_and_are_named():
     assert report.dense_layers[0] == "1.self_attn.in_proj_weight (attention's own Q/K/V projection, not a Linear layer)"
 
 
+class ScaledLinear(nn.Linear):
+    """A Linear subclass with a forward of its own (an output scale)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * super().forward(x)
+
+
+def test_linear_layers_with_their_own_forward_or_hooks_stay_dense_and_say_why():
+    """Swapping such a layer for a sparse Linear would drop what it adds: the timed sparse
+    model would compute something else. A subclass that keeps Linear's forward
+    (``out_proj``'s class, for one) still runs sparse."""
+    torch.manual_seed(0)
+    hooked = _half_pruned(nn.Linear(8, 8))
+    hooked.register_forward_hook(lambda module, args, out: out + 1)
+    plain = _half_pruned(nn.modules.linear.NonDynamicallyQuantizableLinear(8, 3))
+    model = nn.Sequential(_half_pruned(ScaledLinear(4, 8)), hooked, plain).eval()
+    report = bench(model, torch.randn(3, 4), (1,))
+    assert report.sparse_layers == ["2"]
+    assert report.dense_layers == ["0 (ScaledLinear has its own forward, which a sparse Linear would drop)",
+                                   "1 (it has forward hooks of its own, which a sparse Linear would drop)"]
+    assert report.max_abs_diff < 1e-5
+
+
 def test_the_report_states_warm_up_and_timed_passes():
     model = nn.Sequential(_half_pruned(nn.Linear(6, 5))).eval()
     report = bench(model, torch.randn(4, 6), (1, 4)).to_json()

@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+import prunelimit
 from prunelimit import load_sparse
 from prunelimit.errors import InputError
 from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
@@ -220,6 +221,25 @@ def test_tied_weights_are_stored_once_and_come_back_tied(tmp_path):
     assert list(older.state_dict) == ["emb.weight", "mid.weight", "mid.bias"]
 
 
+def test_tied_weights_masked_once_by_prune_are_stored_once(tmp_path):
+    """``prune`` masks a tied Parameter once, under its first key: the later key (same tensor,
+    no mask of its own) is still stored once, and reads back tied, without a mask of its own,
+    so the masks are the checkpoint's."""
+    model = Tied()
+    masks = prunelimit.prune(model, 0.7, include=("emb",)).masks
+    assert "emb.weight" in masks and "head.weight" not in masks
+    state = {k: v.masked_fill(~masks[k], 0.0) if k in masks else v for k, v in model.state_dict().items()}
+    state["head.weight"] = state["emb.weight"]
+    path = tmp_path / "tied.safetensors"
+    layouts = {l.name: l for l in write_sparse(path, state, masks)}
+    assert layouts["head.weight"].alias == "emb.weight" and layouts["head.weight"].total_bytes == 0
+    assert layouts["head.weight"].mask is None and layouts["emb.weight"].mask == "values"
+    contents = read_sparse(path)
+    assert sorted(contents.masks) == sorted(masks) and list(contents.state_dict) == list(state)
+    assert contents.state_dict["head.weight"] is contents.state_dict["emb.weight"]
+    assert torch.equal(contents.state_dict["emb.weight"], state["emb.weight"])
+
+
 def test_tensors_sharing_storage_otherwise_are_stored_apart(tmp_path):
     """Only the very same tensor with the same keep-mask is stored once: another mask on a
     tied name, or a view of part of a storage, is stored on its own."""
@@ -241,6 +261,7 @@ def test_tensors_sharing_storage_otherwise_are_stored_apart(tmp_path):
     ('[{"name": "v", "of": "nope", "at": 1}]', "alias"),
     ('[{"name": "v", "of": "w", "at": 5}]', "alias"),
     ('[{"name": "w", "of": "w", "at": 0}]', "alias"),
+    ('[{"name": "v", "of": "w", "at": 1, "mask": "no"}]', "alias"),
     ('{"v": "w"}', "aliases entry is not a JSON list"),
 ])
 def test_damaged_aliases_are_refused(tmp_path, aliases, match):
