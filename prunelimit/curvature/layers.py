@@ -20,8 +20,8 @@ Two ways:
   estimate ``zᵀH_ll z`` on the same products (the first Lanczos coefficient times
   ``‖z‖² = n_l``), λmax the largest Ritz value (a lower bound that converges first).
 
-Blocks no larger than the step count are formed exactly from their unit columns in one
-batched product instead: Lanczos would exhaust their space.
+Blocks no larger than their Lanczos runs' products (probes × steps) are formed exactly from
+their unit columns in one batched product instead: exact for no more products.
 """
 
 from __future__ import annotations
@@ -165,8 +165,8 @@ def lanczos_block_curvature(
     """
     if steps < 1 or probes < 1:
         raise UsageError(f"block Lanczos needs at least 1 step and 1 probe, got {steps} and {probes}")
-    small = [b for b in blocks if b.size <= steps]
-    large = [b for b in blocks if b.size > steps]
+    small = [b for b in blocks if b.size <= probes * steps]
+    large = [b for b in blocks if b.size > probes * steps]
     found = dict(zip([b.name for b in small], _small_blocks(op, small)))
     spent = sum(b.size for b in small)
     if callback is not None and spent:
@@ -181,7 +181,7 @@ def lanczos_block_curvature(
 def lanczos_block_products(blocks: Sequence[Block], steps: int = LAYER_STEPS, probes: int = LAYER_PROBES) -> int:
     """Columns :func:`lanczos_block_curvature` multiplies at most: a small block's size, a
     larger one's ``probes × steps`` (fewer when a run breaks down early)."""
-    return sum(b.size if b.size <= steps else probes * steps for b in blocks)
+    return sum(min(b.size, probes * steps) for b in blocks)
 
 
 def _lanczos_blocks(op, blocks, steps, probes, seed, storage_dtype, callback, spent,
