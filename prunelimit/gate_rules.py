@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
@@ -154,6 +154,12 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
         raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
+
+
+def needs_spectrum(rules: Iterable[GateRule]) -> bool:
+    """Whether any rule reads a predicted value (ρ_L, ρ*): rules that all use the measured
+    limit need no spectrum, only ε."""
+    return any(rule.use != "actual" for rule in rules)
 
 
 def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
