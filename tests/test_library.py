@@ -165,9 +165,13 @@ def test_every_module_gets_its_training_flag_back(train, call):
     lambda m, d: prunelimit.bounds(m, d, method="slq", per_layer=True),
     lambda m, d: prunelimit.spectrum(m, d),
     lambda m, d: prunelimit.verify(m, d),
+    lambda m, d: prunelimit.gate(m, d, min_ratio=0.0, use="actual"),
+    lambda m, d: prunelimit.prune(m, 0.5),
+    lambda m, d: prunelimit.nplh(m, d),
 ])
 def test_to_json_is_the_json_document(model, train, call):
-    """``result.to_json()`` is what ``--json`` prints: plain JSON (numpy arrays became lists)."""
+    """``result.to_json()`` is what ``--json`` prints: plain JSON (numpy arrays became lists);
+    every result the library returns has it, under that one name."""
     import json
 
     from prunelimit.report.jsonout import document

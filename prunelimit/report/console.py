@@ -207,7 +207,7 @@ def render_bounds(rep) -> None:
 
 
 def render_nplh(fit) -> None:
-    d = fit.as_dict()
+    d = fit.to_json()
     table = Table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
     table.add_row("α0", f"{fit.alpha0:.4f}  [{d['alpha0_ci'][0]:.4f}, {d['alpha0_ci'][1]:.4f}] ({100 * fit.confidence:.0f} % CI)")
     table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
