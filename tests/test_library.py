@@ -323,3 +323,20 @@ def test_every_public_name_has_an_example():
                and not any(">>>" in (member.__doc__ or "") for member in vars(getattr(prunelimit, name)).values()
                            if callable(member))]
     assert missing == []
+
+
+def test_nplh_leaves_the_model_and_torchs_random_state_as_they_were(model, train):
+    """The iterative mode prunes and fine-tunes and seeds torch's generator: on the caller's
+    model that used to leave it pruned, so a second call in a notebook fitted another
+    network. The weights and the random state are restored, and two calls agree."""
+    before = copy.deepcopy(model.state_dict())
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    settings = dict(mode="iterative", rate=0.3, finetune_steps=2, region=(0.01, 0.9))
+    first = prunelimit.nplh(model, train, **settings)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert prunelimit.nplh(model, train, **settings).to_json() == first.to_json()
+    with pytest.raises(UsageError, match="widen the region"):  # refused after the training ran
+        prunelimit.nplh(model, train, mode="pressure", pressures=(1e-4, 1e-3), epochs_per_level=1)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
