@@ -161,7 +161,9 @@ def differences(baseline: Provenance, current: Provenance,
             unrecorded.append(label)
         elif new is not None and old != new:
             shown = (lambda v: f"{v[:12]}…") if name == "fingerprint" else (lambda v: f"{v:,}" if isinstance(v, int) else v)
-            incompatible.append(f"{label} {shown(old)} vs {shown(new)} here")
+            # the hash covers the batching too: say so, as the samples alone may be the same
+            why = " (other analysis batches: samples, their order or the batch size)" if name == "fingerprint" else ""
+            incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
     options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here"
                for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
                if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]

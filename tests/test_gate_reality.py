@@ -309,6 +309,7 @@ def test_a_measured_baseline_of_another_pruning_path_or_data_is_refused(cli, tmp
     other = _baseline(tmp_path / "d.json", actual={"loss_ratio": 0.5}, data={"fingerprint": "0" * 64})
     result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", other, "--max-drop", "0.02")
     assert result.exit_code == 2 and "data fingerprint 000000000000… vs" in result.stderr
+    assert "(other analysis batches: samples, their order or the batch size)" in result.stderr
 
 
 def test_l1_example_is_l1_shaped_in_bounds(cli):
