@@ -16,6 +16,7 @@ compares the two reports' values as they stand.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
@@ -32,7 +33,8 @@ _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
 
 @dataclass(frozen=True)
 class GateRule:
-    """One rule: ``min_ratio`` alone, or ``baseline`` with ``max_drop`` (both removed fractions)."""
+    """One rule: ``min_ratio`` alone, or ``baseline`` (a file name or path) with ``max_drop``
+    (both removed fractions)."""
 
     name: str
     use: Use = "lower"
@@ -44,6 +46,8 @@ class GateRule:
         """Refuse a rule that cannot be evaluated (``UsageError`` naming the rule and the field:
         the command line says its flag). The baseline file is read by ``check_rules``."""
         where = f"gate rule {self.name!r}"
+        if isinstance(self.baseline, os.PathLike):  # a pathlib.Path from Python: the file name it holds
+            object.__setattr__(self, "baseline", os.fspath(self.baseline))
         if not isinstance(self.name, str):
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
         if self.use not in USES:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -270,7 +271,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
 
 @_keeps_modes
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
-         baseline: str | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
+         baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
          **options: Any) -> "api.GateReport":

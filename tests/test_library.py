@@ -340,3 +340,17 @@ def test_nplh_leaves_the_model_and_torchs_random_state_as_they_were(model, train
     with pytest.raises(UsageError, match="widen the region"):  # refused after the training ran
         prunelimit.nplh(model, train, mode="pressure", pressures=(1e-4, 1e-3), epochs_per_level=1)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_gate_baseline_can_be_a_path(model, train, tmp_path):
+    """A Python caller holds paths as ``pathlib.Path``: a baseline given so is read like its
+    file name (it was refused as "baseline must be a file name")."""
+    import json
+
+    from prunelimit.report.jsonout import document
+
+    stored = tmp_path / "baseline.json"
+    stored.write_text(json.dumps(document("bounds", prunelimit.bounds(model, train).to_json())))
+    report = prunelimit.gate(model, train, baseline=stored, max_drop=0.0, use="predicted")
+    assert report.passed and report.result.outcomes[0].baseline == report.result.outcomes[0].measured
+    assert prunelimit.gate(model, train, rules=[{"baseline": stored, "max_drop": 0.0}]).passed
