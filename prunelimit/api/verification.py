@@ -185,12 +185,16 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
     the curvature work a prediction needs: the search needs only ε."""
     from prunelimit.api.curvature import limit_target
     from prunelimit.baseline import provenance
+    from prunelimit.distributed import gather_shards, shard_batches
     from prunelimit.pruning.actual import actual_limit
     from prunelimit.theory.epsilon import batch_losses
     from prunelimit.theory.regime import assess_regime
 
     require_data(inputs)
-    losses = batch_losses(inputs.model, inputs.batches, inputs.loss_fn) if options.epsilon is None else None
+    losses = None
+    if options.epsilon is None:  # under torchrun each rank takes its shard of batches, as the spectrum's pass does
+        losses = gather_shards(batch_losses(inputs.model, shard_batches(inputs.batches), inputs.loss_fn),
+                               len(inputs.batches))
     target = limit_target(inputs, options, losses)
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection)
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
