@@ -404,3 +404,18 @@ def test_a_baseline_naming_only_the_criterion_class_is_compared_with_a_warning()
     with pytest.raises(Exception, match="loss torch.nn.modules.loss.MSELoss vs"):
         check_baselines([("other.json", {**old, "data": {**old["data"], "loss": "torch.nn.modules.loss.MSELoss"}})],
                         current)
+
+
+def test_a_lower_rule_under_bound_mode_none_is_refused_before_the_spectrum(cli, tmp_path, no_curvature):
+    """``--bound-mode none`` computes no ρ_L: a rule on it used to pay for the spectrum and
+    then exit 3 as if the input were broken; it is a usage error, before any work, naming
+    the flags (a policy's rule by its name), while ρ* and the measured limit still gate."""
+    result = cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none")
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        "prunelimit: error: gate rule 'lower ratio >= 0.5' uses lower (ρ_L), which --bound-mode none does not "
+        "compute: gate on predicted or actual (--use), or pass another --bound-mode")
+    policy = tmp_path / "gate.yaml"
+    policy.write_text("gate:\n  rules:\n    - name: floor\n      min_ratio: 0.1\n      use: lower\n")
+    result = cli("gate", EXAMPLE, "--config", policy, "--bound-mode", "none", "--use", "actual")
+    assert result.exit_code == 2 and "gate rule 'floor' uses lower" in result.stderr
+    assert _doc(cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none", "--use", "actual", "--json"))["passed"]
