@@ -262,3 +262,27 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
+
+
+def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict[str, Any]]],
+                     rules: Sequence[GateRule]) -> list[str]:
+    """A warning for each baseline rule on a predicted value whose ``max_drop`` lies inside
+    the noise of the difference it judges: √(a² + b²) of the two reports' stated 95 % ±
+    (another --tolerance, --max-hvps or method leaves another ±). The verdict stands; it
+    can flip on the estimates' noise alone."""
+    documents = dict(baselines)
+    notes = []
+    for rule in rules:
+        if rule.baseline is None or rule.use == "actual" or rule.baseline not in documents:
+            continue
+        now, then = margin(report)[0], margin(documents[rule.baseline])[0]
+        if now is None or then is None:  # an incomplete ±: the rule's other warnings say why
+            continue
+        noise = (now ** 2 + then ** 2) ** 0.5
+        if rule.max_drop < noise:
+            notes.append(f"gate rule {rule.name!r}: max_drop {rule.max_drop:g} is within the noise of the difference "
+                         f"(± {noise:.4f} from the stated ± {then:.4f} of {rule.baseline} and {now:.4f} here), so the "
+                         "verdict can flip on estimation noise alone; allow a larger drop or make both ± smaller "
+                         "(a smaller --tolerance, or --method exact)")
+    return notes
+

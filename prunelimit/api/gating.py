@@ -67,7 +67,9 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     baseline readable); a baseline computed another way or on another problem is refused
     before any curvature work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
     from prunelimit.baseline import check_baselines, provenance, sample_notes
-    from prunelimit.gate_rules import baseline_reports, check_rules, evaluate_gate, needs_spectrum
+    from prunelimit.gate_rules import (
+        baseline_reports, check_rules, evaluate_gate, needs_spectrum, resolution_notes,
+    )
 
     start = time.perf_counter()
     rules = check_rules(rules)
@@ -94,5 +96,6 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     sample = rep.spectrum.curvature_data
     predicted = [(path, doc) for path, doc in baselines if path not in measured_only]
     notes += sample_notes(predicted, current, None if sample is None else sample.to_json())
+    notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
                       tuple(notes), estimate, rep.spectrum)
