@@ -269,6 +269,8 @@ def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt,
     above = cli("gate", plain_ckpt, "--min-ratio", f"{actual + 0.01:.4f}", "--use", "actual")
     assert above.exit_code == 1, above.stderr
     assert "FAIL actual ratio >= " in above.stdout and "ρ*" not in above.stdout
+    assert f"ε = {doc['bounds']['epsilon']:.4g} (std of per-batch losses)" in " ".join(above.stdout.split())
+    assert "prune-and-evaluate passes · no spectrum" in " ".join(above.stdout.split())
     below = cli("gate", plain_ckpt, "--min-ratio", f"{actual - 0.01:.4f}", "--use", "actual")
     assert below.exit_code == 0, below.stderr
 

@@ -313,6 +313,10 @@ def render_gate(rep) -> None:
         stdout.print(estimate_line(rep.estimate.ratio, rep.estimate.uncertainty))
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
+    else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
+        b = rep.bounds
+        stdout.print(f"measured limit: loss ≤ L + ε, ε = {b['epsilon']:.4g} ({b['epsilon_source']}) · "
+                     f"{b['actual']['evaluations']} prune-and-evaluate passes · no spectrum")
     stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
                  + (" (cached result)" if rep.cache_hit else ""))
     render_warnings(rep.warnings)
