@@ -43,6 +43,18 @@ class Provenance:
     version: str | None = None  # the prunelimit that computed it; older reports do not record it
 
 
+def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[str, Any]:
+    """What a report records of its provenance (the keys :func:`recorded` reads back), D and N
+    as given; ``None`` for what ``p`` (or its absence) does not know."""
+    return {
+        "params": {"hessian": hessian, "prunable": prunable},
+        "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
+        "weights": {"fingerprint": None if p is None else p.weights},
+        "prunelimit": None if p is None else p.version,
+        "options": None if p is None else p.options,
+    }
+
+
 def recorded(report: dict[str, Any]) -> Provenance:
     """The provenance a ``bounds``/``verify`` JSON document records."""
     params = report.get("params") if isinstance(report.get("params"), dict) else {}

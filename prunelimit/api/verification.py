@@ -165,13 +165,11 @@ class MeasuredLimit:
     provenance: "Provenance"
 
     def to_json(self) -> dict:
+        from prunelimit.baseline import provenance_json
+
         p = self.provenance
         return plain({
-            "params": {"hessian": p.hessian, "prunable": p.prunable},
-            "data": {"fingerprint": p.fingerprint, "loss": p.loss},
-            "weights": {"fingerprint": p.weights},
-            "prunelimit": p.version,
-            "options": p.options,
+            **provenance_json(p, p.hessian, p.prunable),
             "epsilon": self.epsilon,
             "epsilon_source": self.epsilon_source,
             "regime": self.regime.to_json(),
