@@ -4,17 +4,19 @@ A limit is comparable only to one computed the same way on the same problem: the
 ``--method``, the same Hessian set (D) and prunable set (N), the same analysis data
 (the sha256 fingerprint of the batches' contents) and the same loss (another loss is
 another Hessian; compared when both reports record it). A baseline that differs in any of
-these is refused, with the reason, unless the user compares anyway; options that move
-the numbers without changing the problem (ε, η, the bound mode, the negative-curvature
-rule, the scope, the Hessian's subsample of the data) only warn, as does a report
-written by another prunelimit version (its methods may have changed). A report written
-before these were recorded is compared with a warning.
+these, or computed along another pruning path (``scope``: another quantity), is refused,
+with the reason, unless the user compares anyway; options that move the numbers without
+changing the problem (ε, η, the bound mode, the negative-curvature rule, the Hessian's
+subsample of the data) only warn, as does a report written by another prunelimit version
+(its methods may have changed). A report written before these were recorded is compared
+with a warning. A baseline for the measured limit alone (``use: actual``) is compared
+without the method and the options that only move a prediction: the search needs ε alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Sequence
 
 from prunelimit.errors import UsageError
 
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
 
 # Options that change ρ*, ρ_L or ρ_U without changing what is analysed: a difference warns.
-NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "scope", "hessian_samples")
+NUMBER_OPTIONS = ("epsilon", "eta", "bound_mode", "negative", "hessian_samples")
+# ... and the one that moves a measured limit (the loss criterion's ε)
+MEASURED_OPTIONS = ("epsilon",)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,18 @@ class Provenance:
     weights: str | None = None  # sha256 of the model's state: same weights (never compared for a baseline)
     loss: str | None = None  # the loss function (``loss_name``); older reports do not record it
     version: str | None = None  # the prunelimit that computed it; older reports do not record it
+
+
+def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[str, Any]:
+    """What a report records of its provenance (the keys :func:`recorded` reads back), D and N
+    as given; ``None`` for what ``p`` (or its absence) does not know."""
+    return {
+        "params": {"hessian": hessian, "prunable": prunable},
+        "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
+        "weights": {"fingerprint": None if p is None else p.weights},
+        "prunelimit": None if p is None else p.version,
+        "options": None if p is None else p.options,
+    }
 
 
 def recorded(report: dict[str, Any]) -> Provenance:
@@ -138,10 +154,13 @@ def _plain_criterion(criterion: Any) -> str | None:
     return None
 
 
-def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], list[str], list[str]]:
-    """(incompatible, differing options, unrecorded): reasons in words for each kind."""
+def differences(baseline: Provenance, current: Provenance,
+                measured: bool = False) -> tuple[list[str], list[str], list[str]]:
+    """(incompatible, differing options, unrecorded): reasons in words for each kind.
+    ``measured``: compared as measured limits, which no curvature method or option but ε moves."""
     fields = (("method", "method"), ("D (Hessian parameters)", "hessian"), ("N (prunable weights)", "prunable"),
               ("data fingerprint", "fingerprint"))
+    fields = fields[1:] if measured else fields
     incompatible, unrecorded = [], []
     if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
         if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
@@ -154,8 +173,11 @@ def differences(baseline: Provenance, current: Provenance) -> tuple[list[str], l
             unrecorded.append(label)
         elif new is not None and old != new:
             shown = (lambda v: f"{v[:12]}…") if name == "fingerprint" else (lambda v: f"{v:,}" if isinstance(v, int) else v)
-            incompatible.append(f"{label} {shown(old)} vs {shown(new)} here")
-    options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here" for k in NUMBER_OPTIONS
+            # the hash covers the batching too: say so, as the samples alone may be the same
+            why = " (other analysis batches: samples, their order or the batch size)" if name == "fingerprint" else ""
+            incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
+    options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here"
+               for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
                if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]
     return incompatible, options, unrecorded
 
@@ -168,15 +190,21 @@ def _option(name: str, value: Any) -> Any:
 
 
 def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
-                    allow_incompatible: bool = False) -> list[str]:
+                    allow_incompatible: bool = False, measured: Collection[str] = ()) -> list[str]:
     """Refuse (``UsageError``, exit 2) the first baseline that is not comparable with
-    ``current``, unless ``allow_incompatible``; return the warnings for the rest."""
+    ``current``, unless ``allow_incompatible``; return the warnings for the rest. The
+    baselines named in ``measured`` are compared as measured limits (``differences``).
+    A baseline along another pruning path (``scope``) holds another quantity: refused."""
     warns = []
     for path, report in baselines:
-        incompatible, options, unrecorded = differences(recorded(report), current)
+        incompatible, options, unrecorded = differences(recorded(report), current, path in measured)
+        scopes = [_scope(p.options.get("scope")) for p in (recorded(report), current)]
+        if scopes[0] != scopes[1]:
+            incompatible.append(f"scope {scopes[0]} vs {scopes[1]} here (another pruning path)")
         if incompatible and not allow_incompatible:
+            command = "verify" if path in measured else "bounds"
             raise UsageError(f"baseline {path} is not comparable with this model: {'; '.join(incompatible)}; store "
-                             "a new one (prunelimit bounds MODEL --json > baseline.json) or pass "
+                             f"a new one (prunelimit {command} MODEL --json > baseline.json) or pass "
                              "--allow-incompatible-baseline")
         if incompatible:
             warns.append(f"baseline {path} compared anyway (--allow-incompatible-baseline): {'; '.join(incompatible)}")
@@ -187,6 +215,11 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
             warns.append(f"baseline {path} does not record its {', '.join(unrecorded)} (an older report): compared "
                          "as is; store a new one to have it checked")
     return warns
+
+
+def _scope(value: Any) -> str:
+    """A recorded ``scope`` option: ``global`` when a report does not record one."""
+    return "global" if value is None else str(value)
 
 
 def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,

@@ -16,9 +16,10 @@ compares the two reports' values as they stand.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
@@ -32,7 +33,8 @@ _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
 
 @dataclass(frozen=True)
 class GateRule:
-    """One rule: ``min_ratio`` alone, or ``baseline`` with ``max_drop`` (both removed fractions)."""
+    """One rule: ``min_ratio`` alone, or ``baseline`` (a file name or path) with ``max_drop``
+    (both removed fractions)."""
 
     name: str
     use: Use = "lower"
@@ -44,6 +46,8 @@ class GateRule:
         """Refuse a rule that cannot be evaluated (``UsageError`` naming the rule and the field:
         the command line says its flag). The baseline file is read by ``check_rules``."""
         where = f"gate rule {self.name!r}"
+        if isinstance(self.baseline, os.PathLike):  # a pathlib.Path from Python: the file name it holds
+            object.__setattr__(self, "baseline", os.fspath(self.baseline))
         if not isinstance(self.name, str):
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
         if self.use not in USES:
@@ -156,6 +160,12 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
 
 
+def needs_spectrum(rules: Iterable[GateRule]) -> bool:
+    """Whether any rule reads a predicted value (ρ_L, ρ*): rules that all use the measured
+    limit need no spectrum, only ε."""
+    return any(rule.use != "actual" for rule in rules)
+
+
 def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
     """Each baseline file the rules name, once, with its JSON document."""
     paths = dict.fromkeys(rule.baseline for rule in rules if rule.baseline is not None)
@@ -252,3 +262,27 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
+
+
+def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict[str, Any]]],
+                     rules: Sequence[GateRule]) -> list[str]:
+    """A warning for each baseline rule on a predicted value whose ``max_drop`` lies inside
+    the noise of the difference it judges: √(a² + b²) of the two reports' stated 95 % ±
+    (another --tolerance, --max-hvps or method leaves another ±). The verdict stands; it
+    can flip on the estimates' noise alone."""
+    documents = dict(baselines)
+    notes = []
+    for rule in rules:
+        if rule.baseline is None or rule.use == "actual" or rule.baseline not in documents:
+            continue
+        now, then = margin(report)[0], margin(documents[rule.baseline])[0]
+        if now is None or then is None:  # an incomplete ±: the rule's other warnings say why
+            continue
+        noise = (now ** 2 + then ** 2) ** 0.5
+        if rule.max_drop < noise:
+            notes.append(f"gate rule {rule.name!r}: max_drop {rule.max_drop:g} is within the noise of the difference "
+                         f"(± {noise:.4f} from the stated ± {then:.4f} of {rule.baseline} and {now:.4f} here), so the "
+                         "verdict can flip on estimation noise alone; allow a larger drop or make both ± smaller "
+                         "(a smaller --tolerance, or --method exact)")
+    return notes
+

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -270,7 +271,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
 
 @_keeps_modes
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
-         baseline: str | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
+         baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
          **options: Any) -> "api.GateReport":
@@ -357,6 +358,21 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers)
 
 
+@contextlib.contextmanager
+def _state_kept(model: nn.Module) -> Iterator[None]:
+    """Give ``model`` back its weights and buffers and torch's global random state back its
+    state, also on an error: a run that prunes and fine-tunes (``nplh`` iterative or
+    pressure) works on the caller's model and seeds torch's generator."""
+    saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    try:
+        with torch.random.fork_rng(devices=cuda):
+            yield
+    finally:
+        with torch.no_grad():
+            model.load_state_dict(saved)
+
+
 @_keeps_modes
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          config: "NplhConfig | None" = None, **settings: Any):
@@ -364,9 +380,13 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
     (``prunelimit law nplh``); ``settings`` are fields of
     :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …).
 
+    The model's weights and torch's random state are as they were afterwards, also in the
+    modes that prune and fine-tune (``iterative``, ``pressure``).
+
     >>> law = prunelimit.nplh(model, (train.x, train.y))  # magnitude saliency, one shot
     >>> bool(law.alpha0 > 0 and law.r2 > 0.5)
     True
     """
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
-    return api.nplh(given, config, **settings)
+    with _state_kept(model):
+        return api.nplh(given, config, **settings)

@@ -2,7 +2,8 @@
 
 300 digits samples in batches of 64 make 5 batches (the last one of 44), split 3/2 over
 two ranks: an uneven shard with a short last batch. Each rank runs ``bounds`` (exact
-spectrum, and SLQ on H for the replicated Lanczos path) and ``verify``; rank 0's JSON
+spectrum, and SLQ on H for the replicated Lanczos path), ``verify`` and the measured limit
+alone (a gate on ``actual``); rank 0's JSON
 must equal a single process's to 1e-5 relative, timings aside. Tolerance: sharding
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
 per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
@@ -23,6 +24,7 @@ import torch
 import torch.multiprocessing as mp
 
 from prunelimit import api
+from prunelimit.api.verification import measured_limit
 from prunelimit.inputs import load_inputs
 from prunelimit.report.jsonout import document
 
@@ -49,6 +51,8 @@ def _documents(ckpt: str) -> dict:
     inputs = _inputs(ckpt)
     docs = {name: document("bounds", api.bounds(inputs, opts).to_json()) for name, opts in CONFIGS.items()}
     docs["verify"] = document("verify", api.verify(inputs, CONFIGS["exact"]).to_json())
+    # a gate whose rules all use the measured limit: ε from the sharded loss pass, no spectrum
+    docs["measured"] = document("verify", measured_limit(inputs).to_json())
     return docs
 
 
@@ -128,7 +132,7 @@ def test_shards_cover_every_batch_once_unevenly(runs):
     assert [r["shard"] for r in ranks] == [[0, 1, 2], [3, 4]]
 
 
-@pytest.mark.parametrize("name", [*CONFIGS, "verify"])
+@pytest.mark.parametrize("name", [*CONFIGS, "verify", "measured"])
 def test_two_ranks_match_one_process(runs, name):
     ranks, single, _ = runs
     for r in ranks:  # replicated state: every rank holds the same numbers, not only rank 0

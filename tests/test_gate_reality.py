@@ -148,6 +148,7 @@ def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
     ({"params": {"hessian": 2410, "prunable": 100}}, "N (prunable weights) 100 vs 2,368 here"),
     ({"data": {"fingerprint": "0" * 64}}, "data fingerprint 000000000000… vs"),
     ({"data": {"fingerprint": _provenance().fingerprint, "loss": "mse"}}, "loss mse vs ce here"),
+    ({"options": {**_provenance().options, "scope": "layer"}}, "scope layer vs global here (another pruning path)"),
 ])
 def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_path, no_curvature, changes, reason):
     base = _baseline(tmp_path / "base.json", **changes)
@@ -256,20 +257,61 @@ def test_exact_zeros_do_not_count_as_l1_shape():
     assert near_zero_share([torch.cat([w, torch.full((900,), 1e-6)])]) == pytest.approx(0.9)
 
 
-def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt):
+def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt, no_curvature):
+    """Rules that all use the measured limit need ε, not the spectrum (``no_curvature``): the
+    gate states the regime and none of the prediction's warnings, which it did not compute."""
     doc = _doc(cli("gate", plain_ckpt, "--min-ratio", "0", "--use", "actual", "--json"))
     regime = doc["bounds"]["regime"]
     assert regime["l1_shaped"] is False and regime["statistic"]["value"] < regime["statistic"]["threshold"]
-    assert regime["advice"] in doc["warnings"]
-    assert not any("l1 training leaves" in w for w in doc["warnings"])  # l1 is named only for l1-shaped models
+    assert "prediction" not in doc["bounds"] and doc["warnings"] == [] and doc["cache_hit"] is False
     actual = doc["bounds"]["actual"]["loss_ratio"]
-    assert doc["measured"] == actual < doc["bounds"]["prediction"]["ratio"]
-    assert doc["bounds"]["actual"]["evaluations"] <= 25
+    assert doc["measured"] == actual and doc["bounds"]["actual"]["evaluations"] <= 25
     above = cli("gate", plain_ckpt, "--min-ratio", f"{actual + 0.01:.4f}", "--use", "actual")
     assert above.exit_code == 1, above.stderr
-    assert "does not look l1-trained" in " ".join(above.stdout.split())
+    assert "FAIL actual ratio >= " in above.stdout and "ρ*" not in above.stdout
+    assert f"ε = {doc['bounds']['epsilon']:.4g} (std of per-batch losses)" in " ".join(above.stdout.split())
+    assert "prune-and-evaluate passes · no spectrum" in " ".join(above.stdout.split())
     below = cli("gate", plain_ckpt, "--min-ratio", f"{actual - 0.01:.4f}", "--use", "actual")
     assert below.exit_code == 0, below.stderr
+
+
+def test_the_measured_limit_alone_is_the_one_measured_beside_the_prediction(cli, plain_ckpt, tmp_path):
+    """A policy that mixes ``actual`` with ``lower`` runs ``verify`` (spectrum and search): its
+    measured limit is the one the spectrum-free gate measures, and it overshoots on this
+    plainly trained model, as the regime warning says."""
+    policy = tmp_path / "gate.yaml"
+    policy.write_text("gate:\n  rules:\n    - min_ratio: 0\n      use: actual\n    - min_ratio: 0\n      use: lower\n")
+    mixed = _doc(cli("gate", plain_ckpt, "--config", policy, "--json"))
+    alone = _doc(cli("gate", plain_ckpt, "--min-ratio", "0", "--use", "actual", "--json"))
+    assert mixed["bounds"]["actual"]["loss_ratio"] == alone["measured"] < mixed["bounds"]["prediction"]["ratio"]
+    assert mixed["bounds"]["epsilon"] == pytest.approx(alone["bounds"]["epsilon"], rel=1e-6)
+    assert mixed["bounds"]["regime"]["advice"] in mixed["warnings"]
+
+
+@pytest.mark.parametrize("changes, warned", [
+    ({"method": "slq"}, None),  # the measured limit does not depend on the curvature method
+    ({"options": {**_provenance().options, "eta": 0.5, "hessian_samples": 64}}, None),
+    ({"options": {**_provenance().options, "epsilon": 0.1}}, "epsilon 0.1 vs None here"),
+])
+def test_a_measured_baseline_is_compared_on_what_moves_a_measured_limit(cli, tmp_path, no_curvature, changes,
+                                                                        warned):
+    base = _baseline(tmp_path / "v.json", actual={"loss_ratio": 0.5}, **changes)
+    doc = _doc(cli("gate", EXAMPLE, "--use", "actual", "--baseline", base, "--max-drop", "0.02", "--json"))
+    assert doc["passed"] is True and doc["rules"][0]["baseline"] == 0.5
+    notes = [w for w in doc["warnings"] if "baseline" in w]
+    assert notes == ([] if warned is None else [f"baseline {base} was computed with other options: {warned}"])
+
+
+def test_a_measured_baseline_of_another_pruning_path_or_data_is_refused(cli, tmp_path, no_curvature):
+    layer = _baseline(tmp_path / "l.json", actual={"loss_ratio": 0.5},
+                      options={**_provenance().options, "scope": "layer"})
+    result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", layer, "--max-drop", "0.02")
+    assert result.exit_code == 2 and "scope layer vs global here" in result.stderr
+    assert "prunelimit verify MODEL --json" in result.stderr
+    other = _baseline(tmp_path / "d.json", actual={"loss_ratio": 0.5}, data={"fingerprint": "0" * 64})
+    result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", other, "--max-drop", "0.02")
+    assert result.exit_code == 2 and "data fingerprint 000000000000… vs" in result.stderr
+    assert "(other analysis batches: samples, their order or the batch size)" in result.stderr
 
 
 def test_l1_example_is_l1_shaped_in_bounds(cli):
@@ -364,3 +406,18 @@ def test_a_baseline_naming_only_the_criterion_class_is_compared_with_a_warning()
     with pytest.raises(Exception, match="loss torch.nn.modules.loss.MSELoss vs"):
         check_baselines([("other.json", {**old, "data": {**old["data"], "loss": "torch.nn.modules.loss.MSELoss"}})],
                         current)
+
+
+def test_a_lower_rule_under_bound_mode_none_is_refused_before_the_spectrum(cli, tmp_path, no_curvature):
+    """``--bound-mode none`` computes no ρ_L: a rule on it used to pay for the spectrum and
+    then exit 3 as if the input were broken; it is a usage error, before any work, naming
+    the flags (a policy's rule by its name), while ρ* and the measured limit still gate."""
+    result = cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none")
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        "prunelimit: error: gate rule 'lower ratio >= 0.5' uses lower (ρ_L), which --bound-mode none does not "
+        "compute: gate on predicted or actual (--use), or pass another --bound-mode")
+    policy = tmp_path / "gate.yaml"
+    policy.write_text("gate:\n  rules:\n    - name: floor\n      min_ratio: 0.1\n      use: lower\n")
+    result = cli("gate", EXAMPLE, "--config", policy, "--bound-mode", "none", "--use", "actual")
+    assert result.exit_code == 2 and "gate rule 'floor' uses lower" in result.stderr
+    assert _doc(cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none", "--use", "actual", "--json"))["passed"]

@@ -118,3 +118,22 @@ def test_a_plus_minus_wider_than_the_value_leaves_zero_and_min_ratio_zero_always
         assert outcome.passed
         assert outcome.outcomes[0].reason == "predicted ratio 0.0500 − 0.2000 = 0.0000 >= required 0.0000"
     assert not evaluate_gate(_report(ratio=0.05, plus_minus=0.2), [GateRule("r", "predicted", min_ratio=0.01)]).passed
+
+
+def test_a_max_drop_inside_the_noise_of_the_difference_is_warned_about():
+    """Two SLQ estimates of one model (another --tolerance: ± 0.04 and ± 0.03) differ by
+    noise up to √(0.04² + 0.03²) = 0.05: a ``max_drop`` below that is warned about, the
+    verdict kept; exact spectra (± 0), incomplete ± and measured limits are not."""
+    from prunelimit.gate_rules import resolution_notes
+
+    baselines = [("b.json", _report(0.80, 0.04))]
+    tight = GateRule("tight", use="predicted", baseline="b.json", max_drop=0.02)
+    notes = resolution_notes(_report(0.79, 0.03), baselines, [tight])
+    assert notes == ["gate rule 'tight': max_drop 0.02 is within the noise of the difference (± 0.0500 from the "
+                     "stated ± 0.0400 of b.json and 0.0300 here), so the verdict can flip on estimation noise alone; "
+                     "allow a larger drop or make both ± smaller (a smaller --tolerance, or --method exact)"]
+    assert resolution_notes(_report(0.79, 0.03), baselines, [GateRule("r", baseline="b.json", max_drop=0.06)]) == []
+    assert resolution_notes(_report(0.79, 0.0), [("b.json", _report(0.80, 0.0))], [tight]) == []
+    assert resolution_notes(_report(0.79, 0.03, used=15, total=600), baselines, [tight]) == []
+    measured = GateRule("m", use="actual", baseline="b.json", max_drop=0.0)
+    assert resolution_notes(_report(0.79, 0.03), baselines, [measured]) == []

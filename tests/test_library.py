@@ -165,9 +165,13 @@ def test_every_module_gets_its_training_flag_back(train, call):
     lambda m, d: prunelimit.bounds(m, d, method="slq", per_layer=True),
     lambda m, d: prunelimit.spectrum(m, d),
     lambda m, d: prunelimit.verify(m, d),
+    lambda m, d: prunelimit.gate(m, d, min_ratio=0.0, use="actual"),
+    lambda m, d: prunelimit.prune(m, 0.5),
+    lambda m, d: prunelimit.nplh(m, d),
 ])
 def test_to_json_is_the_json_document(model, train, call):
-    """``result.to_json()`` is what ``--json`` prints: plain JSON (numpy arrays became lists)."""
+    """``result.to_json()`` is what ``--json`` prints: plain JSON (numpy arrays became lists);
+    every result the library returns has it, under that one name."""
     import json
 
     from prunelimit.report.jsonout import document
@@ -319,3 +323,34 @@ def test_every_public_name_has_an_example():
                and not any(">>>" in (member.__doc__ or "") for member in vars(getattr(prunelimit, name)).values()
                            if callable(member))]
     assert missing == []
+
+
+def test_nplh_leaves_the_model_and_torchs_random_state_as_they_were(model, train):
+    """The iterative mode prunes and fine-tunes and seeds torch's generator: on the caller's
+    model that used to leave it pruned, so a second call in a notebook fitted another
+    network. The weights and the random state are restored, and two calls agree."""
+    before = copy.deepcopy(model.state_dict())
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    settings = dict(mode="iterative", rate=0.3, finetune_steps=2, region=(0.01, 0.9))
+    first = prunelimit.nplh(model, train, **settings)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert prunelimit.nplh(model, train, **settings).to_json() == first.to_json()
+    with pytest.raises(UsageError, match="widen the region"):  # refused after the training ran
+        prunelimit.nplh(model, train, mode="pressure", pressures=(1e-4, 1e-3), epochs_per_level=1)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_gate_baseline_can_be_a_path(model, train, tmp_path):
+    """A Python caller holds paths as ``pathlib.Path``: a baseline given so is read like its
+    file name (it was refused as "baseline must be a file name")."""
+    import json
+
+    from prunelimit.report.jsonout import document
+
+    stored = tmp_path / "baseline.json"
+    stored.write_text(json.dumps(document("bounds", prunelimit.bounds(model, train).to_json())))
+    report = prunelimit.gate(model, train, baseline=stored, max_drop=0.0, use="predicted")
+    assert report.passed and report.result.outcomes[0].baseline == report.result.outcomes[0].measured
+    assert prunelimit.gate(model, train, rules=[{"baseline": stored, "max_drop": 0.0}]).passed

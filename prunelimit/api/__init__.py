@@ -40,14 +40,14 @@ from prunelimit.api.pruning import (
 )
 from prunelimit.api.summary import InfoReport, LayerInfo, info
 from prunelimit.api.training import StartingPoint, starting_point, train
-from prunelimit.api.verification import VerifyReport, check_verify_options, verify
+from prunelimit.api.verification import MeasuredLimit, VerifyReport, check_verify_options, measured_limit, verify
 from prunelimit.export.exporter import ExportReport, export
 
 __all__ = [
     "CPU_MEMORY_BUDGET_MB", "DEFAULT_PRESSURES", "METHODS", "PRUNE_FORMATS", "BoundsReport", "CurvatureData",
-    "CurvatureOptions", "ExportReport", "GateReport", "InfoReport", "LayerInfo", "LimitTarget", "MemoryUse", "PruneReport",
+    "CurvatureOptions", "ExportReport", "GateReport", "InfoReport", "LayerInfo", "LimitTarget", "MeasuredLimit", "MemoryUse", "PruneReport",
     "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "check_plan", "check_verify_options", "choose_solver", "curvature_steps", "export",
-    "first_order_change", "gate", "hyperflux", "imp", "info", "layer_breakdown", "limit_target", "memory_budget_mb", "nplh",
+    "first_order_change", "gate", "hyperflux", "imp", "info", "layer_breakdown", "limit_target", "measured_limit", "memory_budget_mb", "nplh",
     "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "spectrum", "spectrum_layers", "starting_point",
     "stored_spectrum", "train", "verify",
 ]

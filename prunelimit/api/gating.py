@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.api.verification import PredictedLimit, verify
+from prunelimit.api.verification import PredictedLimit, measured_limit, verify
+from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
+from prunelimit.report.jsonout import document
 
 if TYPE_CHECKING:
     from prunelimit.api.curvature import SpectrumReport
@@ -58,28 +60,42 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
          progress=None, allow_incompatible: bool = False) -> GateReport:
     """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
     uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds
-    one for these inputs and options (``prunelimit.cache.input_key``).
+    one for these inputs and options (``prunelimit.cache.input_key``). When every rule uses
+    the measured limit no spectrum is computed: the search needs only ε (``measured_limit``).
 
     The rules are checked first (``prunelimit.gate_rules.check_rules``: at least one, each
     baseline readable); a baseline computed another way or on another problem is refused
     before any curvature work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
     from prunelimit.baseline import check_baselines, provenance, sample_notes
-    from prunelimit.gate_rules import baseline_reports, check_rules, evaluate_gate
-    from prunelimit.report.jsonout import document
+    from prunelimit.gate_rules import (
+        baseline_reports, check_rules, evaluate_gate, needs_spectrum, resolution_notes,
+    )
 
     start = time.perf_counter()
     rules = check_rules(rules)
+    lower = next((rule for rule in rules if rule.use == "lower"), None)
+    if lower is not None and options.bound_mode == "none":  # before the spectrum, not after it
+        raise UsageError.naming(f"gate rule {lower.name!r} uses lower (ρ_L), which {{0}} none does not compute: "
+                                "gate on predicted or actual ({1}), or pass another {0}", "bound_mode", "use")
     baselines = baseline_reports(rules)
+    # a baseline only actual rules read is compared as a measured limit: the method is not part of it
+    measured_only = {path for path, _ in baselines if not needs_spectrum(r for r in rules if r.baseline == path)}
     current = provenance(inputs, options)
-    notes = check_baselines(baselines, current, allow_incompatible) if baselines else []
-    if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit: verify's search
-        measured = verify(inputs, options, progress=progress, store=store)
-        report, rep = document("verify", measured.to_json()), measured.bounds
-        estimate = measured.prediction
+    notes = check_baselines(baselines, current, allow_incompatible, measured_only) if baselines else []
+    if not needs_spectrum(rules):
+        measured = measured_limit(inputs, options)
+        report = document("verify", measured.to_json())
+        return GateReport(evaluate_gate(report, rules), report, False, time.perf_counter() - start, tuple(notes))
+    if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit beside the prediction
+        verified = verify(inputs, options, progress=progress, store=store)
+        report, rep = document("verify", verified.to_json()), verified.bounds
+        estimate = verified.prediction
     else:
         rep = bounds(inputs, options, progress, store=store)
         report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)
     sample = rep.spectrum.curvature_data
-    notes += sample_notes(baselines, current, None if sample is None else sample.to_json())
+    predicted = [(path, doc) for path, doc in baselines if path not in measured_only]
+    notes += sample_notes(predicted, current, None if sample is None else sample.to_json())
+    notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
                       tuple(notes), estimate, rep.spectrum)

@@ -70,15 +70,12 @@ class BoundsReport:
         return self.prediction.upper if self.paper is None else self.paper.upper
 
     def to_json(self) -> dict:
+        from prunelimit.baseline import provenance_json
+
         s, p = self.spectrum, self.prediction
         return plain(with_layers(self.layers, {
             "method": s.method,
-            "params": {"hessian": s.params_hessian, "prunable": self.params_prunable},
-            "data": {"fingerprint": None if self.provenance is None else self.provenance.fingerprint,
-                     "loss": None if self.provenance is None else self.provenance.loss},
-            "weights": {"fingerprint": None if self.provenance is None else self.provenance.weights},
-            "prunelimit": None if self.provenance is None else self.provenance.version,
-            "options": None if self.provenance is None else self.provenance.options,
+            **provenance_json(self.provenance, s.params_hessian, self.params_prunable),
             "loss": s.loss,
             "epsilon": self.epsilon,
             "epsilon_source": self.epsilon_source,

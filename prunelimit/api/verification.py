@@ -16,9 +16,11 @@ from prunelimit.models.params import prunable_parameters
 from prunelimit.report.jsonout import plain
 
 if TYPE_CHECKING:
+    from prunelimit.baseline import Provenance
     from prunelimit.cache import Store
     from prunelimit.pruning.actual import ActualLimit
     from prunelimit.pruning.refit import RefitLimit
+    from prunelimit.theory.regime import Regime
 
 
 LARGE_GAP = 0.05  # |Δ| above 5 percentage points gets a diagnosis in words
@@ -119,22 +121,10 @@ class VerifyReport:
         return [*self.notes, *self.prediction.warnings]
 
     def to_json(self) -> dict:
-        a = self.actual
         body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
         body["warnings"] = self.warnings
         body["prediction_from"] = self.prediction.source
-        body["actual"] = {
-            "loss_ratio": a.loss_ratio,
-            "accuracy_ratio": a.accuracy_ratio,
-            "loss_crossed": a.loss_crossed,
-            "accuracy_crossed": a.accuracy_crossed,
-            "dense_loss": a.dense_loss,
-            "dense_accuracy": a.dense_accuracy,
-            "acc_drop_points": a.acc_drop,
-            "evaluations": a.evaluations,
-            "probes": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.probes],
-            "curve": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.curve],
-        }
+        body["actual"] = _actual_json(self.actual)
         body["delta"] = self.delta
         body["delta_points"] = 100 * self.delta
         body["weights_below"] = self.near_zero
@@ -145,6 +135,68 @@ class VerifyReport:
                              "evaluations": r.evaluations, "finetune_epochs": r.finetune_epochs,
                              "delta": self.prediction.ratio - r.loss_ratio}
         return plain(body)
+
+
+def _actual_json(a: "ActualLimit") -> dict:
+    return {
+        "loss_ratio": a.loss_ratio,
+        "accuracy_ratio": a.accuracy_ratio,
+        "loss_crossed": a.loss_crossed,
+        "accuracy_crossed": a.accuracy_crossed,
+        "dense_loss": a.dense_loss,
+        "dense_accuracy": a.dense_accuracy,
+        "acc_drop_points": a.acc_drop,
+        "evaluations": a.evaluations,
+        "probes": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.probes],
+        "curve": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.curve],
+    }
+
+
+@dataclass(frozen=True)
+class MeasuredLimit:
+    """The limit one-shot pruning reaches, measured alone (no prediction, no spectrum): what
+    a gate whose rules all use ``actual`` stands on. Its ε is the dense model's per-batch
+    loss spread (one forward pass) or the given ``epsilon``, as ``verify``'s."""
+
+    actual: "ActualLimit"
+    epsilon: float
+    epsilon_source: str
+    regime: "Regime"
+    provenance: "Provenance"
+
+    def to_json(self) -> dict:
+        from prunelimit.baseline import provenance_json
+
+        p = self.provenance
+        return plain({
+            **provenance_json(p, p.hessian, p.prunable),
+            "epsilon": self.epsilon,
+            "epsilon_source": self.epsilon_source,
+            "regime": self.regime.to_json(),
+            "actual": _actual_json(self.actual),
+            "warnings": [],
+        })
+
+
+def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions()) -> MeasuredLimit:
+    """The one-shot limit by the loss criterion (``verify``'s search, global scope) without
+    the curvature work a prediction needs: the search needs only ε."""
+    from prunelimit.api.curvature import limit_target
+    from prunelimit.baseline import provenance
+    from prunelimit.distributed import gather_shards, shard_batches
+    from prunelimit.pruning.actual import actual_limit
+    from prunelimit.theory.epsilon import batch_losses
+    from prunelimit.theory.regime import assess_regime
+
+    require_data(inputs)
+    losses = None
+    if options.epsilon is None:  # under torchrun each rank takes its shard of batches, as the spectrum's pass does
+        losses = gather_shards(batch_losses(inputs.model, shard_batches(inputs.batches), inputs.loss_fn),
+                               len(inputs.batches))
+    target = limit_target(inputs, options, losses)
+    actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection)
+    return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
+                         provenance(inputs, options))
 
 
 def check_verify_options(acc_drop: float, sweep: int) -> None:

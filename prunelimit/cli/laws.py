@@ -68,8 +68,8 @@ def law_nplh(
             write_points(fit.points, output, force)
         if plot is not None:
             plot_nplh(fit, plot, force=force)
-        emit("law-nplh", fit.as_dict(), o.json, console.render_nplh, fit)
-        _write_report(report, "law-nplh", fit.as_dict(),
+        emit("law-nplh", fit.to_json(), o.json, console.render_nplh, fit)
+        _write_report(report, "law-nplh", fit.to_json(),
                       lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
@@ -99,8 +99,8 @@ def law_nplh_fit(
         fit = fit_nplh(read_points(points), region=parsed_region, seed=seed)
         if plot is not None:
             plot_nplh(fit, plot, force=force)
-        emit("law-nplh", fit.as_dict(), json, console.render_nplh, fit)
-        _write_report(report, "law-nplh", fit.as_dict(),
+        emit("law-nplh", fit.to_json(), json, console.render_nplh, fit)
+        _write_report(report, "law-nplh", fit.to_json(),
                       lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
@@ -132,7 +132,7 @@ def law_error_fit(
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
-        body = fit.to_dict()
+        body = fit.to_json()
         if predict is not None:
             body["predict"] = {"density": predict,
                                "error": errorlaw.predict(fit, predict, width, depth, extrapolate=extrapolate)}

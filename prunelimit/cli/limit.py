@@ -141,16 +141,16 @@ def gate(
     ctx: typer.Context,
     checkpoint: CkptArg,
     min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this; a predicted limit (lower, predicted) minus its stated ± (the conservative side; fails when the ± is incomplete: a Hessian over a subset of the samples, an aliased --method paper grid, an unknown truncation part; docs/guide.md).")] = None,
-    use: Annotated[Use, typer.Option("--use", help="lower (ρ_L) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, for models that are not l1-trained; docs/guide.md).")] = GateRule.use,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against.")] = None,
+    use: Annotated[Use, typer.Option("--use", help="lower (ρ_L) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, which needs no spectrum when every rule uses it; for models that are not l1-trained; docs/guide.md).")] = GateRule.use,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against (a `verify --json` report for --use actual).")] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
-    allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N or data (a warning says so); by default such a baseline is refused (exit 2).")] = False,
+    allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N, data, loss or scope (a warning says so); by default such a baseline is refused (exit 2).")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
-        from prunelimit.gate_rules import rules_from_options
+        from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
         options = _curvature(o)
         policy = ctx.meta.get("gate_rules")
@@ -159,7 +159,8 @@ def gate(
         preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+        steps = api.curvature_steps(inputs, options) if needs_spectrum(gate_rules) else 0
+        with progress("curvature", steps, progress_enabled(o.json)) as advance:
             rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
         if junit is not None:
             from prunelimit.report.junit import write_junit

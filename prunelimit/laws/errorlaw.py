@@ -105,7 +105,7 @@ class ErrorLawFit:
         """Low-error knee of the single law: density below which the error starts rising."""
         return math.exp(_log_q(math.log(self.p), self.eps_up, self.configs[0].eps_np, self.gamma))
 
-    def to_dict(self) -> dict:
+    def to_json(self) -> dict:
         """The documented ``law error-fit`` JSON keys (docs/guide.md; ``params.eps_np`` per
         configuration if joint)."""
         params: dict = {"eps_up": self.eps_up, "gamma": self.gamma, "p": self.p}

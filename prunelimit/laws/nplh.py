@@ -253,7 +253,7 @@ class NplhFit:
     quadratic: QuadraticFit | None  # None with fewer than 4 region points
     heldout_error: HeldOutError | None  # None when either side has too few points
 
-    def as_dict(self) -> dict:
+    def to_json(self) -> dict:
         """JSON-ready dict with the documented keys (docs/guide.md: (``alpha0``, ``c``, ``r2``, ``region.low``,
         ``region.high``, ``alpha0_ci``, ``points``) plus the diagnostics."""
         q, h = self.quadratic, self.heldout_error

@@ -208,7 +208,7 @@ def render_bounds(rep) -> None:
 
 
 def render_nplh(fit) -> None:
-    d = fit.as_dict()
+    d = fit.to_json()
     table = Table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
     table.add_row("α0", f"{fit.alpha0:.4f}  [{d['alpha0_ci'][0]:.4f}, {d['alpha0_ci'][1]:.4f}] ({100 * fit.confidence:.0f} % CI)")
     table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
@@ -314,6 +314,10 @@ def render_gate(rep) -> None:
         stdout.print(estimate_line(rep.estimate.ratio, rep.estimate.uncertainty))
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
+    else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
+        b = rep.bounds
+        stdout.print(f"measured limit: loss ≤ L + ε, ε = {b['epsilon']:.4g} ({b['epsilon_source']}) · "
+                     f"{b['actual']['evaluations']} prune-and-evaluate passes · no spectrum")
     stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
                  + (" (cached result)" if rep.cache_hit else ""))
     render_warnings(rep.warnings)

@@ -84,7 +84,7 @@ def test_fit_statistics_single_draw(single_fit):
     assert 0.01 < f.std_rel_error < 0.03
     assert f.loo_mean_abs_rel_error < 0.03
     assert f.warnings == ()
-    doc = f.to_dict()
+    doc = f.to_json()
     assert set(doc["params"]) == {"eps_np", "eps_up", "gamma", "p"}
     assert {"mean_rel_error", "std_rel_error"} <= set(doc["fit"])
 
@@ -159,7 +159,7 @@ def test_joint_fit_recovers_invariant_exponents():
     # Round trip through the joint inverse.
     d = density_for_error(f, 0.3, width=2.0, depth=8.0)
     assert predict(f, d, width=2.0, depth=8.0) == pytest.approx(0.3, rel=1e-9)
-    doc = f.to_dict()
+    doc = f.to_json()
     assert {"phi", "psi"} <= set(doc["params"]) and len(doc["params"]["eps_np"]) == 12
 
 

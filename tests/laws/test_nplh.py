@@ -203,9 +203,9 @@ def test_iterative_taylor_with_finetune_records_accuracy():
     assert all(bool((p[~m] == 0).all()) for p, m in zip((model[0].weight, model[2].weight), rec.masks.values()))
 
 
-def test_as_dict_carries_spec_keys_and_is_json():
+def test_to_json_carries_spec_keys_and_is_json():
     fit = fit_nplh(law_points(0.01, seed=1))
-    doc = json.loads(json.dumps(fit.as_dict(), allow_nan=False))  # strict JSON, no NaN/Inf
+    doc = json.loads(json.dumps(fit.to_json(), allow_nan=False))  # strict JSON, no NaN/Inf
     assert {"alpha0", "c", "r2", "region", "alpha0_ci", "points"} <= doc.keys()
     assert doc["region"]["low"] == 0.005 and doc["region"]["high"] == 0.5
     assert len(doc["points"]) == len(fit.points) and doc["alpha0"] == fit.alpha0
