@@ -138,6 +138,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.existing_csv.write_bytes(b"keep me")
     c.file_as_dir = d / "afile"
     c.file_as_dir.write_text("x")
+    # inputs of the wrong kind: a folder or a FIFO under a file's name exists, so "not found" misleads
+    c.folder_py, c.folder_npz = d / "folder.py", d / "folder.npz"
+    c.folder_py.mkdir()
+    c.folder_npz.mkdir()
+    c.fifo_py = d / "fifo.py"
+    os.mkfifo(c.fifo_py)
     return c
 
 
@@ -235,6 +241,19 @@ OTHER_CASES = [
     Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),
     Case("bounds/data-missing", _p("bounds", G, "--data", "tensors:{dir}/none.npz"), 3, "not found"),
     Case("bounds/data-root-missing", _p("bounds", G, "--data", "cifar10:/no/such/dir"), 3, "does not exist"),
+    Case("bounds/data-root-is-file", _p("bounds", G, "--data", "imagefolder:{file_as_dir}"), 3,
+         "is a file, not a folder"),
+    Case("bounds/data-file-is-folder", _p("bounds", G, "--data", "tensors:{folder_npz}"), 3,
+         "folder.npz is a folder; give the data file in it"),
+    Case("info/model-file-is-folder", _p("info", "{sd}", "--model", "{folder_py}:make"), 3,
+         "folder.py is a folder; give the model file in it"),
+    Case("bounds/loss-file-is-fifo", _p("bounds", G, "--loss", "{fifo_py}:loss"), 3,
+         "fifo.py is a device, FIFO or socket"),
+    Case("bounds/config-is-folder", _p("bounds", G, "--config", "{folder_npz}"), 2,
+         "folder.npz is a folder; give the config file in it"),
+    Case("gate/baseline-is-folder", _p("gate", G, "--baseline", "{folder_npz}", "--max-drop", "0.1", "--no-cache"), 3,
+         "folder.npz is a folder; give the baseline report file"),
+    Case("prune/from-is-fifo", _p("prune", G, "--from", "{fifo_py}", "-o", "{out}/p.pt"), 3, "is a device, FIFO"),
     Case("train/unknown-data", _p("train", "--model", SPEC, "--data", "nosuch", "-o", "{out}/t.pt"), 2,
          "unknown data source"),
     Case("train/labels-out-of-range",

@@ -30,7 +30,7 @@ from prunelimit.errors import InputError
 from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
                                        matrix_shape, negative_zeros, part_names, stored_pattern)
 from prunelimit.io.atomic import write_atomic
-from prunelimit.limits import check_expansion
+from prunelimit.limits import check_expansion, require_file
 
 FORMAT = "prunelimit.sparse/1"
 MASK_IS_PATTERN = "values"  # the keep-mask is exactly the set of stored values
@@ -319,6 +319,5 @@ def load_sparse(path: str | Path) -> dict[str, Tensor]:
     True
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"sparse file {path} not found")
+    require_file(path, "sparse file")
     return read_sparse(path).state_dict
