@@ -23,7 +23,9 @@ from typing import Callable
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
+from prunelimit.export.sparse_file import FORMAT as SPARSE_FORMAT
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 from tests.conftest import write_evil_pickle
@@ -138,6 +140,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.existing_csv.write_bytes(b"keep me")
     c.file_as_dir = d / "afile"
     c.file_as_dir.write_text("x")
+    c.sparse_deep = d / "deep-meta.safetensors"  # an export whose meta nests deeper than a checkpoint may
+    save_file({"0/dense": torch.ones(2)}, str(c.sparse_deep), metadata={
+        "format": SPARSE_FORMAT, "tensors": json.dumps([{"name": "w", "shape": [2], "format": "dense"}]),
+        "meta": json.dumps({"notes": json.loads("[" * 150 + "]" * 150)})})
     # inputs of the wrong kind: a folder or a FIFO under a file's name exists, so "not found" misleads
     c.folder_py, c.folder_npz = d / "folder.py", d / "folder.npz"
     c.folder_py.mkdir()
@@ -241,6 +247,7 @@ OTHER_CASES = [
     Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),
     Case("bounds/data-missing", _p("bounds", G, "--data", "tensors:{dir}/none.npz"), 3, "not found"),
     Case("bounds/data-root-missing", _p("bounds", G, "--data", "cifar10:/no/such/dir"), 3, "does not exist"),
+    Case("info/sparse-meta-deep", _p("info", "{sparse_deep}", "--model", SPEC), 3, "over 100 levels deep"),
     Case("bounds/data-root-is-file", _p("bounds", G, "--data", "imagefolder:{file_as_dir}"), 3,
          "is a file, not a folder"),
     Case("bounds/data-file-is-folder", _p("bounds", G, "--data", "tensors:{folder_npz}"), 3,
