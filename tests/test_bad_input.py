@@ -337,6 +337,8 @@ OTHER_CASES = [
                                      "-o", "{out}/t.pt"), 2, "epochs"),
     Case("train/lr-negative", _p("train", "--model", SPEC, "--data", "digits", "--lr", "-1",
                                  "-o", "{out}/t.pt"), 2, "lr"),
+    Case("train/momentum-1", _p("train", "--model", SPEC, "--data", "digits", "--momentum", "1",
+                                "-o", "{out}/t.pt"), 2, "momentum must lie in [0, 1)"),
     # law CSVs
     Case("nplh-fit/missing", _p("law", "nplh-fit", "{dir}/none.csv"), 3, "none.csv"),
     Case("nplh-fit/empty", _p("law", "nplh-fit", "{csv_empty}"), 3, "csv_empty.csv"),

@@ -150,6 +150,7 @@ def iterative_points(
     """
     if not 0.0 < rate < 1.0:
         raise UsageError(f"pruning rate {rate} must lie in (0, 1)")
+    validate.momentum("momentum", momentum)
     torch.manual_seed(seed)
     names, params = zip(*prunable_parameters(model, selection))
     masks = default_masks(params)
