@@ -196,9 +196,6 @@ def _ckpt_cases() -> list[Case]:
     cases = []
     for command, build in CKPT_COMMANDS.items():
         for name, extra, code, message in CKPT_CASES:
-            if command == "imp" and name == "missing":
-                continue  # imp reads a non-file as a model spec (covered below)
-
             def args(c, out, build=build, extra=extra):
                 ckpt, *flags = extra(c)
                 return [*build(ckpt, out), *flags]
@@ -231,7 +228,11 @@ OTHER_CASES = [
     Case("info/model-kwarg", _p("info", "{sd}", "--model", "lenet5:bogus=1"), 2, "bogus"),
     Case("info/missing-factory", _p("info", "{sd}", "--model", "nofile.py:make"), 3, "nofile.py"),
     Case("info/no-model", _p("info", "{sd}"), 2, "--model SPEC"),
-    Case("imp/missing-source", _p("imp", "{missing}", "-o", "{out}/imp"), 2, "no-such.pt"),
+    # a path is read as the checkpoint it names, never as a model spec ("bad model spec ...:factory")
+    Case("imp/missing-source-with-data", _p("imp", "{missing}", "--data", "digits", "-o", "{out}/imp"), 3,
+         "no-such.pt not found"),
+    Case("imp/source-is-folder", _p("imp", "{folder_npz}", "--data", "digits", "-o", "{out}/imp"), 3,
+         "is a folder; give the checkpoint file in it"),
     # data
     Case("bounds/unknown-data", _p("bounds", G, "--data", "nosuch:1"), 2, "unknown data source"),
     Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
