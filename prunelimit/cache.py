@@ -1,8 +1,8 @@
 """A content-keyed result store: a repeated command on unchanged inputs spends no curvature work.
 
 The key (:func:`input_key`) is a sha256 over what the result depends on, taken from the
-inputs as loaded: the checkpoint's bytes and the weights, masks and module structure
-built from it, the analysis batches themselves (so a rewritten ``tensors:`` file, an edited
+inputs as loaded: the checkpoint's bytes and the weights, buffers (non-persistent ones
+included), masks and module structure built from it, the analysis batches themselves (so a rewritten ``tensors:`` file, an edited
 image folder or a new ``--max-samples`` all change it), the source files of user code
 (``--model``/``--loss`` files and modules, and those defining the model's classes), the
 parameter selection, the device type, every field of the options, the torch version and
@@ -78,6 +78,9 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     digest.update(b"checkpoint:" + (file_sha256(path).encode() if path is not None and Path(path).is_file() else b"-"))
     digest.update(b"structure:" + repr(inputs.model).encode())
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
+    # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
+    # factory reads from a file of its own) change what the model computes as much as weights
+    _update_tensors(digest, "buffers", sorted(inputs.model.named_buffers()))
     _update_tensors(digest, "masks", sorted(inputs.loaded.masks.items()))
     digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
     for source in sorted(code_files(inputs)):

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import yaml
 
 from prunelimit.errors import UsageError
-from prunelimit.limits import MAX_CONFIG_BYTES, check_file_size, load_yaml
+from prunelimit.limits import MAX_CONFIG_BYTES, check_file_size, load_yaml, require_file
 
 COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "law", "hyperflux", "imp",
             "nplh", "nplh_fit", "error_fit")
@@ -22,9 +22,8 @@ COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "l
 def read_config(path: str | Path) -> dict[str, Any]:
     """Parse a YAML config file into a dict (empty file → empty dict)."""
     path = Path(path)
-    check_file_size(path, MAX_CONFIG_BYTES, "config file", UsageError)  # first: a FIFO or device exists too
-    if not path.is_file():
-        raise UsageError(f"config file {path} not found")  # configuration, not model input: exit 2
+    require_file(path, "config file", UsageError)  # configuration, not model input: exit 2
+    check_file_size(path, MAX_CONFIG_BYTES, "config file", UsageError)
     try:
         data = load_yaml(path.read_text(encoding="utf-8"), f"config file {path}")
     except UsageError:  # too deep or too many aliases: load_yaml's own message

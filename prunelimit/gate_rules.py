@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
 from prunelimit.errors import InputError, UsageError
-from prunelimit.limits import MAX_REPORT_BYTES, check_file_size
+from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.validate import choice
 
 Use = Literal["lower", "predicted", "actual"]
@@ -149,9 +149,8 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
 def read_report(path: str | Path, what: str = "baseline report") -> dict[str, Any]:
     """A saved ``bounds``/``verify`` JSON document (``what`` names it in errors: exit 3)."""
     path = Path(path)
-    check_file_size(path, MAX_REPORT_BYTES, what)  # first: a FIFO or device is no regular file, yet it exists
-    if not path.is_file():
-        raise InputError(f"{what} {path} not found")
+    require_file(path, what)
+    check_file_size(path, MAX_REPORT_BYTES, what)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, nested 1000s deep

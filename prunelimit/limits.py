@@ -294,6 +294,23 @@ def load_yaml(text: str, what: str) -> Any:
     return yaml.safe_load(text)
 
 
+def require_file(path: Path, what: str, error: type[PrunelimitError] = InputError) -> None:
+    """Refuse a path that is no regular file, saying what is there instead: "not found" for a
+    path that exists (a folder, a FIFO) would send the user looking for the wrong fix, and
+    a device or FIFO never ends or blocks the reader forever."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise error(f"{what} {path} not found") from None
+    except OSError as exc:  # a name too long, a loop of symbolic links, a folder we may not enter
+        raise error(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(info.st_mode):
+        noun = what if what.endswith("file") else f"{what} file"
+        raise error(f"{what} {path} is a folder; give the {noun} in it")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{what} {path} is a device, FIFO or socket, not a regular file; give a file")
+
+
 def check_file_size(path: Path, limit: int, what: str, error: type[PrunelimitError] = InputError) -> None:
     """Refuse a file larger than ``limit`` bytes before reading it (a missing file or a folder
     passes: the reader names those), and one that is no regular file: a device such as

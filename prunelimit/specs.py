@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from prunelimit.errors import InputError, UsageError
-from prunelimit.limits import load_yaml
+from prunelimit.limits import load_yaml, require_file
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
 
@@ -117,8 +117,7 @@ def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
     """Import ``attr`` from ``path/to/file.py`` or ``package.module``."""
     if target.endswith(".py"):
         path = Path(target)
-        if not path.is_file():
-            raise InputError(f"{what} file {target} not found")
+        require_file(path, f"{what} file")
         # the same name in every process (``hash`` of a str is salted per process): the result
         # cache's key and the reports name user code by it
         name = f"{USER_MODULE_PREFIX}{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"

@@ -49,6 +49,13 @@ def non_negative(option: str, value: object) -> None:
         raise OptionError(option, f"{{0}} must be a finite number >= 0, got {value!r}")
 
 
+def momentum(option: str, value: object) -> None:
+    """``value`` must lie in [0, 1): heavy-ball SGD diverges at a momentum of 1 and above,
+    whatever the learning rate, so such a run would only end in "training diverged"."""
+    if not _real(value) or not 0 <= value < 1:
+        raise OptionError(option, f"{{0}} must lie in [0, 1) (SGD diverges at 1 and above), got {value!r}")
+
+
 def open_unit(option: str, value: object) -> None:
     """``value`` must lie in the open interval (0, 1)."""
     if not _real(value) or not 0 < value < 1:

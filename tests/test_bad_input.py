@@ -23,7 +23,9 @@ from typing import Callable
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
+from prunelimit.export.sparse_file import FORMAT as SPARSE_FORMAT
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 from tests.conftest import write_evil_pickle
@@ -138,6 +140,16 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.existing_csv.write_bytes(b"keep me")
     c.file_as_dir = d / "afile"
     c.file_as_dir.write_text("x")
+    c.sparse_deep = d / "deep-meta.safetensors"  # an export whose meta nests deeper than a checkpoint may
+    save_file({"0/dense": torch.ones(2)}, str(c.sparse_deep), metadata={
+        "format": SPARSE_FORMAT, "tensors": json.dumps([{"name": "w", "shape": [2], "format": "dense"}]),
+        "meta": json.dumps({"notes": json.loads("[" * 150 + "]" * 150)})})
+    # inputs of the wrong kind: a folder or a FIFO under a file's name exists, so "not found" misleads
+    c.folder_py, c.folder_npz = d / "folder.py", d / "folder.npz"
+    c.folder_py.mkdir()
+    c.folder_npz.mkdir()
+    c.fifo_py = d / "fifo.py"
+    os.mkfifo(c.fifo_py)
     return c
 
 
@@ -184,9 +196,6 @@ def _ckpt_cases() -> list[Case]:
     cases = []
     for command, build in CKPT_COMMANDS.items():
         for name, extra, code, message in CKPT_CASES:
-            if command == "imp" and name == "missing":
-                continue  # imp reads a non-file as a model spec (covered below)
-
             def args(c, out, build=build, extra=extra):
                 ckpt, *flags = extra(c)
                 return [*build(ckpt, out), *flags]
@@ -219,7 +228,11 @@ OTHER_CASES = [
     Case("info/model-kwarg", _p("info", "{sd}", "--model", "lenet5:bogus=1"), 2, "bogus"),
     Case("info/missing-factory", _p("info", "{sd}", "--model", "nofile.py:make"), 3, "nofile.py"),
     Case("info/no-model", _p("info", "{sd}"), 2, "--model SPEC"),
-    Case("imp/missing-source", _p("imp", "{missing}", "-o", "{out}/imp"), 2, "no-such.pt"),
+    # a path is read as the checkpoint it names, never as a model spec ("bad model spec ...:factory")
+    Case("imp/missing-source-with-data", _p("imp", "{missing}", "--data", "digits", "-o", "{out}/imp"), 3,
+         "no-such.pt not found"),
+    Case("imp/source-is-folder", _p("imp", "{folder_npz}", "--data", "digits", "-o", "{out}/imp"), 3,
+         "is a folder; give the checkpoint file in it"),
     # data
     Case("bounds/unknown-data", _p("bounds", G, "--data", "nosuch:1"), 2, "unknown data source"),
     Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
@@ -235,6 +248,20 @@ OTHER_CASES = [
     Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),
     Case("bounds/data-missing", _p("bounds", G, "--data", "tensors:{dir}/none.npz"), 3, "not found"),
     Case("bounds/data-root-missing", _p("bounds", G, "--data", "cifar10:/no/such/dir"), 3, "does not exist"),
+    Case("info/sparse-meta-deep", _p("info", "{sparse_deep}", "--model", SPEC), 3, "over 100 levels deep"),
+    Case("bounds/data-root-is-file", _p("bounds", G, "--data", "imagefolder:{file_as_dir}"), 3,
+         "is a file, not a folder"),
+    Case("bounds/data-file-is-folder", _p("bounds", G, "--data", "tensors:{folder_npz}"), 3,
+         "folder.npz is a folder; give the data file in it"),
+    Case("info/model-file-is-folder", _p("info", "{sd}", "--model", "{folder_py}:make"), 3,
+         "folder.py is a folder; give the model file in it"),
+    Case("bounds/loss-file-is-fifo", _p("bounds", G, "--loss", "{fifo_py}:loss"), 3,
+         "fifo.py is a device, FIFO or socket"),
+    Case("bounds/config-is-folder", _p("bounds", G, "--config", "{folder_npz}"), 2,
+         "folder.npz is a folder; give the config file in it"),
+    Case("gate/baseline-is-folder", _p("gate", G, "--baseline", "{folder_npz}", "--max-drop", "0.1", "--no-cache"), 3,
+         "folder.npz is a folder; give the baseline report file"),
+    Case("prune/from-is-fifo", _p("prune", G, "--from", "{fifo_py}", "-o", "{out}/p.pt"), 3, "is a device, FIFO"),
     Case("train/unknown-data", _p("train", "--model", SPEC, "--data", "nosuch", "-o", "{out}/t.pt"), 2,
          "unknown data source"),
     Case("train/labels-out-of-range",
@@ -311,6 +338,8 @@ OTHER_CASES = [
                                      "-o", "{out}/t.pt"), 2, "epochs"),
     Case("train/lr-negative", _p("train", "--model", SPEC, "--data", "digits", "--lr", "-1",
                                  "-o", "{out}/t.pt"), 2, "lr"),
+    Case("train/momentum-1", _p("train", "--model", SPEC, "--data", "digits", "--momentum", "1",
+                                "-o", "{out}/t.pt"), 2, "momentum must lie in [0, 1)"),
     # law CSVs
     Case("nplh-fit/missing", _p("law", "nplh-fit", "{dir}/none.csv"), 3, "none.csv"),
     Case("nplh-fit/empty", _p("law", "nplh-fit", "{csv_empty}"), 3, "csv_empty.csv"),

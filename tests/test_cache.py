@@ -107,6 +107,29 @@ def test_edited_helper_module_of_the_model_file_is_a_miss(cli, own_ckpt, tmp_pat
     assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
 
 
+MODEL_READING_FILE_PY = ("import pathlib\n\nimport torch\nfrom torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
+                         "    def forward(self, x):\n        return super().forward(x * self.scale)\n\n\n"
+                         "def make():\n    model = Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+                         "    scale = float((pathlib.Path(__file__).parent / 'scale.txt').read_text())\n"
+                         "    model.register_buffer('scale', torch.tensor(scale), persistent=False)\n"
+                         "    return model\n")
+
+
+def test_changed_non_persistent_buffer_is_a_miss(cli, own_ckpt, tmp_path):
+    """Code and checkpoint unchanged; the factory reads a constant from a file of its own into a
+    buffer the state dict leaves out (it served the old spectrum beside the new loss)."""
+    code, cache = tmp_path / "user.py", tmp_path / "cache"
+    code.write_text(MODEL_READING_FILE_PY)
+    args = ("--model", f"{code}:make", "--max-samples", 300)
+    (tmp_path / "scale.txt").write_text("1.0")
+    first = _doc(_gate(cli, own_ckpt, cache, *args))
+    (tmp_path / "scale.txt").write_text("3.0")
+    second = _doc(_gate(cli, own_ckpt, cache, *args))
+    fresh = _doc(cli("gate", own_ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
 @pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--batch-size", "64"), ("--max-samples", "200"),
                                     ("--exclude", "2")])
 def test_changed_option_is_a_miss(cli, own_ckpt, tmp_path, change):

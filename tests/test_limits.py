@@ -11,6 +11,7 @@ from prunelimit.config import read_config
 from prunelimit.errors import InputError, UsageError
 from prunelimit.gate_rules import read_report
 from prunelimit.laws import errorlaw, points
+from prunelimit.export.sparse_file import load_sparse
 from prunelimit.limits import check_expanded_size
 
 
@@ -32,6 +33,21 @@ def test_a_device_or_fifo_is_refused_before_reading(tmp_path, reader, error, sou
     path = source(tmp_path)
     with pytest.raises(error, match="is a device, FIFO or socket, not a regular file"):
         reader(path)
+
+
+@pytest.mark.parametrize("reader, error", [
+    (read_config, UsageError),
+    (read_report, InputError),
+    (load_sparse, InputError),
+])
+def test_a_folder_is_named_as_a_folder_not_as_missing(tmp_path, reader, error):
+    """The path exists, so "not found" would send the user looking for the wrong fix."""
+    folder = tmp_path / "named-like-a-file.json"
+    folder.mkdir()
+    with pytest.raises(error, match="is a folder; give the .* in it"):
+        reader(folder)
+    with pytest.raises(error, match="not found"):
+        reader(tmp_path / "absent.json")
 
 
 def _dag(levels: int) -> list:

@@ -245,8 +245,9 @@ def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
 def _clock(device) -> "Callable[[], float]":
     """Seconds for timing work on ``device``: on a CPU this process's CPU time over torch's
     threads, not wall time, so other load on a shared machine (a CI runner) does not flip
-    the solver choice and the same model gets the same solver, hence the same numbers, on a
-    busy and on a quiet machine; an accelerator by the wall clock after synchronising."""
+    the solver choice while the threads have idle cores (with more threads than idle cores,
+    waiting threads spin and count: docs/methods.md says to pin ``--method`` then); an
+    accelerator by the wall clock after synchronising."""
     import torch
 
     from prunelimit.device import synchronize

@@ -61,18 +61,17 @@ def imp(
     eval_data: str | None = None, model: str | None = None, loss: str = "ce", batch_size: int = 128,
     max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
 ):
-    """IMP from a checkpoint (``source`` is a file) or from a fresh model (``source`` is a spec).
+    """IMP from a checkpoint (``source`` names a file: ``_names_a_file``) or from a fresh model
+    (``source`` is a spec).
 
     ``config`` (default ``ImpConfig()``): with ``epochs_dense`` unset a checkpoint is taken
     as trained (0 dense epochs) and a fresh model trains like every level."""
-    from pathlib import Path
-
     from prunelimit.io.outputs import preflight
     from prunelimit.laws.imp import ImpConfig, iterative_magnitude_pruning, output_folder
 
     config = config or ImpConfig()
     preflight([output_folder(output)], [source, model, data, eval_data, loss])
-    from_file = Path(source).is_file()
+    from_file = _names_a_file(source)
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
                            loss, batch_size, max_samples, trust_pickle, download, device, config.seed)
     preflight([output_folder(output)], [start.data, start.eval_data])  # data files the checkpoint records
@@ -80,6 +79,20 @@ def imp(
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
     return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
                                        out_dir=output)
+
+
+def _names_a_file(source: str) -> bool:
+    """Whether ``imp``'s ``source`` is a checkpoint path rather than a model spec: a file, a
+    name with a checkpoint's extension, or an existing path given with a folder in it. A
+    mistyped or wrong-kind path is then named as such ("checkpoint … not found", "… is a
+    folder"), not read as a model spec ("bad model spec … write …:factory")."""
+    from pathlib import Path
+
+    from prunelimit.io.outputs import EXTENSIONS
+
+    path = Path(source)
+    suffixes = (*EXTENSIONS["checkpoint"], *EXTENSIONS["safetensors"])
+    return path.is_file() or path.suffix.lower() in suffixes or (len(path.parts) > 1 and path.exists())
 
 
 def hyperflux(

@@ -43,7 +43,7 @@ def train(
     l1: Annotated[Optional[float], typer.Option("--l1", help="λ of the l1 penalty λ‖w‖₁ (default 1e-4, or the preset's).")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (default 30, or the preset's).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="SGD learning rate (default 0.05, or the preset's).")] = None,
-    momentum: Annotated[float, typer.Option("--momentum")] = 0.9,
+    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).")] = 0.9,
     warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
     schedule: Annotated[Optional[Schedule], typer.Option("--schedule", help="Learning-rate schedule, stepped per epoch (default: the preset's, else none).")] = None,
     milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule: comma-separated epochs.")] = None,

@@ -22,7 +22,7 @@ from torch import Tensor
 from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
-                               check_zip)
+                               check_zip, require_file)
 from prunelimit.io.checkpoint import is_torchscript, load_quietly, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
@@ -167,8 +167,7 @@ def _tensors(spec: Spec):
     if len(spec.args) != 1:
         raise UsageError(f"bad data spec {spec.text!r}: write tensors:FILE.pt or tensors:FILE.npz")
     path = Path(spec.args[0])
-    if not path.is_file():
-        raise InputError(f"data file {path} not found")
+    require_file(path, "data file")
     if is_torchscript(path):  # torch.load would refuse it too, after a warning on stderr
         raise InputError(f"data file {path} is a TorchScript archive (code), not tensors x and y")
     # Declared sizes first: a zip entry or .npy header may claim far more than the file holds.
@@ -225,7 +224,8 @@ def _root(spec: Spec) -> Path:
         raise UsageError(f"bad data spec {spec.text!r}: write {spec.head}:ROOT")
     root = Path(spec.args[0])
     if not root.is_dir():
-        raise InputError(f"data folder {root} for {spec.head} does not exist")
+        problem = "is a file, not a folder" if root.exists() else "does not exist"
+        raise InputError(f"data folder {root} for {spec.head} {problem}")
     return root
 
 

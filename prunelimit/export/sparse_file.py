@@ -31,7 +31,7 @@ from prunelimit.errors import InputError
 from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
                                        matrix_shape, negative_zeros, part_names, stored_pattern)
 from prunelimit.io.atomic import write_atomic
-from prunelimit.limits import check_expansion
+from prunelimit.limits import check_expansion, check_loaded, require_file
 
 FORMAT = "prunelimit.sparse/1"
 MASK_IS_PATTERN = "values"  # the keep-mask is exactly the set of stored values
@@ -214,9 +214,15 @@ def read_sparse(path: str | Path) -> SparseContents:
     except (SafetensorError, OSError) as exc:
         raise InputError(f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc})") from None
     try:
-        return _decode_file(header, tensors)
+        contents = _decode_file(header, tensors)
     except (ValueError, TypeError, KeyError) as exc:
         raise InputError(f"sparse file {path} is damaged ({exc}); export it again") from None
+    except RecursionError:
+        raise InputError(f"sparse file {path}: its header nests JSON too deeply to read; it is corrupt or "
+                         "hostile") from None
+    # the meta a torch checkpoint may hold, no more: it is copied into every file written from this one
+    check_loaded(contents.meta, f"sparse file {path}")
+    return contents
 
 
 def _decode_file(header: dict[str, str], tensors: dict[str, Tensor]) -> SparseContents:
@@ -330,6 +336,5 @@ def load_sparse(path: str | Path) -> dict[str, Tensor]:
     True
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"sparse file {path} not found")
+    require_file(path, "sparse file")
     return read_sparse(path).state_dict

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError
 from prunelimit.io.atomic import write_atomic
-from prunelimit.limits import check_loaded, check_zip
+from prunelimit.limits import check_loaded, check_zip, require_file
 
 FORMAT = "prunelimit/1"
 _TORCHSCRIPT_EXTRA = "prunelimit.pt"  # masks and meta in a pruned TorchScript archive (torchscript_writer)
@@ -50,12 +50,7 @@ class RawCheckpoint:
 def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoint:
     """Read any supported checkpoint file; raise ``InputError`` with the fix otherwise."""
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"checkpoint {path} is a folder; give the checkpoint file in it")
-    if not path.exists():
-        raise InputError(f"checkpoint {path} not found")
-    if not path.is_file():
-        raise InputError(f"checkpoint {path} is a device, FIFO or socket, not a regular file; give a file")
+    require_file(path, "checkpoint")
     if path.stat().st_size == 0:
         raise InputError(f"checkpoint {path} is empty")
     if path.suffix == ".safetensors":

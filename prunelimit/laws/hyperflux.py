@@ -181,7 +181,7 @@ class HyperfluxConfig:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
         validate.positive("weight_lr", self.weight_lr)
         validate.positive("gate_lr", self.gate_lr)
-        validate.non_negative("momentum", self.momentum)
+        validate.momentum("momentum", self.momentum)
         validate.non_negative("weight_decay", self.weight_decay)
         lo, hi = self.gate_init
         validate.non_negative("gate_init", lo)

@@ -115,7 +115,7 @@ class ImpConfig:
         if self.epochs_dense is not None:
             validate.integer("epochs_dense", self.epochs_dense, 0)
         validate.positive("lr", self.lr)
-        validate.non_negative("momentum", self.momentum)
+        validate.momentum("momentum", self.momentum)
         validate.integer("seed", self.seed, 0)
         if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
             raise OptionError("rewind", "{0} early needs dense training (epochs_dense > 0) and rewind_steps >= 1")

@@ -150,6 +150,7 @@ def iterative_points(
     """
     if not 0.0 < rate < 1.0:
         raise UsageError(f"pruning rate {rate} must lie in (0, 1)")
+    validate.momentum("momentum", momentum)
     torch.manual_seed(seed)
     names, params = zip(*prunable_parameters(model, selection))
     masks = default_masks(params)
@@ -447,11 +448,14 @@ def fit_nplh(
             (y_all >= math.log(low) - 1e-12) & (y_all <= math.log(high) + 1e-12)
         )
     x, y = x_all[sel], y_all[sel]
-    if x.size < 3 or np.ptp(x) == 0:
+    if x.size < 3:
         raise UsageError(
-            f"only {x.size} point(s) with distinct gamma and density in [{low:g}, {high:g}]; "
+            f"only {x.size} point(s) with density in [{low:g}, {high:g}]; "
             "widen the region or record more points (>= 3 needed)"
         )
+    if np.ptp(x) == 0:  # a slope needs two gammas; "only N points" would contradict ">= 3"
+        raise UsageError(f"all {x.size} points with density in [{low:g}, {high:g}] have the same gamma, so the "
+                         "law's slope is undefined; widen the region or record points at other densities")
     slope, icpt, r2, resid = _ols(x, y)
     lev = 1.0 / x.size + (x - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum()
     alpha0_ci, c_ci = _bootstrap(x, y, n_boot, seed, confidence)

@@ -6,6 +6,7 @@ The forms are listed in docs/guide.md, "Your own model".
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import torch
 from torch import nn
@@ -96,9 +97,20 @@ def _no_args(spec) -> None:
         raise UsageError(f"bad model spec {spec.text!r}: {spec.head} takes only k=v overrides")
 
 
+# torchvision builder arguments that fetch pretrained weights from the internet
+_DOWNLOADING = ("weights", "pretrained")
+
+
 def _torchvision_model(spec) -> nn.Module:
+    """The untrained architecture: nothing is downloaded (a checkpoint supplies the weights, and
+    the spec may come from a stranger's file). Detection and segmentation builders fetch an
+    ImageNet backbone unless ``weights_backbone=None`` is passed, so it always is."""
     if len(spec.args) != 1:
         raise UsageError(f"bad model spec {spec.text!r}: write torchvision:NAME[:k=v,...]")
+    fetching = sorted(k for k in spec.kwargs if k.startswith(_DOWNLOADING))
+    if fetching:
+        raise UsageError(f"bad model spec {spec.text!r}: {fetching[0]}= would download pretrained weights; "
+                         "prunelimit builds the untrained architecture (the checkpoint holds the weights)")
     try:
         import torchvision.models as tvm
     except Exception as exc:  # torchvision may raise RuntimeError on a mismatched torch
@@ -107,6 +119,8 @@ def _torchvision_model(spec) -> nn.Module:
             "pip install 'prunelimit[vision]'"
         ) from None
     try:
-        return tvm.get_model(spec.args[0], weights=None, **spec.kwargs)
+        builder = tvm.get_model_builder(spec.args[0])
     except ValueError as exc:
         raise UsageError(f"bad model spec {spec.text!r}: {exc}") from None
+    untrained = {k: None for k in inspect.signature(builder).parameters if k.startswith("weights")}
+    return builder(**untrained, **spec.kwargs)

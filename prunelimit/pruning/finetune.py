@@ -33,7 +33,7 @@ class FinetuneConfig:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
         validate.integer("epochs", self.epochs, 0)
         validate.positive("lr", self.lr)
-        validate.non_negative("momentum", self.momentum)
+        validate.momentum("momentum", self.momentum)
         validate.non_negative("weight_decay", self.weight_decay)
         validate.integer("batch_size", self.batch_size, 1)
         validate.choice("schedule", self.schedule, SCHEDULES)

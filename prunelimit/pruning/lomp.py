@@ -74,6 +74,8 @@ class LompConfig:
             raise UsageError("epochs and batch size must be at least 1")
         if not (self.lr > 0 and self.l1 >= 0 and self.momentum >= 0 and self.weight_decay >= 0):
             raise UsageError("lr must be > 0 and λ (l1), momentum, weight decay >= 0")
+        if not self.momentum < 1:  # heavy-ball SGD diverges at 1 and above, whatever the lr
+            raise UsageError(f"momentum must lie in [0, 1) (SGD diverges at 1 and above), got {self.momentum!r}")
         if not 0 <= self.warmup_epochs <= self.epochs:
             raise UsageError(f"warm-up epochs must lie in [0, epochs={self.epochs}]")
         if self.schedule not in SCHEDULES:

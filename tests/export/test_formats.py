@@ -166,6 +166,21 @@ def test_damaged_header_json_and_plain_safetensors_are_refused(tmp_path):
         load_sparse(tmp_path / "missing.safetensors")
 
 
+@pytest.mark.parametrize("depth, key, match", [
+    (150, "meta", "over 100 levels deep"),  # read before, then every file written from it was refused
+    (50_000, "meta", "nests JSON too deeply"),  # was "an input file is nested too deeply", naming no file
+    (50_000, "tensors", "nests JSON too deeply"),
+])
+def test_header_nesting_is_held_to_the_checkpoint_limits(tmp_path, depth, key, match):
+    path = tmp_path / "deep.safetensors"
+    nested = "[" * depth + "]" * depth
+    header = {"format": FORMAT, "tensors": json.dumps(CSR_ENTRY), "meta": "{}",
+              key: '{"a": ' + nested + "}" if key == "meta" else nested}
+    save_file(GOOD_CSR, str(path), metadata=header)
+    with pytest.raises(InputError, match=f"deep.safetensors.*{match}"):
+        load_sparse(path)
+
+
 class Tied(torch.nn.Module):
     """An embedding and an output layer sharing one Parameter (tied weights)."""
 

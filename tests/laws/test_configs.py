@@ -14,7 +14,7 @@ from prunelimit.laws.imp import ImpConfig
 
 @pytest.mark.parametrize("field, value", [
     ("rate", 1.0), ("rate", 0.0), ("levels", -1), ("rewind", "late"), ("rewind_steps", -1),
-    ("epochs_per_level", -1), ("epochs_dense", -2), ("lr", 0.0), ("momentum", -0.1), ("seed", -1),
+    ("epochs_per_level", -1), ("epochs_dense", -2), ("lr", 0.0), ("momentum", -0.1), ("momentum", 1.0), ("seed", -1),
     ("levels", 2.5),
 ])
 def test_imp_config_names_the_bad_field(field, value) -> None:
@@ -29,7 +29,7 @@ def test_imp_early_rewind_needs_dense_training() -> None:
 
 
 @pytest.mark.parametrize("field, value", [
-    ("weight_lr", 0.0), ("gate_lr", -1e-3), ("momentum", -1.0), ("weight_decay", float("nan")),
+    ("weight_lr", 0.0), ("gate_lr", -1e-3), ("momentum", -1.0), ("momentum", 5.0), ("weight_decay", float("nan")),
     ("gate_init", (0.5, 0.2)), ("seed", -1), ("pruning_epochs", 0), ("regrowth_epochs", -1),
     ("pressure_step", 0.0), ("pressure_exponent", 0.0), ("regrowth_gate_lr_factor", -1.0),
     ("regrowth_gate_decay", 0.0), ("regrowth_headroom", 1.5),

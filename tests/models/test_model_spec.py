@@ -99,3 +99,42 @@ def test_param_sets_follow_spec_and_patterns():
     assert "linear.weight" not in narrowed and "conv1.weight" not in narrowed
     widened = dict(hessian_parameters(model, ParamSelection(include=("bn1",))))
     assert "bn1.weight" in widened and "bn1.bias" in widened
+
+
+def _fake_torchvision(monkeypatch, calls: list) -> None:
+    """A stand-in for ``torchvision.models`` whose one builder, like torchvision's detection and
+    segmentation builders, fetches an ImageNet backbone unless told ``weights_backbone=None``."""
+    import sys
+    import types
+
+    def segmenter(*, weights="COCO", weights_backbone="IMAGENET1K_V1", num_classes=21):
+        calls.append({"weights": weights, "weights_backbone": weights_backbone})
+        return torch.nn.Linear(2, num_classes)
+
+    def get_model_builder(name):
+        if name != "segmenter":
+            raise ValueError(f"Unknown model {name}")
+        return segmenter
+
+    models = types.ModuleType("torchvision.models")
+    models.get_model_builder = get_model_builder
+    models.get_model = lambda name, **config: get_model_builder(name)(**config)  # as torchvision defines it
+    package = types.ModuleType("torchvision")
+    package.models = models
+    monkeypatch.setitem(sys.modules, "torchvision", package)
+    monkeypatch.setitem(sys.modules, "torchvision.models", models)
+
+
+def test_torchvision_models_are_built_untrained_and_download_nothing(monkeypatch):
+    """A spec may come from a stranger's checkpoint: no pretrained weights, backbone included."""
+    calls: list = []
+    _fake_torchvision(monkeypatch, calls)
+    model = build_model("torchvision:segmenter:num_classes=3")
+    assert model.out_features == 3 and calls == [{"weights": None, "weights_backbone": None}]
+    for spec in ("torchvision:segmenter:weights_backbone=IMAGENET1K_V1", "torchvision:segmenter:pretrained=true",
+                 "torchvision:segmenter:pretrained_backbone=true"):
+        with pytest.raises(UsageError, match="would download pretrained weights"):
+            build_model(spec)
+    with pytest.raises(UsageError, match="Unknown model"):
+        build_model("torchvision:nosuch")
+    assert len(calls) == 1

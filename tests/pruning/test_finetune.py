@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
@@ -37,3 +39,14 @@ def test_without_masks_pruned_weights_move(digits) -> None:
     model, data, masks = _pruned(digits)
     train(model, data, cross_entropy_loss, FinetuneConfig(epochs=1, lr=0.05, batch_size=64).as_lomp())
     assert any(bool((p[~masks[n]] != 0).any()) for n, p in model.named_parameters() if n in masks)
+
+
+def test_momentum_of_one_or_more_is_refused_before_training() -> None:
+    """Heavy-ball SGD diverges at momentum >= 1 whatever the lr: refused up front, not after
+    epochs of training with the fix "lower the learning rate"."""
+    for momentum in (1.0, 5.0, float("nan")):
+        with pytest.raises(OptionError, match="momentum"):
+            FinetuneConfig(momentum=momentum)
+        with pytest.raises(UsageError, match="momentum"):
+            LompConfig(epochs=1, lr=0.1, momentum=momentum)
+    assert LompConfig(epochs=1, lr=0.1, momentum=0.99).momentum == 0.99
