@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,6 +227,24 @@ def test_gate_pass_fail_exit_zero_and_junit(cli, own_ckpt, tmp_path):
     root = ET.parse(tmp_path / "j.xml").getroot()
     assert root.find("testsuite").get("failures") == "1" and root.find(".//failure") is not None
     assert _gate(cli, own_ckpt, cache, "--min-ratio", 1.0, "--exit-zero").exit_code == 0
+
+
+def test_gate_error_rewrites_its_junit_report_as_an_error(cli, own_ckpt, tmp_path):
+    """A gate that ends in an error (exit 2 or 3) leaves a JUnit report of one errored case,
+    not the passing verdict an earlier run wrote; a --junit path the output checks refuse
+    (here the checkpoint itself) is never written."""
+    junit = tmp_path / "j.xml"
+    assert _gate(cli, own_ckpt, tmp_path / "c", "--min-ratio", 0.0, "--junit", junit).exit_code == 0
+    assert ET.parse(junit).getroot().get("errors") == "0"
+    for args, code in ((["--min-ratio", 0.5, "--bound-mode", "none"], 2), (["--min-ratio", 0.5, "--data", "tensors:nope.pt"], 3)):
+        errored = _gate(cli, own_ckpt, tmp_path / "c", *args, "--junit", junit)
+        assert errored.exit_code == code
+        root = ET.parse(junit).getroot()
+        assert root.get("errors") == "1" and root.find(".//failure") is None
+        assert root.find(".//error").get("message") in errored.stderr
+    before = Path(own_ckpt).read_bytes()
+    assert _gate(cli, own_ckpt, tmp_path / "c", "--min-ratio", 0.5, "--junit", own_ckpt).exit_code == 2
+    assert Path(own_ckpt).read_bytes() == before
 
 
 def test_gate_cache_hit_costs_no_hvps_and_misses_after_change(cli, own_ckpt, tmp_path, monkeypatch):

@@ -20,7 +20,7 @@ import traceback
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Iterable, Iterator, Optional, get_args
+from typing import Annotated, Callable, Iterable, Iterator, Optional, get_args
 
 import click
 import typer
@@ -145,9 +145,14 @@ def _warn(message: str) -> None:
     typer.echo(f"prunelimit: warning: {printable(message)}", err=True)
 
 
-def _fail(code: int, message: str) -> None:
-    """The one place errors reach stderr: file names and strings from files are made printable here."""
+def _fail(code: int, message: str, on_error: "Callable[[str], None] | None" = None) -> None:
+    """The one place errors reach stderr: file names and strings from files are made printable here.
+    ``on_error(message)`` runs first (a report of the error, such as the gate's JUnit file);
+    an error of its own is not allowed to hide the first."""
     typer.echo(f"prunelimit: error: {printable(message)}", err=True)
+    if on_error is not None:
+        with contextlib.suppress(PrunelimitError, OSError):
+            on_error(message)
     raise typer.Exit(code)
 
 
@@ -165,8 +170,9 @@ _python_showwarning = warnings.showwarning
 
 
 @contextlib.contextmanager
-def handled(debug: bool) -> Iterator[None]:
-    """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
+def handled(debug: bool, on_error: "Callable[[str], None] | None" = None) -> Iterator[None]:
+    """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``);
+    ``on_error(message)`` also reports an error (exit 2, 3 or 5) elsewhere, not an interrupt."""
     console.forget_live()
     try:
         with warnings.catch_warnings():
@@ -176,7 +182,7 @@ def handled(debug: bool) -> Iterator[None]:
         raise
     except PrunelimitError as exc:
         _traceback_if(debug)
-        _fail(exc.exit_code, exc.renamed(_flag))
+        _fail(exc.exit_code, exc.renamed(_flag), on_error)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
         typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
         raise typer.Exit(_interrupt_code(exc))
@@ -185,14 +191,14 @@ def handled(debug: bool) -> Iterator[None]:
     except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
         _traceback_if(debug)
         where = f" {exc.filename}" if exc.filename is not None else ""
-        _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path")
+        _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path", on_error)
     except RecursionError:  # a file nested deeper than any parser should follow
         _traceback_if(debug)
-        _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given")
+        _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given", on_error)
     except Exception as exc:
         _traceback_if(debug)
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
-                 "(rerun with --debug and report it)")
+                 "(rerun with --debug and report it)", on_error)
 
 
 def _traceback_if(debug: bool) -> None:

@@ -12,6 +12,7 @@ from prunelimit.gate_rules import USES, GateRule
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
+from prunelimit.report.junit import write_junit
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
@@ -149,25 +150,39 @@ def gate(
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
-    with handled(o.debug):
+    junit_error = _JunitError(junit)
+    with handled(o.debug, junit_error if junit is not None else None):
         from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
+        # fail before the curvature work, not after; the JUnit report is rewritten each run
+        preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
+        junit_error.armed = True
         options = _curvature(o)
         policy = ctx.meta.get("gate_rules")
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
-        # fail before the curvature work, not after; the JUnit report is rewritten each run
-        preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         steps = api.curvature_steps(inputs, options) if needs_spectrum(gate_rules) else 0
         with progress("curvature", steps, progress_enabled(o.json)) as advance:
             rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
         if junit is not None:
-            from prunelimit.report.junit import write_junit
-
             write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
                         rep.seconds)
         emit("gate", rep.to_json(), o.json, console.render_gate, rep)
         if not rep.result.passed and not exit_zero:
             raise typer.Exit(1)
+
+
+class _JunitError:
+    """A gate that ends in an error (exit 2, 3) still rewrites its JUnit report, as one
+    errored case, so a CI's test view does not show the verdict an earlier run left there;
+    only once the report's path has passed the output checks (the error may be about it:
+    an input, a folder or a device)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self.armed = path, False
+
+    def __call__(self, message: str) -> None:
+        if self.armed:
+            write_junit(self.path, "prunelimit gate", [], error=message)
 

@@ -10,27 +10,35 @@ from prunelimit.io.atomic import write_text_atomic
 from prunelimit.report.safe import printable
 
 
-def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0) -> str:
+def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0,
+              error: str | None = None) -> str:
     """``cases`` are ``(name, passed, message)``; returns a well-formed JUnit document.
+    ``error``: the run ended in an error instead (exit 2 or 3); the document then holds one
+    errored case with that message.
 
     XML 1.0 cannot hold most control characters even escaped, so names and messages (which
     may quote file names) pass through ``printable`` first.
     """
     suite = printable(suite)
+    if error is not None:
+        cases = [(suite, False, error)]
     cases = [(printable(name), ok, printable(message)) for name, ok, message in cases]
-    failures = sum(not ok for _, ok, _ in cases)
-    root = ET.Element("testsuites", tests=str(len(cases)), failures=str(failures))
+    failures = 0 if error is not None else sum(not ok for _, ok, _ in cases)
+    errors = len(cases) if error is not None else 0
+    root = ET.Element("testsuites", tests=str(len(cases)), failures=str(failures), errors=str(errors))
     node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
-                         errors="0", time=f"{seconds:.3f}")
+                         errors=str(errors), time=f"{seconds:.3f}")
     for name, ok, message in cases:
         case = ET.SubElement(node, "testcase", classname=suite, name=name, time=f"{seconds / max(len(cases), 1):.3f}")
         if ok:
             ET.SubElement(case, "system-out").text = message
+        elif error is not None:
+            ET.SubElement(case, "error", message=message, type="GateError").text = message
         else:
             ET.SubElement(case, "failure", message=message, type="GateFailed").text = message
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
 def write_junit(path: str | Path, suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0,
-                force: bool = True) -> Path:
-    return write_text_atomic(path, junit_xml(suite, cases, seconds), force)
+                force: bool = True, error: str | None = None) -> Path:
+    return write_text_atomic(path, junit_xml(suite, cases, seconds, error), force)
