@@ -165,3 +165,21 @@ def test_eval_batch_norm_as_affine_equals_batch_norm(affine, shape):
                 got = bn(x)
         # The same function, reassociated: float64 rounding only.
         assert float((got - expected).abs().max()) < 1e-12
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_weight_norm_is_torchs_function_with_correct_second_derivatives(dim):
+    """PyTorch's own ``torch._weight_norm`` fails ``gradgradcheck`` (its double backward is
+    wrong); under the mode it is the same function and passes it, so HVPs through
+    ``nn.utils.parametrizations.weight_norm`` are exact (finite differences, float64)."""
+    gen = torch.Generator().manual_seed(11)
+    v = torch.randn(5, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    g_shape = {0: (5, 1), 1: (1, 4), -1: ()}[dim]
+    g = torch.randn(g_shape, generator=gen, dtype=torch.float64).requires_grad_()
+
+    def ours(v, g):
+        with CheapDoubleBackward():
+            return torch._weight_norm(v, g, dim)
+
+    assert float((ours(v, g) - torch._weight_norm(v, g, dim)).detach().abs().max()) < 1e-12
+    assert torch.autograd.gradgradcheck(ours, (v, g))
