@@ -230,3 +230,35 @@ def test_weight_normalised_layers_match_finite_differences(engine):
     scale = float(expected.abs().max())
     assert float((op.matvec(vs[:, 0]) - expected[:, 0]).abs().max()) < 1e-6 * scale
     assert float((op.matmat(vs) - expected).abs().max()) < 1e-6 * scale
+
+
+class _Bag(nn.Module):
+    """``nn.EmbeddingBag``: PyTorch has no second derivative of its backward."""
+
+    def __init__(self):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(6, 3, mode="mean")
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.bag(x).tanh())
+
+
+@pytest.mark.parametrize("engine", ["cached", "revrev"])
+def test_operation_without_second_derivative_is_an_input_error(engine):
+    """A model PyTorch cannot differentiate twice is an input the curvature cannot take
+    (exit 3, naming the operation and the fix), not an internal error; with the layer's
+    parameters left out the products run."""
+    torch.manual_seed(0)
+    model = _Bag().double()
+    x = torch.randint(0, 6, (8, 4))
+    batches = [(x, torch.randint(0, 2, (8,)))]
+    op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, engine=engine)
+    for product in (lambda: op.matvec(torch.ones(op.dim, dtype=torch.float64)),
+                    lambda: op.matmat(torch.ones(op.dim, 3, dtype=torch.float64))):
+        with pytest.raises(InputError, match=r"_embedding_bag_backward, which PyTorch cannot differentiate twice") as info:
+            product()
+        assert info.value.exit_code == 3 and "exclude" in str(info.value)
+    head = list(model.head.parameters())
+    op = HessianOperator(model, head, batches, cross_entropy_loss, engine=engine)
+    assert torch.isfinite(op.matmat(torch.ones(op.dim, 2, dtype=torch.float64))).all()
