@@ -180,8 +180,8 @@ class CheapDoubleBackward(TorchFunctionMode):
     by the formulations of the module doc while active; every other call passes through
     unchanged.
 
-    A batch norm applied to the output of the convolution just evaluated is folded into
-    it, ``conv(x, w·s) + (b·s + t)``. That evaluates the convolution twice while the graph
+    A batch norm applied to the output of the convolution just evaluated, unchanged since
+    (no in-place op on it), is folded into it, ``conv(x, w·s) + (b·s + t)``. That evaluates the convolution twice while the graph
     is built (once per HVP graph, not per HVP); the first result is dropped unless
     something else uses it.
     """
@@ -191,7 +191,9 @@ class CheapDoubleBackward(TorchFunctionMode):
 
     def __init__(self) -> None:
         super().__init__()
-        self._last_conv: tuple[Tensor, dict] | None = None  # (output, arguments)
+        # (output, arguments, the output's version): an in-place op on the output since
+        # (conv → ReLU(inplace=True) → BN) bumps the version, and folding would skip that op
+        self._last_conv: tuple[Tensor, dict, int] | None = None
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -207,13 +209,13 @@ class CheapDoubleBackward(TorchFunctionMode):
             a = {("x" if k == "input" else k): v for k, v in dict(zip(self._CONV_ARGS, args), **kwargs).items()}
             if not isinstance(a.get("padding", 0), str) and a["x"].dim() == _CONVOLUTIONS[func] + 2:
                 out = convolution(**a)
-                self._last_conv = (out, a)
+                self._last_conv = (out, a, out._version)
                 return out
         return func(*args, **kwargs)
 
     def _batch_norm(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
         trailing = (1,) * (x.dim() - 2)
-        if self._last_conv is not None and self._last_conv[0] is x:
+        if self._last_conv is not None and self._last_conv[0] is x and x._version == self._last_conv[2]:
             conv = dict(self._last_conv[1])
             self._last_conv = None
             weight = conv["weight"]

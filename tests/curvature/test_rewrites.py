@@ -145,6 +145,30 @@ def test_batch_norm_after_a_convolution_is_folded_into_it_exactly():
     assert type(folded.grad_fn.next_functions[0][0]).__name__ == "_ConvBackward"
 
 
+@pytest.mark.parametrize("between", [nn.ReLU(inplace=True), nn.Hardtanh(inplace=True)])
+def test_batch_norm_after_an_in_place_op_on_the_convolution_is_not_folded(between):
+    """conv → in-place activation → BN: the BN's input is the conv's output tensor, modified
+    in place; folding BN into the conv would drop the activation from the gradient graph."""
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), between, nn.BatchNorm2d(3)).double()
+    with torch.no_grad():
+        model[2].running_mean.uniform_(-0.5, 0.5)
+        model[2].running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.randn(4, 2, 5, 5, dtype=torch.float64)
+    params = list(model.parameters())
+    v = [torch.randn_like(p) for p in params]
+
+    def gradient_and_hvp(mode):
+        with mode:
+            grads = torch.autograd.grad(model(x).sin().sum(), params, create_graph=True)
+        return grads, torch.autograd.grad(grads, params, grad_outputs=v)
+
+    for got, expected in zip(gradient_and_hvp(CheapDoubleBackward()), gradient_and_hvp(contextlib.nullcontext())):
+        for g, e in zip(got, expected):
+            assert float((g - e).detach().abs().max()) < 1e-10 * max(1.0, float(e.abs().max()))
+
+
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(6, 3), (6, 3, 5), (6, 3, 4, 4)])
 def test_eval_batch_norm_as_affine_equals_batch_norm(affine, shape):
