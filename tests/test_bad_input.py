@@ -78,6 +78,16 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "def make():\n"
         "    return Broken(64, 10)\n"
     )
+    # A user factory PyTorch cannot differentiate twice (an embedding bag): no curvature, exit 3.
+    c.bag = d / "bag.py"
+    c.bag.write_text(
+        "import torch\n"
+        "class Bag(torch.nn.Linear):\n"
+        "    def forward(self, x):\n"
+        "        return torch.nn.functional.embedding_bag(x.long(), self.weight.T)\n"
+        "def make():\n"
+        "    return Bag(64, 10)\n"
+    )
     # A prunelimit file naming a code factory: loading it must not import that file unasked.
     c.evil_factory = d / "evil_factory.py"
     c.evil_factory.write_text(f"open({str(c.marker)!r}, 'w').close()\nimport torch\nmake = lambda: torch.nn.Linear(64, 10)\n")
@@ -219,6 +229,8 @@ OTHER_CASES = [
     # models whose forward fails; model specs
     Case("bounds/forward-fails", _p("bounds", "{broken}", "--model", "{factory}:make", "--data", "digits"), 3,
          "forward exploded"),
+    Case("bounds/no-second-derivative", _p("bounds", "{broken}", "--model", "{bag}:make", "--data", "digits",
+                                            "--max-samples", "64", "--batch-size", "32"), 3, "_embedding_bag_backward, which PyTorch cannot differentiate twice"),
     Case("info/forward-fails", _p("info", "{broken}", "--model", "{factory}:make", "--data", "digits"), 3,
          "forward exploded"),
     Case("info/bad-model-spec", _p("info", "{sd}", "--model", "mlp:x"), 2, "mlp sizes must be integers"),

@@ -49,7 +49,7 @@ def spectrum(
     per_layer: PerLayerOpt = False,
     force: ForceOpt = False,
 ) -> None:
-    """Hessian spectrum by stochastic Lanczos quadrature: λmax, λmin, trace, nodes and weights per probe."""
+    """Hessian spectrum, exact or by stochastic Lanczos quadrature: λmax, λmin, trace, ρ* ± its uncertainty, nodes and weights."""
     with handled(o.debug):
         options = _curvature(o)
         preflight([optional("--plot", plot, "png")], _inputs_of(o, checkpoint), force)

@@ -34,6 +34,7 @@ are all-reduced: every rank holds the single-process operator, to summation orde
 
 from __future__ import annotations
 
+import re
 import warnings
 from copy import deepcopy
 
@@ -315,14 +316,17 @@ class HessianOperator:
         lead = (parts[0].shape[0],) if batched else ()
         hv: tuple[Tensor | None, ...] = (None,) * len(self.params)
         if live:  # otherwise the loss is linear in every parameter: H = 0
-            hv = torch.autograd.grad(
-                [grads[i] for i in live],
-                self.params,
-                grad_outputs=[parts[i] for i in live],
-                retain_graph=retain,
-                allow_unused=True,
-                is_grads_batched=batched,
-            )
+            try:
+                hv = torch.autograd.grad(
+                    [grads[i] for i in live],
+                    self.params,
+                    grad_outputs=[parts[i] for i in live],
+                    retain_graph=retain,
+                    allow_unused=True,
+                    is_grads_batched=batched,
+                )
+            except RuntimeError as exc:  # NotImplementedError too
+                raise _not_twice_differentiable(exc) or exc
         return [p.new_zeros(*lead, *p.shape) if h is None else h for p, h in zip(self.params, hv)]
 
     def _choose_engine(self, engine: str, budget_mb: float) -> str:
@@ -371,6 +375,24 @@ class HessianOperator:
     @staticmethod
     def _flatten(parts: list[Tensor]) -> Tensor:
         return torch.cat([p.reshape(-1) for p in parts])
+
+
+_NO_SECOND_DERIVATIVE = re.compile(r"derivative for '?([\w:.]+?)'? is not implemented")
+
+
+def _not_twice_differentiable(exc: RuntimeError) -> InputError | None:
+    """The input error for a model with an operation PyTorch cannot differentiate twice
+    (``nn.EmbeddingBag``, CTC loss, ...): a property of the model, not a bug
+    of ours; None for any other error."""
+    found = _NO_SECOND_DERIVATIVE.search(str(exc))
+    if found is None:
+        return None
+    return InputError.naming(
+        f"the model uses {found[1]}, which PyTorch cannot differentiate twice, as Hessian-vector "
+        "products need; build that layer from other operations (nn.EmbeddingBag: nn.Embedding, then "
+        "mean or sum), or leave its parameters out of the Hessian with {0} when it is the first layer",
+        "exclude",
+    )
 
 
 def _require_finite(products: Tensor) -> None:

@@ -1,4 +1,5 @@
-"""Same functions, cheaper double backward: how HVP graphs evaluate batch norm and convolution.
+"""Same functions, cheaper or correct double backward: how HVP graphs evaluate batch norm,
+convolution and weight normalisation.
 
 An HVP differentiates the gradient graph once more, so what a layer costs in an HVP is
 the cost of its *double* backward. For two common layers PyTorch's generic double
@@ -24,9 +25,16 @@ backward is much slower than it needs to be; ``CheapDoubleBackward`` (a
   convolutions of transposed tensors, which on a CPU miss the fast kernels (their share
   and this rewrite's gain: docs/benchmarks.md §1).
 
+* **Weight normalisation** (``torch._weight_norm``, what ``nn.utils.weight_norm`` and
+  ``nn.utils.parametrizations.weight_norm`` call) becomes its composite form
+  ``v · g / ‖v‖`` (``torch.norm_except_dim``). PyTorch's fused kernel is the same
+  function, but its double backward is wrong (``gradgradcheck`` fails, torch 2.13): every
+  HVP through a weight-normalised layer would be off by tens of percent, silently.
+
 Training-mode batch norm, string padding (``"same"``/``"valid"``) and transposed
 convolutions pass through unchanged. ``tests/curvature/test_rewrites.py`` checks values,
-first, second and third derivatives against PyTorch's with ``gradcheck``. docs/benchmarks.md
+first, second and third derivatives against PyTorch's with ``gradcheck`` (weight norm's
+against finite differences). docs/benchmarks.md
 §1 gives the measurements and their commands.
 """
 
@@ -168,11 +176,12 @@ def batch_norm_affine(
 
 
 class CheapDoubleBackward(TorchFunctionMode):
-    """Evaluates eval-mode ``F.batch_norm`` and ``F.conv1d/2d/3d`` by the formulations of
-    the module doc while active; every other call passes through unchanged.
+    """Evaluates eval-mode ``F.batch_norm``, ``F.conv1d/2d/3d`` and ``torch._weight_norm``
+    by the formulations of the module doc while active; every other call passes through
+    unchanged.
 
-    A batch norm applied to the output of the convolution just evaluated is folded into
-    it, ``conv(x, w·s) + (b·s + t)``. That evaluates the convolution twice while the graph
+    A batch norm applied to the output of the convolution just evaluated, unchanged since
+    (no in-place op on it), is folded into it, ``conv(x, w·s) + (b·s + t)``. That evaluates the convolution twice while the graph
     is built (once per HVP graph, not per HVP); the first result is dropped unless
     something else uses it.
     """
@@ -182,7 +191,9 @@ class CheapDoubleBackward(TorchFunctionMode):
 
     def __init__(self) -> None:
         super().__init__()
-        self._last_conv: tuple[Tensor, dict] | None = None  # (output, arguments)
+        # (output, arguments, the output's version): an in-place op on the output since
+        # (conv → ReLU(inplace=True) → BN) bumps the version, and folding would skip that op
+        self._last_conv: tuple[Tensor, dict, int] | None = None
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -191,17 +202,20 @@ class CheapDoubleBackward(TorchFunctionMode):
             if not a["training"] and a["running_mean"] is not None and a["running_var"] is not None:
                 return self._batch_norm(a["input"], *batch_norm_affine(
                     a["running_mean"], a["running_var"], a["weight"], a["bias"], a["eps"]))
+        elif func is torch._weight_norm:
+            a = {"dim": 0, **dict(zip(("v", "g", "dim"), args)), **kwargs}
+            return a["v"] * (a["g"] / torch.norm_except_dim(a["v"], 2, a["dim"]))
         elif func in _CONVOLUTIONS:
             a = {("x" if k == "input" else k): v for k, v in dict(zip(self._CONV_ARGS, args), **kwargs).items()}
             if not isinstance(a.get("padding", 0), str) and a["x"].dim() == _CONVOLUTIONS[func] + 2:
                 out = convolution(**a)
-                self._last_conv = (out, a)
+                self._last_conv = (out, a, out._version)
                 return out
         return func(*args, **kwargs)
 
     def _batch_norm(self, x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
         trailing = (1,) * (x.dim() - 2)
-        if self._last_conv is not None and self._last_conv[0] is x:
+        if self._last_conv is not None and self._last_conv[0] is x and x._version == self._last_conv[2]:
             conv = dict(self._last_conv[1])
             self._last_conv = None
             weight = conv["weight"]

@@ -145,6 +145,30 @@ def test_batch_norm_after_a_convolution_is_folded_into_it_exactly():
     assert type(folded.grad_fn.next_functions[0][0]).__name__ == "_ConvBackward"
 
 
+@pytest.mark.parametrize("between", [nn.ReLU(inplace=True), nn.Hardtanh(inplace=True)])
+def test_batch_norm_after_an_in_place_op_on_the_convolution_is_not_folded(between):
+    """conv → in-place activation → BN: the BN's input is the conv's output tensor, modified
+    in place; folding BN into the conv would drop the activation from the gradient graph."""
+    torch.manual_seed(7)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), between, nn.BatchNorm2d(3)).double()
+    with torch.no_grad():
+        model[2].running_mean.uniform_(-0.5, 0.5)
+        model[2].running_var.uniform_(0.5, 2.0)
+    model.eval()
+    x = torch.randn(4, 2, 5, 5, dtype=torch.float64)
+    params = list(model.parameters())
+    v = [torch.randn_like(p) for p in params]
+
+    def gradient_and_hvp(mode):
+        with mode:
+            grads = torch.autograd.grad(model(x).sin().sum(), params, create_graph=True)
+        return grads, torch.autograd.grad(grads, params, grad_outputs=v)
+
+    for got, expected in zip(gradient_and_hvp(CheapDoubleBackward()), gradient_and_hvp(contextlib.nullcontext())):
+        for g, e in zip(got, expected):
+            assert float((g - e).detach().abs().max()) < 1e-10 * max(1.0, float(e.detach().abs().max()))
+
+
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("shape", [(6, 3), (6, 3, 5), (6, 3, 4, 4)])
 def test_eval_batch_norm_as_affine_equals_batch_norm(affine, shape):
@@ -165,3 +189,21 @@ def test_eval_batch_norm_as_affine_equals_batch_norm(affine, shape):
                 got = bn(x)
         # The same function, reassociated: float64 rounding only.
         assert float((got - expected).abs().max()) < 1e-12
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_weight_norm_is_torchs_function_with_correct_second_derivatives(dim):
+    """PyTorch's own ``torch._weight_norm`` fails ``gradgradcheck`` (its double backward is
+    wrong); under the mode it is the same function and passes it, so HVPs through
+    ``nn.utils.parametrizations.weight_norm`` are exact (finite differences, float64)."""
+    gen = torch.Generator().manual_seed(11)
+    v = torch.randn(5, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    g_shape = {0: (5, 1), 1: (1, 4), -1: ()}[dim]
+    g = torch.randn(g_shape, generator=gen, dtype=torch.float64).requires_grad_()
+
+    def ours(v, g):
+        with CheapDoubleBackward():
+            return torch._weight_norm(v, g, dim)
+
+    assert float((ours(v, g) - torch._weight_norm(v, g, dim)).detach().abs().max()) < 1e-12
+    assert torch.autograd.gradgradcheck(ours, (v, g))
