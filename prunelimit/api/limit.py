@@ -190,18 +190,29 @@ def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
 
 
 def unrecognised_warnings(inputs: Inputs) -> list[str]:
-    """Compiled modules of the user's own classes whose weights are left out of N (their
-    forward does not apply the weight as a Linear or convolution does): named, with the fix."""
-    from prunelimit.models.params import unrecognised_modules
+    """Layers whose weights are left out of N, named, with the fix: compiled modules of the
+    user's own classes whose forward does not apply the weight as a Linear or convolution
+    does, and Linear/convolution layers whose weight a parametrization computes."""
+    from prunelimit.models.params import parametrized_modules, unrecognised_modules
 
+    warns = []
     names = unrecognised_modules(inputs.model, inputs.selection)
-    if not names:
-        return []
-    listed = ", ".join(repr(n) for n in names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
-    are = "modules {} are compiled classes" if len(names) > 1 else "module {} is a compiled class"
-    return [f"TorchScript {are.format(listed)} of your own whose forward does not apply the weight as a Linear "
-            f"or convolution does, so it is not counted as prunable; --include {names[0]!r} (a glob of module "
-            "names) to prune it"]
+    if names:
+        are = "modules {} are compiled classes" if len(names) > 1 else "module {} is a compiled class"
+        warns.append(f"TorchScript {are.format(_listed(names))} of your own whose forward does not apply the weight "
+                     f"as a Linear or convolution does, so it is not counted as prunable; --include {names[0]!r} "
+                     "(a glob of module names) to prune it")
+    names = parametrized_modules(inputs.model, inputs.selection)
+    if names:
+        weights = "weights of layers {} are" if len(names) > 1 else "weight of layer {} is"
+        warns.append(f"the {weights.format(_listed(names))} computed by a parametrization (weight_norm, ...), not held "
+                     "as a parameter, so not counted as prunable (N); save the model with it removed "
+                     "(torch.nn.utils.parametrize.remove_parametrizations) to prune it")
+    return warns
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(repr(n) for n in names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:

@@ -98,6 +98,23 @@ def unrecognised_modules(model: nn.Module, selection: ParamSelection) -> list[st
             and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)]
 
 
+def parametrized_modules(model: nn.Module, selection: ParamSelection) -> list[str]:
+    """Names of Linear/convolution modules whose ``weight`` is computed from other
+    parameters (``torch.nn.utils.parametrizations.weight_norm`` or any parametrization, the
+    older ``nn.utils.weight_norm``) rather than held as a parameter, and that ``selection``
+    does not exclude: prunelimit prunes parameters, so their weights are left out of N (the
+    parameters they are computed from still enter the Hessian)."""
+    return [name for name, module in model.named_modules()
+            if issubclass(module_class(module), PRUNABLE_TYPES) and computed_weight(module)
+            and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)]
+
+
+def computed_weight(module: nn.Module) -> bool:
+    """Whether ``module`` has a ``weight`` tensor that is not a parameter of its own."""
+    return ("weight" not in dict(module.named_parameters(recurse=False))
+            and isinstance(getattr(module, "weight", None), Tensor))
+
+
 @functools.cache
 def _torch_class(qualified_name: str) -> type | None:
     path = _MANGLE.sub("", qualified_name.removeprefix("__torch__."))
@@ -128,8 +145,9 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
     ``OptionError`` naming ``include``/``exclude``. A pattern is matched against module
     names, so a typo or a parameter's name (``attn.in_proj_weight``) would select nothing,
     silently; an ``include`` must match a module that holds a weight, the tensor it adds."""
-    names = [name for name, _ in model.named_modules()]
-    weighted = [name for name, module in model.named_modules() if _weights(module)]
+    modules = dict(model.named_modules())
+    names = list(modules)
+    weighted = [name for name, module in modules.items() if _weights(module)]
     examples = ", ".join(repr(n) for n in weighted[:3] if n) or "none"
     for option, patterns in (("include", selection.include), ("exclude", selection.exclude)):
         for pattern in patterns:
@@ -137,6 +155,12 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
             if not matched:
                 raise OptionError(option, f"{{0}} {pattern!r} matches no module in the model; patterns are globs "
                                   f"of module names, e.g. {examples}")
+            computed = [name for name in matched if computed_weight(modules[name])]
+            if option == "include" and not set(matched) & set(weighted) and computed:
+                raise OptionError(option, f"{{0}} {pattern!r} matches {computed[0]!r}, whose weight is computed by a "
+                                  "parametrization (weight_norm, ...), not held as a parameter, and prunelimit "
+                                  "prunes parameters; save the model with it removed "
+                                  "(torch.nn.utils.parametrize.remove_parametrizations) to prune that weight")
             if option == "include" and not set(matched) & set(weighted):
                 raise OptionError(option, f"{{0}} {pattern!r} matches only modules without a weight "
                                   f"({', '.join(map(repr, matched[:3]))}), and a module's weight is what it adds; "

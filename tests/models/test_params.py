@@ -18,6 +18,7 @@ from prunelimit.models.params import (
     check_selection,
     hessian_parameters,
     module_class,
+    parametrized_modules,
     prunable_parameters,
     unrecognised_modules,
 )
@@ -159,6 +160,25 @@ def test_a_scripted_class_applying_its_weight_otherwise_is_left_out_and_named():
                       "glob of module names) to prune it"]
     included = prunelimit.bounds(compiled, (x, y), batch_size=16, method="exact", include=("0",))
     assert not any("TorchScript" in w for w in included.warnings)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch's deprecation of the older weight_norm
+@pytest.mark.parametrize("norm", [nn.utils.parametrizations.weight_norm, nn.utils.weight_norm])
+def test_a_parametrized_weight_is_left_out_of_n_and_named(norm):
+    """A Linear whose weight weight_norm computes holds no weight parameter: it is not
+    prunable (its g and v still enter the Hessian), ``bounds`` says so, and including it is
+    refused with the reason, not 'a module without a weight'; excluded, it is not named."""
+    torch.manual_seed(0)
+    model = nn.Sequential(norm(nn.Linear(6, 4)), nn.ReLU(), nn.Linear(4, 3))
+    assert _names(prunable_parameters(model)) == ["2.weight"]
+    assert len(_names(hessian_parameters(model))) == 5  # g, v and bias of layer 0, then layer 2's two
+    assert parametrized_modules(model, ParamSelection()) == ["0"]
+    assert parametrized_modules(model, ParamSelection(exclude=("0",))) == []
+    with pytest.raises(OptionError, match="'0', whose weight is computed by a parametrization"):
+        check_selection(model, ParamSelection(include=("0",)))
+    x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
+    warned = [w for w in prunelimit.bounds(model, (x, y), batch_size=16, method="exact").warnings if "parametriz" in w]
+    assert len(warned) == 1 and warned[0].startswith("the weight of layer '0' is computed by a parametrization")
 
 
 # the float64 copy of a TorchScript model keeps leaf parameters (torch warns on non-leaf ones)
