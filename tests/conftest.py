@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 
 SPEC = "mlp:64,12,10"
+
+
+def junit_error_report(path: Path, stderr: str) -> bool:
+    """Whether ``path`` is the JUnit report a failed gate writes on purpose (docs/guide.md):
+    one errored case holding the error it printed. Any other file is an output left behind."""
+    if path.suffix != ".xml":
+        return False
+    root = ET.parse(path).getroot()
+    error = root.find(".//error")
+    return root.get("errors") == "1" and error is not None and error.get("message") in stderr
 
 
 def write_evil_pickle(path: Path, marker: Path) -> None:

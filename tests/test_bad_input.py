@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,7 +28,7 @@ from safetensors.torch import save_file
 from prunelimit.export.sparse_file import FORMAT as SPARSE_FORMAT
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
-from tests.conftest import write_evil_pickle
+from tests.conftest import junit_error_report, write_evil_pickle
 from tests.conftest import SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -416,20 +415,10 @@ def test_bad_input(cli, corpus, tmp_path, case: Case):
     assert case.message in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
     assert result.stdout == ""
-    left = [p for p in out.iterdir() if not _junit_error_report(p, err)]
+    left = [p for p in out.iterdir() if not junit_error_report(p, err)]
     assert left == [], "an output file was left behind"
     assert _snapshot(corpus.dir) == before, "an input file was created, changed or deleted"
     assert not corpus.marker.exists(), "the pickle ran code"
-
-
-def _junit_error_report(path: Path, stderr: str) -> bool:
-    """Whether ``path`` is the JUnit report a failed gate writes on purpose: one errored
-    case holding the error it printed (docs/guide.md)."""
-    if path.name != "g.xml":
-        return False
-    root = ET.parse(path).getroot()
-    error = root.find(".//error")
-    return root.get("errors") == "1" and error is not None and error.get("message") in stderr
 
 
 def test_corpus_is_large_enough():
