@@ -176,6 +176,23 @@ def test_joint_needs_two_widths_and_depths():
         fit_error_law(pts)  # several networks pooled into one single-network fit
 
 
+def test_repeated_densities_count_once():
+    # Many rows at too few densities (seeds repeated) identify no more than those densities.
+    d = np.repeat([1.0, 0.5, 0.25], 4)
+    with pytest.raises(UsageError, match="more than 3 distinct densities, got 3 in 12 rows"):
+        fit_error_law(ErrorPoints(d, _noisy(d, 1)))
+    with pytest.raises(UsageError, match="got 1 in 5 rows"):
+        fit_error_law(ErrorPoints(np.ones(5), np.full(5, 0.02)))
+    d4 = np.repeat(DENSITIES[[0, 10, 20, 30]], 2)  # four densities suffice, repeated or not
+    assert fit_error_law(ErrorPoints(d4, _noisy(d4, 1)), leave_one_out=False).points == 8
+    # joint: each network on its own densities; one network at 2 densities is refused
+    pts = _joint_points(4)
+    first = (pts.width == pts.width[0]) & (pts.depth == pts.depth[0])
+    density = np.where(first, np.where(pts.density >= 0.5, 1.0, 0.5), pts.density)
+    with pytest.raises(UsageError, match="has points at 2 distinct densities"):
+        fit_error_law(ErrorPoints(density, pts.error, pts.width, pts.depth), joint=True, leave_one_out=False)
+
+
 def test_unseen_plateau_is_flagged():
     # Only the low-error plateau and the start of the rise: ε↑ and p are not identifiable.
     for n in (12, 20, 25):
