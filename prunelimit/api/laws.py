@@ -58,7 +58,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
 
 def imp(
     source: str, output, config: "ImpConfig | None" = None, *, data: str | None = None,
-    eval_data: str | None = None, model: str | None = None, loss: str = "ce", batch_size: int = 128,
+    eval_data: str | None = None, model: str | None = None, loss: str | None = None, batch_size: int = 128,
     max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
 ):
     """IMP from a checkpoint (``source`` names a file: ``_names_a_file``) or from a fresh model
@@ -97,7 +97,7 @@ def _names_a_file(source: str) -> bool:
 
 def hyperflux(
     output, target_density: float, config: "HyperfluxConfig | None" = None, *, checkpoint=None,
-    model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str = "ce",
+    model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str | None = None,
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
     device: str = "auto", force: bool = False,
 ) -> dict:
@@ -127,9 +127,9 @@ def hyperflux(
     dense = evaluate(net, evaluation, loss_fn)
     result = hyperflux_prune(net, batches, loss_fn, target_density, config)
     after = evaluate(net, evaluation, loss_fn)
-    save_checkpoint(output, spec, net.state_dict(), result.masks, {"data": data, "eval_data": eval_data,
-                                                            "pruned": {"method": "hyperflux", "density": result.density}},
-                    force)
+    save_checkpoint(output, spec, net.state_dict(), result.masks,
+                    {"data": data, "eval_data": eval_data, "loss": start.loss,
+                     "pruned": {"method": "hyperflux", "density": result.density}}, force)
     if log is not None:
         buf = io.StringIO()
         writer = csv.writer(buf)

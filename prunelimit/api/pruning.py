@@ -133,6 +133,8 @@ def prune(
     state = inputs.model.state_dict()
     meta = {**inputs.loaded.meta, "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope,
                                                "finetune_epochs": finetune_epochs}}
+    if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
+        meta["loss"] = inputs.loss
     meta.pop("train_state", None)
     writers = {"prunelimit": lambda: _own_writer(inputs, state, result.masks, meta),
                "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, result.masks)),

@@ -116,7 +116,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on erro
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False)]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model spec, e.g. mlp:64,32,10, resnet18-cifar:num_classes=100, file.py:factory (not needed for prunelimit's own files).")]
 DataOpt = Annotated[Optional[str], typer.Option("--data", help="Analysis data spec, e.g. digits:train, tensors:data.npz, cifar10:ROOT.")]
-LossOpt = Annotated[str, typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss).")]
+LossOpt = Annotated[Optional[str], typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss); default: the loss the checkpoint records, else ce.")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Batch size B for the data passes.")]
 MaxSamplesOpt = Annotated[Optional[int], typer.Option("--max-samples", help="Use only the first N samples.")]
 TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow unpickling a whole model object (can run code: trusted files only).")]
@@ -324,7 +324,7 @@ def _flag(option: str) -> str:
 def _model_data_options(
     model: ModelOpt = None,
     data: DataOpt = None,
-    loss: LossOpt = "ce",
+    loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
     include: IncludeOpt = None,

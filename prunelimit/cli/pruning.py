@@ -50,7 +50,7 @@ def train(
     l1_biases: Annotated[bool, typer.Option("--l1-biases", help="Penalise biases and norm parameters too, as the reference code does.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
     force: ForceOpt = False,
-    loss: LossOpt = "ce",
+    loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
     download: DownloadOpt = False,
