@@ -456,6 +456,9 @@ def fit_nplh(
     if np.ptp(x) == 0:  # a slope needs two gammas; "only N points" would contradict ">= 3"
         raise UsageError(f"all {x.size} points with density in [{low:g}, {high:g}] have the same gamma, so the "
                          "law's slope is undefined; widen the region or record points at other densities")
+    if np.ptp(y) == 0:  # α0 would be 0 with an undefined R²: no law was measured
+        raise UsageError(f"all {x.size} points in the fit region have the same density {math.exp(y[0]):g}, so the "
+                         "law's slope is undefined; record points at other densities")
     slope, icpt, r2, resid = _ols(x, y)
     lev = 1.0 / x.size + (x - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum()
     alpha0_ci, c_ci = _bootstrap(x, y, n_boot, seed, confidence)

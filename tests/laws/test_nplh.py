@@ -113,6 +113,9 @@ def test_fit_rejects_bad_region_and_too_few_points():
     # four points, one gamma: the reason is the gamma, not a count (">= 3 needed" beside "4 points")
     with pytest.raises(UsageError, match="all 4 points .* have the same gamma"):
         fit_nplh(LawPoints.from_arrays([0.5, 0.4, 0.3, 0.2], [1.0] * 4), region=(0.1, 0.5))
+    # four gammas, one density: α0 = 0 with an undefined R² is no law either
+    with pytest.raises(UsageError, match="all 4 points .* have the same density 0.1"):
+        fit_nplh(LawPoints.from_arrays([0.1] * 4, [1.0, 2.0, 3.0, 4.0]), region=(0.05, 0.5))
     # on a pure power law BIC keeps one segment: the automatic region is all points
     auto = fit_nplh(pts, region="auto")
     assert auto.n_region == len(pts) and abs(auto.alpha0 / ALPHA0 - 1) < 0.02
