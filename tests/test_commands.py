@@ -325,6 +325,19 @@ def test_hyperflux_command(cli, tmp_path):
     masks = load_model(tmp_path / "hf.pt").masks
     kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
     assert kept == pytest.approx(doc["density"])
+    assert doc["warnings"] == []  # on target: nothing to say
+
+
+def test_hyperflux_says_when_it_misses_its_target(cli, tmp_path):
+    # 3 pressure epochs cannot take a fresh MLP to 5 %: the result is off by far more than 10 %
+    result = cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.05,
+                 "--pruning-epochs", 3, "--regrowth-epochs", 0, "-o", tmp_path / "hf.pt")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: Hyperflux ended at density" in result.stdout and "raise --pruning-epochs" in result.stdout
+    from prunelimit.api.laws import _missed_target
+
+    assert _missed_target(0.095, 0.1, []) == []
+    assert "5.00%, -50% off the requested 10.00%" in _missed_target(0.05, 0.1, [])[0]
 
 
 def test_report_flag_writes_self_contained_html(cli, own_ckpt, tmp_path):
