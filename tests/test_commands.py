@@ -170,6 +170,22 @@ def test_prune_removes_ceil_and_writes_every_format(cli, own_ckpt, tmp_path):
     assert cli("prune", own_ckpt, "--ratio", "0.5", "-o", out).exit_code == 2  # exists, no --force
 
 
+def test_pruning_a_pruned_file_keeps_its_masks_through_fine_tuning(cli, own_ckpt, tmp_path):
+    # a lower ratio than the file already has: what it removed stays removed, in the masks and
+    # in the weights, even where fine-tuning would move those weights off zero
+    _json(cli("prune", own_ckpt, "--ratio", "0.6", "-o", tmp_path / "p1.pt", "--json"))
+    doc = _json(cli("prune", tmp_path / "p1.pt", "--ratio", "0.3", "--finetune-epochs", 1, "--finetune-lr", 0.1,
+                    "--max-samples", 200, "-o", tmp_path / "p2.pt", "--format", "torch-prune", "--json"))
+    first, second = load_model(tmp_path / "p1.pt"), load_model(tmp_path / "p2.pt")
+    via_torch_prune = load_model(tmp_path / "p2.prune.pt", "mlp:64,12,10")
+    for name, removed in ((n, ~m) for n, m in first.masks.items()):
+        assert not second.masks[name][removed].any() and not via_torch_prune.masks[name][removed].any()
+        assert (second.model.state_dict()[name][removed] == 0).all()
+    n = 64 * 12 + 12 * 10
+    assert doc["ratio"]["achieved"] == pytest.approx(sum(l["zeros"] for l in doc["layers"]) / n)
+    assert doc["ratio"]["achieved"] >= int(np.ceil(0.6 * n)) / n
+
+
 def test_prune_auto_uses_saved_bounds_report(cli, own_ckpt, tmp_path):
     report = tmp_path / "b.json"
     report.write_text(json.dumps({"prediction": {"ratio": 0.25}, "bounds": {"lower": 0.125}}))
