@@ -334,6 +334,13 @@ def test_imp_feeds_error_fit(cli, tmp_path):
     assert {"eps_np", "eps_up", "gamma", "p"} <= set(json.loads(fit.stdout)["params"])
 
 
+def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):
+    _json(cli("prune", own_ckpt, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json"))
+    doc = _json(cli("imp", tmp_path / "p.pt", "--levels", 1, "--rate", 0.5, "--epochs", 1, "--max-samples", 200,
+                    "-o", tmp_path / "imp", "--json"))
+    assert [r["density"] for r in doc["rows"]] == [0.5, 0.25]  # not 1.0 and 0.5: what p.pt pruned stays pruned
+
+
 def test_hyperflux_command(cli, tmp_path):
     doc = _json(cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.2,
                     "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json"))
