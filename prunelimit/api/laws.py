@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import torch
+
 from prunelimit.api.curvature import require_data
 from prunelimit.api.training import starting_point
 from prunelimit.errors import UsageError
@@ -43,17 +46,33 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
 
     c = replace(config or NplhConfig(), **overrides)
     require_data(inputs)
+    masks = _start_masks(inputs)
     if c.mode == "static":
-        scores = compute_saliency(inputs.model, inputs.batches, inputs.loss_fn, c.metric, selection=inputs.selection,
-                                  seed=c.seed).scores
+        scores = compute_saliency(inputs.model, inputs.batches, inputs.loss_fn, c.metric, masks=masks,
+                                  selection=inputs.selection, seed=c.seed).scores
+        if masks is not None:  # a pruned weight is gone, whatever its gradient: never among the kept
+            scores = np.where(torch.cat([m.reshape(-1) for m in masks]).cpu().numpy(), scores, 0.0)
         points = static_points(scores)
     elif c.mode == "iterative":
         points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, c.metric, rate=c.rate,
-                                  finetune_steps=c.finetune_steps, seed=c.seed, selection=inputs.selection).points
+                                  finetune_steps=c.finetune_steps, seed=c.seed, selection=inputs.selection,
+                                  masks=masks).points
     else:
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
                                  seed=c.seed)
     return fit_nplh(points, region=c.region, seed=c.seed)
+
+
+def _start_masks(inputs: Inputs) -> "list[torch.Tensor] | None":
+    """The checkpoint's keep-masks, one per prunable tensor (all kept where it has none), or
+    ``None`` for a file that is not pruned."""
+    from prunelimit.models.params import prunable_parameters
+
+    given = inputs.loaded.masks
+    if not given:
+        return None
+    return [given[name].to(p.device, torch.bool) if name in given else torch.ones_like(p, dtype=torch.bool)
+            for name, p in prunable_parameters(inputs.model, inputs.selection)]
 
 
 def imp(

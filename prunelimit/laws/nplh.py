@@ -32,7 +32,7 @@ from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints
-from prunelimit.laws.saliency import METRICS, compute_saliency, default_masks
+from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
@@ -140,8 +140,12 @@ def iterative_points(
     max_rounds: int = 200,
     seed: int = 0,
     selection: ParamSelection = ParamSelection(),
+    masks: Sequence[torch.Tensor] | None = None,
 ) -> IterativeRecord:
     """Prune ``rate`` of the active weights (lowest ``metric`` first), record, fine-tune, repeat.
+
+    ``masks``: one keep-mask per prunable tensor of an already-pruned model (default: all
+    kept); its pruned weights are never active, so fine-tuning cannot revive them.
 
     Each round: scores on the masked network; k = max(1, ⌊rate·|A|⌋) lowest removed
     globally (ties by flat index); the point is (density after the prune, smallest kept
@@ -153,7 +157,7 @@ def iterative_points(
     validate.momentum("momentum", momentum)
     torch.manual_seed(seed)
     names, params = zip(*prunable_parameters(model, selection))
-    masks = default_masks(params)
+    masks = check_masks(params, masks) if masks is not None else default_masks(params)
     n = sum(p.numel() for p in params)
     opt = sgd(model, lr, momentum)  # one optimiser: its momentum carries over between rounds
     densities, gammas, accuracy, mean_kept = [], [], [], []

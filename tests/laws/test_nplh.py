@@ -151,6 +151,30 @@ def test_iterative_magnitude_without_finetune_is_nested_global_pruning():
     assert zeros == n - kept  # the model is left pruned
 
 
+def test_a_pruned_model_keeps_its_masks_in_iterative_and_static_points(tmp_path):
+    # a model pruned to half: no point lies above its density, and fine-tuning revives nothing
+    from prunelimit.api.laws import nplh
+    from prunelimit.inputs import load_inputs
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.pruning.magnitude import prune_model
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 24), nn.ReLU(), nn.Linear(24, 10))
+    start = prune_model(model, 0.5).masks
+    x, y = torch.randn(64, 64), torch.arange(64) % 10
+    rec = iterative_points(model, [(x, y)], cross_entropy_loss, rate=0.2, min_density=0.2, finetune_steps=3,
+                           lr=0.5, masks=[start["0.weight"], start["2.weight"]])
+    assert max(rec.points.density) == (888 - 177) / 1776  # 0.2 of the half it started with removed
+    assert all(not (rec.masks[k] & ~start[k]).any() for k in start)
+    save_checkpoint(tmp_path / "p.pt", "mlp:64,24,10", model.state_dict(), rec.masks)
+    torch.save({"x": x, "y": y}, tmp_path / "d.pt")
+    inputs = load_inputs(tmp_path / "p.pt", data=f"tensors:{tmp_path / 'd.pt'}", device="cpu")
+    kept = sum(int(m.sum()) for m in rec.masks.values()) / sum(m.numel() for m in rec.masks.values())
+    for mode in ("static", "iterative"):
+        fit = nplh(inputs, mode=mode, metric="gradient", region=(0.01, 0.5), finetune_steps=2)
+        assert max(fit.points.density) <= kept + 1e-12, mode
+
+
 def test_plot_is_written_atomically(tmp_path):
     fit = fit_nplh(law_points(0.01, seed=1, alpha1=0.1))
     out = plot_nplh(fit, tmp_path / "law.png", title="synthetic")
