@@ -255,7 +255,7 @@ class NplhFit:
     residual_sd: float  # of ln s
     loo_rmse: float  # leave-one-out RMSE of ln s
     points: LawPoints  # all points given (region and outside)
-    quadratic: QuadraticFit | None  # None with fewer than 4 region points
+    quadratic: QuadraticFit | None  # None with fewer than 4 distinct gammas in the region
     heldout_error: HeldOutError | None  # None when either side has too few points
 
     def to_json(self) -> dict:
@@ -366,7 +366,7 @@ def _bootstrap(
 def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | None:
     """Centred quadratic least squares (the authors' code) and the nested-model F-test."""
     n = x.size
-    if n < 4:
+    if np.unique(x).size < 4:  # a parabola through three gammas is exact: nothing to test
         return None
     xbar = x.mean()
     d2, b2, a2 = np.polyfit(x - xbar, y, 2)
@@ -460,6 +460,10 @@ def fit_nplh(
     if np.ptp(x) == 0:  # a slope needs two gammas; "only N points" would contradict ">= 3"
         raise UsageError(f"all {x.size} points with density in [{low:g}, {high:g}] have the same gamma, so the "
                          "law's slope is undefined; widen the region or record points at other densities")
+    distinct = np.unique(x).size
+    if distinct < 3:  # repeated points: a line through two gammas fits exactly, with R² 1 and no interval
+        raise UsageError(f"only {distinct} distinct gamma values among the {x.size} points with density in "
+                         f"[{low:g}, {high:g}]; widen the region or record more points (>= 3 needed)")
     if np.ptp(y) == 0:  # α0 would be 0 with an undefined R²: no law was measured
         raise UsageError(f"all {x.size} points in the fit region have the same density {math.exp(y[0]):g}, so the "
                          "law's slope is undefined; record points at other densities")

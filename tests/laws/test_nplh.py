@@ -113,6 +113,16 @@ def test_fit_rejects_bad_region_and_too_few_points():
     # four points, one gamma: the reason is the gamma, not a count (">= 3 needed" beside "4 points")
     with pytest.raises(UsageError, match="all 4 points .* have the same gamma"):
         fit_nplh(LawPoints.from_arrays([0.5, 0.4, 0.3, 0.2], [1.0] * 4), region=(0.1, 0.5))
+    # four rows, two distinct points: a line through them fits exactly (R² 1, a zero-width interval)
+    with pytest.raises(UsageError, match="only 2 distinct gamma values among the 4 points"):
+        fit_nplh(LawPoints.from_arrays([0.2, 0.2, 0.2, 0.1], [0.02, 0.02, 0.02, 0.04]), region=(0.05, 0.5))
+    import warnings
+
+    with warnings.catch_warnings():  # three distinct gammas, repeated: a fit, and no numpy warning
+        warnings.simplefilter("error")
+        fit = fit_nplh(LawPoints.from_arrays([0.2, 0.2, 0.1, 0.05, 0.05], [0.02, 0.02, 0.04, 0.09, 0.09]),
+                       region=(0.01, 0.5))
+    assert fit.quadratic is None and 0.9 < fit.alpha0 < 1.0
     # four gammas, one density: α0 = 0 with an undefined R² is no law either
     with pytest.raises(UsageError, match="all 4 points .* have the same density 0.1"):
         fit_nplh(LawPoints.from_arrays([0.1] * 4, [1.0, 2.0, 3.0, 4.0]), region=(0.05, 0.5))
