@@ -46,7 +46,7 @@ def train(
     momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).")] = 0.9,
     warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
     schedule: Annotated[Optional[Schedule], typer.Option("--schedule", help="Learning-rate schedule, stepped per epoch (default: the preset's, else none).")] = None,
-    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule: comma-separated epochs.")] = None,
+    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule (required by it): comma-separated epochs after which lr is multiplied by 0.1 (the preset's factor with --preset).")] = None,
     l1_biases: Annotated[bool, typer.Option("--l1-biases", help="Penalise biases and norm parameters too, as the reference code does.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
     force: ForceOpt = False,
@@ -71,11 +71,23 @@ def train(
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
         cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
                       l1_scope="reference" if l1_biases else "prunable", **changes)
+        _check_milestones(changes.get("milestones", ()), cfg)
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
              o.json, console.render_train, result)
+
+
+def _check_milestones(typed: tuple[int, ...], cfg) -> None:
+    """Typed milestones that would change nothing: another schedule ignores them, and one at
+    or past the last epoch is never reached (a preset's own are left to the preset)."""
+    if typed and cfg.schedule != "step":
+        raise UsageError(f"--milestones applies to --schedule step, not {cfg.schedule}; add --schedule step")
+    late = [m for m in typed if not 0 < m < cfg.epochs]
+    if late:
+        raise UsageError(f"--milestones {','.join(map(str, late))}: each must lie in 1..{cfg.epochs - 1}, the epochs "
+                         f"after which lr drops (at 0 it only lowers --lr; at {cfg.epochs} or later it never acts)")
 
 
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
