@@ -360,6 +360,20 @@ def _limit_options(
     """Options of the limit and its bounds."""
 
 
+# The flags of the prediction itself: what nothing reads when no prediction is computed.
+_PREDICTION_OPTIONS = tuple(name for group in (_spectral_options, _limit_options)
+                            for name in inspect.signature(group).parameters)
+
+
+def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str) -> None:
+    """A curvature or limit flag typed on the command line when no prediction is computed
+    (``reason``: a saved report gives it, or the ratio is a number) would be ignored in
+    silence, as ``api.check_plan`` refuses for a plan; refused before any work instead."""
+    typed = [name for name in _PREDICTION_OPTIONS if o.given.get(name) == "on the command line"]
+    if typed:
+        raise UsageError(f"{_flag(typed[0])} has no effect: {reason}; drop it, or {fix}")
+
+
 def _cache_options(
     cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache folder, private to you (default ~/.cache/prunelimit).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,

@@ -20,8 +20,8 @@ from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _spectral_options, _steps, _store, _warn,
-    _write_report, app, choices, emit, handled, shared,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options,
+    _steps, _store, _warn, _write_report, app, choices, emit, handled, shared,
 )
 
 Preset = choices("Preset", PRESETS)
@@ -111,6 +111,14 @@ def prune(
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
     with handled(o.debug):
         options = _curvature(o)
+        if ratio not in ("auto", "lower"):
+            if from_report is not None:
+                raise UsageError(f"--from has no effect with --ratio {ratio}: nothing is predicted; drop it, "
+                                 "or use --ratio auto|lower")
+            _refuse_unused_prediction_flags(o, f"--ratio {ratio} is given, nothing is predicted",
+                                            "use --ratio auto|lower")
+        elif from_report is not None:
+            _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}", "drop --from to compute it")
         check_acc_drop(acc_drop)
         check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
