@@ -359,6 +359,10 @@ OTHER_CASES = [
     Case("error-fit/header", _p("law", "error-fit", "{err_header}"), 3, "error"),
     Case("error-fit/non-numeric", _p("law", "error-fit", "{err_text}"), 3, "high"),
     Case("error-fit/binary", _p("law", "error-fit", "{csv_binary}"), 3, "binary.csv"),
+    Case("error-fit/width-without-joint", _p("law", "error-fit", "{err_text}", "--predict", "0.1", "--width", "32"),
+         2, "add --joint"),
+    Case("error-fit/depth-without-query", _p("law", "error-fit", "{err_text}", "--joint", "--depth", "3"), 2,
+         "apply to --predict or --target-error"),
     # configs
     Case("info/config-unknown-key", _p("info", G, "--config", "{cfg_unknown}"), 2, "bogus_key"),
     Case("bounds/config-wrong-type", _p("bounds", G, "--config", "{cfg_type}"), 2, "--batch-size"),

@@ -7,6 +7,7 @@ from typing import Annotated, Optional, get_args
 import typer
 
 from prunelimit import api
+from prunelimit.errors import UsageError
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.laws import imp as imp_law, nplh as nplh_law
 from prunelimit.laws.hyperflux import HyperfluxConfig
@@ -130,6 +131,9 @@ def law_error_fit(
         from prunelimit.laws import errorlaw
 
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
+        errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
+        if (width is not None or depth is not None) and predict is None and target_error is None:
+            raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
         body = fit.to_json()

@@ -515,8 +515,16 @@ def _leave_one_out(points: ErrorPoints, joint: bool, x_full, problem: _Problem) 
 # ------------------------------------------------------------------ the users' questions
 
 
+def check_query_shape(joint: bool, width, depth) -> None:
+    """A width or depth names a network of a joint fit; a single-network fit would ignore it."""
+    if not joint and (width is not None or depth is not None):
+        raise UsageError("width and depth select a network of a joint fit; add --joint (CSV with width,depth "
+                         "columns), or drop --width/--depth")
+
+
 def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     """(ε_np, ln of the invariant's shape factor l^φ w^ψ) for a query."""
+    check_query_shape(fit.joint, width, depth)
     if not fit.joint:
         return (fit.configs[0].eps_np if eps_np is None else eps_np), 0.0
     if width is None or depth is None:

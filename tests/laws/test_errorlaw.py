@@ -102,6 +102,13 @@ def test_predicts_held_out_densities():
         assert np.max(np.abs(pred / truth - 1)) < 0.03, draw
 
 
+def test_a_network_shape_needs_a_joint_fit(single_fit):
+    # a single-network fit has no width or depth to apply: refused, not ignored
+    for query in (lambda: predict(single_fit, 0.1, width=32.0), lambda: density_for_error(single_fit, 0.3, depth=2.0)):
+        with pytest.raises(UsageError, match="add --joint"):
+            query()
+
+
 def test_density_for_error_round_trips(single_fit):
     # brentq tolerance 1e-12 in ln d; 1e-8 leaves room for the flat plateaus.
     for d in (0.5, 0.05, 0.01, 0.003, 0.001):
