@@ -328,6 +328,8 @@ OTHER_CASES = [
     Case("law-nplh/bad-region", _p("law", "nplh", G, "--region", "0.5,0.1"), 2, "--region"),
     Case("imp/bad-rewind", _p("imp", G, "-o", "{out}/imp", "--rewind", "later"), 2, "Invalid value for '--rewind'"),
     Case("imp/rate-1", _p("imp", G, "-o", "{out}/imp", "--rate", "1"), 2, "rate"),
+    Case("imp/early-from-checkpoint", _p("imp", G, "-o", "{out}/imp", "--rewind", "early"), 2,
+         "it needs --epochs-dense > 0 (a checkpoint's default is 0) and --rewind-steps >= 1"),
     Case("train/bad-schedule", _p("train", "--model", SPEC, "--data", "digits", "--schedule", "zigzag",
                                   "-o", "{out}/t.pt"), 2, "Invalid value for '--schedule'"),
     Case("train/bad-preset", _p("train", "--model", SPEC, "--data", "digits", "--preset", "gpt",

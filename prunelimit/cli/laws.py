@@ -174,12 +174,12 @@ def imp(
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
-        with flag_names(epochs_per_level="--epochs"):
+        with flag_names(epochs_per_level="--epochs"):  # also the settings api.imp completes for a checkpoint
             config = ImpConfig(rate=rate, levels=levels, rewind=rewind, rewind_steps=rewind_steps,
                                epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
-        rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
-                      batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle, download=download,
-                      device=o.device)
+            rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
+                          batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
+                          download=download, device=o.device)
         body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
                 "resumed_after": rep.resumed_after, "rows": rep.rows}
         emit("imp", body, o.json, console.render_imp, rep)

@@ -119,7 +119,8 @@ class ImpConfig:
         validate.momentum("momentum", self.momentum)
         validate.integer("seed", self.seed, 0)
         if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
-            raise OptionError("rewind", "{0} early needs dense training (epochs_dense > 0) and rewind_steps >= 1")
+            raise OptionError("rewind", "{0} early rewinds to a point of dense training: it needs {1} > 0 (a "
+                              "checkpoint's default is 0) and {2} >= 1", "epochs_dense", "rewind_steps")
 
 
 def iterative_magnitude_pruning(
