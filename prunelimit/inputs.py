@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 
 from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
-from prunelimit.data.loss import resolve_loss
+from prunelimit.data.loss import BUILTIN_LOSSES, resolve_loss
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
 from prunelimit.errors import InputError
 from prunelimit.models.load import LoadedModel, load_model
+from prunelimit.models.spec import imports_code
 from prunelimit.models.params import ParamSelection, check_selection
 
 
@@ -26,6 +27,7 @@ class Inputs:
     device: torch.device
     data_spec: str | None
     selection: ParamSelection
+    loss: str | None = None  # the loss spec in use (typed or recorded); None for a loss object
 
     @property
     def model(self) -> torch.nn.Module:
@@ -45,7 +47,7 @@ def load_inputs(
     checkpoint: str | Path,
     model: str | None = None,
     data: str | None = None,
-    loss: str = "ce",
+    loss: str | None = None,
     batch_size: int = 128,
     max_samples: int | None = None,
     device: str = "auto",
@@ -59,19 +61,41 @@ def load_inputs(
 
     ``data_from_checkpoint``: without ``data``, use the analysis data recorded in a
     prunelimit file (its ``meta.data``), so the bundled example needs no flags.
+    ``loss`` ``None``: the loss the file records (``meta.loss``, see :func:`checkpoint_loss`), else ``ce``.
     """
     dev = resolve_device(device)
     loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
     selection = check_selection(loaded.model, ParamSelection(tuple(include), tuple(exclude)))
-    loss_fn = resolve_loss(loss)
     recorded = data is None and data_from_checkpoint
     if recorded:
         data = loaded.recorded_spec("data")
+    if data is not None or data_from_checkpoint:
+        loss = checkpoint_loss(loaded, loss, trust_pickle)
+    loss_fn = resolve_loss(loss or "ce")  # else nothing is evaluated (``info`` without data): no recorded code runs
     batches = None
     if data is not None:
         batches = load_batches(data, batch_size, max_samples, dev, download, recorded)
         check_compatible(loaded, batches, loss_fn, data)
-    return Inputs(loaded, batches, loss_fn, dev, data, selection)
+    return Inputs(loaded, batches, loss_fn, dev, data, selection, loss)
+
+
+def checkpoint_loss(loaded: LoadedModel, loss: str | None, trust_pickle: bool = False) -> str:
+    """The loss to use: ``loss`` when given, else the one the file records, else ``ce``.
+
+    A model trained with ``mse`` would otherwise be analysed with ``ce`` unless every command
+    repeated ``--loss``. A recorded ``file.py:fn`` would run code the user never typed, so it
+    is refused like a recorded model factory (docs/guide.md), unless ``trust_pickle``."""
+    if loss is not None:
+        return loss
+    recorded = loaded.recorded_spec("loss")
+    if recorded is None:
+        return "ce"
+    if recorded not in BUILTIN_LOSSES and not imports_code(recorded):
+        raise InputError(f"checkpoint {loaded.path} records an unknown loss {recorded!r}; pass --loss ce|mse|file.py:fn")
+    if imports_code(recorded) and not trust_pickle:
+        raise InputError(f"checkpoint {loaded.path} records the loss {recorded!r}, which would import and run "
+                         f"code; if you trust it, pass --loss {recorded} (or --trust-pickle)")
+    return recorded
 
 
 @torch.no_grad()

@@ -180,7 +180,7 @@ def inputs_from(
     loaded = LoadedModel(model, None, source="module")
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
-    return Inputs(loaded, batches, loss_fn, device, None, selection)
+    return Inputs(loaded, batches, loss_fn, device, None, selection, loss if isinstance(loss, str) else None)
 
 
 def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, device: torch.device | str,

@@ -170,6 +170,22 @@ def test_prune_removes_ceil_and_writes_every_format(cli, own_ckpt, tmp_path):
     assert cli("prune", own_ckpt, "--ratio", "0.5", "-o", out).exit_code == 2  # exists, no --force
 
 
+def test_pruning_a_pruned_file_keeps_its_masks_through_fine_tuning(cli, own_ckpt, tmp_path):
+    # a lower ratio than the file already has: what it removed stays removed, in the masks and
+    # in the weights, even where fine-tuning would move those weights off zero
+    _json(cli("prune", own_ckpt, "--ratio", "0.6", "-o", tmp_path / "p1.pt", "--json"))
+    doc = _json(cli("prune", tmp_path / "p1.pt", "--ratio", "0.3", "--finetune-epochs", 1, "--finetune-lr", 0.1,
+                    "--max-samples", 200, "-o", tmp_path / "p2.pt", "--format", "torch-prune", "--json"))
+    first, second = load_model(tmp_path / "p1.pt"), load_model(tmp_path / "p2.pt")
+    via_torch_prune = load_model(tmp_path / "p2.prune.pt", "mlp:64,12,10")
+    for name, removed in ((n, ~m) for n, m in first.masks.items()):
+        assert not second.masks[name][removed].any() and not via_torch_prune.masks[name][removed].any()
+        assert (second.model.state_dict()[name][removed] == 0).all()
+    n = 64 * 12 + 12 * 10
+    assert doc["ratio"]["achieved"] == pytest.approx(sum(l["zeros"] for l in doc["layers"]) / n)
+    assert doc["ratio"]["achieved"] >= int(np.ceil(0.6 * n)) / n
+
+
 def test_prune_auto_uses_saved_bounds_report(cli, own_ckpt, tmp_path):
     report = tmp_path / "b.json"
     report.write_text(json.dumps({"prediction": {"ratio": 0.25}, "bounds": {"lower": 0.125}}))
@@ -318,6 +334,13 @@ def test_imp_feeds_error_fit(cli, tmp_path):
     assert {"eps_np", "eps_up", "gamma", "p"} <= set(json.loads(fit.stdout)["params"])
 
 
+def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):
+    _json(cli("prune", own_ckpt, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json"))
+    doc = _json(cli("imp", tmp_path / "p.pt", "--levels", 1, "--rate", 0.5, "--epochs", 1, "--max-samples", 200,
+                    "-o", tmp_path / "imp", "--json"))
+    assert [r["density"] for r in doc["rows"]] == [0.5, 0.25]  # not 1.0 and 0.5: what p.pt pruned stays pruned
+
+
 def test_hyperflux_command(cli, tmp_path):
     doc = _json(cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.2,
                     "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json"))
@@ -325,6 +348,19 @@ def test_hyperflux_command(cli, tmp_path):
     masks = load_model(tmp_path / "hf.pt").masks
     kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
     assert kept == pytest.approx(doc["density"])
+    assert doc["warnings"] == []  # on target: nothing to say
+
+
+def test_hyperflux_says_when_it_misses_its_target(cli, tmp_path):
+    # 3 pressure epochs cannot take a fresh MLP to 5 %: the result is off by far more than 10 %
+    result = cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.05,
+                 "--pruning-epochs", 3, "--regrowth-epochs", 0, "-o", tmp_path / "hf.pt")
+    assert result.exit_code == 0, result.stderr
+    assert "warning: Hyperflux ended at density" in result.stdout and "raise --pruning-epochs" in result.stdout
+    from prunelimit.api.laws import _missed_target
+
+    assert _missed_target(0.095, 0.1, []) == []
+    assert "5.00%, -50% off the requested 10.00%" in _missed_target(0.05, 0.1, [])[0]
 
 
 def test_report_flag_writes_self_contained_html(cli, own_ckpt, tmp_path):

@@ -118,3 +118,21 @@ def test_verify_from_report_of_another_version_warns(cli, own_ckpt, saved_bounds
     saved_bounds.write_text(json.dumps(report))
     saved = _json(cli("verify", own_ckpt, *SAMPLES, "--from", saved_bounds, "--json"))
     assert any("computed by prunelimit 0.0.1, this is" in w for w in saved["warnings"])
+
+
+@pytest.mark.parametrize("args, flag", [
+    (("verify", "--from", "{saved}", "--epsilon", "0.05"), "--epsilon"),
+    (("verify", "--from", "{saved}", "--method", "paper"), "--method"),
+    (("prune", "--ratio", "auto", "--from", "{saved}", "--epsilon", "0.05", "-o", "{out}"), "--epsilon"),
+    (("prune", "--ratio", "0.5", "--method", "paper", "-o", "{out}"), "--method"),
+    (("prune", "--ratio", "0.5", "--from", "{saved}", "-o", "{out}"), "--from"),
+])
+def test_flags_no_prediction_reads_are_refused(cli, own_ckpt, saved_bounds, no_curvature, tmp_path, args, flag):
+    """--epsilon beside --from would leave the report's ε in use (the verify criterion included),
+    and --from or a curvature flag beside a numeric --ratio do nothing: exit 2, nothing written."""
+    out = tmp_path / "p.pt"
+    command, rest = args[0], [a.format(saved=saved_bounds, out=out) for a in args[1:]]
+    result = cli(command, own_ckpt, *SAMPLES, *rest)
+    assert result.exit_code == 2, result.stdout
+    assert f"{flag} has no effect" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()

@@ -114,7 +114,7 @@ def prune(
     from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
-    from prunelimit.pruning.masks import sparsity_table, to_prune_state_dict
+    from prunelimit.pruning.masks import apply_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict
 
     check_ratio(ratio)
     planned = prune_outputs(output, formats)
@@ -123,23 +123,28 @@ def prune(
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     result = prune_model(inputs.model, ratio, scope, inputs.selection)
+    masks = keep_both(result.masks, inputs.loaded.masks)
+    apply_masks(inputs.model, masks)
+    achieved = overall_ratio(sparsity_table(inputs.model, inputs.selection))
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None
     if finetune_epochs > 0:
         require_data(inputs)
-        finetune(inputs.model, result.masks, inputs.batches, inputs.loss_fn,
+        finetune(inputs.model, masks, inputs.batches, inputs.loss_fn,
                  FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, seed=seed), progress=progress)
         tuned = evaluate(inputs.model, evaluation_data, inputs.loss_fn)
     state = inputs.model.state_dict()
     meta = {**inputs.loaded.meta, "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope,
                                                "finetune_epochs": finetune_epochs}}
+    if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
+        meta["loss"] = inputs.loss
     meta.pop("train_state", None)
-    writers = {"prunelimit": lambda: _own_writer(inputs, state, result.masks, meta),
-               "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, result.masks)),
+    writers = {"prunelimit": lambda: _own_writer(inputs, state, masks, meta),
+               "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, masks)),
                "safetensors": lambda: _safetensors_writer(state)}
     write_all_atomic([(outputs[f], writers[f]()) for f in formats], force)  # all the files, or none of them
     layers = sparsity_table(inputs.model, inputs.selection)
-    return PruneReport(ratio, result.achieved, ratio_source, scope, layers, before, after, tuned,
+    return PruneReport(ratio, achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
                        _weights_only_warnings(inputs, outputs))
 

@@ -24,16 +24,19 @@ class StartingPoint:
     loss_fn: object
     data: str | None
     eval_data: str | None
+    loss: str  # the loss spec in use, recorded in the files written from this start
+    masks: dict  # the checkpoint's keep-masks (none for a fresh model): what it has pruned stays pruned
 
 
 def starting_point(
-    checkpoint, model: str | None, data: str | None, eval_data: str | None, loss: str = "ce",
+    checkpoint, model: str | None, data: str | None, eval_data: str | None, loss: str | None = None,
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
     device: str = "auto", seed: int = 0,
 ) -> StartingPoint:
     """Weights from ``checkpoint`` (data defaults from its file), else a fresh ``model`` seeded by ``seed``.
 
     Evaluation data defaults to the training data; both are checked against the model.
+    ``loss`` ``None``: the checkpoint's recorded loss, else ``ce``.
     """
     import torch
 
@@ -46,6 +49,7 @@ def starting_point(
         inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
                              data_from_checkpoint=True)
         net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
+        loss, masks = inputs.loss, inputs.loaded.masks
         recorded_eval = eval_data is None
         data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
     else:
@@ -56,25 +60,26 @@ def starting_point(
             raise UsageError(f"{model!r} is a fresh model: pass --data SPEC to train it")
         dev = resolve_device(device)
         torch.manual_seed(seed)
-        net, spec = build_model(model).to(dev), model
+        net, spec, loss, masks = build_model(model).to(dev), model, loss or "ce", {}
         train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
     if not train:
         raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
     evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train, "data"),
                 (eval_data, evaluation, "eval_data"))
-    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data)
+    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks)
 
 
 def train(
     model_spec: str, data: str, output, config: "LompConfig", eval_data: str | None = None,
-    batch_size: int = 128, max_samples: int | None = None, loss: str = "ce", device: str = "auto",
+    batch_size: int = 128, max_samples: int | None = None, loss: str | None = None, device: str = "auto",
     resume: bool = False, force: bool = False, download: bool = False, progress=None,
 ):
     """LOMP training (SGD on loss + λ‖w‖₁) of a fresh ``model_spec``, checkpointed every epoch.
 
     With ``resume`` an existing ``output`` written by this command continues from its last
-    completed epoch (the same settings are required).
+    completed epoch (the same settings, data and loss are required; ``loss`` ``None`` is the
+    recorded one). ``loss`` ``None`` on a fresh run is ``ce``.
     """
     from pathlib import Path
 
@@ -82,7 +87,7 @@ def train(
 
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
-    from prunelimit.inputs import load_batches
+    from prunelimit.inputs import checkpoint_loss, load_batches
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.models.load import load_model
@@ -99,13 +104,15 @@ def train(
         if state is None:
             raise UsageError(f"{output} holds no training state to resume; drop --resume or use another -o")
         check_resume_state(state, config, f"the training state in {output}")
+        loss = checkpoint_loss(loaded, loss)
+        _check_same_inputs(loaded, output, data=data, loss=loss)
         model_spec, net = loaded.spec, loaded.model
         resume_state = {**state, "model": net.state_dict()}
     else:
         torch.manual_seed(config.seed)
         from prunelimit.models.spec import build_model
 
-        net = build_model(model_spec).to(dev)
+        net, loss = build_model(model_spec).to(dev), loss or "ce"
     train_batches = load_batches(data, batch_size, max_samples, dev, download)
     eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
     loss_fn = resolve_loss(loss)
@@ -118,6 +125,16 @@ def train(
 
     return lomp_train(net, train_batches, loss_fn, config, eval_batches=eval_batches, progress=progress,
                       checkpoint=save, resume_state=resume_state)
+
+
+def _check_same_inputs(loaded, output, **typed: str) -> None:
+    """A resumed run trains on what its finished epochs did: the epochs already in ``output``
+    would otherwise be recorded under data or a loss they never saw."""
+    for key, value in typed.items():
+        saved = loaded.recorded_spec(key)
+        if saved is not None and saved != value:
+            raise UsageError(f"{output} was trained with --{key} {saved}, not {value}; resume with --{key} {saved}, "
+                             "or drop --resume")
 
 
 def _check_fits(net, spec: str | None, path, loss_fn, *named_batches) -> None:

@@ -244,7 +244,8 @@ def verify(
     if refit_epochs > 0:
         refit = refit_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon,
                             FinetuneConfig(epochs=refit_epochs, lr=refit_lr, seed=options.seed),
-                            eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection)
+                            eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
+                            masks=inputs.loaded.masks)
     return VerifyReport(prediction, actual, delta, tuple(_diagnose(prediction, delta, near_zero)), near_zero, refit,
                         rep, tuple(notes))
 

@@ -116,7 +116,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on erro
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False)]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model spec, e.g. mlp:64,32,10, resnet18-cifar:num_classes=100, file.py:factory (not needed for prunelimit's own files).")]
 DataOpt = Annotated[Optional[str], typer.Option("--data", help="Analysis data spec, e.g. digits:train, tensors:data.npz, cifar10:ROOT.")]
-LossOpt = Annotated[str, typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss).")]
+LossOpt = Annotated[Optional[str], typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss); default: the loss the checkpoint records, else ce.")]
 BatchOpt = Annotated[int, typer.Option("--batch-size", help="Batch size B for the data passes.")]
 MaxSamplesOpt = Annotated[Optional[int], typer.Option("--max-samples", help="Use only the first N samples.")]
 TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow unpickling a whole model object (can run code: trusted files only).")]
@@ -324,7 +324,7 @@ def _flag(option: str) -> str:
 def _model_data_options(
     model: ModelOpt = None,
     data: DataOpt = None,
-    loss: LossOpt = "ce",
+    loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
     include: IncludeOpt = None,
@@ -358,6 +358,20 @@ def _limit_options(
     negative: NegativeOpt = api.CurvatureOptions.negative,
 ) -> None:
     """Options of the limit and its bounds."""
+
+
+# The flags of the prediction itself: what nothing reads when no prediction is computed.
+_PREDICTION_OPTIONS = tuple(name for group in (_spectral_options, _limit_options)
+                            for name in inspect.signature(group).parameters)
+
+
+def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str) -> None:
+    """A curvature or limit flag typed on the command line when no prediction is computed
+    (``reason``: a saved report gives it, or the ratio is a number) would be ignored in
+    silence, as ``api.check_plan`` refuses for a plan; refused before any work instead."""
+    typed = [name for name in _PREDICTION_OPTIONS if o.given.get(name) == "on the command line"]
+    if typed:
+        raise UsageError(f"{_flag(typed[0])} has no effect: {reason}; drop it, or {fix}")
 
 
 def _cache_options(

@@ -7,6 +7,7 @@ from typing import Annotated, Optional, get_args
 import typer
 
 from prunelimit import api
+from prunelimit.errors import UsageError
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.laws import imp as imp_law, nplh as nplh_law
 from prunelimit.laws.hyperflux import HyperfluxConfig
@@ -130,6 +131,9 @@ def law_error_fit(
         from prunelimit.laws import errorlaw
 
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
+        errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
+        if (width is not None or depth is not None) and predict is None and target_error is None:
+            raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
         body = fit.to_json()
@@ -162,7 +166,7 @@ def imp(
     epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = ImpConfig.epochs_dense,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = ImpConfig.lr,
     model: ModelOpt = None,
-    loss: LossOpt = "ce",
+    loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
     trust_pickle: TrustOpt = False,
@@ -170,12 +174,12 @@ def imp(
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
-        with flag_names(epochs_per_level="--epochs"):
+        with flag_names(epochs_per_level="--epochs"):  # also the settings api.imp completes for a checkpoint
             config = ImpConfig(rate=rate, levels=levels, rewind=rewind, rewind_steps=rewind_steps,
                                epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
-        rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
-                      batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle, download=download,
-                      device=o.device)
+            rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
+                          batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
+                          download=download, device=o.device)
         body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
                 "resumed_after": rep.resumed_after, "rows": rep.rows}
         emit("imp", body, o.json, console.render_imp, rep)
@@ -197,7 +201,7 @@ def hyperflux(
     gate_lr: Annotated[float, typer.Option("--gate-lr")] = HyperfluxConfig.gate_lr,
     log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.")] = None,
     force: ForceOpt = False,
-    loss: LossOpt = "ce",
+    loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
     trust_pickle: TrustOpt = False,

@@ -18,8 +18,8 @@ from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, EXAMPLE, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt, _absolute, _cache_options,
     _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
-    _inputs_of, _limit_options, _model_data_options, _spectral_options, _store, _write_report, app, choices, emit,
-    handled, shared,
+    _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options, _store,
+    _write_report, app, choices, emit, handled, shared,
 )
 
 Scope = choices("Scope", SCOPES)
@@ -113,6 +113,9 @@ def verify(
     """Predicted limit vs the limit one-shot pruning really achieves (loss and accuracy criteria), and Δ."""
     with handled(o.debug):
         options = _curvature(o)
+        if from_report is not None:
+            _refuse_unused_prediction_flags(o, f"the prediction and its ε are read from {from_report}",
+                                            "drop --from to compute them")
         api.check_verify_options(acc_drop, sweep)
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:

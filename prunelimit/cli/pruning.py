@@ -20,8 +20,8 @@ from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _spectral_options, _steps, _store, _warn,
-    _write_report, app, choices, emit, handled, shared,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options,
+    _steps, _store, _warn, _write_report, app, choices, emit, handled, shared,
 )
 
 Preset = choices("Preset", PRESETS)
@@ -46,11 +46,11 @@ def train(
     momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).")] = 0.9,
     warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
     schedule: Annotated[Optional[Schedule], typer.Option("--schedule", help="Learning-rate schedule, stepped per epoch (default: the preset's, else none).")] = None,
-    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule: comma-separated epochs.")] = None,
+    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule (required by it): comma-separated epochs after which lr is multiplied by 0.1 (the preset's factor with --preset).")] = None,
     l1_biases: Annotated[bool, typer.Option("--l1-biases", help="Penalise biases and norm parameters too, as the reference code does.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
     force: ForceOpt = False,
-    loss: LossOpt = "ce",
+    loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
     download: DownloadOpt = False,
@@ -71,11 +71,23 @@ def train(
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
         cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
                       l1_scope="reference" if l1_biases else "prunable", **changes)
+        _check_milestones(changes.get("milestones", ()), cfg)
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
              o.json, console.render_train, result)
+
+
+def _check_milestones(typed: tuple[int, ...], cfg) -> None:
+    """Typed milestones that would change nothing: another schedule ignores them, and one at
+    or past the last epoch is never reached (a preset's own are left to the preset)."""
+    if typed and cfg.schedule != "step":
+        raise UsageError(f"--milestones applies to --schedule step, not {cfg.schedule}; add --schedule step")
+    late = [m for m in typed if not 0 < m < cfg.epochs]
+    if late:
+        raise UsageError(f"--milestones {','.join(map(str, late))}: each must lie in 1..{cfg.epochs - 1}, the epochs "
+                         f"after which lr drops (at 0 it only lowers --lr; at {cfg.epochs} or later it never acts)")
 
 
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
@@ -99,6 +111,14 @@ def prune(
     """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
     with handled(o.debug):
         options = _curvature(o)
+        if ratio not in ("auto", "lower"):
+            if from_report is not None:
+                raise UsageError(f"--from has no effect with --ratio {ratio}: nothing is predicted; drop it, "
+                                 "or use --ratio auto|lower")
+            _refuse_unused_prediction_flags(o, f"--ratio {ratio} is given, nothing is predicted",
+                                            "use --ratio auto|lower")
+        elif from_report is not None:
+            _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}", "drop --from to compute it")
         check_acc_drop(acc_drop)
         check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)

@@ -305,6 +305,12 @@ def _make_problem(points: ErrorPoints, joint: bool) -> _Problem:
     return _Problem(np.log(d), np.log(e), cfg, log_l, log_w, shapes, eps_np, joint)
 
 
+def _distinct_densities(problem: _Problem) -> int:
+    """Distinct (network, density) pairs: repeated measurements at one density (seeds) pin
+    no more of the curve than one, so the parameters need as many of these, not rows."""
+    return int(np.unique(np.column_stack([problem.cfg, np.round(problem.log_d, 9)]), axis=0).shape[0])
+
+
 def _clip_start(problem: _Problem, x0: np.ndarray) -> np.ndarray:
     lo, hi = problem.bounds()
     span = hi - lo
@@ -355,9 +361,10 @@ def _joint_init(points: ErrorPoints, problem: _Problem, seed: int) -> np.ndarray
     for k, (w, l) in enumerate(problem.shapes):
         sel = problem.cfg == k
         single = _make_problem(ErrorPoints(points.density[sel], points.error[sel]), joint=False)
-        if sel.sum() <= single.n_params:
+        distinct = _distinct_densities(single)
+        if distinct <= single.n_params:
             raise UsageError(
-                f"configuration width={w:g}, depth={l:g} has {sel.sum()} points; "
+                f"configuration width={w:g}, depth={l:g} has points at {distinct} distinct densities; "
                 f"the joint fit needs more than {single.n_params} per configuration"
             )
         fits.append(_solve(single, _grid_starts(single, None, np.random.default_rng(seed), 0)).x)
@@ -442,9 +449,12 @@ def fit_error_law(
     (0.9, 2.0, 0.01)
     """
     problem = _make_problem(points, joint)
-    if problem.log_d.size <= problem.n_params:
+    distinct = _distinct_densities(problem)
+    if distinct <= problem.n_params:
         raise UsageError(
-            f"error-law fit needs more than {problem.n_params} points, got {problem.log_d.size}"
+            f"error-law fit needs points at more than {problem.n_params} distinct densities"
+            f"{' (network, density pairs)' if joint else ''}, got {distinct} in {problem.log_d.size} rows; "
+            "prune to more levels"
         )
     rng = np.random.default_rng(seed)
     init = _joint_init(points, problem, seed) if joint else None
@@ -505,8 +515,16 @@ def _leave_one_out(points: ErrorPoints, joint: bool, x_full, problem: _Problem) 
 # ------------------------------------------------------------------ the users' questions
 
 
+def check_query_shape(joint: bool, width, depth) -> None:
+    """A width or depth names a network of a joint fit; a single-network fit would ignore it."""
+    if not joint and (width is not None or depth is not None):
+        raise UsageError("width and depth select a network of a joint fit; add --joint (CSV with width,depth "
+                         "columns), or drop --width/--depth")
+
+
 def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     """(ε_np, ln of the invariant's shape factor l^φ w^ψ) for a query."""
+    check_query_shape(fit.joint, width, depth)
     if not fit.joint:
         return (fit.configs[0].eps_np if eps_np is None else eps_np), 0.0
     if width is None or depth is None:

@@ -32,6 +32,7 @@ from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, chec
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import module_class, prunable_parameters
+from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
@@ -118,7 +119,8 @@ class ImpConfig:
         validate.momentum("momentum", self.momentum)
         validate.integer("seed", self.seed, 0)
         if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
-            raise OptionError("rewind", "{0} early needs dense training (epochs_dense > 0) and rewind_steps >= 1")
+            raise OptionError("rewind", "{0} early rewinds to a point of dense training: it needs {1} > 0 (a "
+                              "checkpoint's default is 0) and {2} >= 1", "epochs_dense", "rewind_steps")
 
 
 def iterative_magnitude_pruning(
@@ -131,10 +133,14 @@ def iterative_magnitude_pruning(
     out_dir: str | Path | None = None,
     resume: bool = True,
     progress: Callable[[ImpRow], None] | None = None,
+    masks: Masks | None = None,
     **options: Any,
 ) -> ImpResult:
     """Run IMP for ``config.levels`` pruning levels after the dense level 0; the model is updated.
 
+    ``masks``: the keep-masks of an already-pruned model (a name left out keeps every weight);
+    its pruned weights stay pruned, level 0 has its density ``d0`` and level ``k`` keeps
+    ``d0·(1 − rate)^k``.
     ``options`` are :class:`ImpConfig` fields overriding ``config`` (default ``ImpConfig()``).
     Training walks ``train_batches`` in their fixed order; each level's row is also passed
     to ``progress``.
@@ -152,7 +158,9 @@ def iterative_magnitude_pruning(
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
-    masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in params}
+    given = masks or {}
+    masks = {name: given[name].to(p.device, torch.bool) if name in given else torch.ones_like(p, dtype=torch.bool)
+             for name, p in params}
     rewind_state = None
     resumed_after = None
     if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)
@@ -178,7 +186,7 @@ def iterative_magnitude_pruning(
 
     for level in range(rows[-1].level + 1, c.levels + 1):
         current = [torch.where(masks[name], p.detach(), torch.zeros_like(p)) for name, p in params]
-        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - (1.0 - c.rate) ** level)
+        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - rows[0].density * (1.0 - c.rate) ** level)
         # Pruned weights are zero, so they sort first and stay pruned; `&` guards ties
         # with live weights that are exactly zero.
         masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}

@@ -32,7 +32,7 @@ from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints
-from prunelimit.laws.saliency import METRICS, compute_saliency, default_masks
+from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
@@ -140,8 +140,12 @@ def iterative_points(
     max_rounds: int = 200,
     seed: int = 0,
     selection: ParamSelection = ParamSelection(),
+    masks: Sequence[torch.Tensor] | None = None,
 ) -> IterativeRecord:
     """Prune ``rate`` of the active weights (lowest ``metric`` first), record, fine-tune, repeat.
+
+    ``masks``: one keep-mask per prunable tensor of an already-pruned model (default: all
+    kept); its pruned weights are never active, so fine-tuning cannot revive them.
 
     Each round: scores on the masked network; k = max(1, ⌊rate·|A|⌋) lowest removed
     globally (ties by flat index); the point is (density after the prune, smallest kept
@@ -153,7 +157,7 @@ def iterative_points(
     validate.momentum("momentum", momentum)
     torch.manual_seed(seed)
     names, params = zip(*prunable_parameters(model, selection))
-    masks = default_masks(params)
+    masks = check_masks(params, masks) if masks is not None else default_masks(params)
     n = sum(p.numel() for p in params)
     opt = sgd(model, lr, momentum)  # one optimiser: its momentum carries over between rounds
     densities, gammas, accuracy, mean_kept = [], [], [], []
@@ -251,7 +255,7 @@ class NplhFit:
     residual_sd: float  # of ln s
     loo_rmse: float  # leave-one-out RMSE of ln s
     points: LawPoints  # all points given (region and outside)
-    quadratic: QuadraticFit | None  # None with fewer than 4 region points
+    quadratic: QuadraticFit | None  # None with fewer than 4 distinct gammas in the region
     heldout_error: HeldOutError | None  # None when either side has too few points
 
     def to_json(self) -> dict:
@@ -362,7 +366,7 @@ def _bootstrap(
 def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | None:
     """Centred quadratic least squares (the authors' code) and the nested-model F-test."""
     n = x.size
-    if n < 4:
+    if np.unique(x).size < 4:  # a parabola through three gammas is exact: nothing to test
         return None
     xbar = x.mean()
     d2, b2, a2 = np.polyfit(x - xbar, y, 2)
@@ -456,6 +460,13 @@ def fit_nplh(
     if np.ptp(x) == 0:  # a slope needs two gammas; "only N points" would contradict ">= 3"
         raise UsageError(f"all {x.size} points with density in [{low:g}, {high:g}] have the same gamma, so the "
                          "law's slope is undefined; widen the region or record points at other densities")
+    distinct = np.unique(x).size
+    if distinct < 3:  # repeated points: a line through two gammas fits exactly, with R² 1 and no interval
+        raise UsageError(f"only {distinct} distinct gamma values among the {x.size} points with density in "
+                         f"[{low:g}, {high:g}]; widen the region or record more points (>= 3 needed)")
+    if np.ptp(y) == 0:  # α0 would be 0 with an undefined R²: no law was measured
+        raise UsageError(f"all {x.size} points in the fit region have the same density {math.exp(y[0]):g}, so the "
+                         "law's slope is undefined; record points at other densities")
     slope, icpt, r2, resid = _ols(x, y)
     lev = 1.0 / x.size + (x - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum()
     alpha0_ci, c_ci = _bootstrap(x, y, n_boot, seed, confidence)

@@ -76,7 +76,8 @@ def default_masks(params: Sequence[Tensor]) -> list[Tensor]:
     return [torch.ones_like(p, dtype=torch.bool) for p in params]
 
 
-def _check_masks(params: Sequence[Tensor], masks: Sequence[Tensor]) -> list[Tensor]:
+def check_masks(params: Sequence[Tensor], masks: Sequence[Tensor]) -> list[Tensor]:
+    """One boolean keep-mask per prunable tensor, on its device; a count or shape that does not fit is a ``UsageError``."""
     if len(masks) != len(params):
         raise UsageError(f"{len(masks)} masks for {len(params)} prunable tensors; give one per tensor")
     out = []
@@ -187,7 +188,7 @@ def compute_saliency(
         raise UsageError("the model has no prunable weights (Linear, Conv, attention projections); widen the selection")
     names = [n for n, _ in named]
     params = [p for _, p in named]
-    masks = _check_masks(params, masks) if masks is not None else default_masks(params)
+    masks = check_masks(params, masks) if masks is not None else default_masks(params)
     theta = [p.detach() for p in params]
 
     was_training = model.training

@@ -27,7 +27,7 @@ class LoadedModel:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def recorded_spec(self, key: str) -> str | None:
-        """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``), if any."""
+        """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``, ``loss``), if any."""
         return recorded_spec(self.meta.get(key), key, self.path)
 
     def recorded_data(self) -> list[str]:
@@ -42,7 +42,7 @@ def recorded_data(meta: dict[str, Any], path: Path | None) -> list[str]:
 
 
 def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
-    """The ``key`` spec (model, data, eval_data) read from a file: a short string or nothing."""
+    """The ``key`` spec (model, data, eval_data, loss) read from a file: a short string or nothing."""
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_RECORDED_SPEC_CHARS:

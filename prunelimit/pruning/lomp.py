@@ -80,6 +80,9 @@ class LompConfig:
             raise UsageError(f"warm-up epochs must lie in [0, epochs={self.epochs}]")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"schedule must be none, cosine or step, got {self.schedule!r}")
+        if self.schedule == "step" and not self.milestones:  # else the rate never steps: a constant schedule
+            raise UsageError("the step schedule needs milestones, the epochs after which lr drops; "
+                             "pass --milestones, e.g. 10,20")
         if self.schedule_unit not in ("epoch", "iteration"):
             raise UsageError(f"schedule unit must be epoch or iteration, got {self.schedule_unit!r}")
         if self.l1_scope not in ("prunable", "reference"):

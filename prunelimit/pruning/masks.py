@@ -47,6 +47,15 @@ def _named(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Parameter]:
     return {n: params[n] for n in names}
 
 
+def keep_both(new: Mapping[str, Tensor], old: Mapping[str, Tensor]) -> Masks:
+    """Keep a weight only where both mask sets do (a name in one set keeps that mask): pruning
+    a pruned model must not bring back what it had removed, in its masks or by fine-tuning."""
+    both = {name: mask.to(torch.bool) for name, mask in old.items()}
+    for name, mask in new.items():
+        both[name] = mask & both[name].to(mask.device) if name in both else mask
+    return both
+
+
 @torch.no_grad()
 def apply_masks(model: nn.Module, masks: Mapping[str, Tensor]) -> None:
     """Zero, in place, every weight whose mask entry is ``False``.

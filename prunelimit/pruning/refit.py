@@ -20,6 +20,7 @@ from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS, CurvePoint, below_failure, coarse_stride, first_failure
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
+from prunelimit.pruning.masks import Masks, apply_masks, keep_both
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,12 @@ def refit_limit(
     branching: int = 4,
     scope: str = "global",
     selection: ParamSelection = ParamSelection(),
+    masks: Masks | None = None,
 ) -> RefitLimit:
     """Actual limit of prune-then-fine-tune; thresholds are those of the dense model
     (loss ``L(w*) + ε`` on ``batches``, accuracy dense − ``acc_drop`` points on ``eval_batches``).
-    The model's state is restored on return."""
+    ``masks``: the keep-masks of an already-pruned model, held through fine-tuning as
+    ``prune --finetune-epochs`` holds them. The model's state is restored on return."""
     if config.epochs < 1:
         raise OptionError("epochs", f"the refit limit needs fine-tuning: config.{{0}} must be at least 1, got {config.epochs}")
     eval_batches = eval_batches or batches
@@ -62,8 +65,9 @@ def refit_limit(
     def point(i: int) -> CurvePoint:
         if i not in cache:
             model.load_state_dict(dense_state)
-            masks = prune_model(model, i / levels, scope, selection).masks
-            finetune(model, masks, batches, loss_fn, config)
+            kept = keep_both(prune_model(model, i / levels, scope, selection).masks, masks or {})
+            apply_masks(model, kept)
+            finetune(model, kept, batches, loss_fn, config)
             cache[i] = CurvePoint(i / levels, evaluate(model, batches, loss_fn).loss,
                                   evaluate(model, eval_batches, loss_fn).accuracy)
         return cache[i]

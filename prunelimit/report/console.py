@@ -329,6 +329,7 @@ def render_hyperflux(rep: dict) -> None:
         ev = rep[label]
         stdout.print(f"{label:>7}: loss {ev['loss']:.4f} · accuracy {pct(ev['accuracy'])}")
     stdout.print(f"wrote {rep['output']}")
+    render_warnings(rep["warnings"])
 
 
 def size(nbytes: int) -> str:

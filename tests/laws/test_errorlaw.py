@@ -102,6 +102,13 @@ def test_predicts_held_out_densities():
         assert np.max(np.abs(pred / truth - 1)) < 0.03, draw
 
 
+def test_a_network_shape_needs_a_joint_fit(single_fit):
+    # a single-network fit has no width or depth to apply: refused, not ignored
+    for query in (lambda: predict(single_fit, 0.1, width=32.0), lambda: density_for_error(single_fit, 0.3, depth=2.0)):
+        with pytest.raises(UsageError, match="add --joint"):
+            query()
+
+
 def test_density_for_error_round_trips(single_fit):
     # brentq tolerance 1e-12 in ln d; 1e-8 leaves room for the flat plateaus.
     for d in (0.5, 0.05, 0.01, 0.003, 0.001):
@@ -174,6 +181,23 @@ def test_joint_needs_two_widths_and_depths():
         fit_error_law(ErrorPoints(DENSITIES, _noisy(DENSITIES, 0)), joint=True)
     with pytest.raises(UsageError, match="several"):
         fit_error_law(pts)  # several networks pooled into one single-network fit
+
+
+def test_repeated_densities_count_once():
+    # Many rows at too few densities (seeds repeated) identify no more than those densities.
+    d = np.repeat([1.0, 0.5, 0.25], 4)
+    with pytest.raises(UsageError, match="more than 3 distinct densities, got 3 in 12 rows"):
+        fit_error_law(ErrorPoints(d, _noisy(d, 1)))
+    with pytest.raises(UsageError, match="got 1 in 5 rows"):
+        fit_error_law(ErrorPoints(np.ones(5), np.full(5, 0.02)))
+    d4 = np.repeat(DENSITIES[[0, 10, 20, 30]], 2)  # four densities suffice, repeated or not
+    assert fit_error_law(ErrorPoints(d4, _noisy(d4, 1)), leave_one_out=False).points == 8
+    # joint: each network on its own densities; one network at 2 densities is refused
+    pts = _joint_points(4)
+    first = (pts.width == pts.width[0]) & (pts.depth == pts.depth[0])
+    density = np.where(first, np.where(pts.density >= 0.5, 1.0, 0.5), pts.density)
+    with pytest.raises(UsageError, match="has points at 2 distinct densities"):
+        fit_error_law(ErrorPoints(density, pts.error, pts.width, pts.depth), joint=True, leave_one_out=False)
 
 
 def test_unseen_plateau_is_flagged():

@@ -81,6 +81,23 @@ def test_sweep_counts_masks_and_csv(digits, tmp_path):
     assert fit.configs[0].eps_np == res.rows[0].error and math.isfinite(fit.gamma)
 
 
+def test_a_pruned_start_keeps_its_masks_and_prunes_from_its_density(digits, tmp_path):
+    # start at density 0.5 (its pruned weights zero); each level keeps 0.8 of the level before
+    from prunelimit.pruning.magnitude import prune_model
+
+    model = _mlp(3)
+    start = prune_model(model, 0.5).masks
+    res = _run(digits, model, rate=0.2, levels=2, epochs_dense=1, out_dir=tmp_path, masks=start)
+    half = N_PRUNABLE - math.ceil(0.5 * N_PRUNABLE)
+    kept = [N_PRUNABLE - math.ceil((1 - half / N_PRUNABLE * 0.8**k) * N_PRUNABLE - 1e-9) for k in range(3)]
+    assert kept == [1184, 947, 757] and [r.density * N_PRUNABLE for r in res.rows] == pytest.approx(kept)
+    for row in res.rows:
+        ckpt = torch.load(tmp_path / f"level_{row.level:03d}.pt", weights_only=True)
+        for name, m in ckpt["masks"].items():
+            assert not torch.any(m & ~start[name])  # nothing the start had pruned comes back
+            assert torch.all(ckpt["state_dict"][name][~m] == 0)
+
+
 def test_first_level_is_global_magnitude_pruning_of_init(digits):
     # No training at all: level 1 must keep exactly the largest |w| over both layers.
     model = _mlp(1)

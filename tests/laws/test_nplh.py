@@ -113,6 +113,19 @@ def test_fit_rejects_bad_region_and_too_few_points():
     # four points, one gamma: the reason is the gamma, not a count (">= 3 needed" beside "4 points")
     with pytest.raises(UsageError, match="all 4 points .* have the same gamma"):
         fit_nplh(LawPoints.from_arrays([0.5, 0.4, 0.3, 0.2], [1.0] * 4), region=(0.1, 0.5))
+    # four rows, two distinct points: a line through them fits exactly (R² 1, a zero-width interval)
+    with pytest.raises(UsageError, match="only 2 distinct gamma values among the 4 points"):
+        fit_nplh(LawPoints.from_arrays([0.2, 0.2, 0.2, 0.1], [0.02, 0.02, 0.02, 0.04]), region=(0.05, 0.5))
+    import warnings
+
+    with warnings.catch_warnings():  # three distinct gammas, repeated: a fit, and no numpy warning
+        warnings.simplefilter("error")
+        fit = fit_nplh(LawPoints.from_arrays([0.2, 0.2, 0.1, 0.05, 0.05], [0.02, 0.02, 0.04, 0.09, 0.09]),
+                       region=(0.01, 0.5))
+    assert fit.quadratic is None and 0.9 < fit.alpha0 < 1.0
+    # four gammas, one density: α0 = 0 with an undefined R² is no law either
+    with pytest.raises(UsageError, match="all 4 points .* have the same density 0.1"):
+        fit_nplh(LawPoints.from_arrays([0.1] * 4, [1.0, 2.0, 3.0, 4.0]), region=(0.05, 0.5))
     # on a pure power law BIC keeps one segment: the automatic region is all points
     auto = fit_nplh(pts, region="auto")
     assert auto.n_region == len(pts) and abs(auto.alpha0 / ALPHA0 - 1) < 0.02
@@ -146,6 +159,30 @@ def test_iterative_magnitude_without_finetune_is_nested_global_pruning():
     assert rec.points.density[-1] <= 0.05
     zeros = int((model[0].weight == 0).sum() + (model[2].weight == 0).sum())
     assert zeros == n - kept  # the model is left pruned
+
+
+def test_a_pruned_model_keeps_its_masks_in_iterative_and_static_points(tmp_path):
+    # a model pruned to half: no point lies above its density, and fine-tuning revives nothing
+    from prunelimit.api.laws import nplh
+    from prunelimit.inputs import load_inputs
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.pruning.magnitude import prune_model
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 24), nn.ReLU(), nn.Linear(24, 10))
+    start = prune_model(model, 0.5).masks
+    x, y = torch.randn(64, 64), torch.arange(64) % 10
+    rec = iterative_points(model, [(x, y)], cross_entropy_loss, rate=0.2, min_density=0.2, finetune_steps=3,
+                           lr=0.5, masks=[start["0.weight"], start["2.weight"]])
+    assert max(rec.points.density) == (888 - 177) / 1776  # 0.2 of the half it started with removed
+    assert all(not (rec.masks[k] & ~start[k]).any() for k in start)
+    save_checkpoint(tmp_path / "p.pt", "mlp:64,24,10", model.state_dict(), rec.masks)
+    torch.save({"x": x, "y": y}, tmp_path / "d.pt")
+    inputs = load_inputs(tmp_path / "p.pt", data=f"tensors:{tmp_path / 'd.pt'}", device="cpu")
+    kept = sum(int(m.sum()) for m in rec.masks.values()) / sum(m.numel() for m in rec.masks.values())
+    for mode in ("static", "iterative"):
+        fit = nplh(inputs, mode=mode, metric="gradient", region=(0.01, 0.5), finetune_steps=2)
+        assert max(fit.points.density) <= kept + 1e-12, mode
 
 
 def test_plot_is_written_atomically(tmp_path):

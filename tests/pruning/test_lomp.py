@@ -99,6 +99,9 @@ def test_schedules_match_torch_schedulers() -> None:
     total = 200 * 391
     assert lr_factor(1000 + 50, 1000, quirk, total) == pytest.approx(lr_factor(1000 + 450, 1000, quirk, total))
     assert lr_factor(1000 + 200, 1000, quirk, total) == pytest.approx(0.0, abs=1e-12)
+    # a step schedule without milestones would be the constant one: refused
+    with pytest.raises(UsageError, match="the step schedule needs milestones"):
+        LompConfig(epochs=20, lr=1.0, schedule="step")
 
 
 def test_presets_follow_reference_table() -> None:

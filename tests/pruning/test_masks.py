@@ -12,6 +12,7 @@ from prunelimit.pruning.magnitude import prune_model
 from prunelimit.pruning.masks import (
     apply_masks,
     from_prune_state_dict,
+    keep_both,
     mask_optimizer_state,
     masks_from_state_dict,
     sparsity_table,
@@ -100,3 +101,12 @@ def test_mask_optimizer_state_zeroes_momentum_of_pruned_weights() -> None:
     before = buf.clone()
     mask_optimizer_state(opt, net, {"0.weight": keep})
     assert torch.all(buf[~keep] == 0) and torch.equal(buf[keep], before[keep])
+
+
+def test_keep_both_keeps_a_weight_only_where_both_sets_do() -> None:
+    new = {"a": torch.tensor([True, True, False]), "b": torch.tensor([False, True])}
+    old = {"a": torch.tensor([1.0, 0.0, 1.0]), "c": torch.tensor([True, False])}  # float, as torch.nn.utils.prune's
+    both = keep_both(new, old)
+    assert both["a"].tolist() == [True, False, False]
+    assert both["b"].tolist() == [False, True] and both["c"].tolist() == [True, False]
+    assert all(m.dtype == torch.bool for m in both.values())

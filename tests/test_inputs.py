@@ -1,0 +1,94 @@
+"""The loss a checkpoint records (``meta.loss``) is the one every later command uses.
+
+A model trained with ``--loss mse`` is analysed, pruned and verified with mse without
+repeating the flag; a typed ``--loss`` wins; a recorded ``file.py:fn`` is code and runs
+only when the user types it or passes ``--trust-pickle``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from prunelimit.data.batches import cross_entropy_loss, mse_loss
+from prunelimit.errors import InputError, UsageError
+from prunelimit.inputs import load_inputs
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.load import load_model
+from prunelimit.models.spec import build_model
+
+REG_SPEC = "mlp:8,16,1"
+
+
+@pytest.fixture
+def regression(tmp_path):
+    """A regression checkpoint recording ``mse`` and its real-valued data (ce refuses it)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 8, generator=g)
+    torch.save({"x": x, "y": x[:, :1].tanh()}, tmp_path / "reg.pt")
+    torch.manual_seed(0)
+    path = tmp_path / "mse.pt"
+    save_checkpoint(path, REG_SPEC, build_model(REG_SPEC).state_dict(),
+                    meta={"data": f"tensors:{tmp_path / 'reg.pt'}", "loss": "mse"})
+    return path
+
+
+def _digits_ckpt(tmp_path, loss: str):
+    torch.manual_seed(0)
+    path = tmp_path / "cls.pt"
+    save_checkpoint(path, "mlp:64,8,10", build_model("mlp:64,8,10").state_dict(),
+                    meta={"data": "digits:test", "loss": loss})
+    return path
+
+
+def test_the_recorded_loss_is_used_and_a_typed_one_wins(regression, tmp_path):
+    inputs = load_inputs(regression, device="cpu", data_from_checkpoint=True)
+    assert inputs.loss_fn is mse_loss and inputs.loss == "mse"
+    with pytest.raises(InputError, match="real-valued targets"):  # ce on the same data: the typed loss is used
+        load_inputs(regression, loss="ce", device="cpu", data_from_checkpoint=True)
+    cls = _digits_ckpt(tmp_path, "mse")  # integer labels: ce typed over a recorded mse
+    assert load_inputs(cls, loss="ce", device="cpu", data_from_checkpoint=True).loss_fn is cross_entropy_loss
+
+
+def test_a_file_without_a_recorded_loss_uses_ce(own_ckpt):
+    inputs = load_inputs(own_ckpt, device="cpu", data_from_checkpoint=True)
+    assert inputs.loss_fn is cross_entropy_loss and inputs.loss == "ce"
+
+
+def test_a_recorded_loss_file_is_code_run_only_when_trusted(tmp_path):
+    marker = tmp_path / "ran"
+    (tmp_path / "myloss.py").write_text(
+        f"import pathlib, torch\npathlib.Path({str(marker)!r}).touch()\n"
+        "def fn(model, batch):\n    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])\n")
+    ckpt = _digits_ckpt(tmp_path, f"{tmp_path / 'myloss.py'}:fn")
+    with pytest.raises(InputError, match="records the loss .* run code; if you trust it, pass --loss"):
+        load_inputs(ckpt, device="cpu", data_from_checkpoint=True)
+    # nothing evaluated (info without data): no refusal, and still no code
+    assert load_inputs(ckpt, device="cpu").batches is None
+    assert not marker.exists()
+    trusted = load_inputs(ckpt, device="cpu", trust_pickle=True, data_from_checkpoint=True)
+    assert marker.exists() and trusted.loss_fn.__name__ == "fn"
+
+
+def test_an_unknown_recorded_loss_names_the_file(tmp_path):
+    ckpt = _digits_ckpt(tmp_path, "hinge")
+    with pytest.raises(InputError, match="records an unknown loss 'hinge'; pass --loss"):
+        load_inputs(ckpt, device="cpu", data_from_checkpoint=True)
+
+
+def test_mse_training_is_recorded_through_prune_and_refused_on_resume_with_another_loss(regression, tmp_path):
+    from prunelimit import api
+    from prunelimit.pruning.lomp import LompConfig
+
+    data = load_model(regression).meta["data"]
+    out = tmp_path / "lomp.pt"
+    config = LompConfig(epochs=1, lr=0.01)
+    api.train(REG_SPEC, data, out, config, loss="mse", device="cpu")
+    assert load_model(out).meta["loss"] == "mse"
+    with pytest.raises(UsageError, match="trained with --loss mse, not ce; resume with --loss mse"):
+        api.train(REG_SPEC, data, out, config, loss="ce", device="cpu", resume=True)
+    api.train(REG_SPEC, data, out, config, device="cpu", resume=True)  # the recorded loss: nothing left to do
+
+    pruned = tmp_path / "pruned.pt"
+    report = api.prune(load_inputs(out, device="cpu", data_from_checkpoint=True), 0.5, pruned)
+    assert report.after.loss > 0 and load_model(pruned).meta["loss"] == "mse"
