@@ -1,6 +1,7 @@
 """Checkpoint formats in and out (docs/guide.md, "Your own model").
 
-Read: plain state dicts, ``{"state_dict": ...}`` / ``{"model_state_dict": ...}``,
+Read: plain state dicts, ``{"state_dict": ...}`` / ``{"model_state_dict": ...}`` /
+``{"model": ...}`` (torchvision's and timm's training scripts),
 prunelimit's own ``prunelimit/1`` files, ``.safetensors`` (sparse exports of
 ``prunelimit export`` included, decoded to dense tensors with their masks), ``torch.nn.utils.prune``
 state dicts (``weight_orig`` + ``weight_mask``), with ``module.`` / ``_orig_mod.``
@@ -110,12 +111,22 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
             masks=_tensors(path, _entry(path, obj, "masks", Mapping, {})),
             meta=_meta(path, _entry(path, obj, "meta", Mapping, {})),
         )
-    for key in ("state_dict", "model_state_dict"):
+    for key in _NESTED_KEYS:
         if isinstance(obj.get(key), Mapping):
             return RawCheckpoint(path, "nested", state_dict=_tensors(path, obj[key]))
     if not obj:
         raise InputError(f"checkpoint {path} holds no tensors")
+    # a training record keeping its weights under a name of its own ("net", "ema", ...)
+    inner = [str(k) for k, v in obj.items() if isinstance(v, Mapping) and v
+             and all(isinstance(t, Tensor) for t in v.values())]
+    if inner and not any(isinstance(v, Tensor) for v in obj.values()):
+        raise InputError(f"checkpoint {path} holds dicts of tensors under {', '.join(map(repr, inner))}, not a "
+                         f"state dict; save the model's alone: torch.save(ckpt[{inner[0]!r}], 'weights.pt')")
     return RawCheckpoint(path, "state_dict", state_dict=_tensors(path, obj))
+
+
+# where training scripts nest the model's state dict, tried in this order
+_NESTED_KEYS = ("state_dict", "model_state_dict", "model")
 
 
 def _entry(path: Path, obj: Mapping, key: str, kind: type, default: Any) -> Any:

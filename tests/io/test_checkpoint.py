@@ -27,16 +27,24 @@ def _same(model, reference) -> bool:
         lambda sd: sd,
         lambda sd: {"state_dict": sd, "epoch": 3},
         lambda sd: {"model_state_dict": sd, "optimizer": {}},
+        lambda sd: {"model": sd, "optimizer": {}, "epoch": 3, "args": "--lr 0.1"},
         lambda sd: {f"module.{k}": v for k, v in sd.items()},
         lambda sd: {f"_orig_mod.{k}": v for k, v in sd.items()},
         lambda sd: {f"module._orig_mod.{k}": v for k, v in sd.items()},
     ],
-    ids=["plain", "nested", "model_state_dict", "ddp-prefix", "compile-prefix", "both-prefixes"],
+    ids=["plain", "nested", "model_state_dict", "model", "ddp-prefix", "compile-prefix", "both-prefixes"],
 )
 def test_state_dict_forms_load_identically(tmp_path, tiny_model, wrap):
     path = tmp_path / "ckpt.pt"
     torch.save(wrap(tiny_model.state_dict()), path)
     assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+def test_weights_under_another_name_are_named_with_the_fix(tmp_path, tiny_model):
+    path = tmp_path / "record.pt"
+    torch.save({"net": tiny_model.state_dict(), "ema": tiny_model.state_dict(), "epoch": 3}, path)
+    with pytest.raises(InputError, match=r"under 'net', 'ema'.*torch.save\(ckpt\['net'\]"):
+        read_checkpoint(path)
 
 
 def test_own_format_needs_no_model_spec(own_ckpt, tiny_model):
