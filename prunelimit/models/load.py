@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -76,12 +76,31 @@ def load_model(
                 "architecture they belong to (e.g. --model mlp:64,32,10)"
             )
         if not imports_code(spec):  # shapes first, on the meta device: a spec may ask for gigabytes
-            check_fits(build_model(spec, device="meta").state_dict(), state, str(raw.path))
+            expected = build_model(spec, device="meta").state_dict()
+            state, masks = unwrapped(expected, state, masks)
+            check_fits(expected, state, str(raw.path))
         model = build_model(spec)
+        state, masks = unwrapped(model.state_dict(), state, masks)
         load_state_strict(model, state, str(raw.path))
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     return LoadedModel(model, spec, masks, raw.kind, raw.path, raw.meta)
+
+
+def unwrapped(expected: Mapping[str, Tensor], state: dict[str, Tensor],
+              masks: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """``state`` and ``masks`` without the one prefix every key of the file carries, when the
+    rest is exactly the model's keys: a LightningModule (or any wrapper) saves its network
+    under its attribute name (``model.0.weight``). Anything short of an exact match is left
+    for ``check_fits`` to name."""
+    heads = {key.partition(".")[0] for key in state}
+    if state.keys() == expected.keys() or len(heads) != 1 or not all("." in key for key in state):
+        return state, masks
+    prefix = heads.pop() + "."
+    stripped = {key.removeprefix(prefix): value for key, value in state.items()}
+    if stripped.keys() != expected.keys():
+        return state, masks
+    return stripped, {key.removeprefix(prefix): value for key, value in masks.items()}
 
 
 def _prune_made_permanent(model: nn.Module) -> nn.Module:
@@ -121,7 +140,19 @@ def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: st
             parts.append(f"unexpected keys {_few(unexpected)}")
         if wrong:
             parts.append(f"shape mismatch {_few(wrong)}")
+        prefix = _wrapper_prefix(missing, unexpected)
+        if prefix:
+            parts.append(f"the model's weights are under {prefix!r} beside other modules: save "
+                         f"that submodule's state_dict alone")
         raise InputError(f"checkpoint {source} does not fit the model: " + "; ".join(parts))
+
+
+def _wrapper_prefix(missing: list[str], unexpected: list[str]) -> str | None:
+    """The prefix under which the file holds every missing key (a wrapper that also saved a
+    loss or a second network), if there is one."""
+    keys = set(unexpected)
+    candidates = sorted({key[: -len(missing[0])] for key in keys if missing and key.endswith("." + missing[0])})
+    return next((prefix for prefix in candidates if all(prefix + key in keys for key in missing)), None)
 
 
 def check_finite_weights(model: nn.Module, source: str) -> None:

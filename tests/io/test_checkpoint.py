@@ -31,8 +31,10 @@ def _same(model, reference) -> bool:
         lambda sd: {f"module.{k}": v for k, v in sd.items()},
         lambda sd: {f"_orig_mod.{k}": v for k, v in sd.items()},
         lambda sd: {f"module._orig_mod.{k}": v for k, v in sd.items()},
+        lambda sd: {"state_dict": {f"net.{k}": v for k, v in sd.items()}, "epoch": 3},  # LightningModule.net
     ],
-    ids=["plain", "nested", "model_state_dict", "model", "ddp-prefix", "compile-prefix", "both-prefixes"],
+    ids=["plain", "nested", "model_state_dict", "model", "ddp-prefix", "compile-prefix", "both-prefixes",
+         "lightning"],
 )
 def test_state_dict_forms_load_identically(tmp_path, tiny_model, wrap):
     path = tmp_path / "ckpt.pt"
@@ -75,6 +77,31 @@ def test_torch_prune_weight_orig_and_mask_are_folded(tmp_path, tiny_model):
     assert torch.equal(loaded.model[0].weight, expected)
     assert torch.equal(loaded.masks["0.weight"], tiny_model[0].weight_mask.bool())
     assert int((~loaded.masks["0.weight"]).sum()) == round(0.3 * expected.numel())
+
+
+def test_wrapper_prefix_is_dropped_from_weights_and_masks(tmp_path, tiny_model):
+    prune.l1_unstructured(tiny_model[0], "weight", amount=0.3)
+    wrapper = torch.nn.Module()
+    wrapper.model = tiny_model
+    path = tmp_path / "lightning.pt"
+    torch.save({"state_dict": wrapper.state_dict()}, path)
+    loaded = load_model(path, SPEC)
+    assert torch.equal(loaded.model[0].weight, tiny_model[0].weight)
+    assert torch.equal(loaded.masks["0.weight"], tiny_model[0].weight_mask.bool())
+
+
+def test_wrapper_beside_other_modules_is_refused_naming_the_prefix(tmp_path, tiny_model):
+    wrapper = torch.nn.Module()
+    wrapper.criterion = torch.nn.CrossEntropyLoss(weight=torch.ones(10))  # its buffer sorts first
+    wrapper.model = tiny_model
+    path = tmp_path / "lightning.pt"
+    torch.save({"state_dict": wrapper.state_dict()}, path)
+    with pytest.raises(InputError, match=r"missing keys 0.weight.*under 'model\.' beside other modules"):
+        load_model(path, SPEC)
+    torch.save({f"{'x' if k.startswith('0.') else 'y'}.{k}": v for k, v in tiny_model.state_dict().items()}, path)
+    with pytest.raises(InputError) as refused:  # the layers under two prefixes: no one submodule to save
+        load_model(path, SPEC)
+    assert "submodule" not in str(refused.value)
 
 
 class Evil:
