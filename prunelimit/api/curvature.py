@@ -205,10 +205,11 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
 def require_limit_inputs(inputs: Inputs, options: CurvatureOptions) -> None:
     """Refuse, before any curvature work, inputs that leave ρ* undefined: no ε to derive
     (fewer than two batches and no ``epsilon``), or no prunable weights."""
+    from prunelimit.data.batches import total_samples
     from prunelimit.theory.epsilon import require_batches
 
     if options.epsilon is None and inputs.batches is not None:  # no data at all: ``require_data`` says so
-        require_batches(len(inputs.batches))
+        require_batches(len(inputs.batches), total_samples(inputs.batches))
     _prunable(inputs)
 
 

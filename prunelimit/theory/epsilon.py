@@ -51,14 +51,17 @@ def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
     return eps
 
 
-def require_batches(count: int) -> None:
+def require_batches(count: int, samples: int | None = None) -> None:
     """Refuse (OptionError naming ``epsilon``) fewer than two analysis batches, from which no ε
-    can be derived: checked before any work where the batch count is known."""
+    can be derived: checked before any work where the batch count is known. ``samples``, when
+    known, says whether a smaller batch size can help at all (not with one sample)."""
     if count < 2:
+        held = "" if samples is None else f" (the data holds {samples} sample{'s' if samples != 1 else ''})"
+        fix = "use more data" if samples is not None and samples < 2 else "use a smaller {1}"
         raise OptionError(
             "epsilon",
-            f"{{0}} from per-batch losses needs at least 2 analysis batches, got {count}; "
-            "use a smaller {1} or give {0} explicitly",
+            f"{{0}} from per-batch losses needs at least 2 analysis batches, got {count}{held}; "
+            f"{fix} or give {{0}} explicitly",
             "batch_size",
         )
 

@@ -87,3 +87,14 @@ def test_one_batch_names_the_arguments_that_fix_it():
                                  "use a smaller batch_size or give epsilon explicitly")
     assert caught.value.renamed(lambda name: "--" + name.replace("_", "-")).endswith(
         "use a smaller --batch-size or give --epsilon explicitly")
+
+
+@pytest.mark.parametrize("samples, fix", [(40, "use a smaller batch_size"), (1, "use more data")])
+def test_one_batch_says_whether_a_smaller_batch_size_can_help(samples, fix):
+    """A single sample makes one batch at every batch size: only more data (or ε) helps."""
+    from prunelimit.errors import OptionError
+    from prunelimit.theory.epsilon import require_batches
+
+    with pytest.raises(OptionError, match=rf"got 1 \(the data holds {samples} samples?\); {fix} or give epsilon"):
+        require_batches(1, samples)
+    require_batches(2, 1 + samples)
