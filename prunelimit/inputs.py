@@ -112,7 +112,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     model_name = "the model" if not (loaded.spec or loaded.path) else f"model {loaded.spec or loaded.path}"
     names = ("loss", option, "model")
     if loss_fn in (cross_entropy_loss, mse_loss):  # the built-in losses feed x as is and need one output tensor
-        _check_dtype(model, batch[0], model_name, what, names)
+        _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None)
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
             raise InputError.naming(
@@ -142,16 +142,20 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights", *names)
 
 
-def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...]) -> None:
+def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...],
+                 in_memory: bool = False) -> None:
     """A model whose parameters are of another float type than the data fails on its first
-    layer with a message about matrices; say what to change instead."""
+    layer with a message about matrices; say what to change instead. Data read from a spec
+    is always float32, so there the factory is what to change; the caller's own tensors
+    may be of any float type, and either side can be converted."""
     kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
-        raise InputError.naming(
-            f"{model_name} has {'/'.join(kinds)} parameters but {what} is {wanted}; "
-            f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: weights of any float "
-            "type load into it)", *names)
+        fix = (f"convert one of them: x.to(torch.{kinds[0]}) for every batch, or model.to(torch.{wanted})"
+               if in_memory else f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: "
+               "weights of any float type load into it)")
+        raise InputError.naming(f"{model_name} has {'/'.join(kinds)} parameters but {what} is {wanted}; {fix}",
+                                *names)
 
 
 def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):

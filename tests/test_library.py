@@ -256,6 +256,15 @@ def test_data_that_does_not_fit_names_the_argument(model, train):
         prunelimit.bounds(model, (x, y.float()))
 
 
+def test_a_float_type_mismatch_says_to_convert_either_side(model, train):
+    x, y = train
+    with pytest.raises(InputError, match=r"^the model has float32 parameters but data is float64; convert one of "
+                                         r"them: x.to\(torch.float32\) for every batch, or model.to\(torch.float64\)$"):
+        prunelimit.bounds(model, (x.double(), y))
+    reference = prunelimit.bounds(copy.deepcopy(model).double(), (x.double(), y))  # one type: accepted
+    assert 0 < reference.ratio < 1
+
+
 def test_gate_on_objects(model, train):
     """``prunelimit.gate`` is ``prunelimit gate``: the rules are checked before any work and
     a rule is judged on the conservative side."""
