@@ -95,9 +95,15 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         if x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise UsageError(f"data: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
         return to_device(make_batches(_Pair(x, y), batch_size), device)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
+        raise UsageError(f"data is a pair of {type(data[0]).__name__}s, not tensors; give "
+                         "(torch.from_numpy(x).float(), torch.from_numpy(y))")
     if isinstance(data, Tensor) or not isinstance(data, Iterable):
+        # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
+        hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
+            if isinstance(data, torch.utils.data.Dataset) else ""
         raise UsageError(f"data must be an (x, y) tensor pair or an iterable of (x, y) batches, "
-                         f"got {type(data).__name__}")
+                         f"got {type(data).__name__}{hint}")
     batches = [_batch(b, i) for i, b in enumerate(data)]
     if not batches:
         raise UsageError("data yielded no batches")
@@ -124,6 +130,11 @@ def _is_pair(data: Any) -> bool:
     """Two tensors (not two batches, which are pairs themselves) with a sample dimension."""
     return isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, Tensor) for t in data) \
         and data[0].dim() > 0 and data[1].dim() > 0
+
+
+def _is_array(value: Any) -> bool:
+    """A numpy array (or another array type torch can convert) rather than a tensor."""
+    return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
 
 
 def _batch(batch: Any, index: int) -> "Batch":

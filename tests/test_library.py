@@ -83,6 +83,10 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      "is a dict, not an \\(x, y\\) pair of tensors; give \\(x, y\\) pairs, e.g. \\[\\(b\\['image'\\]"),
     ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
     ([], "no batches"),
+    ((torch.zeros(10, 64).numpy(), torch.zeros(10, dtype=torch.long).numpy()),
+     "^data is a pair of ndarrays, not tensors; give \\(torch.from_numpy\\(x\\).float\\(\\)"),
+    (torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
+     "got TensorDataset; wrap it in DataLoader\\(dataset, batch_size=..., shuffle=False\\)$"),
 ])
 def test_malformed_data_is_a_usage_error(model, data, message):
     with pytest.raises(UsageError, match=message):
