@@ -182,7 +182,10 @@ def _tensors(spec: Spec):
         raise InputError(f"data file {path} could not be read ({type(exc).__name__})") from None
     check_loaded(obj, f"data file {path}")  # e.g. an expanded (zero-stride) x claiming terabytes
     if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:
-        raise InputError(f"data file {path} must hold a dict with entries 'x' and 'y'")
+        held = f"entries {', '.join(repr(str(k)[:40]) for k in list(obj)[:4])}" if isinstance(obj, dict) and obj \
+            else f"a {type(obj).__name__}"
+        save = "np.savez(FILE, x=x, y=y)" if path.suffix == ".npz" else "torch.save({'x': x, 'y': y}, FILE)"
+        raise InputError(f"data file {path} must hold a dict with entries 'x' and 'y', not {held}; save it with {save}")
     for key in ("x", "y"):  # the checkpoint's rule: torch would fail on these only later, deep inside
         problem = tensor_problem(obj[key]) if isinstance(obj[key], torch.Tensor) else None
         if problem:

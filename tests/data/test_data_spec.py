@@ -68,7 +68,8 @@ def test_max_samples_keeps_first():
         ({"x": np.array([["a", "b"]]), "y": np.zeros(1, dtype=int)}, InputError, "numeric"),
         ({"x": np.full((2, 2), np.nan), "y": np.zeros(2, dtype=int)}, InputError, "NaN"),
         ({"x": np.zeros((2, 2)), "y": np.array([0, -1])}, InputError, "negative class label"),
-        ({"inputs": np.zeros((2, 2))}, InputError, "'x' and 'y'"),
+        ({"inputs": np.zeros((2, 2)), "labels": np.zeros(2)}, InputError,
+         r"'x' and 'y', not entries 'inputs', 'labels'; save it with np.savez\(FILE, x=x, y=y\)$"),
     ],
     ids=["length-mismatch", "empty", "non-numeric", "nan", "negative-label", "wrong-keys"],
 )
@@ -76,6 +77,15 @@ def test_bad_tensor_data(tmp_path, arrays, error, message):
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
     with pytest.raises(error, match=message):
+        load_dataset(f"tensors:{path}")
+
+
+@pytest.mark.parametrize("layout, held", [(lambda x, y: (x, y), "a tuple"), (lambda x, y: [x, y], "a list"),
+                                           (lambda x, y: {"data": x, "targets": y}, "entries 'data', 'targets'")])
+def test_a_pt_data_file_of_another_layout_names_what_it_holds(tmp_path, layout, held):
+    path = tmp_path / "d.pt"
+    torch.save(layout(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)), path)
+    with pytest.raises(InputError, match=rf"not {held}; save it with torch.save\(\{{'x': x, 'y': y\}}, FILE\)$"):
         load_dataset(f"tensors:{path}")
 
 
