@@ -58,6 +58,7 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
     capped lower (``MAX_RECORDED_DATA_VALUES``).
     """
     spec = parse_spec(text, "data")
+    _check_keys(spec)
     budget = _Budget(MAX_RECORDED_DATA_VALUES if recorded else MAX_DATA_VALUES, recorded)
     loaders = {
         "digits": _digits,
@@ -77,6 +78,18 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
             raise OptionError("max_samples", f"{{0}} must be positive, got {max_samples}")
         ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
     return ds
+
+
+# the k=v options each source reads (synthetic checks its own): any other key, a typo of
+# these (``digits:imgae=1``) included, would be ignored and the data read otherwise than asked
+_KEYS = {"digits": ("image",), "tensors": (), "imagefolder": ("size",), **{head: () for head in _NORMALISE}}
+
+
+def _check_keys(spec: Spec) -> None:
+    unknown = sorted(set(spec.kwargs) - set(_KEYS.get(spec.head, spec.kwargs)))
+    if unknown:
+        takes = f"{spec.head} takes {', '.join(k + '=...' for k in _KEYS[spec.head]) or 'no k=v options'}"
+        raise UsageError(f"bad data spec {spec.text!r}: unknown key {unknown[0]!r}; {takes}")
 
 
 @dataclass(frozen=True)

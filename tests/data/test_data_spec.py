@@ -80,6 +80,21 @@ def test_bad_tensor_data(tmp_path, arrays, error, message):
         load_dataset(f"tensors:{path}")
 
 
+@pytest.mark.parametrize("spec, message", [
+    ("digits:train:imgae=1", "unknown key 'imgae'; digits takes image=...$"),
+    ("tensors:{path}:shuffle=1", "unknown key 'shuffle'; tensors takes no k=v options$"),
+    ("imagefolder:{root}:sise=8", "unknown key 'sise'; imagefolder takes size=...$"),
+    ("mnist:{root}:download=1", "unknown key 'download'; mnist takes no k=v options$"),
+])
+def test_an_unknown_data_option_is_refused_not_ignored(tmp_path, spec, message):
+    """A typo would otherwise read other data than asked (flat digits for an image model)."""
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.zeros((4, 2)), y=np.zeros(4, dtype=int))
+    with pytest.raises(UsageError, match=message):
+        load_dataset(spec.format(path=path, root=tmp_path))
+    assert load_dataset("digits:train:image=1").x.shape[1:] == (1, 8, 8)
+
+
 @pytest.mark.parametrize("layout, held", [(lambda x, y: (x, y), "a tuple"), (lambda x, y: [x, y], "a list"),
                                            (lambda x, y: {"data": x, "targets": y}, "entries 'data', 'targets'")])
 def test_a_pt_data_file_of_another_layout_names_what_it_holds(tmp_path, layout, held):
