@@ -121,7 +121,11 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     if loss_fn is cross_entropy_loss:
         labels = torch.cat([b[1] for b in batches])
         if labels.is_floating_point():
-            raise InputError.naming(f"{what} has real-valued targets; use {{0}} mse for regression", *names)
+            one_hot = labels.dim() == 2 and bool(((labels == 0) | (labels == 1)).all()) \
+                and bool((labels.sum(1) == 1).all())
+            fix = "it is one-hot: give class indices y.argmax(1), or use {0} mse" if one_hot \
+                else "use {0} mse for regression"
+            raise InputError.naming(f"{what} has real-valued targets; {fix}", *names)
         if out.dim() == 2 and labels.dim() != 1:
             raise InputError.naming(
                 f"{what}: y has shape {tuple(labels.shape)}, but the ce loss needs one class index per "

@@ -258,6 +258,12 @@ def test_data_that_does_not_fit_names_the_argument(model, train):
         prunelimit.verify(model, train, eval_data=(x[:, :10], y))
     with pytest.raises(InputError, match="^data has real-valued targets; use loss mse for regression$"):
         prunelimit.bounds(model, (x, y.float()))
+    one_hot = torch.nn.functional.one_hot(y, 10).float()
+    with pytest.raises(InputError, match=r"^data has real-valued targets; it is one-hot: give class indices "
+                                         r"y.argmax\(1\), or use loss mse$"):
+        prunelimit.bounds(model, (x, one_hot))
+    with pytest.raises(InputError, match="use loss mse for regression$"):  # two ones in a row: not one-hot
+        prunelimit.bounds(model, (x, one_hot + torch.nn.functional.one_hot((y + 1) % 10, 10)))
 
 
 def test_a_float_type_mismatch_says_to_convert_either_side(model, train):
