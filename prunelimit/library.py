@@ -94,7 +94,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         x, y = data
         if x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise UsageError(f"data: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
-        return to_device(make_batches(_Pair(x, y), batch_size), device)
+        return to_device(make_batches(_Pair(x, _labels(y)), batch_size), device)
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
         raise UsageError(f"data is a pair of {type(data[0]).__name__}s, not tensors; give "
                          "(torch.from_numpy(x).float(), torch.from_numpy(y))")
@@ -112,7 +112,13 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError("data gave different batches on a second pass (a shuffling or augmenting loader?): "
                          "the curvature needs a fixed sample; use DataLoader(..., shuffle=False) without "
                          "random transforms")
-    return to_device(batches, device)
+    return to_device([(x, _labels(y)) for x, y in batches], device)
+
+
+def _labels(y: Tensor) -> Tensor:
+    """Integer class labels as int64, as a data spec reads them: torch's cross-entropy takes
+    no other integer type (int32 labels from numpy or a CSV reader are common)."""
+    return y.long() if not y.is_floating_point() and not y.is_complex() and y.dtype != torch.bool else y
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,11 @@ def _batch(batch: Any, index: int) -> "Batch":
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
             if isinstance(batch, dict) and batch else ""
         raise UsageError(f"data batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors{hint}")
-    return (batch[0], batch[1])
+    x, y = batch[0], batch[1]
+    if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
+        raise UsageError(f"data batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
+                         f"{tuple(y.shape)}); give batches: DataLoader(..., batch_size=N)")
+    return (x, y)
 
 
 @contextlib.contextmanager

@@ -87,6 +87,9 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      "^data is a pair of ndarrays, not tensors; give \\(torch.from_numpy\\(x\\).float\\(\\)"),
     (torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
      "got TensorDataset; wrap it in DataLoader\\(dataset, batch_size=..., shuffle=False\\)$"),
+    (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
+                                 batch_size=None),
+     "^data batch 0 is a single sample \\(x of shape \\(64,\\), y of shape \\(\\)\\); give batches"),
 ])
 def test_malformed_data_is_a_usage_error(model, data, message):
     with pytest.raises(UsageError, match=message):
@@ -264,6 +267,15 @@ def test_data_that_does_not_fit_names_the_argument(model, train):
         prunelimit.bounds(model, (x, one_hot))
     with pytest.raises(InputError, match="use loss mse for regression$"):  # two ones in a row: not one-hot
         prunelimit.bounds(model, (x, one_hot + torch.nn.functional.one_hot((y + 1) % 10, 10)))
+
+
+def test_integer_labels_of_any_width_read_as_the_command_line_reads_them(model, train):
+    x, y = train
+    reference = prunelimit.bounds(model, (x, y)).ratio
+    assert prunelimit.bounds(model, (x, y.int())).ratio == reference
+    halves = [(x[:150], y[:150]), (x[150:], y[150:])]
+    assert prunelimit.bounds(model, [(a, b.to(torch.int16)) for a, b in halves]).ratio == \
+        prunelimit.bounds(model, halves).ratio
 
 
 def test_a_float_type_mismatch_says_to_convert_either_side(model, train):
