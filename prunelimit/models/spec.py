@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -74,6 +75,9 @@ def _build(text: str) -> nn.Module:
         raise
     except (TypeError, ValueError, RuntimeError) as exc:  # unknown keyword, negative size, too large to allocate
         raise UsageError(f"bad model spec {text!r}: {_first(exc)}") from None
+    if spec.args and Path(spec.head + ".py").is_file():  # a module beside the user, named without .py
+        raise UsageError(f"unknown model {spec.head!r}; for the factory in {spec.head}.py write "
+                         f"{spec.head}.py{spec.text.strip()[len(spec.head):]}")
     raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")
 
 

@@ -58,6 +58,16 @@ def test_user_file_factory_with_overrides(tmp_path):
     assert load_model(path, f"{factory}:make:hidden=7,classes=5").model[0].weight.shape == (7, 4)
 
 
+def test_a_module_file_named_without_py_gets_the_spec_to_write(tmp_path, monkeypatch):
+    (tmp_path / "mynet.py").write_text("import torch.nn as nn\ndef make(hidden=3):\n    return nn.Linear(4, hidden)\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match=r"^unknown model 'mynet'; for the factory in mynet.py write mynet.py:make:hidden=7$"):
+        build_model("mynet:make:hidden=7")
+    assert build_model("mynet.py:make:hidden=7").out_features == 7
+    with pytest.raises(UsageError, match="use a built-in name"):  # no such file: the list of forms
+        build_model("othernet:make")
+
+
 def test_package_module_factory():
     model = build_model("prunelimit.models.zoo:lenet300:num_classes=3")
     assert model(torch.randn(1, 784)).shape == (1, 3)
