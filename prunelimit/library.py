@@ -95,6 +95,9 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         if x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise UsageError(f"data: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
         return to_device(make_batches(_Pair(x, _labels(y)), batch_size), device)
+    if isinstance(data, (str, os.PathLike)):
+        raise UsageError(f"data is the spec or path {str(data)!r}; the library takes tensors or batches: "
+                         "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
         raise UsageError(f"data is a pair of {type(data[0]).__name__}s, not tensors; give "
                          "(torch.from_numpy(x).float(), torch.from_numpy(y))")

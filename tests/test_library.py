@@ -83,6 +83,9 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      "is a dict, not an \\(x, y\\) pair of tensors; give \\(x, y\\) pairs, e.g. \\[\\(b\\['image'\\]"),
     ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
     ([], "no batches"),
+    ("digits:train", r"^data is the spec or path 'digits:train'; the library takes tensors or batches: load a data "
+                     r"spec with prunelimit.data.spec.load_dataset\(SPEC\)"),
+    (None, r"^no analysis data for the model: pass data \(an \(x, y\) tensor pair or a DataLoader\)$"),
     ((torch.zeros(10, 64).numpy(), torch.zeros(10, dtype=torch.long).numpy()),
      "^data is a pair of ndarrays, not tensors; give \\(torch.from_numpy\\(x\\).float\\(\\)"),
     (torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),

@@ -679,7 +679,9 @@ def _negative_mass(quad) -> float | None:
 def require_data(inputs: Inputs) -> None:
     if not inputs.batches:
         where = inputs.loaded.path or "the model"
-        raise UsageError.naming(f"no analysis data for {where}: pass {{0}} (a data spec such as digits:train)", "data")
+        # a model held in memory (no file) takes tensors, not spec strings
+        example = "a data spec such as digits:train" if inputs.loaded.path else "an (x, y) tensor pair or a DataLoader"
+        raise UsageError.naming(f"no analysis data for {where}: pass {{0}} ({example})", "data")
 
 
 def _check_finite(values, what: str) -> None:
