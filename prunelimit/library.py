@@ -321,13 +321,15 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
 @dataclass(frozen=True)
 class Pruning:
     """Keep-masks of magnitude pruning (parameter name → bool tensor, ``True`` = kept),
-    the ratio asked for and the one the masks reach (removed fractions)."""
+    the ratio asked for and the one the masks reach (removed fractions), and for ``"auto"``
+    or ``"lower"`` the warnings of the prediction behind it."""
 
     requested: float
     achieved: float
     scope: str
     masks: dict[str, Tensor]
     layers: list["LayerSparsity"]
+    warnings: tuple[str, ...] = ()
 
     def apply(self, model: nn.Module) -> nn.Module:
         """Prune ``model`` with ``torch.nn.utils.prune.custom_from_mask`` (``weight_orig`` and
@@ -346,7 +348,8 @@ class Pruning:
 
     def to_json(self) -> dict:
         return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},
-                "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers]}
+                "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
+                "warnings": list(self.warnings)}
 
 
 @_keeps_modes
@@ -372,14 +375,14 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
         if ratio in ("auto", "lower"):
             api.require_data(given)
-        value, _ = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
+        value, _, warned = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
     else:
-        value = ratio
+        value, warned = ratio, ()
     masks = magnitude_masks(model, value, scope, given.selection)
     # zeros after pruning: the removed weights and any that were zero already
     layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
               for name, p in prunable_parameters(model, given.selection)]
-    return Pruning(float(value), overall_ratio(layers), scope, masks, layers)
+    return Pruning(float(value), overall_ratio(layers), scope, masks, layers, tuple(warned))
 
 
 @contextlib.contextmanager

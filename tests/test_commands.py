@@ -193,6 +193,25 @@ def test_prune_auto_uses_saved_bounds_report(cli, own_ckpt, tmp_path):
     assert doc["ratio"]["requested"] == 0.125
 
 
+def test_prune_auto_carries_the_warnings_of_its_prediction(cli, own_ckpt, tmp_path):
+    """``--ratio auto`` prunes to the ρ* that bounds computes, so bounds' warnings on it (an
+    untrained, not l1-shaped model: ρ* overshoots) come with the pruning, in the command's
+    JSON and in the library's result; a given number computes no prediction and has none."""
+    import prunelimit
+    from prunelimit.models.load import load_model
+
+    doc = _json(cli("prune", own_ckpt, "--ratio", "auto", "--max-samples", 300, "--method", "exact",
+                    "-o", tmp_path / "p.pt", "--json"))
+    assert any("does not look l1-trained" in w for w in doc["warnings"])
+    given = _json(cli("prune", own_ckpt, "--ratio", "0.5", "-o", tmp_path / "q.pt", "--json"))
+    assert not any("l1-trained" in w for w in given["warnings"])
+    model = load_model(own_ckpt).model
+    x, y = torch.randn(64, 64), torch.randint(0, 10, (64,))
+    auto = prunelimit.prune(model, "auto", (x, y), batch_size=16, method="exact")
+    assert any("does not look l1-trained" in w for w in auto.warnings) and "warnings" in auto.to_json()
+    assert prunelimit.prune(model, 0.5).warnings == ()
+
+
 @pytest.mark.parametrize("ratio", ["1.0", "-0.1", "1.5", "abc", "nan"])
 def test_prune_rejects_bad_ratios(cli, own_ckpt, tmp_path, ratio):
     result = cli("prune", own_ckpt, "--ratio", ratio, "-o", tmp_path / "p.pt")

@@ -72,8 +72,12 @@ class PruneReport:
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
-                  progress=None, scope: str = "global", store: "Store | None" = None) -> tuple[float, str]:
-    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number.
+                  progress=None, scope: str = "global", store: "Store | None" = None
+                  ) -> tuple[float, str, tuple[str, ...]]:
+    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number;
+    returns ``(ratio, where it came from, the warnings of the bounds computed for it)``:
+    what qualifies the prediction (a model that does not look l1-trained, whose ρ*
+    overshoots; a tolerance not met) belongs beside the pruning it sets.
 
     The prediction follows the pruning path of ``scope``; a saved report must have been
     computed for that path (reports without a recorded scope are global).
@@ -85,7 +89,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
 
             report, _ = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
-            return value, f"{ratio} from {from_report}"
+            return value, f"{ratio} from {from_report}", ()
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError.naming("{0} lower needs the bound ρ_L: drop {1} none, or use {0} auto", "ratio",
                                     "bound_mode")
@@ -94,22 +98,24 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         if value is None:
             raise NumericalError.naming(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                         "use {0} auto or a number", "ratio")
-        return value, f"{ratio} (bounds)"
+        return value, f"{ratio} (bounds)", rep.warnings
     try:
         value = float(ratio)
     except ValueError:
         raise OptionError("ratio", f"{{0}} {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
-    return value, "given"
+    return value, "given", ()
 
 
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
     force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
+    ratio_warnings: tuple[str, ...] = (),
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
-    ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it."""
+    ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
+    ``ratio_warnings``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept in the report."""
     from prunelimit.io.atomic import write_all_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
@@ -146,7 +152,7 @@ def prune(
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       _weights_only_warnings(inputs, outputs))
+                       (*ratio_warnings, *_weights_only_warnings(inputs, outputs)))
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:

@@ -131,10 +131,11 @@ def prune(
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api.require_data(inputs)
-            value, source = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
+            value, source, ratio_warnings = api.resolve_ratio(ratio, inputs, options, from_report,
+                                                              _absolute(advance), scope, store)
         rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
                         _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
-                        acc_drop=acc_drop if ratio in ("auto", "lower") else None)
+                        acc_drop=acc_drop if ratio in ("auto", "lower") else None, ratio_warnings=ratio_warnings)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
         for warning in rep.warnings:
             _warn(warning)
