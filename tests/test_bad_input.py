@@ -342,6 +342,8 @@ OTHER_CASES = [
     Case("imp/rate-1", _p("imp", G, "-o", "{out}/imp", "--rate", "1"), 2, "rate"),
     Case("imp/early-from-checkpoint", _p("imp", G, "-o", "{out}/imp", "--rewind", "early"), 2,
          "it needs --epochs-dense > 0 (a checkpoint's default is 0) and --rewind-steps >= 1"),
+    Case("imp/rewind-steps-without-early", _p("imp", G, "-o", "{out}/imp", "--rewind", "none", "--rewind-steps", "5"),
+         2, "--rewind-steps applies to --rewind early, not none; add --rewind early or drop it"),
     Case("train/bad-schedule", _p("train", "--model", SPEC, "--data", "digits", "--schedule", "zigzag",
                                   "-o", "{out}/t.pt"), 2, "Invalid value for '--schedule'"),
     Case("train/bad-preset", _p("train", "--model", SPEC, "--data", "digits", "--preset", "gpt",

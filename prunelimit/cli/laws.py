@@ -161,7 +161,7 @@ def imp(
     rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
     levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
     rewind: Annotated[Rewind, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
-    rewind_steps: Annotated[int, typer.Option("--rewind-steps", help="Steps for --rewind early.")] = ImpConfig.rewind_steps,
+    rewind_steps: Annotated[Optional[int], typer.Option("--rewind-steps", help=f"Steps for --rewind early [default: {ImpConfig.rewind_steps}].")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = ImpConfig.epochs_per_level,
     epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = ImpConfig.epochs_dense,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = ImpConfig.lr,
@@ -174,8 +174,11 @@ def imp(
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
+        if rewind_steps is not None and rewind != "early":  # it would be ignored: the run is not the one asked for
+            raise UsageError(f"--rewind-steps applies to --rewind early, not {rewind}; add --rewind early or drop it")
         with flag_names(epochs_per_level="--epochs"):  # also the settings api.imp completes for a checkpoint
-            config = ImpConfig(rate=rate, levels=levels, rewind=rewind, rewind_steps=rewind_steps,
+            config = ImpConfig(rate=rate, levels=levels, rewind=rewind,
+                               rewind_steps=ImpConfig.rewind_steps if rewind_steps is None else rewind_steps,
                                epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
             rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
                           batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
