@@ -41,7 +41,9 @@ def test_hyperflux_config_names_the_bad_field(field, value) -> None:
 
 
 @pytest.mark.parametrize("command, config, flags", [
-    (cli.imp, ImpConfig(), {"rate": "rate", "levels": "levels", "rewind": "rewind", "rewind_steps": "rewind_steps",
+    # --rewind-steps defaults to None, so that giving it without --rewind early is refused;
+    # its help states ImpConfig.rewind_steps, which the command then passes on
+    (cli.imp, ImpConfig(), {"rate": "rate", "levels": "levels", "rewind": "rewind",
                             "epochs": "epochs_per_level", "epochs_dense": "epochs_dense", "lr": "lr"}),
     (cli.hyperflux, HyperfluxConfig(), {"pruning_epochs": "pruning_epochs", "regrowth_epochs": "regrowth_epochs",
                                         "weight_lr": "weight_lr", "gate_lr": "gate_lr"}),
