@@ -67,12 +67,12 @@ def _start_masks(inputs: Inputs) -> "list[torch.Tensor] | None":
     """The checkpoint's keep-masks, one per prunable tensor (all kept where it has none), or
     ``None`` for a file that is not pruned."""
     from prunelimit.models.params import prunable_parameters
+    from prunelimit.pruning.masks import full_masks
 
     given = inputs.loaded.masks
     if not given:
         return None
-    return [given[name].to(p.device, torch.bool) if name in given else torch.ones_like(p, dtype=torch.bool)
-            for name, p in prunable_parameters(inputs.model, inputs.selection)]
+    return list(full_masks(prunable_parameters(inputs.model, inputs.selection), given).values())
 
 
 def imp(

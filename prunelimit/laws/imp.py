@@ -32,7 +32,7 @@ from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, chec
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import module_class, prunable_parameters
-from prunelimit.pruning.masks import Masks
+from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
@@ -158,9 +158,7 @@ def iterative_magnitude_pruning(
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
-    given = masks or {}
-    masks = {name: given[name].to(p.device, torch.bool) if name in given else torch.ones_like(p, dtype=torch.bool)
-             for name, p in params}
+    masks = full_masks(params, masks or {})
     rewind_state = None
     resumed_after = None
     if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)

@@ -56,6 +56,13 @@ def keep_both(new: Mapping[str, Tensor], old: Mapping[str, Tensor]) -> Masks:
     return both
 
 
+def full_masks(named: Iterable[tuple[str, Tensor]], given: Mapping[str, Tensor]) -> Masks:
+    """A boolean keep-mask for each named tensor, on its device: ``given``'s where it has
+    one, else all kept (a pruned file may leave a tensor it did not prune without a mask)."""
+    return {name: given[name].to(p.device, torch.bool) if name in given else torch.ones_like(p, dtype=torch.bool)
+            for name, p in named}
+
+
 @torch.no_grad()
 def apply_masks(model: nn.Module, masks: Mapping[str, Tensor]) -> None:
     """Zero, in place, every weight whose mask entry is ``False``.
