@@ -26,7 +26,7 @@ import torch
 
 from prunelimit.errors import UsageError
 from prunelimit.io.atomic import (
-    Terminated, install_signal_handlers, signals_deferred, write_all_atomic, write_atomic,
+    Terminated, install_signal_handlers, signals_deferred, staged, write_atomic,
 )
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
@@ -319,11 +319,40 @@ def test_a_failing_writer_leaves_the_destination_and_no_temporary(tmp_path):
 
 
 def test_a_failing_writer_among_several_leaves_none_of_them(tmp_path):
-    keep = tmp_path / "old.csv"
+    """Inside ``staged`` the first file is not renamed before the second is written: the old
+    first file keeps its bytes, a new one never appears, the folders made for one go again."""
+    old, keep = tmp_path / "old.pt", tmp_path / "old.csv"
+    old.write_text("old pt")
     keep.write_text("old")
-    with pytest.raises(RuntimeError):
-        write_all_atomic([(tmp_path / "a.pt", lambda p: p.write_text("a")), (keep, _half_then_fail)], force=True)
-    assert keep.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["old.csv"]
+    for first in (old, tmp_path / "new.pt", tmp_path / "made" / "new.pt"):
+        with pytest.raises(RuntimeError):
+            with staged():
+                write_atomic(first, lambda p: p.write_text("a"), force=True, parents=True)
+                write_atomic(keep, _half_then_fail, force=True)
+        assert old.read_text() == "old pt" and keep.read_text() == "old"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["old.csv", "old.pt"]
+
+
+def test_staged_writes_all_files_at_its_end_and_joins_an_outer_block(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    with staged():
+        write_atomic(a, lambda p: p.write_text("a"))
+        with staged():  # an inner block (a library call inside a command) joins the outer one
+            write_atomic(b, lambda p: p.write_text("b"))
+        assert not a.exists() and not b.exists()  # nothing renamed before the outer block ends
+    assert a.read_text() == "a" and b.read_text() == "b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_a_signal_inside_staged_removes_every_temporary(tmp_path):
+    """Ctrl-C after the first file is written: the destination keeps its old bytes."""
+    dest = tmp_path / "d.pt"
+    dest.write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with staged():
+            write_atomic(dest, lambda p: p.write_text("new"), force=True)
+            raise KeyboardInterrupt
+    assert dest.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["d.pt"]
 
 
 TIED_PY = ("from torch import nn\n\ndef make():\n    a, b = nn.Linear(64, 64), nn.Linear(64, 64)\n"

@@ -147,7 +147,7 @@ def hyperflux(
     import io
 
     from prunelimit import validate
-    from prunelimit.io.atomic import write_text_atomic
+    from prunelimit.io.atomic import staged, write_text_atomic
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import Output, optional, preflight
     from prunelimit.laws.hyperflux import HyperfluxConfig, hyperflux_prune
@@ -165,16 +165,17 @@ def hyperflux(
     dense = evaluate(net, evaluation, loss_fn)
     result = hyperflux_prune(net, batches, loss_fn, target_density, config)
     after = evaluate(net, evaluation, loss_fn)
-    save_checkpoint(output, spec, net.state_dict(), result.masks,
-                    {"data": data, "eval_data": eval_data, "loss": start.loss,
-                     "pruned": {"method": "hyperflux", "density": result.density}}, force)
-    if log is not None:
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["epoch", "phase", "pressure", "density", "target", "loss"])
-        for e in result.log:
-            writer.writerow([e.epoch, e.phase, e.pressure, e.density, e.target, e.loss])
-        write_text_atomic(log, buf.getvalue(), force)
+    with staged():  # the checkpoint and its log, or neither
+        save_checkpoint(output, spec, net.state_dict(), result.masks,
+                        {"data": data, "eval_data": eval_data, "loss": start.loss,
+                         "pruned": {"method": "hyperflux", "density": result.density}}, force)
+        if log is not None:
+            buf = io.StringIO()
+            writer = csv.writer(buf)
+            writer.writerow(["epoch", "phase", "pressure", "density", "target", "loss"])
+            for e in result.log:
+                writer.writerow([e.epoch, e.phase, e.pressure, e.density, e.target, e.loss])
+            write_text_atomic(log, buf.getvalue(), force)
     return {
         "output": str(output), "requested_density": target_density, "density": result.density,
         "warnings": _missed_target(result.density, target_density, result.log),

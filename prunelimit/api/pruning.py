@@ -116,7 +116,7 @@ def prune(
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
     ``ratio_warnings``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept in the report."""
-    from prunelimit.io.atomic import write_all_atomic
+    from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
@@ -148,7 +148,9 @@ def prune(
     writers = {"prunelimit": lambda: _own_writer(inputs, state, masks, meta),
                "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, masks)),
                "safetensors": lambda: _safetensors_writer(state)}
-    write_all_atomic([(outputs[f], writers[f]()) for f in formats], force)  # all the files, or none of them
+    with staged():  # all the files, or none of them
+        for f in formats:
+            write_atomic(outputs[f], writers[f](), force)
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,

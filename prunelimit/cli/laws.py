@@ -8,6 +8,7 @@ import typer
 
 from prunelimit import api
 from prunelimit.errors import UsageError
+from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.laws import imp as imp_law, nplh as nplh_law
 from prunelimit.laws.hyperflux import HyperfluxConfig
@@ -65,13 +66,14 @@ def law_nplh(
         preflight([optional("-o", output, "csv"), optional("--plot", plot, "png"), report_output(report)],
                   _inputs_of(o, checkpoint), force)
         fit = api.nplh(_inputs(o, checkpoint), config)
-        if output is not None:
-            write_points(fit.points, output, force)
-        if plot is not None:
-            plot_nplh(fit, plot, force=force)
+        with staged():  # the points, the plot and the report, or none of them
+            if output is not None:
+                write_points(fit.points, output, force)
+            if plot is not None:
+                plot_nplh(fit, plot, force=force)
+            _write_report(report, "law-nplh", fit.to_json(),
+                          lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
         emit("law-nplh", fit.to_json(), o.json, console.render_nplh, fit)
-        _write_report(report, "law-nplh", fit.to_json(),
-                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
 @law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
@@ -98,11 +100,12 @@ def law_nplh_fit(
         parsed_region = api.parse_region(region)
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         fit = fit_nplh(read_points(points), region=parsed_region, seed=seed)
-        if plot is not None:
-            plot_nplh(fit, plot, force=force)
+        with staged():  # the plot and the report, or neither
+            if plot is not None:
+                plot_nplh(fit, plot, force=force)
+            _write_report(report, "law-nplh", fit.to_json(),
+                          lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
         emit("law-nplh", fit.to_json(), json, console.render_nplh, fit)
-        _write_report(report, "law-nplh", fit.to_json(),
-                      lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
 
 
 @law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
@@ -143,11 +146,12 @@ def law_error_fit(
         if target_error is not None:
             body["target"] = {"error": target_error, "density": errorlaw.density_for_error(
                 fit, target_error, width, depth, extrapolate=extrapolate)}
-        if plot is not None:
-            errorlaw.plot_fit(fit, data, plot, force)
+        with staged():  # the plot and the report, or neither
+            if plot is not None:
+                errorlaw.plot_fit(fit, data, plot, force)
+            _write_report(report, "law-error-fit", body,
+                          lambda: {"error law fit": errorlaw.fit_figure(fit, data)}, force)
         emit("law-error-fit", body, json, console.render_error_fit, body)
-        _write_report(report, "law-error-fit", body,
-                      lambda: {"error law fit": errorlaw.fit_figure(fit, data)}, force)
 
 
 @app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")

@@ -9,6 +9,7 @@ import typer
 from prunelimit import api
 from prunelimit.errors import UsageError
 from prunelimit.gate_rules import USES, GateRule
+from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
@@ -85,12 +86,13 @@ def bounds(
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.bounds(inputs, options, _absolute(advance), scope, store, per_layer)
-        if plot is not None:
-            from prunelimit.report.plots import plot_bounds
+        with staged():  # the plot and the report, or neither
+            if plot is not None:
+                from prunelimit.report.plots import plot_bounds
 
-            plot_bounds(rep, plot, force)
+                plot_bounds(rep, plot, force)
+            _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
         emit("bounds", rep.to_json(), o.json, console.render_bounds, rep)
-        _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
 
 
 @app.command(epilog=f"Example: prunelimit verify {EXAMPLE} --plot verify.png")
@@ -130,12 +132,13 @@ def verify(
         with progress("curvature", steps, progress_enabled(o.json)) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
                              finetune_epochs if refit else 0, finetune_lr, store, from_report)
-        if plot is not None:
-            from prunelimit.report.plots import plot_verify
+        with staged():  # the plot and the report, or neither
+            if plot is not None:
+                from prunelimit.report.plots import plot_verify
 
-            plot_verify(rep, plot, force)
+                plot_verify(rep, plot, force)
+            _write_report(report, "verify", rep.to_json(), lambda: figures.verify_figures(rep), force)
         emit("verify", rep.to_json(), o.json, console.render_verify, rep)
-        _write_report(report, "verify", rep.to_json(), lambda: figures.verify_figures(rep), force)
 
 
 @app.command(epilog=f"Example: prunelimit gate {EXAMPLE} --min-ratio 0.6 --junit gate.xml")

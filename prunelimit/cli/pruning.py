@@ -10,6 +10,7 @@ from prunelimit import api
 from prunelimit.api.pruning import PRUNE_FORMATS
 from prunelimit.errors import UsageError
 from prunelimit.export.bench import PATTERNS
+from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.pruning.actual import check_acc_drop
 from prunelimit.pruning.lomp import PRESETS, SCHEDULES, LompConfig
@@ -133,14 +134,16 @@ def prune(
                 api.require_data(inputs)
             value, source, ratio_warnings = api.resolve_ratio(ratio, inputs, options, from_report,
                                                               _absolute(advance), scope, store)
-        rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr,
-                        _eval_batches(eval_data, inputs, o.batch_size, o.download), formats, force, o.seed,
-                        acc_drop=acc_drop if ratio in ("auto", "lower") else None, ratio_warnings=ratio_warnings)
+        evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
+        with staged():  # the checkpoint (and its --format copies) and the report, or none of them
+            rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr, evaluation, formats,
+                            force, o.seed, acc_drop=acc_drop if ratio in ("auto", "lower") else None,
+                            ratio_warnings=ratio_warnings)
+            _write_report(report, "prune", rep.to_json(),
+                          lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
         for warning in rep.warnings:
             _warn(warning)
-        _write_report(report, "prune", rep.to_json(),
-                      lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
         if rep.acc_drop_exceeded:
             _warn(f"pruning to the predicted {console.pct(rep.achieved)} lost {rep.accuracy_drop:.2f} accuracy points, "
                   f"more than --acc-drop {acc_drop:g}; prune less (--ratio lower or a number), fine-tune "
@@ -168,7 +171,8 @@ def export(
         check_options(output, bench, pattern, o.device)
         preflight([optional("-o", output, "safetensors"), report_output(report)], _inputs_of(o, checkpoint), force)
         inputs = _inputs(o, checkpoint) if bench else None
-        rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
+        with staged():  # the sparse file and the report, or neither
+            rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
+            _write_report(report, "export", rep.to_json(), dict, force)
         emit("export", rep.to_json(), o.json, console.render_export, rep)
-        _write_report(report, "export", rep.to_json(), dict, force)
 

@@ -5,6 +5,10 @@ goes through :func:`atomic_path`. A failure, Ctrl-C, SIGTERM or SIGHUP at any po
 destination as it was and no temporary file behind; an existing file is replaced only
 when the caller allows it (``--force``); under torchrun only rank 0 writes.
 
+Several files of one result are written inside :func:`staged`: each is left under its
+temporary name and all are renamed together at the end, so a failing write leaves every
+destination as it was (all new files, or none).
+
 SIGINT, SIGTERM and SIGHUP become exceptions (:func:`install_signal_handlers`, called by the
 command line) so this cleanup runs; inside :func:`signals_deferred` a signal waits until
 the block ends, so creating or removing a temporary file is never cut in half.
@@ -16,6 +20,7 @@ import contextlib
 import os
 import signal
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -132,16 +137,62 @@ def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = Fa
             os.close(fd)
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)  # the one atomic step: before it the old file, after it the new one
+        if _stage is not None:  # renamed with the other files of the result, when it ends
+            _stage.append(_Staged(Path(tmp), path, made))
+        else:
+            os.replace(tmp, path)  # the one atomic step: before it the old file, after it the new one
     except BaseException:
-        with signals_deferred():
-            if tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-            for folder in reversed(made):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+        _discard(_Staged(None if tmp is None else Path(tmp), path, made))
         raise
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A written temporary file, its destination and the folders made for it."""
+
+    tmp: Path | None
+    path: Path
+    made: list[Path]
+
+
+_stage: list[_Staged] | None = None
+
+
+def _discard(staged: _Staged) -> None:
+    """Remove a temporary file and the folders made for it (a signal waits until it is done)."""
+    with signals_deferred():
+        if staged.tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staged.tmp)
+        for folder in reversed(staged.made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
+@contextlib.contextmanager
+def staged() -> Iterator[None]:
+    """Write the files of one result together: every write inside the block goes to its
+    temporary file, and the renames all follow once the block ends without an error; an
+    error, Ctrl-C or SIGTERM removes the temporary files instead, leaving every destination
+    as it was. A block inside another joins it. Keep work that saves files of its own (the
+    result cache) outside the block: they too would wait for its end."""
+    global _stage
+    if _stage is not None:
+        yield
+        return
+    _stage = pending = []
+    try:
+        yield
+        with signals_deferred():  # a signal between two renames would leave half the result
+            while pending:
+                os.replace(pending[0].tmp, pending[0].path)
+                pending.pop(0)
+    except BaseException:
+        for left in reversed(pending):  # latest first: an earlier write made the folders the later ones lie in
+            _discard(left)
+        raise
+    finally:
+        _stage = None
 
 
 def _make_parents(path: Path, made: list[Path]) -> None:
@@ -166,16 +217,6 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None], force:
     with atomic_path(path, force, parents) as tmp:
         writer(tmp)
     return Path(path)
-
-
-def write_all_atomic(writes: list[tuple[str | os.PathLike, Callable[[Path], None]]], force: bool = False) -> None:
-    """Write several files as one result: every writer runs on its temporary file first and
-    the renames follow only once all of them succeeded, so a failing writer leaves none of
-    the files (not a checkpoint without the copy the user asked for beside it)."""
-    with contextlib.ExitStack() as stack:
-        temporaries = [stack.enter_context(atomic_path(path, force)) for path, _ in writes]
-        for tmp, (_, writer) in zip(temporaries, writes):
-            writer(tmp)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, force: bool = False, parents: bool = False) -> Path:

@@ -25,7 +25,7 @@ from torch import nn
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import InputError, OptionError, UsageError
-from prunelimit.io.atomic import write_atomic, write_text_atomic
+from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_zip
@@ -242,7 +242,8 @@ def _checkpoint_path(out: Path, level: int) -> Path:
 
 
 def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -> None:
-    """Checkpoint first, then the CSV: a level counts as done once its row is written."""
+    """A level's files (its checkpoint, the CSV with its row, at level 0 the rewind state) are
+    renamed into place together: a failed save leaves the folder as the last level left it."""
     if out is None:
         return
     payload = {
@@ -253,16 +254,17 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
         "density": row.density,
         "imp": settings,
     }
-    if row.level == 0 and rewind_state is not None:
-        write_atomic(out / REWIND_NAME, lambda p: torch.save(
-            {"format": FORMAT, "state_dict": rewind_state, "imp": settings}, p), force=True, parents=True)
-    write_atomic(_checkpoint_path(out, row.level), lambda p: torch.save(payload, p), force=True, parents=True)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for r in (*previous_rows, row):
         writer.writerow(["" if v is None else v for v in astuple(r)])
-    write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
+    with staged():
+        if row.level == 0 and rewind_state is not None:
+            write_atomic(out / REWIND_NAME, lambda p: torch.save(
+                {"format": FORMAT, "state_dict": rewind_state, "imp": settings}, p), force=True, parents=True)
+        write_atomic(_checkpoint_path(out, row.level), lambda p: torch.save(payload, p), force=True, parents=True)
+        write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
 
 
 def _load_progress(out: Path, model, params, settings):
