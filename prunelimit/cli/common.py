@@ -18,6 +18,7 @@ import signal
 import sys
 import traceback
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Callable, Iterable, Iterator, Optional, get_args
@@ -58,9 +59,17 @@ class _Group(typer.core.TyperGroup):
         with _signal_exits():
             return super().invoke(ctx)
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+    def main(self, args=None, *more, standalone_mode: bool = True, **kwargs):
+        global _run
+        _run = _Run.of(self, list(sys.argv[1:] if args is None else args))
+        try:
+            if not standalone_mode:
+                return super().main(args, *more, standalone_mode=False, **kwargs)
+            self._main(args, *more, **kwargs)
+        finally:
+            _run = None
+
+    def _main(self, *args, **kwargs):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except _CLICK_ERRORS as exc:
@@ -71,10 +80,97 @@ class _Group(typer.core.TyperGroup):
             else:
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
+                _report_error(exc.format_message())
             sys.exit(exc.exit_code)
         except (typer.Abort, click.exceptions.Abort) as exc:  # older typer: a signal it caught itself
             _exit_interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """A file a command rewrites with its error when it ends in one (``gate --junit``), so a CI
+    reading it never sees the verdict an earlier run left there: the option's parameter name,
+    the file's format (for the output checks) and ``write(path, message)``."""
+
+    param: str
+    fmt: str
+    write: Callable[[Path, str], None]
+
+
+ERROR_REPORTS: dict[str, ErrorReport] = {}  # command name → its report; each command module registers its own
+
+
+@dataclass
+class _Run:
+    """The command line being run, kept so that every way it can end in an error (click's
+    parsing, ``--config``, the option checks, the command itself, a signal) reaches the
+    command's error report, if it has one and the command line names its file."""
+
+    command: object | None  # the click command, when the command line names one
+    args: list[str]  # what follows the command's name
+    config: dict = field(default_factory=dict)  # the --config values, once read
+
+    @classmethod
+    def of(cls, group, argv: list[str]) -> "_Run":
+        # the root group takes flags only (--version, --help), so its first other word names the command
+        at = next((i for i, word in enumerate(argv) if not word.startswith("-")), len(argv))
+        return cls(group.commands.get(argv[at]) if at < len(argv) else None, argv[at + 1:])
+
+
+_run: _Run | None = None
+
+
+def _report_error(message: str) -> None:
+    """Write ``message`` into the running command's error report, when the command line (or its
+    ``--config``) names the file and the file passes the output checks the command applies to
+    it: never one of the inputs (any file the command line names), a folder or a device. A
+    failure to write it is not allowed to hide the error itself."""
+    run = _run
+    report = ERROR_REPORTS.get(getattr(run.command, "name", "")) if run is not None else None
+    if report is None:
+        return
+    option = next(p for p in run.command.params if p.name == report.param)
+    path, others = _option_value(run.command.params, run.args, option.opts)
+    if path is None and isinstance(run.config.get(report.param), str):
+        path = run.config[report.param]
+    if path is None:
+        return
+    from prunelimit.io.outputs import Output, preflight
+
+    with contextlib.suppress(PrunelimitError, OSError, RecursionError, KeyboardInterrupt):
+        named = _strings({key: value for key, value in run.config.items() if key != report.param})
+        preflight([Output(option.opts[0], Path(path), report.fmt, overwrite=True)], others + named)
+        report.write(Path(path), message)
+
+
+def _option_value(params, args: list[str], opts: list[str]) -> tuple[str | None, list[str]]:
+    """The value the command line gives an option (the last one, as click keeps it) and every
+    other word (``--flag=VALUE`` as ``VALUE``), read as click reads them: ``--opt VALUE`` or
+    ``--opt=VALUE``, another option's value taken even when it looks like an option. The value
+    is ``None`` when the option is not there, or its own name is mistyped."""
+    takes_value = {opt for p in params if p.param_type_name == "option" and not p.is_flag and not p.count
+                   for opt in p.opts}
+    value, others, words = None, [], iter(args)
+    for word in words:
+        name, eq, attached = word.partition("=") if word.startswith("--") else (word, "", "")
+        if word == "--":  # only arguments follow
+            others += list(words)
+        elif name in opts:
+            value = attached if eq else next(words, None)
+        else:
+            others.append(attached if eq else word)
+            if word in takes_value:
+                others.append(next(words, ""))
+    return value, others
+
+
+def _strings(value) -> list[str]:
+    """Every string in a ``--config`` value (lists and mappings searched): the files it may name."""
+    if isinstance(value, str):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return [s for item in items for s in _strings(item)]
 
 
 app = typer.Typer(
@@ -96,6 +192,8 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
             known = [p.name for p in ctx.command.params if p.name != "config"]
             extra = ["rules"] if ctx.info_name == "gate" else []
             options = options_for(read_config(value), ctx.info_name, known + extra, str(value))
+            if _run is not None:
+                _run.config = dict(options)
             if "rules" in options:  # a gate policy: a list of rules, not a flag
                 rules = options.pop("rules")
                 if not isinstance(rules, list):
@@ -145,14 +243,11 @@ def _warn(message: str) -> None:
     typer.echo(f"prunelimit: warning: {printable(message)}", err=True)
 
 
-def _fail(code: int, message: str, on_error: "Callable[[str], None] | None" = None) -> None:
-    """The one place errors reach stderr: file names and strings from files are made printable here.
-    ``on_error(message)`` runs first (a report of the error, such as the gate's JUnit file);
-    an error of its own is not allowed to hide the first."""
+def _fail(code: int, message: str) -> None:
+    """The one place errors reach stderr: file names and strings from files are made printable here;
+    the command's error report (the gate's JUnit file) gets the message too."""
     typer.echo(f"prunelimit: error: {printable(message)}", err=True)
-    if on_error is not None:
-        with contextlib.suppress(PrunelimitError, OSError):
-            on_error(message)
+    _report_error(message)
     raise typer.Exit(code)
 
 
@@ -170,9 +265,8 @@ _python_showwarning = warnings.showwarning
 
 
 @contextlib.contextmanager
-def handled(debug: bool, on_error: "Callable[[str], None] | None" = None) -> Iterator[None]:
-    """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``);
-    ``on_error(message)`` also reports an error (exit 2, 3 or 5) elsewhere, not an interrupt."""
+def handled(debug: bool) -> Iterator[None]:
+    """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
     console.forget_live()
     try:
         with warnings.catch_warnings():
@@ -182,23 +276,24 @@ def handled(debug: bool, on_error: "Callable[[str], None] | None" = None) -> Ite
         raise
     except PrunelimitError as exc:
         _traceback_if(debug)
-        _fail(exc.exit_code, exc.renamed(_flag), on_error)
+        _fail(exc.exit_code, exc.renamed(_flag))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
         typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
+        _report_error(f"{_stopped(exc)} before the command finished")
         raise typer.Exit(_interrupt_code(exc))
     except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
         console.reader_gone()
     except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
         _traceback_if(debug)
         where = f" {exc.filename}" if exc.filename is not None else ""
-        _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path", on_error)
+        _fail(3, f"cannot use{where}: {exc.strerror or exc}; check the path")
     except RecursionError:  # a file nested deeper than any parser should follow
         _traceback_if(debug)
-        _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given", on_error)
+        _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given")
     except Exception as exc:
         _traceback_if(debug)
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
-                 "(rerun with --debug and report it)", on_error)
+                 "(rerun with --debug and report it)")
 
 
 def _traceback_if(debug: bool) -> None:
@@ -219,6 +314,7 @@ def _interrupt_code(exc: BaseException | None) -> int:
 def _exit_interrupted(exc: BaseException | None) -> None:
     """Exit for a signal outside a command's ``handled`` block (start-up, shutdown)."""
     typer.echo(f"prunelimit: {_stopped(exc)}", err=True)
+    _report_error(f"{_stopped(exc)} before the command finished")
     sys.exit(_interrupt_code(exc))
 
 

@@ -17,7 +17,7 @@ from prunelimit.report.junit import write_junit
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
-    CkptArg, EXAMPLE, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt, _absolute, _cache_options,
+    CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt, _absolute, _cache_options,
     _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
     _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options, _store,
     _write_report, app, choices, emit, handled, shared,
@@ -156,13 +156,11 @@ def gate(
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
-    junit_error = _JunitError(junit)
-    with handled(o.debug, junit_error if junit is not None else None):
+    with handled(o.debug):
         from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
         # fail before the curvature work, not after; the JUnit report is rewritten each run
         preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
-        junit_error.armed = True
         options = _curvature(o)
         policy = ctx.meta.get("gate_rules")
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
@@ -179,16 +177,9 @@ def gate(
             raise typer.Exit(1)
 
 
-class _JunitError:
-    """A gate that ends in an error (exit 2, 3) still rewrites its JUnit report, as one
-    errored case, so a CI's test view does not show the verdict an earlier run left there;
-    only once the report's path has passed the output checks (the error may be about it:
-    an input, a folder or a device)."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path, self.armed = path, False
-
-    def __call__(self, message: str) -> None:
-        if self.armed:
-            write_junit(self.path, "prunelimit gate", [], error=message)
+# A gate that ends in an error, wherever it arises (parsing, --config, a check, the work, a
+# signal), rewrites its JUnit report as one errored case: a CI's test view must not show the
+# verdict an earlier run left there.
+ERROR_REPORTS["gate"] = ErrorReport("junit", "xml", lambda path, message: write_junit(
+    path, "prunelimit gate", [], error=message))
 
