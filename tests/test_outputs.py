@@ -344,6 +344,28 @@ def test_staged_writes_all_files_at_its_end_and_joins_an_outer_block(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
 
 
+def test_a_failing_rename_puts_back_the_files_renamed_before_it(tmp_path, monkeypatch):
+    """The renames at the end of ``staged`` can fail too (the folder turned read-only, a
+    folder put where the file goes): the files already renamed get their old bytes back, a
+    new one goes again, and neither a temporary file nor the kept old content stays."""
+    old, new, made, failing = tmp_path / "a.pt", tmp_path / "b.csv", tmp_path / "d" / "c.png", tmp_path / "z.json"
+    old.write_text("old a")
+    real = os.replace
+
+    def replace(src, dst):
+        if Path(dst) == failing:
+            raise OSError(30, "Read-only file system")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="Read-only"):
+        with staged():
+            for path in (old, new, made, failing):
+                write_atomic(path, lambda p: p.write_text("new"), force=True, parents=True)
+    assert old.read_text() == "old a"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.pt"]
+
+
 def test_a_signal_inside_staged_removes_every_temporary(tmp_path):
     """Ctrl-C after the first file is written: the destination keeps its old bytes."""
     dest = tmp_path / "d.pt"

@@ -174,7 +174,7 @@ def staged() -> Iterator[None]:
     """Write the files of one result together: every write inside the block goes to its
     temporary file, and the renames all follow once the block ends without an error; an
     error, Ctrl-C or SIGTERM removes the temporary files instead, leaving every destination
-    as it was. A block inside another joins it. Keep work that saves files of its own (the
+    as it was; a rename that fails undoes the ones before it. A block inside another joins it. Keep work that saves files of its own (the
     result cache) outside the block: they too would wait for its end."""
     global _stage
     if _stage is not None:
@@ -184,15 +184,51 @@ def staged() -> Iterator[None]:
     try:
         yield
         with signals_deferred():  # a signal between two renames would leave half the result
-            while pending:
-                os.replace(pending[0].tmp, pending[0].path)
-                pending.pop(0)
+            _commit(pending)
     except BaseException:
         for left in reversed(pending):  # latest first: an earlier write made the folders the later ones lie in
             _discard(left)
         raise
     finally:
         _stage = None
+
+
+def _commit(pending: list[_Staged]) -> None:
+    """Rename each file of ``pending`` into place, removing it from the list. When a rename
+    fails, the files renamed before it are undone: an old file gets its content back (kept
+    under a second name, a hard link, until all are in place), a new one goes again."""
+    done: list[tuple[_Staged, Path | None, bool]] = []  # the file, the link to its old content, whether it existed
+    try:
+        while pending:
+            item = pending[0]
+            existed = os.path.lexists(item.path)
+            done.append((item, _link_old(item.path) if existed else None, existed))
+            os.replace(item.tmp, item.path)
+            pending.pop(0)
+    except BaseException:
+        for item, old, existed in reversed(done):
+            if old is not None:
+                with contextlib.suppress(OSError):
+                    os.replace(old, item.path)
+            elif not existed:  # the new file goes, and the folders made for it
+                _discard(_Staged(item.path, item.path, item.made))
+        raise
+    finally:
+        for _, old, _ in done:
+            if old is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(old)
+
+
+def _link_old(path: Path) -> Path | None:
+    """A second name beside ``path`` for its old content; None where the file system has no
+    hard links (that file alone then cannot be put back)."""
+    link = path.with_name(f".{path.name}.{os.urandom(6).hex()}.old")
+    try:
+        os.link(path, link)
+    except OSError:
+        return None
+    return link
 
 
 def _make_parents(path: Path, made: list[Path]) -> None:
