@@ -139,7 +139,8 @@ def made(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(SPEC)
     save_checkpoint(d / "m.pt", SPEC, model.state_dict(), meta={"data": "digits:train"})
-    masks = {name: (p.abs() > p.abs().median()).float() for name, p in model.named_parameters() if name.endswith("weight")}
+    masks = {name: (p.abs() > p.abs().median()).float()
+             for name, p in model.named_parameters() if name.endswith("weight")}
     save_checkpoint(d / "pruned.pt", SPEC, model.state_dict(), masks, meta={"data": "digits:train"})
     (d / "points.csv").write_text("density,gamma\n" + "".join(f"{0.9 ** k!r},{0.01 * 1.3 ** k!r}\n" for k in range(30)))
     (d / "errors.csv").write_text("density,error\n" + "".join(f"{0.8 ** k!r},{0.02 + 0.03 * 0.8 ** (-k / 4)!r}\n"

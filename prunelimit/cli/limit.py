@@ -17,8 +17,8 @@ from prunelimit.report.junit import write_junit
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
-    CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt, _absolute, _cache_options,
-    _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
+    CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
+    _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
     _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options, _store,
     _write_report, app, choices, emit, handled, shared,
 )

@@ -174,8 +174,9 @@ def staged() -> Iterator[None]:
     """Write the files of one result together: every write inside the block goes to its
     temporary file, and the renames all follow once the block ends without an error; an
     error, Ctrl-C or SIGTERM removes the temporary files instead, leaving every destination
-    as it was; a rename that fails undoes the ones before it. A block inside another joins it. Keep work that saves files of its own (the
-    result cache) outside the block: they too would wait for its end."""
+    as it was; a rename that fails undoes the ones before it. A block inside another joins
+    it. Keep work that saves files of its own (the result cache) outside the block: they
+    too would wait for its end."""
     global _stage
     if _stage is not None:
         yield
