@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from prunelimit.io.atomic import Terminated
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 from prunelimit.report.junit import junit_xml
@@ -97,7 +98,7 @@ def test_the_error_report_passes_the_output_checks_first(cli, own_ckpt, tmp_path
 
 @pytest.mark.parametrize("signal_error, code, said", [
     (KeyboardInterrupt, 130, "interrupted"),
-    (lambda: __import__("prunelimit.io.atomic", fromlist=["Terminated"]).Terminated(), 143, "terminated (SIGTERM)"),
+    (Terminated, 143, "terminated (SIGTERM)"),
 ])
 def test_a_gate_stopped_by_a_signal_rewrites_its_junit_report(cli, own_ckpt, tmp_path, monkeypatch,
                                                               signal_error, code, said):
