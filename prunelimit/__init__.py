@@ -21,7 +21,7 @@ _EXPORTS = {
     "Pruning": "prunelimit.library", "bounds": "prunelimit.library", "gate": "prunelimit.library",
     "inputs_from": "prunelimit.library",
     "nplh": "prunelimit.library", "prune": "prunelimit.library", "spectrum": "prunelimit.library",
-    "verify": "prunelimit.library", "load_sparse": "prunelimit.export.sparse_file",
+    "verify": "prunelimit.library", "load_sparse": "prunelimit.sparse.sparse_file",
     "error_law": "prunelimit.laws.errorlaw", "fit_error_law": "prunelimit.laws.errorlaw",
     "fit_nplh": "prunelimit.laws.nplh",
 }

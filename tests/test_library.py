@@ -342,7 +342,7 @@ def test_docstring_examples_run_as_doctests():
 
 
 @pytest.mark.parametrize("module", ["prunelimit.laws.errorlaw", "prunelimit.laws.nplh",
-                                    "prunelimit.export.sparse_file"])
+                                    "prunelimit.sparse.sparse_file"])
 def test_examples_of_the_other_public_functions_run(module):
     import importlib
 

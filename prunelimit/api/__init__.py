@@ -4,7 +4,7 @@
 command family: ``summary`` (info), ``options`` (curvature options and the solver choice),
 ``curvature`` (spectrum), ``limit`` (bounds), ``layers`` (``--per-layer``), ``pruning``
 (prune), ``verification`` (verify), ``gating`` (gate), ``training`` (train and starting
-points), ``laws`` (nplh, imp, hyperflux); ``export`` lives beside its package (``prunelimit.export``).
+points), ``laws`` (nplh, imp, hyperflux); ``export`` lives beside its package (``prunelimit.sparse``).
 """
 
 from prunelimit.api.curvature import (
@@ -41,7 +41,7 @@ from prunelimit.api.pruning import (
 from prunelimit.api.summary import InfoReport, LayerInfo, info
 from prunelimit.api.training import StartingPoint, starting_point, train
 from prunelimit.api.verification import MeasuredLimit, VerifyReport, check_verify_options, measured_limit, verify
-from prunelimit.export.exporter import ExportReport, export
+from prunelimit.sparse.exporter import ExportReport, export
 
 __all__ = [
     "CPU_MEMORY_BUDGET_MB", "DEFAULT_PRESSURES", "METHODS", "PRUNE_FORMATS", "BoundsReport", "CurvatureData",

@@ -8,7 +8,7 @@ holds tied weights, ``aliases`` (a JSON list of ``{"name", "of", "at"}``: the st
 key ``name`` at position ``at`` is the tensor stored as ``of``, stored once, and shares its
 keep-mask unless ``"mask": false`` says the key had none; a reader that ignores the entry
 still reads every stored tensor). Tensor ``i`` is stored as
-the parts of its layout (:mod:`prunelimit.export.formats`) under ``"{i}/{part}"``; its
+the parts of its layout (:mod:`prunelimit.sparse.formats`) under ``"{i}/{part}"``; its
 negative zeros under ``"{i}/negzero/{part}"``; its keep-mask, when it is not exactly the
 stored pattern (``"mask": "values"``), under ``"{i}/mask/{part}"``.
 
@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from prunelimit.errors import InputError
-from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
+from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
                                        matrix_shape, negative_zeros, part_names, stored_pattern)
 from prunelimit.io.atomic import write_atomic
 from prunelimit.limits import check_expansion, check_loaded, require_file
@@ -126,7 +126,7 @@ def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapp
                  force: bool = False) -> list[TensorLayout]:
     """Write ``state_dict`` in its smallest layouts, atomically; return the layout of each tensor
     (a tied one's, with no bytes, names the tensor it is stored as)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     ties = tied(state_dict, masks)
     layouts, tensors, stored = [], {}, {}
@@ -147,8 +147,25 @@ def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapp
                                         if l.alias is not None], **compact)
     if model_spec is not None:
         header["model"] = model_spec
-    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header), force)
+    write_atomic(path, lambda tmp: _write_ordered(tmp, save(tensors, metadata=header)), force)
     return layouts
+
+
+def _write_ordered(path: Path, data: bytes) -> None:
+    """Write safetensors ``data`` with its metadata in sorted key order. safetensors writes
+    the metadata from a Rust ``HashMap``, whose order changes from process to process: the
+    same export gave other bytes on each run. The header is JSON whose data offsets count
+    from the end of the header, so it may be rewritten at another length (padded with
+    spaces to 8 bytes, as safetensors pads it)."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as handle:
+        handle.write(len(text).to_bytes(8, "little"))
+        handle.write(text)
+        handle.write(memoryview(data)[8 + size:])
 
 
 def _alias_entry(layout: TensorLayout, at: int, masks: Mapping[str, Tensor]) -> dict[str, Any]:
