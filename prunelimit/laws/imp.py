@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import astuple, dataclass, replace
+from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Literal, get_args
+from typing import TYPE_CHECKING, Any, Callable, Literal, get_args
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,6 +36,9 @@ from prunelimit.models.params import module_class, prunable_parameters
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
+
+if TYPE_CHECKING:
+    from prunelimit.laws.errorlaw import ErrorPoints
 
 Rewind = Literal["init", "early", "none"]
 CSV_NAME = "imp.csv"
@@ -57,10 +61,33 @@ class ImpRow:
 
 @dataclass(frozen=True)
 class ImpResult:
+    """The sweep's rows (level 0 first), the number of prunable weights, where it resumed,
+    its CSV (``None`` without ``out_dir``) and the last level's keep-masks."""
+
     rows: tuple[ImpRow, ...]
     prunable: int
     resumed_after: int | None  # last level found in out_dir, None for a fresh sweep
     csv_path: Path | None
+    masks: Masks = field(default_factory=dict, repr=False)
+
+    def points(self) -> "ErrorPoints":
+        """The rows as the error law's points (``fit_error_law(result.points())``), as
+        ``read_points`` reads the CSV: width and depth only where the model has them."""
+        from prunelimit.laws.errorlaw import ErrorPoints
+
+        zero = next((r for r in self.rows if r.error <= 0), None)
+        if zero is not None:
+            raise UsageError(f"IMP level {zero.level} has error 0 on the evaluation data, and the error law fits "
+                             "relative errors; evaluate on more (held-out) data")
+        columns = [np.array(c, dtype=float) for c in zip(*((r.density, r.error) for r in self.rows))]
+        if all(r.width is not None and r.depth is not None for r in self.rows):
+            columns += [np.array(c, dtype=float) for c in zip(*((r.width, r.depth) for r in self.rows))]
+        return ErrorPoints(*columns)
+
+    def to_json(self) -> dict:
+        """What ``prunelimit imp --json`` prints, less the ``output`` folder it names."""
+        return {"csv": None if self.csv_path is None else str(self.csv_path), "prunable": self.prunable,
+                "resumed_after": self.resumed_after, "rows": [asdict(r) for r in self.rows]}
 
 
 def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:
@@ -121,6 +148,14 @@ class ImpConfig:
         if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
             raise OptionError("rewind", "{0} early rewinds to a point of dense training: it needs {1} > 0 (a "
                               "checkpoint's default is 0) and {2} >= 1", "epochs_dense", "rewind_steps")
+
+
+def check_rewind_steps(given: bool, rewind: str) -> None:
+    """``rewind_steps`` given with another rewind than ``early``: it would be ignored, so the
+    run would not be the one asked for."""
+    if given and rewind != "early":
+        raise OptionError("rewind_steps", f"{{0}} applies to {{1}} early, not {rewind}; add {{1}} early or drop it",
+                          "rewind")
 
 
 def iterative_magnitude_pruning(
@@ -197,7 +232,7 @@ def iterative_magnitude_pruning(
         if progress:
             progress(row)
 
-    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None)
+    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, masks)
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -232,9 +267,9 @@ def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpR
 # ------------------------------------------------------------------ files
 
 
-def output_folder(out_dir: str | Path) -> Output:
+def output_folder(out_dir: str | Path, option: str = "-o") -> Output:
     """The sweep folder as an output to check before any work: the files it holds are the sweep's."""
-    return Output("-o", Path(out_dir), FOLDER, members=("level_*.pt", REWIND_NAME, CSV_NAME))
+    return Output(option, Path(out_dir), FOLDER, members=("level_*.pt", REWIND_NAME, CSV_NAME))
 
 
 def _checkpoint_path(out: Path, level: int) -> Path:
