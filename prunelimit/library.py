@@ -44,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import torch
@@ -171,7 +171,7 @@ def _modes_kept(model: Any) -> Iterator[None]:
             module.training = training
 
 
-def _keeps_modes(command: Callable) -> Callable:
+def keeps_modes(command: Callable) -> Callable:
     """``command(model, ...)`` run under :func:`_modes_kept` of its model."""
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
@@ -222,16 +222,13 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
     """``CurvatureOptions`` from keyword arguments; an unknown name is a ``UsageError`` listing
     the known ones, one the plan would ignore an ``OptionError`` (``api.check_plan``, as on
     the command line)."""
-    known = {f.name for f in fields(api.CurvatureOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UsageError(f"unknown option {unknown[0]!r}; curvature options are {', '.join(sorted(known))}")
+    validate.known_fields(api.CurvatureOptions, options, "curvature options")
     result = api.CurvatureOptions(**options)
     api.check_plan(result, options.keys())
     return result
 
 
-@_keeps_modes
+@keeps_modes
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
              per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
@@ -251,7 +248,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
 
 
-@_keeps_modes
+@keeps_modes
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
            scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
            progress=None, **options: Any) -> "api.BoundsReport":
@@ -270,7 +267,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
-@_keeps_modes
+@keeps_modes
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
@@ -293,7 +290,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
 
 
-@_keeps_modes
+@keeps_modes
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
@@ -352,7 +349,7 @@ class Pruning:
                 "warnings": list(self.warnings)}
 
 
-@_keeps_modes
+@keeps_modes
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
@@ -386,21 +383,29 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
 
 
 @contextlib.contextmanager
+def rng_kept(model: nn.Module) -> Iterator[None]:
+    """Give torch's global random state (the CPU's and that of the GPUs ``model`` is on)
+    back its state, also on an error: the runs that train seed torch's generator."""
+    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):
+        yield
+
+
+@contextlib.contextmanager
 def _state_kept(model: nn.Module) -> Iterator[None]:
     """Give ``model`` back its weights and buffers and torch's global random state back its
     state, also on an error: a run that prunes and fine-tunes (``nplh`` iterative or
     pressure) works on the caller's model and seeds torch's generator."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
-    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
     try:
-        with torch.random.fork_rng(devices=cuda):
+        with rng_kept(model):
             yield
     finally:
         with torch.no_grad():
             model.load_state_dict(saved)
 
 
-@_keeps_modes
+@keeps_modes
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          config: "NplhConfig | None" = None, **settings: Any):
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law

@@ -13,27 +13,13 @@ import torch
 
 import prunelimit
 from prunelimit import api
-from prunelimit.data.spec import load_dataset
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.checkpoint import save_checkpoint
-from prunelimit.models.spec import build_model
 from prunelimit.pruning.magnitude import prune_model
 
-SPEC, SAMPLES = "mlp:64,12,10", 300
+from tests.conftest import LIBRARY_SAMPLES as SAMPLES, SPEC
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "library.md"
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return build_model(SPEC)
-
-
-@pytest.fixture
-def train():
-    data = load_dataset("digits:train", max_samples=SAMPLES)
-    return data.x, data.y
 
 
 def test_bounds_on_objects_equals_the_file_path_bit_for_bit(model, train, tmp_path):
@@ -326,19 +312,23 @@ def test_a_model_with_every_parameter_frozen_is_a_usage_error(model, train):
     assert not any(p.requires_grad for p in model.parameters())
 
 
-def test_docstring_examples_run_as_doctests():
+@pytest.mark.parametrize("name, examples", [("prunelimit.library", 30), ("prunelimit.library_training", 20)])
+def test_docstring_examples_run_as_doctests(name, examples):
     """Each public function of the library carries an example; they run in order after the
     module's, which trains the model they use (one namespace, as a reader would type them)."""
-    from prunelimit import library
+    import importlib
 
-    tests = doctest.DocTestFinder().find(library)  # sorted by name: the module's own comes first
-    assert tests[0].name == "prunelimit.library"
-    runner, namespace = doctest.DocTestRunner(), dict(vars(library))
+    module = importlib.import_module(name)
+    tests = doctest.DocTestFinder().find(module)  # sorted by name: the module's own comes first
+    assert tests[0].name == name
+    if name != "prunelimit.library":  # its examples go on from the library's, which trains the model
+        tests.insert(0, doctest.DocTestFinder().find(importlib.import_module("prunelimit.library"))[0])
+    runner, namespace = doctest.DocTestRunner(), dict(vars(module))
     for test in tests:
         test.globs = namespace
         runner.run(test, clear_globs=False)
     result = runner.summarize(verbose=False)
-    assert result.attempted >= 30 and result.failed == 0
+    assert result.attempted >= examples and result.failed == 0
 
 
 @pytest.mark.parametrize("module", ["prunelimit.laws.errorlaw", "prunelimit.laws.nplh",
