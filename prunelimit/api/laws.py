@@ -61,7 +61,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
                                   masks=masks).points
     else:
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
-                                 seed=c.seed)
+                                 seed=c.seed, masks=inputs.loaded.masks or None)
     return fit_nplh(points, region=c.region, seed=c.seed)
 
 

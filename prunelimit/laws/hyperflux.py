@@ -337,19 +337,21 @@ def pressure_ladder(
     config: HyperfluxConfig | None = None,
     *,
     selection: ParamSelection = ParamSelection(),
+    masks: Masks | None = None,
     **options: Any,
 ) -> PressureLadder:
     """Hold each pressure Γ for ``epochs_per_level`` epochs (increasing order, gates carried
     over) and record the density at the end of each level (the authors' code).
 
     The reference ladder is Γ = 2^k, k = −10, −9, …, 50 epochs per level. The NPLH point of
-    a level is (density, γ := Γ); γ = Γ/N would only change the law's c.
+    a level is (density, γ := Γ); γ = Γ/N would only change the law's c. ``masks``: an
+    already pruned model's keep-masks, held as in :func:`hyperflux_prune`.
     """
     check_pressures(pressures)
     validate.integer("epochs_per_level", epochs_per_level, 1)
     c = replace(config or HyperfluxConfig(), **options)
     torch.manual_seed(c.seed)
-    net = _GatedNet(model, selection, c)
+    net = _GatedNet(model, selection, c, masks)
     log: list[HyperfluxEpoch] = []
     densities = []
     for pressure in pressures:
