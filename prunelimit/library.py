@@ -113,8 +113,8 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     # a one-pass iterator has no second pass to compare: the batches read are the fixed sample
     if not isinstance(data, Iterator) and data_fingerprint([_batch(b, i) for i, b in enumerate(data)]) != data_fingerprint(batches):
         raise UsageError("data gave different batches on a second pass (a shuffling or augmenting loader?): "
-                         "the curvature needs a fixed sample; use DataLoader(..., shuffle=False) without "
-                         "random transforms")
+                         "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
+                         "use DataLoader(..., shuffle=False) without random transforms")
     return to_device([(x, _labels(y)) for x, y in batches], device)
 
 

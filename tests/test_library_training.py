@@ -94,6 +94,9 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     (lambda m, d: prunelimit.imp(m, d, rewind_steps=5), OptionError,
      "^rewind_steps applies to rewind early, not init; add rewind early"),
     (lambda m, d: prunelimit.imp(m, d, rate=1.0), OptionError, "^rate must lie in \\(0, 1\\)"),
+    # its error is 1 − accuracy: refused before level 0's training, not after it (it trained first)
+    (lambda m, d: prunelimit.imp(m, (d[0], torch.nn.functional.one_hot(d[1], 10).float()), loss="mse"),
+     UsageError, "^IMP error needs classification eval data"),
 ])
 def test_bad_settings_are_refused_before_any_work(model, train, call, error, message):
     """Each setting is checked by its config's own check (an ``OptionError`` naming it, the

@@ -30,7 +30,7 @@ from prunelimit.io.atomic import write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_zip
-from prunelimit.models.evaluate import evaluate
+from prunelimit.models.evaluate import class_labels, evaluate
 from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import module_class, prunable_parameters
 from prunelimit.pruning.masks import Masks, full_masks
@@ -45,6 +45,7 @@ CSV_NAME = "imp.csv"
 REWIND_NAME = "rewind.pt"
 CSV_HEADER = ("level", "density", "error", "loss", "width", "depth")
 FORMAT = "prunelimit/1"
+_NO_CLASSES = "IMP error needs classification eval data (integer class labels)"
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,8 @@ def iterative_magnitude_pruning(
     params = prunable_parameters(model)
     if not params:
         raise UsageError("model has no prunable weights (Linear, Conv or attention projection weights)")
+    if not all(class_labels(batch) for batch in eval_batches):  # refused before any training, not after it
+        raise UsageError(_NO_CLASSES)
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
     settings = {"rate": c.rate, "rewind": c.rewind, "rewind_steps": c.rewind_steps, "seed": c.seed,
@@ -258,8 +261,8 @@ def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed,
 
 def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpRow:
     ev = evaluate(model, eval_batches, loss_fn)
-    if ev.accuracy is None:
-        raise UsageError("IMP error needs classification eval data (integer class labels)")
+    if ev.accuracy is None:  # a distributed rank without classes voids accuracy everywhere
+        raise UsageError(_NO_CLASSES)
     kept = int(sum(int(m.sum()) for m in masks.values()))
     return ImpRow(level, kept / n, 1.0 - ev.accuracy, ev.loss, width, depth)
 
