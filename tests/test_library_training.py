@@ -233,3 +233,13 @@ def test_torch_pruning_of_other_tensors_comes_back(model, train):
     prunelimit.train(model, train, epochs=1)
     assert torch.equal(model[0].bias_mask.bool(), torch.arange(12) % 2 == 0)
     assert bool((model[0].bias[1::2] == 0).all())
+
+
+def test_prunelimit_export_stays_the_function_once_the_sparse_package_is_loaded():
+    """A subpackage ``prunelimit.export`` (the package's old name) became the attribute
+    ``prunelimit.export`` on import, shadowing the function: ``load_sparse`` imports it."""
+    import importlib
+
+    importlib.import_module("prunelimit.sparse.exporter")
+    prunelimit.load_sparse  # noqa: B018 (its module loads the sparse package)
+    assert callable(prunelimit.export) and prunelimit.export.__module__ == "prunelimit.library_training"
