@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
     from prunelimit.laws.nplh import NplhConfig
     from prunelimit.models.load import LoadedModel
-    from prunelimit.pruning.masks import LayerSparsity
+    from prunelimit.pruning.masks import LayerSparsity, Masks
 
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
 
@@ -182,11 +182,12 @@ def keeps_modes(command: Callable) -> Callable:
 
 def inputs_from(
     model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
-    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: "Masks | None" = None,
 ) -> "Inputs":
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
     model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
+    ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned).
 
     >>> inputs = prunelimit.inputs_from(copy.deepcopy(model), (train.x, train.y), batch_size=256)
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
@@ -201,7 +202,7 @@ def inputs_from(
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     selection = check_selection(model, ParamSelection(tuple(include), tuple(exclude)))
     model.eval()
-    loaded = LoadedModel(model, None, source="module")
+    loaded = LoadedModel(model, None, dict(masks or {}), source="module")
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
     return Inputs(loaded, batches, loss_fn, device, None, selection, loss if isinstance(loss, str) else None)
@@ -216,6 +217,18 @@ def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, 
     batches = as_batches(data, batch_size, device)
     check_compatible(loaded, batches, loss_fn, None, option)
     return batches
+
+
+@contextlib.contextmanager
+def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
+    """``inputs_from`` for the length of a command, the model's ``torch.nn.utils.prune``
+    reparametrisations (``Pruning.apply`` leaves them) folded into plain parameters and their
+    masks read as a pruned checkpoint's: a pruned weight is otherwise no parameter, and the
+    model had no prunable weights. The model gets them back afterwards."""
+    from prunelimit.pruning.masks import torch_pruning_folded
+
+    with torch_pruning_folded(model) as held:
+        yield inputs_from(model, data, masks=held, **given)
 
 
 def curvature_options(**options: Any) -> "api.CurvatureOptions":
@@ -242,10 +255,10 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     True
     """
     validate.boolean("per_layer", per_layer)
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    chosen = curvature_options(**options)
-    result = api.spectrum(given, chosen, progress)
-    return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        chosen = curvature_options(**options)
+        result = api.spectrum(given, chosen, progress)
+        return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
 
 
 @keeps_modes
@@ -263,8 +276,8 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     ['0.weight', '2.weight', '(rest)']
     """
     validate.boolean("per_layer", per_layer)
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
 @keeps_modes
@@ -284,10 +297,10 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     >>> any("does not look l1-trained" in warning for warning in report.warnings)
     True
     """
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, batch_size,
-                                                                given.device, "eval_data")
-    return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
+                                                                    batch_size, given.device, "eval_data")
+        return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
 
 
 @keeps_modes
@@ -310,9 +323,9 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.gate_rules import rules_from_options
 
     checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    return api.gate(given, checked, curvature_options(**options), progress=progress,
-                    allow_incompatible=allow_incompatible)
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        return api.gate(given, checked, curvature_options(**options), progress=progress,
+                        allow_incompatible=allow_incompatible)
 
 
 @dataclass(frozen=True)
@@ -366,19 +379,20 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     """
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import magnitude_masks
-    from prunelimit.pruning.masks import LayerSparsity, overall_ratio
+    from prunelimit.pruning.masks import LayerSparsity, keep_both, overall_ratio
 
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
-        if ratio in ("auto", "lower"):
-            api.require_data(given)
-        value, _, warned = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
-    else:
-        value, warned = ratio, ()
-    masks = magnitude_masks(model, value, scope, given.selection)
-    # zeros after pruning: the removed weights and any that were zero already
-    layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
-              for name, p in prunable_parameters(model, given.selection)]
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
+            if ratio in ("auto", "lower"):
+                api.require_data(given)
+            value, _, warned = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
+        else:
+            value, warned = ratio, ()
+        # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks
+        masks = keep_both(magnitude_masks(model, value, scope, given.selection), given.loaded.masks)
+        # zeros after pruning: the removed weights and any that were zero already
+        layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
+                  for name, p in prunable_parameters(model, given.selection)]
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers, tuple(warned))
 
 
@@ -419,6 +433,5 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
     >>> bool(law.alpha0 > 0 and law.r2 > 0.5)
     True
     """
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
-    with _state_kept(model):
+    with _inputs(model, data, loss=loss, batch_size=batch_size) as given, _state_kept(model):
         return api.nplh(given, config, **settings)

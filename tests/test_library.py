@@ -378,3 +378,22 @@ def test_a_gate_baseline_can_be_a_path(model, train, tmp_path):
     report = prunelimit.gate(model, train, baseline=stored, max_drop=0.0, use="predicted")
     assert report.passed and report.result.outcomes[0].baseline == report.result.outcomes[0].measured
     assert prunelimit.gate(model, train, rules=[{"baseline": stored, "max_drop": 0.0}]).passed
+
+
+def test_a_model_pruned_with_torch_is_read_as_its_saved_file(model, train, tmp_path):
+    """``Pruning.apply`` leaves ``weight_orig``/``weight_mask``: the analyses refused such a
+    model ("no prunable weights selected; check include/exclude", its weights being no
+    parameters). They read it as the command line reads the same model saved: the same ρ*
+    and law, a pruned weight stays pruned, and the model keeps its torch pruning."""
+    pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model))
+    path = tmp_path / "pruned.pt"
+    torch.save(pruned.state_dict(), path)
+    from_file = load_inputs(path, model=SPEC, data="digits:train", max_samples=SAMPLES)
+    # torch's pruning registers weight_orig after the bias, so the Hessian's parameters come
+    # in another order than the spec builds them, and the exact eigendecomposition rounds
+    # otherwise: the same ρ* to a few ulps (1e-12 relative), not bit for bit
+    assert prunelimit.bounds(pruned, train).ratio == pytest.approx(api.bounds(from_file).ratio, rel=1e-12)
+    assert prunelimit.nplh(pruned, train).alpha0 == api.nplh(from_file).alpha0  # magnitudes: no rounding
+    assert prunelimit.prune(pruned, 0.3).achieved == 0.5  # a lower ratio brings nothing back
+    assert sorted(name for name, _ in pruned.named_parameters()) == ["0.bias", "0.weight_orig", "2.bias",
+                                                                      "2.weight_orig"]
