@@ -349,12 +349,9 @@ class Pruning:
         >>> int((pruned[0].weight == 0).sum() + (pruned[2].weight == 0).sum())  # ceil(0.5 · 1,184)
         592
         """
-        from torch.nn.utils import prune as torch_prune
+        from prunelimit.pruning.masks import prune_with_torch
 
-        for name, mask in self.masks.items():
-            module_name, _, attribute = name.rpartition(".")
-            torch_prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
-        return model
+        return prune_with_torch(model, self.masks)
 
     def to_json(self) -> dict:
         return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},

@@ -91,8 +91,9 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     ``regrowth_epochs``, ``weight_lr``, ``gate_lr``, ``seed``, …).
 
     The model is left pruned, its pruned weights zero, as the command line saves it; the
-    result holds the keep-masks (``masks``: for ``Pruning``-style use, e.g.
-    ``torch.nn.utils.prune.custom_from_mask``), the density asked for and reached, loss and
+    result holds the keep-masks (``masks``, parameter name → bool tensor as
+    ``Pruning.masks``; ``result.apply(model)`` hands them to ``torch.nn.utils.prune``, as
+    ``Pruning.apply``), the density asked for and reached, loss and
     accuracy on ``eval_data`` before and after, the per-epoch log, and a warning when the
     run ended more than 10 % off its target. ``to_json()`` is ``prunelimit hyperflux
     --json`` without its ``output``.
@@ -103,6 +104,9 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     >>> kept / sum(mask.numel() for mask in report.masks.values()) == report.density
     True
     >>> bool((pruned[0].weight[~report.masks["0.weight"]] == 0).all())  # the model is pruned
+    True
+    >>> held = report.apply(pruned)  # torch's weight_mask: further training keeps the zeros
+    >>> torch.equal(held[0].weight_mask.bool(), report.masks["0.weight"])
     True
     """
     from prunelimit.api.laws import run_hyperflux

@@ -191,6 +191,13 @@ class HyperfluxReport:
     log: tuple[HyperfluxEpoch, ...]
     warnings: tuple[str, ...] = ()
 
+    def apply(self, model: "nn.Module") -> "nn.Module":
+        """Prune ``model`` to these masks with ``torch.nn.utils.prune``, as ``Pruning.apply``:
+        training it further then keeps the pruned weights at zero."""
+        from prunelimit.pruning.masks import prune_with_torch
+
+        return prune_with_torch(model, self.masks)
+
     def to_json(self) -> dict:
         """What ``prunelimit hyperflux --json`` prints, less the ``output`` it wrote."""
         return {

@@ -166,6 +166,17 @@ def from_prune_state_dict(state_dict: Mapping[str, Tensor]) -> tuple[dict, Masks
     return plain, masks
 
 
+def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module:
+    """``model`` pruned in place by ``torch.nn.utils.prune.custom_from_mask`` to ``masks``
+    (``weight_orig`` and ``weight_mask``; ``prune.remove`` makes it permanent)."""
+    from torch.nn.utils import prune
+
+    for name, mask in masks.items():
+        module_name, _, attribute = name.rpartition(".")
+        prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
+    return model
+
+
 @contextlib.contextmanager
 def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     """``model`` with each ``torch.nn.utils.prune`` reparametrisation made a plain parameter
@@ -189,5 +200,4 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     try:
         yield masks
     finally:
-        for key, module, name in found:
-            prune.custom_from_mask(module, name, masks[key])
+        prune_with_torch(model, {key: masks[key] for key, _, _ in found})
