@@ -130,14 +130,17 @@ def test_hyperflux_keeps_a_pruned_model_pruned(model, train, tmp_path):
     pruning = prunelimit.prune(model, 0.5)
     path, out = tmp_path / "pruned.pt", tmp_path / "hf.pt"
     pruned = pruning.apply(copy.deepcopy(model))
+    bias = torch.arange(12) % 2 == 0
+    torch_prune.custom_from_mask(pruned[0], "bias", bias)  # a tensor Hyperflux does not gate keeps its mask too
     torch.save(pruned.state_dict(), path)
     api.hyperflux(out, 0.4, HyperfluxConfig(**FAST_HYPERFLUX), checkpoint=path, model=SPEC, data="digits:train",
                   max_samples=SAMPLES)
     report = prunelimit.hyperflux(pruned, train, 0.4, **FAST_HYPERFLUX)
     for masks in (load_model(out).masks, report.masks):
         assert not any(bool((masks[n] & ~pruning.masks[n]).any()) for n in pruning.masks)
-    assert _same_state(report.masks, load_model(out).masks)
+    assert _same_state(report.masks, load_model(out).masks) and torch.equal(report.masks["0.bias"], bias)
     assert torch.equal(pruned[0].weight_mask.bool(), report.masks["0.weight"])  # its torch pruning: the new masks
+    assert torch.equal(pruned[0].bias_mask.bool(), bias) and bool((pruned[0].bias[~bias] == 0).all())
 
 
 def test_imp_on_objects_gives_the_command_lines_rows_and_files(model, train, tmp_path):

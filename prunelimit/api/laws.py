@@ -215,8 +215,10 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
     ``evaluation`` before and after: what ``hyperflux`` runs on the file's model and the
     library on the caller's. ``masks``: an already pruned model's keep-masks, held."""
     from prunelimit.laws.hyperflux import hyperflux_prune
+    from prunelimit.pruning.masks import keep_both
 
     dense = evaluate(model, evaluation, loss_fn)
     result = hyperflux_prune(model, batches, loss_fn, target_density, config, masks=masks)
-    return HyperfluxReport(target_density, result.density, result.masks, dense, evaluate(model, evaluation, loss_fn),
+    kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
+    return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
                            result.log, tuple(_missed_target(result.density, target_density, result.log)))
