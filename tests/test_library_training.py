@@ -161,13 +161,26 @@ def test_imp_on_objects_gives_the_command_lines_rows_and_files(model, train, tmp
     assert again.resumed_after == 5 and again.rows == written.rows
 
 
-def test_imp_keeps_a_torch_pruned_model_pruned(model, train):
+def test_imp_keeps_a_torch_pruned_model_pruned(model, train, tmp_path):
+    """Its masks start the sweep (level 0 at their density) and only shrink; a pruned tensor
+    IMP does not rank (a bias) is held as given, where it trained back. The command line
+    reads the model saved the same way."""
     pruning = prunelimit.prune(model, 0.5)
     pruned = pruning.apply(copy.deepcopy(model))
-    result = prunelimit.imp(pruned, train, levels=1, rate=0.5, epochs_per_level=1, epochs_dense=0)
-    assert [row.density for row in result.rows] == [0.5, 0.25]
+    bias = torch.arange(12) % 2 == 0
+    torch_prune.custom_from_mask(pruned[0], "bias", bias)
+    path = tmp_path / "pruned.pt"
+    torch.save(pruned.state_dict(), path)
+    settings = dict(levels=1, rate=0.5, epochs_per_level=1)
+    from_file = api.imp(str(path), tmp_path / "cli", ImpConfig(**settings), model=SPEC, data="digits:train",
+                        max_samples=SAMPLES)
+    result = prunelimit.imp(pruned, train, epochs_dense=0, **settings)
+    assert [row.density for row in result.rows] == [0.5, 0.25] and result.rows == from_file.rows
     assert torch.equal(pruned[0].weight_mask.bool(), result.masks["0.weight"])
     assert not bool((result.masks["0.weight"] & ~pruning.masks["0.weight"]).any())
+    assert torch.equal(pruned[0].bias_mask.bool(), bias) and bool((pruned[0].bias[~bias] == 0).all())
+    level = torch.load(tmp_path / "cli" / "level_001.pt", weights_only=True)
+    assert torch.equal(level["masks"]["0.bias"], bias) and bool((level["state_dict"]["0.bias"][~bias] == 0).all())
 
 
 def test_export_of_a_model_is_the_command_lines_file_byte_for_byte(cli, model, tmp_path):

@@ -196,6 +196,8 @@ def iterative_magnitude_pruning(
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
+    # pruned tensors IMP does not rank (a bias pruned with torch) are held as they were given
+    fixed = {name: m.to(torch.bool) for name, m in (masks or {}).items() if name not in dict(params)}
     masks = full_masks(params, masks or {})
     rewind_state = None
     resumed_after = None
@@ -210,12 +212,12 @@ def iterative_magnitude_pruning(
 
     if not rows:
         rewind_state = _state_copy(model) if c.rewind == "init" else None
-        early = _train(model, train_batches, loss_fn, masks, epochs_dense, c.lr, c.momentum, c.seed,
+        early = _train(model, train_batches, loss_fn, {**masks, **fixed}, epochs_dense, c.lr, c.momentum, c.seed,
                        snapshot_after=c.rewind_steps if c.rewind == "early" else None)
         if c.rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
-        _save_level(out, model, masks, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
         rows.append(row)
         if progress:
             progress(row)
@@ -228,14 +230,15 @@ def iterative_magnitude_pruning(
         masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
-        _train(model, train_batches, loss_fn, masks, c.epochs_per_level, c.lr, c.momentum, c.seed + level)
+        _train(model, train_batches, loss_fn, {**masks, **fixed}, c.epochs_per_level, c.lr, c.momentum,
+               c.seed + level)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
-        _save_level(out, model, masks, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
         rows.append(row)
         if progress:
             progress(row)
 
-    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, masks)
+    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed})
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
