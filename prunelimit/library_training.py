@@ -41,11 +41,11 @@ from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from,
 
 if TYPE_CHECKING:
     from prunelimit.api.laws import HyperfluxReport
-    from prunelimit.sparse.exporter import ExportReport
     from prunelimit.inputs import Inputs
     from prunelimit.laws.imp import ImpResult, ImpRow
     from prunelimit.pruning.lomp import TrainResult
     from prunelimit.pruning.masks import Masks
+    from prunelimit.sparse.exporter import ExportReport
 
 
 @keeps_modes

@@ -9,7 +9,6 @@ import typer
 from prunelimit import api
 from prunelimit.api.pruning import PRUNE_FORMATS
 from prunelimit.errors import UsageError
-from prunelimit.sparse.bench import PATTERNS
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.pruning.actual import check_acc_drop
 from prunelimit.pruning.lomp import PRESETS, SCHEDULES, lomp_config
@@ -17,6 +16,7 @@ from prunelimit.pruning.magnitude import PRUNE_SCOPES, check_prune_scope
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
+from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,

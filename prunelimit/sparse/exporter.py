@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from torch import Tensor
 
 from prunelimit.errors import UsageError
-from prunelimit.sparse.sparse_file import TensorLayout, write_sparse
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.models.load import recorded_spec
+from prunelimit.sparse.sparse_file import TensorLayout, write_sparse
 
 if TYPE_CHECKING:
     from prunelimit.sparse.bench import BenchReport
