@@ -194,6 +194,7 @@ def test_export_of_a_model_is_the_command_lines_file_byte_for_byte(cli, model, t
     report = prunelimit.export(pruned, tmp_path / "lib.safetensors")
     doc = _stdout_json(cli("export", saved, "-o", tmp_path / "cli.safetensors", "--json"))
     assert (tmp_path / "lib.safetensors").read_bytes() == (tmp_path / "cli.safetensors").read_bytes()
+    assert report.file_bytes == (tmp_path / "lib.safetensors").stat().st_size  # measured on the content
     assert {**report.to_json(), "checkpoint": str(saved), "output": doc["output"]} == \
         {k: v for k, v in doc.items() if k != "schema"}
     back = prunelimit.load_sparse(tmp_path / "lib.safetensors")

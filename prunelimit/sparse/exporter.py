@@ -12,7 +12,7 @@ from torch import Tensor
 from prunelimit.errors import UsageError
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.models.load import recorded_spec
-from prunelimit.sparse.sparse_file import TensorLayout, write_sparse
+from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
 
 if TYPE_CHECKING:
     from prunelimit.sparse.bench import BenchReport
@@ -149,6 +149,8 @@ def write_export(output: str | Path, state_dict: dict[str, Tensor], masks: dict[
                  model_spec: str | None, meta: dict, force: bool, source: str | None,
                  measured: "BenchReport | None" = None) -> ExportReport:
     """Write the sparse file and measure it: the one writer of ``prunelimit export`` and of
-    the library's ``export`` (``source``: the checkpoint read, ``None`` for a model in memory)."""
-    layouts = write_sparse(output, state_dict, masks, model_spec, meta, force)
-    return ExportReport(source, str(output), layouts, Path(output).stat().st_size, measured)
+    the library's ``export`` (``source``: the checkpoint read, ``None`` for a model in memory).
+    The size is the content's, not the file's on disk: a staged write puts it there later."""
+    encoded = encode_sparse(state_dict, masks, model_spec, meta)
+    encoded.write(output, force)
+    return ExportReport(source, str(output), encoded.layouts, encoded.size, measured)

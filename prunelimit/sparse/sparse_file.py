@@ -121,11 +121,42 @@ def _pattern_parts(parts: dict[str, Tensor], prefix: str, pattern: Tensor, what:
     return {what: fmt, f"{what}_bytes": counts.bytes(fmt)}
 
 
+@dataclass(frozen=True)
+class SparseBytes:
+    """A sparse file's content before it is written: the layout of each tensor and the
+    file's parts, in order (its size is known without the file, which a staged write
+    renames into place only later)."""
+
+    layouts: list[TensorLayout]
+    parts: tuple[bytes | memoryview, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def write(self, path: str | Path, force: bool = False) -> None:
+        """Write the file atomically."""
+        def writer(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                for part in self.parts:
+                    handle.write(part)
+
+        write_atomic(path, writer, force)
+
+
 def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor],
                  model_spec: str | None = None, meta: Mapping[str, Any] | None = None,
                  force: bool = False) -> list[TensorLayout]:
     """Write ``state_dict`` in its smallest layouts, atomically; return the layout of each tensor
     (a tied one's, with no bytes, names the tensor it is stored as)."""
+    encoded = encode_sparse(state_dict, masks, model_spec, meta)
+    encoded.write(path, force)
+    return encoded.layouts
+
+
+def encode_sparse(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor], model_spec: str | None = None,
+                  meta: Mapping[str, Any] | None = None) -> SparseBytes:
+    """The sparse file of ``state_dict`` (see :func:`write_sparse`), not yet written."""
     from safetensors.torch import save
 
     ties = tied(state_dict, masks)
@@ -147,25 +178,21 @@ def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapp
                                         if l.alias is not None], **compact)
     if model_spec is not None:
         header["model"] = model_spec
-    write_atomic(path, lambda tmp: _write_ordered(tmp, save(tensors, metadata=header)), force)
-    return layouts
+    return SparseBytes(layouts, _ordered(save(tensors, metadata=header)))
 
 
-def _write_ordered(path: Path, data: bytes) -> None:
-    """Write safetensors ``data`` with its metadata in sorted key order. safetensors writes
-    the metadata from a Rust ``HashMap``, whose order changes from process to process: the
-    same export gave other bytes on each run. The header is JSON whose data offsets count
-    from the end of the header, so it may be rewritten at another length (padded with
-    spaces to 8 bytes, as safetensors pads it)."""
+def _ordered(data: bytes) -> tuple[bytes, bytes, memoryview]:
+    """Safetensors ``data`` with its metadata in sorted key order, as the file's parts.
+    safetensors writes the metadata from a Rust ``HashMap``, whose order changes from call
+    to call: the same export gave other bytes on each run. The header is JSON whose data
+    offsets count from the end of the header, so it may be rewritten at another length
+    (padded with spaces to 8 bytes, as safetensors pads it)."""
     size = int.from_bytes(data[:8], "little")
     header = json.loads(data[8:8 + size])
     header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % 8)
-    with open(path, "wb") as handle:
-        handle.write(len(text).to_bytes(8, "little"))
-        handle.write(text)
-        handle.write(memoryview(data)[8 + size:])
+    return len(text).to_bytes(8, "little"), text, memoryview(data)[8 + size:]
 
 
 def _alias_entry(layout: TensorLayout, at: int, masks: Mapping[str, Tensor]) -> dict[str, Any]:
