@@ -388,6 +388,7 @@ def test_a_model_pruned_with_torch_is_read_as_its_saved_file(model, train, tmp_p
     pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model))
     path = tmp_path / "pruned.pt"
     torch.save(pruned.state_dict(), path)
+    before = copy.deepcopy(pruned.state_dict())
     from_file = load_inputs(path, model=SPEC, data="digits:train", max_samples=SAMPLES)
     # torch's pruning registers weight_orig after the bias, so the Hessian's parameters come
     # in another order than the spec builds them, and the exact eigendecomposition rounds
@@ -397,3 +398,5 @@ def test_a_model_pruned_with_torch_is_read_as_its_saved_file(model, train, tmp_p
     assert prunelimit.prune(pruned, 0.3).achieved == 0.5  # a lower ratio brings nothing back
     assert sorted(name for name, _ in pruned.named_parameters()) == ["0.bias", "0.weight_orig", "2.bias",
                                                                       "2.weight_orig"]
+    after = pruned.state_dict()  # weight_orig's hidden values too: the model is left as it was
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)

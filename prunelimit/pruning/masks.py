@@ -183,11 +183,12 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     again (``weight = weight_orig · weight_mask``, the same ``Parameter`` object, so an
     optimiser holding it still does), and its keep-masks by parameter name; afterwards,
     also on an error, each is pruned again with the mask the yielded dict then holds (a
-    caller that prunes further puts its masks there). Training code sees parameters and
-    masks, as for a pruned checkpoint; the caller gets back the form it gave."""
+    caller that prunes further puts its masks there), and ``weight_orig`` gets back the
+    values it held where it was pruned before. Training code sees parameters and masks, as
+    for a pruned checkpoint; the caller gets back the form it gave."""
     from torch.nn.utils import prune
 
-    found: list[tuple[str, nn.Module, str]] = []
+    found: list[tuple[str, nn.Module, str, Tensor, Tensor]] = []
     masks: Masks = {}
     for module_name, module in model.named_modules():
         for hook in list(module._forward_pre_hooks.values()):
@@ -195,9 +196,14 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
                 name = hook._tensor_name
                 key = f"{module_name}.{name}" if module_name else name
                 masks[key] = getattr(module, name + _MASK).detach().bool()
+                hidden = getattr(module, name + _ORIG).detach().clone()  # the values the mask hides
                 prune.remove(module, name)
-                found.append((key, module, name))
+                found.append((key, module, name, masks[key], hidden))
     try:
         yield masks
     finally:
-        prune_with_torch(model, {key: masks[key] for key, _, _ in found})
+        prune_with_torch(model, {key: masks[key] for key, *_ in found})
+        with torch.no_grad():
+            for _, module, name, before, hidden in found:
+                orig = getattr(module, name + _ORIG)
+                orig.copy_(torch.where(before.to(orig.device), orig, hidden.to(orig.device)))
