@@ -3,7 +3,7 @@
 An MLP 4096 → 4096 → 4096 → 10 with seeded random weights is magnitude-pruned (global) to
 each density; per density the script prints the bytes of the dense tensors and of the
 exported file (``prunelimit export``'s writer), then the median forward time of the dense
-and the CSR model (``prunelimit.export.bench``: ``torch.sparse_csr`` weights through
+and the CSR model (``prunelimit.sparse.bench``: ``torch.sparse_csr`` weights through
 ``F.linear``) at batch 1 and batch 64, and their ratio.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_export.py [--densities 0.5,0.2,0.1,0.05] [--device cpu]
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from prunelimit.export.bench import bench
-from prunelimit.export.sparse_file import write_sparse
+from prunelimit.sparse.bench import bench
+from prunelimit.sparse.sparse_file import write_sparse
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.magnitude import prune_model
 

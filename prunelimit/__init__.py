@@ -6,6 +6,8 @@ The library works on in-memory objects (``prunelimit.library``)::
     result.ratio, result.lower, result.upper   # ρ*, ρ_L, ρ_U (removed fractions)
     prunelimit.prune(model, result.ratio).apply(model)
 
+``prunelimit.train``, ``hyperflux``, ``imp`` and ``export`` (``prunelimit.library_training``)
+train, prune and write the caller's model in place, as an optimiser would.
 ``prunelimit.api`` holds the same commands on loaded ``Inputs`` (what the CLI calls) and
 their report dataclasses; docs/library.md shows every function with runnable examples.
 ``load_sparse(path)``: the dense state dict of a file written by ``prunelimit export``.
@@ -21,7 +23,9 @@ _EXPORTS = {
     "Pruning": "prunelimit.library", "bounds": "prunelimit.library", "gate": "prunelimit.library",
     "inputs_from": "prunelimit.library",
     "nplh": "prunelimit.library", "prune": "prunelimit.library", "spectrum": "prunelimit.library",
-    "verify": "prunelimit.library", "load_sparse": "prunelimit.export.sparse_file",
+    "verify": "prunelimit.library", "load_sparse": "prunelimit.sparse.sparse_file",
+    "train": "prunelimit.library_training", "hyperflux": "prunelimit.library_training",
+    "imp": "prunelimit.library_training", "export": "prunelimit.library_training",
     "error_law": "prunelimit.laws.errorlaw", "fit_error_law": "prunelimit.laws.errorlaw",
     "fit_nplh": "prunelimit.laws.nplh",
 }

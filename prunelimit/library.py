@@ -44,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import torch
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
     from prunelimit.laws.nplh import NplhConfig
     from prunelimit.models.load import LoadedModel
-    from prunelimit.pruning.masks import LayerSparsity
+    from prunelimit.pruning.masks import LayerSparsity, Masks
 
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
 
@@ -113,8 +113,8 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     # a one-pass iterator has no second pass to compare: the batches read are the fixed sample
     if not isinstance(data, Iterator) and data_fingerprint([_batch(b, i) for i, b in enumerate(data)]) != data_fingerprint(batches):
         raise UsageError("data gave different batches on a second pass (a shuffling or augmenting loader?): "
-                         "the curvature needs a fixed sample; use DataLoader(..., shuffle=False) without "
-                         "random transforms")
+                         "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
+                         "use DataLoader(..., shuffle=False) without random transforms")
     return to_device([(x, _labels(y)) for x, y in batches], device)
 
 
@@ -171,7 +171,7 @@ def _modes_kept(model: Any) -> Iterator[None]:
             module.training = training
 
 
-def _keeps_modes(command: Callable) -> Callable:
+def keeps_modes(command: Callable) -> Callable:
     """``command(model, ...)`` run under :func:`_modes_kept` of its model."""
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
@@ -182,11 +182,12 @@ def _keeps_modes(command: Callable) -> Callable:
 
 def inputs_from(
     model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
-    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: "Masks | None" = None,
 ) -> "Inputs":
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
     model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
+    ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned).
 
     >>> inputs = prunelimit.inputs_from(copy.deepcopy(model), (train.x, train.y), batch_size=256)
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
@@ -201,7 +202,7 @@ def inputs_from(
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     selection = check_selection(model, ParamSelection(tuple(include), tuple(exclude)))
     model.eval()
-    loaded = LoadedModel(model, None, source="module")
+    loaded = LoadedModel(model, None, dict(masks or {}), source="module")
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
     return Inputs(loaded, batches, loss_fn, device, None, selection, loss if isinstance(loss, str) else None)
@@ -218,20 +219,29 @@ def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, 
     return batches
 
 
+@contextlib.contextmanager
+def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
+    """``inputs_from`` for the length of a command, the model's ``torch.nn.utils.prune``
+    reparametrisations (``Pruning.apply`` leaves them) folded into plain parameters and their
+    masks read as a pruned checkpoint's: a pruned weight is otherwise no parameter, and the
+    model had no prunable weights. The model gets them back afterwards."""
+    from prunelimit.pruning.masks import torch_pruning_folded
+
+    with torch_pruning_folded(model) as held:
+        yield inputs_from(model, data, masks=held, **given)
+
+
 def curvature_options(**options: Any) -> "api.CurvatureOptions":
     """``CurvatureOptions`` from keyword arguments; an unknown name is a ``UsageError`` listing
     the known ones, one the plan would ignore an ``OptionError`` (``api.check_plan``, as on
     the command line)."""
-    known = {f.name for f in fields(api.CurvatureOptions)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UsageError(f"unknown option {unknown[0]!r}; curvature options are {', '.join(sorted(known))}")
+    validate.known_fields(api.CurvatureOptions, options, "curvature options")
     result = api.CurvatureOptions(**options)
     api.check_plan(result, options.keys())
     return result
 
 
-@_keeps_modes
+@keeps_modes
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
              per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
@@ -245,13 +255,13 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     True
     """
     validate.boolean("per_layer", per_layer)
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    chosen = curvature_options(**options)
-    result = api.spectrum(given, chosen, progress)
-    return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        chosen = curvature_options(**options)
+        result = api.spectrum(given, chosen, progress)
+        return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
 
 
-@_keeps_modes
+@keeps_modes
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
            scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
            progress=None, **options: Any) -> "api.BoundsReport":
@@ -266,11 +276,11 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     ['0.weight', '2.weight', '(rest)']
     """
     validate.boolean("per_layer", per_layer)
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
-@_keeps_modes
+@keeps_modes
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
@@ -287,13 +297,13 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     >>> any("does not look l1-trained" in warning for warning in report.warnings)
     True
     """
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, batch_size,
-                                                                given.device, "eval_data")
-    return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
+                                                                    batch_size, given.device, "eval_data")
+        return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
 
 
-@_keeps_modes
+@keeps_modes
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
@@ -313,9 +323,9 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.gate_rules import rules_from_options
 
     checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    return api.gate(given, checked, curvature_options(**options), progress=progress,
-                    allow_incompatible=allow_incompatible)
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        return api.gate(given, checked, curvature_options(**options), progress=progress,
+                        allow_incompatible=allow_incompatible)
 
 
 @dataclass(frozen=True)
@@ -339,12 +349,9 @@ class Pruning:
         >>> int((pruned[0].weight == 0).sum() + (pruned[2].weight == 0).sum())  # ceil(0.5 · 1,184)
         592
         """
-        from torch.nn.utils import prune as torch_prune
+        from prunelimit.pruning.masks import prune_with_torch
 
-        for name, mask in self.masks.items():
-            module_name, _, attribute = name.rpartition(".")
-            torch_prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
-        return model
+        return prune_with_torch(model, self.masks)
 
     def to_json(self) -> dict:
         return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},
@@ -352,7 +359,7 @@ class Pruning:
                 "warnings": list(self.warnings)}
 
 
-@_keeps_modes
+@keeps_modes
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
@@ -369,20 +376,30 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     """
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import magnitude_masks
-    from prunelimit.pruning.masks import LayerSparsity, overall_ratio
+    from prunelimit.pruning.masks import LayerSparsity, keep_both, overall_ratio
 
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
-        if ratio in ("auto", "lower"):
-            api.require_data(given)
-        value, _, warned = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
-    else:
-        value, warned = ratio, ()
-    masks = magnitude_masks(model, value, scope, given.selection)
-    # zeros after pruning: the removed weights and any that were zero already
-    layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
-              for name, p in prunable_parameters(model, given.selection)]
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
+            if ratio in ("auto", "lower"):
+                api.require_data(given)
+            value, _, warned = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
+        else:
+            value, warned = ratio, ()
+        # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks
+        masks = keep_both(magnitude_masks(model, value, scope, given.selection), given.loaded.masks)
+        # zeros after pruning: the removed weights and any that were zero already
+        layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
+                  for name, p in prunable_parameters(model, given.selection)]
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers, tuple(warned))
+
+
+@contextlib.contextmanager
+def rng_kept(model: nn.Module) -> Iterator[None]:
+    """Give torch's global random state (the CPU's and that of the GPUs ``model`` is on)
+    back its state, also on an error: the runs that train seed torch's generator."""
+    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):
+        yield
 
 
 @contextlib.contextmanager
@@ -391,16 +408,15 @@ def _state_kept(model: nn.Module) -> Iterator[None]:
     state, also on an error: a run that prunes and fine-tunes (``nplh`` iterative or
     pressure) works on the caller's model and seeds torch's generator."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
-    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
     try:
-        with torch.random.fork_rng(devices=cuda):
+        with rng_kept(model):
             yield
     finally:
         with torch.no_grad():
             model.load_state_dict(saved)
 
 
-@_keeps_modes
+@keeps_modes
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          config: "NplhConfig | None" = None, **settings: Any):
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law
@@ -414,6 +430,5 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
     >>> bool(law.alpha0 > 0 and law.r2 > 0.5)
     True
     """
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
-    with _state_kept(model):
+    with _inputs(model, data, loss=loss, batch_size=batch_size) as given, _state_kept(model):
         return api.nplh(given, config, **settings)

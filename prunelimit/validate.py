@@ -9,9 +9,19 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable
+from dataclasses import fields
+from typing import Iterable, Mapping
 
-from prunelimit.errors import OptionError
+from prunelimit.errors import OptionError, UsageError
+
+
+def known_fields(kind: type, given: Mapping[str, object], what: str) -> None:
+    """Every name in ``given`` is a field of the dataclass ``kind``: else a ``UsageError``
+    naming the first unknown one and listing ``what`` there are (a typo is not ignored)."""
+    known = {f.name for f in fields(kind)}
+    unknown = sorted(set(given) - known)
+    if unknown:
+        raise UsageError(f"unknown option {unknown[0]!r}; {what} are {', '.join(sorted(known))}")
 
 
 def choice(option: str, value: object, choices: Iterable[str]) -> None:

@@ -17,6 +17,7 @@ from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 
 SPEC = "mlp:64,12,10"
+LIBRARY_SAMPLES = 300  # enough digits for a stable spectrum, few enough for seconds a test
 
 
 def junit_error_report(path: Path, stderr: str) -> bool:
@@ -76,6 +77,21 @@ def no_curvature(monkeypatch):
 def tiny_model() -> torch.nn.Module:
     torch.manual_seed(0)
     return build_model(SPEC)
+
+
+@pytest.fixture
+def model(tiny_model) -> torch.nn.Module:
+    """The tiny model under the name the library's tests give the caller's model."""
+    return tiny_model
+
+
+@pytest.fixture
+def train() -> tuple[torch.Tensor, torch.Tensor]:
+    """The library's data as a caller holds it: the first ``LIBRARY_SAMPLES`` training digits."""
+    from prunelimit.data.spec import load_dataset
+
+    data = load_dataset("digits:train", max_samples=LIBRARY_SAMPLES)
+    return data.x, data.y
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from prunelimit.export.sparse_file import FORMAT as SPARSE_FORMAT
+from prunelimit.sparse.sparse_file import FORMAT as SPARSE_FORMAT
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 from tests.conftest import junit_error_report, write_evil_pickle

@@ -17,7 +17,7 @@ from prunelimit.api.pruning import PRUNE_FORMATS
 from prunelimit.cli import app, common, laws, limit, pruning
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES, BASIS_DTYPES
-from prunelimit.export.bench import PATTERNS
+from prunelimit.sparse.bench import PATTERNS
 from prunelimit.gate_rules import USES
 from prunelimit.laws.imp import Rewind
 from prunelimit.laws.nplh import Mode

@@ -13,27 +13,13 @@ import torch
 
 import prunelimit
 from prunelimit import api
-from prunelimit.data.spec import load_dataset
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.checkpoint import save_checkpoint
-from prunelimit.models.spec import build_model
 from prunelimit.pruning.magnitude import prune_model
 
-SPEC, SAMPLES = "mlp:64,12,10", 300
+from tests.conftest import LIBRARY_SAMPLES as SAMPLES, SPEC
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "library.md"
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return build_model(SPEC)
-
-
-@pytest.fixture
-def train():
-    data = load_dataset("digits:train", max_samples=SAMPLES)
-    return data.x, data.y
 
 
 def test_bounds_on_objects_equals_the_file_path_bit_for_bit(model, train, tmp_path):
@@ -326,23 +312,27 @@ def test_a_model_with_every_parameter_frozen_is_a_usage_error(model, train):
     assert not any(p.requires_grad for p in model.parameters())
 
 
-def test_docstring_examples_run_as_doctests():
+@pytest.mark.parametrize("name, examples", [("prunelimit.library", 30), ("prunelimit.library_training", 20)])
+def test_docstring_examples_run_as_doctests(name, examples):
     """Each public function of the library carries an example; they run in order after the
     module's, which trains the model they use (one namespace, as a reader would type them)."""
-    from prunelimit import library
+    import importlib
 
-    tests = doctest.DocTestFinder().find(library)  # sorted by name: the module's own comes first
-    assert tests[0].name == "prunelimit.library"
-    runner, namespace = doctest.DocTestRunner(), dict(vars(library))
+    module = importlib.import_module(name)
+    tests = doctest.DocTestFinder().find(module)  # sorted by name: the module's own comes first
+    assert tests[0].name == name
+    if name != "prunelimit.library":  # its examples go on from the library's, which trains the model
+        tests.insert(0, doctest.DocTestFinder().find(importlib.import_module("prunelimit.library"))[0])
+    runner, namespace = doctest.DocTestRunner(), dict(vars(module))
     for test in tests:
         test.globs = namespace
         runner.run(test, clear_globs=False)
     result = runner.summarize(verbose=False)
-    assert result.attempted >= 30 and result.failed == 0
+    assert result.attempted >= examples and result.failed == 0
 
 
 @pytest.mark.parametrize("module", ["prunelimit.laws.errorlaw", "prunelimit.laws.nplh",
-                                    "prunelimit.export.sparse_file"])
+                                    "prunelimit.sparse.sparse_file"])
 def test_examples_of_the_other_public_functions_run(module):
     import importlib
 
@@ -388,3 +378,25 @@ def test_a_gate_baseline_can_be_a_path(model, train, tmp_path):
     report = prunelimit.gate(model, train, baseline=stored, max_drop=0.0, use="predicted")
     assert report.passed and report.result.outcomes[0].baseline == report.result.outcomes[0].measured
     assert prunelimit.gate(model, train, rules=[{"baseline": stored, "max_drop": 0.0}]).passed
+
+
+def test_a_model_pruned_with_torch_is_read_as_its_saved_file(model, train, tmp_path):
+    """``Pruning.apply`` leaves ``weight_orig``/``weight_mask``: the analyses refused such a
+    model ("no prunable weights selected; check include/exclude", its weights being no
+    parameters). They read it as the command line reads the same model saved: the same ρ*
+    and law, a pruned weight stays pruned, and the model keeps its torch pruning."""
+    pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model))
+    path = tmp_path / "pruned.pt"
+    torch.save(pruned.state_dict(), path)
+    before = copy.deepcopy(pruned.state_dict())
+    from_file = load_inputs(path, model=SPEC, data="digits:train", max_samples=SAMPLES)
+    # torch's pruning registers weight_orig after the bias, so the Hessian's parameters come
+    # in another order than the spec builds them, and the exact eigendecomposition rounds
+    # otherwise: the same ρ* to a few ulps (1e-12 relative), not bit for bit
+    assert prunelimit.bounds(pruned, train).ratio == pytest.approx(api.bounds(from_file).ratio, rel=1e-12)
+    assert prunelimit.nplh(pruned, train).alpha0 == api.nplh(from_file).alpha0  # magnitudes: no rounding
+    assert prunelimit.prune(pruned, 0.3).achieved == 0.5  # a lower ratio brings nothing back
+    assert sorted(name for name, _ in pruned.named_parameters()) == ["0.bias", "0.weight_orig", "2.bias",
+                                                                      "2.weight_orig"]
+    after = pruned.state_dict()  # weight_orig's hidden values too: the model is left as it was
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)

@@ -11,7 +11,7 @@ from prunelimit.config import read_config
 from prunelimit.errors import InputError, UsageError
 from prunelimit.gate_rules import read_report
 from prunelimit.laws import errorlaw, points
-from prunelimit.export.sparse_file import load_sparse
+from prunelimit.sparse.sparse_file import load_sparse
 from prunelimit.limits import check_expanded_size
 
 

@@ -10,7 +10,7 @@ import torch
 from prunelimit.api.pruning import prune_outputs
 from prunelimit.cli import common
 from prunelimit.errors import OptionError, UsageError
-from prunelimit.export.bench import check_pattern
+from prunelimit.sparse.bench import check_pattern
 from prunelimit.gate_rules import rules_from_options
 from prunelimit.io.atomic import Terminated
 from prunelimit.pruning.magnitude import MagnitudeOrder, check_prune_scope, prune_model

@@ -4,7 +4,7 @@
 command family: ``summary`` (info), ``options`` (curvature options and the solver choice),
 ``curvature`` (spectrum), ``limit`` (bounds), ``layers`` (``--per-layer``), ``pruning``
 (prune), ``verification`` (verify), ``gating`` (gate), ``training`` (train and starting
-points), ``laws`` (nplh, imp, hyperflux); ``export`` lives beside its package (``prunelimit.export``).
+points), ``laws`` (nplh, imp, hyperflux); ``export`` lives beside its package (``prunelimit.sparse``).
 """
 
 from prunelimit.api.curvature import (
@@ -17,7 +17,7 @@ from prunelimit.api.curvature import (
     stored_spectrum,
 )
 from prunelimit.api.gating import GateReport, gate
-from prunelimit.api.laws import DEFAULT_PRESSURES, hyperflux, imp, nplh, parse_region
+from prunelimit.api.laws import DEFAULT_PRESSURES, HyperfluxReport, hyperflux, imp, nplh, parse_region, run_hyperflux
 from prunelimit.api.layers import layer_breakdown, spectrum_layers
 from prunelimit.api.limit import BoundsReport, bounds, first_order_change
 from prunelimit.api.options import (
@@ -41,13 +41,13 @@ from prunelimit.api.pruning import (
 from prunelimit.api.summary import InfoReport, LayerInfo, info
 from prunelimit.api.training import StartingPoint, starting_point, train
 from prunelimit.api.verification import MeasuredLimit, VerifyReport, check_verify_options, measured_limit, verify
-from prunelimit.export.exporter import ExportReport, export
+from prunelimit.sparse.exporter import ExportReport, export
 
 __all__ = [
     "CPU_MEMORY_BUDGET_MB", "DEFAULT_PRESSURES", "METHODS", "PRUNE_FORMATS", "BoundsReport", "CurvatureData",
-    "CurvatureOptions", "ExportReport", "GateReport", "InfoReport", "LayerInfo", "LimitTarget", "MeasuredLimit", "MemoryUse", "PruneReport",
+    "CurvatureOptions", "ExportReport", "GateReport", "HyperfluxReport", "InfoReport", "LayerInfo", "LimitTarget", "MeasuredLimit", "MemoryUse", "PruneReport",
     "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "check_plan", "check_verify_options", "choose_solver", "curvature_steps", "export",
     "first_order_change", "gate", "hyperflux", "imp", "info", "layer_breakdown", "limit_target", "measured_limit", "memory_budget_mb", "nplh",
-    "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "spectrum", "spectrum_layers", "starting_point",
+    "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "run_hyperflux", "spectrum", "spectrum_layers", "starting_point",
     "stored_spectrum", "train", "verify",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -13,10 +13,12 @@ from prunelimit.api.training import starting_point
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
-from prunelimit.models.evaluate import evaluate
+from prunelimit.models.evaluate import Evaluation, evaluate
 
 if TYPE_CHECKING:
-    from prunelimit.laws.hyperflux import HyperfluxConfig
+    from torch import nn
+
+    from prunelimit.laws.hyperflux import HyperfluxConfig, HyperfluxEpoch
     from prunelimit.laws.imp import ImpConfig
 
 
@@ -59,7 +61,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
                                   masks=masks).points
     else:
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
-                                 seed=c.seed)
+                                 seed=c.seed, masks=inputs.loaded.masks or None)
     return fit_nplh(points, region=c.region, seed=c.seed)
 
 
@@ -138,7 +140,7 @@ def hyperflux(
     model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str | None = None,
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
     device: str = "auto", force: bool = False,
-) -> dict:
+) -> "HyperfluxReport":
     """Hyperflux L0 pruning (Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349) of a checkpoint
     or a fresh model; saves the pruned file.
 
@@ -150,7 +152,7 @@ def hyperflux(
     from prunelimit.io.atomic import staged, write_text_atomic
     from prunelimit.io.checkpoint import save_checkpoint
     from prunelimit.io.outputs import Output, optional, preflight
-    from prunelimit.laws.hyperflux import HyperfluxConfig, hyperflux_prune
+    from prunelimit.laws.hyperflux import HyperfluxConfig
 
     validate.open_unit("target_density", target_density)
     config = config or HyperfluxConfig()
@@ -160,26 +162,64 @@ def hyperflux(
                            download, device, config.seed)
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")], [start.data, start.eval_data],
               force)  # data files the checkpoint records, known once it is read
-    net, batches, evaluation, loss_fn, spec = start.model, start.train, start.evaluation, start.loss_fn, start.spec
-    data, eval_data = start.data, start.eval_data
-    dense = evaluate(net, evaluation, loss_fn)
-    result = hyperflux_prune(net, batches, loss_fn, target_density, config)
-    after = evaluate(net, evaluation, loss_fn)
+    report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
+                           masks=start.masks)
     with staged():  # the checkpoint and its log, or neither
-        save_checkpoint(output, spec, net.state_dict(), result.masks,
-                        {"data": data, "eval_data": eval_data, "loss": start.loss,
-                         "pruned": {"method": "hyperflux", "density": result.density}}, force)
+        save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
+                        {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
+                         "pruned": {"method": "hyperflux", "density": report.density}}, force)
         if log is not None:
             buf = io.StringIO()
             writer = csv.writer(buf)
             writer.writerow(["epoch", "phase", "pressure", "density", "target", "loss"])
-            for e in result.log:
+            for e in report.log:
                 writer.writerow([e.epoch, e.phase, e.pressure, e.density, e.target, e.loss])
             write_text_atomic(log, buf.getvalue(), force)
-    return {
-        "output": str(output), "requested_density": target_density, "density": result.density,
-        "warnings": _missed_target(result.density, target_density, result.log),
-        "before": {"loss": dense.loss, "accuracy": dense.accuracy},
-        "after": {"loss": after.loss, "accuracy": after.accuracy},
-        "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density} for e in result.log],
-    }
+    return report
+
+
+@dataclass(frozen=True)
+class HyperfluxReport:
+    """A Hyperflux run: the density asked for and reached, the keep-masks (parameter name →
+    bool, ``True`` = kept), loss and accuracy on the evaluation data before and after, the
+    per-epoch log, and a warning when the run ended off its target."""
+
+    requested_density: float
+    density: float
+    masks: dict[str, torch.Tensor] = field(repr=False)
+    before: Evaluation
+    after: Evaluation
+    log: tuple[HyperfluxEpoch, ...]
+    warnings: tuple[str, ...] = ()
+
+    def apply(self, model: "nn.Module") -> "nn.Module":
+        """Prune ``model`` to these masks with ``torch.nn.utils.prune``, as ``Pruning.apply``:
+        training it further then keeps the pruned weights at zero."""
+        from prunelimit.pruning.masks import prune_with_torch
+
+        return prune_with_torch(model, self.masks)
+
+    def to_json(self) -> dict:
+        """What ``prunelimit hyperflux --json`` prints, less the ``output`` it wrote."""
+        return {
+            "requested_density": self.requested_density, "density": self.density, "warnings": list(self.warnings),
+            "before": {"loss": self.before.loss, "accuracy": self.before.accuracy},
+            "after": {"loss": self.after.loss, "accuracy": self.after.accuracy},
+            "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density}
+                    for e in self.log],
+        }
+
+
+def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, target_density: float,
+                  config: "HyperfluxConfig", masks: dict | None = None) -> HyperfluxReport:
+    """Hyperflux on ``model`` in place (its pruned weights left at zero), evaluated on
+    ``evaluation`` before and after: what ``hyperflux`` runs on the file's model and the
+    library on the caller's. ``masks``: an already pruned model's keep-masks, held."""
+    from prunelimit.laws.hyperflux import hyperflux_prune
+    from prunelimit.pruning.masks import keep_both
+
+    dense = evaluate(model, evaluation, loss_fn)
+    result = hyperflux_prune(model, batches, loss_fn, target_density, config, masks=masks)
+    kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
+    return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
+                           result.log, tuple(_missed_target(result.density, target_density, result.log)))

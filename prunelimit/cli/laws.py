@@ -178,17 +178,15 @@ def imp(
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
-        if rewind_steps is not None and rewind != "early":  # it would be ignored: the run is not the one asked for
-            raise UsageError(f"--rewind-steps applies to --rewind early, not {rewind}; add --rewind early or drop it")
-        with flag_names(epochs_per_level="--epochs"):  # also the settings api.imp completes for a checkpoint
+        with flag_names(epochs_per_level="--epochs"):
+            imp_law.check_rewind_steps(rewind_steps is not None, rewind)  # also the settings api.imp completes for a checkpoint
             config = ImpConfig(rate=rate, levels=levels, rewind=rewind,
                                rewind_steps=ImpConfig.rewind_steps if rewind_steps is None else rewind_steps,
                                epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
             rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
                           batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
                           download=download, device=o.device)
-        body = {"output": str(output), "csv": str(rep.csv_path), "prunable": rep.prunable,
-                "resumed_after": rep.resumed_after, "rows": rep.rows}
+        body = {"output": str(output), **rep.to_json()}
         emit("imp", body, o.json, console.render_imp, rep)
 
 
@@ -223,5 +221,6 @@ def hyperflux(
                                 eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
                                 max_samples=max_samples, trust_pickle=trust_pickle, download=download,
                                 device=o.device, force=force)
-        emit("hyperflux", rep, o.json, console.render_hyperflux, rep)
+        body = {"output": str(output), **rep.to_json()}
+        emit("hyperflux", body, o.json, console.render_hyperflux, body)
 

@@ -9,15 +9,15 @@ import typer
 from prunelimit import api
 from prunelimit.api.pruning import PRUNE_FORMATS
 from prunelimit.errors import UsageError
-from prunelimit.export.bench import PATTERNS
 from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.pruning.actual import check_acc_drop
-from prunelimit.pruning.lomp import PRESETS, SCHEDULES, LompConfig
+from prunelimit.pruning.lomp import PRESETS, SCHEDULES, lomp_config
 from prunelimit.pruning.magnitude import PRUNE_SCOPES, check_prune_scope
 from prunelimit.report import console, figures
 from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
+from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
@@ -58,11 +58,8 @@ def train(
 ) -> None:
     """LOMP training: SGD with momentum on loss + λ‖w‖₁, warm-up and schedules, resumable."""
     with handled(o.debug):
-        from dataclasses import replace
-
         if model is None or data is None:
             raise UsageError("train needs --model SPEC and --data SPEC (e.g. --model mlp:64,32,10 --data digits:train)")
-        base = PRESETS[preset] if preset else LompConfig(epochs=30, lr=0.05, l1=1e-4)
         changes = {k: v for k, v in dict(l1=l1, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs,
                                          schedule=schedule).items() if v is not None}
         if milestones:
@@ -70,25 +67,12 @@ def train(
                 changes["milestones"] = tuple(int(m) for m in milestones.split(","))
             except ValueError:
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
-        cfg = replace(base, momentum=momentum, batch_size=batch_size, seed=o.seed,
-                      l1_scope="reference" if l1_biases else "prunable", **changes)
-        _check_milestones(changes.get("milestones", ()), cfg)
+        cfg = lomp_config(preset, momentum=momentum, batch_size=batch_size, seed=o.seed,
+                          l1_scope="reference" if l1_biases else "prunable", **changes)
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
-        emit("train", {"output": str(output), "config": cfg, "history": result.history, "seconds": result.seconds},
-             o.json, console.render_train, result)
-
-
-def _check_milestones(typed: tuple[int, ...], cfg) -> None:
-    """Typed milestones that would change nothing: another schedule ignores them, and one at
-    or past the last epoch is never reached (a preset's own are left to the preset)."""
-    if typed and cfg.schedule != "step":
-        raise UsageError(f"--milestones applies to --schedule step, not {cfg.schedule}; add --schedule step")
-    late = [m for m in typed if not 0 < m < cfg.epochs]
-    if late:
-        raise UsageError(f"--milestones {','.join(map(str, late))}: each must lie in 1..{cfg.epochs - 1}, the epochs "
-                         f"after which lr drops (at 0 it only lowers --lr; at {cfg.epochs} or later it never acts)")
+        emit("train", {"output": str(output), **result.to_json()}, o.json, console.render_train, result)
 
 
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio auto -o pruned.pt")
@@ -166,7 +150,7 @@ def export(
 ) -> None:
     """Write a pruned checkpoint as a small sparse safetensors file: sizes per tensor, and latency with --bench."""
     with handled(o.debug):
-        from prunelimit.export.exporter import check_options
+        from prunelimit.sparse.exporter import check_options
 
         check_options(output, bench, pattern, o.device)
         preflight([optional("-o", output, "safetensors"), report_output(report)], _inputs_of(o, checkpoint), force)

@@ -191,7 +191,7 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from prunelimit.export.sparse_file import read_sparse, sparse_header
+    from prunelimit.sparse.sparse_file import read_sparse, sparse_header
 
     try:
         if sparse_header(path) is not None:  # written by `prunelimit export`: weights, masks, spec and meta

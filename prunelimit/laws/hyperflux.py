@@ -201,7 +201,8 @@ class HyperfluxConfig:
 class _GatedNet:
     """The prunable weights of ``model`` with one gate per weight and both optimisers."""
 
-    def __init__(self, model: nn.Module, selection: ParamSelection, c: HyperfluxConfig) -> None:
+    def __init__(self, model: nn.Module, selection: ParamSelection, c: HyperfluxConfig,
+                 held: Masks | None = None) -> None:
         named = prunable_parameters(model, selection)
         if not named:
             raise UsageError("the model has no prunable weights (Linear, Conv, attention projections); widen the selection")
@@ -213,9 +214,16 @@ class _GatedNet:
         self.gates = [
             (lo + (hi - lo) * torch.rand(p.shape, generator=gen, dtype=p.dtype))
             .to(p.device)
-            .requires_grad_(True)
             for p in self.params
         ]
+        self.held = held or None
+        if self.held:
+            # A pruned weight's gate starts closed (any negative value): the loss's gradient on a
+            # gate is zero for a zero weight, so only the pressure moves it, and only down.
+            self.gates = [torch.where(self.held[n].to(t.device, torch.bool), t, torch.full_like(t, -1.0))
+                          if n in self.held else t for n, t in zip(self.names, self.gates)]
+        for t in self.gates:
+            t.requires_grad_(True)
         self.n = sum(p.numel() for p in self.params)
         self.weight_opt = sgd(model, c.weight_lr, c.momentum, c.weight_decay)
         self.gate_opt = torch.optim.Adam(self.gates, lr=c.gate_lr)
@@ -241,7 +249,7 @@ class _GatedNet:
             return pressure() * (sum(t.sum() for t in self.gates) / self.n)
 
         train_masked(self.model, self.weight_opt, gated_loss, batches, epochs=epochs, penalty=gate_pressure,
-                     extra_optimizers=(self.gate_opt,), schedulers=schedulers, on_epoch=on_epoch)
+                     extra_optimizers=(self.gate_opt,), schedulers=schedulers, on_epoch=on_epoch, masks=self.held)
 
     def prune(self) -> Masks:
         """Zero the weights whose gate is closed; their masks."""
@@ -258,6 +266,7 @@ def hyperflux_prune(
     config: HyperfluxConfig | None = None,
     *,
     selection: ParamSelection = ParamSelection(),
+    masks: Masks | None = None,
     **options: Any,
 ) -> HyperfluxResult:
     """Prune ``model`` in place to about ``target_density`` (kept fraction) with Hyperflux.
@@ -269,13 +278,14 @@ def hyperflux_prune(
     ``gate_lr·regrowth_gate_lr_factor`` and multiplied by ``regrowth_gate_decay`` each
     epoch (zero after 50 epochs, as in the authors' code). ``options`` are :class:`HyperfluxConfig`
     fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
-    the model's prunable weights are left masked.
+    the model's prunable weights are left masked. ``masks``: the keep-masks of an already
+    pruned model; its pruned weights stay pruned (held at zero, their gates closed).
     """
     validate.open_unit("target_density", target_density)
     c = replace(config or HyperfluxConfig(), **options)
     pruning_epochs, regrowth_epochs, weight_lr = c.pruning_epochs, c.regrowth_epochs, c.weight_lr
     torch.manual_seed(c.seed)
-    net = _GatedNet(model, selection, c)
+    net = _GatedNet(model, selection, c, masks)
     trajectory = retention_trajectory(target_density * c.regrowth_headroom, pruning_epochs)
     controller = PressureController(delta=c.pressure_step, beta=c.pressure_exponent)
     log: list[HyperfluxEpoch] = []
@@ -327,19 +337,21 @@ def pressure_ladder(
     config: HyperfluxConfig | None = None,
     *,
     selection: ParamSelection = ParamSelection(),
+    masks: Masks | None = None,
     **options: Any,
 ) -> PressureLadder:
     """Hold each pressure Γ for ``epochs_per_level`` epochs (increasing order, gates carried
     over) and record the density at the end of each level (the authors' code).
 
     The reference ladder is Γ = 2^k, k = −10, −9, …, 50 epochs per level. The NPLH point of
-    a level is (density, γ := Γ); γ = Γ/N would only change the law's c.
+    a level is (density, γ := Γ); γ = Γ/N would only change the law's c. ``masks``: an
+    already pruned model's keep-masks, held as in :func:`hyperflux_prune`.
     """
     check_pressures(pressures)
     validate.integer("epochs_per_level", epochs_per_level, 1)
     c = replace(config or HyperfluxConfig(), **options)
     torch.manual_seed(c.seed)
-    net = _GatedNet(model, selection, c)
+    net = _GatedNet(model, selection, c, masks)
     log: list[HyperfluxEpoch] = []
     densities = []
     for pressure in pressures:

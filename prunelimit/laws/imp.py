@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import astuple, dataclass, replace
+from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Literal, get_args
+from typing import TYPE_CHECKING, Any, Callable, Literal, get_args
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -29,18 +30,22 @@ from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_zip
-from prunelimit.models.evaluate import evaluate
+from prunelimit.models.evaluate import class_labels, evaluate
 from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import module_class, prunable_parameters
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
+if TYPE_CHECKING:
+    from prunelimit.laws.errorlaw import ErrorPoints
+
 Rewind = Literal["init", "early", "none"]
 CSV_NAME = "imp.csv"
 REWIND_NAME = "rewind.pt"
 CSV_HEADER = ("level", "density", "error", "loss", "width", "depth")
 FORMAT = "prunelimit/1"
+_NO_CLASSES = "IMP error needs classification eval data (integer class labels)"
 
 
 @dataclass(frozen=True)
@@ -57,10 +62,33 @@ class ImpRow:
 
 @dataclass(frozen=True)
 class ImpResult:
+    """The sweep's rows (level 0 first), the number of prunable weights, where it resumed,
+    its CSV (``None`` without ``out_dir``) and the last level's keep-masks."""
+
     rows: tuple[ImpRow, ...]
     prunable: int
     resumed_after: int | None  # last level found in out_dir, None for a fresh sweep
     csv_path: Path | None
+    masks: Masks = field(default_factory=dict, repr=False)
+
+    def points(self) -> "ErrorPoints":
+        """The rows as the error law's points (``fit_error_law(result.points())``), as
+        ``read_points`` reads the CSV: width and depth only where the model has them."""
+        from prunelimit.laws.errorlaw import ErrorPoints
+
+        zero = next((r for r in self.rows if r.error <= 0), None)
+        if zero is not None:
+            raise UsageError(f"IMP level {zero.level} has error 0 on the evaluation data, and the error law fits "
+                             "relative errors; evaluate on more (held-out) data")
+        columns = [np.array(c, dtype=float) for c in zip(*((r.density, r.error) for r in self.rows))]
+        if all(r.width is not None and r.depth is not None for r in self.rows):
+            columns += [np.array(c, dtype=float) for c in zip(*((r.width, r.depth) for r in self.rows))]
+        return ErrorPoints(*columns)
+
+    def to_json(self) -> dict:
+        """What ``prunelimit imp --json`` prints, less the ``output`` folder it names."""
+        return {"csv": None if self.csv_path is None else str(self.csv_path), "prunable": self.prunable,
+                "resumed_after": self.resumed_after, "rows": [asdict(r) for r in self.rows]}
 
 
 def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:
@@ -123,6 +151,14 @@ class ImpConfig:
                               "checkpoint's default is 0) and {2} >= 1", "epochs_dense", "rewind_steps")
 
 
+def check_rewind_steps(given: bool, rewind: str) -> None:
+    """``rewind_steps`` given with another rewind than ``early``: it would be ignored, so the
+    run would not be the one asked for."""
+    if given and rewind != "early":
+        raise OptionError("rewind_steps", f"{{0}} applies to {{1}} early, not {rewind}; add {{1}} early or drop it",
+                          "rewind")
+
+
 def iterative_magnitude_pruning(
     model: nn.Module,
     train_batches: Batches,
@@ -150,6 +186,8 @@ def iterative_magnitude_pruning(
     params = prunable_parameters(model)
     if not params:
         raise UsageError("model has no prunable weights (Linear, Conv or attention projection weights)")
+    if not all(class_labels(batch) for batch in eval_batches):  # refused before any training, not after it
+        raise UsageError(_NO_CLASSES)
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
     settings = {"rate": c.rate, "rewind": c.rewind, "rewind_steps": c.rewind_steps, "seed": c.seed,
@@ -158,6 +196,8 @@ def iterative_magnitude_pruning(
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
+    # pruned tensors IMP does not rank (a bias pruned with torch) are held as they were given
+    fixed = {name: m.to(torch.bool) for name, m in (masks or {}).items() if name not in dict(params)}
     masks = full_masks(params, masks or {})
     rewind_state = None
     resumed_after = None
@@ -172,12 +212,12 @@ def iterative_magnitude_pruning(
 
     if not rows:
         rewind_state = _state_copy(model) if c.rewind == "init" else None
-        early = _train(model, train_batches, loss_fn, masks, epochs_dense, c.lr, c.momentum, c.seed,
+        early = _train(model, train_batches, loss_fn, {**masks, **fixed}, epochs_dense, c.lr, c.momentum, c.seed,
                        snapshot_after=c.rewind_steps if c.rewind == "early" else None)
         if c.rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
-        _save_level(out, model, masks, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
         rows.append(row)
         if progress:
             progress(row)
@@ -190,14 +230,15 @@ def iterative_magnitude_pruning(
         masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
-        _train(model, train_batches, loss_fn, masks, c.epochs_per_level, c.lr, c.momentum, c.seed + level)
+        _train(model, train_batches, loss_fn, {**masks, **fixed}, c.epochs_per_level, c.lr, c.momentum,
+               c.seed + level)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
-        _save_level(out, model, masks, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
         rows.append(row)
         if progress:
             progress(row)
 
-    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None)
+    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed})
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -223,8 +264,8 @@ def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed,
 
 def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpRow:
     ev = evaluate(model, eval_batches, loss_fn)
-    if ev.accuracy is None:
-        raise UsageError("IMP error needs classification eval data (integer class labels)")
+    if ev.accuracy is None:  # a distributed rank without classes voids accuracy everywhere
+        raise UsageError(_NO_CLASSES)
     kept = int(sum(int(m.sum()) for m in masks.values()))
     return ImpRow(level, kept / n, 1.0 - ev.accuracy, ev.loss, width, depth)
 
@@ -232,9 +273,9 @@ def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpR
 # ------------------------------------------------------------------ files
 
 
-def output_folder(out_dir: str | Path) -> Output:
+def output_folder(out_dir: str | Path, option: str = "-o") -> Output:
     """The sweep folder as an output to check before any work: the files it holds are the sweep's."""
-    return Output("-o", Path(out_dir), FOLDER, members=("level_*.pt", REWIND_NAME, CSV_NAME))
+    return Output(option, Path(out_dir), FOLDER, members=("level_*.pt", REWIND_NAME, CSV_NAME))
 
 
 def _checkpoint_path(out: Path, level: int) -> Path:

@@ -24,6 +24,11 @@ class Evaluation:
     samples: int
 
 
+def class_labels(batch) -> bool:
+    """Whether ``batch`` holds integer class labels (one a sample), which accuracy needs."""
+    return len(batch) > 1 and not batch[1].is_floating_point() and batch[1].dim() == 1
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
     """Mean loss over all samples and, for integer labels, top-1 accuracy."""
@@ -34,8 +39,8 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
     try:
         for batch in shard_batches(batches):
             b = batch_size(batch)
-            y = batch[1] if len(batch) > 1 else None
-            labels = y is not None and not y.is_floating_point() and y.dim() == 1
+            labels = class_labels(batch)
+            y = batch[1] if labels else None
             if loss_fn is cross_entropy_loss and labels:
                 # one forward serves loss and accuracy (this is the actual-limit search's hot path)
                 logits = model(batch[0])

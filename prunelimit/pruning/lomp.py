@@ -21,13 +21,14 @@ import math
 import time
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Literal, Mapping
+from typing import Any, Callable, Iterator, Literal, Mapping, get_args
 
 import torch
 from torch import Tensor, nn
 
+from prunelimit import validate
 from prunelimit.data.batches import Batch, Batches, LossFn
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
@@ -70,23 +71,31 @@ class LompConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1:
-            raise UsageError("epochs and batch size must be at least 1")
-        if not (self.lr > 0 and self.l1 >= 0 and self.momentum >= 0 and self.weight_decay >= 0):
-            raise UsageError("lr must be > 0 and λ (l1), momentum, weight decay >= 0")
-        if not self.momentum < 1:  # heavy-ball SGD diverges at 1 and above, whatever the lr
-            raise UsageError(f"momentum must lie in [0, 1) (SGD diverges at 1 and above), got {self.momentum!r}")
-        if not 0 <= self.warmup_epochs <= self.epochs:
-            raise UsageError(f"warm-up epochs must lie in [0, epochs={self.epochs}]")
-        if self.schedule not in SCHEDULES:
-            raise UsageError(f"schedule must be none, cosine or step, got {self.schedule!r}")
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        validate.integer("epochs", self.epochs, 1)
+        validate.positive("lr", self.lr)
+        validate.non_negative("l1", self.l1)
+        validate.momentum("momentum", self.momentum)
+        validate.non_negative("weight_decay", self.weight_decay)
+        validate.boolean("nesterov", self.nesterov)
+        validate.integer("batch_size", self.batch_size, 1)
+        validate.integer("warmup_epochs", self.warmup_epochs, 0)
+        if self.warmup_epochs > self.epochs:
+            raise OptionError("warmup_epochs", f"{{0}} must lie in [0, {{1}}={self.epochs}], got {self.warmup_epochs}",
+                              "epochs")
+        validate.choice("schedule", self.schedule, SCHEDULES)
         if self.schedule == "step" and not self.milestones:  # else the rate never steps: a constant schedule
-            raise UsageError("the step schedule needs milestones, the epochs after which lr drops; "
-                             "pass --milestones, e.g. 10,20")
-        if self.schedule_unit not in ("epoch", "iteration"):
-            raise UsageError(f"schedule unit must be epoch or iteration, got {self.schedule_unit!r}")
-        if self.l1_scope not in ("prunable", "reference"):
-            raise UsageError(f"l1 scope must be prunable or reference, got {self.l1_scope!r}")
+            raise OptionError("milestones", "the step schedule needs milestones, the epochs after which lr drops; "
+                              "pass {0}, e.g. 10,20")
+        validate.choice("schedule_unit", self.schedule_unit, get_args(ScheduleUnit))
+        if self.t_max is not None:
+            validate.integer("t_max", self.t_max, 1)
+        for milestone in self.milestones:
+            validate.integer("milestones", milestone, 0)
+        validate.positive("gamma", self.gamma)
+        validate.choice("l1_scope", self.l1_scope, get_args(L1Scope))
+        validate.boolean("shuffle", self.shuffle)
+        validate.integer("seed", self.seed, 0)
 
 
 # The configs of Zhang et al., NeurIPS 2024's reference code ( batch 128, momentum 0.9, wd 0, 200 epochs).
@@ -101,6 +110,35 @@ PRESETS: dict[str, LompConfig] = {
     "resnet18-cifar": LompConfig(epochs=200, lr=0.1, l1=5e-5, warmup_epochs=5, schedule="cosine", t_max=200),
     "resnet50-cifar": LompConfig(epochs=200, lr=0.1, l1=2e-5, warmup_epochs=5, schedule="cosine", t_max=200),
 }
+
+# The train command's settings where no preset gives them (its --help states them).
+TRAIN_DEFAULTS = LompConfig(epochs=30, lr=0.05, l1=1e-4)
+
+
+def lomp_config(preset: str | None = None, **settings: Any) -> LompConfig:
+    """``preset``'s settings (else :data:`TRAIN_DEFAULTS`) with ``settings``, fields of
+    :class:`LompConfig`, replaced: an unknown name is a ``UsageError`` listing the known
+    ones, a bad value an ``OptionError`` naming it; typed ``milestones`` that would change
+    nothing are refused (:func:`check_milestones`)."""
+    if preset is not None:
+        validate.choice("preset", preset, PRESETS)
+    validate.known_fields(LompConfig, settings, "training settings")
+    config = dataclasses.replace(PRESETS[preset] if preset else TRAIN_DEFAULTS, **settings)
+    check_milestones(tuple(settings.get("milestones", ())), config)
+    return config
+
+
+def check_milestones(typed: tuple[int, ...], config: LompConfig) -> None:
+    """Typed milestones that would change nothing: another schedule ignores them, and one at
+    or past the last epoch is never reached (a preset's own are left to the preset)."""
+    if typed and config.schedule != "step":
+        raise OptionError("milestones", f"{{0}} applies to {{1}} step, not {config.schedule}; add {{1}} step",
+                          "schedule")
+    late = [m for m in typed if not 0 < m < config.epochs]
+    if late:
+        raise OptionError("milestones", f"{{0}} {','.join(map(str, late))}: each must lie in 1..{config.epochs - 1}, "
+                          f"the epochs after which lr drops (at 0 it only lowers {{1}}; at {config.epochs} or later "
+                          "it never acts)", "lr")
 
 
 @dataclass(frozen=True)
@@ -124,6 +162,13 @@ class TrainResult:
     steps: int
     seconds: float
     final_state: dict = field(repr=False)
+    config: LompConfig | None = None
+
+    def to_json(self) -> dict:
+        """What ``prunelimit train --json`` prints, less the ``output`` it wrote."""
+        from prunelimit.report.jsonout import plain
+
+        return plain({"config": self.config, "history": self.history, "seconds": self.seconds})
 
 
 def lr_factor(step: int, warmup_steps: int, config: LompConfig, total_steps: int) -> float:
@@ -213,6 +258,7 @@ def train(
     final = _state(model, optimizer, config, config.epochs, config.epochs * iters, history)
     return TrainResult(
         history=tuple(history), steps=run.steps, seconds=time.perf_counter() - t0, final_state=final,
+        config=config,
     )
 
 

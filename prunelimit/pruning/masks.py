@@ -9,8 +9,9 @@ convert between that form and a plain state dict with masks.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -63,17 +64,23 @@ def full_masks(named: Iterable[tuple[str, Tensor]], given: Mapping[str, Tensor])
             for name, p in named}
 
 
+def check_masks(model: nn.Module, masks: Mapping[str, Tensor]) -> dict[str, nn.Parameter]:
+    """The parameters ``masks`` name, each of its mask's shape; else a ``UsageError``."""
+    named = _named(model, masks)
+    for name, p in named.items():
+        if masks[name].shape != p.shape:
+            raise UsageError(f"mask for {name} has shape {tuple(masks[name].shape)}, weight {tuple(p.shape)}")
+    return named
+
+
 @torch.no_grad()
 def apply_masks(model: nn.Module, masks: Mapping[str, Tensor]) -> None:
     """Zero, in place, every weight whose mask entry is ``False``.
 
     The zeros are +0.0 (``p * mask`` would leave −0.0 for negative weights, a sign bit a
     sparse export must then store: docs/export.md)."""
-    for name, p in _named(model, masks).items():
-        mask = masks[name]
-        if mask.shape != p.shape:
-            raise UsageError(f"mask for {name} has shape {tuple(mask.shape)}, weight {tuple(p.shape)}")
-        p.masked_fill_(~mask.to(device=p.device, dtype=torch.bool), 0.0)
+    for name, p in check_masks(model, masks).items():
+        p.masked_fill_(~masks[name].to(device=p.device, dtype=torch.bool), 0.0)
 
 
 @torch.no_grad()
@@ -157,3 +164,46 @@ def from_prune_state_dict(state_dict: Mapping[str, Tensor]) -> tuple[dict, Masks
         else:
             plain[key] = value
     return plain, masks
+
+
+def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module:
+    """``model`` pruned in place by ``torch.nn.utils.prune.custom_from_mask`` to ``masks``
+    (``weight_orig`` and ``weight_mask``; ``prune.remove`` makes it permanent)."""
+    from torch.nn.utils import prune
+
+    for name, mask in masks.items():
+        module_name, _, attribute = name.rpartition(".")
+        prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
+    return model
+
+
+@contextlib.contextmanager
+def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
+    """``model`` with each ``torch.nn.utils.prune`` reparametrisation made a plain parameter
+    again (``weight = weight_orig · weight_mask``, the same ``Parameter`` object, so an
+    optimiser holding it still does), and its keep-masks by parameter name; afterwards,
+    also on an error, each is pruned again with the mask the yielded dict then holds (a
+    caller that prunes further puts its masks there), and ``weight_orig`` gets back the
+    values it held where it was pruned before. Training code sees parameters and masks, as
+    for a pruned checkpoint; the caller gets back the form it gave."""
+    from torch.nn.utils import prune
+
+    found: list[tuple[str, nn.Module, str, Tensor, Tensor]] = []
+    masks: Masks = {}
+    for module_name, module in model.named_modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, prune.BasePruningMethod):
+                name = hook._tensor_name
+                key = f"{module_name}.{name}" if module_name else name
+                masks[key] = getattr(module, name + _MASK).detach().bool()
+                hidden = getattr(module, name + _ORIG).detach().clone()  # the values the mask hides
+                prune.remove(module, name)
+                found.append((key, module, name, masks[key], hidden))
+    try:
+        yield masks
+    finally:
+        prune_with_torch(model, {key: masks[key] for key, *_ in found})
+        with torch.no_grad():
+            for _, module, name, before, hidden in found:
+                orig = getattr(module, name + _ORIG)
+                orig.copy_(torch.where(before.to(orig.device), orig, hidden.to(orig.device)))

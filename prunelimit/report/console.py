@@ -355,7 +355,7 @@ def render_export(rep) -> None:
 
 
 def render_bench(b) -> None:
-    from prunelimit.export.bench import WARMUP
+    from prunelimit.sparse.bench import WARMUP
 
     table = Table("batch", "dense ms", "sparse ms", "speedup", "", "passes",
                   title=f"Inference latency on {b.device} ({b.pattern}, {b.dtype}, {b.threads} thread(s)): "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prunelimit.export.bench import MAX_REPEATS, MIN_REPEATS, WARMUP, SparseLinear, bench, sparse_copy
+from prunelimit.sparse.bench import MAX_REPEATS, MIN_REPEATS, WARMUP, SparseLinear, bench, sparse_copy
 
 
 def _half_pruned(linear: nn.Linear) -> nn.Linear:

@@ -13,9 +13,9 @@ from safetensors.torch import save_file
 import prunelimit
 from prunelimit import load_sparse
 from prunelimit.errors import InputError
-from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
+from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
                                        index_dtype, matrix_shape, stored_pattern)
-from prunelimit.export.sparse_file import FORMAT, read_sparse, write_sparse
+from prunelimit.sparse.sparse_file import FORMAT, read_sparse, write_sparse
 from prunelimit.models.zoo import mlp
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
@@ -209,7 +209,7 @@ def test_tied_weights_are_stored_once_and_come_back_tied(tmp_path):
     reader that ignores ``aliases`` (an older prunelimit) still reads every stored tensor."""
     from safetensors.torch import load_file
 
-    from prunelimit.export.sparse_file import _decode_file, sparse_header
+    from prunelimit.sparse.sparse_file import _decode_file, sparse_header
 
     model = tied_model()
     state = model.state_dict()
@@ -284,3 +284,20 @@ def test_damaged_aliases_are_refused(tmp_path, aliases, match):
     write_raw(path, GOOD_CSR, CSR_ENTRY, aliases=aliases)
     with pytest.raises(InputError, match=match):
         load_sparse(path)
+
+
+def test_the_same_export_writes_the_same_bytes(tmp_path):
+    """safetensors writes its metadata from a Rust HashMap, in an order that changes from
+    call to call: eight writes of one state dict gave seven different files. The header is
+    now written in sorted key order, and the file reads back the same."""
+    weight = torch.tensor([[0.0, 1.5, 0.0], [-2.0, 0.0, 0.0]])
+    path = tmp_path / "m.safetensors"
+    written = set()
+    for _ in range(8):
+        write_sparse(path, {"w": weight}, {"w": weight != 0}, "mlp:3,2", {"data": "digits:train"}, force=True)
+        written.add(path.read_bytes())
+    assert len(written) == 1
+    back = read_sparse(path)
+    assert torch.equal(back.state_dict["w"], weight) and back.model_spec == "mlp:3,2"
+    assert back.meta == {"data": "digits:train"}
+    assert int.from_bytes(path.read_bytes()[:8], "little") % 8 == 0  # the header padded as safetensors pads it

@@ -249,3 +249,20 @@ def test_to_json_carries_spec_keys_and_is_json():
     assert {"alpha0", "c", "r2", "region", "alpha0_ci", "points"} <= doc.keys()
     assert doc["region"]["low"] == 0.005 and doc["region"]["high"] == 0.5
     assert len(doc["points"]) == len(fit.points) and doc["alpha0"] == fit.alpha0
+
+
+def test_the_pressure_ladder_of_a_pruned_checkpoint_keeps_it_pruned(tiny_model, tmp_path):
+    """Every gate started open, so a checkpoint pruned to half its weights recorded its
+    first levels at density 1.0 (the pruned weights trained back). A pruned weight's gate
+    now starts closed and the weight stays zero: no level keeps more than the checkpoint."""
+    import prunelimit
+    from prunelimit import api
+    from prunelimit.inputs import load_inputs
+    from tests.conftest import LIBRARY_SAMPLES, SPEC
+
+    prunelimit.prune(tiny_model, 0.5).apply(tiny_model)
+    path = tmp_path / "pruned.pt"
+    torch.save(tiny_model.state_dict(), path)  # torch.nn.utils.prune's form
+    inputs = load_inputs(path, model=SPEC, data="digits:train", max_samples=LIBRARY_SAMPLES)
+    fit = api.nplh(inputs, mode="pressure", pressures=tuple(2.0 ** k for k in range(-6, 6)), epochs_per_level=2)
+    assert max(fit.points.density) == 0.5 and min(fit.points.density) < 0.5

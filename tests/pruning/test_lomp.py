@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from prunelimit.data.batches import cross_entropy_loss
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.lomp import PRESETS, LompConfig, lr_factor, train
 
@@ -143,3 +143,20 @@ def test_resume_state_of_other_optimizer_groups_is_an_input_error(digits) -> Non
     state = dict(result.final_state) | {"optimizer": {"state": {}, "param_groups": []}}
     with pytest.raises(InputError, match="does not fit this model"):
         _run(digits, config, resume_state=state)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(epochs=0, lr=0.1), "^epochs must be at least 1, got 0$"),
+    (dict(epochs=1, lr=-1.0), "^lr must be a positive finite number, got -1.0$"),
+    (dict(epochs=1, lr=0.1, l1=float("nan")), "^l1 must be a finite number >= 0, got nan$"),
+    (dict(epochs=2, lr=0.1, warmup_epochs=3), r"^warmup_epochs must lie in \[0, epochs=2\], got 3$"),
+    (dict(epochs=1, lr=0.1, batch_size=2.5), "^batch_size must be an integer, got 2.5$"),
+    (dict(epochs=1, lr=0.1, schedule_unit="step"), "^schedule_unit 'step': use epoch, iteration$"),
+    (dict(epochs=1, lr=0.1, shuffle="no"), "^shuffle must be True or False, got 'no'$"),
+])
+def test_each_bad_setting_is_named(kwargs, message) -> None:
+    """One check a field (it said "epochs and batch size must be at least 1" for either, and
+    "lr must be > 0 and λ (l1), momentum, weight decay >= 0" for any of four), so a library
+    caller reads the argument and the command line its flag (``OptionError.renamed``)."""
+    with pytest.raises(OptionError, match=message):
+        LompConfig(**kwargs)

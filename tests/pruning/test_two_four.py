@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from prunelimit.errors import OptionError, UsageError
-from prunelimit.export.bench import is_two_four
+from prunelimit.sparse.bench import is_two_four
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.magnitude import check_prune_scope, prune_model, two_four_mask
 

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING
 from torch import Tensor
 
 from prunelimit.errors import UsageError
-from prunelimit.export.sparse_file import TensorLayout, write_sparse
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.models.load import recorded_spec
+from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
 
 if TYPE_CHECKING:
-    from prunelimit.export.bench import BenchReport
+    from prunelimit.sparse.bench import BenchReport
     from prunelimit.inputs import Inputs
 
 
@@ -34,7 +34,7 @@ class PrunedCheckpoint:
 class ExportReport:
     """Sizes of the dense state dict and of the exported file, per tensor and in total."""
 
-    checkpoint: str
+    checkpoint: str | None  # None: a model or state dict in memory
     output: str
     tensors: list[TensorLayout]
     file_bytes: int
@@ -68,25 +68,53 @@ class ExportReport:
 
 
 def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pickle: bool = False) -> PrunedCheckpoint:
-    """The tensors of ``checkpoint`` exactly as stored (no model is built, no dtype changes);
-    ``UsageError`` when it holds no pruning masks."""
+    """The tensors of ``checkpoint`` exactly as stored (no dtype changes), under the names of
+    the model's own state dict (a wrapper's prefix, such as a LightningModule's ``model.``,
+    removed as the loader removes it); ``UsageError`` when it holds no pruning masks."""
     raw = read_checkpoint(checkpoint, trust_pickle=trust_pickle)
     state, masks = state_and_masks(raw)
-    if not masks:
-        raise UsageError(f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); "
-                         f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
     spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path)
+    require_masks(masks, f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); "
+                  f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
+    state, masks = model_names(state, masks, spec, trusted=model_spec is not None or trust_pickle)
     return PrunedCheckpoint(raw.path, state, masks, spec, raw.meta)
+
+
+def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | None,
+                trusted: bool) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """``state`` and ``masks`` without the one prefix every key carries when the rest are the
+    keys of ``spec``'s model (:func:`prunelimit.models.load.unwrapped`): the exported file
+    then loads into the model itself. The model is built only to learn its keys, on the
+    meta device; a factory spec (code) only when ``trusted`` (typed, or --trust-pickle), as
+    the loader does."""
+    from prunelimit.models.load import unwrapped
+    from prunelimit.models.spec import build_model, imports_code
+
+    if spec is None or len({key.partition(".")[0] for key in state}) != 1 or (imports_code(spec) and not trusted):
+        return state, masks
+    model = build_model(spec, device=None if imports_code(spec) else "meta")  # factory code may not run on meta
+    return unwrapped(model.state_dict(), state, masks)
+
+
+def require_masks(masks: dict[str, Tensor], refusal: str) -> None:
+    """A sparse export stores what is pruned: without masks there is nothing to say so."""
+    if not masks:
+        raise UsageError(refusal)
+
+
+def check_output(output: str | Path, option: str = "-o") -> None:
+    """An output readers recognise: prunelimit knows a sparse file by its extension."""
+    if Path(output).suffix != ".safetensors":
+        raise UsageError(f"{option} {output}: end the name in .safetensors (how prunelimit recognises the file)")
 
 
 def check_options(output: str | Path, bench: bool, pattern: str, device: str) -> None:
     """Refuse, before any work, an output that readers would not recognise and bench options
     that cannot run here."""
     from prunelimit.device import resolve_device
-    from prunelimit.export.bench import check_pattern
+    from prunelimit.sparse.bench import check_pattern
 
-    if Path(output).suffix != ".safetensors":
-        raise UsageError(f"-o {output}: end the name in .safetensors (how prunelimit recognises the file)")
+    check_output(output)
     if bench:
         check_pattern(pattern, resolve_device(device))
     elif pattern != "csr":
@@ -99,7 +127,7 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
     """Write the pruned ``checkpoint`` to ``output`` in the smallest layout per tensor
     (docs/export.md). With ``inputs`` (the same checkpoint loaded as a model, with data),
     first time dense vs sparse inference at batch 1 and ``batch_size`` on its device."""
-    from prunelimit.export.bench import bench
+    from prunelimit.sparse.bench import bench
 
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.models.load import recorded_data
@@ -113,5 +141,16 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
             raise UsageError(f"--bench runs the model on real inputs, and {checkpoint} records no data; "
                              "pass --data SPEC")
         measured = bench(inputs.model, inputs.batches[0][0], tuple(sorted({1, batch_size})), pattern)
-    layouts = write_sparse(output, pruned.state_dict, pruned.masks, pruned.model_spec, pruned.meta, force)
-    return ExportReport(str(pruned.path), str(output), layouts, Path(output).stat().st_size, measured)
+    return write_export(output, pruned.state_dict, pruned.masks, pruned.model_spec, pruned.meta, force,
+                        str(pruned.path), measured)
+
+
+def write_export(output: str | Path, state_dict: dict[str, Tensor], masks: dict[str, Tensor],
+                 model_spec: str | None, meta: dict, force: bool, source: str | None,
+                 measured: "BenchReport | None" = None) -> ExportReport:
+    """Write the sparse file and measure it: the one writer of ``prunelimit export`` and of
+    the library's ``export`` (``source``: the checkpoint read, ``None`` for a model in memory).
+    The size is the content's, not the file's on disk: a staged write puts it there later."""
+    encoded = encode_sparse(state_dict, masks, model_spec, meta)
+    encoded.write(output, force)
+    return ExportReport(source, str(output), encoded.layouts, encoded.size, measured)

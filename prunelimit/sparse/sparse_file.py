@@ -8,7 +8,7 @@ holds tied weights, ``aliases`` (a JSON list of ``{"name", "of", "at"}``: the st
 key ``name`` at position ``at`` is the tensor stored as ``of``, stored once, and shares its
 keep-mask unless ``"mask": false`` says the key had none; a reader that ignores the entry
 still reads every stored tensor). Tensor ``i`` is stored as
-the parts of its layout (:mod:`prunelimit.export.formats`) under ``"{i}/{part}"``; its
+the parts of its layout (:mod:`prunelimit.sparse.formats`) under ``"{i}/{part}"``; its
 negative zeros under ``"{i}/negzero/{part}"``; its keep-mask, when it is not exactly the
 stored pattern (``"mask": "values"``), under ``"{i}/mask/{part}"``.
 
@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from prunelimit.errors import InputError
-from prunelimit.export.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
+from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
                                        matrix_shape, negative_zeros, part_names, stored_pattern)
 from prunelimit.io.atomic import write_atomic
 from prunelimit.limits import check_expansion, check_loaded, require_file
@@ -121,12 +121,43 @@ def _pattern_parts(parts: dict[str, Tensor], prefix: str, pattern: Tensor, what:
     return {what: fmt, f"{what}_bytes": counts.bytes(fmt)}
 
 
+@dataclass(frozen=True)
+class SparseBytes:
+    """A sparse file's content before it is written: the layout of each tensor and the
+    file's parts, in order (its size is known without the file, which a staged write
+    renames into place only later)."""
+
+    layouts: list[TensorLayout]
+    parts: tuple[bytes | memoryview, ...]
+
+    @property
+    def size(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+    def write(self, path: str | Path, force: bool = False) -> None:
+        """Write the file atomically."""
+        def writer(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                for part in self.parts:
+                    handle.write(part)
+
+        write_atomic(path, writer, force)
+
+
 def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor],
                  model_spec: str | None = None, meta: Mapping[str, Any] | None = None,
                  force: bool = False) -> list[TensorLayout]:
     """Write ``state_dict`` in its smallest layouts, atomically; return the layout of each tensor
     (a tied one's, with no bytes, names the tensor it is stored as)."""
-    from safetensors.torch import save_file
+    encoded = encode_sparse(state_dict, masks, model_spec, meta)
+    encoded.write(path, force)
+    return encoded.layouts
+
+
+def encode_sparse(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor], model_spec: str | None = None,
+                  meta: Mapping[str, Any] | None = None) -> SparseBytes:
+    """The sparse file of ``state_dict`` (see :func:`write_sparse`), not yet written."""
+    from safetensors.torch import save
 
     ties = tied(state_dict, masks)
     layouts, tensors, stored = [], {}, {}
@@ -147,8 +178,21 @@ def write_sparse(path: str | Path, state_dict: Mapping[str, Tensor], masks: Mapp
                                         if l.alias is not None], **compact)
     if model_spec is not None:
         header["model"] = model_spec
-    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header), force)
-    return layouts
+    return SparseBytes(layouts, _ordered(save(tensors, metadata=header)))
+
+
+def _ordered(data: bytes) -> tuple[bytes, bytes, memoryview]:
+    """Safetensors ``data`` with its metadata in sorted key order, as the file's parts.
+    safetensors writes the metadata from a Rust ``HashMap``, whose order changes from call
+    to call: the same export gave other bytes on each run. The header is JSON whose data
+    offsets count from the end of the header, so it may be rewritten at another length
+    (padded with spaces to 8 bytes, as safetensors pads it)."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + size])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little"), text, memoryview(data)[8 + size:]
 
 
 def _alias_entry(layout: TensorLayout, at: int, masks: Mapping[str, Tensor]) -> dict[str, Any]:

@@ -4,4 +4,8 @@
 ``sparse_file``: the safetensors file, written atomically and read back bit for bit;
 ``bench``: dense vs sparse inference latency with torch's sparse kernels;
 ``exporter``: the command as a function. docs/export.md explains the choices.
+
+The package is not named ``export``: ``prunelimit.export`` is the library function
+(``prunelimit.library_training.export``), which a subpackage of that name would shadow
+once imported.
 """

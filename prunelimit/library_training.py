@@ -1,0 +1,253 @@
+"""The training side of prunelimit on in-memory objects: ``train`` (LOMP), ``hyperflux``,
+``imp`` and ``export``; :mod:`prunelimit.library` holds the analyses.
+
+``data``, ``eval_data`` (default: ``data``), ``loss`` and ``batch_size`` are read as
+:mod:`prunelimit.library` reads them. Settings are keyword arguments named as the fields
+of the command's config dataclass (:class:`prunelimit.pruning.lomp.LompConfig`,
+:class:`prunelimit.laws.hyperflux.HyperfluxConfig`, :class:`prunelimit.laws.imp.ImpConfig`)
+with the command line's defaults: an unknown name is a ``UsageError`` listing the known
+ones, a bad value an ``OptionError`` naming it. Each function calls the code its command
+calls on the model of a file, so the numbers are the command line's.
+
+Unlike the analyses, ``train``, ``hyperflux`` and ``imp`` change the model they are given,
+as a PyTorch optimiser does: they train it in place, and ``hyperflux`` and ``imp`` leave
+it pruned (its pruned weights at zero). Keep a ``copy.deepcopy(model)`` to keep the
+original. Every module gets its ``training`` flag back, and torch's global random state
+is as it was (the runs seed their own generators).
+
+A pruned model stays pruned: the keep-masks of ``torch.nn.utils.prune`` on the model
+(``weight_orig``/``weight_mask``, as ``Pruning.apply`` leaves them) and those given as
+``masks=`` (parameter name → bool tensor, ``True`` = kept) hold their pruned weights at
+exactly zero through training, as the command line holds a pruned checkpoint's masks.
+The model comes back in the form it was given: its torch pruning in place, with the
+masks the run ended with.
+
+The examples below go on from that of :mod:`prunelimit.library`, which trains ``model``
+on the bundled digits (``train``, ``test``); they run as doctests, each in seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+
+from torch import Tensor, nn
+
+from prunelimit import validate
+from prunelimit.errors import UsageError
+from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_modes, rng_kept
+
+if TYPE_CHECKING:
+    from prunelimit.api.laws import HyperfluxReport
+    from prunelimit.inputs import Inputs
+    from prunelimit.laws.imp import ImpResult, ImpRow
+    from prunelimit.pruning.lomp import TrainResult
+    from prunelimit.pruning.masks import Masks
+    from prunelimit.sparse.exporter import ExportReport
+
+
+@keeps_modes
+def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
+          batch_size: int = DEFAULT_BATCH_SIZE, preset: str | None = None, masks: Mapping[str, Tensor] | None = None,
+          progress: Callable[[int, int], None] | None = None, **settings: Any) -> "TrainResult":
+    """LOMP training (``prunelimit train``): SGD with momentum on the mean loss over ``data``
+    plus λ‖w‖₁, **in place** on ``model``, as an optimiser trains it. ``settings`` are fields
+    of :class:`~prunelimit.pruning.lomp.LompConfig`: ``l1`` (λ), ``epochs``, ``lr``,
+    ``momentum``, ``warmup_epochs``, ``schedule``, ``milestones``, ``seed`` (the shuffling
+    of each epoch), …, with ``prunelimit train``'s defaults or ``preset``'s. ``batch_size``
+    is the SGD batch. ``eval_data`` is evaluated after every epoch; ``progress(step, total)``
+    is called after every step.
+
+    The result holds one record per epoch (``history``: learning rate, training loss, λ‖w‖₁,
+    evaluation loss and accuracy), the steps, the seconds and the settings (``config``);
+    ``to_json()`` is ``prunelimit train --json`` without its ``output``.
+
+    >>> result = prunelimit.train(model, (train.x, train.y), eval_data=(test.x, test.y), epochs=5, l1=1e-4)
+    >>> [record.epoch for record in result.history], result.config.lr  # the command line's lr
+    ([1, 2, 3, 4, 5], 0.05)
+    >>> bool(result.history[-1].eval_accuracy > 0.8)
+    True
+    """
+    from prunelimit.pruning.lomp import lomp_config, train as lomp_train
+
+    config = lomp_config(preset, batch_size=batch_size, **settings)
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
+    evaluation = _evaluation(given, eval_data, batch_size, default=None)
+    with rng_kept(model), _masks_held(model, masks) as (_, held):
+        return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
+                          progress=progress)
+
+
+@keeps_modes
+def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = None, loss: str | Callable = "ce",
+              batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
+              **settings: Any) -> "HyperfluxReport":
+    """Hyperflux L0 pruning (``prunelimit hyperflux``) of ``model``, **in place**, to about
+    ``density`` (the kept fraction of the prunable weights): weights and gates train
+    together under a pressure that closes gates, then a regrowth phase. ``settings`` are
+    fields of :class:`~prunelimit.laws.hyperflux.HyperfluxConfig` (``pruning_epochs``,
+    ``regrowth_epochs``, ``weight_lr``, ``gate_lr``, ``seed``, …).
+
+    The model is left pruned, its pruned weights zero, as the command line saves it; the
+    result holds the keep-masks (``masks``, parameter name → bool tensor as
+    ``Pruning.masks``; ``result.apply(model)`` hands them to ``torch.nn.utils.prune``, as
+    ``Pruning.apply``), the density asked for and reached, loss and
+    accuracy on ``eval_data`` before and after, the per-epoch log, and a warning when the
+    run ended more than 10 % off its target. ``to_json()`` is ``prunelimit hyperflux
+    --json`` without its ``output``.
+
+    >>> pruned = copy.deepcopy(model)
+    >>> report = prunelimit.hyperflux(pruned, (train.x, train.y), 0.3, pruning_epochs=4, regrowth_epochs=1)
+    >>> kept = sum(int(mask.sum()) for mask in report.masks.values())
+    >>> kept / sum(mask.numel() for mask in report.masks.values()) == report.density
+    True
+    >>> bool((pruned[0].weight[~report.masks["0.weight"]] == 0).all())  # the model is pruned
+    True
+    >>> held = report.apply(pruned)  # torch's weight_mask: further training keeps the zeros
+    >>> torch.equal(held[0].weight_mask.bool(), report.masks["0.weight"])
+    True
+    """
+    from prunelimit.api.laws import run_hyperflux
+    from prunelimit.laws.hyperflux import HyperfluxConfig
+
+    validate.open_unit("density", density)
+    validate.known_fields(HyperfluxConfig, settings, "Hyperflux settings")
+    config = HyperfluxConfig(**settings)
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
+    evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
+    with rng_kept(model), _masks_held(model, masks) as (pruned, held):
+        report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held)
+        pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
+    return report
+
+
+@keeps_modes
+def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os.PathLike | None = None,
+        loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
+        progress: Callable[["ImpRow"], None] | None = None, **settings: Any) -> "ImpResult":
+    """Iterative magnitude pruning with rewinding (``prunelimit imp``) of ``model``, **in
+    place**: level 0 trains the dense model ``epochs_dense`` epochs (default
+    ``epochs_per_level``, as for a fresh model; give ``epochs_dense=0`` for a trained one,
+    which the command line assumes of a checkpoint), each level ``k`` keeps
+    ``(1 − rate)^k`` of the prunable weights, rewinds the survivors and retrains.
+    ``settings`` are fields of :class:`~prunelimit.laws.imp.ImpConfig` (``rate``,
+    ``levels``, ``rewind``, ``rewind_steps``, ``epochs_per_level``, ``epochs_dense``,
+    ``lr``, ``seed``, …). The error is 1 − accuracy on ``eval_data``; ``progress(row)`` is
+    called after each level.
+
+    ``out_dir`` ``None``: no files. With a folder: the command line's files there (one
+    checkpoint and one CSV row per level), and a later call with the same settings resumes
+    after the last level recorded. The model is left at the last level's weights, pruned;
+    the result holds the rows (``rows``: level, density, error, loss, width, depth), the
+    last level's keep-masks (``masks``) and ``points()``, the error law's points.
+    ``to_json()`` is ``prunelimit imp --json`` without its ``output``.
+
+    >>> sweep = prunelimit.imp(copy.deepcopy(model), (train.x, train.y), eval_data=(test.x, test.y),
+    ...                        levels=5, rate=0.5, epochs_per_level=2, epochs_dense=0)
+    >>> [round(row.density, 4) for row in sweep.rows]
+    [1.0, 0.5, 0.25, 0.125, 0.0625, 0.0312]
+    >>> fit = prunelimit.fit_error_law(sweep.points())
+    >>> fit.points, fit.density_range  # one point a level, level 0 included
+    (6, (0.03125, 1.0))
+    """
+    from prunelimit.io.outputs import preflight
+    from prunelimit.laws.imp import ImpConfig, check_rewind_steps, iterative_magnitude_pruning, output_folder
+
+    validate.known_fields(ImpConfig, settings, "IMP settings")
+    config = ImpConfig(**settings)
+    check_rewind_steps("rewind_steps" in settings, config.rewind)
+    if out_dir is not None:
+        preflight([output_folder(out_dir, "out_dir")])
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
+    evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
+    with rng_kept(model), _masks_held(model, masks) as (pruned, held):
+        result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
+                                             out_dir=out_dir, masks=held, progress=progress)
+        pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
+    return result
+
+
+def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *,
+           masks: Mapping[str, Tensor] | None = None, model_spec: str | None = None, meta: Mapping | None = None,
+           force: bool = False) -> "ExportReport":
+    """Write a pruned model (or its state dict) as ``prunelimit export`` writes a pruned
+    checkpoint: a ``.safetensors`` file holding each tensor in its smallest layout (dense,
+    bitmap or CSR) with the keep-masks; ``prunelimit.load_sparse(output)`` gives the dense
+    state dict back, bit for bit. The masks are those of ``torch.nn.utils.prune`` on the
+    model (``Pruning.apply``: the effective ``weight_orig · weight_mask`` is written under
+    the plain name ``weight``) and ``masks`` (a weight is exported zero where its mask says
+    pruned); a model without either is refused. ``model_spec`` and ``meta`` go into the
+    file's header, as the command line copies them from the checkpoint; ``force`` replaces
+    an existing ``output``. The model is not changed.
+
+    The result gives the sizes per tensor and in total (``file_bytes``, ``dense_bytes``,
+    ``ratio``); ``to_json()`` is ``prunelimit export --json`` (``checkpoint`` is ``None``).
+
+    >>> import tempfile
+    >>> pruned = prunelimit.prune(model, 0.9).apply(copy.deepcopy(model))
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     report = prunelimit.export(pruned, Path(folder) / "model.safetensors")
+    ...     back = prunelimit.load_sparse(Path(folder) / "model.safetensors")
+    >>> bool(torch.equal(back["0.weight"], pruned[0].weight)), bool(report.ratio < 0.5)
+    (True, True)
+    """
+    from prunelimit.sparse.exporter import check_output, require_masks, write_export
+    from prunelimit.io.checkpoint import normalise_state_dict
+    from prunelimit.io.outputs import Output, preflight
+    from prunelimit.pruning.masks import keep_both
+
+    check_output(output, "output")
+    if isinstance(model, nn.Module):
+        state = model.state_dict()
+    elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):
+        state = dict(model)
+    else:
+        raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
+    state, found = normalise_state_dict(state)
+    given = _checked_masks(masks)
+    for name, mask in given.items():
+        if name not in state or state[name].shape != mask.shape:
+            raise UsageError(f"masks: {name!r} names no tensor of the model of shape {tuple(mask.shape)}; key masks "
+                             "by parameter name, as prunelimit.prune(model, ratio).masks does")
+        state[name] = state[name].masked_fill(~mask.to(state[name].device), 0.0)  # +0.0, as pruning writes it
+    held = keep_both(given, found)
+    require_masks(held, "the model holds no pruning masks; prune it first (prunelimit.prune(model, ratio).apply(model)) "
+                        "or pass masks=")
+    if not force and Path(output).exists():  # preflight's own refusal names the command line's --force
+        raise UsageError(f"output {output} already exists; pass force=True to replace it")
+    preflight([Output("output", Path(output), "safetensors")], [], force)
+    return write_export(output, state, held, model_spec, dict(meta or {}), force, None)
+
+
+def _evaluation(given: "Inputs", eval_data: Any, batch_size: int, default: Any) -> Any:
+    """``eval_data``'s batches, checked against the model and loss; ``default`` without it."""
+    if eval_data is None:
+        return default
+    return checked_batches(given.loaded, given.loss_fn, eval_data, batch_size, given.device, "eval_data")
+
+
+def _checked_masks(masks: Any) -> "Masks":
+    """``masks=`` as bool keep-masks (a float 0/1 mask, as ``weight_mask``, reads as kept where nonzero)."""
+    if masks is None:
+        return {}
+    if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
+        raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
+                         "e.g. prunelimit.prune(model, 0.5).masks")
+    return {str(name): mask.bool() for name, mask in masks.items()}
+
+
+@contextlib.contextmanager
+def _masks_held(model: nn.Module, masks: Any) -> Iterator[tuple["Masks", "Masks"]]:
+    """The model's torch pruning folded into plain parameters (restored afterwards from the
+    first dict, which the caller updates with the masks its run ended with) and the masks
+    the run must hold: those and ``masks``, where both are given a weight is kept only if
+    both keep it."""
+    from prunelimit.pruning.masks import check_masks, keep_both, torch_pruning_folded
+
+    given = _checked_masks(masks)
+    with torch_pruning_folded(model) as pruned:
+        held = keep_both(given, pruned)
+        check_masks(model, held)
+        yield pruned, held

@@ -1,0 +1,262 @@
+"""The training side of the library (``prunelimit.train``, ``hyperflux``, ``imp``, ``export``)
+on in-memory objects: the command line's numbers on the same inputs, bit for bit (the same
+code runs on the same weights, batches and seeds, so no tolerance is needed), pruned
+weights that stay pruned, and the refusals."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from torch.nn.utils import prune as torch_prune
+
+import prunelimit
+from prunelimit import api
+from prunelimit.errors import OptionError, UsageError
+from prunelimit.io.checkpoint import read_checkpoint, save_checkpoint, state_and_masks
+from prunelimit.laws.errorlaw import fit_error_law, read_points
+from prunelimit.laws.hyperflux import HyperfluxConfig
+from prunelimit.laws.imp import ImpConfig
+from prunelimit.models.load import load_model
+from prunelimit.models.spec import build_model
+
+from tests.conftest import LIBRARY_SAMPLES as SAMPLES, SPEC
+FAST_HYPERFLUX = dict(pruning_epochs=3, regrowth_epochs=1)
+
+
+def _stdout_json(result) -> dict:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _same_state(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_train_on_objects_is_the_command_lines_training_bit_for_bit(cli, model, train, tmp_path):
+    """``prunelimit train`` seeds torch with --seed and builds the spec: the same start in
+    memory, trained by the library with the same settings, ends on the same weights."""
+    out = tmp_path / "t.pt"
+    doc = _stdout_json(cli("train", "--model", SPEC, "--data", "digits:train", "--max-samples", SAMPLES,
+                           "--epochs", 2, "--l1", 1e-3, "--schedule", "cosine", "-o", out, "--json"))
+    result = prunelimit.train(model, train, epochs=2, l1=1e-3, schedule="cosine")
+    assert _same_state(model.state_dict(), load_model(out).model.state_dict())
+    body = result.to_json()
+    assert {k: v for k, v in body.items() if k != "seconds"} == \
+        {k: v for k, v in doc.items() if k not in ("schema", "output", "seconds")}
+    assert [h["epoch"] for h in body["history"]] == [1, 2] and body["config"]["l1"] == 1e-3
+
+
+def test_train_keeps_torch_pruning_and_given_masks_pruned(model, train):
+    """A model pruned with ``Pruning.apply`` trains as the same model with ``masks=``: the
+    pruned weights stay exactly zero, the torch pruning is back on the model afterwards
+    (the same Parameter, so an optimiser holding it still does), and a mask given on top
+    prunes further."""
+    pruning = prunelimit.prune(model, 0.5)
+    plain = copy.deepcopy(model)
+    held = pruning.apply(copy.deepcopy(model))
+    original = held[0].weight_orig
+    prunelimit.train(held, train, epochs=2, l1=1e-3)
+    prunelimit.train(plain, train, epochs=2, l1=1e-3, masks=pruning.masks)
+    assert held[0].weight_orig is original and torch.equal(held[0].weight_mask.bool(), pruning.masks["0.weight"])
+    for name, mask in pruning.masks.items():
+        module = held.get_submodule(name.rpartition(".")[0])
+        assert torch.equal(module.weight, plain.get_parameter(name))
+        assert bool((module.weight[~mask] == 0).all())
+    extra = {"2.weight": torch.zeros_like(model[2].weight, dtype=torch.bool)}  # prune the whole last layer
+    prunelimit.train(held, train, epochs=1, masks=extra)
+    assert bool((held[2].weight == 0).all()) and bool((held[0].weight[~pruning.masks["0.weight"]] == 0).all())
+
+
+def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
+    model.train()
+    model[1].eval()
+    state = torch.get_rng_state()
+    prunelimit.train(model, train, epochs=1)
+    assert model.training and not model[1].training and torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda m, d: prunelimit.train(m, d, epoch=3), UsageError, "^unknown option 'epoch'; training settings are .*epochs"),
+    (lambda m, d: prunelimit.train(m, d, lr=-1), OptionError, "^lr must be a positive finite number, got -1"),
+    (lambda m, d: prunelimit.train(m, d, epochs=0), OptionError, "^epochs must be at least 1, got 0"),
+    (lambda m, d: prunelimit.train(m, d, milestones=(2,)), OptionError,
+     "^milestones applies to schedule step, not none; add schedule step"),
+    (lambda m, d: prunelimit.train(m, d, preset="gpt"), OptionError, "^preset 'gpt': use fc5"),
+    (lambda m, d: prunelimit.train(m, d, masks={"0.wieght": torch.ones(12, 64, dtype=torch.bool)}), UsageError,
+     "^mask names \\['0.wieght'\\] are not parameters of the model"),
+    (lambda m, d: prunelimit.train(m, d, masks=[True]), UsageError, "^masks must map parameter names to bool"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epoch=3), UsageError,
+     "^unknown option 'pruning_epoch'; Hyperflux settings are"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 1.5), OptionError, "^density must lie in \\(0, 1\\), got 1.5"),
+    (lambda m, d: prunelimit.imp(m, d, rewind_steps=5), OptionError,
+     "^rewind_steps applies to rewind early, not init; add rewind early"),
+    (lambda m, d: prunelimit.imp(m, d, rate=1.0), OptionError, "^rate must lie in \\(0, 1\\)"),
+    # its error is 1 − accuracy: refused before level 0's training, not after it (it trained first)
+    (lambda m, d: prunelimit.imp(m, (d[0], torch.nn.functional.one_hot(d[1], 10).float()), loss="mse"),
+     UsageError, "^IMP error needs classification eval data"),
+])
+def test_bad_settings_are_refused_before_any_work(model, train, call, error, message):
+    """Each setting is checked by its config's own check (an ``OptionError`` naming it, the
+    command line puts its flag there); an unknown name lists the known ones; the model is
+    untouched."""
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(error, match=message):
+        call(model, train)
+    assert _same_state(model.state_dict(), before)
+
+
+def test_hyperflux_on_objects_is_the_command_lines_run(model, train, tmp_path):
+    """The file's model and the caller's run the same Hyperflux: the same masks, density,
+    weights and report (its evaluation defaults to the training data on both sides)."""
+    path, out = tmp_path / "m.pt", tmp_path / "hf.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    from_file = api.hyperflux(out, 0.3, HyperfluxConfig(**FAST_HYPERFLUX), checkpoint=path, data="digits:train",
+                              max_samples=SAMPLES)
+    report = prunelimit.hyperflux(model, train, 0.3, **FAST_HYPERFLUX)
+    assert report.to_json() == from_file.to_json()
+    saved = load_model(out)
+    assert _same_state(report.masks, saved.masks) and _same_state(model.state_dict(), saved.model.state_dict())
+    assert report.density == sum(int(m.sum()) for m in report.masks.values()) / sum(
+        m.numel() for m in report.masks.values())
+
+
+def test_hyperflux_keeps_a_pruned_model_pruned(model, train, tmp_path):
+    """A pruned weight's gate starts closed and the weight is held at zero: Hyperflux on a
+    pruned model (a checkpoint with masks, or a model pruned with torch) never brings it
+    back (it revived 444 of 600 pruned weights: every gate started open)."""
+    pruning = prunelimit.prune(model, 0.5)
+    path, out = tmp_path / "pruned.pt", tmp_path / "hf.pt"
+    pruned = pruning.apply(copy.deepcopy(model))
+    bias = torch.arange(12) % 2 == 0
+    torch_prune.custom_from_mask(pruned[0], "bias", bias)  # a tensor Hyperflux does not gate keeps its mask too
+    torch.save(pruned.state_dict(), path)
+    api.hyperflux(out, 0.4, HyperfluxConfig(**FAST_HYPERFLUX), checkpoint=path, model=SPEC, data="digits:train",
+                  max_samples=SAMPLES)
+    report = prunelimit.hyperflux(pruned, train, 0.4, **FAST_HYPERFLUX)
+    for masks in (load_model(out).masks, report.masks):
+        assert not any(bool((masks[n] & ~pruning.masks[n]).any()) for n in pruning.masks)
+    assert _same_state(report.masks, load_model(out).masks) and torch.equal(report.masks["0.bias"], bias)
+    assert torch.equal(pruned[0].weight_mask.bool(), report.masks["0.weight"])  # its torch pruning: the new masks
+    assert torch.equal(pruned[0].bias_mask.bool(), bias) and bool((pruned[0].bias[~bias] == 0).all())
+
+
+def test_imp_on_objects_gives_the_command_lines_rows_and_files(model, train, tmp_path):
+    """Rows, CSV and the error law's fit are the command line's; without ``out_dir`` no file
+    is written, with it the run resumes there."""
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    settings = dict(levels=5, rate=0.5, epochs_per_level=1)
+    from_file = api.imp(str(path), tmp_path / "cli", ImpConfig(**settings), data="digits:train",
+                        max_samples=SAMPLES)
+    in_memory = prunelimit.imp(copy.deepcopy(model), train, epochs_dense=0, **settings)  # a checkpoint: trained
+    assert in_memory.rows == from_file.rows and in_memory.csv_path is None
+    assert in_memory.to_json() == {**from_file.to_json(), "csv": None}
+    assert fit_error_law(in_memory.points()).to_json() == fit_error_law(read_points(from_file.csv_path)).to_json()
+    written = prunelimit.imp(copy.deepcopy(model), train, out_dir=tmp_path / "lib", epochs_dense=0, **settings)
+    assert written.csv_path.read_text() == from_file.csv_path.read_text()
+    again = prunelimit.imp(copy.deepcopy(model), train, out_dir=tmp_path / "lib", epochs_dense=0, **settings)
+    assert again.resumed_after == 5 and again.rows == written.rows
+
+
+def test_imp_keeps_a_torch_pruned_model_pruned(model, train, tmp_path):
+    """Its masks start the sweep (level 0 at their density) and only shrink; a pruned tensor
+    IMP does not rank (a bias) is held as given, where it trained back. The command line
+    reads the model saved the same way."""
+    pruning = prunelimit.prune(model, 0.5)
+    pruned = pruning.apply(copy.deepcopy(model))
+    bias = torch.arange(12) % 2 == 0
+    torch_prune.custom_from_mask(pruned[0], "bias", bias)
+    path = tmp_path / "pruned.pt"
+    torch.save(pruned.state_dict(), path)
+    settings = dict(levels=1, rate=0.5, epochs_per_level=1)
+    from_file = api.imp(str(path), tmp_path / "cli", ImpConfig(**settings), model=SPEC, data="digits:train",
+                        max_samples=SAMPLES)
+    result = prunelimit.imp(pruned, train, epochs_dense=0, **settings)
+    assert [row.density for row in result.rows] == [0.5, 0.25] and result.rows == from_file.rows
+    assert torch.equal(pruned[0].weight_mask.bool(), result.masks["0.weight"])
+    assert not bool((result.masks["0.weight"] & ~pruning.masks["0.weight"]).any())
+    assert torch.equal(pruned[0].bias_mask.bool(), bias) and bool((pruned[0].bias[~bias] == 0).all())
+    level = torch.load(tmp_path / "cli" / "level_001.pt", weights_only=True)
+    assert torch.equal(level["masks"]["0.bias"], bias) and bool((level["state_dict"]["0.bias"][~bias] == 0).all())
+
+
+def test_export_of_a_model_is_the_command_lines_file_byte_for_byte(cli, model, tmp_path):
+    """A model pruned with ``Pruning.apply`` exports the effective weights under the plain
+    names, the bytes ``prunelimit export`` writes for the same model saved to a file; and
+    ``masks=`` on a plain model is the prunelimit checkpoint with those masks."""
+    pruning = prunelimit.prune(model, 0.8)
+    pruned = pruning.apply(copy.deepcopy(model))
+    saved = tmp_path / "torch-prune.pt"
+    torch.save(pruned.state_dict(), saved)
+    report = prunelimit.export(pruned, tmp_path / "lib.safetensors")
+    doc = _stdout_json(cli("export", saved, "-o", tmp_path / "cli.safetensors", "--json"))
+    assert (tmp_path / "lib.safetensors").read_bytes() == (tmp_path / "cli.safetensors").read_bytes()
+    assert report.file_bytes == (tmp_path / "lib.safetensors").stat().st_size  # measured on the content
+    assert {**report.to_json(), "checkpoint": str(saved), "output": doc["output"]} == \
+        {k: v for k, v in doc.items() if k != "schema"}
+    back = prunelimit.load_sparse(tmp_path / "lib.safetensors")
+    effective = {k: v for k, v in pruned.state_dict().items() if not k.endswith(("_orig", "_mask"))}
+    effective.update({name: pruned.get_submodule(name.rpartition(".")[0]).weight for name in pruning.masks})
+    assert _same_state(back, {k: effective[k] for k in back}) and back.keys() == model.state_dict().keys()
+
+    checkpoint = tmp_path / "pruned.pt"
+    plain = copy.deepcopy(model)
+    with torch.no_grad():
+        for name, mask in pruning.masks.items():
+            plain.get_parameter(name).masked_fill_(~mask, 0.0)
+    save_checkpoint(checkpoint, SPEC, plain.state_dict(), pruning.masks)
+    api.export(checkpoint, tmp_path / "ckpt.safetensors")
+    prunelimit.export(model, tmp_path / "masks.safetensors", masks=pruning.masks, model_spec=SPEC)
+    assert (tmp_path / "masks.safetensors").read_bytes() == (tmp_path / "ckpt.safetensors").read_bytes()
+    assert _same_state(model.state_dict(), copy.deepcopy(model).state_dict())
+
+
+def test_export_refuses_what_it_cannot_write(model, tmp_path):
+    with pytest.raises(UsageError, match="^the model holds no pruning masks; prune it first"):
+        prunelimit.export(model, tmp_path / "m.safetensors")
+    masks = prunelimit.prune(model, 0.5).masks
+    with pytest.raises(UsageError, match="^output .*m.pt: end the name in .safetensors"):
+        prunelimit.export(model, tmp_path / "m.pt", masks=masks)
+    with pytest.raises(UsageError, match="^masks: '0.wieght' names no tensor of the model"):
+        prunelimit.export(model, tmp_path / "m.safetensors", masks={"0.wieght": masks["0.weight"]})
+    prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
+    with pytest.raises(UsageError, match="m.safetensors already exists; pass force=True to replace it$"):
+        prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
+    prunelimit.export(model, tmp_path / "m.safetensors", masks=masks, force=True)
+    assert not list(tmp_path.glob("m.pt*"))
+
+
+def test_export_writes_the_models_names_for_a_wrapped_checkpoint(model, tmp_path):
+    """A LightningModule saves its network under its attribute (``model.0.weight``); the
+    loader strips that prefix when the rest are the model's keys, and so does the export
+    now (the file kept it, and loaded into nothing without renaming)."""
+    pruning = prunelimit.prune(model, 0.5)
+    state = {"model." + k: v for k, v in model.state_dict().items()}
+    path = tmp_path / "lightning.pt"
+    save_checkpoint(path, SPEC, state, {"model." + k: v for k, v in pruning.masks.items()})
+    api.export(path, tmp_path / "out.safetensors")
+    fresh = build_model(SPEC)
+    fresh.load_state_dict(prunelimit.load_sparse(tmp_path / "out.safetensors"))
+    raw = read_checkpoint(tmp_path / "out.safetensors")
+    assert sorted(state_and_masks(raw)[1]) == sorted(pruning.masks)
+
+
+def test_torch_pruning_of_other_tensors_comes_back(model, train):
+    """A bias pruned with torch is held too, and given back with its own mask."""
+    torch_prune.custom_from_mask(model[0], "bias", torch.arange(12) % 2 == 0)
+    prunelimit.train(model, train, epochs=1)
+    assert torch.equal(model[0].bias_mask.bool(), torch.arange(12) % 2 == 0)
+    assert bool((model[0].bias[1::2] == 0).all())
+
+
+def test_prunelimit_export_stays_the_function_once_the_sparse_package_is_loaded():
+    """A subpackage ``prunelimit.export`` (the package's old name) became the attribute
+    ``prunelimit.export`` on import, shadowing the function: ``load_sparse`` imports it."""
+    import importlib
+
+    importlib.import_module("prunelimit.sparse.exporter")
+    prunelimit.load_sparse  # noqa: B018 (its module loads the sparse package)
+    assert callable(prunelimit.export) and prunelimit.export.__module__ == "prunelimit.library_training"
