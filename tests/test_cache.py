@@ -130,6 +130,116 @@ def test_changed_non_persistent_buffer_is_a_miss(cli, own_ckpt, tmp_path):
     assert _prediction(second) == _prediction(fresh) != _prediction(first)
 
 
+# Code and checkpoint unchanged; the factory or its module reads a value from a data file of
+# its own into something that is no tensor of the model (all three served the old spectrum).
+READS_SCALE = "import functools\nimport pathlib\n\nfrom torch import nn\n\n" \
+    "SCALE_FILE = pathlib.Path(__file__).parent / 'scale.txt'\n"
+VALUE_FROM_FILE = {
+    "plain-attribute": READS_SCALE + (
+        "\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n        return super().forward(x * self.scale)\n"
+        "\n\ndef make():\n    model = Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+        "    model.scale = float(SCALE_FILE.read_text())\n    return model\n"),
+    "module-global": READS_SCALE + (
+        "SCALE = float(SCALE_FILE.read_text())\n"
+        "\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n        return super().forward(x * SCALE)\n"
+        "\n\ndef make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"),
+    "hook-argument": READS_SCALE + (
+        "\n\ndef scale_input(scale, module, args):\n    return (args[0] * scale,)\n"
+        "\n\ndef make():\n    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+        "    model.register_forward_pre_hook(functools.partial(scale_input, float(SCALE_FILE.read_text())))\n"
+        "    return model\n"),
+}
+
+
+@pytest.mark.parametrize("case", VALUE_FROM_FILE)
+def test_value_read_from_a_data_file_is_a_miss(cli, own_ckpt, tmp_path, case):
+    code, cache = tmp_path / "user.py", tmp_path / "cache"
+    code.write_text(VALUE_FROM_FILE[case])
+    args = ("--model", f"{code}:make", "--max-samples", 300)
+    (tmp_path / "scale.txt").write_text("1.0")
+    first = _doc(_gate(cli, own_ckpt, cache, *args))
+    assert _doc(_gate(cli, own_ckpt, cache, *args))["cache_hit"] is True  # unchanged: found again
+    (tmp_path / "scale.txt").write_text("3.0")
+    second = _doc(_gate(cli, own_ckpt, cache, *args))
+    fresh = _doc(cli("gate", own_ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
+def _smoothed_closure(s):
+    import torch.nn.functional as F
+
+    return lambda out, y: F.cross_entropy(out, y, label_smoothing=s)
+
+
+def _smoothed_partial(s):
+    import functools
+
+    import torch.nn.functional as F
+
+    return functools.partial(F.cross_entropy, label_smoothing=s)
+
+
+@pytest.mark.parametrize("criterion", [_smoothed_closure, _smoothed_partial,
+                                       lambda s: torch.nn.CrossEntropyLoss(label_smoothing=s)],
+                         ids=["closure", "partial", "module"])
+def test_library_criterion_settings_are_in_the_key(tmp_path, criterion):
+    """A library criterion entered the key by its wrapper's class name alone: every criterion
+    (a closure's value, a partial's keyword, a loss module's setting) read one entry."""
+    import prunelimit
+    from prunelimit import api
+    from prunelimit.cache import open_store
+    from prunelimit.data.spec import load_dataset
+
+    train = load_dataset("digits:train", max_samples=300)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    store, options = open_store(tmp_path / "cache", True), api.CurvatureOptions(method="exact")
+
+    def bounds(s, store):
+        return api.bounds(prunelimit.inputs_from(model, (train.x, train.y), loss=criterion(s)), options, store=store)
+
+    first = bounds(0.0, store)
+    assert bounds(0.0, store).spectrum.cached is True  # the same settings: found again
+    second, fresh = bounds(0.5, store), bounds(0.5, None)
+    assert second.spectrum.cached is False
+    # same inputs and plan computed twice: only the summation order may differ (1e-9 is far
+    # below the 1e-2 that the smoothing moves the limit by)
+    assert second.prediction.ratio == pytest.approx(fresh.prediction.ratio, rel=1e-9)
+    assert abs(second.prediction.ratio - first.prediction.ratio) > 1e-3
+
+
+KEYED_MODEL_PY = ("import functools\n\nfrom torch import nn\nfrom torch.nn.utils import weight_norm\n\n"
+                  "def scale_input(scale, module, args):\n    return (args[0] * scale,)\n\n"
+                  "def make():\n    model = nn.Sequential(weight_norm(nn.Linear(64, 12)), nn.ReLU(), nn.Linear(12, 10))\n"
+                  "    model.tags = {'a', 'b', 'c', 'd'}\n    model.settings = {'s': frozenset({1.5, 'x'})}\n"
+                  "    model.register_forward_pre_hook(functools.partial(scale_input, 2.0))\n    return model\n")
+
+
+def test_key_is_the_same_in_every_process(tmp_path):
+    """The key of objects (sets, hooks, a weight_norm hook object, a loss function) depends on
+    no address or hash salt: a second command finds the first one's entry."""
+    import subprocess
+
+    from prunelimit.specs import resolve_callable
+
+    (tmp_path / "user.py").write_text(KEYED_MODEL_PY)
+    ckpt = tmp_path / "wn.pt"
+    torch.save(resolve_callable(str(tmp_path / "user.py"), "make", "model")().state_dict(), ckpt)
+    (tmp_path / "loss.py").write_text("import torch.nn.functional as F\n\nSMOOTH = 0.1\n\n"
+                                      "def fn(model, batch):\n"
+                                      "    return F.cross_entropy(model(batch[0]), batch[1], label_smoothing=SMOOTH)\n")
+    code = ("import sys, warnings; warnings.simplefilter('ignore')\n"
+            "from prunelimit.api import CurvatureOptions; from prunelimit.cache import input_key\n"
+            "from prunelimit.inputs import load_inputs\n"
+            "inputs = load_inputs(sys.argv[1], model=sys.argv[2], data='digits:train', loss=sys.argv[3], max_samples=50)\n"
+            "print(input_key(inputs, 'spectrum', CurvatureOptions()))\n")
+    keys = {subprocess.run([sys.executable, "-c", code, str(ckpt), f"{tmp_path / 'user.py'}:make",
+                            f"{tmp_path / 'loss.py'}:fn"], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(keys) == 1 and len(keys.pop().strip()) == 64
+
+
 @pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--batch-size", "64"), ("--max-samples", "200"),
                                     ("--exclude", "2")])
 def test_changed_option_is_a_miss(cli, own_ckpt, tmp_path, change):
