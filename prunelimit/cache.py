@@ -449,8 +449,9 @@ class Store:
         from prunelimit.io.atomic import write_atomic
 
         data = encode_entry(entry, key, kind)
-        try:
-            write_atomic(self.entry_path(key), lambda tmp: tmp.write_bytes(data), force=True)
+        try:  # private whatever the umask: under umask 0 (some CI containers) an entry writable
+            # by every user would be refused by the next load, and the cache would never hit
+            write_atomic(self.entry_path(key), lambda tmp: tmp.write_bytes(data), force=True, mode=0o600)
         except (OSError, UsageError) as exc:
             self.warn(f"could not write cache entry {self.entry_path(key)} ({exc})")
 

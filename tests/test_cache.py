@@ -300,6 +300,22 @@ def test_world_writable_entry_is_not_trusted(cli, own_ckpt, tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_entries_are_private_under_umask_0(cli, own_ckpt, tmp_path):
+    """Entries took 0o666 less the umask: under umask 0 every one was refused as writable by
+    every user, so the cache never hit and warned on every run."""
+    cache = tmp_path / "cache"
+    old = os.umask(0)
+    try:
+        assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+        second = _gate(cli, own_ckpt, cache, "--max-samples", 300)
+    finally:
+        os.umask(old)
+    assert _doc(second)["cache_hit"] is True and "warning" not in second.stderr
+    (entry,) = cache.iterdir()
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
 def test_world_writable_cache_dir_is_refused_before_work(cli, own_ckpt, tmp_path, forbid_curvature):
     cache = tmp_path / "cache"
     cache.mkdir(mode=0o777)
@@ -387,6 +403,18 @@ def test_changed_prunelimit_source_is_a_miss(cli, own_ckpt, tmp_path, monkeypatc
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True
     monkeypatch.setattr(cache_module, "package_fingerprint", lambda: "another source")
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+
+
+@pytest.mark.parametrize("package", ["numpy", "scipy"])
+def test_changed_package_version_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch, package):
+    """prunelimit's numerics run on numpy and scipy: another version may give other numbers."""
+    from prunelimit import cache as cache_module
+
+    cache, real = tmp_path / "cache", cache_module.package_version
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True
+    monkeypatch.setattr(cache_module, "package_version", lambda name: "0.0" if name == package else real(name))
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
 
 
