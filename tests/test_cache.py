@@ -7,6 +7,7 @@ import os
 import stat
 import struct
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -448,3 +449,50 @@ def test_a_loss_file_is_keyed_alike_in_every_process(tmp_path):
     names = {subprocess.run([sys.executable, "-c", code, str(tmp_path / "myloss.py")], capture_output=True, text=True,
                             check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(names) == 1 and names.pop().split()[1] == "myloss.py:fn"
+
+
+# --------------------------------------------------------------------------- under torchrun
+
+
+def _rank_worker(rank: int, port: int, tmp: str, ckpt: str) -> None:
+    import datetime
+
+    import torch.distributed as dist
+
+    from prunelimit import api
+    from prunelimit.cache import open_store
+    from prunelimit.inputs import load_inputs
+
+    torch.set_num_threads(1)
+    # a timeout instead of waiting forever for a rank in another collective
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                            timeout=datetime.timedelta(seconds=60))
+    results = []
+    try:
+        inputs = load_inputs(ckpt, data="digits:train", batch_size=64, max_samples=300, device="cpu")
+        # a shared folder that gets the entry; then rank 1 on a node of its own, whose folder
+        # lacks it; then the shared folder again
+        for folder in ("shared", "shared" if rank == 0 else "own", "shared"):
+            rep = api.bounds(inputs, api.CurvatureOptions(method="exact"), store=open_store(Path(tmp) / folder, True))
+            results.append([rep.prediction.ratio, rep.spectrum.cached])
+    except Exception as exc:  # reported to the test, which names it
+        results.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        dist.destroy_process_group()
+    (Path(tmp) / f"rank{rank}.json").write_text(json.dumps(results))
+
+
+def test_ranks_read_the_store_only_when_all_find_the_entry(own_ckpt, tmp_path):
+    """A rank that found a stored spectrum skipped the computation while a rank of another
+    node, whose cache lacked it, computed it: the collectives of the two never matched."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_worker, args=(port, str(tmp_path), str(own_ckpt)), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [[cached for _, cached in r] for r in ranks] == [[False, False, True]] * 2, ranks
+    assert len({ratio for r in ranks for ratio, _ in r}) == 1  # replicated: the same bits everywhere
