@@ -63,6 +63,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     """sha256 hex key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass).
 
     Every field of ``options`` counts, so a field added later is covered without a change here.
+    ``TypeError`` when an attribute of the model or the loss cannot be read: the result is
+    then computed and not stored.
     """
     import torch
 
@@ -88,9 +90,14 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     # what a forward or the loss reads besides tensors: plain attributes (a constant a factory
     # read from a data file), hooks, class constants and the globals the user's code reads
     values = _Values(digest, inputs.model.modules())
-    for name, module in inputs.model.named_modules():
-        values.module(name, module)
-    values.update("loss", inputs.loss_fn)
+    try:
+        for name, module in inputs.model.named_modules():
+            values.module(name, module)
+        values.update("loss", inputs.loss_fn)
+    except Exception as exc:  # reading user objects can run their code (__getattribute__): anything
+        first = str(exc).splitlines()[0][:120] if str(exc) else ""
+        raise TypeError(f"an attribute of the model or the loss cannot be read for the cache key: "
+                        f"{type(exc).__name__}: {first}") from None
     # the installed code they run (torchvision's models, a loss from another package) and
     # the numerics under prunelimit's own: their versions, as torch's
     _update_json(digest, {name: package_version(name) for name in sorted(values.packages | {"numpy", "scipy"})})
@@ -235,6 +242,14 @@ def _installed_code(filename: str) -> bool:
     return is_installed(filename)
 
 
+def _cell(cell: Any) -> Any:
+    """A closure cell's value; ``None`` for one not yet assigned (a name bound after the function)."""
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None
+
+
 class _Values:
     """Feeds a digest with the value of Python objects: what user code computes with besides
     the model's tensors. Plain values by their repr, tensors and arrays by their bytes,
@@ -345,8 +360,7 @@ class _Values:
             self.packages.add(str(fn.__module__).partition(".")[0])
             return
         names = self._code(fn.__code__)
-        for part in (fn.__defaults__, fn.__kwdefaults__, [c.cell_contents for c in fn.__closure__ or ()
-                                                          if c.cell_contents is not None]):
+        for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
             self.update(label, part, depth)
         # module-level values it reads (a constant loaded from a data file at import)
         self.update(label, {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}, depth)

@@ -167,6 +167,25 @@ def test_value_read_from_a_data_file_is_a_miss(cli, own_ckpt, tmp_path, case):
     assert _prediction(second) == _prediction(fresh) != _prediction(first)
 
 
+UNREADABLE_ATTRIBUTE_PY = ("from torch import nn\n\nclass Opaque:\n    def __getattribute__(self, name):\n"
+                           "        if name == '__dict__':\n            raise RuntimeError('not readable')\n"
+                           "        return object.__getattribute__(self, name)\n\n"
+                           "def make():\n    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+                           "    model.opaque = Opaque()\n    return model\n")
+
+
+def test_attribute_the_key_cannot_read_runs_uncached(cli, own_ckpt, tmp_path):
+    """An object whose reading raises: the spectrum is computed and never stored, with one
+    warning, not a traceback (the key could not say whether it changed)."""
+    code, cache = tmp_path / "user.py", tmp_path / "cache"
+    code.write_text(UNREADABLE_ATTRIBUTE_PY)
+    for _ in range(2):
+        result = _gate(cli, own_ckpt, cache, "--model", f"{code}:make", "--max-samples", 300)
+        assert _doc(result)["cache_hit"] is False and "Traceback" not in result.stderr
+        assert "spectrum not cached (an attribute of the model or the loss cannot be read" in result.stderr
+    assert not list(cache.iterdir())
+
+
 def _smoothed_closure(s):
     import torch.nn.functional as F
 

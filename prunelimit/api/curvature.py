@@ -638,8 +638,12 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         return spectrum(inputs, options, progress)
     require_data(inputs)
     start = time.perf_counter()
-    key = input_key(inputs, "spectrum", options)
-    entry, found = store.load(key, "spectrum"), None
+    try:
+        key = input_key(inputs, "spectrum", options)
+    except TypeError as exc:  # an object the key cannot read: computed, never stored
+        store.warn(f"spectrum not cached ({exc})")
+        key = None
+    entry, found = None if key is None else store.load(key, "spectrum"), None
     if entry is not None:
         try:
             found = from_entry(entry, SpectrumReport)
@@ -651,7 +655,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
     rep = spectrum(inputs, options, progress)
     try:
-        store.save(key, "spectrum", to_entry(replace(rep, dense=None)))
+        if key is not None:
+            store.save(key, "spectrum", to_entry(replace(rep, dense=None)))
     except TypeError as exc:  # a result field the store cannot hold: run uncached
         store.warn(f"spectrum not cached ({exc})")
     return rep
