@@ -7,8 +7,8 @@ loss's code computes with besides tensors (plain attributes, hooks, closures, th
 the user's functions read: ``_Values``), the analysis batches themselves (so a rewritten
 ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change it), the
 source files of user code (``--model``/``--loss`` files and modules, and those defining
-the model's classes), the parameter selection, the device type, every field of the
-options, the versions of torch, numpy, scipy and the installed packages the model and
+the model's classes), the parameter selection, the device type and torch's float
+precision switches, every field of the options, the versions of torch, numpy, scipy and the installed packages the model and
 loss use, and prunelimit's own source (its version and a digest of its files, so an edited or
 reinstalled copy under the same version number never reads an older copy's results).
 
@@ -72,7 +72,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
 
     digest = hashlib.sha256()
     header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "source": package_fingerprint(),
-              "torch": torch.__version__,
+              "torch": torch.__version__, "precision": float_precision(),
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
               "selection": plain(inputs.selection), "spec": inputs.loaded.spec}
     _update_json(digest, header)
@@ -105,6 +105,16 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     for source in sorted(code_files(inputs)):
         digest.update(f"code:{source}:".encode() + file_sha256(source).encode())
     return digest.hexdigest()
+
+
+def float_precision() -> dict[str, Any]:
+    """torch's process-wide settings that change float results: the default dtype and whether
+    float32 products may round through TF32 or bfloat16 (``torch.set_float32_matmul_precision``,
+    ``torch.backends.cudnn.allow_tf32``: a library caller may set them)."""
+    import torch
+
+    return {"default_dtype": str(torch.get_default_dtype()), "matmul": torch.get_float32_matmul_precision(),
+            "cuda_matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32}
 
 
 def data_fingerprint(batches: Iterable[Any] | None) -> str | None:

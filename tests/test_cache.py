@@ -229,6 +229,37 @@ def test_library_criterion_settings_are_in_the_key(tmp_path, criterion):
     assert abs(second.prediction.ratio - first.prediction.ratio) > 1e-3
 
 
+def _set_matmul_precision(value):
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(value)
+    return lambda: torch.set_float32_matmul_precision(old)
+
+
+def _set_cudnn_tf32(value):
+    old = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = value
+    return lambda: setattr(torch.backends.cudnn, "allow_tf32", old)
+
+
+@pytest.mark.parametrize("setting", [lambda: _set_matmul_precision("medium"), lambda: _set_cudnn_tf32(False)],
+                         ids=["matmul-precision", "cudnn-tf32"])
+def test_float_precision_settings_are_in_the_key(own_ckpt, setting):
+    """torch's process-wide TF32/bfloat16 switches change float32 products on a GPU by about
+    1e-3; a library caller who flips one must not read the spectrum computed without it."""
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(own_ckpt, data="digits:train", max_samples=50)
+    before = input_key(inputs, "spectrum", CurvatureOptions())
+    restore = setting()
+    try:
+        after = input_key(inputs, "spectrum", CurvatureOptions())
+    finally:
+        restore()
+    assert after != before == input_key(inputs, "spectrum", CurvatureOptions())
+
+
 KEYED_MODEL_PY = ("import functools\n\nfrom torch import nn\nfrom torch.nn.utils import weight_norm\n\n"
                   "def scale_input(scale, module, args):\n    return (args[0] * scale,)\n\n"
                   "def make():\n    model = nn.Sequential(weight_norm(nn.Linear(64, 12)), nn.ReLU(), nn.Linear(12, 10))\n"
