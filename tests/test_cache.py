@@ -276,7 +276,8 @@ def test_key_is_the_same_in_every_process(tmp_path):
 
     (tmp_path / "user.py").write_text(KEYED_MODEL_PY)
     ckpt = tmp_path / "wn.pt"
-    torch.save(resolve_callable(str(tmp_path / "user.py"), "make", "model")().state_dict(), ckpt)
+    with pytest.warns(FutureWarning):  # torch's notice that this weight_norm (a hook object) is deprecated
+        torch.save(resolve_callable(str(tmp_path / "user.py"), "make", "model")().state_dict(), ckpt)
     (tmp_path / "loss.py").write_text("import torch.nn.functional as F\n\nSMOOTH = 0.1\n\n"
                                       "def fn(model, batch):\n"
                                       "    return F.cross_entropy(model(batch[0]), batch[1], label_smoothing=SMOOTH)\n")
