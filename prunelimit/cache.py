@@ -93,6 +93,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     try:
         for name, module in inputs.model.named_modules():
             values.module(name, module)
+        values.global_hooks()
         values.update("loss", inputs.loss_fn)
     except Exception as exc:  # reading user objects can run their code (__getattribute__): anything
         first = str(exc).splitlines()[0][:120] if str(exc) else ""
@@ -294,6 +295,15 @@ class _Values:
             elif key.endswith("hooks"):  # keyed by handle ids, which differ between processes
                 self._tag(f"hooks:{key}")
                 self.update(key, list(value.values()))
+
+    def global_hooks(self) -> None:
+        """The hooks torch runs around every module (``register_module_forward_hook``...)."""
+        from torch.nn.modules import module as torch_module
+
+        for key, hooks in sorted(vars(torch_module).items()):
+            if key.startswith("_global_") and isinstance(hooks, dict):
+                self._tag(f"hooks:{key}")
+                self.update(key, list(hooks.values()))
 
     def update(self, label: str, obj: Any, depth: int = 0) -> None:
         import types

@@ -260,6 +260,31 @@ def test_float_precision_settings_are_in_the_key(own_ckpt, setting):
     assert after != before == input_key(inputs, "spectrum", CurvatureOptions())
 
 
+def _scale_input(scale, module, args):
+    return (args[0] * scale,)
+
+
+def test_global_module_hooks_are_in_the_key(own_ckpt):
+    """A hook torch runs around every module changes every output as a module's own does."""
+    import functools
+
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(own_ckpt, data="digits:train", max_samples=50)
+    keys = [input_key(inputs, "spectrum", CurvatureOptions())]
+    for scale in (2.0, 3.0):
+        handle = register_module_forward_pre_hook(functools.partial(_scale_input, scale))
+        try:
+            keys.append(input_key(inputs, "spectrum", CurvatureOptions()))
+        finally:
+            handle.remove()
+    assert len(set(keys)) == 3 and input_key(inputs, "spectrum", CurvatureOptions()) == keys[0]
+
+
 KEYED_MODEL_PY = ("import functools\n\nfrom torch import nn\nfrom torch.nn.utils import weight_norm\n\n"
                   "def scale_input(scale, module, args):\n    return (args[0] * scale,)\n\n"
                   "def make():\n    model = nn.Sequential(weight_norm(nn.Linear(64, 12)), nn.ReLU(), nn.Linear(12, 10))\n"
