@@ -474,7 +474,7 @@ class Store:
             return None
         try:
             return decode_entry(path.read_bytes(), key, kind)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python reads
             self.warn(f"ignoring damaged cache entry {path} ({exc}); recomputing and replacing it")
             return None
 

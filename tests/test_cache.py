@@ -350,6 +350,8 @@ CORRUPTIONS = {
     "edited-nodes": _edit_nodes,
     "truncated": lambda raw: raw[: len(raw) // 2],
     "empty": lambda raw: b"",
+    # deeper than Python's JSON reader goes: it was the exit 3 of an input file nested too deeply
+    "deep-json": lambda raw: b"[" * 100_000 + b"]" * 100_000 + b"\n",
 }
 
 
