@@ -326,6 +326,29 @@ def test_changed_option_is_a_miss(cli, own_ckpt, tmp_path, change):
     assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
 
 
+# one valid other value for every field of CurvatureOptions (a field added later fails here
+# until it has one, so it cannot be left out of the key unnoticed)
+OTHER_OPTION_VALUES = dict(method="slq", iterations=7, runs=3, epsilon=0.2, eta=0.05, bound_mode="geom",
+                           negative="flat", hvp="revrev", seed=5, basis_dtype="float64", memory_budget_mb=64.0,
+                           tolerance=0.02, max_hvps=900, time_budget=30.0, hessian_samples=100, basis_memory_mb=50.0)
+
+
+def test_every_curvature_option_is_in_the_key(own_ckpt):
+    """A result that a --time-budget or --max-hvps cut short is never read under a larger one."""
+    import dataclasses
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(own_ckpt, data="digits:train", max_samples=50)
+    assert set(OTHER_OPTION_VALUES) == {f.name for f in dataclasses.fields(CurvatureOptions)}
+    keys = {name: input_key(inputs, "spectrum", CurvatureOptions(**{name: value}))
+            for name, value in OTHER_OPTION_VALUES.items()}
+    keys["default"] = input_key(inputs, "spectrum", CurvatureOptions())
+    assert len(set(keys.values())) == len(keys)
+
+
 def _edit_number(raw: bytes) -> bytes:
     """A stored scalar changed by hand, the rest (and the digest) left as it was."""
     line, _, blob = raw.partition(b"\n")
