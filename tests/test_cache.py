@@ -572,9 +572,11 @@ def _rank_worker(rank: int, port: int, tmp: str, ckpt: str) -> None:
     try:
         inputs = load_inputs(ckpt, data="digits:train", batch_size=64, max_samples=300, device="cpu")
         # a shared folder that gets the entry; then rank 1 on a node of its own, whose folder
-        # lacks it; then the shared folder again
-        for folder in ("shared", "shared" if rank == 0 else "own", "shared"):
-            rep = api.bounds(inputs, api.CurvatureOptions(method="exact"), store=open_store(Path(tmp) / folder, True))
+        # lacks it; then the shared folder again; then rank 1 without a cache (its node's
+        # default folder unusable)
+        for folder in ("shared", "shared" if rank == 0 else "own", "shared", "shared" if rank == 0 else None):
+            store = None if folder is None else open_store(Path(tmp) / folder, True)
+            rep = api.bounds(inputs, api.CurvatureOptions(method="exact"), store=store)
             results.append([rep.prediction.ratio, rep.spectrum.cached])
     except Exception as exc:  # reported to the test, which names it
         results.append(f"{type(exc).__name__}: {exc}")
@@ -595,5 +597,5 @@ def test_ranks_read_the_store_only_when_all_find_the_entry(own_ckpt, tmp_path):
         port = s.getsockname()[1]
     mp.spawn(_rank_worker, args=(port, str(tmp_path), str(own_ckpt)), nprocs=2, join=True)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
-    assert [[cached for _, cached in r] for r in ranks] == [[False, False, True]] * 2, ranks
+    assert [[cached for _, cached in r] for r in ranks] == [[False, False, True, False]] * 2, ranks
     assert len({ratio for r in ranks for ratio, _ in r}) == 1  # replicated: the same bits everywhere

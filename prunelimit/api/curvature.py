@@ -634,23 +634,21 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     from prunelimit.cache import encode_entry, from_entry, input_key, to_entry
     from prunelimit.distributed import all_agree
 
-    if store is None:
-        return spectrum(inputs, options, progress)
     require_data(inputs)
     start = time.perf_counter()
+    key = entry = found = None
     try:
-        key = input_key(inputs, "spectrum", options)
+        key = None if store is None else input_key(inputs, "spectrum", options)
     except TypeError as exc:  # an object the key cannot read: computed, never stored
         store.warn(f"spectrum not cached ({exc})")
-        key = None
-    entry, found = None if key is None else store.load(key, "spectrum"), None
-    if entry is not None:
+    if key is not None and (entry := store.load(key, "spectrum")) is not None:
         try:
             found = from_entry(entry, SpectrumReport)
         except ValueError as exc:
             store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
     # under torchrun, the stored spectrum only when every rank read the same one (each node
-    # has its own cache folder): a rank that computes waits for the others in every product
+    # has its own cache folder, which may be unusable on one): a rank that computes waits for
+    # the others in every product
     if all_agree(None if found is None else hashlib.sha256(encode_entry(entry, key, "spectrum")).hexdigest()):
         return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
     rep = spectrum(inputs, options, progress)
