@@ -29,6 +29,7 @@ import inspect
 import json
 import math
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -370,9 +371,13 @@ class _Values:
         else:
             self._tag(f"object:{_qualname(type(obj))}")
             self.update(label, type(obj), deeper)
-            fields = vars(obj) if hasattr(obj, "__dict__") else {}
-            slots = [s for cls in type(obj).__mro__ for s in getattr(cls, "__slots__", ()) if hasattr(obj, s)]
-            self.update(label, dict(fields, **{s: getattr(obj, s) for s in slots}), deeper)
+            fields = dict(vars(obj) if hasattr(obj, "__dict__") else {})
+            fields.update({s: getattr(obj, s) for cls in type(obj).__mro__ for s in getattr(cls, "__slots__", ())
+                           if hasattr(obj, s)})
+            if fields:
+                self.update(label, fields, deeper)
+            else:  # a value of a compiled class (Decimal, datetime) shows itself only by its repr
+                self._tag("repr:" + re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj)))
 
     def _function(self, label: str, fn: Any, depth: int) -> None:
         self._tag(f"function:{_qualname(fn)}")

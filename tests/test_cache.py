@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import os
 import stat
@@ -9,6 +11,7 @@ import struct
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -184,6 +187,38 @@ def test_attribute_the_key_cannot_read_runs_uncached(cli, own_ckpt, tmp_path):
         assert _doc(result)["cache_hit"] is False and "Traceback" not in result.stderr
         assert "spectrum not cached (an attribute of the model or the loss cannot be read" in result.stderr
     assert not list(cache.iterdir())
+
+
+class _Settings:
+    def __init__(self, scale):
+        self.nested = {"scale": [scale]}
+
+
+ATTRIBUTE_VALUES = {
+    "float": lambda v: v, "tensor": lambda v: torch.tensor([v]), "array": lambda v: np.array([v]),
+    "list": lambda v: [1, v], "dict": lambda v: {"scale": v}, "set": lambda v: {v, "x"},
+    "object": _Settings, "decimal": lambda v: decimal.Decimal(str(v)),
+    "date": lambda v: datetime.date(2000 + int(v), 1, 1),
+}
+
+
+@pytest.mark.parametrize("kind", ATTRIBUTE_VALUES)
+def test_plain_attribute_values_are_in_the_key(kind):
+    """Any kind of value a module keeps besides its tensors: another value, another key; an
+    equal value (a fresh object), the same key."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    data = (torch.randn(20, 64), torch.randint(0, 10, (20,)))
+
+    def key(value):
+        model[0].setting = ATTRIBUTE_VALUES[kind](value)
+        return input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
+
+    assert key(1.0) == key(1.0) != key(3.0)
 
 
 def _smoothed_closure(s):
