@@ -8,9 +8,10 @@ the user's functions read: ``_Values``), the analysis batches themselves (so a r
 ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change it), the
 source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes), the parameter selection, the device type and torch's float
-precision switches, every field of the options, the versions of torch, numpy, scipy and the installed packages the model and
-loss use, and prunelimit's own source (its version and a digest of its files, so an edited or
-reinstalled copy under the same version number never reads an older copy's results).
+precision switches, every field of the options, the versions of torch, numpy, scipy and
+the installed packages the model and loss use, and prunelimit's own source (its version
+and a digest of its files, so an edited or reinstalled copy under the same version
+number never reads an older copy's results).
 
 An entry stores its key and a sha256 digest over its content. Anything that does not
 read back as a well-formed entry for the expected key (wrong encoding, truncated, edited,
