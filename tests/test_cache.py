@@ -134,6 +134,62 @@ def test_changed_non_persistent_buffer_is_a_miss(cli, own_ckpt, tmp_path):
     assert _prediction(second) == _prediction(fresh) != _prediction(first)
 
 
+class _ReluNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(64, 12), torch.nn.Linear(12, 10)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+class _SigmoidNet(_ReluNet):
+    def forward(self, x):
+        return self.b(torch.sigmoid(self.a(x)))
+
+
+def test_torchscript_code_changed_with_the_same_weights_is_a_miss(cli, tmp_path):
+    """The outside review's case: the archive's code changes, its weights do not."""
+    ckpt, cache = tmp_path / "net.pt", tmp_path / "cache"
+    args = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
+    torch.manual_seed(0)
+    relu = _ReluNet()
+    torch.jit.save(torch.jit.script(relu), ckpt)
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    sigmoid = _SigmoidNet()
+    sigmoid.load_state_dict(relu.state_dict())
+    torch.jit.save(torch.jit.script(sigmoid), ckpt)
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
+PICKLED_CLASS_PY = ("import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+                    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n\n"
+                    "    def forward(self, x):\n        return self.b(torch.{act}(self.a(x)))\n")
+
+
+def test_pickled_module_whose_class_changed_is_a_miss(cli, tmp_path, monkeypatch):
+    """--trust-pickle: the file holds the weights and the class's name; the class's code is
+    read from its module, which changed."""
+    import importlib
+
+    name, ckpt, cache = "plnet_cache_test", tmp_path / "net.pt", tmp_path / "cache"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / f"{name}.py").write_text(PICKLED_CLASS_PY.format(act="relu"))
+    torch.manual_seed(0)
+    torch.save(importlib.import_module(name).Net(), ckpt)
+    args = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    (tmp_path / f"{name}.py").write_text(PICKLED_CLASS_PY.format(act="sigmoid"))
+    monkeypatch.delitem(sys.modules, name)  # in-process: import the edited module afresh
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
 # Code and checkpoint unchanged; the factory or its module reads a value from a data file of
 # its own into something that is no tensor of the model (all three served the old spectrum).
 READS_SCALE = "import functools\nimport pathlib\n\nfrom torch import nn\n\n" \
