@@ -2,12 +2,16 @@
 
 The key (:func:`input_key`) is a sha256 over what the result depends on, taken from the
 inputs as loaded: the checkpoint's bytes and the weights, buffers (non-persistent ones
-included), masks and module structure built from it, the analysis batches themselves (so a rewritten ``tensors:`` file, an edited
-image folder or a new ``--max-samples`` all change it), the source files of user code
-(``--model``/``--loss`` files and modules, and those defining the model's classes), the
-parameter selection, the device type, every field of the options, the torch version and
-prunelimit's own source (its version and a digest of its files, so an edited or
-reinstalled copy under the same version number never reads an older copy's results).
+included), masks and module structure built from it, the values the model's and the
+loss's code computes with besides tensors (plain attributes, hooks, closures, the globals
+the user's functions read: ``_Values``), the analysis batches themselves (so a rewritten
+``tensors:`` file, an edited image folder or a new ``--max-samples`` all change it), the
+source files of user code (``--model``/``--loss`` files and modules, and those defining
+the model's classes), the parameter selection, the device type and torch's float
+precision switches, every field of the options, the versions of torch, numpy, scipy and
+the installed packages the model and loss use, and prunelimit's own source (its version
+and a digest of its files, so an edited or reinstalled copy under the same version
+number never reads an older copy's results).
 
 An entry stores its key and a sha256 digest over its content. Anything that does not
 read back as a well-formed entry for the expected key (wrong encoding, truncated, edited,
@@ -26,6 +30,7 @@ import inspect
 import json
 import math
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -60,6 +65,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     """sha256 hex key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass).
 
     Every field of ``options`` counts, so a field added later is covered without a change here.
+    ``TypeError`` when an attribute of the model or the loss cannot be read: the result is
+    then computed and not stored.
     """
     import torch
 
@@ -67,9 +74,9 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
 
     digest = hashlib.sha256()
     header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "source": package_fingerprint(),
-              "torch": torch.__version__,
+              "torch": torch.__version__, "precision": float_precision(),
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
-              "selection": plain(inputs.selection), "spec": inputs.loaded.spec, "loss": _qualname(inputs.loss_fn)}
+              "selection": plain(inputs.selection), "spec": inputs.loaded.spec}
     _update_json(digest, header)
     # The file's bytes cover what the loaded tensors do not (TorchScript code, a pickled
     # module's class names); the loaded tensors are what was computed on, even if the file
@@ -82,10 +89,35 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     # factory reads from a file of its own) change what the model computes as much as weights
     _update_tensors(digest, "buffers", sorted(inputs.model.named_buffers()))
     _update_tensors(digest, "masks", sorted(inputs.loaded.masks.items()))
+    # what a forward or the loss reads besides tensors: plain attributes (a constant a factory
+    # read from a data file), hooks, class constants and the globals the user's code reads
+    values = _Values(digest, inputs.model.modules())
+    try:
+        for name, module in inputs.model.named_modules():
+            values.module(name, module)
+        values.global_hooks()
+        values.update("loss", inputs.loss_fn)
+    except Exception as exc:  # reading user objects can run their code (__getattribute__): anything
+        first = str(exc).splitlines()[0][:120] if str(exc) else ""
+        raise TypeError(f"an attribute of the model or the loss cannot be read for the cache key: "
+                        f"{type(exc).__name__}: {first}") from None
+    # the installed code they run (torchvision's models, a loss from another package) and
+    # the numerics under prunelimit's own: their versions, as torch's
+    _update_json(digest, {name: package_version(name) for name in sorted(values.packages | {"numpy", "scipy"})})
     digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
     for source in sorted(code_files(inputs)):
         digest.update(f"code:{source}:".encode() + file_sha256(source).encode())
     return digest.hexdigest()
+
+
+def float_precision() -> dict[str, Any]:
+    """torch's process-wide settings that change float results: the default dtype and whether
+    float32 products may round through TF32 or bfloat16 (``torch.set_float32_matmul_precision``,
+    ``torch.backends.cudnn.allow_tf32``: a library caller may set them)."""
+    import torch
+
+    return {"default_dtype": str(torch.get_default_dtype()), "matmul": torch.get_float32_matmul_precision(),
+            "cuda_matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32}
 
 
 def data_fingerprint(batches: Iterable[Any] | None) -> str | None:
@@ -193,8 +225,197 @@ def _object_file(obj: Any) -> str | None:
     return str(Path(source).resolve()) if source and Path(source).is_file() else None
 
 
-def _qualname(fn: Any) -> str:
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+def _qualname(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
+
+
+def package_version(name: str) -> str | None:
+    """The version of the installed top-level package ``name`` (``None``: it states none)."""
+    from importlib import metadata
+
+    version = getattr(sys.modules.get(name), "__version__", None)
+    if version is None:
+        try:
+            version = metadata.version(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            return None
+    return str(version)
+
+
+@functools.cache
+def _module_internals() -> frozenset[str]:
+    """The attributes every ``nn.Module`` has (parameters, buffers, children, hooks, ``training``)."""
+    from torch import nn
+
+    return frozenset(vars(nn.Module()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _installed_code(filename: str) -> bool:
+    return is_installed(filename)
+
+
+def _cell(cell: Any) -> Any:
+    """A closure cell's value; ``None`` for one not yet assigned (a name bound after the function)."""
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None
+
+
+class _Values:
+    """Feeds a digest with the value of Python objects: what user code computes with besides
+    the model's tensors. Plain values by their repr, tensors and arrays by their bytes,
+    containers item by item, the user's functions by their code, defaults, closure cells
+    and the globals they read, the user's classes by their attributes and methods, other
+    objects by their class and attributes. Installed functions and classes (torch's,
+    prunelimit's, the standard library's) count by name: their code is fixed by the versions
+    in the key. Nothing depends on addresses or the process's hash salt, so the same
+    objects give the same digest in every process."""
+
+    DEPTH = 40  # deeper structures count by their type alone (not a key worth a RecursionError)
+
+    def __init__(self, digest, known: Iterable[Any]) -> None:
+        self.digest = digest
+        # by id, holding each object: a freed temporary's id is reused by the next one
+        self.seen: dict[int, Any] = {id(obj): obj for obj in known}  # the model's modules: described by name
+        self.packages: set[str] = set()  # top-level packages of the installed code met
+
+    def _tag(self, text: str) -> None:
+        self.digest.update(text.encode() + b"\0")
+
+    def module(self, name: str, module: Any) -> None:
+        """A module of the model: its mode, its own attributes and its hooks (its tensors and
+        children are keyed elsewhere)."""
+        self._tag(f"module:{name}:{module.training}")
+        self.update("class", type(module))
+        internals = _module_internals()
+        for key, value in vars(module).items():
+            if key not in internals:
+                self._tag(f"attr:{key}")
+                self.update(key, value)
+            elif key.endswith("hooks"):  # keyed by handle ids, which differ between processes
+                self._tag(f"hooks:{key}")
+                self.update(key, list(value.values()))
+
+    def global_hooks(self) -> None:
+        """The hooks torch runs around every module (``register_module_forward_hook``...)."""
+        from torch.nn.modules import module as torch_module
+
+        for key, hooks in sorted(vars(torch_module).items()):
+            if key.startswith("_global_") and isinstance(hooks, dict):
+                self._tag(f"hooks:{key}")
+                self.update(key, list(hooks.values()))
+
+    def update(self, label: str, obj: Any, depth: int = 0) -> None:
+        import types
+
+        import torch
+
+        if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+            return self._tag(f"{type(obj).__name__}:{obj!r}")
+        if isinstance(obj, torch.Tensor):
+            self._tag("tensor")
+            return _update_tensors(self.digest, label, [("", obj)])
+        if isinstance(obj, np.ndarray) and obj.dtype != object:
+            self._tag(f"array:{obj.dtype.str}:{obj.shape}")
+            return self.digest.update(np.ascontiguousarray(obj).tobytes())
+        if isinstance(obj, (np.generic, torch.dtype, torch.device, torch.layout, torch.memory_format)):
+            return self._tag(f"{_qualname(type(obj))}:{obj!r}")
+        if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files
+            return self._tag(f"module:{obj.__name__}")
+        if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
+                            types.MethodDescriptorType)):
+            return self._tag(f"builtin:{_qualname(obj)}")
+        if id(obj) in self.seen or depth > self.DEPTH:
+            return self._tag(f"seen:{_qualname(type(obj))}")
+        self.seen[id(obj)] = obj
+        deeper = depth + 1
+        if isinstance(obj, np.ndarray):
+            self._tag(f"objects:{obj.shape}")
+            obj = obj.ravel().tolist()
+        if isinstance(obj, (list, tuple)):
+            self._tag(f"{type(obj).__name__}:{len(obj)}")
+            for item in obj:
+                self.update(label, item, deeper)
+        elif isinstance(obj, dict):
+            self._tag(f"dict:{len(obj)}")
+            for key, value in obj.items():
+                self.update(label, key, deeper)
+                self.update(label, value, deeper)
+        elif isinstance(obj, (set, frozenset)):  # iteration order follows the hash salt: sort
+            parts = []
+            for item in obj:
+                one = _Values(hashlib.sha256(), self.seen.values())
+                one.update(label, item, deeper)
+                parts.append(one.digest.hexdigest())
+                self.packages |= one.packages
+            self._tag(f"set:{','.join(sorted(parts))}")
+        elif isinstance(obj, functools.partial):
+            self._tag("partial")
+            for part in (obj.func, obj.args, obj.keywords):
+                self.update(label, part, deeper)
+        elif isinstance(obj, types.MethodType):
+            self._tag("method")
+            self.update(label, obj.__func__, deeper)
+            self.update(label, obj.__self__, deeper)
+        elif isinstance(obj, types.FunctionType):
+            self._function(label, obj, deeper)
+        elif isinstance(obj, type):
+            self._class(label, obj, deeper)
+        elif isinstance(obj, torch.nn.Module):  # one outside the model (in a list, a closure, the loss)
+            self._tag("foreign module")
+            _update_tensors(self.digest, label, sorted(obj.state_dict().items()))
+            for name, module in obj.named_modules():
+                self.seen[id(module)] = module
+                self.module(name, module)
+        else:
+            self._tag(f"object:{_qualname(type(obj))}")
+            self.update(label, type(obj), deeper)
+            fields = dict(vars(obj) if hasattr(obj, "__dict__") else {})
+            fields.update({s: getattr(obj, s) for cls in type(obj).__mro__ for s in getattr(cls, "__slots__", ())
+                           if hasattr(obj, s)})
+            if fields:
+                self.update(label, fields, deeper)
+            else:  # a value of a compiled class (Decimal, datetime) shows itself only by its repr
+                self._tag("repr:" + re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj)))
+
+    def _function(self, label: str, fn: Any, depth: int) -> None:
+        self._tag(f"function:{_qualname(fn)}")
+        if _installed_code(fn.__code__.co_filename):
+            self.packages.add(str(fn.__module__).partition(".")[0])
+            return
+        names = self._code(fn.__code__)
+        for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
+            self.update(label, part, depth)
+        # module-level values it reads (a constant loaded from a data file at import)
+        self.update(label, {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}, depth)
+
+    def _code(self, code: Any) -> set[str]:
+        """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""
+        import types
+
+        self.digest.update(code.co_code)
+        self._tag(repr((code.co_names, code.co_varnames, code.co_argcount, code.co_kwonlyargcount)))
+        names = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                names |= self._code(const)
+            else:
+                self.update("const", const)
+        return names
+
+    def _class(self, label: str, cls: type, depth: int) -> None:
+        self._tag(f"class:{_qualname(cls)}")
+        # by its module's file: a class defined in a notebook has none, and is the user's
+        source = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if cls.__module__ == "builtins" or (source is not None and _installed_code(source)):
+            self.packages.add(cls.__module__.partition(".")[0])
+            return
+        for base in cls.__mro__[1:]:
+            self.update(label, base, depth)
+        self.update(label, {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__", "__doc__")},
+                    depth)
 
 
 def file_sha256(path: str | Path) -> str:
@@ -259,7 +480,7 @@ class Store:
             return None
         try:
             return decode_entry(path.read_bytes(), key, kind)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python reads
             self.warn(f"ignoring damaged cache entry {path} ({exc}); recomputing and replacing it")
             return None
 
@@ -268,8 +489,9 @@ class Store:
         from prunelimit.io.atomic import write_atomic
 
         data = encode_entry(entry, key, kind)
-        try:
-            write_atomic(self.entry_path(key), lambda tmp: tmp.write_bytes(data), force=True)
+        try:  # private whatever the umask: under umask 0 (some CI containers) an entry writable
+            # by every user would be refused by the next load, and the cache would never hit
+            write_atomic(self.entry_path(key), lambda tmp: tmp.write_bytes(data), force=True, mode=0o600)
         except (OSError, UsageError) as exc:
             self.warn(f"could not write cache entry {self.entry_path(key)} ({exc})")
 

@@ -17,6 +17,7 @@ Without a process group every helper is the identity: world size 1, rank 0.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sys
 from typing import Iterator, Sequence, TypeVar
@@ -122,6 +123,20 @@ def all_reduce_sum(tensor: Tensor) -> Tensor:
     if active():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def all_agree(token: str | None) -> bool:
+    """Whether every rank holds the same ``token`` and none holds ``None`` (a plain process:
+    whether it holds one). One collective, so every rank gets the same answer: a decision
+    that some ranks take and others do not (a cache entry one node has and another lacks)
+    would leave the ranks in different collectives, waiting forever."""
+    if not active():
+        return token is not None
+    # 60 bits of the token's sha256: their min and max over the ranks agree only when all do
+    value = int(hashlib.sha256(token.encode()).hexdigest()[:15], 16) if token is not None else -1
+    both = torch.tensor([value, -value], dtype=torch.int64)
+    dist.all_reduce(both, op=dist.ReduceOp.MIN)
+    return int(both[0]) >= 0 and int(both[0]) == -int(both[1])
 
 
 def gather_shards(local: Sequence[float] | np.ndarray, count: int) -> np.ndarray:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import os
 import stat
 import struct
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -130,6 +134,280 @@ def test_changed_non_persistent_buffer_is_a_miss(cli, own_ckpt, tmp_path):
     assert _prediction(second) == _prediction(fresh) != _prediction(first)
 
 
+class _ReluNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(64, 12), torch.nn.Linear(12, 10)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+class _SigmoidNet(_ReluNet):
+    def forward(self, x):
+        return self.b(torch.sigmoid(self.a(x)))
+
+
+def test_torchscript_code_changed_with_the_same_weights_is_a_miss(cli, tmp_path):
+    """The outside review's case: the archive's code changes, its weights do not."""
+    ckpt, cache = tmp_path / "net.pt", tmp_path / "cache"
+    args = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
+    torch.manual_seed(0)
+    relu = _ReluNet()
+    torch.jit.save(torch.jit.script(relu), ckpt)
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    sigmoid = _SigmoidNet()
+    sigmoid.load_state_dict(relu.state_dict())
+    torch.jit.save(torch.jit.script(sigmoid), ckpt)
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
+PICKLED_CLASS_PY = ("import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
+                    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n\n"
+                    "    def forward(self, x):\n        return self.b(torch.{act}(self.a(x)))\n")
+
+
+def test_pickled_module_whose_class_changed_is_a_miss(cli, tmp_path, monkeypatch):
+    """--trust-pickle: the file holds the weights and the class's name; the class's code is
+    read from its module, which changed."""
+    import importlib
+
+    name, ckpt, cache = "plnet_cache_test", tmp_path / "net.pt", tmp_path / "cache"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / f"{name}.py").write_text(PICKLED_CLASS_PY.format(act="relu"))
+    torch.manual_seed(0)
+    torch.save(importlib.import_module(name).Net(), ckpt)
+    args = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    (tmp_path / f"{name}.py").write_text(PICKLED_CLASS_PY.format(act="sigmoid"))
+    monkeypatch.delitem(sys.modules, name)  # in-process: import the edited module afresh
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
+# Code and checkpoint unchanged; the factory or its module reads a value from a data file of
+# its own into something that is no tensor of the model (all three served the old spectrum).
+READS_SCALE = "import functools\nimport pathlib\n\nfrom torch import nn\n\n" \
+    "SCALE_FILE = pathlib.Path(__file__).parent / 'scale.txt'\n"
+VALUE_FROM_FILE = {
+    "plain-attribute": READS_SCALE + (
+        "\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n        return super().forward(x * self.scale)\n"
+        "\n\ndef make():\n    model = Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+        "    model.scale = float(SCALE_FILE.read_text())\n    return model\n"),
+    "module-global": READS_SCALE + (
+        "SCALE = float(SCALE_FILE.read_text())\n"
+        "\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n        return super().forward(x * SCALE)\n"
+        "\n\ndef make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"),
+    "hook-argument": READS_SCALE + (
+        "\n\ndef scale_input(scale, module, args):\n    return (args[0] * scale,)\n"
+        "\n\ndef make():\n    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+        "    model.register_forward_pre_hook(functools.partial(scale_input, float(SCALE_FILE.read_text())))\n"
+        "    return model\n"),
+}
+
+
+@pytest.mark.parametrize("case", VALUE_FROM_FILE)
+def test_value_read_from_a_data_file_is_a_miss(cli, own_ckpt, tmp_path, case):
+    code, cache = tmp_path / "user.py", tmp_path / "cache"
+    code.write_text(VALUE_FROM_FILE[case])
+    args = ("--model", f"{code}:make", "--max-samples", 300)
+    (tmp_path / "scale.txt").write_text("1.0")
+    first = _doc(_gate(cli, own_ckpt, cache, *args))
+    assert _doc(_gate(cli, own_ckpt, cache, *args))["cache_hit"] is True  # unchanged: found again
+    (tmp_path / "scale.txt").write_text("3.0")
+    second = _doc(_gate(cli, own_ckpt, cache, *args))
+    fresh = _doc(cli("gate", own_ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
+UNREADABLE_ATTRIBUTE_PY = ("from torch import nn\n\nclass Opaque:\n    def __getattribute__(self, name):\n"
+                           "        if name == '__dict__':\n            raise RuntimeError('not readable')\n"
+                           "        return object.__getattribute__(self, name)\n\n"
+                           "def make():\n    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+                           "    model.opaque = Opaque()\n    return model\n")
+
+
+def test_attribute_the_key_cannot_read_runs_uncached(cli, own_ckpt, tmp_path):
+    """An object whose reading raises: the spectrum is computed and never stored, with one
+    warning, not a traceback (the key could not say whether it changed)."""
+    code, cache = tmp_path / "user.py", tmp_path / "cache"
+    code.write_text(UNREADABLE_ATTRIBUTE_PY)
+    for _ in range(2):
+        result = _gate(cli, own_ckpt, cache, "--model", f"{code}:make", "--max-samples", 300)
+        assert _doc(result)["cache_hit"] is False and "Traceback" not in result.stderr
+        assert "spectrum not cached (an attribute of the model or the loss cannot be read" in result.stderr
+    assert not list(cache.iterdir())
+
+
+class _Settings:
+    def __init__(self, scale):
+        self.nested = {"scale": [scale]}
+
+
+ATTRIBUTE_VALUES = {
+    "float": lambda v: v, "tensor": lambda v: torch.tensor([v]), "array": lambda v: np.array([v]),
+    "list": lambda v: [1, v], "dict": lambda v: {"scale": v}, "set": lambda v: {v, "x"},
+    "object": _Settings, "decimal": lambda v: decimal.Decimal(str(v)),
+    "date": lambda v: datetime.date(2000 + int(v), 1, 1),
+}
+
+
+@pytest.mark.parametrize("kind", ATTRIBUTE_VALUES)
+def test_plain_attribute_values_are_in_the_key(kind):
+    """Any kind of value a module keeps besides its tensors: another value, another key; an
+    equal value (a fresh object), the same key."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    data = (torch.randn(20, 64), torch.randint(0, 10, (20,)))
+
+    def key(value):
+        model[0].setting = ATTRIBUTE_VALUES[kind](value)
+        return input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
+
+    assert key(1.0) == key(1.0) != key(3.0)
+
+
+def _smoothed_closure(s):
+    import torch.nn.functional as F
+
+    return lambda out, y: F.cross_entropy(out, y, label_smoothing=s)
+
+
+def _smoothed_partial(s):
+    import functools
+
+    import torch.nn.functional as F
+
+    return functools.partial(F.cross_entropy, label_smoothing=s)
+
+
+@pytest.mark.parametrize("criterion", [_smoothed_closure, _smoothed_partial,
+                                       lambda s: torch.nn.CrossEntropyLoss(label_smoothing=s)],
+                         ids=["closure", "partial", "module"])
+def test_library_criterion_settings_are_in_the_key(tmp_path, criterion):
+    """A library criterion entered the key by its wrapper's class name alone: every criterion
+    (a closure's value, a partial's keyword, a loss module's setting) read one entry."""
+    import prunelimit
+    from prunelimit import api
+    from prunelimit.cache import open_store
+    from prunelimit.data.spec import load_dataset
+
+    train = load_dataset("digits:train", max_samples=300)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    store, options = open_store(tmp_path / "cache", True), api.CurvatureOptions(method="exact")
+
+    def bounds(s, store):
+        return api.bounds(prunelimit.inputs_from(model, (train.x, train.y), loss=criterion(s)), options, store=store)
+
+    first = bounds(0.0, store)
+    assert bounds(0.0, store).spectrum.cached is True  # the same settings: found again
+    second, fresh = bounds(0.5, store), bounds(0.5, None)
+    assert second.spectrum.cached is False
+    # same inputs and plan computed twice: only the summation order may differ (1e-9 is far
+    # below the 1e-2 that the smoothing moves the limit by)
+    assert second.prediction.ratio == pytest.approx(fresh.prediction.ratio, rel=1e-9)
+    assert abs(second.prediction.ratio - first.prediction.ratio) > 1e-3
+
+
+def _set_matmul_precision(value):
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(value)
+    return lambda: torch.set_float32_matmul_precision(old)
+
+
+def _set_cudnn_tf32(value):
+    old = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = value
+    return lambda: setattr(torch.backends.cudnn, "allow_tf32", old)
+
+
+@pytest.mark.parametrize("setting", [lambda: _set_matmul_precision("medium"), lambda: _set_cudnn_tf32(False)],
+                         ids=["matmul-precision", "cudnn-tf32"])
+def test_float_precision_settings_are_in_the_key(own_ckpt, setting):
+    """torch's process-wide TF32/bfloat16 switches change float32 products on a GPU by about
+    1e-3; a library caller who flips one must not read the spectrum computed without it."""
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(own_ckpt, data="digits:train", max_samples=50)
+    before = input_key(inputs, "spectrum", CurvatureOptions())
+    restore = setting()
+    try:
+        after = input_key(inputs, "spectrum", CurvatureOptions())
+    finally:
+        restore()
+    assert after != before == input_key(inputs, "spectrum", CurvatureOptions())
+
+
+def _scale_input(scale, module, args):
+    return (args[0] * scale,)
+
+
+def test_global_module_hooks_are_in_the_key(own_ckpt):
+    """A hook torch runs around every module changes every output as a module's own does."""
+    import functools
+
+    from torch.nn.modules.module import register_module_forward_pre_hook
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(own_ckpt, data="digits:train", max_samples=50)
+    keys = [input_key(inputs, "spectrum", CurvatureOptions())]
+    for scale in (2.0, 3.0):
+        handle = register_module_forward_pre_hook(functools.partial(_scale_input, scale))
+        try:
+            keys.append(input_key(inputs, "spectrum", CurvatureOptions()))
+        finally:
+            handle.remove()
+    assert len(set(keys)) == 3 and input_key(inputs, "spectrum", CurvatureOptions()) == keys[0]
+
+
+KEYED_MODEL_PY = ("import functools\n\nfrom torch import nn\nfrom torch.nn.utils import weight_norm\n\n"
+                  "def scale_input(scale, module, args):\n    return (args[0] * scale,)\n\n"
+                  "def make():\n    model = nn.Sequential(weight_norm(nn.Linear(64, 12)), nn.ReLU(), nn.Linear(12, 10))\n"
+                  "    model.tags = {'a', 'b', 'c', 'd'}\n    model.settings = {'s': frozenset({1.5, 'x'})}\n"
+                  "    model.register_forward_pre_hook(functools.partial(scale_input, 2.0))\n    return model\n")
+
+
+def test_key_is_the_same_in_every_process(tmp_path):
+    """The key of objects (sets, hooks, a weight_norm hook object, a loss function) depends on
+    no address or hash salt: a second command finds the first one's entry."""
+    import subprocess
+
+    from prunelimit.specs import resolve_callable
+
+    (tmp_path / "user.py").write_text(KEYED_MODEL_PY)
+    ckpt = tmp_path / "wn.pt"
+    with pytest.warns(FutureWarning):  # torch's notice that this weight_norm (a hook object) is deprecated
+        torch.save(resolve_callable(str(tmp_path / "user.py"), "make", "model")().state_dict(), ckpt)
+    (tmp_path / "loss.py").write_text("import torch.nn.functional as F\n\nSMOOTH = 0.1\n\n"
+                                      "def fn(model, batch):\n"
+                                      "    return F.cross_entropy(model(batch[0]), batch[1], label_smoothing=SMOOTH)\n")
+    code = ("import sys, warnings; warnings.simplefilter('ignore')\n"
+            "from prunelimit.api import CurvatureOptions; from prunelimit.cache import input_key\n"
+            "from prunelimit.inputs import load_inputs\n"
+            "inputs = load_inputs(sys.argv[1], model=sys.argv[2], data='digits:train', loss=sys.argv[3], max_samples=50)\n"
+            "print(input_key(inputs, 'spectrum', CurvatureOptions()))\n")
+    keys = {subprocess.run([sys.executable, "-c", code, str(ckpt), f"{tmp_path / 'user.py'}:make",
+                            f"{tmp_path / 'loss.py'}:fn"], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert len(keys) == 1 and len(keys.pop().strip()) == 64
+
+
 @pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--batch-size", "64"), ("--max-samples", "200"),
                                     ("--exclude", "2")])
 def test_changed_option_is_a_miss(cli, own_ckpt, tmp_path, change):
@@ -137,6 +415,29 @@ def test_changed_option_is_a_miss(cli, own_ckpt, tmp_path, change):
     first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
     second = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300, *change))
     assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
+
+
+# one valid other value for every field of CurvatureOptions (a field added later fails here
+# until it has one, so it cannot be left out of the key unnoticed)
+OTHER_OPTION_VALUES = dict(method="slq", iterations=7, runs=3, epsilon=0.2, eta=0.05, bound_mode="geom",
+                           negative="flat", hvp="revrev", seed=5, basis_dtype="float64", memory_budget_mb=64.0,
+                           tolerance=0.02, max_hvps=900, time_budget=30.0, hessian_samples=100, basis_memory_mb=50.0)
+
+
+def test_every_curvature_option_is_in_the_key(own_ckpt):
+    """A result that a --time-budget or --max-hvps cut short is never read under a larger one."""
+    import dataclasses
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(own_ckpt, data="digits:train", max_samples=50)
+    assert set(OTHER_OPTION_VALUES) == {f.name for f in dataclasses.fields(CurvatureOptions)}
+    keys = {name: input_key(inputs, "spectrum", CurvatureOptions(**{name: value}))
+            for name, value in OTHER_OPTION_VALUES.items()}
+    keys["default"] = input_key(inputs, "spectrum", CurvatureOptions())
+    assert len(set(keys.values())) == len(keys)
 
 
 def _edit_number(raw: bytes) -> bytes:
@@ -163,6 +464,8 @@ CORRUPTIONS = {
     "edited-nodes": _edit_nodes,
     "truncated": lambda raw: raw[: len(raw) // 2],
     "empty": lambda raw: b"",
+    # deeper than Python's JSON reader goes: it was the exit 3 of an input file nested too deeply
+    "deep-json": lambda raw: b"[" * 100_000 + b"]" * 100_000 + b"\n",
 }
 
 
@@ -187,6 +490,22 @@ def test_world_writable_entry_is_not_trusted(cli, own_ckpt, tmp_path):
     entry.chmod(entry.stat().st_mode | stat.S_IWOTH)
     result = _gate(cli, own_ckpt, cache, "--max-samples", 300)
     assert _doc(result)["cache_hit"] is False and "writable by every user" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
+def test_entries_are_private_under_umask_0(cli, own_ckpt, tmp_path):
+    """Entries took 0o666 less the umask: under umask 0 every one was refused as writable by
+    every user, so the cache never hit and warned on every run."""
+    cache = tmp_path / "cache"
+    old = os.umask(0)
+    try:
+        assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+        second = _gate(cli, own_ckpt, cache, "--max-samples", 300)
+    finally:
+        os.umask(old)
+    assert _doc(second)["cache_hit"] is True and "warning" not in second.stderr
+    (entry,) = cache.iterdir()
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
@@ -280,6 +599,18 @@ def test_changed_prunelimit_source_is_a_miss(cli, own_ckpt, tmp_path, monkeypatc
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
 
 
+@pytest.mark.parametrize("package", ["numpy", "scipy"])
+def test_changed_package_version_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch, package):
+    """prunelimit's numerics run on numpy and scipy: another version may give other numbers."""
+    from prunelimit import cache as cache_module
+
+    cache, real = tmp_path / "cache", cache_module.package_version
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True
+    monkeypatch.setattr(cache_module, "package_version", lambda name: "0.0" if name == package else real(name))
+    assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
+
+
 def test_source_fingerprint_follows_file_bytes_and_names(tmp_path):
     from prunelimit.cache import source_fingerprint
 
@@ -310,3 +641,52 @@ def test_a_loss_file_is_keyed_alike_in_every_process(tmp_path):
     names = {subprocess.run([sys.executable, "-c", code, str(tmp_path / "myloss.py")], capture_output=True, text=True,
                             check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(names) == 1 and names.pop().split()[1] == "myloss.py:fn"
+
+
+# --------------------------------------------------------------------------- under torchrun
+
+
+def _rank_worker(rank: int, port: int, tmp: str, ckpt: str) -> None:
+    import datetime
+
+    import torch.distributed as dist
+
+    from prunelimit import api
+    from prunelimit.cache import open_store
+    from prunelimit.inputs import load_inputs
+
+    torch.set_num_threads(1)
+    # a timeout instead of waiting forever for a rank in another collective
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                            timeout=datetime.timedelta(seconds=60))
+    results = []
+    try:
+        inputs = load_inputs(ckpt, data="digits:train", batch_size=64, max_samples=300, device="cpu")
+        # a shared folder that gets the entry; then rank 1 on a node of its own, whose folder
+        # lacks it; then the shared folder again; then rank 1 without a cache (its node's
+        # default folder unusable)
+        for folder in ("shared", "shared" if rank == 0 else "own", "shared", "shared" if rank == 0 else None):
+            store = None if folder is None else open_store(Path(tmp) / folder, True)
+            rep = api.bounds(inputs, api.CurvatureOptions(method="exact"), store=store)
+            results.append([rep.prediction.ratio, rep.spectrum.cached])
+    except Exception as exc:  # reported to the test, which names it
+        results.append(f"{type(exc).__name__}: {exc}")
+    finally:
+        dist.destroy_process_group()
+    (Path(tmp) / f"rank{rank}.json").write_text(json.dumps(results))
+
+
+def test_ranks_read_the_store_only_when_all_find_the_entry(own_ckpt, tmp_path):
+    """A rank that found a stored spectrum skipped the computation while a rank of another
+    node, whose cache lacked it, computed it: the collectives of the two never matched."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_rank_worker, args=(port, str(tmp_path), str(own_ckpt)), nprocs=2, join=True)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [[cached for _, cached in r] for r in ranks] == [[False, False, True, False]] * 2, ranks
+    assert len({ratio for r in ranks for ratio, _ in r}) == 1  # replicated: the same bits everywhere

@@ -629,24 +629,32 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
     (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
     import dataclasses
+    import hashlib
 
-    from prunelimit.cache import from_entry, input_key, to_entry
+    from prunelimit.cache import encode_entry, from_entry, input_key, to_entry
+    from prunelimit.distributed import all_agree
 
-    if store is None:
-        return spectrum(inputs, options, progress)
     require_data(inputs)
     start = time.perf_counter()
-    key = input_key(inputs, "spectrum", options)
-    entry = store.load(key, "spectrum")
-    if entry is not None:
+    key = entry = found = None
+    try:
+        key = None if store is None else input_key(inputs, "spectrum", options)
+    except TypeError as exc:  # an object the key cannot read: computed, never stored
+        store.warn(f"spectrum not cached ({exc})")
+    if key is not None and (entry := store.load(key, "spectrum")) is not None:
         try:
             found = from_entry(entry, SpectrumReport)
-            return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
         except ValueError as exc:
             store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+    # under torchrun, the stored spectrum only when every rank read the same one (each node
+    # has its own cache folder, which may be unusable on one): a rank that computes waits for
+    # the others in every product
+    if all_agree(None if found is None else hashlib.sha256(encode_entry(entry, key, "spectrum")).hexdigest()):
+        return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
     rep = spectrum(inputs, options, progress)
     try:
-        store.save(key, "spectrum", to_entry(replace(rep, dense=None)))
+        if key is not None:
+            store.save(key, "spectrum", to_entry(replace(rep, dense=None)))
     except TypeError as exc:  # a result field the store cannot hold: run uncached
         store.warn(f"spectrum not cached ({exc})")
     return rep

@@ -111,10 +111,12 @@ def probe_folder(folder: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = False) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = False,
+                mode: int | None = None) -> Iterator[Path]:
     """Yield a temporary path; on success it is renamed onto ``path``, else removed.
 
     ``parents``: create missing parent folders (removed again if the write fails).
+    ``mode``: the file's permissions (``None``: the usual ones, 0o666 less the umask).
     Under torchrun only rank 0 writes: other ranks get a throwaway path (and skip the
     checks, which rank 0's own file could fail).
     """
@@ -136,7 +138,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = Fa
                 raise UsageError(f"cannot write {path} ({exc.strerror})") from None
             os.close(fd)
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
         if _stage is not None:  # renamed with the other files of the result, when it ends
             _stage.append(_Staged(Path(tmp), path, made))
         else:
@@ -249,9 +251,9 @@ def _umask() -> int:
 
 
 def write_atomic(path: str | os.PathLike, writer: Callable[[Path], None], force: bool = False,
-                 parents: bool = False) -> Path:
-    """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically."""
-    with atomic_path(path, force, parents) as tmp:
+                 parents: bool = False, mode: int | None = None) -> Path:
+    """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically (``mode``: see :func:`atomic_path`)."""
+    with atomic_path(path, force, parents, mode) as tmp:
         writer(tmp)
     return Path(path)
 
