@@ -299,11 +299,11 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
         return slq(f": exact would take D × t_HVP + eigenvalues > {budget * EXACT_TIE_BAND:.3g} s, the {budget:g} s "
                    f"budget{given} × {EXACT_TIE_BAND:g}", predicted)
     tie = f"D × t_HVP + eigenvalues within {EXACT_TIE_BAND:g}× of the {budget:g} s budget{given}, a tie the timing"
-    if dim <= options.product_budget:  # the columns take no more products than SLQ may: no slower at any t_HVP
+    if dim <= options.product_budget:  # the columns cost no more products than adaptive SLQ may spend
         return SolverChoice("exact", False, dim, 1, f"exact spectrum: {tie} leaves to the products: D = {dim:,} "
-                            f"columns, within adaptive SLQ's {options.product_budget:,}", predicted)
+                            f"columns, within adaptive SLQ's {options.product_budget:,} products", predicted)
     return slq(f": {tie} leaves to the products: D = {dim:,} columns, more than adaptive SLQ's "
-               f"{options.product_budget:,}", predicted)
+               f"{options.product_budget:,} products", predicted)
 
 
 def exact_time_budget(options: CurvatureOptions) -> float:
