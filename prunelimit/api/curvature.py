@@ -30,6 +30,7 @@ from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.report.jsonout import plain
 from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.threads import one_thread
 
 if TYPE_CHECKING:
     import torch
@@ -268,13 +269,11 @@ def _seconds_per_column(op) -> float:
     vector (after an untimed one that warms the engine up), on ``_clock`` with torch on one
     thread. Other load only ever slows a product, and one thread's CPU time does not count
     the spinning of threads that wait for a core (with ``--threads`` above the idle cores
-    one product on two threads read 1 to 100 ms: docs/benchmarks.md); so one thread errs
+    one product on two threads read 0.8 to 115 ms: docs/benchmarks.md); so one thread errs
     high by the threads' speed-up, towards SLQ. A single product, not a batch: batched
     products are faster per column on some models and slower on others (convolutions under
     vmap), and a conservative figure only errs towards SLQ."""
     import torch
-
-    from prunelimit.threads import one_thread
 
     unit = torch.zeros(op.dim, dtype=torch.float64)
     unit[0] = 1.0

@@ -191,7 +191,7 @@ TIMED_REPEATS = 3
 # the timed ones in the model's dtype, the same in float64 (``api.curvature._cost_aware_choice``).
 TIMED_PRODUCTS = 2 * (1 + TIMED_REPEATS)
 # Within this factor of the exact spectrum's time budget, either side, the prediction does
-# not choose (it scatters by up to 1.6× from run to run on a loaded machine:
+# not choose (it scatters by about 2× from run to run on a loaded machine:
 # docs/benchmarks.md): the tie goes by the products each solver may take, which no load changes.
 EXACT_TIE_BAND = 1.5
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
@@ -254,8 +254,9 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
     ``eigen_seconds``: the predicted cost of the dense matrix's eigenvalues. ``default`` is
     exact only when the columns are known, D of them plus the eigenvalues fit the time
-    budget / ``EXACT_TIE_BAND`` (or fall within ``EXACT_TIE_BAND`` of it, either side, and D is at
-    most adaptive SLQ's product budget), and D products fit a given ``max_hvps``. ``paper`` is the reference code's fixed 1 × 128 SLQ.
+    budget / ``EXACT_TIE_BAND`` (or fall within ``EXACT_TIE_BAND`` of it, either side, and
+    D is at most adaptive SLQ's product budget), and D products fit a given ``max_hvps``.
+    ``paper`` is the reference code's fixed 1 × 128 SLQ.
     """
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
     from prunelimit.theory.uncertainty import initial_runs

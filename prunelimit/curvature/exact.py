@@ -17,6 +17,7 @@ from torch import Tensor
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import UsageError
+from prunelimit.threads import one_thread
 
 # The dense float64 Hessian may take this much memory (plus eigvalsh's copy): the one
 # limit behind both the default's exact-vs-SLQ choice (``prunelimit.api.choose_solver``)
@@ -83,8 +84,6 @@ def eigenvalue_seconds(dim: int) -> float:
     scaled by (D/n)³. Both err high, towards SLQ: the solver's threads speed it up, and its
     cost per n³ falls as n grows (torch 2.13, one thread: 0.19 ns at n = 1,024, 0.13 at
     2,048, 0.10 at 6,000)."""
-    from prunelimit.threads import one_thread
-
     n = min(dim, EIGEN_CALIBRATION)
     a = torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     a += a.T.clone()
