@@ -11,7 +11,7 @@ import torch
 
 from prunelimit import api
 from prunelimit.api import curvature
-from prunelimit.api.options import DEFAULT_MAX_HVPS, EXACT_TIME_BUDGET_S
+from prunelimit.api.options import EXACT_TIME_BUDGET_S
 from prunelimit.curvature import exact
 
 BUDGET = EXACT_TIME_BUDGET_S
@@ -72,31 +72,26 @@ def _choice(dim: int, predicted: float, **options) -> api.SolverChoice:
     return api.choose_solver(api.CurvatureOptions(**options), dim, predicted / dim)
 
 
-@pytest.mark.parametrize("dim", [1_000, 5_000])  # within, and over, adaptive SLQ's 1,600 products
+@pytest.mark.parametrize("dim", [1_000, 5_000])
 def test_predictions_near_the_budget_do_not_flip_the_choice(dim) -> None:
     """Runs of the same command predict 0.7, 0.9, 1.1 and 1.4 × the budget (timing scatter on
-    a loaded machine): all within 1.5× of it, so one answer, by D against SLQ's products."""
-    expected = "exact" if dim <= DEFAULT_MAX_HVPS else "slq-h"
+    a loaded machine): one answer, the exact spectrum, whose columns' own rate then decides."""
     choices = [_choice(dim, factor * BUDGET) for factor in (0.7, 0.9, 1.1, 1.4)]
-    assert {c.solver for c in choices} == {expected}
-    assert all("a tie the timing leaves to the products" in c.reason for c in choices)
+    assert {c.solver for c in choices} == {"exact"}
+    assert all("a tie the timing cannot settle" in c.reason for c in choices[2:])
 
 
 @pytest.mark.parametrize("dim", [1_000, 5_000])
-def test_predictions_clear_of_the_budget_are_decided_by_the_timing(dim) -> None:
-    """Beyond the band's edges the timing decides, whatever D: exact at 0.6 × the budget,
-    SLQ at 1.6 ×."""
-    assert _choice(dim, 0.6 * BUDGET).solver == "exact"
+def test_predictions_beyond_the_tie_take_slq(dim) -> None:
+    """Over 1.5 × the budget the prediction refuses the exact spectrum, whatever D."""
     assert _choice(dim, 1.6 * BUDGET).solver == "slq-h"
+    assert _choice(dim, 1.6 * BUDGET).reason.endswith("> 90 s, 1.5× the 60 s budget")
 
 
-def test_the_band_follows_a_smaller_time_budget_and_a_given_max_hvps() -> None:
-    """With --time-budget 10 the band is 6.7 to 15 s; a --max-hvps that holds D and the
-    timing also holds the tie's columns (D = 5,000 within 6,000)."""
-    assert _choice(5_000, 12.0, time_budget=10.0).solver == "slq-h"
-    assert _choice(5_000, 16.0, time_budget=10.0).reason.endswith("> 15 s, the 10 s budget (--time-budget) × 1.5")
-    assert _choice(5_000, 12.0, time_budget=10.0, max_hvps=6_000).solver == "exact"
-    assert _choice(5_000, 6.0, time_budget=10.0).solver == "exact"
+def test_the_tie_follows_a_smaller_time_budget() -> None:
+    """With --time-budget 10 the tie reaches 15 s."""
+    assert _choice(5_000, 14.0, time_budget=10.0).solver == "exact"
+    assert _choice(5_000, 16.0, time_budget=10.0).reason.endswith("> 15 s, 1.5× the 10 s budget (--time-budget)")
 
 
 def _watch(monkeypatch, blocks: list[float], dim: int = 1_000) -> int | None:
