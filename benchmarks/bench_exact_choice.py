@@ -3,8 +3,9 @@
 For MLPs of growing D on the bundled digits, prints what the default predicts for the exact
 spectrum (D timed float64 columns plus the eigenvalues of a 1,024-row matrix scaled by
 (D/1024)³) beside what ``--method exact`` then takes (columns and eigenvalues, CPU time over
-threads, as the prediction counts, and wall time), and their ratio. Untrained seeded models:
-the cost does not depend on the weights.
+threads, and wall time), and their ratio. The prediction is one thread's CPU time, so at
+``--threads 1`` the two count alike. Untrained seeded models: the cost does not depend on
+the weights.
 
     python benchmarks/bench_exact_choice.py --threads 1 --hidden 32,64,80 --samples 200
 """

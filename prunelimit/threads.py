@@ -11,6 +11,8 @@ machine, ``bounds`` spent several times the CPU time for no gain in wall time
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def idle_cores(cores: int, load: float) -> int:
@@ -43,3 +45,17 @@ def apply_threads(threads: int | None) -> int:
     except RuntimeError:  # inter-op work already ran in this process (a library caller): leave it
         pass
     return n
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """torch's intra-op threads at 1 for the block, then back: one thread's CPU time does not
+    depend on other load, where several threads wait (and spin) for each other's cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

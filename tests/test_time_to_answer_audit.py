@@ -158,7 +158,7 @@ def test_time_budget_also_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> N
 
 
 def test_exact_columns_slower_than_timed_are_left_for_slq(cli, own_ckpt, monkeypatch) -> None:
-    """The one timed product says 1 µs a column (exact chosen); the columns then take 10 s
+    """The timed products say 1 µs a column (exact chosen); the columns then take 10 s
     each on the watch's clock: the default leaves them for adaptive SLQ, says so, and counts
     the columns it spent."""
     import itertools
@@ -176,36 +176,41 @@ def test_exact_columns_slower_than_timed_are_left_for_slq(cli, own_ckpt, monkeyp
 
 
 def test_max_hvps_below_d_caps_the_exact_choice(cli, own_ckpt, monkeypatch) -> None:
-    """The exact spectrum takes D = 910 products and its timing 4: a --max-hvps below 914
+    """The exact spectrum takes D = 910 products and its timing 8: a --max-hvps below 918
     rules it out (910 was once taken, spending 914), at or above leaves the choice to the
     time budget, and the products reported are within it."""
     from prunelimit.api import curvature
 
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
-    capped = _json(cli("spectrum", own_ckpt, "--max-hvps", "913", "--tolerance", "0.5", "--json", *SMALL))
-    assert capped["spectrum"]["choice"]["solver"] == "slq-h" and "--max-hvps 913" in capped["spectrum"]["choice"]["reason"]
-    assert capped["timing"]["hvps"] <= 913 + 7  # the Lanczos products, and the trace's top-up probes
-    enough = _json(cli("spectrum", own_ckpt, "--max-hvps", "914", "--json", *SMALL))
-    assert enough["spectrum"]["choice"]["solver"] == "exact" and enough["timing"]["hvps"] <= 914
+    capped = _json(cli("spectrum", own_ckpt, "--max-hvps", "917", "--tolerance", "0.5", "--json", *SMALL))
+    assert capped["spectrum"]["choice"]["solver"] == "slq-h" and "--max-hvps 917" in capped["spectrum"]["choice"]["reason"]
+    assert capped["timing"]["hvps"] <= 917 + 7  # the Lanczos products, and the trace's top-up probes
+    enough = _json(cli("spectrum", own_ckpt, "--max-hvps", "918", "--json", *SMALL))
+    assert enough["spectrum"]["choice"]["solver"] == "exact" and enough["timing"]["hvps"] <= 918
 
 
 def test_a_given_max_hvps_counts_the_timing_and_the_columns_left_for_slq(cli, own_ckpt, monkeypatch) -> None:
-    """Exact is chosen within --max-hvps 1000 (910 columns + 4 timed), then its columns run
-    slow and are left for SLQ: the Lanczos runs get what the timing and the columns left of
-    the 1,000, not 1,000 more (the trace's top-up probes, at most 7, come on top). The timed
-    product is priced, not taken, here: the columns are the products spent before SLQ."""
+    """Exact is chosen within --max-hvps 1000 (910 columns + 8 timed): its prediction, 85 s
+    of eigenvalues, lies within 1.5× the 60 s budget, a tie that goes to the exact spectrum.
+    The columns then take 2⁻⁷ s each on the watch's clock, so
+    910 of them and the eigenvalues would take 92.1 s, over 1.5× the budget: judged once 3 s
+    (5 % of it) are spent, at 384 columns, they are left for SLQ. The Lanczos runs get what
+    the timing and the columns left of the 1,000, not 1,000 more (the trace's top-up probes,
+    at most 7, come on top). The timed product is priced, not taken, here: the columns are
+    the products spent before SLQ."""
     import itertools
 
     from prunelimit.api import curvature
+    from prunelimit.curvature import exact
 
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
-    calls = itertools.count()  # the watch's clock: still for 600 columns, then 1,000 s
-    monkeypatch.setattr(curvature, "_clock", lambda device: lambda: 0.0 if next(calls) <= 600 else 1000.0)
+    monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: 85.0)
+    monkeypatch.setattr(curvature, "_clock", lambda device: itertools.count(0.0, 2.0**-7).__next__)
     doc = _json(cli("spectrum", own_ckpt, "--max-hvps", "1000", "--tolerance", "0.001", "--json", *SMALL))
     assert "ran over its time budget" in doc["spectrum"]["choice"]["reason"]
-    assert "left after 601 of 910 columns" in " ".join(doc["warnings"])
+    assert "left after 384 of 910 columns" in " ".join(doc["warnings"])
     assert doc["spectrum"]["stopped_by"] == "max-hvps"
-    assert doc["spectrum"]["trail"][-1]["hvps"] <= 1000 - 601
+    assert doc["spectrum"]["trail"][-1]["hvps"] <= 1000 - 384
     assert doc["timing"]["hvps"] <= 1000 + 7
 
 
@@ -231,8 +236,8 @@ def test_the_trace_top_up_stops_at_the_time_budget(cli, own_ckpt, monkeypatch) -
 
 def test_a_float64_model_is_timed_once_for_the_exact_choice() -> None:
     """A float64 model's own products are the exact solver's: the default times them once
-    (2 products, a warm-up and the timed one) and forms the columns with the same operator,
-    rather than building a float64 copy and timing it again (D + 4). D = 310 columns at any
+    (4 products, a warm-up and the 3 timed) and forms the columns with the same operator,
+    rather than building a float64 copy and timing it again (D + 8). D = 310 columns at any
     plausible speed fit the 60 s budget."""
     import prunelimit
     from prunelimit.data.spec import load_dataset
@@ -241,7 +246,7 @@ def test_a_float64_model_is_timed_once_for_the_exact_choice() -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10)).double()
     found = prunelimit.spectrum(model, (data.x.double(), data.y))
-    assert (found.solver, found.params_hessian, found.hvps) == ("exact", 310, 312)
+    assert (found.solver, found.params_hessian, found.hvps) == ("exact", 310, 314)
 
 
 class _Dense:

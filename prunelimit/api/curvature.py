@@ -12,6 +12,8 @@ import numpy as np
 
 from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
+    EXACT_TIE_BAND,
+    TIMED_REPEATS,
     TRACE_PROBES,
     CurvatureOptions,
     MemoryUse,
@@ -28,6 +30,7 @@ from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.report.jsonout import plain
 from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.threads import one_thread
 
 if TYPE_CHECKING:
     import torch
@@ -245,10 +248,8 @@ def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:
 
 def _clock(device) -> "Callable[[], float]":
     """Seconds for timing work on ``device``: on a CPU this process's CPU time over torch's
-    threads, not wall time, so other load on a shared machine (a CI runner) does not flip
-    the solver choice while the threads have idle cores (with more threads than idle cores,
-    waiting threads spin and count: docs/methods.md says to pin ``--method`` then); an
-    accelerator by the wall clock after synchronising."""
+    threads, not wall time, so other load on a shared machine (a CI runner) does not count
+    while the threads have cores; an accelerator by the wall clock after synchronising."""
     import torch
 
     from prunelimit.device import synchronize
@@ -264,19 +265,27 @@ def _clock(device) -> "Callable[[], float]":
 
 
 def _seconds_per_column(op) -> float:
-    """Seconds per Hessian column, from one timed product (after an untimed one that warms
-    the engine up), on ``_clock``. A single product, not a batch: batched products are
-    faster per column on some models and slower on others (convolutions under vmap), and a
-    conservative figure only errs towards SLQ."""
+    """Seconds per Hessian column: the fastest of ``TIMED_REPEATS`` products with a unit
+    vector (after an untimed one that warms the engine up), on ``_clock`` with torch on one
+    thread. Other load only ever slows a product, and one thread's CPU time does not count
+    the spinning of threads that wait for a core (with ``--threads`` above the idle cores
+    one product on two threads read 0.8 to 115 ms: docs/benchmarks.md); so one thread errs
+    high by the threads' speed-up, towards SLQ. A single product, not a batch: batched
+    products are faster per column on some models and slower on others (convolutions under
+    vmap), and a conservative figure only errs towards SLQ."""
     import torch
 
     unit = torch.zeros(op.dim, dtype=torch.float64)
     unit[0] = 1.0
-    op.matvec(unit)
     clock = _clock(op.device)
-    start = clock()
-    op.matvec(unit)
-    return clock() - start
+    with one_thread():
+        op.matvec(unit)
+        seconds = []
+        for _ in range(TIMED_REPEATS):
+            start = clock()
+            op.matvec(unit)
+            seconds.append(clock() - start)
+    return min(seconds)
 
 
 def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice):
@@ -296,11 +305,9 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
         return choice, None, 0, 0.0
     native = hessian_operator(inputs, options)
     seconds, eigen = _seconds_per_column(native), eigenvalue_seconds(dim)
-    if dim * seconds + eigen > exact_time_budget(options):
-        return choose_solver(options, dim, seconds, eigen), None, native.hvps, eigen
-    if native.dtype == torch.float64:  # a float64 model: its products were the exact solver's already
-        choice = choose_solver(options, dim, seconds, eigen)
-        return choice, native if choice.solver == "exact" else None, native.hvps, eigen
+    choice = choose_solver(options, dim, seconds, eigen)
+    if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
+        return choice, native if choice.solver == "exact" else None, native.hvps, eigen  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     choice = choose_solver(options, dim, _seconds_per_column(wide), eigen)
     return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps, eigen
@@ -310,30 +317,36 @@ class _ExactTooSlow(Exception):
     """The default's exact spectrum, abandoned between blocks of columns (see ``_exact_watch``)."""
 
 
-# The default leaves the exact spectrum for SLQ once the columns' measured rate predicts
-# this many times its time budget (a margin for the noise of the one timed product),
-# judged after this share of the budget at the earliest (a few columns' times scatter).
-EXACT_OVERRUN = 1.5
+# The default judges the exact columns' rate after this share of its time budget at the
+# earliest (a few columns' times scatter).
 EXACT_WATCH_AFTER = 0.05
 
 
 def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
     """``check(done)`` for ``exact_hessian`` under ``--method default``: raises
-    ``_ExactTooSlow`` when the columns so far predict ``EXACT_OVERRUN`` × the time budget
-    (the single timed product can misjudge a model's columns). ``None`` for ``--method
+    ``_ExactTooSlow`` when the fastest block of columns so far predicts over
+    ``EXACT_TIE_BAND`` × the time budget, where the prediction itself would have refused
+    the exact spectrum (the few timed products can misjudge a model's columns). The
+    fastest, not the mean: other load only slows a block, so a burst of it (or threads
+    waiting for a core) does not turn the same command to SLQ. ``None`` for ``--method
     exact``, which was asked for whatever it costs."""
     if options.method != "default":
         return None
     budget, clock = exact_time_budget(options), _clock(op.device)
-    start = clock()
+    start = last = clock()
+    fastest, before = math.inf, 0
 
     def check(done: int) -> None:
-        spent = clock() - start
-        predicted = spent / done * dim + eigen_seconds
-        if done < dim and spent >= EXACT_WATCH_AFTER * budget and predicted > EXACT_OVERRUN * budget:
+        nonlocal last, fastest, before
+        now = clock()
+        fastest, last, before = min(fastest, (now - last) / (done - before)), now, done
+        spent = now - start
+        predicted = fastest * dim + eigen_seconds
+        if done < dim and spent >= EXACT_WATCH_AFTER * budget and predicted > EXACT_TIE_BAND * budget:
             raise _ExactTooSlow(
-                f"the exact spectrum was left after {done:,} of {dim:,} columns ({spent:.1f} s): at that rate "
-                f"it would take ≈ {predicted:.0f} s, over its {budget:g} s budget; adaptive SLQ instead")
+                f"the exact spectrum was left after {done:,} of {dim:,} columns ({spent:.1f} s): at their fastest "
+                f"it would take ≈ {predicted:.0f} s, over {EXACT_TIE_BAND:g}× its {budget:g} s budget; adaptive SLQ "
+                "instead")
 
     return check
 

@@ -17,6 +17,7 @@ from torch import Tensor
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import UsageError
+from prunelimit.threads import one_thread
 
 # The dense float64 Hessian may take this much memory (plus eigvalsh's copy): the one
 # limit behind both the default's exact-vs-SLQ choice (``prunelimit.api.choose_solver``)
@@ -25,6 +26,7 @@ EXACT_MEMORY_BYTES = 2 * 2**30
 MAX_DIM = math.isqrt(EXACT_MEMORY_BYTES // 8)  # 16,384
 COLUMN_BLOCK = 128  # unit vectors per batched product: bounds the vmapped activations
 EIGEN_CALIBRATION = 1024  # rows of the eigenvalue problem timed to predict a larger one (~0.2 s)
+EIGEN_REPEATS = 2  # solves of it timed: the fastest predicts
 
 
 def columns_per_product(op: CurvatureOperator) -> int:
@@ -76,17 +78,22 @@ def exact_hessian(op: CurvatureOperator, max_dim: int = MAX_DIM, progress=None, 
 
 def eigenvalue_seconds(dim: int) -> float:
     """Predicted seconds of ``exact_quadrature`` on a D×D matrix: one seeded symmetric
-    eigenvalue problem of at most ``EIGEN_CALIBRATION`` rows is timed (as this process's
-    CPU time over its threads, like the products) and scaled by (D/n)³. The cost per n³
-    falls as n grows (torch 2.13, one thread: 0.19 ns at n = 1,024, 0.13 at 2,048, 0.10
-    at 6,000), so the scaled figure errs high, towards SLQ."""
+    eigenvalue problem of at most ``EIGEN_CALIBRATION`` rows is solved ``EIGEN_REPEATS``
+    times on one thread, and the fastest (this process's CPU time, like the products: other
+    load only slows a solve, and one thread does not count threads spinning for a core) is
+    scaled by (D/n)³. Both err high, towards SLQ: the solver's threads speed it up, and its
+    cost per n³ falls as n grows (torch 2.13, one thread: 0.19 ns at n = 1,024, 0.13 at
+    2,048, 0.10 at 6,000)."""
     n = min(dim, EIGEN_CALIBRATION)
     a = torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     a += a.T.clone()
-    start = time.process_time()
-    torch.linalg.eigvalsh(a)
-    seconds = (time.process_time() - start) / torch.get_num_threads()
-    return seconds * (dim / n) ** 3
+    seconds = []
+    with one_thread():
+        for _ in range(EIGEN_REPEATS):
+            start = time.process_time()
+            torch.linalg.eigvalsh(a)
+            seconds.append(time.process_time() - start)
+    return min(seconds) * (dim / n) ** 3
 
 
 def exact_quadrature(h: Tensor | np.ndarray, hvps: int = 0) -> SpectralQuadrature:
