@@ -242,6 +242,21 @@ def test_the_library_refuses_what_the_command_line_refuses(model, train):
         prunelimit.bounds(model, train, per_layer="yes")
     with pytest.raises(OptionError, match="^batch_size must be positive"):
         prunelimit.bounds(model, train, batch_size=0)
+    # a value of the wrong kind is named before any work (include="0" was read letter by letter,
+    # a truthy allow_incompatible="no" allowed, progress=3 a TypeError after the curvature work began)
+    with pytest.raises(OptionError, match="^include must be a tuple of glob patterns .* write \\('0.\\*',\\)"):
+        prunelimit.bounds(model, train, include="0.*")
+    with pytest.raises(OptionError, match="^exclude must be a tuple of glob patterns"):
+        prunelimit.prune(model, 0.5, exclude=2)
+    with pytest.raises(OptionError, match="^allow_incompatible must be True or False, got 'no'"):
+        prunelimit.gate(model, train, min_ratio=0.1, allow_incompatible="no")
+    for call in (prunelimit.bounds, prunelimit.spectrum, prunelimit.verify):
+        with pytest.raises(OptionError, match="^progress must be a function or None, got int 3"):
+            call(model, train, progress=3)
+    with pytest.raises(UsageError, match="^config must be a prunelimit.laws.nplh.NplhConfig or None"):
+        prunelimit.nplh(model, train, config={"mode": "static"})
+    with pytest.raises(UsageError, match="^unknown option 'metirc'; NPLH settings are"):
+        prunelimit.nplh(model, train, metirc="magnitude")
 
 
 def test_data_that_does_not_fit_names_the_argument(model, train):

@@ -94,6 +94,20 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     (lambda m, d: prunelimit.imp(m, d, rewind_steps=5), OptionError,
      "^rewind_steps applies to rewind early, not init; add rewind early"),
     (lambda m, d: prunelimit.imp(m, d, rate=1.0), OptionError, "^rate must lie in \\(0, 1\\)"),
+    # a value of the wrong kind is named too (they were TypeErrors, or a progress called after the work began)
+    (lambda m, d: prunelimit.train(m, d, milestones=5, schedule="step"), OptionError,
+     "^milestones must be a tuple of epochs such as \\(10, 20\\), got 5"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, gate_init=0.3), OptionError,
+     "^gate_init must be \\(low, high\\) with low <= high, got 0.3"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, regrowth_headroom="0.9"), OptionError,
+     "^regrowth_headroom must lie in \\(0, 1\\]"),
+    (lambda m, d: prunelimit.train(m, d, progress=True), OptionError, "^progress must be a function or None"),
+    (lambda m, d: prunelimit.imp(m, d, progress="rows"), OptionError, "^progress must be a function or None"),
+    (lambda m, d: prunelimit.imp(m, d, out_dir=3), OptionError, "^out_dir must be a path"),
+    (lambda m, d: prunelimit.train(m.requires_grad_(False), d), UsageError,  # torch's empty parameter list
+     "^the model has no trainable parameters: every one is frozen"),
+    (lambda m, d: prunelimit.hyperflux(m.requires_grad_(False), d, 0.5), UsageError,
+     "^the model has no trainable parameters"),
     # its error is 1 − accuracy: refused before level 0's training, not after it (it trained first)
     (lambda m, d: prunelimit.imp(m, (d[0], torch.nn.functional.one_hot(d[1], 10).float()), loss="mse"),
      UsageError, "^IMP error needs classification eval data"),
@@ -223,8 +237,18 @@ def test_export_refuses_what_it_cannot_write(model, tmp_path):
     with pytest.raises(UsageError, match="^masks: '0.wieght' names no tensor of the model"):
         prunelimit.export(model, tmp_path / "m.safetensors", masks={"0.wieght": masks["0.weight"]})
     prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
+    written = (tmp_path / "m.safetensors").read_bytes()
     with pytest.raises(UsageError, match="m.safetensors already exists; pass force=True to replace it$"):
         prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
+    # a value of the wrong kind: force="no" replaced the file (a truthy string), the others were TypeErrors
+    for wrong, error, message in [(dict(force="no"), OptionError, "^force must be True or False, got 'no'"),
+                                  (dict(model_spec=3), UsageError, "^model_spec must be a model spec string"),
+                                  (dict(meta=["x"]), UsageError, "^meta must be a mapping")]:
+        with pytest.raises(error, match=message):
+            prunelimit.export(model, tmp_path / "m.safetensors", masks={"0.weight": ~masks["0.weight"]}, **wrong)
+        assert (tmp_path / "m.safetensors").read_bytes() == written
+    with pytest.raises(OptionError, match="^output must be a path"):
+        prunelimit.export(model, 3, masks=masks)
     prunelimit.export(model, tmp_path / "m.safetensors", masks=masks, force=True)
     assert not list(tmp_path.glob("m.pt*"))
 
