@@ -19,8 +19,8 @@ A pruned model stays pruned: the keep-masks of ``torch.nn.utils.prune`` on the m
 (``weight_orig``/``weight_mask``, as ``Pruning.apply`` leaves them) and those given as
 ``masks=`` (parameter name → bool tensor, ``True`` = kept) hold their pruned weights at
 exactly zero through training, as the command line holds a pruned checkpoint's masks.
-The model comes back in the form it was given: its torch pruning in place, with the
-masks the run ended with.
+The model comes back in the form it was given: its torch pruning in place (the same
+method and mask objects), with the masks the run ended with.
 
 The examples below go on from that of :mod:`prunelimit.library`, which trains ``model``
 on the bundled digits (``train``, ``test``); they run as doctests, each in seconds on a CPU.

@@ -284,3 +284,37 @@ def test_prunelimit_export_stays_the_function_once_the_sparse_package_is_loaded(
     importlib.import_module("prunelimit.sparse.exporter")
     prunelimit.load_sparse  # noqa: B018 (its module loads the sparse package)
     assert callable(prunelimit.export) and prunelimit.export.__module__ == "prunelimit.library_training"
+
+
+def _pruning_form(model: torch.nn.Module) -> list:
+    """Each module's pre-hooks in order (the pruning method objects themselves) and its mask
+    buffers (the tensor objects), as a caller holding them sees them."""
+    return [(name, list(m._forward_pre_hooks.items()), [(k, id(b)) for k, b in m._buffers.items()])
+            for name, m in model.named_modules()]
+
+
+def test_a_model_pruned_with_torch_keeps_its_pruning_objects(model, train):
+    """torch's own pruning (``l1_unstructured`` twice: a ``PruningContainer`` holding the
+    history; ``ln_structured``) and a hook of the caller's after it: an analysis leaves the
+    same method objects, in the same order, and the same mask buffers (it replaced them
+    with a ``CustomFromMask`` put last and new tensors); a run that prunes further
+    writes its masks into those buffers, and the method still prunes on."""
+    torch_prune.l1_unstructured(model[0], "weight", 0.3)
+    torch_prune.l1_unstructured(model[0], "weight", 0.3)
+    torch_prune.ln_structured(model[2], "weight", 0.2, 2, dim=0)
+    seen = []
+    model[0].register_forward_pre_hook(lambda module, args: seen.append(bool((module.weight == 0).any())))
+    form = _pruning_form(model)
+    prunelimit.bounds(model, train)
+    prunelimit.prune(model, 0.5)
+    assert _pruning_form(model) == form
+    assert isinstance(model[0]._forward_pre_hooks[next(iter(model[0]._forward_pre_hooks))],
+                      torch_prune.PruningContainer)
+    report = prunelimit.hyperflux(model, train, 0.3, **FAST_HYPERFLUX)
+    assert _pruning_form(model) == form
+    assert torch.equal(model[0].weight_mask.bool(), report.masks["0.weight"])
+    seen.clear()
+    model(train[0][:4])
+    assert seen == [True]  # the caller's hook still runs after the pruning one, on the pruned weight
+    torch_prune.l1_unstructured(model[0], "weight", 0.5)  # torch prunes on from the run's mask
+    assert not bool((model[0].weight_mask.bool() & ~report.masks["0.weight"]).any())
