@@ -318,3 +318,18 @@ def test_a_model_pruned_with_torch_keeps_its_pruning_objects(model, train):
     assert seen == [True]  # the caller's hook still runs after the pruning one, on the pruned weight
     torch_prune.l1_unstructured(model[0], "weight", 0.5)  # torch prunes on from the run's mask
     assert not bool((model[0].weight_mask.bool() & ~report.masks["0.weight"]).any())
+
+
+def test_masks_applied_to_another_model_are_refused_naming_the_tensor(model, train):
+    """``Pruning.apply`` and ``HyperfluxReport.apply`` on a model the masks do not fit: a
+    ``UsageError`` naming the tensor, and nothing applied (torch's AssertionError came after
+    the tensors before it were pruned)."""
+    narrow = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 3))
+    report = prunelimit.hyperflux(copy.deepcopy(model), train, 0.5, **FAST_HYPERFLUX)
+    for masks in (prunelimit.prune(model, 0.5), report):
+        with pytest.raises(UsageError, match=r"^the mask for 2.weight of shape \(10, 12\) fits no tensor of this "
+                                             r"model \(it is of shape \(3, 12\)\)"):
+            masks.apply(narrow)
+        assert not any(hasattr(m, "weight_mask") for m in narrow)
+    with pytest.raises(UsageError, match="^apply takes a torch.nn.Module, got OrderedDict"):
+        report.apply(model.state_dict())

@@ -171,6 +171,18 @@ def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module
     (``weight_orig`` and ``weight_mask``; ``prune.remove`` makes it permanent)."""
     from torch.nn.utils import prune
 
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"apply takes a torch.nn.Module, got {type(model).__name__}")
+    for name, mask in masks.items():  # all checked before any is applied: torch asserts on a wrong shape
+        module_name, _, attribute = name.rpartition(".")
+        try:
+            tensor = getattr(model.get_submodule(module_name), attribute, None)
+        except AttributeError:
+            tensor = None
+        if not isinstance(tensor, Tensor) or tensor.shape != mask.shape:
+            found = f" (it is of shape {tuple(tensor.shape)})" if isinstance(tensor, Tensor) else ""
+            raise UsageError(f"the mask for {name} of shape {tuple(mask.shape)} fits no tensor of this model{found}; "
+                             "apply the masks to the model they were computed for")
     for name, mask in masks.items():
         module_name, _, attribute = name.rpartition(".")
         prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
