@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn.utils import prune as torch_prune
 
 import prunelimit
 from prunelimit import api
@@ -415,3 +416,21 @@ def test_a_model_pruned_with_torch_is_read_as_its_saved_file(model, train, tmp_p
                                                                       "2.weight_orig"]
     after = pruned.state_dict()  # weight_orig's hidden values too: the model is left as it was
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_nplh_iterative_holds_a_pruned_tensor_it_does_not_rank(model, train, tmp_path):
+    """A checkpoint with a pruned bias (a tensor NPLH does not rank): its fine-tuning rounds
+    hold the bias mask as they hold the weights' (the bias trained back); the library reads a
+    model pruned with torch the same way."""
+    bias = torch.arange(12) % 2 == 0
+    path = tmp_path / "pruned.pt"
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["0.bias"][~bias] = 0.0
+    save_checkpoint(path, SPEC, state, {"0.bias": bias})
+    inputs = load_inputs(path, data="digits:train", max_samples=SAMPLES)
+    from_file = api.nplh(inputs, mode="iterative", rate=0.5, finetune_steps=5)
+    assert bool((inputs.model[0].bias[~bias] == 0).all())  # the file's model is fine-tuned in place
+    pruned = copy.deepcopy(model)
+    torch_prune.custom_from_mask(pruned[0], "bias", bias)
+    assert prunelimit.nplh(pruned, train, mode="iterative", rate=0.5, finetune_steps=5).to_json() == \
+        from_file.to_json()
