@@ -412,16 +412,22 @@ def rng_kept(model: nn.Module) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _state_kept(model: nn.Module) -> Iterator[None]:
-    """Give ``model`` back its weights and buffers and torch's global random state back its
-    state, also on an error: a run that prunes and fine-tunes (``nplh`` iterative or
-    pressure) works on the caller's model and seeds torch's generator."""
+    """Give ``model`` back its weights and buffers, its parameters their gradients (the same
+    tensors, with their values: a caller accumulating gradients) and torch's global random
+    state back its state, also on an error: a run that prunes and fine-tunes (``nplh``
+    iterative or pressure) works on the caller's model and seeds torch's generator."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    grads = [(p, p.grad, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
     try:
         with rng_kept(model):
             yield
     finally:
         with torch.no_grad():
             model.load_state_dict(saved)
+            for param, grad, values in grads:
+                if grad is not None:
+                    grad.copy_(values)
+                param.grad = grad
 
 
 @keeps_modes
@@ -431,8 +437,8 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
     (``prunelimit law nplh``); ``settings`` are fields of
     :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …).
 
-    The model's weights and torch's random state are as they were afterwards, also in the
-    modes that prune and fine-tune (``iterative``, ``pressure``).
+    The model's weights, its gradients and torch's random state are as they were afterwards,
+    also in the modes that prune and fine-tune (``iterative``, ``pressure``).
 
     >>> law = prunelimit.nplh(model, (train.x, train.y))  # magnitude saliency, one shot
     >>> bool(law.alpha0 > 0 and law.r2 > 0.5)

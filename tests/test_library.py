@@ -3,6 +3,7 @@ forms, refusals, masks usable with torch.nn.utils.prune, and docs/library.md's e
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import doctest
 import re
@@ -380,6 +381,21 @@ def test_nplh_leaves_the_model_and_torchs_random_state_as_they_were(model, train
     with pytest.raises(UsageError, match="widen the region"):  # refused after the training ran
         prunelimit.nplh(model, train, mode="pressure", pressures=(1e-4, 1e-3), epochs_per_level=1)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("mode", ["iterative", "pressure"])
+def test_nplh_leaves_the_callers_gradients_as_they_were(model, train, mode):
+    """A caller accumulating gradients over several backward passes gets them back, and a
+    parameter without a gradient stays without (the fine-tuning rounds left theirs)."""
+    torch.nn.functional.cross_entropy(model(train[0][:16]), train[1][:16]).backward()
+    model[2].bias.grad = None
+    held = {name: p.grad for name, p in model.named_parameters()}
+    kept = {name: None if g is None else g.clone() for name, g in held.items()}
+    settings = dict(rate=0.3, finetune_steps=2) if mode == "iterative" else dict(epochs_per_level=1)
+    with contextlib.suppress(UsageError):  # a fit refused after the training ran leaves them too
+        prunelimit.nplh(model, train, mode=mode, **settings)
+    for name, p in model.named_parameters():
+        assert p.grad is held[name] and (kept[name] is None or torch.equal(p.grad, kept[name])), name
 
 
 def test_a_gate_baseline_can_be_a_path(model, train, tmp_path):
