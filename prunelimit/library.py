@@ -199,6 +199,8 @@ def inputs_from(
 
     if not isinstance(model, nn.Module):
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    validate.patterns("include", include)
+    validate.patterns("exclude", exclude)
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     selection = check_selection(model, ParamSelection(tuple(include), tuple(exclude)))
     model.eval()
@@ -255,6 +257,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     True
     """
     validate.boolean("per_layer", per_layer)
+    validate.callback("progress", progress)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         chosen = curvature_options(**options)
         result = api.spectrum(given, chosen, progress)
@@ -276,6 +279,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     ['0.weight', '2.weight', '(rest)']
     """
     validate.boolean("per_layer", per_layer)
+    validate.callback("progress", progress)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
@@ -297,6 +301,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     >>> any("does not look l1-trained" in warning for warning in report.warnings)
     True
     """
+    validate.callback("progress", progress)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
                                                                     batch_size, given.device, "eval_data")
@@ -323,6 +328,8 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.gate_rules import rules_from_options
 
     checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
+    validate.boolean("allow_incompatible", allow_incompatible)
+    validate.callback("progress", progress)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible)
@@ -378,6 +385,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     from prunelimit.pruning.magnitude import magnitude_masks
     from prunelimit.pruning.masks import LayerSparsity, keep_both, overall_ratio
 
+    validate.callback("progress", progress)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
             if ratio in ("auto", "lower"):
@@ -404,16 +412,22 @@ def rng_kept(model: nn.Module) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _state_kept(model: nn.Module) -> Iterator[None]:
-    """Give ``model`` back its weights and buffers and torch's global random state back its
-    state, also on an error: a run that prunes and fine-tunes (``nplh`` iterative or
-    pressure) works on the caller's model and seeds torch's generator."""
+    """Give ``model`` back its weights and buffers, its parameters their gradients (the same
+    tensors, with their values: a caller accumulating gradients) and torch's global random
+    state back its state, also on an error: a run that prunes and fine-tunes (``nplh``
+    iterative or pressure) works on the caller's model and seeds torch's generator."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    grads = [(p, p.grad, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
     try:
         with rng_kept(model):
             yield
     finally:
         with torch.no_grad():
             model.load_state_dict(saved)
+            for param, grad, values in grads:
+                if grad is not None:
+                    grad.copy_(values)
+                param.grad = grad
 
 
 @keeps_modes
@@ -423,12 +437,18 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
     (``prunelimit law nplh``); ``settings`` are fields of
     :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …).
 
-    The model's weights and torch's random state are as they were afterwards, also in the
-    modes that prune and fine-tune (``iterative``, ``pressure``).
+    The model's weights, its gradients and torch's random state are as they were afterwards,
+    also in the modes that prune and fine-tune (``iterative``, ``pressure``).
 
     >>> law = prunelimit.nplh(model, (train.x, train.y))  # magnitude saliency, one shot
     >>> bool(law.alpha0 > 0 and law.r2 > 0.5)
     True
     """
+    from prunelimit.laws.nplh import NplhConfig
+
+    if config is not None and not isinstance(config, NplhConfig):
+        raise UsageError(f"config must be a prunelimit.laws.nplh.NplhConfig or None, got {type(config).__name__}; "
+                         "or give its fields as keyword arguments")
+    validate.known_fields(NplhConfig, settings, "NPLH settings")
     with _inputs(model, data, loss=loss, batch_size=batch_size) as given, _state_kept(model):
         return api.nplh(given, config, **settings)

@@ -19,8 +19,8 @@ A pruned model stays pruned: the keep-masks of ``torch.nn.utils.prune`` on the m
 (``weight_orig``/``weight_mask``, as ``Pruning.apply`` leaves them) and those given as
 ``masks=`` (parameter name → bool tensor, ``True`` = kept) hold their pruned weights at
 exactly zero through training, as the command line holds a pruned checkpoint's masks.
-The model comes back in the form it was given: its torch pruning in place, with the
-masks the run ended with.
+The model comes back in the form it was given: its torch pruning in place (the same
+method and mask objects), with the masks the run ended with.
 
 The examples below go on from that of :mod:`prunelimit.library`, which trains ``model``
 on the bundled digits (``train``, ``test``); they run as doctests, each in seconds on a CPU.
@@ -73,6 +73,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     from prunelimit.pruning.lomp import lomp_config, train as lomp_train
 
     config = lomp_config(preset, batch_size=batch_size, **settings)
+    validate.callback("progress", progress)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
     evaluation = _evaluation(given, eval_data, batch_size, default=None)
     with rng_kept(model), _masks_held(model, masks) as (_, held):
@@ -158,7 +159,9 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     validate.known_fields(ImpConfig, settings, "IMP settings")
     config = ImpConfig(**settings)
     check_rewind_steps("rewind_steps" in settings, config.rewind)
+    validate.callback("progress", progress)
     if out_dir is not None:
+        validate.path("out_dir", out_dir)
         preflight([output_folder(out_dir, "out_dir")])
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
@@ -198,7 +201,14 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
 
+    validate.path("output", output)
     check_output(output, "output")
+    validate.boolean("force", force)
+    if model_spec is not None and not isinstance(model_spec, str):
+        raise UsageError(f"model_spec must be a model spec string (as the command line's --model) or None, "
+                         f"got {type(model_spec).__name__}")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise UsageError(f"meta must be a mapping (a checkpoint's meta) or None, got {type(meta).__name__}")
     if isinstance(model, nn.Module):
         state = model.state_dict()
     elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):

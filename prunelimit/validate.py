@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from dataclasses import fields
 from typing import Iterable, Mapping
 
@@ -49,28 +50,55 @@ def integer(option: str, value: object, low: int, high: int | None = None) -> No
 
 def positive(option: str, value: object) -> None:
     """``value`` must be a finite number > 0 (twice it finite too: formulas use 2·value)."""
-    if not _real(value) or not (value > 0 and math.isfinite(2.0 * value)):
+    if not real(value) or not (value > 0 and math.isfinite(2.0 * value)):
         raise OptionError(option, f"{{0}} must be a positive finite number, got {value!r}")
 
 
 def non_negative(option: str, value: object) -> None:
     """``value`` must be a finite number ≥ 0."""
-    if not _real(value) or not (value >= 0 and math.isfinite(value)):
+    if not real(value) or not (value >= 0 and math.isfinite(value)):
         raise OptionError(option, f"{{0}} must be a finite number >= 0, got {value!r}")
 
 
 def momentum(option: str, value: object) -> None:
     """``value`` must lie in [0, 1): heavy-ball SGD diverges at a momentum of 1 and above,
     whatever the learning rate, so such a run would only end in "training diverged"."""
-    if not _real(value) or not 0 <= value < 1:
+    if not real(value) or not 0 <= value < 1:
         raise OptionError(option, f"{{0}} must lie in [0, 1) (SGD diverges at 1 and above), got {value!r}")
 
 
 def open_unit(option: str, value: object) -> None:
     """``value`` must lie in the open interval (0, 1)."""
-    if not _real(value) or not 0 < value < 1:
+    if not real(value) or not 0 < value < 1:
         raise OptionError(option, f"{{0}} must lie in (0, 1), got {value!r}")
 
 
-def _real(value: object) -> bool:
+def callback(option: str, value: object) -> None:
+    """``value`` must be a function or ``None`` (it is called during the run, after work started)."""
+    if value is not None and not callable(value):
+        raise OptionError(option, f"{{0}} must be a function or None, got {type(value).__name__} {value!r}")
+
+
+def patterns(option: str, value: object) -> None:
+    """``value`` must be a tuple or list of glob strings (a bare string would be read letter by letter)."""
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
+        hint = f"; for one pattern write ({value!r},)" if isinstance(value, str) else ""
+        raise OptionError(option, f"{{0}} must be a tuple of glob patterns such as ('0',), got {value!r}{hint}")
+
+
+def path(option: str, value: object) -> None:
+    """``value`` must be a path: a ``str`` or ``os.PathLike``."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise OptionError(option, f"{{0}} must be a path (str or pathlib.Path), got {type(value).__name__} {value!r}")
+
+
+def pair(option: str, value: object) -> None:
+    """``value`` must be two real numbers, ``(low, high)`` with ``low <= high``."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(real(v) for v in value)
+            and value[0] <= value[1]):
+        raise OptionError(option, f"{{0}} must be (low, high) with low <= high, got {value!r}")
+
+
+def real(value: object) -> bool:
+    """A real number, not a bool (``True`` is an int to Python, never a setting's value)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -3,6 +3,7 @@ forms, refusals, masks usable with torch.nn.utils.prune, and docs/library.md's e
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import doctest
 import re
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn.utils import prune as torch_prune
 
 import prunelimit
 from prunelimit import api
@@ -242,6 +244,21 @@ def test_the_library_refuses_what_the_command_line_refuses(model, train):
         prunelimit.bounds(model, train, per_layer="yes")
     with pytest.raises(OptionError, match="^batch_size must be positive"):
         prunelimit.bounds(model, train, batch_size=0)
+    # a value of the wrong kind is named before any work (include="0" was read letter by letter,
+    # a truthy allow_incompatible="no" allowed, progress=3 a TypeError after the curvature work began)
+    with pytest.raises(OptionError, match="^include must be a tuple of glob patterns .* write \\('0.\\*',\\)"):
+        prunelimit.bounds(model, train, include="0.*")
+    with pytest.raises(OptionError, match="^exclude must be a tuple of glob patterns"):
+        prunelimit.prune(model, 0.5, exclude=2)
+    with pytest.raises(OptionError, match="^allow_incompatible must be True or False, got 'no'"):
+        prunelimit.gate(model, train, min_ratio=0.1, allow_incompatible="no")
+    for call in (prunelimit.bounds, prunelimit.spectrum, prunelimit.verify):
+        with pytest.raises(OptionError, match="^progress must be a function or None, got int 3"):
+            call(model, train, progress=3)
+    with pytest.raises(UsageError, match="^config must be a prunelimit.laws.nplh.NplhConfig or None"):
+        prunelimit.nplh(model, train, config={"mode": "static"})
+    with pytest.raises(UsageError, match="^unknown option 'metirc'; NPLH settings are"):
+        prunelimit.nplh(model, train, metirc="magnitude")
 
 
 def test_data_that_does_not_fit_names_the_argument(model, train):
@@ -366,6 +383,21 @@ def test_nplh_leaves_the_model_and_torchs_random_state_as_they_were(model, train
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
+@pytest.mark.parametrize("mode", ["iterative", "pressure"])
+def test_nplh_leaves_the_callers_gradients_as_they_were(model, train, mode):
+    """A caller accumulating gradients over several backward passes gets them back, and a
+    parameter without a gradient stays without (the fine-tuning rounds left theirs)."""
+    torch.nn.functional.cross_entropy(model(train[0][:16]), train[1][:16]).backward()
+    model[2].bias.grad = None
+    held = {name: p.grad for name, p in model.named_parameters()}
+    kept = {name: None if g is None else g.clone() for name, g in held.items()}
+    settings = dict(rate=0.3, finetune_steps=2) if mode == "iterative" else dict(epochs_per_level=1)
+    with contextlib.suppress(UsageError):  # a fit refused after the training ran leaves them too
+        prunelimit.nplh(model, train, mode=mode, **settings)
+    for name, p in model.named_parameters():
+        assert p.grad is held[name] and (kept[name] is None or torch.equal(p.grad, kept[name])), name
+
+
 def test_a_gate_baseline_can_be_a_path(model, train, tmp_path):
     """A Python caller holds paths as ``pathlib.Path``: a baseline given so is read like its
     file name (it was refused as "baseline must be a file name")."""
@@ -400,3 +432,21 @@ def test_a_model_pruned_with_torch_is_read_as_its_saved_file(model, train, tmp_p
                                                                       "2.weight_orig"]
     after = pruned.state_dict()  # weight_orig's hidden values too: the model is left as it was
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_nplh_iterative_holds_a_pruned_tensor_it_does_not_rank(model, train, tmp_path):
+    """A checkpoint with a pruned bias (a tensor NPLH does not rank): its fine-tuning rounds
+    hold the bias mask as they hold the weights' (the bias trained back); the library reads a
+    model pruned with torch the same way."""
+    bias = torch.arange(12) % 2 == 0
+    path = tmp_path / "pruned.pt"
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["0.bias"][~bias] = 0.0
+    save_checkpoint(path, SPEC, state, {"0.bias": bias})
+    inputs = load_inputs(path, data="digits:train", max_samples=SAMPLES)
+    from_file = api.nplh(inputs, mode="iterative", rate=0.5, finetune_steps=5)
+    assert bool((inputs.model[0].bias[~bias] == 0).all())  # the file's model is fine-tuned in place
+    pruned = copy.deepcopy(model)
+    torch_prune.custom_from_mask(pruned[0], "bias", bias)
+    assert prunelimit.nplh(pruned, train, mode="iterative", rate=0.5, finetune_steps=5).to_json() == \
+        from_file.to_json()

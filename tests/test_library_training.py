@@ -94,6 +94,20 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     (lambda m, d: prunelimit.imp(m, d, rewind_steps=5), OptionError,
      "^rewind_steps applies to rewind early, not init; add rewind early"),
     (lambda m, d: prunelimit.imp(m, d, rate=1.0), OptionError, "^rate must lie in \\(0, 1\\)"),
+    # a value of the wrong kind is named too (they were TypeErrors, or a progress called after the work began)
+    (lambda m, d: prunelimit.train(m, d, milestones=5, schedule="step"), OptionError,
+     "^milestones must be a tuple of epochs such as \\(10, 20\\), got 5"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, gate_init=0.3), OptionError,
+     "^gate_init must be \\(low, high\\) with low <= high, got 0.3"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, regrowth_headroom="0.9"), OptionError,
+     "^regrowth_headroom must lie in \\(0, 1\\]"),
+    (lambda m, d: prunelimit.train(m, d, progress=True), OptionError, "^progress must be a function or None"),
+    (lambda m, d: prunelimit.imp(m, d, progress="rows"), OptionError, "^progress must be a function or None"),
+    (lambda m, d: prunelimit.imp(m, d, out_dir=3), OptionError, "^out_dir must be a path"),
+    (lambda m, d: prunelimit.train(m.requires_grad_(False), d), UsageError,  # torch's empty parameter list
+     "^the model has no trainable parameters: every one is frozen"),
+    (lambda m, d: prunelimit.hyperflux(m.requires_grad_(False), d, 0.5), UsageError,
+     "^the model has no trainable parameters"),
     # its error is 1 − accuracy: refused before level 0's training, not after it (it trained first)
     (lambda m, d: prunelimit.imp(m, (d[0], torch.nn.functional.one_hot(d[1], 10).float()), loss="mse"),
      UsageError, "^IMP error needs classification eval data"),
@@ -223,8 +237,18 @@ def test_export_refuses_what_it_cannot_write(model, tmp_path):
     with pytest.raises(UsageError, match="^masks: '0.wieght' names no tensor of the model"):
         prunelimit.export(model, tmp_path / "m.safetensors", masks={"0.wieght": masks["0.weight"]})
     prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
+    written = (tmp_path / "m.safetensors").read_bytes()
     with pytest.raises(UsageError, match="m.safetensors already exists; pass force=True to replace it$"):
         prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
+    # a value of the wrong kind: force="no" replaced the file (a truthy string), the others were TypeErrors
+    for wrong, error, message in [(dict(force="no"), OptionError, "^force must be True or False, got 'no'"),
+                                  (dict(model_spec=3), UsageError, "^model_spec must be a model spec string"),
+                                  (dict(meta=["x"]), UsageError, "^meta must be a mapping")]:
+        with pytest.raises(error, match=message):
+            prunelimit.export(model, tmp_path / "m.safetensors", masks={"0.weight": ~masks["0.weight"]}, **wrong)
+        assert (tmp_path / "m.safetensors").read_bytes() == written
+    with pytest.raises(OptionError, match="^output must be a path"):
+        prunelimit.export(model, 3, masks=masks)
     prunelimit.export(model, tmp_path / "m.safetensors", masks=masks, force=True)
     assert not list(tmp_path.glob("m.pt*"))
 
@@ -260,3 +284,52 @@ def test_prunelimit_export_stays_the_function_once_the_sparse_package_is_loaded(
     importlib.import_module("prunelimit.sparse.exporter")
     prunelimit.load_sparse  # noqa: B018 (its module loads the sparse package)
     assert callable(prunelimit.export) and prunelimit.export.__module__ == "prunelimit.library_training"
+
+
+def _pruning_form(model: torch.nn.Module) -> list:
+    """Each module's pre-hooks in order (the pruning method objects themselves) and its mask
+    buffers (the tensor objects), as a caller holding them sees them."""
+    return [(name, list(m._forward_pre_hooks.items()), [(k, id(b)) for k, b in m._buffers.items()])
+            for name, m in model.named_modules()]
+
+
+def test_a_model_pruned_with_torch_keeps_its_pruning_objects(model, train):
+    """torch's own pruning (``l1_unstructured`` twice: a ``PruningContainer`` holding the
+    history; ``ln_structured``) and a hook of the caller's after it: an analysis leaves the
+    same method objects, in the same order, and the same mask buffers (it replaced them
+    with a ``CustomFromMask`` put last and new tensors); a run that prunes further
+    writes its masks into those buffers, and the method still prunes on."""
+    torch_prune.l1_unstructured(model[0], "weight", 0.3)
+    torch_prune.l1_unstructured(model[0], "weight", 0.3)
+    torch_prune.ln_structured(model[2], "weight", 0.2, 2, dim=0)
+    seen = []
+    model[0].register_forward_pre_hook(lambda module, args: seen.append(bool((module.weight == 0).any())))
+    form = _pruning_form(model)
+    prunelimit.bounds(model, train)
+    prunelimit.prune(model, 0.5)
+    assert _pruning_form(model) == form
+    assert isinstance(model[0]._forward_pre_hooks[next(iter(model[0]._forward_pre_hooks))],
+                      torch_prune.PruningContainer)
+    report = prunelimit.hyperflux(model, train, 0.3, **FAST_HYPERFLUX)
+    assert _pruning_form(model) == form
+    assert torch.equal(model[0].weight_mask.bool(), report.masks["0.weight"])
+    seen.clear()
+    model(train[0][:4])
+    assert seen == [True]  # the caller's hook still runs after the pruning one, on the pruned weight
+    torch_prune.l1_unstructured(model[0], "weight", 0.5)  # torch prunes on from the run's mask
+    assert not bool((model[0].weight_mask.bool() & ~report.masks["0.weight"]).any())
+
+
+def test_masks_applied_to_another_model_are_refused_naming_the_tensor(model, train):
+    """``Pruning.apply`` and ``HyperfluxReport.apply`` on a model the masks do not fit: a
+    ``UsageError`` naming the tensor, and nothing applied (torch's AssertionError came after
+    the tensors before it were pruned)."""
+    narrow = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 3))
+    report = prunelimit.hyperflux(copy.deepcopy(model), train, 0.5, **FAST_HYPERFLUX)
+    for masks in (prunelimit.prune(model, 0.5), report):
+        with pytest.raises(UsageError, match=r"^the mask for 2.weight of shape \(10, 12\) fits no tensor of this "
+                                             r"model \(it is of shape \(3, 12\)\)"):
+            masks.apply(narrow)
+        assert not any(hasattr(m, "weight_mask") for m in narrow)
+    with pytest.raises(UsageError, match="^apply takes a torch.nn.Module, got OrderedDict"):
+        report.apply(model.state_dict())

@@ -246,6 +246,19 @@ def test_an_unwritable_output_is_refused_before_any_work(cli, c, args):
     _refused(cli, c, [*cmd, *loss], "afile")
 
 
+_RESULTS = [k for k in UNWRITABLE if k not in ("imp -o onto a file", "gate --cache-dir")]  # a result's files
+
+
+@pytest.mark.parametrize("args", [UNWRITABLE[k] for k in _RESULTS], ids=_RESULTS)
+def test_a_dotdot_after_a_missing_folder_is_refused_before_any_work(cli, c, args):
+    """``missing/../report``: the check before the work passed it (the nearest existing folder
+    is writable), then the write failed after the work ('cannot create folder missing/..
+    (File exists)'), or would have made ``missing``, a folder nobody asked for."""
+    cmd = args(c, c.dir / "missing" / "..")
+    loss = ["--loss", f"{c.loss}:fn"] if _LOSS & {str(a) for a in cmd[:2]} else []
+    _refused(cli, c, [*cmd, *loss], "missing")
+
+
 # --------------------------------------------------------------------------- --force: previous outputs only
 
 
@@ -375,6 +388,65 @@ def test_a_signal_inside_staged_removes_every_temporary(tmp_path):
             write_atomic(dest, lambda p: p.write_text("new"), force=True)
             raise KeyboardInterrupt
     assert dest.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["d.pt"]
+
+
+def test_a_second_signal_while_cleaning_up_still_removes_every_temporary(tmp_path, monkeypatch):
+    """Ctrl-C, then SIGTERM while the first temporary file is being removed: the second
+    signal waits until every one is gone (it stopped the cleanup, leaving the others)."""
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    install_signal_handlers()
+    real, sent = os.unlink, []
+
+    def unlink(path, *args, **kwargs):
+        if not sent:
+            sent.append(path)
+            os.kill(os.getpid(), signal.SIGTERM)
+        real(path, *args, **kwargs)
+
+    try:
+        with pytest.raises(Terminated):
+            with staged():
+                for name in ("a.pt", "b.csv", "c.png"):
+                    write_atomic(tmp_path / name, lambda p: p.write_text("new"))
+                monkeypatch.setattr(os, "unlink", unlink)
+                raise KeyboardInterrupt
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    assert sent and list(tmp_path.iterdir()) == []
+
+
+def test_an_inner_block_that_fails_takes_only_its_own_files(tmp_path):
+    """An inner block is one result too: its error removes its files, and an outer block
+    that goes on without it (a command that handles the error) writes only its own."""
+    with staged():
+        write_atomic(tmp_path / "a.txt", lambda p: p.write_text("a"))
+        with pytest.raises(RuntimeError):
+            with staged():
+                write_atomic(tmp_path / "b.txt", lambda p: p.write_text("b"), parents=True)
+                write_atomic(tmp_path / "made" / "c.txt", lambda p: p.write_text("c"), parents=True)
+                raise RuntimeError("the inner result failed")
+        write_atomic(tmp_path / "d.txt", lambda p: p.write_text("d"))
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.txt", "d.txt"]
+
+
+def test_a_path_written_twice_in_one_block_is_one_file_written_twice(tmp_path):
+    """Without ``force`` the second write is refused, as it is once the first file is in
+    place (in a block it went through: no file existed yet), and the block writes nothing;
+    with ``force`` the last write wins, under any spelling of the path, and no temporary
+    file is left."""
+    dest = tmp_path / "d.txt"
+    with pytest.raises(UsageError, match="already exists; pass --force"):
+        with staged():
+            write_atomic(tmp_path / "other.txt", lambda p: p.write_text("o"))
+            write_atomic(dest, lambda p: p.write_text("first"))
+            write_atomic(tmp_path / ".." / tmp_path.name / "d.txt", lambda p: p.write_text("second"))
+    assert list(tmp_path.iterdir()) == []
+    with staged():
+        write_atomic(tmp_path / "made" / "d.txt", lambda p: p.write_text("first"), parents=True)
+        write_atomic(tmp_path / "made" / "d.txt", lambda p: p.write_text("second"), force=True, parents=True)
+    assert (tmp_path / "made" / "d.txt").read_text() == "second"
+    assert [p.name for p in tmp_path.rglob("*")] == ["made", "d.txt"]
 
 
 TIED_PY = ("from torch import nn\n\ndef make():\n    a, b = nn.Linear(64, 64), nn.Linear(64, 64)\n"

@@ -58,7 +58,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
     elif c.mode == "iterative":
         points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, c.metric, rate=c.rate,
                                   finetune_steps=c.finetune_steps, seed=c.seed, selection=inputs.selection,
-                                  masks=masks).points
+                                  masks=masks, held=inputs.loaded.masks).points
     else:
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
                                  seed=c.seed, masks=inputs.loaded.masks or None)

@@ -140,7 +140,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = Fa
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
         if _stage is not None:  # renamed with the other files of the result, when it ends
-            _stage.append(_Staged(Path(tmp), path, made))
+            _stage_write(Path(tmp), path, made, force)
         else:
             os.replace(tmp, path)  # the one atomic step: before it the old file, after it the new one
     except BaseException:
@@ -177,11 +177,18 @@ def staged() -> Iterator[None]:
     temporary file, and the renames all follow once the block ends without an error; an
     error, Ctrl-C or SIGTERM removes the temporary files instead, leaving every destination
     as it was; a rename that fails undoes the ones before it. A block inside another joins
-    it. Keep work that saves files of its own (the result cache) outside the block: they
-    too would wait for its end."""
+    it: its files wait for the outer block's end, and an error in it removes its own files
+    (the outer block may go on without them). A path written twice is written as one file
+    written twice: without ``force`` the second write is refused. Keep work that saves
+    files of its own (the result cache) outside the block: they too would wait for its end."""
     global _stage
     if _stage is not None:
-        yield
+        start = len(_stage)
+        try:
+            yield
+        except BaseException:
+            _discard_all(_stage, start)
+            raise
         return
     _stage = pending = []
     try:
@@ -189,11 +196,35 @@ def staged() -> Iterator[None]:
         with signals_deferred():  # a signal between two renames would leave half the result
             _commit(pending)
     except BaseException:
-        for left in reversed(pending):  # latest first: an earlier write made the folders the later ones lie in
-            _discard(left)
+        _discard_all(pending, 0)
         raise
     finally:
         _stage = None
+
+
+def _discard_all(pending: list[_Staged], start: int) -> None:
+    """Remove the temporary files of ``pending[start:]`` (and drop them from it), latest
+    first: an earlier write made the folders the later ones lie in. A second signal waits
+    until all are gone."""
+    with signals_deferred():
+        while len(pending) > start:
+            _discard(pending.pop())
+
+
+def _stage_write(tmp: Path, path: Path, made: list[Path], force: bool) -> None:
+    """Queue ``tmp`` for renaming onto ``path`` at the end of the block; a second write to
+    a path already queued replaces the first (refused without ``force``, as it would be
+    once the first file were in place)."""
+    assert _stage is not None
+    entry = _entry(path)
+    earlier = next((item for item in _stage if _entry(item.path) == entry), None)
+    if earlier is not None:
+        if not force:
+            raise UsageError(f"{path} already exists; pass --force to overwrite it")
+        _stage.remove(earlier)
+        _discard(_Staged(earlier.tmp, path, []))
+        made = earlier.made + made  # the folders the first write made are this file's now
+    _stage.append(_Staged(tmp, path, made))
 
 
 def _commit(pending: list[_Staged]) -> None:
@@ -223,6 +254,12 @@ def _commit(pending: list[_Staged]) -> None:
                     os.unlink(old)
 
 
+def _entry(path: Path) -> str:
+    """The folder entry a rename onto ``path`` replaces (``a/../b`` and ``b`` are one; a
+    symbolic link is its own entry, as the rename replaces the link)."""
+    return os.path.join(os.path.realpath(path.parent), path.name)
+
+
 def _link_old(path: Path) -> Path | None:
     """A second name beside ``path`` for its old content; None where the file system has no
     hard links (that file alone then cannot be put back)."""
@@ -234,9 +271,20 @@ def _link_old(path: Path) -> Path | None:
     return link
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those above it that do not exist, outermost first. A ``..`` below a
+    missing folder is refused: it names a folder only once the one before it is made, a
+    folder nobody asked for (and checking the path first, it names none)."""
+    missing = [p for p in reversed((folder, *folder.parents)) if not p.exists()]
+    if any(p.name == ".." for p in missing):
+        raise UsageError(f"cannot create folder {folder}: {missing[0]} does not exist, so '..' after it names no "
+                         f"folder; write the path without it ({os.path.normpath(folder)})")
+    return missing
+
+
 def _make_parents(path: Path, made: list[Path]) -> None:
     """Create the missing folders above ``path``, outermost first, appending each to ``made``."""
-    for folder in [p for p in reversed(path.parents) if not p.exists()]:
+    for folder in missing_folders(path.parent):
         try:
             folder.mkdir()
         except OSError as exc:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from prunelimit.errors import UsageError
-from prunelimit.io.atomic import check_writable, probe_folder
+from prunelimit.io.atomic import check_writable, missing_folders, probe_folder
 
 FOLDER = "folder"
 
@@ -142,6 +142,7 @@ def _check_place(out: Output, force: bool) -> None:
 
 def _check_folder(option: str, folder: Path) -> None:
     """``folder`` is a folder, or can be created: its nearest existing ancestor is a writable folder."""
+    missing_folders(folder)
     existing = next(p for p in (folder, *folder.parents) if p.exists())  # "." and "/" always do
     if not existing.is_dir():
         where = "is" if existing == folder else f"cannot be created: {existing} is"

@@ -183,10 +183,8 @@ class HyperfluxConfig:
         validate.positive("gate_lr", self.gate_lr)
         validate.momentum("momentum", self.momentum)
         validate.non_negative("weight_decay", self.weight_decay)
-        lo, hi = self.gate_init
-        validate.non_negative("gate_init", lo)
-        if not hi >= lo:
-            raise OptionError("gate_init", f"{{0}} must be (low, high) with low <= high, got {self.gate_init}")
+        validate.pair("gate_init", self.gate_init)
+        validate.non_negative("gate_init", self.gate_init[0])
         validate.integer("seed", self.seed, 0)
         validate.integer("pruning_epochs", self.pruning_epochs, 1)
         validate.integer("regrowth_epochs", self.regrowth_epochs, 0)
@@ -194,7 +192,7 @@ class HyperfluxConfig:
         validate.positive("pressure_exponent", self.pressure_exponent)
         validate.non_negative("regrowth_gate_lr_factor", self.regrowth_gate_lr_factor)
         validate.positive("regrowth_gate_decay", self.regrowth_gate_decay)
-        if not 0.0 < self.regrowth_headroom <= 1.0:
+        if not (validate.real(self.regrowth_headroom) and 0.0 < self.regrowth_headroom <= 1.0):
             raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {self.regrowth_headroom!r}")
 
 

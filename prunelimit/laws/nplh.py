@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Sequence, get_args
+from typing import Any, Literal, Mapping, Sequence, get_args
 
 import numpy as np
 import torch
@@ -141,11 +141,13 @@ def iterative_points(
     seed: int = 0,
     selection: ParamSelection = ParamSelection(),
     masks: Sequence[torch.Tensor] | None = None,
+    held: Mapping[str, torch.Tensor] | None = None,
 ) -> IterativeRecord:
     """Prune ``rate`` of the active weights (lowest ``metric`` first), record, fine-tune, repeat.
 
     ``masks``: one keep-mask per prunable tensor of an already-pruned model (default: all
     kept); its pruned weights are never active, so fine-tuning cannot revive them.
+    ``held``: keep-masks by name of other tensors (a pruned bias), held through fine-tuning.
 
     Each round: scores on the masked network; k = max(1, ⌊rate·|A|⌋) lowest removed
     globally (ties by flat index); the point is (density after the prune, smallest kept
@@ -180,7 +182,7 @@ def iterative_points(
             for part, p in zip(np.split(flat_mask, np.cumsum([p.numel() for p in params])[:-1]), params)
         ]
         train_masked(model, opt, loss_fn, batches, epochs=math.ceil(finetune_steps / len(batches)),
-                     max_steps=finetune_steps, masks=dict(zip(names, masks)))
+                     max_steps=finetune_steps, masks={**(held or {}), **dict(zip(names, masks))})
         densities.append(flat_mask.sum() / n)
         gammas.append(float(survivors[0]))
         mean_kept.append(float(survivors.mean()))

@@ -90,6 +90,8 @@ class LompConfig:
         validate.choice("schedule_unit", self.schedule_unit, get_args(ScheduleUnit))
         if self.t_max is not None:
             validate.integer("t_max", self.t_max, 1)
+        if not isinstance(self.milestones, (tuple, list)):
+            raise OptionError("milestones", f"{{0}} must be a tuple of epochs such as (10, 20), got {self.milestones!r}")
         for milestone in self.milestones:
             validate.integer("milestones", milestone, 0)
         validate.positive("gamma", self.gamma)

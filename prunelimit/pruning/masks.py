@@ -171,10 +171,37 @@ def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module
     (``weight_orig`` and ``weight_mask``; ``prune.remove`` makes it permanent)."""
     from torch.nn.utils import prune
 
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"apply takes a torch.nn.Module, got {type(model).__name__}")
+    for name, mask in masks.items():  # all checked before any is applied: torch asserts on a wrong shape
+        module_name, _, attribute = name.rpartition(".")
+        try:
+            tensor = getattr(model.get_submodule(module_name), attribute, None)
+        except AttributeError:
+            tensor = None
+        if not isinstance(tensor, Tensor) or tensor.shape != mask.shape:
+            found = f" (it is of shape {tuple(tensor.shape)})" if isinstance(tensor, Tensor) else ""
+            raise UsageError(f"the mask for {name} of shape {tuple(mask.shape)} fits no tensor of this model{found}; "
+                             "apply the masks to the model they were computed for")
     for name, mask in masks.items():
         module_name, _, attribute = name.rpartition(".")
         prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
     return model
+
+
+@dataclass
+class _Folded:
+    """One ``torch.nn.utils.prune`` reparametrisation made a plain parameter for a while:
+    the method object, its key among the module's pre-hooks, the mask buffer, the mask it
+    held and the values ``weight_orig`` held where that mask pruned."""
+
+    key: str
+    module: nn.Module
+    hook_id: int
+    method: "torch.nn.utils.prune.BasePruningMethod"
+    mask: Tensor
+    before: Tensor
+    hidden: Tensor
 
 
 @contextlib.contextmanager
@@ -182,28 +209,52 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     """``model`` with each ``torch.nn.utils.prune`` reparametrisation made a plain parameter
     again (``weight = weight_orig · weight_mask``, the same ``Parameter`` object, so an
     optimiser holding it still does), and its keep-masks by parameter name; afterwards,
-    also on an error, each is pruned again with the mask the yielded dict then holds (a
-    caller that prunes further puts its masks there), and ``weight_orig`` gets back the
-    values it held where it was pruned before. Training code sees parameters and masks, as
-    for a pruned checkpoint; the caller gets back the form it gave."""
+    also on an error, each gets its pruning back: the same method object in its place among
+    the module's pre-hooks and the same mask buffer, holding the mask the yielded dict then
+    holds (a caller that prunes further puts its masks there), and ``weight_orig`` gets back
+    the values it held where it was pruned before. Training code sees parameters and masks,
+    as for a pruned checkpoint; the caller gets back the form it gave, objects included."""
     from torch.nn.utils import prune
 
-    found: list[tuple[str, nn.Module, str, Tensor, Tensor]] = []
+    found: list[_Folded] = []
     masks: Masks = {}
+    order = {id(module): list(module._forward_pre_hooks) for module in model.modules()}
     for module_name, module in model.named_modules():
-        for hook in list(module._forward_pre_hooks.values()):
+        for hook_id, hook in list(module._forward_pre_hooks.items()):
             if isinstance(hook, prune.BasePruningMethod):
                 name = hook._tensor_name
                 key = f"{module_name}.{name}" if module_name else name
-                masks[key] = getattr(module, name + _MASK).detach().bool()
-                hidden = getattr(module, name + _ORIG).detach().clone()  # the values the mask hides
-                prune.remove(module, name)
-                found.append((key, module, name, masks[key], hidden))
+                mask = getattr(module, name + _MASK)
+                masks[key] = mask.detach().bool()
+                found.append(_Folded(key, module, hook_id, hook, mask, masks[key],
+                                     getattr(module, name + _ORIG).detach().clone()))
+                hook.remove(module)  # torch's prune.remove, keeping the method and mask objects to put back
+                del module._forward_pre_hooks[hook_id]
     try:
         yield masks
     finally:
-        prune_with_torch(model, {key: masks[key] for key, *_ in found})
-        with torch.no_grad():
-            for _, module, name, before, hidden in found:
-                orig = getattr(module, name + _ORIG)
-                orig.copy_(torch.where(before.to(orig.device), orig, hidden.to(orig.device)))
+        for item in found:
+            _refold(item, masks[item.key])
+        for module in model.modules():
+            _reorder(module._forward_pre_hooks, order[id(module)])
+
+
+def _refold(item: _Folded, mask: Tensor) -> None:
+    """Put ``item``'s pruning back on its module with ``mask``, as ``BasePruningMethod.apply`` sets it up."""
+    name = item.method._tensor_name
+    orig = item.module._parameters.pop(name)
+    item.module.register_parameter(name + _ORIG, orig)
+    with torch.no_grad():
+        item.mask.copy_(mask.to(item.mask.device, item.mask.dtype))
+        orig.copy_(torch.where(item.before.to(orig.device), orig, item.hidden.to(orig.device)))
+    item.module.register_buffer(name + _MASK, item.mask)
+    item.module._forward_pre_hooks[item.hook_id] = item.method
+    setattr(item.module, name, item.method.apply_mask(item.module))
+
+
+def _reorder(hooks: dict, order: list) -> None:
+    """``hooks`` in the order of ``order`` (keys it does not name last, as they came)."""
+    rank = {key: index for index, key in enumerate(order)}
+    items = sorted(hooks.items(), key=lambda item: rank.get(item[0], len(order)))
+    hooks.clear()
+    hooks.update(items)

@@ -23,7 +23,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from prunelimit.data.batches import Batch, LossFn
-from prunelimit.errors import NumericalError
+from prunelimit.errors import NumericalError, UsageError
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 
 ScheduleUnit = Literal["epoch", "iteration"]
@@ -55,9 +55,12 @@ class LoopResult:
 
 def sgd(model: nn.Module, lr: float, momentum: float = 0.0, weight_decay: float = 0.0,
         nesterov: bool = False) -> torch.optim.SGD:
-    """SGD over the trainable parameters of ``model``."""
-    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=momentum,
-                           weight_decay=weight_decay, nesterov=nesterov)
+    """SGD over the trainable parameters of ``model`` (a ``UsageError`` when it has none)."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:  # torch's own "optimizer got an empty parameter list" names no fix
+        raise UsageError("the model has no trainable parameters: every one is frozen (requires_grad=False) or "
+                         "it has none; make the weights trainable (p.requires_grad_(True))")
+    return torch.optim.SGD(trainable, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
 
 
 def cosine(step: int, period: int, high: float = 1.0, low: float = 0.0) -> float:
