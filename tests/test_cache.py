@@ -32,6 +32,14 @@ def _prediction(doc: dict) -> dict:
     return doc["bounds"]["prediction"] | {"lower": doc["bounds"]["bounds"]["lower"]}
 
 
+def _assert_recomputed(cli, ckpt, cache, first: dict, *args) -> None:
+    """The gate after a change misses the cache and gives what an uncached run gives, not ``first``."""
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
+    assert second["cache_hit"] is False
+    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+
+
 def _write_data(path, seed: int, n: int = 240) -> None:
     gen = torch.Generator().manual_seed(seed)
     torch.save({"x": torch.randn(n, 64, generator=gen), "y": torch.randint(0, 10, (n,), generator=gen)}, path)
@@ -57,10 +65,7 @@ def test_rewritten_data_file_behind_same_spec_is_a_miss(cli, own_ckpt, tmp_path)
     first = _doc(_gate(cli, own_ckpt, cache, "--data", f"tensors:{data}"))
     assert first["cache_hit"] is False
     _write_data(data, 1)
-    second = _doc(_gate(cli, own_ckpt, cache, "--data", f"tensors:{data}"))
-    fresh = _doc(cli("gate", own_ckpt, "--no-cache", *GATE, "--data", f"tensors:{data}"))
-    assert second["cache_hit"] is False
-    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+    _assert_recomputed(cli, own_ckpt, cache, first, "--data", f"tensors:{data}")
 
 
 def test_hit_does_no_curvature_work(cli, own_ckpt, tmp_path, forbid_curvature):
@@ -128,10 +133,7 @@ def test_changed_non_persistent_buffer_is_a_miss(cli, own_ckpt, tmp_path):
     (tmp_path / "scale.txt").write_text("1.0")
     first = _doc(_gate(cli, own_ckpt, cache, *args))
     (tmp_path / "scale.txt").write_text("3.0")
-    second = _doc(_gate(cli, own_ckpt, cache, *args))
-    fresh = _doc(cli("gate", own_ckpt, "--no-cache", *GATE, *args))
-    assert second["cache_hit"] is False
-    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+    _assert_recomputed(cli, own_ckpt, cache, first, *args)
 
 
 class _ReluNet(torch.nn.Module):
@@ -159,10 +161,7 @@ def test_torchscript_code_changed_with_the_same_weights_is_a_miss(cli, tmp_path)
     sigmoid = _SigmoidNet()
     sigmoid.load_state_dict(relu.state_dict())
     torch.jit.save(torch.jit.script(sigmoid), ckpt)
-    second = _doc(_gate(cli, ckpt, cache, *args))
-    fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
-    assert second["cache_hit"] is False
-    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+    _assert_recomputed(cli, ckpt, cache, first, *args)
 
 
 PICKLED_CLASS_PY = ("import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
@@ -184,10 +183,7 @@ def test_pickled_module_whose_class_changed_is_a_miss(cli, tmp_path, monkeypatch
     first = _doc(_gate(cli, ckpt, cache, *args))
     (tmp_path / f"{name}.py").write_text(PICKLED_CLASS_PY.format(act="sigmoid"))
     monkeypatch.delitem(sys.modules, name)  # in-process: import the edited module afresh
-    second = _doc(_gate(cli, ckpt, cache, *args))
-    fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
-    assert second["cache_hit"] is False
-    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+    _assert_recomputed(cli, ckpt, cache, first, *args)
 
 
 # Code and checkpoint unchanged; the factory or its module reads a value from a data file of
@@ -220,10 +216,7 @@ def test_value_read_from_a_data_file_is_a_miss(cli, own_ckpt, tmp_path, case):
     first = _doc(_gate(cli, own_ckpt, cache, *args))
     assert _doc(_gate(cli, own_ckpt, cache, *args))["cache_hit"] is True  # unchanged: found again
     (tmp_path / "scale.txt").write_text("3.0")
-    second = _doc(_gate(cli, own_ckpt, cache, *args))
-    fresh = _doc(cli("gate", own_ckpt, "--no-cache", *GATE, *args))
-    assert second["cache_hit"] is False
-    assert _prediction(second) == _prediction(fresh) != _prediction(first)
+    _assert_recomputed(cli, own_ckpt, cache, first, *args)
 
 
 UNREADABLE_ATTRIBUTE_PY = ("from torch import nn\n\nclass Opaque:\n    def __getattribute__(self, name):\n"
