@@ -257,6 +257,68 @@ def test_exact_zeros_do_not_count_as_l1_shape():
     assert near_zero_share([torch.cat([w, torch.full((900,), 1e-6)])]) == pytest.approx(0.9)
 
 
+def _prunable(path: Path):
+    from prunelimit.inputs import load_inputs
+    from prunelimit.models.params import prunable_parameters
+
+    inputs = load_inputs(path, data_from_checkpoint=True)
+    return inputs, [p for _, p in prunable_parameters(inputs.model)]
+
+
+@pytest.mark.parametrize("path", ["plain", "l1"])
+def test_a_rescaling_that_keeps_the_function_keeps_the_regime(plain_ckpt, path):
+    """A ReLU network with its first layer scaled by 1000 and the next by 1/1000 computes
+    the same function: the regime must not change (against the model-wide largest weight,
+    the plain model's other layer all counted as near zero: l1-shaped)."""
+    from prunelimit.theory.regime import assess_regime
+
+    inputs, weights = _prunable(plain_ckpt if path == "plain" else EXAMPLE)
+    x = inputs.batches[0][0]
+    before, out = assess_regime(weights), inputs.model(x)
+    with torch.no_grad():
+        inputs.model[0].weight.mul_(1000.0)
+        inputs.model[0].bias.mul_(1000.0)
+        inputs.model[2].weight.div_(1000.0)
+    # float32 rounding of the scaled products only: the same function
+    assert torch.allclose(inputs.model(x), out, rtol=1e-4, atol=1e-4)
+    after = assess_regime(weights)
+    assert after.l1_shaped == before.l1_shaped == (path == "l1")
+    assert after.near_zero_share == pytest.approx(before.near_zero_share, abs=0.01)  # a few ulp-close weights
+
+
+def test_an_l1_model_pruned_past_its_near_zero_mass_is_not_told_to_train_with_l1(plain_ckpt):
+    """Magnitude pruning removes the near-zero mass first: the l1 example pruned by 90 % keeps
+    only large weights. Its regime is stated as unknown (it may have been l1-trained), still
+    with the advice to gate on the measured limit; a plainly trained model pruned alike too."""
+    from prunelimit.theory.regime import assess_regime
+
+    for path in (EXAMPLE, plain_ckpt):
+        _, weights = _prunable(path)
+        cut = torch.cat([w.detach().abs().reshape(-1) for w in weights]).quantile(0.9)
+        with torch.no_grad():
+            for w in weights:
+                w[w.abs() <= cut] = 0.0
+        regime = assess_regime(weights)
+        assert not regime.l1_shaped and regime.zero_share == pytest.approx(0.9, abs=0.01)
+        assert "pruned already" in regime.advice and "gate --use actual" in regime.advice
+        assert "train with l1" not in regime.advice
+    _, weights = _prunable(plain_ckpt)  # unpruned and plain: the advice to train with l1 stays
+    assert "train with l1" in assess_regime(weights).advice
+
+
+def test_too_few_weights_cannot_show_l1_shape():
+    """Two near-zero weights of twenty are a 10 % share, which a plainly trained model reaches
+    by chance (1.7 % of the time at a 1 % rate): too few weights to tell either way."""
+    from prunelimit.theory.regime import MIN_WEIGHTS, assess_regime
+
+    few = torch.cat([torch.linspace(0.5, 1.0, 18), torch.tensor([1e-5, -1e-5])])
+    regime = assess_regime([few])
+    assert not regime.l1_shaped and regime.near_zero_share == pytest.approx(0.1)
+    assert "too few" in regime.advice and "train with l1" not in regime.advice
+    enough = torch.cat([torch.linspace(0.5, 1.0, MIN_WEIGHTS - 5), torch.full((5,), 1e-5)])
+    assert assess_regime([enough]).l1_shaped
+
+
 def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt, no_curvature):
     """Rules that all use the measured limit need ε, not the spectrum (``no_curvature``): the
     gate states the regime and none of the prediction's warnings, which it did not compute."""
@@ -286,6 +348,9 @@ def test_the_measured_limit_alone_is_the_one_measured_beside_the_prediction(cli,
     assert mixed["bounds"]["actual"]["loss_ratio"] == alone["measured"] < mixed["bounds"]["prediction"]["ratio"]
     assert mixed["bounds"]["epsilon"] == pytest.approx(alone["bounds"]["epsilon"], rel=1e-6)
     assert mixed["bounds"]["regime"]["advice"] in mixed["warnings"]
+    # not l1-trained: the first-order warning does not excuse the gradient as l1's
+    first_order = [w for w in mixed["warnings"] if "not at a minimum" in w]
+    assert first_order and all(w.endswith("(train longer)") for w in first_order)
 
 
 @pytest.mark.parametrize("changes, warned", [
