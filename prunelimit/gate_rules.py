@@ -29,6 +29,15 @@ Use = Literal["lower", "predicted", "actual"]
 USES = ("lower", "predicted", "actual")
 _FIELDS = {"lower": ("bounds", "lower"), "predicted": ("prediction", "ratio"), "actual": ("actual", "loss_ratio")}
 _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
+# A value at its threshold passes. The subtractions behind a threshold round (0.8 − 0.1 is
+# 0.7000000000000001, 0.3 − 0.1 is 0.19999999999999998): a gap below this is that rounding,
+# far below any ratio a report resolves (4 decimals printed, 0.001 for a measured limit).
+_ROUNDING = 1e-9
+
+
+def _reaches(value: float, threshold: float) -> bool:
+    """``value >= threshold``, up to the rounding of the subtractions that made them."""
+    return value >= threshold - _ROUNDING
 
 
 @dataclass(frozen=True)
@@ -245,7 +254,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
             required = rule.min_ratio + 0.0  # a YAML -0.0 is printed as 0
             # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side
             conservative = None if pm is None else max(0.0, measured - pm)
-            ok = conservative is not None and conservative >= required
+            ok = conservative is not None and _reaches(conservative, required)
             if pm is None:
                 reason = (f"{rule.use} ratio {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
                           f"shown to clear {required:.4f}: {fix}")
@@ -256,7 +265,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
         else:
             base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
             threshold = base - rule.max_drop
-            ok = measured >= threshold
+            ok = _reaches(measured, threshold)
             reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason))

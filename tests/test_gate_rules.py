@@ -137,3 +137,24 @@ def test_a_max_drop_inside_the_noise_of_the_difference_is_warned_about():
     assert resolution_notes(_report(0.79, 0.03, used=15, total=600), baselines, [tight]) == []
     measured = GateRule("m", use="actual", baseline="b.json", max_drop=0.0)
     assert resolution_notes(_report(0.79, 0.03), baselines, [measured]) == []
+
+
+@pytest.mark.parametrize("use", ["lower", "predicted", "actual"])
+def test_a_value_exactly_at_its_threshold_passes_despite_float_rounding(tmp_path, use):
+    """At the threshold a rule passes ("at least", "within"), also where the subtraction
+    that makes the threshold rounds the wrong way: 0.8 − 0.1 = 0.7000000000000001 and
+    0.3 − 0.1 = 0.19999999999999998 in floats, which failed a drop of exactly 0.1 and a
+    conservative side of exactly 0.2 while printing "0.1000 exceeds 0.1000"."""
+    def report(ratio: float, plus_minus: float = 0.0) -> dict:
+        return {**_report(ratio, plus_minus), "bounds": {"lower": ratio}, "actual": {"loss_ratio": ratio}}
+
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(report(0.8)), encoding="utf-8")
+    drop = evaluate_gate(report(0.7), [GateRule("r", use, baseline=str(baseline), max_drop=0.1)])
+    assert drop.passed and drop.outcomes[0].reason.endswith("drop +0.1000 within 0.1000")
+    ratio, plus_minus = (0.2, 0.0) if use == "actual" else (0.3, 0.1)  # a measured limit has no ±
+    at = evaluate_gate(report(ratio, plus_minus), [GateRule("r", use, min_ratio=0.2)])
+    assert at.passed and ">= required 0.2000" in at.outcomes[0].reason
+    # one step of the 4 printed decimals below still fails
+    assert not evaluate_gate(report(0.6999), [GateRule("r", use, baseline=str(baseline), max_drop=0.1)]).passed
+    assert not evaluate_gate(report(ratio - 0.0001, plus_minus), [GateRule("r", use, min_ratio=0.2)]).passed
