@@ -84,6 +84,9 @@ class RuleOutcome:
     threshold: float
     baseline: float | None
     reason: str
+    # what was held against the threshold: the measured value less its stated ± for a
+    # min_ratio rule on a prediction (None when the ± is incomplete), else the measured value
+    compared: float | None = None
 
 
 @dataclass(frozen=True)
@@ -261,14 +264,14 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
             else:
                 shown = f"{measured:.4f} − {pm:.4f} = {conservative:.4f}" if pm else f"{measured:.4f}"
                 reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {required:.4f}"
-            outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason))
+            outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative))
         else:
             base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
             threshold = base - rule.max_drop
             ok = _reaches(measured, threshold)
             reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
-            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason))
+            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
 
 

@@ -158,3 +158,20 @@ def test_a_value_exactly_at_its_threshold_passes_despite_float_rounding(tmp_path
     # one step of the 4 printed decimals below still fails
     assert not evaluate_gate(report(0.6999), [GateRule("r", use, baseline=str(baseline), max_drop=0.1)]).passed
     assert not evaluate_gate(report(ratio - 0.0001, plus_minus), [GateRule("r", use, min_ratio=0.2)]).passed
+
+
+def test_each_outcome_records_the_value_it_held_against_the_threshold(tmp_path):
+    """The JSON's ``measured`` is ρ_L as stated; a min_ratio rule compares it less its ±:
+    ``compared`` carries that number, so ``compared >= threshold`` is the verdict (0.489 ≥ 0.48
+    alone would read as a pass of a rule that failed), ``None`` when no complete ± exists."""
+    from prunelimit.api.gating import GateReport
+
+    result = evaluate_gate(_report(0.589, 0.0157), [GateRule("r", min_ratio=0.48)])
+    rule = GateReport(result, {}, False, 0.0).to_json()["rules"][0]
+    assert rule["measured"] == pytest.approx(0.489) and rule["threshold"] == 0.48 and rule["passed"] is False
+    assert rule["compared"] == pytest.approx(0.489 - 0.0157)
+    assert evaluate_gate(_report(used=15), PREDICTED).outcomes[0].compared is None
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(_report(0.84)), encoding="utf-8")
+    drop = evaluate_gate(_report(0.83), [GateRule("b", "predicted", baseline=str(baseline), max_drop=0.02)])
+    assert drop.outcomes[0].compared == 0.83 and drop.outcomes[0].threshold == pytest.approx(0.82)
