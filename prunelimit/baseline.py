@@ -41,6 +41,9 @@ class Provenance:
     weights: str | None = None  # sha256 of the model's state: same weights (never compared for a baseline)
     loss: str | None = None  # the loss function (``loss_name``); older reports do not record it
     version: str | None = None  # the prunelimit that computed it; older reports do not record it
+    # sha256 of the prunable and the Hessian tensors' names and shapes: which tensors D and N
+    # count (another --include/--exclude of layers of one size leaves D and N as they were)
+    layout: str | None = None
 
 
 def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[str, Any]:
@@ -49,7 +52,7 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
     return {
         "params": {"hessian": hessian, "prunable": prunable},
         "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
-        "weights": {"fingerprint": None if p is None else p.weights},
+        "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
     }
@@ -64,7 +67,8 @@ def recorded(report: dict[str, Any]) -> Provenance:
     loss = data.get("loss") if isinstance(data.get("loss"), str) else None
     return Provenance(report.get("method"), params.get("hessian"), params.get("prunable"), data.get("fingerprint"),
                       options, weights.get("fingerprint"), loss,
-                      report.get("prunelimit") if isinstance(report.get("prunelimit"), str) else None)
+                      report.get("prunelimit") if isinstance(report.get("prunelimit"), str) else None,
+                      weights.get("layout") if isinstance(weights.get("layout"), str) else None)
 
 
 def loss_name(loss_fn: Any) -> str:
@@ -159,7 +163,7 @@ def differences(baseline: Provenance, current: Provenance,
     """(incompatible, differing options, unrecorded): reasons in words for each kind.
     ``measured``: compared as measured limits, which no curvature method or option but ε moves."""
     fields = (("method", "method"), ("D (Hessian parameters)", "hessian"), ("N (prunable weights)", "prunable"),
-              ("data fingerprint", "fingerprint"))
+              ("data fingerprint", "fingerprint"), ("tensor layout", "layout"))
     fields = fields[1:] if measured else fields
     incompatible, unrecorded = [], []
     if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
@@ -172,9 +176,12 @@ def differences(baseline: Provenance, current: Provenance,
         if old is None:
             unrecorded.append(label)
         elif new is not None and old != new:
-            shown = (lambda v: f"{v[:12]}…") if name == "fingerprint" else (lambda v: f"{v:,}" if isinstance(v, int) else v)
+            hashed = name in ("fingerprint", "layout")
+            shown = (lambda v: f"{v[:12]}…") if hashed else (lambda v: f"{v:,}" if isinstance(v, int) else v)
             # the hash covers the batching too: say so, as the samples alone may be the same
-            why = " (other analysis batches: samples, their order or the batch size)" if name == "fingerprint" else ""
+            why = {"fingerprint": " (other analysis batches: samples, their order or the batch size)",
+                   "layout": " (other prunable or Hessian tensors: another --include/--exclude, or renamed "
+                             "layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
     options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here"
                for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
@@ -265,6 +272,7 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     """The provenance of a limit computed now from ``inputs`` with ``options`` (a
     ``CurvatureOptions``): cheap, no curvature work (the data is hashed once)."""
     import dataclasses
+    import hashlib
 
     from prunelimit import __version__
     from prunelimit.cache import data_fingerprint, weights_fingerprint
@@ -272,13 +280,17 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     from prunelimit.report.jsonout import plain
 
     model, selection = inputs.model, inputs.selection
+    hessian, prunable = hessian_parameters(model, selection), prunable_parameters(model, selection)
+    layout = "\n".join(f"{kind} {name} {tuple(p.shape)}" for kind, params in (("prunable", prunable),
+                                                                            ("hessian", hessian))
+                        for name, p in params)
     # None and "auto" are the same curvature sample (the library's and the CLI's default): recorded alike
     recorded_options = {**plain(dataclasses.asdict(options)), "hessian_samples": options.hessian_samples or "auto",
                         "scope": scope}
     return Provenance(
-        options.method, sum(p.numel() for _, p in hessian_parameters(model, selection)),
-        sum(p.numel() for _, p in prunable_parameters(model, selection)), data_fingerprint(inputs.batches),
-        recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn), __version__,
+        options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
+        data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
+        __version__, hashlib.sha256(layout.encode()).hexdigest(),
     )
 
 

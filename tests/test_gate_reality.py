@@ -131,7 +131,7 @@ def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
     """A stored bounds report recording the example's own method, D, N and data, with ``changes``."""
     p = _provenance()
     doc = {"method": p.method, "params": {"hessian": p.hessian, "prunable": p.prunable},
-           "data": {"fingerprint": p.fingerprint}, "options": p.options,
+           "data": {"fingerprint": p.fingerprint}, "weights": {"layout": p.layout}, "options": p.options,
            "prediction": {"ratio": ratio}, "bounds": {"lower": ratio}}
     for key, value in changes.items():
         if value is None:
@@ -157,6 +157,39 @@ def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and reason in lines[0] and "--allow-incompatible-baseline" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_a_baseline_of_other_tensors_of_the_same_sizes_is_refused(cli, tmp_path, no_curvature):
+    """``--exclude 2`` and ``--exclude 4`` of an MLP with two 32×32 layers leave D and N
+    alike but analyse other tensors: a gate and ``verify --from`` refuse the one for the other."""
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "twins.pt"
+    save_checkpoint(ckpt, "mlp:64,32,32,32,10", build_model("mlp:64,32,32,32,10").state_dict(),
+                    meta={"data": "digits:train"})
+
+    def provenance(exclude: str):
+        from prunelimit.api import CurvatureOptions
+        from prunelimit.baseline import provenance
+        from prunelimit.inputs import load_inputs
+
+        return provenance(load_inputs(ckpt, data_from_checkpoint=True, exclude=(exclude,)), CurvatureOptions())
+
+    two, four = provenance("2"), provenance("4")
+    assert (two.hessian, two.prunable) == (four.hessian, four.prunable) and two.layout != four.layout
+    base = tmp_path / "base.json"  # what bounds --exclude 2 records
+    base.write_text(json.dumps({"method": two.method, "params": {"hessian": two.hessian, "prunable": two.prunable},
+                                "data": {"fingerprint": two.fingerprint, "loss": two.loss},
+                                "weights": {"fingerprint": two.weights, "layout": two.layout}, "options": two.options,
+                                "bounds": {"lower": 0.5}, "prediction": {"ratio": 0.5}}))
+    result = cli("gate", ckpt, "--exclude", "4", "--baseline", base, "--max-drop", "0.02")
+    assert result.exit_code == 2, result.stderr
+    assert "tensor layout" in result.stderr and "--include/--exclude" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    result = cli("verify", ckpt, "--exclude", "4", "--from", base)
+    assert result.exit_code == 2 and "tensor layout" in result.stderr, result.stderr
 
 
 def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
