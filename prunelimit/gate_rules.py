@@ -171,6 +171,23 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
 
 
+# The documents a baseline can be: ``bounds``/``verify --json`` of this schema version (keys
+# are renamed only with a bump, so another version's fields may mean something else).
+REPORT_SCHEMAS = ("prunelimit.bounds/1", "prunelimit.verify/1")
+
+
+def baseline_value(path: str, use: Use) -> float:
+    """The value ``use`` reads from the baseline report at ``path``: ``InputError`` (exit 3)
+    when unreadable, another document (``spectrum``, ``prune``, a newer schema), or without
+    the value. A report that names no schema (hand-written, older) is read as it stands."""
+    report = read_report(path)
+    schema = report.get("schema") if isinstance(report, dict) else None
+    if schema is not None and schema not in REPORT_SCHEMAS:
+        raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)}; "
+                         f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`")
+    return measured_value(report, use, f"baseline {path}")
+
+
 def needs_spectrum(rules: Iterable[GateRule]) -> bool:
     """Whether any rule reads a predicted value (ρ_L, ρ*): rules that all use the measured
     limit need no spectrum, only ε."""
@@ -224,7 +241,7 @@ def check_rules(rules: Sequence[GateRule]) -> list[GateRule]:
         if not isinstance(rule, GateRule):
             raise UsageError(f"gate rules must be GateRule objects, got a {type(rule).__name__}")
         if rule.baseline is not None:  # a missing, broken or unfit baseline fails before the curvature work
-            measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
+            baseline_value(rule.baseline, rule.use)
     return rules
 
 
@@ -266,7 +283,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
                 reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {required:.4f}"
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative))
         else:
-            base = measured_value(read_report(rule.baseline), rule.use, f"baseline {rule.baseline}")
+            base = baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = _reaches(measured, threshold)
             reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "

@@ -175,3 +175,17 @@ def test_each_outcome_records_the_value_it_held_against_the_threshold(tmp_path):
     baseline.write_text(json.dumps(_report(0.84)), encoding="utf-8")
     drop = evaluate_gate(_report(0.83), [GateRule("b", "predicted", baseline=str(baseline), max_drop=0.02)])
     assert drop.outcomes[0].compared == 0.83 and drop.outcomes[0].threshold == pytest.approx(0.82)
+
+
+@pytest.mark.parametrize("schema", ["prunelimit.bounds/2", "prunelimit.spectrum/1", "prunelimit.gate/1", 7])
+def test_a_baseline_of_another_schema_is_refused_before_any_work(tmp_path, schema):
+    """A newer schema may mean other things by the same keys, and another command's document
+    is no limit report: exit 3 naming what it is, though the fields read would be there."""
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"schema": schema, **_report(0.8), "actual": {"loss_ratio": 0.7}}), encoding="utf-8")
+    for use in ("lower", "actual"):
+        with pytest.raises(InputError, match=r"is a '.*' document, not one of prunelimit.bounds/1"):
+            check_rules([GateRule("r", use, baseline=str(path), max_drop=0.1)])
+    for schema in ("prunelimit.bounds/1", "prunelimit.verify/1", None):  # None: hand-written, read as it stands
+        path.write_text(json.dumps({"schema": schema, **_report(0.8)}), encoding="utf-8")
+        assert check_rules([GateRule("r", "lower", baseline=str(path), max_drop=0.1)])

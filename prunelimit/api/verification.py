@@ -60,9 +60,9 @@ class PredictedLimit:
         """The prediction a ``bounds``/``verify`` JSON document records; ``InputError`` (exit
         3) naming the field when it is not one."""
         from prunelimit.errors import InputError
-        from prunelimit.gate_rules import measured_value
+        from prunelimit.gate_rules import REPORT_SCHEMAS, measured_value
 
-        if not isinstance(report, dict) or report.get("schema") not in ("prunelimit.bounds/1", "prunelimit.verify/1"):
+        if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
             raise InputError(f"{path} is not a prunelimit bounds report; write it with `prunelimit bounds --json`")
 
         def number(section: str, key: str, optional: bool = False) -> float | None:
