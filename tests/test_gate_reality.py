@@ -519,3 +519,15 @@ def test_a_lower_rule_under_bound_mode_none_is_refused_before_the_spectrum(cli, 
     result = cli("gate", EXAMPLE, "--config", policy, "--bound-mode", "none", "--use", "actual")
     assert result.exit_code == 2 and "gate rule 'floor' uses lower" in result.stderr
     assert _doc(cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none", "--use", "actual", "--json"))["passed"]
+
+
+def test_junit_never_replaces_a_baseline_the_policy_names(cli, tmp_path, no_curvature):
+    """A ``--config`` policy's baseline is an input as much as ``--baseline``: ``--junit`` on
+    it is refused before any work (it was replaced by the XML after a passing gate)."""
+    base = _baseline(tmp_path / "base.xml", ratio=0.5)
+    before = base.read_bytes()
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(f"gate:\n  rules:\n    - baseline: {base}\n      max_drop: 0.02\n")
+    result = cli("gate", EXAMPLE, "--config", policy, "--junit", base)
+    assert result.exit_code == 2 and "would overwrite the input" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and base.read_bytes() == before

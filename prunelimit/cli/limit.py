@@ -159,10 +159,13 @@ def gate(
     with handled(o.debug):
         from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
-        # fail before the curvature work, not after; the JUnit report is rewritten each run
-        preflight([optional("--junit", junit, "xml", overwrite=True)], _inputs_of(o, checkpoint, baseline))
-        options = _curvature(o)
+        # fail before the curvature work, not after; the JUnit report is rewritten each run,
+        # never over a baseline, the --config policy's included
         policy = ctx.meta.get("gate_rules")
+        policy_baselines = [rule.get("baseline") for rule in policy or () if isinstance(rule, dict)]
+        preflight([optional("--junit", junit, "xml", overwrite=True)],
+                  _inputs_of(o, checkpoint, baseline, *policy_baselines))
+        options = _curvature(o)
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
