@@ -433,6 +433,19 @@ def test_every_curvature_option_is_in_the_key(own_ckpt):
     assert len(set(keys.values())) == len(keys)
 
 
+@pytest.mark.parametrize("change", [("--eta", "0.05"), ("--bound-mode", "geom"), ("--bound-mode", "none")])
+def test_an_option_only_the_bounds_read_reuses_the_spectrum(cli, own_ckpt, change, forbid_curvature):
+    """η and the bound mode enter ρ_L and ρ_U after the spectrum, never the spectrum or its
+    ρ* ±: another value reads the stored spectrum (it recomputed the same one) and gives what
+    an uncached run gives, to the last bit."""
+    _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
+    fresh = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, *change, "--no-cache", "--json"))
+    forbid_curvature()
+    hit = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, *change, "--json"))
+    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
+    assert _without_timing(hit) == _without_timing(fresh)
+
+
 def _edit_number(raw: bytes) -> bytes:
     """A stored scalar changed by hand, the rest (and the digest) left as it was."""
     line, _, blob = raw.partition(b"\n")

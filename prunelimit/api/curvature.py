@@ -637,6 +637,11 @@ def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[f
     return est.value, est.stderr
 
 
+# Options only the bounds' arithmetic reads, after the spectrum (ρ_L and ρ_U; the spectrum's
+# own ρ* ± solves with no bounds): keyed at their defaults, so another value reads the same entry.
+_BOUNDS_ONLY = {"eta": CurvatureOptions.eta, "bound_mode": CurvatureOptions.bound_mode}
+
+
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
                     store: "Store | None" = None) -> SpectrumReport:
     """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
@@ -651,7 +656,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     start = time.perf_counter()
     key = entry = found = None
     try:
-        key = None if store is None else input_key(inputs, "spectrum", options)
+        key = None if store is None else input_key(inputs, "spectrum", replace(options, **_BOUNDS_ONLY))
     except TypeError as exc:  # an object the key cannot read: computed, never stored
         store.warn(f"spectrum not cached ({exc})")
     if key is not None and (entry := store.load(key, "spectrum")) is not None:
