@@ -35,8 +35,9 @@ _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
 _ROUNDING = 1e-9
 
 
-def _reaches(value: float, threshold: float) -> bool:
-    """``value >= threshold``, up to the rounding of the subtractions that made them."""
+def reaches(value: float, threshold: float) -> bool:
+    """``value >= threshold``, up to the rounding of the subtractions that made them (a
+    value at its threshold passes: a gate's ratios, prune's accuracy drop against --acc-drop)."""
     return value >= threshold - _ROUNDING
 
 
@@ -274,7 +275,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
             required = rule.min_ratio + 0.0  # a YAML -0.0 is printed as 0
             # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side
             conservative = None if pm is None else max(0.0, measured - pm)
-            ok = conservative is not None and _reaches(conservative, required)
+            ok = conservative is not None and reaches(conservative, required)
             if pm is None:
                 reason = (f"{rule.use} ratio {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
                           f"shown to clear {required:.4f}: {fix}")
@@ -285,7 +286,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
         else:
             base = baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
-            ok = _reaches(measured, threshold)
+            ok = reaches(measured, threshold)
             reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured))

@@ -110,6 +110,21 @@ def test_prune_auto_within_acc_drop_passes_strict(cli, tmp_path):
     assert doc["acc_drop_exceeded"] is False
 
 
+def test_a_drop_of_exactly_acc_drop_is_within_it_as_verify_counts_it():
+    """980 of 1,000 right before, 975 after: 0.5 points, which verify's accuracy criterion
+    keeps (0.975 ≥ 0.98 − 0.005); prune's check took 100·(0.98 − 0.975) = 0.5000000000000004
+    as more than --acc-drop 0.5 and failed --strict on it."""
+    from prunelimit.api.pruning import PruneReport
+    from prunelimit.models.evaluate import Evaluation
+
+    def report(after: int) -> PruneReport:
+        return PruneReport(0.9, 0.9, "predicted", "global", [], Evaluation(0.1, 0.980, 1000),
+                           Evaluation(0.2, after / 1000, 1000), None, "p.pt", (), acc_drop=0.5)
+
+    assert report(975).acc_drop_exceeded is False and report(975).to_json()["acc_drop_exceeded"] is False
+    assert report(974).acc_drop_exceeded is True
+
+
 def test_prune_to_a_given_ratio_is_not_checked(cli, tmp_path):
     doc = _doc(cli("prune", EXAMPLE, "--ratio", "0.97", "-o", tmp_path / "p.pt", "--strict", "--json"))
     assert doc["after"]["accuracy_drop"] > 0.5
