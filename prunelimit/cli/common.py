@@ -283,6 +283,13 @@ def handled(debug: bool) -> Iterator[None]:
         raise typer.Exit(_interrupt_code(exc))
     except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
         console.reader_gone()
+    except console.ReaderGone:
+        raise
+    except SystemExit as exc:  # user code ended the process: exit 0 would read as success (a gate passed)
+        _traceback_if(debug)
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        _fail(3, f"code in {frame.filename}, line {frame.lineno}, called sys.exit({exc.code!r}) while prunelimit "
+                 "ran it; a --model factory, a --loss function or a model's forward must return or raise, not exit")
     except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
         _traceback_if(debug)
         where = f" {exc.filename}" if exc.filename is not None else ""
