@@ -67,12 +67,12 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     try:
         obj = load_quietly(path, weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL (\S+)", str(exc))
+        found = pickled_global(exc)
         if not found:
             raise InputError(f"checkpoint {path} is not a readable PyTorch file (corrupt pickle data)") from None
         if not trust_pickle:
             raise InputError(
-                f"checkpoint {path} contains pickled Python objects ({found.group(1)}), and unpickling "
+                f"checkpoint {path} contains pickled Python objects ({found}), and unpickling "
                 "can run code; if you trust its source, pass --trust-pickle"
             ) from None
         obj = _load_untrusted(path)
@@ -80,6 +80,13 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
         raise InputError(f"checkpoint {path} is not a readable PyTorch file ({_first_line(exc)})") from None
     check_loaded(obj.state_dict() if isinstance(obj, nn.Module) else obj, f"checkpoint {path}")
     return _checked(_interpret(path, obj))
+
+
+def pickled_global(exc: pickle.UnpicklingError) -> str | None:
+    """The Python object a file's pickle names, which ``torch.load(weights_only=True)`` refused
+    to build (unpickling it could run code), or ``None`` for a file that is merely damaged."""
+    found = re.search(r"GLOBAL (\S+)", str(exc))
+    return found.group(1) if found else None
 
 
 def load_quietly(path: Path, weights_only: bool = True) -> Any:
