@@ -584,6 +584,23 @@ def test_library_raises_what_the_commands_print(corpus):
     assert not corpus.marker.exists()
 
 
+def test_text_inputs_saved_with_a_bom_are_read(tmp_path):
+    """A UTF-8 byte-order mark (Excel's CSV, Windows editors' JSON) is no part of the first
+    header or value: the law CSVs lacked their 'density' column, a baseline was 'not valid JSON'."""
+    from prunelimit.gate_rules import read_report
+    from prunelimit.laws.errorlaw import read_points as read_error_points
+    from prunelimit.laws.points import read_points as read_law_points
+
+    bom = b"\xef\xbb\xbf"
+    errors, gammas, report = tmp_path / "e.csv", tmp_path / "g.csv", tmp_path / "b.json"
+    errors.write_bytes(bom + b"density,error\n1,0.1\n0.5,0.12\n")
+    gammas.write_bytes(bom + b"density,gamma\n0.5,0.2\n0.25,0.3\n")
+    report.write_bytes(bom + json.dumps({"bounds": {"lower": 0.5}}).encode())
+    assert read_error_points(errors).density.tolist() == [1.0, 0.5]
+    assert read_law_points(gammas).density == (0.5, 0.25)
+    assert read_report(report) == {"bounds": {"lower": 0.5}}
+
+
 def test_debug_adds_the_traceback_and_keeps_the_exit_code(cli, corpus):
     plain = cli("info", corpus.noise)
     result = cli("info", corpus.noise, "--debug")
