@@ -154,7 +154,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
                                 "computed from model(x)", *names)
     if not torch.isfinite(value).all():
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
-        raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights", *names)
+        raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of the data", *names)
 
 
 def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...],

@@ -108,6 +108,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     x = np.zeros((8, 64), np.float32)
     x[3, 3] = np.nan
     np.savez(c.data_nan, x=x, y=np.zeros(8, np.int64))
+    c.data_nan_y = d / "nan-y.npz"  # regression targets with a NaN (mse)
+    y = np.zeros((8, 10), np.float32)
+    y[2, 5] = np.nan
+    np.savez(c.data_nan_y, x=np.zeros((8, 64), np.float32), y=y)
     c.data_features = d / "features.npz"
     np.savez(c.data_features, x=np.zeros((8, 7), np.float32), y=np.zeros(8, np.int64))
     c.data_real = d / "real-y.npz"
@@ -294,6 +298,8 @@ OTHER_CASES = [
     Case("bounds/non-numeric-data", _p("bounds", G, "--data", "tensors:{data_text}"), 3, "text.npz"),
     Case("bounds/labels-out-of-range", _p("bounds", G, "--data", "tensors:{data_labels}"), 3, "label 50"),
     Case("bounds/nan-data", _p("bounds", G, "--data", "tensors:{data_nan}"), 3, "NaN"),
+    Case("bounds/nan-targets", _p("bounds", G, "--data", "tensors:{data_nan_y}", "--loss", "mse"), 3,
+         "nan-y.npz: y contains NaN or Inf"),
     Case("bounds/feature-mismatch", _p("bounds", G, "--data", "tensors:{data_features}"), 3, "features.npz"),
     Case("bounds/real-targets-ce", _p("bounds", G, "--data", "tensors:{data_real}"), 3, "--loss mse"),
     Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3, "noise.npz"),
@@ -581,6 +587,14 @@ def test_library_raises_what_the_commands_print(corpus):
     data = load_dataset("digits:test", max_samples=64)
     with pytest.raises(InputError, match=r"the loss returned a tensor of shape \(64,\)"):
         bounds(build_model(SPEC), (data.x, data.y), loss=torch.nn.CrossEntropyLoss(reduction="none"))
+    with pytest.raises(InputError, match="y contains NaN or Inf"):
+        load_dataset(f"tensors:{corpus.data_nan_y}")
+    targets = torch.zeros(64, 10)
+    targets[3, 3] = math.inf
+    with pytest.raises(InputError, match="^data: y contains NaN or Inf$"):  # in-memory data: named as the argument
+        bounds(build_model(SPEC), (data.x, targets), loss="mse")
+    with pytest.raises(InputError, match="^data batch 1: x contains NaN or Inf$"):
+        bounds(build_model(SPEC), [(data.x, data.y), (data.x * math.nan, data.y)])
     assert not corpus.marker.exists()
 
 

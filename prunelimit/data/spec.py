@@ -133,8 +133,6 @@ def _validated(x, y, text: str) -> Dataset:
         raise InputError(f"data {text}: x must be numeric, got {x.dtype}")
     if x.is_floating_point():
         x = x.float()
-        if not torch.isfinite(x).all():
-            raise InputError(f"data {text}: x contains NaN or Inf")
     else:  # token ids or indices stay integers: nn.Embedding and one_hot refuse floats
         x = x.long()
     if y.is_floating_point():
@@ -145,7 +143,16 @@ def _validated(x, y, text: str) -> Dataset:
         y = y.long()
         if (y < 0).any():
             raise InputError(f"data {text}: negative class label {int(y.min())}")
+    check_finite(x, y, f"data {text}")
     return Dataset(x, y, text)
+
+
+def check_finite(x: Tensor, y: Tensor, what: str) -> None:
+    """NaN or Inf in the inputs or in real-valued targets would make every loss, gradient and
+    curvature NaN: an input error naming which, here rather than a NaN loss later."""
+    for name, values in (("x", x), ("y", y)):
+        if values.is_floating_point() and not torch.isfinite(values).all():
+            raise InputError(f"{what}: {name} contains NaN or Inf")
 
 
 _SPLITS = ("train", "test", "all")
