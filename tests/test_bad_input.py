@@ -196,6 +196,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     np.savez(c.data_objects, x=np.array([object()] * 8, dtype=object), y=np.zeros(8, np.int64))
     c.data_npy = d / "x.npy"
     np.save(c.data_npy, np.zeros((8, 64), np.float32))
+    c.data_csv = d / "data.csv"  # another format under tensors:
+    c.data_csv.write_text("x,y\n0.5,1\n")
     c.cfg_python = d / "python-tag.yaml"
     c.cfg_python.write_text(f"iterations: !!python/object/apply:os.system ['touch {c.marker}']\n")
     return c
@@ -302,7 +304,8 @@ OTHER_CASES = [
          "nan-y.npz: y contains NaN or Inf"),
     Case("bounds/feature-mismatch", _p("bounds", G, "--data", "tensors:{data_features}"), 3, "features.npz"),
     Case("bounds/real-targets-ce", _p("bounds", G, "--data", "tensors:{data_real}"), 3, "--loss mse"),
-    Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3, "noise.npz"),
+    Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3,
+         "noise.npz is no .npz archive, so numpy would read it as a pickle"),
     Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),
     Case("bounds/data-missing", _p("bounds", G, "--data", "tensors:{dir}/none.npz"), 3, "not found"),
     Case("bounds/data-root-missing", _p("bounds", G, "--data", "cifar10:/no/such/dir"), 3, "does not exist"),
@@ -341,7 +344,9 @@ OTHER_CASES = [
     Case("train/data-pickle-code", _p("train", "--model", SPEC, "--data", "tensors:{evil_legacy}",
                                       "-o", "{out}/t.pt"), 3, "contains pickled Python objects (io.open)"),
     Case("bounds/data-object-array", _p("bounds", G, "--data", "tensors:{data_objects}"), 3, "holds object arrays"),
-    Case("bounds/data-npy", _p("bounds", G, "--data", "tensors:{data_npy}"), 3, "it is one .npy array"),
+    Case("bounds/data-other-format", _p("bounds", G, "--data", "tensors:{data_csv}"), 3,
+         "data.csv could not be read (corrupt pickle data); save x and y with torch.save"),
+    Case("bounds/data-npy", _p("bounds", G, "--data", "tensors:{data_npy}"), 3, "x.npy is one .npy array"),
     Case("bounds/data-empty-path", _p("bounds", G, "--data", "tensors:"), 2, "write tensors:FILE.pt"),
     Case("bounds/data-root-empty", _p("bounds", G, "--data", "cifar10:"), 2, "write cifar10:ROOT"),
     Case("bounds/digits-image-2", _p("bounds", G, "--data", "digits:image=2"), 2, "image must be 0 or 1"),

@@ -24,7 +24,7 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip, require_file)
-from prunelimit.io.checkpoint import is_torchscript, load_quietly, pickled_global, tensor_problem
+from prunelimit.io.checkpoint import first_line, is_torchscript, load_quietly, pickled_global, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -208,14 +208,18 @@ def _tensors(spec: Spec):
         if found:  # data is never unpickled, whatever the flags: tensors hold all it needs
             raise InputError(f"data file {path} contains pickled Python objects ({found}), and unpickling can "
                              f"run code; save plain tensors: {save}") from None
-        raise InputError(f"data file {path} could not be read ({_npy_hint(path) or 'corrupt pickle data'})") from None
-    except ValueError as exc:
-        if str(exc).startswith("Object arrays"):  # numpy's object arrays are pickles
-            raise InputError(f"data file {path} holds object arrays (pickled Python objects), and unpickling can "
-                             f"run code; save numeric arrays: {save}") from None
-        raise InputError(f"data file {path} could not be read (ValueError)") from None
-    except Exception as exc:
-        raise InputError(f"data file {path} could not be read ({type(exc).__name__})") from None
+        if _is_npy(path):
+            raise InputError(f"data file {path} is one .npy array; save x and y together: "
+                             "np.savez(FILE.npz, x=x, y=y)") from None
+        raise InputError(f"data file {path} could not be read (corrupt pickle data); save x and y with {save}") \
+            from None
+    except Exception as exc:  # truncated, random bytes, another format (CSV, ...)
+        if "pickled" in str(exc) or str(exc).startswith("Object arrays"):  # numpy reads both as pickles
+            held = "holds object arrays (pickled Python objects)" if str(exc).startswith("Object arrays") \
+                else "is no .npz archive, so numpy would read it as a pickle"
+            raise InputError(f"data file {path} {held}, and unpickling can run code; save numeric arrays: {save}") \
+                from None
+        raise InputError(f"data file {path} could not be read ({first_line(exc)}); save x and y with {save}") from None
     check_loaded(obj, f"data file {path}")  # e.g. an expanded (zero-stride) x claiming terabytes
     if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:
         held = f"entries {', '.join(repr(str(k)[:40]) for k in list(obj)[:4])}" if isinstance(obj, dict) and obj \
@@ -231,12 +235,10 @@ def _tensors(spec: Spec):
         raise InputError(f"data file {path}: 'x' and 'y' must be numeric arrays") from None
 
 
-def _npy_hint(path: Path) -> str | None:
-    """What to do with a single numpy array (``np.save``) given as a data file."""
+def _is_npy(path: Path) -> bool:
+    """A single numpy array (``np.save``), by its magic bytes."""
     with path.open("rb") as fh:
-        if fh.read(6) == b"\x93NUMPY":
-            return "it is one .npy array; save x and y together: np.savez(FILE.npz, x=x, y=y)"
-    return None
+        return fh.read(6) == b"\x93NUMPY"
 
 
 def _synthetic(spec: Spec, budget: _Budget):

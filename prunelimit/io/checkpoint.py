@@ -77,7 +77,7 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
             ) from None
         obj = _load_untrusted(path)
     except Exception as exc:  # truncated zip, random bytes, wrong magic number, ...
-        raise InputError(f"checkpoint {path} is not a readable PyTorch file ({_first_line(exc)})") from None
+        raise InputError(f"checkpoint {path} is not a readable PyTorch file ({first_line(exc)})") from None
     check_loaded(obj.state_dict() if isinstance(obj, nn.Module) else obj, f"checkpoint {path}")
     return _checked(_interpret(path, obj))
 
@@ -101,7 +101,7 @@ def _load_untrusted(path: Path) -> Any:
     try:
         return load_quietly(path, weights_only=False)
     except Exception as exc:
-        raise InputError(f"checkpoint {path} could not be unpickled ({_first_line(exc)})") from None
+        raise InputError(f"checkpoint {path} could not be unpickled ({first_line(exc)})") from None
 
 
 def _interpret(path: Path, obj: Any) -> RawCheckpoint:
@@ -207,7 +207,7 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
                                  model_spec=sparse.model_spec, meta=_meta(path, sparse.meta))
         return RawCheckpoint(path, "safetensors", state_dict=load_file(str(path)))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)})") from None
+        raise InputError(f"checkpoint {path} is not a readable safetensors file ({first_line(exc)})") from None
 
 
 def is_torchscript(path: Path) -> bool:
@@ -227,7 +227,7 @@ def _read_torchscript(path: Path) -> RawCheckpoint:
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:
-        raise InputError(f"TorchScript checkpoint {path} could not be loaded ({_first_line(exc)})") from None
+        raise InputError(f"TorchScript checkpoint {path} could not be loaded ({first_line(exc)})") from None
     masks, meta = _torchscript_extra(path, extra[_TORCHSCRIPT_EXTRA])
     return RawCheckpoint(path, "torchscript", state_dict=dict(module.state_dict()), masks=masks, meta=meta,
                          module=module)
@@ -242,7 +242,7 @@ def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], d
         obj = torch.load(record, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise InputError(f"TorchScript checkpoint {path}: its {_TORCHSCRIPT_EXTRA} entry is not a readable "
-                         f"PyTorch file ({_first_line(exc)})") from None
+                         f"PyTorch file ({first_line(exc)})") from None
     if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
         raise InputError(f"TorchScript checkpoint {path}: its {_TORCHSCRIPT_EXTRA} entry is not a {FORMAT} record")
     check_loaded(obj, f"checkpoint {path}")
@@ -250,7 +250,8 @@ def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], d
             _meta(path, _entry(path, obj, "meta", Mapping, {})))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception in a few words for a one-line message: its type and its first line."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 
