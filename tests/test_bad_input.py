@@ -603,6 +603,26 @@ def test_library_raises_what_the_commands_print(corpus):
     assert not corpus.marker.exists()
 
 
+def _huge_allocation(*_):
+    torch.empty(2**60, dtype=torch.uint8)  # 1 EB: the allocator refuses at once, nothing is held
+
+
+def _no_memory(*_):
+    raise MemoryError
+
+
+@pytest.mark.parametrize("fail", [_huge_allocation, _no_memory], ids=["torch-allocator", "MemoryError"])
+def test_out_of_memory_is_exit_3_not_an_internal_error(cli, corpus, monkeypatch, fail):
+    """Data or a model too large for the machine is no bug to report (exit 5): exit 3 with the size."""
+    monkeypatch.setattr("prunelimit.data.spec._synthetic", fail)
+    result = cli("info", corpus.good, "--data", "synthetic:samples=64")
+    assert result.exit_code == 3 and result.stdout == "", result.stderr
+    assert result.stderr.startswith("prunelimit: error: out of memory (an allocation") and "internal" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    if fail is _huge_allocation:
+        assert "an allocation of 1152921.5 TB failed" in result.stderr  # 2**60 bytes, named as asked
+
+
 def test_text_inputs_saved_with_a_bom_are_read(tmp_path):
     """A UTF-8 byte-order mark (Excel's CSV, Windows editors' JSON) is no part of the first
     header or value: the law CSVs lacked their 'density' column, a baseline was 'not valid JSON'."""
