@@ -545,6 +545,14 @@ def test_process_pickle_runs_only_with_trust(corpus, tmp_path):
     assert proc.returncode in (2, 3) and "Traceback" not in proc.stderr
 
 
+def test_module_in_a_training_record_loads_with_trust(cli, corpus):
+    """{"model": module, "epoch": 3} is refused without --trust-pickle (the corpus) and is the
+    module with it (it said "entry 'model' is not a tensor")."""
+    result = cli("info", corpus.module_in_dict, "--trust-pickle", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["format"] == "module"
+
+
 def test_factory_named_by_a_file_runs_only_when_typed(cli, tmp_path):
     marker = tmp_path / "imported"
     factory = tmp_path / "factory.py"

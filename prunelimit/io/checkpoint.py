@@ -121,6 +121,8 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
     for key in _NESTED_KEYS:
         if isinstance(obj.get(key), Mapping):
             return RawCheckpoint(path, "nested", state_dict=_tensors(path, obj[key]))
+        if isinstance(obj.get(key), nn.Module):  # {"model": model, "optimizer": ...}, read with trust_pickle
+            return _interpret(path, obj[key])
     if not obj:
         raise InputError(f"checkpoint {path} holds no tensors")
     # a training record keeping its weights under a name of its own ("net", "ema", ...)
