@@ -7,6 +7,7 @@ are usage errors (exit 2) that name the key.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -31,6 +32,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, an integer of > 4300 digits
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
+        tag = re.search(r"constructor for the tag '([^']*)'", str(getattr(exc, "problem", "")))
+        if tag:  # e.g. !!python/object/apply, which would build objects (run code): never constructed
+            name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+            raise UsageError(f"config file {path}{where}: the tag {name} is not a plain value (a Python tag would "
+                             "run code, and is never read); write plain numbers, strings and lists") from None
         raise UsageError(f"config file {path} is not valid YAML{where}") from None
     if data is None:
         return {}

@@ -165,7 +165,7 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
     require_file(path, what)
     check_file_size(path, MAX_REPORT_BYTES, what)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM (Windows editors) is no JSON error
     except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, nested 1000s deep
         raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:

@@ -15,6 +15,7 @@ from prunelimit.errors import InputError
 from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
 from prunelimit.models.params import ParamSelection, check_selection
+from prunelimit.specs import USER_CODE_ERRORS, user_failure
 
 
 @dataclass
@@ -136,14 +137,24 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
                 f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
                 "check {1} and {2} (e.g. :num_classes=...)", *names)
     try:
-        value = loss_fn(model, batch)
-    except Exception as exc:
+        with torch.enable_grad():  # to see that the loss depends on the weights (below)
+            value = loss_fn(model, batch)
+    except USER_CODE_ERRORS as exc:
         raise InputError.naming(
-            f"the loss failed on {what} ({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); "
-            "check that {1}, {2} and {0} fit together", *names) from None
-    if not torch.isfinite(torch.as_tensor(value)).all():
+            f"the loss failed on {what} ({user_failure(exc)}); check that {{1}}, {{2}} and {{0}} fit together",
+            *names) from None
+    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()):
+        got = (f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).removeprefix('torch.')}"
+               if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
+        raise InputError.naming(f"the loss returned {got} on {what}, not one real number; a {{0}} function "
+                                "must return the batch's mean loss as a scalar tensor", *names)
+    if value.grad_fn is None and any(p.requires_grad for p in model.parameters()):
+        raise InputError.naming(f"the loss on {what} does not depend on the model's weights (it has no gradient: "
+                                "detached, or computed under torch.no_grad); a {0} function must return the loss "
+                                "computed from model(x)", *names)
+    if not torch.isfinite(value).all():
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
-        raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights", *names)
+        raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of the data", *names)
 
 
 def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...],
@@ -165,11 +176,11 @@ def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tupl
 def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
     try:
         return model(x)
-    except Exception as exc:
+    except USER_CODE_ERRORS as exc:
         # integer x is kept as int64 (token ids), which a model of real inputs cannot take
         hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
             if not x.is_floating_point() else ""
         raise InputError.naming(
             f"{model_name} fails on {what} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:150]}); check {{2}} and {{1}}{hint}",
+            f"({user_failure(exc)}); check {{2}} and {{1}}{hint}",
             *names) from None

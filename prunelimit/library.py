@@ -88,12 +88,13 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     """``data`` as a fixed list of ``(x, y)`` batches on ``device`` (see the module docstring)."""
     from prunelimit.cache import data_fingerprint
     from prunelimit.data.batches import to_device
-    from prunelimit.data.spec import make_batches
+    from prunelimit.data.spec import check_finite, make_batches
 
     if _is_pair(data):
         x, y = data
         if x.shape[0] != y.shape[0] or x.shape[0] == 0:
             raise UsageError(f"data: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
+        check_finite(x, y, "data")
         return to_device(make_batches(_Pair(x, _labels(y)), batch_size), device)
     if isinstance(data, (str, os.PathLike)):
         raise UsageError(f"data is the spec or path {str(data)!r}; the library takes tensors or batches: "
@@ -115,6 +116,8 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError("data gave different batches on a second pass (a shuffling or augmenting loader?): "
                          "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
                          "use DataLoader(..., shuffle=False) without random transforms")
+    for i, (x, y) in enumerate(batches):
+        check_finite(x, y, f"data batch {i}")
     return to_device([(x, _labels(y)) for x, y in batches], device)
 
 

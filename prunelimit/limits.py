@@ -11,6 +11,7 @@ Real inputs sit far below every cap; each constant says why its value is safe.
 from __future__ import annotations
 
 import numbers
+import re
 import stat
 import zipfile
 from collections import deque
@@ -330,6 +331,18 @@ def check_csv_rows(rows: list, path: Path) -> None:
     """Refuse a CSV read up to ``MAX_CSV_ROWS + 1`` rows that has more than ``MAX_CSV_ROWS``."""
     if len(rows) > MAX_CSV_ROWS:
         raise InputError(f"{path}: over {MAX_CSV_ROWS:,} rows; a law fit needs hundreds, so thin or split the file")
+
+
+def out_of_memory(exc: BaseException) -> str | None:
+    """For an allocation that failed, what it asked for (" of 1.0 GB", "" when unknown);
+    ``None`` when ``exc`` is no such failure. Python raises MemoryError, torch's CPU allocator
+    a RuntimeError saying "can't allocate memory", its GPU allocator ``torch.OutOfMemoryError``."""
+    text = str(exc)
+    if not (isinstance(exc, (MemoryError, torch.OutOfMemoryError))
+            or (isinstance(exc, RuntimeError) and "can't allocate memory" in text)):
+        return None
+    asked = re.search(r"allocate (\d+) bytes", text)
+    return f" of {byte_size(int(asked.group(1)))}" if asked else ""
 
 
 def byte_size(nbytes: float) -> str:

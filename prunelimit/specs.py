@@ -20,6 +20,19 @@ from prunelimit.limits import load_yaml, require_file
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
 
+# What user code (a --model factory, a --loss function, a model's forward) may raise: any
+# exception, and SystemExit too, since sys.exit(0) in it would otherwise end prunelimit
+# with exit 0, which a CI job reads as success (a gate passed).
+USER_CODE_ERRORS = (Exception, SystemExit)
+
+
+def user_failure(exc: BaseException) -> str:
+    """How user code failed, in a few words: ``ValueError: boom`` or ``it called sys.exit(0)``."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:150]}" if lines else type(exc).__name__
+
 
 # seeds feed torch.Generator (< 2**64) with small offsets added; numpy takes no negative one
 SEED_LIMIT = 2**63
@@ -127,14 +140,14 @@ def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
         try:
             with fresh_user_code():
                 spec.loader.exec_module(module)
-        except Exception as exc:  # the user's file: any error is a load error
-            raise InputError(f"could not import {what} file {target}: {type(exc).__name__}: {exc}") from exc
+        except USER_CODE_ERRORS as exc:  # the user's file: any error is a load error
+            raise InputError(f"could not import {what} file {target}: {user_failure(exc)}") from exc
     else:
         try:
             with fresh_user_code():
                 module = importlib.import_module(target)
-        except Exception as exc:
-            raise InputError(f"could not import {what} module {target!r}: {exc}") from exc
+        except USER_CODE_ERRORS as exc:
+            raise InputError(f"could not import {what} module {target!r}: {user_failure(exc)}") from exc
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise InputError(f"{target} has no callable {attr!r} for the {what}")

@@ -30,13 +30,14 @@ def junit_error_report(path: Path, stderr: str) -> bool:
     return root.get("errors") == "1" and error is not None and error.get("message") in stderr
 
 
-def write_evil_pickle(path: Path, marker: Path) -> None:
-    """A checkpoint whose unpickling would create ``marker`` (made in a child process)."""
+def write_evil_pickle(path: Path, marker: Path, legacy: bool = False) -> None:
+    """A checkpoint whose unpickling would create ``marker`` (made in a child process);
+    ``legacy``: in torch's old non-zip format (``_use_new_zipfile_serialization=False``)."""
     code = (
         "import torch\n"
         "class Evil:\n"
         f"    def __reduce__(self): return (open, ({str(marker)!r}, 'w'))\n"
-        f"torch.save({{'w': torch.zeros(1), 'e': Evil()}}, {str(path)!r})\n"
+        f"torch.save({{'w': torch.zeros(1), 'e': Evil()}}, {str(path)!r}, _use_new_zipfile_serialization={not legacy})\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -108,6 +108,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     x = np.zeros((8, 64), np.float32)
     x[3, 3] = np.nan
     np.savez(c.data_nan, x=x, y=np.zeros(8, np.int64))
+    c.data_nan_y = d / "nan-y.npz"  # regression targets with a NaN (mse)
+    y = np.zeros((8, 10), np.float32)
+    y[2, 5] = np.nan
+    np.savez(c.data_nan_y, x=np.zeros((8, 64), np.float32), y=y)
     c.data_features = d / "features.npz"
     np.savez(c.data_features, x=np.zeros((8, 7), np.float32), y=np.zeros(8, np.int64))
     c.data_real = d / "real-y.npz"
@@ -160,6 +164,42 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.folder_npz.mkdir()
     c.fifo_py = d / "fifo.py"
     os.mkfifo(c.fifo_py)
+    # code in other containers: torch's legacy (non-zip) format, a Lightning-style record, a module in a dict
+    c.evil_legacy = d / "evil-legacy.pt"
+    write_evil_pickle(c.evil_legacy, c.marker, legacy=True)
+    c.module_in_dict = d / "module.ckpt"
+    torch.save({"model": model, "epoch": 3}, c.module_in_dict)
+    c.int_weights = d / "int8.pt"  # a quantized export's raw integers, its scales elsewhere
+    torch.save({k: (v * 100).to(torch.int8) for k, v in model.state_dict().items()}, c.int_weights)
+    c.loop = d / "loop.pt"
+    c.loop.symlink_to(c.loop)
+    # user code that ends the process (exit 0 would read as success, a gate passed), or returns no loss
+    c.user = d / "user.py"
+    c.user.write_text(
+        "import sys, torch\n"
+        "def exits(): sys.exit(0)\n"
+        "def meta():\n    with torch.device('meta'): return torch.nn.Sequential(torch.nn.Linear(64, 10))\n"
+        "calls = [0]\n"
+        "def exits_later(model, batch):\n"
+        "    calls[0] += 1\n"
+        "    if calls[0] > 1: sys.exit(0)\n"
+        "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])\n"
+        "def per_sample(model, batch):\n"
+        "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1], reduction='none')\n"
+        "def number(model, batch): return 1.0\n"
+        "def detached(model, batch):\n"
+        "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1]).detach()\n"
+    )
+    c.exits_on_import = d / "exits_on_import.py"
+    c.exits_on_import.write_text("import sys\nsys.exit(0)\n")
+    c.data_objects = d / "objects.npz"
+    np.savez(c.data_objects, x=np.array([object()] * 8, dtype=object), y=np.zeros(8, np.int64))
+    c.data_npy = d / "x.npy"
+    np.save(c.data_npy, np.zeros((8, 64), np.float32))
+    c.data_csv = d / "data.csv"  # another format under tensors:
+    c.data_csv.write_text("x,y\n0.5,1\n")
+    c.cfg_python = d / "python-tag.yaml"
+    c.cfg_python.write_text(f"iterations: !!python/object/apply:os.system ['touch {c.marker}']\n")
     return c
 
 
@@ -199,6 +239,12 @@ CKPT_CASES = [
     ("wrong-architecture", lambda c: [c.sd, "--model", "mlp:64,5,10"], 3, "shape mismatch"),
     ("nan-weights", lambda c: [c.nan], 3, "2.weight"),
     ("inf-weights", lambda c: [c.inf], 3, "2.weight"),
+    ("legacy-pickle-code", lambda c: [c.evil_legacy], 3, "--trust-pickle"),
+    ("module-in-dict", lambda c: [c.module_in_dict], 3, "--trust-pickle"),
+    ("integer-weights", lambda c: [c.int_weights, "--model", SPEC], 3,
+     "integer or boolean values for the float tensors 0.weight (int8)"),
+    ("device", lambda c: ["/dev/zero"], 3, "is a device, FIFO or socket"),
+    ("symlink-loop", lambda c: [c.loop], 3, "cannot be read (Too many levels of symbolic links)"),
 ]
 
 
@@ -254,9 +300,12 @@ OTHER_CASES = [
     Case("bounds/non-numeric-data", _p("bounds", G, "--data", "tensors:{data_text}"), 3, "text.npz"),
     Case("bounds/labels-out-of-range", _p("bounds", G, "--data", "tensors:{data_labels}"), 3, "label 50"),
     Case("bounds/nan-data", _p("bounds", G, "--data", "tensors:{data_nan}"), 3, "NaN"),
+    Case("bounds/nan-targets", _p("bounds", G, "--data", "tensors:{data_nan_y}", "--loss", "mse"), 3,
+         "nan-y.npz: y contains NaN or Inf"),
     Case("bounds/feature-mismatch", _p("bounds", G, "--data", "tensors:{data_features}"), 3, "features.npz"),
     Case("bounds/real-targets-ce", _p("bounds", G, "--data", "tensors:{data_real}"), 3, "--loss mse"),
-    Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3, "noise.npz"),
+    Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3,
+         "noise.npz is no .npz archive, so numpy would read it as a pickle"),
     Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),
     Case("bounds/data-missing", _p("bounds", G, "--data", "tensors:{dir}/none.npz"), 3, "not found"),
     Case("bounds/data-root-missing", _p("bounds", G, "--data", "cifar10:/no/such/dir"), 3, "does not exist"),
@@ -274,6 +323,35 @@ OTHER_CASES = [
     Case("gate/baseline-is-folder", _p("gate", G, "--baseline", "{folder_npz}", "--max-drop", "0.1", "--no-cache"), 3,
          "folder.npz is a folder; give the baseline report file"),
     Case("prune/from-is-fifo", _p("prune", G, "--from", "{fifo_py}", "-o", "{out}/p.pt"), 3, "is a device, FIFO"),
+    # user code that exits: its own line, never exit 0 (a gate that passed)
+    Case("info/factory-exits", _p("info", "{sd}", "--model", "{user}:exits"), 3, "failed: it called sys.exit(0)"),
+    Case("train/factory-exits", _p("train", "--model", "{user}:exits", "--data", "digits", "-o", "{out}/t.pt"), 3,
+         "failed: it called sys.exit(0)"),
+    Case("info/model-file-exits-on-import", _p("info", "{sd}", "--model", "{exits_on_import}:make"), 3,
+         "could not import model file"),
+    Case("gate/loss-exits-later", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--loss", "{user}:exits_later",
+                                     "--junit", "{out}/g.xml"), 3, "user.py, line 8, called sys.exit(0)"),
+    Case("info/factory-meta-device", _p("info", "{broken}", "--model", "{user}:meta"), 3, "is on the meta device"),
+    Case("bounds/loss-per-sample", _p("bounds", G, "--loss", "{user}:per_sample"), 3,
+         "the loss returned a tensor of shape (128,)"),
+    Case("train/loss-number", _p("train", "--model", SPEC, "--data", "digits", "--loss", "{user}:number",
+                                 "-o", "{out}/t.pt"), 3, "the loss returned a float"),
+    Case("verify/loss-detached", _p("verify", G, "--loss", "{user}:detached"), 3,
+         "does not depend on the model's weights"),
+    # data that would unpickle code, or is not what tensors: reads
+    Case("bounds/data-pickle-code", _p("bounds", G, "--data", "tensors:{evil}"), 3,
+         "contains pickled Python objects (io.open)"),
+    Case("train/data-pickle-code", _p("train", "--model", SPEC, "--data", "tensors:{evil_legacy}",
+                                      "-o", "{out}/t.pt"), 3, "contains pickled Python objects (io.open)"),
+    Case("bounds/data-object-array", _p("bounds", G, "--data", "tensors:{data_objects}"), 3, "holds object arrays"),
+    Case("bounds/data-other-format", _p("bounds", G, "--data", "tensors:{data_csv}"), 3,
+         "data.csv could not be read (corrupt pickle data); save x and y with torch.save"),
+    Case("bounds/data-npy", _p("bounds", G, "--data", "tensors:{data_npy}"), 3, "x.npy is one .npy array"),
+    Case("bounds/data-empty-path", _p("bounds", G, "--data", "tensors:"), 2, "write tensors:FILE.pt"),
+    Case("bounds/data-root-empty", _p("bounds", G, "--data", "cifar10:"), 2, "write cifar10:ROOT"),
+    Case("bounds/digits-image-2", _p("bounds", G, "--data", "digits:image=2"), 2, "image must be 0 or 1"),
+    Case("bounds/config-python-tag", _p("bounds", G, "--config", "{cfg_python}"), 2,
+         "the tag !!python/object/apply:os.system is not a plain value"),
     Case("train/unknown-data", _p("train", "--model", SPEC, "--data", "nosuch", "-o", "{out}/t.pt"), 2,
          "unknown data source"),
     Case("train/labels-out-of-range",
@@ -467,6 +545,14 @@ def test_process_pickle_runs_only_with_trust(corpus, tmp_path):
     assert proc.returncode in (2, 3) and "Traceback" not in proc.stderr
 
 
+def test_module_in_a_training_record_loads_with_trust(cli, corpus):
+    """{"model": module, "epoch": 3} is refused without --trust-pickle (the corpus) and is the
+    module with it (it said "entry 'model' is not a tensor")."""
+    result = cli("info", corpus.module_in_dict, "--trust-pickle", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["format"] == "module"
+
+
 def test_factory_named_by_a_file_runs_only_when_typed(cli, tmp_path):
     marker = tmp_path / "imported"
     factory = tmp_path / "factory.py"
@@ -478,6 +564,88 @@ def test_factory_named_by_a_file_runs_only_when_typed(cli, tmp_path):
     result = cli("info", ckpt, "--model", f"{factory}:make")
     assert result.exit_code == 0, result.stderr
     assert marker.exists()  # the user asked for it
+
+
+def test_process_user_code_exit_is_exit_3(corpus):
+    """sys.exit(0) in a typed factory ends a real process with exit 3, not the 0 it asked for
+    (which a CI job reads as success: a gate passed)."""
+    proc = _run("gate", corpus.sd, "--model", f"{corpus.user}:exits", "--min-ratio", "0.1", "--no-cache")
+    assert proc.returncode == 3 and proc.stdout == "", proc.stderr
+    assert proc.stderr.strip() == f"prunelimit: error: model factory '{corpus.user}:exits' failed: it called sys.exit(0)"
+
+
+def test_library_raises_what_the_commands_print(corpus):
+    """The library functions behind the commands raise the documented types, with the message
+    the corpus shows (the commands print exactly these)."""
+    from prunelimit import bounds
+    from prunelimit.config import read_config
+    from prunelimit.data.spec import load_dataset
+    from prunelimit.errors import InputError, UsageError
+    from prunelimit.models.load import load_model
+
+    with pytest.raises(InputError, match=r"failed: it called sys\.exit\(0\)"):
+        load_model(corpus.sd, f"{corpus.user}:exits")
+    with pytest.raises(InputError, match="is on the meta device"):
+        load_model(corpus.broken, f"{corpus.user}:meta")
+    with pytest.raises(InputError, match=r"integer or boolean values for the float tensors 0\.weight \(int8\)"):
+        load_model(corpus.int_weights, SPEC)
+    with pytest.raises(InputError, match=r"contains pickled Python objects \(io\.open\)"):
+        load_dataset(f"tensors:{corpus.evil_legacy}")
+    with pytest.raises(InputError, match="holds object arrays"):
+        load_dataset(f"tensors:{corpus.data_objects}")
+    with pytest.raises(UsageError, match="image must be 0 or 1"):
+        load_dataset("digits:image=2")
+    with pytest.raises(UsageError, match="the tag !!python/object/apply:os.system is not a plain value"):
+        read_config(corpus.cfg_python)
+    data = load_dataset("digits:test", max_samples=64)
+    with pytest.raises(InputError, match=r"the loss returned a tensor of shape \(64,\)"):
+        bounds(build_model(SPEC), (data.x, data.y), loss=torch.nn.CrossEntropyLoss(reduction="none"))
+    with pytest.raises(InputError, match="y contains NaN or Inf"):
+        load_dataset(f"tensors:{corpus.data_nan_y}")
+    targets = torch.zeros(64, 10)
+    targets[3, 3] = math.inf
+    with pytest.raises(InputError, match="^data: y contains NaN or Inf$"):  # in-memory data: named as the argument
+        bounds(build_model(SPEC), (data.x, targets), loss="mse")
+    with pytest.raises(InputError, match="^data batch 1: x contains NaN or Inf$"):
+        bounds(build_model(SPEC), [(data.x, data.y), (data.x * math.nan, data.y)])
+    assert not corpus.marker.exists()
+
+
+def _huge_allocation(*_):
+    torch.empty(2**60, dtype=torch.uint8)  # 1 EB: the allocator refuses at once, nothing is held
+
+
+def _no_memory(*_):
+    raise MemoryError
+
+
+@pytest.mark.parametrize("fail", [_huge_allocation, _no_memory], ids=["torch-allocator", "MemoryError"])
+def test_out_of_memory_is_exit_3_not_an_internal_error(cli, corpus, monkeypatch, fail):
+    """Data or a model too large for the machine is no bug to report (exit 5): exit 3 with the size."""
+    monkeypatch.setattr("prunelimit.data.spec._synthetic", fail)
+    result = cli("info", corpus.good, "--data", "synthetic:samples=64")
+    assert result.exit_code == 3 and result.stdout == "", result.stderr
+    assert result.stderr.startswith("prunelimit: error: out of memory (an allocation") and "internal" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    if fail is _huge_allocation:
+        assert "an allocation of 1152921.5 TB failed" in result.stderr  # 2**60 bytes, named as asked
+
+
+def test_text_inputs_saved_with_a_bom_are_read(tmp_path):
+    """A UTF-8 byte-order mark (Excel's CSV, Windows editors' JSON) is no part of the first
+    header or value: the law CSVs lacked their 'density' column, a baseline was 'not valid JSON'."""
+    from prunelimit.gate_rules import read_report
+    from prunelimit.laws.errorlaw import read_points as read_error_points
+    from prunelimit.laws.points import read_points as read_law_points
+
+    bom = b"\xef\xbb\xbf"
+    errors, gammas, report = tmp_path / "e.csv", tmp_path / "g.csv", tmp_path / "b.json"
+    errors.write_bytes(bom + b"density,error\n1,0.1\n0.5,0.12\n")
+    gammas.write_bytes(bom + b"density,gamma\n0.5,0.2\n0.25,0.3\n")
+    report.write_bytes(bom + json.dumps({"bounds": {"lower": 0.5}}).encode())
+    assert read_error_points(errors).density.tolist() == [1.0, 0.5]
+    assert read_law_points(gammas).density == (0.5, 0.25)
+    assert read_report(report) == {"bounds": {"lower": 0.5}}
 
 
 def test_debug_adds_the_traceback_and_keeps_the_exit_code(cli, corpus):

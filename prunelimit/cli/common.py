@@ -2,7 +2,7 @@
 error handling (exit codes), option checks and output.
 
 Exit codes (README, docs/guide.md): 0 success / gate passed, 1 gate failed, 2 usage or configuration
-error, 3 input could not be loaded, 4 numerical failure, 5 internal error (a bug: please
+error, 3 input could not be loaded (or does not fit in memory), 4 numerical failure, 5 internal error (a bug: please
 report it with the output of ``--debug``), 130 interrupted (SIGINT), 143 terminated (SIGTERM), 129 hung up (SIGHUP),
 141 the reader closed the pipe (``| head``).
 """
@@ -34,7 +34,7 @@ from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
-from prunelimit.limits import check_counts
+from prunelimit.limits import check_counts, out_of_memory
 from prunelimit.report import console
 from prunelimit.theory.limit import BOUND_MODES
 from prunelimit.theory import statdim
@@ -283,6 +283,13 @@ def handled(debug: bool) -> Iterator[None]:
         raise typer.Exit(_interrupt_code(exc))
     except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
         console.reader_gone()
+    except console.ReaderGone:
+        raise
+    except SystemExit as exc:  # user code ended the process: exit 0 would read as success (a gate passed)
+        _traceback_if(debug)
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        _fail(3, f"code in {frame.filename}, line {frame.lineno}, called sys.exit({exc.code!r}) while prunelimit "
+                 "ran it; a --model factory, a --loss function or a model's forward must return or raise, not exit")
     except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
         _traceback_if(debug)
         where = f" {exc.filename}" if exc.filename is not None else ""
@@ -292,6 +299,10 @@ def handled(debug: bool) -> Iterator[None]:
         _fail(3, "an input file is nested too deeply to read; check the JSON/YAML/spec files given")
     except Exception as exc:
         _traceback_if(debug)
+        asked = out_of_memory(exc)
+        if asked is not None:  # an input too large for this machine, not a bug to report
+            _fail(3, f"out of memory (an allocation{asked} failed): the model and data need more memory than is "
+                     "free here; use fewer samples (--max-samples), a smaller --batch-size, or a larger machine")
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
                  "(rerun with --debug and report it)")
 

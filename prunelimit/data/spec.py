@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import pickle
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,7 +24,7 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip, require_file)
-from prunelimit.io.checkpoint import is_torchscript, load_quietly, tensor_problem
+from prunelimit.io.checkpoint import first_line, is_torchscript, load_quietly, pickled_global, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -132,8 +133,6 @@ def _validated(x, y, text: str) -> Dataset:
         raise InputError(f"data {text}: x must be numeric, got {x.dtype}")
     if x.is_floating_point():
         x = x.float()
-        if not torch.isfinite(x).all():
-            raise InputError(f"data {text}: x contains NaN or Inf")
     else:  # token ids or indices stay integers: nn.Embedding and one_hot refuse floats
         x = x.long()
     if y.is_floating_point():
@@ -144,7 +143,16 @@ def _validated(x, y, text: str) -> Dataset:
         y = y.long()
         if (y < 0).any():
             raise InputError(f"data {text}: negative class label {int(y.min())}")
+    check_finite(x, y, f"data {text}")
     return Dataset(x, y, text)
+
+
+def check_finite(x: Tensor, y: Tensor, what: str) -> None:
+    """NaN or Inf in the inputs or in real-valued targets would make every loss, gradient and
+    curvature NaN: an input error naming which, here rather than a NaN loss later."""
+    for name, values in (("x", x), ("y", y)):
+        if values.is_floating_point() and not torch.isfinite(values).all():
+            raise InputError(f"{what}: {name} contains NaN or Inf")
 
 
 _SPLITS = ("train", "test", "all")
@@ -166,18 +174,21 @@ def _digits(spec: Spec):
     with resources.files("prunelimit.data").joinpath("digits.npz").open("rb") as f:
         data = np.load(f)
         x, y = data["x"].astype(np.float32) / 16.0, data["y"]
+    image = spec.kwargs.get("image", 0)
+    if image not in (0, 1):  # True and False compare equal to 1 and 0
+        raise UsageError(f"bad data spec {spec.text!r}: image must be 0 or 1 (1: 1×8×8 images for a CNN)")
     split = _split_arg(spec, default="all")
     order = np.random.default_rng(0).permutation(len(y))  # fixed, so train/test never overlap
     cut = int(0.8 * len(y))
     idx = {"all": np.arange(len(y)), "train": order[:cut], "test": order[cut:]}[split]
     x, y = x[idx], y[idx]
-    if spec.kwargs.get("image"):
+    if image:
         x = x.reshape(-1, 1, 8, 8)
     return torch.from_numpy(x), torch.from_numpy(y)
 
 
 def _tensors(spec: Spec):
-    if len(spec.args) != 1:
+    if len(spec.args) != 1 or not spec.args[0]:  # an empty name would be the current folder
         raise UsageError(f"bad data spec {spec.text!r}: write tensors:FILE.pt or tensors:FILE.npz")
     path = Path(spec.args[0])
     require_file(path, "data file")
@@ -185,19 +196,34 @@ def _tensors(spec: Spec):
         raise InputError(f"data file {path} is a TorchScript archive (code), not tensors x and y")
     # Declared sizes first: a zip entry or .npy header may claim far more than the file holds.
     (check_npz if path.suffix == ".npz" else check_zip)(path, "data file")
+    save = "np.savez(FILE, x=x, y=y)" if path.suffix == ".npz" else "torch.save({'x': x, 'y': y}, FILE)"
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
                 obj = {k: data[k] for k in data.files}
         else:
             obj = load_quietly(path, weights_only=True)
-    except Exception as exc:
-        raise InputError(f"data file {path} could not be read ({type(exc).__name__})") from None
+    except pickle.UnpicklingError as exc:
+        found = pickled_global(exc)
+        if found:  # data is never unpickled, whatever the flags: tensors hold all it needs
+            raise InputError(f"data file {path} contains pickled Python objects ({found}), and unpickling can "
+                             f"run code; save plain tensors: {save}") from None
+        if _is_npy(path):
+            raise InputError(f"data file {path} is one .npy array; save x and y together: "
+                             "np.savez(FILE.npz, x=x, y=y)") from None
+        raise InputError(f"data file {path} could not be read (corrupt pickle data); save x and y with {save}") \
+            from None
+    except Exception as exc:  # truncated, random bytes, another format (CSV, ...)
+        if "pickled" in str(exc) or str(exc).startswith("Object arrays"):  # numpy reads both as pickles
+            held = "holds object arrays (pickled Python objects)" if str(exc).startswith("Object arrays") \
+                else "is no .npz archive, so numpy would read it as a pickle"
+            raise InputError(f"data file {path} {held}, and unpickling can run code; save numeric arrays: {save}") \
+                from None
+        raise InputError(f"data file {path} could not be read ({first_line(exc)}); save x and y with {save}") from None
     check_loaded(obj, f"data file {path}")  # e.g. an expanded (zero-stride) x claiming terabytes
     if not isinstance(obj, dict) or "x" not in obj or "y" not in obj:
         held = f"entries {', '.join(repr(str(k)[:40]) for k in list(obj)[:4])}" if isinstance(obj, dict) and obj \
             else f"a {type(obj).__name__}"
-        save = "np.savez(FILE, x=x, y=y)" if path.suffix == ".npz" else "torch.save({'x': x, 'y': y}, FILE)"
         raise InputError(f"data file {path} must hold a dict with entries 'x' and 'y', not {held}; save it with {save}")
     for key in ("x", "y"):  # the checkpoint's rule: torch would fail on these only later, deep inside
         problem = tensor_problem(obj[key]) if isinstance(obj[key], torch.Tensor) else None
@@ -207,6 +233,12 @@ def _tensors(spec: Spec):
         return torch.as_tensor(obj["x"]), torch.as_tensor(obj["y"])
     except (TypeError, ValueError, RuntimeError):
         raise InputError(f"data file {path}: 'x' and 'y' must be numeric arrays") from None
+
+
+def _is_npy(path: Path) -> bool:
+    """A single numpy array (``np.save``), by its magic bytes."""
+    with path.open("rb") as fh:
+        return fh.read(6) == b"\x93NUMPY"
 
 
 def _synthetic(spec: Spec, budget: _Budget):
@@ -236,7 +268,7 @@ def _synthetic(spec: Spec, budget: _Budget):
 
 
 def _root(spec: Spec) -> Path:
-    if not spec.args:
+    if not spec.args or not spec.args[0]:  # an empty root would read the current folder
         raise UsageError(f"bad data spec {spec.text!r}: write {spec.head}:ROOT")
     root = Path(spec.args[0])
     if not root.is_dir():

@@ -67,19 +67,26 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     try:
         obj = load_quietly(path, weights_only=True)
     except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL (\S+)", str(exc))
+        found = pickled_global(exc)
         if not found:
             raise InputError(f"checkpoint {path} is not a readable PyTorch file (corrupt pickle data)") from None
         if not trust_pickle:
             raise InputError(
-                f"checkpoint {path} contains pickled Python objects ({found.group(1)}), and unpickling "
+                f"checkpoint {path} contains pickled Python objects ({found}), and unpickling "
                 "can run code; if you trust its source, pass --trust-pickle"
             ) from None
         obj = _load_untrusted(path)
     except Exception as exc:  # truncated zip, random bytes, wrong magic number, ...
-        raise InputError(f"checkpoint {path} is not a readable PyTorch file ({_first_line(exc)})") from None
+        raise InputError(f"checkpoint {path} is not a readable PyTorch file ({first_line(exc)})") from None
     check_loaded(obj.state_dict() if isinstance(obj, nn.Module) else obj, f"checkpoint {path}")
     return _checked(_interpret(path, obj))
+
+
+def pickled_global(exc: pickle.UnpicklingError) -> str | None:
+    """The Python object a file's pickle names, which ``torch.load(weights_only=True)`` refused
+    to build (unpickling it could run code), or ``None`` for a file that is merely damaged."""
+    found = re.search(r"GLOBAL (\S+)", str(exc))
+    return found.group(1) if found else None
 
 
 def load_quietly(path: Path, weights_only: bool = True) -> Any:
@@ -94,7 +101,7 @@ def _load_untrusted(path: Path) -> Any:
     try:
         return load_quietly(path, weights_only=False)
     except Exception as exc:
-        raise InputError(f"checkpoint {path} could not be unpickled ({_first_line(exc)})") from None
+        raise InputError(f"checkpoint {path} could not be unpickled ({first_line(exc)})") from None
 
 
 def _interpret(path: Path, obj: Any) -> RawCheckpoint:
@@ -114,6 +121,8 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
     for key in _NESTED_KEYS:
         if isinstance(obj.get(key), Mapping):
             return RawCheckpoint(path, "nested", state_dict=_tensors(path, obj[key]))
+        if isinstance(obj.get(key), nn.Module):  # {"model": model, "optimizer": ...}, read with trust_pickle
+            return _interpret(path, obj[key])
     if not obj:
         raise InputError(f"checkpoint {path} holds no tensors")
     # a training record keeping its weights under a name of its own ("net", "ema", ...)
@@ -200,7 +209,7 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
                                  model_spec=sparse.model_spec, meta=_meta(path, sparse.meta))
         return RawCheckpoint(path, "safetensors", state_dict=load_file(str(path)))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise InputError(f"checkpoint {path} is not a readable safetensors file ({_first_line(exc)})") from None
+        raise InputError(f"checkpoint {path} is not a readable safetensors file ({first_line(exc)})") from None
 
 
 def is_torchscript(path: Path) -> bool:
@@ -220,7 +229,7 @@ def _read_torchscript(path: Path) -> RawCheckpoint:
     try:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:
-        raise InputError(f"TorchScript checkpoint {path} could not be loaded ({_first_line(exc)})") from None
+        raise InputError(f"TorchScript checkpoint {path} could not be loaded ({first_line(exc)})") from None
     masks, meta = _torchscript_extra(path, extra[_TORCHSCRIPT_EXTRA])
     return RawCheckpoint(path, "torchscript", state_dict=dict(module.state_dict()), masks=masks, meta=meta,
                          module=module)
@@ -235,7 +244,7 @@ def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], d
         obj = torch.load(record, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise InputError(f"TorchScript checkpoint {path}: its {_TORCHSCRIPT_EXTRA} entry is not a readable "
-                         f"PyTorch file ({_first_line(exc)})") from None
+                         f"PyTorch file ({first_line(exc)})") from None
     if not isinstance(obj, Mapping) or obj.get("format") != FORMAT:
         raise InputError(f"TorchScript checkpoint {path}: its {_TORCHSCRIPT_EXTRA} entry is not a {FORMAT} record")
     check_loaded(obj, f"checkpoint {path}")
@@ -243,7 +252,8 @@ def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], d
             _meta(path, _entry(path, obj, "meta", Mapping, {})))
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception in a few words for a one-line message: its type and its first line."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 

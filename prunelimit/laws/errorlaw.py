@@ -170,7 +170,7 @@ def read_points(path: str | Path) -> ErrorPoints:
     path = Path(path)
     check_file_size(path, MAX_CSV_BYTES, "points file")
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM (as Excel saves CSVs) is no header text
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             rows = [

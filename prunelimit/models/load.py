@@ -124,7 +124,8 @@ def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str) -
 
 
 def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: str) -> None:
-    """Same keys and shapes in the model's state (``expected``, e.g. on meta) and the file's."""
+    """Same keys and shapes in the model's state (``expected``, e.g. on meta) and the file's, and
+    real numbers where the model holds them."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong = [
@@ -132,7 +133,10 @@ def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: st
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
-    if missing or unexpected or wrong:
+    # integers in a float tensor: a quantized export (its scale is elsewhere) or not weights at all
+    integral = [f"{k} ({str(state[k].dtype).removeprefix('torch.')})" for k, v in expected.items()
+                if k in state and v.is_floating_point() and not state[k].is_floating_point()]
+    if missing or unexpected or wrong or integral:
         parts = []
         if missing:
             parts.append(f"missing keys {_few(missing)}")
@@ -140,6 +144,9 @@ def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: st
             parts.append(f"unexpected keys {_few(unexpected)}")
         if wrong:
             parts.append(f"shape mismatch {_few(wrong)}")
+        if integral:
+            parts.append(f"integer or boolean values for the float tensors {_few(integral)}: save the float weights "
+                         "(dequantize a quantized model first)")
         prefix = _wrapper_prefix(missing, unexpected)
         if prefix:
             parts.append(f"the model's weights are under {prefix!r} beside other modules: save "

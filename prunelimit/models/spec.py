@@ -15,7 +15,7 @@ from torch import nn
 from prunelimit.errors import InputError, PrunelimitError, UsageError
 from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
-from prunelimit.specs import parse_spec, resolve_callable
+from prunelimit.specs import USER_CODE_ERRORS, parse_spec, resolve_callable, user_failure
 
 MODEL_FORMS = (
     "a built-in name (" + ", ".join(ZOO) + "), mlp:IN,H1,...,OUT, torchvision:NAME, "
@@ -31,10 +31,19 @@ def build_model(text: str, device: str | None = None) -> nn.Module:
     run on meta tensors).
     """
     with torch.device(device) if device else contextlib.nullcontext():
-        return _build(text)
+        return _build(text, device)
 
 
-def _build(text: str) -> nn.Module:
+def _check_has_values(model: nn.Module, text: str) -> None:
+    """A factory's model whose tensors are on the meta device holds no values: loading a
+    checkpoint into it does nothing, and the first number read from it fails deep inside."""
+    meta = next((name for name, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta), None)
+    if meta is not None:
+        raise InputError(f"{text}: the factory returned a model whose tensor {meta!r} is on the meta device "
+                         "(it holds no values); build the model on the CPU")
+
+
+def _build(text: str, device: str | None) -> nn.Module:
     spec = parse_spec(text, "model")
     try:
         if spec.head == "mlp":
@@ -66,10 +75,12 @@ def _build(text: str) -> nn.Module:
             factory = resolve_callable(spec.head, spec.args[0], "model")
             try:
                 model = factory(**spec.kwargs)
-            except Exception as exc:  # the user's code: any failure means the model cannot be built
-                raise InputError(f"model factory {text!r} failed: {type(exc).__name__}: {_first(exc)}") from None
+            except USER_CODE_ERRORS as exc:  # the user's code: any failure means the model cannot be built
+                raise InputError(f"model factory {text!r} failed: {user_failure(exc)}") from None
             if not isinstance(model, nn.Module):
                 raise InputError(f"{text}: the factory returned {type(model).__name__}, not an nn.Module")
+            if torch.device(device or "cpu").type != "meta":
+                _check_has_values(model, text)
             return model
     except PrunelimitError:  # already says what is wrong (a UsageError is a ValueError too)
         raise

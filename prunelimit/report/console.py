@@ -9,13 +9,18 @@ from rich.console import Console
 from rich.table import Column, Table
 
 
+class ReaderGone(SystemExit):
+    """The exit of :func:`reader_gone`: told apart from a ``sys.exit`` in user code, which the
+    command line reports as an error."""
+
+
 def reader_gone() -> None:
     """Exit quietly, as shell tools do, when the reader closed the pipe (``| head``): 128 + SIGPIPE.
 
     stdout is pointed at /dev/null first, so the interpreter's final flush cannot fail again.
     """
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(141)
+    raise ReaderGone(141)
 
 
 class _Console(Console):
