@@ -160,6 +160,25 @@ def test_collapsed_layer_is_flagged():
     assert undefined.layers[0].trace == pytest.approx(200.0)
 
 
+def test_a_layer_all_zeros_already_is_not_flagged_as_collapsed():
+    """Magnitude pruning at ρ* "removes" 100 % of a layer whose weights are all zero (zeros
+    rank first), and the layer was flagged and warned about as collapsed: pruning that empties
+    a layer breaks the network. Pruning leaves such a layer as it was; one it empties is
+    still flagged."""
+    gen = torch.Generator().manual_seed(0)
+    big, dead, tiny = torch.randn(200, generator=gen), torch.zeros(20), 1e-4 * torch.randn(20, generator=gen)
+    names = ["a", "dead", "b"]
+    curvature = exact_block_curvature(torch.eye(240, dtype=torch.float64), parameter_blocks(names, [200, 20, 20],
+                                                                                             names))
+    rep = layer_shares(curvature, names, [big, dead, tiny], MagnitudeProfile.from_tensors([big, dead, tiny]), 0.1,
+                       0.5, BlockCost("exact", None, None, 0, 0.0))
+    a, d, b = rep.layers
+    assert d.sparsity_at_rho == b.sparsity_at_rho == 1.0  # both end empty: the removed fraction is still reported
+    assert not d.collapsed and not d.to_json()["collapsed"] and b.collapsed and not a.collapsed
+    (line,) = rep.warnings
+    assert " b " in line and "dead" not in line
+
+
 def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):
     for command in ("bounds", "spectrum"):
         result = cli(command, own_ckpt, "--per-layer", "--json", "--max-samples", 300, "--method", "exact",
