@@ -248,6 +248,27 @@ def test_a_layer_all_zeros_already_is_not_flagged_as_collapsed():
     assert " b " in line and "dead" not in line
 
 
+def test_a_layer_collapsed_on_the_layer_wise_path_is_not_told_to_prune_layer_wise():
+    """On the layer-wise path every layer loses ceil(ρ·n_l) weights, so a 3-weight layer is
+    emptied at ρ* = 0.7; the warning told the user to prune layer-wise (--scope layer), the
+    path that emptied it. It names the way out there: leaving the layer out."""
+    from prunelimit.theory.profile import LayerwiseProfile
+
+    gen = torch.Generator().manual_seed(0)
+    big, small = torch.randn(200, generator=gen), torch.randn(3, generator=gen)
+    curvature = exact_block_curvature(torch.eye(203, dtype=torch.float64), parameter_blocks(["a", "b"], [200, 3],
+                                                                                             ["a", "b"]))
+    cost = BlockCost("exact", None, None, 0, 0.0)
+    rep = layer_shares(curvature, ["a", "b"], [big, small], LayerwiseProfile.from_tensors([big, small]), 0.1, 0.7,
+                       cost, scope="layer")
+    assert [layer.sparsity_at_rho for layer in rep.layers] == [0.7, 1.0]
+    (line,) = rep.warnings
+    assert " b " in line and "--exclude" in line and "--scope layer" not in line
+    glob = layer_shares(curvature, ["a", "b"], [big, 1e-4 * small], MagnitudeProfile.from_tensors([big, 1e-4 * small]),
+                        0.1, 0.7, cost)
+    assert "--scope layer" in glob.warnings[0]
+
+
 def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):
     for command in ("bounds", "spectrum"):
         result = cli(command, own_ckpt, "--per-layer", "--json", "--max-samples", 300, "--method", "exact",

@@ -91,10 +91,15 @@ class LayerBreakdown:
 
     @property
     def warnings(self) -> list[str]:
-        """One line per collapsed layer."""
+        """One line per collapsed layer, with what avoids it on this path: on the global path,
+        layer-wise pruning; on the layer-wise path (the one that emptied it) only leaving the
+        layer out or pruning less."""
+        advice = ("prune layer-wise: --scope layer" if self.scope == "global"
+                  else "on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
+                       "--exclude, or prune less")
         return [f"layer collapse: magnitude pruning at ρ* = {100 * self.ratio:.2f} % removes "
                 f"{100 * layer.sparsity_at_rho:.2f} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
-                "that empties a layer breaks the network whatever the prediction says (prune layer-wise: --scope layer)"
+                f"that empties a layer breaks the network whatever the prediction says ({advice})"
                 for layer in self.layers if layer.collapsed]
 
     def to_json(self) -> dict:
