@@ -268,8 +268,9 @@ def unsign_pruned_zeros(tensor: Tensor, keep: Tensor) -> None:
     ``torch.nn.utils.prune``) leaves −0.0 for a pruned negative weight where ``prune``
     writes +0.0, and the same pruned model must give the same weights, fingerprint and
     exported bytes whichever wrote it (docs/export.md). Values are never changed."""
-    if tensor.is_floating_point():
-        tensor.masked_fill_(~keep.to(tensor.device, torch.bool) & (tensor == 0), 0.0)
+    if tensor.is_floating_point():  # through the bits: all zero is +0.0 in every float format, float8 included
+        bits = tensor.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()])
+        bits.masked_fill_(~keep.to(tensor.device, torch.bool) & (tensor == 0), 0)
 
 
 def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
