@@ -200,6 +200,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     from prunelimit.io.checkpoint import normalise_state_dict
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
+    from prunelimit.sparse.sparse_file import tied
 
     validate.path("output", output)
     check_output(output, "output")
@@ -216,13 +217,20 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
     state, found = normalise_state_dict(state)
-    given = _checked_masks(masks)
-    for name, mask in given.items():
+    ties = tied(state, {})  # a later key of a tied tensor → its first key
+    own: dict[str, Tensor] = {}  # a tied tensor is pruned once, under its first key, as prune masks it
+    for name, mask in _checked_masks(masks).items():
         if name not in state or state[name].shape != mask.shape:
             raise UsageError(f"masks: {name!r} names no tensor of the model of shape {tuple(mask.shape)}; key masks "
                              "by parameter name, as prunelimit.prune(model, ratio).masks does")
+        first = ties.get(name, name)
+        own[first] = own[first] & mask if first in own else mask
+    for name, mask in own.items():
         state[name] = state[name].masked_fill(~mask.to(state[name].device), 0.0)  # +0.0, as pruning writes it
-    held = keep_both(given, found)
+    # masking made new tensors: every key of a tied tensor must hold the pruned one, or the
+    # file keeps the unpruned weights under the later key (and load_state_dict writes them last)
+    state.update({name: state[first] for name, first in ties.items()})
+    held = keep_both(own, found)
     require_masks(held, "the model holds no pruning masks; prune it first (prunelimit.prune(model, ratio).apply(model)) "
                         "or pass masks=")
     if not force and Path(output).exists():  # preflight's own refusal names the command line's --force

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -226,6 +227,44 @@ def test_export_of_a_model_is_the_command_lines_file_byte_for_byte(cli, model, t
     prunelimit.export(model, tmp_path / "masks.safetensors", masks=pruning.masks, model_spec=SPEC)
     assert (tmp_path / "masks.safetensors").read_bytes() == (tmp_path / "ckpt.safetensors").read_bytes()
     assert _same_state(model.state_dict(), copy.deepcopy(model).state_dict())
+
+
+def test_the_same_pruned_model_gives_the_same_weights_and_file_whoever_zeroed_it(model, tmp_path):
+    """``p * mask`` (hyperflux and imp files, ``torch.nn.utils.prune``) leaves −0.0 where
+    ``prune`` writes +0.0: the same pruned model read back with other sign bits, another
+    weights fingerprint (so ``verify --from`` refused a report of the same model), and an
+    export that stored a −0.0 pattern, larger and other bytes than the ``masks=`` export.
+    Every reader now sees +0.0 at a pruned position, so all of them agree."""
+    from prunelimit.cache import weights_fingerprint
+
+    def sign_bits(state):  # float32 raw bits: +0.0 and −0.0 differ here, not under torch.equal
+        return {k: v.view(torch.int32) if v.dtype == torch.float32 else v for k, v in state.items()}
+
+    masks = prunelimit.prune(model, 0.8).masks
+    plain, product = copy.deepcopy(model), copy.deepcopy(model)
+    with torch.no_grad():
+        for name, mask in masks.items():
+            plain.get_parameter(name).masked_fill_(~mask, 0.0)
+            product.get_parameter(name).mul_(mask)
+    assert any(bool(torch.signbit(product.get_parameter(n))[~m].any()) for n, m in masks.items())  # −0.0 there
+    files = {}
+    for name, pruned in (("plain", plain), ("product", product)):
+        save_checkpoint(tmp_path / f"{name}.pt", SPEC, pruned.state_dict(), masks)
+        files[name] = api.export(tmp_path / f"{name}.pt", tmp_path / f"{name}.safetensors")
+    torch_pruned = prunelimit.prune(model, 0.8).apply(copy.deepcopy(model))
+    files["torch"] = prunelimit.export(torch_pruned, tmp_path / "torch.safetensors")
+    files["masks"] = prunelimit.export(model, tmp_path / "masks.safetensors", masks=masks, model_spec=SPEC)
+    expected = sign_bits(plain.state_dict())
+    for name, report in files.items():
+        assert all(t.negzero is None for t in report.tensors), name
+        back = sign_bits(prunelimit.load_sparse(report.output))
+        assert back.keys() == expected.keys() and all(torch.equal(back[k], expected[k]) for k in back), name
+    # the checkpoint route and masks= give the same bytes; torch's state dict lists weight
+    # after bias (its pruning re-registers the weight), which only reorders the header
+    assert {Path(files[n].output).read_bytes() for n in ("plain", "product", "masks")} == \
+        {(tmp_path / "plain.safetensors").read_bytes()}
+    fingerprints = {weights_fingerprint(load_model(tmp_path / f"{n}.pt").model) for n in ("plain", "product")}
+    assert len(fingerprints) == 1
 
 
 def test_export_refuses_what_it_cannot_write(model, tmp_path):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
 import pytest
 import torch
 
+import prunelimit
 from prunelimit import api
 from prunelimit.cache import open_store
 from prunelimit.curvature.exact import exact_hessian
@@ -111,6 +113,73 @@ def test_shares_sparsity_and_radius_at_the_predicted_ratio(own_ckpt):
     assert rep.layers.block_diagonal_f == pytest.approx(sum(l.width for l in layers) / rep.spectrum.params_hessian)
 
 
+class _Mixed(torch.nn.Module):
+    """A convolution with BatchNorm, a 1-weight layer, an all-zero layer and an output layer
+    tied to an embedding: every kind of block at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.bn = torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3)
+        self.fc, self.one, self.zero = torch.nn.Linear(12, 6), torch.nn.Linear(1, 1), torch.nn.Linear(6, 6)
+        self.out = torch.nn.Linear(6, 5)
+        self.emb = torch.nn.Embedding(5, 6)
+        self.emb.weight = self.out.weight
+
+    def forward(self, x):
+        h = torch.tanh(self.fc(torch.relu(self.bn(self.conv(x))).flatten(1)))
+        h = h + self.one(h[:, :1]) + self.zero(h) + self.emb.weight.sum(0)
+        return self.out(h)
+
+
+@pytest.mark.parametrize("exclude", [(), ("conv",)])
+def test_blocks_and_removed_counts_against_an_independent_hessian(exclude):
+    """Against the Hessian formed here by torch.autograd (float64) on the parameters the
+    model's selection puts in D: each block's trace and λmax are its exact block's (1e-9
+    relative: the same float64 derivatives summed in another order), the traces add up to
+    the full trace, and the removed counts are ceil(ρ*·N) in all and, layer by layer, what
+    `prune --ratio auto` removes (conv, BatchNorm outside D, a 1-weight layer, an all-zero
+    layer, tied weights, an --exclude scope)."""
+    from torch.func import functional_call
+
+    from prunelimit.models.params import ParamSelection
+
+    torch.manual_seed(0)
+    model = _Mixed()
+    with torch.no_grad():
+        model.zero.weight.zero_()
+    model.eval()
+    x, y = torch.randn(40, 1, 4, 4), torch.randint(0, 5, (40,))
+    rep = prunelimit.bounds(model, (x, y), per_layer=True, method="exact", batch_size=10, exclude=exclude)
+    names = [n for n, _ in hessian_parameters(model, ParamSelection((), exclude))]
+    params = {n: p.detach().double() for n, p in model.named_parameters()}
+    double = copy.deepcopy(model).double()
+
+    def loss(flat):
+        sizes = [params[n].numel() for n in names]
+        given = {n: v.view_as(params[n]) for n, v in zip(names, flat.split(sizes))}
+        return torch.nn.functional.cross_entropy(functional_call(double, {**params, **given}, (x.double(),)), y)
+
+    full = torch.autograd.functional.hessian(loss, torch.cat([params[n].reshape(-1) for n in names]))
+    starts = np.cumsum([0] + [params[n].numel() for n in names])
+    span = {n: torch.arange(int(a), int(b)) for n, a, b in zip(names, starts[:-1], starts[1:])}
+    layers = {layer.name: layer for layer in rep.layers.layers}
+    rest = torch.cat([span[n] for n in names if n not in layers])
+    assert "bn.weight" not in names and ("conv.weight" in layers) == (not exclude)
+    for name, layer in layers.items():
+        index = rest if name == REST else span[name]
+        block = full[index][:, index]
+        assert layer.params == len(index)
+        assert _rel(layer.trace, float(torch.trace(block))) < 1e-9
+        assert _rel(layer.lambda_max, float(torch.linalg.eigvalsh(block)[-1])) < 1e-9
+    assert _rel(sum(layer.trace for layer in layers.values()), float(torch.trace(full))) < 1e-9
+    prunable = [layer for layer in layers.values() if layer.prunable]
+    removed = {layer.name: round(layer.sparsity_at_rho * layer.params) for layer in prunable}
+    assert sum(removed.values()) == int(np.ceil(rep.ratio * sum(layer.params for layer in prunable) - 1e-9))
+    auto = prunelimit.prune(model, "auto", (x, y), method="exact", batch_size=10, exclude=exclude)
+    assert {layer.name: layer.zeros for layer in auto.layers} == removed
+    assert layers["zero.weight"].sparsity_at_rho == 1.0 and not layers["zero.weight"].collapsed
+
+
 def test_block_lanczos_by_default_when_no_dense_hessian(own_ckpt):
     inputs = _inputs(own_ckpt)
     blocks, _ = _exact_blocks(inputs)
@@ -158,6 +227,46 @@ def test_collapsed_layer_is_flagged():
     undefined = layer_shares(curvature, ["a", "b"], [big, tiny], path, None, None, cost)
     assert undefined.warnings == [] and undefined.layers[0].share_of_width is None
     assert undefined.layers[0].trace == pytest.approx(200.0)
+
+
+def test_a_layer_all_zeros_already_is_not_flagged_as_collapsed():
+    """Magnitude pruning at ρ* "removes" 100 % of a layer whose weights are all zero (zeros
+    rank first), and the layer was flagged and warned about as collapsed: pruning that empties
+    a layer breaks the network. Pruning leaves such a layer as it was; one it empties is
+    still flagged."""
+    gen = torch.Generator().manual_seed(0)
+    big, dead, tiny = torch.randn(200, generator=gen), torch.zeros(20), 1e-4 * torch.randn(20, generator=gen)
+    names = ["a", "dead", "b"]
+    curvature = exact_block_curvature(torch.eye(240, dtype=torch.float64), parameter_blocks(names, [200, 20, 20],
+                                                                                             names))
+    rep = layer_shares(curvature, names, [big, dead, tiny], MagnitudeProfile.from_tensors([big, dead, tiny]), 0.1,
+                       0.5, BlockCost("exact", None, None, 0, 0.0))
+    a, d, b = rep.layers
+    assert d.sparsity_at_rho == b.sparsity_at_rho == 1.0  # both end empty: the removed fraction is still reported
+    assert not d.collapsed and not d.to_json()["collapsed"] and b.collapsed and not a.collapsed
+    (line,) = rep.warnings
+    assert " b " in line and "dead" not in line
+
+
+def test_a_layer_collapsed_on_the_layer_wise_path_is_not_told_to_prune_layer_wise():
+    """On the layer-wise path every layer loses ceil(ρ·n_l) weights, so a 3-weight layer is
+    emptied at ρ* = 0.7; the warning told the user to prune layer-wise (--scope layer), the
+    path that emptied it. It names the way out there: leaving the layer out."""
+    from prunelimit.theory.profile import LayerwiseProfile
+
+    gen = torch.Generator().manual_seed(0)
+    big, small = torch.randn(200, generator=gen), torch.randn(3, generator=gen)
+    curvature = exact_block_curvature(torch.eye(203, dtype=torch.float64), parameter_blocks(["a", "b"], [200, 3],
+                                                                                             ["a", "b"]))
+    cost = BlockCost("exact", None, None, 0, 0.0)
+    rep = layer_shares(curvature, ["a", "b"], [big, small], LayerwiseProfile.from_tensors([big, small]), 0.1, 0.7,
+                       cost, scope="layer")
+    assert [layer.sparsity_at_rho for layer in rep.layers] == [0.7, 1.0]
+    (line,) = rep.warnings
+    assert " b " in line and "--exclude" in line and "--scope layer" not in line
+    glob = layer_shares(curvature, ["a", "b"], [big, 1e-4 * small], MagnitudeProfile.from_tensors([big, 1e-4 * small]),
+                        0.1, 0.7, cost)
+    assert "--scope layer" in glob.warnings[0]
 
 
 def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):

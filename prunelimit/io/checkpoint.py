@@ -267,13 +267,28 @@ def state_and_masks(raw: RawCheckpoint) -> tuple[dict[str, Tensor], dict[str, Te
         if name not in state or mask.shape != state[name].shape:
             raise InputError(f"checkpoint {raw.path}: the mask {name!r} matches no weight of its shape; "
                              "the file is damaged (prune the model again)")
+        unsign_pruned_zeros(state[name], mask)
     return state, masks
+
+
+@torch.no_grad()
+def unsign_pruned_zeros(tensor: Tensor, keep: Tensor) -> None:
+    """Make each pruned zero (``keep`` False) of ``tensor`` +0.0, in place (a tensor tied
+    under several keys stays one): ``p * mask`` (hyperflux and imp files,
+    ``torch.nn.utils.prune``) leaves −0.0 for a pruned negative weight where ``prune``
+    writes +0.0, and the same pruned model must give the same weights, fingerprint and
+    exported bytes whichever wrote it (docs/export.md). Values are never changed."""
+    if tensor.is_floating_point():  # through the bits: all zero is +0.0 in every float format, float8 included
+        bits = tensor.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()])
+        bits.masked_fill_(~keep.to(tensor.device, torch.bool) & (tensor == 0), 0)
 
 
 def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Strip wrapper prefixes and fold ``weight_orig``/``weight_mask`` pairs.
 
     Returns ``(state_dict, masks)``; masks are boolean keep-masks keyed by the weight name.
+    A folded weight takes the place of its ``weight_orig`` (the file is then written in the
+    same order whichever reads it).
     """
     clean: dict[str, Tensor] = {}
     for key, value in state.items():
@@ -281,15 +296,17 @@ def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor]
             while key.startswith(prefix):
                 key = key[len(prefix):]
         clean[key] = value
-    masks: dict[str, Tensor] = {}
-    for key in [k for k in clean if k.endswith("_orig")]:
-        base = key[: -len("_orig")]
-        mask = clean.get(base + "_mask")
-        if mask is None:
-            continue
-        clean[base] = clean.pop(key) * mask
-        masks[base] = clean.pop(base + "_mask").bool()
-    return clean, masks
+    masks = {key.removesuffix("_orig"): clean[key.removesuffix("_orig") + "_mask"].bool() for key in clean
+             if key.endswith("_orig") and key.removesuffix("_orig") + "_mask" in clean}
+    folded: dict[str, Tensor] = {}
+    for key, value in clean.items():
+        base = key.removesuffix("_orig")
+        if key.endswith("_orig") and base in masks:
+            folded[base] = value * clean[base + "_mask"]
+            unsign_pruned_zeros(folded[base], masks[base])
+        elif key.removesuffix("_mask") not in masks:  # the mask itself, or a plain copy the fold replaces
+            folded[key] = value
+    return folded, masks
 
 
 def torchscript_writer(

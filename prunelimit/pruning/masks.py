@@ -216,6 +216,8 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     as for a pruned checkpoint; the caller gets back the form it gave, objects included."""
     from torch.nn.utils import prune
 
+    from prunelimit.io.checkpoint import unsign_pruned_zeros
+
     found: list[_Folded] = []
     masks: Masks = {}
     order = {id(module): list(module._forward_pre_hooks) for module in model.modules()}
@@ -230,6 +232,7 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
                                      getattr(module, name + _ORIG).detach().clone()))
                 hook.remove(module)  # torch's prune.remove, keeping the method and mask objects to put back
                 del module._forward_pre_hooks[hook_id]
+                unsign_pruned_zeros(getattr(module, name), masks[key])  # as a file's are read
     try:
         yield masks
     finally:

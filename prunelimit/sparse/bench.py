@@ -258,7 +258,10 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]
         diff = max(diff, float((model(x) - sparse(x)).abs().max()))
-        (dense_s, dense_n), (sparse_s, sparse_n) = (median_seconds(lambda: m(x), device) for m in (model, sparse))
+        dense_s, dense_n = median_seconds(lambda: model(x), device)
+        # no layer sparse: the sparse model is the dense one, and timing it again would report
+        # the run-to-run noise as a speedup (or a slowdown) on a busy machine
+        sparse_s, sparse_n = median_seconds(lambda: sparse(x), device) if converted else (dense_s, dense_n)
         rows.append(Latency(size, 1e3 * dense_s, 1e3 * sparse_s, min(dense_n, sparse_n)))
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return BenchReport(str(device), pattern, dtype, torch.get_num_threads(), converted, kept, rows, diff)

@@ -15,7 +15,8 @@ parameters, which has curvature but is never pruned):
 * ``sparsity_at_rho`` — the fraction of the layer's weights that magnitude pruning at ρ*
   removes on the report's path (global: one ranking over all prunable weights, exactly
   ``ceil(ρ*·N)`` removed in all). Above ``COLLAPSE_SPARSITY`` the layer is flagged as
-  collapsed: one-shot pruning that empties a layer cuts the network, whatever F says.
+  collapsed: one-shot pruning that empties a layer cuts the network, whatever F says (a
+  layer all zeros already is not flagged: pruning leaves it as it was).
 * ``radius_share`` — the layer's share of ``R(ρ*)²``: the sum of squares of its removed
   weights over that of all removed weights (the shares sum to 1).
 * ``limit_alone`` — the largest ratio the theory allows for that layer alone, all other
@@ -26,7 +27,7 @@ parameters, which has curvature but is never pruned):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -60,10 +61,13 @@ class LayerShare:
     sparsity_at_rho: float | None
     radius_share: float | None
     limit_alone: float | None
+    empty: bool = False  # every weight already zero: pruning removes nothing from it
 
     @property
     def collapsed(self) -> bool:
-        return self.sparsity_at_rho is not None and self.sparsity_at_rho > COLLAPSE_SPARSITY
+        """Pruning at ρ* leaves the layer over ``COLLAPSE_SPARSITY`` sparse; a layer that was all
+        zeros before is not emptied by pruning (the network computes as it did)."""
+        return self.sparsity_at_rho is not None and self.sparsity_at_rho > COLLAPSE_SPARSITY and not self.empty
 
     def to_json(self) -> dict:
         return {"name": self.name, "params": self.params, "prunable": self.prunable, "trace": self.trace,
@@ -87,10 +91,15 @@ class LayerBreakdown:
 
     @property
     def warnings(self) -> list[str]:
-        """One line per collapsed layer."""
+        """One line per collapsed layer, with what avoids it on this path: on the global path,
+        layer-wise pruning; on the layer-wise path (the one that emptied it) only leaving the
+        layer out or pruning less."""
+        advice = ("prune layer-wise: --scope layer" if self.scope == "global"
+                  else "on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
+                       "--exclude, or prune less")
         return [f"layer collapse: magnitude pruning at ρ* = {100 * self.ratio:.2f} % removes "
                 f"{100 * layer.sparsity_at_rho:.2f} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
-                "that empties a layer breaks the network whatever the prediction says (prune layer-wise: --scope layer)"
+                f"that empties a layer breaks the network whatever the prediction says ({advice})"
                 for layer in self.layers if layer.collapsed]
 
     def to_json(self) -> dict:
@@ -127,7 +136,8 @@ def layer_shares(
         sparsity = None if removed is None else removed[i][0] / max(w.numel(), 1)
         share = None if removed is None else (removed[i][1] / removed_sq if removed_sq > 0 else 0.0)
         limit = None if b is None or epsilon is None else _limit_alone(b, w, epsilon, negative)
-        out.append(_share(name, int(w.numel()), True, b, widths, total_width, sparsity, share, limit))
+        out.append(replace(_share(name, int(w.numel()), True, b, widths, total_width, sparsity, share, limit),
+                           empty=not bool(w.detach().any())))
     prunable = set(names)
     for b in blocks:
         if b.name not in prunable:

@@ -255,6 +255,52 @@ def test_tied_weights_masked_once_by_prune_are_stored_once(tmp_path):
     assert torch.equal(contents.state_dict["emb.weight"], state["emb.weight"])
 
 
+@pytest.mark.parametrize("key", ["emb.weight", "head.weight"])
+def test_export_with_masks_keeps_a_tied_tensor_pruned_under_every_key(tmp_path, key):
+    """``prunelimit.export(model, masks=)`` zeroed the masked key into a new tensor: the tie
+    broke, the later key kept the unpruned weights, and ``load_state_dict`` (which writes
+    the later key last) gave the model back unpruned. Either key's mask prunes the one
+    tensor, and the file is the one of the model pruned in place (``prune``'s checkpoint)."""
+    model = tied_model()
+    keep = prunelimit.prune(model, 0.7, include=("emb",)).masks["emb.weight"]
+    path = tmp_path / "lib.safetensors"
+    report = prunelimit.export(model, path, masks={key: keep})
+    assert {t.name: t.alias for t in report.tensors}["head.weight"] == "emb.weight"
+    back = load_sparse(path)
+    assert back["head.weight"] is back["emb.weight"] and not bool(back["emb.weight"][~keep].any())
+    loaded = Tied()
+    loaded.load_state_dict(back)
+    assert torch.equal(loaded.head.weight, model.emb.weight.masked_fill(~keep, 0.0))
+    in_place = tied_model()
+    with torch.no_grad():
+        in_place.emb.weight.masked_fill_(~keep, 0.0)
+    write_sparse(tmp_path / "ckpt.safetensors", in_place.state_dict(), {"emb.weight": keep})
+    assert path.read_bytes() == (tmp_path / "ckpt.safetensors").read_bytes()
+    assert bool(model.emb.weight[~keep].any())  # the caller's model is not changed
+
+
+def test_a_checkpoint_with_negative_pruned_zeros_reads_them_as_positive_and_keeps_its_tie(tmp_path):
+    """A tied checkpoint written with ``p * mask`` (−0.0 at pruned negative weights) is read
+    with +0.0 there in place, so the tensor stays one under both keys: stored once, no −0.0
+    pattern, the bytes of the same model written with +0.0."""
+    from prunelimit import api
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    model = tied_model()
+    keep = prunelimit.prune(model, 0.7, include=("emb",)).masks["emb.weight"]
+    files = []
+    for name, zero in (("product", lambda w: w.mul_(keep)), ("fill", lambda w: w.masked_fill_(~keep, 0.0))):
+        pruned = tied_model()
+        with torch.no_grad():
+            zero(pruned.emb.weight)
+        save_checkpoint(tmp_path / f"{name}.pt", None, pruned.state_dict(), {"emb.weight": keep})
+        report = api.export(tmp_path / f"{name}.pt", tmp_path / f"{name}.safetensors")
+        layouts = {t.name: t for t in report.tensors}
+        assert layouts["head.weight"].alias == "emb.weight" and layouts["emb.weight"].negzero is None, name
+        files.append((tmp_path / f"{name}.safetensors").read_bytes())
+    assert files[0] == files[1]
+
+
 def test_tensors_sharing_storage_otherwise_are_stored_apart(tmp_path):
     """Only the very same tensor with the same keep-mask is stored once: another mask on a
     tied name, or a view of part of a storage, is stored on its own."""

@@ -263,3 +263,19 @@ def test_a_damaged_mask_is_refused_by_every_command(cli, tmp_path, tiny_model, m
     result = cli(command[0], path, *(a.format(out=tmp_path / "x.safetensors") for a in command[1:]))
     assert result.exit_code == 3
     assert "matches no weight of its shape; the file is damaged" in result.stderr
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16, torch.float8_e4m3fn])
+def test_pruned_zeros_read_as_positive_zeros_in_every_float_format(tmp_path, dtype):
+    """A weight pruned by ``p * mask`` holds −0.0 where a negative weight was pruned; it is
+    read as +0.0 there (as ``prune`` writes it), kept −0.0 and values untouched, in every
+    float format, float8 included (torch has no masked_fill for it: the bits are zeroed)."""
+    from prunelimit.io.checkpoint import state_and_masks
+
+    weight = torch.tensor([[-1.5, 2.0, -0.0], [0.5, -3.0, 1.0]]).to(dtype)
+    keep = torch.tensor([[False, True, True], [True, False, True]])
+    save_checkpoint(tmp_path / "c.pt", None, {"w": weight * keep.to(dtype)}, {"w": keep})
+    state, masks = state_and_masks(read_checkpoint(tmp_path / "c.pt"))
+    read = state["w"].float()
+    assert torch.equal(masks["w"], keep) and torch.equal(read, (weight * keep.to(dtype)).float())
+    assert torch.signbit(read).tolist() == [[False, False, True], [False, False, False]]
