@@ -36,6 +36,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.laws.points import check_row_fields
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -173,10 +174,10 @@ def read_points(path: str | Path) -> ErrorPoints:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
-            rows = [
-                (reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in r.items()})
-                for r in itertools.islice(reader, MAX_CSV_ROWS + 1)
-            ]
+            rows = []
+            for r in itertools.islice(reader, MAX_CSV_ROWS + 1):
+                check_row_fields(path, reader.line_num, r)
+                rows.append((reader.line_num, {k.strip(): v.strip() for k, v in r.items()}))
             check_csv_rows(rows, path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
@@ -423,6 +424,13 @@ def _warnings(
             "p or eps_up is not identifiable from these points (95 % interval spans a decade "
             "or ±25 %): prune further to reach the high-error plateau"
         )
+    g_iv = intervals.get("gamma")
+    if g_iv and g_iv.high > 10 * g_iv.low:
+        out.append(
+            f"gamma is not identifiable from these points (95 % interval [{g_iv.low:.3g}, {g_iv.high:.3g}] spans "
+            "a decade): the power-law stretch between the plateaus is too short or too noisy; measure more "
+            "densities there"
+        )
     if problem.free_np.size:
         out.append("no row at density 1 for some configuration: its eps_np was fitted")
     return tuple(out)
@@ -540,10 +548,18 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     )
 
 
+def check_queries(density: float | None = None, target_error: float | None = None) -> None:
+    """A density to predict at lies in (0, 1] and a target error in (0, 1): both are fractions
+    (refused before a fit's work, and by ``predict`` and ``density_for_error``)."""
+    if density is not None and not 0.0 < density <= 1.0:
+        raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
+    if target_error is not None and not 0.0 < target_error < 1.0:
+        raise UsageError(f"target error {target_error} outside (0, 1); errors are fractions (1 − accuracy)")
+
+
 def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bool) -> None:
     lo, hi = fit.density_range
-    if not 0.0 < density <= 1.0:
-        raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
+    check_queries(density)
     if extrapolate:
         return
     hint = "the law is not trusted beyond it (pass --extrapolate to force)"
@@ -590,6 +606,7 @@ def density_for_error(
     ``extrapolate``); a target the law does not reach there is refused with the reachable
     error range.
     """
+    check_queries(target_error=target_error)
     e_np, shift = _config_for(fit, width, depth, eps_np)
     _check_range(fit, fit.density_range[1], width, depth, extrapolate)
     lo, hi = (1e-12, 1.0) if extrapolate else fit.density_range
@@ -602,7 +619,7 @@ def density_for_error(
 
     a, b = math.log(lo), math.log(hi)
     ga, gb = gap(a), gap(b)
-    if target_error <= 0 or ga * gb > 0:
+    if ga * gb > 0:
         e_lo, e_hi = sorted((math.exp(ga) * target_error, math.exp(gb) * target_error))
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
