@@ -223,11 +223,11 @@ def iterative_magnitude_pruning(
             progress(row)
 
     for level in range(rows[-1].level + 1, c.levels + 1):
-        current = [torch.where(masks[name], p.detach(), torch.zeros_like(p)) for name, p in params]
-        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - rows[0].density * (1.0 - c.rate) ** level)
-        # Pruned weights are zero, so they sort first and stay pruned; `&` guards ties
-        # with live weights that are exactly zero.
-        masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}
+        # Pruned weights rank first (before live weights that are exactly zero), so each level
+        # removes them all again and keeps exactly its scheduled count, a subset of the last.
+        profile = MagnitudeProfile.from_tensors([p for _, p in params], [masks[name] for name, _ in params])
+        keep = profile.keep_masks(1.0 - rows[0].density * (1.0 - c.rate) ** level)
+        masks = {name: k.to(p.device) for k, (name, p) in zip(keep, params)}
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
         _train(model, train_batches, loss_fn, {**masks, **fixed}, c.epochs_per_level, c.lr, c.momentum,

@@ -186,3 +186,20 @@ def test_resume_from_damaged_level_file_is_an_input_error(digits, tmp_path, dama
     torch.save(ckpt, level)
     with pytest.raises(InputError, match="level_001.pt"):
         _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
+
+
+def test_each_level_keeps_its_scheduled_count_when_live_weights_are_exactly_zero(digits):
+    """A live weight that is exactly zero ties in |w| with the pruned ones; by flat index it took
+    a pruned weight's place, which the `& mask` then dropped: level 1 kept 1408, not 1638."""
+    model = _mlp()
+    with torch.no_grad():
+        model[2].weight.zero_()  # pruned (its mask below)
+        model[0].weight[:, :20] = 0.0  # 640 live zeros, before the pruned weights in flat order
+    masks = {"0.weight": torch.ones(32, 64, dtype=torch.bool), "2.weight": torch.zeros(10, 32, dtype=torch.bool)}
+    res = _run(digits, model, rate=0.2, levels=3, epochs_per_level=0, epochs_dense=0, masks=masks)
+    d0 = 2048 / N_PRUNABLE
+    previous = masks
+    for row in res.rows:
+        assert round(row.density * N_PRUNABLE) == N_PRUNABLE - math.ceil((1 - d0 * 0.8**row.level) * N_PRUNABLE - 1e-9)
+    for name, m in res.masks.items():
+        assert not torch.any(m & ~previous[name])  # never regrown
