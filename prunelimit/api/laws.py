@@ -107,16 +107,24 @@ TARGET_TOLERANCE = 0.10
 
 
 def _missed_target(density: float, target: float, log) -> list[str]:
-    """Say so when the run ends off its target; the controller cannot push a density back up,
-    so an early drop below the trajectory (weights already near zero, as after l1 training)
-    is where the run stays."""
+    """Say so when the run ends off its target, with the phase that took it there (read from
+    the log): a pressure phase that fell below its trajectory early (the controller cannot push
+    a density back up), a regrowth phase that brought weights back past the target, or a
+    pressure phase too short to get there."""
     if abs(density / target - 1) <= TARGET_TOLERANCE:
         return []
-    low = min((e.density for e in log if e.phase == "prune"), default=density)
-    cause = (f"the density fell to {low:.1%} in the pressure phase, faster than its trajectory, and zero pressure "
-             "brings weights back only slowly (a start with many weights near zero, as after l1 training, does this); "
-             "start from plainly trained weights, or prune with `prunelimit prune --ratio`") if density < target \
-        else "the pressure phase did not get there: raise --pruning-epochs"
+    pruning = [e.density for e in log if e.phase == "prune"]
+    ended = pruning[-1] if pruning else density
+    if density < target:
+        cause = (f"the density fell to {min(pruning, default=density):.1%} in the pressure phase, faster than its "
+                 "trajectory, and the controller cannot push it back up (zero pressure brings weights back only "
+                 "slowly); more --pruning-epochs make the trajectory slower and the fall smaller, and `prunelimit "
+                 "prune --ratio` reaches a density exactly")
+    elif abs(ended / target - 1) <= TARGET_TOLERANCE:
+        cause = (f"the pressure phase ended at {ended:.2%}, and the regrowth phase brought weights back past the "
+                 "target; lower --regrowth-epochs (0 ends at the pressure phase's density)")
+    else:
+        cause = f"the pressure phase ended at {ended:.2%}, short of the target: raise --pruning-epochs"
     return [f"Hyperflux ended at density {density:.2%}, {density / target - 1:+.0%} off the requested "
             f"{target:.2%} (more than {TARGET_TOLERANCE:.0%}); {cause}"]
 
