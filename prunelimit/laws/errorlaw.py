@@ -403,7 +403,8 @@ def _warnings(
     """Identifiability checks of the fit of Rosenfeld et al. 2021 (fits that must not be trusted)."""
     out = []
     _, hi = problem.bounds()
-    if math.isclose(res.x[0], hi[0], rel_tol=1e-3):
+    at_bound = math.isclose(res.x[0], hi[0], rel_tol=1e-3)
+    if at_bound:
         out.append(f"gamma hit its bound {GAMMA_BOUNDS[1]:g}: the curve is a step, not a power law")
     _, log_p, _, phi, psi, eps_np = problem.unpack(res.x)
     err = np.exp(problem.log_err)
@@ -425,7 +426,7 @@ def _warnings(
             "or ±25 %): prune further to reach the high-error plateau"
         )
     g_iv = intervals.get("gamma")
-    if g_iv and g_iv.high > 10 * g_iv.low:
+    if g_iv and g_iv.high > 10 * g_iv.low and not at_bound:  # at the bound it was said above
         out.append(
             f"gamma is not identifiable from these points (95 % interval [{g_iv.low:.3g}, {g_iv.high:.3g}] spans "
             "a decade): the power-law stretch between the plateaus is too short or too noisy; measure more "
