@@ -56,6 +56,25 @@ class ErrorPoints:
     width: np.ndarray | None = None
     depth: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse what the CSV reader refuses, so the library fits only what the command would
+        (an error of 0 or NaN was scipy's "Residuals are not finite", a density of 1.5 a fit)."""
+        for name in ("density", "error", "width", "depth"):  # sequences become float arrays
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
+        columns = [c for c in (self.density, self.error, self.width, self.depth) if c is not None]
+        if len({c.shape for c in columns}) > 1 or columns[0].ndim != 1:
+            raise UsageError(f"density, error, width and depth must be 1-D and of one length, got shapes "
+                             f"{[c.shape for c in columns]}")
+        if (self.width is None) != (self.depth is None):
+            raise UsageError("width given without depth (or depth without width); give both or neither")
+        for i, (d, e) in enumerate(zip(columns[0].tolist(), columns[1].tolist())):
+            problem = _point_problem(d, e)
+            if problem:
+                raise UsageError(f"point {i}: {problem}")
+        if self.has_shape and not all(np.all(np.isfinite(c) & (c > 0)) for c in columns[2:]):
+            raise UsageError("width and depth must be positive finite numbers")
+
     @property
     def has_shape(self) -> bool:
         return self.width is not None and self.depth is not None
@@ -162,6 +181,16 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
 # ------------------------------------------------------------------ CSV input
 
 
+def _point_problem(density: float, error: float) -> str | None:
+    """Why a (density, error) point cannot be fitted, or ``None``."""
+    if not 0.0 < density <= 1.0:
+        return f"density {density} outside (0, 1]; densities are fractions, not %"
+    if not 0.0 < error <= 1.0:
+        return (f"error {error} outside (0, 1]; errors are fractions (1 − accuracy), and the fit uses relative "
+                "error, so 0 cannot be fitted (evaluate on more data)")
+    return None
+
+
 def read_points(path: str | Path) -> ErrorPoints:
     """Read ``density,error[,width,depth]`` (extra columns ignored); errors name file and row.
 
@@ -208,16 +237,9 @@ def read_points(path: str | Path) -> ErrorPoints:
                 ) from None
             if not math.isfinite(values[i, j]):
                 raise InputError(f"{path}, line {line}: {col} is {row[col]}, must be finite")
-        d, e = values[i, 0], values[i, 1]
-        if not 0.0 < d <= 1.0:
-            raise InputError(
-                f"{path}, line {line}: density {d} outside (0, 1]; densities are fractions, not %"
-            )
-        if not 0.0 < e <= 1.0:
-            raise InputError(
-                f"{path}, line {line}: error {e} outside (0, 1]; the fit uses relative error, "
-                "so 0 cannot be fitted (evaluate on more data)"
-            )
+        problem = _point_problem(values[i, 0], values[i, 1])
+        if problem:
+            raise InputError(f"{path}, line {line}: {problem}")
         if shape_cols and (values[i, 2] <= 0 or values[i, 3] <= 0):
             raise InputError(f"{path}, line {line}: width and depth must be positive")
     if shape_cols:
@@ -457,6 +479,7 @@ def fit_error_law(
     >>> round(fit.eps_up, 2), round(fit.gamma, 1), round(fit.p, 3)
     (0.9, 2.0, 0.01)
     """
+    points = _canonical(points)
     problem = _make_problem(points, joint)
     distinct = _distinct_densities(problem)
     if distinct <= problem.n_params:
@@ -494,6 +517,16 @@ def fit_error_law(
         points=int(d.size),
         warnings=_warnings(problem, res, eps_up, intervals),
     )
+
+
+def _canonical(points: ErrorPoints) -> ErrorPoints:
+    """The points in one order, whatever the rows': by network, then density (falling) and
+    error, so the residuals, the networks' order and the fit itself do not depend on it."""
+    keys = [points.error, -points.density] + ([points.depth, points.width] if points.has_shape else [])
+    order = np.lexsort(keys)
+    return ErrorPoints(points.density[order], points.error[order],
+                       None if points.width is None else points.width[order],
+                       None if points.depth is None else points.depth[order])
 
 
 def _leave_one_out(points: ErrorPoints, joint: bool, x_full, problem: _Problem) -> np.ndarray:

@@ -274,3 +274,24 @@ def test_bad_csv_names_file_and_row(tmp_path, text, match):
 def test_missing_file_is_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         read_points(tmp_path / "nope.csv")
+
+
+def test_library_points_are_checked_and_fitted_in_any_row_order():
+    # ErrorPoints refuses what the CSV reader refuses: an error of 0 or NaN was scipy's
+    # "Residuals are not finite in the initial point", a density or error of 1.5 was fitted,
+    # a width without its depth was ignored
+    d = DENSITIES[:20]
+    e = error_law(d, **TRUE)
+    for density, error, match in [(d, np.where(d == d[5], 0.0, e), "point 5: error 0.0 outside"),
+                                  (d, np.where(d == d[5], np.nan, e), "point 5: error nan outside"),
+                                  (np.where(d == 1.0, 1.5, d), e, "point 0: density 1.5 outside"),
+                                  (d, np.where(d == d[19], 1.5, e), "point 19: error 1.5 outside")]:
+        with pytest.raises(UsageError, match=match):
+            ErrorPoints(density, error)
+    with pytest.raises(UsageError, match="width given without depth"):
+        ErrorPoints(d, e, width=np.ones(d.size))
+    # shuffled rows: the same fit, bit for bit (it moved γ by 1e-8 and reordered a joint fit's networks)
+    noisy = _noisy(DENSITIES, 0)
+    perm = np.random.default_rng(2).permutation(DENSITIES.size)
+    assert (fit_error_law(ErrorPoints(DENSITIES, noisy)).to_json()
+            == fit_error_law(ErrorPoints(list(DENSITIES[perm]), list(noisy[perm]))).to_json())
