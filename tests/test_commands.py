@@ -351,6 +351,15 @@ def test_imp_feeds_error_fit(cli, tmp_path):
     fit = cli("law", "error-fit", out / "imp.csv", "--json")
     assert fit.exit_code == 0, fit.stderr
     assert {"eps_np", "eps_up", "gamma", "p"} <= set(json.loads(fit.stdout)["params"])
+    # every level's checkpoint loads as it is (it needed --model: the spec was not recorded), with
+    # the CSV's density in its masks and its weights, and the data it was trained on
+    for row in doc["rows"]:
+        loaded = load_model(out / f"level_{row['level']:03d}.pt")
+        masks, state = loaded.masks, loaded.model.state_dict()
+        kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+        assert kept == row["density"] and loaded.spec == "mlp:64,16,10"
+        assert all(int((state[k] != 0).sum()) <= int(m.sum()) for k, m in masks.items())
+        assert loaded.recorded_spec("eval_data") == "digits:test"
 
 
 def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):

@@ -99,7 +99,8 @@ def imp(
     if config.epochs_dense is None:
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
     return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
-                                       out_dir=output, masks=start.masks)
+                                       out_dir=output, masks=start.masks, model_spec=start.spec,
+                                       meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss})
 
 
 # The tolerance issue 9 asks of Hyperflux: the reached density within 10 % of the request.

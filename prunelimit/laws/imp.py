@@ -170,9 +170,14 @@ def iterative_magnitude_pruning(
     resume: bool = True,
     progress: Callable[[ImpRow], None] | None = None,
     masks: Masks | None = None,
+    model_spec: str | None = None,
+    meta: dict[str, Any] | None = None,
     **options: Any,
 ) -> ImpResult:
     """Run IMP for ``config.levels`` pruning levels after the dense level 0; the model is updated.
+
+    ``model_spec`` and ``meta`` (data, loss) are recorded in every level's checkpoint, as
+    ``prunelimit prune`` records them, so a level loads without ``--model``.
 
     ``masks``: the keep-masks of an already-pruned model (a name left out keeps every weight);
     its pruned weights stay pruned, level 0 has its density ``d0`` and level ``k`` keeps
@@ -217,7 +222,7 @@ def iterative_magnitude_pruning(
         if c.rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
-        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
             progress(row)
@@ -233,7 +238,7 @@ def iterative_magnitude_pruning(
         _train(model, train_batches, loss_fn, {**masks, **fixed}, c.epochs_per_level, c.lr, c.momentum,
                c.seed + level)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
-        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
             progress(row)
@@ -282,13 +287,16 @@ def _checkpoint_path(out: Path, level: int) -> Path:
     return out / f"level_{level:03d}.pt"
 
 
-def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -> None:
+def _save_level(out, model, masks, row, previous_rows, settings, rewind_state, record=(None, None)) -> None:
     """A level's files (its checkpoint, the CSV with its row, at level 0 the rewind state) are
-    renamed into place together: a failed save leaves the folder as the last level left it."""
+    renamed into place together: a failed save leaves the folder as the last level left it.
+    ``record``: the model spec and meta the checkpoint records."""
     if out is None:
         return
     payload = {
         "format": FORMAT,
+        "model": record[0],
+        "meta": dict(record[1] or {}),
         "state_dict": _state_copy(model),
         "masks": {name: m.clone() for name, m in masks.items()},
         "level": row.level,
