@@ -371,7 +371,18 @@ def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):
 
 def test_hyperflux_command(cli, tmp_path):
     doc = _json(cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.2,
-                    "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json"))
+                    "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json",
+                    "--log", tmp_path / "log.csv"))
+    # the JSON log is the --log CSV (it lacked the target and loss columns), and ends at the file's density
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    assert [list(e) for e in doc["log"]] == [list(rows[0])] * len(rows) == [["epoch", "phase", "pressure", "density",
+                                                                            "target", "loss"]] * 18
+    for r, e in zip(rows, doc["log"]):
+        assert float(r["density"]) == e["density"] and float(r["loss"]) == e["loss"]
+        assert (float(r["target"]) if r["target"] else None) == e["target"]
+    assert doc["log"][-1]["density"] == doc["density"]
     assert doc["density"] == pytest.approx(0.2, rel=0.1)
     masks = load_model(tmp_path / "hf.pt").masks
     kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())

@@ -214,8 +214,8 @@ class HyperfluxReport:
             "requested_density": self.requested_density, "density": self.density, "warnings": list(self.warnings),
             "before": {"loss": self.before.loss, "accuracy": self.before.accuracy},
             "after": {"loss": self.after.loss, "accuracy": self.after.accuracy},
-            "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density}
-                    for e in self.log],
+            "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density,
+                     "target": e.target, "loss": e.loss} for e in self.log],  # the --log CSV's columns
         }
 
 
