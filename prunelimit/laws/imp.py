@@ -212,7 +212,7 @@ def iterative_magnitude_pruning(
                 raise UsageError(
                     f"{out} already holds an IMP sweep; resume it or choose an empty directory"
                 )
-            rows, masks, rewind_state = _load_progress(out, model, params, settings)
+            rows, masks, rewind_state = _load_progress(out, model, params, settings, (model_spec, meta))
             resumed_after = rows[-1].level
 
     if not rows:
@@ -316,8 +316,9 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state, r
         write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
 
 
-def _load_progress(out: Path, model, params, settings):
-    """Rows, masks and rewind state after the last level recorded in ``out``."""
+def _load_progress(out: Path, model, params, settings, record=(None, None)):
+    """Rows, masks and rewind state after the last level recorded in ``out``; ``record`` (model
+    spec, meta) must match what its last checkpoint records, where both say."""
     path = out / CSV_NAME
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
@@ -334,6 +335,13 @@ def _load_progress(out: Path, model, params, settings):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
     last = _checkpoint_path(out, rows[-1].level)
     ckpt = _load(out, last, settings)
+    spec, meta = record  # where the sweep and this call both say, they must agree: rows of two sweeps would mix
+    saved = {"model": ckpt.get("model"), **(ckpt.get("meta") if isinstance(ckpt.get("meta"), dict) else {})}
+    differ = [f"{k} {saved[k]} (now {v})" for k, v in {"model": spec, **(meta or {})}.items()
+              if v is not None and saved.get(k) is not None and saved[k] != v]
+    if differ:
+        raise UsageError(f"{out} holds an IMP sweep of {', '.join(differ)}; resume it with the same model, data "
+                         "and loss, or use a fresh directory")
     rewind_state = None
     if settings["rewind"] != "none":
         rewind_state = _tensors(_load(out, out / REWIND_NAME, settings), "state_dict", out / REWIND_NAME)

@@ -203,3 +203,17 @@ def test_each_level_keeps_its_scheduled_count_when_live_weights_are_exactly_zero
         assert round(row.density * N_PRUNABLE) == N_PRUNABLE - math.ceil((1 - d0 * 0.8**row.level) * N_PRUNABLE - 1e-9)
     for name, m in res.masks.items():
         assert not torch.any(m & ~previous[name])  # never regrown
+
+
+def test_resume_refuses_other_data_or_model(digits, tmp_path):
+    """A resumed sweep measured its new levels on whatever data the call named: a sweep begun
+    on one eval set and continued on another wrote one CSV of two error definitions."""
+    meta = {"data": "digits:train", "eval_data": "digits:test", "loss": "ce"}
+    kw = dict(rate=0.5, rewind="none", model_spec="mlp:64,32,10")
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path, meta=meta, **kw)
+    with pytest.raises(UsageError, match=r"eval_data digits:test \(now digits:train\)"):
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta={**meta, "eval_data": "digits:train"}, **kw)
+    with pytest.raises(UsageError, match=r"model mlp:64,32,10 \(now file.py:net\)"):
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta=meta, **{**kw, "model_spec": "file.py:net"})
+    assert _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta=meta, **kw).resumed_after == 1
+    assert torch.load(tmp_path / "level_002.pt", weights_only=True)["meta"] == meta
