@@ -343,6 +343,9 @@ OTHER_CASES = [
     Case("law-nplh/bad-region", _p("law", "nplh", G, "--region", "0.5,0.1"), 2, "--region"),
     Case("imp/bad-rewind", _p("imp", G, "-o", "{out}/imp", "--rewind", "later"), 2, "Invalid value for '--rewind'"),
     Case("imp/rate-1", _p("imp", G, "-o", "{out}/imp", "--rate", "1"), 2, "rate"),
+    # levels past the last weight: density 0, which error-fit then refused in the sweep's own CSV
+    Case("imp/levels-past-the-last-weight", _p("imp", G, "-o", "{out}/imp", "--rate", "0.5", "--levels", "12"), 2,
+         "--levels 12: level 10 would keep none of the 888 weights at --rate 0.5; use --levels 9 or a lower --rate"),
     Case("imp/early-from-checkpoint", _p("imp", G, "-o", "{out}/imp", "--rewind", "early"), 2,
          "it needs --epochs-dense > 0 (a checkpoint's default is 0) and --rewind-steps >= 1"),
     Case("imp/rewind-steps-without-early", _p("imp", G, "-o", "{out}/imp", "--rewind", "none", "--rewind-steps", "5"),

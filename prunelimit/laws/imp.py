@@ -204,6 +204,7 @@ def iterative_magnitude_pruning(
     # pruned tensors IMP does not rank (a bias pruned with torch) are held as they were given
     fixed = {name: m.to(torch.bool) for name, m in (masks or {}).items() if name not in dict(params)}
     masks = full_masks(params, masks or {})
+    _check_levels_keep_weights(c, n, sum(int(m.sum()) for m in masks.values()))
     rewind_state = None
     resumed_after = None
     if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)
@@ -244,6 +245,16 @@ def iterative_magnitude_pruning(
             progress(row)
 
     return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed})
+
+
+def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
+    """Refuse, before any training, a sweep whose last levels keep no weight: their density 0
+    lies outside the error law (and ``law error-fit`` refuses the CSV's rows)."""
+    empty = next((k for k in range(1, c.levels + 1)
+                  if n - removed_count(1.0 - kept0 / n * (1.0 - c.rate) ** k, n) == 0), None)
+    if empty is not None:
+        raise OptionError("levels", f"{{0}} {c.levels}: level {empty} would keep none of the {kept0} weights at "
+                          f"{{1}} {c.rate:g}; use {{0}} {empty - 1} or a lower {{1}}", "rate")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -217,3 +217,17 @@ def test_resume_refuses_other_data_or_model(digits, tmp_path):
         _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta=meta, **{**kw, "model_spec": "file.py:net"})
     assert _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta=meta, **kw).resumed_after == 1
     assert torch.load(tmp_path / "level_002.pt", weights_only=True)["meta"] == meta
+
+
+def test_levels_past_the_last_weight_are_refused_before_training(digits, tmp_path):
+    # 2368 weights at rate 0.5: level 11 keeps 1, level 12 none (density 0, outside the error law,
+    # whose reader then refused the sweep's own CSV)
+    assert level_density_count(11, 0.5, N_PRUNABLE) == 1 and level_density_count(12, 0.5, N_PRUNABLE) == 0
+    model = _mlp()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(UsageError, match="levels 13: level 12 would keep none of the 2368 weights at rate 0.5; "
+                                         "use levels 11"):
+        _run(digits, model, rate=0.5, levels=13, out_dir=tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # nothing trained
+    assert _run(digits, _mlp(), rate=0.5, levels=11, epochs_per_level=0).rows[-1].density == 1 / N_PRUNABLE
