@@ -127,6 +127,9 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "csv_empty": "", "csv_header": "x,y\n0.5,1\n", "csv_text": "density,gamma\n0.5,abc\n",
         "csv_range": "density,gamma\n1.5,0.2\n", "csv_norows": "density,gamma\n",
         "err_header": "density,acc\n0.5,0.1\n", "err_text": "density,error\n0.5,high\n",
+        "csv_fields": "density,gamma\n0.5,1\n0.4,2,9\n0.3,3\n", "err_fields": "density,error\n1,0.05\n0.8,0.05,x\n",
+        "csv_rising": "density,gamma\n0.1,1\n0.2,2\n0.3,3\n0.4,4\n",
+        "err_good": "density,error\n" + "".join(f"{0.7 ** k!r},{min(0.9, 0.05 * 1.25 ** k)!r}\n" for k in range(12)),
     }.items():
         setattr(c, name, d / f"{name}.csv")
         getattr(c, name).write_text(text)
@@ -418,6 +421,9 @@ OTHER_CASES = [
     Case("law-nplh/bad-region", _p("law", "nplh", G, "--region", "0.5,0.1"), 2, "--region"),
     Case("imp/bad-rewind", _p("imp", G, "-o", "{out}/imp", "--rewind", "later"), 2, "Invalid value for '--rewind'"),
     Case("imp/rate-1", _p("imp", G, "-o", "{out}/imp", "--rate", "1"), 2, "rate"),
+    # levels past the last weight: density 0, which error-fit then refused in the sweep's own CSV
+    Case("imp/levels-past-the-last-weight", _p("imp", G, "-o", "{out}/imp", "--rate", "0.5", "--levels", "12"), 2,
+         "--levels 12: level 10 would keep none of the 888 weights at --rate 0.5; use --levels 9 or a lower --rate"),
     Case("imp/early-from-checkpoint", _p("imp", G, "-o", "{out}/imp", "--rewind", "early"), 2,
          "it needs --epochs-dense > 0 (a checkpoint's default is 0) and --rewind-steps >= 1"),
     Case("imp/rewind-steps-without-early", _p("imp", G, "-o", "{out}/imp", "--rewind", "none", "--rewind-steps", "5"),
@@ -453,6 +459,14 @@ OTHER_CASES = [
     Case("error-fit/header", _p("law", "error-fit", "{err_header}"), 3, "error"),
     Case("error-fit/non-numeric", _p("law", "error-fit", "{err_text}"), 3, "high"),
     Case("error-fit/binary", _p("law", "error-fit", "{csv_binary}"), 3, "binary.csv"),
+    # a row with a field more than the header (it was an AttributeError, exit 5) or one less
+    Case("nplh-fit/row-fields", _p("law", "nplh-fit", "{csv_fields}"), 3, "line 3 has 3 field(s) but the header has 2"),
+    Case("error-fit/row-fields", _p("law", "error-fit", "{err_fields}"), 3, "line 3 has 3 field(s) but the header has 2"),
+    # density rising with gamma: no minimum kept saliency does that (it was a fit with α0 = −1)
+    Case("nplh-fit/density-rises", _p("law", "nplh-fit", "{csv_rising}"), 2, "the density rises with gamma"),
+    # a target error of 0 (it was a ValueError, exit 5, after the fit)
+    Case("error-fit/target-error-0", _p("law", "error-fit", "{err_good}", "--target-error", "0"), 2,
+         "target error 0.0 outside (0, 1)"),
     Case("error-fit/width-without-joint", _p("law", "error-fit", "{err_text}", "--predict", "0.1", "--width", "32"),
          2, "add --joint"),
     Case("error-fit/depth-without-query", _p("law", "error-fit", "{err_text}", "--joint", "--depth", "3"), 2,

@@ -351,6 +351,15 @@ def test_imp_feeds_error_fit(cli, tmp_path):
     fit = cli("law", "error-fit", out / "imp.csv", "--json")
     assert fit.exit_code == 0, fit.stderr
     assert {"eps_np", "eps_up", "gamma", "p"} <= set(json.loads(fit.stdout)["params"])
+    # every level's checkpoint loads as it is (it needed --model: the spec was not recorded), with
+    # the CSV's density in its masks and its weights, and the data it was trained on
+    for row in doc["rows"]:
+        loaded = load_model(out / f"level_{row['level']:03d}.pt")
+        masks, state = loaded.masks, loaded.model.state_dict()
+        kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+        assert kept == row["density"] and loaded.spec == "mlp:64,16,10"
+        assert all(int((state[k] != 0).sum()) <= int(m.sum()) for k, m in masks.items())
+        assert loaded.recorded_spec("eval_data") == "digits:test"
 
 
 def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):
@@ -362,7 +371,18 @@ def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):
 
 def test_hyperflux_command(cli, tmp_path):
     doc = _json(cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.2,
-                    "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json"))
+                    "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json",
+                    "--log", tmp_path / "log.csv"))
+    # the JSON log is the --log CSV (it lacked the target and loss columns), and ends at the file's density
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "log.csv").open()))
+    assert [list(e) for e in doc["log"]] == [list(rows[0])] * len(rows) == [["epoch", "phase", "pressure", "density",
+                                                                            "target", "loss"]] * 18
+    for r, e in zip(rows, doc["log"]):
+        assert float(r["density"]) == e["density"] and float(r["loss"]) == e["loss"]
+        assert (float(r["target"]) if r["target"] else None) == e["target"]
+    assert doc["log"][-1]["density"] == doc["density"]
     assert doc["density"] == pytest.approx(0.2, rel=0.1)
     masks = load_model(tmp_path / "hf.pt").masks
     kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
@@ -375,7 +395,8 @@ def test_hyperflux_says_when_it_misses_its_target(cli, tmp_path):
     result = cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.05,
                  "--pruning-epochs", 3, "--regrowth-epochs", 0, "-o", tmp_path / "hf.pt")
     assert result.exit_code == 0, result.stderr
-    assert "warning: Hyperflux ended at density" in result.stdout and "raise --pruning-epochs" in result.stdout
+    said = " ".join(result.stdout.split())  # the console wraps long lines
+    assert "warning: Hyperflux ended at density" in said and "short of the target: raise --pruning-epochs" in said
     from prunelimit.api.laws import _missed_target
 
     assert _missed_target(0.095, 0.1, []) == []

@@ -99,7 +99,8 @@ def imp(
     if config.epochs_dense is None:
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
     return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
-                                       out_dir=output, masks=start.masks)
+                                       out_dir=output, masks=start.masks, model_spec=start.spec,
+                                       meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss})
 
 
 # The tolerance issue 9 asks of Hyperflux: the reached density within 10 % of the request.
@@ -107,16 +108,24 @@ TARGET_TOLERANCE = 0.10
 
 
 def _missed_target(density: float, target: float, log) -> list[str]:
-    """Say so when the run ends off its target; the controller cannot push a density back up,
-    so an early drop below the trajectory (weights already near zero, as after l1 training)
-    is where the run stays."""
+    """Say so when the run ends off its target, with the phase that took it there (read from
+    the log): a pressure phase that fell below its trajectory early (the controller cannot push
+    a density back up), a regrowth phase that brought weights back past the target, or a
+    pressure phase too short to get there."""
     if abs(density / target - 1) <= TARGET_TOLERANCE:
         return []
-    low = min((e.density for e in log if e.phase == "prune"), default=density)
-    cause = (f"the density fell to {low:.1%} in the pressure phase, faster than its trajectory, and zero pressure "
-             "brings weights back only slowly (a start with many weights near zero, as after l1 training, does this); "
-             "start from plainly trained weights, or prune with `prunelimit prune --ratio`") if density < target \
-        else "the pressure phase did not get there: raise --pruning-epochs"
+    pruning = [e.density for e in log if e.phase == "prune"]
+    ended = pruning[-1] if pruning else density
+    if density < target:
+        cause = (f"the density fell to {min(pruning, default=density):.1%} in the pressure phase, faster than its "
+                 "trajectory, and the controller cannot push it back up (zero pressure brings weights back only "
+                 "slowly); more --pruning-epochs make the trajectory slower and the fall smaller, and `prunelimit "
+                 "prune --ratio` reaches a density exactly")
+    elif abs(ended / target - 1) <= TARGET_TOLERANCE:
+        cause = (f"the pressure phase ended at {ended:.2%}, and the regrowth phase brought weights back past the "
+                 "target; lower --regrowth-epochs (0 ends at the pressure phase's density)")
+    else:
+        cause = f"the pressure phase ended at {ended:.2%}, short of the target: raise --pruning-epochs"
     return [f"Hyperflux ended at density {density:.2%}, {density / target - 1:+.0%} off the requested "
             f"{target:.2%} (more than {TARGET_TOLERANCE:.0%}); {cause}"]
 
@@ -205,8 +214,8 @@ class HyperfluxReport:
             "requested_density": self.requested_density, "density": self.density, "warnings": list(self.warnings),
             "before": {"loss": self.before.loss, "accuracy": self.before.accuracy},
             "after": {"loss": self.after.loss, "accuracy": self.after.accuracy},
-            "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density}
-                    for e in self.log],
+            "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density,
+                     "target": e.target, "loss": e.loss} for e in self.log],  # the --log CSV's columns
         }
 
 

@@ -135,6 +135,7 @@ def law_error_fit(
 
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
+        errorlaw.check_queries(predict, target_error)
         if (width is not None or depth is not None) and predict is None and target_error is None:
             raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
         data = errorlaw.read_points(points)

@@ -36,6 +36,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.laws.points import check_row_fields
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -54,6 +55,25 @@ class ErrorPoints:
     error: np.ndarray
     width: np.ndarray | None = None
     depth: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse what the CSV reader refuses, so the library fits only what the command would
+        (an error of 0 or NaN was scipy's "Residuals are not finite", a density of 1.5 a fit)."""
+        for name in ("density", "error", "width", "depth"):  # sequences become float arrays
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float))
+        columns = [c for c in (self.density, self.error, self.width, self.depth) if c is not None]
+        if len({c.shape for c in columns}) > 1 or columns[0].ndim != 1:
+            raise UsageError(f"density, error, width and depth must be 1-D and of one length, got shapes "
+                             f"{[c.shape for c in columns]}")
+        if (self.width is None) != (self.depth is None):
+            raise UsageError("width given without depth (or depth without width); give both or neither")
+        for i, (d, e) in enumerate(zip(columns[0].tolist(), columns[1].tolist())):
+            problem = _point_problem(d, e)
+            if problem:
+                raise UsageError(f"point {i}: {problem}")
+        if self.has_shape and not all(np.all(np.isfinite(c) & (c > 0)) for c in columns[2:]):
+            raise UsageError("width and depth must be positive finite numbers")
 
     @property
     def has_shape(self) -> bool:
@@ -161,6 +181,16 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
 # ------------------------------------------------------------------ CSV input
 
 
+def _point_problem(density: float, error: float) -> str | None:
+    """Why a (density, error) point cannot be fitted, or ``None``."""
+    if not 0.0 < density <= 1.0:
+        return f"density {density} outside (0, 1]; densities are fractions, not %"
+    if not 0.0 < error <= 1.0:
+        return (f"error {error} outside (0, 1]; errors are fractions (1 − accuracy), and the fit uses relative "
+                "error, so 0 cannot be fitted (evaluate on more data)")
+    return None
+
+
 def read_points(path: str | Path) -> ErrorPoints:
     """Read ``density,error[,width,depth]`` (extra columns ignored); errors name file and row.
 
@@ -173,10 +203,10 @@ def read_points(path: str | Path) -> ErrorPoints:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM (as Excel saves CSVs) is no header text
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
-            rows = [
-                (reader.line_num, {(k or "").strip(): (v or "").strip() for k, v in r.items()})
-                for r in itertools.islice(reader, MAX_CSV_ROWS + 1)
-            ]
+            rows = []
+            for r in itertools.islice(reader, MAX_CSV_ROWS + 1):
+                check_row_fields(path, reader.line_num, r)
+                rows.append((reader.line_num, {k.strip(): v.strip() for k, v in r.items()}))
             check_csv_rows(rows, path)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
@@ -207,16 +237,9 @@ def read_points(path: str | Path) -> ErrorPoints:
                 ) from None
             if not math.isfinite(values[i, j]):
                 raise InputError(f"{path}, line {line}: {col} is {row[col]}, must be finite")
-        d, e = values[i, 0], values[i, 1]
-        if not 0.0 < d <= 1.0:
-            raise InputError(
-                f"{path}, line {line}: density {d} outside (0, 1]; densities are fractions, not %"
-            )
-        if not 0.0 < e <= 1.0:
-            raise InputError(
-                f"{path}, line {line}: error {e} outside (0, 1]; the fit uses relative error, "
-                "so 0 cannot be fitted (evaluate on more data)"
-            )
+        problem = _point_problem(values[i, 0], values[i, 1])
+        if problem:
+            raise InputError(f"{path}, line {line}: {problem}")
         if shape_cols and (values[i, 2] <= 0 or values[i, 3] <= 0):
             raise InputError(f"{path}, line {line}: width and depth must be positive")
     if shape_cols:
@@ -402,7 +425,8 @@ def _warnings(
     """Identifiability checks of the fit of Rosenfeld et al. 2021 (fits that must not be trusted)."""
     out = []
     _, hi = problem.bounds()
-    if math.isclose(res.x[0], hi[0], rel_tol=1e-3):
+    at_bound = math.isclose(res.x[0], hi[0], rel_tol=1e-3)
+    if at_bound:
         out.append(f"gamma hit its bound {GAMMA_BOUNDS[1]:g}: the curve is a step, not a power law")
     _, log_p, _, phi, psi, eps_np = problem.unpack(res.x)
     err = np.exp(problem.log_err)
@@ -422,6 +446,13 @@ def _warnings(
         out.append(
             "p or eps_up is not identifiable from these points (95 % interval spans a decade "
             "or ±25 %): prune further to reach the high-error plateau"
+        )
+    g_iv = intervals.get("gamma")
+    if g_iv and g_iv.high > 10 * g_iv.low and not at_bound:  # at the bound it was said above
+        out.append(
+            f"gamma is not identifiable from these points (95 % interval [{g_iv.low:.3g}, {g_iv.high:.3g}] spans "
+            "a decade): the power-law stretch between the plateaus is too short or too noisy; measure more "
+            "densities there"
         )
     if problem.free_np.size:
         out.append("no row at density 1 for some configuration: its eps_np was fitted")
@@ -448,6 +479,7 @@ def fit_error_law(
     >>> round(fit.eps_up, 2), round(fit.gamma, 1), round(fit.p, 3)
     (0.9, 2.0, 0.01)
     """
+    points = _canonical(points)
     problem = _make_problem(points, joint)
     distinct = _distinct_densities(problem)
     if distinct <= problem.n_params:
@@ -485,6 +517,16 @@ def fit_error_law(
         points=int(d.size),
         warnings=_warnings(problem, res, eps_up, intervals),
     )
+
+
+def _canonical(points: ErrorPoints) -> ErrorPoints:
+    """The points in one order, whatever the rows': by network, then density (falling) and
+    error, so the residuals, the networks' order and the fit itself do not depend on it."""
+    keys = [points.error, -points.density] + ([points.depth, points.width] if points.has_shape else [])
+    order = np.lexsort(keys)
+    return ErrorPoints(points.density[order], points.error[order],
+                       None if points.width is None else points.width[order],
+                       None if points.depth is None else points.depth[order])
 
 
 def _leave_one_out(points: ErrorPoints, joint: bool, x_full, problem: _Problem) -> np.ndarray:
@@ -540,10 +582,18 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     )
 
 
+def check_queries(density: float | None = None, target_error: float | None = None) -> None:
+    """A density to predict at lies in (0, 1] and a target error in (0, 1): both are fractions
+    (refused before a fit's work, and by ``predict`` and ``density_for_error``)."""
+    if density is not None and not 0.0 < density <= 1.0:
+        raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
+    if target_error is not None and not 0.0 < target_error < 1.0:
+        raise UsageError(f"target error {target_error} outside (0, 1); errors are fractions (1 − accuracy)")
+
+
 def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bool) -> None:
     lo, hi = fit.density_range
-    if not 0.0 < density <= 1.0:
-        raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
+    check_queries(density)
     if extrapolate:
         return
     hint = "the law is not trusted beyond it (pass --extrapolate to force)"
@@ -590,6 +640,7 @@ def density_for_error(
     ``extrapolate``); a target the law does not reach there is refused with the reachable
     error range.
     """
+    check_queries(target_error=target_error)
     e_np, shift = _config_for(fit, width, depth, eps_np)
     _check_range(fit, fit.density_range[1], width, depth, extrapolate)
     lo, hi = (1e-12, 1.0) if extrapolate else fit.density_range
@@ -602,7 +653,7 @@ def density_for_error(
 
     a, b = math.log(lo), math.log(hi)
     ga, gb = gap(a), gap(b)
-    if target_error <= 0 or ga * gb > 0:
+    if ga * gb > 0:
         e_lo, e_hi = sorted((math.exp(ga) * target_error, math.exp(gb) * target_error))
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "

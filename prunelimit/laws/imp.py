@@ -170,9 +170,14 @@ def iterative_magnitude_pruning(
     resume: bool = True,
     progress: Callable[[ImpRow], None] | None = None,
     masks: Masks | None = None,
+    model_spec: str | None = None,
+    meta: dict[str, Any] | None = None,
     **options: Any,
 ) -> ImpResult:
     """Run IMP for ``config.levels`` pruning levels after the dense level 0; the model is updated.
+
+    ``model_spec`` and ``meta`` (data, loss) are recorded in every level's checkpoint, as
+    ``prunelimit prune`` records them, so a level loads without ``--model``.
 
     ``masks``: the keep-masks of an already-pruned model (a name left out keeps every weight);
     its pruned weights stay pruned, level 0 has its density ``d0`` and level ``k`` keeps
@@ -199,6 +204,7 @@ def iterative_magnitude_pruning(
     # pruned tensors IMP does not rank (a bias pruned with torch) are held as they were given
     fixed = {name: m.to(torch.bool) for name, m in (masks or {}).items() if name not in dict(params)}
     masks = full_masks(params, masks or {})
+    _check_levels_keep_weights(c, n, sum(int(m.sum()) for m in masks.values()))
     rewind_state = None
     resumed_after = None
     if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)
@@ -207,7 +213,7 @@ def iterative_magnitude_pruning(
                 raise UsageError(
                     f"{out} already holds an IMP sweep; resume it or choose an empty directory"
                 )
-            rows, masks, rewind_state = _load_progress(out, model, params, settings)
+            rows, masks, rewind_state = _load_progress(out, model, params, settings, (model_spec, meta))
             resumed_after = rows[-1].level
 
     if not rows:
@@ -217,28 +223,38 @@ def iterative_magnitude_pruning(
         if c.rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
-        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
             progress(row)
 
     for level in range(rows[-1].level + 1, c.levels + 1):
-        current = [torch.where(masks[name], p.detach(), torch.zeros_like(p)) for name, p in params]
-        keep = MagnitudeProfile.from_tensors(current).keep_masks(1.0 - rows[0].density * (1.0 - c.rate) ** level)
-        # Pruned weights are zero, so they sort first and stay pruned; `&` guards ties
-        # with live weights that are exactly zero.
-        masks = {name: k.to(m.device) & m for k, (name, m) in zip(keep, masks.items())}
+        # Pruned weights rank first (before live weights that are exactly zero), so each level
+        # removes them all again and keeps exactly its scheduled count, a subset of the last.
+        profile = MagnitudeProfile.from_tensors([p for _, p in params], [masks[name] for name, _ in params])
+        keep = profile.keep_masks(1.0 - rows[0].density * (1.0 - c.rate) ** level)
+        masks = {name: k.to(p.device) for k, (name, p) in zip(keep, params)}
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
         _train(model, train_batches, loss_fn, {**masks, **fixed}, c.epochs_per_level, c.lr, c.momentum,
                c.seed + level)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
-        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state)
+        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
             progress(row)
 
     return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed})
+
+
+def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
+    """Refuse, before any training, a sweep whose last levels keep no weight: their density 0
+    lies outside the error law (and ``law error-fit`` refuses the CSV's rows)."""
+    empty = next((k for k in range(1, c.levels + 1)
+                  if n - removed_count(1.0 - kept0 / n * (1.0 - c.rate) ** k, n) == 0), None)
+    if empty is not None:
+        raise OptionError("levels", f"{{0}} {c.levels}: level {empty} would keep none of the {kept0} weights at "
+                          f"{{1}} {c.rate:g}; use {{0}} {empty - 1} or a lower {{1}}", "rate")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -282,13 +298,16 @@ def _checkpoint_path(out: Path, level: int) -> Path:
     return out / f"level_{level:03d}.pt"
 
 
-def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -> None:
+def _save_level(out, model, masks, row, previous_rows, settings, rewind_state, record=(None, None)) -> None:
     """A level's files (its checkpoint, the CSV with its row, at level 0 the rewind state) are
-    renamed into place together: a failed save leaves the folder as the last level left it."""
+    renamed into place together: a failed save leaves the folder as the last level left it.
+    ``record``: the model spec and meta the checkpoint records."""
     if out is None:
         return
     payload = {
         "format": FORMAT,
+        "model": record[0],
+        "meta": dict(record[1] or {}),
         "state_dict": _state_copy(model),
         "masks": {name: m.clone() for name, m in masks.items()},
         "level": row.level,
@@ -308,8 +327,9 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state) -
         write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
 
 
-def _load_progress(out: Path, model, params, settings):
-    """Rows, masks and rewind state after the last level recorded in ``out``."""
+def _load_progress(out: Path, model, params, settings, record=(None, None)):
+    """Rows, masks and rewind state after the last level recorded in ``out``; ``record`` (model
+    spec, meta) must match what its last checkpoint records, where both say."""
     path = out / CSV_NAME
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
@@ -326,6 +346,13 @@ def _load_progress(out: Path, model, params, settings):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
     last = _checkpoint_path(out, rows[-1].level)
     ckpt = _load(out, last, settings)
+    spec, meta = record  # where the sweep and this call both say, they must agree: rows of two sweeps would mix
+    saved = {"model": ckpt.get("model"), **(ckpt.get("meta") if isinstance(ckpt.get("meta"), dict) else {})}
+    differ = [f"{k} {saved[k]} (now {v})" for k, v in {"model": spec, **(meta or {})}.items()
+              if v is not None and saved.get(k) is not None and saved[k] != v]
+    if differ:
+        raise UsageError(f"{out} holds an IMP sweep of {', '.join(differ)}; resume it with the same model, data "
+                         "and loss, or use a fresh directory")
     rewind_state = None
     if settings["rewind"] != "none":
         rewind_state = _tensors(_load(out, out / REWIND_NAME, settings), "state_dict", out / REWIND_NAME)

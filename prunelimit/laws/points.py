@@ -33,11 +33,19 @@ class LawPoints:
     gamma: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        """Refuse what the CSV reader refuses, so the library fits only what the command would:
+        a density outside (0, 1] or NaN, a NaN or infinite γ (γ ≤ 0 is ignored by the fit)."""
         if len(self.density) != len(self.gamma):
             raise UsageError(
                 f"{len(self.density)} densities but {len(self.gamma)} gamma values; "
                 "give one gamma per density"
             )
+        for i, (d, g) in enumerate(zip(self.density, self.gamma)):
+            if not (math.isfinite(d) and 0.0 < d <= 1.0):
+                raise UsageError(f"point {i}: density {d} is not a fraction in (0, 1]; divide percentages by 100 "
+                                 "and drop points with density 0")
+            if not math.isfinite(g):
+                raise UsageError(f"point {i}: gamma {g} is not a finite number; drop the point")
 
     @classmethod
     def from_arrays(cls, density: Sequence[float], gamma: Sequence[float]) -> "LawPoints":
@@ -50,7 +58,22 @@ class LawPoints:
         return len(self.density)
 
 
+def check_row_fields(path: Path, line: int, row: dict) -> None:
+    """A data row must have as many fields as the header: ``csv.DictReader`` files extra
+    fields under ``None`` and fills missing ones with ``None``, and either way the values
+    may not be in the columns the header names."""
+    columns = [k for k in row if k is not None]
+    missing = sum(row[k] is None for k in columns)
+    extra = len(row.get(None) or ())
+    if missing or extra:
+        raise InputError(
+            f"{path}: line {line} has {len(columns) - missing + extra} field(s) but the header has {len(columns)}; "
+            "give every row one value per header column"
+        )
+
+
 def _parse_row(path: Path, line: int, row: dict[str, str]) -> tuple[float, float]:
+    check_row_fields(path, line, row)
     try:
         density, gamma = float(row["density"]), float(row["gamma"])
     except (TypeError, ValueError):
@@ -86,10 +109,10 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
                     "the first line must be 'density,gamma'"
                 )
             reader.fieldnames = header
-            # Line numbers count the header as line 1, as an editor shows them.
-            rows = list(itertools.islice(reader, MAX_CSV_ROWS + 1))
+            # Line numbers as an editor shows them (the header is line 1; blank lines count).
+            rows = [(reader.line_num, row) for row in itertools.islice(reader, MAX_CSV_ROWS + 1)]
             check_csv_rows(rows, path)
-            points = [_parse_row(path, i, row) for i, row in enumerate(rows, start=2)]
+            points = [_parse_row(path, line, row) for line, row in rows]
     except OSError as exc:
         raise InputError(f"{path}: cannot read points file ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:

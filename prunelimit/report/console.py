@@ -226,6 +226,7 @@ def render_nplh(fit) -> None:
     if fit.heldout_error is not None:
         table.add_row("held-out density error", f"median {pct(fit.heldout_error.median_rel_error)}")
     stdout.print(table)
+    render_warnings(fit.warnings)
 
 
 def render_error_fit(body: dict) -> None:

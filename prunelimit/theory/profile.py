@@ -45,11 +45,19 @@ class MagnitudeProfile:
     cum_sq: np.ndarray
 
     @classmethod
-    def from_tensors(cls, tensors: Sequence[torch.Tensor]) -> "MagnitudeProfile":
+    def from_tensors(
+        cls, tensors: Sequence[torch.Tensor], kept: Sequence[torch.Tensor] | None = None
+    ) -> "MagnitudeProfile":
+        """The order of ``tensors`` by |w|; with ``kept`` (a boolean mask per tensor) the weights
+        outside it come first, also before kept weights that are exactly zero, so pruning
+        further never trades a pruned weight for a live one."""
         flat = np.concatenate(
             [t.detach().to("cpu", torch.float64).reshape(-1).numpy() for t in tensors]
         )
-        order = np.argsort(np.abs(flat), kind="stable")
+        key = np.abs(flat)
+        if kept is not None:
+            key[~np.concatenate([m.detach().cpu().reshape(-1).numpy() for m in kept]).astype(bool)] = -1.0
+        order = np.argsort(key, kind="stable")
         cum_sq = np.concatenate([[0.0], np.cumsum(flat[order] ** 2)])
         return cls(
             sizes=tuple(int(t.numel()) for t in tensors),

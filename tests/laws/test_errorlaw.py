@@ -115,6 +115,30 @@ def test_density_for_error_round_trips(single_fit):
         assert density_for_error(single_fit, predict(single_fit, d)) == pytest.approx(d, rel=1e-8)
 
 
+def test_a_target_error_or_density_that_is_no_fraction_is_refused(single_fit):
+    # a target error of 0 or below was a ValueError (math domain error) from the log in the search
+    for target in (0.0, -0.2, 1.0):
+        with pytest.raises(UsageError, match=f"target error {target} outside"):
+            density_for_error(single_fit, target, extrapolate=True)
+    with pytest.raises(UsageError, match="density 0 outside"):
+        predict(single_fit, 0)
+
+
+def test_a_gamma_the_points_do_not_pin_is_flagged():
+    # a short power-law stretch (knees at p = 0.001 and q ≈ 0.0028) under 2 % noise: this draw
+    # fitted γ = 1.0 for 0.5 with a 95 % interval of [0.017, 58] and no warning
+    truth = dict(eps_np=0.3, eps_up=0.5, gamma=0.5, p=1e-3)
+    rng = np.random.default_rng(111)
+    e = error_law(DENSITIES, **truth) * (1 + 0.02 * rng.standard_normal(DENSITIES.size))
+    e[0] = truth["eps_np"]
+    f = fit_error_law(ErrorPoints(DENSITIES, e), seed=11, leave_one_out=False)
+    assert f.intervals["gamma"].high > 10 * f.intervals["gamma"].low
+    assert any(w.startswith("gamma is not identifiable") for w in f.warnings)
+    # a well-measured law keeps its silence
+    assert not any(w.startswith("gamma") for w in fit_error_law(ErrorPoints(DENSITIES, _noisy(DENSITIES, 0)),
+                                                                   leave_one_out=False).warnings)
+
+
 def test_extrapolation_refused_unless_asked(single_fit):
     lo = single_fit.density_range[0]
     with pytest.raises(UsageError, match="outside the measured range"):
@@ -234,6 +258,9 @@ def test_csv_round_trip_and_plot(tmp_path, single_fit):
         ("density,error\n1,0.1\n\n0.5,\n", r"line 4: error '' is not a number"),
         ("density,error,width\n0.5,0.1,2\n", "without its partner"),
         ("density,error,width,depth\n0.5,0.1,2,-1\n", "must be positive"),
+        # a field more than the header was an AttributeError (exit 5); one less is named alike
+        ("density,error\n1,0.1\n0.5,0.2,x\n", r"line 3 has 3 field\(s\) but the header has 2"),
+        ("density,error,width,depth\n1,0.1,2\n", r"line 2 has 3 field\(s\) but the header has 4"),
     ],
 )
 def test_bad_csv_names_file_and_row(tmp_path, text, match):
@@ -247,3 +274,24 @@ def test_bad_csv_names_file_and_row(tmp_path, text, match):
 def test_missing_file_is_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot read"):
         read_points(tmp_path / "nope.csv")
+
+
+def test_library_points_are_checked_and_fitted_in_any_row_order():
+    # ErrorPoints refuses what the CSV reader refuses: an error of 0 or NaN was scipy's
+    # "Residuals are not finite in the initial point", a density or error of 1.5 was fitted,
+    # a width without its depth was ignored
+    d = DENSITIES[:20]
+    e = error_law(d, **TRUE)
+    for density, error, match in [(d, np.where(d == d[5], 0.0, e), "point 5: error 0.0 outside"),
+                                  (d, np.where(d == d[5], np.nan, e), "point 5: error nan outside"),
+                                  (np.where(d == 1.0, 1.5, d), e, "point 0: density 1.5 outside"),
+                                  (d, np.where(d == d[19], 1.5, e), "point 19: error 1.5 outside")]:
+        with pytest.raises(UsageError, match=match):
+            ErrorPoints(density, error)
+    with pytest.raises(UsageError, match="width given without depth"):
+        ErrorPoints(d, e, width=np.ones(d.size))
+    # shuffled rows: the same fit, bit for bit (it moved γ by 1e-8 and reordered a joint fit's networks)
+    noisy = _noisy(DENSITIES, 0)
+    perm = np.random.default_rng(2).permutation(DENSITIES.size)
+    assert (fit_error_law(ErrorPoints(DENSITIES, noisy)).to_json()
+            == fit_error_law(ErrorPoints(list(DENSITIES[perm]), list(noisy[perm]))).to_json())

@@ -186,3 +186,48 @@ def test_resume_from_damaged_level_file_is_an_input_error(digits, tmp_path, dama
     torch.save(ckpt, level)
     with pytest.raises(InputError, match="level_001.pt"):
         _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
+
+
+def test_each_level_keeps_its_scheduled_count_when_live_weights_are_exactly_zero(digits):
+    """A live weight that is exactly zero ties in |w| with the pruned ones; by flat index it took
+    a pruned weight's place, which the `& mask` then dropped: level 1 kept 1408, not 1638."""
+    model = _mlp()
+    with torch.no_grad():
+        model[2].weight.zero_()  # pruned (its mask below)
+        model[0].weight[:, :20] = 0.0  # 640 live zeros, before the pruned weights in flat order
+    masks = {"0.weight": torch.ones(32, 64, dtype=torch.bool), "2.weight": torch.zeros(10, 32, dtype=torch.bool)}
+    res = _run(digits, model, rate=0.2, levels=3, epochs_per_level=0, epochs_dense=0, masks=masks)
+    d0 = 2048 / N_PRUNABLE
+    previous = masks
+    for row in res.rows:
+        assert round(row.density * N_PRUNABLE) == N_PRUNABLE - math.ceil((1 - d0 * 0.8**row.level) * N_PRUNABLE - 1e-9)
+    for name, m in res.masks.items():
+        assert not torch.any(m & ~previous[name])  # never regrown
+
+
+def test_resume_refuses_other_data_or_model(digits, tmp_path):
+    """A resumed sweep measured its new levels on whatever data the call named: a sweep begun
+    on one eval set and continued on another wrote one CSV of two error definitions."""
+    meta = {"data": "digits:train", "eval_data": "digits:test", "loss": "ce"}
+    kw = dict(rate=0.5, rewind="none", model_spec="mlp:64,32,10")
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path, meta=meta, **kw)
+    with pytest.raises(UsageError, match=r"eval_data digits:test \(now digits:train\)"):
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta={**meta, "eval_data": "digits:train"}, **kw)
+    with pytest.raises(UsageError, match=r"model mlp:64,32,10 \(now file.py:net\)"):
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta=meta, **{**kw, "model_spec": "file.py:net"})
+    assert _run(digits, _mlp(), levels=2, out_dir=tmp_path, meta=meta, **kw).resumed_after == 1
+    assert torch.load(tmp_path / "level_002.pt", weights_only=True)["meta"] == meta
+
+
+def test_levels_past_the_last_weight_are_refused_before_training(digits, tmp_path):
+    # 2368 weights at rate 0.5: level 11 keeps 1, level 12 none (density 0, outside the error law,
+    # whose reader then refused the sweep's own CSV)
+    assert level_density_count(11, 0.5, N_PRUNABLE) == 1 and level_density_count(12, 0.5, N_PRUNABLE) == 0
+    model = _mlp()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(UsageError, match="levels 13: level 12 would keep none of the 2368 weights at rate 0.5; "
+                                         "use levels 11"):
+        _run(digits, model, rate=0.5, levels=13, out_dir=tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # nothing trained
+    assert _run(digits, _mlp(), rate=0.5, levels=11, epochs_per_level=0).rows[-1].density == 1 / N_PRUNABLE
