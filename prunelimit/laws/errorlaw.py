@@ -430,7 +430,13 @@ def _warnings(
         out.append(f"gamma hit its bound {GAMMA_BOUNDS[1]:g}: the curve is a step, not a power law")
     _, log_p, _, phi, psi, eps_np = problem.unpack(res.x)
     err = np.exp(problem.log_err)
-    if eps_up <= eps_np.max() or not np.any(err > np.sqrt(eps_np[problem.cfg] * eps_up)):
+    if eps_up <= eps_np.max():  # the law's error rises with pruning: ε↑ > ε_np
+        out.append(
+            f"the fitted high-error plateau eps_up {eps_up:.4g} is not above the dense error eps_np "
+            f"{eps_np.max():.4g}: the points show no rise of the error with pruning, so this is not the pruning "
+            "law; prune further, or check that the column is the error (1 − accuracy), not the accuracy"
+        )
+    elif not np.any(err > np.sqrt(eps_np[problem.cfg] * eps_up)):
         out.append(
             "no point lies above sqrt(eps_np*eps_up): the high-error plateau is unseen, so "
             "eps_up and p are not identifiable (prune further)"

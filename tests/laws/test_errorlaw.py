@@ -295,3 +295,15 @@ def test_library_points_are_checked_and_fitted_in_any_row_order():
     perm = np.random.default_rng(2).permutation(DENSITIES.size)
     assert (fit_error_law(ErrorPoints(DENSITIES, noisy)).to_json()
             == fit_error_law(ErrorPoints(list(DENSITIES[perm]), list(noisy[perm]))).to_json())
+
+
+def test_points_whose_error_falls_with_pruning_are_flagged():
+    # an accuracy column given as the error: the curve falls as the density falls. The fit put
+    # eps_up (0.05) below eps_np (0.88) with 0.6 % residuals, and the warning said the high-error
+    # plateau was unseen (prune further)
+    d = DENSITIES[:30]
+    accuracy_like = error_law(d, 0.05, 0.9, 1.5, 0.01)[::-1].copy()
+    f = fit_error_law(ErrorPoints(d, accuracy_like), leave_one_out=False)
+    assert f.eps_up < f.configs[0].eps_np
+    assert any("not the accuracy" in w for w in f.warnings)
+    assert not any("plateau is unseen" in w for w in f.warnings)
