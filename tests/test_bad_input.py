@@ -338,6 +338,9 @@ OTHER_CASES = [
                                      "--no-cache"), 3, "none.json"),
     Case("hyperflux/density-1", _p("hyperflux", G, "--target-density", "1", "-o", "{out}/h.pt"), 2,
          "--target-density"),
+    # a target below what the pressure epochs' trajectory can reach (it ended at 18.7 % and steered there)
+    Case("hyperflux/trajectory-floor", _p("hyperflux", G, "--target-density", "0.05", "--pruning-epochs", "3",
+                                          "-o", "{out}/h.pt"), 2, "only to 0.1867; use --pruning-epochs 5 or more"),
     Case("law-nplh/bad-metric", _p("law", "nplh", G, "--metric", "voodoo"), 2, "Invalid value for '--metric'"),
     Case("law-nplh/bad-mode", _p("law", "nplh", G, "--mode", "sideways"), 2, "Invalid value for '--mode'"),
     Case("law-nplh/bad-region", _p("law", "nplh", G, "--region", "0.5,0.1"), 2, "--region"),
