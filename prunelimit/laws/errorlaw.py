@@ -36,7 +36,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit.errors import InputError, NumericalError, UsageError
-from prunelimit.laws.points import check_row_fields
+from prunelimit.laws.points import check_header, check_row_fields
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -203,6 +203,7 @@ def read_points(path: str | Path) -> ErrorPoints:
         with path.open(newline="") as fh:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
+            check_header(path, header)
             rows = []
             for r in itertools.islice(reader, MAX_CSV_ROWS + 1):
                 check_row_fields(path, reader.line_num, r)

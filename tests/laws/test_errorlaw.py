@@ -261,6 +261,7 @@ def test_csv_round_trip_and_plot(tmp_path, single_fit):
         # a field more than the header was an AttributeError (exit 5); one less is named alike
         ("density,error\n1,0.1\n0.5,0.2,x\n", r"line 3 has 3 field\(s\) but the header has 2"),
         ("density,error,width,depth\n1,0.1,2\n", r"line 2 has 3 field\(s\) but the header has 4"),
+        ("density,error,error\n1,0.1,0.5\n", r"header names column\(s\) \['error'\] more than once"),
     ],
 )
 def test_bad_csv_names_file_and_row(tmp_path, text, match):
