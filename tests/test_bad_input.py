@@ -129,6 +129,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "err_header": "density,acc\n0.5,0.1\n", "err_text": "density,error\n0.5,high\n",
         "csv_fields": "density,gamma\n0.5,1\n0.4,2,9\n0.3,3\n", "err_fields": "density,error\n1,0.05\n0.8,0.05,x\n",
         "csv_rising": "density,gamma\n0.1,1\n0.2,2\n0.3,3\n0.4,4\n",
+        "csv_twice": "density,gamma,gamma\n0.5,1,9\n0.4,2,8\n0.3,3,7\n",
         "err_good": "density,error\n" + "".join(f"{0.7 ** k!r},{min(0.9, 0.05 * 1.25 ** k)!r}\n" for k in range(12)),
     }.items():
         setattr(c, name, d / f"{name}.csv")
@@ -416,6 +417,9 @@ OTHER_CASES = [
                                      "--no-cache"), 3, "none.json"),
     Case("hyperflux/density-1", _p("hyperflux", G, "--target-density", "1", "-o", "{out}/h.pt"), 2,
          "--target-density"),
+    # a target below what the pressure epochs' trajectory can reach (it ended at 18.7 % and steered there)
+    Case("hyperflux/trajectory-floor", _p("hyperflux", G, "--target-density", "0.05", "--pruning-epochs", "3",
+                                          "-o", "{out}/h.pt"), 2, "only to 0.1867; use --pruning-epochs 5 or more"),
     Case("law-nplh/bad-metric", _p("law", "nplh", G, "--metric", "voodoo"), 2, "Invalid value for '--metric'"),
     Case("law-nplh/bad-mode", _p("law", "nplh", G, "--mode", "sideways"), 2, "Invalid value for '--mode'"),
     Case("law-nplh/bad-region", _p("law", "nplh", G, "--region", "0.5,0.1"), 2, "--region"),
@@ -460,6 +464,8 @@ OTHER_CASES = [
     Case("error-fit/non-numeric", _p("law", "error-fit", "{err_text}"), 3, "high"),
     Case("error-fit/binary", _p("law", "error-fit", "{csv_binary}"), 3, "binary.csv"),
     # a row with a field more than the header (it was an AttributeError, exit 5) or one less
+    Case("nplh-fit/column-twice", _p("law", "nplh-fit", "{csv_twice}"), 3,
+         "header names column(s) ['gamma'] more than once"),
     Case("nplh-fit/row-fields", _p("law", "nplh-fit", "{csv_fields}"), 3, "line 3 has 3 field(s) but the header has 2"),
     Case("error-fit/row-fields", _p("law", "error-fit", "{err_fields}"), 3, "line 3 has 3 field(s) but the header has 2"),
     # density rising with gamma: no minimum kept saliency does that (it was a fit with α0 = −1)

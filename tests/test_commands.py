@@ -391,9 +391,16 @@ def test_hyperflux_command(cli, tmp_path):
 
 
 def test_hyperflux_says_when_it_misses_its_target(cli, tmp_path):
-    # 3 pressure epochs cannot take a fresh MLP to 5 %: the result is off by far more than 10 %
+    # 3 pressure epochs: the trajectory itself cannot get below 18.7 %, so it ended there, not at the
+    # 4.5 % it was computed for; refused before any training, naming the epochs that can
+    refused = cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.05,
+                  "--pruning-epochs", 3, "--regrowth-epochs", 0, "-o", tmp_path / "hf.pt")
+    assert refused.exit_code == 2 and not (tmp_path / "hf.pt").exists()
+    assert ("--pruning-epochs 3 cannot take the trajectory down to 0.045 (the target 0.05 times the regrowth "
+            "headroom 0.9), only to 0.1867; use --pruning-epochs 5 or more") in refused.stderr
+    # 5 pressure epochs cannot take a fresh MLP to 5 %: the result is off by far more than 10 %
     result = cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.05,
-                 "--pruning-epochs", 3, "--regrowth-epochs", 0, "-o", tmp_path / "hf.pt")
+                 "--pruning-epochs", 5, "--regrowth-epochs", 0, "-o", tmp_path / "hf.pt")
     assert result.exit_code == 0, result.stderr
     said = " ".join(result.stdout.split())  # the console wraps long lines
     assert "warning: Hyperflux ended at density" in said and "short of the target: raise --pruning-epochs" in said

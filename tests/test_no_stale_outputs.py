@@ -165,7 +165,7 @@ MULTI = {
     "law error-fit": (lambda m: ["law", "error-fit", m / "errors.csv", "--plot", "e.png", "--report", "r"],
                       ["e.png", "r/report.html"]),
     "hyperflux": (lambda m: ["hyperflux", m / "m.pt", "--target-density", "0.5", "-o", "h.pt", "--log", "h.csv",
-                             "--pruning-epochs", "1", "--regrowth-epochs", "1", "--max-samples", "256"],
+                             "--pruning-epochs", "3", "--regrowth-epochs", "1", "--max-samples", "256"],
                   ["h.pt", "h.csv"]),
 }
 

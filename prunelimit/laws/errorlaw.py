@@ -36,7 +36,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit.errors import InputError, NumericalError, UsageError
-from prunelimit.laws.points import check_row_fields
+from prunelimit.laws.points import check_header, check_row_fields
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -203,6 +203,7 @@ def read_points(path: str | Path) -> ErrorPoints:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM (as Excel saves CSVs) is no header text
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
+            check_header(path, header)
             rows = []
             for r in itertools.islice(reader, MAX_CSV_ROWS + 1):
                 check_row_fields(path, reader.line_num, r)
@@ -430,7 +431,13 @@ def _warnings(
         out.append(f"gamma hit its bound {GAMMA_BOUNDS[1]:g}: the curve is a step, not a power law")
     _, log_p, _, phi, psi, eps_np = problem.unpack(res.x)
     err = np.exp(problem.log_err)
-    if eps_up <= eps_np.max() or not np.any(err > np.sqrt(eps_np[problem.cfg] * eps_up)):
+    if eps_up <= eps_np.max():  # the law's error rises with pruning: ε↑ > ε_np
+        out.append(
+            f"the fitted high-error plateau eps_up {eps_up:.4g} is not above the dense error eps_np "
+            f"{eps_np.max():.4g}: the points show no rise of the error with pruning, so this is not the pruning "
+            "law; prune further, or check that the column is the error (1 − accuracy), not the accuracy"
+        )
+    elif not np.any(err > np.sqrt(eps_np[problem.cfg] * eps_up)):
         out.append(
             "no point lies above sqrt(eps_np*eps_up): the high-error plateau is unseen, so "
             "eps_up and p are not identifiable (prune further)"

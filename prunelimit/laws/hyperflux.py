@@ -64,6 +64,16 @@ class _StraightThroughStep(torch.autograd.Function):
         return STE_SCALE * grad
 
 
+def _sigmoid_ramp(pruning_epochs: int) -> np.ndarray:
+    e = np.arange(1, pruning_epochs + 1, dtype=float)
+    return 1.0 / (1.0 + np.exp(-(6.0 / pruning_epochs) * (e - pruning_epochs / 2.0)))
+
+
+def trajectory_floor(pruning_epochs: int) -> float:
+    """The lowest density a trajectory of ``pruning_epochs`` epochs can end at (r0 = 0)."""
+    return float(np.prod(R_INF * _sigmoid_ramp(pruning_epochs)))
+
+
 def retention_trajectory(target_density: float, pruning_epochs: int) -> np.ndarray:
     """Expected density after epochs 1..E_p (the authors' code), ending exactly at the target.
 
@@ -72,8 +82,7 @@ def retention_trajectory(target_density: float, pruning_epochs: int) -> np.ndarr
     """
     if pruning_epochs < 1:
         raise UsageError("Hyperflux needs at least one pruning epoch")
-    e = np.arange(1, pruning_epochs + 1, dtype=float)
-    sig = 1.0 / (1.0 + np.exp(-(6.0 / pruning_epochs) * (e - pruning_epochs / 2.0)))
+    sig = _sigmoid_ramp(pruning_epochs)
 
     def log_final(r0: float) -> float:
         return float(np.sum(np.log(r0 + (R_INF - r0) * sig)) - math.log(target_density))
@@ -83,7 +92,12 @@ def retention_trajectory(target_density: float, pruning_epochs: int) -> np.ndarr
             f"target density {target_density} is above what {pruning_epochs} pruning epochs "
             f"reach at minimum pruning ({R_INF ** pruning_epochs:.4f}); use fewer epochs"
         )
-    r0 = brentq(log_final, 1e-12, R_INF, xtol=1e-12) if log_final(1e-12) < 0 else 1e-12
+    if target_density < trajectory_floor(pruning_epochs):  # it ended above the target (r0 was clipped)
+        raise UsageError(
+            f"target density {target_density:.4g} is below what {pruning_epochs} pruning epochs' trajectory "
+            f"reaches at its fastest ({trajectory_floor(pruning_epochs):.4g}); use more pruning epochs"
+        )
+    r0 = brentq(log_final, 0.0, R_INF, xtol=1e-12)
     return np.cumprod(r0 + (R_INF - r0) * sig)
 
 
@@ -282,6 +296,13 @@ def hyperflux_prune(
     validate.open_unit("target_density", target_density)
     c = replace(config or HyperfluxConfig(), **options)
     pruning_epochs, regrowth_epochs, weight_lr = c.pruning_epochs, c.regrowth_epochs, c.weight_lr
+    aim = target_density * c.regrowth_headroom
+    if aim < trajectory_floor(pruning_epochs):  # the trajectory would end above it, and the run with it
+        enough = next(e for e in range(pruning_epochs, 10_001) if trajectory_floor(e) <= aim)
+        raise OptionError("pruning_epochs", f"{{0}} {pruning_epochs} cannot take the trajectory down to "
+                          f"{aim:.4g} (the target {target_density:g} times the regrowth headroom "
+                          f"{c.regrowth_headroom:g}), only to {trajectory_floor(pruning_epochs):.4g}; use {{0}} "
+                          f"{enough} or more")
     torch.manual_seed(c.seed)
     net = _GatedNet(model, selection, c, masks)
     trajectory = retention_trajectory(target_density * c.regrowth_headroom, pruning_epochs)

@@ -519,7 +519,8 @@ def _point_warnings(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
     rising = int(np.sum((np.diff(x) > 0) & (np.diff(y) > 0)))
     if rising:
         out.append(f"{rising} of {x.size - 1} steps to a larger gamma in the fit region raise the density, where the "
-                   "law (and a minimum kept saliency) lowers it; the points are noisy or mixed from several runs")
+                   "law lowers it: the saliencies moved between points (fine-tuning between rounds, noise) or the "
+                   "points come from several runs")
     return tuple(out)
 
 

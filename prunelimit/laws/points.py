@@ -58,6 +58,14 @@ class LawPoints:
         return len(self.density)
 
 
+def check_header(path: Path, header: Sequence[str]) -> None:
+    """A column named twice is refused: ``csv.DictReader`` would keep the last one's values
+    (unnamed columns, as a spreadsheet's trailing commas make, are ignored anyway)."""
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        raise InputError(f"{path}: header names column(s) {repeated} more than once; keep one of each")
+
+
 def check_row_fields(path: Path, line: int, row: dict) -> None:
     """A data row must have as many fields as the header: ``csv.DictReader`` files extra
     fields under ``None`` and fills missing ones with ``None``, and either way the values
@@ -102,6 +110,7 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
         with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM (as Excel saves CSVs) is no header text
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
+            check_header(path, header)
             missing = [c for c in COLUMNS if c not in header]
             if missing:
                 raise InputError(

@@ -261,6 +261,7 @@ def test_csv_round_trip_and_plot(tmp_path, single_fit):
         # a field more than the header was an AttributeError (exit 5); one less is named alike
         ("density,error\n1,0.1\n0.5,0.2,x\n", r"line 3 has 3 field\(s\) but the header has 2"),
         ("density,error,width,depth\n1,0.1,2\n", r"line 2 has 3 field\(s\) but the header has 4"),
+        ("density,error,error\n1,0.1,0.5\n", r"header names column\(s\) \['error'\] more than once"),
     ],
 )
 def test_bad_csv_names_file_and_row(tmp_path, text, match):
@@ -295,3 +296,15 @@ def test_library_points_are_checked_and_fitted_in_any_row_order():
     perm = np.random.default_rng(2).permutation(DENSITIES.size)
     assert (fit_error_law(ErrorPoints(DENSITIES, noisy)).to_json()
             == fit_error_law(ErrorPoints(list(DENSITIES[perm]), list(noisy[perm]))).to_json())
+
+
+def test_points_whose_error_falls_with_pruning_are_flagged():
+    # an accuracy column given as the error: the curve falls as the density falls. The fit put
+    # eps_up (0.05) below eps_np (0.88) with 0.6 % residuals, and the warning said the high-error
+    # plateau was unseen (prune further)
+    d = DENSITIES[:30]
+    accuracy_like = error_law(d, 0.05, 0.9, 1.5, 0.01)[::-1].copy()
+    f = fit_error_law(ErrorPoints(d, accuracy_like), leave_one_out=False)
+    assert f.eps_up < f.configs[0].eps_np
+    assert any("not the accuracy" in w for w in f.warnings)
+    assert not any("plateau is unseen" in w for w in f.warnings)

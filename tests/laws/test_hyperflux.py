@@ -137,3 +137,19 @@ def test_a_missed_target_names_the_phase_that_missed_it():
     # below the target: the fall in the pressure phase; a plainly trained start is no cure (it fell to 31 % for 50 %)
     fell = _missed_target(0.26, 0.5, log([0.9, 0.2, 0.25], [0.26]))[0]
     assert "fell to 20.0% in the pressure phase" in fell and "plainly trained" not in fell
+
+
+def test_a_trajectory_that_cannot_end_at_its_target_is_refused():
+    """Below the fastest trajectory's end (r0 = 0) r0 was clipped and the trajectory ended above
+    its target (3 epochs to 0.045 ended at 0.187), and the controller steered to that."""
+    from prunelimit.errors import OptionError
+    from prunelimit.laws.hyperflux import trajectory_floor
+
+    assert trajectory_floor(3) == pytest.approx(np.prod(0.999 / (1 + np.exp(-2.0 * (np.arange(1, 4) - 1.5)))), rel=1e-12)
+    assert retention_trajectory(trajectory_floor(3), 3)[-1] == pytest.approx(trajectory_floor(3), rel=1e-9)
+    with pytest.raises(UsageError, match="below what 3 pruning epochs' trajectory reaches at its fastest"):
+        retention_trajectory(0.045, 3)
+    with pytest.raises(OptionError, match=r"pruning_epochs 3 cannot take the trajectory down to 0\.045 .* use "
+                                          r"pruning_epochs 5 or more"):
+        hyperflux_prune(nn.Linear(4, 2), [(torch.zeros(2, 4), torch.zeros(2, dtype=torch.long))],
+                        cross_entropy_loss, 0.05, pruning_epochs=3)

@@ -261,6 +261,8 @@ def test_csv_round_trip_is_exact(tmp_path):
         # a row with a field more or less than the header (the extra one was ignored)
         ("density,gamma\n0.5,1.0\n0.4,2.0,7\n", r"bad\.csv: line 3 has 3 field\(s\) but the header has 2"),
         ("density,gamma\n0.5\n", r"line 2 has 1 field\(s\) but the header has 2"),
+        # a column named twice: the last one's values were fitted
+        ("density,gamma, gamma\n0.5,1.0,9\n", r"header names column\(s\) \['gamma'\] more than once"),
         # line numbers as an editor shows them, blank lines counted (it said row 3)
         ("density,gamma\n0.5,1.0\n\n0.4,abc\n", r"row 4: .*are not both numbers"),
     ],
