@@ -209,6 +209,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.user.write_text(
         "import sys, torch\n"
         "def exits(): sys.exit(0)\n"
+        "class Stop(BaseException): pass\n"
+        "def stops(): raise Stop('not an Exception')\n"
         "def meta():\n    with torch.device('meta'): return torch.nn.Sequential(torch.nn.Linear(64, 10))\n"
         "def exits_later(model, batch):  # on the short last batch, after the load-time checks\n"
         "    if len(batch[0]) < 128: sys.exit(0)\n"
@@ -358,10 +360,12 @@ OTHER_CASES = [
     Case("info/factory-exits", _p("info", "{sd}", "--model", "{user}:exits"), 3, "failed: it called sys.exit(0)"),
     Case("train/factory-exits", _p("train", "--model", "{user}:exits", "--data", "digits", "-o", "{out}/t.pt"), 3,
          "failed: it called sys.exit(0)"),
+    Case("info/factory-raises-base-exception", _p("info", "{sd}", "--model", "{user}:stops"), 3,
+         "user.py, line 4, ended the run: it raised Stop: not an Exception"),
     Case("info/model-file-exits-on-import", _p("info", "{sd}", "--model", "{exits_on_import}:make"), 3,
          "could not import model file"),
     Case("gate/loss-exits-later", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--loss", "{user}:exits_later",
-                                     "--junit", "{out}/g.xml"), 3, "user.py, line 6, called sys.exit(0)"),
+                                     "--junit", "{out}/g.xml"), 3, "user.py, line 8, ended the run: it called sys.exit(0)"),
     Case("info/factory-meta-device", _p("info", "{broken}", "--model", "{user}:meta"), 3, "is on the meta device"),
     Case("bounds/loss-per-sample", _p("bounds", G, "--loss", "{user}:per_sample"), 3,
          "the loss returned a tensor of shape (128,)"),
