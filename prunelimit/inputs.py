@@ -136,25 +136,34 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
             raise InputError.naming(
                 f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
                 "check {1} and {2} (e.g. :num_classes=...)", *names)
-    try:
-        with torch.enable_grad():  # to see that the loss depends on the weights (below)
-            value = loss_fn(model, batch)
-    except USER_CODE_ERRORS as exc:
-        raise InputError.naming(
-            f"the loss failed on {what} ({user_failure(exc)}); check that {{1}}, {{2}} and {{0}} fit together",
-            *names) from None
+    if loss_fn not in (cross_entropy_loss, mse_loss) and any(p.requires_grad for p in model.parameters()):
+        # a user's loss must depend on the weights; the no-grad pass below comes last, so state a
+        # forward hook computes (the old weight_norm's weight) is left without a graph, as before
+        with torch.enable_grad():
+            graded = _loss(loss_fn, model, batch, what, names)
+        if isinstance(graded, torch.Tensor) and graded.grad_fn is None:
+            raise InputError.naming(f"the loss on {what} does not depend on the model's weights (it has no "
+                                    "gradient: detached, or computed under torch.no_grad); a {0} function must "
+                                    "return the loss computed from model(x)", *names)
+    value = _loss(loss_fn, model, batch, what, names)
     if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()):
         got = (f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).removeprefix('torch.')}"
                if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
         raise InputError.naming(f"the loss returned {got} on {what}, not one real number; a {{0}} function "
                                 "must return the batch's mean loss as a scalar tensor", *names)
-    if value.grad_fn is None and any(p.requires_grad for p in model.parameters()):
-        raise InputError.naming(f"the loss on {what} does not depend on the model's weights (it has no gradient: "
-                                "detached, or computed under torch.no_grad); a {0} function must return the loss "
-                                "computed from model(x)", *names)
     if not torch.isfinite(value).all():
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
-        raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of the data", *names)
+        raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
+                                "the data", *names)
+
+
+def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...]):
+    try:
+        return loss_fn(model, batch)
+    except USER_CODE_ERRORS as exc:
+        raise InputError.naming(
+            f"the loss failed on {what} ({user_failure(exc)}); check that {{1}}, {{2}} and {{0}} fit together",
+            *names) from None
 
 
 def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...],

@@ -8,13 +8,17 @@ that a malicious pickle never executes, and that Ctrl-C (SIGINT) exits 130 clean
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import pickle
 import signal
 import subprocess
 import sys
+import tarfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -34,6 +38,31 @@ from tests.conftest import SPEC
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CKPT = ROOT / "examples" / "digits-mlp.pt"
 UNWRITABLE = Path("/sys")  # not writable even for root; tmpfs folders would be for root
+
+
+class _Opens:
+    """Pickles as ``open(marker, "w")``: unpickling it creates the file."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def write_evil_tar(path: Path, marker: Path) -> None:
+    """A checkpoint in torch's legacy .tar format whose unpickling would create ``marker``."""
+    payload = pickle.dumps({"w": _Opens(marker)}, protocol=2)
+
+    def add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        add(tar, "storages", pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2))  # no storages, no views
+        add(tar, "tensors", pickle.dumps(0, protocol=2))
+        add(tar, "pickle", payload)
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +200,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     # code in other containers: torch's legacy (non-zip) format, a Lightning-style record, a module in a dict
     c.evil_legacy = d / "evil-legacy.pt"
     write_evil_pickle(c.evil_legacy, c.marker, legacy=True)
+    c.evil_tar = d / "evil.tar"
+    write_evil_tar(c.evil_tar, c.marker)
     c.module_in_dict = d / "module.ckpt"
     torch.save({"model": model, "epoch": 3}, c.module_in_dict)
     c.int_weights = d / "int8.pt"  # a quantized export's raw integers, its scales elsewhere
@@ -182,11 +213,11 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.user.write_text(
         "import sys, torch\n"
         "def exits(): sys.exit(0)\n"
+        "class Stop(BaseException): pass\n"
+        "def stops(): raise Stop('not an Exception')\n"
         "def meta():\n    with torch.device('meta'): return torch.nn.Sequential(torch.nn.Linear(64, 10))\n"
-        "calls = [0]\n"
-        "def exits_later(model, batch):\n"
-        "    calls[0] += 1\n"
-        "    if calls[0] > 1: sys.exit(0)\n"
+        "def exits_later(model, batch):  # on the short last batch, after the load-time checks\n"
+        "    if len(batch[0]) < 128: sys.exit(0)\n"
         "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])\n"
         "def per_sample(model, batch):\n"
         "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1], reduction='none')\n"
@@ -245,6 +276,8 @@ CKPT_CASES = [
     ("inf-weights", lambda c: [c.inf], 3, "2.weight"),
     ("legacy-pickle-code", lambda c: [c.evil_legacy], 3, "--trust-pickle"),
     ("module-in-dict", lambda c: [c.module_in_dict], 3, "--trust-pickle"),
+    ("legacy-tar-pickle", lambda c: [c.evil_tar], 3, "is in PyTorch's legacy .tar format, which is read only by "
+     "unpickling, and unpickling can run code; if you trust its source, pass --trust-pickle"),
     ("integer-weights", lambda c: [c.int_weights, "--model", SPEC], 3,
      "integer or boolean values for the float tensors 0.weight (int8)"),
     ("device", lambda c: ["/dev/zero"], 3, "is a device, FIFO or socket"),
@@ -331,10 +364,12 @@ OTHER_CASES = [
     Case("info/factory-exits", _p("info", "{sd}", "--model", "{user}:exits"), 3, "failed: it called sys.exit(0)"),
     Case("train/factory-exits", _p("train", "--model", "{user}:exits", "--data", "digits", "-o", "{out}/t.pt"), 3,
          "failed: it called sys.exit(0)"),
+    Case("info/factory-raises-base-exception", _p("info", "{sd}", "--model", "{user}:stops"), 3,
+         "user.py, line 4, ended the run: it raised Stop: not an Exception"),
     Case("info/model-file-exits-on-import", _p("info", "{sd}", "--model", "{exits_on_import}:make"), 3,
          "could not import model file"),
     Case("gate/loss-exits-later", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--loss", "{user}:exits_later",
-                                     "--junit", "{out}/g.xml"), 3, "user.py, line 8, called sys.exit(0)"),
+                                     "--junit", "{out}/g.xml"), 3, "user.py, line 8, ended the run: it called sys.exit(0)"),
     Case("info/factory-meta-device", _p("info", "{broken}", "--model", "{user}:meta"), 3, "is on the meta device"),
     Case("bounds/loss-per-sample", _p("bounds", G, "--loss", "{user}:per_sample"), 3,
          "the loss returned a tensor of shape (128,)"),
@@ -565,6 +600,18 @@ def test_process_pickle_runs_only_with_trust(corpus, tmp_path):
     assert proc.returncode in (2, 3) and "Traceback" not in proc.stderr
 
 
+def test_legacy_tar_pickle_runs_only_with_trust(cli, tmp_path):
+    """torch's legacy .tar format is read only by the full unpickler: refused without the flag
+    (the corpus), and its payload really runs with it (so the refusal guards something)."""
+    marker = tmp_path / "ran"
+    write_evil_tar(tmp_path / "evil.tar", marker)
+    assert cli("info", tmp_path / "evil.tar").exit_code == 3 and not marker.exists()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)  # the payload's open file
+        result = cli("info", tmp_path / "evil.tar", "--trust-pickle")
+    assert marker.exists() and result.exit_code == 3  # it ran; what it built is no state dict
+
+
 def test_module_in_a_training_record_loads_with_trust(cli, corpus):
     """{"model": module, "epoch": 3} is refused without --trust-pickle (the corpus) and is the
     module with it (it said "entry 'model' is not a tensor")."""
@@ -731,13 +778,11 @@ def grad_nan(model, batch):
     p = next(model.parameters())
     return F.cross_entropy(model(x), y) + 0.0 * torch.sqrt(((p - p.detach()) ** 2).sum())
 
-CALLS = {"n": 0}
-
 def later_nan(model, batch):
-    """Finite on the load-time check (first call), NaN afterwards: the curvature pass must catch it."""
-    CALLS["n"] += 1
+    """Finite on the first batch (the load-time check's), NaN on the short last one: the
+    curvature pass must catch it."""
     loss = F.cross_entropy(model(batch[0]), batch[1])
-    return loss if CALLS["n"] == 1 else loss * float("nan")
+    return loss if len(batch[0]) == 128 else loss * float("nan")
 '''
 PAPER = ["--max-samples", "300", "--method", "paper", "--iterations", "12", "--device", "cpu"]
 

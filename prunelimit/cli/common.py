@@ -41,7 +41,7 @@ from prunelimit.theory import statdim
 from prunelimit.threads import apply_threads
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import console_safe, printable
-from prunelimit.specs import check_seed
+from prunelimit.specs import check_seed, user_failure
 
 # typer ≥ 0.29 vendors click: its parse errors derive from TyperException, older ones from click's
 _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
@@ -285,11 +285,6 @@ def handled(debug: bool) -> Iterator[None]:
         console.reader_gone()
     except console.ReaderGone:
         raise
-    except SystemExit as exc:  # user code ended the process: exit 0 would read as success (a gate passed)
-        _traceback_if(debug)
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        _fail(3, f"code in {frame.filename}, line {frame.lineno}, called sys.exit({exc.code!r}) while prunelimit "
-                 "ran it; a --model factory, a --loss function or a model's forward must return or raise, not exit")
     except OSError as exc:  # a path no earlier check turned down (name too long, a loop of links, ...)
         _traceback_if(debug)
         where = f" {exc.filename}" if exc.filename is not None else ""
@@ -305,6 +300,12 @@ def handled(debug: bool) -> Iterator[None]:
                      "free here; use fewer samples (--max-samples), a smaller --batch-size, or a larger machine")
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
                  "(rerun with --debug and report it)")
+    except BaseException as exc:  # user code's sys.exit (exit 0 would read as success: a gate passed) or own class
+        _traceback_if(debug)
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        what = user_failure(exc) if isinstance(exc, SystemExit) else f"it raised {user_failure(exc)}"
+        _fail(3, f"code in {frame.filename}, line {frame.lineno}, ended the run: {what}; a --model factory, a --loss "
+                 "function or a model's forward must return or raise an Exception")
 
 
 def _traceback_if(debug: bool) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import pickle
 import re
+import tarfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -77,7 +78,13 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
             ) from None
         obj = _load_untrusted(path)
     except Exception as exc:  # truncated zip, random bytes, wrong magic number, ...
-        raise InputError(f"checkpoint {path} is not a readable PyTorch file ({first_line(exc)})") from None
+        if not tarfile.is_tarfile(path):
+            raise InputError(f"checkpoint {path} is not a readable PyTorch file ({first_line(exc)})") from None
+        if not trust_pickle:  # torch's pre-1.0 format, which only its full unpickler reads
+            raise InputError(f"checkpoint {path} is in PyTorch's legacy .tar format, which is read only by "
+                             "unpickling, and unpickling can run code; if you trust its source, pass --trust-pickle"
+                             ) from None
+        obj = _load_untrusted(path)
     check_loaded(obj.state_dict() if isinstance(obj, nn.Module) else obj, f"checkpoint {path}")
     return _checked(_interpret(path, obj))
 
