@@ -107,4 +107,5 @@ def exact_quadrature(h: Tensor | np.ndarray, hvps: int = 0) -> SpectralQuadratur
         dim=dim,
         signed=True,
         hvps=hvps,
+        exact=True,
     )
