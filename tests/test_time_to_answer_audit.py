@@ -67,6 +67,45 @@ def test_negative_flat_states_its_truncation_part(cli, own_ckpt) -> None:
     assert u["plus_minus"] >= u["steps"] > 0
 
 
+def test_slq_runs_that_span_a_small_model_state_its_exact_spectrum(cli, tmp_path) -> None:
+    """D = 13, below the first stage's 32 steps: each run spans the space and finds every
+    eigenvalue, so ρ*, the trace and the ± are the exact spectrum's (the runs' jackknife
+    stood in for the probes' noise before, and the trace took 5 noisy top-up probes).
+    ρ* within 1e-5 of ``--method exact``: SLQ's products are float32, the exact ones float64."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2)).astype(np.float32)
+    np.savez(tmp_path / "r.npz", x=x, y=(x[:, :1] - 2 * x[:, 1:]) ** 2)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "r.pt", "mlp:2,3,1", build_model("mlp:2,3,1").state_dict(), meta={})
+    args = (tmp_path / "r.pt", "--data", f"tensors:{tmp_path / 'r.npz'}", "--loss", "mse", "--json", "--no-cache")
+    slq, exact = (_json(cli("bounds", *args, "--method", method)) for method in ("slq", "exact"))
+    u = slq["prediction"]["uncertainty"]
+    assert (u["probes_kind"], u["steps_kind"], u["plus_minus"]) == ("exact", "exact", 0.0)
+    assert slq["prediction"]["ratio"] == pytest.approx(exact["prediction"]["ratio"], abs=1e-5)
+    assert slq["spectrum"]["trace_stderr"] == 0.0
+    assert slq["spectrum"]["trace"] == pytest.approx(exact["spectrum"]["trace"], rel=1e-5)
+    assert slq["spectrum"]["stopped_by"] == "tolerance" and slq["timing"]["hvps"] == 3 * 13
+
+
+def test_method_exact_over_the_dense_limit_is_refused_before_any_work(cli, tmp_path) -> None:
+    """D = 22,510 > 16,384 (a dense float64 Hessian over 2 GiB): the one place that picks
+    the solver refuses, so nothing is built or spent first; one line, exit 2, no output."""
+    from prunelimit.api.options import CurvatureOptions, choose_solver
+    from prunelimit.errors import UsageError
+
+    with pytest.raises(UsageError, match="exceeds the limit of 16384"):
+        choose_solver(CurvatureOptions(method="exact"), 16_385)
+    assert choose_solver(CurvatureOptions(method="exact"), 16_384).solver == "exact"
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "big.pt", "mlp:64,300,10", build_model("mlp:64,300,10").state_dict(),
+                    meta={"data": "digits:train"})
+    result = cli("bounds", tmp_path / "big.pt", "--method", "exact", "--json", *SMALL)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "prunelimit: error: exact Hessian of dimension 22510 exceeds the limit of 16384 (D products, 8·D² bytes); "
+        "use SLQ (--method slq, or the default)"]
+
+
 def _points(text: str) -> float:
     """The ± of the console's ``ρ* = 80.07 % ± 14.91 pt`` line, in points."""
     return float(re.search(r"ρ\* = [\d.]+ % ± ([\d.]+) pt", text).group(1))

@@ -628,9 +628,12 @@ def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, tar
 def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[float, float]:
     """Trace and its standard error: each run's ``D·Σ τθ = zᵀHz`` is a Hutchinson sample
     at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes, cut short once
-    ``out_of_time()`` (the time budget spent) after the first."""
+    ``out_of_time()`` (the time budget spent) after the first. Exact (no top-up) when the
+    runs found every eigenvalue."""
     from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
 
+    if quad.exact:  # a run spanned the whole space: the trace is the eigenvalues' sum, no sample to add
+        return op.dim * quad.mean(lambda x: x), 0.0
     runs = quad.runs
     extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2, out_of_time) if runs < TRACE_PROBES else []
     est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))

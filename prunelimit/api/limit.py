@@ -238,14 +238,14 @@ def _bounds_warnings(
     if missed is not None:
         warns.append(missed)
     # a fixed plan's only: adaptive SLQ counts this change in its ± and says so in the tolerance warning
-    if half_ratio is not None and u.steps_kind != "bracket" and spec.solver != "exact" \
+    if half_ratio is not None and u.steps_kind not in ("bracket", "exact") and spec.solver != "exact" \
             and spec.stopped_by is None and abs(ratio - half_ratio) > SPREAD_TOLERANCE:
         warns.append(
             f"ρ* moved by {abs(ratio - half_ratio):.3f} between {spec.iterations // 2} and "
             f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
         )
     stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
-    if spec.solver != "exact" and u.steps_kind != "bracket" and stiffness > SLQ_VALIDATED_STIFFNESS:
+    if spec.solver != "exact" and u.steps_kind not in ("bracket", "exact") and stiffness > SLQ_VALIDATED_STIFFNESS:
         warns.append(
             f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
             "exact spectra (docs/accuracy.md); F may be underestimated there: compare with --iterations "

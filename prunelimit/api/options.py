@@ -266,6 +266,9 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
             "no parameters for the Hessian: every selected parameter is frozen (requires_grad=False) or a "
             "normalisation parameter; make the weights trainable, or check {0}/{1}", "include", "exclude")
     if options.method == "exact":
+        from prunelimit.curvature.exact import require_exact_fits
+
+        require_exact_fits(dim)  # before any operator is built or product spent
         return SolverChoice("exact", False, dim, 1, "asked for (--method exact)")
     if options.method == "paper":
         return SolverChoice("slq-h", False, options.iterations or PAPER_ITERATIONS, options.runs or PAPER_RUNS,

@@ -40,6 +40,15 @@ def columns_per_product(op: CurvatureOperator) -> int:
     return 1 if cached_on_cpu else COLUMN_BLOCK
 
 
+def require_exact_fits(dim: int, max_dim: int = MAX_DIM) -> None:
+    """Refuse an exact Hessian of ``dim > max_dim`` (D products, 8·D² bytes): a ``UsageError``."""
+    if dim > max_dim:
+        raise UsageError(
+            f"exact Hessian of dimension {dim} exceeds the limit of {max_dim} (D products, 8·D² bytes); "
+            "use SLQ (--method slq, or the default)"
+        )
+
+
 def exact_hessian(op: CurvatureOperator, max_dim: int = MAX_DIM, progress=None, check=None) -> Tensor:
     """The D×D float64 matrix of ``op`` from D products with unit vectors, symmetrised.
 
@@ -50,11 +59,7 @@ def exact_hessian(op: CurvatureOperator, max_dim: int = MAX_DIM, progress=None, 
     held. Refuses ``D > max_dim`` (D products and D² memory).
     """
     dim = op.shape[0]
-    if dim > max_dim:
-        raise UsageError(
-            f"exact Hessian of dimension {dim} exceeds the limit of {max_dim} (D products, 8·D² bytes); "
-            "use SLQ (--method slq, or the default)"
-        )
+    require_exact_fits(dim, max_dim)
     h = torch.empty(dim, dim, dtype=torch.float64)
     block = columns_per_product(op)
     for start in range(0, dim, block):
@@ -107,4 +112,5 @@ def exact_quadrature(h: Tensor | np.ndarray, hvps: int = 0) -> SpectralQuadratur
         dim=dim,
         signed=True,
         hvps=hvps,
+        exact=True,
     )

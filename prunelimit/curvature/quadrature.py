@@ -24,6 +24,8 @@ class SpectralQuadrature:
     per-run rules on |λ| whose sums bound each run's exact ``zᵀ f(|H|) z`` from below and
     above for completely monotone ``f(|λ|) = g(λ²)`` such as F's terms
     (``prunelimit.curvature.bracket``); ``None`` where no such bracket is known.
+    ``exact``: every row is the whole spectrum (all D eigenvalues, weights 1/D), so no
+    probe or truncation error is left.
     """
 
     nodes: np.ndarray
@@ -34,6 +36,7 @@ class SpectralQuadrature:
     half: "SpectralQuadrature | None" = None
     lower: "SpectralQuadrature | None" = None
     upper: "SpectralQuadrature | None" = None
+    exact: bool = False
 
     @property
     def runs(self) -> int:

@@ -145,6 +145,17 @@ def runs_quadrature(
     half = SpectralQuadrature(half_nodes, half_weights, dim, signed) if m // 2 >= 1 else None
     lower = upper = None
     if method == "h" and k == 0:
+        spanning = next((r for r in results if r.steps == dim), None)
+        if spanning is not None:
+            # A run of D steps without breakdown has the whole space as its Krylov space:
+            # its Ritz values are H's D eigenvalues (all simple), and the exact measure
+            # weights each 1/D. Every row is that spectrum: no probe noise is left (the
+            # probes' own weights scatter, and a few runs can agree by chance at small D).
+            theta, _ = ritz(spanning.alpha, spanning.beta)
+            nodes, weights = np.tile(theta, (len(results), 1)), np.full((len(results), dim), 1.0 / dim)
+            rule = _padded([(np.abs(theta), weights[0])] * len(results), dim)
+            return SpectralQuadrature(nodes, weights, dim, signed=True, hvps=hvps, half=half, lower=rule,
+                                      upper=rule, exact=True)
         brackets = [abs_bracket(r.alpha, r.beta, exact=b) for r, b in zip(results, broken_down)]
         lower = _padded([b.lower for b in brackets], dim)
         upper = _padded([b.upper for b in brackets], dim)

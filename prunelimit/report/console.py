@@ -139,7 +139,10 @@ def uncertainty_text(u: dict | None) -> str:
     if u is None:
         return "(no ± stated)"
     if u.get("steps_kind") == "exact":
-        return "± 0 (exact spectrum: no sampling error)"
+        if u.get("data") is None:
+            return "± 0 (exact spectrum: no sampling error)"
+        return (f"± {pt(u.get('plus_minus'))} ({100 * u.get('level', 0.95):.0f} %; exact spectrum of the curvature "
+                f"subset, data {pt(u['data'])} s.e.)")
     steps = {"bracket": f"steps ≤ {pt(u.get('steps'))}", "half-steps": f"steps ~{pt(u.get('steps'))} (m/2 vs m)"}.get(
         u.get("steps_kind"), "steps unknown, not included")
     probes = "probes unknown" if u.get("probes") is None else \

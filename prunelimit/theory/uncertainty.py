@@ -47,7 +47,7 @@ time (Bonferroni).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -96,7 +96,8 @@ class Uncertainty:
         """The statistical part of ``plus_minus``: ``stderr`` at ``LEVEL``; from several runs,
         at ``EACH_LEVEL``, as the tighter of the jackknife's and the bound's (module doc)."""
         level = LEVEL if self.runs < 2 else EACH_LEVEL
-        factor = normal_factor(level) if self.probes_kind == "bound" else coverage_factor(self.runs, level)
+        # the bound's and the data's scale is known, not estimated from the runs: normal
+        factor = normal_factor(level) if self.probes_kind in ("bound", "exact") else coverage_factor(self.runs, level)
         return factor * self.stderr
 
     @property
@@ -193,7 +194,10 @@ def ratio_uncertainty(
     data: float | None = None,
     zero_fraction: float = 0.0,
 ) -> Uncertainty:
-    """The uncertainty of ``ratio``, the ρ* solved from ``quadrature`` (SLQ runs)."""
+    """The uncertainty of ``ratio``, the ρ* solved from ``quadrature`` (SLQ runs); only the
+    ``data`` part where the quadrature is the whole spectrum (``exact``)."""
+    if getattr(quadrature, "exact", False):
+        return replace(EXACT, data=data)
     curv = curvatures(quadrature.nodes, negative, getattr(quadrature, "signed", True))
     bracket = bracket_ratios(profile, quadrature, epsilon, zero_fraction) if negative == "abs" else None
     if bracket is not None:
