@@ -433,17 +433,26 @@ def test_every_curvature_option_is_in_the_key(own_ckpt):
     assert len(set(keys.values())) == len(keys)
 
 
-@pytest.mark.parametrize("change", [("--eta", "0.05"), ("--bound-mode", "geom"), ("--bound-mode", "none")])
-def test_an_option_only_the_bounds_read_reuses_the_spectrum(cli, own_ckpt, change, forbid_curvature):
+@pytest.mark.parametrize("change", [("--eta", "0.05"), ("--bound-mode", "geom"), ("--bound-mode", "none"),
+                                    ("--hessian-samples", "all")])
+def test_an_option_that_keeps_the_spectrum_reuses_it(cli, own_ckpt, change, forbid_curvature):
     """η and the bound mode enter ρ_L and ρ_U after the spectrum, never the spectrum or its
-    ρ* ±: another value reads the stored spectrum (it recomputed the same one) and gives what
-    an uncached run gives, to the last bit."""
+    ρ* ±, and ``--hessian-samples all`` is what auto takes on 300 samples (the guide has a CI
+    gate pass it beside a default ``bounds``): each reads the stored spectrum (it recomputed
+    the same one) and gives what an uncached run gives, to the last bit."""
     _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
     fresh = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, *change, "--no-cache", "--json"))
     forbid_curvature()
     hit = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, *change, "--json"))
     assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
     assert _without_timing(hit) == _without_timing(fresh)
+
+
+def test_a_subset_of_the_samples_is_another_spectrum(cli, own_ckpt):
+    """auto is ``all`` only where it takes every sample: 100 of the 300 is a miss."""
+    _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--hessian-samples", "all", "--json"))
+    subset = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--hessian-samples", "100", "--json"))
+    assert subset["timing"]["cached"] is False and subset["spectrum"]["hessian_samples"]["used"] == 100
 
 
 def _edit_number(raw: bytes) -> bytes:

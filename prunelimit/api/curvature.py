@@ -645,6 +645,19 @@ def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[f
 _BOUNDS_ONLY = {"eta": CurvatureOptions.eta, "bound_mode": CurvatureOptions.bound_mode}
 
 
+def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
+    """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
+    ``hessian_samples`` auto (``None`` in Python) takes every sample up to its threshold, so
+    there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``)."""
+    from prunelimit.data.batches import total_samples
+    from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
+
+    samples = options.hessian_samples or "auto"
+    if samples == "auto" and total_samples(inputs.batches) <= AUTO_HESSIAN_SAMPLES:
+        samples = "all"
+    return replace(options, **_BOUNDS_ONLY, hessian_samples=samples)
+
+
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
                     store: "Store | None" = None) -> SpectrumReport:
     """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
@@ -659,7 +672,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     start = time.perf_counter()
     key = entry = found = None
     try:
-        key = None if store is None else input_key(inputs, "spectrum", replace(options, **_BOUNDS_ONLY))
+        key = None if store is None else input_key(inputs, "spectrum", _keyed_options(inputs, options))
     except TypeError as exc:  # an object the key cannot read: computed, never stored
         store.warn(f"spectrum not cached ({exc})")
     if key is not None and (entry := store.load(key, "spectrum")) is not None:
