@@ -11,6 +11,7 @@ regular file.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -575,3 +576,24 @@ def test_sigterm_during_a_save_exits_143_and_leaves_the_old_file(c, tmp_path, pa
     assert err.startswith(f"prunelimit: terminated ({signal.Signals(signum).name})") and "Traceback" not in err, err
     assert [p.name for p in out.iterdir()] == [dest], "a temporary file was left behind"
     assert (out / dest).read_bytes() == b"previous output"
+
+
+def test_what_user_code_prints_goes_to_stderr_and_stdout_keeps_the_report(cli, tmp_path):
+    """A factory or forward that prints (a debugging line, a library's banner) must not break
+    `--json` on stdout, which a CI job parses: the prints go to stderr, the report stays whole."""
+    factory = tmp_path / "chatty.py"
+    factory.write_text(
+        "import torch\nfrom prunelimit.models.spec import build_model\nprint('importing chatty')\n"
+        "class Chatty(torch.nn.Module):\n"
+        "    def __init__(self):\n        super().__init__(); self.net = build_model(%r)\n"
+        "    def forward(self, x):\n        print('forward', x.shape[0]); return self.net(x)\n"
+        "def build():\n    print('building'); return Chatty()\n" % SPEC)
+    ckpt = tmp_path / "chatty.pt"
+    save_checkpoint(ckpt, f"{factory}:build", {f"net.{k}": v for k, v in build_model(SPEC).state_dict().items()})
+    for fmt in (["--json"], []):
+        result = cli("info", ckpt, "--model", f"{factory}:build", "--data", "digits:train", *fmt)
+        assert result.exit_code == 0, result.stderr
+        assert "building" in result.stderr and "forward" in result.stderr
+        assert "building" not in result.stdout and "forward" not in result.stdout
+    assert json.loads(cli("info", ckpt, "--model", f"{factory}:build", "--data", "digits:train",
+                          "--json").stdout)["schema"] == "prunelimit.info/1"

@@ -268,8 +268,12 @@ _python_showwarning = warnings.showwarning
 def handled(debug: bool) -> Iterator[None]:
     """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
     console.forget_live()
+    global _report_stdout
+    _report_stdout = sys.stdout
     try:
-        with warnings.catch_warnings():
+        # stdout carries the report alone (a CI job parses --json): what the user's model
+        # code prints while it runs goes to stderr
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
             warnings.showwarning = _show_warning
             yield
     except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -345,11 +349,15 @@ def _inputs_of(o: SimpleNamespace, *more) -> list:
     return [*more, *(getattr(o, name, None) for name in ("model", "data", "loss", "config"))]
 
 
+_report_stdout = sys.stdout  # the command's real stdout, set by ``handled``
+
+
 def emit(command: str, body: dict, as_json: bool, render, report) -> None:
-    if as_json:
-        sys.stdout.write(dumps(document(command, body)) + "\n")  # JSON escapes every control character itself
-    else:
-        render(console_safe(report))  # strings from files print as text, never as escapes or rich markup
+    with contextlib.redirect_stdout(_report_stdout):
+        if as_json:
+            sys.stdout.write(dumps(document(command, body)) + "\n")  # JSON escapes every control character itself
+        else:
+            render(console_safe(report))  # strings from files print as text, never as escapes or rich markup
 
 
 def choices(name: str, values: Iterable[str]) -> type[enum.Enum]:
