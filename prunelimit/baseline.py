@@ -183,10 +183,16 @@ def differences(baseline: Provenance, current: Provenance,
                    "layout": " (other prunable or Hessian tensors: another --include/--exclude, or renamed "
                              "layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
-    options = [f"{k} {baseline.options[k]} vs {current.options.get(k)} here"
+    options = [f"{k} {_shown_option(baseline.options[k])} vs {_shown_option(current.options.get(k))} here"
                for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
                if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]
     return incompatible, options, unrecorded
+
+
+def _shown_option(value: Any) -> Any:
+    """An option as the user set it: ``None`` is the default a run derives (ε from the
+    per-batch losses, the Hessian sample count from the data)."""
+    return "auto" if value is None else value
 
 
 def _option(name: str, value: Any) -> Any:

@@ -227,7 +227,7 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     assert any("does not record its data fingerprint" in w for w in old["warnings"])
     other = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "e.json", options={"epsilon": 0.1}),
                      "--max-drop", "0.02", "--json"))
-    assert any("other options: epsilon 0.1 vs None here" in w for w in other["warnings"])
+    assert any("other options: epsilon 0.1 vs auto here" in w for w in other["warnings"])
     subset = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "s.json", options={"hessian_samples": 64}),
                       "--max-drop", "0.02", "--json"))
     assert any("other options: hessian_samples 64 vs auto here" in w for w in subset["warnings"])
@@ -401,7 +401,7 @@ def test_the_measured_limit_alone_is_the_one_measured_beside_the_prediction(cli,
 @pytest.mark.parametrize("changes, warned", [
     ({"method": "slq"}, None),  # the measured limit does not depend on the curvature method
     ({"options": {**_provenance().options, "eta": 0.5, "hessian_samples": 64}}, None),
-    ({"options": {**_provenance().options, "epsilon": 0.1}}, "epsilon 0.1 vs None here"),
+    ({"options": {**_provenance().options, "epsilon": 0.1}}, "epsilon 0.1 vs auto here"),
 ])
 def test_a_measured_baseline_is_compared_on_what_moves_a_measured_limit(cli, tmp_path, no_curvature, changes,
                                                                         warned):
@@ -554,3 +554,13 @@ def test_junit_never_replaces_a_baseline_the_policy_names(cli, tmp_path, no_curv
     result = cli("gate", EXAMPLE, "--config", policy, "--junit", base)
     assert result.exit_code == 2 and "would overwrite the input" in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and base.read_bytes() == before
+
+
+def test_an_option_left_to_its_default_is_named_auto_in_a_baseline_warning():
+    """ε not given is derived from the data (recorded as null): the warning says 'auto', not 'None'."""
+    from prunelimit.baseline import Provenance, differences
+
+    old = Provenance("default", 10, 8, "f", {"epsilon": 0.1})
+    new = Provenance("default", 10, 8, "f", {"epsilon": None})
+    assert differences(old, new)[1] == ["epsilon 0.1 vs auto here"]
+    assert differences(new, old)[1] == ["epsilon auto vs 0.1 here"]
