@@ -31,7 +31,9 @@ from prunelimit.io.atomic import (
 )
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
-from tests.conftest import SPEC
+from tests.conftest import SPEC, junit_error_report
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt")
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = 10.0  # seconds: a refusal up front is far below this; a data pass plus curvature work is not
@@ -597,3 +599,38 @@ def test_what_user_code_prints_goes_to_stderr_and_stdout_keeps_the_report(cli, t
         assert "building" not in result.stdout and "forward" not in result.stdout
     assert json.loads(cli("info", ckpt, "--model", f"{factory}:build", "--data", "digits:train",
                           "--json").stdout)["schema"] == "prunelimit.info/1"
+
+
+@pytest.mark.parametrize("args", [
+    ["bounds", ""],
+    ["bounds", EXAMPLE, "--report", ""],
+    ["bounds", EXAMPLE, "--plot", ""],
+    ["bounds", EXAMPLE, "--config", ""],
+    ["bounds", EXAMPLE, "--cache-dir", ""],
+    ["verify", EXAMPLE, "--from", ""],
+    ["gate", EXAMPLE, "--max-drop", "0.1", "--baseline", ""],
+    ["prune", EXAMPLE, "--ratio", "0.5", "-o", ""],
+    ["prune", EXAMPLE, "--ratio", "auto", "--from", "", "-o", "p.pt"],
+    ["train", "--model", SPEC, "--data", "digits", "-o", ""],
+    ["export", EXAMPLE, "-o", ""],
+    ["imp", "--model", SPEC, "--data", "digits", "-o", ""],
+    ["hyperflux", "--model", SPEC, "--data", "digits", "-o", "h.pt", "--log", ""],
+    ["law", "nplh-fit", ""],
+    ["law", "error-fit", ""],
+], ids=lambda a: "-".join(x for x in a[:1] + [x for x in a if x.startswith("-")][-1:]))
+def test_an_empty_path_is_refused_before_any_work(cli, args, tmp_path, monkeypatch):
+    """`-o "$OUT"` with OUT unset gives an empty path, which would mean the current folder
+    (imp wrote its levels there, bounds --report its report.html): exit 2, naming the option."""
+    monkeypatch.chdir(tmp_path)
+    result = cli(*args)
+    assert result.exit_code == 2, result.stderr
+    assert "is empty; give a path" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_path_rewrites_the_junit_report_as_an_error(cli, tmp_path):
+    report = tmp_path / "gate.xml"
+    report.write_text("<testsuite tests='1' failures='0'/>")  # a previous run's pass
+    result = cli("gate", EXAMPLE, "--max-drop", "0.1", "--baseline", "", "--junit", report)
+    assert result.exit_code == 2
+    assert junit_error_report(report, result.stderr)

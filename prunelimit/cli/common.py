@@ -185,6 +185,20 @@ app = typer.Typer(
 EXAMPLE = "examples/digits-mlp.pt"
 
 
+def given_path(value: str) -> Path:
+    """A path on the command line or in --config. An empty one is refused (exit 2): it would
+    mean the current folder, and it is nearly always an unset shell variable (``-o "$OUT"``)."""
+    if not str(value):
+        raise typer.BadParameter("is empty; give a path (an unset shell variable?)")
+    return Path(value)
+
+
+def given_file(value: str) -> str:
+    """:func:`given_path`'s check for a path kept as written (it names a gate rule)."""
+    given_path(value)
+    return value
+
+
 def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Path]) -> Optional[Path]:
     """Eager ``--config``: its values become defaults that explicit flags override."""
     if value is not None:
@@ -206,7 +220,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", is_eager=True, callback=_load_config,
-                                                   help="YAML file of options (flags override it).")]
+                                                   help="YAML file of options (flags override it).", parser=given_path)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto picks CUDA when present).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
@@ -221,7 +235,7 @@ TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow unpickling
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Let torchvision readers download missing data.")]
 IncludeOpt = Annotated[Optional[list[str]], typer.Option("--include", help="Module-name glob to add to the prunable/Hessian set (repeatable).")]
 ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", help="Module-name glob to remove from the prunable/Hessian set (repeatable).")]
-CkptArg = Annotated[Path, typer.Argument(help="Checkpoint: state dict, prunelimit file, .safetensors, ...", show_default=False)]
+CkptArg = Annotated[Path, typer.Argument(help="Checkpoint: state dict, prunelimit file, .safetensors, ...", show_default=False, parser=given_path)]
 
 
 def _version(value: bool) -> None:
@@ -394,8 +408,8 @@ HvpOpt = Annotated[Hvp, typer.Option("--hvp", help="HVP engine: auto | cached (f
 MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[BasisDtype, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory (auto: float32 for float32 HVPs).")]
 BasisMemoryOpt = Annotated[str, typer.Option("--basis-memory", help="MB SLQ's Lanczos bases may hold in host memory: auto (half the memory available at the start) or a number. Adaptive SLQ stops there (a fixed plan that cannot fit is refused); --per-layer's blocks run in groups that fit.")]
-PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.")]
-ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).")]
+PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.", parser=given_path)]
+ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).", parser=given_path)]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
 PerLayerOpt = Annotated[bool, typer.Option("--per-layer", help="Also each layer's trace, λmax, share of the width at R(ρ*), sparsity at ρ* and share of R(ρ*)² (docs/guide.md).")]
 
@@ -491,7 +505,7 @@ def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str) -
 
 
 def _cache_options(
-    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache folder, private to you (default ~/.cache/prunelimit).")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option("--cache-dir", help="Result cache folder, private to you (default ~/.cache/prunelimit).", parser=given_path)] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
 ) -> None:
     """Where a computed spectrum is kept, so the next command on the same inputs reuses it."""

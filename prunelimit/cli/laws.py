@@ -23,7 +23,7 @@ from prunelimit.cli.common import (
     BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
     _inputs, _inputs_of, _model_data_options, _write_report, app, checked_numbers, choices, emit, flag_names,
-    handled, shared,
+    given_path, handled, shared,
 )
 
 Metric = choices("Metric", METRICS)
@@ -51,7 +51,7 @@ def law_nplh(
     rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
     epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.")] = None,
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.", parser=given_path)] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
@@ -79,7 +79,7 @@ def law_nplh(
 @law_app.command("nplh-fit", epilog="Example: prunelimit law nplh-fit points.csv --region auto --plot law.png")
 @checked_numbers
 def law_nplh_fit(
-    points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).")],
+    points: Annotated[Path, typer.Argument(help="CSV with header density,gamma (densities are fractions).", parser=given_path)],
     region: RegionOpt = NPLH_REGION,
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -111,7 +111,7 @@ def law_nplh_fit(
 @law_app.command("error-fit", epilog="Example: prunelimit law error-fit imp-out/imp.csv --predict 0.05 --plot fit.png")
 @checked_numbers
 def law_error_fit(
-    points: Annotated[Path, typer.Argument(help="CSV with header density,error[,width,depth] (fractions).")],
+    points: Annotated[Path, typer.Argument(help="CSV with header density,error[,width,depth] (fractions).", parser=given_path)],
     joint: Annotated[bool, typer.Option("--joint", help="Fit the joint law over widths and depths (φ, ψ).")] = False,
     predict: Annotated[Optional[float], typer.Option("--predict", help="Predicted error at this density.")] = None,
     target_error: Annotated[Optional[float], typer.Option("--target-error", help="Smallest density reaching this error.")] = None,
@@ -160,7 +160,7 @@ def law_error_fit(
 def imp(
     o: SimpleNamespace,
     source: Annotated[str, typer.Argument(help="A checkpoint to start from, or a model spec to train from scratch.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.", parser=given_path)],
     data: DataOpt = None,
     eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy).")] = None,
     rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
@@ -195,9 +195,9 @@ def imp(
 @shared(_general_options)
 def hyperflux(
     o: SimpleNamespace,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).", parser=given_path)],
     target_density: Annotated[float, typer.Option("--target-density", help="Kept fraction to reach, in (0, 1).")],
-    checkpoint: Annotated[Optional[Path], typer.Argument(help="Start from these weights (else --model from scratch).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Argument(help="Start from these weights (else --model from scratch).", parser=given_path)] = None,
     model: ModelOpt = None,
     data: DataOpt = None,
     eval_data: EvalDataOpt = None,
@@ -205,7 +205,7 @@ def hyperflux(
     regrowth_epochs: Annotated[int, typer.Option("--regrowth-epochs", help="Epochs of the regrowth phase (Γ = 0).")] = HyperfluxConfig.regrowth_epochs,
     weight_lr: Annotated[float, typer.Option("--weight-lr")] = HyperfluxConfig.weight_lr,
     gate_lr: Annotated[float, typer.Option("--gate-lr")] = HyperfluxConfig.gate_lr,
-    log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.")] = None,
+    log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.", parser=given_path)] = None,
     force: ForceOpt = False,
     loss: LossOpt = None,
     batch_size: BatchOpt = 128,

@@ -20,7 +20,7 @@ from prunelimit.cli.common import (
     CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
     _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options, _store,
-    _write_report, app, choices, emit, handled, shared,
+    _write_report, app, choices, emit, given_file, given_path, handled, shared,
 )
 
 Scope = choices("Scope", SCOPES)
@@ -107,7 +107,7 @@ def verify(
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
     scope: ScopeOpt = "global",
-    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).")] = None,
+    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).", parser=given_file)] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,
@@ -149,11 +149,11 @@ def gate(
     checkpoint: CkptArg,
     min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this; a predicted limit (lower, predicted) minus its stated ± (the conservative side; fails when the ± is incomplete: a Hessian over a subset of the samples, an aliased --method paper grid, an unknown truncation part; docs/guide.md).")] = None,
     use: Annotated[Use, typer.Option("--use", help="lower (ρ_L) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, which needs no spectrum when every rule uses it; for models that are not l1-trained; docs/guide.md).")] = GateRule.use,
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against (a `verify --json` report for --use actual).")] = None,
+    baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against (a `verify --json` report for --use actual).", parser=given_file)] = None,
     max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
     allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N, data, loss or scope (a warning says so); by default such a baseline is refused (exit 2).")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.")] = None,
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", parser=given_path)] = None,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):

@@ -22,7 +22,7 @@ from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options,
-    _steps, _store, _warn, _write_report, app, choices, emit, handled, shared,
+    _steps, _store, _warn, _write_report, app, choices, emit, given_path, handled, shared,
 )
 
 Preset = choices("Preset", PRESETS)
@@ -36,7 +36,7 @@ Pattern = choices("Pattern", PATTERNS)
 @shared(_general_options)
 def train(
     o: SimpleNamespace,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (prunelimit format, updated every epoch).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (prunelimit format, updated every epoch).", parser=given_path)],
     model: Annotated[Optional[str], typer.Option("--model", help="Model spec to train from scratch.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
     eval_data: EvalDataOpt = None,
@@ -80,9 +80,9 @@ def train(
 def prune(
     o: SimpleNamespace,
     checkpoint: CkptArg,
-    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).", parser=given_path)],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
-    from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.")] = None,
+    from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.", parser=given_path)] = None,
     scope: Annotated[PruneScope, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
     finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
@@ -141,8 +141,8 @@ def prune(
 @shared(_model_data_options, _general_options)
 def export(
     o: SimpleNamespace,
-    checkpoint: Annotated[Path, typer.Argument(help="A pruned checkpoint (with masks: from prune, hyperflux, imp or torch-prune).", show_default=False)],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Sparse safetensors file to write (load it with prunelimit.load_sparse; every command reads it).")],
+    checkpoint: Annotated[Path, typer.Argument(help="A pruned checkpoint (with masks: from prune, hyperflux, imp or torch-prune).", show_default=False, parser=given_path)],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Sparse safetensors file to write (load it with prunelimit.load_sparse; every command reads it).", parser=given_path)],
     bench: Annotated[bool, typer.Option("--bench", help="Also time dense vs sparse inference on --device at batch 1 and --batch-size.")] = False,
     pattern: Annotated[Pattern, typer.Option("--pattern", help="--bench kernel: csr (torch.sparse CSR, any device) | 2:4 (semi-structured, CUDA only; prune with --scope 2:4).")] = "csr",
     report: ReportOpt = None,
