@@ -6,6 +6,12 @@ import re
 from typing import Callable
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception in a few words for a one-line message: its type and its first line."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
+
+
 class PrunelimitError(Exception):
     """Base error: a short message naming the input and the fix; carries its exit code.
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, UsageError, first_line
 from prunelimit.limits import load_yaml, require_file
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
@@ -28,10 +28,7 @@ USER_CODE_ERRORS = (Exception, SystemExit)
 
 def user_failure(exc: BaseException) -> str:
     """How user code failed, in a few words: ``ValueError: boom`` or ``it called sys.exit(0)``."""
-    if isinstance(exc, SystemExit):
-        return f"it called sys.exit({exc.code!r})"
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:150]}" if lines else type(exc).__name__
+    return f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else first_line(exc)
 
 
 # seeds feed torch.Generator (< 2**64) with small offsets added; numpy takes no negative one

@@ -278,6 +278,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_showwarning = warnings.showwarning
 
 
+_report_stdout = sys.stdout  # the command's real stdout, set by ``handled``, written by ``emit``
+
+
 @contextlib.contextmanager
 def handled(debug: bool) -> Iterator[None]:
     """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
@@ -361,9 +364,6 @@ def _signal_exits() -> Iterator[None]:
 def _inputs_of(o: SimpleNamespace, *more) -> list:
     """Input files and specs an output must not overwrite: the shared options' and ``more``."""
     return [*more, *(getattr(o, name, None) for name in ("model", "data", "loss", "config"))]
-
-
-_report_stdout = sys.stdout  # the command's real stdout, set by ``handled``
 
 
 def emit(command: str, body: dict, as_json: bool, render, report) -> None:

@@ -21,10 +21,10 @@ import torch
 from torch import Tensor
 
 from prunelimit.data.batches import Batch
-from prunelimit.errors import InputError, OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError, first_line
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip, require_file)
-from prunelimit.io.checkpoint import first_line, is_torchscript, load_quietly, pickled_global, tensor_problem
+from prunelimit.io.checkpoint import is_torchscript, load_quietly, pickled_global, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code

@@ -27,7 +27,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import InputError
+from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
 from prunelimit.limits import check_loaded, check_zip, require_file
 
@@ -257,12 +257,6 @@ def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], d
     check_loaded(obj, f"checkpoint {path}")
     return (_tensors(path, _entry(path, obj, "masks", Mapping, {})),
             _meta(path, _entry(path, obj, "meta", Mapping, {})))
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception in a few words for a one-line message: its type and its first line."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
 
 
 def state_and_masks(raw: RawCheckpoint) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
