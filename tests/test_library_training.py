@@ -71,6 +71,22 @@ def test_train_keeps_torch_pruning_and_given_masks_pruned(model, train):
     assert bool((held[2].weight == 0).all()) and bool((held[0].weight[~pruning.masks["0.weight"]] == 0).all())
 
 
+def test_a_tied_model_pruned_with_apply_trains_as_its_in_place_twin():
+    """A weight shared by two layers: ``Pruning.apply`` prunes it in both (the second went
+    on computing with the unpruned values), and ``train`` holds it as ``masks=`` holds it on
+    the unpruned model (it refused the model: the second layer's mask named no parameter)."""
+    from tests.pruning.test_masks import tied
+
+    x, y = torch.randn(64, 6, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 3
+    pruning = prunelimit.prune(tied(3), 0.5)
+    held, plain = pruning.apply(tied(3)), tied(3)
+    assert torch.equal(held.b.weight, held.a.weight)
+    prunelimit.train(held, (x, y), epochs=2, batch_size=16)
+    prunelimit.train(plain, (x, y), epochs=2, batch_size=16, masks=pruning.masks)
+    assert torch.equal(held.a.weight, plain.a.weight) and torch.equal(held.b.weight, plain.a.weight)
+    assert torch.equal(held(x), plain(x)) and bool((held.b.weight[~pruning.masks["a.weight"]] == 0).all())
+
+
 def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     model.train()
     model[1].eval()

@@ -185,8 +185,17 @@ def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module
                              "apply the masks to the model they were computed for")
     for name, mask in masks.items():
         module_name, _, attribute = name.rpartition(".")
-        prune.custom_from_mask(model.get_submodule(module_name), attribute, mask)
+        for module, alias in _holders(model, getattr(model.get_submodule(module_name), attribute)):
+            prune.custom_from_mask(module, alias, mask)
     return model
+
+
+def _holders(model: nn.Module, tensor: Tensor) -> list[tuple[nn.Module, str]]:
+    """Every (module, attribute) that holds ``tensor`` as a parameter: a tied weight is one
+    parameter of several modules, named after the first, and pruning it must reach each of
+    them, or the others go on computing with the unpruned values."""
+    return [(module, attribute) for module in model.modules()
+            for attribute, p in module._parameters.items() if p is tensor]
 
 
 @dataclass
@@ -233,10 +242,21 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
                 hook.remove(module)  # torch's prune.remove, keeping the method and mask objects to put back
                 del module._forward_pre_hooks[hook_id]
                 unsign_pruned_zeros(getattr(module, name), masks[key])  # as a file's are read
+    # a tied weight pruned on each module that holds it is one parameter: its mask goes under
+    # the parameter's name (its first module's), keeping what every module keeps
+    names = {id(p): name for name, p in model.named_parameters()}
+    for item in found:
+        key = names[id(getattr(item.module, item.method._tensor_name))]
+        if key != item.key:
+            alias = masks.pop(item.key)
+            masks[key] = masks[key] & alias if key in masks else alias
+            item.key = key
     try:
         yield masks
     finally:
-        for item in found:
+        # last folded first: a later alias of a tied weight saw its values already masked
+        # by an earlier one, whose saved values must be the ones restored last
+        for item in reversed(found):
             _refold(item, masks[item.key])
         for module in model.modules():
             _reorder(module._forward_pre_hooks, order[id(module)])

@@ -15,8 +15,10 @@ from prunelimit.pruning.masks import (
     keep_both,
     mask_optimizer_state,
     masks_from_state_dict,
+    prune_with_torch,
     sparsity_table,
     to_prune_state_dict,
+    torch_pruning_folded,
 )
 
 NAMES = ["0.weight", "2.weight"]
@@ -110,3 +112,56 @@ def test_keep_both_keeps_a_weight_only_where_both_sets_do() -> None:
     assert both["a"].tolist() == [True, False, False]
     assert both["b"].tolist() == [False, True] and both["c"].tolist() == [True, False]
     assert all(m.dtype == torch.bool for m in both.values())
+
+
+class Tied(torch.nn.Module):
+    """Two layers sharing one weight Parameter (named ``a.weight``, after its first module)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.head = torch.nn.Linear(6, 6), torch.nn.Linear(6, 6), torch.nn.Linear(6, 3)
+        self.b.weight = self.a.weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.b(torch.relu(self.a(x)))))
+
+
+def tied(seed: int) -> Tied:
+    torch.manual_seed(seed)
+    return Tied()
+
+
+def test_prune_with_torch_prunes_every_module_holding_a_tied_weight() -> None:
+    """The mask of a tied weight (keyed by its first name) reaches each module that computes
+    with it: ``b`` used to go on with the unpruned values, ``a.weight``'s tie broken."""
+    net, keep = tied(7), torch.rand(6, 6, generator=torch.Generator().manual_seed(0)) > 0.5
+    zeroed = tied(7)
+    apply_masks(zeroed, {"a.weight": keep})
+    prune_with_torch(net, {"a.weight": keep})
+    x = torch.randn(5, 6)
+    assert torch.equal(net(x), zeroed(x))
+    assert torch.equal(net.b.weight, net.a.weight) and net.a.weight_orig is net.b.weight_orig
+
+
+@pytest.mark.parametrize("masks", [{"a.weight": [0, 1]}, {"a.weight": [0], "b.weight": [1]}])
+def test_a_tied_weight_pruned_with_torch_folds_as_one_parameter(masks) -> None:
+    """torch pruning on each module of a tied weight: folded, its mask is under the
+    parameter's own name (keeping what every module keeps; ``b.weight`` named no parameter,
+    so training refused the model), and afterwards ``weight_orig`` holds its hidden values
+    again (the second module's saved values, already masked by the first, overwrote them)."""
+    net = tied(8)
+    original = net.a.weight.detach().clone()
+    rows = {name: torch.ones(6, 6, dtype=torch.bool) for name in masks}
+    for name, pruned in masks.items():
+        rows[name][pruned] = False
+        module = net.a if name == "a.weight" else net.b
+        prune.custom_from_mask(module, "weight", rows[name])
+    if list(masks) == ["a.weight"]:
+        prune.custom_from_mask(net.b, "weight", rows["a.weight"])  # both modules, one mask
+    with torch_pruning_folded(net) as held:
+        assert sorted(held) == ["a.weight"]
+        assert held["a.weight"][:2].sum() == 0 and held["a.weight"][2:].all()
+        assert torch.equal(net.a.weight[:2], torch.zeros(2, 6)) and net.a.weight is net.b.weight
+        apply_masks(net, held)  # what training does with the folded masks
+    assert torch.equal(net.a.weight_orig, original) and net.a.weight_orig is net.b.weight_orig
+    assert torch.equal(net.a.weight_mask, net.b.weight_mask) and net.a.weight_mask[:2].sum() == 0
