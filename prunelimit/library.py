@@ -84,8 +84,10 @@ def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
     return CriterionLoss(loss)
 
 
-def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.device | str = "cpu") -> list["Batch"]:
-    """``data`` as a fixed list of ``(x, y)`` batches on ``device`` (see the module docstring)."""
+def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.device | str = "cpu",
+               option: str = "data") -> list["Batch"]:
+    """``data`` as a fixed list of ``(x, y)`` batches on ``device`` (see the module docstring);
+    a ``UsageError`` or ``InputError`` naming ``option`` (``data``, ``eval_data``) when it is not."""
     from prunelimit.cache import data_fingerprint
     from prunelimit.data.batches import to_device
     from prunelimit.data.spec import check_finite, make_batches
@@ -93,31 +95,31 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     if _is_pair(data):
         x, y = data
         if x.shape[0] != y.shape[0] or x.shape[0] == 0:
-            raise UsageError(f"data: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
-        check_finite(x, y, "data")
+            raise UsageError(f"{option}: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
+        check_finite(x, y, option)
         return to_device(make_batches(_Pair(x, _labels(y)), batch_size), device)
     if isinstance(data, (str, os.PathLike)):
-        raise UsageError(f"data is the spec or path {str(data)!r}; the library takes tensors or batches: "
+        raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
-        raise UsageError(f"data is a pair of {type(data[0]).__name__}s, not tensors; give "
+        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give "
                          "(torch.from_numpy(x).float(), torch.from_numpy(y))")
     if isinstance(data, Tensor) or not isinstance(data, Iterable):
         # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
         hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
             if isinstance(data, torch.utils.data.Dataset) else ""
-        raise UsageError(f"data must be an (x, y) tensor pair or an iterable of (x, y) batches, "
+        raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
                          f"got {type(data).__name__}{hint}")
-    batches = [_batch(b, i) for i, b in enumerate(data)]
+    batches = [_batch(b, i, option) for i, b in enumerate(data)]
     if not batches:
-        raise UsageError("data yielded no batches")
+        raise UsageError(f"{option} yielded no batches")
     # a one-pass iterator has no second pass to compare: the batches read are the fixed sample
-    if not isinstance(data, Iterator) and data_fingerprint([_batch(b, i) for i, b in enumerate(data)]) != data_fingerprint(batches):
-        raise UsageError("data gave different batches on a second pass (a shuffling or augmenting loader?): "
+    if not isinstance(data, Iterator) and data_fingerprint([_batch(b, i, option) for i, b in enumerate(data)]) != data_fingerprint(batches):
+        raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
                          "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
                          "use DataLoader(..., shuffle=False) without random transforms")
     for i, (x, y) in enumerate(batches):
-        check_finite(x, y, f"data batch {i}")
+        check_finite(x, y, f"{option} batch {i}")
     return to_device([(x, _labels(y)) for x, y in batches], device)
 
 
@@ -149,16 +151,19 @@ def _is_array(value: Any) -> bool:
     return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
 
 
-def _batch(batch: Any, index: int) -> "Batch":
+def _batch(batch: Any, index: int, option: str) -> "Batch":
     if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
             if isinstance(batch, dict) and batch else ""
-        raise UsageError(f"data batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors{hint}")
+        raise UsageError(f"{option} batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors{hint}")
     x, y = batch[0], batch[1]
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
-        raise UsageError(f"data batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
+        raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
                          f"{tuple(y.shape)}); give batches: DataLoader(..., batch_size=N)")
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:  # as a tensor pair is checked: an empty batch has no mean loss
+        raise UsageError(f"{option} batch {index}: x has {x.shape[0]} samples and y {y.shape[0]}; "
+                         "give every batch the same non-zero number")
     return (x, y)
 
 
@@ -219,7 +224,7 @@ def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, 
     ``InputError`` naming ``option`` (``data``, ``eval_data``) when they do not fit."""
     from prunelimit.inputs import check_compatible
 
-    batches = as_batches(data, batch_size, device)
+    batches = as_batches(data, batch_size, device, option)
     check_compatible(loaded, batches, loss_fn, None, option)
     return batches
 
@@ -375,7 +380,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, or ``"auto"`` for ρ* and
     ``"lower"`` for ρ_L, which need ``data``; a string is read as the command line reads
-    ``--ratio``); ``model`` is not changed (``Pruning.apply``).
+    ``--ratio``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
+    the prediction, so with a number they are refused, as the command line refuses the flags.
 
     >>> pruning = prunelimit.prune(model, 0.5)
     >>> pruning.achieved, sorted(pruning.masks)
@@ -389,11 +395,16 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     from prunelimit.pruning.masks import LayerSparsity, keep_both, overall_ratio
 
     validate.callback("progress", progress)
+    chosen = curvature_options(**options)
+    predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
+    if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
+        raise UsageError.naming(f"{{1}} has no effect: {{0}} {ratio} is given, nothing is predicted; drop it, "
+                                "or use {0} auto|lower", "ratio", next(iter(options)))
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
-            if ratio in ("auto", "lower"):
+            if predicted:
                 api.require_data(given)
-            value, _, warned = api.resolve_ratio(ratio, given, curvature_options(**options), None, progress, scope)
+            value, _, warned = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
         else:
             value, warned = ratio, ()
         # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks

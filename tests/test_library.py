@@ -319,6 +319,36 @@ def test_prune_reads_a_text_ratio_as_the_command_line_does(model, train):
         prunelimit.prune(model, "lower", train, bound_mode="none")
 
 
+@pytest.mark.parametrize("ratio", [0.5, "0.5"])
+def test_prune_refuses_options_a_given_ratio_ignores(model, train, ratio):
+    """Curvature options set the prediction: beside a number they did nothing, in silence (a
+    misspelt one too), where the command line refuses the flag with ``--ratio 0.5``."""
+    with pytest.raises(UsageError, match="^method has no effect: ratio 0.5 is given, nothing is predicted; drop it, "
+                                         "or use ratio auto\\|lower$") as caught:
+        prunelimit.prune(model, ratio, train, method="exact")
+    assert caught.value.renamed(lambda name: "--" + name).startswith("--method has no effect: --ratio 0.5")
+    with pytest.raises(UsageError, match="^unknown option 'scop'; curvature options are"):
+        prunelimit.prune(model, ratio, scop="layer")
+    with pytest.raises(OptionError, match="^tolerance"):
+        prunelimit.prune(model, ratio, tolerance=-1.0)
+    assert prunelimit.prune(model, "auto", train, method="exact").requested == \
+        prunelimit.bounds(model, train, method="exact").ratio
+
+
+@pytest.mark.parametrize("option", ["data", "eval_data"])
+@pytest.mark.parametrize("batches, found", [
+    (lambda x, y: [(x[:100], y[:100]), (x[:0], y[:0])], "1: x has 0 samples and y 0"),
+    (lambda x, y: [(x[:10], y[:9])], "0: x has 10 samples and y 9"),
+])
+def test_a_batch_without_samples_or_with_uneven_x_and_y_names_the_argument(model, train, option, batches, found):
+    """A list or loader batch is checked as a tensor pair is: an empty batch was a bare
+    RuntimeError or a NaN loss, x and y of different lengths a failing loss."""
+    x, y = train
+    data, eval_data = (batches(x, y), None) if option == "data" else (train, batches(x, y))
+    with pytest.raises(UsageError, match=f"^{option} batch {found}; give every batch the same non-zero number$"):
+        prunelimit.verify(model, data, eval_data=eval_data)
+
+
 def test_a_model_with_every_parameter_frozen_is_a_usage_error(model, train):
     """D = 0: refused with what to change (it was a ZeroDivisionError in the solver's cost model)."""
     for p in model.parameters():
