@@ -102,3 +102,14 @@ def pair(option: str, value: object) -> None:
 def real(value: object) -> bool:
     """A real number, not a bool (``True`` is an int to Python, never a setting's value)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def real_array(value: object) -> bool:
+    """Real numbers: one, or a sequence, array or tensor of them (not strings, not bools)."""
+    import numpy as np
+
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, RuntimeError):
+        return False
+    return array.dtype.kind in "iuf" and array.size > 0

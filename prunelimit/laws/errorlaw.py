@@ -35,7 +35,8 @@ from typing import Sequence
 import numpy as np
 from scipy import optimize, stats
 
-from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit import validate
+from prunelimit.errors import InputError, NumericalError, OptionError, UsageError
 from prunelimit.laws.points import check_header, check_row_fields
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
@@ -175,7 +176,17 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
     >>> np.round(error_law(np.array([1.0, 0.01, 1e-4]), eps_np=0.05, eps_up=0.9, gamma=2.0, p=0.01), 3).tolist()
     [0.05, 0.475, 0.9]
     """
-    return np.exp(log_error(np.log(density), eps_np, eps_up, gamma, math.log(p)))
+    # outside these the logs give NaN or a math domain error (the law is defined for every
+    # density d > 0, its plateaus beyond 1 and towards 0; p may exceed 1, as fits give it)
+    values = np.asarray(density, dtype=float) if validate.real_array(density) else None
+    if values is None or not np.all((values > 0) & np.isfinite(values)):
+        raise UsageError(f"density must be positive finite numbers (kept fractions), got {density!r}")
+    for name, value in (("eps_np", eps_np), ("eps_up", eps_up)):
+        if not validate.real(value) or not 0 < value <= 1:
+            raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {value!r}")
+    validate.positive("gamma", gamma)
+    validate.positive("p", p)
+    return np.exp(log_error(np.log(values), eps_np, eps_up, gamma, math.log(p)))
 
 
 # ------------------------------------------------------------------ CSV input
@@ -486,6 +497,13 @@ def fit_error_law(
     >>> round(fit.eps_up, 2), round(fit.gamma, 1), round(fit.p, 3)
     (0.9, 2.0, 0.01)
     """
+    if not isinstance(points, ErrorPoints):  # a list had no .error: an AttributeError
+        raise UsageError(f"points must be a prunelimit.laws.errorlaw.ErrorPoints, got {type(points).__name__}; "
+                         "build it with ErrorPoints(density, error), or take ImpResult.points()")
+    validate.boolean("joint", joint)
+    validate.integer("seed", seed, 0)
+    validate.integer("random_starts", random_starts, 0)
+    validate.boolean("leave_one_out", leave_one_out)
     points = _canonical(points)
     problem = _make_problem(points, joint)
     distinct = _distinct_densities(problem)

@@ -449,8 +449,13 @@ def fit_nplh(
     >>> round(law.alpha0, 6), round(law.c, 6), law.n_region
     (0.7, 0.01, 30)
     """
-    if not 0.0 < confidence < 1.0 or n_boot < 1:
-        raise UsageError("bootstrap needs 0 < confidence < 1 and n_boot >= 1")
+    if not isinstance(points, LawPoints):  # a list or an array pair had no .arrays(): an AttributeError
+        raise UsageError(f"points must be a prunelimit.laws.points.LawPoints, got {type(points).__name__}; "
+                         "build it with LawPoints.from_arrays(density, gamma)")
+    validate.integer("n_boot", n_boot, 1)
+    validate.integer("seed", seed, 0)
+    validate.open_unit("confidence", confidence)
+    validate.open_unit("quadratic_level", quadratic_level)
     dens, gam = points.arrays()
     usable = gam > 0  # LawPoints holds finite values and densities in (0, 1]
     x_all, y_all = np.log(gam[usable]), np.log(dens[usable])

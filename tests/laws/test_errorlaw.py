@@ -308,3 +308,31 @@ def test_points_whose_error_falls_with_pruning_are_flagged():
     assert f.eps_up < f.configs[0].eps_np
     assert any("not the accuracy" in w for w in f.warnings)
     assert not any("plateau is unseen" in w for w in f.warnings)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda pts: fit_error_law([(1.0, 0.05), (0.5, 0.06)]), "^points must be a prunelimit.laws.errorlaw.ErrorPoints, "
+                                                            "got list; build it with ErrorPoints\\(density, error\\)"),
+    (lambda pts: fit_error_law(pts, joint="yes"), "^joint must be True or False, got 'yes'$"),
+    (lambda pts: fit_error_law(pts, leave_one_out="no"), "^leave_one_out must be True or False, got 'no'$"),
+    (lambda pts: fit_error_law(pts, seed=-1), "^seed must be at least 0, got -1$"),
+    (lambda pts: fit_error_law(pts, random_starts=2.5), "^random_starts must be an integer, got 2.5$"),
+    (lambda pts: error_law(0.5, 0.05, 0.9, 2.0, 0.0), "^p must be a positive finite number, got 0.0$"),
+    (lambda pts: error_law(np.array([0.5, -1.0]), 0.05, 0.9, 2.0, 0.01), "^density must be positive finite numbers"),
+    (lambda pts: error_law("0.5", 0.05, 0.9, 2.0, 0.01), "^density must be positive finite numbers \\(kept fractions\\), got '0.5'$"),
+    (lambda pts: error_law(0.5, 1.5, 0.9, 2.0, 0.01), "^eps_np must lie in \\(0, 1\\]"),
+    (lambda pts: error_law(0.5, 0.05, 0.9, -2.0, 0.01), "^gamma must be a positive finite number, got -2.0$"),
+])
+def test_bad_arguments_of_the_public_law_functions_name_the_argument(call, message):
+    """Each was an AttributeError, a TypeError, numpy's unnamed ValueError, a math domain
+    error, a NaN, or ran (a truthy 'no' left one out; a negative γ gave a falling law)."""
+    with pytest.raises(UsageError, match=message):
+        call(ErrorPoints(DENSITIES, error_law(DENSITIES, **TRUE)))
+
+
+def test_error_law_takes_a_number_a_list_an_array_or_a_tensor():
+    torch = pytest.importorskip("torch")
+    expected = error_law(np.array([0.5, 0.1]), **TRUE)
+    for density in ([0.5, 0.1], torch.tensor([0.5, 0.1], dtype=torch.float64)):
+        assert np.array_equal(error_law(density, **TRUE), expected)
+    assert float(error_law(0.5, **TRUE)) == expected[0]

@@ -318,3 +318,19 @@ def test_the_pressure_ladder_of_a_pruned_checkpoint_keeps_it_pruned(tiny_model, 
     inputs = load_inputs(path, model=SPEC, data="digits:train", max_samples=LIBRARY_SAMPLES)
     fit = api.nplh(inputs, mode="pressure", pressures=tuple(2.0 ** k for k in range(-6, 6)), epochs_per_level=2)
     assert max(fit.points.density) == 0.5 and min(fit.points.density) < 0.5
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda pts: fit_nplh([(0.5, 1.0), (0.25, 2.0), (0.125, 3.9)]),
+     "^points must be a prunelimit.laws.points.LawPoints, got list; build it with LawPoints.from_arrays"),
+    (lambda pts: fit_nplh(pts, n_boot=2.5), "^n_boot must be an integer, got 2.5$"),
+    (lambda pts: fit_nplh(pts, n_boot=0), "^n_boot must be at least 1, got 0$"),
+    (lambda pts: fit_nplh(pts, seed=-1), "^seed must be at least 0, got -1$"),
+    (lambda pts: fit_nplh(pts, confidence=1.5), "^confidence must lie in \\(0, 1\\), got 1.5$"),
+    (lambda pts: fit_nplh(pts, quadratic_level=2), "^quadratic_level must lie in \\(0, 1\\), got 2$"),
+])
+def test_bad_arguments_of_fit_nplh_name_the_argument(call, message):
+    """A list was an AttributeError, n_boot=2.5 a TypeError, seed=-1 numpy's unnamed
+    ValueError, quadratic_level=2 ran; n_boot and confidence shared one unnamed message."""
+    with pytest.raises(UsageError, match=message):
+        call(law_points(0.0, 0))
