@@ -85,7 +85,7 @@ def loss_name(loss_fn: Any) -> str:
     from prunelimit.specs import USER_MODULE_PREFIX
 
     target = getattr(loss_fn, "criterion", loss_fn)  # prunelimit.library.CriterionLoss
-    if (plain_name := _plain_criterion(target)) is not None:  # torch's own ce/mse as a criterion: the same loss
+    if (plain_name := plain_criterion(target)) is not None:  # torch's own ce/mse as a criterion: the same loss
         return plain_name
     named = target if hasattr(target, "__qualname__") else type(target)
     module = getattr(named, "__module__", None) or "?"
@@ -142,7 +142,7 @@ def _value(value: Any, tensors: dict[str, Any], key: str) -> str:
     return type(value).__qualname__
 
 
-def _plain_criterion(criterion: Any) -> str | None:
+def plain_criterion(criterion: Any) -> str | None:
     """``ce``/``mse`` for torch's cross-entropy or squared error in their default form
     (the function or a default-built module), which compute the built-in losses."""
     import torch.nn.functional as F

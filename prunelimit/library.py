@@ -74,13 +74,20 @@ class CriterionLoss:
 
 
 def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
-    """``"ce"``/``"mse"`` (or a ``file.py:fn`` spec) as the CLI reads it, or a criterion."""
+    """``"ce"``/``"mse"`` (or a ``file.py:fn`` spec) as the CLI reads it, or a criterion;
+    torch's default squared error is the built-in ``mse``."""
+    from prunelimit.baseline import plain_criterion
     from prunelimit.data.loss import resolve_loss
 
     if isinstance(loss, str):
         return resolve_loss(loss)
     if not callable(loss):
         raise UsageError(f"loss must be 'ce', 'mse' or a callable criterion(output, target), got {type(loss).__name__}")
+    # reports record it as mse, so it must compute what mse does: nn.MSELoss() broadcast a (N, 1)
+    # output against a (N,) y to N × N, where mse reshapes y to the output. (Torch's default
+    # cross-entropy computes what ce does; as a criterion it also takes soft, real-valued targets.)
+    if plain_criterion(loss) == "mse":
+        return resolve_loss("mse")
     return CriterionLoss(loss)
 
 

@@ -349,6 +349,23 @@ def test_a_batch_without_samples_or_with_uneven_x_and_y_names_the_argument(model
         prunelimit.verify(model, data, eval_data=eval_data)
 
 
+@pytest.mark.parametrize("criterion", [torch.nn.MSELoss(), torch.nn.functional.mse_loss])
+def test_torchs_squared_error_computes_what_mse_does(criterion):
+    """Reports record torch's default squared error as ``mse``: a (N, 1) output against a
+    (N,) y was broadcast to N × N by the criterion (another ρ* under the same name), where
+    ``mse`` reshapes y to the output."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    x = torch.randn(64, 4)
+    y = x.sum(1)  # one target per sample, 1-D
+    reference = prunelimit.bounds(net, (x, y), loss="mse", batch_size=16, method="exact")
+    given = prunelimit.bounds(net, (x, y), loss=criterion, batch_size=16, method="exact")
+    assert given.ratio == reference.ratio and given.to_json()["data"]["loss"] == "mse"
+    trained, plain = copy.deepcopy(net), copy.deepcopy(net)
+    assert prunelimit.train(trained, (x, y), loss=criterion, batch_size=16, epochs=2).history == \
+        prunelimit.train(plain, (x, y), loss="mse", batch_size=16, epochs=2).history
+
+
 def test_a_model_with_every_parameter_frozen_is_a_usage_error(model, train):
     """D = 0: refused with what to change (it was a ZeroDivisionError in the solver's cost model)."""
     for p in model.parameters():
