@@ -111,11 +111,10 @@ def test_version_and_help(cli):
 
 
 def _commands(group, path: tuple[str, ...] = ()):
-    """``(path, click command)`` for every command and subcommand of the CLI."""
-    import click
-
+    """``(path, click command)`` for every command and subcommand of the CLI (a group is
+    known by its ``commands``: typer's groups are not ``click.Group`` instances)."""
     for name, command in group.commands.items():
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):
             yield from _commands(command, (*path, name))
         else:
             yield (*path, name), command
@@ -126,7 +125,9 @@ def _cli_commands():
 
     from prunelimit.cli import app
 
-    return list(_commands(typer.main.get_command(app)))
+    commands = list(_commands(typer.main.get_command(app)))
+    assert ("law", "nplh") in [path for path, _ in commands]
+    return commands
 
 
 def test_every_option_of_every_command_says_what_it_does():
