@@ -158,3 +158,37 @@ def test_the_doc_check_sees_a_missing_file_and_an_unknown_option():
     assert _check_command(["prunelimit", "gate", "model.pt", "--use", "actual"], written)
     assert _check_command(["prunelimit", "bounds", "p.pt", "--no-such-flag"], written)
     assert _check_command(["prunelimit", "verify", "p.pt", "--from", "b.json"], written)
+
+
+def _console_outputs(text: str) -> list[tuple[list[str], list[str]]]:
+    """``(command tokens, printed lines)`` of each console block of one `$ prunelimit` line."""
+    import re
+
+    shown = []
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+        lines = block.splitlines()
+        commands = [line for line in lines if line.startswith("$ ")]
+        if len(commands) == 1 and lines[0].startswith("$ prunelimit ") and len(lines) > 1:
+            shown.append((shlex.split(lines[0][2:], comments=True), lines[1:]))
+    return shown
+
+
+def test_quick_documented_outputs_are_what_the_commands_print(cli, monkeypatch, tmp_path):
+    """The guide's outputs of the commands that take a second (`info` on the bundled
+    example, `--version`, `--help`'s command list) are printed line for line as shown, in a
+    terminal as wide as the block; `…` stands for lines the guide leaves out."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(tmp_path / "cache"))
+    checked = 0
+    for tokens, lines in _console_outputs((ROOT / "docs" / "guide.md").read_text(encoding="utf-8")):
+        quick = tokens[1] in ("--version", "--help") or tokens[1] == "info" and (ROOT / tokens[2]).exists()
+        if not quick:
+            continue
+        monkeypatch.setenv("COLUMNS", str(max(len(line) for line in lines)))
+        printed = [line.rstrip() for line in cli(*tokens[1:]).stdout.splitlines()]
+        at = 0
+        for line in (line.rstrip() for line in lines if line != "…"):
+            assert line in printed[at:], (tokens, line, printed)
+            at = printed.index(line, at) + 1
+        checked += 1
+    assert checked >= 3
