@@ -192,3 +192,22 @@ def test_quick_documented_outputs_are_what_the_commands_print(cli, monkeypatch, 
             at = printed.index(line, at) + 1
         checked += 1
     assert checked >= 3
+
+
+def test_every_help_example_names_options_its_command_has():
+    """The example each `--help` ends with runs as typed: no option it names is missing."""
+    import typer
+
+    from prunelimit.cli import app
+
+    def epilogs(group):
+        for command in group.commands.values():
+            yield from epilogs(command) if hasattr(command, "commands") else [command.epilog or ""]
+
+    examples = [e.removeprefix("Example: ") for e in epilogs(typer.main.get_command(app))]
+    assert len(examples) >= 13  # every command and law subcommand
+    for example in examples:
+        for line in example.split("&&"):
+            tokens = shlex.split(line.split("  (")[0])
+            unknown = [p for p in _check_command(tokens, {"pruned.pt", "points.csv", "imp-out"}) if "no option" in p]
+            assert not unknown, unknown
