@@ -168,7 +168,7 @@ def imp(
     rewind: Annotated[Rewind, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
     rewind_steps: Annotated[Optional[int], typer.Option("--rewind-steps", help=f"Steps for --rewind early \\[default: {ImpConfig.rewind_steps}].")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = ImpConfig.epochs_per_level,
-    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs for level 0 (0: the checkpoint is trained).")] = ImpConfig.epochs_dense,
+    epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs of dense training at level 0 (default: 0 from a checkpoint, taken as trained; --epochs from a model spec).")] = ImpConfig.epochs_dense,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = ImpConfig.lr,
     model: ModelOpt = None,
     loss: LossOpt = None,
