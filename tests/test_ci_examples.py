@@ -54,8 +54,9 @@ def test_the_stored_baseline_records_what_a_gate_compares():
 
 # The newcomer's path: README and the guide show commands to copy. Running them all takes
 # minutes, so this checks what makes a copied line fail at once: an option the command does
-# not have, or a file that neither the repository holds nor an earlier line of the same
-# document writes (the README's `gate model.pt` read a file no step made: exit 3).
+# not have, a file that neither the repository holds nor an earlier line of the same
+# document writes (the README's `gate model.pt` read a file no step made: exit 3), or an
+# output an earlier line wrote, which is refused without --force.
 DOCS = (ROOT / "README.md", ROOT / "docs" / "guide.md")
 READS = ("--from", "--baseline", "--config")  # options whose value is a file the command reads
 WRITES = ("-o", "--output", "--plot", "--junit", "--report", "--log")
@@ -128,6 +129,8 @@ def _check_command(tokens: list[str], written: set[str]) -> list[str]:
             if name in READS:
                 reads.append(value)
             if name in WRITES:
+                if value in written and "--force" not in rest:  # refused: exit 2
+                    problems.append(f"{' '.join(tokens)}: {value} was written above; add --force")
                 written.add(value)
         else:
             positional.append(token)
@@ -158,6 +161,8 @@ def test_the_doc_check_sees_a_missing_file_and_an_unknown_option():
     assert _check_command(["prunelimit", "gate", "model.pt", "--use", "actual"], written)
     assert _check_command(["prunelimit", "bounds", "p.pt", "--no-such-flag"], written)
     assert _check_command(["prunelimit", "verify", "p.pt", "--from", "b.json"], written)
+    assert _check_command(["prunelimit", "prune", "p.pt", "-o", "p.pt"], written)
+    assert _check_command(["prunelimit", "prune", "p.pt", "-o", "p.pt", "--force"], written) == []
 
 
 def _console_outputs(text: str) -> list[tuple[list[str], list[str]]]:
