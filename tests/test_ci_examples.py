@@ -50,3 +50,169 @@ def test_the_stored_baseline_records_what_a_gate_compares():
     report = json.loads((CI / "baseline.json").read_text())
     assert report["data"]["loss"] == "ce" and len(report["data"]["fingerprint"]) == 64
     assert report["prunelimit"] == prunelimit.__version__
+
+
+# The newcomer's path: README and the guide show commands to copy. Running them all takes
+# minutes, so this checks what makes a copied line fail at once: an option the command does
+# not have, a file that neither the repository holds nor an earlier line of the same
+# document writes (the README's `gate model.pt` read a file no step made: exit 3), or an
+# output an earlier line wrote, which is refused without --force.
+DOCS = (ROOT / "README.md", ROOT / "docs" / "guide.md")
+READS = ("--from", "--baseline", "--config")  # options whose value is a file the command reads
+WRITES = ("-o", "--output", "--plot", "--junit", "--report", "--log")
+
+
+def _doc_commands(text: str) -> list[list[str]]:
+    """Every shell command of a document's bash blocks and the `$ ` lines of its console and
+    plain blocks (the rest is output; text blocks are templates), in order, as tokens with
+    the shell's `>`, `;`, `&&` and `|` kept as tokens and comments dropped."""
+    import re
+
+    commands = []
+    for kind, block in re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            if kind not in ("bash", "console", "") or kind != "bash" and not line.startswith("$ "):
+                continue
+            line = line.strip().removeprefix("$ ")
+            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|>")
+            lexer.whitespace_split = True
+            tokens, current = list(lexer), []
+            for token in tokens:
+                if token in (";", "&&", "|"):
+                    commands.append(current)
+                    current = []
+                else:
+                    current.append(token)
+            commands.append(current)
+    return [c for c in commands if c]
+
+
+def _files_written_outside_the_cli(text: str) -> set[str]:
+    """Files a document has the reader write by hand (`Write this to X`) or with Python."""
+    import re
+
+    return set(re.findall(r"Write this to `([^`]+)`", text)) | set(re.findall(r"torch\.save\([^\n]*'([^']+)'\)", text))
+
+
+def _command(tokens: list[str]):
+    import typer
+
+    from prunelimit.cli import app
+
+    command, rest = typer.main.get_command(app), tokens[1:]
+    while rest and hasattr(command, "commands") and rest[0] in command.commands:
+        command, rest = command.commands[rest[0]], rest[1:]
+    return command, rest
+
+
+def _check_command(tokens: list[str], written: set[str]) -> list[str]:
+    """What is wrong with one `prunelimit ...` line; the files it writes go into ``written``."""
+    command, rest = _command(tokens)
+    if hasattr(command, "commands"):  # `prunelimit --version`, `--help`, `bo<TAB>`
+        return []
+    options = {opt: p for p in command.params if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts)}
+    problems, reads, positional = [], [], []
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        if token == ">":
+            written.add(rest[i + 1])
+            i += 2
+            continue
+        if token.startswith("-") and token != "-":
+            name, _, value = token.partition("=")
+            param = options.get(name)
+            if param is None and name != "--help":
+                problems.append(f"{' '.join(tokens)}: no option {name}")
+            if param is not None and not param.is_flag and not value:
+                value, i = rest[i + 1], i + 1
+            if name in READS:
+                reads.append(value)
+            if name in WRITES:
+                if value in written and "--force" not in rest:  # refused: exit 2
+                    problems.append(f"{' '.join(tokens)}: {value} was written above; add --force")
+                written.add(value)
+        else:
+            positional.append(token)
+        i += 1
+    arguments = [p.name for p in command.params if p.param_type_name == "argument"]
+    if positional and arguments[0] in ("checkpoint", "points"):  # imp's `source` may be a model spec
+        reads.append(positional[0])
+    for path in reads:
+        known = (ROOT / path).exists() or any(path == w or path.startswith(w.rstrip("/") + "/") for w in written)
+        if not known:
+            problems.append(f"{' '.join(tokens)}: reads {path}, which no earlier line writes")
+    return problems
+
+
+def test_every_documented_command_has_its_options_and_its_input_files():
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        written = _files_written_outside_the_cli(text)
+        problems = [problem for tokens in _doc_commands(text) if tokens[0] == "prunelimit"
+                    for problem in _check_command(tokens, written)]
+        assert not problems, (doc.name, problems)
+
+
+def test_the_doc_check_sees_a_missing_file_and_an_unknown_option():
+    written: set[str] = set()
+    assert _check_command(["prunelimit", "prune", "examples/digits-mlp.pt", "-o", "p.pt"], written) == []
+    assert _check_command(["prunelimit", "law", "nplh", "p.pt", "--metric", "taylor"], written) == []
+    assert _check_command(["prunelimit", "gate", "model.pt", "--use", "actual"], written)
+    assert _check_command(["prunelimit", "bounds", "p.pt", "--no-such-flag"], written)
+    assert _check_command(["prunelimit", "verify", "p.pt", "--from", "b.json"], written)
+    assert _check_command(["prunelimit", "prune", "p.pt", "-o", "p.pt"], written)
+    assert _check_command(["prunelimit", "prune", "p.pt", "-o", "p.pt", "--force"], written) == []
+
+
+def _console_outputs(text: str) -> list[tuple[list[str], list[str]]]:
+    """``(command tokens, printed lines)`` of each console block of one `$ prunelimit` line."""
+    import re
+
+    shown = []
+    for block in re.findall(r"```console\n(.*?)```", text, flags=re.S):
+        lines = block.splitlines()
+        commands = [line for line in lines if line.startswith("$ ")]
+        if len(commands) == 1 and lines[0].startswith("$ prunelimit ") and len(lines) > 1:
+            shown.append((shlex.split(lines[0][2:], comments=True), lines[1:]))
+    return shown
+
+
+def test_quick_documented_outputs_are_what_the_commands_print(cli, monkeypatch, tmp_path):
+    """The guide's outputs of the commands that take a second (`info` on the bundled
+    example, `--version`, `--help`'s command list) are printed line for line as shown, in a
+    terminal as wide as the block; `…` stands for lines the guide leaves out."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(tmp_path / "cache"))
+    checked = 0
+    for tokens, lines in _console_outputs((ROOT / "docs" / "guide.md").read_text(encoding="utf-8")):
+        quick = tokens[1] in ("--version", "--help") or tokens[1] == "info" and (ROOT / tokens[2]).exists()
+        if not quick:
+            continue
+        monkeypatch.setenv("COLUMNS", str(max(len(line) for line in lines)))
+        printed = [line.rstrip() for line in cli(*tokens[1:]).stdout.splitlines()]
+        at = 0
+        for line in (line.rstrip() for line in lines if line != "…"):
+            assert line in printed[at:], (tokens, line, printed)
+            at = printed.index(line, at) + 1
+        checked += 1
+    assert checked >= 3
+
+
+def test_every_help_example_names_options_its_command_has():
+    """The example each `--help` ends with runs as typed: no option it names is missing."""
+    import typer
+
+    from prunelimit.cli import app
+
+    def epilogs(group):
+        for command in group.commands.values():
+            yield from epilogs(command) if hasattr(command, "commands") else [command.epilog or ""]
+
+    examples = [e.removeprefix("Example: ") for e in epilogs(typer.main.get_command(app))]
+    assert len(examples) >= 13  # every command and law subcommand
+    for example in examples:
+        for line in example.split("&&"):
+            tokens = shlex.split(line.split("  (")[0])
+            unknown = [p for p in _check_command(tokens, {"pruned.pt", "points.csv", "imp-out"}) if "no option" in p]
+            assert not unknown, unknown

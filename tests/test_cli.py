@@ -108,3 +108,55 @@ def test_version_and_help(cli):
     assert cli("--version").exit_code == 0
     result = cli("info", "--help")
     assert result.exit_code == 0 and "Example: prunelimit info" in result.stdout
+
+
+def _commands(group, path: tuple[str, ...] = ()):
+    """``(path, click command)`` for every command and subcommand of the CLI (a group is
+    known by its ``commands``: typer's groups are not ``click.Group`` instances)."""
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def _cli_commands():
+    import typer
+
+    from prunelimit.cli import app
+
+    commands = list(_commands(typer.main.get_command(app)))
+    assert ("law", "nplh") in [path for path, _ in commands]
+    return commands
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    """``--help`` lists no bare option (``--finetune-lr`` had no text) and every command ends
+    with an example of itself."""
+    for path, command in _cli_commands():
+        bare = [p.opts[0] for p in command.params if not getattr(p, "help", None)]
+        assert not bare, (path, bare)
+        epilog = command.epilog or ""
+        assert epilog.startswith("Example: ") and f"prunelimit {' '.join(path)} " in epilog, path
+
+
+def test_no_help_text_loses_a_bracket_to_rich_markup():
+    """typer renders help as rich markup, which drops ``[default: 1,600, …]`` as a style tag
+    (``--max-hvps`` read "products at most ; given"): every text shows as written."""
+    import inspect
+
+    from rich.text import Text
+
+    for path, command in _cli_commands():
+        texts = [command.help, command.epilog, *(getattr(p, "help", None) for p in command.params)]
+        for text in filter(None, texts):
+            text = inspect.cleandoc(text)
+            assert Text.from_markup(text).plain == text.replace("\\[", "["), (path, text)
+
+
+def test_help_shows_the_default_of_max_hvps_and_rewind_steps(cli):
+    def words(*args: str) -> str:  # the help's text, its box and line breaks taken out
+        return " ".join(cli(*args, "--help").stdout.replace("│", " ").split())
+
+    assert "at most [default: 1,600, what" in words("bounds")
+    assert "--rewind early [default: 10]." in words("imp")

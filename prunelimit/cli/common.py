@@ -27,7 +27,7 @@ import click
 import typer
 
 from prunelimit import api
-from prunelimit.api.options import METHODS
+from prunelimit.api.options import DEFAULT_MAX_HVPS, METHODS
 from prunelimit.config import options_for, read_config
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
@@ -178,7 +178,7 @@ app = typer.Typer(
     help="How far can this network be pruned? Predict the limit, prove it, prune to it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="rich",  # so a literal "[word" in a help text is written "\[word" (or rich drops it)
     cls=_Group,
 )
 
@@ -395,7 +395,7 @@ BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 
 MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
-MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help="Adaptive SLQ: Lanczos products at most [default: 1,600, what the old fixed 8 × 200 plan spent]; given, it counts from the start (the default's 8 timed products and any exact columns left for SLQ included), and below D + 8 it rules out the default's exact spectrum; the trace's top-up probes and the --hessian-samples split-half check come on top (timing.hvps counts all), --per-layer's blocks after it (layer_curvature.hvps).")]
+MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most \\[default: {DEFAULT_MAX_HVPS:,}, what the old fixed 8 × 200 plan spent]; given, it counts from the start (the default's 8 timed products and any exact columns left for SLQ included), and below D + 8 it rules out the default's exact spectrum; the trace's top-up probes and the --hessian-samples split-half check come on top (timing.hvps counts all), --per-layer's blocks after it (layer_curvature.hvps).")]
 TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the start of the spectrum (its timing included); the default method then takes the exact spectrum only when predicted to fit it, and the trace's top-up probes stop there; the --hessian-samples split-half check comes on top, --per-layer's blocks after it (default: no limit).")]
 HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (all up to 8,192 samples, else 8,192) | all | N (at least 2). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]
@@ -657,6 +657,7 @@ def _absolute(advance):
 
 
 EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data for accuracy (default: the file's recorded eval data, else --data).")]
+FinetuneLrOpt = Annotated[float, typer.Option("--finetune-lr", help="SGD learning rate of the masked fine-tuning (cosine schedule, momentum 0.9).")]
 
 
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):

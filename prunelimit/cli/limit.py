@@ -17,7 +17,7 @@ from prunelimit.report.junit import write_junit
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
-    CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
+    CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
     _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options, _store,
     _write_report, app, choices, emit, given_file, given_path, handled, shared,
@@ -105,7 +105,7 @@ def verify(
     sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.")] = 0,
     refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
-    finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
+    finetune_lr: FinetuneLrOpt = 0.01,
     scope: ScopeOpt = "global",
     from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).", parser=given_file)] = None,
     plot: PlotOpt = None,

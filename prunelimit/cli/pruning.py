@@ -19,7 +19,7 @@ from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
-    BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
+    BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options,
     _steps, _store, _warn, _write_report, app, choices, emit, given_path, handled, shared,
@@ -85,7 +85,7 @@ def prune(
     from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.", parser=given_path)] = None,
     scope: Annotated[PruneScope, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
-    finetune_lr: Annotated[float, typer.Option("--finetune-lr")] = 0.01,
+    finetune_lr: FinetuneLrOpt = 0.01,
     format: Annotated[Optional[list[Format]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
     eval_data: EvalDataOpt = None,
     acc_drop: Annotated[float, typer.Option("--acc-drop", help="With --ratio auto|lower: warn when one-shot pruning loses more accuracy than this (percentage points).")] = 0.5,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import html
+import json
 import platform
 import shlex
 import sys
@@ -105,7 +106,7 @@ def flatten(body: Any, prefix: str = "") -> list[tuple[str, Any]]:
         if not body:
             return [(prefix, "[]")]
         if len(body) <= 4 and all(not isinstance(v, (Mapping, list, tuple)) for v in body):
-            return [(prefix, ", ".join(_format(v) for v in body))]
+            return [(prefix, ", ".join(as_json(v) for v in body))]
         return [(prefix, f"[{len(body)} items, see the JSON document below]")]
     return [(prefix, body)]
 
@@ -118,6 +119,12 @@ def lookup(body: Mapping, path: str) -> Any:
             return None
         value = value[key]
     return value
+
+
+def as_json(value: Any) -> str:
+    """A scalar as the JSON document writes it (every digit, ``true``, ``null``), a string
+    unquoted: the *All values* table must read the same as ``--json``, not rounded."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _format(value: Any, kind: str = "number") -> str:
@@ -188,7 +195,7 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     if figures:
         parts.append("<h2>Figures</h2>")
         parts += [_figure(title, fig) for title, fig in figures.items()]
-    rows = [(path, _format(value)) for path, value in flatten({k: v for k, v in doc.items() if k not in LIST_KEYS})]
+    rows = [(path, as_json(value)) for path, value in flatten({k: v for k, v in doc.items() if k not in LIST_KEYS})]
     parts += ["<h2>All values</h2>", _table(rows, ("JSON key", "value"))]
     parts += [
         "<h2>How this was produced</h2>",

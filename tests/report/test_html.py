@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,6 +24,7 @@ from prunelimit.report.figures import (
     verify_figure,
 )
 from prunelimit.io.outputs import preflight
+from prunelimit.report.jsonout import document
 from prunelimit.report.html import REPORT_NAME, flatten, render_html, report_output, versions, write_report
 from prunelimit.report.plots import plot_bounds
 from prunelimit.theory.profile import MagnitudeProfile
@@ -121,6 +123,18 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
     for warning in rep.bounds.warnings:
         assert warning in shown
     assert '"schema": "prunelimit.verify/1"' in shown  # the JSON document, escaped in a <pre>
+
+
+def test_all_values_read_as_the_json_document(verify_rep):
+    """Every number of the *All values* table is the JSON's, digit for digit (it showed
+    ``prediction.ratio`` 0.918341 for 0.9183412233529203), and so are true and null."""
+    doc = document("verify", verify_rep.to_json())
+    text = render_html("verify", verify_rep.to_json(), {}, ["prunelimit", "verify"])
+    scalars = [(path, value) for path, value in flatten(doc) if not isinstance(value, str)]
+    assert any(isinstance(value, float) for _, value in scalars) and any(value is None for _, value in scalars)
+    for path, value in scalars:
+        assert f"<tr><td>{path}</td><td class=num>{json.dumps(value)}</td></tr>" in text, path
+    assert f"<td>bounds.lower</td><td class=num>{verify_rep.bounds.lower!r}</td>" in text
 
 
 def test_prune_report_has_the_per_layer_sparsity(tmp_path):
