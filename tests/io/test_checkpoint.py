@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -32,9 +33,11 @@ def _same(model, reference) -> bool:
         lambda sd: {f"_orig_mod.{k}": v for k, v in sd.items()},
         lambda sd: {f"module._orig_mod.{k}": v for k, v in sd.items()},
         lambda sd: {"state_dict": {f"net.{k}": v for k, v in sd.items()}, "epoch": 3},  # LightningModule.net
+        lambda sd: {"state_dict": {"model": sd}, "epoch": 3},  # these two said "entry 'model' is not a tensor"
+        lambda sd: {"model": {"state_dict": {f"module.{k}": v for k, v in sd.items()}}, "optimizer": {}},
     ],
     ids=["plain", "nested", "model_state_dict", "model", "ddp-prefix", "compile-prefix", "both-prefixes",
-         "lightning"],
+         "lightning", "nested-twice", "nested-twice-ddp"],
 )
 def test_state_dict_forms_load_identically(tmp_path, tiny_model, wrap):
     path = tmp_path / "ckpt.pt"
@@ -66,6 +69,35 @@ def test_safetensors(tmp_path, tiny_model):
     path = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in tiny_model.state_dict().items()}, str(path))
     assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+def _safetensors(sd, path):
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("w.pt", _safetensors),
+        ("w.bin", _safetensors),
+        ("w.safetensors", torch.save),
+        ("w.safetensors", lambda sd, p: torch.save(sd, p, _use_new_zipfile_serialization=False)),
+        ("w.npz", torch.save),
+    ],
+    ids=["safetensors-as-pt", "safetensors-as-bin", "torch-as-safetensors", "legacy-as-safetensors", "torch-as-npz"],
+)
+def test_the_format_is_read_from_the_content_not_the_name(tmp_path, tiny_model, name, write):
+    # it went by the extension: "corrupt pickle data" or safetensors' "header too large"
+    write(tiny_model.state_dict(), tmp_path / name)
+    assert _same(load_model(tmp_path / name, SPEC).model, tiny_model)
+
+
+@pytest.mark.parametrize("name", ["w.npz", "w.pt"])
+def test_a_numpy_archive_is_named_as_such(tmp_path, tiny_model, name):
+    with open(tmp_path / name, "wb") as fh:  # np.savez would append .npz to the name
+        np.savez(fh, **{k: v.numpy() for k, v in tiny_model.state_dict().items()})
+    with pytest.raises(InputError, match=r"is a numpy \.npz archive, not a PyTorch or safetensors checkpoint"):
+        read_checkpoint(tmp_path / name)
 
 
 def test_torch_prune_weight_orig_and_mask_are_folded(tmp_path, tiny_model):
