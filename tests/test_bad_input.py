@@ -143,6 +143,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     np.savez(c.data_nan_y, x=np.zeros((8, 64), np.float32), y=y)
     c.data_features = d / "features.npz"
     np.savez(c.data_features, x=np.zeros((8, 7), np.float32), y=np.zeros(8, np.int64))
+    c.data_float_labels = d / "float-labels.npz"  # class indices saved as floats
+    np.savez(c.data_float_labels, x=np.zeros((8, 64), np.float32), y=np.arange(8, dtype=np.float64))
     c.data_real = d / "real-y.npz"
     np.savez(c.data_real, x=np.zeros((8, 64), np.float32), y=np.linspace(0, 1, 8))
     c.data_noise = d / "noise.npz"
@@ -362,6 +364,11 @@ OTHER_CASES = [
          "nan-y.npz: y contains NaN or Inf"),
     Case("bounds/feature-mismatch", _p("bounds", G, "--data", "tensors:{data_features}"), 3, "features.npz"),
     Case("bounds/real-targets-ce", _p("bounds", G, "--data", "tensors:{data_real}"), 3, "--loss mse"),
+    Case("bounds/float-class-labels", _p("bounds", G, "--data", "tensors:{data_float_labels}"), 3,
+         "they are whole numbers: give class indices as integers y.long(), or use --loss mse for regression"),
+    Case("bounds/mse-labels-for-outputs", _p("bounds", G, "--data", "digits", "--loss", "mse"), 3,
+         "data digits: y holds 1 value(s) per sample but the model gives 10 outputs; the mse loss needs one target "
+         "per output (class labels: use --loss ce)"),
     Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3,
          "noise.npz is no .npz archive, so numpy would read it as a pickle"),
     Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),
