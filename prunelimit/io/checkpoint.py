@@ -142,6 +142,9 @@ def file_format(path: Path) -> str:
 def _load_untrusted(path: Path) -> Any:
     try:
         return load_quietly(path, weights_only=False)
+    except (AttributeError, ImportError) as exc:  # a class defined in the script that saved it, say
+        raise InputError(f"checkpoint {path} could not be unpickled ({first_line(exc)}); the classes it names "
+                         "must be importable here, or save model.state_dict() and pass --model SPEC") from None
     except Exception as exc:
         raise InputError(f"checkpoint {path} could not be unpickled ({first_line(exc)})") from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 
 import numpy as np
 import pytest
@@ -161,6 +162,24 @@ def test_whole_module_needs_trust_pickle(tmp_path, tiny_model):
     with pytest.raises(InputError, match="--trust-pickle"):
         load_model(path)
     assert _same(load_model(path, trust_pickle=True).model, tiny_model)
+
+
+def test_a_whole_module_of_a_class_not_importable_here_says_what_to_do(tmp_path):
+    # a model class defined in the script that saved it: the message ended at torch's AttributeError
+    class Local(torch.nn.Linear):
+        pass
+
+    Local.__module__, Local.__qualname__ = "gone_module_xyz", "Net"
+    sys.modules["gone_module_xyz"] = type(sys)("gone_module_xyz")
+    sys.modules["gone_module_xyz"].Net = Local
+    try:
+        torch.save(Local(3, 2), tmp_path / "whole.pt")
+    finally:
+        del sys.modules["gone_module_xyz"]
+    with pytest.raises(InputError, match=r"could not be unpickled \(ModuleNotFoundError: No module named "
+                                         r"'gone_module_xyz'\); the classes it names must be importable here, "
+                                         r"or save model.state_dict\(\) and pass --model SPEC"):
+        read_checkpoint(tmp_path / "whole.pt", trust_pickle=True)
 
 
 def test_torchscript_best_effort(tmp_path, tiny_model):
