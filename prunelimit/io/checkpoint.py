@@ -15,6 +15,10 @@ with its masks (``torchscript_writer``).
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import functools
+import importlib
 import io
 import pickle
 import re
@@ -25,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -97,17 +102,40 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
 def pickled_global(exc: pickle.UnpicklingError) -> str | None:
     """The Python object a file's pickle names, which ``torch.load(weights_only=True)`` refused
     to build (unpickling it could run code), or ``None`` for a file that is merely damaged."""
-    found = re.search(r"GLOBAL (\S+)", str(exc))
-    return found.group(1) if found else None
+    found = re.search(r"GLOBAL (\S+)|but got <class '([^']+)'>", str(exc))  # a class named, or built
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def load_quietly(path: Path, weights_only: bool = True) -> Any:
     """``torch.load`` to the CPU without torch's deprecation and beta warnings: what a file
     holds is checked (and named) by prunelimit, and stderr stays one line. It reads an open
-    file, not the name: torch reads any name ending in ``.safetensors`` as safetensors."""
-    with warnings.catch_warnings(), path.open("rb") as fh:
+    file, not the name: torch reads any name ending in ``.safetensors`` as safetensors.
+    Weights-only, it also builds the values of :func:`harmless_globals`."""
+    harmless = harmless_globals() if weights_only else []
+    allowed = torch.serialization.safe_globals(harmless) if harmless else contextlib.nullcontext()
+    with warnings.catch_warnings(), allowed, path.open("rb") as fh:
         warnings.simplefilter("ignore")
         return torch.load(fh, map_location="cpu", weights_only=weights_only)
+
+
+@functools.cache
+def harmless_globals() -> list[Any]:
+    """What training records pickle beside their tensors that builds plain values and runs no
+    code: numpy scalars and arrays (a best accuracy, a loss history) and ``argparse.Namespace``
+    (the ``args`` timm's and DeiT's scripts save). ``weights_only`` refuses them unless listed,
+    and such a file then needed ``--trust-pickle``, which lets it run anything. numpy 1 and 2
+    name the reconstructors differently (``numpy.core`` / ``numpy._core``): both are listed.
+    Empty before torch 2.6, which cannot list a function under another name."""
+    if tuple(int(part) for part in re.findall(r"\d+", torch.__version__)[:2]) < (2, 6):
+        return []
+    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
+    # not object (or variable-width string) arrays: numpy fills every element of the shape the
+    # file declares before it compares the element count, so a few bytes can ask for gigabytes
+    dtypes = [c for c in vars(getattr(np, "dtypes", np)).values() if isinstance(c, type) and issubclass(c, np.dtype)
+              and c.__name__ not in ("ObjectDType", "StringDType")]
+    named = [(getattr(multiarray, f), f"numpy.{core}.multiarray.{f}")
+             for core in ("core", "_core") for f in ("scalar", "_reconstruct")]
+    return [np.dtype, np.ndarray, *dtypes, *named, argparse.Namespace]
 
 
 # what file_format calls numpy's files in messages

@@ -213,3 +213,10 @@ def test_an_invalid_recorded_data_spec_is_the_files_error(text):
         load_dataset(text, recorded=True)
     with pytest.raises(UsageError):
         load_dataset(text)
+
+
+def test_numpy_arrays_saved_with_torch_save_are_data(tmp_path):
+    # weights_only refused numpy's reconstructors: "contains pickled Python objects"
+    torch.save({"x": np.ones((4, 2), np.float32), "y": np.arange(4)}, tmp_path / "d.pt")
+    ds = load_dataset(f"tensors:{tmp_path / 'd.pt'}")
+    assert ds.x.shape == (4, 2) and ds.y.tolist() == [0, 1, 2, 3]

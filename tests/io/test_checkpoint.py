@@ -164,6 +164,34 @@ def test_whole_module_needs_trust_pickle(tmp_path, tiny_model):
     assert _same(load_model(path, trust_pickle=True).model, tiny_model)
 
 
+def test_a_training_record_of_numpy_values_and_args_loads_without_trust(tmp_path, tiny_model):
+    # timm's and DeiT's records hold args (argparse.Namespace), others a numpy best accuracy or
+    # history: weights_only refused them, so such a file needed --trust-pickle, which runs anything
+    import argparse
+
+    path = tmp_path / "record.pth"
+    torch.save({"model": tiny_model.state_dict(), "args": argparse.Namespace(lr=0.1), "best": np.float64(0.93),
+                "history": np.arange(5, dtype=np.float32), "epoch": np.int64(7)}, path)
+    assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+class _ObjectArrayBomb:
+    """An object array that declares 10⁹ elements and holds 3: numpy fills the declared shape first."""
+
+    def __reduce__(self):
+        reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]
+        return reconstruct, (np.ndarray, (0,), b"b"), (1, (10**9,), np.dtype("O"), False, [0] * 3)
+
+
+@pytest.mark.parametrize("value", [np.array([1, "a", None], dtype=object), _ObjectArrayBomb()],
+                         ids=["object-array", "object-array-bomb"])
+def test_numpy_object_arrays_stay_refused(tmp_path, tiny_model, value):
+    path = tmp_path / "record.pt"
+    torch.save({"state_dict": tiny_model.state_dict(), "extra": value}, path)
+    with pytest.raises(InputError, match=r"contains pickled Python objects \(numpy\.dtypes\.ObjectDType\)"):
+        read_checkpoint(path)
+
+
 def test_a_whole_module_of_a_class_not_importable_here_says_what_to_do(tmp_path):
     # a model class defined in the script that saved it: the message ended at torch's AttributeError
     class Local(torch.nn.Linear):
