@@ -1,10 +1,10 @@
 """Data specs (docs/guide.md, "Your own model") → in-memory tensors, and deterministic fixed-order batching.
 
 Forms: ``digits[:train|test]`` (bundled real 8×8 handwritten digits), ``tensors:FILE``
-(``.pt`` dict or ``.npz`` with ``x`` and ``y``), ``synthetic:k=v,...``,
-``cifar10:ROOT``, ``cifar100:ROOT``, ``mnist:ROOT``, ``fashion-mnist:ROOT`` (torchvision
-readers on local files; never downloading unless ``download=True``) and
-``imagefolder:DIR``. The readers accept ``:train`` / ``:test`` to pick the split.
+(``.pt`` dict, ``.npz`` or ``.safetensors`` with ``x`` and ``y``, told apart by content),
+``synthetic:k=v,...``, ``cifar10:ROOT``, ``cifar100:ROOT``, ``mnist:ROOT``,
+``fashion-mnist:ROOT`` (torchvision readers on local files; never downloading unless
+``download=True``) and ``imagefolder:DIR``. The readers accept ``:train`` / ``:test`` to pick the split.
 """
 
 from __future__ import annotations
