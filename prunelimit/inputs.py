@@ -119,14 +119,15 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
             raise InputError.naming(
                 f"{model_name} returns a {type(out).__name__}, not one output tensor; return one tensor from "
                 "forward, or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it", *names)
+    if loss_fn is mse_loss and batch[1].numel() != out.numel():  # it said "shape '[20, 10]' is invalid ..."
+        n = max(len(batch[1]), 1)
+        raise InputError.naming(
+            f"{what}: y holds {batch[1].numel() // n} value(s) per sample but the model gives {out.numel() // n} "
+            "outputs; the mse loss needs one target per output (class labels: use {0} ce)", *names)
     if loss_fn is cross_entropy_loss:
         labels = torch.cat([b[1] for b in batches])
         if labels.is_floating_point():
-            one_hot = labels.dim() == 2 and bool(((labels == 0) | (labels == 1)).all()) \
-                and bool((labels.sum(1) == 1).all())
-            fix = "it is one-hot: give class indices y.argmax(1), or use {0} mse" if one_hot \
-                else "use {0} mse for regression"
-            raise InputError.naming(f"{what} has real-valued targets; {fix}", *names)
+            raise InputError.naming(f"{what} has real-valued targets; {_real_labels_fix(labels)}", *names)
         if out.dim() == 2 and labels.dim() != 1:
             raise InputError.naming(
                 f"{what}: y has shape {tuple(labels.shape)}, but the ce loss needs one class index per "
@@ -155,6 +156,15 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
                                 "the data", *names)
+
+
+def _real_labels_fix(labels: torch.Tensor) -> str:
+    """What to change for real-valued ``labels`` under the ce loss (``{0}``: the loss option)."""
+    if labels.dim() == 2 and bool(((labels == 0) | (labels == 1)).all()) and bool((labels.sum(1) == 1).all()):
+        return "it is one-hot: give class indices y.argmax(1), or use {0} mse"
+    if labels.dim() == 1 and bool((labels == labels.round()).all()) and bool((labels >= 0).all()):
+        return "they are whole numbers: give class indices as integers y.long(), or use {0} mse for regression"
+    return "use {0} mse for regression"
 
 
 def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...]):

@@ -143,6 +143,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     np.savez(c.data_nan_y, x=np.zeros((8, 64), np.float32), y=y)
     c.data_features = d / "features.npz"
     np.savez(c.data_features, x=np.zeros((8, 7), np.float32), y=np.zeros(8, np.int64))
+    c.data_float_labels = d / "float-labels.npz"  # class indices saved as floats
+    np.savez(c.data_float_labels, x=np.zeros((8, 64), np.float32), y=np.arange(8, dtype=np.float64))
     c.data_real = d / "real-y.npz"
     np.savez(c.data_real, x=np.zeros((8, 64), np.float32), y=np.linspace(0, 1, 8))
     c.data_noise = d / "noise.npz"
@@ -202,6 +204,18 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     write_evil_pickle(c.evil_legacy, c.marker, legacy=True)
     c.evil_tar = d / "evil.tar"
     write_evil_tar(c.evil_tar, c.marker)
+    # Specs recorded in a file that are not valid: the file's fault (exit 3), not a usage error.
+    c.recorded_bad_model = d / "recorded-bad-model.pt"
+    save_checkpoint(c.recorded_bad_model, "mlp:64,x,10", model.state_dict(), meta={"data": "digits:train"})
+    c.recorded_bad_data = d / "recorded-bad-data.pt"
+    save_checkpoint(c.recorded_bad_data, SPEC, model.state_dict(), meta={"data": "digits:tset"})
+    c.recorded_bad_eval = d / "recorded-bad-eval.pt"
+    save_checkpoint(c.recorded_bad_eval, SPEC, model.state_dict(),
+                    meta={"data": "digits:train", "eval_data": "nosuch:x"})
+    c.numpy_ckpt = d / "weights.npz"  # a numpy archive given as the checkpoint
+    np.savez(c.numpy_ckpt, **{k: v.numpy() for k, v in model.state_dict().items()})
+    c.data_zero_bytes = d / "zero-bytes.pt"
+    c.data_zero_bytes.write_bytes(b"")
     c.module_in_dict = d / "module.ckpt"
     torch.save({"model": model, "epoch": 3}, c.module_in_dict)
     c.int_weights = d / "int8.pt"  # a quantized export's raw integers, its scales elsewhere
@@ -281,6 +295,9 @@ CKPT_CASES = [
     ("integer-weights", lambda c: [c.int_weights, "--model", SPEC], 3,
      "integer or boolean values for the float tensors 0.weight (int8)"),
     ("device", lambda c: ["/dev/zero"], 3, "is a device, FIFO or socket"),
+    ("recorded-model-invalid", lambda c: [c.recorded_bad_model], 3,
+     "its recorded model spec is not valid (bad model spec 'mlp:64,x,10': mlp sizes must be integers); pass --model"),
+    ("numpy-archive", lambda c: [c.numpy_ckpt], 3, "is a numpy .npz archive, not a PyTorch or safetensors checkpoint"),
     ("symlink-loop", lambda c: [c.loop], 3, "cannot be read (Too many levels of symbolic links)"),
 ]
 
@@ -333,6 +350,12 @@ OTHER_CASES = [
     Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
     Case("bounds/synthetic-size", _p("bounds", G, "--data", "synthetic:samples=x"), 2, "integers"),
     Case("bounds/empty-data", _p("bounds", G, "--data", "tensors:{data_empty}"), 3, "empty"),
+    Case("bounds/data-zero-bytes", _p("bounds", G, "--data", "tensors:{data_zero_bytes}"), 3,
+         "zero-bytes.pt is empty"),
+    Case("bounds/recorded-data-invalid", _p("bounds", "{recorded_bad_data}"), 3,
+         "data spec 'digits:tset' recorded in the checkpoint is not valid"),
+    Case("prune/recorded-eval-data-invalid", _p("prune", "{recorded_bad_eval}", "--ratio", "0.5", "-o", "{out}/p.pt"),
+         3, "data spec 'nosuch:x' recorded in the checkpoint is not valid"),
     Case("bounds/xy-mismatch", _p("bounds", G, "--data", "tensors:{data_mismatch}"), 3, "9"),
     Case("bounds/non-numeric-data", _p("bounds", G, "--data", "tensors:{data_text}"), 3, "text.npz"),
     Case("bounds/labels-out-of-range", _p("bounds", G, "--data", "tensors:{data_labels}"), 3, "label 50"),
@@ -341,6 +364,11 @@ OTHER_CASES = [
          "nan-y.npz: y contains NaN or Inf"),
     Case("bounds/feature-mismatch", _p("bounds", G, "--data", "tensors:{data_features}"), 3, "features.npz"),
     Case("bounds/real-targets-ce", _p("bounds", G, "--data", "tensors:{data_real}"), 3, "--loss mse"),
+    Case("bounds/float-class-labels", _p("bounds", G, "--data", "tensors:{data_float_labels}"), 3,
+         "they are whole numbers: give class indices as integers y.long(), or use --loss mse for regression"),
+    Case("bounds/mse-labels-for-outputs", _p("bounds", G, "--data", "digits", "--loss", "mse"), 3,
+         "data digits: y holds 1 value(s) per sample but the model gives 10 outputs; the mse loss needs one target "
+         "per output (class labels: use --loss ce)"),
     Case("bounds/data-random-bytes", _p("bounds", G, "--data", "tensors:{data_noise}"), 3,
          "noise.npz is no .npz archive, so numpy would read it as a pickle"),
     Case("bounds/data-no-keys", _p("bounds", G, "--data", "tensors:{data_nokeys}"), 3, "'x' and 'y'"),

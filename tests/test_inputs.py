@@ -2,11 +2,13 @@
 
 A model trained with ``--loss mse`` is analysed, pruned and verified with mse without
 repeating the flag; a typed ``--loss`` wins; a recorded ``file.py:fn`` is code and runs
-only when the user types it or passes ``--trust-pickle``.
+only when the user types it or passes ``--trust-pickle``. Labels that fit neither loss say
+what to change.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -92,3 +94,16 @@ def test_mse_training_is_recorded_through_prune_and_refused_on_resume_with_anoth
     pruned = tmp_path / "pruned.pt"
     report = api.prune(load_inputs(out, device="cpu", data_from_checkpoint=True), 0.5, pruned)
     assert report.after.loss > 0 and load_model(pruned).meta["loss"] == "mse"
+
+
+def test_labels_that_do_not_fit_the_loss_say_what_to_change(tmp_path):
+    ckpt = _digits_ckpt(tmp_path, "ce")
+    x = np.zeros((8, 64), np.float32)
+    np.savez(tmp_path / "f.npz", x=x, y=np.arange(8, dtype=np.float32))  # class indices saved as floats
+    with pytest.raises(InputError, match=r"whole numbers: give class indices as integers y\.long\(\), or use "):
+        load_inputs(ckpt, data=f"tensors:{tmp_path / 'f.npz'}", device="cpu")
+    np.savez(tmp_path / "r.npz", x=x, y=np.linspace(0, 1, 8))  # real targets: no word of class indices
+    with pytest.raises(InputError, match=r"has real-valued targets; use loss mse for regression$"):
+        load_inputs(ckpt, data=f"tensors:{tmp_path / 'r.npz'}", device="cpu")
+    with pytest.raises(InputError, match=r"y holds 1 value\(s\) per sample but the model gives 10 outputs"):
+        load_inputs(ckpt, data="digits:test", loss="mse", device="cpu")  # it was torch's "shape ... is invalid"

@@ -265,8 +265,14 @@ def test_data_that_does_not_fit_names_the_argument(model, train):
     x, y = train
     with pytest.raises(InputError, match="^the model fails on eval_data .*; check model and eval_data$"):
         prunelimit.verify(model, train, eval_data=(x[:, :10], y))
-    with pytest.raises(InputError, match="^data has real-valued targets; use loss mse for regression$"):
+    with pytest.raises(InputError, match=r"^data has real-valued targets; they are whole numbers: give class "
+                                         r"indices as integers y.long\(\), or use loss mse for regression$"):
         prunelimit.bounds(model, (x, y.float()))
+    with pytest.raises(InputError, match="^data has real-valued targets; use loss mse for regression$"):
+        prunelimit.bounds(model, (x, y.float() + 0.5))
+    with pytest.raises(InputError, match=r"^data: y holds 1 value\(s\) per sample but the model gives 10 outputs; "
+                                         r"the mse loss needs one target per output \(class labels: use loss ce\)$"):
+        prunelimit.bounds(model, (x, y.float()), loss="mse")  # it said "shape '[128, 10]' is invalid ..."
     one_hot = torch.nn.functional.one_hot(y, 10).float()
     with pytest.raises(InputError, match=r"^data has real-valued targets; it is one-hot: give class indices "
                                          r"y.argmax\(1\), or use loss mse$"):

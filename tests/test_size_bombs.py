@@ -228,7 +228,7 @@ CASES: list[tuple[str, tuple[str, ...], int, str]] = [
     ("typed-model-deep", ("info", "{sd}", "--model", "mlp:" + ",".join(["2"] * 2000)), 2, "layers"),
     ("recorded-data-millions", ("bounds", "{big_data}"), 3, "pass --data"),
     ("recorded-eval-data-millions", ("prune", "{big_eval}", "--ratio", "0.5", "-o", "{out}/p.pt"), 3, "pass --data"),
-    ("recorded-imagefolder-size", ("bounds", "{big_images}"), 2, "size must be an integer"),
+    ("recorded-imagefolder-size", ("bounds", "{big_images}"), 3, "size must be an integer"),
     ("typed-data-over-cap", ("info", G, "--data", "synthetic:samples=100000000,features=64"), 2, "over the cap"),
     ("typed-data-deep-value", ("info", G, "--data", "synthetic:samples=" + "[" * 5000), 2, "integers"),
     # YAML the tool reads: configuration and gate policy.

@@ -1,10 +1,10 @@
 """Data specs (docs/guide.md, "Your own model") → in-memory tensors, and deterministic fixed-order batching.
 
 Forms: ``digits[:train|test]`` (bundled real 8×8 handwritten digits), ``tensors:FILE``
-(``.pt`` dict or ``.npz`` with ``x`` and ``y``), ``synthetic:k=v,...``,
-``cifar10:ROOT``, ``cifar100:ROOT``, ``mnist:ROOT``, ``fashion-mnist:ROOT`` (torchvision
-readers on local files; never downloading unless ``download=True``) and
-``imagefolder:DIR``. The readers accept ``:train`` / ``:test`` to pick the split.
+(``.pt`` dict, ``.npz`` or ``.safetensors`` with ``x`` and ``y``, told apart by content),
+``synthetic:k=v,...``, ``cifar10:ROOT``, ``cifar100:ROOT``, ``mnist:ROOT``,
+``fashion-mnist:ROOT`` (torchvision readers on local files; never downloading unless
+``download=True``) and ``imagefolder:DIR``. The readers accept ``:train`` / ``:test`` to pick the split.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, OptionError, UsageError, first_line
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
                                check_zip, require_file)
-from prunelimit.io.checkpoint import is_torchscript, load_quietly, pickled_global, tensor_problem
+from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -56,8 +56,26 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
     """Load a data spec into memory; ``max_samples`` keeps the first N (fixed order).
 
     ``recorded``: the spec was read from a file, not typed, so the data it may generate is
-    capped lower (``MAX_RECORDED_DATA_VALUES``).
+    capped lower (``MAX_RECORDED_DATA_VALUES``), and a spec that is not valid is the file's
+    fault, not a usage error (exit 3).
     """
+    try:
+        x, y = _read(text, download, recorded)
+    except UsageError as exc:
+        if not recorded:
+            raise
+        raise InputError(f"data spec {text!r} recorded in the checkpoint is not valid ({exc}); "
+                         "pass --data SPEC to choose the data") from None
+    ds = _validated(x, y, text)
+    if max_samples is not None:
+        if max_samples < 1:
+            raise OptionError("max_samples", f"{{0}} must be positive, got {max_samples}")
+        ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
+    return ds
+
+
+def _read(text: str, download: bool, recorded: bool) -> tuple[Tensor, Tensor]:
+    """The inputs and targets ``text`` names, as read (``load_dataset`` checks them)."""
     spec = parse_spec(text, "data")
     _check_keys(spec)
     budget = _Budget(MAX_RECORDED_DATA_VALUES if recorded else MAX_DATA_VALUES, recorded)
@@ -68,17 +86,10 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
         "imagefolder": lambda s: _imagefolder(s, budget),
     }
     if spec.head in loaders:
-        x, y = loaders[spec.head](spec)
-    elif spec.head in _NORMALISE:
-        x, y = _torchvision_reader(spec, download)
-    else:
-        raise UsageError(f"unknown data source {spec.head!r}; use {DATA_FORMS}")
-    ds = _validated(x, y, text)
-    if max_samples is not None:
-        if max_samples < 1:
-            raise OptionError("max_samples", f"{{0}} must be positive, got {max_samples}")
-        ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
-    return ds
+        return loaders[spec.head](spec)
+    if spec.head in _NORMALISE:
+        return _torchvision_reader(spec, download)
+    raise UsageError(f"unknown data source {spec.head!r}; use {DATA_FORMS}")
 
 
 # the k=v options each source reads (synthetic checks its own): any other key, a typo of
@@ -192,15 +203,25 @@ def _tensors(spec: Spec):
         raise UsageError(f"bad data spec {spec.text!r}: write tensors:FILE.pt or tensors:FILE.npz")
     path = Path(spec.args[0])
     require_file(path, "data file")
+    if path.stat().st_size == 0:
+        raise InputError(f"data file {path} is empty")
     if is_torchscript(path):  # torch.load would refuse it too, after a warning on stderr
         raise InputError(f"data file {path} is a TorchScript archive (code), not tensors x and y")
+    kind = file_format(path)  # by content: a name's extension may be wrong either way
+    if kind == "npy":
+        raise InputError(f"data file {path} is one .npy array; save x and y together: np.savez(FILE.npz, x=x, y=y)")
+    numpy = kind == "npz" or (kind == "unknown" and path.suffix == ".npz")
     # Declared sizes first: a zip entry or .npy header may claim far more than the file holds.
-    (check_npz if path.suffix == ".npz" else check_zip)(path, "data file")
-    save = "np.savez(FILE, x=x, y=y)" if path.suffix == ".npz" else "torch.save({'x': x, 'y': y}, FILE)"
+    (check_npz if numpy else check_zip)(path, "data file")
+    save = "np.savez(FILE, x=x, y=y)" if numpy else "torch.save({'x': x, 'y': y}, FILE)"
     try:
-        if path.suffix == ".npz":
+        if numpy:
             with np.load(path, allow_pickle=False) as data:
                 obj = {k: data[k] for k in data.files}
+        elif kind == "safetensors":  # holds only tensors, each checked against the bytes stored
+            from safetensors.torch import load_file
+
+            obj = load_file(str(path))
         else:
             obj = load_quietly(path, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -208,9 +229,6 @@ def _tensors(spec: Spec):
         if found:  # data is never unpickled, whatever the flags: tensors hold all it needs
             raise InputError(f"data file {path} contains pickled Python objects ({found}), and unpickling can "
                              f"run code; save plain tensors: {save}") from None
-        if _is_npy(path):
-            raise InputError(f"data file {path} is one .npy array; save x and y together: "
-                             "np.savez(FILE.npz, x=x, y=y)") from None
         raise InputError(f"data file {path} could not be read (corrupt pickle data); save x and y with {save}") \
             from None
     except Exception as exc:  # truncated, random bytes, another format (CSV, ...)
@@ -233,12 +251,6 @@ def _tensors(spec: Spec):
         return torch.as_tensor(obj["x"]), torch.as_tensor(obj["y"])
     except (TypeError, ValueError, RuntimeError):
         raise InputError(f"data file {path}: 'x' and 'y' must be numeric arrays") from None
-
-
-def _is_npy(path: Path) -> bool:
-    """A single numpy array (``np.save``), by its magic bytes."""
-    with path.open("rb") as fh:
-        return fh.read(6) == b"\x93NUMPY"
 
 
 def _synthetic(spec: Spec, budget: _Budget):

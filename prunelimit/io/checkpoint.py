@@ -1,19 +1,24 @@
 """Checkpoint formats in and out (docs/guide.md, "Your own model").
 
 Read: plain state dicts, ``{"state_dict": ...}`` / ``{"model_state_dict": ...}`` /
-``{"model": ...}`` (torchvision's and timm's training scripts),
+``{"model": ...}`` (torchvision's and timm's training scripts; nested in one another too),
 prunelimit's own ``prunelimit/1`` files, ``.safetensors`` (sparse exports of
 ``prunelimit export`` included, decoded to dense tensors with their masks), ``torch.nn.utils.prune``
 state dicts (``weight_orig`` + ``weight_mask``), with ``module.`` / ``_orig_mod.``
-prefixes stripped. Everything loads with ``weights_only=True``; a whole pickled module
-or a TorchScript archive (which is code: loading runs its ``__setstate__``, calling it
-its ``forward``) only with ``trust_pickle=True``. Tensors must be dense, real and hold
-values (no sparse, complex or meta-device weights). Written, atomically: the own format,
-and a pruned TorchScript model as a TorchScript archive with its masks (``torchscript_writer``).
+prefixes stripped; the format is read from a file's first bytes, not its name. Everything
+loads with ``weights_only=True``; a whole pickled module or a TorchScript archive (which is
+code: loading runs its ``__setstate__``, calling it its ``forward``) only with ``trust_pickle=True``.
+Tensors must be dense, real and hold values (no sparse, complex or meta-device weights).
+Written, atomically: the own format, and a pruned TorchScript model as a TorchScript archive
+with its masks (``torchscript_writer``).
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import functools
+import importlib
 import io
 import pickle
 import re
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -55,8 +61,12 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     require_file(path, "checkpoint")
     if path.stat().st_size == 0:
         raise InputError(f"checkpoint {path} is empty")
-    if path.suffix == ".safetensors":
+    kind = file_format(path)  # by content: a name's extension may be wrong either way
+    if kind == "safetensors" or (kind == "unknown" and path.suffix == ".safetensors"):
         return _checked(_read_safetensors(path))  # the safetensors reader checks shapes against the stored bytes
+    if kind in _NUMPY_FORMATS:
+        raise InputError(f"checkpoint {path} is a numpy {_NUMPY_FORMATS[kind]}, not a PyTorch or safetensors "
+                         "checkpoint; save the weights with torch.save(model.state_dict(), FILE)")
     check_zip(path, "checkpoint")  # before anything inflates an entry
     if is_torchscript(path):
         if not trust_pickle:
@@ -92,21 +102,77 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
 def pickled_global(exc: pickle.UnpicklingError) -> str | None:
     """The Python object a file's pickle names, which ``torch.load(weights_only=True)`` refused
     to build (unpickling it could run code), or ``None`` for a file that is merely damaged."""
-    found = re.search(r"GLOBAL (\S+)", str(exc))
-    return found.group(1) if found else None
+    found = re.search(r"GLOBAL (\S+)|but got <class '([^']+)'>", str(exc))  # a class named, or built
+    return (found.group(1) or found.group(2)) if found else None
 
 
 def load_quietly(path: Path, weights_only: bool = True) -> Any:
     """``torch.load`` to the CPU without torch's deprecation and beta warnings: what a file
-    holds is checked (and named) by prunelimit, and stderr stays one line."""
-    with warnings.catch_warnings():
+    holds is checked (and named) by prunelimit, and stderr stays one line. It reads an open
+    file, not the name: torch reads any name ending in ``.safetensors`` as safetensors.
+    Weights-only, it also builds the values of :func:`harmless_globals`."""
+    harmless = harmless_globals() if weights_only else []
+    allowed = torch.serialization.safe_globals(harmless) if harmless else contextlib.nullcontext()
+    with warnings.catch_warnings(), allowed, path.open("rb") as fh:
         warnings.simplefilter("ignore")
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
+        return torch.load(fh, map_location="cpu", weights_only=weights_only)
+
+
+@functools.cache
+def harmless_globals() -> list[Any]:
+    """What training records pickle beside their tensors that builds plain values and runs no
+    code: numpy scalars and arrays (a best accuracy, a loss history) and ``argparse.Namespace``
+    (the ``args`` timm's and DeiT's scripts save). ``weights_only`` refuses them unless listed,
+    and such a file then needed ``--trust-pickle``, which lets it run anything. numpy 1 and 2
+    name the reconstructors differently (``numpy.core`` / ``numpy._core``): both are listed.
+    Empty before torch 2.6, which cannot list a function under another name."""
+    if tuple(int(part) for part in re.findall(r"\d+", torch.__version__)[:2]) < (2, 6):
+        return []
+    multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
+    # not object (or variable-width string) arrays: numpy fills every element of the shape the
+    # file declares before it compares the element count, so a few bytes can ask for gigabytes
+    dtypes = [c for c in vars(getattr(np, "dtypes", np)).values() if isinstance(c, type) and issubclass(c, np.dtype)
+              and c.__name__ not in ("ObjectDType", "StringDType")]
+    named = [(getattr(multiarray, f), f"numpy.{core}.multiarray.{f}")
+             for core in ("core", "_core") for f in ("scalar", "_reconstruct")]
+    return [np.dtype, np.ndarray, *dtypes, *named, argparse.Namespace]
+
+
+# what file_format calls numpy's files in messages
+_NUMPY_FORMATS = {"npz": ".npz archive", "npy": ".npy array"}
+# the pickled magic number that opens torch.save's pre-1.6 (non-zip) format
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+
+
+def file_format(path: Path) -> str:
+    """What a file holds, by its first bytes whatever its name: ``"safetensors"``, ``"npz"``,
+    ``"npy"``, ``"torch"`` (``torch.save``'s zip or legacy format, TorchScript archives) or
+    ``"unknown"`` (damaged or foreign, torch's pre-1.0 .tar included)."""
+    with path.open("rb") as fh:
+        head = fh.read(len(_LEGACY_TORCH_MAGIC))
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(_LEGACY_TORCH_MAGIC):
+        return "torch"
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return "unknown"
+        return "npz" if names and all(n.endswith(".npy") for n in names) else "torch"
+    # safetensors: a little-endian u64 header length, then the JSON header, inside the file
+    if len(head) > 8 and head[8:9] == b"{" and 8 + int.from_bytes(head[:8], "little") <= path.stat().st_size:
+        return "safetensors"
+    return "unknown"
 
 
 def _load_untrusted(path: Path) -> Any:
     try:
         return load_quietly(path, weights_only=False)
+    except (AttributeError, ImportError) as exc:  # a class defined in the script that saved it, say
+        raise InputError(f"checkpoint {path} could not be unpickled ({first_line(exc)}); the classes it names "
+                         "must be importable here, or save model.state_dict() and pass --model SPEC") from None
     except Exception as exc:
         raise InputError(f"checkpoint {path} could not be unpickled ({first_line(exc)})") from None
 
@@ -126,8 +192,9 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
             meta=_meta(path, _entry(path, obj, "meta", Mapping, {})),
         )
     for key in _NESTED_KEYS:
-        if isinstance(obj.get(key), Mapping):
-            return RawCheckpoint(path, "nested", state_dict=_tensors(path, obj[key]))
+        if isinstance(obj.get(key), Mapping):  # nested deeper still too: {"state_dict": {"model": weights}}
+            raw = _interpret(path, obj[key])
+            return RawCheckpoint(path, "nested", state_dict=raw.state_dict) if raw.kind == "state_dict" else raw
         if isinstance(obj.get(key), nn.Module):  # {"model": model, "optimizer": ...}, read with trust_pickle
             return _interpret(path, obj[key])
     if not obj:

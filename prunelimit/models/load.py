@@ -75,16 +75,29 @@ def load_model(
                 f"checkpoint {raw.path} holds only weights; pass --model SPEC to say which "
                 "architecture they belong to (e.g. --model mlp:64,32,10)"
             )
+        recorded_in = raw.path if model_spec is None else None
         if not imports_code(spec):  # shapes first, on the meta device: a spec may ask for gigabytes
-            expected = build_model(spec, device="meta").state_dict()
+            expected = build_spec(spec, recorded_in, device="meta").state_dict()
             state, masks = unwrapped(expected, state, masks)
             check_fits(expected, state, str(raw.path))
-        model = build_model(spec)
+        model = build_spec(spec, recorded_in)
         state, masks = unwrapped(model.state_dict(), state, masks)
         load_state_strict(model, state, str(raw.path))
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     return LoadedModel(model, spec, masks, raw.kind, raw.path, raw.meta)
+
+
+def build_spec(spec: str, recorded_in: Path | None, device: str | None = None) -> nn.Module:
+    """``build_model(spec)``; a spec read from the file ``recorded_in`` that is not valid is that
+    file's fault, not a usage error (the user typed no such spec): exit 3 naming the file."""
+    try:
+        return build_model(spec, device=device)
+    except UsageError as exc:
+        if recorded_in is None:
+            raise
+        raise InputError(f"checkpoint {recorded_in}: its recorded model spec is not valid ({exc}); "
+                         "pass --model SPEC yourself") from None
 
 
 def unwrapped(expected: Mapping[str, Tensor], state: dict[str, Tensor],

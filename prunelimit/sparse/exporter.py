@@ -76,23 +76,25 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path)
     require_masks(masks, f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); "
                   f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
-    state, masks = model_names(state, masks, spec, trusted=model_spec is not None or trust_pickle)
+    state, masks = model_names(state, masks, spec, trusted=model_spec is not None or trust_pickle,
+                               recorded_in=raw.path if model_spec is None else None)
     return PrunedCheckpoint(raw.path, state, masks, spec, raw.meta)
 
 
 def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | None,
-                trusted: bool) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+                trusted: bool, recorded_in: Path | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """``state`` and ``masks`` without the one prefix every key carries when the rest are the
     keys of ``spec``'s model (:func:`prunelimit.models.load.unwrapped`): the exported file
     then loads into the model itself. The model is built only to learn its keys, on the
     meta device; a factory spec (code) only when ``trusted`` (typed, or --trust-pickle), as
-    the loader does."""
-    from prunelimit.models.load import unwrapped
-    from prunelimit.models.spec import build_model, imports_code
+    the loader does. ``recorded_in``: the file ``spec`` was read from (``None``: typed)."""
+    from prunelimit.models.load import build_spec, unwrapped
+    from prunelimit.models.spec import imports_code
 
     if spec is None or len({key.partition(".")[0] for key in state}) != 1 or (imports_code(spec) and not trusted):
         return state, masks
-    model = build_model(spec, device=None if imports_code(spec) else "meta")  # factory code may not run on meta
+    # factory code may not run on meta
+    model = build_spec(spec, recorded_in, device=None if imports_code(spec) else "meta")
     return unwrapped(model.state_dict(), state, masks)
 
 

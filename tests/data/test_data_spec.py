@@ -160,3 +160,63 @@ def test_data_tensors_that_hold_no_dense_real_values_are_refused(tmp_path, key, 
     torch.save(data, tmp_path / "d.pt")
     with pytest.raises(InputError, match=f"tensor '{key}' {problem}"):
         load_dataset(f"tensors:{tmp_path / 'd.pt'}")
+
+
+def _savez(path, arrays: dict[str, torch.Tensor]) -> None:
+    with open(path, "wb") as fh:  # np.savez would append .npz to the name
+        np.savez(fh, **{k: v.numpy() for k, v in arrays.items()})
+
+
+def _xy() -> dict[str, torch.Tensor]:
+    return {"x": torch.arange(20.0).reshape(10, 2), "y": torch.arange(10) % 3}
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("d.pt", lambda xy, p: _savez(p, xy)),
+        ("d.npz", torch.save),
+        ("d.safetensors", torch.save),
+        ("d.pt", lambda xy, p: __import__("safetensors.torch").torch.save_file(xy, str(p))),
+        ("d.npz", lambda xy, p: __import__("safetensors.torch").torch.save_file(xy, str(p))),
+    ],
+    ids=["npz-as-pt", "torch-as-npz", "torch-as-safetensors", "safetensors-as-pt", "safetensors-as-npz"],
+)
+def test_a_data_file_is_read_by_its_content_not_its_name(tmp_path, name, write):
+    # it went by the extension: torch's "file in archive is not in a subdirectory", numpy's entries
+    # 'data/data.pkl', ..., or safetensors' "header too large"
+    xy = _xy()
+    write(xy, tmp_path / name)
+    ds = load_dataset(f"tensors:{tmp_path / name}")
+    assert torch.equal(ds.x, xy["x"]) and torch.equal(ds.y, xy["y"])
+
+
+@pytest.mark.parametrize("name", ["d.npy", "d.npz", "d.pt"])
+def test_a_single_npy_array_is_named_whatever_its_name(tmp_path, name):
+    with open(tmp_path / name, "wb") as fh:  # np.save would append .npy to the other names
+        np.save(fh, np.zeros((4, 2)))
+    with pytest.raises(InputError, match=r"is one \.npy array; save x and y together"):
+        load_dataset(f"tensors:{tmp_path / name}")
+
+
+@pytest.mark.parametrize("name", ["d.pt", "d.npz"])
+def test_an_empty_data_file_says_so(tmp_path, name):
+    (tmp_path / name).touch()  # it said "could not be read (EOFError)"
+    with pytest.raises(InputError, match=r"data file .* is empty$"):
+        load_dataset(f"tensors:{tmp_path / name}")
+
+
+@pytest.mark.parametrize("text", ["nosuch:x", "digits:tset", "synthetic:bogus=1", "tensors:", ""])
+def test_an_invalid_recorded_data_spec_is_the_files_error(text):
+    # read from a checkpoint it was a UsageError (exit 2) that did not say where the spec came from
+    with pytest.raises(InputError, match=r"recorded in the checkpoint is not valid \(.*\); pass --data SPEC"):
+        load_dataset(text, recorded=True)
+    with pytest.raises(UsageError):
+        load_dataset(text)
+
+
+def test_numpy_arrays_saved_with_torch_save_are_data(tmp_path):
+    # weights_only refused numpy's reconstructors: "contains pickled Python objects"
+    torch.save({"x": np.ones((4, 2), np.float32), "y": np.arange(4)}, tmp_path / "d.pt")
+    ds = load_dataset(f"tensors:{tmp_path / 'd.pt'}")
+    assert ds.x.shape == (4, 2) and ds.y.tolist() == [0, 1, 2, 3]

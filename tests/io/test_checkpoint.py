@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -32,9 +34,11 @@ def _same(model, reference) -> bool:
         lambda sd: {f"_orig_mod.{k}": v for k, v in sd.items()},
         lambda sd: {f"module._orig_mod.{k}": v for k, v in sd.items()},
         lambda sd: {"state_dict": {f"net.{k}": v for k, v in sd.items()}, "epoch": 3},  # LightningModule.net
+        lambda sd: {"state_dict": {"model": sd}, "epoch": 3},  # these two said "entry 'model' is not a tensor"
+        lambda sd: {"model": {"state_dict": {f"module.{k}": v for k, v in sd.items()}}, "optimizer": {}},
     ],
     ids=["plain", "nested", "model_state_dict", "model", "ddp-prefix", "compile-prefix", "both-prefixes",
-         "lightning"],
+         "lightning", "nested-twice", "nested-twice-ddp"],
 )
 def test_state_dict_forms_load_identically(tmp_path, tiny_model, wrap):
     path = tmp_path / "ckpt.pt"
@@ -66,6 +70,35 @@ def test_safetensors(tmp_path, tiny_model):
     path = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in tiny_model.state_dict().items()}, str(path))
     assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+def _safetensors(sd, path):
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(path))
+
+
+@pytest.mark.parametrize(
+    "name, write",
+    [
+        ("w.pt", _safetensors),
+        ("w.bin", _safetensors),
+        ("w.safetensors", torch.save),
+        ("w.safetensors", lambda sd, p: torch.save(sd, p, _use_new_zipfile_serialization=False)),
+        ("w.npz", torch.save),
+    ],
+    ids=["safetensors-as-pt", "safetensors-as-bin", "torch-as-safetensors", "legacy-as-safetensors", "torch-as-npz"],
+)
+def test_the_format_is_read_from_the_content_not_the_name(tmp_path, tiny_model, name, write):
+    # it went by the extension: "corrupt pickle data" or safetensors' "header too large"
+    write(tiny_model.state_dict(), tmp_path / name)
+    assert _same(load_model(tmp_path / name, SPEC).model, tiny_model)
+
+
+@pytest.mark.parametrize("name", ["w.npz", "w.pt"])
+def test_a_numpy_archive_is_named_as_such(tmp_path, tiny_model, name):
+    with open(tmp_path / name, "wb") as fh:  # np.savez would append .npz to the name
+        np.savez(fh, **{k: v.numpy() for k, v in tiny_model.state_dict().items()})
+    with pytest.raises(InputError, match=r"is a numpy \.npz archive, not a PyTorch or safetensors checkpoint"):
+        read_checkpoint(tmp_path / name)
 
 
 def test_torch_prune_weight_orig_and_mask_are_folded(tmp_path, tiny_model):
@@ -129,6 +162,52 @@ def test_whole_module_needs_trust_pickle(tmp_path, tiny_model):
     with pytest.raises(InputError, match="--trust-pickle"):
         load_model(path)
     assert _same(load_model(path, trust_pickle=True).model, tiny_model)
+
+
+def test_a_training_record_of_numpy_values_and_args_loads_without_trust(tmp_path, tiny_model):
+    # timm's and DeiT's records hold args (argparse.Namespace), others a numpy best accuracy or
+    # history: weights_only refused them, so such a file needed --trust-pickle, which runs anything
+    import argparse
+
+    path = tmp_path / "record.pth"
+    torch.save({"model": tiny_model.state_dict(), "args": argparse.Namespace(lr=0.1), "best": np.float64(0.93),
+                "history": np.arange(5, dtype=np.float32), "epoch": np.int64(7)}, path)
+    assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+class _ObjectArrayBomb:
+    """An object array that declares 10⁹ elements and holds 3: numpy fills the declared shape first."""
+
+    def __reduce__(self):
+        reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]
+        return reconstruct, (np.ndarray, (0,), b"b"), (1, (10**9,), np.dtype("O"), False, [0] * 3)
+
+
+@pytest.mark.parametrize("value", [np.array([1, "a", None], dtype=object), _ObjectArrayBomb()],
+                         ids=["object-array", "object-array-bomb"])
+def test_numpy_object_arrays_stay_refused(tmp_path, tiny_model, value):
+    path = tmp_path / "record.pt"
+    torch.save({"state_dict": tiny_model.state_dict(), "extra": value}, path)
+    with pytest.raises(InputError, match=r"contains pickled Python objects \(numpy\.dtypes\.ObjectDType\)"):
+        read_checkpoint(path)
+
+
+def test_a_whole_module_of_a_class_not_importable_here_says_what_to_do(tmp_path):
+    # a model class defined in the script that saved it: the message ended at torch's AttributeError
+    class Local(torch.nn.Linear):
+        pass
+
+    Local.__module__, Local.__qualname__ = "gone_module_xyz", "Net"
+    sys.modules["gone_module_xyz"] = type(sys)("gone_module_xyz")
+    sys.modules["gone_module_xyz"].Net = Local
+    try:
+        torch.save(Local(3, 2), tmp_path / "whole.pt")
+    finally:
+        del sys.modules["gone_module_xyz"]
+    with pytest.raises(InputError, match=r"could not be unpickled \(ModuleNotFoundError: No module named "
+                                         r"'gone_module_xyz'\); the classes it names must be importable here, "
+                                         r"or save model.state_dict\(\) and pass --model SPEC"):
+        read_checkpoint(tmp_path / "whole.pt", trust_pickle=True)
 
 
 def test_torchscript_best_effort(tmp_path, tiny_model):
