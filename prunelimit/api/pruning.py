@@ -48,12 +48,11 @@ class PruneReport:
     def acc_drop_exceeded(self) -> bool | None:
         """Whether a predicted ratio (``--ratio auto|lower``) lost more than ``acc_drop``;
         ``None`` when it was not checked (a given ratio, or no accuracy)."""
-        from prunelimit.gate_rules import reaches
+        from prunelimit.pruning.actual import keeps_accuracy
 
-        drop = self.accuracy_drop
-        # a drop of exactly acc_drop is within it, as verify's accuracy criterion counts it
-        # (100 · (0.98 − 0.975) is 0.5000000000000004)
-        return None if self.acc_drop is None or drop is None else not reaches(self.acc_drop, drop)
+        if self.acc_drop is None or self.accuracy_drop is None:
+            return None
+        return not keeps_accuracy(self.before.accuracy, self.after.accuracy, self.acc_drop)
 
     def to_json(self) -> dict:
         def ev(e):
