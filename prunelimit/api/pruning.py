@@ -126,6 +126,7 @@ def prune(
     from prunelimit.pruning.masks import apply_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict
 
     check_ratio(ratio)
+    formats = tuple(dict.fromkeys(formats))  # a format named twice is one file, written once
     planned = prune_outputs(output, formats)
     preflight(planned.values(), [inputs.loaded.path, inputs.data_spec, *inputs.loaded.recorded_data()], force)
     outputs = {name: out.path for name, out in planned.items()}

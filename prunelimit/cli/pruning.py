@@ -21,8 +21,8 @@ from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options,
-    _steps, _store, _warn, _write_report, app, choices, emit, given_path, handled, shared,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused, _refuse_unused_prediction_flags, _spectral_options,
+    _steps, _store, _typed, _warn, _write_report, app, choices, emit, given_path, handled, shared,
 )
 
 Preset = choices("Preset", PRESETS)
@@ -79,6 +79,7 @@ def train(
 @shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def prune(
     o: SimpleNamespace,
+    ctx: typer.Context,
     checkpoint: CkptArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).", parser=given_path)],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
@@ -102,11 +103,16 @@ def prune(
                                  "or use --ratio auto|lower")
             _refuse_unused_prediction_flags(o, f"--ratio {ratio} is given, nothing is predicted",
                                             "use --ratio auto|lower")
+            _refuse_unused(_typed(ctx, "acc_drop", "strict"), f"only a predicted ratio is checked against "
+                           f"--acc-drop, and --ratio {ratio} is given", "use --ratio auto|lower")
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}", "drop --from to compute it")
         check_acc_drop(acc_drop)
         check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
+        if finetune_epochs == 0:
+            _refuse_unused(_typed(ctx, "finetune_lr"), "nothing is fine-tuned without --finetune-epochs",
+                           "add --finetune-epochs N")
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
                   _inputs_of(o, checkpoint, eval_data, from_report), force)
