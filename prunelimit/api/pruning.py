@@ -183,9 +183,9 @@ def _own_writer(inputs: Inputs, state: dict, masks: dict, meta: dict) -> Callabl
 
 
 def _torch_writer(state: dict) -> Callable[[Path], None]:
-    import torch
+    from prunelimit.io.checkpoint import save_torch
 
-    return lambda tmp: torch.save(state, tmp)
+    return lambda tmp: save_torch(state, tmp)
 
 
 def _safetensors_writer(state: dict) -> Callable[[Path], None]:
