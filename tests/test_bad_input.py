@@ -453,6 +453,8 @@ OTHER_CASES = [
                                                   "{out}/p.pt"), 2, "--finetune-lr has no effect"),
     Case("verify/finetune-epochs-without-refit", _p("verify", G, "--finetune-epochs", "2"), 2,
          "--finetune-epochs has no effect"),
+    Case("train/l1-biases-without-l1", _p("train", "--model", SPEC, "--data", "digits", "--l1", "0", "--l1-biases",
+                                          "-o", "{out}/t.pt"), 2, "--l1-biases has no effect"),
     Case("verify/finetune-lr-without-refit", _p("verify", G, "--finetune-lr", "0.1"), 2,
          "--finetune-lr has no effect"),
     Case("gate/no-rule", _p("gate", G, "--no-cache"), 2, "no rule"),

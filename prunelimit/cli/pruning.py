@@ -36,6 +36,7 @@ Pattern = choices("Pattern", PATTERNS)
 @shared(_general_options)
 def train(
     o: SimpleNamespace,
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (prunelimit format, updated every epoch).", parser=given_path)],
     model: Annotated[Optional[str], typer.Option("--model", help="Model spec to train from scratch.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
@@ -69,6 +70,8 @@ def train(
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
         cfg = lomp_config(preset, momentum=momentum, batch_size=batch_size, seed=o.seed,
                           l1_scope="reference" if l1_biases else "prunable", **changes)
+        if cfg.l1 == 0:
+            _refuse_unused(_typed(ctx, "l1_biases"), "with λ = 0 nothing is penalised", "give --l1 a positive λ")
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
