@@ -180,6 +180,16 @@ def test_prune_removes_ceil_and_writes_every_format(cli, own_ckpt, tmp_path):
     assert cli("prune", own_ckpt, "--ratio", "0.5", "-o", out).exit_code == 2  # exists, no --force
 
 
+def test_a_format_named_twice_is_written_once(cli, own_ckpt, tmp_path):
+    """--format torch-prune twice (or prunelimit, which -o always is) is one file: it wrote the
+    file, then refused its own second copy with "already exists" and removed both."""
+    out = tmp_path / "p.pt"
+    doc = _json(cli("prune", own_ckpt, "--ratio", "0.5", "-o", out, "--format", "torch-prune", "--format",
+                    "torch-prune", "--format", "prunelimit", "--json"))
+    assert doc["formats"] == [str(out), str(tmp_path / "p.prune.pt")]
+    assert out.is_file() and (tmp_path / "p.prune.pt").is_file()
+
+
 def test_pruning_a_pruned_file_keeps_its_masks_through_fine_tuning(cli, own_ckpt, tmp_path):
     # a lower ratio than the file already has: what it removed stays removed, in the masks and
     # in the weights, even where fine-tuning would move those weights off zero

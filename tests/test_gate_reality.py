@@ -126,9 +126,12 @@ def test_a_drop_of_exactly_acc_drop_is_within_it_as_verify_counts_it():
 
 
 def test_prune_to_a_given_ratio_is_not_checked(cli, tmp_path):
-    doc = _doc(cli("prune", EXAMPLE, "--ratio", "0.97", "-o", tmp_path / "p.pt", "--strict", "--json"))
+    doc = _doc(cli("prune", EXAMPLE, "--ratio", "0.97", "-o", tmp_path / "p.pt", "--json"))
     assert doc["after"]["accuracy_drop"] > 0.5
     assert doc["acc_drop_exceeded"] is None and doc["acc_drop"] is None
+    # so --strict (or --acc-drop) beside a number would do nothing: refused, not ignored
+    strict = cli("prune", EXAMPLE, "--ratio", "0.97", "-o", tmp_path / "s.pt", "--strict")
+    assert strict.exit_code == 2 and "--strict has no effect" in strict.stderr and not (tmp_path / "s.pt").exists()
 
 
 # --------------------------------------------------------------------------- compatible baselines

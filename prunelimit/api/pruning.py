@@ -48,12 +48,11 @@ class PruneReport:
     def acc_drop_exceeded(self) -> bool | None:
         """Whether a predicted ratio (``--ratio auto|lower``) lost more than ``acc_drop``;
         ``None`` when it was not checked (a given ratio, or no accuracy)."""
-        from prunelimit.gate_rules import reaches
+        from prunelimit.pruning.actual import keeps_accuracy
 
-        drop = self.accuracy_drop
-        # a drop of exactly acc_drop is within it, as verify's accuracy criterion counts it
-        # (100 · (0.98 − 0.975) is 0.5000000000000004)
-        return None if self.acc_drop is None or drop is None else not reaches(self.acc_drop, drop)
+        if self.acc_drop is None or self.accuracy_drop is None:
+            return None
+        return not keeps_accuracy(self.before.accuracy, self.after.accuracy, self.acc_drop)
 
     def to_json(self) -> dict:
         def ev(e):
@@ -127,6 +126,7 @@ def prune(
     from prunelimit.pruning.masks import apply_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict
 
     check_ratio(ratio)
+    formats = tuple(dict.fromkeys(formats))  # a format named twice is one file, written once
     planned = prune_outputs(output, formats)
     preflight(planned.values(), [inputs.loaded.path, inputs.data_spec, *inputs.loaded.recorded_data()], force)
     outputs = {name: out.path for name, out in planned.items()}
@@ -183,9 +183,9 @@ def _own_writer(inputs: Inputs, state: dict, masks: dict, meta: dict) -> Callabl
 
 
 def _torch_writer(state: dict) -> Callable[[Path], None]:
-    import torch
+    from prunelimit.io.checkpoint import save_torch
 
-    return lambda tmp: torch.save(state, tmp)
+    return lambda tmp: save_torch(state, tmp)
 
 
 def _safetensors_writer(state: dict) -> Callable[[Path], None]:

@@ -499,7 +499,17 @@ def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str) -
     """A curvature or limit flag typed on the command line when no prediction is computed
     (``reason``: a saved report gives it, or the ratio is a number) would be ignored in
     silence, as ``api.check_plan`` refuses for a plan; refused before any work instead."""
-    typed = [name for name in _PREDICTION_OPTIONS if o.given.get(name) == "on the command line"]
+    _refuse_unused([name for name in _PREDICTION_OPTIONS if o.given.get(name) == "on the command line"], reason, fix)
+
+
+def _typed(ctx, *names: str) -> list[str]:
+    """Those of a command's own options ``names`` typed on the command line (not in --config,
+    which several commands share, so a setting there may serve another)."""
+    return [name for name, where in _given(ctx, list(names)).items() if where == "on the command line"]
+
+
+def _refuse_unused(typed: list[str], reason: str, fix: str) -> None:
+    """Refuse the first of ``typed``, flags that ``reason`` leaves without effect, naming ``fix``."""
     if typed:
         raise UsageError(f"{_flag(typed[0])} has no effect: {reason}; drop it, or {fix}")
 

@@ -19,8 +19,8 @@ from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
-    _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options, _store,
-    _write_report, app, choices, emit, given_file, given_path, handled, shared,
+    _inputs_of, _limit_options, _model_data_options, _refuse_unused, _refuse_unused_prediction_flags,
+    _spectral_options, _store, _typed, _write_report, app, choices, emit, given_file, given_path, handled, shared,
 )
 
 Scope = choices("Scope", SCOPES)
@@ -99,6 +99,7 @@ def bounds(
 @shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def verify(
     o: SimpleNamespace,
+    ctx: typer.Context,
     checkpoint: CkptArg,
     eval_data: EvalDataOpt = None,
     acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.")] = 0.5,
@@ -122,6 +123,9 @@ def verify(
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:
             raise UsageError(f"--refit needs --finetune-epochs of at least 1, got {finetune_epochs}")
+        if not refit:
+            _refuse_unused(_typed(ctx, "finetune_epochs", "finetune_lr"), "only --refit fine-tunes",
+                           "add --refit")
         preflight([optional("--plot", plot, "png"), report_output(report)],
                   [*_inputs_of(o, checkpoint, eval_data), from_report], force)
         store = _store(o)

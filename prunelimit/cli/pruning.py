@@ -21,8 +21,8 @@ from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused_prediction_flags, _spectral_options,
-    _steps, _store, _warn, _write_report, app, choices, emit, given_path, handled, shared,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused, _refuse_unused_prediction_flags, _spectral_options,
+    _steps, _store, _typed, _warn, _write_report, app, choices, emit, given_path, handled, shared,
 )
 
 Preset = choices("Preset", PRESETS)
@@ -36,6 +36,7 @@ Pattern = choices("Pattern", PATTERNS)
 @shared(_general_options)
 def train(
     o: SimpleNamespace,
+    ctx: typer.Context,
     output: Annotated[Path, typer.Option("-o", "--output", help="Checkpoint to write (prunelimit format, updated every epoch).", parser=given_path)],
     model: Annotated[Optional[str], typer.Option("--model", help="Model spec to train from scratch.")] = None,
     data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
@@ -69,6 +70,8 @@ def train(
                 raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
         cfg = lomp_config(preset, momentum=momentum, batch_size=batch_size, seed=o.seed,
                           l1_scope="reference" if l1_biases else "prunable", **changes)
+        if cfg.l1 == 0:
+            _refuse_unused(_typed(ctx, "l1_biases"), "with λ = 0 nothing is penalised", "give --l1 a positive λ")
         with progress("training", 0, progress_enabled(o.json)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
@@ -79,6 +82,7 @@ def train(
 @shared(_model_data_options, _spectral_options, _limit_options, _cache_options, _general_options)
 def prune(
     o: SimpleNamespace,
+    ctx: typer.Context,
     checkpoint: CkptArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).", parser=given_path)],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
@@ -102,11 +106,16 @@ def prune(
                                  "or use --ratio auto|lower")
             _refuse_unused_prediction_flags(o, f"--ratio {ratio} is given, nothing is predicted",
                                             "use --ratio auto|lower")
+            _refuse_unused(_typed(ctx, "acc_drop", "strict"), f"only a predicted ratio is checked against "
+                           f"--acc-drop, and --ratio {ratio} is given", "use --ratio auto|lower")
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}", "drop --from to compute it")
         check_acc_drop(acc_drop)
         check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
+        if finetune_epochs == 0:
+            _refuse_unused(_typed(ctx, "finetune_lr"), "nothing is fine-tuned without --finetune-epochs",
+                           "add --finetune-epochs N")
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
                   _inputs_of(o, checkpoint, eval_data, from_report), force)

@@ -388,7 +388,8 @@ def torchscript_writer(
     record = io.BytesIO()
     torch.save({"format": FORMAT, "masks": {k: v.detach().cpu().bool() for k, v in masks.items()},
                 "meta": dict(meta or {})}, record)
-    return lambda tmp: torch.jit.save(module, str(tmp), _extra_files={_TORCHSCRIPT_EXTRA: record.getvalue()})
+    return lambda tmp: save_torch(module, tmp, lambda m, file: torch.jit.save(
+        m, file, _extra_files={_TORCHSCRIPT_EXTRA: record.getvalue()}))
 
 
 def save_checkpoint(
@@ -417,4 +418,13 @@ def checkpoint_writer(
         "masks": {k: v.detach().cpu().bool() for k, v in (masks or {}).items()},
         "meta": dict(meta or {}),
     }
-    return lambda tmp: torch.save(payload, tmp)
+    return lambda tmp: save_torch(payload, tmp)
+
+
+def save_torch(obj: Any, path: Path, save: Callable[[Any, Any], None] | None = None) -> None:
+    """``save(obj, ...)`` (``torch.save``, or ``torch.jit.save`` for a module) into ``path`` through a
+    file object. Given a path, torch names the archive's folder inside the file after it, and an
+    atomic write's path is a random temporary name: the same content saved twice differed in its
+    bytes. A file object gets torch's fixed folder name ``archive``."""
+    with open(path, "wb") as file:
+        (save or torch.save)(obj, file)

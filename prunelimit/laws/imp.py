@@ -28,7 +28,7 @@ from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
-from prunelimit.io.checkpoint import load_quietly
+from prunelimit.io.checkpoint import load_quietly, save_torch
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_zip
 from prunelimit.models.evaluate import class_labels, evaluate
 from prunelimit.models.load import check_fits, load_state_strict
@@ -321,9 +321,9 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state, r
         writer.writerow(["" if v is None else v for v in astuple(r)])
     with staged():
         if row.level == 0 and rewind_state is not None:
-            write_atomic(out / REWIND_NAME, lambda p: torch.save(
+            write_atomic(out / REWIND_NAME, lambda p: save_torch(
                 {"format": FORMAT, "state_dict": rewind_state, "imp": settings}, p), force=True, parents=True)
-        write_atomic(_checkpoint_path(out, row.level), lambda p: torch.save(payload, p), force=True, parents=True)
+        write_atomic(_checkpoint_path(out, row.level), lambda p: save_torch(payload, p), force=True, parents=True)
         write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
 
 

@@ -206,6 +206,16 @@ def _point(model, batches, eval_batches, loss_fn, ratio, with_accuracy: bool = T
     return CurvePoint(ratio=ratio, loss=ev.loss, accuracy=acc)
 
 
+def keeps_accuracy(dense: float, accuracy: float, acc_drop: float) -> bool:
+    """The accuracy criterion: ``accuracy`` lies at most ``acc_drop`` percentage points below
+    ``dense``. Compared in points up to rounding, so a drop of exactly δ passes (``0.035 −
+    0.005`` is ``0.030000000000000002``, above an accuracy of 6/200); ``prune --acc-drop``
+    counts a drop the same way."""
+    from prunelimit.gate_rules import reaches
+
+    return reaches(acc_drop, 100.0 * (dense - accuracy))
+
+
 def check_acc_drop(acc_drop: object) -> None:
     """The accuracy criterion δ: percentage points in [0, 100] (an ``OptionError`` naming ``acc_drop``)."""
     if isinstance(acc_drop, bool) or not isinstance(acc_drop, numbers.Real) or not 0 <= acc_drop <= 100:
@@ -269,11 +279,9 @@ def actual_limit(
         loss_fail = first_failure(loss_fails, levels, stride, branching)
         acc_fail, acc_asked = None, {0}
         if dense_acc is not None:
-            threshold = dense_acc - acc_drop / 100.0
-
             def acc_fails(i: int) -> bool:
                 acc_asked.add(i)
-                return measure(i).accuracy < threshold
+                return not keeps_accuracy(dense_acc, measure(i).accuracy, acc_drop)
 
             acc_fail = first_failure(acc_fails, levels, stride, branching)
 

@@ -17,7 +17,9 @@ from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection
-from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS, CurvePoint, below_failure, coarse_stride, first_failure
+from prunelimit.pruning.actual import (
+    DEFAULT_MAX_EVALUATIONS, CurvePoint, below_failure, coarse_stride, first_failure, keeps_accuracy,
+)
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
 from prunelimit.pruning.masks import Masks, apply_masks, keep_both
@@ -78,8 +80,8 @@ def refit_limit(
         loss_fail = first_failure(lambda i: point(i).loss > dense_loss + epsilon, levels, stride, branching)
         acc_fail = None
         if dense_acc is not None:
-            threshold = dense_acc - acc_drop / 100.0
-            acc_fail = first_failure(lambda i: point(i).accuracy < threshold, levels, stride, branching)
+            acc_fail = first_failure(lambda i: not keeps_accuracy(dense_acc, point(i).accuracy, acc_drop), levels,
+                                     stride, branching)
     finally:
         model.load_state_dict(dense_state)
     return RefitLimit(

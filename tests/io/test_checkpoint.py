@@ -358,3 +358,22 @@ def test_pruned_zeros_read_as_positive_zeros_in_every_float_format(tmp_path, dty
     read = state["w"].float()
     assert torch.equal(masks["w"], keep) and torch.equal(read, (weight * keep.to(dtype)).float())
     assert torch.signbit(read).tolist() == [[False, False, True], [False, False, False]]
+
+
+def test_the_same_content_written_twice_is_the_same_bytes(tmp_path):
+    """An atomic write goes through a random temporary name, which torch put inside the archive
+    (its folder ``.p.pt.x8k2…/data.pkl``): the same pruned model saved twice differed in bytes.
+    Every torch archive prunelimit writes (its own format, TorchScript) is now free of it."""
+    from prunelimit.io.atomic import write_atomic
+    from prunelimit.io.checkpoint import checkpoint_writer, torchscript_writer
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    masks = {"0.weight": torch.tensor([[True, False, True], [False, True, True]])}
+    for writer in (checkpoint_writer("mlp:3,2", model.state_dict(), masks),
+                   torchscript_writer(torch.jit.script(model), masks, {})):
+        first = write_atomic(tmp_path / "a.pt", writer, force=True).read_bytes()
+        assert write_atomic(tmp_path / "a.pt", writer, force=True).read_bytes() == first
+        assert write_atomic(tmp_path / "b.pt", writer, force=True).read_bytes() == first
+        loaded = load_model(tmp_path / "a.pt", trust_pickle=True)
+        assert torch.equal(loaded.masks["0.weight"], masks["0.weight"])

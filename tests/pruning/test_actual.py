@@ -130,3 +130,26 @@ def test_regression_has_no_accuracy_criterion() -> None:
 def test_bad_arguments_are_usage_errors(kwargs, mlp_l1, digits) -> None:
     with pytest.raises(UsageError):
         actual_limit(mlp_l1, digits, cross_entropy_loss, **kwargs)
+
+
+def exact_drop_model() -> tuple[torch.nn.Module, list]:
+    """A 2×8 linear classifier over 200 one-hot samples whose accuracy falls by exactly 1/200
+    per pruned weight past its 8 zeros: 7/200 dense, 6/200 at 9 weights removed (a drop of
+    exactly 0.5 points, where ``0.035 − 0.005`` rounds above 0.03), 5/200 at 10."""
+    model = torch.nn.Linear(8, 2, bias=False)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.weight[1] = torch.tensor([1.0, 2, 3, 4, 5, 6, 7, 100])
+    x = torch.eye(8)[torch.tensor([*range(7), *[7] * 193])]
+    y = torch.tensor([1] * 7 + [0] * 193)
+    return model, [(x, y)]
+
+
+def test_an_accuracy_drop_of_exactly_delta_passes() -> None:
+    """Accuracy ≥ dense − δ (docs/theory.md): 6/200 against 7/200 with δ = 0.5 passes, so the
+    limit is the last ratio removing 9 of 16 weights (ceil(16ρ) ≤ 9: 0.562), not 0.5."""
+    model, batches = exact_drop_model()
+    result = actual_limit(model, batches, cross_entropy_loss, 1e9, acc_drop=0.5)
+    assert result.dense_accuracy == 7 / 200
+    assert result.accuracy_ratio == 0.562
+    assert actual_limit(model, batches, cross_entropy_loss, 1e9, acc_drop=0.49).accuracy_ratio == 0.5

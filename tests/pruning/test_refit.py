@@ -44,3 +44,12 @@ def test_a_pruned_model_keeps_its_masks_through_the_refit(digits):
     assert len([p for p in held.points if p.ratio < 0.6]) >= 2 and len(below) == 1
     unheld = refit_limit(model, digits, cross_entropy_loss, 0.02, config)
     assert len({p.loss for p in unheld.points if p.ratio < 0.6}) > 1  # the test can fail
+
+
+def test_an_accuracy_drop_of_exactly_delta_passes_after_refit():
+    """The refit search counts an accuracy exactly δ below dense as passing, like the one-shot one."""
+    from tests.pruning.test_actual import exact_drop_model
+
+    model, batches = exact_drop_model()
+    refit = refit_limit(model, batches, cross_entropy_loss, 1e9, FinetuneConfig(epochs=1, lr=1e-30), acc_drop=0.5)
+    assert refit.accuracy_ratio == 0.562
