@@ -20,14 +20,14 @@ import contextlib
 import hashlib
 import os
 import sys
-from typing import Iterator, Sequence, TypeVar
+import time
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from prunelimit.errors import UsageError
 
 T = TypeVar("T")
 
@@ -93,22 +93,12 @@ def shard_range(count: int) -> range:
     """This rank's contiguous run of ``count`` items: the first ``count % W`` ranks get one more.
 
     Concatenated in rank order the runs cover ``0..count-1`` exactly once; with fewer
-    items than ranks the last ranks get empty runs.
+    items than ranks the last ranks get empty runs, and contribute zeros to every sum.
     """
     size, r = world_size(), rank()
     base, extra = divmod(count, size)
     start = r * base + min(r, extra)
     return range(start, start + base + (1 if r < extra else 0))
-
-
-def require_shards(count: int) -> None:
-    """Refuse (on every rank alike) data with fewer batches than ranks: a rank without a
-    batch has nothing to size its HVP work by."""
-    if count < world_size():
-        raise UsageError(
-            f"{count} analysis batch(es) cannot be split over {world_size()} ranks; "
-            "use fewer processes or a smaller --batch-size"
-        )
 
 
 def shard_batches(batches: Sequence[T]) -> list[T]:
@@ -123,6 +113,39 @@ def all_reduce_sum(tensor: Tensor) -> Tensor:
     if active():
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor
+
+
+def any_rank(flag: bool, device: torch.device | str = "cpu") -> bool:
+    """Whether ``flag`` holds on any rank (a plain process: ``flag``); every rank gets the
+    same answer, so a choice one rank's own state would make (a batched product that failed
+    there: a rank without data never fails) is taken by all, and their collectives match.
+    ``device``: where the all-reduce runs (CUDA for nccl)."""
+    return float(all_reduce_sum(torch.tensor([float(flag)], device=device))) > 0
+
+
+def agreed_max(value: float) -> float:
+    """The largest ``value`` over the ranks, the same on every rank (a plain process:
+    ``value``). A time measured or the memory free differs between ranks; a choice made
+    from it (exact spectrum or SLQ, where a timed stage ends) must not, or the ranks'
+    collectives part ways and they wait on each other forever."""
+    if not active():
+        return value
+    held = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(held, op=dist.ReduceOp.MAX)
+    return float(held)
+
+
+def agreed_min(value: float) -> float:
+    """The smallest ``value`` over the ranks, the same on every rank (see ``agreed_max``)."""
+    return -agreed_max(-value)
+
+
+def agreed_clock() -> Callable[[], float]:
+    """Seconds since this call, read alike on every rank (the slowest rank's; see
+    ``agreed_max``). Every reading is a collective: all ranks must read it at the same
+    points, which they do while every choice they make is agreed."""
+    origin = time.perf_counter()
+    return lambda: agreed_max(time.perf_counter() - origin)
 
 
 def all_agree(token: str | None) -> bool:

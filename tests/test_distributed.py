@@ -2,8 +2,9 @@
 
 300 digits samples in batches of 64 make 5 batches (the last one of 44), split 3/2 over
 two ranks: an uneven shard with a short last batch. Each rank runs ``bounds`` (exact
-spectrum, and SLQ on H for the replicated Lanczos path), ``verify`` and the measured limit
-alone (a gate on ``actual``); rank 0's JSON
+spectrum, and SLQ on H for the replicated Lanczos path, also on a curvature subset whose
+halves leave rank 1 without a batch, and the exact spectrum on one batch), ``verify`` and
+the measured limit alone (a gate on ``actual``); rank 0's JSON
 must equal a single process's to 1e-5 relative, timings aside. Tolerance: sharding
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
 per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
@@ -39,6 +40,9 @@ CONFIGS = {
     # rank 0's shard (192 samples, ~0.031 MB of graphs) exceeds this budget, rank 1's (108,
     # ~0.017 MB) does not: both must still pick the same engine, or their collectives differ
     "slq-split-budget": api.CurvatureOptions(method="paper", iterations=24, runs=2, memory_budget_mb=0.025),
+    # a curvature subset of 100 is 2 batches (64 + 36) and each half 1: rank 1's half shards are
+    # empty, and it adds zeros (it was refused: "1 analysis batch(es) cannot be split over 2 ranks")
+    "slq-subset-halves": api.CurvatureOptions(method="slq", iterations=24, runs=2, hessian_samples=100),
 }
 
 
@@ -53,7 +57,38 @@ def _documents(ckpt: str) -> dict:
     docs["verify"] = document("verify", api.verify(inputs, CONFIGS["exact"]).to_json())
     # a gate whose rules all use the measured limit: ε from the sharded loss pass, no spectrum
     docs["measured"] = document("verify", measured_limit(inputs).to_json())
+    # one batch of all 300 samples, ε given: fewer batches than ranks, rank 1's shard is empty
+    one_batch = load_inputs(ckpt, data="digits:train", batch_size=300, max_samples=300, device="cpu")
+    docs["one-batch"] = document("bounds", api.bounds(one_batch, api.CurvatureOptions(epsilon=0.05)).to_json())
     return docs
+
+
+def _timed(rank: int, ckpt: str) -> dict:
+    """JSON of runs whose timed choices differ by rank, rank 1 reading 10⁵× rank 0's seconds:
+    ``choice``, the default method with every product timed at 10 s on rank 1 and 0.1 ms on
+    rank 0 (alone, rank 0 forms the exact spectrum, rank 1 leaves it for SLQ); ``budget``,
+    adaptive SLQ under ``--time-budget 40`` with each clock reading 1 s later on rank 1 (alone,
+    rank 1 stops within the first stage, rank 0 goes on). Ranks whose choices part ways meet
+    in different collectives (gloo aborted); every rank must take the slowest rank's reading."""
+    import itertools
+    import types
+
+    from prunelimit import distributed
+    from prunelimit.api import curvature
+
+    step = 1e-4 if rank == 0 else 10.0
+
+    def clock(device):
+        ticks = itertools.count()
+        return lambda: next(ticks) * step
+
+    wall = itertools.count()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(curvature, "_clock", clock)
+        patch.setattr(distributed, "time", types.SimpleNamespace(perf_counter=lambda: next(wall) * step / 10))
+        return {"choice": document("bounds", api.bounds(_inputs(ckpt), api.CurvatureOptions(tolerance=0.2)).to_json()),
+                "budget": document("bounds", api.bounds(_inputs(ckpt), api.CurvatureOptions(
+                    method="slq", tolerance=0.001, time_budget=40)).to_json())}
 
 
 def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
@@ -65,7 +100,7 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
 
     assert distributed.init_from_env()
     try:
-        result = {"shard": list(distributed.shard_range(5)), "docs": _documents(ckpt)}
+        result = {"shard": list(distributed.shard_range(5)), "docs": _documents(ckpt), "timed": _timed(rank, ckpt)}
         # The CLI inside the live group: launched() silences stdout off rank 0, and only
         # rank 0 writes the plot.
         captured = Path(out) / f"stdout{rank}.txt"
@@ -132,11 +167,19 @@ def test_shards_cover_every_batch_once_unevenly(runs):
     assert [r["shard"] for r in ranks] == [[0, 1, 2], [3, 4]]
 
 
-@pytest.mark.parametrize("name", [*CONFIGS, "verify", "measured"])
+@pytest.mark.parametrize("name", [*CONFIGS, "verify", "measured", "one-batch"])
 def test_two_ranks_match_one_process(runs, name):
     ranks, single, _ = runs
     for r in ranks:  # replicated state: every rank holds the same numbers, not only rank 0
         _close(r["docs"][name], single[name])
+
+
+def test_ranks_take_one_choice_from_their_timings(runs):
+    ranks, _, _ = runs
+    timed = ranks[0]["timed"]
+    assert timed["choice"]["spectrum"]["solver"] == "slq-h"  # rank 1's 10 s a product decided
+    assert timed["budget"]["spectrum"]["stopped_by"] == "time-budget"
+    _close(timed, ranks[1]["timed"])
 
 
 def test_only_rank_zero_prints_and_writes(runs):

@@ -256,18 +256,18 @@ def test_a_given_max_hvps_counts_the_timing_and_the_columns_left_for_slq(cli, ow
 def test_the_trace_top_up_stops_at_the_time_budget(cli, own_ckpt, monkeypatch) -> None:
     """The trace's top-up probes (8 less SLQ's runs) are products of the spectrum too: once
     --time-budget is spent they stop after the first, as a Lanczos stage does. The
-    spectrum's clock gains 1,000 s a reading here, so the budget is spent by the time the
-    trace starts."""
+    spectrum's clock (``distributed.agreed_clock``, what the budget counts) gains 1,000 s a
+    reading here, so the budget is spent by the time the trace starts."""
     import itertools
     import time
     import types
 
-    from prunelimit.api import curvature
+    from prunelimit import distributed
     from prunelimit.curvature.trace import hutchinson_samples
 
     assert len(hutchinson_samples(_Dense(), 5, until=lambda: True)) == 1  # the first, then the budget
     clock = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1000.0).__next__, process_time=time.process_time)
-    monkeypatch.setattr(curvature, "time", clock)
+    monkeypatch.setattr(distributed, "time", clock)
     doc = _json(cli("spectrum", own_ckpt, "--method", "slq", "--time-budget", "5", "--json", *SMALL))
     lanczos = doc["spectrum"]["trail"][-1]["hvps"]
     assert doc["spectrum"]["runs"] < 8 and doc["timing"]["hvps"] == lanczos + 1  # top-ups were due

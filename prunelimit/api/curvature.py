@@ -272,8 +272,11 @@ def _seconds_per_column(op) -> float:
     one product on two threads read 0.8 to 115 ms: docs/benchmarks.md); so one thread errs
     high by the threads' speed-up, towards SLQ. A single product, not a batch: batched
     products are faster per column on some models and slower on others (convolutions under
-    vmap), and a conservative figure only errs towards SLQ."""
+    vmap), and a conservative figure only errs towards SLQ. Under torchrun: the slowest
+    rank's, so every rank makes the same choice from it."""
     import torch
+
+    from prunelimit.distributed import agreed_max
 
     unit = torch.zeros(op.dim, dtype=torch.float64)
     unit[0] = 1.0
@@ -285,7 +288,7 @@ def _seconds_per_column(op) -> float:
             start = clock()
             op.matvec(unit)
             seconds.append(clock() - start)
-    return min(seconds)
+    return agreed_max(min(seconds))
 
 
 def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice):
@@ -300,11 +303,12 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     import torch
 
     from prunelimit.curvature.exact import eigenvalue_seconds
+    from prunelimit.distributed import agreed_max
 
     if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
         return choice, None, 0, 0.0
     native = hessian_operator(inputs, options)
-    seconds, eigen = _seconds_per_column(native), eigenvalue_seconds(dim)
+    seconds, eigen = _seconds_per_column(native), agreed_max(eigenvalue_seconds(dim))
     choice = choose_solver(options, dim, seconds, eigen)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
         return choice, native if choice.solver == "exact" else None, native.hvps, eigen  # float64 model's are them
@@ -328,8 +332,11 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
     ``EXACT_TIE_BAND`` × the time budget, where the prediction itself would have refused
     the exact spectrum (the few timed products can misjudge a model's columns). The
     fastest, not the mean: other load only slows a block, so a burst of it (or threads
-    waiting for a core) does not turn the same command to SLQ. ``None`` for ``--method
-    exact``, which was asked for whatever it costs."""
+    waiting for a core) does not turn the same command to SLQ. Under torchrun a block's rate
+    and the time spent are the slowest rank's, so all ranks leave together or none does.
+    ``None`` for ``--method exact``, which was asked for whatever it costs."""
+    from prunelimit.distributed import agreed_max
+
     if options.method != "default":
         return None
     budget, clock = exact_time_budget(options), _clock(op.device)
@@ -339,8 +346,8 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
     def check(done: int) -> None:
         nonlocal last, fastest, before
         now = clock()
-        fastest, last, before = min(fastest, (now - last) / (done - before)), now, done
-        spent = now - start
+        fastest, last, before = min(fastest, agreed_max((now - last) / (done - before))), now, done
+        spent = agreed_max(now - start)
         predicted = fastest * dim + eigen_seconds
         if done < dim and spent >= EXACT_WATCH_AFTER * budget and predicted > EXACT_TIE_BAND * budget:
             raise _ExactTooSlow(
@@ -364,10 +371,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     from prunelimit.data.batches import total_samples
     from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
     from prunelimit.device import peak_memory_mb, reset_peak_memory
+    from prunelimit.distributed import agreed_clock
     from prunelimit.theory.uncertainty import EXACT, split_half_sd
 
     require_data(inputs)
     start = time.perf_counter()
+    elapsed = agreed_clock()  # what --time-budget counts: alike on every rank under torchrun
     named = hessian_parameters(inputs.model, inputs.selection)
     sizes = [p.numel() for _, p in named]
     dim = sum(sizes)
@@ -424,14 +433,14 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
         budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
                           time_budget=None if options.time_budget is None
-                          else max(options.time_budget - (time.perf_counter() - start), 1e-3))
+                          else max(options.time_budget - elapsed(), 1e-3))
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
             runs = min(DEFAULT_RUNS, budgets.product_budget)  # the old fixed plan, within --max-hvps
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
                                   "fixed plan within --max-hvps: no ρ* to aim at")
-        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress)
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
@@ -447,7 +456,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
         trace, trace_err = _slq_trace(op, quad, options, None if options.time_budget is None
-                                      else lambda: time.perf_counter() - start >= options.time_budget)
+                                      else lambda: elapsed() >= options.time_budget)
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -480,9 +489,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
-                  progress):
+                  progress, clock: "Callable[[], float]" = time.perf_counter):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
-    set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail."""
+    set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail.
+    ``clock``: seconds, for the time budget (under torchrun one that reads alike on every rank)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
@@ -517,7 +527,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows))
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt")
+                          describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt", clock=clock)
     return result.quadrature, result.stopped_by, result.trail
 
 

@@ -238,13 +238,15 @@ BASIS_MEMORY_SHARE = 0.5
 
 def basis_memory_bytes(options: CurvatureOptions) -> float:
     """Bytes the Lanczos bases may hold (see ``CurvatureOptions.basis_memory_mb``; ∞ where
-    the host's available memory is unknown)."""
+    the host's available memory is unknown). Under torchrun the least over the ranks: where
+    the bases fill it decides where SLQ stops, which must be the same on every rank."""
     from prunelimit.device import available_host_mb
+    from prunelimit.distributed import agreed_min
 
     if options.basis_memory_mb is not None:
         return options.basis_memory_mb * 2**20
     available = available_host_mb()
-    return math.inf if available is None else BASIS_MEMORY_SHARE * available * 2**20
+    return agreed_min(math.inf if available is None else BASIS_MEMORY_SHARE * available * 2**20)
 
 
 def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None,

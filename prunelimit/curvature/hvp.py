@@ -29,7 +29,9 @@ double backward.
 
 Under torchrun each rank walks only its shard of whole batches (``prunelimit.distributed``)
 with chunk weights over the global sample count, and products, gradient, sizes and losses
-are all-reduced: every rank holds the single-process operator, to summation order.
+are all-reduced: every rank holds the single-process operator, to summation order. A rank
+whose shard is empty (fewer batches than ranks: small data, or the halves of a curvature
+subset) adds zeros, and takes every decision the others take (engine, unbatched products).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
-from prunelimit.distributed import all_reduce_sum, gather_shards, require_shards, shard_batches
+from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError
 
 ENGINES = ("auto", "cached", "revrev")
@@ -106,7 +108,6 @@ class HessianOperator:
         count = len(list(batches))
         if count == 0:
             raise InputError("the analysis data is empty; pass at least one batch")
-        require_shards(count)
         # Under torchrun this rank walks its shard of whole batches; sizes and losses are
         # gathered so the chunk weights and ε use the global data (prunelimit.distributed).
         first = _cast(to_device(shard_batches(batches), self.device), self.dtype)
@@ -118,7 +119,7 @@ class HessianOperator:
         # The second pass over the data is both the determinism check and the data the
         # HVPs walk, re-sliced into chunks.
         second = _cast(to_device(shard_batches(batches), self.device), self.dtype)
-        self._bytes_per_sample = self._graph_bytes(first[0]) / local_sizes[0]
+        self._bytes_per_sample = self._graph_bytes(first[0]) / local_sizes[0] if first else 0.0
         size = self._chunk_size(chunk_samples, memory_budget_mb)
         self._chunks = self._checked_chunks(second, size, local_sizes, local_losses)
         self._weights = [batch_size(c) / self.samples for c in self._chunks]
@@ -153,7 +154,7 @@ class HessianOperator:
     def graph_bytes(self) -> int:
         """Estimated bytes of first-order graph this rank holds during an HVP: every chunk's
         (``cached``) or the largest chunk's (``revrev``)."""
-        held = sum(self.chunk_sizes()) if self.engine == "cached" else max(self.chunk_sizes())
+        held = sum(self.chunk_sizes()) if self.engine == "cached" else max(self.chunk_sizes(), default=0)
         return int(self._bytes_per_sample * held)
 
     @property
@@ -213,6 +214,7 @@ class HessianOperator:
         k = vs.shape[0]
         flat = vs.to(device=self.device, dtype=self.dtype)
         parts = [c.reshape(k, *s) for c, s in zip(flat.split(self._numels, dim=1), self._shapes)]
+        failure = None
         try:
             if self._cached_grad is not None:
                 hv = self._second_backward(self._cached_grad, parts, retain=True, batched=True)
@@ -223,9 +225,13 @@ class HessianOperator:
                     for acc, h in zip(hv, self._second_backward(grads, parts, retain=False, batched=True)):
                         acc.add_(h, alpha=w)
         except RuntimeError as exc:
+            failure = str(exc).splitlines()[0][:120]
+        # under torchrun every rank falls back when one does (a rank without data never fails),
+        # or one rank's single products would meet another's batched all-reduce
+        if any_rank(failure is not None, self.device):
             first = self.matvec(vs[0])  # batching is only a speed-up: a failing single product is the real error
             self.fallback = (
-                f"batched Hessian-vector products failed ({str(exc).splitlines()[0][:120]}); "
+                f"batched Hessian-vector products failed ({failure or 'on another rank'}); "
                 f"taking them one at a time, up to {k}x slower"
             )
             warnings.warn(self.fallback, stacklevel=3)
@@ -334,8 +340,7 @@ class HessianOperator:
             return "revrev"
         need_mb = self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20  # this rank's graphs, if cached
         # Every rank must pick the same engine: SLQ's lockstep, hence its collectives, follows it.
-        misses = all_reduce_sum(torch.tensor([float(need_mb > budget_mb)], device=self.device))
-        if float(misses) == 0:
+        if not any_rank(need_mb > budget_mb, self.device):
             return "cached"
         if engine == "cached":
             warnings.warn(
@@ -428,6 +433,8 @@ def _rechunked(batches: list[Batch], size: int) -> list[Batch] | None:
     None when the batches cannot be concatenated: different arity, trailing shapes or
     dtypes, or a tensor that is not per-sample (its length differs from the batch size).
     """
+    if not batches:  # an empty shard
+        return []
     head = batches[0]
     for b in batches:
         n = batch_size(b)
