@@ -19,7 +19,14 @@ measured on the run itself:
     exact value is not known), scaled by the normal quantile (a quadratic form in D
     independent signs is close to normal at the D where this bound is the tighter). On
     large models it is small from one probe (at most 0.002 at D = 10⁶), which is why
-    adaptive SLQ there starts with a single run (``initial_runs``).
+    adaptive SLQ there starts with a single run (``initial_runs``). It is taken at the far
+    end of the interval it spans, not at the estimate (``hutchinson_bound``).
+
+  The jackknife is eligible only where a probe's F is close enough to normal for a
+  Student interval from few runs: at least ``MIN_EFFECTIVE_TERMS`` effective χ²₁ terms
+  (``effective_terms``). Where one eigenvalue dominates a spectrum otherwise at zero, a
+  probe's F is one scaled χ²₁ draw, and three runs that all drew small agree closely and
+  are off together: there the bound is stated.
 * **steps** — quadrature truncation: each run's m-node rule is not its probe's measure
   yet. ``prunelimit.curvature.bracket`` gives per-run Gauss and Gauss–Radau rules whose F
   bound the run's exact F from below and above for every R; the probe-mean bounds give
@@ -56,10 +63,11 @@ from scipy.stats import t as student_t
 
 from prunelimit.theory.limit import solve_fixed_point
 from prunelimit.theory.profile import MagnitudeProfile
-from prunelimit.theory.statdim import Negative, curvatures, fraction_per_run
+from prunelimit.theory.statdim import Negative, axis_terms, curvatures, fraction_per_run
 
 LEVEL = 0.95  # coverage the stated ± aims at
 EACH_LEVEL = 1.0 - (1.0 - LEVEL) / 2  # each of two intervals the tighter is taken of (module doc)
+MIN_EFFECTIVE_TERMS = 8.0  # below, one probe's F has skewness √(8/n) > 1: too skewed for a jackknife of few runs
 
 
 @dataclass(frozen=True)
@@ -126,17 +134,30 @@ def normal_factor(level: float = LEVEL) -> float:
     return float(norm.ppf(0.5 + level / 2))
 
 
-def hutchinson_bound(ratio: float, dim: int, runs: int, slack: float = 0.0) -> float:
+def hutchinson_bound(ratio: float, dim: int, runs: int, slack: float = 0.0, level: float | None = None) -> float:
     """Upper bound on the 1σ Hutchinson noise of ρ* from ``runs`` Rademacher probes of
     dimension ``dim``: ``√(2 min(ρ*, 1 − ρ*)/(runs·dim))`` (module doc), with ρ* anywhere
-    within ``slack`` of ``ratio``."""
-    distance = min(0.5, ratio + slack, 1.0 - ratio + slack)
-    return math.sqrt(2.0 * max(distance, 0.0) / (runs * dim))
+    within ``slack`` of ``ratio``; with a ``level``, anywhere within the interval
+    ``ratio ± q·bound`` that the bound itself spans at that level (``q`` its normal quantile).
+
+    The bound at the estimate alone fails where the estimate sits by chance near an end:
+    three runs that all drew small from a spectrum of one eigenvalue over zeros put ρ̂ near
+    1, the bound there near 0, and the true ρ* outside ``ρ̂ ± q·bound``. As Wilson's score
+    interval does for a proportion (*JASA* 22, 1927), the interval is therefore the set of
+    ρ that the bound *at ρ* admits: ``h² = c·(d + h)`` with ``c = 2q²/(runs·dim)`` and ``d``
+    the distance to the nearer end, so ``h = c/2 + √(c·d + c²/4)``; the 1σ returned is the
+    bound at ``d + h`` (``q`` times it is ``h``). ``c/2`` is 1e-4 at D = 50,000 from one
+    probe: only near an end does it matter."""
+    distance = max(min(0.5, ratio + slack, 1.0 - ratio + slack), 0.0)
+    if level is not None:
+        c = 2.0 * normal_factor(level) ** 2 / (runs * dim)
+        distance = min(0.5, distance + c / 2.0 + math.sqrt(c * distance + c * c / 4.0))
+    return math.sqrt(2.0 * distance / (runs * dim))
 
 
 def one_run_half_width(ratio: float, dim: int, slack: float = 0.0) -> float:
     """The statistical part of the ± were a single run kept: the bound at ``LEVEL``."""
-    return normal_factor() * hutchinson_bound(ratio, dim, 1, slack)
+    return normal_factor() * hutchinson_bound(ratio, dim, 1, slack, LEVEL)
 
 
 def initial_runs(dim: int, tolerance: float, default: int) -> int:
@@ -152,11 +173,29 @@ def probe_part(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.nda
     within ``slack`` of ``ratio``), whichever gives the smaller half-width at ``EACH_LEVEL``
     (the bound alone with one run)."""
     runs = len(weights)
-    bound = hutchinson_bound(ratio, dim, runs, slack)
+    level = LEVEL if runs < 2 else EACH_LEVEL
+    bound = hutchinson_bound(ratio, dim, runs, slack, level)
+    if runs < 2 or effective_terms(profile, curvature, weights, epsilon, ratio, dim) < MIN_EFFECTIVE_TERMS:
+        return bound, "bound"
     jackknife = jackknife_stderr(profile, curvature, weights, epsilon, zero_fraction)
-    if jackknife is not None and coverage_factor(runs, EACH_LEVEL) * jackknife < normal_factor(EACH_LEVEL) * bound:
+    if jackknife is not None and coverage_factor(runs, level) * jackknife < normal_factor(level) * bound:
         return jackknife, "jackknife"
     return bound, "bound"
+
+
+def effective_terms(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
+                    ratio: float, dim: int) -> float:
+    """How many independent χ²₁ terms one probe's F at R(``ratio``) is worth: a Rademacher
+    probe's ``zᵀf(H)z = Σ_i (f(λ_i) − F)(v_iᵀz)² + D·F``, a weighted sum of near-χ²₁ draws,
+    whose effective count (Satterthwaite, *Biometrics Bulletin* 2, 1946) is
+    ``(Σ a_i²)²/Σ a_i⁴`` with ``a_i = f(λ_i) − F``: the runs' pooled nodes stand for the λ_i,
+    each weight for its share of the D. Few terms make a probe's F skewed (skewness
+    ``√(8/n)``), and then three runs that all drew small agree closely and are all wrong."""
+    terms = axis_terms(curvature, profile.radius_continuous(ratio) ** 2, epsilon)
+    share = weights / weights.shape[0]
+    deviation = terms - np.sum(share * terms)
+    fourth = float(np.sum(share * deviation**4))
+    return math.inf if fourth == 0.0 else dim * float(np.sum(share * deviation**2)) ** 2 / fourth
 
 
 def jackknife_stderr(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,
