@@ -679,14 +679,15 @@ def density_for_error(
 ) -> float:
     """The density whose predicted error is ``target_error`` (brentq in ln d).
 
-    The search runs over the measured density range (over (1e-12, 1] with
-    ``extrapolate``); a target the law does not reach there is refused with the reachable
-    error range.
+    The search runs over the measured density range (with ``extrapolate``, from 1e-12,
+    or the smallest measured density if lower, to 1); a target the law does not reach
+    there is refused with the reachable error range.
     """
     check_queries(target_error=target_error)
     e_np, shift = _config_for(fit, width, depth, eps_np)
     _check_range(fit, fit.density_range[1], width, depth, extrapolate)
-    lo, hi = (1e-12, 1.0) if extrapolate else fit.density_range
+    # extrapolating must still cover the measured range, however small its densities
+    lo, hi = (min(1e-12, fit.density_range[0]), 1.0) if extrapolate else fit.density_range
     log_p = math.log(fit.p)
 
     def gap(log_d: float) -> float:
@@ -701,7 +702,7 @@ def density_for_error(
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
             f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; --extrapolate searches "
-            "(1e-12, 1])"
+            f"[{min(1e-12, fit.density_range[0]):g}, 1])"
         )
     return math.exp(optimize.brentq(gap, a, b, xtol=1e-12, rtol=1e-12))
 

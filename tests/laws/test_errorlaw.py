@@ -360,3 +360,13 @@ def test_flat_errors_leave_gamma_and_p_unbounded_and_are_flagged(error):
         assert fit.intervals[name].high == math.inf
     assert any("not above the dense error" in w for w in fit.warnings)
     assert any(w.startswith("gamma is not identifiable") for w in fit.warnings)
+
+
+def test_extrapolated_target_search_covers_a_measured_range_below_1e_12():
+    # --extrapolate searched (1e-12, 1] only, so an error reached at the measured densities
+    # of 1e-30 was refused as "not reached", while without --extrapolate it was found
+    density = DENSITIES[:30] * 1e-30
+    fit = fit_error_law(ErrorPoints(density, error_law(DENSITIES[:30], **TRUE)), leave_one_out=False)
+    found = density_for_error(fit, 0.5, extrapolate=True)
+    assert found == pytest.approx(density_for_error(fit, 0.5), rel=1e-9)
+    assert predict(fit, found) == pytest.approx(0.5, rel=1e-6)
