@@ -160,6 +160,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "err_header": "density,acc\n0.5,0.1\n", "err_text": "density,error\n0.5,high\n",
         "csv_fields": "density,gamma\n0.5,1\n0.4,2,9\n0.3,3\n", "err_fields": "density,error\n1,0.05\n0.8,0.05,x\n",
         "csv_rising": "density,gamma\n0.1,1\n0.2,2\n0.3,3\n0.4,4\n",
+        "csv_huge_gamma": "density,gamma\n0.4,1e300\n0.1,2e300\n0.025,4e300\n",
         "csv_twice": "density,gamma,gamma\n0.5,1,9\n0.4,2,8\n0.3,3,7\n",
         "err_good": "density,error\n" + "".join(f"{0.7 ** k!r},{min(0.9, 0.05 * 1.25 ** k)!r}\n" for k in range(12)),
     }.items():
@@ -546,6 +547,9 @@ OTHER_CASES = [
     Case("error-fit/row-fields", _p("law", "error-fit", "{err_fields}"), 3, "line 3 has 3 field(s) but the header has 2"),
     # density rising with gamma: no minimum kept saliency does that (it was a fit with α0 = −1)
     Case("nplh-fit/density-rises", _p("law", "nplh-fit", "{csv_rising}"), 2, "the density rises with gamma"),
+    # gamma near 1e300 with alpha0 2: c = e^1381 (it was an OverflowError, exit 5)
+    Case("nplh-fit/constant-overflows", _p("law", "nplh-fit", "{csv_huge_gamma}"), 2,
+         "divide the gamma column by one constant"),
     # a target error of 0 (it was a ValueError, exit 5, after the fit)
     Case("error-fit/target-error-0", _p("law", "error-fit", "{err_good}", "--target-error", "0"), 2,
          "target error 0.0 outside (0, 1)"),

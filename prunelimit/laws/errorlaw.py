@@ -46,6 +46,7 @@ EXPONENT_BOUNDS = (-10.0, 10.0)  # φ, ψ
 _GRID_GAMMA = (0.5, 1.0, 2.0, 4.0)
 _GRID_P = (1e-4, 1e-3, 1e-2, 1e-1)
 _REL_TOL = 1e-9  # "at density 1" and range checks tolerate float round-off
+_RANK_TOL = 1e-8  # Jacobian singular values below this (relative) are directions the points leave free
 
 
 @dataclass(frozen=True)
@@ -299,13 +300,20 @@ class _Problem:
     def residuals(self, x: np.ndarray) -> np.ndarray:
         return np.expm1(self.log_pred(x) - self.log_err)  # δ = ε̂/ε − 1
 
+    @property
+    def error_floor(self) -> float:
+        """Lower bound of ε↑ and of a fitted ε_np: 1e-6, or a decade under the smallest error
+        measured (a fixed 1e-6 pinned ε↑ of errors ~1e-6 at the bound, without a warning)."""
+        return min(1e-6, 0.1 * math.exp(self.log_err.min()))
+
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        lo = [math.log(GAMMA_BOUNDS[0]), LOG_P_BOUNDS[0], 1e-6]
+        # ln p reaches 20 below the smallest density, so densities under e^-40 keep their knee
+        lo = [math.log(GAMMA_BOUNDS[0]), min(LOG_P_BOUNDS[0], self.log_d.min() - 20.0), self.error_floor]
         hi = [math.log(GAMMA_BOUNDS[1]), LOG_P_BOUNDS[1], 1.0]
         if self.joint:
             lo += [EXPONENT_BOUNDS[0]] * 2
             hi += [EXPONENT_BOUNDS[1]] * 2
-        lo += [math.log(1e-6)] * self.free_np.size
+        lo += [math.log(self.error_floor)] * self.free_np.size
         hi += [0.0] * self.free_np.size
         return np.array(lo), np.array(hi)
 
@@ -348,8 +356,10 @@ def _distinct_densities(problem: _Problem) -> int:
 
 def _clip_start(problem: _Problem, x0: np.ndarray) -> np.ndarray:
     lo, hi = problem.bounds()
-    span = hi - lo
-    return np.clip(x0, lo + 1e-6 * span, hi - 1e-6 * span)
+    margin = 1e-6 * (hi - lo)
+    # ε↑'s bound is a positive error: a margin of its span (~1) lifted starts of errors ~1e-9 to 1e-6
+    low_margin = np.where(lo > 0, np.minimum(margin, lo), margin)
+    return np.clip(x0, lo + low_margin, hi - margin)
 
 
 def _solve(problem: _Problem, starts: Sequence[np.ndarray]) -> optimize.OptimizeResult:
@@ -377,13 +387,16 @@ def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random
     shape0 = list(joint_init[3:5]) if joint_init is not None else []
     lo, hi = problem.bounds()
     starts = [] if joint_init is None else [np.concatenate([joint_init, np_free0])]
+    # the fixed knees suit densities of 1e-4..1; the measured range's own span any other scale
+    log_d_lo, log_d_hi = problem.log_d.min(), problem.log_d.max()
+    grid_p = sorted({*map(math.log, _GRID_P), *np.linspace(log_d_lo, log_d_hi, 4).tolist()})
     starts += [
-        np.array([math.log(g), math.log(p), eps_up0, *shape0, *np_free0])
+        np.array([math.log(g), log_p, eps_up0, *shape0, *np_free0])
         for g in _GRID_GAMMA
-        for p in _GRID_P
+        for log_p in grid_p
     ]
     for _ in range(n_random):
-        x = np.array([rng.uniform(math.log(0.2), math.log(8.0)), rng.uniform(math.log(1e-5), 0.0),
+        x = np.array([rng.uniform(math.log(0.2), math.log(8.0)), rng.uniform(min(math.log(1e-5), log_d_lo), 0.0),
                       rng.uniform(floor, 1.0), *shape0, *np_free0])
         starts.append(np.clip(x, lo, hi))
     return starts
@@ -420,11 +433,16 @@ def _intervals(problem: _Problem, res) -> dict[str, Interval]:
     s2 = 2 * res.cost / (n - k)
     cov = s2 * np.linalg.pinv(res.jac.T @ res.jac)
     half = stats.t.ppf(0.975, n - k) * np.sqrt(np.clip(np.diag(cov), 0, None))
+    # pinv gives a direction the points do not move (flat errors leave γ and p free) zero
+    # variance, so an unpinned parameter got a zero-width interval: it is unbounded instead
+    _, sv, vt = np.linalg.svd(res.jac, full_matrices=False)
+    flat = vt[sv <= _RANK_TOL * sv.max()] if sv.max() > 0 else vt
+    half[np.any(np.abs(flat) > _RANK_TOL, axis=0)] = np.inf
     out = {}
     for i, name in enumerate(names):
         lo, hi = res.x[i] - half[i], res.x[i] + half[i]
         if name in ("gamma", "p"):  # internal parameter is the log; an unbounded side is inf
-            lo, hi = float(np.exp(min(lo, 700.0))), float(np.exp(min(hi, 700.0)))
+            lo, hi = (math.inf if v == math.inf else math.exp(min(v, 700.0)) for v in (lo, hi))
         elif name == "eps_up":
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         out[name] = Interval(float(lo), float(hi))
@@ -442,7 +460,7 @@ def _warnings(
         out.append(f"gamma hit its bound {GAMMA_BOUNDS[1]:g}: the curve is a step, not a power law")
     _, log_p, _, phi, psi, eps_np = problem.unpack(res.x)
     err = np.exp(problem.log_err)
-    if eps_up <= eps_np.max():  # the law's error rises with pruning: ε↑ > ε_np
+    if eps_up <= eps_np.max() * (1 + _REL_TOL):  # the law's error rises with pruning: ε↑ > ε_np
         out.append(
             f"the fitted high-error plateau eps_up {eps_up:.4g} is not above the dense error eps_np "
             f"{eps_np.max():.4g}: the points show no rise of the error with pruning, so this is not the pruning "
@@ -661,14 +679,15 @@ def density_for_error(
 ) -> float:
     """The density whose predicted error is ``target_error`` (brentq in ln d).
 
-    The search runs over the measured density range (over (1e-12, 1] with
-    ``extrapolate``); a target the law does not reach there is refused with the reachable
-    error range.
+    The search runs over the measured density range (with ``extrapolate``, from 1e-12,
+    or the smallest measured density if lower, to 1); a target the law does not reach
+    there is refused with the reachable error range.
     """
     check_queries(target_error=target_error)
     e_np, shift = _config_for(fit, width, depth, eps_np)
     _check_range(fit, fit.density_range[1], width, depth, extrapolate)
-    lo, hi = (1e-12, 1.0) if extrapolate else fit.density_range
+    # extrapolating must still cover the measured range, however small its densities
+    lo, hi = (min(1e-12, fit.density_range[0]), 1.0) if extrapolate else fit.density_range
     log_p = math.log(fit.p)
 
     def gap(log_d: float) -> float:
@@ -683,7 +702,7 @@ def density_for_error(
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
             f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; --extrapolate searches "
-            "(1e-12, 1])"
+            f"[{min(1e-12, fit.density_range[0]):g}, 1])"
         )
     return math.exp(optimize.brentq(gap, a, b, xtol=1e-12, rtol=1e-12))
 

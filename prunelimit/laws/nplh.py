@@ -296,6 +296,18 @@ class NplhFit:
         return np.power(self.c / np.asarray(density, dtype=float), 1.0 / self.alpha0)
 
 
+def _law_constant(log_c: float, x: np.ndarray, name: str = "the law's constant c") -> float:
+    """c = e^(ln c), refused where a float cannot hold it: γ near 1e300 (or 1e-300) with α0 ≈ 2
+    put ln c past ±709, and c overflowed (an internal error) or became 0 (a useless law)."""
+    if not -708.0 < log_c < 709.0:
+        raise UsageError(
+            f"{name} = e^{log_c:.4g} is outside the floating-point range for gamma "
+            f"{math.exp(x.min()):.3g}..{math.exp(x.max()):.3g}; divide the gamma column by one constant K "
+            "(alpha0 stays, c becomes c*K^-alpha0)"
+        )
+    return math.exp(log_c)
+
+
 def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float, np.ndarray]:
     """slope, intercept, R², residuals."""
     from scipy import stats  # here, not at the top: the command line imports this module to start
@@ -372,7 +384,8 @@ def _bootstrap(
     n = x.size
     widen = math.sqrt(n / (n - 2)) * stats.t.ppf((1 + confidence) / 2, n - 2) / stats.norm.ppf((1 + confidence) / 2)
     a_lo, a_hi = (-slope0 + widen * (v + slope0) for v in np.percentile(-slope, q))
-    c_lo, c_hi = (math.exp(icpt0 + widen * (v - icpt0)) for v in np.percentile(icpt, q))
+    c_lo, c_hi = (_law_constant(icpt0 + widen * (v - icpt0), x, "an end of the interval of c")
+                  for v in np.percentile(icpt, q))
     return (float(a_lo), float(a_hi)), (float(c_lo), float(c_hi))
 
 
@@ -399,7 +412,7 @@ def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | Non
     return QuadraticFit(
         alpha0=float(-b),
         alpha1=float(-d2),
-        c=float(math.exp(a)),
+        c=_law_constant(a, x, "the quadratic law's constant c"),
         r2=1.0 - rss2 / tss if tss > 0 else 1.0,
         f_stat=float(f_stat),
         p_value=p_value,
@@ -493,10 +506,11 @@ def fit_nplh(
                          f"(alpha0 = {-slope:.3g} <= 0), which no minimum kept saliency does; check that the "
                          "columns are the kept fraction and its smallest kept saliency")
     lev = 1.0 / x.size + (x - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum()
+    c = _law_constant(icpt, x)
     alpha0_ci, c_ci = _bootstrap(x, y, slope, icpt, n_boot, seed, confidence)
     return NplhFit(
         alpha0=-slope,
-        c=math.exp(icpt),
+        c=c,
         r2=r2,
         region_low=low,
         region_high=high,

@@ -336,3 +336,37 @@ def test_error_law_takes_a_number_a_list_an_array_or_a_tensor():
     for density in ([0.5, 0.1], torch.tensor([0.5, 0.1], dtype=torch.float64)):
         assert np.array_equal(error_law(density, **TRUE), expected)
     assert float(error_law(0.5, **TRUE)) == expected[0]
+
+
+@pytest.mark.parametrize("density_scale, error_scale", [(1.0, 1e-6), (1.0, 1e-9), (1e-30, 1.0), (1e-200, 1.0)])
+def test_fit_is_the_same_at_any_scale_of_errors_or_densities(density_scale, error_scale):
+    # The law is scale-free in ln d and ln ε: fixed bounds (ε↑ ≥ 1e-6, ln p ≥ −40) pinned the
+    # fit of errors near 1e-6 or of densities under e^-40 at a bound, far off the points.
+    density = DENSITIES[:30] * density_scale
+    error = error_law(DENSITIES[:30], **TRUE) * error_scale
+    fit = fit_error_law(ErrorPoints(density, error), leave_one_out=False)
+    assert fit.gamma == pytest.approx(TRUE["gamma"], rel=1e-3)
+    assert fit.eps_up == pytest.approx(TRUE["eps_up"] * error_scale, rel=1e-3)
+    assert fit.p == pytest.approx(TRUE["p"] * density_scale, rel=1e-3)
+    assert abs(fit.mean_rel_error) < 1e-3
+
+
+@pytest.mark.parametrize("error", [0.3, 1e-7])
+def test_flat_errors_leave_gamma_and_p_unbounded_and_are_flagged(error):
+    # Equal errors at every density pin neither γ nor p; the pseudo-inverse gave them
+    # zero variance, so the intervals had zero width and ε↑ = ε_np (+ round-off) went unflagged.
+    fit = fit_error_law(ErrorPoints(DENSITIES[:20], np.full(20, error)), leave_one_out=False)
+    for name in ("gamma", "p"):
+        assert fit.intervals[name].high == math.inf
+    assert any("not above the dense error" in w for w in fit.warnings)
+    assert any(w.startswith("gamma is not identifiable") for w in fit.warnings)
+
+
+def test_extrapolated_target_search_covers_a_measured_range_below_1e_12():
+    # --extrapolate searched (1e-12, 1] only, so an error reached at the measured densities
+    # of 1e-30 was refused as "not reached", while without --extrapolate it was found
+    density = DENSITIES[:30] * 1e-30
+    fit = fit_error_law(ErrorPoints(density, error_law(DENSITIES[:30], **TRUE)), leave_one_out=False)
+    found = density_for_error(fit, 0.5, extrapolate=True)
+    assert found == pytest.approx(density_for_error(fit, 0.5), rel=1e-9)
+    assert predict(fit, found) == pytest.approx(0.5, rel=1e-6)

@@ -334,3 +334,21 @@ def test_bad_arguments_of_fit_nplh_name_the_argument(call, message):
     ValueError, quadratic_level=2 ran; n_boot and confidence shared one unnamed message."""
     with pytest.raises(UsageError, match=message):
         call(law_points(0.0, 0))
+
+
+@pytest.mark.parametrize("gamma_scale", [1e-150, 1e150])
+def test_law_at_any_gamma_scale_gives_its_parameters_back(gamma_scale):
+    # α0 is scale-free; c scales by K^-α0 (here 1e105 or 1e-105, still a float)
+    gamma = np.geomspace(1e-2, 1, 30)
+    law = fit_nplh(LawPoints.from_arrays(0.01 * gamma ** -0.7, gamma * gamma_scale), n_boot=50)
+    assert law.alpha0 == pytest.approx(0.7, rel=1e-9)
+    assert law.c == pytest.approx(0.01 * gamma_scale ** 0.7, rel=1e-9)
+    assert law.c_ci[0] <= law.c <= law.c_ci[1]
+
+
+@pytest.mark.parametrize("gamma_scale", [1e-300, 1e300])
+def test_a_law_constant_no_float_holds_is_refused_naming_the_fix(gamma_scale):
+    # α0 = 2 at γ ~ 1e±300 puts ln c at ∓1380: c overflowed (internal error) or was 0 (useless law)
+    gamma = np.geomspace(1, 10, 30)
+    with pytest.raises(UsageError, match="divide the gamma column by one constant"):
+        fit_nplh(LawPoints.from_arrays(0.01 * gamma ** -2.0, gamma * gamma_scale), region=(1e-6, 1.0), n_boot=50)
