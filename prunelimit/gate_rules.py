@@ -175,16 +175,28 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
 # The documents a baseline can be: ``bounds``/``verify --json`` of this schema version (keys
 # are renamed only with a bump, so another version's fields may mean something else).
 REPORT_SCHEMAS = ("prunelimit.bounds/1", "prunelimit.verify/1")
+GATE_SCHEMA = "prunelimit.gate/1"
+
+
+def read_baseline(path: str | Path) -> Any:
+    """The ``bounds``/``verify`` document a baseline file holds: the file's own, or, for a
+    ``gate --json`` report (what a CI job keeps of its last run), the one its ``bounds`` key
+    holds, the result the gate stood on, with its provenance."""
+    report = read_report(path)
+    inner = report.get("bounds") if isinstance(report, dict) and report.get("schema") == GATE_SCHEMA else None
+    return inner if isinstance(inner, dict) and inner.get("schema") in REPORT_SCHEMAS else report
 
 
 def baseline_value(path: str, use: Use) -> float:
-    """The value ``use`` reads from the baseline report at ``path``: ``InputError`` (exit 3)
-    when unreadable, another document (``spectrum``, ``prune``, a newer schema), or without
-    the value. A report that names no schema (hand-written, older) is read as it stands."""
-    report = read_report(path)
+    """The value ``use`` reads from the baseline report at ``path`` (``read_baseline``):
+    ``InputError`` (exit 3) when unreadable, another document (``spectrum``, ``prune``, a
+    newer schema), or without the value. A report that names no schema (hand-written,
+    older) is read as it stands."""
+    report = read_baseline(path)
     schema = report.get("schema") if isinstance(report, dict) else None
     if schema is not None and schema not in REPORT_SCHEMAS:
-        raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)}; "
+        raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
+                         f"or a {GATE_SCHEMA} report of one; "
                          f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`")
     return measured_value(report, use, f"baseline {path}")
 
@@ -198,7 +210,7 @@ def needs_spectrum(rules: Iterable[GateRule]) -> bool:
 def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
     """Each baseline file the rules name, once, with its JSON document."""
     paths = dict.fromkeys(rule.baseline for rule in rules if rule.baseline is not None)
-    return [(path, read_report(path)) for path in paths]
+    return [(path, read_baseline(path)) for path in paths]
 
 
 def rules_from_options(

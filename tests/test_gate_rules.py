@@ -177,6 +177,27 @@ def test_each_outcome_records_the_value_it_held_against_the_threshold(tmp_path):
     assert drop.outcomes[0].compared == 0.83 and drop.outcomes[0].threshold == pytest.approx(0.82)
 
 
+@pytest.mark.parametrize("inner", ["prunelimit.bounds/1", "prunelimit.verify/1"])
+def test_a_gate_report_is_a_baseline_of_the_result_it_stood_on(tmp_path, inner):
+    """What a CI job keeps of its last run is the gate's own --json: its ``bounds`` document
+    (with the provenance the compatibility check reads) is the baseline; a gate report whose
+    inner document is of another schema stays refused."""
+    from prunelimit.gate_rules import baseline_reports
+
+    path = tmp_path / "gate.json"
+    result = {"schema": inner, **_report(0.8), "actual": {"loss_ratio": 0.7}, "params": {"hessian": 5}}
+    path.write_text(json.dumps({"schema": "prunelimit.gate/1", "passed": True, "measured": 0.1, "bounds": result}),
+                    encoding="utf-8")
+    rules = check_rules([GateRule("r", use, baseline=str(path), max_drop=0.05) for use in ("predicted", "actual")])
+    now = {**_report(0.78), "actual": {"loss_ratio": 0.69}}
+    assert [o.baseline for o in evaluate_gate(now, rules).outcomes] == [0.8, 0.7]
+    assert baseline_reports(rules) == [(str(path), result)]
+    path.write_text(json.dumps({"schema": "prunelimit.gate/1", "bounds": {**result, "schema": "prunelimit.bounds/2"}}),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=r"is a 'prunelimit.gate/1' document, not one of"):
+        check_rules(rules)
+
+
 @pytest.mark.parametrize("schema", ["prunelimit.bounds/2", "prunelimit.spectrum/1", "prunelimit.gate/1", 7])
 def test_a_baseline_of_another_schema_is_refused_before_any_work(tmp_path, schema):
     """A newer schema may mean other things by the same keys, and another command's document
