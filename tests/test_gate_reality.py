@@ -177,6 +177,29 @@ def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_pat
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("stored, here", [("exact", "default"), ("slq", "default"), ("default", "exact"),
+                                           ("slq", "exact"), ("paper", "exact"), ("exact", "paper")])
+def test_a_baseline_is_refused_for_another_arithmetic_not_another_spectrum_solver(stored, here):
+    """default, slq and exact estimate one spectrum (default runs exact or SLQ): a baseline
+    of one compares with a warning; the paper arithmetic's grid limit is another quantity."""
+    from dataclasses import replace
+
+    from prunelimit.baseline import check_baselines
+    from prunelimit.errors import UsageError
+
+    current = replace(_provenance(), method=here)
+    doc = {"method": stored, "params": {"hessian": current.hessian, "prunable": current.prunable},
+           "data": {"fingerprint": current.fingerprint, "loss": current.loss},
+           "weights": {"layout": current.layout}, "options": current.options, "prunelimit": current.version}
+    if "paper" in (stored, here):
+        with pytest.raises(UsageError, match=f"method {stored} vs {here} here;"):
+            check_baselines([("b.json", doc)], current)
+    else:
+        assert check_baselines([("b.json", doc)], current) == [
+            f"baseline b.json was computed with other options: method {stored} vs {here} here"]
+    assert check_baselines([("b.json", {**doc, "method": here})], current) == []
+
+
 def test_a_baseline_of_other_tensors_of_the_same_sizes_is_refused(cli, tmp_path, no_curvature):
     """``--exclude 2`` and ``--exclude 4`` of an MLP with two 32×32 layers leave D and N
     alike but analyse other tensors: a gate and ``verify --from`` refuse the one for the other."""
