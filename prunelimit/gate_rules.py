@@ -62,13 +62,14 @@ class GateRule:
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
         if self.use not in USES:
             raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {self.use!r}", "use")
+        # a half-given pair first: "give either" would tell who passed --max-drop alone to pass it
+        if self.baseline is None and self.max_drop is not None:
+            raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
         if (self.min_ratio is None) == (self.baseline is None):
             raise UsageError.naming(f"{where}: give either {{0}} or {{1}} + {{2}}", "min_ratio", "baseline",
                                     "max_drop")
         if self.baseline is not None and self.max_drop is None:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
-        if self.baseline is None and self.max_drop is not None:
-            raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
         if self.baseline is not None and not isinstance(self.baseline, str):
             raise UsageError.naming(f"{where}: {{0}} must be a file name, got {self.baseline!r}", "baseline")
         for label, value in (("min_ratio", self.min_ratio), ("max_drop", self.max_drop)):
@@ -228,7 +229,8 @@ def rules_from_options(
     if min_ratio is not None:
         rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio))
     if baseline is not None or max_drop is not None:
-        rules.append(GateRule(f"drop vs {baseline} <= {max_drop}", use, baseline=baseline, max_drop=max_drop))
+        name = f"drop vs {baseline} <= {max_drop}" if baseline is not None and max_drop is not None else "baseline rule"
+        rules.append(GateRule(name, use, baseline=baseline, max_drop=max_drop))
     for i, entry in enumerate(policy or ()):
         if not isinstance(entry, dict) or set(entry) - _RULE_KEYS:
             raise UsageError(f"gate rule {i + 1}: expected a mapping with keys {sorted(_RULE_KEYS)}")

@@ -42,6 +42,19 @@ def test_the_command_line_names_its_flags_in_rule_errors():
                                            "--max-drop D")
 
 
+@pytest.mark.parametrize("min_ratio, baseline, max_drop, message", [
+    (None, None, 0.1, "gate rule 'baseline rule': --max-drop needs --baseline REPORT.json"),
+    (0.5, None, 0.1, "gate rule 'baseline rule': --max-drop needs --baseline REPORT.json"),
+    (0.5, "b.json", None, "gate rule 'baseline rule': --baseline needs --max-drop D (a ratio, e.g. 0.02)"),
+])
+def test_a_half_given_baseline_pair_names_the_missing_flag(min_ratio, baseline, max_drop, message):
+    """--max-drop without --baseline (with or without --min-ratio) says that --baseline is
+    missing, not "give either ...", and names no rule after a baseline that is not there."""
+    with pytest.raises(UsageError) as caught:
+        rules_from_options(min_ratio, "lower", baseline, max_drop)
+    assert caught.value.renamed(_flag) == message
+
+
 def test_check_rules_wants_rules_and_readable_baselines(tmp_path):
     with pytest.raises(UsageError, match="the gate has no rule"):
         check_rules([])
