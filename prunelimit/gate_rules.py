@@ -193,7 +193,11 @@ def baseline_value(path: str, use: Use) -> float:
     ``InputError`` (exit 3) when unreadable, another document (``spectrum``, ``prune``, a
     newer schema), or without the value. A report that names no schema (hand-written,
     older) is read as it stands."""
-    report = read_baseline(path)
+    return document_value(read_baseline(path), path, use)
+
+
+def document_value(report: Any, path: str, use: Use) -> float:
+    """:func:`baseline_value` of a baseline document read already (from ``path``)."""
     schema = report.get("schema") if isinstance(report, dict) else None
     if schema is not None and schema not in REPORT_SCHEMAS:
         raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
@@ -276,8 +280,12 @@ def _rule_name(name: Any, index: int) -> str:
     return text
 
 
-def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResult:
-    """Apply every rule to a ``bounds`` report."""
+def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
+                  baselines: Sequence[tuple[str, Any]] = ()) -> GateResult:
+    """Apply every rule to a ``bounds`` report. ``baselines``: the documents read already
+    (``baseline_reports``), so that the baseline compared is the one checked for
+    compatibility even if its file is rewritten meanwhile; others are read here."""
+    documents = dict(baselines)
     outcomes = []
     for rule in rules:
         measured = measured_value(report, rule.use, "the bounds result")
@@ -298,7 +306,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
                 reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {required:.4f}"
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative))
         else:
-            base = baseline_value(rule.baseline, rule.use)
+            base = document_value(documents[rule.baseline], rule.baseline, rule.use) \
+                if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
             reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "

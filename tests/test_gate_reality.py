@@ -450,6 +450,25 @@ def test_a_measured_baseline_of_another_pruning_path_or_data_is_refused(cli, tmp
     assert "(other analysis batches: samples, their order or the batch size)" in result.stderr
 
 
+def test_the_baseline_compared_is_the_one_checked(cli, tmp_path, no_curvature, monkeypatch):
+    """A baseline file rewritten while the gate works (another CI job storing a new one) is
+    not read again: the value compared is that of the document checked for compatibility."""
+    from prunelimit.api import gating
+
+    base = _baseline(tmp_path / "v.json", actual={"loss_ratio": 0.5})
+    checked = base.read_text()
+    measure = gating.measured_limit
+
+    def rewritten_meanwhile(*args, **kwargs):
+        base.write_text(checked.replace('"loss_ratio": 0.5', '"loss_ratio": 0.9'))
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(gating, "measured_limit", rewritten_meanwhile)
+    doc = _doc(cli("gate", EXAMPLE, "--use", "actual", "--baseline", base, "--max-drop", "0.02", "--json"))
+    assert '"loss_ratio": 0.9' in base.read_text()
+    assert doc["rules"][0]["baseline"] == 0.5 and doc["passed"] is True
+
+
 def test_l1_example_is_l1_shaped_in_bounds(cli):
     doc = _doc(cli("gate", EXAMPLE, "--min-ratio", "0", "--json"))
     assert doc["bounds"]["regime"]["l1_shaped"] is True and doc["bounds"]["regime"]["advice"] is None
