@@ -1,7 +1,8 @@
 """Whether a stored ``bounds`` report can stand as a gate's baseline for the model at hand.
 
 A limit is comparable only to one computed the same way on the same problem: the same
-``--method``, the same Hessian set (D) and prunable set (N), the same analysis data
+arithmetic (``--method paper``'s grid, or the spectrum's: ``default``, ``slq`` and ``exact``
+estimate one spectrum, and differ with a warning), the same Hessian set (D) and prunable set (N), the same analysis data
 (the sha256 fingerprint of the batches' contents) and the same loss (another loss is
 another Hessian; compared when both reports record it). A baseline that differs in any of
 these, or computed along another pruning path (``scope``: another quantity), is refused,
@@ -166,6 +167,13 @@ def differences(baseline: Provenance, current: Provenance,
               ("data fingerprint", "fingerprint"), ("tensor layout", "layout"))
     fields = fields[1:] if measured else fields
     incompatible, unrecorded = [], []
+    method_note = []
+    if not measured and baseline.method is not None and current.method is not None \
+            and _arithmetic(baseline.method) == _arithmetic(current.method) and baseline.method != current.method:
+        # default, slq and exact estimate one spectrum (default runs one of the others): the same
+        # quantity, compared with a warning; only the paper arithmetic's grid limit is another
+        method_note.append(f"method {baseline.method} vs {current.method} here")
+        baseline = replace(baseline, method=current.method)
     if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
         if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
             unrecorded.append("loss settings")
@@ -183,10 +191,17 @@ def differences(baseline: Provenance, current: Provenance,
                    "layout": " (other prunable or Hessian tensors: another --include/--exclude, or renamed "
                              "layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
-    options = [f"{k} {_shown_option(baseline.options[k])} vs {_shown_option(current.options.get(k))} here"
-               for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
-               if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]
+    options = method_note + [
+        f"{k} {_shown_option(baseline.options[k])} vs {_shown_option(current.options.get(k))} here"
+        for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
+        if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]
     return incompatible, options, unrecorded
+
+
+def _arithmetic(method: Any) -> Any:
+    """What a ``--method`` computes a limit by: ``paper`` its own grid arithmetic, the others
+    (``default``, ``slq``, ``exact``) the spectrum's, exact or estimated within a stated ±."""
+    return method if method == "paper" else "spectrum"
 
 
 def _shown_option(value: Any) -> Any:

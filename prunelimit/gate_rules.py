@@ -62,13 +62,14 @@ class GateRule:
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
         if self.use not in USES:
             raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {self.use!r}", "use")
+        # a half-given pair first: "give either" would tell who passed --max-drop alone to pass it
+        if self.baseline is None and self.max_drop is not None:
+            raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
         if (self.min_ratio is None) == (self.baseline is None):
             raise UsageError.naming(f"{where}: give either {{0}} or {{1}} + {{2}}", "min_ratio", "baseline",
                                     "max_drop")
         if self.baseline is not None and self.max_drop is None:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
-        if self.baseline is None and self.max_drop is not None:
-            raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
         if self.baseline is not None and not isinstance(self.baseline, str):
             raise UsageError.naming(f"{where}: {{0}} must be a file name, got {self.baseline!r}", "baseline")
         for label, value in (("min_ratio", self.min_ratio), ("max_drop", self.max_drop)):
@@ -175,16 +176,32 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
 # The documents a baseline can be: ``bounds``/``verify --json`` of this schema version (keys
 # are renamed only with a bump, so another version's fields may mean something else).
 REPORT_SCHEMAS = ("prunelimit.bounds/1", "prunelimit.verify/1")
+GATE_SCHEMA = "prunelimit.gate/1"
+
+
+def read_baseline(path: str | Path) -> Any:
+    """The ``bounds``/``verify`` document a baseline file holds: the file's own, or, for a
+    ``gate --json`` report (what a CI job keeps of its last run), the one its ``bounds`` key
+    holds, the result the gate stood on, with its provenance."""
+    report = read_report(path)
+    inner = report.get("bounds") if isinstance(report, dict) and report.get("schema") == GATE_SCHEMA else None
+    return inner if isinstance(inner, dict) and inner.get("schema") in REPORT_SCHEMAS else report
 
 
 def baseline_value(path: str, use: Use) -> float:
-    """The value ``use`` reads from the baseline report at ``path``: ``InputError`` (exit 3)
-    when unreadable, another document (``spectrum``, ``prune``, a newer schema), or without
-    the value. A report that names no schema (hand-written, older) is read as it stands."""
-    report = read_report(path)
+    """The value ``use`` reads from the baseline report at ``path`` (``read_baseline``):
+    ``InputError`` (exit 3) when unreadable, another document (``spectrum``, ``prune``, a
+    newer schema), or without the value. A report that names no schema (hand-written,
+    older) is read as it stands."""
+    return document_value(read_baseline(path), path, use)
+
+
+def document_value(report: Any, path: str, use: Use) -> float:
+    """:func:`baseline_value` of a baseline document read already (from ``path``)."""
     schema = report.get("schema") if isinstance(report, dict) else None
     if schema is not None and schema not in REPORT_SCHEMAS:
-        raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)}; "
+        raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
+                         f"or a {GATE_SCHEMA} report of one; "
                          f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`")
     return measured_value(report, use, f"baseline {path}")
 
@@ -198,7 +215,7 @@ def needs_spectrum(rules: Iterable[GateRule]) -> bool:
 def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
     """Each baseline file the rules name, once, with its JSON document."""
     paths = dict.fromkeys(rule.baseline for rule in rules if rule.baseline is not None)
-    return [(path, read_report(path)) for path in paths]
+    return [(path, read_baseline(path)) for path in paths]
 
 
 def rules_from_options(
@@ -216,7 +233,8 @@ def rules_from_options(
     if min_ratio is not None:
         rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio))
     if baseline is not None or max_drop is not None:
-        rules.append(GateRule(f"drop vs {baseline} <= {max_drop}", use, baseline=baseline, max_drop=max_drop))
+        name = f"drop vs {baseline} <= {max_drop}" if baseline is not None and max_drop is not None else "baseline rule"
+        rules.append(GateRule(name, use, baseline=baseline, max_drop=max_drop))
     for i, entry in enumerate(policy or ()):
         if not isinstance(entry, dict) or set(entry) - _RULE_KEYS:
             raise UsageError(f"gate rule {i + 1}: expected a mapping with keys {sorted(_RULE_KEYS)}")
@@ -262,8 +280,12 @@ def _rule_name(name: Any, index: int) -> str:
     return text
 
 
-def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResult:
-    """Apply every rule to a ``bounds`` report."""
+def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
+                  baselines: Sequence[tuple[str, Any]] = ()) -> GateResult:
+    """Apply every rule to a ``bounds`` report. ``baselines``: the documents read already
+    (``baseline_reports``), so that the baseline compared is the one checked for
+    compatibility even if its file is rewritten meanwhile; others are read here."""
+    documents = dict(baselines)
     outcomes = []
     for rule in rules:
         measured = measured_value(report, rule.use, "the bounds result")
@@ -284,7 +306,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule]) -> GateResu
                 reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {required:.4f}"
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative))
         else:
-            base = baseline_value(rule.baseline, rule.use)
+            base = document_value(documents[rule.baseline], rule.baseline, rule.use) \
+                if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
             reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "

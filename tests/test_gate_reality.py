@@ -177,6 +177,29 @@ def test_incompatible_baseline_is_refused_before_the_curvature_work(cli, tmp_pat
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("stored, here", [("exact", "default"), ("slq", "default"), ("default", "exact"),
+                                           ("slq", "exact"), ("paper", "exact"), ("exact", "paper")])
+def test_a_baseline_is_refused_for_another_arithmetic_not_another_spectrum_solver(stored, here):
+    """default, slq and exact estimate one spectrum (default runs exact or SLQ): a baseline
+    of one compares with a warning; the paper arithmetic's grid limit is another quantity."""
+    from dataclasses import replace
+
+    from prunelimit.baseline import check_baselines
+    from prunelimit.errors import UsageError
+
+    current = replace(_provenance(), method=here)
+    doc = {"method": stored, "params": {"hessian": current.hessian, "prunable": current.prunable},
+           "data": {"fingerprint": current.fingerprint, "loss": current.loss},
+           "weights": {"layout": current.layout}, "options": current.options, "prunelimit": current.version}
+    if "paper" in (stored, here):
+        with pytest.raises(UsageError, match=f"method {stored} vs {here} here;"):
+            check_baselines([("b.json", doc)], current)
+    else:
+        assert check_baselines([("b.json", doc)], current) == [
+            f"baseline b.json was computed with other options: method {stored} vs {here} here"]
+    assert check_baselines([("b.json", {**doc, "method": here})], current) == []
+
+
 def test_a_baseline_of_other_tensors_of_the_same_sizes_is_refused(cli, tmp_path, no_curvature):
     """``--exclude 2`` and ``--exclude 4`` of an MLP with two 32×32 layers leave D and N
     alike but analyse other tensors: a gate and ``verify --from`` refuse the one for the other."""
@@ -425,6 +448,25 @@ def test_a_measured_baseline_of_another_pruning_path_or_data_is_refused(cli, tmp
     result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", other, "--max-drop", "0.02")
     assert result.exit_code == 2 and "data fingerprint 000000000000… vs" in result.stderr
     assert "(other analysis batches: samples, their order or the batch size)" in result.stderr
+
+
+def test_the_baseline_compared_is_the_one_checked(cli, tmp_path, no_curvature, monkeypatch):
+    """A baseline file rewritten while the gate works (another CI job storing a new one) is
+    not read again: the value compared is that of the document checked for compatibility."""
+    from prunelimit.api import gating
+
+    base = _baseline(tmp_path / "v.json", actual={"loss_ratio": 0.5})
+    checked = base.read_text()
+    measure = gating.measured_limit
+
+    def rewritten_meanwhile(*args, **kwargs):
+        base.write_text(checked.replace('"loss_ratio": 0.5', '"loss_ratio": 0.9'))
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(gating, "measured_limit", rewritten_meanwhile)
+    doc = _doc(cli("gate", EXAMPLE, "--use", "actual", "--baseline", base, "--max-drop", "0.02", "--json"))
+    assert '"loss_ratio": 0.9' in base.read_text()
+    assert doc["rules"][0]["baseline"] == 0.5 and doc["passed"] is True
 
 
 def test_l1_example_is_l1_shaped_in_bounds(cli):

@@ -42,6 +42,19 @@ def test_the_command_line_names_its_flags_in_rule_errors():
                                            "--max-drop D")
 
 
+@pytest.mark.parametrize("min_ratio, baseline, max_drop, message", [
+    (None, None, 0.1, "gate rule 'baseline rule': --max-drop needs --baseline REPORT.json"),
+    (0.5, None, 0.1, "gate rule 'baseline rule': --max-drop needs --baseline REPORT.json"),
+    (0.5, "b.json", None, "gate rule 'baseline rule': --baseline needs --max-drop D (a ratio, e.g. 0.02)"),
+])
+def test_a_half_given_baseline_pair_names_the_missing_flag(min_ratio, baseline, max_drop, message):
+    """--max-drop without --baseline (with or without --min-ratio) says that --baseline is
+    missing, not "give either ...", and names no rule after a baseline that is not there."""
+    with pytest.raises(UsageError) as caught:
+        rules_from_options(min_ratio, "lower", baseline, max_drop)
+    assert caught.value.renamed(_flag) == message
+
+
 def test_check_rules_wants_rules_and_readable_baselines(tmp_path):
     with pytest.raises(UsageError, match="the gate has no rule"):
         check_rules([])
@@ -175,6 +188,27 @@ def test_each_outcome_records_the_value_it_held_against_the_threshold(tmp_path):
     baseline.write_text(json.dumps(_report(0.84)), encoding="utf-8")
     drop = evaluate_gate(_report(0.83), [GateRule("b", "predicted", baseline=str(baseline), max_drop=0.02)])
     assert drop.outcomes[0].compared == 0.83 and drop.outcomes[0].threshold == pytest.approx(0.82)
+
+
+@pytest.mark.parametrize("inner", ["prunelimit.bounds/1", "prunelimit.verify/1"])
+def test_a_gate_report_is_a_baseline_of_the_result_it_stood_on(tmp_path, inner):
+    """What a CI job keeps of its last run is the gate's own --json: its ``bounds`` document
+    (with the provenance the compatibility check reads) is the baseline; a gate report whose
+    inner document is of another schema stays refused."""
+    from prunelimit.gate_rules import baseline_reports
+
+    path = tmp_path / "gate.json"
+    result = {"schema": inner, **_report(0.8), "actual": {"loss_ratio": 0.7}, "params": {"hessian": 5}}
+    path.write_text(json.dumps({"schema": "prunelimit.gate/1", "passed": True, "measured": 0.1, "bounds": result}),
+                    encoding="utf-8")
+    rules = check_rules([GateRule("r", use, baseline=str(path), max_drop=0.05) for use in ("predicted", "actual")])
+    now = {**_report(0.78), "actual": {"loss_ratio": 0.69}}
+    assert [o.baseline for o in evaluate_gate(now, rules).outcomes] == [0.8, 0.7]
+    assert baseline_reports(rules) == [(str(path), result)]
+    path.write_text(json.dumps({"schema": "prunelimit.gate/1", "bounds": {**result, "schema": "prunelimit.bounds/2"}}),
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=r"is a 'prunelimit.gate/1' document, not one of"):
+        check_rules(rules)
 
 
 @pytest.mark.parametrize("schema", ["prunelimit.bounds/2", "prunelimit.spectrum/1", "prunelimit.gate/1", 7])

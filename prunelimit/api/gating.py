@@ -87,7 +87,8 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     if not needs_spectrum(rules):
         measured = measured_limit(inputs, options)
         report = document("verify", measured.to_json())
-        return GateReport(evaluate_gate(report, rules), report, False, time.perf_counter() - start, tuple(notes))
+        return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,
+                          tuple(notes))
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit beside the prediction
         verified = verify(inputs, options, progress=progress, store=store)
         report, rep = document("verify", verified.to_json()), verified.bounds
@@ -99,5 +100,5 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     predicted = [(path, doc) for path, doc in baselines if path not in measured_only]
     notes += sample_notes(predicted, current, None if sample is None else sample.to_json())
     notes += resolution_notes(report, predicted, rules)
-    return GateReport(evaluate_gate(report, rules), report, rep.spectrum.cached, time.perf_counter() - start,
+    return GateReport(evaluate_gate(report, rules, baselines), report, rep.spectrum.cached, time.perf_counter() - start,
                       tuple(notes), estimate, rep.spectrum)
