@@ -115,12 +115,11 @@ def all_reduce_sum(tensor: Tensor) -> Tensor:
     return tensor
 
 
-def any_rank(flag: bool, device: torch.device | str = "cpu") -> bool:
+def any_rank(flag: bool) -> bool:
     """Whether ``flag`` holds on any rank (a plain process: ``flag``); every rank gets the
     same answer, so a choice one rank's own state would make (a batched product that failed
-    there: a rank without data never fails) is taken by all, and their collectives match.
-    ``device``: where the all-reduce runs (CUDA for nccl)."""
-    return float(all_reduce_sum(torch.tensor([float(flag)], device=device))) > 0
+    there: a rank without data never fails) is taken by all, and their collectives match."""
+    return agreed_max(float(flag)) > 0
 
 
 def agreed_max(value: float) -> float:

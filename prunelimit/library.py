@@ -101,8 +101,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
 
     if _is_pair(data):
         x, y = data
-        if x.shape[0] != y.shape[0] or x.shape[0] == 0:
-            raise UsageError(f"{option}: x has {x.shape[0]} samples and y {y.shape[0]}; give the same non-zero number")
+        _require_samples(x, y, option, "give the same non-zero number")
         check_finite(x, y, option)
         return to_device(make_batches(_Pair(x, _labels(y)), batch_size), device)
     if isinstance(data, (str, os.PathLike)):
@@ -168,10 +167,15 @@ def _batch(batch: Any, index: int, option: str) -> "Batch":
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
                          f"{tuple(y.shape)}); give batches: DataLoader(..., batch_size=N)")
-    if x.shape[0] != y.shape[0] or x.shape[0] == 0:  # as a tensor pair is checked: an empty batch has no mean loss
-        raise UsageError(f"{option} batch {index}: x has {x.shape[0]} samples and y {y.shape[0]}; "
-                         "give every batch the same non-zero number")
+    # as a tensor pair is checked: an empty batch has no mean loss
+    _require_samples(x, y, f"{option} batch {index}", "give every batch the same non-zero number")
     return (x, y)
+
+
+def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
+    """Refuse ``x`` and ``y`` of different or no samples, naming ``where`` and ``fix``."""
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise UsageError(f"{where}: x has {x.shape[0]} samples and y {y.shape[0]}; {fix}")
 
 
 @contextlib.contextmanager

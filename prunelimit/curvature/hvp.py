@@ -228,7 +228,7 @@ class HessianOperator:
             failure = str(exc).splitlines()[0][:120]
         # under torchrun every rank falls back when one does (a rank without data never fails),
         # or one rank's single products would meet another's batched all-reduce
-        if any_rank(failure is not None, self.device):
+        if any_rank(failure is not None):
             first = self.matvec(vs[0])  # batching is only a speed-up: a failing single product is the real error
             self.fallback = (
                 f"batched Hessian-vector products failed ({failure or 'on another rank'}); "
@@ -340,7 +340,7 @@ class HessianOperator:
             return "revrev"
         need_mb = self._bytes_per_sample * sum(self.chunk_sizes()) / 2**20  # this rank's graphs, if cached
         # Every rank must pick the same engine: SLQ's lockstep, hence its collectives, follows it.
-        if not any_rank(need_mb > budget_mb, self.device):
+        if not any_rank(need_mb > budget_mb):
             return "cached"
         if engine == "cached":
             warnings.warn(

@@ -103,7 +103,7 @@ class Uncertainty:
     def statistical(self) -> float:
         """The statistical part of ``plus_minus``: ``stderr`` at ``LEVEL``; from several runs,
         at ``EACH_LEVEL``, as the tighter of the jackknife's and the bound's (module doc)."""
-        level = LEVEL if self.runs < 2 else EACH_LEVEL
+        level = statistical_level(self.runs)
         # the bound's and the data's scale is known, not estimated from the runs: normal
         factor = normal_factor(level) if self.probes_kind in ("bound", "exact") else coverage_factor(self.runs, level)
         return factor * self.stderr
@@ -119,6 +119,12 @@ class Uncertainty:
 
 
 EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact", probes_kind="exact")
+
+
+def statistical_level(runs: int) -> float:
+    """The level each statistical figure is formed at: ``LEVEL`` from one run (only the bound
+    exists), ``EACH_LEVEL`` from several (the tighter of two is stated: module doc)."""
+    return LEVEL if runs < 2 else EACH_LEVEL
 
 
 def coverage_factor(runs: int, level: float = LEVEL) -> float:
@@ -173,7 +179,7 @@ def probe_part(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.nda
     within ``slack`` of ``ratio``), whichever gives the smaller half-width at ``EACH_LEVEL``
     (the bound alone with one run)."""
     runs = len(weights)
-    level = LEVEL if runs < 2 else EACH_LEVEL
+    level = statistical_level(runs)
     bound = hutchinson_bound(ratio, dim, runs, slack, level)
     if runs < 2 or effective_terms(profile, curvature, weights, epsilon, ratio, dim) < MIN_EFFECTIVE_TERMS:
         return bound, "bound"
