@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
+    from prunelimit.data.subsample import Subsample
     from prunelimit.theory.layers import LayerBreakdown
     from prunelimit.theory.uncertainty import Uncertainty
 
@@ -369,7 +370,6 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
     from prunelimit.data.batches import total_samples
-    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
     from prunelimit.device import peak_memory_mb, reset_peak_memory
     from prunelimit.distributed import agreed_clock
     from prunelimit.theory.uncertainty import EXACT, split_half_sd
@@ -416,8 +416,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                          f"curvature over all {total:,} samples (SLQ, e.g. --method slq, takes a subset)")
     else:
         dense = None
-        subsample = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples, total),
-                                        options.seed)
+        subsample = curvature_data(inputs, options)
         data = CurvatureData(subsample.used, total)
         share = subsample.used / total
         planned = ADAPTIVE_PLANNED_STEPS if choice.adaptive else choice.iterations
@@ -486,6 +485,17 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                                                           uncertainty, options),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])),
     )
+
+
+def curvature_data(inputs: Inputs, options: CurvatureOptions) -> "Subsample":
+    """SLQ's curvature data (``hessian_samples``), the spectrum's and the per-layer blocks'
+    alike: class-balanced unless the loss is ``mse``, whose integer targets are values to
+    fit, not classes (each distinct value would be a stratum of its own)."""
+    from prunelimit.data.batches import mse_loss
+    from prunelimit.data.subsample import curvature_subsample
+
+    return curvature_subsample(inputs.batches, options.hessian_samples, options.seed,
+                               by_class=inputs.loss_fn is not mse_loss)
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,

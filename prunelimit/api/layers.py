@@ -12,6 +12,7 @@ from prunelimit.api.curvature import (
     LimitTarget,
     SpectrumReport,
     basis_storage,
+    curvature_data,
     hessian_operator,
     optional_target,
 )
@@ -56,8 +57,6 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     from prunelimit.curvature.layers import (LAYER_PROBES, LAYER_STEPS, BlockCost, exact_block_curvature,
                                              formed_block_curvature, lanczos_block_curvature, lanczos_block_products,
                                              parameter_blocks)
-    from prunelimit.data.batches import total_samples
-    from prunelimit.data.subsample import curvature_subsample, resolve_hessian_samples
     from prunelimit.theory.layers import layer_shares
 
     start = time.perf_counter()
@@ -77,9 +76,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         hvps = op.hvps
     else:
         steps, probes = LAYER_STEPS, LAYER_PROBES
-        data = curvature_subsample(inputs.batches, resolve_hessian_samples(options.hessian_samples,
-                                                                           total_samples(inputs.batches)), options.seed)
-        op = hessian_operator(inputs, options, probes=len(blocks) * probes, batches=data.batches)
+        op = hessian_operator(inputs, options, probes=len(blocks) * probes,
+                              batches=curvature_data(inputs, options).batches)
         storage = basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
         curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage,
                                             callback(lanczos_block_products(blocks, steps, probes)),

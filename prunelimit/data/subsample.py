@@ -5,7 +5,8 @@ stratified by class (each class keeps its share of the data, up to rounding, and
 two samples, so that a rare class is in both halves) so the subsampled Hessian averages
 the same mixture of classes, and split into two halves of the
 same kind, on which ``prunelimit.theory.uncertainty`` measures what the subsampling does
-to ρ*. Batches that are not ``(x, integer labels)`` pairs are drawn without strata.
+to ρ*. Batches that are not ``(x, integer labels)`` pairs, and targets that are values
+rather than classes (``by_class=False``: integer regression targets), are drawn without strata.
 """
 
 from __future__ import annotations
@@ -39,29 +40,38 @@ class Subsample:
         return self.used < self.total
 
 
-def resolve_hessian_samples(requested: int | str | None, total: int) -> int:
-    """Samples for curvature: ``None``/``"auto"`` → all up to ``AUTO_HESSIAN_SAMPLES``, else
-    that many; ``"all"`` → all; an int → at most that many."""
+def resolve_hessian_samples(requested: int | str | None, total: int, classes: int = 0) -> int:
+    """Samples for curvature: ``None``/``"auto"`` → all up to ``AUTO_HESSIAN_SAMPLES`` (or
+    two a class of ``classes``, if more), else that many; ``"all"`` → all; an int → at most
+    that many."""
     if requested in (None, "auto"):
-        return min(total, AUTO_HESSIAN_SAMPLES)
+        # two a class keep every class in both halves (``curvature_subsample``): the default
+        # must not be a count it then refuses
+        return min(total, max(AUTO_HESSIAN_SAMPLES, 2 * classes))
     if requested == "all":
         return total
     return min(total, int(requested))
 
 
-def curvature_subsample(batches: Batches, samples: int, seed: int = 0) -> Subsample:
-    """``samples`` of the analysis data, class-balanced and seeded, re-batched at the size
-    of the first batch, in data order; the full data (no halves) when ``samples`` covers it."""
+def curvature_subsample(batches: Batches, requested: int | str | None, seed: int = 0,
+                        by_class: bool = True) -> Subsample:
+    """The ``requested`` samples of the analysis data (``resolve_hessian_samples``), seeded
+    and, when ``by_class`` and the targets are integer labels, class-balanced; re-batched at
+    the size of the first batch, in data order; the full data (no halves) when they cover it."""
     total = total_samples(batches)
-    if samples >= total:
+    if resolve_hessian_samples(requested, total) >= total:  # before copying the data: more classes only add
         return Subsample(list(batches), [], [], total, total)
     size = batch_size(batches[0])
     columns = [torch.cat([b[i] for b in batches]) for i in range(len(batches[0]))]
-    labels = columns[1] if len(columns) > 1 else None
+    labels = columns[1] if by_class and len(columns) > 1 else None
     strata = labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
     classes = 0 if strata is None else len(torch.unique(strata))
+    samples = resolve_hessian_samples(requested, total, classes)
+    if samples >= total:
+        return Subsample(list(batches), [], [], total, total)
     if samples < 2 * classes:  # fewer leaves a class out of a half: its curvature would not be the data's
-        raise OptionError("hessian_samples", f"{{0}} {samples} is too few for {classes} classes: use at least "
+        counted = "one class" if classes == 1 else f"{classes} classes"
+        raise OptionError("hessian_samples", f"{{0}} {samples} is too few for {counted}: use at least "
                                              f"{2 * classes} (two a class), or all")
     half_a, half_b = _stratified_halves(strata, total, samples, np.random.default_rng(seed))
     if len(half_b) == 0:  # the split-half data uncertainty needs two non-empty halves

@@ -90,3 +90,45 @@ def test_a_rare_class_keeps_two_samples_one_in_each_half() -> None:
         assert torch.bincount(_column(sub.batches, 1), minlength=3).tolist()[2] == sum(rare)
         halves = [torch.bincount(_column(h, 1), minlength=3).tolist()[2] for h in (sub.half_a, sub.half_b)]
         assert sorted(halves) == rare
+
+
+def test_the_automatic_default_takes_two_a_class_when_classes_outnumber_half_of_it(monkeypatch) -> None:
+    """``auto`` with more than AUTO_HESSIAN_SAMPLES / 2 classes (5,000 identities, 8,192
+    samples) refused its own count ("8192 is too few for 5000 classes") though none was typed."""
+    from prunelimit.data import subsample
+
+    assert resolve_hessian_samples("auto", 10**6, classes=5_000) == 10_000
+    assert resolve_hessian_samples(None, 9_000, classes=5_000) == 9_000
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 10)
+    batches = _batches(counts=(5,) * 8)  # 8 classes of 5: two a class is 16 of the 40
+    sub = curvature_subsample(batches, "auto", seed=0)
+    assert sub.used == 16 and torch.bincount(_column(sub.batches, 1)).tolist() == [2] * 8
+    with pytest.raises(UsageError, match="hessian_samples 10 is too few for 8 classes"):
+        curvature_subsample(batches, 10)  # a typed count is still held to two a class
+
+
+def test_integer_targets_that_are_values_are_drawn_without_strata() -> None:
+    """``by_class=False`` (the mse loss): integer regression targets are values, not classes;
+    as strata, 150 distinct values of 300 samples refused any subset below 300."""
+    y = torch.arange(300) // 2  # 150 distinct integer values
+    x = torch.arange(300, dtype=torch.float32)[:, None]
+    batches = [(x[i : i + 64], y[i : i + 64]) for i in range(0, 300, 64)]
+    with pytest.raises(UsageError, match="too few for 150 classes"):
+        curvature_subsample(batches, 100)
+    sub = curvature_subsample(batches, 100, seed=0, by_class=False)
+    assert sub.used == 100 and abs(len(_column(sub.half_a, 0)) - len(_column(sub.half_b, 0))) <= 1
+
+
+def test_mse_bounds_on_integer_targets_subsample_them_as_values() -> None:
+    """The mse loss's integer targets reach the subset unstratified, in the spectrum and in
+    the per-layer blocks (``api.curvature.curvature_data``)."""
+    import prunelimit
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    x = torch.randn(300, 8)
+    y = (x[:, 0] * 40 + 100).round().long()  # counts: ~200 distinct integer values
+    rep = prunelimit.bounds(build_model("mlp:8,6,1"), (x, y), loss="mse", method="slq", hessian_samples=100,
+                            max_hvps=30, epsilon=0.1, per_layer=True)
+    assert rep.spectrum.curvature_data.used == 100 and rep.uncertainty.data is not None
+    assert rep.layers is not None
