@@ -121,6 +121,13 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     return float(value)
 
 
+def recorded_warnings(report: Any) -> tuple[str, ...]:
+    """The warnings a saved ``bounds``/``verify`` document states (none when it has no list):
+    what qualifies its prediction goes on with the number read from it."""
+    warnings = report.get("warnings") if isinstance(report, dict) else None
+    return tuple(str(w) for w in warnings) if isinstance(warnings, list) else ()
+
+
 def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
     """The stated ± of ρ* in a ``bounds``/``verify`` document (0 for an exact spectrum) that
     a ``min_ratio`` rule subtracts, or ``None``, why and the fix when the ± is incomplete:

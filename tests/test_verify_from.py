@@ -136,3 +136,20 @@ def test_flags_no_prediction_reads_are_refused(cli, own_ckpt, saved_bounds, no_c
     assert result.exit_code == 2, result.stdout
     assert f"{flag} has no effect" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_prune_from_a_report_keeps_its_warnings_and_those_of_reading_it(cli, own_ckpt, tmp_path):
+    """`prune --ratio auto --from` a report over a curvature subset pruned to its ρ* without
+    the warning that its ± leaves out the subset's shift (nor a version note), which
+    `prune --ratio auto` computed here and `verify --from` both carry."""
+    saved = tmp_path / "sub.json"
+    report = _json(cli("bounds", own_ckpt, *SAMPLES, "--method", "slq", "--hessian-samples", "100", "--max-hvps", "40",
+                       "--no-cache", "--json"))
+    (subset,) = [w for w in report["warnings"] if w.startswith("curvature over 100 of 300 samples")]
+    report["prunelimit"] = "0.0.1"
+    saved.write_text(json.dumps(report))
+    for ratio in ("auto", "lower"):
+        pruned = _json(cli("prune", own_ckpt, *SAMPLES, "--ratio", ratio, "--from", saved, "-o", tmp_path / "p.pt",
+                           "--force", "--json"))
+        assert subset in pruned["warnings"]
+        assert any("computed by prunelimit 0.0.1, this is" in w for w in pruned["warnings"])

@@ -78,9 +78,10 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                   progress=None, scope: str = "global", store: "Store | None" = None
                   ) -> tuple[float, str, tuple[str, ...]]:
     """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number;
-    returns ``(ratio, where it came from, the warnings of the bounds computed for it)``:
-    what qualifies the prediction (a model that does not look l1-trained, whose ρ*
-    overshoots; a tolerance not met) belongs beside the pruning it sets.
+    returns ``(ratio, where it came from, the warnings of the bounds computed for it, or of
+    the saved report and of reading it)``: what qualifies the prediction (a model that does
+    not look l1-trained, whose ρ* overshoots; a tolerance not met; a Hessian over a subset
+    of the samples) belongs beside the pruning it sets.
 
     The prediction follows the pruning path of ``scope``; a saved report must have been
     computed for that path (reports without a recorded scope are global).
@@ -88,11 +89,11 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     if ratio in ("auto", "lower"):
         if from_report is not None:
             from prunelimit.baseline import saved_report
-            from prunelimit.gate_rules import measured_value
+            from prunelimit.gate_rules import measured_value, recorded_warnings
 
-            report, _ = saved_report(from_report, inputs, options, scope)
+            report, notes = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
-            return value, f"{ratio} from {from_report}", ()
+            return value, f"{ratio} from {from_report}", (*notes, *recorded_warnings(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError.naming("{0} lower needs the bound ρ_L: drop {1} none, or use {0} auto", "ratio",
                                     "bound_mode")

@@ -60,7 +60,7 @@ class PredictedLimit:
         """The prediction a ``bounds``/``verify`` JSON document records; ``InputError`` (exit
         3) naming the field when it is not one."""
         from prunelimit.errors import InputError
-        from prunelimit.gate_rules import REPORT_SCHEMAS, measured_value
+        from prunelimit.gate_rules import REPORT_SCHEMAS, measured_value, recorded_warnings
 
         if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
             raise InputError(f"{path} is not a prunelimit bounds report; write it with `prunelimit bounds --json`")
@@ -83,13 +83,12 @@ class PredictedLimit:
         upper = number("bounds", "upper", True)
         if upper is not None and not 0.0 <= upper <= 1.0:
             raise InputError(f"{path}: bounds.upper is {upper}, not a ratio in [0, 1]")
-        warnings = report.get("warnings") if isinstance(report.get("warnings"), list) else []
         body = {k: v for k, v in report.items() if k not in ("schema", "actual", "delta", "delta_points",
                                                              "weights_below", "diagnosis", "refit", "prediction_from")}
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
-                   tuple(str(w) for w in warnings), True, body, str(path), _stated_uncertainty(report))
+                   recorded_warnings(report), True, body, str(path), _stated_uncertainty(report))
 
 
 def _stated_uncertainty(report: dict) -> dict | None:
