@@ -50,6 +50,21 @@ def test_precision_options_are_checked_by_the_library(field, value) -> None:
     assert isinstance(raised.value, OptionError)
 
 
+def test_a_numpy_count_of_curvature_samples_reads_as_the_int_it_is() -> None:
+    """``hessian_samples=np.int64(500)`` passed the check but not the spectrum's ``isinstance(
+    int)`` tests: the note that 500 is more than the 300 samples (and that the exact spectrum
+    left a count unused) went missing."""
+    import numpy as np
+
+    from prunelimit.inputs import load_inputs
+
+    options = api.CurvatureOptions(method="slq", hessian_samples=np.int64(500), max_hvps=30)
+    assert type(options.hessian_samples) is int and options.hessian_samples == 500
+    inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
+    rep = api.spectrum(inputs, options)
+    assert any(w.startswith("--hessian-samples 500 is more than the 300 analysis samples") for w in rep.warnings)
+
+
 def test_exact_answer_states_zero_uncertainty(cli) -> None:
     doc = _json(cli("bounds", EXAMPLE, "--method", "exact", "--json"))
     u = doc["prediction"]["uncertainty"]

@@ -113,6 +113,8 @@ class CurvatureOptions:
             validate.positive("time_budget", self.time_budget)
         if self.hessian_samples not in (None, "auto", "all"):
             validate.integer("hessian_samples", self.hessian_samples, 1)
+            # a numpy integer as the int it is: the spectrum's notes on a count it leaves unused test for int
+            object.__setattr__(self, "hessian_samples", int(self.hessian_samples))
         if self.basis_memory_mb is not None:
             validate.positive("basis_memory_mb", self.basis_memory_mb)
 
