@@ -208,3 +208,21 @@ def test_progress_goes_on_through_the_split_half_check() -> None:
     checks = [(d, t) for d, t, text in seen if text == "split-half data check"]
     assert checks[-1] == (end, end) and all(t == end and d <= end for d, t in checks)
     assert len(checks) == 2 * steps and seen[-1][:2] == (end, end)
+
+
+def test_the_layer_wise_path_states_the_data_part_of_its_own_rho() -> None:
+    """`bounds --scope layer --hessian-samples N` stated the global path's split-half data
+    part (and split ratios) beside the layer-wise ρ*: on the example 0.0010–0.0055 where its
+    own halves give 0.0021–0.0099. The halves' spectra now solve each path's ρ*."""
+    from prunelimit.inputs import load_inputs
+    from prunelimit.theory.uncertainty import split_half_sd
+
+    inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
+    options = api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=60)
+    reports = {scope: api.bounds(inputs, options, scope=scope) for scope in ("global", "layer")}
+    for scope, rep in reports.items():
+        split = rep.spectrum.curvature_data.split_ratios
+        assert rep.uncertainty.data == split_half_sd(*split, 100, 300)
+        assert rep.to_json()["spectrum"]["hessian_samples"]["split_ratios"] == list(split)
+        other = reports["global" if scope == "layer" else "layer"]
+        assert all(abs(r - rep.ratio) < abs(r - other.ratio) for r in split)  # the halves' ρ* of this path

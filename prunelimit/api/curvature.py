@@ -45,11 +45,21 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CurvatureData:
     """Samples the Hessian was taken over (``used`` of ``total``) and, when subsampled,
-    ρ* from the same probe on each half (``split_ratios``) behind the data uncertainty."""
+    ρ* from the same probe on each half (``split_ratios``, of the pruning path it was
+    solved for) behind the data uncertainty, and the halves' spectra (``halves``), from
+    which another path's ρ* solves its own (``path_data``)."""
 
     used: int
     total: int
     split_ratios: tuple[float, float] | None = None
+    halves: "tuple[SpectralQuadrature, SpectralQuadrature] | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def split_sd(self) -> float | None:
+        """The data part of ρ*'s uncertainty (1σ) from ``split_ratios``; ``None`` on the full data."""
+        from prunelimit.theory.uncertainty import split_half_sd
+
+        return None if self.split_ratios is None else split_half_sd(*self.split_ratios, self.used, self.total)
 
     def to_json(self) -> dict:
         return {"used": self.used, "total": self.total,
@@ -372,7 +382,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     from prunelimit.data.batches import total_samples
     from prunelimit.device import peak_memory_mb, reset_peak_memory
     from prunelimit.distributed import agreed_clock
-    from prunelimit.theory.uncertainty import EXACT, split_half_sd
+    from prunelimit.theory.uncertainty import EXACT
 
     require_data(inputs)
     start = time.perf_counter()
@@ -448,9 +458,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             notes.append(f"--hessian-samples {options.hessian_samples:,} is more than the {total:,} analysis "
                          "samples: the curvature is over all of them")
         if subsample.subsampled and target is not None:  # without a ρ* the halves have nothing to measure
-            ratios, spent = _split_half_ratios(inputs, options, subsample, target, quad, storage, progress)
-            data = CurvatureData(subsample.used, total, ratios)
-            data_sd = split_half_sd(*ratios, subsample.used, total)
+            halves, spent = _split_half_spectra(inputs, options, subsample, quad, storage, progress)
+            data = path_data(target, CurvatureData(subsample.used, total, halves=halves), options)
+            data_sd = data.split_sd
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
@@ -622,27 +632,35 @@ def _subsample_note(used: int, total: int) -> str:
             "--hessian-samples all takes every sample")
 
 
-def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, target: LimitTarget,
-                       quad, storage, progress=None) -> tuple[tuple[float, float], int]:
-    """ρ* of the first probe on each half of the subsample, at the steps the main run took
-    (common probe: the difference is the data's, not the probe's). Returns the two ratios
-    and the products spent. ``progress`` goes on from the runs' products: these two runs
+def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOptions) -> CurvatureData:
+    """``data`` with ``split_ratios`` solved from its halves' spectra for ``target``'s
+    pruning path (unchanged without halves: the full data)."""
+    if data.halves is None:
+        return data
+    ratios = tuple(_limit_ratio(target, half, options) for half in data.halves)
+    return replace(data, split_ratios=(ratios[0], ratios[1]))
+
+
+def _split_half_spectra(inputs: Inputs, options: CurvatureOptions, subsample, quad, storage,
+                        progress=None) -> tuple[tuple["SpectralQuadrature", "SpectralQuadrature"], int]:
+    """The first probe's spectrum on each half of the subsample, at the steps the main run
+    took (common probe: the difference in ρ* is the data's, not the probe's). Returns the
+    two and the products spent. ``progress`` goes on from the runs' products: these two runs
     cost about as many passes as one probe's, a whole single-probe run's worth."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
     steps = int(max(len(r) for r in quad.nodes))
-    ratios, spent = [], 0
+    spectra, spent = [], 0
     for i, half in enumerate((subsample.half_a, subsample.half_b)):
         op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
         base, planned = quad.hvps + i * steps, quad.hvps + 2 * steps
         callback = None if progress is None else \
             (lambda done, _, base=base: progress(base + done, planned, "split-half data check"))
         # One probe: single products (matvec), as a lone Lanczos run takes them.
-        half_quad = slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage, callback=callback)
-        ratios.append(_limit_ratio(target, half_quad, options))
+        spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage, callback=callback))
         spent += op.hvps
-    return (ratios[0], ratios[1]), spent
+    return (spectra[0], spectra[1]), spent
 
 
 def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[float, float]:

@@ -10,6 +10,7 @@ from prunelimit import validate
 from prunelimit.api.curvature import (
     SpectrumReport,
     limit_target,
+    path_data,
     require_limit_inputs,
     slq_uncertainty,
     stored_spectrum,
@@ -154,10 +155,11 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         ratio, radius = paper.ratio, paper.radius
         if half is not None:
             half_ratio = paper_limit(weights, half.nodes, half.weights, epsilon, negative=options.negative).ratio
-    uncertainty = spec.uncertainty
+    uncertainty, data = spec.uncertainty, spec.curvature_data
     if scope != "global" and spec.solver != "exact":  # the same spectrum, the layer-wise path's ρ*
-        uncertainty = slq_uncertainty(replace(target, profile=profile), spec.quadrature, options,
-                                       prediction.ratio, spec.uncertainty.data)
+        path = replace(target, profile=profile)
+        data = path_data(path, data, options)  # and its own on the subset's halves
+        uncertainty = slq_uncertainty(path, spec.quadrature, options, prediction.ratio, data.split_sd)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
     regime = assess_regime(weights)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
@@ -171,9 +173,9 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += unrecognised_warnings(inputs)
     layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress) if per_layer else None
     warns += [] if layers is None else layers.warnings
-    return BoundsReport(replace(spec, dense=None), profile.n, epsilon, source, prediction, ratio, radius, paper,
-                        half_ratio, tuple(warns), profile, first_order, target.names, scope, uncertainty,
-                        provenance(inputs, options, scope), regime, layers)
+    return BoundsReport(replace(spec, dense=None, curvature_data=data), profile.n, epsilon, source, prediction, ratio,
+                        radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
+                        uncertainty, provenance(inputs, options, scope), regime, layers)
 
 
 def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
