@@ -226,3 +226,23 @@ def test_the_layer_wise_path_states_the_data_part_of_its_own_rho() -> None:
         assert rep.to_json()["spectrum"]["hessian_samples"]["split_ratios"] == list(split)
         other = reports["global" if scope == "layer" else "layer"]
         assert all(abs(r - rep.ratio) < abs(r - other.ratio) for r in split)  # the halves' ρ* of this path
+
+
+def test_slq_on_a_tiny_model_stops_at_the_exact_spectrum_and_says_so(cli, tmp_path) -> None:
+    """99 parameters, `--method slq`: before, 25 probes × 64 steps spent all 1,600 HVPs and
+    stated ± 1.9 pt; now one run carried to D steps (past the breakdowns of softmax's null
+    space) gives the exact spectrum's ρ*, ± 0, and the solver line says why it stopped."""
+    import torch
+
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tiny.pt", "mlp:8,8,3", build_model("mlp:8,8,3").state_dict())
+    torch.save({"x": torch.randn(256, 8), "y": torch.randint(0, 3, (256,))}, tmp_path / "data.pt")
+    args = ("bounds", tmp_path / "tiny.pt", "--data", f"tensors:{tmp_path / 'data.pt'}", "--method")
+    slq, exact = _json(cli(*args, "slq", "--json")), _json(cli(*args, "exact", "--json"))
+    assert slq["spectrum"]["stopped_by"] == "converged" and slq["spectrum"]["runs"] == 1
+    assert slq["timing"]["hvps"] < 200 and slq["prediction"]["uncertainty"]["plus_minus"] == 0.0
+    assert slq["prediction"]["ratio"] == pytest.approx(exact["prediction"]["ratio"], abs=1e-6)
+    assert "Krylov space exhausted: the exact spectrum" in " ".join(cli(*args, "slq").stdout.split())

@@ -84,7 +84,7 @@ def test_slq_runs_that_span_a_small_model_state_its_exact_spectrum(cli, tmp_path
     assert slq["prediction"]["ratio"] == pytest.approx(exact["prediction"]["ratio"], abs=1e-5)
     assert slq["spectrum"]["trace_stderr"] == 0.0
     assert slq["spectrum"]["trace"] == pytest.approx(exact["spectrum"]["trace"], rel=1e-5)
-    assert slq["spectrum"]["stopped_by"] == "tolerance" and slq["timing"]["hvps"] == 3 * 13
+    assert slq["spectrum"]["stopped_by"] == "converged" and slq["timing"]["hvps"] == 3 * 13
 
 
 def test_method_exact_over_the_dense_limit_is_refused_before_any_work(cli, tmp_path) -> None:

@@ -14,6 +14,10 @@ then buys the cheaper remedy for the larger part:
   least as fast as a power law in the steps, so the prediction errs towards more steps,
   and it saves up to half of a doubling's products where the tolerance is just missed;
 * probes: as many new runs as there are, seeded in order, brought to the current steps;
+* exhaust: when carrying the first run to D steps costs no more than the coming stage
+  (or a focused run broke down), it goes on alone, restarting past every breakdown
+  (``LanczosRuns.exhaust``), to the exact spectrum: on small models the probe part, which
+  only more probes shrink, would otherwise take the whole budget;
 * focus: when the power law predicts that the budget left cannot bring every run to the
   tolerance, and that the first run carried alone through all of that budget ends with a
   smaller ± (its truncation part there plus ``statistical_alone``, the probe part one run
@@ -28,7 +32,7 @@ It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the p
 budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the
 latest stage and enforced within a stage, which then ends short (``"time-budget"``), the
 host memory the bases may hold (``"memory"``), or nothing left to refine (``"converged"``:
-every run, or the focused one, exact).
+a run spans the space, the exact spectrum, or every run broke down with no probe part left).
 Every run keeps its basis for full reorthogonalisation, so memory grows with the steps of
 all runs; a stage is cut to ``max_basis_rows`` rows in all, counting the copy a basis
 makes while it grows, and a focus frees the other runs' bases.
@@ -197,12 +201,14 @@ def adaptive_slq(
             truncation.append((steps, verdict.steps))
         if progress is not None:
             progress(spent, spent, text)
+        if quad.exact:  # a run spans the space: the exact spectrum, nothing left to refine
+            return finish("converged")
         if verdict.plus_minus <= plan.tolerance:
             return AdaptiveResult(quad, "tolerance", trail)
         if cut:  # the time budget ran out within the stage
             return finish("time-budget")
         exhausted = steps >= dim or all(broken)
-        if exhausted and (verdict.statistical <= 0.0 or kept):
+        if exhausted and verdict.statistical <= 0.0:
             return finish("converged")
         active = sum(not b for b in broken)
         # a focused run has no other remedy than steps: new probes would not count
@@ -211,7 +217,9 @@ def adaptive_slq(
         if plan.time_budget is not None:
             per_product = seconds_per_product(trail)
             left = min(left, int((plan.time_budget - elapsed) / per_product) if per_product > 0 else left)
-        if grow_steps:
+        if exhausted and kept:  # the focused run broke down: only carrying it past that refines it
+            stage = math.inf
+        elif grow_steps:
             add_runs = 0
             if active > 1 and not broken[0] and focus_pays(truncation, verdict, plan.tolerance,
                                                            min(left, rows - steps), active, dim):
@@ -221,14 +229,35 @@ def adaptive_slq(
             wanted = predicted_steps(truncation, plan.tolerance - statistical)
             by_memory = _steps_in_memory(groups, rows, kept)
             new_steps = min(wanted, dim, steps + left // max(active, 1), by_memory)
-            if new_steps <= steps:
-                return finish("memory" if by_memory <= steps else _limit(plan, left, spent))
-            steps = new_steps
+            stage = active * (new_steps - steps) if new_steps > steps else math.inf
         else:
             by_memory = (rows - _allocated(groups)) // steps
             add_runs = min(len(results), left // steps, by_memory)
-            if add_runs < 1:
-                return finish("memory" if by_memory < 1 else _limit(plan, left, spent))
+            stage = add_runs * steps if add_runs >= 1 else math.inf
+        if exhaust_pays(groups[0], dim, stage, left, rows):
+            # carrying the first run to D steps costs no more than the stage planned and
+            # ends with every eigenvalue: no steps or probe part left
+            kept, set_aside, add_runs, steps = 1, None, 0, dim
+            _release_all_but_first(groups)
+            groups[0].exhaust()
+        elif exhausted and kept:
+            return finish("converged")
+        elif stage == math.inf:
+            stuck = by_memory <= steps if grow_steps else by_memory < 1
+            return finish("memory" if stuck else _limit(plan, left, spent))
+        elif grow_steps:
+            steps = new_steps
+
+
+def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: int) -> bool:
+    """Whether to carry the first run of ``first`` to ``dim`` steps (``LanczosRuns.exhaust``)
+    instead of the coming stage of ``stage`` products (∞: none fits): it costs no more,
+    ``left`` products pay for it and ``rows`` basis rows hold its basis and the copy made
+    while it grows. On small models the probe part, which only more probes shrink, would
+    otherwise take the whole budget (99 parameters: 25 probes × 64 steps, 1,600 products,
+    where 67 more steps of one run give the exact spectrum)."""
+    to_end = dim - first.steps[0]
+    return 0 < to_end <= min(stage, left) and dim + first.allocated[0] <= rows
 
 
 def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:

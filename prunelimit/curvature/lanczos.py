@@ -45,6 +45,10 @@ BASIS_CHOICES = ("auto", *BASIS_DTYPES)
 # cancellation; skipping it otherwise halves the reorthogonalisation, which cost as much
 # as the HVPs on a 266k-parameter MLP (docs/benchmarks.md).
 _DGKS_ETA = 2**-0.5
+# An exhausting run's restarts (``LanczosRuns.exhaust``): seeded apart from the probes, so
+# the same run gives the same numbers; a ±1 vector of norm √D keeps a norm of about √r
+# outside a basis that leaves r dimensions, far above this unless the basis spans the space.
+RESTART_SEED, RESTART_TRIES, RESTART_MIN_NORM = 1, 3, 1e-3
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,15 @@ class LanczosRuns:
             going = [r for r in going if not r.finished and len(r.alpha) < target]
         return products
 
+    def exhaust(self, run: int = 0) -> None:
+        """Let run ``run`` go on past a breakdown until its basis spans the whole space: at an
+        invariant Krylov space it restarts from a seeded vector orthogonal to its basis (an
+        uncoupled block of ``T``, β = 0), so after D steps in all ``T`` holds every
+        eigenvalue of ``op`` (``slq.runs_quadrature``: the exact spectrum) whatever their
+        multiplicities, which stop a plain run at as many steps as distinct eigenvalues. The
+        probe's own rule is unchanged: the later blocks carry no weight of it."""
+        self._runs[run].exhaust()
+
     @property
     def allocated(self) -> list[int]:
         """Basis rows each run holds in host memory (its capacity; 0 once released)."""
@@ -223,6 +236,27 @@ class _Run:
         self.finished = False
         self.released = False
         self._reorth, self._tol = reorth, tol
+        self._restarts: torch.Generator | None = None  # set by ``exhaust``: restart at breakdowns
+
+    def exhaust(self) -> None:
+        """Restart at every breakdown until the basis spans the space (``LanczosRuns.exhaust``);
+        a run that already broke down restarts now."""
+        self._restarts = torch.Generator().manual_seed(RESTART_SEED)
+        if self.finished and len(self.alpha) < len(self.q):
+            self.finished = self._restart(len(self.alpha))
+
+    def _restart(self, rows: int) -> bool:
+        """A new block after ``rows`` basis vectors that span an invariant space: ``q`` becomes
+        a seeded ±1 vector orthogonal to them and β = 0 uncouples the block. ``True`` (the run
+        ends) when no such vector is found, the rounding of the basis leaving nothing outside it."""
+        for _ in range(RESTART_TRIES):
+            bits = torch.randint(0, 2, (len(self.q),), generator=self._restarts, dtype=torch.int64)
+            fresh, norm = _reorthogonalised(self.basis, rows, (2 * bits - 1).to(torch.float64))
+            if norm > RESTART_MIN_NORM:
+                self.beta.append(0.0)
+                self.q_prev, self.q, self.residual = self.q, fresh / norm, 0.0
+                return False
+        return True
 
     def reserve(self, steps: int) -> None:
         """Room for ``steps`` basis vectors (copies the basis once when it must grow)."""
@@ -252,8 +286,11 @@ class _Run:
         self.alpha.append(a)
         self.residual = b
         scale = max(max(abs(x) for x in self.alpha), max(self.beta, default=0.0))
-        if b <= self._tol * max(scale, np.finfo(float).tiny) or j + 1 == len(w):
+        if j + 1 == len(w):
             self.residual, self.finished = 0.0, True
+        elif b <= self._tol * max(scale, np.finfo(float).tiny):
+            self.residual = 0.0
+            self.finished = self._restarts is None or self._restart(j + 1)
         else:
             self.beta.append(b)
             self.q_prev, self.q = self.q, w / b

@@ -162,13 +162,15 @@ def solver_line(s) -> None:
         return
     stop = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
             "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
-            "converged": "no steps left (Krylov space exhausted)"}.get(s.stopped_by)
+            "converged": "no steps left (Krylov space exhausted: the exact spectrum)"}.get(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"
     started = max((stage.runs for stage in s.trail), default=s.runs)
-    alone = f" (the first of {started} carried on alone: the budget could not serve them all)" \
-        if started > s.runs else ""
+    # a run carried to the end of its Krylov space (converged) was cheaper than the next stage,
+    # not forced by the budget
+    why = " to every eigenvalue" if s.stopped_by == "converged" else ": the budget could not serve them all"
+    alone = f" (the first of {started} carried on alone{why})" if started > s.runs else ""
     probes = "1 probe" if s.runs == 1 else f"{s.runs} probes"
     steps = "1 step" if s.iterations == 1 else f"{s.iterations} steps"
     plan = "" if s.solver == "exact" else f" · {probes} × {steps}{alone}" + (f", {stop}" if stop else "")

@@ -146,3 +146,41 @@ def test_steps_reported_after_a_breakdown_are_the_steps_taken() -> None:
     result = adaptive_slq(op, plan, _assess_by_steps(1000), seed=0)
     assert result.stopped_by == "converged"
     assert result.trail[-1].steps == 3 == int((result.quadrature.weights > 0).sum(axis=1).max())
+
+
+def _probe_bound(quad) -> Assessment:
+    """A probe part that more probes never shrink below the tolerance; none once exact."""
+    if quad.exact:
+        return Assessment(0.5, 0.0, 0.0, 0.0)
+    return Assessment(0.5, 0.05, 0.0, 0.05)
+
+
+@pytest.mark.parametrize("lam", [
+    torch.cat([torch.zeros(9), torch.linspace(0.1, 2.0, 90)]),  # a 9-fold 0 (softmax's null space): runs break down
+    torch.linspace(-0.5, 2.0, 99),  # all simple: runs would span the space at D steps
+], ids=["breakdown", "simple"])
+def test_small_model_carries_one_run_to_the_exact_spectrum(lam) -> None:
+    """D = 99, the probe part dominating: more probes would spend the whole budget (before:
+    25 probes × 64 steps, ``max-hvps``). Carrying the first run to D steps costs less than
+    the next stage, and gives every eigenvalue with its multiplicity: ``converged``, exact."""
+    lam = lam.to(torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(99, 99, dtype=torch.float64, generator=torch.Generator().manual_seed(2)))
+    op = DenseOperator((q * lam) @ q.T)
+    plan = AdaptivePlan(tolerance=0.01, max_products=1600, initial_steps=32, initial_runs=3, lockstep=3)
+    result = adaptive_slq(op, plan, _probe_bound, seed=0)
+    assert result.stopped_by == "converged" and result.quadrature.exact
+    assert result.quadrature.hvps <= 3 * 32 + 99 - 32
+    np.testing.assert_allclose(np.sort(result.quadrature.nodes[0]), lam.numpy(), atol=1e-10)
+
+
+def test_runs_that_broke_down_with_probe_noise_left_end_exact() -> None:
+    """Three distinct eigenvalues ×20: every run breaks down after 3 steps with its probe's
+    weights, which more probes only average. Once a stage of probes would cost as much as
+    the 57 steps left to D, the first run is carried past its breakdowns instead (before:
+    probes until ``max-hvps``)."""
+    lam = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64).repeat(20)
+    plan = AdaptivePlan(tolerance=1e-6, max_products=10_000, initial_steps=8, initial_runs=3, lockstep=3)
+    result = adaptive_slq(DenseOperator(torch.diag(lam)), plan, _probe_bound, seed=0)
+    assert result.stopped_by == "converged" and result.quadrature.exact
+    assert result.quadrature.hvps < 200
+    np.testing.assert_allclose(np.sort(result.quadrature.nodes[0]), np.sort(lam.numpy()), atol=1e-10)

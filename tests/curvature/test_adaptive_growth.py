@@ -116,8 +116,10 @@ def test_focus_pays(history, left, runs, expected) -> None:
 def test_a_lone_run_that_ends_wider_gives_way_to_the_answer_it_replaced() -> None:
     """The prediction promises 0.004 of probe noise for one run; the lone run's own
     assessment then says 0.2. The ± the four runs had when set aside (4 × 16: 0.101) is
-    smaller, so that answer is returned, and the trail's last row says so."""
-    op = _operator()
+    smaller, so that answer is returned, and the trail's last row says so. D = 400: the
+    budget cannot carry the lone run to the exact spectrum (at D = 120 it does, and that
+    exact answer is returned instead)."""
+    op = _operator(400)
     plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=4, lockstep=2)
 
     def assess(quad) -> Assessment:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from prunelimit.curvature.lanczos import lanczos, lanczos_lockstep, ritz, ritz_vectors
+from prunelimit.curvature.lanczos import LanczosRuns, lanczos, lanczos_lockstep, ritz, ritz_vectors
 from prunelimit.curvature.operator import DenseOperator
+from prunelimit.curvature.slq import rademacher
 from prunelimit.errors import NumericalError, UsageError
 
 
@@ -122,3 +123,24 @@ def test_bad_inputs_refused():
         lanczos(DenseOperator(a), 2, torch.zeros(4, dtype=torch.float64))
     with pytest.raises(NumericalError):
         lanczos(DenseOperator(a * float("nan")), 2, torch.ones(4, dtype=torch.float64))
+
+
+def test_an_exhausting_run_restarts_past_breakdowns_to_every_eigenvalue() -> None:
+    """Eigenvalues 0 (×9), 1, 2, 3 (×30 each) of a rotated 99-dim matrix: a plain run breaks
+    down after 4 steps (its distinct eigenvalues); carried on by ``exhaust`` it restarts
+    orthogonally to its basis until D steps, and its tridiagonal holds all 99 with their
+    multiplicities, the quadrature exact at weight 1/D each."""
+    from prunelimit.curvature.slq import runs_quadrature
+
+    lam = torch.cat([torch.zeros(9, dtype=torch.float64), torch.tensor([1.0, 2.0, 3.0]).repeat_interleave(30)])
+    q, _ = torch.linalg.qr(torch.randn(99, 99, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    op = DenseOperator((q * lam) @ q.T)
+    runs = LanczosRuns(op, rademacher(99, torch.Generator().manual_seed(1))[None], 8)
+    runs.extend(99)
+    assert runs.steps == [4] and runs.broken_down == [True]
+    runs.exhaust()
+    assert runs.extend(99) == 95 and runs.steps == [99] and runs.broken_down == [True]
+    quad = runs_quadrature(runs.results(), runs.broken_down, 99)
+    assert quad.exact
+    np.testing.assert_allclose(np.sort(quad.nodes[0]), lam.numpy(), atol=1e-10)
+    np.testing.assert_allclose(quad.weights[0], 1 / 99)

@@ -294,7 +294,11 @@ def test_adaptive_slq_stated_uncertainty_covers_at_its_stated_rate() -> None:
     meets ``--tolerance 0.01``, on the clustered spectrum, 100 seeds. A stop chosen by a
     random ± favours small ones; the ± must still cover the exact ρ*. Measured 96/100
     (86/100 when the tighter of two 95 % widths was stated); 92 % is 95 % less 1.4
-    binomial s.d. over 100 draws."""
+    binomial s.d. over 100 draws. Adaptive SLQ now carries one run to D steps, the exact
+    spectrum, once that costs no more than its next stage, so a seed whose ± did not meet
+    the tolerance early ends exact (``converged``, ± 0 up to rounding): 96/100 seeds here,
+    87/100 at D = 400, none at D = 1,000 (where 100 seeds take minutes, and 96/100 covered);
+    99/100 covered."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.uncertainty import one_run_half_width
@@ -313,8 +317,9 @@ def test_adaptive_slq_stated_uncertainty_covers_at_its_stated_rate() -> None:
     for seed in range(100):
         result = adaptive_slq(op, plan, assess, seed)
         final = assess(result.quadrature)
-        assert result.stopped_by == "tolerance" and final.plus_minus <= tolerance
-        hits += abs(final.estimate - exact) <= final.plus_minus
+        assert (result.stopped_by == "tolerance" and final.plus_minus <= tolerance) or \
+            (result.stopped_by == "converged" and result.quadrature.exact)
+        hits += abs(final.estimate - exact) <= final.plus_minus + 1e-12  # an exact answer's ±0, to rounding
     assert hits / 100 >= 0.92
 
 
@@ -350,7 +355,8 @@ def test_runs_through_the_whole_space_state_the_exact_ratio() -> None:
 
 def test_adaptive_slq_on_a_tiny_model_stops_at_its_exact_spectrum() -> None:
     """Adaptive SLQ's first stage (3 runs of min(32, D) steps) spans the space at D = 10:
-    it stops there with the exact ρ* (it used to add probes up to the product budget)."""
+    it stops there with the exact ρ* (it used to add probes up to the product budget), and
+    says why: ``converged``, the Krylov space exhausted (a ± of 0 meets any tolerance)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
 
     dim = 10
@@ -362,7 +368,7 @@ def test_adaptive_slq_on_a_tiny_model_stops_at_its_exact_spectrum() -> None:
         return Assessment(ratio, u.plus_minus, u.steps, u.statistical)
 
     result = adaptive_slq(op, AdaptivePlan(0.01, 1600, initial_steps=32, initial_runs=3), assess, seed=0)
-    assert result.stopped_by == "tolerance" and result.trail[-1].products == 3 * dim
+    assert result.stopped_by == "converged" and result.trail[-1].products == 3 * dim
     assert result.trail[-1].estimate == pytest.approx(exact, abs=1e-9) and result.trail[-1].plus_minus == 0.0
 
 
