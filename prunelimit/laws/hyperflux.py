@@ -22,6 +22,8 @@ Deviations from the reference code, for small models and a CPU budget:
 * the data loss is the caller's ``loss_fn`` (the reference uses label smoothing 0.1);
 * no mixed precision; learning rates, epochs, gate-lr and the controller step Δ are
   :class:`HyperfluxConfig` fields (the reference defaults are for ResNet-50 on CIFAR);
+* the regrowth phase restarts the gates' Adam moments: kept, they carried the pressure
+  phase's Γ/N into Γ = 0 and closed gates for epochs (a gate with zero flux went on falling);
 * the trajectory targets ``target_density · regrowth_headroom`` at the end of the
   pruning phase, leaving room for the regrowth phase to bring weights back (the
   reference's older setups shrank the request by 10/13 for the same reason).
@@ -263,6 +265,13 @@ class _GatedNet:
         train_masked(self.model, self.weight_opt, gated_loss, batches, epochs=epochs, penalty=gate_pressure,
                      extra_optimizers=(self.gate_opt,), schedulers=schedulers, on_epoch=on_epoch, masks=self.held)
 
+    def forget_pressure(self) -> None:
+        """Zero the gates' Adam first moments, the running mean of past gradients, Γ/N among
+        them, which would keep pushing every gate down for tens of steps after Γ drops to 0.
+        The second moments stay: they set the step size, not its direction."""
+        for state in self.gate_opt.state.values():
+            state["exp_avg"].zero_()
+
     def prune(self) -> Masks:
         """Zero the weights whose gate is closed; their masks."""
         masks = self.masks()
@@ -288,7 +297,8 @@ def hyperflux_prune(
     cosine from ``weight_lr`` to ``weight_lr/30``. Regrowth phase: Γ = 0, weight lr reset
     to ``weight_lr/10`` with a cosine to ``weight_lr/100``, gate lr reset to
     ``gate_lr·regrowth_gate_lr_factor`` and multiplied by ``regrowth_gate_decay`` each
-    epoch (zero after 50 epochs, as in the authors' code). ``options`` are :class:`HyperfluxConfig`
+    epoch (zero after 50 epochs, as in the authors' code) and its Adam moments restarted, so
+    Γ = 0 moves a gate only by its flux. ``options`` are :class:`HyperfluxConfig`
     fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
     the model's prunable weights are left masked. ``masks``: the keep-masks of an already
     pruned model; its pruned weights stay pruned (held at zero, their gates closed).
@@ -322,6 +332,7 @@ def hyperflux_prune(
         factor_schedule(net.weight_opt, 1.0, lambda e: cosine(e, pruning_epochs, weight_lr, weight_lr / 30)),
     ])
     if regrowth_epochs:
+        net.forget_pressure()
         net.train(batches, loss_fn, regrowth_epochs, lambda: 0.0, after_regrowth_epoch, [
             factor_schedule(net.weight_opt, 1.0, lambda j: cosine(j, regrowth_epochs, weight_lr / 10, weight_lr / 100)),
             factor_schedule(net.gate_opt, 1.0,

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from prunelimit import validate
-from prunelimit.data.batches import Batches, LossFn
+from prunelimit.data.batches import Batches, LossFn, batch_size, total_samples
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
@@ -195,9 +195,11 @@ def iterative_magnitude_pruning(
         raise UsageError(_NO_CLASSES)
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
+    # the training batches' shape too: another --batch-size or --max-samples trains other levels
     settings = {"rate": c.rate, "rewind": c.rewind, "rewind_steps": c.rewind_steps, "seed": c.seed,
                 "epochs_per_level": c.epochs_per_level, "epochs_dense": epochs_dense, "lr": c.lr,
-                "momentum": c.momentum}
+                "momentum": c.momentum, "train_samples": total_samples(train_batches),
+                "batch_size": max((batch_size(b) for b in train_batches), default=0)}
     out = Path(out_dir) if out_dir is not None else None
 
     rows: list[ImpRow] = []
@@ -334,22 +336,29 @@ def _load_progress(out: Path, model, params, settings, record=(None, None)):
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
         with path.open(newline="") as fh:
-            rows = [
-                ImpRow(int(r["level"]), float(r["density"]), float(r["error"]),
-                       float(r["loss"]), int(r["width"]) if r["width"] else None,
-                       int(r["depth"]) if r["depth"] else None)
-                for r in csv.DictReader(fh)
-            ]
-    except (OSError, KeyError, ValueError, TypeError, csv.Error) as exc:
+            header, *lines = list(csv.reader(fh)) or [[]]
+        # every field of every row: a row cut short read its missing width and depth as "none"
+        if tuple(header) != CSV_HEADER or any(len(line) != len(CSV_HEADER) for line in lines):
+            raise ValueError(f"not the header {','.join(CSV_HEADER)} with {len(CSV_HEADER)} fields in every row")
+        rows = [ImpRow(int(level), float(density), float(error), float(loss), int(width) if width else None,
+                       int(depth) if depth else None) for level, density, error, loss, width, depth in lines]
+    except (OSError, ValueError, csv.Error) as exc:
         raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from None
     if not rows or [r.level for r in rows] != list(range(len(rows))):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
+    shape = mlp_shape(model)
+    odd = next((r for r in rows if (r.width, r.depth) != shape), None)
+    if odd is not None:
+        raise InputError(f"{path}: level {odd.level} has width,depth {odd.width},{odd.depth}, not this model's "
+                         f"{shape[0]},{shape[1]}; resume with the sweep's model, or use a fresh directory")
     last = _checkpoint_path(out, rows[-1].level)
     ckpt = _load(out, last, settings)
+    if ckpt.get("level") != rows[-1].level or ckpt.get("density") != rows[-1].density:
+        raise InputError(f"{path}: its last row (level {rows[-1].level}, density {rows[-1].density}) is not what "
+                         f"{last.name} records; the folder is damaged, use a fresh directory")
     spec, meta = record  # where the sweep and this call both say, they must agree: rows of two sweeps would mix
     saved = {"model": ckpt.get("model"), **(ckpt.get("meta") if isinstance(ckpt.get("meta"), dict) else {})}
-    differ = [f"{k} {saved[k]} (now {v})" for k, v in {"model": spec, **(meta or {})}.items()
-              if v is not None and saved.get(k) is not None and saved[k] != v]
+    differ = _changed(saved, {"model": spec, **(meta or {})}, where_both_say=True)
     if differ:
         raise UsageError(f"{out} holds an IMP sweep of {', '.join(differ)}; resume it with the same model, data "
                          "and loss, or use a fresh directory")
@@ -374,12 +383,21 @@ def _load(out: Path, path: Path, settings) -> dict:
     except Exception as exc:  # missing, truncated, or pickled objects weights_only refuses
         raise InputError(f"{path}: cannot load IMP checkpoint ({type(exc).__name__}); use a fresh directory") from None
     check_loaded(ckpt, f"IMP checkpoint {path}")
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or ckpt.get("imp") != settings:
-        raise UsageError(
-            f"{out} holds an IMP sweep with other settings; use the same settings or a "
-            "fresh directory"
-        )
+    recorded = ckpt.get("imp") if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT else None
+    if not isinstance(recorded, dict):
+        raise InputError(f"{path}: not a checkpoint of an IMP sweep; use a fresh directory")
+    differ = _changed(recorded, settings)
+    if differ:
+        raise UsageError(f"{out} holds an IMP sweep with other settings: {', '.join(differ)}; resume it with "
+                         "the same settings or use a fresh directory")
     return ckpt
+
+
+def _changed(saved: dict, now: dict, where_both_say: bool = False) -> list[str]:
+    """``key saved (now value)`` for each entry of ``now`` that ``saved`` records otherwise;
+    ``where_both_say``: only where neither is ``None`` (a value one side cannot know)."""
+    return [f"{k} {saved.get(k)} (now {v})" for k, v in now.items()
+            if saved.get(k) != v and not (where_both_say and (v is None or saved.get(k) is None))]
 
 
 def _tensors(ckpt: dict, key: str, path: Path) -> dict[str, torch.Tensor]:

@@ -524,8 +524,17 @@ def fit_nplh(
         points=points,
         quadratic=_quadratic(x, y, quadratic_level),
         heldout_error=_heldout(x, y, math.sqrt(low * high)),
-        warnings=_point_warnings(x, y),
+        warnings=_point_warnings(x, y) + _slope_warnings(alpha0_ci, x.size, confidence),
     )
+
+
+def _slope_warnings(alpha0_ci: tuple[float, float], n: int, confidence: float) -> tuple[str, ...]:
+    """An interval of α0 that reaches 0: the points do not tell the law from a flat line, and
+    the fitted α0 and c, printed as a law, are not one (3 points on a line gave [-0.65, 2.97])."""
+    if alpha0_ci[0] > 0:
+        return ()
+    return (f"the {confidence:.0%} interval of alpha0 [{alpha0_ci[0]:.3g}, {alpha0_ci[1]:.3g}] reaches 0: the {n} "
+            "points in the fit region are too few or too noisy to pin the law's slope; record more points there",)
 
 
 def _point_warnings(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:

@@ -153,3 +153,23 @@ def test_a_trajectory_that_cannot_end_at_its_target_is_refused():
                                           r"pruning_epochs 5 or more"):
         hyperflux_prune(nn.Linear(4, 2), [(torch.zeros(2, 4), torch.zeros(2, dtype=torch.long))],
                         cross_entropy_loss, 0.05, pruning_epochs=3)
+
+
+def test_regrowth_starts_without_the_pressure_phase_momentum():
+    """Γ = 0 in the regrowth phase, but the gates' Adam moments still held the pressure phase's
+    Γ/N, so gates kept closing after the pressure was gone (from a digits MLP the first regrowth
+    epoch closed 36 gates, 16 with fresh moments). With a data loss that gives every gate zero
+    flux, nothing may move once Γ = 0: the density after each regrowth epoch is the pressure
+    phase's last (it fell 0.307 → 0.141 → 0.073 → 0.026)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    batches = [(torch.randn(4, 8), torch.zeros(4, dtype=torch.long))] * 4
+
+    def no_flux(m, batch):  # finite, and its gradient on every gate is exactly 0
+        return (m(batch[0]) * 0.0).sum()
+
+    res = hyperflux_prune(model, batches, no_flux, 0.5, pruning_epochs=10, regrowth_epochs=3)
+    last_prune = [e.density for e in res.log if e.phase == "prune"][-1]
+    assert 0.0 < last_prune < 1.0  # gates are near 0, where a leftover push would close some
+    assert [e.density for e in res.log if e.phase == "regrow"] == [last_prune] * 3
+    assert res.density == last_prune

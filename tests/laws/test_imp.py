@@ -231,3 +231,63 @@ def test_levels_past_the_last_weight_are_refused_before_training(digits, tmp_pat
     assert not (tmp_path / "sweep").exists()
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # nothing trained
     assert _run(digits, _mlp(), rate=0.5, levels=11, epochs_per_level=0).rows[-1].density == 1 / N_PRUNABLE
+
+
+def test_resume_names_the_settings_that_differ_and_refuses_other_training_batches(digits, tmp_path):
+    """Another batch size or sample count (`--batch-size`, `--max-samples`) resumed the sweep and
+    trained its new levels on other batches, one CSV of two sweeps; other settings were refused
+    without saying which."""
+    train, _ = digits
+    kw = dict(rate=0.5, rewind="none", seed=3)
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path, **kw)
+    with pytest.raises(UsageError, match=r"other settings: rate 0.5 \(now 0.2\), seed 3 \(now 4\);"):
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, **{**kw, "rate": 0.2, "seed": 4})
+    halves = [tuple(t[i : i + 32] for t in b) for b in train for i in (0, 32)]
+    with pytest.raises(UsageError, match=r"other settings: batch_size 64 \(now 32\);"):
+        _run((halves, digits[1]), _mlp(), levels=2, out_dir=tmp_path, **kw)
+    with pytest.raises(UsageError, match=r"other settings: train_samples 640 \(now 576\);"):
+        _run((train[:9], digits[1]), _mlp(), levels=2, out_dir=tmp_path, **kw)
+    assert _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw).resumed_after == 1
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda text: text[:text.rindex(",32,2")], "6 fields in every row"),  # the last row cut short
+    (lambda text: text[:-2], "level 2 has width,depth 32,None"),  # cut in its last field
+    (lambda text: text.replace("\n2,0.25,", "\n2,0.5,"), "density 0.5.* is not what level_002.pt records"),
+])
+def test_resume_refuses_a_damaged_progress_file(digits, tmp_path, damage, match):
+    """A row cut short read its missing width and depth as "none" and resumed, so the sweep's
+    CSV lost the joint law's columns; the CSV's last row must be what its checkpoint records."""
+    kw = dict(rate=0.5, rewind="none", seed=3)
+    _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
+    csv_path = tmp_path / "imp.csv"
+    csv_path.write_text(damage(csv_path.read_text()))
+    with pytest.raises(InputError, match=match):
+        _run(digits, _mlp(), levels=3, out_dir=tmp_path, **kw)
+
+
+@pytest.mark.parametrize("rewind", ["init", "early"])
+def test_every_level_is_the_saved_rewind_point_under_its_mask_exactly(digits, tmp_path, rewind):
+    """With no retraining each level's weights are rewind.pt's, bit for bit, on the kept entries,
+    zero on the pruned ones, and the nonzeros are the scheduled count."""
+    _run(digits, _mlp(), rate=0.5, levels=3, rewind=rewind, rewind_steps=3, epochs_dense=1, epochs_per_level=0,
+         out_dir=tmp_path)
+    point = torch.load(tmp_path / "rewind.pt", weights_only=True)["state_dict"]
+    for level in (1, 2, 3):
+        ckpt = torch.load(tmp_path / f"level_{level:03d}.pt", weights_only=True)
+        for name, value in ckpt["state_dict"].items():
+            mask = ckpt["masks"].get(name)
+            assert torch.equal(value, point[name] if mask is None else point[name] * mask)
+        nonzero = sum(int((ckpt["state_dict"][name] != 0).sum()) for name in ckpt["masks"])
+        assert nonzero == level_density_count(level, 0.5, N_PRUNABLE)
+
+
+@pytest.mark.parametrize("rewind", ["early", "none"])
+def test_a_resumed_sweep_is_bit_identical(digits, tmp_path, rewind):
+    kw = dict(rate=0.5, rewind=rewind, rewind_steps=3, epochs_dense=1, seed=5)
+    full = _run(digits, _mlp(), levels=3, out_dir=tmp_path / "full", **kw)
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path / "part", **kw)
+    assert _run(digits, _mlp(), levels=3, out_dir=tmp_path / "part", **kw).rows == full.rows
+    for level in range(4):
+        a, b = (torch.load(tmp_path / d / f"level_{level:03d}.pt", weights_only=True) for d in ("full", "part"))
+        assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])

@@ -352,3 +352,15 @@ def test_a_law_constant_no_float_holds_is_refused_naming_the_fix(gamma_scale):
     gamma = np.geomspace(1, 10, 30)
     with pytest.raises(UsageError, match="divide the gamma column by one constant"):
         fit_nplh(LawPoints.from_arrays(0.01 * gamma ** -2.0, gamma * gamma_scale), region=(1e-6, 1.0), n_boot=50)
+
+
+@pytest.mark.parametrize("density, gamma", [
+    ((0.1, 0.05, 0.02), (0.5, 1.0, 2.0)),  # too few points: alpha0 1.16 in [-0.65, 2.97]
+    ((0.3, 0.05, 0.2, 0.02, 0.1, 0.01), (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)),  # noisy, non-monotone
+])
+def test_a_slope_the_points_do_not_pin_is_warned_of(density, gamma):
+    """A fit whose alpha0 interval reaches 0 was printed as a law without a word."""
+    fit = fit_nplh(LawPoints.from_arrays(density, gamma))
+    assert fit.alpha0 > 0 and fit.alpha0_ci[0] <= 0
+    assert any("interval of alpha0" in w and "reaches 0" in w for w in fit.warnings)
+    assert not any("interval of alpha0" in w for w in fit_nplh(law_points(0.01, seed=0)).warnings)
