@@ -97,16 +97,19 @@ def test_slq_extremes_and_trace_come_from_the_runs_least_squares(cli, least_squa
     assert whole["spectrum"]["lambda_max"] == pytest.approx(lam.max(), rel=1e-5)
     assert whole["spectrum"]["lambda_min"] == pytest.approx(lam.min(), rel=1e-5)
     assert whole["spectrum"]["trace"] == pytest.approx(lam.sum(), rel=1e-5)
-    assert whole["spectrum"]["trace_stderr"] == 0
+    assert whole["spectrum"]["trace_stderr"] == 0 and whole["spectrum"]["trace_plus_minus"] == 0
     assert whole["timing"]["hvps"] == 3 * 7
 
     doc = spectrum(4)
     assert lam.min() - 1e-5 <= doc["spectrum"]["lambda_min"] <= doc["spectrum"]["lambda_max"] <= lam.max() + 1e-5
     slq_probes = hutchinson_samples(DenseOperator(hessian), 3, seed=0)  # the seed's first draws, as SLQ's
     top_up = hutchinson_samples(DenseOperator(hessian), 5, seed=2)  # --seed 0 + 2
-    hutchinson = trace_estimate(np.concatenate([slq_probes, top_up]))
+    # the runs' ‖Hz‖² come from their first Lanczos step, the top-up's from their products
+    hutchinson = trace_estimate(np.concatenate([slq_probes.estimates, top_up.estimates]),
+                                np.concatenate([slq_probes.squares, top_up.squares]))
     assert doc["spectrum"]["trace"] == pytest.approx(hutchinson.value, rel=1e-5)
     assert doc["spectrum"]["trace_stderr"] == pytest.approx(hutchinson.stderr, rel=1e-4)
+    assert doc["spectrum"]["trace_plus_minus"] == pytest.approx(hutchinson.plus_minus, rel=1e-4)
     assert doc["timing"]["hvps"] == 3 * 4 + 5
     memory = doc["memory"]
     assert memory["hvp_engine"] == "revrev"

@@ -82,7 +82,8 @@ def test_slq_runs_that_span_a_small_model_state_its_exact_spectrum(cli, tmp_path
     u = slq["prediction"]["uncertainty"]
     assert (u["probes_kind"], u["steps_kind"], u["plus_minus"]) == ("exact", "exact", 0.0)
     assert slq["prediction"]["ratio"] == pytest.approx(exact["prediction"]["ratio"], abs=1e-5)
-    assert slq["spectrum"]["trace_stderr"] == 0.0
+    assert slq["spectrum"]["trace_stderr"] == 0.0 and slq["spectrum"]["trace_plus_minus"] == 0.0
+    assert exact["spectrum"]["trace_stderr"] == 0.0 and exact["spectrum"]["trace_plus_minus"] == 0.0
     assert slq["spectrum"]["trace"] == pytest.approx(exact["spectrum"]["trace"], rel=1e-5)
     assert slq["spectrum"]["stopped_by"] == "converged" and slq["timing"]["hvps"] == 3 * 13
 

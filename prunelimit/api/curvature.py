@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from prunelimit.cache import Store
     from prunelimit.curvature.quadrature import SpectralQuadrature
+    from prunelimit.curvature.trace import TraceEstimate
     from prunelimit.data.subsample import Subsample
     from prunelimit.theory.layers import LayerBreakdown
     from prunelimit.theory.uncertainty import Uncertainty
@@ -77,7 +78,9 @@ class SpectrumReport:
     lambda_max: float
     lambda_min: float
     trace: float
+    # a bound on the trace's standard error and its 95 % half-width (prunelimit.curvature.trace); 0 when exact
     trace_stderr: float | None
+    trace_plus_minus: float | None
     negative_mass: float | None
     iterations: int
     runs: int
@@ -145,6 +148,7 @@ class SpectrumReport:
             "lambda_min": self.lambda_min,
             "trace": self.trace,
             "trace_stderr": self.trace_stderr,
+            "trace_plus_minus": self.trace_plus_minus,
             "negative_mass": self.negative_mass,
             "runs": self.runs,
             "iterations": self.iterations,
@@ -379,6 +383,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     import torch
 
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
+    from prunelimit.curvature.trace import TraceEstimate
     from prunelimit.data.batches import total_samples
     from prunelimit.device import peak_memory_mb, reset_peak_memory
     from prunelimit.distributed import agreed_clock
@@ -418,7 +423,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         hvps += quad.hvps
         passes += quad.hvps
         eig = quad.nodes[0]
-        lam_max, lam_min, trace, trace_err = float(eig.max()), float(eig.min()), float(eig.sum()), 0.0
+        lam_max, lam_min = float(eig.max()), float(eig.min())
+        trace = TraceEstimate(float(eig.sum()), 0.0, 0.0, 1)
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
         target, no_target = target_or_reason(inputs, options, stats.batch_losses())
         if isinstance(options.hessian_samples, int) and options.hessian_samples < total:
@@ -464,8 +470,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
-        trace, trace_err = _slq_trace(op, quad, options, None if options.time_budget is None
-                                      else lambda: elapsed() >= options.time_budget)
+        trace = _slq_trace(op, quad, options, None if options.time_budget is None
+                           else lambda: elapsed() >= options.time_budget)
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -483,7 +489,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
-        trace=trace, trace_stderr=trace_err, negative_mass=negative,
+        trace=trace.value, trace_stderr=trace.stderr, trace_plus_minus=trace.plus_minus, negative_mass=negative,
         iterations=dim if choice.solver == "exact" else int(max(len(r) for r in quad.nodes)),
         runs=quad.runs, params_hessian=dim,
         loss=stats.loss(), batch_losses=stats.batch_losses(), gradient_norm=float(gradient.norm()),
@@ -663,19 +669,22 @@ def _split_half_spectra(inputs: Inputs, options: CurvatureOptions, subsample, qu
     return (spectra[0], spectra[1]), spent
 
 
-def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[float, float]:
-    """Trace and its standard error: each run's ``D·Σ τθ = zᵀHz`` is a Hutchinson sample
-    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes, cut short once
-    ``out_of_time()`` (the time budget spent) after the first. Exact (no top-up) when the
-    runs found every eigenvalue."""
-    from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
+def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> "TraceEstimate":
+    """Trace and its error (``prunelimit.curvature.trace``): each run's ``D·Σ τθ = zᵀHz`` is a
+    Hutchinson sample and its ``D·(α₁² + β₁²) = ‖Hz‖²`` the sample's bound term, at no cost;
+    fewer runs than ``TRACE_PROBES`` are topped up with probes, cut short once
+    ``out_of_time()`` (the time budget spent) after the first. Exact (no top-up, no error)
+    when the runs found every eigenvalue."""
+    from prunelimit.curvature.trace import TraceEstimate, hutchinson_samples, trace_estimate
 
+    dim = op.shape[0]
     if quad.exact:  # a run spanned the whole space: the trace is the eigenvalues' sum, no sample to add
-        return op.dim * quad.mean(lambda x: x), 0.0
-    runs = quad.runs
-    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2, out_of_time) if runs < TRACE_PROBES else []
-    est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
-    return est.value, est.stderr
+        return TraceEstimate(dim * quad.mean(lambda x: x), 0.0, 0.0, quad.runs)
+    estimates, squares = dim * quad.expectation(lambda x: x), dim * quad.second_moments
+    if quad.runs < TRACE_PROBES:
+        extra = hutchinson_samples(op, TRACE_PROBES - quad.runs, options.seed + 2, out_of_time)
+        estimates, squares = np.concatenate([estimates, extra.estimates]), np.concatenate([squares, extra.squares])
+    return trace_estimate(estimates, squares)
 
 
 # Options only the bounds' arithmetic reads, after the spectrum (ρ_L and ρ_U; the spectrum's

@@ -78,12 +78,14 @@ class Block:
 class BlockCurvature:
     """``tr H_ll``, ``λmax(H_ll)`` and the spectral measure of ``H_ll`` (``quadrature``,
     ``dim`` = the block's size). ``trace_stderr``: 0 when exact, else the bound of
-    :func:`hutchinson_bound` on Hutchinson's standard error."""
+    ``prunelimit.curvature.trace.hutchinson_bound`` on Hutchinson's standard error, and
+    ``trace_plus_minus`` its 95 % half-width (``TraceEstimate``)."""
 
     name: str
     params: int
     trace: float
     trace_stderr: float | None
+    trace_plus_minus: float | None
     lambda_max: float
     quadrature: SpectralQuadrature
     exact: bool
@@ -240,23 +242,12 @@ def _lanczos_group(op, blocks, draws, steps, probes, storage_dtype, callback,
     for k, block in enumerate(blocks):
         mine = slice(k * probes, (k + 1) * probes)
         quad = runs_quadrature(results[mine], broken[mine], block.size, "h", iterations=steps)
-        est = trace_estimate(block.size * quad.expectation(lambda x: x))  # zᵀ H_ll z with ‖z‖² = n_l
+        # zᵀ H_ll z and ‖H_ll z‖² with ‖z‖² = n_l
+        est = trace_estimate(block.size * quad.expectation(lambda x: x), block.size * quad.second_moments)
         real = quad.weights > 0
-        squares = block.size * quad.expectation(lambda x: x * x)  # ‖H_ll z‖², from the first two moments
-        out[block.name] = BlockCurvature(block.name, block.size, est.value, hutchinson_bound(squares),
+        out[block.name] = BlockCurvature(block.name, block.size, est.value, est.stderr, est.plus_minus,
                                          float(quad.nodes[real].max()), quad, exact=False)
     return out, products
-
-
-def hutchinson_bound(squares: np.ndarray) -> float:
-    """A bound on the standard error of the mean of ``k`` Rademacher estimates ``zᵀAz`` of
-    ``tr A``, from ``squares`` = their ``‖Az‖²``: ``Var zᵀAz = 2 Σ_{i≠j} A_ij² ≤ 2‖A‖²_F``
-    (Avron & Toledo, *J. ACM* 58, 2011) and ``E ‖Az‖² = ‖A‖²_F``, so ``√(2·mean/k)``.
-
-    The sample standard deviation of two estimates, which the blocks have, is itself a
-    one-degree-of-freedom guess: two close estimates by chance stated ``± 0.02`` on a
-    trace 2 off. The bound needs no second estimate and does not shrink by chance."""
-    return math.sqrt(2.0 * float(np.mean(squares)) / len(squares))
 
 
 def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockCurvature]:
@@ -277,7 +268,7 @@ def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockC
 def _exact(block: Block, h: Tensor) -> BlockCurvature:
     quad = exact_quadrature(h)
     eig = quad.nodes[0]
-    return BlockCurvature(block.name, block.size, float(torch.trace(h)), 0.0, float(eig.max()), quad, exact=True)
+    return BlockCurvature(block.name, block.size, float(torch.trace(h)), 0.0, 0.0, float(eig.max()), quad, exact=True)
 
 
 class _Restricted:

@@ -25,7 +25,10 @@ class SpectralQuadrature:
     above for completely monotone ``f(|λ|) = g(λ²)`` such as F's terms
     (``prunelimit.curvature.bracket``); ``None`` where no such bracket is known.
     ``exact``: every row is the whole spectrum (all D eigenvalues, weights 1/D), so no
-    probe or truncation error is left.
+    probe or truncation error is left. ``second_moments``: per run ``‖Hz‖²/‖z‖²`` of its
+    probe (the first Lanczos step's ``α₁² + β₁²``, exact whatever the steps, where the
+    rule's own second moment needs two), behind the trace's error bound
+    (``prunelimit.curvature.trace``); ``None`` where the rows are not plain runs on H.
     """
 
     nodes: np.ndarray
@@ -37,6 +40,7 @@ class SpectralQuadrature:
     lower: "SpectralQuadrature | None" = None
     upper: "SpectralQuadrature | None" = None
     exact: bool = False
+    second_moments: np.ndarray | None = None
 
     @property
     def runs(self) -> int:

@@ -143,8 +143,9 @@ def runs_quadrature(
             out_weights[r, k : k + len(tau)] = tau * (dim - k) / dim
     signed = method == "h"
     half = SpectralQuadrature(half_nodes, half_weights, dim, signed) if m // 2 >= 1 else None
-    lower = upper = None
+    lower = upper = moments = None
     if method == "h" and k == 0:
+        moments = np.array([_first_step_moment(r) for r in results])
         spanning = next((r for r in results if r.steps == dim), None)
         if spanning is not None:
             # A run of D steps without breakdown has the whole space as its Krylov space:
@@ -155,11 +156,19 @@ def runs_quadrature(
             nodes, weights = np.tile(theta, (len(results), 1)), np.full((len(results), dim), 1.0 / dim)
             rule = _padded([(np.abs(theta), weights[0])] * len(results), dim)
             return SpectralQuadrature(nodes, weights, dim, signed=True, hvps=hvps, half=half, lower=rule,
-                                      upper=rule, exact=True)
+                                      upper=rule, exact=True, second_moments=moments)
         brackets = [abs_bracket(r.alpha, r.beta, exact=b) for r, b in zip(results, broken_down)]
         lower = _padded([b.lower for b in brackets], dim)
         upper = _padded([b.upper for b in brackets], dim)
-    return SpectralQuadrature(nodes, weights, dim, signed=signed, hvps=hvps, half=half, lower=lower, upper=upper)
+    return SpectralQuadrature(nodes, weights, dim, signed=signed, hvps=hvps, half=half, lower=lower, upper=upper,
+                              second_moments=moments)
+
+
+def _first_step_moment(result: LanczosResult) -> float:
+    """``‖Hq₁‖² = α₁² + β₁²`` of a run's unit start vector: ``β₁`` is the first off-diagonal,
+    or the residual after a run of one step (0 after a breakdown, where ``Hq₁ = α₁q₁``)."""
+    beta = result.beta[0] if len(result.beta) else result.residual
+    return float(result.alpha[0] ** 2 + beta**2) if result.steps else 0.0
 
 
 def _padded(rules: list[tuple[np.ndarray, np.ndarray]], dim: int) -> SpectralQuadrature:

@@ -87,8 +87,7 @@ def render_spectrum(rep) -> None:
     table = Table("spectrum", "value", title=f"Hessian spectrum ({rep.method}, D = {rep.params_hessian:,})")
     table.add_row("λmax", fmt(rep.lambda_max))
     table.add_row("λmin", fmt(rep.lambda_min))
-    trace = fmt(rep.trace) + (f" ± {rep.trace_stderr:.2g}" if rep.trace_stderr else "")
-    table.add_row("trace", trace)
+    table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus) + (" (95 %)" if rep.trace_plus_minus else ""))
     if rep.negative_mass is not None:
         table.add_row("negative mass", pct(rep.negative_mass))
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
@@ -111,17 +110,22 @@ LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed"
                  "lanczos": "Lanczos on each block"}
 
 
+def trace_text(trace: float | None, plus_minus: float | None) -> str:
+    """A trace with its 95 % ``±`` (``prunelimit.curvature.trace``), none when exact."""
+    return fmt(trace) + (f" ± {plus_minus:.2g}" if plus_minus else "")
+
+
 def render_layers(b) -> None:
     """The per-layer table of a ``LayerBreakdown``: curvature, and each layer's part in the limit."""
     at = "" if b.ratio is None else f" at ρ* = {pct(b.ratio)} ({b.scope} path)"
     name = Column("layer", overflow="fold", min_width=8)  # a name folds, never loses its end
-    table = Table(name, "params", "trace", "λmax", "width share", "removed at ρ*", "R² share", "alone ρ*",
+    table = Table(name, "params", "trace (± 95 %)", "λmax", "width share", "removed at ρ*", "R² share", "alone ρ*",
                   title=f"Per-layer curvature{at}")
     for layer in b.layers:
-        trace = fmt(layer.trace) + (f" ± {layer.trace_stderr:.2g}" if layer.trace_stderr else "")
         sparsity = pct(layer.sparsity_at_rho) + (" [red]collapse[/]" if layer.collapsed else "")
-        table.add_row(layer.name, f"{layer.params:,}", trace, fmt(layer.lambda_max), pct(layer.share_of_width),
-                      sparsity, pct(layer.radius_share), pct(layer.limit_alone))
+        table.add_row(layer.name, f"{layer.params:,}", trace_text(layer.trace, layer.trace_plus_minus),
+                      fmt(layer.lambda_max), pct(layer.share_of_width), sparsity, pct(layer.radius_share),
+                      pct(layer.limit_alone))
     stdout.print(table)
     c = b.cost
     how = LAYER_METHODS[c.method] + ("" if c.steps is None else f", {c.probes} probes × {c.steps} steps a block")

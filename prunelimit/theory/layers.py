@@ -55,6 +55,7 @@ class LayerShare:
     prunable: bool
     trace: float | None
     trace_stderr: float | None
+    trace_plus_minus: float | None
     lambda_max: float | None
     width: float | None
     share_of_width: float | None
@@ -71,7 +72,7 @@ class LayerShare:
 
     def to_json(self) -> dict:
         return {"name": self.name, "params": self.params, "prunable": self.prunable, "trace": self.trace,
-                "trace_stderr": self.trace_stderr, "lambda_max": self.lambda_max, "width": self.width,
+                "trace_stderr": self.trace_stderr, "trace_plus_minus": self.trace_plus_minus, "lambda_max": self.lambda_max, "width": self.width,
                 "share_of_width": self.share_of_width, "sparsity_at_rho": self.sparsity_at_rho,
                 "radius_share": self.radius_share, "limit_alone": self.limit_alone, "collapsed": self.collapsed}
 
@@ -151,7 +152,8 @@ def _share(name, params, prunable, b: BlockCurvature | None, widths, total_width
     width = widths.get(name)
     return LayerShare(
         name, params, prunable,
-        None if b is None else b.trace, None if b is None else b.trace_stderr, None if b is None else b.lambda_max,
+        None if b is None else b.trace, None if b is None else b.trace_stderr,
+        None if b is None else b.trace_plus_minus, None if b is None else b.lambda_max,
         width, None if width is None or total_width <= 0 else width / total_width, sparsity, radius_share, limit)
 
 

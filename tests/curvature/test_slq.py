@@ -161,3 +161,36 @@ def test_unknown_method_refused():
         slq(identity, method="exact")  # exact spectra: exact_hessian, chosen by api.choose_solver
     with pytest.raises(UsageError):
         slq(identity, method="h", lockstep=0)
+
+
+@pytest.mark.parametrize("steps", [1, 2, 16])
+def test_second_moments_are_each_probes_product_norm(digits_problem, steps):
+    """``D·second_moments`` is ``‖Hz‖²`` of each run's probe (the trace's error bound), from
+    the first Lanczos step: at one step too, where the rule's own second moment
+    ``D·α₁² = (zᵀHz)²/D`` falls short of it."""
+    from prunelimit.curvature.trace import hutchinson_samples
+
+    _, _, oracle = digits_problem
+    op, dim = DenseOperator(oracle), oracle.shape[0]
+    quad = slq(op, steps, 3, seed=4)
+    squares = hutchinson_samples(op, 3, seed=4).squares  # the same probes
+    assert dim * quad.second_moments == pytest.approx(squares, rel=1e-9)
+    rule = dim * quad.expectation(lambda t: t * t)
+    assert (rule < 0.9 * squares).all() if steps == 1 else rule == pytest.approx(squares, rel=1e-9)
+
+
+@pytest.mark.parametrize("runs", [1, 3])  # --method paper's one run, the adaptive default's first three
+def test_global_trace_plus_minus_holds_a_trained_networks_trace(digits_problem, runs):
+    """The spectrum's trace (SLQ runs' samples topped up to 8 with probes, ``_slq_trace``) on the
+    trained MLP's Hessian: over 200 seeds its stated 95 % ± holds the exact trace in at least
+    93 % (it held it in 97.5 % and 99 %; ±1.96 of the samples' spread in 89 % and 92.5 %)."""
+    from prunelimit.api.curvature import _slq_trace
+
+    _, _, oracle = digits_problem
+    op, true = DenseOperator(oracle), float(torch.trace(oracle))
+    held = []
+    for seed in range(200):
+        found = _slq_trace(op, slq(op, 4, runs, seed), CurvatureOptions(seed=seed))
+        assert found.probes == 8
+        held.append(abs(found.value - true) <= found.plus_minus)
+    assert np.mean(held) >= 0.93
