@@ -455,8 +455,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
-        trace, trace_err = _slq_trace(op, quad, options, None if options.time_budget is None
-                                      else lambda: elapsed() >= options.time_budget)
+        # the top-ups stop after the first only where the budget stopped the runs: a run it did
+        # not stop keeps its products, whatever the clock read meanwhile
+        trace, trace_err = _slq_trace(op, quad, options, budget_spent=stopped_by == "time-budget")
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -635,17 +636,17 @@ def _split_half_ratios(inputs: Inputs, options: CurvatureOptions, subsample, tar
     return (ratios[0], ratios[1]), spent
 
 
-def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> tuple[float, float]:
+def _slq_trace(op, quad, options: CurvatureOptions, budget_spent: bool = False) -> tuple[float, float]:
     """Trace and its standard error: each run's ``D·Σ τθ = zᵀHz`` is a Hutchinson sample
-    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes, cut short once
-    ``out_of_time()`` (the time budget spent) after the first. Exact (no top-up) when the
+    at no cost; fewer runs than ``TRACE_PROBES`` are topped up with probes, only the first
+    when ``budget_spent`` (the time budget stopped the runs). Exact (no top-up) when the
     runs found every eigenvalue."""
     from prunelimit.curvature.trace import hutchinson_samples, trace_estimate
 
     if quad.exact:  # a run spanned the whole space: the trace is the eigenvalues' sum, no sample to add
         return op.dim * quad.mean(lambda x: x), 0.0
     runs = quad.runs
-    extra = hutchinson_samples(op, TRACE_PROBES - runs, options.seed + 2, out_of_time) if runs < TRACE_PROBES else []
+    extra = hutchinson_samples(op, 1 if budget_spent else TRACE_PROBES - runs, options.seed + 2) if runs < TRACE_PROBES else []
     est = trace_estimate(np.concatenate([op.dim * quad.expectation(lambda x: x), extra]))
     return est.value, est.stderr
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -28,18 +27,13 @@ def hutchinson_trace(op: CurvatureOperator, probes: int = 16, seed: int = 0) -> 
     return trace_estimate(hutchinson_samples(op, probes, seed))
 
 
-def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0,
-                       until: Callable[[], bool] | None = None) -> np.ndarray:
-    """``zᵀ H z`` for ``probes`` Rademacher vectors drawn from ``seed`` (as ``slq`` draws its probes).
-    ``until`` is asked before every sample after the first: once it is true the samples
-    stop short (a time budget, as ``LanczosRuns.extend`` asks it)."""
+def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0) -> np.ndarray:
+    """``zᵀ H z`` for ``probes`` Rademacher vectors drawn from ``seed`` (as ``slq`` draws its probes)."""
     if probes < 1:
         raise UsageError(f"the trace estimate needs at least 1 probe, got {probes}")
     generator = torch.Generator().manual_seed(seed)
     samples = []
     for _ in range(probes):
-        if samples and until is not None and until():
-            break
         z = rademacher(op.shape[0], generator)
         samples.append(float(z @ op.matvec(z).to("cpu", torch.float64)))
     return np.array(samples)
