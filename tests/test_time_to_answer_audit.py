@@ -336,6 +336,24 @@ def test_a_spectrum_without_rho_says_why_and_keeps_the_budget(cli, own_ckpt) -> 
     assert doc["spectrum"]["runs"] * doc["spectrum"]["iterations"] <= 40
 
 
+def test_a_spectrum_without_rho_keeps_the_time_budget(cli, own_ckpt, monkeypatch) -> None:
+    """With no ρ* to aim at, the fixed plan that stands in for adaptive SLQ stops at
+    --time-budget too, and says so. Before, it ran all 8 × 200 products whatever the budget,
+    with no stop named. The spectrum's clock gains 1,000 s a reading here."""
+    import itertools
+    import time
+    import types
+
+    from prunelimit import distributed
+
+    clock = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1000.0).__next__, process_time=time.process_time)
+    monkeypatch.setattr(distributed, "time", clock)
+    doc = _json(cli("spectrum", own_ckpt, "--method", "slq", "--time-budget", "5", "--batch-size", "5000", "--json",
+                    *SMALL))
+    assert doc["prediction"] is None and doc["spectrum"]["stopped_by"] == "time-budget"
+    assert doc["spectrum"]["runs"] * doc["spectrum"]["iterations"] == 1 and doc["timing"]["hvps"] == 2
+
+
 # --- the gate's conservative side -------------------------------------------------------------
 
 def _report(uncertainty) -> dict:

@@ -434,13 +434,15 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
                           time_budget=None if options.time_budget is None
                           else max(options.time_budget - elapsed(), 1e-3))
+        deadline = None
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
             runs = min(DEFAULT_RUNS, budgets.product_budget)  # the old fixed plan, within --max-hvps
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
-                                  "fixed plan within --max-hvps: no ρ* to aim at")
-        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed)
+                                  "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
+            deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
@@ -490,10 +492,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
-                  progress, clock: "Callable[[], float]" = time.perf_counter):
+                  progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
-    set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail.
-    ``clock``: seconds, for the time budget (under torchrun one that reads alike on every rank)."""
+    set), or a fixed plan, cut short once ``clock()`` reaches ``deadline`` (``"time-budget"``).
+    Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
+    the time budget (under torchrun one that reads alike on every rank)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
@@ -509,9 +512,15 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                 "use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
                 "(no --iterations/--runs), which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
+        cut: list[bool] = []  # whether the deadline stopped a product
+
+        def until() -> bool:
+            cut.append(clock() >= deadline)
+            return cut[-1]
+
         quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
-                   storage_dtype=storage, lockstep=op.lockstep)
-        return quad, None, ()
+                   storage_dtype=storage, lockstep=op.lockstep, until=None if deadline is None else until)
+        return quad, "time-budget" if any(cut) else None, ()
 
     def assess(quad) -> Assessment:
         ratio = _limit_ratio(target, quad, options)

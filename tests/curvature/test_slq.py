@@ -161,3 +161,15 @@ def test_unknown_method_refused():
         slq(identity, method="exact")  # exact spectra: exact_hessian, chosen by api.choose_solver
     with pytest.raises(UsageError):
         slq(identity, method="h", lockstep=0)
+
+
+def test_a_fixed_plan_cut_short_states_the_steps_it_took() -> None:
+    """``until`` (a time budget) stops a fixed plan after the products made so far: the first
+    run as far as it got, the others not started, and the quadrature's steps are those taken."""
+    dim = 50
+    op = DenseOperator(torch.diag(torch.linspace(0.1, 5.0, dim, dtype=torch.float64)))
+    asked = iter(range(100))
+    quad = slq(op, 20, 4, seed=0, until=lambda: next(asked) >= 6)
+    assert quad.hvps == 7 and quad.runs == 1 and (quad.weights > 0).sum() == 7 == quad.nodes.shape[1]
+    whole = slq(op, 20, 4, seed=0)
+    assert whole.hvps == 80 and whole.nodes.shape[1] == 20
