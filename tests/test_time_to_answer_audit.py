@@ -256,21 +256,20 @@ def test_a_given_max_hvps_counts_the_timing_and_the_columns_left_for_slq(cli, ow
 
 def test_the_trace_top_up_stops_at_the_time_budget(cli, own_ckpt, monkeypatch) -> None:
     """The trace's top-up probes (8 less SLQ's runs) are products of the spectrum too: once
-    --time-budget is spent they stop after the first, as a Lanczos stage does. The
-    spectrum's clock (``distributed.agreed_clock``, what the budget counts) gains 1,000 s a
-    reading here, so the budget is spent by the time the trace starts."""
+    --time-budget has stopped the Lanczos runs they stop after the first. The spectrum's
+    clock (``distributed.agreed_clock``, what the budget counts) gains 1,000 s a reading
+    here, so the budget stops the runs in their first stage."""
     import itertools
     import time
     import types
 
     from prunelimit import distributed
-    from prunelimit.curvature.trace import hutchinson_samples
 
-    assert len(hutchinson_samples(_Dense(), 5, until=lambda: True)) == 1  # the first, then the budget
     clock = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1000.0).__next__, process_time=time.process_time)
     monkeypatch.setattr(distributed, "time", clock)
     doc = _json(cli("spectrum", own_ckpt, "--method", "slq", "--time-budget", "5", "--json", *SMALL))
     lanczos = doc["spectrum"]["trail"][-1]["hvps"]
+    assert doc["spectrum"]["stopped_by"] == "time-budget"
     assert doc["spectrum"]["runs"] < 8 and doc["timing"]["hvps"] == lanczos + 1  # top-ups were due
 
 
@@ -287,15 +286,6 @@ def test_a_float64_model_is_timed_once_for_the_exact_choice() -> None:
     model = torch.nn.Sequential(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10)).double()
     found = prunelimit.spectrum(model, (data.x.double(), data.y))
     assert (found.solver, found.params_hessian, found.hvps) == ("exact", 310, 314)
-
-
-class _Dense:
-    """A 4×4 identity as a curvature operator: ``zᵀz = 4`` for every Rademacher probe."""
-
-    shape, dtype, device = (4, 4), torch.float64, torch.device("cpu")
-
-    def matvec(self, v):
-        return v
 
 
 # --- the curvature subset ----------------------------------------------------------------------
@@ -345,6 +335,24 @@ def test_a_spectrum_without_rho_says_why_and_keeps_the_budget(cli, own_ckpt) -> 
     assert doc["prediction"] is None
     assert any(w.startswith("no ρ*") for w in doc["warnings"])
     assert doc["spectrum"]["runs"] * doc["spectrum"]["iterations"] <= 40
+
+
+def test_a_spectrum_without_rho_keeps_the_time_budget(cli, own_ckpt, monkeypatch) -> None:
+    """With no ρ* to aim at, the fixed plan that stands in for adaptive SLQ stops at
+    --time-budget too, and says so. Before, it ran all 8 × 200 products whatever the budget,
+    with no stop named. The spectrum's clock gains 1,000 s a reading here."""
+    import itertools
+    import time
+    import types
+
+    from prunelimit import distributed
+
+    clock = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1000.0).__next__, process_time=time.process_time)
+    monkeypatch.setattr(distributed, "time", clock)
+    doc = _json(cli("spectrum", own_ckpt, "--method", "slq", "--time-budget", "5", "--batch-size", "5000", "--json",
+                    *SMALL))
+    assert doc["prediction"] is None and doc["spectrum"]["stopped_by"] == "time-budget"
+    assert doc["spectrum"]["runs"] * doc["spectrum"]["iterations"] == 1 and doc["timing"]["hvps"] == 2
 
 
 # --- the gate's conservative side -------------------------------------------------------------

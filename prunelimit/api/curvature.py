@@ -449,13 +449,15 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
                           time_budget=None if options.time_budget is None
                           else max(options.time_budget - elapsed(), 1e-3))
+        deadline = None
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 
             runs = min(DEFAULT_RUNS, budgets.product_budget)  # the old fixed plan, within --max-hvps
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
-                                  "fixed plan within --max-hvps: no ρ* to aim at")
-        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed)
+                                  "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
+            deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
@@ -470,8 +472,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             hvps += spent
             passes += spent * share / 2
         lam_max, lam_min = _extreme_nodes(quad)
-        trace = _slq_trace(op, quad, options, None if options.time_budget is None
-                           else lambda: elapsed() >= options.time_budget)
+        # the top-ups stop after the first only where the budget stopped the runs: a run it did
+        # not stop keeps its products, whatever the clock read meanwhile
+        trace = _slq_trace(op, quad, options, budget_spent=stopped_by == "time-budget")
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -515,10 +518,11 @@ def curvature_data(inputs: Inputs, options: CurvatureOptions) -> "Subsample":
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
-                  progress, clock: "Callable[[], float]" = time.perf_counter):
+                  progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
-    set), or a fixed plan. Returns the quadrature, what stopped it and the adaptive trail.
-    ``clock``: seconds, for the time budget (under torchrun one that reads alike on every rank)."""
+    set), or a fixed plan, cut short once ``clock()`` reaches ``deadline`` (``"time-budget"``).
+    Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
+    the time budget (under torchrun one that reads alike on every rank)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
@@ -534,9 +538,15 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                 "use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
                 "(no --iterations/--runs), which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
+        cut: list[bool] = []  # whether the deadline stopped a product
+
+        def until() -> bool:
+            cut.append(clock() >= deadline)
+            return cut[-1]
+
         quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
-                   storage_dtype=storage, lockstep=op.lockstep)
-        return quad, None, ()
+                   storage_dtype=storage, lockstep=op.lockstep, until=None if deadline is None else until)
+        return quad, "time-budget" if any(cut) else None, ()
 
     def assess(quad) -> Assessment:
         ratio = _limit_ratio(target, quad, options)
@@ -669,12 +679,12 @@ def _split_half_spectra(inputs: Inputs, options: CurvatureOptions, subsample, qu
     return (spectra[0], spectra[1]), spent
 
 
-def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> "TraceEstimate":
+def _slq_trace(op, quad, options: CurvatureOptions, budget_spent: bool = False) -> "TraceEstimate":
     """Trace and its error (``prunelimit.curvature.trace``): each run's ``D·Σ τθ = zᵀHz`` is a
     Hutchinson sample and its ``D·(α₁² + β₁²) = ‖Hz‖²`` the sample's bound term, at no cost;
-    fewer runs than ``TRACE_PROBES`` are topped up with probes, cut short once
-    ``out_of_time()`` (the time budget spent) after the first. Exact (no top-up, no error)
-    when the runs found every eigenvalue."""
+    fewer runs than ``TRACE_PROBES`` are topped up with probes, only the first when
+    ``budget_spent`` (the time budget stopped the runs). Exact (no top-up, no error) when
+    the runs found every eigenvalue."""
     from prunelimit.curvature.trace import TraceEstimate, hutchinson_samples, trace_estimate
 
     dim = op.shape[0]
@@ -682,7 +692,7 @@ def _slq_trace(op, quad, options: CurvatureOptions, out_of_time=None) -> "TraceE
         return TraceEstimate(dim * quad.mean(lambda x: x), 0.0, 0.0, quad.runs)
     estimates, squares = dim * quad.expectation(lambda x: x), dim * quad.second_moments
     if quad.runs < TRACE_PROBES:
-        extra = hutchinson_samples(op, TRACE_PROBES - quad.runs, options.seed + 2, out_of_time)
+        extra = hutchinson_samples(op, 1 if budget_spent else TRACE_PROBES - quad.runs, options.seed + 2)
         estimates, squares = np.concatenate([estimates, extra.estimates]), np.concatenate([squares, extra.squares])
     return trace_estimate(estimates, squares)
 

@@ -28,11 +28,15 @@ then buys the cheaper remedy for the larger part:
   than every run had when it was set aside (one run's bracket varies about the mean), that
   earlier answer is returned.
 
-It stops at the first of: uncertainty ≤ ``tolerance`` (``"tolerance"``), the product
-budget (``"max-hvps"``), the time budget, predicted from the seconds per product of the
-latest stage and enforced within a stage, which then ends short (``"time-budget"``), the
+It stops at the first of: the time budget, which ends a stage short (``"time-budget"``,
+also when that stage's answer meets the tolerance: it is not the planned stage's; the
+last whole stage's answer instead where it is tighter), or is spent between stages;
+uncertainty ≤ ``tolerance`` (``"tolerance"``), the product budget (``"max-hvps"``), the
 host memory the bases may hold (``"memory"``), or nothing left to refine (``"converged"``:
 a run spans the space, the exact spectrum, or every run broke down with no probe part left).
+The clock only ever stops the runs, never shapes a stage, a focus or an exhaustion: a run
+the time budget did not stop is the run without one, product for product, however fast
+the machine.
 Every run keeps its basis for full reorthogonalisation, so memory grows with the steps of
 all runs; a stage is cut to ``max_basis_rows`` rows in all, counting the copy a basis
 makes while it grows, and a focus frees the other runs' bases.
@@ -162,35 +166,43 @@ def adaptive_slq(
     kept: int | None = None  # 1 after a focus: only the first run goes on and counts
     set_aside: tuple[SpectralQuadrature, Assessment, int] | None = None  # every run's answer before the focus
     text = "first stage"
+    whole: tuple[SpectralQuadrature, Assessment, int] | None = None  # the last stage the budget did not cut
     deadline = None if plan.time_budget is None else start + plan.time_budget
     out_of_time = None if deadline is None else (lambda: clock() >= deadline)
 
-    def finish(reason: str) -> AdaptiveResult:
-        """The result: the focused run's, unless every run's answer before the focus was
-        tighter (one run's bracket can be wider than the runs' mean); the trail's last row
-        then says which answer was returned."""
-        if set_aside is not None and set_aside[1].plus_minus < verdict.plus_minus:
-            before, assessment, before_steps = set_aside
+    def finish(reason: str, earlier: tuple[SpectralQuadrature, Assessment, int] | None = None) -> AdaptiveResult:
+        """The result: the latest stage's, unless every run's answer before a focus, or
+        ``earlier`` (the last whole stage's, when the time budget cut one short), was
+        tighter (one run's bracket can be wider than the runs' mean, a run cut short
+        widens the answer); the trail's last row then says which answer was returned."""
+        candidates = [c for c in (set_aside, earlier) if c is not None]
+        best = min(candidates, key=lambda c: c[1].plus_minus, default=None)
+        if best is not None and best[1].plus_minus < verdict.plus_minus:
+            before, assessment, before_steps = best
             trail.append(Stage(spent, before.runs, before_steps, clock() - start, assessment.estimate,
                                assessment.plus_minus))
             return AdaptiveResult(before, reason, trail)
         return AdaptiveResult(quad, reason, trail)
 
     while True:
+        if spent and out_of_time is not None and out_of_time():
+            return finish("time-budget")
         new_groups = _new_groups(op, add_runs, steps, plan.lockstep, generator, storage_dtype)
         going = [g for g in groups[: 1 if kept else None] if min(g.steps) < steps and not all(g.broken_down)]
         going += new_groups
         planned = spent + _stage_cost(groups, new_groups, steps, kept)
+        short = False  # the time budget left groups of this stage unstarted
         for group in going:
             if out_of_time is not None and spent and out_of_time():
-                break  # the groups not started stay out; the stage is cut
+                short = True  # the groups not started stay out; the stage is cut
+                break
             base = spent
             callback = None if progress is None else (lambda n, base=base: progress(base + n, planned, text))
             spent += group.extend(steps, callback, runs=kept, until=out_of_time)
         groups += [g for g in new_groups if max(g.steps) > 0]
         results = [r for g in groups for r in g.results()][:kept]
         broken = [b for g in groups for b in g.broken_down][:kept]
-        cut = any(r.steps < min(steps, dim) and not b for r, b in zip(results, broken))
+        cut = short or any(r.steps < min(steps, dim) and not b for r, b in zip(results, broken))
         steps = max(r.steps for r in results)  # what the runs took: fewer after a cut or a breakdown
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
@@ -201,12 +213,13 @@ def adaptive_slq(
             truncation.append((steps, verdict.steps))
         if progress is not None:
             progress(spent, spent, text)
-        if quad.exact:  # a run spans the space: the exact spectrum, nothing left to refine
+        if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
+        if cut:  # the time budget ran out within the stage: its answer depends on the clock
+            return finish("time-budget", whole)
+        whole = (quad, verdict, steps)
         if verdict.plus_minus <= plan.tolerance:
             return AdaptiveResult(quad, "tolerance", trail)
-        if cut:  # the time budget ran out within the stage
-            return finish("time-budget")
         exhausted = steps >= dim or all(broken)
         if exhausted and verdict.statistical <= 0.0:
             return finish("converged")
@@ -214,9 +227,6 @@ def adaptive_slq(
         # a focused run has no other remedy than steps: new probes would not count
         grow_steps = not exhausted and (kept or verdict.steps >= verdict.statistical)
         left = plan.max_products - spent
-        if plan.time_budget is not None:
-            per_product = seconds_per_product(trail)
-            left = min(left, int((plan.time_budget - elapsed) / per_product) if per_product > 0 else left)
         if exhausted and kept:  # the focused run broke down: only carrying it past that refines it
             stage = math.inf
         elif grow_steps:
@@ -244,7 +254,7 @@ def adaptive_slq(
             return finish("converged")
         elif stage == math.inf:
             stuck = by_memory <= steps if grow_steps else by_memory < 1
-            return finish("memory" if stuck else _limit(plan, left, spent))
+            return finish("memory" if stuck else "max-hvps")
         elif grow_steps:
             steps = new_steps
 
@@ -308,22 +318,6 @@ def _rate(history: list[tuple[int, float]]) -> float | None:
     if not (m2 > m1 and 0 < e2 < e1):
         return None
     return math.log(e1 / e2) / math.log(m2 / m1)
-
-
-def seconds_per_product(trail: list[Stage]) -> float:
-    """Seconds a product cost in the latest stage: after a focus one run's products cost
-    more each than a lockstep group's, so the average since the start would overstate
-    what the time budget has left."""
-    last = trail[-1]
-    if len(trail) < 2:
-        return last.seconds / max(last.products, 1)
-    before = trail[-2]
-    return (last.seconds - before.seconds) / max(last.products - before.products, 1)
-
-
-def _limit(plan: AdaptivePlan, left: int, spent: int) -> str:
-    """Which budget stopped the run: products when they are spent, else time."""
-    return "max-hvps" if plan.max_products - spent <= left else "time-budget"
 
 
 def _allocated(groups: list[LanczosRuns]) -> int:

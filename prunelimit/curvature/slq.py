@@ -63,6 +63,7 @@ def slq(
     storage_dtype: torch.dtype | None = None,
     deflate: int = 0,
     lockstep: int = 1,
+    until: Callable[[], bool] | None = None,
 ) -> SpectralQuadrature:
     """Spectral quadrature of ``op`` by ``method`` (see the module doc) from ``runs``
     Rademacher probes and ``iterations`` Lanczos steps each.
@@ -76,6 +77,9 @@ def slq(
     operator to a group's vectors at once by ``op.matmat``. Probes and results are those
     of one run after another, to the rounding of the operator's block product
     (``Columnwise(op)``: the same products); the bases of a group are held together.
+
+    ``until`` is asked before every product after the first: once it is true the runs stop
+    where they are and the groups not started stay out (a time budget).
     """
     if method not in METHODS:
         raise UsageError(f"unknown SLQ method {method!r}; choose one of {', '.join(METHODS)}")
@@ -103,6 +107,8 @@ def slq(
         block = _Squared(block)
     results, broken = [], []
     for first in range(0, runs, lockstep):
+        if hvps and until is not None and until():
+            break
         group = range(first, min(first + lockstep, runs))
         step_cb = None
         if callback is not None:
@@ -112,10 +118,12 @@ def slq(
         if basis is not None:
             probes = _project(probes, basis)
         group_runs = LanczosRuns(block, probes, m, storage_dtype=storage_dtype)
-        hvps += per_step * group_runs.extend(m, step_cb)
+        hvps += per_step * group_runs.extend(m, step_cb, until=until)
         results += group_runs.results()
         broken += group_runs.broken_down
-    return runs_quadrature(results, broken, dim, method, exact_nodes, hvps, iterations=m)
+    short = any(r.steps < m and not b for r, b in zip(results, broken))  # cut by ``until``: steps as taken
+    return runs_quadrature(results, broken, dim, method, exact_nodes, hvps,
+                           iterations=max(r.steps for r in results) if short else m)
 
 
 def runs_quadrature(

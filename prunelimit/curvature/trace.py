@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -52,18 +51,14 @@ def hutchinson_trace(op: CurvatureOperator, probes: int = 16, seed: int = 0) -> 
     return trace_estimate(found.estimates, found.squares)
 
 
-def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0,
-                       until: Callable[[], bool] | None = None) -> HutchinsonSamples:
+def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0) -> HutchinsonSamples:
     """``zᵀ H z`` and ``‖Hz‖²`` for ``probes`` Rademacher vectors drawn from ``seed`` (as ``slq``
-    draws its probes). ``until`` is asked before every sample after the first: once it is
-    true the samples stop short (a time budget, as ``LanczosRuns.extend`` asks it)."""
+    draws its probes)."""
     if probes < 1:
         raise UsageError(f"the trace estimate needs at least 1 probe, got {probes}")
     generator = torch.Generator().manual_seed(seed)
     estimates, squares = [], []
     for _ in range(probes):
-        if estimates and until is not None and until():
-            break
         z = rademacher(op.shape[0], generator)
         hz = op.matvec(z).to("cpu", torch.float64)
         estimates.append(float(z @ hz))

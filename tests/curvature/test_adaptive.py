@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -98,17 +100,6 @@ def test_converged_when_every_run_is_exact(runs: int) -> None:
     assert result.stopped_by == "converged" and result.steps == dim
 
 
-def test_the_time_budget_is_spent_at_the_latest_stages_rate() -> None:
-    """1 s a product for 96 products, then 3 s each for 64 more (one run's products after a
-    focus): the budget's next products are priced at 3 s, not at the 1.8 s average."""
-    from prunelimit.curvature.adaptive import Stage, seconds_per_product
-
-    first = Stage(products=96, runs=3, steps=32, seconds=96.0, estimate=0.5, plus_minus=0.3)
-    assert seconds_per_product([first]) == pytest.approx(1.0)
-    second = Stage(products=160, runs=1, steps=96, seconds=96.0 + 192.0, estimate=0.5, plus_minus=0.2)
-    assert seconds_per_product([first, second]) == pytest.approx(3.0)
-
-
 class _Timed:
     """``op`` on a clock where every product takes one second."""
 
@@ -135,6 +126,59 @@ def test_time_budget_cuts_a_stage_short() -> None:
     assert result.stopped_by == "time-budget" and result.trail[-1].products == 20 == timed.seconds
     steps = (result.quadrature.weights > 0).sum(axis=1)
     assert steps.tolist() == [8, 8, 2, 2] and result.quadrature.runs == 4
+
+
+def _assess_by_runs(tolerance_runs: int):
+    """An assessment whose probe part falls as 1/runs (adaptive SLQ adds probes)."""
+    def assess(quad) -> Assessment:
+        probes = 0.01 * tolerance_runs / quad.runs
+        return Assessment(0.5, probes, 0.0, probes)
+
+    return assess
+
+
+@pytest.mark.parametrize("assess, lockstep", [(_assess_by_steps(24), 2), (_assess_by_steps(24), 1),
+                                              (_assess_by_runs(5), 1)])
+def test_a_time_budget_that_does_not_stop_the_runs_changes_nothing(assess, lockstep) -> None:
+    """At 1 s a product, every budget either stops the runs (and says so) or leaves them the
+    runs made without one, product for product: the clock never shapes a stage. Before, the
+    next stage was priced at the latest one's seconds per product and shrunk to fit, so a
+    budget a little under the unbudgeted run's time gave fewer steps (25, not 27) and still
+    said ``tolerance``; and a stage cut by the budget whose answer met the tolerance said
+    ``tolerance`` too, though another machine's clock would have cut it elsewhere."""
+    plan = AdaptivePlan(tolerance=0.01, max_products=10_000, initial_steps=8, initial_runs=2, lockstep=lockstep)
+    free = adaptive_slq(_operator(60), plan, assess, seed=0)
+    assert free.stopped_by == "tolerance"
+    products = free.trail[-1].products
+    for budget in (1, products // 2, products - 4, products - 1, products + 1):
+        timed = _Timed(_operator(60))
+        result = adaptive_slq(timed, replace(plan, time_budget=float(budget)), assess, seed=0,
+                              clock=lambda: timed.seconds)
+        if result.stopped_by == "time-budget":
+            assert timed.seconds >= budget
+            continue
+        assert result.stopped_by == "tolerance", budget
+        assert [s.to_json() for s in result.trail] == [s.to_json() for s in free.trail], budget
+        np.testing.assert_array_equal(result.quadrature.nodes, free.quadrature.nodes)
+
+
+def test_a_stage_cut_short_that_widens_the_answer_gives_way_to_the_last_whole_one() -> None:
+    """Probes dominate, so the second stage adds two runs; 20 s at 1 s a product cut the
+    first new run at 4 of its 8 steps and leave the other unstarted. That short run's wide
+    bracket would widen ρ*'s ± (0.057 against 0.045): the first stage's two runs are
+    returned, and the trail's last row, at the 20 products spent, says so."""
+    def assess(quad) -> Assessment:
+        probes, steps = 0.05 / quad.runs, 0.16 / int((quad.weights > 0).sum(axis=1).min())
+        return Assessment(0.5, probes + steps, steps, probes)
+
+    timed = _Timed(_operator())
+    plan = AdaptivePlan(tolerance=1e-3, max_products=10_000, time_budget=20.0, initial_steps=8, initial_runs=2)
+    result = adaptive_slq(timed, plan, assess, seed=0, clock=lambda: timed.seconds)
+    first = adaptive_slq(_operator(), replace(plan, time_budget=None, max_products=16), assess, seed=0)
+    assert result.stopped_by == "time-budget" and result.quadrature.runs == 2
+    assert [(s.products, s.runs, s.steps) for s in result.trail] == [(16, 2, 8), (20, 3, 8), (20, 2, 8)]
+    assert result.trail[-1].plus_minus == result.trail[0].plus_minus < result.trail[1].plus_minus
+    np.testing.assert_array_equal(result.quadrature.nodes, first.quadrature.nodes)
 
 
 def test_steps_reported_after_a_breakdown_are_the_steps_taken() -> None:

@@ -194,3 +194,15 @@ def test_global_trace_plus_minus_holds_a_trained_networks_trace(digits_problem, 
         assert found.probes == 8
         held.append(abs(found.value - true) <= found.plus_minus)
     assert np.mean(held) >= 0.93
+
+
+def test_a_fixed_plan_cut_short_states_the_steps_it_took() -> None:
+    """``until`` (a time budget) stops a fixed plan after the products made so far: the first
+    run as far as it got, the others not started, and the quadrature's steps are those taken."""
+    dim = 50
+    op = DenseOperator(torch.diag(torch.linspace(0.1, 5.0, dim, dtype=torch.float64)))
+    asked = iter(range(100))
+    quad = slq(op, 20, 4, seed=0, until=lambda: next(asked) >= 6)
+    assert quad.hvps == 7 and quad.runs == 1 and (quad.weights > 0).sum() == 7 == quad.nodes.shape[1]
+    whole = slq(op, 20, 4, seed=0)
+    assert whole.hvps == 80 and whole.nodes.shape[1] == 20
