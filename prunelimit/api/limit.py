@@ -130,7 +130,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     from prunelimit.baseline import provenance
     from prunelimit.theory.consistency import consistency_warnings
     from prunelimit.theory.limit import predict_from_quadrature
-    from prunelimit.theory.paper import paper_limit
+    from prunelimit.theory.paper import GRID_ROUNDING, paper_limit
     from prunelimit.theory.regime import assess_regime
 
     validate.choice("scope", scope, SCOPES)  # before any work
@@ -158,6 +158,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     if scope != "global" and spec.solver != "exact":  # the same spectrum, the layer-wise path's ρ*
         uncertainty = slq_uncertainty(replace(target, profile=profile), spec.quadrature, options,
                                        prediction.ratio, spec.uncertainty.data)
+    if paper is not None:  # the headline is a grid point: its rounding is part of its ±
+        uncertainty = replace(uncertainty, grid=GRID_ROUNDING)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
     regime = assess_regime(weights)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,
