@@ -316,7 +316,7 @@ def render_verify(rep) -> None:
             table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)", pct(r.accuracy_ratio),
                           pct(1 - r.accuracy_ratio))
     stdout.print(table)
-    stdout.print(estimate_line(b.ratio, b.uncertainty))
+    stdout.print(estimate_line(b.ratio, None if b.uncertainty is None else b.uncertainty.to_json()))
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
@@ -334,7 +334,8 @@ def render_gate(rep) -> None:
         mark = "[green]PASS[/]" if o.passed else "[red]FAIL[/]"
         stdout.print(f"{mark} {o.rule.name}: {o.reason}")
     if rep.estimate is not None:
-        stdout.print(estimate_line(rep.estimate.ratio, rep.estimate.uncertainty))
+        u = rep.estimate.uncertainty
+        stdout.print(estimate_line(rep.estimate.ratio, None if u is None else u.to_json()))
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran

@@ -123,7 +123,35 @@ class Uncertainty:
 
     def to_json(self) -> dict:
         return {"probes": self.probes, "probes_kind": self.probes_kind, "steps": self.steps, "data": self.data,
-                "steps_kind": self.steps_kind, "grid": self.grid, "level": self.level, "plus_minus": self.plus_minus}
+                "steps_kind": self.steps_kind, "grid": self.grid, "runs": self.runs, "level": self.level,
+                "plus_minus": self.plus_minus}
+
+    @classmethod
+    def from_json(cls, stated: Any, runs: Any = None) -> "Uncertainty | None":
+        """The uncertainty a report's ``prediction.uncertainty`` states (``runs``: the
+        report's probe runs where it records none, as reports before it did), or ``None``
+        when it states no finite ± or its parts do not give the ``plus_minus`` it states
+        (another version's arithmetic): a ± is never rebuilt as something else."""
+        def part(key: str) -> float | None:
+            value = stated.get(key)
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(key)
+            return float(value)
+
+        if not isinstance(stated, dict):
+            return None
+        runs = stated.get("runs", runs)
+        try:
+            total = part("plus_minus")
+            if total is None or isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+                return None
+            u = cls(part("probes"), part("steps"), part("data"), runs, str(stated.get("steps_kind", "none")),
+                    str(stated.get("probes_kind", "jackknife")), part("grid"))
+        except ValueError:
+            return None
+        return u if math.isclose(u.plus_minus, total, rel_tol=1e-9, abs_tol=1e-12) else None
 
 
 EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact", probes_kind="exact")
