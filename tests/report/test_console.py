@@ -35,7 +35,8 @@ def test_the_value_is_shown_to_the_decimal_of_its_plus_minus(ratio, u, line):
 
 
 @pytest.mark.parametrize("u", [None, {}, _slq(math.nan, math.nan, 0.001), _slq(math.inf, 0.0, 0.0),
-                               {"plus_minus": None, "steps_kind": "bracket"}])
+                               {"plus_minus": None, "steps_kind": "bracket"}, {"plus_minus": "0.01"},
+                               {"plus_minus": True}, _slq(-0.01, 0.0, 0.0)])
 def test_a_missing_or_non_finite_plus_minus_reads_as_none_stated(u):
     line = estimate_line(0.5, u)
     assert line == "ρ* = 50.00 % (no ± stated)" and "nan" not in line and "inf" not in line
