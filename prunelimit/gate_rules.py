@@ -10,7 +10,9 @@ estimate passes only when its whole uncertainty lies above the requirement); a �
 leaves out a known error fails the rule (``margin``): a truncation part it could not
 measure, the shift of a Hessian over a subset of the samples (``--hessian-samples``), the
 paper arithmetic's grid error. A measured limit has no such ±, and a baseline rule
-compares the two reports' values as they stand.
+compares the two reports' values as they stand: a warning says when ``max_drop`` lies
+within the noise of the two stated ±, or when the baseline states none (an older report),
+so that its noise is not allowed for (``resolution_notes``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Iterable, Literal, Sequence
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
+from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.validate import choice
 
 Use = Literal["lower", "predicted", "actual"]
@@ -309,8 +312,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                 reason = (f"{rule.use} ratio {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
                           f"shown to clear {required:.4f}: {fix}")
             else:
-                shown = f"{measured:.4f} − {pm:.4f} = {conservative:.4f}" if pm else f"{measured:.4f}"
-                reason = f"{rule.use} ratio {shown} {'>=' if ok else '<'} required {required:.4f}"
+                reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative))
         else:
             base = document_value(documents[rule.baseline], rule.baseline, rule.use) \
@@ -323,24 +325,44 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
 
 
+def _conservative_text(measured: float, pm: float, conservative: float, required: float, ok: bool,
+                       use: Use) -> str:
+    """``0.9184 − 0.0062 = 0.9122 >= required 0.8000``: the value, its stated ± (``0`` for an
+    exact spectrum) and the conservative side, each to the decimal the ± is shown to; a
+    measured limit (``actual``) has no ± and is shown alone."""
+    verdict = ">=" if ok else "<"
+    places = decimals(pm, least=4)
+    if use == "actual":
+        return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
+    return (f"{measured:.{places}f} − {half_width_text(pm, least=4)} = {conservative:.{places}f} "
+            f"{verdict} required {required:.{places}f}")
+
+
 def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict[str, Any]]],
                      rules: Sequence[GateRule]) -> list[str]:
     """A warning for each baseline rule on a predicted value whose ``max_drop`` lies inside
     the noise of the difference it judges: √(a² + b²) of the two reports' stated 95 % ±
     (another --tolerance, --max-hvps or method leaves another ±). The verdict stands; it
-    can flip on the estimates' noise alone."""
+    can flip on the estimates' noise alone. A baseline that states no complete ± is
+    compared as it stands, and its warning says so."""
     documents = dict(baselines)
     notes = []
     for rule in rules:
         if rule.baseline is None or rule.use == "actual" or rule.baseline not in documents:
             continue
-        now, then = margin(report)[0], margin(documents[rule.baseline])[0]
-        if now is None or then is None:  # an incomplete ±: the rule's other warnings say why
+        (now, _, _), (then, why, _) = margin(report), margin(documents[rule.baseline])
+        if then is None:  # an older report (no ±, or ± null): the values alone, and the rule says so
+            notes.append(f"gate rule {rule.name!r}: baseline {rule.baseline} states no complete ± for its value "
+                         f"({why}): the drop is judged on the two values as they stand, with no allowance for its "
+                         "estimation noise; store a new baseline with `prunelimit bounds --json` to have it judged")
+            continue
+        if now is None:  # an incomplete ± here: the rule's other warnings say why
             continue
         noise = (now ** 2 + then ** 2) ** 0.5
         if rule.max_drop < noise:
+            stated = [half_width_text(value, least=4) for value in (noise, then, now)]
             notes.append(f"gate rule {rule.name!r}: max_drop {rule.max_drop:g} is within the noise of the difference "
-                         f"(± {noise:.4f} from the stated ± {then:.4f} of {rule.baseline} and {now:.4f} here), so the "
+                         f"(± {stated[0]} from the stated ± {stated[1]} of {rule.baseline} and {stated[2]} here), so the "
                          "verdict can flip on estimation noise alone; allow a larger drop or make both ± smaller "
                          "(a smaller --tolerance, or --method exact)")
     return notes

@@ -146,11 +146,14 @@ def _provenance():
 
 
 def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
-    """A stored bounds report recording the example's own method, D, N and data, with ``changes``."""
+    """A stored bounds report recording the example's own method, D, N and data, and the ± 0
+    of its exact spectrum (a baseline stating none is warned about), with ``changes``."""
+    from prunelimit.theory.uncertainty import EXACT
+
     p = _provenance()
     doc = {"method": p.method, "params": {"hessian": p.hessian, "prunable": p.prunable},
            "data": {"fingerprint": p.fingerprint}, "weights": {"layout": p.layout}, "options": p.options,
-           "prediction": {"ratio": ratio}, "bounds": {"lower": ratio}}
+           "prediction": {"ratio": ratio, "uncertainty": EXACT.to_json()}, "bounds": {"lower": ratio}}
     for key, value in changes.items():
         if value is None:
             doc.pop(key)

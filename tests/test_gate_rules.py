@@ -89,7 +89,23 @@ def test_the_failure_line_shows_the_conservative_side_arithmetic():
     failed = evaluate_gate(_report(0.6441, 0.1945), [GateRule("r", use="predicted", min_ratio=0.5)])
     assert failed.reason == "predicted ratio 0.6441 − 0.1945 = 0.4496 < required 0.5000"
     exact = evaluate_gate(_report(0.84, 0.0), PREDICTED)
-    assert exact.outcomes[0].reason == "predicted ratio 0.8400 >= required 0.7500"
+    assert exact.outcomes[0].reason == "predicted ratio 0.8400 − 0 = 0.8400 >= required 0.7500"
+    measured = {**_report(0.84, 0.01), "actual": {"loss_ratio": 0.6}}
+    assert evaluate_gate(measured, [GateRule("m", "actual", min_ratio=0.5)]).outcomes[0].reason == \
+        "actual ratio 0.6000 >= required 0.5000"
+
+
+@pytest.mark.parametrize("plus_minus, shown", [
+    (0.00004, "0.840000 − 0.000040 = 0.839960"),
+    (0.000123, "0.84000 − 0.00012 = 0.83988"),
+    (0.0000000001, "0.840000 − < 0.000001 = 0.840000"),
+])
+def test_a_small_nonzero_plus_minus_is_never_shown_as_zero(plus_minus, shown):
+    """Four fixed decimals printed a ± of 4e-5 as "− 0.0000": the ± is shown to two
+    significant digits and the value and its conservative side to the same decimal."""
+    outcome = evaluate_gate(_report(0.84, plus_minus), PREDICTED).outcomes[0]
+    assert outcome.reason.startswith(f"predicted ratio {shown} >= required 0.75")
+    assert outcome.compared == pytest.approx(0.84 - plus_minus)
 
 
 def test_a_subsampled_curvature_has_no_conservative_side():
@@ -150,6 +166,30 @@ def test_a_max_drop_inside_the_noise_of_the_difference_is_warned_about():
     assert resolution_notes(_report(0.79, 0.03, used=15, total=600), baselines, [tight]) == []
     measured = GateRule("m", use="actual", baseline="b.json", max_drop=0.0)
     assert resolution_notes(_report(0.79, 0.03), baselines, [measured]) == []
+
+
+@pytest.mark.parametrize("uncertainty", [None, {"plus_minus": None, "steps_kind": "bracket"}, "absent"])
+def test_a_baseline_without_a_plus_minus_is_compared_as_it_stands_and_says_so(tmp_path, uncertainty):
+    """A baseline from an older prunelimit states no ± (no ``prediction.uncertainty``, or
+    ``plus_minus: null``): the drop is judged on the values alone, and a warning says that
+    its noise is not allowed for (it was skipped in silence)."""
+    from prunelimit.gate_rules import resolution_notes
+
+    old = _report(0.80, 0.0)
+    if uncertainty == "absent":
+        del old["prediction"]["uncertainty"]
+    else:
+        old["prediction"]["uncertainty"] = uncertainty
+    rule = GateRule("drop", use="predicted", baseline="b.json", max_drop=0.05)
+    notes = resolution_notes(_report(0.79, 0.03), [("b.json", old)], [rule])
+    assert notes == ["gate rule 'drop': baseline b.json states no complete ± for its value (the report states none): "
+                     "the drop is judged on the two values as they stand, with no allowance for its estimation noise; "
+                     "store a new baseline with `prunelimit bounds --json` to have it judged"]
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(old), encoding="utf-8")
+    rule = GateRule("drop", use="predicted", baseline=str(baseline), max_drop=0.01)
+    assert evaluate_gate(_report(0.79, 0.03), [rule]).passed  # 0.80 − 0.79 = 0.01: the values as they stand
+    assert not evaluate_gate(_report(0.78, 0.03), [rule]).passed
 
 
 @pytest.mark.parametrize("use", ["lower", "predicted", "actual"])

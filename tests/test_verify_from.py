@@ -153,3 +153,25 @@ def test_prune_from_a_report_keeps_its_warnings_and_those_of_reading_it(cli, own
                            "--force", "--json"))
         assert subset in pruned["warnings"]
         assert any("computed by prunelimit 0.0.1, this is" in w for w in pruned["warnings"])
+
+
+def test_a_saved_prediction_carries_its_uncertainty_as_the_computed_one_does(saved_bounds):
+    """``VerifyReport.prediction.uncertainty`` was a dict read from a file but an
+    ``Uncertainty`` in ``bounds`` results: it is the object (``.stderr``, ``.probes``,
+    ``.steps``, ``.data``, ``.plus_minus``) either way; a report from before ``runs`` was
+    recorded takes the spectrum's, and a ± stated as null, or that its parts do not give,
+    is none."""
+    from prunelimit.api.verification import PredictedLimit
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    report = json.loads(saved_bounds.read_text())
+    slq = Uncertainty(probes=0.0004, steps=0.0048, data=None, runs=6)
+    report["prediction"]["uncertainty"] = slq.to_json()
+    saved = PredictedLimit.from_report("b.json", report).uncertainty
+    assert saved == slq and saved.stderr == 0.0004 and saved.plus_minus == slq.plus_minus
+    older = {k: v for k, v in slq.to_json().items() if k not in ("runs", "grid")}
+    report["prediction"]["uncertainty"], report["spectrum"]["runs"] = older, 6
+    assert PredictedLimit.from_report("b.json", report).uncertainty == slq
+    for broken in ({**older, "plus_minus": None}, {**older, "plus_minus": 0.5}, {**older, "probes": "x"}, None):
+        report["prediction"]["uncertainty"] = broken
+        assert PredictedLimit.from_report("b.json", report).uncertainty is None

@@ -29,6 +29,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.report.jsonout import plain
+from prunelimit.report.rounding import half_width_text, value_text
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.threads import one_thread
 
@@ -563,7 +564,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows))
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: f"ρ* {100 * a.estimate:.1f} % ± {100 * a.plus_minus:.1f} pt", clock=clock)
+                          describe=lambda a: f"ρ* {value_text(100 * a.estimate, 100 * a.plus_minus)} % "
+                                             f"± {half_width_text(100 * a.plus_minus)} pt", clock=clock)
     return result.quadrature, result.stopped_by, result.trail
 
 
@@ -610,7 +612,8 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
               "data": "more curvature samples (--hessian-samples)"}[largest]
-    return (f"ρ* = {ratio:.4f} ± {u.plus_minus:.4f} is not within the tolerance {options.tolerance:g}: {cause}; "
+    shown = f"{value_text(ratio, u.plus_minus, least=4)} ± {half_width_text(u.plus_minus, least=4)}"
+    return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")
 
 

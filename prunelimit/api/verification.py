@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from prunelimit.pruning.actual import ActualLimit
     from prunelimit.pruning.refit import RefitLimit
     from prunelimit.theory.regime import Regime
+    from prunelimit.theory.uncertainty import Uncertainty
 
 
 LARGE_GAP = 0.05  # |Δ| above 5 percentage points gets a diagnosis in words
@@ -47,13 +48,13 @@ class PredictedLimit:
     cached: bool
     body: dict | None = field(default=None, repr=False)
     source: str | None = None
-    uncertainty: dict | None = None  # ρ*'s, as ``prediction.uncertainty`` states it (``None``: not stated)
+    uncertainty: "Uncertainty | None" = None  # ρ*'s, as ``prediction.uncertainty`` states it (``None``: not stated)
 
     @classmethod
     def from_bounds(cls, rep: BoundsReport) -> "PredictedLimit":
         s = rep.spectrum
         return cls(rep.ratio, rep.lower, rep.upper, rep.epsilon, rep.radius, s.trace, s.params_hessian, rep.scope,
-                   rep.warnings, s.cached, uncertainty=rep.uncertainty.to_json())
+                   rep.warnings, s.cached, uncertainty=rep.uncertainty)
 
     @classmethod
     def from_report(cls, path: str, report: dict) -> "PredictedLimit":
@@ -91,12 +92,13 @@ class PredictedLimit:
                    recorded_warnings(report), True, body, str(path), _stated_uncertainty(report))
 
 
-def _stated_uncertainty(report: dict) -> dict | None:
-    """A saved report's ``prediction.uncertainty`` when it states a numeric ± (else ``None``)."""
-    u = (report.get("prediction") or {}).get("uncertainty") if isinstance(report.get("prediction"), dict) else None
-    value = u.get("plus_minus") if isinstance(u, dict) else None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-    return u if ok else None
+def _stated_uncertainty(report: dict) -> "Uncertainty | None":
+    """A saved report's ``prediction.uncertainty`` when it states a finite ± (else ``None``)."""
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    prediction, spectrum = report.get("prediction"), report.get("spectrum")
+    runs = spectrum.get("runs") if isinstance(spectrum, dict) else None
+    return Uncertainty.from_json(prediction.get("uncertainty"), runs) if isinstance(prediction, dict) else None
 
 
 @dataclass(frozen=True)

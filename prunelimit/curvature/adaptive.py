@@ -59,6 +59,7 @@ from prunelimit.curvature.lanczos import LanczosRuns
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
+from prunelimit.report.rounding import half_width_text, value_text
 
 STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged")
 MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
@@ -141,7 +142,8 @@ def adaptive_slq(
     seed: int = 0,
     storage_dtype: torch.dtype | None = None,
     progress: Progress | None = None,
-    describe: Callable[[Assessment], str] = lambda a: f"{a.estimate:.4f} ± {a.plus_minus:.4f}",
+    describe: Callable[[Assessment], str] = lambda a: (f"{value_text(a.estimate, a.plus_minus, least=4)} "
+                                                       f"± {half_width_text(a.plus_minus, least=4)}"),
     clock: Callable[[], float] = time.perf_counter,
 ) -> AdaptiveResult:
     """SLQ on ``op`` grown until ``assess`` is satisfied (groups of ``plan.lockstep`` runs

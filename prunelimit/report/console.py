@@ -8,6 +8,8 @@ import sys
 from rich.console import Console
 from rich.table import Column, Table
 
+from prunelimit.report.rounding import half_width_text, value_text
+
 
 class ReaderGone(SystemExit):
     """The exit of :func:`reader_gone`: told apart from a ``sys.exit`` in user code, which the
@@ -93,7 +95,7 @@ def render_spectrum(rep) -> None:
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
     table.add_row("loss", fmt(rep.loss))
     if rep.limit_ratio is not None and rep.uncertainty is not None:
-        table.add_row("ρ*", f"{pct(rep.limit_ratio)} {uncertainty_text(rep.uncertainty.to_json())}")
+        table.add_row("ρ*", estimate_line(rep.limit_ratio, rep.uncertainty.to_json()).removeprefix("ρ* = "))
     table.add_row("cost", cost(rep))
     if rep.memory is not None:
         table.add_row("memory", memory_line(rep.memory))
@@ -134,30 +136,45 @@ def render_layers(b) -> None:
     stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{block_f}")
 
 
+def points(value) -> str:
+    """A part of ρ*'s ± (a ratio) in percentage points, to two significant digits (``—``: not stated)."""
+    text = half_width_text(None if value is None else 100 * value)
+    return text if text == "—" else f"{text} pt"
+
+
 def uncertainty_text(u: dict | None) -> str:
     """ρ*'s ± as a result's JSON states it (``prediction.uncertainty``): ``± 0.80 pt (95 %;
-    steps ≤ 0.61 pt, probes 0.06 pt s.e.)``, or why there is none."""
-    def pt(value) -> str:
-        return "—" if value is None else f"{100 * value:.2f} pt"
-
-    if u is None:
+    steps ≤ 0.61 pt, probes 0.063 pt s.e.)``, ``± 0 (exact spectrum: no sampling error)``,
+    or why there is none."""
+    total = None if u is None else u.get("plus_minus")
+    if total is None or half_width_text(total) == "—":
         return "(no ± stated)"
+    grid = "" if not u.get("grid") else f"1/1000 grid rounding ≤ {points(u['grid'])}"
     if u.get("steps_kind") == "exact":
-        if u.get("data") is None:
+        if u.get("data") is None and not grid:
             return "± 0 (exact spectrum: no sampling error)"
-        return (f"± {pt(u.get('plus_minus'))} ({100 * u.get('level', 0.95):.0f} %; exact spectrum of the curvature "
-                f"subset, data {pt(u['data'])} s.e.)")
-    steps = {"bracket": f"steps ≤ {pt(u.get('steps'))}", "half-steps": f"steps ~{pt(u.get('steps'))} (m/2 vs m)"}.get(
-        u.get("steps_kind"), "steps unknown, not included")
-    probes = "probes unknown" if u.get("probes") is None else \
-        f"probes {pt(u['probes'])} s.e." + (" bound" if u.get("probes_kind") == "bound" else "")
-    data = "" if u.get("data") is None else f", data {pt(u['data'])} s.e."
-    return f"± {pt(u.get('plus_minus'))} ({100 * u.get('level', 0.95):.0f} %; {steps}, {probes}{data})"
+        subset = "" if u.get("data") is None else f" of the curvature subset, data {points(u['data'])} s.e."
+        parts = ["exact spectrum" + subset] + ([grid] if grid else [])
+    else:
+        steps = {"bracket": f"steps ≤ {points(u.get('steps'))}",
+                 "half-steps": f"steps ~{points(u.get('steps'))} (m/2 vs m)"}.get(
+            u.get("steps_kind"), "steps unknown, not included")
+        probes = "probes unknown" if u.get("probes") is None else \
+            f"probes {points(u['probes'])} s.e." + (" bound" if u.get("probes_kind") == "bound" else "")
+        data = [] if u.get("data") is None else [f"data {points(u['data'])} s.e."]
+        parts = [steps, probes, *data] + ([grid] if grid else [])
+    statistical = u.get("steps_kind") != "exact" or u.get("data") is not None
+    level = f"{100 * u.get('level', 0.95):.0f} %; " if statistical else ""
+    return f"± {points(total)} ({level}{', '.join(parts)})"
 
 
 def estimate_line(ratio: float, u: dict | None) -> str:
-    """``ρ* = 87.10 % ± 0.40 pt (...)``: the headline ρ* with its stated uncertainty."""
-    return f"ρ* = {pct(ratio)} {uncertainty_text(u)}"
+    """``ρ* = 87.10 % ± 0.40 pt (...)``: the headline ρ* with its stated uncertainty, to the
+    decimal the ± is shown to (two decimals beside ± 0 or none)."""
+    stated = uncertainty_text(u)
+    total = u["plus_minus"] if stated.startswith("± ") and u["plus_minus"] > 0 else None
+    shown = value_text(100 * ratio, None if total is None else 100 * total, least=2 if total is None else 0)
+    return f"ρ* = {shown} % {stated}"
 
 
 def solver_line(s) -> None:
@@ -202,10 +219,7 @@ def render_bounds(rep) -> None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
     stdout.print(f"R(ρ*) = {rep.radius:.4g} · ε = {rep.epsilon:.4g} ({rep.epsilon_source}) · loss {s.loss:.4g}")
-    if s.solver == "exact":
-        stdout.print("spectrum: exact (all D eigenvalues, float64), no sampling error")
-    else:
-        stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
+    stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
     solver_line(s)
     if rep.paper is not None:
         a = rep.paper.aliasing
@@ -308,7 +322,7 @@ def render_verify(rep) -> None:
             table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)", pct(r.accuracy_ratio),
                           pct(1 - r.accuracy_ratio))
     stdout.print(table)
-    stdout.print(estimate_line(b.ratio, b.uncertainty))
+    stdout.print(estimate_line(b.ratio, None if b.uncertainty is None else b.uncertainty.to_json()))
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
@@ -326,7 +340,8 @@ def render_gate(rep) -> None:
         mark = "[green]PASS[/]" if o.passed else "[red]FAIL[/]"
         stdout.print(f"{mark} {o.rule.name}: {o.reason}")
     if rep.estimate is not None:
-        stdout.print(estimate_line(rep.estimate.ratio, rep.estimate.uncertainty))
+        u = rep.estimate.uncertainty
+        stdout.print(estimate_line(rep.estimate.ratio, None if u is None else u.to_json()))
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran

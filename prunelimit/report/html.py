@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
+from prunelimit.report.console import uncertainty_text
 from prunelimit.report.figures import figure_png
 from prunelimit.report.jsonout import document, dumps
 
@@ -29,9 +30,10 @@ FigureLike = Union[Figure, bytes]
 
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" are
-# percentage points.
+# percentage points; "uncertainty" is ρ*'s ± by source, worded as on the console.
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
+    ("prediction.uncertainty", "stated uncertainty of ρ*", "uncertainty"),
     ("bounds.lower", "lower bound ρ_L", "ratio"),
     ("bounds.upper", "upper bound ρ_U", "ratio"),
     ("actual.loss_ratio", "actual limit (loss criterion)", "ratio"),
@@ -128,6 +130,8 @@ def as_json(value: Any) -> str:
 
 
 def _format(value: Any, kind: str = "number") -> str:
+    if kind == "uncertainty":
+        return uncertainty_text(value if isinstance(value, Mapping) else None)
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -172,8 +176,9 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     """The report page as a string (``write_report`` writes it)."""
     doc = document(command, dict(body))
     found = [(label, lookup(doc, path), kind) for path, label, kind in HEADLINE]
+    predicted = lookup(doc, "prediction.ratio") is not None  # a ρ* is stated with its ±, or with "no ± stated"
     headline = [(label, _format(value, kind)) for label, value, kind in found
-                if value is not None and not isinstance(value, (Mapping, list))]
+                if (kind == "uncertainty" and predicted) or (value is not None and not isinstance(value, (Mapping, list)))]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -66,6 +66,7 @@ PAPER_BINS = 100_000
 PAPER_SIGMA_SQUARED = 1e-10
 PAPER_OVERHEAD = 0.01
 PAPER_LEVELS = 1000
+GRID_ROUNDING = 0.5 / PAPER_LEVELS  # how far the grid answer can lie from the root it rounds: half a step
 FLAT_EIGENVALUE = 1e-30
 # Nodes per dense kernel block: bounds the (bins × block) temporary to a few MB.
 _NODE_BLOCK = 8

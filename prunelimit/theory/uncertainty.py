@@ -40,7 +40,13 @@ measured on the run itself:
   It is the scatter between subsets only: the halves shift together with the subset's
   size, and that systematic shift is not in it (measured in docs/accuracy.md).
 
-The stated ``±`` is ``steps + q·stderr`` with ``stderr = sqrt(probes² + data²)`` and
+With ``--method paper`` the headline ρ* is the reference code's grid point ``i/1000``, a
+rounding of the spectrum's ρ* by up to half a step: that **grid** part (0.0005) is added
+to the ± whole, as the truncation bound is (the paper arithmetic's other departures from
+the continuous root, its smoothed density and integer R, are not in it: the gate and the
+consistency checks compare the two roots against this ±).
+
+The stated ``±`` is ``steps + grid + q·stderr`` with ``stderr = sqrt(probes² + data²)`` and
 ``q`` a two-sided quantile: Student's with ``runs − 1`` degrees of freedom for a
 jackknife, the normal one for the bound. The truncation bound is added whole, the
 statistical parts at 95 %. With one run only the bound exists and ``q`` is its 95 %
@@ -79,7 +85,8 @@ class Uncertainty:
     bound on the quadrature truncation (``steps_kind`` says ``"bracket"`` or
     ``"half-steps"``, the latter an indication only; ``"none"``: unknown, ``steps``
     ``None``); both kinds are ``"exact"`` for an exact spectrum; ``data``: 1σ of curvature
-    subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``.
+    subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``;
+    ``grid``: bound on the rounding of a grid ρ* (``--method paper``; ``None`` otherwise).
     """
 
     probes: float | None
@@ -88,6 +95,7 @@ class Uncertainty:
     runs: int
     steps_kind: str = "bracket"
     probes_kind: str = "jackknife"
+    grid: float | None = None
 
     @property
     def level(self) -> float:
@@ -110,12 +118,40 @@ class Uncertainty:
 
     @property
     def plus_minus(self) -> float:
-        """The stated half-width: the truncation bound plus the statistical part at ``LEVEL``."""
-        return (self.steps or 0.0) + self.statistical
+        """The stated half-width: the truncation and grid bounds plus the statistical part at ``LEVEL``."""
+        return (self.steps or 0.0) + (self.grid or 0.0) + self.statistical
 
     def to_json(self) -> dict:
         return {"probes": self.probes, "probes_kind": self.probes_kind, "steps": self.steps, "data": self.data,
-                "steps_kind": self.steps_kind, "level": self.level, "plus_minus": self.plus_minus}
+                "steps_kind": self.steps_kind, "grid": self.grid, "runs": self.runs, "level": self.level,
+                "plus_minus": self.plus_minus}
+
+    @classmethod
+    def from_json(cls, stated: Any, runs: Any = None) -> "Uncertainty | None":
+        """The uncertainty a report's ``prediction.uncertainty`` states (``runs``: the
+        report's probe runs where it records none, as reports before it did), or ``None``
+        when it states no finite ± or its parts do not give the ``plus_minus`` it states
+        (another version's arithmetic): a ± is never rebuilt as something else."""
+        def part(key: str) -> float | None:
+            value = stated.get(key)
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+                raise ValueError(key)
+            return float(value)
+
+        if not isinstance(stated, dict):
+            return None
+        runs = stated.get("runs", runs)
+        try:
+            total = part("plus_minus")
+            if total is None or isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+                return None
+            u = cls(part("probes"), part("steps"), part("data"), runs, str(stated.get("steps_kind", "none")),
+                    str(stated.get("probes_kind", "jackknife")), part("grid"))
+        except ValueError:
+            return None
+        return u if math.isclose(u.plus_minus, total, rel_tol=1e-9, abs_tol=1e-12) else None
 
 
 EXACT = Uncertainty(probes=0.0, steps=0.0, data=None, runs=1, steps_kind="exact", probes_kind="exact")

@@ -137,6 +137,22 @@ def test_all_values_read_as_the_json_document(verify_rep):
     assert f"<td>bounds.lower</td><td class=num>{verify_rep.bounds.lower!r}</td>" in text
 
 
+def test_the_summary_states_rho_star_with_its_plus_minus(verify_rep):
+    """The summary showed ρ* without its ± (only the *All values* table held
+    ``prediction.uncertainty.plus_minus``): it states it as the console does, by source,
+    and says so when a saved prediction states none."""
+    from prunelimit.report.console import uncertainty_text
+
+    stated = uncertainty_text(verify_rep.bounds.uncertainty.to_json())
+    assert stated.startswith("± ") and "1/1000 grid rounding" in stated
+    text = render_html("verify", verify_rep.to_json(), {}, ["prunelimit", "verify"])
+    assert f"<tr><td>stated uncertainty of ρ*</td><td class=num>{stated}</td></tr>" in text
+    older = verify_rep.to_json()
+    older["prediction"].pop("uncertainty")
+    assert "<td>stated uncertainty of ρ*</td><td class=num>(no ± stated)</td>" in \
+        render_html("verify", older, {}, ["prunelimit", "verify"])
+
+
 def test_prune_report_has_the_per_layer_sparsity(tmp_path):
     inputs = load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True)
     named = prunable_parameters(inputs.model)

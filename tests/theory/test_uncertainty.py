@@ -391,3 +391,31 @@ def test_console_states_the_data_part_of_an_exact_subset_spectrum() -> None:
     u = replace(EXACT, data=0.002)
     assert uncertainty_text(EXACT.to_json()) == "± 0 (exact spectrum: no sampling error)"
     assert uncertainty_text(u.to_json()) == "± 0.39 pt (95 %; exact spectrum of the curvature subset, data 0.20 pt s.e.)"
+
+
+def test_a_grid_rounding_is_added_whole_to_the_plus_minus() -> None:
+    """``--method paper``'s ρ* is a grid point ``i/1000``: its ± adds half a step to the
+    spectrum's own, as a bound (the statistical part is unchanged)."""
+    u = Uncertainty(probes=0.002, steps=0.003, data=None, runs=3, probes_kind="jackknife")
+    on_grid = replace(u, grid=0.0005)
+    assert on_grid.plus_minus == pytest.approx(u.plus_minus + 0.0005)
+    assert on_grid.stderr == u.stderr and on_grid.to_json()["grid"] == 0.0005 and u.to_json()["grid"] is None
+    assert replace(EXACT, grid=0.0005).plus_minus == 0.0005
+
+
+def test_paper_method_states_its_grid_rounding_even_on_an_exact_spectrum() -> None:
+    """With D ≤ the paper's steps its Lanczos run spans the whole space: the spectrum is
+    exact, and the paper's ρ* was stated ± 0 beside a point of its 1/1000 grid, which
+    lies up to half a step from the root it rounds. The default method stays ± 0."""
+    import prunelimit
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    model = torch.nn.Sequential(torch.nn.Linear(6, 3))
+    paper = prunelimit.bounds(model, (x, y), batch_size=16, method="paper", iterations=21)
+    assert paper.spectrum.quadrature.exact and round(paper.ratio * 1000) == pytest.approx(paper.ratio * 1000)
+    stated = paper.to_json()["prediction"]
+    assert stated["uncertainty"]["grid"] == 0.0005 and stated["uncertainty"]["plus_minus"] == 0.0005
+    assert stated["stderr"] == 0.0
+    default = prunelimit.bounds(model, (x, y), batch_size=16)
+    assert default.uncertainty.plus_minus == 0.0 and default.to_json()["prediction"]["uncertainty"]["grid"] is None

@@ -1,0 +1,42 @@
+"""A value and its stated ± as text: the ± to two significant digits, the value to the
+same decimal, so that no digit is shown that the ± makes meaningless and a small but
+non-zero ± never reads as ``± 0.00`` (a ± of 0, an exact spectrum's, reads ``± 0``)."""
+
+from __future__ import annotations
+
+import math
+
+SIGNIFICANT = 2  # digits of a ± shown
+MOST_DECIMALS = 6  # below, a ± is written "< 0.000001": past any ratio a report resolves
+
+
+def _stated(half_width: object) -> bool:
+    """Whether ``half_width`` is a ± at all: a finite number ≥ 0 (a report read from a file
+    may hold anything there)."""
+    return isinstance(half_width, (int, float)) and not isinstance(half_width, bool) \
+        and math.isfinite(half_width) and half_width >= 0
+
+
+def decimals(half_width: float | None, least: int = 0, most: int = MOST_DECIMALS) -> int:
+    """Decimals that show ``half_width`` to ``SIGNIFICANT`` digits, within [least, most]
+    (``least`` for a ± of 0 or one not stated)."""
+    if not _stated(half_width) or half_width == 0:
+        return least
+    return min(most, max(least, SIGNIFICANT - 1 - math.floor(math.log10(half_width))))
+
+
+def half_width_text(half_width: float | None, least: int = 0, most: int = MOST_DECIMALS) -> str:
+    """``half_width`` to two significant digits; ``0`` when it is 0, ``< 0.000001`` when
+    it is smaller than the last decimal shown, ``—`` when not stated (``None``, NaN)."""
+    if not _stated(half_width):
+        return "—"
+    if half_width == 0:
+        return "0"
+    places = decimals(half_width, least, most)
+    text = f"{half_width:.{places}f}"
+    return text if float(text) > 0 else f"< {10.0 ** -places:.{places}f}"
+
+
+def value_text(value: float, half_width: float | None, least: int = 0, most: int = MOST_DECIMALS) -> str:
+    """``value`` to the decimal its ``half_width`` is shown to (:func:`half_width_text`)."""
+    return f"{value:.{decimals(half_width, least, most)}f}"

@@ -1,0 +1,70 @@
+"""The console's statement of ρ* ± its uncertainty: the same form in every command, the
+value to the decimal its ± is shown to, never ``± 0.00`` for a small ± nor ``nan``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+import prunelimit
+from prunelimit.report import console
+from prunelimit.report.console import estimate_line, uncertainty_text
+from prunelimit.theory.uncertainty import EXACT, Uncertainty
+
+
+def _slq(plus_minus: float, steps: float, probes: float) -> dict:
+    return {"plus_minus": plus_minus, "steps": steps, "probes": probes, "data": None, "steps_kind": "bracket",
+            "probes_kind": "jackknife", "level": 0.95}
+
+
+@pytest.mark.parametrize("ratio, u, line", [
+    (0.9184148, _slq(0.0061848, 0.0048158, 0.00043275),
+     "ρ* = 91.84 % ± 0.62 pt (95 %; steps ≤ 0.48 pt, probes 0.043 pt s.e.)"),
+    (0.871, _slq(0.004, 0.003, 0.0005), "ρ* = 87.10 % ± 0.40 pt (95 %; steps ≤ 0.30 pt, probes 0.050 pt s.e.)"),
+    (0.63761, _slq(0.147, 0.1, 0.02), "ρ* = 64 % ± 15 pt (95 %; steps ≤ 10 pt, probes 2.0 pt s.e.)"),
+    (0.63761, _slq(6e-7, 1e-8, 3e-7), "ρ* = 63.761000 % ± 0.000060 pt (95 %; steps ≤ 0.000001 pt, "
+                                      "probes 0.000030 pt s.e.)"),
+])
+def test_the_value_is_shown_to_the_decimal_of_its_plus_minus(ratio, u, line):
+    """Two fixed decimals printed a ± of 6e-7 as "± 0.00 pt" and a part of 4e-6 as
+    "probes 0.00 pt": each is now shown to two significant digits, ρ* to the ±'s decimal."""
+    assert estimate_line(ratio, u) == line
+
+
+@pytest.mark.parametrize("u", [None, {}, _slq(math.nan, math.nan, 0.001), _slq(math.inf, 0.0, 0.0),
+                               {"plus_minus": None, "steps_kind": "bracket"}, {"plus_minus": "0.01"},
+                               {"plus_minus": True}, _slq(-0.01, 0.0, 0.0)])
+def test_a_missing_or_non_finite_plus_minus_reads_as_none_stated(u):
+    line = estimate_line(0.5, u)
+    assert line == "ρ* = 50.00 % (no ± stated)" and "nan" not in line and "inf" not in line
+
+
+def test_a_plus_minus_below_the_last_decimal_is_not_zero():
+    line = estimate_line(0.5, _slq(1e-12, 0.0, 5e-13))
+    assert "± < 0.000001 pt" in line and "probes < 0.000001 pt" in line and "steps ≤ 0 pt" in line
+
+
+def test_an_exact_spectrum_states_plus_minus_zero_and_a_paper_grid_its_rounding():
+    """An exact spectrum's ρ* is ± 0; ``--method paper`` rounds ρ* onto a 1/1000 grid, so
+    its ± holds half a step (it was stated ± 0 beside the grid point)."""
+    assert estimate_line(0.918341, EXACT.to_json()) == "ρ* = 91.83 % ± 0 (exact spectrum: no sampling error)"
+    assert estimate_line(0.918, replace(EXACT, grid=0.0005).to_json()) == \
+        "ρ* = 91.800 % ± 0.050 pt (exact spectrum, 1/1000 grid rounding ≤ 0.050 pt)"
+    paper = Uncertainty(probes=0.0009, steps=0.0018, data=None, runs=1, probes_kind="bound", grid=0.0005)
+    assert uncertainty_text(paper.to_json()).endswith("probes 0.090 pt s.e. bound, 1/1000 grid rounding ≤ 0.050 pt)")
+
+
+def test_bounds_on_an_exact_spectrum_prints_the_same_estimate_line_as_verify_and_gate(capsys):
+    """``bounds`` printed "spectrum: exact ..., no sampling error" where ``verify`` and
+    ``gate`` print ``ρ* = … ± 0 (exact spectrum: no sampling error)``: one form everywhere."""
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    result = prunelimit.bounds(torch.nn.Sequential(torch.nn.Linear(6, 3)), (x, y), batch_size=16)
+    assert result.spectrum.solver == "exact"
+    console.render_bounds(result)
+    out = capsys.readouterr().out
+    assert estimate_line(result.ratio, EXACT.to_json()) in out
+    assert "ρ* = " in out and "± 0 (exact spectrum: no sampling error)" in out
