@@ -85,7 +85,7 @@ def loss_name(loss_fn: Any) -> str:
 
     from prunelimit.specs import USER_MODULE_PREFIX
 
-    target = getattr(loss_fn, "criterion", loss_fn)  # prunelimit.library.CriterionLoss
+    target = getattr(loss_fn, "criterion", loss_fn)  # prunelimit.data.loss.CriterionLoss
     if (plain_name := plain_criterion(target)) is not None:  # torch's own ce/mse as a criterion: the same loss
         return plain_name
     named = target if hasattr(target, "__qualname__") else type(target)

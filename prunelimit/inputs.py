@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
-from prunelimit.data.loss import BUILTIN_LOSSES, resolve_loss
+from prunelimit.data.loss import BUILTIN_LOSSES, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
 from prunelimit.errors import InputError
@@ -112,31 +112,22 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     what = "{1}" if data is None else f"data {data}"
     model_name = "the model" if not (loaded.spec or loaded.path) else f"model {loaded.spec or loaded.path}"
     names = ("loss", option, "model")
-    if loss_fn in (cross_entropy_loss, mse_loss):  # the built-in losses feed x as is and need one output tensor
+    # the built-in losses and the library's criteria feed x as is and need one output tensor
+    if loss_fn in (cross_entropy_loss, mse_loss) or isinstance(loss_fn, CriterionLoss):
         _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None)
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
             raise InputError.naming(
                 f"{model_name} returns a {type(out).__name__}, not one output tensor; return one tensor from "
                 "forward, or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it", *names)
-    if loss_fn is mse_loss and batch[1].numel() != out.numel():  # it said "shape '[20, 10]' is invalid ..."
+    if (loss_fn is mse_loss or isinstance(loss_fn, PointwiseLoss)) and batch[1].numel() != out.numel():
+        # it said "shape '[20, 10]' is invalid ..."; a criterion broadcast the two in silence
         n = max(len(batch[1]), 1)
         raise InputError.naming(
             f"{what}: y holds {batch[1].numel() // n} value(s) per sample but the model gives {out.numel() // n} "
-            "outputs; the mse loss needs one target per output (class labels: use {0} ce)", *names)
-    if loss_fn is cross_entropy_loss:
-        labels = torch.cat([b[1] for b in batches])
-        if labels.is_floating_point():
-            raise InputError.naming(f"{what} has real-valued targets; {_real_labels_fix(labels)}", *names)
-        if out.dim() == 2 and labels.dim() != 1:
-            raise InputError.naming(
-                f"{what}: y has shape {tuple(labels.shape)}, but the ce loss needs one class index per "
-                "sample (a 1-D y); convert one-hot labels with y.argmax(1), a column with y.squeeze(1)", *names)
-        classes = out.shape[-1]
-        if int(labels.max()) >= classes:
-            raise InputError.naming(
-                f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
-                "check {1} and {2} (e.g. :num_classes=...)", *names)
+            f"outputs; {_loss_name(loss_fn)} needs one target per output (class labels: use {{0}} ce)", *names)
+    if loss_fn is cross_entropy_loss or isinstance(loss_fn, ClassLoss):
+        _check_class_labels(torch.cat([b[1] for b in batches]), out, loss_fn, what, names)
     if loss_fn not in (cross_entropy_loss, mse_loss) and any(p.requires_grad for p in model.parameters()):
         # a user's loss must depend on the weights; the no-grad pass below comes last, so state a
         # forward hook computes (the old weight_norm's weight) is left without a graph, as before
@@ -156,6 +147,38 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
                                 "the data", *names)
+
+
+def _loss_name(loss_fn: LossFn) -> str:
+    """How messages name a built-in loss or a library criterion."""
+    if isinstance(loss_fn, CriterionLoss):
+        return loss_fn.name
+    return f"the {'ce' if loss_fn is cross_entropy_loss else 'mse'} loss"
+
+
+def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn, what: str,
+                        names: tuple[str, ...]) -> None:
+    """Labels for a loss of class indices (``ce``, torch's cross-entropy, NLL or multi-margin
+    criteria): integers, one a sample, each below the output count; a criterion said
+    "expected target dtype to be Long" or "0D or 1D target tensor expected"."""
+    if isinstance(loss_fn, ClassLoss) and loss_fn.soft and labels.is_floating_point() \
+            and labels.shape[1:] == out.shape[1:]:
+        return  # probabilities, one per output: soft targets
+    if labels.is_floating_point():
+        criterion = isinstance(loss_fn, ClassLoss)
+        taken = f", and {_loss_name(loss_fn)} takes class indices" if criterion else ""
+        soft = (f"; as soft targets, give probabilities of the output's shape (N, {', '.join(map(str, out.shape[1:]))})"
+                if criterion and loss_fn.soft else "")
+        raise InputError.naming(f"{what} has real-valued targets{taken}; {_real_labels_fix(labels)}{soft}", *names)
+    if out.dim() == 2 and labels.dim() != 1:
+        raise InputError.naming(
+            f"{what}: y has shape {tuple(labels.shape)}, but {_loss_name(loss_fn)} needs one class index per "
+            "sample (a 1-D y); convert one-hot labels with y.argmax(1), a column with y.squeeze(1)", *names)
+    classes = out.shape[1] if out.dim() >= 2 else out.shape[-1]  # (N, C, ...): C classes
+    if int(labels.max()) >= classes:
+        raise InputError.naming(
+            f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
+            "check {1} and {2} (e.g. :num_classes=...)", *names)
 
 
 def _real_labels_fix(labels: torch.Tensor) -> str:

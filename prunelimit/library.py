@@ -63,21 +63,12 @@ if TYPE_CHECKING:
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
 
 
-class CriterionLoss:
-    """A ``criterion(output, target)`` as prunelimit's ``fn(model, batch)`` loss contract."""
-
-    def __init__(self, criterion: Callable[[Tensor, Tensor], Tensor]) -> None:
-        self.criterion = criterion
-
-    def __call__(self, model: nn.Module, batch: "Batch") -> Tensor:
-        return self.criterion(model(batch[0]), batch[1])
-
-
 def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
     """``"ce"``/``"mse"`` (or a ``file.py:fn`` spec) as the CLI reads it, or a criterion;
-    torch's default squared error is the built-in ``mse``."""
+    torch's default squared error is the built-in ``mse``, its other criteria read their
+    targets as they mean them (``prunelimit.data.loss.criterion_loss``)."""
     from prunelimit.baseline import plain_criterion
-    from prunelimit.data.loss import resolve_loss
+    from prunelimit.data.loss import criterion_loss, resolve_loss
 
     if isinstance(loss, str):
         return resolve_loss(loss)
@@ -88,7 +79,7 @@ def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
     # cross-entropy computes what ce does; as a criterion it also takes soft, real-valued targets.)
     if plain_criterion(loss) == "mse":
         return resolve_loss("mse")
-    return CriterionLoss(loss)
+    return criterion_loss(loss)
 
 
 def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.device | str = "cpu",

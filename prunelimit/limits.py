@@ -10,13 +10,18 @@ Real inputs sit far below every cap; each constant says why its value is safe.
 
 from __future__ import annotations
 
+import functools
+import io
+import json
 import numbers
+import pickle
 import re
 import stat
+import warnings
 import zipfile
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import numpy as np
 import torch
@@ -158,6 +163,254 @@ def check_npz(path: Path, what: str) -> None:
                     f"{what} {path}: entry {entry.filename!r} declares shape {tuple(shape)} "
                     f"({byte_size(needed)}) but holds {byte_size(entry.file_size)}; the file is corrupt or hostile"
                 )
+
+
+# --- Files cut short ----------------------------------------------------------------------------
+# safetensors' own bound on its JSON header: a larger length is no safetensors header.
+MAX_SAFETENSORS_HEADER = 100_000_000
+# The pickled magic number that opens torch.save's pre-1.6 (non-zip) format, and a zip's first entry.
+LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def check_complete(path: Path, what: str) -> None:
+    """Refuse a file that ends before its own structure says it does (a download or copy cut
+    short), naming it so: a zip (torch.save's format, a TorchScript archive, an ``.npz``)
+    whose directory, kept at its end, is missing; a file that ends inside the bytes that open
+    torch.save's formats; a safetensors file shorter than its header declares. Their readers
+    said "OSError: Invalid argument", "EOFError" or "incomplete metadata". (A legacy torch
+    file cut short is found by ``check_torch_file``, which walks its records.)"""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(len(LEGACY_TORCH_MAGIC))
+        if head.startswith(_ZIP_MAGIC) and not zipfile.is_zipfile(fh):
+            problem = "it begins as a zip archive (torch.save's format) but its end, the zip directory, is missing"
+        elif len(head) < len(LEGACY_TORCH_MAGIC) and any(m.startswith(head) for m in (_ZIP_MAGIC, LEGACY_TORCH_MAGIC)):
+            problem = f"it ends after {len(head)} bytes, inside the opening of torch.save's format"
+        elif head[8:10] == b'{"' and (length := int.from_bytes(head[:8], "little")) <= MAX_SAFETENSORS_HEADER:
+            problem = _safetensors_truncation(fh, length, size)
+        else:
+            problem = None
+    if problem:
+        raise InputError(f"{what} {path} is truncated: {problem}; copy or save it again")
+
+
+def _safetensors_truncation(fh: BinaryIO, length: int, size: int) -> str | None:
+    """How a safetensors file (an 8-byte header length, the JSON header, then the tensors'
+    bytes at the header's offsets) ends early, or ``None``; a damaged header is its reader's to name."""
+    if 8 + length > size:
+        return f"its header alone takes {8 + length:,} bytes, and the file holds {size:,}"
+    fh.seek(8)
+    try:
+        header = json.loads(fh.read(length))
+        end = max((int(entry["data_offsets"][1]) for key, entry in header.items() if key != "__metadata__"),
+                  default=0)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+        return None
+    if 8 + length + end > size:
+        return f"its header places the tensors' bytes up to byte {8 + length + end:,}, and the file holds {size:,}"
+    return None
+
+
+# --- Tensor storages a torch.save pickle declares ------------------------------------------------
+
+
+def check_torch_file(path: Path, what: str, data: bytes | None = None) -> None:
+    """Refuse a ``torch.save`` file (zip or legacy format, a TorchScript archive; ``data``: such
+    a file held in memory, named ``path``) whose zip entries would inflate far beyond their
+    stored size (``check_zip``), or whose pickles declare a tensor storage larger than the
+    bytes the file holds for it, before torch reads it: torch allocates each storage at the
+    declared size first (the legacy format before it reads a byte of it), so a few hundred
+    bytes could ask for terabytes. A legacy file's storage records are walked to its end,
+    so a truncated one is named too. Other formats pass (their readers check)."""
+    if data is None:
+        check_zip(path, what)
+    size = len(data) if data is not None else path.stat().st_size
+    with (io.BytesIO(data) if data is not None else path.open("rb")) as fh:
+        legacy = fh.read(len(LEGACY_TORCH_MAGIC)) == LEGACY_TORCH_MAGIC
+        fh.seek(0)
+        try:
+            if legacy:
+                _check_legacy(fh, size)
+            elif zipfile.is_zipfile(fh):
+                _check_zip_storages(fh)
+        except _Oversized as exc:
+            raise InputError(f"{what} {path}: {exc}; the file is truncated, corrupt or hostile") from None
+        except _Damaged as exc:
+            raise InputError(f"{what} {path} is truncated or corrupt ({exc}); copy or save it again") from None
+        except Exception:  # noqa: BLE001 - other damage is the reader's to name (e.g. a CRC error)
+            return
+
+
+class _Oversized(Exception):
+    """Storages declare more bytes than the file holds for them (the message's middle part)."""
+
+
+def _check_storage(key: str, declared: int, held: int) -> None:
+    if declared > held:
+        raise _Oversized(f"tensor storage {key!r} declares {_amount(declared)} but the file holds {held:,} "
+                         "bytes for it")
+
+
+def _amount(nbytes: int) -> str:
+    """Exact below a megabyte, where a truncated file's two sizes would round to one."""
+    return f"{nbytes:,} bytes" if nbytes < 10**6 else byte_size(nbytes)
+
+
+class _Damaged(Exception):
+    """A pickle that ends early, or a legacy file's storage records that disagree with its pickle."""
+
+
+class _Stub:
+    """Stands for every object a scanned pickle names or builds: it takes any arguments and
+    state, so a pickle is read to its end without building anything or running code."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "_Stub":
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __call__(self, *args: Any, **kwargs: Any) -> "_Stub":
+        return _Stub()
+
+    def __setstate__(self, state: Any) -> None:
+        pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def append(self, value: Any) -> None:
+        pass
+
+    def extend(self, values: Any) -> None:
+        pass
+
+
+@functools.cache
+def _storage_stub(itemsize: int) -> type:
+    """The stand-in for a storage class whose elements take ``itemsize`` bytes (a few sizes)."""
+    return type(f"_Storage{itemsize}", (_Stub,), {"itemsize": itemsize})
+
+
+def _storage_itemsize(module: str, name: str) -> int | None:
+    """Bytes per element of torch's storage class ``module.name`` (``torch.FloatStorage``: 4;
+    ``UntypedStorage``: 1), or ``None`` for any other global."""
+    if module not in ("torch", "torch.storage") or not name.endswith("Storage"):
+        return None
+    with warnings.catch_warnings():  # the typed storage classes are deprecated, their dtype is not
+        warnings.simplefilter("ignore")
+        dtype = getattr(getattr(torch, name, None), "dtype", None)
+    return dtype.itemsize if isinstance(dtype, torch.dtype) else 1
+
+
+class _ClaimScanner(pickle.Unpickler):
+    """Reads a ``torch.save`` pickle with stand-ins, recording each storage it declares:
+    ``claims[key] = (elements, bytes per element)``; ``limit``: more bytes in all is ``_Oversized``."""
+
+    def __init__(self, file: Any, claims: dict[str, tuple[int, int]], limit: int | None = None) -> None:
+        super().__init__(file, encoding="latin1")  # Python 2 strings of old files decode, whatever they hold
+        self.claims, self.limit, self.total = claims, limit, 0
+
+    def find_class(self, module: str, name: str) -> type:
+        itemsize = _storage_itemsize(module, name)
+        return _Stub if itemsize is None else _storage_stub(itemsize)
+
+    def persistent_load(self, pid: Any) -> Any:
+        if isinstance(pid, tuple) and len(pid) >= 2 and pid[0] in ("module", b"module"):
+            return pid[1]  # the legacy format's pickled module class, as torch returns it
+        # ("storage", type, key, location, elements[, view]) in both formats
+        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] in ("storage", b"storage"):
+            key, numel = _key(pid[2]), pid[4]
+            if key is not None and key not in self.claims and type(numel) is int and numel >= 0:
+                self.claims[key] = (numel, getattr(pid[1], "itemsize", 1))
+                self.total += numel * self.claims[key][1]
+                if self.limit is not None and self.total > self.limit:  # before torch allocates past the file
+                    raise _Oversized(f"its tensor storages declare {_amount(self.total)} but the whole file is "
+                                     f"{self.limit:,} bytes")
+        return _Stub()
+
+
+def _key(value: Any) -> str | None:
+    """A storage key as torch compares them (bytes of Python 2 pickles decoded), or ``None``."""
+    if isinstance(value, bytes):
+        return value.decode("latin1")
+    return value if isinstance(value, str) else None
+
+
+class _Clamped:
+    """``read``/``readline`` of a file that never ask for more than it holds: the unpickler
+    asks for the length an opcode declares, and a buffered file allocates that much first.
+    ``short``: a read came back short, the file ended where a pickle went on."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh, self.size, self.short = fh, size, False
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self.size - self.fh.tell())
+        data = self.fh.read(left if n < 0 else min(n, left))
+        self.short |= 0 <= n and len(data) < n
+        return data
+
+    def readline(self) -> bytes:
+        line = self.fh.readline(max(0, self.size - self.fh.tell()))
+        self.short |= not line.endswith(b"\n")
+        return line
+
+
+def _scan(reader: _Clamped, claims: dict[str, tuple[int, int]] | None = None, limit: int | None = None) -> Any:
+    """What the next pickle of ``reader`` holds, built of stand-ins (``_ClaimScanner``);
+    ``_Damaged`` when it fails because the file ends first, its own error otherwise."""
+    try:
+        return _ClaimScanner(reader, {} if claims is None else claims, limit).load()
+    except _Oversized:
+        raise
+    except Exception:
+        if reader.short:
+            raise _Damaged("its pickle ends early") from None
+        raise
+
+
+def _check_legacy(fh: BinaryIO, size: int) -> None:
+    """torch's legacy layout: the pickles of the magic number, protocol and system info, the
+    object's pickle, the storage keys' pickle, then per key its element count (int64) and bytes."""
+    reader, claims = _Clamped(fh, size), {}
+    for _ in range(3):
+        _scan(reader)
+    _scan(reader, claims, limit=size)
+    keys = _scan(reader)
+    if not isinstance(keys, list):
+        raise _Damaged("its storage keys are not a list")
+    for raw in keys:
+        key = _key(raw)
+        if key not in claims:
+            raise _Damaged(f"it holds a storage record {str(raw)[:40]!r} that no tensor declares")
+        numel, itemsize = claims[key]
+        count = int.from_bytes(fh.read(8).ljust(8, b"\0"), "little", signed=True)
+        held = max(0, size - fh.tell())
+        if count != numel and held >= numel * itemsize:
+            raise _Damaged(f"storage {key!r} records {count} elements where its tensor declares {numel}")
+        _check_storage(key, numel * itemsize, held)
+        fh.seek(numel * itemsize, io.SEEK_CUR)
+
+
+def _check_zip_storages(fh: BinaryIO) -> None:
+    """torch's zip layout: each top-level ``NAME.pkl`` (``data``; TorchScript's ``constants``
+    too) keeps its storages as the entries ``NAME/KEY``."""
+    try:
+        archive = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # the reader itself reports the damage
+    with archive:
+        sizes = {info.filename: info.file_size for info in archive.infolist()}
+        for name in sizes:
+            if name.count("/") != 1 or not name.endswith(".pkl"):
+                continue
+            claims: dict[str, tuple[int, int]] = {}
+            pickled = archive.read(name)  # check_zip bounds the inflation
+            _scan(_Clamped(io.BytesIO(pickled), len(pickled)), claims)
+            for key, (numel, itemsize) in claims.items():
+                _check_storage(key, numel * itemsize, sizes.get(f"{name.removesuffix('.pkl')}/{key}", 0))
 
 
 def check_expansion(dense_bytes: int, stored_bytes: int, what: str) -> None:

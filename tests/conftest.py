@@ -42,6 +42,58 @@ def write_evil_pickle(path: Path, marker: Path, legacy: bool = False) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def save_as(tensors: dict[str, torch.Tensor], path: Path, kind: str) -> Path:
+    """``tensors`` in one of the file formats prunelimit reads: ``zip`` (``torch.save``),
+    ``legacy`` (its pre-1.6 format), ``safetensors`` or ``npz``."""
+    import numpy as np
+    from safetensors.torch import save_file
+
+    if kind == "safetensors":
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(path))
+    elif kind == "npz":
+        with open(path, "wb") as fh:  # np.savez would append .npz to another name
+            np.savez(fh, **{k: v.numpy() for k, v in tensors.items()})
+    else:
+        torch.save(tensors, path, _use_new_zipfile_serialization=kind == "zip")
+    return path
+
+
+def claiming_storage(path: Path, numel: int, legacy: bool, key: str = "x") -> Path:
+    """A ``torch.save`` file (zip or ``legacy`` format) of ``{key: 4 float32 zeros}`` whose pickle
+    declares ``numel`` elements for the tensor and its storage: torch allocates that first."""
+    import io
+    import struct
+    import zipfile
+
+    buf = io.BytesIO()
+    torch.save({key: torch.zeros(4)}, buf, _use_new_zipfile_serialization=not legacy)
+    big = b"\x8a\x08" + struct.pack("<q", numel)  # LONG1: any size
+
+    def patched(pickled: bytes) -> bytes:
+        head, tail = pickled.split(b"FloatStorage", 1)  # the storage's element count, then the shape's
+        tail = tail.replace(b"K\x04N" if legacy else b"K\x04t", big + (b"N" if legacy else b"t"), 1)
+        return head + b"FloatStorage" + tail.replace(b"K\x00K\x04\x85", b"K\x00" + big + b"\x85", 1)
+
+    if legacy:
+        path.write_bytes(patched(buf.getvalue()))
+        return path
+    with zipfile.ZipFile(buf) as original, zipfile.ZipFile(path, "w") as out:
+        for info in original.infolist():
+            data = original.read(info)
+            out.writestr(info, patched(data) if info.filename.endswith("data.pkl") else data)
+    return path
+
+
+def cut_short(path: Path) -> list[Path]:
+    """Copies of ``path`` cut at a third, at nine tenths and one byte before its end (beside it)."""
+    data = path.read_bytes()
+    copies = []
+    for keep in (len(data) // 3, len(data) * 9 // 10, len(data) - 1):
+        copies.append(path.with_name(f"cut{keep}-{path.name}"))
+        copies[-1].write_bytes(data[:keep])
+    return copies
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """One torch thread for the whole suite: tiny matmuls on a shared 2-core machine run

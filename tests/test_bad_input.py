@@ -81,6 +81,18 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.empty.write_bytes(b"")
     c.truncated = d / "truncated.pt"
     c.truncated.write_bytes(c.good.read_bytes()[:700])
+    # the other formats cut short: the legacy one's last byte, TorchScript's and safetensors' half
+    legacy, script, safetensors = d / "full-legacy.pt", d / "full-script.pt", d / "full.safetensors"
+    torch.save(model.state_dict(), legacy, _use_new_zipfile_serialization=False)
+    torch.jit.save(torch.jit.script(model), str(script))
+    save_file(model.state_dict(), str(safetensors))
+    for name, full, keep in (("legacy", legacy, -1), ("script", script, 0.5), ("safetensors", safetensors, 0.5)):
+        setattr(c, f"truncated_{name}", d / f"truncated-{full.name}")
+        data = full.read_bytes()
+        getattr(c, f"truncated_{name}").write_bytes(data[:keep if keep < 0 else int(len(data) * keep)])
+    c.data_truncated = d / "truncated-data.pt"
+    torch.save({"x": torch.zeros(8, 64), "y": torch.zeros(8, dtype=torch.long)}, c.data_truncated)
+    c.data_truncated.write_bytes(c.data_truncated.read_bytes()[:-1])
     c.noise = d / "noise.pt"
     c.noise.write_bytes(np.random.default_rng(0).bytes(4096))
     c.evil = d / "evil.pt"
@@ -279,7 +291,14 @@ CKPT_COMMANDS: dict[str, Callable[[Path, Path], list]] = {
 CKPT_CASES = [
     ("missing", lambda c: [c.missing], 3, "not found"),
     ("empty", lambda c: [c.empty], 3, "is empty"),
-    ("truncated", lambda c: [c.truncated], 3, "not a readable PyTorch file"),
+    ("truncated", lambda c: [c.truncated], 3, "is truncated: it begins as a zip archive (torch.save's format) but its "
+     "end, the zip directory, is missing; copy or save it again"),
+    ("truncated-legacy", lambda c: [c.truncated_legacy, "--model", SPEC], 3,
+     "bytes for it; the file is truncated, corrupt or hostile"),
+    ("truncated-torchscript", lambda c: [c.truncated_script, "--trust-pickle"], 3,
+     "is truncated: it begins as a zip archive"),
+    ("truncated-safetensors", lambda c: [c.truncated_safetensors, "--model", SPEC], 3,
+     "is truncated: its header places the tensors' bytes up to byte"),
     ("random-bytes", lambda c: [c.noise], 3, "not a readable PyTorch file"),
     ("pickle-code", lambda c: [c.evil], 3, "--trust-pickle"),
     ("not-a-dict", lambda c: [c.listing], 3, "not a state dict"),
@@ -351,6 +370,8 @@ OTHER_CASES = [
     Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
     Case("bounds/synthetic-size", _p("bounds", G, "--data", "synthetic:samples=x"), 2, "integers"),
     Case("bounds/empty-data", _p("bounds", G, "--data", "tensors:{data_empty}"), 3, "empty"),
+    Case("bounds/data-truncated", _p("bounds", G, "--data", "tensors:{data_truncated}"), 3,
+         "truncated-data.pt is truncated: it begins as a zip archive"),
     Case("bounds/data-zero-bytes", _p("bounds", G, "--data", "tensors:{data_zero_bytes}"), 3,
          "zero-bytes.pt is empty"),
     Case("bounds/recorded-data-invalid", _p("bounds", "{recorded_bad_data}"), 3,

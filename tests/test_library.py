@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import doctest
+import functools
 import re
 from pathlib import Path
 
@@ -279,6 +280,88 @@ def test_data_that_does_not_fit_names_the_argument(model, train):
         prunelimit.bounds(model, (x, one_hot))
     with pytest.raises(InputError, match="use loss mse for regression$"):  # two ones in a row: not one-hot
         prunelimit.bounds(model, (x, one_hot + torch.nn.functional.one_hot((y + 1) % 10, 10)))
+
+
+F = torch.nn.functional
+
+
+def _criterion_id(criterion) -> str:
+    """A test id without memory addresses: a function's or a partial's name, a module's repr."""
+    if isinstance(criterion, functools.partial):
+        return f"partial-{criterion.func.__name__}"
+    return criterion.__name__ if hasattr(criterion, "__name__") else re.sub(r"[^\w=.,]+", "", repr(criterion))
+
+
+# torch's criteria of class indices, as modules, functions and partials, with and without settings
+CLASS_CRITERIA = [torch.nn.CrossEntropyLoss(), F.cross_entropy, torch.nn.CrossEntropyLoss(label_smoothing=0.1),
+                  functools.partial(F.cross_entropy, label_smoothing=0.1), torch.nn.NLLLoss(), F.nll_loss,
+                  torch.nn.NLLLoss(weight=torch.ones(10)), torch.nn.MultiMarginLoss(), F.multi_margin_loss]
+
+
+@pytest.mark.parametrize("criterion", CLASS_CRITERIA, ids=_criterion_id)
+def test_class_criteria_check_their_labels_as_ce_does(model, train, criterion):
+    """Float labels, a label column or labels past the outputs: the criterion's own error
+    ("expected target dtype to be Long or Byte, but got Float") read "the loss failed ...;
+    check that data, model and loss fit together", which says nothing of what to change."""
+    x, y = train
+    name = getattr(getattr(criterion, "func", criterion), "__name__", type(criterion).__name__)
+    with pytest.raises(InputError, match=rf"^data has real-valued targets, and the {name} criterion takes class "
+                                         r"indices; they are whole numbers: give class indices as integers y.long\(\)"):
+        prunelimit.inputs_from(copy.deepcopy(model), (x, y.float()), loss=criterion)
+    with pytest.raises(InputError, match=rf"^data: y has shape \(300, 1\), but the {name} criterion needs one class "
+                                         r"index per sample \(a 1-D y\); .* a column with y.squeeze\(1\)$"):
+        prunelimit.inputs_from(copy.deepcopy(model), (x, y[:, None]), loss=criterion)
+    with pytest.raises(InputError, match="^data has label 12 but the model has 10 outputs; check data and model"):
+        prunelimit.inputs_from(copy.deepcopy(model), (x, torch.where(y == 3, 12, y)), loss=criterion)
+    assert prunelimit.inputs_from(copy.deepcopy(model), train, loss=criterion).batches[0][1].dtype == torch.int64
+
+
+def test_cross_entropy_criteria_take_probabilities_as_soft_targets(model, train):
+    """Real-valued targets of the output's shape are what torch's cross-entropy calls soft
+    targets, not a mistake (NLL has none: there they are refused)."""
+    x, y = train
+    soft = F.one_hot(y, 10).float() * 0.9 + 0.01
+    for criterion in (torch.nn.CrossEntropyLoss(), F.cross_entropy):
+        given = prunelimit.inputs_from(copy.deepcopy(model), (x, soft), loss=criterion)
+        assert torch.equal(given.loss_fn(model, given.batches[0]), F.cross_entropy(model(x[:128]), soft[:128]))
+    with pytest.raises(InputError, match="the NLLLoss criterion takes class indices; use loss mse for regression$"):
+        prunelimit.inputs_from(copy.deepcopy(model), (x, soft), loss=torch.nn.NLLLoss())
+
+
+# torch's element-wise criteria (one target per output), as modules, functions and partials
+POINTWISE_CRITERIA = [
+    torch.nn.L1Loss(), F.l1_loss, torch.nn.SmoothL1Loss(), F.smooth_l1_loss, torch.nn.HuberLoss(delta=0.5),
+    F.huber_loss, torch.nn.BCELoss(), F.binary_cross_entropy, torch.nn.BCEWithLogitsLoss(),
+    F.binary_cross_entropy_with_logits, torch.nn.KLDivLoss(reduction="batchmean"),
+    functools.partial(F.kl_div, reduction="batchmean"),
+    torch.nn.PoissonNLLLoss(), F.poisson_nll_loss, torch.nn.SoftMarginLoss(), F.soft_margin_loss,
+    torch.nn.HingeEmbeddingLoss(), F.hinge_embedding_loss, torch.nn.MultiLabelSoftMarginLoss(),
+    F.multilabel_soft_margin_loss, torch.nn.MSELoss(reduction="sum"), functools.partial(F.l1_loss, reduction="sum"),
+    torch.nn.MultiLabelMarginLoss(), F.multilabel_margin_loss,
+]
+
+
+@pytest.mark.parametrize("criterion", POINTWISE_CRITERIA, ids=_criterion_id)
+def test_elementwise_criteria_read_y_in_the_outputs_shape(criterion):
+    """A (N, 1) output against a (N,) y: the criterion broadcast them to N × N in silence (a
+    warning at most), another loss than the one it names, as ``nn.MSELoss()`` did before it
+    was read as ``mse``. Now y is read in the output's shape (and its float type: BCE's 0/1
+    labels are often integers), and a y of another size is refused, naming the criterion."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 1), torch.nn.Sigmoid())  # in (0, 1): BCE's input too
+    x = torch.randn(32, 4)
+    target = getattr(criterion, "func", criterion)
+    integer = isinstance(target, torch.nn.MultiLabelMarginLoss) or target is F.multilabel_margin_loss
+    for y in ([torch.zeros(32, dtype=torch.long)] if integer else [torch.rand(32), torch.randint(0, 2, (32,))]):
+        given = prunelimit.inputs_from(net, (x, y), loss=criterion, batch_size=16)
+        expected = criterion(net(x[:16]), y[:16, None] if integer else y[:16, None].float())
+        assert torch.equal(given.loss_fn(net, given.batches[0]), expected)
+    name = getattr(target, "__name__", type(target).__name__)
+    wide = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Sigmoid())
+    with pytest.raises(InputError, match=rf"^data: y holds 1 value\(s\) per sample but the model gives 3 outputs; "
+                                         rf"the {name} criterion needs one target per output \(class labels: use loss "
+                                         r"ce\)$"):
+        prunelimit.inputs_from(wide, (x, y), loss=criterion)
 
 
 def test_integer_labels_of_any_width_read_as_the_command_line_reads_them(model, train):

@@ -33,7 +33,7 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.limits import MAX_CSV_BYTES, check_counts, load_yaml, overlapping
 from prunelimit.models.spec import build_model
-from tests.conftest import SPEC, junit_error_report
+from tests.conftest import SPEC, claiming_storage, junit_error_report
 
 ROOT = Path(__file__).resolve().parents[1]
 ADDRESS_SPACE = 3 << 30  # torch's import maps ~1.5 GB; a materialised bomb needs far more
@@ -152,6 +152,10 @@ def bombs(tmp_path_factory) -> SimpleNamespace:
     _torch_zip_bomb(b.pt_bomb)
     b.ckpt_bomb = d / "bomb-ckpt.pt"
     _torch_zip_bomb(b.ckpt_bomb)
+    # A few hundred bytes whose pickle declares a storage of 2^40 or 2^30 floats (torch allocates it first).
+    b.legacy_claim = claiming_storage(d / "legacy-claim.pt", 2**40, legacy=True)
+    b.legacy_claim_4gb = claiming_storage(d / "legacy-claim-4gb.pt", 2**30, legacy=True, key="0.weight")
+    b.zip_claim = claiming_storage(d / "zip-claim.pt", 2**40, legacy=False)
     # An .npy header declaring 25 TB in a 200-byte entry (numpy allocates the shape first).
     b.npy_lie = d / "lie.npz"
     with zipfile.ZipFile(b.npy_lie, "w") as z:
@@ -220,6 +224,17 @@ CASES: list[tuple[str, tuple[str, ...], int, str]] = [
     ("pt-data-zip-bomb", ("bounds", G, "--data", "tensors:{pt_bomb}"), 3, "zip bomb"),
     ("checkpoint-zip-bomb", ("law", "nplh", "{ckpt_bomb}", "--model", SPEC, "-o", "{out}/n.csv"), 3, "zip bomb"),
     ("npy-header-lie", ("verify", G, "--data", "tensors:{npy_lie}", "--plot", "{out}/v.png"), 3, "declares shape"),
+    # Pickles that declare storages larger than the file (torch allocates the declared size first).
+    ("checkpoint-legacy-storage-claim", ("info", "{legacy_claim}", "--model", SPEC), 3,
+     "its tensor storages declare 4.4 TB but the whole file is"),
+    ("checkpoint-legacy-claim-4GB", ("prune", "{legacy_claim_4gb}", "--model", SPEC, "--ratio", "0.5", "-o",
+                                     "{out}/p.pt"), 3, "its tensor storages declare 4.3 GB but the whole file is"),
+    ("checkpoint-zip-storage-claim", ("bounds", "{zip_claim}", "--model", SPEC, "--data", "digits"), 3,
+     "tensor storage '0' declares 4.4 TB but the file holds 16 bytes for it"),
+    ("data-legacy-storage-claim", ("bounds", G, "--data", "tensors:{legacy_claim}"), 3,
+     "its tensor storages declare 4.4 TB but the whole file is"),
+    ("data-zip-storage-claim", ("info", G, "--data", "tensors:{zip_claim}"), 3,
+     "tensor storage '0' declares 4.4 TB"),
     # Specs recorded in a file: shapes are compared on the meta device before building.
     ("recorded-model-3.6GB", ("info", "{big_model}"), 3, "does not fit"),
     ("recorded-zoo-wide", ("bounds", "{wide_zoo}"), 3, "does not fit"),

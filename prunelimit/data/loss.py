@@ -1,8 +1,15 @@
-"""Loss specs: ``ce`` (default), ``mse``, or a user function ``file.py:fn`` / ``module:fn``."""
+"""Loss specs: ``ce`` (default), ``mse``, or a user function ``file.py:fn`` / ``module:fn``;
+and the library's criteria ``loss(output, target)`` as the same ``fn(model, batch)`` contract."""
 
 from __future__ import annotations
 
-from prunelimit.data.batches import LossFn, cross_entropy_loss, mse_loss
+import functools
+from typing import Any, Callable
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss
 from prunelimit.errors import UsageError
 from prunelimit.specs import parse_spec, resolve_callable
 
@@ -17,3 +24,85 @@ def resolve_loss(text: str) -> LossFn:
     if len(spec.args) == 1 and (spec.head.endswith(".py") or "." in spec.head):
         return resolve_callable(spec.head, spec.args[0], "loss")
     raise UsageError(f"unknown loss {text!r}; use ce, mse, path/to/file.py:fn or package.module:fn")
+
+
+class CriterionLoss:
+    """A ``criterion(output, target)`` as prunelimit's ``fn(model, batch)`` loss contract."""
+
+    def __init__(self, criterion: Callable[[Tensor, Tensor], Tensor]) -> None:
+        self.criterion = criterion
+
+    def __call__(self, model: nn.Module, batch: Batch) -> Tensor:
+        return self.criterion(model(batch[0]), batch[1])
+
+    @property
+    def name(self) -> str:
+        """How messages name it: ``the L1Loss criterion``, ``the l1_loss criterion``."""
+        target = _unwrapped(self.criterion)
+        return f"the {getattr(target, '__name__', type(target).__name__)} criterion"
+
+
+class PointwiseLoss(CriterionLoss):
+    """A criterion that compares each output with its own target (L1, Huber, BCE, KL, …):
+    ``y`` is read in the output's shape, as the built-in ``mse`` reads it (by itself the
+    criterion broadcast a (N, 1) output against a (N,) ``y`` to N × N, in silence), and in
+    its float type (BCE's 0/1 labels are often integers) unless the criterion takes
+    integer targets. ``inputs.check_compatible`` refuses a ``y`` of another size."""
+
+    def __init__(self, criterion: Callable[[Tensor, Tensor], Tensor], float_targets: bool = True) -> None:
+        super().__init__(criterion)
+        self.float_targets = float_targets
+
+    def __call__(self, model: nn.Module, batch: Batch) -> Tensor:
+        out = model(batch[0])
+        target = batch[1].reshape(out.shape)
+        return self.criterion(out, target.to(out.dtype) if self.float_targets else target)
+
+
+class ClassLoss(CriterionLoss):
+    """A criterion of class indices (cross-entropy, NLL, multi-margin): ``inputs.check_compatible``
+    checks its labels as the built-in ``ce``'s; ``soft``: real-valued targets of the output's
+    shape are probabilities (torch's cross-entropy), not a mistake."""
+
+    def __init__(self, criterion: Callable[[Tensor, Tensor], Tensor], soft: bool) -> None:
+        super().__init__(criterion)
+        self.soft = soft
+
+
+def criterion_loss(criterion: Callable[[Tensor, Tensor], Tensor]) -> CriterionLoss:
+    """``criterion`` in the wrapper that reads its targets as it means them: torch's
+    class-index criteria (``ClassLoss``), its element-wise ones (``PointwiseLoss``; the
+    functions, modules and ``functools.partial`` of either), anything else as given."""
+    target = _unwrapped(criterion)
+    kind = type(target) if isinstance(target, nn.Module) else target  # a subclass may compute anything
+    for table, wrapper in ((_CLASS_CRITERIA, ClassLoss), (_POINTWISE_CRITERIA, PointwiseLoss)):
+        # by identity: a user's callable need not be hashable
+        setting = next((value for known, value in table.items() if known is kind), None)
+        if setting is not None:
+            return wrapper(criterion, setting)
+    return CriterionLoss(criterion)
+
+
+def _unwrapped(criterion: Any) -> Any:
+    while isinstance(criterion, functools.partial):
+        criterion = criterion.func
+    return criterion
+
+
+# torch's criteria of class indices: whether real-valued targets of the output's shape
+# (probabilities) are valid too
+_CLASS_CRITERIA: dict[Any, bool] = {
+    nn.CrossEntropyLoss: True, F.cross_entropy: True,
+    nn.NLLLoss: False, nn.NLLLoss2d: False, F.nll_loss: False,
+    nn.MultiMarginLoss: False, F.multi_margin_loss: False,
+}
+# torch's element-wise criteria (one target per output): whether the targets are real numbers
+# (MultiLabelMarginLoss takes class indices in the output's shape)
+_POINTWISE_CRITERIA: dict[Any, bool] = {
+    **dict.fromkeys((nn.MSELoss, F.mse_loss, nn.L1Loss, F.l1_loss, nn.SmoothL1Loss, F.smooth_l1_loss,
+                     nn.HuberLoss, F.huber_loss, nn.BCELoss, F.binary_cross_entropy, nn.BCEWithLogitsLoss,
+                     F.binary_cross_entropy_with_logits, nn.KLDivLoss, F.kl_div, nn.PoissonNLLLoss,
+                     F.poisson_nll_loss, nn.SoftMarginLoss, F.soft_margin_loss, nn.HingeEmbeddingLoss,
+                     F.hinge_embedding_loss, nn.MultiLabelSoftMarginLoss, F.multilabel_soft_margin_loss), True),
+    nn.MultiLabelMarginLoss: False, F.multilabel_margin_loss: False,
+}

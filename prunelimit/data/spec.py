@@ -22,8 +22,8 @@ from torch import Tensor
 
 from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, OptionError, UsageError, first_line
-from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_loaded, check_npz,
-                               check_zip, require_file)
+from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_complete, check_loaded,
+                               check_npz, check_torch_file, require_file)
 from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
@@ -205,6 +205,7 @@ def _tensors(spec: Spec):
     require_file(path, "data file")
     if path.stat().st_size == 0:
         raise InputError(f"data file {path} is empty")
+    check_complete(path, "data file")
     if is_torchscript(path):  # torch.load would refuse it too, after a warning on stderr
         raise InputError(f"data file {path} is a TorchScript archive (code), not tensors x and y")
     kind = file_format(path)  # by content: a name's extension may be wrong either way
@@ -212,7 +213,7 @@ def _tensors(spec: Spec):
         raise InputError(f"data file {path} is one .npy array; save x and y together: np.savez(FILE.npz, x=x, y=y)")
     numpy = kind == "npz" or (kind == "unknown" and path.suffix == ".npz")
     # Declared sizes first: a zip entry or .npy header may claim far more than the file holds.
-    (check_npz if numpy else check_zip)(path, "data file")
+    (check_npz if numpy else check_torch_file)(path, "data file")
     save = "np.savez(FILE, x=x, y=y)" if numpy else "torch.save({'x': x, 'y': y}, FILE)"
     try:
         if numpy:

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
-from prunelimit.limits import check_loaded, check_zip, require_file
+from prunelimit.limits import LEGACY_TORCH_MAGIC, check_complete, check_loaded, check_torch_file, require_file
 
 FORMAT = "prunelimit/1"
 _TORCHSCRIPT_EXTRA = "prunelimit.pt"  # masks and meta in a pruned TorchScript archive (torchscript_writer)
@@ -61,13 +61,14 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
     require_file(path, "checkpoint")
     if path.stat().st_size == 0:
         raise InputError(f"checkpoint {path} is empty")
+    check_complete(path, "checkpoint")
     kind = file_format(path)  # by content: a name's extension may be wrong either way
     if kind == "safetensors" or (kind == "unknown" and path.suffix == ".safetensors"):
         return _checked(_read_safetensors(path))  # the safetensors reader checks shapes against the stored bytes
     if kind in _NUMPY_FORMATS:
         raise InputError(f"checkpoint {path} is a numpy {_NUMPY_FORMATS[kind]}, not a PyTorch or safetensors "
                          "checkpoint; save the weights with torch.save(model.state_dict(), FILE)")
-    check_zip(path, "checkpoint")  # before anything inflates an entry
+    check_torch_file(path, "checkpoint")  # declared sizes, before anything inflates an entry or allocates
     if is_torchscript(path):
         if not trust_pickle:
             raise InputError(
@@ -140,8 +141,6 @@ def harmless_globals() -> list[Any]:
 
 # what file_format calls numpy's files in messages
 _NUMPY_FORMATS = {"npz": ".npz archive", "npy": ".npy array"}
-# the pickled magic number that opens torch.save's pre-1.6 (non-zip) format
-_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
 
 
 def file_format(path: Path) -> str:
@@ -149,10 +148,10 @@ def file_format(path: Path) -> str:
     ``"npy"``, ``"torch"`` (``torch.save``'s zip or legacy format, TorchScript archives) or
     ``"unknown"`` (damaged or foreign, torch's pre-1.0 .tar included)."""
     with path.open("rb") as fh:
-        head = fh.read(len(_LEGACY_TORCH_MAGIC))
+        head = fh.read(len(LEGACY_TORCH_MAGIC))
     if head.startswith(b"\x93NUMPY"):
         return "npy"
-    if head.startswith(_LEGACY_TORCH_MAGIC):
+    if head.startswith(LEGACY_TORCH_MAGIC):
         return "torch"
     if zipfile.is_zipfile(path):
         try:
@@ -313,6 +312,7 @@ def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], d
     """The masks and meta ``torchscript_writer`` wrote into an archive (none in other archives)."""
     if not payload:
         return {}, {}
+    check_torch_file(path, f"the {_TORCHSCRIPT_EXTRA} entry of TorchScript checkpoint", data=payload)
     record = io.BytesIO(payload)
     try:
         obj = torch.load(record, map_location="cpu", weights_only=True)

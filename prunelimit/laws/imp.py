@@ -29,7 +29,7 @@ from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly, save_torch
-from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_zip
+from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_torch_file
 from prunelimit.models.evaluate import class_labels, evaluate
 from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import module_class, prunable_parameters
@@ -377,7 +377,7 @@ def _load_progress(out: Path, model, params, settings, record=(None, None)):
 
 def _load(out: Path, path: Path, settings) -> dict:
     # The folder's files are read like any checkpoint: declared sizes first, weights only.
-    check_zip(path, "IMP checkpoint")
+    check_torch_file(path, "IMP checkpoint")
     try:
         ckpt = load_quietly(path, weights_only=True)
     except Exception as exc:  # missing, truncated, or pickled objects weights_only refuses

@@ -31,7 +31,7 @@ from prunelimit.errors import InputError
 from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
                                        matrix_shape, negative_zeros, part_names, stored_pattern)
 from prunelimit.io.atomic import write_atomic
-from prunelimit.limits import check_expansion, check_loaded, require_file
+from prunelimit.limits import check_complete, check_expansion, check_loaded, require_file
 
 FORMAT = "prunelimit.sparse/1"
 MASK_IS_PATTERN = "values"  # the keep-mask is exactly the set of stored values
@@ -381,4 +381,5 @@ def load_sparse(path: str | Path) -> dict[str, Tensor]:
     """
     path = Path(path)
     require_file(path, "sparse file")
+    check_complete(path, "sparse file")
     return read_sparse(path).state_dict

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 from prunelimit.data.batches import total_samples
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.errors import InputError, PrunelimitError, UsageError
+from tests.conftest import cut_short, save_as
 
 
 def test_bundled_digits_are_real_and_split_disjointly():
@@ -197,6 +200,19 @@ def test_a_single_npy_array_is_named_whatever_its_name(tmp_path, name):
         np.save(fh, np.zeros((4, 2)))
     with pytest.raises(InputError, match=r"is one \.npy array; save x and y together"):
         load_dataset(f"tensors:{tmp_path / name}")
+
+
+@pytest.mark.parametrize("kind", ["zip", "legacy", "safetensors", "npz"])
+def test_a_truncated_data_file_is_named_truncated(tmp_path, kind):
+    """A copy cut short, in every format a ``tensors:`` file may have: it said "could not be
+    read (OSError: [Errno 22] Invalid argument)", "(SafetensorError: … incomplete metadata
+    …)" or "unexpected EOF"."""
+    path = save_as({"x": torch.zeros(16, 4), "y": torch.arange(16)}, tmp_path / f"d.{kind}", kind)
+    assert len(load_dataset(f"tensors:{path}")) == 16
+    for cut in cut_short(path):
+        with pytest.raises(InputError, match=f"^data file {re.escape(str(cut))}( is truncated|: .* the file is "
+                                             "truncated, corrupt or hostile$)"):
+            load_dataset(f"tensors:{cut}")
 
 
 @pytest.mark.parametrize("name", ["d.pt", "d.npz"])

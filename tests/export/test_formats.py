@@ -4,6 +4,7 @@ and a damaged file is refused with the tensor named."""
 from __future__ import annotations
 
 import json
+import re
 import struct
 
 import pytest
@@ -17,6 +18,7 @@ from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, 
                                        index_dtype, matrix_shape, stored_pattern)
 from prunelimit.sparse.sparse_file import FORMAT, read_sparse, write_sparse
 from prunelimit.models.zoo import mlp
+from tests.conftest import cut_short
 
 DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 INT_VIEW = {torch.float32: torch.int32, torch.float64: torch.int64, torch.float16: torch.int16,
@@ -164,6 +166,15 @@ def test_damaged_header_json_and_plain_safetensors_are_refused(tmp_path):
         load_sparse(path)
     with pytest.raises(InputError, match="not found"):
         load_sparse(tmp_path / "missing.safetensors")
+
+
+def test_a_truncated_sparse_file_is_named_truncated(tmp_path):
+    """It said "not a readable safetensors file (SafetensorError: … incomplete metadata, file not fully covered)"."""
+    path = tmp_path / "m.safetensors"
+    write_sparse(path, {"w": torch.eye(8)}, {"w": torch.eye(8, dtype=torch.bool)})
+    for cut in cut_short(path):
+        with pytest.raises(InputError, match=f"^sparse file {re.escape(str(cut))} is truncated: its header"):
+            load_sparse(cut)
 
 
 @pytest.mark.parametrize("depth, key, match", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import sys
 
 import numpy as np
@@ -15,7 +16,7 @@ from torch.nn.utils import prune
 from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import read_checkpoint, save_checkpoint
 from prunelimit.models.load import load_model
-from tests.conftest import SPEC
+from tests.conftest import SPEC, cut_short, save_as
 
 
 def _same(model, reference) -> bool:
@@ -237,12 +238,28 @@ def test_unreadable_files(tmp_path, content, message):
         read_checkpoint(path)
 
 
-def test_truncated_file(tmp_path, own_ckpt):
-    data = own_ckpt.read_bytes()
-    path = tmp_path / "truncated.pt"
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError, match="not a readable PyTorch file"):
-        read_checkpoint(path)
+@pytest.mark.parametrize("kind", ["own", "zip", "legacy", "torchscript", "safetensors", "sparse"])
+def test_a_truncated_file_is_named_truncated(tmp_path, tiny_model, kind):
+    """A download or copy cut short, in every format: a zip (TorchScript included) said
+    "OSError: [Errno 22] Invalid argument" or a miniz error, safetensors "incomplete
+    metadata", the legacy format "unexpected EOF"."""
+    path = tmp_path / f"m.{'safetensors' if kind in ('safetensors', 'sparse') else 'pt'}"
+    if kind == "own":
+        save_checkpoint(path, SPEC, tiny_model.state_dict())
+    elif kind == "torchscript":
+        torch.jit.save(torch.jit.script(tiny_model), str(path))
+    elif kind == "sparse":
+        from prunelimit.sparse.sparse_file import write_sparse
+
+        write_sparse(path, tiny_model.state_dict(), {"0.weight": tiny_model[0].weight != 0})
+    else:
+        save_as(tiny_model.state_dict(), path, kind)
+    assert read_checkpoint(path, trust_pickle=True).state_dict
+    for cut in cut_short(path):
+        for trust in (False, True):
+            with pytest.raises(InputError, match=f"^checkpoint {re.escape(str(cut))}( is truncated|: .* the file is "
+                                                 "truncated, corrupt or hostile$)"):
+                read_checkpoint(cut, trust_pickle=trust)
 
 
 def test_missing_file():
