@@ -289,16 +289,15 @@ def test_large_models_start_with_one_run() -> None:
     assert initial_runs(11_000_000, 0.002, 3) == 1  # a ResNet-18 at a tight tolerance
 
 
-def test_adaptive_slq_stated_uncertainty_covers_at_its_stated_rate() -> None:
+def test_adaptive_slq_stated_uncertainty_covers_at_its_stated_rate(monkeypatch) -> None:
     """The whole loop, as ``bounds`` runs it: adaptive SLQ stops at the first stage whose ±
     meets ``--tolerance 0.01``, on the clustered spectrum, 100 seeds. A stop chosen by a
     random ± favours small ones; the ± must still cover the exact ρ*. Measured 96/100
     (86/100 when the tighter of two 95 % widths was stated); 92 % is 95 % less 1.4
-    binomial s.d. over 100 draws. Adaptive SLQ now carries one run to D steps, the exact
-    spectrum, once that costs no more than its next stage, so a seed whose ± did not meet
-    the tolerance early ends exact (``converged``, ± 0 up to rounding): 96/100 seeds here,
-    87/100 at D = 400, none at D = 1,000 (where 100 seeds take minutes, and 96/100 covered);
-    99/100 covered."""
+    binomial s.d. over 100 draws. At this D adaptive SLQ would carry one run to D steps, the
+    exact spectrum, in 96 of the 100 seeds (``test_adaptive.py``), so that is switched off
+    here: the ± of a tolerance stop is what this measures (at D = 1,000, where it is not
+    taken, 96/100 were covered, but 100 seeds take minutes)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.uncertainty import one_run_half_width
@@ -312,14 +311,14 @@ def test_adaptive_slq_stated_uncertainty_covers_at_its_stated_rate() -> None:
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical,
                           one_run_half_width(ratio, dim, u.steps or 0.0))
 
+    monkeypatch.setattr("prunelimit.curvature.adaptive.exhaust_pays", lambda *args: False)
     plan = AdaptivePlan(tolerance, 1600, 32, initial_runs(dim, tolerance, 3))
     hits = 0
     for seed in range(100):
         result = adaptive_slq(op, plan, assess, seed)
         final = assess(result.quadrature)
-        assert (result.stopped_by == "tolerance" and final.plus_minus <= tolerance) or \
-            (result.stopped_by == "converged" and result.quadrature.exact)
-        hits += abs(final.estimate - exact) <= final.plus_minus + 1e-12  # an exact answer's ±0, to rounding
+        assert result.stopped_by == "tolerance" and final.plus_minus <= tolerance
+        hits += abs(final.estimate - exact) <= final.plus_minus
     assert hits / 100 >= 0.92
 
 
