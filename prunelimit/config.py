@@ -2,14 +2,16 @@
 
 The file is flat (``iterations: 64``) or sectioned by command (``bounds: {iterations: 64}``,
 ``gate: {...}``); flags on the command line override it. Unknown keys and wrong types
-are usage errors (exit 2) that name the key.
+are usage errors (exit 2) that name the key. A relative path in the file is read from the
+file's own folder (``relative_to_file``), so that a CI job finds the same files from any
+folder; command-line paths are read from the current folder.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import yaml
 
@@ -70,3 +72,54 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
             f"known: {', '.join(sorted(known))}"
         )
     return merged
+
+
+# options that hold a spec with a file in it: ``--model file.py:factory``, ``--loss file.py:fn``,
+# ``--data tensors:PATH`` (``--eval-data`` alike)
+SPEC_KEYS = ("model", "loss", "data", "eval_data")
+
+
+def relative_to_file(options: Mapping[str, Any], config_file: str | Path, path_keys: Iterable[str]) -> dict[str, Any]:
+    """``options`` (from ``options_for``) with every relative path read from ``config_file``'s
+    folder: the values of ``path_keys``, the file in a ``SPEC_KEYS`` spec, and each gate
+    rule's ``baseline``. Absolute paths, and values of another type (refused later, naming
+    the key), stay as they are."""
+    base = Path(config_file).parent
+    path_keys = set(path_keys)
+    resolved = dict(options)
+    for key, value in options.items():
+        if key in path_keys:
+            resolved[key] = _each(value, lambda text: _from(base, text))
+        elif key in SPEC_KEYS:
+            resolved[key] = _each(value, lambda text, key=key: _spec_from(base, text, key))
+        elif key == "rules" and isinstance(value, list):
+            resolved[key] = [{**rule, "baseline": _from(base, rule["baseline"])}
+                             if isinstance(rule, dict) and isinstance(rule.get("baseline"), str) else rule
+                             for rule in value]
+    return resolved
+
+
+def _each(value: Any, resolve) -> Any:
+    """``resolve`` applied to a string, or to each string of a list (a repeatable option)."""
+    if isinstance(value, str):
+        return resolve(value)
+    return [resolve(v) if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+
+def _from(base: Path, text: str) -> str:
+    """``text`` read from ``base`` when relative; an empty one stays empty (refused as such)."""
+    return str(base / text) if text and not Path(text).is_absolute() else text
+
+
+def _spec_from(base: Path, text: str, key: str) -> str:
+    """A spec with its file part read from ``base``: the ``file.py`` of a model or loss, the
+    first argument of a data source that reads a file or folder."""
+    from prunelimit.data.spec import PATH_SOURCES
+
+    parts = text.split(":")
+    at = 0 if key in ("model", "loss") and parts[0].endswith(".py") else \
+        1 if key in ("data", "eval_data") and parts[0] in PATH_SOURCES and len(parts) > 1 else None
+    if at is None:
+        return text
+    parts[at] = _from(base, parts[at])
+    return ":".join(parts)

@@ -612,3 +612,19 @@ def test_an_option_left_to_its_default_is_named_auto_in_a_baseline_warning():
     new = Provenance("default", 10, 8, "f", {"epsilon": None})
     assert differences(old, new)[1] == ["epsilon 0.1 vs auto here"]
     assert differences(new, old)[1] == ["epsilon auto vs 0.1 here"]
+
+
+def test_a_config_files_paths_are_read_from_its_folder(cli, tmp_path, monkeypatch, no_curvature):
+    """A CI job runs from another folder than its policy's: the policy's ``baseline`` (a rule's
+    and the flag's key) and ``junit`` are read from the policy's folder (they were read from
+    the current one: the baseline was not found, or another file was read)."""
+    ci, elsewhere = tmp_path / "ci", tmp_path / "elsewhere"
+    ci.mkdir(), elsewhere.mkdir()
+    (ci / "base.json").write_text(json.dumps({"schema": "prunelimit.spectrum/1"}))
+    (ci / "gate.yaml").write_text("gate:\n  junit: gate.xml\n  baseline: base.json\n  max_drop: 0.1\n"
+                                  "  rules:\n    - baseline: base.json\n      max_drop: 0.02\n")
+    monkeypatch.chdir(elsewhere)
+    result = cli("gate", EXAMPLE, "--config", Path("..") / "ci" / "gate.yaml")
+    assert result.exit_code == 3, result.stderr
+    assert "baseline ../ci/base.json is a 'prunelimit.spectrum/1' document" in result.stderr
+    assert "GateError" in (ci / "gate.xml").read_text() and not list(elsewhere.iterdir())

@@ -28,7 +28,7 @@ import typer
 
 from prunelimit import api
 from prunelimit.api.options import DEFAULT_MAX_HVPS, METHODS
-from prunelimit.config import options_for, read_config
+from prunelimit.config import options_for, read_config, relative_to_file
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
@@ -205,7 +205,8 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
         try:
             known = [p.name for p in ctx.command.params if p.name != "config"]
             extra = ["rules"] if ctx.info_name == "gate" else []
-            options = options_for(read_config(value), ctx.info_name, known + extra, str(value))
+            options = relative_to_file(options_for(read_config(value), ctx.info_name, known + extra, str(value)),
+                                       value, _path_options(ctx.command))
             if _run is not None:
                 _run.config = dict(options)
             if "rules" in options:  # a gate policy: a list of rules, not a flag
@@ -219,8 +220,17 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
     return value
 
 
+def _path_options(command: click.Command) -> list[str]:
+    """The options of ``command`` that name a file or folder (a ``Path``, or a path kept as
+    written): in a ``--config`` file they are read from its folder."""
+    return [p.name for p in command.params if p.param_type_name == "option" and p.name != "config"
+            and (getattr(getattr(p, "type_descriptor", None), "annotation", None) is Path
+                 or getattr(getattr(getattr(p, "type_descriptor", None), "parameter_info", None), "parser", None)
+                 in (given_path, given_file))]
+
+
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", is_eager=True, callback=_load_config,
-                                                   help="YAML file of options (flags override it).", parser=given_path)]
+                                                   help="YAML file of options (flags override it; its relative paths are read from its folder).", parser=given_path)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto picks CUDA when present).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]

@@ -33,6 +33,8 @@ _NORMALISE = {  # per-channel mean and std used by the reference code
     "mnist": ((0.1307,), (0.3081,)),
     "fashion-mnist": ((0.2860,), (0.3530,)),
 }
+# the sources whose first argument is a file or folder (``tensors:PATH``, ``cifar10:ROOT``)
+PATH_SOURCES = ("tensors", "imagefolder", *_NORMALISE)
 DATA_FORMS = (
     "digits[:train|test], tensors:FILE(.pt|.npz), synthetic:samples=N,features=F|shape=CxHxW,"
     "classes=K,seed=S, cifar10:ROOT, cifar100:ROOT, mnist:ROOT, fashion-mnist:ROOT, imagefolder:DIR"
