@@ -284,6 +284,10 @@ def test_gate_pass_fail_exit_zero_and_junit(cli, own_ckpt, tmp_path):
     assert failed.exit_code == 1 and "FAIL" in failed.stdout
     root = ET.parse(tmp_path / "j.xml").getroot()
     assert root.find("testsuite").get("failures") == "1" and root.find(".//failure") is not None
+    # the run's warnings reach the CI page, as the console prints them
+    assert doc["warnings"], "the check below needs a run with warnings"
+    assert [p.get("value") for p in root.findall("testsuite/properties/property[@name='warning']")] == doc["warnings"]
+    assert root.find("testsuite/system-out").text.splitlines() == [f"warning: {w}" for w in doc["warnings"]]
     assert _gate(cli, own_ckpt, cache, "--min-ratio", 1.0, "--exit-zero").exit_code == 0
 
 

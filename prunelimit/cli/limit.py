@@ -178,7 +178,7 @@ def gate(
             rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
         if junit is not None:
             write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
-                        rep.seconds)
+                        rep.seconds, warnings=rep.warnings)
         emit("gate", rep.to_json(), o.json, console.render_gate, rep)
         if not rep.result.passed and not exit_zero:
             raise typer.Exit(1)
