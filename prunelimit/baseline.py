@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Sequence
 
-from prunelimit.errors import UsageError
+from prunelimit.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
@@ -337,11 +337,18 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global") -> tuple[dict[str, Any], list[str]]:
     """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
-    (``--from``), and warnings: refused (``UsageError``, exit 2) when computed for another
-    problem (``check_same_problem``) or pruning path; an unreadable file is an ``InputError``."""
-    from prunelimit.gate_rules import read_report
+    (``--from``), or a ``gate --json`` report of one (``stood_on``), and warnings: refused
+    (``UsageError``, exit 2) when computed for another problem (``check_same_problem``) or
+    pruning path; an unreadable file, or a gate report that holds no prediction (all its
+    rules ``use: actual``), is an ``InputError``."""
+    from prunelimit.gate_rules import is_gate_report, read_report, stood_on
 
-    report = read_report(path, "bounds report")
+    saved = read_report(path, "bounds report")
+    report = stood_on(saved)
+    if is_gate_report(saved) and (report is saved or not isinstance(report.get("prediction"), dict)):
+        raise InputError(f"{path} is a gate report that holds no prediction (its rules measured the limit alone, "
+                         "use: actual); pass a `prunelimit bounds --json` report, or a `gate --json` report of a "
+                         "rule on lower or predicted")
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
     prediction = report.get("prediction") if isinstance(report, dict) else None
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"

@@ -190,12 +190,21 @@ GATE_SCHEMA = "prunelimit.gate/1"
 
 
 def read_baseline(path: str | Path) -> Any:
-    """The ``bounds``/``verify`` document a baseline file holds: the file's own, or, for a
+    """The ``bounds``/``verify`` document a baseline file holds (``stood_on``)."""
+    return stood_on(read_report(path))
+
+
+def stood_on(report: Any) -> Any:
+    """The ``bounds``/``verify`` document of a saved report: the report itself, or, for a
     ``gate --json`` report (what a CI job keeps of its last run), the one its ``bounds`` key
     holds, the result the gate stood on, with its provenance."""
-    report = read_report(path)
-    inner = report.get("bounds") if isinstance(report, dict) and report.get("schema") == GATE_SCHEMA else None
+    inner = report.get("bounds") if is_gate_report(report) else None
     return inner if isinstance(inner, dict) and inner.get("schema") in REPORT_SCHEMAS else report
+
+
+def is_gate_report(report: Any) -> bool:
+    """Whether ``report`` is a ``gate --json`` document."""
+    return isinstance(report, dict) and report.get("schema") == GATE_SCHEMA
 
 
 def baseline_value(path: str, use: Use) -> float:

@@ -175,3 +175,36 @@ def test_a_saved_prediction_carries_its_uncertainty_as_the_computed_one_does(sav
     for broken in ({**older, "plus_minus": None}, {**older, "plus_minus": 0.5}, {**older, "probes": "x"}, None):
         report["prediction"]["uncertainty"] = broken
         assert PredictedLimit.from_report("b.json", report).uncertainty is None
+
+
+def test_verify_and_prune_from_a_gate_report_read_the_prediction_it_stood_on(cli, own_ckpt, tmp_path):
+    """A ``gate --json`` report of a rule on a predicted value holds the ``bounds`` result with
+    its provenance: ``verify --from`` and ``prune --from`` read it as that report (they refused
+    it as not a bounds report, although ``gate --baseline`` accepted it)."""
+    gate = tmp_path / "gate.json"
+    gate.write_text(cli("gate", own_ckpt, *SAMPLES, "--no-cache", "--min-ratio", 0, "--use", "predicted",
+                        "--json").stdout)
+    bounds = json.loads(gate.read_text())["bounds"]
+    from prunelimit.api import curvature as curvature_api
+
+    with pytest.MonkeyPatch.context() as patch:  # no curvature work from here on
+        patch.setattr(curvature_api, "spectrum", lambda *a, **k: pytest.fail("the spectrum was computed"))
+        verified = _json(cli("verify", own_ckpt, *SAMPLES, "--from", gate, "--json"))
+        assert verified["prediction"] == bounds["prediction"] and verified["prediction_from"] == str(gate)
+        pruned = _json(cli("prune", own_ckpt, *SAMPLES, "--ratio", "lower", "--from", gate, "-o", tmp_path / "p.pt",
+                           "--json"))
+        assert pruned["ratio"]["requested"] == bounds["bounds"]["lower"]
+
+
+def test_a_gate_report_of_the_measured_limit_alone_is_refused_as_holding_no_prediction(cli, own_ckpt, tmp_path,
+                                                                                       no_curvature):
+    gate = tmp_path / "gate.json"
+    gate.write_text(cli("gate", own_ckpt, *SAMPLES, "--min-ratio", 0, "--use", "actual", "--json").stdout)
+    for command in (("verify",), ("prune", "--ratio", "auto", "-o", tmp_path / "p.pt")):
+        result = cli(*command, own_ckpt, *SAMPLES, "--from", gate)
+        assert result.exit_code == 3, result.stderr
+        assert result.stderr.strip() == (
+            f"prunelimit: error: {gate} is a gate report that holds no prediction (its rules measured the limit "
+            "alone, use: actual); pass a `prunelimit bounds --json` report, or a `gate --json` report of a rule on "
+            "lower or predicted")
+        assert not (tmp_path / "p.pt").exists()

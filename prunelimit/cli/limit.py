@@ -108,7 +108,7 @@ def verify(
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
     finetune_lr: FinetuneLrOpt = 0.01,
     scope: ScopeOpt = "global",
-    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report of the same checkpoint and data (no curvature work).", parser=given_file)] = None,
+    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report (or a `gate --json` report of lower/predicted rules) of the same checkpoint and data (no curvature work).", parser=given_file)] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
     force: ForceOpt = False,

@@ -86,7 +86,7 @@ def prune(
     checkpoint: CkptArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).", parser=given_path)],
     ratio: Annotated[str, typer.Option("--ratio", help="auto (ρ*), lower (ρ_L) or a removed fraction in [0, 1).")] = "auto",
-    from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report for auto/lower.", parser=given_path)] = None,
+    from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report (or a `gate --json` report of lower/predicted rules) for auto/lower.", parser=given_path)] = None,
     scope: Annotated[PruneScope, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
     finetune_lr: FinetuneLrOpt = 0.01,
