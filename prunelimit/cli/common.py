@@ -223,10 +223,13 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
 def _path_options(command: click.Command) -> list[str]:
     """The options of ``command`` that name a file or folder (a ``Path``, or a path kept as
     written): in a ``--config`` file they are read from its folder."""
-    return [p.name for p in command.params if p.param_type_name == "option" and p.name != "config"
-            and (getattr(getattr(p, "type_descriptor", None), "annotation", None) is Path
-                 or getattr(getattr(getattr(p, "type_descriptor", None), "parameter_info", None), "parser", None)
-                 in (given_path, given_file))]
+    return [p.name for p in command.params if p.param_type_name == "option" and p.name != "config" and _names_a_path(p)]
+
+
+def _names_a_path(param: click.Parameter) -> bool:
+    described = getattr(param, "type_descriptor", None)  # typer's record of the annotation and its parser
+    parser = getattr(getattr(described, "parameter_info", None), "parser", None)
+    return getattr(described, "annotation", None) is Path or parser in (given_path, given_file)
 
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", is_eager=True, callback=_load_config,
