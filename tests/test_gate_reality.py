@@ -363,6 +363,27 @@ def test_a_rescaling_that_keeps_the_function_keeps_the_regime(plain_ckpt, path):
     assert after.near_zero_share == pytest.approx(before.near_zero_share, abs=0.01)  # a few ulp-close weights
 
 
+@pytest.mark.parametrize("path", ["plain", "l1"])
+def test_a_per_unit_rescaling_that_keeps_the_function_keeps_the_regime(plain_ckpt, path):
+    """Each hidden unit's incoming weights and bias scaled by its own factor in 10^±4, its
+    outgoing weights by the inverse: the same function. Against each tensor's raw largest
+    |w| the plain model's share went from 0.3 % to 74 % (l1-shaped); balanced, it stays put."""
+    from prunelimit.theory.regime import assess_regime
+
+    inputs, weights = _prunable(plain_ckpt if path == "plain" else EXAMPLE)
+    x = inputs.batches[0][0]
+    before, out = assess_regime(weights), inputs.model(x)
+    factors = 10.0 ** (torch.rand(inputs.model[0].out_features, generator=torch.Generator().manual_seed(0)) * 8 - 4)
+    with torch.no_grad():
+        inputs.model[0].weight.mul_(factors[:, None])
+        inputs.model[0].bias.mul_(factors)
+        inputs.model[2].weight.div_(factors[None, :])
+    assert torch.allclose(inputs.model(x), out, rtol=1e-3, atol=1e-3)
+    after = assess_regime(weights)
+    assert after.l1_shaped == before.l1_shaped == (path == "l1")
+    assert after.near_zero_share == pytest.approx(before.near_zero_share, abs=0.01)
+
+
 def test_an_l1_model_pruned_past_its_near_zero_mass_is_not_told_to_train_with_l1(plain_ckpt):
     """Magnitude pruning removes the near-zero mass first: the l1 example pruned by 90 % keeps
     only large weights. Its regime is stated as unknown (it may have been l1-trained), still
