@@ -65,6 +65,15 @@ def test_gap_within_the_stated_uncertainty_is_not_flagged():
     assert len(consistency_warnings(0.80, 0.7, 0.9, 0.85, 0.04)) == 1
 
 
+def test_the_gap_allowed_is_named_as_what_it_is():
+    """Below the 0.005 floor the warning called the floor "the stated ± 0.0050" though the
+    stated ± was 0.0002; it names the floor and the ± apart, and a ± above it as itself."""
+    (floor,) = consistency_warnings(0.80, 0.7, 0.9, 0.81, 0.0002)
+    assert "more than 0.0050 (the floor; the stated ± is 0.0002)" in floor
+    (stated,) = consistency_warnings(0.80, 0.7, 0.9, 0.85, 0.04)
+    assert "more than the stated ± 0.0400" in stated
+
+
 def test_bounds_flags_a_ratio_outside_its_own_bounds(cli, monkeypatch):
     """The check is wired into every ``bounds`` result: bounds shifted above ρ* (as the
     reference arithmetic did on a CNN) give a loud warning in the JSON and on the console."""

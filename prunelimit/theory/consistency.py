@@ -30,7 +30,14 @@ def consistency_warnings(ratio: float, lower: float | None, upper: float | None,
     if abs(ratio - continuous) > allowed:
         warns.append(
             f"INCONSISTENT: the headline ρ* = {ratio:.4f} and the continuous ρ* = {continuous:.4f} from the same "
-            f"spectrum differ by {abs(ratio - continuous):.4f}, more than the stated ± {allowed:.4f}; the reference "
+            f"spectrum differ by {abs(ratio - continuous):.4f}, more than {_allowance(plus_minus)}; the reference "
             "arithmetic moved ρ*: prefer --method default"
         )
     return warns
+
+
+def _allowance(plus_minus: float) -> str:
+    """What the headline and the continuous ρ* were allowed to differ by, named as what it is."""
+    if plus_minus >= AGREEMENT_FLOOR:
+        return f"the stated ± {plus_minus:.4f}"
+    return f"{AGREEMENT_FLOOR:.4f} (the floor; the stated ± is {plus_minus:.2g})"
