@@ -705,17 +705,49 @@ def _slq_trace(op, quad, options: CurvatureOptions, budget_spent: bool = False) 
 _BOUNDS_ONLY = {"eta": CurvatureOptions.eta, "bound_mode": CurvatureOptions.bound_mode}
 
 
+# Options that enter the spectrum only through the adaptive plan's stopping rule (ρ* ± of
+# the target): with a fixed plan they are keyed at their defaults and solved again on a hit.
+_TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOptions.negative}
+
+
+def _fixed_plan(options: CurvatureOptions) -> bool:
+    """Whether the options fix the plan (exact, paper, --iterations/--runs), so that ε and
+    ``negative`` never reach the products, only ρ* and its ± solved afterwards."""
+    return options.method in ("exact", "paper") or options.iterations is not None or options.runs is not None
+
+
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
     """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
     ``hessian_samples`` auto (``None`` in Python) takes every sample up to its threshold, so
-    there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``)."""
+    there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``).
+    ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
     from prunelimit.data.batches import total_samples
     from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
 
     samples = options.hessian_samples or "auto"
     if samples == "auto" and total_samples(inputs.batches) <= AUTO_HESSIAN_SAMPLES:
         samples = "all"
-    return replace(options, **_BOUNDS_ONLY, hessian_samples=samples)
+    hvp = "auto" if options.hvp == "cached" else options.hvp
+    target = _TARGET_ONLY if _fixed_plan(options) else {}
+    return replace(options, **_BOUNDS_ONLY, **target, hessian_samples=samples, hvp=hvp)
+
+
+def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
+    """A stored fixed-plan spectrum with ρ*, its ± and the data part solved for ``options``'
+    ε and ``negative`` as :func:`spectrum` solves them; ``None`` when the stored run had a ρ*
+    and this one has none or the reverse (its halves were computed only with a ρ*)."""
+    from prunelimit.theory.uncertainty import EXACT
+
+    target, _ = target_or_reason(inputs, options, rep.batch_losses)
+    if (target is None) != (rep.limit_ratio is None):
+        return None
+    if target is None:
+        return rep
+    ratio = _limit_ratio(target, rep.quadrature, options)
+    data = path_data(target, rep.curvature_data, options)
+    u = EXACT if rep.solver == "exact" else slq_uncertainty(target, rep.quadrature, options, ratio, data.split_sd)
+    note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
+    return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note)
 
 
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
@@ -740,6 +772,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
             found = from_entry(entry, SpectrumReport)
         except ValueError as exc:
             store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+        if found is not None and _fixed_plan(options):
+            found = _solved_for(found, inputs, options)
     # under torchrun, the stored spectrum only when every rank read the same one (each node
     # has its own cache folder, which may be unusable on one): a rank that computes waits for
     # the others in every product
