@@ -734,3 +734,20 @@ def test_ranks_read_the_store_only_when_all_find_the_entry(own_ckpt, tmp_path):
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     assert [[cached for _, cached in r] for r in ranks] == [[False, False, True, False]] * 2, ranks
     assert len({ratio for r in ranks for ratio, _ in r}) == 1  # replicated: the same bits everywhere
+
+
+def test_per_layer_blocks_are_read_by_every_command_that_asks(cli, monkeypatch, forbid_curvature):
+    """The per-layer blocks are keyed as the spectrum: ``spectrum --per-layer`` after
+    ``bounds --per-layer`` spends no HVPs on either and gives the uncached blocks."""
+    from prunelimit.curvature import layers as block_curvature
+
+    run = ("--per-layer", *EXAMPLE_DATA, "--method", "slq", "--json")
+    _doc(cli("bounds", EXAMPLE, *run))
+    fresh = _doc(cli("spectrum", EXAMPLE, *run, "--no-cache"))
+    forbid_curvature()
+    monkeypatch.setattr(block_curvature, "lanczos_block_curvature", lambda *a, **k: pytest.fail("blocks recomputed"))
+    hit = _doc(cli("spectrum", EXAMPLE, *run))
+    assert hit["timing"]["hvps"] == 0 and hit["layer_curvature"]["hvps"] == 0
+    assert hit["layers"] == fresh["layers"]
+    assert {k: v for k, v in hit["layer_curvature"].items() if k not in ("hvps", "seconds")} == \
+        {k: v for k, v in fresh["layer_curvature"].items() if k not in ("hvps", "seconds")}
