@@ -575,17 +575,46 @@ def test_second_bounds_reads_the_stored_spectrum_unchanged(cli, own_ckpt, method
     ("verify",), ("gate", "--min-ratio", "0.0"), ("bounds", "--epsilon", "0.05"), ("spectrum",),
 ], ids=["verify", "gate", "bounds-other-epsilon", "spectrum"])
 def test_commands_after_bounds_spend_no_hvps(cli, own_ckpt, tmp_path, then, forbid_curvature):
-    """``--epsilon`` only moves the limit, but every option is part of the key: that one is a miss."""
+    """``--epsilon`` only moves ρ* solved on a fixed plan's spectrum (SLQ here): a hit too."""
     _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
     command, *extra = then
-    if command != "bounds":
-        forbid_curvature()
+    forbid_curvature()
     doc = _doc(cli(command, own_ckpt, *SMALL, *SLQ, *extra, "--json"))
     if command == "gate":
         assert doc["cache_hit"] is True and doc["bounds"]["timing"]["hvps"] == 0
     else:
-        cached = command != "bounds"
-        assert doc["timing"]["cached"] is cached and (doc["timing"]["hvps"] == 0) is cached
+        assert doc["timing"]["cached"] is True and doc["timing"]["hvps"] == 0
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+EXAMPLE_DATA = ("--data", "digits:train", "--max-samples", 200)
+
+
+@pytest.mark.parametrize("plan", [("--method", "exact"), ("--method", "paper"), ("--method", "slq", "--iterations", 12)],
+                         ids=["exact", "paper", "fixed-slq"])
+@pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--negative", "flat"), ("--hvp", "cached")],
+                         ids=["epsilon", "negative", "hvp-cached"])
+def test_limit_only_options_on_a_fixed_plan_read_the_stored_spectrum(cli, plan, change, forbid_curvature):
+    """On a fixed plan ε and ``--negative`` enter only ρ* and its ±, solved after the spectrum,
+    and ``--hvp cached`` computes what auto computes: each reads the spectrum another command
+    stored and reports what an uncached run reports, to the last bit."""
+    _doc(cli("spectrum", EXAMPLE, *EXAMPLE_DATA, *plan, "--json"))
+    fresh = _doc(cli("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, *change, "--no-cache", "--json"))
+    forbid_curvature()
+    hit = _doc(cli("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, *change, "--json"))
+    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
+    assert _without_timing(hit) == _without_timing(fresh)
+
+
+@pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--negative", "flat"), ("--hvp", "revrev")],
+                         ids=["epsilon", "negative", "hvp-revrev"])
+def test_options_that_steer_adaptive_slq_are_another_spectrum(cli, change):
+    """Adaptive SLQ stops on ρ*'s ±, which ε and ``--negative`` move; the recomputing engine
+    rounds its products another way: each is a miss after a gate stored the default's."""
+    gate = _doc(cli("gate", EXAMPLE, *EXAMPLE_DATA, "--method", "slq", "--min-ratio", "0", "--json"))
+    assert gate["cache_hit"] is False
+    again = _doc(cli("bounds", EXAMPLE, *EXAMPLE_DATA, "--method", "slq", *change, "--json"))
+    assert again["timing"]["cached"] is False and again["timing"]["hvps"] > 0
 
 
 def test_prune_auto_after_bounds_spends_no_hvps(cli, own_ckpt, tmp_path, forbid_curvature):
@@ -705,3 +734,20 @@ def test_ranks_read_the_store_only_when_all_find_the_entry(own_ckpt, tmp_path):
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2)]
     assert [[cached for _, cached in r] for r in ranks] == [[False, False, True, False]] * 2, ranks
     assert len({ratio for r in ranks for ratio, _ in r}) == 1  # replicated: the same bits everywhere
+
+
+def test_per_layer_blocks_are_read_by_every_command_that_asks(cli, monkeypatch, forbid_curvature):
+    """The per-layer blocks are keyed as the spectrum: ``spectrum --per-layer`` after
+    ``bounds --per-layer`` spends no HVPs on either and gives the uncached blocks."""
+    from prunelimit.curvature import layers as block_curvature
+
+    run = ("--per-layer", *EXAMPLE_DATA, "--method", "slq", "--json")
+    _doc(cli("bounds", EXAMPLE, *run))
+    fresh = _doc(cli("spectrum", EXAMPLE, *run, "--no-cache"))
+    forbid_curvature()
+    monkeypatch.setattr(block_curvature, "lanczos_block_curvature", lambda *a, **k: pytest.fail("blocks recomputed"))
+    hit = _doc(cli("spectrum", EXAMPLE, *run))
+    assert hit["timing"]["hvps"] == 0 and hit["layer_curvature"]["hvps"] == 0
+    assert hit["layers"] == fresh["layers"]
+    assert {k: v for k, v in hit["layer_curvature"].items() if k not in ("hvps", "seconds")} == \
+        {k: v for k, v in fresh["layer_curvature"].items() if k not in ("hvps", "seconds")}

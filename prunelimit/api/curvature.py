@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -705,17 +705,49 @@ def _slq_trace(op, quad, options: CurvatureOptions, budget_spent: bool = False) 
 _BOUNDS_ONLY = {"eta": CurvatureOptions.eta, "bound_mode": CurvatureOptions.bound_mode}
 
 
+# Options that enter the spectrum only through the adaptive plan's stopping rule (ρ* ± of
+# the target): with a fixed plan they are keyed at their defaults and solved again on a hit.
+_TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOptions.negative}
+
+
+def _fixed_plan(options: CurvatureOptions) -> bool:
+    """Whether the options fix the plan (exact, paper, --iterations/--runs), so that ε and
+    ``negative`` never reach the products, only ρ* and its ± solved afterwards."""
+    return options.method in ("exact", "paper") or options.iterations is not None or options.runs is not None
+
+
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
     """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
     ``hessian_samples`` auto (``None`` in Python) takes every sample up to its threshold, so
-    there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``)."""
+    there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``).
+    ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
     from prunelimit.data.batches import total_samples
     from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
 
     samples = options.hessian_samples or "auto"
     if samples == "auto" and total_samples(inputs.batches) <= AUTO_HESSIAN_SAMPLES:
         samples = "all"
-    return replace(options, **_BOUNDS_ONLY, hessian_samples=samples)
+    hvp = "auto" if options.hvp == "cached" else options.hvp
+    target = _TARGET_ONLY if _fixed_plan(options) else {}
+    return replace(options, **_BOUNDS_ONLY, **target, hessian_samples=samples, hvp=hvp)
+
+
+def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
+    """A stored fixed-plan spectrum with ρ*, its ± and the data part solved for ``options``'
+    ε and ``negative`` as :func:`spectrum` solves them; ``None`` when the stored run had a ρ*
+    and this one has none or the reverse (its halves were computed only with a ρ*)."""
+    from prunelimit.theory.uncertainty import EXACT
+
+    target, _ = target_or_reason(inputs, options, rep.batch_losses)
+    if (target is None) != (rep.limit_ratio is None):
+        return None
+    if target is None:
+        return rep
+    ratio = _limit_ratio(target, rep.quadrature, options)
+    data = path_data(target, rep.curvature_data, options)
+    u = EXACT if rep.solver == "exact" else slq_uncertainty(target, rep.quadrature, options, ratio, data.split_sd)
+    note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
+    return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note)
 
 
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
@@ -723,35 +755,63 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
     (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
     import dataclasses
-    import hashlib
-
-    from prunelimit.cache import encode_entry, from_entry, input_key, to_entry
-    from prunelimit.distributed import all_agree
 
     require_data(inputs)
     start = time.perf_counter()
-    key = entry = found = None
-    try:
-        key = None if store is None else input_key(inputs, "spectrum", _keyed_options(inputs, options))
-    except TypeError as exc:  # an object the key cannot read: computed, never stored
-        store.warn(f"spectrum not cached ({exc})")
-    if key is not None and (entry := store.load(key, "spectrum")) is not None:
-        try:
-            found = from_entry(entry, SpectrumReport)
-        except ValueError as exc:
-            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
-    # under torchrun, the stored spectrum only when every rank read the same one (each node
-    # has its own cache folder, which may be unusable on one): a rank that computes waits for
-    # the others in every product
-    if all_agree(None if found is None else hashlib.sha256(encode_entry(entry, key, "spectrum")).hexdigest()):
+    adjust = (lambda rep: _solved_for(rep, inputs, options)) if _fixed_plan(options) else None
+    key = result_key(inputs, options, store, "spectrum")
+    found = stored_result(store, key, "spectrum", SpectrumReport, adjust)
+    if found is not None:
         return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
     rep = spectrum(inputs, options, progress)
+    store_result(store, key, "spectrum", replace(rep, dense=None))
+    return rep
+
+
+def stored_result(store: "Store | None", key: str | None, kind: str, expected: type,
+                  adjust: "Callable[[Any], Any | None] | None" = None):
+    """The ``kind`` result ``store`` holds under ``key`` (:func:`result_key`; ``adjust``: fitted to the caller's options, ``None`` when it cannot be), else ``None``.
+    Under torchrun, a result only when every rank read the same one (each node has its own
+    cache folder, which may be unusable on one): a rank that computes waits for the others
+    in every product."""
+    import hashlib
+
+    from prunelimit.cache import encode_entry, from_entry
+    from prunelimit.distributed import all_agree
+
+    entry = found = None
+    if key is not None and (entry := store.load(key, kind)) is not None:
+        try:
+            found = from_entry(entry, expected)
+        except ValueError as exc:
+            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+        if found is not None and adjust is not None:
+            found = adjust(found)
+    return found if all_agree(None if found is None else hashlib.sha256(encode_entry(entry, key, kind)).hexdigest()) \
+        else None
+
+
+def store_result(store: "Store | None", key: str | None, kind: str, result) -> None:
+    """Keep ``result`` for :func:`stored_result`; one the store cannot hold runs uncached."""
+    from prunelimit.cache import to_entry
+
     try:
         if key is not None:
-            store.save(key, "spectrum", to_entry(replace(rep, dense=None)))
+            store.save(key, kind, to_entry(result))
     except TypeError as exc:  # a result field the store cannot hold: run uncached
-        store.warn(f"spectrum not cached ({exc})")
-    return rep
+        store.warn(f"{kind} not cached ({exc})")
+
+
+def result_key(inputs: Inputs, options: CurvatureOptions, store: "Store | None", kind: str) -> str | None:
+    """The key of a ``kind`` result computed from ``inputs`` with ``options`` as the spectrum
+    keys them (``_keyed_options``); ``None`` without a store or when the key cannot be read."""
+    from prunelimit.cache import input_key
+
+    try:
+        return None if store is None else input_key(inputs, kind, _keyed_options(inputs, options))
+    except TypeError as exc:  # an object the key cannot read: computed, never stored
+        store.warn(f"{kind} not cached ({exc})")
+        return None
 
 
 def basis_storage(name: str, hvp_dtype, elements: int):

@@ -15,6 +15,9 @@ from prunelimit.api.curvature import (
     curvature_data,
     hessian_operator,
     optional_target,
+    result_key,
+    store_result,
+    stored_result,
 )
 from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
 from prunelimit.inputs import Inputs
@@ -22,6 +25,7 @@ from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.profile import PruningPath
 
 if TYPE_CHECKING:
+    from prunelimit.cache import Store
     from prunelimit.theory.layers import LayerBreakdown
 
 
@@ -33,24 +37,27 @@ def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
     return {**body, "layers": [layer.to_json() for layer in layers.layers], "layer_curvature": layers.to_json()}
 
 
-def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None) -> SpectrumReport:
+def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None,
+                    store: "Store | None" = None) -> SpectrumReport:
     """``spec`` with each layer's curvature and, where ρ* is defined, its part in F at the
     ρ* the spectrum was refined for (global path)."""
     target = optional_target(inputs, options, spec.batch_losses)
     path = None if target is None else target.profile
-    layers = layer_breakdown(inputs, options, spec, target, path, spec.limit_ratio, "global", progress)
+    layers = layer_breakdown(inputs, options, spec, target, path, spec.limit_ratio, "global", progress, store)
     return replace(spec, dense=None, layers=layers)
 
 
 def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, target: LimitTarget | None,
-                    path: PruningPath | None, ratio: float | None, scope: str, progress=None) -> "LayerBreakdown":
+                    path: PruningPath | None, ratio: float | None, scope: str, progress=None,
+                    store: "Store | None" = None) -> "LayerBreakdown":
     """Per-layer curvature and each layer's part in the limit at ``ratio`` = ρ* on ``path``.
 
     The diagonal blocks are exact when ``spec`` carries the dense Hessian (the exact solver
     formed it in this run), and formed block by block (D columns) when the spectrum is exact
     without it (read from the cache: the same command must give the same blocks whether or
     not its spectrum was cached) or ``--method exact`` is asked for; otherwise Lanczos on
-    every block in lockstep over the spectrum's curvature data.
+    every block in lockstep over the spectrum's curvature data. Computed blocks come from
+    ``store`` when it holds them for these inputs (keyed as the spectrum: 0 HVPs then).
     """
     import torch
 
@@ -68,9 +75,16 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         return None if progress is None else (lambda done: progress(done, total, "per-layer curvature"))
 
     steps = probes = None
+    formed = options.method == "exact" or spec.solver == "exact"
+    kind = f"layers-{'formed' if formed else 'lanczos'}"  # the solver the stored spectrum took decides
+    key = None if spec.dense is not None else result_key(inputs, options, store, kind)
+    stored = stored_result(store, key, kind, list)
     if spec.dense is not None:
         method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
-    elif options.method == "exact" or spec.solver == "exact":
+    elif stored is not None:
+        method, hvps, curvature = kind.removeprefix("layers-"), 0, stored
+        steps, probes = (None, None) if formed else (LAYER_STEPS, LAYER_PROBES)
+    elif formed:
         op = hessian_operator(inputs, options, dtype=torch.float64)
         method, curvature = "formed", formed_block_curvature(op, blocks, callback(sum(b.size for b in blocks)))
         hvps = op.hvps
@@ -83,6 +97,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                                             callback(lanczos_block_products(blocks, steps, probes)),
                                             basis_memory_bytes(options))
         method, hvps = "lanczos", op.hvps
+    if stored is None:
+        store_result(store, key, kind, curvature)
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
     return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
                         None if target is None else target.epsilon, ratio, cost, options.negative, scope)

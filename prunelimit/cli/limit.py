@@ -59,7 +59,7 @@ def spectrum(
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
             rep = api.stored_spectrum(inputs, options, _absolute(advance), store)
             if per_layer:
-                rep = api.spectrum_layers(inputs, options, rep, _absolute(advance))
+                rep = api.spectrum_layers(inputs, options, rep, _absolute(advance), store)
         if plot is not None:
             from prunelimit.report.plots import plot_spectrum
 
