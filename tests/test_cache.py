@@ -433,6 +433,17 @@ def test_every_curvature_option_is_in_the_key(own_ckpt):
     assert len(set(keys.values())) == len(keys)
 
 
+def _reads_the_stored_spectrum(cli, forbid_curvature, store: tuple, ask: tuple) -> None:
+    """``store`` stores a spectrum; ``ask`` then reads it (no curvature work) and reports what
+    it reports uncached, to the last bit."""
+    _doc(cli(*store, "--json"))
+    fresh = _doc(cli(*ask, "--no-cache", "--json"))
+    forbid_curvature()
+    hit = _doc(cli(*ask, "--json"))
+    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
+    assert _without_timing(hit) == _without_timing(fresh)
+
+
 @pytest.mark.parametrize("change", [("--eta", "0.05"), ("--bound-mode", "geom"), ("--bound-mode", "none"),
                                     ("--hessian-samples", "all")])
 def test_an_option_that_keeps_the_spectrum_reuses_it(cli, own_ckpt, change, forbid_curvature):
@@ -440,12 +451,8 @@ def test_an_option_that_keeps_the_spectrum_reuses_it(cli, own_ckpt, change, forb
     ρ* ±, and ``--hessian-samples all`` is what auto takes on 300 samples (the guide has a CI
     gate pass it beside a default ``bounds``): each reads the stored spectrum (it recomputed
     the same one) and gives what an uncached run gives, to the last bit."""
-    _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
-    fresh = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, *change, "--no-cache", "--json"))
-    forbid_curvature()
-    hit = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, *change, "--json"))
-    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
-    assert _without_timing(hit) == _without_timing(fresh)
+    _reads_the_stored_spectrum(cli, forbid_curvature, ("bounds", own_ckpt, *SMALL, *SLQ),
+                               ("bounds", own_ckpt, *SMALL, *SLQ, *change))
 
 
 def test_a_subset_of_the_samples_is_another_spectrum(cli, own_ckpt):
@@ -598,12 +605,8 @@ def test_limit_only_options_on_a_fixed_plan_read_the_stored_spectrum(cli, plan, 
     """On a fixed plan ε and ``--negative`` enter only ρ* and its ±, solved after the spectrum,
     and ``--hvp cached`` computes what auto computes: each reads the spectrum another command
     stored and reports what an uncached run reports, to the last bit."""
-    _doc(cli("spectrum", EXAMPLE, *EXAMPLE_DATA, *plan, "--json"))
-    fresh = _doc(cli("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, *change, "--no-cache", "--json"))
-    forbid_curvature()
-    hit = _doc(cli("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, *change, "--json"))
-    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
-    assert _without_timing(hit) == _without_timing(fresh)
+    _reads_the_stored_spectrum(cli, forbid_curvature, ("spectrum", EXAMPLE, *EXAMPLE_DATA, *plan),
+                               ("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, *change))
 
 
 @pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--negative", "flat"), ("--hvp", "revrev")],
