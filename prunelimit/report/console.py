@@ -114,7 +114,7 @@ LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed"
 
 def trace_text(trace: float | None, plus_minus: float | None) -> str:
     """A trace with its 95 % ``±`` (``prunelimit.curvature.trace``), none when exact."""
-    return fmt(trace) + (f" ± {plus_minus:.2g}" if plus_minus else "")
+    return fmt(trace) + (f" ± {half_width_text(plus_minus)}" if plus_minus else "")
 
 
 def render_layers(b) -> None:
