@@ -26,6 +26,12 @@ def reader_gone() -> None:
 
 
 class _Console(Console):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # rich fixes COLUMNS/LINES as read at construction, i.e. at import: read them at each
+        # print instead, as a terminal resize or a caller's COLUMNS would have it
+        self._width = self._height = None
+
     def on_broken_pipe(self) -> None:  # rich's default exits 1, which means "gate failed" here
         reader_gone()
 

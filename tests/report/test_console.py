@@ -68,3 +68,12 @@ def test_bounds_on_an_exact_spectrum_prints_the_same_estimate_line_as_verify_and
     out = capsys.readouterr().out
     assert estimate_line(result.ratio, EXACT.to_json()) in out
     assert "ρ* = " in out and "± 0 (exact spectrum: no sampling error)" in out
+
+
+def test_the_console_width_follows_columns_set_after_it_was_made(monkeypatch):
+    """COLUMNS in the environment when the console is made (the module's import) must not fix
+    its width: a later COLUMNS, or a resize, is what a print is laid out for."""
+    monkeypatch.setenv("COLUMNS", "80")
+    made = type(console.stdout)(highlight=False, emoji=False)
+    monkeypatch.setenv("COLUMNS", "131")
+    assert made.width == 131
