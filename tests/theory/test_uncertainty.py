@@ -243,6 +243,10 @@ def test_a_stored_data_part_without_its_parts_reads_as_it_was_stated() -> None:
     u = Uncertainty.from_json(old)
     assert u is not None and u.data_parts is None and u.plus_minus == pytest.approx(old["plus_minus"])
     assert Uncertainty.from_json({**old, "data_parts": 4}) is None  # those parts give another ±
+    new = Uncertainty(0.003, 0.002, 0.004, 1, probes_kind="bound", data_parts=4)
+    assert Uncertainty.from_json(new.to_json()) == new
+    for broken in (1, 0, -4, 4.0, "4", True):  # fewer than two parts has no spread to read
+        assert Uncertainty.from_json({**new.to_json(), "data_parts": broken}) is None
 
 
 # One-probe Hutchinson bound on the probe part (theory.uncertainty.hutchinson_bound)
