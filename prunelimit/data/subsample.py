@@ -26,7 +26,7 @@ AUTO_HESSIAN_SAMPLES = 8192
 # Parts the subset is split into for the data part of ρ*'s ± (K − 1 degrees of freedom).
 # Any K costs the same sample passes (a part's products cost 1/K of the subset's); 4 takes
 # the expected 95 % half-width from 10.1σ (K = 2: t₁ 12.7 × E[s]/σ 0.80) to 2.9σ, within
-# 50 % of a known scale's 1.96σ, while K = 8 would gain 20 % more for twice the products and
+# 50 % of a known scale's 1.96σ, while K = 8 would be 22 % tighter for twice the products and
 # 8 samples a class (docs/accuracy.md).
 DATA_PARTS = 4
 
