@@ -71,14 +71,19 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
     columns = [torch.cat([b[i] for b in batches]) for i in range(len(batches[0]))]
     labels = columns[1] if by_class and len(columns) > 1 else None
     strata = labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
-    classes = 0 if strata is None else len(torch.unique(strata))
+    sizes = [] if strata is None else torch.unique(strata, return_counts=True)[1].tolist()
+    classes = len(sizes)
     samples = resolve_hessian_samples(requested, total, classes)
     if samples >= total:
         return Subsample(list(batches), (), total, total)
-    if samples < DATA_PARTS * classes:  # fewer leaves a class out of a part: its curvature would not be the data's
+    # fewer leaves a class out of a part: its curvature would not be the data's (a class of
+    # fewer than DATA_PARTS samples gives all it has)
+    least = sum(min(n, DATA_PARTS) for n in sizes)
+    if samples < least:
         counted = "one class" if classes == 1 else f"{classes} classes"
+        rare = "" if least == DATA_PARTS * classes else ", or all of a smaller class"
         raise OptionError("hessian_samples", f"{{0}} {samples} is too few for {counted}: use at least "
-                                             f"{DATA_PARTS * classes} ({DATA_PARTS} a class), or all")
+                                             f"{least} ({DATA_PARTS} a class{rare}), or all")
     if samples < DATA_PARTS:  # the data part of the ± needs DATA_PARTS non-empty parts
         raise OptionError("hessian_samples", f"{{0}} {samples} is too few to split into {DATA_PARTS} parts: "
                                              f"use at least {DATA_PARTS}, or all")

@@ -100,6 +100,16 @@ def test_a_subset_below_k_samples_a_class_is_refused() -> None:
             curvature_subsample(batches, samples)
 
 
+def test_the_minimum_counts_a_class_of_fewer_than_k_samples_at_what_it_has() -> None:
+    """A class of 1 or 3 samples cannot be in every part: the least subset gives it all it
+    has, and the refusal names that count (11 for classes of 50, 30 and 3), not 12."""
+    batches = _batches(counts=(50, 30, 3))
+    assert curvature_subsample(batches, 11).used == 11
+    with pytest.raises(UsageError, match=r"hessian_samples 10 is too few for 3 classes: use at least 11 "
+                                         r"\(4 a class, or all of a smaller class\), or all"):
+        curvature_subsample(batches, 10)
+
+
 def test_an_unlabelled_subset_below_k_samples_is_refused() -> None:
     x = torch.arange(60, dtype=torch.float32)[:, None]
     batches = [(x[i : i + 10], x[i : i + 10] * 0.5) for i in range(0, 60, 10)]
