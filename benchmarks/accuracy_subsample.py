@@ -2,16 +2,16 @@
 
 For a checkpoint and its analysis data, the exact float64 Hessian spectrum over all the
 data gives the reference ρ*; the same over ``--hessian-samples``' class-balanced subsets
-(``prunelimit.data.subsample``, several seeds) and over each subset's two halves gives
+(``prunelimit.data.subsample``, several seeds) and over each subset's parts gives
 
 * the shift ``ρ*(subset) − ρ*(all)``, free of any SLQ error;
-* the split-half data part that ``bounds`` states for that subset (the halves' spread,
-  ``prunelimit.theory.uncertainty.split_half_sd``), here from exact spectra.
+* the data part that ``bounds`` states for that subset (the parts' spread,
+  ``prunelimit.theory.uncertainty.part_sd``), here from exact spectra.
 
 Every spectrum costs D Hessian columns over its samples: on 2 cores the bundled example
 (D = 2,410, 1,437 samples) takes 22 s over all its samples and ~5 min for the table below;
-the mnist1d MLP (D = 4,810, 20,000 samples) ~15 min over all, ~1 h with the halves
-(``--no-halves``: ~40 min).
+the mnist1d MLP (D = 4,810, 20,000 samples) ~15 min over all, ~1 h with the parts
+(``--no-parts``: ~40 min; the parts together cost what the subset does).
 
     python benchmarks/accuracy_subsample.py examples/digits-mlp.pt --sizes 100,200,400,800 --seeds 2
     python benchmarks/accuracy_subsample.py mnist1d-20k     # writes the data, trains both models
@@ -40,7 +40,7 @@ from prunelimit.data.batches import total_samples
 from prunelimit.data.subsample import curvature_subsample
 from prunelimit.inputs import load_inputs
 from prunelimit.theory.limit import predict_from_quadrature
-from prunelimit.theory.uncertainty import split_half_sd
+from prunelimit.theory.uncertainty import part_sd
 from time_to_answer_models import CACHE, make_mnist1d
 
 MNIST1D_TRAIN = CACHE / "m1d20k-train.pt"
@@ -54,7 +54,7 @@ def exact_ratio(inputs, batches, target) -> float:
 
 
 def measure(checkpoint: str, model: str | None, data: str | None, sizes: list[int], seeds: int,
-            halves: bool) -> None:
+            parts: bool) -> None:
     inputs = load_inputs(checkpoint, model, data, device="cpu", data_from_checkpoint=True)
     total = total_samples(inputs.batches)
     op = hessian_operator(inputs, CurvatureOptions())
@@ -63,17 +63,17 @@ def measure(checkpoint: str, model: str | None, data: str | None, sizes: list[in
     full = exact_ratio(inputs, inputs.batches, target)
     print(f"{checkpoint}: D = {op.dim:,}, {total:,} samples, exact ρ* over all = {full:.5f} "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
-    print("| samples | seed | ρ* on the subset | shift | halves | split-half data part (1σ) |")
+    print("| samples | seed | ρ* on the subset | shift | parts | data part (1σ) |")
     print("|---:|---:|---:|---:|---|---:|")
     for size in sizes:
         for seed in range(seeds):
             sub = curvature_subsample(inputs.batches, size, seed)
             ratio = exact_ratio(inputs, sub.batches, target)
-            pair, sd = "—", "—"
-            if halves:
-                a, b = (exact_ratio(inputs, h, target) for h in (sub.half_a, sub.half_b))
-                pair, sd = f"{a:.5f}, {b:.5f}", f"{split_half_sd(a, b, sub.used, total):.5f}"
-            print(f"| {sub.used:,} | {seed} | {ratio:.5f} | {ratio - full:+.5f} | {pair} | {sd} |", flush=True)
+            shown, sd = "—", "—"
+            if parts:
+                ratios = tuple(exact_ratio(inputs, p, target) for p in sub.parts)
+                shown, sd = ", ".join(f"{r:.5f}" for r in ratios), f"{part_sd(ratios, sub.used, total):.5f}"
+            print(f"| {sub.used:,} | {seed} | {ratio:.5f} | {ratio - full:+.5f} | {shown} | {sd} |", flush=True)
 
 
 def make_mnist1d_models() -> None:
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="default: the data the checkpoint records")
     parser.add_argument("--sizes", default="2048,8192", help="subset sizes, comma-separated")
     parser.add_argument("--seeds", type=int, default=2, help="subsets of each size (seeds 0, 1, ...)")
-    parser.add_argument("--no-halves", action="store_true", help="skip the halves' spectra (half the time)")
+    parser.add_argument("--no-parts", action="store_true", help="skip the parts' spectra (half the time)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -104,7 +104,7 @@ def main() -> None:
         make_mnist1d_models()
         return
     measure(args.checkpoint, args.model, args.data, [int(s) for s in args.sizes.split(",")], args.seeds,
-            not args.no_halves)
+            not args.no_parts)
 
 
 if __name__ == "__main__":

@@ -597,14 +597,16 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
 EXAMPLE_DATA = ("--data", "digits:train", "--max-samples", 200)
 
 
-@pytest.mark.parametrize("plan", [("--method", "exact"), ("--method", "paper"), ("--method", "slq", "--iterations", 12)],
-                         ids=["exact", "paper", "fixed-slq"])
+@pytest.mark.parametrize("plan", [("--method", "exact"), ("--method", "paper"), ("--method", "slq", "--iterations", 12),
+                                  ("--method", "slq", "--iterations", 12, "--hessian-samples", 100)],
+                         ids=["exact", "paper", "fixed-slq", "fixed-slq-subset"])
 @pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--negative", "flat"), ("--hvp", "cached")],
                          ids=["epsilon", "negative", "hvp-cached"])
 def test_limit_only_options_on_a_fixed_plan_read_the_stored_spectrum(cli, plan, change, forbid_curvature):
     """On a fixed plan ε and ``--negative`` enter only ρ* and its ±, solved after the spectrum,
     and ``--hvp cached`` computes what auto computes: each reads the spectrum another command
-    stored and reports what an uncached run reports, to the last bit."""
+    stored and reports what an uncached run reports, to the last bit (on a curvature subset,
+    the data part too: its 4 parts' ρ* solved again from their stored spectra)."""
     _reads_the_stored_spectrum(cli, forbid_curvature, ("spectrum", EXAMPLE, *EXAMPLE_DATA, *plan),
                                ("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, *change))
 

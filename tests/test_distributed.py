@@ -3,7 +3,7 @@
 300 digits samples in batches of 64 make 5 batches (the last one of 44), split 3/2 over
 two ranks: an uneven shard with a short last batch. Each rank runs ``bounds`` (exact
 spectrum, and SLQ on H for the replicated Lanczos path, also on a curvature subset whose
-halves leave rank 1 without a batch, and the exact spectrum on one batch), ``verify`` and
+parts leave rank 1 without a batch, and the exact spectrum on one batch), ``verify`` and
 the measured limit alone (a gate on ``actual``); rank 0's JSON
 must equal a single process's to 1e-5 relative, timings aside. Tolerance: sharding
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
@@ -40,9 +40,9 @@ CONFIGS = {
     # rank 0's shard (192 samples, ~0.031 MB of graphs) exceeds this budget, rank 1's (108,
     # ~0.017 MB) does not: both must still pick the same engine, or their collectives differ
     "slq-split-budget": api.CurvatureOptions(method="paper", iterations=24, runs=2, memory_budget_mb=0.025),
-    # a curvature subset of 100 is 2 batches (64 + 36) and each half 1: rank 1's half shards are
-    # empty, and it adds zeros (it was refused: "1 analysis batch(es) cannot be split over 2 ranks")
-    "slq-subset-halves": api.CurvatureOptions(method="slq", iterations=24, runs=2, hessian_samples=100),
+    # a curvature subset of 100 is 2 batches (64 + 36) and each of its 4 parts 1: rank 1's part
+    # shards are empty, and it adds zeros (it was refused: "1 analysis batch(es) cannot be split over 2 ranks")
+    "slq-subset-parts": api.CurvatureOptions(method="slq", iterations=24, runs=2, hessian_samples=100),
 }
 
 

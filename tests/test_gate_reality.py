@@ -279,7 +279,8 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
 
 
 @pytest.mark.parametrize("sample, warned", [
-    ({"used": 300, "total": 1437, "split_ratios": [0.8, 0.9]}, True),  # auto subsampled the baseline's data
+    ({"used": 300, "total": 1437, "part_ratios": [0.8, 0.9, 0.85, 0.82]}, True),  # auto subsampled its data
+    ({"used": 300, "total": 1437, "split_ratios": [0.8, 0.9]}, True),  # a report from before the 4 parts
     ({"used": 1437, "total": 1437, "split_ratios": None}, False),
     (None, False),  # every sample
     ("damaged", False),  # an entry of another shape counts as unrecorded

@@ -4,6 +4,7 @@ the results, adaptive SLQ's budgets, subsampled curvature, and the gate's conser
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ def test_subsampled_curvature_states_its_scatter_and_what_it_leaves_out(cli) -> 
     sub = _json(cli("bounds", EXAMPLE, "--method", "slq", "--hessian-samples", "600", "--json", "--no-cache"))
     samples = sub["spectrum"]["hessian_samples"]
     assert samples["used"] == 600 and samples["total"] == full["spectrum"]["hessian_samples"]["total"] > 600
-    assert len(samples["split_ratios"]) == 2
+    assert len(samples["part_ratios"]) == 4 and sub["prediction"]["uncertainty"]["data_parts"] == 4
     assert sub["prediction"]["uncertainty"]["data"] > 0
     assert sub["epsilon"] == full["epsilon"] and sub["loss"] == full["loss"]
     assert sub["timing"]["hvp_passes"] < sub["timing"]["hvps"]  # products over 600 of 1,437 samples
@@ -205,9 +206,9 @@ def test_the_tolerance_warning_shows_a_small_plus_minus_to_its_digits() -> None:
     assert warning.startswith("ρ* = 0.918415 ± 0.000040 is not within the tolerance 1e-05")
 
 
-def test_progress_goes_on_through_the_split_half_check() -> None:
-    """The split-half data check runs the first probe again on both halves, at the runs'
-    steps: the bar must count those products too rather than sit at 100 % meanwhile."""
+def test_progress_goes_on_through_the_data_check() -> None:
+    """The data check runs the first probe again on each of the subset's 4 parts, at the
+    runs' steps: the bar must count those products too rather than sit at 100 % meanwhile."""
     from prunelimit.inputs import load_inputs
 
     inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
@@ -215,28 +216,28 @@ def test_progress_goes_on_through_the_split_half_check() -> None:
     rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", tolerance=0.05, hessian_samples=100),
                        progress=lambda done, total=None, text=None: seen.append((done, total, text)))
     steps = rep.iterations
-    end = rep.quadrature.hvps + 2 * steps
-    checks = [(d, t) for d, t, text in seen if text == "split-half data check"]
+    end = rep.quadrature.hvps + 4 * steps
+    checks = [(d, t) for d, t, text in seen if text == "data check on the subset's parts"]
     assert checks[-1] == (end, end) and all(t == end and d <= end for d, t in checks)
-    assert len(checks) == 2 * steps and seen[-1][:2] == (end, end)
+    assert len(checks) == 4 * steps and seen[-1][:2] == (end, end)
 
 
 def test_the_layer_wise_path_states_the_data_part_of_its_own_rho() -> None:
-    """`bounds --scope layer --hessian-samples N` stated the global path's split-half data
-    part (and split ratios) beside the layer-wise ρ*: on the example 0.0010–0.0055 where its
-    own halves give 0.0021–0.0099. The halves' spectra now solve each path's ρ*."""
+    """`bounds --scope layer --hessian-samples N` stated the global path's data part (and
+    its parts' ratios) beside the layer-wise ρ*: on the example 0.0010–0.0055 where its
+    own halves gave 0.0021–0.0099. The parts' spectra now solve each path's ρ*."""
     from prunelimit.inputs import load_inputs
-    from prunelimit.theory.uncertainty import split_half_sd
+    from prunelimit.theory.uncertainty import part_sd
 
     inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
     options = api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=60)
     reports = {scope: api.bounds(inputs, options, scope=scope) for scope in ("global", "layer")}
     for scope, rep in reports.items():
-        split = rep.spectrum.curvature_data.split_ratios
-        assert rep.uncertainty.data == split_half_sd(*split, 100, 300)
-        assert rep.to_json()["spectrum"]["hessian_samples"]["split_ratios"] == list(split)
+        split = rep.spectrum.curvature_data.part_ratios
+        assert len(split) == 4 and rep.uncertainty.data == part_sd(split, 100, 300)
+        assert rep.to_json()["spectrum"]["hessian_samples"]["part_ratios"] == list(split)
         other = reports["global" if scope == "layer" else "layer"]
-        assert all(abs(r - rep.ratio) < abs(r - other.ratio) for r in split)  # the halves' ρ* of this path
+        assert all(abs(r - rep.ratio) < abs(r - other.ratio) for r in split)  # the parts' ρ* of this path
 
 
 def test_slq_on_a_tiny_model_stops_at_the_exact_spectrum_and_says_so(cli, tmp_path) -> None:
@@ -257,3 +258,45 @@ def test_slq_on_a_tiny_model_stops_at_the_exact_spectrum_and_says_so(cli, tmp_pa
     assert slq["timing"]["hvps"] < 200 and slq["prediction"]["uncertainty"]["plus_minus"] == 0.0
     assert slq["prediction"]["ratio"] == pytest.approx(exact["prediction"]["ratio"], abs=1e-6)
     assert "Krylov space exhausted: the exact spectrum" in " ".join(cli(*args, "slq").stdout.split())
+
+
+def test_subsampled_bounds_state_the_data_part_of_four_parts_and_count_their_products(cli, monkeypatch) -> None:
+    """`bounds --method slq --hessian-samples 60` on the example: the data part comes from the
+    first probe at the runs' steps on each of 4 parts of 15 (``part_ratios``), enters the ±
+    at Student's quantile for its 3 degrees of freedom (Welch–Satterthwaite beside the
+    probes), and ``timing.hvps`` and ``hvp_passes`` are the products made and their samples
+    (the 4 parts' products together cost one subset-pass each step, as the halves' did)."""
+    from prunelimit.curvature.hvp import HessianOperator
+    from prunelimit.theory.uncertainty import Uncertainty, effective_dof, part_sd, student_factor
+
+    made = {"products": 0, "passes": 0.0, "data check": 0}
+    matvec, rows = HessianOperator.matvec, HessianOperator._row_products
+
+    def count(op, k: int) -> None:
+        made["products"] += k
+        made["passes"] += k * op.samples / 1437
+        made["data check"] += k * (op.samples == 15)
+
+    def counted_matvec(self, v):
+        count(self, 1)
+        return matvec(self, v)
+
+    def counted_rows(self, vs):
+        count(self, vs.shape[0])
+        return rows(self, vs)
+
+    monkeypatch.setattr(HessianOperator, "matvec", counted_matvec)
+    monkeypatch.setattr(HessianOperator, "_row_products", counted_rows)
+    doc = _json(cli("bounds", EXAMPLE, "--method", "slq", "--hessian-samples", "60", "--max-hvps", "40", "--json",
+                    "--no-cache"))
+    samples, u = doc["spectrum"]["hessian_samples"], doc["prediction"]["uncertainty"]
+    assert (samples["used"], samples["total"], len(samples["part_ratios"])) == (60, 1437, 4)
+    assert u["data_parts"] == 4 and u["data"] == pytest.approx(part_sd(tuple(samples["part_ratios"]), 60, 1437))
+    assert Uncertainty.from_json(u) is not None  # the stated ± reads back as stated
+    probes_dof = math.inf if u["probes_kind"] == "bound" else u["runs"] - 1
+    level = 0.95 if u["runs"] == 1 else 0.975
+    factor = student_factor(effective_dof(((u["probes"], probes_dof), (u["data"], 3))), level)
+    assert u["plus_minus"] == pytest.approx(u["steps"] + factor * math.hypot(u["probes"], u["data"]))
+    assert factor > student_factor(math.inf, level)  # the data part's few degrees of freedom widen it
+    assert doc["timing"]["hvps"] == made["products"] and made["data check"] == 4 * doc["spectrum"]["iterations"]
+    assert doc["timing"]["hvp_passes"] == pytest.approx(made["passes"])

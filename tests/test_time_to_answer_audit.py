@@ -292,13 +292,16 @@ def test_a_float64_model_is_timed_once_for_the_exact_choice() -> None:
 
 # --- the curvature subset ----------------------------------------------------------------------
 
-def test_too_few_hessian_samples_for_two_halves_is_refused(cli, own_ckpt) -> None:
-    """Each half must hold every one of the ten digit classes: 19 samples cannot, 20 can."""
-    _refused(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "19", *SMALL),
-             "--hessian-samples 19", "10 classes", "at least 20")
-    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "20", "--json",
+def test_too_few_hessian_samples_for_k_parts_is_refused(cli, own_ckpt) -> None:
+    """Each of the 4 parts must hold every one of the ten digit classes: 39 samples cannot
+    (20 were enough for two halves), 40 can."""
+    for samples in ("39", "20"):
+        _refused(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", samples,
+                     *SMALL), f"--hessian-samples {samples}", "10 classes", "at least 40 (4 a class)")
+    doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "40", "--json",
                     *SMALL))
-    assert doc["spectrum"]["hessian_samples"]["used"] == 20
+    assert doc["spectrum"]["hessian_samples"]["used"] == 40
+    assert doc["prediction"]["uncertainty"]["data_parts"] == 4
     assert doc["prediction"]["uncertainty"]["data"] is not None
 
 
@@ -306,17 +309,18 @@ def test_regression_targets_subsample_without_classes(cli, regression) -> None:
     ckpt, data = regression
     common = ("bounds", ckpt, "--data", data, "--loss", "mse", "--batch-size", "32", "--method", "slq",
               "--max-hvps", "30", "--no-cache")
-    _refused(cli(*common, "--hessian-samples", "1"), "--hessian-samples 1", "at least 2")
-    doc = _json(cli(*common, "--hessian-samples", "2", "--json"))
+    for few in ("1", "3"):
+        _refused(cli(*common, "--hessian-samples", few), f"--hessian-samples {few}", "4 parts", "at least 4")
+    doc = _json(cli(*common, "--hessian-samples", "4", "--json"))
     samples = doc["spectrum"]["hessian_samples"]
-    assert (samples["used"], samples["total"], len(samples["split_ratios"])) == (2, 200, 2)
+    assert (samples["used"], samples["total"], len(samples["part_ratios"])) == (4, 200, 4)
     assert doc["prediction"]["uncertainty"]["data"] >= 0
 
 
 def test_more_hessian_samples_than_data_use_all(cli, own_ckpt) -> None:
     doc = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--hessian-samples", "100000",
                     "--json", *SMALL))
-    assert doc["spectrum"]["hessian_samples"] == {"used": 300, "total": 300, "split_ratios": None}
+    assert doc["spectrum"]["hessian_samples"] == {"used": 300, "total": 300, "part_ratios": None}
     assert doc["prediction"]["uncertainty"]["data"] is None
     assert any("--hessian-samples 100,000 is more than the 300 analysis samples" in w for w in doc["warnings"])
 

@@ -47,25 +47,30 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class CurvatureData:
     """Samples the Hessian was taken over (``used`` of ``total``) and, when subsampled,
-    ρ* from the same probe on each half (``split_ratios``, of the pruning path it was
-    solved for) behind the data uncertainty, and the halves' spectra (``halves``), from
-    which another path's ρ* solves its own (``path_data``)."""
+    ρ* from the same probe on each of the subset's parts (``part_ratios``, of the pruning
+    path it was solved for) behind the data uncertainty, and the parts' spectra
+    (``parts``), from which another path's ρ* solves its own (``path_data``)."""
 
     used: int
     total: int
-    split_ratios: tuple[float, float] | None = None
-    halves: "tuple[SpectralQuadrature, SpectralQuadrature] | None" = field(default=None, repr=False, compare=False)
+    part_ratios: tuple[float, ...] | None = None
+    parts: "tuple[SpectralQuadrature, ...] | None" = field(default=None, repr=False, compare=False)
 
     @property
-    def split_sd(self) -> float | None:
-        """The data part of ρ*'s uncertainty (1σ) from ``split_ratios``; ``None`` on the full data."""
-        from prunelimit.theory.uncertainty import split_half_sd
+    def part_sd(self) -> float | None:
+        """The data part of ρ*'s uncertainty (1σ) from ``part_ratios``; ``None`` on the full data."""
+        from prunelimit.theory.uncertainty import part_sd
 
-        return None if self.split_ratios is None else split_half_sd(*self.split_ratios, self.used, self.total)
+        return None if self.part_ratios is None else part_sd(self.part_ratios, self.used, self.total)
+
+    @property
+    def data_parts(self) -> int | None:
+        """How many parts ``part_sd`` comes from (its degrees of freedom and one); ``None`` on the full data."""
+        return None if self.part_ratios is None else len(self.part_ratios)
 
     def to_json(self) -> dict:
         return {"used": self.used, "total": self.total,
-                "split_ratios": None if self.split_ratios is None else list(self.split_ratios)}
+                "part_ratios": None if self.part_ratios is None else list(self.part_ratios)}
 
 
 @dataclass(frozen=True)
@@ -400,7 +405,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     total = total_samples(inputs.batches)
     choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
     passes = float(hvps)
-    stopped_by, trail, data, data_sd = None, (), CurvatureData(total, total), None
+    stopped_by, trail, data = None, (), CurvatureData(total, total)
     notes: list[str] = []
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
@@ -466,12 +471,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         elif isinstance(options.hessian_samples, int) and options.hessian_samples > total:
             notes.append(f"--hessian-samples {options.hessian_samples:,} is more than the {total:,} analysis "
                          "samples: the curvature is over all of them")
-        if subsample.subsampled and target is not None:  # without a ρ* the halves have nothing to measure
-            halves, spent = _split_half_spectra(inputs, options, subsample, quad, storage, progress)
-            data = path_data(target, CurvatureData(subsample.used, total, halves=halves), options)
-            data_sd = data.split_sd
+        if subsample.subsampled and target is not None:  # without a ρ* the parts have nothing to measure
+            parts, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
+            data = path_data(target, CurvatureData(subsample.used, total, parts=parts), options)
             hvps += spent
-            passes += spent * share / 2
+            passes += spent * share / len(parts)  # a product over a part is a pass over 1/K of the subset
         lam_max, lam_min = _extreme_nodes(quad)
         # the top-ups stop after the first only where the budget stopped the runs: a run it did
         # not stop keeps its products, whatever the clock read meanwhile
@@ -486,7 +490,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     if choice.solver == "exact":
         uncertainty = EXACT
     else:
-        uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data_sd)
+        uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data)
     gradient = stats.gradient()
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
@@ -569,8 +573,10 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     return result.quadrature, result.stopped_by, result.trail
 
 
-def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio: float, data_sd: float | None):
-    """The uncertainty of ``ratio``, the ρ* of ``quad`` (see ``prunelimit.theory.uncertainty``)."""
+def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio: float,
+                    data: CurvatureData | None):
+    """The uncertainty of ``ratio``, the ρ* of ``quad`` (see ``prunelimit.theory.uncertainty``),
+    with ``data``'s part where it was subsampled (``path_data`` for this ρ*'s path)."""
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.uncertainty import ratio_uncertainty
 
@@ -580,7 +586,8 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
     if quad.half is not None and (quad.lower is None or options.negative != "abs"):
         half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
                                        negative=options.negative).ratio
-    return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half, data_sd)
+    return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half,
+                             None if data is None else data.part_sd, data_parts=None if data is None else data.data_parts)
 
 
 def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: float, u: "Uncertainty",
@@ -644,7 +651,7 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
 def _subsample_note(used: int, total: int) -> str:
     """What a subsampled curvature's ``±`` leaves out: a Hessian over fewer samples has a
     spectrum of its own, and ρ* moves with it, alike for different subsets of one size;
-    the split halves move together, so their spread cannot show it (measured against exact
+    the subset's parts move together, so their spread cannot show it (measured against exact
     full-data spectra in docs/accuracy.md)."""
     return (f"curvature over {used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
             "the shift a Hessian over fewer samples gives ρ* (measured in docs/accuracy.md); "
@@ -652,34 +659,34 @@ def _subsample_note(used: int, total: int) -> str:
 
 
 def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOptions) -> CurvatureData:
-    """``data`` with ``split_ratios`` solved from its halves' spectra for ``target``'s
-    pruning path (unchanged without halves: the full data)."""
-    if data.halves is None:
+    """``data`` with ``part_ratios`` solved from its parts' spectra for ``target``'s
+    pruning path (unchanged without parts: the full data)."""
+    if data.parts is None:
         return data
-    ratios = tuple(_limit_ratio(target, half, options) for half in data.halves)
-    return replace(data, split_ratios=(ratios[0], ratios[1]))
+    return replace(data, part_ratios=tuple(_limit_ratio(target, part, options) for part in data.parts))
 
 
-def _split_half_spectra(inputs: Inputs, options: CurvatureOptions, subsample, quad, storage,
-                        progress=None) -> tuple[tuple["SpectralQuadrature", "SpectralQuadrature"], int]:
-    """The first probe's spectrum on each half of the subsample, at the steps the main run
-    took (common probe: the difference in ρ* is the data's, not the probe's). Returns the
-    two and the products spent. ``progress`` goes on from the runs' products: these two runs
-    cost about as many passes as one probe's, a whole single-probe run's worth."""
+def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
+                  progress=None) -> tuple[tuple["SpectralQuadrature", ...], int]:
+    """The first probe's spectrum on each part of the subsample, at the steps the main run
+    took (common probe: the differences in ρ* are the data's, not the probe's). Returns
+    them and the products spent. ``progress`` goes on from the runs' products: the K runs
+    over 1/K of the subset each cost about as many passes as one probe's, a whole
+    single-probe run's worth."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
     steps = int(max(len(r) for r in quad.nodes))
     spectra, spent = [], 0
-    for i, half in enumerate((subsample.half_a, subsample.half_b)):
-        op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=half)
-        base, planned = quad.hvps + i * steps, quad.hvps + 2 * steps
+    for i, part in enumerate(subsample.parts):
+        op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=part)
+        base, planned = quad.hvps + i * steps, quad.hvps + len(subsample.parts) * steps
         callback = None if progress is None else \
-            (lambda done, _, base=base: progress(base + done, planned, "split-half data check"))
+            (lambda done, _, base=base: progress(base + done, planned, "data check on the subset's parts"))
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage, callback=callback))
         spent += op.hvps
-    return (spectra[0], spectra[1]), spent
+    return tuple(spectra), spent
 
 
 def _slq_trace(op, quad, options: CurvatureOptions, budget_spent: bool = False) -> "TraceEstimate":
@@ -735,7 +742,7 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
 def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
     """A stored fixed-plan spectrum with ρ*, its ± and the data part solved for ``options``'
     ε and ``negative`` as :func:`spectrum` solves them; ``None`` when the stored run had a ρ*
-    and this one has none or the reverse (its halves were computed only with a ρ*)."""
+    and this one has none or the reverse (its parts were computed only with a ρ*)."""
     from prunelimit.theory.uncertainty import EXACT
 
     target, _ = target_or_reason(inputs, options, rep.batch_losses)
@@ -745,7 +752,7 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
         return rep
     ratio = _limit_ratio(target, rep.quadrature, options)
     data = path_data(target, rep.curvature_data, options)
-    u = EXACT if rep.solver == "exact" else slq_uncertainty(target, rep.quadrature, options, ratio, data.split_sd)
+    u = EXACT if rep.solver == "exact" else slq_uncertainty(target, rep.quadrature, options, ratio, data)
     note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
     return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note)
 

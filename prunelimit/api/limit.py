@@ -158,8 +158,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     uncertainty, data = spec.uncertainty, spec.curvature_data
     if scope != "global" and spec.solver != "exact":  # the same spectrum, the layer-wise path's ρ*
         path = replace(target, profile=profile)
-        data = path_data(path, data, options)  # and its own on the subset's halves
-        uncertainty = slq_uncertainty(path, spec.quadrature, options, prediction.ratio, data.split_sd)
+        data = path_data(path, data, options)  # and its own on the subset's parts
+        uncertainty = slq_uncertainty(path, spec.quadrature, options, prediction.ratio, data)
     if paper is not None:  # the headline is a grid point: its rounding is part of its ±
         uncertainty = replace(uncertainty, grid=GRID_ROUNDING)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)

@@ -30,7 +30,7 @@ double backward.
 Under torchrun each rank walks only its shard of whole batches (``prunelimit.distributed``)
 with chunk weights over the global sample count, and products, gradient, sizes and losses
 are all-reduced: every rank holds the single-process operator, to summation order. A rank
-whose shard is empty (fewer batches than ranks: small data, or the halves of a curvature
+whose shard is empty (fewer batches than ranks: small data, or the parts of a curvature
 subset) adds zeros, and takes every decision the others take (engine, unbatched products).
 """
 

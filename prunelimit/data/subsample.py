@@ -2,8 +2,8 @@
 
 Hessian-vector products over a subset cost a fraction of full-data ones. The subset is
 stratified by class (each class keeps its share of the data, up to rounding, and at least
-two samples, so that a rare class is in both halves) so the subsampled Hessian averages
-the same mixture of classes, and split into two halves of the
+``DATA_PARTS`` samples, so that a rare class is in every part) so the subsampled Hessian
+averages the same mixture of classes, and split into ``DATA_PARTS`` disjoint parts of the
 same kind, on which ``prunelimit.theory.uncertainty`` measures what the subsampling does
 to ρ*. Batches that are not ``(x, integer labels)`` pairs, and targets that are values
 rather than classes (``by_class=False``: integer regression targets), are drawn without strata.
@@ -23,15 +23,21 @@ from prunelimit.errors import OptionError
 # (``--hessian-samples auto``); below it the full data costs little more.
 AUTO_HESSIAN_SAMPLES = 8192
 
+# Parts the subset is split into for the data part of ρ*'s ± (K − 1 degrees of freedom).
+# Any K costs the same sample passes (a part's products cost 1/K of the subset's); 4 takes
+# the expected 95 % half-width from 10.1σ (K = 2: t₁ 12.7 × E[s]/σ 0.80) to 2.9σ, within
+# 50 % of a known scale's 1.96σ, while K = 8 would be 22 % tighter for twice the products and
+# 8 samples a class (docs/accuracy.md).
+DATA_PARTS = 4
+
 
 @dataclass(frozen=True)
 class Subsample:
     """The curvature data: ``batches`` (the subset, or the full data when ``used ==
-    total``) and its two halves ``half_a``/``half_b`` (empty on the full data)."""
+    total``) and its ``DATA_PARTS`` disjoint ``parts`` (none on the full data)."""
 
     batches: list[Batch]
-    half_a: list[Batch]
-    half_b: list[Batch]
+    parts: tuple[list[Batch], ...]
     used: int
     total: int
 
@@ -42,12 +48,12 @@ class Subsample:
 
 def resolve_hessian_samples(requested: int | str | None, total: int, classes: int = 0) -> int:
     """Samples for curvature: ``None``/``"auto"`` → all up to ``AUTO_HESSIAN_SAMPLES`` (or
-    two a class of ``classes``, if more), else that many; ``"all"`` → all; an int → at most
-    that many."""
+    ``DATA_PARTS`` a class of ``classes``, if more), else that many; ``"all"`` → all; an
+    int → at most that many."""
     if requested in (None, "auto"):
-        # two a class keep every class in both halves (``curvature_subsample``): the default
-        # must not be a count it then refuses
-        return min(total, max(AUTO_HESSIAN_SAMPLES, 2 * classes))
+        # DATA_PARTS a class keep every class in every part (``curvature_subsample``): the
+        # default must not be a count it then refuses
+        return min(total, max(AUTO_HESSIAN_SAMPLES, DATA_PARTS * classes))
     if requested == "all":
         return total
     return min(total, int(requested))
@@ -57,34 +63,39 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
                         by_class: bool = True) -> Subsample:
     """The ``requested`` samples of the analysis data (``resolve_hessian_samples``), seeded
     and, when ``by_class`` and the targets are integer labels, class-balanced; re-batched at
-    the size of the first batch, in data order; the full data (no halves) when they cover it."""
+    the size of the first batch, in data order; the full data (no parts) when they cover it."""
     total = total_samples(batches)
     if resolve_hessian_samples(requested, total) >= total:  # before copying the data: more classes only add
-        return Subsample(list(batches), [], [], total, total)
+        return Subsample(list(batches), (), total, total)
     size = batch_size(batches[0])
     columns = [torch.cat([b[i] for b in batches]) for i in range(len(batches[0]))]
     labels = columns[1] if by_class and len(columns) > 1 else None
     strata = labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
-    classes = 0 if strata is None else len(torch.unique(strata))
+    sizes = [] if strata is None else torch.unique(strata, return_counts=True)[1].tolist()
+    classes = len(sizes)
     samples = resolve_hessian_samples(requested, total, classes)
     if samples >= total:
-        return Subsample(list(batches), [], [], total, total)
-    if samples < 2 * classes:  # fewer leaves a class out of a half: its curvature would not be the data's
+        return Subsample(list(batches), (), total, total)
+    # fewer leaves a class out of a part: its curvature would not be the data's (a class of
+    # fewer than DATA_PARTS samples gives all it has)
+    least = sum(min(n, DATA_PARTS) for n in sizes)
+    if samples < least:
         counted = "one class" if classes == 1 else f"{classes} classes"
+        rare = "" if least == DATA_PARTS * classes else ", or all of a smaller class"
         raise OptionError("hessian_samples", f"{{0}} {samples} is too few for {counted}: use at least "
-                                             f"{2 * classes} (two a class), or all")
-    half_a, half_b = _stratified_halves(strata, total, samples, np.random.default_rng(seed))
-    if len(half_b) == 0:  # the split-half data uncertainty needs two non-empty halves
-        raise OptionError("hessian_samples", f"{{0}} {samples} is too few to split into two halves: use at least 2, or all")
-    chosen = np.sort(np.concatenate([half_a, half_b]))
-    return Subsample(
-        _rebatched(columns, chosen, size), _rebatched(columns, np.sort(half_a), size),
-        _rebatched(columns, np.sort(half_b), size), len(chosen), total,
-    )
+                                             f"{least} ({DATA_PARTS} a class{rare}), or all")
+    if samples < DATA_PARTS:  # the data part of the ± needs DATA_PARTS non-empty parts
+        raise OptionError("hessian_samples", f"{{0}} {samples} is too few to split into {DATA_PARTS} parts: "
+                                             f"use at least {DATA_PARTS}, or all")
+    parts = _stratified_parts(strata, total, samples, DATA_PARTS, np.random.default_rng(seed))
+    chosen = np.sort(np.concatenate(parts))
+    return Subsample(_rebatched(columns, chosen, size), tuple(_rebatched(columns, np.sort(p), size) for p in parts),
+                     len(chosen), total)
 
 
-def _stratified_halves(strata, total: int, samples: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of two halves that together hold ``samples``, each class in proportion."""
+def _stratified_parts(strata, total: int, samples: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Indices of ``k`` disjoint parts that together hold ``samples``, each class in
+    proportion and, where it has ``k`` samples in the subset, in every part."""
     groups = [np.arange(total)] if strata is None else [
         np.flatnonzero(strata.cpu().numpy() == c) for c in np.unique(strata.cpu().numpy())
     ]
@@ -93,23 +104,18 @@ def _stratified_halves(strata, total: int, samples: int, rng: np.random.Generato
     shares = sizes * samples / total
     counts = np.floor(shares).astype(int)
     counts[np.argsort(counts - shares)[: samples - counts.sum()]] += 1
-    # ... and at least two samples (all it has, if fewer), so both halves hold it: a rare
-    # class's share rounds to 0 or 1 and would leave its curvature out of a half, or of the
-    # subset. They come from the classes most above their share, while any is above two.
-    least = np.minimum(sizes, 2)
+    # ... and at least k samples (all it has, if fewer), so every part holds it: a rare
+    # class's share rounds below k and would leave its curvature out of a part, or of the
+    # subset. They come from the classes most above their share, while any is above k.
+    least = np.minimum(sizes, k)
     while np.any(counts < least) and np.any(counts > least):
         donor = int(np.argmax(np.where(counts > least, counts - shares, -np.inf)))
         counts[donor] -= 1
         counts[int(np.argmax(counts < least))] += 1
-    a, b = [], []
-    odd_to_a = True  # classes of odd count give their extra sample to the halves in turn: sizes differ by ≤ 1
-    for group, count in zip(groups, counts):
-        picked = rng.permutation(group)[:count]
-        cut = (count + odd_to_a) // 2
-        odd_to_a ^= bool(count % 2)
-        a.append(picked[:cut])
-        b.append(picked[cut:])
-    return np.concatenate(a), np.concatenate(b)
+    # Each class is dealt round the parts, the next class going on where it stopped, so that
+    # part sizes differ by ≤ 1 whatever the class counts.
+    picked = np.concatenate([rng.permutation(group)[:count] for group, count in zip(groups, counts)])
+    return [picked[i::k] for i in range(k)]
 
 
 def _rebatched(columns: list[torch.Tensor], index: np.ndarray, size: int) -> list[Batch]:

@@ -156,10 +156,13 @@ def uncertainty_text(u: dict | None) -> str:
     if total is None or half_width_text(total) == "—":
         return "(no ± stated)"
     grid = "" if not u.get("grid") else f"1/1000 grid rounding ≤ {points(u['grid'])}"
+    # the parts the data part comes from set its degrees of freedom (reports before them state none)
+    of_parts = f" from {u['data_parts']} parts" if u.get("data_parts") else ""
     if u.get("steps_kind") == "exact":
         if u.get("data") is None and not grid:
             return "± 0 (exact spectrum: no sampling error)"
-        subset = "" if u.get("data") is None else f" of the curvature subset, data {points(u['data'])} s.e."
+        subset = "" if u.get("data") is None else \
+            f" of the curvature subset, data {points(u['data'])} s.e.{of_parts}"
         parts = ["exact spectrum" + subset] + ([grid] if grid else [])
     else:
         steps = {"bracket": f"steps ≤ {points(u.get('steps'))}",
@@ -167,7 +170,7 @@ def uncertainty_text(u: dict | None) -> str:
             u.get("steps_kind"), "steps unknown, not included")
         probes = "probes unknown" if u.get("probes") is None else \
             f"probes {points(u['probes'])} s.e." + (" bound" if u.get("probes_kind") == "bound" else "")
-        data = [] if u.get("data") is None else [f"data {points(u['data'])} s.e."]
+        data = [] if u.get("data") is None else [f"data {points(u['data'])} s.e.{of_parts}"]
         parts = [steps, probes, *data] + ([grid] if grid else [])
     statistical = u.get("steps_kind") != "exact" or u.get("data") is not None
     level = f"{100 * u.get('level', 0.95):.0f} %; " if statistical else ""

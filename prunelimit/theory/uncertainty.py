@@ -34,11 +34,15 @@ measured on the run itself:
   larger distance from the estimate to that bracket: a *bound*, not a standard error.
   Without a bracket (``negative="flat"``, which is not a function of λ², or deflated or
   H² runs) it falls back to the change of ρ* between m/2 and m steps, an indication only.
-* **data** — curvature on a subsample (``--hessian-samples``): the same probes on the two
-  halves of the subsample give ρ*_A and ρ*_B; with sampling variance ∝ 1/n,
-  ``sd(ρ*_S) ≈ |ρ*_A − ρ*_B| / 2 · sqrt(1 − n_S/n)`` (finite-population correction).
-  It is the scatter between subsets only: the halves shift together with the subset's
-  size, and that systematic shift is not in it (measured in docs/accuracy.md).
+* **data** — curvature on a subsample (``--hessian-samples``): the same probe, at the
+  same steps, on K disjoint class-stratified parts of the subsample gives ρ*_1 … ρ*_K
+  (common probe: their differences are the data's). With sampling variance ∝ 1/n, a
+  part's ρ* varies K times as much as the subset's, so
+  ``sd(ρ*_S) ≈ s_K/√K · sqrt(1 − n_S/n)`` with ``s_K`` the parts' sample sd and the
+  finite-population correction; for K = 2 it is ``|ρ*_A − ρ*_B|/2·…``. It is estimated
+  from K values: K − 1 degrees of freedom (``part_sd``). It is the scatter between
+  subsets only: the parts shift together with the subset's size, and that systematic
+  shift is not in it (measured in docs/accuracy.md).
 
 With ``--method paper`` the headline ρ* is the reference code's grid point ``i/1000``, a
 rounding of the spectrum's ρ* by up to half a step: that **grid** part (0.0005) is added
@@ -47,14 +51,20 @@ the continuous root, its smoothed density and integer R, are not in it: the gate
 consistency checks compare the two roots against this ±).
 
 The stated ``±`` is ``steps + grid + q·stderr`` with ``stderr = sqrt(probes² + data²)`` and
-``q`` a two-sided quantile: Student's with ``runs − 1`` degrees of freedom for a
-jackknife, the normal one for the bound. The truncation bound is added whole, the
-statistical parts at 95 %. With one run only the bound exists and ``q`` is its 95 %
-quantile. With several, the tighter of two intervals is stated, and choosing the smaller
-of two random widths covers less often than either (the jackknife of three runs is small
-by chance often enough to take 95 % down to 90 % on a spectrum clustered at zero): each
-is therefore formed at 97.5 %, so that their tighter misses at most 2.5 % + 2.5 % of the
-time (Bonferroni).
+``q`` a two-sided Student quantile whose degrees of freedom are Welch–Satterthwaite's for
+that sum (*Biometrics Bulletin* 2, 1946): ``stderr⁴ / (probes⁴/ν_p + data⁴/ν_d)`` with
+``ν_p = runs − 1`` for a jackknife, ∞ for the bound (its scale is known), and
+``ν_d = K − 1`` for the data part (``effective_dof``). Without a data part this is
+Student's with ``runs − 1`` for a jackknife and the normal quantile for the bound; with
+it, the data part's few degrees of freedom widen ``q`` as far as it dominates (K = 4
+alone: 3.18 at 95 %, not 1.96: a data part from one split, 1 d.o.f., at the normal
+quantile held the subset's ρ* only (2/π)·arctan 1.96 = 70 % of the time). The truncation
+bound is added whole, the statistical parts at 95 %. With one run only the bound exists
+and ``q`` is its 95 % quantile. With several, the tighter of two intervals is stated, and
+choosing the smaller of two random widths covers less often than either (the jackknife
+of three runs is small by chance often enough to take 95 % down to 90 % on a spectrum
+clustered at zero): each is therefore formed at 97.5 %, so that their tighter misses at
+most 2.5 % + 2.5 % of the time (Bonferroni).
 """
 
 from __future__ import annotations
@@ -86,7 +96,9 @@ class Uncertainty:
     ``"half-steps"``, the latter an indication only; ``"none"``: unknown, ``steps``
     ``None``); both kinds are ``"exact"`` for an exact spectrum; ``data``: 1σ of curvature
     subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``;
-    ``grid``: bound on the rounding of a grid ρ* (``--method paper``; ``None`` otherwise).
+    ``grid``: bound on the rounding of a grid ρ* (``--method paper``; ``None`` otherwise);
+    ``data_parts``: the K parts ``data`` was estimated from (K − 1 degrees of freedom);
+    ``None`` takes the data part's scale as known, as reports before the K parts stated it.
     """
 
     probes: float | None
@@ -96,6 +108,7 @@ class Uncertainty:
     steps_kind: str = "bracket"
     probes_kind: str = "jackknife"
     grid: float | None = None
+    data_parts: int | None = None
 
     @property
     def level(self) -> float:
@@ -112,9 +125,12 @@ class Uncertainty:
         """The statistical part of ``plus_minus``: ``stderr`` at ``LEVEL``; from several runs,
         at ``EACH_LEVEL``, as the tighter of the jackknife's and the bound's (module doc)."""
         level = statistical_level(self.runs)
-        # the bound's and the data's scale is known, not estimated from the runs: normal
-        factor = normal_factor(level) if self.probes_kind in ("bound", "exact") else coverage_factor(self.runs, level)
-        return factor * self.stderr
+        # the bound's scale is known, not estimated from the runs: infinite degrees of freedom
+        probes_dof = math.inf if self.probes_kind in ("bound", "exact") else self.runs - 1
+        if self.data_parts is None:  # a data part of known scale (older reports): the probes' own quantile
+            return student_factor(probes_dof, level) * self.stderr
+        dof = effective_dof(((self.probes or 0.0, probes_dof), (self.data or 0.0, self.data_parts - 1)))
+        return student_factor(dof, level) * self.stderr
 
     @property
     def plus_minus(self) -> float:
@@ -123,7 +139,8 @@ class Uncertainty:
 
     def to_json(self) -> dict:
         return {"probes": self.probes, "probes_kind": self.probes_kind, "steps": self.steps, "data": self.data,
-                "steps_kind": self.steps_kind, "grid": self.grid, "runs": self.runs, "level": self.level,
+                "steps_kind": self.steps_kind, "grid": self.grid, "data_parts": self.data_parts,
+                "runs": self.runs, "level": self.level,
                 "plus_minus": self.plus_minus}
 
     @classmethod
@@ -142,13 +159,15 @@ class Uncertainty:
 
         if not isinstance(stated, dict):
             return None
-        runs = stated.get("runs", runs)
+        runs, parts = stated.get("runs", runs), stated.get("data_parts")
+        if parts is not None and (isinstance(parts, bool) or not isinstance(parts, int) or parts < 2):
+            return None
         try:
             total = part("plus_minus")
             if total is None or isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
                 return None
             u = cls(part("probes"), part("steps"), part("data"), runs, str(stated.get("steps_kind", "none")),
-                    str(stated.get("probes_kind", "jackknife")), part("grid"))
+                    str(stated.get("probes_kind", "jackknife")), part("grid"), parts)
         except ValueError:
             return None
         return u if math.isclose(u.plus_minus, total, rel_tol=1e-9, abs_tol=1e-12) else None
@@ -166,9 +185,29 @@ def statistical_level(runs: int) -> float:
 def coverage_factor(runs: int, level: float = LEVEL) -> float:
     """Two-sided ``level`` quantile of Student's t with ``runs − 1`` degrees of freedom
     (the normal quantile's role when the standard error itself comes from few runs)."""
-    if runs < 2:
-        return 0.0  # no standard error to scale
-    return float(student_t.ppf(0.5 + level / 2, runs - 1))
+    return student_factor(runs - 1, level)
+
+
+def student_factor(dof: float, level: float = LEVEL) -> float:
+    """Two-sided ``level`` quantile of Student's t with ``dof`` degrees of freedom (any real
+    ``dof`` > 0; the normal quantile at infinity; 0 below 1: no standard error to scale)."""
+    if dof == math.inf:
+        return normal_factor(level)
+    return 0.0 if dof < 1 else float(student_t.ppf(0.5 + level / 2, dof))
+
+
+def effective_dof(parts: tuple[tuple[float, float], ...]) -> float:
+    """Welch–Satterthwaite degrees of freedom of ``sqrt(Σ s²)`` from ``(s, ν)`` standard
+    errors and their own degrees of freedom (``ν`` infinite: a known scale):
+    ``(Σ s²)² / Σ s⁴/ν``; infinite when every part with a scale is known (or none has one),
+    0 when one has a scale but no degree of freedom (a jackknife of one run)."""
+    if any(s > 0 and dof < 1 for s, dof in parts):
+        return 0.0
+    known = sum(s**4 / dof for s, dof in parts if s > 0 and dof != math.inf)
+    if known == 0.0:
+        return math.inf
+    # never below the fewest of its parts' (as exact arithmetic has it; rounding can dip under)
+    return max(sum(s**2 for s, _ in parts) ** 2 / known, min(dof for s, dof in parts if s > 0))
 
 
 def normal_factor(level: float = LEVEL) -> float:
@@ -274,11 +313,12 @@ def ratio_uncertainty(
     half_ratio: float | None = None,
     data: float | None = None,
     zero_fraction: float = 0.0,
+    data_parts: int | None = None,
 ) -> Uncertainty:
     """The uncertainty of ``ratio``, the ρ* solved from ``quadrature`` (SLQ runs); only the
-    ``data`` part where the quadrature is the whole spectrum (``exact``)."""
+    ``data`` part (from ``data_parts`` parts) where the quadrature is the whole spectrum (``exact``)."""
     if getattr(quadrature, "exact", False):
-        return replace(EXACT, data=data)
+        return replace(EXACT, data=data, data_parts=data_parts)
     curv = curvatures(quadrature.nodes, negative, getattr(quadrature, "signed", True))
     bracket = bracket_ratios(profile, quadrature, epsilon, zero_fraction) if negative == "abs" else None
     if bracket is not None:
@@ -290,13 +330,15 @@ def ratio_uncertainty(
     probes, probes_kind = probe_part(profile, curv, quadrature.weights, epsilon, ratio, quadrature.dim,
                                      zero_fraction, steps or 0.0)
     return Uncertainty(probes=probes, steps=steps, data=data, runs=quadrature.runs, steps_kind=kind,
-                       probes_kind=probes_kind)
+                       probes_kind=probes_kind, data_parts=data_parts)
 
 
-def split_half_sd(ratio_a: float, ratio_b: float, subsample: int, population: int) -> float:
-    """1σ of ρ* on ``subsample`` of ``population`` samples from ρ* on its two halves (module doc)."""
+def part_sd(ratios: tuple[float, ...], subsample: int, population: int) -> float:
+    """1σ of ρ* on ``subsample`` of ``population`` samples from ρ* on its K disjoint parts
+    (``ratios``, K ≥ 2): ``s_K/√K · sqrt(1 − n_S/n)`` (module doc)."""
     correction = max(0.0, 1.0 - subsample / population)
-    return abs(ratio_a - ratio_b) / 2.0 * math.sqrt(correction)
+    spread = float(np.std(ratios, ddof=1))
+    return spread / math.sqrt(len(ratios)) * math.sqrt(correction)
 
 
 def _ratio(profile: MagnitudeProfile, curvature: np.ndarray, weights: np.ndarray, epsilon: float,

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, curvature_subsample, resolve_hessian_samples
+from prunelimit.data.subsample import (
+    AUTO_HESSIAN_SAMPLES,
+    DATA_PARTS,
+    _stratified_parts,
+    curvature_subsample,
+    resolve_hessian_samples,
+)
 from prunelimit.errors import UsageError
 
 
@@ -21,16 +27,18 @@ def _column(batches, i):
     return torch.cat([b[i] for b in batches])
 
 
-def test_subset_keeps_class_shares_and_splits_into_disjoint_halves() -> None:
+def test_subset_keeps_class_shares_and_splits_into_disjoint_parts() -> None:
     batches = _batches()
     sub = curvature_subsample(batches, 40, seed=3)
     assert sub.subsampled and sub.used == 40 and sub.total == 100
     assert torch.bincount(_column(sub.batches, 1)).tolist() == [20, 12, 8]
     ids = _column(sub.batches, 0).flatten()
     assert torch.all(ids[1:] > ids[:-1])  # data order kept
-    a, b = _column(sub.half_a, 0).flatten(), _column(sub.half_b, 0).flatten()
-    assert set(a.tolist()).isdisjoint(b.tolist()) and sorted(a.tolist() + b.tolist()) == ids.tolist()
-    assert abs(len(a) - len(b)) <= 3  # each class split in half, odd counts rounding up in A
+    parts = [_column(p, 0).flatten().tolist() for p in sub.parts]
+    assert len(parts) == DATA_PARTS == 4 and sorted(sum(parts, [])) == ids.tolist()  # disjoint, the subset
+    assert [len(p) for p in parts] == [10] * 4
+    for p in sub.parts:  # every class in every part, in its share
+        assert torch.bincount(_column(p, 1)).tolist() == [5, 3, 2]
     assert all(len(bt[0]) <= 16 for bt in sub.batches)
 
 
@@ -44,14 +52,14 @@ def test_subset_is_seeded() -> None:
 def test_full_data_when_the_subset_covers_it() -> None:
     batches = _batches()
     sub = curvature_subsample(batches, 100)
-    assert not sub.subsampled and sub.batches == batches and sub.half_a == []
+    assert not sub.subsampled and sub.batches == batches and sub.parts == ()
 
 
 def test_regression_targets_are_drawn_without_strata() -> None:
     x = torch.arange(60, dtype=torch.float32)[:, None]
     batches = [(x[i : i + 10], x[i : i + 10] * 0.5) for i in range(0, 60, 10)]
     sub = curvature_subsample(batches, 25, seed=0)
-    assert sub.used == 25 and len(_column(sub.half_a, 0)) == 13
+    assert sub.used == 25 and sorted(len(_column(p, 0)) for p in sub.parts) == [6, 6, 6, 7]
 
 
 def test_resolve_hessian_samples() -> None:
@@ -61,50 +69,83 @@ def test_resolve_hessian_samples() -> None:
     assert resolve_hessian_samples(500, 400) == 400
 
 
-def test_halves_differ_by_at_most_one_sample_whatever_the_classes() -> None:
-    """Odd class counts hand their extra sample to the two halves in turn (the split-half
-    data term compares halves of equal size)."""
-    from prunelimit.data.subsample import _stratified_halves
+def test_parts_differ_by_at_most_one_sample_hold_every_class_and_follow_the_seed() -> None:
+    """K-way stratified split (the data part of ρ*'s ± compares parts of equal size): class
+    counts that K does not divide hand their extra samples on round the parts, so sizes
+    differ by ≤ 1 whatever the classes; a class with K samples in the subset is in every
+    part; the same seed gives the same parts, another seed others."""
+    strata = torch.arange(90) % 9  # nine classes of ten
+    for k in (2, 3, 4, 5):
+        for samples in (9 * k, 9 * k + 4, 61, 89):
+            parts = _stratified_parts(strata, 90, samples, k, np.random.default_rng(0))
+            sizes = [len(p) for p in parts]
+            assert len(parts) == k and sum(sizes) == samples and max(sizes) - min(sizes) <= 1
+            assert len(set(np.concatenate(parts).tolist())) == samples  # disjoint
+            for p in parts:
+                assert set((p % 9).tolist()) == set(range(9))  # every class in every part
+            again = _stratified_parts(strata, 90, samples, k, np.random.default_rng(0))
+            assert all(np.array_equal(a, b) for a, b in zip(parts, again))
+        other = _stratified_parts(strata, 90, 61, k, np.random.default_rng(1))
+        assert not all(np.array_equal(a, b) for a, b in zip(parts, other))
+    unlabelled = _stratified_parts(None, 90, 7, 4, np.random.default_rng(0))
+    assert sorted(len(p) for p in unlabelled) == [1, 2, 2, 2]
 
-    strata = torch.arange(40) % 10  # ten classes of four
-    for samples in (15, 21, 33):
-        a, b = _stratified_halves(strata, 40, samples, np.random.default_rng(0))
-        assert len(a) + len(b) == samples and abs(len(a) - len(b)) <= 1
-        assert not set(a.tolist()) & set(b.tolist())
 
-
-def test_a_subset_below_two_samples_a_class_is_refused() -> None:
+def test_a_subset_below_k_samples_a_class_is_refused() -> None:
     batches = _batches()  # 3 classes
-    assert curvature_subsample(batches, 6).used == 6
-    with pytest.raises(UsageError, match="hessian_samples 5 is too few for 3 classes: use at least 6"):
-        curvature_subsample(batches, 5)
+    assert curvature_subsample(batches, 12).used == 12
+    for samples in (11, 6, 5):  # 6 was enough for two halves
+        with pytest.raises(UsageError, match=f"hessian_samples {samples} is too few for 3 classes: use at least 12 "
+                                             r"\(4 a class\), or all"):
+            curvature_subsample(batches, samples)
 
 
-def test_a_rare_class_keeps_two_samples_one_in_each_half() -> None:
-    """A class whose share of the subset rounds to 0 or 1 (2 of 802 samples, 40 taken:
-    share 0.1) still gets two, one in each half, taken from the classes most above their
-    share; a class of one sample gets that one. Proportional rounding alone left it out."""
-    for counts, rare in (((500, 300, 2), [1, 1]), ((500, 300, 1), [0, 1])):
+def test_the_minimum_counts_a_class_of_fewer_than_k_samples_at_what_it_has() -> None:
+    """A class of 1 or 3 samples cannot be in every part: the least subset gives it all it
+    has, and the refusal names that count (11 for classes of 50, 30 and 3), not 12."""
+    batches = _batches(counts=(50, 30, 3))
+    assert curvature_subsample(batches, 11).used == 11
+    with pytest.raises(UsageError, match=r"hessian_samples 10 is too few for 3 classes: use at least 11 "
+                                         r"\(4 a class, or all of a smaller class\), or all"):
+        curvature_subsample(batches, 10)
+
+
+def test_an_unlabelled_subset_below_k_samples_is_refused() -> None:
+    x = torch.arange(60, dtype=torch.float32)[:, None]
+    batches = [(x[i : i + 10], x[i : i + 10] * 0.5) for i in range(0, 60, 10)]
+    assert [len(_column(p, 0)) for p in curvature_subsample(batches, 4).parts] == [1] * 4
+    for samples in (3, 2, 1):
+        with pytest.raises(UsageError, match=f"hessian_samples {samples} is too few to split into 4 parts: "
+                                             "use at least 4, or all"):
+            curvature_subsample(batches, samples)
+
+
+def test_a_rare_class_keeps_k_samples_one_in_each_part() -> None:
+    """A class whose share of the subset rounds below K (4 of 804 samples, 40 taken: share
+    0.2) still gets K, one in each part, taken from the classes most above their share; a
+    class of fewer samples gets all it has. Proportional rounding alone left it out."""
+    for counts, rare in (((500, 300, 4), [1, 1, 1, 1]), ((500, 300, 6), [1, 1, 1, 1]), ((500, 300, 2), [0, 0, 1, 1])):
         sub = curvature_subsample(_batches(counts), 40, seed=0)
         assert sub.used == 40
         assert torch.bincount(_column(sub.batches, 1), minlength=3).tolist()[2] == sum(rare)
-        halves = [torch.bincount(_column(h, 1), minlength=3).tolist()[2] for h in (sub.half_a, sub.half_b)]
-        assert sorted(halves) == rare
+        parts = [torch.bincount(_column(p, 1), minlength=3).tolist()[2] for p in sub.parts]
+        assert sorted(parts) == rare
 
 
-def test_the_automatic_default_takes_two_a_class_when_classes_outnumber_half_of_it(monkeypatch) -> None:
-    """``auto`` with more than AUTO_HESSIAN_SAMPLES / 2 classes (5,000 identities, 8,192
+def test_the_automatic_default_takes_k_a_class_when_classes_outnumber_a_kth_of_it(monkeypatch) -> None:
+    """``auto`` with more than AUTO_HESSIAN_SAMPLES / K classes (5,000 identities, 8,192
     samples) refused its own count ("8192 is too few for 5000 classes") though none was typed."""
     from prunelimit.data import subsample
 
-    assert resolve_hessian_samples("auto", 10**6, classes=5_000) == 10_000
+    assert resolve_hessian_samples("auto", 10**6, classes=5_000) == 20_000
+    assert resolve_hessian_samples("auto", 10**6, classes=2_500) == 10_000  # over 8,192 at four, not at two
     assert resolve_hessian_samples(None, 9_000, classes=5_000) == 9_000
     monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 10)
-    batches = _batches(counts=(5,) * 8)  # 8 classes of 5: two a class is 16 of the 40
+    batches = _batches(counts=(6,) * 8)  # 8 classes of 6: four a class is 32 of the 48
     sub = curvature_subsample(batches, "auto", seed=0)
-    assert sub.used == 16 and torch.bincount(_column(sub.batches, 1)).tolist() == [2] * 8
-    with pytest.raises(UsageError, match="hessian_samples 10 is too few for 8 classes"):
-        curvature_subsample(batches, 10)  # a typed count is still held to two a class
+    assert sub.used == 32 and torch.bincount(_column(sub.batches, 1)).tolist() == [4] * 8
+    with pytest.raises(UsageError, match="hessian_samples 16 is too few for 8 classes"):
+        curvature_subsample(batches, 16)  # a typed count is still held to four a class
 
 
 def test_integer_targets_that_are_values_are_drawn_without_strata() -> None:
@@ -116,7 +157,7 @@ def test_integer_targets_that_are_values_are_drawn_without_strata() -> None:
     with pytest.raises(UsageError, match="too few for 150 classes"):
         curvature_subsample(batches, 100)
     sub = curvature_subsample(batches, 100, seed=0, by_class=False)
-    assert sub.used == 100 and abs(len(_column(sub.half_a, 0)) - len(_column(sub.half_b, 0))) <= 1
+    assert sub.used == 100 and [len(_column(p, 0)) for p in sub.parts] == [25] * 4
 
 
 def test_mse_bounds_on_integer_targets_subsample_them_as_values() -> None:

@@ -57,6 +57,17 @@ def test_an_exact_spectrum_states_plus_minus_zero_and_a_paper_grid_its_rounding(
     assert uncertainty_text(paper.to_json()).endswith("probes 0.090 pt s.e. bound, 1/1000 grid rounding ≤ 0.050 pt)")
 
 
+def test_a_data_part_names_the_parts_it_comes_from():
+    """The data part's degrees of freedom come from its parts: the line says how many (a
+    report from before them, with no ``data_parts``, reads as it did)."""
+    sub = Uncertainty(probes=0.0009, steps=0.0018, data=0.0012, runs=1, probes_kind="bound", data_parts=4)
+    assert uncertainty_text(sub.to_json()).endswith("probes 0.090 pt s.e. bound, data 0.12 pt s.e. from 4 parts)")
+    exact = replace(EXACT, data=0.0012, data_parts=4)
+    assert uncertainty_text(exact.to_json()).endswith("(95 %; exact spectrum of the curvature subset, data 0.12 pt "
+                                                      "s.e. from 4 parts)")
+    assert uncertainty_text(replace(sub, data_parts=None).to_json()).endswith("data 0.12 pt s.e.)")
+
+
 def test_bounds_on_an_exact_spectrum_prints_the_same_estimate_line_as_verify_and_gate(capsys):
     """``bounds`` printed "spectrum: exact ..., no sampling error" where ``verify`` and
     ``gate`` print ``ρ* = … ± 0 (exact spectrum: no sampling error)``: one form everywhere."""
