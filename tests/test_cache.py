@@ -754,3 +754,20 @@ def test_per_layer_blocks_are_read_by_every_command_that_asks(cli, monkeypatch, 
     assert hit["layers"] == fresh["layers"]
     assert {k: v for k, v in hit["layer_curvature"].items() if k not in ("hvps", "seconds")} == \
         {k: v for k, v in fresh["layer_curvature"].items() if k not in ("hvps", "seconds")}
+
+
+@pytest.mark.parametrize("method", [("--method", "exact"), ()], ids=["exact", "default-chooses-exact"])
+def test_exact_per_layer_blocks_are_stored_and_read_back(cli, monkeypatch, forbid_curvature, method):
+    """The exact blocks a dense Hessian gave were not stored: the next ``--per-layer`` on the
+    cached exact spectrum formed them again from D unit columns (2,410 HVPs on the example)
+    and called them ``formed``. They are stored beside the spectrum and read back as they were."""
+    from prunelimit.curvature import layers as block_curvature
+
+    run = ("--per-layer", *EXAMPLE_DATA, *method, "--json")
+    first = _doc(cli("bounds", EXAMPLE, *run))
+    assert first["layer_curvature"]["method"] == "exact"
+    forbid_curvature()
+    monkeypatch.setattr(block_curvature, "formed_block_curvature", lambda *a, **k: pytest.fail("blocks formed"))
+    hit = _doc(cli("spectrum", EXAMPLE, *run))
+    assert hit["timing"]["cached"] is True and hit["layer_curvature"]["hvps"] == 0
+    assert hit["layer_curvature"]["method"] == "exact" and hit["layers"] == first["layers"]
