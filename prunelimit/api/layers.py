@@ -111,6 +111,6 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         method, hvps = "lanczos", op.hvps
     if stored is None:
         store_result(store, key, kind, StoredBlocks(method, curvature))
-    cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
+    cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
     return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
                         None if target is None else target.epsilon, ratio, cost, options.negative, scope)

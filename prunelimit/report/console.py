@@ -133,7 +133,8 @@ def render_layers(b) -> None:
     how = LAYER_METHODS[c.method] + ("" if c.steps is None else f", {c.probes} probes × {c.steps} steps a block")
     block_f = "" if b.block_diagonal_f is None else \
         f" · block-diagonal F at R(ρ*) = {b.block_diagonal_f:.4f} (full F = ρ*)"
-    stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{block_f}")
+    cached = " (blocks from the cache)" if c.cached else ""
+    stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{cached}{block_f}")
 
 
 def points(value) -> str:
@@ -298,6 +299,8 @@ def render_prune(rep) -> None:
         if ev is not None:
             drop = f" (−{rep.accuracy_drop:.2f} pt)" if label == "after" and rep.accuracy_drop is not None else ""
             stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}{drop}")
+    if rep.spectrum is not None:
+        stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))
 
 

@@ -59,6 +59,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("params.prunable", "prunable weights N", "count"),
     ("params.hessian", "Hessian parameters D", "count"),
     ("timing.seconds", "curvature time (s)", "number"),
+    ("timing.cached", "spectrum from the result cache", "number"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
     ("size.ratio", "exported / dense size", "number"),
