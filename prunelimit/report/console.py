@@ -89,7 +89,7 @@ def render_spectrum(rep) -> None:
     table = Table("spectrum", "value", title=f"Hessian spectrum ({rep.method}, D = {rep.params_hessian:,})")
     table.add_row("λmax", fmt(rep.lambda_max))
     table.add_row("λmin", fmt(rep.lambda_min))
-    table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus) + (" (95 %)" if rep.trace_plus_minus else ""))
+    table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus, level=True))
     if rep.negative_mass is not None:
         table.add_row("negative mass", pct(rep.negative_mass))
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
@@ -112,9 +112,14 @@ LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed"
                  "lanczos": "Lanczos on each block"}
 
 
-def trace_text(trace: float | None, plus_minus: float | None) -> str:
-    """A trace with its 95 % ``±`` (``prunelimit.curvature.trace``), none when exact."""
-    return fmt(trace) + (f" ± {half_width_text(plus_minus)}" if plus_minus else "")
+def trace_text(trace: float | None, plus_minus: float | None, level: bool = False) -> str:
+    """A trace with its 95 % ``±`` (``prunelimit.curvature.trace``) as the report rounds ρ*'s:
+    the ± to two significant digits, the trace to its decimal; no ± when exact (0) or not
+    stated. ``level`` adds "(95 %)" after a ±."""
+    shown = half_width_text(plus_minus)
+    if trace is None or shown in ("—", "0"):
+        return fmt(trace)
+    return f"{value_text(trace, plus_minus)} ± {shown}" + (" (95 %)" if level else "")
 
 
 def render_layers(b) -> None:
@@ -227,8 +232,8 @@ def render_bounds(rep) -> None:
         state = "aliased" if a.aliased else "resolved"
         stdout.print(f"reference density: kernel std {a.kernel_std:.2g} vs grid step {a.grid_step:.2g} ({state}; "
                      f"node weights kept {a.mass_min:.3g}–{a.mass_max:.3g}×, {100 * a.moved:.2g} % moved)")
-    stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
-                 f"{cost(s)}")
+    stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · "
+                 f"trace {trace_text(s.trace, s.trace_plus_minus, level=True)} · {cost(s)}")
     if s.memory is not None:
         stdout.print(f"memory: {memory_line(s.memory)}")
     if rep.layers is not None:

@@ -68,3 +68,26 @@ def test_bounds_on_an_exact_spectrum_prints_the_same_estimate_line_as_verify_and
     out = capsys.readouterr().out
     assert estimate_line(result.ratio, EXACT.to_json()) in out
     assert "ρ* = " in out and "± 0 (exact spectrum: no sampling error)" in out
+
+
+@pytest.mark.parametrize("trace, plus_minus, text", [
+    (1234.5678, 152.3, "1235 ± 152"), (23.6189, 7.21, "23.6 ± 7.2"), (0.0123456, 0.000345, "0.01235 ± 0.00034"),
+    (22.04123, 0.0, "22.04"), (22.04123, None, "22.04"), (22.04123, math.nan, "22.04"), (None, 1.0, "—"),
+])
+def test_a_trace_is_shown_with_its_plus_minus_as_rho_star_is(trace, plus_minus, text):
+    """The trace's ± was written with ``.2g`` (± 152 as "1.5e+02") beside the trace to four
+    digits whatever the ±: both now go through the report's rounding helpers."""
+    assert console.trace_text(trace, plus_minus) == text
+
+
+def test_bounds_prints_the_trace_with_its_plus_minus(capsys):
+    """``bounds`` printed the trace alone (``trace 23.62``) where ``spectrum`` prints its ±."""
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    result = prunelimit.bounds(torch.nn.Sequential(torch.nn.Linear(6, 3)), (x, y), batch_size=16, method="slq",
+                               iterations=8, runs=2)
+    s = result.spectrum
+    assert s.trace_plus_minus > 0
+    console.render_bounds(result)
+    out = capsys.readouterr().out
+    assert f" · trace {console.trace_text(s.trace, s.trace_plus_minus)} (95 %) · " in out
