@@ -333,6 +333,7 @@ def render_verify(rep) -> None:
     stdout.print(estimate_line(b.ratio, None if b.uncertainty is None else b.uncertainty.to_json()))
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
+        stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes")

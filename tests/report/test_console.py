@@ -91,3 +91,19 @@ def test_bounds_prints_the_trace_with_its_plus_minus(capsys):
     console.render_bounds(result)
     out = capsys.readouterr().out
     assert f" · trace {console.trace_text(s.trace, s.trace_plus_minus)} (95 %) · " in out
+
+
+def test_verify_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache(capsys, tmp_path):
+    """``verify``'s console did not say whether its spectrum came from the cache (its JSON
+    did, as ``bounds``' console does): it prints the same cost line."""
+    from dataclasses import replace as changed
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    rep = prunelimit.verify(torch.nn.Sequential(torch.nn.Linear(6, 3)), (x, y), batch_size=16)
+    for cached in (False, True):
+        shown = changed(rep, bounds=changed(rep.bounds, spectrum=changed(rep.bounds.spectrum, cached=cached)))
+        console.render_verify(shown)
+        out = capsys.readouterr().out
+        assert f"spectrum: {console.cost(shown.bounds.spectrum)}\n" in out
+        assert ("(spectrum from the cache)" in out) is cached
