@@ -373,7 +373,7 @@ def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global
 
     report = prediction_document(path, read_report(path, "bounds report"))
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
-    prediction = report.get("prediction") if isinstance(report, dict) else None
+    prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
     recorded_scope = recorded_scope if recorded_scope in ("global", "layer") else "global"
     if recorded_scope != scope:
