@@ -229,3 +229,12 @@ def test_prune_and_verify_refuse_alike_what_holds_no_bounds_report(cli, own_ckpt
         assert result.exit_code == 3, result.stderr
         assert what in result.stderr and "prunelimit bounds --json" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
+
+
+def test_verify_from_states_this_runs_curvature_work_not_the_saved_runs(cli, own_ckpt, saved_bounds, no_curvature):
+    """``verify --from`` copied the saved report's ``timing`` (its HVPs, seconds and
+    ``cached``) as if this run had spent them: it states this run's, which spent none."""
+    assert json.loads(saved_bounds.read_text())["timing"]["hvps"] > 0
+    doc = _json(cli("verify", own_ckpt, *SAMPLES, "--from", saved_bounds, "--json"))
+    assert doc["timing"] | {"predicted_exact_seconds": None} == \
+        {"seconds": 0.0, "hvps": 0, "hvp_passes": 0.0, "cached": False, "predicted_exact_seconds": None}
