@@ -335,22 +335,45 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     return notes
 
 
-def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global") -> tuple[dict[str, Any], list[str]]:
-    """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
-    (``--from``), or a ``gate --json`` report of one (``stood_on``), and warnings: refused
-    (``UsageError``, exit 2) when computed for another problem (``check_same_problem``) or
-    pruning path; an unreadable file, or a gate report that holds no prediction (all its
-    rules ``use: actual``), is an ``InputError``."""
-    from prunelimit.gate_rules import is_gate_report, read_report, stood_on
+_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
-    saved = read_report(path, "bounds report")
+
+def prediction_document(path: str, saved: Any) -> dict[str, Any]:
+    """The document ``--from`` reads a prediction from in ``saved`` (a file's JSON): a
+    ``bounds``/``verify`` report, the one a ``gate --json`` report stood on (``stood_on``), or
+    one that names no schema (older, hand-written), read as it stands. Anything else is an
+    ``InputError`` (exit 3) saying what the file holds: another command's report (a
+    ``spectrum``'s ρ* comes without ε, bounds or the model it was computed for), another
+    schema version, a gate report of the measured limit alone, JSON that is no object."""
+    from prunelimit.gate_rules import REPORT_SCHEMAS, is_gate_report, stood_on
+
+    fix = "write one with `prunelimit bounds --json`"
+    if not isinstance(saved, dict):
+        kind = _JSON_KINDS.get(type(saved), "a number")
+        raise InputError(f"{path} holds {kind}, not a prunelimit bounds report (a JSON object); {fix}")
     report = stood_on(saved)
     if is_gate_report(saved) and (report is saved or not isinstance(report.get("prediction"), dict)):
         raise InputError(f"{path} is a gate report that holds no prediction (its rules measured the limit alone, "
                          "use: actual); pass a `prunelimit bounds --json` report, or a `gate --json` report of a "
                          "rule on lower or predicted")
+    schema = report.get("schema")
+    if schema is not None and schema not in REPORT_SCHEMAS:
+        raise InputError(f"{path} is not a prunelimit bounds report (nor a verify or gate report of one): it is a "
+                         f"{str(schema)[:80]!r} document; {fix}")
+    return report
+
+
+def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global") -> tuple[dict[str, Any], list[str]]:
+    """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
+    (``--from``), or a ``gate --json`` report of one (``stood_on``), and warnings: refused
+    (``UsageError``, exit 2) when computed for another problem (``check_same_problem``) or
+    pruning path; an unreadable file, or one that holds no such report
+    (:func:`prediction_document`), is an ``InputError``."""
+    from prunelimit.gate_rules import read_report
+
+    report = prediction_document(path, read_report(path, "bounds report"))
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
-    prediction = report.get("prediction") if isinstance(report, dict) else None
+    prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
     recorded_scope = recorded_scope if recorded_scope in ("global", "layer") else "global"
     if recorded_scope != scope:

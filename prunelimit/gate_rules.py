@@ -114,7 +114,7 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     try:
         value = report[section][key]
     except (KeyError, TypeError, IndexError):
-        hint = ": store it with `prunelimit verify --json`" if use == "actual" else ""
+        hint = f": store it with `prunelimit {'verify' if use == 'actual' else 'bounds'} --json`"
         raise InputError(f"{source} is not a prunelimit {'verify' if use == 'actual' else 'bounds/verify'} "
                          f"report (no {use} ratio){hint}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):

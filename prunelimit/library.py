@@ -406,7 +406,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
             if predicted:
                 api.require_data(given)
-            value, _, warned = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
+            resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
+            value, warned = resolved.value, resolved.warnings
         else:
             value, warned = ratio, ()
         # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks

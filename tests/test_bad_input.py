@@ -195,6 +195,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.report_bad.write_text("{not json")
     c.report_other = d / "other.json"
     c.report_other.write_text(json.dumps({"schema": "something/1"}))
+    c.report_array = d / "array.json"
+    c.report_array.write_text("[0.5]")
+    c.report_spectrum = d / "spectrum.json"  # a ρ* without ε, bounds or the model it is for
+    c.report_spectrum.write_text(json.dumps({"schema": "prunelimit.spectrum/1", "prediction": {"ratio": 0.5}}))
     c.existing = d / "existing.pt"
     c.existing.write_bytes(b"keep me")
     c.existing_png, c.existing_csv = d / "existing.png", d / "existing.csv"  # outputs of those formats
@@ -496,6 +500,14 @@ OTHER_CASES = [
     Case("prune/from-bad-report", _p("prune", G, "--from", "{report_bad}", "-o", "{out}/p.pt"), 3, "report.json"),
     Case("prune/from-other-report", _p("prune", G, "--from", "{report_other}", "-o", "{out}/p.pt"), 3,
          "other.json"),
+    Case("prune/from-json-array", _p("prune", G, "--from", "{report_array}", "-o", "{out}/p.pt"), 3,
+         "array.json holds an array, not a prunelimit bounds report"),
+    Case("prune/from-spectrum-report", _p("prune", G, "--from", "{report_spectrum}", "-o", "{out}/p.pt"), 3,
+         "it is a 'prunelimit.spectrum/1' document; write one with `prunelimit bounds --json`"),
+    Case("verify/from-json-array", _p("verify", G, "--from", "{report_array}"), 3,
+         "array.json holds an array, not a prunelimit bounds report"),
+    Case("verify/from-spectrum-report", _p("verify", G, "--from", "{report_spectrum}"), 3,
+         "it is a 'prunelimit.spectrum/1' document; write one with `prunelimit bounds --json`"),
     Case("verify/acc-drop", _p("verify", G, "--acc-drop", "150"), 2, "--acc-drop"),
     # a flag that only acts with another, typed without it, would be ignored in silence
     Case("prune/acc-drop-given-ratio", _p("prune", G, "--ratio", "0.5", "--acc-drop", "2", "-o", "{out}/p.pt"), 2,

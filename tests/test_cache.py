@@ -752,7 +752,54 @@ def test_per_layer_blocks_are_read_by_every_command_that_asks(cli, monkeypatch, 
     forbid_curvature()
     monkeypatch.setattr(block_curvature, "lanczos_block_curvature", lambda *a, **k: pytest.fail("blocks recomputed"))
     hit = _doc(cli("spectrum", EXAMPLE, *run))
-    assert hit["timing"]["hvps"] == 0 and hit["layer_curvature"]["hvps"] == 0
+    assert hit["timing"]["hvps"] == 0 and hit["layer_curvature"]["hvps"] == 0 and hit["layer_curvature"]["cached"]
     assert hit["layers"] == fresh["layers"]
-    assert {k: v for k, v in hit["layer_curvature"].items() if k not in ("hvps", "seconds")} == \
-        {k: v for k, v in fresh["layer_curvature"].items() if k not in ("hvps", "seconds")}
+    assert {k: v for k, v in hit["layer_curvature"].items() if k not in ("hvps", "seconds", "cached")} == \
+        {k: v for k, v in fresh["layer_curvature"].items() if k not in ("hvps", "seconds", "cached")}
+
+
+@pytest.mark.parametrize("method", [("--method", "exact"), ()], ids=["exact", "default-chooses-exact"])
+def test_exact_per_layer_blocks_are_stored_and_read_back(cli, monkeypatch, forbid_curvature, method):
+    """The exact blocks a dense Hessian gave were not stored: the next ``--per-layer`` on the
+    cached exact spectrum formed them again from D unit columns (2,410 HVPs on the example)
+    and called them ``formed``. They are stored beside the spectrum and read back as they were."""
+    from prunelimit.curvature import layers as block_curvature
+
+    run = ("--per-layer", *EXAMPLE_DATA, *method, "--json")
+    first = _doc(cli("bounds", EXAMPLE, *run))
+    assert first["layer_curvature"]["method"] == "exact"
+    forbid_curvature()
+    monkeypatch.setattr(block_curvature, "formed_block_curvature", lambda *a, **k: pytest.fail("blocks formed"))
+    hit = _doc(cli("spectrum", EXAMPLE, *run))
+    assert hit["timing"]["cached"] is True and hit["layer_curvature"]["hvps"] == 0
+    assert hit["layer_curvature"]["method"] == "exact" and hit["layers"] == first["layers"]
+
+
+@pytest.mark.parametrize("command", [
+    ("spectrum",), ("bounds",), ("verify",), ("gate", "--min-ratio", "0"), ("prune", "--ratio", "auto", "-o", "{out}"),
+], ids=["spectrum", "bounds", "verify", "gate", "prune-auto"])
+def test_every_command_on_a_spectrum_says_whether_it_came_from_the_cache(cli, own_ckpt, tmp_path, command):
+    """``prune --ratio auto --json`` did not say whether the spectrum behind its ratio came
+    from the cache, and ``gate`` said it only as ``cache_hit``: each states ``timing.cached``
+    (and ``timing.hvps``) as ``bounds`` does."""
+    name, *extra = command
+    args = [str(tmp_path / "p.pt") if a == "{out}" else a for a in extra]
+    run = (name, own_ckpt, *SMALL, *SLQ, *args, "--force", "--json") if name == "prune" else \
+        (name, own_ckpt, *SMALL, *SLQ, *args, "--json")
+    fresh = _doc(cli(*run))
+    hit = _doc(cli(*run))
+    assert fresh["timing"]["cached"] is False and hit["timing"]["cached"] is True
+    if name != "gate":
+        assert fresh["timing"]["hvps"] > 0 and hit["timing"]["hvps"] == 0
+
+
+def test_a_given_ratio_states_no_spectrum_timing(cli, own_ckpt, tmp_path):
+    doc = _doc(cli("prune", own_ckpt, *SMALL, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json"))
+    assert doc["timing"] is None
+
+
+def test_per_layer_blocks_say_whether_they_came_from_the_cache(cli):
+    run = ("bounds", EXAMPLE, "--per-layer", *EXAMPLE_DATA, "--method", "slq", "--json")
+    first, again = _doc(cli(*run)), _doc(cli(*run))
+    assert first["layer_curvature"]["cached"] is False and first["layer_curvature"]["hvps"] > 0
+    assert again["layer_curvature"]["cached"] is True and again["layer_curvature"]["hvps"] == 0

@@ -51,7 +51,8 @@ def test_exact_per_layer_curvature_is_that_of_the_exact_hessian_blocks(own_ckpt,
     blocks, full = _exact_blocks(inputs)
     store = open_store(tmp_path / "cache", True)
     options = api.CurvatureOptions(method="exact")
-    first = api.bounds(inputs, options, store=store, per_layer=True)  # blocks of this run's dense Hessian
+    first = api.bounds(inputs, options, per_layer=True)  # blocks of this run's dense Hessian
+    api.bounds(inputs, options, store=store)  # the spectrum stored alone: no blocks to read back
     again = api.bounds(inputs, options, store=store, per_layer=True)  # spectrum cached: blocks formed anew
     assert first.layers.cost.method == "exact" and again.layers.cost.method == "formed"
     assert again.spectrum.cached and again.spectrum.dense is None and first.spectrum.dense is None
@@ -72,7 +73,8 @@ def test_default_method_gives_the_same_exact_blocks_whether_or_not_the_spectrum_
     Hessian, and its blocks used to come from 2-probe Lanczos, with other traces."""
     inputs = _inputs(own_ckpt)
     store = open_store(tmp_path / "cache", True)
-    first = api.bounds(inputs, api.CurvatureOptions(), store=store, per_layer=True)
+    first = api.bounds(inputs, api.CurvatureOptions(), per_layer=True)
+    api.bounds(inputs, api.CurvatureOptions(), store=store)  # the spectrum stored alone: no blocks to read back
     again = api.bounds(inputs, api.CurvatureOptions(), store=store, per_layer=True)
     assert first.spectrum.solver == "exact" and again.spectrum.cached
     assert (first.layers.cost.method, again.layers.cost.method) == ("exact", "formed")

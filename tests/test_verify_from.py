@@ -208,3 +208,33 @@ def test_a_gate_report_of_the_measured_limit_alone_is_refused_as_holding_no_pred
             "alone, use: actual); pass a `prunelimit bounds --json` report, or a `gate --json` report of a rule on "
             "lower or predicted")
         assert not (tmp_path / "p.pt").exists()
+
+
+@pytest.mark.parametrize("content, what", [
+    ("[0.5]", "holds an array"), ("0.5", "holds a number"), ("null", "holds null"), ('"b.json"', "holds a string"),
+    ('{"schema": "prunelimit.spectrum/1", "prediction": {"ratio": 0.5}}', "'prunelimit.spectrum/1' document"),
+    ('{"schema": "prunelimit.bounds/2", "epsilon": 0.1, "prediction": {"ratio": 0.5}}', "'prunelimit.bounds/2'"),
+    ('{"schema": "prunelimit.gate/1", "bounds": {"schema": "prunelimit.spectrum/1", "prediction": {"ratio": 0.5}}}',
+     "holds no prediction"),
+])
+def test_prune_and_verify_refuse_alike_what_holds_no_bounds_report(cli, own_ckpt, tmp_path, no_curvature, content,
+                                                                   what):
+    """JSON that is no object ended in an internal error (exit 5); ``prune`` took a spectrum
+    report's ρ* (no ε, no record of the model it was for) that ``verify`` refused: both
+    now refuse every such file with one line naming what it holds and the fix."""
+    bad = tmp_path / "b.json"
+    bad.write_text(content)
+    for command in (("verify",), ("prune", "--ratio", "auto", "-o", tmp_path / "p.pt")):
+        result = cli(*command, own_ckpt, *SAMPLES, "--from", bad)
+        assert result.exit_code == 3, result.stderr
+        assert what in result.stderr and "prunelimit bounds --json" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
+
+
+def test_verify_from_states_this_runs_curvature_work_not_the_saved_runs(cli, own_ckpt, saved_bounds, no_curvature):
+    """``verify --from`` copied the saved report's ``timing`` (its HVPs, seconds and
+    ``cached``) as if this run had spent them: it states this run's, which spent none."""
+    assert json.loads(saved_bounds.read_text())["timing"]["hvps"] > 0
+    doc = _json(cli("verify", own_ckpt, *SAMPLES, "--from", saved_bounds, "--json"))
+    assert doc["timing"] | {"predicted_exact_seconds": None} == \
+        {"seconds": 0.0, "hvps": 0, "hvp_passes": 0.0, "cached": False, "predicted_exact_seconds": None}

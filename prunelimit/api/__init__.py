@@ -34,6 +34,7 @@ from prunelimit.api.options import (
 from prunelimit.api.pruning import (
     PRUNE_FORMATS,
     PruneReport,
+    ResolvedRatio,
     prune,
     prune_outputs,
     resolve_ratio,
@@ -46,7 +47,7 @@ from prunelimit.sparse.exporter import ExportReport, export
 __all__ = [
     "CPU_MEMORY_BUDGET_MB", "DEFAULT_PRESSURES", "METHODS", "PRUNE_FORMATS", "BoundsReport", "CurvatureData",
     "CurvatureOptions", "ExportReport", "GateReport", "HyperfluxReport", "InfoReport", "LayerInfo", "LimitTarget", "MeasuredLimit", "MemoryUse", "PruneReport",
-    "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "check_plan", "check_verify_options", "choose_solver", "curvature_steps", "export",
+    "ResolvedRatio", "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "check_plan", "check_verify_options", "choose_solver", "curvature_steps", "export",
     "first_order_change", "gate", "hyperflux", "imp", "info", "layer_breakdown", "limit_target", "measured_limit", "memory_budget_mb", "nplh",
     "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "run_hyperflux", "spectrum", "spectrum_layers", "starting_point",
     "stored_spectrum", "train", "verify",

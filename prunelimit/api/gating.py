@@ -54,7 +54,8 @@ class GateReport:
             "cache_hit": self.cache_hit,
             "warnings": self.warnings,
             "bounds": self.bounds,
-            "timing": {"seconds": self.seconds},
+            # as bounds' timing.cached: the spectrum came from the result cache (false when none was needed)
+            "timing": {"seconds": self.seconds, "cached": self.cache_hit},
         }
 
 

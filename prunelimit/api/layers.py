@@ -5,7 +5,7 @@ the shares)."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import (
@@ -27,6 +27,15 @@ from prunelimit.theory.profile import PruningPath
 if TYPE_CHECKING:
     from prunelimit.cache import Store
     from prunelimit.theory.layers import LayerBreakdown
+
+
+@dataclass(frozen=True)
+class StoredBlocks:
+    """Per-layer blocks as the result cache keeps them: ``method`` says how they were
+    computed (``exact``, ``formed``, ``lanczos``), as ``layer_curvature.method`` states it."""
+
+    method: str
+    blocks: list
 
 
 def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
@@ -56,8 +65,10 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     formed it in this run), and formed block by block (D columns) when the spectrum is exact
     without it (read from the cache: the same command must give the same blocks whether or
     not its spectrum was cached) or ``--method exact`` is asked for; otherwise Lanczos on
-    every block in lockstep over the spectrum's curvature data. Computed blocks come from
-    ``store`` when it holds them for these inputs (keyed as the spectrum: 0 HVPs then).
+    every block in lockstep over the spectrum's curvature data. Blocks come from ``store``
+    when it holds them for these inputs (keyed as the spectrum: 0 HVPs then); a dense
+    Hessian's exact blocks are stored too, where a later command on the cached exact
+    spectrum reads them rather than forming D columns.
     """
     import torch
 
@@ -77,13 +88,14 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     steps = probes = None
     formed = options.method == "exact" or spec.solver == "exact"
     kind = f"layers-{'formed' if formed else 'lanczos'}"  # the solver the stored spectrum took decides
-    key = None if spec.dense is not None else result_key(inputs, options, store, kind)
-    stored = stored_result(store, key, kind, list)
+    key = result_key(inputs, options, store, kind)
+    # with the dense Hessian at hand the exact blocks cost nothing: computed, never read
+    stored = stored_result(store, None if spec.dense is not None else key, kind, StoredBlocks)
     if spec.dense is not None:
         method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
     elif stored is not None:
-        method, hvps, curvature = kind.removeprefix("layers-"), 0, stored
-        steps, probes = (None, None) if formed else (LAYER_STEPS, LAYER_PROBES)
+        method, hvps, curvature = stored.method, 0, stored.blocks
+        steps, probes = (LAYER_STEPS, LAYER_PROBES) if method == "lanczos" else (None, None)
     elif formed:
         op = hessian_operator(inputs, options, dtype=torch.float64)
         method, curvature = "formed", formed_block_curvature(op, blocks, callback(sum(b.size for b in blocks)))
@@ -98,7 +110,7 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                                             basis_memory_bytes(options))
         method, hvps = "lanczos", op.hvps
     if stored is None:
-        store_result(store, key, kind, curvature)
-    cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start)
+        store_result(store, key, kind, StoredBlocks(method, curvature))
+    cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
     return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
                         None if target is None else target.epsilon, ratio, cost, options.negative, scope)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prunelimit.api.curvature import require_data
+from prunelimit.api.curvature import SpectrumReport, require_data
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import NumericalError, OptionError, UsageError
@@ -36,6 +36,9 @@ class PruneReport:
     formats: tuple[str, ...]
     acc_drop: float | None = None  # the allowed accuracy drop (points) a predicted ratio is checked against
     warnings: tuple[str, ...] = ()
+    # the spectrum a predicted ratio stood on, this run's or the result cache's (``timing``);
+    # ``None`` for a given ratio or one read from a saved report (no curvature work)
+    spectrum: SpectrumReport | None = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -71,17 +74,29 @@ class PruneReport:
             "output": self.output,
             "formats": list(self.formats),
             "warnings": list(self.warnings),
+            "timing": None if self.spectrum is None else self.spectrum._timing(),
         }
 
 
+@dataclass(frozen=True)
+class ResolvedRatio:
+    """A ``--ratio`` as a removed fraction (``value``), where it came from (``source``), the
+    warnings of the prediction behind it and the spectrum that prediction stood on (``None``
+    for a given number or one read from a saved report)."""
+
+    value: float
+    source: str
+    warnings: tuple[str, ...] = ()
+    spectrum: SpectrumReport | None = None
+
+
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
-                  progress=None, scope: str = "global", store: "Store | None" = None
-                  ) -> tuple[float, str, tuple[str, ...]]:
-    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number;
-    returns ``(ratio, where it came from, the warnings of the bounds computed for it, or of
-    the saved report and of reading it)``: what qualifies the prediction (a model that does
-    not look l1-trained, whose ρ* overshoots; a tolerance not met; a Hessian over a subset
-    of the samples) belongs beside the pruning it sets.
+                  progress=None, scope: str = "global", store: "Store | None" = None) -> ResolvedRatio:
+    """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number,
+    with the warnings of the bounds computed for it (or of the saved report and of reading
+    it): what qualifies the prediction (a model that does not look l1-trained, whose ρ*
+    overshoots; a tolerance not met; a Hessian over a subset of the samples) belongs beside
+    the pruning it sets; and the spectrum computed or read from ``store`` for it.
 
     The prediction follows the pruning path of ``scope``; a saved report must have been
     computed for that path (reports without a recorded scope are global).
@@ -93,7 +108,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
 
             report, notes = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
-            return value, f"{ratio} from {from_report}", (*notes, *recorded_warnings(report))
+            return ResolvedRatio(value, f"{ratio} from {from_report}", (*notes, *recorded_warnings(report)))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError.naming("{0} lower needs the bound ρ_L: drop {1} none, or use {0} auto", "ratio",
                                     "bound_mode")
@@ -102,24 +117,25 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         if value is None:
             raise NumericalError.naming(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                         "use {0} auto or a number", "ratio")
-        return value, f"{ratio} (bounds)", rep.warnings
+        return ResolvedRatio(value, f"{ratio} (bounds)", rep.warnings, rep.spectrum)
     try:
         value = float(ratio)
     except ValueError:
         raise OptionError("ratio", f"{{0}} {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
-    return value, "given", ()
+    return ResolvedRatio(value, "given")
 
 
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
     force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
-    ratio_warnings: tuple[str, ...] = (),
+    ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
-    ``ratio_warnings``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept in the report."""
+    ``ratio_warnings`` and ``spectrum``: those of the prediction ``ratio`` came from
+    (``resolve_ratio``), kept in the report."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
@@ -159,7 +175,7 @@ def prune(
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       (*ratio_warnings, *_weights_only_warnings(inputs, outputs)))
+                       (*ratio_warnings, *_weights_only_warnings(inputs, outputs)), spectrum)
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:

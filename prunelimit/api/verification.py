@@ -123,6 +123,10 @@ class VerifyReport:
 
     def to_json(self) -> dict:
         body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
+        if self.bounds is None:  # this run's work, not the saved run's: the prediction was read, no products
+            saved = body.get("timing")
+            body["timing"] = {**(saved if isinstance(saved, dict) else {}),
+                              "seconds": 0.0, "hvps": 0, "hvp_passes": 0.0, "cached": False}
         body["warnings"] = self.warnings
         body["prediction_from"] = self.prediction.source
         body["actual"] = _actual_json(self.actual)

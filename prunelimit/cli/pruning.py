@@ -125,13 +125,12 @@ def prune(
                       progress_enabled(o.json)) as advance:
             if ratio in ("auto", "lower") and from_report is None:
                 api.require_data(inputs)
-            value, source, ratio_warnings = api.resolve_ratio(ratio, inputs, options, from_report,
-                                                              _absolute(advance), scope, store)
+            resolved = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
         with staged():  # the checkpoint (and its --format copies) and the report, or none of them
-            rep = api.prune(inputs, value, output, source, scope, finetune_epochs, finetune_lr, evaluation, formats,
-                            force, o.seed, acc_drop=acc_drop if ratio in ("auto", "lower") else None,
-                            ratio_warnings=ratio_warnings)
+            rep = api.prune(inputs, resolved.value, output, resolved.source, scope, finetune_epochs, finetune_lr,
+                            evaluation, formats, force, o.seed, acc_drop=acc_drop if ratio in ("auto", "lower") else None,
+                            ratio_warnings=resolved.warnings, spectrum=resolved.spectrum)
             _write_report(report, "prune", rep.to_json(),
                           lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)

@@ -95,17 +95,19 @@ class BlockCurvature:
 class BlockCost:
     """How the blocks were computed: ``method`` ``exact`` (a dense Hessian's diagonal
     blocks), ``formed`` (:func:`formed_block_curvature`) or ``lanczos`` (``steps`` ×
-    ``probes`` a block), the products it took and its wall time."""
+    ``probes`` a block), the products it took and its wall time; ``cached``: read from the
+    result cache (0 products), as a spectrum's ``timing.cached`` says."""
 
     method: str
     steps: int | None
     probes: int | None
     hvps: int
     seconds: float
+    cached: bool = False
 
     def to_json(self) -> dict:
         return {"method": self.method, "steps": self.steps, "probes": self.probes, "hvps": self.hvps,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "cached": self.cached}
 
 
 def parameter_blocks(names: Sequence[str], sizes: Sequence[int], prunable: Sequence[str]) -> tuple[Block, ...]:

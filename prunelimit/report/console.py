@@ -95,7 +95,7 @@ def render_spectrum(rep) -> None:
     table = Table("spectrum", "value", title=f"Hessian spectrum ({rep.method}, D = {rep.params_hessian:,})")
     table.add_row("λmax", fmt(rep.lambda_max))
     table.add_row("λmin", fmt(rep.lambda_min))
-    table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus) + (" (95 %)" if rep.trace_plus_minus else ""))
+    table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus, level=True))
     if rep.negative_mass is not None:
         table.add_row("negative mass", pct(rep.negative_mass))
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
@@ -118,9 +118,14 @@ LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed"
                  "lanczos": "Lanczos on each block"}
 
 
-def trace_text(trace: float | None, plus_minus: float | None) -> str:
-    """A trace with its 95 % ``±`` (``prunelimit.curvature.trace``), none when exact."""
-    return fmt(trace) + (f" ± {half_width_text(plus_minus)}" if plus_minus else "")
+def trace_text(trace: float | None, plus_minus: float | None, level: bool = False) -> str:
+    """A trace with its 95 % ``±`` (``prunelimit.curvature.trace``) as the report rounds ρ*'s:
+    the ± to two significant digits, the trace to its decimal; no ± when exact (0) or not
+    stated. ``level`` adds "(95 %)" after a ±."""
+    shown = half_width_text(plus_minus)
+    if trace is None or shown in ("—", "0"):
+        return fmt(trace)
+    return f"{value_text(trace, plus_minus)} ± {shown}" + (" (95 %)" if level else "")
 
 
 def render_layers(b) -> None:
@@ -139,7 +144,8 @@ def render_layers(b) -> None:
     how = LAYER_METHODS[c.method] + ("" if c.steps is None else f", {c.probes} probes × {c.steps} steps a block")
     block_f = "" if b.block_diagonal_f is None else \
         f" · block-diagonal F at R(ρ*) = {b.block_diagonal_f:.4f} (full F = ρ*)"
-    stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{block_f}")
+    cached = " (blocks from the cache)" if c.cached else ""
+    stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{cached}{block_f}")
 
 
 def points(value) -> str:
@@ -235,8 +241,8 @@ def render_bounds(rep) -> None:
         state = "aliased" if a.aliased else "resolved"
         stdout.print(f"reference density: kernel std {a.kernel_std:.2g} vs grid step {a.grid_step:.2g} ({state}; "
                      f"node weights kept {a.mass_min:.3g}–{a.mass_max:.3g}×, {100 * a.moved:.2g} % moved)")
-    stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · trace {fmt(s.trace)} · "
-                 f"{cost(s)}")
+    stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · "
+                 f"trace {trace_text(s.trace, s.trace_plus_minus, level=True)} · {cost(s)}")
     if s.memory is not None:
         stdout.print(f"memory: {memory_line(s.memory)}")
     if rep.layers is not None:
@@ -307,6 +313,8 @@ def render_prune(rep) -> None:
         if ev is not None:
             drop = f" (−{rep.accuracy_drop:.2f} pt)" if label == "after" and rep.accuracy_drop is not None else ""
             stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}{drop}")
+    if rep.spectrum is not None:
+        stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))
 
 
@@ -334,6 +342,7 @@ def render_verify(rep) -> None:
     stdout.print(estimate_line(b.ratio, None if b.uncertainty is None else b.uncertainty.to_json()))
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
+        stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes")

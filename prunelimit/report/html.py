@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import uncertainty_text
+from prunelimit.report.console import trace_text, uncertainty_text
 from prunelimit.report.figures import figure_png
 from prunelimit.report.jsonout import document, dumps
 
@@ -30,7 +30,8 @@ FigureLike = Union[Figure, bytes]
 
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" are
-# percentage points; "uncertainty" is ρ*'s ± by source, worded as on the console.
+# percentage points; "uncertainty" is ρ*'s ± by source, worded as on the console; "trace" is
+# the value with its ``…_plus_minus`` sibling, rounded as on the console.
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
     ("prediction.uncertainty", "stated uncertainty of ρ*", "uncertainty"),
@@ -56,9 +57,11 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("target.density", "density reaching the target error", "number"),
     ("epsilon", "loss tolerance ε", "number"),
     ("loss", "dense loss", "number"),
+    ("spectrum.trace", "Hessian trace", "trace"),
     ("params.prunable", "prunable weights N", "count"),
     ("params.hessian", "Hessian parameters D", "count"),
     ("timing.seconds", "curvature time (s)", "number"),
+    ("timing.cached", "spectrum from the result cache", "number"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
     ("size.ratio", "exported / dense size", "number"),
@@ -175,9 +178,10 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
                 generated: str | None = None) -> str:
     """The report page as a string (``write_report`` writes it)."""
     doc = document(command, dict(body))
-    found = [(label, lookup(doc, path), kind) for path, label, kind in HEADLINE]
+    found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
     predicted = lookup(doc, "prediction.ratio") is not None  # a ρ* is stated with its ±, or with "no ± stated"
-    headline = [(label, _format(value, kind)) for label, value, kind in found
+    headline = [(label, trace_text(value, lookup(doc, f"{path}_plus_minus"), level=True) if kind == "trace"
+                 else _format(value, kind)) for label, value, kind, path in found
                 if (kind == "uncertainty" and predicted) or (value is not None and not isinstance(value, (Mapping, list)))]
     parts = [
         "<!DOCTYPE html>",

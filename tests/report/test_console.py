@@ -88,3 +88,42 @@ def test_the_console_width_follows_columns_set_after_it_was_made(monkeypatch):
     made = type(console.stdout)(highlight=False, emoji=False)
     monkeypatch.setenv("COLUMNS", "131")
     assert made.width == 131
+
+
+@pytest.mark.parametrize("trace, plus_minus, text", [
+    (1234.5678, 152.3, "1235 ± 152"), (23.6189, 7.21, "23.6 ± 7.2"), (0.0123456, 0.000345, "0.01235 ± 0.00034"),
+    (22.04123, 0.0, "22.04"), (22.04123, None, "22.04"), (22.04123, math.nan, "22.04"), (None, 1.0, "—"),
+])
+def test_a_trace_is_shown_with_its_plus_minus_as_rho_star_is(trace, plus_minus, text):
+    """The trace's ± was written with ``.2g`` (± 152 as "1.5e+02") beside the trace to four
+    digits whatever the ±: both now go through the report's rounding helpers."""
+    assert console.trace_text(trace, plus_minus) == text
+
+
+def test_bounds_prints_the_trace_with_its_plus_minus(capsys):
+    """``bounds`` printed the trace alone (``trace 23.62``) where ``spectrum`` prints its ±."""
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    result = prunelimit.bounds(torch.nn.Sequential(torch.nn.Linear(6, 3)), (x, y), batch_size=16, method="slq",
+                               iterations=8, runs=2)
+    s = result.spectrum
+    assert s.trace_plus_minus > 0
+    console.render_bounds(result)
+    out = capsys.readouterr().out
+    assert f" · trace {console.trace_text(s.trace, s.trace_plus_minus)} (95 %) · " in out
+
+
+def test_verify_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache(capsys, tmp_path):
+    """``verify``'s console did not say whether its spectrum came from the cache (its JSON
+    did, as ``bounds``' console does): it prints the same cost line."""
+    from dataclasses import replace as changed
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    rep = prunelimit.verify(torch.nn.Sequential(torch.nn.Linear(6, 3)), (x, y), batch_size=16)
+    for cached in (False, True):
+        shown = changed(rep, bounds=changed(rep.bounds, spectrum=changed(rep.bounds.spectrum, cached=cached)))
+        console.render_verify(shown)
+        out = capsys.readouterr().out
+        assert f"spectrum: {console.cost(shown.bounds.spectrum)}\n" in out
+        assert ("(spectrum from the cache)" in out) is cached

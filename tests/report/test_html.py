@@ -205,3 +205,20 @@ def test_plots_write_png_files_and_refuse_to_overwrite(verify_rep, tmp_path):
     with pytest.raises(UsageError):
         plot_bounds(verify_rep.bounds, tmp_path / "b.png")
     assert b"matplotlib" not in figure_png(spectrum_figure(verify_rep.bounds.spectrum))  # no Software chunk
+
+
+def test_the_summary_states_the_trace_with_its_plus_minus(verify_rep):
+    """The summary showed no trace, and *All values* its ± apart, unrounded: it states the
+    trace as the console does, the ± to two digits and the trace to its decimal."""
+    s = verify_rep.to_json()["spectrum"]
+    assert s["trace_plus_minus"] > 0  # SLQ: a stated ±
+    text = render_html("verify", verify_rep.to_json(), {}, ["prunelimit", "verify"])
+    line = re.search(r"<td>Hessian trace</td><td class=num>([^<]*)</td>", text)
+    assert line is not None
+    value, plus_minus = line.group(1).removesuffix(" (95 %)").split(" ± ")
+    assert len(plus_minus.replace(".", "").lstrip("0")) == 2  # two significant digits
+    assert len(value.partition(".")[2]) == len(plus_minus.partition(".")[2])  # the ±'s decimal
+    assert abs(float(value) - s["trace"]) <= 10.0 ** -len(value.partition(".")[2])
+    exact = verify_rep.to_json()
+    exact["spectrum"]["trace_plus_minus"] = 0.0
+    assert f"<td>Hessian trace</td><td class=num>{s['trace']:.4g}</td>" in render_html("verify", exact, {}, ["p"])
