@@ -114,7 +114,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     names = ("loss", option, "model")
     # the built-in losses and the library's criteria feed x as is and need one output tensor
     if loss_fn in (cross_entropy_loss, mse_loss) or isinstance(loss_fn, CriterionLoss):
-        _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None)
+        _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None, pickled=loaded.spec is None)
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
             raise InputError.naming(
@@ -200,16 +200,20 @@ def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...
 
 
 def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...],
-                 in_memory: bool = False) -> None:
+                 in_memory: bool = False, pickled: bool = False) -> None:
     """A model whose parameters are of another float type than the data fails on its first
     layer with a message about matrices; say what to change instead. Data read from a spec
-    is always float32, so there the factory is what to change; the caller's own tensors
-    may be of any float type, and either side can be converted."""
+    is always float32, so there the factory is what to change, or for a whole module
+    pickled in the file (``pickled``: no spec built it) the saved module; the caller's own
+    tensors may be of any float type, and either side can be converted."""
     kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
         fix = (f"convert one of them: x.to(torch.{kinds[0]}) for every batch, or model.to(torch.{wanted})"
-               if in_memory else f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: "
+               if in_memory else
+               f"save the module in {wanted} (model.to(torch.{wanted}) before torch.save), or pass {{2}} SPEC to "
+               f"load its weights into a {wanted} model" if pickled else
+               f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: "
                "weights of any float type load into it)")
         raise InputError.naming(f"{model_name} has {'/'.join(kinds)} parameters but {what} is {wanted}; {fix}",
                                 *names)

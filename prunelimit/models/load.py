@@ -178,8 +178,11 @@ def _wrapper_prefix(missing: list[str], unexpected: list[str]) -> str | None:
 def check_finite_weights(model: nn.Module, source: str) -> None:
     """Refuse NaN/Inf weights up front, naming the tensor (they would poison every number)."""
     for name, value in model.state_dict().items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            bad = int((~torch.isfinite(value)).sum())
+        if not value.is_floating_point():
+            continue
+        finite = torch.isfinite(value.float() if value.element_size() == 1 else value)  # no float8 kernel
+        if not finite.all():
+            bad = int((~finite).sum())
             raise InputError(
                 f"checkpoint {source}: tensor {name!r} has {bad} NaN/Inf value(s); the weights are corrupt "
                 "(re-export them, or train with a lower learning rate)"
