@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
-from prunelimit.data.loss import BUILTIN_LOSSES, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss
+from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss,
+                                  user_loss_name)
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
 from prunelimit.errors import InputError
@@ -131,22 +133,35 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     if loss_fn not in (cross_entropy_loss, mse_loss) and any(p.requires_grad for p in model.parameters()):
         # a user's loss must depend on the weights; the no-grad pass below comes last, so state a
         # forward hook computes (the old weight_norm's weight) is left without a graph, as before
-        with torch.enable_grad():
+        # quiet: a loss that returns float(loss) draws torch's warning about it before the refusal
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             graded = _loss(loss_fn, model, batch, what, names)
-        if isinstance(graded, torch.Tensor) and graded.grad_fn is None:
+        _check_loss_value(graded, loss_fn, what, names)  # first: an integer result has no gradient either
+        if graded.grad_fn is None:
+            fix = ("{0} must compute it from model(x)" if isinstance(loss_fn, CriterionLoss) else
+                   f"{{0}} {user_loss_name(loss_fn)} must be {LOSS_CONTRACT}, computed from model(x)")
             raise InputError.naming(f"the loss on {what} does not depend on the model's weights (it has no "
-                                    "gradient: detached, or computed under torch.no_grad); a {0} function must "
-                                    "return the loss computed from model(x)", *names)
+                                    f"gradient: detached, or computed under torch.no_grad); {fix}", *names)
     value = _loss(loss_fn, model, batch, what, names)
-    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()):
-        got = (f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).removeprefix('torch.')}"
-               if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
-        raise InputError.naming(f"the loss returned {got} on {what}, not one real number; a {{0}} function "
-                                "must return the batch's mean loss as a scalar tensor", *names)
+    _check_loss_value(value, loss_fn, what, names)
     if not torch.isfinite(value).all():
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
                                 "the data", *names)
+
+
+def _check_loss_value(value, loss_fn: LossFn, what: str, names: tuple[str, ...]) -> None:
+    """The loss is one real number (a one-element float tensor): not one a sample, an integer
+    or a Python float (which carries no gradient)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+        return
+    got = (f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).removeprefix('torch.')}"
+           if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
+    fix = (f"{_loss_name(loss_fn)} must return the batch's mean loss" if isinstance(loss_fn, CriterionLoss) else
+           f"{{0}} {user_loss_name(loss_fn)} must be {LOSS_CONTRACT}, the batch's mean")
+    raise InputError.naming(f"the loss returned {got} on {what}, not one real number; {fix} as a scalar float tensor",
+                            *names)
 
 
 def _loss_name(loss_fn: LossFn) -> str:

@@ -123,8 +123,9 @@ def fresh_user_code() -> Iterator[None]:
         sys.meta_path.remove(finder)
 
 
-def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
-    """Import ``attr`` from ``path/to/file.py`` or ``package.module``."""
+def resolve_callable(target: str, attr: str, what: str, contract: str = "a function") -> Callable[..., Any]:
+    """Import ``attr`` from ``path/to/file.py`` or ``package.module``; ``contract`` says what
+    it must be (``factory(**k=v) -> nn.Module``), for the message when it is no callable."""
     if target.endswith(".py"):
         path = Path(target)
         require_file(path, f"{what} file")
@@ -145,7 +146,11 @@ def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
                 module = importlib.import_module(target)
         except USER_CODE_ERRORS as exc:
             raise InputError(f"could not import {what} module {target!r}: {user_failure(exc)}") from exc
-    fn = getattr(module, attr, None)
+    missing = object()
+    fn = getattr(module, attr, missing)
+    if fn is missing:
+        raise InputError(f"{what} {target}:{attr}: {target} defines no {attr!r}; the {what} must be {contract}")
     if not callable(fn):
-        raise InputError(f"{target} has no callable {attr!r} for the {what}")
+        raise InputError(f"{what} {target}:{attr}: {attr!r} is of type {type(fn).__name__}, not a function; "
+                         f"the {what} must be {contract}")
     return fn
