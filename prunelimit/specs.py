@@ -82,6 +82,20 @@ def parse_spec(text: str, what: str) -> Spec:
     return Spec(text=text, head=head, args=tuple(args), kwargs=kwargs)
 
 
+def spec_file_part(text: str, key: str) -> int | None:
+    """Which ``:`` part of a ``key`` spec (``model``, ``loss``, ``data``, ``eval_data``) names a
+    file or folder: the ``file.py`` of a model or loss, the first argument of a data source
+    that reads one (``tensors:PATH``, ``cifar10:ROOT``); ``None`` when none does."""
+    from prunelimit.data.spec import PATH_SOURCES
+
+    parts = text.split(":")
+    if key in ("model", "loss") and parts[0].endswith(".py"):
+        return 0
+    if key in ("data", "eval_data") and parts[0] in PATH_SOURCES and len(parts) > 1:
+        return 1
+    return None
+
+
 class SourceBytesLoader(importlib.machinery.SourceFileLoader):
     """Compiles a module from its source file's bytes, never from a cached .pyc: that cache
     is trusted by the file's mtime and size, so an edit keeping both would run the old code

@@ -13,6 +13,7 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
+from prunelimit.specs import spec_file_part
 
 
 @dataclass
@@ -30,19 +31,50 @@ class LoadedModel:
         """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``, ``loss``), if any."""
         return recorded_spec(self.meta.get(key), key, self.path)
 
+    def recorded_places(self, key: str) -> list[str]:
+        """The ``key`` spec as the file records it, and as read from the file's folder (see :func:`recorded_places`)."""
+        return recorded_places(self.meta, key, self.path)
+
     def recorded_data(self) -> list[str]:
         """The data specs the file records (see :func:`recorded_data`)."""
         return recorded_data(self.meta, self.path)
 
 
 def recorded_data(meta: dict[str, Any], path: Path | None) -> list[str]:
-    """The data specs a file records (``data``, ``eval_data``): files they name are inputs no
-    output may replace (a pruned or exported copy records them again, so it would point at itself)."""
-    return [spec for spec in (recorded_spec(meta.get(k), k, path) for k in ("data", "eval_data")) if spec]
+    """The data specs a file records (``data``, ``eval_data``), read from either place
+    :func:`recorded_spec` looks: files they name are inputs no output may replace (a pruned or
+    exported copy records them again, so it would point at itself)."""
+    return [place for key in ("data", "eval_data") for place in recorded_places(meta, key, path)]
+
+
+def recorded_places(meta: dict[str, Any], key: str, path: Path | None) -> list[str]:
+    """The ``key`` spec the file ``path`` records, as written and, where its file may lie
+    there instead, read from the file's folder (see :func:`recorded_spec`); none when it records none."""
+    spec = _checked(meta.get(key), key, path)
+    return [place for place in (spec, spec and _beside(spec, key, path)) if place]
 
 
 def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
-    """The ``key`` spec (model, data, eval_data, loss) read from a file: a short string or nothing."""
+    """The ``key`` spec (model, data, eval_data, loss) read from the file ``path``: a short
+    string or nothing. Its relative file (``tensors:train.pt``, ``nets.py:make``) is relative
+    to the folder the writing command ran in, which the file does not say: it is read from the
+    current folder, else from the file's folder; both holding another file of that name is
+    refused (either could be meant), the fix being to name it."""
+    spec = _checked(value, key, path)
+    beside = _beside(spec, key, path) if spec else None
+    if beside is None:
+        return spec
+    here, there = (Path(s.split(":")[spec_file_part(s, key)]) for s in (spec, beside))
+    if not there.exists() or (here.exists() and here.samefile(there)):
+        return spec
+    if not here.exists():
+        return beside
+    option = f"--{key.replace('_', '-')}"
+    raise InputError(f"checkpoint {path} records the {key} {spec!r}, relative to the folder it was written from: "
+                     f"both {here} (here) and {there} (beside the checkpoint) exist; pass {option} SPEC naming one")
+
+
+def _checked(value: Any, key: str, path: Path | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_RECORDED_SPEC_CHARS:
@@ -50,6 +82,19 @@ def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
         raise InputError(f"checkpoint {path}: its recorded {key} spec is {what}; "
                          f"pass --{key.replace('_', '-')} SPEC yourself")
     return value
+
+
+def _beside(spec: str, key: str, path: Path | None) -> str | None:
+    """``spec`` with its relative file read from the folder of the file ``path`` that records
+    it, when that folder is not the current one; ``None`` when there is no such other place."""
+    at = spec_file_part(spec, key)
+    if at is None or path is None or Path(path).parent == Path("."):
+        return None
+    parts = spec.split(":")
+    if not parts[at] or Path(parts[at]).is_absolute():
+        return None
+    parts[at] = str(Path(path).parent / parts[at])
+    return ":".join(parts)
 
 
 def load_model(
