@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -72,6 +73,19 @@ def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
     option = f"--{key.replace('_', '-')}"
     raise InputError(f"checkpoint {path} records the {key} {spec!r}, relative to the folder it was written from: "
                      f"both {here} (here) and {there} (beside the checkpoint) exist; pass {option} SPEC naming one")
+
+
+def relocated_meta(meta: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    """``meta`` of the file ``path`` with its data, eval data and loss specs as
+    :func:`recorded_spec` reads them, for a copy written from the current folder (``export``):
+    its paths are then relative to this folder, as those ``prune`` records. A spec it cannot
+    place (in both folders, or not valid) stays as written, for the copy's reader to refuse."""
+    moved = dict(meta)
+    for key in ("data", "eval_data", "loss"):
+        if key in meta:
+            with contextlib.suppress(InputError):
+                moved[key] = recorded_spec(meta[key], key, path)
+    return moved
 
 
 def _checked(value: Any, key: str, path: Path | None) -> str | None:
