@@ -17,6 +17,7 @@ import yaml
 
 from prunelimit.errors import UsageError
 from prunelimit.limits import MAX_CONFIG_BYTES, check_file_size, load_yaml, require_file
+from prunelimit.specs import spec_file_part
 
 COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "law", "hyperflux", "imp",
             "nplh", "nplh_fit", "error_fit")
@@ -114,12 +115,9 @@ def _from(base: Path, text: str) -> str:
 def _spec_from(base: Path, text: str, key: str) -> str:
     """A spec with its file part read from ``base``: the ``file.py`` of a model or loss, the
     first argument of a data source that reads a file or folder."""
-    from prunelimit.data.spec import PATH_SOURCES
-
-    parts = text.split(":")
-    at = 0 if key in ("model", "loss") and parts[0].endswith(".py") else \
-        1 if key in ("data", "eval_data") and parts[0] in PATH_SOURCES and len(parts) > 1 else None
+    at = spec_file_part(text, key)
     if at is None:
         return text
+    parts = text.split(":")
     parts[at] = _from(base, parts[at])
     return ":".join(parts)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
-from prunelimit.data.loss import BUILTIN_LOSSES, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss
+from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss,
+                                  user_loss_name)
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
 from prunelimit.errors import InputError
@@ -114,7 +116,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     names = ("loss", option, "model")
     # the built-in losses and the library's criteria feed x as is and need one output tensor
     if loss_fn in (cross_entropy_loss, mse_loss) or isinstance(loss_fn, CriterionLoss):
-        _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None)
+        _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None, pickled=loaded.spec is None)
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
             raise InputError.naming(
@@ -131,22 +133,35 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     if loss_fn not in (cross_entropy_loss, mse_loss) and any(p.requires_grad for p in model.parameters()):
         # a user's loss must depend on the weights; the no-grad pass below comes last, so state a
         # forward hook computes (the old weight_norm's weight) is left without a graph, as before
-        with torch.enable_grad():
+        # quiet: a loss that returns float(loss) draws torch's warning about it before the refusal
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             graded = _loss(loss_fn, model, batch, what, names)
-        if isinstance(graded, torch.Tensor) and graded.grad_fn is None:
+        _check_loss_value(graded, loss_fn, what, names)  # first: an integer result has no gradient either
+        if graded.grad_fn is None:
+            fix = ("{0} must compute it from model(x)" if isinstance(loss_fn, CriterionLoss) else
+                   f"{{0}} {user_loss_name(loss_fn)} must be {LOSS_CONTRACT}, computed from model(x)")
             raise InputError.naming(f"the loss on {what} does not depend on the model's weights (it has no "
-                                    "gradient: detached, or computed under torch.no_grad); a {0} function must "
-                                    "return the loss computed from model(x)", *names)
+                                    f"gradient: detached, or computed under torch.no_grad); {fix}", *names)
     value = _loss(loss_fn, model, batch, what, names)
-    if not (isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point()):
-        got = (f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).removeprefix('torch.')}"
-               if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
-        raise InputError.naming(f"the loss returned {got} on {what}, not one real number; a {{0}} function "
-                                "must return the batch's mean loss as a scalar tensor", *names)
+    _check_loss_value(value, loss_fn, what, names)
     if not torch.isfinite(value).all():
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
                                 "the data", *names)
+
+
+def _check_loss_value(value, loss_fn: LossFn, what: str, names: tuple[str, ...]) -> None:
+    """The loss is one real number (a one-element float tensor): not one a sample, an integer
+    or a Python float (which carries no gradient)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.is_floating_point():
+        return
+    got = (f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).removeprefix('torch.')}"
+           if isinstance(value, torch.Tensor) else f"a {type(value).__name__}")
+    fix = (f"{_loss_name(loss_fn)} must return the batch's mean loss" if isinstance(loss_fn, CriterionLoss) else
+           f"{{0}} {user_loss_name(loss_fn)} must be {LOSS_CONTRACT}, the batch's mean")
+    raise InputError.naming(f"the loss returned {got} on {what}, not one real number; {fix} as a scalar float tensor",
+                            *names)
 
 
 def _loss_name(loss_fn: LossFn) -> str:
@@ -200,16 +215,20 @@ def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...
 
 
 def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tuple[str, ...],
-                 in_memory: bool = False) -> None:
+                 in_memory: bool = False, pickled: bool = False) -> None:
     """A model whose parameters are of another float type than the data fails on its first
     layer with a message about matrices; say what to change instead. Data read from a spec
-    is always float32, so there the factory is what to change; the caller's own tensors
-    may be of any float type, and either side can be converted."""
+    is always float32, so there the factory is what to change, or for a whole module
+    pickled in the file (``pickled``: no spec built it) the saved module; the caller's own
+    tensors may be of any float type, and either side can be converted."""
     kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
         fix = (f"convert one of them: x.to(torch.{kinds[0]}) for every batch, or model.to(torch.{wanted})"
-               if in_memory else f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: "
+               if in_memory else
+               f"save the module in {wanted} (model.to(torch.{wanted}) before torch.save), or pass {{2}} SPEC to "
+               f"load its weights into a {wanted} model" if pickled else
+               f"build the model in {wanted} (e.g. drop .double()/.half() from the factory: "
                "weights of any float type load into it)")
         raise InputError.naming(f"{model_name} has {'/'.join(kinds)} parameters but {what} is {wanted}; {fix}",
                                 *names)

@@ -82,6 +82,20 @@ def parse_spec(text: str, what: str) -> Spec:
     return Spec(text=text, head=head, args=tuple(args), kwargs=kwargs)
 
 
+def spec_file_part(text: str, key: str) -> int | None:
+    """Which ``:`` part of a ``key`` spec (``model``, ``loss``, ``data``, ``eval_data``) names a
+    file or folder: the ``file.py`` of a model or loss, the first argument of a data source
+    that reads one (``tensors:PATH``, ``cifar10:ROOT``); ``None`` when none does."""
+    from prunelimit.data.spec import PATH_SOURCES
+
+    parts = text.split(":")
+    if key in ("model", "loss") and parts[0].endswith(".py"):
+        return 0
+    if key in ("data", "eval_data") and parts[0] in PATH_SOURCES and len(parts) > 1:
+        return 1
+    return None
+
+
 class SourceBytesLoader(importlib.machinery.SourceFileLoader):
     """Compiles a module from its source file's bytes, never from a cached .pyc: that cache
     is trusted by the file's mtime and size, so an edit keeping both would run the old code
@@ -123,8 +137,9 @@ def fresh_user_code() -> Iterator[None]:
         sys.meta_path.remove(finder)
 
 
-def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
-    """Import ``attr`` from ``path/to/file.py`` or ``package.module``."""
+def resolve_callable(target: str, attr: str, what: str, contract: str = "a function") -> Callable[..., Any]:
+    """Import ``attr`` from ``path/to/file.py`` or ``package.module``; ``contract`` says what
+    it must be (``factory(**k=v) -> nn.Module``), for the message when it is no callable."""
     if target.endswith(".py"):
         path = Path(target)
         require_file(path, f"{what} file")
@@ -145,7 +160,11 @@ def resolve_callable(target: str, attr: str, what: str) -> Callable[..., Any]:
                 module = importlib.import_module(target)
         except USER_CODE_ERRORS as exc:
             raise InputError(f"could not import {what} module {target!r}: {user_failure(exc)}") from exc
-    fn = getattr(module, attr, None)
+    missing = object()
+    fn = getattr(module, attr, missing)
+    if fn is missing:
+        raise InputError(f"{what} {target}:{attr}: {target} defines no {attr!r}; the {what} must be {contract}")
     if not callable(fn):
-        raise InputError(f"{target} has no callable {attr!r} for the {what}")
+        raise InputError(f"{what} {target}:{attr}: {attr!r} is of type {type(fn).__name__}, not a function; "
+                         f"the {what} must be {contract}")
     return fn

@@ -255,6 +255,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "def number(model, batch): return 1.0\n"
         "def detached(model, batch):\n"
         "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1]).detach()\n"
+        "def three(model, batch, extra): return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])\n"
+        "def none(): return torch.tensor(1.0)\n"
+        "not_callable = 3\n"
+        "def integer(model, batch): return model(batch[0]).argmax(1).sum()\n"
     )
     c.exits_on_import = d / "exits_on_import.py"
     c.exits_on_import.write_text("import sys\nsys.exit(0)\n")
@@ -431,6 +435,23 @@ OTHER_CASES = [
                                  "-o", "{out}/t.pt"), 3, "the loss returned a float"),
     Case("verify/loss-detached", _p("verify", G, "--loss", "{user}:detached"), 3,
          "does not depend on the model's weights"),
+    # a loss that is not fn(model, batch) -> mean loss: named, file and function, with the contract
+    Case("bounds/loss-three-arguments", _p("bounds", G, "--loss", "{user}:three"), 3,
+         "user.py:three: three(model, batch, extra) cannot be called as fn(model, batch); the loss must be "
+         "fn(model, batch) -> mean loss"),
+    Case("info/loss-no-arguments", _p("info", G, "--data", "digits", "--loss", "{user}:none"), 3,
+         "user.py:none: none() cannot be called as fn(model, batch); the loss must be fn(model, batch) -> mean loss"),
+    Case("bounds/loss-not-callable", _p("bounds", G, "--loss", "{user}:not_callable"), 3,
+         "user.py:not_callable: 'not_callable' is of type int, not a function; the loss must be "
+         "fn(model, batch) -> mean loss"),
+    Case("prune/loss-missing", _p("prune", G, "--loss", "{user}:nosuch", "-o", "{out}/p.pt"), 3,
+         "user.py defines no 'nosuch'; the loss must be fn(model, batch) -> mean loss"),
+    Case("bounds/loss-integer", _p("bounds", G, "--loss", "{user}:integer"), 3,
+         "the loss returned a tensor of shape () and dtype int64 on data digits:train, not one real number"),
+    Case("gate/loss-per-sample-named", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--loss", "{user}:per_sample"),
+         3, "user.py:per_sample must be fn(model, batch) -> mean loss, the batch's mean as a scalar float tensor"),
+    Case("verify/loss-detached-named", _p("verify", G, "--loss", "{user}:detached"), 3,
+         "user.py:detached must be fn(model, batch) -> mean loss, computed from model(x)"),
     # data that would unpickle code, or is not what tensors: reads
     Case("bounds/data-pickle-code", _p("bounds", G, "--data", "tensors:{evil}"), 3,
          "contains pickled Python objects (io.open)"),

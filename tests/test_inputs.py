@@ -107,3 +107,31 @@ def test_labels_that_do_not_fit_the_loss_say_what_to_change(tmp_path):
         load_inputs(ckpt, data=f"tensors:{tmp_path / 'r.npz'}", device="cpu")
     with pytest.raises(InputError, match=r"y holds 1 value\(s\) per sample but the model gives 10 outputs"):
         load_inputs(ckpt, data="digits:test", loss="mse", device="cpu")  # it was torch's "shape ... is invalid"
+
+
+def test_a_checkpoint_read_from_another_folder_finds_its_recorded_data_and_loss_beside_it(tmp_path, monkeypatch):
+    """`train` ran in run/ and recorded `tensors:train.pt` and `losses.py:fn`: from the folder
+    above, both are read beside the checkpoint (they were not found); from a folder holding
+    another train.pt, the data is refused (that file was read in silence)."""
+    run, other = tmp_path / "run", tmp_path / "other"
+    run.mkdir(), other.mkdir()
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 8), torch.randint(0, 3, (40,))
+    torch.save({"x": x, "y": y}, run / "train.pt")
+    torch.save({"x": -x, "y": y}, other / "train.pt")
+    (run / "losses.py").write_text("import torch.nn.functional as F\n"
+                                   "def fn(model, batch): return F.cross_entropy(model(batch[0]), batch[1])\n")
+    save_checkpoint(run / "m.pt", "mlp:8,3", build_model("mlp:8,3").state_dict(),
+                    meta={"data": "tensors:train.pt", "loss": "losses.py:fn"})
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=r"records the loss 'run/losses.py:fn', which would import and run code; "
+                                         r"if you trust it, pass --loss run/losses.py:fn"):
+        load_inputs("run/m.pt", data_from_checkpoint=True)
+    inputs = load_inputs("run/m.pt", data_from_checkpoint=True, trust_pickle=True)
+    assert inputs.data_spec == "tensors:run/train.pt" and inputs.loss == "run/losses.py:fn"
+    assert torch.equal(torch.cat([b[0] for b in inputs.batches]), x)
+    monkeypatch.chdir(other)
+    with pytest.raises(InputError, match=r"both train.pt \(here\) and \.\./run/train.pt \(beside the checkpoint\) "
+                                         r"exist; pass --data SPEC"):
+        load_inputs("../run/m.pt", data_from_checkpoint=True, loss="ce")
+    assert load_inputs("../run/m.pt", "mlp:8,3", data="tensors:train.pt", loss="ce").data_spec == "tensors:train.pt"

@@ -144,6 +144,23 @@ def test_model_in_another_float_type_than_the_data_says_so(cli, nets, name, dtyp
     assert "build the model in float32" in result.output
 
 
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2", "float16", "bfloat16"])
+def test_a_whole_module_pickled_in_another_float_type_says_how_to_save_it(cli, tmp_path, dtype):
+    """A pickled module is what it is (no factory to change): float8 weights failed with an
+    internal error (no isfinite kernel); ``info`` without data reads it, data is refused
+    naming the dtype and the fix."""
+    torch.manual_seed(0)
+    path = tmp_path / "whole.pt"
+    torch.save(nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)).to(getattr(torch, dtype)), path)
+    result = cli("info", path, "--trust-pickle", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["params"]["prunable"] == 64 * 16 + 16 * 10
+    result = cli("bounds", path, "--trust-pickle", "--data", "digits:train", "--no-cache")
+    assert result.exit_code == 3, result.output
+    assert f"has {dtype} parameters but data digits:train is float32; save the module in float32" in result.output
+    assert "--model SPEC" in result.output and "internal error" not in result.output
+
+
 def test_half_checkpoint_loads_into_a_float32_model(cli, nets, tmp_path):
     """What the dtype message promises: weights of any float type load into a float32 model."""
     half_ckpt, _ = nets["half"]

@@ -138,6 +138,7 @@ def prune(
     (``resolve_ratio``), kept in the report."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
+    from prunelimit.models.load import relocated_meta
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
     from prunelimit.pruning.masks import apply_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict
@@ -161,8 +162,9 @@ def prune(
                  FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, seed=seed), progress=progress)
         tuned = evaluate(inputs.model, evaluation_data, inputs.loss_fn)
     state = inputs.model.state_dict()
-    meta = {**inputs.loaded.meta, "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope,
-                                               "finetune_epochs": finetune_epochs}}
+    # its specs as read from here, as the model spec and the loss are: -o may be in another folder
+    meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
+            "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope, "finetune_epochs": finetune_epochs}}
     if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
         meta["loss"] = inputs.loss
     meta.pop("train_state", None)

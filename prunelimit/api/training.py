@@ -131,10 +131,10 @@ def _check_same_inputs(loaded, output, **typed: str) -> None:
     """A resumed run trains on what its finished epochs did: the epochs already in ``output``
     would otherwise be recorded under data or a loss they never saw."""
     for key, value in typed.items():
-        saved = loaded.recorded_spec(key)
-        if saved is not None and saved != value:
-            raise UsageError(f"{output} was trained with --{key} {saved}, not {value}; resume with --{key} {saved}, "
-                             "or drop --resume")
+        saved = loaded.recorded_places(key)  # as written, or read beside the file: either is the same run's
+        if saved and value not in saved:
+            raise UsageError(f"{output} was trained with --{key} {saved[0]}, not {value}; resume with --{key} "
+                             f"{saved[0]}, or drop --resume")
 
 
 def _check_fits(net, spec: str | None, path, loss_fn, *named_batches) -> None:

@@ -4,16 +4,18 @@ and the library's criteria ``loss(output, target)`` as the same ``fn(model, batc
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss
-from prunelimit.errors import UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.specs import parse_spec, resolve_callable
 
 BUILTIN_LOSSES: dict[str, LossFn] = {"ce": cross_entropy_loss, "mse": mse_loss}
+LOSS_CONTRACT = "fn(model, batch) -> mean loss"  # what a user's loss function is, as messages say it
 
 
 def resolve_loss(text: str) -> LossFn:
@@ -22,8 +24,33 @@ def resolve_loss(text: str) -> LossFn:
         return BUILTIN_LOSSES[text]
     spec = parse_spec(text, "loss")
     if len(spec.args) == 1 and (spec.head.endswith(".py") or "." in spec.head):
-        return resolve_callable(spec.head, spec.args[0], "loss")
+        fn = resolve_callable(spec.head, spec.args[0], "loss", LOSS_CONTRACT)
+        check_loss_signature(fn, text)
+        return fn
     raise UsageError(f"unknown loss {text!r}; use ce, mse, path/to/file.py:fn or package.module:fn")
+
+
+def check_loss_signature(fn: Callable[..., Any], text: str) -> None:
+    """A function that cannot be called as ``fn(model, batch)`` (three parameters, none, a
+    class) is named with its parameters before any data is read; it failed on the first
+    batch with a TypeError that named neither the file nor the contract."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # a builtin without one: its first call says what is wrong
+        return
+    try:
+        signature.bind(None, None)
+    except TypeError:
+        raise InputError(f"loss {text}: {getattr(fn, '__name__', type(fn).__name__)}{signature} cannot be called "
+                         f"as fn(model, batch); the loss must be {LOSS_CONTRACT}") from None
+
+
+def user_loss_name(loss_fn: LossFn) -> str:
+    """How messages name a user's loss function: ``file.py:fn``, the file as its code records it
+    (as typed for a ``file.py:fn`` spec, the module's file for ``package.module:fn``)."""
+    code = getattr(loss_fn, "__code__", None)
+    name = getattr(loss_fn, "__qualname__", type(loss_fn).__name__)
+    return f"{code.co_filename}:{name}" if code is not None else name
 
 
 class CriterionLoss:

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
+from prunelimit.sparse.formats import float_bits
 from prunelimit.limits import LEGACY_TORCH_MAGIC, check_complete, check_loaded, check_torch_file, require_file
 
 FORMAT = "prunelimit/1"
@@ -347,8 +348,7 @@ def unsign_pruned_zeros(tensor: Tensor, keep: Tensor) -> None:
     writes +0.0, and the same pruned model must give the same weights, fingerprint and
     exported bytes whichever wrote it (docs/export.md). Values are never changed."""
     if tensor.is_floating_point():  # through the bits: all zero is +0.0 in every float format, float8 included
-        bits = tensor.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()])
-        bits.masked_fill_(~keep.to(tensor.device, torch.bool) & (tensor == 0), 0)
+        float_bits(tensor).masked_fill_(~keep.to(tensor.device, torch.bool) & (tensor == 0), 0)
 
 
 def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,6 +14,7 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
+from prunelimit.specs import spec_file_part
 
 
 @dataclass
@@ -30,19 +32,63 @@ class LoadedModel:
         """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``, ``loss``), if any."""
         return recorded_spec(self.meta.get(key), key, self.path)
 
+    def recorded_places(self, key: str) -> list[str]:
+        """The ``key`` spec as the file records it, and as read from the file's folder (see :func:`recorded_places`)."""
+        return recorded_places(self.meta, key, self.path)
+
     def recorded_data(self) -> list[str]:
         """The data specs the file records (see :func:`recorded_data`)."""
         return recorded_data(self.meta, self.path)
 
 
 def recorded_data(meta: dict[str, Any], path: Path | None) -> list[str]:
-    """The data specs a file records (``data``, ``eval_data``): files they name are inputs no
-    output may replace (a pruned or exported copy records them again, so it would point at itself)."""
-    return [spec for spec in (recorded_spec(meta.get(k), k, path) for k in ("data", "eval_data")) if spec]
+    """The data specs a file records (``data``, ``eval_data``), read from either place
+    :func:`recorded_spec` looks: files they name are inputs no output may replace (a pruned or
+    exported copy records them again, so it would point at itself)."""
+    return [place for key in ("data", "eval_data") for place in recorded_places(meta, key, path)]
+
+
+def recorded_places(meta: dict[str, Any], key: str, path: Path | None) -> list[str]:
+    """The ``key`` spec the file ``path`` records, as written and, where its file may lie
+    there instead, read from the file's folder (see :func:`recorded_spec`); none when it records none."""
+    spec = _checked(meta.get(key), key, path)
+    return [place for place in (spec, spec and _beside(spec, key, path)) if place]
 
 
 def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
-    """The ``key`` spec (model, data, eval_data, loss) read from a file: a short string or nothing."""
+    """The ``key`` spec (model, data, eval_data, loss) read from the file ``path``: a short
+    string or nothing. Its relative file (``tensors:train.pt``, ``nets.py:make``) is relative
+    to the folder the writing command ran in, which the file does not say: it is read from the
+    current folder, else from the file's folder; both holding another file of that name is
+    refused (either could be meant), the fix being to name it."""
+    spec = _checked(value, key, path)
+    beside = _beside(spec, key, path) if spec else None
+    if beside is None:
+        return spec
+    here, there = (Path(s.split(":")[spec_file_part(s, key)]) for s in (spec, beside))
+    if not there.exists() or (here.exists() and here.samefile(there)):
+        return spec
+    if not here.exists():
+        return beside
+    option = f"--{key.replace('_', '-')}"
+    raise InputError(f"checkpoint {path} records the {key} {spec!r}, relative to the folder it was written from: "
+                     f"both {here} (here) and {there} (beside the checkpoint) exist; pass {option} SPEC naming one")
+
+
+def relocated_meta(meta: dict[str, Any], path: Path | None) -> dict[str, Any]:
+    """``meta`` of the file ``path`` with its data, eval data and loss specs as
+    :func:`recorded_spec` reads them, for a copy written from the current folder (``export``):
+    its paths are then relative to this folder, as those ``prune`` records. A spec it cannot
+    place (in both folders, or not valid) stays as written, for the copy's reader to refuse."""
+    moved = dict(meta)
+    for key in ("data", "eval_data", "loss"):
+        if key in meta:
+            with contextlib.suppress(InputError):
+                moved[key] = recorded_spec(meta[key], key, path)
+    return moved
+
+
+def _checked(value: Any, key: str, path: Path | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > MAX_RECORDED_SPEC_CHARS:
@@ -50,6 +96,19 @@ def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
         raise InputError(f"checkpoint {path}: its recorded {key} spec is {what}; "
                          f"pass --{key.replace('_', '-')} SPEC yourself")
     return value
+
+
+def _beside(spec: str, key: str, path: Path | None) -> str | None:
+    """``spec`` with its relative file read from the folder of the file ``path`` that records
+    it, when that folder is not the current one; ``None`` when there is no such other place."""
+    at = spec_file_part(spec, key)
+    if at is None or path is None or Path(path).parent == Path("."):
+        return None
+    parts = spec.split(":")
+    if not parts[at] or Path(parts[at]).is_absolute():
+        return None
+    parts[at] = str(Path(path).parent / parts[at])
+    return ":".join(parts)
 
 
 def load_model(
@@ -178,8 +237,11 @@ def _wrapper_prefix(missing: list[str], unexpected: list[str]) -> str | None:
 def check_finite_weights(model: nn.Module, source: str) -> None:
     """Refuse NaN/Inf weights up front, naming the tensor (they would poison every number)."""
     for name, value in model.state_dict().items():
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            bad = int((~torch.isfinite(value)).sum())
+        if not value.is_floating_point():
+            continue
+        finite = torch.isfinite(value.float() if value.element_size() == 1 else value)  # no float8 kernel
+        if not finite.all():
+            bad = int((~finite).sum())
             raise InputError(
                 f"checkpoint {source}: tensor {name!r} has {bad} NaN/Inf value(s); the weights are corrupt "
                 "(re-export them, or train with a lower learning rate)"

@@ -72,7 +72,7 @@ def _build(text: str, device: str | None) -> nn.Module:
         if spec.head.endswith(".py") or "." in spec.head:
             if len(spec.args) != 1:
                 raise UsageError(f"bad model spec {text!r}: write {spec.head}:factory[:k=v,...]")
-            factory = resolve_callable(spec.head, spec.args[0], "model")
+            factory = resolve_callable(spec.head, spec.args[0], "model", "a factory(**k=v) returning an nn.Module")
             try:
                 model = factory(**spec.kwargs)
             except USER_CODE_ERRORS as exc:  # the user's code: any failure means the model cannot be built

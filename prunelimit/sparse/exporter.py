@@ -11,7 +11,7 @@ from torch import Tensor
 
 from prunelimit.errors import UsageError
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
-from prunelimit.models.load import recorded_spec
+from prunelimit.models.load import recorded_spec, relocated_meta
 from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
 
 if TYPE_CHECKING:
@@ -78,7 +78,8 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
                   f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
     state, masks = model_names(state, masks, spec, trusted=model_spec is not None or trust_pickle,
                                recorded_in=raw.path if model_spec is None else None)
-    return PrunedCheckpoint(raw.path, state, masks, spec, raw.meta)
+    # the specs as read from here, as the model spec is: the copy may be written to another folder
+    return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path))
 
 
 def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | None,

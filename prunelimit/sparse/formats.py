@@ -83,7 +83,13 @@ def negative_zeros(tensor: Tensor) -> Tensor:
     """Where ``tensor`` holds −0.0 (``p * mask`` writes one for every pruned negative weight)."""
     if not tensor.is_floating_point():
         return torch.zeros_like(tensor, dtype=torch.bool)
-    return (tensor == 0) & torch.signbit(tensor)
+    return (tensor == 0) & (float_bits(tensor) < 0)
+
+
+def float_bits(tensor: Tensor) -> Tensor:
+    """A float tensor's bits as signed integers of its width (a view): the sign bit is the
+    integer's, in every float format; ``torch.signbit`` has no float8 kernel."""
+    return tensor.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()])
 
 
 def encode(fmt: str, tensor: Tensor | None, pattern: Tensor, with_values: bool = True) -> dict[str, Tensor]:
@@ -141,9 +147,11 @@ def decode(fmt: str, parts: dict[str, Tensor], shape: tuple[int, ...]) -> Tensor
     values = parts.get("values")
     if values is None or values.dim() != 1 or values.numel() != int(pattern.sum()):
         raise ValueError("the number of stored values does not match the pattern")
-    dense = torch.zeros(rows, cols, dtype=values.dtype)
-    dense[pattern] = values
-    return dense.view(shape)
+    # through the bits: torch's masked_fill, which a one-value put runs, has no float8 kernel
+    stored = float_bits(values) if values.is_floating_point() else values
+    dense = torch.zeros(rows, cols, dtype=stored.dtype)
+    dense[pattern] = stored
+    return dense.view(values.dtype).view(shape)
 
 
 def _part(parts: dict[str, Tensor], name: str, shape: tuple[int, ...], dtypes) -> Tensor:

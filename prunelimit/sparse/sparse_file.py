@@ -29,7 +29,7 @@ from torch import Tensor
 
 from prunelimit.errors import InputError
 from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
-                                       matrix_shape, negative_zeros, part_names, stored_pattern)
+                                       float_bits, matrix_shape, negative_zeros, part_names, stored_pattern)
 from prunelimit.io.atomic import write_atomic
 from prunelimit.limits import check_complete, check_expansion, check_loaded, require_file
 
@@ -357,7 +357,8 @@ def _decode_tensor(prefix: str, entry: dict, fmt: str, shape: tuple[int, ...],
         negzero = decode_pattern(entry["negzero"], _parts(tensors, prefix + "negzero/"), rows, cols)
         if bool((dense.view(rows, cols)[negzero] != 0).any()):
             raise ValueError("a negative zero lies on a stored value")
-        dense.view(rows, cols)[negzero] = -0.0
+        bits = float_bits(dense).view(rows, cols)  # masked_fill has no float8 kernel
+        bits[negzero] = torch.iinfo(bits.dtype).min  # the sign bit alone: −0.0 in every float format
     mask = entry.get("mask")
     if mask is None:
         return dense, None

@@ -3,6 +3,8 @@ model spec recorded in a file that is not valid is the file's error (exit 3), a 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -10,7 +12,7 @@ from torch.nn.utils import prune
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import save_checkpoint
-from prunelimit.models.load import load_model
+from prunelimit.models.load import load_model, recorded_spec
 from prunelimit.models.params import prunable_parameters
 
 
@@ -41,3 +43,68 @@ def test_an_invalid_recorded_model_spec_names_the_file_and_the_override(tmp_path
         load_model(path)
     with pytest.raises(UsageError):  # typed, it stays the user's usage error
         load_model(path, spec or " ")
+
+
+# ------------------------------------------------- recorded relative paths: here, else beside the file
+
+RECORDED = {"data": "tensors:train.pt", "eval_data": "cifar10:images:test", "model": "nets.py:make",
+            "loss": "losses.py:fn"}
+
+
+def _recorded_in_run(tmp_path, monkeypatch):
+    """A checkpoint in run/ recording relative paths as `train` writes them from run/, each
+    file there; the current folder is tmp_path."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("train.pt", "nets.py", "losses.py"):
+        (run / name).write_text("x")
+    (run / "images").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return Path("run") / "m.pt"
+
+
+@pytest.mark.parametrize("key", list(RECORDED))
+def test_a_recorded_relative_path_is_read_beside_the_checkpoint_from_another_folder(tmp_path, monkeypatch, key):
+    # it was read from the current folder only: not found, or another file of that name
+    ckpt = _recorded_in_run(tmp_path, monkeypatch)
+    place = RECORDED[key].replace("train.pt", "run/train.pt").replace("images", "run/images") \
+        .replace("nets.py", "run/nets.py").replace("losses.py", "run/losses.py")
+    assert recorded_spec(RECORDED[key], key, ckpt) == place
+    assert recorded_spec(RECORDED[key], key, Path("m.pt")) == RECORDED[key]  # beside is here: as written
+
+
+@pytest.mark.parametrize("key", list(RECORDED))
+def test_a_recorded_path_both_here_and_beside_the_checkpoint_is_refused_naming_both(tmp_path, monkeypatch, key):
+    ckpt = _recorded_in_run(tmp_path, monkeypatch)
+    for name in ("train.pt", "nets.py", "losses.py"):
+        Path(name).write_text("another")
+    Path("images").mkdir()
+    option = "--" + key.replace("_", "-")
+    with pytest.raises(InputError, match=rf"records the {key} .*both .* \(here\) and run/.* \(beside the "
+                                         rf"checkpoint\) exist; pass {option} SPEC naming one"):
+        recorded_spec(RECORDED[key], key, ckpt)
+
+
+@pytest.mark.parametrize("key,spec", [("data", "tensors:run/train.pt"), ("data", "digits:train"),
+                                      ("model", "mlp:64,10"), ("model", "pkg.mod:make"), ("loss", "ce")])
+def test_a_recorded_spec_relative_to_here_or_naming_no_file_stays_as_written(tmp_path, monkeypatch, key, spec):
+    """benchmarks/time_to_answer_models.py records `tensors:benchmarks/.cache/…` from the repository root."""
+    ckpt = _recorded_in_run(tmp_path, monkeypatch)
+    assert recorded_spec(spec, key, ckpt) == spec
+    absolute = f"tensors:{tmp_path / 'run' / 'train.pt'}"
+    assert recorded_spec(absolute, "data", ckpt) == absolute
+
+
+def test_a_recorded_factory_beside_the_checkpoint_still_needs_trust(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    run.mkdir()
+    marker = tmp_path / "ran"
+    (run / "nets.py").write_text(f"open({str(marker)!r}, 'w').close()\nimport torch\n"
+                                 "def make(): return torch.nn.Linear(4, 2)\n")
+    save_checkpoint(run / "m.pt", "nets.py:make", nn.Linear(4, 2).state_dict())
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match=r"names the model factory 'run/nets.py:make', which would import and run "
+                                         r"code; if you trust it, pass --model run/nets.py:make"):
+        load_model("run/m.pt")
+    assert not marker.exists()
+    assert isinstance(load_model("run/m.pt", trust_pickle=True).model, nn.Linear) and marker.exists()
