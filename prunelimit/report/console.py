@@ -118,14 +118,18 @@ LAYER_METHODS = {"exact": "exact diagonal blocks of the dense Hessian", "formed"
                  "lanczos": "Lanczos on each block"}
 
 
+TRACE_MOST_DECIMALS = 15  # float64 resolves ~16 digits: a ± past that is noise
+
+
 def trace_text(trace: float | None, plus_minus: float | None, level: bool = False) -> str:
     """A trace with its 95 % ``±`` (``prunelimit.curvature.trace``) as the report rounds ρ*'s:
     the ± to two significant digits, the trace to its decimal; no ± when exact (0) or not
     stated. ``level`` adds "(95 %)" after a ±."""
-    shown = half_width_text(plus_minus)
+    # a trace has any scale (a ratio's last resolved decimal does not apply): two digits of its ±
+    shown = half_width_text(plus_minus, most=TRACE_MOST_DECIMALS)
     if trace is None or shown in ("—", "0"):
         return fmt(trace)
-    return f"{value_text(trace, plus_minus)} ± {shown}" + (" (95 %)" if level else "")
+    return f"{value_text(trace, plus_minus, most=TRACE_MOST_DECIMALS)} ± {shown}" + (" (95 %)" if level else "")
 
 
 def render_layers(b) -> None:

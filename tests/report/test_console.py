@@ -93,6 +93,8 @@ def test_the_console_width_follows_columns_set_after_it_was_made(monkeypatch):
 @pytest.mark.parametrize("trace, plus_minus, text", [
     (1234.5678, 152.3, "1235 ± 152"), (23.6189, 7.21, "23.6 ± 7.2"), (0.0123456, 0.000345, "0.01235 ± 0.00034"),
     (22.04123, 0.0, "22.04"), (22.04123, None, "22.04"), (22.04123, math.nan, "22.04"), (None, 1.0, "—"),
+    # a trace has any scale: a tiny one keeps two digits of its ± (was "0.000000 ± < 0.000001")
+    (3.4567e-8, 1.234e-8, "0.000000035 ± 0.000000012"),
 ])
 def test_a_trace_is_shown_with_its_plus_minus_as_rho_star_is(trace, plus_minus, text):
     """The trace's ± was written with ``.2g`` (± 152 as "1.5e+02") beside the trace to four
