@@ -666,7 +666,8 @@ def _data_check_note(options: CurvatureOptions, parts: int, spent: int, hvps: in
     """Where the data check (``spent`` products over ``parts`` parts, ``seconds``) took the run
     past a given ``--max-hvps`` (``hvps`` so far) or ``--time-budget`` (``elapsed`` so far):
     it comes on top of them by design (the ± needs its data part), which a run's timing
-    alone would show as a budget ignored."""
+    alone would show as a budget ignored. It describes the run that computed the spectrum,
+    so a cached copy keeps it, as it keeps the tolerance warning."""
     passed = ([f"--max-hvps {options.max_hvps:,}"] if options.max_hvps is not None and hvps > options.max_hvps
               else []) + \
              ([f"--time-budget {options.time_budget:g} s"] if options.time_budget is not None
@@ -674,8 +675,8 @@ def _data_check_note(options: CurvatureOptions, parts: int, spent: int, hvps: in
     if not passed:
         return None
     return (f"the --hessian-samples data check ({spent:,} products on the subset's {parts} parts, {seconds:.1f} s) "
-            f"came on top of {' and '.join(passed)}, as it always does: the ± needs its data part "
-            "(timing.hvps and seconds count it); --hessian-samples all needs none")
+            f"came on top of {' and '.join(passed)}, as it always does: the ± needs its data part; "
+            "--hessian-samples all needs none")
 
 
 def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOptions) -> CurvatureData:
