@@ -55,13 +55,14 @@ def recorded_places(meta: dict[str, Any], key: str, path: Path | None) -> list[s
     return [place for place in (spec, spec and _beside(spec, key, path)) if place]
 
 
-def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
+def recorded_spec(value: Any, key: str, path: Path | None, missing_ok: bool = False) -> str | None:
     """The ``key`` spec (model, data, eval_data, loss) read from the file ``path``: a short
     string or nothing. Its relative file (``tensors:train.pt``, ``nets.py:make``) is relative
     to the folder the writing command ran in, which the file does not say: it is read from the
     current folder, else from the file's folder; both holding another file of that name is
     refused (either could be meant), the fix being to name it, and so is neither holding it
-    (the reader's "not found" would not say the path came from the file, nor where it looked)."""
+    (the reader's "not found" would not say the path came from the file, nor where it looked)
+    unless ``missing_ok``: a command that passes the spec on without reading its file."""
     spec = _checked(value, key, path)
     at = spec_file_part(spec, key) if spec else None
     if at is None or not spec.split(":")[at]:
@@ -71,7 +72,7 @@ def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
     option = f"--{key.replace('_', '-')}"
     recorded = f"checkpoint {path} records the {key} {spec!r}"
     if there is None or not there.exists():
-        if here.exists() or _downloadable(spec, key):
+        if here.exists() or missing_ok or _downloadable(spec, key):
             return spec
         looked = f"neither {here} (here) nor {there} (beside the checkpoint) exists" if there else f"{here} does not exist"
         raise InputError(f"{recorded}, but {looked}; pass {option} SPEC naming where it is now")
