@@ -476,7 +476,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             parts, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
             data = path_data(target, CurvatureData(subsample.used, total, parts=parts), options)
             hvps += spent
-            over = _data_check_note(options, len(parts), spent, hvps, elapsed() - began, elapsed())
+            now = elapsed()  # a collective under torchrun: every rank reads it here
+            over = _data_check_note(options, len(parts), spent, hvps, now - began, now)
             notes += [over] if over else []
             passes += spent * share / len(parts)  # a product over a part is a pass over 1/K of the subset
         lam_max, lam_min = _extreme_nodes(quad)
