@@ -349,7 +349,9 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
 class Pruning:
     """Keep-masks of magnitude pruning (parameter name → bool tensor, ``True`` = kept),
     the ratio asked for and the one the masks reach (removed fractions), and for ``"auto"``
-    or ``"lower"`` the warnings of the prediction behind it."""
+    or ``"lower"`` the warnings of the prediction behind it and the spectrum it stood on
+    (``spectrum.cached``, ``hvps``, ``seconds``: what it cost, as ``prune --json``'s ``timing``;
+    ``None`` for a given ratio)."""
 
     requested: float
     achieved: float
@@ -357,6 +359,7 @@ class Pruning:
     masks: dict[str, Tensor]
     layers: list["LayerSparsity"]
     warnings: tuple[str, ...] = ()
+    spectrum: "api.SpectrumReport | None" = None
 
     def apply(self, model: nn.Module) -> nn.Module:
         """Prune ``model`` with ``torch.nn.utils.prune.custom_from_mask`` (``weight_orig`` and
@@ -373,7 +376,8 @@ class Pruning:
     def to_json(self) -> dict:
         return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},
                 "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
-                "warnings": list(self.warnings)}
+                "warnings": list(self.warnings),
+                "timing": None if self.spectrum is None else self.spectrum._timing()}
 
 
 @keeps_modes
@@ -407,15 +411,15 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
             if predicted:
                 api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
-            value, warned = resolved.value, resolved.warnings
+            value, warned, spectrum = resolved.value, resolved.warnings, resolved.spectrum
         else:
-            value, warned = ratio, ()
+            value, warned, spectrum = ratio, (), None
         # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks
         masks = keep_both(magnitude_masks(model, value, scope, given.selection), given.loaded.masks)
         # zeros after pruning: the removed weights and any that were zero already
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
                   for name, p in prunable_parameters(model, given.selection)]
-    return Pruning(float(value), overall_ratio(layers), scope, masks, layers, tuple(warned))
+    return Pruning(float(value), overall_ratio(layers), scope, masks, layers, tuple(warned), spectrum)
 
 
 @contextlib.contextmanager

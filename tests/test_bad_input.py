@@ -229,6 +229,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.recorded_bad_eval = d / "recorded-bad-eval.pt"
     save_checkpoint(c.recorded_bad_eval, SPEC, model.state_dict(),
                     meta={"data": "digits:train", "eval_data": "nosuch:x"})
+    # Specs recorded with a relative file that is in neither folder the reader looks in.
+    c.recorded_gone_data = d / "recorded-gone-data.pt"
+    save_checkpoint(c.recorded_gone_data, SPEC, model.state_dict(), meta={"data": "tensors:gone.pt"})
+    c.recorded_gone_eval = d / "recorded-gone-eval.pt"
+    save_checkpoint(c.recorded_gone_eval, SPEC, model.state_dict(),
+                    meta={"data": "digits:train", "eval_data": "tensors:gone.pt"})
     c.numpy_ckpt = d / "weights.npz"  # a numpy archive given as the checkpoint
     np.savez(c.numpy_ckpt, **{k: v.numpy() for k, v in model.state_dict().items()})
     c.data_zero_bytes = d / "zero-bytes.pt"
@@ -386,6 +392,11 @@ OTHER_CASES = [
          "data spec 'digits:tset' recorded in the checkpoint is not valid"),
     Case("prune/recorded-eval-data-invalid", _p("prune", "{recorded_bad_eval}", "--ratio", "0.5", "-o", "{out}/p.pt"),
          3, "data spec 'nosuch:x' recorded in the checkpoint is not valid"),
+    Case("bounds/recorded-data-missing", _p("bounds", "{recorded_gone_data}"), 3,
+         "records the data 'tensors:gone.pt', but neither gone.pt (here) nor"),
+    Case("prune/recorded-eval-data-missing",
+         _p("prune", "{recorded_gone_eval}", "--ratio", "0.5", "-o", "{out}/p.pt"), 3,
+         "records the eval_data 'tensors:gone.pt', but neither gone.pt (here) nor"),
     Case("bounds/xy-mismatch", _p("bounds", G, "--data", "tensors:{data_mismatch}"), 3, "9"),
     Case("bounds/non-numeric-data", _p("bounds", G, "--data", "tensors:{data_text}"), 3, "text.npz"),
     Case("bounds/labels-out-of-range", _p("bounds", G, "--data", "tensors:{data_labels}"), 3, "label 50"),

@@ -126,6 +126,17 @@ def test_prune_auto_is_the_predicted_limit(model, train):
         prunelimit.prune(model, "auto")
 
 
+def test_prune_auto_carries_the_spectrum_behind_the_ratio_and_its_timing(model, train):
+    """``prune --json`` states the spectrum's timing (hvps, cached) while ``Pruning`` held no
+    way to tell what the prediction cost or whether its spectrum came from the cache."""
+    pruning = prunelimit.prune(model, "lower", train, method="slq", iterations=8, runs=2)
+    s = pruning.spectrum
+    assert s is not None and s.cached is False and s.hvps > 0
+    assert pruning.to_json()["timing"] == s._timing() and pruning.to_json()["timing"]["cached"] is False
+    given = prunelimit.prune(model, 0.5)
+    assert given.spectrum is None and given.to_json()["timing"] is None
+
+
 def test_verify_on_objects_restores_the_weights(model, train):
     before = copy.deepcopy(model.state_dict())
     report = prunelimit.verify(model, train)

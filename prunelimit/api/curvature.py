@@ -472,9 +472,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             notes.append(f"--hessian-samples {options.hessian_samples:,} is more than the {total:,} analysis "
                          "samples: the curvature is over all of them")
         if subsample.subsampled and target is not None:  # without a ρ* the parts have nothing to measure
+            began = elapsed()
             parts, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
             data = path_data(target, CurvatureData(subsample.used, total, parts=parts), options)
             hvps += spent
+            now = elapsed()  # a collective under torchrun: every rank reads it here
+            over = _data_check_note(options, len(parts), spent, hvps, now - began, now)
+            notes += [over] if over else []
             passes += spent * share / len(parts)  # a product over a part is a pass over 1/K of the subset
         lam_max, lam_min = _extreme_nodes(quad)
         # the top-ups stop after the first only where the budget stopped the runs: a run it did
@@ -656,6 +660,24 @@ def _subsample_note(used: int, total: int) -> str:
     return (f"curvature over {used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
             "the shift a Hessian over fewer samples gives ρ* (measured in docs/accuracy.md); "
             "--hessian-samples all takes every sample")
+
+
+def _data_check_note(options: CurvatureOptions, parts: int, spent: int, hvps: int, seconds: float,
+                     elapsed: float) -> str | None:
+    """Where the data check (``spent`` products over ``parts`` parts, ``seconds``) took the run
+    past a given ``--max-hvps`` (``hvps`` so far) or ``--time-budget`` (``elapsed`` so far):
+    it comes on top of them by design (the ± needs its data part), which a run's timing
+    alone would show as a budget ignored. It describes the run that computed the spectrum,
+    so a cached copy keeps it, as it keeps the tolerance warning."""
+    passed = ([f"--max-hvps {options.max_hvps:,}"] if options.max_hvps is not None and hvps > options.max_hvps
+              else []) + \
+             ([f"--time-budget {options.time_budget:g} s"] if options.time_budget is not None
+              and elapsed > options.time_budget else [])
+    if not passed:
+        return None
+    return (f"the --hessian-samples data check ({spent:,} products on the subset's {parts} parts, {seconds:.1f} s) "
+            f"came on top of {' and '.join(passed)}, as it always does: the ± needs its data part; "
+            "--hessian-samples all needs none")
 
 
 def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOptions) -> CurvatureData:

@@ -35,6 +35,7 @@ _NORMALISE = {  # per-channel mean and std used by the reference code
 }
 # the sources whose first argument is a file or folder (``tensors:PATH``, ``cifar10:ROOT``)
 PATH_SOURCES = ("tensors", "imagefolder", *_NORMALISE)
+DOWNLOADABLE_SOURCES = tuple(_NORMALISE)  # their ROOT may not exist yet: --download fetches it there
 DATA_FORMS = (
     "digits[:train|test], tensors:FILE(.pt|.npz), synthetic:samples=N,features=F|shape=CxHxW,"
     "classes=K,seed=S, cifar10:ROOT, cifar100:ROOT, mnist:ROOT, fashion-mnist:ROOT, imagefolder:DIR"

@@ -55,31 +55,46 @@ def recorded_places(meta: dict[str, Any], key: str, path: Path | None) -> list[s
     return [place for place in (spec, spec and _beside(spec, key, path)) if place]
 
 
-def recorded_spec(value: Any, key: str, path: Path | None) -> str | None:
+def recorded_spec(value: Any, key: str, path: Path | None, missing_ok: bool = False) -> str | None:
     """The ``key`` spec (model, data, eval_data, loss) read from the file ``path``: a short
     string or nothing. Its relative file (``tensors:train.pt``, ``nets.py:make``) is relative
     to the folder the writing command ran in, which the file does not say: it is read from the
     current folder, else from the file's folder; both holding another file of that name is
-    refused (either could be meant), the fix being to name it."""
+    refused (either could be meant), the fix being to name it, and so is neither holding it
+    (the reader's "not found" would not say the path came from the file, nor where it looked)
+    unless ``missing_ok``: a command that passes the spec on without reading its file."""
     spec = _checked(value, key, path)
-    beside = _beside(spec, key, path) if spec else None
-    if beside is None:
+    at = spec_file_part(spec, key) if spec else None
+    if at is None or not spec.split(":")[at]:
         return spec
-    here, there = (Path(s.split(":")[spec_file_part(s, key)]) for s in (spec, beside))
-    if not there.exists() or (here.exists() and here.samefile(there)):
-        return spec
-    if not here.exists():
-        return beside
+    beside = _beside(spec, key, path)
+    here, there = (Path(s.split(":")[at]) if s else None for s in (spec, beside))
     option = f"--{key.replace('_', '-')}"
-    raise InputError(f"checkpoint {path} records the {key} {spec!r}, relative to the folder it was written from: "
+    recorded = f"checkpoint {path} records the {key} {spec!r}"
+    if there is None or not there.exists():
+        if here.exists() or missing_ok or _downloadable(spec, key):
+            return spec
+        looked = f"neither {here} (here) nor {there} (beside the checkpoint) exists" if there else f"{here} does not exist"
+        raise InputError(f"{recorded}, but {looked}; pass {option} SPEC naming where it is now")
+    if not here.exists() or here.samefile(there):
+        return spec if here.exists() else beside
+    raise InputError(f"{recorded}, relative to the folder it was written from: "
                      f"both {here} (here) and {there} (beside the checkpoint) exist; pass {option} SPEC naming one")
+
+
+def _downloadable(spec: str, key: str) -> bool:
+    """A recorded torchvision root (``cifar10:ROOT``) need not exist yet: ``--download`` fetches
+    it there, and without it the reader names the root and that option."""
+    from prunelimit.data.spec import DOWNLOADABLE_SOURCES
+
+    return key in ("data", "eval_data") and spec.split(":")[0] in DOWNLOADABLE_SOURCES
 
 
 def relocated_meta(meta: dict[str, Any], path: Path | None) -> dict[str, Any]:
     """``meta`` of the file ``path`` with its data, eval data and loss specs as
     :func:`recorded_spec` reads them, for a copy written from the current folder (``export``):
     its paths are then relative to this folder, as those ``prune`` records. A spec it cannot
-    place (in both folders, or not valid) stays as written, for the copy's reader to refuse."""
+    place (in both folders, in neither, or not valid) stays as written, for the copy's reader to refuse."""
     moved = dict(meta)
     for key in ("data", "eval_data", "loss"):
         if key in meta:

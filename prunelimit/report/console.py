@@ -366,12 +366,12 @@ def render_gate(rep) -> None:
         stdout.print(estimate_line(rep.estimate.ratio, None if u is None else u.to_json()))
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
+        stdout.print(f"spectrum: {cost(rep.spectrum)}")  # as verify: what it cost, whether from the cache
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
         stdout.print(f"measured limit: loss ≤ L + ε, ε = {b['epsilon']:.4g} ({b['epsilon_source']}) · "
                      f"{b['actual']['evaluations']} prune-and-evaluate passes · no spectrum")
-    stdout.print(("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
-                 + (" (cached result)" if rep.cache_hit else ""))
+    stdout.print("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
     render_warnings(rep.warnings)
 
 

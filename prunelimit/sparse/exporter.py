@@ -73,10 +73,12 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     removed as the loader removes it); ``UsageError`` when it holds no pruning masks."""
     raw = read_checkpoint(checkpoint, trust_pickle=trust_pickle)
     state, masks = state_and_masks(raw)
-    spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path)
+    trusted = model_spec is not None or trust_pickle
+    # an untrusted recorded factory is never built here, only passed on: its file need not be found
+    spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path, missing_ok=not trusted)
     require_masks(masks, f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); "
                   f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
-    state, masks = model_names(state, masks, spec, trusted=model_spec is not None or trust_pickle,
+    state, masks = model_names(state, masks, spec, trusted=trusted,
                                recorded_in=raw.path if model_spec is None else None)
     # the specs as read from here, as the model spec is: the copy may be written to another folder
     return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path))

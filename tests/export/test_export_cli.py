@@ -210,3 +210,22 @@ def test_prune_and_export_from_another_folder_record_the_data_as_read_from_there
         assert (meta["data"], meta["eval_data"]) == ("tensors:run/train.pt",) * 2, ckpt
         result = run("bounds", ckpt, "--method", "exact", "--json", "--no-cache")
         assert result.exit_code == 0, result.output
+
+
+def test_export_passes_on_an_untrusted_recorded_factory_whose_file_is_gone(tmp_path, monkeypatch):
+    """export never builds an untrusted recorded `nets.py:make` (it only records it again), so
+    its file need not be found: a file in neither folder is refused only where it would be
+    read (with --trust-pickle, or by info), naming it as recorded."""
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    net = build_model("mlp:64,8,10")
+    masks = {name: torch.ones_like(p, dtype=torch.bool) for name, p in net.named_parameters() if name.endswith("weight")}
+    (tmp_path / "run").mkdir()
+    save_checkpoint(tmp_path / "run" / "p.pt", "nets.py:make", net.state_dict(), masks=masks)
+    monkeypatch.chdir(tmp_path)
+    assert run("export", "run/p.pt", "-o", "e.safetensors").exit_code == 0
+    assert read_checkpoint("e.safetensors").model_spec == "nets.py:make"
+    result = run("export", "run/p.pt", "-o", "f.safetensors", "--trust-pickle")
+    assert result.exit_code == 3 and "records the model 'nets.py:make', but neither nets.py (here) nor " \
+        "run/nets.py (beside the checkpoint) exists; pass --model SPEC" in " ".join(result.output.split())

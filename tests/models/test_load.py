@@ -70,6 +70,7 @@ def test_a_recorded_relative_path_is_read_beside_the_checkpoint_from_another_fol
     place = RECORDED[key].replace("train.pt", "run/train.pt").replace("images", "run/images") \
         .replace("nets.py", "run/nets.py").replace("losses.py", "run/losses.py")
     assert recorded_spec(RECORDED[key], key, ckpt) == place
+    monkeypatch.chdir("run")
     assert recorded_spec(RECORDED[key], key, Path("m.pt")) == RECORDED[key]  # beside is here: as written
 
 
@@ -108,3 +109,31 @@ def test_a_recorded_factory_beside_the_checkpoint_still_needs_trust(tmp_path, mo
         load_model("run/m.pt")
     assert not marker.exists()
     assert isinstance(load_model("run/m.pt", trust_pickle=True).model, nn.Linear) and marker.exists()
+
+
+MISSING = {"data": "tensors:train.pt", "eval_data": "imagefolder:images", "model": "nets.py:make",
+           "loss": "losses.py:fn"}
+
+
+@pytest.mark.parametrize("key", list(MISSING))
+def test_a_recorded_path_in_neither_folder_says_it_was_recorded_where_it_looked_and_the_fix(tmp_path, monkeypatch, key):
+    # the reader said only "data file train.pt not found": not that the file recorded it, nor where it looked
+    monkeypatch.chdir(tmp_path)
+    Path("run").mkdir()
+    option = "--" + key.replace("_", "-")
+    file = MISSING[key].split(":")[1 if key.endswith("data") else 0]
+    with pytest.raises(InputError, match=rf"checkpoint run/m.pt records the {key} '{MISSING[key]}', but neither "
+                                         rf"{file} \(here\) nor run/{file} \(beside the checkpoint\) exists; "
+                                         rf"pass {option} SPEC naming where it is now"):
+        recorded_spec(MISSING[key], key, Path("run/m.pt"))
+    with pytest.raises(InputError, match=rf"checkpoint m.pt records the {key} .*, but {file} does not exist; "
+                                         rf"pass {option} SPEC"):
+        recorded_spec(MISSING[key], key, Path("m.pt"))
+    absolute = MISSING[key].replace(file, str(tmp_path / file))
+    with pytest.raises(InputError, match=rf"but {tmp_path / file} does not exist; pass {option} SPEC"):
+        recorded_spec(absolute, key, Path("run/m.pt"))
+
+
+def test_a_recorded_torchvision_root_in_neither_folder_stays_as_written_for_download(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert recorded_spec("cifar10:images:test", "eval_data", Path("run/m.pt")) == "cifar10:images:test"

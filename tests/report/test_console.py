@@ -129,3 +129,19 @@ def test_verify_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache(c
         out = capsys.readouterr().out
         assert f"spectrum: {console.cost(shown.bounds.spectrum)}\n" in out
         assert ("(spectrum from the cache)" in out) is cached
+
+
+def test_gate_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache_as_verify_does(capsys):
+    """``gate`` said ``gate passed (cached result)`` where the spectrum was what came from the
+    cache (bounds and verify: ``(spectrum from the cache)`` on their cost line): it prints that line."""
+    from dataclasses import replace as changed
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    rep = prunelimit.gate(torch.nn.Sequential(torch.nn.Linear(6, 3)), (x, y), min_ratio=0.0, batch_size=16)
+    for cached in (False, True):
+        shown = changed(rep, cache_hit=cached, spectrum=changed(rep.spectrum, cached=cached))
+        console.render_gate(shown)
+        out = capsys.readouterr().out
+        assert f"spectrum: {console.cost(shown.spectrum)}\n" in out and "gate passed\n" in out
+        assert ("(spectrum from the cache)" in out) is cached and "cached result" not in out
