@@ -377,7 +377,7 @@ class Pruning:
         return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},
                 "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
                 "warnings": list(self.warnings),
-                "timing": None if self.spectrum is None else self.spectrum._timing()}
+                "timing": None if self.spectrum is None else self.spectrum.timing_json()}
 
 
 @keeps_modes

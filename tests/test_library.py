@@ -132,7 +132,7 @@ def test_prune_auto_carries_the_spectrum_behind_the_ratio_and_its_timing(model, 
     pruning = prunelimit.prune(model, "lower", train, method="slq", iterations=8, runs=2)
     s = pruning.spectrum
     assert s is not None and s.cached is False and s.hvps > 0
-    assert pruning.to_json()["timing"] == s._timing() and pruning.to_json()["timing"]["cached"] is False
+    assert pruning.to_json()["timing"] == s.timing_json() and pruning.to_json()["timing"]["cached"] is False
     given = prunelimit.prune(model, 0.5)
     assert given.spectrum is None and given.to_json()["timing"] is None
 

@@ -124,7 +124,7 @@ class SpectrumReport:
             "method": self.method,
             "params": {"hessian": self.params_hessian},
             "loss": self.loss,
-            "spectrum": self._summary(),
+            "spectrum": self.summary_json(),
             "probes": [
                 {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
                 for r in range(q.runs)
@@ -132,7 +132,7 @@ class SpectrumReport:
             "prediction": None if self.limit_ratio is None or self.uncertainty is None else {
                 "ratio": self.limit_ratio, "stderr": self.uncertainty.stderr,
                 "uncertainty": self.uncertainty.to_json()},
-            "timing": self._timing(),
+            "timing": self.timing_json(),
             "memory": None if self.memory is None else self.memory.to_json(),
             "warnings": self.warnings,
         }))
@@ -143,12 +143,14 @@ class SpectrumReport:
         return [*self.notes, *([self.tolerance_note] if self.tolerance_note else []),
                 *([] if self.layers is None else self.layers.warnings)]
 
-    def _timing(self) -> dict:
+    def timing_json(self) -> dict:
+        """The JSON ``timing`` of every report that stands on this spectrum (bounds, verify, gate, prune)."""
         return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
                 "cached": self.cached,
                 "predicted_exact_seconds": None if self.choice is None else self.choice.predicted_exact_seconds}
 
-    def _summary(self) -> dict:
+    def summary_json(self) -> dict:
+        """The JSON ``spectrum`` block of ``spectrum`` and ``bounds``."""
         return {
             "lambda_max": self.lambda_max,
             "lambda_min": self.lambda_min,

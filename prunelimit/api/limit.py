@@ -80,7 +80,7 @@ class BoundsReport:
             "loss": s.loss,
             "epsilon": self.epsilon,
             "epsilon_source": self.epsilon_source,
-            "spectrum": s._summary(),
+            "spectrum": s.summary_json(),
             "prediction": {
                 "ratio": self.ratio,
                 "density": 1.0 - self.ratio,
@@ -106,7 +106,7 @@ class BoundsReport:
             "first_order_change": self.first_order,
             "regime": None if self.regime is None else self.regime.to_json(),
             "warnings": list(self.warnings),
-            "timing": s._timing(),
+            "timing": s.timing_json(),
             "memory": None if s.memory is None else s.memory.to_json(),
         }))
 

@@ -74,7 +74,7 @@ class PruneReport:
             "output": self.output,
             "formats": list(self.formats),
             "warnings": list(self.warnings),
-            "timing": None if self.spectrum is None else self.spectrum._timing(),
+            "timing": None if self.spectrum is None else self.spectrum.timing_json(),
         }
 
 
