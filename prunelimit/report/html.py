@@ -158,10 +158,20 @@ def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
 
 
 def _grid(items: Sequence[Mapping]) -> str:
-    """Rows of flat mappings as one table, the first item's keys as the columns."""
+    """Rows of flat mappings as one table, the first item's keys as the columns; a
+    ``trace`` beside its ``trace_plus_minus`` is one column, stated as the console states it."""
     keys = list(items[0])
-    head = "".join(f"<th>{html.escape(str(k))}</th>" for k in keys)
-    rows = "".join("<tr>" + "".join(f"<td class=num>{html.escape(_format(item.get(k)))}</td>" for k in keys) + "</tr>"
+    paired = "trace" in keys and "trace_plus_minus" in keys
+    if paired:
+        keys.remove("trace_plus_minus")
+
+    def cell(item: Mapping, key: str) -> str:
+        if paired and key == "trace":
+            return trace_text(item.get("trace"), item.get("trace_plus_minus"))
+        return _format(item.get(key))
+
+    head = "".join(f"<th>{html.escape('trace (± 95 %)' if paired and k == 'trace' else str(k))}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f"<td class=num>{html.escape(cell(item, k))}</td>" for k in keys) + "</tr>"
                    for item in items)
     return f"<table><tr>{head}</tr>{rows}</table>"
 

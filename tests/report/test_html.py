@@ -222,3 +222,16 @@ def test_the_summary_states_the_trace_with_its_plus_minus(verify_rep):
     exact = verify_rep.to_json()
     exact["spectrum"]["trace_plus_minus"] = 0.0
     assert f"<td>Hessian trace</td><td class=num>{s['trace']:.4g}</td>" in render_html("verify", exact, {}, ["p"])
+
+
+def test_the_layers_grid_states_each_trace_with_its_plus_minus():
+    """The Layers grid showed ``trace`` and ``trace_plus_minus`` as two raw columns: one
+    column now states each layer's trace as the console's per-layer table does."""
+    layers = [{"name": "0.weight", "trace": 12.345678, "trace_plus_minus": 0.0421},
+              {"name": "2.weight", "trace": 3.0, "trace_plus_minus": 0.0},  # exact block: no ±
+              {"name": "4.weight", "trace": 0.5, "trace_plus_minus": None}]  # not stated
+    text = render_html("bounds", {"prediction": {"ratio": 0.5}, "layers": layers}, {}, ["p"])
+    grid = text.partition("<h2>Layers</h2>")[2].partition("</table>")[0]
+    assert "<th>trace (± 95 %)</th>" in grid and "trace_plus_minus" not in grid
+    assert "<td class=num>12.346 ± 0.042</td>" in grid
+    assert "<td class=num>3</td>" in grid and "<td class=num>0.5</td>" in grid
