@@ -749,14 +749,15 @@ def _fixed_plan(options: CurvatureOptions) -> bool:
 
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
     """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
-    ``hessian_samples`` auto (``None`` in Python) takes every sample up to its threshold, so
-    there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``).
+    ``hessian_samples`` auto (``None`` in Python) takes every sample below twice its subset,
+    so there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
     from prunelimit.data.batches import total_samples
-    from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
+    from prunelimit.data.subsample import resolve_hessian_samples
 
     samples = options.hessian_samples or "auto"
-    if samples == "auto" and total_samples(inputs.batches) <= AUTO_HESSIAN_SAMPLES:
+    total = total_samples(inputs.batches)
+    if samples == "auto" and resolve_hessian_samples(samples, total) >= total:
         samples = "all"
     hvp = "auto" if options.hvp == "cached" else options.hvp
     target = _TARGET_ONLY if _fixed_plan(options) else {}
