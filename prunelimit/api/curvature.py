@@ -519,13 +519,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
 def curvature_data(inputs: Inputs, options: CurvatureOptions) -> "Subsample":
     """SLQ's curvature data (``hessian_samples``), the spectrum's and the per-layer blocks'
-    alike: class-balanced unless the loss is ``mse``, whose integer targets are values to
-    fit, not classes (each distinct value would be a stratum of its own)."""
-    from prunelimit.data.batches import mse_loss
+    alike: class-balanced unless the loss's targets are values to fit, not classes
+    (``data.loss.targets_are_values``: each distinct value would be a stratum of its own)."""
+    from prunelimit.data.loss import targets_are_values
     from prunelimit.data.subsample import curvature_subsample
 
     return curvature_subsample(inputs.batches, options.hessian_samples, options.seed,
-                               by_class=inputs.loss_fn is not mse_loss)
+                               by_class=not targets_are_values(inputs.loss_fn))
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,

@@ -175,6 +175,39 @@ def test_mse_bounds_on_integer_targets_subsample_them_as_values() -> None:
     assert rep.layers is not None
 
 
+@pytest.mark.parametrize("criterion", ["L1Loss", "smooth_l1_loss", "HuberLoss", "PoissonNLLLoss"])
+def test_the_integer_targets_of_torchs_regression_criteria_are_values(criterion) -> None:
+    """Integer targets of torch's regression criteria (counts, ratings) are values, as the
+    mse loss's: as classes, 129 distinct values of 300 samples refused a subset of 100
+    ("too few for 129 classes"), and ``auto`` took every sample where four a value was more."""
+    import functools
+
+    import prunelimit
+    from prunelimit.models.spec import build_model
+
+    module = getattr(torch.nn, criterion, None)
+    loss = module() if module is not None else functools.partial(getattr(torch.nn.functional, criterion))
+    torch.manual_seed(0)
+    x = torch.randn(300, 8)
+    y = (x[:, 0] * 40 + 100).round().long().clamp(min=0)
+    rep = prunelimit.bounds(build_model("mlp:8,6,1"), (x, y), loss=loss, method="slq", hessian_samples=100,
+                            max_hvps=30, epsilon=0.1)
+    assert rep.spectrum.curvature_data.used == 100 and rep.uncertainty.data is not None
+
+
+def test_labels_of_classification_criteria_stay_classes() -> None:
+    """Only regression criteria draw without strata: BCE's 0/1 labels, cross-entropy's and a
+    user's loss keep their classes in every part."""
+    from prunelimit.data.batches import cross_entropy_loss, mse_loss
+    from prunelimit.data.loss import criterion_loss, targets_are_values
+
+    assert targets_are_values(mse_loss) and targets_are_values(criterion_loss(torch.nn.MSELoss(reduction="sum")))
+    assert targets_are_values(criterion_loss(torch.nn.HuberLoss(delta=2.0)))
+    for loss in (cross_entropy_loss, criterion_loss(torch.nn.BCEWithLogitsLoss()), criterion_loss(torch.nn.NLLLoss()),
+                 criterion_loss(torch.nn.HingeEmbeddingLoss()), lambda model, batch: model(batch[0]).mean()):
+        assert not targets_are_values(loss)
+
+
 def test_the_subset_is_gathered_from_the_batches_without_copying_the_data(monkeypatch) -> None:
     """The inputs of every batch were joined into one copy of the data set before the
     subset was taken (300 MB more beside a 100,000 × 784 set); now only the chosen samples
