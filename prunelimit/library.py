@@ -110,8 +110,9 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     batches = [_batch(b, i, option) for i, b in enumerate(data)]
     if not batches:
         raise UsageError(f"{option} yielded no batches")
-    # a one-pass iterator has no second pass to compare: the batches read are the fixed sample
-    if not isinstance(data, Iterator) and data_fingerprint([_batch(b, i, option) for i, b in enumerate(data)]) != data_fingerprint(batches):
+    # a one-pass iterator has no second pass to compare: the batches read are the fixed sample;
+    # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
+    if not isinstance(data, Iterator) and data_fingerprint(_batch(b, i, option) for i, b in enumerate(data)) != data_fingerprint(batches):
         raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
                          "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
                          "use DataLoader(..., shuffle=False) without random transforms")

@@ -455,6 +455,20 @@ def test_an_option_that_keeps_the_spectrum_reuses_it(cli, own_ckpt, change, forb
                                ("bounds", own_ckpt, *SMALL, *SLQ, *change))
 
 
+def test_auto_on_less_than_twice_its_subset_is_all_and_reads_the_all_spectrum(cli, own_ckpt, forbid_curvature,
+                                                                              monkeypatch):
+    """``auto`` subsamples only a data set of twice its subset or more (a larger subset's data
+    check costs more passes than all the data): with a 200-sample subset it took 200 of 300,
+    keyed apart from ``all``; it now takes all 300 and reads what ``all`` stored."""
+    from prunelimit.data import subsample
+
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 200)
+    assert _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json", "--no-cache"))["spectrum"]["hessian_samples"] \
+        == {"used": 300, "total": 300, "part_ratios": None}
+    _reads_the_stored_spectrum(cli, forbid_curvature, ("bounds", own_ckpt, *SMALL, *SLQ, "--hessian-samples", "all"),
+                               ("bounds", own_ckpt, *SMALL, *SLQ))
+
+
 def test_a_subset_of_the_samples_is_another_spectrum(cli, own_ckpt):
     """auto is ``all`` only where it takes every sample: 100 of the 300 is a miss."""
     _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--hessian-samples", "all", "--json"))

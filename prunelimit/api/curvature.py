@@ -519,13 +519,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
 def curvature_data(inputs: Inputs, options: CurvatureOptions) -> "Subsample":
     """SLQ's curvature data (``hessian_samples``), the spectrum's and the per-layer blocks'
-    alike: class-balanced unless the loss is ``mse``, whose integer targets are values to
-    fit, not classes (each distinct value would be a stratum of its own)."""
-    from prunelimit.data.batches import mse_loss
+    alike: class-balanced unless the loss's targets are values to fit, not classes
+    (``data.loss.targets_are_values``: each distinct value would be a stratum of its own)."""
+    from prunelimit.data.loss import targets_are_values
     from prunelimit.data.subsample import curvature_subsample
 
     return curvature_subsample(inputs.batches, options.hessian_samples, options.seed,
-                               by_class=inputs.loss_fn is not mse_loss)
+                               by_class=not targets_are_values(inputs.loss_fn))
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
@@ -749,14 +749,15 @@ def _fixed_plan(options: CurvatureOptions) -> bool:
 
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
     """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
-    ``hessian_samples`` auto (``None`` in Python) takes every sample up to its threshold, so
-    there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``).
+    ``hessian_samples`` auto (``None`` in Python) takes every sample below twice its subset,
+    so there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
     from prunelimit.data.batches import total_samples
-    from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
+    from prunelimit.data.subsample import resolve_hessian_samples
 
     samples = options.hessian_samples or "auto"
-    if samples == "auto" and total_samples(inputs.batches) <= AUTO_HESSIAN_SAMPLES:
+    total = total_samples(inputs.batches)
+    if samples == "auto" and resolve_hessian_samples(samples, total) >= total:
         samples = "all"
     hvp = "auto" if options.hvp == "cached" else options.hvp
     target = _TARGET_ONLY if _fixed_plan(options) else {}

@@ -53,8 +53,8 @@ class CurvatureOptions:
     the start) or ``basis_memory_mb`` are spent.
     Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: SLQ's
     curvature on a class-balanced seeded subset of that many samples (``"auto"``/``None``:
-    all up to ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES`` = 8,192, else that many or
-    ``DATA_PARTS`` = 4 a class if more; ``"all"``; the ``mse`` loss's targets are drawn without classes); the exact spectrum, ε, the loss and the gradient always use the full
+    ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES`` = 8,192, or ``DATA_PARTS`` = 4 a class
+    if more, where that is at most half the data, else all; ``"all"``; the ``mse`` loss's targets, and those of torch's regression criteria, are drawn without classes); the exact spectrum, ε, the loss and the gradient always use the full
     analysis data.
     """
 

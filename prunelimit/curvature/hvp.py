@@ -36,6 +36,7 @@ subset) adds zeros, and takes every decision the others take (engine, unbatched 
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from copy import deepcopy
@@ -445,5 +446,18 @@ def _rechunked(batches: list[Batch], size: int) -> list[Batch] | None:
             return None
     if len(batches) == 1 and batch_size(head) <= size:
         return list(batches)
-    columns = [torch.cat([b[i] for b in batches]).split(size) for i in range(len(head))]
+    columns = [_joined([b[i] for b in batches]).split(size) for i in range(len(head))]
     return list(zip(*columns))
+
+
+def _joined(parts: list[Tensor]) -> Tensor:
+    """``torch.cat(parts)``, as a view where the parts lie end to end in one storage (the
+    batches of a loaded data set): a copy would double the data set in memory."""
+    first = parts[0]
+    offsets = itertools.accumulate((p.numel() for p in parts[:-1]), initial=first.storage_offset())
+    adjacent = all(p.is_contiguous() and p.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+                   and p.storage_offset() == offset for p, offset in zip(parts, offsets))
+    if not adjacent:
+        return torch.cat(parts)
+    rows = sum(p.shape[0] for p in parts)
+    return first.new_empty(0).set_(first.untyped_storage(), first.storage_offset(), (rows, *first.shape[1:]))

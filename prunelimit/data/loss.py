@@ -100,14 +100,30 @@ def criterion_loss(criterion: Callable[[Tensor, Tensor], Tensor]) -> CriterionLo
     """``criterion`` in the wrapper that reads its targets as it means them: torch's
     class-index criteria (``ClassLoss``), its element-wise ones (``PointwiseLoss``; the
     functions, modules and ``functools.partial`` of either), anything else as given."""
-    target = _unwrapped(criterion)
-    kind = type(target) if isinstance(target, nn.Module) else target  # a subclass may compute anything
+    kind = _kind(criterion)
     for table, wrapper in ((_CLASS_CRITERIA, ClassLoss), (_POINTWISE_CRITERIA, PointwiseLoss)):
         # by identity: a user's callable need not be hashable
         setting = next((value for known, value in table.items() if known is kind), None)
         if setting is not None:
             return wrapper(criterion, setting)
     return CriterionLoss(criterion)
+
+
+def targets_are_values(loss_fn: LossFn) -> bool:
+    """Whether ``loss_fn``'s targets are values to fit, not classes, even as integers: the
+    ``mse`` loss and torch's regression criteria (counts for Poisson NLL, ratings for L1).
+    A curvature subset draws them without strata: each distinct value was a class of its
+    own, and 3,000 values of 20,000 samples took all of them or refused a typed size."""
+    if loss_fn is mse_loss:
+        return True
+    return isinstance(loss_fn, PointwiseLoss) and any(_kind(loss_fn.criterion) is c for c in _VALUE_CRITERIA)
+
+
+def _kind(criterion: Any) -> Any:
+    """What identifies a criterion in the tables below: a module's class (a subclass may
+    compute anything), else the function, through any ``functools.partial``."""
+    target = _unwrapped(criterion)
+    return type(target) if isinstance(target, nn.Module) else target
 
 
 def _unwrapped(criterion: Any) -> Any:
@@ -133,3 +149,7 @@ _POINTWISE_CRITERIA: dict[Any, bool] = {
                      F.hinge_embedding_loss, nn.MultiLabelSoftMarginLoss, F.multilabel_soft_margin_loss), True),
     nn.MultiLabelMarginLoss: False, F.multilabel_margin_loss: False,
 }
+# torch's element-wise criteria of real-valued targets that are values to fit (not 0/1 or ±1
+# labels as BCE's, soft margin's and hinge embedding's): ``targets_are_values``
+_VALUE_CRITERIA = (nn.MSELoss, F.mse_loss, nn.L1Loss, F.l1_loss, nn.SmoothL1Loss, F.smooth_l1_loss, nn.HuberLoss,
+                   F.huber_loss, nn.PoissonNLLLoss, F.poisson_nll_loss, nn.KLDivLoss, F.kl_div)

@@ -144,3 +144,20 @@ def test_bad_chunking_refused(bad):
     model, batches = _mlp_problem()
     with pytest.raises(UsageError, match="chunk_samples"):
         HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, chunk_samples=bad)
+
+
+def test_rechunked_batches_of_one_data_set_are_views_of_it():
+    """A loaded data set's batches lie end to end in its storage: the chunks are views of it,
+    not a second copy of the data (300 MB more beside a 100,000 × 784 float32 set)."""
+    x, y = torch.randn(50, 3), torch.arange(50) % 3
+    batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 50, 8)]
+    chunks = _rechunked(batches, 16)
+    assert [len(c[0]) for c in chunks] == [16, 16, 16, 2]
+    assert chunks[1][0].data_ptr() == x[16].data_ptr() and chunks[3][1].data_ptr() == y[48].data_ptr()
+    assert torch.equal(torch.cat([c[0] for c in chunks]), x)
+    # batches out of order, or copies: joined by copying, in the order given
+    swapped = [batches[1], batches[0], *batches[2:]]
+    moved = torch.cat([c[0] for c in _rechunked(swapped, 16)])
+    assert torch.equal(moved, torch.cat([b[0] for b in swapped])) and moved.data_ptr() != x.data_ptr()
+    copied = torch.cat([c[0] for c in _rechunked([(a.clone(), b.clone()) for a, b in batches], 16)])
+    assert torch.equal(copied, x)
