@@ -215,7 +215,8 @@ def solver_line(s) -> None:
     steps = "1 step" if s.iterations == 1 else f"{s.iterations} steps"
     plan = "" if s.solver == "exact" else f" · {probes} × {steps}{alone}" + (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
-    timed = "" if predicted is None else f" (exact predicted ≈ {predicted:.3g} s)"
+    timed = "" if predicted is None else f" (exact predicted ≈ {predicted:.3g} s)" if s.choice.eigenvalues_timed \
+        else f" (exact predicted ≥ {predicted:.3g} s, its columns alone)"
     stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")
 
 
