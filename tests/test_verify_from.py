@@ -237,4 +237,4 @@ def test_verify_from_states_this_runs_curvature_work_not_the_saved_runs(cli, own
     assert json.loads(saved_bounds.read_text())["timing"]["hvps"] > 0
     doc = _json(cli("verify", own_ckpt, *SAMPLES, "--from", saved_bounds, "--json"))
     assert doc["timing"] | {"predicted_exact_seconds": None} == \
-        {"seconds": 0.0, "hvps": 0, "hvp_passes": 0.0, "cached": False, "predicted_exact_seconds": None}
+        {"seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False, "predicted_exact_seconds": None}

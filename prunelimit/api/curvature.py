@@ -107,6 +107,9 @@ class SpectrumReport:
     limit_ratio: float | None = None
     uncertainty: "Uncertainty | None" = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
+    # ``seconds`` by stage, in order (``STAGES``' names): they sum to it, so what the time
+    # budget counted and what came after it can both be read off
+    stages: tuple[tuple[str, float], ...] = ()
     notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
     # why ``limit_ratio``'s ± is above the tolerance (``tolerance_warning``): the spectrum
     # command's warning; ``bounds`` states its own for the ρ* of its path
@@ -145,8 +148,8 @@ class SpectrumReport:
 
     def timing_json(self) -> dict:
         """The JSON ``timing`` of every report that stands on this spectrum (bounds, verify, gate, prune)."""
-        return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
-                "cached": self.cached,
+        return {"seconds": self.seconds, "stages": dict(self.stages), "hvps": self.hvps,
+                "hvp_passes": 0.0 if self.cached else self.hvp_passes, "cached": self.cached,
                 "predicted_exact_seconds": None if self.choice is None else self.choice.predicted_exact_seconds}
 
     def summary_json(self) -> dict:
@@ -387,6 +390,34 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
     return check
 
 
+# The spectrum's stages, as ``timing.stages`` names them (docs/guide.md): --time-budget counts
+# the first four (the eigenvalues are predicted within it), the last three come after it.
+STAGES = ("solver_choice", "data_passes", "exact_columns", "lanczos", "eigenvalues", "data_check", "trace_top_up",
+          "results")
+
+
+class _Laps:
+    """Seconds of consecutive stages on one clock: ``lap(name)`` closes the stage since the
+    last lap (a name seen again adds to it), so the stages sum to ``total`` exactly."""
+
+    def __init__(self, clock: "Callable[[], float]") -> None:
+        self._clock, self.start = clock, clock()
+        self._last, self._seconds = self.start, dict.fromkeys(STAGES, 0.0)
+
+    def lap(self, name: str) -> None:
+        now = self._clock()
+        self._seconds[name] += now - self._last
+        self._last = now
+
+    @property
+    def total(self) -> float:
+        return self._last - self.start
+
+    def stages(self) -> tuple[tuple[str, float], ...]:
+        """The stages that took any time, in ``STAGES`` order."""
+        return tuple((name, seconds) for name, seconds in self._seconds.items() if seconds > 0)
+
+
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
     """Hessian spectrum of the mean analysis loss as quadrature nodes and weights, computed
     the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
@@ -404,7 +435,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     from prunelimit.theory.uncertainty import EXACT
 
     require_data(inputs)
-    start = time.perf_counter()
+    laps = _Laps(time.perf_counter)
     elapsed = agreed_clock()  # what --time-budget counts: alike on every rank under torchrun
     named = hessian_parameters(inputs.model, inputs.selection)
     sizes = [p.numel() for _, p in named]
@@ -412,17 +443,20 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
     choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
+    laps.lap("solver_choice")
     passes = float(hvps)
     stopped_by, trail, data = None, (), CurvatureData(total, total)
     notes: list[str] = []
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = timing_op if timing_op is not None else hessian_operator(inputs, options, dtype=torch.float64)
+        laps.lap("data_passes")
         before = op.hvps
         cb = (lambda done: progress(done, dim)) if progress else None
         try:
             dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds))
         except _ExactTooSlow as slow:
+            laps.lap("exact_columns")
             hvps += op.hvps - before
             passes += op.hvps - before
             notes.append(str(slow))
@@ -431,9 +465,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                     "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
     if choice.solver == "exact":
         stats = op
+        laps.lap("exact_columns")
         if progress:
             progress(dim, dim, "eigenvalues of the dense Hessian")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
+        laps.lap("eigenvalues")
         hvps += quad.hvps
         passes += quad.hvps
         eig = quad.nodes[0]
@@ -458,6 +494,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
         target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        laps.lap("data_passes")
         # A given --max-hvps and --time-budget count from the start: the timed products and any
         # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
         budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
@@ -472,6 +509,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                   "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline)
+        laps.lap("lanczos")
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
@@ -488,10 +526,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             over = _data_check_note(options, len(parts), spent, hvps, now - began, now)
             notes += [over] if over else []
             passes += spent * share / len(parts)  # a product over a part is a pass over 1/K of the subset
+            laps.lap("data_check")
         lam_max, lam_min = _extreme_nodes(quad)
         # the top-ups stop after the first only where the budget stopped the runs: a run it did
         # not stop keeps its products, whatever the clock read meanwhile
         trace = _slq_trace(op, quad, options, budget_spent=stopped_by == "time-budget")
+        laps.lap("trace_top_up")
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -507,14 +547,16 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
+    loss, batch_losses = stats.loss(), stats.batch_losses()
+    laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
         trace=trace.value, trace_stderr=trace.stderr, trace_plus_minus=trace.plus_minus, negative_mass=negative,
         iterations=dim if choice.solver == "exact" else int(max(len(r) for r in quad.nodes)),
         runs=quad.runs, params_hessian=dim,
-        loss=stats.loss(), batch_losses=stats.batch_losses(), gradient_norm=float(gradient.norm()),
+        loss=loss, batch_losses=batch_losses, gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
-        hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
+        hvps=hvps, seconds=laps.total, stages=laps.stages(), half=quad.half, memory=memory, choice=choice,
         stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
         uncertainty=uncertainty, dense=dense,
         tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
@@ -799,7 +841,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     key = result_key(inputs, options, store, "spectrum")
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust)
     if found is not None:
-        return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
+        seconds = time.perf_counter() - start
+        return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds),), cached=True)
     rep = spectrum(inputs, options, progress)
     store_result(store, key, "spectrum", replace(rep, dense=None))
     return rep
