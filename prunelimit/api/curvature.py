@@ -358,7 +358,8 @@ class _ExactTooSlow(Exception):
 EXACT_WATCH_AFTER = 0.05
 
 
-def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
+def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
+                 elapsed: "Callable[[], float] | None" = None):
     """``check(done)`` for ``exact_hessian`` under ``--method default``: raises
     ``_ExactTooSlow`` when the fastest block of columns so far predicts over
     ``EXACT_TIE_BAND`` × the time budget, where the prediction itself would have refused
@@ -366,19 +367,27 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
     fastest, not the mean: other load only slows a block, so a burst of it (or threads
     waiting for a core) does not turn the same command to SLQ. Under torchrun a block's rate
     and the time spent are the slowest rank's, so all ranks leave together or none does.
-    ``None`` for ``--method exact``, which was asked for whatever it costs."""
+    ``None`` for ``--method exact``, which was asked for whatever it costs.
+
+    A given ``--time-budget`` is a deadline on ``elapsed`` (the spectrum's wall clock, which
+    the budget counts), not a CPU-time prediction: the CPU clock does not see a loaded
+    machine, and the tie band would let the columns run 1.5× past it, so it is also left
+    once the fastest block's wall rate has the columns and the eigenvalues end past it."""
     from prunelimit.distributed import agreed_max
 
     if options.method != "default":
         return None
     budget, clock = exact_time_budget(options), _clock(op.device)
+    deadline = None if elapsed is None else options.time_budget
     start = last = clock()
-    fastest, before = math.inf, 0
+    wall_start = wall_last = None if deadline is None else elapsed()
+    fastest = fastest_wall = math.inf
+    before = 0
 
     def check(done: int) -> None:
-        nonlocal last, fastest, before
+        nonlocal last, wall_last, fastest, fastest_wall, before
         now = clock()
-        fastest, last, before = min(fastest, agreed_max((now - last) / (done - before))), now, done
+        fastest, last = min(fastest, agreed_max((now - last) / (done - before))), now
         spent = agreed_max(now - start)
         predicted = fastest * dim + eigen_seconds
         if done < dim and spent >= EXACT_WATCH_AFTER * budget and predicted > EXACT_TIE_BAND * budget:
@@ -386,6 +395,16 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
                 f"the exact spectrum was left after {done:,} of {dim:,} columns ({spent:.1f} s): at their fastest "
                 f"it would take ≈ {predicted:.0f} s, over {EXACT_TIE_BAND:g}× its {budget:g} s budget; adaptive SLQ "
                 "instead")
+        if deadline is not None:
+            wall = elapsed()  # agreed: every rank reads the same
+            fastest_wall, wall_last = min(fastest_wall, (wall - wall_last) / (done - before)), wall
+            ending = wall + fastest_wall * (dim - done) + eigen_seconds
+            if done < dim and wall - wall_start >= EXACT_WATCH_AFTER * deadline and ending > deadline:
+                raise _ExactTooSlow(
+                    f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into the spectrum): "
+                    f"at their fastest it would end at ≈ {ending:.1f} s, past --time-budget {deadline:g} s; adaptive "
+                    "SLQ in the time left")
+        before = done
 
     return check
 
@@ -454,7 +473,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         before = op.hvps
         cb = (lambda done: progress(done, dim)) if progress else None
         try:
-            dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds))
+            dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds, elapsed))
         except _ExactTooSlow as slow:
             laps.lap("exact_columns")
             hvps += op.hvps - before

@@ -77,3 +77,35 @@ def test_a_cached_spectrum_times_its_cache_read_alone(inputs, tmp_path) -> None:
     again = api.stored_spectrum(inputs, options, store=store).timing_json()
     assert again["cached"] and list(again["stages"]) == ["cache_read"]
     assert again["stages"]["cache_read"] == again["seconds"]
+
+
+@pytest.mark.parametrize(("budget", "eigen", "left"), [
+    (100.0, 0.0, True),  # the columns at the wall clock's rate end past the deadline
+    (60.0, 55.0, True),  # the columns fit, the eigenvalues after them do not
+    (10_000.0, 0.0, False),  # everything fits: the exact spectrum, whatever the clock read
+])
+def test_the_exact_columns_keep_to_a_given_time_budget_on_its_own_clock(inputs, monkeypatch, budget, eigen,
+                                                                        left) -> None:
+    """The timed products (CPU time, one thread) put the exact spectrum within --time-budget;
+    the columns then ran at the wall clock's pace, which a loaded machine slows and the CPU
+    clock does not see (the example under --time-budget 8: 10.5 s, no stop, no warning),
+    and the tie band let them run to 1.5× the budget. The budget's own clock (the spectrum's
+    wall clock, gaining 1 s a reading here; the CPU clock nothing) now judges them as
+    they are formed: the default leaves them for adaptive SLQ in the time left, and says so."""
+    import itertools
+    import time
+    import types
+
+    from prunelimit import distributed
+    from prunelimit.curvature import exact
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
+    monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: eigen)
+    monkeypatch.setattr(curvature, "_clock", lambda device: itertools.repeat(0.0).__next__)
+    wall = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1.0).__next__, process_time=time.process_time)
+    monkeypatch.setattr(distributed, "time", wall)
+    rep = api.spectrum(inputs, api.CurvatureOptions(time_budget=budget, tolerance=0.5))
+    warned = [note for note in rep.notes if "past --time-budget" in note]
+    assert (rep.solver, len(warned)) == (("slq-h", 1) if left else ("exact", 0))
+    if left:
+        assert "ran over its time budget" in rep.choice.reason and "of 910 columns" in warned[0]
