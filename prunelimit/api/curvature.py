@@ -107,9 +107,9 @@ class SpectrumReport:
     limit_ratio: float | None = None
     uncertainty: "Uncertainty | None" = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
-    # ``seconds`` by stage, in order (``STAGES``' names): they sum to it, so what the time
-    # budget counted and what came after it can both be read off
-    stages: tuple[tuple[str, float], ...] = ()
+    # ``(name, seconds, hvps)`` of each stage run, in ``STAGES`` order: they sum to ``seconds``
+    # and ``hvps``, so what the budgets counted and what came after them can both be read off
+    stages: tuple[tuple[str, float, int], ...] = ()
     notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
     # why ``limit_ratio``'s ± is above the tolerance (``tolerance_warning``): the spectrum
     # command's warning; ``bounds`` states its own for the ρ* of its path
@@ -148,7 +148,8 @@ class SpectrumReport:
 
     def timing_json(self) -> dict:
         """The JSON ``timing`` of every report that stands on this spectrum (bounds, verify, gate, prune)."""
-        return {"seconds": self.seconds, "stages": dict(self.stages), "hvps": self.hvps,
+        stages = {name: {"seconds": seconds, "hvps": hvps} for name, seconds, hvps in self.stages}
+        return {"seconds": self.seconds, "stages": stages, "hvps": self.hvps,
                 "hvp_passes": 0.0 if self.cached else self.hvp_passes, "cached": self.cached,
                 "predicted_exact_seconds": None if self.choice is None else self.choice.predicted_exact_seconds}
 
@@ -410,31 +411,34 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
 
 
 # The spectrum's stages, as ``timing.stages`` names them (docs/guide.md): --time-budget counts
-# the first four (the eigenvalues are predicted within it), the last three come after it.
+# the first four (the eigenvalues are predicted within it) and a given --max-hvps their
+# products; the last three come on top of both. A cached spectrum's one stage is ``cache_read``.
 STAGES = ("solver_choice", "data_passes", "exact_columns", "lanczos", "eigenvalues", "data_check", "trace_top_up",
           "results")
 
 
 class _Laps:
-    """Seconds of consecutive stages on one clock: ``lap(name)`` closes the stage since the
-    last lap (a name seen again adds to it), so the stages sum to ``total`` exactly."""
+    """Seconds and products of consecutive stages on one clock: ``lap(name, hvps)`` closes
+    the stage since the last lap (a name seen again adds to it), so the stages' seconds sum
+    to ``total`` exactly."""
 
     def __init__(self, clock: "Callable[[], float]") -> None:
         self._clock, self.start = clock, clock()
-        self._last, self._seconds = self.start, dict.fromkeys(STAGES, 0.0)
+        self._last, self._spent = self.start, {}
 
-    def lap(self, name: str) -> None:
+    def lap(self, name: str, hvps: int = 0) -> None:
         now = self._clock()
-        self._seconds[name] += now - self._last
+        seconds, products = self._spent.get(name, (0.0, 0))
+        self._spent[name] = (seconds + now - self._last, products + hvps)
         self._last = now
 
     @property
     def total(self) -> float:
         return self._last - self.start
 
-    def stages(self) -> tuple[tuple[str, float], ...]:
-        """The stages that took any time, in ``STAGES`` order."""
-        return tuple((name, seconds) for name, seconds in self._seconds.items() if seconds > 0)
+    def stages(self) -> tuple[tuple[str, float, int], ...]:
+        """Every stage lapped, in ``STAGES`` order (which stages run depends on the plan, not the clock)."""
+        return tuple((name, *self._spent[name]) for name in STAGES if name in self._spent)
 
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
@@ -462,7 +466,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
     choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
-    laps.lap("solver_choice")
+    laps.lap("solver_choice", hvps)
     passes = float(hvps)
     stopped_by, trail, data = None, (), CurvatureData(total, total)
     notes: list[str] = []
@@ -475,7 +479,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         try:
             dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds, elapsed))
         except _ExactTooSlow as slow:
-            laps.lap("exact_columns")
+            laps.lap("exact_columns", op.hvps - before)
             hvps += op.hvps - before
             passes += op.hvps - before
             notes.append(str(slow))
@@ -484,7 +488,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                     "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
     if choice.solver == "exact":
         stats = op
-        laps.lap("exact_columns")
+        laps.lap("exact_columns", op.hvps - before)
         if progress:
             progress(dim, dim, "eigenvalues of the dense Hessian")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
@@ -528,7 +532,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                   "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline)
-        laps.lap("lanczos")
+        laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
@@ -545,12 +549,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             over = _data_check_note(options, len(parts), spent, hvps, now - began, now)
             notes += [over] if over else []
             passes += spent * share / len(parts)  # a product over a part is a pass over 1/K of the subset
-            laps.lap("data_check")
+            laps.lap("data_check", spent)
         lam_max, lam_min = _extreme_nodes(quad)
         # the top-ups stop after the first only where the budget stopped the runs: a run it did
         # not stop keeps its products, whatever the clock read meanwhile
         trace = _slq_trace(op, quad, options, budget_spent=stopped_by == "time-budget")
-        laps.lap("trace_top_up")
+        laps.lap("trace_top_up", op.hvps - quad.hvps)
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -861,7 +865,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust)
     if found is not None:
         seconds = time.perf_counter() - start
-        return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds),), cached=True)
+        return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True)
     rep = spectrum(inputs, options, progress)
     store_result(store, key, "spectrum", replace(rep, dense=None))
     return rep

@@ -63,7 +63,9 @@ def test_timing_splits_the_spectrum_into_stages_that_sum_to_it(inputs, monkeypat
     rep = api.spectrum(inputs, options)
     timing = rep.timing_json()
     assert list(timing["stages"]) == stages and set(stages) <= set(curvature.STAGES)
-    assert timing["stages"] == dict.fromkeys(stages, 1.0) and timing["seconds"] == len(stages)
+    assert [stage["seconds"] for stage in timing["stages"].values()] == [1.0] * len(stages)
+    assert timing["seconds"] == len(stages)
+    assert sum(stage["hvps"] for stage in timing["stages"].values()) == timing["hvps"] > 0
 
 
 def test_a_cached_spectrum_times_its_cache_read_alone(inputs, tmp_path) -> None:
@@ -73,10 +75,10 @@ def test_a_cached_spectrum_times_its_cache_read_alone(inputs, tmp_path) -> None:
     store = open_store(tmp_path / "cache", True)
     options = api.CurvatureOptions(method="slq", tolerance=0.2)
     first = api.stored_spectrum(inputs, options, store=store)
-    assert sum(s for _, s in first.stages) == pytest.approx(first.seconds) and not first.cached
+    assert sum(s for _, s, _ in first.stages) == pytest.approx(first.seconds) and not first.cached
+    assert sum(h for _, _, h in first.stages) == first.hvps
     again = api.stored_spectrum(inputs, options, store=store).timing_json()
-    assert again["cached"] and list(again["stages"]) == ["cache_read"]
-    assert again["stages"]["cache_read"] == again["seconds"]
+    assert again["cached"] and again["stages"] == {"cache_read": {"seconds": again["seconds"], "hvps": 0}}
 
 
 @pytest.mark.parametrize(("budget", "eigen", "left"), [
