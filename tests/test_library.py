@@ -597,3 +597,13 @@ def test_nplh_iterative_holds_a_pruned_tensor_it_does_not_rank(model, train, tmp
     torch_prune.custom_from_mask(pruned[0], "bias", bias)
     assert prunelimit.nplh(pruned, train, mode="iterative", rate=0.5, finetune_steps=5).to_json() == \
         from_file.to_json()
+
+
+@pytest.mark.parametrize("option", [{"time_budget": 5.0}, {"max_hvps": 10}, {"tolerance": 0.05}, {"method": "exact"}])
+def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model, train, no_curvature, option):
+    """Rules that all use the measured limit compute no spectrum: a budget or another
+    spectrum option beside them did nothing, in silence, as the command line's flag did;
+    ε, which the search reads, stays."""
+    with pytest.raises(UsageError, match=f"^{next(iter(option))} has no effect: every rule uses the measured limit"):
+        prunelimit.gate(model, train, min_ratio=0.1, use="actual", **option)
+    assert prunelimit.gate(model, train, min_ratio=0.0, use="actual", epsilon=0.05).passed

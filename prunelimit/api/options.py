@@ -121,6 +121,9 @@ class CurvatureOptions:
 
 # What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).
 _ADAPTIVE_ONLY = ("max_hvps", "time_budget")
+# What only the spectrum reads: nothing, where none is computed (a gate on the measured limit).
+SPECTRUM_ONLY = ("method", "iterations", "runs", "hvp", "memory_budget_mb", "basis_dtype", "basis_memory_mb",
+                 "tolerance", *_ADAPTIVE_ONLY, "hessian_samples")
 
 
 def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
