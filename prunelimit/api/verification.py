@@ -152,6 +152,7 @@ def _actual_json(a: "ActualLimit") -> dict:
         "dense_accuracy": a.dense_accuracy,
         "acc_drop_points": a.acc_drop,
         "evaluations": a.evaluations,
+        "seconds": a.seconds,
         "probes": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.probes],
         "curve": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.curve],
     }

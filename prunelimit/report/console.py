@@ -350,7 +350,7 @@ def render_verify(rep) -> None:
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
-                 + f" · {a.evaluations} prune-and-evaluate passes")
+                 + f" · {a.evaluations} prune-and-evaluate passes in {a.seconds:.1f} s")
     if b.source is not None:
         stdout.print(f"prediction read from {b.source} (no curvature work)")
     render_warnings(rep.warnings)
