@@ -77,7 +77,8 @@ class ActualLimit:
     ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for
     (at most :func:`worst_case_passes` ≤ ``max_evaluations`` each).
     ``probes`` are the search's points by ratio; ``curve`` the optional sweep;
-    ``seconds``: the wall time of both (outside the spectrum's ``timing`` and its budgets).
+    ``seconds``: the wall time of both (verify's ``timing.search``, outside the spectrum's
+    seconds and its budgets).
     """
 
     loss_ratio: float
