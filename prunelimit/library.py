@@ -336,9 +336,14 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     >>> verdict.passed
     True
     """
-    from prunelimit.gate_rules import rules_from_options
+    from prunelimit.api.options import SPECTRUM_ONLY
+    from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
     checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
+    unused = [name for name in options if name in SPECTRUM_ONLY]
+    if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag
+        raise UsageError.naming("{1} has no effect: every rule uses the measured limit ({0} actual), which computes "
+                                "no spectrum; drop it, or gate on {0} lower|predicted", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
     validate.callback("progress", progress)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:

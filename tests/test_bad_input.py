@@ -558,6 +558,10 @@ OTHER_CASES = [
     Case("gate/min-ratio-2", _p("gate", G, "--min-ratio", "2", "--no-cache"), 2, "--min-ratio must be a ratio"),
     Case("gate/bad-use", _p("gate", G, "--min-ratio", "0.1", "--use", "upper", "--no-cache"), 2,
          "Invalid value for '--use'"),
+    # a spectrum flag beside rules that all measure the limit (no spectrum) was ignored in silence
+    Case("gate/time-budget-measured-only", _p("gate", G, "--min-ratio", "0.1", "--use", "actual", "--time-budget", "5",
+                                              "--no-cache"), 2, "--time-budget has no effect: every rule uses the "
+                                                                "measured limit (--use actual)"),
     Case("gate/baseline-missing", _p("gate", G, "--baseline", "{dir}/none.json", "--max-drop", "0.1",
                                      "--no-cache"), 3, "none.json"),
     Case("hyperflux/density-1", _p("hyperflux", G, "--target-density", "1", "-o", "{out}/h.pt"), 2,

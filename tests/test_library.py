@@ -626,3 +626,13 @@ def test_a_loaders_second_pass_is_hashed_as_it_is_read_not_held() -> None:
     batches = as_batches(loader, option="data")
     assert loader.passes == 2 and len(batches) == 20 and torch.equal(batches[7][0], torch.full((4, 3), 7.0))
     assert max(loader.alive) <= 2
+
+
+@pytest.mark.parametrize("option", [{"time_budget": 5.0}, {"max_hvps": 10}, {"tolerance": 0.05}, {"method": "exact"}])
+def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model, train, no_curvature, option):
+    """Rules that all use the measured limit compute no spectrum: a budget or another
+    spectrum option beside them did nothing, in silence, as the command line's flag did;
+    ε, which the search reads, stays."""
+    with pytest.raises(UsageError, match=f"^{next(iter(option))} has no effect: every rule uses the measured limit"):
+        prunelimit.gate(model, train, min_ratio=0.1, use="actual", **option)
+    assert prunelimit.gate(model, train, min_ratio=0.0, use="actual", epsilon=0.05).passed

@@ -107,6 +107,9 @@ class SpectrumReport:
     limit_ratio: float | None = None
     uncertainty: "Uncertainty | None" = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
+    # ``(name, seconds, hvps)`` of each stage run, in ``STAGES`` order: they sum to ``seconds``
+    # and ``hvps``, so what the budgets counted and what came after them can both be read off
+    stages: tuple[tuple[str, float, int], ...] = ()
     notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
     # why ``limit_ratio``'s ± is above the tolerance (``tolerance_warning``): the spectrum
     # command's warning; ``bounds`` states its own for the ρ* of its path
@@ -145,8 +148,9 @@ class SpectrumReport:
 
     def timing_json(self) -> dict:
         """The JSON ``timing`` of every report that stands on this spectrum (bounds, verify, gate, prune)."""
-        return {"seconds": self.seconds, "hvps": self.hvps, "hvp_passes": 0.0 if self.cached else self.hvp_passes,
-                "cached": self.cached,
+        stages = {name: {"seconds": seconds, "hvps": hvps} for name, seconds, hvps in self.stages}
+        return {"seconds": self.seconds, "stages": stages, "hvps": self.hvps,
+                "hvp_passes": 0.0 if self.cached else self.hvp_passes, "cached": self.cached,
                 "predicted_exact_seconds": None if self.choice is None else self.choice.predicted_exact_seconds}
 
     def summary_json(self) -> dict:
@@ -321,7 +325,9 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     Products in the model's own dtype come first: float64 is never cheaper, so when even
     they put D columns over the time budget no float64 copy of the model is built (a
-    float64 convolution on a CPU costs ~10× a float32 one).
+    float64 convolution on a CPU costs ~10× a float32 one). Nor are the eigenvalues timed
+    then (a solve of 1,024 rows, twice: ~0.4 s of a small --time-budget): the columns alone
+    refuse the exact spectrum, and the prediction stated is theirs, a lower bound.
     """
     import torch
 
@@ -331,7 +337,11 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
         return choice, None, 0, 0.0
     native = hessian_operator(inputs, options)
-    seconds, eigen = _seconds_per_column(native), agreed_max(eigenvalue_seconds(dim))
+    seconds = _seconds_per_column(native)
+    choice = choose_solver(options, dim, seconds, None)  # the columns alone: eigenvalues only add to them
+    if choice.solver != "exact":
+        return choice, None, native.hvps, 0.0
+    eigen = agreed_max(eigenvalue_seconds(dim))
     choice = choose_solver(options, dim, seconds, eigen)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
         return choice, native if choice.solver == "exact" else None, native.hvps, eigen  # float64 model's are them
@@ -349,7 +359,8 @@ class _ExactTooSlow(Exception):
 EXACT_WATCH_AFTER = 0.05
 
 
-def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
+def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
+                 elapsed: "Callable[[], float] | None" = None):
     """``check(done)`` for ``exact_hessian`` under ``--method default``: raises
     ``_ExactTooSlow`` when the fastest block of columns so far predicts over
     ``EXACT_TIE_BAND`` × the time budget, where the prediction itself would have refused
@@ -357,19 +368,27 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
     fastest, not the mean: other load only slows a block, so a burst of it (or threads
     waiting for a core) does not turn the same command to SLQ. Under torchrun a block's rate
     and the time spent are the slowest rank's, so all ranks leave together or none does.
-    ``None`` for ``--method exact``, which was asked for whatever it costs."""
+    ``None`` for ``--method exact``, which was asked for whatever it costs.
+
+    A given ``--time-budget`` is a deadline on ``elapsed`` (the spectrum's wall clock, which
+    the budget counts), not a CPU-time prediction: the CPU clock does not see a loaded
+    machine, and the tie band would let the columns run 1.5× past it, so it is also left
+    once the fastest block's wall rate has the columns and the eigenvalues end past it."""
     from prunelimit.distributed import agreed_max
 
     if options.method != "default":
         return None
     budget, clock = exact_time_budget(options), _clock(op.device)
+    deadline = None if elapsed is None else options.time_budget
     start = last = clock()
-    fastest, before = math.inf, 0
+    wall_start = wall_last = None if deadline is None else elapsed()
+    fastest = fastest_wall = math.inf
+    before = 0
 
     def check(done: int) -> None:
-        nonlocal last, fastest, before
+        nonlocal last, wall_last, fastest, fastest_wall, before
         now = clock()
-        fastest, last, before = min(fastest, agreed_max((now - last) / (done - before))), now, done
+        fastest, last = min(fastest, agreed_max((now - last) / (done - before))), now
         spent = agreed_max(now - start)
         predicted = fastest * dim + eigen_seconds
         if done < dim and spent >= EXACT_WATCH_AFTER * budget and predicted > EXACT_TIE_BAND * budget:
@@ -377,8 +396,49 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float):
                 f"the exact spectrum was left after {done:,} of {dim:,} columns ({spent:.1f} s): at their fastest "
                 f"it would take ≈ {predicted:.0f} s, over {EXACT_TIE_BAND:g}× its {budget:g} s budget; adaptive SLQ "
                 "instead")
+        if deadline is not None:
+            wall = elapsed()  # agreed: every rank reads the same
+            fastest_wall, wall_last = min(fastest_wall, (wall - wall_last) / (done - before)), wall
+            ending = wall + fastest_wall * (dim - done) + eigen_seconds
+            if done < dim and wall - wall_start >= EXACT_WATCH_AFTER * deadline and ending > deadline:
+                raise _ExactTooSlow(
+                    f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into the spectrum): "
+                    f"at their fastest it would end at ≈ {ending:.1f} s, past --time-budget {deadline:g} s; adaptive "
+                    "SLQ in the time left")
+        before = done
 
     return check
+
+
+# The spectrum's stages, as ``timing.stages`` names them (docs/guide.md): --time-budget counts
+# the first four (the eigenvalues are predicted within it) and a given --max-hvps their
+# products; the last three come on top of both. A cached spectrum's one stage is ``cache_read``.
+STAGES = ("solver_choice", "data_passes", "exact_columns", "lanczos", "eigenvalues", "data_check", "trace_top_up",
+          "results")
+
+
+class _Laps:
+    """Seconds and products of consecutive stages on one clock: ``lap(name, hvps)`` closes
+    the stage since the last lap (a name seen again adds to it), so the stages' seconds sum
+    to ``total`` exactly."""
+
+    def __init__(self, clock: "Callable[[], float]") -> None:
+        self._clock, self.start = clock, clock()
+        self._last, self._spent = self.start, {}
+
+    def lap(self, name: str, hvps: int = 0) -> None:
+        now = self._clock()
+        seconds, products = self._spent.get(name, (0.0, 0))
+        self._spent[name] = (seconds + now - self._last, products + hvps)
+        self._last = now
+
+    @property
+    def total(self) -> float:
+        return self._last - self.start
+
+    def stages(self) -> tuple[tuple[str, float, int], ...]:
+        """Every stage lapped, in ``STAGES`` order (which stages run depends on the plan, not the clock)."""
+        return tuple((name, *self._spent[name]) for name in STAGES if name in self._spent)
 
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
@@ -398,7 +458,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     from prunelimit.theory.uncertainty import EXACT
 
     require_data(inputs)
-    start = time.perf_counter()
+    laps = _Laps(time.perf_counter)
     elapsed = agreed_clock()  # what --time-budget counts: alike on every rank under torchrun
     named = hessian_parameters(inputs.model, inputs.selection)
     sizes = [p.numel() for _, p in named]
@@ -406,17 +466,20 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
     choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
+    laps.lap("solver_choice", hvps)
     passes = float(hvps)
     stopped_by, trail, data = None, (), CurvatureData(total, total)
     notes: list[str] = []
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = timing_op if timing_op is not None else hessian_operator(inputs, options, dtype=torch.float64)
+        laps.lap("data_passes")
         before = op.hvps
         cb = (lambda done: progress(done, dim)) if progress else None
         try:
-            dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds))
+            dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds, elapsed))
         except _ExactTooSlow as slow:
+            laps.lap("exact_columns", op.hvps - before)
             hvps += op.hvps - before
             passes += op.hvps - before
             notes.append(str(slow))
@@ -425,9 +488,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                     "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
     if choice.solver == "exact":
         stats = op
+        laps.lap("exact_columns", op.hvps - before)
         if progress:
             progress(dim, dim, "eigenvalues of the dense Hessian")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
+        laps.lap("eigenvalues")
         hvps += quad.hvps
         passes += quad.hvps
         eig = quad.nodes[0]
@@ -452,6 +517,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
         target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        laps.lap("data_passes")
         # A given --max-hvps and --time-budget count from the start: the timed products and any
         # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
         budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
@@ -466,6 +532,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                   "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline)
+        laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
@@ -482,10 +549,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             over = _data_check_note(options, len(parts), spent, hvps, now - began, now)
             notes += [over] if over else []
             passes += spent * share / len(parts)  # a product over a part is a pass over 1/K of the subset
+            laps.lap("data_check", spent)
         lam_max, lam_min = _extreme_nodes(quad)
         # the top-ups stop after the first only where the budget stopped the runs: a run it did
         # not stop keeps its products, whatever the clock read meanwhile
         trace = _slq_trace(op, quad, options, budget_spent=stopped_by == "time-budget")
+        laps.lap("trace_top_up", op.hvps - quad.hvps)
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
@@ -501,14 +570,16 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
+    loss, batch_losses = stats.loss(), stats.batch_losses()
+    laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
         trace=trace.value, trace_stderr=trace.stderr, trace_plus_minus=trace.plus_minus, negative_mass=negative,
         iterations=dim if choice.solver == "exact" else int(max(len(r) for r in quad.nodes)),
         runs=quad.runs, params_hessian=dim,
-        loss=stats.loss(), batch_losses=stats.batch_losses(), gradient_norm=float(gradient.norm()),
+        loss=loss, batch_losses=batch_losses, gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
-        hvps=hvps, seconds=time.perf_counter() - start, half=quad.half, memory=memory, choice=choice,
+        hvps=hvps, seconds=laps.total, stages=laps.stages(), half=quad.half, memory=memory, choice=choice,
         stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
         uncertainty=uncertainty, dense=dense,
         tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
@@ -794,7 +865,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     key = result_key(inputs, options, store, "spectrum")
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust)
     if found is not None:
-        return dataclasses.replace(found, hvps=0, seconds=time.perf_counter() - start, cached=True)
+        seconds = time.perf_counter() - start
+        return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True)
     rep = spectrum(inputs, options, progress)
     store_result(store, key, "spectrum", replace(rep, dense=None))
     return rep

@@ -4,7 +4,7 @@ decides exact vs SLQ (``choose_solver``)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
@@ -121,6 +121,9 @@ class CurvatureOptions:
 
 # What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).
 _ADAPTIVE_ONLY = ("max_hvps", "time_budget")
+# What only the spectrum reads: nothing, where none is computed (a gate on the measured limit).
+SPECTRUM_ONLY = ("method", "iterations", "runs", "hvp", "memory_budget_mb", "basis_dtype", "basis_memory_mb",
+                 "tolerance", *_ADAPTIVE_ONLY, "hessian_samples")
 
 
 def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
@@ -217,6 +220,9 @@ class SolverChoice:
     runs: int
     reason: str
     predicted_exact_seconds: float | None = None  # D × t_HVP + eigenvalues, where measured (a timing: not in ``reason``)
+    # False where the columns alone refused the exact spectrum, so the eigenvalues were not
+    # timed: ``predicted_exact_seconds`` is then the columns' alone, a lower bound
+    eigenvalues_timed: bool = True
 
     def to_json(self) -> dict:
         return {"solver": self.solver, "adaptive": self.adaptive, "reason": self.reason}
@@ -252,11 +258,12 @@ def basis_memory_bytes(options: CurvatureOptions) -> float:
 
 
 def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None,
-                  eigen_seconds: float = 0.0) -> SolverChoice:
+                  eigen_seconds: float | None = 0.0) -> SolverChoice:
     """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
 
     ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
-    ``eigen_seconds``: the predicted cost of the dense matrix's eigenvalues. ``default`` is
+    ``eigen_seconds``: the predicted cost of the dense matrix's eigenvalues (``None``: not
+    timed, taken as 0: the choice then errs towards exact, and states it). ``default`` is
     exact only when the columns are known, D of them plus the eigenvalues fit the time
     budget, or ``EXACT_TIE_BAND`` × it (a tie, which the exact columns' watch then settles:
     ``api.curvature._exact_watch``), and D products fit a given ``max_hvps``. ``paper`` is
@@ -297,7 +304,7 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
                    f"--max-hvps {options.max_hvps:,}")
     if seconds_per_column is None:
         return adaptive
-    predicted = dim * seconds_per_column + eigen_seconds
+    predicted = dim * seconds_per_column + (eigen_seconds or 0.0)
     budget, given = exact_time_budget(options), "" if options.time_budget is None else " (--time-budget)"
     if predicted <= budget:
         return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP + eigenvalues ≤ {budget:g} s{given}",
@@ -306,8 +313,9 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
         return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP + eigenvalues within "
                             f"{EXACT_TIE_BAND:g}× the {budget:g} s budget{given}, a tie the timing cannot settle: the "
                             "columns' own fastest rate decides as they are formed", predicted)
-    return slq(f": exact would take D × t_HVP + eigenvalues > {budget * EXACT_TIE_BAND:.3g} s, {EXACT_TIE_BAND:g}× "
-               f"the {budget:g} s budget{given}", predicted)
+    return replace(slq(f": exact would take D × t_HVP + eigenvalues > {budget * EXACT_TIE_BAND:.3g} s, "
+                       f"{EXACT_TIE_BAND:g}× the {budget:g} s budget{given}", predicted),
+                   eigenvalues_timed=eigen_seconds is not None)
 
 
 def exact_time_budget(options: CurvatureOptions) -> float:

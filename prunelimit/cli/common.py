@@ -409,7 +409,7 @@ BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
 MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most \\[default: {DEFAULT_MAX_HVPS:,}, what the old fixed 8 × 200 plan spent]; given, it counts from the start (the default's 8 timed products and any exact columns left for SLQ included), and below D + 8 it rules out the default's exact spectrum; the trace's top-up probes and the --hessian-samples data check (the first probe again on each of the subset's 4 parts) come on top (timing.hvps counts all), --per-layer's blocks after it (layer_curvature.hvps).")]
-TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the start of the spectrum (its timing included); the default method then takes the exact spectrum only when predicted to fit it; it stops the Lanczos runs (and then the trace's top-up probes after the first) but never plans them, so a run it did not stop is the run without it; the --hessian-samples data check comes on top, --per-layer's blocks after it (default: no limit).")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the start of the spectrum (its timing included); the default method then takes the exact spectrum only when predicted to fit it, and leaves its columns for SLQ in the time left once they would end past it; it stops the Lanczos runs (and then the trace's top-up probes after the first) but never plans them, so a run it did not stop is the run without it; the --hessian-samples data check comes on top, --per-layer's blocks after it; timing.stages says what each stage took (default: no limit).")]
 HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (8,192 samples, or four a class if more, on data sets of at least twice that; else all) | all | N (at least 4, and four a class: the subset is split into 4 parts, each holding every class, for the data part of ρ*'s ±; mse targets are drawn without classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default 8; --method paper 1).")]
@@ -506,13 +506,17 @@ def _limit_options(
 # The flags of the prediction itself: what nothing reads when no prediction is computed.
 _PREDICTION_OPTIONS = tuple(name for group in (_spectral_options, _limit_options)
                             for name in inspect.signature(group).parameters)
+_SPECTRUM_OPTIONS = tuple(inspect.signature(_spectral_options).parameters)  # ... when no spectrum is
 
 
-def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str) -> None:
+def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str,
+                                    names: tuple[str, ...] = _PREDICTION_OPTIONS) -> None:
     """A curvature or limit flag typed on the command line when no prediction is computed
-    (``reason``: a saved report gives it, or the ratio is a number) would be ignored in
-    silence, as ``api.check_plan`` refuses for a plan; refused before any work instead."""
-    _refuse_unused([name for name in _PREDICTION_OPTIONS if o.given.get(name) == "on the command line"], reason, fix)
+    (``reason``: a saved report gives it, or the ratio is a number; ``names``:
+    ``_SPECTRUM_OPTIONS`` where only the spectrum is not computed, a gate that measures the
+    limit) would be ignored in silence, as ``api.check_plan`` refuses for a plan; refused
+    before any work instead."""
+    _refuse_unused([name for name in names if o.given.get(name) == "on the command line"], reason, fix)
 
 
 def _typed(ctx, *names: str) -> list[str]:

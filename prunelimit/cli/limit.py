@@ -18,8 +18,8 @@ from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
-    _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options, _inputs,
-    _inputs_of, _limit_options, _model_data_options, _refuse_unused, _refuse_unused_prediction_flags,
+    _SPECTRUM_OPTIONS, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused, _refuse_unused_prediction_flags,
     _spectral_options, _store, _typed, _write_report, app, choices, emit, given_file, given_path, handled, shared,
 )
 
@@ -171,6 +171,9 @@ def gate(
                   _inputs_of(o, checkpoint, baseline, *policy_baselines))
         options = _curvature(o)
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
+        if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
+            _refuse_unused_prediction_flags(o, "every rule uses the measured limit (--use actual), which computes no "
+                                            "spectrum", "gate on --use lower|predicted", _SPECTRUM_OPTIONS)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         steps = api.curvature_steps(inputs, options) if needs_spectrum(gate_rules) else 0

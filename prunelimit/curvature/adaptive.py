@@ -150,7 +150,8 @@ def adaptive_slq(
     advanced by one ``op.matmat`` a step).
 
     ``progress(done, planned, text)`` is called after every product with the products of
-    the stages so far plus the current one, and ``describe`` of the latest assessment.
+    the stages so far plus the current one (no more than the time budget affords at the
+    rate so far: ``budget_products``), and ``describe`` of the latest assessment.
     """
     start = clock()
     dim = op.shape[0]
@@ -193,6 +194,8 @@ def adaptive_slq(
         going = [g for g in groups[: 1 if kept else None] if min(g.steps) < steps and not all(g.broken_down)]
         going += new_groups
         planned = spent + _stage_cost(groups, new_groups, steps, kept)
+        if plan.time_budget is not None and trail:  # what the bar expects, not what the stage plans
+            planned = min(planned, spent + budget_products(trail[-1], plan.time_budget))
         short = False  # the time budget left groups of this stage unstarted
         for group in going:
             if out_of_time is not None and spent and out_of_time():
@@ -259,6 +262,15 @@ def adaptive_slq(
             return finish("memory" if stuck else "max-hvps")
         elif grow_steps:
             steps = new_steps
+
+
+def budget_products(last: Stage, budget: float) -> int:
+    """Products the rest of ``budget`` seconds affords at the rate of the stages so far
+    (``last``, the latest): the total a progress bar expects, whose ETA would otherwise run
+    past the budget that cuts the stage short. At least one: the stage makes one."""
+    if last.seconds <= 0:
+        return sys.maxsize
+    return max(1, math.floor((budget - last.seconds) * last.products / last.seconds))
 
 
 def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: int) -> bool:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 import numbers
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -75,7 +76,9 @@ class ActualLimit:
     the evaluation data), so a ratio both searches ask for counts once;
     ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for
     (at most :func:`worst_case_passes` ≤ ``max_evaluations`` each).
-    ``probes`` are the search's points by ratio; ``curve`` the optional sweep.
+    ``probes`` are the search's points by ratio; ``curve`` the optional sweep;
+    ``seconds``: the wall time of both (verify's ``timing.search``, outside the spectrum's
+    seconds and its budgets).
     """
 
     loss_ratio: float
@@ -94,6 +97,7 @@ class ActualLimit:
     accuracy_evaluations: int
     probes: tuple[CurvePoint, ...]
     curve: tuple[CurvePoint, ...]
+    seconds: float = 0.0
 
 
 def worst_case_passes(levels: int, branching: int, stride: int) -> int:
@@ -244,6 +248,7 @@ def actual_limit(
     ``sweep_points > 0`` also records an evenly spaced curve over the grid (extra passes,
     not counted in ``evaluations``). The model's weights are unchanged on return.
     """
+    start = time.perf_counter()
     if not (math.isfinite(epsilon) and epsilon >= 0):
         raise UsageError(f"loss tolerance ε must be a finite number >= 0, got {epsilon}")
     check_acc_drop(acc_drop)
@@ -309,6 +314,7 @@ def actual_limit(
         accuracy_evaluations=len(acc_asked) if dense_acc is not None else 0,
         probes=probes,
         curve=curve,
+        seconds=time.perf_counter() - start,
     )
 
 

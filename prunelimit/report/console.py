@@ -215,7 +215,8 @@ def solver_line(s) -> None:
     steps = "1 step" if s.iterations == 1 else f"{s.iterations} steps"
     plan = "" if s.solver == "exact" else f" · {probes} × {steps}{alone}" + (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
-    timed = "" if predicted is None else f" (exact predicted ≈ {predicted:.3g} s)"
+    timed = "" if predicted is None else f" (exact predicted ≈ {predicted:.3g} s)" if s.choice.eigenvalues_timed \
+        else f" (exact predicted ≥ {predicted:.3g} s, its columns alone)"
     stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")
 
 
@@ -349,7 +350,7 @@ def render_verify(rep) -> None:
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
     stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
-                 + f" · {a.evaluations} prune-and-evaluate passes")
+                 + f" · {a.evaluations} prune-and-evaluate passes in {a.seconds:.1f} s")
     if b.source is not None:
         stdout.print(f"prediction read from {b.source} (no curvature work)")
     render_warnings(rep.warnings)

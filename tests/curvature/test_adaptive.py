@@ -228,3 +228,18 @@ def test_runs_that_broke_down_with_probe_noise_left_end_exact() -> None:
     assert result.stopped_by == "converged" and result.quadrature.exact
     assert result.quadrature.hvps < 200
     np.testing.assert_allclose(np.sort(result.quadrature.nodes[0]), np.sort(lam.numpy()), atol=1e-10)
+
+
+def test_the_progress_total_is_what_the_time_budget_affords() -> None:
+    """50 s at 1 s a product: stages of 16, 32 and then 64 products in all are planned, and
+    the budget cuts the third at 50. The bar expected 64 there, so its ETA ran past the
+    budget; it now expects what the time left affords at the rate so far (50), never
+    fewer than are done."""
+    timed = _Timed(_operator())
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=50.0, initial_steps=8, initial_runs=2)
+    seen: list[tuple[int, int]] = []
+    result = adaptive_slq(timed, plan, _assess_by_steps(1000), seed=0, clock=lambda: timed.seconds,
+                          progress=lambda done, planned, text: seen.append((done, planned)))
+    assert result.stopped_by == "time-budget" and result.trail[-1].products == 50
+    assert max(planned for _, planned in seen) == 50 and all(done <= planned for done, planned in seen)
+    assert {planned for _, planned in seen} >= {16, 32}  # the stages the budget did not reach, as planned

@@ -153,3 +153,17 @@ def test_an_accuracy_drop_of_exactly_delta_passes() -> None:
     assert result.dense_accuracy == 7 / 200
     assert result.accuracy_ratio == 0.562
     assert actual_limit(model, batches, cross_entropy_loss, 1e9, acc_drop=0.49).accuracy_ratio == 0.5
+
+
+def test_the_search_states_its_own_seconds(mlp_l1, digits, monkeypatch) -> None:
+    """verify's search came outside the spectrum's ``timing`` and its budgets, and nothing
+    said what it took: ``seconds`` is its wall time, search and sweep (one clock reading at
+    each end; 1 s a reading here)."""
+    import itertools
+    import types
+
+    from prunelimit.pruning import actual
+
+    monkeypatch.setattr(actual, "time", types.SimpleNamespace(perf_counter=itertools.count(0.0, 1.0).__next__))
+    result = actual_limit(mlp_l1, digits, cross_entropy_loss, _epsilon(mlp_l1, digits), sweep_points=3)
+    assert result.seconds == 1.0

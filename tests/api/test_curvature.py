@@ -1,0 +1,113 @@
+"""``prunelimit.api.curvature``: what the spectrum spends against --time-budget and --max-hvps,
+and how it accounts for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from prunelimit import api
+from prunelimit.api import curvature
+
+
+@pytest.fixture
+def inputs(own_ckpt):
+    from prunelimit.inputs import load_inputs
+
+    return load_inputs(str(own_ckpt), data="digits:train", batch_size=64, max_samples=300, device="cpu")
+
+
+@pytest.mark.parametrize(("column_seconds", "budget", "timed"), [
+    (1.0, None, False),  # 910 columns at 1 s: far over the 60 s budget on their own
+    (0.01, 1.0, False),  # 9.1 s of columns: within 60 s, far over a --time-budget of 1 s
+    (1e-6, None, True),  # the columns fit: the eigenvalues decide, and are timed
+])
+def test_the_eigenvalues_are_timed_only_where_the_columns_leave_exact_open(inputs, monkeypatch, column_seconds,
+                                                                          budget, timed) -> None:
+    """Timing the eigenvalues solves 1,024 rows twice (~0.4 s): the default spent that even
+    where the timed columns alone already refused the exact spectrum, a cost a small
+    --time-budget could not afford. The choice, its reason and a lower-bound prediction come
+    from the columns then."""
+    from prunelimit.curvature import exact
+
+    calls = []
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: column_seconds)
+    monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: calls.append(dim) or 0.5)
+    options = api.CurvatureOptions(time_budget=budget)
+    choice, _, _, _ = curvature._cost_aware_choice(inputs, options, 910, api.choose_solver(options, 910))
+    assert len(calls) == int(timed) and choice.eigenvalues_timed == timed
+    if not timed:
+        assert choice.solver == "slq-h" and "> " in choice.reason
+        assert choice.predicted_exact_seconds == pytest.approx(910 * column_seconds)
+
+
+def _ticking(monkeypatch) -> None:
+    """The spectrum's wall clock gains 1 s a reading: each stage it laps takes 1 s."""
+    import itertools
+    import time
+    import types
+
+    fake = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1.0).__next__, process_time=time.process_time)
+    monkeypatch.setattr(curvature, "time", fake)
+
+
+@pytest.mark.parametrize(("options", "stages"), [
+    (api.CurvatureOptions(method="exact"), ["solver_choice", "data_passes", "exact_columns", "eigenvalues", "results"]),
+    (api.CurvatureOptions(method="slq", tolerance=0.2, hessian_samples=100),
+     ["solver_choice", "data_passes", "lanczos", "data_check", "trace_top_up", "results"]),
+])
+def test_timing_splits_the_spectrum_into_stages_that_sum_to_it(inputs, monkeypatch, options, stages) -> None:
+    """``timing.seconds`` alone did not say what the time went to, nor which of it a
+    --time-budget counted: now ``timing.stages`` names every stage once, in order, and
+    they sum to the total (one clock reading closes a stage and opens the next)."""
+    _ticking(monkeypatch)
+    rep = api.spectrum(inputs, options)
+    timing = rep.timing_json()
+    assert list(timing["stages"]) == stages and set(stages) <= set(curvature.STAGES)
+    assert [stage["seconds"] for stage in timing["stages"].values()] == [1.0] * len(stages)
+    assert timing["seconds"] == len(stages)
+    assert sum(stage["hvps"] for stage in timing["stages"].values()) == timing["hvps"] > 0
+
+
+def test_a_cached_spectrum_times_its_cache_read_alone(inputs, tmp_path) -> None:
+    """The stored run's stages are not this run's: a spectrum read back says it took its read."""
+    from prunelimit.cache import open_store
+
+    store = open_store(tmp_path / "cache", True)
+    options = api.CurvatureOptions(method="slq", tolerance=0.2)
+    first = api.stored_spectrum(inputs, options, store=store)
+    assert sum(s for _, s, _ in first.stages) == pytest.approx(first.seconds) and not first.cached
+    assert sum(h for _, _, h in first.stages) == first.hvps
+    again = api.stored_spectrum(inputs, options, store=store).timing_json()
+    assert again["cached"] and again["stages"] == {"cache_read": {"seconds": again["seconds"], "hvps": 0}}
+
+
+@pytest.mark.parametrize(("budget", "eigen", "left"), [
+    (100.0, 0.0, True),  # the columns at the wall clock's rate end past the deadline
+    (60.0, 55.0, True),  # the columns fit, the eigenvalues after them do not
+    (10_000.0, 0.0, False),  # everything fits: the exact spectrum, whatever the clock read
+])
+def test_the_exact_columns_keep_to_a_given_time_budget_on_its_own_clock(inputs, monkeypatch, budget, eigen,
+                                                                        left) -> None:
+    """The timed products (CPU time, one thread) put the exact spectrum within --time-budget;
+    the columns then ran at the wall clock's pace, which a loaded machine slows and the CPU
+    clock does not see (the example under --time-budget 8: 10.5 s, no stop, no warning),
+    and the tie band let them run to 1.5× the budget. The budget's own clock (the spectrum's
+    wall clock, gaining 1 s a reading here; the CPU clock nothing) now judges them as
+    they are formed: the default leaves them for adaptive SLQ in the time left, and says so."""
+    import itertools
+    import time
+    import types
+
+    from prunelimit import distributed
+    from prunelimit.curvature import exact
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
+    monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: eigen)
+    monkeypatch.setattr(curvature, "_clock", lambda device: itertools.repeat(0.0).__next__)
+    wall = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1.0).__next__, process_time=time.process_time)
+    monkeypatch.setattr(distributed, "time", wall)
+    rep = api.spectrum(inputs, api.CurvatureOptions(time_budget=budget, tolerance=0.5))
+    warned = [note for note in rep.notes if "past --time-budget" in note]
+    assert (rep.solver, len(warned)) == (("slq-h", 1) if left else ("exact", 0))
+    if left:
+        assert "ran over its time budget" in rep.choice.reason and "of 910 columns" in warned[0]
