@@ -114,7 +114,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     function, with no one Hessian, and the passes would change the caller's model."""
     before = {name: (b, b.detach().clone()) for name, b in loaded.model.named_buffers()}
     try:
-        _check_fit(loaded, batches, loss_fn, data, option)
+        value = _check_fit(loaded, batches, loss_fn, data, option)
     finally:
         written = _restore_written_buffers(loaded.model, before)
     if written:
@@ -123,6 +123,15 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
             f"{_model_name(loaded)} changes its buffers ({', '.join(written[:3])}{more}) when it runs in eval mode, "
             "so each pass computes another function and there is no one Hessian; in its forward, update them "
             "only in training mode (if self.training: ...)")
+    what = "{1}" if data is None else f"data {data}"
+    again = _loss(loss_fn, loaded.model, batches[0], what, ("loss", option, "model"))
+    # the tolerance of the Hessian operator's own check of two passes (``HessianOperator``)
+    if not torch.allclose(again, value, rtol=1e-6, atol=1e-9):
+        raise InputError.naming(
+            f"{_model_name(loaded)} gives another loss each time it runs on the same batch of {what} in eval mode "
+            f"({float(value):.6g}, then {float(again):.6g}): a random function (dropout with training=True, added "
+            "noise) has no one Hessian; make forward, and {0}, deterministic in eval mode "
+            "(e.g. F.dropout(x, p, training=self.training))", "loss", option, "model")
 
 
 def _model_name(loaded: LoadedModel) -> str:
@@ -145,8 +154,9 @@ def _restore_written_buffers(model: torch.nn.Module, before: dict[str, tuple[tor
     return written
 
 
-def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None, option: str) -> None:
-    """``check_compatible``'s checks of the model, data and loss on the first batch."""
+def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
+               option: str) -> torch.Tensor:
+    """``check_compatible``'s checks of the model, data and loss on the first batch; its loss."""
     model, batch = loaded.model, batches[0]
     what = "{1}" if data is None else f"data {data}"
     model_name = _model_name(loaded)
@@ -186,6 +196,7 @@ def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data:
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
                                 "the data", *names)
+    return value
 
 
 def _check_loss_value(value, loss_fn: LossFn, what: str, names: tuple[str, ...]) -> None:

@@ -120,8 +120,17 @@ FACTORIES = textwrap.dedent("""
             return self.net(x)
 
 
+    class Noisy(Centred):  # dropout hard-wired on: random in eval mode
+        def forward(self, x):
+            return self.net(nn.functional.dropout(x, 0.5, training=True))
+
+
     def centred():
         return Centred()
+
+
+    def noisy():
+        return Noisy()
 
 
     def counted():
@@ -139,7 +148,7 @@ def nets(tmp_path):
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
     for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention", "groupnorm", "centred",
-                 "counted"):
+                 "counted", "noisy"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -228,6 +237,16 @@ def test_a_model_that_changes_its_buffers_in_eval_mode_is_refused_and_set_back(c
     with pytest.raises(InputError, match="changes its buffers"):
         prunelimit.bounds(model, (x, y), batch_size=4)
     assert model.mean is before and torch.equal(model.mean, torch.zeros(64))
+
+
+def test_a_model_that_is_random_in_eval_mode_is_refused_with_the_fix(cli, nets):
+    """Dropout with training=True (or added noise): no one Hessian. It read "the data loader
+    is not deterministic" of fixed tensors; now the model is named, with the fix."""
+    result = _bounds(cli, nets, "noisy")
+    assert result.exit_code == 3, result.output
+    assert "nets.py:noisy gives another loss each time it runs on the same batch of data digits:train" \
+        in result.output
+    assert "training=self.training" in result.output and "Traceback" not in result.output
 
 
 def test_batch_norm_statistics_stay_as_saved():
