@@ -109,10 +109,57 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
     ``data`` is the spec the batches were read from (``None`` for in-memory data), ``option``
     the option that gave them (``data``, ``eval_data``): the errors name it, the loss and the
     model as options (``InputError.naming``: the command line says ``--data``, the library
-    ``data``)."""
+    ``data``). A model that changes its buffers in that pass (it runs in eval mode, as every
+    analysis does) is an input error too, its buffers set back: each pass would be another
+    function, with no one Hessian, and the passes would change the caller's model."""
+    before = {name: (b, b.detach().clone()) for name, b in loaded.model.named_buffers()}
+    try:
+        value = _check_fit(loaded, batches, loss_fn, data, option)
+    finally:
+        written = _restore_written_buffers(loaded.model, before)
+    if written:
+        more = ", …" if len(written) > 3 else ""
+        raise InputError(
+            f"{_model_name(loaded)} changes its buffers ({', '.join(written[:3])}{more}) when it runs in eval mode, "
+            "so each pass computes another function and there is no one Hessian; in its forward, update them "
+            "only in training mode (if self.training: ...)")
+    what = "{1}" if data is None else f"data {data}"
+    again = _loss(loss_fn, loaded.model, batches[0], what, ("loss", option, "model"))
+    # the tolerance of the Hessian operator's own check of two passes (``HessianOperator``)
+    if not torch.allclose(again, value, rtol=1e-6, atol=1e-9):
+        raise InputError.naming(
+            f"{_model_name(loaded)} gives another loss each time it runs on the same batch of {what} in eval mode "
+            f"({float(value):.6g}, then {float(again):.6g}): a random function (dropout with training=True, added "
+            "noise) has no one Hessian; make forward, and {0}, deterministic in eval mode "
+            "(e.g. F.dropout(x, p, training=self.training))", "loss", option, "model")
+
+
+def _model_name(loaded: LoadedModel) -> str:
+    return "the model" if not (loaded.spec or loaded.path) else f"model {loaded.spec or loaded.path}"
+
+
+def _restore_written_buffers(model: torch.nn.Module, before: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> list[str]:
+    """Names of the buffers that are no longer ``before``'s tensors with their values (a
+    tensor and a copy of it, per name; NaN equals NaN), each set back to both."""
+    written = []
+    for name, buffer in model.named_buffers():
+        original, values = before.get(name, (buffer, buffer))
+        if buffer is original and bool((original.eq(values) | (original.ne(original) & values.ne(values))).all()):
+            continue
+        written.append(name)
+        owner, _, leaf = name.rpartition(".")
+        setattr(model.get_submodule(owner), leaf, original)  # forward may have put another tensor there
+        with torch.no_grad():
+            original.copy_(values)
+    return written
+
+
+def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
+               option: str) -> torch.Tensor:
+    """``check_compatible``'s checks of the model, data and loss on the first batch; its loss."""
     model, batch = loaded.model, batches[0]
     what = "{1}" if data is None else f"data {data}"
-    model_name = "the model" if not (loaded.spec or loaded.path) else f"model {loaded.spec or loaded.path}"
+    model_name = _model_name(loaded)
     names = ("loss", option, "model")
     # the built-in losses and the library's criteria feed x as is and need one output tensor
     if loss_fn in (cross_entropy_loss, mse_loss) or isinstance(loss_fn, CriterionLoss):
@@ -149,6 +196,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
                                 "the data", *names)
+    return value
 
 
 def _check_loss_value(value, loss_fn: LossFn, what: str, names: tuple[str, ...]) -> None:

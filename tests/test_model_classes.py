@@ -8,6 +8,7 @@ message, and no case needs more than a few hundred Hessian-vector products.
 
 from __future__ import annotations
 
+import copy
 import json
 import textwrap
 
@@ -15,9 +16,11 @@ import pytest
 import torch
 from torch import nn
 
+import prunelimit
 from prunelimit.curvature.exact import COLUMN_BLOCK, columns_per_product, exact_hessian
 from prunelimit.curvature.hvp import HessianOperator
 from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.errors import InputError
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 
 FACTORIES = textwrap.dedent("""
@@ -98,6 +101,40 @@ FACTORIES = textwrap.dedent("""
     def groupnorm():  # torch's batching rule for group norm's double backward fails: single products
         return nn.Sequential(nn.Unflatten(1, (1, 8, 8)), nn.Conv2d(1, 4, 3, padding=1), nn.GroupNorm(2, 4),
                              nn.ReLU(), nn.Flatten(), nn.Linear(4 * 64, 10))
+
+
+    class Centred(nn.Module):  # a running mean updated whatever self.training says
+        def __init__(self):
+            super().__init__()
+            self.net = mlp()
+            self.register_buffer("mean", torch.zeros(64))
+
+        def forward(self, x):
+            self.mean.mul_(0.9).add_(0.1 * x.mean(0))
+            return self.net(x - self.mean)
+
+
+    class Counted(Centred):  # a buffer replaced by a new tensor on every call
+        def forward(self, x):
+            self.mean = self.mean + 1
+            return self.net(x)
+
+
+    class Noisy(Centred):  # dropout hard-wired on: random in eval mode
+        def forward(self, x):
+            return self.net(nn.functional.dropout(x, 0.5, training=True))
+
+
+    def centred():
+        return Centred()
+
+
+    def noisy():
+        return Noisy()
+
+
+    def counted():
+        return Counted()
 """)
 
 
@@ -110,7 +147,8 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention", "groupnorm"):
+    for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention", "groupnorm", "centred",
+                 "counted", "noisy"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -180,6 +218,53 @@ def test_attention_model_has_a_limit(cli, nets):
     # attention's stacked Q/K/V projection (in_proj_weight), out_proj, linear1, linear2, head
     assert report["params"]["prunable"] == 3 * 4 * 4 + 4 * 4 + 8 * 4 + 4 * 8 + 10 * 4
     assert 0.0 <= report["prediction"]["ratio"] <= 1.0
+
+
+@pytest.mark.parametrize("name", ["centred", "counted"])
+def test_a_model_that_changes_its_buffers_in_eval_mode_is_refused_and_set_back(cli, nets, name):
+    """Each pass of such a model is another function, so it has no one Hessian: the check of
+    the model against the data said "the data loader is not deterministic" (of fixed
+    tensors), and the library's passes changed the caller's model."""
+    result = _bounds(cli, nets, name)
+    assert result.exit_code == 3, result.output
+    assert f"nets.py:{name} changes its buffers (mean) when it runs in eval mode" in result.output
+    assert "if self.training" in result.output and "Traceback" not in result.output
+    ns: dict = {}
+    exec(FACTORIES, ns)
+    model = ns[name]()
+    before = model.mean
+    x, y = torch.randn(8, 64), torch.arange(8)
+    with pytest.raises(InputError, match="changes its buffers"):
+        prunelimit.bounds(model, (x, y), batch_size=4)
+    assert model.mean is before and torch.equal(model.mean, torch.zeros(64))
+
+
+def test_a_model_that_is_random_in_eval_mode_is_refused_with_the_fix(cli, nets):
+    """Dropout with training=True (or added noise): no one Hessian. It read "the data loader
+    is not deterministic" of fixed tensors; now the model is named, with the fix."""
+    result = _bounds(cli, nets, "noisy")
+    assert result.exit_code == 3, result.output
+    assert "nets.py:noisy gives another loss each time it runs on the same batch of data digits:train" \
+        in result.output
+    assert "training=self.training" in result.output and "Traceback" not in result.output
+
+
+def test_batch_norm_statistics_stay_as_saved():
+    """A batch norm model in training mode: the curvature is taken with its running statistics
+    (eval mode) and none of its buffers moves."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 36, 4))
+    x, y = torch.randn(32, 1, 8, 8), torch.arange(32) % 4
+    model(x)  # running statistics away from their initial values
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    result = prunelimit.bounds(model, (x, y), batch_size=8, method="exact")
+    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
+    assert model.training
+    evaluated = copy.deepcopy(model).eval().double()
+    params = [p for _, p in hessian_parameters(evaluated)]
+    op = HessianOperator(evaluated, params, [(x.double(), y)], cross_entropy_loss)
+    assert result.spectrum.lambda_max == pytest.approx(float(torch.linalg.eigvalsh(exact_hessian(op))[-1]),
+                                                       rel=1e-9)
 
 
 @pytest.fixture

@@ -185,12 +185,25 @@ class LimitTarget:
     names: tuple[str, ...]
 
 
+def product_dtype(model_dtype: "torch.dtype") -> "torch.dtype":
+    """The dtype SLQ's products are computed in: the model's, but at least float32. A
+    float16/bfloat16 model's products in its own type keep 3-4 significant digits: on a
+    213-parameter MLP in bfloat16 they moved ρ* by 0.02 from its exact float64 spectrum and
+    its gradient read as "not at a minimum" (float32: within 1e-6)."""
+    import torch
+
+    return torch.promote_types(model_dtype, torch.float32)
+
+
 def hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):
     """The Hessian of the mean loss over ``batches`` (default: the analysis data) with respect
-    to the Hessian parameter set, by ``options.hvp``, in ``dtype`` (default: the model's)."""
+    to the Hessian parameter set, by ``options.hvp``, in ``dtype`` (default: the model's, at
+    least float32: ``product_dtype``)."""
     from prunelimit.curvature.hvp import HessianOperator
 
     params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
+    if dtype is None and params:  # none: the operator says so
+        dtype = product_dtype(params[0].dtype)
     return HessianOperator(inputs.model, params, inputs.batches if batches is None else batches, inputs.loss_fn,
                            engine=options.hvp, dtype=dtype, probes=probes,
                            memory_budget_mb=memory_budget_mb(options, inputs.device))
@@ -510,7 +523,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         share = subsample.used / total
         planned = ADAPTIVE_PLANNED_STEPS if choice.adaptive else choice.iterations
         elements = min(planned, dim) * dim
-        storage = basis_storage(options.basis_dtype, named[0][1].dtype, elements)
+        storage = basis_storage(options.basis_dtype, product_dtype(named[0][1].dtype), elements)
         op = hessian_operator(inputs, options, probes=_lockstep_probes(choice.runs, elements * storage.itemsize),
                                batches=subsample.batches)
         # ε, the loss and the gradient always come from the full analysis data.

@@ -15,6 +15,7 @@ from prunelimit.api.curvature import (
     curvature_data,
     hessian_operator,
     optional_target,
+    product_dtype,
     result_key,
     store_result,
     stored_result,
@@ -104,7 +105,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
         steps, probes = LAYER_STEPS, LAYER_PROBES
         op = hessian_operator(inputs, options, probes=len(blocks) * probes,
                               batches=curvature_data(inputs, options).batches)
-        storage = basis_storage(options.basis_dtype, named[0][1].dtype, steps * max(b.size for b in blocks))
+        storage = basis_storage(options.basis_dtype, product_dtype(named[0][1].dtype),
+                                steps * max(b.size for b in blocks))
         curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage,
                                             callback(lanczos_block_products(blocks, steps, probes)),
                                             basis_memory_bytes(options))

@@ -25,7 +25,7 @@ Gradient graphs are built under ``CheapDoubleBackward`` (``prunelimit.curvature.
 eval-mode batch norm and convolutions are evaluated by formulations of the same function
 whose double backward is cheap (docs/benchmarks.md §1, what moved the numbers).
 Scaled-dot-product attention runs on its math kernel there: the fused kernels have no
-double backward.
+double backward; so do recurrent layers on CUDA, without cuDNN (``native_recurrence``).
 
 Under torchrun each rank walks only its shard of whole batches (``prunelimit.distributed``)
 with chunk weights over the global sample count, and products, gradient, sizes and losses
@@ -39,7 +39,9 @@ from __future__ import annotations
 import itertools
 import re
 import warnings
+from contextlib import contextmanager
 from copy import deepcopy
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -296,8 +298,10 @@ class HessianOperator:
 
     def _batch_gradient(self, batch: Batch, create_graph: bool) -> list[Tensor]:
         # Every graph an HVP differentiates again is built here. Fused attention kernels (flash,
-        # memory-efficient, cuDNN; flash on CPU too) have no double backward, the math one has.
-        with torch.enable_grad(), CheapDoubleBackward(), sdpa_kernel(SDPBackend.MATH):
+        # memory-efficient, cuDNN; flash on CPU too) have no double backward, the math one has;
+        # nor do cuDNN's recurrent kernels (``native_recurrence``).
+        with torch.enable_grad(), CheapDoubleBackward(), sdpa_kernel(SDPBackend.MATH), \
+                native_recurrence(self.model, self.device):
             loss = self.loss_fn(self.model, batch)
             grads = torch.autograd.grad(
                 loss, self.params, create_graph=create_graph, allow_unused=True
@@ -381,6 +385,25 @@ class HessianOperator:
     @staticmethod
     def _flatten(parts: list[Tensor]) -> Tensor:
         return torch.cat([p.reshape(-1) for p in parts])
+
+
+@contextmanager
+def native_recurrence(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """cuDNN off while it holds, where ``model`` has a recurrent layer (``nn.RNN``/``LSTM``/``GRU``)
+    on a CUDA device: cuDNN's RNN kernels have no backward in eval mode ("cudnn RNN backward
+    can only be called in training mode") and no double backward; torch's native recurrence
+    is the same function built from differentiable ops. Only such models pay for it (their
+    convolutions then run without cuDNN as well)."""
+    if device.type != "cuda" or not any(isinstance(m, nn.RNNBase) for m in model.modules()):
+        yield
+        return
+    # only ``enabled``: ``torch.backends.cudnn.flags`` would also reset TF32 and benchmarking
+    enabled = torch.backends.cudnn.enabled
+    torch.backends.cudnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.enabled = enabled
 
 
 _NO_SECOND_DERIVATIVE = re.compile(r"derivative for '?([\w:.]+?)'? is not implemented")

@@ -10,7 +10,7 @@ from torch.func import functional_call
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from prunelimit.curvature.exact import exact_hessian
-from prunelimit.curvature.hvp import HessianOperator
+from prunelimit.curvature.hvp import HessianOperator, native_recurrence
 from prunelimit.data.batches import cross_entropy_loss, mse_loss
 from prunelimit.errors import InputError, NumericalError, UsageError
 
@@ -85,6 +85,48 @@ def test_attention_products_equal_autograd_hessian(engine):
     # float64 throughout: only rounding separates the two routes
     assert float((op.matvec(v) - oracle @ v).abs().max()) < 1e-10
     assert float((exact_hessian(op) - oracle).abs().max()) < 1e-10
+
+
+class _Recurrent(nn.Module):
+    """A GRU or LSTM over 4 steps of 3 features, classified from its last state."""
+
+    def __init__(self, kind: type[nn.RNNBase]):
+        super().__init__()
+        self.rnn = kind(3, 4, batch_first=True)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.rnn(x)[0][:, -1])
+
+
+@pytest.mark.parametrize("kind", [nn.GRU, nn.LSTM])
+def test_recurrent_products_equal_autograd_hessian(kind):
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = _Recurrent(kind).double().eval()
+    x = torch.randn(12, 4, 3, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 3, (12,), generator=gen)
+    op = HessianOperator(model, list(model.parameters()), [(x[:7], y[:7]), (x[7:], y[7:])], cross_entropy_loss)
+    assert float((exact_hessian(op) - _autograd_hessian(model, x, y)).abs().max()) < 1e-10
+
+
+@pytest.mark.parametrize("kind", [nn.GRU, nn.LSTM, nn.RNN])
+def test_recurrent_layers_on_cuda_build_their_graphs_without_cudnn(kind):
+    """cuDNN's RNN kernels have no backward in eval mode and no double backward: on CUDA the
+    products of a model with a recurrent layer are built on torch's native recurrence. The
+    switch is set back afterwards, and other models and devices keep cuDNN."""
+    enabled = torch.backends.cudnn.enabled
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    try:
+        torch.backends.cudnn.enabled = True
+        with native_recurrence(_Recurrent(kind), cuda):
+            assert not torch.backends.cudnn.enabled
+        assert torch.backends.cudnn.enabled
+        for model, device in ((_Recurrent(kind), cpu), (_Attention(), cuda)):
+            with native_recurrence(model, device):
+                assert torch.backends.cudnn.enabled
+    finally:
+        torch.backends.cudnn.enabled = enabled
 
 
 def test_gradient_and_losses():
