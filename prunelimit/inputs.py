@@ -139,12 +139,13 @@ def _model_name(loaded: LoadedModel) -> str:
 
 
 def _restore_written_buffers(model: torch.nn.Module, before: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> list[str]:
-    """Names of the buffers that are no longer ``before``'s tensors with their values (a
-    tensor and a copy of it, per name; NaN equals NaN), each set back to both."""
+    """Names of the buffers whose values are no longer ``before``'s (a tensor and a copy of it,
+    per name), each set back to both. A buffer recomputed to the same values, in place or as a
+    new tensor (a mask or scale rebuilt on each call), is the same function: not a change."""
     written = []
     for name, buffer in model.named_buffers():
         original, values = before.get(name, (buffer, buffer))
-        if buffer is original and bool((original.eq(values) | (original.ne(original) & values.ne(values))).all()):
+        if _same_values(buffer, values) and _same_values(original, values):
             continue
         written.append(name)
         owner, _, leaf = name.rpartition(".")
@@ -152,6 +153,14 @@ def _restore_written_buffers(model: torch.nn.Module, before: dict[str, tuple[tor
         with torch.no_grad():
             original.copy_(values)
     return written
+
+
+def _same_values(tensor: torch.Tensor, values: torch.Tensor) -> bool:
+    """Whether ``tensor`` holds ``values``: the same shape, type and device and equal entries
+    (NaN equals NaN)."""
+    if (tensor.shape, tensor.dtype, tensor.device) != (values.shape, values.dtype, values.device):
+        return False
+    return bool((tensor.eq(values) | (tensor.ne(tensor) & values.ne(values))).all())
 
 
 def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,

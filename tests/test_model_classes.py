@@ -239,6 +239,33 @@ def test_a_model_that_changes_its_buffers_in_eval_mode_is_refused_and_set_back(c
     assert model.mean is before and torch.equal(model.mean, torch.zeros(64))
 
 
+class _Rebuilt(nn.Module):
+    """A non-persistent scale rebuilt to the same values on every call, as a new tensor or in place."""
+
+    def __init__(self, in_place: bool):
+        super().__init__()
+        self.lin, self.in_place = nn.Linear(6, 3), in_place
+        self.register_buffer("scale", torch.full((6,), 0.5), persistent=False)
+
+    def forward(self, x):
+        if self.in_place:
+            self.scale.copy_(torch.full((6,), 0.5))
+        else:
+            self.scale = torch.full((6,), 0.5)
+        return self.lin(x * self.scale)
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_buffer_recomputed_to_the_same_values_is_no_change(in_place):
+    """The same function on every pass, so one Hessian: a buffer rebuilt as a new tensor of
+    equal values was refused as 'changes its buffers' (the check compared tensor identity)."""
+    torch.manual_seed(0)
+    model, x, y = _Rebuilt(in_place), torch.randn(16, 6), torch.arange(16) % 3
+    result = prunelimit.bounds(model, (x, y), batch_size=8, method="exact")
+    assert 0.0 <= result.prediction.ratio <= 1.0
+    assert torch.equal(model.scale, torch.full((6,), 0.5))
+
+
 def test_a_model_that_is_random_in_eval_mode_is_refused_with_the_fix(cli, nets):
     """Dropout with training=True (or added noise): no one Hessian. It read "the data loader
     is not deterministic" of fixed tensors; now the model is named, with the fix."""
