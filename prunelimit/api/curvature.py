@@ -833,15 +833,17 @@ def _fixed_plan(options: CurvatureOptions) -> bool:
 
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
     """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
-    ``hessian_samples`` auto (``None`` in Python) takes every sample below twice its subset,
-    so there it is ``all`` (the guide has CI gates pass ``all`` beside a default ``bounds``).
+    ``hessian_samples`` auto (``None`` in Python) takes every sample below twice its subset
+    (four a class where that is more), so there it is ``all`` (the guide has CI gates pass
+    ``all`` beside a default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
     from prunelimit.data.batches import total_samples
-    from prunelimit.data.subsample import resolve_hessian_samples
+    from prunelimit.data.loss import targets_are_values
+    from prunelimit.data.subsample import subset_size
 
     samples = options.hessian_samples or "auto"
-    total = total_samples(inputs.batches)
-    if samples == "auto" and resolve_hessian_samples(samples, total) >= total:
+    by_class = not targets_are_values(inputs.loss_fn)  # as ``curvature_data`` draws the subset
+    if samples == "auto" and subset_size(inputs.batches, samples, by_class) >= total_samples(inputs.batches):
         samples = "all"
     hvp = "auto" if options.hvp == "cached" else options.hvp
     target = _TARGET_ONLY if _fixed_plan(options) else {}

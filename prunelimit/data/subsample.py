@@ -72,9 +72,7 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
     if resolve_hessian_samples(requested, total) >= total:  # before copying the data: more classes only add
         return Subsample(list(batches), (), total, total)
     size = batch_size(batches[0])
-    # only the labels are joined: a copy of the inputs would double the data set in memory
-    labels = torch.cat([b[1] for b in batches]) if by_class and len(batches[0]) > 1 else None
-    strata = labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
+    strata = _strata(batches, by_class)
     sizes = [] if strata is None else torch.unique(strata, return_counts=True)[1].tolist()
     classes = len(sizes)
     samples = resolve_hessian_samples(requested, total, classes)
@@ -95,6 +93,25 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
     chosen = np.sort(np.concatenate(parts))
     return Subsample(_rebatched(batches, chosen, size), tuple(_rebatched(batches, np.sort(p), size) for p in parts),
                      len(chosen), total)
+
+
+def subset_size(batches: Batches, requested: int | str | None, by_class: bool = True) -> int:
+    """The samples ``curvature_subsample`` takes of ``batches`` (all of them, or the subset's
+    size), without gathering them: ``auto`` takes all where four a class of the data's
+    classes is over half of it, which a count of the samples alone does not show."""
+    total = total_samples(batches)
+    if resolve_hessian_samples(requested, total) >= total:
+        return total
+    strata = _strata(batches, by_class)
+    classes = 0 if strata is None else len(torch.unique(strata))
+    return resolve_hessian_samples(requested, total, classes)
+
+
+def _strata(batches: Batches, by_class: bool) -> torch.Tensor | None:
+    """The integer class labels of ``batches`` joined, where the subset is drawn by class."""
+    # only the labels are joined: a copy of the inputs would double the data set in memory
+    labels = torch.cat([b[1] for b in batches]) if by_class and len(batches[0]) > 1 else None
+    return labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
 
 
 def _stratified_parts(strata, total: int, samples: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:

@@ -111,3 +111,22 @@ def test_the_exact_columns_keep_to_a_given_time_budget_on_its_own_clock(inputs, 
     assert (rep.solver, len(warned)) == (("slq-h", 1) if left else ("exact", 0))
     if left:
         assert "ran over its time budget" in rep.choice.reason and "of 910 columns" in warned[0]
+
+
+@pytest.mark.parametrize(("loss", "keyed"), [("ce", "all"), ("mse", "auto")])
+def test_auto_is_keyed_as_all_where_the_classes_make_it_take_every_sample(monkeypatch, loss, keyed) -> None:
+    """Four a class over half the data: ``auto`` takes every sample (``curvature_subsample``)
+    and is the spectrum ``all`` stores, but the key read the sample count alone and kept it
+    apart. Targets that are values (``mse``) have no classes: the subset is taken, keyed auto."""
+    import types
+
+    import torch
+
+    from prunelimit.data import subsample
+    from prunelimit.data.loss import resolve_loss
+
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 10)
+    y = torch.arange(120) % 20  # 20 classes: four a class is 80 of 120
+    batches = [(torch.zeros(20, 2), y[i : i + 20]) for i in range(0, 120, 20)]
+    inputs = types.SimpleNamespace(batches=batches, loss_fn=resolve_loss(loss))
+    assert curvature._keyed_options(inputs, api.CurvatureOptions()).hessian_samples == keyed

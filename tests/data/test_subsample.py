@@ -12,6 +12,7 @@ from prunelimit.data.subsample import (
     _stratified_parts,
     curvature_subsample,
     resolve_hessian_samples,
+    subset_size,
 )
 from prunelimit.errors import UsageError
 
@@ -250,3 +251,21 @@ def test_the_automatic_default_subsamples_only_data_of_twice_its_subset(monkeypa
     monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 50)
     sub = curvature_subsample(batches, "auto", seed=0)
     assert sub.used == 50 and torch.bincount(_column(sub.batches, 1)).tolist() == [25, 15, 10]
+
+
+@pytest.mark.parametrize(("auto", "counts", "by_class", "requested"), [
+    (10, (5,) * 20, True, "auto"),  # four a class (80) over half of 100: all
+    (10, (5,) * 20, False, "auto"),  # the same targets as values: 10 of 100
+    (10, (20,) * 6, True, "auto"),  # four a class (24) at most half: 24
+    (60, (50, 30, 20), True, "auto"),  # 60 of 100 is over half: all
+    (10, (50, 30, 20), True, 12),  # a typed count as typed
+])
+def test_the_subset_size_is_what_the_subset_takes(monkeypatch, auto, counts, by_class, requested) -> None:
+    """The result cache keys ``auto`` as ``all`` where it takes every sample, and read that off
+    the sample count alone: where four a class is over half the data (the classes dominate)
+    ``auto`` takes all, but was keyed apart from ``all``."""
+    from prunelimit.data import subsample
+
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", auto)
+    batches = _batches(counts=counts)
+    assert subset_size(batches, requested, by_class) == curvature_subsample(batches, requested, 0, by_class).used
