@@ -266,9 +266,23 @@ def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Prove
             continue
         if old != new:
             said = [f"{n:,} samples" if n is not None else "every sample" for n in (old, new)]
+            both_auto = all(v in (None, "auto") for v in (option, current.options.get("hessian_samples")))
             notes.append(f"baseline {path} took its Hessian over {said[0]}, this run over {said[1]}: ρ* moves with "
-                         "the curvature sample; compare runs with the same --hessian-samples (all: every sample)")
+                         f"the curvature sample; {_auto_advice() if both_auto else _SAME_ADVICE}")
     return notes
+
+
+_SAME_ADVICE = "compare runs with the same --hessian-samples (all: every sample)"
+
+
+def _auto_advice() -> str:
+    """Why two runs of the same ``auto`` took different samples: a baseline stored before its
+    rule changed subsampled data it now takes all of."""
+    from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
+
+    return (f"both ran --hessian-samples auto, which takes a subset only under SLQ and only of data of at least "
+            f"twice its size ({2 * AUTO_HESSIAN_SAMPLES:,} samples; before prunelimit changed that rule, more than "
+            f"{AUTO_HESSIAN_SAMPLES:,}): store a new baseline, or run both with --hessian-samples all")
 
 
 def _subset(sample: Any) -> int | None | str:

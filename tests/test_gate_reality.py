@@ -278,23 +278,32 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     assert any("computed by prunelimit 0.0.1, this is" in w for w in older["warnings"])
 
 
-@pytest.mark.parametrize("sample, warned", [
-    ({"used": 300, "total": 1437, "part_ratios": [0.8, 0.9, 0.85, 0.82]}, True),  # auto subsampled its data
-    ({"used": 300, "total": 1437, "split_ratios": [0.8, 0.9]}, True),  # a report from before the 4 parts
-    ({"used": 1437, "total": 1437, "split_ratios": None}, False),
-    (None, False),  # every sample
-    ("damaged", False),  # an entry of another shape counts as unrecorded
+# both ran auto: a baseline stored while auto subsampled 8,193-16,383 samples was told to use the same option
+_AUTO_ADVICE = ("both ran --hessian-samples auto, which takes a subset only under SLQ and only of data of at least "
+                "twice its size (16,384 samples; before prunelimit changed that rule, more than 8,192): store a new "
+                "baseline, or run both with --hessian-samples all")
+_SAME_ADVICE = "compare runs with the same --hessian-samples (all: every sample)"
+
+
+@pytest.mark.parametrize("sample, warned, option, advice", [
+    ({"used": 300, "total": 1437, "part_ratios": [0.8, 0.9, 0.85, 0.82]}, True, None, _AUTO_ADVICE),  # auto subsampled
+    ({"used": 300, "total": 1437, "part_ratios": [0.8, 0.9, 0.85, 0.82]}, True, "all", _SAME_ADVICE),
+    ({"used": 300, "total": 1437, "split_ratios": [0.8, 0.9]}, True, None, _AUTO_ADVICE),  # from before the 4 parts
+    ({"used": 1437, "total": 1437, "split_ratios": None}, False, None, None),
+    (None, False, None, None),  # every sample
+    ("damaged", False, None, None),  # an entry of another shape counts as unrecorded
 ])
-def test_a_baseline_over_another_curvature_sample_is_warned_about(cli, tmp_path, sample, warned):
+def test_a_baseline_over_another_curvature_sample_is_warned_about(cli, tmp_path, sample, warned, option, advice):
     """``hessian_samples`` ``auto`` and ``all`` compare as one option, but ``auto`` takes a
     subset of a large data set: what each Hessian was really taken over is compared once
-    both ran, so a ``max_drop`` rule does not compare a subsample's ρ* silently."""
-    base = _baseline(tmp_path / "b.json", spectrum={"hessian_samples": sample})
+    both ran, so a ``max_drop`` rule does not compare a subsample's ρ* silently. Where both
+    ran ``auto`` the advice says why they differ (the rule of ``auto``), not to use the same option."""
+    base = _baseline(tmp_path / "b.json", spectrum={"hessian_samples": sample},
+                     options={**_provenance().options, "hessian_samples": option})
     doc = _doc(cli("gate", EXAMPLE, "--baseline", base, "--max-drop", "0.5", "--json"))
     notes = [w for w in doc["warnings"] if "took its Hessian over" in w]
     assert notes == (["baseline " + str(base) + " took its Hessian over 300 samples, this run over every sample: "
-                      "ρ* moves with the curvature sample; compare runs with the same --hessian-samples (all: "
-                      "every sample)"] if warned else [])
+                      f"ρ* moves with the curvature sample; {advice}"] if warned else [])
     assert not any("other options" in w for w in doc["warnings"])
 
 
