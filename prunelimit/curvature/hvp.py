@@ -52,6 +52,7 @@ from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.models.params import module_class
 
 ENGINES = ("auto", "cached", "revrev")
 CHUNKINGS = ("auto", "batches")
@@ -393,8 +394,9 @@ def native_recurrence(model: nn.Module, device: torch.device) -> Iterator[None]:
     on a CUDA device: cuDNN's RNN kernels have no backward in eval mode ("cudnn RNN backward
     can only be called in training mode") and no double backward; torch's native recurrence
     is the same function built from differentiable ops. Only such models pay for it (their
-    convolutions then run without cuDNN as well)."""
-    if device.type != "cuda" or not any(isinstance(m, nn.RNNBase) for m in model.modules()):
+    convolutions then run without cuDNN as well). A TorchScript model's recurrent layers
+    (scripted, traced or loaded) count by the class they were compiled from (``module_class``)."""
+    if device.type != "cuda" or not any(issubclass(module_class(m), nn.RNNBase) for m in model.modules()):
         yield
         return
     # only ``enabled``: ``torch.backends.cudnn.flags`` would also reset TF32 and benchmarking

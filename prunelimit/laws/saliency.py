@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from prunelimit.curvature.hvp import native_recurrence
 from prunelimit.data.batches import Batches, LossFn, batch_size
 from prunelimit.errors import InputError, UsageError
 from prunelimit.models.params import ParamSelection, prunable_parameters
@@ -104,8 +105,10 @@ def mean_gradients(
     mean_sq = [torch.zeros_like(e) for e in effective]
     for batch in batches:
         leaves = [e.detach().requires_grad_(True) for e in effective]
-        loss = loss_fn(WeightOverride(model, dict(zip(names, leaves))), batch)
-        grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+        # in eval mode (the default) cuDNN's recurrent kernels have no backward, as for the HVPs
+        with native_recurrence(model, effective[0].device):
+            loss = loss_fn(WeightOverride(model, dict(zip(names, leaves))), batch)
+            grads = torch.autograd.grad(loss, leaves, allow_unused=True)
         w = batch_size(batch) / total
         for i, g in enumerate(grads):
             if g is None:  # tensor unused by this loss: zero gradient

@@ -129,6 +129,22 @@ def test_recurrent_layers_on_cuda_build_their_graphs_without_cudnn(kind):
         torch.backends.cudnn.enabled = enabled
 
 
+@pytest.mark.parametrize("compile_", ["script", "trace"])
+def test_a_torchscript_recurrent_model_on_cuda_builds_its_graphs_without_cudnn(compile_):
+    """A scripted or traced GRU is no ``nn.RNNBase`` instance (TorchScript keeps its class's
+    name only): cuDNN stayed on, whose recurrent kernels have no backward in eval mode."""
+    enabled = torch.backends.cudnn.enabled
+    model = _Recurrent(nn.GRU)
+    compiled = torch.jit.script(model) if compile_ == "script" else torch.jit.trace(model, torch.randn(2, 4, 3))
+    try:
+        torch.backends.cudnn.enabled = True
+        with native_recurrence(compiled, torch.device("cuda")):
+            assert not torch.backends.cudnn.enabled
+        assert torch.backends.cudnn.enabled
+    finally:
+        torch.backends.cudnn.enabled = enabled
+
+
 def test_gradient_and_losses():
     model, x, y, batches = _tiny_problem()
     op = HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss)

@@ -103,3 +103,37 @@ def test_mode_restored_and_bad_arguments():
         compute_saliency(model, batches, mse_loss, "hessian")
     with pytest.raises(UsageError, match="masks for 1 prunable"):
         compute_saliency(model, batches, mse_loss, "gradient", masks=[mask, mask])
+
+
+@pytest.mark.parametrize("metric", ["gradient", "flux"])
+def test_gradient_saliencies_run_without_cudnn_on_a_recurrent_model(monkeypatch, metric):
+    """Saliency gradients are taken in eval mode by default, where cuDNN's recurrent kernels
+    have no backward: the HVPs turned cuDNN off for such models on CUDA, the laws' gradients
+    did not. Every gradient pass now runs inside ``native_recurrence`` (which turns it off
+    only for a recurrent model on CUDA)."""
+    from contextlib import contextmanager
+
+    from prunelimit.data.batches import cross_entropy_loss
+    from prunelimit.laws import saliency
+
+    class Recurrent(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn, self.head = nn.GRU(3, 4, batch_first=True), nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0][:, -1])
+
+    entered = []
+
+    @contextmanager
+    def recorded(model, device):
+        entered.append((model, device))
+        yield
+
+    monkeypatch.setattr(saliency, "native_recurrence", recorded)
+    torch.manual_seed(0)
+    model = Recurrent().eval()
+    batches = [(torch.randn(6, 4, 3), torch.arange(6) % 3)]
+    compute_saliency(model, batches, cross_entropy_loss, metric, flux_repeats=1, flux_fraction=0.5)
+    assert entered and all(m is model and d == torch.device("cpu") for m, d in entered)
