@@ -143,13 +143,14 @@ def _restore_written_buffers(model: torch.nn.Module, before: dict[str, tuple[tor
     per name), each set back to both. A buffer recomputed to the same values, in place or as a
     new tensor (a mask or scale rebuilt on each call), is the same function: not a change."""
     written = []
+    modules = dict(model.named_modules())  # a TorchScript model has no get_submodule
     for name, buffer in model.named_buffers():
         original, values = before.get(name, (buffer, buffer))
         if _same_values(buffer, values) and _same_values(original, values):
             continue
         written.append(name)
         owner, _, leaf = name.rpartition(".")
-        setattr(model.get_submodule(owner), leaf, original)  # forward may have put another tensor there
+        setattr(modules[owner], leaf, original)  # forward may have put another tensor there
         with torch.no_grad():
             original.copy_(values)
     return written

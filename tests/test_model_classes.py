@@ -239,6 +239,33 @@ def test_a_model_that_changes_its_buffers_in_eval_mode_is_refused_and_set_back(c
     assert model.mean is before and torch.equal(model.mean, torch.zeros(64))
 
 
+class _Centred(nn.Module):
+    """A running mean of a submodule's, updated in place or replaced whatever self.training says."""
+
+    def __init__(self, replaced: bool):
+        super().__init__()
+        self.lin, self.replaced = nn.Linear(6, 3), replaced
+        self.register_buffer("mean", torch.zeros(6))
+
+    def forward(self, x):
+        if self.replaced:
+            self.mean = self.mean + 1
+        else:
+            self.mean.mul_(0.9).add_(0.1 * x.mean(0))
+        return self.lin(x - self.mean)
+
+
+@pytest.mark.parametrize("replaced", [False, True])
+def test_a_torchscript_model_that_changes_its_buffers_is_refused_and_set_back(replaced):
+    """Setting the buffers back went through ``get_submodule``, which a TorchScript model has
+    not: a RuntimeError instead of the input error, and the buffers left as forward wrote them."""
+    model = torch.jit.script(nn.Sequential(_Centred(replaced)))  # the buffer in a submodule
+    x, y = torch.randn(8, 6), torch.arange(8) % 3
+    with pytest.raises(InputError, match=r"changes its buffers \(0\.mean\)"):
+        prunelimit.bounds(model, (x, y), batch_size=4)
+    assert torch.equal(model[0].mean, torch.zeros(6))
+
+
 class _Rebuilt(nn.Module):
     """A non-persistent scale rebuilt to the same values on every call, as a new tensor or in place."""
 
