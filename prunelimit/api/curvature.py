@@ -336,9 +336,10 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     float64 operator when exact was chosen, products spent timing, predicted seconds of the
     eigenvalues)``.
 
-    Products in the model's own dtype come first: float64 is never cheaper, so when even
-    they put D columns over the time budget no float64 copy of the model is built (a
-    float64 convolution on a CPU costs ~10× a float32 one). Nor are the eigenvalues timed
+    Products in the model's dtype (at least float32: ``product_dtype``) come first: float64
+    is never cheaper, so when even they put D columns over the time budget no float64 copy
+    of the model is built (a float64 convolution on a CPU costs ~10× a float32 one). Nor
+    are the eigenvalues timed
     then (a solve of 1,024 rows, twice: ~0.4 s of a small --time-budget): the columns alone
     refuse the exact spectrum, and the prediction stated is theirs, a lower bound.
     """
