@@ -173,6 +173,9 @@ def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module
 
     if not isinstance(model, nn.Module):
         raise UsageError(f"apply takes a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, torch.jit.ScriptModule):  # torch.nn.utils.prune needs forward pre-hooks, which it has not
+        raise UsageError("apply takes an eager torch.nn.Module; a TorchScript model cannot carry pruning masks: "
+                         "apply them to the module it was scripted from, or save it with `prunelimit prune`")
     for name, mask in masks.items():  # all checked before any is applied: torch asserts on a wrong shape
         module_name, _, attribute = name.rpartition(".")
         try:

@@ -126,6 +126,9 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str],
     """A copy of ``model`` with every pruned ``nn.Linear`` in ``called`` sparse; the names
     converted and the pruned Linear layers left dense, with the reason (given in ``dense``,
     not called through its own forward, or a weight the kernel cannot take)."""
+    if isinstance(model, torch.jit.ScriptModule):  # compiled: no nn.Linear to swap for a sparse layer
+        return copy.deepcopy(model), [], ["(model) (a TorchScript model: its compiled layers cannot be swapped for "
+                                          "sparse ones; bench the eager nn.Module it was scripted from)"]
     sparse = copy.deepcopy(model)
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):

@@ -115,3 +115,13 @@ def test_two_four_keeps_a_layer_dense_whose_inputs_are_not_whole_groups_of_four(
         model[0].weight.mul_(two_four_mask(model[0].weight))
     _, converted, kept = sparse_copy(model, "2:4", {"0"})
     assert converted == [] and kept == ["0 (6 inputs are not whole groups of 4)"]
+
+
+def test_a_torchscript_model_is_timed_dense_and_says_why():
+    """A scripted model's layers are compiled modules, not nn.Linear: the bench said "none (no
+    pruned Linear layer)" of a pruned model; it now names why none runs sparse."""
+    torch.manual_seed(0)
+    model = torch.jit.script(nn.Sequential(_half_pruned(nn.Linear(6, 5)), nn.ReLU(), nn.Linear(5, 3)).eval())
+    report = bench(model, torch.randn(4, 6), (1,))
+    assert report.sparse_layers == [] and len(report.dense_layers) == 1
+    assert "TorchScript" in report.dense_layers[0] and report.max_abs_diff == 0

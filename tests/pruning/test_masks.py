@@ -165,3 +165,11 @@ def test_a_tied_weight_pruned_with_torch_folds_as_one_parameter(masks) -> None:
         apply_masks(net, held)  # what training does with the folded masks
     assert torch.equal(net.a.weight_orig, original) and net.a.weight_orig is net.b.weight_orig
     assert torch.equal(net.a.weight_mask, net.b.weight_mask) and net.a.weight_mask[:2].sum() == 0
+
+
+def test_prune_with_torch_refuses_a_torchscript_model_in_one_line() -> None:
+    """torch.nn.utils.prune needs forward pre-hooks, which a ScriptModule has not: it failed
+    with torch's "get_submodule is not supported on ScriptModules"."""
+    net = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(3, 2)))
+    with pytest.raises(UsageError, match="TorchScript model cannot carry pruning masks"):
+        prune_with_torch(net, {"0.weight": torch.ones(2, 3, dtype=torch.bool)})
