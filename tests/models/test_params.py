@@ -238,11 +238,13 @@ def test_a_pattern_that_selects_nothing_is_refused_naming_it(selection, option, 
 
 
 def test_patterns_that_select_are_kept():
+    """An included norm layer widens D with its affine parameters; its 1-D scale is not a
+    weight matrix, so N stays without it (normalisation parameters are never pruned)."""
     model = nn.TransformerEncoderLayer(8, 2, 16)
     selection = ParamSelection(include=("self_attn*", "norm1"), exclude=("linear?",))
     assert check_selection(model, selection) is selection
-    assert _names(prunable_parameters(model, selection)) == ["self_attn.in_proj_weight", "self_attn.out_proj.weight",
-                                                             "norm1.weight"]
+    assert _names(prunable_parameters(model, selection)) == ["self_attn.in_proj_weight", "self_attn.out_proj.weight"]
+    assert {"norm1.weight", "norm1.bias"} <= set(_names(hessian_parameters(model, selection)))
 
 
 @pytest.mark.parametrize("kdim, expected", [
@@ -321,3 +323,66 @@ def test_pruning_a_pickled_module_says_the_output_needs_its_model(cli, tmp_path)
 def test_pruning_a_checkpoint_with_its_spec_warns_nothing(cli, tmp_path):
     result = cli("prune", EXAMPLE, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["warnings"] == []
+
+
+class _Recurrent(nn.Module):
+    """A recurrent classifier of 8 steps of 8 features: a recurrent layer, then a Linear head."""
+
+    def __init__(self, kind: type[nn.RNNBase], **options) -> None:
+        super().__init__()
+        self.rnn = kind(8, 6, batch_first=True, **options)
+        width = options.get("proj_size") or 6
+        self.head = nn.Linear(width * (2 if options.get("bidirectional") else 1), 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x.reshape(x.shape[0], 8, 8))
+        return self.head(out[:, -1])
+
+
+RECURRENT = [
+    pytest.param(nn.LSTM, {}, ["weight_ih_l0", "weight_hh_l0"], id="lstm"),
+    pytest.param(nn.GRU, {}, ["weight_ih_l0", "weight_hh_l0"], id="gru"),
+    pytest.param(nn.RNN, {"nonlinearity": "relu"}, ["weight_ih_l0", "weight_hh_l0"], id="rnn"),
+    pytest.param(nn.LSTM, {"num_layers": 2, "bidirectional": True, "proj_size": 4},
+                 [f"weight_{kind}_l{layer}{way}" for layer in (0, 1) for way in ("", "_reverse")
+                  for kind in ("ih", "hh", "hr")], id="bidirectional-2-layer-lstm-with-projections"),
+]
+
+
+def _recurrent(kind: type[nn.RNNBase], options: dict) -> nn.Module:
+    torch.manual_seed(0)
+    return _Recurrent(kind, **options).eval()
+
+
+@pytest.mark.parametrize("kind, options, own", RECURRENT)
+def test_an_included_recurrent_layer_adds_its_own_weight_matrices(kind, options, own):
+    """``include`` adds every weight matrix a matching module holds itself (a recurrent
+    layer's ``weight_ih_l0``, ``weight_hh_l0``, ``_reverse``, ``weight_hr_l0``), not only a
+    ``weight``: an LSTM classifier's N was its head alone and ``include`` was refused. Its
+    biases stay out; D is unchanged (they were Hessian parameters already)."""
+    model = _recurrent(kind, options)
+    selection = check_selection(model, ParamSelection(include=("rnn",)))
+    assert _names(prunable_parameters(model)) == ["head.weight"]  # the default set is unchanged
+    assert _names(prunable_parameters(model, selection)) == [f"rnn.{name}" for name in own] + ["head.weight"]
+    assert _names(hessian_parameters(model, selection)) == _names(hessian_parameters(model))
+    assert sorted(own) == sorted(n for n, p in model.rnn.named_parameters() if n.startswith("weight") and p.dim() == 2)
+
+
+def test_an_include_adds_no_scale_bias_or_parametrization_source():
+    """Only matrices named ``weight…`` count: a norm's 1-D scale and a bias never do (an
+    included norm widens D alone), nor a parameter a weight is computed from (the older
+    weight norm's ``weight_hh_l0_g``/``_v``, ``torch.nn.utils.prune``'s ``weight_ih_l0_orig``),
+    and a module holding no weight matrix at all is refused."""
+    from torch.nn.utils import prune
+
+    model = _recurrent(nn.LSTM, {})
+    with pytest.warns(FutureWarning):
+        nn.utils.weight_norm(model.rnn, "weight_hh_l0")
+    assert _names(prunable_parameters(model, ParamSelection(include=("rnn",)))) == ["rnn.weight_ih_l0", "head.weight"]
+    pruned = _recurrent(nn.LSTM, {})
+    prune.custom_from_mask(pruned.rnn, "weight_ih_l0", torch.ones(24, 8))
+    assert _names(prunable_parameters(pruned, ParamSelection(include=("rnn",)))) == ["rnn.weight_hh_l0", "head.weight"]
+    scaled = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), _Scale(4))
+    assert _names(prunable_parameters(scaled, check_selection(scaled, ParamSelection(include=("1",))))) == ["0.weight"]
+    with pytest.raises(OptionError, match=r"'2' matches only modules without a weight matrix \('2'\)"):
+        check_selection(scaled, ParamSelection(include=("2",)))
