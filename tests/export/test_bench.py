@@ -115,3 +115,14 @@ def test_two_four_keeps_a_layer_dense_whose_inputs_are_not_whole_groups_of_four(
         model[0].weight.mul_(two_four_mask(model[0].weight))
     _, converted, kept = sparse_copy(model, "2:4", {"0"})
     assert converted == [] and kept == ["0 (6 inputs are not whole groups of 4)"]
+
+
+def test_a_pruned_weight_matrix_of_another_module_is_named_as_kept_dense():
+    """An included recurrent layer's pruned ``weight_ih_l0`` has no sparse kernel swap: it
+    is named among the dense layers with what holds it, not left out without a word."""
+    torch.manual_seed(0)
+    rnn = nn.RNN(4, 4, batch_first=True)
+    with torch.no_grad():
+        rnn.weight_ih_l0[:, ::2] = 0
+    _, converted, kept = sparse_copy(nn.Sequential(rnn), "csr", set())
+    assert converted == [] and kept == ["0.weight_ih_l0 (a weight of the RNN itself, not a Linear layer)"]

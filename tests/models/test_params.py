@@ -386,3 +386,55 @@ def test_an_include_adds_no_scale_bias_or_parametrization_source():
     assert _names(prunable_parameters(scaled, check_selection(scaled, ParamSelection(include=("1",))))) == ["0.weight"]
     with pytest.raises(OptionError, match=r"'2' matches only modules without a weight matrix \('2'\)"):
         check_selection(scaled, ParamSelection(include=("2",)))
+
+
+_RECURRENT_FILE = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(8, 6, num_layers=2, bidirectional=True, proj_size=4, batch_first=True)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.head(self.rnn(x.reshape(x.shape[0], 8, 8))[0][:, -1])
+
+
+def build():
+    torch.manual_seed(0)
+    return Net()
+'''
+
+
+def test_cli_prunes_an_included_lstm_and_its_files_read_back(cli, tmp_path):
+    """``prune --include rnn`` on a bidirectional 2-layer LSTM with projections: the stated
+    fraction of N (its 12 weight matrices and the head) is removed, the checkpoint and its
+    ``export`` read back with those masks and the same bits, and ``info`` lists them."""
+    from prunelimit.io.checkpoint import read_checkpoint
+    from prunelimit.sparse.sparse_file import read_sparse
+
+    import runpy
+
+    (tmp_path / "nets.py").write_text(_RECURRENT_FILE)
+    model, out, sparse = f"{tmp_path / 'nets.py'}:build", tmp_path / "p.pt", tmp_path / "p.safetensors"
+    torch.save(runpy.run_path(str(tmp_path / "nets.py"))["build"]().state_dict(), tmp_path / "lstm.pt")
+    result = cli("prune", tmp_path / "lstm.pt", "--model", model, "--data", "digits:test", "--ratio", "0.5", "--include", "rnn",
+                 "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["ratio"]["achieved"] == 0.5
+    info = cli("info", out, "--model", model, "--include", "rnn", "--json")
+    assert info.exit_code == 0, info.stderr
+    layers = json.loads(info.stdout)["layers"]
+    assert len(layers) == 13 and layers[0]["name"] == "rnn.weight_ih_l0" and layers[-1]["name"] == "head.weight"
+    n = sum(layer["count"] for layer in layers)
+    assert sum(layer["zeros"] for layer in layers) == math.ceil(0.5 * n) == json.loads(info.stdout)["params"]["prunable"] / 2
+    raw = read_checkpoint(out)
+    assert sorted(raw.masks) == sorted(layer["name"] for layer in layers)
+    assert cli("export", out, "--model", model, "-o", sparse).exit_code == 0
+    back = read_sparse(sparse)
+    assert sorted(back.masks) == sorted(raw.masks)
+    for name, tensor in raw.state_dict.items():
+        assert torch.equal(back.state_dict[name].view(torch.int32), tensor.view(torch.int32)), name
