@@ -363,7 +363,9 @@ def test_an_included_recurrent_layer_adds_its_own_weight_matrices(kind, options,
     model = _recurrent(kind, options)
     selection = check_selection(model, ParamSelection(include=("rnn",)))
     assert _names(prunable_parameters(model)) == ["head.weight"]  # the default set is unchanged
-    assert _names(prunable_parameters(model, selection)) == [f"rnn.{name}" for name in own] + ["head.weight"]
+    expected = [f"rnn.{name}" for name in own] + ["head.weight"]
+    assert _names(prunable_parameters(model, selection)) == expected
+    assert _names(prunable_parameters(_scripted(model), selection)) == expected  # as a TorchScript checkpoint loads
     assert _names(hessian_parameters(model, selection)) == _names(hessian_parameters(model))
     assert sorted(own) == sorted(n for n, p in model.rnn.named_parameters() if n.startswith("weight") and p.dim() == 2)
 
