@@ -666,3 +666,29 @@ def test_slq_on_a_half_precision_model_takes_its_products_in_float32(dtype):
     assert abs(slq.ratio - exact.ratio) < 1e-6
     assert slq.spectrum.lambda_max == pytest.approx(exact.spectrum.lambda_max, rel=1e-6)
     assert all(p.dtype == dtype for p in model.parameters())
+
+
+@pytest.mark.parametrize("kind, options", [(torch.nn.LSTM, {}), (torch.nn.GRU, {}),
+                                           (torch.nn.LSTM, {"num_layers": 2, "bidirectional": True, "proj_size": 4})])
+def test_prune_with_an_included_recurrent_layer_and_apply_run_the_masked_weights(kind, options):
+    """``prune(include=("rnn",))`` ranks the recurrent layer's weight matrices with the head:
+    exactly ceil(ρN) removed across them, and ``apply`` (``custom_from_mask`` on
+    ``weight_ih_l0``...) gives a model whose forward uses the masked values, the outputs of
+    the same model with those weights zeroed by hand."""
+    from tests.models.test_params import _recurrent
+
+    model = _recurrent(kind, options)
+    pruning = prunelimit.prune(model, 0.5, include=("rnn",))
+    rnn = {f"rnn.{name}" for name, p in model.rnn.named_parameters() if name.startswith("weight")}
+    assert set(pruning.masks) == rnn | {"head.weight"}
+    n = sum(m.numel() for m in pruning.masks.values())
+    assert sum(int((~m).sum()) for m in pruning.masks.values()) == -(-n // 2)
+    by_hand = _recurrent(kind, options)
+    with torch.no_grad():
+        for name, keep in pruning.masks.items():
+            by_hand.get_parameter(name).masked_fill_(~keep, 0.0)
+    applied = pruning.apply(_recurrent(kind, options))
+    assert hasattr(applied.rnn, "weight_ih_l0_orig")  # pruned through torch.nn.utils.prune
+    x = torch.randn(5, 64)
+    with torch.no_grad():
+        assert torch.equal(applied(x), by_hand(x)) and not torch.equal(by_hand(x), model(x))

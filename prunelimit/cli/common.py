@@ -246,7 +246,7 @@ BatchOpt = Annotated[int, typer.Option("--batch-size", help="Batch size B for th
 MaxSamplesOpt = Annotated[Optional[int], typer.Option("--max-samples", help="Use only the first N samples.")]
 TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow unpickling a whole model object (can run code: trusted files only).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Let torchvision readers download missing data.")]
-IncludeOpt = Annotated[Optional[list[str]], typer.Option("--include", help="Module-name glob to add to the prunable/Hessian set (repeatable).")]
+IncludeOpt = Annotated[Optional[list[str]], typer.Option("--include", help="Module-name glob to add to the prunable/Hessian set: a matching module's own weight matrices (parameters of 2+ dimensions named weight…, e.g. an LSTM's weight_ih_l0, weight_hh_l0), never biases or 1-D scales (repeatable).")]
 ExcludeOpt = Annotated[Optional[list[str]], typer.Option("--exclude", help="Module-name glob to remove from the prunable/Hessian set (repeatable).")]
 CkptArg = Annotated[Path, typer.Argument(help="Checkpoint: state dict, prunelimit file, .safetensors, ...", show_default=False, parser=given_path)]
 

@@ -2,7 +2,8 @@
 
 * prunable weights: ``weight`` of every ``nn.Linear`` and convolution, and the Q/K/V
   projection weights of ``nn.MultiheadAttention`` (``in_proj_weight``, or ``q_proj_weight``,
-  ``k_proj_weight``, ``v_proj_weight``; its ``out_proj`` is a Linear);
+  ``k_proj_weight``, ``v_proj_weight``; its ``out_proj`` is a Linear); an included module
+  adds its own weight matrices (``weight_matrices``: an ``nn.LSTM``'s ``weight_ih_l0``, ...);
 * Hessian parameters: every trainable parameter except normalisation affine ones.
 
 A TorchScript module counts as the torch class it was compiled from (``module_class``), a
@@ -93,7 +94,7 @@ def unrecognised_modules(model: nn.Module, selection: ParamSelection) -> list[st
     found no Linear/convolution layout) and that ``selection`` does not include: their
     weights are left out of N unless included."""
     return [name for name, module in model.named_modules()
-            if isinstance(module, torch.jit.ScriptModule) and any(w.dim() >= 2 for _, w in _weights(module))
+            if isinstance(module, torch.jit.ScriptModule) and weight_matrices(module)
             and module_class(module) is type(module) and not selection.decide(name, False)
             and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)]
 
@@ -144,10 +145,13 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
     """``selection`` if each of its patterns selects something in ``model``; else an
     ``OptionError`` naming ``include``/``exclude``. A pattern is matched against module
     names, so a typo or a parameter's name (``attn.in_proj_weight``) would select nothing,
-    silently; an ``include`` must match a module that holds a weight, the tensor it adds."""
+    silently; an ``include`` must match a module that holds a weight matrix, what it adds
+    to N, or a normalisation layer's parameters, what it adds to D."""
     modules = dict(model.named_modules())
     names = list(modules)
-    weighted = [name for name, module in modules.items() if _weights(module)]
+    weighted = [name for name, module in modules.items() if weight_matrices(module)]
+    widening = weighted + [name for name, module in modules.items()
+                           if issubclass(module_class(module), NORM_TYPES) and next(module.parameters(recurse=False), None) is not None]
     examples = ", ".join(repr(n) for n in weighted[:3] if n) or "none"
     for option, patterns in (("include", selection.include), ("exclude", selection.exclude)):
         for pattern in patterns:
@@ -156,15 +160,15 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
                 raise OptionError(option, f"{{0}} {pattern!r} matches no module in the model; patterns are globs "
                                   f"of module names, e.g. {examples}")
             computed = [name for name in matched if computed_weight(modules[name])]
-            if option == "include" and not set(matched) & set(weighted) and computed:
+            if option == "include" and not set(matched) & set(widening) and computed:
                 raise OptionError(option, f"{{0}} {pattern!r} matches {computed[0]!r}, whose weight is computed by a "
                                   "parametrization (weight_norm, ...), not held as a parameter, and prunelimit "
                                   "prunes parameters; save the model with it removed "
                                   "(torch.nn.utils.parametrize.remove_parametrizations) to prune that weight")
-            if option == "include" and not set(matched) & set(weighted):
-                raise OptionError(option, f"{{0}} {pattern!r} matches only modules without a weight "
-                                  f"({', '.join(map(repr, matched[:3]))}), and a module's weight is what it adds; "
-                                  f"modules with one are e.g. {examples}")
+            if option == "include" and not set(matched) & set(widening):
+                raise OptionError(option, f"{{0}} {pattern!r} matches only modules without a weight matrix "
+                                  f"({', '.join(map(repr, matched[:3]))}), and a module's weight matrices are what "
+                                  f"it adds; modules with one are e.g. {examples}")
     return selection
 
 
@@ -174,13 +178,13 @@ def prunable_parameters(
     """Named prunable weight tensors, in ``named_modules`` order.
 
     By default the ``weight`` of every Linear/Conv module and attention's Q/K/V projections.
-    ``include`` patterns add the ``weight`` of other matching modules that have one;
-    ``exclude`` removes matches.
+    ``include`` patterns add the weight matrices (``weight_matrices``) of other matching modules,
+    such as an ``nn.LSTM``'s ``weight_ih_l0``; ``exclude`` removes matches.
     """
     out, seen = [], set()
     for mname, module in model.named_modules():
         default = issubclass(module_class(module), PRUNABLE_TYPES)
-        for pname, weight in _weights(module):
+        for pname, weight in weight_matrices(module):
             if id(weight) in seen:
                 continue
             seen.add(id(weight))
@@ -189,17 +193,30 @@ def prunable_parameters(
     return out
 
 
-def _weights(module: nn.Module) -> list[tuple[str, Tensor]]:
-    """A module's own weight tensors: its ``weight``, and the Q/K/V projections of attention
-    (registered parameters, which a loaded TorchScript module holds as plain Tensors)."""
+def weight_matrices(module: nn.Module) -> list[tuple[str, Tensor]]:
+    """A module's own weight matrices (registered parameters, which a loaded TorchScript
+    module holds as plain Tensors; its children's are theirs): every parameter of at least
+    2 dimensions named ``weight…`` (``weight``, a recurrent layer's ``weight_ih_l0``,
+    ``weight_hh_l0_reverse``, ``weight_hr_l0``) and attention's Q/K/V projections. A 1-D
+    weight is a scale (a norm's), and a parameter a tensor is computed from (``weight_orig``
+    of ``torch.nn.utils.prune``, ``weight_g``/``weight_v`` of the older weight norm) is not
+    that tensor: pruning it would prune the parametrization, not the weight."""
     own = dict(module.named_parameters(recurse=False))
-    return [(name, own[name]) for name in ("weight", *_PROJECTIONS) if own.get(name) is not None]
+    return [(name, p) for name, p in own.items()
+            if p.dim() >= 2 and (name.startswith("weight") or name in _PROJECTIONS)
+            and not _computes_a_tensor(module, name, own)]
 
 
-def attention_projections(module: nn.Module) -> list[tuple[str, Tensor]]:
-    """The Q/K/V projection weights a module holds itself (``nn.MultiheadAttention``'s
-    ``in_proj_weight``, or ``q_proj_weight``/``k_proj_weight``/``v_proj_weight``)."""
-    return [(name, weight) for name, weight in _weights(module) if name != "weight"]
+def is_attention_projection(name: str) -> bool:
+    """Whether a module's own parameter ``name`` is one of attention's Q/K/V projections."""
+    return name in _PROJECTIONS
+
+
+def _computes_a_tensor(module: nn.Module, name: str, own: dict[str, Tensor]) -> bool:
+    """Whether parameter ``name`` is the source of a computed tensor: its name is that
+    tensor's (a non-parameter Tensor attribute of ``module``) plus a ``_suffix``."""
+    return any(isinstance(getattr(module, name[:i], None), Tensor) and name[:i] not in own
+               for i, letter in enumerate(name) if letter == "_")
 
 
 def hessian_parameters(

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import OptionError, UsageError
-from prunelimit.models.params import attention_projections
+from prunelimit.models.params import is_attention_projection, weight_matrices
 from prunelimit.validate import choice
 
 PATTERNS = ("csr", "2:4")
@@ -132,8 +132,9 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str],
     sparse = copy.deepcopy(model)
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):
-        kept += [f"{name}.{pname} (attention's own Q/K/V projection, not a Linear layer)"
-                 for pname, weight in attention_projections(module) if not bool((weight != 0).all())]
+        if not isinstance(module, nn.Linear):  # an included module's own weight matrices: no sparse kernel swap
+            kept += [f"{name}.{pname} ({_held_by(module, pname)}, not a Linear layer)"
+                     for pname, weight in weight_matrices(module) if not bool((weight != 0).all())]
         if not isinstance(module, nn.Linear) or bool((module.weight != 0).all()):
             continue
         if dense and name in dense:
@@ -209,6 +210,13 @@ def _run_error(model: nn.Module, x: Tensor) -> str | None:
     except (RuntimeError, NotImplementedError) as exc:
         return str(exc).splitlines()[0][:80]
     return None
+
+
+def _held_by(module: nn.Module, pname: str) -> str:
+    """What holds a weight matrix that is no Linear layer's, for the dense-layer reasons."""
+    if is_attention_projection(pname):
+        return "attention's own Q/K/V projection"
+    return f"a weight of the {type(module).__name__} itself"
 
 
 def _missing_kernel(layer: SparseLinear, weight: Tensor, pattern: str) -> str | None:

@@ -125,3 +125,14 @@ def test_a_torchscript_model_is_timed_dense_and_says_why():
     report = bench(model, torch.randn(4, 6), (1,))
     assert report.sparse_layers == [] and len(report.dense_layers) == 1
     assert "TorchScript" in report.dense_layers[0] and report.max_abs_diff == 0
+
+
+def test_a_pruned_weight_matrix_of_another_module_is_named_as_kept_dense():
+    """An included recurrent layer's pruned ``weight_ih_l0`` has no sparse kernel swap: it
+    is named among the dense layers with what holds it, not left out without a word."""
+    torch.manual_seed(0)
+    rnn = nn.RNN(4, 4, batch_first=True)
+    with torch.no_grad():
+        rnn.weight_ih_l0[:, ::2] = 0
+    _, converted, kept = sparse_copy(nn.Sequential(rnn), "csr", set())
+    assert converted == [] and kept == ["0.weight_ih_l0 (a weight of the RNN itself, not a Linear layer)"]

@@ -238,11 +238,13 @@ def test_a_pattern_that_selects_nothing_is_refused_naming_it(selection, option, 
 
 
 def test_patterns_that_select_are_kept():
+    """An included norm layer widens D with its affine parameters; its 1-D scale is not a
+    weight matrix, so N stays without it (normalisation parameters are never pruned)."""
     model = nn.TransformerEncoderLayer(8, 2, 16)
     selection = ParamSelection(include=("self_attn*", "norm1"), exclude=("linear?",))
     assert check_selection(model, selection) is selection
-    assert _names(prunable_parameters(model, selection)) == ["self_attn.in_proj_weight", "self_attn.out_proj.weight",
-                                                             "norm1.weight"]
+    assert _names(prunable_parameters(model, selection)) == ["self_attn.in_proj_weight", "self_attn.out_proj.weight"]
+    assert {"norm1.weight", "norm1.bias"} <= set(_names(hessian_parameters(model, selection)))
 
 
 @pytest.mark.parametrize("kdim, expected", [
@@ -321,3 +323,120 @@ def test_pruning_a_pickled_module_says_the_output_needs_its_model(cli, tmp_path)
 def test_pruning_a_checkpoint_with_its_spec_warns_nothing(cli, tmp_path):
     result = cli("prune", EXAMPLE, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout)["warnings"] == []
+
+
+class _Recurrent(nn.Module):
+    """A recurrent classifier of 8 steps of 8 features: a recurrent layer, then a Linear head."""
+
+    def __init__(self, kind: type[nn.RNNBase], **options) -> None:
+        super().__init__()
+        self.rnn = kind(8, 6, batch_first=True, **options)
+        width = options.get("proj_size") or 6
+        self.head = nn.Linear(width * (2 if options.get("bidirectional") else 1), 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(x.reshape(x.shape[0], 8, 8))
+        return self.head(out[:, -1])
+
+
+RECURRENT = [
+    pytest.param(nn.LSTM, {}, ["weight_ih_l0", "weight_hh_l0"], id="lstm"),
+    pytest.param(nn.GRU, {}, ["weight_ih_l0", "weight_hh_l0"], id="gru"),
+    pytest.param(nn.RNN, {"nonlinearity": "relu"}, ["weight_ih_l0", "weight_hh_l0"], id="rnn"),
+    pytest.param(nn.LSTM, {"num_layers": 2, "bidirectional": True, "proj_size": 4},
+                 [f"weight_{kind}_l{layer}{way}" for layer in (0, 1) for way in ("", "_reverse")
+                  for kind in ("ih", "hh", "hr")], id="bidirectional-2-layer-lstm-with-projections"),
+]
+
+
+def _recurrent(kind: type[nn.RNNBase], options: dict) -> nn.Module:
+    torch.manual_seed(0)
+    return _Recurrent(kind, **options).eval()
+
+
+@pytest.mark.parametrize("kind, options, own", RECURRENT)
+def test_an_included_recurrent_layer_adds_its_own_weight_matrices(kind, options, own):
+    """``include`` adds every weight matrix a matching module holds itself (a recurrent
+    layer's ``weight_ih_l0``, ``weight_hh_l0``, ``_reverse``, ``weight_hr_l0``), not only a
+    ``weight``: an LSTM classifier's N was its head alone and ``include`` was refused. Its
+    biases stay out; D is unchanged (they were Hessian parameters already)."""
+    model = _recurrent(kind, options)
+    selection = check_selection(model, ParamSelection(include=("rnn",)))
+    assert _names(prunable_parameters(model)) == ["head.weight"]  # the default set is unchanged
+    expected = [f"rnn.{name}" for name in own] + ["head.weight"]
+    assert _names(prunable_parameters(model, selection)) == expected
+    assert _names(prunable_parameters(_scripted(model), selection)) == expected  # as a TorchScript checkpoint loads
+    assert _names(hessian_parameters(model, selection)) == _names(hessian_parameters(model))
+    assert sorted(own) == sorted(n for n, p in model.rnn.named_parameters() if n.startswith("weight") and p.dim() == 2)
+
+
+def test_an_include_adds_no_scale_bias_or_parametrization_source():
+    """Only matrices named ``weight…`` count: a norm's 1-D scale and a bias never do (an
+    included norm widens D alone), nor a parameter a weight is computed from (the older
+    weight norm's ``weight_hh_l0_g``/``_v``, ``torch.nn.utils.prune``'s ``weight_ih_l0_orig``),
+    and a module holding no weight matrix at all is refused."""
+    from torch.nn.utils import prune
+
+    model = _recurrent(nn.LSTM, {})
+    with pytest.warns(FutureWarning):
+        nn.utils.weight_norm(model.rnn, "weight_hh_l0")
+    assert _names(prunable_parameters(model, ParamSelection(include=("rnn",)))) == ["rnn.weight_ih_l0", "head.weight"]
+    pruned = _recurrent(nn.LSTM, {})
+    prune.custom_from_mask(pruned.rnn, "weight_ih_l0", torch.ones(24, 8))
+    assert _names(prunable_parameters(pruned, ParamSelection(include=("rnn",)))) == ["rnn.weight_hh_l0", "head.weight"]
+    scaled = nn.Sequential(nn.Linear(4, 4), nn.LayerNorm(4), _Scale(4))
+    assert _names(prunable_parameters(scaled, check_selection(scaled, ParamSelection(include=("1",))))) == ["0.weight"]
+    with pytest.raises(OptionError, match=r"'2' matches only modules without a weight matrix \('2'\)"):
+        check_selection(scaled, ParamSelection(include=("2",)))
+
+
+_RECURRENT_FILE = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.LSTM(8, 6, num_layers=2, bidirectional=True, proj_size=4, batch_first=True)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.head(self.rnn(x.reshape(x.shape[0], 8, 8))[0][:, -1])
+
+
+def build():
+    torch.manual_seed(0)
+    return Net()
+'''
+
+
+def test_cli_prunes_an_included_lstm_and_its_files_read_back(cli, tmp_path):
+    """``prune --include rnn`` on a bidirectional 2-layer LSTM with projections: the stated
+    fraction of N (its 12 weight matrices and the head) is removed, the checkpoint and its
+    ``export`` read back with those masks and the same bits, and ``info`` lists them."""
+    from prunelimit.io.checkpoint import read_checkpoint
+    from prunelimit.sparse.sparse_file import read_sparse
+
+    import runpy
+
+    (tmp_path / "nets.py").write_text(_RECURRENT_FILE)
+    model, out, sparse = f"{tmp_path / 'nets.py'}:build", tmp_path / "p.pt", tmp_path / "p.safetensors"
+    torch.save(runpy.run_path(str(tmp_path / "nets.py"))["build"]().state_dict(), tmp_path / "lstm.pt")
+    result = cli("prune", tmp_path / "lstm.pt", "--model", model, "--data", "digits:test", "--ratio", "0.5", "--include", "rnn",
+                 "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["ratio"]["achieved"] == 0.5
+    info = cli("info", out, "--model", model, "--include", "rnn", "--json")
+    assert info.exit_code == 0, info.stderr
+    layers = json.loads(info.stdout)["layers"]
+    assert len(layers) == 13 and layers[0]["name"] == "rnn.weight_ih_l0" and layers[-1]["name"] == "head.weight"
+    n = sum(layer["count"] for layer in layers)
+    assert sum(layer["zeros"] for layer in layers) == math.ceil(0.5 * n) == json.loads(info.stdout)["params"]["prunable"] / 2
+    raw = read_checkpoint(out)
+    assert sorted(raw.masks) == sorted(layer["name"] for layer in layers)
+    assert cli("export", out, "--model", model, "-o", sparse).exit_code == 0
+    back = read_sparse(sparse)
+    assert sorted(back.masks) == sorted(raw.masks)
+    for name, tensor in raw.state_dict.items():
+        assert torch.equal(back.state_dict[name].view(torch.int32), tensor.view(torch.int32)), name
