@@ -69,15 +69,13 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
     and, when ``by_class`` and the targets are integer labels, class-balanced; re-batched at
     the size of the first batch, in data order; the full data (no parts) when they cover it."""
     total = total_samples(batches)
-    if resolve_hessian_samples(requested, total) >= total:  # before copying the data: more classes only add
+    samples = subset_size(batches, requested, by_class)
+    if samples >= total:
         return Subsample(list(batches), (), total, total)
     size = batch_size(batches[0])
     strata = _strata(batches, by_class)
     sizes = [] if strata is None else torch.unique(strata, return_counts=True)[1].tolist()
     classes = len(sizes)
-    samples = resolve_hessian_samples(requested, total, classes)
-    if samples >= total:
-        return Subsample(list(batches), (), total, total)
     # fewer leaves a class out of a part: its curvature would not be the data's (a class of
     # fewer than DATA_PARTS samples gives all it has)
     least = sum(min(n, DATA_PARTS) for n in sizes)
@@ -100,7 +98,7 @@ def subset_size(batches: Batches, requested: int | str | None, by_class: bool = 
     size), without gathering them: ``auto`` takes all where four a class of the data's
     classes is over half of it, which a count of the samples alone does not show."""
     total = total_samples(batches)
-    if resolve_hessian_samples(requested, total) >= total:
+    if resolve_hessian_samples(requested, total) >= total:  # before joining the labels: more classes only add
         return total
     strata = _strata(batches, by_class)
     classes = 0 if strata is None else len(torch.unique(strata))
