@@ -28,6 +28,13 @@ then buys the cheaper remedy for the larger part:
   than every run had when it was set aside (one run's bracket varies about the mean), that
   earlier answer is returned.
 
+Both budgets are ceilings for what follows the runs too (``Afterwards``: a data check on the
+curvature subset's parts, the first probe's steps again on each, and the trace's top-up
+probes): the products it will spend at the answer's runs and steps are held back from
+``max_products`` when it counts them, and its predicted seconds (at the runs' own seconds a
+product, the data check's as the caller measured them) end the runs that much before the
+time budget, before a product that would leave too little.
+
 It stops at the first of: the time budget, which ends a stage short (``"time-budget"``,
 also when that stage's answer meets the tolerance: it is not the planned stage's; the
 last whole stage's answer instead where it is tighter), or is spent between stages;
@@ -81,6 +88,32 @@ class Assessment:
 
 
 @dataclass(frozen=True)
+class Afterwards:
+    """What must follow the runs within the budgets, by the answer's runs and steps:
+    ``per_step`` products for each step (a data check: the first probe's steps again on each
+    of ``per_step`` parts) and one for each run short of ``runs_to`` (the trace's top-up
+    probes); ``counted``: whether those products count against ``max_products`` (a given
+    --max-hvps, not the default's Lanczos-only one). ``fixed_seconds`` and ``step_seconds``:
+    the data check's measured cost beyond its steps and per step (the top-ups are priced at
+    the runs' own seconds a product)."""
+
+    per_step: int = 0
+    runs_to: int = 0
+    counted: bool = False
+    fixed_seconds: float = 0.0
+    step_seconds: float = 0.0
+
+    def products(self, runs: int, steps: int) -> int:
+        """Products that come after ``runs`` runs of ``steps`` steps, as far as they count."""
+        return self.per_step * steps + max(0, self.runs_to - runs) if self.counted else 0
+
+    def seconds(self, runs: int, steps: int, per_product: float) -> float:
+        """Predicted seconds of what comes after ``runs`` runs of ``steps`` steps."""
+        data = self.fixed_seconds + self.step_seconds * steps if self.per_step else 0.0
+        return data + max(0, self.runs_to - runs) * per_product
+
+
+@dataclass(frozen=True)
 class AdaptivePlan:
     """Where adaptive SLQ starts and when it stops (see the module doc).
 
@@ -88,7 +121,8 @@ class AdaptivePlan:
     at most; ``time_budget``: seconds at most (``None``: no limit); ``initial_steps`` and
     ``initial_runs``: the first stage; ``lockstep``: runs advanced together (one
     ``matmat`` call serves a group); ``max_basis_rows``: Lanczos basis vectors all runs
-    may hold at once, a host-memory limit (``None``: none).
+    may hold at once, a host-memory limit (``None``: none); ``after``: what must follow the
+    runs within both budgets.
     """
 
     tolerance: float
@@ -98,6 +132,7 @@ class AdaptivePlan:
     time_budget: float | None = None
     lockstep: int = 1
     max_basis_rows: int | None = None
+    after: Afterwards = Afterwards()
 
 
 @dataclass(frozen=True)
@@ -160,18 +195,32 @@ def adaptive_slq(
     if plan.max_basis_rows is not None and plan.max_basis_rows < 1:
         raise ValueError(f"max_basis_rows must be at least 1, got {plan.max_basis_rows}")
     rows = sys.maxsize if plan.max_basis_rows is None else plan.max_basis_rows  # an int: exact arithmetic
-    # the first stage fits the product and memory budgets too
-    add_runs = min(plan.initial_runs, plan.max_products, rows)
-    steps = max(1, min(plan.initial_steps, dim, plan.max_products // add_runs, rows // add_runs))
+    after = plan.after
+    per_step = after.per_step if after.counted else 0  # products a step of the answer adds after the runs
+    add_runs, steps = _first_stage(plan, dim, rows)
     spent = 0
+    running = 0  # products made so far, updated within a stage (``spent`` is at its groups' ends)
+    width = 1  # products the next step makes: the runs of the group going
     trail: list[Stage] = []
     truncation: list[tuple[int, float]] = []  # (steps, truncation part) after each steps stage
     kept: int | None = None  # 1 after a focus: only the first run goes on and counts
     set_aside: tuple[SpectralQuadrature, Assessment, int] | None = None  # every run's answer before the focus
     text = "first stage"
     whole: tuple[SpectralQuadrature, Assessment, int] | None = None  # the last stage the budget did not cut
+    live: list[LanczosRuns] = []  # every group so far and the stage's new ones
+
+    def past_deadline() -> bool:
+        """Whether the next step's products, and what must follow the runs at the steps it may
+        reach (``plan.after``, the top-ups priced at the runs' seconds a product so far), would
+        end past the time budget."""
+        now = clock()
+        per_product = (now - start) / running if running else 0.0
+        counts = [s for g in live for s in g.steps][:kept]
+        ahead = after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
+        return now + width * per_product + ahead > deadline
+
     deadline = None if plan.time_budget is None else start + plan.time_budget
-    out_of_time = None if deadline is None else (lambda: clock() >= deadline)
+    out_of_time = None if deadline is None else past_deadline
 
     def finish(reason: str, earlier: tuple[SpectralQuadrature, Assessment, int] | None = None) -> AdaptiveResult:
         """The result: the latest stage's, unless every run's answer before a focus, or
@@ -193,6 +242,7 @@ def adaptive_slq(
         new_groups = _new_groups(op, add_runs, steps, plan.lockstep, generator, storage_dtype)
         going = [g for g in groups[: 1 if kept else None] if min(g.steps) < steps and not all(g.broken_down)]
         going += new_groups
+        live[:] = groups + new_groups
         planned = spent + _stage_cost(groups, new_groups, steps, kept)
         if plan.time_budget is not None and trail:  # what the bar expects, not what the stage plans
             planned = min(planned, spent + budget_products(trail[-1], plan.time_budget))
@@ -202,8 +252,16 @@ def adaptive_slq(
                 short = True  # the groups not started stay out; the stage is cut
                 break
             base = spent
-            callback = None if progress is None else (lambda n, base=base: progress(base + n, planned, text))
+
+            def callback(n: int, base: int = base) -> None:
+                nonlocal running
+                running = base + n
+                if progress is not None:
+                    progress(base + n, planned, text)
+
+            width = len(group.steps[:kept])
             spent += group.extend(steps, callback, runs=kept, until=out_of_time)
+            running = spent
         groups += [g for g in new_groups if max(g.steps) > 0]
         results = [r for g in groups for r in g.results()][:kept]
         broken = [b for g in groups for b in g.broken_down][:kept]
@@ -231,25 +289,27 @@ def adaptive_slq(
         active = sum(not b for b in broken)
         # a focused run has no other remedy than steps: new probes would not count
         grow_steps = not exhausted and (kept or verdict.steps >= verdict.statistical)
-        left = plan.max_products - spent
+        # products the runs may still spend: what must follow them at the current answer held back
+        left = plan.max_products - spent - after.products(len(results), steps)
         if exhausted and kept:  # the focused run broke down: only carrying it past that refines it
             stage = math.inf
         elif grow_steps:
             add_runs = 0
             if active > 1 and not broken[0] and focus_pays(truncation, verdict, plan.tolerance,
-                                                           min(left, rows - steps), active, dim):
+                                                           min(left, rows - steps), active, dim, per_step):
                 kept, active, set_aside = 1, 1, (quad, verdict, steps)
+                left -= after.products(1, steps) - after.products(len(results), steps)  # more top-ups
                 _release_all_but_first(groups)
             statistical = verdict.statistical_alone if kept else verdict.statistical
             wanted = predicted_steps(truncation, plan.tolerance - statistical)
             by_memory = _steps_in_memory(groups, rows, kept)
-            new_steps = min(wanted, dim, steps + left // max(active, 1), by_memory)
+            new_steps = min(wanted, dim, steps + left // (max(active, 1) + per_step), by_memory)
             stage = active * (new_steps - steps) if new_steps > steps else math.inf
         else:
             by_memory = (rows - _allocated(groups)) // steps
             add_runs = min(len(results), left // steps, by_memory)
             stage = add_runs * steps if add_runs >= 1 else math.inf
-        if exhaust_pays(groups[0], dim, stage, left, rows):
+        if exhaust_pays(groups[0], dim, stage, left, rows, per_step):
             # carrying the first run to D steps costs no more than the stage planned and
             # ends with every eigenvalue: no steps or probe part left
             kept, set_aside, add_runs, steps = 1, None, 0, dim
@@ -273,15 +333,30 @@ def budget_products(last: Stage, budget: float) -> int:
     return max(1, math.floor((budget - last.seconds) * last.products / last.seconds))
 
 
-def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: int) -> bool:
+def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: int, per_step: int = 0) -> bool:
     """Whether to carry the first run of ``first`` to ``dim`` steps (``LanczosRuns.exhaust``)
     instead of the coming stage of ``stage`` products (∞: none fits): it costs no more,
-    ``left`` products pay for it and ``rows`` basis rows hold its basis and the copy made
-    while it grows. On small models the probe part, which only more probes shrink, would
+    ``left`` products pay for it and the ``per_step`` products each step adds after the runs
+    (``Afterwards``), and ``rows`` basis rows hold its basis and the copy made while it grows. On small models the probe part, which only more probes shrink, would
     otherwise take the whole budget (99 parameters: 25 probes × 64 steps, 1,600 products,
     where 67 more steps of one run give the exact spectrum)."""
     to_end = dim - first.steps[0]
-    return 0 < to_end <= min(stage, left) and dim + first.allocated[0] <= rows
+    return 0 < to_end <= stage and to_end * (1 + per_step) <= left and dim + first.allocated[0] <= rows
+
+
+def _first_stage(plan: AdaptivePlan, dim: int, rows: int) -> tuple[int, int]:
+    """Runs and steps of the first stage: within the product and memory budgets, what must
+    follow it (``plan.after``) included, with as many of the planned runs as leave each a
+    step; one run of one step where even that does not fit, the smallest plan there is
+    (the caller says how far past the budget it went)."""
+    after = plan.after
+    per_step = after.per_step if after.counted else 0
+    for runs in range(min(plan.initial_runs, plan.max_products, rows), 0, -1):
+        room = plan.max_products - after.products(runs, 0)
+        steps = min(plan.initial_steps, dim, room // (runs + per_step), rows // runs)
+        if steps >= 1:
+            return runs, steps
+    return 1, 1
 
 
 def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:
@@ -299,16 +374,17 @@ def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:
 
 
 def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance: float, left: int, runs: int,
-               dim: int) -> bool:
-    """Whether to carry the first run alone (module doc): with ``left`` products, the power
-    law through the last two ``(steps, truncation)`` points predicts that ``runs`` runs end
-    above ``tolerance`` and one run alone ends with a smaller ±. ``False`` without two
+               dim: int, per_step: int = 0) -> bool:
+    """Whether to carry the first run alone (module doc): with ``left`` products, each step
+    also adding ``per_step`` after the runs (``Afterwards``), the power law through the last
+    two ``(steps, truncation)`` points predicts that ``runs`` runs end above ``tolerance``
+    and one run alone ends with a smaller ±. ``False`` without two
     shrinking points, or when ``left`` cannot at least double the first run's steps (one
     run's bracket varies about the runs' mean; a short extension does not outgrow that), or
     when one run's statistical part alone is at or above the tolerance."""
     rate = _rate(history)
     steps, last = history[-1]
-    if rate is None or left < steps:  # a run that cannot double its steps is not worth following alone
+    if rate is None or left < steps * (1 + per_step):  # a run that cannot double its steps is not worth following
         return False
 
     def truncation_at(m: float) -> float:
@@ -319,8 +395,8 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
         # their ± falls to, is lower: the power law through early stages is too slow to
         # weigh against it (a 2,410-parameter MLP: 0.030 alone against 0.026 for three runs)
         return False
-    together = truncation_at(steps + left / runs) + verdict.statistical
-    alone = truncation_at(steps + left) + verdict.statistical_alone
+    together = truncation_at(steps + left / (runs + per_step)) + verdict.statistical
+    alone = truncation_at(steps + left / (1 + per_step)) + verdict.statistical_alone
     return together > tolerance and alone < together
 
 

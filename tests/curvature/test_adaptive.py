@@ -145,7 +145,9 @@ def test_a_time_budget_that_does_not_stop_the_runs_changes_nothing(assess, locks
     next stage was priced at the latest one's seconds per product and shrunk to fit, so a
     budget a little under the unbudgeted run's time gave fewer steps (25, not 27) and still
     said ``tolerance``; and a stage cut by the budget whose answer met the tolerance said
-    ``tolerance`` too, though another machine's clock would have cut it elsewhere."""
+    ``tolerance`` too, though another machine's clock would have cut it elsewhere. A budget
+    that stops them ends them before a step that would take them past it (before, once the
+    clock had passed it), unless it cannot hold even the first step."""
     plan = AdaptivePlan(tolerance=0.01, max_products=10_000, initial_steps=8, initial_runs=2, lockstep=lockstep)
     free = adaptive_slq(_operator(60), plan, assess, seed=0)
     assert free.stopped_by == "tolerance"
@@ -155,7 +157,8 @@ def test_a_time_budget_that_does_not_stop_the_runs_changes_nothing(assess, locks
         result = adaptive_slq(timed, replace(plan, time_budget=float(budget)), assess, seed=0,
                               clock=lambda: timed.seconds)
         if result.stopped_by == "time-budget":
-            assert timed.seconds >= budget
+            assert timed.seconds <= budget or result.trail[-1].products == lockstep, budget
+            assert timed.seconds + lockstep > budget, budget  # the next step would not have fitted
             continue
         assert result.stopped_by == "tolerance", budget
         assert [s.to_json() for s in result.trail] == [s.to_json() for s in free.trail], budget
@@ -243,3 +246,42 @@ def test_the_progress_total_is_what_the_time_budget_affords() -> None:
     assert result.stopped_by == "time-budget" and result.trail[-1].products == 50
     assert max(planned for _, planned in seen) == 50 and all(done <= planned for done, planned in seen)
     assert {planned for _, planned in seen} >= {16, 32}  # the stages the budget did not reach, as planned
+
+
+@pytest.mark.parametrize("assess", [_assess_by_steps(1000), _assess_by_runs(50)], ids=["steps", "probes"])
+@pytest.mark.parametrize("budget", [5, 13, 40, 97, 300])
+def test_a_product_budget_holds_what_must_follow_the_runs(assess, budget) -> None:
+    """A given --max-hvps counted the runs alone: the data check after them (the first
+    probe's steps again on each of 4 parts) and the trace's top-ups (to 8 samples) came on
+    top, 453 products under --max-hvps 200 on the example. The runs now hold them back, at
+    every stage, whether steps or probes grow; below the smallest plan (one step, its 4
+    data-check products and 7 top-ups: 12) they take one step (the caller says how far over)."""
+    from prunelimit.curvature.adaptive import Afterwards
+
+    after = Afterwards(per_step=4, runs_to=8, counted=True)
+    plan = AdaptivePlan(tolerance=1e-9, max_products=budget, initial_steps=8, initial_runs=3, after=after)
+    result = adaptive_slq(_operator(), plan, assess, seed=0)
+    runs, steps = result.quadrature.runs, int((result.quadrature.weights > 0).sum(axis=1).max())
+    if budget < 1 + after.products(1, 1):
+        assert (result.quadrature.hvps, runs, steps) == (1, 1, 1)
+    else:
+        assert result.quadrature.hvps + after.products(runs, steps) <= budget
+    assert result.stopped_by == "max-hvps"
+
+
+@pytest.mark.parametrize("budget", [30.0, 45.0, 80.0])
+def test_a_time_budget_holds_the_predicted_seconds_of_what_must_follow_the_runs(budget) -> None:
+    """At 1 s a product, a data check of 0.5 s plus 2 s a step and top-ups to 8 samples at
+    the runs' rate: the runs stop where the next step and that work would end past the
+    budget (before, they ran to it, and the data check and top-ups came on top)."""
+    from prunelimit.curvature.adaptive import Afterwards
+
+    after = Afterwards(per_step=4, runs_to=8, fixed_seconds=0.5, step_seconds=2.0)
+    timed = _Timed(_operator())
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=budget, initial_steps=8, initial_runs=3,
+                        after=after)
+    result = adaptive_slq(timed, plan, _assess_by_steps(1000), seed=0, clock=lambda: timed.seconds)
+    runs, steps = result.quadrature.runs, int((result.quadrature.weights > 0).sum(axis=1).max())
+    assert result.stopped_by == "time-budget"
+    assert timed.seconds + after.seconds(runs, steps, 1.0) <= budget
+    assert timed.seconds + 1 + after.seconds(runs, steps + 1, 1.0) > budget  # one more would not have fitted
