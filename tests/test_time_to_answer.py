@@ -302,20 +302,15 @@ def test_subsampled_bounds_state_the_data_part_of_four_parts_and_count_their_pro
     assert doc["timing"]["hvp_passes"] == pytest.approx(made["passes"])
 
 
-def test_a_data_check_past_a_given_budget_says_it_came_on_top() -> None:
-    """`--max-hvps 60 --hessian-samples 100`: the data check's products (the first probe's
-    steps again on each of the 4 parts) went past the budget with nothing but timing.hvps
-    above it to show it (the budget looked ignored); a run within its budget says nothing."""
-    from prunelimit.api.curvature import _data_check_note
-    from prunelimit.inputs import load_inputs
+def test_a_spectrum_past_a_given_budget_says_how_far_and_what_to_raise() -> None:
+    """The data check and the trace's top-ups no longer come on top of a given --max-hvps or
+    --time-budget (``tests/api/test_curvature.py``): only a budget below the smallest plan,
+    or a data check slower than timed, goes past one, and the warning says by how much and
+    which option to raise; a run within its budgets, or with none given, says nothing."""
+    from prunelimit.api.curvature import _over_budget_note
 
-    inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
-    rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=60))
-    spent = 4 * rep.iterations
-    assert rep.hvps > 60 and any(note.startswith(f"the --hessian-samples data check ({spent} products on the "
-                                                 "subset's 4 parts,") and "came on top of --max-hvps 60," in note
-                                 for note in rep.notes)
-    assert _data_check_note(api.CurvatureOptions(method="slq", max_hvps=500), 4, 80, 400, 0.1, 9.0) is None
-    assert _data_check_note(api.CurvatureOptions(method="slq"), 4, 80, 4000, 0.1, 9.0) is None  # none given
-    timed = _data_check_note(api.CurvatureOptions(method="slq", time_budget=5.0, max_hvps=100), 4, 80, 120, 1.5, 6.0)
-    assert "(80 products on the subset's 4 parts, 1.5 s) came on top of --max-hvps 100 and --time-budget 5 s" in timed
+    assert _over_budget_note(api.CurvatureOptions(method="slq", max_hvps=500, time_budget=9.0), 500, 9.0) is None
+    assert _over_budget_note(api.CurvatureOptions(method="slq"), 4000, 900.0) is None  # none given
+    both = _over_budget_note(api.CurvatureOptions(method="slq", time_budget=5.0, max_hvps=100), 120, 6.0)
+    assert both.startswith("the spectrum went 20 products over --max-hvps 100 (120) and 1.00 s over "
+                           "--time-budget 5 s (6.00 s):") and both.endswith("raise --max-hvps and --time-budget")

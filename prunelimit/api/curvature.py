@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import torch
 
     from prunelimit.cache import Store
+    from prunelimit.curvature.adaptive import Afterwards
     from prunelimit.curvature.quadrature import SpectralQuadrature
     from prunelimit.curvature.trace import TraceEstimate
     from prunelimit.data.subsample import Subsample
@@ -331,10 +332,12 @@ def _seconds_per_column(op) -> float:
     return agreed_max(min(seconds))
 
 
-def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice):
+def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice,
+                       elapsed: "Callable[[], float] | None" = None):
     """``choice`` refined by timed products (``--method default`` only): ``(choice, the
     float64 operator when exact was chosen, products spent timing, predicted seconds of the
-    eigenvalues)``.
+    eigenvalues)``. A given ``--time-budget`` is the part of it ``elapsed`` (the spectrum's
+    clock) leaves after the timing: the exact spectrum must fit what is left of it.
 
     Products in the model's dtype (at least float32: ``product_dtype``) come first: float64
     is never cheaper, so when even they put D columns over the time budget no float64 copy
@@ -350,17 +353,24 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
         return choice, None, 0, 0.0
+
+    def left() -> CurvatureOptions:
+        """``options`` with what is left of a given time budget (the timing is spent out of it)."""
+        if options.time_budget is None or elapsed is None:
+            return options
+        return replace(options, time_budget=max(options.time_budget - elapsed(), 1e-3))
+
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
-    choice = choose_solver(options, dim, seconds, None)  # the columns alone: eigenvalues only add to them
+    choice = choose_solver(left(), dim, seconds, None)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
         return choice, None, native.hvps, 0.0
     eigen = agreed_max(eigenvalue_seconds(dim))
-    choice = choose_solver(options, dim, seconds, eigen)
+    choice = choose_solver(left(), dim, seconds, eigen)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
         return choice, native if choice.solver == "exact" else None, native.hvps, eigen  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
-    choice = choose_solver(options, dim, _seconds_per_column(wide), eigen)
+    choice = choose_solver(left(), dim, _seconds_per_column(wide), eigen)
     return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps, eigen
 
 
@@ -424,9 +434,10 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
     return check
 
 
-# The spectrum's stages, as ``timing.stages`` names them (docs/guide.md): --time-budget counts
-# the first four (the eigenvalues are predicted within it) and a given --max-hvps their
-# products; the last three come on top of both. A cached spectrum's one stage is ``cache_read``.
+# The spectrum's stages, as ``timing.stages`` names them (docs/guide.md): a given --time-budget
+# and --max-hvps count them all; the Lanczos runs stop early enough to leave the data check
+# and the trace's top-ups their predicted share (``adaptive.Afterwards``). A cached
+# spectrum's one stage is ``cache_read``.
 STAGES = ("solver_choice", "data_passes", "exact_columns", "lanczos", "eigenvalues", "data_check", "trace_top_up",
           "results")
 
@@ -464,6 +475,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     """
     import torch
 
+    from prunelimit.curvature.adaptive import Afterwards
     from prunelimit.curvature.exact import exact_hessian, exact_quadrature
     from prunelimit.curvature.trace import TraceEstimate
     from prunelimit.data.batches import total_samples
@@ -479,7 +491,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim))
+    choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim),
+                                                                elapsed)
     laps.lap("solver_choice", hvps)
     passes = float(hvps)
     stopped_by, trail, data = None, (), CurvatureData(total, total)
@@ -531,7 +544,18 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
         target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        gradient = stats.gradient()  # a pass over the data: before the runs, within the budgets
         laps.lap("data_passes")
+        # Without a ρ* the parts have nothing to measure: no data check.
+        parts = len(subsample.parts) if subsample.subsampled and target is not None else 0
+        fixed = step = 0.0
+        if parts and options.time_budget is not None:
+            fixed, step, timed = _data_check_seconds(inputs, options, subsample, elapsed)
+            hvps += timed
+            passes += timed * share / parts
+            laps.lap("data_check", timed)
+        after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
+                           fixed_seconds=fixed, step_seconds=step)
         # A given --max-hvps and --time-budget count from the start: the timed products and any
         # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
         budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
@@ -545,7 +569,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
                                   "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
-        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline)
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline,
+                                                after)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
@@ -554,20 +579,18 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         elif isinstance(options.hessian_samples, int) and options.hessian_samples > total:
             notes.append(f"--hessian-samples {options.hessian_samples:,} is more than the {total:,} analysis "
                          "samples: the curvature is over all of them")
-        if subsample.subsampled and target is not None:  # without a ρ* the parts have nothing to measure
-            began = elapsed()
-            parts, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
-            data = path_data(target, CurvatureData(subsample.used, total, parts=parts), options)
+        if parts:
+            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
+            data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
             hvps += spent
-            now = elapsed()  # a collective under torchrun: every rank reads it here
-            over = _data_check_note(options, len(parts), spent, hvps, now - began, now)
-            notes += [over] if over else []
-            passes += spent * share / len(parts)  # a product over a part is a pass over 1/K of the subset
+            passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
             laps.lap("data_check", spent)
         lam_max, lam_min = _extreme_nodes(quad)
-        # the top-ups stop after the first only where the budget stopped the runs: a run it did
-        # not stop keeps its products, whatever the clock read meanwhile
-        trace = _slq_trace(op, quad, options, budget_spent=stopped_by == "time-budget")
+        # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
+        # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
+        room = None if options.max_hvps is None else max(options.max_hvps - hvps, 0)
+        until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
+        trace = _slq_trace(op, quad, options, room, until)
         laps.lap("trace_top_up", op.hvps - quad.hvps)
         passes += (op.hvps - quad.hvps) * share
         hvps += op.hvps - quad.hvps
@@ -575,16 +598,18 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
         basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
+    if choice.solver == "exact":
+        gradient = stats.gradient()
     ratio = None if target is None else _limit_ratio(target, quad, options)
     if choice.solver == "exact":
         uncertainty = EXACT
     else:
         uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data)
-    gradient = stats.gradient()
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), stats.batch_losses()
+    over = _over_budget_note(options, hvps, elapsed())  # a collective under torchrun: every rank reads it here
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -598,7 +623,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         uncertainty=uncertainty, dense=dense,
         tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
                                                                           uncertainty, options),
-        notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])),
+        notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
+                    + ([over] if over else [])),
     )
 
 
@@ -614,12 +640,14 @@ def curvature_data(inputs: Inputs, options: CurvatureOptions) -> "Subsample":
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
-                  progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None):
+                  progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None,
+                  after: "Afterwards | None" = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
-    set), or a fixed plan, cut short once ``clock()`` reaches ``deadline`` (``"time-budget"``).
+    set), leaving ``after`` its share of both budgets, or a fixed plan, cut short once
+    ``clock()`` reaches ``deadline`` (``"time-budget"``).
     Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
     the time budget (under torchrun one that reads alike on every rank)."""
-    from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
+    from prunelimit.curvature.adaptive import AdaptivePlan, Afterwards, Assessment, adaptive_slq
     from prunelimit.curvature.slq import slq
     from prunelimit.theory.uncertainty import one_run_half_width
 
@@ -657,7 +685,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             "memory, use a narrower --basis-dtype or a larger --basis-memory")
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
-                        max_basis_rows=None if max_rows == math.inf else int(max_rows))
+                        max_basis_rows=None if max_rows == math.inf else int(max_rows),
+                        after=Afterwards() if after is None else after)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: f"ρ* {value_text(100 * a.estimate, 100 * a.plus_minus)} % "
                                              f"± {half_width_text(100 * a.plus_minus)} pt", clock=clock)
@@ -749,22 +778,67 @@ def _subsample_note(used: int, total: int) -> str:
             "--hessian-samples all takes every sample")
 
 
-def _data_check_note(options: CurvatureOptions, parts: int, spent: int, hvps: int, seconds: float,
-                     elapsed: float) -> str | None:
-    """Where the data check (``spent`` products over ``parts`` parts, ``seconds``) took the run
-    past a given ``--max-hvps`` (``hvps`` so far) or ``--time-budget`` (``elapsed`` so far):
-    it comes on top of them by design (the ± needs its data part), which a run's timing
-    alone would show as a budget ignored. It describes the run that computed the spectrum,
-    so a cached copy keeps it, as it keeps the tolerance warning."""
-    passed = ([f"--max-hvps {options.max_hvps:,}"] if options.max_hvps is not None and hvps > options.max_hvps
-              else []) + \
-             ([f"--time-budget {options.time_budget:g} s"] if options.time_budget is not None
-              and elapsed > options.time_budget else [])
-    if not passed:
+def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float) -> str | None:
+    """Where the spectrum (``hvps`` products, ``seconds`` so far) went past a given
+    ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
+    so only a budget that cannot hold the smallest plan (a first Lanczos step and what must
+    follow it: the data check on the subset's parts and the trace), or a prediction of that
+    work's seconds that fell short, goes past one. It describes the run that computed the
+    spectrum, so a cached copy keeps it, as it keeps the tolerance warning."""
+    over = []  # (how far over, the option to raise)
+    if options.max_hvps is not None and hvps > options.max_hvps:
+        over.append((f"{hvps - options.max_hvps:,} products over --max-hvps {options.max_hvps:,} ({hvps:,})",
+                     "--max-hvps"))
+    if options.time_budget is not None and seconds > options.time_budget:
+        over.append((f"{seconds - options.time_budget:.2f} s over --time-budget {options.time_budget:g} s "
+                     f"({seconds:.2f} s)", "--time-budget"))
+    if not over:
         return None
-    return (f"the --hessian-samples data check ({spent:,} products on the subset's {parts} parts, {seconds:.1f} s) "
-            f"came on top of {' and '.join(passed)}, as it always does: the ± needs its data part; "
-            "--hessian-samples all needs none")
+    return (f"the spectrum went {' and '.join(text for text, _ in over)}: its smallest plan, one Lanczos step and "
+            f"the data check and trace that must follow it, or that work's predicted time, did not fit; raise "
+            f"{' and '.join(flag for _, flag in over)}")
+
+
+def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample",
+                        clock: "Callable[[], float]") -> tuple[float, float, int]:
+    """What the data check (``_part_spectra``) will take on ``clock`` beyond its steps (each
+    part's operator built) and per step (a product on each part), and the products spent
+    finding out: the first part's operator built and, after an untimed product (the
+    process's first product of a new engine pays one-off costs, ~1 s on the example), two
+    products timed, their mean (the load of the moment counts: on a shared machine the
+    example's part products ran at 10-80 ms against 1-2 ms quiet). A part is 1/K of the
+    subset, but a product's cost is not proportional to its samples (the parts recompute
+    their graphs, the runs may keep theirs, and small products are mostly overhead), so the
+    runs' own rate would misjudge it."""
+    import torch
+
+    began = clock()
+    op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=subsample.parts[0])
+    built = clock()
+    unit = torch.zeros(op.dim, dtype=torch.float64)
+    unit[0] = 1.0
+    op.matvec(unit)  # untimed
+    warm = clock()
+    op.matvec(unit)
+    op.matvec(unit)
+    parts = len(subsample.parts)
+    return parts * (built - began), parts * (clock() - warm) / 2, op.hvps
+
+
+def _next_past(clock: "Callable[[], float]", deadline: float | None) -> "Callable[[], bool] | None":
+    """``until`` for products made one at a time: true once the next, at the last one's
+    seconds on ``clock``, would end past ``deadline`` (``None``: no deadline)."""
+    if deadline is None:
+        return None
+    last = clock()
+
+    def until() -> bool:
+        nonlocal last
+        now = clock()
+        took, last = now - last, now
+        return now + took > deadline
+
+    return until
 
 
 def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOptions) -> CurvatureData:
@@ -798,20 +872,23 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     return tuple(spectra), spent
 
 
-def _slq_trace(op, quad, options: CurvatureOptions, budget_spent: bool = False) -> "TraceEstimate":
+def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
+               until: "Callable[[], bool] | None" = None) -> "TraceEstimate":
     """Trace and its error (``prunelimit.curvature.trace``): each run's ``D·Σ τθ = zᵀHz`` is a
     Hutchinson sample and its ``D·(α₁² + β₁²) = ‖Hz‖²`` the sample's bound term, at no cost;
-    fewer runs than ``TRACE_PROBES`` are topped up with probes, only the first when
-    ``budget_spent`` (the time budget stopped the runs). Exact (no top-up, no error) when
-    the runs found every eigenvalue."""
+    fewer runs than ``TRACE_PROBES`` are topped up with probes, at most ``room`` (``None``:
+    no limit) and after the first only while ``until`` is false (fewer samples widen the
+    stated ±, they do not bias it). Exact (no top-up, no error) when the runs found every
+    eigenvalue."""
     from prunelimit.curvature.trace import TraceEstimate, hutchinson_samples, trace_estimate
 
     dim = op.shape[0]
     if quad.exact:  # a run spanned the whole space: the trace is the eigenvalues' sum, no sample to add
         return TraceEstimate(dim * quad.mean(lambda x: x), 0.0, 0.0, quad.runs)
     estimates, squares = dim * quad.expectation(lambda x: x), dim * quad.second_moments
-    if quad.runs < TRACE_PROBES:
-        extra = hutchinson_samples(op, 1 if budget_spent else TRACE_PROBES - quad.runs, options.seed + 2)
+    wanted = TRACE_PROBES - quad.runs if room is None else min(TRACE_PROBES - quad.runs, room)
+    if wanted > 0:
+        extra = hutchinson_samples(op, wanted, options.seed + 2, until)
         estimates, squares = np.concatenate([estimates, extra.estimates]), np.concatenate([squares, extra.squares])
     return trace_estimate(estimates, squares)
 

@@ -47,10 +47,12 @@ class CurvatureOptions:
     ``EXACT_MEMORY_BYTES``, else adaptive SLQ (``slq`` asks for it directly); adaptive
     SLQ grows until ρ*'s stated ± is at most ``tolerance`` (in ratio units, below 1;
     default 0.01), or ``max_hvps`` products (``None``: ``DEFAULT_MAX_HVPS`` = 1,600 Lanczos
-    products; a given ``max_hvps`` counts from the start, the timed products and any exact
-    columns left for SLQ included, and below D + ``TIMED_PRODUCTS`` rules out the default's
-    exact spectrum), ``time_budget`` seconds (default ``None``: no limit; also counted from
-    the start) or ``basis_memory_mb`` are spent.
+    products; a given ``max_hvps`` is a ceiling on every product from the start, the timed
+    products, any exact columns left for SLQ, the data check and the trace's top-ups
+    included, and below D + ``TIMED_PRODUCTS`` rules out the default's exact spectrum),
+    ``time_budget`` seconds (default ``None``: no limit; a ceiling on the spectrum's wall
+    time from the start, the runs leaving the data check and top-ups their predicted share:
+    ``curvature.adaptive.Afterwards``) or ``basis_memory_mb`` are spent.
     Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: SLQ's
     curvature on a class-balanced seeded subset of that many samples (``"auto"``/``None``:
     ``prunelimit.data.subsample.AUTO_HESSIAN_SAMPLES`` = 8,192, or ``DATA_PARTS`` = 4 a class

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -51,14 +52,18 @@ def hutchinson_trace(op: CurvatureOperator, probes: int = 16, seed: int = 0) -> 
     return trace_estimate(found.estimates, found.squares)
 
 
-def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0) -> HutchinsonSamples:
+def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0,
+                       until: Callable[[], bool] | None = None) -> HutchinsonSamples:
     """``zᵀ H z`` and ``‖Hz‖²`` for ``probes`` Rademacher vectors drawn from ``seed`` (as ``slq``
-    draws its probes)."""
+    draws its probes); ``until`` is asked before every probe after the first: once it is true
+    no more are drawn (a time budget; each sample is independent, so fewer only widen the ±)."""
     if probes < 1:
         raise UsageError(f"the trace estimate needs at least 1 probe, got {probes}")
     generator = torch.Generator().manual_seed(seed)
     estimates, squares = [], []
     for _ in range(probes):
+        if estimates and until is not None and until():
+            break
         z = rademacher(op.shape[0], generator)
         hz = op.matvec(z).to("cpu", torch.float64)
         estimates.append(float(z @ hz))

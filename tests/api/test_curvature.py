@@ -130,3 +130,83 @@ def test_auto_is_keyed_as_all_where_the_classes_make_it_take_every_sample(monkey
     batches = [(torch.zeros(20, 2), y[i : i + 20]) for i in range(0, 120, 20)]
     inputs = types.SimpleNamespace(batches=batches, loss_fn=resolve_loss(loss))
     assert curvature._keyed_options(inputs, api.CurvatureOptions()).hessian_samples == keyed
+
+
+def _products_take_a_second(monkeypatch) -> None:
+    """The spectrum's clocks read one second a Hessian-vector product made, nothing else:
+    every product, of the subset or of a part, takes 1 s."""
+    import time
+    import types
+
+    from prunelimit import distributed
+    from prunelimit.curvature.hvp import HessianOperator
+
+    made = [0.0]
+    matvec, rows = HessianOperator.matvec, HessianOperator._row_products
+
+    def timed_matvec(self, v):
+        made[0] += 1
+        return matvec(self, v)
+
+    def timed_rows(self, vs):
+        made[0] += vs.shape[0]
+        return rows(self, vs)
+
+    monkeypatch.setattr(HessianOperator, "matvec", timed_matvec)
+    monkeypatch.setattr(HessianOperator, "_row_products", timed_rows)
+    fake = types.SimpleNamespace(perf_counter=lambda: made[0], process_time=time.process_time)
+    monkeypatch.setattr(distributed, "time", fake)
+    monkeypatch.setattr(curvature, "time", fake)
+
+
+@pytest.mark.parametrize("budget", [25.0, 60.0, 120.0])
+def test_a_time_budget_holds_the_data_check_and_the_trace_top_ups(inputs, monkeypatch, budget) -> None:
+    """--time-budget stopped the Lanczos runs only: the --hessian-samples data check (the
+    first probe's steps again on each of 4 parts) and the trace's top-ups came on top
+    (`bounds --method slq --hessian-samples 400 --time-budget 3` on the example: 7.6 s, 4.4
+    of them the data check). The runs now stop where the data check, timed on a part
+    first, and the top-ups still fit: at 1 s a product the spectrum ends within the budget."""
+    _products_take_a_second(monkeypatch)
+    rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, time_budget=budget))
+    stages = {name: (seconds, hvps) for name, seconds, hvps in rep.stages}
+    assert rep.stopped_by == "time-budget" and rep.seconds <= budget
+    assert stages["data_check"][1] == 3 + 4 * rep.iterations  # its timing's 3 products, then 4 parts a step
+    assert not any("over --time-budget" in note for note in rep.notes)
+
+
+@pytest.mark.parametrize("budget", [12, 40, 60, 150])
+def test_a_given_max_hvps_holds_the_data_check_and_the_trace_top_ups(inputs, budget) -> None:
+    """`--max-hvps 200 --hessian-samples 400` spent 453 products on the example (a warning
+    said the data check came on top): the runs now leave the data check and the trace's
+    top-ups their products, so timing.hvps, which counts them all, stays within the budget."""
+    rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=budget))
+    stages = {name: hvps for name, _, hvps in rep.stages}
+    assert rep.hvps <= budget and rep.stopped_by == "max-hvps"
+    assert stages["data_check"] == 4 * rep.iterations and stages["trace_top_up"] == max(0, 8 - rep.runs)
+    assert not any("over --max-hvps" in note for note in rep.notes)
+
+
+def test_a_max_hvps_below_the_smallest_plan_says_how_far_over_it_went(inputs) -> None:
+    """Below one Lanczos step and its 4 data-check products nothing sound fits: that
+    smallest plan is made (no trace top-ups: the ± of the trace widens, stated), and a
+    warning names how far past the budget it went and what to raise."""
+    rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=3))
+    assert (rep.hvps, rep.iterations, rep.runs) == (5, 1, 1)
+    assert any(note.startswith("the spectrum went 2 products over --max-hvps 3 (5):") and
+               note.endswith("raise --max-hvps") for note in rep.notes)
+
+
+def test_the_default_compares_the_exact_prediction_with_the_budget_left_after_its_timing(inputs,
+                                                                                     monkeypatch) -> None:
+    """910 columns at 8 ms: 7.3 s, within --time-budget 10 s, but not within 1.5× the 4 s
+    the timing left of it (6 s into the spectrum): the whole budget chose the exact spectrum,
+    whose columns then had to be abandoned; what is left now chooses SLQ."""
+    from prunelimit.curvature import exact
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 0.008)
+    monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: 0.0)
+    options = api.CurvatureOptions(time_budget=10.0)
+    start = api.choose_solver(options, 910)
+    assert curvature._cost_aware_choice(inputs, options, 910, start, lambda: 0.0)[0].solver == "exact"
+    choice = curvature._cost_aware_choice(inputs, options, 910, start, lambda: 6.0)[0]
+    assert choice.solver == "slq-h" and "the 4 s budget" in choice.reason
