@@ -805,11 +805,12 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     part's operator built) and per step (a product on each part), and the products spent
     finding out: the first part's operator built and, after an untimed product (the
     process's first product of a new engine pays one-off costs, ~1 s on the example), two
-    products timed, their mean (the load of the moment counts: on a shared machine the
-    example's part products ran at 10-80 ms against 1-2 ms quiet). A part is 1/K of the
-    subset, but a product's cost is not proportional to its samples (the parts recompute
-    their graphs, the runs may keep theirs, and small products are mostly overhead), so the
-    runs' own rate would misjudge it."""
+    products timed, the slower: on a shared machine the example's part products ran at
+    2-80 ms against 1.7 ms quiet (a step of a part's Lanczos run 2.2 ms), and the load of
+    the moment is the best guess at the next seconds' (a slower guess only stops the runs
+    sooner). A part is 1/K of the subset, but a product's cost is not proportional to its
+    samples (the parts recompute their graphs, the runs may keep theirs, and small products
+    are mostly overhead), so the runs' own rate would misjudge it."""
     import torch
 
     began = clock()
@@ -818,11 +819,13 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     unit = torch.zeros(op.dim, dtype=torch.float64)
     unit[0] = 1.0
     op.matvec(unit)  # untimed
-    warm = clock()
-    op.matvec(unit)
-    op.matvec(unit)
+    seconds = []
+    for _ in range(2):
+        start = clock()
+        op.matvec(unit)
+        seconds.append(clock() - start)
     parts = len(subsample.parts)
-    return parts * (built - began), parts * (clock() - warm) / 2, op.hvps
+    return parts * (built - began), parts * max(seconds), op.hvps
 
 
 def _next_past(clock: "Callable[[], float]", deadline: float | None) -> "Callable[[], bool] | None":

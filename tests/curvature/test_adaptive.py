@@ -248,18 +248,27 @@ def test_the_progress_total_is_what_the_time_budget_affords() -> None:
     assert {planned for _, planned in seen} >= {16, 32}  # the stages the budget did not reach, as planned
 
 
-@pytest.mark.parametrize("assess", [_assess_by_steps(1000), _assess_by_runs(50)], ids=["steps", "probes"])
-@pytest.mark.parametrize("budget", [5, 13, 40, 97, 300])
+def _assess_focusing(quad) -> Assessment:
+    """Truncation falling as 1/steps, one run's probe part small: the runs focus on the first."""
+    trunc = 4.0 / int((quad.weights > 0).sum(axis=1).max())
+    return Assessment(0.5, trunc + 0.001, trunc, 0.001, 0.002)
+
+
+@pytest.mark.parametrize("assess", [_assess_by_steps(1000), _assess_by_runs(50), _assess_focusing],
+                         ids=["steps", "probes", "focus"])
+@pytest.mark.parametrize("budget", [5, 13, 40, 97, 200, 400])
 def test_a_product_budget_holds_what_must_follow_the_runs(assess, budget) -> None:
     """A given --max-hvps counted the runs alone: the data check after them (the first
     probe's steps again on each of 4 parts) and the trace's top-ups (to 8 samples) came on
     top, 453 products under --max-hvps 200 on the example. The runs now hold them back, at
-    every stage, whether steps or probes grow; below the smallest plan (one step, its 4
-    data-check products and 7 top-ups: 12) they take one step (the caller says how far over)."""
+    every stage, whether steps or probes grow or the first run goes on alone (7 top-ups
+    then); below the smallest plan (one step, its 4 data-check products and 7 top-ups: 12)
+    they take one step (the caller says how far over)."""
     from prunelimit.curvature.adaptive import Afterwards
 
     after = Afterwards(per_step=4, runs_to=8, counted=True)
-    plan = AdaptivePlan(tolerance=1e-9, max_products=budget, initial_steps=8, initial_runs=3, after=after)
+    tolerance = 0.01 if assess is _assess_focusing else 1e-9  # a focus needs one run's probe part below it
+    plan = AdaptivePlan(tolerance=tolerance, max_products=budget, initial_steps=8, initial_runs=3, after=after)
     result = adaptive_slq(_operator(), plan, assess, seed=0)
     runs, steps = result.quadrature.runs, int((result.quadrature.weights > 0).sum(axis=1).max())
     if budget < 1 + after.products(1, 1):
@@ -267,6 +276,8 @@ def test_a_product_budget_holds_what_must_follow_the_runs(assess, budget) -> Non
     else:
         assert result.quadrature.hvps + after.products(runs, steps) <= budget
     assert result.stopped_by == "max-hvps"
+    if assess is _assess_focusing and budget >= 200:
+        assert result.trail[-1].runs == 1  # the focus was taken, its top-ups held back too
 
 
 @pytest.mark.parametrize("budget", [30.0, 45.0, 80.0])
