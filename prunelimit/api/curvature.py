@@ -785,18 +785,19 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float) -> s
     follow it: the data check on the subset's parts and the trace), or a prediction of that
     work's seconds that fell short, goes past one. It describes the run that computed the
     spectrum, so a cached copy keeps it, as it keeps the tolerance warning."""
-    over = []  # (how far over, the option to raise)
+    over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
         over.append((f"{hvps - options.max_hvps:,} products over --max-hvps {options.max_hvps:,} ({hvps:,})",
+                     "its smallest plan, one Lanczos step and the data check that must follow it, does not fit it",
                      "--max-hvps"))
     if options.time_budget is not None and seconds > options.time_budget:
         over.append((f"{seconds - options.time_budget:.2f} s over --time-budget {options.time_budget:g} s "
-                     f"({seconds:.2f} s)", "--time-budget"))
+                     f"({seconds:.2f} s)", "the work that must follow the Lanczos runs took longer than predicted, "
+                     "or even their first step and that work do not fit it", "--time-budget"))
     if not over:
         return None
-    return (f"the spectrum went {' and '.join(text for text, _ in over)}: its smallest plan, one Lanczos step and "
-            f"the data check and trace that must follow it, or that work's predicted time, did not fit; raise "
-            f"{' and '.join(flag for _, flag in over)}")
+    return (f"the spectrum went {' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "
+            f"raise {' and '.join(o[2] for o in over)}")
 
 
 def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample",
