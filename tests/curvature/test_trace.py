@@ -96,3 +96,16 @@ def test_rank_one_factor_is_the_chi_square_coverage():
     assert np.mean(np.abs(draws - 8) <= rank_one_factor(8) * np.sqrt(2 * draws)) == pytest.approx(0.95, abs=0.003)
     assert rank_one_factor(10**6) == pytest.approx(1.96, abs=1e-2)
     assert rank_one_factor(2) > rank_one_factor(8) > rank_one_factor(64) > 1.96
+
+
+def test_samples_stop_when_asked_after_the_first() -> None:
+    """Where the time budget stopped the runs, the trace's top-ups stop at its deadline
+    (``until``), after the first: the samples drawn are the first of the full draw, so the
+    estimate is the same estimator on fewer samples, its ± wider as stated."""
+    op = DenseOperator(torch.diag(torch.linspace(0.1, 2.0, 50, dtype=torch.float64)))
+    full = hutchinson_samples(op, 7, seed=3)
+    asked = []
+    cut = hutchinson_samples(op, 7, seed=3, until=lambda: asked.append(1) or len(asked) >= 3)
+    assert len(cut.estimates) == 3 and len(asked) == 3
+    np.testing.assert_array_equal(cut.estimates, full.estimates[:3])
+    assert len(hutchinson_samples(op, 7, seed=3, until=lambda: True).estimates) == 1
