@@ -164,7 +164,8 @@ def prune(
     state = inputs.model.state_dict()
     # its specs as read from here, as the model spec and the loss are: -o may be in another folder
     meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
-            "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope, "finetune_epochs": finetune_epochs}}
+            "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope, "finetune_epochs": finetune_epochs,
+                       **inputs.selection.to_meta()}}  # what was pruned: the set the commands reading it count
     if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
         meta["loss"] = inputs.loss
     meta.pop("train_state", None)
