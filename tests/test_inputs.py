@@ -174,7 +174,8 @@ def _selection_case(tmp_path, case: str) -> tuple[str, list[str]]:
 @pytest.mark.parametrize("case", ["lstm-include", "gru-include", "mlp-exclude"])
 def test_a_pruned_file_is_measured_with_the_prunable_set_it_was_pruned_with(cli, tmp_path, case):
     """``prune --include rnn`` (or ``--exclude``) records its set beside ``meta.pruned``, and
-    ``info``, ``export``'s read-back and ``load_inputs`` without the flags count what was pruned:
+    ``info`` of the file, of its ``export`` and of its ``--format safetensors`` copy, and
+    ``load_inputs`` without the flags count what was pruned:
     the same N, the same achieved sparsity, the same tensors. (They counted the default set.)"""
     import json
 
@@ -183,15 +184,16 @@ def test_a_pruned_file_is_measured_with_the_prunable_set_it_was_pruned_with(cli,
     model, flags = _selection_case(tmp_path, case)
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "dense.pt", model, build_model(model).state_dict())
-    pruned, sparse = tmp_path / "p.pt", tmp_path / "p.safetensors"
-    result = cli("prune", tmp_path / "dense.pt", "--model", model, "--ratio", "0.5", *flags, "-o", pruned, "--json")
+    pruned, sparse = tmp_path / "p.pt", tmp_path / "p.sparse.safetensors"
+    result = cli("prune", tmp_path / "dense.pt", "--model", model, "--ratio", "0.5", *flags, "-o", pruned,
+                 "--format", "prunelimit", "--format", "safetensors", "--json")
     assert result.exit_code == 0, result.stderr
     layers = json.loads(result.stdout)["layers"]
     n, zeros = sum(layer["total"] for layer in layers), sum(layer["zeros"] for layer in layers)
     meta = read_checkpoint(pruned).meta["pruned"]
     assert (meta["include"], meta["exclude"]) == ((["rnn"], []) if flags[0] == "--include" else ([], ["0"]))
     assert cli("export", pruned, "--model", model, "-o", sparse).exit_code == 0
-    for path in (pruned, sparse):
+    for path in (pruned, sparse, tmp_path / "p.safetensors"):  # the plain safetensors: no masks, the set in its header
         info = cli("info", path, "--model", model, "--json")
         assert info.exit_code == 0 and "warning" not in info.stderr, info.stderr
         body = json.loads(info.stdout)

@@ -171,7 +171,7 @@ def prune(
     meta.pop("train_state", None)
     writers = {"prunelimit": lambda: _own_writer(inputs, state, masks, meta),
                "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, masks)),
-               "safetensors": lambda: _safetensors_writer(state)}
+               "safetensors": lambda: _safetensors_writer(state, meta["pruned"])}
     with staged():  # all the files, or none of them
         for f in formats:
             write_atomic(outputs[f], writers[f](), force)
@@ -208,12 +208,18 @@ def _torch_writer(state: dict) -> Callable[[Path], None]:
     return lambda tmp: save_torch(state, tmp)
 
 
-def _safetensors_writer(state: dict) -> Callable[[Path], None]:
+def _safetensors_writer(state: dict, pruned: dict) -> Callable[[Path], None]:
+    """The weights, and ``meta.pruned`` (the prunable set among it) in the header's metadata,
+    which holds strings: the file has no masks, and read back it counts what was pruned."""
+    import json
+
     from safetensors.torch import save_file
+
+    from prunelimit.io.checkpoint import SAFETENSORS_PRUNED
 
     # a copy of each tensor: safetensors refuses tensors that share memory (tied weights)
     tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state.items()}
-    return lambda tmp: save_file(tensors, str(tmp))
+    return lambda tmp: save_file(tensors, str(tmp), metadata={SAFETENSORS_PRUNED: json.dumps(pruned, sort_keys=True)})
 
 
 PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),
