@@ -157,22 +157,6 @@ def recorded_selection(meta: Mapping, path: Path | None) -> ParamSelection | Non
     return ParamSelection(tuple(patterns[0]), tuple(patterns[1]))
 
 
-def outside_masks_warnings(loaded: LoadedModel, selection: ParamSelection) -> list[str]:
-    """A warning naming the masked tensors that ``selection`` does not count as prunable: their
-    pruned weights stay zero, but N, the sparsity and the per-layer tables leave them out."""
-    counted = {name for name, _ in prunable_parameters(loaded.model, selection)}
-    outside = [name for name in loaded.masks if name not in counted]
-    if not outside:
-        return []
-    modules = dict(loaded.model.named_modules())
-    matrices = list(dict.fromkeys(module for module, _, leaf in (name.rpartition(".") for name in outside)
-                                  if module in modules and leaf in dict(weight_matrices(modules[module]))))
-    fix = f"; --include {matrices[0]!r} (a glob of module names) to count them" if matrices else ""
-    listed = ", ".join(outside[:3]) + (f" (+{len(outside) - 3} more)" if len(outside) > 3 else "")
-    return [f"{_source(loaded)} has pruning masks on {len(outside)} tensor(s) outside the prunable set in use "
-            f"({listed}): their pruned weights stay zero but are not counted in N or the sparsity{fix}"]
-
-
 def checkpoint_loss(loaded: LoadedModel, loss: str | None, trust_pickle: bool = False) -> str:
     """The loss to use: ``loss`` when given, else the one the file records, else ``ce``.
 
