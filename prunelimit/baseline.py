@@ -45,6 +45,10 @@ class Provenance:
     # sha256 of the prunable and the Hessian tensors' names and shapes: which tensors D and N
     # count (another --include/--exclude of layers of one size leaves D and N as they were)
     layout: str | None = None
+    # the analysis data's samples and the classes a curvature subset is drawn by (0: no strata),
+    # which resolve a ``hessian_samples`` spelling to the subset it draws (``drawn_subset``);
+    # known for a run, not recorded in a report (a baseline on the same data resolves alike)
+    samples: tuple[int, int] | None = None
 
 
 def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[str, Any]:
@@ -194,7 +198,8 @@ def differences(baseline: Provenance, current: Provenance,
     options = method_note + [
         f"{k} {_shown_option(baseline.options[k])} vs {_shown_option(current.options.get(k))} here"
         for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
-        if k in baseline.options and _option(k, baseline.options[k]) != _option(k, current.options.get(k))]
+        if k in baseline.options
+        and _option(k, baseline.options[k], current.samples) != _option(k, current.options.get(k), current.samples)]
     return incompatible, options, unrecorded
 
 
@@ -210,11 +215,19 @@ def _shown_option(value: Any) -> Any:
     return "auto" if value is None else value
 
 
-def _option(name: str, value: Any) -> Any:
-    """An option's value as compared: ``hessian_samples`` ``auto`` and ``all`` are one
-    (every sample below the subsampling threshold, where a baseline gate runs, and the guide
-    tells gates to pass ``all``); a number of samples differs from both."""
-    return "all" if name == "hessian_samples" and value in ("auto", None) else value
+def _option(name: str, value: Any, samples: tuple[int, int] | None = None) -> Any:
+    """An option's value as compared: ``hessian_samples`` as the subset it draws of the data's
+    ``samples`` (total, classes: ``drawn_subset``), so ``auto`` and the count it resolves to,
+    or ``all`` and a count of at least the data's, are one; without ``samples``, ``auto`` and
+    ``all`` are one (every sample below the subsampling threshold, where a baseline gate runs,
+    and the guide tells gates to pass ``all``) and a number of samples differs from both."""
+    from prunelimit.data.subsample import drawn_subset
+
+    if name != "hessian_samples":
+        return value
+    if samples is not None and (value in (None, "auto", "all") or (isinstance(value, int) and value > 0)):
+        return drawn_subset(value, *samples)
+    return "all" if value in ("auto", None) else value
 
 
 def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
@@ -261,8 +274,8 @@ def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Prove
         spectrum = report.get("spectrum")
         old = _subset(spectrum.get("hessian_samples", "unrecorded") if isinstance(spectrum, dict) else "unrecorded")
         option = recorded(report).options.get("hessian_samples")
-        if old == "unrecorded" or _option("hessian_samples", option) != _option(
-                "hessian_samples", current.options.get("hessian_samples")):
+        if old == "unrecorded" or _option("hessian_samples", option, current.samples) != _option(
+                "hessian_samples", current.options.get("hessian_samples"), current.samples):
             continue
         if old != new:
             said = [f"{n:,} samples" if n is not None else "every sample" for n in (old, new)]
@@ -325,8 +338,20 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
-        __version__, hashlib.sha256(layout.encode()).hexdigest(),
+        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs),
     )
+
+
+def _samples(inputs: "Inputs") -> tuple[int, int] | None:
+    """The analysis data's samples and the classes its curvature subset is drawn by, as
+    ``curvature_data`` draws it (``None`` without data)."""
+    from prunelimit.data.batches import total_samples
+    from prunelimit.data.loss import targets_are_values
+    from prunelimit.data.subsample import class_count
+
+    if not inputs.batches:
+        return None
+    return total_samples(inputs.batches), class_count(inputs.batches, not targets_are_values(inputs.loss_fn))
 
 
 def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +14,10 @@ from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, Crit
                                   user_loss_name)
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
-from prunelimit.errors import InputError
+from prunelimit.errors import InputError, OptionError
 from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
-from prunelimit.models.params import ParamSelection, check_selection
+from prunelimit.models.params import ParamSelection, check_selection, prunable_parameters, weight_matrices
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
 
 
@@ -31,6 +32,8 @@ class Inputs:
     data_spec: str | None
     selection: ParamSelection
     loss: str | None = None  # the loss spec in use (typed or recorded); None for a loss object
+    # what qualifies the prunable set in use (``resolve_selection``), for the reports' warnings
+    selection_warnings: tuple[str, ...] = ()
 
     @property
     def model(self) -> torch.nn.Module:
@@ -68,7 +71,9 @@ def load_inputs(
     """
     dev = resolve_device(device)
     loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
-    selection = check_selection(loaded.model, ParamSelection(tuple(include), tuple(exclude)))
+    resolved = resolve_selection(loaded, include, exclude)
+    for warning in resolved.warnings:  # every command reading the file says so, once
+        warnings.warn(warning, stacklevel=2)
     recorded = data is None and data_from_checkpoint
     if recorded:
         data = loaded.recorded_spec("data")
@@ -79,7 +84,77 @@ def load_inputs(
     if data is not None:
         batches = load_batches(data, batch_size, max_samples, dev, download, recorded)
         check_compatible(loaded, batches, loss_fn, data)
-    return Inputs(loaded, batches, loss_fn, dev, data, selection, loss)
+    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, resolved.warnings)
+
+
+@dataclass(frozen=True)
+class ResolvedSelection:
+    """The prunable set a command uses and the warnings that qualify it."""
+
+    selection: ParamSelection
+    warnings: tuple[str, ...] = ()
+
+
+def resolve_selection(loaded: LoadedModel, include: tuple[str, ...] = (),
+                      exclude: tuple[str, ...] = ()) -> ResolvedSelection:
+    """The prunable set: ``include``/``exclude`` when given, else the one the file was pruned
+    with (``recorded_selection``), else the default; checked against the model.
+
+    What was pruned is what is measured: a file pruned with ``--include rnn`` read without it
+    would count the head alone in N and the sparsity. A given set that differs from the
+    recorded one is used, with one warning naming both; masks on tensors outside the set in
+    use are warned about (they stay applied, but nothing counts them)."""
+    given = ParamSelection(tuple(include), tuple(exclude))
+    recorded = recorded_selection(loaded.meta, loaded.path)
+    if recorded is not None and recorded != given and not (include or exclude):
+        try:
+            return ResolvedSelection(check_selection(loaded.model, recorded), _outside_masks(loaded, recorded))
+        except OptionError as exc:
+            raise InputError.naming(
+                f"checkpoint {loaded.path} was pruned with {recorded.described()}, which does not fit this model "
+                f"({exc.named('the recorded ' + exc.option)}); pass {{0}}/{{1}} for this model's modules",
+                "include", "exclude") from None
+    selection = check_selection(loaded.model, given)
+    if recorded is None or recorded == given:
+        return ResolvedSelection(selection, _outside_masks(loaded, selection))
+    return ResolvedSelection(selection, (" ".join((f"{_source(loaded)} was pruned with {recorded.described()}; this "
+                                                   f"run uses {given.described()}, as given.",
+                                                   *_outside_masks(loaded, selection, "It"))),))
+
+
+def _outside_masks(loaded: LoadedModel, selection: ParamSelection, subject: str = "") -> tuple[str, ...]:
+    """A warning naming the masked tensors that ``selection`` does not count as prunable: their
+    pruned weights stay zero, but N, the sparsity and the per-layer tables leave them out."""
+    counted = {name for name, _ in prunable_parameters(loaded.model, selection)}
+    outside = [name for name in loaded.masks if name not in counted]
+    if not outside:
+        return ()
+    modules = dict(loaded.model.named_modules())
+    # the modules whose weight matrices they are, where --include would count them (an excluded one stays out)
+    matrices = list(dict.fromkeys(module for module, _, leaf in (name.rpartition(".") for name in outside)
+                                  if module in modules and leaf in dict(weight_matrices(modules[module]))
+                                  and selection.decide(module, True)))
+    fix = f"; --include {matrices[0]!r} (a glob of module names) counts them" if matrices else ""
+    listed = ", ".join(outside[:3]) + (f" (+{len(outside) - 3} more)" if len(outside) > 3 else "")
+    return (f"{subject or _source(loaded)} has pruning masks on {len(outside)} tensor(s) outside the prunable set in use "
+            f"({listed}): their pruned weights stay zero but are not counted in N or the sparsity{fix}",)
+
+
+def _source(loaded: LoadedModel) -> str:
+    return f"checkpoint {loaded.path}" if loaded.path else "the model"
+
+
+def recorded_selection(meta: Mapping, path: Path | None) -> ParamSelection | None:
+    """The prunable set a file was pruned with (``meta.pruned``'s ``include``/``exclude``,
+    written by ``prune``); ``None`` for a file that records none (an older or unpruned one)."""
+    pruned = meta.get("pruned")
+    if not isinstance(pruned, Mapping) or not ({"include", "exclude"} & set(pruned)):
+        return None
+    patterns = [pruned.get(key) or [] for key in ("include", "exclude")]
+    if not all(isinstance(p, (list, tuple)) and all(isinstance(x, str) for x in p) for p in patterns):
+        raise InputError(f"checkpoint {path}: meta.pruned's include/exclude are not lists of module-name patterns; "
+                         "the file is damaged (prune the model again)")
+    return ParamSelection(tuple(patterns[0]), tuple(patterns[1]))
 
 
 def checkpoint_loss(loaded: LoadedModel, loss: str | None, trust_pickle: bool = False) -> str:

@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
@@ -204,21 +205,23 @@ def inputs_from(
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
     (6, 1437)
     """
-    from prunelimit.inputs import Inputs
+    from prunelimit.inputs import Inputs, resolve_selection
     from prunelimit.models.load import LoadedModel
-    from prunelimit.models.params import ParamSelection, check_selection
 
     if not isinstance(model, nn.Module):
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     validate.patterns("include", include)
     validate.patterns("exclude", exclude)
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
-    selection = check_selection(model, ParamSelection(tuple(include), tuple(exclude)))
     model.eval()
     loaded = LoadedModel(model, None, dict(masks or {}), source="module")
+    resolved = resolve_selection(loaded, tuple(include), tuple(exclude))
+    for warning in resolved.warnings:  # masks the selection does not count (Pruning.apply with include=)
+        warnings.warn(warning, stacklevel=3)
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
-    return Inputs(loaded, batches, loss_fn, device, None, selection, loss if isinstance(loss, str) else None)
+    return Inputs(loaded, batches, loss_fn, device, None, resolved.selection, loss if isinstance(loss, str) else None,
+                  resolved.warnings)
 
 
 def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, device: torch.device | str,

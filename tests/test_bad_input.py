@@ -106,6 +106,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         state["2.weight"][0, 0] = value
         setattr(c, name, d / f"{name}.pt")
         save_checkpoint(getattr(c, name), SPEC, state, meta={"data": "digits:train"})
+    # a pruned file recording a prunable set of another model (its module 'rnn'), and a damaged record
+    c.other_selection, c.bad_selection = d / "other-selection.pt", d / "bad-selection.pt"
+    for path, pruned in ((c.other_selection, {"include": ["rnn"], "exclude": []}), (c.bad_selection, {"include": 3})):
+        save_checkpoint(path, SPEC, model.state_dict(), meta={"data": "digits:train", "pruned": pruned})
     c.bad_safetensors = d / "bad.safetensors"
     c.bad_safetensors.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     # A user factory whose forward raises: the model loads, every data pass fails.
@@ -321,6 +325,10 @@ CKPT_CASES = [
     ("factory-in-file", lambda c: [c.factory_ckpt], 3, "would import and run code"),
     ("wrong-architecture", lambda c: [c.sd, "--model", "mlp:64,5,10"], 3, "shape mismatch"),
     ("nan-weights", lambda c: [c.nan], 3, "2.weight"),
+    ("recorded-selection-of-another-model", lambda c: [c.other_selection], 3,
+     "was pruned with --include 'rnn', which does not fit this model"),
+    ("recorded-selection-damaged", lambda c: [c.bad_selection], 3,
+     "meta.pruned's include/exclude are not lists of module-name patterns"),
     ("inf-weights", lambda c: [c.inf], 3, "2.weight"),
     ("legacy-pickle-code", lambda c: [c.evil_legacy], 3, "--trust-pickle"),
     ("module-in-dict", lambda c: [c.module_in_dict], 3, "--trust-pickle"),

@@ -476,6 +476,37 @@ def test_a_subset_of_the_samples_is_another_spectrum(cli, own_ckpt):
     assert subset["timing"]["cached"] is False and subset["spectrum"]["hessian_samples"]["used"] == 100
 
 
+@pytest.mark.parametrize("stored, asked", [
+    (("--hessian-samples", "auto"), ("--hessian-samples", "100")),
+    (("--hessian-samples", "100"), ("--hessian-samples", "auto")),
+    (("--hessian-samples", "all"), ("--hessian-samples", "1000")),
+    (("--hessian-samples", "1000"), ("--hessian-samples", "all")),
+    (("--hessian-samples", "500"), ("--hessian-samples", "301")),
+], ids=["auto-then-its-count", "count-then-auto", "all-then-more-than-the-data", "more-than-the-data-then-all",
+        "two-counts-over-the-data"])
+def test_spellings_of_one_subset_share_one_entry(cli, own_ckpt, forbid_curvature, monkeypatch, stored, asked):
+    """The spectrum is keyed by the subset drawn (its size; the seed and strata rule are keyed
+    apart), not by how ``--hessian-samples`` spelled it: ``auto`` and the count it resolves to,
+    ``all`` and a count of at least the data's, read one entry (they were stored apart), and
+    the hit reports what an uncached run reports, its note on the count included."""
+    from prunelimit.data import subsample
+
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 100)  # auto draws 100 of the 300
+    _reads_the_stored_spectrum(cli, forbid_curvature, ("bounds", own_ckpt, *SMALL, *SLQ, *stored),
+                               ("bounds", own_ckpt, *SMALL, *SLQ, *asked))
+
+
+def test_different_subsets_never_share_an_entry(cli, own_ckpt, monkeypatch):
+    """``auto`` drawing 100 of 300 samples is not ``all``, nor a count of another size."""
+    from prunelimit.data import subsample
+
+    monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", 100)
+    _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--json"))
+    for other in ("all", "120"):
+        doc = _doc(cli("bounds", own_ckpt, *SMALL, *SLQ, "--hessian-samples", other, "--json"))
+        assert doc["timing"]["cached"] is False, other
+
+
 def _edit_number(raw: bytes) -> bytes:
     """A stored scalar changed by hand, the rest (and the digest) left as it was."""
     line, _, blob = raw.partition(b"\n")

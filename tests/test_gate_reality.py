@@ -307,6 +307,40 @@ def test_a_baseline_over_another_curvature_sample_is_warned_about(cli, tmp_path,
     assert not any("other options" in w for w in doc["warnings"])
 
 
+@pytest.mark.parametrize("recorded, here, differ", [
+    (8192, "auto", False),  # auto draws 8,192 of the 20,000 samples
+    ("auto", 8192, False),
+    (None, 8192, False),  # a library report's default
+    ("all", 30000, False),  # a count of at least the data's is all of it
+    (20000, "all", False),
+    ("all", "auto", True),  # auto's 8,192 are not every sample
+    (4096, "auto", True),
+    (4096, 8000, True),
+])
+def test_a_baselines_curvature_sample_is_compared_as_the_subset_it_draws(recorded, here, differ):
+    """A baseline's ``hessian_samples`` spelling and this run's are compared by the subset each
+    draws of this data (its size, or all): ``8192`` and ``auto`` drawing 8,192 are one option
+    (they were warned about as other options), ``all`` and ``auto`` drawing a subset two."""
+    from prunelimit.baseline import Provenance, differences, sample_notes
+
+    old = Provenance("default", 10, 8, "f", {"hessian_samples": recorded})
+    new = Provenance("default", 10, 8, "f", {"hessian_samples": here}, samples=(20000, 10))
+    options = differences(old, new)[1]
+    assert options == ([f"hessian_samples {'auto' if recorded is None else recorded} vs {here} here"] if differ else [])
+    drawn = {"used": 8192, "total": 20000, "part_ratios": [0.5] * 4}
+    base = {"options": {"hessian_samples": recorded}, "spectrum": {"hessian_samples": drawn}}
+    # alike options: what each really took is compared once both ran (the same 8,192 here: no note)
+    assert sample_notes([("b.json", base)], new, drawn) == []
+
+
+def test_a_gate_baseline_over_the_same_subset_spelled_otherwise_is_not_warned_about(cli, tmp_path):
+    """``--hessian-samples 5000`` on the example's 1,437 samples takes all of them, as its
+    default ``auto`` does: a baseline recording it is no other option."""
+    doc = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "b.json", options={"hessian_samples": 5000}),
+                   "--max-drop", "0.02", "--json"))
+    assert not any("other options" in w for w in doc["warnings"]), doc["warnings"]
+
+
 # --------------------------------------------------------------------------- regime, gate on the measured limit
 
 

@@ -135,3 +135,127 @@ def test_a_checkpoint_read_from_another_folder_finds_its_recorded_data_and_loss_
                                          r"exist; pass --data SPEC"):
         load_inputs("../run/m.pt", data_from_checkpoint=True, loss="ce")
     assert load_inputs("../run/m.pt", "mlp:8,3", data="tensors:train.pt", loss="ce").data_spec == "tensors:train.pt"
+
+
+_RECURRENT = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        self.rnn = kind(8, 6, batch_first=True)
+        self.head = nn.Linear(6, 10)
+
+    def forward(self, x):
+        return self.head(self.rnn(x.reshape(x.shape[0], 8, 8))[0][:, -1])
+
+
+def lstm():
+    torch.manual_seed(0)
+    return Net(nn.LSTM)
+
+
+def gru():
+    torch.manual_seed(0)
+    return Net(nn.GRU)
+'''
+
+
+def _selection_case(tmp_path, case: str) -> tuple[str, list[str]]:
+    """A model spec and the ``prune`` flags of a non-default prunable set."""
+    (tmp_path / "nets.py").write_text(_RECURRENT)
+    if case == "mlp-exclude":
+        return "mlp:64,8,10", ["--exclude", "0"]
+    return f"{tmp_path / 'nets.py'}:{case.removesuffix('-include')}", ["--include", "rnn"]
+
+
+@pytest.mark.parametrize("case", ["lstm-include", "gru-include", "mlp-exclude"])
+def test_a_pruned_file_is_measured_with_the_prunable_set_it_was_pruned_with(cli, tmp_path, case):
+    """``prune --include rnn`` (or ``--exclude``) records its set beside ``meta.pruned``, and
+    ``info`` of the file, of its ``export`` and of its ``--format safetensors`` copy, and
+    ``load_inputs`` without the flags count what was pruned:
+    the same N, the same achieved sparsity, the same tensors. (They counted the default set.)"""
+    import json
+
+    from prunelimit.io.checkpoint import read_checkpoint
+
+    model, flags = _selection_case(tmp_path, case)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "dense.pt", model, build_model(model).state_dict())
+    pruned, sparse = tmp_path / "p.pt", tmp_path / "p.sparse.safetensors"
+    result = cli("prune", tmp_path / "dense.pt", "--model", model, "--ratio", "0.5", *flags, "-o", pruned,
+                 "--format", "prunelimit", "--format", "safetensors", "--json")
+    assert result.exit_code == 0, result.stderr
+    layers = json.loads(result.stdout)["layers"]
+    n, zeros = sum(layer["total"] for layer in layers), sum(layer["zeros"] for layer in layers)
+    meta = read_checkpoint(pruned).meta["pruned"]
+    assert (meta["include"], meta["exclude"]) == ((["rnn"], []) if flags[0] == "--include" else ([], ["0"]))
+    assert cli("export", pruned, "--model", model, "-o", sparse).exit_code == 0
+    for path in (pruned, sparse, tmp_path / "p.safetensors"):  # the plain safetensors: no masks, the set in its header
+        info = cli("info", path, "--model", model, "--json")
+        assert info.exit_code == 0 and "warning" not in info.stderr, info.stderr
+        body = json.loads(info.stdout)
+        assert [layer["name"] for layer in body["layers"]] == [layer["name"] for layer in layers]
+        assert (body["params"]["prunable"], sum(layer["zeros"] for layer in body["layers"])) == (n, zeros)
+        assert load_inputs(path, model).selection == load_inputs(tmp_path / "dense.pt", model,
+                                                                 include=tuple(meta["include"]),
+                                                                 exclude=tuple(meta["exclude"])).selection
+
+
+def test_a_given_prunable_set_that_differs_from_the_recorded_one_wins_with_one_warning(cli, tmp_path):
+    """An explicit ``--include``/``--exclude`` is used, and one warning line names what the file
+    records and what this run uses, and the masks the run leaves out of N."""
+    import json
+
+    model, flags = _selection_case(tmp_path, "lstm-include")
+    save_checkpoint(tmp_path / "dense.pt", model, build_model(model).state_dict())
+    assert cli("prune", tmp_path / "dense.pt", "--model", model, "--ratio", "0.5", *flags,
+               "-o", tmp_path / "p.pt").exit_code == 0
+    info = cli("info", tmp_path / "p.pt", "--model", model, "--exclude", "rnn", "--json")
+    assert info.exit_code == 0, info.stderr
+    assert [layer["name"] for layer in json.loads(info.stdout)["layers"]] == ["head.weight"]
+    warned = [line for line in info.stderr.splitlines() if "warning" in line]
+    assert len(warned) == 1, info.stderr
+    assert all(part in warned[0] for part in ("--include 'rnn'", "--exclude 'rnn', as given", "rnn.weight_ih_l0"))
+
+
+def test_masks_outside_the_prunable_set_in_use_are_never_ignored_in_silence(cli, tmp_path):
+    """A file holding masks on tensors the set in use does not count (``--format torch-prune``,
+    which records no set; a library ``prune(include=...).apply``) warns, naming them and the
+    ``--include`` that counts them; a file recording an unknown set is a one-line input error."""
+    import prunelimit
+
+    model, flags = _selection_case(tmp_path, "lstm-include")
+    save_checkpoint(tmp_path / "dense.pt", model, build_model(model).state_dict())
+    assert cli("prune", tmp_path / "dense.pt", "--model", model, "--ratio", "0.5", *flags, "--format", "torch-prune",
+               "-o", tmp_path / "p.pt").exit_code == 0
+    info = cli("info", tmp_path / "p.prune.pt", "--model", model)
+    assert info.exit_code == 0 and "masks on 2 tensor(s)" in info.stderr and "--include 'rnn'" in info.stderr, \
+        info.stderr
+    net = build_model(model)
+    pruned = prunelimit.prune(net, 0.5, include=("rnn",)).apply(net)
+    with pytest.warns(UserWarning, match=r"rnn\.weight_ih_l0, rnn\.weight_hh_l0.*--include 'rnn'"):
+        prunelimit.prune(pruned, 0.5)  # the applied masks, read back without include
+    save_checkpoint(tmp_path / "other.pt", "mlp:64,8,10", build_model("mlp:64,8,10").state_dict(),
+                    meta={"pruned": {"include": ["rnn"], "exclude": []}})
+    with pytest.raises(InputError, match=r"pruned with --include 'rnn', which does not fit this model"):
+        load_inputs(tmp_path / "other.pt")
+
+
+def test_a_pruned_torchscript_archive_records_its_prunable_set(cli, tmp_path):
+    """A TorchScript model is saved pruned as an archive with its meta: read back without
+    ``--exclude``, it counts the set it was pruned with (it counted the default set)."""
+    import json
+
+    torch.jit.save(torch.jit.script(build_model("mlp:64,8,10").eval()), tmp_path / "ts.pt")
+    result = cli("prune", tmp_path / "ts.pt", "--trust-pickle", "--ratio", "0.5", "--exclude", "0",
+                 "-o", tmp_path / "p.pt", "--json")
+    assert result.exit_code == 0, result.stderr
+    info = cli("info", tmp_path / "p.pt", "--trust-pickle", "--json")
+    assert info.exit_code == 0 and "warning" not in info.stderr, info.stderr
+    body = json.loads(info.stdout)
+    assert [layer["name"] for layer in body["layers"]] == ["2.weight"] == \
+        [layer["name"] for layer in json.loads(result.stdout)["layers"]]
+    assert body["params"]["prunable"] == 80

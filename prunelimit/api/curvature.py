@@ -527,9 +527,6 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         trace = TraceEstimate(float(eig.sum()), 0.0, 0.0, 1)
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
         target, no_target = target_or_reason(inputs, options, stats.batch_losses())
-        if isinstance(options.hessian_samples, int) and options.hessian_samples < total:
-            notes.append(f"--hessian-samples {options.hessian_samples} not used: the exact spectrum takes its "
-                         f"curvature over all {total:,} samples (SLQ, e.g. --method slq, takes a subset)")
     else:
         dense = None
         subsample = curvature_data(inputs, options)
@@ -576,9 +573,6 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         passes += quad.hvps * share
         if subsample.subsampled:
             notes.append(_subsample_note(subsample.used, total))
-        elif isinstance(options.hessian_samples, int) and options.hessian_samples > total:
-            notes.append(f"--hessian-samples {options.hessian_samples:,} is more than the {total:,} analysis "
-                         "samples: the curvature is over all of them")
         if parts:
             spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
@@ -624,8 +618,24 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
                                                                           uncertainty, options),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
-                    + ([over] if over else [])),
+                    + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
     )
+
+
+def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[str, ...]:
+    """What a ``hessian_samples`` count did not do: the exact spectrum ignores one below the
+    data's size, and one above it takes every sample. Its spelling, not the subset drawn,
+    so never stored (``stored_spectrum``): the spellings of one subset share an entry."""
+    asked = options.hessian_samples
+    if not isinstance(asked, int):
+        return ()
+    if solver == "exact" and asked < total:
+        return (f"--hessian-samples {asked} not used: the exact spectrum takes its curvature over all {total:,} "
+                "samples (SLQ, e.g. --method slq, takes a subset)",)
+    if solver != "exact" and asked > total:
+        return (f"--hessian-samples {asked:,} is more than the {total:,} analysis samples: the curvature is over "
+                "all of them",)
+    return ()
 
 
 def curvature_data(inputs: Inputs, options: CurvatureOptions) -> "Subsample":
@@ -915,18 +925,18 @@ def _fixed_plan(options: CurvatureOptions) -> bool:
 
 def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOptions:
     """``options`` as the stored spectrum is keyed: two that compute the same spectrum alike.
-    ``hessian_samples`` auto (``None`` in Python) takes every sample below twice its subset
-    (four a class where that is more), so there it is ``all`` (the guide has CI gates pass
-    ``all`` beside a default ``bounds``).
+    ``hessian_samples`` is the subset it draws (``drawn_subset``), not its spelling: ``auto``
+    and the count it resolves to, or ``all``, a count of at least the data's and an ``auto``
+    that takes every sample, share one entry (the guide has CI gates pass ``all`` beside a
+    default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
     from prunelimit.data.batches import total_samples
     from prunelimit.data.loss import targets_are_values
-    from prunelimit.data.subsample import subset_size
+    from prunelimit.data.subsample import drawn_subset, subset_size
 
-    samples = options.hessian_samples or "auto"
     by_class = not targets_are_values(inputs.loss_fn)  # as ``curvature_data`` draws the subset
-    if samples == "auto" and subset_size(inputs.batches, samples, by_class) >= total_samples(inputs.batches):
-        samples = "all"
+    total = total_samples(inputs.batches)
+    samples = drawn_subset(subset_size(inputs.batches, options.hessian_samples, by_class), total)
     hvp = "auto" if options.hvp == "cached" else options.hvp
     target = _TARGET_ONLY if _fixed_plan(options) else {}
     return replace(options, **_BOUNDS_ONLY, **target, hessian_samples=samples, hvp=hvp)
@@ -956,16 +966,21 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
     import dataclasses
 
+    from prunelimit.data.batches import total_samples
+
     require_data(inputs)
     start = time.perf_counter()
     adjust = (lambda rep: _solved_for(rep, inputs, options)) if _fixed_plan(options) else None
     key = result_key(inputs, options, store, "spectrum")
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust)
+    total = total_samples(inputs.batches)
     if found is not None:
         seconds = time.perf_counter() - start
-        return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True)
+        return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True,
+                                   notes=tuple(found.notes) + samples_notes(options, total, found.solver))
     rep = spectrum(inputs, options, progress)
-    store_result(store, key, "spectrum", replace(rep, dense=None))
+    spelled = samples_notes(options, total, rep.solver)
+    store_result(store, key, "spectrum", replace(rep, dense=None, notes=tuple(n for n in rep.notes if n not in spelled)))
     return rep
 
 

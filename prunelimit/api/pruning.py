@@ -164,13 +164,14 @@ def prune(
     state = inputs.model.state_dict()
     # its specs as read from here, as the model spec and the loss are: -o may be in another folder
     meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
-            "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope, "finetune_epochs": finetune_epochs}}
+            "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope, "finetune_epochs": finetune_epochs,
+                       **inputs.selection.to_meta()}}  # what was pruned: the set the commands reading it count
     if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
         meta["loss"] = inputs.loss
     meta.pop("train_state", None)
     writers = {"prunelimit": lambda: _own_writer(inputs, state, masks, meta),
                "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, masks)),
-               "safetensors": lambda: _safetensors_writer(state)}
+               "safetensors": lambda: _safetensors_writer(state, meta["pruned"])}
     with staged():  # all the files, or none of them
         for f in formats:
             write_atomic(outputs[f], writers[f](), force)
@@ -207,12 +208,18 @@ def _torch_writer(state: dict) -> Callable[[Path], None]:
     return lambda tmp: save_torch(state, tmp)
 
 
-def _safetensors_writer(state: dict) -> Callable[[Path], None]:
+def _safetensors_writer(state: dict, pruned: dict) -> Callable[[Path], None]:
+    """The weights, and ``meta.pruned`` (the prunable set among it) in the header's metadata,
+    which holds strings: the file has no masks, and read back it counts what was pruned."""
+    import json
+
     from safetensors.torch import save_file
+
+    from prunelimit.io.checkpoint import SAFETENSORS_PRUNED
 
     # a copy of each tensor: safetensors refuses tensors that share memory (tied weights)
     tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state.items()}
-    return lambda tmp: save_file(tensors, str(tmp))
+    return lambda tmp: save_file(tensors, str(tmp), metadata={SAFETENSORS_PRUNED: json.dumps(pruned, sort_keys=True)})
 
 
 PRUNE_FORMATS = {"prunelimit": ("", "checkpoint"), "torch-prune": (".prune.pt", "checkpoint"),

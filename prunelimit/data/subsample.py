@@ -100,9 +100,23 @@ def subset_size(batches: Batches, requested: int | str | None, by_class: bool = 
     total = total_samples(batches)
     if resolve_hessian_samples(requested, total) >= total:  # before joining the labels: more classes only add
         return total
+    return resolve_hessian_samples(requested, total, class_count(batches, by_class))
+
+
+def class_count(batches: Batches, by_class: bool = True) -> int:
+    """The classes the subset is drawn by (``_strata``); 0 where it is drawn without strata."""
     strata = _strata(batches, by_class)
-    classes = 0 if strata is None else len(torch.unique(strata))
-    return resolve_hessian_samples(requested, total, classes)
+    return 0 if strata is None else len(torch.unique(strata))
+
+
+def drawn_subset(requested: int | str | None, total: int, classes: int = 0) -> int | str:
+    """The curvature subset ``requested`` draws of ``total`` samples of ``classes`` classes, as
+    cache keys and baseline comparisons name it: its size, or ``"all"`` when it is the whole
+    data. Spellings that draw the same subset (``auto`` and the count it resolves to; ``all``,
+    a count of at least the data's and an ``auto`` that takes all) name it alike: with the
+    seed and the strata rule (by class, or not: the loss decides), the size fixes the subset."""
+    samples = resolve_hessian_samples(requested, total, classes)
+    return "all" if samples >= total else samples
 
 
 def _strata(batches: Batches, by_class: bool) -> torch.Tensor | None:

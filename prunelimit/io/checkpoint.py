@@ -41,6 +41,8 @@ from prunelimit.limits import LEGACY_TORCH_MAGIC, check_complete, check_loaded, 
 FORMAT = "prunelimit/1"
 _TORCHSCRIPT_EXTRA = "prunelimit.pt"  # masks and meta in a pruned TorchScript archive (torchscript_writer)
 _PREFIXES = ("module.", "_orig_mod.")
+# the header metadata key of a plain safetensors file `prune --format safetensors` writes: its meta.pruned, as JSON
+SAFETENSORS_PRUNED = "prunelimit.pruned"
 
 
 @dataclass
@@ -281,9 +283,29 @@ def _read_safetensors(path: Path) -> RawCheckpoint:
             sparse = read_sparse(path)
             return RawCheckpoint(path, "sparse", state_dict=sparse.state_dict, masks=sparse.masks,
                                  model_spec=sparse.model_spec, meta=_meta(path, sparse.meta))
-        return RawCheckpoint(path, "safetensors", state_dict=load_file(str(path)))
+        return RawCheckpoint(path, "safetensors", state_dict=load_file(str(path)), meta=_safetensors_meta(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise InputError(f"checkpoint {path} is not a readable safetensors file ({first_line(exc)})") from None
+
+
+def _safetensors_meta(path: Path) -> dict[str, Any]:
+    """``{"pruned": ...}`` from a plain safetensors file's metadata (``SAFETENSORS_PRUNED``), else ``{}``."""
+    import json
+
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        text = (handle.metadata() or {}).get(SAFETENSORS_PRUNED)
+    if text is None:
+        return {}
+    try:
+        pruned = json.loads(text)
+    except ValueError:
+        pruned = None
+    if not isinstance(pruned, dict):
+        raise InputError(f"checkpoint {path}: its {SAFETENSORS_PRUNED!r} metadata is not a JSON object; the file is "
+                         "damaged (prune the model again)")
+    return {"pruned": pruned}
 
 
 def is_torchscript(path: Path) -> bool:

@@ -140,6 +140,16 @@ class ParamSelection:
             return True
         return default
 
+    def to_meta(self) -> dict[str, list[str]]:
+        """As a pruned file records it, beside ``meta.pruned`` (``recorded_selection`` reads it)."""
+        return {"include": list(self.include), "exclude": list(self.exclude)}
+
+    def described(self) -> str:
+        """As the command line gives it: ``--include 'rnn' --exclude 'head'``, or the default set."""
+        flags = [f"--{option} {p!r}" for option, patterns in (("include", self.include), ("exclude", self.exclude))
+                 for p in patterns]
+        return " ".join(flags) or "the default prunable set (no --include/--exclude)"
+
 
 def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelection:
     """``selection`` if each of its patterns selects something in ``model``; else an

@@ -113,11 +113,11 @@ def test_the_exact_columns_keep_to_a_given_time_budget_on_its_own_clock(inputs, 
         assert "ran over its time budget" in rep.choice.reason and "of 910 columns" in warned[0]
 
 
-@pytest.mark.parametrize(("loss", "keyed"), [("ce", "all"), ("mse", "auto")])
+@pytest.mark.parametrize(("loss", "keyed"), [("ce", "all"), ("mse", 10)])
 def test_auto_is_keyed_as_all_where_the_classes_make_it_take_every_sample(monkeypatch, loss, keyed) -> None:
     """Four a class over half the data: ``auto`` takes every sample (``curvature_subsample``)
     and is the spectrum ``all`` stores, but the key read the sample count alone and kept it
-    apart. Targets that are values (``mse``) have no classes: the subset is taken, keyed auto."""
+    apart. Targets that are values (``mse``) have no classes: the subset is taken, keyed by its size."""
     import types
 
     import torch

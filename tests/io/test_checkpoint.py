@@ -394,3 +394,17 @@ def test_the_same_content_written_twice_is_the_same_bytes(tmp_path):
         assert write_atomic(tmp_path / "b.pt", writer, force=True).read_bytes() == first
         loaded = load_model(tmp_path / "a.pt", trust_pickle=True)
         assert torch.equal(loaded.masks["0.weight"], masks["0.weight"])
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_damaged_pruned_record_in_safetensors_metadata_is_one_input_error(tmp_path, text):
+    """``prune --format safetensors`` keeps ``meta.pruned`` (its prunable set) in the header
+    metadata as JSON; anything else there is a damaged file, named, not a crash."""
+    from prunelimit.io.checkpoint import SAFETENSORS_PRUNED
+
+    save_file({"w": torch.zeros(2, 2)}, str(tmp_path / "p.safetensors"), metadata={SAFETENSORS_PRUNED: text})
+    with pytest.raises(InputError, match="metadata is not a JSON object; the file is damaged"):
+        read_checkpoint(tmp_path / "p.safetensors")
+    save_file({"w": torch.zeros(2, 2)}, str(tmp_path / "ok.safetensors"),
+              metadata={SAFETENSORS_PRUNED: '{"include": ["rnn"], "exclude": []}'})
+    assert read_checkpoint(tmp_path / "ok.safetensors").meta == {"pruned": {"include": ["rnn"], "exclude": []}}
