@@ -96,3 +96,17 @@ def test_rank_one_factor_is_the_chi_square_coverage():
     assert np.mean(np.abs(draws - 8) <= rank_one_factor(8) * np.sqrt(2 * draws)) == pytest.approx(0.95, abs=0.003)
     assert rank_one_factor(10**6) == pytest.approx(1.96, abs=1e-2)
     assert rank_one_factor(2) > rank_one_factor(8) > rank_one_factor(64) > 1.96
+
+
+def test_rank_one_factor_is_scipy_stats_root_bit_for_bit():
+    """Computed with scipy.special's chi-square CDF (cheap to import): the root scipy.stats'
+    ``chi2.cdf`` gives, to the last bit."""
+    from scipy.optimize import brentq
+    from scipy.stats import chi2
+
+    for probes in (1, 2, 3, 5, 8, 16, 64):
+        def covered(c: float) -> float:
+            root, shift = math.sqrt(2 * c * c + 4 * probes), c * math.sqrt(2)
+            return float(chi2.cdf(((root + shift) / 2) ** 2, probes) - chi2.cdf(((root - shift) / 2) ** 2, probes))
+
+        assert rank_one_factor(probes) == float(brentq(lambda c: covered(c) - 0.95, 0.0, 1e3))
