@@ -130,3 +130,25 @@ def test_auto_is_keyed_as_all_where_the_classes_make_it_take_every_sample(monkey
     batches = [(torch.zeros(20, 2), y[i : i + 20]) for i in range(0, 120, 20)]
     inputs = types.SimpleNamespace(batches=batches, loss_fn=resolve_loss(loss))
     assert curvature._keyed_options(inputs, api.CurvatureOptions()).hessian_samples == keyed
+
+
+def test_slq_reuses_the_operator_the_solver_choice_timed(inputs, monkeypatch) -> None:
+    """The default timed products on one operator, chose SLQ, and built the same operator
+    again for SLQ: two more passes over the data and every gradient graph made twice. Now
+    SLQ runs on the timed one, with the same spectrum to the last bit and the same product
+    counts (the timed ones still counted once, under ``solver_choice``)."""
+    from prunelimit.curvature.hvp import HessianOperator
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1.0)  # 910 s of columns: SLQ
+    built = []
+    build = curvature.hessian_operator
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: built.append(1) or build(*a, **k))
+    options = api.CurvatureOptions(tolerance=0.05)
+    reused = curvature.spectrum(inputs, options)
+    assert reused.solver == "slq-h" and len(built) == 1
+    monkeypatch.setattr(HessianOperator, "serves", lambda self, probes: False)  # as before: a second operator
+    fresh = curvature.spectrum(inputs, options)
+    assert len(built) == 3
+    assert reused.quadrature.nodes.tobytes() == fresh.quadrature.nodes.tobytes()
+    assert reused.limit_ratio == fresh.limit_ratio and reused.hvps == fresh.hvps
+    assert [(name, hvps) for name, _, hvps in reused.stages] == [(name, hvps) for name, _, hvps in fresh.stages]
