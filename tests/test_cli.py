@@ -160,3 +160,19 @@ def test_help_shows_the_default_of_max_hvps_and_rewind_steps(cli):
 
     assert "at most [default: 1,600, what" in words("bounds")
     assert "--rewind early [default: 10]." in words("imp")
+
+
+def test_starting_the_command_line_imports_neither_matplotlib_nor_scipy():
+    """``--help``, ``info`` and every command start by importing ``prunelimit.cli``: matplotlib
+    (~0.6 s) waits for ``--plot``/``--report``, SciPy for the functions that compute with it,
+    and ``bounds``' uncertainty and trace factors never import scipy.stats (~0.9 s)."""
+    code = (
+        "import sys, prunelimit.cli\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'scipy')))\n"
+        "from prunelimit.curvature.trace import rank_one_factor\n"
+        "from prunelimit.theory.uncertainty import coverage_factor, normal_factor\n"
+        "rank_one_factor(8), coverage_factor(3), normal_factor()\n"
+        "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["[]", "[]"]

@@ -335,9 +335,10 @@ def _seconds_per_column(op) -> float:
 def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice,
                        elapsed: "Callable[[], float] | None" = None):
     """``choice`` refined by timed products (``--method default`` only): ``(choice, the
-    float64 operator when exact was chosen, products spent timing, predicted seconds of the
-    eigenvalues)``. A given ``--time-budget`` is the part of it ``elapsed`` (the spectrum's
-    clock) leaves after the timing: the exact spectrum must fit what is left of it.
+    operator timed last: the float64 one when exact was chosen, else the one in the products'
+    dtype, which SLQ reuses (``HessianOperator.serves``), products spent timing, predicted
+    seconds of the eigenvalues)``. A given ``--time-budget`` is the part of it ``elapsed`` (the
+    spectrum's clock) leaves after the timing: the exact spectrum must fit what is left of it.
 
     Products in the model's dtype (at least float32: ``product_dtype``) come first: float64
     is never cheaper, so when even they put D columns over the time budget no float64 copy
@@ -364,14 +365,14 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     seconds = _seconds_per_column(native)
     choice = choose_solver(left(), dim, seconds, None)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
-        return choice, None, native.hvps, 0.0
+        return choice, native, native.hvps, 0.0
     eigen = agreed_max(eigenvalue_seconds(dim))
     choice = choose_solver(left(), dim, seconds, eigen)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
-        return choice, native if choice.solver == "exact" else None, native.hvps, eigen  # float64 model's are them
+        return choice, native, native.hvps, eigen  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     choice = choose_solver(left(), dim, _seconds_per_column(wide), eigen)
-    return choice, wide if choice.solver == "exact" else None, native.hvps + wide.hvps, eigen
+    return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen
 
 
 class _ExactTooSlow(Exception):
@@ -535,8 +536,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         planned = ADAPTIVE_PLANNED_STEPS if choice.adaptive else choice.iterations
         elements = min(planned, dim) * dim
         storage = basis_storage(options.basis_dtype, product_dtype(named[0][1].dtype), elements)
-        op = hessian_operator(inputs, options, probes=_lockstep_probes(choice.runs, elements * storage.itemsize),
-                               batches=subsample.batches)
+        probes = _lockstep_probes(choice.runs, elements * storage.itemsize)
+        # The operator the solver choice timed, when it is the one SLQ would build: its data
+        # passes and gradient graphs are not made twice
+        reuse = (timing_op is not None and not subsample.subsampled
+                 and timing_op.dtype == product_dtype(named[0][1].dtype) and timing_op.serves(probes))
+        op = timing_op if reuse else hessian_operator(inputs, options, probes=probes, batches=subsample.batches)
+        before = op.hvps  # the timed products, when reused
         # ε, the loss and the gradient always come from the full analysis data.
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
@@ -585,9 +591,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         room = None if options.max_hvps is None else max(options.max_hvps - hvps, 0)
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
         trace = _slq_trace(op, quad, options, room, until)
-        laps.lap("trace_top_up", op.hvps - quad.hvps)
-        passes += (op.hvps - quad.hvps) * share
-        hvps += op.hvps - quad.hvps
+        top_up = op.hvps - before - quad.hvps
+        laps.lap("trace_top_up", top_up)
+        passes += top_up * share
+        hvps += top_up
         held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
         basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize

@@ -666,11 +666,13 @@ def _hessian_samples(text: str) -> int | str:
 
 
 def _write_report(report: Optional[Path], command: str, body: dict, figures, force: bool) -> None:
-    """``figures()`` builds the report's figures only when a report is asked for."""
+    """``figures(builders)`` builds the report's figures from ``prunelimit.report.figures``
+    only when a report is asked for: matplotlib is imported then, not by every command."""
     if report is not None:
+        from prunelimit.report import figures as builders
         from prunelimit.report.html import command_line, write_report
 
-        write_report(report, command, body, figures(), command_line(), force)
+        write_report(report, command, body, figures(builders), command_line(), force)
 
 
 def _absolute(advance):

@@ -72,7 +72,7 @@ def law_nplh(
             if plot is not None:
                 plot_nplh(fit, plot, force=force)
             _write_report(report, "law-nplh", fit.to_json(),
-                          lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
+                          lambda _: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
         emit("law-nplh", fit.to_json(), o.json, console.render_nplh, fit)
 
 
@@ -104,7 +104,7 @@ def law_nplh_fit(
             if plot is not None:
                 plot_nplh(fit, plot, force=force)
             _write_report(report, "law-nplh", fit.to_json(),
-                          lambda: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
+                          lambda _: {"Neural Pruning Law fit": nplh_figure(fit)}, force)
         emit("law-nplh", fit.to_json(), json, console.render_nplh, fit)
 
 
@@ -151,7 +151,7 @@ def law_error_fit(
             if plot is not None:
                 errorlaw.plot_fit(fit, data, plot, force)
             _write_report(report, "law-error-fit", body,
-                          lambda: {"error law fit": errorlaw.fit_figure(fit, data)}, force)
+                          lambda _: {"error law fit": errorlaw.fit_figure(fit, data)}, force)
         emit("law-error-fit", body, json, console.render_error_fit, body)
 
 

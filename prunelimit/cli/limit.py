@@ -11,7 +11,7 @@ from prunelimit.errors import UsageError
 from prunelimit.gate_rules import USES, GateRule
 from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
-from prunelimit.report import console, figures
+from prunelimit.report import console
 from prunelimit.report.html import report_output
 from prunelimit.report.junit import write_junit
 from prunelimit.report.progress import progress, progress_enabled
@@ -91,7 +91,7 @@ def bounds(
                 from prunelimit.report.plots import plot_bounds
 
                 plot_bounds(rep, plot, force)
-            _write_report(report, "bounds", rep.to_json(), lambda: figures.bounds_figures(rep), force)
+            _write_report(report, "bounds", rep.to_json(), lambda figures: figures.bounds_figures(rep), force)
         emit("bounds", rep.to_json(), o.json, console.render_bounds, rep)
 
 
@@ -141,7 +141,7 @@ def verify(
                 from prunelimit.report.plots import plot_verify
 
                 plot_verify(rep, plot, force)
-            _write_report(report, "verify", rep.to_json(), lambda: figures.verify_figures(rep), force)
+            _write_report(report, "verify", rep.to_json(), lambda figures: figures.verify_figures(rep), force)
         emit("verify", rep.to_json(), o.json, console.render_verify, rep)
 
 

@@ -14,7 +14,7 @@ from prunelimit.io.outputs import optional, preflight
 from prunelimit.pruning.actual import check_acc_drop
 from prunelimit.pruning.lomp import PRESETS, SCHEDULES, lomp_config
 from prunelimit.pruning.magnitude import PRUNE_SCOPES, check_prune_scope
-from prunelimit.report import console, figures
+from prunelimit.report import console
 from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.sparse.bench import PATTERNS
@@ -132,7 +132,7 @@ def prune(
                             evaluation, formats, force, o.seed, acc_drop=acc_drop if ratio in ("auto", "lower") else None,
                             ratio_warnings=resolved.warnings, spectrum=resolved.spectrum)
             _write_report(report, "prune", rep.to_json(),
-                          lambda: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
+                          lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
         for warning in rep.warnings:
             _warn(warning)
@@ -165,6 +165,6 @@ def export(
         inputs = _inputs(o, checkpoint) if bench else None
         with staged():  # the sparse file and the report, or neither
             rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
-            _write_report(report, "export", rep.to_json(), dict, force)
+            _write_report(report, "export", rep.to_json(), lambda _: {}, force)
         emit("export", rep.to_json(), o.json, console.render_export, rep)
 

@@ -169,6 +169,12 @@ class HessianOperator:
         docs/benchmarks.md §1, the ``matmat`` rows)."""
         return self._probes if self.engine == "revrev" else 1
 
+    def serves(self, probes: int) -> bool:
+        """Whether this operator is the one the same inputs would give for ``probes`` runs in
+        lockstep: ``probes`` sets only an accelerator's chunks (and so its engine) and the
+        recomputing engine's ``lockstep``, none of which a CPU's cached engine has."""
+        return probes == self._probes or (self.device.type == "cpu" and self.engine == "cached")
+
     def gradient(self) -> Tensor:
         """Flat mean gradient (for the "not at a minimum" warning), on the params' device."""
         if self._cached_grad is not None:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import scipy.linalg
 import torch
 from torch import Tensor
 
@@ -310,6 +309,8 @@ def ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Solved in float64 by ``scipy.linalg.eigh_tridiagonal``; weights sum to 1.
     """
+    import scipy.linalg  # here: --help and info start without SciPy (~0.35 s)
+
     alpha = np.asarray(alpha, dtype=np.float64)
     beta = np.asarray(beta, dtype=np.float64)
     if len(alpha) == 1:
@@ -325,6 +326,8 @@ def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]
     """
     if result.basis is None:
         raise UsageError("Ritz vectors need the Lanczos basis; run lanczos(..., keep_basis=True)")
+    import scipy.linalg
+
     alpha = np.asarray(result.alpha, dtype=np.float64)
     if len(alpha) == 1:
         nodes, vecs = alpha.copy(), np.ones((1, 1))

@@ -40,14 +40,16 @@ True
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator
 from torch import Tensor
 
 from prunelimit.errors import UsageError
+
+if TYPE_CHECKING:  # SciPy's sparse package costs ~0.4 s to import; only as_scipy needs it
+    from scipy.sparse.linalg import LinearOperator
 
 
 @runtime_checkable
@@ -119,6 +121,7 @@ def as_scipy(op: CurvatureOperator) -> LinearOperator:
     NumPy float64 vectors and blocks go in and out; each is converted to the operator's
     dtype and device for the product. Symmetric, so the adjoint products are the products.
     """
+    from scipy.sparse.linalg import LinearOperator
 
     def matvec(x: np.ndarray) -> np.ndarray:
         return _product(op, op.matvec, np.reshape(x, -1))

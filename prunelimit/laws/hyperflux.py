@@ -39,7 +39,6 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from scipy.optimize import brentq
 from torch import Tensor, nn
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -99,6 +98,8 @@ def retention_trajectory(target_density: float, pruning_epochs: int) -> np.ndarr
             f"target density {target_density:.4g} is below what {pruning_epochs} pruning epochs' trajectory "
             f"reaches at its fastest ({trajectory_floor(pruning_epochs):.4g}); use more pruning epochs"
         )
+    from scipy.optimize import brentq  # here: the command line imports this module to start
+
     r0 = brentq(log_final, 0.0, R_INF, xtol=1e-12)
     return np.cumprod(r0 + (R_INF - r0) * sig)
 

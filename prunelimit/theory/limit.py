@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 import numpy as np
-from scipy.optimize import brentq
 
 from prunelimit.errors import UsageError
 from prunelimit.theory.profile import PruningPath
@@ -99,6 +98,8 @@ def solve_fixed_point(
     ``fraction`` must be non-increasing in R. Returns ``(ρ, clipped)``; ``clipped`` is
     True when the function does not change sign on [0, 1] (root left the interval).
     """
+
+    from scipy.optimize import brentq  # here: --help and info start without SciPy
 
     def g(ratio: float) -> float:
         return fraction(profile.radius_continuous(ratio)) + shift - ratio

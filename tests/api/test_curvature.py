@@ -210,3 +210,25 @@ def test_the_default_compares_the_exact_prediction_with_the_budget_left_after_it
     assert curvature._cost_aware_choice(inputs, options, 910, start, lambda: 0.0)[0].solver == "exact"
     choice = curvature._cost_aware_choice(inputs, options, 910, start, lambda: 6.0)[0]
     assert choice.solver == "slq-h" and "the 4 s budget" in choice.reason
+
+
+def test_slq_reuses_the_operator_the_solver_choice_timed(inputs, monkeypatch) -> None:
+    """The default timed products on one operator, chose SLQ, and built the same operator
+    again for SLQ: two more passes over the data and every gradient graph made twice. Now
+    SLQ runs on the timed one, with the same spectrum to the last bit and the same product
+    counts (the timed ones still counted once, under ``solver_choice``)."""
+    from prunelimit.curvature.hvp import HessianOperator
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1.0)  # 910 s of columns: SLQ
+    built = []
+    build = curvature.hessian_operator
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: built.append(1) or build(*a, **k))
+    options = api.CurvatureOptions(tolerance=0.05)
+    reused = curvature.spectrum(inputs, options)
+    assert reused.solver == "slq-h" and len(built) == 1
+    monkeypatch.setattr(HessianOperator, "serves", lambda self, probes: False)  # as before: a second operator
+    fresh = curvature.spectrum(inputs, options)
+    assert len(built) == 3
+    assert reused.quadrature.nodes.tobytes() == fresh.quadrature.nodes.tobytes()
+    assert reused.limit_ratio == fresh.limit_ratio and reused.hvps == fresh.hvps
+    assert [(name, hvps) for name, _, hvps in reused.stages] == [(name, hvps) for name, _, hvps in fresh.stages]

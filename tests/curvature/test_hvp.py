@@ -175,6 +175,20 @@ def test_lockstep_is_the_probes_on_the_recomputing_engine_only():
         HessianOperator(model, list(model.parameters()), batches, cross_entropy_loss, probes=0)
 
 
+def test_an_operator_serves_other_probes_only_where_they_change_nothing():
+    """SLQ reuses the solver choice's operator (built for one probe) where ``serves`` says an
+    operator built for its probes would be the same: a CPU's cached engine, not the
+    recomputing one, whose ``lockstep`` is its probes."""
+    model, _, _, batches = _tiny_problem()
+    params = list(model.parameters())
+    cached = HessianOperator(model, params, batches, cross_entropy_loss, engine="cached")
+    revrev = HessianOperator(model, params, batches, cross_entropy_loss, engine="revrev")
+    assert cached.serves(1) and cached.serves(4)
+    assert revrev.serves(1) and not revrev.serves(4)
+    built = HessianOperator(model, params, batches, cross_entropy_loss, engine="cached", probes=4)
+    assert (built.chunk_sizes(), built.engine, built.lockstep) == (cached.chunk_sizes(), cached.engine, cached.lockstep)
+
+
 def test_graph_estimate_counts_activations_not_data():
     """Batches that are views of one data tensor (as data sets slice them) and batches that
     own their samples hold the same graphs; cached keeps every batch's, revrev one at a time."""

@@ -109,3 +109,17 @@ def test_samples_stop_when_asked_after_the_first() -> None:
     assert len(cut.estimates) == 3 and len(asked) == 3
     np.testing.assert_array_equal(cut.estimates, full.estimates[:3])
     assert len(hutchinson_samples(op, 7, seed=3, until=lambda: True).estimates) == 1
+
+
+def test_rank_one_factor_is_scipy_stats_root_bit_for_bit():
+    """Computed with scipy.special's chi-square CDF (cheap to import): the root scipy.stats'
+    ``chi2.cdf`` gives, to the last bit."""
+    from scipy.optimize import brentq
+    from scipy.stats import chi2
+
+    for probes in (1, 2, 3, 5, 8, 16, 64):
+        def covered(c: float) -> float:
+            root, shift = math.sqrt(2 * c * c + 4 * probes), c * math.sqrt(2)
+            return float(chi2.cdf(((root + shift) / 2) ** 2, probes) - chi2.cdf(((root - shift) / 2) ** 2, probes))
+
+        assert rank_one_factor(probes) == float(brentq(lambda c: covered(c) - 0.95, 0.0, 1e3))

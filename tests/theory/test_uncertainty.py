@@ -516,3 +516,16 @@ def test_paper_method_states_its_grid_rounding_even_on_an_exact_spectrum() -> No
     assert stated["stderr"] == 0.0
     default = prunelimit.bounds(model, (x, y), batch_size=16)
     assert default.uncertainty.plus_minus == 0.0 and default.to_json()["prediction"]["uncertainty"]["grid"] is None
+
+
+def test_quantile_factors_are_scipy_stats_quantiles_bit_for_bit() -> None:
+    """The factors come from scipy.special (cheap to import): the same numbers scipy.stats'
+    ``t.ppf`` and ``norm.ppf`` give, to the last bit, so no ± moves."""
+    from scipy.stats import norm, t
+
+    for level in (0.5, EACH_LEVEL, LEVEL, 0.99, 0.999):
+        q = 0.5 + level / 2
+        assert normal_factor(level) == float(norm.ppf(q))
+        assert student_factor(math.inf, level) == float(norm.ppf(q))
+        for dof in (1, 2, 2.5, 3, 7.25, 30, 1e3, 1e9):
+            assert student_factor(dof, level) == float(t.ppf(q, dof))
