@@ -549,16 +549,22 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         # Without a ρ* the parts have nothing to measure: no data check.
         parts = len(subsample.parts) if subsample.subsampled and target is not None else 0
         fixed = step = 0.0
+        # A given --max-hvps holds back the data check's timing products whether or not a
+        # --time-budget spends them: the runs' plan, hence a run the clock did not stop, is
+        # then the same with and without the time budget.
+        unspent = DATA_CHECK_TIMING if parts else 0
         if parts and options.time_budget is not None:
             fixed, step, timed = _data_check_seconds(inputs, options, subsample, elapsed)
             hvps += timed
+            unspent = 0
             passes += timed * share / parts
             laps.lap("data_check", timed)
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
                            fixed_seconds=fixed, step_seconds=step)
         # A given --max-hvps and --time-budget count from the start: the timed products and any
         # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
-        budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
+        budgets = replace(options, max_hvps=None if options.max_hvps is None
+                          else max(options.max_hvps - hvps - unspent, 1),
                           time_budget=None if options.time_budget is None
                           else max(options.time_budget - elapsed(), 1e-3))
         deadline = None
@@ -588,7 +594,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         lam_max, lam_min = _extreme_nodes(quad)
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
-        room = None if options.max_hvps is None else max(options.max_hvps - hvps, 0)
+        room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
         trace = _slq_trace(op, quad, options, room, until)
         laps.lap("trace_top_up", op.hvps - quad.hvps)
@@ -800,6 +806,10 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float) -> s
             f"raise {' and '.join(o[2] for o in over)}")
 
 
+# Products ``_data_check_seconds`` spends: an untimed one, then two timed.
+DATA_CHECK_TIMING = 3
+
+
 def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample",
                         clock: "Callable[[], float]") -> tuple[float, float, int]:
     """What the data check (``_part_spectra``) will take on ``clock`` beyond its steps (each
@@ -821,7 +831,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     unit[0] = 1.0
     op.matvec(unit)  # untimed
     seconds = []
-    for _ in range(2):
+    for _ in range(DATA_CHECK_TIMING - 1):
         start = clock()
         op.matvec(unit)
         seconds.append(clock() - start)

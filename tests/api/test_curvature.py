@@ -182,8 +182,27 @@ def test_a_given_max_hvps_holds_the_data_check_and_the_trace_top_ups(inputs, bud
     rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=budget))
     stages = {name: hvps for name, _, hvps in rep.stages}
     assert rep.hvps <= budget and rep.stopped_by == "max-hvps"
-    assert stages["data_check"] == 4 * rep.iterations and stages["trace_top_up"] == max(0, 8 - rep.runs)
+    # the top-ups to 8 samples, as far as the budget goes with the data check's 3 timing products held back
+    top_ups = min(max(0, 8 - rep.runs), budget - 3 - stages["lanczos"] - stages["data_check"])
+    assert stages["data_check"] == 4 * rep.iterations and stages["trace_top_up"] == top_ups
     assert not any("over --max-hvps" in note for note in rep.notes)
+
+
+@pytest.mark.parametrize("budget", [20, 300])  # before: 2 and 41 steps against 3 and 42 without the time budget
+def test_a_time_budget_that_did_not_stop_the_runs_leaves_a_max_hvps_run_as_it_is(inputs, budget) -> None:
+    """The data check's 3 timing products, spent only under --time-budget, came out of a
+    given --max-hvps: `--max-hvps 300 --time-budget 1000` made 123 Lanczos products where
+    `--max-hvps 300` made 126, another ρ*, ± and trace from a clock that stopped nothing.
+    A given --max-hvps now holds them back with or without the time budget."""
+    plain = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=budget))
+    timed = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=budget,
+                                                      time_budget=1e6))
+    assert plain.stopped_by == timed.stopped_by == "max-hvps"
+    assert timed.hvps == plain.hvps + 3 <= budget  # the timing's products, within the ceiling either way
+    for a, b in zip(plain.quadrature.nodes, timed.quadrature.nodes):
+        assert a.tolist() == b.tolist()
+    assert (plain.limit_ratio, plain.uncertainty, plain.trace, plain.trace_plus_minus) == \
+           (timed.limit_ratio, timed.uncertainty, timed.trace, timed.trace_plus_minus)
 
 
 def test_a_max_hvps_below_the_smallest_plan_says_how_far_over_it_went(inputs) -> None:
