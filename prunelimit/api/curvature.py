@@ -797,8 +797,11 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float) -> s
                      "its smallest plan, one Lanczos step and the data check that must follow it, does not fit it",
                      "--max-hvps"))
     if options.time_budget is not None and seconds > options.time_budget:
-        over.append((f"{seconds - options.time_budget:.2f} s over --time-budget {options.time_budget:g} s "
-                     f"({seconds:.2f} s)", "the work that must follow the Lanczos runs took longer than predicted, "
+        # to the overshoot's second significant digit: an overshoot of a few ms read "0.00 s over" at 2 decimals
+        late = seconds - options.time_budget
+        decimals = max(2, 1 - math.floor(math.log10(late)))
+        over.append((f"{late:.{decimals}f} s over --time-budget {options.time_budget:g} s "
+                     f"({seconds:.{decimals}f} s)", "the work that must follow the Lanczos runs took longer than predicted, "
                      "or even their first step and that work do not fit it", "--time-budget"))
     if not over:
         return None

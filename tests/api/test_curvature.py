@@ -229,3 +229,16 @@ def test_the_default_compares_the_exact_prediction_with_the_budget_left_after_it
     assert curvature._cost_aware_choice(inputs, options, 910, start, lambda: 0.0)[0].solver == "exact"
     choice = curvature._cost_aware_choice(inputs, options, 910, start, lambda: 6.0)[0]
     assert choice.solver == "slq-h" and "the 4 s budget" in choice.reason
+
+
+@pytest.mark.parametrize(("seconds", "said"), [
+    (3.0031, "0.0031 s over --time-budget 3 s (3.0031 s)"),
+    (3.06, "0.060 s over --time-budget 3 s (3.060 s)"),
+    (4.5, "1.50 s over --time-budget 3 s (4.50 s)"),
+])
+def test_the_time_budget_warning_shows_the_overshoot_it_names(seconds, said) -> None:
+    """At two decimals a few milliseconds over read "went 0.00 s over --time-budget 3 s
+    (3.00 s)" (seen on a 910-weight MLP): a warning naming no overshoot. It now keeps the
+    overshoot's second significant digit."""
+    note = curvature._over_budget_note(api.CurvatureOptions(time_budget=3.0), 10, seconds)
+    assert note.startswith(f"the spectrum went {said}:") and note.endswith("raise --time-budget")
