@@ -669,9 +669,12 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                 "(no --iterations/--runs), which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
         cut: list[bool] = []  # whether the deadline stopped a product
+        # the next step, and the trace's top-ups a cut plan may need (the first is always made),
+        # priced at the last step's seconds: a bound, whatever the runs' lockstep
+        past = _next_past(clock, deadline, TRACE_PROBES - 1)
 
         def until() -> bool:
-            cut.append(clock() >= deadline)
+            cut.append(past())
             return cut[-1]
 
         quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
@@ -842,9 +845,10 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     return parts * (built - began), parts * max(seconds), op.hvps
 
 
-def _next_past(clock: "Callable[[], float]", deadline: float | None) -> "Callable[[], bool] | None":
-    """``until`` for products made one at a time: true once the next, at the last one's
-    seconds on ``clock``, would end past ``deadline`` (``None``: no deadline)."""
+def _next_past(clock: "Callable[[], float]", deadline: float | None, after: int = 0) -> "Callable[[], bool] | None":
+    """``until`` for work made a step at a time: true once the next step and ``after`` more,
+    each at the last one's seconds on ``clock``, would end past ``deadline`` (``None``: no
+    deadline)."""
     if deadline is None:
         return None
     last = clock()
@@ -853,7 +857,7 @@ def _next_past(clock: "Callable[[], float]", deadline: float | None) -> "Callabl
         nonlocal last
         now = clock()
         took, last = now - last, now
-        return now + took > deadline
+        return now + (1 + after) * took > deadline
 
     return until
 

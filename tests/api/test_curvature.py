@@ -242,3 +242,19 @@ def test_the_time_budget_warning_shows_the_overshoot_it_names(seconds, said) -> 
     overshoot's second significant digit."""
     note = curvature._over_budget_note(api.CurvatureOptions(time_budget=3.0), 10, seconds)
     assert note.startswith(f"the spectrum went {said}:") and note.endswith("raise --time-budget")
+
+
+@pytest.mark.parametrize("budget", [10.5, 30.5])
+def test_the_plan_standing_in_without_rho_keeps_within_the_time_budget(own_ckpt, monkeypatch, budget) -> None:
+    """With no ρ* (one batch: no ε) a fixed plan stands in for adaptive SLQ; it stopped
+    only once the clock had reached --time-budget, so its last product and the trace's
+    first top-up ended past it (10.5 s: 12 s and a warning) while adaptive SLQ stops before a step
+    that would leave its top-ups too little. It now stops before a step that, with the
+    top-ups a cut plan may need, would end past the budget."""
+    from prunelimit.inputs import load_inputs
+
+    _products_take_a_second(monkeypatch)
+    one_batch = load_inputs(str(own_ckpt), data="digits:train", batch_size=5000, max_samples=300, device="cpu")
+    rep = api.spectrum(one_batch, api.CurvatureOptions(method="slq", time_budget=budget))
+    assert rep.limit_ratio is None and rep.stopped_by == "time-budget"
+    assert rep.seconds <= budget and not any("over --time-budget" in note for note in rep.notes)
