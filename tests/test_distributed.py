@@ -68,7 +68,8 @@ def _timed(rank: int, ckpt: str) -> dict:
     ``choice``, the default method with every product timed at 10 s on rank 1 and 0.1 ms on
     rank 0 (alone, rank 0 forms the exact spectrum, rank 1 leaves it for SLQ); ``budget``,
     adaptive SLQ under ``--time-budget 40`` with each clock reading 1 s later on rank 1 (alone,
-    rank 1 stops within the first stage, rank 0 goes on). Ranks whose choices part ways meet
+    rank 1 stops within the first stage, rank 0 goes on), also with a --hessian-samples data
+    check (timed on a part before the runs, a time the ranks read apart alike). Ranks whose choices part ways meet
     in different collectives (gloo aborted); every rank must take the slowest rank's reading."""
     import itertools
     import types
@@ -88,7 +89,10 @@ def _timed(rank: int, ckpt: str) -> dict:
         patch.setattr(distributed, "time", types.SimpleNamespace(perf_counter=lambda: next(wall) * step / 10))
         return {"choice": document("bounds", api.bounds(_inputs(ckpt), api.CurvatureOptions(tolerance=0.2)).to_json()),
                 "budget": document("bounds", api.bounds(_inputs(ckpt), api.CurvatureOptions(
-                    method="slq", tolerance=0.001, time_budget=40)).to_json())}
+                    method="slq", tolerance=0.001, time_budget=40)).to_json()),
+                # the data check timed on a part before the runs, and the top-ups' stop, on the same clock
+                "budget-parts": document("bounds", api.bounds(_inputs(ckpt), api.CurvatureOptions(
+                    method="slq", tolerance=0.001, time_budget=40, hessian_samples=100)).to_json())}
 
 
 def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
@@ -178,7 +182,8 @@ def test_ranks_take_one_choice_from_their_timings(runs):
     ranks, _, _ = runs
     timed = ranks[0]["timed"]
     assert timed["choice"]["spectrum"]["solver"] == "slq-h"  # rank 1's 10 s a product decided
-    assert timed["budget"]["spectrum"]["stopped_by"] == "time-budget"
+    assert timed["budget"]["spectrum"]["stopped_by"] == timed["budget-parts"]["spectrum"]["stopped_by"] == "time-budget"
+    assert timed["budget-parts"]["timing"]["stages"]["data_check"]["hvps"] > 3  # timed, then made
     _close(timed, ranks[1]["timed"])
 
 

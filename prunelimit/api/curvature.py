@@ -552,16 +552,22 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         # Without a ρ* the parts have nothing to measure: no data check.
         parts = len(subsample.parts) if subsample.subsampled and target is not None else 0
         fixed = step = 0.0
+        # A given --max-hvps holds back the data check's timing products whether or not a
+        # --time-budget spends them: the runs' plan, hence a run the clock did not stop, is
+        # then the same with and without the time budget.
+        unspent = DATA_CHECK_TIMING if parts else 0
         if parts and options.time_budget is not None:
             fixed, step, timed = _data_check_seconds(inputs, options, subsample, elapsed)
             hvps += timed
+            unspent = 0
             passes += timed * share / parts
             laps.lap("data_check", timed)
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
                            fixed_seconds=fixed, step_seconds=step)
         # A given --max-hvps and --time-budget count from the start: the timed products and any
         # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
-        budgets = replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - hvps, 1),
+        budgets = replace(options, max_hvps=None if options.max_hvps is None
+                          else max(options.max_hvps - hvps - unspent, 1),
                           time_budget=None if options.time_budget is None
                           else max(options.time_budget - elapsed(), 1e-3))
         deadline = None
@@ -588,7 +594,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         lam_max, lam_min = _extreme_nodes(quad)
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
-        room = None if options.max_hvps is None else max(options.max_hvps - hvps, 0)
+        room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
         trace = _slq_trace(op, quad, options, room, until)
         top_up = op.hvps - before - quad.hvps
@@ -680,9 +686,12 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                 "(no --iterations/--runs), which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
         cut: list[bool] = []  # whether the deadline stopped a product
+        # the next step, and the trace's top-ups a cut plan may need (the first is always made),
+        # priced at the last step's seconds: a bound, whatever the runs' lockstep
+        past = _next_past(clock, deadline, TRACE_PROBES - 1)
 
         def until() -> bool:
-            cut.append(clock() >= deadline)
+            cut.append(past())
             return cut[-1]
 
         quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
@@ -808,13 +817,20 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float) -> s
                      "its smallest plan, one Lanczos step and the data check that must follow it, does not fit it",
                      "--max-hvps"))
     if options.time_budget is not None and seconds > options.time_budget:
-        over.append((f"{seconds - options.time_budget:.2f} s over --time-budget {options.time_budget:g} s "
-                     f"({seconds:.2f} s)", "the work that must follow the Lanczos runs took longer than predicted, "
+        # to the overshoot's second significant digit: an overshoot of a few ms read "0.00 s over" at 2 decimals
+        late = seconds - options.time_budget
+        decimals = max(2, 1 - math.floor(math.log10(late)))
+        over.append((f"{late:.{decimals}f} s over --time-budget {options.time_budget:g} s "
+                     f"({seconds:.{decimals}f} s)", "the work that must follow the Lanczos runs took longer than predicted, "
                      "or even their first step and that work do not fit it", "--time-budget"))
     if not over:
         return None
     return (f"the spectrum went {' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "
             f"raise {' and '.join(o[2] for o in over)}")
+
+
+# Products ``_data_check_seconds`` spends: an untimed one, then two timed.
+DATA_CHECK_TIMING = 3
 
 
 def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample",
@@ -838,7 +854,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     unit[0] = 1.0
     op.matvec(unit)  # untimed
     seconds = []
-    for _ in range(2):
+    for _ in range(DATA_CHECK_TIMING - 1):
         start = clock()
         op.matvec(unit)
         seconds.append(clock() - start)
@@ -846,9 +862,10 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     return parts * (built - began), parts * max(seconds), op.hvps
 
 
-def _next_past(clock: "Callable[[], float]", deadline: float | None) -> "Callable[[], bool] | None":
-    """``until`` for products made one at a time: true once the next, at the last one's
-    seconds on ``clock``, would end past ``deadline`` (``None``: no deadline)."""
+def _next_past(clock: "Callable[[], float]", deadline: float | None, after: int = 0) -> "Callable[[], bool] | None":
+    """``until`` for work made a step at a time: true once the next step and ``after`` more,
+    each at the last one's seconds on ``clock``, would end past ``deadline`` (``None``: no
+    deadline)."""
     if deadline is None:
         return None
     last = clock()
@@ -857,7 +874,7 @@ def _next_past(clock: "Callable[[], float]", deadline: float | None) -> "Callabl
         nonlocal last
         now = clock()
         took, last = now - last, now
-        return now + took > deadline
+        return now + (1 + after) * took > deadline
 
     return until
 

@@ -48,8 +48,9 @@ class CurvatureOptions:
     SLQ grows until ρ*'s stated ± is at most ``tolerance`` (in ratio units, below 1;
     default 0.01), or ``max_hvps`` products (``None``: ``DEFAULT_MAX_HVPS`` = 1,600 Lanczos
     products; a given ``max_hvps`` is a ceiling on every product from the start, the timed
-    products, any exact columns left for SLQ, the data check and the trace's top-ups
-    included, and below D + ``TIMED_PRODUCTS`` rules out the default's exact spectrum),
+    products, any exact columns left for SLQ, the data check (its 3 timing products held
+    back with or without ``time_budget``) and the trace's top-ups included, and below
+    D + ``TIMED_PRODUCTS`` rules out the default's exact spectrum),
     ``time_budget`` seconds (default ``None``: no limit; a ceiling on the spectrum's wall
     time from the start, the runs leaving the data check and top-ups their predicted share:
     ``curvature.adaptive.Afterwards``) or ``basis_memory_mb`` are spent.

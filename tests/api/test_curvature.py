@@ -182,8 +182,27 @@ def test_a_given_max_hvps_holds_the_data_check_and_the_trace_top_ups(inputs, bud
     rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=budget))
     stages = {name: hvps for name, _, hvps in rep.stages}
     assert rep.hvps <= budget and rep.stopped_by == "max-hvps"
-    assert stages["data_check"] == 4 * rep.iterations and stages["trace_top_up"] == max(0, 8 - rep.runs)
+    # the top-ups to 8 samples, as far as the budget goes with the data check's 3 timing products held back
+    top_ups = min(max(0, 8 - rep.runs), budget - 3 - stages["lanczos"] - stages["data_check"])
+    assert stages["data_check"] == 4 * rep.iterations and stages["trace_top_up"] == top_ups
     assert not any("over --max-hvps" in note for note in rep.notes)
+
+
+@pytest.mark.parametrize("budget", [20, 300])  # before: 2 and 41 steps against 3 and 42 without the time budget
+def test_a_time_budget_that_did_not_stop_the_runs_leaves_a_max_hvps_run_as_it_is(inputs, budget) -> None:
+    """The data check's 3 timing products, spent only under --time-budget, came out of a
+    given --max-hvps: `--max-hvps 300 --time-budget 1000` made 123 Lanczos products where
+    `--max-hvps 300` made 126, another ρ*, ± and trace from a clock that stopped nothing.
+    A given --max-hvps now holds them back with or without the time budget."""
+    plain = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=budget))
+    timed = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=budget,
+                                                      time_budget=1e6))
+    assert plain.stopped_by == timed.stopped_by == "max-hvps"
+    assert timed.hvps == plain.hvps + 3 <= budget  # the timing's products, within the ceiling either way
+    for a, b in zip(plain.quadrature.nodes, timed.quadrature.nodes):
+        assert a.tolist() == b.tolist()
+    assert (plain.limit_ratio, plain.uncertainty, plain.trace, plain.trace_plus_minus) == \
+           (timed.limit_ratio, timed.uncertainty, timed.trace, timed.trace_plus_minus)
 
 
 def test_a_max_hvps_below_the_smallest_plan_says_how_far_over_it_went(inputs) -> None:
@@ -232,3 +251,32 @@ def test_slq_reuses_the_operator_the_solver_choice_timed(inputs, monkeypatch) ->
     assert reused.quadrature.nodes.tobytes() == fresh.quadrature.nodes.tobytes()
     assert reused.limit_ratio == fresh.limit_ratio and reused.hvps == fresh.hvps
     assert [(name, hvps) for name, _, hvps in reused.stages] == [(name, hvps) for name, _, hvps in fresh.stages]
+
+
+@pytest.mark.parametrize(("seconds", "said"), [
+    (3.0031, "0.0031 s over --time-budget 3 s (3.0031 s)"),
+    (3.06, "0.060 s over --time-budget 3 s (3.060 s)"),
+    (4.5, "1.50 s over --time-budget 3 s (4.50 s)"),
+])
+def test_the_time_budget_warning_shows_the_overshoot_it_names(seconds, said) -> None:
+    """At two decimals a few milliseconds over read "went 0.00 s over --time-budget 3 s
+    (3.00 s)" (seen on a 910-weight MLP): a warning naming no overshoot. It now keeps the
+    overshoot's second significant digit."""
+    note = curvature._over_budget_note(api.CurvatureOptions(time_budget=3.0), 10, seconds)
+    assert note.startswith(f"the spectrum went {said}:") and note.endswith("raise --time-budget")
+
+
+@pytest.mark.parametrize("budget", [10.5, 30.5])
+def test_the_plan_standing_in_without_rho_keeps_within_the_time_budget(own_ckpt, monkeypatch, budget) -> None:
+    """With no ρ* (one batch: no ε) a fixed plan stands in for adaptive SLQ; it stopped
+    only once the clock had reached --time-budget, so its last product and the trace's
+    first top-up ended past it (10.5 s: 12 s and a warning) while adaptive SLQ stops before a step
+    that would leave its top-ups too little. It now stops before a step that, with the
+    top-ups a cut plan may need, would end past the budget."""
+    from prunelimit.inputs import load_inputs
+
+    _products_take_a_second(monkeypatch)
+    one_batch = load_inputs(str(own_ckpt), data="digits:train", batch_size=5000, max_samples=300, device="cpu")
+    rep = api.spectrum(one_batch, api.CurvatureOptions(method="slq", time_budget=budget))
+    assert rep.limit_ratio is None and rep.stopped_by == "time-budget"
+    assert rep.seconds <= budget and not any("over --time-budget" in note for note in rep.notes)
