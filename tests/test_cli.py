@@ -28,6 +28,24 @@ def test_info_table_for_humans(cli, own_ckpt):
     assert result.exit_code == 0 and "prunable N = 888" in result.stdout
 
 
+def test_info_names_the_prunable_set_and_where_it_came_from(cli, own_ckpt, tmp_path):
+    """N depends on the set: info says which one it counted, recorded, given or the default."""
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    recorded = tmp_path / "recorded.pt"
+    save_checkpoint(recorded, SPEC, build_model(SPEC).state_dict(), meta={"pruned": {"include": [], "exclude": ["2"]}})
+    sets = {name: json.loads(cli("info", path, *flags, "--json").stdout)["prunable_set"]
+            for name, path, flags in (("default", own_ckpt, ()), ("given", own_ckpt, ("--exclude", "2")),
+                                      ("recorded", recorded, ()), ("over", recorded, ("--exclude", "0")))}
+    assert sets == {"default": {"include": [], "exclude": [], "from": "default"},
+                    "given": {"include": [], "exclude": ["2"], "from": "options"},
+                    "recorded": {"include": [], "exclude": ["2"], "from": "checkpoint"},
+                    "over": {"include": [], "exclude": ["0"], "from": "options"}}
+    table = cli("info", recorded).stdout
+    assert "prunable set: --exclude '2' (recorded in the checkpoint)" in table
+    assert "prunable set" not in cli("info", own_ckpt).stdout
+
+
 def test_include_exclude_patterns(cli, own_ckpt):
     doc = json.loads(cli("info", own_ckpt, "--exclude", "2", "--json").stdout)
     assert [l["name"] for l in doc["layers"]] == ["0.weight"]

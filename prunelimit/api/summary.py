@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prunelimit.inputs import Inputs
+from prunelimit.inputs import Inputs, recorded_selection
 from prunelimit.models.evaluate import evaluate
-from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.models.params import ParamSelection, hessian_parameters, prunable_parameters
 
 if TYPE_CHECKING:
     pass
@@ -36,6 +36,9 @@ class InfoReport:
     loss: float | None = None
     accuracy: float | None = None
     data: str | None = None
+    # the prunable set N counts and where it came from (``selection_source``)
+    selection: ParamSelection = ParamSelection()
+    selection_from: str = "default"
 
     def to_json(self) -> dict:
         return {
@@ -43,12 +46,21 @@ class InfoReport:
             "model": self.model,
             "format": self.source,
             "params": {"total": self.params_total, "prunable": self.params_prunable, "hessian": self.params_hessian},
+            "prunable_set": {**self.selection.to_meta(), "from": self.selection_from},
             "layers": [{"name": l.name, "shape": list(l.shape), "count": l.count, "zeros": l.zeros} for l in self.layers],
             "masks": self.masks,
             "data": self.data,
             "loss": self.loss,
             "accuracy": self.accuracy,
         }
+
+
+def selection_source(selection: ParamSelection, recorded: ParamSelection | None) -> str:
+    """Where the prunable set in use came from: ``checkpoint`` (the set the file was pruned
+    with, ``meta.pruned``), else ``options`` (``--include``/``--exclude``), else ``default``."""
+    if recorded is not None and recorded == selection:
+        return "checkpoint"
+    return "options" if selection.include or selection.exclude else "default"
 
 
 def info(inputs: Inputs) -> InfoReport:
@@ -71,4 +83,6 @@ def info(inputs: Inputs) -> InfoReport:
         loss=ev.loss if ev else None,
         accuracy=ev.accuracy if ev else None,
         data=inputs.data_spec,
+        selection=inputs.selection,
+        selection_from=selection_source(inputs.selection, recorded_selection(inputs.loaded.meta, inputs.loaded.path)),
     )

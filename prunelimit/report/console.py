@@ -86,6 +86,9 @@ def render_info(rep) -> None:
         f"parameters: total {rep.params_total:,} · prunable N = {rep.params_prunable:,} "
         f"(zeros {zeros:,}, {pct(zeros / max(rep.params_prunable, 1))}) · Hessian D = {rep.params_hessian:,}"
     )
+    if rep.selection.include or rep.selection.exclude:  # the default set needs no line
+        source = {"checkpoint": "recorded in the checkpoint", "options": "as given"}[rep.selection_from]
+        stdout.print(f"prunable set: {rep.selection.described()} ({source})")
     if rep.loss is not None:
         stdout.print(f"on {rep.data}: loss {rep.loss:.4f} · accuracy {pct(rep.accuracy)}")
 
