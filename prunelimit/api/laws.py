@@ -10,6 +10,7 @@ import torch
 
 from prunelimit.api.curvature import require_data
 from prunelimit.api.training import starting_point
+from prunelimit.models.params import ParamSelection
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
@@ -100,7 +101,15 @@ def imp(
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
     return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
                                        out_dir=output, masks=start.masks, model_spec=start.spec,
-                                       meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss})
+                                       meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
+                                             **_recorded_set(start.selection)},
+                                       selection=start.selection)
+
+
+def _recorded_set(selection: ParamSelection) -> dict:
+    """``meta.pruned`` for IMP's levels: the set they prune, so every command reading a level
+    counts it; none for the default set, so a sweep begun before sets were recorded resumes."""
+    return {"pruned": selection.to_meta()} if selection.include or selection.exclude else {}
 
 
 # The tolerance issue 9 asks of Hyperflux: the reached density within 10 % of the request.
@@ -172,11 +181,12 @@ def hyperflux(
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")], [start.data, start.eval_data],
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
-                           masks=start.masks)
+                           masks=start.masks, selection=start.selection)
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
-                         "pruned": {"method": "hyperflux", "density": report.density}}, force)
+                         "pruned": {"method": "hyperflux", "density": report.density, **start.selection.to_meta()}},
+                        force)
         if log is not None:
             buf = io.StringIO()
             writer = csv.writer(buf)
@@ -220,15 +230,17 @@ class HyperfluxReport:
 
 
 def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, target_density: float,
-                  config: "HyperfluxConfig", masks: dict | None = None) -> HyperfluxReport:
+                  config: "HyperfluxConfig", masks: dict | None = None,
+                  selection: ParamSelection = ParamSelection()) -> HyperfluxReport:
     """Hyperflux on ``model`` in place (its pruned weights left at zero), evaluated on
     ``evaluation`` before and after: what ``hyperflux`` runs on the file's model and the
-    library on the caller's. ``masks``: an already pruned model's keep-masks, held."""
+    library on the caller's. ``masks``: an already pruned model's keep-masks, held;
+    ``selection``: the prunable set it gates (a checkpoint's recorded one)."""
     from prunelimit.laws.hyperflux import hyperflux_prune
     from prunelimit.pruning.masks import keep_both
 
     dense = evaluate(model, evaluation, loss_fn)
-    result = hyperflux_prune(model, batches, loss_fn, target_density, config, masks=masks)
+    result = hyperflux_prune(model, batches, loss_fn, target_density, config, selection=selection, masks=masks)
     kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
     return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
                            result.log, tuple(_missed_target(result.density, target_density, result.log)))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prunelimit.errors import UsageError
+from prunelimit.models.params import ParamSelection
 
 if TYPE_CHECKING:
     from torch import nn
@@ -26,6 +27,8 @@ class StartingPoint:
     eval_data: str | None
     loss: str  # the loss spec in use, recorded in the files written from this start
     masks: dict  # the checkpoint's keep-masks (none for a fresh model): what it has pruned stays pruned
+    # the prunable set the checkpoint records (meta.pruned), pruned further and recorded again
+    selection: ParamSelection = ParamSelection()
 
 
 def starting_point(
@@ -49,7 +52,7 @@ def starting_point(
         inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
                              data_from_checkpoint=True)
         net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
-        loss, masks = inputs.loss, inputs.loaded.masks
+        loss, masks, selection = inputs.loss, inputs.loaded.masks, inputs.selection
         recorded_eval = eval_data is None
         data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
     else:
@@ -60,14 +63,14 @@ def starting_point(
             raise UsageError(f"{model!r} is a fresh model: pass --data SPEC to train it")
         dev = resolve_device(device)
         torch.manual_seed(seed)
-        net, spec, loss, masks = build_model(model).to(dev), model, loss or "ce", {}
+        net, spec, loss, masks, selection = build_model(model).to(dev), model, loss or "ce", {}, ParamSelection()
         train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
     if not train:
         raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")
     evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train, "data"),
                 (eval_data, evaluation, "eval_data"))
-    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks)
+    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection)
 
 
 def train(

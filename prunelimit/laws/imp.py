@@ -32,7 +32,7 @@ from prunelimit.io.checkpoint import load_quietly, save_torch
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_torch_file
 from prunelimit.models.evaluate import class_labels, evaluate
 from prunelimit.models.load import check_fits, load_state_strict
-from prunelimit.models.params import module_class, prunable_parameters
+from prunelimit.models.params import ParamSelection, module_class, prunable_parameters
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
@@ -172,6 +172,7 @@ def iterative_magnitude_pruning(
     masks: Masks | None = None,
     model_spec: str | None = None,
     meta: dict[str, Any] | None = None,
+    selection: ParamSelection = ParamSelection(),
     **options: Any,
 ) -> ImpResult:
     """Run IMP for ``config.levels`` pruning levels after the dense level 0; the model is updated.
@@ -179,6 +180,7 @@ def iterative_magnitude_pruning(
     ``model_spec`` and ``meta`` (data, loss) are recorded in every level's checkpoint, as
     ``prunelimit prune`` records them, so a level loads without ``--model``.
 
+    ``selection``: the prunable set to prune (a checkpoint's recorded one).
     ``masks``: the keep-masks of an already-pruned model (a name left out keeps every weight);
     its pruned weights stay pruned, level 0 has its density ``d0`` and level ``k`` keeps
     ``d0·(1 − rate)^k``.
@@ -188,7 +190,7 @@ def iterative_magnitude_pruning(
     """
     c = replace(config or ImpConfig(), **options)
     epochs_dense = c.epochs_per_level if c.epochs_dense is None else c.epochs_dense
-    params = prunable_parameters(model)
+    params = prunable_parameters(model, selection)
     if not params:
         raise UsageError("model has no prunable weights (Linear, Conv or attention projection weights)")
     if not all(class_labels(batch) for batch in eval_batches):  # refused before any training, not after it
