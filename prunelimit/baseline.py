@@ -192,8 +192,8 @@ def differences(baseline: Provenance, current: Provenance,
             shown = (lambda v: f"{v[:12]}…") if hashed else (lambda v: f"{v:,}" if isinstance(v, int) else v)
             # the hash covers the batching too: say so, as the samples alone may be the same
             why = {"fingerprint": " (other analysis batches: samples, their order or the batch size)",
-                   "layout": " (other prunable or Hessian tensors: another --include/--exclude, or renamed "
-                             "layers)"}.get(name, "")
+                   "layout": " (other prunable or Hessian tensors: another --include/--exclude, given or "
+                             "recorded in a pruned checkpoint, or renamed layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
     options = method_note + [
         f"{k} {_shown_option(baseline.options[k])} vs {_shown_option(current.options.get(k))} here"
