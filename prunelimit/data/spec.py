@@ -156,7 +156,8 @@ def _validated(x, y, text: str) -> Dataset:
     else:
         y = y.long()
         if (y < 0).any():
-            raise InputError(f"data {text}: negative class label {int(y.min())}")
+            raise InputError(f"data {text}: negative class label {int(y.min())} (integer y are class labels; "
+                             "store real-valued targets as floats, e.g. y.float())")
     check_finite(x, y, f"data {text}")
     return Dataset(x, y, text)
 
