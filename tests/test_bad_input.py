@@ -510,7 +510,8 @@ OTHER_CASES = [
     Case("bounds/max-samples-0", _p("bounds", G, "--max-samples", "0"), 2, "--max-samples"),
     Case("bounds/hessian-samples-below-k-a-class", _p("bounds", G, "--method", "slq", "--hessian-samples", "39",
                                                       "--no-cache"), 2,
-         "--hessian-samples 39 is too few for 10 classes: use at least 40 (4 a class), or all"),
+         "--hessian-samples 39 is too few for 10 classes: use at least 40 (4 a class), or all (integer targets "
+         "count as classes: store regression targets as floats)"),
     Case("bounds/batch-size-0", _p("bounds", G, "--batch-size", "0"), 2, "--batch-size"),
     # option values
     Case("bounds/bad-device", _p("bounds", G, "--device", "tpu"), 2, "--device"),

@@ -83,7 +83,8 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
         counted = "one class" if classes == 1 else f"{classes} classes"
         rare = "" if least == DATA_PARTS * classes else ", or all of a smaller class"
         raise OptionError("hessian_samples", f"{{0}} {samples} is too few for {counted}: use at least "
-                                             f"{least} ({DATA_PARTS} a class{rare}), or all")
+                                             f"{least} ({DATA_PARTS} a class{rare}), or all (integer targets count as "
+                                             "classes: store regression targets as floats)")
     if samples < DATA_PARTS:  # the data part of the ± needs DATA_PARTS non-empty parts
         raise OptionError("hessian_samples", f"{{0}} {samples} is too few to split into {DATA_PARTS} parts: "
                                              f"use at least {DATA_PARTS}, or all")
