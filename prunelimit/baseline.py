@@ -345,13 +345,13 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
 def _samples(inputs: "Inputs") -> tuple[int, int] | None:
     """The analysis data's samples and the classes its curvature subset is drawn by, as
     ``curvature_data`` draws it (``None`` without data)."""
+    from prunelimit.api.curvature import drawn_by_class
     from prunelimit.data.batches import total_samples
-    from prunelimit.data.loss import targets_are_values
     from prunelimit.data.subsample import class_count
 
     if not inputs.batches:
         return None
-    return total_samples(inputs.batches), class_count(inputs.batches, not targets_are_values(inputs.loss_fn))
+    return total_samples(inputs.batches), class_count(inputs.batches, drawn_by_class(inputs))
 
 
 def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -> list[str]:

@@ -653,13 +653,19 @@ def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[s
 
 def curvature_data(inputs: Inputs, options: CurvatureOptions) -> "Subsample":
     """SLQ's curvature data (``hessian_samples``), the spectrum's and the per-layer blocks'
-    alike: class-balanced unless the loss's targets are values to fit, not classes
-    (``data.loss.targets_are_values``: each distinct value would be a stratum of its own)."""
-    from prunelimit.data.loss import targets_are_values
+    alike, drawn by class where ``drawn_by_class``."""
     from prunelimit.data.subsample import curvature_subsample
 
-    return curvature_subsample(inputs.batches, options.hessian_samples, options.seed,
-                               by_class=not targets_are_values(inputs.loss_fn))
+    return curvature_subsample(inputs.batches, options.hessian_samples, options.seed, by_class=drawn_by_class(inputs))
+
+
+def drawn_by_class(inputs: Inputs) -> bool:
+    """Whether a curvature subset of ``inputs`` is class-balanced: unless the loss's targets
+    are values to fit, not classes (``data.loss.targets_are_values``: each distinct value
+    would be a stratum of its own). The draw, its cache key and a baseline's comparison agree."""
+    from prunelimit.data.loss import targets_are_values
+
+    return not targets_are_values(inputs.loss_fn)
 
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
@@ -955,12 +961,10 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     default ``bounds``).
     ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
     from prunelimit.data.batches import total_samples
-    from prunelimit.data.loss import targets_are_values
     from prunelimit.data.subsample import drawn_subset, subset_size
 
-    by_class = not targets_are_values(inputs.loss_fn)  # as ``curvature_data`` draws the subset
     total = total_samples(inputs.batches)
-    samples = drawn_subset(subset_size(inputs.batches, options.hessian_samples, by_class), total)
+    samples = drawn_subset(subset_size(inputs.batches, options.hessian_samples, drawn_by_class(inputs)), total)
     hvp = "auto" if options.hvp == "cached" else options.hvp
     target = _TARGET_ONLY if _fixed_plan(options) else {}
     return replace(options, **_BOUNDS_ONLY, **target, hessian_samples=samples, hvp=hvp)

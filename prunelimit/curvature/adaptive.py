@@ -103,6 +103,11 @@ class Afterwards:
     fixed_seconds: float = 0.0
     step_seconds: float = 0.0
 
+    @property
+    def counted_per_step(self) -> int:
+        """Products each step of the answer adds after the runs, as far as they count."""
+        return self.per_step if self.counted else 0
+
     def products(self, runs: int, steps: int) -> int:
         """Products that come after ``runs`` runs of ``steps`` steps, as far as they count."""
         return self.per_step * steps + max(0, self.runs_to - runs) if self.counted else 0
@@ -196,7 +201,7 @@ def adaptive_slq(
         raise ValueError(f"max_basis_rows must be at least 1, got {plan.max_basis_rows}")
     rows = sys.maxsize if plan.max_basis_rows is None else plan.max_basis_rows  # an int: exact arithmetic
     after = plan.after
-    per_step = after.per_step if after.counted else 0  # products a step of the answer adds after the runs
+    per_step = after.counted_per_step
     add_runs, steps = _first_stage(plan, dim, rows)
     spent = 0
     running = 0  # products made so far, updated within a stage (``spent`` is at its groups' ends)
@@ -350,7 +355,7 @@ def _first_stage(plan: AdaptivePlan, dim: int, rows: int) -> tuple[int, int]:
     step; one run of one step where even that does not fit, the smallest plan there is
     (the caller says how far past the budget it went)."""
     after = plan.after
-    per_step = after.per_step if after.counted else 0
+    per_step = after.counted_per_step
     for runs in range(min(plan.initial_runs, plan.max_products, rows), 0, -1):
         room = plan.max_products - after.products(runs, 0)
         steps = min(plan.initial_steps, dim, room // (runs + per_step), rows // runs)
