@@ -197,7 +197,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     (True, True)
     """
     from prunelimit.sparse.exporter import check_output, require_masks, write_export
-    from prunelimit.io.checkpoint import normalise_state_dict
+    from prunelimit.io.checkpoint import normalise_state_dict, unmatched_mask
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
     from prunelimit.sparse.sparse_file import tied
@@ -217,12 +217,16 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
     state, found = normalise_state_dict(state)
+    if (name := unmatched_mask(state, found)) is not None:
+        raise UsageError(f"model: its torch.nn.utils.prune mask {name}_mask has shape {tuple(found[name].shape)}, "
+                         f"not that of {name}_orig; prune it again (torch.nn.utils.prune.custom_from_mask)")
+    given = _checked_masks(masks)
+    if (name := unmatched_mask(state, given)) is not None:
+        raise UsageError(f"masks: {name!r} names no tensor of the model of shape {tuple(given[name].shape)}; key masks "
+                         "by parameter name, as prunelimit.prune(model, ratio).masks does")
     ties = tied(state, {})  # a later key of a tied tensor → its first key
     own: dict[str, Tensor] = {}  # a tied tensor is pruned once, under its first key, as prune masks it
-    for name, mask in _checked_masks(masks).items():
-        if name not in state or state[name].shape != mask.shape:
-            raise UsageError(f"masks: {name!r} names no tensor of the model of shape {tuple(mask.shape)}; key masks "
-                             "by parameter name, as prunelimit.prune(model, ratio).masks does")
+    for name, mask in given.items():
         first = ties.get(name, name)
         own[first] = own[first] & mask if first in own else mask
     for name, mask in own.items():

@@ -110,6 +110,11 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.other_selection, c.bad_selection = d / "other-selection.pt", d / "bad-selection.pt"
     for path, pruned in ((c.other_selection, {"include": ["rnn"], "exclude": []}), (c.bad_selection, {"include": 3})):
         save_checkpoint(path, SPEC, model.state_dict(), meta={"data": "digits:train", "pruned": pruned})
+    # a torch.nn.utils.prune state dict whose weight_mask has another shape than its weight_orig
+    c.torch_prune_bad_mask = d / "torch-prune-bad-mask.pt"
+    state = {k: v for k, v in model.state_dict().items() if k != "0.weight"}
+    torch.save({**state, "0.weight_orig": model[0].weight.detach(), "0.weight_mask": torch.ones(3, 3)},
+               c.torch_prune_bad_mask)
     c.bad_safetensors = d / "bad.safetensors"
     c.bad_safetensors.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
     # A user factory whose forward raises: the model loads, every data pass fails.
@@ -323,6 +328,8 @@ CKPT_CASES = [
     ("non-tensor-entry", lambda c: [c.not_tensor], 3, "is not a tensor"),
     ("bad-safetensors", lambda c: [c.bad_safetensors], 3, "not a readable safetensors"),
     ("factory-in-file", lambda c: [c.factory_ckpt], 3, "would import and run code"),
+    ("torch-prune-mask-shape", lambda c: [c.torch_prune_bad_mask, "--model", SPEC], 3,
+     "the mask '0.weight' matches no weight of its shape; the file is damaged"),
     ("wrong-architecture", lambda c: [c.sd, "--model", "mlp:64,5,10"], 3, "shape mismatch"),
     ("nan-weights", lambda c: [c.nan], 3, "2.weight"),
     ("recorded-selection-of-another-model", lambda c: [c.other_selection], 3,

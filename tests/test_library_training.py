@@ -291,6 +291,11 @@ def test_export_refuses_what_it_cannot_write(model, tmp_path):
         prunelimit.export(model, tmp_path / "m.pt", masks=masks)
     with pytest.raises(UsageError, match="^masks: '0.wieght' names no tensor of the model"):
         prunelimit.export(model, tmp_path / "m.safetensors", masks={"0.wieght": masks["0.weight"]})
+    torch_pruned = {**{k: v for k, v in model.state_dict().items() if k != "0.weight"},
+                    "0.weight_orig": model[0].weight.detach(), "0.weight_mask": torch.ones(3, 3)}
+    with pytest.raises(UsageError, match=r"^model: its torch.nn.utils.prune mask 0.weight_mask has shape \(3, 3\), "
+                                         "not that of 0.weight_orig"):  # was torch's RuntimeError
+        prunelimit.export(torch_pruned, tmp_path / "m.safetensors")
     prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
     written = (tmp_path / "m.safetensors").read_bytes()
     with pytest.raises(UsageError, match="m.safetensors already exists; pass force=True to replace it$"):

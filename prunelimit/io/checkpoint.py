@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
-from prunelimit.sparse.formats import float_bits
+from prunelimit.sparse.formats import float_bits, storage_key
 from prunelimit.limits import LEGACY_TORCH_MAGIC, check_complete, check_loaded, check_torch_file, require_file
 
 FORMAT = "prunelimit/1"
@@ -354,12 +354,19 @@ def state_and_masks(raw: RawCheckpoint) -> tuple[dict[str, Tensor], dict[str, Te
     a mask that matches no weight of its shape is an ``InputError`` for every command alike."""
     state, masks = normalise_state_dict(raw.state_dict)
     masks.update(raw.masks)
+    unmatched = unmatched_mask(state, masks)
+    if unmatched is not None:
+        raise InputError(f"checkpoint {raw.path}: the mask {unmatched!r} matches no weight of its shape; "
+                         "the file is damaged (prune the model again)")
     for name, mask in masks.items():
-        if name not in state or mask.shape != state[name].shape:
-            raise InputError(f"checkpoint {raw.path}: the mask {name!r} matches no weight of its shape; "
-                             "the file is damaged (prune the model again)")
         unsign_pruned_zeros(state[name], mask)
     return state, masks
+
+
+def unmatched_mask(state: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> str | None:
+    """The first mask name that names no tensor of ``state`` of the mask's shape (a
+    ``weight_mask`` of another shape than its ``weight_orig`` is left unfolded, so it is one)."""
+    return next((name for name, mask in masks.items() if name not in state or mask.shape != state[name].shape), None)
 
 
 @torch.no_grad()
@@ -389,14 +396,35 @@ def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor]
     masks = {key.removesuffix("_orig"): clean[key.removesuffix("_orig") + "_mask"].bool() for key in clean
              if key.endswith("_orig") and key.removesuffix("_orig") + "_mask" in clean}
     folded: dict[str, Tensor] = {}
+    products: dict[tuple, list[tuple[Tensor, Tensor]]] = {}  # a tied weight_orig → its (mask, product)s
     for key, value in clean.items():
         base = key.removesuffix("_orig")
-        if key.endswith("_orig") and base in masks:
-            folded[base] = value * clean[base + "_mask"]
-            unsign_pruned_zeros(folded[base], masks[base])
+        if key.endswith("_orig") and base in masks and value.shape == masks[base].shape:
+            folded[base] = _folded(value, clean[base + "_mask"], masks[base], products)
+        elif key.endswith("_orig") and base in masks:  # left unfolded: the caller names the damaged mask
+            folded[key] = value
         elif key.removesuffix("_mask") not in masks:  # the mask itself, or a plain copy the fold replaces
             folded[key] = value
     return folded, masks
+
+
+def _folded(orig: Tensor, mask: Tensor, keep: Tensor, products: dict[tuple, list[tuple[Tensor, Tensor]]]) -> Tensor:
+    """``orig * mask`` with pruned zeros +0.0, as one tensor wherever a tie allows, so the tie
+    survives the fold (the export stores it once, ``load_state_dict`` keeps it): ``orig``
+    itself when it is already pruned bit for bit (``prune --format torch-prune`` writes it so,
+    and a tied Parameter's later key, unmasked, holds the same tensor), and one product for
+    every key of a tied ``weight_orig`` (one Parameter in two modules) pruned by the same mask."""
+    earlier = products.setdefault(storage_key(orig), []) if orig.numel() else []  # empty: no address to share
+    for seen, product in earlier:
+        if torch.equal(seen, keep):
+            return product
+    product = orig * mask
+    unsign_pruned_zeros(product, keep)
+    if product.dtype == orig.dtype and torch.equal(*(float_bits(t) if t.is_floating_point() else t
+                                                     for t in (product, orig))):
+        product = orig
+    earlier.append((keep, product))
+    return product
 
 
 def torchscript_writer(

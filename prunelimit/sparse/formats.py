@@ -92,6 +92,13 @@ def float_bits(tensor: Tensor) -> Tensor:
     return tensor.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()])
 
 
+def storage_key(tensor: Tensor) -> tuple:
+    """What makes two tensors the same tensor (tied weights): one storage, offset, shape,
+    strides and dtype; a tensor that only overlaps another has another key."""
+    return (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
+            tensor.stride(), tensor.dtype)
+
+
 def encode(fmt: str, tensor: Tensor | None, pattern: Tensor, with_values: bool = True) -> dict[str, Tensor]:
     """The parts of ``tensor`` in layout ``fmt``; ``pattern`` is its stored entries as a 2-D
     matrix (:func:`matrix_shape`). A pattern alone: ``tensor=None, with_values=False``."""

@@ -29,7 +29,8 @@ from torch import Tensor
 
 from prunelimit.errors import InputError
 from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, decode, decode_pattern, encode,
-                                       float_bits, matrix_shape, negative_zeros, part_names, stored_pattern)
+                                       float_bits, matrix_shape, negative_zeros, part_names, storage_key,
+                                       stored_pattern)
 from prunelimit.io.atomic import write_atomic
 from prunelimit.limits import check_complete, check_expansion, check_loaded, require_file
 
@@ -212,9 +213,7 @@ def tied(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict[
     for name, tensor in state_dict.items():
         if tensor.numel() == 0:  # an empty storage has no address to share: nothing to save
             continue
-        key = (tensor.device, tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape),
-               tensor.stride(), tensor.dtype)
-        target = first.setdefault(key, name)
+        target = first.setdefault(storage_key(tensor), name)
         mask, target_mask = masks.get(name), masks.get(target)
         if target != name and (mask is None or (
                 target_mask is not None and torch.equal(mask.bool(), target_mask.bool()))):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn.utils import prune
 from typer.testing import CliRunner
 
 from prunelimit import load_sparse
@@ -229,3 +230,23 @@ def test_export_passes_on_an_untrusted_recorded_factory_whose_file_is_gone(tmp_p
     result = run("export", "run/p.pt", "-o", "f.safetensors", "--trust-pickle")
     assert result.exit_code == 3 and "records the model 'nets.py:make', but neither nets.py (here) nor " \
         "run/nets.py (beside the checkpoint) exists; pass --model SPEC" in " ".join(result.output.split())
+
+
+def test_a_torch_prune_file_of_a_tied_model_stores_the_tie_once(tmp_path):
+    """``prune --format torch-prune`` masks a tied Parameter under its first key only, the
+    later key holding ``weight_orig`` itself: the fold made the first a new tensor, so the
+    weight was stored twice and read back as two tensors."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 8))
+    model[1].weight = model[0].weight
+    keep = torch.rand(8, 8) > 0.7
+    with torch.no_grad():
+        model[0].weight.masked_fill_(~keep, 0.0)
+    prune.custom_from_mask(model[0], "weight", keep)
+    torch.save(model.state_dict(), tmp_path / "tied.prune.pt")
+    result = run("export", tmp_path / "tied.prune.pt", "-o", tmp_path / "tied.safetensors", "--json")
+    assert result.exit_code == 0, result.output
+    aliases = {t["name"]: t["alias"] for t in json.loads(result.stdout)["tensors"]}
+    assert aliases == {"0.bias": None, "0.weight": None, "1.weight": "0.weight", "1.bias": None}
+    back = load_sparse(tmp_path / "tied.safetensors")
+    assert back["1.weight"] is back["0.weight"] and torch.equal(back["0.weight"], model[0].weight)

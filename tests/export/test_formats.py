@@ -293,6 +293,25 @@ def test_export_with_masks_keeps_a_tied_tensor_pruned_under_every_key(tmp_path, 
     assert bool(model.emb.weight[~keep].any())  # the caller's model is not changed
 
 
+def test_a_tied_model_pruned_with_torch_exports_its_tie_once(tmp_path):
+    """``torch.nn.utils.prune`` on a tied Parameter (``Pruning.apply`` prunes it in both
+    modules, one ``weight_orig``): each key's ``weight_orig * weight_mask`` was a tensor of
+    its own, so the file stored the weight twice and read it back untied. It is now the
+    file of the same model pruned in place, but for the header's order of the keys."""
+    model = tied_model()
+    pruning = prunelimit.prune(model, 0.7, include=("emb",))
+    pruned = pruning.apply(tied_model())
+    report = prunelimit.export(pruned, tmp_path / "torch.safetensors")
+    layouts = {t.name: t for t in report.tensors}
+    assert layouts["head.weight"].alias == "emb.weight" and layouts["head.weight"].total_bytes == 0
+    back = load_sparse(tmp_path / "torch.safetensors")
+    loaded = Tied()
+    loaded.load_state_dict(back)
+    assert loaded.head.weight is loaded.emb.weight and torch.equal(loaded.emb.weight, pruned.emb.weight)
+    in_place = prunelimit.export(model, tmp_path / "masks.safetensors", masks=pruning.masks)
+    assert report.data_bytes == in_place.data_bytes
+
+
 def test_a_checkpoint_with_negative_pruned_zeros_reads_them_as_positive_and_keeps_its_tie(tmp_path):
     """A tied checkpoint written with ``p * mask`` (−0.0 at pruned negative weights) is read
     with +0.0 there in place, so the tensor stays one under both keys: stored once, no −0.0

@@ -113,6 +113,47 @@ def test_torch_prune_weight_orig_and_mask_are_folded(tmp_path, tiny_model):
     assert int((~loaded.masks["0.weight"]).sum()) == round(0.3 * expected.numel())
 
 
+def test_a_tied_weight_orig_folds_to_one_tensor_under_every_key():
+    """Each ``weight_orig * weight_mask`` was a new tensor: a Parameter tied into two modules
+    came out as two tensors (stored twice by export, untied by load_state_dict). Both
+    forms of a tied torch-prune state dict now fold to one tensor: both modules pruned
+    by one mask (``orig`` unpruned), and the first one only, ``orig`` already pruned (as
+    ``prune --format torch-prune`` writes it, the later key holding ``orig`` itself)."""
+    from prunelimit.io.checkpoint import normalise_state_dict
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.Linear(6, 6))
+    model[1].weight = model[0].weight
+    keep = torch.rand(6, 6) > 0.5
+    for layer in model:
+        prune.custom_from_mask(layer, "weight", keep)
+    state, masks = normalise_state_dict(model.state_dict())
+    assert state["1.weight"] is state["0.weight"] and torch.equal(state["0.weight"], model[0].weight)
+    assert not bool(state["0.weight"][~keep].any()) and sorted(masks) == ["0.weight", "1.weight"]
+    once = {"0.weight_orig": state["0.weight"], "0.weight_mask": keep.float(), "0.bias": model[0].bias.detach(),
+            "1.weight": state["0.weight"], "1.bias": model[1].bias.detach()}
+    state, masks = normalise_state_dict(once)
+    assert state["1.weight"] is state["0.weight"] is once["0.weight_orig"] and list(masks) == ["0.weight"]
+    orig = model[0].weight_orig.detach()
+    other = {"0.weight_orig": orig, "0.weight_mask": keep.float(), "1.weight_orig": orig, "1.weight_mask": torch.ones(6, 6)}
+    state, _ = normalise_state_dict(other)  # masked otherwise: two weights, each its own
+    assert state["1.weight"] is orig and torch.equal(state["0.weight"], orig * keep)
+
+
+def test_a_torch_prune_mask_of_another_shape_is_named_damaged(tmp_path, tiny_model):
+    """``weight_orig * weight_mask`` of other shapes raised torch's own error (an internal
+    error, exit 5) or broadcast to a weight of the wrong shape; the pair is left unfolded and
+    the mask named, as a prunelimit file's mask of another shape is."""
+    from prunelimit.io.checkpoint import state_and_masks
+
+    state = {k: v for k, v in tiny_model.state_dict().items() if k != "0.weight"}
+    for mask in (torch.ones(3, 3), torch.ones(1, tiny_model[0].in_features)):  # mismatched, broadcastable
+        torch.save({**state, "0.weight_orig": tiny_model[0].weight.detach(), "0.weight_mask": mask},
+                   tmp_path / "bad.pt")
+        with pytest.raises(InputError, match="the mask '0.weight' matches no weight of its shape; the file is damaged"):
+            state_and_masks(read_checkpoint(tmp_path / "bad.pt"))
+
+
 def test_wrapper_prefix_is_dropped_from_weights_and_masks(tmp_path, tiny_model):
     prune.l1_unstructured(tiny_model[0], "weight", amount=0.3)
     wrapper = torch.nn.Module()
