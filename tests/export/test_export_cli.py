@@ -45,7 +45,7 @@ def test_ratio_09_file_is_at_most_03_of_the_dense_state_dict(pruned, exported):
     assert doc["schema"] == "prunelimit.export/1"
     assert doc["size"]["dense_bytes"] == dense
     assert doc["size"]["file_bytes"] == path.stat().st_size
-    assert path.stat().st_size <= 0.3 * dense  # measured: 0.25 (2,410 of 9,640 bytes, header included)
+    assert path.stat().st_size <= 0.3 * dense  # measured: 0.253 (2,442 of 9,640 bytes, header included)
     assert {t["name"]: t["format"] for t in doc["tensors"]}["0.weight"] == "csr"
 
 
