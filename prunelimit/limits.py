@@ -413,9 +413,15 @@ def _check_zip_storages(fh: BinaryIO) -> None:
                 _check_storage(key, numel * itemsize, sizes.get(f"{name.removesuffix('.pkl')}/{key}", 0))
 
 
+def expands_too_far(dense_bytes: int, stored_bytes: int) -> bool:
+    """Whether a sparse tensor's dense form would be far larger than what the file stores:
+    what the reader refuses, and so what the writer never stores."""
+    return dense_bytes > FREE_INFLATE_BYTES and dense_bytes > MAX_SPARSE_EXPANSION * max(stored_bytes, 1)
+
+
 def check_expansion(dense_bytes: int, stored_bytes: int, what: str) -> None:
     """Refuse a sparse tensor whose dense form would be far larger than what the file stores."""
-    if dense_bytes > FREE_INFLATE_BYTES and dense_bytes > MAX_SPARSE_EXPANSION * max(stored_bytes, 1):
+    if expands_too_far(dense_bytes, stored_bytes):
         raise ValueError(f"{what} would expand from {byte_size(stored_bytes)} to {byte_size(dense_bytes)}, "
                          f"more than {MAX_SPARSE_EXPANSION:,}-fold (a size bomb?)")
 

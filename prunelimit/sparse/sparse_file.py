@@ -32,7 +32,7 @@ from prunelimit.sparse.formats import (PATTERN_FORMATS, TENSOR_FORMATS, Counts, 
                                        float_bits, matrix_shape, negative_zeros, part_names, storage_key,
                                        stored_pattern)
 from prunelimit.io.atomic import write_atomic
-from prunelimit.limits import check_complete, check_expansion, check_loaded, require_file
+from prunelimit.limits import check_complete, check_expansion, check_loaded, expands_too_far, require_file
 
 FORMAT = "prunelimit.sparse/1"
 MASK_IS_PATTERN = "values"  # the keep-mask is exactly the set of stored values
@@ -98,7 +98,9 @@ def plan_tensor(index: int, name: str, tensor: Tensor, mask: Tensor | None) -> t
     rows, cols = matrix_shape(tuple(tensor.shape))
     pattern = stored_pattern(tensor).reshape(rows, cols)
     counts = Counts(rows, cols, int(pattern.sum()), tensor.element_size())
-    fmt = counts.smallest(TENSOR_FORMATS)
+    # a large layer pruned to (almost) nothing: its CSR would be refused by the reader as a size bomb
+    readable = tuple(f for f in TENSOR_FORMATS if not expands_too_far(counts.bytes("dense"), counts.bytes(f)))
+    fmt = counts.smallest(readable)
     parts = {f"{index}/{k}": v for k, v in encode(fmt, tensor, pattern).items()}
     layout = dict(format=fmt, bytes=counts.bytes(fmt))
     negzero = negative_zeros(tensor).reshape(rows, cols) if fmt != "dense" else None

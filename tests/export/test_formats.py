@@ -195,6 +195,19 @@ def test_header_nesting_is_held_to_the_checkpoint_limits(tmp_path, depth, key, m
         load_sparse(path)
 
 
+@pytest.mark.parametrize("kept", [0, 1])
+def test_a_large_layer_pruned_to_nothing_is_written_as_the_reader_reads_it(tmp_path, kept):
+    """A layer over 64 MiB pruned to (almost) nothing: its CSR, a few bytes of row pointers,
+    was written, and then refused by every reader as a size bomb ("damaged; export it
+    again"). The writer now picks the smallest layout the reader accepts (the bitmap)."""
+    weight = torch.zeros(16, 524_800, dtype=torch.float64)  # 67.2 MB, just over the 64 MiB free size
+    weight[0, :kept] = 1.5
+    path = tmp_path / "empty.safetensors"
+    (layout,) = write_sparse(path, {"w": weight}, {"w": weight != 0})
+    assert layout.format == "bitmap" and layout.bytes == Counts(16, 524_800, kept, 8).bytes("bitmap")
+    assert torch.equal(load_sparse(path)["w"], weight)
+
+
 class Tied(torch.nn.Module):
     """An embedding and an output layer sharing one Parameter (tied weights)."""
 
