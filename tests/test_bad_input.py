@@ -564,6 +564,12 @@ OTHER_CASES = [
          "--strict has no effect"),
     Case("prune/finetune-lr-without-epochs", _p("prune", G, "--ratio", "0.5", "--finetune-lr", "0.1", "-o",
                                                   "{out}/p.pt"), 2, "--finetune-lr has no effect"),
+    # export without --bench builds no model and reads no data: each such flag did nothing in silence
+    *(Case(f"export/{flag.strip('-')}-without-bench",
+           _p("export", G, "-o", "{out}/e.safetensors", flag, *value), 2,
+           f"{flag} has no effect: only --bench builds the model and runs it on data")
+      for flag, *value in (("--data", "digits"), ("--loss", "mse"), ("--batch-size", "8"), ("--max-samples", "64"),
+                           ("--include", "0"), ("--exclude", "0"), ("--download",), ("--device", "cpu"))),
     Case("verify/finetune-epochs-without-refit", _p("verify", G, "--finetune-epochs", "2"), 2,
          "--finetune-epochs has no effect"),
     Case("train/l1-biases-without-l1", _p("train", "--model", SPEC, "--data", "digits", "--l1", "0", "--l1-biases",

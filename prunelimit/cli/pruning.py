@@ -144,6 +144,10 @@ def prune(
                 raise typer.Exit(1)
 
 
+# export's model and data options that only --bench reads (--model also names the file's tensors)
+_BENCH_ONLY = ("data", "loss", "batch_size", "max_samples", "include", "exclude", "download", "device")
+
+
 @app.command(epilog=f"Example: prunelimit prune {EXAMPLE} --ratio 0.9 -o pruned.pt && "
                     "prunelimit export pruned.pt -o model.sparse.safetensors --bench")
 @shared(_model_data_options, _general_options)
@@ -161,6 +165,10 @@ def export(
         from prunelimit.sparse.exporter import check_options
 
         check_options(output, bench, pattern, o.device)
+        if not bench:
+            _refuse_unused([name for name in _BENCH_ONLY if o.given.get(name) == "on the command line"],
+                           "only --bench builds the model and runs it on data (export writes the checkpoint's "
+                           "tensors and masks as they are)", "add --bench")
         preflight([optional("-o", output, "safetensors"), report_output(report)], _inputs_of(o, checkpoint), force)
         inputs = _inputs(o, checkpoint) if bench else None
         with staged():  # the sparse file and the report, or neither
