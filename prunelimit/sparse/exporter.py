@@ -76,12 +76,24 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     trusted = model_spec is not None or trust_pickle
     # an untrusted recorded factory is never built here, only passed on: its file need not be found
     spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path, missing_ok=not trusted)
-    require_masks(masks, f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); "
-                  f"prune it first, e.g. prunelimit prune {raw.path} --ratio auto -o pruned.pt")
+    require_masks(masks, _no_masks(raw.path, raw.meta))
     state, masks = model_names(state, masks, spec, trusted=trusted,
                                recorded_in=raw.path if model_spec is None else None)
     # the specs as read from here, as the model spec is: the copy may be written to another folder
     return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path))
+
+
+def _no_masks(path: Path, meta: dict) -> str:
+    """Why a checkpoint without masks cannot be exported, and the fix: a file whose meta
+    records a pruning kept its zeros but not its masks (``prune --format safetensors``)."""
+    pruned = meta.get("pruned")
+    ratio = pruned.get("ratio") if isinstance(pruned, dict) else None
+    if isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
+        return (f"checkpoint {path} records a pruning (ratio {ratio:g}) but holds no pruning masks (prune --format "
+                f"safetensors writes none); export the checkpoint prune wrote beside it, or derive the masks again: "
+                f"prunelimit prune {path} --model SPEC --ratio {ratio:g} -o pruned.pt")
+    return (f"checkpoint {path} is not a pruned checkpoint (it holds no pruning masks); "
+            f"prune it first, e.g. prunelimit prune {path} --ratio auto -o pruned.pt")
 
 
 def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | None,

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from torch.nn.utils import prune
 from typer.testing import CliRunner
 
 from prunelimit import load_sparse
 from prunelimit.cli import app
-from prunelimit.io.checkpoint import read_checkpoint
+from prunelimit.io.checkpoint import SAFETENSORS_PRUNED, read_checkpoint
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
 CHEAP_BOUNDS = ("--method", "slq", "--iterations", "8", "--runs", "1", "--max-samples", "256", "--no-cache", "--json")
@@ -109,15 +110,29 @@ def corrupt(exported, tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["not-pruned", "exists", "unwritable", "missing-folder", "extension",
-                                  "pattern-cpu", "pattern-without-bench", "corrupt-input", "overwrite-input"])
-def test_bad_input(case, pruned, corrupt, tmp_path):
+@pytest.fixture
+def maskless(pruned, tmp_path) -> Path:
+    """The pruned example as `prune --format safetensors` writes it: its zeros and meta.pruned, no masks."""
+    path = tmp_path / "maskless.safetensors"
+    save_file(read_checkpoint(pruned).state_dict, str(path),
+              metadata={SAFETENSORS_PRUNED: json.dumps({"ratio": 0.9, "scope": "global", "include": [], "exclude": []})})
+    return path
+
+
+@pytest.mark.parametrize("case", ["not-pruned", "pruned-without-masks", "exists", "unwritable", "missing-folder",
+                                  "extension", "pattern-cpu", "pattern-without-bench", "corrupt-input",
+                                  "overwrite-input"])
+def test_bad_input(case, pruned, corrupt, maskless, tmp_path):
     out = tmp_path / "out.safetensors"
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
     args, code, words = {
         "not-pruned": ((EXAMPLE, "-o", out), 2, "not a pruned checkpoint"),
+        # it was pruned: "prune it first" (at --ratio auto) named the wrong fix
+        "pruned-without-masks": ((maskless, "-o", out), 2, "records a pruning (ratio 0.9) but holds no pruning masks "
+                                 "(prune --format safetensors writes none); export the checkpoint prune wrote beside "
+                                 f"it, or derive the masks again: prunelimit prune {maskless} --model SPEC --ratio 0.9"),
         "exists": ((pruned, "-o", out), 2, "--force"),
         "unwritable": ((pruned, "-o", locked / "m.safetensors"), 2, "not writable"),
         "missing-folder": ((pruned, "-o", tmp_path / "no" / "m.safetensors"), 2, "does not exist"),
