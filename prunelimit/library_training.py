@@ -237,7 +237,8 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     held = keep_both(own, found)
     require_masks(held, "the model holds no pruning masks; prune it first (prunelimit.prune(model, ratio).apply(model)) "
                         "or pass masks=")
-    if not force and Path(output).exists():  # preflight's own refusal names the command line's --force
+    # preflight's own refusal names the command line's --force; a folder or device is preflight's to name
+    if not force and Path(output).is_file():
         raise UsageError(f"output {output} already exists; pass force=True to replace it")
     preflight([Output("output", Path(output), "safetensors")], [], force)
     return write_export(output, state, held, model_spec, dict(meta or {}), force, None)

@@ -296,6 +296,10 @@ def test_export_refuses_what_it_cannot_write(model, tmp_path):
     with pytest.raises(UsageError, match=r"^model: its torch.nn.utils.prune mask 0.weight_mask has shape \(3, 3\), "
                                          "not that of 0.weight_orig"):  # was torch's RuntimeError
         prunelimit.export(torch_pruned, tmp_path / "m.safetensors")
+    (tmp_path / "folder.safetensors").mkdir()
+    for force in (False, True):  # "already exists; pass force=True" named a fix that then failed
+        with pytest.raises(UsageError, match="folder.safetensors: it is a folder; name a file inside it$"):
+            prunelimit.export(model, tmp_path / "folder.safetensors", masks=masks, force=force)
     prunelimit.export(model, tmp_path / "m.safetensors", masks=masks)
     written = (tmp_path / "m.safetensors").read_bytes()
     with pytest.raises(UsageError, match="m.safetensors already exists; pass force=True to replace it$"):
