@@ -140,6 +140,18 @@ def test_a_tied_weight_orig_folds_to_one_tensor_under_every_key():
     assert state["1.weight"] is orig and torch.equal(state["0.weight"], orig * keep)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_a_torch_prune_mask_of_another_float_type_keeps_the_weights_type(dtype):
+    """``weight_orig * weight_mask`` promoted bfloat16 weights beside a float32 mask to float32:
+    the weights changed type (an export twice the size, of another dtype than the model's)."""
+    from prunelimit.io.checkpoint import normalise_state_dict
+
+    orig = torch.randn(4, 4).to(dtype)
+    keep = torch.rand(4, 4) > 0.5
+    state, _ = normalise_state_dict({"w_orig": orig, "w_mask": keep.float()})
+    assert state["w"].dtype == dtype and torch.equal(state["w"], orig.masked_fill(~keep, 0))
+
+
 def test_a_torch_prune_mask_of_another_shape_is_named_damaged(tmp_path, tiny_model):
     """``weight_orig * weight_mask`` of other shapes raised torch's own error (an internal
     error, exit 5) or broadcast to a weight of the wrong shape; the pair is left unfolded and
