@@ -420,8 +420,7 @@ def _folded(orig: Tensor, mask: Tensor, keep: Tensor, products: dict[tuple, list
             return product
     product = (orig * mask).to(orig.dtype)  # a float32 mask beside bfloat16 weights must not promote them (0/1: exact)
     unsign_pruned_zeros(product, keep)
-    if torch.equal(*(float_bits(t) if t.is_floating_point() else t
-                                                     for t in (product, orig))):
+    if torch.equal(*(float_bits(t) if t.is_floating_point() else t for t in (product, orig))):
         product = orig
     earlier.append((keep, product))
     return product
