@@ -119,10 +119,19 @@ def maskless(pruned, tmp_path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case", ["not-pruned", "pruned-without-masks", "exists", "unwritable", "missing-folder",
-                                  "extension", "pattern-cpu", "pattern-without-bench", "corrupt-input",
-                                  "overwrite-input"])
-def test_bad_input(case, pruned, corrupt, maskless, tmp_path):
+@pytest.fixture
+def bad_torch_prune(pruned, tmp_path) -> Path:
+    """A torch.nn.utils.prune state dict whose weight_mask has another shape than its weight_orig."""
+    state = dict(read_checkpoint(pruned).state_dict)
+    state["0.weight_orig"], state["0.weight_mask"] = state.pop("0.weight"), torch.ones(3, 3)
+    torch.save(state, tmp_path / "bad.prune.pt")
+    return tmp_path / "bad.prune.pt"
+
+
+@pytest.mark.parametrize("case", ["not-pruned", "pruned-without-masks", "torch-prune-mask-shape", "exists",
+                                  "unwritable", "missing-folder", "extension", "pattern-cpu", "pattern-without-bench",
+                                  "corrupt-input", "overwrite-input"])
+def test_bad_input(case, pruned, corrupt, maskless, bad_torch_prune, tmp_path):
     out = tmp_path / "out.safetensors"
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -133,6 +142,8 @@ def test_bad_input(case, pruned, corrupt, maskless, tmp_path):
         "pruned-without-masks": ((maskless, "-o", out), 2, "records a pruning (ratio 0.9) but holds no pruning masks "
                                  "(prune --format safetensors writes none); export the checkpoint prune wrote beside "
                                  f"it, or derive the masks again: prunelimit prune {maskless} --model SPEC --ratio 0.9"),
+        # torch's own RuntimeError (an internal error, exit 5) before
+        "torch-prune-mask-shape": ((bad_torch_prune, "-o", out), 3, "the mask '0.weight' matches no weight of its shape"),
         "exists": ((pruned, "-o", out), 2, "--force"),
         "unwritable": ((pruned, "-o", locked / "m.safetensors"), 2, "not writable"),
         "missing-folder": ((pruned, "-o", tmp_path / "no" / "m.safetensors"), 2, "does not exist"),
