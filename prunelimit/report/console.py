@@ -312,6 +312,11 @@ def render_train(result) -> None:
     stdout.print(f"{result.steps:,} steps in {result.seconds:.1f} s")
 
 
+def accuracy_change(points: float) -> str:
+    """A change in accuracy points with its own sign: pruning can also raise accuracy."""
+    return f"{'−' if points < 0 else '+'}{abs(points):.2f} pt"
+
+
 def render_prune(rep) -> None:
     table = Table("layer", "total", "zeros", "sparsity", title=f"Pruned to {pct(rep.achieved)} removed ({rep.scope}, ratio {rep.ratio_source})")
     for layer in rep.layers:
@@ -319,7 +324,7 @@ def render_prune(rep) -> None:
     stdout.print(table)
     for label, ev in (("before", rep.before), ("after", rep.after), ("after fine-tuning", rep.finetuned)):
         if ev is not None:
-            drop = f" (−{rep.accuracy_drop:.2f} pt)" if label == "after" and rep.accuracy_drop is not None else ""
+            drop = f" ({accuracy_change(-rep.accuracy_drop)})" if label == "after" and rep.accuracy_drop is not None else ""
             stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}{drop}")
     if rep.spectrum is not None:
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")

@@ -145,3 +145,9 @@ def test_gate_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache_as_
         out = capsys.readouterr().out
         assert f"spectrum: {console.cost(shown.spectrum)}\n" in out and "gate passed\n" in out
         assert ("(spectrum from the cache)" in out) is cached and "cached result" not in out
+
+
+@pytest.mark.parametrize(("points", "text"), [(-1.5625, "−1.56 pt"), (1.5625, "+1.56 pt"), (0.0, "+0.00 pt")])
+def test_an_accuracy_change_carries_one_sign_whichever_way_it_went(points, text):
+    """Pruning can raise accuracy: the change is shown with its own sign, never "−-1.56"."""
+    assert console.accuracy_change(points) == text
