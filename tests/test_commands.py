@@ -158,6 +158,20 @@ def test_bounds_json_has_spec_keys(cli, own_ckpt):
     assert doc["bounds"]["lower"] <= doc["prediction"]["ratio"] <= doc["bounds"]["upper"]
 
 
+def test_prune_records_the_data_it_was_given_so_the_next_command_needs_no_data(cli, tiny_model, tmp_path):
+    """As it records the loss: a typed --data on a file that records none is written into the
+    pruned file, and ``verify`` on it runs without --data (it said "no data" before)."""
+    weights = tmp_path / "w.pt"
+    torch.save(tiny_model.state_dict(), weights)
+    out = tmp_path / "p.pt"
+    assert cli("prune", weights, "--model", "mlp:64,12,10", "--data", "digits:train", "--ratio", "0.3",
+               "-o", out).exit_code == 0
+    assert load_model(out).meta["data"] == "digits:train"
+    doc = _json(cli("verify", out, "--method", "paper", "--iterations", 8, "--runs", 1, "--max-samples", 200,
+                    "--json", "--no-cache"))
+    assert 0 <= doc["actual"]["loss_ratio"] < 1
+
+
 def test_spectrum_and_plots(cli, own_ckpt, tmp_path):
     doc = _json(cli("spectrum", own_ckpt, "--method", "paper", "--iterations", 15, "--runs", 2, "--json",
                     "--max-samples", 300, "--plot", tmp_path / "s.png"))

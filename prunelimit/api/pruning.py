@@ -166,6 +166,8 @@ def prune(
     meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
             "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope, "finetune_epochs": finetune_epochs,
                        **inputs.selection.to_meta()}}  # what was pruned: the set the commands reading it count
+    if inputs.data_spec is not None:  # the data it was pruned with, as for the loss: the next command needs no --data
+        meta["data"] = inputs.data_spec
     if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
         meta["loss"] = inputs.loss
     meta.pop("train_state", None)
