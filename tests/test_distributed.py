@@ -115,6 +115,11 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
         result["bad"] = _cli(main, Path(out) / f"bad{rank}", ["bounds", str(Path(out) / "bad.pt"), *ARGS])
         # a rank failing after that (a peer's collective broken by the exit) takes its code, silently
         result["later"] = distributed.report_claim(5, "peer gone").__dict__
+        # each node reads its own copy of the files: ranks that read different ones refuse alike
+        result["differ"] = [_refusal(lambda: load_inputs(ckpt if rank == 0 else str(Path(out) / "other.pt"),
+                                                         data="digits:train", batch_size=64, device="cpu")),
+                            _refusal(lambda: load_inputs(ckpt, data="digits:train", batch_size=64, device="cpu",
+                                                         max_samples=300 - 100 * rank))]
         (Path(out) / f"rank{rank}.json").write_text(json.dumps(result))
     finally:
         distributed.dist.destroy_process_group()
@@ -134,6 +139,17 @@ def _cli(main, stem: Path, argv: list[str]) -> dict:
         for stream in streams.values():
             stream.close()
     return {"exit": code, **{name: Path(f"{stem}.{name}").read_text() for name in streams}}
+
+
+def _refusal(load) -> str | None:
+    """The input error ``load()`` raises, ``None`` when it loads."""
+    from prunelimit.errors import InputError
+
+    try:
+        load()
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def _free_port() -> int:
@@ -170,6 +186,8 @@ def runs(tmp_path_factory):
     ckpt = tmp / "mlp.pt"
     (tmp / "bad.pt").write_bytes(b"not a checkpoint")
     save_checkpoint(ckpt, "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(), meta={"data": "digits:train"})
+    save_checkpoint(tmp / "other.pt", "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(),
+                    meta={"data": "digits:train"})  # other weights
     with pytest.MonkeyPatch.context() as env:
         # one BLAS thread a rank: two ranks' threaded eigvalsh on shared cores thrash (4 s, not 0.1 s)
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -237,3 +255,13 @@ def test_a_rank_ends_with_its_code_at_once(torchrun):
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("prunelimit: error:") == 1
     assert ("torn down" in result.stdout) is not torchrun
+
+
+def test_ranks_holding_different_inputs_refuse_alike(runs):
+    """Nodes whose copies of the checkpoint or data differ summed different models' or data
+    sets' shards into one number, or (other batch counts) waited on each other forever."""
+    ranks, _, _ = runs
+    model, data = ranks[0]["differ"]
+    assert model.startswith("the model's weights differ between the torchrun ranks")
+    assert data.startswith("the batches of data differ between the torchrun ranks")
+    assert ranks[1]["differ"] == ranks[0]["differ"]
