@@ -38,20 +38,22 @@ def run() -> None:
         sys.stderr.flush()
         os._exit(130)  # not sys.exit: an interrupt seen mid-import makes CPython end by SIGINT, not 130
     except SystemExit as exc:
-        if exc.code not in (130, 143):
-            raise
-        # An interrupt the command handled (message printed, files cleaned up): end with its
-        # documented code even when the signal arrived mid-import, which makes CPython end
-        # by the signal itself (-2) after a plain sys.exit.
         import os
         import sys
 
+        if exc.code not in (130, 143) and "WORLD_SIZE" not in os.environ:  # torchrun sets it
+            raise
+        # An interrupt the command handled (message printed, files cleaned up): end with its
+        # documented code even when the signal arrived mid-import, which makes CPython end
+        # by the signal itself (-2) after a plain sys.exit. Under torchrun, any end: once one
+        # rank exits, torchrun sends the others SIGTERM, and a rank still shutting Python down
+        # (signal handlers reset) would die of it (-15) rather than exit with its code.
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        os._exit(exc.code)
+        os._exit(exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ every per-batch loss bit-identical to a single process, so the default ε (popul
 std of per-batch losses) is too. All-reduced results are identical on every rank, so
 Lanczos, ε and the actual-limit search run *replicated*: the same seed and the same
 reduced vectors give the same state everywhere, and nothing is broadcast. Only rank 0
-prints to stdout or writes files (docs/scaling.md).
+prints to stdout or writes files, and a failing run's error line comes from one rank
+(:func:`report_claim`; docs/scaling.md).
 
 Without a process group every helper is the identity: world size 1, rank 0.
 """
@@ -21,6 +22,7 @@ import hashlib
 import os
 import sys
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -69,13 +71,18 @@ def init_from_env() -> bool:
     return True
 
 
+_commands = 0  # commands run by :func:`launched` in this process
+
+
 @contextlib.contextmanager
 def launched() -> Iterator[None]:
     """Run a command under torchrun: joined group, stdout silenced off rank 0, group closed after.
 
-    A no-op in a plain process. Errors still reach stderr on every rank.
+    A no-op in a plain process. A failure's line reaches stderr from one rank (:func:`report_claim`).
     """
+    global _commands
     joined = init_from_env()
+    _commands += 1  # every rank runs the same commands: a new one makes a new report_claim key
     stdout = sys.stdout
     try:
         if not is_main():
@@ -159,6 +166,38 @@ def all_agree(token: str | None) -> bool:
     both = torch.tensor([value, -value], dtype=torch.int64)
     dist.all_reduce(both, op=dist.ReduceOp.MIN)
     return int(both[0]) >= 0 and int(both[0]) == -int(both[1])
+
+
+@dataclass(frozen=True)
+class ReportClaim:
+    """Who reports a run's end on stderr: ``mine`` when this rank prints its line, else the
+    first rank's ``code`` and ``message``, which this rank takes as its own (silently)."""
+
+    mine: bool
+    code: int
+    message: str
+
+
+def report_claim(code: int, message: str) -> ReportClaim:
+    """Claim the one error (or interrupt) line of a run ending in ``code``: the first rank to
+    fail prints it and the others stay silent and exit with its code, so a bad input read by
+    every rank (or Ctrl-C, which reaches them all) gives one line, and a rank that fails only
+    because another left (a peer's collective broken, torchrun's SIGTERM) neither adds a line
+    nor changes the code. Claimed in torchrun's key-value store, which needs no collective (the
+    other ranks may be inside one); a plain process, or a store that cannot be reached (the
+    rank hosting it has gone), prints its own."""
+    if not active():
+        return ReportClaim(True, code, message)
+    mine = f"{rank()}:{code}:{message}"
+    try:
+        # torchrun's store outlives a command and a rank: a restart of the job, or another
+        # command in the same group, claims anew
+        key = f"prunelimit/report/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/{_commands}"
+        held = dist.distributed_c10d._get_default_store().compare_set(key, "", mine).decode()
+    except Exception:  # noqa: BLE001 (no store: every failing rank reports, as without one)
+        return ReportClaim(True, code, message)
+    _, first_code, first_message = held.split(":", 2)
+    return ReportClaim(held == mine, int(first_code), first_message)
 
 
 def gather_shards(local: Sequence[float] | np.ndarray, count: int) -> np.ndarray:

@@ -198,6 +198,7 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
             f"{_model_name(loaded)} changes its buffers ({', '.join(written[:3])}{more}) when it runs in eval mode, "
             "so each pass computes another function and there is no one Hessian; in its forward, update them "
             "only in training mode (if self.training: ...)")
+    _check_same_on_every_rank(loaded, batches, option)
     what = "{1}" if data is None else f"data {data}"
     again = _loss(loss_fn, loaded.model, batches[0], what, ("loss", option, "model"))
     # the tolerance of the Hessian operator's own check of two passes (``HessianOperator``)
@@ -207,6 +208,25 @@ def check_compatible(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn,
             f"({float(value):.6g}, then {float(again):.6g}): a random function (dropout with training=True, added "
             "noise) has no one Hessian; make forward, and {0}, deterministic in eval mode "
             "(e.g. F.dropout(x, p, training=self.training))", "loss", option, "model")
+
+
+def _check_same_on_every_rank(loaded: LoadedModel, batches: list[Batch], option: str) -> None:
+    """Under torchrun every rank must hold the same weights and ``option`` batches: each node
+    reads its own copy of the files, and ranks that differ would sum the shards of different
+    models or data sets into one number, or, holding different batch counts, meet in
+    collectives of different sizes and wait forever. Two collectives (a plain process: none),
+    so every rank refuses alike (exit 3)."""
+    from prunelimit.cache import data_fingerprint, weights_fingerprint
+    from prunelimit.distributed import active, all_agree
+
+    if not active():
+        return
+    for what, token in (("the model's weights", weights_fingerprint(loaded.model)),
+                        ("the batches of {0}", data_fingerprint(batches) or "-")):
+        if not all_agree(token):
+            raise InputError.naming(
+                f"{what} differ between the torchrun ranks (each node reads its own copy of the files): give "
+                "every node the same checkpoint and data", option)
 
 
 def _model_name(loaded: LoadedModel) -> str:

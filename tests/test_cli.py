@@ -194,3 +194,13 @@ def test_starting_the_command_line_imports_neither_matplotlib_nor_scipy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["[]", "[]"]
+
+
+@pytest.mark.parametrize("main", [True, False])
+def test_warnings_come_from_rank_zero_alone(monkeypatch, capsys, main):
+    """Under torchrun every rank meets the same warnings: rank 0 prints them, once."""
+    from prunelimit.cli import common
+
+    monkeypatch.setattr(common, "is_main", lambda: main)
+    common._warn("the model does not look l1-trained")
+    assert capsys.readouterr().err == ("prunelimit: warning: the model does not look l1-trained\n" if main else "")

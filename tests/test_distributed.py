@@ -8,7 +8,8 @@ the measured limit alone (a gate on ``actual``); rank 0's JSON
 must equal a single process's to 1e-5 relative, timings aside. Tolerance: sharding
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
 per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
-under the same group checks that rank 1 prints nothing and writes no file.
+under the same group checks that rank 1 prints nothing and writes no file, and one on a
+bad checkpoint that the ranks give one error line between them and one exit code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import math
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -107,20 +109,47 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
         result = {"shard": list(distributed.shard_range(5)), "docs": _documents(ckpt), "timed": _timed(rank, ckpt)}
         # The CLI inside the live group: launched() silences stdout off rank 0, and only
         # rank 0 writes the plot.
-        captured = Path(out) / f"stdout{rank}.txt"
-        sys.stdout = open(captured, "w")
-        sys.argv = ["prunelimit", "bounds", ckpt, *ARGS, "--json", "--plot", str(Path(out) / "bounds.png")]
-        try:
-            main()
-        except SystemExit as exit_:
-            result["exit"] = exit_.code
-        finally:
-            sys.stdout.close()
-            sys.stdout = sys.__stdout__
-        result["stdout"] = captured.read_text()
+        result["cli"] = _cli(main, Path(out) / f"ok{rank}", ["bounds", ckpt, *ARGS, "--json", "--plot",
+                                                            str(Path(out) / "bounds.png")])
+        # a bad checkpoint every rank reads: one error line, from one rank, and one exit code
+        result["bad"] = _cli(main, Path(out) / f"bad{rank}", ["bounds", str(Path(out) / "bad.pt"), *ARGS])
+        # a rank failing after that (a peer's collective broken by the exit) takes its code, silently
+        result["later"] = distributed.report_claim(5, "peer gone").__dict__
+        # each node reads its own copy of the files: ranks that read different ones refuse alike
+        result["differ"] = [_refusal(lambda: load_inputs(ckpt if rank == 0 else str(Path(out) / "other.pt"),
+                                                         data="digits:train", batch_size=64, device="cpu")),
+                            _refusal(lambda: load_inputs(ckpt, data="digits:train", batch_size=64, device="cpu",
+                                                         max_samples=300 - 100 * rank))]
         (Path(out) / f"rank{rank}.json").write_text(json.dumps(result))
     finally:
         distributed.dist.destroy_process_group()
+
+
+def _cli(main, stem: Path, argv: list[str]) -> dict:
+    """``prunelimit argv`` run by ``main()`` in this rank: its exit code, stdout and stderr."""
+    streams = {name: open(f"{stem}.{name}", "w") for name in ("stdout", "stderr")}  # noqa: SIM115
+    sys.stdout, sys.stderr, sys.argv = streams["stdout"], streams["stderr"], ["prunelimit", *argv]
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        for stream in streams.values():
+            stream.close()
+    return {"exit": code, **{name: Path(f"{stem}.{name}").read_text() for name in streams}}
+
+
+def _refusal(load) -> str | None:
+    """The input error ``load()`` raises, ``None`` when it loads."""
+    from prunelimit.errors import InputError
+
+    try:
+        load()
+    except InputError as exc:
+        return str(exc)
+    return None
 
 
 def _free_port() -> int:
@@ -155,7 +184,10 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dist")
     torch.manual_seed(0)
     ckpt = tmp / "mlp.pt"
+    (tmp / "bad.pt").write_bytes(b"not a checkpoint")
     save_checkpoint(ckpt, "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(), meta={"data": "digits:train"})
+    save_checkpoint(tmp / "other.pt", "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(),
+                    meta={"data": "digits:train"})  # other weights
     with pytest.MonkeyPatch.context() as env:
         # one BLAS thread a rank: two ranks' threaded eigvalsh on shared cores thrash (4 s, not 0.1 s)
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -189,8 +221,47 @@ def test_ranks_take_one_choice_from_their_timings(runs):
 
 def test_only_rank_zero_prints_and_writes(runs):
     ranks, single, tmp = runs
-    assert [r["exit"] for r in ranks] == [0, 0]
-    assert ranks[1]["stdout"] == ""
-    _close(json.loads(ranks[0]["stdout"]), single["exact"])
+    assert [r["cli"]["exit"] for r in ranks] == [0, 0]
+    assert ranks[1]["cli"]["stdout"] == ""
+    _close(json.loads(ranks[0]["cli"]["stdout"]), single["exact"])
     assert (tmp / "bounds.png").is_file()
     assert not list(tmp.glob(".bounds.png.*"))  # no temporary left by either rank
+
+
+def test_a_bad_input_is_reported_once_with_one_exit_code(runs):
+    """Every rank reads the bad checkpoint: each printed the error, a line per rank."""
+    ranks, _, _ = runs
+    assert [r["bad"]["exit"] for r in ranks] == [3, 3]
+    assert [r["bad"]["stdout"] for r in ranks] == ["", ""]
+    lines = [line for r in ranks for line in r["bad"]["stderr"].splitlines()]
+    assert len(lines) == 1 and lines[0].startswith("prunelimit: error: checkpoint "), lines
+    # a rank ending after the first report (a collective its peer's exit broke, torchrun's
+    # SIGTERM) prints nothing and exits with the first report's code
+    assert [r["later"] for r in ranks] == [{"mine": False, "code": 3, "message": lines[0][len("prunelimit: error: "):]}] * 2
+
+
+@pytest.mark.parametrize("torchrun", [True, False])
+def test_a_rank_ends_with_its_code_at_once(torchrun):
+    """Once one rank exits, torchrun sends the others SIGTERM: a rank still shutting Python
+    down (its signal handlers reset) died of it (-15) instead of exiting with its code. Under
+    torchrun (WORLD_SIZE set) a rank ends straight after its command, without the
+    interpreter's teardown (an atexit hook shows it); a plain process tears down as usual."""
+    env = {key: value for key, value in os.environ.items() if key not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    if torchrun:
+        env.update(WORLD_SIZE="1", RANK="0", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+    code = "import atexit; atexit.register(print, 'torn down'); from prunelimit.__main__ import run; run()"
+    result = subprocess.run([sys.executable, "-c", code, "bounds", "model.pt", "--method", "bogus"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("prunelimit: error:") == 1
+    assert ("torn down" in result.stdout) is not torchrun
+
+
+def test_ranks_holding_different_inputs_refuse_alike(runs):
+    """Nodes whose copies of the checkpoint or data differ summed different models' or data
+    sets' shards into one number, or (other batch counts) waited on each other forever."""
+    ranks, _, _ = runs
+    model, data = ranks[0]["differ"]
+    assert model.startswith("the model's weights differ between the torchrun ranks")
+    assert data.startswith("the batches of data differ between the torchrun ranks")
+    assert ranks[1]["differ"] == ranks[0]["differ"]

@@ -31,6 +31,7 @@ from prunelimit.api.options import DEFAULT_MAX_HVPS, METHODS
 from prunelimit.config import options_for, read_config, relative_to_file
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
+from prunelimit.distributed import is_main, report_claim
 from prunelimit.errors import OptionError, PrunelimitError, UsageError
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
@@ -79,8 +80,8 @@ class _Group(typer.core.TyperGroup):
                 rich_utils.rich_format_error(exc)
             else:
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
-                typer.echo(f"prunelimit: error: {printable(exc.format_message())}{where}", err=True)
-                _report_error(exc.format_message())
+                sys.exit(_report_end(exc.exit_code, f"prunelimit: error: {printable(exc.format_message())}{where}",
+                                     exc.format_message()))
             sys.exit(exc.exit_code)
         except (typer.Abort, click.exceptions.Abort) as exc:  # older typer: a signal it caught itself
             _exit_interrupted(exc.__cause__)
@@ -267,15 +268,25 @@ def _root(
 
 
 def _warn(message: str) -> None:
-    typer.echo(f"prunelimit: warning: {printable(message)}", err=True)
+    if is_main():  # under torchrun every rank meets the same warnings: rank 0 says them
+        typer.echo(f"prunelimit: warning: {printable(message)}", err=True)
 
 
 def _fail(code: int, message: str) -> None:
     """The one place errors reach stderr: file names and strings from files are made printable here;
     the command's error report (the gate's JUnit file) gets the message too."""
-    typer.echo(f"prunelimit: error: {printable(message)}", err=True)
-    _report_error(message)
-    raise typer.Exit(code)
+    raise typer.Exit(_report_end(code, f"prunelimit: error: {printable(message)}", message))
+
+
+def _report_end(code: int, line: str, message: str) -> int:
+    """Print ``line`` on stderr and give the command's error report ``message``; return the exit
+    code. Under torchrun only the first rank to end so prints it, and every rank takes that
+    rank's code and message (``distributed.report_claim``): one line, one code."""
+    claim = report_claim(code, message)
+    if claim.mine:
+        typer.echo(line, err=True)
+    _report_error(claim.message)
+    return claim.code
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -312,9 +323,8 @@ def handled(debug: bool) -> Iterator[None]:
         _traceback_if(debug)
         _fail(exc.exit_code, exc.renamed(_flag))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
-        typer.echo(f"prunelimit: {_stopped(exc)}; no partial output file was left", err=True)
-        _report_error(f"{_stopped(exc)} before the command finished")
-        raise typer.Exit(_interrupt_code(exc))
+        raise typer.Exit(_report_end(_interrupt_code(exc), f"prunelimit: {_stopped(exc)}; no partial output file was left",
+                                     f"{_stopped(exc)} before the command finished"))
     except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
         console.reader_gone()
     except console.ReaderGone:
@@ -359,9 +369,7 @@ def _interrupt_code(exc: BaseException | None) -> int:
 
 def _exit_interrupted(exc: BaseException | None) -> None:
     """Exit for a signal outside a command's ``handled`` block (start-up, shutdown)."""
-    typer.echo(f"prunelimit: {_stopped(exc)}", err=True)
-    _report_error(f"{_stopped(exc)} before the command finished")
-    sys.exit(_interrupt_code(exc))
+    sys.exit(_report_end(_interrupt_code(exc), f"prunelimit: {_stopped(exc)}", f"{_stopped(exc)} before the command finished"))
 
 
 @contextlib.contextmanager

@@ -9,6 +9,8 @@ from typing import Callable, Iterator
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from prunelimit.distributed import is_main
+
 Advance = Callable[..., None]
 
 
@@ -43,4 +45,5 @@ def progress(description: str, total: int, enabled: bool = True) -> Iterator[Adv
 
 
 def progress_enabled(json_mode: bool) -> bool:
-    return (not json_mode) or sys.stderr.isatty()
+    """A bar unless ``--json`` goes to a pipe; under torchrun on rank 0 only (one bar, not one a rank)."""
+    return is_main() and ((not json_mode) or sys.stderr.isatty())
