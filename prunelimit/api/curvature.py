@@ -338,7 +338,8 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     operator timed last: the float64 one when exact was chosen, else the one in the products'
     dtype, which SLQ reuses (``HessianOperator.serves``), products spent timing, predicted
     seconds of the eigenvalues)``. A given ``--time-budget`` is the part of it ``elapsed`` (the
-    spectrum's clock) leaves after the timing: the exact spectrum must fit what is left of it.
+    spectrum's clock) leaves after the timing and the gradient pass the exact spectrum takes
+    before its columns (priced as one column): the columns and eigenvalues must fit what is left.
 
     Products in the model's dtype (at least float32: ``product_dtype``) come first: float64
     is never cheaper, so when even they put D columns over the time budget no float64 copy
@@ -355,23 +356,26 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
         return choice, None, 0, 0.0
 
-    def left() -> CurvatureOptions:
-        """``options`` with what is left of a given time budget (the timing is spent out of it)."""
+    def left(column: float) -> CurvatureOptions:
+        """``options`` with what is left of a given time budget: the timing is spent out of
+        it, and so is the exact spectrum's gradient pass, priced as one more ``column`` (a
+        product costs at least a gradient pass)."""
         if options.time_budget is None or elapsed is None:
             return options
-        return replace(options, time_budget=max(options.time_budget - elapsed(), 1e-3))
+        return replace(options, time_budget=max(options.time_budget - elapsed() - column, 1e-3))
 
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
-    choice = choose_solver(left(), dim, seconds, None)  # the columns alone: eigenvalues only add to them
+    choice = choose_solver(left(seconds), dim, seconds, None)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
         return choice, native, native.hvps, 0.0
     eigen = agreed_max(eigenvalue_seconds(dim))
-    choice = choose_solver(left(), dim, seconds, eigen)
+    choice = choose_solver(left(seconds), dim, seconds, eigen)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
         return choice, native, native.hvps, eigen  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
-    choice = choose_solver(left(), dim, _seconds_per_column(wide), eigen)
+    column = _seconds_per_column(wide)
+    choice = choose_solver(left(column), dim, column, eigen)
     return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen
 
 
@@ -501,6 +505,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = timing_op if timing_op is not None else hessian_operator(inputs, options, dtype=torch.float64)
+        # before the columns, as SLQ takes it before its runs: the exact columns' watch reads
+        # the time budget left after it (after the eigenvalues it ran past the budget, unseen)
+        gradient = op.gradient()
         laps.lap("data_passes")
         before = op.hvps
         cb = (lambda done: progress(done, dim)) if progress else None
@@ -605,8 +612,6 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
         basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
-    if choice.solver == "exact":
-        gradient = stats.gradient()
     ratio = None if target is None else _limit_ratio(target, quad, options)
     if choice.solver == "exact":
         uncertainty = EXACT
