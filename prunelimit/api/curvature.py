@@ -621,7 +621,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), stats.batch_losses()
-    over = _over_budget_note(options, hvps, elapsed())  # a collective under torchrun: every rank reads it here
+    over = _over_budget_note(options, hvps, elapsed(), choice.solver)  # a collective under torchrun: every rank reads it here
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -815,13 +815,15 @@ def _subsample_note(used: int, total: int) -> str:
             "--hessian-samples all takes every sample")
 
 
-def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float) -> str | None:
+def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h") -> str | None:
     """Where the spectrum (``hvps`` products, ``seconds`` so far) went past a given
     ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
     so only a budget that cannot hold the smallest plan (a first Lanczos step and what must
     follow it: the data check on the subset's parts and the trace), or a prediction of that
     work's seconds that fell short, goes past one. It describes the run that computed the
-    spectrum, so a cached copy keeps it, as it keeps the tolerance warning."""
+    spectrum, so a cached copy keeps it, as it keeps the tolerance warning. The exact
+    spectrum (``solver``) has no Lanczos runs: its eigenvalues, or columns formed before
+    their watch judges them, took longer than predicted."""
     over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
         over.append((f"{hvps - options.max_hvps:,} products over --max-hvps {options.max_hvps:,} ({hvps:,})",
@@ -831,9 +833,12 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float) -> s
         # to the overshoot's second significant digit: an overshoot of a few ms read "0.00 s over" at 2 decimals
         late = seconds - options.time_budget
         decimals = max(2, 1 - math.floor(math.log10(late)))
+        why = ("the exact spectrum's eigenvalues, or its columns before their watch could judge them, took longer "
+               "than predicted" if solver == "exact" else
+               "the work that must follow the Lanczos runs took longer than predicted, or even their first step and "
+               "that work do not fit it")
         over.append((f"{late:.{decimals}f} s over --time-budget {options.time_budget:g} s "
-                     f"({seconds:.{decimals}f} s)", "the work that must follow the Lanczos runs took longer than predicted, "
-                     "or even their first step and that work do not fit it", "--time-budget"))
+                     f"({seconds:.{decimals}f} s)", why, "--time-budget"))
     if not over:
         return None
     return (f"the spectrum went {' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "

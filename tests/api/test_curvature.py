@@ -330,3 +330,32 @@ def test_the_exact_spectrum_keeps_its_gradient_pass_within_the_time_budget(input
     assert not any("over --time-budget" in note for note in rep.notes)
     stages = [name for name, _, _ in rep.stages]
     assert stages.index("data_passes") < stages.index("exact_columns")
+
+
+def test_an_exact_spectrum_past_the_time_budget_names_its_own_cause(inputs, monkeypatch) -> None:
+    """Eigenvalues predicted at 0 s took 20 s (at 1/16 s a product, 910 columns fit --time-budget
+    60): the warning blamed "the work that must follow the Lanczos runs", which the exact
+    spectrum has none of. It now names the exact spectrum's eigenvalues or columns."""
+    import time
+    import types
+
+    from prunelimit import distributed
+    from prunelimit.curvature import exact
+
+    products = _products_take_a_second(monkeypatch)
+    fake = types.SimpleNamespace(perf_counter=lambda: products[0] / 16, process_time=time.process_time)
+    monkeypatch.setattr(distributed, "time", fake)
+    monkeypatch.setattr(curvature, "time", fake)
+    quadrature = exact.exact_quadrature
+
+    def slow_eigenvalues(h, hvps=0):
+        products[0] += 16 * 20  # 20 s
+        return quadrature(h, hvps)
+
+    monkeypatch.setattr(exact, "exact_quadrature", slow_eigenvalues)
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1 / 16)
+    monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: 0.0)
+    rep = api.spectrum(inputs, api.CurvatureOptions(time_budget=60.0))
+    over = [note for note in rep.notes if "over --time-budget 60 s" in note]
+    assert rep.solver == "exact" and len(over) == 1
+    assert "the exact spectrum's eigenvalues" in over[0] and "Lanczos" not in over[0]
