@@ -359,3 +359,39 @@ def test_an_exact_spectrum_past_the_time_budget_names_its_own_cause(inputs, monk
     over = [note for note in rep.notes if "over --time-budget 60 s" in note]
     assert rep.solver == "exact" and len(over) == 1
     assert "the exact spectrum's eigenvalues" in over[0] and "Lanczos" not in over[0]
+
+
+def test_a_time_budgets_runs_import_nothing(tmp_path) -> None:
+    """The first stage's assessment imported SciPy (0.6 s) after the clock had priced the
+    stage, and took `bounds --method slq --time-budget 2` on a 99-parameter MLP 0.66 s past
+    the budget. Under a time budget it is imported before the runs start (a fresh process:
+    this one has SciPy already)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, torch
+from prunelimit import api
+from prunelimit.curvature import adaptive
+from prunelimit.inputs import load_inputs
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.spec import build_model
+
+torch.manual_seed(0)
+save_checkpoint({str(tmp_path / "m.pt")!r}, "mlp:8,8,3", build_model("mlp:8,8,3").state_dict())
+torch.save({{"x": torch.randn(64, 8), "y": torch.randint(0, 3, (64,))}}, {str(tmp_path / "d.pt")!r})
+inputs = load_inputs({str(tmp_path / "m.pt")!r}, data="tensors:" + {str(tmp_path / "d.pt")!r}, batch_size=16)
+runs, imported = adaptive.adaptive_slq, []
+
+def watched(*args, **kwargs):
+    before = set(sys.modules)
+    result = runs(*args, **kwargs)
+    imported.extend(sorted(m for m in set(sys.modules) - before if m.startswith("scipy")))
+    return result
+
+adaptive.adaptive_slq = watched
+api.spectrum(inputs, api.CurvatureOptions(method="slq", max_hvps=40, time_budget=1e6))
+print(imported[:3])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
