@@ -623,7 +623,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), stats.batch_losses()
-    over = _over_budget_note(options, hvps, elapsed(), choice.solver)  # a collective under torchrun: every rank reads it here
+    # elapsed() is a collective under torchrun: every rank reads it here
+    over = _over_budget_note(options, hvps, elapsed(), choice.solver)
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,

@@ -128,5 +128,6 @@ def outside_budgets(options: CurvatureOptions, cost: "BlockCost") -> tuple[str, 
              if value is not None]
     if not given or cost.hvps == 0:
         return ()
+    verb = "bounds" if len(given) == 1 else "bound"
     return (f"--per-layer's blocks took {cost.hvps:,} products and {cost.seconds:.2f} s after the spectrum, outside "
-            f"{' and '.join(given)}, which {'bounds' if len(given) == 1 else 'bound'} the spectrum alone (layer_curvature; timing counts the spectrum)",)
+            f"{' and '.join(given)}, which {verb} the spectrum alone (layer_curvature; timing counts the spectrum)",)
