@@ -364,14 +364,16 @@ def test_an_exact_spectrum_past_the_time_budget_names_its_own_cause(inputs, monk
 def test_a_time_budgets_runs_import_nothing(tmp_path) -> None:
     """The first stage's assessment imported SciPy (0.6 s) after the clock had priced the
     stage, and took `bounds --method slq --time-budget 2` on a 99-parameter MLP 0.66 s past
-    the budget. Under a time budget it is imported before the runs start (a fresh process:
-    this one has SciPy already)."""
+    the budget; the exact spectrum's ρ* imported it after its eigenvalues, where nothing
+    judges the clock. Under a time budget it is imported before the runs or columns start
+    (a fresh process: this one has SciPy already)."""
     import subprocess
     import sys
 
     code = f"""
 import sys, torch
 from prunelimit import api
+from prunelimit.api import curvature
 from prunelimit.curvature import adaptive
 from prunelimit.inputs import load_inputs
 from prunelimit.io.checkpoint import save_checkpoint
@@ -381,17 +383,22 @@ torch.manual_seed(0)
 save_checkpoint({str(tmp_path / "m.pt")!r}, "mlp:8,8,3", build_model("mlp:8,8,3").state_dict())
 torch.save({{"x": torch.randn(64, 8), "y": torch.randint(0, 3, (64,))}}, {str(tmp_path / "d.pt")!r})
 inputs = load_inputs({str(tmp_path / "m.pt")!r}, data="tensors:" + {str(tmp_path / "d.pt")!r}, batch_size=16)
-runs, imported = adaptive.adaptive_slq, []
+imported = []
 
-def watched(*args, **kwargs):
-    before = set(sys.modules)
-    result = runs(*args, **kwargs)
-    imported.extend(sorted(m for m in set(sys.modules) - before if m.startswith("scipy")))
-    return result
+def watched(work):
+    def call(*args, **kwargs):
+        before = set(sys.modules)
+        result = work(*args, **kwargs)
+        imported.extend(sorted(m for m in set(sys.modules) - before if m.startswith("scipy")))
+        return result
+    return call
 
-adaptive.adaptive_slq = watched
-api.spectrum(inputs, api.CurvatureOptions(method="slq", max_hvps=40, time_budget=1e6))
-print(imported[:3])
+adaptive.adaptive_slq = watched(adaptive.adaptive_slq)  # the runs and their assessments
+curvature._limit_ratio = watched(curvature._limit_ratio)  # the exact spectrum's ρ*, after its eigenvalues
+rep = api.spectrum(inputs, api.CurvatureOptions(time_budget=1e6))
+print(rep.solver, imported[:3])
+rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", max_hvps=40, time_budget=1e6))
+print(rep.solver, imported[:3])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert out.splitlines() == ["exact []", "slq-h []"]
