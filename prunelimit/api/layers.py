@@ -27,6 +27,7 @@ from prunelimit.theory.profile import PruningPath
 
 if TYPE_CHECKING:
     from prunelimit.cache import Store
+    from prunelimit.curvature.layers import BlockCost
     from prunelimit.theory.layers import LayerBreakdown
 
 
@@ -114,5 +115,19 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     if stored is None:
         store_result(store, key, kind, StoredBlocks(method, curvature))
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
-    return layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
-                        None if target is None else target.epsilon, ratio, cost, options.negative, scope)
+    shares = layer_shares(curvature, [n for n, _ in prunable], [p.detach() for _, p in prunable], path,
+                          None if target is None else target.epsilon, ratio, cost, options.negative, scope)
+    return replace(shares, notes=outside_budgets(options, cost))
+
+
+def outside_budgets(options: CurvatureOptions, cost: "BlockCost") -> tuple[str, ...]:
+    """The line that says a given ``--max-hvps``/``--time-budget`` did not bound the blocks
+    (``cost``): they are a fixed plan after the spectrum, which a budget the spectrum spent
+    would leave one step; none where they took no products (exact, or read back)."""
+    given = [flag for flag, value in (("--max-hvps", options.max_hvps), ("--time-budget", options.time_budget))
+             if value is not None]
+    if not given or cost.hvps == 0:
+        return ()
+    verb = "bounds" if len(given) == 1 else "bound"
+    return (f"--per-layer's blocks took {cost.hvps:,} products and {cost.seconds:.2f} s after the spectrum, outside "
+            f"{' and '.join(given)}, which {verb} the spectrum alone (layer_curvature; timing counts the spectrum)",)

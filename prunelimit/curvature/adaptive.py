@@ -57,7 +57,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import torch
@@ -231,14 +231,15 @@ def adaptive_slq(
         """The result: the latest stage's, unless every run's answer before a focus, or
         ``earlier`` (the last whole stage's, when the time budget cut one short), was
         tighter (one run's bracket can be wider than the runs' mean, a run cut short
-        widens the answer); the trail's last row then says which answer was returned."""
+        widens the answer); the trail's last row then says which answer was returned, and
+        its quadrature counts every product spent (the spectrum's ``lanczos`` stage)."""
         candidates = [c for c in (set_aside, earlier) if c is not None]
         best = min(candidates, key=lambda c: c[1].plus_minus, default=None)
         if best is not None and best[1].plus_minus < verdict.plus_minus:
             before, assessment, before_steps = best
             trail.append(Stage(spent, before.runs, before_steps, clock() - start, assessment.estimate,
                                assessment.plus_minus))
-            return AdaptiveResult(before, reason, trail)
+            return AdaptiveResult(replace(before, hvps=spent), reason, trail)
         return AdaptiveResult(quad, reason, trail)
 
     while True:

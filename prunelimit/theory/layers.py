@@ -89,16 +89,17 @@ class LayerBreakdown:
     scope: str
     block_diagonal_f: float | None
     cost: BlockCost
+    notes: tuple[str, ...] = ()  # how the blocks' computation stands to the caller's options
 
     @property
     def warnings(self) -> list[str]:
-        """One line per collapsed layer, with what avoids it on this path: on the global path,
-        layer-wise pruning; on the layer-wise path (the one that emptied it) only leaving the
-        layer out or pruning less."""
+        """``notes``, then one line per collapsed layer, with what avoids it on this path: on
+        the global path, layer-wise pruning; on the layer-wise path (the one that emptied it)
+        only leaving the layer out or pruning less."""
         advice = ("prune layer-wise: --scope layer" if self.scope == "global"
                   else "on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
                        "--exclude, or prune less")
-        return [f"layer collapse: magnitude pruning at ρ* = {100 * self.ratio:.2f} % removes "
+        return [*self.notes] + [f"layer collapse: magnitude pruning at ρ* = {100 * self.ratio:.2f} % removes "
                 f"{100 * layer.sparsity_at_rho:.2f} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
                 f"that empties a layer breaks the network whatever the prediction says ({advice})"
                 for layer in self.layers if layer.collapsed]

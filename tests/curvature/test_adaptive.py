@@ -180,6 +180,8 @@ def test_a_stage_cut_short_that_widens_the_answer_gives_way_to_the_last_whole_on
     first = adaptive_slq(_operator(), replace(plan, time_budget=None, max_products=16), assess, seed=0)
     assert result.stopped_by == "time-budget" and result.quadrature.runs == 2
     assert [(s.products, s.runs, s.steps) for s in result.trail] == [(16, 2, 8), (20, 3, 8), (20, 2, 8)]
+    # every product spent, not the earlier answer's 16: the spectrum's stages count the Lanczos runs by it
+    assert result.quadrature.hvps == 20 == timed.seconds
     assert result.trail[-1].plus_minus == result.trail[0].plus_minus < result.trail[1].plus_minus
     np.testing.assert_array_equal(result.quadrature.nodes, first.quadrature.nodes)
 

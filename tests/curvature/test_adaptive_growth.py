@@ -132,6 +132,7 @@ def test_a_lone_run_that_ends_wider_gives_way_to_the_answer_it_replaced() -> Non
     assert 1 in {s.runs for s in result.trail}  # it did focus
     assert result.quadrature.runs == 4 and result.trail[-1].runs == 4 and result.trail[-1].steps == 16
     assert result.trail[-1].plus_minus == pytest.approx(0.101) and result.trail[-1].products <= 200
+    assert result.quadrature.hvps == result.trail[-1].products > 4 * 16  # the lone run's products counted too
     np.testing.assert_allclose(result.quadrature.nodes, slq(op, 16, 4, 5, "h", lockstep=2).nodes, rtol=1e-12,
                                atol=1e-14)
 
