@@ -297,11 +297,27 @@ def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data:
                                     f"gradient: detached, or computed under torch.no_grad); {fix}", *names)
     value = _loss(loss_fn, model, batch, what, names)
     _check_loss_value(value, loss_fn, what, names)
+    _check_last_batch(model, batches, loss_fn, what, names)
     if not torch.isfinite(value).all():
         source = f"checkpoint {loaded.path}" if loaded.path else model_name
         raise InputError.naming(f"the loss of {source} on {what} is NaN or Inf; check the weights and the scale of "
                                 "the data", *names)
     return value
+
+
+def _check_last_batch(model, batches: list[Batch], loss_fn: LossFn, what: str, names: tuple[str, ...]) -> None:
+    """A last batch of another size runs too: a model that fixes the batch size (``x.view(64,
+    -1)``) passes the first batch and would fail midway through the work, as an internal error."""
+    first, last = len(batches[0][0]), len(batches[-1][0])
+    if last == first:
+        return
+    try:
+        loss_fn(model, batches[-1])
+    except USER_CODE_ERRORS as exc:
+        raise InputError.naming(
+            f"the loss failed on the last batch of {what}, of {last} samples where the others hold {first} "
+            f"({user_failure(exc)}); if {{2}} or {{0}} fixes the batch size (x.view({first}, -1)), make it take any "
+            "(x.flatten(1)), or pass a {3} that divides the number of samples", *names, "batch_size") from None
 
 
 def _check_loss_value(value, loss_fn: LossFn, what: str, names: tuple[str, ...]) -> None:

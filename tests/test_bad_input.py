@@ -262,8 +262,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "class Stop(BaseException): pass\n"
         "def stops(): raise Stop('not an Exception')\n"
         "def meta():\n    with torch.device('meta'): return torch.nn.Sequential(torch.nn.Linear(64, 10))\n"
-        "def exits_later(model, batch):  # on the short last batch, after the load-time checks\n"
-        "    if len(batch[0]) < 128: sys.exit(0)\n"
+        "def exits_later(model, batch):  # midway, after the load-time checks' few calls\n"
+        "    if _calls.append(0) or len(_calls) > 8: sys.exit(0)\n"
         "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1])\n"
         "def per_sample(model, batch):\n"
         "    return torch.nn.functional.cross_entropy(model(batch[0]), batch[1], reduction='none')\n"
@@ -274,6 +274,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "def none(): return torch.tensor(1.0)\n"
         "not_callable = 3\n"
         "def integer(model, batch): return model(batch[0]).argmax(1).sum()\n"
+        "_calls = []\n"
+        "class Fixed(torch.nn.Sequential):  # fixes the batch size: fails on the short last batch\n"
+        "    def forward(self, x): return super().forward(x.view(128, -1))\n"
+        "def fixed(): return Fixed(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))\n"
     )
     c.exits_on_import = d / "exits_on_import.py"
     c.exits_on_import.write_text("import sys\nsys.exit(0)\n")
@@ -454,6 +458,11 @@ OTHER_CASES = [
          "could not import model file"),
     Case("gate/loss-exits-later", _p("gate", G, "--min-ratio", "0.1", "--no-cache", "--loss", "{user}:exits_later",
                                      "--junit", "{out}/g.xml"), 3, "user.py, line 8, ended the run: it called sys.exit(0)"),
+    Case("bounds/model-fixes-batch-size", _p("bounds", "{sd}", "--model", "{user}:fixed", "--data", "digits"), 3,
+         "the loss failed on the last batch of data digits, of 5 samples where the others hold 128"),
+    Case("verify/model-fixes-batch-size", _p("verify", "{sd}", "--model", "{user}:fixed", "--data", "digits",
+                                             "--max-samples", "300"), 3,
+         "of 44 samples where the others hold 128 (RuntimeError: mat1 and mat2 shapes cannot be multiplied"),
     Case("info/factory-meta-device", _p("info", "{broken}", "--model", "{user}:meta"), 3, "is on the meta device"),
     Case("bounds/loss-per-sample", _p("bounds", G, "--loss", "{user}:per_sample"), 3,
          "the loss returned a tensor of shape (128,)"),

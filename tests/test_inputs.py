@@ -259,3 +259,28 @@ def test_a_pruned_torchscript_archive_records_its_prunable_set(cli, tmp_path):
     assert [layer["name"] for layer in body["layers"]] == ["2.weight"] == \
         [layer["name"] for layer in json.loads(result.stdout)["layers"]]
     assert body["params"]["prunable"] == 80
+
+
+def test_a_model_that_fixes_the_batch_size_is_refused_before_the_work(tiny_model):
+    """The last batch runs at load time when its size differs: a model that fails only there
+    stopped midway as an internal error; the library names its own parameters."""
+    import prunelimit
+
+    class Fixed(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x.view(16, -1))
+
+    x, y = torch.randn(40, 64), torch.arange(40) % 10
+    with pytest.raises(InputError, match=r"last batch of .*, of 8 samples where the others hold 16 .*"
+                                         r"if model or loss fixes the batch size .* pass a batch_size that divides"):
+        prunelimit.bounds(Fixed(tiny_model), (x, y), batch_size=16, method="paper", iterations=4, runs=1)
+    # batches that divide the data: the curvature walks them as given, not regrouped into chunks it cannot take
+    with pytest.warns(UserWarning, match="fails on a chunk of 32 samples .*walk your batches as given"):
+        result = prunelimit.bounds(Fixed(tiny_model), (x[:32], y[:32]), batch_size=16, method="paper", iterations=4,
+                                   runs=1)
+    plain = prunelimit.bounds(tiny_model, (x[:32], y[:32]), batch_size=16, method="paper", iterations=4, runs=1)
+    assert result.ratio == pytest.approx(plain.ratio, abs=1e-6)  # the same function: float32 sums in another order

@@ -53,6 +53,7 @@ from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_devic
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError
 from prunelimit.models.params import module_class
+from prunelimit.specs import USER_CODE_ERRORS, user_failure
 
 ENGINES = ("auto", "cached", "revrev")
 CHUNKINGS = ("auto", "batches")
@@ -278,11 +279,16 @@ class HessianOperator:
         """
         chunks = _rechunked(batches, size) if size is not None else None
         tried = chunks is not None and [batch_size(c) for c in chunks] != sizes
+        failure = None
         if tried:
-            chunk_losses = self._pass_losses(chunks)
-            chunk_sizes = np.array([batch_size(c) for c in chunks])
-            if np.isclose(chunk_sizes @ chunk_losses, np.dot(sizes, losses), rtol=_CHUNK_RTOL, atol=1e-9):
-                return chunks
+            try:
+                chunk_losses = self._pass_losses(chunks)
+            except USER_CODE_ERRORS as exc:  # a model that fixes its batch size still runs on the batches given
+                failure = user_failure(exc)
+            else:
+                chunk_sizes = np.array([batch_size(c) for c in chunks])
+                if np.isclose(chunk_sizes @ chunk_losses, np.dot(sizes, losses), rtol=_CHUNK_RTOL, atol=1e-9):
+                    return chunks
         again = self._pass_losses(batches)
         if len(again) != len(losses) or not np.allclose(losses, again, rtol=1e-6, atol=1e-9):
             raise InputError(
@@ -290,11 +296,10 @@ class HessianOperator:
                 "different losses); use a fixed order and no random augmentation"
             )
         if tried:
-            warnings.warn(
-                "the loss is not a per-sample mean (merging batches changed it), so HVPs walk "
-                "your batches as given; pass chunk_samples='batches' to skip this check",
-                stacklevel=3,
-            )
+            why = ("the loss is not a per-sample mean (merging batches changed it)" if failure is None else
+                   f"the model or the loss fails on a chunk of {batch_size(chunks[0])} samples ({failure})")
+            warnings.warn(f"{why}, so HVPs walk your batches as given; pass chunk_samples='batches' to skip this "
+                          "check", stacklevel=3)
         return batches
 
     def _pass_losses(self, batches: list[Batch]) -> np.ndarray:
