@@ -31,6 +31,17 @@ def user_failure(exc: BaseException) -> str:
     return f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else first_line(exc)
 
 
+def user_code_line(exc: BaseException) -> tuple[str, int] | None:
+    """The file and line of the innermost frame of ``exc``'s traceback that ran code imported
+    from a user's file (a ``--model`` or ``--loss`` ``file.py:fn``); ``None`` when none did."""
+    where, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith(USER_MODULE_PREFIX):
+            where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return where
+
+
 # seeds feed torch.Generator (< 2**64) with small offsets added; numpy takes no negative one
 SEED_LIMIT = 2**63
 

@@ -275,6 +275,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "not_callable = 3\n"
         "def integer(model, batch): return model(batch[0]).argmax(1).sum()\n"
         "_calls = []\n"
+        "class Later(torch.nn.Sequential):  # fails midway, on data the load-time checks do not run\n"
+        "    def forward(self, x):\n"
+        "        if len(_calls) > 8: raise ValueError('no batch past the eighth')\n"
+        "        _calls.append(0)\n"
+        "        return super().forward(x)\n"
+        "def later(): return Later(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))\n"
         "class Fixed(torch.nn.Sequential):  # fixes the batch size: fails on the short last batch\n"
         "    def forward(self, x): return super().forward(x.view(128, -1))\n"
         "def fixed(): return Fixed(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))\n"
@@ -463,6 +469,10 @@ OTHER_CASES = [
     Case("verify/model-fixes-batch-size", _p("verify", "{sd}", "--model", "{user}:fixed", "--data", "digits",
                                              "--max-samples", "300"), 3,
          "of 44 samples where the others hold 128 (RuntimeError: mat1 and mat2 shapes cannot be multiplied"),
+    Case("bounds/model-fails-midway", _p("bounds", "{sd}", "--model", "{user}:later", "--data", "digits",
+                                         "--no-cache"), 3,
+         "user.py, line 22 failed during the run (ValueError: no batch past the eighth); it passed the load-time "
+         "checks"),
     Case("info/factory-meta-device", _p("info", "{broken}", "--model", "{user}:meta"), 3, "is on the meta device"),
     Case("bounds/loss-per-sample", _p("bounds", G, "--loss", "{user}:per_sample"), 3,
          "the loss returned a tensor of shape (128,)"),

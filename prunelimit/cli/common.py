@@ -32,7 +32,7 @@ from prunelimit.config import options_for, read_config, relative_to_file
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.distributed import is_main, report_claim
-from prunelimit.errors import OptionError, PrunelimitError, UsageError
+from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
@@ -42,7 +42,7 @@ from prunelimit.theory import statdim
 from prunelimit.threads import apply_threads
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import console_safe, printable
-from prunelimit.specs import check_seed, user_failure
+from prunelimit.specs import check_seed, user_code_line, user_failure
 
 # typer ≥ 0.29 vendors click: its parse errors derive from TyperException, older ones from click's
 _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
@@ -342,6 +342,11 @@ def handled(debug: bool) -> Iterator[None]:
         if asked is not None:  # an input too large for this machine, not a bug to report
             _fail(3, f"out of memory (an allocation{asked} failed): the model and data need more memory than is "
                      "free here; use fewer samples (--max-samples), a smaller --batch-size, or a larger machine")
+        where = user_code_line(exc)
+        if where is not None:  # the user's model or loss, on data the load-time checks did not run
+            _fail(3, f"code in {where[0]}, line {where[1]} failed during the run ({first_line(exc)}); it passed the "
+                     "load-time checks on the first and last batches: make it take every batch of the data "
+                     "(--debug shows the traceback)")
         _fail(5, f"internal error {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
                  "(rerun with --debug and report it)")
     except BaseException as exc:  # user code's sys.exit (exit 0 would read as success: a gate passed) or own class
