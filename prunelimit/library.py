@@ -425,7 +425,8 @@ class Pruning:
         return pruned
 
     def to_json(self) -> dict:
-        return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},
+        return {"ratio": {"requested": self.requested, "achieved": self.achieved, "source": self.source,
+                          "scope": self.scope, "density": 1.0 - self.achieved},
                 "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
                 "warnings": list(self.warnings),
                 "timing": None if self.spectrum is None else self.spectrum.timing_json()}

@@ -255,7 +255,7 @@ def test_the_library_refuses_what_the_command_line_refuses(model, train):
         prunelimit.verify(model, train, acc_drop=-1)
     with pytest.raises(OptionError, match="^per_layer must be True or False, got 'yes'"):
         prunelimit.bounds(model, train, per_layer="yes")
-    with pytest.raises(OptionError, match="^batch_size must be positive"):
+    with pytest.raises(OptionError, match="^batch_size must be at least 1, got 0$"):  # --batch-size's own words
         prunelimit.bounds(model, train, batch_size=0)
     # a value of the wrong kind is named before any work (include="0" was read letter by letter,
     # a truthy allow_incompatible="no" allowed, progress=3 a TypeError after the curvature work began)
@@ -760,3 +760,34 @@ def test_a_pruning_records_its_set_as_prune_writes_it_in_a_file(model, tmp_path)
     prunelimit.export(pruning.apply(copy.deepcopy(model)), exported, model_spec=SPEC)
     assert load_inputs(exported).selection == load_inputs(written).selection == \
         prunelimit.models.params.ParamSelection(exclude=("2",))
+
+
+@pytest.mark.parametrize("ratio", ["0.5", "auto"])
+def test_a_prunings_json_is_prunes_json_on_the_same_model(cli, model, train, tmp_path, ratio):
+    """``Pruning.to_json()`` holds what ``prune --json`` says of the ratio and the layers, with
+    the same values: its ``ratio`` lacked ``source`` and ``density``."""
+    import json
+
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    result = cli("prune", path, "--ratio", ratio, "--data", "digits:train", "--max-samples", SAMPLES, "--no-cache",
+                 "-o", tmp_path / "p.pt", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    body = prunelimit.prune(model, ratio if ratio == "auto" else float(ratio), train if ratio == "auto" else None).to_json()
+    assert body["ratio"] == doc["ratio"] and body["layers"] == doc["layers"]
+    assert body["warnings"] == [w for w in doc["warnings"] if "holds the pruned weights" not in w]
+
+
+@pytest.mark.parametrize("value, message", [(0, "must be at least 1, got 0"), (2.5, "must be an integer, got 2.5"),
+                                            ((1 << 24) + 1, "must be at most 16,777,216 (samples per batch)")])
+def test_a_bad_batch_size_is_refused_in_the_command_lines_words(cli, model, train, tmp_path, value, message):
+    """The library's ``batch_size`` is checked by the rule ``--batch-size`` is (``limits.check_counts``):
+    the same message, its name for the flag's (it said "must be positive", and took any size)."""
+    with pytest.raises(OptionError, match=f"^batch_size {re.escape(message)}"):
+        prunelimit.bounds(model, train, batch_size=value)
+    if isinstance(value, int):
+        path = tmp_path / "m.pt"
+        save_checkpoint(path, SPEC, model.state_dict())
+        result = cli("bounds", path, "--data", "digits:train", "--batch-size", value)
+        assert result.exit_code == 2 and f"--batch-size {message}" in result.stderr, result.stderr
