@@ -53,6 +53,7 @@ from torch import Tensor, nn
 
 from prunelimit import api, validate
 from prunelimit.errors import UsageError
+from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
 from prunelimit.models.params import ParamSelection
 
 if TYPE_CHECKING:
@@ -63,16 +64,6 @@ if TYPE_CHECKING:
     from prunelimit.pruning.masks import LayerSparsity, Masks
 
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
-# where ``Pruning.apply`` records ``meta.pruned`` on the model it prunes, as ``prunelimit prune -o``
-# records it in the file: the next call counts the set it was pruned with without being told again
-PRUNED_ATTRIBUTE = "_prunelimit_pruned"
-
-
-def recorded_meta(model: Any) -> dict:
-    """``{"pruned": ...}`` that ``Pruning.apply`` recorded on ``model``, else ``{}``: what a
-    pruned file's ``meta`` holds, for ``resolve_selection`` and ``export`` to read."""
-    record = getattr(model, PRUNED_ATTRIBUTE, None)
-    return {"pruned": dict(record)} if isinstance(record, dict) else {}
 
 
 def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
