@@ -263,12 +263,14 @@ def test_a_pruned_torchscript_archive_records_its_prunable_set(cli, tmp_path):
 
 
 @pytest.mark.parametrize("command", [("info",), ("spectrum", "--no-cache"), ("bounds", "--no-cache"),
-                                     ("prune", "--ratio", "0.6", "-o", "again.pt"), ("law", "nplh")])
+                                     ("prune", "--ratio", "0.6", "-o", "again.pt"), ("law", "nplh"),
+                                     ("gate", "--min-ratio", "0.1", "--use", "actual")])
 def test_every_json_report_that_counts_the_set_carries_its_warnings(cli, tmp_path, command):
     """A set given beside the recorded one (and the masks it leaves out) qualifies every
     number counted over the set: the JSON's ``warnings`` hold the line, as ``bounds``' did,
-    and stderr shows it once. ``info --json`` had no ``warnings``; ``spectrum``, ``law nplh``
-    and ``prune`` with a given ratio left it out of theirs (``prune`` printed it twice)."""
+    and stderr shows it once. ``info --json`` had no ``warnings``; ``spectrum``, ``law nplh``,
+    ``prune`` with a given ratio and ``gate --use actual`` (no bounds computed) left it out of
+    theirs (``prune`` printed it twice)."""
     import json
 
     save_checkpoint(tmp_path / "dense.pt", "mlp:64,8,10", build_model("mlp:64,8,10").state_dict())
