@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Pruning": "prunelimit.library", "bounds": "prunelimit.library", "gate": "prunelimit.library",
-    "inputs_from": "prunelimit.library",
+    "info": "prunelimit.library", "inputs_from": "prunelimit.library",
     "nplh": "prunelimit.library", "prune": "prunelimit.library", "spectrum": "prunelimit.library",
     "verify": "prunelimit.library", "load_sparse": "prunelimit.sparse.sparse_file",
     "train": "prunelimit.library_training", "hyperflux": "prunelimit.library_training",

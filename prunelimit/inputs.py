@@ -39,6 +39,12 @@ class Inputs:
     def model(self) -> torch.nn.Module:
         return self.loaded.model
 
+    def qualified(self, warnings: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
+        """``warnings`` and, once each, ``selection_warnings``: every report that counts the
+        prunable set says in its JSON what qualifies it (a set other than the recorded one,
+        masks outside it), not only on stderr."""
+        return tuple(dict.fromkeys((*warnings, *self.selection_warnings)))
+
 
 def load_batches(
     data: str, batch_size: int = 128, max_samples: int | None = None,
@@ -111,7 +117,7 @@ def resolve_selection(loaded: LoadedModel, include: tuple[str, ...] = (),
             return ResolvedSelection(check_selection(loaded.model, recorded), _outside_masks(loaded, recorded))
         except OptionError as exc:
             raise InputError.naming(
-                f"checkpoint {loaded.path} was pruned with {recorded.described()}, which does not fit this model "
+                f"{_source(loaded)} was pruned with {recorded.described()}, which does not fit this model "
                 f"({exc.named('the recorded ' + exc.option)}); pass {{0}}/{{1}} for this model's modules",
                 "include", "exclude") from None
     selection = check_selection(loaded.model, given)

@@ -53,6 +53,8 @@ from torch import Tensor, nn
 
 from prunelimit import api, validate
 from prunelimit.errors import UsageError
+from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
+from prunelimit.models.params import ParamSelection
 
 if TYPE_CHECKING:
     from prunelimit.data.batches import Batch
@@ -200,6 +202,8 @@ def inputs_from(
     batches moved there and checked against the model and loss (one forward pass). The
     model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
     ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned).
+    The prunable set is ``include``/``exclude`` when given, else the one ``Pruning.apply``
+    recorded on the model (a given set that differs is used, with a warning), else the default.
 
     >>> inputs = prunelimit.inputs_from(copy.deepcopy(model), (train.x, train.y), batch_size=256)
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
@@ -214,9 +218,9 @@ def inputs_from(
     validate.patterns("exclude", exclude)
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     model.eval()
-    loaded = LoadedModel(model, None, dict(masks or {}), source="module")
+    loaded = LoadedModel(model, None, dict(masks or {}), source="module", meta=recorded_meta(model))
     resolved = resolve_selection(loaded, tuple(include), tuple(exclude))
-    for warning in resolved.warnings:  # masks the selection does not count (Pruning.apply with include=)
+    for warning in resolved.warnings:  # a set other than the recorded one, masks the set in use does not count
         warnings.warn(warning, stacklevel=3)
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
@@ -258,6 +262,22 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
 
 
 @keeps_modes
+def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+         include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> "api.InfoReport":
+    """Parameter counts, the prunable layers with their zeros and, with ``data``, loss and
+    accuracy (``prunelimit info``); ``warnings`` says what qualifies the prunable set.
+
+    >>> summary = prunelimit.info(model, (train.x, train.y))
+    >>> summary.params_prunable, summary.params_hessian, [layer.name for layer in summary.layers]
+    (1184, 1210, ['0.weight', '2.weight'])
+    >>> bool(summary.accuracy > 0.9), summary.warnings
+    (True, ())
+    """
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+        return api.info(given)
+
+
+@keeps_modes
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
              per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
@@ -273,9 +293,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        chosen = curvature_options(**options)
-        result = api.spectrum(given, chosen, progress)
-        return api.spectrum_layers(given, chosen, result, progress) if per_layer else result
+        return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
 
 
 @keeps_modes
@@ -360,7 +378,9 @@ class Pruning:
     the ratio asked for and the one the masks reach (removed fractions), and for ``"auto"``
     or ``"lower"`` the warnings of the prediction behind it and the spectrum it stood on
     (``spectrum.cached``, ``hvps``, ``seconds``: what it cost, as ``prune --json``'s ``timing``;
-    ``None`` for a given ratio)."""
+    ``None`` for a given ratio); ``source`` (``given``, ``auto (bounds)``, ``lower (bounds)``)
+    and ``selection``, the prunable set the masks were ranked over (``include``/``exclude``),
+    which ``apply`` records on the model for the calls that read it next (``recorded``)."""
 
     requested: float
     achieved: float
@@ -369,10 +389,21 @@ class Pruning:
     layers: list["LayerSparsity"]
     warnings: tuple[str, ...] = ()
     spectrum: "api.SpectrumReport | None" = None
+    source: str = "given"
+    selection: ParamSelection = ParamSelection()
+
+    @property
+    def recorded(self) -> dict:
+        """``meta.pruned`` as ``prunelimit prune -o`` records it in the file it writes."""
+        from prunelimit.api.pruning import pruned_meta
+
+        return pruned_meta(self.requested, self.source, self.scope, 0, self.selection)
 
     def apply(self, model: nn.Module) -> nn.Module:
         """Prune ``model`` with ``torch.nn.utils.prune.custom_from_mask`` (``weight_orig`` and
-        ``weight_mask``; ``prune.remove`` makes it permanent).
+        ``weight_mask``; ``prune.remove`` makes it permanent), and record on it the prunable
+        set, which the later calls on the model (``bounds``, ``verify``, ``export``, …) then
+        count, as the commands count the set a pruned file records.
 
         >>> pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model))
         >>> int((pruned[0].weight == 0).sum() + (pruned[2].weight == 0).sum())  # ceil(0.5 · 1,184)
@@ -380,10 +411,13 @@ class Pruning:
         """
         from prunelimit.pruning.masks import prune_with_torch
 
-        return prune_with_torch(model, self.masks)
+        pruned = prune_with_torch(model, self.masks)
+        setattr(pruned, PRUNED_ATTRIBUTE, self.recorded)
+        return pruned
 
     def to_json(self) -> dict:
-        return {"ratio": {"requested": self.requested, "achieved": self.achieved, "scope": self.scope},
+        return {"ratio": {"requested": self.requested, "achieved": self.achieved, "source": self.source,
+                          "scope": self.scope, "density": 1.0 - self.achieved},
                 "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
                 "warnings": list(self.warnings),
                 "timing": None if self.spectrum is None else self.spectrum.timing_json()}
@@ -420,15 +454,16 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
             if predicted:
                 api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
-            value, warned, spectrum = resolved.value, resolved.warnings, resolved.spectrum
         else:
-            value, warned, spectrum = ratio, (), None
+            resolved = api.ResolvedRatio(ratio, "given")
+        value = resolved.value
         # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks
         masks = keep_both(magnitude_masks(model, value, scope, given.selection), given.loaded.masks)
         # zeros after pruning: the removed weights and any that were zero already
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
                   for name, p in prunable_parameters(model, given.selection)]
-    return Pruning(float(value), overall_ratio(layers), scope, masks, layers, tuple(warned), spectrum)
+    return Pruning(float(value), overall_ratio(layers), scope, masks, layers, given.qualified(resolved.warnings),
+                   resolved.spectrum, resolved.source, given.selection)
 
 
 @contextlib.contextmanager
@@ -462,7 +497,8 @@ def _state_kept(model: nn.Module) -> Iterator[None]:
 
 @keeps_modes
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
-         config: "NplhConfig | None" = None, **settings: Any):
+         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), config: "NplhConfig | None" = None,
+         **settings: Any):
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law
     (``prunelimit law nplh``); ``settings`` are fields of
     :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …).
@@ -480,5 +516,6 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
         raise UsageError(f"config must be a prunelimit.laws.nplh.NplhConfig or None, got {type(config).__name__}; "
                          "or give its fields as keyword arguments")
     validate.known_fields(NplhConfig, settings, "NPLH settings")
-    with _inputs(model, data, loss=loss, batch_size=batch_size) as given, _state_kept(model):
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given, \
+            _state_kept(model):
         return api.nplh(given, config, **settings)

@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.errors import UsageError
-from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_modes, rng_kept
+from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_modes, recorded_meta, rng_kept
 
 if TYPE_CHECKING:
     from prunelimit.api.laws import HyperfluxReport
@@ -78,7 +78,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     evaluation = _evaluation(given, eval_data, batch_size, default=None)
     with rng_kept(model), _masks_held(model, masks) as (_, held):
         return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
-                          progress=progress)
+                          selection=given.selection, progress=progress)
 
 
 @keeps_modes
@@ -119,7 +119,8 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
     with rng_kept(model), _masks_held(model, masks) as (pruned, held):
-        report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held)
+        report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
+                               selection=given.selection)
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
     return report
 
@@ -153,6 +154,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     >>> fit.points, fit.density_range  # one point a level, level 0 included
     (6, (0.03125, 1.0))
     """
+    from prunelimit.api.laws import recorded_set
     from prunelimit.io.outputs import preflight
     from prunelimit.laws.imp import ImpConfig, check_rewind_steps, iterative_magnitude_pruning, output_folder
 
@@ -167,7 +169,8 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
     with rng_kept(model), _masks_held(model, masks) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
-                                             out_dir=out_dir, masks=held, progress=progress)
+                                             out_dir=out_dir, masks=held, progress=progress,
+                                             meta=recorded_set(given.selection), selection=given.selection)
         pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
     return result
 
@@ -241,7 +244,8 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     if not force and Path(output).is_file():
         raise UsageError(f"output {output} already exists; pass force=True to replace it")
     preflight([Output("output", Path(output), "safetensors")], [], force)
-    return write_export(output, state, held, model_spec, dict(meta or {}), force, None)
+    # the prunable set Pruning.apply recorded, as `prunelimit export` copies a pruned file's meta.pruned
+    return write_export(output, state, held, model_spec, {**recorded_meta(model), **(meta or {})}, force, None)
 
 
 def _evaluation(given: "Inputs", eval_data: Any, batch_size: int, default: Any) -> Any:

@@ -235,9 +235,10 @@ def test_masks_outside_the_prunable_set_in_use_are_never_ignored_in_silence(cli,
     assert info.exit_code == 0 and "masks on 2 tensor(s)" in info.stderr and "--include 'rnn'" in info.stderr, \
         info.stderr
     net = build_model(model)
-    pruned = prunelimit.prune(net, 0.5, include=("rnn",)).apply(net)
-    with pytest.warns(UserWarning, match=r"rnn\.weight_ih_l0, rnn\.weight_hh_l0.*--include 'rnn'"):
-        prunelimit.prune(pruned, 0.5)  # the applied masks, read back without include
+    pruned = prunelimit.prune(net, 0.5, include=("rnn",)).apply(net)  # records its set, as the file does
+    with pytest.warns(UserWarning, match=r"the model was pruned with --include 'rnn'; this run uses --include "
+                      r"'head', as given\. It has .*rnn\.weight_ih_l0, rnn\.weight_hh_l0.*--include 'rnn'"):
+        prunelimit.prune(pruned, 0.5, include=("head",))  # the applied masks, read with another set
     save_checkpoint(tmp_path / "other.pt", "mlp:64,8,10", build_model("mlp:64,8,10").state_dict(),
                     meta={"pruned": {"include": ["rnn"], "exclude": []}})
     with pytest.raises(InputError, match=r"pruned with --include 'rnn', which does not fit this model"):
@@ -284,3 +285,26 @@ def test_a_model_that_fixes_the_batch_size_is_refused_before_the_work(tiny_model
                                    runs=1)
     plain = prunelimit.bounds(tiny_model, (x[:32], y[:32]), batch_size=16, method="paper", iterations=4, runs=1)
     assert result.ratio == pytest.approx(plain.ratio, abs=1e-6)  # the same function: float32 sums in another order
+
+
+@pytest.mark.parametrize("command", [("info",), ("spectrum", "--no-cache"), ("bounds", "--no-cache"),
+                                     ("prune", "--ratio", "0.6", "-o", "again.pt"), ("law", "nplh"),
+                                     ("gate", "--min-ratio", "0.1", "--use", "actual")])
+def test_every_json_report_that_counts_the_set_carries_its_warnings(cli, tmp_path, command):
+    """A set given beside the recorded one (and the masks it leaves out) qualifies every
+    number counted over the set: the JSON's ``warnings`` hold the line, as ``bounds``' did,
+    and stderr shows it once. ``info --json`` had no ``warnings``; ``spectrum``, ``law nplh``,
+    ``prune`` with a given ratio and ``gate --use actual`` (no bounds computed) left it out of
+    theirs (``prune`` printed it twice)."""
+    import json
+
+    save_checkpoint(tmp_path / "dense.pt", "mlp:64,8,10", build_model("mlp:64,8,10").state_dict())
+    assert cli("prune", tmp_path / "dense.pt", "--ratio", "0.5", "--exclude", "2", "-o", tmp_path / "p.pt").exit_code == 0
+    where = [tmp_path / "again.pt" if arg == "again.pt" else arg for arg in command[1:]]
+    result = cli(command[0], *where[:1] if command[0] == "law" else (), tmp_path / "p.pt", *where[1:] if command[0] == "law" else where,
+                 "--data", "digits:train", "--max-samples", "200", "--exclude", "0", "--json")
+    assert result.exit_code == 0, result.stderr
+    line = f"checkpoint {tmp_path / 'p.pt'} was pruned with --exclude '2'; this run uses --exclude '0', as given."
+    warned = [w for w in json.loads(result.stdout)["warnings"] if w.startswith(line)]
+    assert len(warned) == 1 and "masks on 1 tensor(s) outside the prunable set in use (0.weight)" in warned[0]
+    assert result.stderr.count(line) == 1, result.stderr

@@ -15,6 +15,7 @@ import torch
 from torch.nn.utils import prune as torch_prune
 
 import prunelimit
+import prunelimit.models.params
 from prunelimit import api
 from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.inputs import load_inputs
@@ -254,7 +255,7 @@ def test_the_library_refuses_what_the_command_line_refuses(model, train):
         prunelimit.verify(model, train, acc_drop=-1)
     with pytest.raises(OptionError, match="^per_layer must be True or False, got 'yes'"):
         prunelimit.bounds(model, train, per_layer="yes")
-    with pytest.raises(OptionError, match="^batch_size must be positive"):
+    with pytest.raises(OptionError, match="^batch_size must be at least 1, got 0$"):  # --batch-size's own words
         prunelimit.bounds(model, train, batch_size=0)
     # a value of the wrong kind is named before any work (include="0" was read letter by letter,
     # a truthy allow_incompatible="no" allowed, progress=3 a TypeError after the curvature work began)
@@ -595,8 +596,10 @@ def test_nplh_iterative_holds_a_pruned_tensor_it_does_not_rank(model, train, tmp
     assert bool((inputs.model[0].bias[~bias] == 0).all())  # the file's model is fine-tuned in place
     pruned = copy.deepcopy(model)
     torch_prune.custom_from_mask(pruned[0], "bias", bias)
-    assert prunelimit.nplh(pruned, train, mode="iterative", rate=0.5, finetune_steps=5).to_json() == \
-        from_file.to_json()
+    body, doc = prunelimit.nplh(pruned, train, mode="iterative", rate=0.5, finetune_steps=5).to_json(), from_file.to_json()
+    # the same points and fit; the warning on the bias mask, which N does not count, names its source
+    assert [w.replace("the model", f"checkpoint {path}") for w in body.pop("warnings")] == doc.pop("warnings")
+    assert body == doc
 
 
 def test_a_loaders_second_pass_is_hashed_as_it_is_read_not_held() -> None:
@@ -692,3 +695,101 @@ def test_prune_with_an_included_recurrent_layer_and_apply_run_the_masked_weights
     x = torch.randn(5, 64)
     with torch.no_grad():
         assert torch.equal(applied(x), by_hand(x)) and not torch.equal(by_hand(x), model(x))
+
+
+# Each call on a model, and what of its result depends on the prunable set (N, ρ*, the masks, …).
+_SET_CALLS = {
+    "info": lambda m, data, **kw: prunelimit.info(m, data, **kw).to_json(),
+    "spectrum": lambda m, data, **kw: prunelimit.spectrum(m, data, **kw).limit_ratio,
+    "bounds": lambda m, data, **kw: (lambda r: (r.ratio, r.lower, r.upper, r.to_json()["params"]))(
+        prunelimit.bounds(m, data, **kw)),
+    "verify": lambda m, data, **kw: (lambda r: (r.prediction.ratio, r.actual.loss_ratio, r.actual.accuracy_ratio))(
+        prunelimit.verify(m, data, **kw)),
+    "gate": lambda m, data, **kw: prunelimit.gate(m, data, min_ratio=0.1, use="predicted", **kw).to_json()["measured"],
+    "prune": lambda m, data, **kw: (lambda r: (r.achieved, sorted(r.masks), r.recorded))(
+        prunelimit.prune(m, 0.9, **kw)),
+    "nplh": lambda m, data, **kw: prunelimit.nplh(m, data, **kw).to_json()["points"],
+}
+
+
+@pytest.mark.parametrize("call", sorted(_SET_CALLS))
+def test_a_model_pruned_by_apply_is_read_with_the_set_it_was_pruned_with(model, train, call):
+    """``prune(include=/exclude=).apply(model)`` records the set on the model, as ``prunelimit
+    prune -o`` records it in the file: every later call counts it without being told again,
+    with no warning (they counted the default set, the last layer's masks "outside" it when
+    pruned with ``include=``, and warned only then)."""
+    import warnings
+
+    pruned = prunelimit.prune(model, 0.5, exclude=("2",)).apply(copy.deepcopy(model))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = _SET_CALLS[call](pruned, train)
+    assert not [w for w in caught if "prunable set" in str(w.message) or "pruned with" in str(w.message)]
+    assert found == _SET_CALLS[call](pruned, train, exclude=("2",))
+    if call in ("info", "bounds"):
+        assert (found["params"] if call == "info" else found[3])["prunable"] == model[0].weight.numel()
+
+
+def test_a_set_given_beside_the_recorded_one_is_used_with_the_command_lines_warning(model, train):
+    """An explicit ``include=``/``exclude=`` that differs from the recorded set wins, with one
+    ``UserWarning`` and, in the result's ``warnings``, the line the command line prints for a
+    pruned file (naming the model instead of a checkpoint)."""
+    pruned = prunelimit.prune(model, 0.5, exclude=("2",)).apply(copy.deepcopy(model))
+    line = "the model was pruned with --exclude '2'; this run uses --exclude '0', as given."
+    for call in (lambda: prunelimit.info(pruned, exclude=("0",)), lambda: prunelimit.prune(pruned, 0.6, exclude=("0",)),
+                 lambda: prunelimit.spectrum(pruned, train, exclude=("0",))):
+        with pytest.warns(UserWarning) as caught:
+            result = call()
+        warned = [str(w.message) for w in caught if "pruned with" in str(w.message)]
+        assert len(warned) == 1 and warned[0].startswith(line) and "masks on 1 tensor(s)" in warned[0]
+        assert warned[0] in result.warnings
+
+
+def test_a_pruning_records_its_set_as_prune_writes_it_in_a_file(model, tmp_path):
+    """``Pruning.recorded`` is the ``meta.pruned`` ``prunelimit prune -o`` writes for the same
+    weights, ratio and set; ``export`` of the model ``apply`` pruned carries it in the file's
+    header, so the commands reading the file count that set (the header had no ``meta.pruned``
+    and the file was read with the default set)."""
+    from prunelimit.io.checkpoint import read_checkpoint
+
+    dense = tmp_path / "dense.pt"
+    save_checkpoint(dense, SPEC, model.state_dict())
+    written = tmp_path / "p.pt"
+    api.prune(load_inputs(dense, exclude=("2",)), 0.5, written)
+    pruning = prunelimit.prune(model, 0.5, exclude=("2",))
+    assert pruning.recorded == read_checkpoint(written).meta["pruned"]
+    exported = tmp_path / "lib.safetensors"
+    prunelimit.export(pruning.apply(copy.deepcopy(model)), exported, model_spec=SPEC)
+    assert load_inputs(exported).selection == load_inputs(written).selection == \
+        prunelimit.models.params.ParamSelection(exclude=("2",))
+
+
+@pytest.mark.parametrize("ratio", ["0.5", "auto"])
+def test_a_prunings_json_is_prunes_json_on_the_same_model(cli, model, train, tmp_path, ratio):
+    """``Pruning.to_json()`` holds what ``prune --json`` says of the ratio and the layers, with
+    the same values: its ``ratio`` lacked ``source`` and ``density``."""
+    import json
+
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    result = cli("prune", path, "--ratio", ratio, "--data", "digits:train", "--max-samples", SAMPLES, "--no-cache",
+                 "-o", tmp_path / "p.pt", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    body = prunelimit.prune(model, ratio if ratio == "auto" else float(ratio), train if ratio == "auto" else None).to_json()
+    assert body["ratio"] == doc["ratio"] and body["layers"] == doc["layers"]
+    assert body["warnings"] == [w for w in doc["warnings"] if "holds the pruned weights" not in w]
+
+
+@pytest.mark.parametrize("value, message", [(0, "must be at least 1, got 0"), (2.5, "must be an integer, got 2.5"),
+                                            ((1 << 24) + 1, "must be at most 16,777,216 (samples per batch)")])
+def test_a_bad_batch_size_is_refused_in_the_command_lines_words(cli, model, train, tmp_path, value, message):
+    """The library's ``batch_size`` is checked by the rule ``--batch-size`` is (``limits.check_counts``):
+    the same message, its name for the flag's (it said "must be positive", and took any size)."""
+    with pytest.raises(OptionError, match=f"^batch_size {re.escape(message)}"):
+        prunelimit.bounds(model, train, batch_size=value)
+    if isinstance(value, int):
+        path = tmp_path / "m.pt"
+        save_checkpoint(path, SPEC, model.state_dict())
+        result = cli("bounds", path, "--data", "digits:train", "--batch-size", value)
+        assert result.exit_code == 2 and f"--batch-size {message}" in result.stderr, result.stderr

@@ -216,13 +216,14 @@ def test_imp_keeps_a_torch_pruned_model_pruned(model, train, tmp_path):
 
 def test_export_of_a_model_is_the_command_lines_file_byte_for_byte(cli, model, tmp_path):
     """A model pruned with ``Pruning.apply`` exports the effective weights under the plain
-    names, the bytes ``prunelimit export`` writes for the same model saved to a file; and
-    ``masks=`` on a plain model is the prunelimit checkpoint with those masks."""
+    names, the bytes ``prunelimit export`` writes for the same model saved to a file with
+    the ``meta.pruned`` ``prune -o`` records (``Pruning.recorded``: the header keeps the
+    prunable set); and ``masks=`` on a plain model is the prunelimit checkpoint with those masks."""
     pruning = prunelimit.prune(model, 0.8)
     pruned = pruning.apply(copy.deepcopy(model))
     saved = tmp_path / "torch-prune.pt"
-    torch.save(pruned.state_dict(), saved)
-    report = prunelimit.export(pruned, tmp_path / "lib.safetensors")
+    save_checkpoint(saved, SPEC, pruned.state_dict(), meta={"pruned": pruning.recorded})
+    report = prunelimit.export(pruned, tmp_path / "lib.safetensors", model_spec=SPEC)
     doc = _stdout_json(cli("export", saved, "-o", tmp_path / "cli.safetensors", "--json"))
     assert (tmp_path / "lib.safetensors").read_bytes() == (tmp_path / "cli.safetensors").read_bytes()
     assert report.file_bytes == (tmp_path / "lib.safetensors").stat().st_size  # measured on the content
@@ -397,3 +398,18 @@ def test_masks_applied_to_another_model_are_refused_naming_the_tensor(model, tra
         assert not any(hasattr(m, "weight_mask") for m in narrow)
     with pytest.raises(UsageError, match="^apply takes a torch.nn.Module, got OrderedDict"):
         report.apply(model.state_dict())
+
+
+@pytest.mark.parametrize("run", ["hyperflux", "imp"])
+def test_a_model_pruned_by_apply_trains_and_prunes_the_set_it_was_pruned_with(model, train, run):
+    """``hyperflux`` and ``imp`` on a model ``prune(exclude=...).apply`` pruned rank and prune
+    the set recorded on it, as the commands prune the set a pruned file records (they pruned
+    the default set: the excluded layer too)."""
+    pruned = prunelimit.prune(model, 0.5, exclude=("2",)).apply(copy.deepcopy(model))
+    before = pruned[2].weight.detach().clone()
+    if run == "hyperflux":
+        result = prunelimit.hyperflux(pruned, train, 0.3, pruning_epochs=4, regrowth_epochs=0)
+    else:
+        result = prunelimit.imp(pruned, train, levels=1, rate=0.5, epochs_per_level=1, epochs_dense=0)
+    assert sorted(result.masks) == ["0.weight"]
+    assert int((pruned[2].weight == 0).sum()) == int((before == 0).sum())  # trained, never pruned

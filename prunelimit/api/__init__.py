@@ -18,7 +18,7 @@ from prunelimit.api.curvature import (
 )
 from prunelimit.api.gating import GateReport, gate
 from prunelimit.api.laws import DEFAULT_PRESSURES, HyperfluxReport, hyperflux, imp, nplh, parse_region, run_hyperflux
-from prunelimit.api.layers import layer_breakdown, spectrum_layers
+from prunelimit.api.layers import layer_breakdown, spectrum_layers, spectrum_report
 from prunelimit.api.limit import BoundsReport, bounds, first_order_change
 from prunelimit.api.options import (
     CPU_MEMORY_BUDGET_MB,
@@ -49,6 +49,7 @@ __all__ = [
     "CurvatureOptions", "ExportReport", "GateReport", "HyperfluxReport", "InfoReport", "LayerInfo", "LimitTarget", "MeasuredLimit", "MemoryUse", "PruneReport",
     "ResolvedRatio", "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "check_plan", "check_verify_options", "choose_solver", "curvature_steps", "export",
     "first_order_change", "gate", "hyperflux", "imp", "info", "layer_breakdown", "limit_target", "measured_limit", "memory_budget_mb", "nplh",
-    "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "run_hyperflux", "spectrum", "spectrum_layers", "starting_point",
+    "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "run_hyperflux", "spectrum", "spectrum_layers", "spectrum_report",
+    "starting_point",
     "stored_spectrum", "train", "verify",
 ]

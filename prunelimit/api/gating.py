@@ -88,8 +88,9 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     if not needs_spectrum(rules):
         measured = measured_limit(inputs, options)
         report = document("verify", measured.to_json())
+        # no bounds to carry what qualifies the prunable set: the gate says it beside its own notes
         return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,
-                          tuple(notes))
+                          inputs.qualified(notes))
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit beside the prediction
         verified = verify(inputs, options, progress=progress, store=store)
         report, rep = document("verify", verified.to_json()), verified.bounds

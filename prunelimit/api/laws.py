@@ -63,7 +63,8 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
     else:
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
                                  seed=c.seed, masks=inputs.loaded.masks or None)
-    return fit_nplh(points, region=c.region, seed=c.seed)
+    fit = fit_nplh(points, region=c.region, seed=c.seed)
+    return replace(fit, warnings=inputs.qualified(fit.warnings))
 
 
 def _start_masks(inputs: Inputs) -> "list[torch.Tensor] | None":
@@ -102,11 +103,11 @@ def imp(
     return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
                                        out_dir=output, masks=start.masks, model_spec=start.spec,
                                        meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
-                                             **_recorded_set(start.selection)},
+                                             **recorded_set(start.selection)},
                                        selection=start.selection)
 
 
-def _recorded_set(selection: ParamSelection) -> dict:
+def recorded_set(selection: ParamSelection) -> dict:
     """``meta.pruned`` for IMP's levels: the set they prune, so every command reading a level
     counts it; none for the default set, so a sweep begun before sets were recorded resumes."""
     return {"pruned": selection.to_meta()} if selection.include or selection.exclude else {}

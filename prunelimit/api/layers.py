@@ -19,6 +19,7 @@ from prunelimit.api.curvature import (
     result_key,
     store_result,
     stored_result,
+    stored_spectrum,
 )
 from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
 from prunelimit.inputs import Inputs
@@ -46,6 +47,17 @@ def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
     if layers is None:
         return body
     return {**body, "layers": [layer.to_json() for layer in layers.layers], "layer_curvature": layers.to_json()}
+
+
+def spectrum_report(inputs: Inputs, options: CurvatureOptions, progress=None, store: "Store | None" = None,
+                    per_layer: bool = False) -> SpectrumReport:
+    """``prunelimit spectrum`` and ``prunelimit.spectrum``: the spectrum (from ``store`` when it
+    holds it), each layer's curvature with ``per_layer``, and in its warnings what qualifies
+    the prunable set in use (added here, never stored: they belong to this run's set)."""
+    spec = stored_spectrum(inputs, options, progress, store)
+    if per_layer:
+        spec = spectrum_layers(inputs, options, spec, progress, store)
+    return replace(spec, notes=inputs.qualified(spec.notes))
 
 
 def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None,

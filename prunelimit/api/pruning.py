@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from prunelimit.cache import Store
     from prunelimit.io.outputs import Output
     from prunelimit.models.evaluate import Evaluation
+    from prunelimit.models.params import ParamSelection
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,7 @@ def prune(
     state = inputs.model.state_dict()
     # its specs as read from here, as the model spec and the loss are: -o may be in another folder
     meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
-            "pruned": {"ratio": ratio, "source": ratio_source, "scope": scope, "finetune_epochs": finetune_epochs,
-                       **inputs.selection.to_meta()}}  # what was pruned: the set the commands reading it count
+            "pruned": pruned_meta(ratio, ratio_source, scope, finetune_epochs, inputs.selection)}
     if inputs.data_spec is not None:  # the data it was pruned with, as for the loss: the next command needs no --data
         meta["data"] = inputs.data_spec
     if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
@@ -180,7 +180,15 @@ def prune(
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, achieved, ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       (*ratio_warnings, *_weights_only_warnings(inputs, outputs)), spectrum)
+                       inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum)
+
+
+def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, selection: "ParamSelection") -> dict:
+    """``meta.pruned`` of a pruned file, and of a model ``Pruning.apply`` pruned: what was
+    pruned, with the prunable set (``recorded_selection`` reads it), which the commands
+    reading it next count without being told again."""
+    return {"ratio": ratio, "source": source, "scope": scope, "finetune_epochs": finetune_epochs,
+            **selection.to_meta()}
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:

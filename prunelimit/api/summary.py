@@ -25,7 +25,7 @@ class LayerInfo:
 class InfoReport:
     """Architecture summary: parameter counts, prunable layers and, with data, loss/accuracy."""
 
-    checkpoint: str
+    checkpoint: str | None  # None for a model in memory (``prunelimit.info``)
     model: str | None
     source: str
     params_total: int
@@ -39,6 +39,8 @@ class InfoReport:
     # the prunable set N counts and where it came from (``selection_source``)
     selection: ParamSelection = ParamSelection()
     selection_from: str = "default"
+    # what qualifies the N it counts (``Inputs.qualified``; layers left out of it), as other reports say it
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -52,6 +54,7 @@ class InfoReport:
             "data": self.data,
             "loss": self.loss,
             "accuracy": self.accuracy,
+            "warnings": list(self.warnings),
         }
 
 
@@ -65,6 +68,8 @@ def selection_source(selection: ParamSelection, recorded: ParamSelection | None)
 
 def info(inputs: Inputs) -> InfoReport:
     """Parameter counts (docs/theory.md), per-layer sizes and zeros, and loss/accuracy with data."""
+    from prunelimit.api.limit import unrecognised_warnings
+
     model = inputs.model
     prunable = prunable_parameters(model, inputs.selection)
     layers = [
@@ -72,7 +77,7 @@ def info(inputs: Inputs) -> InfoReport:
     ]
     ev = evaluate(model, inputs.batches, inputs.loss_fn) if inputs.batches else None
     return InfoReport(
-        checkpoint=str(inputs.loaded.path),
+        checkpoint=None if inputs.loaded.path is None else str(inputs.loaded.path),
         model=inputs.loaded.spec,
         source=inputs.loaded.source,
         params_total=sum(p.numel() for p in model.parameters()),
@@ -85,4 +90,5 @@ def info(inputs: Inputs) -> InfoReport:
         data=inputs.data_spec,
         selection=inputs.selection,
         selection_from=selection_source(inputs.selection, recorded_selection(inputs.loaded.meta, inputs.loaded.path)),
+        warnings=inputs.qualified(unrecognised_warnings(inputs)),
     )

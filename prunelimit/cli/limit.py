@@ -57,9 +57,7 @@ def spectrum(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
-            rep = api.stored_spectrum(inputs, options, _absolute(advance), store)
-            if per_layer:
-                rep = api.spectrum_layers(inputs, options, rep, _absolute(advance), store)
+            rep = api.spectrum_report(inputs, options, _absolute(advance), store, per_layer)
         if plot is not None:
             from prunelimit.report.plots import plot_spectrum
 

@@ -134,7 +134,7 @@ def prune(
             _write_report(report, "prune", rep.to_json(),
                           lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
-        for warning in rep.warnings:
+        for warning in console.unshown(rep.warnings):  # a prunable-set warning was shown as the file was read
             _warn(warning)
         if rep.acc_drop_exceeded:
             _warn(f"pruning to the predicted {console.pct(rep.achieved)} lost {rep.accuracy_drop:.2f} accuracy points, "

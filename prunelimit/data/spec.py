@@ -10,7 +10,6 @@ Forms: ``digits[:train|test]`` (bundled real 8×8 handwritten digits), ``tensors
 from __future__ import annotations
 
 import math
-import numbers
 import pickle
 from dataclasses import dataclass
 from importlib import resources
@@ -21,9 +20,9 @@ import torch
 from torch import Tensor
 
 from prunelimit.data.batches import Batch
-from prunelimit.errors import InputError, OptionError, UsageError, first_line
-from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_complete, check_loaded,
-                               check_npz, check_torch_file, require_file)
+from prunelimit.errors import InputError, UsageError, first_line
+from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_complete, check_counts,
+                               check_loaded, check_npz, check_torch_file, require_file)
 from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem
 from prunelimit.specs import Spec, check_seed, parse_spec
 
@@ -71,8 +70,7 @@ def load_dataset(text: str, download: bool = False, max_samples: int | None = No
                          "pass --data SPEC to choose the data") from None
     ds = _validated(x, y, text)
     if max_samples is not None:
-        if max_samples < 1:
-            raise OptionError("max_samples", f"{{0}} must be positive, got {max_samples}")
+        check_counts({"max_samples": max_samples})
         ds = Dataset(ds.x[:max_samples], ds.y[:max_samples], ds.name)
     return ds
 
@@ -126,10 +124,7 @@ class _Budget:
 
 def make_batches(dataset: Dataset, batch_size: int = 128) -> list[Batch]:
     """Fixed-order batches; the last one may be smaller (weighted by size downstream)."""
-    if not isinstance(batch_size, numbers.Integral) or isinstance(batch_size, bool):
-        raise OptionError("batch_size", f"{{0}} must be an integer, got {batch_size!r}")
-    if batch_size < 1:
-        raise OptionError("batch_size", f"{{0}} must be positive, got {batch_size}")
+    check_counts({"batch_size": batch_size})  # the command line's check of --batch-size, for the library's callers
     return [
         (dataset.x[i : i + batch_size], dataset.y[i : i + batch_size])
         for i in range(0, len(dataset), batch_size)

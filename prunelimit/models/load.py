@@ -126,6 +126,19 @@ def _beside(spec: str, key: str, path: Path | None) -> str | None:
     return ":".join(parts)
 
 
+# where ``Pruning.apply`` records ``meta.pruned`` on the model it prunes, as ``prunelimit prune -o``
+# records it in the file: the next call counts the set it was pruned with without being told again
+PRUNED_ATTRIBUTE = "_prunelimit_pruned"
+
+
+def recorded_meta(model: object) -> dict[str, Any]:
+    """``{"pruned": ...}`` that ``Pruning.apply`` recorded on ``model`` (kept when the module is
+    pickled whole), else ``{}``: what a pruned file's ``meta`` holds, for ``resolve_selection``
+    and ``export`` to read."""
+    record = getattr(model, PRUNED_ATTRIBUTE, None)
+    return {"pruned": dict(record)} if isinstance(record, dict) else {}
+
+
 def load_model(
     checkpoint: str | Path,
     model_spec: str | None = None,
@@ -141,7 +154,9 @@ def load_model(
             f"checkpoint {raw.path} names the model factory {spec!r}, which would import and run code; "
             f"if you trust it, pass --model {spec} (or --trust-pickle)"
         )
+    meta = raw.meta
     if raw.module is not None and model_spec is None:
+        meta = {**recorded_meta(raw.module), **raw.meta}  # a whole module keeps what Pruning.apply recorded
         model = _prune_made_permanent(raw.module)
     else:
         if spec is None:
@@ -159,7 +174,7 @@ def load_model(
         load_state_strict(model, state, str(raw.path))
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
-    return LoadedModel(model, spec, masks, raw.kind, raw.path, raw.meta)
+    return LoadedModel(model, spec, masks, raw.kind, raw.path, meta)
 
 
 def build_spec(spec: str, recorded_in: Path | None, device: str | None = None) -> nn.Module:

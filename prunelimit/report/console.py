@@ -54,11 +54,15 @@ def forget_live() -> None:
     _SHOWN_LIVE.clear()
 
 
+def unshown(warnings) -> list[str]:
+    """``warnings`` less those already shown live on stderr during the run."""
+    return [warning for warning in warnings if warning not in _SHOWN_LIVE]
+
+
 def render_warnings(warnings) -> None:
     """A report's warnings, each on a ``warning:`` line, less those already shown live."""
-    for warning in warnings:
-        if warning not in _SHOWN_LIVE:
-            stdout.print(f"[yellow]warning:[/] {warning}")
+    for warning in unshown(warnings):
+        stdout.print(f"[yellow]warning:[/] {warning}")
 
 
 def fmt(value, spec: str = ".4g") -> str:
@@ -91,6 +95,7 @@ def render_info(rep) -> None:
         stdout.print(f"prunable set: {rep.selection.described()} ({source})")
     if rep.loss is not None:
         stdout.print(f"on {rep.data}: loss {rep.loss:.4f} · accuracy {pct(rep.accuracy)}")
+    render_warnings(rep.warnings)
 
 
 def render_spectrum(rep) -> None:

@@ -137,3 +137,19 @@ def test_a_recorded_path_in_neither_folder_says_it_was_recorded_where_it_looked_
 def test_a_recorded_torchvision_root_in_neither_folder_stays_as_written_for_download(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert recorded_spec("cifar10:images:test", "eval_data", Path("run/m.pt")) == "cifar10:images:test"
+
+
+def test_a_whole_module_pickled_after_apply_is_read_with_the_set_it_was_pruned_with(tmp_path):
+    """``Pruning.apply`` records the prunable set on the model; a module pickled whole keeps
+    it, and the commands reading it (``--trust-pickle``) count that set, as the library does
+    (they counted the default set: N = 888 where the pruning ranked the 768 of layer 0)."""
+    import prunelimit
+    from prunelimit.inputs import load_inputs
+    from prunelimit.models.params import ParamSelection
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
+    torch.save(prunelimit.prune(model, 0.5, exclude=("2",)).apply(model), tmp_path / "whole.pt")
+    inputs = load_inputs(tmp_path / "whole.pt", trust_pickle=True)
+    assert inputs.selection == ParamSelection(exclude=("2",)) and not inputs.selection_warnings
+    assert [name for name, _ in prunable_parameters(inputs.model, inputs.selection)] == ["0.weight"]
