@@ -203,6 +203,17 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.report_array.write_text("[0.5]")
     c.report_spectrum = d / "spectrum.json"  # a ρ* without ε, bounds or the model it is for
     c.report_spectrum.write_text(json.dumps({"schema": "prunelimit.spectrum/1", "prediction": {"ratio": 0.5}}))
+    # a bounds report whose provenance entries are of another JSON type than prunelimit writes
+    # (each was compared as it stood: a number for a fingerprint was exit 5, options that are
+    # no object compared no option)
+    bounds_doc = {"schema": "prunelimit.bounds/1", "method": "default", "prediction": {"ratio": 0.5},
+                  "bounds": {"lower": 0.4, "upper": 0.6}, "epsilon": 0.01}
+    for name, damage in {"fingerprint_number": {"data": {"fingerprint": 12345}},
+                         "hessian_text": {"params": {"hessian": "2,410", "prunable": 2368}},
+                         "options_list": {"options": ["epsilon", 0.5]},
+                         "ratio_huge": {"bounds": {"lower": 10**400}}}.items():
+        setattr(c, f"report_{name}", d / f"{name}.json")
+        getattr(c, f"report_{name}").write_text(json.dumps({**bounds_doc, **damage}))
     c.existing = d / "existing.pt"
     c.existing.write_bytes(b"keep me")
     c.existing_png, c.existing_csv = d / "existing.png", d / "existing.csv"  # outputs of those formats
@@ -539,6 +550,21 @@ OTHER_CASES = [
     Case("prune/bad-format", _p("prune", G, "--ratio", "0.5", "--format", "onnx", "-o", "{out}/p.pt"), 2,
          "Invalid value for '--format'"),
     Case("prune/from-bad-report", _p("prune", G, "--from", "{report_bad}", "-o", "{out}/p.pt"), 3, "report.json"),
+    Case("gate/baseline-entry-of-another-type", _p("gate", G, "--baseline", "{report_fingerprint_number}",
+                                                   "--max-drop", "0.1", "--no-cache"), 3,
+         "fingerprint_number.json: its data.fingerprint is a number, not a string; the report is damaged"),
+    Case("gate/baseline-options-not-an-object", _p("gate", G, "--baseline", "{report_options_list}",
+                                                   "--max-drop", "0.1", "--no-cache"), 3,
+         "options_list.json: its options is an array, not an object"),
+    # a 401-digit ratio was echoed whole in the one-line error
+    Case("gate/baseline-ratio-of-any-size", _p("gate", G, "--baseline", "{report_ratio_huge}", "--max-drop", "0.1",
+                                               "--no-cache"), 3,
+         "ratio_huge.json: the lower ratio (bounds.lower) is 10,000,000,000,000,000,000,000,000,000,0…, not a ratio in "
+         "[0, 1]"),
+    Case("prune/from-entry-of-another-type", _p("prune", G, "--from", "{report_hessian_text}", "-o", "{out}/p.pt"), 3,
+         "hessian_text.json: its params.hessian is a string, not a whole number"),
+    Case("verify/from-entry-of-another-type", _p("verify", G, "--from", "{report_fingerprint_number}"), 3,
+         "its data.fingerprint is a number, not a string"),
     Case("prune/from-other-report", _p("prune", G, "--from", "{report_other}", "-o", "{out}/p.pt"), 3,
          "other.json"),
     Case("prune/from-json-array", _p("prune", G, "--from", "{report_array}", "-o", "{out}/p.pt"), 3,
