@@ -202,14 +202,15 @@ def differences(baseline: Provenance, current: Provenance,
         if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
             unrecorded.append("loss settings")
         else:
-            incompatible.append(f"loss {clipped(baseline.loss)} vs {current.loss} here")
+            # a criterion is named with its settings: longer than other values, still bounded
+            incompatible.append(f"loss {clipped(baseline.loss, 500)} vs {current.loss} here")
     for label, name in fields:
         old, new = getattr(baseline, name), getattr(current, name)
         if old is None:
             unrecorded.append(label)
         elif new is not None and old != new:
             hashed = name in ("fingerprint", "layout")
-            shown = (lambda v: f"{v[:12]}…") if hashed else clipped
+            shown = (lambda v: f"{v[:12]}…") if hashed else (lambda v: f"{v:,}" if isinstance(v, int) else clipped(v))
             # the hash covers the batching too: say so, as the samples alone may be the same
             why = {"fingerprint": " (other analysis batches: samples, their order or the batch size)",
                    "layout": " (other prunable or Hessian tensors: another --include/--exclude, given or "

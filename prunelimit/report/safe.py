@@ -42,8 +42,8 @@ def _escaped(ch: str) -> str:
 def clipped(value: Any, limit: int = 40) -> str:
     """A value read from a file as a message shows it: a file may hold a value of any size (a
     100,000-character string, a 400-digit number), the message shows its first ``limit``
-    characters; counts get thousands separators."""
-    text = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+    characters."""
+    text = str(value)
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
