@@ -108,7 +108,13 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         save_checkpoint(getattr(c, name), SPEC, state, meta={"data": "digits:train"})
     # a pruned file recording a prunable set of another model (its module 'rnn'), and a damaged record
     c.other_selection, c.bad_selection = d / "other-selection.pt", d / "bad-selection.pt"
-    for path, pruned in ((c.other_selection, {"include": ["rnn"], "exclude": []}), (c.bad_selection, {"include": 3})):
+    # ... and records too large to match or name (100,000 patterns were a 1.9 MB error line), or
+    # one that is no dict (it was read as no set, so N counted another set than the one pruned)
+    c.many_patterns, c.long_pattern = d / "many-patterns.pt", d / "long-pattern.pt"
+    c.pruned_list = d / "pruned-list.pt"
+    for path, pruned in ((c.other_selection, {"include": ["rnn"], "exclude": []}), (c.bad_selection, {"include": 3}),
+                         (c.many_patterns, {"include": [f"m{i}" for i in range(100_000)]}),
+                         (c.long_pattern, {"exclude": ["x" * 5_000]}), (c.pruned_list, ["0", "2"])):
         save_checkpoint(path, SPEC, model.state_dict(), meta={"data": "digits:train", "pruned": pruned})
     c.bad_safetensors = d / "bad.safetensors"
     c.bad_safetensors.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}")
@@ -340,6 +346,11 @@ CKPT_CASES = [
      "was pruned with --include 'rnn', which does not fit this model"),
     ("recorded-selection-damaged", lambda c: [c.bad_selection], 3,
      "meta.pruned's include/exclude are not lists of module-name patterns"),
+    ("recorded-selection-too-large", lambda c: [c.many_patterns], 3,
+     "meta.pruned's include/exclude are not lists of module-name patterns (at most 1,000, of at most 1,000 "
+     "characters)"),
+    ("recorded-selection-not-a-dict", lambda c: [c.pruned_list], 3, "meta.pruned is a list, not a dict; the file is "
+     "damaged"),
     ("inf-weights", lambda c: [c.inf], 3, "2.weight"),
     ("legacy-pickle-code", lambda c: [c.evil_legacy], 3, "--trust-pickle"),
     ("module-in-dict", lambda c: [c.module_in_dict], 3, "--trust-pickle"),
@@ -385,6 +396,8 @@ OTHER_CASES = [
                                             "--max-samples", "64", "--batch-size", "32"), 3, "_embedding_bag_backward, which PyTorch cannot differentiate twice"),
     Case("info/forward-fails", _p("info", "{broken}", "--model", "{factory}:make", "--data", "digits"), 3,
          "forward exploded"),
+    Case("info/recorded-pattern-too-long", _p("info", "{long_pattern}"), 3,
+         "long-pattern.pt: meta.pruned's include/exclude are not lists of module-name patterns (at most 1,000, of"),
     Case("info/bad-model-spec", _p("info", "{sd}", "--model", "mlp:x"), 2, "mlp sizes must be integers"),
     Case("info/zero-width-mlp", _p("info", "{sd}", "--model", "mlp:64,0,10"), 2, "positive sizes"),
     Case("info/zero-classes", _p("info", "{sd}", "--model", "fc5:num_classes=0"), 2, "has no entries"),
@@ -559,7 +572,7 @@ OTHER_CASES = [
     # a 401-digit ratio was echoed whole in the one-line error
     Case("gate/baseline-ratio-of-any-size", _p("gate", G, "--baseline", "{report_ratio_huge}", "--max-drop", "0.1",
                                                "--no-cache"), 3,
-         "ratio_huge.json: the lower ratio (bounds.lower) is 10,000,000,000,000,000,000,000,000,000,0…, not a ratio in "
+         "ratio_huge.json: the lower ratio (bounds.lower) is 1000000000000000000000000000000000000000…, not a ratio in "
          "[0, 1]"),
     Case("prune/from-entry-of-another-type", _p("prune", G, "--from", "{report_hessian_text}", "-o", "{out}/p.pt"), 3,
          "hessian_text.json: its params.hessian is a string, not a whole number"),
