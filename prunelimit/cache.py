@@ -624,7 +624,9 @@ def from_entry(entry: Entry, expected: type) -> Any:
         raise ValueError(f"not a stored {expected.__name__}")
     misfit = _misfit(result)
     if misfit:  # an entry rewritten with its digest recomputed: a field of another type would fail later (exit 5)
-        raise ValueError(f"not a stored {expected.__name__}: {misfit}")
+        from prunelimit.report.safe import clipped
+
+        raise ValueError(f"not a stored {expected.__name__}: {clipped(misfit, 200)}")  # it may name a stored key
     return result
 
 
