@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Sequence
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.report.safe import clipped
 
 if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
@@ -63,17 +64,36 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
     }
 
 
-def recorded(report: dict[str, Any]) -> Provenance:
-    """The provenance a ``bounds``/``verify`` JSON document records."""
-    params = report.get("params") if isinstance(report.get("params"), dict) else {}
-    data = report.get("data") if isinstance(report.get("data"), dict) else {}
-    options = report.get("options") if isinstance(report.get("options"), dict) else {}
-    weights = report.get("weights") if isinstance(report.get("weights"), dict) else {}
-    loss = data.get("loss") if isinstance(data.get("loss"), str) else None
-    return Provenance(report.get("method"), params.get("hessian"), params.get("prunable"), data.get("fingerprint"),
-                      options, weights.get("fingerprint"), loss,
-                      report.get("prunelimit") if isinstance(report.get("prunelimit"), str) else None,
-                      weights.get("layout") if isinstance(weights.get("layout"), str) else None)
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def recorded(report: dict[str, Any], what: str) -> Provenance:
+    """The provenance a ``bounds``/``verify`` JSON document (``what``: ``baseline FILE``, or
+    the file) records; an ``InputError`` (exit 3) naming the entry when one is there but of
+    another JSON type than prunelimit writes: compared as it stood, a number for a
+    fingerprint was an internal error, and options that are no object compared no option."""
+    params, data, options, weights = (_entry(report, key, dict, "an object", what) or {}
+                                      for key in ("params", "data", "options", "weights"))
+    count = (int, "a whole number")
+    text = (str, "a string")
+    return Provenance(_entry(report, "method", *text, what=what),
+                      _entry(params, "hessian", *count, what=what, parent="params"),
+                      _entry(params, "prunable", *count, what=what, parent="params"),
+                      _entry(data, "fingerprint", *text, what=what, parent="data"), options,
+                      _entry(weights, "fingerprint", *text, what=what, parent="weights"),
+                      _entry(data, "loss", *text, what=what, parent="data"),
+                      _entry(report, "prunelimit", *text, what=what),
+                      _entry(weights, "layout", *text, what=what, parent="weights"))
+
+
+def _entry(doc: dict[str, Any], key: str, kind: type, kind_name: str, what: str, parent: str = "") -> Any:
+    """``doc[key]`` when absent, null or a ``kind`` (a count: a whole number, not a boolean); else an ``InputError``."""
+    value = doc.get(key)
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    found = _JSON_KINDS.get(type(value), "a number")
+    raise InputError(f"{what}: its {parent + '.' if parent else ''}{key} is {found}, not {kind_name}; the report is "
+                     "damaged: store a new one with `prunelimit bounds --json`")
 
 
 def loss_name(loss_fn: Any) -> str:
@@ -176,20 +196,21 @@ def differences(baseline: Provenance, current: Provenance,
             and _arithmetic(baseline.method) == _arithmetic(current.method) and baseline.method != current.method:
         # default, slq and exact estimate one spectrum (default runs one of the others): the same
         # quantity, compared with a warning; only the paper arithmetic's grid limit is another
-        method_note.append(f"method {baseline.method} vs {current.method} here")
+        method_note.append(f"method {clipped(baseline.method)} vs {current.method} here")
         baseline = replace(baseline, method=current.method)
     if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
         if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
             unrecorded.append("loss settings")
         else:
-            incompatible.append(f"loss {baseline.loss} vs {current.loss} here")
+            # a criterion is named with its settings: longer than other values, still bounded
+            incompatible.append(f"loss {clipped(baseline.loss, 500)} vs {current.loss} here")
     for label, name in fields:
         old, new = getattr(baseline, name), getattr(current, name)
         if old is None:
             unrecorded.append(label)
         elif new is not None and old != new:
             hashed = name in ("fingerprint", "layout")
-            shown = (lambda v: f"{v[:12]}…") if hashed else (lambda v: f"{v:,}" if isinstance(v, int) else v)
+            shown = (lambda v: f"{v[:12]}…") if hashed else (lambda v: f"{v:,}" if isinstance(v, int) else clipped(v))
             # the hash covers the batching too: say so, as the samples alone may be the same
             why = {"fingerprint": " (other analysis batches: samples, their order or the batch size)",
                    "layout": " (other prunable or Hessian tensors: another --include/--exclude, given or "
@@ -212,7 +233,7 @@ def _arithmetic(method: Any) -> Any:
 def _shown_option(value: Any) -> Any:
     """An option as the user set it: ``None`` is the default a run derives (ε from the
     per-batch losses, the Hessian sample count from the data)."""
-    return "auto" if value is None else value
+    return "auto" if value is None else clipped(value)
 
 
 def _option(name: str, value: Any, samples: tuple[int, int] | None = None) -> Any:
@@ -238,8 +259,9 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
     A baseline along another pruning path (``scope``) holds another quantity: refused."""
     warns = []
     for path, report in baselines:
-        incompatible, options, unrecorded = differences(recorded(report), current, path in measured)
-        scopes = [_scope(p.options.get("scope")) for p in (recorded(report), current)]
+        old = recorded(report, f"baseline {path}")
+        incompatible, options, unrecorded = differences(old, current, path in measured)
+        scopes = [_scope(p.options.get("scope")) for p in (old, current)]
         if scopes[0] != scopes[1]:
             incompatible.append(f"scope {scopes[0]} vs {scopes[1]} here (another pruning path)")
         if incompatible and not allow_incompatible:
@@ -251,7 +273,7 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
             warns.append(f"baseline {path} compared anyway (--allow-incompatible-baseline): {'; '.join(incompatible)}")
         if options:
             warns.append(f"baseline {path} was computed with other options: {'; '.join(options)}")
-        warns += version_notes(f"baseline {path}", recorded(report), current)
+        warns += version_notes(f"baseline {path}", old, current)
         if unrecorded:
             warns.append(f"baseline {path} does not record its {', '.join(unrecorded)} (an older report): compared "
                          "as is; store a new one to have it checked")
@@ -260,7 +282,7 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
 
 def _scope(value: Any) -> str:
     """A recorded ``scope`` option: ``global`` when a report does not record one."""
-    return "global" if value is None else str(value)
+    return "global" if value is None else clipped(value)
 
 
 def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
@@ -273,7 +295,7 @@ def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Prove
     for path, report in baselines:
         spectrum = report.get("spectrum")
         old = _subset(spectrum.get("hessian_samples", "unrecorded") if isinstance(spectrum, dict) else "unrecorded")
-        option = recorded(report).options.get("hessian_samples")
+        option = recorded(report, f"baseline {path}").options.get("hessian_samples")
         if old == "unrecorded" or _option("hessian_samples", option, current.samples) != _option(
                 "hessian_samples", current.options.get("hessian_samples"), current.samples):
             continue
@@ -312,7 +334,7 @@ def version_notes(what: str, old: Provenance, current: Provenance) -> list[str]:
     """A warning when ``what`` was computed by another prunelimit version than ``current``."""
     if old.version is None or current.version is None or old.version == current.version:
         return []
-    return [f"{what} was computed by prunelimit {old.version}, this is {current.version}: a change of method "
+    return [f"{what} was computed by prunelimit {clipped(old.version)}, this is {current.version}: a change of method "
             "between versions can move the numbers; store a new one to compare like with like"]
 
 
@@ -358,7 +380,7 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     """Refuse (``UsageError``, exit 2) a saved prediction computed for other weights, another
     Hessian or prunable set, or other data than ``current``; return warnings for what the
     report does not record. The method and options are the report's own: not compared."""
-    old = recorded(report)
+    old = recorded(report, path)
     incompatible, _, unrecorded = differences(replace(old, method=current.method), current)
     if old.weights is not None and current.weights is not None and old.weights != current.weights:
         incompatible.insert(0, "the weights differ")
@@ -372,9 +394,6 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         notes.append(f"{path} does not record its {', '.join(unrecorded)} (an older report): taken as computed for "
                      "this model")
     return notes
-
-
-_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
 
 def prediction_document(path: str, saved: Any) -> dict[str, Any]:

@@ -622,7 +622,106 @@ def from_entry(entry: Entry, expected: type) -> Any:
         raise ValueError(f"not a stored result ({type(exc).__name__})") from None
     if not isinstance(result, expected):
         raise ValueError(f"not a stored {expected.__name__}")
+    misfit = _misfit(result)
+    if misfit:  # an entry rewritten with its digest recomputed: a field of another type would fail later (exit 5)
+        from prunelimit.report.safe import clipped
+
+        raise ValueError(f"not a stored {expected.__name__}: {clipped(misfit, 200)}")  # it may name a stored key
     return result
+
+
+def _misfit(value: Any, hint: Any = Any, where: str = "") -> str | None:
+    """Where a decoded result departs from its dataclasses' declared field types (``"field
+    x.y is a str, not float"``), or ``None``: decoding builds any prunelimit dataclass from
+    whatever values an entry holds, and its fields are read as declared."""
+    import types
+    import typing
+
+    import torch
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        misfits = [_misfit(value, arg, where) for arg in args]
+        return None if None in misfits else misfits[0]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hint is not Any and not isinstance(value, _as_class(hint)):
+            return _wrong(value, hint, where)
+        for name, field_hint in _field_hints(type(value)).items():
+            misfit = _misfit(getattr(value, name), field_hint, f"{where}.{name}" if where else name)
+            if misfit:
+                return misfit
+        return None
+    if hint is Any or isinstance(hint, typing.TypeVar):
+        return None
+    if hint is None or hint is type(None):
+        return None if value is None else _wrong(value, hint, where)
+    if hint is float:  # an integral float is stored as an int
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return None if ok else _wrong(value, hint, where)
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else _wrong(value, hint, where)
+    if origin is typing.Literal:
+        return None if value in args else f"field {where} is {value!r}, not one of {args}"
+    cls = _as_class(origin or hint)
+    if cls is None:  # a Callable, a Protocol: not stored in a result
+        return None
+    if not isinstance(value, cls):
+        return _wrong(value, hint, where)
+    if isinstance(value, (np.ndarray, torch.Tensor)) or not args:
+        return None
+    if isinstance(value, dict):
+        return next(filter(None, (_misfit(k, args[0], f"{where} key") or _misfit(v, args[1], f"{where}[{k!r}]")
+                                  for k, v in value.items())), None)
+    items = args[:1] * len(value) if len(args) == 1 or args[1:] == (Ellipsis,) else args
+    if len(items) != len(value):
+        return f"field {where} holds {len(value)} items, not {len(items)}"
+    return next(filter(None, (_misfit(v, h, f"{where}[{i}]") for i, (v, h) in enumerate(zip(value, items)))), None)
+
+
+def _wrong(value: Any, hint: Any, where: str) -> str:
+    return f"field {where} is a {type(value).__name__}, not {getattr(hint, '__name__', hint)}"
+
+
+def _as_class(hint: Any) -> type | None:
+    return hint if isinstance(hint, type) else None
+
+
+@functools.cache
+def _field_hints(cls: type) -> dict[str, Any]:
+    """The declared type of each field of dataclass ``cls``, names imported only for type
+    checking (``if TYPE_CHECKING:``) resolved by :class:`_Names`."""
+    import typing
+
+    module = sys.modules[cls.__module__]
+    hints = typing.get_type_hints(cls, localns=_Names(vars(module)))
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls)}
+
+
+class _Names(dict):
+    """Names an annotation may use that its module does not define at run time: ``torch``,
+    ``np``, and a class imported under ``TYPE_CHECKING`` (a :class:`_Named` stand-in)."""
+
+    def __init__(self, module_names: dict[str, Any]) -> None:
+        super().__init__()
+        self._module = module_names
+
+    def __missing__(self, name: str) -> Any:
+        import builtins
+
+        import torch
+
+        if name in self._module or hasattr(builtins, name):
+            raise KeyError(name)  # eval falls back to the module's globals and the builtins
+        return {"torch": torch, "np": np}.get(name) or _Named(name, (), {})
+
+
+class _Named(type):
+    """The class of a stand-in for a class imported only for type checking: an instance of a
+    prunelimit dataclass of the same name is an instance of the stand-in."""
+
+    def __instancecheck__(cls, value: Any) -> bool:
+        return (dataclasses.is_dataclass(value) and type(value).__name__ == cls.__name__
+                and type(value).__module__.startswith("prunelimit."))
 
 
 def _encode(obj: Any, arrays: list) -> Any:

@@ -26,6 +26,7 @@ from typing import Any, Iterable, Literal, Sequence
 from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
+from prunelimit.report.safe import clipped
 from prunelimit.validate import choice
 
 Use = Literal["lower", "predicted", "actual"]
@@ -120,7 +121,7 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{source}: the {use} ratio ({field}) is missing or not a number")
     if not 0.0 <= value <= 1.0:  # also false for NaN
-        raise InputError(f"{source}: the {use} ratio ({field}) is {value}, not a ratio in [0, 1]")
+        raise InputError(f"{source}: the {use} ratio ({field}) is {clipped(value)}, not a ratio in [0, 1]")
     return float(value)
 
 

@@ -15,6 +15,7 @@ from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, Crit
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
 from prunelimit.errors import InputError, OptionError
+from prunelimit.limits import MAX_RECORDED_PATTERNS, MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
 from prunelimit.models.params import ParamSelection, check_selection, prunable_parameters, weight_matrices
@@ -154,12 +155,19 @@ def recorded_selection(meta: Mapping, path: Path | None) -> ParamSelection | Non
     """The prunable set a file was pruned with (``meta.pruned``'s ``include``/``exclude``,
     written by ``prune``); ``None`` for a file that records none (an older or unpruned one)."""
     pruned = meta.get("pruned")
-    if not isinstance(pruned, Mapping) or not ({"include", "exclude"} & set(pruned)):
+    if pruned is not None and not isinstance(pruned, Mapping):  # it was read as no set, and N counted another
+        raise InputError(f"checkpoint {path}: meta.pruned is a {type(pruned).__name__}, not a dict; the file is "
+                         "damaged (prune the model again)")
+    if pruned is None or not ({"include", "exclude"} & set(pruned)):
         return None
     patterns = [pruned.get(key) or [] for key in ("include", "exclude")]
-    if not all(isinstance(p, (list, tuple)) and all(isinstance(x, str) for x in p) for p in patterns):
-        raise InputError(f"checkpoint {path}: meta.pruned's include/exclude are not lists of module-name patterns; "
-                         "the file is damaged (prune the model again)")
+    # a file's patterns are matched against every module and named in messages: as many and as
+    # long as a command line holds (100,000 of them were a 1.9 MB error line)
+    if not all(isinstance(p, (list, tuple)) and len(p) <= MAX_RECORDED_PATTERNS
+               and all(isinstance(x, str) and len(x) <= MAX_RECORDED_SPEC_CHARS for x in p) for p in patterns):
+        raise InputError(f"checkpoint {path}: meta.pruned's include/exclude are not lists of module-name patterns "
+                         f"(at most {MAX_RECORDED_PATTERNS:,}, of at most {MAX_RECORDED_SPEC_CHARS:,} characters); the "
+                         "file is damaged (prune the model again)")
     return ParamSelection(tuple(patterns[0]), tuple(patterns[1]))
 
 

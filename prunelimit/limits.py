@@ -63,6 +63,9 @@ MAX_CSV_BYTES = 64 << 20
 # --- Specs -------------------------------------------------------------------------------
 # A model or data spec read from a file (its ``model`` / ``meta.data``); typed specs are short.
 MAX_RECORDED_SPEC_CHARS = 1_000
+# The prunable set a pruned file records (``meta.pruned``'s include/exclude): each pattern is
+# matched against every module and named in messages; a command line holds a few.
+MAX_RECORDED_PATTERNS = 1_000
 # An MLP deeper than this is not a network anyone analyses; building it costs time even on meta.
 MAX_MLP_LAYERS = 1_000
 # Input values (samples × features) a data spec may generate or load: 2^28 float32 = 1 GiB.

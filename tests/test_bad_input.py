@@ -108,7 +108,13 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         save_checkpoint(getattr(c, name), SPEC, state, meta={"data": "digits:train"})
     # a pruned file recording a prunable set of another model (its module 'rnn'), and a damaged record
     c.other_selection, c.bad_selection = d / "other-selection.pt", d / "bad-selection.pt"
-    for path, pruned in ((c.other_selection, {"include": ["rnn"], "exclude": []}), (c.bad_selection, {"include": 3})):
+    # ... and records too large to match or name (100,000 patterns were a 1.9 MB error line), or
+    # one that is no dict (it was read as no set, so N counted another set than the one pruned)
+    c.many_patterns, c.long_pattern = d / "many-patterns.pt", d / "long-pattern.pt"
+    c.pruned_list = d / "pruned-list.pt"
+    for path, pruned in ((c.other_selection, {"include": ["rnn"], "exclude": []}), (c.bad_selection, {"include": 3}),
+                         (c.many_patterns, {"include": [f"m{i}" for i in range(100_000)]}),
+                         (c.long_pattern, {"exclude": ["x" * 5_000]}), (c.pruned_list, ["0", "2"])):
         save_checkpoint(path, SPEC, model.state_dict(), meta={"data": "digits:train", "pruned": pruned})
     # a torch.nn.utils.prune state dict whose weight_mask has another shape than its weight_orig
     c.torch_prune_bad_mask = d / "torch-prune-bad-mask.pt"
@@ -208,6 +214,17 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.report_array.write_text("[0.5]")
     c.report_spectrum = d / "spectrum.json"  # a ρ* without ε, bounds or the model it is for
     c.report_spectrum.write_text(json.dumps({"schema": "prunelimit.spectrum/1", "prediction": {"ratio": 0.5}}))
+    # a bounds report whose provenance entries are of another JSON type than prunelimit writes
+    # (each was compared as it stood: a number for a fingerprint was exit 5, options that are
+    # no object compared no option)
+    bounds_doc = {"schema": "prunelimit.bounds/1", "method": "default", "prediction": {"ratio": 0.5},
+                  "bounds": {"lower": 0.4, "upper": 0.6}, "epsilon": 0.01}
+    for name, damage in {"fingerprint_number": {"data": {"fingerprint": 12345}},
+                         "hessian_text": {"params": {"hessian": "2,410", "prunable": 2368}},
+                         "options_list": {"options": ["epsilon", 0.5]},
+                         "ratio_huge": {"bounds": {"lower": 10**400}}}.items():
+        setattr(c, f"report_{name}", d / f"{name}.json")
+        getattr(c, f"report_{name}").write_text(json.dumps({**bounds_doc, **damage}))
     c.existing = d / "existing.pt"
     c.existing.write_bytes(b"keep me")
     c.existing_png, c.existing_csv = d / "existing.png", d / "existing.csv"  # outputs of those formats
@@ -346,6 +363,11 @@ CKPT_CASES = [
      "was pruned with --include 'rnn', which does not fit this model"),
     ("recorded-selection-damaged", lambda c: [c.bad_selection], 3,
      "meta.pruned's include/exclude are not lists of module-name patterns"),
+    ("recorded-selection-too-large", lambda c: [c.many_patterns], 3,
+     "meta.pruned's include/exclude are not lists of module-name patterns (at most 1,000, of at most 1,000 "
+     "characters)"),
+    ("recorded-selection-not-a-dict", lambda c: [c.pruned_list], 3, "meta.pruned is a list, not a dict; the file is "
+     "damaged"),
     ("inf-weights", lambda c: [c.inf], 3, "2.weight"),
     ("legacy-pickle-code", lambda c: [c.evil_legacy], 3, "--trust-pickle"),
     ("module-in-dict", lambda c: [c.module_in_dict], 3, "--trust-pickle"),
@@ -391,6 +413,8 @@ OTHER_CASES = [
                                             "--max-samples", "64", "--batch-size", "32"), 3, "_embedding_bag_backward, which PyTorch cannot differentiate twice"),
     Case("info/forward-fails", _p("info", "{broken}", "--model", "{factory}:make", "--data", "digits"), 3,
          "forward exploded"),
+    Case("info/recorded-pattern-too-long", _p("info", "{long_pattern}"), 3,
+         "long-pattern.pt: meta.pruned's include/exclude are not lists of module-name patterns (at most 1,000, of"),
     Case("info/bad-model-spec", _p("info", "{sd}", "--model", "mlp:x"), 2, "mlp sizes must be integers"),
     Case("info/zero-width-mlp", _p("info", "{sd}", "--model", "mlp:64,0,10"), 2, "positive sizes"),
     Case("info/zero-classes", _p("info", "{sd}", "--model", "fc5:num_classes=0"), 2, "has no entries"),
@@ -565,6 +589,21 @@ OTHER_CASES = [
     Case("prune/bad-format", _p("prune", G, "--ratio", "0.5", "--format", "onnx", "-o", "{out}/p.pt"), 2,
          "Invalid value for '--format'"),
     Case("prune/from-bad-report", _p("prune", G, "--from", "{report_bad}", "-o", "{out}/p.pt"), 3, "report.json"),
+    Case("gate/baseline-entry-of-another-type", _p("gate", G, "--baseline", "{report_fingerprint_number}",
+                                                   "--max-drop", "0.1", "--no-cache"), 3,
+         "fingerprint_number.json: its data.fingerprint is a number, not a string; the report is damaged"),
+    Case("gate/baseline-options-not-an-object", _p("gate", G, "--baseline", "{report_options_list}",
+                                                   "--max-drop", "0.1", "--no-cache"), 3,
+         "options_list.json: its options is an array, not an object"),
+    # a 401-digit ratio was echoed whole in the one-line error
+    Case("gate/baseline-ratio-of-any-size", _p("gate", G, "--baseline", "{report_ratio_huge}", "--max-drop", "0.1",
+                                               "--no-cache"), 3,
+         "ratio_huge.json: the lower ratio (bounds.lower) is 1000000000000000000000000000000000000000…, not a ratio in "
+         "[0, 1]"),
+    Case("prune/from-entry-of-another-type", _p("prune", G, "--from", "{report_hessian_text}", "-o", "{out}/p.pt"), 3,
+         "hessian_text.json: its params.hessian is a string, not a whole number"),
+    Case("verify/from-entry-of-another-type", _p("verify", G, "--from", "{report_fingerprint_number}"), 3,
+         "its data.fingerprint is a number, not a string"),
     Case("prune/from-other-report", _p("prune", G, "--from", "{report_other}", "-o", "{out}/p.pt"), 3,
          "other.json"),
     Case("prune/from-json-array", _p("prune", G, "--from", "{report_array}", "-o", "{out}/p.pt"), 3,

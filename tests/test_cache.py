@@ -549,6 +549,101 @@ def test_corrupt_entry_is_a_miss_and_replaced(cli, own_ckpt, tmp_path, name):
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True  # rewritten intact
 
 
+def _forged(raw: bytes, key: str, edit) -> bytes:
+    """The entry ``raw`` with ``edit(fields, arrays)`` applied to its stored spectrum and its digest
+    recomputed, as whoever can write the cache folder can: the digest detects damage, not this."""
+    from prunelimit.cache import Entry, decode_entry, encode_entry
+
+    entry = decode_entry(raw, key, "spectrum")
+    payload, arrays = json.loads(json.dumps(entry.payload)), [a.copy() for a in entry.arrays]
+    edit(payload["fields"], arrays)
+    return encode_entry(Entry(payload, tuple(arrays)), key, "spectrum")
+
+
+def _quadrature_array(name: str, change):
+    def edit(fields, arrays):
+        index = fields["quadrature"]["fields"][name]["array"]
+        arrays[index] = change(arrays[index])
+    return edit
+
+
+def _set(path: str, value):
+    def edit(fields, arrays):
+        *parents, leaf = path.split(".")
+        for name in parents:
+            fields = fields[name]["fields"]
+        fields[leaf] = value
+    return edit
+
+
+FORGERIES = {  # it was exit 5, exit 2, exit 4, a wrong verdict or a ρ* of 100 %, as noted
+    "string-for-a-number": _set("lambda_max", "big"),  # exit 5
+    "string-for-an-array": _set("quadrature.nodes", "abc"),  # exit 5
+    "number-for-an-array": _set("quadrature.nodes", 1.5),  # exit 2 (quadrature shapes)
+    "string-for-the-ratio": _set("limit_ratio", "0.99"),
+    "list-of-another-type": _set("notes", {"tuple": [1, 2]}),
+    "another-dimension": lambda f, a: (_set("params_hessian", 10)(f, a), _set("quadrature.dim", 10)(f, a)),  # exit 1
+    "negative-weights": _quadrature_array("weights", lambda w: -w),  # exit 4
+    "nodes-moved": _quadrature_array("nodes", lambda n: n * 0),  # ρ* 100 %, still a hit
+}
+
+
+@pytest.mark.parametrize("name", FORGERIES)
+def test_entry_rewritten_with_its_digest_is_a_miss_when_it_does_not_fit(cli, own_ckpt, tmp_path, name):
+    """An entry whose digest was recomputed over edited content: a field of another type than
+    the result declares, or a spectrum that is not this Hessian's (another dimension, weights
+    that are no measure, extremes that are not its nodes') is a miss with a warning, never a
+    verdict or an exit 5."""
+    cache = tmp_path / "cache"
+    first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
+    (entry,) = cache.iterdir()
+    entry.write_bytes(_forged(entry.read_bytes(), entry.stem, FORGERIES[name]))
+    second = _gate(cli, own_ckpt, cache, "--max-samples", 300)
+    doc = _doc(second)
+    assert doc["cache_hit"] is False and _prediction(doc) == _prediction(first)
+    assert "ignoring cache entry" in second.stderr and "Traceback" not in second.stderr
+
+
+def test_another_models_entry_under_this_key_is_a_miss(cli, own_ckpt, tmp_path):
+    """Another model's stored spectrum, its key and digest rewritten to this model's: a miss."""
+    from prunelimit.cache import decode_entry, encode_entry
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    other = tmp_path / "other.pt"
+    torch.manual_seed(1)
+    save_checkpoint(other, "mlp:64,9,10", build_model("mlp:64,9,10").state_dict(), meta={"data": "digits:train"})
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    first = _doc(_gate(cli, own_ckpt, mine, "--max-samples", 300))
+    _doc(_gate(cli, other, theirs, "--max-samples", 300))
+    (entry,), (foreign,) = mine.iterdir(), theirs.iterdir()
+    found = decode_entry(foreign.read_bytes(), foreign.stem, "spectrum")
+    entry.write_bytes(encode_entry(found, entry.stem, "spectrum"))
+    second = _gate(cli, own_ckpt, mine, "--max-samples", 300)
+    doc = _doc(second)
+    assert doc["cache_hit"] is False and _prediction(doc) == _prediction(first)
+    assert "ignoring" in second.stderr and "Traceback" not in second.stderr
+
+
+def test_per_layer_blocks_of_other_layers_are_a_miss(cli, own_ckpt, tmp_path):
+    """Stored per-layer blocks renamed (another model's layers), the digest recomputed: a miss,
+    the blocks computed again."""
+    from prunelimit.cache import Entry, decode_entry, encode_entry
+
+    cache, run = tmp_path / "cache", ("--per-layer", "--max-samples", 300, "--json")
+    first = _doc(cli("spectrum", own_ckpt, "--cache-dir", cache, *run))
+    (entry,) = [e for e in cache.iterdir() if b'"kind": "layers-' in e.read_bytes().partition(b"\n")[0]]
+    kind = json.loads(entry.read_bytes().partition(b"\n")[0])["kind"]
+    found = decode_entry(entry.read_bytes(), entry.stem, kind)
+    payload = json.loads(json.dumps(found.payload))
+    payload["fields"]["blocks"]["list"][0]["fields"]["name"] = "features.0.weight"
+    entry.write_bytes(encode_entry(Entry(payload, found.arrays), entry.stem, kind))
+    second = cli("spectrum", own_ckpt, "--cache-dir", cache, *run)
+    doc = _doc(second)
+    assert doc["layer_curvature"]["cached"] is False and doc["layers"] == first["layers"]
+    assert "its blocks are not this Hessian's layers" in second.stderr
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
 def test_world_writable_entry_is_not_trusted(cli, own_ckpt, tmp_path):
     cache = tmp_path / "cache"

@@ -154,6 +154,18 @@ def _provenance():
     return provenance(load_inputs(EXAMPLE, data_from_checkpoint=True), CurvatureOptions())
 
 
+def test_values_a_baseline_holds_are_named_clipped():
+    """A baseline's option or version was echoed whole: a 100,000-character warning line."""
+    from prunelimit.baseline import Provenance, check_baselines
+
+    current = Provenance("default", 10, 8, "f" * 64, {"epsilon": None}, version="0.1.0")
+    report = {"method": "default", "params": {"hessian": 10, "prunable": 8}, "data": {"fingerprint": "f" * 64},
+              "options": {"epsilon": "y" * 100_000}, "prunelimit": "9" * 100_000}
+    warns = check_baselines([("b.json", report)], current)
+    assert all(len(w) < 300 for w in warns), warns
+    assert f"epsilon {'y' * 40}… vs auto here" in warns[0] and f"prunelimit {'9' * 40}…" in warns[1]
+
+
 def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
     """A stored bounds report recording the example's own method, D, N and data, and the ± 0
     of its exact spectrum (a baseline stating none is warned about), with ``changes``."""

@@ -1025,7 +1025,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     start = time.perf_counter()
     adjust = (lambda rep: _solved_for(rep, inputs, options)) if _fixed_plan(options) else None
     key = result_key(inputs, options, store, "spectrum")
-    found = stored_result(store, key, "spectrum", SpectrumReport, adjust)
+    found = stored_result(store, key, "spectrum", SpectrumReport, adjust, lambda rep: _check_fits(rep, inputs))
     total = total_samples(inputs.batches)
     if found is not None:
         seconds = time.perf_counter() - start
@@ -1037,9 +1037,40 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     return rep
 
 
+def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:
+    """``ValueError`` naming what does not fit when ``rep``, read from the cache, is not a
+    spectrum of these inputs' Hessian. The digest only detects damage: an entry
+    rewritten with its digest recomputed (another model's result under this key, an edited
+    spectrum) must not give a verdict, so what can be checked cheaply is: the Hessian's
+    dimension and tensors, rules whose weights form a measure, and extremes that are the
+    rules' own."""
+    from prunelimit.theory.statdim import check_quadrature
+
+    named = hessian_parameters(inputs.model, inputs.selection)
+    dim = sum(p.numel() for _, p in named)
+    if (rep.params_hessian, rep.quadrature.dim) != (dim, dim):
+        raise ValueError(f"a spectrum of dimension {rep.quadrature.dim:,}, not this Hessian's {dim:,}")
+    if [(n, tuple(g.shape)) for n, g in rep.gradient.items()] != [(n, (p.numel(),)) for n, p in named]:
+        raise ValueError("its gradient is not over this Hessian's tensors")
+    try:
+        for quad in (rep.quadrature, rep.half):
+            if quad is not None:
+                check_quadrature(quad.nodes, quad.weights)
+    except (UsageError, NumericalError) as exc:
+        raise ValueError(str(exc)) from None
+    if (rep.lambda_max, rep.lambda_min) != _extreme_nodes(rep.quadrature):
+        raise ValueError("its λmax and λmin are not its rules' extreme nodes")
+    losses = np.asarray(rep.batch_losses)
+    if losses.ndim != 1 or losses.size == 0 or not np.all(np.isfinite(losses)):
+        raise ValueError("its per-batch losses are not a finite list")
+
+
 def stored_result(store: "Store | None", key: str | None, kind: str, expected: type,
-                  adjust: "Callable[[Any], Any | None] | None" = None):
+                  adjust: "Callable[[Any], Any | None] | None" = None,
+                  check: "Callable[[Any], None] | None" = None):
     """The ``kind`` result ``store`` holds under ``key`` (:func:`result_key`; ``adjust``: fitted to the caller's options, ``None`` when it cannot be), else ``None``.
+    ``check`` raises ``ValueError`` for a stored result that does not fit the inputs: a
+    miss, with a warning, like a damaged entry.
     Under torchrun, a result only when every rank read the same one (each node has its own
     cache folder, which may be unusable on one): a rank that computes waits for the others
     in every product."""
@@ -1052,7 +1083,10 @@ def stored_result(store: "Store | None", key: str | None, kind: str, expected: t
     if key is not None and (entry := store.load(key, kind)) is not None:
         try:
             found = from_entry(entry, expected)
+            if check is not None:
+                check(found)
         except ValueError as exc:
+            found = None
             store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
         if found is not None and adjust is not None:
             found = adjust(found)

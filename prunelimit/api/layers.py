@@ -28,7 +28,7 @@ from prunelimit.theory.profile import PruningPath
 
 if TYPE_CHECKING:
     from prunelimit.cache import Store
-    from prunelimit.curvature.layers import BlockCost
+    from prunelimit.curvature.layers import Block, BlockCost, BlockCurvature
     from prunelimit.theory.layers import LayerBreakdown
 
 
@@ -38,7 +38,22 @@ class StoredBlocks:
     computed (``exact``, ``formed``, ``lanczos``), as ``layer_curvature.method`` states it."""
 
     method: str
-    blocks: list
+    blocks: "list[BlockCurvature]"
+
+
+def _check_blocks(stored: StoredBlocks, blocks: "tuple[Block, ...]") -> None:
+    """``ValueError`` when blocks read from the cache are not this Hessian's (``stored_result``'s
+    ``check``): another model's, or rules that are not a measure."""
+    from prunelimit.errors import NumericalError, UsageError
+    from prunelimit.theory.statdim import check_quadrature
+
+    if [(b.name, b.params, b.quadrature.dim) for b in stored.blocks] != [(b.name, b.size, b.size) for b in blocks]:
+        raise ValueError("its blocks are not this Hessian's layers")
+    try:
+        for b in stored.blocks:
+            check_quadrature(b.quadrature.nodes, b.quadrature.weights)
+    except (UsageError, NumericalError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:
@@ -104,7 +119,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     kind = f"layers-{'formed' if formed else 'lanczos'}"  # the solver the stored spectrum took decides
     key = result_key(inputs, options, store, kind)
     # with the dense Hessian at hand the exact blocks cost nothing: computed, never read
-    stored = stored_result(store, None if spec.dense is not None else key, kind, StoredBlocks)
+    stored = stored_result(store, None if spec.dense is not None else key, kind, StoredBlocks,
+                           check=lambda found: _check_blocks(found, blocks))
     if spec.dense is not None:
         method, hvps, curvature = "exact", 0, exact_block_curvature(spec.dense, blocks)
     elif stored is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, get_args
@@ -35,6 +36,7 @@ from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import ParamSelection, module_class, prunable_parameters
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.report.safe import clipped
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
 if TYPE_CHECKING:
@@ -208,7 +210,8 @@ def iterative_magnitude_pruning(
     # pruned tensors IMP does not rank (a bias pruned with torch) are held as they were given
     fixed = {name: m.to(torch.bool) for name, m in (masks or {}).items() if name not in dict(params)}
     masks = full_masks(params, masks or {})
-    _check_levels_keep_weights(c, n, sum(int(m.sum()) for m in masks.values()))
+    kept0 = sum(int(m.sum()) for m in masks.values())
+    _check_levels_keep_weights(c, n, kept0)
     rewind_state = None
     resumed_after = None
     if out is not None:  # the folder itself is made by the first write (nothing is left if none happens)
@@ -217,7 +220,7 @@ def iterative_magnitude_pruning(
                 raise UsageError(
                     f"{out} already holds an IMP sweep; resume it or choose an empty directory"
                 )
-            rows, masks, rewind_state = _load_progress(out, model, params, settings, (model_spec, meta))
+            rows, masks, rewind_state = _load_progress(out, model, params, settings, (model_spec, meta), kept0 / n)
             resumed_after = rows[-1].level
 
     if not rows:
@@ -331,9 +334,10 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state, r
         write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
 
 
-def _load_progress(out: Path, model, params, settings, record=(None, None)):
+def _load_progress(out: Path, model, params, settings, record=(None, None), density0: float = 1.0):
     """Rows, masks and rewind state after the last level recorded in ``out``; ``record`` (model
-    spec, meta) must match what its last checkpoint records, where both say."""
+    spec, meta) must match what its last checkpoint records, where both say; ``density0``:
+    the density the sweep starts from (level 0's)."""
     path = out / CSV_NAME
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
@@ -348,6 +352,9 @@ def _load_progress(out: Path, model, params, settings, record=(None, None)):
         raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from None
     if not rows or [r.level for r in rows] != list(range(len(rows))):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
+    bad = _bad_row(rows, density0)
+    if bad:
+        raise InputError(f"{path}: {bad}; the file is damaged, use a fresh directory")
     shape = mlp_shape(model)
     odd = next((r for r in rows if (r.width, r.depth) != shape), None)
     if odd is not None:
@@ -377,6 +384,23 @@ def _load_progress(out: Path, model, params, settings, record=(None, None)):
     return rows, masks, rewind_state
 
 
+def _bad_row(rows: list[ImpRow], density0: float) -> str | None:
+    """What is wrong with resumed rows, or ``None``. They go on into the result and the CSV
+    (a NaN or a density of 2.5 reached ``law error-fit``), and level 0's density sets every
+    later level's: each value must be one a sweep writes."""
+    for r, before in zip(rows, (None, *rows)):
+        if not all(math.isfinite(v) for v in (r.density, r.error, r.loss)):
+            return f"level {r.level} holds a NaN or infinite value"
+        if not (0.0 < r.density <= (density0 if before is None else before.density)) or not 0.0 <= r.error <= 1.0:
+            return (f"level {r.level} has density {r.density:g} and error {r.error:g}: densities fall from "
+                    f"{density0:g} (this model's level 0) and errors are fractions in [0, 1]")
+        if any(v is not None and v < 1 for v in (r.width, r.depth)):
+            return f"level {r.level} has width,depth {r.width},{r.depth}, not positive"
+    if rows[0].density != density0:
+        return f"level 0 has density {rows[0].density:g}, not this model's {density0:g}"
+    return None
+
+
 def _load(out: Path, path: Path, settings) -> dict:
     # The folder's files are read like any checkpoint: declared sizes first, weights only.
     check_torch_file(path, "IMP checkpoint")
@@ -398,7 +422,7 @@ def _load(out: Path, path: Path, settings) -> dict:
 def _changed(saved: dict, now: dict, where_both_say: bool = False) -> list[str]:
     """``key saved (now value)`` for each entry of ``now`` that ``saved`` records otherwise;
     ``where_both_say``: only where neither is ``None`` (a value one side cannot know)."""
-    return [f"{k} {saved.get(k)} (now {v})" for k, v in now.items()
+    return [f"{k} {clipped(saved.get(k))} (now {v})" for k, v in now.items()
             if saved.get(k) != v and not (where_both_say and (v is None or saved.get(k) is None))]
 
 

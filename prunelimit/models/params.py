@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import OptionError
+from prunelimit.report.safe import clipped
 
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention)
 # attention's Q/K/V projections are linear maps held as parameters of its own, not Linear modules
@@ -148,7 +149,9 @@ class ParamSelection:
         """As the command line gives it: ``--include 'rnn' --exclude 'head'``, or the default set."""
         flags = [f"--{option} {p!r}" for option, patterns in (("include", self.include), ("exclude", self.exclude))
                  for p in patterns]
-        return " ".join(flags) or "the default prunable set (no --include/--exclude)"
+        # a file's recorded set may hold a thousand patterns: messages name the first few
+        shown = " ".join(flags[:4]) + (f" (+{len(flags) - 4:,} more)" if len(flags) > 4 else "")
+        return shown or "the default prunable set (no --include/--exclude)"
 
 
 def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelection:
@@ -167,16 +170,16 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
         for pattern in patterns:
             matched = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
             if not matched:
-                raise OptionError(option, f"{{0}} {pattern!r} matches no module in the model; patterns are globs "
+                raise OptionError(option, f"{{0}} {clipped(pattern)!r} matches no module in the model; patterns are globs "
                                   f"of module names, e.g. {examples}")
             computed = [name for name in matched if computed_weight(modules[name])]
             if option == "include" and not set(matched) & set(widening) and computed:
-                raise OptionError(option, f"{{0}} {pattern!r} matches {computed[0]!r}, whose weight is computed by a "
+                raise OptionError(option, f"{{0}} {clipped(pattern)!r} matches {computed[0]!r}, whose weight is computed by a "
                                   "parametrization (weight_norm, ...), not held as a parameter, and prunelimit "
                                   "prunes parameters; save the model with it removed "
                                   "(torch.nn.utils.parametrize.remove_parametrizations) to prune that weight")
             if option == "include" and not set(matched) & set(widening):
-                raise OptionError(option, f"{{0}} {pattern!r} matches only modules without a weight matrix "
+                raise OptionError(option, f"{{0}} {clipped(pattern)!r} matches only modules without a weight matrix "
                                   f"({', '.join(map(repr, matched[:3]))}), and a module's weight matrices are what "
                                   f"it adds; modules with one are e.g. {examples}")
     return selection

@@ -39,6 +39,14 @@ def _escaped(ch: str) -> str:
     return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
+def clipped(value: Any, limit: int = 40) -> str:
+    """A value read from a file as a message shows it: a file may hold a value of any size (a
+    100,000-character string, a 400-digit number), the message shows its first ``limit``
+    characters."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 def for_console(text: str) -> str:
     """``printable`` plus escaped rich markup: the string prints as it is, unstyled."""
     return escape(printable(text))

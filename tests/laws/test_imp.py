@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
 import pytest
 import torch
@@ -188,6 +189,19 @@ def test_resume_from_damaged_level_file_is_an_input_error(digits, tmp_path, dama
         _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
 
 
+def test_a_recorded_setting_of_any_size_is_named_in_a_line_of_its_own_size(digits, tmp_path):
+    """A level file's recorded setting was echoed whole: 5,000 characters in the one-line error."""
+    kw = dict(rate=0.5, rewind="none", seed=3)
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path, **kw)
+    level = tmp_path / "level_001.pt"
+    ckpt = torch.load(level, weights_only=True)
+    ckpt["imp"]["lr"] = "y" * 5000
+    torch.save(ckpt, level)
+    with pytest.raises(UsageError, match=r"other settings: lr y{40}… \(now ") as caught:
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
+    assert len(str(caught.value)) < len(str(tmp_path)) + 200
+
+
 def test_each_level_keeps_its_scheduled_count_when_live_weights_are_exactly_zero(digits):
     """A live weight that is exactly zero ties in |w| with the pruned ones; by flat index it took
     a pruned weight's place, which the `& mask` then dropped: level 1 kept 1408, not 1638."""
@@ -254,6 +268,13 @@ def test_resume_names_the_settings_that_differ_and_refuses_other_training_batche
     (lambda text: text[:text.rindex(",32,2")], "6 fields in every row"),  # the last row cut short
     (lambda text: text[:-2], "level 2 has width,depth 32,None"),  # cut in its last field
     (lambda text: text.replace("\n2,0.25,", "\n2,0.5,"), "density 0.5.* is not what level_002.pt records"),
+    # an earlier row went on into the result and the CSV as it stood (a NaN, a density of 2.5
+    # reached `law error-fit`), and level 0's density set every later level's
+    (lambda text: text.replace("\n1,0.5,", "\n1,nan,"), "level 1 holds a NaN or infinite value"),
+    (lambda text: re.sub(r"\n1,0\.5,[^,]*,", "\n1,0.5,inf,", text), "level 1 holds a NaN or infinite value"),
+    (lambda text: text.replace("\n1,0.5,", "\n1,2.5,"), "level 1 has density 2.5 .* densities fall"),
+    (lambda text: re.sub(r"\n1,0\.5,[^,]*,", "\n1,0.5,1.5,", text), "errors are fractions in \\[0, 1\\]"),
+    (lambda text: text.replace("\n0,1.0,", "\n0,0.9,"), "level 0 has density 0.9, not this model's 1"),
 ])
 def test_resume_refuses_a_damaged_progress_file(digits, tmp_path, damage, match):
     """A row cut short read its missing width and depth as "none" and resumed, so the sweep's
