@@ -240,3 +240,17 @@ def test_verify_from_states_this_runs_curvature_work_not_the_saved_runs(cli, own
         {"seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False, "predicted_exact_seconds": None,
          "search": None}
     assert doc["timing"]["search"]["seconds"] > 0  # the search this run made, outside the spectrum's seconds
+
+
+def test_verify_from_states_the_uncertainty_it_read_not_the_saved_text(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                     no_curvature):
+    """A saved ± that is not a number is no ± (``Uncertainty.from_json``): the console and the
+    gate read none, and ``verify --json`` copied the saved text into its ``prediction`` as is."""
+    report = json.loads(saved_bounds.read_text())
+    report["prediction"]["uncertainty"] = {**report["prediction"]["uncertainty"], "plus_minus": "x"}
+    report["prediction"]["stderr"] = "x"
+    saved = tmp_path / "broken.json"
+    saved.write_text(json.dumps(report))
+    doc = _json(cli("verify", own_ckpt, *SAMPLES, "--from", saved, "--json"))
+    assert doc["prediction"]["uncertainty"] is None and doc["prediction"]["stderr"] is None
+    assert doc["prediction"]["ratio"] == report["prediction"]["ratio"]

@@ -124,6 +124,11 @@ class VerifyReport:
     def to_json(self) -> dict:
         body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
         if self.bounds is None:  # this run's work, not the saved run's: the prediction was read, no products
+            saved_prediction = body.get("prediction")
+            if isinstance(saved_prediction, dict):  # the ± as read (the console's and the gate's), not the saved text
+                u = self.prediction.uncertainty
+                body["prediction"] = {**saved_prediction, "stderr": None if u is None else u.stderr,
+                                      "uncertainty": None if u is None else u.to_json()}
             saved = body.get("timing")
             body["timing"] = {**(saved if isinstance(saved, dict) else {}),
                               "seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False}
