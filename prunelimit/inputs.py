@@ -19,6 +19,7 @@ from prunelimit.limits import MAX_RECORDED_PATTERNS, MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
 from prunelimit.models.params import ParamSelection, check_selection, prunable_parameters, weight_matrices
+from prunelimit.report.safe import listed
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
 
 
@@ -142,9 +143,8 @@ def _outside_masks(loaded: LoadedModel, selection: ParamSelection, subject: str 
                                   if module in modules and leaf in dict(weight_matrices(modules[module]))
                                   and selection.decide(module, True)))
     fix = f"; --include {matrices[0]!r} (a glob of module names) counts them" if matrices else ""
-    listed = ", ".join(outside[:3]) + (f" (+{len(outside) - 3} more)" if len(outside) > 3 else "")
     return (f"{subject or _source(loaded)} has pruning masks on {len(outside)} tensor(s) outside the prunable set in use "
-            f"({listed}): their pruned weights stay zero but are not counted in N or the sparsity{fix}",)
+            f"({listed(outside)}): their pruned weights stay zero but are not counted in N or the sparsity{fix}",)
 
 
 def _source(loaded: LoadedModel) -> str:

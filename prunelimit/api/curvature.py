@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -1044,25 +1044,30 @@ def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:
     spectrum) must not give a verdict, so what can be checked cheaply is: the Hessian's
     dimension and tensors, rules whose weights form a measure, and extremes that are the
     rules' own."""
-    from prunelimit.theory.statdim import check_quadrature
-
     named = hessian_parameters(inputs.model, inputs.selection)
     dim = sum(p.numel() for _, p in named)
     if (rep.params_hessian, rep.quadrature.dim) != (dim, dim):
         raise ValueError(f"a spectrum of dimension {rep.quadrature.dim:,}, not this Hessian's {dim:,}")
     if [(n, tuple(g.shape)) for n, g in rep.gradient.items()] != [(n, (p.numel(),)) for n, p in named]:
         raise ValueError("its gradient is not over this Hessian's tensors")
-    try:
-        for quad in (rep.quadrature, rep.half):
-            if quad is not None:
-                check_quadrature(quad.nodes, quad.weights)
-    except (UsageError, NumericalError) as exc:
-        raise ValueError(str(exc)) from None
+    check_stored_rules([quad for quad in (rep.quadrature, rep.half) if quad is not None])
     if (rep.lambda_max, rep.lambda_min) != _extreme_nodes(rep.quadrature):
         raise ValueError("its λmax and λmin are not its rules' extreme nodes")
     losses = np.asarray(rep.batch_losses)
     if losses.ndim != 1 or losses.size == 0 or not np.all(np.isfinite(losses)):
         raise ValueError("its per-batch losses are not a finite list")
+
+
+def check_stored_rules(quadratures: "Iterable[SpectralQuadrature]") -> None:
+    """``ValueError`` when a quadrature rule read from the cache is not a measure
+    (``check_quadrature``): a miss, as a damaged entry is, not an error of the inputs."""
+    from prunelimit.theory.statdim import check_quadrature
+
+    try:
+        for quad in quadratures:
+            check_quadrature(quad.nodes, quad.weights)
+    except (UsageError, NumericalError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def stored_result(store: "Store | None", key: str | None, kind: str, expected: type,

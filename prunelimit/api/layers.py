@@ -12,6 +12,7 @@ from prunelimit.api.curvature import (
     LimitTarget,
     SpectrumReport,
     basis_storage,
+    check_stored_rules,
     curvature_data,
     hessian_operator,
     optional_target,
@@ -44,16 +45,9 @@ class StoredBlocks:
 def _check_blocks(stored: StoredBlocks, blocks: "tuple[Block, ...]") -> None:
     """``ValueError`` when blocks read from the cache are not this Hessian's (``stored_result``'s
     ``check``): another model's, or rules that are not a measure."""
-    from prunelimit.errors import NumericalError, UsageError
-    from prunelimit.theory.statdim import check_quadrature
-
     if [(b.name, b.params, b.quadrature.dim) for b in stored.blocks] != [(b.name, b.size, b.size) for b in blocks]:
         raise ValueError("its blocks are not this Hessian's layers")
-    try:
-        for b in stored.blocks:
-            check_quadrature(b.quadrature.nodes, b.quadrature.weights)
-    except (UsageError, NumericalError) as exc:
-        raise ValueError(str(exc)) from None
+    check_stored_rules(b.quadrature for b in stored.blocks)
 
 
 def with_layers(layers: "LayerBreakdown | None", body: dict) -> dict:

@@ -25,6 +25,7 @@ from prunelimit.api.options import (
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import plain
+from prunelimit.report.safe import listed
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 
 if TYPE_CHECKING:
@@ -187,9 +188,7 @@ def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
     outside = [(n, w.numel()) for n, w in zip(names, weights) if n not in gradient]
     if not outside:
         return []
-    more = f" (+{len(outside) - 3} more)" if len(outside) > 3 else ""
-    listed = ", ".join(n for n, _ in outside[:3]) + more
-    return [f"{sum(c for _, c in outside):,} prunable weights ({listed}) are frozen (requires_grad=False) and "
+    return [f"{sum(c for _, c in outside):,} prunable weights ({listed([n for n, _ in outside])}) are frozen (requires_grad=False) and "
             "outside the Hessian, so ρ* counts no curvature for pruning them; --exclude their modules, or make "
             "them trainable in the model"]
 
@@ -217,7 +216,7 @@ def unrecognised_warnings(inputs: Inputs) -> list[str]:
 
 
 def _listed(names: list[str]) -> str:
-    return ", ".join(repr(n) for n in names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+    return listed([repr(n) for n in names])
 
 
 def first_order_change(profile: PruningPath, names, weights, gradient: dict, ratio: float) -> float | None:

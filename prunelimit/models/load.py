@@ -15,6 +15,7 @@ from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 from prunelimit.specs import spec_file_part
+from prunelimit.report.safe import listed
 
 
 @dataclass
@@ -241,13 +242,13 @@ def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: st
     if missing or unexpected or wrong or integral:
         parts = []
         if missing:
-            parts.append(f"missing keys {_few(missing)}")
+            parts.append(f"missing keys {listed(missing)}")
         if unexpected:
-            parts.append(f"unexpected keys {_few(unexpected)}")
+            parts.append(f"unexpected keys {listed(unexpected)}")
         if wrong:
-            parts.append(f"shape mismatch {_few(wrong)}")
+            parts.append(f"shape mismatch {listed(wrong)}")
         if integral:
-            parts.append(f"integer or boolean values for the float tensors {_few(integral)}: save the float weights "
+            parts.append(f"integer or boolean values for the float tensors {listed(integral)}: save the float weights "
                          "(dequantize a quantized model first)")
         prefix = _wrapper_prefix(missing, unexpected)
         if prefix:
@@ -276,8 +277,3 @@ def check_finite_weights(model: nn.Module, source: str) -> None:
                 f"checkpoint {source}: tensor {name!r} has {bad} NaN/Inf value(s); the weights are corrupt "
                 "(re-export them, or train with a lower learning rate)"
             )
-
-
-def _few(items: list[str], n: int = 3) -> str:
-    more = f" (+{len(items) - n} more)" if len(items) > n else ""
-    return ", ".join(items[:n]) + more

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import OptionError
-from prunelimit.report.safe import clipped
+from prunelimit.report.safe import clipped, listed
 
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention)
 # attention's Q/K/V projections are linear maps held as parameters of its own, not Linear modules
@@ -150,8 +150,7 @@ class ParamSelection:
         flags = [f"--{option} {p!r}" for option, patterns in (("include", self.include), ("exclude", self.exclude))
                  for p in patterns]
         # a file's recorded set may hold a thousand patterns: messages name the first few
-        shown = " ".join(flags[:4]) + (f" (+{len(flags) - 4:,} more)" if len(flags) > 4 else "")
-        return shown or "the default prunable set (no --include/--exclude)"
+        return listed(flags, 4, " ") or "the default prunable set (no --include/--exclude)"
 
 
 def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelection:

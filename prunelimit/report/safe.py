@@ -47,6 +47,13 @@ def clipped(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
 
 
+def listed(items: "list[str]", n: int = 3, sep: str = ", ") -> str:
+    """The first ``n`` of ``items`` as a message names them, then how many more: a file or a
+    model may hold thousands (masks, patterns, keys), a one-line message shows a few."""
+    more = f" (+{len(items) - n:,} more)" if len(items) > n else ""
+    return sep.join(items[:n]) + more
+
+
 def for_console(text: str) -> str:
     """``printable`` plus escaped rich markup: the string prints as it is, unstyled."""
     return escape(printable(text))
