@@ -62,7 +62,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
                                   masks=masks, held=inputs.loaded.masks).points
     else:
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
-                                 seed=c.seed, masks=inputs.loaded.masks or None)
+                                 seed=c.seed, selection=inputs.selection, masks=inputs.loaded.masks or None)
     fit = fit_nplh(points, region=c.region, seed=c.seed)
     return replace(fit, warnings=inputs.qualified(fit.warnings))
 

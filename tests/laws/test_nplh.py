@@ -364,3 +364,21 @@ def test_a_slope_the_points_do_not_pin_is_warned_of(density, gamma):
     assert fit.alpha0 > 0 and fit.alpha0_ci[0] <= 0
     assert any("interval of alpha0" in w and "reaches 0" in w for w in fit.warnings)
     assert not any("interval of alpha0" in w for w in fit_nplh(law_points(0.01, seed=0)).warnings)
+
+
+def test_the_pressure_ladder_gates_only_the_selected_weights(tiny_model, tmp_path):
+    """--exclude (and --include) chose the set that static and iterative rank, but the
+    pressure ladder gated every Linear weight: an excluded layer was pruned with the rest and
+    its weights counted in each level's density."""
+    from prunelimit import api
+    from prunelimit.inputs import load_inputs
+    from tests.conftest import LIBRARY_SAMPLES, SPEC
+
+    path = tmp_path / "dense.pt"
+    torch.save(tiny_model.state_dict(), path)
+    inputs = load_inputs(path, model=SPEC, data="digits:train", max_samples=LIBRARY_SAMPLES, exclude=("0",))
+    first = inputs.model[0].weight.detach().clone()
+    fit = api.nplh(inputs, mode="pressure", pressures=tuple(2.0 ** k for k in range(-2, 6)), epochs_per_level=2,
+                   region=(0.005, 1.0))
+    assert min(fit.points.density) < 0.9  # the ladder pruned the selected layers
+    assert torch.count_nonzero(inputs.model[0].weight) == first.numel()  # and left the excluded one whole
