@@ -76,10 +76,31 @@ def test_fit_recovers_parameters():
     assert all(c >= 8 for c in covered.values()), covered  # P(≤7 of 10 | 95 %) ≈ 1 %
 
 
+def test_fit_recovers_parameters_with_noise_on_the_dense_row_too():
+    # The dense network's error is measured like every other point, so a reviewer's 2 % noise
+    # lands on the density-1 row as well. ε_np held at that row's value carried its noise into
+    # γ and p: over these 40 draws (mean of 3 seeds) 7 missed 5 % and the 95 % intervals covered
+    # all three parameters in 34; fitted with the other parameters, 1 miss and 38 covered.
+    # Allowed: 2 misses (the Jacobian SE of γ and p is ≈1.5 %) and 36 covered (P(≤35 | 95 %) ≈ 14 %,
+    # but the seeds are fixed, so the test is deterministic).
+    names = ("gamma", "eps_up", "p")
+    misses = covered = 0
+    for draw in range(40):
+        rng = np.random.default_rng(draw)
+        e = np.mean([np.minimum(error_law(DENSITIES, **TRUE) * (1 + NOISE * rng.standard_normal(DENSITIES.size)), 1.0)
+                     for _ in range(3)], axis=0)
+        f = fit_error_law(ErrorPoints(DENSITIES, e), leave_one_out=False)
+        misses += any(abs(getattr(f, n) / TRUE[n] - 1) > 0.05 for n in names)
+        covered += all(f.intervals[n].low < TRUE[n] < f.intervals[n].high for n in names)
+    assert misses <= 2 and covered >= 36, (misses, covered)
+
+
 def test_fit_statistics_single_draw(single_fit):
     # One 2 % draw: δ statistics match the injected noise (SD 2 %), mean near 0.
     f = single_fit
-    assert f.configs[0].eps_np == TRUE["eps_np"] and f.configs[0].eps_np_measured
+    # ε_np is fitted from the plateau's rows, the measured dense row among them: within 2 %
+    # (about 2 % noise over the ~8 rows of the plateau, ≈1 % SE)
+    assert f.configs[0].eps_np == pytest.approx(TRUE["eps_np"], rel=0.02) and f.configs[0].eps_np_measured
     assert abs(f.mean_rel_error) < 0.01
     assert 0.01 < f.std_rel_error < 0.03
     assert f.loo_mean_abs_rel_error < 0.03
@@ -210,12 +231,12 @@ def test_joint_needs_two_widths_and_depths():
 def test_repeated_densities_count_once():
     # Many rows at too few densities (seeds repeated) identify no more than those densities.
     d = np.repeat([1.0, 0.5, 0.25], 4)
-    with pytest.raises(UsageError, match="more than 3 distinct densities, got 3 in 12 rows"):
+    with pytest.raises(UsageError, match="more than 4 distinct densities, got 3 in 12 rows"):
         fit_error_law(ErrorPoints(d, _noisy(d, 1)))
     with pytest.raises(UsageError, match="got 1 in 5 rows"):
         fit_error_law(ErrorPoints(np.ones(5), np.full(5, 0.02)))
-    d4 = np.repeat(DENSITIES[[0, 10, 20, 30]], 2)  # four densities suffice, repeated or not
-    assert fit_error_law(ErrorPoints(d4, _noisy(d4, 1)), leave_one_out=False).points == 8
+    d5 = np.repeat(DENSITIES[[0, 8, 16, 24, 32]], 2)  # five densities suffice (γ, p, ε↑, ε_np), repeated or not
+    assert fit_error_law(ErrorPoints(d5, _noisy(d5, 1)), leave_one_out=False).points == 10
     # joint: each network on its own densities; one network at 2 densities is refused
     pts = _joint_points(4)
     first = (pts.width == pts.width[0]) & (pts.depth == pts.depth[0])
