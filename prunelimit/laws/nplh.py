@@ -327,7 +327,8 @@ def _hinge_rss(x: np.ndarray, y: np.ndarray, knots: np.ndarray) -> np.ndarray:
     base = np.broadcast_to(np.column_stack([np.ones_like(x), x]), (knots.shape[0], x.size, 2))
     design = np.concatenate([base, hinges], axis=2)
     gram = design.transpose(0, 2, 1) @ design
-    coef = np.linalg.solve(gram, (design.transpose(0, 2, 1) @ y)[..., None])[..., 0]
+    # pinv, not solve: repeated gammas leave a segment's hinge column constant (a singular system)
+    coef = (np.linalg.pinv(gram) @ (design.transpose(0, 2, 1) @ y)[..., None])[..., 0]
     resid = y[None, :] - np.einsum("fnk,fk->fn", design, coef)
     return np.einsum("fn,fn->f", resid, resid)
 
@@ -336,7 +337,7 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Indices of the power-law segment of a 1- to ``AUTO_MAX_SEGMENTS``-segment fit chosen by BIC.
 
     Continuous piecewise-linear fits of ln s on ln γ (each segment ≥ ``AUTO_MIN_SEGMENT``
-    points): the best break points at data points, then moved freely. Of several segments, the law's is the one
+    distinct γ): the best break points at data points, then moved freely. Of several segments, the law's is the one
     overlapping the default region most in log density; one segment: all points. Four
     segments, not three: the collapse below the law curves in log-log, and three straight
     segments spent two break points on it, so "the middle one" was a piece of the collapse
@@ -361,15 +362,16 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         from scipy import optimize
 
         def too_short(k: np.ndarray) -> bool:
-            return bool(np.diff([0, *np.searchsorted(xs, np.sort(k), side="right"), n]).min() < m)
+            return bool(np.diff([0, *np.searchsorted(distinct, np.sort(k), side="right"), distinct.size]).min() < m)
 
         res = optimize.minimize(lambda k: math.inf if too_short(k) else _hinge_rss(xs, ys, np.sort(k)[None])[0],
                                 knots, method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-14})
         return knots if too_short(res.x) else np.sort(res.x)
 
-    # break after sorted point i: segments [.., i] and [i + 1, ..], each of at least m points; on
-    # many points every few (the refinement moves them), so three breaks stay ~10^4 fits
-    after = np.unique(np.linspace(m - 1, n - m - 1, max(0, min(n - 2 * m + 1, AUTO_BREAK_CANDIDATES))).round()).astype(int)
+    # break after the i-th distinct γ: segments of at least m distinct γ each (repeated points
+    # pin no line); on many points every few (the refinement moves them), so three breaks stay ~10^4 fits
+    distinct, nd = np.unique(xs), np.unique(xs).size
+    after = np.unique(np.linspace(m - 1, nd - m - 1, max(0, min(nd - 2 * m + 1, AUTO_BREAK_CANDIDATES))).round()).astype(int)
     best_bic, best_knots = float(bic(_hinge_rss(xs, ys, np.empty((1, 0))), 2)[0]), np.empty(0)
     for breaks in range(1, AUTO_MAX_SEGMENTS):
         cuts = np.array([c for c in itertools.combinations(after.tolist(), breaks)
@@ -377,8 +379,8 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         if not cuts.size:
             break
         chunks = -(-len(cuts) * n * (2 + breaks) // 2**22)  # designs of at most 32 MB
-        rss = np.concatenate([_hinge_rss(xs, ys, xs[chunk]) for chunk in np.array_split(cuts, chunks)])
-        knots = refined(xs[cuts[int(np.argmin(rss))]])
+        rss = np.concatenate([_hinge_rss(xs, ys, distinct[chunk]) for chunk in np.array_split(cuts, chunks)])
+        knots = refined(distinct[cuts[int(np.argmin(rss))]])
         score = float(bic(_hinge_rss(xs, ys, knots[None]), 2 + 2 * breaks)[0])
         if score < best_bic:
             best_bic, best_knots = score, knots

@@ -399,3 +399,13 @@ def test_the_pressure_ladder_gates_only_the_selected_weights(tiny_model, tmp_pat
                    region=(0.005, 1.0))
     assert min(fit.points.density) < 0.9  # the ladder pruned the selected layers
     assert torch.count_nonzero(inputs.model[0].weight) == first.numel()  # and left the excluded one whole
+
+
+def test_auto_region_takes_repeated_gammas():
+    # points repeated (runs recorded twice) or one gamma throughout: the batched least squares of
+    # the segment search met a singular system (LinAlgError, exit 5) where a fit or a named refusal belongs
+    gamma, density = np.repeat([0.1, 0.3, 0.5], 5), np.repeat([0.5, 0.2, 0.1], 5)
+    fit = fit_nplh(LawPoints.from_arrays(density, gamma), region="auto")
+    assert fit.n_region == 15 and fit.alpha0 == pytest.approx(fit_nplh(LawPoints.from_arrays(density, gamma)).alpha0)
+    with pytest.raises(UsageError, match="same gamma"):
+        fit_nplh(LawPoints.from_arrays(np.geomspace(0.4, 0.01, 10), np.full(10, 0.5)), region="auto")
