@@ -302,3 +302,32 @@ def test_outputs_shown_for_the_example_are_what_the_commands_print(cli, monkeypa
             assert re.fullmatch(whole, printed), (doc.name, tokens, printed)
             checked += 1
     assert checked >= 12
+
+
+def test_every_exit_code_list_names_the_codes_the_commands_exit_with():
+    """README, the guide and docs/bad-input.md each list the exit codes; bad-input.md's table
+    left out 143 (SIGTERM) and 129 (SIGHUP), which the commands exit with
+    (tests/test_outputs.py, tests/test_no_stale_outputs.py)."""
+    import re
+    import signal
+
+    from prunelimit import errors
+
+    def paragraph(path: Path, start: str) -> str:
+        text = path.read_text(encoding="utf-8")
+        return text[text.index(start):text.index("\n\n", text.index(start))]
+
+    classes = [errors.PrunelimitError]
+    for cls in classes:
+        classes += cls.__subclasses__()
+    internal = 5  # an unexpected exception: cli.common's last resort
+    signals = {128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)}
+    exited = {0, internal, *(cls.exit_code for cls in classes), *signals}
+    number = r"(?<![\d.\w-])(\d{1,3}) (?=[a-z(])"  # "0 success", "130 interrupted (Ctrl-C)"
+    listed = {
+        "README.md": re.findall(number, paragraph(ROOT / "README.md", "Exit codes:")),
+        "guide.md": re.findall(number, paragraph(ROOT / "docs" / "guide.md", "Exit codes for every command:")),
+        "bad-input.md": re.findall(r"^\| (\d+) \|", paragraph(ROOT / "docs" / "bad-input.md", "| code | meaning |"),
+                                   flags=re.M),
+    }
+    assert {doc: set(map(int, codes)) for doc, codes in listed.items()} == dict.fromkeys(listed, exited)
