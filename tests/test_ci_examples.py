@@ -331,3 +331,23 @@ def test_every_exit_code_list_names_the_codes_the_commands_exit_with():
                                    flags=re.M),
     }
     assert {doc: set(map(int, codes)) for doc, codes in listed.items()} == dict.fromkeys(listed, exited)
+
+
+def test_every_option_of_every_command_is_documented():
+    """Each option a `--help` lists is named in the README or under docs/ (`--momentum`,
+    `--weight-lr`, `--gate-lr`, `--epochs-per-level` and `--extrapolate` were in `--help`
+    alone)."""
+    import re
+
+    import typer
+
+    from prunelimit.cli import app
+
+    def commands(group):
+        for command in group.commands.values():
+            yield from commands(command) if hasattr(command, "commands") else [command]
+
+    docs = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "README.md", *(ROOT / "docs").glob("*.md")))
+    options = {opt for command in commands(typer.main.get_command(app)) for p in command.params
+               if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+    assert sorted(o for o in options - {"--help"} if not re.search(rf"{o}(?![\w-])", docs)) == []
