@@ -351,3 +351,28 @@ def test_every_option_of_every_command_is_documented():
     options = {opt for command in commands(typer.main.get_command(app)) for p in command.params
                if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
     assert sorted(o for o in options - {"--help"} if not re.search(rf"{o}(?![\w-])", docs)) == []
+
+
+def test_the_options_every_command_takes_are_on_every_command():
+    """README: "Every command takes `--json`, `--config`, `--device`, …". The CSV fits
+    (`law nplh-fit`, `law error-fit`) run no model and take no `--device`: the sentence
+    names them, and every other command has each option it lists."""
+    import re
+
+    import typer
+
+    from prunelimit.cli import app
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("Every command takes")
+    sentence = text[start:re.compile(r"shows an\s+example in `--help`").search(text, start).start()]
+    named = set(re.findall(r"`(--[a-z-]+)", sentence))
+    excused = set(re.findall(r"`law ([a-z-]+)`", sentence))
+    lacking = {}
+    for name, command in typer.main.get_command(app).commands.items():
+        for sub, leaf in getattr(command, "commands", {name: command}).items():
+            options = {opt for p in leaf.params for opt in p.opts}
+            if named - options:
+                lacking[sub] = named - options
+    assert named >= {"--json", "--config", "--device", "--seed", "--debug"}
+    assert lacking == dict.fromkeys(excused, {"--device"})
