@@ -376,3 +376,25 @@ def test_the_options_every_command_takes_are_on_every_command():
                 lacking[sub] = named - options
     assert named >= {"--json", "--config", "--device", "--seed", "--debug"}
     assert lacking == dict.fromkeys(excused, {"--device"})
+
+
+def test_the_error_fit_help_example_reads_what_the_imp_help_example_writes():
+    """`law error-fit --help`'s example reads the imp-out/imp.csv that `imp --help`'s writes;
+    run in that order they must work: `--levels 8` reached density 0.8⁸ = 0.17, so
+    `--predict 0.05` was refused (exit 2: outside the measured range)."""
+    import typer
+
+    from prunelimit.cli import app
+
+    group = typer.main.get_command(app)
+    imp, fit = group.commands["imp"], group.commands["law"].commands["error-fit"]
+
+    def value(command, option: str) -> float:
+        tokens = shlex.split(command.epilog.removeprefix("Example: "))
+        if option in tokens:
+            return float(tokens[tokens.index(option) + 1])
+        return next(p.default for p in command.params if option in p.opts)
+
+    assert "imp-out/imp.csv" in fit.epilog and "-o imp-out" in imp.epilog
+    reached = (1 - value(imp, "--rate")) ** value(imp, "--levels")
+    assert reached <= value(fit, "--predict") <= 1
