@@ -216,3 +216,186 @@ def test_every_help_example_names_options_its_command_has():
             tokens = shlex.split(line.split("  (")[0])
             unknown = [p for p in _check_command(tokens, {"pruned.pt", "points.csv", "imp-out"}) if "no option" in p]
             assert not unknown, unknown
+
+
+# What varies from run to run in a shown output: wall times, the host's peak memory, and
+# whether the spectrum was computed or read from the cache (the order the documents run
+# their commands in is not the order a test can afford to).
+_VARIES = ((r"[\d,]+ HVPs in [\d.]+ s( \(spectrum from the cache\))?", "HVPs"),
+           (r"peak host [\d,.]+ MB", "peak host MB"), (r"\d[\d,.]* s\b", "# s"))
+# Commands whose shown output takes more than seconds to reproduce (training sweeps), and
+# `--per-layer`, which shows none and forms its blocks from 2,410 columns.
+_SLOW = ("imp", "hyperflux", "error-fit", "--per-layer")
+
+
+def _flat(text: str) -> str:
+    """One line, spaces collapsed: a block wrapped at another width reads the same."""
+    import re
+
+    for pattern, fixed in _VARIES:
+        text = re.sub(pattern, fixed, text)
+    return " ".join(text.split())
+
+
+def _shown_runs(text: str) -> list[tuple[list[str], list[str]]]:
+    """``(command tokens, shown lines)`` of every `$ prunelimit` line of a document's console
+    and plain blocks, in order, with the shell's `;` and `>` as tokens; the lines are empty
+    where the block shows no output."""
+    runs, blocks, fence = [], [], None
+    for line in text.splitlines():  # fences in order: a closing ``` opens nothing
+        if line.startswith("```") and fence is None:
+            fence = line[3:]
+            blocks.append((fence, []))
+        elif line.startswith("```"):
+            fence = None
+        elif fence is not None:
+            blocks[-1][1].append(line)
+    for lines in (lines for kind, lines in blocks if kind in ("", "console")):
+        commands = [i for i, line in enumerate(lines) if line.startswith("$ prunelimit ")]
+        for i in commands:
+            lexer = shlex.shlex(lines[i][2:], posix=True, punctuation_chars=";&|>")
+            lexer.whitespace_split = True
+            runs.append((list(lexer), lines[i + 1:] if len(commands) == 1 else []))
+    return runs
+
+
+def _python_saves(text: str) -> list[str]:
+    """The code of a document's `$ python -c "…torch.save(…)"` lines (a model saved by hand)."""
+    return [shlex.split(line[2:])[2] for line in text.splitlines()
+            if line.startswith("$ python -c") and "torch.save(" in line]
+
+
+def test_outputs_shown_for_the_example_are_what_the_commands_print(cli, monkeypatch, tmp_path):
+    """A reader who copies the commands of the README, the guide and docs/methods.md sees the
+    output they show, line for line (`…` stands for what a block leaves out): the numbers,
+    the wording of each line, its warnings (stdout, then stderr). The README's `verify`
+    lacked the seconds its search line prints, the guide's `spectrum --method paper` its
+    tolerance warning and its `prune` the warning it carries over from the prediction."""
+    import re
+
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    checked = 0
+    for doc in (*DOCS, ROOT / "docs" / "methods.md"):
+        text = doc.read_text(encoding="utf-8")
+        for name in _files_written_outside_the_cli(text) & {"prunelimit.yaml"}:
+            (tmp_path / name).write_text(re.search(rf"`{name}`:\n\n```yaml\n(.*?)```", text, flags=re.S)[1])
+        for code in _python_saves(text):
+            exec(code, {})
+        for tokens, shown in _shown_runs(text):
+            args = tokens[1:tokens.index(";")] if ";" in tokens else tokens[1:]
+            command, _ = _command(["prunelimit", *args])
+            if hasattr(command, "commands") or any(a in _SLOW for a in args):
+                continue  # `--version`, `--help`: the quick test above
+            args, target = (args[:args.index(">")], args[args.index(">") + 1]) if ">" in args else (args, None)
+            # wider than the block: a longer timing or peak memory must not wrap a table cell
+            monkeypatch.setenv("COLUMNS", str(max((len(line) for line in shown), default=100) + 40))
+            force = any(a in WRITES for a in args) and any("--force" in p.opts for p in command.params)
+            result = cli(*args, *(["--force"] if force else []))  # both documents write pruned.pt, verify.png
+            assert result.exit_code in (0, 1), (tokens, result.stderr)
+            if target:
+                (tmp_path / target).write_text(result.stdout)
+            if not shown:
+                continue
+            printed = _flat(result.stdout + "\n" + result.stderr
+                            + (f"\nexit code: {result.exit_code}" if "exit code: $?" in tokens else ""))
+            whole = ".*".join(re.escape(piece.strip()) for piece in _flat("\n".join(shown)).split("…"))
+            assert re.fullmatch(whole, printed), (doc.name, tokens, printed)
+            checked += 1
+    assert checked >= 12
+
+
+def test_every_exit_code_list_names_the_codes_the_commands_exit_with():
+    """README, the guide and docs/bad-input.md each list the exit codes; bad-input.md's table
+    left out 143 (SIGTERM) and 129 (SIGHUP), which the commands exit with
+    (tests/test_outputs.py, tests/test_no_stale_outputs.py)."""
+    import re
+    import signal
+
+    from prunelimit import errors
+
+    def paragraph(path: Path, start: str) -> str:
+        text = path.read_text(encoding="utf-8")
+        return text[text.index(start):text.index("\n\n", text.index(start))]
+
+    classes = [errors.PrunelimitError]
+    for cls in classes:
+        classes += cls.__subclasses__()
+    internal = 5  # an unexpected exception: cli.common's last resort
+    signals = {128 + s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)}
+    exited = {0, internal, *(cls.exit_code for cls in classes), *signals}
+    number = r"(?<![\d.\w-])(\d{1,3}) (?=[a-z(])"  # "0 success", "130 interrupted (Ctrl-C)"
+    listed = {
+        "README.md": re.findall(number, paragraph(ROOT / "README.md", "Exit codes:")),
+        "guide.md": re.findall(number, paragraph(ROOT / "docs" / "guide.md", "Exit codes for every command:")),
+        "bad-input.md": re.findall(r"^\| (\d+) \|", paragraph(ROOT / "docs" / "bad-input.md", "| code | meaning |"),
+                                   flags=re.M),
+    }
+    assert {doc: set(map(int, codes)) for doc, codes in listed.items()} == dict.fromkeys(listed, exited)
+
+
+def test_every_option_of_every_command_is_documented():
+    """Each option a `--help` lists is named in the README or under docs/ (`--momentum`,
+    `--weight-lr`, `--gate-lr`, `--epochs-per-level` and `--extrapolate` were in `--help`
+    alone)."""
+    import re
+
+    import typer
+
+    from prunelimit.cli import app
+
+    def commands(group):
+        for command in group.commands.values():
+            yield from commands(command) if hasattr(command, "commands") else [command]
+
+    docs = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "README.md", *(ROOT / "docs").glob("*.md")))
+    options = {opt for command in commands(typer.main.get_command(app)) for p in command.params
+               if p.param_type_name == "option" for opt in (*p.opts, *p.secondary_opts) if opt.startswith("--")}
+    assert sorted(o for o in options - {"--help"} if not re.search(rf"{o}(?![\w-])", docs)) == []
+
+
+def test_the_options_every_command_takes_are_on_every_command():
+    """README: "Every command takes `--json`, `--config`, `--device`, …". The CSV fits
+    (`law nplh-fit`, `law error-fit`) run no model and take no `--device`: the sentence
+    names them, and every other command has each option it lists."""
+    import re
+
+    import typer
+
+    from prunelimit.cli import app
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("Every command takes")
+    sentence = text[start:re.compile(r"shows an\s+example in `--help`").search(text, start).start()]
+    named = set(re.findall(r"`(--[a-z-]+)", sentence))
+    excused = set(re.findall(r"`law ([a-z-]+)`", sentence))
+    lacking = {}
+    for name, command in typer.main.get_command(app).commands.items():
+        for sub, leaf in getattr(command, "commands", {name: command}).items():
+            options = {opt for p in leaf.params for opt in p.opts}
+            if named - options:
+                lacking[sub] = named - options
+    assert named >= {"--json", "--config", "--device", "--seed", "--debug"}
+    assert lacking == dict.fromkeys(excused, {"--device"})
+
+
+def test_the_error_fit_help_example_reads_what_the_imp_help_example_writes():
+    """`law error-fit --help`'s example reads the imp-out/imp.csv that `imp --help`'s writes;
+    run in that order they must work: `--levels 8` reached density 0.8⁸ = 0.17, so
+    `--predict 0.05` was refused (exit 2: outside the measured range)."""
+    import typer
+
+    from prunelimit.cli import app
+
+    group = typer.main.get_command(app)
+    imp, fit = group.commands["imp"], group.commands["law"].commands["error-fit"]
+
+    def value(command, option: str) -> float:
+        tokens = shlex.split(command.epilog.removeprefix("Example: "))
+        if option in tokens:
+            return float(tokens[tokens.index(option) + 1])
+        return next(p.default for p in command.params if option in p.opts)
+
+    assert "imp-out/imp.csv" in fit.epilog and "-o imp-out" in imp.epilog
+    reached = (1 - value(imp, "--rate")) ** value(imp, "--levels")
+    assert reached <= value(fit, "--predict") <= 1

@@ -155,7 +155,7 @@ def law_error_fit(
         emit("law-error-fit", body, json, console.render_error_fit, body)
 
 
-@app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 8 -o imp-out")
+@app.command(epilog="Example: prunelimit imp mlp:64,32,10 --data digits:train --eval-data digits:test --levels 24 --epochs 8 -o imp-out")
 @shared(_general_options)
 def imp(
     o: SimpleNamespace,
