@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 
 from prunelimit.report import progress
 
@@ -12,3 +15,33 @@ def test_only_rank_zero_draws_the_bar(monkeypatch, main):
     """Under torchrun every rank runs the same stages: one bar (rank 0's), not one a rank."""
     monkeypatch.setattr(progress, "is_main", lambda: main)
     assert progress.progress_enabled(json_mode=False) is main
+
+
+def _terminal(monkeypatch, width: int, term: str = "xterm") -> io.StringIO:
+    """The bar's stderr as a terminal ``width`` columns wide, written to the returned buffer."""
+    out = io.StringIO()
+    monkeypatch.setattr(progress, "Console", lambda **_: Console(file=out, force_terminal=True, width=width,
+                                                                  color_system=None, _environ={"TERM": term}))
+    return out
+
+
+@pytest.mark.parametrize("width", [40, 60, 120])
+def test_a_narrow_terminal_keeps_the_count_and_the_eta(monkeypatch, width):
+    """The status went into the description, first on the line: 40 columns showed
+    'curvature · ρ* 91.84 % ± 0.31 pt    eta' (no count, no ETA) and 60 cut the count to
+    '883…'. The status now comes last and gives way first."""
+    out = _terminal(monkeypatch, width)
+    with progress.progress("curvature", 96) as advance:
+        advance(883, 1518, "ρ* 91.84 % ± 0.31 pt")
+    frames = out.getvalue()
+    assert "883/1518" in frames and "eta -:--:--" in frames  # one update: no rate yet, so no ETA to state
+    if width >= 80:  # room for it all
+        assert "ρ* 91.84 % ± 0.31 pt" in frames
+
+
+def test_a_dumb_terminal_gets_no_stray_line(monkeypatch):
+    """TERM=dumb cannot redraw a line: rich drew no bar there but left a blank line on stderr."""
+    out = _terminal(monkeypatch, 80, term="dumb")
+    with progress.progress("curvature", 96) as advance:
+        advance(10, 96, "first stage")
+    assert out.getvalue() == ""
