@@ -34,3 +34,20 @@ def test_prune_counts_its_fine_tuning_and_opens_no_curvature_bar_for_a_given_rat
     assert "curvature" not in bars
     done, steps = bars["fine-tuning"][-1]
     assert done == steps >= 2 and [n for n, _ in bars["fine-tuning"]] == list(range(1, steps + 1))
+
+
+def test_imp_counts_its_levels(cli, tmp_path, bars):
+    """`imp` trained level after level (minutes each on a real model) with no bar at all."""
+    result = cli("imp", "mlp:64,16,10", "--data", "digits:train", "--max-samples", "128", "--levels", "2",
+                 "--epochs", "1", "-o", tmp_path / "imp")
+    assert result.exit_code == 0, result.stderr
+    assert bars["IMP levels"] == [(1, 3), (2, 3), (3, 3)]  # level 0 (dense), then 2 pruning levels
+
+
+def test_hyperflux_counts_its_epochs(cli, tmp_path, bars):
+    """`hyperflux` trained its pressure and regrowth epochs (50 by default) with no bar at all."""
+    result = cli("hyperflux", "--model", "mlp:64,16,10", "--data", "digits:train", "--max-samples", "128",
+                 "--target-density", "0.5", "--pruning-epochs", "3", "--regrowth-epochs", "1",
+                 "-o", tmp_path / "hf.pt")
+    assert result.exit_code == 0, result.stderr
+    assert bars["Hyperflux epochs"] == [(1, 4), (2, 4), (3, 4), (4, 4)]
