@@ -51,3 +51,22 @@ def test_hyperflux_counts_its_epochs(cli, tmp_path, bars):
                  "-o", tmp_path / "hf.pt")
     assert result.exit_code == 0, result.stderr
     assert bars["Hyperflux epochs"] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_the_library_hyperflux_reports_its_epochs_as_train_and_imp_do():
+    """`prunelimit.hyperflux(...)` took no progress callback (train and imp did): a notebook
+    had no way to follow its 50 default epochs."""
+    import torch
+
+    import prunelimit
+    from prunelimit.errors import OptionError
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    data = (torch.randn(64, 64), torch.arange(64) % 10)
+    seen = []
+    prunelimit.hyperflux(model, data, 0.5, pruning_epochs=3, regrowth_epochs=1,
+                         progress=lambda epoch, epochs: seen.append((epoch, epochs)))
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    with pytest.raises(OptionError, match="^progress must be a function or None, got int 3"):
+        prunelimit.hyperflux(model, data, 0.5, progress=3)
