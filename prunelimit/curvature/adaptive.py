@@ -191,7 +191,8 @@ def adaptive_slq(
 
     ``progress(done, planned, text)`` is called after every product with the products of
     the stages so far plus the current one (no more than the time budget affords at the
-    rate so far: ``budget_products``), and ``describe`` of the latest assessment.
+    rate so far: ``budget_products`` at a stage's start, then before every step), and
+    ``describe`` of the latest assessment.
     """
     start = clock()
     dim = op.shape[0]
