@@ -84,7 +84,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
 @keeps_modes
 def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = None, loss: str | Callable = "ce",
               batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
-              **settings: Any) -> "HyperfluxReport":
+              progress: Callable[[int, int], None] | None = None, **settings: Any) -> "HyperfluxReport":
     """Hyperflux L0 pruning (``prunelimit hyperflux``) of ``model``, **in place**, to about
     ``density`` (the kept fraction of the prunable weights): weights and gates train
     together under a pressure that closes gates, then a regrowth phase. ``settings`` are
@@ -97,7 +97,8 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     ``Pruning.apply``), the density asked for and reached, loss and
     accuracy on ``eval_data`` before and after, the per-epoch log, and a warning when the
     run ended more than 10 % off its target. ``to_json()`` is ``prunelimit hyperflux
-    --json`` without its ``output``.
+    --json`` without its ``output``. ``progress(epoch, epochs)`` is called after each epoch
+    of both phases.
 
     >>> pruned = copy.deepcopy(model)
     >>> report = prunelimit.hyperflux(pruned, (train.x, train.y), 0.3, pruning_epochs=4, regrowth_epochs=1)
@@ -116,11 +117,12 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     validate.open_unit("density", density)
     validate.known_fields(HyperfluxConfig, settings, "Hyperflux settings")
     config = HyperfluxConfig(**settings)
+    validate.callback("progress", progress)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
     with rng_kept(model), _masks_held(model, masks) as (pruned, held):
         report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
-                               selection=given.selection)
+                               selection=given.selection, progress=progress)
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
     return report
 

@@ -219,7 +219,9 @@ def test_progress_goes_on_through_the_data_check() -> None:
     end = rep.quadrature.hvps + 4 * steps
     checks = [(d, t) for d, t, text in seen if text == "data check on the subset's parts"]
     assert checks[-1] == (end, end) and all(t == end and d <= end for d, t in checks)
-    assert len(checks) == 4 * steps and seen[-1][:2] == (end, end)
+    assert len(checks) == 4 * steps
+    after = seen[[text for _, _, text in seen].index("data check on the subset's parts") + len(checks):]
+    assert all(text == "trace top-up" and d > end for d, _, text in after)  # the bar goes on from the check
 
 
 def test_the_layer_wise_path_states_the_data_part_of_its_own_rho() -> None:
@@ -314,3 +316,21 @@ def test_a_spectrum_past_a_given_budget_says_how_far_and_what_to_raise() -> None
     both = _over_budget_note(api.CurvatureOptions(method="slq", time_budget=5.0, max_hvps=100), 120, 6.0)
     assert both.startswith("the spectrum went 20 products over --max-hvps 100 (120) and 1.00 s over "
                            "--time-budget 5 s (6.00 s):") and both.endswith("raise --max-hvps and --time-budget")
+
+
+def test_progress_goes_on_through_the_trace_top_up() -> None:
+    """Fewer runs than 8 are topped up with Hutchinson probes for the trace: `--method paper`'s
+    one run of 128 steps, then 7 full products with the bar at 128/128, eta 0:00:00 (on a
+    model whose product takes minutes, minutes at '100 %'). They now count on the bar."""
+    from prunelimit.api.curvature import TRACE_PROBES
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
+    seen = []
+    rep = api.spectrum(inputs, api.CurvatureOptions(method="paper"),
+                       progress=lambda done, total=None, text=None: seen.append((done, total, text)))
+    runs = rep.quadrature.hvps
+    top_up = [(d, t) for d, t, text in seen if text == "trace top-up"]
+    end = runs + TRACE_PROBES - rep.runs
+    assert rep.runs == 1 and top_up == [(runs + k, end) for k in range(1, TRACE_PROBES - rep.runs + 1)]
+    assert seen[-1][:2] == (end, end)

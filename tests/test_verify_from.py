@@ -4,6 +4,7 @@ refusal of a report computed for another problem."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -254,3 +255,26 @@ def test_verify_from_states_the_uncertainty_it_read_not_the_saved_text(cli, own_
     doc = _json(cli("verify", own_ckpt, *SAMPLES, "--from", saved, "--json"))
     assert doc["prediction"]["uncertainty"] is None and doc["prediction"]["stderr"] is None
     assert doc["prediction"]["ratio"] == report["prediction"]["ratio"]
+
+
+def test_verify_shows_the_actual_limit_search_and_its_sweep_on_the_bar(tmp_path):
+    """After the spectrum, `verify`'s search (and --sweep) prunes and evaluates the model on
+    the data again and again, with the bar held at the spectrum's last count meanwhile. The
+    passes now count against the search's most (its loss and accuracy halves' worst cases)
+    plus the sweep's points, then the exact count once the search is done."""
+    from prunelimit import api
+    from prunelimit.inputs import load_inputs
+    from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+    inputs = load_inputs(str(example), data="digits:train", batch_size=64, max_samples=300, device="cpu")
+    seen = []
+    rep = api.verify(inputs, api.CurvatureOptions(method="slq", max_hvps=60), sweep=5,
+                     progress=lambda done, total=None, text=None: seen.append((done, total, text)))
+    search = [(done, total) for done, total, text in seen if text and text.startswith("actual-limit search")]
+    end = rep.actual.evaluations + 5
+    assert [done for done, _ in search] == list(range(1, end + 1)) and search[-1] == (end, end)
+    # the most, then the exact count once the search is done and the sweep's points are left
+    totals = [total for _, total in search]
+    assert totals[0] <= 2 * DEFAULT_MAX_EVALUATIONS - 1 + 5 and totals == sorted(totals, reverse=True)
+    assert all(done <= total for done, total in search)

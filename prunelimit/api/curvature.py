@@ -605,7 +605,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
-        trace = _slq_trace(op, quad, options, room, until)
+        trace = _slq_trace(op, quad, options, room, until, progress, quad.hvps + (spent if parts else 0))
         top_up = op.hvps - before - quad.hvps
         laps.lap("trace_top_up", top_up)
         passes += top_up * share
@@ -942,13 +942,13 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
 
 
 def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
-               until: "Callable[[], bool] | None" = None) -> "TraceEstimate":
+               until: "Callable[[], bool] | None" = None, progress=None, done: int = 0) -> "TraceEstimate":
     """Trace and its error (``prunelimit.curvature.trace``): each run's ``D·Σ τθ = zᵀHz`` is a
     Hutchinson sample and its ``D·(α₁² + β₁²) = ‖Hz‖²`` the sample's bound term, at no cost;
     fewer runs than ``TRACE_PROBES`` are topped up with probes, at most ``room`` (``None``:
     no limit) and after the first only while ``until`` is false (fewer samples widen the
     stated ±, they do not bias it). Exact (no top-up, no error) when the runs found every
-    eigenvalue."""
+    eigenvalue. ``progress`` goes on from ``done``, the products the bar has counted."""
     from prunelimit.curvature.trace import TraceEstimate, hutchinson_samples, trace_estimate
 
     dim = op.shape[0]
@@ -957,7 +957,9 @@ def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
     estimates, squares = dim * quad.expectation(lambda x: x), dim * quad.second_moments
     wanted = TRACE_PROBES - quad.runs if room is None else min(TRACE_PROBES - quad.runs, room)
     if wanted > 0:
-        extra = hutchinson_samples(op, wanted, options.seed + 2, until)
+        callback = None if progress is None else \
+            (lambda k: progress(done + k, done + wanted, "trace top-up"))
+        extra = hutchinson_samples(op, wanted, options.seed + 2, until, callback)
         estimates, squares = np.concatenate([estimates, extra.estimates]), np.concatenate([squares, extra.squares])
     return trace_estimate(estimates, squares)
 

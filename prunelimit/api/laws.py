@@ -83,12 +83,14 @@ def imp(
     source: str, output, config: "ImpConfig | None" = None, *, data: str | None = None,
     eval_data: str | None = None, model: str | None = None, loss: str | None = None, batch_size: int = 128,
     max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
+    progress=None,
 ):
     """IMP from a checkpoint (``source`` names a file: ``_names_a_file``) or from a fresh model
     (``source`` is a spec).
 
     ``config`` (default ``ImpConfig()``): with ``epochs_dense`` unset a checkpoint is taken
-    as trained (0 dense epochs) and a fresh model trains like every level."""
+    as trained (0 dense epochs) and a fresh model trains like every level. ``progress(row)``
+    is called with each level's row, level 0 (dense) first."""
     from prunelimit.io.outputs import preflight
     from prunelimit.laws.imp import ImpConfig, iterative_magnitude_pruning, output_folder
 
@@ -104,7 +106,7 @@ def imp(
                                        out_dir=output, masks=start.masks, model_spec=start.spec,
                                        meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
                                              **recorded_set(start.selection)},
-                                       selection=start.selection)
+                                       selection=start.selection, progress=progress)
 
 
 def recorded_set(selection: ParamSelection) -> dict:
@@ -158,12 +160,13 @@ def hyperflux(
     output, target_density: float, config: "HyperfluxConfig | None" = None, *, checkpoint=None,
     model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str | None = None,
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
-    device: str = "auto", force: bool = False,
+    device: str = "auto", force: bool = False, progress=None,
 ) -> "HyperfluxReport":
     """Hyperflux L0 pruning (Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349) of a checkpoint
     or a fresh model; saves the pruned file.
 
-    ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``."""
+    ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``;
+    ``progress(epoch, epochs)`` after each epoch of both phases."""
     import csv
     import io
 
@@ -182,7 +185,7 @@ def hyperflux(
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")], [start.data, start.eval_data],
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
-                           masks=start.masks, selection=start.selection)
+                           masks=start.masks, selection=start.selection, progress=progress)
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
@@ -232,7 +235,7 @@ class HyperfluxReport:
 
 def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, target_density: float,
                   config: "HyperfluxConfig", masks: dict | None = None,
-                  selection: ParamSelection = ParamSelection()) -> HyperfluxReport:
+                  selection: ParamSelection = ParamSelection(), progress=None) -> HyperfluxReport:
     """Hyperflux on ``model`` in place (its pruned weights left at zero), evaluated on
     ``evaluation`` before and after: what ``hyperflux`` runs on the file's model and the
     library on the caller's. ``masks``: an already pruned model's keep-masks, held;
@@ -241,7 +244,8 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
     from prunelimit.pruning.masks import keep_both
 
     dense = evaluate(model, evaluation, loss_fn)
-    result = hyperflux_prune(model, batches, loss_fn, target_density, config, selection=selection, masks=masks)
+    result = hyperflux_prune(model, batches, loss_fn, target_density, config, selection=selection, masks=masks,
+                             progress=progress)
     kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
     return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
                            result.log, tuple(_missed_target(result.density, target_density, result.log)))

@@ -246,8 +246,10 @@ def verify(
     else:
         rep = bounds(inputs, options, progress, scope, store)
         prediction = PredictedLimit.from_bounds(rep)
+    search = None if progress is None else (lambda done, most: progress(done, most, "actual-limit search: passes"))
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon, eval_batches=eval_batches,
-                          acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep)
+                          acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep,
+                          progress=search)
     delta = prediction.ratio - actual.loss_ratio
     weights = np.abs(np.concatenate([p.detach().cpu().reshape(-1).numpy()
                                      for _, p in prunable_parameters(inputs.model, inputs.selection)]))

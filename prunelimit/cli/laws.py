@@ -18,12 +18,13 @@ from prunelimit.laws.saliency import METRICS
 from prunelimit.limits import check_counts
 from prunelimit.report import console
 from prunelimit.report.html import report_output
+from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.threads import apply_threads
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
-    _inputs, _inputs_of, _model_data_options, _write_report, app, checked_numbers, choices, emit, flag_names,
-    given_path, handled, shared,
+    _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers, choices, emit,
+    flag_names, given_path, handled, shared,
 )
 
 Metric = choices("Metric", METRICS)
@@ -184,9 +185,11 @@ def imp(
             config = ImpConfig(rate=rate, levels=levels, rewind=rewind,
                                rewind_steps=ImpConfig.rewind_steps if rewind_steps is None else rewind_steps,
                                epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
-            rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
-                          batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
-                          download=download, device=o.device)
+            with progress("IMP levels", levels + 1, progress_enabled(o.json)) as advance:
+                rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
+                              batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
+                              download=download, device=o.device,
+                              progress=lambda row: advance(row.level + 1, levels + 1))
         body = {"output": str(output), **rep.to_json()}
         emit("imp", body, o.json, console.render_imp, rep)
 
@@ -218,10 +221,11 @@ def hyperflux(
         with flag_names():
             config = HyperfluxConfig(pruning_epochs=pruning_epochs, regrowth_epochs=regrowth_epochs,
                                      weight_lr=weight_lr, gate_lr=gate_lr, seed=o.seed)
-            rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
-                                eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
-                                max_samples=max_samples, trust_pickle=trust_pickle, download=download,
-                                device=o.device, force=force)
+            with progress("Hyperflux epochs", pruning_epochs + regrowth_epochs, progress_enabled(o.json)) as advance:
+                rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
+                                    eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
+                                    max_samples=max_samples, trust_pickle=trust_pickle, download=download,
+                                    device=o.device, force=force, progress=_steps(advance))
         body = {"output": str(output), **rep.to_json()}
         emit("hyperflux", body, o.json, console.render_hyperflux, body)
 

@@ -121,15 +121,18 @@ def prune(
                   _inputs_of(o, checkpoint, eval_data, from_report), force)
         store = _store(o) if ratio in ("auto", "lower") and from_report is None else None
         inputs = _inputs(o, checkpoint)
-        with progress("curvature", api.curvature_steps(inputs, options) if inputs.batches else 0,
-                      progress_enabled(o.json)) as advance:
-            if ratio in ("auto", "lower") and from_report is None:
+        predicted = ratio in ("auto", "lower") and from_report is None  # the only case with curvature work
+        with progress("curvature", api.curvature_steps(inputs, options) if predicted else 0,
+                      progress_enabled(o.json) and predicted) as advance:
+            if predicted:
                 api.require_data(inputs)
             resolved = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
-        with staged():  # the checkpoint (and its --format copies) and the report, or none of them
+        with staged(), progress("fine-tuning", 0, progress_enabled(o.json) and finetune_epochs > 0) as advance:
+            # the checkpoint (and its --format copies) and the report, or none of them
             rep = api.prune(inputs, resolved.value, output, resolved.source, scope, finetune_epochs, finetune_lr,
-                            evaluation, formats, force, o.seed, acc_drop=acc_drop if ratio in ("auto", "lower") else None,
+                            evaluation, formats, force, o.seed, progress=_steps(advance),
+                            acc_drop=acc_drop if ratio in ("auto", "lower") else None,
                             ratio_warnings=resolved.warnings, spectrum=resolved.spectrum)
             _write_report(report, "prune", rep.to_json(),
                           lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)

@@ -191,7 +191,8 @@ def adaptive_slq(
 
     ``progress(done, planned, text)`` is called after every product with the products of
     the stages so far plus the current one (no more than the time budget affords at the
-    rate so far: ``budget_products``), and ``describe`` of the latest assessment.
+    rate so far: ``budget_products`` at a stage's start, then before every step), and
+    ``describe`` of the latest assessment.
     """
     start = clock()
     dim = op.shape[0]
@@ -217,11 +218,17 @@ def adaptive_slq(
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
         reach (``plan.after``, the top-ups priced at the runs' seconds a product so far), would
-        end past the time budget."""
+        end past the time budget. Sets ``planned`` to what the time left affords at that rate:
+        a rate that changes (products grow faster once warm) would otherwise run the count
+        past the total the stage began with, or stop it short."""
+        nonlocal planned
         now = clock()
         per_product = (now - start) / running if running else 0.0
         counts = [s for g in live for s in g.steps][:kept]
         ahead = after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
+        if per_product > 0:
+            affords = running + max(width, math.floor((deadline - now - ahead) / per_product))
+            planned = min(stage_plan, affords)
         return now + width * per_product + ahead > deadline
 
     deadline = None if plan.time_budget is None else start + plan.time_budget
@@ -249,7 +256,7 @@ def adaptive_slq(
         going = [g for g in groups[: 1 if kept else None] if min(g.steps) < steps and not all(g.broken_down)]
         going += new_groups
         live[:] = groups + new_groups
-        planned = spent + _stage_cost(groups, new_groups, steps, kept)
+        stage_plan = planned = spent + _stage_cost(groups, new_groups, steps, kept)
         if plan.time_budget is not None and trail:  # what the bar expects, not what the stage plans
             planned = min(planned, spent + budget_products(trail[-1], plan.time_budget))
         short = False  # the time budget left groups of this stage unstarted

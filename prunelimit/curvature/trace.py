@@ -53,10 +53,12 @@ def hutchinson_trace(op: CurvatureOperator, probes: int = 16, seed: int = 0) -> 
 
 
 def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0,
-                       until: Callable[[], bool] | None = None) -> HutchinsonSamples:
+                       until: Callable[[], bool] | None = None,
+                       callback: Callable[[int], None] | None = None) -> HutchinsonSamples:
     """``zᵀ H z`` and ``‖Hz‖²`` for ``probes`` Rademacher vectors drawn from ``seed`` (as ``slq``
     draws its probes); ``until`` is asked before every probe after the first: once it is true
-    no more are drawn (a time budget; each sample is independent, so fewer only widen the ±)."""
+    no more are drawn (a time budget; each sample is independent, so fewer only widen the ±).
+    ``callback(done)`` is called after every probe (progress bars)."""
     if probes < 1:
         raise UsageError(f"the trace estimate needs at least 1 probe, got {probes}")
     generator = torch.Generator().manual_seed(seed)
@@ -68,6 +70,8 @@ def hutchinson_samples(op: CurvatureOperator, probes: int, seed: int = 0,
         hz = op.matvec(z).to("cpu", torch.float64)
         estimates.append(float(z @ hz))
         squares.append(float(hz @ hz))
+        if callback is not None:
+            callback(len(estimates))
     return HutchinsonSamples(np.array(estimates), np.array(squares))
 
 

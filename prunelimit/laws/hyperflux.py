@@ -289,6 +289,7 @@ def hyperflux_prune(
     *,
     selection: ParamSelection = ParamSelection(),
     masks: Masks | None = None,
+    progress: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> HyperfluxResult:
     """Prune ``model`` in place to about ``target_density`` (kept fraction) with Hyperflux.
@@ -303,6 +304,7 @@ def hyperflux_prune(
     fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
     the model's prunable weights are left masked. ``masks``: the keep-masks of an already
     pruned model; its pruned weights stay pruned (held at zero, their gates closed).
+    ``progress(epoch, epochs)`` is called after each epoch of both phases.
     """
     validate.open_unit("target_density", target_density)
     c = replace(config or HyperfluxConfig(), **options)
@@ -324,9 +326,13 @@ def hyperflux_prune(
         density, target = net.density(), float(trajectory[done.epoch])
         log.append(HyperfluxEpoch(done.epoch + 1, "prune", controller.pressure, density, target, done.loss))
         controller.step(density, target)  # Γ for the next epoch
+        if progress is not None:
+            progress(len(log), pruning_epochs + regrowth_epochs)
 
     def after_regrowth_epoch(done: EpochLoss) -> None:
         log.append(HyperfluxEpoch(pruning_epochs + done.epoch + 1, "regrow", 0.0, net.density(), None, done.loss))
+        if progress is not None:
+            progress(len(log), pruning_epochs + regrowth_epochs)
 
     # Base 1: each lambda gives the learning rate itself, the authors' formulas evaluated as written.
     net.train(batches, loss_fn, pruning_epochs, lambda: controller.pressure, after_pruning_epoch, [

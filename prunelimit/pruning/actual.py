@@ -259,7 +259,9 @@ def actual_limit(
     acc_data = eval_batches if separate else None
     # One pass prunes once and measures both criteria, so the two searches share passes.
     cache: dict[int, CurvePoint] = {}
-    budget = 2 * worst_case_passes(levels, branching, stride) - 1  # upper bound, for progress bars
+    # the most passes, for progress bars: both criteria's worst cases, sharing the dense pass, and the sweep
+    sweep = _sweep_indices(levels, sweep_points) if sweep_points > 0 else []
+    budget = 2 * worst_case_passes(levels, branching, stride) - 1 + len(sweep)
 
     with_accuracy = True  # off once the dense model shows the labels are not classes
     with _pruned(model, scope, selection) as pruner:
@@ -291,10 +293,12 @@ def actual_limit(
             acc_fail = first_failure(acc_fails, levels, stride, branching)
 
     curve = ()
-    if sweep_points > 0:
+    if sweep:
+        searched = len(cache)
         curve = tuple(prune_curve(
-            model, batches, loss_fn, [i / levels for i in _sweep_indices(levels, sweep_points)],
-            eval_batches=acc_data, scope=scope, selection=selection,
+            model, batches, loss_fn, [i / levels for i in sweep], eval_batches=acc_data, scope=scope,
+            selection=selection,
+            progress=None if progress is None else lambda k, n: progress(searched + k, searched + n),
         ))
     probes = tuple(cache[i] for i in sorted(cache))
     return ActualLimit(

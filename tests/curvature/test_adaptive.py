@@ -298,3 +298,27 @@ def test_a_time_budget_holds_the_predicted_seconds_of_what_must_follow_the_runs(
     assert result.stopped_by == "time-budget"
     assert timed.seconds + after.seconds(runs, steps, 1.0) <= budget
     assert timed.seconds + 1 + after.seconds(runs, steps + 1, 1.0) > budget  # one more would not have fitted
+
+
+def test_the_progress_total_follows_a_rate_that_changes_under_the_time_budget() -> None:
+    """The total a time budget allows was set once a stage, at the rate so far: products
+    that grew faster (2 s each for the first 16, then 0.5 s) ran past it, 52 done of 40
+    expected, the bar at 100 % and its ETA at 0 while the budget still had products to
+    make. It is now re-read before every step, at the rate the deadline is checked with."""
+    timed = _Timed(_operator())
+    slow = timed.matmat
+
+    def matmat(vs):
+        before = timed.seconds
+        out = slow(vs)
+        timed.seconds = before + vs.shape[1] * (2.0 if before < 32 else 0.5)
+        return out
+
+    timed.matmat = matmat
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=50.0, initial_steps=8, initial_runs=2)
+    seen: list[tuple[int, int]] = []
+    result = adaptive_slq(timed, plan, _assess_by_steps(1000), seed=0, clock=lambda: timed.seconds,
+                          progress=lambda done, planned, text: seen.append((done, planned)))
+    assert result.stopped_by == "time-budget"
+    assert all(done <= planned for done, planned in seen)
+    assert seen[-1][0] == result.trail[-1].products

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 
 from prunelimit.report import progress
 
@@ -12,3 +15,75 @@ def test_only_rank_zero_draws_the_bar(monkeypatch, main):
     """Under torchrun every rank runs the same stages: one bar (rank 0's), not one a rank."""
     monkeypatch.setattr(progress, "is_main", lambda: main)
     assert progress.progress_enabled(json_mode=False) is main
+
+
+def _terminal(monkeypatch, width: int, term: str = "xterm") -> io.StringIO:
+    """The bar's stderr as a terminal ``width`` columns wide, written to the returned buffer."""
+    out = io.StringIO()
+    monkeypatch.setattr(progress, "Console", lambda **_: Console(file=out, force_terminal=True, width=width,
+                                                                  color_system=None, _environ={"TERM": term}))
+    return out
+
+
+@pytest.mark.parametrize("width", [40, 60, 120])
+def test_a_narrow_terminal_keeps_the_count_and_the_eta(monkeypatch, width):
+    """The status went into the description, first on the line: 40 columns showed
+    'curvature · ρ* 91.84 % ± 0.31 pt    eta' (no count, no ETA) and 60 cut the count to
+    '883…'. The status now comes last and gives way first."""
+    out = _terminal(monkeypatch, width)
+    with progress.progress("curvature", 96) as advance:
+        advance(883, 1518, "ρ* 91.84 % ± 0.31 pt")
+    frames = out.getvalue()
+    assert "883/1518" in frames and "eta -:--:--" in frames  # one update: no rate yet, so no ETA to state
+    if width >= 80:  # room for it all
+        assert "ρ* 91.84 % ± 0.31 pt" in frames
+
+
+def test_a_dumb_terminal_gets_no_stray_line(monkeypatch):
+    """TERM=dumb cannot redraw a line: rich drew no bar there but left a blank line on stderr."""
+    out = _terminal(monkeypatch, 80, term="dumb")
+    with progress.progress("curvature", 96) as advance:
+        advance(10, 96, "first stage")
+    assert out.getvalue() == ""
+
+
+def _fake_clock(monkeypatch) -> list[float]:
+    """The bar's clock, set by the test: ETAs without wall time."""
+    from functools import partial
+
+    from rich.progress import Progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress, "Progress", partial(Progress, get_time=lambda: now[0]))
+    return now
+
+
+def test_the_eta_survives_a_re_planned_total(monkeypatch):
+    """Adaptive SLQ re-plans its total every stage, and under --time-budget every step; rich
+    forgot its rate whenever the total changed, so the ETA read -:--:-- there. 10 products
+    at one a second, each re-planning the total (91, 92, …, 100): 90 left, 0:01:30."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 96) as advance:
+        for done in range(1, 11):
+            now[0] = float(done)
+            advance(done, 90 + done, "ρ* 91.8 % ± 1.1 pt")
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "10/100" in last and "eta 0:01:30" in last
+
+
+def test_a_stage_counting_other_units_gets_its_own_eta(monkeypatch):
+    """The count starting again (exact columns, then verify's search passes) starts the rate
+    again: 100 columns in 10 s, then a pass every 10 s, leave 48 passes at 0:08:00, not at
+    the columns' rate."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 100) as advance:
+        for done in range(1, 101):
+            now[0] = done / 10
+            advance(done, 100)
+        for done in range(1, 3):
+            now[0] = 10.0 + 10 * done
+            advance(done, 50, "actual-limit search: passes")
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "2/50" in last and "eta 0:08:00" in last
