@@ -211,6 +211,18 @@ def test_a_loss_function_for_a_model_not_called_as_model_x_prunes_without_accura
     assert report["after"]["loss"] > 0 and out.exists()
 
 
+def test_a_model_that_takes_more_than_x_says_how_to_call_it(cli, nets):
+    """It said "fails on data digits:train (TypeError: ...); check --model and --data", which
+    are right: the fix is a loss function that calls the model with its other inputs."""
+    ckpt, spec = nets["masked"]
+    result = cli("info", ckpt, "--model", spec, "--data", "digits:train")
+    assert result.exit_code == 3, result.output
+    assert "missing 1 required positional argument: 'mask'" in result.output
+    assert "its forward takes other inputs than x; pass --loss file.py:fn (fn(model, batch) -> mean loss) that calls it" \
+        in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("name,dtype", [("wide", "float64"), ("half", "float16")])
 def test_model_in_another_float_type_than_the_data_says_so(cli, nets, name, dtype):
     result = _bounds(cli, nets, name)
