@@ -18,7 +18,8 @@ from prunelimit.specs import USER_CODE_ERRORS
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Size-weighted mean loss; accuracy in [0, 1] (``None`` when labels are not classes)."""
+    """Size-weighted mean loss; accuracy in [0, 1] (``None`` when labels are not classes or
+    ``model(x)`` gives no class scores, ``class_scores``)."""
 
     loss: float
     accuracy: float | None
@@ -41,6 +42,18 @@ def class_scores(model: nn.Module, x: torch.Tensor, samples: int) -> torch.Tenso
         return None
     return out if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == samples \
         and out.shape[1] >= 2 else None
+
+
+@torch.no_grad()
+def gives_class_scores(model: nn.Module, batch) -> bool:
+    """Whether ``model(x)`` gives class scores (``class_scores``) on ``batch``, run as
+    ``evaluate`` runs it: in eval mode (batch norm's statistics untouched)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return class_scores(model, batch[0], batch_size(batch)) is not None
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
