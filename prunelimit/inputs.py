@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -421,6 +422,10 @@ def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
     try:
         return model(x)
     except USER_CODE_ERRORS as exc:
+        if not _takes_one_input(model):  # data gives x alone; what else forward needs, only the user knows
+            raise InputError.naming(
+                f"{model_name} fails on {what} ({user_failure(exc)}): its forward takes other inputs than x; "
+                "pass {0} file.py:fn (fn(model, batch) -> mean loss) that calls it", *names) from None
         # integer x is kept as int64 (token ids), which a model of real inputs cannot take
         hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
             if not x.is_floating_point() else ""
@@ -428,3 +433,15 @@ def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
             f"{model_name} fails on {what} "
             f"({user_failure(exc)}); check {{2}} and {{1}}{hint}",
             *names) from None
+
+
+def _takes_one_input(model) -> bool:
+    """Whether ``model.forward`` can be called with one argument (a compiled forward, whose
+    signature Python cannot read, is given the benefit of the doubt)."""
+    try:
+        inspect.signature(model.forward).bind(None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read
+        return True
+    return True

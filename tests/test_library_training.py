@@ -128,6 +128,10 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     # its error is 1 − accuracy: refused before level 0's training, not after it (it trained first)
     (lambda m, d: prunelimit.imp(m, (d[0], torch.nn.functional.one_hot(d[1], 10).float()), loss="mse"),
      UsageError, "^IMP error needs classification eval data"),
+    # nor from one logit a sample (binary cross-entropy on 0/1 labels): no top-1 to take
+    (lambda m, d: prunelimit.imp(torch.nn.Sequential(m, torch.nn.Linear(10, 1)), (d[0], d[1] % 2),
+                                 loss=torch.nn.BCEWithLogitsLoss()),
+     UsageError, "^IMP error needs .* and class scores from model\\(x\\)"),
 ])
 def test_bad_settings_are_refused_before_any_work(model, train, call, error, message):
     """Each setting is checked by its config's own check (an ``OptionError`` naming it, the

@@ -135,6 +135,27 @@ FACTORIES = textwrap.dedent("""
 
     def counted():
         return Counted()
+
+
+    class Masked(Pair):  # two inputs: the data holds only x, so a loss function supplies the second
+        def forward(self, x, mask):
+            return self.net(x * mask)
+
+
+    def masked():
+        return Masked()
+
+
+    def first_output(model, batch):
+        return nn.functional.cross_entropy(model(batch[0])[0], batch[1])
+
+
+    def logits_output(model, batch):
+        return nn.functional.cross_entropy(model(batch[0])["logits"], batch[1])
+
+
+    def with_mask(model, batch):
+        return nn.functional.cross_entropy(model(batch[0], torch.ones_like(batch[0])), batch[1])
 """)
 
 
@@ -148,7 +169,7 @@ def nets(tmp_path):
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
     for name in ("mlp", "frozen", "pair", "named", "wide", "half", "tokens", "attention", "groupnorm", "centred",
-                 "counted", "noisy"):
+                 "counted", "noisy", "masked"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -172,6 +193,34 @@ def test_output_that_is_not_one_tensor_is_an_input_error(cli, nets, name, kind, 
     assert f"returns a {kind}, not one output tensor" in result.output
     assert "--loss file.py:fn" in result.output
     assert "internal error" not in result.output
+
+
+@pytest.mark.parametrize("name,loss", [("pair", "first_output"), ("named", "logits_output"), ("masked", "with_mask")])
+def test_a_loss_function_for_a_model_not_called_as_model_x_prunes_without_accuracy(cli, nets, tmp_path, name, loss):
+    """The documented way for a model whose forward returns a tuple or a dict, or takes more
+    than x: the loss function calls it. Accuracy needs class scores from ``model(x)``, which
+    such a model does not give, so none is reported (as for regression); the evaluation
+    called ``model(x)`` anyway: internal error, exit 5."""
+    ckpt, spec = nets[name]
+    out = tmp_path / "pruned.pt"
+    result = cli("prune", ckpt, "--model", spec, "--data", "digits:train", "--loss", f"{spec.rpartition(':')[0]}:{loss}",
+                 "--ratio", "0.5", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["before"]["accuracy"] is None and report["after"]["accuracy"] is None
+    assert report["after"]["loss"] > 0 and out.exists()
+
+
+def test_a_model_that_takes_more_than_x_says_how_to_call_it(cli, nets):
+    """It said "fails on data digits:train (TypeError: ...); check --model and --data", which
+    are right: the fix is a loss function that calls the model with its other inputs."""
+    ckpt, spec = nets["masked"]
+    result = cli("info", ckpt, "--model", spec, "--data", "digits:train")
+    assert result.exit_code == 3, result.output
+    assert "missing 1 required positional argument: 'mask'" in result.output
+    assert "its forward takes other inputs than x; pass --loss file.py:fn (fn(model, batch) -> mean loss) that calls it" \
+        in result.output
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("name,dtype", [("wide", "float64"), ("half", "float16")])

@@ -40,7 +40,6 @@ import itertools
 import re
 import warnings
 from contextlib import contextmanager
-from copy import deepcopy
 from typing import Iterator
 
 import numpy as np
@@ -52,6 +51,7 @@ from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.models.clone import clone_model
 from prunelimit.models.params import module_class
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
 
@@ -454,7 +454,7 @@ def _converted(
     # A TorchScript module's deepcopy clones its parameters through autograd (non-leaf copies
     # that warn in ``.to``); copied without grad they are leaves, and requires_grad is restored.
     with torch.no_grad():
-        copy = deepcopy(model).to(dtype)
+        copy = clone_model(model).to(dtype)
     copied = list(copy.parameters())
     for original, c in zip(originals, copied):
         c.requires_grad_(original.requires_grad)

@@ -31,7 +31,7 @@ from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly, save_torch
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_torch_file
-from prunelimit.models.evaluate import class_labels, evaluate
+from prunelimit.models.evaluate import class_labels, evaluate, gives_class_scores
 from prunelimit.models.load import check_fits, load_state_strict
 from prunelimit.models.params import ParamSelection, module_class, prunable_parameters
 from prunelimit.pruning.masks import Masks, full_masks
@@ -47,7 +47,8 @@ CSV_NAME = "imp.csv"
 REWIND_NAME = "rewind.pt"
 CSV_HEADER = ("level", "density", "error", "loss", "width", "depth")
 FORMAT = "prunelimit/1"
-_NO_CLASSES = "IMP error needs classification eval data (integer class labels)"
+_NO_CLASSES = ("IMP error needs classification eval data (integer class labels) and class scores from model(x) "
+               "(a row of two or more a sample)")
 
 
 @dataclass(frozen=True)
@@ -195,8 +196,8 @@ def iterative_magnitude_pruning(
     params = prunable_parameters(model, selection)
     if not params:
         raise UsageError("model has no prunable weights (Linear, Conv or attention projection weights)")
-    if not all(class_labels(batch) for batch in eval_batches):  # refused before any training, not after it
-        raise UsageError(_NO_CLASSES)
+    if not (all(class_labels(batch) for batch in eval_batches) and gives_class_scores(model, eval_batches[0])):
+        raise UsageError(_NO_CLASSES)  # refused before any training, not after it
     n = sum(p.numel() for _, p in params)
     width, depth = mlp_shape(model)
     # the training batches' shape too: another --batch-size or --max-samples trains other levels

@@ -13,11 +13,13 @@ from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn, batch_size, cross_entropy_loss
 from prunelimit.distributed import all_reduce_sum, shard_batches
+from prunelimit.specs import USER_CODE_ERRORS
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Size-weighted mean loss; accuracy in [0, 1] (``None`` when labels are not classes)."""
+    """Size-weighted mean loss; accuracy in [0, 1] (``None`` when labels are not classes or
+    ``model(x)`` gives no class scores, ``class_scores``)."""
 
     loss: float
     accuracy: float | None
@@ -29,9 +31,35 @@ def class_labels(batch) -> bool:
     return len(batch) > 1 and not batch[1].is_floating_point() and batch[1].dim() == 1
 
 
+def class_scores(model: nn.Module, x: torch.Tensor, samples: int) -> torch.Tensor | None:
+    """``model(x)`` when it is a row of scores over two or more classes per sample, else
+    ``None``: a model that a loss function of the user's calls otherwise (with more inputs,
+    taking one output of a tuple or a dict), or with one output a sample (a logit, or a
+    probability: which threshold is not known), has no top-1 accuracy to report."""
+    try:
+        out = model(x)
+    except USER_CODE_ERRORS:  # the loss function ran the same model on this batch: it is called otherwise
+        return None
+    return out if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[0] == samples \
+        and out.shape[1] >= 2 else None
+
+
+@torch.no_grad()
+def gives_class_scores(model: nn.Module, batch) -> bool:
+    """Whether ``model(x)`` gives class scores (``class_scores``) on ``batch``, run as
+    ``evaluate`` runs it: in eval mode (batch norm's statistics untouched)."""
+    was_training = model.training
+    model.eval()
+    try:
+        return class_scores(model, batch[0], batch_size(batch)) is not None
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
-    """Mean loss over all samples and, for integer labels, top-1 accuracy."""
+    """Mean loss over all samples and, for integer labels and class scores from ``model(x)``
+    (``class_scores``), top-1 accuracy."""
     was_training = model.training
     model.eval()
     total_loss, correct, n = 0.0, 0, 0
@@ -49,8 +77,9 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
                 logits, loss = None, loss_fn(model, batch)
             total_loss += float(loss) * b
             n += b
-            if classify and labels:
-                logits = model(batch[0]) if logits is None else logits
+            if classify and labels and logits is None:
+                logits = class_scores(model, batch[0], b)
+            if classify and labels and logits is not None:
                 correct += int((logits.argmax(dim=1) == y).sum())
             else:
                 classify = False

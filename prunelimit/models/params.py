@@ -1,6 +1,6 @@
 """Which parameters count (docs/theory.md, Conventions), defined once.
 
-* prunable weights: ``weight`` of every ``nn.Linear`` and convolution, and the Q/K/V
+* prunable weights: ``weight`` of every ``nn.Linear`` and convolution (transposed ones too), and the Q/K/V
   projection weights of ``nn.MultiheadAttention`` (``in_proj_weight``, or ``q_proj_weight``,
   ``k_proj_weight``, ``v_proj_weight``; its ``out_proj`` is a Linear); an included module
   adds its own weight matrices (``weight_matrices``: an ``nn.LSTM``'s ``weight_ih_l0``, ...);
@@ -29,17 +29,20 @@ from torch import Tensor, nn
 from prunelimit.errors import OptionError
 from prunelimit.report.safe import clipped, listed
 
-PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.MultiheadAttention)
+PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                  nn.ConvTranspose3d, nn.MultiheadAttention)
 # attention's Q/K/V projections are linear maps held as parameters of its own, not Linear modules
 _PROJECTIONS = ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight")
 NORM_TYPES = (
     nn.modules.batchnorm._NormBase,
     nn.LayerNorm,
     nn.GroupNorm,
+    *((nn.RMSNorm,) if hasattr(nn, "RMSNorm") else ()),  # torch >= 2.4
 )
 # the op a compiled forward applies its weight with → the torch class whose weight layout that is, its rank
 _WEIGHT_OPS = {"aten::linear": (nn.Linear, 2), "aten::conv1d": (nn.Conv1d, 3), "aten::conv2d": (nn.Conv2d, 4),
-               "aten::conv3d": (nn.Conv3d, 5)}
+               "aten::conv3d": (nn.Conv3d, 5), "aten::conv_transpose1d": (nn.ConvTranspose1d, 3),
+               "aten::conv_transpose2d": (nn.ConvTranspose2d, 4), "aten::conv_transpose3d": (nn.ConvTranspose3d, 5)}
 # TorchScript names a second compiled variant of a class ``torch.nn.modules.linear.___torch_mangle_0.Linear``
 _MANGLE = re.compile(r"\.___torch_mangle_\d+")
 

@@ -9,7 +9,6 @@ in both. Each latency is the median of repeated forward passes after a warm-up.
 
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 import warnings
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import OptionError, UsageError
+from prunelimit.models.clone import clone_model
 from prunelimit.models.params import is_attention_projection, weight_matrices
 from prunelimit.validate import choice
 
@@ -127,9 +127,9 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str],
     converted and the pruned Linear layers left dense, with the reason (given in ``dense``,
     not called through its own forward, or a weight the kernel cannot take)."""
     if isinstance(model, torch.jit.ScriptModule):  # compiled: no nn.Linear to swap for a sparse layer
-        return copy.deepcopy(model), [], ["(model) (a TorchScript model: its compiled layers cannot be swapped for "
+        return clone_model(model), [], ["(model) (a TorchScript model: its compiled layers cannot be swapped for "
                                           "sparse ones; bench the eager nn.Module it was scripted from)"]
-    sparse = copy.deepcopy(model)
+    sparse = clone_model(model)
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):
         if not isinstance(module, nn.Linear):  # an included module's own weight matrices: no sparse kernel swap
@@ -262,7 +262,7 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
     model = model.eval()
     if pattern == "2:4":
         # the kernels take float16 weights; integer inputs (token ids) stay integers
-        model = copy.deepcopy(model).half()
+        model = clone_model(model).half()
         example = example.half() if example.is_floating_point() else example
     sparse, converted, kept = runnable_sparse_copy(model, pattern, example[:1])
     rows, diff = [], 0.0

@@ -304,6 +304,27 @@ def test_weight_normalised_layers_match_finite_differences(engine):
     assert float((op.matmat(vs) - expected).abs().max()) < 1e-6 * scale
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch's deprecation of the older weight_norm
+@pytest.mark.parametrize("norm", [nn.utils.weight_norm, nn.utils.spectral_norm])
+def test_a_float64_operator_copies_a_model_holding_a_computed_weight(norm):
+    """The older weight and spectral norm keep ``weight`` as a tensor computed from their
+    parameters by a forward pre-hook, a non-leaf after any pass with gradients, which
+    ``deepcopy`` refuses: the float64 copy the exact spectrum takes failed with an internal
+    error. The copy's products are the float32 model's (tolerance: float32 rounding of
+    the float32 products, ~1e-6 relative)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(norm(nn.Linear(5, 4)), nn.Tanh(), nn.Linear(4, 3))
+    _, _, _, batches = _tiny_problem()
+    model(batches[0][0].float()).sum().backward()  # a pass with gradients: weight is now a non-leaf
+    params = list(model.parameters())
+    batches = [tuple(t.float() if t.is_floating_point() else t for t in b) for b in batches]
+    v = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(1))
+    wide = HessianOperator(model, params, batches, cross_entropy_loss, dtype=torch.float64)
+    narrow = HessianOperator(model, params, batches, cross_entropy_loss)
+    expected = narrow.matvec(v).double()
+    assert float((wide.matvec(v.double()) - expected).abs().max()) < 1e-5 * float(expected.abs().max())
+
+
 class _Bag(nn.Module):
     """``nn.EmbeddingBag``: PyTorch has no second derivative of its backward."""
 

@@ -440,3 +440,32 @@ def test_cli_prunes_an_included_lstm_and_its_files_read_back(cli, tmp_path):
     assert sorted(back.masks) == sorted(raw.masks)
     for name, tensor in raw.state_dict.items():
         assert torch.equal(back.state_dict[name].view(torch.int32), tensor.view(torch.int32)), name
+
+
+@pytest.mark.parametrize("layer", [nn.ConvTranspose1d(2, 3, 3), nn.ConvTranspose2d(2, 3, 3), nn.ConvTranspose3d(2, 3, 3)])
+def test_transposed_convolutions_are_prunable_like_convolutions(layer):
+    """A transposed convolution is a convolution (its weight a linear map like ``ConvNd``'s,
+    in the eager and the scripted model alike): it was left out of N in silence."""
+    model = nn.Sequential(layer, nn.ReLU())
+    assert _names(prunable_parameters(model)) == ["0.weight"]
+    assert _names(prunable_parameters(torch.jit.script(model))) == ["0.weight"]
+
+
+class _MyConvTransposed(nn.ConvTranspose2d):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv_transpose2d(x, self.weight, self.bias)
+
+
+def test_a_scripted_subclass_of_a_transposed_convolution_counts_as_it():
+    compiled = torch.jit.script(nn.Sequential(_MyConvTransposed(1, 2, 3)))
+    assert module_class(getattr(compiled, "0")) is nn.ConvTranspose2d
+    assert _names(prunable_parameters(compiled)) == ["0.weight"]
+
+
+def test_rms_norm_scales_stay_out_of_the_hessian():
+    """``nn.RMSNorm``'s scale is a normalisation parameter like LayerNorm's: it entered D."""
+    if not hasattr(nn, "RMSNorm"):  # torch < 2.4
+        pytest.skip("no nn.RMSNorm in this torch")
+    model = nn.Sequential(nn.Linear(4, 3), nn.RMSNorm(3), nn.Linear(3, 2))
+    assert _names(hessian_parameters(model)) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert _names(hessian_parameters(torch.jit.script(model))) == ["0.weight", "0.bias", "2.weight", "2.bias"]
