@@ -120,3 +120,19 @@ def test_tiny_models_exhaust_the_space_to_the_exact_ratio(dim: int) -> None:
         u = slq_uncertainty(target, quad, options, ratio, None)
         assert stopped == "converged" and quad.exact
         assert u.plus_minus == 0.0 and ratio == pytest.approx(exact, abs=1e-9)
+
+
+def test_a_plan_too_short_to_say_anything_states_at_most_the_whole_range() -> None:
+    """A fixed plan of 2 steps on a 21-parameter model: the bracket knows almost nothing
+    and the bound's interval adds to it. ρ* lies in [0, 1], so a half-width of 1 around
+    any estimate already covers every ratio; the library stated ρ* = 0.168 ± 1.26 (±126 pt)
+    before, now ± 1 at most, in the ± and the JSON alike."""
+    import prunelimit
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 2) * torch.tensor([3.0, 0.1]), torch.randint(0, 3, (64,))
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 3))
+    result = prunelimit.bounds(model, (x, y), batch_size=16, method="slq", iterations=2, runs=1, epsilon=1e-4)
+    u = result.uncertainty
+    assert u.steps + u.statistical > 1.0  # the parts as measured: each is kept as it is
+    assert u.plus_minus == 1.0 and result.to_json()["prediction"]["uncertainty"]["plus_minus"] == 1.0
