@@ -50,7 +50,8 @@ to the ± whole, as the truncation bound is (the paper arithmetic's other depart
 the continuous root, its smoothed density and integer R, are not in it: the gate and the
 consistency checks compare the two roots against this ±).
 
-The stated ``±`` is ``steps + grid + q·stderr`` with ``stderr = sqrt(probes² + data²)`` and
+The stated ``±`` is ``steps + grid + q·stderr``, at most 1 (a wider one says nothing more about a
+ratio in [0, 1]), with ``stderr = sqrt(probes² + data²)`` and
 ``q`` a two-sided Student quantile whose degrees of freedom are Welch–Satterthwaite's for
 that sum (*Biometrics Bulletin* 2, 1946): ``stderr⁴ / (probes⁴/ν_p + data⁴/ν_d)`` with
 ``ν_p = runs − 1`` for a jackknife, ∞ for the bound (its scale is known), and
@@ -81,6 +82,7 @@ from prunelimit.theory.statdim import Negative, axis_terms, curvatures, fraction
 
 LEVEL = 0.95  # coverage the stated ± aims at
 EACH_LEVEL = 1.0 - (1.0 - LEVEL) / 2  # each of two intervals the tighter is taken of (module doc)
+MAX_PLUS_MINUS = 1.0  # the widest ± that says anything about a ratio in [0, 1] (Uncertainty.plus_minus)
 MIN_EFFECTIVE_TERMS = 8.0  # below, one probe's F has skewness √(8/n) > 1: too skewed for a jackknife of few runs
 
 
@@ -132,8 +134,10 @@ class Uncertainty:
 
     @property
     def plus_minus(self) -> float:
-        """The stated half-width: the truncation and grid bounds plus the statistical part at ``LEVEL``."""
-        return (self.steps or 0.0) + (self.grid or 0.0) + self.statistical
+        """The stated half-width: the truncation and grid bounds plus the statistical part at
+        ``LEVEL``, at most ``MAX_PLUS_MINUS`` (ρ* lies in [0, 1]: a half-width of 1 around any
+        estimate covers every ratio, so a plan too short to say anything states no more)."""
+        return min((self.steps or 0.0) + (self.grid or 0.0) + self.statistical, MAX_PLUS_MINUS)
 
     def to_json(self) -> dict:
         return {"probes": self.probes, "probes_kind": self.probes_kind, "steps": self.steps, "data": self.data,
