@@ -83,12 +83,15 @@ def imp(
     source: str, output, config: "ImpConfig | None" = None, *, data: str | None = None,
     eval_data: str | None = None, model: str | None = None, loss: str | None = None, batch_size: int = 128,
     max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
+    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
 ):
     """IMP from a checkpoint (``source`` names a file: ``_names_a_file``) or from a fresh model
     (``source`` is a spec).
 
     ``config`` (default ``ImpConfig()``): with ``epochs_dense`` unset a checkpoint is taken
-    as trained (0 dense epochs) and a fresh model trains like every level."""
+    as trained (0 dense epochs) and a fresh model trains like every level. ``include``/
+    ``exclude``: the prunable set (module-name globs), else the checkpoint's recorded one;
+    every level's checkpoint records it."""
     from prunelimit.io.outputs import preflight
     from prunelimit.laws.imp import ImpConfig, iterative_magnitude_pruning, output_folder
 
@@ -96,7 +99,7 @@ def imp(
     preflight([output_folder(output)], [source, model, data, eval_data, loss])
     from_file = _names_a_file(source)
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
-                           loss, batch_size, max_samples, trust_pickle, download, device, config.seed)
+                           loss, batch_size, max_samples, trust_pickle, download, device, config.seed, include, exclude)
     preflight([output_folder(output)], [start.data, start.eval_data])  # data files the checkpoint records
     if config.epochs_dense is None:
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
@@ -158,12 +161,14 @@ def hyperflux(
     output, target_density: float, config: "HyperfluxConfig | None" = None, *, checkpoint=None,
     model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str | None = None,
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
-    device: str = "auto", force: bool = False,
+    device: str = "auto", force: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
 ) -> "HyperfluxReport":
     """Hyperflux L0 pruning (Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349) of a checkpoint
     or a fresh model; saves the pruned file.
 
-    ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``."""
+    ``target_density``: the kept fraction of the prunable set to reach; ``config`` default
+    ``HyperfluxConfig()``. ``include``/``exclude``: the prunable set (module-name globs), else
+    the checkpoint's recorded one; the saved file records it."""
     import csv
     import io
 
@@ -178,7 +183,7 @@ def hyperflux(
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")],
               [checkpoint, model, data, eval_data, loss], force)
     start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
-                           download, device, config.seed)
+                           download, device, config.seed, include, exclude)
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")], [start.data, start.eval_data],
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,

@@ -20,7 +20,8 @@ from prunelimit.report import console
 from prunelimit.report.html import report_output
 from prunelimit.threads import apply_threads
 from prunelimit.cli.common import (
-    BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, JsonOpt,
+    BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ExcludeOpt, ForceOpt,
+    IncludeOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
     _inputs, _inputs_of, _model_data_options, _write_report, app, checked_numbers, choices, emit, flag_names,
     given_path, handled, shared,
@@ -174,6 +175,8 @@ def imp(
     loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
 ) -> None:
@@ -186,7 +189,8 @@ def imp(
                                epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
             rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
                           batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
-                          download=download, device=o.device)
+                          download=download, device=o.device, include=tuple(include or ()),
+                          exclude=tuple(exclude or ()))
         body = {"output": str(output), **rep.to_json()}
         emit("imp", body, o.json, console.render_imp, rep)
 
@@ -210,6 +214,8 @@ def hyperflux(
     loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
 ) -> None:
@@ -221,7 +227,8 @@ def hyperflux(
             rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
                                 eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
                                 max_samples=max_samples, trust_pickle=trust_pickle, download=download,
-                                device=o.device, force=force)
+                                device=o.device, force=force, include=tuple(include or ()),
+                                exclude=tuple(exclude or ()))
         body = {"output": str(output), **rep.to_json()}
         emit("hyperflux", body, o.json, console.render_hyperflux, body)
 
