@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from prunelimit import validate
 from prunelimit.errors import UsageError
 from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_modes, recorded_meta, rng_kept
+from prunelimit.models.load import PRUNED_ATTRIBUTE
 
 if TYPE_CHECKING:
     from prunelimit.api.laws import HyperfluxReport
@@ -92,7 +93,8 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     ``regrowth_epochs``, ``weight_lr``, ``gate_lr``, ``seed``, …). ``include``/``exclude``
     (module-name globs, as ``prunelimit hyperflux --include/--exclude``) choose the prunable
     set, else the one ``Pruning.apply`` recorded on the model, else the default; a module
-    left out stays dense.
+    left out stays dense, and the set is recorded on the model, as ``Pruning.apply`` records
+    it, for the calls that read it next.
 
     The model is left pruned, its pruned weights zero, as the command line saves it; the
     result holds the keep-masks (``masks``, parameter name → bool tensor as
@@ -113,7 +115,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     >>> torch.equal(held[0].weight_mask.bool(), report.masks["0.weight"])
     True
     """
-    from prunelimit.api.laws import run_hyperflux
+    from prunelimit.api.laws import hyperflux_record, run_hyperflux
     from prunelimit.laws.hyperflux import HyperfluxConfig
 
     validate.open_unit("density", density)
@@ -125,6 +127,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
         report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
                                selection=given.selection)
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
+    setattr(model, PRUNED_ATTRIBUTE, hyperflux_record(report.density, given.selection))  # as the saved file's
     return report
 
 
@@ -142,7 +145,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     ``levels``, ``rewind``, ``rewind_steps``, ``epochs_per_level``, ``epochs_dense``,
     ``lr``, ``seed``, …). The error is 1 − accuracy on ``eval_data``; ``progress(row)`` is
     called after each level. ``include``/``exclude`` choose the prunable set as for
-    ``hyperflux``; the densities count it, and each level's checkpoint records it.
+    ``hyperflux``; the densities count it, and the model and each level's checkpoint record it.
 
     ``out_dir`` ``None``: no files. With a folder: the command line's files there (one
     checkpoint and one CSV row per level), and a later call with the same settings resumes
@@ -177,6 +180,8 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
                                              out_dir=out_dir, masks=held, progress=progress,
                                              meta=recorded_set(given.selection), selection=given.selection)
         pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
+    if recorded := recorded_set(given.selection):  # as the levels' files: none for the default set
+        setattr(model, PRUNED_ATTRIBUTE, recorded["pruned"])
     return result
 
 

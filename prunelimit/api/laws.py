@@ -191,7 +191,7 @@ def hyperflux(
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
-                         "pruned": {"method": "hyperflux", "density": report.density, **start.selection.to_meta()}},
+                         "pruned": hyperflux_record(report.density, start.selection)},
                         force)
         if log is not None:
             buf = io.StringIO()
@@ -201,6 +201,12 @@ def hyperflux(
                 writer.writerow([e.epoch, e.phase, e.pressure, e.density, e.target, e.loss])
             write_text_atomic(log, buf.getvalue(), force)
     return report
+
+
+def hyperflux_record(density: float, selection: ParamSelection) -> dict:
+    """``meta.pruned`` of a Hyperflux result, in its file or on the library's model: the set it
+    gated, which the commands reading it next count."""
+    return {"method": "hyperflux", "density": density, **selection.to_meta()}
 
 
 @dataclass(frozen=True)

@@ -116,3 +116,14 @@ def test_library_imp_resume_with_another_set_is_a_usage_error(model, train, tmp_
     prunelimit.imp(pruned, train, levels=1, **settings)
     with pytest.raises(UsageError, match="holds an IMP sweep of --exclude '0', not the default"):
         prunelimit.imp(copy.deepcopy(model), train, levels=2, **settings)
+
+
+def test_the_library_records_the_set_on_the_model_it_pruned(model, train):
+    """As ``Pruning.apply`` does and as the command line's files do: the next call on the
+    model counts the set it was pruned within, without being told again."""
+    pruned = copy.deepcopy(model)
+    prunelimit.hyperflux(pruned, train, 0.5, exclude=("0",), pruning_epochs=3, regrowth_epochs=1)
+    assert prunelimit.info(pruned).to_json()["params"]["prunable"] == 120
+    swept = copy.deepcopy(model)
+    prunelimit.imp(swept, train, exclude=("0",), levels=1, rate=0.5, epochs_per_level=0, epochs_dense=0)
+    assert prunelimit.info(swept).to_json()["params"]["prunable"] == 120
