@@ -34,7 +34,7 @@ from prunelimit.inputs import recorded_selection
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_torch_file
 from prunelimit.models.evaluate import class_labels, evaluate
 from prunelimit.models.load import check_fits, load_state_strict
-from prunelimit.models.params import ParamSelection, module_class, prunable_parameters
+from prunelimit.models.params import ParamSelection, module_class, required_prunable
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.report.safe import clipped
@@ -193,9 +193,7 @@ def iterative_magnitude_pruning(
     """
     c = replace(config or ImpConfig(), **options)
     epochs_dense = c.epochs_per_level if c.epochs_dense is None else c.epochs_dense
-    params = prunable_parameters(model, selection)
-    if not params:
-        raise UsageError("model has no prunable weights (Linear, Conv or attention projection weights)")
+    params = required_prunable(model, selection)
     if not all(class_labels(batch) for batch in eval_batches):  # refused before any training, not after it
         raise UsageError(_NO_CLASSES)
     n = sum(p.numel() for _, p in params)

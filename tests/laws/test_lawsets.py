@@ -127,3 +127,14 @@ def test_the_library_records_the_set_on_the_model_it_pruned(model, train):
     swept = copy.deepcopy(model)
     prunelimit.imp(swept, train, exclude=("0",), levels=1, rate=0.5, epochs_per_level=0, epochs_dense=0)
     assert prunelimit.info(swept).to_json()["params"]["prunable"] == 120
+
+
+@pytest.mark.parametrize("command", [
+    ("imp", "{ckpt}", *IMP, "-o", "{tmp}/out"),
+    ("hyperflux", "{ckpt}", *HYPERFLUX, "-o", "{tmp}/out.pt"),
+])
+def test_an_empty_set_names_the_flags_that_widen_it(cli, own_ckpt, tmp_path, command):
+    result = cli(*(a.format(ckpt=own_ckpt, tmp=tmp_path) for a in command), "--exclude", "*")
+    assert result.exit_code == 2, result.output
+    assert "no prunable weights" in result.output and "--include/--exclude" in result.output, result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out.pt").exists()
