@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from prunelimit import validate
 from prunelimit.errors import UsageError
 from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_modes, recorded_meta, rng_kept
+from prunelimit.models.load import PRUNED_ATTRIBUTE
 
 if TYPE_CHECKING:
     from prunelimit.api.laws import HyperfluxReport
@@ -84,12 +85,17 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
 @keeps_modes
 def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = None, loss: str | Callable = "ce",
               batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
-              progress: Callable[[int, int], None] | None = None, **settings: Any) -> "HyperfluxReport":
+              progress: Callable[[int, int], None] | None = None, include: tuple[str, ...] = (),
+              exclude: tuple[str, ...] = (), **settings: Any) -> "HyperfluxReport":
     """Hyperflux L0 pruning (``prunelimit hyperflux``) of ``model``, **in place**, to about
     ``density`` (the kept fraction of the prunable weights): weights and gates train
     together under a pressure that closes gates, then a regrowth phase. ``settings`` are
     fields of :class:`~prunelimit.laws.hyperflux.HyperfluxConfig` (``pruning_epochs``,
-    ``regrowth_epochs``, ``weight_lr``, ``gate_lr``, ``seed``, …).
+    ``regrowth_epochs``, ``weight_lr``, ``gate_lr``, ``seed``, …). ``include``/``exclude``
+    (module-name globs, as ``prunelimit hyperflux --include/--exclude``) choose the prunable
+    set, else the one ``Pruning.apply`` recorded on the model, else the default; a module
+    left out stays dense, and the set is recorded on the model, as ``Pruning.apply`` records
+    it, for the calls that read it next.
 
     The model is left pruned, its pruned weights zero, as the command line saves it; the
     result holds the keep-masks (``masks``, parameter name → bool tensor as
@@ -111,26 +117,28 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     >>> torch.equal(held[0].weight_mask.bool(), report.masks["0.weight"])
     True
     """
-    from prunelimit.api.laws import run_hyperflux
+    from prunelimit.api.laws import hyperflux_record, run_hyperflux
     from prunelimit.laws.hyperflux import HyperfluxConfig
 
     validate.open_unit("density", density)
     validate.known_fields(HyperfluxConfig, settings, "Hyperflux settings")
     config = HyperfluxConfig(**settings)
     validate.callback("progress", progress)
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
     with rng_kept(model), _masks_held(model, masks) as (pruned, held):
         report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
                                selection=given.selection, progress=progress)
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
+    setattr(model, PRUNED_ATTRIBUTE, hyperflux_record(report.density, given.selection))  # as the saved file's
     return report
 
 
 @keeps_modes
 def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os.PathLike | None = None,
         loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
-        progress: Callable[["ImpRow"], None] | None = None, **settings: Any) -> "ImpResult":
+        progress: Callable[["ImpRow"], None] | None = None, include: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (), **settings: Any) -> "ImpResult":
     """Iterative magnitude pruning with rewinding (``prunelimit imp``) of ``model``, **in
     place**: level 0 trains the dense model ``epochs_dense`` epochs (default
     ``epochs_per_level``, as for a fresh model; give ``epochs_dense=0`` for a trained one,
@@ -139,7 +147,8 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     ``settings`` are fields of :class:`~prunelimit.laws.imp.ImpConfig` (``rate``,
     ``levels``, ``rewind``, ``rewind_steps``, ``epochs_per_level``, ``epochs_dense``,
     ``lr``, ``seed``, …). The error is 1 − accuracy on ``eval_data``; ``progress(row)`` is
-    called after each level.
+    called after each level. ``include``/``exclude`` choose the prunable set as for
+    ``hyperflux``; the densities count it, and the model and each level's checkpoint record it.
 
     ``out_dir`` ``None``: no files. With a folder: the command line's files there (one
     checkpoint and one CSV row per level), and a later call with the same settings resumes
@@ -167,13 +176,15 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     if out_dir is not None:
         validate.path("out_dir", out_dir)
         preflight([output_folder(out_dir, "out_dir")])
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
+    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
     with rng_kept(model), _masks_held(model, masks) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
                                              out_dir=out_dir, masks=held, progress=progress,
                                              meta=recorded_set(given.selection), selection=given.selection)
         pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
+    if recorded := recorded_set(given.selection):  # as the levels' files: none for the default set
+        setattr(model, PRUNED_ATTRIBUTE, recorded["pruned"])
     return result
 
 

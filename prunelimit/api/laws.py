@@ -83,14 +83,16 @@ def imp(
     source: str, output, config: "ImpConfig | None" = None, *, data: str | None = None,
     eval_data: str | None = None, model: str | None = None, loss: str | None = None, batch_size: int = 128,
     max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
-    progress=None,
+    progress=None, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
 ):
     """IMP from a checkpoint (``source`` names a file: ``_names_a_file``) or from a fresh model
     (``source`` is a spec).
 
     ``config`` (default ``ImpConfig()``): with ``epochs_dense`` unset a checkpoint is taken
     as trained (0 dense epochs) and a fresh model trains like every level. ``progress(row)``
-    is called with each level's row, level 0 (dense) first."""
+    is called with each level's row, level 0 (dense) first. ``include``/``exclude``: the
+    prunable set (module-name globs), else the checkpoint's recorded one; every level's
+    checkpoint records it."""
     from prunelimit.io.outputs import preflight
     from prunelimit.laws.imp import ImpConfig, iterative_magnitude_pruning, output_folder
 
@@ -98,7 +100,7 @@ def imp(
     preflight([output_folder(output)], [source, model, data, eval_data, loss])
     from_file = _names_a_file(source)
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
-                           loss, batch_size, max_samples, trust_pickle, download, device, config.seed)
+                           loss, batch_size, max_samples, trust_pickle, download, device, config.seed, include, exclude)
     preflight([output_folder(output)], [start.data, start.eval_data])  # data files the checkpoint records
     if config.epochs_dense is None:
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
@@ -160,13 +162,16 @@ def hyperflux(
     output, target_density: float, config: "HyperfluxConfig | None" = None, *, checkpoint=None,
     model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str | None = None,
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
-    device: str = "auto", force: bool = False, progress=None,
+    device: str = "auto", force: bool = False, progress=None, include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
 ) -> "HyperfluxReport":
     """Hyperflux L0 pruning (Barbulescu, Alexoaie & Busoniu, arXiv 2504.05349) of a checkpoint
     or a fresh model; saves the pruned file.
 
-    ``target_density``: the kept fraction to reach; ``config`` default ``HyperfluxConfig()``;
-    ``progress(epoch, epochs)`` after each epoch of both phases."""
+    ``target_density``: the kept fraction of the prunable set to reach; ``config`` default
+    ``HyperfluxConfig()``; ``progress(epoch, epochs)`` after each epoch of both phases.
+    ``include``/``exclude``: the prunable set (module-name globs), else the checkpoint's
+    recorded one; the saved file records it."""
     import csv
     import io
 
@@ -181,7 +186,7 @@ def hyperflux(
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")],
               [checkpoint, model, data, eval_data, loss], force)
     start = starting_point(checkpoint, model, data, eval_data, loss, batch_size, max_samples, trust_pickle,
-                           download, device, config.seed)
+                           download, device, config.seed, include, exclude)
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")], [start.data, start.eval_data],
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
@@ -189,7 +194,7 @@ def hyperflux(
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
-                         "pruned": {"method": "hyperflux", "density": report.density, **start.selection.to_meta()}},
+                         "pruned": hyperflux_record(report.density, start.selection)},
                         force)
         if log is not None:
             buf = io.StringIO()
@@ -199,6 +204,12 @@ def hyperflux(
                 writer.writerow([e.epoch, e.phase, e.pressure, e.density, e.target, e.loss])
             write_text_atomic(log, buf.getvalue(), force)
     return report
+
+
+def hyperflux_record(density: float, selection: ParamSelection) -> dict:
+    """``meta.pruned`` of a Hyperflux result, in its file or on the library's model: the set it
+    gated, which the commands reading it next count."""
+    return {"method": "hyperflux", "density": density, **selection.to_meta()}
 
 
 @dataclass(frozen=True)

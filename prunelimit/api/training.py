@@ -34,23 +34,26 @@ class StartingPoint:
 def starting_point(
     checkpoint, model: str | None, data: str | None, eval_data: str | None, loss: str | None = None,
     batch_size: int = 128, max_samples: int | None = None, trust_pickle: bool = False, download: bool = False,
-    device: str = "auto", seed: int = 0,
+    device: str = "auto", seed: int = 0, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
 ) -> StartingPoint:
     """Weights from ``checkpoint`` (data defaults from its file), else a fresh ``model`` seeded by ``seed``.
 
     Evaluation data defaults to the training data; both are checked against the model.
-    ``loss`` ``None``: the checkpoint's recorded loss, else ``ce``.
+    ``loss`` ``None``: the checkpoint's recorded loss, else ``ce``. The prunable set is
+    ``include``/``exclude`` when given, else the one the checkpoint records, else the
+    default (``resolve_selection``, as every command reading a file).
     """
     import torch
 
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
-    from prunelimit.inputs import load_batches, load_inputs
+    from prunelimit.inputs import load_batches, load_inputs, resolve_selection
+    from prunelimit.models.load import LoadedModel
     from prunelimit.models.spec import build_model
 
     if checkpoint is not None:
         inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
-                             data_from_checkpoint=True)
+                             include, exclude, data_from_checkpoint=True)
         net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
         loss, masks, selection = inputs.loss, inputs.loaded.masks, inputs.selection
         recorded_eval = eval_data is None
@@ -63,7 +66,8 @@ def starting_point(
             raise UsageError(f"{model!r} is a fresh model: pass --data SPEC to train it")
         dev = resolve_device(device)
         torch.manual_seed(seed)
-        net, spec, loss, masks, selection = build_model(model).to(dev), model, loss or "ce", {}, ParamSelection()
+        net, spec, loss, masks = build_model(model).to(dev), model, loss or "ce", {}
+        selection = resolve_selection(LoadedModel(net, spec), include, exclude).selection  # checked: a typo is refused
         train, loss_fn = load_batches(data, batch_size, max_samples, dev, download), resolve_loss(loss)
     if not train:
         raise UsageError(f"no training data for {checkpoint or model}: pass --data SPEC")

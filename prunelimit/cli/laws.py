@@ -21,7 +21,8 @@ from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.threads import apply_threads
 from prunelimit.cli.common import (
-    BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ForceOpt, JsonOpt,
+    BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ExcludeOpt, ForceOpt,
+    IncludeOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
     _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers, choices, emit,
     flag_names, given_path, handled, shared,
@@ -175,6 +176,8 @@ def imp(
     loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
 ) -> None:
@@ -188,7 +191,8 @@ def imp(
             with progress("IMP levels", levels + 1, progress_enabled(o.json)) as advance:
                 rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
                               batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
-                              download=download, device=o.device,
+                              download=download, device=o.device, include=tuple(include or ()),
+                              exclude=tuple(exclude or ()),
                               progress=lambda row: advance(row.level + 1, levels + 1))
         body = {"output": str(output), **rep.to_json()}
         emit("imp", body, o.json, console.render_imp, rep)
@@ -213,6 +217,8 @@ def hyperflux(
     loss: LossOpt = None,
     batch_size: BatchOpt = 128,
     max_samples: MaxSamplesOpt = None,
+    include: IncludeOpt = None,
+    exclude: ExcludeOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
 ) -> None:
@@ -225,7 +231,8 @@ def hyperflux(
                 rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
                                     eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
                                     max_samples=max_samples, trust_pickle=trust_pickle, download=download,
-                                    device=o.device, force=force, progress=_steps(advance))
+                                    device=o.device, force=force, progress=_steps(advance),
+                                    include=tuple(include or ()), exclude=tuple(exclude or ()))
         body = {"output": str(output), **rep.to_json()}
         emit("hyperflux", body, o.json, console.render_hyperflux, body)
 

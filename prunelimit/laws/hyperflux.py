@@ -46,7 +46,7 @@ from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
-from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
 from prunelimit.pruning.training import EpochLoss, cosine, factor_schedule, sgd, train_masked
 
@@ -218,9 +218,7 @@ class _GatedNet:
 
     def __init__(self, model: nn.Module, selection: ParamSelection, c: HyperfluxConfig,
                  held: Masks | None = None) -> None:
-        named = prunable_parameters(model, selection)
-        if not named:
-            raise UsageError("the model has no prunable weights (Linear, Conv, attention projections); widen the selection")
+        named = required_prunable(model, selection)
         self.model = model
         self.names = tuple(n for n, _ in named)
         self.params = [p for _, p in named]

@@ -30,10 +30,11 @@ from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly, save_torch
+from prunelimit.inputs import recorded_selection
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_torch_file
 from prunelimit.models.evaluate import class_labels, evaluate, gives_class_scores
 from prunelimit.models.load import check_fits, load_state_strict
-from prunelimit.models.params import ParamSelection, module_class, prunable_parameters
+from prunelimit.models.params import ParamSelection, module_class, required_prunable
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.report.safe import clipped
@@ -193,9 +194,7 @@ def iterative_magnitude_pruning(
     """
     c = replace(config or ImpConfig(), **options)
     epochs_dense = c.epochs_per_level if c.epochs_dense is None else c.epochs_dense
-    params = prunable_parameters(model, selection)
-    if not params:
-        raise UsageError("model has no prunable weights (Linear, Conv or attention projection weights)")
+    params = required_prunable(model, selection)
     if not (all(class_labels(batch) for batch in eval_batches) and gives_class_scores(model, eval_batches[0])):
         raise UsageError(_NO_CLASSES)  # refused before any training, not after it
     n = sum(p.numel() for _, p in params)
@@ -221,7 +220,8 @@ def iterative_magnitude_pruning(
                 raise UsageError(
                     f"{out} already holds an IMP sweep; resume it or choose an empty directory"
                 )
-            rows, masks, rewind_state = _load_progress(out, model, params, settings, (model_spec, meta), kept0 / n)
+            rows, masks, rewind_state = _load_progress(out, model, params, settings, (model_spec, meta), kept0 / n,
+                                                       selection)
             resumed_after = rows[-1].level
 
     if not rows:
@@ -335,10 +335,12 @@ def _save_level(out, model, masks, row, previous_rows, settings, rewind_state, r
         write_text_atomic(out / CSV_NAME, text.getvalue(), force=True)
 
 
-def _load_progress(out: Path, model, params, settings, record=(None, None), density0: float = 1.0):
+def _load_progress(out: Path, model, params, settings, record=(None, None), density0: float = 1.0,
+                   selection: ParamSelection = ParamSelection()):
     """Rows, masks and rewind state after the last level recorded in ``out``; ``record`` (model
     spec, meta) must match what its last checkpoint records, where both say; ``density0``:
-    the density the sweep starts from (level 0's)."""
+    the density the sweep starts from (level 0's); ``selection``: the prunable set, the one
+    its last checkpoint records (none recorded: the default set)."""
     path = out / CSV_NAME
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
@@ -353,6 +355,21 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
         raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from None
     if not rows or [r.level for r in rows] != list(range(len(rows))):
         raise InputError(f"{path}: levels are not 0, 1, 2, ...; use a fresh directory")
+    last = _checkpoint_path(out, rows[-1].level)
+    ckpt = _load(out, last, settings)
+    # which sweep it is, before its rows' values, which another set or start would make look damaged
+    spec, meta = record  # where the sweep and this call both say, they must agree: rows of two sweeps would mix
+    saved = {"model": ckpt.get("model"), **(ckpt.get("meta") if isinstance(ckpt.get("meta"), dict) else {})}
+    # the set always agrees, recorded or not: densities over two sets would mix in one column
+    swept = recorded_selection(saved, last) or ParamSelection()
+    if swept != selection:
+        raise UsageError(f"{out} holds an IMP sweep of {swept.described()}, not {selection.described()}; resume it "
+                         f"with {swept.described()}, or use a fresh directory")
+    differ = _changed({k: v for k, v in saved.items() if k != "pruned"},
+                      {"model": spec, **{k: v for k, v in (meta or {}).items() if k != "pruned"}}, where_both_say=True)
+    if differ:
+        raise UsageError(f"{out} holds an IMP sweep of {', '.join(differ)}; resume it with the same model, data "
+                         "and loss, or use a fresh directory")
     bad = _bad_row(rows, density0)
     if bad:
         raise InputError(f"{path}: {bad}; the file is damaged, use a fresh directory")
@@ -361,17 +378,9 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
     if odd is not None:
         raise InputError(f"{path}: level {odd.level} has width,depth {odd.width},{odd.depth}, not this model's "
                          f"{shape[0]},{shape[1]}; resume with the sweep's model, or use a fresh directory")
-    last = _checkpoint_path(out, rows[-1].level)
-    ckpt = _load(out, last, settings)
     if ckpt.get("level") != rows[-1].level or ckpt.get("density") != rows[-1].density:
         raise InputError(f"{path}: its last row (level {rows[-1].level}, density {rows[-1].density}) is not what "
                          f"{last.name} records; the folder is damaged, use a fresh directory")
-    spec, meta = record  # where the sweep and this call both say, they must agree: rows of two sweeps would mix
-    saved = {"model": ckpt.get("model"), **(ckpt.get("meta") if isinstance(ckpt.get("meta"), dict) else {})}
-    differ = _changed(saved, {"model": spec, **(meta or {})}, where_both_say=True)
-    if differ:
-        raise UsageError(f"{out} holds an IMP sweep of {', '.join(differ)}; resume it with the same model, data "
-                         "and loss, or use a fresh directory")
     rewind_state = None
     if settings["rewind"] != "none":
         rewind_state = _tensors(_load(out, out / REWIND_NAME, settings), "state_dict", out / REWIND_NAME)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import OptionError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.report.safe import clipped, listed
 
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
@@ -206,6 +206,15 @@ def prunable_parameters(
             if selection.decide(mname, default):
                 out.append((f"{mname}.{pname}" if mname else pname, weight))
     return out
+
+
+def required_prunable(model: nn.Module, selection: ParamSelection = ParamSelection()) -> list[tuple[str, Tensor]]:
+    """``prunable_parameters``, refused when empty (``imp``, ``hyperflux``): the fix is a wider set."""
+    named = prunable_parameters(model, selection)
+    if not named:
+        raise UsageError.naming("the model has no prunable weights (Linear, Conv or attention projection weights) "
+                                "in the set in use; widen it with {0}/{1}", "include", "exclude")
+    return named
 
 
 def weight_matrices(module: nn.Module) -> list[tuple[str, Tensor]]:
