@@ -425,10 +425,10 @@ def render_bench(b) -> None:
 
     table = Table("batch", "dense ms", "sparse ms", "speedup", "", "passes",
                   title=f"Inference latency on {b.device} ({b.pattern}, {b.dtype}, {b.threads} thread(s)): "
-                        f"medians after {WARMUP} warm-up passes")
+                        f"medians (interquartile range) of alternating passes after {WARMUP} warm-up passes")
     for r in b.rows:
-        table.add_row(str(r.batch), f"{r.dense_ms:.4g}", f"{r.sparse_ms:.4g}", f"{r.speedup:.2f}×", r.verdict,
-                      f"≥ {r.repeats}")
+        table.add_row(str(r.batch), f"{r.dense_ms:.4g} ({r.dense_iqr_ms:.2g})", f"{r.sparse_ms:.4g} ({r.sparse_iqr_ms:.2g})",
+                      f"{r.speedup:.2f}×", r.verdict, str(r.repeats))
     stdout.print(table)
     none = "none" if b.dense_layers else "none (no pruned Linear layer)"
     stdout.print(f"sparse layers: {', '.join(b.sparse_layers) or none} · "

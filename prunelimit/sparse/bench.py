@@ -1,10 +1,11 @@
 """Dense vs sparse inference latency of one model, measured side by side on its device.
 
-The sparse model is a copy whose ``nn.Linear`` layers with pruned weights compute with a
-kernel torch ships: CSR (``torch.sparse_csr`` weights through ``F.linear``, any device), or
+The sparse model is a copy whose ``nn.Linear`` layers with pruned weights in the prunable
+set compute with a kernel torch ships: CSR (``torch.sparse_csr`` weights through ``F.linear``, any device), or
 on a CUDA GPU semi-structured 2:4 (``torch.sparse.to_sparse_semi_structured``, half
 precision, both models then run in float16). Other layers (convolutions, norms) stay dense
-in both. Each latency is the median of repeated forward passes after a warm-up.
+in both. Each latency is the median of forward passes after a warm-up, the dense and sparse
+passes alternating so that both meet the same load, with its interquartile range.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.clone import clone_model
-from prunelimit.models.params import is_attention_projection, weight_matrices
+from prunelimit.models.params import ParamSelection, is_attention_projection, prunable_parameters, weight_matrices
 from prunelimit.validate import choice
 
 PATTERNS = ("csr", "2:4")
@@ -32,14 +33,30 @@ SAME = 0.1  # speedups within ±10 % are "no gain": below the run-to-run spread 
 
 
 @dataclass(frozen=True)
+class Timing:
+    """The median and quartiles of one function's timed passes, in seconds, and their count."""
+
+    median_s: float
+    q1_s: float
+    q3_s: float
+    passes: int
+
+    @property
+    def iqr_ms(self) -> float:
+        return 1e3 * (self.q3_s - self.q1_s)
+
+
+@dataclass(frozen=True)
 class Latency:
-    """Median forward-pass time of the dense and the sparse model at one batch size, and the
-    fewest timed passes behind either median."""
+    """Median forward-pass time of the dense and the sparse model at one batch size, the
+    interquartile range of each (the spread), and the timed passes behind each median."""
 
     batch: int
     dense_ms: float
     sparse_ms: float
     repeats: int
+    dense_iqr_ms: float
+    sparse_iqr_ms: float
 
     @property
     def speedup(self) -> float:
@@ -71,6 +88,7 @@ class BenchReport:
                 "warmup": WARMUP, "sparse_layers": self.sparse_layers, "dense_layers": self.dense_layers,
                 "max_abs_diff": self.max_abs_diff,
                 "latency": [{"batch": r.batch, "dense_ms": r.dense_ms, "sparse_ms": r.sparse_ms,
+                             "dense_iqr_ms": r.dense_iqr_ms, "sparse_iqr_ms": r.sparse_iqr_ms,
                              "speedup": r.speedup, "verdict": r.verdict, "repeats": r.repeats} for r in self.rows]}
 
 
@@ -121,21 +139,28 @@ def called_linears(model: nn.Module, example: Tensor) -> set[str]:
     return called
 
 
-def sparse_copy(model: nn.Module, pattern: str, called: set[str],
+def sparse_copy(model: nn.Module, pattern: str, called: set[str], selection: ParamSelection = ParamSelection(),
                 dense: Mapping[str, str] | None = None) -> tuple[nn.Module, list[str], list[str]]:
-    """A copy of ``model`` with every pruned ``nn.Linear`` in ``called`` sparse; the names
-    converted and the pruned Linear layers left dense, with the reason (given in ``dense``,
-    not called through its own forward, or a weight the kernel cannot take)."""
+    """A copy of ``model`` with every pruned ``nn.Linear`` in ``called`` whose weight is in the
+    prunable set of ``selection`` (what was pruned) sparse; the names converted and the
+    pruned weights left dense, with the reason (outside the set, given in ``dense``, not
+    called through its own forward, a weight the kernel cannot take, no Linear layer's)."""
     if isinstance(model, torch.jit.ScriptModule):  # compiled: no nn.Linear to swap for a sparse layer
         return clone_model(model), [], ["(model) (a TorchScript model: its compiled layers cannot be swapped for "
                                           "sparse ones; bench the eager nn.Module it was scripted from)"]
     sparse = clone_model(model)
+    # by identity: a weight tied to an earlier layer's is counted (and named) as that layer's
+    prunable = {id(weight) for _, weight in prunable_parameters(sparse, selection)}
     converted, kept = [], []
     for name, module in list(sparse.named_modules()):
-        if not isinstance(module, nn.Linear):  # an included module's own weight matrices: no sparse kernel swap
-            kept += [f"{name}.{pname} ({_held_by(module, pname)}, not a Linear layer)"
-                     for pname, weight in weight_matrices(module) if not bool((weight != 0).all())]
+        if not isinstance(module, nn.Linear):  # a convolution's, attention's or included module's: no sparse swap
+            kept += [f"{name}.{pname} ({_held_by(module, pname)}: only Linear layers run sparse)"
+                     for pname, weight in weight_matrices(module)
+                     if id(weight) in prunable and not bool((weight != 0).all())]
         if not isinstance(module, nn.Linear) or bool((module.weight != 0).all()):
+            continue
+        if id(module.weight) not in prunable:
+            kept.append(f"{name or '(model)'} (outside the prunable set: {selection.described()})")
             continue
         if dense and name in dense:
             kept.append(f"{name or '(model)'} ({dense[name]})")
@@ -184,18 +209,19 @@ def _own_behaviour(module: nn.Linear) -> str | None:
     return None
 
 
-def runnable_sparse_copy(model: nn.Module, pattern: str, probe: Tensor) -> tuple[nn.Module, list[str], list[str]]:
+def runnable_sparse_copy(model: nn.Module, pattern: str, probe: Tensor,
+                         selection: ParamSelection = ParamSelection()) -> tuple[nn.Module, list[str], list[str]]:
     """:func:`sparse_copy` of the Linear layers called on ``probe``, less those whose sparse
     weight the model also reads outside the layer in a way torch has no sparse kernel for
     (``fc.weight.norm()`` in a forward): each is found by converting it alone, and kept
     dense with the reason. ``UsageError`` when the copy still fails."""
     called = called_linears(model, probe)
-    sparse, converted, kept = sparse_copy(model, pattern, called)
+    sparse, converted, kept = sparse_copy(model, pattern, called, selection)
     if _run_error(sparse, probe) is None:
         return sparse, converted, kept
     broken = {name: f"the model reads its weight outside the layer: {why}" for name in sorted(called)
-              if (why := _run_error(sparse_copy(model, pattern, {name})[0], probe)) is not None}
-    sparse, converted, kept = sparse_copy(model, pattern, called, broken)
+              if (why := _run_error(sparse_copy(model, pattern, {name}, selection)[0], probe)) is not None}
+    sparse, converted, kept = sparse_copy(model, pattern, called, selection, broken)
     why = _run_error(sparse, probe)
     if why is not None:
         raise UsageError(f"the sparse copy of the model does not run ({why}); time it with --pattern csr, "
@@ -214,9 +240,8 @@ def _run_error(model: nn.Module, x: Tensor) -> str | None:
 
 def _held_by(module: nn.Module, pname: str) -> str:
     """What holds a weight matrix that is no Linear layer's, for the dense-layer reasons."""
-    if is_attention_projection(pname):
-        return "attention's own Q/K/V projection"
-    return f"a weight of the {type(module).__name__} itself"
+    held = type(module).__name__
+    return f"{held}'s Q/K/V projection" if is_attention_projection(pname) else f"{held}'s weight"
 
 
 def _missing_kernel(layer: SparseLinear, weight: Tensor, pattern: str) -> str | None:
@@ -236,27 +261,38 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
     return model
 
 
-def median_seconds(fn: Callable[[], object], device: torch.device) -> tuple[float, int]:
-    """Median wall time of ``fn()`` after ``WARMUP`` calls and the timed calls behind it: at
-    least ``MIN_REPEATS``, more until ``BUDGET_S`` is spent (at most ``MAX_REPEATS``)."""
+def paired_timings(fns: tuple[Callable[[], object], ...], device: torch.device) -> list[Timing]:
+    """The timings of each of ``fns``, after ``WARMUP`` calls of each: timed passes alternate
+    between them (one of each per round), so a change in the machine's load meets all alike;
+    at least ``MIN_REPEATS`` rounds, more until ``BUDGET_S`` per function is spent (at most
+    ``MAX_REPEATS``)."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    for _ in range(WARMUP):
-        fn()
+    for fn in fns:
+        for _ in range(WARMUP):
+            fn()
     sync()
-    times: list[float] = []
+    times: list[list[float]] = [[] for _ in fns]
     start = time.perf_counter()
-    while len(times) < MIN_REPEATS or (time.perf_counter() - start < BUDGET_S and len(times) < MAX_REPEATS):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), len(times)
+    while len(times[0]) < MIN_REPEATS or (time.perf_counter() - start < BUDGET_S * len(fns)
+                                          and len(times[0]) < MAX_REPEATS):
+        for fn, timed in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            timed.append(time.perf_counter() - t0)
+    return [Timing(statistics.median(t), *_quartiles(t), len(t)) for t in times]
+
+
+def _quartiles(times: list[float]) -> tuple[float, float]:
+    q1, _, q3 = statistics.quantiles(times, n=4)
+    return q1, q3
 
 
 @torch.no_grad()
-def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], pattern: str = "csr") -> BenchReport:
-    """Latency of ``model`` dense and sparse at each batch size; inputs repeat the rows of
-    ``example`` (one real batch) up to the size."""
+def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], pattern: str = "csr",
+          selection: ParamSelection = ParamSelection()) -> BenchReport:
+    """Latency of ``model`` dense and sparse at each batch size, the prunable set of
+    ``selection`` sparse; inputs repeat the rows of ``example`` (one real batch) up to the size."""
     device = example.device
     check_pattern(pattern, device)
     model = model.eval()
@@ -264,15 +300,17 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
         # the kernels take float16 weights; integer inputs (token ids) stay integers
         model = clone_model(model).half()
         example = example.half() if example.is_floating_point() else example
-    sparse, converted, kept = runnable_sparse_copy(model, pattern, example[:1])
+    sparse, converted, kept = runnable_sparse_copy(model, pattern, example[:1], selection)
     rows, diff = [], 0.0
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]
         diff = max(diff, float((model(x) - sparse(x)).abs().max()))
-        dense_s, dense_n = median_seconds(lambda: model(x), device)
         # no layer sparse: the sparse model is the dense one, and timing it again would report
         # the run-to-run noise as a speedup (or a slowdown) on a busy machine
-        sparse_s, sparse_n = median_seconds(lambda: sparse(x), device) if converted else (dense_s, dense_n)
-        rows.append(Latency(size, 1e3 * dense_s, 1e3 * sparse_s, min(dense_n, sparse_n)))
+        fns = (lambda: model(x), lambda: sparse(x)) if converted else (lambda: model(x),)
+        timings = paired_timings(fns, device)
+        dense_t, sparse_t = timings[0], timings[-1]
+        rows.append(Latency(size, 1e3 * dense_t.median_s, 1e3 * sparse_t.median_s,
+                            min(dense_t.passes, sparse_t.passes), dense_t.iqr_ms, sparse_t.iqr_ms))
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
     return BenchReport(str(device), pattern, dtype, torch.get_num_threads(), converted, kept, rows, diff)

@@ -143,7 +143,8 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
            pattern: str = "csr") -> ExportReport:
     """Write the pruned ``checkpoint`` to ``output`` in the smallest layout per tensor
     (docs/export.md). With ``inputs`` (the same checkpoint loaded as a model, with data),
-    first time dense vs sparse inference at batch 1 and ``batch_size`` on its device."""
+    first time dense vs sparse inference at batch 1 and ``batch_size`` on its device, the
+    prunable set in use (``inputs.selection``) sparse."""
     from prunelimit.sparse.bench import bench
 
     from prunelimit.io.outputs import Output, preflight
@@ -157,7 +158,8 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
         if not inputs.batches:
             raise UsageError(f"--bench runs the model on real inputs, and {checkpoint} records no data; "
                              "pass --data SPEC")
-        measured = bench(inputs.model, inputs.batches[0][0], tuple(sorted({1, batch_size})), pattern)
+        measured = bench(inputs.model, inputs.batches[0][0], tuple(sorted({1, batch_size})), pattern,
+                         inputs.selection)
     return write_export(output, pruned.state_dict, pruned.masks, pruned.model_spec, pruned.meta, force,
                         str(pruned.path), measured)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from prunelimit.sparse.bench import MAX_REPEATS, MIN_REPEATS, WARMUP, SparseLinear, bench, sparse_copy
+from prunelimit.models.params import ParamSelection
+from prunelimit.sparse.bench import MAX_REPEATS, MIN_REPEATS, WARMUP, SparseLinear, bench, paired_timings, sparse_copy
 
 
 def _half_pruned(linear: nn.Linear) -> nn.Linear:
@@ -41,7 +42,8 @@ def test_layers_whose_parent_reads_the_weight_stay_dense_and_are_named():
     with torch.no_grad():
         layer.self_attn.in_proj_weight[:, ::2] = 0
     report = bench(model, torch.randn(2, 5, 4), (1,))
-    assert report.dense_layers[0] == "1.self_attn.in_proj_weight (attention's own Q/K/V projection, not a Linear layer)"
+    assert report.dense_layers[0] == ("1.self_attn.in_proj_weight (MultiheadAttention's Q/K/V projection: "
+                                      "only Linear layers run sparse)")
 
 
 class ScaledLinear(nn.Linear):
@@ -129,10 +131,51 @@ def test_a_torchscript_model_is_timed_dense_and_says_why():
 
 def test_a_pruned_weight_matrix_of_another_module_is_named_as_kept_dense():
     """An included recurrent layer's pruned ``weight_ih_l0`` has no sparse kernel swap: it
-    is named among the dense layers with what holds it, not left out without a word."""
+    is named among the dense layers with what holds it, not left out without a word; outside
+    the prunable set (not included) it was not pruned, and is not named."""
     torch.manual_seed(0)
     rnn = nn.RNN(4, 4, batch_first=True)
     with torch.no_grad():
         rnn.weight_ih_l0[:, ::2] = 0
-    _, converted, kept = sparse_copy(nn.Sequential(rnn), "csr", set())
-    assert converted == [] and kept == ["0.weight_ih_l0 (a weight of the RNN itself, not a Linear layer)"]
+    _, converted, kept = sparse_copy(nn.Sequential(rnn), "csr", set(), ParamSelection(include=("0",)))
+    assert converted == [] and kept == ["0.weight_ih_l0 (RNN's weight: only Linear layers run sparse)"]
+    assert sparse_copy(nn.Sequential(rnn), "csr", set())[1:] == ([], [])
+
+
+def test_a_pruned_convolution_is_named_plainly_and_a_model_without_linear_layers_is_timed_once():
+    """It read "0.weight (a weight of the Conv2d itself, not a Linear layer)"."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()).eval()
+    with torch.no_grad():
+        model[0].weight[:, :, ::2] = 0
+    report = bench(model, torch.randn(2, 1, 5, 5), (1, 2))
+    assert report.sparse_layers == [] and report.dense_layers == ["0.weight (Conv2d's weight: only Linear layers run sparse)"]
+    assert all(r.sparse_ms == r.dense_ms and r.verdict == "no gain" for r in report.rows) and report.max_abs_diff == 0
+
+
+def test_only_layers_in_the_prunable_set_run_sparse():
+    """The bench converted every Linear layer holding a zero, whatever --include/--exclude
+    said; it now converts the prunable set's (what was pruned) and names the others. A
+    weight tied to an earlier layer's counts as that layer's, so it is in the set too."""
+    torch.manual_seed(0)
+    model = nn.Sequential(_half_pruned(nn.Linear(6, 6)), nn.ReLU(), _half_pruned(nn.Linear(6, 6)),
+                          nn.ReLU(), nn.Linear(6, 6)).eval()
+    x = torch.randn(3, 6)
+    excluded = bench(model, x, (1,), selection=ParamSelection(exclude=("2",)))
+    assert excluded.sparse_layers == ["0"] and excluded.dense_layers == ["2 (outside the prunable set: --exclude '2')"]
+    assert excluded.max_abs_diff < 1e-5
+    model[4].weight = model[0].weight  # tied: one Parameter, counted under "0.weight"
+    assert bench(model, x, (1,)).sparse_layers == ["0", "2", "4"]
+
+
+def test_dense_and_sparse_passes_alternate_and_the_spread_is_reported():
+    """Timed in turn, each model saw the machine's load of its own stretch of time; passes
+    that alternate share it. Each median comes with its interquartile range."""
+    calls: list[str] = []
+    timings = paired_timings((lambda: calls.append("d"), lambda: calls.append("s")), torch.device("cpu"))
+    timed = calls[2 * WARMUP:]
+    assert timed == ["d", "s"] * (len(timed) // 2) and len(timed) >= 2 * MIN_REPEATS
+    assert [t.passes for t in timings] == [len(timed) // 2] * 2
+    assert all(t.q1_s <= t.median_s <= t.q3_s for t in timings)
+    row = bench(nn.Sequential(_half_pruned(nn.Linear(6, 5))).eval(), torch.randn(4, 6), (1,)).to_json()["latency"][0]
+    assert 0 <= row["dense_iqr_ms"] and 0 <= row["sparse_iqr_ms"]

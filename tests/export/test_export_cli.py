@@ -91,6 +91,40 @@ def test_bench_and_report(pruned, tmp_path):
     assert console.exit_code == 0 and "speedup" in console.stdout and "csr" in console.stdout
 
 
+def test_bench_times_the_prunable_set_in_use(pruned, tmp_path):
+    """--include/--exclude were accepted with --bench and changed nothing: every Linear layer
+    holding a zero ran sparse. The set in use (typed, else the one the file was pruned with)
+    is what runs sparse; a pruned layer outside it stays dense and is named."""
+    result = run("export", pruned, "-o", tmp_path / "m.safetensors", "--bench", "--batch-size", "2", "--device", "cpu",
+                 "--exclude", "2", "--json")
+    assert result.exit_code == 0, result.output
+    bench = json.loads(result.stdout)["bench"]
+    assert bench["sparse_layers"] == ["0"] and bench["dense_layers"] == ["2 (outside the prunable set: --exclude '2')"]
+    assert "this run uses --exclude '2', as given" in " ".join(result.stderr.split())
+
+
+def test_bench_loss_checks_the_data_only(tmp_path):
+    """--loss does not enter the timing or the output difference; like every command that
+    reads data, --bench runs the model on it once with the loss to check they fit. A
+    regression model whose file records no loss needs --loss mse there, so it is accepted."""
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    net = build_model("mlp:8,6,1")
+    with torch.no_grad():
+        net[0].weight[:, ::2] = 0
+    torch.save({"x": torch.randn(16, 8), "y": torch.randn(16, 1)}, tmp_path / "reg.pt")
+    save_checkpoint(tmp_path / "p.pt", "mlp:8,6,1", net.state_dict(), masks={"0.weight": net[0].weight != 0},
+                    meta={"data": f"tensors:{tmp_path / 'reg.pt'}"})
+    args = ("export", tmp_path / "p.pt", "-o", tmp_path / "m.safetensors", "--bench", "--batch-size", "4", "--json")
+    refused = run(*args)
+    assert refused.exit_code == 3 and "--loss mse" in refused.stderr and not (tmp_path / "m.safetensors").exists()
+    result = run(*args, "--loss", "mse")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["bench"]["sparse_layers"] == ["0"]
+
+
 def test_prune_scope_two_four_then_export(tmp_path):
     out = tmp_path / "p24.pt"
     result = run("prune", EXAMPLE, "--scope", "2:4", "--ratio", "0.5", "-o", out, "--json")
