@@ -261,6 +261,25 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
     return model
 
 
+def largest_difference(dense: object, sparse: object) -> float:
+    """The largest absolute difference between two outputs of one model's code, over every
+    tensor in them: an output may be a tuple or dict (a user's loss picks what it needs)."""
+    def wide(t: Tensor) -> Tensor:  # integer and bool outputs subtract too; half precision rounds less
+        return t if t.is_complex() else t.double()
+
+    pairs = zip(_tensors(dense), _tensors(sparse))
+    return max((float((wide(a) - wide(b)).abs().max()) for a, b in pairs if a.numel()), default=0.0)
+
+
+def _tensors(out: object) -> list[Tensor]:
+    """The tensors of a model output, in order: the output itself, or those in its tuples,
+    lists and dict values (nested); anything else holds none."""
+    if isinstance(out, Tensor):
+        return [out]
+    items = list(out.values()) if isinstance(out, Mapping) else out if isinstance(out, (tuple, list)) else []
+    return [t for item in items for t in _tensors(item)]
+
+
 def paired_timings(fns: tuple[Callable[[], object], ...], device: torch.device) -> list[Timing]:
     """The timings of each of ``fns``, after ``WARMUP`` calls of each: timed passes alternate
     between them (one of each per round), so a change in the machine's load meets all alike;
@@ -304,7 +323,7 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
     rows, diff = [], 0.0
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]
-        diff = max(diff, float((model(x) - sparse(x)).abs().max()))
+        diff = max(diff, largest_difference(model(x), sparse(x)))
         # no layer sparse: the sparse model is the dense one, and timing it again would report
         # the run-to-run noise as a speedup (or a slowdown) on a busy machine
         fns = (lambda: model(x), lambda: sparse(x)) if converted else (lambda: model(x),)

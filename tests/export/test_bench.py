@@ -179,3 +179,24 @@ def test_dense_and_sparse_passes_alternate_and_the_spread_is_reported():
     assert all(t.q1_s <= t.median_s <= t.q3_s for t in timings)
     row = bench(nn.Sequential(_half_pruned(nn.Linear(6, 5))).eval(), torch.randn(4, 6), (1,)).to_json()["latency"][0]
     assert 0 <= row["dense_iqr_ms"] and 0 <= row["sparse_iqr_ms"]
+
+
+class _TwoOutputs(nn.Module):
+    """Returns the logits and the hidden features in a tuple and a dict, as a model read with
+    a loss of the user's own (``file.py:fn`` picks the output) may."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc, self.head = _half_pruned(nn.Linear(6, 4)), nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor):
+        h = torch.relu(self.fc(x))
+        return self.head(h), {"features": h, "note": "not a tensor"}
+
+
+def test_a_model_with_several_outputs_is_compared_on_every_tensor():
+    """``model(x) - sparse(x)`` on a tuple was an internal error (exit 5); the largest
+    difference is now taken over every tensor in the output."""
+    torch.manual_seed(0)
+    report = bench(_TwoOutputs().eval(), torch.randn(4, 6), (1, 4))
+    assert report.sparse_layers == ["fc"] and 0 <= report.max_abs_diff < 1e-5  # float32 rounding of O(1) outputs
