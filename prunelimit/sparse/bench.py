@@ -263,12 +263,24 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
 
 def largest_difference(dense: object, sparse: object) -> float:
     """The largest absolute difference between two outputs of one model's code, over every
-    tensor in them: an output may be a tuple or dict (a user's loss picks what it needs)."""
+    tensor in them: an output may be a tuple or dict (a user's loss picks what it needs). NaN
+    when either holds a NaN the other does not (Python's ``max`` would drop it)."""
     def wide(t: Tensor) -> Tensor:  # integer and bool outputs subtract too; half precision rounds less
         return t if t.is_complex() else t.double()
 
     pairs = zip(_tensors(dense), _tensors(sparse))
-    return max((float((wide(a) - wide(b)).abs().max()) for a, b in pairs if a.numel()), default=0.0)
+    return nan_max([float(_nan_equal_difference(wide(a), wide(b)).max()) for a, b in pairs if a.numel()])
+
+
+def _nan_equal_difference(a: Tensor, b: Tensor) -> Tensor:
+    """``|a - b|``, 0 where both are equal or NaN (an inf less itself is NaN too), NaN where
+    only one is."""
+    return torch.where((a == b) | (a.isnan() & b.isnan()), 0, (a - b).abs())
+
+
+def nan_max(values: list[float]) -> float:
+    """The largest of ``values`` (0 for none), NaN if one is NaN."""
+    return float(torch.tensor(values, dtype=torch.float64).max()) if values else 0.0
 
 
 def _tensors(out: object) -> list[Tensor]:
@@ -320,10 +332,10 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
         model = clone_model(model).half()
         example = example.half() if example.is_floating_point() else example
     sparse, converted, kept = runnable_sparse_copy(model, pattern, example[:1], selection)
-    rows, diff = [], 0.0
+    rows, diffs = [], []
     for size in batch_sizes:
         x = example[torch.arange(size, device=device) % example.shape[0]]
-        diff = max(diff, largest_difference(model(x), sparse(x)))
+        diffs.append(largest_difference(model(x), sparse(x)))
         # no layer sparse: the sparse model is the dense one, and timing it again would report
         # the run-to-run noise as a speedup (or a slowdown) on a busy machine
         fns = (lambda: model(x), lambda: sparse(x)) if converted else (lambda: model(x),)
@@ -332,4 +344,4 @@ def bench(model: nn.Module, example: Tensor, batch_sizes: tuple[int, ...], patte
         rows.append(Latency(size, 1e3 * dense_t.median_s, 1e3 * sparse_t.median_s,
                             min(dense_t.passes, sparse_t.passes), dense_t.iqr_ms, sparse_t.iqr_ms))
     dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-    return BenchReport(str(device), pattern, dtype, torch.get_num_threads(), converted, kept, rows, diff)
+    return BenchReport(str(device), pattern, dtype, torch.get_num_threads(), converted, kept, rows, nan_max(diffs))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -200,3 +202,13 @@ def test_a_model_with_several_outputs_is_compared_on_every_tensor():
     torch.manual_seed(0)
     report = bench(_TwoOutputs().eval(), torch.randn(4, 6), (1, 4))
     assert report.sparse_layers == ["fc"] and 0 <= report.max_abs_diff < 1e-5  # float32 rounding of O(1) outputs
+
+
+def test_a_nan_in_one_output_only_is_reported_not_hidden():
+    """An inf input at a pruned weight is NaN dense (0 · inf) and finite sparse (the zero is
+    skipped): Python's max(0.0, nan) reported the difference as 0."""
+    model = nn.Linear(2, 1, bias=False).eval()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[0.0, 1.0]]))
+    report = bench(model, torch.tensor([[float("inf"), 1.0]]), (1,))
+    assert report.sparse_layers == ["(model)"] and math.isnan(report.max_abs_diff)
