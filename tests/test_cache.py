@@ -640,7 +640,13 @@ def test_per_layer_blocks_of_other_layers_are_a_miss(cli, own_ckpt, tmp_path):
     entry.write_bytes(encode_entry(Entry(payload, found.arrays), entry.stem, kind))
     second = cli("spectrum", own_ckpt, "--cache-dir", cache, *run)
     doc = _doc(second)
-    assert doc["layer_curvature"]["cached"] is False and doc["layers"] == first["layers"]
+    assert doc["layer_curvature"]["cached"] is False
+    # computed again: the same blocks to float summation order (the blocks run in groups that fit
+    # the memory available at the start, so a busier machine may group them otherwise)
+    assert [{k: v for k, v in layer.items() if not isinstance(v, float)} for layer in doc["layers"]] == \
+        [{k: v for k, v in layer.items() if not isinstance(v, float)} for layer in first["layers"]]
+    assert [v for layer in doc["layers"] for v in layer.values() if isinstance(v, float)] == \
+        pytest.approx([v for layer in first["layers"] for v in layer.values() if isinstance(v, float)], rel=1e-9)
     assert "its blocks are not this Hessian's layers" in second.stderr
 
 

@@ -5,7 +5,9 @@ two ranks: an uneven shard with a short last batch. Each rank runs ``bounds`` (e
 spectrum, and SLQ on H for the replicated Lanczos path, also on a curvature subset whose
 parts leave rank 1 without a batch, and the exact spectrum on one batch), ``verify`` and
 the measured limit alone (a gate on ``actual``); rank 0's JSON
-must equal a single process's to 1e-5 relative, timings aside. Tolerance: sharding
+must equal a single process's to 1e-5 relative, timings aside, and SLQ's ± and its parts
+to 1e-5 absolute (docs/scaling.md: differences of near-equal estimates, such as the
+spread over probes, lose the relative precision of the estimates). Tolerance: sharding
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
 per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
 under the same group checks that rank 1 prints nothing and writes no file, and one on a
@@ -34,6 +36,8 @@ from prunelimit.report.jsonout import document
 WORLD = 2
 ARGS = ["--data", "digits:train", "--max-samples", "300", "--batch-size", "64", "--device", "cpu"]
 REL = 1e-5  # see the module doc
+PLUS_MINUS_ABS = 1e-5  # the ± and its parts, in ratio units (module doc)
+PLUS_MINUS_KEYS = {"spread", "stderr", "uncertainty", "plus_minus"}
 CONFIGS = {
     "exact": api.CurvatureOptions(),
     "slq": api.CurvatureOptions(method="paper", iterations=24, runs=2),
@@ -159,8 +163,9 @@ def _free_port() -> int:
 
 
 def _close(a, b, path: str = "") -> None:
-    """Equal JSON, floats to REL relative (1e-12 absolute near zero); ``timing`` and
-    ``memory`` (each rank holds only its shard's graphs) ignored."""
+    """Equal JSON, floats to REL relative (1e-12 absolute near zero; the ± and its parts
+    PLUS_MINUS_ABS absolute); ``timing`` and ``memory`` (each rank holds only its shard's
+    graphs) ignored."""
     if isinstance(a, dict):
         assert set(a) == set(b), path
         for k in a:
@@ -171,7 +176,9 @@ def _close(a, b, path: str = "") -> None:
         for i, (x, y) in enumerate(zip(a, b)):
             _close(x, y, f"{path}[{i}]")
     elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=REL, abs_tol=1e-12), f"{path}: {a} vs {b}"
+        keys = set(path.replace("[", ".").split("."))
+        floor = PLUS_MINUS_ABS if keys & PLUS_MINUS_KEYS else 1e-12
+        assert math.isclose(a, b, rel_tol=REL, abs_tol=floor), f"{path}: {a} vs {b}"
     else:
         assert a == b, f"{path}: {a!r} vs {b!r}"
 
