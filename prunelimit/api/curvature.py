@@ -518,8 +518,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     if choice.solver == "exact":
         stats = op
         laps.lap("exact_columns", op.hvps - before)
-        if progress:
-            progress(dim, dim, "eigenvalues of the dense Hessian")
+        if progress:  # one solver call, no count: a stage of its own (total 0), with its prediction when timed
+            predicted = "" if not eigen_seconds else " (predicted < 1 s)" if eigen_seconds < 1 \
+                else f" (predicted ≈ {eigen_seconds:,.0f} s)"
+            progress(0, 0, f"eigenvalues of the dense Hessian{predicted}")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
         laps.lap("eigenvalues")
         hvps += quad.hvps
