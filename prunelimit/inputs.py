@@ -170,11 +170,13 @@ def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
         return ()
     prunable = {name for name, _ in prunable_parameters(loaded.model, selection)}
     counted = "N and D" if prunable.intersection(unreached) else "D"
-    modules = list(dict.fromkeys(name.rpartition(".")[0] for name in unreached))
-    fix = f"--exclude {modules[0]!r} (a glob of module names)" if modules[0] else "--exclude"
+    # --exclude takes module globs: a parameter of the model itself has no module of its own to name
+    modules = [module for module in dict.fromkeys(name.rpartition(".")[0] for name in unreached) if module]
+    fix = (f"leave them out with --exclude {modules[0]!r} (a glob of module names)" if modules else
+           "remove them from the model, or use them in forward")
     return (f"{_source(loaded)} has {len(unreached)} parameter(s) the loss gives no gradient ({listed(unreached)}): "
             f"forward never uses them, so they count in {counted} as zero-curvature directions, which raise ρ*; "
-            f"leave them out with {fix}",)
+            f"{fix}",)
 
 
 def _source(loaded: LoadedModel) -> str:

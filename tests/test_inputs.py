@@ -341,3 +341,16 @@ def test_parameters_the_loss_never_reaches_are_named_once(recwarn):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         prunelimit.inputs_from(model, data, exclude=("spare",))  # left out: nothing to say
+
+
+def test_an_unused_parameter_of_the_model_itself_is_not_sent_to_exclude(recwarn):
+    """--exclude takes module globs: a root parameter (an EmbeddingBag-style ``bias`` forward
+    skips) has no module to name, and the warning said "leave them out with --exclude"."""
+    import prunelimit
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 3)
+    model.forward = lambda x: x @ model.weight.T  # the bias unused
+    prunelimit.inputs_from(model, (torch.randn(64, 8), torch.arange(64) % 3))
+    (said,) = [str(w.message) for w in recwarn if "no gradient" in str(w.message)]
+    assert "(bias)" in said and "count in D " in said and said.endswith("remove them from the model, or use them in forward")
