@@ -19,7 +19,8 @@ from prunelimit.errors import InputError, OptionError
 from prunelimit.limits import MAX_RECORDED_PATTERNS, MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
-from prunelimit.models.params import ParamSelection, check_selection, prunable_parameters, weight_matrices
+from prunelimit.models.params import (ParamSelection, check_selection, hessian_parameters, prunable_parameters,
+                                      weight_matrices)
 from prunelimit.report.safe import listed
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
 
@@ -89,11 +90,14 @@ def load_inputs(
     if data is not None or data_from_checkpoint:
         loss = checkpoint_loss(loaded, loss, trust_pickle)
     loss_fn = resolve_loss(loss or "ce")  # else nothing is evaluated (``info`` without data): no recorded code runs
-    batches = None
+    batches, unreached = None, ()
     if data is not None:
         batches = load_batches(data, batch_size, max_samples, dev, download, recorded)
         check_compatible(loaded, batches, loss_fn, data)
-    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, resolved.warnings)
+        unreached = unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
+        for warning in unreached:
+            warnings.warn(warning, stacklevel=2)
+    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*resolved.warnings, *unreached))
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,33 @@ def _outside_masks(loaded: LoadedModel, selection: ParamSelection, subject: str 
     fix = f"; --include {matrices[0]!r} (a glob of module names) counts them" if matrices else ""
     return (f"{subject or _source(loaded)} has pruning masks on {len(outside)} tensor(s) outside the prunable set in use "
             f"({listed(outside)}): their pruned weights stay zero but are not counted in N or the sparsity{fix}",)
+
+
+def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
+                       selection: ParamSelection) -> tuple[str, ...]:
+    """A warning naming the Hessian parameters the loss on ``batch`` gives no gradient (a
+    module forward never calls, such as a spare head): they stay in N and D, as docs/theory.md
+    defines them, but as zero-curvature directions they raise ρ*; ``--exclude`` leaves them out."""
+    named = hessian_parameters(loaded.model, selection)
+    if not named:
+        return ()
+    with torch.enable_grad():
+        loss = loss_fn(loaded.model, batch)
+        if loss.grad_fn is None:  # no graph at all: the Hessian operator refuses that, naming it
+            return ()
+        grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
+    unreached = [name for (name, _), grad in zip(named, grads) if grad is None]
+    if not unreached:
+        return ()
+    prunable = {name for name, _ in prunable_parameters(loaded.model, selection)}
+    counted = "N and D" if prunable.intersection(unreached) else "D"
+    # --exclude takes module globs: a parameter of the model itself has no module of its own to name
+    modules = [module for module in dict.fromkeys(name.rpartition(".")[0] for name in unreached) if module]
+    fix = (f"leave them out with --exclude {modules[0]!r} (a glob of module names)" if modules else
+           "remove them from the model, or use them in forward")
+    return (f"{_source(loaded)} has {len(unreached)} parameter(s) the loss gives no gradient ({listed(unreached)}): "
+            f"forward never uses them, so they count in {counted} as zero-curvature directions, which raise ρ*; "
+            f"{fix}",)
 
 
 def _source(loaded: LoadedModel) -> str:

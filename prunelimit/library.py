@@ -209,7 +209,7 @@ def inputs_from(
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
     (6, 1437)
     """
-    from prunelimit.inputs import Inputs, resolve_selection
+    from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
     if not isinstance(model, nn.Module):
@@ -224,8 +224,11 @@ def inputs_from(
         warnings.warn(warning, stacklevel=3)
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
+    unreached = () if batches is None else unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
+    for warning in unreached:  # parameters forward never uses: zero-curvature directions in N and D
+        warnings.warn(warning, stacklevel=3)
     return Inputs(loaded, batches, loss_fn, device, None, resolved.selection, loss if isinstance(loss, str) else None,
-                  resolved.warnings)
+                  (*resolved.warnings, *unreached))
 
 
 def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, device: torch.device | str,

@@ -117,7 +117,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     >>> torch.equal(held[0].weight_mask.bool(), report.masks["0.weight"])
     True
     """
-    from prunelimit.api.laws import hyperflux_record, run_hyperflux
+    from prunelimit.api.laws import run_hyperflux
     from prunelimit.laws.hyperflux import HyperfluxConfig
 
     validate.open_unit("density", density)
@@ -130,7 +130,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
         report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
                                selection=given.selection, progress=progress)
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
-    setattr(model, PRUNED_ATTRIBUTE, hyperflux_record(report.density, given.selection))  # as the saved file's
+    setattr(model, PRUNED_ATTRIBUTE, report.recorded)  # as the saved file's
     return report
 
 

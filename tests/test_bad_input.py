@@ -134,12 +134,13 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "    return Broken(64, 10)\n"
     )
     # A user factory PyTorch cannot differentiate twice (an embedding bag): no curvature, exit 3.
+    # It uses its bias: an unused one draws a warning of its own, which is not this case's.
     c.bag = d / "bag.py"
     c.bag.write_text(
         "import torch\n"
         "class Bag(torch.nn.Linear):\n"
         "    def forward(self, x):\n"
-        "        return torch.nn.functional.embedding_bag(x.long(), self.weight.T)\n"
+        "        return torch.nn.functional.embedding_bag(x.long(), self.weight.T) + self.bias\n"
         "def make():\n"
         "    return Bag(64, 10)\n"
     )

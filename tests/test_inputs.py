@@ -308,3 +308,49 @@ def test_every_json_report_that_counts_the_set_carries_its_warnings(cli, tmp_pat
     warned = [w for w in json.loads(result.stdout)["warnings"] if w.startswith(line)]
     assert len(warned) == 1 and "masks on 1 tensor(s) outside the prunable set in use (0.weight)" in warned[0]
     assert result.stderr.count(line) == 1, result.stderr
+
+
+class _SpareHead(torch.nn.Module):
+    """A classifier whose forward never calls its second head (``spare``): a common leftover."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = torch.nn.Linear(8, 3)
+        self.spare = torch.nn.Linear(8, 5)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_parameters_the_loss_never_reaches_are_named_once(recwarn):
+    """A spare head counted in N and D as zero-curvature directions and raised ρ* with no
+    word: the load-time check now finds parameters with no gradient and names them, with the
+    flag that leaves them out; N and D are not changed behind the caller's back."""
+    import warnings
+
+    import prunelimit
+
+    torch.manual_seed(0)
+    model = _SpareHead()
+    data = (torch.randn(64, 8), torch.arange(64) % 3)
+    inputs = prunelimit.inputs_from(model, data)
+    said = [str(w.message) for w in recwarn if "no gradient" in str(w.message)]
+    assert len(said) == 1 and "spare.weight, spare.bias" in said[0] and "--exclude 'spare'" in said[0], said
+    assert said[0] in inputs.selection_warnings  # and so in every report's warnings
+    assert prunelimit.info(model).to_json()["params"]["hessian"] == 3 * 8 + 3 + 5 * 8 + 5  # D as documented
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        prunelimit.inputs_from(model, data, exclude=("spare",))  # left out: nothing to say
+
+
+def test_an_unused_parameter_of_the_model_itself_is_not_sent_to_exclude(recwarn):
+    """--exclude takes module globs: a root parameter (an EmbeddingBag-style ``bias`` forward
+    skips) has no module to name, and the warning said "leave them out with --exclude"."""
+    import prunelimit
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 3)
+    model.forward = lambda x: x @ model.weight.T  # the bias unused
+    prunelimit.inputs_from(model, (torch.randn(64, 8), torch.arange(64) % 3))
+    (said,) = [str(w.message) for w in recwarn if "no gradient" in str(w.message)]
+    assert "(bias)" in said and "count in D " in said and said.endswith("remove them from the model, or use them in forward")

@@ -16,7 +16,7 @@ def bars(monkeypatch):
     seen: dict[str, list[tuple[int, int | None]]] = {}
 
     @contextlib.contextmanager
-    def recording(description, total, enabled=True):
+    def recording(description, total, enabled=True, **_):
         calls = seen.setdefault(description, []) if enabled else []
         yield lambda n=1, total=None, text=None, absolute=False: calls.append((n, total))
 
@@ -70,3 +70,83 @@ def test_the_library_hyperflux_reports_its_epochs_as_train_and_imp_do():
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     with pytest.raises(OptionError, match="^progress must be a function or None, got int 3"):
         prunelimit.hyperflux(model, data, 0.5, progress=3)
+
+
+@pytest.fixture
+def texts(monkeypatch):
+    """Every ``advance`` of the bars the CLI shows, with its status: ``[(description, done, total, text), …]``."""
+    from prunelimit.cli import laws, limit, pruning
+
+    seen: list[tuple[str, int, int | None, str | None]] = []
+
+    @contextlib.contextmanager
+    def recording(description, total, enabled=True, **_):
+        yield lambda n=1, total=None, text=None, absolute=False: seen.append((description, n, total, text))
+
+    for module in (laws, limit, pruning):
+        monkeypatch.setattr(module, "progress", recording, raising=False)
+    return seen
+
+
+def test_a_search_without_a_spectrum_is_labelled_by_what_it_does(cli, own_ckpt, tmp_path, texts):
+    """`gate --use actual` and `verify --from` run only the actual-limit search, under a bar
+    labelled "curvature"."""
+    small = ("--max-samples", "256", "--batch-size", "64", "--no-cache")
+    result = cli("gate", own_ckpt, "--use", "actual", "--min-ratio", "0.1", *small)
+    assert result.exit_code in (0, 1), result.stderr
+    bounds = tmp_path / "bounds.json"
+    bounds.write_text(cli("bounds", own_ckpt, *small, "--json").stdout)
+    texts.clear()  # the bounds run's own curvature bar
+    result = cli("verify", own_ckpt, "--from", bounds, *small)
+    assert result.exit_code == 0, result.stderr
+    labels = {description for description, *_ in texts}
+    assert labels == {"actual-limit search"}, labels
+
+
+def test_verify_refit_counts_its_fine_tuning_steps(cli, own_ckpt, texts):
+    """`verify --refit` fine-tuned every probed ratio (epochs each) with the bar standing at the
+    end of the one-shot search."""
+    result = cli("verify", own_ckpt, "--refit", "--finetune-epochs", "1", "--max-samples", "128", "--batch-size",
+                 "64", "--no-cache")
+    assert result.exit_code == 0, result.stderr
+    refit = [(done, total) for _, done, total, text in texts if text == "refit search: fine-tuning steps"]
+    assert refit, texts[-3:]
+    assert [done for done, _ in refit] == list(range(1, len(refit) + 1))  # counted on from ratio to ratio
+    assert all(done <= total for done, total in refit)
+
+
+def test_a_cache_hit_draws_no_bar(cli, own_ckpt, tmp_path, monkeypatch):
+    """A spectrum read from the cache flashed an empty 'curvature 0/910' bar: the bar was drawn
+    before anything knew whether there was work."""
+    import io
+
+    from rich.console import Console
+
+    from prunelimit.report import progress
+
+    out = io.StringIO()
+    monkeypatch.setattr(progress, "Console", lambda **_: Console(file=out, force_terminal=True, width=120,
+                                                                  color_system=None, _environ={"TERM": "xterm"}))
+    run = ("spectrum", own_ckpt, "--max-samples", "128", "--cache-dir", tmp_path / "cache")
+    assert cli(*run).exit_code == 0 and "curvature" in out.getvalue()  # computed: a bar
+    out.seek(0), out.truncate()
+    assert cli(*run).exit_code == 0
+    assert out.getvalue() == ""  # read from the cache: no work, no bar
+
+
+def test_the_dense_eigenvalue_stage_is_a_stage_of_its_own():
+    """After the last exact column the bar read 100 % and eta 0:00:00 through the eigenvalue
+    solve (tens of seconds at D ≈ 10k): the stage is now reported with total 0, a stage that
+    cannot count its work, and the bar pulses with no count and no ETA."""
+    import torch
+
+    import prunelimit
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    data = (torch.randn(64, 8), torch.arange(64) % 3)
+    seen = []
+    prunelimit.spectrum(model, data, method="exact", progress=lambda done, total=None, text=None:
+                        seen.append((done, total, text)))
+    stage = [call for call in seen if call[2] and call[2].startswith("eigenvalues of the dense Hessian")]
+    assert [(done, total) for done, total, _ in stage] == [(0, 0)], seen

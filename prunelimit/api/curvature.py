@@ -27,7 +27,7 @@ from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.errors import NumericalError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
-from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
 from prunelimit.report.rounding import half_width_text, value_text
 from prunelimit.theory.profile import MagnitudeProfile
@@ -240,7 +240,7 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
             f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
             "pass {0} FLOAT or a smaller {1}", "epsilon", "batch_size"
         )
-    named = _prunable(inputs)
+    named = required_prunable(inputs.model, inputs.selection)
     weights = tuple(p.detach() for _, p in named)
     return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
                        tuple(n for n, _ in named))
@@ -254,15 +254,7 @@ def require_limit_inputs(inputs: Inputs, options: CurvatureOptions) -> None:
 
     if options.epsilon is None and inputs.batches is not None:  # no data at all: ``require_data`` says so
         require_batches(len(inputs.batches), total_samples(inputs.batches))
-    _prunable(inputs)
-
-
-def _prunable(inputs: Inputs) -> list:
-    """The selected prunable ``(name, weight)`` pairs; none is a ``UsageError``."""
-    named = prunable_parameters(inputs.model, inputs.selection)
-    if not named:
-        raise UsageError.naming("no prunable weights selected; check {0}/{1}", "include", "exclude")
-    return named
+    required_prunable(inputs.model, inputs.selection)
 
 
 def optional_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.ndarray) -> LimitTarget | None:
@@ -526,8 +518,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     if choice.solver == "exact":
         stats = op
         laps.lap("exact_columns", op.hvps - before)
-        if progress:
-            progress(dim, dim, "eigenvalues of the dense Hessian")
+        if progress:  # one solver call, no count: a stage of its own (total 0), with its prediction when timed
+            predicted = "" if not eigen_seconds else " (predicted < 1 s)" if eigen_seconds < 1 \
+                else f" (predicted ≈ {eigen_seconds:,.0f} s)"
+            progress(0, 0, f"eigenvalues of the dense Hessian{predicted}")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
         laps.lap("eigenvalues")
         hvps += quad.hvps

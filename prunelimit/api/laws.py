@@ -194,7 +194,7 @@ def hyperflux(
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
-                         "pruned": hyperflux_record(report.density, start.selection)},
+                         "pruned": report.recorded},
                         force)
         if log is not None:
             buf = io.StringIO()
@@ -206,17 +206,12 @@ def hyperflux(
     return report
 
 
-def hyperflux_record(density: float, selection: ParamSelection) -> dict:
-    """``meta.pruned`` of a Hyperflux result, in its file or on the library's model: the set it
-    gated, which the commands reading it next count."""
-    return {"method": "hyperflux", "density": density, **selection.to_meta()}
-
-
 @dataclass(frozen=True)
 class HyperfluxReport:
     """A Hyperflux run: the density asked for and reached, the keep-masks (parameter name →
     bool, ``True`` = kept), loss and accuracy on the evaluation data before and after, the
-    per-epoch log, and a warning when the run ended off its target."""
+    per-epoch log, a warning when the run ended off its target, and the prunable set it gated
+    (``selection``), which ``apply`` records on the model as ``Pruning.apply`` does."""
 
     requested_density: float
     density: float
@@ -225,13 +220,24 @@ class HyperfluxReport:
     after: Evaluation
     log: tuple[HyperfluxEpoch, ...]
     warnings: tuple[str, ...] = ()
+    selection: ParamSelection = ParamSelection()
+
+    @property
+    def recorded(self) -> dict:
+        """``meta.pruned`` of this result, in its file or on the library's model: the set it
+        gated, which the commands reading it next count."""
+        return {"method": "hyperflux", "density": self.density, **self.selection.to_meta()}
 
     def apply(self, model: "nn.Module") -> "nn.Module":
-        """Prune ``model`` to these masks with ``torch.nn.utils.prune``, as ``Pruning.apply``:
-        training it further then keeps the pruned weights at zero."""
+        """Prune ``model`` to these masks with ``torch.nn.utils.prune`` and record the set on it,
+        as ``Pruning.apply``: training it further then keeps the pruned weights at zero, and
+        the next calls on it count the set it was pruned within."""
+        from prunelimit.models.load import PRUNED_ATTRIBUTE
         from prunelimit.pruning.masks import prune_with_torch
 
-        return prune_with_torch(model, self.masks)
+        pruned = prune_with_torch(model, self.masks)
+        setattr(pruned, PRUNED_ATTRIBUTE, self.recorded)
+        return pruned
 
     def to_json(self) -> dict:
         """What ``prunelimit hyperflux --json`` prints, less the ``output`` it wrote."""
@@ -259,4 +265,4 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
                              progress=progress)
     kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
     return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
-                           result.log, tuple(_missed_target(result.density, target_density, result.log)))
+                           result.log, tuple(_missed_target(result.density, target_density, result.log)), selection)

@@ -259,7 +259,8 @@ def verify(
         refit = refit_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon,
                             FinetuneConfig(epochs=refit_epochs, lr=refit_lr, seed=options.seed),
                             eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
-                            masks=inputs.loaded.masks)
+                            masks=inputs.loaded.masks, progress=None if progress is None else
+                            (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))
     return VerifyReport(prediction, actual, delta, tuple(_diagnose(prediction, delta, near_zero)), near_zero, refit,
                         rep, tuple(notes))
 

@@ -56,7 +56,8 @@ def spectrum(
         preflight([optional("--plot", plot, "png")], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json), lazy=True) \
+                as advance:
             rep = api.spectrum_report(inputs, options, _absolute(advance), store, per_layer)
         if plot is not None:
             from prunelimit.report.plots import plot_spectrum
@@ -82,7 +83,8 @@ def bounds(
         preflight([optional("--plot", plot, "png"), report_output(report)], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json)) as advance:
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json), lazy=True) \
+                as advance:
             rep = api.bounds(inputs, options, _absolute(advance), scope, store, per_layer)
         with staged():  # the plot and the report, or neither
             if plot is not None:
@@ -131,7 +133,7 @@ def verify(
         api.require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
         steps = api.curvature_steps(inputs, options) if from_report is None else 0
-        with progress("curvature", steps, progress_enabled(o.json)) as advance:
+        with progress(_bar_label(from_report is None), steps, progress_enabled(o.json), lazy=True) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
                              finetune_epochs if refit else 0, finetune_lr, store, from_report)
         with staged():  # the plot and the report, or neither
@@ -175,7 +177,7 @@ def gate(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         steps = api.curvature_steps(inputs, options) if needs_spectrum(gate_rules) else 0
-        with progress("curvature", steps, progress_enabled(o.json)) as advance:
+        with progress(_bar_label(needs_spectrum(gate_rules)), steps, progress_enabled(o.json), lazy=True) as advance:
             rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
         if junit is not None:
             write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
@@ -183,6 +185,12 @@ def gate(
         emit("gate", rep.to_json(), o.json, console.render_gate, rep)
         if not rep.result.passed and not exit_zero:
             raise typer.Exit(1)
+
+
+def _bar_label(spectrum: bool) -> str:
+    """The bar of verify and gate, named by what it runs first: a spectrum, or with none to
+    compute (``--from``, ``--use actual``) only the actual-limit search."""
+    return "curvature" if spectrum else "actual-limit search"
 
 
 # A gate that ends in an error, wherever it arises (parsing, --config, a check, the work, a

@@ -123,7 +123,7 @@ def prune(
         inputs = _inputs(o, checkpoint)
         predicted = ratio in ("auto", "lower") and from_report is None  # the only case with curvature work
         with progress("curvature", api.curvature_steps(inputs, options) if predicted else 0,
-                      progress_enabled(o.json) and predicted) as advance:
+                      progress_enabled(o.json) and predicted, lazy=True) as advance:
             if predicted:
                 api.require_data(inputs)
             resolved = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)

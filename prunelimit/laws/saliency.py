@@ -30,7 +30,7 @@ from torch.func import functional_call
 from prunelimit.curvature.hvp import native_recurrence
 from prunelimit.data.batches import Batches, LossFn, batch_size
 from prunelimit.errors import InputError, UsageError
-from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.models.params import ParamSelection, required_prunable
 
 METRICS = ("magnitude", "gradient", "taylor", "fisher", "flux")
 STE_SCALE = 0.25  # κ of the reference code's straight-through gate estimator
@@ -186,9 +186,7 @@ def compute_saliency(
         raise UsageError(f"unknown saliency metric {metric!r}; choose one of {', '.join(METRICS)}")
     if not 0.0 < flux_fraction <= 1.0 or flux_repeats < 1:
         raise UsageError("flux needs 0 < flux_fraction <= 1 and flux_repeats >= 1")
-    named = prunable_parameters(model, selection)
-    if not named:
-        raise UsageError("the model has no prunable weights (Linear, Conv, attention projections); widen the selection")
+    named = required_prunable(model, selection)
     names = [n for n, _ in named]
     params = [p for _, p in named]
     masks = check_masks(params, masks) if masks is not None else default_masks(params)

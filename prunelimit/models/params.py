@@ -209,7 +209,8 @@ def prunable_parameters(
 
 
 def required_prunable(model: nn.Module, selection: ParamSelection = ParamSelection()) -> list[tuple[str, Tensor]]:
-    """``prunable_parameters``, refused when empty (``imp``, ``hyperflux``): the fix is a wider set."""
+    """``prunable_parameters``, refused when empty: every command that needs a non-empty set
+    says so alike, naming the flags that widen it."""
     named = prunable_parameters(model, selection)
     if not named:
         raise UsageError.naming("the model has no prunable weights (Linear, Conv or attention projection weights) "

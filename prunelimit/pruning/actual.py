@@ -47,7 +47,7 @@ from torch import nn
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.evaluate import evaluate
-from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
 
 Progress = Callable[[int, int], None]
@@ -153,9 +153,7 @@ class _InPlacePruner:
     """Writes ``MP_ρ(w*)`` into the model's prunable weights; restores ``w*`` on exit."""
 
     def __init__(self, model: nn.Module, scope: Scope, selection: ParamSelection):
-        self.params = [p for _, p in prunable_parameters(model, selection)]
-        if not self.params:
-            raise UsageError("the model has no prunable weights; widen the selection with include patterns")
+        self.params = [p for _, p in required_prunable(model, selection)]
         self.original = [p.detach().clone() for p in self.params]
         self.order = MagnitudeOrder.of(self.original, scope)
 

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import OptionError, UsageError
-from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import LayerSparsity, Masks, apply_masks, overall_ratio, sparsity_table
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 from prunelimit.validate import choice
@@ -109,9 +109,7 @@ def magnitude_masks(
 ) -> Masks:
     """Keep-masks (parameter name → bool) of magnitude pruning to ``ratio``; ``model`` is not changed."""
     ratio = check_ratio(ratio)
-    named = prunable_parameters(model, selection)
-    if not named:
-        raise UsageError("the model has no prunable weights; widen the selection with include patterns")
+    named = required_prunable(model, selection)
     check_prune_scope(scope, ratio)
     if scope == "2:4":
         return {name: two_four_mask(p) for name, p in named}

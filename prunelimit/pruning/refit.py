@@ -18,7 +18,8 @@ from prunelimit.errors import OptionError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import (
-    DEFAULT_MAX_EVALUATIONS, CurvePoint, below_failure, coarse_stride, first_failure, keeps_accuracy,
+    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, below_failure, coarse_stride, first_failure, keeps_accuracy,
+    worst_case_passes,
 )
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
@@ -51,11 +52,14 @@ def refit_limit(
     scope: str = "global",
     selection: ParamSelection = ParamSelection(),
     masks: Masks | None = None,
+    progress: Progress | None = None,
 ) -> RefitLimit:
     """Actual limit of prune-then-fine-tune; thresholds are those of the dense model
     (loss ``L(w*) + ε`` on ``batches``, accuracy dense − ``acc_drop`` points on ``eval_batches``).
     ``masks``: the keep-masks of an already-pruned model, held through fine-tuning as
-    ``prune --finetune-epochs`` holds them. The model's state is restored on return."""
+    ``prune --finetune-epochs`` holds them. The model's state is restored on return.
+    ``progress(done, most)`` counts fine-tuning steps over all probed ratios, against the
+    most the search may probe (the one-shot search's worst case)."""
     if config.epochs < 1:
         raise OptionError("epochs", f"the refit limit needs fine-tuning: config.{{0}} must be at least 1, got {config.epochs}")
     eval_batches = eval_batches or batches
@@ -63,19 +67,22 @@ def refit_limit(
     dense_loss = evaluate(model, batches, loss_fn).loss
     dense_acc = evaluate(model, eval_batches, loss_fn).accuracy
     cache: dict[int, CurvePoint] = {}
+    stride = coarse_stride(levels, branching, max_evaluations)
+    most = 2 * worst_case_passes(levels, branching, stride) - 1  # both criteria's, sharing the dense ratio
 
     def point(i: int) -> CurvePoint:
         if i not in cache:
             model.load_state_dict(dense_state)
             kept = keep_both(prune_model(model, i / levels, scope, selection).masks, masks or {})
             apply_masks(model, kept)
-            finetune(model, kept, batches, loss_fn, config)
+            steps = None if progress is None else \
+                (lambda step, total, base=len(cache): progress(base * total + step, most * total))
+            finetune(model, kept, batches, loss_fn, config, progress=steps)
             cache[i] = CurvePoint(i / levels, evaluate(model, batches, loss_fn).loss,
                                   evaluate(model, eval_batches, loss_fn).accuracy)
         return cache[i]
 
     # each pass serves both criteria, so the whole budget goes to one search's worth of passes
-    stride = coarse_stride(levels, branching, max_evaluations)
     try:
         loss_fail = first_failure(lambda i: point(i).loss > dense_loss + epsilon, levels, stride, branching)
         acc_fail = None

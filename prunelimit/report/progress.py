@@ -26,21 +26,29 @@ class _Status(ProgressColumn):
         return Text(task.fields.get("status", ""), no_wrap=True, overflow="ellipsis")
 
 
+class _Count(MofNCompleteColumn):
+    """Done / total; nothing in a stage with no count (``total`` None), rather than "0/?"."""
+
+    def render(self, task: Task) -> Text:
+        return Text("") if task.total is None else super().render(task)
+
+
 class _Remaining(ProgressColumn):
     """The ETA at the rate ``advance`` measures (``task.fields["rate"]``, units a second):
     rich's own forgets its rate whenever the total changes, and adaptive SLQ re-plans its
-    total every stage (under a time budget, every step), which left the ETA at -:--:--."""
+    total every stage (under a time budget, every step), which left the ETA at -:--:--.
+    None in a stage with no count: there is no rate to state one from."""
 
     def render(self, task: Task) -> Text:
         rate = task.fields.get("rate")
         if task.total is None:
             return Text("")
         if not task.finished and not rate:
-            return Text("-:--:--", style="progress.remaining")
+            return Text("eta -:--:--", style="progress.remaining")
         seconds = 0 if task.finished else math.ceil(task.remaining / rate)
         minutes, seconds = divmod(seconds, 60)
         hours, minutes = divmod(minutes, 60)
-        return Text(f"{hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+        return Text(f"eta {hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
 
 
 # seconds of counts the rate is measured over (rich's own speed estimate's period)
@@ -54,27 +62,34 @@ def _columns() -> tuple[ProgressColumn, ...]:
 
     return (
         TextColumn("{task.description}", table_column=whole()), BarColumn(table_column=Column(no_wrap=False)),
-        MofNCompleteColumn(table_column=whole()), TimeElapsedColumn(table_column=whole()),
-        TextColumn("eta", table_column=whole()), _Remaining(table_column=whole()),
+        _Count(table_column=whole()), TimeElapsedColumn(table_column=whole()), _Remaining(table_column=whole()),
         _Status(table_column=Column(no_wrap=False, overflow="ellipsis")),
     )
 
 
 @contextlib.contextmanager
-def progress(description: str, total: int, enabled: bool = True) -> Iterator[Advance]:
+def progress(description: str, total: int, enabled: bool = True, lazy: bool = False) -> Iterator[Advance]:
     """Yield ``advance(n)``, or ``advance(done, total, text)`` to set the count done, the
     (re-planned) total and a status after the count; a bar on stderr when ``enabled``.
-    ``absolute=True`` makes ``n`` the count done even without a total."""
+    ``absolute=True`` makes ``n`` the count done even without a total; ``total`` 0 starts a
+    stage that cannot count its work (one long call): the bar pulses, with no count or ETA.
+    ``lazy``: the bar is drawn at the first ``advance``, not before, so work that turns out
+    to need none (a spectrum read from the cache) draws no empty bar."""
     console = Console(stderr=True, emoji=False)
     # off a terminal, or on one that cannot redraw a line (TERM=dumb), rich only leaves a stray blank line
     if not enabled or not console.is_terminal or console.is_dumb_terminal:
         yield lambda *args, **kwargs: None
         return
-    with Progress(*_columns(), console=console, transient=True) as bar:
+    with contextlib.ExitStack() as stack:
+        bar = Progress(*_columns(), console=console, transient=True)
         task = bar.add_task(description, total=total or None, status="", rate=None)
+        if not lazy:
+            stack.enter_context(bar)
         counts: collections.deque[tuple[float, float]] = collections.deque()  # (time, count done)
 
         def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
+            if not bar.live.is_started:
+                stack.enter_context(bar)
             done = n if total is not None or absolute else bar.tasks[0].completed + n
             now = bar.get_time()
             if counts and done < counts[-1][1]:
@@ -84,7 +99,9 @@ def progress(description: str, total: int, enabled: bool = True) -> Iterator[Adv
                 counts.popleft()
             span = counts[-1][0] - counts[0][0]
             fields = {"completed": done, "rate": (done - counts[0][1]) / span if span > 0 else None}
-            if total is not None:
+            if total == 0:  # rich's update reads a total of None as "unchanged"
+                bar.tasks[0].total = None
+            elif total is not None:
                 fields["total"] = max(total, done)
             if text is not None:
                 fields["status"] = text

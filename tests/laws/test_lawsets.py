@@ -138,3 +138,12 @@ def test_an_empty_set_names_the_flags_that_widen_it(cli, own_ckpt, tmp_path, com
     assert result.exit_code == 2, result.output
     assert "no prunable weights" in result.output and "--include/--exclude" in result.output, result.output
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.pt").exists()
+
+
+def test_hyperflux_report_apply_records_the_set_as_pruning_apply_does(model, train):
+    """``Pruning.apply`` records the prunable set on the model it prunes; ``HyperfluxReport.apply``
+    did not, so the next call on a model pruned with it counted both layers (N 888, not 120)."""
+    report = prunelimit.hyperflux(copy.deepcopy(model), train, 0.5, exclude=("0",), pruning_epochs=3,
+                                  regrowth_epochs=1)
+    held = report.apply(copy.deepcopy(model))
+    assert prunelimit.info(held).to_json()["params"]["prunable"] == 120

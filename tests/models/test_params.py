@@ -469,3 +469,28 @@ def test_rms_norm_scales_stay_out_of_the_hessian():
     model = nn.Sequential(nn.Linear(4, 3), nn.RMSNorm(3), nn.Linear(3, 2))
     assert _names(hessian_parameters(model)) == ["0.weight", "0.bias", "2.weight", "2.bias"]
     assert _names(hessian_parameters(torch.jit.script(model))) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+
+
+def _empty_set_calls():
+    """Every function that needs a non-empty prunable set, called on an empty one."""
+    from prunelimit.laws.saliency import compute_saliency
+    from prunelimit.pruning.actual import _InPlacePruner
+    from prunelimit.pruning.magnitude import magnitude_masks
+
+    none = ParamSelection(exclude=("*",))
+    return {
+        "nplh saliency": lambda m: compute_saliency(m, [], lambda model, batch: 0.0, "magnitude", selection=none),
+        "magnitude masks": lambda m: magnitude_masks(m, 0.5, selection=none),
+        "actual-limit search": lambda m: _InPlacePruner(m, "global", none),
+    }
+
+
+@pytest.mark.parametrize("call", ["nplh saliency", "magnitude masks", "actual-limit search"])
+def test_every_empty_prunable_set_names_the_flags_that_widen_it(call):
+    """`law nplh`, `prune` and the actual-limit search said "widen the selection (with include
+    patterns)" where imp and hyperflux name --include/--exclude: one message for one fault."""
+    from prunelimit.errors import UsageError
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    with pytest.raises(UsageError, match=r"no prunable weights .* in the set in use; widen it with include/exclude$"):
+        _empty_set_calls()[call](model)

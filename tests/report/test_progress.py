@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -87,3 +88,32 @@ def test_a_stage_counting_other_units_gets_its_own_eta(monkeypatch):
             advance(done, 50, "actual-limit search: passes")
     last = out.getvalue().rsplit("\r", 2)[-2]
     assert "2/50" in last and "eta 0:08:00" in last
+
+
+def test_a_stage_that_cannot_count_shows_no_count_and_no_eta(monkeypatch):
+    """The dense eigenvalue solve is one call: after 100 columns the bar read '100/100 … eta
+    0:00:00' through it. Total 0 marks such a stage: the bar pulses, with elapsed time and the
+    status (its predicted seconds), but no count and no ETA."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 100) as advance:
+        for done in range(1, 101):
+            now[0] = done / 10
+            advance(done, 100)
+        advance(0, 0, "eigenvalues of the dense Hessian (predicted ≈ 40 s)", absolute=True)
+        now[0] = 20.0
+        advance(0, 0, "eigenvalues of the dense Hessian (predicted ≈ 40 s)", absolute=True)
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "eigenvalues of the dense Hessian" in last and "/100" not in last and "0/" not in last
+    assert not re.search(r"eta [-\d]", last) and re.search(r"0:00:[12]0", last)  # elapsed, no ETA
+
+
+def test_a_lazy_bar_is_drawn_at_its_first_count_only(monkeypatch):
+    """Work that may need none (a spectrum read from the cache) drew an empty bar at once."""
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 96, lazy=True):
+        pass
+    assert out.getvalue() == ""
+    with progress.progress("curvature", 96, lazy=True) as advance:
+        advance(3)
+    assert "3/96" in out.getvalue()
