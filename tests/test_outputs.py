@@ -634,3 +634,35 @@ def test_an_empty_path_rewrites_the_junit_report_as_an_error(cli, tmp_path):
     result = cli("gate", EXAMPLE, "--max-drop", "0.1", "--baseline", "", "--junit", report)
     assert result.exit_code == 2
     assert junit_error_report(report, result.stderr)
+
+
+def test_ctrl_c_while_torch_writes_a_checkpoint_is_ctrl_c(tmp_path, monkeypatch):
+    """torch.save writes through the file object's ``write`` from C++, which turns the
+    KeyboardInterrupt raised there into a RuntimeError ("unexpected pos"): Ctrl-C during a
+    checkpoint's save was exit 5 "internal error", not 130. The interruption is now raised as
+    itself; the temporary file is removed and the destination never appears."""
+    import io
+
+    from prunelimit.io import checkpoint
+
+    class Interrupting(io.FileIO):
+        def write(self, data):
+            writes.append(len(data))
+            if len(writes) == 2 and not sent:  # at the first write torch passes the interrupt on; later, not
+                sent.append(True)
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # the handler runs here, inside torch's C++ writer
+            return super().write(data)
+
+    sent: list[bool] = []
+    writes: list[int] = []
+    monkeypatch.setattr(checkpoint, "open", lambda path, mode: Interrupting(path, mode), raising=False)
+    saved = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    install_signal_handlers()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            save_checkpoint(tmp_path / "c.pt", "mlp:4,3", build_model("mlp:4,3").state_dict())
+    finally:
+        signal.signal(signal.SIGINT, saved[0])
+        signal.signal(signal.SIGTERM, saved[1])
+    assert sent and list(tmp_path.iterdir()) == []

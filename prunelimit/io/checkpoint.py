@@ -474,6 +474,16 @@ def save_torch(obj: Any, path: Path, save: Callable[[Any, Any], None] | None = N
     """``save(obj, ...)`` (``torch.save``, or ``torch.jit.save`` for a module) into ``path`` through a
     file object. Given a path, torch names the archive's folder inside the file after it, and an
     atomic write's path is a random temporary name: the same content saved twice differed in its
-    bytes. A file object gets torch's fixed folder name ``archive``."""
-    with open(path, "wb") as file:
-        (save or torch.save)(obj, file)
+    bytes. A file object gets torch's fixed folder name ``archive``.
+
+    torch's C++ writer calls the file's ``write`` and turns a KeyboardInterrupt (or SIGTERM's
+    ``Terminated``) raised there into a RuntimeError ("unexpected pos"), which read as an
+    internal error instead of Ctrl-C: the interruption is raised again as itself."""
+    try:
+        with open(path, "wb") as file:
+            (save or torch.save)(obj, file)
+    except RuntimeError as exc:
+        interrupted = exc.__context__
+        if isinstance(interrupted, BaseException) and not isinstance(interrupted, Exception):
+            raise interrupted from None
+        raise
