@@ -73,6 +73,13 @@ def test_the_eta_survives_a_re_planned_total(monkeypatch):
     assert "10/100" in last and "eta 0:01:30" in last
 
 
+def _hundred_columns_in_ten_seconds(advance, now: list[float]) -> None:
+    """An exact spectrum's 100 columns, one each 0.1 s on the fake clock."""
+    for done in range(1, 101):
+        now[0] = done / 10
+        advance(done, 100)
+
+
 def test_a_stage_counting_other_units_gets_its_own_eta(monkeypatch):
     """The count starting again (exact columns, then verify's search passes) starts the rate
     again: 100 columns in 10 s, then a pass every 10 s, leave 48 passes at 0:08:00, not at
@@ -80,9 +87,7 @@ def test_a_stage_counting_other_units_gets_its_own_eta(monkeypatch):
     now = _fake_clock(monkeypatch)
     out = _terminal(monkeypatch, 120)
     with progress.progress("curvature", 100) as advance:
-        for done in range(1, 101):
-            now[0] = done / 10
-            advance(done, 100)
+        _hundred_columns_in_ten_seconds(advance, now)
         for done in range(1, 3):
             now[0] = 10.0 + 10 * done
             advance(done, 50, "actual-limit search: passes")
@@ -97,9 +102,7 @@ def test_a_stage_that_cannot_count_shows_no_count_and_no_eta(monkeypatch):
     now = _fake_clock(monkeypatch)
     out = _terminal(monkeypatch, 120)
     with progress.progress("curvature", 100) as advance:
-        for done in range(1, 101):
-            now[0] = done / 10
-            advance(done, 100)
+        _hundred_columns_in_ten_seconds(advance, now)
         advance(0, 0, "eigenvalues of the dense Hessian (predicted ≈ 40 s)", absolute=True)
         now[0] = 20.0
         advance(0, 0, "eigenvalues of the dense Hessian (predicted ≈ 40 s)", absolute=True)
