@@ -117,7 +117,7 @@ def sparsity_figure(layers: Sequence) -> Figure:
     y = np.arange(len(names))
     ax.barh(y, ratios, color="#3b6ea5")
     ax.axvline(overall, color="#c0392b", lw=0.9, ls="--", label=f"overall {overall:.3f}")
-    ax.set_yticks(y, names, fontsize=8)
+    ax.set_yticks(y, names, fontsize=8, parse_math=False)  # a name is the user's text: "a$x$" is not math
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("pruning ratio per tensor (removed fraction)")
@@ -146,7 +146,7 @@ def layers_figure(breakdown) -> Figure:
     axes[0].barh(collapsed, [1.0] * len(collapsed), fill=False, edgecolor="k", hatch="//", label="collapse (> 99 %)")
     if collapsed:
         axes[0].legend(loc="lower right", fontsize=7)
-    axes[0].set_yticks(y, names, fontsize=8)
+    axes[0].set_yticks(y, names, fontsize=8, parse_math=False)
     axes[0].invert_yaxis()
     return fig
 

@@ -1,0 +1,39 @@
+"""The figure builders: user-controlled names are drawn as typed, never as mathtext."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from prunelimit.report.figures import figure_png, layers_figure, sparsity_figure
+
+# Module names are the user's (a ModuleDict key may hold any character but '.'): matplotlib
+# reads text between two '$' as mathtext, so these crashed the report after the work was done
+# (ValueError: ParseSyntaxException) or drew "a$x$" as an italic x.
+NAMES = ("cost$\\frac$.weight", "x$^$.weight", "a$x$.weight", "<script>.weight")
+
+
+def _labels(fig) -> list[str]:
+    ticks = [t for ax in fig.axes for t in ax.get_yticklabels()]
+    assert not any(t.get_parse_math() for t in ticks)  # drawn as typed
+    return [t.get_text() for t in ticks]
+
+
+def _layer(name: str) -> SimpleNamespace:
+    return SimpleNamespace(name=name, total=10, zeros=3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sparsity_figure_draws_any_layer_name_as_text(name):
+    fig = sparsity_figure([_layer(name), _layer("0.weight")])
+    assert name in _labels(fig)
+    assert figure_png(fig).startswith(b"\x89PNG")
+
+
+def test_layers_figure_draws_any_layer_name_as_text():
+    share = dict(sparsity_at_rho=0.5, share_of_width=0.25, trace=1.0, collapsed=False)
+    layers = [SimpleNamespace(name=name, **share) for name in NAMES]
+    fig = layers_figure(SimpleNamespace(layers=layers))
+    assert set(NAMES) <= set(_labels(fig))
+    assert figure_png(fig).startswith(b"\x89PNG")
