@@ -72,7 +72,8 @@ STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
 color:#222;line-height:1.45}
 h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:left;
+overflow-wrap:anywhere}.scroll{overflow-x:auto}
 th{background:#f2f4f7}td.num{text-align:right;font-variant-numeric:tabular-nums}
 pre,code{background:#f6f8fa;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85rem}
 pre{padding:.6rem;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
@@ -154,7 +155,7 @@ def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
     cells = "".join(
         f"<tr><td>{html.escape(k)}</td><td class=num>{html.escape(v)}</td></tr>" for k, v in rows
     )
-    return f"<table><tr><th>{html.escape(head[0])}</th><th>{html.escape(head[1])}</th></tr>{cells}</table>"
+    return _scroll(f"<table><tr><th>{html.escape(head[0])}</th><th>{html.escape(head[1])}</th></tr>{cells}</table>")
 
 
 def _grid(items: Sequence[Mapping]) -> str:
@@ -173,7 +174,13 @@ def _grid(items: Sequence[Mapping]) -> str:
     head = "".join(f"<th>{html.escape('trace (± 95 %)' if paired and k == 'trace' else str(k))}</th>" for k in keys)
     rows = "".join("<tr>" + "".join(f"<td class=num>{html.escape(cell(item, k))}</td>" for k in keys) + "</tr>"
                    for item in items)
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    return _scroll(f"<table><tr>{head}</tr>{rows}</table>")
+
+
+def _scroll(table: str) -> str:
+    """A table in its own horizontally scrolling box: a wide one (many columns) scrolls on a
+    narrow screen instead of widening the page; its cells break long tokens (``overflow-wrap``)."""
+    return f"<div class=scroll>{table}</div>"
 
 
 def _figure(title: str, fig: FigureLike) -> str:

@@ -235,3 +235,25 @@ def test_the_layers_grid_states_each_trace_with_its_plus_minus():
     assert "<th>trace (± 95 %)</th>" in grid and "trace_plus_minus" not in grid
     assert "<td class=num>12.346 ± 0.042</td>" in grid
     assert "<td class=num>3</td>" in grid and "<td class=num>0.5</td>" in grid
+
+
+def test_no_table_widens_the_page_on_a_narrow_screen():
+    """A 64-digit fingerprint, a long path or a wide Layers grid set the width of their table,
+    which pushed the whole page past a phone's screen: every table now scrolls in its own
+    box, and its cells break tokens longer than the screen."""
+    long_path = "/very/long/" + "folder/" * 20 + "model.pt"
+    body = {"prediction": {"ratio": 0.5}, "output": long_path, "data": {"fingerprint": "ab" * 32},
+            "layers": [{f"column_{i}": 1.0 for i in range(12)}]}
+    text = render_html("bounds", body, {}, ["prunelimit", "bounds", long_path])
+    style = re.search(r"<style>(.*?)</style>", text, flags=re.S)[1]
+    rules = dict(re.findall(r"([^{}]+)\{([^}]*)\}", style))
+    boxes = [sel.strip() for sel, rule in rules.items() if "overflow-x:auto" in rule]
+    breaking = [sel.strip() for sel, rule in rules.items() if "overflow-wrap:anywhere" in rule]
+    assert any("td" in sel.split(",") for sel in breaking) and any("th" in sel.split(",") for sel in breaking)
+    page = parse(text)
+    assert_self_contained(text, page)
+    tables = re.findall(r"(<[^<>]*>)\s*<table>", text)
+    assert len(tables) == text.count("<table>") == 4  # Summary, Layers, All values, versions
+    for opening in tables:
+        box = re.fullmatch(r"<div class=(\w+)>", opening)
+        assert box is not None and f".{box[1]}" in boxes, opening
