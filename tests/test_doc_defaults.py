@@ -16,10 +16,13 @@ from prunelimit.curvature.layers import LAYER_PROBES, LAYER_STEPS
 from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS, LOCKSTEP_PROBES
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
+from prunelimit.laws.nplh import DEFAULT_PRESSURES
 from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS
 from prunelimit.theory import regime
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
+_K = [math.log2(g) for g in DEFAULT_PRESSURES]  # the pressure ladder's exponents
+LADDER = f"`2^k` for `k = {_K[0]:g}, {_K[1]:g}, …, {_K[-1]:g}`".replace("-", "−")
 WORDS = {1: "One", 2: "Two", 3: "Three", 4: "Four"}
 
 
@@ -30,6 +33,8 @@ def _default(command: str, option: str):
 
 
 STATED = [
+    ("guide.md", f"increasing, default {LADDER};"),
+    ("theory.md", f"`--pressures`, default {LADDER})"),
     ("guide.md", f"`--tolerance T` (default {options.CurvatureOptions().tolerance}, in ratio units"),
     ("guide.md", f"`--max-hvps N` (default {options.DEFAULT_MAX_HVPS:,} Lanczos products"),
     ("methods.md", f"(default {options.DEFAULT_MAX_HVPS:,} Lanczos products, the old fixed plan's cost"),

@@ -42,6 +42,20 @@ RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the 
 NPLH_REGION = ",".join(str(v) for v in NplhConfig.region)  # the default region as the flag's text
 
 
+def parse_pressures(text: Optional[str], mode: str) -> tuple[float, ...]:
+    """``--pressures G1,G2,...`` as the pressure ladder (the config's default when not given);
+    typed beside another mode, where it would be ignored, it is refused."""
+    if text is None:
+        return NplhConfig.pressures
+    if mode != "pressure":
+        raise UsageError(f"--pressures sets the ladder of --mode pressure; add --mode pressure or drop it (mode {mode})")
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UsageError(f"--pressures {text!r}: use increasing positive numbers separated by commas, "
+                         "e.g. 0.25,1,4,16") from None
+
+
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
 @shared(_model_data_options, _general_options)
 def law_nplh(
@@ -53,6 +67,7 @@ def law_nplh(
     rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
     epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
+    pressures: Annotated[Optional[str], typer.Option("--pressures", help="Pressure mode: the ladder of pressures Γ, increasing, comma-separated \\[default: 2^k for k = -4, -3.5, ..., 5.5].")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.", parser=given_path)] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -63,8 +78,10 @@ def law_nplh(
         from prunelimit.laws.nplh import nplh_figure, plot_nplh
         from prunelimit.laws.points import write_points
 
-        config = NplhConfig(metric=metric, mode=mode, region=api.parse_region(region), rate=rate,
-                            finetune_steps=finetune_steps, epochs_per_level=epochs_per_level, seed=o.seed)
+        with flag_names():
+            config = NplhConfig(metric=metric, mode=mode, region=api.parse_region(region), rate=rate,
+                                finetune_steps=finetune_steps, epochs_per_level=epochs_per_level,
+                                pressures=parse_pressures(pressures, mode), seed=o.seed)
         preflight([optional("-o", output, "csv"), optional("--plot", plot, "png"), report_output(report)],
                   _inputs_of(o, checkpoint), force)
         fit = api.nplh(_inputs(o, checkpoint), config)

@@ -44,3 +44,35 @@ def test_command_line_defaults_are_the_config_defaults() -> None:
     assert api.parse_region(params["region"].default) == config.region
     assert api.parse_region(inspect.signature(inspect.unwrap(cli.law_nplh_fit)).parameters["region"].default) \
         == config.region
+
+
+EXAMPLE = "examples/digits-mlp.pt"
+
+
+def test_pressures_flag_sets_the_ladder_of_the_pressure_mode(cli, monkeypatch) -> None:
+    """`law nplh --mode pressure` ran only the built-in Γ ladder: `--pressures` sets it, and
+    each recorded point's γ is one of the given pressures."""
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    ladder = [0.5, 2.0, 8.0, 32.0, 128.0, 512.0]
+    result = cli("law", "nplh", EXAMPLE, "--mode", "pressure", "--pressures", ",".join(map(str, ladder)),
+                 "--epochs-per-level", "1", "--region", "0.0005,1", "--threads", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    import json
+
+    gammas = [point["gamma"] for point in json.loads(result.stdout)["points"]]
+    assert gammas and set(gammas) <= set(ladder)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--mode", "pressure", "--pressures", "2,1"], "increasing"),
+    (["--mode", "pressure", "--pressures", "1,-2"], "--pressures"),
+    (["--mode", "pressure", "--pressures", "1,two"], "--pressures"),
+    (["--mode", "pressure", "--pressures", ""], "--pressures"),
+    (["--pressures", "1,2,4"], "--mode pressure"),  # static: the ladder would be ignored
+])
+def test_a_bad_pressures_flag_exits_2_before_any_work(cli, args, says) -> None:
+    result = cli("law", "nplh", "no-such-checkpoint.pt", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert says in result.stderr and "Traceback" not in result.stderr
