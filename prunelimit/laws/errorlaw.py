@@ -39,7 +39,7 @@ from scipy import optimize, stats
 
 from prunelimit import validate
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError
-from prunelimit.laws.points import check_header, check_row_fields
+from prunelimit.laws.points import check_header, check_row_fields, other_law
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -233,6 +233,7 @@ def read_points(path: str | Path) -> ErrorPoints:
     if missing:
         raise InputError(
             f"{path}: header lacks {', '.join(missing)}; expected 'density,error[,width,depth]'"
+            + other_law(header, missing)
         )
     if not rows:
         raise InputError(f"{path}: no data rows below the header")

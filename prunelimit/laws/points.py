@@ -66,6 +66,20 @@ def check_header(path: Path, header: Sequence[str]) -> None:
         raise InputError(f"{path}: header names column(s) {repeated} more than once; keep one of each")
 
 
+# The columns that tell each law's CSV apart, and the command that fits it: the README writes
+# points.csv (law nplh) and imp-out/imp.csv (imp) side by side, and one is easily given to the other fit.
+LAW_CSVS = (("gamma", "prunelimit law nplh-fit"), ("error", "prunelimit law error-fit"))
+
+
+def other_law(header: Sequence[str], missing: Sequence[str]) -> str:
+    """``"; … fit this file with `CMD`"`` when ``header`` lacks ``missing`` but holds the other law's
+    column, else ``""``."""
+    for column, command in LAW_CSVS:
+        if column not in missing and column in header and "density" in header:
+            return f"; a {column!r} column is the other law's: fit this file with `{command}`"
+    return ""
+
+
 def check_row_fields(path: Path, line: int, row: dict) -> None:
     """A data row must have as many fields as the header: ``csv.DictReader`` files extra
     fields under ``None`` and fills missing ones with ``None``, and either way the values
@@ -115,7 +129,7 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
             if missing:
                 raise InputError(
                     f"{path}: header {header} lacks column(s) {missing}; "
-                    "the first line must be 'density,gamma'"
+                    f"the first line must be 'density,gamma'{other_law(header, missing)}"
                 )
             reader.fieldnames = header
             # Line numbers as an editor shows them (the header is line 1; blank lines count).
