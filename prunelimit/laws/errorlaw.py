@@ -752,13 +752,13 @@ def fit_figure(fit: ErrorLawFit, points: ErrorPoints):
             sel = np.ones(points.density.size, bool)
             label = "measured"
         curve = [predict(fit, g, c.width, c.depth) for g in grid]
-        (line,) = ax.plot(grid, curve, lw=1.5)
+        (line,) = ax.plot(grid, curve, lw=1.5, label="fitted law" + (f" ({label})" if fit.joint else ""))
         ax.scatter(points.density[sel], points.error[sel], s=12, color=line.get_color(),
                    label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("density (fraction of prunable weights kept)")
-    ax.set_ylabel("error")
+    ax.set_ylabel("error (fraction; imp: 1 − accuracy)")
     ax.set_title(f"error law: γ={fit.gamma:.3g}, ε↑={fit.eps_up:.3g}, p={fit.p:.3g}"
                  + (f", φ={fit.phi:.3g}, ψ={fit.psi:.3g}" if fit.joint else ""))
     ax.legend(fontsize=7)

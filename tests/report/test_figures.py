@@ -37,3 +37,20 @@ def test_layers_figure_draws_any_layer_name_as_text():
     fig = layers_figure(SimpleNamespace(layers=layers))
     assert set(NAMES) <= set(_labels(fig))
     assert figure_png(fig).startswith(b"\x89PNG")
+
+
+def test_the_error_law_figure_names_its_curve_and_the_errors_unit():
+    """The fitted curve had no legend entry (only "measured" had one) and the error axis no
+    unit: errors are fractions (1 − accuracy for `imp`'s CSV), as the CSV holds them."""
+    import numpy as np
+
+    from prunelimit.laws.errorlaw import ErrorPoints, error_law, fit_error_law, fit_figure
+
+    d = np.geomspace(1e-3, 1.0, 20)
+    points = ErrorPoints(d, error_law(d, 0.05, 0.9, 2.0, 0.01))
+    fig = fit_figure(fit_error_law(points), points)
+    (ax,) = fig.axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "measured" in labels and any(label.startswith("fitted law") for label in labels)
+    assert "fraction" in ax.get_ylabel() and "fraction" in ax.get_xlabel()
+    figure_png(fig)
