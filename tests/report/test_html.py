@@ -257,3 +257,24 @@ def test_no_table_widens_the_page_on_a_narrow_screen():
     for opening in tables:
         box = re.fullmatch(r"<div class=(\w+)>", opening)
         assert box is not None and f".{box[1]}" in boxes, opening
+
+
+def test_the_docs_name_the_commands_that_take_report():
+    """README and the guide list the commands with `--report`: exactly those that have it."""
+    import typer
+
+    from prunelimit.cli import app
+
+    def leaves(group, prefix=""):
+        for name, command in group.commands.items():
+            yield from leaves(command, f"{name} ") if hasattr(command, "commands") else [(prefix + name, command)]
+
+    having = {name for name, command in leaves(typer.main.get_command(app))
+              if any("--report" in p.opts for p in command.params)}
+    root = Path(__file__).resolve().parents[2]
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    guide = " ".join((root / "docs" / "guide.md").read_text(encoding="utf-8").split())
+    lists = [re.search(r"`--report DIR` on (.*?) writes", readme)[1],
+             re.search(r"## The HTML report (.*?) take `--report DIR`", guide)[1]]
+    for listed in lists:
+        assert set(re.findall(r"`([a-z][a-z -]*)`", listed)) == having, listed
