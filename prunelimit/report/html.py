@@ -31,7 +31,8 @@ FigureLike = Union["Figure", bytes]
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" are
 # percentage points; "uncertainty" is ρ*'s ± by source, worded as on the console; "trace" is
-# the value with its ``…_plus_minus`` sibling, rounded as on the console.
+# the value with its ``…_plus_minus`` sibling, rounded as on the console; "interval" is a
+# ``[low, high]`` list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
     ("prediction.uncertainty", "stated uncertainty of ρ*", "uncertainty"),
@@ -46,13 +47,24 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("after.accuracy", "accuracy after pruning", "percent"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
     ("alpha0", "law exponent α0", "number"),
+    ("alpha0_ci", "95 % interval of α0", "interval"),
     ("c", "law constant c", "number"),
+    ("c_ci", "95 % interval of c", "interval"),
     ("r2", "fit R²", "number"),
+    ("region", "fitted density region", "range"),
+    ("region.points", "points in the region", "count"),
+    ("quadratic.needed", "quadratic term needed", "number"),
+    ("heldout.median_rel_error", "held-out density error (median)", "percent"),
     ("params.eps_np", "ε_np (low-error plateau, dense error)", "number"),
     ("params.eps_up", "ε_up (high-error plateau)", "number"),
+    ("intervals.eps_up", "95 % interval of ε_up", "interval"),
     ("params.gamma", "γ (power-law slope)", "number"),
+    ("intervals.gamma", "95 % interval of γ", "interval"),
     ("params.p", "p (transition density to the high-error plateau)", "number"),
+    ("intervals.p", "95 % interval of p", "interval"),
     ("fit.mean_rel_error", "mean relative fit error", "number"),
+    ("fit.std_rel_error", "std of the relative fit error", "number"),
+    ("fit.loo_mean_abs_rel_error", "leave-one-out |relative error| (mean)", "number"),
     ("predict.error", "predicted error", "number"),
     ("target.density", "density reaching the target error", "number"),
     ("epsilon", "loss tolerance ε", "number"),
@@ -133,9 +145,16 @@ def as_json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+CONTAINER_KINDS = ("uncertainty", "interval", "range")  # kinds whose value is a list or a mapping
+
+
 def _format(value: Any, kind: str = "number") -> str:
     if kind == "uncertainty":
         return uncertainty_text(value if isinstance(value, Mapping) else None)
+    if kind == "interval":
+        return "[" + ", ".join("—" if v is None else f"{v:.4g}" for v in value) + "]"
+    if kind == "range":
+        return f"{100 * value['low']:.2f} % – {100 * value['high']:.2f} %"
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -149,6 +168,13 @@ def _format(value: Any, kind: str = "number") -> str:
             return f"{value:+.2f} points"
         return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
     return str(value)
+
+
+def _shaped(value: Any, kind: str) -> bool:
+    """``value`` is what an "interval" (a two-item list) or a "range" (``low``/``high``) needs."""
+    if kind == "interval":
+        return isinstance(value, list) and len(value) == 2
+    return isinstance(value, Mapping) and all(isinstance(value.get(k), (int, float)) for k in ("low", "high"))
 
 
 def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
@@ -204,7 +230,8 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     predicted = lookup(doc, "prediction.ratio") is not None  # a ρ* is stated with its ±, or with "no ± stated"
     headline = [(label, trace_text(value, lookup(doc, f"{path}_plus_minus"), level=True) if kind == "trace"
                  else _format(value, kind)) for label, value, kind, path in found
-                if (kind == "uncertainty" and predicted) or (value is not None and not isinstance(value, (Mapping, list)))]
+                if (kind == "uncertainty" and predicted) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
+                or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list)))]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

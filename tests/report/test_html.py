@@ -278,3 +278,41 @@ def test_the_docs_name_the_commands_that_take_report():
              re.search(r"## The HTML report (.*?) take `--report DIR`", guide)[1]]
     for listed in lists:
         assert set(re.findall(r"`([a-z][a-z -]*)`", listed)) == having, listed
+
+
+def _summary(text: str) -> dict[str, str]:
+    table = text.partition("<h2>Summary</h2>")[2].partition("</table>")[0]
+    return dict(re.findall(r"<tr><td>([^<]*)</td><td class=num>([^<]*)</td></tr>", table))
+
+
+def test_the_law_summaries_state_what_the_console_states():
+    """The law reports' summaries held the point estimates alone: no interval, fit region,
+    held-out or leave-one-out error, which `law nplh` and `law error-fit` print on the console.
+    Each is now there, read from the JSON document."""
+    import numpy as np
+
+    from prunelimit.laws.errorlaw import ErrorPoints, error_law, fit_error_law
+    from prunelimit.laws.nplh import fit_nplh
+    from prunelimit.laws.points import LawPoints
+
+    gamma = np.geomspace(1e-3, 1e2, 40)
+    noise = np.random.default_rng(0).normal(0, 0.02, gamma.size)
+    law = fit_nplh(LawPoints.from_arrays(0.01 * gamma ** -0.5 * np.exp(noise), gamma)).to_json()
+    shown = _summary(render_html("law-nplh", law, {}, ["p"]))
+    assert shown["95 % interval of α0"] == f"[{law['alpha0_ci'][0]:.4g}, {law['alpha0_ci'][1]:.4g}]"
+    assert shown["95 % interval of c"] == f"[{law['c_ci'][0]:.4g}, {law['c_ci'][1]:.4g}]"
+    assert shown["fitted density region"] == f"{100 * law['region']['low']:.2f} % – {100 * law['region']['high']:.2f} %"
+    assert shown["points in the region"] == str(law["region"]["points"])
+    assert shown["quadratic term needed"] == ("yes" if law["quadratic"]["needed"] else "no")
+    assert shown["held-out density error (median)"] == f"{100 * law['heldout']['median_rel_error']:.2f} %"
+
+    d = np.geomspace(1e-3, 1.0, 20)
+    body = fit_error_law(ErrorPoints(d, error_law(d, 0.05, 0.9, 2.0, 0.01) * (1 + 0.02 * np.sin(7 * d)))).to_json()
+    shown = _summary(render_html("law-error-fit", body, {}, ["p"]))
+    for key, name in (("gamma", "γ"), ("eps_up", "ε_up"), ("p", "p")):
+        low, high = body["intervals"][key]
+        assert shown[f"95 % interval of {name}"] == f"[{low:.4g}, {high:.4g}]"
+    assert shown["std of the relative fit error"] == f"{body['fit']['std_rel_error']:.6g}"
+    assert shown["leave-one-out |relative error| (mean)"] == f"{body['fit']['loo_mean_abs_rel_error']:.6g}"
+    body["intervals"]["gamma"] = [None, 3.0]  # a side the points leave unbounded
+    assert _summary(render_html("law-error-fit", body, {}, ["p"]))["95 % interval of γ"] == "[—, 3]"
