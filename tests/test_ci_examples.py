@@ -402,3 +402,31 @@ def test_the_error_fit_help_example_reads_what_the_imp_help_example_writes():
     assert "imp-out/imp.csv" in fit.epilog and "-o imp-out" in imp.epilog
     reached = (1 - value(imp, "--rate")) ** value(imp, "--levels")
     assert reached <= value(fit, "--predict") <= 1
+
+
+def test_the_guides_json_reading_line_prints_what_it_shows_on_any_machine(tmp_path, monkeypatch):
+    """The guide's `python -c "…json.load(open('bounds.json'))…"` printed every digit of ρ* and
+    the bounds, whose last ones follow the machine's float round-off (0.9524148669669085 in the
+    guide, …081 on another run): it now prints what the console prints, the same on any
+    machine. Checked on the values it shows, moved by round-off in either direction."""
+    import json
+    import math
+    import re
+    import subprocess
+    import sys
+
+    text = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    block = re.search(r"```console\n\$ (python -c .*json\.load\(open\('bounds\.json'\)\).*)\n(.*)\n```", text)
+    assert block is not None
+    command, shown = block[1], block[2]
+    values = {"ratio": 0.9183412233529203, "lower": 0.8589709701047918, "upper": 0.9524148669669083,
+              "epsilon": 0.017292483844500853}  # the example's, as `bounds --json` writes them
+    monkeypatch.chdir(tmp_path)
+    for ulps in (-3, 0, 3):
+        moved = {k: v + ulps * math.ulp(v) for k, v in values.items()}
+        (tmp_path / "bounds.json").write_text(json.dumps(
+            {"prediction": {"ratio": moved["ratio"]}, "epsilon": moved["epsilon"],
+             "bounds": {"lower": moved["lower"], "upper": moved["upper"]}}))
+        code = shlex.split(command)[2]
+        printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert printed.strip() == shown, (ulps, printed)
