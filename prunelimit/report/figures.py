@@ -42,7 +42,7 @@ def spectrum_figure(rep) -> Figure:
     ax.hist(np.clip(mags, floor, None), bins=bins, weights=w, color="#3b6ea5")
     ax.set_xscale("log")
     ax.set_xlabel("|λ| (Hessian eigenvalue magnitude)")
-    ax.set_ylabel("spectral mass")
+    ax.set_ylabel("spectral mass (fraction of the eigenvalues)")
     label = "exact" if getattr(rep, "solver", "") == "exact" else "SLQ"
     ax.set_title(f"{label} spectrum ({rep.method}): λmax {rep.lambda_max:.3g}, λmin {rep.lambda_min:.3g}")
     return fig

@@ -54,3 +54,20 @@ def test_the_error_law_figure_names_its_curve_and_the_errors_unit():
     assert "measured" in labels and any(label.startswith("fitted law") for label in labels)
     assert "fraction" in ax.get_ylabel() and "fraction" in ax.get_xlabel()
     figure_png(fig)
+
+
+def test_the_spectrum_figure_states_what_its_bars_measure():
+    """Its y axis read "spectral mass" with no unit: each bar is the share of the D eigenvalues
+    (the quadrature weights, which sum to 1) whose |λ| falls in it."""
+    import numpy as np
+
+    nodes = np.array([1e-6, 1e-3, 0.5, 2.0])
+    quadrature = SimpleNamespace(nodes=nodes, weights=np.full(4, 0.25), runs=1)
+    rep = SimpleNamespace(quadrature=quadrature, solver="exact", method="default", lambda_max=2.0, lambda_min=1e-6)
+    from prunelimit.report.figures import spectrum_figure
+
+    fig = spectrum_figure(rep)
+    (ax,) = fig.axes
+    assert "fraction of the eigenvalues" in ax.get_ylabel()
+    assert sum(bar.get_height() for bar in ax.patches) == pytest.approx(1.0)
+    figure_png(fig)
