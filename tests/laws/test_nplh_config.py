@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import json
+from pathlib import Path
 
 import pytest
 
@@ -52,15 +54,11 @@ EXAMPLE = "examples/digits-mlp.pt"
 def test_pressures_flag_sets_the_ladder_of_the_pressure_mode(cli, monkeypatch) -> None:
     """`law nplh --mode pressure` ran only the built-in Γ ladder: `--pressures` sets it, and
     each recorded point's γ is one of the given pressures."""
-    from pathlib import Path
-
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     ladder = [0.5, 2.0, 8.0, 32.0, 128.0, 512.0]
     result = cli("law", "nplh", EXAMPLE, "--mode", "pressure", "--pressures", ",".join(map(str, ladder)),
                  "--epochs-per-level", "1", "--region", "0.0005,1", "--threads", "1", "--json")
     assert result.exit_code == 0, result.stderr
-    import json
-
     gammas = [point["gamma"] for point in json.loads(result.stdout)["points"]]
     assert gammas and set(gammas) <= set(ladder)
 

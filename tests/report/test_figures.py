@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
-from prunelimit.report.figures import figure_png, layers_figure, sparsity_figure
+from prunelimit.laws.errorlaw import ErrorPoints, error_law, fit_error_law, fit_figure
+from prunelimit.report.figures import figure_png, layers_figure, sparsity_figure, spectrum_figure
 
 # Module names are the user's (a ModuleDict key may hold any character but '.'): matplotlib
 # reads text between two '$' as mathtext, so these crashed the report after the work was done
@@ -42,10 +44,6 @@ def test_layers_figure_draws_any_layer_name_as_text():
 def test_the_error_law_figure_names_its_curve_and_the_errors_unit():
     """The fitted curve had no legend entry (only "measured" had one) and the error axis no
     unit: errors are fractions (1 − accuracy for `imp`'s CSV), as the CSV holds them."""
-    import numpy as np
-
-    from prunelimit.laws.errorlaw import ErrorPoints, error_law, fit_error_law, fit_figure
-
     d = np.geomspace(1e-3, 1.0, 20)
     points = ErrorPoints(d, error_law(d, 0.05, 0.9, 2.0, 0.01))
     fig = fit_figure(fit_error_law(points), points)
@@ -59,13 +57,9 @@ def test_the_error_law_figure_names_its_curve_and_the_errors_unit():
 def test_the_spectrum_figure_states_what_its_bars_measure():
     """Its y axis read "spectral mass" with no unit: each bar is the share of the D eigenvalues
     (the quadrature weights, which sum to 1) whose |λ| falls in it."""
-    import numpy as np
-
     nodes = np.array([1e-6, 1e-3, 0.5, 2.0])
     quadrature = SimpleNamespace(nodes=nodes, weights=np.full(4, 0.25), runs=1)
     rep = SimpleNamespace(quadrature=quadrature, solver="exact", method="default", lambda_max=2.0, lambda_min=1e-6)
-    from prunelimit.report.figures import spectrum_figure
-
     fig = spectrum_figure(rep)
     (ax,) = fig.axes
     assert "fraction of the eigenvalues" in ax.get_ylabel()
