@@ -74,6 +74,11 @@ class CurvatureData:
                 "part_ratios": None if self.part_ratios is None else list(self.part_ratios)}
 
 
+# The ``timing`` of a report that computed no spectrum (``verify --from``, a gate on the
+# measured limit alone): this run's curvature work, none.
+NO_SPECTRUM_TIMING = {"seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False}
+
+
 @dataclass(frozen=True)
 class SpectrumReport:
     """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost, and the
