@@ -488,6 +488,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     require_data(inputs)
     laps = _Laps(time.perf_counter)
     elapsed = agreed_clock()  # what --time-budget counts: alike on every rank under torchrun
+    # what the budget counted before the spectrum (start-up, loading the model and data)
+    setup = None if options.time_budget is None else elapsed()
     named = hessian_parameters(inputs.model, inputs.selection)
     sizes = [p.numel() for _, p in named]
     dim = sum(sizes)
@@ -623,7 +625,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), stats.batch_losses()
     # elapsed() is a collective under torchrun: every rank reads it here
-    over = _over_budget_note(options, hvps, elapsed(), choice.solver)
+    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0)
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -817,12 +819,16 @@ def _subsample_note(used: int, total: int) -> str:
             "--hessian-samples all takes every sample")
 
 
-def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h") -> str | None:
-    """Where the spectrum (``hvps`` products, ``seconds`` so far) went past a given
+def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
+                      setup: float = 0.0) -> str | None:
+    """Where the spectrum (``hvps`` products; ``seconds`` since the time budget's origin, of
+    which ``setup`` before the spectrum: start-up and loading) went past a given
     ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
     so only a budget that cannot hold the smallest plan (a first Lanczos step and what must
     follow it: the data check on the subset's parts and the trace), or a prediction of that
-    work's seconds that fell short, goes past one. It describes the run that computed the
+    work's seconds that fell short, goes past one; a set-up that took the whole time budget
+    leaves the smallest plan, and the note says the least this command takes here. It
+    describes the run that computed the
     spectrum, so a cached copy keeps it, as it keeps the tolerance warning. The exact
     spectrum (``solver``) has no Lanczos runs: its eigenvalues, or columns formed before
     their watch judges them, took longer than predicted."""
@@ -839,8 +845,12 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
                "than predicted" if solver == "exact" else
                "the work that must follow the Lanczos runs took longer than predicted, or even their first step and "
                "that work do not fit it")
+        if setup >= options.time_budget:  # nothing was left for the spectrum: its smallest plan was made
+            why = (f"starting up and loading the model and data took {setup:.1f} s of it before the spectrum began, "
+                   f"and the smallest plan the rest: this command needs about {math.ceil(seconds):,} s here")
+        before = f", {setup:.{decimals}f} s of it before the spectrum" if setup > 0 else ""
         over.append((f"{late:.{decimals}f} s over --time-budget {options.time_budget:g} s "
-                     f"({seconds:.{decimals}f} s)", why, "--time-budget"))
+                     f"({seconds:.{decimals}f} s{before})", why, "--time-budget"))
     if not over:
         return None
     return (f"the spectrum went {' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "
