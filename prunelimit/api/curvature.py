@@ -334,7 +334,8 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     """``choice`` refined by timed products (``--method default`` only): ``(choice, the
     operator timed last: the float64 one when exact was chosen, else the one in the products'
     dtype, which SLQ reuses (``HessianOperator.serves``), products spent timing, predicted
-    seconds of the eigenvalues)``. A given ``--time-budget`` is the part of it ``elapsed`` (the
+    seconds of the eigenvalues, the operator in the products' dtype: SLQ's, should the exact
+    columns be left for it)``. A given ``--time-budget`` is the part of it ``elapsed`` (the
     spectrum's clock) leaves after the timing and the gradient pass the exact spectrum takes
     before its columns (priced as one column): the columns and eigenvalues must fit what is left.
 
@@ -351,7 +352,7 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     from prunelimit.distributed import agreed_max
 
     if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
-        return choice, None, 0, 0.0
+        return choice, None, 0, 0.0, None
 
     def left(column: float) -> CurvatureOptions:
         """``options`` with what is left of a given time budget: the timing is spent out of
@@ -365,15 +366,15 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     seconds = _seconds_per_column(native)
     choice = choose_solver(left(seconds), dim, seconds, None)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
-        return choice, native, native.hvps, 0.0
+        return choice, native, native.hvps, 0.0, native
     eigen = agreed_max(eigenvalue_seconds(dim))
     choice = choose_solver(left(seconds), dim, seconds, eigen)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
-        return choice, native, native.hvps, eigen  # float64 model's are them
+        return choice, native, native.hvps, eigen, native  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     column = _seconds_per_column(wide)
     choice = choose_solver(left(column), dim, column, eigen)
-    return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen
+    return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen, native
 
 
 class _ExactTooSlow(Exception):
@@ -495,8 +496,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim),
-                                                                elapsed)
+    choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(inputs, options, dim,
+                                                                        choose_solver(options, dim), elapsed)
     laps.lap("solver_choice", hvps)
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
@@ -519,6 +520,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             hvps += op.hvps - before
             passes += op.hvps - before
             notes.append(str(slow))
+            timing_op = native  # SLQ's products on the operator already built over the data, not a new one
             choice = replace(choose_solver(replace(options, method="slq"), dim),
                              reason=f"adaptive SLQ to ±{options.tolerance:g} in ρ*: the exact spectrum ran over "
                                     "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
