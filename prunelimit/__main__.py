@@ -25,7 +25,10 @@ def run() -> None:
             signal.signal(signal.SIGINT, previous)
         if held:
             raise KeyboardInterrupt
-        main()
+        from prunelimit.distributed import budget_counted_from, process_age
+
+        with budget_counted_from(process_age()):  # a --time-budget counts Python's and torch's start-up too
+            main()
     except KeyboardInterrupt:
         import contextlib
         import os

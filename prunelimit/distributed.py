@@ -22,6 +22,7 @@ import hashlib
 import os
 import sys
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence, TypeVar
 
@@ -146,11 +147,45 @@ def agreed_min(value: float) -> float:
     return -agreed_max(-value)
 
 
+# Where a time budget starts counting (``budget_counted_from``); ``None``: where its clock is made.
+_BUDGET_ORIGIN: ContextVar[float | None] = ContextVar("prunelimit_budget_origin", default=None)
+
+
+@contextlib.contextmanager
+def budget_counted_from(age: float = 0.0) -> Iterator[None]:
+    """Time budgets within count from ``age`` seconds before now: a user who asks for
+    ``--time-budget 10`` waits for the whole command, its start-up and loading included
+    (docs/methods.md). The outermost origin holds: the command line's process start
+    (``process_age``) over a command's own start, over a library call's."""
+    if _BUDGET_ORIGIN.get() is not None:
+        yield
+        return
+    token = _BUDGET_ORIGIN.set(time.perf_counter() - age)
+    try:
+        yield
+    finally:
+        _BUDGET_ORIGIN.reset(token)
+
+
+def process_age() -> float:
+    """Seconds since this process started (Linux's ``/proc``: starting Python and importing
+    torch included, several seconds on a loaded machine), else 0."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat, open("/proc/uptime", encoding="ascii") as up:
+            started = int(stat.read().rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+            return max(0.0, float(up.read().split()[0]) - started)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def agreed_clock() -> Callable[[], float]:
-    """Seconds since this call, read alike on every rank (the slowest rank's; see
-    ``agreed_max``). Every reading is a collective: all ranks must read it at the same
-    points, which they do while every choice they make is agreed."""
-    origin = time.perf_counter()
+    """Seconds since the time budget's origin (``budget_counted_from``; none set: this
+    call), read alike on every rank (the slowest rank's; see ``agreed_max``). Every reading
+    is a collective: all ranks must read it at the same points, which they do while every
+    choice they make is agreed."""
+    origin = _BUDGET_ORIGIN.get()
+    if origin is None:
+        origin = time.perf_counter()
     return lambda: agreed_max(time.perf_counter() - origin)
 
 

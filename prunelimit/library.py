@@ -247,10 +247,12 @@ def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
     """``inputs_from`` for the length of a command, the model's ``torch.nn.utils.prune``
     reparametrisations (``Pruning.apply`` leaves them) folded into plain parameters and their
     masks read as a pruned checkpoint's: a pruned weight is otherwise no parameter, and the
-    model had no prunable weights. The model gets them back afterwards."""
+    model had no prunable weights. The model gets them back afterwards. A ``time_budget``
+    counts from here: turning ``data`` into batches is part of the call."""
+    from prunelimit.distributed import budget_counted_from
     from prunelimit.pruning.masks import torch_pruning_folded
 
-    with torch_pruning_folded(model) as held:
+    with budget_counted_from(), torch_pruning_folded(model) as held:
         yield inputs_from(model, data, masks=held, **given)
 
 

@@ -22,13 +22,14 @@ import os
 import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
-from prunelimit import api
+from prunelimit import api, distributed
 from prunelimit.api.verification import measured_limit
 from prunelimit.inputs import load_inputs
 from prunelimit.report.jsonout import document
@@ -272,3 +273,23 @@ def test_ranks_holding_different_inputs_refuse_alike(runs):
     assert model.startswith("the model's weights differ between the torchrun ranks")
     assert data.startswith("the batches of data differ between the torchrun ranks")
     assert ranks[1]["differ"] == ranks[0]["differ"]
+
+
+def test_a_time_budget_counts_from_the_outermost_origin(monkeypatch) -> None:
+    """The budget's clock reads from the command line's process start (``process_age``)
+    over a command's or a library call's own start, and from its own making where none is set."""
+    now = [1000.0]
+    monkeypatch.setattr(distributed, "time", types.SimpleNamespace(perf_counter=lambda: now[0]))
+    with distributed.budget_counted_from(30.0):  # the process started 30 s before
+        now[0] += 5.0  # loading
+        with distributed.budget_counted_from():  # the command's own start: the process's holds
+            assert distributed.agreed_clock()() == 35.0
+    assert distributed.agreed_clock()() == 0.0
+
+
+def test_the_process_age_counts_the_interpreters_start() -> None:
+    """On Linux the age is read from /proc: a fresh interpreter that sleeps 0.3 s before
+    asking is at least that old (the imports of a real command, torch's, count the same way)."""
+    code = "import time; time.sleep(0.3); from prunelimit.distributed import process_age; print(process_age())"
+    age = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert age >= 0.3 or not Path("/proc/self/stat").exists()

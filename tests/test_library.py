@@ -793,3 +793,34 @@ def test_a_bad_batch_size_is_refused_in_the_command_lines_words(cli, model, trai
         save_checkpoint(path, SPEC, model.state_dict())
         result = cli("bounds", path, "--data", "digits:train", "--batch-size", value)
         assert result.exit_code == 2 and f"--batch-size {message}" in result.stderr, result.stderr
+
+
+def test_a_time_budget_counts_the_calls_loading(model, train, monkeypatch):
+    """A ``time_budget`` is the caller's wait, not the spectrum's alone: turning the data into
+    batches counts (the command line counts from the process's start, Python's and torch's
+    import included). Here the budget's clock gains 10 ms a reading and 100 s of loading: the
+    spectrum, which once got its whole 50 s after them and refined to the tolerance, makes
+    its smallest plan and says what took the budget and the least the call needs."""
+    import types
+
+    from prunelimit import distributed, library
+
+    now = [0.0]
+
+    def reading() -> float:
+        now[0] += 0.01
+        return now[0]
+
+    monkeypatch.setattr(distributed, "time", types.SimpleNamespace(perf_counter=reading))
+    load = library.inputs_from
+
+    def slow_load(*args, **kwargs):
+        now[0] += 100.0
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(library, "inputs_from", slow_load)
+    found = prunelimit.spectrum(model, train, method="slq", tolerance=0.05, time_budget=50)
+    assert found.stopped_by == "time-budget" and found.quadrature.runs * found.iterations == 1
+    over = next(note for note in found.notes if note.startswith("the spectrum went"))
+    assert re.search(r"s over --time-budget 50 s \(100\.\d+ s, 100\.\d+ s of it before the spectrum\)", over)
+    assert "loading the model and data took 100.0 s of it" in over and "needs about 101 s here" in over

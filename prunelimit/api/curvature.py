@@ -74,6 +74,11 @@ class CurvatureData:
                 "part_ratios": None if self.part_ratios is None else list(self.part_ratios)}
 
 
+# The ``timing`` of a report that computed no spectrum (``verify --from``, a gate on the
+# measured limit alone): this run's curvature work, none.
+NO_SPECTRUM_TIMING = {"seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False}
+
+
 @dataclass(frozen=True)
 class SpectrumReport:
     """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost, and the
@@ -329,7 +334,8 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     """``choice`` refined by timed products (``--method default`` only): ``(choice, the
     operator timed last: the float64 one when exact was chosen, else the one in the products'
     dtype, which SLQ reuses (``HessianOperator.serves``), products spent timing, predicted
-    seconds of the eigenvalues)``. A given ``--time-budget`` is the part of it ``elapsed`` (the
+    seconds of the eigenvalues, the operator in the products' dtype: SLQ's, should the exact
+    columns be left for it)``. A given ``--time-budget`` is the part of it ``elapsed`` (the
     spectrum's clock) leaves after the timing and the gradient pass the exact spectrum takes
     before its columns (priced as one column): the columns and eigenvalues must fit what is left.
 
@@ -346,7 +352,7 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     from prunelimit.distributed import agreed_max
 
     if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
-        return choice, None, 0, 0.0
+        return choice, None, 0, 0.0, None
 
     def left(column: float) -> CurvatureOptions:
         """``options`` with what is left of a given time budget: the timing is spent out of
@@ -360,15 +366,15 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     seconds = _seconds_per_column(native)
     choice = choose_solver(left(seconds), dim, seconds, None)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
-        return choice, native, native.hvps, 0.0
+        return choice, native, native.hvps, 0.0, native
     eigen = agreed_max(eigenvalue_seconds(dim))
     choice = choose_solver(left(seconds), dim, seconds, eigen)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
-        return choice, native, native.hvps, eigen  # float64 model's are them
+        return choice, native, native.hvps, eigen, native  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     column = _seconds_per_column(wide)
     choice = choose_solver(left(column), dim, column, eigen)
-    return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen
+    return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen, native
 
 
 class _ExactTooSlow(Exception):
@@ -483,13 +489,15 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     require_data(inputs)
     laps = _Laps(time.perf_counter)
     elapsed = agreed_clock()  # what --time-budget counts: alike on every rank under torchrun
+    # what the budget counted before the spectrum (start-up, loading the model and data)
+    setup = None if options.time_budget is None else elapsed()
     named = hessian_parameters(inputs.model, inputs.selection)
     sizes = [p.numel() for _, p in named]
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    choice, timing_op, hvps, eigen_seconds = _cost_aware_choice(inputs, options, dim, choose_solver(options, dim),
-                                                                elapsed)
+    choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(inputs, options, dim,
+                                                                        choose_solver(options, dim), elapsed)
     laps.lap("solver_choice", hvps)
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
@@ -512,6 +520,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
             hvps += op.hvps - before
             passes += op.hvps - before
             notes.append(str(slow))
+            timing_op = native  # SLQ's products on the operator already built over the data, not a new one
             choice = replace(choose_solver(replace(options, method="slq"), dim),
                              reason=f"adaptive SLQ to ±{options.tolerance:g} in ρ*: the exact spectrum ran over "
                                     "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
@@ -618,7 +627,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), stats.batch_losses()
     # elapsed() is a collective under torchrun: every rank reads it here
-    over = _over_budget_note(options, hvps, elapsed(), choice.solver)
+    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0)
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -812,12 +821,16 @@ def _subsample_note(used: int, total: int) -> str:
             "--hessian-samples all takes every sample")
 
 
-def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h") -> str | None:
-    """Where the spectrum (``hvps`` products, ``seconds`` so far) went past a given
+def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
+                      setup: float = 0.0) -> str | None:
+    """Where the spectrum (``hvps`` products; ``seconds`` since the time budget's origin, of
+    which ``setup`` before the spectrum: start-up and loading) went past a given
     ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
     so only a budget that cannot hold the smallest plan (a first Lanczos step and what must
     follow it: the data check on the subset's parts and the trace), or a prediction of that
-    work's seconds that fell short, goes past one. It describes the run that computed the
+    work's seconds that fell short, goes past one; a set-up that took the whole time budget
+    leaves the smallest plan, and the note says the least this command takes here. It
+    describes the run that computed the
     spectrum, so a cached copy keeps it, as it keeps the tolerance warning. The exact
     spectrum (``solver``) has no Lanczos runs: its eigenvalues, or columns formed before
     their watch judges them, took longer than predicted."""
@@ -834,8 +847,12 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
                "than predicted" if solver == "exact" else
                "the work that must follow the Lanczos runs took longer than predicted, or even their first step and "
                "that work do not fit it")
+        if setup >= options.time_budget:  # nothing was left for the spectrum: its smallest plan was made
+            why = (f"starting up and loading the model and data took {setup:.1f} s of it before the spectrum began, "
+                   f"and the smallest plan the rest: this command needs about {math.ceil(seconds):,} s here")
+        before = f", {setup:.{decimals}f} s of it before the spectrum" if setup > 0 else ""
         over.append((f"{late:.{decimals}f} s over --time-budget {options.time_budget:g} s "
-                     f"({seconds:.{decimals}f} s)", why, "--time-budget"))
+                     f"({seconds:.{decimals}f} s{before})", why, "--time-budget"))
     if not over:
         return None
     return (f"the spectrum went {' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "

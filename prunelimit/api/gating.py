@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prunelimit.api.curvature import NO_SPECTRUM_TIMING
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import PredictedLimit, measured_limit, verify
@@ -54,8 +55,9 @@ class GateReport:
             "cache_hit": self.cache_hit,
             "warnings": self.warnings,
             "bounds": self.bounds,
-            # as bounds' timing.cached: the spectrum came from the result cache (false when none was needed)
-            "timing": {"seconds": self.seconds, "cached": self.cache_hit},
+            # the spectrum's, as bounds' (none computed: zero), and the gate's whole evaluation beside it
+            "timing": {**(NO_SPECTRUM_TIMING if self.spectrum is None else self.spectrum.timing_json()),
+                       "gate": {"seconds": self.seconds}},
         }
 
 

@@ -51,8 +51,9 @@ class CurvatureOptions:
     products, any exact columns left for SLQ, the data check (its 3 timing products held
     back with or without ``time_budget``) and the trace's top-ups included, and below
     D + ``TIMED_PRODUCTS`` rules out the default's exact spectrum),
-    ``time_budget`` seconds (default ``None``: no limit; a ceiling on the spectrum's wall
-    time from the start, the runs leaving the data check and top-ups their predicted share:
+    ``time_budget`` seconds (default ``None``: no limit; a ceiling on the wall time from the
+    command's start, the process's on the command line, the call's in the library
+    (``distributed.budget_counted_from``): start-up and loading count; the runs leaving the data check and top-ups their predicted share:
     ``curvature.adaptive.Afterwards``) or ``basis_memory_mb`` are spent.
     Giving ``iterations`` or ``runs`` fixes the plan instead. ``hessian_samples``: SLQ's
     curvature on a class-balanced seeded subset of that many samples (``"auto"``/``None``:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from prunelimit.api.curvature import require_data
+from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
 from prunelimit.api.limit import BoundsReport, bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.inputs import Inputs
@@ -130,8 +130,7 @@ class VerifyReport:
                 body["prediction"] = {**saved_prediction, "stderr": None if u is None else u.stderr,
                                       "uncertainty": None if u is None else u.to_json()}
             saved = body.get("timing")
-            body["timing"] = {**(saved if isinstance(saved, dict) else {}),
-                              "seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False}
+            body["timing"] = {**(saved if isinstance(saved, dict) else {}), **NO_SPECTRUM_TIMING}
         # the search comes after the spectrum, outside its seconds and budgets: its own time
         body["timing"] = {**body["timing"], "search": {"seconds": self.actual.seconds}}
         body["warnings"] = self.warnings

@@ -31,7 +31,7 @@ from prunelimit.api.options import DEFAULT_MAX_HVPS, METHODS
 from prunelimit.config import options_for, read_config, relative_to_file
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
-from prunelimit.distributed import is_main, report_claim
+from prunelimit.distributed import budget_counted_from, is_main, report_claim
 from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
@@ -314,7 +314,8 @@ def handled(debug: bool) -> Iterator[None]:
     try:
         # stdout carries the report alone (a CI job parses --json): what the user's model
         # code prints while it runs goes to stderr
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        # a --time-budget counts the command's loading too (the process's start where ``run`` set it)
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr), budget_counted_from():
             warnings.showwarning = _show_warning
             yield
     except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -422,7 +423,7 @@ BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
 MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most \\[default: {DEFAULT_MAX_HVPS:,}, what the old fixed 8 × 200 plan spent]; given, it counts from the start (the default's 8 timed products and any exact columns left for SLQ included), and below D + 8 it rules out the default's exact spectrum; given, it is a ceiling on timing.hvps, which counts every product: the Lanczos runs leave the --hessian-samples data check (the first probe's steps again on each of the subset's 4 parts, and the 3 products that time it, held back with or without --time-budget) and the trace's top-up probes theirs (the top-ups shrink to what is left, widening the trace's ±; below one step and its data check a warning says how far over it went); --per-layer's blocks come after it (layer_curvature.hvps; a warning says so).")]
-TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the start of the spectrum (its timing included); the default method then takes the exact spectrum only when predicted to fit it, and leaves its columns for SLQ in the time left once they would end past it; it is a ceiling on timing.seconds: the Lanczos runs stop before a step that would leave too little for the --hessian-samples data check (timed on one part first) and the trace's top-up probes (at the runs' rate), which then stop at it too, but it never plans them, so a run it did not stop is the run without it; overshoot: one product and what that prediction misses, and a warning past it; --per-layer's blocks come after it (a warning says so); timing.stages says what each stage took (default: no limit).")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the command's start (Python's and torch's start-up and loading the model and data included: timing.seconds is the spectrum's share; a budget they use up leaves the smallest plan and a warning with the seconds the command needs); the default method then takes the exact spectrum only when predicted to fit it, and leaves its columns for SLQ in the time left once they would end past it; it is a ceiling on timing.seconds: the Lanczos runs stop before a step that would leave too little for the --hessian-samples data check (timed on one part first) and the trace's top-up probes (at the runs' rate), which then stop at it too, but it never plans them, so a run it did not stop is the run without it; overshoot: one product and what that prediction misses, and a warning past it; --per-layer's blocks come after it (a warning says so); timing.stages says what each stage took (default: no limit).")]
 HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (8,192 samples, or four a class if more, on data sets of at least twice that; else all) | all | N (at least 4, and four a class: the subset is split into 4 parts, each holding every class, for the data part of ρ*'s ±; mse targets are drawn without classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]
 RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default 8; --method paper 1).")]

@@ -33,7 +33,7 @@ def test_the_eigenvalues_are_timed_only_where_the_columns_leave_exact_open(input
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: column_seconds)
     monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: calls.append(dim) or 0.5)
     options = api.CurvatureOptions(time_budget=budget)
-    choice, _, _, _ = curvature._cost_aware_choice(inputs, options, 910, api.choose_solver(options, 910))
+    choice, *_ = curvature._cost_aware_choice(inputs, options, 910, api.choose_solver(options, 910))
     assert len(calls) == int(timed) and choice.eigenvalues_timed == timed
     if not timed:
         assert choice.solver == "slq-h" and "> " in choice.reason
@@ -402,3 +402,24 @@ print(rep.solver, imported[:3])
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["exact []", "slq-h []"]
+
+
+def test_exact_columns_left_for_slq_reuse_the_timed_operator(inputs, monkeypatch) -> None:
+    """The default timed products in the products' dtype, chose the exact spectrum, and left
+    its columns for SLQ (they took 10 s each on the watch's clock); SLQ then built a third
+    operator over the data, its data passes and gradient graphs made again, where the timed
+    one in the same dtype was at hand. It now runs on that one: the same spectrum, to the
+    last bit, as ``--method slq``'s, and no operator built after the columns."""
+    import itertools
+
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
+    monkeypatch.setattr(curvature, "_clock", lambda device: itertools.count(0.0, 10.0).__next__)
+    built = []
+    build = curvature.hessian_operator
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: built.append(k.get("dtype")) or build(*a, **k))
+    options = api.CurvatureOptions(tolerance=0.05)
+    left = curvature.spectrum(inputs, options)
+    assert "ran over its time budget" in left.choice.reason
+    assert len(built) == 2  # the timed operators, in the products' dtype and in float64
+    slq = curvature.spectrum(inputs, api.CurvatureOptions(method="slq", tolerance=0.05))
+    assert left.quadrature.nodes.tobytes() == slq.quadrature.nodes.tobytes() and left.limit_ratio == slq.limit_ratio
