@@ -4,7 +4,7 @@ The key (:func:`input_key`) is a sha256 over what the result depends on, taken f
 inputs as loaded: the checkpoint's bytes and the weights, buffers (non-persistent ones
 included), masks and module structure built from it, the values the model's and the
 loss's code computes with besides tensors (plain attributes, hooks, closures, the globals
-the user's functions read: ``_Values``), the analysis batches themselves (so a rewritten
+the user's functions read and what they read of the user's other modules: ``_Values``), the analysis batches themselves (so a rewritten
 ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change it), the
 source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes), the parameter selection, the device type and torch's float
@@ -255,6 +255,26 @@ def _installed_code(filename: str) -> bool:
     return is_installed(filename)
 
 
+def _user_modules_read(namespace: dict[str, Any], names: set[str]) -> list[Any]:
+    """The user's modules (not installed code) a function with globals ``namespace`` reaches
+    through the ``names`` its code reads: a global that is one (``import cfg``), one it
+    imports in its body (``sys.modules``), and those reached from them (``pkg.cfg``), by name."""
+    import types
+
+    def is_users(value: Any) -> bool:
+        where = getattr(value, "__file__", None) or next(iter(getattr(value, "__path__", None) or ()), None)
+        return isinstance(value, types.ModuleType) and where is not None and not _installed_code(str(where))
+
+    found: dict[str, Any] = {}
+    todo = [namespace.get(n, sys.modules.get(n)) for n in sorted(names)]
+    while todo:
+        module = todo.pop()
+        if is_users(module) and module.__name__ not in found:
+            found[module.__name__] = module
+            todo += [vars(module)[n] for n in sorted(names) if n in vars(module)]
+    return [found[name] for name in sorted(found)]
+
+
 def _cell(cell: Any) -> Any:
     """A closure cell's value; ``None`` for one not yet assigned (a name bound after the function)."""
     try:
@@ -390,6 +410,11 @@ class _Values:
             self.update(label, part, depth)
         # module-level values it reads (a constant loaded from a data file at import)
         self.update(label, {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}, depth)
+        # and those it reads of the user's other modules (``cfg.SCALE``): a module counts by
+        # name alone, and its file need not change when the value it loads does
+        for module in _user_modules_read(fn.__globals__, names):
+            self._tag(f"values of module:{module.__name__}")
+            self.update(label, {n: vars(module)[n] for n in sorted(names) if n in vars(module)}, depth)
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""

@@ -219,6 +219,33 @@ def test_value_read_from_a_data_file_is_a_miss(cli, own_ckpt, tmp_path, case):
     _assert_recomputed(cli, own_ckpt, cache, first, *args)
 
 
+# The forward reads a value of another module of the user's (``cfg.SCALE``), which that
+# module reads from a data file at import: neither code file changes (both served the old spectrum).
+CONFIG_PY = "import pathlib\n\nSCALE = float((pathlib.Path(__file__).parent / 'scale.txt').read_text())\n"
+READS_CONFIG = {
+    "module-attribute": "import {cfg}\n", "local-import": "",
+}
+MODEL_READING_CONFIG_PY = ("{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
+                           "    def forward(self, x):\n        {local}return super().forward(x * {cfg}.SCALE)\n\n\n"
+                           "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+
+
+@pytest.mark.parametrize("case", READS_CONFIG)
+def test_value_another_user_module_reads_from_a_file_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch, case):
+    cfg, code, cache = f"plconfig_cache_test_{case.replace('-', '_')}", tmp_path / "user.py", tmp_path / "cache"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / f"{cfg}.py").write_text(CONFIG_PY)
+    local = "" if READS_CONFIG[case] else f"import {cfg}\n        "
+    code.write_text(MODEL_READING_CONFIG_PY.format(head=READS_CONFIG[case].format(cfg=cfg), local=local, cfg=cfg))
+    args = ("--model", f"{code}:make", "--max-samples", 300)
+    (tmp_path / "scale.txt").write_text("1.0")
+    first = _doc(_gate(cli, own_ckpt, cache, *args))
+    assert _doc(_gate(cli, own_ckpt, cache, *args))["cache_hit"] is True  # unchanged: found again
+    (tmp_path / "scale.txt").write_text("3.0")
+    monkeypatch.delitem(sys.modules, cfg)  # in-process: import it afresh, as a new run does
+    _assert_recomputed(cli, own_ckpt, cache, first, *args)
+
+
 UNREADABLE_ATTRIBUTE_PY = ("from torch import nn\n\nclass Opaque:\n    def __getattribute__(self, name):\n"
                            "        if name == '__dict__':\n            raise RuntimeError('not readable')\n"
                            "        return object.__getattribute__(self, name)\n\n"
