@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import SPEC
+
 GATE = ("--min-ratio", "0.0", "--use", "predicted", "--json")
 
 
@@ -184,6 +186,36 @@ def test_pickled_module_whose_class_changed_is_a_miss(cli, tmp_path, monkeypatch
     (tmp_path / f"{name}.py").write_text(PICKLED_CLASS_PY.format(act="sigmoid"))
     monkeypatch.delitem(sys.modules, name)  # in-process: import the edited module afresh
     _assert_recomputed(cli, ckpt, cache, first, *args)
+
+
+def _resave(path, kind: str, state: dict, note: str) -> None:
+    """``state`` saved to ``path`` as ``kind``, with ``note`` in what the file keeps beside the weights."""
+    from safetensors.torch import save_file
+
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    if kind == "prunelimit":
+        save_checkpoint(path, SPEC, state, meta={"data": "digits:train", "note": note}, force=True)
+    elif kind == "nested":
+        torch.save({"model_state_dict": state, "epoch": note, "optimizer": {"lr": torch.tensor(float(len(note)))}},
+                   path)
+    else:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata={"saved_at": note})
+
+
+@pytest.mark.parametrize("kind", ["prunelimit", "nested", "safetensors"])
+def test_resaved_checkpoint_with_the_same_weights_is_a_hit(cli, tiny_model, tmp_path, kind, forbid_curvature):
+    """What a file keeps beside the weights it loads (a timestamp, an epoch, optimizer state)
+    leaves the answer as it was: a re-save of the same weights finds the entry again (it
+    missed on the file's bytes, so a CI job that re-saves its model each run never hit)."""
+    ckpt, cache = tmp_path / f"net.{'safetensors' if kind == 'safetensors' else 'pt'}", tmp_path / "cache"
+    args = ("--model", SPEC, "--data", "digits:train", "--max-samples", 300)
+    _resave(ckpt, kind, tiny_model.state_dict(), "monday")
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    _resave(ckpt, kind, tiny_model.state_dict(), "tuesday, later")
+    forbid_curvature()
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    assert second["cache_hit"] is True and _prediction(second) == _prediction(first)
 
 
 # Code and checkpoint unchanged; the factory or its module reads a value from a data file of
