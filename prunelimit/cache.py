@@ -1,12 +1,13 @@
 """A content-keyed result store: a repeated command on unchanged inputs spends no curvature work.
 
 The key (:func:`input_key`) is a sha256 over what the result depends on, taken from the
-inputs as loaded: the checkpoint's bytes and the weights, buffers (non-persistent ones
-included), masks and module structure built from it, the values the model's and the
-loss's code computes with besides tensors (plain attributes, hooks, closures, the globals
-the user's functions read: ``_Values``), the analysis batches themselves (so a rewritten
-``tensors:`` file, an edited image folder or a new ``--max-samples`` all change it), the
-source files of user code (``--model``/``--loss`` files and modules, and those defining
+inputs as loaded: the bytes of a checkpoint that holds code (TorchScript, a pickled module)
+and the weights, buffers (non-persistent ones included), masks and module structure built
+from any checkpoint, the values the model's and the loss's code computes with besides
+tensors (plain attributes, hooks, closures, the globals the user's functions read and what
+they read of the user's other modules: ``_Values``), the analysis batches themselves (so a
+rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
+it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes), the parameter selection, the device type and torch's float
 precision switches, every field of the options, the versions of torch, numpy, scipy and
 the installed packages the model and loss use, and prunelimit's own source (its version
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 FORMAT = "prunelimit-cache/2"
 # dtypes an entry's arrays may have (little-endian, so entries move between machines)
 ARRAY_DTYPES = ("<f8", "<f4", "<i8", "|b1")
+# checkpoint kinds (``RawCheckpoint.kind``) whose file holds code besides tensors: keyed by its bytes
+CODE_FORMATS = ("torchscript", "module")
 
 
 def default_cache_dir() -> Path:
@@ -78,11 +81,13 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
               "selection": plain(inputs.selection), "spec": inputs.loaded.spec}
     _update_json(digest, header)
-    # The file's bytes cover what the loaded tensors do not (TorchScript code, a pickled
-    # module's class names); the loaded tensors are what was computed on, even if the file
-    # changed since it was read.
+    # The bytes of a file that holds code cover what the loaded tensors do not (TorchScript
+    # code, a pickled module's class names). Other files count by what was loaded from them
+    # (below; their recorded specs and prunable set by the spec, data, loss and selection),
+    # so a re-save of the same weights with another timestamp or optimizer state is a hit.
     path = inputs.loaded.path
-    digest.update(b"checkpoint:" + (file_sha256(path).encode() if path is not None and Path(path).is_file() else b"-"))
+    holds_code = inputs.loaded.source in CODE_FORMATS and path is not None and Path(path).is_file()
+    digest.update(b"checkpoint:" + (file_sha256(path).encode() if holds_code else b"-"))
     digest.update(b"structure:" + repr(inputs.model).encode())
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
@@ -255,6 +260,26 @@ def _installed_code(filename: str) -> bool:
     return is_installed(filename)
 
 
+def _user_modules_read(namespace: dict[str, Any], names: set[str]) -> list[Any]:
+    """The user's modules (not installed code) a function with globals ``namespace`` reaches
+    through the ``names`` its code reads: a global that is one (``import cfg``), one it
+    imports in its body (``sys.modules``), and those reached from them (``pkg.cfg``), by name."""
+    import types
+
+    def is_users(value: Any) -> bool:
+        where = getattr(value, "__file__", None) or next(iter(getattr(value, "__path__", None) or ()), None)
+        return isinstance(value, types.ModuleType) and where is not None and not _installed_code(str(where))
+
+    found: dict[str, Any] = {}
+    todo = [namespace.get(n, sys.modules.get(n)) for n in sorted(names)]
+    while todo:
+        module = todo.pop()
+        if is_users(module) and module.__name__ not in found:
+            found[module.__name__] = module
+            todo += [vars(module)[n] for n in sorted(names) if n in vars(module)]
+    return [found[name] for name in sorted(found)]
+
+
 def _cell(cell: Any) -> Any:
     """A closure cell's value; ``None`` for one not yet assigned (a name bound after the function)."""
     try:
@@ -390,6 +415,11 @@ class _Values:
             self.update(label, part, depth)
         # module-level values it reads (a constant loaded from a data file at import)
         self.update(label, {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}, depth)
+        # and those it reads of the user's other modules (``cfg.SCALE``): a module counts by
+        # name alone, and its file need not change when the value it loads does
+        for module in _user_modules_read(fn.__globals__, names):
+            self._tag(f"values of module:{module.__name__}")
+            self.update(label, {n: vars(module)[n] for n in sorted(names) if n in vars(module)}, depth)
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""

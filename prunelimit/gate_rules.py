@@ -177,11 +177,25 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
     require_file(path, what)
     check_file_size(path, MAX_REPORT_BYTES, what)
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM (Windows editors) is no JSON error
-    except (ValueError, RecursionError):  # bad JSON or UTF-8, an integer of > 4300 digits, nested 1000s deep
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM (Windows editors) is no JSON error
+        return json.loads(text)
+    except json.JSONDecodeError as exc:  # said apart: a file written half-way is written again, not edited
+        raise InputError(f"{what} {path} {_unfinished(text, exc)}; write it with `prunelimit bounds --json`") from None
+    except (ValueError, RecursionError):  # bad UTF-8, an integer of > 4300 digits, nested 1000s deep
         raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
+
+
+def _unfinished(text: str, error: json.JSONDecodeError) -> str:
+    """What is wrong with a report's JSON: empty (the command writing it failed, or the shell
+    emptied it to take that command's output: `gate ... --baseline b.json --json > b.json`),
+    cut off where the text ends (a write stopped half-way), or not JSON."""
+    if not text.strip():
+        return "is empty (did the command writing it fail, or write its output onto the file it read?)"
+    if error.pos >= len(text.rstrip()):
+        return "is not valid JSON: it ends before its JSON does (written half-way?)"
+    return "is not valid JSON"
 
 
 # The documents a baseline can be: ``bounds``/``verify --json`` of this schema version (keys

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import SPEC
+
 GATE = ("--min-ratio", "0.0", "--use", "predicted", "--json")
 
 
@@ -186,6 +188,36 @@ def test_pickled_module_whose_class_changed_is_a_miss(cli, tmp_path, monkeypatch
     _assert_recomputed(cli, ckpt, cache, first, *args)
 
 
+def _resave(path, kind: str, state: dict, note: str) -> None:
+    """``state`` saved to ``path`` as ``kind``, with ``note`` in what the file keeps beside the weights."""
+    from safetensors.torch import save_file
+
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    if kind == "prunelimit":
+        save_checkpoint(path, SPEC, state, meta={"data": "digits:train", "note": note}, force=True)
+    elif kind == "nested":
+        torch.save({"model_state_dict": state, "epoch": note, "optimizer": {"lr": torch.tensor(float(len(note)))}},
+                   path)
+    else:
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata={"saved_at": note})
+
+
+@pytest.mark.parametrize("kind", ["prunelimit", "nested", "safetensors"])
+def test_resaved_checkpoint_with_the_same_weights_is_a_hit(cli, tiny_model, tmp_path, kind, forbid_curvature):
+    """What a file keeps beside the weights it loads (a timestamp, an epoch, optimizer state)
+    leaves the answer as it was: a re-save of the same weights finds the entry again (it
+    missed on the file's bytes, so a CI job that re-saves its model each run never hit)."""
+    ckpt, cache = tmp_path / f"net.{'safetensors' if kind == 'safetensors' else 'pt'}", tmp_path / "cache"
+    args = ("--model", SPEC, "--data", "digits:train", "--max-samples", 300)
+    _resave(ckpt, kind, tiny_model.state_dict(), "monday")
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    _resave(ckpt, kind, tiny_model.state_dict(), "tuesday, later")
+    forbid_curvature()
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    assert second["cache_hit"] is True and _prediction(second) == _prediction(first)
+
+
 # Code and checkpoint unchanged; the factory or its module reads a value from a data file of
 # its own into something that is no tensor of the model (all three served the old spectrum).
 READS_SCALE = "import functools\nimport pathlib\n\nfrom torch import nn\n\n" \
@@ -216,6 +248,33 @@ def test_value_read_from_a_data_file_is_a_miss(cli, own_ckpt, tmp_path, case):
     first = _doc(_gate(cli, own_ckpt, cache, *args))
     assert _doc(_gate(cli, own_ckpt, cache, *args))["cache_hit"] is True  # unchanged: found again
     (tmp_path / "scale.txt").write_text("3.0")
+    _assert_recomputed(cli, own_ckpt, cache, first, *args)
+
+
+# The forward reads a value of another module of the user's (``cfg.SCALE``), which that
+# module reads from a data file at import: neither code file changes (both served the old spectrum).
+CONFIG_PY = "import pathlib\n\nSCALE = float((pathlib.Path(__file__).parent / 'scale.txt').read_text())\n"
+READS_CONFIG = {
+    "module-attribute": "import {cfg}\n", "local-import": "",
+}
+MODEL_READING_CONFIG_PY = ("{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
+                           "    def forward(self, x):\n        {local}return super().forward(x * {cfg}.SCALE)\n\n\n"
+                           "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+
+
+@pytest.mark.parametrize("case", READS_CONFIG)
+def test_value_another_user_module_reads_from_a_file_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch, case):
+    cfg, code, cache = f"plconfig_cache_test_{case.replace('-', '_')}", tmp_path / "user.py", tmp_path / "cache"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / f"{cfg}.py").write_text(CONFIG_PY)
+    local = "" if READS_CONFIG[case] else f"import {cfg}\n        "
+    code.write_text(MODEL_READING_CONFIG_PY.format(head=READS_CONFIG[case].format(cfg=cfg), local=local, cfg=cfg))
+    args = ("--model", f"{code}:make", "--max-samples", 300)
+    (tmp_path / "scale.txt").write_text("1.0")
+    first = _doc(_gate(cli, own_ckpt, cache, *args))
+    assert _doc(_gate(cli, own_ckpt, cache, *args))["cache_hit"] is True  # unchanged: found again
+    (tmp_path / "scale.txt").write_text("3.0")
+    monkeypatch.delitem(sys.modules, cfg)  # in-process: import it afresh, as a new run does
     _assert_recomputed(cli, own_ckpt, cache, first, *args)
 
 

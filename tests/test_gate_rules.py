@@ -263,3 +263,20 @@ def test_a_baseline_of_another_schema_is_refused_before_any_work(tmp_path, schem
     for schema in ("prunelimit.bounds/1", "prunelimit.verify/1", None):  # None: hand-written, read as it stands
         path.write_text(json.dumps({"schema": schema, **_report(0.8)}), encoding="utf-8")
         assert check_rules([GateRule("r", "lower", baseline=str(path), max_drop=0.1)])
+
+
+@pytest.mark.parametrize("content, said", [
+    ("", "is empty"),
+    ("\n", "is empty"),
+    ('{"schema": "prunelimit.bounds/1", "bounds": {"lower": 0.8', "ends before its JSON does"),
+])
+def test_a_baseline_written_half_way_is_named_so(tmp_path, content, said):
+    """An empty or cut-off baseline (a job that failed while writing it, or `gate ... --baseline
+    b.json --json > b.json`, which the shell empties first) says which, not only 'not valid JSON'."""
+    from prunelimit.gate_rules import read_report
+
+    path = tmp_path / "b.json"
+    path.write_text(content)
+    with pytest.raises(InputError, match=said) as caught:
+        read_report(path)
+    assert "prunelimit bounds --json" in str(caught.value) and "\n" not in str(caught.value)
