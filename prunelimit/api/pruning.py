@@ -154,7 +154,6 @@ def prune(
     result = prune_model(inputs.model, ratio, scope, inputs.selection)
     masks = keep_both(result.masks, inputs.loaded.masks)
     apply_masks(inputs.model, masks)
-    achieved = overall_ratio(sparsity_table(inputs.model, inputs.selection))
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None
     if finetune_epochs > 0:
@@ -177,8 +176,9 @@ def prune(
     with staged():  # all the files, or none of them
         for f in formats:
             write_atomic(outputs[f], writers[f](), force)
+    # counted in what was saved: fine-tuning moves a weight that was zero but not masked
     layers = sparsity_table(inputs.model, inputs.selection)
-    return PruneReport(ratio, achieved, ratio_source, scope, layers, before, after, tuned,
+    return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
                        inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum)
 

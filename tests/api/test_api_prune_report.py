@@ -1,0 +1,37 @@
+"""``prune``'s report describes the file it wrote: its ratio, its layers and its saved weights agree."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import torch
+
+from conftest import SPEC
+from prunelimit.io.checkpoint import save_checkpoint
+from prunelimit.models.load import load_model
+
+
+def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, tiny_model, tmp_path):
+    """A model already holding more zeros than ``ceil(ρN)``: the masks remove ``ceil(ρN)`` (the
+    zeros first), and fine-tuning moves the zeros they keep. The reported ``achieved`` ratio was
+    counted before fine-tuning (0.5 here) while the layers and the file held fewer zeros."""
+    state = tiny_model.state_dict()
+    weights = torch.cat([state[k].abs().flatten() for k in ("0.weight", "2.weight")])
+    cut = weights.sort().values[weights.numel() // 2]
+    for key in ("0.weight", "2.weight"):  # half of the prunable weights exactly zero
+        state[key] = torch.where(state[key].abs() < cut, torch.zeros_like(state[key]), state[key])
+    source = tmp_path / "zeros.pt"
+    save_checkpoint(source, SPEC, state, meta={"data": "digits:train"})
+    out = tmp_path / "p.pt"
+    result = cli("prune", source, "--ratio", "0.2", "--finetune-epochs", 1, "--finetune-lr", 0.1,
+                 "--max-samples", 200, "-o", out, "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    n = sum(layer["total"] for layer in doc["layers"])
+    saved = load_model(out)
+    saved_zeros = sum(int((saved.model.state_dict()[k] == 0).sum()) for k in ("0.weight", "2.weight"))
+    assert sum(int((~m).sum()) for m in saved.masks.values()) == math.ceil(0.2 * n)
+    assert saved_zeros < n // 2  # fine-tuning moved kept zeros: the case under test
+    assert doc["ratio"]["achieved"] == saved_zeros / n == sum(layer["zeros"] for layer in doc["layers"]) / n
+    assert doc["ratio"]["density"] == 1 - saved_zeros / n
