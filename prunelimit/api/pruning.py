@@ -109,7 +109,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
 
             report, notes = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
-            return ResolvedRatio(value, f"{ratio} from {from_report}", (*notes, *recorded_warnings(report)))
+            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {from_report}",
+                                 (*notes, *recorded_warnings(report)))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError.naming("{0} lower needs the bound ρ_L: drop {1} none, or use {0} auto", "ratio",
                                     "bound_mode")
@@ -118,12 +119,23 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         if value is None:
             raise NumericalError.naming(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                         "use {0} auto or a number", "ratio")
-        return ResolvedRatio(value, f"{ratio} (bounds)", rep.warnings, rep.spectrum)
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum)
     try:
         value = float(ratio)
     except ValueError:
         raise OptionError("ratio", f"{{0}} {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
     return ResolvedRatio(value, "given")
+
+
+def _prunable(value: float, ratio: str) -> float:
+    """A predicted ratio ``prune`` can cut to: one of 1 (the fixed point clipped at every weight
+    removed) is refused naming the prediction, not as a ratio the user typed."""
+    if value >= 1.0:
+        name = "ρ*" if ratio == "auto" else "ρ_L"
+        raise UsageError.naming(f"{name} is 100 %: the loss stays within ε with every prunable weight removed "
+                                "(are they all zero already, or is ε as large as the loss?), and prune takes a "
+                                "fraction below 1; give {0} a number, e.g. 0.99", "ratio")
+    return value
 
 
 def prune(

@@ -35,3 +35,21 @@ def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, tiny_model, tm
     assert saved_zeros < n // 2  # fine-tuning moved kept zeros: the case under test
     assert doc["ratio"]["achieved"] == saved_zeros / n == sum(layer["zeros"] for layer in doc["layers"]) / n
     assert doc["ratio"]["density"] == 1 - saved_zeros / n
+
+
+def test_a_predicted_limit_of_every_weight_is_named_as_the_prediction(cli, tiny_model, tmp_path):
+    """ρ* is 1 when the loss stays within ε with every prunable weight removed (here: they are
+    all zero already). ``--ratio auto`` then said ``pruning ratio 1.0 is outside [0, 1); give the
+    removed fraction``, a ratio the user never typed; computed or read ``--from``, it now names ρ*."""
+    state = {k: torch.zeros_like(v) if k.endswith("weight") else v for k, v in tiny_model.state_dict().items()}
+    source = tmp_path / "zero.pt"
+    save_checkpoint(source, SPEC, state, meta={"data": "digits:train"})
+    report = tmp_path / "b.json"
+    saved = cli("bounds", source, "--max-samples", 200, "--json")
+    assert saved.exit_code == 0 and json.loads(saved.stdout)["prediction"]["ratio"] == 1.0
+    report.write_text(saved.stdout)
+    for extra in ((), ("--from", report)):
+        result = cli("prune", source, "--ratio", "auto", *extra, "--max-samples", 200, "-o", tmp_path / "p.pt")
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "ρ* is 100 %" in result.stderr and "--ratio" in result.stderr
+        assert not (tmp_path / "p.pt").exists()
