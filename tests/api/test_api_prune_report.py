@@ -7,22 +7,22 @@ import math
 
 import torch
 
-from conftest import SPEC
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.load import load_model
 
 
-def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, tiny_model, tmp_path):
+def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, own_ckpt, tmp_path):
     """A model already holding more zeros than ``ceil(ρN)``: the masks remove ``ceil(ρN)`` (the
     zeros first), and fine-tuning moves the zeros they keep. The reported ``achieved`` ratio was
     counted before fine-tuning (0.5 here) while the layers and the file held fewer zeros."""
-    state = tiny_model.state_dict()
+    given = load_model(own_ckpt)
+    state = given.model.state_dict()
     weights = torch.cat([state[k].abs().flatten() for k in ("0.weight", "2.weight")])
     cut = weights.sort().values[weights.numel() // 2]
     for key in ("0.weight", "2.weight"):  # half of the prunable weights exactly zero
         state[key] = torch.where(state[key].abs() < cut, torch.zeros_like(state[key]), state[key])
     source = tmp_path / "zeros.pt"
-    save_checkpoint(source, SPEC, state, meta={"data": "digits:train"})
+    save_checkpoint(source, given.spec, state, meta={"data": "digits:train"})
     out = tmp_path / "p.pt"
     result = cli("prune", source, "--ratio", "0.2", "--finetune-epochs", 1, "--finetune-lr", 0.1,
                  "--max-samples", 200, "-o", out, "--json")
@@ -37,13 +37,14 @@ def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, tiny_model, tm
     assert doc["ratio"]["density"] == 1 - saved_zeros / n
 
 
-def test_a_predicted_limit_of_every_weight_is_named_as_the_prediction(cli, tiny_model, tmp_path):
+def test_a_predicted_limit_of_every_weight_is_named_as_the_prediction(cli, own_ckpt, tmp_path):
     """ρ* is 1 when the loss stays within ε with every prunable weight removed (here: they are
     all zero already). ``--ratio auto`` then said ``pruning ratio 1.0 is outside [0, 1); give the
     removed fraction``, a ratio the user never typed; computed or read ``--from``, it now names ρ*."""
-    state = {k: torch.zeros_like(v) if k.endswith("weight") else v for k, v in tiny_model.state_dict().items()}
+    given = load_model(own_ckpt)
+    state = {k: torch.zeros_like(v) if k.endswith("weight") else v for k, v in given.model.state_dict().items()}
     source = tmp_path / "zero.pt"
-    save_checkpoint(source, SPEC, state, meta={"data": "digits:train"})
+    save_checkpoint(source, given.spec, state, meta={"data": "digits:train"})
     report = tmp_path / "b.json"
     saved = cli("bounds", source, "--max-samples", 200, "--json")
     assert saved.exit_code == 0 and json.loads(saved.stdout)["prediction"]["ratio"] == 1.0
