@@ -154,7 +154,9 @@ def prune(
     from prunelimit.models.load import relocated_meta
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
-    from prunelimit.pruning.masks import apply_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict
+    from prunelimit.pruning.masks import (
+        apply_masks, held_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict,
+    )
 
     check_ratio(ratio)
     formats = tuple(dict.fromkeys(formats))  # a format named twice is one file, written once
@@ -163,8 +165,9 @@ def prune(
     outputs = {name: out.path for name, out in planned.items()}
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
+    held = held_masks(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
     result = prune_model(inputs.model, ratio, scope, inputs.selection)
-    masks = keep_both(result.masks, inputs.loaded.masks)
+    masks = keep_both(result.masks, held)
     apply_masks(inputs.model, masks)
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None

@@ -1,4 +1,4 @@
-"""``prune``'s report describes the file it wrote: its ratio, its layers and its saved weights agree."""
+"""``prune``: its report describes the file it wrote, and the file keeps what its input had pruned."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import torch
 
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.load import load_model
+
+SPEC_OF_OWN = "mlp:64,12,10"  # the own_ckpt fixture's model (tests/conftest.py)
 
 
 def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, own_ckpt, tmp_path):
@@ -54,3 +56,24 @@ def test_a_predicted_limit_of_every_weight_is_named_as_the_prediction(cli, own_c
         assert result.exit_code == 2 and "Traceback" not in result.output
         assert "ρ* is 100 %" in result.stderr and "--ratio" in result.stderr
         assert not (tmp_path / "p.pt").exists()
+
+
+def test_a_pruned_safetensors_file_stays_pruned_through_fine_tuning(cli, own_ckpt, tmp_path):
+    """A pruned safetensors file holds no masks, only ``meta.pruned``: pruned again to a lower
+    ratio with fine-tuning, its zeros beyond the new ``ceil(ρN)`` were free to move (241 of 711
+    regrew on a 64-16-10 MLP), as they never do from the prunelimit or torch-prune form."""
+    cli("prune", own_ckpt, "--ratio", "0.6", "-o", tmp_path / "p1.pt", "--format", "safetensors")
+    first = load_model(tmp_path / "p1.safetensors", SPEC_OF_OWN)
+    result = cli("prune", tmp_path / "p1.safetensors", "--model", SPEC_OF_OWN, "--data", "digits:train",
+                 "--ratio", "0.3", "--finetune-epochs", 1, "--finetune-lr", 0.1, "--max-samples", 200,
+                 "-o", tmp_path / "p2.pt", "--json")
+    assert result.exit_code == 0, result.stderr
+    second = load_model(tmp_path / "p2.pt")
+    n = 0
+    for name, weight in first.model.state_dict().items():
+        if name.endswith("weight"):
+            removed = weight == 0
+            n += weight.numel()
+            assert removed.any() and not second.masks[name][removed].any()
+            assert (second.model.state_dict()[name][removed] == 0).all()
+    assert json.loads(result.stdout)["ratio"]["achieved"] >= math.ceil(0.6 * n) / n
