@@ -109,7 +109,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
 
             report, notes = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
-            return ResolvedRatio(value, f"{ratio} from {from_report}", (*notes, *recorded_warnings(report)))
+            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {from_report}",
+                                 (*notes, *recorded_warnings(report)))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError.naming("{0} lower needs the bound ρ_L: drop {1} none, or use {0} auto", "ratio",
                                     "bound_mode")
@@ -118,12 +119,23 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         if value is None:
             raise NumericalError.naming(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                         "use {0} auto or a number", "ratio")
-        return ResolvedRatio(value, f"{ratio} (bounds)", rep.warnings, rep.spectrum)
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum)
     try:
         value = float(ratio)
     except ValueError:
         raise OptionError("ratio", f"{{0}} {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
     return ResolvedRatio(value, "given")
+
+
+def _prunable(value: float, ratio: str) -> float:
+    """A predicted ratio ``prune`` can cut to: one of 1 (the fixed point clipped at every weight
+    removed) is refused naming the prediction, not as a ratio the user typed."""
+    if value >= 1.0:
+        name = "ρ*" if ratio == "auto" else "ρ_L"
+        raise UsageError.naming(f"{name} is 100 %: the loss stays within ε with every prunable weight removed "
+                                "(are they all zero already, or is ε as large as the loss?), and prune takes a "
+                                "fraction below 1; give {0} a number, e.g. 0.99", "ratio")
+    return value
 
 
 def prune(
@@ -142,7 +154,9 @@ def prune(
     from prunelimit.models.load import relocated_meta
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
-    from prunelimit.pruning.masks import apply_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict
+    from prunelimit.pruning.masks import (
+        apply_masks, held_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict,
+    )
 
     check_ratio(ratio)
     formats = tuple(dict.fromkeys(formats))  # a format named twice is one file, written once
@@ -151,10 +165,10 @@ def prune(
     outputs = {name: out.path for name, out in planned.items()}
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
+    held = held_masks(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
     result = prune_model(inputs.model, ratio, scope, inputs.selection)
-    masks = keep_both(result.masks, inputs.loaded.masks)
+    masks = keep_both(result.masks, held)
     apply_masks(inputs.model, masks)
-    achieved = overall_ratio(sparsity_table(inputs.model, inputs.selection))
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None
     if finetune_epochs > 0:
@@ -177,8 +191,9 @@ def prune(
     with staged():  # all the files, or none of them
         for f in formats:
             write_atomic(outputs[f], writers[f](), force)
+    # counted in what was saved: fine-tuning moves a weight that was zero but not masked
     layers = sparsity_table(inputs.model, inputs.selection)
-    return PruneReport(ratio, achieved, ratio_source, scope, layers, before, after, tuned,
+    return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
                        inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum)
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 
 LARGE_GAP = 0.05  # |Δ| above 5 percentage points gets a diagnosis in words
+NEAR_ZERO = (1e-3, 1e-2, 1e-1)  # the |w| thresholds of ``weights_below`` and the diagnosis
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ def verify(
     """
     from prunelimit.pruning.actual import actual_limit
     from prunelimit.pruning.finetune import FinetuneConfig
+    from prunelimit.pruning.masks import held_masks
     from prunelimit.pruning.refit import refit_limit
 
     check_verify_options(acc_drop, sweep)
@@ -252,16 +254,16 @@ def verify(
     delta = prediction.ratio - actual.loss_ratio
     weights = np.abs(np.concatenate([p.detach().cpu().reshape(-1).numpy()
                                      for _, p in prunable_parameters(inputs.model, inputs.selection)]))
-    near_zero = {f"{t:g}": float(np.mean(weights < t)) for t in (1e-3, 1e-2, 1e-1)}
+    near_zero = {f"{t:g}": float(np.mean(weights < t)) for t in NEAR_ZERO}
     refit = None
     if refit_epochs > 0:
         refit = refit_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon,
                             FinetuneConfig(epochs=refit_epochs, lr=refit_lr, seed=options.seed),
                             eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
-                            masks=inputs.loaded.masks, progress=None if progress is None else
+                            masks=held_masks(inputs.loaded, inputs.selection), progress=None if progress is None else
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))
-    return VerifyReport(prediction, actual, delta, tuple(_diagnose(prediction, delta, near_zero)), near_zero, refit,
-                        rep, tuple(notes))
+    diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
+    return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
 
 
 def saved_prediction(path: str, inputs: Inputs, options: CurvatureOptions,
@@ -274,11 +276,21 @@ def saved_prediction(path: str, inputs: Inputs, options: CurvatureOptions,
     return PredictedLimit.from_report(str(path), report), notes
 
 
-def _diagnose(rep: PredictedLimit, delta: float, near_zero: dict[str, float]) -> list[str]:
+def weight_shares(magnitudes: np.ndarray) -> str:
+    """The shares of prunable weights near zero that a diagnosis quotes, from their ``|w|``.
+    Exact zeros (a pruned model's) are stated apart and the shares are of the rest: counted
+    together they read as weights concentrated near zero, the opposite of what the weights
+    pruning removes next show."""
+    rest = magnitudes[magnitudes != 0]
+    shares = ", ".join(f"{100 * float(np.mean(rest < t)) if rest.size else 0.0:.1f} % below {t:g}" for t in NEAR_ZERO)
+    zeros = magnitudes.size - rest.size
+    return shares if zeros == 0 else f"{100 * zeros / magnitudes.size:.1f} % exactly zero already; of the rest {shares}"
+
+
+def _diagnose(rep: PredictedLimit, delta: float, shares: str) -> list[str]:
     if abs(delta) <= LARGE_GAP:
         return []
     scale = float(np.sqrt(2 * rep.epsilon * rep.params_hessian / max(abs(rep.trace), 1e-300)))
-    shares = ", ".join(f"{100 * v:.1f} % below {k}" for k, v in near_zero.items())
     if delta > 0:
         return [
             f"the prediction overshoots by {100 * delta:.1f} points: one-shot pruning breaks the loss earlier "

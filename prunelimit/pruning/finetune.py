@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import torch
 from torch import Tensor, nn
 
 from prunelimit import validate
@@ -62,7 +63,13 @@ def finetune(
     """Fine-tune ``model`` in place keeping every weight with a ``False`` mask at exactly 0.
 
     Callbacks and ``resume_state`` work as in :func:`prunelimit.pruning.lomp.train`.
+    ``config.seed`` sets the shuffling and torch's global generator (dropout draws from it),
+    so the same seed fine-tunes to the same bits, whatever drew from the generator before
+    (``verify --refit`` fine-tunes as ``prune --finetune-epochs`` does); a resumed run
+    restores the generator it saved instead.
     """
+    if resume_state is None:
+        torch.manual_seed(config.seed)
     return train(
         model, train_batches, loss_fn, config.as_lomp(), eval_batches=eval_batches,
         masks=masks, progress=progress, checkpoint=checkpoint, resume_state=resume_state,

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.models.params import ParamSelection, prunable_parameters
+
+if TYPE_CHECKING:
+    from prunelimit.models.load import LoadedModel
 
 Masks = dict[str, Tensor]
 
@@ -129,6 +132,16 @@ def masks_from_state_dict(state_dict: Mapping[str, Tensor], names: Iterable[str]
     if missing:
         raise InputError(f"state dict lacks prunable tensors {missing[:3]}; check the model spec")
     return {n: state_dict[n] != 0 for n in names}
+
+
+def held_masks(loaded: "LoadedModel", selection: ParamSelection = ParamSelection()) -> Masks:
+    """What a loaded model has pruned, to hold through pruning further and fine-tuning: its
+    masks, else for one that records a pruning (``meta.pruned``) but holds no masks, as a pruned
+    safetensors file, the non-zeros of its prunable weights (its zeros are what it removed)."""
+    if loaded.masks or not isinstance(loaded.meta.get("pruned"), Mapping):
+        return loaded.masks
+    names = [name for name, _ in prunable_parameters(loaded.model, selection)]
+    return masks_from_state_dict(loaded.model.state_dict(), names)
 
 
 def to_prune_state_dict(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -50,3 +52,23 @@ def test_momentum_of_one_or_more_is_refused_before_training() -> None:
         with pytest.raises(UsageError, match="momentum"):
             LompConfig(epochs=1, lr=0.1, momentum=momentum)
     assert LompConfig(epochs=1, lr=0.1, momentum=0.99).momentum == 0.99
+
+
+def test_same_seed_fine_tunes_a_dropout_model_to_the_same_bits(digits) -> None:
+    """Dropout draws from torch's global generator: fine-tuning took them from wherever the
+    caller's generator stood (the model's construction, earlier probes of ``verify --refit``), so
+    the same ``seed`` gave other weights, and ``--refit`` other models than ``prune
+    --finetune-epochs`` at the same ratio. The seed now sets those draws too."""
+    torch.manual_seed(0)
+    dense = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(32, 10))
+    masks = prune_model(dense, 0.5).masks
+    config = FinetuneConfig(epochs=1, lr=0.05, batch_size=64, seed=3)
+    tuned = []
+    for state in (1, 2):  # the caller's generator elsewhere
+        model = copy.deepcopy(dense)
+        torch.manual_seed(state)
+        finetune(model, masks, digits, cross_entropy_loss, config)
+        tuned.append(model.state_dict())
+    assert not torch.equal(tuned[0]["0.weight"], dense.state_dict()["0.weight"])
+    assert all(torch.equal(tuned[0][k], tuned[1][k]) for k in tuned[0])
