@@ -339,6 +339,31 @@ def test_a_tied_model_pruned_with_torch_exports_its_tie_once(tmp_path):
     assert report.data_bytes == in_place.data_bytes
 
 
+@pytest.mark.parametrize("route", ["model", "file"])
+def test_torch_pruning_one_module_of_a_tied_parameter_prunes_it_under_every_key(tmp_path, route):
+    """``torch.nn.utils.prune`` on the embedding alone: its state dict holds ``emb.weight_orig``
+    and ``emb.weight_mask``, and ``head.weight`` is the same Parameter, unmasked. The fold
+    left that key unpruned, so the file stored the weight twice and ``load_state_dict``
+    (writing ``head.weight`` last) gave the tied model back with no weight pruned, its mask
+    saying otherwise. ``weight_orig · weight_mask`` is read for every key of the Parameter."""
+    from torch.nn.utils import prune
+
+    model = tied_model()
+    prune.l1_unstructured(model.emb, "weight", amount=0.8)
+    keep = model.emb.weight_mask.bool()
+    if route == "file":
+        torch.save(model.state_dict(), tmp_path / "torch.pt")
+        report = prunelimit.library_training.export(torch.load(tmp_path / "torch.pt"), tmp_path / "t.safetensors")
+    else:
+        report = prunelimit.export(model, tmp_path / "t.safetensors")
+    assert {t.name: t.alias for t in report.tensors}["head.weight"] == "emb.weight"
+    back = load_sparse(tmp_path / "t.safetensors")
+    assert back["head.weight"] is back["emb.weight"] and not bool(back["emb.weight"][~keep].any())
+    loaded = Tied()
+    loaded.load_state_dict(back)
+    assert torch.equal(loaded.emb.weight, model.emb.weight)  # emb's pruned weight, under both keys
+
+
 def test_a_checkpoint_with_negative_pruned_zeros_reads_them_as_positive_and_keeps_its_tie(tmp_path):
     """A tied checkpoint written with ``p * mask`` (−0.0 at pruned negative weights) is read
     with +0.0 there in place, so the tensor stays one under both keys: stored once, no −0.0
