@@ -353,7 +353,7 @@ def test_torch_pruning_one_module_of_a_tied_parameter_prunes_it_under_every_key(
     keep = model.emb.weight_mask.bool()
     if route == "file":
         torch.save(model.state_dict(), tmp_path / "torch.pt")
-        report = prunelimit.library_training.export(torch.load(tmp_path / "torch.pt"), tmp_path / "t.safetensors")
+        report = prunelimit.export(torch.load(tmp_path / "torch.pt"), tmp_path / "t.safetensors")
     else:
         report = prunelimit.export(model, tmp_path / "t.safetensors")
     assert {t.name: t.alias for t in report.tensors}["head.weight"] == "emb.weight"
