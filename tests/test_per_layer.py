@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import prunelimit
 from prunelimit import api
@@ -340,3 +341,26 @@ def test_verify_scope_layer_shows_the_layer_wise_prediction_beside_the_layer_wis
     assert result.exit_code == 0, result.stderr
     assert "predicted ρ* (layer-wise path)" in result.stdout
     assert "actual (loss ≤ L + ε, layer-wise pruning)" in result.stdout
+
+
+def test_a_model_with_an_empty_layer_gets_its_per_layer_breakdown():
+    """``nn.Linear(16, 0)``: `bounds` failed in the regime check (a 0-row weight's fit) and
+    `--per-layer` on its block of 0 weights; the empty layer has no curvature and loses nothing."""
+    class WithEmpty(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.e, self.b = nn.Linear(8, 16), nn.Linear(16, 0), nn.Linear(16, 3)
+
+        def forward(self, x):
+            h = torch.relu(self.a(x))
+            return self.b(h) + self.e(h).sum()
+
+    torch.manual_seed(0)
+    x, y = torch.randn(96, 8), torch.randint(0, 3, (96,))
+    rep = prunelimit.bounds(WithEmpty(), (x, y), batch_size=32, per_layer=True)
+    layers = {layer.name: layer for layer in rep.layers.layers}
+    assert list(layers) == ["a.weight", "e.weight", "b.weight", REST]
+    empty = layers["e.weight"]
+    assert (empty.params, empty.trace, empty.width, empty.sparsity_at_rho, empty.collapsed) == (0, None, None, 0.0, False)
+    # the blocks that exist still add up to the full trace
+    assert _rel(sum(l.trace for l in layers.values() if l.trace is not None), rep.spectrum.trace) < 1e-6

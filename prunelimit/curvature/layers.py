@@ -112,18 +112,21 @@ class BlockCost:
 
 def parameter_blocks(names: Sequence[str], sizes: Sequence[int], prunable: Sequence[str]) -> tuple[Block, ...]:
     """One block per Hessian tensor named in ``prunable`` (in Hessian order), then :data:`REST`
-    for all the other tensors together (left out when there are none)."""
+    for all the other tensors together (left out when there are none). An empty tensor
+    (``nn.Linear(n, 0)``) has no curvature, so no block: its spectrum would have no nodes."""
     if len(names) != len(sizes):
         raise UsageError(f"{len(names)} parameter names for {len(sizes)} sizes")
     wanted = set(prunable)
     blocks, rest, start = [], [], 0
     for name, size in zip(names, sizes):
         span = (start, start + int(size))
+        start = span[1]
+        if not size:
+            continue
         if name in wanted:
             blocks.append(Block(name, (span,)))
         else:
             rest.append(span)
-        start = span[1]
     if rest:
         blocks.append(Block(REST, tuple(rest)))
     return tuple(blocks)

@@ -405,6 +405,12 @@ def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor]
             folded[key] = value
         elif key.removesuffix("_mask") not in masks:  # the mask itself, or a plain copy the fold replaces
             folded[key] = value
+    # torch pruning of one module of a tied Parameter leaves its other keys the bare weight_orig:
+    # they are the same Parameter, so they read as its one fold (load_state_dict writes them last)
+    for key, value in folded.items():
+        found = products.get(storage_key(value), []) if key not in masks and value.numel() else []
+        if len(found) == 1:
+            folded[key] = found[0][1]
     return folded, masks
 
 

@@ -184,7 +184,38 @@ def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelecti
                 raise OptionError(option, f"{{0}} {clipped(pattern)!r} matches only modules without a weight matrix "
                                   f"({', '.join(map(repr, matched[:3]))}), and a module's weight matrices are what "
                                   f"it adds; modules with one are e.g. {examples}")
+            nothing = _owns_nothing(modules, matched, option)
+            if nothing is not None:
+                raise OptionError(option, f"{{0}} {clipped(pattern)!r} selects nothing: it matches only {nothing[0]}; "
+                                  f"{nothing[1]}")
     return selection
+
+
+def _owns_nothing(modules: dict[str, nn.Module], matched: list[str], option: str) -> tuple[str, str] | None:
+    """What the ``matched`` modules are and which pattern would select something, when they
+    decide none of the parameters ``option`` selects (an include: the weight matrices, a norm's
+    parameters; an exclude: every parameter) of their own; a pattern decides the parameters of
+    the modules it names, a shared one as its first module's (see the module doc). ``None``
+    when they decide one."""
+    def selected(module: nn.Module) -> list[Tensor]:
+        if option == "include" and not issubclass(module_class(module), NORM_TYPES):
+            return [p for _, p in weight_matrices(module)]
+        return list(module.parameters(recurse=False))
+
+    owner: dict[int, str] = {}
+    for name, module in modules.items():
+        for p in module.parameters(recurse=False):
+            owner.setdefault(id(p), name)
+    held = {owner[id(p)] for name in matched for p in selected(modules[name])}
+    if held & set(matched):
+        return None
+    shown = ", ".join(repr(name) for name in matched[:3])
+    if held:
+        first = sorted(held)[0]
+        return (f"{shown}, whose parameters are shared with {first!r}, which decides them (a shared parameter "
+                "counts once, as its first module's)", f"use {first!r}")
+    children = f"{matched[0]}.*" if matched[0] else "*"
+    return f"{shown}, without parameters of its own", f"a pattern names modules, not their children: use {children!r}"
 
 
 def prunable_parameters(

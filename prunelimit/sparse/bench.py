@@ -147,7 +147,7 @@ def sparse_copy(model: nn.Module, pattern: str, called: set[str], selection: Par
     called through its own forward, a weight the kernel cannot take, no Linear layer's)."""
     if isinstance(model, torch.jit.ScriptModule):  # compiled: no nn.Linear to swap for a sparse layer
         return clone_model(model), [], ["(model) (a TorchScript model: its compiled layers cannot be swapped for "
-                                          "sparse ones; bench the eager nn.Module it was scripted from)"]
+                                          "sparse ones; add --model SPEC to bench the eager model with the archive's weights)"]
     sparse = clone_model(model)
     # by identity: a weight tied to an earlier layer's is counted (and named) as that layer's
     prunable = {id(weight) for _, weight in prunable_parameters(sparse, selection)}

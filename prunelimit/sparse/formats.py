@@ -86,10 +86,13 @@ def negative_zeros(tensor: Tensor) -> Tensor:
     return (tensor == 0) & (float_bits(tensor) < 0)
 
 
+_SIGNED = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}  # by bytes per element
+
+
 def float_bits(tensor: Tensor) -> Tensor:
     """A float tensor's bits as signed integers of its width (a view): the sign bit is the
     integer's, in every float format; ``torch.signbit`` has no float8 kernel."""
-    return tensor.view({1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[tensor.element_size()])
+    return tensor.view(_SIGNED[tensor.element_size()])
 
 
 def storage_key(tensor: Tensor) -> tuple:
@@ -154,8 +157,9 @@ def decode(fmt: str, parts: dict[str, Tensor], shape: tuple[int, ...]) -> Tensor
     values = parts.get("values")
     if values is None or values.dim() != 1 or values.numel() != int(pattern.sum()):
         raise ValueError("the number of stored values does not match the pattern")
-    # through the bits: torch's masked_fill, which a one-value put runs, has no float8 kernel
-    stored = float_bits(values) if values.is_floating_point() else values
+    # through the bits: torch's index_put has no kernel for float8 or uint16/32/64 (masked_fill,
+    # which a one-value put runs, none for float8); a signed integer of the width has every kernel
+    stored = values.view(_SIGNED[values.element_size()]) if values.element_size() in _SIGNED else values
     dense = torch.zeros(rows, cols, dtype=stored.dtype)
     dense[pattern] = stored
     return dense.view(values.dtype).view(shape)

@@ -90,7 +90,7 @@ def balanced(weight: torch.Tensor) -> torch.Tensor:
     shifts r and c only, so the result is the same for all of them (module docstring). Exact
     zeros stay zero and are left out of the fit. A 1-D tensor is returned as |weight|."""
     a = weight.detach().abs().double().cpu()
-    if a.dim() < 2:
+    if a.dim() < 2 or not a.numel():  # an empty layer (nn.Linear(n, 0)) has no levels to fit
         return a
     a = a.reshape(a.shape[0], a.shape[1], -1)
     live = a > 0

@@ -205,3 +205,12 @@ def test_exact_blocks_of_a_symmetric_matrix():
         assert block.trace == pytest.approx(float(torch.trace(sub)), rel=1e-12)
         assert block.lambda_max == pytest.approx(float(torch.linalg.eigvalsh(sub)[-1]), rel=1e-12)
         assert block.trace_stderr == 0.0 and block.params == len(idx)
+
+
+def test_an_empty_tensor_has_no_block_and_shifts_none():
+    """An empty layer (``nn.Linear(16, 0)``: a 0 × 16 weight) made a block of size 0, whose
+    exact spectrum divided by its dimension: ``bounds --per-layer`` ended in an internal error."""
+    blocks = parameter_blocks(["a", "e.weight", "e.bias", "b"], [6, 0, 0, 4], ["a", "e.weight", "b"])
+    assert [(b.name, b.spans) for b in blocks] == [("a", ((0, 6),)), ("b", ((6, 10),))]
+    h = torch.diag(torch.arange(1.0, 11.0, dtype=torch.float64))
+    assert [c.trace for c in exact_block_curvature(h, blocks)] == [21.0, 34.0]

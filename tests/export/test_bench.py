@@ -129,6 +129,8 @@ def test_a_torchscript_model_is_timed_dense_and_says_why():
     report = bench(model, torch.randn(4, 6), (1,))
     assert report.sparse_layers == [] and len(report.dense_layers) == 1
     assert "TorchScript" in report.dense_layers[0] and report.max_abs_diff == 0
+    # the way out is a flag: `--model SPEC` loads the archive's weights into the eager model
+    assert "--model SPEC" in report.dense_layers[0]
 
 
 def test_a_pruned_weight_matrix_of_another_module_is_named_as_kept_dense():

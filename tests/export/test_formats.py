@@ -76,6 +76,20 @@ def test_size_model_is_exact_and_every_layout_round_trips(shape, density, dtype)
         assert torch.equal(decode_pattern(fmt, parts, rows, cols), pattern)
 
 
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64, torch.int8, torch.int64, torch.bool,
+                                   torch.complex64])
+@pytest.mark.parametrize("fmt", ["bitmap", "csr"])
+def test_every_integer_bool_and_complex_dtype_round_trips_in_the_sparse_layouts(fmt, dtype):
+    """A uint16/uint32/uint64 buffer (torch has no index_put kernel for them) was written, but
+    every read of the file failed in an internal error: the values are put through their bits."""
+    top = 1 if dtype == torch.bool else 2**15 + 3 if dtype in (torch.uint16, torch.uint32, torch.uint64) else 100
+    values = torch.randint(0, top + 1, (6, 40), generator=torch.Generator().manual_seed(0))
+    tensor = (values * (values % 3 == 0)).to(dtype)  # about a third kept
+    pattern = stored_pattern(tensor).reshape(6, 40)
+    back = decode(fmt, encode(fmt, tensor, pattern), (6, 40))
+    assert back.dtype == dtype and torch.equal(back.view(torch.uint8), tensor.view(torch.uint8))
+
+
 @pytest.mark.parametrize("density,expected", [(1.0, "dense"), (0.5, "bitmap"), (0.02, "csr")])
 def test_the_smallest_layout_is_chosen(tmp_path, density, expected):
     # 64 columns: uint8 indices, so CSR costs 4 + 1 bytes a kept weight, a bitmap 4 + 1/(8·density)
@@ -323,6 +337,31 @@ def test_a_tied_model_pruned_with_torch_exports_its_tie_once(tmp_path):
     assert loaded.head.weight is loaded.emb.weight and torch.equal(loaded.emb.weight, pruned.emb.weight)
     in_place = prunelimit.export(model, tmp_path / "masks.safetensors", masks=pruning.masks)
     assert report.data_bytes == in_place.data_bytes
+
+
+@pytest.mark.parametrize("route", ["model", "file"])
+def test_torch_pruning_one_module_of_a_tied_parameter_prunes_it_under_every_key(tmp_path, route):
+    """``torch.nn.utils.prune`` on the embedding alone: its state dict holds ``emb.weight_orig``
+    and ``emb.weight_mask``, and ``head.weight`` is the same Parameter, unmasked. The fold
+    left that key unpruned, so the file stored the weight twice and ``load_state_dict``
+    (writing ``head.weight`` last) gave the tied model back with no weight pruned, its mask
+    saying otherwise. ``weight_orig · weight_mask`` is read for every key of the Parameter."""
+    from torch.nn.utils import prune
+
+    model = tied_model()
+    prune.l1_unstructured(model.emb, "weight", amount=0.8)
+    keep = model.emb.weight_mask.bool()
+    if route == "file":
+        torch.save(model.state_dict(), tmp_path / "torch.pt")
+        report = prunelimit.export(torch.load(tmp_path / "torch.pt"), tmp_path / "t.safetensors")
+    else:
+        report = prunelimit.export(model, tmp_path / "t.safetensors")
+    assert {t.name: t.alias for t in report.tensors}["head.weight"] == "emb.weight"
+    back = load_sparse(tmp_path / "t.safetensors")
+    assert back["head.weight"] is back["emb.weight"] and not bool(back["emb.weight"][~keep].any())
+    loaded = Tied()
+    loaded.load_state_dict(back)
+    assert torch.equal(loaded.emb.weight, model.emb.weight)  # emb's pruned weight, under both keys
 
 
 def test_a_checkpoint_with_negative_pruned_zeros_reads_them_as_positive_and_keeps_its_tie(tmp_path):

@@ -237,6 +237,42 @@ def test_a_pattern_that_selects_nothing_is_refused_naming_it(selection, option, 
         prunelimit.prune(model, 0.5, include=selection.include, exclude=selection.exclude)
 
 
+class _TiedHead(nn.Module):
+    """An embedding and an output Linear sharing one weight (counted once, as the embedding's),
+    the blocks in a container, the output layer with a bias of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(20, 8)
+        self.blocks = nn.ModuleDict({"mid": nn.Linear(8, 8)})
+        self.out = nn.Linear(8, 20)
+        self.out.weight = self.emb.weight
+
+
+@pytest.mark.parametrize("selection, option, said", [
+    # a container has no parameters of its own: the pattern names it, not its children
+    (ParamSelection(exclude=("blocks",)), "exclude", "'blocks', without parameters of its own; .* use 'blocks.\\*'"),
+    # the tied weight is decided by its first module, the embedding: out's own weights are none
+    (ParamSelection(include=("out",)), "include", "'out', whose parameters are shared with 'emb'.* use 'emb'"),
+    (ParamSelection(include=("o*",)), "include", "'out', whose parameters are shared with 'emb'"),
+])
+def test_a_pattern_that_matches_modules_but_decides_no_parameter_is_refused(selection, option, said):
+    """``--exclude blocks`` (a container) and ``--include out`` (an output layer whose weight is
+    the embedding's) matched a module and were accepted, yet changed nothing, without a word."""
+    model = _TiedHead()
+    with pytest.raises(OptionError, match=said) as caught:
+        check_selection(model, selection)
+    assert caught.value.option == option and "selects nothing" in str(caught.value)
+
+
+def test_patterns_deciding_a_parameter_of_their_own_are_kept():
+    model = _TiedHead()
+    for selection in (ParamSelection(exclude=("out",)), ParamSelection(include=("emb",)),
+                      ParamSelection(exclude=("blocks.*",)), ParamSelection(include=("*",))):
+        assert check_selection(model, selection) is selection  # out's bias is its own; emb decides the tie
+    assert _names(prunable_parameters(model, ParamSelection(include=("emb",)))) == ["emb.weight", "blocks.mid.weight"]
+
+
 def test_patterns_that_select_are_kept():
     """An included norm layer widens D with its affine parameters; its 1-D scale is not a
     weight matrix, so N stays without it (normalisation parameters are never pruned)."""

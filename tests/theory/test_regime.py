@@ -62,3 +62,11 @@ def test_balancing_is_the_same_for_every_row_and_column_scaling(pruned):
     rows, cols = 10.0 ** torch.linspace(-4, 4, 10), 10.0 ** torch.linspace(3, -3, 6)
     a, b = balanced(w), balanced(w * rows[:, None, None] * cols[None, :, None])
     assert torch.allclose(a, b, rtol=1e-6) and torch.equal(a == 0, w == 0)
+
+
+def test_an_empty_weight_has_no_levels_to_fit_and_counts_nothing():
+    """A 0 × 16 weight (``nn.Linear(16, 0)``) failed the fit's reshape: every `bounds` on such a model exited 5."""
+    empty = torch.zeros(0, 16)
+    assert balanced(empty).shape == (0, 16)
+    full = torch.ones(4, 16)
+    assert assess_regime([empty, full]) == assess_regime([full])
