@@ -99,7 +99,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         x, y = data
         _require_samples(x, y, option, "give the same non-zero number")
         check_finite(x, y, option)
-        return to_device(make_batches(_Pair(x, _labels(y)), batch_size), device)
+        return _tracked(to_device(make_batches(_Pair(x, _labels(y)), batch_size), device))
     if isinstance(data, (str, os.PathLike)):
         raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
@@ -123,7 +123,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                          "use DataLoader(..., shuffle=False) without random transforms")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
-    return to_device([(x, _labels(y)) for x, y in batches], device)
+    return _tracked(to_device([(x, _labels(y)) for x, y in batches], device))
+
+
+def _tracked(batches: list["Batch"]) -> list["Batch"]:
+    """Batches autograd can use: a tensor made under ``torch.inference_mode()`` (features of a
+    frozen backbone) cannot be saved for backward, so it is read as a plain copy of it."""
+    with torch.inference_mode(False):
+        return [tuple(t.clone() if t.is_inference() else t for t in batch) for batch in batches]
 
 
 def _labels(y: Tensor) -> Tensor:

@@ -74,3 +74,17 @@ def test_the_grad_mode_is_given_back_when_the_call_fails(model):
         with pytest.raises(UsageError):
             prunelimit.bounds(model, [])
         assert not torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("name", ["bounds", "train"])
+@pytest.mark.parametrize("form", ["pair", "loader"])
+def test_data_made_under_inference_mode_is_read_as_any_data(model, train, name, form):
+    """Features computed under ``torch.inference_mode()`` (a frozen backbone's) are inference
+    tensors, which autograd refuses to save: they are read as the same values in plain tensors."""
+    with torch.inference_mode():
+        made = (train[0].clone(), train[1].clone())
+    def given(data):
+        return data if form == "pair" else torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*data),
+                                                                       batch_size=64)
+    assert CALLS[name](copy.deepcopy(model), given(made)) == CALLS[name](copy.deepcopy(model), given(train))
+    assert made[0].is_inference()  # the caller's tensors are left as they are
