@@ -88,3 +88,15 @@ def test_data_made_under_inference_mode_is_read_as_any_data(model, train, name, 
                                                                        batch_size=64)
     assert CALLS[name](copy.deepcopy(model), given(made)) == CALLS[name](copy.deepcopy(model), given(train))
     assert made[0].is_inference()  # the caller's tensors are left as they are
+
+
+def test_a_results_repr_shows_its_numbers_not_the_quadrature_arrays(model, train):
+    """A notebook prints a result by its repr: the quadrature's node and weight arrays (per
+    probe, and again for the half-sample and the truncation bounds) are the bulk of it and
+    say nothing read at a glance; they stay attributes (``result.spectrum.quadrature``)."""
+    result = prunelimit.bounds(model, train, method="slq", max_hvps=120)
+    text = repr(result)
+    assert "nodes=array" not in text and "weights=array" not in text
+    assert f"ratio={result.ratio!r}" in text and f"lambda_max={result.spectrum.lambda_max!r}" in text
+    assert len(text) < 8000
+    assert result.spectrum.quadrature.nodes.size and result.spectrum.half is not None
