@@ -183,12 +183,15 @@ def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
 
 
 def require_module(model: Any) -> None:
-    """Refuse a ``model`` that is not an ``nn.Module``, naming what it is."""
-    if isinstance(model, nn.Module):
-        return
-    # torch.load of a checkpoint gives its state dict: the weights without the module
-    hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
-    raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+    """Refuse a ``model`` that is not an ``nn.Module``, naming what it is, or whose parameters
+    autograd cannot use (made under ``torch.inference_mode()``)."""
+    if not isinstance(model, nn.Module):
+        # torch.load of a checkpoint gives its state dict: the weights without the module
+        hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
+        raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+    if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
+        raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
+                         "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
 
 
 @contextlib.contextmanager

@@ -100,3 +100,13 @@ def test_a_results_repr_shows_its_numbers_not_the_quadrature_arrays(model, train
     assert f"ratio={result.ratio!r}" in text and f"lambda_max={result.spectrum.lambda_max!r}" in text
     assert len(text) < 8000
     assert result.spectrum.quadrature.nodes.size and result.spectrum.half is not None
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_a_model_made_under_inference_mode_is_refused_with_the_fix(model, train, name):
+    """Its parameters are inference tensors, which autograd cannot use (and a training step
+    cannot update): refused before any work, saying how to make it usable."""
+    with torch.inference_mode():
+        made = copy.deepcopy(model)
+    with pytest.raises(UsageError, match=r"^model: its parameters were made under torch\.inference_mode\(\)"):
+        CALLS[name](made, train)
