@@ -15,7 +15,9 @@ Curvature options are keyword arguments named as the fields of
 
 The model is analysed in eval mode (BatchNorm and dropout as at inference) and is left
 unchanged: each function gives every module back its ``training`` flag, and ``prune``
-returns masks rather than pruning in place.
+returns masks rather than pruning in place. A call under ``torch.no_grad()`` or
+``torch.inference_mode()`` computes what it computes outside, and torch's random state is
+as it was afterwards.
 
 Example: a small MLP trained on the bundled digits, then its limit (a few seconds on a
 CPU; the examples of the functions below go on from here and run as doctests):
@@ -46,7 +48,7 @@ import functools
 import os
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -97,7 +99,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         x, y = data
         _require_samples(x, y, option, "give the same non-zero number")
         check_finite(x, y, option)
-        return to_device(make_batches(_Pair(x, _labels(y)), batch_size), device)
+        return _tracked(to_device(make_batches(_Pair(x, _labels(y)), batch_size), device))
     if isinstance(data, (str, os.PathLike)):
         raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
@@ -121,7 +123,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                          "use DataLoader(..., shuffle=False) without random transforms")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
-    return to_device([(x, _labels(y)) for x, y in batches], device)
+    return _tracked(to_device([(x, _labels(y)) for x, y in batches], device))
+
+
+def _tracked(batches: list["Batch"]) -> list["Batch"]:
+    """Batches autograd can use: a tensor made under ``torch.inference_mode()`` (features of a
+    frozen backbone) cannot be saved for backward, so it is read as a plain copy of it."""
+    with torch.inference_mode(False):
+        return [tuple(t.clone() if t.is_inference() else t for t in batch) for batch in batches]
 
 
 def _labels(y: Tensor) -> Tensor:
@@ -173,23 +182,50 @@ def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
         raise UsageError(f"{where}: x has {x.shape[0]} samples and y {y.shape[0]}; {fix}")
 
 
+def require_module(model: Any) -> None:
+    """Refuse a ``model`` that is not an ``nn.Module``, naming what it is, or whose parameters
+    autograd cannot use (made under ``torch.inference_mode()``)."""
+    if not isinstance(model, nn.Module):
+        # torch.load of a checkpoint gives its state dict: the weights without the module
+        hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
+        raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+    if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
+        raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
+                         "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
+
+
 @contextlib.contextmanager
-def _modes_kept(model: Any) -> Iterator[None]:
-    """Give every module back its ``training`` flag: the analysis runs in eval mode, and a
-    model in the middle of training (or with some modules frozen in eval) must stay as it was."""
-    modes = [(m, m.training) for m in model.modules()] if isinstance(model, nn.Module) else []
-    try:
+def rng_kept(model: nn.Module) -> Iterator[None]:
+    """Give torch's global random state (the CPU's and that of the GPUs ``model`` is on)
+    back its state, also on an error: the runs that train seed torch's generator, and a
+    ``DataLoader``'s iterator draws its seed from it on each of the data's two passes."""
+    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):
         yield
+
+
+@contextlib.contextmanager
+def _caller_state_kept(model: nn.Module) -> Iterator[None]:
+    """Run with gradients on and give the caller back its session: every module its
+    ``training`` flag (the analysis runs in eval mode; a model in the middle of training, or
+    with some modules frozen in eval, must stay as it was), torch's random state, and the
+    grad mode of a call made under ``torch.no_grad()`` or ``torch.inference_mode()`` (the
+    Hessian products, saliencies and training need gradients whatever the caller's mode)."""
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        with rng_kept(model), torch.inference_mode(False), torch.enable_grad():
+            yield
     finally:
         for module, training in modes:
             module.training = training
 
 
-def keeps_modes(command: Callable) -> Callable:
-    """``command(model, ...)`` run under :func:`_modes_kept` of its model."""
+def keeps_caller_state(command: Callable) -> Callable:
+    """``command(model, ...)`` on a checked ``model``, run under :func:`_caller_state_kept`."""
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
-        with _modes_kept(model):
+        require_module(model)
+        with _caller_state_kept(model):
             return command(model, *args, **kwargs)
     return wrapper
 
@@ -212,8 +248,7 @@ def inputs_from(
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
-    if not isinstance(model, nn.Module):
-        raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    require_module(model)
     validate.patterns("include", include)
     validate.patterns("exclude", exclude)
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
@@ -266,7 +301,7 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
     return result
 
 
-@keeps_modes
+@keeps_caller_state
 def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> "api.InfoReport":
     """Parameter counts, the prunable layers with their zeros and, with ``data``, loss and
@@ -282,7 +317,7 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", bat
         return api.info(given)
 
 
-@keeps_modes
+@keeps_caller_state
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
              per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
@@ -301,7 +336,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
         return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
 
 
-@keeps_modes
+@keeps_caller_state
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
            scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
            progress=None, **options: Any) -> "api.BoundsReport":
@@ -321,7 +356,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
         return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
-@keeps_modes
+@keeps_caller_state
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
@@ -345,7 +380,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
         return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
 
 
-@keeps_modes
+@keeps_caller_state
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
@@ -428,7 +463,7 @@ class Pruning:
                 "timing": None if self.spectrum is None else self.spectrum.timing_json()}
 
 
-@keeps_modes
+@keeps_caller_state
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
@@ -473,25 +508,14 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
 
 
 @contextlib.contextmanager
-def rng_kept(model: nn.Module) -> Iterator[None]:
-    """Give torch's global random state (the CPU's and that of the GPUs ``model`` is on)
-    back its state, also on an error: the runs that train seed torch's generator."""
-    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
-    with torch.random.fork_rng(devices=cuda):
-        yield
-
-
-@contextlib.contextmanager
 def _state_kept(model: nn.Module) -> Iterator[None]:
-    """Give ``model`` back its weights and buffers, its parameters their gradients (the same
-    tensors, with their values: a caller accumulating gradients) and torch's global random
-    state back its state, also on an error: a run that prunes and fine-tunes (``nplh``
-    iterative or pressure) works on the caller's model and seeds torch's generator."""
+    """Give ``model`` back its weights and buffers and its parameters their gradients (the
+    same tensors, with their values: a caller accumulating gradients), also on an error: a
+    run that prunes and fine-tunes (``nplh`` iterative or pressure) works on the caller's model."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
     grads = [(p, p.grad, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
     try:
-        with rng_kept(model):
-            yield
+        yield
     finally:
         with torch.no_grad():
             model.load_state_dict(saved)
@@ -501,7 +525,7 @@ def _state_kept(model: nn.Module) -> Iterator[None]:
                 param.grad = grad
 
 
-@keeps_modes
+@keeps_caller_state
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), config: "NplhConfig | None" = None,
          **settings: Any):

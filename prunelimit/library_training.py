@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.errors import UsageError
-from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_modes, recorded_meta, rng_kept
+from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_caller_state, recorded_meta
 from prunelimit.models.load import PRUNED_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from prunelimit.sparse.exporter import ExportReport
 
 
-@keeps_modes
+@keeps_caller_state
 def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
           batch_size: int = DEFAULT_BATCH_SIZE, preset: str | None = None, masks: Mapping[str, Tensor] | None = None,
           progress: Callable[[int, int], None] | None = None, **settings: Any) -> "TrainResult":
@@ -77,12 +77,12 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     validate.callback("progress", progress)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
     evaluation = _evaluation(given, eval_data, batch_size, default=None)
-    with rng_kept(model), _masks_held(model, masks) as (_, held):
+    with _masks_held(model, masks) as (_, held):
         return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
                           selection=given.selection, progress=progress)
 
 
-@keeps_modes
+@keeps_caller_state
 def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = None, loss: str | Callable = "ce",
               batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
               progress: Callable[[int, int], None] | None = None, include: tuple[str, ...] = (),
@@ -126,7 +126,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     validate.callback("progress", progress)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
-    with rng_kept(model), _masks_held(model, masks) as (pruned, held):
+    with _masks_held(model, masks) as (pruned, held):
         report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
                                selection=given.selection, progress=progress)
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
@@ -134,7 +134,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     return report
 
 
-@keeps_modes
+@keeps_caller_state
 def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os.PathLike | None = None,
         loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
         progress: Callable[["ImpRow"], None] | None = None, include: tuple[str, ...] = (),
@@ -178,7 +178,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         preflight([output_folder(out_dir, "out_dir")])
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
-    with rng_kept(model), _masks_held(model, masks) as (pruned, held):
+    with _masks_held(model, masks) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
                                              out_dir=out_dir, masks=held, progress=progress,
                                              meta=recorded_set(given.selection), selection=given.selection)

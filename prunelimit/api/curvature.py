@@ -86,7 +86,8 @@ class SpectrumReport:
 
     method: str
     solver: str
-    quadrature: "SpectralQuadrature"
+    # the per-probe node and weight arrays are the bulk of a printed report: kept out of repr
+    quadrature: "SpectralQuadrature" = field(repr=False)
     lambda_max: float
     lambda_min: float
     trace: float
@@ -102,7 +103,7 @@ class SpectrumReport:
     gradient_norm: float
     hvps: int
     seconds: float
-    half: "SpectralQuadrature | None" = None
+    half: "SpectralQuadrature | None" = field(default=None, repr=False)
     gradient: dict = field(default_factory=dict, repr=False)  # mean gradient per Hessian parameter name
     memory: MemoryUse | None = None
     choice: SolverChoice | None = None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from prunelimit import validate
@@ -52,7 +52,7 @@ class BoundsReport:
     paper: "PaperPrediction | None"
     half_ratio: float | None
     warnings: tuple[str, ...]
-    profile: PruningPath
+    profile: PruningPath = field(repr=False)  # the ranked weights: N-long arrays, kept out of repr
     first_order: float | None = None
     prunable_names: tuple[str, ...] = ()
     scope: str = "global"

@@ -252,7 +252,7 @@ def verify(
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep,
                           progress=search)
     delta = prediction.ratio - actual.loss_ratio
-    weights = np.abs(np.concatenate([p.detach().cpu().reshape(-1).numpy()
+    weights = np.abs(np.concatenate([p.detach().cpu().double().reshape(-1).numpy()  # numpy has no bfloat16
                                      for _, p in prunable_parameters(inputs.model, inputs.selection)]))
     near_zero = {f"{t:g}": float(np.mean(weights < t)) for t in NEAR_ZERO}
     refit = None

@@ -1,0 +1,112 @@
+"""A library call leaves the caller's session as it found it, whatever the session's state:
+a call made under ``torch.no_grad()`` or ``torch.inference_mode()`` (a notebook's evaluation
+cell) computes what it computes outside, torch's random state is unchanged after reading a
+``DataLoader`` (whose iterator draws a seed from it), and an object that is not a module is
+refused in the library's words, by every function that takes a model."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import pytest
+import torch
+
+import prunelimit
+from prunelimit.errors import UsageError
+
+CALLS = {
+    "info": lambda m, d: prunelimit.info(m, d).loss,
+    "spectrum": lambda m, d: prunelimit.spectrum(m, d, method="exact").lambda_max,
+    "bounds": lambda m, d: prunelimit.bounds(m, d, method="exact").ratio,
+    "verify": lambda m, d: prunelimit.verify(m, d, method="exact").actual.loss_ratio,
+    "gate": lambda m, d: prunelimit.gate(m, d, min_ratio=0.0, use="actual").bounds["actual"],
+    "prune": lambda m, d: prunelimit.prune(m, "auto", d, method="exact").achieved,
+    "nplh": lambda m, d: prunelimit.nplh(m, d, metric="gradient").alpha0,
+    "train": lambda m, d: prunelimit.train(m, d, epochs=1).history[-1].train_loss,
+    "hyperflux": lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=3, regrowth_epochs=1).density,
+    "imp": lambda m, d: prunelimit.imp(m, d, levels=1, epochs_per_level=1, epochs_dense=0).rows[-1].error,
+}
+GRAD_MODES = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}
+
+
+@pytest.mark.parametrize("mode", GRAD_MODES)
+@pytest.mark.parametrize("name", CALLS)
+def test_a_call_under_no_grad_computes_what_it_computes_outside(model, train, name, mode):
+    """The Hessian products, the saliencies and the training need gradients: the call takes
+    them whatever the caller's grad mode, which is its own again afterwards."""
+    expected = CALLS[name](copy.deepcopy(model), train)
+    given = copy.deepcopy(model)  # not under inference mode: its copy would be inference tensors
+    with GRAD_MODES[mode]():
+        found = CALLS[name](given, train)
+        assert not torch.is_grad_enabled()
+        assert torch.is_inference_mode_enabled() == (mode == "inference_mode")
+    assert found == expected
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_reading_a_loader_leaves_torchs_random_state_as_it_was(model, train, name):
+    """A ``DataLoader`` iterator draws its base seed from torch's generator, and the data are
+    read twice (the check that they do not change): the caller's next ``torch.rand`` is the
+    one it would have drawn without the call."""
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*train), batch_size=64)
+    state = torch.get_rng_state()
+    CALLS[name](copy.deepcopy(model), loader)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_a_model_that_is_not_a_module_is_refused_naming_it(train, name):
+    with pytest.raises(UsageError, match=r"^model must be a torch\.nn\.Module, got function$"):
+        CALLS[name](lambda x: x, train)
+
+
+def test_a_state_dict_is_refused_as_a_model_with_the_fix(train):
+    """What a notebook holds after ``torch.load`` of a checkpoint is a state dict, not a module."""
+    state = {"0.weight": torch.zeros(3, 64)}
+    with pytest.raises(UsageError, match=r"got dict; build the module and load_state_dict"):
+        prunelimit.bounds(state, train)
+
+
+def test_the_grad_mode_is_given_back_when_the_call_fails(model):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(torch.no_grad())
+        with pytest.raises(UsageError):
+            prunelimit.bounds(model, [])
+        assert not torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("name", ["bounds", "train"])
+@pytest.mark.parametrize("form", ["pair", "loader"])
+def test_data_made_under_inference_mode_is_read_as_any_data(model, train, name, form):
+    """Features computed under ``torch.inference_mode()`` (a frozen backbone's) are inference
+    tensors, which autograd refuses to save: they are read as the same values in plain tensors."""
+    with torch.inference_mode():
+        made = (train[0].clone(), train[1].clone())
+    def given(data):
+        return data if form == "pair" else torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*data),
+                                                                       batch_size=64)
+    assert CALLS[name](copy.deepcopy(model), given(made)) == CALLS[name](copy.deepcopy(model), given(train))
+    assert made[0].is_inference()  # the caller's tensors are left as they are
+
+
+def test_a_results_repr_shows_its_numbers_not_the_quadrature_arrays(model, train):
+    """A notebook prints a result by its repr: the quadrature's node and weight arrays (per
+    probe, and again for the half-sample and the truncation bounds) are the bulk of it and
+    say nothing read at a glance; they stay attributes (``result.spectrum.quadrature``)."""
+    result = prunelimit.bounds(model, train, method="slq", max_hvps=120)
+    text = repr(result)
+    assert "nodes=array" not in text and "weights=array" not in text
+    assert f"ratio={result.ratio!r}" in text and f"lambda_max={result.spectrum.lambda_max!r}" in text
+    assert len(text) < 8000
+    assert result.spectrum.quadrature.nodes.size and result.spectrum.half is not None
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_a_model_made_under_inference_mode_is_refused_with_the_fix(model, train, name):
+    """Its parameters are inference tensors, which autograd cannot use (and a training step
+    cannot update): refused before any work, saying how to make it usable."""
+    with torch.inference_mode():
+        made = copy.deepcopy(model)
+    with pytest.raises(UsageError, match=r"^model: its parameters were made under torch\.inference_mode\(\)"):
+        CALLS[name](made, train)
