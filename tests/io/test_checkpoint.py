@@ -276,6 +276,35 @@ def test_torchscript_best_effort(tmp_path, tiny_model):
     assert torch.allclose(loaded.model(x), tiny_model(x))
 
 
+class _Nested(torch.nn.Module):
+    """Nested modules, BatchNorm running statistics and a buffer of its own: what real archives hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU())
+        self.head = torch.nn.Linear(16, 10)
+        self.register_buffer("scale", torch.full((1,), 2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x.flatten(1))) * self.scale
+
+
+@pytest.mark.parametrize("extra", [{}, {"notes.txt": b"trained on digits"}], ids=["plain", "extra-file"])
+@pytest.mark.parametrize("make", [torch.jit.script, lambda m: torch.jit.trace(m, torch.randn(4, 64))],
+                         ids=["scripted", "traced"])
+def test_every_kind_of_torchscript_archive_loads_with_trust(tmp_path, make, extra):
+    """A traced archive also keeps the example inputs' pickle (``traced_inputs.pkl``), whose
+    storages torch writes empty and never reads on loading: it was refused as a size bomb."""
+    torch.manual_seed(0)
+    model = _Nested().eval()
+    path = tmp_path / "net.pt"
+    torch.jit.save(make(model), str(path), _extra_files=extra)
+    loaded = load_model(path, trust_pickle=True)
+    x = torch.randn(5, 64)
+    assert torch.equal(loaded.model(x), model(x))
+    assert _same(loaded.model, model)
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
