@@ -168,12 +168,13 @@ def load_model(
         recorded_in = raw.path if model_spec is None else None
         if not imports_code(spec):  # shapes first, on the meta device: a spec may ask for gigabytes
             expected = build_spec(spec, recorded_in, device="meta").state_dict(keep_vars=True)
-            state, masks = with_ties(expected, *unwrapped(expected, state, masks), str(raw.path))
+            state, masks = unwrapped(expected, state, masks)
+            state = with_ties(expected, state, str(raw.path))
             check_fits(expected, state, str(raw.path))
         model = build_spec(spec, recorded_in)
         expected = model.state_dict(keep_vars=True)
-        state, masks = with_ties(expected, *unwrapped(expected, state, masks), str(raw.path))
-        load_state_strict(model, state, str(raw.path))
+        state, masks = unwrapped(expected, state, masks)
+        load_state_strict(model, with_ties(expected, state, str(raw.path)), str(raw.path))
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     return LoadedModel(model, spec, masks, raw.kind, raw.path, meta)
@@ -221,14 +222,13 @@ def _tensors_keys(expected: Mapping[str, Tensor]) -> list[list[str]]:
     return list(groups.values())
 
 
-def with_ties(expected: Mapping[str, Tensor], state: dict[str, Tensor], masks: dict[str, Tensor],
-              source: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """``state`` and ``masks`` with a tied weight of the model (``expected``, a
+def with_ties(expected: Mapping[str, Tensor], state: dict[str, Tensor], source: str) -> dict[str, Tensor]:
+    """``state`` with a tied weight of the model (``expected``, a
     ``state_dict(keep_vars=True)``) that the file stores under one of its names only
     (safetensors' ``save_model`` and Hugging Face files keep one) under all of them. A tied
     weight stored under two names with different values is refused: the model holds one
     tensor, and loading would keep whichever came last."""
-    state, masks = dict(state), dict(masks)
+    state = dict(state)
     for keys in _tensors_keys(expected):
         stored = [k for k in keys if k in state]
         if len(keys) == 1 or not stored:  # untied, or missing: check_fits names it
@@ -240,9 +240,7 @@ def with_ties(expected: Mapping[str, Tensor], state: dict[str, Tensor], masks: d
                              "the file holds different values under them; save the tied model's own state_dict")
         for key in keys:
             state.setdefault(key, first)
-            if stored[0] in masks:
-                masks.setdefault(key, masks[stored[0]])
-    return state, masks
+    return state
 
 
 def _prune_made_permanent(model: nn.Module) -> nn.Module:

@@ -220,3 +220,15 @@ def test_a_tied_weight_stored_twice_with_different_values_is_refused_naming_both
     state["dec.weight"] += 1
     with pytest.raises(InputError, match=r"'enc.weight' and 'dec.weight' are one tied tensor in the model"):
         load_model(_saved(tmp_path, "untied.pt", state), spec)
+
+
+def test_a_pruned_tied_weight_keeps_its_one_mask_under_its_first_name(tmp_path):
+    """``prune`` writes the tied weight under both names and its mask under the name the
+    prunable set uses; copying the mask to the other name made every command warn about a
+    mask "outside the prunable set"."""
+    spec = _tied_spec(tmp_path)
+    state = build_model(spec).state_dict()
+    keep = torch.rand(64, 64, generator=torch.Generator().manual_seed(0)) > 0.5
+    path = tmp_path / "pruned.pt"
+    save_checkpoint(path, None, state, masks={"enc.weight": keep})
+    assert list(load_model(path, spec).masks) == ["enc.weight"]
