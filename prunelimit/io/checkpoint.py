@@ -326,6 +326,9 @@ def _read_torchscript(path: Path) -> RawCheckpoint:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:
         raise InputError(f"TorchScript checkpoint {path} could not be loaded ({first_line(exc)})") from None
+    if next(module.parameters(), None) is None:
+        raise InputError(f"TorchScript checkpoint {path} holds no parameters (torch.jit.freeze makes the weights "
+                         "constants of its code), so nothing in it can be pruned; save it before freezing")
     masks, meta = _torchscript_extra(path, extra[_TORCHSCRIPT_EXTRA])
     return RawCheckpoint(path, "torchscript", state_dict=dict(module.state_dict()), masks=masks, meta=meta,
                          module=module)

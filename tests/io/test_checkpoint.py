@@ -305,6 +305,15 @@ def test_every_kind_of_torchscript_archive_loads_with_trust(tmp_path, make, extr
     assert _same(loaded.model, model)
 
 
+def test_a_frozen_torchscript_archive_is_refused_naming_the_freeze(tmp_path):
+    """``torch.jit.freeze`` makes the weights constants of the code: nothing was prunable, and
+    ``bounds`` advised making "every selected parameter" trainable."""
+    path = tmp_path / "frozen.pt"
+    torch.jit.save(torch.jit.freeze(torch.jit.script(_Nested().eval())), str(path))
+    with pytest.raises(InputError, match=r"frozen.pt holds no parameters .torch.jit.freeze"):
+        read_checkpoint(path, trust_pickle=True)
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
