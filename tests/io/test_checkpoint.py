@@ -177,6 +177,19 @@ def test_wrapper_prefix_is_dropped_from_weights_and_masks(tmp_path, tiny_model):
     assert torch.equal(loaded.masks["0.weight"], tiny_model[0].weight_mask.bool())
 
 
+def test_two_keys_that_name_one_weight_once_the_prefixes_are_dropped_must_agree(tmp_path, tiny_model):
+    """``0.weight`` beside ``module.0.weight``: the last one was loaded, silently."""
+    state = dict(tiny_model.state_dict())
+    first = next(iter(state))
+    path = tmp_path / "both.pt"
+    torch.save({**state, f"module.{first}": state[first].clone()}, path)
+    assert _same(load_model(path, SPEC).model, tiny_model)  # one value saved twice: no doubt which
+    torch.save({**state, f"module.{first}": torch.zeros_like(state[first])}, path)
+    with pytest.raises(InputError, match=rf"keys '{first}' and 'module.{first}' both name {first!r} once the "
+                                         r"module./_orig_mod. prefixes are dropped, and hold different values"):
+        load_model(path, SPEC)
+
+
 def test_wrapper_beside_other_modules_is_refused_naming_the_prefix(tmp_path, tiny_model):
     wrapper = torch.nn.Module()
     wrapper.criterion = torch.nn.CrossEntropyLoss(weight=torch.ones(10))  # its buffer sorts first
