@@ -397,9 +397,15 @@ def _check_legacy(fh: BinaryIO, size: int) -> None:
         fh.seek(numel * itemsize, io.SEEK_CUR)
 
 
+# The top-level pickles of a zip that torch's readers load: ``torch.load`` reads ``data``,
+# TorchScript's loader ``data`` and ``constants``. A traced archive's ``traced_inputs`` is
+# read only when shapes are restored (never, here), and torch writes its storages empty.
+_LOADED_PICKLES = ("data.pkl", "constants.pkl")
+
+
 def _check_zip_storages(fh: BinaryIO) -> None:
-    """torch's zip layout: each top-level ``NAME.pkl`` (``data``; TorchScript's ``constants``
-    too) keeps its storages as the entries ``NAME/KEY``."""
+    """torch's zip layout: each top-level ``NAME.pkl`` that is loaded (``_LOADED_PICKLES``)
+    keeps its storages as the entries ``NAME/KEY``."""
     try:
         archive = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -407,7 +413,7 @@ def _check_zip_storages(fh: BinaryIO) -> None:
     with archive:
         sizes = {info.filename: info.file_size for info in archive.infolist()}
         for name in sizes:
-            if name.count("/") != 1 or not name.endswith(".pkl"):
+            if name.count("/") != 1 or name.split("/")[1] not in _LOADED_PICKLES:
                 continue
             claims: dict[str, tuple[int, int]] = {}
             pickled = archive.read(name)  # check_zip bounds the inflation

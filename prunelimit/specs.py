@@ -8,15 +8,16 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import yaml
 
 from prunelimit.errors import InputError, UsageError, first_line
-from prunelimit.limits import load_yaml, require_file
+from prunelimit.limits import require_file
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
 
@@ -63,13 +64,23 @@ class Spec:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+# a ``k=v`` value that is a number, in decimal as written (YAML 1.1 read ``010`` as 8, ``0x3``
+# as 3 and ``1_000`` as 1000, and left ``1e-3`` a string)
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_REAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def parse_value(text: str) -> Any:
-    """``3`` → 3, ``0.5`` → 0.5, ``true`` → True, anything else stays a string."""
-    try:
-        value = load_yaml(text, "spec value")  # a spec may come from a stranger's file: bounded
-    except (yaml.YAMLError, ValueError):  # a UsageError (too deep) is a ValueError too; so is an int of > 4300 digits
-        return text
-    return value if isinstance(value, (int, float, bool)) else text
+    """``3`` → 3, ``0.5`` or ``1e-3`` → a float, ``true``/``false`` (any case) → a bool;
+    anything else (``0x3``, ``yes``, ``1e999``, a 5,000-digit number) stays the string written."""
+    if _INTEGER.fullmatch(text):
+        with contextlib.suppress(ValueError):  # Python refuses ints of over 4,300 digits
+            return int(text)
+    elif _REAL.fullmatch(text) and math.isfinite(float(text)):
+        return float(text)
+    elif text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
 
 
 def parse_spec(text: str, what: str) -> Spec:

@@ -93,6 +93,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     c.data_truncated = d / "truncated-data.pt"
     torch.save({"x": torch.zeros(8, 64), "y": torch.zeros(8, dtype=torch.long)}, c.data_truncated)
     c.data_truncated.write_bytes(c.data_truncated.read_bytes()[:-1])
+    # two keys naming one weight once module. is dropped, with different values; a frozen TorchScript archive
+    c.prefix_collision, c.frozen_script = d / "prefix-collision.pt", d / "frozen-script.pt"
+    first = next(iter(model.state_dict()))
+    torch.save({**model.state_dict(), f"module.{first}": torch.zeros_like(model.state_dict()[first])},
+               c.prefix_collision)
+    torch.jit.save(torch.jit.freeze(torch.jit.script(model.eval())), str(c.frozen_script))
     c.noise = d / "noise.pt"
     c.noise.write_bytes(np.random.default_rng(0).bytes(4096))
     c.evil = d / "evil.pt"
@@ -351,6 +357,10 @@ CKPT_CASES = [
     ("truncated-safetensors", lambda c: [c.truncated_safetensors, "--model", SPEC], 3,
      "is truncated: its header places the tensors' bytes up to byte"),
     ("random-bytes", lambda c: [c.noise], 3, "not a readable PyTorch file"),
+    ("prefix-collision", lambda c: [c.prefix_collision, "--model", SPEC], 3,
+     "both name '0.weight' once the module./_orig_mod. prefixes are dropped, and hold different values"),
+    ("frozen-torchscript", lambda c: [c.frozen_script, "--trust-pickle"], 3,
+     "holds no parameters (torch.jit.freeze makes the weights constants of its code)"),
     ("pickle-code", lambda c: [c.evil], 3, "--trust-pickle"),
     ("not-a-dict", lambda c: [c.listing], 3, "not a state dict"),
     ("non-tensor-entry", lambda c: [c.not_tensor], 3, "is not a tensor"),

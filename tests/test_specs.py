@@ -1,5 +1,6 @@
-"""User code named by a ``file.py:fn`` or ``package.module:fn`` spec, and the user's modules
-it imports, run as the files' bytes say (issue 16)."""
+"""Spec strings: their ``k=v`` values, and the user code a ``file.py:fn`` or
+``package.module:fn`` spec names, with the user's modules it imports, run as the files'
+bytes say (issue 16)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import py_compile
 import sys
 from pathlib import Path
 
-from prunelimit.specs import resolve_callable
+import pytest
+
+from prunelimit.data.spec import load_dataset
+from prunelimit.errors import UsageError
+from prunelimit.specs import parse_value, resolve_callable
 
 
 def _edit_keeping_size_and_mtime(source: Path, old: str, new: str) -> None:
@@ -54,3 +59,21 @@ def test_a_module_spec_and_the_users_modules_it_imports_run_their_source(tmp_pat
     finally:
         for name in [n for n in sys.modules if n.split(".")[0] == "stale_pyc_pkg"]:
             del sys.modules[name]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("3", 3), ("-2", -2), ("+5", 5), ("010", 10), ("0.5", 0.5), ("1e-3", 1e-3), ("1E5", 1e5), (".5", 0.5),
+    ("3.", 3.0), ("true", True), ("False", False),
+    # read by YAML 1.1 they were 3, 3, 1000, True and False: a spec's value is what it says
+    ("0x3", "0x3"), ("0b11", "0b11"), ("1_000", "1_000"), ("yes", "yes"), ("off", "off"), (".inf", ".inf"),
+    ("1e999", "1e999"), ("9" * 5000, "9" * 5000), ("3x32x32", "3x32x32"), ("", ""),
+])
+def test_a_spec_value_is_a_decimal_number_a_boolean_or_the_string_written(text, value):
+    parsed = parse_value(text)
+    assert parsed == value and type(parsed) is type(value)
+
+
+def test_a_zero_sized_synthetic_shape_is_refused_not_read_as_hex():
+    """``shape=0x3`` was the hexadecimal 3: three features instead of a refused empty shape."""
+    with pytest.raises(UsageError, match="positive shape"):
+        load_dataset("synthetic:shape=0x3")

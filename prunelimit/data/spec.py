@@ -134,10 +134,13 @@ def make_batches(dataset: Dataset, batch_size: int = 128) -> list[Batch]:
 def _validated(x, y, text: str) -> Dataset:
     x = torch.as_tensor(x)
     y = torch.as_tensor(y)
-    if x.dim() == 0 or x.shape[0] == 0:
+    for name, values, holds in (("x", x, "a batch of samples"), ("y", y, "one target per sample")):
+        if values.dim() == 0:  # the first dimension counts the samples
+            raise InputError(f"data {text}: {name} is a single number, not {holds}; give it a first dimension")
+    if x.shape[0] == 0:
         raise InputError(f"data {text} is empty")
-    if y.dim() == 0 or x.shape[0] != y.shape[0]:
-        raise InputError(f"data {text}: x has {x.shape[0]} samples but y has {y.numel() if y.dim() else 0}")
+    if x.shape[0] != y.shape[0]:
+        raise InputError(f"data {text}: x has {x.shape[0]} samples but y has {y.shape[0]}")
     if not (x.is_floating_point() or x.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)):
         raise InputError(f"data {text}: x must be numeric, got {x.dtype}")
     if x.is_floating_point():
@@ -149,6 +152,9 @@ def _validated(x, y, text: str) -> Dataset:
     elif y.dtype == torch.bool or y.is_complex():
         raise InputError(f"data {text}: y must be integer class labels or real targets, got {y.dtype}")
     else:
+        if y.dtype == torch.uint64 and bool((y.view(torch.int64) < 0).any()):  # torch compares no uint64
+            huge = int(y.view(torch.int64)[y.view(torch.int64) < 0][0]) + 2**64
+            raise InputError(f"data {text}: class label {huge} is beyond int64; integer y are class labels 0..K-1")
         y = y.long()
         if (y < 0).any():
             raise InputError(f"data {text}: negative class label {int(y.min())} (integer y are class labels; "

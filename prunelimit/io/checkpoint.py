@@ -326,6 +326,9 @@ def _read_torchscript(path: Path) -> RawCheckpoint:
         module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as exc:
         raise InputError(f"TorchScript checkpoint {path} could not be loaded ({first_line(exc)})") from None
+    if next(module.parameters(), None) is None:
+        raise InputError(f"TorchScript checkpoint {path} holds no parameters (torch.jit.freeze makes the weights "
+                         "constants of its code), so nothing in it can be pruned; save it before freezing")
     masks, meta = _torchscript_extra(path, extra[_TORCHSCRIPT_EXTRA])
     return RawCheckpoint(path, "torchscript", state_dict=dict(module.state_dict()), masks=masks, meta=meta,
                          module=module)
@@ -352,6 +355,11 @@ def _torchscript_extra(path: Path, payload: bytes) -> tuple[dict[str, Tensor], d
 def state_and_masks(raw: RawCheckpoint) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """The file's weights and pruning masks (its own, and ``torch.nn.utils.prune``'s folded in);
     a mask that matches no weight of its shape is an ``InputError`` for every command alike."""
+    collision = prefix_collision(raw.state_dict)
+    if collision is not None:
+        raise InputError(f"checkpoint {raw.path}: keys {collision[0]!r} and {collision[1]!r} both name "
+                         f"{unprefixed(collision[0])!r} once the {'/'.join(_PREFIXES)} prefixes are dropped, and hold "
+                         "different values; save one model's state_dict")
     state, masks = normalise_state_dict(raw.state_dict)
     masks.update(raw.masks)
     unmatched = unmatched_mask(state, masks)
@@ -380,6 +388,24 @@ def unsign_pruned_zeros(tensor: Tensor, keep: Tensor) -> None:
         float_bits(tensor).masked_fill_(~keep.to(tensor.device, torch.bool) & (tensor == 0), 0)
 
 
+def unprefixed(key: str) -> str:
+    """``key`` without the wrapper prefixes (``module.``, ``_orig_mod.``) it starts with, in any order."""
+    while key.startswith(_PREFIXES):
+        key = key.split(".", 1)[1]
+    return key
+
+
+def prefix_collision(state: Mapping[str, Tensor]) -> tuple[str, str] | None:
+    """Two keys of ``state`` that name one tensor once the wrapper prefixes are dropped and
+    hold different values (only one of them could be loaded), or ``None``."""
+    seen: dict[str, str] = {}
+    for key, value in state.items():
+        other = seen.setdefault(unprefixed(key), key)
+        if other != key and not (value.shape == state[other].shape and torch.equal(value, state[other])):
+            return other, key
+    return None
+
+
 def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Strip wrapper prefixes and fold ``weight_orig``/``weight_mask`` pairs.
 
@@ -387,12 +413,7 @@ def normalise_state_dict(state: Mapping[str, Tensor]) -> tuple[dict[str, Tensor]
     A folded weight takes the place of its ``weight_orig`` (the file is then written in the
     same order whichever reads it).
     """
-    clean: dict[str, Tensor] = {}
-    for key, value in state.items():
-        for prefix in _PREFIXES:
-            while key.startswith(prefix):
-                key = key[len(prefix):]
-        clean[key] = value
+    clean = {unprefixed(key): value for key, value in state.items()}
     masks = {key.removesuffix("_orig"): clean[key.removesuffix("_orig") + "_mask"].bool() for key in clean
              if key.endswith("_orig") and key.removesuffix("_orig") + "_mask" in clean}
     folded: dict[str, Tensor] = {}

@@ -167,12 +167,14 @@ def load_model(
             )
         recorded_in = raw.path if model_spec is None else None
         if not imports_code(spec):  # shapes first, on the meta device: a spec may ask for gigabytes
-            expected = build_spec(spec, recorded_in, device="meta").state_dict()
+            expected = build_spec(spec, recorded_in, device="meta").state_dict(keep_vars=True)
             state, masks = unwrapped(expected, state, masks)
+            state = with_ties(expected, state, str(raw.path))
             check_fits(expected, state, str(raw.path))
         model = build_spec(spec, recorded_in)
-        state, masks = unwrapped(model.state_dict(), state, masks)
-        load_state_strict(model, state, str(raw.path))
+        expected = model.state_dict(keep_vars=True)
+        state, masks = unwrapped(expected, state, masks)
+        load_state_strict(model, with_ties(expected, state, str(raw.path)), str(raw.path))
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     return LoadedModel(model, spec, masks, raw.kind, raw.path, meta)
@@ -197,13 +199,48 @@ def unwrapped(expected: Mapping[str, Tensor], state: dict[str, Tensor],
     under its attribute name (``model.0.weight``). Anything short of an exact match is left
     for ``check_fits`` to name."""
     heads = {key.partition(".")[0] for key in state}
-    if state.keys() == expected.keys() or len(heads) != 1 or not all("." in key for key in state):
+    if _names_all(expected, state) or len(heads) != 1 or not all("." in key for key in state):
         return state, masks
     prefix = heads.pop() + "."
     stripped = {key.removeprefix(prefix): value for key, value in state.items()}
-    if stripped.keys() != expected.keys():
+    if not _names_all(expected, stripped):
         return state, masks
     return stripped, {key.removeprefix(prefix): value for key, value in masks.items()}
+
+
+def _names_all(expected: Mapping[str, Tensor], state: Mapping[str, Tensor]) -> bool:
+    """``state`` holds exactly the keys of ``expected``, a tied tensor under at least one of its names."""
+    return state.keys() <= expected.keys() and all(any(k in state for k in keys) for keys in _tensors_keys(expected))
+
+
+def _tensors_keys(expected: Mapping[str, Tensor]) -> list[list[str]]:
+    """The keys of ``expected`` (a ``state_dict(keep_vars=True)``) grouped by the tensor they
+    name: a tied weight (one Parameter in two modules) is one group of several keys."""
+    groups: dict[int, list[str]] = {}
+    for key, value in expected.items():
+        groups.setdefault(id(value), []).append(key)
+    return list(groups.values())
+
+
+def with_ties(expected: Mapping[str, Tensor], state: dict[str, Tensor], source: str) -> dict[str, Tensor]:
+    """``state`` with a tied weight of the model (``expected``, a
+    ``state_dict(keep_vars=True)``) that the file stores under one of its names only
+    (safetensors' ``save_model`` and Hugging Face files keep one) under all of them. A tied
+    weight stored under two names with different values is refused: the model holds one
+    tensor, and loading would keep whichever came last."""
+    state = dict(state)
+    for keys in _tensors_keys(expected):
+        stored = [k for k in keys if k in state]
+        if len(keys) == 1 or not stored:  # untied, or missing: check_fits names it
+            continue
+        first = state[stored[0]]
+        other = next((k for k in stored[1:] if state[k].shape == first.shape and not torch.equal(state[k], first)), None)
+        if other is not None:
+            raise InputError(f"checkpoint {source}: {stored[0]!r} and {other!r} are one tied tensor in the model, but "
+                             "the file holds different values under them; save the tied model's own state_dict")
+        for key in keys:
+            state.setdefault(key, first)
+    return state
 
 
 def _prune_made_permanent(model: nn.Module) -> nn.Module:

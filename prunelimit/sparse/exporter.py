@@ -110,7 +110,7 @@ def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | 
         return state, masks
     # factory code may not run on meta
     model = build_spec(spec, recorded_in, device=None if imports_code(spec) else "meta")
-    return unwrapped(model.state_dict(), state, masks)
+    return unwrapped(model.state_dict(keep_vars=True), state, masks)
 
 
 def require_masks(masks: dict[str, Tensor], refusal: str) -> None:

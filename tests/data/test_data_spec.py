@@ -74,8 +74,14 @@ def test_max_samples_keeps_first():
          "negative class label -1 .integer y are class labels; store real-valued targets as floats"),
         ({"inputs": np.zeros((2, 2)), "labels": np.zeros(2)}, InputError,
          r"'x' and 'y', not entries 'inputs', 'labels'; save it with np.savez\(FILE, x=x, y=y\)$"),
+        # these said "x has 2 samples but y has 0", "is empty" and "negative class label -9223372036854775808"
+        ({"x": np.zeros((2, 2)), "y": np.array(3)}, InputError, "y is a single number, not one target per sample"),
+        ({"x": np.array(1.0), "y": np.array(3)}, InputError, "x is a single number, not a batch of samples"),
+        ({"x": np.zeros((2, 2)), "y": np.array([1, 2**63], dtype=np.uint64)}, InputError,
+         "class label 9223372036854775808 is beyond int64"),
     ],
-    ids=["length-mismatch", "empty", "non-numeric", "nan", "negative-label", "wrong-keys"],
+    ids=["length-mismatch", "empty", "non-numeric", "nan", "negative-label", "wrong-keys", "scalar-y", "scalar-x",
+         "uint64-label"],
 )
 def test_bad_tensor_data(tmp_path, arrays, error, message):
     path = tmp_path / "bad.npz"

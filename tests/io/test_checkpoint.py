@@ -177,6 +177,19 @@ def test_wrapper_prefix_is_dropped_from_weights_and_masks(tmp_path, tiny_model):
     assert torch.equal(loaded.masks["0.weight"], tiny_model[0].weight_mask.bool())
 
 
+def test_two_keys_that_name_one_weight_once_the_prefixes_are_dropped_must_agree(tmp_path, tiny_model):
+    """``0.weight`` beside ``module.0.weight``: the last one was loaded, silently."""
+    state = dict(tiny_model.state_dict())
+    first = next(iter(state))
+    path = tmp_path / "both.pt"
+    torch.save({**state, f"module.{first}": state[first].clone()}, path)
+    assert _same(load_model(path, SPEC).model, tiny_model)  # one value saved twice: no doubt which
+    torch.save({**state, f"module.{first}": torch.zeros_like(state[first])}, path)
+    with pytest.raises(InputError, match=rf"keys '{first}' and 'module.{first}' both name {first!r} once the "
+                                         r"module./_orig_mod. prefixes are dropped, and hold different values"):
+        load_model(path, SPEC)
+
+
 def test_wrapper_beside_other_modules_is_refused_naming_the_prefix(tmp_path, tiny_model):
     wrapper = torch.nn.Module()
     wrapper.criterion = torch.nn.CrossEntropyLoss(weight=torch.ones(10))  # its buffer sorts first
@@ -274,6 +287,44 @@ def test_torchscript_best_effort(tmp_path, tiny_model):
     assert loaded.source == "torchscript"
     x = torch.randn(3, 64)
     assert torch.allclose(loaded.model(x), tiny_model(x))
+
+
+class _Nested(torch.nn.Module):
+    """Nested modules, BatchNorm running statistics and a buffer of its own: what real archives hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU())
+        self.head = torch.nn.Linear(16, 10)
+        self.register_buffer("scale", torch.full((1,), 2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x.flatten(1))) * self.scale
+
+
+@pytest.mark.parametrize("extra", [{}, {"notes.txt": b"trained on digits"}], ids=["plain", "extra-file"])
+@pytest.mark.parametrize("make", [torch.jit.script, lambda m: torch.jit.trace(m, torch.randn(4, 64))],
+                         ids=["scripted", "traced"])
+def test_every_kind_of_torchscript_archive_loads_with_trust(tmp_path, make, extra):
+    """A traced archive also keeps the example inputs' pickle (``traced_inputs.pkl``), whose
+    storages torch writes empty and never reads on loading: it was refused as a size bomb."""
+    torch.manual_seed(0)
+    model = _Nested().eval()
+    path = tmp_path / "net.pt"
+    torch.jit.save(make(model), str(path), _extra_files=extra)
+    loaded = load_model(path, trust_pickle=True)
+    x = torch.randn(5, 64)
+    assert torch.equal(loaded.model(x), model(x))
+    assert _same(loaded.model, model)
+
+
+def test_a_frozen_torchscript_archive_is_refused_naming_the_freeze(tmp_path):
+    """``torch.jit.freeze`` makes the weights constants of the code: nothing was prunable, and
+    ``bounds`` advised making "every selected parameter" trainable."""
+    path = tmp_path / "frozen.pt"
+    torch.jit.save(torch.jit.freeze(torch.jit.script(_Nested().eval())), str(path))
+    with pytest.raises(InputError, match=r"frozen.pt holds no parameters .torch.jit.freeze"):
+        read_checkpoint(path, trust_pickle=True)
 
 
 @pytest.mark.parametrize(

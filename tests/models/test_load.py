@@ -14,6 +14,7 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.load import load_model, recorded_spec
 from prunelimit.models.params import prunable_parameters
+from prunelimit.models.spec import build_model
 
 
 def test_a_whole_module_pruned_with_torch_prune_loads_with_plain_weights_and_its_masks(tmp_path):
@@ -153,3 +154,81 @@ def test_a_whole_module_pickled_after_apply_is_read_with_the_set_it_was_pruned_w
     inputs = load_inputs(tmp_path / "whole.pt", trust_pickle=True)
     assert inputs.selection == ParamSelection(exclude=("2",)) and not inputs.selection_warnings
     assert [name for name, _ in prunable_parameters(inputs.model, inputs.selection)] == ["0.weight"]
+
+
+_TIED_NET = '''
+import torch
+from torch import nn
+
+
+class Tied(nn.Module):
+    """An encoder and a decoder sharing one weight, as language models tie embedding and head."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Linear(64, 64)
+        self.dec = nn.Linear(64, 64)
+        self.dec.weight = self.enc.weight
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.dec(torch.relu(self.enc(x.flatten(1))))))
+
+
+def make():
+    return Tied()
+'''
+
+
+def _tied_spec(tmp_path: Path) -> str:
+    (tmp_path / "tiednet.py").write_text(_TIED_NET)
+    return f"{tmp_path / 'tiednet.py'}:make"
+
+
+def _saved(tmp_path: Path, name: str, state) -> Path:
+    path = tmp_path / name
+    torch.save(state, path)
+    return path
+
+
+@pytest.mark.parametrize("form", ["safetensors-save-model", "one-key", "one-key-lightning"])
+def test_a_tied_weight_stored_under_one_of_its_names_loads_into_both(tmp_path, form):
+    """safetensors' ``save_model`` (and Hugging Face files) keep one name of a tied weight; it
+    was refused as "missing keys dec.weight"."""
+    from safetensors.torch import save_model
+
+    spec = _tied_spec(tmp_path)
+    torch.manual_seed(1)
+    model = build_model(spec).eval()
+    once = {k: v for k, v in model.state_dict().items() if k != "dec.weight"}
+    if form == "safetensors-save-model":
+        path = tmp_path / "tied.safetensors"
+        save_model(model, str(path))
+    else:
+        wrapped = {f"model.{k}": v for k, v in once.items()} if form == "one-key-lightning" else once
+        path = _saved(tmp_path, "tied.pt", {"state_dict": wrapped})
+    loaded = load_model(path, spec).model
+    assert loaded.dec.weight is loaded.enc.weight  # still one tensor
+    x = torch.randn(3, 64)
+    assert torch.equal(loaded(x), model(x))
+
+
+def test_a_tied_weight_stored_twice_with_different_values_is_refused_naming_both(tmp_path):
+    """The model holds one tensor for both names: loading silently kept the last one."""
+    spec = _tied_spec(tmp_path)
+    state = {k: v.clone() for k, v in build_model(spec).state_dict().items()}
+    state["dec.weight"] += 1
+    with pytest.raises(InputError, match=r"'enc.weight' and 'dec.weight' are one tied tensor in the model"):
+        load_model(_saved(tmp_path, "untied.pt", state), spec)
+
+
+def test_a_pruned_tied_weight_keeps_its_one_mask_under_its_first_name(tmp_path):
+    """``prune`` writes the tied weight under both names and its mask under the name the
+    prunable set uses; copying the mask to the other name made every command warn about a
+    mask "outside the prunable set"."""
+    spec = _tied_spec(tmp_path)
+    state = build_model(spec).state_dict()
+    keep = torch.rand(64, 64, generator=torch.Generator().manual_seed(0)) > 0.5
+    path = tmp_path / "pruned.pt"
+    save_checkpoint(path, None, state, masks={"enc.weight": keep})
+    assert list(load_model(path, spec).masks) == ["enc.weight"]
