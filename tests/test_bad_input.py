@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -1045,3 +1046,9 @@ def test_off_minimum_and_negative_curvature_are_warned_with_numbers(cli, tmp_pat
     assert mass > 0.05
     assert any("negative curvature" in w and f"{100 * mass:.1f} %" in w for w in doc["warnings"])
 
+
+
+def test_the_docs_state_the_corpus_size():
+    """docs/bad-input.md calls its table this corpus and gives its size; the two must agree."""
+    stated = re.findall(r"\((\d[\d,]*) cases", (ROOT / "docs" / "bad-input.md").read_text(encoding="utf-8"))
+    assert [int(n.replace(",", "")) for n in stated] == [len(CASES)]
