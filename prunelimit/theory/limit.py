@@ -19,7 +19,9 @@ Bounds (``bound_mode``):
 Clipping: the shifted equations may have no root inside [0, 1]. When ``F(R(0)) − s =
 1 − s ≤ 0`` (tiny D, s ≥ 1) no ratio is guaranteed feasible and ``ρ_L = 0``; when
 ``F(R(1)) + s ≥ 1`` even removing every weight is not shown infeasible and ``ρ_U = 1``.
-The result flags either case (``lower_clipped`` / ``upper_clipped``).
+The result flags either case (``lower_clipped`` / ``upper_clipped``). ``ρ_L`` is never
+below the share of exact zeros on the path (``zero_ratio``): removing only them changes
+nothing, so it is feasible for certain.
 
 The spread of ρ* over probe runs (each run's quadrature solved alone) is reported
 separately from the bounds, as the SLQ estimate's own uncertainty.
@@ -157,6 +159,10 @@ def predict_limit(
         margin = a / math.sqrt(dim)
         lower, lower_clipped = solve_fixed_point(profile, disc, -margin)
         upper, upper_clipped = solve_fixed_point(profile, disc, +margin)
+        # Pruning only exact zeros leaves w, hence the loss, unchanged: feasible for certain,
+        # not with probability 1 − η, so the zeros' share bounds ρ_L from below (ρ* ≥ it too).
+        if profile.zero_ratio > lower:
+            lower, lower_clipped = profile.zero_ratio, False
     elif bound_mode == "geom":
         lower = ratio
         upper, upper_clipped = solve_fixed_point(profile, curve(curv, tau, "tangent"))

@@ -75,6 +75,12 @@ class MagnitudeProfile:
         """‖w‖₂ over all prunable weights (R at ratio 1)."""
         return float(math.sqrt(self.cum_sq[-1]))
 
+    @property
+    def zero_ratio(self) -> float:
+        """The largest ρ at which the path removes only exact zeros (R(ρ) = 0 on the
+        continuous path): the zeros' share of the weights."""
+        return (int(np.count_nonzero(self.cum_sq == 0.0)) - 1) / self.n
+
     def radius(self, ratio: float) -> float:
         """Projection distance R(ρ): l2 norm of the weights removed at ratio ρ."""
         return float(math.sqrt(self.cum_sq[removed_count(ratio, self.n)]))
@@ -120,6 +126,11 @@ class LayerwiseProfile:
     @property
     def norm(self) -> float:
         return float(math.sqrt(sum(layer.cum_sq[-1] for layer in self.layers)))
+
+    @property
+    def zero_ratio(self) -> float:
+        """The largest ρ at which every tensor loses only exact zeros (R(ρ) = 0)."""
+        return min(layer.zero_ratio for layer in self.layers)
 
     def radius(self, ratio: float) -> float:
         """R(ρ) = ‖w − MP^layer_ρ(w)‖₂ on the layer-wise path."""

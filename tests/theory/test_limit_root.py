@@ -132,6 +132,26 @@ def test_geometric_bounds_and_clipping():
         predict_limit(profile, nodes, weights, 10, 1e-3, eta=1.5)
 
 
+@pytest.mark.parametrize("zeros", [1200, 700])
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_lower_bound_is_never_below_the_share_of_exact_zeros(zeros, scope):
+    """Removing only exact zeros leaves w and the loss unchanged: feasible for certain, so
+    ρ_L ≥ their share, whatever a_η/√D; all zero gives ρ_L = ρ* = ρ_U = 1."""
+    from prunelimit.theory.profile import path_profile
+
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=1200) * 0.05
+    w[rng.permutation(1200)[:zeros]] = 0.0
+    profile = path_profile([torch.from_numpy(w[:500]), torch.from_numpy(w[500:])], scope)
+    nodes, weights = rng.gamma(0.5, 2.0, size=(1, 40)), np.full((1, 40), 1 / 40)
+    p = predict_limit(profile, nodes, weights, 40, 1e-3)  # a_η/√D > 1: the AKF alone gives ρ_L = 0
+    share = min(np.mean(w[:500] == 0), np.mean(w[500:] == 0)) if scope == "layer" else zeros / 1200
+    assert profile.zero_ratio == pytest.approx(share, abs=1e-15)
+    assert p.lower >= share and p.lower <= p.ratio <= p.upper and not p.lower_clipped
+    if zeros == 1200:
+        assert (p.lower, p.ratio, p.upper) == (1.0, 1.0, 1.0)
+
+
 def test_per_run_spread():
     rng = np.random.default_rng(5)
     profile = MagnitudeProfile.from_tensors([torch.from_numpy(rng.normal(size=3000) * 0.05)])
