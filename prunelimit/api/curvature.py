@@ -365,16 +365,16 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
-    choice = choose_solver(left(seconds), dim, seconds, None)  # the columns alone: eigenvalues only add to them
+    choice = choose_solver(left(seconds), dim, seconds, None, options.time_budget)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
         return choice, native, native.hvps, 0.0, native
     eigen = agreed_max(eigenvalue_seconds(dim))
-    choice = choose_solver(left(seconds), dim, seconds, eigen)
+    choice = choose_solver(left(seconds), dim, seconds, eigen, options.time_budget)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
         return choice, native, native.hvps, eigen, native  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     column = _seconds_per_column(wide)
-    choice = choose_solver(left(column), dim, column, eigen)
+    choice = choose_solver(left(column), dim, column, eigen, options.time_budget)
     return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen, native
 
 

@@ -262,7 +262,7 @@ def basis_memory_bytes(options: CurvatureOptions) -> float:
 
 
 def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None,
-                  eigen_seconds: float | None = 0.0) -> SolverChoice:
+                  eigen_seconds: float | None = 0.0, asked_budget: float | None = None) -> SolverChoice:
     """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
 
     ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
@@ -271,7 +271,8 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     exact only when the columns are known, D of them plus the eigenvalues fit the time
     budget, or ``EXACT_TIE_BAND`` × it (a tie, which the exact columns' watch then settles:
     ``api.curvature._exact_watch``), and D products fit a given ``max_hvps``. ``paper`` is
-    the reference code's fixed 1 × 128 SLQ.
+    the reference code's fixed 1 × 128 SLQ. ``asked_budget``: the ``--time-budget`` given,
+    when ``options.time_budget`` is only what the spectrum has left of it (the reason names both).
     """
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
     from prunelimit.theory.uncertainty import initial_runs
@@ -309,16 +310,20 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     if seconds_per_column is None:
         return adaptive
     predicted = dim * seconds_per_column + (eigen_seconds or 0.0)
-    budget, given = exact_time_budget(options), "" if options.time_budget is None else " (--time-budget)"
+    budget = exact_time_budget(options)
+    given = "" if options.time_budget is None else " (--time-budget)"
+    if asked_budget is not None and budget == options.time_budget:  # what is left, not what was asked
+        limit = of_budget = f"{budget:.4g} s left of the {asked_budget:g} s budget{given}"
+    else:
+        limit, of_budget = f"{budget:g} s{given}", f"{budget:g} s budget{given}"
     if predicted <= budget:
-        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP + eigenvalues ≤ {budget:g} s{given}",
-                            predicted)
+        return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP + eigenvalues ≤ {limit}", predicted)
     if predicted <= budget * EXACT_TIE_BAND:
         return SolverChoice("exact", False, dim, 1, f"exact spectrum: D × t_HVP + eigenvalues within "
-                            f"{EXACT_TIE_BAND:g}× the {budget:g} s budget{given}, a tie the timing cannot settle: the "
+                            f"{EXACT_TIE_BAND:g}× the {of_budget}, a tie the timing cannot settle: the "
                             "columns' own fastest rate decides as they are formed", predicted)
     return replace(slq(f": exact would take D × t_HVP + eigenvalues > {budget * EXACT_TIE_BAND:.3g} s, "
-                       f"{EXACT_TIE_BAND:g}× the {budget:g} s budget{given}", predicted),
+                       f"{EXACT_TIE_BAND:g}× the {of_budget}", predicted),
                    eigenvalues_timed=eigen_seconds is not None)
 
 

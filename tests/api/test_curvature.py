@@ -230,7 +230,8 @@ def test_the_default_compares_the_exact_prediction_with_the_budget_left_after_it
     start = api.choose_solver(options, 910)
     assert curvature._cost_aware_choice(inputs, options, 910, start, lambda: 0.0)[0].solver == "exact"
     choice = curvature._cost_aware_choice(inputs, options, 910, start, lambda: 6.0)[0]
-    assert choice.solver == "slq-h" and "the 3.992 s budget" in choice.reason  # 4 s less the gradient pass's 8 ms
+    assert choice.solver == "slq-h" and choice.reason.endswith(  # 4 s less the gradient pass's 8 ms
+        "the 3.992 s left of the 10 s budget (--time-budget)")
 
 
 def test_slq_reuses_the_operator_the_solver_choice_timed(inputs, monkeypatch) -> None:
@@ -423,3 +424,14 @@ def test_exact_columns_left_for_slq_reuse_the_timed_operator(inputs, monkeypatch
     assert len(built) == 2  # the timed operators, in the products' dtype and in float64
     slq = curvature.spectrum(inputs, api.CurvatureOptions(method="slq", tolerance=0.05))
     assert left.quadrature.nodes.tobytes() == slq.quadrature.nodes.tobytes() and left.limit_ratio == slq.limit_ratio
+
+
+def test_the_solver_reason_names_the_time_left_and_the_budget_asked(inputs, monkeypatch) -> None:
+    """With the budget nearly spent before the timing ends, the reason read "the 0.001 s
+    budget (--time-budget)": what was left, as if it were the budget asked. It names both."""
+    monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 0.01)
+    options = api.CurvatureOptions(time_budget=10.0)
+    choice, *_ = curvature._cost_aware_choice(inputs, options, 910, api.choose_solver(options, 910),
+                                              elapsed=lambda: 12.0)
+    assert choice.solver == "slq-h"
+    assert choice.reason.endswith("1.5× the 0.001 s left of the 10 s budget (--time-budget)")
