@@ -256,10 +256,15 @@ def _bounds_warnings(
             f"{2 * spec.iterations}"
         )
     if first_order is not None and abs(first_order) > epsilon:
+        # Either sign breaks the quadratic model's premise (a minimum); only a rise counts
+        # against ε, a fall lets pruning go further than ρ*
+        change = f"changes the loss by {first_order:+.3g} to first order, more than ε = {epsilon:.3g}" \
+            if first_order > 0 else \
+            f"lowers the loss by {-first_order:.3g} to first order, a change larger than ε = {epsilon:.3g} " \
+            "(ρ* errs low on that account)"
         warns.append(
             f"the model is not at a minimum of the analysis loss (‖∇L‖ = {spec.gradient_norm:.3g}): pruning to ρ* "
-            f"changes the loss by {first_order:+.3g} to first order, more than ε = {epsilon:.3g}, and the quadratic "
-            "model behind ρ* ignores that term "
+            f"{change}, and the quadratic model behind ρ* ignores that term "
             + ("(train longer; l1 training leaves such a gradient by design)" if l1_shaped else "(train longer)")
         )
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
