@@ -9,7 +9,8 @@ they read of the user's other modules: ``_Values``), the analysis batches themse
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
-precision switches, every field of the options, the versions of torch, numpy, scipy and
+precision switches, every field of the options (as the caller keys them: the exact
+spectrum's without the seed it never reads), the versions of torch, numpy, scipy and
 the installed packages the model and loss use, and prunelimit's own source (its version
 and a digest of its files, so an edited or reinstalled copy under the same version
 number never reads an older copy's results). No folder enters it: a checkout moved or

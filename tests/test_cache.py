@@ -555,6 +555,32 @@ def test_every_curvature_option_is_in_the_key(own_ckpt):
     assert len(set(keys.values())) == len(keys)
 
 
+def test_the_exact_spectrum_is_keyed_without_what_it_never_reads(own_ckpt, tmp_path):
+    """``--method exact`` draws no probe and no subset: another seed (or SLQ setting) is the
+    same spectrum, one entry. Every other method, the default too (it may choose SLQ), keys them."""
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.api.curvature import result_key
+    from prunelimit.api.options import EXACT_IGNORES
+    from prunelimit.cache import Store
+    from prunelimit.inputs import load_inputs
+
+    inputs, store = load_inputs(own_ckpt, data="digits:train", max_samples=50), Store(tmp_path)
+
+    def key(**options):
+        return result_key(inputs, CurvatureOptions(**options), store, "spectrum")
+
+    exact = {key(method="exact", **{name: OTHER_OPTION_VALUES[name]}) for name in EXACT_IGNORES}
+    assert exact == {key(method="exact")}
+    for method in ("default", "slq", "paper"):
+        assert key(method=method, seed=5) != key(method=method)
+
+
+def test_exact_spectrum_under_another_seed_reads_the_stored_one(cli, forbid_curvature):
+    """Measured: ``--method exact`` gives the same report for any ``--seed``; it missed."""
+    _reads_the_stored_spectrum(cli, forbid_curvature, ("bounds", EXAMPLE, *EXAMPLE_DATA, "--method", "exact"),
+                               ("bounds", EXAMPLE, *EXAMPLE_DATA, "--method", "exact", "--seed", 7))
+
+
 def _reads_the_stored_spectrum(cli, forbid_curvature, store: tuple, ask: tuple) -> None:
     """``store`` stores a spectrum; ``ask`` then reads it (no curvature work) and reports what
     it reports uncached, to the last bit."""
