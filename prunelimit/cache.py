@@ -8,11 +8,14 @@ tensors (plain attributes, hooks, closures, the globals the user's functions rea
 they read of the user's other modules: ``_Values``), the analysis batches themselves (so a
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
-the model's classes), the parameter selection, the device type and torch's float
-precision switches, every field of the options, the versions of torch, numpy, scipy and
+the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
+precision switches, every field of the options (as the caller keys them: the exact
+spectrum's without the seed it never reads), the versions of torch, numpy, scipy and
 the installed packages the model and loss use, and prunelimit's own source (its version
 and a digest of its files, so an edited or reinstalled copy under the same version
-number never reads an older copy's results).
+number never reads an older copy's results). No folder enters it: a checkout moved or
+cloned elsewhere (a CI runner's new workspace) with the same files, data and checkpoint
+reads the entries it stored.
 
 An entry stores its key and a sha256 digest over its content. Anything that does not
 read back as a well-formed entry for the expected key (wrong encoding, truncated, edited,
@@ -79,7 +82,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "source": package_fingerprint(),
               "torch": torch.__version__, "precision": float_precision(),
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
-              "selection": plain(inputs.selection), "spec": inputs.loaded.spec}
+              "selection": plain(inputs.selection), "spec": _keyed_spec(inputs.loaded.spec)}
     _update_json(digest, header)
     # The bytes of a file that holds code cover what the loaded tensors do not (TorchScript
     # code, a pickled module's class names). Other files count by what was loaded from them
@@ -110,9 +113,22 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     # the numerics under prunelimit's own: their versions, as torch's
     _update_json(digest, {name: package_version(name) for name in sorted(values.packages | {"numpy", "scipy"})})
     digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
-    for source in sorted(code_files(inputs)):
-        digest.update(f"code:{source}:".encode() + file_sha256(source).encode())
+    for name, sha in sorted((name, file_sha256(source)) for source, name in code_files(inputs).items()):
+        digest.update(f"code:{name}:{sha}".encode())
     return digest.hexdigest()
+
+
+def _keyed_spec(text: str | None) -> str | None:
+    """A model spec as keyed: a ``file.py`` by its name alone (its bytes are keyed with the code
+    files), so ``model.py:make`` and ``/ci/build/7/model.py:make`` key alike."""
+    from prunelimit.specs import spec_file_part
+
+    at = None if text is None else spec_file_part(text, "model")
+    if at is None:
+        return text
+    parts = text.split(":")
+    parts[at] = Path(parts[at]).name
+    return ":".join(parts)
 
 
 def float_precision() -> dict[str, Any]:
@@ -166,21 +182,28 @@ def source_fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
-def code_files(inputs: "Inputs") -> set[str]:
+def code_files(inputs: "Inputs") -> dict[str, str]:
     """Source files of user code the result depends on: the files or modules named by the
     model and loss specs, the files defining the model's module classes and the loss, and
     every other imported module outside the Python installation (a helper that the model
     file imports and its ``forward`` calls changes the result as much as the file itself).
+    Each maps to the name the key gives it: the modules imported from it (``pkg.helper``, a
+    ``file.py``'s ``specs.user_module_name``), else its file name; never its folder, so a
+    checkout moved elsewhere (a CI runner's new workspace) keeps its key.
 
     Files of prunelimit and torch are covered by the key's source digest and torch version;
     the standard library and other installed packages are taken as fixed (``--no-cache``
     after changing them in place).
     """
-    found = {_spec_file(text) for text in (inputs.loaded.spec,)}
-    found |= {_module_file(type(m).__module__) for m in inputs.model.modules()}
-    found.add(_object_file(inputs.loss_fn))
-    found |= {_module_file(name) for name in list(sys.modules)}
-    return {f for f in found if f is not None and not is_installed(f)}
+    modules = {name: _module_file(name) for name in list(sys.modules)}
+    # the modules of the model's classes are among the imported ones
+    found = {_spec_file(inputs.loaded.spec), _object_file(inputs.loss_fn), *modules.values()}
+    files = {f for f in found if f is not None and not is_installed(f)}
+    names: dict[str, list[str]] = {}
+    for name, source in sorted(modules.items()):
+        if source in files:
+            names.setdefault(source, []).append(name)
+    return {f: ",".join(names.get(f, ())) or Path(f).name for f in files}
 
 
 def is_installed(path: str | None) -> bool:
@@ -278,6 +301,13 @@ def _user_modules_read(namespace: dict[str, Any], names: set[str]) -> list[Any]:
             found[module.__name__] = module
             todo += [vars(module)[n] for n in sorted(names) if n in vars(module)]
     return [found[name] for name in sorted(found)]
+
+
+def _global(namespace: dict[str, Any], name: str) -> Any:
+    """A module global as keyed: ``__file__`` by its file name (the file's bytes are keyed with
+    the code files; its folder is only where the checkout lies)."""
+    value = namespace[name]
+    return Path(value).name if name == "__file__" and isinstance(value, str) else value
 
 
 def _cell(cell: Any) -> Any:
@@ -414,12 +444,12 @@ class _Values:
         for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
             self.update(label, part, depth)
         # module-level values it reads (a constant loaded from a data file at import)
-        self.update(label, {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}, depth)
+        self.update(label, {n: _global(fn.__globals__, n) for n in sorted(names) if n in fn.__globals__}, depth)
         # and those it reads of the user's other modules (``cfg.SCALE``): a module counts by
         # name alone, and its file need not change when the value it loads does
         for module in _user_modules_read(fn.__globals__, names):
             self._tag(f"values of module:{module.__name__}")
-            self.update(label, {n: vars(module)[n] for n in sorted(names) if n in vars(module)}, depth)
+            self.update(label, {n: _global(vars(module), n) for n in sorted(names) if n in vars(module)}, depth)
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""

@@ -159,19 +159,37 @@ def fresh_user_code() -> Iterator[None]:
         sys.meta_path.remove(finder)
 
 
+def user_module_name(path: Path) -> str:
+    """The module name a user's ``file.py`` is imported under: from its name and bytes, not
+    its folder, so that the result cache's key, which names user code by it, is the same for
+    a checkout moved elsewhere (a CI runner's new workspace); the same in every process
+    (``hash`` of a str is salted per process)."""
+    digest = hashlib.sha256(f"{path.name}\0".encode() + path.read_bytes())
+    return f"{USER_MODULE_PREFIX}{digest.hexdigest()[:16]}"
+
+
+def _forget_user_modules(path: Path) -> None:
+    """Drop the modules imported from ``path`` before (an earlier, edited version in this
+    process): one module a file, as the result cache's key lists the user's modules."""
+    where = path.resolve()
+    for name, module in list(sys.modules.items()):
+        source = getattr(module, "__file__", None)
+        if name.startswith(USER_MODULE_PREFIX) and source and Path(source).resolve() == where:
+            del sys.modules[name]
+
+
 def resolve_callable(target: str, attr: str, what: str, contract: str = "a function") -> Callable[..., Any]:
     """Import ``attr`` from ``path/to/file.py`` or ``package.module``; ``contract`` says what
     it must be (``factory(**k=v) -> nn.Module``), for the message when it is no callable."""
     if target.endswith(".py"):
         path = Path(target)
         require_file(path, f"{what} file")
-        # the same name in every process (``hash`` of a str is salted per process): the result
-        # cache's key and the reports name user code by it
-        name = f"{USER_MODULE_PREFIX}{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}"
-        spec = importlib.util.spec_from_file_location(name, path, loader=SourceBytesLoader(name, str(path)))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
+        try:  # an unreadable file, as a failing one, is a load error
+            name = user_module_name(path)
+            spec = importlib.util.spec_from_file_location(name, path, loader=SourceBytesLoader(name, str(path)))
+            module = importlib.util.module_from_spec(spec)
+            _forget_user_modules(path)
+            sys.modules[name] = module
             with fresh_user_code():
                 spec.loader.exec_module(module)
         except USER_CODE_ERRORS as exc:  # the user's file: any error is a load error

@@ -118,6 +118,69 @@ def test_edited_helper_module_of_the_model_file_is_a_miss(cli, own_ckpt, tmp_pat
     assert second["cache_hit"] is False and _prediction(second) != _prediction(first)
 
 
+# a loss that names its own file in a message (reads ``__file__``, the absolute path of the file)
+LOSS_NAMING_ITS_FILE_PY = ("import torch.nn.functional as F\n\n"
+                           "def loss(model, batch):\n    if not len(batch[0]):\n"
+                           "        raise ValueError(f'{{__file__}}: an empty batch')\n"
+                           "    return {scale} * F.cross_entropy(model(batch[0]), batch[1])\n")
+
+
+def _project(root: Path, state: dict, helper: str) -> None:
+    """A user's checkout: a model file importing a helper module, a loss file, data and a checkpoint."""
+    root.mkdir()
+    (root / "model.py").write_text(MODEL_WITH_HELPER_PY.format(helper=helper))
+    (root / f"{helper}.py").write_text(HELPER_PY.format(act="relu"))
+    (root / "loss.py").write_text(LOSS_NAMING_ITS_FILE_PY.format(scale="1.0"))
+    _write_data(root / "data.pt", 0)
+    torch.save(state, root / "ckpt.pt")
+
+
+def _in_checkout(root: Path, paths: str, monkeypatch, helper: str) -> tuple:
+    """The command line's inputs for the checkout at ``root`` as typed from inside it (``relative``)
+    or anywhere (``absolute``); its modules imported from there afresh, as by a new CI job's process."""
+    from prunelimit.specs import USER_MODULE_PREFIX
+
+    monkeypatch.syspath_prepend(str(root))
+    for name in [helper, *(name for name in sys.modules if name.startswith(USER_MODULE_PREFIX))]:
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    base = "" if paths == "relative" else f"{root}/"
+    if paths == "relative":
+        monkeypatch.chdir(root)
+    return (f"{base}ckpt.pt", "--model", f"{base}model.py:make", "--loss", f"{base}loss.py:loss",
+            "--data", f"tensors:{base}data.pt", "--cache-dir", f"{base}cache")
+
+
+@pytest.mark.parametrize("paths", ["relative", "absolute"])
+def test_a_moved_checkout_reads_the_entries_it_stored(cli, tiny_model, tmp_path, monkeypatch, forbid_curvature,
+                                                      paths):
+    """A CI runner's workspace moves between jobs (a new build folder, a fresh clone): with the
+    same files, data, checkpoint and cache, a gate there spends no HVPs and accepts the baseline
+    stored in the old place. The key named user code by its folder (the files, the module a
+    ``file.py`` is imported as, the ``__file__`` the loss reads), so every job missed.
+    An edited file in the moved copy is still a miss."""
+    import shutil
+
+    helper = "plhelper_moved_checkout"
+    _project(tmp_path / "a", tiny_model.state_dict(), helper)
+    first = _doc(cli("bounds", *_in_checkout(tmp_path / "a", paths, monkeypatch, helper), "--json"))
+    assert first["timing"]["cached"] is False
+    (tmp_path / "a" / "baseline.json").write_text(json.dumps(first))
+    shutil.copytree(tmp_path / "a", tmp_path / "edited")
+    (tmp_path / "edited" / "loss.py").write_text(LOSS_NAMING_ITS_FILE_PY.format(scale="3.00"))
+    edited = _doc(cli("bounds", *_in_checkout(tmp_path / "edited", paths, monkeypatch, helper), "--json"))
+    assert edited["timing"]["cached"] is False and edited["timing"]["hvps"] > 0
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    shutil.rmtree(tmp_path / "a")
+    args = _in_checkout(tmp_path / "b", paths, monkeypatch, helper)
+    forbid_curvature()
+    gate = _doc(cli("gate", *args, "--baseline", f"{tmp_path / 'b' / 'baseline.json'}", "--max-drop", "0.01",
+                    "--use", "predicted", "--json"))
+    assert gate["cache_hit"] is True and gate["bounds"]["timing"]["hvps"] == 0 and gate["passed"] is True
+    assert gate["bounds"]["prediction"] == first["prediction"]
+    again = _doc(cli("bounds", *args, "--json"))
+    assert again["timing"]["hvps"] == 0 and _without_timing(again) == _without_timing(first)
+
+
 MODEL_READING_FILE_PY = ("import pathlib\n\nimport torch\nfrom torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
                          "    def forward(self, x):\n        return super().forward(x * self.scale)\n\n\n"
                          "def make():\n    model = Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
@@ -490,6 +553,32 @@ def test_every_curvature_option_is_in_the_key(own_ckpt):
             for name, value in OTHER_OPTION_VALUES.items()}
     keys["default"] = input_key(inputs, "spectrum", CurvatureOptions())
     assert len(set(keys.values())) == len(keys)
+
+
+def test_the_exact_spectrum_is_keyed_without_what_it_never_reads(own_ckpt, tmp_path):
+    """``--method exact`` draws no probe and no subset: another seed (or SLQ setting) is the
+    same spectrum, one entry. Every other method, the default too (it may choose SLQ), keys them."""
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.api.curvature import result_key
+    from prunelimit.api.options import EXACT_IGNORES
+    from prunelimit.cache import Store
+    from prunelimit.inputs import load_inputs
+
+    inputs, store = load_inputs(own_ckpt, data="digits:train", max_samples=50), Store(tmp_path)
+
+    def key(**options):
+        return result_key(inputs, CurvatureOptions(**options), store, "spectrum")
+
+    exact = {key(method="exact", **{name: OTHER_OPTION_VALUES[name]}) for name in EXACT_IGNORES}
+    assert exact == {key(method="exact")}
+    for method in ("default", "slq", "paper"):
+        assert key(method=method, seed=5) != key(method=method)
+
+
+def test_exact_spectrum_under_another_seed_reads_the_stored_one(cli, forbid_curvature):
+    """Measured: ``--method exact`` gives the same report for any ``--seed``; it missed."""
+    _reads_the_stored_spectrum(cli, forbid_curvature, ("bounds", EXAMPLE, *EXAMPLE_DATA, "--method", "exact"),
+                               ("bounds", EXAMPLE, *EXAMPLE_DATA, "--method", "exact", "--seed", 7))
 
 
 def _reads_the_stored_spectrum(cli, forbid_curvature, store: tuple, ask: tuple) -> None:

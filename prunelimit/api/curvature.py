@@ -12,6 +12,7 @@ import numpy as np
 
 from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
+    EXACT_IGNORES,
     EXACT_TIE_BAND,
     TIMED_REPEATS,
     TRACE_PROBES,
@@ -986,6 +987,9 @@ _BOUNDS_ONLY = {"eta": CurvatureOptions.eta, "bound_mode": CurvatureOptions.boun
 _TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOptions.negative}
 
 
+_EXACT_DEFAULTS = {name: getattr(CurvatureOptions, name) for name in EXACT_IGNORES}
+
+
 def _fixed_plan(options: CurvatureOptions) -> bool:
     """Whether the options fix the plan (exact, paper, --iterations/--runs), so that ε and
     ``negative`` never reach the products, only ρ* and its ± solved afterwards."""
@@ -998,7 +1002,9 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     and the count it resolves to, or ``all``, a count of at least the data's and an ``auto``
     that takes every sample, share one entry (the guide has CI gates pass ``all`` beside a
     default ``bounds``).
-    ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise."""
+    ``hvp`` cached is auto: both keep the graphs when they fit and recompute otherwise.
+    ``method="exact"`` keys what it never reads (``EXACT_IGNORES``: the seed, SLQ's plan) at
+    the defaults, so ``--seed`` does not split its entries."""
     from prunelimit.data.batches import total_samples
     from prunelimit.data.subsample import drawn_subset, subset_size
 
@@ -1006,7 +1012,9 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     samples = drawn_subset(subset_size(inputs.batches, options.hessian_samples, drawn_by_class(inputs)), total)
     hvp = "auto" if options.hvp == "cached" else options.hvp
     target = _TARGET_ONLY if _fixed_plan(options) else {}
-    return replace(options, **_BOUNDS_ONLY, **target, hessian_samples=samples, hvp=hvp)
+    keyed = replace(options, **_BOUNDS_ONLY, **target, hessian_samples=samples, hvp=hvp)
+    # not the default's choice of exact: it is made by timing products, after the key
+    return replace(keyed, **_EXACT_DEFAULTS) if options.method == "exact" else keyed
 
 
 def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:

@@ -22,7 +22,8 @@ METHODS = ("default", "slq", "paper", "exact")
 
 @dataclass(frozen=True)
 class CurvatureOptions:
-    """Settings that change the numbers of ``spectrum`` and ``bounds`` (all part of the cache key).
+    """Settings that change the numbers of ``spectrum`` and ``bounds`` (all part of the cache
+    key, except those ``method="exact"`` never reads: ``EXACT_IGNORES``).
 
     ``method``: ``default`` (the exact spectrum when it is predicted to be affordable,
     else adaptive SLQ; see below), ``slq`` (adaptive SLQ), ``paper`` (the reference
@@ -125,6 +126,11 @@ class CurvatureOptions:
 
 # What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).
 _ADAPTIVE_ONLY = ("max_hvps", "time_budget")
+# What the exact spectrum (``method="exact"``, which never turns to SLQ) never reads and the
+# caller may not set beside it (``check_plan``); ``hessian_samples`` too, when a count
+_NOT_EXACT = ("iterations", "runs", "tolerance", "basis_memory_mb", *_ADAPTIVE_ONLY)
+# ... and all it never reads: SLQ's random probes and curvature subset, its basis storage
+EXACT_IGNORES = (*_NOT_EXACT, "seed", "basis_dtype", "hessian_samples")
 # What only the spectrum reads: nothing, where none is computed (a gate on the measured limit).
 SPECTRUM_ONLY = ("method", "iterations", "runs", "hvp", "memory_budget_mb", "basis_dtype", "basis_memory_mb",
                  "tolerance", *_ADAPTIVE_ONLY, "hessian_samples")
@@ -141,7 +147,7 @@ def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
     apply to this plan is left unused)."""
     if options.method == "exact":
         plan, fix, others = "{1} exact computes every eigenvalue from all the data", "use {1} slq", ("method",)
-        ignored = ["iterations", "runs", "tolerance", "basis_memory_mb", *_ADAPTIVE_ONLY] + (
+        ignored = list(_NOT_EXACT) + (
             [] if options.hessian_samples in (None, "auto", "all") else ["hessian_samples"])
     elif options.method == "paper":
         plan, fix, others = "{1} paper runs the reference pipeline's fixed plan", "use {1} slq", ("method",)
