@@ -151,3 +151,14 @@ def test_a_sweep_that_leaves_out_a_layer_the_file_pruned_revives_none_of_that_la
             model=spec, data="digits:train", max_samples=128, device="cpu", exclude=("2",))
     for level in range(2):
         assert _regrown(read_checkpoint(tmp_path / "imp" / f"level_{level:03d}.pt").state_dict, zeros) == 0, level
+
+
+def test_hyperflux_to_a_density_above_the_files_is_refused_and_writes_nothing(pruned_forms, tmp_path):
+    """The file keeps half its weights and none comes back: 0.7 cannot be reached."""
+    from prunelimit.errors import UsageError
+
+    path, spec = pruned_forms["safetensors"]
+    with pytest.raises(UsageError, match=r"target_density 0\.7 is above the density 0\.5 the model starts at"):
+        api.hyperflux(tmp_path / "hf.pt", 0.7, HyperfluxConfig(pruning_epochs=5), checkpoint=path, model=spec,
+                      data="digits:train", max_samples=128, device="cpu", log=tmp_path / "hf.csv")
+    assert list(tmp_path.iterdir()) == []
