@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from torch import Tensor, nn
 
 from prunelimit import validate
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_caller_state, recorded_meta
 from prunelimit.models.load import PRUNED_ATTRIBUTE
 
@@ -129,8 +129,13 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
-        report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
-                               selection=given.selection, progress=progress)
+        try:
+            report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
+                                   selection=given.selection, progress=progress)
+        except OptionError as exc:  # a density above a pruned model's: named as this function's argument
+            if exc.option != "target_density":
+                raise
+            raise OptionError("density", exc.template, *exc.others) from None
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
     setattr(model, PRUNED_ATTRIBUTE, report.recorded)  # as the saved file's
     return report

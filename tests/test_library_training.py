@@ -437,3 +437,12 @@ def test_a_model_whose_torch_pruning_was_removed_stays_pruned(model, train, run)
     for index, name in ((0, "0.weight"), (2, "2.weight")):
         assert not bool((result.masks[name] & ~pruning.masks[name]).any())
         assert bool((pruned[index].weight[~pruning.masks[name]] == 0).all())
+
+
+def test_hyperflux_to_a_density_above_a_pruned_models_names_the_density_argument(model, train):
+    """The refusal named ``target_density``, the command's field, not this function's ``density``."""
+    pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model))
+    before = pruned[0].weight.detach().clone()
+    with pytest.raises(OptionError, match=r"^density 0\.7 is above the density 0\.5 the model starts at"):
+        prunelimit.hyperflux(pruned, train, 0.7, pruning_epochs=5)
+    assert torch.equal(pruned[0].weight, before) and hasattr(pruned[0], "weight_mask")
