@@ -18,7 +18,9 @@ is as it was (the runs seed their own generators).
 A pruned model stays pruned: the keep-masks of ``torch.nn.utils.prune`` on the model
 (``weight_orig``/``weight_mask``, as ``Pruning.apply`` leaves them) and those given as
 ``masks=`` (parameter name → bool tensor, ``True`` = kept) hold their pruned weights at
-exactly zero through training, as the command line holds a pruned checkpoint's masks.
+exactly zero through training, as the command line holds a pruned checkpoint's masks;
+with neither, a model that records a pruning (``Pruning.apply``'s record, its torch pruning
+since removed) has its zeros held, as a pruned safetensors file's.
 The model comes back in the form it was given: its torch pruning in place (the same
 method and mask objects), with the masks the run ended with.
 
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 from torch import Tensor, nn
 
 from prunelimit import validate
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_caller_state, recorded_meta
 from prunelimit.models.load import PRUNED_ATTRIBUTE
 
@@ -77,7 +79,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     validate.callback("progress", progress)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
     evaluation = _evaluation(given, eval_data, batch_size, default=None)
-    with _masks_held(model, masks) as (_, held):
+    with _masks_held(model, masks, given) as (_, held):
         return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
                           selection=given.selection, progress=progress)
 
@@ -126,9 +128,14 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     validate.callback("progress", progress)
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
-    with _masks_held(model, masks) as (pruned, held):
-        report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
-                               selection=given.selection, progress=progress)
+    with _masks_held(model, masks, given) as (pruned, held):
+        try:
+            report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
+                                   selection=given.selection, progress=progress)
+        except OptionError as exc:  # a density above a pruned model's: named as this function's argument
+            if exc.option != "target_density":
+                raise
+            raise OptionError("density", exc.template, *exc.others) from None
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
     setattr(model, PRUNED_ATTRIBUTE, report.recorded)  # as the saved file's
     return report
@@ -143,7 +150,8 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     place**: level 0 trains the dense model ``epochs_dense`` epochs (default
     ``epochs_per_level``, as for a fresh model; give ``epochs_dense=0`` for a trained one,
     which the command line assumes of a checkpoint), each level ``k`` keeps
-    ``(1 − rate)^k`` of the prunable weights, rewinds the survivors and retrains.
+    ``d0·(1 − rate)^k`` of the prunable weights (``d0``: a pruned model's density, level 0's),
+    rewinds the survivors and retrains.
     ``settings`` are fields of :class:`~prunelimit.laws.imp.ImpConfig` (``rate``,
     ``levels``, ``rewind``, ``rewind_steps``, ``epochs_per_level``, ``epochs_dense``,
     ``lr``, ``seed``, …). The error is 1 − accuracy on ``eval_data``; ``progress(row)`` is
@@ -178,7 +186,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         preflight([output_folder(out_dir, "out_dir")])
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
-    with _masks_held(model, masks) as (pruned, held):
+    with _masks_held(model, masks, given) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
                                              out_dir=out_dir, masks=held, progress=progress,
                                              meta=recorded_set(given.selection), selection=given.selection)
@@ -279,15 +287,16 @@ def _checked_masks(masks: Any) -> "Masks":
 
 
 @contextlib.contextmanager
-def _masks_held(model: nn.Module, masks: Any) -> Iterator[tuple["Masks", "Masks"]]:
+def _masks_held(model: nn.Module, masks: Any, given: "Inputs") -> Iterator[tuple["Masks", "Masks"]]:
     """The model's torch pruning folded into plain parameters (restored afterwards from the
     first dict, which the caller updates with the masks its run ended with) and the masks
     the run must hold: those and ``masks``, where both are given a weight is kept only if
-    both keep it."""
-    from prunelimit.pruning.masks import check_masks, keep_both, torch_pruning_folded
+    both keep it; with neither, for a model that records a pruning (``Pruning.apply``'s
+    record, its torch pruning since removed), its zeros, as for a pruned safetensors file."""
+    from prunelimit.pruning.masks import check_masks, held_masks, keep_both, torch_pruning_folded
 
-    given = _checked_masks(masks)
+    chosen = _checked_masks(masks)
     with torch_pruning_folded(model) as pruned:
-        held = keep_both(given, pruned)
+        held = keep_both(chosen, pruned) or held_masks(given.loaded, given.selection)
         check_masks(model, held)
         yield pruned, held

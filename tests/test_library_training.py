@@ -417,3 +417,32 @@ def test_a_model_pruned_by_apply_trains_and_prunes_the_set_it_was_pruned_with(mo
         result = prunelimit.imp(pruned, train, levels=1, rate=0.5, epochs_per_level=1, epochs_dense=0)
     assert sorted(result.masks) == ["0.weight"]
     assert int((pruned[2].weight == 0).sum()) == int((before == 0).sum())  # trained, never pruned
+
+
+@pytest.mark.parametrize("run", ["hyperflux", "imp"])
+def test_a_model_whose_torch_pruning_was_removed_stays_pruned(model, train, run):
+    """``Pruning.apply`` then ``torch.nn.utils.prune.remove``: zeros and the record, no masks,
+    the library's pruned safetensors file. ``prunelimit.prune`` held its zeros; Hyperflux
+    opened their gates (323 of 444 came back in 5 + 1 epochs on 300 digits) and IMP's level 0 was at density 1.0 and trained them."""
+    pruning = prunelimit.prune(model, 0.5)
+    pruned = pruning.apply(copy.deepcopy(model))
+    for index in (0, 2):
+        torch_prune.remove(pruned[index], "weight")
+    if run == "hyperflux":
+        result = prunelimit.hyperflux(pruned, train, 0.3, pruning_epochs=4, regrowth_epochs=1)
+        assert max(epoch.density for epoch in result.log) <= 0.5
+    else:
+        result = prunelimit.imp(pruned, train, levels=1, rate=0.5, epochs_per_level=1, epochs_dense=1, rewind="none")
+        assert [row.density for row in result.rows] == [0.5, 0.25]
+    for index, name in ((0, "0.weight"), (2, "2.weight")):
+        assert not bool((result.masks[name] & ~pruning.masks[name]).any())
+        assert bool((pruned[index].weight[~pruning.masks[name]] == 0).all())
+
+
+def test_hyperflux_to_a_density_above_a_pruned_models_names_the_density_argument(model, train):
+    """The refusal named ``target_density``, the command's field, not this function's ``density``."""
+    pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model))
+    before = pruned[0].weight.detach().clone()
+    with pytest.raises(OptionError, match=r"^density 0\.7 is above the density 0\.5 the model starts at"):
+        prunelimit.hyperflux(pruned, train, 0.7, pruning_epochs=5)
+    assert torch.equal(pruned[0].weight, before) and hasattr(pruned[0], "weight_mask")

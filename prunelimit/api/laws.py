@@ -46,10 +46,12 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
     e.g. ``nplh(inputs, mode="iterative", rate=0.2)``."""
     from prunelimit.laws.nplh import fit_nplh, iterative_points, pressure_points, static_points
     from prunelimit.laws.saliency import compute_saliency
+    from prunelimit.pruning.masks import held_masks
 
     c = replace(config or NplhConfig(), **overrides)
     require_data(inputs)
-    masks = _start_masks(inputs)
+    held = held_masks(inputs.loaded, inputs.selection)  # a pruned safetensors file's zeros too
+    masks = _start_masks(inputs, held)
     if c.mode == "static":
         scores = compute_saliency(inputs.model, inputs.batches, inputs.loss_fn, c.metric, masks=masks,
                                   selection=inputs.selection, seed=c.seed).scores
@@ -59,21 +61,20 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
     elif c.mode == "iterative":
         points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, c.metric, rate=c.rate,
                                   finetune_steps=c.finetune_steps, seed=c.seed, selection=inputs.selection,
-                                  masks=masks, held=inputs.loaded.masks).points
+                                  masks=masks, held=held).points
     else:
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
-                                 seed=c.seed, selection=inputs.selection, masks=inputs.loaded.masks or None)
+                                 seed=c.seed, selection=inputs.selection, masks=held or None)
     fit = fit_nplh(points, region=c.region, seed=c.seed)
     return replace(fit, warnings=inputs.qualified(fit.warnings))
 
 
-def _start_masks(inputs: Inputs) -> "list[torch.Tensor] | None":
-    """The checkpoint's keep-masks, one per prunable tensor (all kept where it has none), or
-    ``None`` for a file that is not pruned."""
+def _start_masks(inputs: Inputs, given: dict) -> "list[torch.Tensor] | None":
+    """The checkpoint's keep-masks ``given``, one per prunable tensor (all kept where it has
+    none), or ``None`` for a file that is not pruned."""
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.masks import full_masks
 
-    given = inputs.loaded.masks
     if not given:
         return None
     return list(full_masks(prunable_parameters(inputs.model, inputs.selection), given).values())

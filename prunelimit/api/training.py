@@ -26,7 +26,9 @@ class StartingPoint:
     data: str | None
     eval_data: str | None
     loss: str  # the loss spec in use, recorded in the files written from this start
-    masks: dict  # the checkpoint's keep-masks (none for a fresh model): what it has pruned stays pruned
+    # the checkpoint's keep-masks, a pruned safetensors file's zeros (none for a fresh model):
+    # what it has pruned stays pruned
+    masks: dict
     # the prunable set the checkpoint records (meta.pruned), pruned further and recorded again
     selection: ParamSelection = ParamSelection()
 
@@ -50,12 +52,13 @@ def starting_point(
     from prunelimit.inputs import load_batches, load_inputs, resolve_selection
     from prunelimit.models.load import LoadedModel
     from prunelimit.models.spec import build_model
+    from prunelimit.pruning.masks import held_masks
 
     if checkpoint is not None:
         inputs = load_inputs(checkpoint, model, data, loss, batch_size, max_samples, device, trust_pickle, download,
                              include, exclude, data_from_checkpoint=True)
         net, train, loss_fn, dev, spec = inputs.model, inputs.batches, inputs.loss_fn, inputs.device, inputs.loaded.spec
-        loss, masks, selection = inputs.loss, inputs.loaded.masks, inputs.selection
+        loss, masks, selection = inputs.loss, held_masks(inputs.loaded, inputs.selection), inputs.selection
         recorded_eval = eval_data is None
         data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
     else:

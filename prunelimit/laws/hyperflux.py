@@ -316,6 +316,10 @@ def hyperflux_prune(
                           f"{enough} or more")
     torch.manual_seed(c.seed)
     net = _GatedNet(model, selection, c, masks)
+    if target_density > (start := net.density()):  # a pruned weight's gate never opens: the density only falls
+        raise OptionError("target_density", f"{{0}} {target_density:g} is above the density {start:.4g} the model "
+                          f"starts at (what it has pruned stays pruned); ask for at most {start:.4g}, or start "
+                          "from the unpruned model")
     trajectory = retention_trajectory(target_density * c.regrowth_headroom, pruning_epochs)
     controller = PressureController(delta=c.pressure_step, beta=c.pressure_exponent)
     log: list[HyperfluxEpoch] = []

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.inputs import recorded_selection
 from prunelimit.models.params import ParamSelection, prunable_parameters
 
 if TYPE_CHECKING:
@@ -137,10 +138,13 @@ def masks_from_state_dict(state_dict: Mapping[str, Tensor], names: Iterable[str]
 def held_masks(loaded: "LoadedModel", selection: ParamSelection = ParamSelection()) -> Masks:
     """What a loaded model has pruned, to hold through pruning further and fine-tuning: its
     masks, else for one that records a pruning (``meta.pruned``) but holds no masks, as a pruned
-    safetensors file, the non-zeros of its prunable weights (its zeros are what it removed)."""
+    safetensors file, the non-zeros of the weights it was pruned within (its zeros are what it
+    removed): its recorded set, else ``selection``. The recorded one also where another set is
+    in use: a tensor it pruned and the set in use leaves out is trained, and would regrow."""
     if loaded.masks or not isinstance(loaded.meta.get("pruned"), Mapping):
         return loaded.masks
-    names = [name for name, _ in prunable_parameters(loaded.model, selection)]
+    pruned_within = recorded_selection(loaded.meta, loaded.path) or selection
+    names = [name for name, _ in prunable_parameters(loaded.model, pruned_within)]
     return masks_from_state_dict(loaded.model.state_dict(), names)
 
 

@@ -173,3 +173,21 @@ def test_regrowth_starts_without_the_pressure_phase_momentum():
     assert 0.0 < last_prune < 1.0  # gates are near 0, where a leftover push would close some
     assert [e.density for e in res.log if e.phase == "regrow"] == [last_prune] * 3
     assert res.density == last_prune
+
+
+def test_a_target_above_the_density_a_pruned_model_starts_at_is_refused_before_training():
+    """Its pruned weights' gates start closed and never open, so the density only falls: from
+    half the weights (digits-mlp.pt, 5 + 1 epochs), 0.7 ran every epoch at zero pressure and ended at 0.4996, with a warning
+    to raise the pruning epochs."""
+    from prunelimit.errors import OptionError
+
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 2)
+    keep = torch.tensor([[True, False, True, False], [True, True, False, False]])
+    before = layer.weight.detach().clone()
+    batches = [(torch.randn(8, 4), torch.arange(8) % 2)]
+    with pytest.raises(OptionError, match=r"^target_density 0\.7 is above the density 0\.5 the model starts at"):
+        hyperflux_prune(layer, batches, cross_entropy_loss, 0.7, pruning_epochs=5, masks={"weight": keep})
+    assert torch.equal(layer.weight, before)  # refused before any step
+    assert hyperflux_prune(layer, batches, cross_entropy_loss, 0.5, pruning_epochs=5, regrowth_epochs=0,
+                           masks={"weight": keep}).density <= 0.5

@@ -7,11 +7,13 @@ import torch
 from torch.nn.utils import prune
 
 from prunelimit.errors import InputError, UsageError
+from prunelimit.models.params import ParamSelection
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.magnitude import prune_model
 from prunelimit.pruning.masks import (
     apply_masks,
     from_prune_state_dict,
+    held_masks,
     keep_both,
     mask_optimizer_state,
     masks_from_state_dict,
@@ -72,6 +74,22 @@ def test_masks_from_state_dict_marks_exact_zeros() -> None:
         assert torch.equal(got[name], masks[name])
     with pytest.raises(InputError):
         masks_from_state_dict(net.state_dict(), ["9.weight"])
+
+
+@pytest.mark.parametrize("recorded, in_use, held", [
+    ({"include": [], "exclude": []}, ParamSelection(exclude=("2",)), NAMES),  # the head was pruned: held
+    ({"include": [], "exclude": ["2"]}, ParamSelection(), ["0.weight"]),  # the head was not: its zeros are its own
+    ({"ratio": 0.5}, ParamSelection(exclude=("2",)), ["0.weight"]),  # no set recorded: the one in use
+])
+def test_a_file_without_masks_holds_the_zeros_of_the_set_it_was_pruned_within(recorded, in_use, held) -> None:
+    """A pruned safetensors file read with another set than its own held the zeros of the set in
+    use only: a tensor it pruned that the set leaves out is trained, and its pruned weights regrew."""
+    from prunelimit.models.load import LoadedModel
+
+    net = model(5)
+    masks = prune_model(net, 0.5).masks
+    got = held_masks(LoadedModel(net, None, meta={"pruned": recorded}), in_use)
+    assert sorted(got) == held and all(torch.equal(got[name], masks[name]) for name in held)
 
 
 def test_from_prune_state_dict_without_mask_is_input_error() -> None:
