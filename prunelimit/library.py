@@ -112,6 +112,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
             if isinstance(data, torch.utils.data.Dataset) else ""
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
                          f"got {type(data).__name__}{hint}")
+    if isinstance(data, Mapping):  # iterating it would give its keys, read as batches
+        key = next(iter(data), "x")
+        raise UsageError(f"{option} is a {type(data).__name__} of {len(data)} entries, not an (x, y) pair; "
+                         f"{_FORMS}, e.g. ({option}[{key!r}], {option}[...])")
+    if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) for v in data):
+        # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
+        raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
+                         f"{_pair_fault(data)}; {_FORMS}")
     batches = [_batch(b, i, option) for i, b in enumerate(data)]
     if not batches:
         raise UsageError(f"{option} yielded no batches")
@@ -161,12 +169,33 @@ def _is_array(value: Any) -> bool:
     return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
 
 
+_FORMS = "give an (x, y) pair of tensors, or an iterable of (x, y) batches (a list of pairs, a DataLoader)"
+
+
+def _kinds(values: Any) -> str:
+    """What each of a few values is, for a message: a tensor with its shape, else its type."""
+    shown = [f"Tensor of shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__ for v in values[:4]]
+    return ", ".join(shown) + (", …" if len(values) > 4 else "")
+
+
+def _pair_fault(pair: Any) -> str:
+    """Why the sequence ``pair`` is not an (x, y) pair of tensors, with the fix."""
+    if len(pair) != 2:
+        return f": it holds {len(pair)} item{'s' if len(pair) > 1 else ''}"
+    for name, value in zip("xy", pair):
+        if not isinstance(value, Tensor):
+            return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
+    return ": a 0-d tensor has no sample dimension; give one row per sample"
+
+
 def _batch(batch: Any, index: int, option: str) -> "Batch":
     if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
-            if isinstance(batch, dict) and batch else ""
-        raise UsageError(f"{option} batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors{hint}")
+            if isinstance(batch, dict) and batch else f"; {_FORMS}"
+        kinds = f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else ""
+        raise UsageError(f"{option} batch {index} is a {type(batch).__name__}{kinds}, not an (x, y) pair of "
+                         f"tensors{hint}")
     x, y = batch[0], batch[1]
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "

@@ -83,6 +83,21 @@ def test_a_one_pass_iterator_is_read_once(model, train):
     (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
                                  batch_size=None),
      "^data batch 0 is a single sample \\(x of shape \\(64,\\), y of shape \\(\\)\\); give batches"),
+    # a malformed pair is named as one, with what is wrong and the forms taken (it used to be
+    # read as a list of batches: "data batch 0 is a Tensor/str, not an (x, y) pair")
+    ((torch.zeros(10, 64), [1, 2]), r"^data is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, y\) pair of "
+                                    r"tensors: y is of type list; make it a tensor, one row per sample; give an \(x, y\) "
+                                    r"pair of tensors, or an iterable of \(x, y\) batches"),
+    ((torch.zeros(10, 64), 3), r"^data is a tuple \(Tensor of shape \(10, 64\), int\), .*: y is of type int"),
+    ((torch.zeros(10, 64),) + (torch.zeros(10, dtype=torch.long),) * 2,
+     r"^data is a tuple \(Tensor of shape \(10, 64\), Tensor of shape \(10,\), Tensor of shape \(10,\)\), not an "
+     r"\(x, y\) pair of tensors: it holds 3 items; give an \(x, y\) pair"),
+    ({"x": torch.zeros(10, 64), "y": torch.zeros(10, dtype=torch.long)},
+     r"^data is a dict of 2 entries, not an \(x, y\) pair; give an \(x, y\) pair of tensors, or an iterable of \(x, "
+     r"y\) batches \(a list of pairs, a DataLoader\), e.g. \(data\['x'\], data\[...\]\)$"),
+    ((torch.zeros(10, 64), torch.tensor(3)), r"^data is a tuple .*: a 0-d tensor has no sample dimension"),
+    ([(torch.zeros(10, 64), [1] * 10)], r"^data batch 0 is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, "
+                                       r"y\) pair of tensors; give an \(x, y\) pair"),
 ])
 def test_malformed_data_is_a_usage_error(model, data, message):
     with pytest.raises(UsageError, match=message):
