@@ -66,6 +66,8 @@ if TYPE_CHECKING:
     from prunelimit.pruning.masks import LayerSparsity, Masks
 
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
+# how the curvature work calls progress= (docs/library.md): total and text are not always passed
+_PROGRESS = ("(done, total=None, text=None)", (1, 2, 3))
 
 
 def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
@@ -249,8 +251,25 @@ def _caller_state_kept(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+def library_call(command: Callable) -> Callable:
+    """``command`` as a library function: its messages name keyword arguments, not flags
+    (``errors.library_call``), and it uses no process group (``distributed.local``): one a
+    DDP script made is the script's, and a call that one rank makes alone would wait in its
+    collectives for ranks that never join them."""
+    from prunelimit.distributed import local
+    from prunelimit.errors import library_call as named_for_library
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with local(), named_for_library():
+            return command(*args, **kwargs)
+    return wrapper
+
+
 def keeps_caller_state(command: Callable) -> Callable:
-    """``command(model, ...)`` on a checked ``model``, run under :func:`_caller_state_kept`."""
+    """``command(model, ...)`` as a :func:`library_call` on a checked ``model``, run under
+    :func:`_caller_state_kept`."""
+    @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         require_module(model)
@@ -259,6 +278,7 @@ def keeps_caller_state(command: Callable) -> Callable:
     return wrapper
 
 
+@library_call
 def inputs_from(
     model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: "Masks | None" = None,
@@ -360,7 +380,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     True
     """
     validate.boolean("per_layer", per_layer)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
 
@@ -380,7 +400,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     ['0.weight', '2.weight', '(rest)']
     """
     validate.boolean("per_layer", per_layer)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
@@ -402,7 +422,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     >>> any("does not look l1-trained" in warning for warning in report.warnings)
     True
     """
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
                                                                     batch_size, given.device, "eval_data")
@@ -435,7 +455,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
         raise UsageError.naming("{1} has no effect: every rule uses the measured limit ({0} actual), which computes "
                                 "no spectrum; drop it, or gate on {0} lower|predicted", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible)
@@ -512,7 +532,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     from prunelimit.pruning.magnitude import magnitude_masks
     from prunelimit.pruning.masks import LayerSparsity, held_masks, keep_both, overall_ratio
 
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     chosen = curvature_options(**options)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
     if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag

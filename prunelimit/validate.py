@@ -73,10 +73,25 @@ def open_unit(option: str, value: object) -> None:
         raise OptionError(option, f"{{0}} must lie in (0, 1), got {value!r}")
 
 
-def callback(option: str, value: object) -> None:
-    """``value`` must be a function or ``None`` (it is called during the run, after work started)."""
+def callback(option: str, value: object, signature: str, counts: Iterable[int]) -> None:
+    """``value`` must be a function or ``None`` that takes each of ``counts`` positional
+    arguments, as ``signature`` (e.g. ``(done, total=None, text=None)``) says: it is called
+    only once the work has begun, where its own ``TypeError`` would end the run."""
+    import inspect
+
     if value is not None and not callable(value):
         raise OptionError(option, f"{{0}} must be a function or None, got {type(value).__name__} {value!r}")
+    try:
+        taken = inspect.signature(value) if value is not None else None
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check ahead
+        return
+    for count in counts if taken is not None else ():
+        try:
+            taken.bind(*range(count))
+        except TypeError:
+            raise OptionError(option, f"{{0}} must take {signature}; it is called with {count} positional "
+                                      f"argument{'s' if count > 1 else ''}, which {option}{taken} does not take, "
+                                      f"e.g. {option}=lambda {signature[1:-1]}: ...") from None
 
 
 def patterns(option: str, value: object) -> None:

@@ -283,6 +283,13 @@ def test_the_library_refuses_what_the_command_line_refuses(model, train):
     for call in (prunelimit.bounds, prunelimit.spectrum, prunelimit.verify):
         with pytest.raises(OptionError, match="^progress must be a function or None, got int 3"):
             call(model, train, progress=3)
+    # nor one of the wrong signature: its own TypeError ended the run once the products began
+    for call in (prunelimit.bounds, prunelimit.spectrum, prunelimit.verify):
+        with pytest.raises(OptionError, match=r"^progress must take \(done, total=None, text=None\); it is called "
+                                              r"with 2 positional arguments, which progress\(done\) does not take"):
+            call(model, train, progress=lambda done: None)
+    with pytest.raises(OptionError, match=r"it is called with 1 positional argument, which progress\(\) does not"):
+        prunelimit.prune(model, "auto", train, progress=lambda: None)
     with pytest.raises(UsageError, match="^config must be a prunelimit.laws.nplh.NplhConfig or None"):
         prunelimit.nplh(model, train, config={"mode": "static"})
     with pytest.raises(UsageError, match="^unknown option 'metirc'; NPLH settings are"):

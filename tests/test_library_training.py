@@ -120,6 +120,12 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
      "^regrowth_headroom must lie in \\(0, 1\\]"),
     (lambda m, d: prunelimit.train(m, d, progress=True), OptionError, "^progress must be a function or None"),
     (lambda m, d: prunelimit.imp(m, d, progress="rows"), OptionError, "^progress must be a function or None"),
+    (lambda m, d: prunelimit.train(m, d, progress=lambda step: None), OptionError,
+     r"^progress must take \(step, total\); it is called with 2 positional arguments, which progress\(step\) does not"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, progress=lambda: None), OptionError,
+     r"^progress must take \(epoch, epochs\); it is called with 2"),
+    (lambda m, d: prunelimit.imp(m, d, progress=lambda row, total: None), OptionError,
+     r"^progress must take \(row\); it is called with 1 positional argument, which progress\(row, total\) does not"),
     (lambda m, d: prunelimit.imp(m, d, out_dir=3), OptionError, "^out_dir must be a path"),
     (lambda m, d: prunelimit.train(m.requires_grad_(False), d), UsageError,  # torch's empty parameter list
      "^the model has no trainable parameters: every one is frozen"),
