@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
 from prunelimit.models.params import ParamSelection
 
@@ -516,9 +516,8 @@ class Pruning:
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
-    """Magnitude-pruning masks for ``ratio`` (a removed fraction, or ``"auto"`` for ρ* and
-    ``"lower"`` for ρ_L, which need ``data``; a string is read as the command line reads
-    ``--ratio``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
+    """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
+    ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
     the prediction, so with a number they are refused, as the command line refuses the flags.
 
     >>> pruning = prunelimit.prune(model, 0.5)
@@ -533,15 +532,17 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     from prunelimit.pruning.masks import LayerSparsity, held_masks, keep_both, overall_ratio
 
     validate.callback("progress", progress, *_PROGRESS)
-    chosen = curvature_options(**options)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
+    if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
+        raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {ratio!r}"
+                                   f"{validate.not_a_number(ratio)}")
+    chosen = curvature_options(**options)
     if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: {{0}} {ratio} is given, nothing is predicted; drop it, "
                                 "or use {0} auto|lower", "ratio", next(iter(options)))
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
-            if predicted:
-                api.require_data(given)
+        if predicted:
+            api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
         else:
             resolved = api.ResolvedRatio(ratio, "given")

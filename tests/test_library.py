@@ -10,6 +10,7 @@ import functools
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.nn.utils import prune as torch_prune
@@ -434,15 +435,32 @@ def test_gate_on_objects(model, train):
         prunelimit.gate(model, train, rules=[{"name": "tight", "min_ratio": 0.5, "max_drop": 0.1}])
 
 
-def test_prune_reads_a_text_ratio_as_the_command_line_does(model, train):
-    assert prunelimit.prune(model, "0.5").requested == 0.5
-    with pytest.raises(OptionError, match="^ratio 'half': use auto, lower or a removed fraction in \\[0, 1\\)$"):
+@pytest.mark.parametrize("call", [
+    lambda model, train, value: prunelimit.prune(model, value),
+    lambda model, train, value: prunelimit.bounds(model, train, tolerance=value),
+    lambda model, train, value: prunelimit.verify(model, train, acc_drop=value),
+    lambda model, train, value: prunelimit.gate(model, train, min_ratio=value),
+    lambda model, train, value: prunelimit.nplh(model, train, rate=value),
+])
+@pytest.mark.parametrize("value, kind", [("0.5", r"a str, not a number: write 0.5, without quotes$"),
+                                         (True, r"a bool, not a number$")])
+def test_a_number_argument_takes_numbers_only(model, train, call, value, kind):
+    """Numbers are numbers in every function: prune took the text "0.5" where hyperflux,
+    bounds, … refused it, and refused True as "pruning ratio True is outside [0, 1)"; the
+    refusal says it is no number (not a value out of range) and how to write it."""
+    with pytest.raises(UsageError, match=f"got {value!r}, {kind}"):
+        call(model, train, value)
+
+
+def test_prune_reads_auto_and_lower_and_no_other_text(model, train):
+    with pytest.raises(OptionError, match="^ratio must be a removed fraction in \\[0, 1\\), 'auto' or 'lower', got "
+                                          "'half', a str, not a number$"):
         prunelimit.prune(model, "half")
     with pytest.raises(UsageError, match="^ratio lower needs the bound ρ_L: drop bound_mode none, or use ratio auto$"):
         prunelimit.prune(model, "lower", train, bound_mode="none")
 
 
-@pytest.mark.parametrize("ratio", [0.5, "0.5"])
+@pytest.mark.parametrize("ratio", [0.5, np.float32(0.5)])  # a numpy float is a number
 def test_prune_refuses_options_a_given_ratio_ignores(model, train, ratio):
     """Curvature options set the prediction: beside a number they did nothing, in silence (a
     misspelt one too), where the command line refuses the flag with ``--ratio 0.5``."""

@@ -120,6 +120,12 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
      "^regrowth_headroom must lie in \\(0, 1\\]"),
     (lambda m, d: prunelimit.train(m, d, progress=True), OptionError, "^progress must be a function or None"),
     (lambda m, d: prunelimit.imp(m, d, progress="rows"), OptionError, "^progress must be a function or None"),
+    # numbers only, as every library function takes them (prune took the text "0.5")
+    (lambda m, d: prunelimit.hyperflux(m, d, "0.5"), OptionError,
+     "^density must lie in \\(0, 1\\), got '0.5', a str, not a number: write 0.5, without quotes$"),
+    (lambda m, d: prunelimit.train(m, d, lr=True), OptionError, "^lr must be .*, got True, a bool, not a number$"),
+    (lambda m, d: prunelimit.imp(m, d, levels="3"), OptionError,
+     "^levels must be an integer, got '3', a str, not a number: write 3, without quotes$"),
     (lambda m, d: prunelimit.train(m, d, progress=lambda step: None), OptionError,
      r"^progress must take \(step, total\); it is called with 2 positional arguments, which progress\(step\) does not"),
     (lambda m, d: prunelimit.hyperflux(m, d, 0.5, progress=lambda: None), OptionError,
