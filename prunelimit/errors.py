@@ -109,7 +109,14 @@ def said(command_line: str, library: str) -> str:
     return library if _LIBRARY_CALL.get() else command_line
 
 
-def option(name: str, flag: str | None = None) -> str:
-    """Option ``name`` as a message names it: ``name=`` to a library caller, else its flag
-    (``flag``, or ``--`` and the name with dashes)."""
-    return said(flag or "--" + name.replace("_", "-"), f"{name}=")
+_NO_VALUE = object()
+
+
+def option(name: str, value: object = _NO_VALUE, flag: str | None = None) -> str:
+    """Option ``name`` (with ``value``, if given) as a message names it: ``name=value`` to a
+    library caller, else its flag and the value as typed (``flag``, or ``--`` and the name
+    with dashes; a float as ``:g`` writes it): ``--iterations 256`` or ``iterations=256``."""
+    typed = flag or "--" + name.replace("_", "-")
+    if value is _NO_VALUE:
+        return said(typed, f"{name}=")
+    return said(f"{typed} {value:g}" if isinstance(value, float) else f"{typed} {value}", f"{name}={value!r}")
