@@ -12,7 +12,10 @@ reduced vectors give the same state everywhere, and nothing is broadcast. Only r
 prints to stdout or writes files, and a failing run's error line comes from one rank
 (:func:`report_claim`; docs/scaling.md).
 
-Without a process group every helper is the identity: world size 1, rank 0.
+Without a process group every helper is the identity: world size 1, rank 0. So is it
+within :func:`local`, where a library call runs: a DDP script's process group is its
+own, and a call one rank makes alone must not wait in collectives for ranks that never
+join them (docs/library.md).
 """
 
 from __future__ import annotations
@@ -35,9 +38,24 @@ from torch import Tensor
 T = TypeVar("T")
 
 
+# False within ``local``: the process group, if any, is not this code's to use
+_GROUP_USED: ContextVar[bool] = ContextVar("prunelimit_group_used", default=True)
+
+
 def active() -> bool:
-    """True inside an initialised process group."""
-    return dist.is_available() and dist.is_initialized()
+    """True inside an initialised process group, outside :func:`local`."""
+    return _GROUP_USED.get() and dist.is_available() and dist.is_initialized()
+
+
+@contextlib.contextmanager
+def local() -> Iterator[None]:
+    """Run as a plain process (world size 1, rank 0, no collectives) whatever process
+    group is initialised: a library call computes over all the data it is given."""
+    token = _GROUP_USED.set(False)
+    try:
+        yield
+    finally:
+        _GROUP_USED.reset(token)
 
 
 def world_size() -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Callable
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
 
 def first_line(exc: BaseException) -> str:
@@ -85,3 +87,36 @@ class GateFailed(PrunelimitError):
     """A CI gate rule failed (exit 1)."""
 
     exit_code = 1
+
+
+# True within a call of the library (``prunelimit.bounds``, …): messages name keyword arguments
+_LIBRARY_CALL: ContextVar[bool] = ContextVar("prunelimit_library_call", default=False)
+
+
+@contextlib.contextmanager
+def library_call() -> Iterator[None]:
+    """Within: messages built with :func:`said` and :func:`option` speak to a library caller."""
+    token = _LIBRARY_CALL.set(True)
+    try:
+        yield
+    finally:
+        _LIBRARY_CALL.reset(token)
+
+
+def said(command_line: str, library: str) -> str:
+    """The part of a warning or error that differs by reader: ``library`` within
+    :func:`library_call`, else ``command_line`` (what the commands print)."""
+    return library if _LIBRARY_CALL.get() else command_line
+
+
+_NO_VALUE = object()
+
+
+def option(name: str, value: object = _NO_VALUE, flag: str | None = None) -> str:
+    """Option ``name`` (with ``value``, if given) as a message names it: ``name=value`` to a
+    library caller, else its flag and the value as typed (``flag``, or ``--`` and the name
+    with dashes; a float as ``:g`` writes it): ``--iterations 256`` or ``iterations=256``."""
+    typed = flag or "--" + name.replace("_", "-")
+    if value is _NO_VALUE:
+        return said(typed, f"{name}=")
+    return said(f"{typed} {value:g}" if isinstance(value, float) else f"{typed} {value}", f"{name}={value!r}")

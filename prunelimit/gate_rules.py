@@ -27,7 +27,7 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.report.safe import clipped
-from prunelimit.validate import choice
+from prunelimit.validate import choice, not_a_number
 
 Use = Literal["lower", "predicted", "actual"]
 USES = ("lower", "predicted", "actual")
@@ -79,7 +79,8 @@ class GateRule:
         for label, value in (("min_ratio", self.min_ratio), ("max_drop", self.max_drop)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not 0.0 <= value <= 1.0):
-                raise UsageError.naming(f"{where}: {{0}} must be a ratio in [0, 1], got {value!r}", label)
+                raise UsageError.naming(f"{where}: {{0}} must be a ratio in [0, 1], got {value!r}"
+                                        f"{not_a_number(value)}", label)
 
 
 @dataclass(frozen=True)

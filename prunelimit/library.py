@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
-from prunelimit.errors import UsageError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
 from prunelimit.models.params import ParamSelection
 
@@ -66,6 +66,8 @@ if TYPE_CHECKING:
     from prunelimit.pruning.masks import LayerSparsity, Masks
 
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
+# how the curvature work calls progress= (docs/library.md): total and text are not always passed
+_PROGRESS = ("(done, total=None, text=None)", (1, 2, 3))
 
 
 def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
@@ -112,6 +114,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
             if isinstance(data, torch.utils.data.Dataset) else ""
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
                          f"got {type(data).__name__}{hint}")
+    if isinstance(data, Mapping):  # iterating it would give its keys, read as batches
+        key = next(iter(data), "x")
+        raise UsageError(f"{option} is a {type(data).__name__} of {len(data)} entries, not an (x, y) pair; "
+                         f"{_FORMS}, e.g. ({option}[{key!r}], {option}[...])")
+    if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) for v in data):
+        # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
+        raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
+                         f"{_pair_fault(data)}; {_FORMS}")
     batches = [_batch(b, i, option) for i, b in enumerate(data)]
     if not batches:
         raise UsageError(f"{option} yielded no batches")
@@ -161,12 +171,33 @@ def _is_array(value: Any) -> bool:
     return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
 
 
+_FORMS = "give an (x, y) pair of tensors, or an iterable of (x, y) batches (a list of pairs, a DataLoader)"
+
+
+def _kinds(values: Any) -> str:
+    """What each of a few values is, for a message: a tensor with its shape, else its type."""
+    shown = [f"Tensor of shape {tuple(v.shape)}" if isinstance(v, Tensor) else type(v).__name__ for v in values[:4]]
+    return ", ".join(shown) + (", …" if len(values) > 4 else "")
+
+
+def _pair_fault(pair: Any) -> str:
+    """Why the sequence ``pair`` is not an (x, y) pair of tensors, with the fix."""
+    if len(pair) != 2:
+        return f": it holds {len(pair)} item{'s' if len(pair) > 1 else ''}"
+    for name, value in zip("xy", pair):
+        if not isinstance(value, Tensor):
+            return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
+    return ": a 0-d tensor has no sample dimension; give one row per sample"
+
+
 def _batch(batch: Any, index: int, option: str) -> "Batch":
     if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
-            if isinstance(batch, dict) and batch else ""
-        raise UsageError(f"{option} batch {index} is a {type(batch).__name__}, not an (x, y) pair of tensors{hint}")
+            if isinstance(batch, dict) and batch else f"; {_FORMS}"
+        kinds = f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else ""
+        raise UsageError(f"{option} batch {index} is a {type(batch).__name__}{kinds}, not an (x, y) pair of "
+                         f"tensors{hint}")
     x, y = batch[0], batch[1]
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
@@ -220,8 +251,25 @@ def _caller_state_kept(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+def library_call(command: Callable) -> Callable:
+    """``command`` as a library function: its messages name keyword arguments, not flags
+    (``errors.library_call``), and it uses no process group (``distributed.local``): one a
+    DDP script made is the script's, and a call that one rank makes alone would wait in its
+    collectives for ranks that never join them."""
+    from prunelimit.distributed import local
+    from prunelimit.errors import library_call as named_for_library
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with local(), named_for_library():
+            return command(*args, **kwargs)
+    return wrapper
+
+
 def keeps_caller_state(command: Callable) -> Callable:
-    """``command(model, ...)`` on a checked ``model``, run under :func:`_caller_state_kept`."""
+    """``command(model, ...)`` as a :func:`library_call` on a checked ``model``, run under
+    :func:`_caller_state_kept`."""
+    @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         require_module(model)
@@ -230,6 +278,7 @@ def keeps_caller_state(command: Callable) -> Callable:
     return wrapper
 
 
+@library_call
 def inputs_from(
     model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: "Masks | None" = None,
@@ -331,7 +380,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     True
     """
     validate.boolean("per_layer", per_layer)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
 
@@ -351,7 +400,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     ['0.weight', '2.weight', '(rest)']
     """
     validate.boolean("per_layer", per_layer)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
@@ -373,7 +422,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     >>> any("does not look l1-trained" in warning for warning in report.warnings)
     True
     """
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
                                                                     batch_size, given.device, "eval_data")
@@ -406,7 +455,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
         raise UsageError.naming("{1} has no effect: every rule uses the measured limit ({0} actual), which computes "
                                 "no spectrum; drop it, or gate on {0} lower|predicted", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible)
@@ -467,9 +516,8 @@ class Pruning:
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
-    """Magnitude-pruning masks for ``ratio`` (a removed fraction, or ``"auto"`` for ρ* and
-    ``"lower"`` for ρ_L, which need ``data``; a string is read as the command line reads
-    ``--ratio``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
+    """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
+    ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
     the prediction, so with a number they are refused, as the command line refuses the flags.
 
     >>> pruning = prunelimit.prune(model, 0.5)
@@ -483,16 +531,18 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     from prunelimit.pruning.magnitude import magnitude_masks
     from prunelimit.pruning.masks import LayerSparsity, held_masks, keep_both, overall_ratio
 
-    validate.callback("progress", progress)
-    chosen = curvature_options(**options)
+    validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
+    if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
+        raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {ratio!r}"
+                                   f"{validate.not_a_number(ratio)}")
+    chosen = curvature_options(**options)
     if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: {{0}} {ratio} is given, nothing is predicted; drop it, "
                                 "or use {0} auto|lower", "ratio", next(iter(options)))
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        if isinstance(ratio, str):  # as the command line reads --ratio (api.resolve_ratio)
-            if predicted:
-                api.require_data(given)
+        if predicted:
+            api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
         else:
             resolved = api.ResolvedRatio(ratio, "given")

@@ -39,7 +39,8 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.errors import OptionError, UsageError
-from prunelimit.library import DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_caller_state, recorded_meta
+from prunelimit.library import (DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_caller_state, library_call,
+                                recorded_meta)
 from prunelimit.models.load import PRUNED_ATTRIBUTE
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     from prunelimit.pruning.lomp import lomp_config, train as lomp_train
 
     config = lomp_config(preset, batch_size=batch_size, **settings)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, "(step, total)", (2,))
     given = inputs_from(model, data, loss=loss, batch_size=batch_size)
     evaluation = _evaluation(given, eval_data, batch_size, default=None)
     with _masks_held(model, masks, given) as (_, held):
@@ -125,7 +126,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     validate.open_unit("density", density)
     validate.known_fields(HyperfluxConfig, settings, "Hyperflux settings")
     config = HyperfluxConfig(**settings)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, "(epoch, epochs)", (2,))
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
@@ -180,7 +181,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     validate.known_fields(ImpConfig, settings, "IMP settings")
     config = ImpConfig(**settings)
     check_rewind_steps("rewind_steps" in settings, config.rewind)
-    validate.callback("progress", progress)
+    validate.callback("progress", progress, "(row)", (1,))
     if out_dir is not None:
         validate.path("out_dir", out_dir)
         preflight([output_folder(out_dir, "out_dir")])
@@ -196,6 +197,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     return result
 
 
+@library_call
 def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *,
            masks: Mapping[str, Tensor] | None = None, model_spec: str | None = None, meta: Mapping | None = None,
            force: bool = False) -> "ExportReport":

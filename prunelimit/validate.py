@@ -41,7 +41,7 @@ def boolean(option: str, value: object) -> None:
 def integer(option: str, value: object, low: int, high: int | None = None) -> None:
     """``value`` must be an int (not a bool) in ``[low, high)``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise OptionError(option, f"{{0}} must be an integer, got {value!r}")
+        raise OptionError(option, f"{{0}} must be an integer, got {value!r}{not_a_number(value, int)}")
     if value < low:
         raise OptionError(option, f"{{0}} must be at least {low}, got {value}")
     if high is not None and value >= high:
@@ -51,32 +51,48 @@ def integer(option: str, value: object, low: int, high: int | None = None) -> No
 def positive(option: str, value: object) -> None:
     """``value`` must be a finite number > 0 (twice it finite too: formulas use 2·value)."""
     if not real(value) or not (value > 0 and math.isfinite(2.0 * value)):
-        raise OptionError(option, f"{{0}} must be a positive finite number, got {value!r}")
+        raise OptionError(option, f"{{0}} must be a positive finite number, got {value!r}{not_a_number(value)}")
 
 
 def non_negative(option: str, value: object) -> None:
     """``value`` must be a finite number ≥ 0."""
     if not real(value) or not (value >= 0 and math.isfinite(value)):
-        raise OptionError(option, f"{{0}} must be a finite number >= 0, got {value!r}")
+        raise OptionError(option, f"{{0}} must be a finite number >= 0, got {value!r}{not_a_number(value)}")
 
 
 def momentum(option: str, value: object) -> None:
     """``value`` must lie in [0, 1): heavy-ball SGD diverges at a momentum of 1 and above,
     whatever the learning rate, so such a run would only end in "training diverged"."""
     if not real(value) or not 0 <= value < 1:
-        raise OptionError(option, f"{{0}} must lie in [0, 1) (SGD diverges at 1 and above), got {value!r}")
+        raise OptionError(option, f"{{0}} must lie in [0, 1) (SGD diverges at 1 and above), got {value!r}"
+                                  f"{not_a_number(value)}")
 
 
 def open_unit(option: str, value: object) -> None:
     """``value`` must lie in the open interval (0, 1)."""
     if not real(value) or not 0 < value < 1:
-        raise OptionError(option, f"{{0}} must lie in (0, 1), got {value!r}")
+        raise OptionError(option, f"{{0}} must lie in (0, 1), got {value!r}{not_a_number(value)}")
 
 
-def callback(option: str, value: object) -> None:
-    """``value`` must be a function or ``None`` (it is called during the run, after work started)."""
+def callback(option: str, value: object, signature: str, counts: Iterable[int]) -> None:
+    """``value`` must be a function or ``None`` that takes each of ``counts`` positional
+    arguments, as ``signature`` (e.g. ``(done, total=None, text=None)``) says: it is called
+    only once the work has begun, where its own ``TypeError`` would end the run."""
+    import inspect
+
     if value is not None and not callable(value):
         raise OptionError(option, f"{{0}} must be a function or None, got {type(value).__name__} {value!r}")
+    try:
+        taken = inspect.signature(value) if value is not None else None
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check ahead
+        return
+    for count in counts if taken is not None else ():
+        try:
+            taken.bind(*range(count))
+        except TypeError:
+            raise OptionError(option, f"{{0}} must take {signature}; it is called with {count} positional "
+                                      f"argument{'s' if count > 1 else ''}, which {option}{taken} does not take, "
+                                      f"e.g. {option}=lambda {signature[1:-1]}: ...") from None
 
 
 def patterns(option: str, value: object) -> None:
@@ -97,6 +113,20 @@ def pair(option: str, value: object) -> None:
     if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(real(v) for v in value)
             and value[0] <= value[1]):
         raise OptionError(option, f"{{0}} must be (low, high) with low <= high, got {value!r}")
+
+
+def not_a_number(value: object, kind: type = float) -> str:
+    """What to add to a refusal of ``value`` where a number of ``kind`` belongs: nothing for
+    a number, else that it is none. Library arguments take numbers only, never their text
+    (``"0.5"``, which the command line's flags parse) nor a bool, so ``"0.5"`` is refused
+    as a string, not as a value out of range (docs/library.md)."""
+    if real(value):
+        return ""
+    try:
+        fix = f": write {kind(value)!r}, without quotes" if isinstance(value, str) else ""
+    except ValueError:
+        fix = ""
+    return f", a {type(value).__name__}, not a number{fix}"
 
 
 def real(value: object) -> bool:

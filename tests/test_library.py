@@ -10,6 +10,7 @@ import functools
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch.nn.utils import prune as torch_prune
@@ -83,6 +84,21 @@ def test_a_one_pass_iterator_is_read_once(model, train):
     (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
                                  batch_size=None),
      "^data batch 0 is a single sample \\(x of shape \\(64,\\), y of shape \\(\\)\\); give batches"),
+    # a malformed pair is named as one, with what is wrong and the forms taken (it used to be
+    # read as a list of batches: "data batch 0 is a Tensor/str, not an (x, y) pair")
+    ((torch.zeros(10, 64), [1, 2]), r"^data is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, y\) pair of "
+                                    r"tensors: y is of type list; make it a tensor, one row per sample; give an \(x, y\) "
+                                    r"pair of tensors, or an iterable of \(x, y\) batches"),
+    ((torch.zeros(10, 64), 3), r"^data is a tuple \(Tensor of shape \(10, 64\), int\), .*: y is of type int"),
+    ((torch.zeros(10, 64),) + (torch.zeros(10, dtype=torch.long),) * 2,
+     r"^data is a tuple \(Tensor of shape \(10, 64\), Tensor of shape \(10,\), Tensor of shape \(10,\)\), not an "
+     r"\(x, y\) pair of tensors: it holds 3 items; give an \(x, y\) pair"),
+    ({"x": torch.zeros(10, 64), "y": torch.zeros(10, dtype=torch.long)},
+     r"^data is a dict of 2 entries, not an \(x, y\) pair; give an \(x, y\) pair of tensors, or an iterable of \(x, "
+     r"y\) batches \(a list of pairs, a DataLoader\), e.g. \(data\['x'\], data\[...\]\)$"),
+    ((torch.zeros(10, 64), torch.tensor(3)), r"^data is a tuple .*: a 0-d tensor has no sample dimension"),
+    ([(torch.zeros(10, 64), [1] * 10)], r"^data batch 0 is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, "
+                                       r"y\) pair of tensors; give an \(x, y\) pair"),
 ])
 def test_malformed_data_is_a_usage_error(model, data, message):
     with pytest.raises(UsageError, match=message):
@@ -268,6 +284,13 @@ def test_the_library_refuses_what_the_command_line_refuses(model, train):
     for call in (prunelimit.bounds, prunelimit.spectrum, prunelimit.verify):
         with pytest.raises(OptionError, match="^progress must be a function or None, got int 3"):
             call(model, train, progress=3)
+    # nor one of the wrong signature: its own TypeError ended the run once the products began
+    for call in (prunelimit.bounds, prunelimit.spectrum, prunelimit.verify):
+        with pytest.raises(OptionError, match=r"^progress must take \(done, total=None, text=None\); it is called "
+                                              r"with 2 positional arguments, which progress\(done\) does not take"):
+            call(model, train, progress=lambda done: None)
+    with pytest.raises(OptionError, match=r"it is called with 1 positional argument, which progress\(\) does not"):
+        prunelimit.prune(model, "auto", train, progress=lambda: None)
     with pytest.raises(UsageError, match="^config must be a prunelimit.laws.nplh.NplhConfig or None"):
         prunelimit.nplh(model, train, config={"mode": "static"})
     with pytest.raises(UsageError, match="^unknown option 'metirc'; NPLH settings are"):
@@ -412,15 +435,41 @@ def test_gate_on_objects(model, train):
         prunelimit.gate(model, train, rules=[{"name": "tight", "min_ratio": 0.5, "max_drop": 0.1}])
 
 
-def test_prune_reads_a_text_ratio_as_the_command_line_does(model, train):
-    assert prunelimit.prune(model, "0.5").requested == 0.5
-    with pytest.raises(OptionError, match="^ratio 'half': use auto, lower or a removed fraction in \\[0, 1\\)$"):
+@pytest.mark.parametrize("call", [
+    lambda model, train, value: prunelimit.prune(model, value),
+    lambda model, train, value: prunelimit.bounds(model, train, tolerance=value),
+    lambda model, train, value: prunelimit.verify(model, train, acc_drop=value),
+    lambda model, train, value: prunelimit.gate(model, train, min_ratio=value),
+    lambda model, train, value: prunelimit.nplh(model, train, rate=value),
+])
+@pytest.mark.parametrize("value, kind", [("0.5", r"a str, not a number: write 0.5, without quotes$"),
+                                         (True, r"a bool, not a number$")])
+def test_a_number_argument_takes_numbers_only(model, train, call, value, kind):
+    """Numbers are numbers in every function: prune took the text "0.5" where hyperflux,
+    bounds, … refused it, and refused True as "pruning ratio True is outside [0, 1)"; the
+    refusal says it is no number (not a value out of range) and how to write it."""
+    with pytest.raises(UsageError, match=f"got {value!r}, {kind}"):
+        call(model, train, value)
+
+
+def test_a_results_warnings_name_the_librarys_arguments(model, train):
+    """A plainly trained model's advice said "train with l1 (`prunelimit train --l1 ...`)"
+    and the negative mass "(handled as --negative abs)" to a caller who has no flags."""
+    report = prunelimit.verify(model, train)
+    said = " ".join((*report.warnings, *report.diagnosis))
+    assert "prunelimit.train(model, data, l1=...)" in said
+    assert re.search(r"(?<![\w-])--[a-z]|`prunelimit ", said) is None, said
+
+
+def test_prune_reads_auto_and_lower_and_no_other_text(model, train):
+    with pytest.raises(OptionError, match="^ratio must be a removed fraction in \\[0, 1\\), 'auto' or 'lower', got "
+                                          "'half', a str, not a number$"):
         prunelimit.prune(model, "half")
     with pytest.raises(UsageError, match="^ratio lower needs the bound ρ_L: drop bound_mode none, or use ratio auto$"):
         prunelimit.prune(model, "lower", train, bound_mode="none")
 
 
-@pytest.mark.parametrize("ratio", [0.5, "0.5"])
+@pytest.mark.parametrize("ratio", [0.5, np.float32(0.5)])  # a numpy float is a number
 def test_prune_refuses_options_a_given_ratio_ignores(model, train, ratio):
     """Curvature options set the prediction: beside a number they did nothing, in silence (a
     misspelt one too), where the command line refuses the flag with ``--ratio 0.5``."""
@@ -778,7 +827,10 @@ def test_a_prunings_json_is_prunes_json_on_the_same_model(cli, model, train, tmp
     doc = json.loads(result.stdout)
     body = prunelimit.prune(model, ratio if ratio == "auto" else float(ratio), train if ratio == "auto" else None).to_json()
     assert body["ratio"] == doc["ratio"] and body["layers"] == doc["layers"]
-    assert body["warnings"] == [w for w in doc["warnings"] if "holds the pruned weights" not in w]
+    # the same warnings, in the library's words where they name an option or a command
+    said = [w for w in doc["warnings"] if "holds the pruned weights" not in w]
+    assert [w[:30] for w in body["warnings"]] == [w[:30] for w in said]
+    assert body["warnings"] != said or not any("--" in w for w in said)
 
 
 @pytest.mark.parametrize("value, message", [(0, "must be at least 1, got 0"), (2.5, "must be an integer, got 2.5"),
@@ -822,5 +874,5 @@ def test_a_time_budget_counts_the_calls_loading(model, train, monkeypatch):
     found = prunelimit.spectrum(model, train, method="slq", tolerance=0.05, time_budget=50)
     assert found.stopped_by == "time-budget" and found.quadrature.runs * found.iterations == 1
     over = next(note for note in found.notes if note.startswith("the spectrum went"))
-    assert re.search(r"s over --time-budget 50 s \(100\.\d+ s, 100\.\d+ s of it before the spectrum\)", over)
+    assert re.search(r"s over time_budget=50 s \(100\.\d+ s, 100\.\d+ s of it before the spectrum\)", over)
     assert "loading the model and data took 100.0 s of it" in over and "needs about 101 s here" in over

@@ -120,6 +120,18 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
      "^regrowth_headroom must lie in \\(0, 1\\]"),
     (lambda m, d: prunelimit.train(m, d, progress=True), OptionError, "^progress must be a function or None"),
     (lambda m, d: prunelimit.imp(m, d, progress="rows"), OptionError, "^progress must be a function or None"),
+    # numbers only, as every library function takes them (prune took the text "0.5")
+    (lambda m, d: prunelimit.hyperflux(m, d, "0.5"), OptionError,
+     "^density must lie in \\(0, 1\\), got '0.5', a str, not a number: write 0.5, without quotes$"),
+    (lambda m, d: prunelimit.train(m, d, lr=True), OptionError, "^lr must be .*, got True, a bool, not a number$"),
+    (lambda m, d: prunelimit.imp(m, d, levels="3"), OptionError,
+     "^levels must be an integer, got '3', a str, not a number: write 3, without quotes$"),
+    (lambda m, d: prunelimit.train(m, d, progress=lambda step: None), OptionError,
+     r"^progress must take \(step, total\); it is called with 2 positional arguments, which progress\(step\) does not"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, progress=lambda: None), OptionError,
+     r"^progress must take \(epoch, epochs\); it is called with 2"),
+    (lambda m, d: prunelimit.imp(m, d, progress=lambda row, total: None), OptionError,
+     r"^progress must take \(row\); it is called with 1 positional argument, which progress\(row, total\) does not"),
     (lambda m, d: prunelimit.imp(m, d, out_dir=3), OptionError, "^out_dir must be a path"),
     (lambda m, d: prunelimit.train(m.requires_grad_(False), d), UsageError,  # torch's empty parameter list
      "^the model has no trainable parameters: every one is frozen"),
@@ -151,7 +163,11 @@ def test_hyperflux_on_objects_is_the_command_lines_run(model, train, tmp_path):
     from_file = api.hyperflux(out, 0.3, HyperfluxConfig(**FAST_HYPERFLUX), checkpoint=path, data="digits:train",
                               max_samples=SAMPLES)
     report = prunelimit.hyperflux(model, train, 0.3, **FAST_HYPERFLUX)
-    assert report.to_json() == from_file.to_json()
+    # the same report; its warning names the keyword where the command line's names the flag
+    # (it said "raise --pruning-epochs" to a caller of prunelimit.hyperflux)
+    assert {**report.to_json(), "warnings": None} == {**from_file.to_json(), "warnings": None}
+    assert [w.replace("pruning_epochs=", "--pruning-epochs") for w in report.warnings] == list(from_file.warnings)
+    assert "raise pruning_epochs=" in report.warnings[0]
     saved = load_model(out)
     assert _same_state(report.masks, saved.masks) and _same_state(model.state_dict(), saved.model.state_dict())
     assert report.density == sum(int(m.sum()) for m in report.masks.values()) / sum(

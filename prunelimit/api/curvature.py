@@ -25,7 +25,7 @@ from prunelimit.api.options import (
     memory_budget_mb,
 )
 from prunelimit.curvature.exact import MAX_DIM
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import NumericalError, UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
@@ -432,8 +432,8 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
             if done < dim and wall - wall_start >= EXACT_WATCH_AFTER * deadline and ending > deadline:
                 raise _ExactTooSlow(
                     f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into the spectrum): "
-                    f"at their fastest it would end at ≈ {ending:.1f} s, past --time-budget {deadline:g} s; adaptive "
-                    "SLQ in the time left")
+                    f"at their fastest it would end at ≈ {ending:.1f} s, past {option('time_budget', deadline)} s; "
+                    "adaptive SLQ in the time left")
         before = done
 
     return check
@@ -656,11 +656,11 @@ def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[s
     if not isinstance(asked, int):
         return ()
     if solver == "exact" and asked < total:
-        return (f"--hessian-samples {asked} not used: the exact spectrum takes its curvature over all {total:,} "
-                "samples (SLQ, e.g. --method slq, takes a subset)",)
+        return (f"{option('hessian_samples', asked)} not used: the exact spectrum takes its curvature over all "
+                f"{total:,} samples (SLQ, e.g. {option('method', 'slq')}, takes a subset)",)
     if solver != "exact" and asked > total:
-        return (f"--hessian-samples {asked:,} is more than the {total:,} analysis samples: the curvature is over "
-                "all of them",)
+        return (f"{said(f'--hessian-samples {asked:,}', f'hessian_samples={asked}')} is more than the {total:,} "
+                "analysis samples: the curvature is over all of them",)
     return ()
 
 
@@ -761,17 +761,18 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
     or ``None`` when it is (or the spectrum is exact)."""
     if solver == "exact" or u.plus_minus <= options.tolerance:
         return None
-    cause = {"max-hvps": f"the product budget (--max-hvps {options.product_budget}) ran out",
-             "time-budget": f"the time budget (--time-budget {options.time_budget:g} s) ran out"
+    cause = {"max-hvps": f"the product budget ({option('max_hvps', options.product_budget)}) ran out",
+             "time-budget": f"the time budget ({option('time_budget', options.time_budget)} s) ran out"
              if options.time_budget else "the time budget ran out",
-             "memory": "the Lanczos bases filled the host memory they may hold (--basis-memory)",
-             None: "the plan was fixed (" + ("--method paper's 1 probe × 128 steps"
+             "memory": f"the Lanczos bases filled the host memory they may hold ({_basis_memory()})",
+             None: "the plan was fixed (" + (said("--method paper's", "method='paper':") + " 1 probe × 128 steps"
                                             if options.method == "paper" and options.iterations is None
-                                            and options.runs is None else "--iterations/--runs") + ")",
+                                            and options.runs is None else said("--iterations/--runs",
+                                                                               "iterations=/runs=")) + ")",
              # adaptive SLQ refines the steps and probes parts of the global path's ρ*; the data
              # part (measured afterwards) and another path's ρ* can leave the total above it
              "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
-                          "and probes (a smaller --tolerance refines them further)",
+                          f"and probes (a smaller {option('tolerance')} refines them further)",
              "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
              }[stopped_by]
     if stopped_by == "tolerance" and u.data and replace(u, data=None).plus_minus <= options.tolerance:
@@ -783,7 +784,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
         which = f"the largest part is {largest}"
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
-              "data": "more curvature samples (--hessian-samples)"}[largest]
+              "data": f"more curvature samples ({option('hessian_samples')})"}[largest]
     shown = f"{value_text(ratio, u.plus_minus, least=4)} ± {half_width_text(u.plus_minus, least=4)}"
     return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")
@@ -791,25 +792,30 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
 
 def _larger_budget(stopped_by: str) -> str:
     """The limit that stopped adaptive SLQ, raised: what gives it more products."""
-    return {"memory": "a narrower --basis-dtype, a larger --basis-memory or more host memory",
-            "time-budget": "a larger --time-budget", "max-hvps": "a larger --max-hvps",
+    return {"memory": f"a narrower {option('basis_dtype')}, a larger {_basis_memory()} or more host memory",
+            "time-budget": f"a larger {option('time_budget')}", "max-hvps": f"a larger {option('max_hvps')}",
             # no budget stopped the runs: they stopped where their parts met the tolerance
-            "tolerance": "a smaller --tolerance"}.get(
-        stopped_by, "a larger --max-hvps or --time-budget")
+            "tolerance": f"a smaller {option('tolerance')}"}.get(
+        stopped_by, f"a larger {option('max_hvps')} or {option('time_budget')}")
+
+
+def _basis_memory() -> str:
+    return option("basis_memory_mb", flag="--basis-memory")
 
 
 def _more_steps(stopped_by: str | None) -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
-    return "a larger --iterations" if stopped_by is None else _larger_budget(stopped_by)
+    return f"a larger {option('iterations')}" if stopped_by is None else _larger_budget(stopped_by)
 
 
 def _more_probes(stopped_by: str | None, dim: int) -> str:
     """What gives more probes: after runs that took every step, the exact spectrum where it
     fits (``curvature.exact.MAX_DIM``), else more runs of D steps."""
     if stopped_by is None:
-        return "a larger --runs"
+        return f"a larger {option('runs')}"
     if stopped_by == "converged":
-        return "--method exact, which computes every eigenvalue" if dim <= MAX_DIM else f"--runs K --iterations {dim}"
+        return f"{option('method', 'exact')}, which computes every eigenvalue" if dim <= MAX_DIM else \
+            said(f"--runs K --iterations {dim}", f"runs=K, iterations={dim}")
     return _larger_budget(stopped_by)
 
 
@@ -820,7 +826,7 @@ def _subsample_note(used: int, total: int) -> str:
     full-data spectra in docs/accuracy.md)."""
     return (f"curvature over {used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
             "the shift a Hessian over fewer samples gives ρ* (measured in docs/accuracy.md); "
-            "--hessian-samples all takes every sample")
+            f"{option('hessian_samples', 'all')} takes every sample")
 
 
 def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
@@ -838,9 +844,10 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     their watch judges them, took longer than predicted."""
     over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
-        over.append((f"{hvps - options.max_hvps:,} products over --max-hvps {options.max_hvps:,} ({hvps:,})",
+        over.append((f"{hvps - options.max_hvps:,} products over "
+                     f"{said(f'--max-hvps {options.max_hvps:,}', f'max_hvps={options.max_hvps}')} ({hvps:,})",
                      "its smallest plan, one Lanczos step and the data check that must follow it, does not fit it",
-                     "--max-hvps"))
+                     option("max_hvps")))
     if options.time_budget is not None and seconds > options.time_budget:
         # to the overshoot's second significant digit: an overshoot of a few ms read "0.00 s over" at 2 decimals
         late = seconds - options.time_budget
@@ -853,8 +860,8 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
             why = (f"starting up and loading the model and data took {setup:.1f} s of it before the spectrum began, "
                    f"and the smallest plan the rest: this command needs about {math.ceil(seconds):,} s here")
         before = f", {setup:.{decimals}f} s of it before the spectrum" if setup > 0 else ""
-        over.append((f"{late:.{decimals}f} s over --time-budget {options.time_budget:g} s "
-                     f"({seconds:.{decimals}f} s{before})", why, "--time-budget"))
+        over.append((f"{late:.{decimals}f} s over {option('time_budget', options.time_budget)} s "
+                     f"({seconds:.{decimals}f} s{before})", why, option("time_budget")))
     if not over:
         return None
     return (f"the spectrum went {' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "

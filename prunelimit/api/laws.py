@@ -11,7 +11,7 @@ import torch
 from prunelimit.api.curvature import require_data
 from prunelimit.api.training import starting_point
 from prunelimit.models.params import ParamSelection
-from prunelimit.errors import UsageError
+from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import Evaluation, evaluate
@@ -134,13 +134,13 @@ def _missed_target(density: float, target: float, log) -> list[str]:
     if density < target:
         cause = (f"the density fell to {min(pruning, default=density):.1%} in the pressure phase, faster than its "
                  "trajectory, and the controller cannot push it back up (zero pressure brings weights back only "
-                 "slowly); more --pruning-epochs make the trajectory slower and the fall smaller, and `prunelimit "
-                 "prune --ratio` reaches a density exactly")
+                 f"slowly); more {option('pruning_epochs')} make the trajectory slower and the fall smaller, and "
+                 f"{said('`prunelimit prune --ratio`', 'prunelimit.prune(model, ratio)')} reaches a density exactly")
     elif abs(ended / target - 1) <= TARGET_TOLERANCE:
         cause = (f"the pressure phase ended at {ended:.2%}, and the regrowth phase brought weights back past the "
-                 "target; lower --regrowth-epochs (0 ends at the pressure phase's density)")
+                 f"target; lower {option('regrowth_epochs')} (0 ends at the pressure phase's density)")
     else:
-        cause = f"the pressure phase ended at {ended:.2%}, short of the target: raise --pruning-epochs"
+        cause = f"the pressure phase ended at {ended:.2%}, short of the target: raise {option('pruning_epochs')}"
     return [f"Hyperflux ended at density {density:.2%}, {density / target - 1:+.0%} off the requested "
             f"{target:.2%} (more than {TARGET_TOLERANCE:.0%}); {cause}"]
 

@@ -23,6 +23,7 @@ from prunelimit.api.curvature import (
     stored_spectrum,
 )
 from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
+from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
 from prunelimit.theory.profile import PruningPath
@@ -146,10 +147,10 @@ def outside_budgets(options: CurvatureOptions, cost: "BlockCost") -> tuple[str, 
     """The line that says a given ``--max-hvps``/``--time-budget`` did not bound the blocks
     (``cost``): they are a fixed plan after the spectrum, which a budget the spectrum spent
     would leave one step; none where they took no products (exact, or read back)."""
-    given = [flag for flag, value in (("--max-hvps", options.max_hvps), ("--time-budget", options.time_budget))
-             if value is not None]
+    given = [option(name) for name in ("max_hvps", "time_budget") if getattr(options, name) is not None]
     if not given or cost.hvps == 0:
         return ()
     verb = "bounds" if len(given) == 1 else "bound"
-    return (f"--per-layer's blocks took {cost.hvps:,} products and {cost.seconds:.2f} s after the spectrum, outside "
+    return (f"{said('--per-layer', 'per_layer=True')}'s blocks took {cost.hvps:,} products and {cost.seconds:.2f} s "
+            "after the spectrum, outside "
             f"{' and '.join(given)}, which {verb} the spectrum alone (layer_curvature; timing counts the spectrum)",)

@@ -22,7 +22,7 @@ from prunelimit.api.options import (
     SPREAD_TOLERANCE,
     CurvatureOptions,
 )
-from prunelimit.errors import UsageError
+from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import plain
 from prunelimit.report.safe import listed
@@ -189,8 +189,8 @@ def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:
     if not outside:
         return []
     return [f"{sum(c for _, c in outside):,} prunable weights ({listed([n for n, _ in outside])}) are frozen (requires_grad=False) and "
-            "outside the Hessian, so ρ* counts no curvature for pruning them; --exclude their modules, or make "
-            "them trainable in the model"]
+            f"outside the Hessian, so ρ* counts no curvature for pruning them; {option('exclude')} their modules, "
+            "or make them trainable in the model"]
 
 
 def unrecognised_warnings(inputs: Inputs) -> list[str]:
@@ -204,8 +204,9 @@ def unrecognised_warnings(inputs: Inputs) -> list[str]:
     if names:
         are = "modules {} are compiled classes" if len(names) > 1 else "module {} is a compiled class"
         warns.append(f"TorchScript {are.format(_listed(names))} of your own whose forward does not apply the weight "
-                     f"as a Linear or convolution does, so it is not counted as prunable; --include {names[0]!r} "
-                     "(a glob of module names) to prune it")
+                     "as a Linear or convolution does, so it is not counted as prunable; "
+                     f"{said(f'--include {names[0]!r}', f'include=({names[0]!r},)')} (a glob of module names) "
+                     "to prune it")
     names = parametrized_modules(inputs.model, inputs.selection)
     if names:
         weights = "weights of layers {} are" if len(names) > 1 else "weight of layer {} is"
@@ -246,14 +247,14 @@ def _bounds_warnings(
             and spec.stopped_by is None and abs(ratio - half_ratio) > SPREAD_TOLERANCE:
         warns.append(
             f"ρ* moved by {abs(ratio - half_ratio):.3f} between {spec.iterations // 2} and "
-            f"{spec.iterations} Lanczos steps; use --iterations {2 * spec.iterations}"
+            f"{spec.iterations} Lanczos steps; use {option('iterations', 2 * spec.iterations)}"
         )
     stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
     if spec.solver != "exact" and u.steps_kind not in ("bracket", "exact") and stiffness > SLQ_VALIDATED_STIFFNESS:
         warns.append(
             f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
-            "exact spectra (docs/accuracy.md); F may be underestimated there: compare with --iterations "
-            f"{2 * spec.iterations}"
+            "exact spectra (docs/accuracy.md); F may be underestimated there: compare with "
+            f"{option('iterations', 2 * spec.iterations)}"
         )
     if first_order is not None and abs(first_order) > epsilon:
         # Either sign breaks the quadratic model's premise (a minimum); only a rise counts
@@ -270,7 +271,7 @@ def _bounds_warnings(
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
         warns.append(
             f"{100 * spec.negative_mass:.1f} % of the spectrum's |λ| mass is negative curvature "
-            f"(handled as --negative {options.negative})"
+            f"(handled as {option('negative', options.negative)})"
         )
     return warns
 

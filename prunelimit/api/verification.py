@@ -11,9 +11,11 @@ import numpy as np
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
 from prunelimit.api.limit import BoundsReport, bounds
 from prunelimit.api.options import CurvatureOptions
+from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
 from prunelimit.report.jsonout import plain
+from prunelimit.theory.regime import l1_training
 
 if TYPE_CHECKING:
     from prunelimit.baseline import Provenance
@@ -297,11 +299,11 @@ def _diagnose(rep: PredictedLimit, delta: float, shares: str) -> list[str]:
             "than the quadratic model expects.",
             f"Likely cause: the weights are not concentrated near zero ({shares}); R(ρ*) = {rep.radius:.3g} "
             f"against an ellipsoid semi-axis of about {scale:.3g} (sqrt(2εD/Tr H)).",
-            "Fix: train with l1 (LOMP: `prunelimit train --l1 ...`), or fine-tune after pruning "
-            "(`prunelimit prune --finetune-epochs N`).",
+            f"Fix: train with l1 (LOMP: {l1_training()}), or fine-tune after pruning ("
+            + said("`prunelimit prune --finetune-epochs N`", "prunelimit.train(pruning.apply(model), data)") + ").",
         ]
     return [
         f"the prediction is {100 * -delta:.1f} points below what one-shot pruning achieves: the bound is "
         "conservative here (the quadratic model overstates how fast the loss grows).",
-        "Check ε (--epsilon) and the spectrum's convergence warnings above.",
+        f"Check ε ({option('epsilon')}) and the spectrum's convergence warnings above.",
     ]

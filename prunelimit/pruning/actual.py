@@ -46,6 +46,7 @@ from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError
+from prunelimit.validate import not_a_number
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
@@ -221,7 +222,8 @@ def keeps_accuracy(dense: float, accuracy: float, acc_drop: float) -> bool:
 def check_acc_drop(acc_drop: object) -> None:
     """The accuracy criterion δ: percentage points in [0, 100] (an ``OptionError`` naming ``acc_drop``)."""
     if isinstance(acc_drop, bool) or not isinstance(acc_drop, numbers.Real) or not 0 <= acc_drop <= 100:
-        raise OptionError("acc_drop", f"{{0}} is in percentage points (0–100), got {acc_drop!r}")
+        raise OptionError("acc_drop", f"{{0}} is in percentage points (0–100), got {acc_drop!r}"
+                                      f"{not_a_number(acc_drop)}")
 
 
 def actual_limit(

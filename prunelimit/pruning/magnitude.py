@@ -62,10 +62,12 @@ def check_ratio(ratio: float) -> float:
     """Validate a pruning ratio (removed fraction) in [0, 1); a value that is not a number is
     an ``OptionError`` naming ``ratio``."""
     try:
+        if isinstance(ratio, bool):  # float(True) is 1.0: a flag, not a ratio
+            raise TypeError
         value = float(ratio)
     except (TypeError, ValueError):
         raise OptionError("ratio", f"{{0}} {ratio!r} is not a number; give the removed fraction, e.g. 0.9") from None
-    if isinstance(ratio, bool) or not 0.0 <= value < 1.0:
+    if not 0.0 <= value < 1.0:
         raise UsageError(
             f"pruning ratio {ratio} is outside [0, 1); give the removed fraction, e.g. 0.9"
         )

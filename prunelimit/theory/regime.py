@@ -45,6 +45,8 @@ from typing import Sequence
 
 import torch
 
+from prunelimit.errors import said
+
 NEAR_ZERO = 1e-3  # "near zero": below this fraction of the largest magnitude in the weight's tensor
 L1_SHAPED_SHARE = 0.10  # over ten times what plain training leaves there, a ninth of the l1 example's
 # the row/column fit stops once a sweep moves no level by more than this (in log units), or after this many sweeps
@@ -54,16 +56,32 @@ BALANCE_SWEEPS = 500
 # too often (2 of 20: 1.7 %); from 50 on (5 of 50) under 2·10⁻⁴.
 MIN_WEIGHTS = 50
 
-_OVERSHOOT = ("ρ* and ρ_L assume the l1 regime and overshoot the one-shot limit of plainly trained models (by 14–50 "
-              "points on plain MLPs and CNNs); gate on the measured limit (`gate --use actual`) or check with "
-              "`prunelimit verify`")
-ADVICE = ("the model does not look l1-trained (near-zero share {share:.1%} < {threshold:.0%}): " + _OVERSHOOT
-          + ", or train with l1 (`prunelimit train --l1 ...`)")
-PRUNED_ADVICE = ("the model is pruned already ({zeros:.1%} of its prunable weights are exactly zero) and its remaining "
-                 "weights do not look l1-shaped (near-zero share {share:.1%} < {threshold:.0%}), so their shape cannot "
-                 "tell whether it was l1-trained: if it was not, " + _OVERSHOOT)
-FEW_ADVICE = ("the model has {weights} non-zero prunable weights, too few (< {minimum}) for the near-zero share to tell "
-              "whether it was l1-trained: if it was not, " + _OVERSHOOT)
+def l1_training() -> str:
+    """How to train with l1, in its reader's terms (``errors.said``): the command or the function."""
+    return said("`prunelimit train --l1 ...`", "prunelimit.train(model, data, l1=...)")
+
+
+def _overshoot() -> str:
+    return ("ρ* and ρ_L assume the l1 regime and overshoot the one-shot limit of plainly trained models (by 14–50 "
+            "points on plain MLPs and CNNs); gate on the measured limit ("
+            + said("`gate --use actual`", "prunelimit.gate(..., use='actual')") + ") or check with "
+            + said("`prunelimit verify`", "prunelimit.verify"))
+
+
+def _advice(share: float) -> str:
+    return (f"the model does not look l1-trained (near-zero share {share:.1%} < {L1_SHAPED_SHARE:.0%}): "
+            f"{_overshoot()}, or train with l1 ({l1_training()})")
+
+
+def _pruned_advice(zeros: float, share: float) -> str:
+    return (f"the model is pruned already ({zeros:.1%} of its prunable weights are exactly zero) and its remaining "
+            f"weights do not look l1-shaped (near-zero share {share:.1%} < {L1_SHAPED_SHARE:.0%}), so their shape "
+            f"cannot tell whether it was l1-trained: if it was not, {_overshoot()}")
+
+
+def _few_advice(weights: int) -> str:
+    return (f"the model has {weights} non-zero prunable weights, too few (< {MIN_WEIGHTS}) for the near-zero share to "
+            f"tell whether it was l1-trained: if it was not, {_overshoot()}")
 
 
 @dataclass(frozen=True)
@@ -132,10 +150,10 @@ def assess_regime(weights: Sequence[torch.Tensor]) -> Regime:
     zeros = (total - nonzero) / total if total else 0.0
     facts = dict(weights=nonzero, zero_share=zeros)
     if nonzero < MIN_WEIGHTS:
-        return Regime(False, share, FEW_ADVICE.format(weights=nonzero, minimum=MIN_WEIGHTS), **facts)
+        return Regime(False, share, _few_advice(nonzero), **facts)
     if share >= L1_SHAPED_SHARE:
         return Regime(True, share, None, **facts)
     if (near + total - nonzero) / total >= L1_SHAPED_SHARE:  # the zeros may be the near-zero mass, pruned
-        return Regime(False, share, PRUNED_ADVICE.format(zeros=zeros, share=share, threshold=L1_SHAPED_SHARE),
+        return Regime(False, share, _pruned_advice(zeros, share),
                       **facts)
-    return Regime(False, share, ADVICE.format(share=share, threshold=L1_SHAPED_SHARE), **facts)
+    return Regime(False, share, _advice(share), **facts)

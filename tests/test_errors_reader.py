@@ -1,0 +1,74 @@
+"""Messages speak to their reader (``prunelimit.errors.said``/``option``): the command line's
+flags and commands, or, within a library call, the keyword arguments and functions. Every
+warning a library result can carry that named a flag is built here once for both readers."""
+
+from __future__ import annotations
+
+import re
+
+from prunelimit import api
+from prunelimit.api.curvature import (_larger_budget, _more_probes, _more_steps, _over_budget_note,
+                                      _subsample_note, samples_notes)
+from prunelimit.api.laws import _missed_target
+from prunelimit.api.layers import outside_budgets
+from prunelimit.api.limit import outside_hessian_warnings
+from prunelimit.api.verification import PredictedLimit, _diagnose
+from prunelimit.curvature.layers import BlockCost
+from prunelimit.errors import library_call, option, said
+from prunelimit.laws.hyperflux import HyperfluxEpoch
+from prunelimit.theory.regime import assess_regime
+
+# a flag (--name) or a command (`prunelimit verify`, `gate --use actual`) in a message
+COMMAND_LINE = re.compile(r"(?<![\w-])--[a-z]|`(prunelimit|gate) ")
+
+
+def test_an_option_is_a_flag_on_the_command_line_and_a_keyword_in_the_library() -> None:
+    assert (option("pruning_epochs"), option("iterations", 256), option("negative", "abs")) == \
+        ("--pruning-epochs", "--iterations 256", "--negative abs")
+    assert option("memory_budget_mb", 10, "--memory-budget") == "--memory-budget 10"
+    with library_call():
+        assert (option("pruning_epochs"), option("iterations", 256), option("negative", "abs")) == \
+            ("pruning_epochs=", "iterations=256", "negative='abs'")
+        assert said("`prunelimit verify`", "prunelimit.verify") == "prunelimit.verify"
+    assert said("`prunelimit verify`", "prunelimit.verify") == "`prunelimit verify`"  # the reader is given back
+
+
+def _warnings() -> list[str]:
+    """One of each warning a library result can carry that names an option or command."""
+    import torch
+
+    log = [HyperfluxEpoch(i + 1, "prune", 1.0, d, None, 0.1) for i, d in enumerate([0.6, 0.3, 0.2])]
+    regrown = log + [HyperfluxEpoch(4, "regrow", 0.0, 0.3, None, 0.1)]
+    prediction = PredictedLimit(ratio=0.9, lower=0.8, upper=0.95, epsilon=0.05, radius=2.0, trace=20.0,
+                                params_hessian=1000, scope="global", warnings=(), cached=False)
+    plain = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
+    return [*_missed_target(0.2, 0.05, log), *_missed_target(0.3, 0.2, regrown), *_missed_target(0.02, 0.2, log),
+            " ".join(_diagnose(prediction, 0.2, "0.0 % below 0.001")),  # its lines: the gap, the cause, the fix
+            " ".join(_diagnose(prediction, -0.2, "0.0 % below 0.001")),
+            *outside_budgets(api.CurvatureOptions(max_hvps=40, time_budget=1e6), BlockCost("lanczos", 32, 2, 64, 0.5)),
+            *outside_hessian_warnings(["0.weight"], [plain], {}),
+            *samples_notes(api.CurvatureOptions(hessian_samples=50), 1000, "exact"),
+            *samples_notes(api.CurvatureOptions(hessian_samples=5000), 1000, "slq-h"), _subsample_note(300, 1000),
+            _over_budget_note(api.CurvatureOptions(max_hvps=10, time_budget=1.0), 20, 3.0),
+            # the remedies the tolerance warning quotes
+            _larger_budget("memory"), _larger_budget("tolerance"), _more_steps(None), _more_probes("converged", 10**6),
+            assess_regime([plain]).advice]
+
+
+def test_a_library_results_warnings_name_its_arguments_not_flags() -> None:
+    """hyperflux said "raise --pruning-epochs", verify "`prunelimit train --l1 ...`" to a caller
+    of prunelimit.hyperflux/verify, who has no flags to raise."""
+    cli = _warnings()
+    assert all(COMMAND_LINE.search(w) for w in cli), [w for w in cli if not COMMAND_LINE.search(w)]
+    assert cli[-1].endswith("gate on the measured limit (`gate --use actual`) or check with `prunelimit verify`, "
+                            "or train with l1 (`prunelimit train --l1 ...`)")  # as before, as the docs quote it
+    with library_call():
+        library = _warnings()
+    assert [w for w in library if COMMAND_LINE.search(w)] == []
+    named = " ".join(library)
+    for said_there in ("raise pruning_epochs=", "lower regrowth_epochs=", "prunelimit.train(model, data, l1=...)",
+                       "ε (epsilon=)", "outside max_hvps= and time_budget=", "per_layer=True's blocks",
+                       "exclude= their modules", "gate on the measured limit (prunelimit.gate(..., use='actual'))",
+                       "hessian_samples='all' takes every sample", "raise max_hvps= and time_budget=",
+                       "a larger basis_memory_mb=", "runs=K, iterations=1000000"):
+        assert said_there in named
