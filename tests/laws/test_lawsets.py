@@ -13,7 +13,7 @@ import torch
 
 import prunelimit
 from prunelimit.errors import UsageError
-from conftest import LIBRARY_SAMPLES
+from tests.conftest import LIBRARY_SAMPLES
 
 IMP = ("--levels", "2", "--rate", "0.5", "--epochs", "1", "--max-samples", str(LIBRARY_SAMPLES))
 HYPERFLUX = ("--target-density", "0.3", "--pruning-epochs", "3", "--regrowth-epochs", "1",
