@@ -211,8 +211,9 @@ def hyperflux(
 class HyperfluxReport:
     """A Hyperflux run: the density asked for and reached, the keep-masks (parameter name →
     bool, ``True`` = kept), loss and accuracy on the evaluation data before and after, the
-    per-epoch log, a warning when the run ended off its target, and the prunable set it gated
-    (``selection``), which ``apply`` records on the model as ``Pruning.apply`` does."""
+    per-epoch log, a warning when the run ended off its target, the prunable set it gated
+    (``selection``), which ``apply`` records on the model as ``Pruning.apply`` does, and the
+    density it started from (``start_density``: below 1 for a pruned model)."""
 
     requested_density: float
     density: float
@@ -222,6 +223,7 @@ class HyperfluxReport:
     log: tuple[HyperfluxEpoch, ...]
     warnings: tuple[str, ...] = ()
     selection: ParamSelection = ParamSelection()
+    start_density: float = 1.0
 
     @property
     def recorded(self) -> dict:
@@ -243,7 +245,8 @@ class HyperfluxReport:
     def to_json(self) -> dict:
         """What ``prunelimit hyperflux --json`` prints, less the ``output`` it wrote."""
         return {
-            "requested_density": self.requested_density, "density": self.density, "warnings": list(self.warnings),
+            "requested_density": self.requested_density, "start_density": self.start_density,
+            "density": self.density, "warnings": list(self.warnings),
             "before": {"loss": self.before.loss, "accuracy": self.before.accuracy},
             "after": {"loss": self.after.loss, "accuracy": self.after.accuracy},
             "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density,
@@ -266,4 +269,5 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
                              progress=progress)
     kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
     return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
-                           result.log, tuple(_missed_target(result.density, target_density, result.log)), selection)
+                           result.log, tuple(_missed_target(result.density, target_density, result.log)), selection,
+                           result.start_density)

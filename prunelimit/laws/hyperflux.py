@@ -75,33 +75,39 @@ def trajectory_floor(pruning_epochs: int) -> float:
     return float(np.prod(R_INF * _sigmoid_ramp(pruning_epochs)))
 
 
-def retention_trajectory(target_density: float, pruning_epochs: int) -> np.ndarray:
-    """Expected density after epochs 1..E_p (the authors' code), ending exactly at the target.
+def retention_trajectory(target_density: float, pruning_epochs: int, start: float = 1.0) -> np.ndarray:
+    """Expected density after epochs 1..E_p (the authors' code), from ``start`` (the density
+    the model starts at: 1 unless it is already pruned) ending exactly at the target.
 
     Per-epoch retention r(e) = r0 + (R_INF − r0)·σ(6/E_p·(e − E_p/2)); r0 is the root
-    of ∏ r(e) = target on [0, R_INF] (found with ``brentq`` instead of bisection).
+    of start·∏ r(e) = target on [0, R_INF] (found with ``brentq`` instead of bisection).
     """
     if pruning_epochs < 1:
         raise UsageError("Hyperflux needs at least one pruning epoch")
     sig = _sigmoid_ramp(pruning_epochs)
+    kept = target_density / start  # the fraction of the start's weights the trajectory keeps
+    # what a pruned start keeps is named: the limits are fractions of it, not of every weight
+    of_start = "" if start == 1.0 else f" (a fraction {kept:.4g} of the density {start:.4g} the model starts at)"
 
     def log_final(r0: float) -> float:
-        return float(np.sum(np.log(r0 + (R_INF - r0) * sig)) - math.log(target_density))
+        return float(np.sum(np.log(r0 + (R_INF - r0) * sig)) - math.log(kept))
 
     if log_final(R_INF) < 0:
         raise UsageError(
-            f"target density {target_density} is above what {pruning_epochs} pruning epochs "
-            f"reach at minimum pruning ({R_INF ** pruning_epochs:.4f}); use fewer epochs"
+            f"target density {target_density:.4g}{of_start} is above what {pruning_epochs} pruning epochs "
+            f"reach at minimum pruning ({R_INF ** pruning_epochs:.4f}{' of it' if of_start else ''}); "
+            "use fewer epochs"
         )
-    if target_density < trajectory_floor(pruning_epochs):  # it ended above the target (r0 was clipped)
+    if kept < trajectory_floor(pruning_epochs):  # it ended above the target (r0 was clipped)
         raise UsageError(
-            f"target density {target_density:.4g} is below what {pruning_epochs} pruning epochs' trajectory "
-            f"reaches at its fastest ({trajectory_floor(pruning_epochs):.4g}); use more pruning epochs"
+            f"target density {target_density:.4g}{of_start} is below what {pruning_epochs} pruning epochs' "
+            f"trajectory reaches at its fastest ({trajectory_floor(pruning_epochs):.4g}"
+            f"{' of it' if of_start else ''}); use more pruning epochs"
         )
     from scipy.optimize import brentq  # here: the command line imports this module to start
 
     r0 = brentq(log_final, 0.0, R_INF, xtol=1e-12)
-    return np.cumprod(r0 + (R_INF - r0) * sig)
+    return start * np.cumprod(r0 + (R_INF - r0) * sig)
 
 
 @dataclass
@@ -145,12 +151,14 @@ class HyperfluxEpoch:
 @dataclass(frozen=True)
 class HyperfluxResult:
     """Final keep-masks (parameter name → bool tensor, ``prunable_parameters`` order),
-    achieved density and the epoch log."""
+    achieved density, the epoch log and the density the run started at (below 1 for a
+    pruned model: its trajectory starts there)."""
 
     masks: Masks
     density: float
     requested_density: float
     log: tuple[HyperfluxEpoch, ...]
+    start_density: float = 1.0
 
     def pressure_density(self) -> tuple[tuple[float, float], ...]:
         """(Γ, density) of each pruning-phase epoch with Γ > 0."""
@@ -308,19 +316,21 @@ def hyperflux_prune(
     c = replace(config or HyperfluxConfig(), **options)
     pruning_epochs, regrowth_epochs, weight_lr = c.pruning_epochs, c.regrowth_epochs, c.weight_lr
     aim = target_density * c.regrowth_headroom
-    if aim < trajectory_floor(pruning_epochs):  # the trajectory would end above it, and the run with it
-        enough = next(e for e in range(pruning_epochs, 10_001) if trajectory_floor(e) <= aim)
-        raise OptionError("pruning_epochs", f"{{0}} {pruning_epochs} cannot take the trajectory down to "
-                          f"{aim:.4g} (the target {target_density:g} times the regrowth headroom "
-                          f"{c.regrowth_headroom:g}), only to {trajectory_floor(pruning_epochs):.4g}; use {{0}} "
-                          f"{enough} or more")
     torch.manual_seed(c.seed)
     net = _GatedNet(model, selection, c, masks)
     if target_density > (start := net.density()):  # a pruned weight's gate never opens: the density only falls
         raise OptionError("target_density", f"{{0}} {target_density:g} is above the density {start:.4g} the model "
                           f"starts at (what it has pruned stays pruned); ask for at most {start:.4g}, or start "
                           "from the unpruned model")
-    trajectory = retention_trajectory(target_density * c.regrowth_headroom, pruning_epochs)
+    if aim < start * trajectory_floor(pruning_epochs):  # the trajectory would end above it, and the run with it
+        enough = next(e for e in range(pruning_epochs, 10_001) if start * trajectory_floor(e) <= aim)
+        raise OptionError("pruning_epochs", f"{{0}} {pruning_epochs} cannot take the trajectory down to "
+                          f"{aim:.4g} (the target {target_density:g} times the regrowth headroom "
+                          f"{c.regrowth_headroom:g}), only to {start * trajectory_floor(pruning_epochs):.4g}; use {{0}} "
+                          f"{enough} or more")
+    # from the density the model starts at: a pruned start's trajectory began at 1.0, above it, and
+    # the controller held Γ at 0 for the epochs the trajectory took to come down to it
+    trajectory = retention_trajectory(aim, pruning_epochs, start)
     controller = PressureController(delta=c.pressure_step, beta=c.pressure_exponent)
     log: list[HyperfluxEpoch] = []
 
@@ -353,6 +363,7 @@ def hyperflux_prune(
         density=net.density(),
         requested_density=target_density,
         log=tuple(log),
+        start_density=start,
     )
 
 

@@ -191,3 +191,31 @@ def test_a_target_above_the_density_a_pruned_model_starts_at_is_refused_before_t
     assert torch.equal(layer.weight, before)  # refused before any step
     assert hyperflux_prune(layer, batches, cross_entropy_loss, 0.5, pruning_epochs=5, regrowth_epochs=0,
                            masks={"weight": keep}).density <= 0.5
+
+
+@pytest.mark.parametrize("start, target, epochs", [(0.4, 0.18, 8), (0.26, 0.05, 30)])
+def test_a_trajectory_from_a_pruned_start_runs_from_its_density_to_the_target(start, target, epochs):
+    """The trajectory is the start's density times a dense start's trajectory to target/start: it
+    begins below the start and ends at the target (it began at 1.0, so from 40 % the first three
+    epochs' targets, 0.63, 0.42, 0.30, held the pressure at 0)."""
+    traj = retention_trajectory(target, epochs, start)
+    assert traj[-1] == pytest.approx(target, rel=1e-9)
+    assert np.all(np.diff(traj) < 0) and traj[0] < start
+    assert traj == pytest.approx(start * retention_trajectory(target / start, epochs), rel=1e-12)
+
+
+def test_hyperflux_from_a_pruned_model_records_its_start_and_targets_below_it():
+    """From a model holding 40 % of its weights, every target of the log lies below 40 %, and the
+    result records where it started (the log's first target was 0.63: a dense start's)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    held = {name: torch.rand(p.shape, generator=torch.Generator().manual_seed(1)) < 0.4
+            for name, p in model.named_parameters() if p.dim() == 2}
+    start = sum(int(m.sum()) for m in held.values()) / sum(m.numel() for m in held.values())
+    batches = [(torch.randn(16, 16), torch.arange(16) % 4)] * 2
+    res = hyperflux_prune(model, batches, cross_entropy_loss, 0.2, pruning_epochs=8, regrowth_epochs=0, masks=held)
+    targets = [e.target for e in res.log if e.phase == "prune"]
+    assert max(targets) < start and targets[-1] == pytest.approx(0.2 * 0.9, rel=1e-9)
+    assert res.start_density == pytest.approx(start, abs=1e-12)
+    assert hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.2, pruning_epochs=8,
+                           regrowth_epochs=0).start_density == 1.0
