@@ -32,7 +32,7 @@ from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
-from prunelimit.laws.points import LawPoints
+from prunelimit.laws.points import LawPoints, Measured
 from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
@@ -92,6 +92,13 @@ class NplhConfig:
         check_pressures(self.pressures)
         validate.integer("epochs_per_level", self.epochs_per_level, 1)
         validate.integer("seed", self.seed, 0)
+
+    def measured(self) -> Measured:
+        """What sets the points' values, as ``law nplh`` records it beside them (its CSV's columns
+        after ``density,gamma``, its JSON's ``measured``): the metric, the mode, the seed and the
+        mode's own settings (the ladder is in the points: a pressure point's gamma is its Γ)."""
+        own = {"static": (), "iterative": ("rate", "finetune_steps"), "pressure": ("epochs_per_level",)}[self.mode]
+        return tuple((name, getattr(self, name)) for name in ("metric", "mode", "seed", *own))
 
 
 # --------------------------------------------------------------------------- recording
@@ -280,6 +287,7 @@ class NplhFit:
             "residual_sd": self.residual_sd,
             "loo_rmse": self.loo_rmse,
             "points": [{"density": d, "gamma": g} for d, g in zip(self.points.density, self.points.gamma)],
+            "measured": dict(self.points.measured) or None,
             "quadratic": None if q is None else {
                 "alpha0": q.alpha0, "alpha1": q.alpha1, "c": q.c, "r2": q.r2,
                 "f_stat": q.f_stat if math.isfinite(q.f_stat) else None, "p_value": q.p_value, "needed": q.needed,

@@ -1,7 +1,10 @@
 """(density, γ) points of the Neural Pruning Law and their CSV form (docs/guide.md, ``law``).
 
-The CSV has a header naming at least the columns ``density`` and ``gamma`` (other
-columns are ignored); densities are fractions in (0, 1] and γ must be positive.
+The CSV has a header naming at least the columns ``density`` and ``gamma``; densities are
+fractions in (0, 1] and γ must be positive. ``law nplh`` writes after them what measured
+the points (``SETTINGS``: ``metric``, ``mode``, ``seed`` and the mode's own settings), the
+same in every row; they are read back into ``LawPoints.measured`` and rows that differ in
+one are refused (two measurements in one fit). Other columns are ignored.
 Files are written atomically: a temporary file in the same folder, then a rename.
 """
 
@@ -23,14 +26,20 @@ from prunelimit.io.atomic import write_text_atomic
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 COLUMNS = ("density", "gamma")
+# the settings of ``law nplh`` that change the points, as its CSV records them, and their types
+SETTINGS = {"metric": str, "mode": str, "seed": int, "rate": float, "finetune_steps": int, "epochs_per_level": int}
+Measured = tuple[tuple[str, object], ...]
 
 
 @dataclass(frozen=True)
 class LawPoints:
-    """Measured points: ``density[i]`` (kept fraction) at minimum saliency ``gamma[i]``."""
+    """Measured points: ``density[i]`` (kept fraction) at minimum saliency ``gamma[i]``;
+    ``measured``: (setting, value) pairs of what measured them (``law nplh``'s metric, mode,
+    …; empty for points from elsewhere)."""
 
     density: tuple[float, ...]
     gamma: tuple[float, ...]
+    measured: Measured = ()
 
     def __post_init__(self) -> None:
         """Refuse what the CSV reader refuses, so the library fits only what the command would:
@@ -48,8 +57,8 @@ class LawPoints:
                 raise UsageError(f"point {i}: gamma {g} is not a finite number; drop the point")
 
     @classmethod
-    def from_arrays(cls, density: Sequence[float], gamma: Sequence[float]) -> "LawPoints":
-        return cls(tuple(float(d) for d in density), tuple(float(g) for g in gamma))
+    def from_arrays(cls, density: Sequence[float], gamma: Sequence[float], measured: Measured = ()) -> "LawPoints":
+        return cls(tuple(float(d) for d in density), tuple(float(g) for g in gamma), tuple(measured))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(self.density, dtype=float), np.asarray(self.gamma, dtype=float)
@@ -136,6 +145,7 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
             rows = [(reader.line_num, row) for row in itertools.islice(reader, MAX_CSV_ROWS + 1)]
             check_csv_rows(rows, path)
             points = [_parse_row(path, line, row) for line, row in rows]
+            measured = _measured(path, rows, [name for name in SETTINGS if name in header])
     except OSError as exc:
         raise InputError(f"{path}: cannot read points file ({exc.strerror}); check the path") from None
     except UnicodeDecodeError:
@@ -144,13 +154,38 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
         raise InputError(f"{path}: not a readable CSV file ({exc}); give a 'density,gamma' CSV") from None
     if not points:
         raise InputError(f"{path}: no data rows after the header; add 'density,gamma' rows")
-    return LawPoints.from_arrays([p[0] for p in points], [p[1] for p in points])
+    return LawPoints.from_arrays([p[0] for p in points], [p[1] for p in points], measured)
+
+
+def _measured(path: Path, rows: list[tuple[int, dict]], names: list[str]) -> Measured:
+    """The settings columns ``names`` of ``rows``, one value each: rows that differ hold two
+    measurements (two metrics' CSVs joined), and one law fitted through them is neither's."""
+    measured = []
+    for name in names if rows else ():
+        (first_line, first), *others = [(line, row[name].strip()) for line, row in rows]
+        other = next(((line, value) for line, value in others if value != first), None)
+        if other is not None:
+            raise InputError(f"{path}: {name} is {first!r} on line {first_line} but {other[1]!r} on line "
+                             f"{other[0]}: the rows hold points of two measurements; fit each one's points alone")
+        try:
+            measured.append((name, SETTINGS[name](first)))
+        except ValueError:
+            raise InputError(f"{path}: line {first_line}: {name} {first!r} is not "
+                             f"{'an integer' if SETTINGS[name] is int else 'a number'}; fix or drop the column") from None
+    return tuple(measured)
 
 
 def write_points(points: LawPoints, path: str | os.PathLike[str], force: bool = False) -> Path:
-    """Write ``density,gamma`` rows atomically (full float precision via ``repr``)."""
+    """Write ``density,gamma`` rows atomically (full float precision via ``repr``), each with
+    the values of ``points.measured`` in the columns after them."""
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(COLUMNS)
-    writer.writerows((repr(d), repr(g)) for d, g in zip(points.density, points.gamma))
+    names, values = zip(*points.measured) if points.measured else ((), ())
+    writer.writerow((*COLUMNS, *names))
+    writer.writerows((repr(d), repr(g), *map(_text, values)) for d, g in zip(points.density, points.gamma))
     return write_text_atomic(path, text.getvalue(), force)
+
+
+def _text(value: object) -> str:
+    """A setting as its column holds it: a float in full (``repr``), else as written."""
+    return repr(value) if isinstance(value, float) else str(value)

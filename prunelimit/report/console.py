@@ -277,6 +277,8 @@ def render_nplh(fit) -> None:
     if fit.heldout_error is not None:
         table.add_row("held-out density error", f"median {pct(fit.heldout_error.median_rel_error)}")
     stdout.print(table)
+    if fit.points.measured:  # which saliency and mode measured the points
+        stdout.print("points measured with " + ", ".join(f"{name} {value}" for name, value in fit.points.measured))
     render_warnings(fit.warnings)
 
 

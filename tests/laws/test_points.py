@@ -33,3 +33,40 @@ def test_a_mistyped_header_gets_no_other_command(tmp_path, text, reader):
     with pytest.raises(InputError) as info:
         reader(path)
     assert "law " not in str(info.value)
+
+
+def test_law_nplh_records_what_measured_its_points_and_nplh_fit_reads_it_back(cli, own_ckpt, tmp_path):
+    """The CSV and JSON of ``law nplh`` held the points alone: a reader could not tell a taylor
+    from a magnitude measurement, nor the mode. Now both record them and ``nplh-fit`` carries them on."""
+    import json
+
+    out = tmp_path / "points.csv"
+    run = cli("law", "nplh", own_ckpt, "--mode", "iterative", "--metric", "taylor", "--rate", "0.3",
+              "--finetune-steps", "2", "--region", "0.001,1", "-o", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    measured = {"metric": "taylor", "mode": "iterative", "seed": 0, "rate": 0.3, "finetune_steps": 2}
+    assert json.loads(run.stdout)["measured"] == measured
+    assert out.read_text().splitlines()[0] == "density,gamma,metric,mode,seed,rate,finetune_steps"
+    assert dict(points.read_points(out).measured) == measured
+    fit = cli("law", "nplh-fit", out, "--region", "0.001,1", "--json")
+    assert fit.exit_code == 0, fit.stderr
+    assert json.loads(fit.stdout)["measured"] == measured
+
+
+def test_points_of_two_measurements_in_one_csv_are_refused_naming_the_rows(tmp_path):
+    path = tmp_path / "joined.csv"
+    path.write_text("density,gamma,metric,mode\n0.5,0.001,magnitude,static\n0.25,0.01,magnitude,static\n"
+                    "0.5,0.002,taylor,static\n")
+    with pytest.raises(InputError, match=r"metric is 'magnitude' on line 2 but 'taylor' on line 4: the rows hold "
+                                         r"points of two measurements"):
+        points.read_points(path)
+
+
+def test_points_round_trip_with_their_settings_and_without(tmp_path):
+    measured = (("metric", "flux"), ("mode", "pressure"), ("seed", 3), ("epochs_per_level", 2))
+    pts = points.LawPoints.from_arrays([0.5, 0.25], [0.125, 1.0], measured)
+    assert points.read_points(points.write_points(pts, tmp_path / "a.csv")) == pts
+    plain = points.LawPoints.from_arrays([0.5, 0.25], [0.125, 1.0])
+    assert (tmp_path / "b.csv").exists() is False
+    assert points.read_points(points.write_points(plain, tmp_path / "b.csv")) == plain
+    assert (tmp_path / "b.csv").read_text().splitlines()[0] == "density,gamma"
