@@ -121,3 +121,18 @@ def _spec_from(base: Path, text: str, key: str) -> str:
     parts = text.split(":")
     parts[at] = _from(base, parts[at])
     return ":".join(parts)
+
+
+def number_list(text: str, flag: str, kind: type = float, what: str = "numbers", example: str = "0.25,1,4") -> tuple:
+    """A list option's numbers as a user types them: ``0.25,1,4``, or a bracketed list
+    ``[0.25, 1, 4]`` as YAML and JSON write it (a ``--config`` list arrives as that text);
+    a ``UsageError`` showing both forms for anything else."""
+    body = text.strip()
+    if body.startswith("[") and body.endswith("]"):
+        body = body[1:-1]
+    try:
+        return tuple(kind(part) for part in body.split(",")) if body.strip() else ()
+    except ValueError:
+        listed = ", ".join(example.split(","))
+        raise UsageError(f"{flag} {text!r}: give {what} separated by commas, e.g. {flag} {example} "
+                         f"(or as a list: {flag} \"[{listed}]\")") from None

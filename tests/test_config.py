@@ -30,3 +30,23 @@ def test_specs_without_a_file_and_empty_paths_stay_as_written():
     options = {"model": "mlp:64,32,10", "loss": "ce", "data": "digits:train", "eval_data": "tensors:",
                "junit": ""}
     assert relative_to_file(options, Path("/ci/gate.yaml"), ["junit"]) == options
+
+
+import pytest  # noqa: E402
+
+from prunelimit.config import number_list  # noqa: E402
+from prunelimit.errors import UsageError  # noqa: E402
+
+
+@pytest.mark.parametrize("text", ["0.25,1,4", " 0.25, 1, 4 ", "[0.25, 1, 4]", "[0.25,1,4]"])
+def test_a_list_option_takes_a_comma_list_or_a_bracketed_one(text):
+    """A YAML or JSON list (``--pressures "[0.25, 1, 4]"``, or ``pressures: [0.25, 1, 4]`` in a
+    --config file, which arrives as that text) was refused while the comma list worked."""
+    assert number_list(text, "--pressures") == (0.25, 1.0, 4.0)
+
+
+def test_a_list_option_that_is_not_numbers_shows_both_accepted_forms():
+    with pytest.raises(UsageError, match=r"--milestones 'a;b': give integers separated by commas, e\.g\. "
+                                         r"--milestones 10,20 \(or as a list: --milestones \"\[10, 20\]\"\)"):
+        number_list("a;b", "--milestones", int, "integers", "10,20")
+    assert number_list("[]", "--pressures") == ()  # the ladder's own check names an empty one

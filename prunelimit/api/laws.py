@@ -27,15 +27,16 @@ if TYPE_CHECKING:
 
 
 def parse_region(text: str) -> tuple[float, float] | str:
-    """``auto`` or ``LOW,HIGH`` density fractions for the pruning-law fit."""
+    """``auto`` or ``LOW,HIGH`` (``[LOW, HIGH]``) density fractions for the pruning-law fit."""
+    from prunelimit.config import number_list
+
     if text == "auto":
         return "auto"
-    try:
-        low, high = (float(v) for v in text.split(","))
-    except ValueError:
-        raise UsageError(f"--region {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5") from None
-    check_region((low, high))
-    return (low, high)
+    region = number_list(text, "--region", what="auto or the LOW and HIGH densities", example="0.005,0.5")
+    if len(region) != 2:
+        raise UsageError(f"--region {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5")
+    check_region(region)
+    return region
 
 
 def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):

@@ -7,6 +7,7 @@ from typing import Annotated, Optional, get_args
 import typer
 
 from prunelimit import api
+from prunelimit.config import number_list
 from prunelimit.errors import UsageError
 from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
@@ -43,17 +44,13 @@ NPLH_REGION = ",".join(str(v) for v in NplhConfig.region)  # the default region 
 
 
 def parse_pressures(text: Optional[str], mode: str) -> tuple[float, ...]:
-    """``--pressures G1,G2,...`` as the pressure ladder (the config's default when not given);
-    typed beside another mode, where it would be ignored, it is refused."""
+    """``--pressures`` (``G1,G2,...`` or ``[G1, G2, ...]``) as the pressure ladder (the config's
+    default when not given); typed beside another mode, where it would be ignored, it is refused."""
     if text is None:
         return NplhConfig.pressures
     if mode != "pressure":
         raise UsageError(f"--pressures sets the ladder of --mode pressure; add --mode pressure or drop it (mode {mode})")
-    try:
-        return tuple(float(v) for v in text.split(","))
-    except ValueError:
-        raise UsageError(f"--pressures {text!r}: use increasing positive numbers separated by commas, "
-                         "e.g. 0.25,1,4,16") from None
+    return number_list(text, "--pressures", what="increasing positive numbers", example="0.25,1,4,16")
 
 
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
@@ -67,7 +64,7 @@ def law_nplh(
     rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
     epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
-    pressures: Annotated[Optional[str], typer.Option("--pressures", help="Pressure mode: the ladder of pressures Γ, increasing, comma-separated \\[default: 2^k for k = -4, -3.5, ..., 5.5].")] = None,
+    pressures: Annotated[Optional[str], typer.Option("--pressures", help="Pressure mode: the ladder of pressures Γ, increasing, comma-separated (or a list: \"[0.25, 1, 4]\") \\[default: 2^k for k = -4, -3.5, ..., 5.5].")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.", parser=given_path)] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,

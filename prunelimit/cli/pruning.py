@@ -8,6 +8,7 @@ import typer
 
 from prunelimit import api
 from prunelimit.api.pruning import PRUNE_FORMATS
+from prunelimit.config import number_list
 from prunelimit.errors import UsageError
 from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
@@ -64,10 +65,7 @@ def train(
         changes = {k: v for k, v in dict(l1=l1, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs,
                                          schedule=schedule).items() if v is not None}
         if milestones:
-            try:
-                changes["milestones"] = tuple(int(m) for m in milestones.split(","))
-            except ValueError:
-                raise UsageError(f"--milestones {milestones!r}: comma-separated integers") from None
+            changes["milestones"] = number_list(milestones, "--milestones", int, "integers (epochs)", "10,20")
         cfg = lomp_config(preset, momentum=momentum, batch_size=batch_size, seed=o.seed,
                           l1_scope="reference" if l1_biases else "prunable", **changes)
         if cfg.l1 == 0:

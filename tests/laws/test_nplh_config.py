@@ -74,3 +74,15 @@ def test_a_bad_pressures_flag_exits_2_before_any_work(cli, args, says) -> None:
     result = cli("law", "nplh", "no-such-checkpoint.pt", *args)
     assert result.exit_code == 2, (result.stdout, result.stderr)
     assert says in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("given", [["--pressures", "[0.5, 2, 8]"], ["--pressures", "0.5,2,8"], ["--config", "LIST"]])
+def test_law_nplh_reads_pressures_as_a_comma_list_a_bracketed_list_or_a_config_list(cli, own_ckpt, tmp_path, given):
+    """``--pressures "[0.5, 2, 8]"`` and a --config list were refused ("use ... numbers separated by commas")."""
+    if given[-1] == "LIST":
+        (tmp_path / "c.yaml").write_text("pressures: [0.5, 2, 8]\n")
+        given = ["--config", str(tmp_path / "c.yaml")]
+    run = cli("law", "nplh", own_ckpt, "--mode", "pressure", "--epochs-per-level", "1", "--region", "0.001,1",
+              *given, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert [p["gamma"] for p in json.loads(run.stdout)["points"]] == [0.5, 2.0, 8.0]
