@@ -192,8 +192,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
                                              out_dir=out_dir, masks=held, progress=progress,
                                              meta=recorded_set(given.selection), selection=given.selection)
         pruned.update({name: result.masks.get(name, mask) for name, mask in pruned.items()})
-    if recorded := recorded_set(given.selection):  # as the levels' files: none for the default set
-        setattr(model, PRUNED_ATTRIBUTE, recorded["pruned"])
+    setattr(model, PRUNED_ATTRIBUTE, recorded_set(given.selection)["pruned"])  # as the levels' files
     return result
 
 

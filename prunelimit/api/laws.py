@@ -115,9 +115,10 @@ def imp(
 
 
 def recorded_set(selection: ParamSelection) -> dict:
-    """``meta.pruned`` for IMP's levels: the set they prune, so every command reading a level
-    counts it; none for the default set, so a sweep begun before sets were recorded resumes."""
-    return {"pruned": selection.to_meta()} if selection.include or selection.exclude else {}
+    """``meta.pruned`` for IMP's levels: the set they prune, the default one too (as ``prune``
+    and ``hyperflux`` record it), so every command reading a level counts it. A sweep begun
+    before sets were recorded resumes: its levels' missing set reads as the default."""
+    return {"pruned": selection.to_meta()}
 
 
 # The tolerance issue 9 asks of Hyperflux: the reached density within 10 % of the request.

@@ -147,3 +147,17 @@ def test_hyperflux_report_apply_records_the_set_as_pruning_apply_does(model, tra
                                   regrowth_epochs=1)
     held = report.apply(copy.deepcopy(model))
     assert prunelimit.info(held).to_json()["params"]["prunable"] == 120
+
+
+def test_imp_of_the_default_set_records_it_as_the_other_commands_do(cli, own_ckpt, tmp_path, model, train):
+    """``prune`` and ``hyperflux`` record the set they pruned within, the default one too; an IMP
+    sweep of the default set recorded none, in its levels or on the library's model."""
+    out = tmp_path / "sweep"
+    assert cli("imp", own_ckpt, *IMP, "-o", out).exit_code == 0
+    for level in range(3):
+        assert _saved(out / f"level_{level:03d}.pt")["meta"]["pruned"] == {"include": [], "exclude": []}
+    swept = copy.deepcopy(model)
+    prunelimit.imp(swept, train, levels=1, rate=0.5, epochs_per_level=0, epochs_dense=0)
+    from prunelimit.models.load import PRUNED_ATTRIBUTE
+
+    assert getattr(swept, PRUNED_ATTRIBUTE) == {"include": [], "exclude": []}
