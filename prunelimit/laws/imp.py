@@ -370,6 +370,12 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
     if differ:
         raise UsageError(f"{out} holds an IMP sweep of {', '.join(differ)}; resume it with the same model, data "
                          "and loss, or use a fresh directory")
+    if rows[0].density == 1.0 and density0 < 1.0:  # not damage: a dense level 0, and a pruned start
+        raise UsageError(
+            f"{out} holds an IMP sweep whose level 0 is dense (density 1), but this start is pruned (it keeps "
+            f"{density0:g} of its prunable weights): an older prunelimit wrote it, one that took a pruned "
+            "safetensors file's zeros for weights, or it began from the unpruned model; resume it from that "
+            "start (with that version), or use a fresh directory")
     bad = _bad_row(rows, density0)
     if bad:
         raise InputError(f"{path}: {bad}; the file is damaged, use a fresh directory")

@@ -162,3 +162,23 @@ def test_hyperflux_to_a_density_above_the_files_is_refused_and_writes_nothing(pr
         api.hyperflux(tmp_path / "hf.pt", 0.7, HyperfluxConfig(pruning_epochs=5), checkpoint=path, model=spec,
                       data="digits:train", max_samples=128, device="cpu", log=tmp_path / "hf.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resuming_a_sweep_an_older_version_began_from_a_pruned_safetensors_file_says_so(pruned_forms, tmp_path):
+    """An older prunelimit took a pruned safetensors file's zeros for weights: its sweep's level 0
+    is dense (density 1.0). Resuming it now, from the same file at density 0.5, was refused as a
+    damaged file ("level 0 has density 1 ...; the file is damaged", exit 3); it is another start."""
+    from prunelimit.errors import UsageError
+
+    path, spec = pruned_forms["safetensors"]
+    out = tmp_path / "imp"
+    run = dict(model=spec, data="digits:train", max_samples=128, device="cpu")
+    api.imp(str(path), out, ImpConfig(levels=0, rate=0.5, rewind="none"), **run)
+    # the older version's files: level 0 recorded at density 1.0, in the CSV and the checkpoint
+    (out / "imp.csv").write_text((out / "imp.csv").read_text().replace(f"\n0,{HALF / N!r},", "\n0,1.0,"))
+    level = torch.load(out / "level_000.pt", weights_only=True)
+    torch.save({**level, "density": 1.0}, out / "level_000.pt")
+    with pytest.raises(UsageError, match=r"level 0 is dense \(density 1\), but this start is pruned \(it keeps "
+                                         r"0\.5 of its prunable weights\): an older prunelimit wrote it") as info:
+        api.imp(str(path), out, ImpConfig(levels=1, rate=0.5, rewind="none"), **run)
+    assert "damaged" not in str(info.value)
