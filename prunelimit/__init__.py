@@ -26,8 +26,9 @@ _EXPORTS = {
     "verify": "prunelimit.library", "load_sparse": "prunelimit.sparse.sparse_file",
     "train": "prunelimit.library_training", "hyperflux": "prunelimit.library_training",
     "imp": "prunelimit.library_training", "export": "prunelimit.library_training",
-    "error_law": "prunelimit.laws.errorlaw", "fit_error_law": "prunelimit.laws.errorlaw",
-    "fit_nplh": "prunelimit.laws.nplh",
+    "error_law": "prunelimit.library_laws", "fit_error_law": "prunelimit.library_laws",
+    "fit_nplh": "prunelimit.library_laws", "predict_error": "prunelimit.library_laws",
+    "density_for_error": "prunelimit.library_laws",
 }
 __all__ = ["__version__", *_EXPORTS]
 

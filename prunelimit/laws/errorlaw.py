@@ -38,7 +38,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit import validate
-from prunelimit.errors import InputError, NumericalError, OptionError, UsageError
+from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, said
 from prunelimit.laws.points import check_header, check_row_fields, other_law
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
@@ -338,14 +338,15 @@ class _Problem:
 def _make_problem(points: ErrorPoints, joint: bool) -> _Problem:
     d, e = np.asarray(points.density, float), np.asarray(points.error, float)
     if joint and not points.has_shape:
-        raise UsageError("joint error-law fit needs width and depth columns in the CSV")
+        raise UsageError("joint error-law fit needs " + said("width and depth columns in the CSV",
+                                                             "points with width and depth (ErrorPoints(..., width, depth))"))
     pairs = [(None, None)] * d.size
     if points.has_shape:
         shaped = list(zip(points.width.tolist(), points.depth.tolist()))
         if not joint and len(set(shaped)) > 1:
             raise UsageError(
                 "the points come from several (width, depth) networks: fit them jointly "
-                "(--joint) or keep one network's rows"
+                f"({said('--joint', 'joint=True')}) or keep one network's rows"
             )
         pairs = shaped if joint else pairs
     shapes = tuple(dict.fromkeys(pairs))
@@ -360,7 +361,7 @@ def _make_problem(points: ErrorPoints, joint: bool) -> _Problem:
     if joint and (np.unique(log_l).size < 2 or np.unique(log_w).size < 2):
         raise UsageError(
             "joint error-law fit needs at least 2 distinct depths and 2 distinct widths; "
-            "fit each network alone without --joint"
+            f"fit each network alone without {said('--joint', 'joint=True')}"
         )
     return _Problem(np.log(d), np.log(e), cfg, log_l, log_w, shapes, eps_np, joint)
 
@@ -623,8 +624,9 @@ def _leave_one_out(points: ErrorPoints, joint: bool, x_full, problem: _Problem) 
 def check_query_shape(joint: bool, width, depth) -> None:
     """A width or depth names a network of a joint fit; a single-network fit would ignore it."""
     if not joint and (width is not None or depth is not None):
-        raise UsageError("width and depth select a network of a joint fit; add --joint (CSV with width,depth "
-                         "columns), or drop --width/--depth")
+        raise UsageError("width and depth select a network of a joint fit; "
+                         + said("add --joint (CSV with width,depth columns), or drop --width/--depth",
+                                "fit with joint=True (points with width and depth), or drop width= and depth="))
 
 
 def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
@@ -659,7 +661,7 @@ def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bo
     check_queries(density)
     if extrapolate:
         return
-    hint = "the law is not trusted beyond it (pass --extrapolate to force)"
+    hint = f"the law is not trusted beyond it (pass {said('--extrapolate', 'extrapolate=True')} to force)"
     if not lo * (1 - _REL_TOL) <= density <= hi * (1 + _REL_TOL):
         raise UsageError(
             f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]; {hint}"
@@ -682,7 +684,15 @@ def predict(
     eps_np: float | None = None,
     extrapolate: bool = False,
 ) -> float:
-    """Predicted error at ``density`` (joint law: of the network ``width`` × ``depth``)."""
+    """Predicted error at ``density`` (joint law: of the network ``width`` × ``depth``), within
+    the measured density range unless ``extrapolate``.
+
+    >>> import numpy as np
+    >>> density = np.geomspace(1, 1e-3, 20)
+    >>> fit = fit_error_law(ErrorPoints(density, error_law(density, 0.05, 0.9, 2.0, 0.01)))
+    >>> round(predict(fit, 0.01), 3)
+    0.475
+    """
     _check_range(fit, density, width, depth, extrapolate)
     e_np, shift = _config_for(fit, width, depth, eps_np)
     return float(np.exp(log_error(math.log(density) + shift, e_np, fit.eps_up, fit.gamma,
@@ -702,6 +712,12 @@ def density_for_error(
     The search runs over the measured density range (with ``extrapolate``, from 1e-12,
     or the smallest measured density if lower, to 1); a target the law does not reach
     there is refused with the reachable error range.
+
+    >>> import numpy as np
+    >>> density = np.geomspace(1, 1e-3, 20)
+    >>> fit = fit_error_law(ErrorPoints(density, error_law(density, 0.05, 0.9, 2.0, 0.01)))
+    >>> round(density_for_error(fit, 0.475), 4)
+    0.01
     """
     check_queries(target_error=target_error)
     e_np, shift = _config_for(fit, width, depth, eps_np)
@@ -721,7 +737,7 @@ def density_for_error(
         e_lo, e_hi = sorted((math.exp(ga) * target_error, math.exp(gb) * target_error))
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
-            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; --extrapolate searches "
+            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; {said('--extrapolate', 'extrapolate=True')} searches "
             f"[{min(1e-12, fit.density_range[0]):g}, 1])"
         )
     return math.exp(optimize.brentq(gap, a, b, xtol=1e-12, rtol=1e-12))

@@ -29,7 +29,7 @@ from torch.func import functional_call
 
 from prunelimit.curvature.hvp import native_recurrence
 from prunelimit.data.batches import Batches, LossFn, batch_size
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, UsageError, said
 from prunelimit.models.params import ParamSelection, required_prunable
 
 METRICS = ("magnitude", "gradient", "taylor", "fisher", "flux")
@@ -64,7 +64,8 @@ class WeightOverride(nn.Module):
         if isinstance(model, torch.jit.ScriptModule):  # functional_call refuses it deep inside a training loop
             raise InputError(
                 "a TorchScript model cannot run with substituted weights (torch.func.functional_call), which "
-                "hyperflux and gradient saliencies need; load its weights into the eager model with --model SPEC"
+                "hyperflux and gradient saliencies need; load its weights into the eager model "
+                + said("with --model SPEC", "(model.load_state_dict(scripted.state_dict())) and pass that")
             )
         self.model = model
         self.weights = weights

@@ -391,3 +391,46 @@ def test_extrapolated_target_search_covers_a_measured_range_below_1e_12():
     found = density_for_error(fit, 0.5, extrapolate=True)
     assert found == pytest.approx(density_for_error(fit, 0.5), rel=1e-9)
     assert predict(fit, found) == pytest.approx(0.5, rel=1e-6)
+
+
+def _refusals(fit_error_law, error_law, predict, density_for_error) -> list[str]:
+    """One of each error-law refusal that names an option: several networks fitted alone, a
+    joint fit of one, a query outside the measured range, width without a joint fit, a target
+    error the law does not reach."""
+    from prunelimit.laws.errorlaw import ErrorPoints
+
+    density = np.geomspace(1, 1e-3, 12)
+    errors = error_law(density, 0.05, 0.9, 2.0, 0.01)
+    one = ErrorPoints(density, errors)
+    two = ErrorPoints(np.r_[density, density], np.r_[errors, 1.1 * errors], np.r_[[1.0] * 12, [2.0] * 12],
+                      np.r_[[1.0] * 12, [2.0] * 12])
+    fit = fit_error_law(one)
+    out = []
+    for refused in (lambda: fit_error_law(two), lambda: fit_error_law(one, joint=True),
+                    lambda: predict(fit, 1e-5), lambda: predict(fit, 0.1, width=3.0),
+                    lambda: density_for_error(fit, 0.999)):
+        with pytest.raises(UsageError) as info:
+            refused()
+        out.append(str(info.value))
+    return out
+
+
+def test_the_libraries_error_law_names_its_arguments_where_the_command_line_names_flags():
+    """prunelimit.fit_error_law said "fit them jointly (--joint)", and predicting outside the range
+    "pass --extrapolate": a library caller has no flags. The command line's text is unchanged."""
+    import re
+
+    import prunelimit
+    from prunelimit.laws import errorlaw
+
+    flag = re.compile(r"(?<![\w-])--[a-z]")
+    library = _refusals(prunelimit.fit_error_law, prunelimit.error_law, prunelimit.predict_error,
+                        prunelimit.density_for_error)
+    assert [m for m in library if flag.search(m)] == []
+    named = " ".join(library)
+    for keyword in ("fit them jointly (joint=True)", "points with width and depth", "pass extrapolate=True",
+                    "fit with joint=True", "drop width= and depth=", "extrapolate=True searches"):
+        assert keyword in named
+    command_line = _refusals(errorlaw.fit_error_law, errorlaw.error_law, errorlaw.predict, errorlaw.density_for_error)
+    assert all(flag.search(m) or "CSV" in m for m in command_line), command_line
+    assert "add --joint (CSV with width,depth columns), or drop --width/--depth" in " ".join(command_line)
