@@ -434,3 +434,14 @@ def test_the_libraries_error_law_names_its_arguments_where_the_command_line_name
     command_line = _refusals(errorlaw.fit_error_law, errorlaw.error_law, errorlaw.predict, errorlaw.density_for_error)
     assert all(flag.search(m) or "CSV" in m for m in command_line), command_line
     assert "add --joint (CSV with width,depth columns), or drop --width/--depth" in " ".join(command_line)
+
+
+def test_prunelimit_fit_error_law_of_several_networks_names_joint_as_a_keyword():
+    import prunelimit
+    from prunelimit.laws.errorlaw import ErrorPoints
+
+    density = np.geomspace(1, 1e-3, 12)
+    errors = error_law(density, 0.05, 0.9, 2.0, 0.01)
+    shape = np.r_[[1.0] * 12, [2.0] * 12]
+    with pytest.raises(UsageError, match=r"fit them jointly \(joint=True\) or keep one network's rows"):
+        prunelimit.fit_error_law(ErrorPoints(np.r_[density, density], np.r_[errors, errors], shape, shape))
