@@ -249,7 +249,7 @@ class HyperfluxReport:
         """What ``prunelimit hyperflux --json`` prints, less the ``output`` it wrote."""
         return {
             "requested_density": self.requested_density, "start_density": self.start_density,
-            "density": self.density, "warnings": list(self.warnings),
+            "density": self.density, "prunable_set": self.selection.to_meta(), "warnings": list(self.warnings),
             "before": {"loss": self.before.loss, "accuracy": self.before.accuracy},
             "after": {"loss": self.after.loss, "accuracy": self.after.accuracy},
             "log": [{"epoch": e.epoch, "phase": e.phase, "pressure": e.pressure, "density": e.density,

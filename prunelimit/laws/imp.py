@@ -67,13 +67,15 @@ class ImpRow:
 @dataclass(frozen=True)
 class ImpResult:
     """The sweep's rows (level 0 first), the number of prunable weights, where it resumed,
-    its CSV (``None`` without ``out_dir``) and the last level's keep-masks."""
+    its CSV (``None`` without ``out_dir``), the last level's keep-masks and the prunable set
+    it pruned within."""
 
     rows: tuple[ImpRow, ...]
     prunable: int
     resumed_after: int | None  # last level found in out_dir, None for a fresh sweep
     csv_path: Path | None
     masks: Masks = field(default_factory=dict, repr=False)
+    selection: ParamSelection = ParamSelection()
 
     def points(self) -> "ErrorPoints":
         """The rows as the error law's points (``fit_error_law(result.points())``), as
@@ -92,7 +94,8 @@ class ImpResult:
     def to_json(self) -> dict:
         """What ``prunelimit imp --json`` prints, less the ``output`` folder it names."""
         return {"csv": None if self.csv_path is None else str(self.csv_path), "prunable": self.prunable,
-                "resumed_after": self.resumed_after, "rows": [asdict(r) for r in self.rows]}
+                "prunable_set": self.selection.to_meta(), "resumed_after": self.resumed_after,
+                "rows": [asdict(r) for r in self.rows]}
 
 
 def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:
@@ -252,7 +255,7 @@ def iterative_magnitude_pruning(
         if progress:
             progress(row)
 
-    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed})
+    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed}, selection)
 
 
 def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:

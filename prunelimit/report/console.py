@@ -392,7 +392,8 @@ def render_gate(rep) -> None:
 
 
 def render_hyperflux(rep: dict) -> None:
-    stdout.print(f"Hyperflux: density {pct(rep['density'])} (requested {pct(rep['requested_density'])})")
+    start = f" from {pct(rep['start_density'])}" if rep["start_density"] < 1 else ""  # a pruned start
+    stdout.print(f"Hyperflux: density {pct(rep['density'])}{start} (requested {pct(rep['requested_density'])})")
     for label in ("before", "after"):
         ev = rep[label]
         stdout.print(f"{label:>7}: loss {ev['loss']:.4f} · accuracy {pct(ev['accuracy'])}")

@@ -153,7 +153,8 @@ def test_imp_of_the_default_set_records_it_as_the_other_commands_do(cli, own_ckp
     """``prune`` and ``hyperflux`` record the set they pruned within, the default one too; an IMP
     sweep of the default set recorded none, in its levels or on the library's model."""
     out = tmp_path / "sweep"
-    assert cli("imp", own_ckpt, *IMP, "-o", out).exit_code == 0
+    run = cli("imp", own_ckpt, *IMP, "-o", out, "--json")
+    assert run.exit_code == 0 and json.loads(run.stdout)["prunable_set"] == {"include": [], "exclude": []}
     for level in range(3):
         assert _saved(out / f"level_{level:03d}.pt")["meta"]["pruned"] == {"include": [], "exclude": []}
     swept = copy.deepcopy(model)
@@ -161,3 +162,10 @@ def test_imp_of_the_default_set_records_it_as_the_other_commands_do(cli, own_ckp
     from prunelimit.models.load import PRUNED_ATTRIBUTE
 
     assert getattr(swept, PRUNED_ATTRIBUTE) == {"include": [], "exclude": []}
+
+
+def test_the_json_of_imp_and_hyperflux_names_the_set_they_pruned_within(cli, own_ckpt, tmp_path):
+    for command, extra in (("imp", (*IMP, "-o", tmp_path / "sweep")), ("hyperflux", (*HYPERFLUX, "-o", tmp_path / "h.pt"))):
+        run = cli(command, own_ckpt, "--exclude", "0", *extra, "--json")
+        assert run.exit_code == 0, run.output
+        assert json.loads(run.stdout)["prunable_set"] == {"include": [], "exclude": ["0"]}
