@@ -431,6 +431,11 @@ def _load(out: Path, path: Path, settings) -> dict:
     recorded = ckpt.get("imp") if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT else None
     if not isinstance(recorded, dict):
         raise InputError(f"{path}: not a checkpoint of an IMP sweep; use a fresh directory")
+    unrecorded = [key for key in settings if key not in recorded]
+    if unrecorded:  # no setting of this run matches what a version before them did not record
+        raise UsageError(f"{out} holds an IMP sweep an older prunelimit wrote: it records no "
+                         f"{', '.join(unrecorded)}, which this version checks to resume the same run; resume it with "
+                         "the version that wrote it, or use a fresh directory")
     differ = _changed(recorded, settings)
     if differ:
         raise UsageError(f"{out} holds an IMP sweep with other settings: {', '.join(differ)}; resume it with "

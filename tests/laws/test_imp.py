@@ -312,3 +312,18 @@ def test_a_resumed_sweep_is_bit_identical(digits, tmp_path, rewind):
     for level in range(4):
         a, b = (torch.load(tmp_path / d / f"level_{level:03d}.pt", weights_only=True) for d in ("full", "part"))
         assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+
+def test_resuming_a_sweep_that_records_fewer_settings_names_the_older_version(digits, tmp_path):
+    """Sweeps written before the training batches were recorded (train_samples, batch_size) were
+    refused as "other settings: train_samples None (now 640)"; no setting matches None."""
+    kw = dict(rate=0.5, rewind="none", seed=3)
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path, **kw)
+    path = tmp_path / "level_001.pt"
+    level = torch.load(path, weights_only=True)
+    older = {k: v for k, v in level["imp"].items() if k not in ("train_samples", "batch_size")}
+    torch.save({**level, "imp": older}, path)
+    with pytest.raises(UsageError, match=r"holds an IMP sweep an older prunelimit wrote: it records no "
+                                         r"train_samples, batch_size, which this version checks") as info:
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
+    assert "None" not in str(info.value)
