@@ -429,6 +429,10 @@ def _load(out: Path, path: Path, settings) -> dict:
         raise InputError(f"{path}: cannot load IMP checkpoint ({type(exc).__name__}); use a fresh directory") from None
     check_loaded(ckpt, f"IMP checkpoint {path}")
     recorded = ckpt.get("imp") if isinstance(ckpt, dict) and ckpt.get("format") == FORMAT else None
+    written = ckpt.get("format") if isinstance(ckpt, dict) and isinstance(ckpt.get("imp"), dict) else FORMAT
+    if written != FORMAT:  # a sweep's level, of another version's format: not damaged, not readable here
+        raise InputError(f"{path}: an IMP level in format {clipped(written)}, which another prunelimit version wrote "
+                         f"(this one reads {FORMAT}); resume the sweep with that version, or use a fresh directory")
     if not isinstance(recorded, dict):
         raise InputError(f"{path}: not a checkpoint of an IMP sweep; use a fresh directory")
     unrecorded = [key for key in settings if key not in recorded]

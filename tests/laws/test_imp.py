@@ -327,3 +327,15 @@ def test_resuming_a_sweep_that_records_fewer_settings_names_the_older_version(di
                                          r"train_samples, batch_size, which this version checks") as info:
         _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
     assert "None" not in str(info.value)
+
+
+def test_a_level_in_another_versions_format_is_named_as_such(digits, tmp_path):
+    """A level file another version wrote (another ``format``) read as "not a checkpoint of an
+    IMP sweep"; it is one, in a format this version does not read."""
+    kw = dict(rate=0.5, rewind="none", seed=3)
+    _run(digits, _mlp(), levels=1, out_dir=tmp_path, **kw)
+    path = tmp_path / "level_001.pt"
+    torch.save({**torch.load(path, weights_only=True), "format": "prunelimit/2"}, path)
+    with pytest.raises(InputError, match=r"level_001\.pt: an IMP level in format prunelimit/2, which another "
+                                         r"prunelimit version wrote \(this one reads prunelimit/1\)"):
+        _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
