@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
 from prunelimit.report.rounding import half_width_text, value_text
@@ -25,12 +25,25 @@ def reader_gone() -> None:
     raise ReaderGone(141)
 
 
+# The width of stdout when it is a pipe or a file and COLUMNS is unset (CI logs, ``| tee``):
+# rich's 80 columns (or the terminal's, read from stdin) folded the tables' layer names and
+# cut their numbers; a file has no width, so a table is laid out as wide as its cells.
+PIPED_WIDTH = 10_000
+
+
 class _Console(Console):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         # rich fixes COLUMNS/LINES as read at construction, i.e. at import: read them at each
         # print instead, as a terminal resize or a caller's COLUMNS would have it
         self._width = self._height = None
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._environ.get("COLUMNS", "").isdigit():
+            return size
+        return ConsoleDimensions(PIPED_WIDTH, size.height)
 
     def on_broken_pipe(self) -> None:  # rich's default exits 1, which means "gate failed" here
         reader_gone()
