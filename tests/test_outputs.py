@@ -238,6 +238,9 @@ UNWRITABLE: dict[str, Callable[[SimpleNamespace, Path], list]] = {
     "train -o": lambda c, bad: ["train", "--model", SPEC, "--data", "digits", "-o", bad / "t.pt"],
     "imp -o under a file": lambda c, bad: ["imp", c.ckpt, "-o", bad / "sweep"],
     "imp -o onto a file": lambda c, bad: ["imp", c.ckpt, "-o", bad],
+    "imp --report": lambda c, bad: ["imp", c.ckpt, "-o", c.dir / "sweep", "--report", bad / "r"],
+    "hyperflux --report": lambda c, bad: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", c.dir / "fresh.pt",
+                                          "--report", bad / "r"],
 }
 _LOSS = {"spectrum", "bounds", "verify", "prune", "gate", "nplh", "hyperflux", "train", "imp"}
 
