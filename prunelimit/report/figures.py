@@ -126,6 +126,30 @@ def sparsity_figure(layers: Sequence) -> Figure:
     return fig
 
 
+def export_figure(tensors: Sequence) -> Figure:
+    """Per tensor of an export (``TensorLayout`` items): its kept density, and its bytes dense
+    and as exported, with the layout chosen (a log axis: a pruned tensor's bytes and a
+    bias's differ by orders of magnitude); a tied tensor is stored once, under its twin."""
+    names = [t.name for t in tensors]
+    y = np.arange(len(names))
+    fig, (ax_density, ax_bytes) = plt.subplots(1, 2, sharey=True, figsize=(9.6, max(1.8, 0.32 * len(names) + 1.2)))
+    ax_density.barh(y, [t.density for t in tensors], color="#3b6ea5")
+    ax_density.set_xlim(0, 1)
+    ax_density.set_xlabel("kept density", fontsize=9)
+    ax_bytes.barh(y - 0.2, [t.dense_bytes for t in tensors], height=0.4, color="0.7", label="dense")
+    ax_bytes.barh(y + 0.2, [max(t.total_bytes, 1) for t in tensors], height=0.4, color="#27ae60", label="exported")
+    ax_bytes.set_xscale("log")
+    ax_bytes.set_xlabel("bytes (log scale)", fontsize=9)
+    ax_bytes.legend(loc="lower right", fontsize=7)
+    for i, t in enumerate(tensors):
+        layout = t.format if t.alias is None else f"tied to {t.alias}"
+        ax_bytes.annotate(layout, (max(t.total_bytes, 1), i + 0.2), xytext=(3, 0), textcoords="offset points",
+                          va="center", fontsize=7, annotation_clip=False)
+    ax_density.set_yticks(y, names, fontsize=8, parse_math=False)  # a name is the user's text
+    ax_density.invert_yaxis()
+    return fig
+
+
 def imp_figure(rows: Sequence) -> Figure:
     """An IMP sweep level by level (``ImpResult.rows``, level 0 dense): the kept density on a
     log axis (each level keeps 1 − rate of the last), and the evaluation error and loss."""

@@ -367,3 +367,12 @@ def test_a_file_without_masks_is_told_the_prune_command_that_fits_it(make, optio
         assert run(*command).exit_code == 0
         trust = [o for o in options if o == "--trust-pickle"]  # the pruned file records the spec it was given
         assert run("export", tmp_path / "pruned.pt", "-o", tmp_path / "out.safetensors", *trust).exit_code == 0
+
+
+def test_the_report_draws_each_tensor_s_density_and_sizes(exported, pruned, tmp_path):
+    """`export --report` wrote a page without a figure where every other command's has one:
+    it draws each tensor's kept density and its bytes dense and exported."""
+    result = run("export", pruned, "-o", tmp_path / "m.safetensors", "--report", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "<figcaption>density and size per tensor</figcaption>" in page and "data:image/png;base64," in page

@@ -99,3 +99,22 @@ def test_the_hyperflux_figure_draws_the_density_against_its_trajectory_and_targe
     assert list(ax_loss.lines[0].get_ydata()) == [1.0, 0.8, 0.7]
     assert "regrowth" in [t.get_text() for t in ax_density.get_legend().get_texts()]
     assert figure_png(fig).startswith(b"\x89PNG")
+
+
+def test_the_export_figure_draws_each_tensor_s_density_and_bytes():
+    """`export --report`: kept density per tensor, and its bytes dense and exported side by side
+    (log axis), each labelled with its layout; names drawn as typed."""
+    from prunelimit.report.figures import export_figure
+
+    tensors = [SimpleNamespace(name=NAMES[0], density=0.1, dense_bytes=8192, total_bytes=1200, format="csr", alias=None),
+               SimpleNamespace(name="0.bias", density=1.0, dense_bytes=128, total_bytes=128, format="dense", alias=None),
+               SimpleNamespace(name="tied", density=0.1, dense_bytes=8192, total_bytes=0, format="csr", alias="w")]
+    fig = export_figure(tensors)
+    ax_density, ax_bytes = fig.axes
+    assert [p.get_width() for p in ax_density.patches] == [0.1, 1.0, 0.1]
+    widths = [p.get_width() for p in ax_bytes.patches]
+    assert widths == [8192, 128, 8192, 1200, 128, 1]  # dense bars, then exported (a tied tensor's 0 drawn at 1)
+    assert ax_bytes.get_xscale() == "log"
+    assert [t.get_text() for t in ax_bytes.texts] == ["csr", "dense", "tied to w"]
+    assert _labels(fig) == [NAMES[0], "0.bias", "tied"]
+    assert figure_png(fig).startswith(b"\x89PNG")
