@@ -190,11 +190,20 @@ def test_a_table_piped_without_columns_keeps_each_name_and_number_on_its_row(ren
     assert all(number in row for number in numbers), out
 
 
-def test_columns_still_sets_the_width_of_a_piped_table(capsys, monkeypatch):
-    """A width the user asks for (COLUMNS) is kept when piped: a name folds, never loses its end."""
+def _cells(out: str) -> list[str]:
+    """The one body row of a printed table, each cell's folded lines joined again."""
+    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    return ["".join(piece.strip() for piece in column) for column in zip(*rows)]
+
+
+@pytest.mark.parametrize("render, rep, numbers", _layer_tables(), ids=["info", "prune", "export"])
+def test_a_narrow_width_folds_a_cell_and_never_cuts_it(render, rep, numbers, capsys, monkeypatch):
+    """COLUMNS (or a terminal) narrower than the table: rich cut cells with "…"
+    ("123,456,0…", "4096×301…"); each now folds onto more lines, and nothing is lost."""
     monkeypatch.setenv("COLUMNS", "60")
-    render, rep, _ = _layer_tables()[1]
     render(rep)
     out = capsys.readouterr().out
-    assert max(len(line) for line in out.splitlines()) <= 60
-    assert LONG not in out
+    assert max(len(line) for line in out.splitlines()) <= 60 and "…" not in out
+    cells = _cells(out)
+    spaced = [cell.replace(" ", "") for cell in cells]  # a cell folded at its space lost it
+    assert cells[0] == LONG and all(number.replace(" ", "") in spaced for number in numbers), cells
