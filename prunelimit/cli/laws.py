@@ -202,7 +202,8 @@ def imp(
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
-        preflight([report_output(report)], [source, model, data, eval_data, loss], force)
+        preflight([imp_law.output_folder(output), report_output(report)], [source, model, data, eval_data, loss],
+                  force)  # together: the page's folder may not be a level's name
         with flag_names(epochs_per_level="--epochs"):
             imp_law.check_rewind_steps(rewind_steps is not None, rewind)  # also the settings api.imp completes for a checkpoint
             config = ImpConfig(rate=rate, levels=levels, rewind=rewind,
