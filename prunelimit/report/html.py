@@ -83,8 +83,9 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("size.ratio", "exported / dense size", "number"),
 )
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
-# lists of flat records shown as a table each: per-layer numbers, IMP's levels, Hyperflux's epochs
-GRID_KEYS = (("layers", "Layers"), ("rows", "Levels"), ("log", "Epochs"))
+# lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
+# levels, Hyperflux's epochs
+GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"))
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;

@@ -376,3 +376,6 @@ def test_the_report_draws_each_tensor_s_density_and_sizes(exported, pruned, tmp_
     assert result.exit_code == 0, result.output
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "<figcaption>density and size per tensor</figcaption>" in page and "data:image/png;base64," in page
+    table = page.partition("<h2>Tensors</h2>")[2].partition("</table>")[0]  # one row a tensor, as on the console
+    assert table.count("<tr>") == 1 + len(json.loads(run("export", pruned, "-o", tmp_path / "n.safetensors",
+                                                         "--json").stdout)["tensors"])
