@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -483,3 +484,27 @@ def test_memory_report_and_narrow_lanczos_basis(cli, own_ckpt):
     exact = _json(cli("spectrum", own_ckpt, "--method", "exact", "--json", "--max-samples", 300))
     assert exact["memory"]["basis_kind"] == "dense Hessian, float64"
     assert exact["memory"]["basis_mb"] == pytest.approx(dim * dim * 8 / 2**20)
+
+
+@pytest.mark.parametrize("args, table, figure", [
+    (["imp", "mlp:64,16,10", "--data", "digits:train", "--eval-data", "digits:test", "--levels", 2, "--epochs", 1,
+      "--max-samples", 256, "-o", "sweep"], "Levels", "density, error and loss per level"),
+    (["hyperflux", "--model", "mlp:64,16,10", "--data", "digits:train", "--eval-data", "digits:test",
+      "--target-density", 0.5, "--pruning-epochs", 3, "--regrowth-epochs", 1, "--max-samples", 256, "-o", "h.pt"],
+     "Epochs", "density, pressure and loss per epoch"),
+])
+def test_the_companion_law_commands_write_a_report(cli, tmp_path, monkeypatch, args, table, figure):
+    """`imp` and `hyperflux` took no --report, where bounds, verify, prune and the law fits do:
+    the page holds their levels or epochs as a table, the trajectory as a figure and the same
+    JSON document as --json; a second run refuses to replace it without --force."""
+    monkeypatch.chdir(tmp_path)
+    doc = _json(cli(*args, "--report", "r", "--json"))
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert f"<h2>{table}</h2>" in page and f"<figcaption>{figure}</figcaption>" in page
+    assert page.count("<tr>") > len(doc.get("rows") or doc.get("log"))
+    assert "data:image/png;base64," in page
+    embedded = json.loads(html.unescape(page.split("<pre>")[-1].split("</pre>")[0]))
+    assert embedded == doc
+    again = cli(*args, "--report", "r")  # imp resumes its levels, and its page too is refused
+    assert again.exit_code == 2 and "already exists; pass --force" in again.stderr, again.stderr
+    assert (tmp_path / "r" / "report.html").read_text(encoding="utf-8") == page

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -165,8 +166,8 @@ MULTI = {
     "law error-fit": (lambda m: ["law", "error-fit", m / "errors.csv", "--plot", "e.png", "--report", "r"],
                       ["e.png", "r/report.html"]),
     "hyperflux": (lambda m: ["hyperflux", m / "m.pt", "--target-density", "0.5", "-o", "h.pt", "--log", "h.csv",
-                             "--pruning-epochs", "3", "--regrowth-epochs", "1", "--max-samples", "256"],
-                  ["h.pt", "h.csv"]),
+                             "--report", "r", "--pruning-epochs", "3", "--regrowth-epochs", "1", "--max-samples", "256"],
+                  ["h.pt", "h.csv", "r/report.html"]),
 }
 
 
@@ -206,6 +207,25 @@ def test_a_failing_write_leaves_every_output_as_it_was(cli, made, tmp_path, monk
     assert f"cannot write {failing}" in result.stderr and "No space left" in result.stderr
     assert result.stdout == ""
     assert _files(tmp_path) == before
+
+
+def test_a_failing_imp_report_leaves_no_page_and_the_levels_resumable(cli, made, tmp_path, monkeypatch):
+    """`imp --report`: the levels are saved as each finishes (a sweep resumes), the page after
+    the last; a page that cannot be written fails the run with its one line, leaves no page
+    nor temporary file, and the levels stay for the next run to resume from."""
+    monkeypatch.chdir(tmp_path)
+    _disk_full_for(monkeypatch, "report.html")
+    args = ["imp", made / "m.pt", "-o", "sweep", "--levels", "1", "--epochs", "1", "--max-samples", "256",
+            "--report", "r"]
+    result = cli(*args, "--json")
+    assert result.exit_code == 2 and "cannot write r/report.html" in result.stderr, result.stderr
+    assert result.stdout == "" and not Path("r").exists()
+    assert sorted(p.name for p in Path("sweep").iterdir()) == ["imp.csv", "level_000.pt", "level_001.pt", "rewind.pt"]
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
+    result = cli(*args, "--json")  # resumed: no level to redo, the page written
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["resumed_after"] == 1 and Path("r/report.html").is_file()
 
 
 def test_a_failing_imp_level_leaves_the_folder_as_the_last_level_left_it(cli, made, tmp_path, monkeypatch):

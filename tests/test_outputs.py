@@ -193,6 +193,24 @@ def test_two_outputs_on_one_path_are_refused(cli, c, tmp_path, name, args):
     _refused(cli, c, args(c, out), "are the same file", out)
 
 
+@pytest.mark.parametrize("name, args", [
+    ("prune --report = -o", lambda c, o: ["prune", c.ckpt, "--ratio", "0.5", "-o", o / "p.pt", "--report", o / "p.pt"]),
+    ("bounds --report = --plot", lambda c, o: ["bounds", c.ckpt, "--plot", o / "b.png", "--report", o / "b.png"]),
+    ("export --report = -o", lambda c, o: ["export", c.ckpt, "-o", o / "e.safetensors",
+                                           "--report", o / "e.safetensors"]),
+    ("hyperflux --report under --log", lambda c, o: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", o / "h.pt",
+                                                     "--log", o / "h.csv", "--report", o / "h.csv" / "r"]),
+    ("imp --report = a level", lambda c, o: ["imp", c.ckpt, "-o", o / "s", "--report", o / "s" / "level_000.pt"]),
+], ids=lambda x: x if isinstance(x, str) else "")
+def test_an_output_inside_another_output_s_file_is_refused(cli, c, tmp_path, name, args):
+    """`--report DIR` where another output of the run is a file (`-o p.pt --report p.pt`, an
+    IMP level's name): checked as separate paths it passed, then failed after the work ("cannot
+    use .p.pt.….tmp: Is a directory", or the levels written and the page not)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    _refused(cli, c, args(c, out), "lies inside", out)
+
+
 # --------------------------------------------------------------------------- extension vs format
 
 
@@ -238,6 +256,9 @@ UNWRITABLE: dict[str, Callable[[SimpleNamespace, Path], list]] = {
     "train -o": lambda c, bad: ["train", "--model", SPEC, "--data", "digits", "-o", bad / "t.pt"],
     "imp -o under a file": lambda c, bad: ["imp", c.ckpt, "-o", bad / "sweep"],
     "imp -o onto a file": lambda c, bad: ["imp", c.ckpt, "-o", bad],
+    "imp --report": lambda c, bad: ["imp", c.ckpt, "-o", c.dir / "sweep", "--report", bad / "r"],
+    "hyperflux --report": lambda c, bad: ["hyperflux", c.ckpt, "--target-density", "0.5", "-o", c.dir / "fresh.pt",
+                                          "--report", bad / "r"],
 }
 _LOSS = {"spectrum", "bounds", "verify", "prune", "gate", "nplh", "hyperflux", "train", "imp"}
 

@@ -10,7 +10,7 @@ from prunelimit import api
 from prunelimit.config import number_list
 from prunelimit.errors import UsageError
 from prunelimit.io.atomic import staged
-from prunelimit.io.outputs import optional, preflight
+from prunelimit.io.outputs import Output, optional, preflight
 from prunelimit.laws import imp as imp_law, nplh as nplh_law
 from prunelimit.laws.hyperflux import HyperfluxConfig
 from prunelimit.laws.imp import ImpConfig
@@ -194,9 +194,13 @@ def imp(
     exclude: ExcludeOpt = None,
     trust_pickle: TrustOpt = False,
     download: DownloadOpt = False,
+    report: ReportOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --report page (the levels in -o are resumed, never replaced).")] = False,
 ) -> None:
     """Iterative magnitude pruning with rewinding: one checkpoint and CSV row per level, resumable."""
     with handled(o.debug):
+        preflight([imp_law.output_folder(output), report_output(report)], [source, model, data, eval_data, loss],
+                  force)  # together: the page's folder may not be a level's name
         with flag_names(epochs_per_level="--epochs"):
             imp_law.check_rewind_steps(rewind_steps is not None, rewind)  # also the settings api.imp completes for a checkpoint
             config = ImpConfig(rate=rate, levels=levels, rewind=rewind,
@@ -209,6 +213,9 @@ def imp(
                               exclude=tuple(exclude or ()),
                               progress=lambda row: advance(row.level + 1, levels + 1))
         body = {"output": str(output), **rep.to_json()}
+        # after the sweep: its levels are saved as they finish (resumable), the page describes them all
+        _write_report(report, "imp", body, lambda figures: {"density, error and loss per level":
+                                                            figures.imp_figure(rep.rows)}, force)
         emit("imp", body, o.json, console.render_imp, rep)
 
 
@@ -227,6 +234,7 @@ def hyperflux(
     weight_lr: Annotated[float, typer.Option("--weight-lr", help="SGD learning rate of the weights.")] = HyperfluxConfig.weight_lr,
     gate_lr: Annotated[float, typer.Option("--gate-lr", help="Adam learning rate of the gates.")] = HyperfluxConfig.gate_lr,
     log: Annotated[Optional[Path], typer.Option("--log", help="Write the per-epoch pressure/density log as CSV.", parser=given_path)] = None,
+    report: ReportOpt = None,
     force: ForceOpt = False,
     loss: LossOpt = None,
     batch_size: BatchOpt = 128,
@@ -241,12 +249,17 @@ def hyperflux(
         with flag_names():
             config = HyperfluxConfig(pruning_epochs=pruning_epochs, regrowth_epochs=regrowth_epochs,
                                      weight_lr=weight_lr, gate_lr=gate_lr, seed=o.seed)
-            with progress("Hyperflux epochs", pruning_epochs + regrowth_epochs, progress_enabled(o.json)) as advance:
+            preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv"), report_output(report)],
+                      [checkpoint, model, data, eval_data, loss], force)
+            with staged(), progress("Hyperflux epochs", pruning_epochs + regrowth_epochs,
+                                    progress_enabled(o.json)) as advance:  # the checkpoint, log and report, or none
                 rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
                                     eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
                                     max_samples=max_samples, trust_pickle=trust_pickle, download=download,
                                     device=o.device, force=force, progress=_steps(advance),
                                     include=tuple(include or ()), exclude=tuple(exclude or ()))
-        body = {"output": str(output), **rep.to_json()}
+                body = {"output": str(output), **rep.to_json()}
+                _write_report(report, "hyperflux", body, lambda figures: {"density, pressure and loss per epoch":
+                              figures.hyperflux_figure(rep.log, rep.requested_density)}, force)
         emit("hyperflux", body, o.json, console.render_hyperflux, body)
 

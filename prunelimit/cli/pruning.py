@@ -174,6 +174,7 @@ def export(
         inputs = _inputs(o, checkpoint) if bench else None
         with staged():  # the sparse file and the report, or neither
             rep = api.export(checkpoint, output, o.model, o.trust_pickle, force, inputs, o.batch_size, pattern)
-            _write_report(report, "export", rep.to_json(), lambda _: {}, force)
+            _write_report(report, "export", rep.to_json(),
+                          lambda figures: {"density and size per tensor": figures.export_figure(rep.tensors)}, force)
         emit("export", rep.to_json(), o.json, console.render_export, rep)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, permutations
 from pathlib import Path
 from typing import Iterable
 
@@ -65,6 +65,10 @@ class Output:
         if self.fmt == FOLDER:
             return same_file(path.parent, self.path) and any(fnmatch.fnmatch(path.name, m) for m in self.members)
         return same_file(self.path, path)
+
+    def holds(self, path: Path) -> bool:
+        """Would ``path`` lie inside a file this output writes (``--report p.pt`` beside ``-o p.pt``)?"""
+        return any(self.covers(parent) for parent in path.parents)
 
 
 def optional(option: str, path: str | os.PathLike | None, fmt: str, **kwargs) -> Output | None:
@@ -117,6 +121,10 @@ def _preflight(outs: list[Output], files: list[Path], force: bool) -> None:
         if a.covers(b.path) or b.covers(a.path):
             raise UsageError(f"{a.option} {a.path} and {b.option} {b.path} are the same file; give each output "
                              "its own path")
+    for a, b in permutations(outs, 2):
+        if a.holds(b.path):
+            raise UsageError(f"{b.option} {b.path} lies inside {a.option} {a.path}, which is written as a file; "
+                             "give each output its own path")
     for out in outs:
         _check_extension(out)
     for out in outs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
 from prunelimit.report.rounding import half_width_text, value_text
@@ -25,12 +25,25 @@ def reader_gone() -> None:
     raise ReaderGone(141)
 
 
+# The width of stdout when it is a pipe or a file and COLUMNS is unset (CI logs, ``| tee``):
+# rich's 80 columns (or the terminal's, read from stdin) folded the tables' layer names and
+# cut their numbers; a file has no width, so a table is laid out as wide as its cells.
+PIPED_WIDTH = 10_000
+
+
 class _Console(Console):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         # rich fixes COLUMNS/LINES as read at construction, i.e. at import: read them at each
         # print instead, as a terminal resize or a caller's COLUMNS would have it
         self._width = self._height = None
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal or self._environ.get("COLUMNS", "").isdigit():
+            return size
+        return ConsoleDimensions(PIPED_WIDTH, size.height)
 
     def on_broken_pipe(self) -> None:  # rich's default exits 1, which means "gate failed" here
         reader_gone()
@@ -78,9 +91,16 @@ def cost(spectrum) -> str:
     return f"{spectrum.hvps:,} HVPs in {spectrum.seconds:.1f} s" + (" (spectrum from the cache)" if spectrum.cached else "")
 
 
+def folding_table(*columns: str | Column, title: str | None = None) -> Table:
+    """A rich table whose cells fold onto more lines where the width runs short, never cut
+    with "…": rich's default cut numbers and names ("123,456,0…", "4096×301…") on a narrow
+    terminal or COLUMNS. Rich narrows the widest column first, usually the names."""
+    return Table(*(Column(c, overflow="fold") if isinstance(c, str) else c for c in columns), title=title)
+
+
 def render_info(rep) -> None:
     stdout.print(f"[bold]{rep.checkpoint}[/]  model [cyan]{rep.model or '(pickled module)'}[/]  format {rep.source}")
-    table = Table("prunable layer", "shape", "count", "zeros", "zeros %")
+    table = folding_table("prunable layer", "shape", "count", "zeros", "zeros %")
     for layer in rep.layers:
         table.add_row(layer.name, "×".join(map(str, layer.shape)), f"{layer.count:,}", f"{layer.zeros:,}",
                       pct(layer.zeros / layer.count if layer.count else 0))
@@ -100,7 +120,7 @@ def render_info(rep) -> None:
 
 def render_spectrum(rep) -> None:
     q = rep.quadrature
-    table = Table("spectrum", "value", title=f"Hessian spectrum ({rep.method}, D = {rep.params_hessian:,})")
+    table = folding_table("spectrum", "value", title=f"Hessian spectrum ({rep.method}, D = {rep.params_hessian:,})")
     table.add_row("λmax", fmt(rep.lambda_max))
     table.add_row("λmin", fmt(rep.lambda_min))
     table.add_row("trace", trace_text(rep.trace, rep.trace_plus_minus, level=True))
@@ -144,7 +164,7 @@ def render_layers(b) -> None:
     """The per-layer table of a ``LayerBreakdown``: curvature, and each layer's part in the limit."""
     at = "" if b.ratio is None else f" at ρ* = {pct(b.ratio)} ({b.scope} path)"
     name = Column("layer", overflow="fold", min_width=8)  # a name folds, never loses its end
-    table = Table(name, "params", "trace (± 95 %)", "λmax", "width share", "removed at ρ*", "R² share", "alone ρ*",
+    table = folding_table(name, "params", "trace (± 95 %)", "λmax", "width share", "removed at ρ*", "R² share", "alone ρ*",
                   title=f"Per-layer curvature{at}")
     for layer in b.layers:
         sparsity = pct(layer.sparsity_at_rho) + (" [red]collapse[/]" if layer.collapsed else "")
@@ -237,7 +257,7 @@ def memory_line(m) -> str:
 def render_bounds(rep) -> None:
     p, s = rep.prediction, rep.spectrum
     title = f"Pruning limit ({s.method} method, D = {s.params_hessian:,}, N = {rep.params_prunable:,})"
-    table = Table("quantity", "removed ratio", "kept density", title=title)
+    table = folding_table("quantity", "removed ratio", "kept density", title=title)
     path = " (layer-wise path)" if rep.scope == "layer" else ""
     table.add_row(f"[bold]predicted limit ρ*{path}[/]", f"[bold]{pct(rep.ratio)}[/]", pct(1 - rep.ratio))
     if rep.lower is not None:
@@ -265,7 +285,7 @@ def render_bounds(rep) -> None:
 
 def render_nplh(fit) -> None:
     d = fit.to_json()
-    table = Table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
+    table = folding_table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
     table.add_row("α0", f"{fit.alpha0:.4f}  [{d['alpha0_ci'][0]:.4f}, {d['alpha0_ci'][1]:.4f}] ({100 * fit.confidence:.0f} % CI)")
     table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
     table.add_row("R²", f"{fit.r2:.4f}")
@@ -284,7 +304,7 @@ def render_nplh(fit) -> None:
 
 def render_error_fit(body: dict) -> None:
     p, f = body["params"], body["fit"]
-    table = Table("error law (Rosenfeld et al. 2021)", "value", "95 % interval")
+    table = folding_table("error law (Rosenfeld et al. 2021)", "value", "95 % interval")
     iv = body.get("intervals", {})
     for key in ("eps_up", "gamma", "p", "phi", "psi"):
         if key in p:
@@ -303,7 +323,7 @@ def render_error_fit(body: dict) -> None:
 
 
 def render_imp(rep) -> None:
-    table = Table("level", "density", "error", "loss", title="Iterative magnitude pruning")
+    table = folding_table("level", "density", "error", "loss", title="Iterative magnitude pruning")
     for row in rep.rows:
         table.add_row(str(row.level), f"{row.density:.4f}", pct(row.error), fmt(row.loss))
     stdout.print(table)
@@ -311,7 +331,7 @@ def render_imp(rep) -> None:
 
 
 def render_train(result) -> None:
-    table = Table("epoch", "lr", "train loss", "l1 penalty", "eval loss", "eval acc", title="LOMP training")
+    table = folding_table("epoch", "lr", "train loss", "l1 penalty", "eval loss", "eval acc", title="LOMP training")
     for h in result.history:
         table.add_row(str(h.epoch), f"{h.lr:.4g}", fmt(h.train_loss), fmt(h.penalty), fmt(h.eval_loss),
                       pct(h.eval_accuracy))
@@ -325,7 +345,7 @@ def accuracy_change(points: float) -> str:
 
 
 def render_prune(rep) -> None:
-    table = Table("layer", "total", "zeros", "sparsity", title=f"Pruned to {pct(rep.achieved)} removed ({rep.scope}, ratio {rep.ratio_source})")
+    table = folding_table("layer", "total", "zeros", "sparsity", title=f"Pruned to {pct(rep.achieved)} removed ({rep.scope}, ratio {rep.ratio_source})")
     for layer in rep.layers:
         table.add_row(layer.name, f"{layer.total:,}", f"{layer.zeros:,}", pct(layer.zeros / max(layer.total, 1)))
     stdout.print(table)
@@ -340,7 +360,7 @@ def render_prune(rep) -> None:
 
 def render_verify(rep) -> None:
     b, a = rep.prediction, rep.actual
-    table = Table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
+    table = folding_table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
     path = " (layer-wise path)" if b.scope == "layer" else ""
     table.add_row(f"predicted ρ*{path}", pct(b.ratio), pct(1 - b.ratio))
     if b.lower is not None:
@@ -408,7 +428,7 @@ def size(nbytes: int) -> str:
 
 
 def render_export(rep) -> None:
-    table = Table("tensor", "shape", "dtype", "density", "format", "dense", "exported",
+    table = folding_table("tensor", "shape", "dtype", "density", "format", "dense", "exported",
                   title=f"Exported {rep.output}")
     for t in rep.tensors:
         extras = [f"{what} {fmt}" for what, fmt in (("−0.0", t.negzero), ("mask", t.mask)) if fmt not in (None, "values")]
@@ -426,7 +446,7 @@ def render_export(rep) -> None:
 def render_bench(b) -> None:
     from prunelimit.sparse.bench import WARMUP
 
-    table = Table("batch", "dense ms", "sparse ms", "speedup", "", "passes",
+    table = folding_table("batch", "dense ms", "sparse ms", "speedup", "", "passes",
                   title=f"Inference latency on {b.device} ({b.pattern}, {b.dtype}, {b.threads} thread(s)): "
                         f"medians (interquartile range) of alternating passes after {WARMUP} warm-up passes")
     for r in b.rows:

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 PNG_DPI = 110
 # no "Software: matplotlib … https://…" tEXt chunk: the PNG carries nothing but the image
@@ -122,6 +123,79 @@ def sparsity_figure(layers: Sequence) -> Figure:
     ax.set_xlim(0, 1)
     ax.set_xlabel("pruning ratio per tensor (removed fraction)")
     ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def export_figure(tensors: Sequence) -> Figure:
+    """Per tensor of an export (``TensorLayout`` items): its kept density, and its bytes dense
+    and as exported, with the layout chosen (a log axis: a pruned tensor's bytes and a
+    bias's differ by orders of magnitude); a tied tensor is stored once, under its twin."""
+    names = [t.name for t in tensors]
+    y = np.arange(len(names))
+    fig, (ax_density, ax_bytes) = plt.subplots(1, 2, sharey=True, figsize=(9.6, max(1.8, 0.32 * len(names) + 1.2)))
+    ax_density.barh(y, [t.density for t in tensors], color="#3b6ea5")
+    ax_density.set_xlim(0, 1)
+    ax_density.set_xlabel("kept density", fontsize=9)
+    ax_bytes.barh(y - 0.2, [t.dense_bytes for t in tensors], height=0.4, color="0.7", label="dense")
+    ax_bytes.barh(y + 0.2, [max(t.total_bytes, 1) for t in tensors], height=0.4, color="#27ae60", label="exported")
+    ax_bytes.set_xscale("log")
+    ax_bytes.set_xlabel("bytes (log scale)", fontsize=9)
+    ax_bytes.legend(loc="lower right", fontsize=7)
+    for i, t in enumerate(tensors):
+        layout = t.format if t.alias is None else f"tied to {t.alias}"
+        ax_bytes.annotate(layout, (max(t.total_bytes, 1), i + 0.2), xytext=(3, 0), textcoords="offset points",
+                          va="center", fontsize=7, annotation_clip=False)
+    ax_density.set_yticks(y, names, fontsize=8, parse_math=False)  # a name is the user's text
+    ax_density.invert_yaxis()
+    return fig
+
+
+def imp_figure(rows: Sequence) -> Figure:
+    """An IMP sweep level by level (``ImpResult.rows``, level 0 dense): the kept density on a
+    log axis (each level keeps 1 − rate of the last), and the evaluation error and loss."""
+    levels = [row.level for row in rows]
+    fig, (ax_density, ax_error) = plt.subplots(2, 1, figsize=(6.4, 5.6), sharex=True)
+    ax_density.plot(levels, [row.density for row in rows], "o-", ms=3, color="#3b6ea5")
+    ax_density.set_yscale("log")
+    ax_density.set_ylabel("kept density (prunable weights)")
+    ax_error.plot(levels, [100 * row.error for row in rows], "o-", ms=3, color="#c0392b",
+                  label="error (1 − accuracy, evaluation data)")
+    ax_error.set_ylabel("error (%)")
+    ax_error.set_xlabel("IMP level (0 = dense)")
+    ax_error.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_loss = ax_error.twinx()
+    ax_loss.plot(levels, [row.loss for row in rows], "s--", ms=3, color="0.45", label="loss")
+    ax_loss.set_ylabel("loss")
+    handles = [*ax_error.get_legend_handles_labels()[0], *ax_loss.get_legend_handles_labels()[0]]
+    ax_error.legend(handles=handles, loc="best", fontsize=8)
+    return fig
+
+
+def hyperflux_figure(log: Sequence, requested_density: float) -> Figure:
+    """A Hyperflux run epoch by epoch (``HyperfluxReport.log``): the density against its
+    trajectory and the requested density, the pressure Γ and the training loss; the
+    regrowth phase (Γ = 0) is shaded."""
+    epochs = [e.epoch for e in log]
+    fig, (ax_density, ax_pressure, ax_loss) = plt.subplots(3, 1, figsize=(6.4, 7.0), sharex=True)
+    regrown = [e.epoch for e in log if e.phase == "regrow"]
+    for ax in (ax_density, ax_pressure, ax_loss) if regrown else ():
+        ax.axvspan(min(regrown) - 0.5, max(regrown) + 0.5, color="#27ae60", alpha=0.1,
+                   label="regrowth" if ax is ax_density else None)
+    ax_density.plot(epochs, [e.density for e in log], "o-", ms=3, color="#3b6ea5", label="density")
+    aimed = [(e.epoch, e.target) for e in log if e.target is not None]
+    if aimed:
+        ax_density.plot(*zip(*aimed), ":", color="0.3", label="trajectory")
+    ax_density.axhline(requested_density, color="#c0392b", lw=0.9, ls="--",
+                       label=f"requested {100 * requested_density:.2f} %")
+    ax_density.set_yscale("log")
+    ax_density.set_ylabel("kept density")
+    ax_density.legend(fontsize=8, loc="best")
+    ax_pressure.plot(epochs, [e.pressure for e in log], "o-", ms=3, color="#8e44ad")
+    ax_pressure.set_ylabel("pressure Γ")
+    ax_loss.plot(epochs, [e.loss for e in log], "o-", ms=3, color="0.35")
+    ax_loss.set_ylabel("training loss")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.xaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 

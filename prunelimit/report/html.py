@@ -43,6 +43,10 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("delta_points", "Δ = ρ* − actual (loss criterion)", "points"),
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
+    ("requested_density", "requested density (kept fraction)", "percent"),
+    ("density", "reached density (kept fraction)", "percent"),
+    ("prunable", "prunable weights N", "count"),
+    ("resumed_after", "resumed after level", "count"),
     ("before.accuracy", "accuracy before pruning", "percent"),
     ("after.accuracy", "accuracy after pruning", "percent"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
@@ -79,6 +83,9 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("size.ratio", "exported / dense size", "number"),
 )
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
+# lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
+# levels, Hyperflux's epochs
+GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"))
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
@@ -247,9 +254,10 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
         if items:
             lis = "".join(f"<li>{html.escape(str(item))}</li>" for item in items)
             parts += [f"<h2>{html.escape(key.capitalize())}</h2>", f"<ul class=warn>{lis}</ul>"]
-    layers = doc.get("layers")
-    if isinstance(layers, list) and layers and all(isinstance(item, Mapping) for item in layers):
-        parts += ["<h2>Layers</h2>", _grid(layers)]
+    for key, title in GRID_KEYS:
+        items = doc.get(key)
+        if isinstance(items, list) and items and all(isinstance(item, Mapping) for item in items):
+            parts += [f"<h2>{title}</h2>", _grid(items)]
     if figures:
         parts.append("<h2>Figures</h2>")
         parts += [_figure(title, fig) for title, fig in figures.items()]

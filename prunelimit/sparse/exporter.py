@@ -3,6 +3,7 @@ and, on request, dense vs sparse latency."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from torch import Tensor
 
 from prunelimit.errors import UsageError
-from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
+from prunelimit.io.checkpoint import RawCheckpoint, read_checkpoint, state_and_masks
 from prunelimit.models.load import recorded_spec, relocated_meta
 from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
 
@@ -76,24 +77,43 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     trusted = model_spec is not None or trust_pickle
     # an untrusted recorded factory is never built here, only passed on: its file need not be found
     spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path, missing_ok=not trusted)
-    require_masks(masks, _no_masks(raw.path, raw.meta))
+    require_masks(masks, _no_masks(raw, model_spec, trust_pickle))
     state, masks = model_names(state, masks, spec, trusted=trusted,
                                recorded_in=raw.path if model_spec is None else None)
     # the specs as read from here, as the model spec is: the copy may be written to another folder
     return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path))
 
 
-def _no_masks(path: Path, meta: dict) -> str:
-    """Why a checkpoint without masks cannot be exported, and the fix: a file whose meta
-    records a pruning kept its zeros but not its masks (``prune --format safetensors``)."""
-    pruned = meta.get("pruned")
+def _no_masks(raw: RawCheckpoint, model_spec: str | None, trust_pickle: bool) -> str:
+    """Why a checkpoint without masks cannot be exported, and the ``prune`` that gives it
+    masks: a file whose meta records a pruning kept its zeros but not its masks (``prune
+    --format safetensors``), and pruning it again at its ratio and scope finds them."""
+    pruned = raw.meta.get("pruned")
     ratio = pruned.get("ratio") if isinstance(pruned, dict) else None
     if isinstance(ratio, (int, float)) and not isinstance(ratio, bool):
-        return (f"checkpoint {path} records a pruning (ratio {ratio:g}) but holds no pruning masks (prune --format "
-                f"safetensors writes none); export the checkpoint prune wrote beside it, or derive the masks again: "
-                f"prunelimit prune {path} --model SPEC --ratio {ratio:g} -o pruned.pt")
-    return (f"checkpoint {path} is not a pruned checkpoint (it holds no pruning masks); "
-            f"prune it first, e.g. prunelimit prune {path} --ratio auto -o pruned.pt")
+        scope = pruned.get("scope")
+        beside = (" (prune --format safetensors writes none); export the checkpoint prune wrote beside it, or"
+                  if raw.kind == "safetensors" else ";")
+        return (f"checkpoint {raw.path} records a pruning (ratio {ratio:g}) but holds no pruning masks{beside} "
+                "derive the masks again: " + _prune_command(raw, model_spec, trust_pickle, f"{ratio:g}",
+                                                           scope if isinstance(scope, str) else "global"))
+    return (f"checkpoint {raw.path} is not a pruned checkpoint (it holds no pruning masks); prune it first, e.g. "
+            + _prune_command(raw, model_spec, trust_pickle, "auto"))
+
+
+def _prune_command(raw: RawCheckpoint, model_spec: str | None, trust_pickle: bool, ratio: str,
+                   scope: str = "global") -> str:
+    """The ``prunelimit prune`` of ``raw`` with the options it needs and no others: the
+    --trust-pickle this export needed, --model where the file records no architecture (the
+    spec typed, else a placeholder; a TorchScript archive or a whole module is its own),
+    --data where ``--ratio auto`` has none recorded, and a recorded scope other than global."""
+    words = ["prunelimit", "prune", str(raw.path), *(["--trust-pickle"] if trust_pickle else [])]
+    if model_spec is not None or (raw.model_spec is None and raw.kind not in ("torchscript", "module")):
+        words += ["--model", model_spec or "SPEC"]
+    if ratio == "auto" and not raw.meta.get("data"):
+        words += ["--data", "SPEC"]
+    words += ["--ratio", ratio, *(["--scope", scope] if scope != "global" else []), "-o", "pruned.pt"]
+    return shlex.join(words)
 
 
 def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | None,

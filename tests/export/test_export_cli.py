@@ -310,3 +310,72 @@ def test_a_torch_prune_file_of_a_tied_model_stores_the_tie_once(tmp_path):
     assert aliases == {"0.bias": None, "0.weight": None, "1.weight": "0.weight", "1.bias": None}
     back = load_sparse(tmp_path / "tied.safetensors")
     assert back["1.weight"] is back["0.weight"] and torch.equal(back["0.weight"], model[0].weight)
+
+
+def _maskless_own(pruned, tmp_path) -> Path:
+    """A prunelimit checkpoint pruned layer-wise that lost its masks: it records its model spec and data."""
+    raw = torch.load(pruned, weights_only=True)
+    raw.pop("masks")
+    raw["meta"]["pruned"] = {**raw["meta"]["pruned"], "scope": "layer"}
+    torch.save(raw, tmp_path / "own.pt")
+    return tmp_path / "own.pt"
+
+
+def _maskless_torchscript(pruned, tmp_path) -> Path:
+    """A TorchScript archive (its architecture is its code) recording a pruning, no masks."""
+    from prunelimit.io.checkpoint import torchscript_writer
+    from prunelimit.models.spec import build_model
+
+    model = build_model("mlp:64,32,10")
+    torchscript_writer(torch.jit.script(model), {}, {"pruned": {"ratio": 0.9, "scope": "global"}})(
+        tmp_path / "ts.pt")
+    return tmp_path / "ts.pt"
+
+
+def _plain_torchscript(pruned, tmp_path) -> Path:
+    from prunelimit.models.spec import build_model
+
+    torch.jit.script(build_model("mlp:64,32,10")).save(str(tmp_path / "plain-ts.pt"))
+    return tmp_path / "plain-ts.pt"
+
+
+@pytest.mark.parametrize("make, options, fix", [
+    # it records its spec and data: "--model SPEC" named an option it does not need; its scope was lost
+    (_maskless_own, (), "derive the masks again: prunelimit prune {path} --ratio 0.9 --scope layer -o pruned.pt"),
+    (_maskless_torchscript, ("--trust-pickle",),
+     "derive the masks again: prunelimit prune {path} --trust-pickle --ratio 0.9 -o pruned.pt"),
+    (_plain_torchscript, ("--trust-pickle",),
+     "prune it first, e.g. prunelimit prune {path} --trust-pickle --data SPEC --ratio auto -o pruned.pt"),
+    # the spec the user typed, not a placeholder
+    (lambda pruned, tmp_path: None, ("--model", "mlp:64,32,10"),  # the maskless fixture
+     "derive the masks again: prunelimit prune {path} --model mlp:64,32,10 --ratio 0.9 -o pruned.pt"),
+])
+def test_a_file_without_masks_is_told_the_prune_command_that_fits_it(make, options, fix, pruned, maskless, tmp_path):
+    """The refusal's `prune` command carries the options this file needs (--trust-pickle for
+    code, --model only without a spec, the typed one when given, --data when none is
+    recorded, the recorded scope) and no others; a suggestion without a placeholder runs, and
+    its output exports."""
+    path = make(pruned, tmp_path) or maskless
+    result = run("export", path, "-o", tmp_path / "out.safetensors", *options)
+    assert result.exit_code == 2 and not (tmp_path / "out.safetensors").exists(), result.output
+    said = " ".join(result.stderr.split())
+    assert fix.format(path=path) in said, said
+    assert ("prune --format safetensors writes none" in said) == (path.suffix == ".safetensors")
+    if "SPEC" not in fix:
+        command = fix.format(path=path).split("prunelimit ", 1)[1].split()
+        command[command.index("pruned.pt")] = str(tmp_path / "pruned.pt")
+        assert run(*command).exit_code == 0
+        trust = [o for o in options if o == "--trust-pickle"]  # the pruned file records the spec it was given
+        assert run("export", tmp_path / "pruned.pt", "-o", tmp_path / "out.safetensors", *trust).exit_code == 0
+
+
+def test_the_report_draws_each_tensor_s_density_and_sizes(exported, pruned, tmp_path):
+    """`export --report` wrote a page without a figure where every other command's has one:
+    it draws each tensor's kept density and its bytes dense and exported."""
+    result = run("export", pruned, "-o", tmp_path / "m.safetensors", "--report", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "<figcaption>density and size per tensor</figcaption>" in page and "data:image/png;base64," in page
+    table = page.partition("<h2>Tensors</h2>")[2].partition("</table>")[0]  # one row a tensor, as on the console
+    assert table.count("<tr>") == 1 + len(json.loads(run("export", pruned, "-o", tmp_path / "n.safetensors",
+                                                         "--json").stdout)["tensors"])

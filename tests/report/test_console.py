@@ -151,3 +151,59 @@ def test_gate_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache_as_
 def test_an_accuracy_change_carries_one_sign_whichever_way_it_went(points, text):
     """Pruning can raise accuracy: the change is shown with its own sign, never "−-1.56"."""
     assert console.accuracy_change(points) == text
+
+
+LONG = "encoder.layers.11.attention.output.dense_projection_with_a_very_long_module_name.weight"  # 86 characters
+
+
+def _layer_tables():
+    """``info``'s, ``prune``'s and ``export``'s per-layer tables of one long-named tensor."""
+    from types import SimpleNamespace as NS
+
+    from prunelimit.models.params import ParamSelection
+
+    info = NS(checkpoint="model.pt", model="mlp:64,32,10", source="prunelimit", params_total=123_456_789,
+              params_prunable=123_456_000, params_hessian=123_456_789, selection=ParamSelection(), loss=None,
+              warnings=(), layers=[NS(name=LONG, shape=(4096, 30_141), count=123_456_000, zeros=111_110_400)])
+    pruned = NS(achieved=0.9, scope="global", ratio_source="given", before=None, after=None, finetuned=None,
+                spectrum=None, formats=("pruned.pt",),
+                layers=[NS(name=LONG, total=123_456_000, zeros=111_110_400)])
+    exported = NS(output="model.sparse.safetensors", dense_bytes=493_824_000, file_bytes=98_765_432,
+                  data_bytes=98_700_000, ratio=0.2, bench=None,
+                  tensors=[NS(name=LONG, shape=(4096, 30_141), dtype="float32", density=0.1, format="csr",
+                              negzero=None, mask=None, alias=None, dense_bytes=493_824_000, total_bytes=98_765_432)])
+    return ((console.render_info, info, ("123,456,000", "111,110,400", "90.00 %")),
+            (console.render_prune, pruned, ("123,456,000", "111,110,400", "90.00 %")),
+            (console.render_export, exported, ("4096×30141", "10.00 %", "470.9 MiB", "94.2 MiB")))
+
+
+@pytest.mark.parametrize("render, rep, numbers", _layer_tables(), ids=["info", "prune", "export"])
+def test_a_table_piped_without_columns_keeps_each_name_and_number_on_its_row(render, rep, numbers, capsys,
+                                                                              monkeypatch):
+    """stdout a pipe or a file (CI logs, ``| tee``), COLUMNS unset: rich laid a table out at
+    80 columns and folded or cut a long layer name and the numbers beside it ("4096×3…");
+    a piped table is as wide as its cells, and a row reads whole on one line."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    render(rep)
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if LONG in line)
+    assert all(number in row for number in numbers), out
+
+
+def _cells(out: str) -> list[str]:
+    """The one body row of a printed table, each cell's folded lines joined again."""
+    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    return ["".join(piece.strip() for piece in column) for column in zip(*rows)]
+
+
+@pytest.mark.parametrize("render, rep, numbers", _layer_tables(), ids=["info", "prune", "export"])
+def test_a_narrow_width_folds_a_cell_and_never_cuts_it(render, rep, numbers, capsys, monkeypatch):
+    """COLUMNS (or a terminal) narrower than the table: rich cut cells with "…"
+    ("123,456,0…", "4096×301…"); each now folds onto more lines, and nothing is lost."""
+    monkeypatch.setenv("COLUMNS", "60")
+    render(rep)
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 60 and "…" not in out
+    cells = _cells(out)
+    spaced = [cell.replace(" ", "") for cell in cells]  # a cell folded at its space lost it
+    assert cells[0] == LONG and all(number.replace(" ", "") in spaced for number in numbers), cells
