@@ -8,7 +8,6 @@ import sys
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 from prunelimit.models.spec import build_model
 from tests.conftest import SPEC, write_evil_pickle
@@ -205,22 +204,3 @@ def test_warnings_come_from_rank_zero_alone(monkeypatch, capsys, main):
     monkeypatch.setattr(common, "is_main", lambda: main)
     common._warn("the model does not look l1-trained")
     assert capsys.readouterr().err == ("prunelimit: warning: the model does not look l1-trained\n" if main else "")
-
-
-def _commands(group, prefix=()):
-    for name, command in group.commands.items():
-        yield from _commands(command, (*prefix, name)) if hasattr(command, "commands") else [((*prefix, name), command)]
-
-
-def test_help_at_80_columns_folds_a_long_word_and_never_cuts_it():
-    """`--help` piped (80 columns): typer's panels cut an option's name and long words of its
-    help with "…" ("--allow-incompatible-…", "(weight_orig/weight_m…", "resnet18-cifar:num_cl…");
-    they fold onto the next line, so every "…" left is one a help text writes."""
-    import typer
-
-    from prunelimit.cli import app
-
-    for path, command in _commands(typer.main.get_command(app)):
-        shown = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "80"}).stdout
-        written = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
-        assert shown.count("…") == sum(text.count("…") for text in written), (path, shown)

@@ -25,8 +25,6 @@ from typing import Annotated, Callable, Iterable, Iterator, Optional, get_args
 
 import click
 import typer
-import typer.rich_utils
-from rich import table as rich_table, text as rich_text
 
 from prunelimit import api
 from prunelimit.api.options import DEFAULT_MAX_HVPS, METHODS
@@ -175,34 +173,6 @@ def _strings(value) -> list[str]:
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     return [s for item in items for s in _strings(item)]
 
-
-class _FoldingTable(rich_table.Table):
-    """typer's help panels: a cell too wide for its column folds onto more lines, never cut
-    with "…" (rich's default cut "--allow-incompatible-…" and "(weight_orig/weight_m…" at
-    80 columns, a pipe's width, as the console tables fold theirs)."""
-
-    def add_row(self, *renderables, **kwargs) -> None:
-        super().add_row(*renderables, **kwargs)
-        for column in self.columns:  # made by add_row itself, with rich's default overflow
-            column.overflow = "fold"
-
-
-def _folding_text(make_text: Callable) -> Callable:
-    """typer's builder of an option's help text, the text folding as ``_FoldingTable``'s
-    cells do (the help sits in a ``Columns`` of its own, whose cells cut by default)."""
-
-    @functools.wraps(make_text)
-    def folded(**kwargs):
-        text = make_text(**kwargs)
-        if isinstance(text, rich_text.Text):
-            text.overflow = "fold"
-        return text
-
-    return folded
-
-
-typer.rich_utils.Table = _FoldingTable
-typer.rich_utils._make_rich_text = _folding_text(typer.rich_utils._make_rich_text)
 
 app = typer.Typer(
     name="prunelimit",
