@@ -22,7 +22,11 @@ def decimals(half_width: float | None, least: int = 0, most: int = MOST_DECIMALS
     (``least`` for a ± of 0 or one not stated)."""
     if not _stated(half_width) or half_width == 0:
         return least
-    return min(most, max(least, SIGNIFICANT - 1 - math.floor(math.log10(half_width))))
+    places = SIGNIFICANT - 1 - math.floor(math.log10(half_width))
+    # rounding may carry into a new leading digit (0.996 → "1.00"): a decimal fewer keeps SIGNIFICANT
+    if float(f"{half_width:.{max(places, 0)}f}") >= 10.0 ** (SIGNIFICANT - places):
+        places -= 1
+    return min(most, max(least, places))
 
 
 def half_width_text(half_width: float | None, least: int = 0, most: int = MOST_DECIMALS) -> str:
