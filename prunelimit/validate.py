@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import sys
 from dataclasses import fields
 from typing import Iterable, Mapping
 
@@ -51,7 +52,10 @@ def integer(option: str, value: object, low: int, high: int | None = None) -> No
 def positive(option: str, value: object) -> None:
     """``value`` must be a finite number > 0 (twice it finite too: formulas use 2·value)."""
     if not real(value) or not (value > 0 and math.isfinite(2.0 * value)):
-        raise OptionError(option, f"{{0}} must be a positive finite number, got {value!r}{not_a_number(value)}")
+        # a positive finite value refused is one whose double overflows: say so, not that it is infinite
+        large = real(value) and value > 0 and math.isfinite(value)
+        why = f": too large (at most {sys.float_info.max / 2:.4g})" if large else not_a_number(value)
+        raise OptionError(option, f"{{0}} must be a positive finite number, got {value!r}{why}")
 
 
 def non_negative(option: str, value: object) -> None:

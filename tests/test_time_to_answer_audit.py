@@ -130,7 +130,7 @@ def test_gate_and_verify_print_rho_with_its_uncertainty_and_what_stopped_it(cli,
 
 # --- the precision options: bad values and plans that would ignore them ---------------------
 
-@pytest.mark.parametrize("value", ["1", "5"])
+@pytest.mark.parametrize("value", ["1", "5", "1e308"])
 def test_tolerance_of_one_or_more_is_refused(cli, own_ckpt, no_curvature, value) -> None:
     _refused(cli("bounds", own_ckpt, "--tolerance", value), "--tolerance", "ratio units", "below 1")
 

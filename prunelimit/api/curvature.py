@@ -30,7 +30,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import half_width_text, value_text
+from prunelimit.report.rounding import half_width_text, percent_text, value_text
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.threads import one_thread
 
@@ -733,7 +733,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
                         after=Afterwards() if after is None else after)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: f"ρ* {value_text(100 * a.estimate, 100 * a.plus_minus)} % "
+                          describe=lambda a: f"ρ* {percent_text(a.estimate, a.plus_minus)} % "
                                              f"± {half_width_text(100 * a.plus_minus)} pt", clock=clock)
     return result.quadrature, result.stopped_by, result.trail
 

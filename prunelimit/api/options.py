@@ -108,10 +108,12 @@ class CurvatureOptions:
         validate.choice("basis_dtype", self.basis_dtype, BASIS_CHOICES)
         if self.memory_budget_mb is not None:
             validate.positive("memory_budget_mb", self.memory_budget_mb)
-        validate.positive("tolerance", self.tolerance)
-        if self.tolerance >= 1:  # ρ* lies in [0, 1]: a ± of 1 or more says nothing (a percentage typed?)
+        # ρ* lies in [0, 1]: a ± of 1 or more says nothing (a percentage typed?); checked first,
+        # so that 1e308 is told this rather than that it is too large to double
+        if validate.real(self.tolerance) and 1 <= self.tolerance < math.inf:
             raise OptionError("tolerance", f"{{0}} is in ratio units (0.01 is one point of ρ*) and must be "
                                            f"below 1, got {self.tolerance!r}")
+        validate.positive("tolerance", self.tolerance)
         if self.max_hvps is not None:
             validate.integer("max_hvps", self.max_hvps, 1)
         if self.time_budget is not None:

@@ -15,7 +15,8 @@ then buys the cheaper remedy for the larger part:
   and it saves up to half of a doubling's products where the tolerance is just missed;
 * probes: as many new runs as there are, seeded in order, brought to the current steps;
 * exhaust: when carrying the first run to D steps costs no more than the coming stage
-  (or a focused run broke down), it goes on alone, restarting past every breakdown
+  (or a focused run broke down, or a stage of steps that the power law says misses the
+  tolerance would leave too few products for it afterwards), it goes on alone, restarting past every breakdown
   (``LanczosRuns.exhaust``), to the exact spectrum: on small models the probe part, which
   only more probes shrink, would otherwise take the whole budget;
 * focus: when the power law predicts that the budget left cannot bring every run to the
@@ -322,7 +323,13 @@ def adaptive_slq(
             by_memory = (rows - _allocated(groups)) // steps
             add_runs = min(len(results), left // steps, by_memory)
             stage = add_runs * steps if add_runs >= 1 else math.inf
-        if exhaust_pays(groups[0], dim, stage, left, rows, per_step):
+        # a steps stage that the power law says misses the tolerance, and after which carrying
+        # the first run to D steps would no longer fit the budget, would trade the exact
+        # spectrum for a wider ± (899 parameters: 6 runs × 256 steps, ± 0.027, for 1,536 products)
+        slips = grow_steps and stage != math.inf and exact_slips_away(groups[0], dim, new_steps, stage, left, rows,
+                                                                      per_step) \
+            and predicted_miss(truncation, statistical, plan.tolerance, new_steps, dim)
+        if slips or exhaust_pays(groups[0], dim, stage, left, rows, per_step):
             # carrying the first run to D steps costs no more than the stage planned and
             # ends with every eigenvalue: no steps or probe part left
             kept, set_aside, add_runs, steps = 1, None, 0, dim
@@ -355,6 +362,34 @@ def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: in
     where 67 more steps of one run give the exact spectrum)."""
     to_end = dim - first.steps[0]
     return 0 < to_end <= stage and to_end * (1 + per_step) <= left and dim + first.allocated[0] <= rows
+
+
+def exact_slips_away(first: LanczosRuns, dim: int, new_steps: int, stage: float, left: int, rows: int,
+                     per_step: int = 0) -> bool:
+    """Whether carrying the first run of ``first`` to ``dim`` steps fits ``left`` products
+    and ``rows`` basis rows now (as in ``exhaust_pays``) but would not after the coming stage
+    of ``stage`` products, to ``new_steps`` steps, were that stage to miss the tolerance (the
+    first run's own growth in it counts towards the end)."""
+    to_end = dim - first.steps[0]
+    grown = 0 if first.broken_down[0] else max(0, min(new_steps, dim) - first.steps[0])
+    fits = 0 < to_end and to_end * (1 + per_step) <= left and dim + first.allocated[0] <= rows
+    return fits and (to_end - grown) * (1 + per_step) > left - stage - grown * per_step
+
+
+def predicted_miss(history: list[tuple[int, float]], statistical: float, tolerance: float, steps: int,
+                   dim: int) -> bool:
+    """Whether the power law through the last two ``(steps, truncation)`` points puts the
+    truncation part at ``steps`` steps, plus ``statistical``, above ``tolerance``; ``False``
+    without two shrinking points (no prediction: the stage may meet it)."""
+    rate = _rate(history)
+    return rate is not None and _truncation_at(history, rate, steps, dim) + statistical > tolerance
+
+
+def _truncation_at(history: list[tuple[int, float]], rate: float, steps: float, dim: int) -> float:
+    """The truncation part at ``steps`` steps (at most ``dim``) by the power law of ``rate``
+    through the last ``(steps, truncation)`` point."""
+    last_steps, last = history[-1]
+    return last * (min(steps, dim) / last_steps) ** -rate
 
 
 def _first_stage(plan: AdaptivePlan, dim: int, rows: int) -> tuple[int, int]:
@@ -396,12 +431,12 @@ def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance:
     run's bracket varies about the runs' mean; a short extension does not outgrow that), or
     when one run's statistical part alone is at or above the tolerance."""
     rate = _rate(history)
-    steps, last = history[-1]
+    steps = history[-1][0]
     if rate is None or left < steps * (1 + per_step):  # a run that cannot double its steps is not worth following
         return False
 
     def truncation_at(m: float) -> float:
-        return last * (min(m, dim) / steps) ** -rate
+        return _truncation_at(history, rate, m, dim)
 
     if verdict.statistical_alone >= tolerance:
         # one run alone can never reach the tolerance, and the runs' probe part, the floor

@@ -235,6 +235,7 @@ class _Run:
         self.finished = False
         self.released = False
         self._reorth, self._tol = reorth, tol
+        self._scale = 0.0  # max |entry| of the tridiagonal so far: the breakdown test's scale
         self._restarts: torch.Generator | None = None  # set by ``exhaust``: restart at breakdowns
 
     def exhaust(self) -> None:
@@ -284,7 +285,8 @@ class _Run:
             b = float(w.norm())
         self.alpha.append(a)
         self.residual = b
-        scale = max(max(abs(x) for x in self.alpha), max(self.beta, default=0.0))
+        # the tridiagonal's largest entry so far, kept as it grows (a scan is O(steps) a step)
+        self._scale = scale = max(self._scale, abs(a))
         if j + 1 == len(w):
             self.residual, self.finished = 0.0, True
         elif b <= self._tol * max(scale, np.finfo(float).tiny):
@@ -292,6 +294,7 @@ class _Run:
             self.finished = self._restarts is None or self._restart(j + 1)
         else:
             self.beta.append(b)
+            self._scale = max(self._scale, b)
             self.q_prev, self.q = self.q, w / b
 
     def result(self, keep_basis: bool) -> LanczosResult:

@@ -8,7 +8,7 @@ import sys
 from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
-from prunelimit.report.rounding import half_width_text, value_text
+from prunelimit.report.rounding import half_width_text, percent_text, value_text
 
 
 class ReaderGone(SystemExit):
@@ -219,9 +219,8 @@ def estimate_line(ratio: float, u: dict | None) -> str:
     """``ρ* = 87.10 % ± 0.40 pt (...)``: the headline ρ* with its stated uncertainty, to the
     decimal the ± is shown to (two decimals beside ± 0 or none)."""
     stated = uncertainty_text(u)
-    total = u["plus_minus"] if stated.startswith("± ") and u["plus_minus"] > 0 else None
-    shown = value_text(100 * ratio, None if total is None else 100 * total, least=2 if total is None else 0)
-    return f"ρ* = {shown} % {stated}"
+    total = u["plus_minus"] if stated.startswith("± ") else None
+    return f"ρ* = {percent_text(ratio, total)} % {stated}"
 
 
 def solver_line(s) -> None:

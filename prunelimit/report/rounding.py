@@ -22,7 +22,11 @@ def decimals(half_width: float | None, least: int = 0, most: int = MOST_DECIMALS
     (``least`` for a ± of 0 or one not stated)."""
     if not _stated(half_width) or half_width == 0:
         return least
-    return min(most, max(least, SIGNIFICANT - 1 - math.floor(math.log10(half_width))))
+    places = SIGNIFICANT - 1 - math.floor(math.log10(half_width))
+    # rounding may carry into a new leading digit (0.996 → "1.00"): a decimal fewer keeps SIGNIFICANT
+    if float(f"{half_width:.{max(places, 0)}f}") >= 10.0 ** (SIGNIFICANT - places):
+        places -= 1
+    return min(most, max(least, places))
 
 
 def half_width_text(half_width: float | None, least: int = 0, most: int = MOST_DECIMALS) -> str:
@@ -40,3 +44,10 @@ def half_width_text(half_width: float | None, least: int = 0, most: int = MOST_D
 def value_text(value: float, half_width: float | None, least: int = 0, most: int = MOST_DECIMALS) -> str:
     """``value`` to the decimal its ``half_width`` is shown to (:func:`half_width_text`)."""
     return f"{value:.{decimals(half_width, least, most)}f}"
+
+
+def percent_text(ratio: float, half_width: float | None) -> str:
+    """``ratio`` in percent to the decimal its ``half_width`` (ratio units) is shown to in
+    points; two decimals beside a ± of 0 or none, as a ratio is shown alone."""
+    stated = _stated(half_width) and half_width > 0
+    return value_text(100 * ratio, 100 * half_width if stated else None, least=0 if stated else 2)

@@ -435,3 +435,23 @@ def test_the_solver_reason_names_the_time_left_and_the_budget_asked(inputs, monk
                                               elapsed=lambda: 12.0)
     assert choice.solver == "slq-h"
     assert choice.reason.endswith("1.5× the 0.001 s left of the 10 s budget (--time-budget)")
+
+
+def test_the_progress_status_of_an_exact_answer_shows_the_ratio_as_the_console_does() -> None:
+    """A run that spans the space ends with ± 0: the bar's status read 'ρ* 60 % ± 0 pt'
+    (no decimals beside a ± of 0) where the console line reads 'ρ* = 60.09 % ± 0'."""
+    import torch
+
+    import prunelimit
+    from prunelimit.report.console import estimate_line
+
+    torch.manual_seed(0)
+    x = torch.randn(600, 4)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
+    model = torch.nn.Linear(4, 3)  # 15 parameters: the first stage's runs span the space
+    texts: list[str] = []
+    result = prunelimit.bounds(model, (x, y), method="slq",
+                               progress=lambda done, total=None, text=None: texts.append(text))
+    assert result.uncertainty.plus_minus == 0.0
+    shown = estimate_line(result.ratio, result.uncertainty.to_json()).split(" % ")[0].removeprefix("ρ* = ")
+    assert f"ρ* {shown} % ± 0 pt" in texts

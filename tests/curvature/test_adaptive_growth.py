@@ -93,8 +93,9 @@ def test_a_budget_that_cannot_serve_every_run_goes_to_the_first_alone() -> None:
 
 @pytest.mark.parametrize("alone", [float("inf"), 0.05])
 def test_no_focus_when_one_run_would_end_worse(alone) -> None:
-    """Unknown (∞) or large probe noise of one run: every run goes on."""
-    op = _operator()
+    """Unknown (∞) or large probe noise of one run: every run goes on. D = 300: carrying a
+    run to D steps, the exact spectrum, is beyond the budget (``test_adaptive_exhaust.py``)."""
+    op = _operator(300)
     plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=4, lockstep=2)
     result = adaptive_slq(op, plan, _slow_law(alone=alone), seed=5)
     assert {s.runs for s in result.trail} == {4} and result.stopped_by == "max-hvps"

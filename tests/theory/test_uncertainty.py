@@ -410,6 +410,7 @@ def test_adaptive_slq_stated_uncertainty_covers_at_its_stated_rate(monkeypatch) 
                           one_run_half_width(ratio, dim, u.steps or 0.0))
 
     monkeypatch.setattr("prunelimit.curvature.adaptive.exhaust_pays", lambda *args: False)
+    monkeypatch.setattr("prunelimit.curvature.adaptive.exact_slips_away", lambda *args: False)
     plan = AdaptivePlan(tolerance, 1600, 32, initial_runs(dim, tolerance, 3))
     hits = 0
     for seed in range(100):
