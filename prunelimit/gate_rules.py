@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.report.safe import clipped
-from prunelimit.validate import choice, not_a_number
+from prunelimit.validate import choice, not_a_number, real
 
 Use = Literal["lower", "predicted", "actual"]
 USES = ("lower", "predicted", "actual")
@@ -76,11 +76,22 @@ class GateRule:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
         if self.baseline is not None and not isinstance(self.baseline, str):
             raise UsageError.naming(f"{where}: {{0}} must be a file name, got {self.baseline!r}", "baseline")
-        for label, value in (("min_ratio", self.min_ratio), ("max_drop", self.max_drop)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not 0.0 <= value <= 1.0):
-                raise UsageError.naming(f"{where}: {{0}} must be a ratio in [0, 1], got {value!r}"
-                                        f"{not_a_number(value)}", label)
+        for label in ("min_ratio", "max_drop"):
+            try:
+                object.__setattr__(self, label, ratio_value(label, getattr(self, label)))
+            except OptionError as exc:
+                raise UsageError.naming(f"{where}: {exc.template}", label) from None
+
+
+def ratio_value(option: str, value: Any) -> float | None:
+    """``value`` as a float when it is a real number in [0, 1] (a NumPy scalar or a Fraction
+    too), ``None`` for ``None``; an ``OptionError`` naming ``option`` otherwise (a bool is no
+    number, though Python's ``True == 1``)."""
+    if value is None:
+        return None
+    if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
+        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {value!r}{not_a_number(value)}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -264,6 +275,8 @@ def rules_from_options(
     written; a rule from the flags names them as options, which the command line names
     as flags)."""
     choice("use", use, USES)
+    # before they name a rule: 'lower ratio >= True' would be refused under that odd name
+    min_ratio, max_drop = ratio_value("min_ratio", min_ratio), ratio_value("max_drop", max_drop)
     rules: list[GateRule] = []
     if min_ratio is not None:
         rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio))
