@@ -1156,5 +1156,7 @@ def test_a_value_read_by_name_or_from_a_file_beside_the_code_is_keyed_and_a_move
     first = key(tmp_path / "a")
     shutil.copytree(tmp_path / "a", tmp_path / "moved")
     assert key(tmp_path / "moved") == first
+    checkout(tmp_path / "moved", "3.0")  # moved, and its data file beside the model changed
+    assert key(tmp_path / "moved") != first
     checkout(tmp_path / "a", "3.0")
     assert key(tmp_path / "a") != first
