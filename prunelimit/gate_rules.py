@@ -60,8 +60,6 @@ class GateRule:
         """Refuse a rule that cannot be evaluated (``UsageError`` naming the rule and the field:
         the command line says its flag). The baseline file is read by ``check_rules``."""
         where = f"gate rule {self.name!r}"
-        if isinstance(self.baseline, os.PathLike):  # a pathlib.Path from Python: the file name it holds
-            object.__setattr__(self, "baseline", os.fspath(self.baseline))
         if not isinstance(self.name, str):
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
         if self.use not in USES:
@@ -74,13 +72,22 @@ class GateRule:
                                     "max_drop")
         if self.baseline is not None and self.max_drop is None:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
-        if self.baseline is not None and not isinstance(self.baseline, str):
-            raise UsageError.naming(f"{where}: {{0}} must be a file name, got {self.baseline!r}", "baseline")
-        for label in ("min_ratio", "max_drop"):
+        for label, check in (("baseline", file_name), ("min_ratio", ratio_value), ("max_drop", ratio_value)):
             try:
-                object.__setattr__(self, label, ratio_value(label, getattr(self, label)))
+                object.__setattr__(self, label, check(label, getattr(self, label)))
             except OptionError as exc:
                 raise UsageError.naming(f"{where}: {exc.template}", label) from None
+
+
+def file_name(option: str, value: Any) -> str | None:
+    """``value`` as the file name it gives (a ``pathlib.Path`` from Python too), ``None`` for
+    ``None``; an ``OptionError`` naming ``option`` for anything else, an empty name included
+    (it would read the current folder)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if value is not None and not (isinstance(value, str) and value):
+        raise OptionError(option, f"{{0}} must be a file name, got {value!r}")
+    return value
 
 
 def ratio_value(option: str, value: Any) -> float | None:
@@ -277,6 +284,7 @@ def rules_from_options(
     choice("use", use, USES)
     # before they name a rule: 'lower ratio >= True' would be refused under that odd name
     min_ratio, max_drop = ratio_value("min_ratio", min_ratio), ratio_value("max_drop", max_drop)
+    baseline = file_name("baseline", baseline)
     rules: list[GateRule] = []
     if min_ratio is not None:
         rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio))

@@ -317,3 +317,15 @@ def test_a_yaml_boolean_for_a_numeric_option_is_refused(cli, tmp_path, line):
     result = cli("gate", tmp_path / "absent.pt", "--config", config)
     assert result.exit_code == 2
     assert f"{key} must be a number, not a YAML boolean" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", [True, 3, ""])
+def test_a_baseline_that_is_no_file_name_is_refused_by_its_name(value):
+    """``baseline=True`` named a rule 'drop vs True <= 0.1' and an empty one (a policy's
+    ``baseline: ""``) was read as the folder '.'; both are refused as the option, from the
+    flags and from a policy alike."""
+    with pytest.raises(UsageError) as caught:
+        rules_from_options(None, "lower", value, 0.1)
+    assert caught.value.renamed(_flag) == f"--baseline must be a file name, got {value!r}"
+    with pytest.raises(UsageError, match=f"gate rule 'rule 1': baseline must be a file name, got {value!r}"):
+        rules_from_options(None, "lower", None, None, [{"baseline": value, "max_drop": 0.1}])
