@@ -5,7 +5,8 @@ inputs as loaded: the bytes of a checkpoint that holds code (TorchScript, a pick
 and the weights, buffers (non-persistent ones included), masks and module structure built
 from any checkpoint, the values the model's and the loss's code computes with besides
 tensors (plain attributes, hooks, closures, the globals the user's functions read and what
-they read of the user's other modules: ``_Values``), the analysis batches themselves (so a
+they read of the user's other modules, by the names in their code and its strings; a
+path they hold by its file's name and bytes: ``_Values``), the analysis batches themselves (so a
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
@@ -38,7 +39,7 @@ import re
 import stat
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
@@ -305,9 +306,35 @@ def _user_modules_read(namespace: dict[str, Any], names: set[str]) -> list[Any]:
 
 def _global(namespace: dict[str, Any], name: str) -> Any:
     """A module global as keyed: ``__file__`` by its file name (the file's bytes are keyed with
-    the code files; its folder is only where the checkout lies)."""
+    the code files; its folder is only where the checkout lies), an absolute path of a file
+    in a string (``os.path.join(os.path.dirname(__file__), 'scale.txt')``) as that file
+    (:func:`_file_read`)."""
     value = namespace[name]
-    return Path(value).name if name == "__file__" and isinstance(value, str) else value
+    if name == "__file__" and isinstance(value, str):
+        return Path(value).name
+    if isinstance(value, str) and len(value) < _PATH_MAX and os.path.isabs(value):
+        return _file_read(Path(value)) or value
+    return value
+
+
+_PATH_MAX = 4096
+# A file a path names is keyed by its bytes up to this size; a larger one (a data set the
+# code streams) by its size and modification time, not read whole on every key.
+FILE_BYTES_KEYED = 64 * 2**20
+
+
+def _file_read(path: Path) -> str | None:
+    """What keys a file the user's code may read while it runs (a module-level
+    ``Path(__file__).parent / 'scale.txt'``): its name and bytes, never its folder, so a moved
+    checkout keeps its key and an edited file is another; ``None`` when ``path`` is no file."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        content = file_sha256(path) if info.st_size <= FILE_BYTES_KEYED else f"{info.st_size}:{info.st_mtime_ns}"
+    except OSError:  # unreadable, or gone meanwhile: the path alone
+        return None
+    return f"file:{path.name}:{content}"
 
 
 def _cell(cell: Any) -> Any:
@@ -377,6 +404,8 @@ class _Values:
             return self.digest.update(np.ascontiguousarray(obj).tobytes())
         if isinstance(obj, (np.generic, torch.dtype, torch.device, torch.layout, torch.memory_format)):
             return self._tag(f"{_qualname(type(obj))}:{obj!r}")
+        if isinstance(obj, PurePath):  # a file's name and bytes; a folder's name: never where it lies
+            return self._tag(_file_read(Path(obj)) or f"path:{obj.name}")
         if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
@@ -463,6 +492,9 @@ class _Values:
                 names |= self._code(const)
             else:
                 self.update("const", const)
+            # a name in a string is read as well: getattr(cfg, "SCALE"), import_module("cfg")
+            if isinstance(const, str) and const and all(part.isidentifier() for part in const.split(".")):
+                names.add(const)
         return names
 
     def _class(self, label: str, cls: type, depth: int) -> None:

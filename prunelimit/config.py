@@ -75,6 +75,18 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     return merged
 
 
+def refuse_booleans(options: Mapping[str, Any], takes: Mapping[str, str], source: str = "config") -> None:
+    """A YAML boolean (true/false, yes/no, on/off) for an option that ``takes`` a number or
+    text is a usage error naming the key: the command line's parsers would read it as 1 or 0
+    (``min_ratio: true`` demanding ρ ≥ 1) or as the text "True". ``takes`` maps each option
+    that is no switch to what it takes; a repeatable option's list is checked item by item."""
+    for key, value in options.items():
+        items = value if isinstance(value, list) else [value]
+        if key in takes and any(isinstance(item, bool) for item in items):
+            raise UsageError(f"{source}: {key} must be {takes[key]}, not a YAML boolean "
+                             "(true/false, yes/no and on/off are booleans in YAML)")
+
+
 # options that hold a spec with a file in it: ``--model file.py:factory``, ``--loss file.py:fn``,
 # ``--data tensors:PATH`` (``--eval-data`` alike)
 SPEC_KEYS = ("model", "loss", "data", "eval_data")

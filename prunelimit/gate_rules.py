@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.report.safe import clipped
-from prunelimit.validate import choice, not_a_number
+from prunelimit.validate import choice, not_a_number, real
 
 Use = Literal["lower", "predicted", "actual"]
 USES = ("lower", "predicted", "actual")
@@ -60,8 +60,6 @@ class GateRule:
         """Refuse a rule that cannot be evaluated (``UsageError`` naming the rule and the field:
         the command line says its flag). The baseline file is read by ``check_rules``."""
         where = f"gate rule {self.name!r}"
-        if isinstance(self.baseline, os.PathLike):  # a pathlib.Path from Python: the file name it holds
-            object.__setattr__(self, "baseline", os.fspath(self.baseline))
         if not isinstance(self.name, str):
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
         if self.use not in USES:
@@ -74,13 +72,33 @@ class GateRule:
                                     "max_drop")
         if self.baseline is not None and self.max_drop is None:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
-        if self.baseline is not None and not isinstance(self.baseline, str):
-            raise UsageError.naming(f"{where}: {{0}} must be a file name, got {self.baseline!r}", "baseline")
-        for label, value in (("min_ratio", self.min_ratio), ("max_drop", self.max_drop)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not 0.0 <= value <= 1.0):
-                raise UsageError.naming(f"{where}: {{0}} must be a ratio in [0, 1], got {value!r}"
-                                        f"{not_a_number(value)}", label)
+        for label, check in (("baseline", file_name), ("min_ratio", ratio_value), ("max_drop", ratio_value)):
+            try:
+                object.__setattr__(self, label, check(label, getattr(self, label)))
+            except OptionError as exc:
+                raise UsageError.naming(f"{where}: {exc.template}", label) from None
+
+
+def file_name(option: str, value: Any) -> str | None:
+    """``value`` as the file name it gives (a ``pathlib.Path`` from Python too), ``None`` for
+    ``None``; an ``OptionError`` naming ``option`` for anything else, an empty name included
+    (it would read the current folder)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if value is not None and not (isinstance(value, str) and value):
+        raise OptionError(option, f"{{0}} must be a file name, got {value!r}")
+    return value
+
+
+def ratio_value(option: str, value: Any) -> float | None:
+    """``value`` as a float when it is a real number in [0, 1] (a NumPy scalar or a Fraction
+    too), ``None`` for ``None``; an ``OptionError`` naming ``option`` otherwise (a bool is no
+    number, though Python's ``True == 1``)."""
+    if value is None:
+        return None
+    if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
+        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {value!r}{not_a_number(value)}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -264,6 +282,9 @@ def rules_from_options(
     written; a rule from the flags names them as options, which the command line names
     as flags)."""
     choice("use", use, USES)
+    # before they name a rule: 'lower ratio >= True' would be refused under that odd name
+    min_ratio, max_drop = ratio_value("min_ratio", min_ratio), ratio_value("max_drop", max_drop)
+    baseline = file_name("baseline", baseline)
     rules: list[GateRule] = []
     if min_ratio is not None:
         rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio))

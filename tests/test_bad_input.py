@@ -208,7 +208,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "cfg_unknown": "bogus_key: 1\n", "cfg_type": "batch_size: many\n", "cfg_yaml": "a: [\n",
         "cfg_list": "- a\n- b\n", "cfg_section": "bounds: 3\n", "cfg_ratio": "prune:\n  ratio: 2\n",
         "cfg_iters": "iterations: -3\n", "cfg_rules": "gate:\n  rules: 5\n",
-        "cfg_rule_bad": "gate:\n  rules:\n    - min_ratio: 7\n",
+        "cfg_rule_bad": "gate:\n  rules:\n    - min_ratio: 7\n", "cfg_bool_number": "gate:\n  min_ratio: true\n",
     }.items():
         setattr(c, name, d / f"{name}.yaml")
         getattr(c, name).write_text(text)
@@ -731,6 +731,8 @@ OTHER_CASES = [
     Case("spectrum/config-iterations", _p("spectrum", G, "--config", "{cfg_iters}"), 2, "--iterations"),
     Case("gate/config-rules", _p("gate", G, "--config", "{cfg_rules}"), 2, "list"),
     Case("gate/config-rule-value", _p("gate", G, "--no-cache", "--config", "{cfg_rule_bad}"), 2, "min_ratio"),
+    Case("gate/config-bool-number", _p("gate", G, "--no-cache", "--config", "{cfg_bool_number}"), 2,
+         "min_ratio must be a number, not a YAML boolean"),
     Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
     Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
     # output paths

@@ -1097,3 +1097,66 @@ def test_per_layer_blocks_say_whether_they_came_from_the_cache(cli):
     first, again = _doc(cli(*run)), _doc(cli(*run))
     assert first["layer_curvature"]["cached"] is False and first["layer_curvature"]["hvps"] > 0
     assert again["layer_curvature"]["cached"] is True and again["layer_curvature"]["hvps"] == 0
+
+
+# Values the model's forward reads at run time from the user's other modules or files, in
+# ways the names in its code do not spell: an attribute or module named by a string, and a
+# file named by a module-level path. ``{cfg}`` reads scale.txt beside it at import.
+READ_AT_RUN = {
+    "getattr": ("import {cfg}\n", "getattr({cfg}, 'SCALE')"),
+    "import-module": ("import importlib\n", "importlib.import_module('{cfg}').SCALE"),
+    "path-global": ("import pathlib\nFILE = pathlib.Path(__file__).parent / 'scale.txt'\n", "float(FILE.read_text())"),
+    "str-path-global": ("import os\nFILE = os.path.join(os.path.dirname(__file__), 'scale.txt')\n",
+                        "float(open(FILE).read())"),
+}
+
+
+@pytest.mark.parametrize("case", READ_AT_RUN)
+def test_a_value_read_by_name_or_from_a_file_beside_the_code_is_keyed_and_a_moved_copy_hits(tmp_path, monkeypatch,
+                                                                                            case):
+    """getattr(cfg, 'SCALE'), import_module('cfg').SCALE and a module-level path beside the
+    model's file (``Path(__file__).parent / 'scale.txt'``, read in forward) served the old
+    spectrum after scale.txt changed; the path's folder keyed it, so a moved checkout with
+    the same files missed. The key follows the names in its strings and a path's file by
+    its name and bytes, never its folder."""
+    import importlib
+    import shutil
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    suffix = case.replace("-", "_")
+    cfg, model_module = f"plkey_cfg_{suffix}", f"plkey_model_{suffix}"
+    head, expr = READ_AT_RUN[case]
+    code = (head.format(cfg=cfg) + "from torch import nn\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n"
+            f"        return super().forward(x * {expr.format(cfg=cfg)})\n")
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+
+    def checkout(root: Path, scale: str) -> None:
+        root.mkdir(exist_ok=True)
+        (root / f"{cfg}.py").write_text(CONFIG_PY)
+        (root / f"{model_module}.py").write_text(code)
+        (root / "scale.txt").write_text(scale)
+
+    def key(root: Path) -> str:
+        for name in (cfg, model_module):
+            monkeypatch.delitem(sys.modules, name, raising=False)
+        monkeypatch.syspath_prepend(str(root))
+        importlib.invalidate_caches()
+        torch.manual_seed(0)
+        model = importlib.import_module(model_module).Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(),
+                                                              torch.nn.Linear(12, 10))
+        importlib.import_module(cfg)  # what the forward would import
+        keyed = input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
+        monkeypatch.undo()  # sys.path and sys.modules as before: the next checkout imports afresh
+        return keyed
+
+    checkout(tmp_path / "a", "1.0")
+    first = key(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "moved")
+    assert key(tmp_path / "moved") == first
+    checkout(tmp_path / "moved", "3.0")  # moved, and its data file beside the model changed
+    assert key(tmp_path / "moved") != first
+    checkout(tmp_path / "a", "3.0")
+    assert key(tmp_path / "a") != first

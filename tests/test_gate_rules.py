@@ -4,7 +4,9 @@ conservative side of a min_ratio rule, which fails on a ± that leaves out a kno
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from prunelimit.errors import InputError, UsageError
@@ -280,3 +282,50 @@ def test_a_baseline_written_half_way_is_named_so(tmp_path, content, said):
     with pytest.raises(InputError, match=said) as caught:
         read_report(path)
     assert "prunelimit bounds --json" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("value", [True, False, "0.5", float("nan"), 0.5 + 0j, [0.5]])
+@pytest.mark.parametrize("key", ["min_ratio", "max_drop"])
+def test_a_flag_that_is_no_ratio_is_refused_by_its_name_not_by_a_rule_named_after_it(key, value):
+    """``min_ratio=True`` named no rule 'lower ratio >= True': the option is refused as such
+    (the command line says its flag), whatever the other flags are."""
+    given = {"min_ratio": None, "baseline": "b.json", "max_drop": None, key: value}
+    with pytest.raises(UsageError) as caught:
+        rules_from_options(given["min_ratio"], "lower", given["baseline"], given["max_drop"])
+    said = caught.value.renamed(_flag)
+    assert said.startswith(f"{_flag(key)} must be a ratio in [0, 1], got {value!r}") and "gate rule" not in said
+
+
+@pytest.mark.parametrize("value", [np.float32(0.5), np.int64(1), Fraction(1, 2), np.float64(0.25)])
+def test_any_real_ratio_is_taken_as_a_float(value):
+    """A NumPy scalar or a Fraction is a number: taken, and held as a float (its JSON and its name)."""
+    rule, = rules_from_options(value, "lower", None, None)
+    assert type(rule.min_ratio) is float and rule.min_ratio == float(value)
+    assert rule.name == f"lower ratio >= {float(value)!r}"
+    policy, = rules_from_options(None, "lower", None, None, [{"min_ratio": value}])
+    assert type(policy.min_ratio) is float and policy.min_ratio == float(value)
+
+
+@pytest.mark.parametrize("line", ["min_ratio: true", "max_drop: false", "gate:\n  min_ratio: yes", "seed: true",
+                                  "iterations: on"])
+def test_a_yaml_boolean_for_a_numeric_option_is_refused(cli, tmp_path, line):
+    """``min_ratio: true`` in --config was read as 1 (so a gate demanded ρ ≥ 1); a boolean is
+    no number for any numeric option: exit 2 naming the key, before any work."""
+    config = tmp_path / "c.yaml"
+    config.write_text(line + "\n", encoding="utf-8")
+    key = line.split(":")[-2].split()[-1]
+    result = cli("gate", tmp_path / "absent.pt", "--config", config)
+    assert result.exit_code == 2
+    assert f"{key} must be a number, not a YAML boolean" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", [True, 3, ""])
+def test_a_baseline_that_is_no_file_name_is_refused_by_its_name(value):
+    """``baseline=True`` named a rule 'drop vs True <= 0.1' and an empty one (a policy's
+    ``baseline: ""``) was read as the folder '.'; both are refused as the option, from the
+    flags and from a policy alike."""
+    with pytest.raises(UsageError) as caught:
+        rules_from_options(None, "lower", value, 0.1)
+    assert caught.value.renamed(_flag) == f"--baseline must be a file name, got {value!r}"
+    with pytest.raises(UsageError, match=f"gate rule 'rule 1': baseline must be a file name, got {value!r}"):
+        rules_from_options(None, "lower", None, None, [{"baseline": value, "max_drop": 0.1}])

@@ -119,6 +119,9 @@ class SpectrumReport:
     # and ``hvps``, so what the budgets counted and what came after them can both be read off
     stages: tuple[tuple[str, float, int], ...] = ()
     notes: tuple[str, ...] = ()  # how the computation departed from its plan (e.g. unbatched products)
+    # the one of ``notes`` that says how far the run went past --max-hvps/--time-budget: about
+    # that run, so never stored (a read back from the cache spent neither)
+    over_budget: str | None = None
     # why ``limit_ratio``'s ± is above the tolerance (``tolerance_warning``): the spectrum
     # command's warning; ``bounds`` states its own for the ρ* of its path
     tolerance_note: str | None = None
@@ -645,6 +648,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                                                                           uncertainty, options),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
+        over_budget=over,
     )
 
 
@@ -839,7 +843,8 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     work's seconds that fell short, goes past one; a set-up that took the whole time budget
     leaves the smallest plan, and the note says the least this command takes here. It
     describes the run that computed the
-    spectrum, so a cached copy keeps it, as it keeps the tolerance warning. The exact
+    spectrum, so a copy read back from the cache, which spent neither, leaves it out (it keeps
+    the tolerance warning, which says the spectrum stopped early). The exact
     spectrum (``solver``) has no Lanczos runs: its eigenvalues, or columns formed before
     their watch judges them, took longer than predicted."""
     over = []  # (how far over, why, the option to raise)
@@ -1061,8 +1066,9 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True,
                                    notes=tuple(found.notes) + samples_notes(options, total, found.solver))
     rep = spectrum(inputs, options, progress)
-    spelled = samples_notes(options, total, rep.solver)
-    store_result(store, key, "spectrum", replace(rep, dense=None, notes=tuple(n for n in rep.notes if n not in spelled)))
+    left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
+    store_result(store, key, "spectrum", replace(rep, dense=None, over_budget=None,
+                                                 notes=tuple(n for n in rep.notes if n not in left_out)))
     return rep
 
 

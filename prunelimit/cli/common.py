@@ -28,7 +28,7 @@ import typer
 
 from prunelimit import api
 from prunelimit.api.options import DEFAULT_MAX_HVPS, METHODS
-from prunelimit.config import options_for, read_config, relative_to_file
+from prunelimit.config import options_for, read_config, refuse_booleans, relative_to_file
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
@@ -208,6 +208,7 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
             extra = ["rules"] if ctx.info_name == "gate" else []
             options = relative_to_file(options_for(read_config(value), ctx.info_name, known + extra, str(value)),
                                        value, _path_options(ctx.command))
+            refuse_booleans(options, _takes(ctx.command), str(value))
             if _run is not None:
                 _run.config = dict(options)
             if "rules" in options:  # a gate policy: a list of rules, not a flag
@@ -225,6 +226,13 @@ def _path_options(command: click.Command) -> list[str]:
     """The options of ``command`` that name a file or folder (a ``Path``, or a path kept as
     written): in a ``--config`` file they are read from its folder."""
     return [p.name for p in command.params if p.param_type_name == "option" and p.name != "config" and _names_a_path(p)]
+
+
+def _takes(command: click.Command) -> dict[str, str]:
+    """What each option of ``command`` that is no switch takes: a number or text."""
+    annotations = {p.name: getattr(getattr(p, "type_descriptor", None), "annotation", None) for p in command.params}
+    return {name: "a number" if kind in (int, float) else "text"
+            for name, kind in annotations.items() if kind is not bool}
 
 
 def _names_a_path(param: click.Parameter) -> bool:

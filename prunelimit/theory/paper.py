@@ -19,7 +19,9 @@ Research note §2.4 and §3.2 (official repo ``density_plot.density_generate`` a
 The reference code reports only ρ̂. The bounds are computed by the same arithmetic, so
 one method is one pipeline: with the AKF margin ``s = a_η/√D``, ``ρ_L = argmin_i
 |gw(round R_i) − s − ρ_i|`` and ``ρ_U = argmin_i |gw(round R_i) + s − ρ_i|`` on the same
-grid and table; ``bound_mode="geom"`` takes ``ρ_L = ρ̂`` and ``ρ_U`` from the table of the
+grid and table, ``ρ_L`` raised to the last grid ratio whose pruned weights are all exact
+zeros (``R_i = 0``; 0.999, the grid's end, for an all-zero model) as the default method
+raises it to their share; ``bound_mode="geom"`` takes ``ρ_L = ρ̂`` and ``ρ_U`` from the table of the
 tangent-cone term. ``gw(round R_i) − ρ_i`` strictly decreases along the grid, so the first
 minimiser moves down as the shift grows: ``ρ_L ≤ ρ̂ ≤ ρ_U`` always. ``negative="flat"``
 (not in the reference code, which takes |λ|) gives negative grid points curvature 0, a
@@ -260,6 +262,9 @@ def paper_limit(
     if bound_mode == "akf":
         margin = a_eta(eta) / math.sqrt(dim)
         lower, upper = _grid_root(gw[index] - margin, ratios), _grid_root(gw[index] + margin, ratios)
+        # As in predict_limit: removing only exact zeros (R_i = 0) leaves the loss unchanged,
+        # feasible for certain, so the last such grid point bounds ρ_L from below.
+        lower = max(lower, int(np.count_nonzero(radii == 0.0)) - 1)
     elif bound_mode == "geom":
         tangent = code_gw(grid, density, size, epsilon, zero_fraction, negative, "tangent")
         lower, upper = best, _grid_root(tangent[index], ratios)

@@ -31,6 +31,9 @@ smaller than the ratio ρ* prunes, and ρ* still overshot by 10–15 points; no 
 the share separated "overshoots" from "does not" on the models measured (docs/accuracy.md),
 so ``l1_shaped`` means "l1-trained at least in part", not "ρ* is reached".
 
+A model whose prunable weights are all exactly zero gets one plain message instead: pruning
+removes nothing, so its limit of 100 % is exact and assumes no regime.
+
 Two more cases where the share cannot tell, stated as such rather than as "not l1-trained":
 fewer than ``MIN_WEIGHTS`` non-zero weights (one or two weights decide the share), and a
 model pruned already whose exact zeros, counted as near zero, would reach the threshold
@@ -82,6 +85,11 @@ def _pruned_advice(zeros: float, share: float) -> str:
 def _few_advice(weights: int) -> str:
     return (f"the model has {weights} non-zero prunable weights, too few (< {MIN_WEIGHTS}) for the near-zero share to "
             f"tell whether it was l1-trained: if it was not, {_overshoot()}")
+
+
+def _all_zero_advice(weights: int) -> str:
+    return (f"every prunable weight ({weights:,}) is exactly zero: pruning removes nothing, so every ratio leaves the model "
+            "as it is, whatever its training; is this the trained checkpoint you meant?")
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,8 @@ def assess_regime(weights: Sequence[torch.Tensor]) -> Regime:
     share = near / nonzero if nonzero else 0.0
     zeros = (total - nonzero) / total if total else 0.0
     facts = dict(weights=nonzero, zero_share=zeros)
+    if total and not nonzero:  # nothing to prune: ρ* = 1 is exact, whatever the training
+        return Regime(False, share, _all_zero_advice(total), **facts)
     if nonzero < MIN_WEIGHTS:
         return Regime(False, share, _few_advice(nonzero), **facts)
     if share >= L1_SHAPED_SHARE:

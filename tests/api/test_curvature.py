@@ -81,6 +81,25 @@ def test_a_cached_spectrum_times_its_cache_read_alone(inputs, tmp_path) -> None:
     assert again["cached"] and again["stages"] == {"cache_read": {"seconds": again["seconds"], "hvps": 0}}
 
 
+def test_a_cached_spectrum_does_not_repeat_the_budget_overrun_of_the_run_that_computed_it(inputs, tmp_path) -> None:
+    """"went 2 products over --max-hvps 3", or N s over --time-budget ("this command needs
+    about N s here"), is about the run that computed the spectrum: a read back in no time
+    spent no product and no second of it. It still says it was stopped early (stopped_by,
+    the tolerance warning) and that it came from the cache."""
+    from prunelimit.cache import open_store
+
+    store = open_store(tmp_path / "cache", True)
+    options = api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=3, time_budget=1e-3)
+    first = api.stored_spectrum(inputs, options, store=store)
+    overran = [n for n in first.notes if n.startswith("the spectrum went ")]
+    assert len(overran) == 1 and "over --max-hvps 3" in overran[0] and "over --time-budget" in overran[0]
+    again = api.stored_spectrum(inputs, options, store=store)
+    assert again.cached and again.hvps == 0
+    assert not any(n.startswith("the spectrum went ") for n in again.warnings)
+    assert again.stopped_by == first.stopped_by and again.tolerance_note == first.tolerance_note is not None
+    assert [n for n in again.notes] == [n for n in first.notes if n not in overran]
+
+
 @pytest.mark.parametrize(("budget", "eigen", "left"), [
     (100.0, 0.0, True),  # the columns at the wall clock's rate end past the deadline
     (60.0, 55.0, True),  # the columns fit, the eigenvalues after them do not

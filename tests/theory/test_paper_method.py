@@ -124,3 +124,24 @@ def test_code_edge_cases():
     # a kernel far narrower than the grid step: the density underflows to zero everywhere
     with pytest.raises(NumericalError):
         code_density(np.array([[0.0, 0.5, 1.0]]), np.full((1, 3), 1 / 3), bins=8, sigma_squared=1e-30)
+
+
+@pytest.mark.parametrize("zeros", [1000, 900])
+def test_paper_lower_bound_is_never_below_the_share_of_exact_zeros(zeros):
+    """As for the default method (test_limit_root): removing only exact zeros leaves the loss
+    unchanged, so ρ_L is raised to the last grid ratio whose pruned weights are all zero;
+    all zero gives ρ_L = ρ̂ = ρ_U = 0.999, the grid's end."""
+    rng = np.random.default_rng(3)
+    w = rng.normal(size=1000) * 0.05
+    w[rng.permutation(1000)[:zeros]] = 0.0
+    tensors = [torch.from_numpy(w[:400]), torch.from_numpy(w[400:])]
+    nodes, weights = rng.gamma(0.5, 2.0, size=(1, 40)), np.full((1, 40), 1 / 40)
+    p = paper_limit(tensors, nodes, weights, 1e-3, bound_mode="akf", dim=400)  # a_η/√D ≈ 0.35
+    floor = int(np.count_nonzero(p.radii == 0.0)) - 1  # the last grid index removing only zeros
+    assert floor >= min(zeros, 999) - 1  # the code's ceil(ρ_i·N) in float64 may take one more
+    assert p.margin > 0.3 and p.lower == floor / 1000 and p.lower <= p.ratio <= p.upper
+    if zeros == 1000:
+        assert (p.lower, p.ratio, p.upper) == (0.999, 0.999, 0.999)
+    q = paper_limit([torch.from_numpy(rng.normal(size=1000))], nodes, weights, 1e-3, bound_mode="akf", dim=400)
+    shifted = q.gw[np.rint(q.radii).astype(int)] - q.margin
+    assert q.radii[0] > 0 and q.lower == np.argmin(np.abs(shifted - q.ratios)) / 1000  # no zeros: the AKF shift alone

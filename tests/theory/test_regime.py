@@ -70,3 +70,15 @@ def test_an_empty_weight_has_no_levels_to_fit_and_counts_nothing():
     assert balanced(empty).shape == (0, 16)
     full = torch.ones(4, 16)
     assert assess_regime([empty, full]) == assess_regime([full])
+
+
+def test_an_all_zero_model_gets_one_plain_message_not_l1_advice():
+    """Every prunable weight exactly zero: pruning removes nothing, so ρ* = 1 is exact and no
+    l1 regime is assumed; the regime said 0 weights were "too few to tell whether it was
+    l1-trained" and that ρ* might overshoot, advising `verify` even inside verify."""
+    regime = assess_regime([torch.zeros(8, 4), torch.zeros(3, 8)])
+    assert regime.weights == 0 and regime.zero_share == 1.0 and not regime.l1_shaped
+    assert regime.advice.startswith("every prunable weight (56) is exactly zero")
+    assert "l1" not in regime.advice and "overshoot" not in regime.advice and "verify" not in regime.advice
+    few = assess_regime([torch.zeros(8, 4), torch.eye(3, 8)])  # 3 live weights still decide the function
+    assert few.weights == 3 and "too few" in few.advice
