@@ -436,7 +436,7 @@ def test_hyperflux_says_when_it_misses_its_target(cli, tmp_path):
     # 3 pressure epochs: the trajectory itself cannot get below 18.7 %, so it ended there, not at the
     # 4.5 % it was computed for; refused before any training, naming the epochs that can
     refused = cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.05,
-                  "--pruning-epochs", 3, "--regrowth-epochs", 0, "-o", tmp_path / "hf.pt")
+                  "--pruning-epochs", 3, "-o", tmp_path / "hf.pt")
     assert refused.exit_code == 2 and not (tmp_path / "hf.pt").exists()
     assert ("--pruning-epochs 3 cannot take the trajectory down to 0.045 (the target 0.05 times the regrowth "
             "headroom 0.9), only to 0.1867; use --pruning-epochs 5 or more") in refused.stderr

@@ -26,7 +26,8 @@ Deviations from the reference code, for small models and a CPU budget:
   phase's Γ/N into Γ = 0 and closed gates for epochs (a gate with zero flux went on falling);
 * the trajectory targets ``target_density · regrowth_headroom`` at the end of the
   pruning phase, leaving room for the regrowth phase to bring weights back (the
-  reference's older setups shrank the request by 10/13 for the same reason).
+  reference's older setups shrank the request by 10/13 for the same reason); with no
+  regrowth epochs it targets ``target_density`` itself.
 
 Both drivers leave the model's prunable weights masked (θ·m) in place.
 """
@@ -185,7 +186,8 @@ class HyperfluxConfig:
     controller's step Δ and exponent β (Γ = g^β), the phase lengths, and the regrowth
     phase's gate learning rate (``gate_lr·regrowth_gate_lr_factor``, times
     ``regrowth_gate_decay`` each epoch); the trajectory aims at
-    ``target_density·regrowth_headroom`` so that regrowth has room to bring weights back.
+    ``target_density·regrowth_headroom`` so that regrowth has room to bring weights back
+    (``target_density`` itself when ``regrowth_epochs`` is 0).
     """
 
     weight_lr: float = 0.01
@@ -315,7 +317,10 @@ def hyperflux_prune(
     validate.open_unit("target_density", target_density)
     c = replace(config or HyperfluxConfig(), **options)
     pruning_epochs, regrowth_epochs, weight_lr = c.pruning_epochs, c.regrowth_epochs, c.weight_lr
-    aim = target_density * c.regrowth_headroom
+    # the headroom is room for the regrowth phase to bring weights back: without one the
+    # pressure phase's end is the result, and aiming below the target only missed it
+    headroom = c.regrowth_headroom if regrowth_epochs else 1.0
+    aim = target_density * headroom
     torch.manual_seed(c.seed)
     net = _GatedNet(model, selection, c, masks)
     if target_density > (start := net.density()):  # a pruned weight's gate never opens: the density only falls
@@ -324,9 +329,9 @@ def hyperflux_prune(
                           "from the unpruned model")
     if aim < start * trajectory_floor(pruning_epochs):  # the trajectory would end above it, and the run with it
         enough = next(e for e in range(pruning_epochs, 10_001) if start * trajectory_floor(e) <= aim)
+        aimed = f" (the target {target_density:g} times the regrowth headroom {headroom:g})" if headroom < 1 else ""
         raise OptionError("pruning_epochs", f"{{0}} {pruning_epochs} cannot take the trajectory down to "
-                          f"{aim:.4g} (the target {target_density:g} times the regrowth headroom "
-                          f"{c.regrowth_headroom:g}), only to {start * trajectory_floor(pruning_epochs):.4g}; use {{0}} "
+                          f"{aim:.4g}{aimed}, only to {start * trajectory_floor(pruning_epochs):.4g}; use {{0}} "
                           f"{enough} or more")
     # from the density the model starts at: a pruned start's trajectory began at 1.0, above it, and
     # the controller held Γ at 0 for the epochs the trajectory took to come down to it

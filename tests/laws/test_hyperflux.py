@@ -189,7 +189,7 @@ def test_a_target_above_the_density_a_pruned_model_starts_at_is_refused_before_t
     with pytest.raises(OptionError, match=r"^target_density 0\.7 is above the density 0\.5 the model starts at"):
         hyperflux_prune(layer, batches, cross_entropy_loss, 0.7, pruning_epochs=5, masks={"weight": keep})
     assert torch.equal(layer.weight, before)  # refused before any step
-    assert hyperflux_prune(layer, batches, cross_entropy_loss, 0.5, pruning_epochs=5, regrowth_epochs=0,
+    assert hyperflux_prune(layer, batches, cross_entropy_loss, 0.5, pruning_epochs=5, regrowth_epochs=1,
                            masks={"weight": keep}).density <= 0.5
 
 
@@ -215,7 +215,26 @@ def test_hyperflux_from_a_pruned_model_records_its_start_and_targets_below_it():
     batches = [(torch.randn(16, 16), torch.arange(16) % 4)] * 2
     res = hyperflux_prune(model, batches, cross_entropy_loss, 0.2, pruning_epochs=8, regrowth_epochs=0, masks=held)
     targets = [e.target for e in res.log if e.phase == "prune"]
-    assert max(targets) < start and targets[-1] == pytest.approx(0.2 * 0.9, rel=1e-9)
+    assert max(targets) < start and targets[-1] == pytest.approx(0.2, rel=1e-9)  # no regrowth: no headroom
     assert res.start_density == pytest.approx(start, abs=1e-12)
     assert hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.2, pruning_epochs=8,
                            regrowth_epochs=0).start_density == 1.0
+
+
+def test_the_regrowth_headroom_applies_only_when_there_is_a_regrowth_phase():
+    """The trajectory aims at the target times 0.9 to leave room for regrowth to bring weights
+    back; with --regrowth-epochs 0 there is none, and 2 pruning epochs to 0.5 were refused as
+    unable to reach 0.45 (their trajectory reaches 0.4753)."""
+    from prunelimit.errors import OptionError
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
+    batches = [(torch.randn(8, 8), torch.arange(8) % 4)]
+    res = hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.5, pruning_epochs=2, regrowth_epochs=0)
+    assert [e.target for e in res.log][-1] == pytest.approx(0.5, rel=1e-9)
+    with pytest.raises(OptionError, match=r"cannot take the trajectory down to 0\.45 \(the target 0\.5 times the "
+                                          r"regrowth headroom 0\.9\), only to 0\.4753"):
+        hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.5, pruning_epochs=2, regrowth_epochs=1)
+    with_regrowth = hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.2, pruning_epochs=8,
+                                    regrowth_epochs=1)
+    assert [e.target for e in with_regrowth.log if e.phase == "prune"][-1] == pytest.approx(0.18, rel=1e-9)
