@@ -782,9 +782,10 @@ def test_a_model_pruned_by_apply_is_read_with_the_set_it_was_pruned_with(model, 
 def test_a_set_given_beside_the_recorded_one_is_used_with_the_command_lines_warning(model, train):
     """An explicit ``include=``/``exclude=`` that differs from the recorded set wins, with one
     ``UserWarning`` and, in the result's ``warnings``, the line the command line prints for a
-    pruned file (naming the model instead of a checkpoint)."""
+    pruned file, in the caller's words: the model instead of a checkpoint, the sets as the
+    keywords give them (it wrote ``--exclude '0'`` to a caller who had passed ``exclude=("0",)``)."""
     pruned = prunelimit.prune(model, 0.5, exclude=("2",)).apply(copy.deepcopy(model))
-    line = "the model was pruned with --exclude '2'; this run uses --exclude '0', as given."
+    line = "the model was pruned with exclude=('2',); this run uses exclude=('0',), as given."
     for call in (lambda: prunelimit.info(pruned, exclude=("0",)), lambda: prunelimit.prune(pruned, 0.6, exclude=("0",)),
                  lambda: prunelimit.spectrum(pruned, train, exclude=("0",))):
         with pytest.warns(UserWarning) as caught:
