@@ -45,11 +45,12 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
 
     ``config`` (default ``NplhConfig()``) with any of its fields replaced by ``overrides``,
     e.g. ``nplh(inputs, mode="iterative", rate=0.2)``."""
-    from prunelimit.laws.nplh import fit_nplh, iterative_points, pressure_points, static_points
+    from prunelimit.laws.nplh import check_mode_settings, fit_nplh, iterative_points, pressure_points, static_points
     from prunelimit.laws.saliency import compute_saliency
     from prunelimit.pruning.masks import held_masks
 
     c = replace(config or NplhConfig(), **overrides)
+    check_mode_settings(overrides, c.mode)
     require_data(inputs)
     held = held_masks(inputs.loaded, inputs.selection)  # a pruned safetensors file's zeros too
     masks = _start_masks(inputs, held)

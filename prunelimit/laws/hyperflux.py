@@ -44,7 +44,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
@@ -324,10 +324,10 @@ def hyperflux_prune(
                           "from the unpruned model")
     if aim < start * trajectory_floor(pruning_epochs):  # the trajectory would end above it, and the run with it
         enough = next(e for e in range(pruning_epochs, 10_001) if start * trajectory_floor(e) <= aim)
-        raise OptionError("pruning_epochs", f"{{0}} {pruning_epochs} cannot take the trajectory down to "
+        raise OptionError("pruning_epochs", f"{option('pruning_epochs', pruning_epochs)} cannot take the trajectory down to "
                           f"{aim:.4g} (the target {target_density:g} times the regrowth headroom "
-                          f"{c.regrowth_headroom:g}), only to {start * trajectory_floor(pruning_epochs):.4g}; use {{0}} "
-                          f"{enough} or more")
+                          f"{c.regrowth_headroom:g}), only to {start * trajectory_floor(pruning_epochs):.4g}; use "
+                          f"{option('pruning_epochs', enough)} or more")
     # from the density the model starts at: a pruned start's trajectory began at 1.0, above it, and
     # the controller held Γ at 0 for the epochs the trajectory took to come down to it
     trajectory = retention_trajectory(aim, pruning_epochs, start)
