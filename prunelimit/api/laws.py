@@ -68,7 +68,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
                                  seed=c.seed, selection=inputs.selection, masks=held or None)
     # the settings go with the points: a reader of its CSV or JSON can tell which measurement it is
-    fit = fit_nplh(replace(points, measured=c.measured()), region=c.region, seed=c.seed)
+    fit = fit_nplh(replace(points, measured=c.measured(inputs.selection)), region=c.region, seed=c.seed)
     return replace(fit, warnings=inputs.qualified(fit.warnings))
 
 

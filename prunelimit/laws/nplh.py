@@ -95,12 +95,16 @@ class NplhConfig:
         validate.integer("epochs_per_level", self.epochs_per_level, 1)
         validate.integer("seed", self.seed, 0)
 
-    def measured(self) -> Measured:
+    def measured(self, selection: ParamSelection = ParamSelection()) -> Measured:
         """What sets the points' values, as ``law nplh`` records it beside them (its CSV's columns
-        after ``density,gamma``, its JSON's ``measured``): the metric, the mode, the seed and the
-        mode's own settings (the ladder is in the points: a pressure point's gamma is its Γ)."""
+        after ``density,gamma``, its JSON's ``measured``): the metric, the mode, the seed, the
+        prunable set ``selection`` unless the default (it decides which weights the points rank) and
+        the mode's own settings (the ladder is in the points: a pressure point's gamma is its Γ)."""
         own = [name for name in MODE_SETTINGS[self.mode] if name != "pressures"]
-        return tuple((name, getattr(self, name)) for name in ("metric", "mode", "seed", *own))
+        given = tuple((name, patterns) for name, patterns in (("include", selection.include),
+                                                              ("exclude", selection.exclude)) if patterns)
+        return (*((name, getattr(self, name)) for name in ("metric", "mode", "seed")), *given,
+                *((name, getattr(self, name)) for name in own))
 
 
 def check_mode_settings(given: Iterable[str], mode: str) -> None:
