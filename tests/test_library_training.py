@@ -113,6 +113,10 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     (lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epoch=3), UsageError,
      "^unknown option 'pruning_epoch'; Hyperflux settings are"),
     (lambda m, d: prunelimit.hyperflux(m, d, 1.5), OptionError, "^density must lie in \\(0, 1\\), got 1.5"),
+    # regrowth_epochs=0 runs no regrowth phase: its settings were ignored in silence
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, regrowth_epochs=0, regrowth_gate_decay=0.5), OptionError,
+     "^regrowth_gate_decay applies to the regrowth phase, which regrowth_epochs=0 does not run; raise regrowth_epochs "
+     "or drop it$"),
     (lambda m, d: prunelimit.imp(m, d, rewind_steps=5), OptionError,
      "^rewind_steps applies to rewind='early', not init; add rewind='early' or drop it$"),
     (lambda m, d: prunelimit.imp(m, d, rate=1.0), OptionError, "^rate must lie in \\(0, 1\\)"),

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -219,6 +219,19 @@ class HyperfluxConfig:
         validate.positive("regrowth_gate_decay", self.regrowth_gate_decay)
         if not (validate.real(self.regrowth_headroom) and 0.0 < self.regrowth_headroom <= 1.0):
             raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {self.regrowth_headroom!r}")
+
+
+# the settings only the regrowth phase reads
+REGROWTH_SETTINGS = ("regrowth_gate_lr_factor", "regrowth_gate_decay")
+
+
+def check_regrowth_settings(given: Iterable[str], config: HyperfluxConfig) -> None:
+    """Regrowth settings given (field names) beside ``regrowth_epochs=0``, which runs no
+    regrowth phase: ignored, the run would not be the one asked for."""
+    unused = [name for name in REGROWTH_SETTINGS if name in given]
+    if unused and not config.regrowth_epochs:
+        raise OptionError(unused[0], f"{{0}} applies to the regrowth phase, which {option('regrowth_epochs', 0)} "
+                          f"does not run; raise {{1}} or drop it", "regrowth_epochs")
 
 
 class _GatedNet:
