@@ -117,6 +117,8 @@ def option(name: str, value: object = _NO_VALUE, flag: str | None = None) -> str
     library caller, else its flag and the value as typed (``flag``, or ``--`` and the name
     with dashes; a float as ``:g`` writes it): ``--iterations 256`` or ``iterations=256``."""
     typed = flag or "--" + name.replace("_", "-")
+    if getattr(value, "ndim", None) == 0:  # a numpy scalar as the number it holds: 0.5, not np.float32(0.5)
+        value = value.item()
     if value is _NO_VALUE:
         return said(typed, f"{name}=")
     return said(f"{typed} {value:g}" if isinstance(value, float) else f"{typed} {value}", f"{name}={value!r}")

@@ -147,7 +147,7 @@ def _outside_masks(loaded: LoadedModel, selection: ParamSelection, subject: str 
     matrices = list(dict.fromkeys(module for module, _, leaf in (name.rpartition(".") for name in outside)
                                   if module in modules and leaf in dict(weight_matrices(modules[module]))
                                   and selection.decide(module, True)))
-    fix = f"; --include {matrices[0]!r} (a glob of module names) counts them" if matrices else ""
+    fix = f"; {ParamSelection(include=matrices[:1]).described()} (a glob of module names) counts them" if matrices else ""
     return (f"{subject or _source(loaded)} has pruning masks on {len(outside)} tensor(s) outside the prunable set in use "
             f"({listed(outside)}): their pruned weights stay zero but are not counted in N or the sparsity{fix}",)
 
@@ -172,7 +172,7 @@ def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
     counted = "N and D" if prunable.intersection(unreached) else "D"
     # --exclude takes module globs: a parameter of the model itself has no module of its own to name
     modules = [module for module in dict.fromkeys(name.rpartition(".")[0] for name in unreached) if module]
-    fix = (f"leave them out with --exclude {modules[0]!r} (a glob of module names)" if modules else
+    fix = (f"leave them out with {ParamSelection(exclude=modules[:1]).described()} (a glob of module names)" if modules else
            "remove them from the model, or use them in forward")
     return (f"{_source(loaded)} has {len(unreached)} parameter(s) the loss gives no gradient ({listed(unreached)}): "
             f"forward never uses them, so they count in {counted} as zero-curvature directions, which raise ρ*; "

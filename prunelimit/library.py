@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
 from prunelimit.models.params import ParamSelection
 
@@ -452,8 +452,9 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
     unused = [name for name in options if name in SPECTRUM_ONLY]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag
-        raise UsageError.naming("{1} has no effect: every rule uses the measured limit ({0} actual), which computes "
-                                "no spectrum; drop it, or gate on {0} lower|predicted", "use", unused[0])
+        raise UsageError.naming(f"{{1}} has no effect: every rule uses the measured limit ({option('use', 'actual')}), "
+                                f"which computes no spectrum; drop it, or gate on {option('use', 'lower')} or "
+                                f"{option('use', 'predicted')}", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
     validate.callback("progress", progress, *_PROGRESS)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
@@ -538,8 +539,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                    f"{validate.not_a_number(ratio)}")
     chosen = curvature_options(**options)
     if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
-        raise UsageError.naming(f"{{1}} has no effect: {{0}} {ratio} is given, nothing is predicted; drop it, "
-                                "or use {0} auto|lower", "ratio", next(iter(options)))
+        raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted; drop "
+                                f"it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
+                                next(iter(options)))
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         if predicted:
             api.require_data(given)

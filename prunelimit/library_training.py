@@ -121,11 +121,12 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     True
     """
     from prunelimit.api.laws import run_hyperflux
-    from prunelimit.laws.hyperflux import HyperfluxConfig
+    from prunelimit.laws.hyperflux import HyperfluxConfig, check_regrowth_settings
 
     validate.open_unit("density", density)
     validate.known_fields(HyperfluxConfig, settings, "Hyperflux settings")
     config = HyperfluxConfig(**settings)
+    check_regrowth_settings(settings, config)
     validate.callback("progress", progress, "(epoch, epochs)", (2,))
     given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
     evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)

@@ -236,8 +236,9 @@ def test_masks_outside_the_prunable_set_in_use_are_never_ignored_in_silence(cli,
         info.stderr
     net = build_model(model)
     pruned = prunelimit.prune(net, 0.5, include=("rnn",)).apply(net)  # records its set, as the file does
-    with pytest.warns(UserWarning, match=r"the model was pruned with --include 'rnn'; this run uses --include "
-                      r"'head', as given\. It has .*rnn\.weight_ih_l0, rnn\.weight_hh_l0.*--include 'rnn'"):
+    # the library caller reads the sets and the fix as keywords, the command line's text above as flags
+    with pytest.warns(UserWarning, match=r"the model was pruned with include=\('rnn',\); this run uses include="
+                      r"\('head',\), as given\. It has .*rnn\.weight_ih_l0, rnn\.weight_hh_l0.*; include=\('rnn',\) \(a glob"):
         prunelimit.prune(pruned, 0.5, include=("head",))  # the applied masks, read with another set
     save_checkpoint(tmp_path / "other.pt", "mlp:64,8,10", build_model("mlp:64,8,10").state_dict(),
                     meta={"pruned": {"include": ["rnn"], "exclude": []}})
@@ -325,7 +326,8 @@ class _SpareHead(torch.nn.Module):
 def test_parameters_the_loss_never_reaches_are_named_once(recwarn):
     """A spare head counted in N and D as zero-curvature directions and raised ρ* with no
     word: the load-time check now finds parameters with no gradient and names them, with the
-    flag that leaves them out; N and D are not changed behind the caller's back."""
+    keyword that leaves them out (``exclude=('spare',)``, not the command line's flag); N and D
+    are not changed behind the caller's back."""
     import warnings
 
     import prunelimit
@@ -335,7 +337,7 @@ def test_parameters_the_loss_never_reaches_are_named_once(recwarn):
     data = (torch.randn(64, 8), torch.arange(64) % 3)
     inputs = prunelimit.inputs_from(model, data)
     said = [str(w.message) for w in recwarn if "no gradient" in str(w.message)]
-    assert len(said) == 1 and "spare.weight, spare.bias" in said[0] and "--exclude 'spare'" in said[0], said
+    assert len(said) == 1 and "spare.weight, spare.bias" in said[0] and "exclude=('spare',)" in said[0], said
     assert said[0] in inputs.selection_warnings  # and so in every report's warnings
     assert prunelimit.info(model).to_json()["params"]["hessian"] == 3 * 8 + 3 + 5 * 8 + 5  # D as documented
     with warnings.catch_warnings():

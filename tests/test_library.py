@@ -254,14 +254,16 @@ def test_spectrum_per_layer_on_objects_equals_the_file_path(model, train, tmp_pa
 
 def test_the_library_refuses_what_the_command_line_refuses(model, train):
     """The checks are the command line's own (``api.check_plan``, ``check_verify_options``,
-    ``check_compatible``): the message names the library's argument, the CLI its flag."""
-    with pytest.raises(OptionError, match="^iterations has no effect: method exact computes") as caught:
+    ``check_compatible``): the message names the library's argument, the CLI its flag; an
+    argument with its value as the caller writes it (``method='exact'``, ``use method='slq'``)."""
+    with pytest.raises(OptionError, match="^iterations has no effect: method='exact' computes .*; drop it, or use "
+                       "method='slq'$") as caught:
         prunelimit.bounds(model, train, method="exact", iterations=10)
     assert caught.value.renamed(lambda name: "--" + name.replace("_", "-")).startswith(
-        "--iterations has no effect: --method exact computes")
-    with pytest.raises(OptionError, match="^max_hvps has no effect: method exact"):
+        "--iterations has no effect: method='exact' computes")
+    with pytest.raises(OptionError, match="^max_hvps has no effect: method='exact'"):
         prunelimit.bounds(model, train, method="exact", max_hvps=10)
-    with pytest.raises(OptionError, match="^time_budget has no effect: method paper"):
+    with pytest.raises(OptionError, match="^time_budget has no effect: method='paper'"):
         prunelimit.bounds(model, train, method="paper", time_budget=5)
     with pytest.raises(OptionError, match="^max_hvps has no effect: iterations/runs fix the plan"):
         prunelimit.spectrum(model, train, runs=2, max_hvps=10)
@@ -465,7 +467,8 @@ def test_prune_reads_auto_and_lower_and_no_other_text(model, train):
     with pytest.raises(OptionError, match="^ratio must be a removed fraction in \\[0, 1\\), 'auto' or 'lower', got "
                                           "'half', a str, not a number$"):
         prunelimit.prune(model, "half")
-    with pytest.raises(UsageError, match="^ratio lower needs the bound ρ_L: drop bound_mode none, or use ratio auto$"):
+    with pytest.raises(UsageError, match="^ratio='lower' needs the bound ρ_L: drop bound_mode='none', or use "
+                                         "ratio='auto'$"):
         prunelimit.prune(model, "lower", train, bound_mode="none")
 
 
@@ -473,10 +476,10 @@ def test_prune_reads_auto_and_lower_and_no_other_text(model, train):
 def test_prune_refuses_options_a_given_ratio_ignores(model, train, ratio):
     """Curvature options set the prediction: beside a number they did nothing, in silence (a
     misspelt one too), where the command line refuses the flag with ``--ratio 0.5``."""
-    with pytest.raises(UsageError, match="^method has no effect: ratio 0.5 is given, nothing is predicted; drop it, "
-                                         "or use ratio auto\\|lower$") as caught:
+    with pytest.raises(UsageError, match="^method has no effect: ratio=0.5 is given, nothing is predicted; drop it, "
+                                         "or use ratio='auto' or ratio='lower'$") as caught:
         prunelimit.prune(model, ratio, train, method="exact")
-    assert caught.value.renamed(lambda name: "--" + name).startswith("--method has no effect: --ratio 0.5")
+    assert caught.value.renamed(lambda name: "--" + name).startswith("--method has no effect: ratio=0.5")
     with pytest.raises(UsageError, match="^unknown option 'scop'; curvature options are"):
         prunelimit.prune(model, ratio, scop="layer")
     with pytest.raises(OptionError, match="^tolerance"):
@@ -685,7 +688,8 @@ def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model
     """Rules that all use the measured limit compute no spectrum: a budget or another
     spectrum option beside them did nothing, in silence, as the command line's flag did;
     ε, which the search reads, stays."""
-    with pytest.raises(UsageError, match=f"^{next(iter(option))} has no effect: every rule uses the measured limit"):
+    with pytest.raises(UsageError, match=f"^{next(iter(option))} has no effect: every rule uses the measured limit "
+                       r"\(use='actual'\), which computes no spectrum; drop it, or gate on use='lower' or use='predicted'$"):
         prunelimit.gate(model, train, min_ratio=0.1, use="actual", **option)
     assert prunelimit.gate(model, train, min_ratio=0.0, use="actual", epsilon=0.05).passed
 
@@ -782,9 +786,10 @@ def test_a_model_pruned_by_apply_is_read_with_the_set_it_was_pruned_with(model, 
 def test_a_set_given_beside_the_recorded_one_is_used_with_the_command_lines_warning(model, train):
     """An explicit ``include=``/``exclude=`` that differs from the recorded set wins, with one
     ``UserWarning`` and, in the result's ``warnings``, the line the command line prints for a
-    pruned file (naming the model instead of a checkpoint)."""
+    pruned file, in the caller's words: the model instead of a checkpoint, the sets as the
+    keywords give them (it wrote ``--exclude '0'`` to a caller who had passed ``exclude=("0",)``)."""
     pruned = prunelimit.prune(model, 0.5, exclude=("2",)).apply(copy.deepcopy(model))
-    line = "the model was pruned with --exclude '2'; this run uses --exclude '0', as given."
+    line = "the model was pruned with exclude=('2',); this run uses exclude=('0',), as given."
     for call in (lambda: prunelimit.info(pruned, exclude=("0",)), lambda: prunelimit.prune(pruned, 0.6, exclude=("0",)),
                  lambda: prunelimit.spectrum(pruned, train, exclude=("0",))):
         with pytest.warns(UserWarning) as caught:

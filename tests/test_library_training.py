@@ -100,7 +100,12 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     (lambda m, d: prunelimit.train(m, d, lr=-1), OptionError, "^lr must be a positive finite number, got -1"),
     (lambda m, d: prunelimit.train(m, d, epochs=0), OptionError, "^epochs must be at least 1, got 0"),
     (lambda m, d: prunelimit.train(m, d, milestones=(2,)), OptionError,
-     "^milestones applies to schedule step, not none; add schedule step"),
+     "^milestones applies to schedule='step', not none; add schedule='step'$"),
+    # a setting of another schedule was ignored in silence: t_max is the cosine's, gamma the step's
+    (lambda m, d: prunelimit.train(m, d, t_max=5), OptionError,
+     "^t_max applies to schedule='cosine', not none; add schedule='cosine'$"),
+    (lambda m, d: prunelimit.train(m, d, gamma=0.5, schedule="cosine"), OptionError,
+     "^gamma applies to schedule='step', not cosine; add schedule='step'$"),
     (lambda m, d: prunelimit.train(m, d, preset="gpt"), OptionError, "^preset 'gpt': use fc5"),
     (lambda m, d: prunelimit.train(m, d, masks={"0.wieght": torch.ones(12, 64, dtype=torch.bool)}), UsageError,
      "^mask names \\['0.wieght'\\] are not parameters of the model"),
@@ -108,8 +113,12 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
     (lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epoch=3), UsageError,
      "^unknown option 'pruning_epoch'; Hyperflux settings are"),
     (lambda m, d: prunelimit.hyperflux(m, d, 1.5), OptionError, "^density must lie in \\(0, 1\\), got 1.5"),
+    # regrowth_epochs=0 runs no regrowth phase: its settings were ignored in silence
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, regrowth_epochs=0, regrowth_gate_decay=0.5), OptionError,
+     "^regrowth_gate_decay applies to the regrowth phase, which regrowth_epochs=0 does not run; raise regrowth_epochs "
+     "or drop it$"),
     (lambda m, d: prunelimit.imp(m, d, rewind_steps=5), OptionError,
-     "^rewind_steps applies to rewind early, not init; add rewind early"),
+     "^rewind_steps applies to rewind='early', not init; add rewind='early' or drop it$"),
     (lambda m, d: prunelimit.imp(m, d, rate=1.0), OptionError, "^rate must lie in \\(0, 1\\)"),
     # a value of the wrong kind is named too (they were TypeErrors, or a progress called after the work began)
     (lambda m, d: prunelimit.train(m, d, milestones=5, schedule="step"), OptionError,

@@ -9,7 +9,7 @@ import torch
 
 from prunelimit.api.pruning import prune_outputs
 from prunelimit.cli import common
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, library_call
 from prunelimit.sparse.bench import check_pattern
 from prunelimit.gate_rules import rules_from_options
 from prunelimit.io.atomic import Terminated
@@ -58,9 +58,10 @@ def test_unknown_scope_pattern_format_and_use_name_the_option():
 
 
 def test_pattern_2_4_off_a_gpu_names_the_pattern_and_keeps_the_documented_message(cli, tmp_path):
-    with pytest.raises(OptionError) as caught:
+    with library_call(), pytest.raises(OptionError) as caught:  # a library caller reads the keyword and its value
         check_pattern("2:4", torch.device("cpu"))
-    assert caught.value.option == "pattern" and str(caught.value).startswith("pattern 2:4 needs a CUDA GPU")
+    assert caught.value.option == "pattern" and str(caught.value).startswith("pattern='2:4' needs a CUDA GPU")
+    assert str(caught.value).endswith("use pattern='csr'")
     result = cli("export", tmp_path / "any.pt", "-o", tmp_path / "m.safetensors", "--bench", "--pattern", "2:4",
                  "--device", "cpu")
     assert result.exit_code == 2
@@ -71,12 +72,12 @@ def test_pattern_2_4_off_a_gpu_names_the_pattern_and_keeps_the_documented_messag
 
 def test_scope_2_4_with_another_ratio_stays_a_usage_error_naming_both_flags(cli, tmp_path):
     """The pair of values does not fit, not one of them: a ``UsageError`` with both flags."""
-    with pytest.raises(UsageError) as caught:
+    with library_call(), pytest.raises(UsageError) as caught:
         check_prune_scope("2:4", 0.6)
     assert not isinstance(caught.value, OptionError)
-    # a library caller is told the argument names, the command line its flags
-    assert str(caught.value) == ("scope 2:4 keeps 2 of every 4 weights, a ratio of exactly 0.5 (got ratio 0.6); "
-                                 "pass ratio 0.5")
+    # a library caller is told the keywords with their values (it read "pass ratio 0.5"), the command line its flags
+    assert str(caught.value) == ("scope='2:4' keeps 2 of every 4 weights, a ratio of exactly 0.5 (got ratio=0.6); "
+                                 "pass ratio=0.5")
     out = tmp_path / "p.pt"
     result = cli("prune", EXAMPLE_CKPT, "--scope", "2:4", "-o", out)
     assert result.exit_code == 2

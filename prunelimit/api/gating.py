@@ -10,7 +10,7 @@ from prunelimit.api.curvature import NO_SPECTRUM_TIMING
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import PredictedLimit, measured_limit, verify
-from prunelimit.errors import UsageError
+from prunelimit.errors import UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
 
@@ -80,8 +80,9 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     rules = check_rules(rules)
     lower = next((rule for rule in rules if rule.use == "lower"), None)
     if lower is not None and options.bound_mode == "none":  # before the spectrum, not after it
-        raise UsageError.naming(f"gate rule {lower.name!r} uses lower (ρ_L), which {{0}} none does not compute: "
-                                "gate on predicted or actual ({1}), or pass another {0}", "bound_mode", "use")
+        raise UsageError.naming(f"gate rule {lower.name!r} uses lower (ρ_L), which {option('bound_mode', 'none')} "
+                                "does not compute: gate on predicted or actual ({1}), or pass another {0}", "bound_mode",
+                                "use")
     baselines = baseline_reports(rules)
     # a baseline only actual rules read is compared as a measured limit: the method is not part of it
     measured_only = {path for path, _ in baselines if not needs_spectrum(r for r in rules if r.baseline == path)}

@@ -45,11 +45,12 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
 
     ``config`` (default ``NplhConfig()``) with any of its fields replaced by ``overrides``,
     e.g. ``nplh(inputs, mode="iterative", rate=0.2)``."""
-    from prunelimit.laws.nplh import fit_nplh, iterative_points, pressure_points, static_points
+    from prunelimit.laws.nplh import check_mode_settings, fit_nplh, iterative_points, pressure_points, static_points
     from prunelimit.laws.saliency import compute_saliency
     from prunelimit.pruning.masks import held_masks
 
     c = replace(config or NplhConfig(), **overrides)
+    check_mode_settings(overrides, c.mode)
     require_data(inputs)
     held = held_masks(inputs.loaded, inputs.selection)  # a pruned safetensors file's zeros too
     masks = _start_masks(inputs, held)
@@ -67,7 +68,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
         points = pressure_points(inputs.model, inputs.batches, inputs.loss_fn, c.pressures, c.epochs_per_level,
                                  seed=c.seed, selection=inputs.selection, masks=held or None)
     # the settings go with the points: a reader of its CSV or JSON can tell which measurement it is
-    fit = fit_nplh(replace(points, measured=c.measured()), region=c.region, seed=c.seed)
+    fit = fit_nplh(replace(points, measured=c.measured(inputs.selection)), region=c.region, seed=c.seed)
     return replace(fit, warnings=inputs.qualified(fit.warnings))
 
 

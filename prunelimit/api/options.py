@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
@@ -148,11 +148,13 @@ def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
     on it (a ``--config`` file's keys are shared by commands and plans: one that does not
     apply to this plan is left unused)."""
     if options.method == "exact":
-        plan, fix, others = "{1} exact computes every eigenvalue from all the data", "use {1} slq", ("method",)
+        plan, fix, others = (f"{option('method', 'exact')} computes every eigenvalue from all the data",
+                             f"use {option('method', 'slq')}", ())
         ignored = list(_NOT_EXACT) + (
             [] if options.hessian_samples in (None, "auto", "all") else ["hessian_samples"])
     elif options.method == "paper":
-        plan, fix, others = "{1} paper runs the reference pipeline's fixed plan", "use {1} slq", ("method",)
+        plan, fix, others = f"{option('method', 'paper')} runs the reference pipeline's fixed plan", \
+            f"use {option('method', 'slq')}", ()
         ignored = list(_ADAPTIVE_ONLY)
     elif options.iterations is not None or options.runs is not None:
         plan, fix, others = "{1}/{2} fix the plan", "drop {1}/{2}", ("iterations", "runs")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from prunelimit.api.curvature import SpectrumReport, require_data
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.errors import NumericalError, OptionError, UsageError
+from prunelimit.errors import NumericalError, OptionError, UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.models.evaluate import evaluate
 from prunelimit.validate import choice
@@ -112,13 +112,13 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {from_report}",
                                  (*notes, *recorded_warnings(report)))
         if ratio == "lower" and options.bound_mode == "none":
-            raise UsageError.naming("{0} lower needs the bound ρ_L: drop {1} none, or use {0} auto", "ratio",
-                                    "bound_mode")
+            raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
+                             f"or use {option('ratio', 'auto')}")
         rep = bounds(inputs, options, progress, scope, store)
         value = rep.ratio if ratio == "auto" else rep.lower
         if value is None:
-            raise NumericalError.naming(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
-                                        "use {0} auto or a number", "ratio")
+            raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
+                                 f"use {option('ratio', 'auto')} or a number")
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum)
     try:
         value = float(ratio)

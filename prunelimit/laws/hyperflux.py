@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
@@ -223,6 +223,19 @@ class HyperfluxConfig:
             raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {self.regrowth_headroom!r}")
 
 
+# the settings only the regrowth phase reads
+REGROWTH_SETTINGS = ("regrowth_gate_lr_factor", "regrowth_gate_decay")
+
+
+def check_regrowth_settings(given: Iterable[str], config: HyperfluxConfig) -> None:
+    """Regrowth settings given (field names) beside ``regrowth_epochs=0``, which runs no
+    regrowth phase: ignored, the run would not be the one asked for."""
+    unused = [name for name in REGROWTH_SETTINGS if name in given]
+    if unused and not config.regrowth_epochs:
+        raise OptionError(unused[0], f"{{0}} applies to the regrowth phase, which {option('regrowth_epochs', 0)} "
+                          f"does not run; raise {{1}} or drop it", "regrowth_epochs")
+
+
 class _GatedNet:
     """The prunable weights of ``model`` with one gate per weight and both optimisers."""
 
@@ -330,9 +343,9 @@ def hyperflux_prune(
     if aim < start * trajectory_floor(pruning_epochs):  # the trajectory would end above it, and the run with it
         enough = next(e for e in range(pruning_epochs, 10_001) if start * trajectory_floor(e) <= aim)
         aimed = f" (the target {target_density:g} times the regrowth headroom {headroom:g})" if headroom < 1 else ""
-        raise OptionError("pruning_epochs", f"{{0}} {pruning_epochs} cannot take the trajectory down to "
-                          f"{aim:.4g}{aimed}, only to {start * trajectory_floor(pruning_epochs):.4g}; use {{0}} "
-                          f"{enough} or more")
+        raise OptionError("pruning_epochs", f"{option('pruning_epochs', pruning_epochs)} cannot take the trajectory "
+                          f"down to {aim:.4g}{aimed}, only to {start * trajectory_floor(pruning_epochs):.4g}; use "
+                          f"{option('pruning_epochs', enough)} or more")
     # from the density the model starts at: a pruned start's trajectory began at 1.0, above it, and
     # the controller held Γ at 0 for the epochs the trajectory took to come down to it
     trajectory = retention_trajectory(aim, pruning_epochs, start)

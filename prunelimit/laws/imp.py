@@ -26,7 +26,7 @@ from torch import nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn, batch_size, total_samples
-from prunelimit.errors import InputError, OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError, option
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly, save_torch
@@ -154,16 +154,16 @@ class ImpConfig:
         validate.momentum("momentum", self.momentum)
         validate.integer("seed", self.seed, 0)
         if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
-            raise OptionError("rewind", "{0} early rewinds to a point of dense training: it needs {1} > 0 (a "
-                              "checkpoint's default is 0) and {2} >= 1", "epochs_dense", "rewind_steps")
+            raise OptionError("rewind", f"{option('rewind', 'early')} rewinds to a point of dense training: it needs "
+                              "{1} > 0 (a checkpoint's default is 0) and {2} >= 1", "epochs_dense", "rewind_steps")
 
 
 def check_rewind_steps(given: bool, rewind: str) -> None:
     """``rewind_steps`` given with another rewind than ``early``: it would be ignored, so the
     run would not be the one asked for."""
     if given and rewind != "early":
-        raise OptionError("rewind_steps", f"{{0}} applies to {{1}} early, not {rewind}; add {{1}} early or drop it",
-                          "rewind")
+        raise OptionError("rewind_steps", f"{{0}} applies to {option('rewind', 'early')}, not {rewind}; add "
+                          f"{option('rewind', 'early')} or drop it")
 
 
 def iterative_magnitude_pruning(
@@ -264,8 +264,9 @@ def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
     empty = next((k for k in range(1, c.levels + 1)
                   if n - removed_count(1.0 - kept0 / n * (1.0 - c.rate) ** k, n) == 0), None)
     if empty is not None:
-        raise OptionError("levels", f"{{0}} {c.levels}: level {empty} would keep none of the {kept0} weights at "
-                          f"{{1}} {c.rate:g}; use {{0}} {empty - 1} or a lower {{1}}", "rate")
+        raise OptionError("levels", f"{option('levels', c.levels)}: level {empty} would keep none of the {kept0} "
+                          f"weights at {option('rate', c.rate)}; use {option('levels', empty - 1)} or a lower {{1}}",
+                          "rate")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -22,7 +22,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence, get_args
+from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from torch import nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints, Measured
 from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
@@ -45,6 +45,8 @@ AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
 AUTO_MAX_SEGMENTS = 4  # plateau, law and a collapse that curves (two segments)
 AUTO_BREAK_CANDIDATES = 40  # break points tried at most, before each is moved freely
 DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder of ``mode="pressure"``
+# the settings only one mode reads
+MODE_SETTINGS = {"static": (), "iterative": ("rate", "finetune_steps"), "pressure": ("pressures", "epochs_per_level")}
 Mode = Literal["static", "iterative", "pressure"]
 
 
@@ -93,12 +95,26 @@ class NplhConfig:
         validate.integer("epochs_per_level", self.epochs_per_level, 1)
         validate.integer("seed", self.seed, 0)
 
-    def measured(self) -> Measured:
+    def measured(self, selection: ParamSelection = ParamSelection()) -> Measured:
         """What sets the points' values, as ``law nplh`` records it beside them (its CSV's columns
-        after ``density,gamma``, its JSON's ``measured``): the metric, the mode, the seed and the
-        mode's own settings (the ladder is in the points: a pressure point's gamma is its Γ)."""
-        own = {"static": (), "iterative": ("rate", "finetune_steps"), "pressure": ("epochs_per_level",)}[self.mode]
-        return tuple((name, getattr(self, name)) for name in ("metric", "mode", "seed", *own))
+        after ``density,gamma``, its JSON's ``measured``): the metric, the mode, the seed, the
+        prunable set ``selection`` unless the default (it decides which weights the points rank) and
+        the mode's own settings (the ladder is in the points: a pressure point's gamma is its Γ)."""
+        own = [name for name in MODE_SETTINGS[self.mode] if name != "pressures"]
+        given = tuple((name, patterns) for name, patterns in (("include", selection.include),
+                                                              ("exclude", selection.exclude)) if patterns)
+        return (*((name, getattr(self, name)) for name in ("metric", "mode", "seed")), *given,
+                *((name, getattr(self, name)) for name in own))
+
+
+def check_mode_settings(given: Iterable[str], mode: str) -> None:
+    """Settings given (field names) that ``mode`` does not read: ignored, they would leave
+    points other than the ones asked for, so they are refused naming the mode they apply to."""
+    for name in given:
+        other = next((m for m, names in MODE_SETTINGS.items() if name in names), mode)
+        if other != mode:
+            raise OptionError(name, f"{{0}} applies to {option('mode', other)}, not {mode}; add "
+                              f"{option('mode', other)} or drop it")
 
 
 # --------------------------------------------------------------------------- recording

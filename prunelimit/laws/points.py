@@ -2,8 +2,9 @@
 
 The CSV has a header naming at least the columns ``density`` and ``gamma``; densities are
 fractions in (0, 1] and γ must be positive. ``law nplh`` writes after them what measured
-the points (``SETTINGS``: ``metric``, ``mode``, ``seed`` and the mode's own settings), the
-same in every row; they are read back into ``LawPoints.measured`` and rows that differ in
+the points (``SETTINGS``: ``metric``, ``mode``, ``seed``, a prunable set other than the
+default as ``include``/``exclude``, JSON lists of module-name patterns, and the mode's own
+settings), the same in every row; they are read back into ``LawPoints.measured`` and rows that differ in
 one are refused (two measurements in one fit). Other columns are ignored.
 Files are written atomically: a temporary file in the same folder, then a rename.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -26,8 +28,24 @@ from prunelimit.io.atomic import write_text_atomic
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 COLUMNS = ("density", "gamma")
-# the settings of ``law nplh`` that change the points, as its CSV records them, and their types
-SETTINGS = {"metric": str, "mode": str, "seed": int, "rate": float, "finetune_steps": int, "epochs_per_level": int}
+
+
+def _patterns(text: str) -> tuple[str, ...]:
+    """A prunable set's patterns as a CSV cell holds them: a JSON list of strings."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not (isinstance(value, list) and all(isinstance(p, str) for p in value)):
+        raise ValueError(text)
+    return tuple(value)
+
+
+# the settings of ``law nplh`` that change the points, as its CSV records them: how a cell is read, what it holds
+SETTINGS = {"metric": (str, "text"), "mode": (str, "text"), "seed": (int, "an integer"),
+            "include": (_patterns, "a JSON list of module-name patterns"),
+            "exclude": (_patterns, "a JSON list of module-name patterns"), "rate": (float, "a number"),
+            "finetune_steps": (int, "an integer"), "epochs_per_level": (int, "an integer")}
 Measured = tuple[tuple[str, object], ...]
 
 
@@ -167,11 +185,12 @@ def _measured(path: Path, rows: list[tuple[int, dict]], names: list[str]) -> Mea
         if other is not None:
             raise InputError(f"{path}: {name} is {first!r} on line {first_line} but {other[1]!r} on line "
                              f"{other[0]}: the rows hold points of two measurements; fit each one's points alone")
+        read, what = SETTINGS[name]
         try:
-            measured.append((name, SETTINGS[name](first)))
+            measured.append((name, read(first)))
         except ValueError:
-            raise InputError(f"{path}: line {first_line}: {name} {first!r} is not "
-                             f"{'an integer' if SETTINGS[name] is int else 'a number'}; fix or drop the column") from None
+            raise InputError(f"{path}: line {first_line}: {name} {first!r} is not {what}; fix or drop the "
+                             "column") from None
     return tuple(measured)
 
 
@@ -187,5 +206,7 @@ def write_points(points: LawPoints, path: str | os.PathLike[str], force: bool = 
 
 
 def _text(value: object) -> str:
-    """A setting as its column holds it: a float in full (``repr``), else as written."""
+    """A setting as its column holds it: a float in full (``repr``), patterns as a JSON list, else as written."""
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
     return repr(value) if isinstance(value, float) else str(value)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, said
 from prunelimit.report.safe import clipped, listed
 
 PRUNABLE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
@@ -149,11 +149,15 @@ class ParamSelection:
         return {"include": list(self.include), "exclude": list(self.exclude)}
 
     def described(self) -> str:
-        """As the command line gives it: ``--include 'rnn' --exclude 'head'``, or the default set."""
-        flags = [f"--{option} {p!r}" for option, patterns in (("include", self.include), ("exclude", self.exclude))
-                 for p in patterns]
+        """As the reader gives it: ``--include 'rnn' --exclude 'head'`` on the command line,
+        ``include=('rnn',), exclude=('head',)`` within a library call; or the default set."""
+        given = (("include", self.include), ("exclude", self.exclude))
         # a file's recorded set may hold a thousand patterns: messages name the first few
-        return listed(flags, 4, " ") or "the default prunable set (no --include/--exclude)"
+        flags = listed([f"--{option} {p!r}" for option, patterns in given for p in patterns], 4, " ")
+        keywords = ", ".join(f"{option}=({listed([repr(p) for p in patterns], 4)}{',' * (len(patterns) == 1)})"
+                             for option, patterns in given if patterns)
+        return said(flags, keywords) or said("the default prunable set (no --include/--exclude)",
+                                             "the default prunable set (no include=/exclude=)")
 
 
 def check_selection(model: nn.Module, selection: ParamSelection) -> ParamSelection:

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batch, Batches, LossFn
-from prunelimit.errors import InputError, OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError, option
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
@@ -121,22 +121,28 @@ def lomp_config(preset: str | None = None, **settings: Any) -> LompConfig:
     """``preset``'s settings (else :data:`TRAIN_DEFAULTS`) with ``settings``, fields of
     :class:`LompConfig`, replaced: an unknown name is a ``UsageError`` listing the known
     ones, a bad value an ``OptionError`` naming it; typed ``milestones`` that would change
-    nothing are refused (:func:`check_milestones`)."""
+    nothing are refused (:func:`check_schedule_settings`)."""
     if preset is not None:
         validate.choice("preset", preset, PRESETS)
     validate.known_fields(LompConfig, settings, "training settings")
     config = dataclasses.replace(PRESETS[preset] if preset else TRAIN_DEFAULTS, **settings)
-    check_milestones(tuple(settings.get("milestones", ())), config)
+    check_schedule_settings(settings, config)
     return config
 
 
-def check_milestones(typed: tuple[int, ...], config: LompConfig) -> None:
-    """Typed milestones that would change nothing: another schedule ignores them, and one at
-    or past the last epoch is never reached (a preset's own are left to the preset)."""
-    if typed and config.schedule != "step":
-        raise OptionError("milestones", f"{{0}} applies to {{1}} step, not {config.schedule}; add {{1}} step",
-                          "schedule")
-    late = [m for m in typed if not 0 < m < config.epochs]
+# the settings only one schedule reads
+_SCHEDULE_SETTINGS = {"t_max": "cosine", "milestones": "step", "gamma": "step"}
+
+
+def check_schedule_settings(typed: Mapping[str, Any], config: LompConfig) -> None:
+    """Typed settings that would change nothing: those of another schedule (``t_max``,
+    ``milestones``, ``gamma``) are ignored by it, and a milestone at or past the last epoch is
+    never reached (a preset's own are left to the preset)."""
+    for name, schedule in _SCHEDULE_SETTINGS.items():
+        if typed.get(name) not in (None, ()) and config.schedule != schedule:
+            raise OptionError(name, f"{{0}} applies to {option('schedule', schedule)}, not {config.schedule}; add "
+                              f"{option('schedule', schedule)}")
+    late = [m for m in typed.get("milestones", ()) if not 0 < m < config.epochs]
     if late:
         raise OptionError("milestones", f"{{0}} {','.join(map(str, late))}: each must lie in 1..{config.epochs - 1}, "
                           f"the epochs after which lr drops (at 0 it only lowers {{1}}; at {config.epochs} or later "

@@ -16,7 +16,7 @@ from typing import Literal, Sequence
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import LayerSparsity, Masks, apply_masks, overall_ratio, sparsity_table
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
@@ -85,8 +85,8 @@ def check_prune_scope(scope: str, ratio: str | float) -> None:
         except ValueError:
             half = False
         if not half:
-            raise UsageError.naming(f"{{0}} 2:4 keeps 2 of every 4 weights, a ratio of exactly 0.5 (got {{1}} {ratio}); "
-                                    "pass {1} 0.5", "scope", "ratio")
+            raise UsageError(f"{option('scope', '2:4')} keeps 2 of every 4 weights, a ratio of exactly 0.5 (got "
+                             f"{option('ratio', ratio)}); pass {option('ratio', 0.5)}")
 
 
 def two_four_mask(weight: Tensor) -> Tensor:

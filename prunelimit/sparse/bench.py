@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.models.clone import clone_model
 from prunelimit.models.params import ParamSelection, is_attention_projection, prunable_parameters, weight_matrices
 from prunelimit.validate import choice
@@ -111,8 +111,8 @@ def check_pattern(pattern: str, device: torch.device) -> None:
     an ``OptionError`` naming ``pattern``, the value to change."""
     choice("pattern", pattern, PATTERNS)
     if pattern == "2:4" and device.type != "cuda":
-        raise OptionError("pattern", "{0} 2:4 needs a CUDA GPU (torch's semi-structured kernels run only there), "
-                                     f"and the device is {device.type}; use {{0}} csr")
+        raise OptionError("pattern", f"{option('pattern', '2:4')} needs a CUDA GPU (torch's semi-structured kernels "
+                                     f"run only there), and the device is {device.type}; use {option('pattern', 'csr')}")
 
 
 def is_two_four(weight: Tensor) -> bool:

@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
-from prunelimit.errors import UsageError
+from prunelimit.errors import UsageError, library_call
 from prunelimit.laws.hyperflux import (
     PressureController,
     _StraightThroughStep,
@@ -149,8 +149,8 @@ def test_a_trajectory_that_cannot_end_at_its_target_is_refused():
     assert retention_trajectory(trajectory_floor(3), 3)[-1] == pytest.approx(trajectory_floor(3), rel=1e-9)
     with pytest.raises(UsageError, match="below what 3 pruning epochs' trajectory reaches at its fastest"):
         retention_trajectory(0.045, 3)
-    with pytest.raises(OptionError, match=r"pruning_epochs 3 cannot take the trajectory down to 0\.045 .* use "
-                                          r"pruning_epochs 5 or more"):
+    with library_call(), pytest.raises(OptionError, match=r"^pruning_epochs=3 cannot take the trajectory down to "
+                                                          r"0\.045 .* use pruning_epochs=5 or more$"):
         hyperflux_prune(nn.Linear(4, 2), [(torch.zeros(2, 4), torch.zeros(2, dtype=torch.long))],
                         cross_entropy_loss, 0.05, pruning_epochs=3)
 

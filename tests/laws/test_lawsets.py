@@ -114,7 +114,9 @@ def test_library_imp_resume_with_another_set_is_a_usage_error(model, train, tmp_
     settings = dict(rate=0.5, epochs_per_level=1, epochs_dense=0, out_dir=tmp_path)
     pruned = prunelimit.prune(model, 0.5, exclude=("0",)).apply(copy.deepcopy(model))
     prunelimit.imp(pruned, train, levels=1, **settings)
-    with pytest.raises(UsageError, match="holds an IMP sweep of --exclude '0', not the default"):
+    # in the caller's words: the keyword it passed, not the command line's flag
+    with pytest.raises(UsageError, match=r"holds an IMP sweep of exclude=\('0',\), not the default prunable set "
+                       r"\(no include=/exclude=\); resume it with exclude=\('0',\)"):
         prunelimit.imp(copy.deepcopy(model), train, levels=2, **settings)
 
 

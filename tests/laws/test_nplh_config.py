@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from prunelimit import api, cli
 from prunelimit.errors import OptionError
@@ -30,6 +31,31 @@ def test_api_refuses_a_bad_override_before_touching_the_inputs() -> None:
     # The inputs are never read: validation comes first, so an empty Inputs-typed stand-in suffices.
     with pytest.raises(OptionError, match="rate"):
         api.nplh(Inputs.__new__(Inputs), NplhConfig(), rate=1.5)
+
+
+@pytest.mark.parametrize("mode, setting, applies", [
+    ("static", {"pressures": (1.0, 2.0)}, "pressure"), ("static", {"rate": 0.3}, "iterative"),
+    ("static", {"finetune_steps": 3}, "iterative"), ("static", {"epochs_per_level": 2}, "pressure"),
+    ("iterative", {"pressures": (1.0, 2.0)}, "pressure"), ("pressure", {"rate": 0.3}, "iterative"),
+])
+def test_a_setting_of_another_mode_is_refused_not_ignored(mode, setting, applies) -> None:
+    """``nplh(mode="static", pressures=[...])`` recorded the static points and dropped the
+    ladder in silence, where ``law nplh --pressures`` without ``--mode pressure`` is refused:
+    the library refuses it too, naming the keyword and the mode it applies to, before the
+    inputs are read."""
+    import prunelimit
+    from prunelimit.errors import library_call
+
+    (name,) = setting
+    for config in (None, NplhConfig(mode=mode)):  # as an override, of the default or of a config
+        with pytest.raises(OptionError, match=f"^{name} applies to --mode {applies}, not {mode};") as info:
+            api.nplh(Inputs.__new__(Inputs), config, **({} if config else {"mode": mode}), **setting)
+        assert info.value.option == name
+    with library_call(), pytest.raises(OptionError, match=f"^{name} applies to mode='{applies}', not {mode}; add "
+                                       f"mode='{applies}' or drop it$"):
+        api.nplh(Inputs.__new__(Inputs), mode=mode, **setting)
+    with pytest.raises(OptionError, match=f"mode='{applies}'"):
+        prunelimit.nplh(torch.nn.Linear(4, 3), (torch.randn(8, 4), torch.arange(8) % 3), mode=mode, **setting)
 
 
 def test_region_auto_and_pairs_are_accepted() -> None:

@@ -70,3 +70,39 @@ def test_points_round_trip_with_their_settings_and_without(tmp_path):
     assert (tmp_path / "b.csv").exists() is False
     assert points.read_points(points.write_points(plain, tmp_path / "b.csv")) == plain
     assert (tmp_path / "b.csv").read_text().splitlines()[0] == "density,gamma"
+
+
+def test_law_nplh_records_the_prunable_set_and_nplh_fit_refuses_two_sets(cli, own_ckpt, model, train, tmp_path):
+    """``--exclude '0'`` ranks other weights, so other points: ``measured`` (CSV, JSON, the
+    library's result) recorded the metric and mode but not the set, and the points of two sets
+    joined in one CSV were fitted as one law. The set is recorded unless it is the default, and
+    ``nplh-fit`` refuses rows of two sets as it refuses two measurements."""
+    import json
+
+    import prunelimit
+
+    out = tmp_path / "points.csv"
+    run = cli("law", "nplh", own_ckpt, "--exclude", "0", "--region", "0.001,1", "-o", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    measured = {"metric": "magnitude", "mode": "static", "seed": 0, "exclude": ["0"]}
+    assert json.loads(run.stdout)["measured"] == measured
+    lines = out.read_text().splitlines()
+    assert lines[0] == "density,gamma,metric,mode,seed,exclude" and lines[1].endswith(',"[""0""]"')
+    assert dict(points.read_points(out).measured)["exclude"] == ("0",)
+    fit = cli("law", "nplh-fit", out, "--region", "0.001,1", "--json")
+    assert fit.exit_code == 0 and json.loads(fit.stdout)["measured"] == measured, fit.stderr
+    library = prunelimit.nplh(model, train, exclude=("0",), region=(0.001, 1.0))
+    assert json.loads(json.dumps(library.to_json()))["measured"] == measured
+    assert library.points == points.read_points(out)  # magnitude: the data set does not matter
+    default = cli("law", "nplh", own_ckpt, "--region", "0.001,1", "--json")  # the default set: as before
+    assert json.loads(default.stdout)["measured"] == {"metric": "magnitude", "mode": "static", "seed": 0}
+    joined = tmp_path / "joined.csv"
+    joined.write_text("\n".join([*lines, lines[1].replace('""0""', '""2""')]) + "\n")
+    with pytest.raises(InputError, match=r"exclude is '\[\"0\"\]' on line 2 but '\[\"2\"\]' on line .*two "
+                                         r"measurements"):
+        points.read_points(joined)
+    assert cli("law", "nplh-fit", joined).exit_code == 3
+    bad = tmp_path / "bad.csv"
+    bad.write_text("density,gamma,include\n0.5,0.1,rnn\n")
+    with pytest.raises(InputError, match=r"line 2: include 'rnn' is not a JSON list of module-name patterns"):
+        points.read_points(bad)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, library_call
 from prunelimit.sparse.bench import is_two_four
 from prunelimit.models.zoo import mlp
 from prunelimit.pruning.magnitude import check_prune_scope, prune_model, two_four_mask
@@ -40,7 +40,9 @@ def test_prune_scope_two_four_halves_every_linear_layer():
 
 @pytest.mark.parametrize("ratio", ["auto", "0.6", 0.4])
 def test_two_four_needs_ratio_one_half(ratio):
-    with pytest.raises(UsageError, match="pass ratio 0.5$"):
+    with pytest.raises(UsageError, match="; pass --ratio 0.5$"):  # as the command line reads it
+        check_prune_scope("2:4", ratio)
+    with library_call(), pytest.raises(UsageError, match="; pass ratio=0.5$"):  # as a library caller writes it
         check_prune_scope("2:4", ratio)
     check_prune_scope("2:4", "0.5")
     with pytest.raises(OptionError, match="^scope 'row': use global, layer, 2:4$"):
