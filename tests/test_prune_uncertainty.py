@@ -78,6 +78,9 @@ def test_the_prediction_and_the_pruned_ratio_are_each_named() -> None:
     assert "pruned to 91.85 %: whole weights" in text and "ρ* = 91.85" not in text
     assert prediction_behind(_report(0.91834, 0.9185, "auto (bounds)", None)).startswith("ρ* = 91.83 % (no ± stated)")
     assert prediction_behind(_report(0.8, 0.8003, "lower (bounds)", None)).startswith("ρ_L = 80.00 %; pruned to 80.03 %")
+    subset = prediction_behind(_report(0.91834, 0.9185, "auto (bounds)", {**u, "data": 0.0004, "data_parts": 4}))
+    assert "incomplete: not the shift of ρ* a Hessian over a subset gives" in subset
+    assert "incomplete" not in text
     layer = PruneReport(0.8, 0.81, "lower (bounds)", "layer", [], None, None, None, "p.pt", ("p.pt",))
     assert "ceil(ρ·n) of each layer's n" in prediction_behind(layer)
     assert prediction_behind(_report(0.5, 0.5, "given", None)) is None

@@ -352,6 +352,9 @@ def prediction_behind(rep) -> str | None:
         return None
     stated = estimate_line(rep.requested, rep.uncertainty) if rep.ratio_source.startswith("auto") else \
         f"ρ_L = {pct(rep.requested)}"
+    if rep.uncertainty is not None and rep.uncertainty.get("data") is not None:
+        # a data part means curvature over a subset: its shift of ρ* is in no part (gate counts such a ± incomplete)
+        stated += ", incomplete: not the shift of ρ* a Hessian over a subset gives"
     whole = "ceil(ρ·n) of each layer's n" if rep.scope == "layer" else "ceil(ρ·N) of N"
     return f"{stated}; pruned to {pct(rep.achieved)}: whole weights, {whole}, and zeros the model held"
 
