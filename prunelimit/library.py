@@ -481,13 +481,14 @@ class Pruning:
     spectrum: "api.SpectrumReport | None" = None
     source: str = "given"
     selection: ParamSelection = ParamSelection()
+    uncertainty: dict | None = None  # ρ*'s stated ± behind ``ratio="auto"`` (``prediction.uncertainty``)
 
     @property
     def recorded(self) -> dict:
         """``meta.pruned`` as ``prunelimit prune -o`` records it in the file it writes."""
         from prunelimit.api.pruning import pruned_meta
 
-        return pruned_meta(self.requested, self.source, self.scope, 0, self.selection)
+        return pruned_meta(self.requested, self.source, self.scope, 0, self.selection, self.uncertainty)
 
     def apply(self, model: nn.Module) -> nn.Module:
         """Prune ``model`` with ``torch.nn.utils.prune.custom_from_mask`` (``weight_orig`` and
@@ -506,8 +507,9 @@ class Pruning:
         return pruned
 
     def to_json(self) -> dict:
-        return {"ratio": {"requested": self.requested, "achieved": self.achieved, "source": self.source,
-                          "scope": self.scope, "density": 1.0 - self.achieved},
+        from prunelimit.api.pruning import ratio_json
+
+        return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty),
                 "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
                 "warnings": list(self.warnings),
                 "timing": None if self.spectrum is None else self.spectrum.timing_json()}
@@ -556,7 +558,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
                   for name, p in prunable_parameters(model, given.selection)]
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers, given.qualified(resolved.warnings),
-                   resolved.spectrum, resolved.source, given.selection)
+                   resolved.spectrum, resolved.source, given.selection, resolved.uncertainty)
 
 
 @contextlib.contextmanager

@@ -95,7 +95,7 @@ def test_method_exact_over_the_dense_limit_is_refused_before_any_work(cli, tmp_p
     from prunelimit.api.options import CurvatureOptions, choose_solver
     from prunelimit.errors import UsageError
 
-    with pytest.raises(UsageError, match="exceeds the limit of 16384"):
+    with pytest.raises(UsageError, match="exceeds the limit of 16,384"):
         choose_solver(CurvatureOptions(method="exact"), 16_385)
     assert choose_solver(CurvatureOptions(method="exact"), 16_384).solver == "exact"
     torch.manual_seed(0)
@@ -104,7 +104,7 @@ def test_method_exact_over_the_dense_limit_is_refused_before_any_work(cli, tmp_p
     result = cli("bounds", tmp_path / "big.pt", "--method", "exact", "--json", *SMALL)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines() == [
-        "prunelimit: error: exact Hessian of dimension 22510 exceeds the limit of 16384 (D products, 8·D² bytes); "
+        "prunelimit: error: exact Hessian of dimension 22,510 exceeds the limit of 16,384 (D products, 8·D² bytes); "
         "use SLQ (--method slq, or the default)"]
 
 

@@ -40,6 +40,8 @@ class PruneReport:
     # the spectrum a predicted ratio stood on, this run's or the result cache's (``timing``);
     # ``None`` for a given ratio or one read from a saved report (no curvature work)
     spectrum: SpectrumReport | None = None
+    # ρ*'s stated ± (``prediction.uncertainty`` of bounds) behind ``--ratio auto``; ``None`` otherwise
+    uncertainty: dict | None = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -63,8 +65,7 @@ class PruneReport:
             return None if e is None else {"loss": e.loss, "accuracy": e.accuracy}
 
         return {
-            "ratio": {"requested": self.requested, "achieved": self.achieved, "source": self.ratio_source,
-                      "scope": self.scope, "density": 1.0 - self.achieved},
+            "ratio": ratio_json(self.requested, self.achieved, self.ratio_source, self.scope, self.uncertainty),
             "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
             "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
             "after": {**({"loss": None, "accuracy": None} if self.after is None else ev(self.after)),
@@ -79,16 +80,26 @@ class PruneReport:
         }
 
 
+def ratio_json(requested: float, achieved: float, source: str, scope: str, uncertainty: dict | None) -> dict:
+    """``ratio`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): the ratio asked
+    or predicted, the one pruned to, and the prediction's ± (``None`` without one)."""
+    return {"requested": requested, "achieved": achieved, "source": source, "scope": scope,
+            "density": 1.0 - achieved, "plus_minus": None if uncertainty is None else uncertainty["plus_minus"],
+            "uncertainty": uncertainty}
+
+
 @dataclass(frozen=True)
 class ResolvedRatio:
     """A ``--ratio`` as a removed fraction (``value``), where it came from (``source``), the
     warnings of the prediction behind it and the spectrum that prediction stood on (``None``
-    for a given number or one read from a saved report)."""
+    for a given number or one read from a saved report), and ρ*'s stated ± for ``auto``
+    (``prediction.uncertainty``; ``None`` for ``lower``, a number, or a report stating none)."""
 
     value: float
     source: str
     warnings: tuple[str, ...] = ()
     spectrum: SpectrumReport | None = None
+    uncertainty: dict | None = None
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
@@ -110,7 +121,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             report, notes = saved_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {from_report}",
-                                 (*notes, *recorded_warnings(report)))
+                                 (*notes, *recorded_warnings(report)),
+                                 uncertainty=_saved_uncertainty(report) if ratio == "auto" else None)
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -119,12 +131,22 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                  f"use {option('ratio', 'auto')} or a number")
-        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum)
+        stated = rep.uncertainty.to_json() if ratio == "auto" and rep.uncertainty is not None else None
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum, stated)
     try:
         value = float(ratio)
     except ValueError:
         raise OptionError("ratio", f"{{0}} {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
     return ResolvedRatio(value, "given")
+
+
+def _saved_uncertainty(report: dict) -> dict | None:
+    """ρ*'s ± as a saved report states it, or ``None`` where it states none that its parts give."""
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    prediction = report.get("prediction")
+    stated = Uncertainty.from_json(prediction.get("uncertainty")) if isinstance(prediction, dict) else None
+    return None if stated is None else stated.to_json()
 
 
 def _prunable(value: float, ratio: str) -> float:
@@ -143,12 +165,13 @@ def prune(
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
     force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
+    uncertainty: dict | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
-    ``ratio_warnings`` and ``spectrum``: those of the prediction ``ratio`` came from
-    (``resolve_ratio``), kept in the report."""
+    ``ratio_warnings``, ``spectrum`` and ``uncertainty`` (ρ*'s stated ±): those of the
+    prediction ``ratio`` came from (``resolve_ratio``), kept in the report and ``meta.pruned``."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import relocated_meta
@@ -179,7 +202,7 @@ def prune(
     state = inputs.model.state_dict()
     # its specs as read from here, as the model spec and the loss are: -o may be in another folder
     meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
-            "pruned": pruned_meta(ratio, ratio_source, scope, finetune_epochs, inputs.selection)}
+            "pruned": pruned_meta(ratio, ratio_source, scope, finetune_epochs, inputs.selection, uncertainty)}
     if inputs.data_spec is not None:  # the data it was pruned with, as for the loss: the next command needs no --data
         meta["data"] = inputs.data_spec
     if inputs.loss is not None:  # the loss it was pruned and fine-tuned with, for the commands that read it next
@@ -195,15 +218,19 @@ def prune(
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum)
+                       inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum,
+                       uncertainty)
 
 
-def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, selection: "ParamSelection") -> dict:
+def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, selection: "ParamSelection",
+                uncertainty: dict | None = None) -> dict:
     """``meta.pruned`` of a pruned file, and of a model ``Pruning.apply`` pruned: what was
     pruned, with the prunable set (``recorded_selection`` reads it), which the commands
-    reading it next count without being told again."""
+    reading it next count without being told again; for ``--ratio auto``, ρ*'s stated ±
+    (``plus_minus`` and its parts), so the file says how firm the ratio it records was."""
+    stated = {} if uncertainty is None else {"plus_minus": uncertainty["plus_minus"], "uncertainty": uncertainty}
     return {"ratio": ratio, "source": source, "scope": scope, "finetune_epochs": finetune_epochs,
-            **selection.to_meta()}
+            **stated, **selection.to_meta()}
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:

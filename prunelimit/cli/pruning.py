@@ -131,14 +131,15 @@ def prune(
             rep = api.prune(inputs, resolved.value, output, resolved.source, scope, finetune_epochs, finetune_lr,
                             evaluation, formats, force, o.seed, progress=_steps(advance),
                             acc_drop=acc_drop if ratio in ("auto", "lower") else None,
-                            ratio_warnings=resolved.warnings, spectrum=resolved.spectrum)
+                            ratio_warnings=resolved.warnings, spectrum=resolved.spectrum,
+                            uncertainty=resolved.uncertainty)
             _write_report(report, "prune", rep.to_json(),
                           lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
         for warning in console.unshown(rep.warnings):  # a prunable-set warning was shown as the file was read
             _warn(warning)
         if rep.acc_drop_exceeded:
-            _warn(f"pruning to the predicted {console.pct(rep.achieved)} lost {rep.accuracy_drop:.2f} accuracy points, "
+            _warn(f"{console.prediction_behind(rep)}; that lost {rep.accuracy_drop:.2f} accuracy points, "
                   f"more than --acc-drop {acc_drop:g}; prune less (--ratio lower or a number), fine-tune "
                   "(--finetune-epochs N), or check the prediction with `prunelimit verify`")
             if strict:

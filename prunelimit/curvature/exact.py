@@ -44,7 +44,7 @@ def require_exact_fits(dim: int, max_dim: int = MAX_DIM) -> None:
     """Refuse an exact Hessian of ``dim > max_dim`` (D products, 8·D² bytes): a ``UsageError``."""
     if dim > max_dim:
         raise UsageError(
-            f"exact Hessian of dimension {dim} exceeds the limit of {max_dim} (D products, 8·D² bytes); "
+            f"exact Hessian of dimension {dim:,} exceeds the limit of {max_dim:,} (D products, 8·D² bytes); "
             "use SLQ (--method slq, or the default)"
         )
 

@@ -343,6 +343,22 @@ def accuracy_change(points: float) -> str:
     return f"{'−' if points < 0 else '+'}{abs(points):.2f} pt"
 
 
+def prediction_behind(rep) -> str | None:
+    """What a predicted ratio (``--ratio auto|lower``) was and how it became the ratio pruned
+    to: ``ρ* = 91.83 % ± 0.40 pt (…); pruned to 91.85 %: whole weights, ceil(ρ·N) of N, …``.
+    The two differ as magnitude pruning removes whole weights (and keeps zeros the model
+    held); ``None`` for a given number."""
+    if rep.ratio_source == "given":
+        return None
+    stated = estimate_line(rep.requested, rep.uncertainty) if rep.ratio_source.startswith("auto") else \
+        f"ρ_L = {pct(rep.requested)}"
+    if rep.uncertainty is not None and rep.uncertainty.get("data") is not None:
+        # a data part means curvature over a subset: its shift of ρ* is in no part (gate counts such a ± incomplete)
+        stated += ", incomplete: not the shift of ρ* a Hessian over a subset gives"
+    whole = "ceil(ρ·n) of each layer's n" if rep.scope == "layer" else "ceil(ρ·N) of N"
+    return f"{stated}; pruned to {pct(rep.achieved)}: whole weights, {whole}, and zeros the model held"
+
+
 def render_prune(rep) -> None:
     table = folding_table("layer", "total", "zeros", "sparsity", title=f"Pruned to {pct(rep.achieved)} removed ({rep.scope}, ratio {rep.ratio_source})")
     for layer in rep.layers:
@@ -352,6 +368,9 @@ def render_prune(rep) -> None:
         if ev is not None:
             drop = f" ({accuracy_change(-rep.accuracy_drop)})" if label == "after" and rep.accuracy_drop is not None else ""
             stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}{drop}")
+    predicted = prediction_behind(rep)
+    if predicted is not None:
+        stdout.print(f"predicted {predicted}")
     if rep.spectrum is not None:
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))
