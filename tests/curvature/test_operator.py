@@ -141,7 +141,7 @@ def test_one_limit_decides_exact_and_bounds_the_exact_hessian() -> None:
     fast = 1e-9  # seconds a column: time never decides here
     assert choose_solver(CurvatureOptions(), MAX_DIM, fast).solver == "exact"
     assert choose_solver(CurvatureOptions(), MAX_DIM + 1, fast).solver == "slq-h"
-    with pytest.raises(UsageError, match=str(MAX_DIM)):
+    with pytest.raises(UsageError, match=f"{MAX_DIM:,}"):
         exact_hessian(_Sized(MAX_DIM + 1))
 
 

@@ -147,7 +147,7 @@ def test_a_scripted_subclass_applying_its_weight_as_its_base_counts_as_it(compil
 
 def test_a_scripted_class_applying_its_weight_otherwise_is_left_out_and_named():
     """A weight the compiled forward uses otherwise (here transposed) is not a Linear's:
-    not prunable unless included, and ``bounds`` says so, naming ``--include``."""
+    not prunable unless included, and ``bounds`` says so, naming ``include=``."""
     torch.manual_seed(0)
     compiled = _scripted(nn.Sequential(_Transposed(6, 4), nn.ReLU(), nn.Linear(4, 3), _Scale(3)))
     assert _names(prunable_parameters(compiled)) == ["2.weight"]
@@ -156,8 +156,8 @@ def test_a_scripted_class_applying_its_weight_otherwise_is_left_out_and_named():
     x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
     warned = [w for w in prunelimit.bounds(compiled, (x, y), batch_size=16, method="exact").warnings if "TorchScript" in w]
     assert warned == ["TorchScript module '0' is a compiled class of your own whose forward does not apply the "
-                      "weight as a Linear or convolution does, so it is not counted as prunable; --include '0' (a "
-                      "glob of module names) to prune it"]
+                      "weight as a Linear or convolution does, so it is not counted as prunable; include=('0',) (a "
+                      "glob of module names) to prune it"]  # a library call names the keyword, not --include
     included = prunelimit.bounds(compiled, (x, y), batch_size=16, method="exact", include=("0",))
     assert not any("TorchScript" in w for w in included.warnings)
 
