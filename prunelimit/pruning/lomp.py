@@ -86,7 +86,7 @@ class LompConfig:
         validate.choice("schedule", self.schedule, SCHEDULES)
         if self.schedule == "step" and not self.milestones:  # else the rate never steps: a constant schedule
             raise OptionError("milestones", "the step schedule needs milestones, the epochs after which lr drops; "
-                              "pass {0}, e.g. 10,20")
+                              f"pass them, e.g. {option('milestones', (10, 20), '{0}', '10,20')}")
         validate.choice("schedule_unit", self.schedule_unit, get_args(ScheduleUnit))
         if self.t_max is not None:
             validate.integer("t_max", self.t_max, 1)
@@ -144,7 +144,7 @@ def check_schedule_settings(typed: Mapping[str, Any], config: LompConfig) -> Non
                               f"{option('schedule', schedule)}")
     late = [m for m in typed.get("milestones", ()) if not 0 < m < config.epochs]
     if late:
-        raise OptionError("milestones", f"{{0}} {','.join(map(str, late))}: each must lie in 1..{config.epochs - 1}, "
+        raise OptionError("milestones", f"{option('milestones', tuple(late), '{0}', ','.join(map(str, late)))}: each must lie in 1..{config.epochs - 1}, "
                           f"the epochs after which lr drops (at 0 it only lowers {{1}}; at {config.epochs} or later "
                           "it never acts)", "lr")
 
