@@ -347,6 +347,7 @@ def render_train(result) -> None:
                       pct(h.eval_accuracy))
     stdout.print(table)
     stdout.print(f"{result.steps:,} steps in {result.seconds:.1f} s")
+    render_warnings(result.warnings)
 
 
 def accuracy_change(points: float) -> str:
