@@ -154,8 +154,11 @@ def law_error_fit(
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
         errorlaw.check_queries(predict, target_error)
-        if (width is not None or depth is not None) and predict is None and target_error is None:
-            raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
+        if predict is None and target_error is None:  # what only a query reads would be ignored
+            if width is not None or depth is not None:
+                raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
+            if extrapolate:
+                raise UsageError("--extrapolate applies to --predict or --target-error; add one, or drop it")
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
         body = fit.to_json()
