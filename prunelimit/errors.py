@@ -112,13 +112,18 @@ def said(command_line: str, library: str) -> str:
 _NO_VALUE = object()
 
 
-def option(name: str, value: object = _NO_VALUE, flag: str | None = None) -> str:
+def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown: str | None = None) -> str:
     """Option ``name`` (with ``value``, if given) as a message names it: ``name=value`` to a
     library caller, else its flag and the value as typed (``flag``, or ``--`` and the name
-    with dashes; a float as ``:g`` writes it): ``--iterations 256`` or ``iterations=256``."""
+    with dashes; a float as ``:g`` writes it, ``shown`` replaces that text): ``--iterations 256``
+    or ``iterations=256``. In a :meth:`PrunelimitError.naming` template ``flag`` may be its field
+    (``"{0}"``), filled by the name each reader knows the option by: ``{0} mse`` or ``{0}='mse'``."""
     typed = flag or "--" + name.replace("_", "-")
     if getattr(value, "ndim", None) == 0:  # a numpy scalar as the number it holds: 0.5, not np.float32(0.5)
         value = value.item()
     if value is _NO_VALUE:
         return said(typed, f"{name}=")
-    return said(f"{typed} {value:g}" if isinstance(value, float) else f"{typed} {value}", f"{name}={value!r}")
+    if shown is None:
+        shown = f"{value:g}" if isinstance(value, float) else f"{value}"
+    field = flag if flag and flag.startswith("{") else name  # a field keeps the name to be filled in
+    return said(f"{typed} {shown}", f"{field}={value!r}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-from prunelimit.errors import InputError, OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError, option
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.report.safe import clipped
@@ -310,8 +310,9 @@ def check_rules(rules: Sequence[GateRule]) -> list[GateRule]:
     rule uses (``InputError``, exit 3, otherwise)."""
     rules = list(rules)
     if not rules:
-        raise UsageError.naming("the gate has no rule: pass {0} X and/or {1} REPORT.json {2} D",
-                                "min_ratio", "baseline", "max_drop")
+        raise UsageError.naming(f"the gate has no rule: pass {option('min_ratio', 0.9, '{0}', 'X')} and/or "
+                                f"{option('baseline', 'report.json', '{1}', 'REPORT.json')} "
+                                f"{option('max_drop', 0.01, '{2}', 'D')}", "min_ratio", "baseline", "max_drop")
     for rule in rules:
         if not isinstance(rule, GateRule):
             raise UsageError(f"gate rules must be GateRule objects, got a {type(rule).__name__}")

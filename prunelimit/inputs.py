@@ -15,7 +15,8 @@ from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, Crit
                                   user_loss_name)
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
-from prunelimit.errors import InputError, OptionError
+from prunelimit import errors
+from prunelimit.errors import InputError, OptionError, said
 from prunelimit.limits import MAX_RECORDED_PATTERNS, MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
@@ -319,13 +320,14 @@ def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data:
         if not isinstance(out, torch.Tensor):
             raise InputError.naming(
                 f"{model_name} returns a {type(out).__name__}, not one output tensor; return one tensor from "
-                "forward, or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it", *names)
+                "forward" + said(", or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it",
+                                 " (a module wrapping the model can pick it)"), *names)
     if (loss_fn is mse_loss or isinstance(loss_fn, PointwiseLoss)) and batch[1].numel() != out.numel():
         # it said "shape '[20, 10]' is invalid ..."; a criterion broadcast the two in silence
         n = max(len(batch[1]), 1)
         raise InputError.naming(
             f"{what}: y holds {batch[1].numel() // n} value(s) per sample but the model gives {out.numel() // n} "
-            f"outputs; {_loss_name(loss_fn)} needs one target per output (class labels: use {{0}} ce)", *names)
+            f"outputs; {_loss_name(loss_fn)} needs one target per output (class labels: use {errors.option('loss', 'ce', '{0}')})", *names)
     if loss_fn is cross_entropy_loss or isinstance(loss_fn, ClassLoss):
         _check_class_labels(torch.cat([b[1] for b in batches]), out, loss_fn, what, names)
     if loss_fn not in (cross_entropy_loss, mse_loss) and any(p.requires_grad for p in model.parameters()):
@@ -414,10 +416,11 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
 def _real_labels_fix(labels: torch.Tensor) -> str:
     """What to change for real-valued ``labels`` under the ce loss (``{0}``: the loss option)."""
     if labels.dim() == 2 and bool(((labels == 0) | (labels == 1)).all()) and bool((labels.sum(1) == 1).all()):
-        return "it is one-hot: give class indices y.argmax(1), or use {0} mse"
+        return f"it is one-hot: give class indices y.argmax(1), or use {errors.option('loss', 'mse', '{0}')}"
     if labels.dim() == 1 and bool((labels == labels.round()).all()) and bool((labels >= 0).all()):
-        return "they are whole numbers: give class indices as integers y.long(), or use {0} mse for regression"
-    return "use {0} mse for regression"
+        return ("they are whole numbers: give class indices as integers y.long(), or use "
+                f"{errors.option('loss', 'mse', '{0}')} for regression")
+    return f"use {errors.option('loss', 'mse', '{0}')} for regression"
 
 
 def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...]):
@@ -456,7 +459,8 @@ def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
         if not _takes_one_input(model):  # data gives x alone; what else forward needs, only the user knows
             raise InputError.naming(
                 f"{model_name} fails on {what} ({user_failure(exc)}): its forward takes other inputs than x; "
-                "pass {0} file.py:fn (fn(model, batch) -> mean loss) that calls it", *names) from None
+                + said("pass {0} file.py:fn (fn(model, batch) -> mean loss) that calls it",
+                       "wrap the model in a module whose forward takes x alone"), *names) from None
         # integer x is kept as int64 (token ids), which a model of real inputs cannot take
         hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
             if not x.is_floating_point() else ""

@@ -14,6 +14,7 @@ import sys
 from dataclasses import fields
 from typing import Iterable, Mapping
 
+from prunelimit import errors
 from prunelimit.errors import OptionError, UsageError
 
 
@@ -30,7 +31,7 @@ def choice(option: str, value: object, choices: Iterable[str]) -> None:
     """``value`` must be one of ``choices``."""
     allowed = tuple(choices)
     if not (isinstance(value, str) and value in allowed):
-        raise OptionError(option, f"{{0}} {value!r}: use {', '.join(allowed)}")
+        raise OptionError(option, f"{errors.option(option, value, '{0}', repr(value))}: use {', '.join(allowed)}")
 
 
 def boolean(option: str, value: object) -> None:

@@ -721,6 +721,8 @@ OTHER_CASES = [
          2, "add --joint"),
     Case("error-fit/depth-without-query", _p("law", "error-fit", "{err_text}", "--joint", "--depth", "3"), 2,
          "apply to --predict or --target-error"),
+    Case("error-fit/extrapolate-without-query", _p("law", "error-fit", "{err_text}", "--extrapolate"), 2,
+         "--extrapolate applies to --predict or --target-error"),
     # configs
     Case("info/config-unknown-key", _p("info", G, "--config", "{cfg_unknown}"), 2, "bogus_key"),
     Case("bounds/config-wrong-type", _p("bounds", G, "--config", "{cfg_type}"), 2, "--batch-size"),

@@ -72,3 +72,48 @@ def test_a_library_results_warnings_name_its_arguments_not_flags() -> None:
                        "hessian_samples='all' takes every sample", "raise max_hvps= and time_budget=",
                        "a larger basis_memory_mb=", "runs=K, iterations=1000000"):
         assert said_there in named
+
+
+def test_an_option_in_a_template_keeps_its_field_for_each_readers_name() -> None:
+    """``option(name, value, "{0}")`` in a template: the command line fills the field with its flag
+    and the value as typed, a library caller with the name it knows and ``=value``."""
+    from prunelimit.errors import OptionError
+
+    error = OptionError("target_density", f"{option('target_density', 0.7, '{0}')} is above")
+    assert (str(error), error.named("--target-density")) == ("target_density 0.7 is above", "--target-density 0.7 is above")
+    with library_call():
+        error = OptionError("target_density", f"{option('target_density', 0.7, '{0}')} is above")
+    assert error.named("density") == "density=0.7 is above"  # the library's own name for it
+
+
+def _library_message(call) -> str:
+    import pytest
+
+    from prunelimit.errors import PrunelimitError
+
+    with pytest.raises(PrunelimitError) as caught:
+        call()
+    return str(caught.value)
+
+
+def test_a_library_call_writes_a_value_as_the_call_does() -> None:
+    """Messages with a value after an option's name read ``method 'x'``, ``use loss mse``,
+    ``pass milestones, e.g. 10,20`` to a library caller, as a flag and its value; they read as
+    the keyword argument with its value now (``method='x'``, ``loss='mse'``, ``milestones=(10, 20)``)."""
+    import torch
+
+    import prunelimit
+
+    torch.manual_seed(0)
+    model, data = torch.nn.Linear(4, 3), (torch.randn(32, 4), torch.arange(32) % 3)
+    assert _library_message(lambda: prunelimit.bounds(model, data, method="x")).startswith("method='x': use ")
+    assert _library_message(lambda: prunelimit.bounds(model, (data[0], torch.linspace(0, 1, 32)))).endswith(
+        "use loss='mse' for regression")
+    assert _library_message(lambda: prunelimit.train(model, data, schedule="step")).endswith(
+        "pass them, e.g. milestones=(10, 20)")
+    assert _library_message(lambda: prunelimit.nplh(model, data, region="0.1")).startswith("region='0.1': use ")
+
+
+def test_the_command_line_writes_a_value_as_typed(cli) -> None:
+    result = cli("train", "--model", "mlp:8,10", "--data", "digits:train", "-o", "never.pt", "--schedule", "step")
+    assert result.exit_code == 2 and "pass them, e.g. --milestones 10,20" in result.stderr

@@ -106,7 +106,7 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
      "^t_max applies to schedule='cosine', not none; add schedule='cosine'$"),
     (lambda m, d: prunelimit.train(m, d, gamma=0.5, schedule="cosine"), OptionError,
      "^gamma applies to schedule='step', not cosine; add schedule='step'$"),
-    (lambda m, d: prunelimit.train(m, d, preset="gpt"), OptionError, "^preset 'gpt': use fc5"),
+    (lambda m, d: prunelimit.train(m, d, preset="gpt"), OptionError, "^preset='gpt': use fc5"),
     (lambda m, d: prunelimit.train(m, d, masks={"0.wieght": torch.ones(12, 64, dtype=torch.bool)}), UsageError,
      "^mask names \\['0.wieght'\\] are not parameters of the model"),
     (lambda m, d: prunelimit.train(m, d, masks=[True]), UsageError, "^masks must map parameter names to bool"),
@@ -468,6 +468,6 @@ def test_hyperflux_to_a_density_above_a_pruned_models_names_the_density_argument
     """The refusal named ``target_density``, the command's field, not this function's ``density``."""
     pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model))
     before = pruned[0].weight.detach().clone()
-    with pytest.raises(OptionError, match=r"^density 0\.7 is above the density 0\.5 the model starts at"):
+    with pytest.raises(OptionError, match=r"^density=0\.7 is above the density 0\.5 the model starts at"):
         prunelimit.hyperflux(pruned, train, 0.7, pruning_epochs=5)
     assert torch.equal(pruned[0].weight, before) and hasattr(pruned[0], "weight_mask")

@@ -248,7 +248,8 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
     if not epsilon > 0:
         raise NumericalError.naming(
             f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
-            "pass {0} FLOAT or a smaller {1}", "epsilon", "batch_size"
+            f"pass {option('epsilon', 0.01, '{0}', 'FLOAT')} or a smaller {{1}}", "epsilon",
+            "batch_size"
         )
     named = required_prunable(inputs.model, inputs.selection)
     weights = tuple(p.detach() for _, p in named)

@@ -146,7 +146,11 @@ def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
 
     The library passes the keyword arguments it was given; the command line the flags typed
     on it (a ``--config`` file's keys are shared by commands and plans: one that does not
-    apply to this plan is left unused)."""
+    apply to this plan is left unused). ``eta`` beside ``bound_mode`` ``none``, which computes no
+    bounds, is refused alike."""
+    if options.bound_mode == "none" and "eta" in given:
+        raise OptionError("eta", f"{{0}} has no effect: {option('bound_mode', 'none')} computes no bounds, the only "
+                          f"use of η; drop it, or use {option('bound_mode', 'akf')}")
     if options.method == "exact":
         plan, fix, others = (f"{option('method', 'exact')} computes every eigenvalue from all the data",
                              f"use {option('method', 'slq')}", ())

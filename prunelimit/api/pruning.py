@@ -136,7 +136,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     try:
         value = float(ratio)
     except ValueError:
-        raise OptionError("ratio", f"{{0}} {ratio!r}: use auto, lower or a removed fraction in [0, 1)") from None
+        raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction in [0, 1)") from None
     return ResolvedRatio(value, "given")
 
 

@@ -25,7 +25,7 @@ from prunelimit.cli.common import (
     BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ExcludeOpt, ForceOpt,
     IncludeOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
-    _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers, choices, emit,
+    _given, _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers, choices, emit,
     flag_names, given_path, handled, shared,
 )
 
@@ -43,13 +43,11 @@ RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the 
 NPLH_REGION = ",".join(str(v) for v in NplhConfig.region)  # the default region as the flag's text
 
 
-def parse_pressures(text: Optional[str], mode: str) -> tuple[float, ...]:
+def parse_pressures(text: Optional[str]) -> tuple[float, ...]:
     """``--pressures`` (``G1,G2,...`` or ``[G1, G2, ...]``) as the pressure ladder (the config's
-    default when not given); typed beside another mode, where it would be ignored, it is refused."""
+    default when not given)."""
     if text is None:
         return NplhConfig.pressures
-    if mode != "pressure":
-        raise UsageError(f"--pressures sets the ladder of --mode pressure; add --mode pressure or drop it (mode {mode})")
     return number_list(text, "--pressures", what="increasing positive numbers", example="0.25,1,4,16")
 
 
@@ -57,6 +55,7 @@ def parse_pressures(text: Optional[str], mode: str) -> tuple[float, ...]:
 @shared(_model_data_options, _general_options)
 def law_nplh(
     o: SimpleNamespace,
+    ctx: typer.Context,
     checkpoint: CkptArg,
     metric: Annotated[Metric, typer.Option("--metric", help="The saliency that ranks the weights.")] = NplhConfig.metric,
     mode: Annotated[Mode, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = NplhConfig.mode,
@@ -76,9 +75,12 @@ def law_nplh(
         from prunelimit.laws.points import write_points
 
         with flag_names():
+            # a setting of another mode, typed or in --config, would be ignored: refused as the library does
+            nplh_law.check_mode_settings(_given(ctx, [n for names in nplh_law.MODE_SETTINGS.values() for n in names]),
+                                         mode)
             config = NplhConfig(metric=metric, mode=mode, region=api.parse_region(region), rate=rate,
                                 finetune_steps=finetune_steps, epochs_per_level=epochs_per_level,
-                                pressures=parse_pressures(pressures, mode), seed=o.seed)
+                                pressures=parse_pressures(pressures), seed=o.seed)
         preflight([optional("-o", output, "csv"), optional("--plot", plot, "png"), report_output(report)],
                   _inputs_of(o, checkpoint), force)
         fit = api.nplh(_inputs(o, checkpoint), config)
@@ -152,8 +154,11 @@ def law_error_fit(
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
         errorlaw.check_queries(predict, target_error)
-        if (width is not None or depth is not None) and predict is None and target_error is None:
-            raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
+        if predict is None and target_error is None:  # what only a query reads would be ignored
+            if width is not None or depth is not None:
+                raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
+            if extrapolate:
+                raise UsageError("--extrapolate applies to --predict or --target-error; add one, or drop it")
         data = errorlaw.read_points(points)
         fit = errorlaw.fit_error_law(data, joint=joint, seed=seed)
         body = fit.to_json()

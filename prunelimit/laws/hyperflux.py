@@ -337,7 +337,7 @@ def hyperflux_prune(
     torch.manual_seed(c.seed)
     net = _GatedNet(model, selection, c, masks)
     if target_density > (start := net.density()):  # a pruned weight's gate never opens: the density only falls
-        raise OptionError("target_density", f"{{0}} {target_density:g} is above the density {start:.4g} the model "
+        raise OptionError("target_density", f"{option('target_density', target_density, '{0}')} is above the density {start:.4g} the model "
                           f"starts at (what it has pruned stays pruned); ask for at most {start:.4g}, or start "
                           "from the unpruned model")
     if aim < start * trajectory_floor(pruning_epochs):  # the trajectory would end above it, and the run with it

@@ -59,7 +59,7 @@ def check_region(region: object) -> None:
             raise ValueError(region)
         low, high = (float(v) for v in region)  # type: ignore[union-attr]
     except (TypeError, ValueError):
-        raise OptionError("region", f"{{0}} {region!r}: use 'auto' or a (low, high) pair of densities") from None
+        raise OptionError("region", f"{option('region', region, '{0}', repr(region))}: use 'auto' or a (low, high) pair of densities") from None
     if not 0.0 < low < high <= 1.0:
         raise OptionError("region", f"{{0}} ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
 

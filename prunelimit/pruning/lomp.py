@@ -19,6 +19,7 @@ import copy
 import dataclasses
 import math
 import time
+import warnings
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Literal, Mapping, get_args
@@ -28,7 +29,7 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batch, Batches, LossFn
-from prunelimit.errors import InputError, OptionError, UsageError, option
+from prunelimit.errors import InputError, OptionError, UsageError, option, said
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
@@ -86,7 +87,7 @@ class LompConfig:
         validate.choice("schedule", self.schedule, SCHEDULES)
         if self.schedule == "step" and not self.milestones:  # else the rate never steps: a constant schedule
             raise OptionError("milestones", "the step schedule needs milestones, the epochs after which lr drops; "
-                              "pass {0}, e.g. 10,20")
+                              f"pass them, e.g. {option('milestones', (10, 20), '{0}', '10,20')}")
         validate.choice("schedule_unit", self.schedule_unit, get_args(ScheduleUnit))
         if self.t_max is not None:
             validate.integer("t_max", self.t_max, 1)
@@ -144,7 +145,7 @@ def check_schedule_settings(typed: Mapping[str, Any], config: LompConfig) -> Non
                               f"{option('schedule', schedule)}")
     late = [m for m in typed.get("milestones", ()) if not 0 < m < config.epochs]
     if late:
-        raise OptionError("milestones", f"{{0}} {','.join(map(str, late))}: each must lie in 1..{config.epochs - 1}, "
+        raise OptionError("milestones", f"{option('milestones', tuple(late), '{0}', ','.join(map(str, late)))}: each must lie in 1..{config.epochs - 1}, "
                           f"the epochs after which lr drops (at 0 it only lowers {{1}}; at {config.epochs} or later "
                           "it never acts)", "lr")
 
@@ -171,12 +172,28 @@ class TrainResult:
     seconds: float
     final_state: dict = field(repr=False)
     config: LompConfig | None = None
+    warnings: tuple[str, ...] = ()  # a start training cannot move far from (all prunable weights zero)
 
     def to_json(self) -> dict:
         """What ``prunelimit train --json`` prints, less the ``output`` it wrote."""
         from prunelimit.report.jsonout import plain
 
-        return plain({"config": self.config, "history": self.history, "seconds": self.seconds})
+        return plain({"config": self.config, "history": self.history, "seconds": self.seconds,
+                      "warnings": list(self.warnings)})
+
+
+def zero_start_warnings(weights: list[Tensor]) -> tuple[str, ...]:
+    """A warning when every prunable weight is exactly zero: no gradient reaches a weight behind a
+    zero layer, the units of a layer get equal gradients (nothing tells them apart) and λ‖w‖₁'s
+    subgradient is 0 at 0, so training moves the biases and little else."""
+    if not weights or any(bool(w.any()) for w in weights):
+        return ()
+    count = sum(w.numel() for w in weights)
+    fix = said("give --model a spec or factory that initialises them (a built-in spec does)",
+               "initialise the model's weights before training (a new nn.Linear's are random)")
+    return (f"all {count:,} prunable weights are exactly zero at the start: no gradient reaches a weight "
+            "behind a zero layer, the units of each layer stay alike and the l1 penalty has no pull at 0, so "
+            f"training moves the biases and little else; {fix}",)
 
 
 def lr_factor(step: int, warmup_steps: int, config: LompConfig, total_steps: int) -> float:
@@ -239,6 +256,9 @@ def train(
     warmup = config.warmup_epochs * (iters if per_iter else 1)
     sched_total = config.epochs * (iters if per_iter else 1)
     penalised = _l1_parameters(model, config, selection)
+    notes = zero_start_warnings([p.detach() for _, p in prunable_parameters(model, selection)])
+    for note in notes:  # said at the start: the epochs that follow would be spent in vain
+        warnings.warn(note, stacklevel=2)
     optimizer = sgd(model, config.lr, config.momentum, config.weight_decay, config.nesterov)
     start, history = 0, []
     if resume_state is not None:
@@ -266,7 +286,7 @@ def train(
     final = _state(model, optimizer, config, config.epochs, config.epochs * iters, history)
     return TrainResult(
         history=tuple(history), steps=run.steps, seconds=time.perf_counter() - t0, final_state=final,
-        config=config,
+        config=config, warnings=notes,
     )
 
 

@@ -66,7 +66,7 @@ def check_ratio(ratio: float) -> float:
             raise TypeError
         value = float(ratio)
     except (TypeError, ValueError):
-        raise OptionError("ratio", f"{{0}} {ratio!r} is not a number; give the removed fraction, e.g. 0.9") from None
+        raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))} is not a number; give the removed fraction, e.g. 0.9") from None
     if not 0.0 <= value < 1.0:
         raise UsageError(
             f"pruning ratio {ratio} is outside [0, 1); give the removed fraction, e.g. 0.9"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
+from prunelimit.errors import option
 from prunelimit.report.rounding import half_width_text, percent_text, value_text
 
 
@@ -297,8 +299,17 @@ def render_nplh(fit) -> None:
         table.add_row("held-out density error", f"median {pct(fit.heldout_error.median_rel_error)}")
     stdout.print(table)
     if fit.points.measured:  # which saliency and mode measured the points
-        stdout.print("points measured with " + ", ".join(f"{name} {value}" for name, value in fit.points.measured))
+        stdout.print("points measured with " + ", ".join(measured_setting(name, value)
+                                                         for name, value in fit.points.measured))
     render_warnings(fit.warnings)
+
+
+def measured_setting(name: str, value: object) -> str:
+    """One setting that measured law points: the prunable set's patterns as its flag is typed, once
+    for each (``--exclude 2``; ``exclude=('2',)`` to a library caller), else ``name value``."""
+    if isinstance(value, (tuple, list)):
+        return option(name, tuple(value), shown=f" --{name} ".join(map(shlex.quote, value)))
+    return f"{name} {value}"
 
 
 def render_error_fit(body: dict) -> None:
@@ -336,6 +347,7 @@ def render_train(result) -> None:
                       pct(h.eval_accuracy))
     stdout.print(table)
     stdout.print(f"{result.steps:,} steps in {result.seconds:.1f} s")
+    render_warnings(result.warnings)
 
 
 def accuracy_change(points: float) -> str:

@@ -94,7 +94,7 @@ def test_pressures_flag_sets_the_ladder_of_the_pressure_mode(cli, monkeypatch) -
     (["--mode", "pressure", "--pressures", "1,-2"], "--pressures"),
     (["--mode", "pressure", "--pressures", "1,two"], "--pressures"),
     (["--mode", "pressure", "--pressures", ""], "--pressures"),
-    (["--pressures", "1,2,4"], "--mode pressure"),  # static: the ladder would be ignored
+    (["--pressures", "1,2,4"], "--pressures applies to --mode pressure, not static"),  # the ladder would be ignored
 ])
 def test_a_bad_pressures_flag_exits_2_before_any_work(cli, args, says) -> None:
     result = cli("law", "nplh", "no-such-checkpoint.pt", *args)
@@ -112,3 +112,30 @@ def test_law_nplh_reads_pressures_as_a_comma_list_a_bracketed_list_or_a_config_l
               *given, "--json")
     assert run.exit_code == 0, run.stderr
     assert [p["gamma"] for p in json.loads(run.stdout)["points"]] == [0.5, 2.0, 8.0]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--rate", "0.2"], "--rate applies to --mode iterative, not static"),
+    (["--mode", "pressure", "--finetune-steps", "5"], "--finetune-steps applies to --mode iterative, not pressure"),
+    (["--mode", "iterative", "--epochs-per-level", "1"], "--epochs-per-level applies to --mode pressure, not iterative"),
+    (["--mode", "iterative", "--pressures", "1,2"], "--pressures applies to --mode pressure, not iterative"),
+    (["--config", "rate: 0.3\n"], "--rate applies to --mode iterative, not static"),  # a --config value is typed too
+    (["--config", "nplh:\n  mode: pressure\n  rate: 0.3\n"], "--rate applies to --mode iterative, not pressure"),
+])
+def test_law_nplh_refuses_a_setting_of_another_mode_before_any_work(cli, tmp_path, args, says) -> None:
+    """``law nplh --rate 0.2`` (static) recorded the static points and ignored the rate in silence,
+    as --finetune-steps beside pressure and --epochs-per-level beside iterative did; each is refused
+    (exit 2) naming the flag and the mode it belongs to, before the checkpoint is read."""
+    if args[0] == "--config":
+        (tmp_path / "c.yaml").write_text(args[1])
+        args = ["--config", str(tmp_path / "c.yaml")]
+    result = cli("law", "nplh", "no-such-checkpoint.pt", *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_law_nplh_takes_the_settings_of_its_own_mode(cli, tmp_path) -> None:
+    """The check refuses only another mode's settings: those of the mode asked for pass on to the
+    checkpoint (here missing: exit 3)."""
+    result = cli("law", "nplh", "no-such-checkpoint.pt", "--mode", "iterative", "--rate", "0.2", "--finetune-steps", "5")
+    assert result.exit_code == 3, (result.stdout, result.stderr)

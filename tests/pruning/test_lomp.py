@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 import torch
@@ -160,3 +161,46 @@ def test_each_bad_setting_is_named(kwargs, message) -> None:
     caller reads the argument and the command line its flag (``OptionError.renamed``)."""
     with pytest.raises(OptionError, match=message):
         LompConfig(**kwargs)
+
+
+def _zero_mlp() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    with torch.no_grad():
+        model[0].weight.zero_(), model[2].weight.zero_()
+    return model
+
+
+def test_training_from_all_zero_weights_is_warned_of(recwarn) -> None:
+    """A model whose prunable weights are all exactly zero trained in silence, though nothing but
+    the biases moves far (no gradient behind a zero layer, equal units, no l1 pull at 0): the
+    result carries a warning (to_json's ``warnings``), also raised as it starts; a model with
+    one non-zero weight trains without it."""
+    import prunelimit
+
+    torch.manual_seed(0)
+    data = (torch.randn(64, 4), torch.arange(64) % 3)
+    model = _zero_mlp()
+    result = prunelimit.train(model, data, epochs=2)
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("all 56 prunable weights are exactly zero")
+    assert "initialise the model's weights" in result.warnings[0] and "--model" not in result.warnings[0]
+    assert result.to_json()["warnings"] == list(result.warnings)
+    assert [str(w.message) for w in recwarn] == list(result.warnings)
+    assert float(model[0].weight.abs().max()) < 1e-3  # what the warning says: the first layer barely moved
+    model = _zero_mlp()
+    with torch.no_grad():
+        model[0].weight[0, 0] = 0.5
+    assert prunelimit.train(model, data, epochs=1).warnings == ()
+
+
+def test_train_warns_of_all_zero_weights_on_the_command_line(cli, tmp_path) -> None:
+    (tmp_path / "zero.py").write_text(
+        "import torch\n\ndef make():\n    torch.manual_seed(0)\n"
+        "    m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))\n"
+        "    torch.nn.init.zeros_(m[1].weight)\n    return m\n")
+    result = cli("train", "--model", f"{tmp_path / 'zero.py'}:make", "--data", "digits:train", "--epochs", "1",
+                 "--max-samples", "200", "-o", str(tmp_path / "z.pt"), "--json")
+    assert result.exit_code == 0, result.stderr
+    (warning,) = json.loads(result.stdout)["warnings"]
+    assert warning.startswith("all 640 prunable weights are exactly zero") and "give --model a spec" in warning
+    assert f"prunelimit: warning: {warning}" in result.stderr

@@ -207,3 +207,18 @@ def test_a_narrow_width_folds_a_cell_and_never_cuts_it(render, rep, numbers, cap
     cells = _cells(out)
     spaced = [cell.replace(" ", "") for cell in cells]  # a cell folded at its space lost it
     assert cells[0] == LONG and all(number.replace(" ", "") in spaced for number in numbers), cells
+
+
+def test_law_nplh_names_its_prunable_set_as_the_flag_is_typed(cli, own_ckpt) -> None:
+    """``law nplh --exclude 2`` ended with ``points measured with …, exclude ('2',)``, a Python
+    tuple: the set reads as typed, the flag once for each pattern (quoted where a shell needs it),
+    and as the keyword with its value to a library caller."""
+    from prunelimit.errors import library_call
+
+    run = cli("law", "nplh", own_ckpt, "--exclude", "2", "--max-samples", "200")
+    assert run.exit_code == 0, run.stderr
+    assert run.stdout.rstrip().splitlines()[-1] == "points measured with metric magnitude, mode static, seed 0, --exclude 2"
+    assert console.measured_setting("include", ("0", "a b")) == "--include 0 --include 'a b'"
+    assert console.measured_setting("seed", 0) == "seed 0"
+    with library_call():
+        assert console.measured_setting("exclude", ["2"]) == "exclude=('2',)"
