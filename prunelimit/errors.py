@@ -109,6 +109,24 @@ def said(command_line: str, library: str) -> str:
     return library if _LIBRARY_CALL.get() else command_line
 
 
+QUOTED_LIMIT = 80  # characters of a value's repr a message quotes
+
+
+def quoted(value: object) -> str:
+    """``repr(value)`` as a message quotes it: a tensor or array by its dtype and shape (data
+    passed in a number's place printed thousands of numbers), a sequence holding them
+    element by element, any other repr cut to ``QUOTED_LIMIT`` characters."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and getattr(value, "ndim", 0):
+        dtype = str(getattr(value, "dtype", "?")).removeprefix("torch.")
+        return f"{type(value).__name__} ({dtype}, shape {tuple(shape)})"
+    if isinstance(value, (tuple, list)) and any(getattr(item, "ndim", 0) for item in value):
+        items = ", ".join(quoted(item) for item in value[:4]) + (", …" if len(value) > 4 else "")
+        return f"({items})" if isinstance(value, tuple) else f"[{items}]"
+    text = repr(value)
+    return text if len(text) <= QUOTED_LIMIT else text[: QUOTED_LIMIT - 1] + "…"
+
+
 _NO_VALUE = object()
 
 
@@ -124,6 +142,6 @@ def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown:
     if value is _NO_VALUE:
         return said(typed, f"{name}=")
     if shown is None:
-        shown = f"{value:g}" if isinstance(value, float) else f"{value}"
+        shown = f"{value:g}" if isinstance(value, float) else value if isinstance(value, str) else quoted(value)
     field = flag if flag and flag.startswith("{") else name  # a field keeps the name to be filled in
-    return said(f"{typed} {shown}", f"{field}={value!r}")
+    return said(f"{typed} {shown}", f"{field}={quoted(value)}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-from prunelimit.errors import InputError, OptionError, UsageError, option
+from prunelimit.errors import InputError, OptionError, UsageError, option, quoted
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.report.safe import clipped
@@ -63,7 +63,7 @@ class GateRule:
         if not isinstance(self.name, str):
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
         if self.use not in USES:
-            raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {self.use!r}", "use")
+            raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {quoted(self.use)}", "use")
         # a half-given pair first: "give either" would tell who passed --max-drop alone to pass it
         if self.baseline is None and self.max_drop is not None:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
@@ -86,7 +86,7 @@ def file_name(option: str, value: Any) -> str | None:
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if value is not None and not (isinstance(value, str) and value):
-        raise OptionError(option, f"{{0}} must be a file name, got {value!r}")
+        raise OptionError(option, f"{{0}} must be a file name, got {quoted(value)}")
     return value
 
 
@@ -97,7 +97,7 @@ def ratio_value(option: str, value: Any) -> float | None:
     if value is None:
         return None
     if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
-        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {value!r}{not_a_number(value)}")
+        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {quoted(value)}{not_a_number(value)}")
     return float(value)
 
 

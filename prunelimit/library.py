@@ -54,7 +54,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
-from prunelimit.errors import OptionError, UsageError, option
+from prunelimit.errors import OptionError, UsageError, option, quoted
 from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
 from prunelimit.models.params import ParamSelection
 
@@ -537,7 +537,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
     if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
-        raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {ratio!r}"
+        raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {quoted(ratio)}"
                                    f"{validate.not_a_number(ratio)}")
     chosen = curvature_options(**options)
     if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import yaml
 
-from prunelimit.errors import InputError, OptionError, PrunelimitError, UsageError
+from prunelimit.errors import InputError, OptionError, PrunelimitError, UsageError, quoted
 from prunelimit.validate import not_a_number
 
 # --- Files -------------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def check_counts(values: dict[str, Any]) -> None:
             continue
         low, high, why = COUNT_RANGES[name]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-            raise OptionError(name, f"{{0}} must be an integer, got {value!r}{not_a_number(value, int)}")
+            raise OptionError(name, f"{{0}} must be an integer, got {quoted(value)}{not_a_number(value, int)}")
         if value < low:
             raise OptionError(name, f"{{0}} must be at least {low}, got {value}")
         if value > high:

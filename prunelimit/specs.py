@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
-from prunelimit.errors import InputError, UsageError, first_line
+from prunelimit.errors import InputError, UsageError, first_line, quoted
 from prunelimit.limits import require_file
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
@@ -50,7 +50,7 @@ SEED_LIMIT = 2**63
 def check_seed(seed: Any, what: str = "seed") -> int:
     """A seed every generator accepts: an integer in ``[0, SEED_LIMIT)``."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-        raise UsageError(f"{what} must be an integer in [0, 2**63), got {seed!r}")
+        raise UsageError(f"{what} must be an integer in [0, 2**63), got {quoted(seed)}")
     return seed
 
 

@@ -15,7 +15,7 @@ from dataclasses import fields
 from typing import Iterable, Mapping
 
 from prunelimit import errors
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, quoted
 
 
 def known_fields(kind: type, given: Mapping[str, object], what: str) -> None:
@@ -37,13 +37,13 @@ def choice(option: str, value: object, choices: Iterable[str]) -> None:
 def boolean(option: str, value: object) -> None:
     """``value`` must be ``True`` or ``False`` (not a truthy string such as ``"no"``)."""
     if not isinstance(value, bool):
-        raise OptionError(option, f"{{0}} must be True or False, got {value!r}")
+        raise OptionError(option, f"{{0}} must be True or False, got {quoted(value)}")
 
 
 def integer(option: str, value: object, low: int, high: int | None = None) -> None:
     """``value`` must be an int (not a bool) in ``[low, high)``."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise OptionError(option, f"{{0}} must be an integer, got {value!r}{not_a_number(value, int)}")
+        raise OptionError(option, f"{{0}} must be an integer, got {quoted(value)}{not_a_number(value, int)}")
     if value < low:
         raise OptionError(option, f"{{0}} must be at least {low}, got {value}")
     if high is not None and value >= high:
@@ -56,27 +56,27 @@ def positive(option: str, value: object) -> None:
         # a positive finite value refused is one whose double overflows: say so, not that it is infinite
         large = real(value) and value > 0 and math.isfinite(value)
         why = f": too large (at most {sys.float_info.max / 2:.4g})" if large else not_a_number(value)
-        raise OptionError(option, f"{{0}} must be a positive finite number, got {value!r}{why}")
+        raise OptionError(option, f"{{0}} must be a positive finite number, got {quoted(value)}{why}")
 
 
 def non_negative(option: str, value: object) -> None:
     """``value`` must be a finite number ≥ 0."""
     if not real(value) or not (value >= 0 and math.isfinite(value)):
-        raise OptionError(option, f"{{0}} must be a finite number >= 0, got {value!r}{not_a_number(value)}")
+        raise OptionError(option, f"{{0}} must be a finite number >= 0, got {quoted(value)}{not_a_number(value)}")
 
 
 def momentum(option: str, value: object) -> None:
     """``value`` must lie in [0, 1): heavy-ball SGD diverges at a momentum of 1 and above,
     whatever the learning rate, so such a run would only end in "training diverged"."""
     if not real(value) or not 0 <= value < 1:
-        raise OptionError(option, f"{{0}} must lie in [0, 1) (SGD diverges at 1 and above), got {value!r}"
+        raise OptionError(option, f"{{0}} must lie in [0, 1) (SGD diverges at 1 and above), got {quoted(value)}"
                                   f"{not_a_number(value)}")
 
 
 def open_unit(option: str, value: object) -> None:
     """``value`` must lie in the open interval (0, 1)."""
     if not real(value) or not 0 < value < 1:
-        raise OptionError(option, f"{{0}} must lie in (0, 1), got {value!r}{not_a_number(value)}")
+        raise OptionError(option, f"{{0}} must lie in (0, 1), got {quoted(value)}{not_a_number(value)}")
 
 
 def callback(option: str, value: object, signature: str, counts: Iterable[int]) -> None:
@@ -104,7 +104,7 @@ def patterns(option: str, value: object) -> None:
     """``value`` must be a tuple or list of glob strings (a bare string would be read letter by letter)."""
     if not isinstance(value, (tuple, list)) or not all(isinstance(v, str) for v in value):
         hint = f"; for one pattern write ({value!r},)" if isinstance(value, str) else ""
-        raise OptionError(option, f"{{0}} must be a tuple of glob patterns such as ('0',), got {value!r}{hint}")
+        raise OptionError(option, f"{{0}} must be a tuple of glob patterns such as ('0',), got {quoted(value)}{hint}")
 
 
 def path(option: str, value: object) -> None:
@@ -117,7 +117,7 @@ def pair(option: str, value: object) -> None:
     """``value`` must be two real numbers, ``(low, high)`` with ``low <= high``."""
     if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(real(v) for v in value)
             and value[0] <= value[1]):
-        raise OptionError(option, f"{{0}} must be (low, high) with low <= high, got {value!r}")
+        raise OptionError(option, f"{{0}} must be (low, high) with low <= high, got {quoted(value)}")
 
 
 def not_a_number(value: object, kind: type = float) -> str:

@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import prunelimit
+
 from prunelimit import api
 from prunelimit.api.curvature import (_larger_budget, _more_probes, _more_steps, _over_budget_note,
                                       _subsample_note, samples_notes)
@@ -14,7 +21,7 @@ from prunelimit.api.layers import outside_budgets
 from prunelimit.api.limit import outside_hessian_warnings
 from prunelimit.api.verification import PredictedLimit, _diagnose
 from prunelimit.curvature.layers import BlockCost
-from prunelimit.errors import library_call, option, said
+from prunelimit.errors import QUOTED_LIMIT, OptionError, library_call, option, quoted, said
 from prunelimit.laws.hyperflux import HyperfluxEpoch
 from prunelimit.theory.regime import assess_regime
 
@@ -117,3 +124,18 @@ def test_a_library_call_writes_a_value_as_the_call_does() -> None:
 def test_the_command_line_writes_a_value_as_typed(cli) -> None:
     result = cli("train", "--model", "mlp:8,10", "--data", "digits:train", "-o", "never.pt", "--schedule", "step")
     assert result.exit_code == 2 and "pass them, e.g. --milestones 10,20" in result.stderr
+
+
+def test_a_message_quotes_data_given_for_a_number_by_kind_and_shape_not_its_numbers():
+    """Data passed in a number's place (``prune(model, data, (x, y))``) was quoted by repr:
+    thousands of numbers in one error. A tensor reads as its dtype and shape, any other repr
+    is cut to ``QUOTED_LIMIT`` characters."""
+    x, y = torch.randn(1000, 4), torch.randint(0, 3, (1000,))
+    assert quoted((x, y)) == "(Tensor (float32, shape (1000, 4)), Tensor (int64, shape (1000,)))"
+    assert quoted(np.zeros((2, 3))) == "ndarray (float64, shape (2, 3))"
+    assert quoted(0.5) == "0.5" and quoted("auto") == "'auto'"
+    assert len(quoted("z" * 500)) == QUOTED_LIMIT
+    model = nn.Sequential(nn.Linear(4, 3))
+    with pytest.raises(OptionError) as refused:
+        prunelimit.prune(model, (x, y), (x, y))
+    assert "shape (1000, 4)" in str(refused.value) and len(str(refused.value)) < 300

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
-from prunelimit.errors import OptionError, UsageError, option
+from prunelimit.errors import OptionError, UsageError, option, quoted
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
@@ -112,7 +112,7 @@ class CurvatureOptions:
         # so that 1e308 is told this rather than that it is too large to double
         if validate.real(self.tolerance) and 1 <= self.tolerance < math.inf:
             raise OptionError("tolerance", f"{{0}} is in ratio units (0.01 is one point of ρ*) and must be "
-                                           f"below 1, got {self.tolerance!r}")
+                                           f"below 1, got {quoted(self.tolerance)}")
         validate.positive("tolerance", self.tolerance)
         if self.max_hvps is not None:
             validate.integer("max_hvps", self.max_hvps, 1)

@@ -50,7 +50,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
-from prunelimit.errors import InputError, NumericalError, UsageError
+from prunelimit.errors import InputError, NumericalError, UsageError, quoted
 from prunelimit.models.clone import clone_model
 from prunelimit.models.params import module_class
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
@@ -93,7 +93,7 @@ class HessianOperator:
         if not params:
             raise UsageError("no parameters selected for the Hessian; widen the parameter selection")
         if not (chunk_samples in CHUNKINGS or (type(chunk_samples) is int and chunk_samples >= 1)):
-            raise UsageError(f"chunk_samples must be a positive integer, 'auto' or 'batches', got {chunk_samples!r}")
+            raise UsageError(f"chunk_samples must be a positive integer, 'auto' or 'batches', got {quoted(chunk_samples)}")
         if probes < 1:
             raise UsageError(f"probes must be at least 1, got {probes}")
         model.eval()

@@ -38,7 +38,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit import validate
-from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, said
+from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, quoted, said
 from prunelimit.laws.points import check_header, check_row_fields, other_law
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
@@ -185,10 +185,10 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
     # density d > 0, its plateaus beyond 1 and towards 0; p may exceed 1, as fits give it)
     values = np.asarray(density, dtype=float) if validate.real_array(density) else None
     if values is None or not np.all((values > 0) & np.isfinite(values)):
-        raise UsageError(f"density must be positive finite numbers (kept fractions), got {density!r}")
+        raise UsageError(f"density must be positive finite numbers (kept fractions), got {quoted(density)}")
     for name, value in (("eps_np", eps_np), ("eps_up", eps_up)):
         if not validate.real(value) or not 0 < value <= 1:
-            raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {value!r}")
+            raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {quoted(value)}")
     validate.positive("gamma", gamma)
     validate.positive("p", p)
     return np.exp(log_error(np.log(values), eps_np, eps_up, gamma, math.log(p)))

@@ -45,7 +45,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError, option
+from prunelimit.errors import OptionError, UsageError, option, quoted
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
@@ -220,7 +220,7 @@ class HyperfluxConfig:
         validate.non_negative("regrowth_gate_lr_factor", self.regrowth_gate_lr_factor)
         validate.positive("regrowth_gate_decay", self.regrowth_gate_decay)
         if not (validate.real(self.regrowth_headroom) and 0.0 < self.regrowth_headroom <= 1.0):
-            raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {self.regrowth_headroom!r}")
+            raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {quoted(self.regrowth_headroom)}")
 
 
 # the settings only the regrowth phase reads

@@ -45,7 +45,7 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import OptionError, UsageError, quoted
 from prunelimit.validate import not_a_number
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
@@ -222,7 +222,7 @@ def keeps_accuracy(dense: float, accuracy: float, acc_drop: float) -> bool:
 def check_acc_drop(acc_drop: object) -> None:
     """The accuracy criterion δ: percentage points in [0, 100] (an ``OptionError`` naming ``acc_drop``)."""
     if isinstance(acc_drop, bool) or not isinstance(acc_drop, numbers.Real) or not 0 <= acc_drop <= 100:
-        raise OptionError("acc_drop", f"{{0}} is in percentage points (0–100), got {acc_drop!r}"
+        raise OptionError("acc_drop", f"{{0}} is in percentage points (0–100), got {quoted(acc_drop)}"
                                       f"{not_a_number(acc_drop)}")
 
 

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batch, Batches, LossFn
-from prunelimit.errors import InputError, OptionError, UsageError, option, said
+from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
@@ -92,7 +92,7 @@ class LompConfig:
         if self.t_max is not None:
             validate.integer("t_max", self.t_max, 1)
         if not isinstance(self.milestones, (tuple, list)):
-            raise OptionError("milestones", f"{{0}} must be a tuple of epochs such as (10, 20), got {self.milestones!r}")
+            raise OptionError("milestones", f"{{0}} must be a tuple of epochs such as (10, 20), got {quoted(self.milestones)}")
         for milestone in self.milestones:
             validate.integer("milestones", milestone, 0)
         validate.positive("gamma", self.gamma)

@@ -52,7 +52,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import NumericalError, UsageError, quoted
 from prunelimit.theory.limit import BOUND_MODES, a_eta
 from prunelimit.theory.statdim import (
     Geometry,
@@ -244,9 +244,9 @@ def paper_limit(
     with its bounds by the same arithmetic (``bound_mode`` and ``eta`` as in
     :func:`prunelimit.theory.limit.predict_limit`; ``dim`` is D, needed for ``"akf"``)."""
     if bound_mode not in BOUND_MODES:
-        raise ValueError(f"bound_mode must be one of {', '.join(BOUND_MODES)}, got {bound_mode!r}")
+        raise ValueError(f"bound_mode must be one of {', '.join(BOUND_MODES)}, got {quoted(bound_mode)}")
     if bound_mode == "akf" and not (dim is not None and dim >= 1):
-        raise ValueError(f"bound_mode='akf' needs the Hessian dimension dim >= 1, got {dim!r}")
+        raise ValueError(f"bound_mode='akf' needs the Hessian dimension dim >= 1, got {quoted(dim)}")
     if table_norm is None:
         table_norm = sum(float(np.linalg.norm(_as_numpy(t))) for t in tensors)
     grid, density, aliasing = smoothed_density(nodes, weights, bins, sigma_squared)
