@@ -122,14 +122,9 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
 def _keyed_spec(text: str | None) -> str | None:
     """A model spec as keyed: a ``file.py`` by its name alone (its bytes are keyed with the code
     files), so ``model.py:make`` and ``/ci/build/7/model.py:make`` key alike."""
-    from prunelimit.specs import spec_file_part
+    from prunelimit.specs import with_file_part
 
-    at = None if text is None else spec_file_part(text, "model")
-    if at is None:
-        return text
-    parts = text.split(":")
-    parts[at] = Path(parts[at]).name
-    return ":".join(parts)
+    return None if text is None else with_file_part(text, "model", lambda part: Path(part).name)
 
 
 def float_precision() -> dict[str, Any]:

@@ -17,7 +17,7 @@ import yaml
 
 from prunelimit.errors import UsageError
 from prunelimit.limits import MAX_CONFIG_BYTES, check_file_size, load_yaml, require_file
-from prunelimit.specs import spec_file_part
+from prunelimit.specs import with_file_part
 
 COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "law", "hyperflux", "imp",
             "nplh", "nplh_fit", "error_fit")
@@ -127,12 +127,7 @@ def _from(base: Path, text: str) -> str:
 def _spec_from(base: Path, text: str, key: str) -> str:
     """A spec with its file part read from ``base``: the ``file.py`` of a model or loss, the
     first argument of a data source that reads a file or folder."""
-    at = spec_file_part(text, key)
-    if at is None:
-        return text
-    parts = text.split(":")
-    parts[at] = _from(base, parts[at])
-    return ":".join(parts)
+    return with_file_part(text, key, lambda part: _from(base, part))
 
 
 def number_list(text: str, flag: str, kind: type = float, what: str = "numbers", example: str = "0.25,1,4") -> tuple:

@@ -118,6 +118,17 @@ def spec_file_part(text: str, key: str) -> int | None:
     return None
 
 
+def with_file_part(text: str, key: str, change: Callable[[str], str]) -> str:
+    """``text``, a ``key`` spec, with its file part (:func:`spec_file_part`) replaced by
+    ``change`` of it; unchanged when no part names a file."""
+    at = spec_file_part(text, key)
+    if at is None:
+        return text
+    parts = text.split(":")
+    parts[at] = change(parts[at])
+    return ":".join(parts)
+
+
 class SourceBytesLoader(importlib.machinery.SourceFileLoader):
     """Compiles a module from its source file's bytes, never from a cached .pyc: that cache
     is trusted by the file's mtime and size, so an edit keeping both would run the old code

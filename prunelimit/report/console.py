@@ -43,7 +43,7 @@ class _Console(Console):
     @property
     def size(self) -> ConsoleDimensions:
         size = super().size
-        if self.is_terminal or self._environ.get("COLUMNS", "").isdigit():
+        if self.is_terminal or os.environ.get("COLUMNS", "").isdigit():
             return size
         return ConsoleDimensions(PIPED_WIDTH, size.height)
 
