@@ -409,6 +409,10 @@ def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):
     doc = _json(cli("imp", tmp_path / "p.pt", "--levels", 1, "--rate", 0.5, "--epochs", 1, "--max-samples", 200,
                     "-o", tmp_path / "imp", "--json"))
     assert [r["density"] for r in doc["rows"]] == [0.5, 0.25]  # not 1.0 and 0.5: what p.pt pruned stays pruned
+    assert doc["density"] == 0.25  # the summary's final density: the last level's (it had none)
+    shown = cli("imp", tmp_path / "p.pt", "--levels", 1, "--rate", 0.5, "--epochs", 1, "--max-samples", 200,
+                "-o", tmp_path / "imp")  # resumed: the same sweep, on the console
+    assert shown.exit_code == 0 and "Final density 25.00 % at level 1" in shown.stdout
 
 
 def test_hyperflux_command(cli, tmp_path):

@@ -91,11 +91,16 @@ class ImpResult:
             columns += [np.array(c, dtype=float) for c in zip(*((r.width, r.depth) for r in self.rows))]
         return ErrorPoints(*columns)
 
+    @property
+    def density(self) -> float:
+        """The final density: the last level's kept fraction of the prunable weights."""
+        return self.rows[-1].density
+
     def to_json(self) -> dict:
         """What ``prunelimit imp --json`` prints, less the ``output`` folder it names."""
         return {"csv": None if self.csv_path is None else str(self.csv_path), "prunable": self.prunable,
                 "prunable_set": self.selection.to_meta(), "resumed_after": self.resumed_after,
-                "rows": [asdict(r) for r in self.rows]}
+                "density": self.density, "rows": [asdict(r) for r in self.rows]}
 
 
 def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:

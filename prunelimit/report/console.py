@@ -337,6 +337,8 @@ def render_imp(rep) -> None:
     for row in rep.rows:
         table.add_row(str(row.level), f"{row.density:.4f}", pct(row.error), fmt(row.loss))
     stdout.print(table)
+    stdout.print(f"Final density {pct(rep.density)} at level {rep.rows[-1].level} "
+                 f"({round(rep.density * rep.prunable):,} of {rep.prunable:,} prunable weights kept)")
     stdout.print(f"CSV: {rep.csv_path}  (feed it to `prunelimit law error-fit`)")
 
 
