@@ -48,7 +48,20 @@ from prunelimit.specs import check_seed, user_code_line, user_failure
 _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
 
 
-class _Group(typer.core.TyperGroup):
+class HelpGroup(typer.core.TyperGroup):
+    """Click's help lists each command with its whole summary, wrapped: click's own cuts it to
+    one line with "..." and at its first full stop ("(Zhang et al.")."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        commands = [(name, self.get_command(ctx, name)) for name in self.list_commands(ctx)]
+        rows = [(name, inspect.cleandoc(command.help or "").partition("\n\n")[0])
+                for name, command in commands if command is not None and not command.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+class _Group(HelpGroup):
     """Click's own parse errors (bad ``--iterations many``, unknown flags) as exit 2 and one line;
     a signal while the options are parsed, or between a command's checks, exits as documented."""
 
@@ -74,10 +87,8 @@ class _Group(typer.core.TyperGroup):
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
         except _CLICK_ERRORS as exc:
-            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `prunelimit law`: typer's help, as before
-                from typer import rich_utils
-
-                rich_utils.rich_format_error(exc)
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `prunelimit law`: the help, as before
+                exc.show()
             else:
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 sys.exit(_report_end(exc.exit_code, f"prunelimit: error: {printable(exc.format_message())}{where}",
@@ -179,7 +190,10 @@ app = typer.Typer(
     help="How far can this network be pruned? Predict the limit, prove it, prune to it.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",  # so a literal "[word" in a help text is written "\[word" (or rich drops it)
+    # click's plain help, not rich's tables: at 80 columns those cut the widest column with "…"
+    # (`--allow-incompatible-…`); click wraps the text and never cuts a name, to 120 columns at most
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
     cls=_Group,
 )
 
@@ -430,7 +444,7 @@ BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 
 MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
-MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most \\[default: {DEFAULT_MAX_HVPS:,}, what the old fixed 8 × 200 plan spent]; given, it counts from the start (the default's 8 timed products and any exact columns left for SLQ included), and below D + 8 it rules out the default's exact spectrum; given, it is a ceiling on timing.hvps, which counts every product: the Lanczos runs leave the --hessian-samples data check (the first probe's steps again on each of the subset's 4 parts, and the 3 products that time it, held back with or without --time-budget) and the trace's top-up probes theirs (the top-ups shrink to what is left, widening the trace's ±; below one step and its data check a warning says how far over it went); --per-layer's blocks come after it (layer_curvature.hvps; a warning says so).")]
+MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most [default: {DEFAULT_MAX_HVPS:,}, what the old fixed 8 × 200 plan spent]; given, it counts from the start (the default's 8 timed products and any exact columns left for SLQ included), and below D + 8 it rules out the default's exact spectrum; given, it is a ceiling on timing.hvps, which counts every product: the Lanczos runs leave the --hessian-samples data check (the first probe's steps again on each of the subset's 4 parts, and the 3 products that time it, held back with or without --time-budget) and the trace's top-up probes theirs (the top-ups shrink to what is left, widening the trace's ±; below one step and its data check a warning says how far over it went); --per-layer's blocks come after it (layer_curvature.hvps; a warning says so).")]
 TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the command's start (Python's and torch's start-up and loading the model and data included: timing.seconds is the spectrum's share; a budget they use up leaves the smallest plan and a warning with the seconds the command needs); the default method then takes the exact spectrum only when predicted to fit it, and leaves its columns for SLQ in the time left once they would end past it; it is a ceiling on timing.seconds: the Lanczos runs stop before a step that would leave too little for the --hessian-samples data check (timed on one part first) and the trace's top-up probes (at the runs' rate), which then stop at it too, but it never plans them, so a run it did not stop is the run without it; overshoot: one product and what that prediction misses, and a warning past it; --per-layer's blocks come after it (a warning says so); timing.stages says what each stage took (default: no limit).")]
 HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (8,192 samples, or four a class if more, on data sets of at least twice that; else all) | all | N (at least 4, and four a class: the subset is split into 4 parts, each holding every class, for the data part of ρ*'s ±; mse targets are drawn without classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]

@@ -23,7 +23,7 @@ from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.threads import apply_threads
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ExcludeOpt, ForceOpt,
-    IncludeOpt, JsonOpt,
+    HelpGroup, IncludeOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
     _given, _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers, choices, emit,
     flag_names, given_path, handled, shared,
@@ -35,7 +35,7 @@ Rewind = choices("Rewind", get_args(imp_law.Rewind))
 
 
 law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
-                      no_args_is_help=True,
+                      no_args_is_help=True, cls=HelpGroup,
                       epilog="Example: prunelimit law nplh examples/digits-mlp.pt -o points.csv && "
                              "prunelimit law nplh-fit points.csv --region auto")
 app.add_typer(law_app, name="law")
@@ -63,7 +63,7 @@ def law_nplh(
     rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
     epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
-    pressures: Annotated[Optional[str], typer.Option("--pressures", help="Pressure mode: the ladder of pressures Γ, increasing, comma-separated (or a list: \"[0.25, 1, 4]\") \\[default: 2^k for k = -4, -3.5, ..., 5.5].")] = None,
+    pressures: Annotated[Optional[str], typer.Option("--pressures", help="Pressure mode: the ladder of pressures Γ, increasing, comma-separated (or a list: \"[0.25, 1, 4]\") [default: 2^k for k = -4, -3.5, ..., 5.5].")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.", parser=given_path)] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -187,7 +187,7 @@ def imp(
     rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
     levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
     rewind: Annotated[Rewind, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
-    rewind_steps: Annotated[Optional[int], typer.Option("--rewind-steps", help=f"Steps for --rewind early \\[default: {ImpConfig.rewind_steps}].")] = None,
+    rewind_steps: Annotated[Optional[int], typer.Option("--rewind-steps", help=f"Steps for --rewind early [default: {ImpConfig.rewind_steps}].")] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs per level.")] = ImpConfig.epochs_per_level,
     epochs_dense: Annotated[Optional[int], typer.Option("--epochs-dense", help="Epochs of dense training at level 0 (default: 0 from a checkpoint, taken as trained; --epochs from a model spec).")] = ImpConfig.epochs_dense,
     lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = ImpConfig.lr,
