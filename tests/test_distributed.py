@@ -10,7 +10,7 @@ to 1e-5 absolute (docs/scaling.md: differences of near-equal estimates, such as 
 spread over probes, lose the relative precision of the estimates). Tolerance: sharding
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
 per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
-under the same group checks that rank 1 prints nothing and writes no file, and one on a
+under the same group checks that rank 1 prints nothing (its user code neither) and writes no file, and one on a
 bad checkpoint that the ranks give one error line between them and one exit code.
 """
 
@@ -116,6 +116,10 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
         # rank 0 writes the plot.
         result["cli"] = _cli(main, Path(out) / f"ok{rank}", ["bounds", ckpt, *ARGS, "--json", "--plot",
                                                             str(Path(out) / "bounds.png")])
+        # user code that prints and warns as every rank builds the model: rank 0 shows it, once
+        result["chatty"] = _cli(main, Path(out) / f"chatty{rank}", ["bounds", ckpt, "--model", f"{out}/chatty.py:make",
+                                                                   *ARGS, "--method", "paper", "--iterations", "8",
+                                                                   "--runs", "1"])
         # a bad checkpoint every rank reads: one error line, from one rank, and one exit code
         result["bad"] = _cli(main, Path(out) / f"bad{rank}", ["bounds", str(Path(out) / "bad.pt"), *ARGS])
         # a rank failing after that (a peer's collective broken by the exit) takes its code, silently
@@ -193,6 +197,10 @@ def runs(tmp_path_factory):
     torch.manual_seed(0)
     ckpt = tmp / "mlp.pt"
     (tmp / "bad.pt").write_bytes(b"not a checkpoint")
+    (tmp / "chatty.py").write_text("import warnings\nfrom prunelimit.models.spec import build_model\n\n\n"
+                                   "def make():\n    print('building the model')\n"
+                                   "    warnings.warn('a warning of the user code')\n"
+                                   "    return build_model('mlp:64,12,10')\n")
     save_checkpoint(ckpt, "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(), meta={"data": "digits:train"})
     save_checkpoint(tmp / "other.pt", "mlp:64,12,10", build_model("mlp:64,12,10").state_dict(),
                     meta={"data": "digits:train"})  # other weights
@@ -234,6 +242,17 @@ def test_only_rank_zero_prints_and_writes(runs):
     _close(json.loads(ranks[0]["cli"]["stdout"]), single["exact"])
     assert (tmp / "bounds.png").is_file()
     assert not list(tmp.glob(".bounds.png.*"))  # no temporary left by either rank
+
+
+def test_user_code_output_and_warnings_show_once(runs):
+    """A --model factory's print and its Python warning, met by every rank, showed on every rank
+    (stdout goes to stderr while a command runs, and only prunelimit's own warnings were rank 0's):
+    rank 0 alone shows them."""
+    ranks, _, _ = runs
+    assert [r["chatty"]["exit"] for r in ranks] == [0, 0]
+    for said in ("building the model", "a warning of the user code"):
+        shown = [r["chatty"]["stderr"].count(said) for r in ranks]
+        assert shown[0] > 0 and shown[1] == 0, (said, shown)
 
 
 def test_a_bad_input_is_reported_once_with_one_exit_code(runs):

@@ -317,7 +317,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     if Path(filename).resolve().is_relative_to(Path(api.__file__).resolve().parents[1]):
         _warn(str(message))
         console.shown_live(str(message))
-    else:
+    elif is_main():  # under torchrun every rank runs the user's code: rank 0 shows its warnings
         _python_showwarning(message, category, filename, lineno, file, line)
 
 
@@ -335,9 +335,11 @@ def handled(debug: bool) -> Iterator[None]:
     _report_stdout = sys.stdout
     try:
         # stdout carries the report alone (a CI job parses --json): what the user's model
-        # code prints while it runs goes to stderr
+        # code prints while it runs goes to stderr, rank 0's under torchrun (the others' stdout
+        # is silenced: every rank runs the same code)
         # a --time-budget counts the command's loading too (the process's start where ``run`` set it)
-        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr), budget_counted_from():
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr if is_main() else sys.stdout), \
+                budget_counted_from():
             warnings.showwarning = _show_warning
             yield
     except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
