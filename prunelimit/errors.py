@@ -103,6 +103,30 @@ def library_call() -> Iterator[None]:
         _LIBRARY_CALL.reset(token)
 
 
+# How the command line names options (its flags), set while a command runs (``options_named``)
+_FLAGS: ContextVar[Callable[[str], str] | None] = ContextVar("prunelimit_flags", default=None)
+
+
+@contextlib.contextmanager
+def options_named(flag: Callable[[str], str]) -> Iterator[None]:
+    """Within: :func:`message` names an error's options by ``flag`` (the command line's)."""
+    token = _FLAGS.set(flag)
+    try:
+        yield
+    finally:
+        _FLAGS.reset(token)
+
+
+def message(exc: BaseException) -> str:
+    """``exc``'s message as its reader names options, for an error quoted inside another
+    message (a warning's reason): the flags within :func:`options_named` (outside a
+    :func:`library_call`), else the library's names, as ``str(exc)`` gives them."""
+    flag = _FLAGS.get()
+    if isinstance(exc, PrunelimitError) and flag is not None and not _LIBRARY_CALL.get():
+        return exc.renamed(flag)
+    return str(exc)
+
+
 def said(command_line: str, library: str) -> str:
     """The part of a warning or error that differs by reader: ``library`` within
     :func:`library_call`, else ``command_line`` (what the commands print)."""

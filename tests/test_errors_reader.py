@@ -139,3 +139,18 @@ def test_a_message_quotes_data_given_for_a_number_by_kind_and_shape_not_its_numb
     with pytest.raises(OptionError) as refused:
         prunelimit.prune(model, (x, y), (x, y))
     assert "shape (1000, 4)" in str(refused.value) and len(str(refused.value)) < 300
+
+
+def test_an_error_kept_as_a_reason_names_each_readers_options(cli) -> None:
+    """A spectrum over one batch has no ε, so no ρ*: the error that says so is kept as the
+    warning's reason. Quoted as ``str(error)`` it named the library's parameters on the
+    command line ("use a smaller batch_size or give epsilon explicitly")."""
+    plan = ("--method", "paper", "--iterations", "8", "--runs", "1", "--max-samples", "300", "--no-cache")
+    result = cli("spectrum", "examples/digits-mlp.pt", "--batch-size", "4000", *plan)
+    assert result.exit_code == 0, result.stderr
+    assert "use a smaller --batch-size or give --epsilon explicitly" in " ".join(result.stdout.split())
+    model = nn.Sequential(nn.Linear(4, 3))
+    x, y = torch.randn(40, 4), torch.arange(40) % 3
+    report = prunelimit.spectrum(model, (x, y), batch_size=64, method="paper", iterations=4, runs=1)
+    reasons = [w for w in report.warnings if w.startswith("no ρ*")]
+    assert reasons and "use a smaller batch_size or give epsilon explicitly" in reasons[0], report.warnings

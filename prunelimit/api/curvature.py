@@ -25,7 +25,7 @@ from prunelimit.api.options import (
     memory_budget_mb,
 )
 from prunelimit.curvature.exact import MAX_DIM
-from prunelimit.errors import NumericalError, UsageError, option, said
+from prunelimit.errors import NumericalError, UsageError, message, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
@@ -280,7 +280,7 @@ def target_or_reason(inputs: Inputs, options: CurvatureOptions,
     try:
         return limit_target(inputs, options, batch_losses), None
     except (NumericalError, UsageError) as exc:
-        return None, f"no ρ* (and no ± for it): {exc}"
+        return None, f"no ρ* (and no ± for it): {message(exc)}"
 
 
 def _limit_ratio(target: LimitTarget, quad, options: CurvatureOptions) -> float:

@@ -32,7 +32,7 @@ from prunelimit.config import options_for, read_config, refuse_booleans, relativ
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
-from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line
+from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line, options_named
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
@@ -339,7 +339,7 @@ def handled(debug: bool) -> Iterator[None]:
         # is silenced: every rank runs the same code)
         # a --time-budget counts the command's loading too (the process's start where ``run`` set it)
         with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr if is_main() else sys.stdout), \
-                budget_counted_from():
+                budget_counted_from(), options_named(_flag):
             warnings.showwarning = _show_warning
             yield
     except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
