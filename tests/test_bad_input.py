@@ -775,6 +775,7 @@ def test_bad_input(cli, corpus, tmp_path, case: Case):
     assert err.startswith("prunelimit: error: "), err
     assert case.message in err, err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 2, err
+    assert not re.search(r"\{\d\}", err), err  # a message template's field left unfilled
     assert result.stdout == ""
     left = [p for p in out.iterdir() if not junit_error_report(p, err)]
     assert left == [], "an output file was left behind"
