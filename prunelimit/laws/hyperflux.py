@@ -27,7 +27,9 @@ Deviations from the reference code, for small models and a CPU budget:
 * the trajectory targets ``target_density · regrowth_headroom`` at the end of the
   pruning phase, leaving room for the regrowth phase to bring weights back (the
   reference's older setups shrank the request by 10/13 for the same reason); with no
-  regrowth epochs it targets ``target_density`` itself.
+  regrowth epochs it targets ``target_density`` itself;
+* a run whose gates cannot fall from ``gate_init`` to 0 in its pressure steps
+  (:func:`gate_travel`) is refused before training: it ended unpruned.
 
 Both drivers leave the model's prunable weights masked (θ·m) in place.
 """
@@ -45,7 +47,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError, option, quoted
+from prunelimit.errors import OptionError, UsageError, option, quoted, said
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
@@ -109,6 +111,39 @@ def retention_trajectory(target_density: float, pruning_epochs: int, start: floa
 
     r0 = brentq(log_final, 0.0, R_INF, xtol=1e-12)
     return start * np.cumprod(r0 + (R_INF - r0) * sig)
+
+
+def gate_travel(target_density: float, start: float, gate_init: tuple[float, float]) -> float:
+    """How far gates must fall for the density to go from ``start`` to ``target_density``: the
+    open gates start uniform in ``gate_init`` = (lo, hi), and closing the fraction
+    f = 1 − target/start of them takes at least the f-quantile of their start, lo + (hi − lo)·f."""
+    closing = 1.0 - target_density / start
+    lo, hi = gate_init
+    return lo + (hi - lo) * closing if closing > 0 else 0.0
+
+
+def check_gate_travel(target_density: float, start: float, c: "HyperfluxConfig", batches: int) -> None:
+    """Refuse a run whose gates cannot reach the target: Adam moves a gate about ``gate_lr`` a
+    step, so its ``pruning_epochs · batches`` steps must cover :func:`gate_travel` (below it, a
+    run ended at density 1.0 having trained every epoch)."""
+    travel = gate_travel(target_density, start, c.gate_init)
+    steps = c.pruning_epochs * batches
+    needed = math.ceil(travel / c.gate_lr - 1e-9)  # the steps that cover it (less round-off)
+    if steps >= needed:
+        return
+    lr = travel / steps
+    scale = 10.0 ** (math.floor(math.log10(lr)) - 1)
+    lr = math.ceil(lr / scale - 1e-9) * scale  # two digits, rounded up: the value shown must pass
+    lo, hi = c.gate_init
+    raise OptionError(
+        "pruning_epochs",
+        f"{option('pruning_epochs', c.pruning_epochs)} × {batches} batch{'es' if batches > 1 else ''} = "
+        f"{steps} gate steps at {option('gate_lr', c.gate_lr)} move a gate about {steps * c.gate_lr:.2g}, and "
+        f"{option('target_density', target_density)} closes {1 - target_density / start:.0%} of the open gates, "
+        f"which start in [{lo:g}, {hi:g}]: the last of them must fall {travel:.2g}; use "
+        f"{option('pruning_epochs', math.ceil(needed / batches))}, {option('gate_lr', float(f'{lr:.2g}'))}, or "
+        f"{math.ceil(needed / c.pruning_epochs)} batches an epoch "
+        f"({said('more samples (--max-samples) or a smaller --batch-size', 'more or smaller batches')})")
 
 
 @dataclass
@@ -325,7 +360,8 @@ def hyperflux_prune(
     fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
     the model's prunable weights are left masked. ``masks``: the keep-masks of an already
     pruned model; its pruned weights stay pruned (held at zero, their gates closed).
-    ``progress(epoch, epochs)`` is called after each epoch of both phases.
+    ``progress(epoch, epochs)`` is called after each epoch of both phases. A run whose gates
+    cannot fall far enough in its steps is refused before training (:func:`check_gate_travel`).
     """
     validate.open_unit("target_density", target_density)
     c = replace(config or HyperfluxConfig(), **options)
@@ -346,6 +382,7 @@ def hyperflux_prune(
         raise OptionError("pruning_epochs", f"{option('pruning_epochs', pruning_epochs)} cannot take the trajectory "
                           f"down to {aim:.4g}{aimed}, only to {start * trajectory_floor(pruning_epochs):.4g}; use "
                           f"{option('pruning_epochs', enough)} or more")
+    check_gate_travel(target_density, start, c, len(batches))
     # from the density the model starts at: a pruned start's trajectory began at 1.0, above it, and
     # the controller held Γ at 0 for the epochs the trajectory took to come down to it
     trajectory = retention_trajectory(aim, pruning_epochs, start)
