@@ -28,6 +28,13 @@ Deviations from the reference code, for small models and a CPU budget:
   pruning phase, leaving room for the regrowth phase to bring weights back (the
   reference's older setups shrank the request by 10/13 for the same reason); with no
   regrowth epochs it targets ``target_density`` itself;
+* the pressure is cut (Γ = 0, the gates' Adam first moments zeroed) for the rest of an
+  epoch from the step the density reaches that epoch's target. Adam moves every gate whose
+  flux is below Γ/N by about ``gate_lr`` a step whatever Γ is, so the gates fall together
+  and the density drops in a block once they reach 0; the reference's hundreds of steps an
+  epoch hide that, but on a few batches an epoch the controller, which sees the density only
+  at the epoch's end, had kept raising Γ while the gates were still on their way down
+  (windup) and the density fell far past its target (0.3 from 40 % ended at 12 %);
 * a run whose gates cannot fall from ``gate_init`` to 0 in its pressure steps
   (:func:`gate_travel`) is refused before training: it ended unpruned.
 
@@ -51,7 +58,7 @@ from prunelimit.errors import OptionError, UsageError, option, quoted, said
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
-from prunelimit.pruning.training import EpochLoss, cosine, factor_schedule, sgd, train_masked
+from prunelimit.pruning.training import EpochLoss, StepHook, cosine, factor_schedule, sgd, train_masked
 
 R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (the authors' code)
 
@@ -148,19 +155,28 @@ def check_gate_travel(target_density: float, start: float, c: "HyperfluxConfig",
 
 @dataclass
 class PressureController:
-    """Accelerating up/down controller on the pressure state g; Γ = g^β (the authors' code)."""
+    """Accelerating up/down controller on the pressure state g; Γ = g^β (the authors' code).
+    ``cut``: Γ is 0 until the next :meth:`step` (the density reached its target mid-epoch)."""
 
     delta: float = 0.2
     beta: float = 1.5
     g: float = 0.0
     up: float = 0.0
     down: float = 0.0
+    cut: bool = False
 
     @property
     def pressure(self) -> float:
+        """The epoch's Γ, as the controller set it."""
         return self.g**self.beta
 
+    @property
+    def applied(self) -> float:
+        """The Γ a training step applies: 0 once the epoch's pressure is cut."""
+        return 0.0 if self.cut else self.pressure
+
     def step(self, observed_density: float, expected_density: float) -> float:
+        self.cut = False
         if observed_density > expected_density:
             self.g += self.delta + self.up
             self.up += self.delta / 4
@@ -309,6 +325,7 @@ class _GatedNet:
     def train(
         self, batches: Batches, loss_fn: LossFn, epochs: int, pressure: Callable[[], float],
         on_epoch: Callable[[EpochLoss], None], schedulers: Sequence[LRScheduler] = (),
+        on_step: StepHook | None = None,
     ) -> None:
         """Epochs of loss = L_D(θ·H(t)) + Γ·mean(t); both optimisers step per batch."""
 
@@ -320,7 +337,8 @@ class _GatedNet:
             return pressure() * (sum(t.sum() for t in self.gates) / self.n)
 
         train_masked(self.model, self.weight_opt, gated_loss, batches, epochs=epochs, penalty=gate_pressure,
-                     extra_optimizers=(self.gate_opt,), schedulers=schedulers, on_epoch=on_epoch, masks=self.held)
+                     extra_optimizers=(self.gate_opt,), schedulers=schedulers, on_epoch=on_epoch, masks=self.held,
+                     on_step=on_step)
 
     def forget_pressure(self) -> None:
         """Zero the gates' Adam first moments, the running mean of past gradients, Γ/N among
@@ -360,8 +378,10 @@ def hyperflux_prune(
     fields overriding ``config`` (default ``HyperfluxConfig()``). Returns the final masks;
     the model's prunable weights are left masked. ``masks``: the keep-masks of an already
     pruned model; its pruned weights stay pruned (held at zero, their gates closed).
-    ``progress(epoch, epochs)`` is called after each epoch of both phases. A run whose gates
-    cannot fall far enough in its steps is refused before training (:func:`check_gate_travel`).
+    ``progress(epoch, epochs)`` is called after each epoch of both phases. From the step the
+    density reaches an epoch's target the pressure is cut for the rest of that epoch (the
+    module's deviations); a run whose gates cannot fall far enough in its steps is refused
+    before training (:func:`check_gate_travel`).
     """
     validate.open_unit("target_density", target_density)
     c = replace(config or HyperfluxConfig(), **options)
@@ -396,15 +416,22 @@ def hyperflux_prune(
         if progress is not None:
             progress(len(log), pruning_epochs + regrowth_epochs)
 
+    def cut_at_target(step: int, _total: int) -> None:
+        # anti-windup: Γ stops the step the density reaches the epoch's target, and so does
+        # the push Adam's first moments still carry, which would close gates for ~10 more steps
+        if not controller.cut and controller.pressure > 0 and net.density() <= trajectory[(step - 1) // len(batches)]:
+            controller.cut = True
+            net.forget_pressure()
+
     def after_regrowth_epoch(done: EpochLoss) -> None:
         log.append(HyperfluxEpoch(pruning_epochs + done.epoch + 1, "regrow", 0.0, net.density(), None, done.loss))
         if progress is not None:
             progress(len(log), pruning_epochs + regrowth_epochs)
 
     # Base 1: each lambda gives the learning rate itself, the authors' formulas evaluated as written.
-    net.train(batches, loss_fn, pruning_epochs, lambda: controller.pressure, after_pruning_epoch, [
+    net.train(batches, loss_fn, pruning_epochs, lambda: controller.applied, after_pruning_epoch, [
         factor_schedule(net.weight_opt, 1.0, lambda e: cosine(e, pruning_epochs, weight_lr, weight_lr / 30)),
-    ])
+    ], on_step=cut_at_target)
     if regrowth_epochs:
         net.forget_pressure()
         net.train(batches, loss_fn, regrowth_epochs, lambda: 0.0, after_regrowth_epoch, [
