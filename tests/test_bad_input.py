@@ -661,6 +661,10 @@ OTHER_CASES = [
     # a target below what the pressure epochs' trajectory can reach (it ended at 18.7 % and steered there)
     Case("hyperflux/trajectory-floor", _p("hyperflux", G, "--target-density", "0.05", "--pruning-epochs", "3",
                                           "-o", "{out}/h.pt"), 2, "only to 0.1867; use --pruning-epochs 5 or more"),
+    # gates that cannot fall from their start to 0 in the steps there are (it trained, and ended unpruned)
+    Case("hyperflux/gates-cannot-close", _p("hyperflux", G, "--target-density", "0.5", "--pruning-epochs", "3",
+                                            "--regrowth-epochs", "0", "--max-samples", "256", "-o", "{out}/h.pt"), 2,
+         "--pruning-epochs 3 × 2 batches = 6 gate steps at --gate-lr 0.01 move a gate about 0.06"),
     Case("law-nplh/bad-metric", _p("law", "nplh", G, "--metric", "voodoo"), 2, "Invalid value for '--metric'"),
     Case("law-nplh/bad-mode", _p("law", "nplh", G, "--mode", "sideways"), 2, "Invalid value for '--mode'"),
     Case("law-nplh/bad-region", _p("law", "nplh", G, "--region", "0.5,0.1"), 2, "--region"),

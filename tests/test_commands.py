@@ -494,7 +494,8 @@ def test_memory_report_and_narrow_lanczos_basis(cli, own_ckpt):
     (["imp", "mlp:64,16,10", "--data", "digits:train", "--eval-data", "digits:test", "--levels", 2, "--epochs", 1,
       "--max-samples", 256, "-o", "sweep"], "Levels", "density, error and loss per level"),
     (["hyperflux", "--model", "mlp:64,16,10", "--data", "digits:train", "--eval-data", "digits:test",
-      "--target-density", 0.5, "--pruning-epochs", 3, "--regrowth-epochs", 1, "--max-samples", 256, "-o", "h.pt"],
+      "--target-density", 0.5, "--pruning-epochs", 3, "--regrowth-epochs", 1, "--max-samples", 256, "--gate-lr", 0.1,
+      "-o", "h.pt"],
      "Epochs", "density, pressure and loss per epoch"),
 ])
 def test_the_companion_law_commands_write_a_report(cli, tmp_path, monkeypatch, args, table, figure):

@@ -24,7 +24,8 @@ CALLS = {
     "prune": lambda m, d: prunelimit.prune(m, "auto", d, method="exact").achieved,
     "nplh": lambda m, d: prunelimit.nplh(m, d, metric="gradient").alpha0,
     "train": lambda m, d: prunelimit.train(m, d, epochs=1).history[-1].train_loss,
-    "hyperflux": lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=3, regrowth_epochs=1).density,
+    "hyperflux": lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=3, regrowth_epochs=1,
+                                                        gate_lr=0.05).density,
     "imp": lambda m, d: prunelimit.imp(m, d, levels=1, epochs_per_level=1, epochs_dense=0).rows[-1].error,
 }
 GRAD_MODES = {"no_grad": torch.no_grad, "inference_mode": torch.inference_mode}

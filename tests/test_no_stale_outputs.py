@@ -166,7 +166,8 @@ MULTI = {
     "law error-fit": (lambda m: ["law", "error-fit", m / "errors.csv", "--plot", "e.png", "--report", "r"],
                       ["e.png", "r/report.html"]),
     "hyperflux": (lambda m: ["hyperflux", m / "m.pt", "--target-density", "0.5", "-o", "h.pt", "--log", "h.csv",
-                             "--report", "r", "--pruning-epochs", "3", "--regrowth-epochs", "1", "--max-samples", "256"],
+                             "--report", "r", "--pruning-epochs", "3", "--regrowth-epochs", "1", "--max-samples", "256",
+                             "--gate-lr", "0.1"],
                   ["h.pt", "h.csv", "r/report.html"]),
 }
 

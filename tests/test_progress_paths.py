@@ -48,7 +48,7 @@ def test_hyperflux_counts_its_epochs(cli, tmp_path, bars):
     """`hyperflux` trained its pressure and regrowth epochs (50 by default) with no bar at all."""
     result = cli("hyperflux", "--model", "mlp:64,16,10", "--data", "digits:train", "--max-samples", "128",
                  "--target-density", "0.5", "--pruning-epochs", "3", "--regrowth-epochs", "1",
-                 "-o", tmp_path / "hf.pt")
+                 "--gate-lr", "0.2", "-o", tmp_path / "hf.pt")  # 3 steps of 0.2: past the 0.35 half the gates need
     assert result.exit_code == 0, result.stderr
     assert bars["Hyperflux epochs"] == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
@@ -65,7 +65,7 @@ def test_the_library_hyperflux_reports_its_epochs_as_train_and_imp_do():
     model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
     data = (torch.randn(64, 64), torch.arange(64) % 10)
     seen = []
-    prunelimit.hyperflux(model, data, 0.5, pruning_epochs=3, regrowth_epochs=1,
+    prunelimit.hyperflux(model, data, 0.5, pruning_epochs=3, regrowth_epochs=1, gate_lr=0.2,
                          progress=lambda epoch, epochs: seen.append((epoch, epochs)))
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     with pytest.raises(OptionError, match="^progress must be a function or None, got int 3"):

@@ -213,12 +213,14 @@ def test_hyperflux_from_a_pruned_model_records_its_start_and_targets_below_it():
             for name, p in model.named_parameters() if p.dim() == 2}
     start = sum(int(m.sum()) for m in held.values()) / sum(m.numel() for m in held.values())
     batches = [(torch.randn(16, 16), torch.arange(16) % 4)] * 2
-    res = hyperflux_prune(model, batches, cross_entropy_loss, 0.2, pruning_epochs=8, regrowth_epochs=0, masks=held)
+    # 16 steps of gate_lr 0.03 let a gate fall 0.48, past the 0.35 that closing half the open ones takes
+    res = hyperflux_prune(model, batches, cross_entropy_loss, 0.2, pruning_epochs=8, regrowth_epochs=0, masks=held,
+                          gate_lr=0.03)
     targets = [e.target for e in res.log if e.phase == "prune"]
     assert max(targets) < start and targets[-1] == pytest.approx(0.2, rel=1e-9)  # no regrowth: no headroom
     assert res.start_density == pytest.approx(start, abs=1e-12)
     assert hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.2, pruning_epochs=8,
-                           regrowth_epochs=0).start_density == 1.0
+                           regrowth_epochs=0, gate_lr=0.03).start_density == 1.0
 
 
 def test_the_regrowth_headroom_applies_only_when_there_is_a_regrowth_phase():
@@ -230,11 +232,13 @@ def test_the_regrowth_headroom_applies_only_when_there_is_a_regrowth_phase():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 4))
     batches = [(torch.randn(8, 8), torch.arange(8) % 4)]
-    res = hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.5, pruning_epochs=2, regrowth_epochs=0)
+    fast = {"gate_lr": 0.2}  # 2 steps of 0.2 let a gate fall past the 0.35 that closing half the gates takes
+    res = hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.5, pruning_epochs=2, regrowth_epochs=0,
+                          **fast)
     assert [e.target for e in res.log][-1] == pytest.approx(0.5, rel=1e-9)
     with pytest.raises(OptionError, match=r"cannot take the trajectory down to 0\.45 \(the target 0\.5 times the "
                                           r"regrowth headroom 0\.9\), only to 0\.4753"):
         hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.5, pruning_epochs=2, regrowth_epochs=1)
     with_regrowth = hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.2, pruning_epochs=8,
-                                    regrowth_epochs=1)
+                                    regrowth_epochs=1, **fast)
     assert [e.target for e in with_regrowth.log if e.phase == "prune"][-1] == pytest.approx(0.18, rel=1e-9)
