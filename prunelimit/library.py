@@ -55,7 +55,7 @@ from torch import Tensor, nn
 
 from prunelimit import api, validate
 from prunelimit.errors import OptionError, UsageError, option, quoted
-from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
+from prunelimit.models.load import recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
 
 if TYPE_CHECKING:
@@ -213,16 +213,29 @@ def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
         raise UsageError(f"{where}: x has {x.shape[0]} samples and y {y.shape[0]}; {fix}")
 
 
-def require_module(model: Any) -> None:
-    """Refuse a ``model`` that is not an ``nn.Module``, naming what it is, or whose parameters
-    autograd cannot use (made under ``torch.inference_mode()``)."""
+def checked_module(model: Any) -> nn.Module:
+    """``model`` unwrapped (``models.load.wrapped_module``: the module a ``DataParallel`` or
+    ``torch.compile`` wrapper runs); refused when it is not an ``nn.Module``, naming what it
+    is, when its tensors have no values (``require_values``), or when autograd cannot use its
+    parameters (made under ``torch.inference_mode()``)."""
     if not isinstance(model, nn.Module):
         # torch.load of a checkpoint gives its state dict: the weights without the module
         hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+    model = wrapped_module(model)
+    require_values([*model.parameters(), *model.buffers()])
     if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
         raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
                          "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
+    return model
+
+
+def require_values(tensors: Iterable[Tensor]) -> None:
+    """Refuse a model's tensors on the ``meta`` device: shapes without values (a model built
+    with ``device="meta"`` or under an empty-weights context, its weights not yet loaded)."""
+    if any(t.is_meta for t in tensors):
+        raise UsageError("model: its tensors are on the meta device (shapes without values); give them values first: "
+                         "model.to_empty(device='cpu'), then model.load_state_dict(state)")
 
 
 @contextlib.contextmanager
@@ -267,12 +280,12 @@ def library_call(command: Callable) -> Callable:
 
 
 def keeps_caller_state(command: Callable) -> Callable:
-    """``command(model, ...)`` as a :func:`library_call` on a checked ``model``, run under
-    :func:`_caller_state_kept`."""
+    """``command(model, ...)`` as a :func:`library_call` on a checked ``model`` (the module a
+    wrapper runs: :func:`checked_module`), run under :func:`_caller_state_kept`."""
     @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
-        require_module(model)
+        model = checked_module(model)
         with _caller_state_kept(model):
             return command(model, *args, **kwargs)
     return wrapper
@@ -297,7 +310,7 @@ def inputs_from(
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
-    require_module(model)
+    model = checked_module(model)
     validate.patterns("include", include)
     validate.patterns("exclude", exclude)
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
@@ -502,9 +515,7 @@ class Pruning:
         """
         from prunelimit.pruning.masks import prune_with_torch
 
-        pruned = prune_with_torch(model, self.masks)
-        setattr(pruned, PRUNED_ATTRIBUTE, self.recorded)
-        return pruned
+        return prune_with_torch(model, self.masks, self.recorded)
 
     def to_json(self) -> dict:
         from prunelimit.api.pruning import ratio_json
