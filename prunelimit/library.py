@@ -101,7 +101,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         x, y = data
         _require_samples(x, y, option, "give the same non-zero number")
         check_finite(x, y, option)
-        return _tracked(to_device(make_batches(_Pair(x, _labels(y)), batch_size), device))
+        return _tracked(to_device(make_batches(_Pair(_int64(x), _int64(y)), batch_size), device))
     if isinstance(data, (str, os.PathLike)):
         raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
@@ -133,7 +133,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                          "use DataLoader(..., shuffle=False) without random transforms")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
-    return _tracked(to_device([(x, _labels(y)) for x, y in batches], device))
+    return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
 
 
 def _tracked(batches: list["Batch"]) -> list["Batch"]:
@@ -143,10 +143,12 @@ def _tracked(batches: list["Batch"]) -> list["Batch"]:
         return [tuple(t.clone() if t.is_inference() else t for t in batch) for batch in batches]
 
 
-def _labels(y: Tensor) -> Tensor:
-    """Integer class labels as int64, as a data spec reads them: torch's cross-entropy takes
-    no other integer type (int32 labels from numpy or a CSV reader are common)."""
-    return y.long() if not y.is_floating_point() and not y.is_complex() and y.dtype != torch.bool else y
+def _int64(values: Tensor) -> Tensor:
+    """Integer class labels or inputs (token ids) as int64, as a data spec reads them:
+    torch's cross-entropy takes no other integer type, ``nn.Embedding`` int32 at the
+    narrowest (int32 labels, uint8 or int16 ids from numpy or a CSV reader are common)."""
+    return values.long() if not values.is_floating_point() and not values.is_complex() \
+        and values.dtype != torch.bool else values
 
 
 @dataclass(frozen=True)

@@ -410,6 +410,20 @@ def test_integer_labels_of_any_width_read_as_the_command_line_reads_them(model, 
         prunelimit.bounds(model, halves).ratio
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32])
+def test_integer_inputs_of_any_width_reach_an_embedding_as_the_command_line_gives_them(dtype):
+    """A data spec reads integer x of any width as int64 token ids; the library passed them
+    as given, and ``nn.Embedding`` takes int32 or int64 only (uint8 or int16 ids failed with
+    a fix that said to make them floats)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(17, 4), torch.nn.Flatten(), torch.nn.Linear(4 * 8, 3))
+    x, y = torch.randint(0, 17, (96, 8)), torch.randint(0, 3, (96,))
+    reference = prunelimit.bounds(model, (x, y), method="exact", batch_size=32).ratio
+    assert prunelimit.bounds(model, (x.to(dtype), y), method="exact", batch_size=32).ratio == reference
+    batches = [(x[i:i + 32].to(dtype), y[i:i + 32]) for i in range(0, 96, 32)]
+    assert prunelimit.bounds(model, batches, method="exact").ratio == reference
+
+
 def test_a_float_type_mismatch_says_to_convert_either_side(model, train):
     x, y = train
     with pytest.raises(InputError, match=r"^the model has float32 parameters but data is float64; convert one of "
