@@ -8,7 +8,8 @@ the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's
 re-iterable of ``(x, y)`` batches: a list, or a ``DataLoader`` without shuffling. It is
 read twice and must give the same batches both times: the curvature is taken over a fixed
 sample, so a shuffling or augmenting loader is refused. A one-pass iterator (a generator,
-``iter(loader)``) is read once and its batches kept. ``loss`` is ``"ce"``, ``"mse"``
+``iter(loader)``) is read once and its batches kept. The data are constants: read detached
+from any graph that made them. ``loss`` is ``"ce"``, ``"mse"``
 or a criterion ``loss(output, target) -> mean loss`` such as ``nn.CrossEntropyLoss()``.
 Curvature options are keyword arguments named as the fields of
 :class:`prunelimit.api.CurvatureOptions` (``method``, ``tolerance``, ``epsilon``, …).
@@ -137,10 +138,13 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
 
 
 def _tracked(batches: list["Batch"]) -> list["Batch"]:
-    """Batches autograd can use: a tensor made under ``torch.inference_mode()`` (features of a
-    frozen backbone) cannot be saved for backward, so it is read as a plain copy of it."""
+    """Batches autograd can use, as constants: a tensor made under ``torch.inference_mode()``
+    (features of a frozen backbone) cannot be saved for backward, so it is read as a plain
+    copy of it; one with a graph (features computed with gradients on) or ``requires_grad``
+    is read detached, or training would write the caller's ``x.grad`` and step back through
+    the backbone's graph, freed after the first step."""
     with torch.inference_mode(False):
-        return [tuple(t.clone() if t.is_inference() else t for t in batch) for batch in batches]
+        return [tuple((t.clone() if t.is_inference() else t).detach() for t in batch) for batch in batches]
 
 
 def _int64(values: Tensor) -> Tensor:
