@@ -197,13 +197,16 @@ def _pair_fault(pair: Any) -> str:
 
 
 def _batch(batch: Any, index: int, option: str) -> "Batch":
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
+    # a batch of more items (ids, attention mask, labels) is refused, as such a pair is: read
+    # as its first two, its y would be whichever came second
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2 or not all(isinstance(t, Tensor) for t in batch):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
             if isinstance(batch, dict) and batch else f"; {_FORMS}"
         kinds = f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else ""
+        fault = _pair_fault(batch) if isinstance(batch, (tuple, list)) and len(batch) != 2 else ""
         raise UsageError(f"{option} batch {index} is a {type(batch).__name__}{kinds}, not an (x, y) pair of "
-                         f"tensors{hint}")
+                         f"tensors{fault}{hint}")
     x, y = batch[0], batch[1]
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "

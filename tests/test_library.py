@@ -99,6 +99,12 @@ def test_a_one_pass_iterator_is_read_once(model, train):
     ((torch.zeros(10, 64), torch.tensor(3)), r"^data is a tuple .*: a 0-d tensor has no sample dimension"),
     ([(torch.zeros(10, 64), [1] * 10)], r"^data batch 0 is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, "
                                        r"y\) pair of tensors; give an \(x, y\) pair"),
+    # a batch of three (ids, attention mask, labels) was read as x = ids, y = the mask, in
+    # silence, where the same three as a pair are refused
+    (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+        torch.zeros(10, 64), torch.ones(10, 64, dtype=torch.long), torch.zeros(10, dtype=torch.long)), batch_size=5),
+     r"^data batch 0 is a list \(Tensor of shape \(5, 64\), Tensor of shape \(5, 64\), Tensor of shape \(5,\)\), "
+     r"not an \(x, y\) pair of tensors: it holds 3 items; give an \(x, y\) pair"),
 ])
 def test_malformed_data_is_a_usage_error(model, data, message):
     with pytest.raises(UsageError, match=message):
