@@ -49,7 +49,7 @@ import functools
 import os
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
 from torch import Tensor, nn
@@ -125,7 +125,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                          f"{_pair_fault(data)}; {_FORMS}")
     batches = [_batch(b, i, option) for i, b in enumerate(data)]
     if not batches:
-        raise UsageError(f"{option} yielded no batches")
+        raise UsageError(f"{option} yielded no batches{_why_empty(data)}")
     # a one-pass iterator has no second pass to compare: the batches read are the fixed sample;
     # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
     if not isinstance(data, Iterator) and data_fingerprint(_batch(b, i, option) for i, b in enumerate(data)) != data_fingerprint(batches):
@@ -135,6 +135,19 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+def _why_empty(data: Iterable) -> str:
+    """Why ``data`` gave no batches, with the fix, where its kind tells: an iterator read
+    already (a generator passed to an earlier call), a loader that drops its only batch."""
+    if isinstance(data, Iterator):
+        return (": a one-pass iterator (a generator, iter(loader)) gives its batches once, so a second read gives "
+                "none; pass a list of batches or the DataLoader itself")
+    if isinstance(data, torch.utils.data.DataLoader) and data.drop_last and data.batch_size:
+        samples = len(data.dataset) if isinstance(data.dataset, Sized) else "its"
+        return (f": the DataLoader drops a short last batch (drop_last=True), and its {samples} samples fill no batch "
+                f"of {data.batch_size}; use drop_last=False or a smaller batch_size in the DataLoader")
+    return ""
 
 
 def _tracked(batches: list["Batch"]) -> list["Batch"]:

@@ -74,6 +74,13 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      "is a dict, not an \\(x, y\\) pair of tensors; give \\(x, y\\) pairs, e.g. \\[\\(b\\['image'\\]"),
     ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
     ([], "no batches"),
+    # a generator read by an earlier call, a loader whose one batch drop_last drops: the fix is theirs
+    ((b for b in []), r"^data yielded no batches: a one-pass iterator \(a generator, iter\(loader\)\) gives its batches "
+                      r"once, so a second read gives none; pass a list of batches or the DataLoader itself$"),
+    (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
+                                 batch_size=64, drop_last=True),
+     r"^data yielded no batches: the DataLoader drops a short last batch \(drop_last=True\), and its 10 samples fill "
+     r"no batch of 64; use drop_last=False or a smaller batch_size in the DataLoader$"),
     ("digits:train", r"^data is the spec or path 'digits:train'; the library takes tensors or batches: load a data "
                      r"spec with prunelimit.data.spec.load_dataset\(SPEC\)"),
     (None, r"^no analysis data for the model: pass data \(an \(x, y\) tensor pair or a DataLoader\)$"),
