@@ -367,12 +367,21 @@ def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
     reparametrisations (``Pruning.apply`` leaves them) folded into plain parameters and their
     masks read as a pruned checkpoint's: a pruned weight is otherwise no parameter, and the
     model had no prunable weights. The model gets them back afterwards. A ``time_budget``
-    counts from here: turning ``data`` into batches is part of the call."""
+    counts from here: turning ``data`` into batches is part of the call. Too few batches for
+    ε are refused with the fix for the form of ``data``."""
+    from prunelimit.data.batches import total_samples
     from prunelimit.distributed import budget_counted_from
     from prunelimit.pruning.masks import torch_pruning_folded
+    from prunelimit.theory.epsilon import require_batches
 
     with budget_counted_from(), torch_pruning_folded(model) as held:
-        yield inputs_from(model, data, masks=held, **given)
+        inputs = inputs_from(model, data, masks=held, **given)
+        try:
+            yield inputs
+        except OptionError as exc:  # too few batches for ε: batch_size cuts a pair, not the batches given
+            if exc.option == "epsilon" and inputs.batches is not None and len(inputs.batches) < 2 and not _is_pair(data):
+                require_batches(len(inputs.batches), total_samples(inputs.batches), cut=False)
+            raise
 
 
 def curvature_options(**options: Any) -> "api.CurvatureOptions":

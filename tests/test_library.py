@@ -131,6 +131,23 @@ def test_options_are_validated_by_the_library(model, train):
         prunelimit.bounds(model, train, batch_size=1_000_000, scope="bogus")  # one batch: scope is checked first
 
 
+@pytest.mark.parametrize("name", ["bounds", "verify", "gate", "prune"])
+def test_one_batch_given_is_refused_with_a_fix_for_batches(model, train, name):
+    """``batch_size`` cuts an (x, y) pair, not batches given: the refusal said to use a
+    smaller one, which changes nothing for a one-batch loader."""
+    calls = {"bounds": prunelimit.bounds, "verify": prunelimit.verify,
+             "gate": lambda m, d, **k: prunelimit.gate(m, d, min_ratio=0.1, **k),
+             "prune": lambda m, d, **k: prunelimit.prune(m, "auto", d, **k)}
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*train), batch_size=len(train[0]))
+    with pytest.raises(OptionError, match=r"^epsilon from per-batch losses needs at least 2 analysis batches, got 1 "
+                                          r"\(the data holds 300 samples\); data is given in batches, which batch_size "
+                                          r"does not cut: give 2 or more \(a DataLoader's batch_size\), or give "
+                                          r"epsilon explicitly$"):
+        calls[name](model, loader)
+    with pytest.raises(OptionError, match=r"got 1 \(the data holds 300 samples\); use a smaller batch_size or give"):
+        calls[name](model, train, batch_size=len(train[0]))  # a pair: batch_size cuts it
+
+
 def test_prune_masks_match_in_place_pruning_and_leave_the_model_alone(model):
     before = copy.deepcopy(model.state_dict())
     pruning = prunelimit.prune(model, 0.7)
