@@ -107,8 +107,9 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
-        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give "
-                         "(torch.from_numpy(x).float(), torch.from_numpy(y))")
+        # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
+        x = "torch.from_numpy(x)" if _is_integer_array(data[0]) else "torch.from_numpy(x).float()"
+        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give ({x}, torch.from_numpy(y))")
     if isinstance(data, Tensor) or not isinstance(data, Iterable):
         # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
         hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
@@ -188,6 +189,11 @@ def _is_pair(data: Any) -> bool:
 def _is_array(value: Any) -> bool:
     """A numpy array (or another array type torch can convert) rather than a tensor."""
     return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
+
+
+def _is_integer_array(value: Any) -> bool:
+    """An array of integers (``dtype.kind`` ``i`` or ``u``, as numpy writes it)."""
+    return getattr(getattr(value, "dtype", None), "kind", None) in ("i", "u")
 
 
 _FORMS = "give an (x, y) pair of tensors, or an iterable of (x, y) batches (a list of pairs, a DataLoader)"

@@ -86,6 +86,9 @@ def test_a_one_pass_iterator_is_read_once(model, train):
     (None, r"^no analysis data for the model: pass data \(an \(x, y\) tensor pair or a DataLoader\)$"),
     ((torch.zeros(10, 64).numpy(), torch.zeros(10, dtype=torch.long).numpy()),
      "^data is a pair of ndarrays, not tensors; give \\(torch.from_numpy\\(x\\).float\\(\\)"),
+    # integer x are token ids: made floats, an nn.Embedding refuses them
+    ((torch.zeros(10, 8, dtype=torch.int16).numpy(), torch.zeros(10, dtype=torch.long).numpy()),
+     r"^data is a pair of ndarrays, not tensors; give \(torch.from_numpy\(x\), torch.from_numpy\(y\)\)$"),
     (torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
      "got TensorDataset; wrap it in DataLoader\\(dataset, batch_size=..., shuffle=False\\)$"),
     (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
