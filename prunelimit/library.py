@@ -8,7 +8,8 @@ the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's
 re-iterable of ``(x, y)`` batches: a list, or a ``DataLoader`` without shuffling. It is
 read twice and must give the same batches both times: the curvature is taken over a fixed
 sample, so a shuffling or augmenting loader is refused. A one-pass iterator (a generator,
-``iter(loader)``) is read once and its batches kept. ``loss`` is ``"ce"``, ``"mse"``
+``iter(loader)``) is read once and its batches kept. The data are constants: read detached
+from any graph that made them. ``loss`` is ``"ce"``, ``"mse"``
 or a criterion ``loss(output, target) -> mean loss`` such as ``nn.CrossEntropyLoss()``.
 Curvature options are keyword arguments named as the fields of
 :class:`prunelimit.api.CurvatureOptions` (``method``, ``tolerance``, ``epsilon``, …).
@@ -48,14 +49,14 @@ import functools
 import os
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
 from prunelimit.errors import OptionError, UsageError, option, quoted
-from prunelimit.models.load import PRUNED_ATTRIBUTE, recorded_meta
+from prunelimit.models.load import recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
 
 if TYPE_CHECKING:
@@ -101,13 +102,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         x, y = data
         _require_samples(x, y, option, "give the same non-zero number")
         check_finite(x, y, option)
-        return _tracked(to_device(make_batches(_Pair(x, _labels(y)), batch_size), device))
+        return _tracked(to_device(make_batches(_Pair(_int64(x), _int64(y)), batch_size), device))
     if isinstance(data, (str, os.PathLike)):
         raise UsageError(f"{option} is the spec or path {str(data)!r}; the library takes tensors or batches: "
                          "load a data spec with prunelimit.data.spec.load_dataset(SPEC), then give (ds.x, ds.y)")
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(_is_array(t) for t in data):
-        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give "
-                         "(torch.from_numpy(x).float(), torch.from_numpy(y))")
+        # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
+        x = "torch.from_numpy(x)" if _is_integer_array(data[0]) else "torch.from_numpy(x).float()"
+        raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give ({x}, torch.from_numpy(y))")
     if isinstance(data, Tensor) or not isinstance(data, Iterable):
         # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
         hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
@@ -124,7 +126,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                          f"{_pair_fault(data)}; {_FORMS}")
     batches = [_batch(b, i, option) for i, b in enumerate(data)]
     if not batches:
-        raise UsageError(f"{option} yielded no batches")
+        raise UsageError(f"{option} yielded no batches{_why_empty(data)}")
     # a one-pass iterator has no second pass to compare: the batches read are the fixed sample;
     # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
     if not isinstance(data, Iterator) and data_fingerprint(_batch(b, i, option) for i, b in enumerate(data)) != data_fingerprint(batches):
@@ -133,20 +135,38 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                          "use DataLoader(..., shuffle=False) without random transforms")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
-    return _tracked(to_device([(x, _labels(y)) for x, y in batches], device))
+    return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+def _why_empty(data: Iterable) -> str:
+    """Why ``data`` gave no batches, with the fix, where its kind tells: an iterator read
+    already (a generator passed to an earlier call), a loader that drops its only batch."""
+    if isinstance(data, Iterator):
+        return (": a one-pass iterator (a generator, iter(loader)) gives its batches once, so a second read gives "
+                "none; pass a list of batches or the DataLoader itself")
+    if isinstance(data, torch.utils.data.DataLoader) and data.drop_last and data.batch_size:
+        samples = len(data.dataset) if isinstance(data.dataset, Sized) else "its"
+        return (f": the DataLoader drops a short last batch (drop_last=True), and its {samples} samples fill no batch "
+                f"of {data.batch_size}; use drop_last=False or a smaller batch_size in the DataLoader")
+    return ""
 
 
 def _tracked(batches: list["Batch"]) -> list["Batch"]:
-    """Batches autograd can use: a tensor made under ``torch.inference_mode()`` (features of a
-    frozen backbone) cannot be saved for backward, so it is read as a plain copy of it."""
+    """Batches autograd can use, as constants: a tensor made under ``torch.inference_mode()``
+    (features of a frozen backbone) cannot be saved for backward, so it is read as a plain
+    copy of it; one with a graph (features computed with gradients on) or ``requires_grad``
+    is read detached, or training would write the caller's ``x.grad`` and step back through
+    the backbone's graph, freed after the first step."""
     with torch.inference_mode(False):
-        return [tuple(t.clone() if t.is_inference() else t for t in batch) for batch in batches]
+        return [tuple((t.clone() if t.is_inference() else t).detach() for t in batch) for batch in batches]
 
 
-def _labels(y: Tensor) -> Tensor:
-    """Integer class labels as int64, as a data spec reads them: torch's cross-entropy takes
-    no other integer type (int32 labels from numpy or a CSV reader are common)."""
-    return y.long() if not y.is_floating_point() and not y.is_complex() and y.dtype != torch.bool else y
+def _int64(values: Tensor) -> Tensor:
+    """Integer class labels or inputs (token ids) as int64, as a data spec reads them:
+    torch's cross-entropy takes no other integer type, ``nn.Embedding`` int32 at the
+    narrowest (int32 labels, uint8 or int16 ids from numpy or a CSV reader are common)."""
+    return values.long() if not values.is_floating_point() and not values.is_complex() \
+        and values.dtype != torch.bool else values
 
 
 @dataclass(frozen=True)
@@ -171,6 +191,11 @@ def _is_array(value: Any) -> bool:
     return not isinstance(value, Tensor) and hasattr(value, "__array__") and hasattr(value, "shape")
 
 
+def _is_integer_array(value: Any) -> bool:
+    """An array of integers (``dtype.kind`` ``i`` or ``u``, as numpy writes it)."""
+    return getattr(getattr(value, "dtype", None), "kind", None) in ("i", "u")
+
+
 _FORMS = "give an (x, y) pair of tensors, or an iterable of (x, y) batches (a list of pairs, a DataLoader)"
 
 
@@ -191,13 +216,16 @@ def _pair_fault(pair: Any) -> str:
 
 
 def _batch(batch: Any, index: int, option: str) -> "Batch":
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2 or not all(isinstance(t, Tensor) for t in batch[:2]):
+    # a batch of more items (ids, attention mask, labels) is refused, as such a pair is: read
+    # as its first two, its y would be whichever came second
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2 or not all(isinstance(t, Tensor) for t in batch):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
             if isinstance(batch, dict) and batch else f"; {_FORMS}"
         kinds = f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else ""
+        fault = _pair_fault(batch) if isinstance(batch, (tuple, list)) and len(batch) != 2 else ""
         raise UsageError(f"{option} batch {index} is a {type(batch).__name__}{kinds}, not an (x, y) pair of "
-                         f"tensors{hint}")
+                         f"tensors{fault}{hint}")
     x, y = batch[0], batch[1]
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
@@ -213,16 +241,29 @@ def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
         raise UsageError(f"{where}: x has {x.shape[0]} samples and y {y.shape[0]}; {fix}")
 
 
-def require_module(model: Any) -> None:
-    """Refuse a ``model`` that is not an ``nn.Module``, naming what it is, or whose parameters
-    autograd cannot use (made under ``torch.inference_mode()``)."""
+def checked_module(model: Any) -> nn.Module:
+    """``model`` unwrapped (``models.load.wrapped_module``: the module a ``DataParallel`` or
+    ``torch.compile`` wrapper runs); refused when it is not an ``nn.Module``, naming what it
+    is, when its tensors have no values (``require_values``), or when autograd cannot use its
+    parameters (made under ``torch.inference_mode()``)."""
     if not isinstance(model, nn.Module):
         # torch.load of a checkpoint gives its state dict: the weights without the module
         hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+    model = wrapped_module(model)
+    require_values([*model.parameters(), *model.buffers()])
     if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
         raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
                          "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
+    return model
+
+
+def require_values(tensors: Iterable[Tensor]) -> None:
+    """Refuse a model's tensors on the ``meta`` device: shapes without values (a model built
+    with ``device="meta"`` or under an empty-weights context, its weights not yet loaded)."""
+    if any(t.is_meta for t in tensors):
+        raise UsageError("model: its tensors are on the meta device (shapes without values); give them values first: "
+                         "model.to_empty(device='cpu'), then model.load_state_dict(state)")
 
 
 @contextlib.contextmanager
@@ -267,12 +308,12 @@ def library_call(command: Callable) -> Callable:
 
 
 def keeps_caller_state(command: Callable) -> Callable:
-    """``command(model, ...)`` as a :func:`library_call` on a checked ``model``, run under
-    :func:`_caller_state_kept`."""
+    """``command(model, ...)`` as a :func:`library_call` on a checked ``model`` (the module a
+    wrapper runs: :func:`checked_module`), run under :func:`_caller_state_kept`."""
     @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
-        require_module(model)
+        model = checked_module(model)
         with _caller_state_kept(model):
             return command(model, *args, **kwargs)
     return wrapper
@@ -297,7 +338,7 @@ def inputs_from(
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
-    require_module(model)
+    model = checked_module(model)
     validate.patterns("include", include)
     validate.patterns("exclude", exclude)
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
@@ -332,12 +373,21 @@ def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
     reparametrisations (``Pruning.apply`` leaves them) folded into plain parameters and their
     masks read as a pruned checkpoint's: a pruned weight is otherwise no parameter, and the
     model had no prunable weights. The model gets them back afterwards. A ``time_budget``
-    counts from here: turning ``data`` into batches is part of the call."""
+    counts from here: turning ``data`` into batches is part of the call. Too few batches for
+    ε are refused with the fix for the form of ``data``."""
+    from prunelimit.data.batches import total_samples
     from prunelimit.distributed import budget_counted_from
     from prunelimit.pruning.masks import torch_pruning_folded
+    from prunelimit.theory.epsilon import require_batches
 
     with budget_counted_from(), torch_pruning_folded(model) as held:
-        yield inputs_from(model, data, masks=held, **given)
+        inputs = inputs_from(model, data, masks=held, **given)
+        try:
+            yield inputs
+        except OptionError as exc:  # too few batches for ε: batch_size cuts a pair, not the batches given
+            if exc.option == "epsilon" and inputs.batches is not None and len(inputs.batches) < 2 and not _is_pair(data):
+                require_batches(len(inputs.batches), total_samples(inputs.batches), cut=False)
+            raise
 
 
 def curvature_options(**options: Any) -> "api.CurvatureOptions":
@@ -502,9 +552,7 @@ class Pruning:
         """
         from prunelimit.pruning.masks import prune_with_torch
 
-        pruned = prune_with_torch(model, self.masks)
-        setattr(pruned, PRUNED_ATTRIBUTE, self.recorded)
-        return pruned
+        return prune_with_torch(model, self.masks, self.recorded)
 
     def to_json(self) -> dict:
         from prunelimit.api.pruning import ratio_json

@@ -40,8 +40,8 @@ from torch import Tensor, nn
 from prunelimit import validate
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.library import (DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_caller_state, library_call,
-                                recorded_meta)
-from prunelimit.models.load import PRUNED_ATTRIBUTE
+                                recorded_meta, require_values)
+from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 
 if TYPE_CHECKING:
     from prunelimit.api.laws import HyperfluxReport
@@ -237,11 +237,13 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     if meta is not None and not isinstance(meta, Mapping):
         raise UsageError(f"meta must be a mapping (a checkpoint's meta) or None, got {type(meta).__name__}")
     if isinstance(model, nn.Module):
+        model = wrapped_module(model)  # the record Pruning.apply left is on the module a wrapper runs
         state = model.state_dict()
     elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):
         state = dict(model)
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
+    require_values(state.values())
     state, found = normalise_state_dict(state)
     if (name := unmatched_mask(state, found)) is not None:
         raise UsageError(f"model: its torch.nn.utils.prune mask {name}_mask has shape {tuple(found[name].shape)}, "

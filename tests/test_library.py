@@ -74,11 +74,21 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      "is a dict, not an \\(x, y\\) pair of tensors; give \\(x, y\\) pairs, e.g. \\[\\(b\\['image'\\]"),
     ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
     ([], "no batches"),
+    # a generator read by an earlier call, a loader whose one batch drop_last drops: the fix is theirs
+    ((b for b in []), r"^data yielded no batches: a one-pass iterator \(a generator, iter\(loader\)\) gives its batches "
+                      r"once, so a second read gives none; pass a list of batches or the DataLoader itself$"),
+    (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
+                                 batch_size=64, drop_last=True),
+     r"^data yielded no batches: the DataLoader drops a short last batch \(drop_last=True\), and its 10 samples fill "
+     r"no batch of 64; use drop_last=False or a smaller batch_size in the DataLoader$"),
     ("digits:train", r"^data is the spec or path 'digits:train'; the library takes tensors or batches: load a data "
                      r"spec with prunelimit.data.spec.load_dataset\(SPEC\)"),
     (None, r"^no analysis data for the model: pass data \(an \(x, y\) tensor pair or a DataLoader\)$"),
     ((torch.zeros(10, 64).numpy(), torch.zeros(10, dtype=torch.long).numpy()),
      "^data is a pair of ndarrays, not tensors; give \\(torch.from_numpy\\(x\\).float\\(\\)"),
+    # integer x are token ids: made floats, an nn.Embedding refuses them
+    ((torch.zeros(10, 8, dtype=torch.int16).numpy(), torch.zeros(10, dtype=torch.long).numpy()),
+     r"^data is a pair of ndarrays, not tensors; give \(torch.from_numpy\(x\), torch.from_numpy\(y\)\)$"),
     (torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
      "got TensorDataset; wrap it in DataLoader\\(dataset, batch_size=..., shuffle=False\\)$"),
     (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(10, 64), torch.zeros(10, dtype=torch.long)),
@@ -99,6 +109,12 @@ def test_a_one_pass_iterator_is_read_once(model, train):
     ((torch.zeros(10, 64), torch.tensor(3)), r"^data is a tuple .*: a 0-d tensor has no sample dimension"),
     ([(torch.zeros(10, 64), [1] * 10)], r"^data batch 0 is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, "
                                        r"y\) pair of tensors; give an \(x, y\) pair"),
+    # a batch of three (ids, attention mask, labels) was read as x = ids, y = the mask, in
+    # silence, where the same three as a pair are refused
+    (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+        torch.zeros(10, 64), torch.ones(10, 64, dtype=torch.long), torch.zeros(10, dtype=torch.long)), batch_size=5),
+     r"^data batch 0 is a list \(Tensor of shape \(5, 64\), Tensor of shape \(5, 64\), Tensor of shape \(5,\)\), "
+     r"not an \(x, y\) pair of tensors: it holds 3 items; give an \(x, y\) pair"),
 ])
 def test_malformed_data_is_a_usage_error(model, data, message):
     with pytest.raises(UsageError, match=message):
@@ -116,6 +132,23 @@ def test_options_are_validated_by_the_library(model, train):
         prunelimit.bounds(model, train, batch_size=2.5)
     with pytest.raises(OptionError, match="scope='bogus': use global, layer"):
         prunelimit.bounds(model, train, batch_size=1_000_000, scope="bogus")  # one batch: scope is checked first
+
+
+@pytest.mark.parametrize("name", ["bounds", "verify", "gate", "prune"])
+def test_one_batch_given_is_refused_with_a_fix_for_batches(model, train, name):
+    """``batch_size`` cuts an (x, y) pair, not batches given: the refusal said to use a
+    smaller one, which changes nothing for a one-batch loader."""
+    calls = {"bounds": prunelimit.bounds, "verify": prunelimit.verify,
+             "gate": lambda m, d, **k: prunelimit.gate(m, d, min_ratio=0.1, **k),
+             "prune": lambda m, d, **k: prunelimit.prune(m, "auto", d, **k)}
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*train), batch_size=len(train[0]))
+    with pytest.raises(OptionError, match=r"^epsilon from per-batch losses needs at least 2 analysis batches, got 1 "
+                                          r"\(the data holds 300 samples\); data is given in batches, which batch_size "
+                                          r"does not cut: give 2 or more \(a DataLoader's batch_size\), or give "
+                                          r"epsilon explicitly$"):
+        calls[name](model, loader)
+    with pytest.raises(OptionError, match=r"got 1 \(the data holds 300 samples\); use a smaller batch_size or give"):
+        calls[name](model, train, batch_size=len(train[0]))  # a pair: batch_size cuts it
 
 
 def test_prune_masks_match_in_place_pruning_and_leave_the_model_alone(model):
@@ -408,6 +441,20 @@ def test_integer_labels_of_any_width_read_as_the_command_line_reads_them(model, 
     halves = [(x[:150], y[:150]), (x[150:], y[150:])]
     assert prunelimit.bounds(model, [(a, b.to(torch.int16)) for a, b in halves]).ratio == \
         prunelimit.bounds(model, halves).ratio
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int8, torch.int16, torch.int32])
+def test_integer_inputs_of_any_width_reach_an_embedding_as_the_command_line_gives_them(dtype):
+    """A data spec reads integer x of any width as int64 token ids; the library passed them
+    as given, and ``nn.Embedding`` takes int32 or int64 only (uint8 or int16 ids failed with
+    a fix that said to make them floats)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(17, 4), torch.nn.Flatten(), torch.nn.Linear(4 * 8, 3))
+    x, y = torch.randint(0, 17, (96, 8)), torch.randint(0, 3, (96,))
+    reference = prunelimit.bounds(model, (x, y), method="exact", batch_size=32).ratio
+    assert prunelimit.bounds(model, (x.to(dtype), y), method="exact", batch_size=32).ratio == reference
+    batches = [(x[i:i + 32].to(dtype), y[i:i + 32]) for i in range(0, 96, 32)]
+    assert prunelimit.bounds(model, batches, method="exact").ratio == reference
 
 
 def test_a_float_type_mismatch_says_to_convert_either_side(model, train):

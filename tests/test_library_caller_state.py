@@ -91,6 +91,30 @@ def test_data_made_under_inference_mode_is_read_as_any_data(model, train, name, 
     assert made[0].is_inference()  # the caller's tensors are left as they are
 
 
+@pytest.mark.parametrize("form", ["pair", "loader"])
+@pytest.mark.parametrize("name", ["bounds", "train", "hyperflux", "imp"])
+def test_data_computed_with_gradients_on_is_read_as_constants(model, train, name, form):
+    """Features a backbone computed with gradients on carry its graph: the runs that call
+    backward (training, iterative NPLH) went through it into the backbone, which got
+    gradients, and failed on the second step (backward through a freed graph). A leaf ``x``
+    with ``requires_grad`` got an ``x.grad``. The caller's data are read as constants."""
+    torch.manual_seed(1)
+    backbone = torch.nn.Linear(64, 64)
+    with torch.no_grad():  # near the identity: the features stay digits the model can read
+        backbone.weight.copy_(torch.eye(64) + 0.01 * backbone.weight)
+        backbone.bias.zero_()
+    features, leaf = backbone(train[0]), train[0].clone().requires_grad_(True)
+    def given(x):
+        pair = (x, train[1])
+        return pair if form == "pair" else torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*pair),
+                                                                       batch_size=64)
+    expected = CALLS[name](copy.deepcopy(model), given(features.detach()))
+    assert CALLS[name](copy.deepcopy(model), given(features)) == expected
+    assert backbone.weight.grad is None
+    CALLS[name](copy.deepcopy(model), given(leaf))
+    assert leaf.grad is None and leaf.requires_grad
+
+
 def test_a_results_repr_shows_its_numbers_not_the_quadrature_arrays(model, train):
     """A notebook prints a result by its repr: the quadrature's node and weight arrays (per
     probe, and again for the half-sample and the truncation bounds) are the bulk of it and

@@ -239,12 +239,9 @@ class HyperfluxReport:
         """Prune ``model`` to these masks with ``torch.nn.utils.prune`` and record the set on it,
         as ``Pruning.apply``: training it further then keeps the pruned weights at zero, and
         the next calls on it count the set it was pruned within."""
-        from prunelimit.models.load import PRUNED_ATTRIBUTE
         from prunelimit.pruning.masks import prune_with_torch
 
-        pruned = prune_with_torch(model, self.masks)
-        setattr(pruned, PRUNED_ATTRIBUTE, self.recorded)
-        return pruned
+        return prune_with_torch(model, self.masks, self.recorded)
 
     def to_json(self) -> dict:
         """What ``prunelimit hyperflux --json`` prints, less the ``output`` it wrote."""

@@ -116,7 +116,7 @@ def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:
     linears = [m for m in with_params if issubclass(module_class(m), nn.Linear)]
     if len(linears) < 2 or len(linears) != len(with_params):
         return None, None
-    hidden = {m.out_features for m in linears[:-1]}
+    hidden = {int(m.weight.shape[0]) for m in linears[:-1]}  # a traced Linear keeps no out_features
     return (hidden.pop(), len(linears)) if len(hidden) == 1 else (None, None)
 
 

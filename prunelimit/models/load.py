@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -138,6 +139,24 @@ def recorded_meta(model: object) -> dict[str, Any]:
     and ``export`` to read."""
     record = getattr(model, PRUNED_ATTRIBUTE, None)
     return {"pruned": dict(record)} if isinstance(record, dict) else {}
+
+
+def wrapped_module(model: nn.Module) -> nn.Module:
+    """The module a wrapper runs (``nn.DataParallel``'s and ``DistributedDataParallel``'s
+    ``module``, ``torch.compile``'s ``_orig_mod``, nested in any order), else ``model``: the
+    wrappers share its parameters, and the command line reads a wrapper's saved state dict
+    with their prefixes stripped, so this is the model the library reads. Run through the
+    wrapper, a compiled backward cannot be differentiated again (Hessian products) and
+    ``torch.func`` refuses ``DataParallel`` (Hyperflux's gates)."""
+    # torch._dynamo is imported by torch.compile: a model compiled in this process has loaded it
+    dynamo = sys.modules.get("torch._dynamo.eval_frame")
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif dynamo is not None and isinstance(model, dynamo.OptimizedModule):
+            model = model._orig_mod
+        else:
+            return model
 
 
 def load_model(

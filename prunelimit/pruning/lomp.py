@@ -33,7 +33,7 @@ from prunelimit.errors import InputError, OptionError, UsageError, option, quote
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
-    EpochLoss, ScheduleUnit, StepHook, cosine, factor_schedule, l1_norm, sgd, train_masked,
+    EpochLoss, ScheduleUnit, StepHook, cosine, factor_schedule, l1_norm, require_normalisable, sgd, train_masked,
 )
 
 Schedule = Literal["none", "cosine", "step"]
@@ -252,6 +252,7 @@ def train(
         raise InputError("the training data has no batches; check --data and --max-samples")
     data = [torch.cat([b[i] for b in train_batches]) for i in range(len(train_batches[0]))]
     iters = math.ceil(data[0].shape[0] / config.batch_size)
+    require_normalisable(model, [data[0].shape[0] % config.batch_size])  # the last batch of each epoch
     per_iter = config.schedule_unit == "iteration"
     warmup = config.warmup_epochs * (iters if per_iter else 1)
     sched_total = config.epochs * (iters if per_iter else 1)

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.inputs import recorded_selection
+from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.models.params import ParamSelection, prunable_parameters
 
 if TYPE_CHECKING:
@@ -183,13 +184,16 @@ def from_prune_state_dict(state_dict: Mapping[str, Tensor]) -> tuple[dict, Masks
     return plain, masks
 
 
-def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module:
-    """``model`` pruned in place by ``torch.nn.utils.prune.custom_from_mask`` to ``masks``
-    (``weight_orig`` and ``weight_mask``; ``prune.remove`` makes it permanent)."""
+def prune_with_torch(given: nn.Module, masks: Mapping[str, Tensor], recorded: dict | None = None) -> nn.Module:
+    """``given`` pruned in place by ``torch.nn.utils.prune.custom_from_mask`` to ``masks``
+    (``weight_orig`` and ``weight_mask``; ``prune.remove`` makes it permanent), with
+    ``recorded`` (a pruning's ``meta.pruned``) recorded on it for the calls that read it next;
+    a wrapper (``nn.DataParallel``, ``torch.compile``) has the module it runs pruned."""
     from torch.nn.utils import prune
 
-    if not isinstance(model, nn.Module):
-        raise UsageError(f"apply takes a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(given, nn.Module):
+        raise UsageError(f"apply takes a torch.nn.Module, got {type(given).__name__}")
+    model = wrapped_module(given)
     if isinstance(model, torch.jit.ScriptModule):  # torch.nn.utils.prune needs forward pre-hooks, which it has not
         raise UsageError("apply takes an eager torch.nn.Module; a TorchScript model cannot carry pruning masks: "
                          "apply them to the module it was scripted from, or save it with `prunelimit prune`")
@@ -207,7 +211,9 @@ def prune_with_torch(model: nn.Module, masks: Mapping[str, Tensor]) -> nn.Module
         module_name, _, attribute = name.rpartition(".")
         for module, alias in _holders(model, getattr(model.get_submodule(module_name), attribute)):
             prune.custom_from_mask(module, alias, mask)
-    return model
+    if recorded is not None:
+        setattr(model, PRUNED_ATTRIBUTE, recorded)
+    return given
 
 
 def _holders(model: nn.Module, tensor: Tensor) -> list[tuple[nn.Module, str]]:

@@ -23,7 +23,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from prunelimit.data.batches import Batch, LossFn
-from prunelimit.errors import NumericalError, UsageError
+from prunelimit.errors import NumericalError, UsageError, said
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 
 ScheduleUnit = Literal["epoch", "iteration"]
@@ -87,6 +87,18 @@ def l1_norm(params: Iterable[Tensor]) -> Tensor:
     return sum(p.abs().sum() for p in params)
 
 
+def require_normalisable(model: nn.Module, sizes: Iterable[int]) -> None:
+    """Refuse, before any step, a training batch of one sample for a model with batch
+    normalisation: in training it normalises over the batch, and torch refuses one value
+    per channel (a ``ValueError`` on that batch, the model trained up to it)."""
+    from prunelimit.models.params import module_class
+
+    if any(size == 1 for size in sizes) and any(issubclass(module_class(m), nn.modules.batchnorm._BatchNorm)
+                                                for m in model.modules()):
+        raise UsageError("a training batch holds one sample, which the model's BatchNorm cannot normalise in training; "
+                         f"use a {said('--batch-size', 'batch_size')} that leaves no batch of one")
+
+
 def train_masked(
     model: nn.Module,
     optimizer: Optimizer,
@@ -121,6 +133,8 @@ def train_masked(
     After every epoch the mean data loss must be finite (else :class:`NumericalError`)
     and ``on_epoch`` receives it. The model is left in the train/eval mode it came in.
     """
+    if not callable(batches):  # a reshuffled pass is checked by its maker, which knows its sizes
+        require_normalisable(model, [batch[0].shape[0] for batch in batches])
     if seed is not None:
         torch.manual_seed(seed)
     per_epoch = len(batches) if steps_per_epoch is None else steps_per_epoch  # type: ignore[arg-type]

@@ -51,13 +51,15 @@ def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
     return eps
 
 
-def require_batches(count: int, samples: int | None = None) -> None:
+def require_batches(count: int, samples: int | None = None, cut: bool = True) -> None:
     """Refuse (OptionError naming ``epsilon``) fewer than two analysis batches, from which no ε
     can be derived: checked before any work where the batch count is known. ``samples``, when
-    known, says whether a smaller batch size can help at all (not with one sample)."""
+    known, says whether a smaller batch size can help at all (not with one sample); ``cut``
+    whether the batch size cuts the data (not the batches a library caller gives)."""
     if count < 2:
         held = "" if samples is None else f" (the data holds {samples} sample{'s' if samples != 1 else ''})"
-        fix = "use more data" if samples is not None and samples < 2 else "use a smaller {1}"
+        fix = "use more data" if samples is not None and samples < 2 else "use a smaller {1}" if cut else \
+            "data is given in batches, which {1} does not cut: give 2 or more (a DataLoader's {1}),"
         raise OptionError(
             "epsilon",
             f"{{0}} from per-batch losses needs at least 2 analysis batches, got {count}{held}; "

@@ -155,6 +155,8 @@ def test_resume_continues_and_reproduces(digits, tmp_path):
 def test_mlp_shape_and_bad_arguments(digits):
     assert mlp_shape(_mlp()) == (32, 2)
     assert mlp_shape(torch.jit.script(_mlp())) == (32, 2)  # a TorchScript checkpoint's model
+    # a traced Linear keeps no out_features (imp on a traced model failed with AttributeError)
+    assert mlp_shape(torch.jit.trace(_mlp(), torch.zeros(2, 64))) == (32, 2)
     assert mlp_shape(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 6),
                                    nn.Linear(6, 2))) == (None, None)  # mixed widths
     assert mlp_shape(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2, 2))) == (

@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+import prunelimit
 from prunelimit.data.batches import mse_loss
+from prunelimit.errors import UsageError
 from prunelimit.pruning.training import cosine, factor_schedule, sgd, train_masked
 
 
@@ -132,3 +134,44 @@ def test_max_steps_stops_mid_epoch_and_reports_progress() -> None:
                           on_step=lambda done, total: calls.append((done, total)))
     assert calls == [(k, 8) for k in range(1, 9)] and result.steps == 8
     assert [e.step for e in result.epochs] == [6, 8]  # 6 batches per epoch, then 2 more
+
+
+def _batch_norm_net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(64, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 10))
+
+
+ONE_LEFT = {  # 257 samples in batches of 128: the last holds one
+    "train": lambda m, d: prunelimit.train(m, d, epochs=1),
+    "hyperflux": lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=2, regrowth_epochs=0),
+    "imp": lambda m, d: prunelimit.imp(m, d, levels=1, epochs_per_level=1),
+    "nplh": lambda m, d: prunelimit.nplh(m, d, mode="iterative"),
+}
+
+
+@pytest.mark.parametrize("name", ONE_LEFT)
+def test_a_batch_of_one_for_batch_norm_is_refused_before_any_step(name) -> None:
+    """BatchNorm normalises over the batch in training, and torch refuses one sample per
+    channel: every training run failed with its ValueError on the last batch (the command
+    line's as an internal error), the caller's model trained up to it."""
+    from prunelimit.data.spec import load_dataset
+
+    data = load_dataset("digits:train", max_samples=257)
+    model = _batch_norm_net()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(UsageError, match=r"^a training batch holds one sample, which the model's BatchNorm cannot "
+                                         r"normalise in training; use a batch_size that leaves no batch of one"):
+        ONE_LEFT[name](model, (data.x, data.y))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    ONE_LEFT[name](model, (data.x[:256], data.y[:256]))  # no batch of one: it trains
+
+
+def test_the_command_line_refuses_a_batch_of_one_for_batch_norm(cli, tmp_path) -> None:
+    factory = tmp_path / "bn.py"
+    factory.write_text("import torch\nfrom torch import nn\ndef build():\n"
+                       "    return nn.Sequential(nn.Linear(64, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 10))\n")
+    result = cli("train", "--model", f"{factory}:build", "--data", "digits:train", "--max-samples", "257",
+                 "--epochs", "1", "--output", tmp_path / "bn.pt")
+    assert result.exit_code == 2, result.output
+    assert "use a --batch-size that leaves no batch of one" in result.stderr and "internal error" not in result.output
+    assert not (tmp_path / "bn.pt").exists()

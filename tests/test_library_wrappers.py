@@ -1,0 +1,72 @@
+"""A model as a notebook holds it, wrapped or without values, given to the library: a
+wrapper that runs a module (``nn.DataParallel``, ``torch.compile``) is read as the module
+it wraps, whose parameters it shares, as the command line reads the wrapper's saved state
+dict (``module.``/``_orig_mod.`` prefixes stripped); a model on the ``meta`` device (shapes
+without values) is refused with the fix, by every function that takes a model."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+import prunelimit
+from prunelimit.errors import UsageError
+
+WRAPPERS = {"DataParallel": nn.DataParallel, "compile": torch.compile,
+            "compiled DataParallel": lambda m: torch.compile(nn.DataParallel(m))}
+
+
+@pytest.mark.parametrize("wrap", WRAPPERS)
+def test_a_wrapped_model_gives_the_numbers_and_names_of_the_module_it_wraps(model, train, wrap):
+    """A compiled backward cannot be differentiated again (the Hessian products), and
+    torch.func refuses DataParallel (Hyperflux's gates): both failed deep inside torch."""
+    inner = copy.deepcopy(model)
+    wrapped = WRAPPERS[wrap](inner)
+    assert prunelimit.bounds(wrapped, train, method="exact").ratio == prunelimit.bounds(model, train, method="exact").ratio
+    pruning = prunelimit.prune(wrapped, 0.5)
+    assert pruning.masks.keys() == prunelimit.prune(model, 0.5).masks.keys()
+    assert pruning.apply(wrapped) is wrapped  # the wrapper given, its module pruned in torch's way
+    assert all(torch.equal(inner.get_submodule(name.rpartition(".")[0]).weight_mask.bool(), mask)
+               for name, mask in pruning.masks.items())
+    assert prunelimit.info(wrapped, train).params_prunable == prunelimit.info(inner, train).params_prunable
+
+
+@pytest.mark.parametrize("wrap", WRAPPERS)
+def test_hyperflux_trains_a_wrapped_model_as_the_module_it_wraps(model, train, wrap):
+    alone, inner = copy.deepcopy(model), copy.deepcopy(model)
+    settings = {"pruning_epochs": 2, "regrowth_epochs": 0}
+    expected = prunelimit.hyperflux(alone, train, 0.5, **settings)
+    found = prunelimit.hyperflux(WRAPPERS[wrap](inner), train, 0.5, **settings)
+    assert found.masks.keys() == expected.masks.keys()
+    assert all(torch.equal(found.masks[name], expected.masks[name]) for name in expected.masks)
+    assert all(torch.equal(a, b) for a, b in zip(inner.state_dict().values(), alone.state_dict().values()))
+
+
+CALLS = {
+    "info": lambda m, d: prunelimit.info(m, d),
+    "bounds": lambda m, d: prunelimit.bounds(m, d),
+    "prune": lambda m, d: prunelimit.prune(m, 0.5),
+    "verify": lambda m, d: prunelimit.verify(m, d),
+    "nplh": lambda m, d: prunelimit.nplh(m, d),
+    "train": lambda m, d: prunelimit.train(m, d, epochs=1),
+    "hyperflux": lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=1, regrowth_epochs=0),
+    "imp": lambda m, d: prunelimit.imp(m, d, levels=1, epochs_per_level=1),
+}
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_a_model_on_the_meta_device_is_refused_with_the_fix(model, train, name):
+    """Its tensors have no values: every function failed inside torch (``Tensor.item()
+    cannot be called on meta tensors``, ``Cannot copy out of meta tensor``)."""
+    with pytest.raises(UsageError, match=r"^model: its tensors are on the meta device .*to_empty"):
+        CALLS[name](copy.deepcopy(model).to("meta"), train)
+
+
+def test_export_refuses_a_model_on_the_meta_device(model, tmp_path):
+    pruned = prunelimit.prune(model, 0.5).apply(copy.deepcopy(model)).to("meta")
+    with pytest.raises(UsageError, match=r"^model: its tensors are on the meta device"):
+        prunelimit.export(pruned, tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()
