@@ -37,7 +37,7 @@ def test_a_wrapped_model_gives_the_numbers_and_names_of_the_module_it_wraps(mode
 @pytest.mark.parametrize("wrap", WRAPPERS)
 def test_hyperflux_trains_a_wrapped_model_as_the_module_it_wraps(model, train, wrap):
     alone, inner = copy.deepcopy(model), copy.deepcopy(model)
-    settings = {"pruning_epochs": 2, "regrowth_epochs": 0}
+    settings = {"pruning_epochs": 2, "regrowth_epochs": 0, "gate_lr": 0.06}  # 6 steps must move a gate 0.35
     expected = prunelimit.hyperflux(alone, train, 0.5, **settings)
     found = prunelimit.hyperflux(WRAPPERS[wrap](inner), train, 0.5, **settings)
     assert found.masks.keys() == expected.masks.keys()
