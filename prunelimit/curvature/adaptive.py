@@ -15,8 +15,8 @@ then buys the cheaper remedy for the larger part:
   and it saves up to half of a doubling's products where the tolerance is just missed;
 * probes: as many new runs as there are, seeded in order, brought to the current steps;
 * exhaust: when carrying the first run to D steps costs no more than the coming stage
-  (or a focused run broke down, or a stage of steps that the power law says misses the
-  tolerance would leave too few products for it afterwards, or one predicted to miss it
+  (or a focused run broke down, or a stage predicted to miss the tolerance would leave
+  too few products for it afterwards, or one predicted to miss it
   would take the runs past D products, what the exact spectrum's columns cost), it goes on
   alone, restarting past every breakdown
   (``LanczosRuns.exhaust``), to the exact spectrum: on small models the probe part, which
@@ -331,10 +331,11 @@ def adaptive_slq(
             predicted_miss(truncation, statistical, plan.tolerance, new_steps, dim) if grow_steps
             else verdict.steps + verdict.statistical * math.sqrt(len(results) / (len(results) + add_runs))
             > plan.tolerance)
-        # a steps stage that misses, and after which carrying the first run to D steps would no
+        # a stage that misses, and after which carrying the first run to D steps would no
         # longer fit the budget, would trade the exact spectrum for a wider ± (899 parameters:
         # 6 runs × 256 steps, ± 0.027, for 1,536 products)
-        slips = grow_steps and misses and exact_slips_away(groups[0], dim, new_steps, stage, left, rows, per_step)
+        slips = misses and exact_slips_away(groups[0], dim, new_steps if grow_steps else steps, stage, left, rows,
+                                            per_step)
         # a stage that misses and takes the runs past D products, what the exact spectrum's
         # columns cost: the first run goes on to D instead
         beyond = misses and spent + stage > dim

@@ -116,3 +116,15 @@ def test_no_stage_takes_the_runs_past_d_products_where_the_exact_spectrum_is_in_
     assert result.stopped_by == "converged" and result.quadrature.exact
     assert result.trail[-2].products <= dim
     assert result.trail[-1].products < 2 * dim
+
+
+def test_a_probe_stage_that_misses_does_not_spend_the_products_the_exact_spectrum_needs() -> None:
+    """D = 160, 200 products, 4 runs of 8 steps, probes dominate. Before, probe stages (8,
+    16, then 25 runs) spent all 200 products for ± 0.05: after the first one the 152 steps
+    the first run lacked no longer fitted. Now that stage, predicted to miss, is not made
+    and the first run goes on to D: the exact spectrum within the budget."""
+    op = DenseOperator(torch.diag(torch.linspace(1e-3, 1.0, 160, dtype=torch.float64)))
+    plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=4)
+    result = adaptive_slq(op, plan, _noisy_law, seed=0)
+    assert result.stopped_by == "converged" and result.quadrature.exact
+    assert result.trail[-1].products <= 200
