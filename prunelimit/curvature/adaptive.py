@@ -15,8 +15,10 @@ then buys the cheaper remedy for the larger part:
   and it saves up to half of a doubling's products where the tolerance is just missed;
 * probes: as many new runs as there are, seeded in order, brought to the current steps;
 * exhaust: when carrying the first run to D steps costs no more than the coming stage
-  (or a focused run broke down, or a stage of steps that the power law says misses the
-  tolerance would leave too few products for it afterwards), it goes on alone, restarting past every breakdown
+  (or a focused run broke down, or a stage predicted to miss the tolerance would leave
+  too few products for it afterwards, or one predicted to miss it
+  would take the runs past D products, what the exact spectrum's columns cost), it goes on
+  alone, restarting past every breakdown
   (``LanczosRuns.exhaust``), to the exact spectrum: on small models the probe part, which
   only more probes shrink, would otherwise take the whole budget;
 * focus: when the power law predicts that the budget left cannot bring every run to the
@@ -323,13 +325,21 @@ def adaptive_slq(
             by_memory = (rows - _allocated(groups)) // steps
             add_runs = min(len(results), left // steps, by_memory)
             stage = add_runs * steps if add_runs >= 1 else math.inf
-        # a steps stage that the power law says misses the tolerance, and after which carrying
-        # the first run to D steps would no longer fit the budget, would trade the exact
-        # spectrum for a wider ± (899 parameters: 6 runs × 256 steps, ± 0.027, for 1,536 products)
-        slips = grow_steps and stage != math.inf and exact_slips_away(groups[0], dim, new_steps, stage, left, rows,
-                                                                      per_step) \
-            and predicted_miss(truncation, statistical, plan.tolerance, new_steps, dim)
-        if slips or exhaust_pays(groups[0], dim, stage, left, rows, per_step):
+        # whether the stage misses the tolerance, by the power law (steps) or by the probe part
+        # falling as 1/√runs (probes)
+        misses = stage != math.inf and (
+            predicted_miss(truncation, statistical, plan.tolerance, new_steps, dim) if grow_steps
+            else verdict.steps + verdict.statistical * math.sqrt(len(results) / (len(results) + add_runs))
+            > plan.tolerance)
+        # a stage that misses, and after which carrying the first run to D steps would no
+        # longer fit the budget, would trade the exact spectrum for a wider ± (899 parameters:
+        # 6 runs × 256 steps, ± 0.027, for 1,536 products)
+        slips = misses and exact_slips_away(groups[0], dim, new_steps if grow_steps else steps, stage, left, rows,
+                                            per_step)
+        # a stage that misses and takes the runs past D products, what the exact spectrum's
+        # columns cost: the first run goes on to D instead
+        beyond = misses and spent + stage > dim
+        if slips or exhaust_pays(groups[0], dim, stage, left, rows, per_step, beyond):
             # carrying the first run to D steps costs no more than the stage planned and
             # ends with every eigenvalue: no steps or probe part left
             kept, set_aside, add_runs, steps = 1, None, 0, dim
@@ -353,15 +363,21 @@ def budget_products(last: Stage, budget: float) -> int:
     return max(1, math.floor((budget - last.seconds) * last.products / last.seconds))
 
 
-def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: int, per_step: int = 0) -> bool:
+def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: int, per_step: int = 0,
+                 beyond: bool = False) -> bool:
     """Whether to carry the first run of ``first`` to ``dim`` steps (``LanczosRuns.exhaust``)
-    instead of the coming stage of ``stage`` products (∞: none fits): it costs no more,
-    ``left`` products pay for it and the ``per_step`` products each step adds after the runs
-    (``Afterwards``), and ``rows`` basis rows hold its basis and the copy made while it grows. On small models the probe part, which only more probes shrink, would
-    otherwise take the whole budget (99 parameters: 25 probes × 64 steps, 1,600 products,
-    where 67 more steps of one run give the exact spectrum)."""
+    instead of the coming stage of ``stage`` products (∞: none fits): ``left`` products pay
+    for it and the ``per_step`` products each step adds after the runs (``Afterwards``),
+    ``rows`` basis rows hold its basis and the copy made while it grows, and it costs no more
+    than the stage, or the stage is ``beyond``: predicted to miss the tolerance and to take
+    the runs past ``dim`` products, what the exact spectrum's columns cost (310 parameters:
+    6 runs of 64 steps before the first went on to D, 630 products; now 438). On small
+    models the probe part, which only more probes shrink, would otherwise take the whole
+    budget (99 parameters: 25 probes × 64 steps, 1,600 products, where 67 more steps of one
+    run give the exact spectrum)."""
     to_end = dim - first.steps[0]
-    return 0 < to_end <= stage and to_end * (1 + per_step) <= left and dim + first.allocated[0] <= rows
+    fits = 0 < to_end and to_end * (1 + per_step) <= left and dim + first.allocated[0] <= rows
+    return fits and (to_end <= stage or beyond)
 
 
 def exact_slips_away(first: LanczosRuns, dim: int, new_steps: int, stage: float, left: int, rows: int,

@@ -68,7 +68,8 @@ def test_adaptive_stops_at_the_tolerance_and_equals_the_fixed_plan() -> None:
 
 
 def test_adaptive_adds_probes_when_they_dominate_and_respects_the_budget() -> None:
-    op = _operator()
+    # D above the budget: at D = 120 the stage past D products carries one run to D instead
+    op = _operator(400)
     plan = AdaptivePlan(tolerance=0.001, max_products=200, initial_steps=10, initial_runs=4)
     result = adaptive_slq(op, plan, _assess_by_steps(1, probe_part=0.05), seed=1)
     assert result.stopped_by == "max-hvps"

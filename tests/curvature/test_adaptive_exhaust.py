@@ -93,3 +93,38 @@ def test_exact_slips_away_only_when_it_fits_now_and_not_after_the_stage() -> Non
     assert exact_slips_away(runs, 120, 32, 64, 104, rows)          # fits now; after: 88 > 104 − 64 + 0
     assert not exact_slips_away(runs, 120, 32, 64, 103, rows)      # does not fit now
     assert not exact_slips_away(runs, 120, 32, 64, 200, rows)      # still fits after: 88 ≤ 136
+
+
+def _noisy_law(quad) -> Assessment:
+    """A probe part of 0.05 that more probes never bring to 0.01 and a small truncation
+    part: the remedy is always more probes; an exact quadrature has no error."""
+    if quad.exact:
+        return Assessment(0.5, 0.0, 0.0, 0.0)
+    return Assessment(0.5, 0.051, 0.001, 0.05)
+
+
+@pytest.mark.parametrize("dim", [300, 600])
+def test_no_stage_takes_the_runs_past_d_products_where_the_exact_spectrum_is_in_reach(dim: int) -> None:
+    """D products are what the exact spectrum costs. Before: 3 runs of 32 steps, then 6 and
+    12 (D = 300: 384 products) before the first run went on to D, 652 in all, more than
+    twice D. Now the stage that would pass D is not made: the first run goes on alone
+    from the last stage within D, and the runs end exact below 2·D."""
+    values = torch.linspace(1e-3, 1.0, dim, dtype=torch.float64)
+    op = DenseOperator(torch.diag(values))
+    plan = AdaptivePlan(tolerance=0.01, max_products=DEFAULT_MAX_HVPS, initial_steps=32, initial_runs=3)
+    result = adaptive_slq(op, plan, _noisy_law, seed=0)
+    assert result.stopped_by == "converged" and result.quadrature.exact
+    assert result.trail[-2].products <= dim
+    assert result.trail[-1].products < 2 * dim
+
+
+def test_a_probe_stage_that_misses_does_not_spend_the_products_the_exact_spectrum_needs() -> None:
+    """D = 160, 200 products, 4 runs of 8 steps, probes dominate. Before, probe stages (8,
+    16, then 25 runs) spent all 200 products for ± 0.05: after the first one the 152 steps
+    the first run lacked no longer fitted. Now that stage, predicted to miss, is not made
+    and the first run goes on to D: the exact spectrum within the budget."""
+    op = DenseOperator(torch.diag(torch.linspace(1e-3, 1.0, 160, dtype=torch.float64)))
+    plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=4)
+    result = adaptive_slq(op, plan, _noisy_law, seed=0)
+    assert result.stopped_by == "converged" and result.quadrature.exact
+    assert result.trail[-1].products <= 200
