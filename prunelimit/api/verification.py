@@ -14,6 +14,7 @@ from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
+from prunelimit.pruning.actual import LARGE_GAP  # |Δ| above it gets a diagnosis in words
 from prunelimit.report.jsonout import plain
 from prunelimit.theory.regime import l1_training
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from prunelimit.theory.uncertainty import Uncertainty
 
 
-LARGE_GAP = 0.05  # |Δ| above 5 percentage points gets a diagnosis in words
 NEAR_ZERO = (1e-3, 1e-2, 1e-1)  # the |w| thresholds of ``weights_below`` and the diagnosis
 
 

@@ -64,11 +64,15 @@ def l1_training() -> str:
     return said("`prunelimit train --l1 ...`", "prunelimit.train(model, data, l1=...)")
 
 
+def measured_advice() -> str:
+    """What to gate on, or run, when ρ* and ρ_L cannot be trusted, in its reader's terms."""
+    return ("gate on the measured limit (" + said("`gate --use actual`", "prunelimit.gate(..., use='actual')")
+            + ") or check with " + said("`prunelimit verify`", "prunelimit.verify"))
+
+
 def _overshoot() -> str:
     return ("ρ* and ρ_L assume the l1 regime and overshoot the one-shot limit of plainly trained models (by 14–50 "
-            "points on plain MLPs and CNNs); gate on the measured limit ("
-            + said("`gate --use actual`", "prunelimit.gate(..., use='actual')") + ") or check with "
-            + said("`prunelimit verify`", "prunelimit.verify"))
+            f"points on plain MLPs and CNNs); {measured_advice()}")
 
 
 def _advice(share: float) -> str:
