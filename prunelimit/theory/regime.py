@@ -29,7 +29,8 @@ What the share cannot tell: how far l1 training went. A plainly trained model fi
 briefly with l1, or one trained with l1 for too short, has an l1 pile (20–30 % on digits)
 smaller than the ratio ρ* prunes, and ρ* still overshot by 10–15 points; no threshold on
 the share separated "overshoots" from "does not" on the models measured (docs/accuracy.md),
-so ``l1_shaped`` means "l1-trained at least in part", not "ρ* is reached".
+so ``l1_shaped`` means "l1-trained at least in part", not "ρ* is reached". Whether it is
+reached ``bounds`` measures instead: the loss at ρ_L and ρ* − 5 points (``pruning.actual.overshoot_check``).
 
 A model whose prunable weights are all exactly zero gets one plain message instead: pruning
 removes nothing, so its limit of 100 % is exact and assumes no regime.
