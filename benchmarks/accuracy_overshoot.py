@@ -7,8 +7,7 @@ momentum 0.9, batches of 64, seeded, one torch thread: seconds each), then runs
 criterion), the regime's ``l1_shaped`` and the ``overshoot`` flags, and whether each flag
 says what the measured limit says: ``lower`` when ρ_L lies past it, ``predicted`` when ρ*
 lies more than 5 points past it. Its first six rows took 15 minutes on 2 cores under a load
-average of 8–11 (other jobs); the twelve ran as CLI commands in about 3 minutes on a
-quieter machine.
+average of 8–11 (other jobs).
 
     PYTHONPATH=. python benchmarks/accuracy_overshoot.py
 """
