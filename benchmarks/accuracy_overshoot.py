@@ -6,8 +6,8 @@ momentum 0.9, batches of 64, seeded, one torch thread: seconds each), then runs
 ``prunelimit.verify`` (default method) on each and prints ρ*, ρ_L, the measured limit (loss
 criterion), the regime's ``l1_shaped`` and the ``overshoot`` flags, and whether each flag
 says what the measured limit says: ``lower`` when ρ_L lies past it, ``predicted`` when ρ*
-lies more than 5 points past it. Its first six rows took 15 minutes on 2 cores under a load
-average of 8–11 (other jobs).
+lies more than 5 points past it. Its first nine rows took 12 minutes on 2 cores shared with
+other jobs (load average 5–11).
 
     PYTHONPATH=. python benchmarks/accuracy_overshoot.py
 """

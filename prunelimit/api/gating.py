@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.api.verification import PredictedLimit, measured_limit, verify
+from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, verify
 from prunelimit.errors import UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
@@ -115,9 +115,8 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         estimate = verified.prediction
     elif saved is not None:  # no curvature work: the saved prediction as verify --from reads it
         estimate = PredictedLimit.from_report(prediction_from, saved)
-        timing = saved.get("timing") if isinstance(saved.get("timing"), dict) else {}
         # this run's work, not the saved run's, as verify --from states it
-        report, rep = {**saved, "timing": {**timing, **NO_SPECTRUM_TIMING}, "prediction_from": prediction_from}, None
+        report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": prediction_from}, None
         notes += saved_notes
     else:
         rep = bounds(inputs, options, progress, store=store)

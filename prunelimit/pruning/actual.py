@@ -249,8 +249,7 @@ class OvershootCheck:
 
         return {"lower": self.lower_overshoots, "predicted": self.predicted_overshoots, "gap": LARGE_GAP,
                 "dense_loss": self.dense_loss, "loss_limit": self.loss_limit,
-                "checked": {"predicted": point(self.predicted), "lower": point(self.lower)},
-                "seconds": self.seconds}
+                "checked": {"predicted": point(self.predicted), "lower": point(self.lower)}}
 
 
 def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon: float, ratio: float,

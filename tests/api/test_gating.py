@@ -19,7 +19,8 @@ def test_the_gates_timing_is_its_spectrums(cli, own_ckpt, use) -> None:
     result = cli("gate", own_ckpt, *SMALL, *FIXED, "--min-ratio", "0", "--use", use, "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    spectrum = {key: value for key, value in doc["bounds"]["timing"].items() if key != "search"}
+    # the search's and the overshoot check's passes come after the spectrum, each with its own seconds
+    spectrum = {key: value for key, value in doc["bounds"]["timing"].items() if key not in ("search", "overshoot")}
     assert {key: doc["timing"][key] for key in spectrum} == spectrum
     assert doc["timing"]["hvps"] == sum(stage["hvps"] for stage in doc["timing"]["stages"].values()) > 0
     assert doc["timing"]["gate"]["seconds"] >= doc["timing"]["seconds"]
@@ -51,8 +52,7 @@ def test_gate_from_a_saved_bounds_report_computes_no_spectrum_and_gives_its_verd
     assert doc["timing"]["hvps"] == 0 and doc["bounds"]["prediction_from"] == str(saved)
     assert [(r["passed"], r["measured"], r["compared"]) for r in doc["rules"]] \
         == [(r["passed"], r["measured"], r["compared"]) for r in computed["rules"]]
-    flags = [{k: v for k, v in d["overshoot"].items() if k != "seconds"} for d in (doc, computed)]
-    assert flags[0] == flags[1] and "lower" in flags[0]
+    assert doc["overshoot"] == computed["overshoot"] and "lower" in doc["overshoot"]
     console = cli("gate", own_ckpt, *SMALL, "--from", saved, *rule)
     assert "prediction read from" in console.stdout and "(no curvature work)" in console.stdout  # the path may wrap
 
