@@ -121,7 +121,9 @@ class GateResult:
 
     @property
     def reason(self) -> str:
-        failed = [o.reason for o in self.outcomes if not o.passed]
+        """Each failed rule by its name and why (``name: reason``, as the console's FAIL line):
+        two rules on one value read alike without their names."""
+        failed = [f"{o.rule.name}: {o.reason}" for o in self.outcomes if not o.passed]
         return "; ".join(failed) if failed else "all rules passed"
 
 

@@ -89,7 +89,7 @@ def test_the_failure_line_shows_the_conservative_side_arithmetic():
     assert passed.passed
     assert passed.outcomes[0].reason == "predicted ratio 0.8400 − 0.0100 = 0.8300 >= required 0.7500"
     failed = evaluate_gate(_report(0.6441, 0.1945), [GateRule("r", use="predicted", min_ratio=0.5)])
-    assert failed.reason == "predicted ratio 0.6441 − 0.1945 = 0.4496 < required 0.5000"
+    assert failed.reason == "r: predicted ratio 0.6441 − 0.1945 = 0.4496 < required 0.5000"
     exact = evaluate_gate(_report(0.84, 0.0), PREDICTED)
     assert exact.outcomes[0].reason == "predicted ratio 0.8400 − 0 = 0.8400 >= required 0.7500"
     measured = {**_report(0.84, 0.01), "actual": {"loss_ratio": 0.6}}
@@ -329,3 +329,13 @@ def test_a_baseline_that_is_no_file_name_is_refused_by_its_name(value):
     assert caught.value.renamed(_flag) == f"--baseline must be a file name, got {value!r}"
     with pytest.raises(UsageError, match=f"gate rule 'rule 1': baseline must be a file name, got {value!r}"):
         rules_from_options(None, "lower", None, None, [{"baseline": value, "max_drop": 0.1}])
+
+
+def test_the_gates_reason_names_each_rule_that_failed():
+    """Two policy rules on one value failed with one reason each and no names ('lower ratio
+    0.8590 − 0 = 0.8590 < required 0.9000; lower ratio ... < required 0.9500'): a CI log
+    reading ``reason`` could not tell which rule of the policy failed."""
+    rules = [GateRule("floor", min_ratio=0.9), GateRule("kept", min_ratio=0.5), GateRule("stretch", min_ratio=0.95)]
+    result = evaluate_gate(_report(0.959, 0.0), rules)  # ρ_L 0.859
+    assert result.reason == ("floor: lower ratio 0.8590 − 0 = 0.8590 < required 0.9000; "
+                             "stretch: lower ratio 0.8590 − 0 = 0.8590 < required 0.9500")

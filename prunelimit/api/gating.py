@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.api.verification import PredictedLimit, measured_limit, verify
+from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, verify
 from prunelimit.errors import UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
@@ -29,6 +29,7 @@ class GateReport:
     notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
     estimate: "PredictedLimit | None" = None  # ρ* and its stated ± (console)
     spectrum: "SpectrumReport | None" = None  # how it was computed and what stopped it (console)
+    prediction_from: str | None = None  # the saved report the prediction was read from (``--from``)
 
     @property
     def passed(self) -> bool:
@@ -52,6 +53,8 @@ class GateReport:
             "rules": [{"name": o.rule.name, "use": o.rule.use, "passed": o.passed, "measured": o.measured,
                        "compared": o.compared, "threshold": o.threshold, "baseline": o.baseline,
                        "reason": o.reason} for o in r.outcomes],
+            # the prediction's measured overshoot (bounds' overshoot), null when no rule reads a prediction
+            "overshoot": self.bounds.get("overshoot"),
             "cache_hit": self.cache_hit,
             "warnings": self.warnings,
             "bounds": self.bounds,
@@ -62,7 +65,7 @@ class GateReport:
 
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
-         progress=None, allow_incompatible: bool = False) -> GateReport:
+         progress=None, allow_incompatible: bool = False, prediction_from: str | None = None) -> GateReport:
     """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
     uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds
     one for these inputs and options (``prunelimit.cache.input_key``). When every rule uses
@@ -70,8 +73,13 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
 
     The rules are checked first (``prunelimit.gate_rules.check_rules``: at least one, each
     baseline readable); a baseline computed another way or on another problem is refused
-    before any curvature work unless ``allow_incompatible`` (``prunelimit.baseline``)."""
-    from prunelimit.baseline import check_baselines, provenance, sample_notes
+    before any curvature work unless ``allow_incompatible`` (``prunelimit.baseline``).
+
+    ``prediction_from`` reads the prediction from a saved ``bounds --json`` report of these
+    inputs instead of computing it (``verify --from``'s checks: refused when computed for
+    other weights, data or tensors); its method and options are the report's, and baselines
+    are compared with them."""
+    from prunelimit.baseline import check_baselines, provenance, recorded, sample_notes, saved_report
     from prunelimit.gate_rules import (
         baseline_reports, check_rules, evaluate_gate, needs_spectrum, resolution_notes,
     )
@@ -86,7 +94,14 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     baselines = baseline_reports(rules)
     # a baseline only actual rules read is compared as a measured limit: the method is not part of it
     measured_only = {path for path, _ in baselines if not needs_spectrum(r for r in rules if r.baseline == path)}
-    current = provenance(inputs, options)
+    current, saved, saved_notes = provenance(inputs, options), None, []
+    if prediction_from is not None:
+        if not needs_spectrum(rules):  # the search needs no prediction: the file would be read in vain
+            raise UsageError(f"{option('prediction_from', flag='--from')} has no effect: every rule uses the "
+                             "measured limit, which needs no prediction; drop it, or gate on lower or predicted")
+        saved, saved_notes = saved_report(prediction_from, inputs, options)
+        stated = recorded(saved, prediction_from)  # what the saved prediction was computed with
+        current = replace(current, method=stated.method, options={**current.options, **stated.options})
     notes = check_baselines(baselines, current, allow_incompatible, measured_only) if baselines else []
     if not needs_spectrum(rules):
         measured = measured_limit(inputs, options)
@@ -95,15 +110,22 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,
                           inputs.qualified(notes))
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit beside the prediction
-        verified = verify(inputs, options, progress=progress, store=store)
+        verified = verify(inputs, options, progress=progress, store=store, prediction_from=prediction_from)
         report, rep = document("verify", verified.to_json()), verified.bounds
         estimate = verified.prediction
+    elif saved is not None:  # no curvature work: the saved prediction as verify --from reads it
+        estimate = PredictedLimit.from_report(prediction_from, saved)
+        # this run's work, not the saved run's, as verify --from states it
+        report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": prediction_from}, None
+        notes += saved_notes
     else:
         rep = bounds(inputs, options, progress, store=store)
         report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)
-    sample = rep.spectrum.curvature_data
+    spectrum = None if rep is None else rep.spectrum
+    sample = report.get("spectrum", {}).get("hessian_samples") if spectrum is None else \
+        None if spectrum.curvature_data is None else spectrum.curvature_data.to_json()
     predicted = [(path, doc) for path, doc in baselines if path not in measured_only]
-    notes += sample_notes(predicted, current, None if sample is None else sample.to_json())
+    notes += sample_notes(predicted, current, sample)
     notes += resolution_notes(report, predicted, rules)
-    return GateReport(evaluate_gate(report, rules, baselines), report, rep.spectrum.cached, time.perf_counter() - start,
-                      tuple(notes), estimate, rep.spectrum)
+    return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
+                      time.perf_counter() - start, tuple(notes), estimate, spectrum, prediction_from)

@@ -24,6 +24,7 @@ from prunelimit.api.options import (
 )
 from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
+from prunelimit.pruning.actual import LARGE_GAP
 from prunelimit.report.jsonout import plain
 from prunelimit.report.safe import listed
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from prunelimit.baseline import Provenance
     from prunelimit.cache import Store
     from prunelimit.theory.layers import LayerBreakdown
+    from prunelimit.pruning.actual import OvershootCheck
     from prunelimit.theory.limit import LimitPrediction
     from prunelimit.theory.paper import PaperPrediction
     from prunelimit.theory.regime import Regime
@@ -60,6 +62,7 @@ class BoundsReport:
     provenance: "Provenance | None" = None  # method, D, N, data fingerprint, options (prunelimit.baseline)
     regime: "Regime | None" = None  # whether the weights look l1-trained (prunelimit.theory.regime)
     layers: "LayerBreakdown | None" = None  # per-layer curvature and shares at ρ*, on request
+    overshoot: "OvershootCheck | None" = None  # the loss measured at ρ_L and ρ* − 5 points (pruning.actual)
 
     @property
     def lower(self) -> float | None:
@@ -106,8 +109,11 @@ class BoundsReport:
             "gradient_norm": s.gradient_norm,
             "first_order_change": self.first_order,
             "regime": None if self.regime is None else self.regime.to_json(),
+            "overshoot": None if self.overshoot is None else self.overshoot.to_json(),
             "warnings": list(self.warnings),
-            "timing": s.timing_json(),
+            # the check's passes come after the spectrum, outside its seconds and budgets: their own time
+            "timing": s.timing_json() if self.overshoot is None else
+            {**s.timing_json(), "overshoot": {"seconds": self.overshoot.seconds}},
             "memory": None if s.memory is None else s.memory.to_json(),
         }))
 
@@ -130,6 +136,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     ``per_layer`` adds each layer's curvature and part in the limit (``api.layers.layer_breakdown``).
     """
     from prunelimit.baseline import provenance
+    from prunelimit.pruning.actual import overshoot_check
     from prunelimit.theory.consistency import consistency_warnings
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.paper import GRID_ROUNDING, paper_limit
@@ -172,6 +179,9 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
     warns += [regime.advice] if regime.advice else []
+    overshoot = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, epsilon, ratio, lower, scope=scope,
+                                selection=inputs.selection)
+    warns += overshoot_warnings(overshoot)
     warns += outside_hessian_warnings(target.names, weights, spec.gradient)
     warns += unrecognised_warnings(inputs)
     warns += inputs.selection_warnings
@@ -179,7 +189,27 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += [] if layers is None else layers.warnings
     return BoundsReport(replace(spec, dense=None, curvature_data=data), profile.n, epsilon, source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
-                        uncertainty, provenance(inputs, options, scope), regime, layers)
+                        uncertainty, provenance(inputs, options, scope), regime, layers, overshoot)
+
+
+def overshoot_warnings(check: "OvershootCheck") -> list[str]:
+    """What the measured loss at ρ_L and ρ* − 5 points says of the prediction, when either
+    lies past the one-shot limit: the points, their loss against L + ε, and what to gate on."""
+    from prunelimit.theory.regime import measured_advice
+
+    past = [(name, point) for name, point, over in (
+        ("ρ_L", check.lower, check.lower_overshoots),
+        (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted, check.predicted_overshoots)) if over]
+    if not past:
+        return []
+    losses = " and ".join(f"at {name} ({100 * point.ratio:.2f} %) {'the analysis loss is ' if i == 0 else ''}"
+                          f"{point.loss:.4g}" for i, (name, point) in enumerate(past))
+    which = {(True, True): f"ρ_L and ρ* (by more than {100 * LARGE_GAP:g} points) lie",
+             (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
+        (bool(check.lower_overshoots), check.predicted_overshoots)]
+    return [f"the prediction overshoots, measured by pruning one-shot: {losses}, above L + ε = "
+            f"{check.loss_limit:.4g}, so {which} past the limit one-shot pruning reaches; "
+            f"{measured_advice()}"]
 
 
 def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:

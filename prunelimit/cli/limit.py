@@ -158,6 +158,7 @@ def gate(
     allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N, data, loss or scope (a warning says so); by default such a baseline is refused (exit 2).")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", parser=given_path)] = None,
+    from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report (or a `gate --json` report of lower/predicted rules) of the same checkpoint and data (no curvature work; baselines are compared with its method and options).", parser=given_file)] = None,
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
@@ -168,17 +169,22 @@ def gate(
         policy = ctx.meta.get("gate_rules")
         policy_baselines = [rule.get("baseline") for rule in policy or () if isinstance(rule, dict)]
         preflight([optional("--junit", junit, "xml", overwrite=True)],
-                  _inputs_of(o, checkpoint, baseline, *policy_baselines))
+                  _inputs_of(o, checkpoint, baseline, from_report, *policy_baselines))
         options = _curvature(o)
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
         if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
             _refuse_unused_prediction_flags(o, "every rule uses the measured limit (--use actual), which computes no "
                                             "spectrum", "gate on --use lower|predicted", _SPECTRUM_OPTIONS)
+        elif from_report is not None:
+            _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
+                                            "drop --from to compute it")
+        computes = needs_spectrum(gate_rules) and from_report is None
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        steps = api.curvature_steps(inputs, options) if needs_spectrum(gate_rules) else 0
-        with progress(_bar_label(needs_spectrum(gate_rules)), steps, progress_enabled(o.json), lazy=True) as advance:
-            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline)
+        steps = api.curvature_steps(inputs, options) if computes else 0
+        with progress(_bar_label(computes), steps, progress_enabled(o.json), lazy=True) as advance:
+            rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline,
+                           from_report)
         if junit is not None:
             write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
                         rep.seconds, warnings=rep.warnings)

@@ -435,6 +435,8 @@ def render_gate(rep) -> None:
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
         stdout.print(f"spectrum: {cost(rep.spectrum)}")  # as verify: what it cost, whether from the cache
+    elif rep.prediction_from is not None:
+        stdout.print(f"prediction read from {rep.prediction_from} (no curvature work)")  # as verify --from
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
         stdout.print(f"measured limit: loss ≤ L + ε, ε = {b['epsilon']:.4g} ({b['epsilon_source']}) · "

@@ -29,7 +29,8 @@ What the share cannot tell: how far l1 training went. A plainly trained model fi
 briefly with l1, or one trained with l1 for too short, has an l1 pile (20–30 % on digits)
 smaller than the ratio ρ* prunes, and ρ* still overshot by 10–15 points; no threshold on
 the share separated "overshoots" from "does not" on the models measured (docs/accuracy.md),
-so ``l1_shaped`` means "l1-trained at least in part", not "ρ* is reached".
+so ``l1_shaped`` means "l1-trained at least in part", not "ρ* is reached". Whether it is
+reached ``bounds`` measures instead: the loss at ρ_L and ρ* − 5 points (``pruning.actual.overshoot_check``).
 
 A model whose prunable weights are all exactly zero gets one plain message instead: pruning
 removes nothing, so its limit of 100 % is exact and assumes no regime.
@@ -64,11 +65,15 @@ def l1_training() -> str:
     return said("`prunelimit train --l1 ...`", "prunelimit.train(model, data, l1=...)")
 
 
+def measured_advice() -> str:
+    """What to gate on, or run, when ρ* and ρ_L cannot be trusted, in its reader's terms."""
+    return ("gate on the measured limit (" + said("`gate --use actual`", "prunelimit.gate(..., use='actual')")
+            + ") or check with " + said("`prunelimit verify`", "prunelimit.verify"))
+
+
 def _overshoot() -> str:
     return ("ρ* and ρ_L assume the l1 regime and overshoot the one-shot limit of plainly trained models (by 14–50 "
-            "points on plain MLPs and CNNs); gate on the measured limit ("
-            + said("`gate --use actual`", "prunelimit.gate(..., use='actual')") + ") or check with "
-            + said("`prunelimit verify`", "prunelimit.verify"))
+            f"points on plain MLPs and CNNs); {measured_advice()}")
 
 
 def _advice(share: float) -> str:

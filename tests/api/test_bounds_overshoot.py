@@ -1,0 +1,95 @@
+"""``bounds`` measures whether its prediction overshoots (``overshoot``, docs/guide.md "Gating
+in CI"): the loss of the model pruned one-shot to ρ_L and to ρ* − 5 points against L + ε,
+the actual limit's own criterion. The near-zero share alone (``regime``) calls a partly
+l1-trained model l1-shaped, and its ρ* still overshot by 10–25 points with no warning."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import prunelimit
+from prunelimit.data.spec import load_dataset
+from prunelimit.pruning.actual import LARGE_GAP
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, torch.Tensor]:
+    data = load_dataset("digits:train", max_samples=300)
+    return data.x, data.y
+
+
+def _trained(data, hidden: int, plain_steps: int, l1_steps: int, l1: float) -> nn.Module:
+    """An MLP 64-``hidden``-10 trained by SGD for ``plain_steps``, then with an l1 penalty on
+    its weights for ``l1_steps`` (seeded)."""
+    x, y = data
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    draw = torch.Generator().manual_seed(1)
+    for step in range(plain_steps + l1_steps):
+        i = torch.randint(0, len(x), (64,), generator=draw)
+        loss = F.cross_entropy(model(x[i]), y[i])
+        if step >= plain_steps:
+            loss = loss + l1 * sum(m.weight.abs().sum() for m in model if isinstance(m, nn.Linear))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model.eval()
+
+
+# (hidden, plain steps, l1 steps, λ) -> l1-shaped, ρ_L overshoots, ρ* overshoots by more than 5 points
+CASES = {
+    "plain": ((8, 300, 0, 0.0), False, True, True),
+    "plain, then briefly l1": ((8, 300, 100, 1e-3), True, True, True),
+    "l1 from the start, small": ((8, 0, 1500, 2e-3), True, False, True),
+    "l1 from the start": ((16, 0, 1500, 2e-3), True, False, False),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_overshoot_flag_agrees_with_the_measured_limit(digits, case) -> None:
+    """For each training the flags say what verify's measured limit says: ρ_L lies past it,
+    ρ* lies more than 5 points past it (verify's diagnosis threshold); a warning says so
+    whenever either does. The partly l1-trained model is l1-shaped, and before the check
+    it got no overshoot warning at all (ρ* 76 %, ρ_L 60 %, measured 56 %)."""
+    setting, l1_shaped, lower_over, predicted_over = CASES[case]
+    report = prunelimit.verify(_trained(digits, *setting), digits, method="exact")
+    rep, actual = report.bounds, report.actual.loss_ratio
+    assert rep.regime.l1_shaped is l1_shaped
+    assert (rep.lower > actual, report.delta > LARGE_GAP) == (lower_over, predicted_over)  # the case is as named
+    assert any("overshoot" in w for w in rep.warnings) is (lower_over or predicted_over)
+    flags = rep.to_json()["overshoot"]
+    assert (flags["lower"], flags["predicted"]) == (lower_over, predicted_over)
+    limit = flags["dense_loss"] + rep.epsilon
+    assert flags["loss_limit"] == pytest.approx(limit)
+    assert flags["checked"]["lower"]["ratio"] == pytest.approx(rep.lower)
+    assert flags["checked"]["predicted"]["ratio"] == pytest.approx(rep.ratio - LARGE_GAP)
+    assert (flags["checked"]["lower"]["loss"] > limit, flags["checked"]["predicted"]["loss"] > limit) \
+        == (lower_over, predicted_over)
+
+
+def test_the_warning_names_the_points_the_losses_and_what_to_gate_on(digits) -> None:
+    rep = prunelimit.bounds(_trained(digits, 8, 300, 100, 1e-3), digits, method="exact")
+    (warning,) = [w for w in rep.warnings if w.startswith("the prediction overshoots, measured")]
+    check = rep.overshoot
+    assert f"at ρ_L ({100 * rep.lower:.2f} %) the analysis loss is {check.lower.loss:.4g}" in warning
+    assert f"at ρ* less 5 points ({100 * (rep.ratio - LARGE_GAP):.2f} %) {check.predicted.loss:.4g}" in warning
+    assert f"above L + ε = {check.loss_limit:.4g}" in warning
+    assert "prunelimit.gate(..., use='actual')" in warning  # a library call names the library's terms
+
+
+def test_a_gate_that_passes_on_an_overshooting_lower_bound_says_so(digits) -> None:
+    """The gate's verdict on ρ_L stands (its rules are unchanged), and its JSON says at the top
+    level that ρ_L was measured past the one-shot limit, so a CI job can tell (``jq -e
+    '.overshoot.lower'``); a gate on the measured limit alone states no prediction to check."""
+    model = _trained(digits, 8, 300, 100, 1e-3)
+    passed = prunelimit.gate(model, digits, min_ratio=0.5, method="exact")
+    doc = passed.to_json()
+    assert doc["passed"] and doc["overshoot"]["lower"] is True and doc["overshoot"]["predicted"] is True
+    assert doc["overshoot"] == doc["bounds"]["overshoot"]
+    assert any(w.startswith("the prediction overshoots, measured") for w in doc["warnings"])
+    measured = prunelimit.gate(model, digits, min_ratio=0.5, use="actual").to_json()
+    assert measured["passed"] and measured["overshoot"] is None
