@@ -143,7 +143,7 @@ def _batch_norm_net() -> nn.Module:
 
 ONE_LEFT = {  # 257 samples in batches of 128: the last holds one
     "train": lambda m, d: prunelimit.train(m, d, epochs=1),
-    "hyperflux": lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=2, regrowth_epochs=0, gate_lr=0.06),
+    "hyperflux": lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=2, regrowth_epochs=0, gate_lr=0.1),
     "imp": lambda m, d: prunelimit.imp(m, d, levels=1, epochs_per_level=1),
     "nplh": lambda m, d: prunelimit.nplh(m, d, mode="iterative"),
 }
