@@ -33,6 +33,9 @@ FILE_BYTES_KEYED = 64 * 2**20
 # listing a data set of millions of files on every command would cost more than the cache saves.
 FOLDER_ENTRIES = 100_000
 PATH_MAX = 4096
+# the kernel's views: their files change on their own and reading some blocks (/proc/kmsg);
+# a string naming one (``"dev"`` with the working folder ``/``) counts by the string alone
+SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
 _VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _PATTERN = re.compile(r"[*?[]")
 
@@ -108,6 +111,8 @@ def _fixed_part(pattern: str) -> str:
 def _content(path: Path, code_folders: Sequence[Path]) -> str | None:
     """What keys the file or folder at ``path``; ``None`` where nothing is (or no file: a FIFO)."""
     try:
+        if any(path.resolve().is_relative_to(system) for system in SYSTEM_FOLDERS):
+            return None
         info = path.stat()
         if stat.S_ISREG(info.st_mode):
             return _file_content(path, info, FILE_BYTES_KEYED)

@@ -150,6 +150,15 @@ def test_named_paths_never_read_a_fifo(tmp_path, monkeypatch):
     assert len(lines) == 1 and lines[0].startswith("conf=:folder ")
 
 
+def test_named_paths_never_walk_the_kernels_folders(monkeypatch):
+    """Run from ``/`` (a container's working folder), a string such as ``"proc"`` or ``"dev"``
+    names the kernel's views, whose files change on their own or block when read: not keyed."""
+    from prunelimit.cache_reads import named_paths
+
+    monkeypatch.chdir("/")
+    assert named_paths(["proc", "dev", "sys", "/proc/self/status", "dev/null"], []) == []
+
+
 def test_hit_message_names_no_cache(cli, own_ckpt, tmp_path):
     """What the key cannot see (a path the code builds from pieces, a file installed code reads)
     is undone by --no-cache: a result from the cache says so where it says it is cached."""
