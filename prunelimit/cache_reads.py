@@ -68,7 +68,7 @@ def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[st
     """One line per string that names an existing path: the string (:func:`portable`) and what
     its paths hold, relative strings resolved against the working folder and ``code_folders``.
     ``TypeError`` for a named folder too large to key (:data:`FOLDER_ENTRIES`)."""
-    bases = list(dict.fromkeys(p.resolve() for p in (Path.cwd(), *code_folders)))
+    bases = list(dict.fromkeys(p.resolve() for p in (*_working_folder(), *code_folders)))
     lines = []
     for text in sorted({s for s in strings if could_name_a_path(s)}):
         held = sorted({f"{label}:{content}" for label, path in _paths(text, bases)
@@ -76,6 +76,13 @@ def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[st
         if held:
             lines.append(f"{portable(text)}={'|'.join(held)}")
     return lines
+
+
+def _working_folder() -> list[Path]:
+    try:
+        return [Path.cwd()]
+    except OSError:  # removed while the process ran in it: a relative path names nothing there
+        return []
 
 
 def named_variables(strings: Iterable[str]) -> list[str]:

@@ -166,3 +166,22 @@ def test_hit_message_names_no_cache(cli, own_ckpt, tmp_path):
         result = cli("gate", own_ckpt, "--cache-dir", tmp_path / "cache", "--min-ratio", "0", "--max-samples", 300)
     assert "(spectrum from the cache; --no-cache recomputes it)" in result.stdout, result.stdout
 
+
+
+def test_named_paths_in_a_removed_working_folder(tmp_path, monkeypatch):
+    """A command run from a folder removed meanwhile (a CI step after a clean-up): no relative
+    string names anything there, and the key is computed, not an internal error."""
+    from prunelimit.cache_reads import named_paths
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "scale.txt").write_text("1.0")
+    (tmp_path / "gone").mkdir()
+    monkeypatch.chdir(tmp_path / "gone")
+    (tmp_path / "gone").rmdir()
+    assert named_paths(["scale.txt"], [tmp_path / "code"]) == [f"scale.txt=:{_sha256(b'1.0')}"]
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
