@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import itertools
 import os
 import re
 import stat
@@ -36,6 +37,9 @@ PATH_MAX = 4096
 # the kernel's views: their files change on their own and reading some blocks (/proc/kmsg);
 # a string naming one (``"dev"`` with the working folder ``/``) counts by the string alone
 SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+# the result cache's own entries and their temporary files (``cache.Store.entry_path``): a
+# folder or pattern that reaches the cache folder must not change with every entry written
+_ENTRY = re.compile(r"\.?[0-9a-f]{64}\.entry(\..+\.tmp)?")
 _VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _PATTERN = re.compile(r"[*?[]")
 
@@ -100,8 +104,12 @@ def _paths(text: str, bases: Sequence[Path]) -> list[tuple[str, Path]]:
         found = []
         for root in roots:
             pattern = text if os.path.isabs(text) else str(root / text)
-            for match in sorted(glob.iglob(pattern, recursive=True))[:FOLDER_ENTRIES]:
-                found.append((Path(match).relative_to(root).as_posix(), Path(match)))
+            matches = list(itertools.islice(glob.iglob(pattern, recursive=True), FOLDER_ENTRIES + 1))
+            if len(matches) > FOLDER_ENTRIES:
+                raise TypeError(f"pattern {text!r}, which the model's or the loss's code names, matches over "
+                                f"{FOLDER_ENTRIES:,} paths")
+            found += [(Path(m).relative_to(root).as_posix(), Path(m)) for m in sorted(matches)
+                      if not _ENTRY.fullmatch(Path(m).name)]
         return found
     if os.path.isabs(text):
         return [("", Path(text))]
@@ -153,7 +161,7 @@ def _folder_content(folder: Path) -> str:
                             f"{FOLDER_ENTRIES:,} entries")
         where = Path(top).relative_to(folder).as_posix()
         digest.update(f"{where}/:{','.join(folders)}\n".encode())
-        for name in sorted(files):
+        for name in sorted(f for f in files if not _ENTRY.fullmatch(f)):
             try:
                 info = (Path(top) / name).stat()
             except OSError:  # a broken link

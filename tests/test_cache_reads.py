@@ -185,3 +185,24 @@ def _sha256(data: bytes) -> str:
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
+
+
+def test_the_result_caches_own_entries_never_enter_the_key(tmp_path, monkeypatch):
+    """``print("*" * 40)`` in a forward, run from a checkout with its cache folder inside: the
+    pattern matched the cache folder, whose listing changes with every entry written, so no
+    command ever hit. The cache's entries (and their temporary files) are not listed."""
+    from prunelimit.cache import Entry, Store
+    from prunelimit.cache_reads import named_paths
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cache").mkdir(mode=0o700)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "scale.txt").write_text("1.0")
+    store = Store(tmp_path / "cache")
+    store.save("a" * 64, "spectrum", Entry({"int": 1}))
+    first = named_paths(["*", "cache"], [])
+    store.save("b" * 64, "spectrum", Entry({"int": 2}))
+    (tmp_path / "cache" / f".{'c' * 64}.entry.x1y2.tmp").write_bytes(b"half")
+    assert named_paths(["*", "cache"], []) == first
+    (tmp_path / "conf" / "scale.txt").write_text("3.0")
+    assert named_paths(["*", "cache"], []) != first
