@@ -75,8 +75,10 @@ def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[st
     bases = list(dict.fromkeys(p.resolve() for p in (*_working_folder(), *code_folders)))
     lines = []
     for text in sorted({s for s in strings if could_name_a_path(s)}):
-        held = sorted({f"{label}:{content}" for label, path in _paths(text, bases)
-                       if (content := _content(path, bases)) is not None})
+        # in the order of the folders it resolves in, not as a set: a copy of the same file in
+        # another folder (an older checkout's) must not hide a change in this one
+        held = [f"{label}:{content}" for label, path in _paths(text, bases)
+                if (content := _content(path, bases)) is not None]
         if held:
             lines.append(f"{portable(text)}={'|'.join(held)}")
     return lines

@@ -206,3 +206,19 @@ def test_the_result_caches_own_entries_never_enter_the_key(tmp_path, monkeypatch
     assert named_paths(["*", "cache"], []) == first
     (tmp_path / "conf" / "scale.txt").write_text("3.0")
     assert named_paths(["*", "cache"], []) != first
+
+
+def test_a_changed_file_is_keyed_beside_a_copy_in_another_code_folder(tmp_path, monkeypatch):
+    """``scale.txt`` beside this model and others in older checkouts whose modules are imported
+    too: editing this one to another's content kept the set of contents, and the key (seen in a
+    test process holding earlier tests' modules: gate served the old spectrum)."""
+    from prunelimit.cache_reads import named_paths
+
+    older = [tmp_path / "old1", tmp_path / "old2"]
+    for name, value in (("old1", "3.0"), ("old2", "1.0"), ("new", "1.0")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "scale.txt").write_text(value)
+    monkeypatch.chdir(tmp_path / "new")
+    first = named_paths(["scale.txt"], older)
+    (tmp_path / "new" / "scale.txt").write_text("3.0")
+    assert named_paths(["scale.txt"], older) != first
