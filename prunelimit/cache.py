@@ -1,17 +1,18 @@
 """A content-keyed result store: a repeated command on unchanged inputs spends no curvature work.
 
 The key (:func:`input_key`) is a sha256 over what the result depends on, taken from the
-inputs as loaded: the bytes of a checkpoint that holds code (TorchScript, a pickled module)
-and the weights, buffers (non-persistent ones included), masks and module structure built
+inputs as loaded: the members of a checkpoint that holds code (TorchScript, a pickled
+module: :func:`archive_fingerprint`) and the weights, buffers (non-persistent ones included), masks and module structure built
 from any checkpoint, the values the model's and the loss's code computes with besides
 tensors (plain attributes, hooks, closures, the globals the user's functions read and what
-they read of the user's other modules, by the names in their code and its strings; a
-path they hold by its file's name and bytes: ``_Values``), the analysis batches themselves (so a
+they read of the user's other modules, by the names in their code and its strings:
+``_Values``; and the files, folders and environment variables every string they hold
+names, by what those hold: :mod:`prunelimit.cache_reads`), the analysis batches themselves (so a
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
 precision switches, every field of the options (as the caller keys them: the exact
-spectrum's without the seed it never reads), the versions of torch, numpy, scipy and
+spectrum's without the seed it never reads), the versions of Python, torch, numpy, scipy and
 the installed packages the model and loss use, and prunelimit's own source (its version
 and a digest of its files, so an edited or reinstalled copy under the same version
 number never reads an older copy's results). No folder enters it: a checkout moved or
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 
 from prunelimit import __version__
+from prunelimit.cache_reads import file_sha256, named_paths, named_variables, portable
 from prunelimit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -81,17 +83,17 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
 
     digest = hashlib.sha256()
     header = {"format": FORMAT, "kind": kind, "prunelimit": __version__, "source": package_fingerprint(),
-              "torch": torch.__version__, "precision": float_precision(),
+              "torch": torch.__version__, "python": python_version(), "precision": float_precision(),
               "options": plain(dataclasses.asdict(options)), "device": inputs.device.type,
               "selection": plain(inputs.selection), "spec": _keyed_spec(inputs.loaded.spec)}
     _update_json(digest, header)
-    # The bytes of a file that holds code cover what the loaded tensors do not (TorchScript
+    # The content of a file that holds code covers what the loaded tensors do not (TorchScript
     # code, a pickled module's class names). Other files count by what was loaded from them
     # (below; their recorded specs and prunable set by the spec, data, loss and selection),
     # so a re-save of the same weights with another timestamp or optimizer state is a hit.
     path = inputs.loaded.path
     holds_code = inputs.loaded.source in CODE_FORMATS and path is not None and Path(path).is_file()
-    digest.update(b"checkpoint:" + (file_sha256(path).encode() if holds_code else b"-"))
+    digest.update(b"checkpoint:" + (archive_fingerprint(path).encode() if holds_code else b"-"))
     digest.update(b"structure:" + repr(inputs.model).encode())
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
@@ -114,8 +116,64 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     # the numerics under prunelimit's own: their versions, as torch's
     _update_json(digest, {name: package_version(name) for name in sorted(values.packages | {"numpy", "scipy"})})
     digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
-    for name, sha in sorted((name, file_sha256(source)) for source, name in code_files(inputs).items()):
+    code = code_files(inputs)
+    for name, sha in sorted((name, file_sha256(source)) for source, name in code.items()):
         digest.update(f"code:{name}:{sha}".encode())
+    # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
+    folders = sorted({Path(source).parent for source in code})
+    _update_json(digest, {"paths": named_paths(values.strings, folders), "environment": named_variables(values.strings)})
+    return digest.hexdigest()
+
+
+def python_version() -> str:
+    """The interpreter, as the key holds it: its standard library (``random``, ``statistics``)
+    runs under prunelimit's numerics and the user's code."""
+    import platform
+
+    return f"{platform.python_implementation()} {platform.python_version()}"
+
+
+# members of a code-holding zip archive that change on every save without changing what it
+# computes: torch's random serialization id, and TorchScript's source ranges for error messages
+_ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl)")
+
+
+def _canonical_pickle(data: bytes) -> bytes:
+    """``data`` with its unused memo entries dropped and the rest renumbered in order
+    (``pickletools.optimize`` parses, never runs, a pickle); as it is where that fails."""
+    import pickletools
+
+    try:
+        return pickletools.optimize(data)
+    except Exception:  # not a pickle pickletools can read: its bytes as they are
+        return data
+
+
+def archive_fingerprint(path: str | Path) -> str:
+    """sha256 of a TorchScript archive or pickled module by what it computes with: its members
+    by their names inside the archive (not the folder name torch gives them after the file it
+    saved to), pickles in a canonical form (a re-save numbers its memo otherwise), save-time
+    noise (:data:`_ARCHIVE_NOISE`) left out; another file by its bytes. A re-saved, renamed or
+    copied archive of the same module keeps its key."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        return file_sha256(path)
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path) as archive:
+        members = sorted(((info.filename.split("/", 1)[-1], info) for info in archive.infolist() if not info.is_dir()),
+                         key=lambda member: member[0])
+        for name, info in members:
+            if _ARCHIVE_NOISE.fullmatch(name):
+                continue
+            if name.endswith(".pkl"):
+                data = _canonical_pickle(archive.read(info))
+                digest.update(f"{name}:{len(data)}:".encode() + data)
+                continue
+            digest.update(f"{name}:{info.file_size}:".encode())
+            with archive.open(info) as member:  # tensors' storages: streamed, not read whole
+                for block in iter(lambda: member.read(1 << 20), b""):
+                    digest.update(block)
     return digest.hexdigest()
 
 
@@ -299,39 +357,6 @@ def _user_modules_read(namespace: dict[str, Any], names: set[str]) -> list[Any]:
     return [found[name] for name in sorted(found)]
 
 
-def _global(namespace: dict[str, Any], name: str) -> Any:
-    """A module global as keyed: ``__file__`` by its file name (the file's bytes are keyed with
-    the code files; its folder is only where the checkout lies), an absolute path of a file
-    in a string (``os.path.join(os.path.dirname(__file__), 'scale.txt')``) as that file
-    (:func:`_file_read`)."""
-    value = namespace[name]
-    if name == "__file__" and isinstance(value, str):
-        return Path(value).name
-    if isinstance(value, str) and len(value) < _PATH_MAX and os.path.isabs(value):
-        return _file_read(Path(value)) or value
-    return value
-
-
-_PATH_MAX = 4096
-# A file a path names is keyed by its bytes up to this size; a larger one (a data set the
-# code streams) by its size and modification time, not read whole on every key.
-FILE_BYTES_KEYED = 64 * 2**20
-
-
-def _file_read(path: Path) -> str | None:
-    """What keys a file the user's code may read while it runs (a module-level
-    ``Path(__file__).parent / 'scale.txt'``): its name and bytes, never its folder, so a moved
-    checkout keeps its key and an edited file is another; ``None`` when ``path`` is no file."""
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        content = file_sha256(path) if info.st_size <= FILE_BYTES_KEYED else f"{info.st_size}:{info.st_mtime_ns}"
-    except OSError:  # unreadable, or gone meanwhile: the path alone
-        return None
-    return f"file:{path.name}:{content}"
-
-
 def _cell(cell: Any) -> Any:
     """A closure cell's value; ``None`` for one not yet assigned (a name bound after the function)."""
     try:
@@ -357,6 +382,7 @@ class _Values:
         # by id, holding each object: a freed temporary's id is reused by the next one
         self.seen: dict[int, Any] = {id(obj): obj for obj in known}  # the model's modules: described by name
         self.packages: set[str] = set()  # top-level packages of the installed code met
+        self.strings: set[str] = set()  # every string and path met (cache_reads: what they name)
 
     def _tag(self, text: str) -> None:
         self.digest.update(text.encode() + b"\0")
@@ -389,7 +415,10 @@ class _Values:
 
         import torch
 
-        if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+        if isinstance(obj, str):  # it may name a file, folder or variable the code reads: keyed after the walk
+            self.strings.add(obj)
+            return self._tag(f"str:{portable(obj)!r}")
+        if obj is None or isinstance(obj, (bool, int, float, complex, bytes)):
             return self._tag(f"{type(obj).__name__}:{obj!r}")
         if isinstance(obj, torch.Tensor):
             self._tag("tensor")
@@ -399,8 +428,9 @@ class _Values:
             return self.digest.update(np.ascontiguousarray(obj).tobytes())
         if isinstance(obj, (np.generic, torch.dtype, torch.device, torch.layout, torch.memory_format)):
             return self._tag(f"{_qualname(type(obj))}:{obj!r}")
-        if isinstance(obj, PurePath):  # a file's name and bytes; a folder's name: never where it lies
-            return self._tag(_file_read(Path(obj)) or f"path:{obj.name}")
+        if isinstance(obj, PurePath):  # by its name; what it holds is keyed with the strings, never where it lies
+            self.strings.add(str(obj))
+            return self._tag(portable(str(obj)) if os.path.isdir(obj) else f"path:{obj.name}")
         if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
@@ -429,6 +459,7 @@ class _Values:
                 one.update(label, item, deeper)
                 parts.append(one.digest.hexdigest())
                 self.packages |= one.packages
+                self.strings |= one.strings
             self._tag(f"set:{','.join(sorted(parts))}")
         elif isinstance(obj, functools.partial):
             self._tag("partial")
@@ -468,12 +499,12 @@ class _Values:
         for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
             self.update(label, part, depth)
         # module-level values it reads (a constant loaded from a data file at import)
-        self.update(label, {n: _global(fn.__globals__, n) for n in sorted(names) if n in fn.__globals__}, depth)
+        self.update(label, {n: fn.__globals__[n] for n in sorted(names) if n in fn.__globals__}, depth)
         # and those it reads of the user's other modules (``cfg.SCALE``): a module counts by
         # name alone, and its file need not change when the value it loads does
         for module in _user_modules_read(fn.__globals__, names):
             self._tag(f"values of module:{module.__name__}")
-            self.update(label, {n: _global(vars(module), n) for n in sorted(names) if n in vars(module)}, depth)
+            self.update(label, {n: vars(module)[n] for n in sorted(names) if n in vars(module)}, depth)
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""
@@ -503,14 +534,6 @@ class _Values:
             self.update(label, base, depth)
         self.update(label, {k: v for k, v in vars(cls).items() if k not in ("__dict__", "__weakref__", "__doc__")},
                     depth)
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _update_json(digest, obj: Any) -> None:

@@ -251,6 +251,42 @@ def test_pickled_module_whose_class_changed_is_a_miss(cli, tmp_path, monkeypatch
     _assert_recomputed(cli, ckpt, cache, first, *args)
 
 
+def _save_code(kind: str, module: torch.nn.Module, path: Path, how: str) -> None:
+    """``module`` as a TorchScript archive or a pickled module at ``path``: saved there, saved
+    under another name and renamed (an atomic save), or loaded from such a file and saved again."""
+    save = torch.jit.save if kind == "torchscript" else torch.save
+    load = torch.jit.load if kind == "torchscript" else (lambda f: torch.load(f, weights_only=False))
+    if how == "saved":
+        save(torch.jit.script(module) if kind == "torchscript" else module, path)
+        return
+    other = path.with_name(f".tmp-{how}-{path.name}")
+    _save_code(kind, module, other, "saved")
+    if how == "loaded-and-saved":
+        save(load(other), path)
+        other.unlink()
+    else:
+        other.replace(path)
+
+
+@pytest.mark.parametrize("kind", ["torchscript", "module"])
+@pytest.mark.parametrize("how", ["saved", "renamed", "loaded-and-saved"])
+def test_the_same_code_holding_checkpoint_saved_again_is_a_hit(cli, tmp_path, forbid_curvature, kind, how):
+    """A TorchScript archive or pickled module keyed by its bytes missed on every save of the
+    same module: torch names the archive's inner folder after the file it saves to, gives each
+    save a random id, and a re-save after loading numbers its pickle's memo and source ranges
+    anew. Keyed by its members' contents, the same module saved again reads the entry."""
+    ckpt, cache = tmp_path / "net.pt", tmp_path / "cache"
+    args = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
+    torch.manual_seed(0)
+    net = _ReluNet()
+    _save_code(kind, net, ckpt, "saved")
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    _save_code(kind, net, ckpt, how)
+    forbid_curvature()
+    second = _doc(_gate(cli, ckpt, cache, *args))
+    assert second["cache_hit"] is True and _prediction(second) == _prediction(first)
+
+
 def _resave(path, kind: str, state: dict, note: str) -> None:
     """``state`` saved to ``path`` as ``kind``, with ``note`` in what the file keeps beside the weights."""
     from safetensors.torch import save_file
@@ -942,6 +978,26 @@ def test_changed_prunelimit_source_is_a_miss(cli, own_ckpt, tmp_path, monkeypatc
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
 
 
+@pytest.mark.parametrize("what", ["torch", "python"])
+def test_another_torch_or_python_is_a_miss(own_ckpt, monkeypatch, what):
+    """A cache folder kept across an upgrade (a CI cache restored onto a new image): torch's
+    kernels and Python's standard library run under every number, so another version misses.
+    The key held torch's version but not Python's."""
+    import platform
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    inputs = load_inputs(own_ckpt, data="digits:train", max_samples=100)
+    first = input_key(inputs, "spectrum", CurvatureOptions())
+    if what == "torch":
+        monkeypatch.setattr(torch, "__version__", "0.0.1")
+    else:
+        monkeypatch.setattr(platform, "python_version", lambda: "3.0.0")
+    assert input_key(inputs, "spectrum", CurvatureOptions()) != first
+
+
 @pytest.mark.parametrize("package", ["numpy", "scipy"])
 def test_changed_package_version_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch, package):
     """prunelimit's numerics run on numpy and scipy: another version may give other numbers."""
@@ -1160,3 +1216,28 @@ def test_a_value_read_by_name_or_from_a_file_beside_the_code_is_keyed_and_a_move
     assert key(tmp_path / "moved") != first
     checkout(tmp_path / "a", "3.0")
     assert key(tmp_path / "a") != first
+
+
+WRITER_PY = ("import sys, numpy as np\nfrom pathlib import Path\nfrom prunelimit.cache import Entry, Store\n"
+             "store = Store(Path(sys.argv[1]))\nentry = Entry({'tensor': 0}, (np.arange(2**16, dtype='<f8'),))\n"
+             "for _ in range(40):\n    store.save('k' * 64, 'spectrum', entry)\n")
+
+
+def test_two_processes_writing_one_entry_never_leave_it_half_written(tmp_path):
+    """Two CI jobs sharing a cache folder store the same entry at once while a third reads
+    it: every read finds no entry or an intact one (a temporary file and a rename), never a
+    damaged one, and no temporary file is left."""
+    import subprocess
+
+    from prunelimit.cache import open_store
+
+    warnings: list[str] = []
+    store = open_store(tmp_path / "cache", explicit=True, warn=warnings.append)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    writers = [subprocess.Popen([sys.executable, "-c", WRITER_PY, str(store.path)], env=env) for _ in range(2)]
+    while any(w.poll() is None for w in writers):
+        found = store.load("k" * 64, "spectrum")
+        assert found is None or np.array_equal(found.arrays[0], np.arange(2**16))
+    assert [w.returncode for w in writers] == [0, 0] and not warnings
+    assert np.array_equal(store.load("k" * 64, "spectrum").arrays[0], np.arange(2**16))
+    assert [p.name for p in store.path.iterdir()] == ["k" * 64 + ".entry"]

@@ -89,8 +89,10 @@ def pct(value) -> str:
 
 
 def cost(spectrum) -> str:
-    """This run's curvature work; a spectrum from the result cache cost none."""
-    return f"{spectrum.hvps:,} HVPs in {spectrum.seconds:.1f} s" + (" (spectrum from the cache)" if spectrum.cached else "")
+    """This run's curvature work; a spectrum from the result cache cost none, and the line says
+    how to recompute it (what the cache key cannot see: docs/guide.md, the result cache)."""
+    hit = " (spectrum from the cache; --no-cache recomputes it)"
+    return f"{spectrum.hvps:,} HVPs in {spectrum.seconds:.1f} s" + (hit if spectrum.cached else "")
 
 
 def folding_table(*columns: str | Column, title: str | None = None) -> Table:

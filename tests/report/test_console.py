@@ -128,7 +128,7 @@ def test_verify_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache(c
         console.render_verify(shown)
         out = capsys.readouterr().out
         assert f"spectrum: {console.cost(shown.bounds.spectrum)}\n" in out
-        assert ("(spectrum from the cache)" in out) is cached
+        assert ("(spectrum from the cache; --no-cache recomputes it)" in out) is cached
 
 
 def test_gate_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache_as_verify_does(capsys):
@@ -144,7 +144,7 @@ def test_gate_says_what_its_spectrum_cost_and_whether_it_came_from_the_cache_as_
         console.render_gate(shown)
         out = capsys.readouterr().out
         assert f"spectrum: {console.cost(shown.spectrum)}\n" in out and "gate passed\n" in out
-        assert ("(spectrum from the cache)" in out) is cached and "cached result" not in out
+        assert ("(spectrum from the cache; --no-cache recomputes it)" in out) is cached and "cached result" not in out
 
 
 @pytest.mark.parametrize(("points", "text"), [(-1.5625, "−1.56 pt"), (1.5625, "+1.56 pt"), (0.0, "+0.00 pt")])

@@ -1,0 +1,177 @@
+"""What the user's code may read while it runs that no loaded object shows: the files, folders
+and environment variables its strings name (``open("scale.txt")``, ``os.listdir("conf")``,
+``glob.glob("conf/*.json")``, ``os.environ["SCALE"]``), as the result cache keys them.
+
+A string names a path when something exists there: an absolute path as itself, a relative one
+against the working folder and against each folder of the user's code (a path joined to
+``os.path.dirname(__file__)`` at run time), a pattern with ``*``, ``?`` or ``[`` by the paths it
+matches. A file counts by its bytes (its size and modification time above
+:data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
+:data:`FILE_BYTES_KEYED` in all, the rest by size and modification time), except a folder that
+holds the user's code or the working folder (the checkout, ``.``, ``/``): that one counts only
+through the files the code names inside it, so the command's own outputs and cache beside
+the code leave the key as it was. A string that can name an environment variable (a letter,
+then letters, digits or underscores) counts by the variable's value when it is set. Each is
+keyed by the string and what it names, never by the folder it lies in: a moved checkout with
+the same files keeps its key.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import itertools
+import os
+import re
+import stat
+from pathlib import Path
+from typing import Iterable, Sequence
+
+# A file is keyed by its bytes up to this size (a folder's files up to this much in all); a
+# larger one (a data set the code streams) by its size and modification time, not read whole.
+FILE_BYTES_KEYED = 64 * 2**20
+# A folder the code names with more entries than this is not keyed (the result is not cached):
+# listing a data set of millions of files on every command would cost more than the cache saves.
+FOLDER_ENTRIES = 100_000
+PATH_MAX = 4096
+# the kernel's views: their files change on their own and reading some blocks (/proc/kmsg);
+# a string naming one (``"dev"`` with the working folder ``/``) counts by the string alone
+SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
+# the result cache's own entries and their temporary files (``cache.Store.entry_path``): a
+# folder or pattern that reaches the cache folder must not change with every entry written
+_ENTRY = re.compile(r"\.?[0-9a-f]{64}\.entry(\..+\.tmp)?")
+_VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_PATTERN = re.compile(r"[*?[]")
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def could_name_a_path(text: str) -> bool:
+    return 0 < len(text) < PATH_MAX and "\0" not in text and "\n" not in text
+
+
+def portable(text: str) -> str:
+    """``text`` as the key shows it: an absolute path to a file by the file's name alone, to a
+    folder as a folder (a checkout's own name changes when it moves; what either holds is
+    keyed by :func:`named_paths`), anything else as it is."""
+    try:
+        if could_name_a_path(text) and os.path.isabs(text) and os.path.exists(text):
+            return "folder" if os.path.isdir(text) else f"path:{Path(text).name}"
+    except (OSError, ValueError):  # a name the system refuses
+        pass
+    return text
+
+
+def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[str]:
+    """One line per string that names an existing path: the string (:func:`portable`) and what
+    its paths hold, relative strings resolved against the working folder and ``code_folders``.
+    ``TypeError`` for a named folder too large to key (:data:`FOLDER_ENTRIES`)."""
+    bases = list(dict.fromkeys(p.resolve() for p in (*_working_folder(), *code_folders)))
+    lines = []
+    for text in sorted({s for s in strings if could_name_a_path(s)}):
+        # in the order of the folders it resolves in, not as a set: a copy of the same file in
+        # another folder (an older checkout's) must not hide a change in this one
+        held = [f"{label}:{content}" for label, path in _paths(text, bases)
+                if (content := _content(path, bases)) is not None]
+        if held:
+            lines.append(f"{portable(text)}={'|'.join(held)}")
+    return lines
+
+
+def _working_folder() -> list[Path]:
+    try:
+        return [Path.cwd()]
+    except OSError:  # removed while the process ran in it: a relative path names nothing there
+        return []
+
+
+def named_variables(strings: Iterable[str]) -> list[str]:
+    """``NAME=value`` for each string that names a set environment variable (one that is not
+    set adds nothing, so setting it changes the lines)."""
+    return [f"{name}={os.environ[name]}" for name in sorted(set(strings))
+            if _VARIABLE.fullmatch(name) and name in os.environ]
+
+
+def _paths(text: str, bases: Sequence[Path]) -> list[tuple[str, Path]]:
+    """The paths ``text`` may name, each with a label that holds no folder outside the string."""
+    text = os.path.expanduser(text)
+    if _PATTERN.search(text):
+        roots = [Path(_fixed_part(text))] if os.path.isabs(text) else bases
+        found = []
+        for root in roots:
+            pattern = text if os.path.isabs(text) else str(root / text)
+            matches = list(itertools.islice(glob.iglob(pattern, recursive=True), FOLDER_ENTRIES + 1))
+            if len(matches) > FOLDER_ENTRIES:
+                raise TypeError(f"pattern {text!r}, which the model's or the loss's code names, matches over "
+                                f"{FOLDER_ENTRIES:,} paths")
+            found += [(Path(m).relative_to(root).as_posix(), Path(m)) for m in sorted(matches)
+                      if not _ENTRY.fullmatch(Path(m).name)]
+        return found
+    if os.path.isabs(text):
+        return [("", Path(text))]
+    return [("", base / text) for base in bases]
+
+
+def _fixed_part(pattern: str) -> str:
+    """The folder an absolute glob pattern starts in: its parts before the first wildcard."""
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if _PATTERN.search(part))
+    return str(Path(*parts[:fixed]))
+
+
+def _content(path: Path, code_folders: Sequence[Path]) -> str | None:
+    """What keys the file or folder at ``path``; ``None`` where nothing is (or no file: a FIFO)."""
+    try:
+        if any(path.resolve().is_relative_to(system) for system in SYSTEM_FOLDERS):
+            return None
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode):
+            return _file_content(path, info, FILE_BYTES_KEYED)
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        folder = path.resolve()
+    except (OSError, ValueError):  # unreadable, a name the system refuses: the string alone
+        return None
+    if any(code == folder or code.is_relative_to(folder) for code in code_folders):
+        return "folder of the code"
+    return "folder " + _folder_content(folder)
+
+
+def _file_content(path: Path, info: os.stat_result, budget: int) -> str:
+    if info.st_size <= budget:
+        try:
+            return file_sha256(path)
+        except OSError:
+            return "unreadable"
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
+def _folder_content(folder: Path) -> str:
+    """sha256 over a folder's listing (every level, links followed) and its files' contents."""
+    digest, budget, count = hashlib.sha256(), FILE_BYTES_KEYED, 0
+    for top, folders, files in os.walk(folder, followlinks=True):
+        folders.sort()
+        count += len(folders) + len(files)
+        if count > FOLDER_ENTRIES:  # a link loop ends here too
+            raise TypeError(f"folder {folder}, which the model's or the loss's code names, holds over "
+                            f"{FOLDER_ENTRIES:,} entries")
+        where = Path(top).relative_to(folder).as_posix()
+        digest.update(f"{where}/:{','.join(folders)}\n".encode())
+        for name in sorted(f for f in files if not _ENTRY.fullmatch(f)):
+            try:
+                info = (Path(top) / name).stat()
+            except OSError:  # a broken link
+                info = None
+            if info is None or not stat.S_ISREG(info.st_mode):  # never read a FIFO: it would wait
+                digest.update(f"{name}:{'-' if info is None else stat.S_IFMT(info.st_mode)}\n".encode())
+                continue
+            content = _file_content(Path(top) / name, info, budget)
+            budget -= info.st_size if info.st_size <= budget else 0
+            digest.update(f"{name}:{content}\n".encode())
+    return digest.hexdigest()

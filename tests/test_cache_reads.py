@@ -1,0 +1,224 @@
+"""The cache key follows the files, folders and environment variables the user's code names in
+its strings and reads while it runs (prunelimit.cache_reads), and not the folder a checkout lies in."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.test_cache import _assert_recomputed, _doc, _gate
+
+# head of the model's module, a line of its class body, the expression its forward scales by,
+# and what the change does (a file of the checkout rewritten or added, or a variable set)
+READS = {
+    "relative-to-cwd": ("", "", "float(open('scale.txt').read())", "scale.txt"),
+    "joined-to-__file__": ("import os\n", "", "float(open(os.path.join(os.path.dirname(__file__), 'scale.txt')).read())",
+                           "scale.txt"),
+    "pathlib-subfolder": ("from pathlib import Path\n", "",
+                          "float((Path(__file__).parent / 'conf' / 'scale.txt').read_text())", "conf/scale.txt"),
+    "folder-path-global": ("from pathlib import Path\nCONF = Path(__file__).parent / 'conf'\n", "",
+                           "float((CONF / 'scale.txt').read_text())", "conf/scale.txt"),
+    "folder-str-global": ("import os\nCONF = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'conf')\n", "",
+                          "float(open(os.path.join(CONF, 'scale.txt')).read())", "conf/scale.txt"),
+    "code-folder-global": ("import os\nHERE = os.path.dirname(os.path.abspath(__file__))\n", "",
+                           "float(open(os.path.join(HERE, 'scale.txt')).read())", "scale.txt"),
+    "glob": ("import glob\n", "", "sum(float(open(f).read()) for f in sorted(glob.glob('conf/*.txt')))",
+             "conf/new.txt"),
+    "listdir": ("import os\n", "", "1.0 + len(os.listdir('conf'))", "conf/new.txt"),
+    "class-attribute": ("", "    path = 'scale.txt'\n", "float(open(self.path).read())", "scale.txt"),
+    "numpy-loadtxt": ("import numpy as np\n", "", "float(np.loadtxt('conf/scale.txt'))", "conf/scale.txt"),
+    "environ": ("import os\n", "", "float(os.environ['PLKEY_SCALE'])", "$PLKEY_SCALE"),
+    "getenv-default": ("import os\n", "", "float(os.getenv('PLKEY_UNSET', '1.0'))", "$PLKEY_UNSET"),
+    "variable-name-global": ("import os\nVAR = 'PLKEY_SCALE'\n", "", "float(os.environ.get(VAR, '1'))",
+                             "$PLKEY_SCALE"),
+}
+
+
+def _checkout(root: Path, module: str, case: str) -> None:
+    head, body, expr, _ = READS[case]
+    (root / "conf").mkdir(parents=True)
+    (root / f"{module}.py").write_text(
+        f"{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n{body}"
+        f"    def forward(self, x):\n        return super().forward(x * {expr})\n")
+    for name in ("scale.txt", "conf/scale.txt"):
+        (root / name).write_text("1.0")
+
+
+def _change(root: Path, case: str, monkeypatch) -> None:
+    what = READS[case][3]
+    if what.startswith("$"):
+        monkeypatch.setenv(what[1:], "3.0")
+    else:
+        (root / what).write_text("3.0")
+
+
+@pytest.mark.parametrize("case", READS)
+def test_what_the_code_reads_at_run_time_is_keyed_and_a_moved_or_touched_copy_hits(tmp_path, monkeypatch, case):
+    """A forward that reads a file by a relative path, a folder's files, or an environment
+    variable: changing what it reads changed the model's output but kept the key, so gate and
+    bounds served the old spectrum. A moved checkout, files touched but unchanged and an
+    unrelated file added beside the code keep the key."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    module = f"plreads_{case.replace('-', '_')}"
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+    monkeypatch.setenv("PLKEY_SCALE", "1.0")
+    monkeypatch.delenv("PLKEY_UNSET", raising=False)
+
+    def key_and_output(root: Path) -> tuple[str, torch.Tensor]:
+        with monkeypatch.context() as m:
+            m.chdir(root)
+            m.syspath_prepend(str(root))
+            m.delitem(sys.modules, module, raising=False)
+            importlib.invalidate_caches()
+            torch.manual_seed(0)
+            model = importlib.import_module(module).Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(),
+                                                            torch.nn.Linear(12, 10))
+            keyed = input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
+            with torch.no_grad():
+                return keyed, model(data[0])
+
+    _checkout(tmp_path / "a", module, case)
+    first, output = key_and_output(tmp_path / "a")
+    for name in ("scale.txt", "conf/scale.txt", "conf", f"{module}.py"):
+        os.utime(tmp_path / "a" / name, ns=(10**18, 10**18))  # touched, unchanged
+    (tmp_path / "a" / "junit.xml").write_text("<testsuites/>")  # a command's output beside the code
+    assert key_and_output(tmp_path / "a")[0] == first
+    shutil.copytree(tmp_path / "a", tmp_path / "moved")
+    assert key_and_output(tmp_path / "moved")[0] == first
+    _change(tmp_path / "moved", case, monkeypatch)
+    changed, changed_output = key_and_output(tmp_path / "moved")
+    assert not torch.allclose(changed_output, output)  # the change does change what the model computes
+    assert changed != first
+
+
+FORWARD_READING_CWD_PY = ("from torch import nn\n\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n"
+                          "        return super().forward(x * float(open('scale.txt').read()))\n\n\n"
+                          "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+
+
+def test_gate_after_a_file_read_by_a_relative_path_changed_recomputes(cli, own_ckpt, tmp_path, monkeypatch):
+    """The outside review's case: ``open("scale.txt")`` in forward, run from the checkout; the
+    file changed and gate passed on the old spectrum (0.8039 cached against 0.7217 fresh)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.py").write_text(FORWARD_READING_CWD_PY)
+    (tmp_path / "scale.txt").write_text("1.0")
+    args = ("--model", "model.py:make", "--max-samples", 300)
+    first = _doc(_gate(cli, own_ckpt, "cache", *args))
+    assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
+    (tmp_path / "scale.txt").write_text("3.0")
+    _assert_recomputed(cli, own_ckpt, "cache", first, *args)
+
+
+def test_a_named_folder_too_large_to_key_runs_uncached(cli, own_ckpt, tmp_path, monkeypatch):
+    """A folder of more entries than the key lists: computed, never stored, with one warning."""
+    from prunelimit import cache_reads
+
+    monkeypatch.setattr(cache_reads, "FOLDER_ENTRIES", 3)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").mkdir()
+    for i in range(4):
+        (tmp_path / "conf" / f"{i}.txt").write_text("1.0")
+    (tmp_path / "model.py").write_text(FORWARD_READING_CWD_PY.replace("float(open('scale.txt').read())",
+                                                                      "len(os.listdir('conf'))").replace(
+        "from torch", "import os\nfrom torch"))
+    for _ in range(2):
+        result = _gate(cli, own_ckpt, "cache", "--model", "model.py:make", "--max-samples", 300)
+        assert _doc(result)["cache_hit"] is False and "Traceback" not in result.stderr
+        assert "spectrum not cached (folder" in result.stderr and "holds over 3 entries" in result.stderr
+    assert not list((tmp_path / "cache").iterdir())
+
+
+def test_named_paths_never_read_a_fifo(tmp_path, monkeypatch):
+    """A FIFO named by the code, or inside a folder it names, is keyed by its kind: reading it would wait."""
+    from prunelimit.cache_reads import named_paths
+
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    (tmp_path / "conf").mkdir()
+    os.mkfifo(tmp_path / "conf" / "pipe")
+    monkeypatch.chdir(tmp_path)
+    lines = named_paths(["conf", "conf/pipe"], [])
+    assert len(lines) == 1 and lines[0].startswith("conf=:folder ")
+
+
+def test_named_paths_never_walk_the_kernels_folders(monkeypatch):
+    """Run from ``/`` (a container's working folder), a string such as ``"proc"`` or ``"dev"``
+    names the kernel's views, whose files change on their own or block when read: not keyed."""
+    from prunelimit.cache_reads import named_paths
+
+    monkeypatch.chdir("/")
+    assert named_paths(["proc", "dev", "sys", "/proc/self/status", "dev/null"], []) == []
+
+
+def test_hit_message_names_no_cache(cli, own_ckpt, tmp_path):
+    """What the key cannot see (a path the code builds from pieces, a file installed code reads)
+    is undone by --no-cache: a result from the cache says so where it says it is cached."""
+    for _ in range(2):
+        result = cli("gate", own_ckpt, "--cache-dir", tmp_path / "cache", "--min-ratio", "0", "--max-samples", 300)
+    assert "(spectrum from the cache; --no-cache recomputes it)" in result.stdout, result.stdout
+
+
+
+def test_named_paths_in_a_removed_working_folder(tmp_path, monkeypatch):
+    """A command run from a folder removed meanwhile (a CI step after a clean-up): no relative
+    string names anything there, and the key is computed, not an internal error."""
+    from prunelimit.cache_reads import named_paths
+
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "scale.txt").write_text("1.0")
+    (tmp_path / "gone").mkdir()
+    monkeypatch.chdir(tmp_path / "gone")
+    (tmp_path / "gone").rmdir()
+    assert named_paths(["scale.txt"], [tmp_path / "code"]) == [f"scale.txt=:{_sha256(b'1.0')}"]
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_the_result_caches_own_entries_never_enter_the_key(tmp_path, monkeypatch):
+    """``print("*" * 40)`` in a forward, run from a checkout with its cache folder inside: the
+    pattern matched the cache folder, whose listing changes with every entry written, so no
+    command ever hit. The cache's entries (and their temporary files) are not listed."""
+    from prunelimit.cache import Entry, Store
+    from prunelimit.cache_reads import named_paths
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cache").mkdir(mode=0o700)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "scale.txt").write_text("1.0")
+    store = Store(tmp_path / "cache")
+    store.save("a" * 64, "spectrum", Entry({"int": 1}))
+    first = named_paths(["*", "cache"], [])
+    store.save("b" * 64, "spectrum", Entry({"int": 2}))
+    (tmp_path / "cache" / f".{'c' * 64}.entry.x1y2.tmp").write_bytes(b"half")
+    assert named_paths(["*", "cache"], []) == first
+    (tmp_path / "conf" / "scale.txt").write_text("3.0")
+    assert named_paths(["*", "cache"], []) != first
+
+
+def test_a_changed_file_is_keyed_beside_a_copy_in_another_code_folder(tmp_path, monkeypatch):
+    """``scale.txt`` beside this model and others in older checkouts whose modules are imported
+    too: editing this one to another's content kept the set of contents, and the key (seen in a
+    test process holding earlier tests' modules: gate served the old spectrum)."""
+    from prunelimit.cache_reads import named_paths
+
+    older = [tmp_path / "old1", tmp_path / "old2"]
+    for name, value in (("old1", "3.0"), ("old2", "1.0"), ("new", "1.0")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "scale.txt").write_text(value)
+    monkeypatch.chdir(tmp_path / "new")
+    first = named_paths(["scale.txt"], older)
+    (tmp_path / "new" / "scale.txt").write_text("3.0")
+    assert named_paths(["scale.txt"], older) != first
