@@ -318,9 +318,12 @@ def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data:
         _check_dtype(model, batch[0], model_name, what, names, in_memory=data is None, pickled=loaded.spec is None)
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
+            kind = type(out).__name__
+            # a Hugging Face-style output carries the tensor the losses want as .logits
+            pick = " (its .logits, say)" if isinstance(getattr(out, "logits", None), torch.Tensor) else ""
             raise InputError.naming(
-                f"{model_name} returns a {type(out).__name__}, not one output tensor; return one tensor from "
-                "forward" + said(", or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it",
+                f"{model_name} returns {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}, not one output tensor; "
+                f"return one tensor{pick} from forward" + said(", or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it",
                                  " (a module wrapping the model can pick it)"), *names)
     if (loss_fn is mse_loss or isinstance(loss_fn, PointwiseLoss)) and batch[1].numel() != out.numel():
         # it said "shape '[20, 10]' is invalid ..."; a criterion broadcast the two in silence

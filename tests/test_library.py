@@ -928,3 +928,27 @@ def test_a_time_budget_counts_the_calls_loading(model, train, monkeypatch):
     over = next(note for note in found.notes if note.startswith("the spectrum went"))
     assert re.search(r"s over time_budget=50 s \(100\.\d+ s, 100\.\d+ s of it before the spectrum\)", over)
     assert "loading the model and data took 100.0 s of it" in over and "needs about 101 s here" in over
+
+
+class Output:
+    """A Hugging Face-style output: the tensor the losses want sits in .logits."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        self.logits = logits
+
+
+class _WrapsOutput(torch.nn.Module):
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> Output:
+        return Output(self.inner(x))
+
+
+def test_an_output_object_is_named_with_its_article_and_logits_pointed_to(model, train):
+    """It read "returns a Output" with nothing on where the tensor is; an object with .logits
+    is pointed to it, and the article follows the type's name ("an Output", "a tuple")."""
+    with pytest.raises(InputError, match=r"returns an Output, not one output tensor; return one tensor "
+                                         r"\(its \.logits, say\) from forward"):
+        prunelimit.bounds(_WrapsOutput(model), train)
