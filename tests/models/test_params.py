@@ -163,7 +163,7 @@ def test_a_scripted_class_applying_its_weight_otherwise_is_left_out_and_named():
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch's deprecation of the older weight_norm
-@pytest.mark.parametrize("norm", [nn.utils.parametrizations.weight_norm, nn.utils.weight_norm])
+@pytest.mark.parametrize("norm", [nn.utils.parametrizations.weight_norm, nn.utils.weight_norm, nn.utils.spectral_norm])
 def test_a_parametrized_weight_is_left_out_of_n_and_named(norm):
     """A Linear whose weight weight_norm computes holds no weight parameter: it is not
     prunable (its g and v still enter the Hessian), ``bounds`` says so, and including it is
@@ -171,7 +171,8 @@ def test_a_parametrized_weight_is_left_out_of_n_and_named(norm):
     torch.manual_seed(0)
     model = nn.Sequential(norm(nn.Linear(6, 4)), nn.ReLU(), nn.Linear(4, 3))
     assert _names(prunable_parameters(model)) == ["2.weight"]
-    assert len(_names(hessian_parameters(model))) == 5  # g, v and bias of layer 0, then layer 2's two
+    # g, v (spectral norm: weight_orig) and bias of layer 0, then layer 2's two
+    assert len(_names(hessian_parameters(model))) == (4 if norm is nn.utils.spectral_norm else 5)
     assert parametrized_modules(model, ParamSelection()) == ["0"]
     assert parametrized_modules(model, ParamSelection(exclude=("0",))) == []
     with pytest.raises(OptionError, match="'0', whose weight is computed by a parametrization"):
@@ -179,6 +180,11 @@ def test_a_parametrized_weight_is_left_out_of_n_and_named(norm):
     x, y = torch.randn(32, 6), torch.randint(0, 3, (32,))
     warned = [w for w in prunelimit.bounds(model, (x, y), batch_size=16, method="exact").warnings if "parametriz" in w]
     assert len(warned) == 1 and warned[0].startswith("the weight of layer '0' is computed by a parametrization")
+    # each kind is removed by its own function: remove_parametrizations refuses the older hook
+    fix = {nn.utils.parametrizations.weight_norm: "torch.nn.utils.parametrize.remove_parametrizations",
+           nn.utils.weight_norm: "torch.nn.utils.remove_weight_norm for the older weight_norm",
+           nn.utils.spectral_norm: "torch.nn.utils.remove_spectral_norm for the older spectral_norm"}[norm]
+    assert f"save the model with it removed ({fix}) to prune it" in warned[0]
 
 
 # the float64 copy of a TorchScript model keeps leaf parameters (torch warns on non-leaf ones)
