@@ -153,6 +153,24 @@ def check_gate_travel(target_density: float, start: float, c: "HyperfluxConfig",
         f"({said('more samples (--max-samples) or a smaller --batch-size', 'more or smaller batches')})")
 
 
+def check_ladder_travel(levels: int, epochs_per_level: int, c: "HyperfluxConfig", batches: int) -> None:
+    """Refuse a pressure ladder whose gates cannot close at all: its ``levels · epochs_per_level
+    · batches`` steps move a gate about ``gate_lr`` each, and the lowest gate starts at
+    ``gate_init[0]`` (below it, every level ended at density 1.0 after all its training)."""
+    steps = levels * epochs_per_level * batches
+    lo = c.gate_init[0]
+    if steps * c.gate_lr >= lo:
+        return
+    per_level = math.ceil(lo / c.gate_lr / (levels * batches) - 1e-9)
+    raise OptionError(
+        "epochs_per_level",
+        f"{levels} pressure level{'s' if levels > 1 else ''} × {option('epochs_per_level', epochs_per_level)} × "
+        f"{batches} batch{'es' if batches > 1 else ''} = {steps} gate steps at a gate learning rate of {c.gate_lr:g} move a gate about "
+        f"{steps * c.gate_lr:.2g}, less than the {lo:g} the lowest gate starts at: no weight can be pruned; use "
+        f"{option('epochs_per_level', per_level)} or more batches an epoch "
+        f"({said('more samples (--max-samples) or a smaller --batch-size', 'more or smaller batches')})")
+
+
 @dataclass
 class PressureController:
     """Accelerating up/down controller on the pressure state g; Γ = g^β (the authors' code).
@@ -482,6 +500,7 @@ def pressure_ladder(
     check_pressures(pressures)
     validate.integer("epochs_per_level", epochs_per_level, 1)
     c = replace(config or HyperfluxConfig(), **options)
+    check_ladder_travel(len(pressures), epochs_per_level, c, len(batches))
     torch.manual_seed(c.seed)
     net = _GatedNet(model, selection, c, masks)
     log: list[HyperfluxEpoch] = []

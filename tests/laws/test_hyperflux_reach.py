@@ -12,7 +12,7 @@ from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import OptionError, library_call
-from prunelimit.laws.hyperflux import gate_travel, hyperflux_prune
+from prunelimit.laws.hyperflux import gate_travel, hyperflux_prune, pressure_ladder
 
 
 def _mlp() -> nn.Module:
@@ -58,6 +58,23 @@ def test_the_refusal_names_the_command_line_flags():
                                           r"use --pruning-epochs 18, --gate-lr 0\.059, or 12 batches an epoch "
                                           r"\(more samples \(--max-samples\) or a smaller --batch-size\)$"):
         hyperflux_prune(_mlp(), batches, cross_entropy_loss, 0.5, pruning_epochs=3, regrowth_epochs=0)
+
+
+def test_a_pressure_ladder_whose_gates_cannot_close_is_refused_before_training():
+    """law nplh --mode pressure trained every level and ended with no point below density 1.0
+    ('only 0 point(s) with density in [0.005, 0.5]'): 3 levels × 1 epoch × 2 batches moved a gate
+    about 0.06, and the lowest starts at 0.2. The fix named is enough for the check."""
+    model = _mlp()
+    before = copy.deepcopy(model.state_dict())
+    batches = [(torch.randn(4, 8), torch.arange(4) % 4)] * 2
+    with library_call(), pytest.raises(OptionError) as refused:
+        pressure_ladder(model, batches, cross_entropy_loss, (1.0, 2.0, 4.0), 1)
+    assert str(refused.value) == (
+        "3 pressure levels × epochs_per_level=1 × 2 batches = 6 gate steps at a gate learning rate of 0.01 move a "
+        "gate about 0.06, less than the 0.2 the lowest gate starts at: no weight can be pruned; use "
+        "epochs_per_level=4 or more batches an epoch (more or smaller batches)")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())  # no step taken
+    pressure_ladder(_mlp(), batches, _no_flux, (1.0, 2.0, 4.0), 4)  # 3·4·2·0.01 = 0.24 ≥ 0.2
 
 
 def test_the_density_stops_at_each_epoch_target_when_every_gate_falls_together():
