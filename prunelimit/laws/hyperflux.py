@@ -144,13 +144,12 @@ def check_gate_travel(target_density: float, start: float, c: "HyperfluxConfig",
     lo, hi = c.gate_init
     raise OptionError(
         "pruning_epochs",
-        f"{option('pruning_epochs', c.pruning_epochs)} × {batches} batch{'es' if batches > 1 else ''} = "
+        f"{option('pruning_epochs', c.pruning_epochs)} × {_batches(batches)} = "
         f"{steps} gate steps at {option('gate_lr', c.gate_lr)} move a gate about {steps * c.gate_lr:.2g}, and "
         f"{option('target_density', target_density)} closes {1 - target_density / start:.0%} of the open gates, "
         f"which start in [{lo:g}, {hi:g}]: the last of them must fall {travel:.2g}; use "
         f"{option('pruning_epochs', math.ceil(needed / batches))}, {option('gate_lr', float(f'{lr:.2g}'))}, or "
-        f"{math.ceil(needed / c.pruning_epochs)} batches an epoch "
-        f"({said('more samples (--max-samples) or a smaller --batch-size', 'more or smaller batches')})")
+        f"{math.ceil(needed / c.pruning_epochs)} batches an epoch ({_more_batches()})")
 
 
 def check_ladder_travel(levels: int, epochs_per_level: int, c: "HyperfluxConfig", batches: int) -> None:
@@ -165,10 +164,18 @@ def check_ladder_travel(levels: int, epochs_per_level: int, c: "HyperfluxConfig"
     raise OptionError(
         "epochs_per_level",
         f"{levels} pressure level{'s' if levels > 1 else ''} × {option('epochs_per_level', epochs_per_level)} × "
-        f"{batches} batch{'es' if batches > 1 else ''} = {steps} gate steps at a gate learning rate of {c.gate_lr:g} move a gate about "
+        f"{_batches(batches)} = {steps} gate steps at a gate learning rate of {c.gate_lr:g} move a gate about "
         f"{steps * c.gate_lr:.2g}, less than the {lo:g} the lowest gate starts at: no weight can be pruned; use "
-        f"{option('epochs_per_level', per_level)} or more batches an epoch "
-        f"({said('more samples (--max-samples) or a smaller --batch-size', 'more or smaller batches')})")
+        f"{option('epochs_per_level', per_level)} or more batches an epoch ({_more_batches()})")
+
+
+def _batches(count: int) -> str:
+    return f"{count} batch{'es' if count > 1 else ''}"
+
+
+def _more_batches() -> str:
+    """How a reader gets more gate steps an epoch without more epochs."""
+    return said("more samples (--max-samples) or a smaller --batch-size", "more or smaller batches")
 
 
 @dataclass
