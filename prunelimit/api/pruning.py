@@ -174,7 +174,7 @@ def prune(
     prediction ``ratio`` came from (``resolve_ratio``), kept in the report and ``meta.pruned``."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
-    from prunelimit.models.load import relocated_meta
+    from prunelimit.models.load import masks_by_every_name, relocated_meta
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
     from prunelimit.pruning.masks import (
@@ -209,7 +209,9 @@ def prune(
         meta["loss"] = inputs.loss
     meta.pop("train_state", None)
     writers = {"prunelimit": lambda: _own_writer(inputs, state, masks, meta),
-               "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, masks)),
+               # a tied weight masked under each name, as torch pruning of each of its modules keys it
+               "torch-prune": lambda: _torch_writer(to_prune_state_dict(state, masks_by_every_name(inputs.model,
+                                                                                                  masks))),
                "safetensors": lambda: _safetensors_writer(state, meta["pruned"])}
     with staged():  # all the files, or none of them
         for f in formats:

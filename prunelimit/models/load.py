@@ -196,7 +196,31 @@ def load_model(
         load_state_strict(model, with_ties(expected, state, str(raw.path)), str(raw.path))
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
-    return LoadedModel(model, spec, masks, raw.kind, raw.path, meta)
+    return LoadedModel(model, spec, masks_by_parameter(model, masks), raw.kind, raw.path, meta)
+
+
+def parameter_names(model: nn.Module) -> dict[str, str]:
+    """Every name a parameter of ``model`` goes by → its own, the one ``named_parameters`` gives
+    it: a tied weight (one Parameter in several modules) goes by each module's name."""
+    own = {id(p): name for name, p in model.named_parameters()}
+    return {name: own[id(p)] for name, p in model.named_parameters(remove_duplicate=False)}
+
+
+def masks_by_parameter(model: nn.Module, masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``masks`` under the names of the parameters they mask: torch pruning of each module that
+    holds a tied weight masks it under each of its names, and the mask goes under its own,
+    keeping what every one keeps (masks keyed by another name prune nothing of the model)."""
+    names, merged = parameter_names(model), {}
+    for key, mask in masks.items():
+        name = names.get(key, key)
+        merged[name] = merged[name] & mask if name in merged else mask
+    return merged
+
+
+def masks_by_every_name(model: nn.Module, masks: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """``masks`` (by parameter name) under every name each masked parameter goes by, as torch
+    pruning of each module that holds a tied weight keys it."""
+    return {alias: masks[name] for alias, name in parameter_names(model).items() if name in masks}
 
 
 def build_spec(spec: str, recorded_in: Path | None, device: str | None = None) -> nn.Module:

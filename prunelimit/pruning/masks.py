@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
 from prunelimit.inputs import recorded_selection
-from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
+from prunelimit.models.load import PRUNED_ATTRIBUTE, masks_by_parameter, parameter_names, wrapped_module
 from prunelimit.models.params import ParamSelection, prunable_parameters
 
 if TYPE_CHECKING:
@@ -270,13 +270,10 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
                 unsign_pruned_zeros(getattr(module, name), masks[key])  # as a file's are read
     # a tied weight pruned on each module that holds it is one parameter: its mask goes under
     # the parameter's name (its first module's), keeping what every module keeps
-    names = {id(p): name for name, p in model.named_parameters()}
+    names = parameter_names(model)
     for item in found:
-        key = names[id(getattr(item.module, item.method._tensor_name))]
-        if key != item.key:
-            alias = masks.pop(item.key)
-            masks[key] = masks[key] & alias if key in masks else alias
-            item.key = key
+        item.key = names[item.key]
+    masks = masks_by_parameter(model, masks)
     try:
         yield masks
     finally:

@@ -77,3 +77,55 @@ def test_a_pruned_safetensors_file_stays_pruned_through_fine_tuning(cli, own_ckp
             assert removed.any() and not second.masks[name][removed].any()
             assert (second.model.state_dict()[name][removed] == 0).all()
     assert json.loads(result.stdout)["ratio"]["achieved"] >= math.ceil(0.6 * n) / n
+
+
+_TIED_NET = '''
+import torch
+from torch import nn
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.enc, self.dec, self.head = nn.Linear(64, 64), nn.Linear(64, 64), nn.Linear(64, 10)
+        self.dec.weight = self.enc.weight
+
+    def forward(self, x):
+        return self.head(torch.relu(self.dec(torch.relu(self.enc(x)))))
+
+
+def make():
+    torch.manual_seed(0)
+    return Tied()
+'''
+
+
+def test_a_torch_prune_file_of_a_tied_model_loads_into_it_pruned_with_torch_and_prunes_further(cli, tmp_path):
+    """``torch.nn.utils.prune`` prunes a tied weight on each module that holds it (as
+    ``Pruning.apply`` does), and the state dict then holds ``dec.weight_orig``/``dec.weight_mask``:
+    the ``--format torch-prune`` file held a bare ``dec.weight`` and did not load into such a
+    model, and such a file read back named a mask "outside the prunable set" and could not
+    be pruned further ("mask names ['dec.weight'] are not parameters of the model", exit 2)."""
+    from prunelimit.models.spec import build_model
+    from prunelimit.pruning.masks import prune_with_torch
+
+    (tmp_path / "tiednet.py").write_text(_TIED_NET)
+    spec = f"{tmp_path / 'tiednet.py'}:make"
+    save_checkpoint(tmp_path / "dense.pt", spec, build_model(spec).state_dict(), meta={"data": "digits:train"})
+    first = cli("prune", tmp_path / "dense.pt", "--model", spec, "--ratio", "0.5", "--max-samples", 200,
+                "-o", tmp_path / "p.pt", "--format", "torch-prune")
+    assert first.exit_code == 0, first.stderr
+    pruned = load_model(tmp_path / "p.pt", spec)
+    model = build_model(spec)
+    prune_with_torch(model, pruned.masks)
+    model.load_state_dict(torch.load(tmp_path / "p.prune.pt", weights_only=True), strict=True)
+    x = torch.rand(5, 64)
+    assert torch.equal(model(x), pruned.model(x))
+    again = cli("prune", tmp_path / "p.prune.pt", "--model", spec, "--data", "digits:train", "--ratio", "0.7",
+                "--max-samples", 200, "-o", tmp_path / "q.pt", "--json")
+    assert again.exit_code == 0, again.stderr
+    assert "outside the prunable set" not in again.stderr
+    masks = load_model(tmp_path / "q.pt", spec).masks
+    assert sorted(masks) == ["enc.weight", "head.weight"]
+    assert not (masks["enc.weight"] & ~pruned.masks["enc.weight"]).any()  # nothing pruned came back
+    assert json.loads(again.stdout)["ratio"]["achieved"] == math.ceil(0.7 * (64 * 64 + 640)) / (64 * 64 + 640)

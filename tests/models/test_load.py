@@ -232,3 +232,23 @@ def test_a_pruned_tied_weight_keeps_its_one_mask_under_its_first_name(tmp_path):
     path = tmp_path / "pruned.pt"
     save_checkpoint(path, None, state, masks={"enc.weight": keep})
     assert list(load_model(path, spec).masks) == ["enc.weight"]
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_a_tied_weight_pruned_on_each_module_loads_with_one_mask_under_its_first_name(tmp_path, whole):
+    """``torch.nn.utils.prune`` on each module holding a tied weight (what ``Pruning.apply`` does)
+    saves ``dec.weight_orig``/``dec.weight_mask`` too: the mask under ``dec.weight`` named no
+    parameter, so every command warned of a mask "outside the prunable set" and ``prune`` of
+    the file failed ("mask names ['dec.weight'] are not parameters of the model")."""
+    from prunelimit.pruning.masks import prune_with_torch
+
+    spec = _tied_spec(tmp_path)
+    torch.manual_seed(2)
+    model = build_model(spec)
+    keep = torch.rand(64, 64, generator=torch.Generator().manual_seed(0)) > 0.5
+    prune_with_torch(model, {"enc.weight": keep})
+    assert {"enc.weight_mask", "dec.weight_mask"} <= set(model.state_dict())
+    path = _saved(tmp_path, "apply.pt", model if whole else model.state_dict())
+    loaded = load_model(path, None if whole else spec, trust_pickle=whole)
+    assert list(loaded.masks) == ["enc.weight"] and torch.equal(loaded.masks["enc.weight"], keep)
+    assert loaded.model.dec.weight is loaded.model.enc.weight
