@@ -580,7 +580,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     """
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import magnitude_masks
-    from prunelimit.pruning.masks import LayerSparsity, held_masks, keep_both, overall_ratio
+    from prunelimit.pruning.masks import LayerSparsity, held_masks, overall_ratio
 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
@@ -601,7 +601,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         value = resolved.value
         # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks
         held = held_masks(given.loaded, given.selection)
-        masks = keep_both(magnitude_masks(model, value, scope, given.selection), held)
+        masks = magnitude_masks(model, value, scope, given.selection, held)
         # zeros after pruning: the removed weights and any that were zero already
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
                   for name, p in prunable_parameters(model, given.selection)]

@@ -178,7 +178,7 @@ def prune(
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
     from prunelimit.pruning.masks import (
-        apply_masks, held_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict,
+        held_masks, overall_ratio, sparsity_table, to_prune_state_dict,
     )
 
     check_ratio(ratio)
@@ -189,9 +189,7 @@ def prune(
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     held = held_masks(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
-    result = prune_model(inputs.model, ratio, scope, inputs.selection)
-    masks = keep_both(result.masks, held)
-    apply_masks(inputs.model, masks)
+    masks = prune_model(inputs.model, ratio, scope, inputs.selection, held).masks
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None
     if finetune_epochs > 0:

@@ -11,14 +11,16 @@ that are already zero are removed first and the result is deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.models.params import ParamSelection, required_prunable
-from prunelimit.pruning.masks import LayerSparsity, Masks, apply_masks, overall_ratio, sparsity_table
+from prunelimit.pruning.masks import (
+    LayerSparsity, Masks, apply_masks, full_masks, keep_both, overall_ratio, sparsity_table,
+)
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 from prunelimit.validate import choice
 
@@ -49,9 +51,10 @@ class MagnitudeOrder:
     path: PruningPath
 
     @classmethod
-    def of(cls, tensors: Sequence[Tensor], scope: Scope = "global") -> "MagnitudeOrder":
+    def of(cls, tensors: Sequence[Tensor], scope: Scope = "global",
+           kept: Sequence[Tensor] | None = None) -> "MagnitudeOrder":
         choice("scope", scope, SCOPES)
-        return cls(scope, path_profile(tensors, scope))
+        return cls(scope, path_profile(tensors, scope, kept))
 
     def keep_masks(self, ratio: float) -> list[Tensor]:
         """One boolean keep-mask per tensor at pruning ratio ``ratio``."""
@@ -108,15 +111,21 @@ def magnitude_masks(
     ratio: float,
     scope: Scope = "global",
     selection: ParamSelection = ParamSelection(),
+    held: Mapping[str, Tensor] | None = None,
 ) -> Masks:
-    """Keep-masks (parameter name → bool) of magnitude pruning to ``ratio``; ``model`` is not changed."""
+    """Keep-masks (parameter name → bool) of magnitude pruning to ``ratio``, within ``held`` (the
+    masks of a pruned model: a weight stays only where both keep it); ``model`` is not changed.
+    Held-pruned weights rank first, before kept weights that are exactly zero too: by position
+    those would be masked in their place, more than the ratio asks."""
     ratio = check_ratio(ratio)
     named = required_prunable(model, selection)
     check_prune_scope(scope, ratio)
+    held = held or {}
     if scope == "2:4":
-        return {name: two_four_mask(p) for name, p in named}
-    order = MagnitudeOrder.of([p for _, p in named], scope)
-    return {name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}
+        return keep_both({name: two_four_mask(p) for name, p in named}, held)
+    kept = list(full_masks(named, held).values()) if held else None
+    order = MagnitudeOrder.of([p for _, p in named], scope, kept)
+    return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
 
 
 def prune_model(
@@ -124,9 +133,11 @@ def prune_model(
     ratio: float,
     scope: Scope = "global",
     selection: ParamSelection = ParamSelection(),
+    held: Mapping[str, Tensor] | None = None,
 ) -> PruneResult:
-    """Magnitude-prune ``model`` in place to ``ratio`` and return the masks and sparsity."""
-    masks = magnitude_masks(model, ratio, scope, selection)
+    """Magnitude-prune ``model`` in place to ``ratio`` within ``held`` (:func:`magnitude_masks`)
+    and return the masks and sparsity."""
+    masks = magnitude_masks(model, ratio, scope, selection, held)
     apply_masks(model, masks)
     layers = sparsity_table(model, selection)
     return PruneResult(requested=ratio, achieved=overall_ratio(layers), masks=masks, layers=layers)

@@ -23,7 +23,7 @@ from prunelimit.pruning.actual import (
 )
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
-from prunelimit.pruning.masks import Masks, apply_masks, keep_both
+from prunelimit.pruning.masks import Masks
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,7 @@ def refit_limit(
     def point(i: int) -> CurvePoint:
         if i not in cache:
             model.load_state_dict(dense_state)
-            kept = keep_both(prune_model(model, i / levels, scope, selection).masks, masks or {})
-            apply_masks(model, kept)
+            kept = prune_model(model, i / levels, scope, selection, masks).masks
             steps = None if progress is None else \
                 (lambda step, total, base=len(cache): progress(base * total + step, most * total))
             finetune(model, kept, batches, loss_fn, config, progress=steps)

@@ -116,8 +116,12 @@ class LayerwiseProfile:
     layers: tuple[MagnitudeProfile, ...]
 
     @classmethod
-    def from_tensors(cls, tensors: Sequence[torch.Tensor]) -> "LayerwiseProfile":
-        return cls(tuple(MagnitudeProfile.from_tensors([t]) for t in tensors))
+    def from_tensors(
+        cls, tensors: Sequence[torch.Tensor], kept: Sequence[torch.Tensor] | None = None
+    ) -> "LayerwiseProfile":
+        """Each tensor's own order; ``kept`` as for :meth:`MagnitudeProfile.from_tensors`."""
+        return cls(tuple(MagnitudeProfile.from_tensors([t], None if kept is None else [kept[i]])
+                         for i, t in enumerate(tensors)))
 
     @property
     def n(self) -> int:
@@ -149,13 +153,15 @@ PruningPath = MagnitudeProfile | LayerwiseProfile
 SCOPES = ("global", "layer")
 
 
-def path_profile(tensors: Sequence[torch.Tensor], scope: str = "global") -> PruningPath:
+def path_profile(tensors: Sequence[torch.Tensor], scope: str = "global",
+                 kept: Sequence[torch.Tensor] | None = None) -> PruningPath:
     """The magnitude path of ``scope``: one ranking over all tensors (``global``) or the
-    same ratio in every tensor (``layer``)."""
+    same ratio in every tensor (``layer``); ``kept`` (a boolean mask per tensor) ranks the
+    weights outside it first (:meth:`MagnitudeProfile.from_tensors`)."""
     validate.choice("scope", scope, SCOPES)
     if scope == "layer":
-        return LayerwiseProfile.from_tensors(tensors)
-    return MagnitudeProfile.from_tensors(tensors)
+        return LayerwiseProfile.from_tensors(tensors, kept)
+    return MagnitudeProfile.from_tensors(tensors, kept)
 
 
 def _split(flat: np.ndarray, sizes, shapes) -> list[torch.Tensor]:

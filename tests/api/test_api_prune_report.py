@@ -129,3 +129,23 @@ def test_a_torch_prune_file_of_a_tied_model_loads_into_it_pruned_with_torch_and_
     assert sorted(masks) == ["enc.weight", "head.weight"]
     assert not (masks["enc.weight"] & ~pruned.masks["enc.weight"]).any()  # nothing pruned came back
     assert json.loads(again.stdout)["ratio"]["achieved"] == math.ceil(0.7 * (64 * 64 + 640)) / (64 * 64 + 640)
+
+
+def test_pruning_a_pruned_file_again_masks_its_pruned_weights_before_its_kept_zeros(cli, own_ckpt, tmp_path):
+    """Weights the file keeps that are exactly zero (here the first four of ``0.weight``) tie
+    at |w| = 0 with those its masks removed (the next 96), and ranked by position they were
+    masked first: a ``--ratio`` at its sparsity masked them too (more than it had removed, and
+    fine-tuning could no longer move them), where the guide says it removes nothing more."""
+    given = load_model(own_ckpt)
+    state = given.model.state_dict()
+    held = torch.ones_like(state["0.weight"], dtype=torch.bool)
+    held.view(-1)[4:100] = False
+    state["0.weight"].view(-1)[:100] = 0.0  # 96 pruned, and before them 4 kept that are exactly zero
+    source = tmp_path / "pruned.pt"
+    save_checkpoint(source, given.spec, state, masks={"0.weight": held}, meta={"data": "digits:train"})
+    n = state["0.weight"].numel() + state["2.weight"].numel()
+    for scope, ratio in (("global", 96 / n), ("layer", 96 / state["0.weight"].numel())):
+        result = cli("prune", source, "--ratio", ratio, "--scope", scope, "--max-samples", 200,
+                     "-o", tmp_path / f"{scope}.pt")
+        assert result.exit_code == 0, result.stderr
+        assert torch.equal(load_model(tmp_path / f"{scope}.pt").masks["0.weight"], held), scope

@@ -86,3 +86,24 @@ def test_a_ratio_that_is_not_a_number_is_an_option_error_naming_ratio(ratio) -> 
 def test_bad_scope_is_usage_error() -> None:
     with pytest.raises(UsageError):
         prune_model(tied_model(), 0.5, scope="row")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+def test_a_pruned_model_pruned_again_at_its_sparsity_keeps_exactly_its_masks(scope):
+    """The library's ``prune`` of a model ``apply`` pruned: its kept weights that are exactly
+    zero tie at |w| = 0 with its pruned ones and, earlier by position, were masked in their
+    place (the ratio's count taken, and the pruned ones then kept masked as well)."""
+    import copy
+
+    import prunelimit
+
+    model = tied_model()
+    with torch.no_grad():
+        model[0].weight.view(-1)[:100] = 0.0  # the first 4 kept, exactly zero; the next 96 pruned below
+    held = torch.ones_like(model[0].weight, dtype=torch.bool)
+    held.view(-1)[4:100] = False
+    first = prunelimit.Pruning(0.0, 0.0, scope, {"0.weight": held}, [])
+    pruned = first.apply(copy.deepcopy(model))
+    ratio = 96 / (120 + 84) if scope == "global" else 96 / 120
+    again = prunelimit.prune(pruned, ratio, scope=scope)
+    assert torch.equal(again.masks["0.weight"], held)
