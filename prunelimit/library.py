@@ -579,14 +579,14 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     [0.5, 0.5]
     """
     from prunelimit.models.params import prunable_parameters
-    from prunelimit.pruning.magnitude import magnitude_masks
+    from prunelimit.pruning.magnitude import magnitude_masks, percent_fix
     from prunelimit.pruning.masks import LayerSparsity, held_masks, overall_ratio
 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
     if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
         raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {quoted(ratio)}"
-                                   f"{validate.not_a_number(ratio)}")
+                                   f"{validate.not_a_number(ratio)}{percent_fix(ratio)}")
     chosen = curvature_options(**options)
     if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted; drop "

@@ -594,6 +594,7 @@ OTHER_CASES = [
     Case("prune/ratio-negative", _p("prune", G, "--ratio", "-0.1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-nan", _p("prune", G, "--ratio", "nan", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-text", _p("prune", G, "--ratio", "half", "-o", "{out}/p.pt"), 2, "--ratio"),
+    Case("prune/ratio-percent", _p("prune", G, "--ratio", "70%", "-o", "{out}/p.pt"), 2, "70% is 0.7"),
     Case("prune/lower-without-bounds", _p("prune", G, "--ratio", "lower", "--bound-mode", "none", "-o", "{out}/p.pt"),
          2, "--bound-mode none"),
     Case("prune/bad-scope", _p("prune", G, "--ratio", "0.5", "--scope", "row", "-o", "{out}/p.pt"), 2,

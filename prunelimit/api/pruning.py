@@ -133,10 +133,13 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  f"use {option('ratio', 'auto')} or a number")
         stated = rep.uncertainty.to_json() if ratio == "auto" and rep.uncertainty is not None else None
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum, stated)
+    from prunelimit.pruning.magnitude import percent_fix
+
     try:
         value = float(ratio)
     except ValueError:
-        raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction in [0, 1)") from None
+        raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction "
+                                   f"in [0, 1){percent_fix(ratio)}") from None
     return ResolvedRatio(value, "given")
 
 

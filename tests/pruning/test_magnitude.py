@@ -107,3 +107,14 @@ def test_a_pruned_model_pruned_again_at_its_sparsity_keeps_exactly_its_masks(sco
     ratio = 96 / (120 + 84) if scope == "global" else 96 / 120
     again = prunelimit.prune(pruned, ratio, scope=scope)
     assert torch.equal(again.masks["0.weight"], held)
+
+
+@pytest.mark.parametrize("text, hint", [("70%", "70% is 0.7"), (" 5 %", "5 % is 0.05"), ("100%", None), ("x%", None)])
+def test_a_ratio_typed_as_a_percentage_is_refused_naming_the_fraction(text, hint):
+    """``prunelimit.prune(model, "70%")`` (and ``--ratio 70%``) is refused naming 0.7; it
+    said only what any text gets. A percentage of 100 or more names no ratio to give."""
+    import prunelimit
+
+    with pytest.raises(OptionError) as caught:
+        prunelimit.prune(mlp([4, 3]), text)
+    assert (hint in str(caught.value)) if hint else "percentages" not in str(caught.value)
