@@ -103,14 +103,18 @@ def check_prune_scope(scope: str, ratio: str | float) -> None:
                              f"{option('ratio', ratio)}); pass {option('ratio', 0.5)}")
 
 
-def two_four_mask(weight: Tensor) -> Tensor:
+def two_four_mask(weight: Tensor, kept: Tensor | None = None) -> Tensor:
     """Keep the 2 largest |w| of every 4 consecutive weights along the input dimension (each
     row of the tensor flattened after its first dimension); ties go to the lower index, and
-    a last group of fewer than 4 keeps its 2 largest (all, if it has at most 2)."""
+    a last group of fewer than 4 keeps its 2 largest (all, if it has at most 2). Weights
+    outside ``kept`` (a boolean mask) rank below every weight in it, exact zeros included."""
     rows = weight.detach().reshape(weight.shape[0] if weight.dim() > 1 else 1, -1)
     cols = rows.shape[1]
     pad = -cols % GROUP
-    magnitude = torch.nn.functional.pad(rows.abs(), (0, pad), value=-1.0)  # padding ranks last
+    magnitude = rows.abs()
+    if kept is not None:
+        magnitude = magnitude.masked_fill(~kept.to(weight.device, torch.bool).reshape(rows.shape), -0.5)
+    magnitude = torch.nn.functional.pad(magnitude, (0, pad), value=-1.0)  # padding ranks last
     groups = magnitude.view(rows.shape[0], -1, GROUP)
     order = torch.sort(groups, dim=-1, descending=True, stable=True).indices
     keep = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, order[..., :KEEP], True)
@@ -126,15 +130,17 @@ def magnitude_masks(
 ) -> Masks:
     """Keep-masks (parameter name → bool) of magnitude pruning to ``ratio``, within ``held`` (the
     masks of a pruned model: a weight stays only where both keep it); ``model`` is not changed.
-    Held-pruned weights rank first, before kept weights that are exactly zero too: by position
-    those would be masked in their place, more than the ratio asks."""
+    Held-pruned weights rank below every kept weight, exact zeros included: tied with them by
+    position, a kept zero would be masked in a pruned weight's place, more than the ratio asks
+    (on the 2:4 pattern, a group left with one weight)."""
     ratio = check_ratio(ratio)
     named = required_prunable(model, selection)
     check_prune_scope(scope, ratio)
     held = held or {}
-    if scope == "2:4":
-        return keep_both({name: two_four_mask(p) for name, p in named}, held)
     kept = list(full_masks(named, held).values()) if held else None
+    if scope == "2:4":
+        return keep_both({name: two_four_mask(p, kept[i] if kept else None) for i, (name, p) in enumerate(named)},
+                         held)
     order = MagnitudeOrder.of([p for _, p in named], scope, kept)
     return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
 

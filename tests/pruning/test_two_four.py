@@ -47,3 +47,15 @@ def test_two_four_needs_ratio_one_half(ratio):
     check_prune_scope("2:4", "0.5")
     with pytest.raises(OptionError, match="^scope 'row': use global, layer, 2:4$"):
         check_prune_scope("row", "0.5")
+
+
+def test_pruning_a_pruned_model_two_four_keeps_a_kept_zero_before_a_pruned_weight():
+    """A kept weight that is exactly zero ties at |w| = 0 with a pruned one; by position the
+    pruned one was kept in its group (and then masked, as held), the group left with one
+    weight where the pattern allows two."""
+    model = torch.nn.Sequential(torch.nn.Linear(4, 1, bias=False))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.0, 0.0, 0.5, 0.0]]))
+    held = {"0.weight": torch.tensor([[False, True, True, False]])}  # 1 kept and exactly zero
+    masks = prune_model(model, 0.5, "2:4", held=held).masks
+    assert masks["0.weight"].tolist() == [[False, True, True, False]]
