@@ -579,7 +579,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     [0.5, 0.5]
     """
     from prunelimit.models.params import prunable_parameters
-    from prunelimit.pruning.magnitude import magnitude_masks, percent_fix
+    from prunelimit.pruning.magnitude import check_ratio, magnitude_masks, percent_fix
     from prunelimit.pruning.masks import LayerSparsity, held_masks, overall_ratio
 
     validate.callback("progress", progress, *_PROGRESS)
@@ -597,7 +597,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
             api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
         else:
-            resolved = api.ResolvedRatio(ratio, "given")
+            resolved = api.ResolvedRatio(check_ratio(ratio), "given")
         value = resolved.value
         # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks
         held = held_masks(given.loaded, given.selection)

@@ -184,7 +184,7 @@ def prune(
         held_masks, overall_ratio, sparsity_table, to_prune_state_dict,
     )
 
-    check_ratio(ratio)
+    ratio = check_ratio(ratio)
     formats = tuple(dict.fromkeys(formats))  # a format named twice is one file, written once
     planned = prune_outputs(output, formats)
     preflight(planned.values(), [inputs.loaded.path, inputs.data_spec, *inputs.loaded.recorded_data()], force)

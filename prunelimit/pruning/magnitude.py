@@ -74,7 +74,7 @@ def check_ratio(ratio: float) -> float:
         raise UsageError(
             f"pruning ratio {ratio} is outside [0, 1); give the removed fraction, e.g. 0.9"
         )
-    return value
+    return value + 0.0  # -0.0 is 0, and is recorded so
 
 
 def percent_fix(text: object) -> str:

@@ -149,3 +149,12 @@ def test_pruning_a_pruned_file_again_masks_its_pruned_weights_before_its_kept_ze
                      "-o", tmp_path / f"{scope}.pt")
         assert result.exit_code == 0, result.stderr
         assert torch.equal(load_model(tmp_path / f"{scope}.pt").masks["0.weight"], held), scope
+
+
+def test_a_ratio_of_minus_zero_is_recorded_as_zero(cli, own_ckpt, tmp_path):
+    """``--ratio=-0`` prunes nothing, and said so as a requested ratio of -0.0 in the JSON and
+    the file's ``meta.pruned``."""
+    result = cli("prune", own_ckpt, "--ratio=-0", "-o", tmp_path / "p.pt", "--json")
+    assert result.exit_code == 0, result.stderr
+    recorded = (json.loads(result.stdout)["ratio"]["requested"], load_model(tmp_path / "p.pt").meta["pruned"]["ratio"])
+    assert [math.copysign(1.0, r) for r in recorded] == [1.0, 1.0]

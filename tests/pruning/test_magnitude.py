@@ -118,3 +118,12 @@ def test_a_ratio_typed_as_a_percentage_is_refused_naming_the_fraction(text, hint
     with pytest.raises(OptionError) as caught:
         prunelimit.prune(mlp([4, 3]), text)
     assert (hint in str(caught.value)) if hint else "percentages" not in str(caught.value)
+
+
+def test_the_library_records_a_ratio_of_minus_zero_as_zero():
+    import math
+
+    import prunelimit
+
+    pruning = prunelimit.prune(mlp([4, 3]), -0.0)
+    assert math.copysign(1.0, pruning.requested) == math.copysign(1.0, pruning.recorded["ratio"]) == 1.0
