@@ -127,3 +127,54 @@ def test_the_library_records_a_ratio_of_minus_zero_as_zero():
 
     pruning = prunelimit.prune(mlp([4, 3]), -0.0)
     assert math.copysign(1.0, pruning.requested) == math.copysign(1.0, pruning.recorded["ratio"]) == 1.0
+
+
+def _normed_net() -> torch.nn.Module:
+    """Linear, conv and norm layers with biases; seeded normal weights (no ties)."""
+    torch.manual_seed(3)
+    return torch.nn.Sequential(torch.nn.Conv1d(2, 4, 3), torch.nn.BatchNorm1d(4), torch.nn.Flatten(),
+                               torch.nn.Linear(24, 9), torch.nn.LayerNorm(9), torch.nn.Linear(9, 5))
+
+
+@pytest.mark.parametrize("scope", ["global", "layer"])
+@pytest.mark.parametrize("ratio", [0.0, 0.07, 0.5, 0.81, 0.999])
+def test_magnitude_pruning_is_torchs_l1_pruning_of_the_weights_alone(scope, ratio):
+    """Oracle: ``torch.nn.utils.prune`` (``global_unstructured`` with ``L1Unstructured``, or
+    ``l1_unstructured`` per layer) given the count ``ceil(ρ·N)`` (``ceil(ρ·n_l)``) removes the
+    same weights; biases and norm parameters are left as they were."""
+    from torch.nn.utils import prune
+
+    ours, theirs = _normed_net(), _normed_net()
+    prune_model(ours, ratio, scope)
+    layers = [theirs[0], theirs[3], theirs[5]]
+    n = sum(layer.weight.numel() for layer in layers)
+    if scope == "global":
+        prune.global_unstructured([(layer, "weight") for layer in layers], pruning_method=prune.L1Unstructured,
+                                  amount=math.ceil(ratio * n - 1e-9))
+    else:
+        for layer in layers:
+            prune.l1_unstructured(layer, "weight", amount=math.ceil(ratio * layer.weight.numel() - 1e-9))
+    for layer in layers:
+        prune.remove(layer, "weight")
+    expected = theirs.state_dict()
+    assert all(torch.equal(value, expected[name]) for name, value in ours.state_dict().items())
+
+
+def test_a_tied_weight_counts_once_as_torchs_global_pruning_of_the_parameter_does():
+    from torch.nn.utils import prune
+
+    def tied_net() -> torch.nn.Module:
+        torch.manual_seed(4)
+        net = torch.nn.Sequential(torch.nn.Linear(6, 6), torch.nn.Linear(6, 6), torch.nn.Linear(6, 3))
+        net[1].weight = net[0].weight
+        return net
+
+    ours, theirs = tied_net(), tied_net()
+    result = prune_model(ours, 0.5)
+    assert [(layer.name, layer.total) for layer in result.layers] == [("0.weight", 36), ("2.weight", 18)]
+    prune.global_unstructured([(theirs[0], "weight"), (theirs[2], "weight")], pruning_method=prune.L1Unstructured,
+                              amount=27)  # ceil(0.5 · 54): the tied weight once
+    prune.remove(theirs[0], "weight")
+    prune.remove(theirs[2], "weight")
+    assert torch.equal(ours[0].weight, theirs[0].weight) and torch.equal(ours[2].weight, theirs[2].weight)
+    assert ours[1].weight is ours[0].weight
