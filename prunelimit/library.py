@@ -531,7 +531,7 @@ class Pruning:
     spectrum: "api.SpectrumReport | None" = None
     source: str = "given"
     selection: ParamSelection = ParamSelection()
-    uncertainty: dict | None = None  # ρ*'s stated ± behind ``ratio="auto"`` (``prediction.uncertainty``)
+    uncertainty: dict | None = None  # ρ*'s stated ± behind ``ratio="auto"`` or ``"lower"`` (``prediction.uncertainty``)
 
     @property
     def recorded(self) -> dict:

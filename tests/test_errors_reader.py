@@ -154,3 +154,28 @@ def test_an_error_kept_as_a_reason_names_each_readers_options(cli) -> None:
     report = prunelimit.spectrum(model, (x, y), batch_size=64, method="paper", iterations=4, runs=1)
     reasons = [w for w in report.warnings if w.startswith("no ρ*")]
     assert reasons and "use a smaller batch_size or give epsilon explicitly" in reasons[0], report.warnings
+
+
+def _solver_reasons() -> list[str]:
+    """The reason of every branch of ``choose_solver`` that names an option."""
+    from prunelimit.api.options import CurvatureOptions, choose_solver
+
+    def reason(seconds: float | None = None, **fields) -> str:
+        return choose_solver(CurvatureOptions(**fields), 500, seconds, 0.0, fields.get("time_budget")).reason
+
+    return [reason(method="exact"), reason(method="paper"), reason(runs=4), reason(method="slq"),
+            reason(max_hvps=100), reason(0.01, time_budget=2.0), reason(1.0, time_budget=10.0)]
+
+
+def test_the_solver_choice_names_its_options_to_each_reader() -> None:
+    """spectrum.choice.reason of a library result read "asked for (--method exact)" and
+    "more than --max-hvps 100", flags its caller never typed; the command line's text is
+    unchanged (the docs quote it)."""
+    cli = _solver_reasons()
+    assert cli[0] == "asked for (--method exact)" and cli[4].endswith("more than --max-hvps 100")
+    assert all(COMMAND_LINE.search(r) for r in cli), cli
+    with library_call():
+        library = _solver_reasons()
+    assert [r for r in library if COMMAND_LINE.search(r)] == []
+    assert library[0] == "asked for (method='exact')" and library[4].endswith("more than max_hvps=100")
+    assert "(time_budget)" in library[5] and "(method='paper')" in library[1]

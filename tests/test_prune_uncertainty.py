@@ -55,7 +55,28 @@ def test_prune_auto_from_a_report_carries_its_plus_minus(cli, own_ckpt, tmp_path
     assert broken.exit_code == 0 and "(no ± stated)" in broken.stdout
 
 
-def test_prune_lower_and_given_ratios_state_no_rho_star_plus_minus(cli, own_ckpt, tmp_path) -> None:
+def test_prune_lower_states_the_plus_minus_gate_subtracts_from_rho_L(cli, own_ckpt, tmp_path) -> None:
+    """ρ_L comes from the same estimated spectrum as ρ*, and ``gate --use lower`` subtracts
+    ρ*'s stated ± from it; ``prune --ratio lower`` stated none (``plus_minus: null``, a bare
+    ``ρ_L = 72.69 %``). It now states that ±, from a computed spectrum and from a report."""
+    bounds = _json(cli("bounds", own_ckpt, *SMALL, "--json"))
+    stated = bounds["prediction"]["uncertainty"]
+    doc = _json(cli("prune", own_ckpt, "--ratio", "lower", *SMALL, "-o", tmp_path / "p.pt", "--json"))
+    assert doc["ratio"]["requested"] == pytest.approx(bounds["bounds"]["lower"])
+    assert stated["plus_minus"] > 0 and doc["ratio"]["plus_minus"] == pytest.approx(stated["plus_minus"])
+    assert doc["ratio"]["uncertainty"] == pytest.approx(stated)
+    assert torch.load(tmp_path / "p.pt", weights_only=False)["meta"]["pruned"]["plus_minus"] == \
+        pytest.approx(stated["plus_minus"])
+    (tmp_path / "b.json").write_text(json.dumps(bounds))
+    saved = _json(cli("prune", own_ckpt, "--ratio", "lower", "--from", tmp_path / "b.json", "--max-samples", "300",
+                      "-o", tmp_path / "q.pt", "--json"))
+    assert saved["ratio"]["plus_minus"] == pytest.approx(stated["plus_minus"])
+    shown = cli("prune", own_ckpt, "--ratio", "lower", *SMALL, "-o", tmp_path / "r.pt")
+    assert shown.exit_code == 0, shown.stderr
+    assert " ± " in shown.stdout.split("predicted ρ_L = ")[1].splitlines()[0]
+
+
+def test_a_given_ratio_states_no_plus_minus(cli, own_ckpt, tmp_path) -> None:
     doc = _json(cli("prune", own_ckpt, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json"))
     assert doc["ratio"]["plus_minus"] is None and doc["ratio"]["uncertainty"] is None
     assert "plus_minus" not in torch.load(tmp_path / "p.pt", weights_only=False)["meta"]["pruned"]
@@ -77,7 +98,10 @@ def test_the_prediction_and_the_pruned_ratio_are_each_named() -> None:
     assert text.startswith("ρ* = 91.8") and "± 0.40 pt" in text
     assert "pruned to 91.85 %: whole weights" in text and "ρ* = 91.85" not in text
     assert prediction_behind(_report(0.91834, 0.9185, "auto (bounds)", None)).startswith("ρ* = 91.83 % (no ± stated)")
-    assert prediction_behind(_report(0.8, 0.8003, "lower (bounds)", None)).startswith("ρ_L = 80.00 %; pruned to 80.03 %")
+    assert prediction_behind(_report(0.8, 0.8003, "lower (bounds)", None)).startswith(
+        "ρ_L = 80.00 % (no ± stated); pruned to 80.03 %")
+    assert prediction_behind(_report(0.8, 0.8003, "lower (bounds)", u)).startswith("ρ_L = 80.0")
+    assert "± 0.40 pt" in prediction_behind(_report(0.8, 0.8003, "lower (bounds)", u))
     subset = prediction_behind(_report(0.91834, 0.9185, "auto (bounds)", {**u, "data": 0.0004, "data_parts": 4}))
     assert "incomplete: not the shift of ρ* a Hessian over a subset gives" in subset
     assert "incomplete" not in text

@@ -93,7 +93,8 @@ class ResolvedRatio:
     """A ``--ratio`` as a removed fraction (``value``), where it came from (``source``), the
     warnings of the prediction behind it and the spectrum that prediction stood on (``None``
     for a given number or one read from a saved report), and ρ*'s stated ± for ``auto``
-    (``prediction.uncertainty``; ``None`` for ``lower``, a number, or a report stating none)."""
+    (``prediction.uncertainty``, which ``lower`` carries too; ``None`` for a number or a report
+    stating none)."""
 
     value: float
     source: str
@@ -122,7 +123,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {from_report}",
                                  (*notes, *recorded_warnings(report)),
-                                 uncertainty=_saved_uncertainty(report) if ratio == "auto" else None)
+                                 uncertainty=_saved_uncertainty(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -131,7 +132,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         if value is None:
             raise NumericalError(f"no {ratio} ratio could be computed for {inputs.loaded.path or 'the model'}; "
                                  f"use {option('ratio', 'auto')} or a number")
-        stated = rep.uncertainty.to_json() if ratio == "auto" and rep.uncertainty is not None else None
+        # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
+        stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum, stated)
     from prunelimit.pruning.magnitude import percent_fix
 

@@ -219,12 +219,12 @@ def uncertainty_text(u: dict | None) -> str:
     return f"± {points(total)} ({level}{', '.join(parts)})"
 
 
-def estimate_line(ratio: float, u: dict | None) -> str:
-    """``ρ* = 87.10 % ± 0.40 pt (...)``: the headline ρ* with its stated uncertainty, to the
-    decimal the ± is shown to (two decimals beside ± 0 or none)."""
+def estimate_line(ratio: float, u: dict | None, name: str = "ρ*") -> str:
+    """``ρ* = 87.10 % ± 0.40 pt (...)``: the headline ρ* (or ``name``) with its stated
+    uncertainty, to the decimal the ± is shown to (two decimals beside ± 0 or none)."""
     stated = uncertainty_text(u)
     total = u["plus_minus"] if stated.startswith("± ") else None
-    return f"ρ* = {percent_text(ratio, total)} % {stated}"
+    return f"{name} = {percent_text(ratio, total)} % {stated}"
 
 
 def solver_line(s) -> None:
@@ -366,8 +366,7 @@ def prediction_behind(rep) -> str | None:
     held); ``None`` for a given number."""
     if rep.ratio_source == "given":
         return None
-    stated = estimate_line(rep.requested, rep.uncertainty) if rep.ratio_source.startswith("auto") else \
-        f"ρ_L = {pct(rep.requested)}"
+    stated = estimate_line(rep.requested, rep.uncertainty, "ρ*" if rep.ratio_source.startswith("auto") else "ρ_L")
     if rep.uncertainty is not None and rep.uncertainty.get("data") is not None:
         # a data part means curvature over a subset: its shift of ρ* is in no part (gate counts such a ± incomplete)
         stated += ", incomplete: not the shift of ρ* a Hessian over a subset gives"
