@@ -41,6 +41,7 @@ from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
+MIN_FIT_POINTS = 3  # a line and a residual: fewer leave no interval (distinct gammas, in the region)
 AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
 AUTO_MAX_SEGMENTS = 4  # plateau, law and a collapse that curves (two segments)
 AUTO_BREAK_CANDIDATES = 40  # break points tried at most, before each is moved freely
@@ -92,6 +93,12 @@ class NplhConfig:
         validate.open_unit("rate", self.rate)
         validate.integer("finetune_steps", self.finetune_steps, 0)
         check_pressures(self.pressures)
+        if self.mode == "pressure" and len(self.pressures) < MIN_FIT_POINTS:  # it trained, then found too few
+            given = option("pressures", self.pressures, "{0}", ",".join(f"{v:g}" for v in self.pressures))
+            raise OptionError("pressures", f"{given} gives {len(self.pressures)} pressure"
+                              f"{'s' * (len(self.pressures) > 1)}, and each level is one point of the law (its "
+                              f"gamma the pressure): the fit needs {MIN_FIT_POINTS} or more; give at least "
+                              f"{MIN_FIT_POINTS} pressures")
         validate.integer("epochs_per_level", self.epochs_per_level, 1)
         validate.integer("seed", self.seed, 0)
 
@@ -539,18 +546,18 @@ def fit_nplh(
             (y_all >= math.log(low) - 1e-12) & (y_all <= math.log(high) + 1e-12)
         )
     x, y = x_all[sel], y_all[sel]
-    if x.size < 3:
+    if x.size < MIN_FIT_POINTS:
         raise UsageError(
             f"only {x.size} point(s) with density in [{low:g}, {high:g}]; "
-            "widen the region or record more points (>= 3 needed)"
+            f"widen the region or record more points (>= {MIN_FIT_POINTS} needed)"
         )
     if np.ptp(x) == 0:  # a slope needs two gammas; "only N points" would contradict ">= 3"
         raise UsageError(f"all {x.size} points with density in [{low:g}, {high:g}] have the same gamma, so the "
                          "law's slope is undefined; widen the region or record points at other densities")
     distinct = np.unique(x).size
-    if distinct < 3:  # repeated points: a line through two gammas fits exactly, with R² 1 and no interval
+    if distinct < MIN_FIT_POINTS:  # repeated points: a line through two gammas fits exactly, with R² 1 and no interval
         raise UsageError(f"only {distinct} distinct gamma values among the {x.size} points with density in "
-                         f"[{low:g}, {high:g}]; widen the region or record more points (>= 3 needed)")
+                         f"[{low:g}, {high:g}]; widen the region or record more points (>= {MIN_FIT_POINTS} needed)")
     if np.ptp(y) == 0:  # α0 would be 0 with an undefined R²: no law was measured
         raise UsageError(f"all {x.size} points in the fit region have the same density {math.exp(y[0]):g}, so the "
                          "law's slope is undefined; record points at other densities")
