@@ -39,7 +39,7 @@ from scipy import optimize, stats
 
 from prunelimit import validate
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, quoted, said
-from prunelimit.laws.points import check_header, check_row_fields, other_law
+from prunelimit.laws.points import check_header, check_row_fields, header_fix
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -220,6 +220,12 @@ def read_points(path: str | Path) -> ErrorPoints:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             check_header(path, header)
+            # the header first: a file with another separator has decimal commas, and its rows' field count
+            # said nothing of the separator
+            missing = [c for c in ("density", "error") if c not in header]
+            if missing:
+                raise InputError(f"{path}: header lacks {', '.join(missing)}; expected 'density,error[,width,depth]'"
+                                 + header_fix(header, missing))
             rows = []
             for r in itertools.islice(reader, MAX_CSV_ROWS + 1):
                 check_row_fields(path, reader.line_num, r)
@@ -229,12 +235,6 @@ def read_points(path: str | Path) -> ErrorPoints:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
     except (csv.Error, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a CSV file ({exc})") from exc
-    missing = [c for c in ("density", "error") if c not in header]
-    if missing:
-        raise InputError(
-            f"{path}: header lacks {', '.join(missing)}; expected 'density,error[,width,depth]'"
-            + other_law(header, missing)
-        )
     if not rows:
         raise InputError(f"{path}: no data rows below the header")
     shape_cols = [c for c in ("width", "depth") if c in header and any(r.get(c) for _, r in rows)]

@@ -107,6 +107,22 @@ def other_law(header: Sequence[str], missing: Sequence[str]) -> str:
     return ""
 
 
+SEPARATORS = ((";", "semicolons"), ("\t", "tabs"))  # what spreadsheets save "CSV" with in place of commas
+
+
+def header_fix(header: Sequence[str], missing: Sequence[str]) -> str:
+    """``"; …"``: why ``header`` lacks the columns ``missing`` where it seems to hold them (another
+    separator than the comma, a capitalised name) or the other law's command, else ``""``."""
+    if len(header) == 1:
+        for separator, name in SEPARATORS:
+            if separator in header[0]:
+                return f"; its columns are separated by {name}; save the file with commas"
+    renames = [f"{h!r} to {h.lower()!r}" for h in header if h != h.lower() and h.lower() in missing]
+    if renames:
+        return f"; column names are lower case: rename {' and '.join(renames)}"
+    return other_law(header, missing)
+
+
 def check_row_fields(path: Path, line: int, row: dict) -> None:
     """A data row must have as many fields as the header: ``csv.DictReader`` files extra
     fields under ``None`` and fills missing ones with ``None``, and either way the values
@@ -156,7 +172,7 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
             if missing:
                 raise InputError(
                     f"{path}: header {header} lacks column(s) {missing}; "
-                    f"the first line must be 'density,gamma'{other_law(header, missing)}"
+                    f"the first line must be 'density,gamma'{header_fix(header, missing)}"
                 )
             reader.fieldnames = header
             # Line numbers as an editor shows them (the header is line 1; blank lines count).

@@ -106,3 +106,29 @@ def test_law_nplh_records_the_prunable_set_and_nplh_fit_refuses_two_sets(cli, ow
     bad.write_text("density,gamma,include\n0.5,0.1,rnn\n")
     with pytest.raises(InputError, match=r"line 2: include 'rnn' is not a JSON list of module-name patterns"):
         points.read_points(bad)
+
+
+@pytest.mark.parametrize("reader, columns", [(points.read_points, ("density", "gamma")),
+                                             (errorlaw.read_points, ("density", "error"))])
+@pytest.mark.parametrize("separator, says", [(";", "separated by semicolons"), ("\t", "separated by tabs")])
+def test_a_csv_with_another_separator_is_told_to_use_commas(tmp_path, reader, columns, separator, says):
+    """A spreadsheet saved with ';' (or tabs) had its header read as one column, and the message
+    said the columns were missing though they are there; decimal commas made the error-law reader
+    complain of a row's field count first. Both name the separator and the fix."""
+    path = tmp_path / "p.csv"
+    path.write_text(separator.join(columns) + "\n" + "\n".join(separator.join(r) for r in (("0,5", "0,1"),
+                                                                                          ("0,25", "0,2"))) + "\n")
+    with pytest.raises(InputError, match=f"{says}; save the file with commas") as info:
+        reader(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("reader, header", [(points.read_points, "Density,Gamma"),
+                                            (errorlaw.read_points, "DENSITY,Error")])
+def test_a_capitalised_header_is_told_the_lower_case_names(tmp_path, reader, header):
+    path = tmp_path / "p.csv"
+    path.write_text(header + "\n0.5,0.1\n0.25,0.2\n")
+    first, second = header.split(",")
+    with pytest.raises(InputError, match=f"rename {first!r} to {first.lower()!r} and {second!r} to "
+                                         f"{second.lower()!r}"):
+        reader(path)
