@@ -168,6 +168,8 @@ def law_error_fit(
         if target_error is not None:
             body["target"] = {"error": target_error, "density": errorlaw.density_for_error(
                 fit, target_error, width, depth, extrapolate=extrapolate)}
+        answered = [q["density"] for q in (body.get("predict"), body.get("target")) if q]
+        body["warnings"] += filter(None, (errorlaw.extrapolated(fit, d, width, depth) for d in answered))
         with staged():  # the plot and the report, or neither
             if plot is not None:
                 errorlaw.plot_fit(fit, data, plot, force)

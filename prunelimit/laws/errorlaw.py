@@ -656,24 +656,34 @@ def check_queries(density: float | None = None, target_error: float | None = Non
         raise UsageError(f"target error {target_error} outside (0, 1); errors are fractions (1 − accuracy)")
 
 
-def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bool) -> None:
+def _outside(fit: ErrorLawFit, density: float, width, depth) -> str | None:
+    """Where a query leaves what the fit measured (its density range; a joint fit's widths and
+    depths), or ``None``."""
     lo, hi = fit.density_range
-    check_queries(density)
-    if extrapolate:
-        return
-    hint = f"the law is not trusted beyond it (pass {said('--extrapolate', 'extrapolate=True')} to force)"
     if not lo * (1 - _REL_TOL) <= density <= hi * (1 + _REL_TOL):
-        raise UsageError(
-            f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]; {hint}"
-        )
+        return f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]"
     if fit.joint:
         for name, value in (("width", width), ("depth", depth)):
             seen = [getattr(c, name) for c in fit.configs]
             if value is not None and not min(seen) <= value <= max(seen):
-                raise UsageError(
-                    f"{name} {value:g} lies outside the fitted range "
-                    f"[{min(seen):g}, {max(seen):g}]; {hint}"
-                )
+                return f"{name} {value:g} lies outside the fitted range [{min(seen):g}, {max(seen):g}]"
+    return None
+
+
+def extrapolated(fit: ErrorLawFit, density: float, width: float | None = None,
+                 depth: float | None = None) -> str | None:
+    """The warning for an answer at ``density`` (of the network ``width`` × ``depth``) that only
+    ``extrapolate`` gave, or ``None`` within what the fit measured."""
+    reason = _outside(fit, density, width, depth)
+    return None if reason is None else f"{reason}: the answer is extrapolated, beyond what the law is trusted on"
+
+
+def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bool) -> None:
+    check_queries(density)
+    reason = None if extrapolate else _outside(fit, density, width, depth)
+    if reason:
+        raise UsageError(f"{reason}; the law is not trusted beyond it "
+                         f"(pass {said('--extrapolate', 'extrapolate=True')} to force)")
 
 
 def predict(

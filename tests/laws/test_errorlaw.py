@@ -445,3 +445,46 @@ def test_prunelimit_fit_error_law_of_several_networks_names_joint_as_a_keyword()
     shape = np.r_[[1.0] * 12, [2.0] * 12]
     with pytest.raises(UsageError, match=r"fit them jointly \(joint=True\) or keep one network's rows"):
         prunelimit.fit_error_law(ErrorPoints(np.r_[density, density], np.r_[errors, errors], shape, shape))
+
+
+def _error_csv(path):
+    path.write_text("density,error\n" + "".join(f"{d!r},{e!r}\n" for d, e in
+                                                zip(DENSITIES[:30].tolist(), _noisy(DENSITIES[:30], 0).tolist())))
+    return path
+
+
+def test_an_extrapolated_answer_is_warned_on_the_command_line(cli, tmp_path):
+    """``--extrapolate`` answered outside the measured range as it answers inside it, with nothing
+    in ``warnings`` to tell the two apart: an answer beyond the range is now named there."""
+    import json
+
+    path = _error_csv(tmp_path / "p.csv")
+    lo = float(DENSITIES[29])
+    runs = {args: cli("law", "error-fit", path, *args, "--extrapolate", "--json")
+            for args in (("--predict", f"{lo / 10!r}"), ("--target-error", "0.85"), ("--predict", "0.5"))}
+    warned = {args: [w for w in json.loads(r.stdout)["warnings"] if "extrapolated" in w] for args, r in runs.items()}
+    below, target, inside = warned.values()
+    assert below == [f"density {lo / 10:g} lies outside the measured range [{lo:g}, 1]: the answer is extrapolated, "
+                     "beyond what the law is trusted on"]
+    assert json.loads(runs["--target-error", "0.85"].stdout)["target"]["density"] < lo
+    assert len(target) == 1 and target[0].startswith("density ")
+    assert inside == []
+    console = cli("law", "error-fit", path, "--predict", f"{lo / 10!r}", "--extrapolate")
+    assert "warning: density" in console.stdout + console.stderr
+
+
+def test_prunelimit_predict_error_warns_of_an_extrapolated_answer(tmp_path):
+    import warnings
+
+    import prunelimit
+
+    fit = fit_error_law(read_points(_error_csv(tmp_path / "p.csv")), leave_one_out=False)
+    lo = fit.density_range[0]
+    with pytest.warns(UserWarning, match="the answer is extrapolated"):
+        below = prunelimit.predict_error(fit, lo / 10, extrapolate=True)
+    with pytest.warns(UserWarning, match="the answer is extrapolated"):
+        prunelimit.density_for_error(fit, 0.85, extrapolate=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert prunelimit.predict_error(fit, 0.5, extrapolate=True) == predict(fit, 0.5)
+    assert below == predict(fit, lo / 10, extrapolate=True)
