@@ -201,6 +201,8 @@ def _point_problem(density: float, error: float) -> str | None:
     """Why a (density, error) point cannot be fitted, or ``None``."""
     if not 0.0 < density <= 1.0:
         return f"density {density} outside (0, 1]; densities are fractions, not %"
+    if error > 1.0:
+        return f"error {error} outside (0, 1]; errors are fractions (1 − accuracy), not %: divide them by 100"
     if not 0.0 < error <= 1.0:
         return (f"error {error} outside (0, 1]; errors are fractions (1 − accuracy), and the fit uses relative "
                 "error, so 0 cannot be fitted (evaluate on more data)")

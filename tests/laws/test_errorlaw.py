@@ -275,6 +275,9 @@ def test_csv_round_trip_and_plot(tmp_path, single_fit):
         ("density,error\n1,0.1\n0.5,abc\n", r"line 3: error 'abc' is not a number"),
         ("density,error\n80,0.1\n", "line 2: density 80.0 outside"),
         ("density,error\n0.5,0\n", "line 2: error 0.0 outside"),
+        # an error in percent was told that 0 cannot be fitted
+        ("density,error\n1,4.2\n", r"line 2: error 4.2 outside \(0, 1\]; errors are fractions \(1 − accuracy\), "
+                                      r"not %: divide them by 100$"),
         ("density,error\n0.5,nan\n", "must be finite"),
         ("density,error\n1,0.1\n\n0.5,\n", r"line 4: error '' is not a number"),
         ("density,error,width\n0.5,0.1,2\n", "without its partner"),
