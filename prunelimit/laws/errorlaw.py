@@ -39,7 +39,7 @@ from scipy import optimize, stats
 
 from prunelimit import validate
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, quoted, said
-from prunelimit.laws.points import check_header, check_row_fields, header_fix
+from prunelimit.laws.points import check_header, check_row_fields, header_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -511,6 +511,10 @@ def _warnings(
             "a decade): the power-law stretch between the plateaus is too short or too noisy; measure more "
             "densities there"
         )
+    rows = np.column_stack([problem.cfg, problem.log_d, problem.log_err])
+    repeated = rows.shape[0] - np.unique(rows, axis=0).shape[0]
+    if repeated:
+        out.append(repeated_rows(f"{repeated} row(s) repeat an earlier (density, error)"))
     if np.isnan(problem.eps_np_measured).any():
         out.append("no row at density 1 for some configuration: its eps_np (the dense error) is extrapolated "
                    "from pruned rows; measure the unpruned network")

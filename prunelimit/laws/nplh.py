@@ -32,7 +32,7 @@ from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
-from prunelimit.laws.points import LawPoints, Measured
+from prunelimit.laws.points import LawPoints, Measured, repeated_rows
 from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
@@ -603,8 +603,7 @@ def _point_warnings(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
     out = []
     repeated = int(np.sum((np.diff(x) == 0) & (np.diff(y) == 0)))
     if repeated:
-        out.append(f"{repeated} point(s) in the fit region repeat an earlier (density, gamma) exactly; each counts as "
-                   "a measurement and narrows the intervals: drop repeated rows unless they are separate runs")
+        out.append(repeated_rows(f"{repeated} point(s) in the fit region repeat an earlier (density, gamma)"))
     rising = int(np.sum((np.diff(x) > 0) & (np.diff(y) > 0)))
     if rising:
         out.append(f"{rising} of {x.size - 1} steps to a larger gamma in the fit region raise the density, where the "

@@ -123,6 +123,13 @@ def header_fix(header: Sequence[str], missing: Sequence[str]) -> str:
     return other_law(header, missing)
 
 
+def repeated_rows(repeated: str) -> str:
+    """The warning of rows that repeat an earlier point exactly (``repeated``: how many, of what):
+    the fits count each as a measurement, so a file pasted twice narrows every interval."""
+    return (f"{repeated} exactly; each counts as a measurement and narrows the intervals: drop repeated rows "
+            "unless they are separate runs")
+
+
 def check_row_fields(path: Path, line: int, row: dict) -> None:
     """A data row must have as many fields as the header: ``csv.DictReader`` files extra
     fields under ``None`` and fills missing ones with ``None``, and either way the values
