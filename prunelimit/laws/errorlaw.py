@@ -172,6 +172,12 @@ def log_error(log_m, eps_np, eps_up: float, gamma: float, log_p: float) -> np.nd
     )
 
 
+def check_error(name: str, value: object) -> None:
+    """An error the law is given (``eps_np``, ``eps_up``): a fraction in (0, 1]."""
+    if not validate.real(value) or not 0 < value <= 1:
+        raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {quoted(value)}")
+
+
 def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
     """ε̂(d) of the single-network law: ``eps_np`` where the network is dense enough, rising
     as a power law of slope ``gamma`` below the knee ``q = p·(eps_up/eps_np)^(1/gamma)``, and
@@ -186,9 +192,8 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
     values = np.asarray(density, dtype=float) if validate.real_array(density) else None
     if values is None or not np.all((values > 0) & np.isfinite(values)):
         raise UsageError(f"density must be positive finite numbers (kept fractions), got {quoted(density)}")
-    for name, value in (("eps_np", eps_np), ("eps_up", eps_up)):
-        if not validate.real(value) or not 0 < value <= 1:
-            raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {quoted(value)}")
+    check_error("eps_np", eps_np)
+    check_error("eps_up", eps_up)
     validate.positive("gamma", gamma)
     validate.positive("p", p)
     return np.exp(log_error(np.log(values), eps_np, eps_up, gamma, math.log(p)))
@@ -638,10 +643,13 @@ def check_query_shape(joint: bool, width, depth) -> None:
 def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     """(ε_np, ln of the invariant's shape factor l^φ w^ψ) for a query."""
     check_query_shape(fit.joint, width, depth)
+    if eps_np is not None:
+        check_error("eps_np", eps_np)
     if not fit.joint:
         return (fit.configs[0].eps_np if eps_np is None else eps_np), 0.0
     if width is None or depth is None:
-        raise UsageError("a joint error law needs the width and depth of the network to predict")
+        raise UsageError("a joint error law needs the width and depth of the network to predict; "
+                         + said("add --width and --depth", "give width= and depth="))
     shift = fit.phi * math.log(depth) + fit.psi * math.log(width)
     if eps_np is not None:
         return eps_np, shift
@@ -649,7 +657,8 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
         if c.width == width and c.depth == depth:
             return c.eps_np, shift
     raise UsageError(
-        f"width={width:g}, depth={depth:g} was not fitted; give its unpruned error (eps_np)"
+        f"width={width:g}, depth={depth:g} was not fitted; give its unpruned error with "
+        f"{said('--eps-np', 'eps_np=')} (fitted, width×depth: {', '.join(f'{c.width:g}×{c.depth:g}' for c in fit.configs)})"
     )
 
 

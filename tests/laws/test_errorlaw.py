@@ -507,3 +507,46 @@ def test_rows_that_repeat_a_point_exactly_are_named_in_the_warnings():
         "intervals: drop repeated rows unless they are separate runs"]
     seeds = fit_error_law(ErrorPoints(np.r_[d, d], np.r_[e, _noisy(d, 3) * 1.001]), leave_one_out=False)
     assert not [w for w in seeds.warnings if "repeat" in w]  # two seeds' errors at the same densities
+
+
+def _small_joint_csv(path):
+    """2 widths × 2 depths × 7 densities of the joint law, 1 % noise."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for w in (16.0, 32.0):
+        for depth in (2.0, 4.0):
+            d = np.geomspace(1, 1e-4, 7)
+            e = error_law(depth ** 0.5 * w * d, 0.05, 0.9, 2.0, 0.5) * (1 + 0.01 * rng.standard_normal(d.size))
+            rows += [f"{x!r},{min(y, 1.0)!r},{w:g},{depth:g}\n" for x, y in zip(d.tolist(), e.tolist())]
+    path.write_text("density,error,width,depth\n" + "".join(rows))
+    return path
+
+
+def test_a_network_the_joint_fit_did_not_see_is_predicted_from_its_eps_np_on_the_command_line(cli, tmp_path):
+    """``law error-fit --joint --width 24 --depth 3 --predict …`` was told "give its unpruned error
+    (eps_np)", which no flag gave: the joint law's answer for an unseen network could not be had
+    from the command line. ``--eps-np`` gives it, the number the library's ``eps_np=`` gives."""
+    import json
+
+    path = _small_joint_csv(tmp_path / "joint.csv")
+    query = ("--predict", "0.01", "--width", "24", "--depth", "3")
+    refused = cli("law", "error-fit", path, "--joint", *query)
+    assert refused.exit_code == 2 and "was not fitted; give its unpruned error with --eps-np" in refused.stderr
+    run = cli("law", "error-fit", path, "--joint", *query, "--eps-np", "0.05", "--json")
+    assert run.exit_code == 0, run.stderr
+    fit = fit_error_law(read_points(path), joint=True)
+    assert json.loads(run.stdout)["predict"]["error"] == predict(fit, 0.01, 24.0, 3.0, eps_np=0.05)
+    no_shape = cli("law", "error-fit", path, "--joint", "--predict", "0.01")
+    assert no_shape.exit_code == 2 and "add --width and --depth" in no_shape.stderr
+
+
+@pytest.mark.parametrize("eps_np", [-0.1, 0.0, 1.5, float("nan")])
+def test_an_eps_np_that_is_no_error_is_refused(single_fit, eps_np):
+    """``predict(fit, d, eps_np=-0.1)`` answered NaN (the log of a negative error)."""
+    from prunelimit.errors import OptionError
+
+    for query in (lambda: predict(single_fit, 0.1, eps_np=eps_np),
+                  lambda: density_for_error(single_fit, 0.3, eps_np=eps_np)):
+        with pytest.raises(OptionError, match="eps_np") as info:
+            query()
+        assert info.value.option == "eps_np"
