@@ -39,7 +39,7 @@ from scipy import optimize, stats
 
 from prunelimit import validate
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, quoted, said
-from prunelimit.laws.points import check_header, check_row_fields, header_fix, repeated_rows
+from prunelimit.laws.points import check_header, check_row_fields, header_fix, percent_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -257,9 +257,9 @@ def read_points(path: str | Path) -> ErrorPoints:
             try:
                 values[i, j] = float(row.get(col) or "")
             except ValueError:
-                raise InputError(
-                    f"{path}, line {line}: {col} {row.get(col) or ''!r} is not a number"
-                ) from None
+                raise InputError(f"{path}, line {line}: "
+                                 + (percent_fix(col, row.get(col)) or f"{col} {row.get(col) or ''!r} is not a number")
+                                 ) from None
             if not math.isfinite(values[i, j]):
                 raise InputError(f"{path}, line {line}: {col} is {row[col]}, must be finite")
         problem = _point_problem(values[i, 0], values[i, 1])

@@ -144,14 +144,27 @@ def check_row_fields(path: Path, line: int, row: dict) -> None:
         )
 
 
+def percent_fix(column: str, text: str | None) -> str | None:
+    """What to write for a density or error given as a percentage (``50%``, as a spreadsheet exports
+    a percentage cell), else ``None``."""
+    value = (text or "").strip()
+    if column not in ("density", "error") or not value.endswith("%"):
+        return None
+    try:
+        return f"{column} {value!r} is a percentage: write it as the fraction {float(value[:-1]) / 100:g}"
+    except ValueError:
+        return None
+
+
 def _parse_row(path: Path, line: int, row: dict[str, str]) -> tuple[float, float]:
     check_row_fields(path, line, row)
     try:
         density, gamma = float(row["density"]), float(row["gamma"])
     except (TypeError, ValueError):
+        fix = percent_fix("density", row.get("density"))
         raise InputError(
-            f"{path}: row {line}: density={row.get('density')!r}, gamma={row.get('gamma')!r} "
-            "are not both numbers; fix or delete the row"
+            f"{path}: row {line}: " + (fix or f"density={row.get('density')!r}, gamma={row.get('gamma')!r} "
+                                       "are not both numbers; fix or delete the row")
         ) from None
     if not (math.isfinite(density) and 0.0 < density <= 1.0):
         raise InputError(

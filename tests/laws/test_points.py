@@ -132,3 +132,17 @@ def test_a_capitalised_header_is_told_the_lower_case_names(tmp_path, reader, hea
     with pytest.raises(InputError, match=f"rename {first!r} to {first.lower()!r} and {second!r} to "
                                          f"{second.lower()!r}"):
         reader(path)
+
+
+@pytest.mark.parametrize("reader, text, says", [
+    (points.read_points, "density,gamma\n50%,0.1\n", "density '50%' is a percentage: write it as the fraction 0.5"),
+    (points.read_points, "density,gamma\n 10 %,0.5\n", "density '10 %' is a percentage: write it as the fraction 0.1"),
+    (errorlaw.read_points, "density,error\n1,4.2%\n", "error '4.2%' is a percentage: write it as the fraction 0.042"),
+])
+def test_a_value_written_with_a_percent_sign_is_told_its_fraction(tmp_path, reader, text, says):
+    """``50%`` (as a spreadsheet exports a percentage cell) was "not a number"; the readers now
+    name the fraction to write, as they do for a density of 50."""
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=says):
+        reader(path)
