@@ -204,6 +204,8 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
 
 def _point_problem(density: float, error: float) -> str | None:
     """Why a (density, error) point cannot be fitted, or ``None``."""
+    if density == 0.0:
+        return f"density {density} outside (0, 1]: no weight is left, so no error to fit; drop that point"
     if not 0.0 < density <= 1.0:
         return f"density {density} outside (0, 1]; densities are fractions, not %"
     if error > 1.0:

@@ -275,6 +275,8 @@ def test_csv_round_trip_and_plot(tmp_path, single_fit):
         ("density,error\n1,0.1\n0.5,abc\n", r"line 3: error 'abc' is not a number"),
         ("density,error\n80,0.1\n", "line 2: density 80.0 outside"),
         ("density,error\n0.5,0\n", "line 2: error 0.0 outside"),
+        # density 0 (a level past the last weight) was told that densities are fractions, not %
+        ("density,error\n1,0.1\n0,0.9\n", r"line 3: density 0.0 outside \(0, 1\]: no weight is left, so no error to fit; drop that point$"),
         # an error in percent was told that 0 cannot be fitted
         ("density,error\n1,4.2\n", r"line 2: error 4.2 outside \(0, 1\]; errors are fractions \(1 − accuracy\), "
                                       r"not %: divide them by 100$"),
