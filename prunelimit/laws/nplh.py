@@ -93,12 +93,12 @@ class NplhConfig:
         validate.open_unit("rate", self.rate)
         validate.integer("finetune_steps", self.finetune_steps, 0)
         check_pressures(self.pressures)
-        if self.mode == "pressure" and len(self.pressures) < MIN_FIT_POINTS:  # it trained, then found too few
+        needed, fit = (AUTO_MIN_SEGMENT, "the automatic region") if self.region == "auto" else (MIN_FIT_POINTS, "the fit")
+        if self.mode == "pressure" and len(self.pressures) < needed:  # it trained, then found too few
             given = option("pressures", self.pressures, "{0}", ",".join(f"{v:g}" for v in self.pressures))
             raise OptionError("pressures", f"{given} gives {len(self.pressures)} pressure"
                               f"{'s' * (len(self.pressures) > 1)}, and each level is one point of the law (its "
-                              f"gamma the pressure): the fit needs {MIN_FIT_POINTS} or more; give at least "
-                              f"{MIN_FIT_POINTS} pressures")
+                              f"gamma the pressure): {fit} needs {needed} or more; give at least {needed} pressures")
         validate.integer("epochs_per_level", self.epochs_per_level, 1)
         validate.integer("seed", self.seed, 0)
 

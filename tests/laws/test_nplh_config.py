@@ -147,6 +147,13 @@ def test_a_pressure_ladder_that_cannot_give_a_fit_is_refused_before_training(pre
     assert info.value.option == "pressures"
 
 
+def test_an_automatic_region_needs_a_ladder_of_4_pressures() -> None:
+    """``--region auto`` fits segments of 4 points or more: 3 pressures trained, then were refused."""
+    with pytest.raises(OptionError, match="gives 3 pressures, .* the automatic region needs 4 or more"):
+        NplhConfig(mode="pressure", pressures=(1.0, 2.0, 4.0), region="auto")
+    assert NplhConfig(mode="pressure", pressures=(1.0, 2.0, 4.0)).pressures == (1.0, 2.0, 4.0)
+
+
 def test_a_short_or_repeated_ladder_exits_2_before_the_checkpoint_is_read(cli) -> None:
     for ladder, says in (("1,2", "--pressures 1,2 gives 2 pressures"), ("1,1,2", "--epochs-per-level")):
         result = cli("law", "nplh", "no-such-checkpoint.pt", "--mode", "pressure", "--pressures", ladder)
