@@ -509,7 +509,7 @@ def fit_nplh(
     ``region`` is ``(low, high)`` (inclusive, fractions) or ``"auto"``: the power-law
     segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). The authors'
     region is (0.5 %, 50 %]; inclusive bounds differ only for a point exactly at 0.5 %.
-    Points with γ ≤ 0 are ignored. The held-out check fits the region points at or above
+    The held-out check fits the region points at or above
     the geometric middle of the region and predicts those below it (for the default
     region: fit 5–50 %, predict 0.5–5 %). The quadratic
     variant is ``needed`` when its F-test p-value is below ``quadratic_level``.
@@ -531,8 +531,7 @@ def fit_nplh(
     validate.open_unit("confidence", confidence)
     validate.open_unit("quadratic_level", quadratic_level)
     dens, gam = points.arrays()
-    usable = gam > 0  # LawPoints holds finite values and densities in (0, 1]
-    x_all, y_all = np.log(gam[usable]), np.log(dens[usable])
+    x_all, y_all = np.log(gam), np.log(dens)  # LawPoints holds densities in (0, 1] and positive finite gammas
     order = np.lexsort((y_all, x_all))  # one order, whatever the rows': the bootstrap draws by position
     x_all, y_all = x_all[order], y_all[order]
     if region == "auto":
@@ -628,12 +627,11 @@ def nplh_figure(fit: NplhFit, title: str | None = None):
     from prunelimit.report.figures import plt
 
     dens, gam = fit.points.arrays()
-    ok = (dens > 0) & (gam > 0)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     try:
         ax.axhspan(fit.region_low, fit.region_high, color="tab:blue", alpha=0.1, label="fitted region")
-        ax.loglog(gam[ok], dens[ok], "o", ms=4, color="k", label="points")
-        in_region = ok & (dens >= fit.region_low) & (dens <= fit.region_high)
+        ax.loglog(gam, dens, "o", ms=4, color="k", label="points")
+        in_region = (dens >= fit.region_low) & (dens <= fit.region_high)
         g = np.geomspace(gam[in_region].min(), gam[in_region].max(), 100)
         ax.loglog(
             g,

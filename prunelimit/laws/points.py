@@ -61,7 +61,7 @@ class LawPoints:
 
     def __post_init__(self) -> None:
         """Refuse what the CSV reader refuses, so the library fits only what the command would:
-        a density outside (0, 1] or NaN, a NaN or infinite γ (γ ≤ 0 is ignored by the fit)."""
+        a density outside (0, 1] or NaN, a γ that is not a positive finite number (the fit is in ln γ)."""
         if len(self.density) != len(self.gamma):
             raise UsageError(
                 f"{len(self.density)} densities but {len(self.gamma)} gamma values; "
@@ -71,8 +71,9 @@ class LawPoints:
             if not (math.isfinite(d) and 0.0 < d <= 1.0):
                 raise UsageError(f"point {i}: density {d} is not a fraction in (0, 1]; divide percentages by 100 "
                                  "and drop points with density 0")
-            if not math.isfinite(g):
-                raise UsageError(f"point {i}: gamma {g} is not a finite number; drop the point")
+            if not (math.isfinite(g) and g > 0.0):
+                raise UsageError(f"point {i}: gamma {g} is not a positive number; the log-log law needs gamma > 0, "
+                                 "drop the point")
 
     @classmethod
     def from_arrays(cls, density: Sequence[float], gamma: Sequence[float], measured: Measured = ()) -> "LawPoints":

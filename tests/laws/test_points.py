@@ -146,3 +146,16 @@ def test_a_value_written_with_a_percent_sign_is_told_its_fraction(tmp_path, read
     path.write_text(text)
     with pytest.raises(InputError, match=says):
         reader(path)
+
+
+@pytest.mark.parametrize("gamma", [0.0, -1e-3])
+def test_prunelimit_fit_nplh_refuses_a_gamma_the_csv_reader_refuses(gamma):
+    """``law nplh-fit`` refuses a row with gamma <= 0 (exit 3); ``prunelimit.fit_nplh`` dropped the point
+    in silence and fitted the rest, so the same points gave a law in one and an error in the other."""
+    import prunelimit
+    from prunelimit.errors import UsageError
+
+    density, gammas = [0.4, 0.2, 0.1, 0.05], [0.01, 0.02, gamma, 0.08]
+    with pytest.raises(UsageError, match=f"point 2: gamma {gamma} is not a positive number; the log-log law needs "
+                                         "gamma > 0, drop the point"):
+        prunelimit.fit_nplh(points.LawPoints.from_arrays(density, gammas))
