@@ -197,6 +197,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "csv_rising": "density,gamma\n0.1,1\n0.2,2\n0.3,3\n0.4,4\n",
         "csv_huge_gamma": "density,gamma\n0.4,1e300\n0.1,2e300\n0.025,4e300\n",
         "csv_twice": "density,gamma,gamma\n0.5,1,9\n0.4,2,8\n0.3,3,7\n",
+        "err_semicolons": "density;error\n1;0,05\n0,5;0,1\n",
         "err_good": "density,error\n" + "".join(f"{0.7 ** k!r},{min(0.9, 0.05 * 1.25 ** k)!r}\n" for k in range(12)),
     }.items():
         setattr(c, name, d / f"{name}.csv")
@@ -714,6 +715,9 @@ OTHER_CASES = [
          "header names column(s) ['gamma'] more than once"),
     Case("nplh-fit/row-fields", _p("law", "nplh-fit", "{csv_fields}"), 3, "line 3 has 3 field(s) but the header has 2"),
     Case("error-fit/row-fields", _p("law", "error-fit", "{err_fields}"), 3, "line 3 has 3 field(s) but the header has 2"),
+    # a spreadsheet's ';' CSV with decimal commas: it was "line 2 has 2 field(s) but the header has 1"
+    Case("error-fit/semicolons", _p("law", "error-fit", "{err_semicolons}"), 3,
+         "its columns are separated by semicolons; save the file with commas"),
     # density rising with gamma: no minimum kept saliency does that (it was a fit with α0 = −1)
     Case("nplh-fit/density-rises", _p("law", "nplh-fit", "{csv_rising}"), 2, "the density rises with gamma"),
     # gamma near 1e300 with alpha0 2: c = e^1381 (it was an OverflowError, exit 5)

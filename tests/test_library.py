@@ -626,7 +626,7 @@ def test_nplh_leaves_the_model_and_torchs_random_state_as_they_were(model, train
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert prunelimit.nplh(model, train, **settings).to_json() == first.to_json()
     with pytest.raises(UsageError, match="widen the region"):  # refused after the training ran
-        prunelimit.nplh(model, train, mode="pressure", pressures=(1e-4, 1e-3), epochs_per_level=4)
+        prunelimit.nplh(model, train, mode="pressure", pressures=(1e-4, 1e-3, 1e-2), epochs_per_level=4)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 

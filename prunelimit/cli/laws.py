@@ -135,6 +135,7 @@ def law_error_fit(
     target_error: Annotated[Optional[float], typer.Option("--target-error", help="Smallest density reaching this error.")] = None,
     width: Annotated[Optional[float], typer.Option("--width", help="Joint law: the network's width for --predict/--target-error.")] = None,
     depth: Annotated[Optional[float], typer.Option("--depth", help="Joint law: the network's depth.")] = None,
+    eps_np: Annotated[Optional[float], typer.Option("--eps-np", help="The unpruned error of the network to answer for (joint law: needed for a --width/--depth not fitted) [default: the fitted one].")] = None,
     extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Allow answers outside the measured density range.")] = False,
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -154,9 +155,11 @@ def law_error_fit(
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
         errorlaw.check_queries(predict, target_error)
+        if eps_np is not None:
+            errorlaw.check_error("eps_np", eps_np)
         if predict is None and target_error is None:  # what only a query reads would be ignored
-            if width is not None or depth is not None:
-                raise UsageError("--width/--depth apply to --predict or --target-error; add one, or drop them")
+            if width is not None or depth is not None or eps_np is not None:
+                raise UsageError("--width/--depth/--eps-np apply to --predict or --target-error; add one, or drop them")
             if extrapolate:
                 raise UsageError("--extrapolate applies to --predict or --target-error; add one, or drop it")
         data = errorlaw.read_points(points)
@@ -164,10 +167,12 @@ def law_error_fit(
         body = fit.to_json()
         if predict is not None:
             body["predict"] = {"density": predict,
-                               "error": errorlaw.predict(fit, predict, width, depth, extrapolate=extrapolate)}
+                               "error": errorlaw.predict(fit, predict, width, depth, eps_np, extrapolate)}
         if target_error is not None:
             body["target"] = {"error": target_error, "density": errorlaw.density_for_error(
-                fit, target_error, width, depth, extrapolate=extrapolate)}
+                fit, target_error, width, depth, eps_np, extrapolate)}
+        answered = [q["density"] for q in (body.get("predict"), body.get("target")) if q]
+        body["warnings"] += filter(None, (errorlaw.extrapolated(fit, d, width, depth) for d in answered))
         with staged():  # the plot and the report, or neither
             if plot is not None:
                 errorlaw.plot_fit(fit, data, plot, force)

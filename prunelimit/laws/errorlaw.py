@@ -39,7 +39,7 @@ from scipy import optimize, stats
 
 from prunelimit import validate
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, quoted, said
-from prunelimit.laws.points import check_header, check_row_fields, other_law
+from prunelimit.laws.points import check_header, check_row_fields, header_fix, percent_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -172,6 +172,12 @@ def log_error(log_m, eps_np, eps_up: float, gamma: float, log_p: float) -> np.nd
     )
 
 
+def check_error(name: str, value: object) -> None:
+    """An error the law is given (``eps_np``, ``eps_up``): a fraction in (0, 1]."""
+    if not validate.real(value) or not 0 < value <= 1:
+        raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {quoted(value)}")
+
+
 def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
     """ε̂(d) of the single-network law: ``eps_np`` where the network is dense enough, rising
     as a power law of slope ``gamma`` below the knee ``q = p·(eps_up/eps_np)^(1/gamma)``, and
@@ -186,9 +192,8 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
     values = np.asarray(density, dtype=float) if validate.real_array(density) else None
     if values is None or not np.all((values > 0) & np.isfinite(values)):
         raise UsageError(f"density must be positive finite numbers (kept fractions), got {quoted(density)}")
-    for name, value in (("eps_np", eps_np), ("eps_up", eps_up)):
-        if not validate.real(value) or not 0 < value <= 1:
-            raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {quoted(value)}")
+    check_error("eps_np", eps_np)
+    check_error("eps_up", eps_up)
     validate.positive("gamma", gamma)
     validate.positive("p", p)
     return np.exp(log_error(np.log(values), eps_np, eps_up, gamma, math.log(p)))
@@ -199,8 +204,12 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
 
 def _point_problem(density: float, error: float) -> str | None:
     """Why a (density, error) point cannot be fitted, or ``None``."""
+    if density == 0.0:
+        return f"density {density} outside (0, 1]: no weight is left, so no error to fit; drop that point"
     if not 0.0 < density <= 1.0:
         return f"density {density} outside (0, 1]; densities are fractions, not %"
+    if error > 1.0:
+        return f"error {error} outside (0, 1]; errors are fractions (1 − accuracy), not %: divide them by 100"
     if not 0.0 < error <= 1.0:
         return (f"error {error} outside (0, 1]; errors are fractions (1 − accuracy), and the fit uses relative "
                 "error, so 0 cannot be fitted (evaluate on more data)")
@@ -220,6 +229,12 @@ def read_points(path: str | Path) -> ErrorPoints:
             reader = csv.DictReader(fh)
             header = [h.strip() for h in (reader.fieldnames or [])]
             check_header(path, header)
+            # the header first: a file with another separator has decimal commas, and its rows' field count
+            # said nothing of the separator
+            missing = [c for c in ("density", "error") if c not in header]
+            if missing:
+                raise InputError(f"{path}: header lacks {', '.join(missing)}; expected 'density,error[,width,depth]'"
+                                 + header_fix(header, missing))
             rows = []
             for r in itertools.islice(reader, MAX_CSV_ROWS + 1):
                 check_row_fields(path, reader.line_num, r)
@@ -229,12 +244,6 @@ def read_points(path: str | Path) -> ErrorPoints:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from exc
     except (csv.Error, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not a CSV file ({exc})") from exc
-    missing = [c for c in ("density", "error") if c not in header]
-    if missing:
-        raise InputError(
-            f"{path}: header lacks {', '.join(missing)}; expected 'density,error[,width,depth]'"
-            + other_law(header, missing)
-        )
     if not rows:
         raise InputError(f"{path}: no data rows below the header")
     shape_cols = [c for c in ("width", "depth") if c in header and any(r.get(c) for _, r in rows)]
@@ -250,9 +259,9 @@ def read_points(path: str | Path) -> ErrorPoints:
             try:
                 values[i, j] = float(row.get(col) or "")
             except ValueError:
-                raise InputError(
-                    f"{path}, line {line}: {col} {row.get(col) or ''!r} is not a number"
-                ) from None
+                raise InputError(f"{path}, line {line}: "
+                                 + (percent_fix(col, row.get(col)) or f"{col} {row.get(col) or ''!r} is not a number")
+                                 ) from None
             if not math.isfinite(values[i, j]):
                 raise InputError(f"{path}, line {line}: {col} is {row[col]}, must be finite")
         problem = _point_problem(values[i, 0], values[i, 1])
@@ -509,6 +518,10 @@ def _warnings(
             "a decade): the power-law stretch between the plateaus is too short or too noisy; measure more "
             "densities there"
         )
+    rows = np.column_stack([problem.cfg, problem.log_d, problem.log_err])
+    repeated = rows.shape[0] - np.unique(rows, axis=0).shape[0]
+    if repeated:
+        out.append(repeated_rows(f"{repeated} row(s) repeat an earlier (density, error)"))
     if np.isnan(problem.eps_np_measured).any():
         out.append("no row at density 1 for some configuration: its eps_np (the dense error) is extrapolated "
                    "from pruned rows; measure the unpruned network")
@@ -632,10 +645,13 @@ def check_query_shape(joint: bool, width, depth) -> None:
 def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     """(ε_np, ln of the invariant's shape factor l^φ w^ψ) for a query."""
     check_query_shape(fit.joint, width, depth)
+    if eps_np is not None:
+        check_error("eps_np", eps_np)
     if not fit.joint:
         return (fit.configs[0].eps_np if eps_np is None else eps_np), 0.0
     if width is None or depth is None:
-        raise UsageError("a joint error law needs the width and depth of the network to predict")
+        raise UsageError("a joint error law needs the width and depth of the network to predict; "
+                         + said("add --width and --depth", "give width= and depth="))
     shift = fit.phi * math.log(depth) + fit.psi * math.log(width)
     if eps_np is not None:
         return eps_np, shift
@@ -643,7 +659,8 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
         if c.width == width and c.depth == depth:
             return c.eps_np, shift
     raise UsageError(
-        f"width={width:g}, depth={depth:g} was not fitted; give its unpruned error (eps_np)"
+        f"width={width:g}, depth={depth:g} was not fitted; give its unpruned error with "
+        f"{said('--eps-np', 'eps_np=')} (fitted, width×depth: {', '.join(f'{c.width:g}×{c.depth:g}' for c in fit.configs)})"
     )
 
 
@@ -656,24 +673,34 @@ def check_queries(density: float | None = None, target_error: float | None = Non
         raise UsageError(f"target error {target_error} outside (0, 1); errors are fractions (1 − accuracy)")
 
 
-def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bool) -> None:
+def _outside(fit: ErrorLawFit, density: float, width, depth) -> str | None:
+    """Where a query leaves what the fit measured (its density range; a joint fit's widths and
+    depths), or ``None``."""
     lo, hi = fit.density_range
-    check_queries(density)
-    if extrapolate:
-        return
-    hint = f"the law is not trusted beyond it (pass {said('--extrapolate', 'extrapolate=True')} to force)"
     if not lo * (1 - _REL_TOL) <= density <= hi * (1 + _REL_TOL):
-        raise UsageError(
-            f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]; {hint}"
-        )
+        return f"density {density:g} lies outside the measured range [{lo:g}, {hi:g}]"
     if fit.joint:
         for name, value in (("width", width), ("depth", depth)):
             seen = [getattr(c, name) for c in fit.configs]
             if value is not None and not min(seen) <= value <= max(seen):
-                raise UsageError(
-                    f"{name} {value:g} lies outside the fitted range "
-                    f"[{min(seen):g}, {max(seen):g}]; {hint}"
-                )
+                return f"{name} {value:g} lies outside the fitted range [{min(seen):g}, {max(seen):g}]"
+    return None
+
+
+def extrapolated(fit: ErrorLawFit, density: float, width: float | None = None,
+                 depth: float | None = None) -> str | None:
+    """The warning for an answer at ``density`` (of the network ``width`` × ``depth``) that only
+    ``extrapolate`` gave, or ``None`` within what the fit measured."""
+    reason = _outside(fit, density, width, depth)
+    return None if reason is None else f"{reason}: the answer is extrapolated, beyond what the law is trusted on"
+
+
+def _check_range(fit: ErrorLawFit, density: float, width, depth, extrapolate: bool) -> None:
+    check_queries(density)
+    reason = None if extrapolate else _outside(fit, density, width, depth)
+    if reason:
+        raise UsageError(f"{reason}; the law is not trusted beyond it "
+                         f"(pass {said('--extrapolate', 'extrapolate=True')} to force)")
 
 
 def predict(

@@ -475,7 +475,8 @@ def hyperflux_prune(
 
 
 def check_pressures(pressures: Sequence[float]) -> None:
-    """A pressure ladder: at least one pressure, each positive and finite, in increasing order."""
+    """A pressure ladder: at least one pressure, each positive and finite, in increasing order,
+    each once (a level is one point, its γ the pressure: a repeat is a second point at one γ)."""
     values = list(pressures)
     if not values:
         raise OptionError("pressures", "{0}: give at least one pressure")
@@ -483,6 +484,12 @@ def check_pressures(pressures: Sequence[float]) -> None:
         validate.positive("pressures", value)
     if values != sorted(values):
         raise OptionError("pressures", "{0}: give the pressure ladder in increasing order")
+    repeated = next((v for v in values if values.count(v) > 1), None)
+    if repeated is not None:
+        times = values.count(repeated)
+        raise OptionError("pressures", f"{{0}}: {repeated:g} is given {'twice' if times == 2 else f'{times} times'}; "
+                          "each level is one point of the law, its gamma the pressure: give each pressure once "
+                          "(to hold one longer, raise {1})", "epochs_per_level")
 
 
 def pressure_ladder(

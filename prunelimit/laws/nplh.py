@@ -32,7 +32,7 @@ from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError, UsageError, option
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
-from prunelimit.laws.points import LawPoints, Measured
+from prunelimit.laws.points import LawPoints, Measured, repeated_rows
 from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
@@ -41,6 +41,7 @@ from prunelimit.pruning.training import sgd, train_masked
 from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
+MIN_FIT_POINTS = 3  # a line and a residual: fewer leave no interval (distinct gammas, in the region)
 AUTO_MIN_SEGMENT = 4  # points per segment of the automatic piecewise-linear fit
 AUTO_MAX_SEGMENTS = 4  # plateau, law and a collapse that curves (two segments)
 AUTO_BREAK_CANDIDATES = 40  # break points tried at most, before each is moved freely
@@ -92,6 +93,12 @@ class NplhConfig:
         validate.open_unit("rate", self.rate)
         validate.integer("finetune_steps", self.finetune_steps, 0)
         check_pressures(self.pressures)
+        needed, fit = (AUTO_MIN_SEGMENT, "the automatic region") if self.region == "auto" else (MIN_FIT_POINTS, "the fit")
+        if self.mode == "pressure" and len(self.pressures) < needed:  # it trained, then found too few
+            given = option("pressures", self.pressures, "{0}", ",".join(f"{v:g}" for v in self.pressures))
+            raise OptionError("pressures", f"{given} gives {len(self.pressures)} pressure"
+                              f"{'s' * (len(self.pressures) > 1)}, and each level is one point of the law (its "
+                              f"gamma the pressure): {fit} needs {needed} or more; give at least {needed} pressures")
         validate.integer("epochs_per_level", self.epochs_per_level, 1)
         validate.integer("seed", self.seed, 0)
 
@@ -502,7 +509,7 @@ def fit_nplh(
     ``region`` is ``(low, high)`` (inclusive, fractions) or ``"auto"``: the power-law
     segment of a BIC-selected piecewise-linear fit (see ``_auto_region``). The authors'
     region is (0.5 %, 50 %]; inclusive bounds differ only for a point exactly at 0.5 %.
-    Points with γ ≤ 0 are ignored. The held-out check fits the region points at or above
+    The held-out check fits the region points at or above
     the geometric middle of the region and predicts those below it (for the default
     region: fit 5–50 %, predict 0.5–5 %). The quadratic
     variant is ``needed`` when its F-test p-value is below ``quadratic_level``.
@@ -524,8 +531,7 @@ def fit_nplh(
     validate.open_unit("confidence", confidence)
     validate.open_unit("quadratic_level", quadratic_level)
     dens, gam = points.arrays()
-    usable = gam > 0  # LawPoints holds finite values and densities in (0, 1]
-    x_all, y_all = np.log(gam[usable]), np.log(dens[usable])
+    x_all, y_all = np.log(gam), np.log(dens)  # LawPoints holds densities in (0, 1] and positive finite gammas
     order = np.lexsort((y_all, x_all))  # one order, whatever the rows': the bootstrap draws by position
     x_all, y_all = x_all[order], y_all[order]
     if region == "auto":
@@ -539,18 +545,18 @@ def fit_nplh(
             (y_all >= math.log(low) - 1e-12) & (y_all <= math.log(high) + 1e-12)
         )
     x, y = x_all[sel], y_all[sel]
-    if x.size < 3:
+    if x.size < MIN_FIT_POINTS:
         raise UsageError(
             f"only {x.size} point(s) with density in [{low:g}, {high:g}]; "
-            "widen the region or record more points (>= 3 needed)"
+            f"widen the region or record more points (>= {MIN_FIT_POINTS} needed)"
         )
     if np.ptp(x) == 0:  # a slope needs two gammas; "only N points" would contradict ">= 3"
         raise UsageError(f"all {x.size} points with density in [{low:g}, {high:g}] have the same gamma, so the "
                          "law's slope is undefined; widen the region or record points at other densities")
     distinct = np.unique(x).size
-    if distinct < 3:  # repeated points: a line through two gammas fits exactly, with R² 1 and no interval
+    if distinct < MIN_FIT_POINTS:  # repeated points: a line through two gammas fits exactly, with R² 1 and no interval
         raise UsageError(f"only {distinct} distinct gamma values among the {x.size} points with density in "
-                         f"[{low:g}, {high:g}]; widen the region or record more points (>= 3 needed)")
+                         f"[{low:g}, {high:g}]; widen the region or record more points (>= {MIN_FIT_POINTS} needed)")
     if np.ptp(y) == 0:  # α0 would be 0 with an undefined R²: no law was measured
         raise UsageError(f"all {x.size} points in the fit region have the same density {math.exp(y[0]):g}, so the "
                          "law's slope is undefined; record points at other densities")
@@ -596,8 +602,7 @@ def _point_warnings(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
     out = []
     repeated = int(np.sum((np.diff(x) == 0) & (np.diff(y) == 0)))
     if repeated:
-        out.append(f"{repeated} point(s) in the fit region repeat an earlier (density, gamma) exactly; each counts as "
-                   "a measurement and narrows the intervals: drop repeated rows unless they are separate runs")
+        out.append(repeated_rows(f"{repeated} point(s) in the fit region repeat an earlier (density, gamma)"))
     rising = int(np.sum((np.diff(x) > 0) & (np.diff(y) > 0)))
     if rising:
         out.append(f"{rising} of {x.size - 1} steps to a larger gamma in the fit region raise the density, where the "
@@ -622,12 +627,11 @@ def nplh_figure(fit: NplhFit, title: str | None = None):
     from prunelimit.report.figures import plt
 
     dens, gam = fit.points.arrays()
-    ok = (dens > 0) & (gam > 0)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     try:
         ax.axhspan(fit.region_low, fit.region_high, color="tab:blue", alpha=0.1, label="fitted region")
-        ax.loglog(gam[ok], dens[ok], "o", ms=4, color="k", label="points")
-        in_region = ok & (dens >= fit.region_low) & (dens <= fit.region_high)
+        ax.loglog(gam, dens, "o", ms=4, color="k", label="points")
+        in_region = (dens >= fit.region_low) & (dens <= fit.region_high)
         g = np.geomspace(gam[in_region].min(), gam[in_region].max(), 100)
         ax.loglog(
             g,

@@ -61,7 +61,7 @@ class LawPoints:
 
     def __post_init__(self) -> None:
         """Refuse what the CSV reader refuses, so the library fits only what the command would:
-        a density outside (0, 1] or NaN, a NaN or infinite γ (γ ≤ 0 is ignored by the fit)."""
+        a density outside (0, 1] or NaN, a γ that is not a positive finite number (the fit is in ln γ)."""
         if len(self.density) != len(self.gamma):
             raise UsageError(
                 f"{len(self.density)} densities but {len(self.gamma)} gamma values; "
@@ -71,8 +71,9 @@ class LawPoints:
             if not (math.isfinite(d) and 0.0 < d <= 1.0):
                 raise UsageError(f"point {i}: density {d} is not a fraction in (0, 1]; divide percentages by 100 "
                                  "and drop points with density 0")
-            if not math.isfinite(g):
-                raise UsageError(f"point {i}: gamma {g} is not a finite number; drop the point")
+            if not (math.isfinite(g) and g > 0.0):
+                raise UsageError(f"point {i}: gamma {g} is not a positive number; the log-log law needs gamma > 0, "
+                                 "drop the point")
 
     @classmethod
     def from_arrays(cls, density: Sequence[float], gamma: Sequence[float], measured: Measured = ()) -> "LawPoints":
@@ -107,6 +108,29 @@ def other_law(header: Sequence[str], missing: Sequence[str]) -> str:
     return ""
 
 
+SEPARATORS = ((";", "semicolons"), ("\t", "tabs"))  # what spreadsheets save "CSV" with in place of commas
+
+
+def header_fix(header: Sequence[str], missing: Sequence[str]) -> str:
+    """``"; …"``: why ``header`` lacks the columns ``missing`` where it seems to hold them (another
+    separator than the comma, a capitalised name) or the other law's command, else ``""``."""
+    if len(header) == 1:
+        for separator, name in SEPARATORS:
+            if separator in header[0]:
+                return f"; its columns are separated by {name}; save the file with commas"
+    renames = [f"{h!r} to {h.lower()!r}" for h in header if h != h.lower() and h.lower() in missing]
+    if renames:
+        return f"; column names are lower case: rename {' and '.join(renames)}"
+    return other_law(header, missing)
+
+
+def repeated_rows(repeated: str) -> str:
+    """The warning of rows that repeat an earlier point exactly (``repeated``: how many, of what):
+    the fits count each as a measurement, so a file pasted twice narrows every interval."""
+    return (f"{repeated} exactly; each counts as a measurement and narrows the intervals: drop repeated rows "
+            "unless they are separate runs")
+
+
 def check_row_fields(path: Path, line: int, row: dict) -> None:
     """A data row must have as many fields as the header: ``csv.DictReader`` files extra
     fields under ``None`` and fills missing ones with ``None``, and either way the values
@@ -121,14 +145,27 @@ def check_row_fields(path: Path, line: int, row: dict) -> None:
         )
 
 
+def percent_fix(column: str, text: str | None) -> str | None:
+    """What to write for a density or error given as a percentage (``50%``, as a spreadsheet exports
+    a percentage cell), else ``None``."""
+    value = (text or "").strip()
+    if column not in ("density", "error") or not value.endswith("%"):
+        return None
+    try:
+        return f"{column} {value!r} is a percentage: write it as the fraction {float(value[:-1]) / 100:g}"
+    except ValueError:
+        return None
+
+
 def _parse_row(path: Path, line: int, row: dict[str, str]) -> tuple[float, float]:
     check_row_fields(path, line, row)
     try:
         density, gamma = float(row["density"]), float(row["gamma"])
     except (TypeError, ValueError):
+        fix = percent_fix("density", row.get("density"))
         raise InputError(
-            f"{path}: row {line}: density={row.get('density')!r}, gamma={row.get('gamma')!r} "
-            "are not both numbers; fix or delete the row"
+            f"{path}: row {line}: " + (fix or f"density={row.get('density')!r}, gamma={row.get('gamma')!r} "
+                                       "are not both numbers; fix or delete the row")
         ) from None
     if not (math.isfinite(density) and 0.0 < density <= 1.0):
         raise InputError(
@@ -156,7 +193,7 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
             if missing:
                 raise InputError(
                     f"{path}: header {header} lacks column(s) {missing}; "
-                    f"the first line must be 'density,gamma'{other_law(header, missing)}"
+                    f"the first line must be 'density,gamma'{header_fix(header, missing)}"
                 )
             reader.fieldnames = header
             # Line numbers as an editor shows them (the header is line 1; blank lines count).

@@ -275,6 +275,11 @@ def test_csv_round_trip_and_plot(tmp_path, single_fit):
         ("density,error\n1,0.1\n0.5,abc\n", r"line 3: error 'abc' is not a number"),
         ("density,error\n80,0.1\n", "line 2: density 80.0 outside"),
         ("density,error\n0.5,0\n", "line 2: error 0.0 outside"),
+        # density 0 (a level past the last weight) was told that densities are fractions, not %
+        ("density,error\n1,0.1\n0,0.9\n", r"line 3: density 0.0 outside \(0, 1\]: no weight is left, so no error to fit; drop that point$"),
+        # an error in percent was told that 0 cannot be fitted
+        ("density,error\n1,4.2\n", r"line 2: error 4.2 outside \(0, 1\]; errors are fractions \(1 − accuracy\), "
+                                      r"not %: divide them by 100$"),
         ("density,error\n0.5,nan\n", "must be finite"),
         ("density,error\n1,0.1\n\n0.5,\n", r"line 4: error '' is not a number"),
         ("density,error,width\n0.5,0.1,2\n", "without its partner"),
@@ -445,3 +450,105 @@ def test_prunelimit_fit_error_law_of_several_networks_names_joint_as_a_keyword()
     shape = np.r_[[1.0] * 12, [2.0] * 12]
     with pytest.raises(UsageError, match=r"fit them jointly \(joint=True\) or keep one network's rows"):
         prunelimit.fit_error_law(ErrorPoints(np.r_[density, density], np.r_[errors, errors], shape, shape))
+
+
+def _error_csv(path):
+    path.write_text("density,error\n" + "".join(f"{d!r},{e!r}\n" for d, e in
+                                                zip(DENSITIES[:30].tolist(), _noisy(DENSITIES[:30], 0).tolist())))
+    return path
+
+
+def test_an_extrapolated_answer_is_warned_on_the_command_line(cli, tmp_path):
+    """``--extrapolate`` answered outside the measured range as it answers inside it, with nothing
+    in ``warnings`` to tell the two apart: an answer beyond the range is now named there."""
+    import json
+
+    path = _error_csv(tmp_path / "p.csv")
+    lo = float(DENSITIES[29])
+    runs = {args: cli("law", "error-fit", path, *args, "--extrapolate", "--json")
+            for args in (("--predict", f"{lo / 10!r}"), ("--target-error", "0.85"), ("--predict", "0.5"))}
+    warned = {args: [w for w in json.loads(r.stdout)["warnings"] if "extrapolated" in w] for args, r in runs.items()}
+    below, target, inside = warned.values()
+    assert below == [f"density {lo / 10:g} lies outside the measured range [{lo:g}, 1]: the answer is extrapolated, "
+                     "beyond what the law is trusted on"]
+    assert json.loads(runs["--target-error", "0.85"].stdout)["target"]["density"] < lo
+    assert len(target) == 1 and target[0].startswith("density ")
+    assert inside == []
+    console = cli("law", "error-fit", path, "--predict", f"{lo / 10!r}", "--extrapolate")
+    assert "warning: density" in console.stdout + console.stderr
+
+
+def test_prunelimit_predict_error_warns_of_an_extrapolated_answer(tmp_path):
+    import warnings
+
+    import prunelimit
+
+    fit = fit_error_law(read_points(_error_csv(tmp_path / "p.csv")), leave_one_out=False)
+    lo = fit.density_range[0]
+    with pytest.warns(UserWarning, match="the answer is extrapolated"):
+        below = prunelimit.predict_error(fit, lo / 10, extrapolate=True)
+    with pytest.warns(UserWarning, match="the answer is extrapolated"):
+        prunelimit.density_for_error(fit, 0.85, extrapolate=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert prunelimit.predict_error(fit, 0.5, extrapolate=True) == predict(fit, 0.5)
+    assert below == predict(fit, lo / 10, extrapolate=True)
+
+
+def test_rows_that_repeat_a_point_exactly_are_named_in_the_warnings():
+    """A file whose rows were pasted twice fitted the same law with intervals ~1/sqrt(2) as wide, in
+    silence: on 100 noisy draws (5 %, 12 densities) the 95 % intervals of p and eps_up then covered the
+    truth in 79 and 80 (95 from the rows once). ``law nplh-fit`` names such rows; the error law now too."""
+    d = DENSITIES[::3]
+    e = _noisy(d, 2)
+    once = fit_error_law(ErrorPoints(d, e), leave_one_out=False)
+    twice = fit_error_law(ErrorPoints(np.r_[d, d[:4]], np.r_[e, e[:4]]), leave_one_out=False)
+    assert not [w for w in once.warnings if "repeat" in w]
+    assert [w for w in twice.warnings if "repeat" in w] == [
+        "4 row(s) repeat an earlier (density, error) exactly; each counts as a measurement and narrows the "
+        "intervals: drop repeated rows unless they are separate runs"]
+    seeds = fit_error_law(ErrorPoints(np.r_[d, d], np.r_[e, _noisy(d, 3) * 1.001]), leave_one_out=False)
+    assert not [w for w in seeds.warnings if "repeat" in w]  # two seeds' errors at the same densities
+
+
+def _small_joint_csv(path):
+    """2 widths × 2 depths × 7 densities of the joint law, 1 % noise."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for w in (16.0, 32.0):
+        for depth in (2.0, 4.0):
+            d = np.geomspace(1, 1e-4, 7)
+            e = error_law(depth ** 0.5 * w * d, 0.05, 0.9, 2.0, 0.5) * (1 + 0.01 * rng.standard_normal(d.size))
+            rows += [f"{x!r},{min(y, 1.0)!r},{w:g},{depth:g}\n" for x, y in zip(d.tolist(), e.tolist())]
+    path.write_text("density,error,width,depth\n" + "".join(rows))
+    return path
+
+
+def test_a_network_the_joint_fit_did_not_see_is_predicted_from_its_eps_np_on_the_command_line(cli, tmp_path):
+    """``law error-fit --joint --width 24 --depth 3 --predict …`` was told "give its unpruned error
+    (eps_np)", which no flag gave: the joint law's answer for an unseen network could not be had
+    from the command line. ``--eps-np`` gives it, the number the library's ``eps_np=`` gives."""
+    import json
+
+    path = _small_joint_csv(tmp_path / "joint.csv")
+    query = ("--predict", "0.01", "--width", "24", "--depth", "3")
+    refused = cli("law", "error-fit", path, "--joint", *query)
+    assert refused.exit_code == 2 and "was not fitted; give its unpruned error with --eps-np" in refused.stderr
+    run = cli("law", "error-fit", path, "--joint", *query, "--eps-np", "0.05", "--json")
+    assert run.exit_code == 0, run.stderr
+    fit = fit_error_law(read_points(path), joint=True)
+    assert json.loads(run.stdout)["predict"]["error"] == predict(fit, 0.01, 24.0, 3.0, eps_np=0.05)
+    no_shape = cli("law", "error-fit", path, "--joint", "--predict", "0.01")
+    assert no_shape.exit_code == 2 and "add --width and --depth" in no_shape.stderr
+
+
+@pytest.mark.parametrize("eps_np", [-0.1, 0.0, 1.5, float("nan")])
+def test_an_eps_np_that_is_no_error_is_refused(single_fit, eps_np):
+    """``predict(fit, d, eps_np=-0.1)`` answered NaN (the log of a negative error)."""
+    from prunelimit.errors import OptionError
+
+    for query in (lambda: predict(single_fit, 0.1, eps_np=eps_np),
+                  lambda: density_for_error(single_fit, 0.3, eps_np=eps_np)):
+        with pytest.raises(OptionError, match="eps_np") as info:
+            query()
+        assert info.value.option == "eps_np"

@@ -87,7 +87,7 @@ def test_the_fit_does_not_depend_on_the_order_of_the_rows():
 def test_points_the_law_cannot_produce_are_refused_or_flagged():
     # the library refuses what the CSV reader refuses (it fitted a density of 1.5 and dropped NaN silently)
     for density, gamma, message in [(1.5, 1.0, "density 1.5 is not a fraction"), (math.nan, 1.0, "density nan"),
-                                    (0.5, math.inf, "gamma inf is not a finite number")]:
+                                    (0.5, math.inf, "gamma inf is not a positive number")]:
         with pytest.raises(UsageError, match=message):
             LawPoints.from_arrays([0.4, density], [2.0, gamma])
     # density rising with gamma: no minimum kept saliency does that (it was a fit with α0 = −1)

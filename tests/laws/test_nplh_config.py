@@ -134,6 +134,33 @@ def test_law_nplh_refuses_a_setting_of_another_mode_before_any_work(cli, tmp_pat
     assert says in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("pressures, says", [
+    ((1.0,), "gives 1 pressure"), ((1.0, 2.0), "gives 2 pressures"),
+    ((1.0, 1.0, 2.0, 4.0), "1 is given twice"), ((0.5, 2.0, 2.0, 2.0), "2 is given 3 times"),
+])
+def test_a_pressure_ladder_that_cannot_give_a_fit_is_refused_before_training(pressures, says) -> None:
+    """Each level of the ladder is one point, its gamma the level's pressure: a ladder of one or two
+    pressures trained every level and then found too few points ("only 1 point(s) …"), and a pressure
+    given twice gave two points at one gamma (two times, not two laws). Both are refused by the config."""
+    with pytest.raises(OptionError, match=says) as info:
+        NplhConfig(mode="pressure", pressures=pressures)
+    assert info.value.option == "pressures"
+
+
+def test_an_automatic_region_needs_a_ladder_of_4_pressures() -> None:
+    """``--region auto`` fits segments of 4 points or more: 3 pressures trained, then were refused."""
+    with pytest.raises(OptionError, match="gives 3 pressures, .* the automatic region needs 4 or more"):
+        NplhConfig(mode="pressure", pressures=(1.0, 2.0, 4.0), region="auto")
+    assert NplhConfig(mode="pressure", pressures=(1.0, 2.0, 4.0)).pressures == (1.0, 2.0, 4.0)
+
+
+def test_a_short_or_repeated_ladder_exits_2_before_the_checkpoint_is_read(cli) -> None:
+    for ladder, says in (("1,2", "--pressures 1,2 gives 2 pressures"), ("1,1,2", "--epochs-per-level")):
+        result = cli("law", "nplh", "no-such-checkpoint.pt", "--mode", "pressure", "--pressures", ladder)
+        assert result.exit_code == 2, (result.stdout, result.stderr)
+        assert says in result.stderr and "Traceback" not in result.stderr
+
+
 def test_law_nplh_takes_the_settings_of_its_own_mode(cli, tmp_path) -> None:
     """The check refuses only another mode's settings: those of the mode asked for pass on to the
     checkpoint (here missing: exit 3)."""

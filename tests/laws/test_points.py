@@ -106,3 +106,56 @@ def test_law_nplh_records_the_prunable_set_and_nplh_fit_refuses_two_sets(cli, ow
     bad.write_text("density,gamma,include\n0.5,0.1,rnn\n")
     with pytest.raises(InputError, match=r"line 2: include 'rnn' is not a JSON list of module-name patterns"):
         points.read_points(bad)
+
+
+@pytest.mark.parametrize("reader, columns", [(points.read_points, ("density", "gamma")),
+                                             (errorlaw.read_points, ("density", "error"))])
+@pytest.mark.parametrize("separator, says", [(";", "separated by semicolons"), ("\t", "separated by tabs")])
+def test_a_csv_with_another_separator_is_told_to_use_commas(tmp_path, reader, columns, separator, says):
+    """A spreadsheet saved with ';' (or tabs) had its header read as one column, and the message
+    said the columns were missing though they are there; decimal commas made the error-law reader
+    complain of a row's field count first. Both name the separator and the fix."""
+    path = tmp_path / "p.csv"
+    path.write_text(separator.join(columns) + "\n" + "\n".join(separator.join(r) for r in (("0,5", "0,1"),
+                                                                                          ("0,25", "0,2"))) + "\n")
+    with pytest.raises(InputError, match=f"{says}; save the file with commas") as info:
+        reader(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("reader, header", [(points.read_points, "Density,Gamma"),
+                                            (errorlaw.read_points, "DENSITY,Error")])
+def test_a_capitalised_header_is_told_the_lower_case_names(tmp_path, reader, header):
+    path = tmp_path / "p.csv"
+    path.write_text(header + "\n0.5,0.1\n0.25,0.2\n")
+    first, second = header.split(",")
+    with pytest.raises(InputError, match=f"rename {first!r} to {first.lower()!r} and {second!r} to "
+                                         f"{second.lower()!r}"):
+        reader(path)
+
+
+@pytest.mark.parametrize("reader, text, says", [
+    (points.read_points, "density,gamma\n50%,0.1\n", "density '50%' is a percentage: write it as the fraction 0.5"),
+    (points.read_points, "density,gamma\n 10 %,0.5\n", "density '10 %' is a percentage: write it as the fraction 0.1"),
+    (errorlaw.read_points, "density,error\n1,4.2%\n", "error '4.2%' is a percentage: write it as the fraction 0.042"),
+])
+def test_a_value_written_with_a_percent_sign_is_told_its_fraction(tmp_path, reader, text, says):
+    """``50%`` (as a spreadsheet exports a percentage cell) was "not a number"; the readers now
+    name the fraction to write, as they do for a density of 50."""
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    with pytest.raises(InputError, match=says):
+        reader(path)
+
+
+@pytest.mark.parametrize("gamma", [0.0, -1e-3])
+def test_prunelimit_fit_nplh_refuses_a_gamma_the_csv_reader_refuses(gamma):
+    """``law nplh-fit`` refuses a row with gamma <= 0 (exit 3); ``prunelimit.fit_nplh`` dropped the point
+    in silence and fitted the rest, so the same points gave a law in one and an error in the other."""
+    import prunelimit
+    from prunelimit.errors import UsageError
+
+    density, gammas = [0.4, 0.2, 0.1, 0.05], [0.01, 0.02, gamma, 0.08]
+    with pytest.raises(UsageError, match=f"point 2: gamma {gamma} is not a positive number; the log-log law needs "
+                                         "gamma > 0, drop the point"):
+        prunelimit.fit_nplh(points.LawPoints.from_arrays(density, gammas))
