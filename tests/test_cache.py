@@ -1308,3 +1308,62 @@ def test_an_installed_package_of_the_model_reinstalled_with_other_code_is_a_miss
     finally:
         cache_module._installed_code.cache_clear()
 
+
+# How every option of the commands that read and write the result cache reaches its key, or
+# why it need not: an option added later fails test_every_option_of_a_caching_command_is_decided
+# until it is placed here (an option that changes the spectrum but is not keyed serves stale results).
+KEYED_OPTIONS = {
+    # CurvatureOptions, as ``_keyed_options`` keys them (``--eta``/``--bound-mode`` at their
+    # defaults: they act after the spectrum; test_every_curvature_option_is_in_the_key)
+    "options": {"method", "iterations", "runs", "hvp", "memory_budget", "basis_dtype", "basis_memory", "tolerance",
+                "max_hvps", "time_budget", "hessian_samples", "epsilon", "eta", "bound_mode", "negative", "seed"},
+    # what is loaded, by content: the model and its weights, the analysis batches, the loss,
+    # the prunable selection and the device type
+    "inputs": {"checkpoint", "model", "data", "batch_size", "max_samples", "loss", "include", "exclude", "device"},
+}
+UNKEYED_OPTIONS = {
+    # where the result goes and how it is shown
+    "outputs": {"plot", "report", "json", "junit", "force", "debug", "output", "format"},
+    # the cache itself, and a --config file, whose values reach the options above
+    "cache": {"cache_dir", "no_cache", "config"},
+    # whether an input may be loaded, not what it holds
+    "loading": {"trust_pickle", "download"},
+    # the numbers move only through choices the entry records (the guide's result cache)
+    "machine": {"threads"},
+    # read after the spectrum: blocks (--per-layer, an entry of their own under the same key),
+    # the ratio's scope, the verdict, the measured search and the pruning
+    "after": {"per_layer", "scope", "min_ratio", "use", "baseline", "max_drop", "allow_incompatible_baseline",
+              "exit_zero", "from_report", "eval_data", "acc_drop", "sweep", "refit", "finetune_epochs", "finetune_lr",
+              "ratio", "strict"},
+}
+
+
+@pytest.mark.parametrize("command", ["spectrum", "bounds", "verify", "gate", "prune"])
+def test_every_option_of_a_caching_command_is_decided(command):
+    """Each option is keyed or named as one that cannot change the stored spectrum, and each
+    field of CurvatureOptions is reached by an option keyed as one."""
+    import dataclasses
+
+    import typer
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cli import app
+    from prunelimit.cli.common import _CURVATURE_FIELDS
+
+    params = {p.name for p in typer.main.get_command(app).commands[command].params}
+    keyed, unkeyed = set().union(*KEYED_OPTIONS.values()), set().union(*UNKEYED_OPTIONS.values())
+    assert not keyed & unkeyed
+    assert params <= keyed | unkeyed, f"decide whether the cache key holds {sorted(params - keyed - unkeyed)}"
+    fields = {f.name for f in dataclasses.fields(CurvatureOptions)}
+    assert {_CURVATURE_FIELDS.get(name, name) for name in KEYED_OPTIONS["options"]} == fields
+
+
+def test_threads_and_the_device_named_for_the_one_in_use_read_the_stored_spectrum(cli, own_ckpt, tmp_path,
+                                                                                   forbid_curvature):
+    """Neither is keyed (the device by its type): a gate with another --threads, or --device cpu
+    where auto is the CPU, spends no HVPs and states the stored prediction."""
+    cache = tmp_path / "cache"
+    first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300, "--threads", 1))
+    forbid_curvature()
+    again = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300, "--threads", 2, "--device", "cpu"))
+    assert again["cache_hit"] is True and _prediction(again) == _prediction(first)
