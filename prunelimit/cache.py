@@ -619,6 +619,8 @@ class Store:
 
     path: Path
     warn: Callable[[str], None] = field(default=_warn_stderr, compare=False)
+    # the write that failed, if one did: a full disk fails every later one too, said once
+    failed: list[str] = field(default_factory=list, compare=False)
 
     def entry_path(self, key: str) -> Path:
         return self.path / f"{key}.entry"
@@ -642,15 +644,19 @@ class Store:
             return None
 
     def save(self, key: str, kind: str, entry: Entry) -> None:
-        """Write atomically; a failure to write only costs the next run a recomputation."""
+        """Write atomically; a failure to write only costs the next run a recomputation. After
+        one, this store writes nothing more (the run goes on uncached, with one warning)."""
         from prunelimit.io.atomic import write_atomic
 
+        if self.failed:
+            return
         data = encode_entry(entry, key, kind)
         try:  # private whatever the umask: under umask 0 (some CI containers) an entry writable
             # by every user would be refused by the next load, and the cache would never hit
             write_atomic(self.entry_path(key), lambda tmp: tmp.write_bytes(data), force=True, mode=0o600)
         except (OSError, UsageError) as exc:
-            self.warn(f"could not write cache entry {self.entry_path(key)} ({exc})")
+            self.failed.append(str(self.entry_path(key)))
+            self.warn(f"could not write cache entry {self.entry_path(key)} ({exc}); this run stores no more results")
 
 
 def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = _warn_stderr) -> Store | None:
@@ -675,13 +681,15 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
 def _folder_problem(path: Path) -> str | None:
     import tempfile
 
+    # a file in the way is named, not reported as mkdir's "File exists" or "Not a directory"
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.stat()
     except OSError as exc:
         return f"cannot be created ({exc.strerror})"
-    if not stat.S_ISDIR(info.st_mode):
-        return "it is not a folder"
     problem = _unsafe(info, "folder")
     if problem:
         return problem

@@ -1367,3 +1367,40 @@ def test_threads_and_the_device_named_for_the_one_in_use_read_the_stored_spectru
     forbid_curvature()
     again = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300, "--threads", 2, "--device", "cpu"))
     assert again["cache_hit"] is True and _prediction(again) == _prediction(first)
+
+
+def test_a_cache_folder_that_is_a_file_is_named_as_one(cli, own_ckpt, tmp_path, monkeypatch):
+    """``PRUNELIMIT_CACHE_DIR`` (or ``--cache-dir``) naming a file, or a folder under one: the
+    warning said the folder 'cannot be created (File exists)'; it names the file."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(blocker))
+    result = cli("gate", own_ckpt, *GATE, "--max-samples", 300)
+    assert _doc(result)["cache_hit"] is False and "it is a file, not a folder" in result.stderr
+    given = _gate(cli, own_ckpt, blocker / "cache", "--max-samples", 300)
+    assert given.exit_code == 2 and f"{blocker} is a file, not a folder" in given.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_cache_folder_that_cannot_take_entries_warns_once_and_the_command_succeeds(cli, own_ckpt, tmp_path,
+                                                                                       monkeypatch):
+    """A disk that fills after the folder was checked: the spectrum and its --per-layer blocks
+    each warned that their entry could not be written; one warning says so, the command
+    succeeds with what an uncached run gives, and no entry or temporary file is left."""
+    import errno
+
+    from prunelimit.io import atomic
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    uncached = _doc(cli("bounds", own_ckpt, *SMALL, "--per-layer", "--json", "--no-cache"))
+    monkeypatch.setattr(atomic, "write_atomic", full)
+    result = cli("bounds", own_ckpt, *SMALL, "--per-layer", "--json", "--cache-dir", tmp_path / "cache")
+    doc = _doc(result)
+    for one in (doc, uncached):
+        one["layer_curvature"].pop("seconds")
+    assert _without_timing(doc) == _without_timing(uncached)
+    assert [line for line in result.stderr.splitlines() if "cache" in line] == [
+        line for line in result.stderr.splitlines() if "could not write cache entry" in line and "No space" in line]
+    assert result.stderr.count("could not write cache entry") == 1 and not list((tmp_path / "cache").iterdir())
