@@ -13,7 +13,8 @@ it), the source files of user code (``--model``/``--loss`` files and modules, an
 the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
 precision switches, every field of the options (as the caller keys them: the exact
 spectrum's without the seed it never reads), the versions of Python, torch, numpy, scipy and
-the installed packages the model and loss use, and prunelimit's own source (its version
+the installed packages the model and loss use (with their installers' records of their
+files: :func:`package_identity`), and prunelimit's own source (its version
 and a digest of its files, so an edited or reinstalled copy under the same version
 number never reads an older copy's results). No folder enters it: a checkout moved or
 cloned elsewhere (a CI runner's new workspace) with the same files, data and checkpoint
@@ -113,8 +114,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
         raise TypeError(f"an attribute of the model or the loss cannot be read for the cache key: "
                         f"{type(exc).__name__}: {first}") from None
     # the installed code they run (torchvision's models, a loss from another package) and
-    # the numerics under prunelimit's own: their versions, as torch's
-    _update_json(digest, {name: package_version(name) for name in sorted(values.packages | {"numpy", "scipy"})})
+    # the numerics under prunelimit's own: their versions and installed files
+    _update_json(digest, {name: package_identity(name) for name in sorted(values.packages | {"numpy", "scipy"})})
     digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
     code = code_files(inputs)
     for name, sha in sorted((name, file_sha256(source)) for source, name in code.items()):
@@ -311,17 +312,63 @@ def _qualname(obj: Any) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', type(obj).__qualname__)}"
 
 
-def package_version(name: str) -> str | None:
-    """The version of the installed top-level package ``name`` (``None``: it states none)."""
+def package_identity(name: str) -> str | None:
+    """What keys the installed top-level package ``name``: each distribution that installs it by
+    its name, version and RECORD (the sha256 of every file it installed, so a ``pip install .``
+    of edited code under an unchanged version changes it, and a distribution named otherwise
+    than the package, which need not state a ``__version__``, still counts), else its
+    ``__version__`` and its files' bytes; ``None`` for the standard library and prunelimit
+    (Python's version and prunelimit's source digest are keyed)."""
+    if name in sys.stdlib_module_names or name == "prunelimit":
+        return None
+    parts = [f"{dist.metadata['Name']} {dist.version} {_record_digest(dist, name)}" for dist in _installing(name)]
+    if not parts:  # copied into place by hand, or an installer that writes no metadata
+        parts.append(f"{getattr(sys.modules.get(name), '__version__', None)} {_package_files(name)}")
+    return "; ".join(parts)
+
+
+def _installing(name: str) -> list[Any]:
+    """The distributions that install top-level package ``name``: the one of its name when its
+    RECORD lists the package (torch, numpy: no search), else those the installed metadata
+    names (``scikit-learn`` for ``sklearn``; reading them all takes a while, once a process)."""
     from importlib import metadata
 
-    version = getattr(sys.modules.get(name), "__version__", None)
-    if version is None:
+    try:
+        own = metadata.distribution(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        own = None
+    if own is not None and re.search(rf"^{re.escape(name)}[/.]", own.read_text("RECORD") or "", re.MULTILINE):
+        return [own]
+    found = []
+    for dist_name in sorted(set(_distributions(tuple(sys.path)).get(name, ()))):
         try:
-            version = metadata.version(name)
+            found.append(metadata.distribution(dist_name))
         except (metadata.PackageNotFoundError, ValueError):
-            return None
-    return str(version)
+            continue
+    return found
+
+
+def _record_digest(dist: Any, name: str) -> str | None:
+    record = dist.read_text("RECORD")
+    return hashlib.sha256(record.encode()).hexdigest() if record else _package_files(name)
+
+
+@functools.cache
+def _distributions(path: tuple[str, ...]) -> dict[str, list[str]]:
+    """The distributions installing each top-level package on ``path`` (``sys.path``)."""
+    from importlib import metadata
+
+    return metadata.packages_distributions()
+
+
+def _package_files(name: str) -> str | None:
+    """sha256 over the Python files of the imported package ``name`` (the file of a module)."""
+    module = sys.modules.get(name)
+    folders = list(getattr(module, "__path__", None) or ())
+    if folders:
+        return hashlib.sha256("".join(source_fingerprint(Path(f)) for f in folders).encode()).hexdigest()
+    source = getattr(module, "__file__", None)
+    return file_sha256(source) if source and Path(source).is_file() else None
 
 
 @functools.cache
@@ -572,6 +619,8 @@ class Store:
 
     path: Path
     warn: Callable[[str], None] = field(default=_warn_stderr, compare=False)
+    # the write that failed, if one did: a full disk fails every later one too, said once
+    failed: list[str] = field(default_factory=list, compare=False)
 
     def entry_path(self, key: str) -> Path:
         return self.path / f"{key}.entry"
@@ -595,15 +644,19 @@ class Store:
             return None
 
     def save(self, key: str, kind: str, entry: Entry) -> None:
-        """Write atomically; a failure to write only costs the next run a recomputation."""
+        """Write atomically; a failure to write only costs the next run a recomputation. After
+        one, this store writes nothing more (the run goes on uncached, with one warning)."""
         from prunelimit.io.atomic import write_atomic
 
+        if self.failed:
+            return
         data = encode_entry(entry, key, kind)
         try:  # private whatever the umask: under umask 0 (some CI containers) an entry writable
             # by every user would be refused by the next load, and the cache would never hit
             write_atomic(self.entry_path(key), lambda tmp: tmp.write_bytes(data), force=True, mode=0o600)
         except (OSError, UsageError) as exc:
-            self.warn(f"could not write cache entry {self.entry_path(key)} ({exc})")
+            self.failed.append(str(self.entry_path(key)))
+            self.warn(f"could not write cache entry {self.entry_path(key)} ({exc}); this run stores no more results")
 
 
 def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = _warn_stderr) -> Store | None:
@@ -628,13 +681,15 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
 def _folder_problem(path: Path) -> str | None:
     import tempfile
 
+    # a file in the way is named, not reported as mkdir's "File exists" or "Not a directory"
+    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.stat()
     except OSError as exc:
         return f"cannot be created ({exc.strerror})"
-    if not stat.S_ISDIR(info.st_mode):
-        return "it is not a folder"
     problem = _unsafe(info, "folder")
     if problem:
         return problem

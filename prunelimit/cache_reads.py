@@ -5,9 +5,9 @@ and environment variables its strings name (``open("scale.txt")``, ``os.listdir(
 A string names a path when something exists there: an absolute path as itself, a relative one
 against the working folder and against each folder of the user's code (a path joined to
 ``os.path.dirname(__file__)`` at run time), a pattern with ``*``, ``?`` or ``[`` by the paths it
-matches. A file counts by its bytes (its size and modification time above
+matches. A file counts by its bytes (its size, modification and change times above
 :data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
-:data:`FILE_BYTES_KEYED` in all, the rest by size and modification time), except a folder that
+:data:`FILE_BYTES_KEYED` in all, the rest by those times), except a folder that
 holds the user's code or the working folder (the checkout, ``.``, ``/``): that one counts only
 through the files the code names inside it, so the command's own outputs and cache beside
 the code leave the key as it was. A string that can name an environment variable (a letter,
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 # A file is keyed by its bytes up to this size (a folder's files up to this much in all); a
-# larger one (a data set the code streams) by its size and modification time, not read whole.
+# larger one (a data set the code streams) by its size, modification and change times, not read whole.
 FILE_BYTES_KEYED = 64 * 2**20
 # A folder the code names with more entries than this is not keyed (the result is not cached):
 # listing a data set of millions of files on every command would cost more than the cache saves.
@@ -149,7 +149,9 @@ def _file_content(path: Path, info: os.stat_result, budget: int) -> str:
             return file_sha256(path)
         except OSError:
             return "unreadable"
-    return f"{info.st_size}:{info.st_mtime_ns}"
+    # the change time too: a rewrite that sets the size and modification time back (cp -p,
+    # rsync -t, touch -d) moves it, and nothing but the clock sets it
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
 
 
 def _folder_content(folder: Path) -> str:

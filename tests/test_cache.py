@@ -1003,10 +1003,10 @@ def test_changed_package_version_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch,
     """prunelimit's numerics run on numpy and scipy: another version may give other numbers."""
     from prunelimit import cache as cache_module
 
-    cache, real = tmp_path / "cache", cache_module.package_version
+    cache, real = tmp_path / "cache", cache_module.package_identity
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True
-    monkeypatch.setattr(cache_module, "package_version", lambda name: "0.0" if name == package else real(name))
+    monkeypatch.setattr(cache_module, "package_identity", lambda name: "0.0" if name == package else real(name))
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is False
 
 
@@ -1241,3 +1241,166 @@ def test_two_processes_writing_one_entry_never_leave_it_half_written(tmp_path):
     assert [w.returncode for w in writers] == [0, 0] and not warnings
     assert np.array_equal(store.load("k" * 64, "spectrum").arrays[0], np.arange(2**16))
     assert [p.name for p in store.path.iterdir()] == ["k" * 64 + ".entry"]
+
+
+INSTALLED_NETS_PY = ("from torch import nn\n\nSCALE = {scale}\n\n\nclass Scaled(nn.Sequential):\n"
+                     "    def forward(self, x):\n        return super().forward(x * SCALE)\n\n\n"
+                     "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+
+
+def _install(site: Path, version: str, scale: str) -> None:
+    """Install package ``plkeyinst`` (distribution ``pl-key-inst``, no ``__version__``) into
+    ``site`` as pip does: its files and a dist-info whose RECORD lists each file's sha256."""
+    import base64
+    import hashlib
+    import shutil
+
+    for old in site.glob("pl_key_inst-*.dist-info"):
+        shutil.rmtree(old)
+    package, info = site / "plkeyinst", site / f"pl_key_inst-{version}.dist-info"
+    package.mkdir(parents=True, exist_ok=True)
+    info.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "nets.py").write_text(INSTALLED_NETS_PY.format(scale=scale))
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: pl-key-inst\nVersion: {version}\n")
+    lines = []
+    for name in ("__init__.py", "nets.py"):
+        data = (package / name).read_bytes()
+        sha = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        lines.append(f"plkeyinst/{name},sha256={sha},{len(data)}")
+    (info / "RECORD").write_text("\n".join([*lines, f"{info.name}/METADATA,,", f"{info.name}/RECORD,,"]) + "\n")
+
+
+@pytest.mark.parametrize("change", ["reinstalled under the same version", "another version"])
+def test_an_installed_package_of_the_model_reinstalled_with_other_code_is_a_miss(own_ckpt, tmp_path, monkeypatch,
+                                                                                  change):
+    """A model from an installed package (``pip install .`` of the user's own package) counts by
+    its distribution's files, not the version its import name states: one whose distribution
+    is named otherwise and that sets no ``__version__`` keyed ``None`` (a new version hit), and a
+    reinstall of edited code under the same version hit (gate: 0.8039 cached vs 0.7217 fresh).
+    Installing the same files again keeps the key."""
+    import importlib
+
+    from prunelimit import cache as cache_module
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+    from prunelimit.inputs import load_inputs
+
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    installed = cache_module._installed_folders()
+    monkeypatch.setattr(cache_module, "_installed_folders", lambda: (*installed, site.resolve()))
+    cache_module._installed_code.cache_clear()  # it remembers which files are installed
+
+    def key(version: str, scale: str) -> str:
+        _install(site, version, scale)
+        for name in ("plkeyinst", "plkeyinst.nets"):
+            monkeypatch.delitem(sys.modules, name, raising=False)
+        importlib.invalidate_caches()
+        inputs = load_inputs(own_ckpt, model="plkeyinst.nets:make", data="digits:train", max_samples=50)
+        return input_key(inputs, "spectrum", CurvatureOptions())
+
+    try:
+        first = key("1.0", "1.0")
+        assert key("1.0", "1.0") == first
+        assert (key("1.0", "3.0") if change == "reinstalled under the same version" else key("2.0", "1.0")) != first
+    finally:
+        cache_module._installed_code.cache_clear()
+
+
+# How every option of the commands that read and write the result cache reaches its key, or
+# why it need not: an option added later fails test_every_option_of_a_caching_command_is_decided
+# until it is placed here (an option that changes the spectrum but is not keyed serves stale results).
+KEYED_OPTIONS = {
+    # CurvatureOptions, as ``_keyed_options`` keys them (``--eta``/``--bound-mode`` at their
+    # defaults: they act after the spectrum; test_every_curvature_option_is_in_the_key)
+    "options": {"method", "iterations", "runs", "hvp", "memory_budget", "basis_dtype", "basis_memory", "tolerance",
+                "max_hvps", "time_budget", "hessian_samples", "epsilon", "eta", "bound_mode", "negative", "seed"},
+    # what is loaded, by content: the model and its weights, the analysis batches, the loss,
+    # the prunable selection and the device type
+    "inputs": {"checkpoint", "model", "data", "batch_size", "max_samples", "loss", "include", "exclude", "device"},
+}
+UNKEYED_OPTIONS = {
+    # where the result goes and how it is shown
+    "outputs": {"plot", "report", "json", "junit", "force", "debug", "output", "format"},
+    # the cache itself, and a --config file, whose values reach the options above
+    "cache": {"cache_dir", "no_cache", "config"},
+    # whether an input may be loaded, not what it holds
+    "loading": {"trust_pickle", "download"},
+    # the numbers move only through choices the entry records (the guide's result cache)
+    "machine": {"threads"},
+    # read after the spectrum: blocks (--per-layer, an entry of their own under the same key),
+    # the ratio's scope, the verdict, the measured search and the pruning
+    "after": {"per_layer", "scope", "min_ratio", "use", "baseline", "max_drop", "allow_incompatible_baseline",
+              "exit_zero", "from_report", "eval_data", "acc_drop", "sweep", "refit", "finetune_epochs", "finetune_lr",
+              "ratio", "strict"},
+}
+
+
+@pytest.mark.parametrize("command", ["spectrum", "bounds", "verify", "gate", "prune"])
+def test_every_option_of_a_caching_command_is_decided(command):
+    """Each option is keyed or named as one that cannot change the stored spectrum, and each
+    field of CurvatureOptions is reached by an option keyed as one."""
+    import dataclasses
+
+    import typer
+
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cli import app
+    from prunelimit.cli.common import _CURVATURE_FIELDS
+
+    params = {p.name for p in typer.main.get_command(app).commands[command].params}
+    keyed, unkeyed = set().union(*KEYED_OPTIONS.values()), set().union(*UNKEYED_OPTIONS.values())
+    assert not keyed & unkeyed
+    assert params <= keyed | unkeyed, f"decide whether the cache key holds {sorted(params - keyed - unkeyed)}"
+    fields = {f.name for f in dataclasses.fields(CurvatureOptions)}
+    assert {_CURVATURE_FIELDS.get(name, name) for name in KEYED_OPTIONS["options"]} == fields
+
+
+def test_threads_and_the_device_named_for_the_one_in_use_read_the_stored_spectrum(cli, own_ckpt, tmp_path,
+                                                                                   forbid_curvature):
+    """Neither is keyed (the device by its type): a gate with another --threads, or --device cpu
+    where auto is the CPU, spends no HVPs and states the stored prediction."""
+    cache = tmp_path / "cache"
+    first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300, "--threads", 1))
+    forbid_curvature()
+    again = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300, "--threads", 2, "--device", "cpu"))
+    assert again["cache_hit"] is True and _prediction(again) == _prediction(first)
+
+
+def test_a_cache_folder_that_is_a_file_is_named_as_one(cli, own_ckpt, tmp_path, monkeypatch):
+    """``PRUNELIMIT_CACHE_DIR`` (or ``--cache-dir``) naming a file, or a folder under one: the
+    warning said the folder 'cannot be created (File exists)'; it names the file."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(blocker))
+    result = cli("gate", own_ckpt, *GATE, "--max-samples", 300)
+    assert _doc(result)["cache_hit"] is False and "it is a file, not a folder" in result.stderr
+    given = _gate(cli, own_ckpt, blocker / "cache", "--max-samples", 300)
+    assert given.exit_code == 2 and f"{blocker} is a file, not a folder" in given.stderr
+    assert blocker.read_text() == "not a folder"
+
+
+def test_a_cache_folder_that_cannot_take_entries_warns_once_and_the_command_succeeds(cli, own_ckpt, tmp_path,
+                                                                                       monkeypatch):
+    """A disk that fills after the folder was checked: the spectrum and its --per-layer blocks
+    each warned that their entry could not be written; one warning says so, the command
+    succeeds with what an uncached run gives, and no entry or temporary file is left."""
+    import errno
+
+    from prunelimit.io import atomic
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    uncached = _doc(cli("bounds", own_ckpt, *SMALL, "--per-layer", "--json", "--no-cache"))
+    monkeypatch.setattr(atomic, "write_atomic", full)
+    result = cli("bounds", own_ckpt, *SMALL, "--per-layer", "--json", "--cache-dir", tmp_path / "cache")
+    doc = _doc(result)
+    for one in (doc, uncached):
+        one["layer_curvature"].pop("seconds")
+    assert _without_timing(doc) == _without_timing(uncached)
+    assert [line for line in result.stderr.splitlines() if "cache" in line] == [
+        line for line in result.stderr.splitlines() if "could not write cache entry" in line and "No space" in line]
+    assert result.stderr.count("could not write cache entry") == 1 and not list((tmp_path / "cache").iterdir())

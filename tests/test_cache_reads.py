@@ -222,3 +222,29 @@ def test_a_changed_file_is_keyed_beside_a_copy_in_another_code_folder(tmp_path, 
     first = named_paths(["scale.txt"], older)
     (tmp_path / "new" / "scale.txt").write_text("3.0")
     assert named_paths(["scale.txt"], older) != first
+
+
+@pytest.mark.parametrize("named", ["big.bin", "conf"])
+def test_a_file_too_large_to_hash_rewritten_with_its_size_and_time_kept_is_a_miss(tmp_path, monkeypatch, named):
+    """A file over ``FILE_BYTES_KEYED`` counts by its stat, not its bytes: it was keyed by size and
+    modification time alone, so one rewritten in place with both kept (``cp -p``, ``rsync -t``,
+    ``touch -d``, a build tool fixing every time) kept the key and the old spectrum. Its change
+    time, which no one can set back, is keyed too; left alone, the key stays."""
+    import time
+
+    from prunelimit import cache_reads
+    from prunelimit.cache_reads import named_paths
+
+    monkeypatch.setattr(cache_reads, "FILE_BYTES_KEYED", 8)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").mkdir()
+    big = tmp_path / ("big.bin" if named == "big.bin" else "conf/big.bin")
+    big.write_bytes(b"1" * 32)
+    first = named_paths([named], [])
+    assert named_paths([named], []) == first
+    before = big.stat()
+    time.sleep(0.05)  # the change time ticks coarsely (a jiffy): a real rewrite comes a run later
+    big.write_bytes(b"3" * 32)
+    os.utime(big, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (big.stat().st_size, big.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert named_paths([named], []) != first
