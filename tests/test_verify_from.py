@@ -278,3 +278,16 @@ def test_verify_shows_the_actual_limit_search_and_its_sweep_on_the_bar(tmp_path)
     totals = [total for _, total in search]
     assert totals[0] <= 2 * DEFAULT_MAX_EVALUATIONS - 1 + 5 and totals == sorted(totals, reverse=True)
     assert all(done <= total for done, total in search)
+
+
+@pytest.mark.parametrize("ratio", ["auto", "0.5"], ids=["auto-from", "given"])
+def test_prune_states_its_own_time_where_no_spectrum_stood_behind_it(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                     no_curvature, ratio):
+    """``prune --ratio auto --from b.json --json`` (and a given ratio) printed ``timing: null``:
+    what the run itself took went unsaid. It states no curvature work, as ``verify --from``
+    does, and the pruning's own seconds (``timing.prune.seconds``)."""
+    extra = ("--from", saved_bounds) if ratio == "auto" else ()
+    doc = _json(cli("prune", own_ckpt, *SAMPLES, "--ratio", ratio, *extra, "-o", tmp_path / "p.pt", "--json"))
+    timing = doc["timing"]
+    assert timing["hvps"] == 0 and timing["stages"] == {} and timing["cached"] is False and timing["seconds"] == 0
+    assert timing["prune"]["seconds"] > 0

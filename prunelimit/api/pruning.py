@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prunelimit.api.curvature import SpectrumReport, require_data
+from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
 from prunelimit.api.limit import bounds
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
@@ -42,6 +43,7 @@ class PruneReport:
     spectrum: SpectrumReport | None = None
     # ρ*'s stated ± (``prediction.uncertainty`` of bounds) behind ``--ratio auto``; ``None`` otherwise
     uncertainty: dict | None = None
+    seconds: float = 0.0  # the pruning's own: evaluating, pruning, fine-tuning and writing (not the spectrum)
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -76,7 +78,9 @@ class PruneReport:
             "output": self.output,
             "formats": list(self.formats),
             "warnings": list(self.warnings),
-            "timing": None if self.spectrum is None else self.spectrum.timing_json(),
+            # the spectrum's, as bounds' (none computed or read: zero), and the pruning's own beside it
+            "timing": {**(NO_SPECTRUM_TIMING if self.spectrum is None else self.spectrum.timing_json()),
+                       "prune": {"seconds": self.seconds}},
         }
 
 
@@ -181,6 +185,7 @@ def prune(
         apply_masks, held_masks, keep_both, overall_ratio, sparsity_table, to_prune_state_dict,
     )
 
+    start = time.perf_counter()
     check_ratio(ratio)
     formats = tuple(dict.fromkeys(formats))  # a format named twice is one file, written once
     planned = prune_outputs(output, formats)
@@ -219,7 +224,7 @@ def prune(
     return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
                        inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum,
-                       uncertainty)
+                       uncertainty, time.perf_counter() - start)
 
 
 def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, selection: "ParamSelection",
