@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from prunelimit import validate
 from prunelimit.api.curvature import (
@@ -30,6 +30,8 @@ from prunelimit.report.safe import listed
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 
 if TYPE_CHECKING:
+    import os
+
     from torch import nn
 
     from prunelimit.baseline import Provenance
@@ -191,6 +193,26 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     return BoundsReport(replace(spec, dense=None, curvature_data=data), profile.n, epsilon, source, prediction, ratio,
                         radius, paper, half_ratio, tuple(warns), profile, first_order, target.names, scope,
                         uncertainty, provenance(inputs, options, scope), regime, layers, overshoot)
+
+
+# a saved prediction: a ``bounds --json`` file (``--from``), or from Python the result in hand
+PredictionSource = Union[str, "os.PathLike[str]", BoundsReport]
+# what a prediction passed in hand goes by, in messages and as ``prediction_from`` in the JSON
+GIVEN_BOUNDS = "the BoundsReport given as prediction_from"
+
+
+def prediction_report(source: PredictionSource, inputs: Inputs, options: CurvatureOptions,
+                      scope: str = "global") -> tuple[str, dict, list[str]]:
+    """The name, the ``bounds`` document and the warnings of a saved prediction for
+    ``inputs`` along ``scope``: a ``bounds --json`` file (``--from``) or, from Python, a
+    :class:`BoundsReport` in hand, checked alike (``prunelimit.baseline.saved_report``)."""
+    from prunelimit.baseline import saved_report
+    from prunelimit.report.jsonout import document
+
+    if isinstance(source, BoundsReport):
+        return (GIVEN_BOUNDS, *saved_report(GIVEN_BOUNDS, inputs, options, scope,
+                                            document("bounds", source.to_json())))
+    return (str(source), *saved_report(str(source), inputs, options, scope))
 
 
 def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:

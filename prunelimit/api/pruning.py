@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
-from prunelimit.api.limit import bounds
+from prunelimit.api.limit import PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
 from prunelimit.inputs import Inputs
@@ -106,7 +106,7 @@ class ResolvedRatio:
     uncertainty: dict | None = None
 
 
-def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
+def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
                   progress=None, scope: str = "global", store: "Store | None" = None) -> ResolvedRatio:
     """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number,
     with the warnings of the bounds computed for it (or of the saved report and of reading
@@ -119,12 +119,11 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     """
     if ratio in ("auto", "lower"):
         if from_report is not None:
-            from prunelimit.baseline import saved_report
             from prunelimit.gate_rules import measured_value, recorded_warnings
 
-            report, notes = saved_report(from_report, inputs, options, scope)
-            value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
-            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {from_report}",
+            name, report, notes = prediction_report(from_report, inputs, options, scope)
+            value = measured_value(report, "predicted" if ratio == "auto" else "lower", name)
+            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
                                  (*notes, *recorded_warnings(report)),
                                  uncertainty=_saved_uncertainty(report) if ratio == "auto" else None)
         if ratio == "lower" and options.bound_mode == "none":
