@@ -423,13 +423,14 @@ def prediction_document(path: str, saved: Any) -> dict[str, Any]:
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",
-                 saved: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+                 saved: dict[str, Any] | None = None, scoped: bool = True) -> tuple[dict[str, Any], list[str]]:
     """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
     (``--from``), or a ``gate --json`` report of one (``stood_on``), and warnings: refused
     (``UsageError``, exit 2) when computed for another problem (``check_same_problem``) or
     pruning path; an unreadable file, or one that holds no such report
     (:func:`prediction_document`), is an ``InputError``. ``saved``: the document in hand
-    (a library caller's ``BoundsReport``), read instead of the file, ``path`` its name."""
+    (a library caller's ``BoundsReport``), read instead of the file, ``path`` its name.
+    ``scoped``: whether the command takes a ``scope`` (gate does not: it gates the global path)."""
     from prunelimit.gate_rules import read_report
 
     report = prediction_document(path, read_report(path, "bounds report") if saved is None else saved)
@@ -437,6 +438,10 @@ def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global
     prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
     recorded_scope = recorded_scope if recorded_scope in ("global", "layer") else "global"
+    if recorded_scope != scope and not scoped:
+        raise UsageError(f"{path} predicts the limit of {recorded_scope} pruning, and the gate gates the limit of "
+                         f"{scope} pruning: store the report with {said('`prunelimit bounds`', 'prunelimit.bounds')} "
+                         f"without {option('scope', recorded_scope)}, or drop {option('prediction_from', flag='--from')}")
     if recorded_scope != scope:
         raise UsageError(f"{path} predicts the limit of {recorded_scope} pruning, not {scope}: "
                          f"use {option('scope', recorded_scope)}, or drop {option('prediction_from', flag='--from')} "

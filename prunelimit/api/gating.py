@@ -101,7 +101,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         if not needs_spectrum(rules):  # the search needs no prediction: the file would be read in vain
             raise UsageError(f"{option('prediction_from', flag='--from')} has no effect: every rule uses the "
                              "measured limit, which needs no prediction; drop it, or gate on lower or predicted")
-        name, saved, saved_notes = prediction_report(prediction_from, inputs, options)
+        name, saved, saved_notes = prediction_report(prediction_from, inputs, options, scoped=False)
         stated = recorded(saved, name)  # what the saved prediction was computed with
         current = replace(current, method=stated.method, options={**current.options, **stated.options})
     notes = check_baselines(baselines, current, allow_incompatible, measured_only) if baselines else []

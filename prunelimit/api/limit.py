@@ -202,17 +202,18 @@ GIVEN_BOUNDS = "the BoundsReport given as prediction_from"
 
 
 def prediction_report(source: PredictionSource, inputs: Inputs, options: CurvatureOptions,
-                      scope: str = "global") -> tuple[str, dict, list[str]]:
+                      scope: str = "global", scoped: bool = True) -> tuple[str, dict, list[str]]:
     """The name, the ``bounds`` document and the warnings of a saved prediction for
     ``inputs`` along ``scope``: a ``bounds --json`` file (``--from``) or, from Python, a
-    :class:`BoundsReport` in hand, checked alike (``prunelimit.baseline.saved_report``)."""
+    :class:`BoundsReport` in hand, checked alike (``prunelimit.baseline.saved_report``;
+    ``scoped``: whether the command takes a scope)."""
     from prunelimit.baseline import saved_report
     from prunelimit.report.jsonout import document
 
     if isinstance(source, BoundsReport):
         return (GIVEN_BOUNDS, *saved_report(GIVEN_BOUNDS, inputs, options, scope,
-                                            document("bounds", source.to_json())))
-    return (str(source), *saved_report(str(source), inputs, options, scope))
+                                            document("bounds", source.to_json()), scoped))
+    return (str(source), *saved_report(str(source), inputs, options, scope, scoped=scoped))
 
 
 def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
