@@ -319,3 +319,16 @@ def test_gate_from_a_report_whose_plus_minus_is_incomplete_names_a_fix_beside_fr
     flags = ("--from", subset, "--hessian-samples", "all")
     refused = cli("gate", own_ckpt, *SAMPLES, *flags, "--min-ratio", "0")
     assert refused.exit_code == 2  # why the fix cannot be typed beside --from
+
+
+def test_gate_from_a_report_missing_the_bound_it_gates_names_the_file(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                      no_curvature):
+    """A hand-edited report without its ``bounds`` was refused as "the bounds result is not a
+    prunelimit bounds/verify report": which file, the user had to guess."""
+    doc = json.loads(saved_bounds.read_text())
+    del doc["bounds"]
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    result = cli("gate", own_ckpt, *SAMPLES, "--from", edited, "--min-ratio", "0")
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert str(edited) in result.stderr and "lower" in result.stderr
