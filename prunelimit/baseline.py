@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Sequence
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, UsageError, option, said
 from prunelimit.report.safe import clipped
 
 if TYPE_CHECKING:
@@ -386,7 +386,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
         incompatible.insert(0, "the weights differ")
     if incompatible:
         raise UsageError(f"{path} was computed for another problem than this model: {'; '.join(incompatible)}; "
-                         "run `prunelimit bounds` on this checkpoint and data, or drop --from")
+                         f"run {said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} "
+                         f"and data, or drop {option('prediction_from', flag='--from')}")
     if old.weights is None:
         unrecorded.insert(0, "weights")
     notes = version_notes(path, old, current)
@@ -421,20 +422,28 @@ def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     return report
 
 
-def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global") -> tuple[dict[str, Any], list[str]]:
+def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",
+                 saved: dict[str, Any] | None = None, scoped: bool = True) -> tuple[dict[str, Any], list[str]]:
     """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
     (``--from``), or a ``gate --json`` report of one (``stood_on``), and warnings: refused
     (``UsageError``, exit 2) when computed for another problem (``check_same_problem``) or
     pruning path; an unreadable file, or one that holds no such report
-    (:func:`prediction_document`), is an ``InputError``."""
+    (:func:`prediction_document`), is an ``InputError``. ``saved``: the document in hand
+    (a library caller's ``BoundsReport``), read instead of the file, ``path`` its name.
+    ``scoped``: whether the command takes a ``scope`` (gate does not: it gates the global path)."""
     from prunelimit.gate_rules import read_report
 
-    report = prediction_document(path, read_report(path, "bounds report"))
+    report = prediction_document(path, read_report(path, "bounds report") if saved is None else saved)
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
     prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
     recorded_scope = recorded_scope if recorded_scope in ("global", "layer") else "global"
+    if recorded_scope != scope and not scoped:
+        raise UsageError(f"{path} predicts the limit of {recorded_scope} pruning, and the gate gates the limit of "
+                         f"{scope} pruning: store the report with {said('`prunelimit bounds`', 'prunelimit.bounds')} "
+                         f"without {option('scope', recorded_scope)}, or drop {option('prediction_from', flag='--from')}")
     if recorded_scope != scope:
         raise UsageError(f"{path} predicts the limit of {recorded_scope} pruning, not {scope}: "
-                         f"use --scope {recorded_scope}, or drop --from to predict for {scope} pruning")
+                         f"use {option('scope', recorded_scope)}, or drop {option('prediction_from', flag='--from')} "
+                         f"to predict for {scope} pruning")
     return report, notes

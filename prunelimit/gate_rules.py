@@ -192,6 +192,14 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
     return float(value), "", ""
 
 
+def _read_fix(fix: str, source: Any) -> str:
+    """``fix`` (a run's flag) for a prediction read from ``source`` (``--from``), where that
+    flag is refused: it belongs to the run that stores the report."""
+    if not isinstance(source, str) or not fix or "prunelimit bounds" in fix:
+        return fix
+    return f"{fix} when storing {source}, or drop {option('prediction_from', flag='--from')}"
+
+
 def read_report(path: str | Path, what: str = "baseline report") -> dict[str, Any]:
     """A saved ``bounds``/``verify`` JSON document (``what`` names it in errors: exit 3)."""
     path = Path(path)
@@ -347,12 +355,14 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
     documents = dict(baselines)
     outcomes = []
     for rule in rules:
-        measured = measured_value(report, rule.use, "the bounds result")
+        source = report.get("prediction_from")  # the file a read prediction came from names it in errors
+        measured = measured_value(report, rule.use, source if isinstance(source, str) else "the bounds result")
         if rule.min_ratio is not None:
             # The conservative side: a spectrum estimate passes only when the whole of its
             # stated ± lies above the requirement (an exact spectrum has ± 0).
             # An incomplete ± fails the rule: nothing shows that the conservative side clears it.
             pm, missing, fix = margin(report) if rule.use != "actual" else (0.0, "", "")
+            fix = _read_fix(fix, source)
             required = rule.min_ratio + 0.0  # a YAML -0.0 is printed as 0
             # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side
             conservative = None if pm is None else max(0.0, measured - pm)

@@ -459,9 +459,13 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
+           prediction_from: "str | os.PathLike | api.BoundsReport | None" = None,
            **options: Any) -> "api.VerifyReport":
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
     accuracy is measured on ``eval_data`` (default: ``data``). The model's weights are restored.
+    ``prediction_from``: the prediction of a ``bounds`` result in hand or a saved ``bounds
+    --json`` file (``verify --from``) instead of computing it, refused when computed for
+    other weights, data or tensors, or along another ``scope``; the curvature options are its own.
 
     The example's model was trained without l1, and the prediction overshoots what one-shot
     pruning reaches, as a warning says:
@@ -473,10 +477,26 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     True
     """
     validate.callback("progress", progress, *_PROGRESS)
+    prediction_from = _prediction_source(prediction_from, options)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
                                                                     batch_size, given.device, "eval_data")
-        return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
+        return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress,
+                          prediction_from=prediction_from)
+
+
+def _prediction_source(source: Any, options: Mapping[str, Any]) -> "str | api.BoundsReport | None":
+    """``prediction_from`` as the commands take it: a ``BoundsReport`` or a file name (an
+    ``OptionError`` naming it for anything else). A curvature option beside it is refused, as
+    the command line refuses the flags beside ``--from``: the saved prediction's are its own."""
+    from prunelimit.gate_rules import file_name
+
+    if source is None:
+        return None
+    if options:
+        raise UsageError.naming("{1} has no effect: the prediction and its ε are read from {0}; drop it, or drop {0} "
+                                "to compute the prediction", "prediction_from", next(iter(options)))
+    return source if isinstance(source, api.BoundsReport) else file_name("prediction_from", source)
 
 
 @keeps_caller_state
@@ -484,13 +504,15 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
-         **options: Any) -> "api.GateReport":
+         prediction_from: "str | os.PathLike | api.BoundsReport | None" = None, **options: Any) -> "api.GateReport":
     """A CI verdict on the limit (``prunelimit gate``): ``min_ratio`` on ρ_L (``use="lower"``),
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
     minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
     saved ``bounds``/``verify`` JSON report) with ``max_drop``; ``rules``: more rules as
     mappings, the entries of a YAML policy's ``rules:`` list. ``result.passed`` and each
-    rule's outcome with its reason (``result.result.outcomes``).
+    rule's outcome with its reason (``result.result.outcomes``). ``prediction_from``: a
+    ``bounds`` result or saved report to gate on instead of computing one (``gate --from``,
+    as for :func:`verify`), so a notebook pays for the spectrum once.
 
     >>> verdict = prunelimit.gate(model, (train.x, train.y), min_ratio=0.2, use="actual")
     >>> verdict.passed
@@ -507,9 +529,10 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
                                 f"{option('use', 'predicted')}", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
     validate.callback("progress", progress, *_PROGRESS)
+    prediction_from = _prediction_source(prediction_from, options)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
-                        allow_incompatible=allow_incompatible)
+                        allow_incompatible=allow_incompatible, prediction_from=prediction_from)
 
 
 @dataclass(frozen=True)
@@ -566,10 +589,12 @@ class Pruning:
 @keeps_caller_state
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
-          exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
+          exclude: tuple[str, ...] = (), progress=None,
+          prediction_from: "str | os.PathLike | api.BoundsReport | None" = None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
     ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
     the prediction, so with a number they are refused, as the command line refuses the flags.
+    ``prediction_from``: ρ* or ρ_L of a ``bounds`` result or saved report (``prune --from``, as for :func:`verify`).
 
     >>> pruning = prunelimit.prune(model, 0.5)
     >>> pruning.achieved, sorted(pruning.masks)
@@ -588,14 +613,16 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {quoted(ratio)}"
                                    f"{validate.not_a_number(ratio)}{percent_fix(ratio)}")
     chosen = curvature_options(**options)
-    if options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
+    given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
+    if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted; drop "
                                 f"it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
-                                next(iter(options)))
+                                given_options[0])
+    prediction_from = _prediction_source(prediction_from, options)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         if predicted:
             api.require_data(given)
-            resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
+            resolved = api.resolve_ratio(ratio, given, chosen, prediction_from, progress, scope)
         else:
             resolved = api.ResolvedRatio(check_ratio(ratio), "given")
         value = resolved.value

@@ -1145,7 +1145,7 @@ def test_every_command_on_a_spectrum_says_whether_it_came_from_the_cache(cli, ow
 
 def test_a_given_ratio_states_no_spectrum_timing(cli, own_ckpt, tmp_path):
     doc = _doc(cli("prune", own_ckpt, *SMALL, "--ratio", "0.5", "-o", tmp_path / "p.pt", "--json"))
-    assert doc["timing"] is None
+    assert doc["timing"]["hvps"] == 0 and doc["timing"]["cached"] is False and doc["timing"]["stages"] == {}
 
 
 def test_per_layer_blocks_say_whether_they_came_from_the_cache(cli):

@@ -278,3 +278,57 @@ def test_verify_shows_the_actual_limit_search_and_its_sweep_on_the_bar(tmp_path)
     totals = [total for _, total in search]
     assert totals[0] <= 2 * DEFAULT_MAX_EVALUATIONS - 1 + 5 and totals == sorted(totals, reverse=True)
     assert all(done <= total for done, total in search)
+
+
+@pytest.mark.parametrize("ratio", ["auto", "0.5"], ids=["auto-from", "given"])
+def test_prune_states_its_own_time_where_no_spectrum_stood_behind_it(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                     no_curvature, ratio):
+    """``prune --ratio auto --from b.json --json`` (and a given ratio) printed ``timing: null``:
+    what the run itself took went unsaid. It states no curvature work, as ``verify --from``
+    does, and the pruning's own seconds (``timing.prune.seconds``)."""
+    extra = ("--from", saved_bounds) if ratio == "auto" else ()
+    doc = _json(cli("prune", own_ckpt, *SAMPLES, "--ratio", ratio, *extra, "-o", tmp_path / "p.pt", "--json"))
+    timing = doc["timing"]
+    assert timing["hvps"] == 0 and timing["stages"] == {} and timing["cached"] is False and timing["seconds"] == 0
+    assert timing["prune"]["seconds"] > 0
+
+
+def test_gate_from_a_report_of_another_pruning_path_names_a_fix_the_gate_takes(cli, own_ckpt, tmp_path):
+    """``gate --from`` a ``--scope layer`` report said "use --scope layer": gate has no
+    ``--scope`` (it gates the global path), so that fix was an error of its own."""
+    path = tmp_path / "layer.json"
+    path.write_text(cli("bounds", own_ckpt, *SAMPLES, "--scope", "layer", "--no-cache", "--json").stdout)
+    result = cli("gate", own_ckpt, *SAMPLES, "--from", path, "--min-ratio", "0")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "use --scope" not in result.stderr
+    assert "gates the limit of global pruning" in result.stderr and "drop --from" in result.stderr
+
+
+def test_gate_from_a_report_whose_plus_minus_is_incomplete_names_a_fix_beside_from(cli, own_ckpt, saved_bounds,
+                                                                                   tmp_path, no_curvature):
+    """A saved report over a subset of the samples fails a min-ratio rule: the fix said "pass
+    --hessian-samples all", a flag refused beside ``--from``. It now says to store the report so."""
+    doc = json.loads(saved_bounds.read_text())
+    doc["spectrum"]["hessian_samples"] = {**(doc["spectrum"]["hessian_samples"] or {}), "used": 100, "total": 300}
+    subset = tmp_path / "subset.json"
+    subset.write_text(json.dumps(doc))
+    result = cli("gate", own_ckpt, *SAMPLES, "--from", subset, "--min-ratio", "0", "--json")
+    assert result.exit_code == 1, result.stderr
+    reason = json.loads(result.stdout)["reason"]
+    assert f"when storing {subset}" in reason and "--hessian-samples all" in reason and "drop --from" in reason
+    flags = ("--from", subset, "--hessian-samples", "all")
+    refused = cli("gate", own_ckpt, *SAMPLES, *flags, "--min-ratio", "0")
+    assert refused.exit_code == 2  # why the fix cannot be typed beside --from
+
+
+def test_gate_from_a_report_missing_the_bound_it_gates_names_the_file(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                      no_curvature):
+    """A hand-edited report without its ``bounds`` was refused as "the bounds result is not a
+    prunelimit bounds/verify report": which file, the user had to guess."""
+    doc = json.loads(saved_bounds.read_text())
+    del doc["bounds"]
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    result = cli("gate", own_ckpt, *SAMPLES, "--from", edited, "--min-ratio", "0")
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert str(edited) in result.stderr and "lower" in result.stderr

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING
-from prunelimit.api.limit import bounds
+from prunelimit.api.limit import bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, verify
 from prunelimit.errors import UsageError, option
@@ -16,6 +16,7 @@ from prunelimit.report.jsonout import document
 
 if TYPE_CHECKING:
     from prunelimit.api.curvature import SpectrumReport
+    from prunelimit.api.limit import PredictionSource
     from prunelimit.cache import Store
     from prunelimit.gate_rules import GateResult
 
@@ -29,7 +30,7 @@ class GateReport:
     notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
     estimate: "PredictedLimit | None" = None  # ρ* and its stated ± (console)
     spectrum: "SpectrumReport | None" = None  # how it was computed and what stopped it (console)
-    prediction_from: str | None = None  # the saved report the prediction was read from (``--from``)
+    prediction_from: str | None = None  # the saved report the prediction was read from (``--from``), by name
 
     @property
     def passed(self) -> bool:
@@ -65,7 +66,8 @@ class GateReport:
 
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
-         progress=None, allow_incompatible: bool = False, prediction_from: str | None = None) -> GateReport:
+         progress=None, allow_incompatible: bool = False,
+         prediction_from: "PredictionSource | None" = None) -> GateReport:
     """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
     uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds
     one for these inputs and options (``prunelimit.cache.input_key``). When every rule uses
@@ -76,10 +78,10 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     before any curvature work unless ``allow_incompatible`` (``prunelimit.baseline``).
 
     ``prediction_from`` reads the prediction from a saved ``bounds --json`` report of these
-    inputs instead of computing it (``verify --from``'s checks: refused when computed for
+    inputs (or a ``BoundsReport`` in hand) instead of computing it (``verify --from``'s checks: refused when computed for
     other weights, data or tensors); its method and options are the report's, and baselines
     are compared with them."""
-    from prunelimit.baseline import check_baselines, provenance, recorded, sample_notes, saved_report
+    from prunelimit.baseline import check_baselines, provenance, recorded, sample_notes
     from prunelimit.gate_rules import (
         baseline_reports, check_rules, evaluate_gate, needs_spectrum, resolution_notes,
     )
@@ -94,13 +96,13 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     baselines = baseline_reports(rules)
     # a baseline only actual rules read is compared as a measured limit: the method is not part of it
     measured_only = {path for path, _ in baselines if not needs_spectrum(r for r in rules if r.baseline == path)}
-    current, saved, saved_notes = provenance(inputs, options), None, []
+    current, saved, saved_notes, name = provenance(inputs, options), None, [], None
     if prediction_from is not None:
         if not needs_spectrum(rules):  # the search needs no prediction: the file would be read in vain
             raise UsageError(f"{option('prediction_from', flag='--from')} has no effect: every rule uses the "
                              "measured limit, which needs no prediction; drop it, or gate on lower or predicted")
-        saved, saved_notes = saved_report(prediction_from, inputs, options)
-        stated = recorded(saved, prediction_from)  # what the saved prediction was computed with
+        name, saved, saved_notes = prediction_report(prediction_from, inputs, options, scoped=False)
+        stated = recorded(saved, name)  # what the saved prediction was computed with
         current = replace(current, method=stated.method, options={**current.options, **stated.options})
     notes = check_baselines(baselines, current, allow_incompatible, measured_only) if baselines else []
     if not needs_spectrum(rules):
@@ -114,9 +116,9 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         report, rep = document("verify", verified.to_json()), verified.bounds
         estimate = verified.prediction
     elif saved is not None:  # no curvature work: the saved prediction as verify --from reads it
-        estimate = PredictedLimit.from_report(prediction_from, saved)
+        estimate = PredictedLimit.from_report(name, saved)
         # this run's work, not the saved run's, as verify --from states it
-        report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": prediction_from}, None
+        report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": name}, None
         notes += saved_notes
     else:
         rep = bounds(inputs, options, progress, store=store)
@@ -128,4 +130,4 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     notes += sample_notes(predicted, current, sample)
     notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
-                      time.perf_counter() - start, tuple(notes), estimate, spectrum, prediction_from)
+                      time.perf_counter() - start, tuple(notes), estimate, spectrum, name)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from prunelimit import validate
 from prunelimit.api.curvature import (
@@ -30,6 +30,8 @@ from prunelimit.report.safe import listed
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
 
 if TYPE_CHECKING:
+    import os
+
     from torch import nn
 
     from prunelimit.baseline import Provenance
@@ -180,10 +182,9 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
     warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
-    warns += [regime.advice] if regime.advice else []
     overshoot = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, epsilon, ratio, lower, scope=scope,
                                 selection=inputs.selection)
-    warns += overshoot_warnings(overshoot)
+    warns += regime_warnings(regime, overshoot)
     warns += outside_hessian_warnings(target.names, weights, spec.gradient)
     warns += unrecognised_warnings(inputs)
     warns += inputs.selection_warnings
@@ -194,24 +195,62 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
                         uncertainty, provenance(inputs, options, scope), regime, layers, overshoot)
 
 
-def overshoot_warnings(check: "OvershootCheck") -> list[str]:
-    """What the measured loss at ρ_L and ρ* − 5 points says of the prediction, when either
-    lies past the one-shot limit: the points, their loss against L + ε, and what to gate on."""
-    from prunelimit.theory.regime import measured_advice
+# a saved prediction: a ``bounds --json`` file (``--from``), or from Python the result in hand
+PredictionSource = Union[str, "os.PathLike[str]", BoundsReport]
+# what a prediction passed in hand goes by, in messages and as ``prediction_from`` in the JSON
+GIVEN_BOUNDS = "the BoundsReport given as prediction_from"
 
+
+def prediction_report(source: PredictionSource, inputs: Inputs, options: CurvatureOptions,
+                      scope: str = "global", scoped: bool = True) -> tuple[str, dict, list[str]]:
+    """The name, the ``bounds`` document and the warnings of a saved prediction for
+    ``inputs`` along ``scope``: a ``bounds --json`` file (``--from``) or, from Python, a
+    :class:`BoundsReport` in hand, checked alike (``prunelimit.baseline.saved_report``;
+    ``scoped``: whether the command takes a scope)."""
+    from prunelimit.baseline import saved_report
+    from prunelimit.report.jsonout import document
+
+    if isinstance(source, BoundsReport):
+        return (GIVEN_BOUNDS, *saved_report(GIVEN_BOUNDS, inputs, options, scope,
+                                            document("bounds", source.to_json()), scoped))
+    return (str(source), *saved_report(str(source), inputs, options, scope, scoped=scoped))
+
+
+def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
+    """What the near-zero share and the loss measured at ρ_L and ρ* − 5 points say of the
+    prediction, in one warning: a model that does not look l1-trained is told what was
+    measured on it, not what the share predicts from other models (``Regime.advice``, kept
+    in the JSON); an l1-shaped one is warned only when the measurement finds an overshoot."""
+    from prunelimit.theory.regime import l1_training, measured_advice
+
+    past = _overshot(check)
+    if regime.finding is None:  # l1-shaped, or nothing to prune: the share says nothing against ρ*
+        said_of_regime = [regime.advice] if regime.advice else []
+        return said_of_regime + ([f"the prediction overshoots, {past}; {measured_advice()}"] if past else [])
+    if past:
+        fix = f", or train with l1 ({l1_training()})" if regime.train_with_l1 else ""
+        return [f"{regime.finding}, and the prediction overshoots, {past}; {measured_advice()}{fix}"]
+    points, lie = ("ρ_L and to ρ*", "neither lies") if check.lower is not None else ("ρ*", "it does not lie")
+    return [f"{regime.finding}, the regime ρ* assumes, yet pruning one-shot to {points} less {100 * LARGE_GAP:g} "
+            f"points keeps the analysis loss within L + ε = {check.loss_limit:.4g} (measured), so {lie} past the "
+            f"limit one-shot pruning reaches; {said('`prunelimit verify`', 'prunelimit.verify')} measures it"]
+
+
+def _overshot(check: "OvershootCheck") -> str | None:
+    """The points measured past the one-shot limit, their losses against L + ε and what that
+    makes of the prediction; ``None`` when neither lies past it."""
     past = [(name, point) for name, point, over in (
         ("ρ_L", check.lower, check.lower_overshoots),
         (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted, check.predicted_overshoots)) if over]
     if not past:
-        return []
+        return None
     losses = " and ".join(f"at {name} ({100 * point.ratio:.2f} %) {'the analysis loss is ' if i == 0 else ''}"
                           f"{point.loss:.4g}" for i, (name, point) in enumerate(past))
     which = {(True, True): f"ρ_L and ρ* (by more than {100 * LARGE_GAP:g} points) lie",
              (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
         (bool(check.lower_overshoots), check.predicted_overshoots)]
-    return [f"the prediction overshoots, measured by pruning one-shot: {losses}, above L + ε = "
-            f"{check.loss_limit:.4g}, so {which} past the limit one-shot pruning reaches; "
-            f"{measured_advice()}"]
+    return (f"measured by pruning one-shot: {losses}, above L + ε = {check.loss_limit:.4g}, so {which} past the "
+            "limit one-shot pruning reaches")
 
 
 def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:

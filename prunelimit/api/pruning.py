@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from prunelimit.api.curvature import SpectrumReport, require_data
-from prunelimit.api.limit import bounds
+from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
+from prunelimit.api.limit import PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
 from prunelimit.inputs import Inputs
@@ -42,6 +43,7 @@ class PruneReport:
     spectrum: SpectrumReport | None = None
     # ρ*'s stated ± (``prediction.uncertainty`` of bounds) behind ``--ratio auto``; ``None`` otherwise
     uncertainty: dict | None = None
+    seconds: float = 0.0  # the pruning's own: evaluating, pruning, fine-tuning and writing (not the spectrum)
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -76,7 +78,9 @@ class PruneReport:
             "output": self.output,
             "formats": list(self.formats),
             "warnings": list(self.warnings),
-            "timing": None if self.spectrum is None else self.spectrum.timing_json(),
+            # the spectrum's, as bounds' (none computed or read: zero), and the pruning's own beside it
+            "timing": {**(NO_SPECTRUM_TIMING if self.spectrum is None else self.spectrum.timing_json()),
+                       "prune": {"seconds": self.seconds}},
         }
 
 
@@ -103,7 +107,7 @@ class ResolvedRatio:
     uncertainty: dict | None = None
 
 
-def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: str | None,
+def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
                   progress=None, scope: str = "global", store: "Store | None" = None) -> ResolvedRatio:
     """``auto`` → ρ*, ``lower`` → ρ_L (from ``bounds`` or a saved bounds JSON), or a number,
     with the warnings of the bounds computed for it (or of the saved report and of reading
@@ -116,12 +120,11 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     """
     if ratio in ("auto", "lower"):
         if from_report is not None:
-            from prunelimit.baseline import saved_report
             from prunelimit.gate_rules import measured_value, recorded_warnings
 
-            report, notes = saved_report(from_report, inputs, options, scope)
-            value = measured_value(report, "predicted" if ratio == "auto" else "lower", str(from_report))
-            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {from_report}",
+            name, report, notes = prediction_report(from_report, inputs, options, scope)
+            value = measured_value(report, "predicted" if ratio == "auto" else "lower", name)
+            return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
                                  (*notes, *recorded_warnings(report)),
                                  uncertainty=_saved_uncertainty(report))
         if ratio == "lower" and options.bound_mode == "none":
@@ -186,6 +189,7 @@ def prune(
         held_masks, overall_ratio, sparsity_table, to_prune_state_dict,
     )
 
+    start = time.perf_counter()
     ratio = check_ratio(ratio)
     formats = tuple(dict.fromkeys(formats))  # a format named twice is one file, written once
     planned = prune_outputs(output, formats)
@@ -224,7 +228,7 @@ def prune(
     return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
                        inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum,
-                       uncertainty)
+                       uncertainty, time.perf_counter() - start)
 
 
 def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, selection: "ParamSelection",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
-from prunelimit.api.limit import BoundsReport, bounds
+from prunelimit.api.limit import BoundsReport, PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
@@ -232,10 +232,10 @@ def check_verify_options(acc_drop: float, sweep: int) -> None:
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
     sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
-    store: "Store | None" = None, prediction_from: str | None = None,
+    store: "Store | None" = None, prediction_from: PredictionSource | None = None,
 ) -> VerifyReport:
-    """Run ``bounds`` (or read its saved report, ``prediction_from``), then measure the
-    actual limit and set them side by side.
+    """Run ``bounds`` (or read its saved report, ``prediction_from``: the file, or a
+    ``BoundsReport`` in hand), then measure the actual limit and set them side by side.
 
     A saved report must describe these inputs (the same weights, Hessian and prunable sets
     and data, ``prunelimit.baseline.check_same_problem``) and the same pruning ``scope``; it
@@ -274,14 +274,12 @@ def verify(
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
 
 
-def saved_prediction(path: str, inputs: Inputs, options: CurvatureOptions,
+def saved_prediction(source: "PredictionSource", inputs: Inputs, options: CurvatureOptions,
                      scope: str = "global") -> tuple[PredictedLimit, list[str]]:
-    """The prediction of a saved ``bounds --json`` report for ``inputs``, and warnings
-    (``prunelimit.baseline.saved_report`` checks that it fits)."""
-    from prunelimit.baseline import saved_report
-
-    report, notes = saved_report(path, inputs, options, scope)
-    return PredictedLimit.from_report(str(path), report), notes
+    """The prediction of a saved ``bounds --json`` report (or a ``BoundsReport`` in hand) for
+    ``inputs``, and warnings (``api.limit.prediction_report`` checks that it fits)."""
+    name, report, notes = prediction_report(source, inputs, options, scope)
+    return PredictedLimit.from_report(name, report), notes
 
 
 def weight_shares(magnitudes: np.ndarray) -> str:

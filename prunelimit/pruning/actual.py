@@ -233,7 +233,7 @@ class OvershootCheck:
 
     def _crosses(self, point: CurvePoint | None) -> bool | None:
         # the search's own rule (actual_limit's loss_fails): a point past it lies past the limit
-        return None if point is None else point.loss > self.loss_limit
+        return None if point is None else not point.loss <= self.loss_limit
 
     @property
     def lower_overshoots(self) -> bool | None:
@@ -336,7 +336,7 @@ def actual_limit(
 
         def loss_fails(i: int) -> bool:
             loss_asked.add(i)
-            return measure(i).loss > dense.loss + epsilon
+            return not measure(i).loss <= dense.loss + epsilon  # a NaN loss is not within it
 
         loss_fail = first_failure(loss_fails, levels, stride, branching)
         acc_fail, acc_asked = None, {0}

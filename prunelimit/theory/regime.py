@@ -76,20 +76,19 @@ def _overshoot() -> str:
             f"points on plain MLPs and CNNs); {measured_advice()}")
 
 
-def _advice(share: float) -> str:
-    return (f"the model does not look l1-trained (near-zero share {share:.1%} < {L1_SHAPED_SHARE:.0%}): "
-            f"{_overshoot()}, or train with l1 ({l1_training()})")
+def _finding(share: float) -> str:
+    return f"the model does not look l1-trained (near-zero share {share:.1%} < {L1_SHAPED_SHARE:.0%})"
 
 
-def _pruned_advice(zeros: float, share: float) -> str:
+def _pruned_finding(zeros: float, share: float) -> str:
     return (f"the model is pruned already ({zeros:.1%} of its prunable weights are exactly zero) and its remaining "
             f"weights do not look l1-shaped (near-zero share {share:.1%} < {L1_SHAPED_SHARE:.0%}), so their shape "
-            f"cannot tell whether it was l1-trained: if it was not, {_overshoot()}")
+            "cannot tell whether it was l1-trained")
 
 
-def _few_advice(weights: int) -> str:
+def _few_finding(weights: int) -> str:
     return (f"the model has {weights} non-zero prunable weights, too few (< {MIN_WEIGHTS}) for the near-zero share to "
-            f"tell whether it was l1-trained: if it was not, {_overshoot()}")
+            "tell whether it was l1-trained")
 
 
 def _all_zero_advice(weights: int) -> str:
@@ -104,6 +103,11 @@ class Regime:
     advice: str | None
     weights: int = 0  # the non-zero prunable weights the share is over
     zero_share: float = 0.0  # exact zeros among all the prunable weights (pruned already)
+    # what the share says of this model, without the advice ``advice`` draws from the models
+    # measured: a result that measured its own overshoot states that instead (``api.limit``);
+    # ``None`` when l1-shaped or when pruning removes nothing
+    finding: str | None = None
+    train_with_l1: bool = False  # whether training with l1 is advice that fits (the share says not l1-trained)
 
     def to_json(self) -> dict:
         return {"l1_shaped": self.l1_shaped,
@@ -157,6 +161,13 @@ def near_zero_share(weights: Sequence[torch.Tensor]) -> float:
     return near / nonzero if nonzero else 0.0
 
 
+def _not_l1(finding: str, train_with_l1: bool, share: float, **facts) -> Regime:
+    """A model not l1-shaped: its ``finding``, and the advice on it the measured models give."""
+    advice = (f"{finding}: {_overshoot()}, or train with l1 ({l1_training()})" if train_with_l1 else
+              f"{finding}: if it was not, {_overshoot()}")
+    return Regime(False, share, advice, finding=finding, train_with_l1=train_with_l1, **facts)
+
+
 def assess_regime(weights: Sequence[torch.Tensor]) -> Regime:
     near, nonzero, total = _counts(weights)
     share = near / nonzero if nonzero else 0.0
@@ -165,10 +176,9 @@ def assess_regime(weights: Sequence[torch.Tensor]) -> Regime:
     if total and not nonzero:  # nothing to prune: ρ* = 1 is exact, whatever the training
         return Regime(False, share, _all_zero_advice(total), **facts)
     if nonzero < MIN_WEIGHTS:
-        return Regime(False, share, _few_advice(nonzero), **facts)
+        return _not_l1(_few_finding(nonzero), False, share, **facts)
     if share >= L1_SHAPED_SHARE:
         return Regime(True, share, None, **facts)
     if (near + total - nonzero) / total >= L1_SHAPED_SHARE:  # the zeros may be the near-zero mass, pruned
-        return Regime(False, share, _pruned_advice(zeros, share),
-                      **facts)
-    return Regime(False, share, _advice(share), **facts)
+        return _not_l1(_pruned_finding(zeros, share), False, share, **facts)
+    return _not_l1(_finding(share), True, share, **facts)

@@ -93,3 +93,35 @@ def test_a_gate_that_passes_on_an_overshooting_lower_bound_says_so(digits) -> No
     assert any(w.startswith("the prediction overshoots, measured") for w in doc["warnings"])
     measured = prunelimit.gate(model, digits, min_ratio=0.5, use="actual").to_json()
     assert measured["passed"] and measured["overshoot"] is None
+
+
+def _about_the_regime(warnings) -> list[str]:
+    """The warnings that speak of the l1 regime or of an overshoot."""
+    return [w for w in warnings if "l1-trained" in w or "overshoot" in w]
+
+
+def test_a_plain_model_gets_one_warning_with_its_share_and_the_measured_overshoot(digits) -> None:
+    """A plainly trained model got two warnings that said one thing twice: the regime's ("does
+    not look l1-trained: ρ* and ρ_L ... overshoot ... by 14–50 points", a figure from other
+    models) and the measured one. Now one, with the share and what was measured on this model."""
+    rep = prunelimit.bounds(_trained(digits, 8, 300, 0, 0.0), digits, method="exact")
+    assert not rep.regime.l1_shaped and rep.overshoot.lower_overshoots
+    (warning,) = _about_the_regime(rep.warnings)
+    assert f"does not look l1-trained (near-zero share {rep.regime.near_zero_share:.1%}" in warning
+    assert f"above L + ε = {rep.overshoot.loss_limit:.4g}" in warning
+    assert "14–50" not in warning and "prunelimit.gate(..., use='actual')" in warning and "l1=" in warning
+    assert rep.regime.advice is not None and rep.to_json()["regime"]["advice"] == rep.regime.advice  # JSON as before
+
+
+def test_a_model_that_does_not_look_l1_trained_but_does_not_overshoot_is_not_said_to(digits) -> None:
+    """An underfit model (5 SGD steps) does not look l1-trained, and pruning it one-shot to
+    ρ_L and ρ* − 5 points keeps the loss within L + ε (verify measures past ρ*): the regime's
+    warning still said "ρ* and ρ_L ... overshoot the one-shot limit", against the measurement."""
+    model = _trained(digits, 8, 5, 0, 0.0)
+    report = prunelimit.verify(model, digits, method="exact")
+    rep = report.bounds
+    assert not rep.regime.l1_shaped and report.actual.loss_ratio > rep.ratio  # the case as named
+    assert rep.overshoot.lower_overshoots is False and rep.overshoot.predicted_overshoots is False
+    (warning,) = _about_the_regime(rep.warnings)
+    assert "overshoot" not in warning and "does not look l1-trained" in warning
+    assert f"within L + ε = {rep.overshoot.loss_limit:.4g}" in warning

@@ -25,3 +25,29 @@ def test_no_lower_bound_is_no_lower_check(digits, mlp_dense) -> None:
     check = overshoot_check(mlp_dense, digits, cross_entropy_loss, 0.05, 0.01, None)
     assert check.lower is None and check.lower_overshoots is None and check.to_json()["checked"]["lower"] is None
     assert check.predicted.ratio == 0.0  # ρ* − 5 points, at least 0
+
+
+class _NanPastHalf(torch.nn.Module):
+    """``inner`` whose output is NaN once half its first layer's weights are zero: a loss that
+    breaks as non-finite when pruned (a normalisation dividing by a pruned-away norm)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kept = (self.inner[0].weight != 0).float().mean()
+        return self.inner(x) + 0.0 * torch.log(kept - 0.5)  # 0 · log(≤ 0) is NaN
+
+
+def test_a_loss_that_turns_nan_when_pruned_lies_past_the_limit(digits, mlp_dense) -> None:
+    """NaN compares false with everything: ``loss > L + ε`` read a NaN loss as within the
+    limit, so the check flagged nothing and the search walked on past it. A point whose loss
+    is not within L + ε lies past the limit, NaN included."""
+    import copy
+
+    model = _NanPastHalf(copy.deepcopy(mlp_dense))
+    check = overshoot_check(model, digits, cross_entropy_loss, 0.05, 0.95, 0.9)
+    assert check.predicted.loss != check.predicted.loss  # NaN there: the case under test
+    assert (check.predicted_overshoots, check.lower_overshoots) == (True, True)
+    assert actual_limit(model, digits, cross_entropy_loss, 0.05).loss_ratio < 0.9

@@ -1,0 +1,79 @@
+"""The library form of ``--from``: ``prunelimit.verify``, ``gate`` and ``prune`` take the
+prediction from a ``BoundsReport`` in hand or a saved ``bounds --json`` file
+(``prediction_from``), checked as ``--from`` checks it, so a notebook pays for the spectrum
+once."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import prunelimit
+from prunelimit.errors import OptionError, UsageError
+from prunelimit.report.jsonout import document
+
+
+@pytest.fixture
+def computed(model, train) -> prunelimit.api.BoundsReport:
+    return prunelimit.bounds(model, train, method="exact")
+
+
+@pytest.fixture
+def saved(computed, tmp_path):
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(document("bounds", computed.to_json())))
+    return path
+
+
+@pytest.mark.parametrize("source", ["computed", "saved"])
+def test_verify_gate_and_prune_read_a_prediction_and_compute_no_spectrum(model, train, computed, saved, source,
+                                                                         no_curvature):
+    given = {"computed": computed, "saved": saved}[source]
+    name = str(saved) if source == "saved" else "the BoundsReport given as prediction_from"
+    report = prunelimit.verify(model, train, prediction_from=given)
+    assert report.bounds is None and report.prediction.ratio == computed.ratio
+    assert report.prediction.lower == computed.lower and report.prediction.source == name
+    doc = report.to_json()
+    assert doc["timing"]["hvps"] == 0 and doc["prediction_from"] == name
+    verdict = prunelimit.gate(model, train, min_ratio=0.0, use="predicted", prediction_from=given)
+    assert verdict.passed and verdict.result.outcomes[0].measured == computed.ratio
+    assert verdict.prediction_from == name and verdict.to_json()["timing"]["hvps"] == 0
+    pruning = prunelimit.prune(model, "auto", train, prediction_from=given)
+    assert pruning.requested == computed.ratio and pruning.source == f"auto from {name}"
+
+
+def test_a_report_of_other_weights_is_refused_in_the_librarys_terms(model, train, computed):
+    other = type(model)(*[layer for layer in torch.nn.Sequential(*model)])  # same shapes...
+    other.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        other[0].weight.mul_(2)  # ... other weights
+    for call in (lambda: prunelimit.verify(other, train, prediction_from=computed),
+                 lambda: prunelimit.gate(other, train, min_ratio=0.0, prediction_from=computed),
+                 lambda: prunelimit.prune(other, "auto", train, prediction_from=computed)):
+        with pytest.raises(UsageError, match="the weights differ") as caught:
+            call()
+        assert "prediction_from=" in str(caught.value) and "--from" not in str(caught.value)
+
+
+def test_a_report_of_another_pruning_path_is_refused(model, train, computed):
+    with pytest.raises(UsageError, match="predicts the limit of global pruning, not layer") as caught:
+        prunelimit.verify(model, train, scope="layer", prediction_from=computed)
+    assert "scope='global'" in str(caught.value) and "--scope" not in str(caught.value)
+
+
+def test_curvature_options_beside_a_read_prediction_are_refused(model, train, computed):
+    """The report decides the method and ε, as ``--from`` refuses the flags beside it."""
+    with pytest.raises(UsageError, match="method has no effect") as caught:
+        prunelimit.verify(model, train, prediction_from=computed, method="slq")
+    assert "read from prediction_from" in str(caught.value)
+    with pytest.raises(UsageError, match="epsilon has no effect"):
+        prunelimit.gate(model, train, min_ratio=0.0, prediction_from=computed, epsilon=0.1)
+    with pytest.raises(UsageError, match="prediction_from"):  # a given ratio predicts nothing
+        prunelimit.prune(model, 0.5, train, prediction_from=computed)
+
+
+def test_a_prediction_from_of_another_kind_is_refused_naming_it(model, train):
+    with pytest.raises(OptionError, match="prediction_from"):
+        prunelimit.verify(model, train, prediction_from=0.8)
