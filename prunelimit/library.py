@@ -4,8 +4,9 @@ The functions here are what ``import prunelimit`` offers (``prunelimit.bounds``,
 builds :class:`prunelimit.inputs.Inputs` from the objects with :func:`inputs_from` and calls
 the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's.
 
-``data`` is a tensor pair ``(x, y)`` (cut into ``batch_size`` batches in order), or any
-re-iterable of ``(x, y)`` batches: a list, or a ``DataLoader`` without shuffling. It is
+``data`` is a tensor pair ``(x, y)`` (cut into ``batch_size`` batches in order, default
+128 samples), or any re-iterable of ``(x, y)`` batches, used as they are: a list, or a
+``DataLoader`` without shuffling (a ``batch_size`` that cuts no pair is refused). It is
 read twice and must give the same batches both times: the curvature is taken over a fixed
 sample, so a shuffling or augmenting loader is refused. A one-pass iterator (a generator,
 ``iter(loader)``) is read once and its batches kept. The data are constants: read detached
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from prunelimit.models.load import LoadedModel
     from prunelimit.pruning.masks import LayerSparsity, Masks
 
-DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
+DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default: an (x, y) pair's batches when batch_size is None
 # how the curvature work calls progress= (docs/library.md): total and text are not always passed
 _PROGRESS = ("(done, total=None, text=None)", (1, 2, 3))
 
@@ -321,7 +322,7 @@ def keeps_caller_state(command: Callable) -> Callable:
 
 @library_call
 def inputs_from(
-    model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+    model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: "Masks | None" = None,
 ) -> "Inputs":
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
@@ -335,6 +336,41 @@ def inputs_from(
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
     (6, 1437)
     """
+    return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
+                         exclude=exclude, masks=masks)
+
+
+def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:
+    """The size ``batch_size`` cuts the (x, y) pairs among ``data`` and ``more`` (``eval_data``)
+    into, the command line's default for ``None``. One given where it cuts nothing (no data,
+    or every data given in batches, which are used as they are) is an ``OptionError``: it was
+    ignored in silence, and the call ran on batches other than the ones its caller named."""
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE
+    given = [d for d in (data, *more) if d is not None]
+    if not given:
+        raise OptionError("batch_size", f"{{0}}={quoted(batch_size)} has no effect: no data is given; drop it")
+    if all(_in_batches(d) for d in given):
+        raise OptionError("batch_size", f"{{0}}={quoted(batch_size)} has no effect: data is given in batches, which "
+                          "are used as they are; drop {0}, or set the batch size where the batches are made "
+                          f"(DataLoader(..., batch_size={quoted(batch_size)})), or give data as an (x, y) pair of "
+                          "tensors, which {0} cuts")
+    return batch_size
+
+
+def _in_batches(data: Any) -> bool:
+    """``data`` in a form ``as_batches`` reads as batches given (a loader, a list of pairs, an
+    iterator), not an (x, y) pair; a form it refuses is neither, and is refused there."""
+    if _is_pair(data) or isinstance(data, (str, os.PathLike, Tensor, Mapping)):
+        return False
+    if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) or _is_array(v) for v in data):
+        return False  # a malformed pair
+    return isinstance(data, Iterable)
+
+
+def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_size: int, include: tuple[str, ...] = (),
+                   exclude: tuple[str, ...] = (), masks: "Masks | None" = None) -> "Inputs":
+    """:func:`inputs_from` with ``batch_size`` settled (:func:`batch_size_for`)."""
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
@@ -381,7 +417,7 @@ def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
     from prunelimit.theory.epsilon import require_batches
 
     with budget_counted_from(), torch_pruning_folded(model) as held:
-        inputs = inputs_from(model, data, masks=held, **given)
+        inputs = settled_inputs(model, data, masks=held, **given)
         try:
             yield inputs
         except OptionError as exc:  # too few batches for ε: batch_size cuts a pair, not the batches given
@@ -401,7 +437,7 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
 
 
 @keeps_caller_state
-def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> "api.InfoReport":
     """Parameter counts, the prunable layers with their zeros and, with ``data``, loss and
     accuracy (``prunelimit info``); ``warnings`` says what qualifies the prunable set.
@@ -412,12 +448,12 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", bat
     >>> bool(summary.accuracy > 0.9), summary.warnings
     (True, ())
     """
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         return api.info(given)
 
 
 @keeps_caller_state
-def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
              per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
     """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``);
@@ -431,12 +467,12 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
 
 
 @keeps_caller_state
-def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
            scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
            progress=None, **options: Any) -> "api.BoundsReport":
     """The predicted pruning limit ρ* (``result.ratio``) and its bounds (``result.lower``,
@@ -451,13 +487,13 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
 @keeps_caller_state
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
-           batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
+           batch_size: int | None = None, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
            **options: Any) -> "api.VerifyReport":
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
@@ -473,16 +509,17 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     True
     """
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
-                                                                    batch_size, given.device, "eval_data")
+    size = batch_size_for(batch_size, data, eval_data)
+    with _inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude) as given:
+        evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
+                                                                    given.device, "eval_data")
         return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
 
 
 @keeps_caller_state
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
-         allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+         allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int | None = None,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
          **options: Any) -> "api.GateReport":
     """A CI verdict on the limit (``prunelimit gate``): ``min_ratio`` on ρ_L (``use="lower"``),
@@ -507,7 +544,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
                                 f"{option('use', 'predicted')}", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible)
 
@@ -565,7 +602,7 @@ class Pruning:
 
 @keeps_caller_state
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
-          loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
+          loss: str | Callable = "ce", batch_size: int | None = None, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
     ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
@@ -592,7 +629,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted; drop "
                                 f"it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
                                 next(iter(options)))
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         if predicted:
             api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, None, progress, scope)
@@ -628,7 +665,7 @@ def _state_kept(model: nn.Module) -> Iterator[None]:
 
 
 @keeps_caller_state
-def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), config: "NplhConfig | None" = None,
          **settings: Any):
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law
@@ -648,6 +685,6 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
         raise UsageError(f"config must be a prunelimit.laws.nplh.NplhConfig or None, got {type(config).__name__}; "
                          "or give its fields as keyword arguments")
     validate.known_fields(NplhConfig, settings, "NPLH settings")
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given, \
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given, \
             _state_kept(model):
         return api.nplh(given, config, **settings)
