@@ -12,8 +12,11 @@ calls on the model of a file, so the numbers are the command line's.
 Unlike the analyses, ``train``, ``hyperflux`` and ``imp`` change the model they are given,
 as a PyTorch optimiser does: they train it in place, and ``hyperflux`` and ``imp`` leave
 it pruned (its pruned weights at zero). Keep a ``copy.deepcopy(model)`` to keep the
-original. Every module gets its ``training`` flag back, and torch's global random state
-is as it was (the runs seed their own generators).
+original. They train in train mode, as ``model.train()`` sets it: BatchNorm layers update
+their running statistics, those the caller had put in eval mode included, as torch's
+training would. Every module gets its ``training`` flag back afterwards, also when the run
+fails or is interrupted, and torch's global random state is as it was (the runs seed
+their own generators).
 
 A pruned model stays pruned: the keep-masks of ``torch.nn.utils.prune`` on the model
 (``weight_orig``/``weight_mask``, as ``Pruning.apply`` leaves them) and those given as
