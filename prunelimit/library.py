@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from prunelimit.models.load import LoadedModel
     from prunelimit.pruning.masks import LayerSparsity, Masks
 
+FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetune-lr's defaults (with --refit)
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default: an (x, y) pair's batches when batch_size is None
 # how the curvature work calls progress= (docs/library.md): total and text are not always passed
 _PROGRESS = ("(done, total=None, text=None)", (1, 2, 3))
@@ -494,10 +495,13 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
 @keeps_caller_state
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int | None = None, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
+           refit: bool = False, finetune_epochs: int = FINETUNE_EPOCHS, finetune_lr: float = FINETUNE_LR,
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
            **options: Any) -> "api.VerifyReport":
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
-    accuracy is measured on ``eval_data`` (default: ``data``). The model's weights are restored.
+    accuracy is measured on ``eval_data`` (default: ``data``). ``refit`` also measures the
+    limit after ``finetune_epochs`` epochs of masked fine-tuning at ``finetune_lr`` of each
+    probed ratio (``result.refit``; ``--refit``). The model's weights are restored.
 
     The example's model was trained without l1, and the prediction overshoots what one-shot
     pruning reaches, as a warning says:
@@ -509,11 +513,34 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     True
     """
     validate.callback("progress", progress, *_PROGRESS)
+    epochs = refit_epochs(refit, finetune_epochs, finetune_lr)
     size = batch_size_for(batch_size, data, eval_data)
     with _inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
                                                                     given.device, "eval_data")
-        return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress)
+        return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress,
+                          epochs, finetune_lr)
+
+
+def refit_epochs(refit: bool, epochs: int, lr: float) -> int:
+    """The fine-tuning epochs of ``verify``'s refit search (0: none), checked as ``--refit``,
+    ``--finetune-epochs`` and ``--finetune-lr`` are; a setting other than its default without
+    ``refit`` would change nothing, and is refused."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+
+    validate.boolean("refit", refit)
+    try:
+        FinetuneConfig(epochs=epochs, lr=lr)
+    except OptionError as exc:  # FinetuneConfig names its fields
+        raise OptionError(f"finetune_{exc.option}", exc.template, *exc.others) from None
+    if refit and epochs < 1:
+        raise OptionError("finetune_epochs", f"refit=True needs {{0}} of at least 1, got {epochs}")
+    changed = [name for name, value, default in [("finetune_epochs", epochs, FINETUNE_EPOCHS),
+                                                 ("finetune_lr", lr, FINETUNE_LR)] if value != default]
+    if changed and not refit:
+        raise UsageError.naming("{1} has no effect: only {0}=True fine-tunes; add {0}=True or drop it", "refit",
+                                changed[0])
+    return epochs if refit else 0
 
 
 @keeps_caller_state
