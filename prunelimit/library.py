@@ -49,7 +49,7 @@ import contextlib
 import functools
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
@@ -589,7 +589,7 @@ class Pruning:
     requested: float
     achieved: float
     scope: str
-    masks: dict[str, Tensor]
+    masks: dict[str, Tensor] = field(repr=False)  # a tensor a layer: six lines each in a repr
     layers: list["LayerSparsity"]
     warnings: tuple[str, ...] = ()
     spectrum: "api.SpectrumReport | None" = None

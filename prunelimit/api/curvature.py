@@ -100,7 +100,7 @@ class SpectrumReport:
     runs: int
     params_hessian: int
     loss: float
-    batch_losses: np.ndarray
+    batch_losses: np.ndarray = field(repr=False)  # one a batch: hundreds of numbers in a repr
     gradient_norm: float
     hvps: int
     seconds: float
