@@ -706,8 +706,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             raise UsageError(
                 f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
                 f"more than the {byte_size(budget)} they may hold; "
-                "use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
-                "(no --iterations/--runs), which stops where memory ends")
+                + said("use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
+                       "(no --iterations/--runs)", "use fewer iterations, a narrower basis_dtype, a larger "
+                       "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
         cut: list[bool] = []  # whether the deadline stopped a product
         # the next step, and the trace's top-ups a cut plan may need (the first is always made),
@@ -731,8 +732,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     if max_rows < 2:
         raise UsageError(
             f"one Lanczos vector needs {byte_size(vector)} of host memory and the bases may "
-            f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host "
-            "memory, use a narrower --basis-dtype or a larger --basis-memory")
+            f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host memory, "
+            + said("use a narrower --basis-dtype or a larger --basis-memory",
+                   "use a narrower basis_dtype or a larger basis_memory_mb"))
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
