@@ -59,3 +59,14 @@ def test_the_baselines_sample_advice_names_keywords():
     with library_call():
         texts = [baseline._same_advice(), baseline._auto_advice()]
     assert all("--" not in text and "hessian_samples" in text for text in texts), texts
+
+
+@pytest.mark.parametrize("options", [dict(method="exact"), dict(method="paper"), dict(method="slq"),
+                                     dict(iterations=20, runs=2), dict(max_hvps=500), dict(time_budget=60.0)],
+                         ids=lambda o: ",".join(o))
+def test_the_solvers_reason_names_keywords(model, train, options):
+    """``result.spectrum.choice.reason`` (and the JSON's ``choice``) said ``(--method exact)``,
+    ``(--iterations/--runs given)``, ``--max-hvps 500`` to a library caller."""
+    reason = prunelimit.bounds(model, train, **options).spectrum.choice.reason
+    assert "--" not in reason, reason
+    assert next(iter(options)) in reason or "exact spectrum" in reason

@@ -594,7 +594,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
             runs = min(DEFAULT_RUNS, budgets.product_budget)  # the old fixed plan, within --max-hvps
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
-                                  "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
+                                  f"fixed plan within {said('--max-hvps and --time-budget', 'max_hvps and time_budget')}: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline,
                                                 after)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
-from prunelimit.errors import OptionError, UsageError, option, quoted
+from prunelimit.errors import OptionError, UsageError, option, quoted, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
@@ -299,13 +299,13 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
         from prunelimit.curvature.exact import require_exact_fits
 
         require_exact_fits(dim)  # before any operator is built or product spent
-        return SolverChoice("exact", False, dim, 1, "asked for (--method exact)")
+        return SolverChoice("exact", False, dim, 1, f"asked for ({option('method', 'exact')})")
     if options.method == "paper":
         return SolverChoice("slq-h", False, options.iterations or PAPER_ITERATIONS, options.runs or PAPER_RUNS,
-                            "the reference pipeline's fixed plan (--method paper)")
+                            f"the reference pipeline's fixed plan ({option('method', 'paper')})")
     if options.iterations is not None or options.runs is not None:
         return SolverChoice("slq-h", False, options.iterations or DEFAULT_ITERATIONS, options.runs or DEFAULT_RUNS,
-                            "fixed plan (--iterations/--runs given)")
+                            f"fixed plan ({said('--iterations/--runs', 'iterations/runs')} given)")
     adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS,
                             initial_runs(dim, options.tolerance, ADAPTIVE_INITIAL_PROBES),
                             f"adaptive SLQ to ±{options.tolerance:g} in ρ*")
@@ -314,18 +314,18 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
         return SolverChoice("slq-h", True, adaptive.iterations, adaptive.runs, f"{adaptive.reason}{why}", predicted)
 
     if options.method == "slq":
-        return slq(" (--method slq)")
+        return slq(f" ({option('method', 'slq')})")
     dense = 8.0 * dim * dim
     if dense > EXACT_MEMORY_BYTES:
         return slq(f": a dense Hessian would need {dense / 2**30:.1f} GiB")
     if options.max_hvps is not None and dim + TIMED_PRODUCTS > options.max_hvps:
         return slq(f": the exact spectrum takes D = {dim:,} products and its timing {TIMED_PRODUCTS}, more than "
-                   f"--max-hvps {options.max_hvps:,}")
+                   f"{option('max_hvps', options.max_hvps, shown=f'{options.max_hvps:,}')}")
     if seconds_per_column is None:
         return adaptive
     predicted = dim * seconds_per_column + (eigen_seconds or 0.0)
     budget = exact_time_budget(options)
-    given = "" if options.time_budget is None else " (--time-budget)"
+    given = "" if options.time_budget is None else f" ({said('--time-budget', 'time_budget')})"
     if asked_budget is not None and budget == options.time_budget:  # what is left, not what was asked
         limit = of_budget = f"{budget:.4g} s left of the {asked_budget:g} s budget{given}"
     else:
