@@ -311,16 +311,60 @@ def library_call(command: Callable) -> Callable:
 
 def keeps_caller_state(command: Callable) -> Callable:
     """``command(model, ...)`` as a :func:`library_call` on a checked ``model`` (the module a
-    wrapper runs: :func:`checked_module`), run under :func:`_caller_state_kept`."""
+    wrapper runs: :func:`checked_module`), run under :func:`_caller_state_kept`, its help
+    ending in the shared arguments it does not describe itself (:func:`with_arguments`)."""
     @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         model = checked_module(model)
         with _caller_state_kept(model):
             return command(model, *args, **kwargs)
-    return wrapper
+    return with_arguments(wrapper)
 
 
+# What help() says of the arguments the functions share, where a function's own text does not
+SHARED_ARGUMENTS = {
+    "model": "the ``torch.nn.Module`` (a ``DataParallel``, ``DistributedDataParallel`` or ``torch.compile`` "
+             "wrapper is read as the module it runs).",
+    "data": "an ``(x, y)`` pair of tensors, cut into ``batch_size`` batches in order, or a re-iterable of "
+            "``(x, y)`` batches used as they are (a list, a ``DataLoader`` without shuffling; a generator is "
+            "read once); read as constants, detached from any graph.",
+    "eval_data": "data in the same forms, on which accuracy and loss are measured; default ``None``: ``data``.",
+    "loss": "``'ce'`` (default: cross-entropy on integer class labels), ``'mse'``, or a criterion "
+            "``loss(output, target) -> mean loss`` such as ``torch.nn.CrossEntropyLoss()``.",
+    "batch_size": "samples per batch an ``(x, y)`` pair is cut into; default ``None``: 128. Refused where it "
+                  "cuts nothing (data given in batches, or no data).",
+    "include": "module-name glob patterns (a tuple, such as ``('0',)``) of the prunable set; default ``()``: "
+               "the set ``Pruning.apply`` recorded on the model, else every weight the default set takes.",
+    "exclude": "module-name glob patterns (a tuple) left out of the prunable set; default ``()``.",
+    "scope": "the pruning path: ``'global'`` (default: one magnitude ranking over all layers), ``'layer'`` "
+             "(the same ratio in each layer) or, to ``prune``, ``'2:4'`` (the 2 largest of every 4 along the input).",
+    "progress": "``None`` (default) or a function the curvature work calls as it advances: "
+                "``progress(done, total=None, text=None)``, in Hessian-vector products.",
+    "options": "curvature options, the fields of ``prunelimit.api.CurvatureOptions`` with the command line's "
+               "defaults: ``method`` (``'default'``, ``'slq'``, ``'exact'``, ``'paper'``), ``tolerance`` (0.01, "
+               "half-width in ρ*), ``max_hvps`` (products), ``time_budget`` (seconds), ``hessian_samples``, "
+               "``epsilon``, ``eta`` (0.01), ``bound_mode``, ``negative``, ``seed`` (0), …",
+}
+
+
+def with_arguments(command: Callable, described: Mapping[str, str] = SHARED_ARGUMENTS) -> Callable:
+    """``command`` with its docstring ending in an ``Arguments`` list of those of its
+    parameters in ``described`` that its own text does not name (help() shows only the
+    function's docstring, not the module's, where the shared forms are described)."""
+    import inspect
+    import re
+
+    text = command.__doc__ or ""
+    left = [name for name in inspect.signature(command).parameters
+            if name in described and not re.search(rf"``{name}\b", text)]  # ``name``, ``name(…)``, ``name=…``
+    if left:
+        listed = "\n".join(f"    * ``{name}``: {described[name]}" for name in left)
+        command.__doc__ = f"{text.rstrip()}\n\n    Arguments:\n\n{listed}\n    "
+    return command
+
+
+@with_arguments
 @library_call
 def inputs_from(
     model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
@@ -499,7 +543,9 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
            **options: Any) -> "api.VerifyReport":
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
-    accuracy is measured on ``eval_data`` (default: ``data``). ``refit`` also measures the
+    accuracy is measured on ``eval_data`` (default: ``data``). ``acc_drop`` is the accuracy
+    criterion's allowed drop in percentage points (default 0.5); ``sweep`` (default 0) also
+    records a curve of that many evenly spaced ratios. ``refit`` also measures the
     limit after ``finetune_epochs`` epochs of masked fine-tuning at ``finetune_lr`` of each
     probed ratio (``result.refit``; ``--refit``). The model's weights are restored.
 
@@ -553,8 +599,10 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
     minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
     saved ``bounds``/``verify`` JSON report) with ``max_drop``; ``rules``: more rules as
-    mappings, the entries of a YAML policy's ``rules:`` list. ``result.passed`` and each
-    rule's outcome with its reason (``result.result.outcomes``).
+    mappings, the entries of a YAML policy's ``rules:`` list. ``allow_incompatible``
+    (default ``False``) compares a baseline of other data, loss or tensors anyway, with a
+    warning, where it is refused. ``result.passed`` and each rule's outcome with its reason
+    (``result.result.outcomes``).
 
     >>> verdict = prunelimit.gate(model, (train.x, train.y), min_ratio=0.2, use="actual")
     >>> verdict.passed
@@ -697,7 +745,8 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
          **settings: Any):
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law
     (``prunelimit law nplh``); ``settings`` are fields of
-    :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …).
+    :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …),
+    or ``config``, a whole ``NplhConfig`` (default ``None``: its defaults).
 
     The model's weights, its gradients and torch's random state are as they were afterwards,
     also in the modes that prune and fine-tune (``iterative``, ``pressure``).

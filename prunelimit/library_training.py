@@ -66,7 +66,8 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     of each epoch), …, with ``prunelimit train``'s defaults or ``preset``'s. ``batch_size``
     is the SGD batch (default 128, or ``preset``'s): the batches of a loader are joined
     and cut into it again. ``eval_data`` is evaluated after every epoch; ``progress(step, total)``
-    is called after every step.
+    is called after every step. ``masks`` (parameter name → bool tensor, ``True`` = kept;
+    default ``None``) hold pruned weights at zero beside the model's own torch pruning.
 
     The result holds one record per epoch (``history``: learning rate, training loss, λ‖w‖₁,
     evaluation loss and accuracy), the steps, the seconds and the settings (``config``);
@@ -207,7 +208,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
 def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *,
            masks: Mapping[str, Tensor] | None = None, model_spec: str | None = None, meta: Mapping | None = None,
            force: bool = False) -> "ExportReport":
-    """Write a pruned model (or its state dict) as ``prunelimit export`` writes a pruned
+    """Write a pruned ``model`` (a module, or its state dict) as ``prunelimit export`` writes a pruned
     checkpoint: a ``.safetensors`` file holding each tensor in its smallest layout (dense,
     bitmap or CSR) with the keep-masks; ``prunelimit.load_sparse(output)`` gives the dense
     state dict back, bit for bit. The masks are those of ``torch.nn.utils.prune`` on the
