@@ -72,3 +72,46 @@ def test_a_reports_repr_does_not_repeat_the_bounds_behind_it(results, name):
 def test_a_result_pickles_with_its_json(results, name):
     result = results[name]
     assert pickle.loads(pickle.dumps(result)).to_json() == result.to_json()
+
+
+def _same_shape(a, b) -> bool:
+    """Two JSON documents of one structure: the same keys, recursively, lists of the same
+    lengths, values of the same kinds; a null matches any value (the library's ``checkpoint``,
+    ``model`` and ``data`` name no files)."""
+    if a is None or b is None:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_shape(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(_same_shape, a, b))
+    kinds = [type(v).__name__ if isinstance(v, (bool, str, dict, list)) else "number" for v in (a, b)]
+    return kinds[0] == kinds[1]
+
+
+@pytest.mark.parametrize("command", ["info", "spectrum", "bounds", "verify", "gate", "law nplh"])
+def test_to_json_is_the_commands_json_document_without_its_schema(cli, model, train, tmp_path, command):
+    """``document(command, result.to_json())`` has the keys, lists and kinds of values that
+    ``prunelimit COMMAND --json`` prints for the same model and data."""
+    import json
+
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.report.jsonout import document
+
+    from tests.conftest import LIBRARY_SAMPLES, SPEC
+
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    curvature = [] if command in ("info", "law nplh") else ["--method", "exact", "--no-cache"]
+    rule = ["--min-ratio", "0.1"] if command == "gate" else []
+    result = cli(*command.split(), path, "--data", "digits:train", "--max-samples", LIBRARY_SAMPLES, *curvature, *rule,
+                 "--json")
+    assert result.exit_code == 0, result.stderr
+    calls = {"info": lambda: prunelimit.info(model, train), "law nplh": lambda: prunelimit.nplh(model, train),
+             "spectrum": lambda: prunelimit.spectrum(model, train, method="exact"),
+             "bounds": lambda: prunelimit.bounds(model, train, method="exact"),
+             "verify": lambda: prunelimit.verify(model, train, method="exact"),
+             "gate": lambda: prunelimit.gate(model, train, min_ratio=0.1, method="exact")}
+    body = calls[command]().to_json()
+    name = command.split()[-1]
+    assert "schema" not in body
+    assert _same_shape(json.loads(json.dumps(document(name, body))), json.loads(result.stdout))
