@@ -4,6 +4,12 @@ functions of :mod:`prunelimit.laws` run as library calls
 (:func:`prunelimit.library.library_call`), so that their messages name keyword arguments
 (``joint=True``) where the command line's name its flags (``--joint``)."""
 
+import functools
+import inspect
+from typing import Callable
+
+from prunelimit import validate
+from prunelimit.errors import OptionError, UsageError, quoted
 from prunelimit.laws import errorlaw, nplh
 from prunelimit.library import library_call, with_arguments
 
@@ -28,8 +34,33 @@ _ARGUMENTS = {
     "density_for_error": _FIT,
 }
 
+def _checked_query(query: Callable, value: str) -> Callable:
+    """``query(fit, value, …)`` (``predict``, ``density_for_error``) that first refuses,
+    naming it, a ``fit`` that is no ``ErrorLawFit``, a ``value``, ``width``, ``depth`` or
+    ``eps_np`` that is no number and an ``extrapolate`` that is no bool: the command line
+    gives them parsed, a caller as it holds them (an AttributeError or a TypeError deep in
+    the query, or ``extrapolate="no"`` taken as true)."""
+    signature = inspect.signature(query)
+
+    @functools.wraps(query)
+    def checked(*args, **kwargs):
+        given = signature.bind(*args, **kwargs).arguments
+        fit = given.get("fit")
+        if not isinstance(fit, errorlaw.ErrorLawFit):
+            raise UsageError(f"fit must be an ErrorLawFit, as prunelimit.fit_error_law returns it, "
+                             f"got {type(fit).__name__}")
+        for name in (value, "width", "depth", "eps_np"):
+            number = given.get(name)
+            if (name == value or number is not None) and not validate.real(number):
+                raise OptionError(name, f"{{0}} must be a number, got {quoted(number)}{validate.not_a_number(number)}")
+        validate.boolean("extrapolate", given.get("extrapolate", False))
+        return query(*args, **kwargs)
+    return checked
+
+
 fit_nplh = with_arguments(library_call(nplh.fit_nplh), _ARGUMENTS["fit_nplh"])
 fit_error_law = with_arguments(library_call(errorlaw.fit_error_law), _ARGUMENTS["fit_error_law"])
 error_law = with_arguments(library_call(errorlaw.error_law), _ARGUMENTS["error_law"])
-predict_error = with_arguments(library_call(errorlaw.predict), _ARGUMENTS["predict_error"])
-density_for_error = with_arguments(library_call(errorlaw.density_for_error), _ARGUMENTS["density_for_error"])
+predict_error = with_arguments(library_call(_checked_query(errorlaw.predict, "density")), _ARGUMENTS["predict_error"])
+density_for_error = with_arguments(library_call(_checked_query(errorlaw.density_for_error, "target_error")),
+                                   _ARGUMENTS["density_for_error"])
