@@ -66,7 +66,8 @@ class GateRule:
             raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {quoted(self.use)}", "use")
         # a half-given pair first: "give either" would tell who passed --max-drop alone to pass it
         if self.baseline is None and self.max_drop is not None:
-            raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
+            raise UsageError.naming(f"{where}: {{0}} needs {option('baseline', 'report.json', '{1}', 'REPORT.json')}",
+                                    "max_drop", "baseline")
         if (self.min_ratio is None) == (self.baseline is None):
             raise UsageError.naming(f"{where}: give either {{0}} or {{1}} + {{2}}", "min_ratio", "baseline",
                                     "max_drop")

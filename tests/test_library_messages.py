@@ -70,3 +70,9 @@ def test_the_solvers_reason_names_keywords(model, train, options):
     reason = prunelimit.bounds(model, train, **options).spectrum.choice.reason
     assert "--" not in reason, reason
     assert next(iter(options)) in reason or "exact spectrum" in reason
+
+
+def test_a_max_drop_without_a_baseline_names_the_keyword_as_the_call_writes_it(model, train):
+    """It said ``max_drop needs baseline REPORT.json``, the flag's form without its dashes."""
+    with pytest.raises(UsageError, match=r"max_drop needs baseline='report\.json'$"):
+        prunelimit.gate(model, train, max_drop=0.1)
