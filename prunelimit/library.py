@@ -47,7 +47,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sized
@@ -352,9 +354,6 @@ def with_arguments(command: Callable, described: Mapping[str, str] = SHARED_ARGU
     """``command`` with its docstring ending in an ``Arguments`` list of those of its
     parameters in ``described`` that its own text does not name (help() shows only the
     function's docstring, not the module's, where the shared forms are described)."""
-    import inspect
-    import re
-
     text = command.__doc__ or ""
     left = [name for name in inspect.signature(command).parameters
             if name in described and not re.search(rf"``{name}\b", text)]  # ``name``, ``name(…)``, ``name=…``
