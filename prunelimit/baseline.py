@@ -213,7 +213,7 @@ def differences(baseline: Provenance, current: Provenance,
             shown = (lambda v: f"{v[:12]}…") if hashed else (lambda v: f"{v:,}" if isinstance(v, int) else clipped(v))
             # the hash covers the batching too: say so, as the samples alone may be the same
             why = {"fingerprint": " (other analysis batches: samples, their order or the batch size)",
-                   "layout": " (other prunable or Hessian tensors: another --include/--exclude, given or "
+                   "layout": f" (other prunable or Hessian tensors: another {said('--include/--exclude', 'include/exclude')}, given or "
                              "recorded in a pruned checkpoint, or renamed layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
     options = method_note + [
@@ -266,11 +266,12 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
             incompatible.append(f"scope {scopes[0]} vs {scopes[1]} here (another pruning path)")
         if incompatible and not allow_incompatible:
             command = "verify" if path in measured else "bounds"
+            stored = said(f"prunelimit {command} MODEL --json > baseline.json",
+                          f"json.dump(prunelimit.{command}(model, data).to_json(), file)")
             raise UsageError(f"baseline {path} is not comparable with this model: {'; '.join(incompatible)}; store "
-                             f"a new one (prunelimit {command} MODEL --json > baseline.json) or pass "
-                             "--allow-incompatible-baseline")
+                             f"a new one ({stored}) or pass {_allow_incompatible()}")
         if incompatible:
-            warns.append(f"baseline {path} compared anyway (--allow-incompatible-baseline): {'; '.join(incompatible)}")
+            warns.append(f"baseline {path} compared anyway ({_allow_incompatible()}): {'; '.join(incompatible)}")
         if options:
             warns.append(f"baseline {path} was computed with other options: {'; '.join(options)}")
         warns += version_notes(f"baseline {path}", old, current)
@@ -303,11 +304,17 @@ def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Prove
             said = [f"{n:,} samples" if n is not None else "every sample" for n in (old, new)]
             both_auto = all(v in (None, "auto") for v in (option, current.options.get("hessian_samples")))
             notes.append(f"baseline {path} took its Hessian over {said[0]}, this run over {said[1]}: ρ* moves with "
-                         f"the curvature sample; {_auto_advice() if both_auto else _SAME_ADVICE}")
+                         f"the curvature sample; {_auto_advice() if both_auto else _same_advice()}")
     return notes
 
 
-_SAME_ADVICE = "compare runs with the same --hessian-samples (all: every sample)"
+def _allow_incompatible() -> str:
+    """The option that compares an incompatible baseline anyway, as the reader names it."""
+    return said("--allow-incompatible-baseline", "allow_incompatible=True")
+
+
+def _same_advice() -> str:
+    return f"compare runs with the same {said('--hessian-samples', 'hessian_samples')} (all: every sample)"
 
 
 def _auto_advice() -> str:
@@ -315,9 +322,9 @@ def _auto_advice() -> str:
     rule changed subsampled data it now takes all of."""
     from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
 
-    return (f"both ran --hessian-samples auto, which takes a subset only under SLQ and only of data of at least "
-            f"twice its size ({2 * AUTO_HESSIAN_SAMPLES:,} samples; before prunelimit changed that rule, more than "
-            f"{AUTO_HESSIAN_SAMPLES:,}): store a new baseline, or run both with --hessian-samples all")
+    return (f"both ran {option('hessian_samples', 'auto')}, which takes a subset only under SLQ and only of data of "
+            f"at least twice its size ({2 * AUTO_HESSIAN_SAMPLES:,} samples; before prunelimit changed that rule, more "
+            f"than {AUTO_HESSIAN_SAMPLES:,}): store a new baseline, or run both with {option('hessian_samples', 'all')}")
 
 
 def _subset(sample: Any) -> int | None | str:

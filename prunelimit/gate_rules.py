@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence
 
-from prunelimit.errors import InputError, OptionError, UsageError, option, quoted
+from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.report.safe import clipped
@@ -66,7 +66,8 @@ class GateRule:
             raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {quoted(self.use)}", "use")
         # a half-given pair first: "give either" would tell who passed --max-drop alone to pass it
         if self.baseline is None and self.max_drop is not None:
-            raise UsageError.naming(f"{where}: {{0}} needs {{1}} REPORT.json", "max_drop", "baseline")
+            raise UsageError.naming(f"{where}: {{0}} needs {option('baseline', 'report.json', '{1}', 'REPORT.json')}",
+                                    "max_drop", "baseline")
         if (self.min_ratio is None) == (self.baseline is None):
             raise UsageError.naming(f"{where}: give either {{0}} or {{1}} + {{2}}", "min_ratio", "baseline",
                                     "max_drop")
@@ -170,14 +171,14 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
         return None, "the report states none", "compute it with `prunelimit bounds`"
     if u.get("steps_kind") == "none":
-        return None, "the Lanczos truncation part is unknown", "give more --iterations"
+        return None, "the Lanczos truncation part is unknown", said("give more --iterations", "give more iterations")
     spectrum = report.get("spectrum") if isinstance(report, dict) else None
     spectrum = spectrum if isinstance(spectrum, dict) else {}
     samples = spectrum.get("hessian_samples") if isinstance(spectrum.get("hessian_samples"), dict) else {}
     used, total = samples.get("used"), samples.get("total")
     if isinstance(used, int) and isinstance(total, int) and used < total:
         return None, (f"the curvature is over {used:,} of {total:,} samples; the ± leaves out the shift such a "
-                      "subset gives ρ*"), "pass --hessian-samples all (hessian_samples=\"all\" in Python)"
+                      "subset gives ρ*"), f"pass {option('hessian_samples', 'all')}"
     density = prediction.get("reference_density")
     if isinstance(density, dict):
         moved = density.get("weight_moved")
@@ -188,7 +189,8 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
         if aliased or off_grid:
             why = "its reference density aliases onto the grid" if aliased else \
                 f"the grid ρ* lies {abs(grid - continuous):.4f} from the continuous ρ*"
-            return None, f"the paper arithmetic's grid error is left out: {why}", "use --method slq or exact"
+            return None, f"the paper arithmetic's grid error is left out: {why}", \
+                said("use --method slq or exact", "use method='slq' or method='exact'")
     return float(value), "", ""
 
 
@@ -423,6 +425,6 @@ def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict
             notes.append(f"gate rule {rule.name!r}: max_drop {rule.max_drop:g} is within the noise of the difference "
                          f"(± {stated[0]} from the stated ± {stated[1]} of {rule.baseline} and {stated[2]} here), so the "
                          "verdict can flip on estimation noise alone; allow a larger drop or make both ± smaller "
-                         "(a smaller --tolerance, or --method exact)")
+                         f"(a smaller {said('--tolerance', 'tolerance')}, or {option('method', 'exact')})")
     return notes
 

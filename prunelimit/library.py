@@ -4,8 +4,9 @@ The functions here are what ``import prunelimit`` offers (``prunelimit.bounds``,
 builds :class:`prunelimit.inputs.Inputs` from the objects with :func:`inputs_from` and calls
 the command of :mod:`prunelimit.api` the CLI calls, so the numbers are the CLI's.
 
-``data`` is a tensor pair ``(x, y)`` (cut into ``batch_size`` batches in order), or any
-re-iterable of ``(x, y)`` batches: a list, or a ``DataLoader`` without shuffling. It is
+``data`` is a tensor pair ``(x, y)`` (cut into ``batch_size`` batches in order, default
+128 samples), or any re-iterable of ``(x, y)`` batches, used as they are: a list, or a
+``DataLoader`` without shuffling (a ``batch_size`` that cuts no pair is refused). It is
 read twice and must give the same batches both times: the curvature is taken over a fixed
 sample, so a shuffling or augmenting loader is refused. A one-pass iterator (a generator,
 ``iter(loader)``) is read once and its batches kept. The data are constants: read detached
@@ -46,9 +47,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import os
+import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
@@ -66,7 +69,8 @@ if TYPE_CHECKING:
     from prunelimit.models.load import LoadedModel
     from prunelimit.pruning.masks import LayerSparsity, Masks
 
-DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default
+FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetune-lr's defaults (with --refit)
+DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default: an (x, y) pair's batches when batch_size is None
 # how the curvature work calls progress= (docs/library.md): total and text are not always passed
 _PROGRESS = ("(done, total=None, text=None)", (1, 2, 3))
 
@@ -309,19 +313,60 @@ def library_call(command: Callable) -> Callable:
 
 def keeps_caller_state(command: Callable) -> Callable:
     """``command(model, ...)`` as a :func:`library_call` on a checked ``model`` (the module a
-    wrapper runs: :func:`checked_module`), run under :func:`_caller_state_kept`."""
+    wrapper runs: :func:`checked_module`), run under :func:`_caller_state_kept`, its help
+    ending in the shared arguments it does not describe itself (:func:`with_arguments`)."""
     @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         model = checked_module(model)
         with _caller_state_kept(model):
             return command(model, *args, **kwargs)
-    return wrapper
+    return with_arguments(wrapper)
 
 
+# What help() says of the arguments the functions share, where a function's own text does not
+SHARED_ARGUMENTS = {
+    "model": "the ``torch.nn.Module`` (a ``DataParallel``, ``DistributedDataParallel`` or ``torch.compile`` "
+             "wrapper is read as the module it runs).",
+    "data": "an ``(x, y)`` pair of tensors, cut into ``batch_size`` batches in order, or a re-iterable of "
+            "``(x, y)`` batches used as they are (a list, a ``DataLoader`` without shuffling; a generator is "
+            "read once); read as constants, detached from any graph.",
+    "eval_data": "data in the same forms, on which accuracy and loss are measured; default ``None``: ``data``.",
+    "loss": "``'ce'`` (default: cross-entropy on integer class labels), ``'mse'``, or a criterion "
+            "``loss(output, target) -> mean loss`` such as ``torch.nn.CrossEntropyLoss()``.",
+    "batch_size": "samples per batch an ``(x, y)`` pair is cut into; default ``None``: 128. Refused where it "
+                  "cuts nothing (data given in batches, or no data).",
+    "include": "module-name glob patterns (a tuple, such as ``('0',)``) of the prunable set; default ``()``: "
+               "the set ``Pruning.apply`` recorded on the model, else every weight the default set takes.",
+    "exclude": "module-name glob patterns (a tuple) left out of the prunable set; default ``()``.",
+    "scope": "the pruning path: ``'global'`` (default: one magnitude ranking over all layers), ``'layer'`` "
+             "(the same ratio in each layer) or, to ``prune``, ``'2:4'`` (the 2 largest of every 4 along the input).",
+    "progress": "``None`` (default) or a function the curvature work calls as it advances: "
+                "``progress(done, total=None, text=None)``, in Hessian-vector products.",
+    "options": "curvature options, the fields of ``prunelimit.api.CurvatureOptions`` with the command line's "
+               "defaults: ``method`` (``'default'``, ``'slq'``, ``'exact'``, ``'paper'``), ``tolerance`` (0.01, "
+               "half-width in ρ*), ``max_hvps`` (products), ``time_budget`` (seconds), ``hessian_samples``, "
+               "``epsilon``, ``eta`` (0.01), ``bound_mode``, ``negative``, ``seed`` (0), …",
+}
+
+
+def with_arguments(command: Callable, described: Mapping[str, str] = SHARED_ARGUMENTS) -> Callable:
+    """``command`` with its docstring ending in an ``Arguments`` list of those of its
+    parameters in ``described`` that its own text does not name (help() shows only the
+    function's docstring, not the module's, where the shared forms are described)."""
+    text = command.__doc__ or ""
+    left = [name for name in inspect.signature(command).parameters
+            if name in described and not re.search(rf"``{name}\b", text)]  # ``name``, ``name(…)``, ``name=…``
+    if left:
+        listed = "\n".join(f"    * ``{name}``: {described[name]}" for name in left)
+        command.__doc__ = f"{text.rstrip()}\n\n    Arguments:\n\n{listed}\n    "
+    return command
+
+
+@with_arguments
 @library_call
 def inputs_from(
-    model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+    model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: "Masks | None" = None,
 ) -> "Inputs":
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
@@ -335,6 +380,41 @@ def inputs_from(
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
     (6, 1437)
     """
+    return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
+                         exclude=exclude, masks=masks)
+
+
+def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:
+    """The size ``batch_size`` cuts the (x, y) pairs among ``data`` and ``more`` (``eval_data``)
+    into, the command line's default for ``None``. One given where it cuts nothing (no data,
+    or every data given in batches, which are used as they are) is an ``OptionError``: it was
+    ignored in silence, and the call ran on batches other than the ones its caller named."""
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE
+    given = [d for d in (data, *more) if d is not None]
+    if not given:
+        raise OptionError("batch_size", f"{{0}}={quoted(batch_size)} has no effect: no data is given; drop it")
+    if all(_in_batches(d) for d in given):
+        raise OptionError("batch_size", f"{{0}}={quoted(batch_size)} has no effect: data is given in batches, which "
+                          "are used as they are; drop {0}, or set the batch size where the batches are made "
+                          f"(DataLoader(..., batch_size={quoted(batch_size)})), or give data as an (x, y) pair of "
+                          "tensors, which {0} cuts")
+    return batch_size
+
+
+def _in_batches(data: Any) -> bool:
+    """``data`` in a form ``as_batches`` reads as batches given (a loader, a list of pairs, an
+    iterator), not an (x, y) pair; a form it refuses is neither, and is refused there."""
+    if _is_pair(data) or isinstance(data, (str, os.PathLike, Tensor, Mapping)):
+        return False
+    if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) or _is_array(v) for v in data):
+        return False  # a malformed pair
+    return isinstance(data, Iterable)
+
+
+def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_size: int, include: tuple[str, ...] = (),
+                   exclude: tuple[str, ...] = (), masks: "Masks | None" = None) -> "Inputs":
+    """:func:`inputs_from` with ``batch_size`` settled (:func:`batch_size_for`)."""
     from prunelimit.inputs import Inputs, resolve_selection, unreached_warnings
     from prunelimit.models.load import LoadedModel
 
@@ -381,7 +461,7 @@ def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
     from prunelimit.theory.epsilon import require_batches
 
     with budget_counted_from(), torch_pruning_folded(model) as held:
-        inputs = inputs_from(model, data, masks=held, **given)
+        inputs = settled_inputs(model, data, masks=held, **given)
         try:
             yield inputs
         except OptionError as exc:  # too few batches for ε: batch_size cuts a pair, not the batches given
@@ -401,7 +481,7 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
 
 
 @keeps_caller_state
-def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> "api.InfoReport":
     """Parameter counts, the prunable layers with their zeros and, with ``data``, loss and
     accuracy (``prunelimit info``); ``warnings`` says what qualifies the prunable set.
@@ -412,12 +492,12 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", bat
     >>> bool(summary.accuracy > 0.9), summary.warnings
     (True, ())
     """
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         return api.info(given)
 
 
 @keeps_caller_state
-def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
              per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
              **options: Any) -> "api.SpectrumReport":
     """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``);
@@ -431,12 +511,12 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
 
 
 @keeps_caller_state
-def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
            scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
            progress=None, **options: Any) -> "api.BoundsReport":
     """The predicted pruning limit ρ* (``result.ratio``) and its bounds (``result.lower``,
@@ -451,18 +531,23 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
         return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
 @keeps_caller_state
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
-           batch_size: int = DEFAULT_BATCH_SIZE, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
+           batch_size: int | None = None, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
+           refit: bool = False, finetune_epochs: int = FINETUNE_EPOCHS, finetune_lr: float = FINETUNE_LR,
            include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
            prediction_from: "str | os.PathLike | api.BoundsReport | None" = None,
            **options: Any) -> "api.VerifyReport":
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
-    accuracy is measured on ``eval_data`` (default: ``data``). The model's weights are restored.
+    accuracy is measured on ``eval_data`` (default: ``data``). ``acc_drop`` is the accuracy
+    criterion's allowed drop in percentage points (default 0.5); ``sweep`` (default 0) also
+    records a curve of that many evenly spaced ratios. ``refit`` also measures the
+    limit after ``finetune_epochs`` epochs of masked fine-tuning at ``finetune_lr`` of each
+    probed ratio (``result.refit``; ``--refit``). The model's weights are restored.
     ``prediction_from``: the prediction of a ``bounds`` result in hand or a saved ``bounds
     --json`` file (``verify --from``) instead of computing it, refused when computed for
     other weights, data or tensors, or along another ``scope``; the curvature options are its own.
@@ -477,12 +562,14 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     True
     """
     validate.callback("progress", progress, *_PROGRESS)
+    epochs = refit_epochs(refit, finetune_epochs, finetune_lr)
     prediction_from = _prediction_source(prediction_from, options)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data,
-                                                                    batch_size, given.device, "eval_data")
+    size = batch_size_for(batch_size, data, eval_data)
+    with _inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude) as given:
+        evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
+                                                                    given.device, "eval_data")
         return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress,
-                          prediction_from=prediction_from)
+                          epochs, finetune_lr, prediction_from=prediction_from)
 
 
 def _prediction_source(source: Any, options: Mapping[str, Any]) -> "str | api.BoundsReport | None":
@@ -499,20 +586,43 @@ def _prediction_source(source: Any, options: Mapping[str, Any]) -> "str | api.Bo
     return source if isinstance(source, api.BoundsReport) else file_name("prediction_from", source)
 
 
+def refit_epochs(refit: bool, epochs: int, lr: float) -> int:
+    """The fine-tuning epochs of ``verify``'s refit search (0: none), checked as ``--refit``,
+    ``--finetune-epochs`` and ``--finetune-lr`` are; a setting other than its default without
+    ``refit`` would change nothing, and is refused."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+
+    validate.boolean("refit", refit)
+    try:
+        FinetuneConfig(epochs=epochs, lr=lr)
+    except OptionError as exc:  # FinetuneConfig names its fields
+        raise OptionError(f"finetune_{exc.option}", exc.template, *exc.others) from None
+    if refit and epochs < 1:
+        raise OptionError("finetune_epochs", f"refit=True needs {{0}} of at least 1, got {epochs}")
+    changed = [name for name, value, default in [("finetune_epochs", epochs, FINETUNE_EPOCHS),
+                                                 ("finetune_lr", lr, FINETUNE_LR)] if value != default]
+    if changed and not refit:
+        raise UsageError.naming("{1} has no effect: only {0}=True fine-tunes; add {0}=True or drop it", "refit",
+                                changed[0])
+    return epochs if refit else 0
+
+
 @keeps_caller_state
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
-         allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+         allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int | None = None,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
          prediction_from: "str | os.PathLike | api.BoundsReport | None" = None, **options: Any) -> "api.GateReport":
     """A CI verdict on the limit (``prunelimit gate``): ``min_ratio`` on ρ_L (``use="lower"``),
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
     minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
     saved ``bounds``/``verify`` JSON report) with ``max_drop``; ``rules``: more rules as
-    mappings, the entries of a YAML policy's ``rules:`` list. ``result.passed`` and each
-    rule's outcome with its reason (``result.result.outcomes``). ``prediction_from``: a
-    ``bounds`` result or saved report to gate on instead of computing one (``gate --from``,
-    as for :func:`verify`), so a notebook pays for the spectrum once.
+    mappings, the entries of a YAML policy's ``rules:`` list. ``allow_incompatible``
+    (default ``False``) compares a baseline of other data, loss or tensors anyway, with a
+    warning, where it is refused. ``result.passed`` and each rule's outcome with its reason
+    (``result.result.outcomes``). ``prediction_from``: a ``bounds`` result or saved report
+    to gate on instead of computing one (``gate --from``, as for :func:`verify`), so a
+    notebook pays for the spectrum once.
 
     >>> verdict = prunelimit.gate(model, (train.x, train.y), min_ratio=0.2, use="actual")
     >>> verdict.passed
@@ -530,7 +640,8 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     validate.boolean("allow_incompatible", allow_incompatible)
     validate.callback("progress", progress, *_PROGRESS)
     prediction_from = _prediction_source(prediction_from, options)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
+                 exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible, prediction_from=prediction_from)
 
@@ -548,7 +659,7 @@ class Pruning:
     requested: float
     achieved: float
     scope: str
-    masks: dict[str, Tensor]
+    masks: dict[str, Tensor] = field(repr=False)  # a tensor a layer: six lines each in a repr
     layers: list["LayerSparsity"]
     warnings: tuple[str, ...] = ()
     spectrum: "api.SpectrumReport | None" = None
@@ -588,7 +699,7 @@ class Pruning:
 
 @keeps_caller_state
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
-          loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, include: tuple[str, ...] = (),
+          loss: str | Callable = "ce", batch_size: int | None = None, include: tuple[str, ...] = (),
           exclude: tuple[str, ...] = (), progress=None,
           prediction_from: "str | os.PathLike | api.BoundsReport | None" = None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
@@ -619,7 +730,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                 f"it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
                                 given_options[0])
     prediction_from = _prediction_source(prediction_from, options)
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
+                 exclude=exclude) as given:
         if predicted:
             api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, prediction_from, progress, scope)
@@ -655,12 +767,13 @@ def _state_kept(model: nn.Module) -> Iterator[None]:
 
 
 @keeps_caller_state
-def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE,
+def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), config: "NplhConfig | None" = None,
          **settings: Any):
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law
     (``prunelimit law nplh``); ``settings`` are fields of
-    :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …).
+    :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …),
+    or ``config``, a whole ``NplhConfig`` (default ``None``: its defaults).
 
     The model's weights, its gradients and torch's random state are as they were afterwards,
     also in the modes that prune and fine-tune (``iterative``, ``pressure``).
@@ -675,6 +788,6 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
         raise UsageError(f"config must be a prunelimit.laws.nplh.NplhConfig or None, got {type(config).__name__}; "
                          "or give its fields as keyword arguments")
     validate.known_fields(NplhConfig, settings, "NPLH settings")
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given, \
+    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given, \
             _state_kept(model):
         return api.nplh(given, config, **settings)

@@ -11,12 +11,54 @@ import inspect
 import warnings
 from typing import Callable
 
+from prunelimit import validate
+from prunelimit.errors import OptionError, UsageError, quoted
 from prunelimit.laws import errorlaw, nplh
-from prunelimit.library import library_call
+from prunelimit.library import library_call, with_arguments
 
-fit_nplh = library_call(nplh.fit_nplh)
-fit_error_law = library_call(errorlaw.fit_error_law)
-error_law = library_call(errorlaw.error_law)
+# What help() says of the arguments the laws' own docstrings do not name
+_FIT = {"fit": "an ``ErrorLawFit``, as ``fit_error_law`` returns it.",
+        "width": "the network's width, for a joint law's query (default ``None``; both or neither).",
+        "depth": "the network's depth, for a joint law's query (default ``None``).",
+        "eps_np": "the unpruned network's error, a fraction (default ``None``: the fitted one, of the "
+                  "configuration ``width`` × ``depth`` for a joint law)."}
+_ARGUMENTS = {
+    "fit_nplh": {"points": "``LawPoints`` (``prunelimit.laws.points``: ``LawPoints.from_arrays(density, gamma)``), "
+                           "or an NPLH result's ``points``.",
+                 "n_boot": "bootstrap resamples behind ``alpha0_ci`` and ``c_ci`` (default 1000).",
+                 "seed": "seed of the bootstrap (default 0).",
+                 "confidence": "level of ``alpha0_ci`` and ``c_ci`` (default 0.95)."},
+    "fit_error_law": {"points": "``ErrorPoints(density, error)`` (``prunelimit.laws.errorlaw``; fractions), or "
+                                "``ImpResult.points()``.",
+                      "seed": "seed of the random starts (default 0).",
+                      "random_starts": "random starts of the least squares besides the first (default 8)."},
+    "error_law": {"density": "a density or an array of densities, fractions in (0, ∞)."},
+    "predict_error": _FIT,
+    "density_for_error": _FIT,
+}
+
+def _checked_query(query: Callable, value: str) -> Callable:
+    """``query(fit, value, …)`` (``predict``, ``density_for_error``) that first refuses,
+    naming it, a ``fit`` that is no ``ErrorLawFit``, a ``value``, ``width``, ``depth`` or
+    ``eps_np`` that is no number and an ``extrapolate`` that is no bool: the command line
+    gives them parsed, a caller as it holds them (an AttributeError or a TypeError deep in
+    the query, or ``extrapolate="no"`` taken as true)."""
+    signature = inspect.signature(query)
+
+    @functools.wraps(query)
+    def checked(*args, **kwargs):
+        given = signature.bind(*args, **kwargs).arguments
+        fit = given.get("fit")
+        if not isinstance(fit, errorlaw.ErrorLawFit):
+            raise UsageError(f"fit must be an ErrorLawFit, as prunelimit.fit_error_law returns it, "
+                             f"got {type(fit).__name__}")
+        for name in (value, "width", "depth", "eps_np"):
+            number = given.get(name)
+            if (name == value or number is not None) and not validate.real(number):
+                raise OptionError(name, f"{{0}} must be a number, got {quoted(number)}{validate.not_a_number(number)}")
+        validate.boolean("extrapolate", given.get("extrapolate", False))
+        return query(*args, **kwargs)
+    return checked
 
 
 def _warned(query: Callable[..., float], density_of: Callable[[tuple, float], float]) -> Callable[..., float]:
@@ -38,5 +80,10 @@ def _warned(query: Callable[..., float], density_of: Callable[[tuple, float], fl
     return answer
 
 
-predict_error = _warned(errorlaw.predict, lambda a, _: a["density"])
-density_for_error = _warned(errorlaw.density_for_error, lambda _, density: density)
+fit_nplh = with_arguments(library_call(nplh.fit_nplh), _ARGUMENTS["fit_nplh"])
+fit_error_law = with_arguments(library_call(errorlaw.fit_error_law), _ARGUMENTS["fit_error_law"])
+error_law = with_arguments(library_call(errorlaw.error_law), _ARGUMENTS["error_law"])
+predict_error = with_arguments(_warned(_checked_query(errorlaw.predict, "density"), lambda a, _: a["density"]),
+                               _ARGUMENTS["predict_error"])
+density_for_error = with_arguments(_warned(_checked_query(errorlaw.density_for_error, "target_error"),
+                                           lambda _, density: density), _ARGUMENTS["density_for_error"])

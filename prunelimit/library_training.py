@@ -12,8 +12,11 @@ calls on the model of a file, so the numbers are the command line's.
 Unlike the analyses, ``train``, ``hyperflux`` and ``imp`` change the model they are given,
 as a PyTorch optimiser does: they train it in place, and ``hyperflux`` and ``imp`` leave
 it pruned (its pruned weights at zero). Keep a ``copy.deepcopy(model)`` to keep the
-original. Every module gets its ``training`` flag back, and torch's global random state
-is as it was (the runs seed their own generators).
+original. They train in train mode, as ``model.train()`` sets it: BatchNorm layers update
+their running statistics, those the caller had put in eval mode included, as torch's
+training would. Every module gets its ``training`` flag back afterwards, also when the run
+fails or is interrupted, and torch's global random state is as it was (the runs seed
+their own generators).
 
 A pruned model stays pruned: the keep-masks of ``torch.nn.utils.prune`` on the model
 (``weight_orig``/``weight_mask``, as ``Pruning.apply`` leaves them) and those given as
@@ -39,8 +42,8 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.errors import OptionError, UsageError
-from prunelimit.library import (DEFAULT_BATCH_SIZE, checked_batches, inputs_from, keeps_caller_state, library_call,
-                                recorded_meta, require_values)
+from prunelimit.library import (batch_size_for, checked_batches, keeps_caller_state, library_call, recorded_meta,
+                                require_values, settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 
 if TYPE_CHECKING:
@@ -54,15 +57,17 @@ if TYPE_CHECKING:
 
 @keeps_caller_state
 def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
-          batch_size: int = DEFAULT_BATCH_SIZE, preset: str | None = None, masks: Mapping[str, Tensor] | None = None,
+          batch_size: int | None = None, preset: str | None = None, masks: Mapping[str, Tensor] | None = None,
           progress: Callable[[int, int], None] | None = None, **settings: Any) -> "TrainResult":
     """LOMP training (``prunelimit train``): SGD with momentum on the mean loss over ``data``
     plus λ‖w‖₁, **in place** on ``model``, as an optimiser trains it. ``settings`` are fields
     of :class:`~prunelimit.pruning.lomp.LompConfig`: ``l1`` (λ), ``epochs``, ``lr``,
     ``momentum``, ``warmup_epochs``, ``schedule``, ``milestones``, ``seed`` (the shuffling
     of each epoch), …, with ``prunelimit train``'s defaults or ``preset``'s. ``batch_size``
-    is the SGD batch. ``eval_data`` is evaluated after every epoch; ``progress(step, total)``
-    is called after every step.
+    is the SGD batch (default 128, or ``preset``'s): the batches of a loader are joined
+    and cut into it again. ``eval_data`` is evaluated after every epoch; ``progress(step, total)``
+    is called after every step. ``masks`` (parameter name → bool tensor, ``True`` = kept;
+    default ``None``) hold pruned weights at zero beside the model's own torch pruning.
 
     The result holds one record per epoch (``history``: learning rate, training loss, λ‖w‖₁,
     evaluation loss and accuracy), the steps, the seconds and the settings (``config``);
@@ -76,10 +81,10 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     """
     from prunelimit.pruning.lomp import lomp_config, train as lomp_train
 
-    config = lomp_config(preset, batch_size=batch_size, **settings)
+    config = lomp_config(preset, **({} if batch_size is None else {"batch_size": batch_size}), **settings)
     validate.callback("progress", progress, "(step, total)", (2,))
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size)
-    evaluation = _evaluation(given, eval_data, batch_size, default=None)
+    given = settled_inputs(model, data, loss=loss, batch_size=config.batch_size)
+    evaluation = _evaluation(given, eval_data, config.batch_size, default=None)
     with _masks_held(model, masks, given) as (_, held):
         return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
                           selection=given.selection, progress=progress)
@@ -87,7 +92,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
 
 @keeps_caller_state
 def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = None, loss: str | Callable = "ce",
-              batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
+              batch_size: int | None = None, masks: Mapping[str, Tensor] | None = None,
               progress: Callable[[int, int], None] | None = None, include: tuple[str, ...] = (),
               exclude: tuple[str, ...] = (), **settings: Any) -> "HyperfluxReport":
     """Hyperflux L0 pruning (``prunelimit hyperflux``) of ``model``, **in place**, to about
@@ -128,8 +133,9 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     config = HyperfluxConfig(**settings)
     check_regrowth_settings(settings, config)
     validate.callback("progress", progress, "(epoch, epochs)", (2,))
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
+    size = batch_size_for(batch_size, data, eval_data)
+    given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
         try:
             report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
@@ -145,7 +151,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
 
 @keeps_caller_state
 def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os.PathLike | None = None,
-        loss: str | Callable = "ce", batch_size: int = DEFAULT_BATCH_SIZE, masks: Mapping[str, Tensor] | None = None,
+        loss: str | Callable = "ce", batch_size: int | None = None, masks: Mapping[str, Tensor] | None = None,
         progress: Callable[["ImpRow"], None] | None = None, include: tuple[str, ...] = (),
         exclude: tuple[str, ...] = (), **settings: Any) -> "ImpResult":
     """Iterative magnitude pruning with rewinding (``prunelimit imp``) of ``model``, **in
@@ -186,8 +192,9 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     if out_dir is not None:
         validate.path("out_dir", out_dir)
         preflight([output_folder(out_dir, "out_dir")])
-    given = inputs_from(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude)
-    evaluation = _evaluation(given, eval_data, batch_size, default=given.batches)
+    size = batch_size_for(batch_size, data, eval_data)
+    given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
                                              out_dir=out_dir, masks=held, progress=progress,
@@ -201,7 +208,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
 def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *,
            masks: Mapping[str, Tensor] | None = None, model_spec: str | None = None, meta: Mapping | None = None,
            force: bool = False) -> "ExportReport":
-    """Write a pruned model (or its state dict) as ``prunelimit export`` writes a pruned
+    """Write a pruned ``model`` (a module, or its state dict) as ``prunelimit export`` writes a pruned
     checkpoint: a ``.safetensors`` file holding each tensor in its smallest layout (dense,
     bitmap or CSR) with the keep-masks; ``prunelimit.load_sparse(output)`` gives the dense
     state dict back, bit for bit. The masks are those of ``torch.nn.utils.prune`` on the

@@ -918,13 +918,13 @@ def test_a_time_budget_counts_the_calls_loading(model, train, monkeypatch):
         return now[0]
 
     monkeypatch.setattr(distributed, "time", types.SimpleNamespace(perf_counter=reading))
-    load = library.inputs_from
+    load = library.settled_inputs
 
     def slow_load(*args, **kwargs):
         now[0] += 100.0
         return load(*args, **kwargs)
 
-    monkeypatch.setattr(library, "inputs_from", slow_load)
+    monkeypatch.setattr(library, "settled_inputs", slow_load)
     found = prunelimit.spectrum(model, train, method="slq", tolerance=0.05, time_budget=50)
     assert found.stopped_by == "time-budget" and found.quadrature.runs * found.iterations == 1
     over = next(note for note in found.notes if note.startswith("the spectrum went"))

@@ -472,3 +472,33 @@ def test_hyperflux_to_a_density_above_a_pruned_models_names_the_density_argument
     with pytest.raises(OptionError, match=r"^density=0\.7 is above the density 0\.5 the model starts at"):
         prunelimit.hyperflux(pruned, train, 0.7, pruning_epochs=5)
     assert torch.equal(pruned[0].weight, before) and hasattr(pruned[0], "weight_mask")
+
+
+_TRAINING = {
+    "train": lambda m, d, **k: prunelimit.train(m, d, epochs=1, **k),
+    "hyperflux": lambda m, d, **k: prunelimit.hyperflux(m, d, 0.5, **FAST_HYPERFLUX, **k),
+    "imp": lambda m, d, **k: prunelimit.imp(m, d, levels=1, epochs_per_level=1, **k),
+}
+
+
+def _stop(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("name", _TRAINING)
+def test_training_gives_back_each_modules_mode_and_moves_batchnorm_statistics_as_torch_does(train, name):
+    """Training runs the model in train mode, so a BatchNorm the caller had put in eval mode
+    has its running statistics updated, as ``model.train()`` then an optimiser's steps would
+    (documented); afterwards, and after an interrupted run, every module has the caller's mode."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                              torch.nn.Linear(16, 10))
+    net[1].eval()  # a frozen BatchNorm in a model being trained
+    modes = [m.training for m in net.modules()]
+    statistics = net[1].running_mean.clone()
+    _TRAINING[name](net, train)
+    assert [m.training for m in net.modules()] == modes
+    assert not torch.equal(net[1].running_mean, statistics)
+    with pytest.raises(KeyboardInterrupt):
+        _TRAINING[name](net, train, progress=_stop)
+    assert [m.training for m in net.modules()] == modes

@@ -100,7 +100,7 @@ class SpectrumReport:
     runs: int
     params_hessian: int
     loss: float
-    batch_losses: np.ndarray
+    batch_losses: np.ndarray = field(repr=False)  # one a batch: hundreds of numbers in a repr
     gradient_norm: float
     hvps: int
     seconds: float
@@ -596,7 +596,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
 
             runs = min(DEFAULT_RUNS, budgets.product_budget)  # the old fixed plan, within --max-hvps
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
-                                  "fixed plan within --max-hvps and --time-budget: no ρ* to aim at")
+                                  f"fixed plan within {said('--max-hvps and --time-budget', 'max_hvps and time_budget')}: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline,
                                                 after)
@@ -708,8 +708,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             raise UsageError(
                 f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
                 f"more than the {byte_size(budget)} they may hold; "
-                "use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
-                "(no --iterations/--runs), which stops where memory ends")
+                + said("use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
+                       "(no --iterations/--runs)", "use fewer iterations, a narrower basis_dtype, a larger "
+                       "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
         cut: list[bool] = []  # whether the deadline stopped a product
         # the next step, and the trace's top-ups a cut plan may need (the first is always made),
@@ -733,8 +734,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     if max_rows < 2:
         raise UsageError(
             f"one Lanczos vector needs {byte_size(vector)} of host memory and the bases may "
-            f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host "
-            "memory, use a narrower --basis-dtype or a larger --basis-memory")
+            f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host memory, "
+            + said("use a narrower --basis-dtype or a larger --basis-memory",
+                   "use a narrower basis_dtype or a larger basis_memory_mb"))
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),

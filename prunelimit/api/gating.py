@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class GateReport:
     result: "GateResult"
-    bounds: dict
+    bounds: dict = field(repr=False)  # the whole document the rules read: kept out of the repr
     cache_hit: bool
     seconds: float
     notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings

@@ -117,7 +117,7 @@ class VerifyReport:
     diagnosis: tuple[str, ...]
     near_zero: dict[str, float]
     refit: "RefitLimit | None" = None
-    bounds: BoundsReport | None = None
+    bounds: BoundsReport | None = field(default=None, repr=False)  # ``prediction`` shows its numbers
     notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction)
 
     @property

@@ -369,7 +369,8 @@ def _decode_tensor(prefix: str, entry: dict, fmt: str, shape: tuple[int, ...],
 
 
 def load_sparse(path: str | Path) -> dict[str, Tensor]:
-    """The dense state dict (name → tensor) of a file written by ``prunelimit export``, bit for
+    """The dense state dict (name → tensor) of the file at ``path`` (a ``str`` or ``Path``)
+    written by ``prunelimit export``, bit for
     bit as exported (tied weights as one tensor under each name, as ``state_dict()`` gives
     them); ``InputError`` when the file is missing, not a sparse export, or damaged.
 

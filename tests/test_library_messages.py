@@ -1,0 +1,78 @@
+"""A library call's errors and the reasons in its results name keyword arguments, never the
+command line's flags (``--allow-incompatible-baseline``, ``--iterations``, ``--method exact``):
+the messages reachable from ``prunelimit.gate``'s baselines and rules and from the curvature's
+memory plan, each read as a library caller and as the command line reads it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import prunelimit
+from prunelimit.errors import UsageError, library_call
+from prunelimit.report.jsonout import document
+
+
+def test_an_incompatible_baseline_is_refused_naming_allow_incompatible(model, train, tmp_path):
+    stored = tmp_path / "baseline.json"  # over other data: another problem, not an older model
+    other = (train[0][:200], train[1][:200])
+    stored.write_text(json.dumps(document("bounds", prunelimit.bounds(model, other, method="exact").to_json())))
+    with pytest.raises(UsageError, match=r"or pass allow_incompatible=True$") as refused:
+        prunelimit.gate(model, train, baseline=stored, max_drop=0.1, method="exact")
+    assert "--" not in str(refused.value)
+    kept = prunelimit.gate(model, train, baseline=stored, max_drop=1.0, method="exact", allow_incompatible=True)
+    assert any("compared anyway (allow_incompatible=True)" in w for w in kept.warnings)
+    assert not any("--" in w for w in kept.warnings)
+
+
+def test_a_fixed_plan_past_the_basis_memory_is_refused_naming_keywords(model, train):
+    with pytest.raises(UsageError, match=r"use fewer iterations, a narrower basis_dtype, a larger basis_memory_mb, or "
+                                         r"adaptive SLQ \(no iterations or runs\)") as refused:
+        prunelimit.bounds(model, train, method="slq", iterations=200, runs=2, basis_memory_mb=0.01)
+    assert "--" not in str(refused.value)
+
+
+def _incomplete(kind: str) -> dict:
+    """A bounds document whose stated ± leaves out a known error of ``kind``."""
+    prediction = {"uncertainty": {"plus_minus": 0.01, "steps_kind": "none" if kind == "steps" else "bracket"},
+                  "ratio": 0.5, "continuous_ratio": 0.4 if kind == "grid" else 0.5, "reference_density": {}}
+    samples = {"used": 10, "total": 100} if kind == "samples" else {"used": 100, "total": 100}
+    return {"prediction": prediction, "spectrum": {"hessian_samples": samples}}
+
+
+@pytest.mark.parametrize("kind, fix", [("steps", "give more iterations"),
+                                       ("samples", "pass hessian_samples='all'"),
+                                       ("grid", "use method='slq' or method='exact'")])
+def test_a_rules_reason_for_an_incomplete_plus_minus_names_keywords(kind, fix):
+    from prunelimit.gate_rules import margin
+
+    with library_call():
+        _, _, said = margin(_incomplete(kind))
+    assert said == fix
+    assert "--" in margin(_incomplete(kind))[2]  # the command line's words outside a library call
+
+
+def test_the_baselines_sample_advice_names_keywords():
+    from prunelimit import baseline
+
+    with library_call():
+        texts = [baseline._same_advice(), baseline._auto_advice()]
+    assert all("--" not in text and "hessian_samples" in text for text in texts), texts
+
+
+@pytest.mark.parametrize("options", [dict(method="exact"), dict(method="paper"), dict(method="slq"),
+                                     dict(iterations=20, runs=2), dict(max_hvps=500), dict(time_budget=60.0)],
+                         ids=lambda o: ",".join(o))
+def test_the_solvers_reason_names_keywords(model, train, options):
+    """``result.spectrum.choice.reason`` (and the JSON's ``choice``) said ``(--method exact)``,
+    ``(--iterations/--runs given)``, ``--max-hvps 500`` to a library caller."""
+    reason = prunelimit.bounds(model, train, **options).spectrum.choice.reason
+    assert "--" not in reason, reason
+    assert next(iter(options)) in reason or "exact spectrum" in reason
+
+
+def test_a_max_drop_without_a_baseline_names_the_keyword_as_the_call_writes_it(model, train):
+    """It said ``max_drop needs baseline REPORT.json``, the flag's form without its dashes."""
+    with pytest.raises(UsageError, match=r"max_drop needs baseline='report\.json'$"):
+        prunelimit.gate(model, train, max_drop=0.1)
