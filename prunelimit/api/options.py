@@ -4,6 +4,7 @@ decides exact vs SLQ (``choose_solver``)."""
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Collection, get_args
 
@@ -119,6 +120,10 @@ class CurvatureOptions:
         if self.time_budget is not None:
             validate.positive("time_budget", self.time_budget)
         if self.hessian_samples not in (None, "auto", "all"):
+            if not isinstance(self.hessian_samples, numbers.Integral) or isinstance(self.hessian_samples, bool):
+                raise OptionError("hessian_samples", "{0} must be 'auto', 'all' or a sample count (an integer of at "
+                                  f"least 1), got {quoted(self.hessian_samples)}"
+                                  f"{validate.not_a_number(self.hessian_samples, int)}")
             validate.integer("hessian_samples", self.hessian_samples, 1)
             # a numpy integer as the int it is: the spectrum's notes on a count it leaves unused test for int
             object.__setattr__(self, "hessian_samples", int(self.hessian_samples))
