@@ -429,6 +429,23 @@ def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     return report
 
 
+def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
+    """Refuse (``InputError``, exit 3) a report whose ``bounds.lower ≤ prediction.ratio ≤
+    bounds.upper`` fails: every report prunelimit writes solves all three from one spectrum
+    and one root finder, so a file where they cross was edited or damaged, and a rule would
+    gate on a number nothing computed. Fields that are missing are left to the reader of each."""
+    def number(section: str, key: str) -> float | None:
+        value = report.get(section, {}).get(key) if isinstance(report.get(section), dict) else None
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    lower, ratio, upper = number("bounds", "lower"), number("prediction", "ratio"), number("bounds", "upper")
+    for field, low, high in (("bounds.lower", lower, ratio), ("bounds.upper", ratio, upper)):
+        if low is not None and high is not None and low > high + 1e-12:
+            raise InputError(f"{path}: ρ_L ≤ ρ* ≤ ρ_U does not hold (bounds.lower {lower}, prediction.ratio {ratio}, "
+                             f"bounds.upper {upper}; {field} is out of order): the file was edited or damaged; store it "
+                             "again with `prunelimit bounds --json`")
+
+
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",
                  saved: dict[str, Any] | None = None, scoped: bool = True) -> tuple[dict[str, Any], list[str]]:
     """A saved ``bounds``/``verify`` JSON document that predicts for ``inputs`` along ``scope``
@@ -441,6 +458,7 @@ def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global
     from prunelimit.gate_rules import read_report
 
     report = prediction_document(path, read_report(path, "bounds report") if saved is None else saved)
+    check_bounds_hold_prediction(str(path), report)
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
     prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"

@@ -332,3 +332,21 @@ def test_gate_from_a_report_missing_the_bound_it_gates_names_the_file(cli, own_c
     result = cli("gate", own_ckpt, *SAMPLES, "--from", edited, "--min-ratio", "0")
     assert result.exit_code == 3 and "Traceback" not in result.output
     assert str(edited) in result.stderr and "lower" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["gate", "prune", "verify"])
+@pytest.mark.parametrize("field, value", [("lower", 0.9999), ("upper", 0.0001)])
+def test_a_report_whose_bounds_do_not_hold_its_prediction_is_refused_naming_the_file(cli, own_ckpt, saved_bounds,
+                                                                                     tmp_path, no_curvature,
+                                                                                     command, field, value):
+    """ρ_L ≤ ρ* ≤ ρ_U holds in every report prunelimit writes (one spectrum, one root finder); a
+    file edited by hand to ρ_L above ρ* was gated on in silence (the gate passed on it)."""
+    doc = json.loads(saved_bounds.read_text())
+    doc["bounds"][field] = value
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    extra = {"gate": ("--min-ratio", "0"), "prune": ("--ratio", "auto", "-o", tmp_path / "p.pt"), "verify": ()}
+    result = cli(command, own_ckpt, *SAMPLES, "--from", edited, *extra[command])
+    assert result.exit_code == 3 and "Traceback" not in result.output
+    assert str(edited) in result.stderr and f"bounds.{field}" in result.stderr
+    assert not (tmp_path / "p.pt").exists()
