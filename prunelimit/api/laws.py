@@ -45,7 +45,10 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
 
     ``config`` (default ``NplhConfig()``) with any of its fields replaced by ``overrides``,
     e.g. ``nplh(inputs, mode="iterative", rate=0.2)``."""
-    from prunelimit.laws.nplh import check_mode_settings, fit_nplh, iterative_points, pressure_points, static_points
+    from prunelimit.laws.nplh import (
+        check_iterative_region, check_mode_settings, fit_nplh, iterative_points, pressure_points, static_points,
+    )
+    from prunelimit.models.params import prunable_parameters
     from prunelimit.laws.saliency import compute_saliency
     from prunelimit.pruning.masks import held_masks
 
@@ -61,6 +64,8 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
             scores = np.where(torch.cat([m.reshape(-1) for m in masks]).cpu().numpy(), scores, 0.0)
         points = static_points(scores)
     elif c.mode == "iterative":
+        n = sum(p.numel() for _, p in prunable_parameters(inputs.model, inputs.selection))
+        check_iterative_region(c, n, n if masks is None else int(sum(m.sum() for m in masks)))
         points = iterative_points(inputs.model, inputs.batches, inputs.loss_fn, c.metric, rate=c.rate,
                                   finetune_steps=c.finetune_steps, seed=c.seed, selection=inputs.selection,
                                   masks=masks, held=held).points

@@ -159,6 +159,51 @@ class IterativeRecord:
     mean_kept: tuple[float, ...]
 
 
+def round_prune_count(rate: float, active: int) -> int | None:
+    """Weights one iterative round removes from ``active`` kept ones: max(1, ⌊rate·active⌋),
+    or ``None`` when that would remove them all (the rounds stop)."""
+    k = max(1, int(math.floor(rate * active)))
+    return None if k >= active else k
+
+
+def iterative_densities(n: int, active: int, rate: float, min_density: float = 0.005,
+                        max_rounds: int = 200) -> list[float]:
+    """The densities :func:`iterative_points` records, in order, for ``n`` prunable weights
+    of which ``active`` are kept at the start: the counts follow from ``rate`` alone, so the
+    fit's region can be checked against them before any training."""
+    densities: list[float] = []
+    for _ in range(max_rounds):
+        k = round_prune_count(rate, active) if active / n > min_density else None
+        if k is None:
+            break
+        active -= k
+        densities.append(active / n)
+    return densities
+
+
+def check_iterative_region(config: "NplhConfig", n: int, active: int) -> None:
+    """Refuse (``OptionError`` naming ``rate``) before training an iterative run whose rounds
+    record fewer densities in the fit's region than the fit needs: it trained every round,
+    then said ``only 2 point(s)``. Necessary, not sufficient (a point of γ ≤ 0 is dropped)."""
+    needed = AUTO_MIN_SEGMENT if config.region == "auto" else MIN_FIT_POINTS
+
+    def in_region(rate: float) -> int:
+        densities = iterative_densities(n, active, rate)
+        if config.region == "auto":
+            return len(densities)
+        low, high = config.region
+        return sum(low * (1 - 1e-12) <= d <= high * (1 + 1e-12) for d in densities)
+
+    found = in_region(config.rate)
+    if found >= needed:
+        return
+    where = "in all" if config.region == "auto" else f"with density in [{config.region[0]:g}, {config.region[1]:g}]"
+    fits = [r / 100 for r in range(int(config.rate * 100), 0, -1) if in_region(r / 100) >= needed]
+    fix = f"use {option('rate', fits[0])} or lower" if fits else "widen the region"
+    raise OptionError("rate", f"{{0}} {config.rate:g} prunes {n:,} weights in rounds that record {found} point(s) "
+                              f"{where}, and the fit needs {needed}; {fix}")
+
+
 def iterative_points(
     model: nn.Module,
     batches: Batches,
@@ -204,8 +249,8 @@ def iterative_points(
             model, batches, loss_fn, metric, masks=masks, selection=selection, seed=seed + round_
         ).scores
         active = np.flatnonzero(flat_mask)
-        k = max(1, int(math.floor(rate * active.size)))
-        if k >= active.size:
+        k = round_prune_count(rate, active.size)
+        if k is None:
             break
         order = active[np.argsort(scores[active], kind="stable")]
         flat_mask[order[:k]] = False

@@ -13,7 +13,7 @@ from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import InputError, UsageError
-from prunelimit.laws.nplh import fit_nplh, iterative_points, plot_nplh, static_points
+from prunelimit.laws.nplh import fit_nplh, iterative_densities, iterative_points, plot_nplh, static_points
 from prunelimit.laws.points import LawPoints, read_points, write_points
 
 ALPHA0, C = 1.5, 0.05  # γ spans ~0.46..4.6 over the default region, so ln c is well identified
@@ -410,3 +410,13 @@ def test_auto_region_takes_repeated_gammas():
     assert fit.n_region == 15 and fit.alpha0 == pytest.approx(fit_nplh(LawPoints.from_arrays(density, gamma)).alpha0)
     with pytest.raises(UsageError, match="same gamma"):
         fit_nplh(LawPoints.from_arrays(np.geomspace(0.4, 0.01, 10), np.full(10, 0.5)), region="auto")
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.5, 0.9])
+def test_iterative_densities_are_the_ones_the_rounds_record(rate):
+    """The plan ``check_iterative_region`` reads is what the rounds do, count for count."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 5))
+    batch = (torch.randn(4, 20), torch.zeros(4, dtype=torch.long))
+    rec = iterative_points(model, [batch], lambda m, b: m(b[0]).sum(), rate=rate, finetune_steps=0)
+    assert list(rec.points.density) == pytest.approx(iterative_densities(750, 750, rate), abs=0)

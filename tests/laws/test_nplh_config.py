@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,17 @@ def test_law_nplh_takes_the_settings_of_its_own_mode(cli, tmp_path) -> None:
     checkpoint (here missing: exit 3)."""
     result = cli("law", "nplh", "no-such-checkpoint.pt", "--mode", "iterative", "--rate", "0.2", "--finetune-steps", "5")
     assert result.exit_code == 3, (result.stdout, result.stderr)
+
+
+def test_an_iterative_rate_whose_rounds_miss_the_region_is_refused_before_training(cli, monkeypatch) -> None:
+    """--rate 0.9 records densities 0.1, 0.01, 0.0013: two in [0.005, 0.5]. It trained every
+    round, then said 'only 2 point(s) … record more points' without naming --rate."""
+    import prunelimit.laws.nplh as nplh
+
+    monkeypatch.setattr(nplh, "iterative_points", lambda *a, **k: pytest.fail("it trained"))
+    result = cli("law", "nplh", "examples/digits-mlp.pt", "--mode", "iterative", "--rate", "0.9",
+                 "--max-samples", "64")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "--rate 0.9" in result.stderr and "record 2 point(s)" in result.stderr
+    suggested = float(re.search(r"use --rate ([0-9.]+) or lower", result.stderr).group(1))
+    assert suggested < 0.9 and sum(0.005 <= d <= 0.5 for d in nplh.iterative_densities(2368, 2368, suggested)) >= 3
