@@ -448,8 +448,10 @@ def checked_batches(loaded: "LoadedModel", loss_fn, data: Any, batch_size: int, 
 
 
 @contextlib.contextmanager
-def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
-    """``inputs_from`` for the length of a command, the model's ``torch.nn.utils.prune``
+def _inputs(model: nn.Module, data: Any, *, batch_size: int | None, eval_data: Any = None,
+            **given: Any) -> Iterator["Inputs"]:
+    """``inputs_from`` for the length of a command (``batch_size`` settled by
+    :func:`batch_size_for` over ``data`` and ``eval_data``), the model's ``torch.nn.utils.prune``
     reparametrisations (``Pruning.apply`` leaves them) folded into plain parameters and their
     masks read as a pruned checkpoint's: a pruned weight is otherwise no parameter, and the
     model had no prunable weights. The model gets them back afterwards. A ``time_budget``
@@ -460,8 +462,9 @@ def _inputs(model: nn.Module, data: Any, **given: Any) -> Iterator["Inputs"]:
     from prunelimit.pruning.masks import torch_pruning_folded
     from prunelimit.theory.epsilon import require_batches
 
+    size = batch_size_for(batch_size, data, eval_data)
     with budget_counted_from(), torch_pruning_folded(model) as held:
-        inputs = settled_inputs(model, data, masks=held, **given)
+        inputs = settled_inputs(model, data, batch_size=size, masks=held, **given)
         try:
             yield inputs
         except OptionError as exc:  # too few batches for ε: batch_size cuts a pair, not the batches given
@@ -492,7 +495,7 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", bat
     >>> bool(summary.accuracy > 0.9), summary.warnings
     (True, ())
     """
-    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.info(given)
 
 
@@ -511,7 +514,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
 
 
@@ -531,7 +534,7 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
-    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
 
 
@@ -565,7 +568,8 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     epochs = refit_epochs(refit, finetune_epochs, finetune_lr)
     prediction_from = _prediction_source(prediction_from, options)
     size = batch_size_for(batch_size, data, eval_data)
-    with _inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size, eval_data=eval_data, include=include,
+                 exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
                                                                     given.device, "eval_data")
         return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress,
@@ -640,8 +644,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     validate.boolean("allow_incompatible", allow_incompatible)
     validate.callback("progress", progress, *_PROGRESS)
     prediction_from = _prediction_source(prediction_from, options)
-    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
-                 exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible, prediction_from=prediction_from)
 
@@ -730,8 +733,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                 f"it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
                                 given_options[0])
     prediction_from = _prediction_source(prediction_from, options)
-    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
-                 exclude=exclude) as given:
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         if predicted:
             api.require_data(given)
             resolved = api.resolve_ratio(ratio, given, chosen, prediction_from, progress, scope)
@@ -788,6 +790,6 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
         raise UsageError(f"config must be a prunelimit.laws.nplh.NplhConfig or None, got {type(config).__name__}; "
                          "or give its fields as keyword arguments")
     validate.known_fields(NplhConfig, settings, "NPLH settings")
-    with _inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include, exclude=exclude) as given, \
+    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given, \
             _state_kept(model):
         return api.nplh(given, config, **settings)

@@ -37,6 +37,7 @@ _ARGUMENTS = {
     "density_for_error": _FIT,
 }
 
+
 def _checked_query(query: Callable, value: str) -> Callable:
     """``query(fit, value, …)`` (``predict``, ``density_for_error``) that first refuses,
     naming it, a ``fit`` that is no ``ErrorLawFit``, a ``value``, ``width``, ``depth`` or

@@ -48,8 +48,8 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
     from prunelimit.laws.nplh import (
         check_iterative_region, check_mode_settings, fit_nplh, iterative_points, pressure_points, static_points,
     )
-    from prunelimit.models.params import prunable_parameters
     from prunelimit.laws.saliency import compute_saliency
+    from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.masks import held_masks
 
     c = replace(config or NplhConfig(), **overrides)
