@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,16 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
         raise UsageError(f"cannot write {path} ({exc.strerror or exc})") from None
 
 
+def refuse_stdout(path: Path) -> None:
+    """``-`` reads as standard output, which no command writes its files to: refused rather
+    than written as a file (or ``--report``'s folder) named ``-`` in the current folder."""
+    if path.parts[:1] == ("-",):
+        raise UsageError("cannot write -: outputs are files, never standard output (--json prints the report "
+                         "there); name a file")
+
+
 def _check_writable(path: Path, force: bool) -> Path:
+    refuse_stdout(path)
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder; name a file inside it")
     if path.exists() and not path.is_file():  # the rename would replace a device or FIFO node (as root: /dev/null)
@@ -138,7 +148,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = Fa
                 raise UsageError(f"cannot write {path} ({exc.strerror})") from None
             os.close(fd)
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask() if mode is None else mode)  # mkstemp makes 0600
+        os.chmod(tmp, _kept_mode(path) if mode is None else mode)  # mkstemp makes 0600
         if _stage is not None:  # renamed with the other files of the result, when it ends
             _stage_write(Path(tmp), path, made, force)
         else:
@@ -290,6 +300,15 @@ def _make_parents(path: Path, made: list[Path]) -> None:
         except OSError as exc:
             raise UsageError(f"cannot create folder {folder} for {path} ({exc.strerror})") from None
         made.append(folder)
+
+
+def _kept_mode(path: Path) -> int:
+    """The permissions of the file ``path`` replaces (a file kept private stays so), else 0o666
+    less the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
 
 
 def _umask() -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterable
 
 from prunelimit.errors import UsageError
-from prunelimit.io.atomic import check_writable, missing_folders, probe_folder
+from prunelimit.io.atomic import check_writable, missing_folders, probe_folder, refuse_stdout
 
 FOLDER = "folder"
 
@@ -140,6 +140,7 @@ def _check_extension(out: Output) -> None:
 
 
 def _check_place(out: Output, force: bool) -> None:
+    refuse_stdout(out.path)
     if out.fmt == FOLDER:
         _check_folder(out.option, out.path)
     elif out.parents and not out.path.parent.is_dir():
