@@ -88,7 +88,7 @@ class PredictedLimit:
         if upper is not None and not 0.0 <= upper <= 1.0:
             raise InputError(f"{path}: bounds.upper is {upper}, not a ratio in [0, 1]")
         body = {k: v for k, v in report.items() if k not in ("schema", "actual", "delta", "delta_points",
-                                                             "weights_below", "diagnosis", "refit", "prediction_from")}
+                                                             "delta_plus_minus", "weights_below", "diagnosis", "refit", "prediction_from")}
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
@@ -124,6 +124,12 @@ class VerifyReport:
     def warnings(self) -> list[str]:
         return [*self.notes, *self.prediction.warnings]
 
+    @property
+    def delta_plus_minus(self) -> float | None:
+        """Δ's ±: ρ*'s as stated (``None``: it states none); the measured limit is exact on its grid."""
+        u = self.prediction.uncertainty
+        return None if u is None else u.plus_minus
+
     def to_json(self) -> dict:
         body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
         if self.bounds is None:  # this run's work, not the saved run's: the prediction was read, no products
@@ -140,6 +146,7 @@ class VerifyReport:
         body["actual"] = _actual_json(self.actual)
         body["delta"] = self.delta
         body["delta_points"] = 100 * self.delta
+        body["delta_plus_minus"] = self.delta_plus_minus
         body["weights_below"] = self.near_zero
         body["diagnosis"] = list(self.diagnosis)
         if self.refit is not None:

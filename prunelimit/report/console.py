@@ -404,7 +404,9 @@ def render_verify(rep) -> None:
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})", pct(a.accuracy_ratio),
                       pct(1 - a.accuracy_ratio))
-    table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{100 * rep.delta:+.2f} pt[/]", "")
+    pm = rep.delta_plus_minus
+    gap = f"{100 * rep.delta:+.2f} pt (no ± stated)" if pm is None else f"{100 * rep.delta:+.2f} ± {100 * pm:.2g} pt"
+    table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{gap}[/]", "")
     if rep.refit is not None:
         r = rep.refit
         table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", pct(r.loss_ratio), pct(1 - r.loss_ratio))
