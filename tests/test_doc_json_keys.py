@@ -97,3 +97,12 @@ def test_the_documented_json_keys_are_in_the_output(documents):
                 if key not in documents[schema]]
     assert missing == []
     assert all(documents[s]["schema"] == s for s in schemas)
+
+
+def test_every_key_verify_adds_to_the_bounds_document_is_documented(documents):
+    """verify's own keys (``weights_below``, ``actual.loss_crossed``, …) were in no doc: the
+    guide's verify section names each one, those under ``actual`` too."""
+    section = GUIDE[GUIDE.index("## `verify`"):GUIDE.index("## `spectrum`")]
+    verify, bounds = documents["verify"], documents["bounds"]
+    own = [k for k in verify if k not in bounds] + [f"actual.{k}" for k in verify["actual"]]
+    assert [k for k in own if f"`{k.split('.')[-1]}`" not in section] == []
