@@ -48,8 +48,9 @@ class LompConfig:
     """Hyperparameters of LOMP training (defaults: the reference code's SGD setup).
 
     ``l1`` is λ. ``l1_scope="prunable"`` penalises the prunable weights only;
-    ``"reference"`` penalises every parameter named ``*weight``/``*bias`` (biases and
-    normalisation parameters included), as the reference code does. ``t_max`` is the
+    ``"reference"`` adds every weight and bias parameter (a name whose last part holds
+    ``weight`` or ``bias``: normalisation parameters and an LSTM's ``bias_ih_l0`` included), as
+    the reference code does; each parameter counts once. ``t_max`` is the
     cosine half-period in schedule steps (default: the steps after warm-up);
     ``milestones`` are absolute step indices at which ``step`` multiplies by ``gamma``.
     """
@@ -221,9 +222,13 @@ def _epoch_batches(data: list[Tensor], config: LompConfig, epoch: int) -> Iterat
 
 
 def _l1_parameters(model: nn.Module, config: LompConfig, selection: ParamSelection) -> list[Tensor]:
+    prunable = [p for _, p in prunable_parameters(model, selection)]
     if config.l1_scope == "prunable":
-        return [p for _, p in prunable_parameters(model, selection)]
-    return [p for n, p in model.named_parameters() if n.endswith(("weight", "bias"))]
+        return prunable
+    # the reference's weights and biases added to the prunable set, never taken from it: an LSTM's
+    # weight_ih_l0 and bias_ih_l0 end in neither word
+    named = [p for n, p in model.named_parameters() if any(w in n.rsplit(".", 1)[-1] for w in ("weight", "bias"))]
+    return list({id(p): p for p in (*prunable, *named)}.values())
 
 
 def train(
