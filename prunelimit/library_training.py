@@ -162,15 +162,16 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     rewinds the survivors and retrains.
     ``settings`` are fields of :class:`~prunelimit.laws.imp.ImpConfig` (``rate``,
     ``levels``, ``rewind``, ``rewind_steps``, ``epochs_per_level``, ``epochs_dense``,
-    ``lr``, ``seed``, …). The error is 1 − accuracy on ``eval_data``; ``progress(row)`` is
-    called after each level. ``include``/``exclude`` choose the prunable set as for
-    ``hyperflux``; the densities count it, and the model and each level's checkpoint record it.
+    ``lr``, ``seed``, …). The error is 1 − accuracy on ``eval_data`` (``None``: on ``data``,
+    and ``warnings`` says so); ``progress(row)`` is called after each level.
+    ``include``/``exclude`` choose the prunable set as for ``hyperflux``; the densities count
+    it, and the model and each level's checkpoint record it.
 
     ``out_dir`` ``None``: no files. With a folder: the command line's files there (one
     checkpoint and one CSV row per level), and a later call with the same settings resumes
     after the last level recorded. The model is left at the last level's weights, pruned;
     the result holds the rows (``rows``: level, density, error, loss, width, depth), the
-    last level's keep-masks (``masks``) and ``points()``, the error law's points.
+    last level's keep-masks (``masks``), ``warnings`` and ``points()``, the error law's points.
     ``to_json()`` is ``prunelimit imp --json`` without its ``output``.
 
     >>> sweep = prunelimit.imp(copy.deepcopy(model), (train.x, train.y), eval_data=(test.x, test.y),

@@ -214,7 +214,9 @@ def test_imp_on_objects_gives_the_command_lines_rows_and_files(model, train, tmp
                         max_samples=SAMPLES)
     in_memory = prunelimit.imp(copy.deepcopy(model), train, epochs_dense=0, **settings)  # a checkpoint: trained
     assert in_memory.rows == from_file.rows and in_memory.csv_path is None
-    assert in_memory.to_json() == {**from_file.to_json(), "csv": None}
+    # both evaluate on the training data and say so, each naming the option as its reader knows it
+    assert {**in_memory.to_json(), "warnings": None} == {**from_file.to_json(), "csv": None, "warnings": None}
+    assert [w.rsplit(" ", 1)[-1] for w in (*in_memory.warnings, *from_file.warnings)] == ["eval_data=", "--eval-data"]
     assert fit_error_law(in_memory.points()).to_json() == fit_error_law(read_points(from_file.csv_path)).to_json()
     written = prunelimit.imp(copy.deepcopy(model), train, out_dir=tmp_path / "lib", epochs_dense=0, **settings)
     assert written.csv_path.read_text() == from_file.csv_path.read_text()

@@ -229,7 +229,7 @@ class HyperfluxReport:
     masks: dict[str, torch.Tensor] = field(repr=False)
     before: Evaluation
     after: Evaluation
-    log: tuple[HyperfluxEpoch, ...]
+    log: tuple[HyperfluxEpoch, ...] = field(repr=False)  # one entry an epoch: kept out of repr
     warnings: tuple[str, ...] = ()
     selection: ParamSelection = ParamSelection()
     start_density: float = 1.0

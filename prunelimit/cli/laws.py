@@ -188,7 +188,7 @@ def imp(
     source: Annotated[str, typer.Argument(help="A checkpoint to start from, or a model spec to train from scratch.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.", parser=given_path)],
     data: DataOpt = None,
-    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy).")] = None,
+    eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy; default: the file's recorded eval data, else --data, with a warning).")] = None,
     rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
     levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
     rewind: Annotated[Rewind, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,

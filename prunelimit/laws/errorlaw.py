@@ -750,7 +750,8 @@ def density_for_error(
     e_np, shift = _config_for(fit, width, depth, eps_np)
     _check_range(fit, fit.density_range[1], width, depth, extrapolate)
     # extrapolating must still cover the measured range, however small its densities
-    lo, hi = (min(1e-12, fit.density_range[0]), 1.0) if extrapolate else fit.density_range
+    low = min(1e-12, fit.density_range[0])
+    lo, hi = (low, 1.0) if extrapolate else fit.density_range
     log_p = math.log(fit.p)
 
     def gap(log_d: float) -> float:
@@ -764,10 +765,22 @@ def density_for_error(
         e_lo, e_hi = sorted((math.exp(ga) * target_error, math.exp(gb) * target_error))
         raise UsageError(
             f"target error {target_error:g} is not reached for densities in [{lo:g}, {hi:g}] "
-            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; {said('--extrapolate', 'extrapolate=True')} searches "
-            f"[{min(1e-12, fit.density_range[0]):g}, 1])"
+            f"(predicted errors there span [{e_lo:.4g}, {e_hi:.4g}]; "
+            f"{_unreached(math.exp(gap(0.0)) * target_error, fit.eps_up, target_error, extrapolate, low)})"
         )
     return math.exp(optimize.brentq(gap, a, b, xtol=1e-12, rtol=1e-12))
+
+
+def _unreached(at_one: float, eps_up: float, target_error: float, extrapolated: bool, low: float) -> str:
+    """Why a search missed ``target_error``: the law's errors run from ``at_one`` (density 1)
+    to ``eps_up`` (density → 0), so a target outside them is reached by no density, and
+    only one inside them by extrapolating (not pointed to again when it was given)."""
+    if min(at_one, eps_up) < target_error < max(at_one, eps_up):
+        if not extrapolated:
+            return f"{said('--extrapolate', 'extrapolate=True')} searches [{low:g}, 1]"
+        return "the law reaches it only at a density below that"
+    return (f"the law's errors run from {at_one:.4g} at density 1 to its high-error plateau eps_up {eps_up:.4g} "
+            "as the density goes to 0: no density gives it")
 
 
 # ------------------------------------------------------------------ plot

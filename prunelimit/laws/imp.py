@@ -67,8 +67,8 @@ class ImpRow:
 @dataclass(frozen=True)
 class ImpResult:
     """The sweep's rows (level 0 first), the number of prunable weights, where it resumed,
-    its CSV (``None`` without ``out_dir``), the last level's keep-masks and the prunable set
-    it pruned within."""
+    its CSV (``None`` without ``out_dir``), the last level's keep-masks, the prunable set
+    it pruned within and what qualifies its errors (``warnings``)."""
 
     rows: tuple[ImpRow, ...]
     prunable: int
@@ -76,6 +76,7 @@ class ImpResult:
     csv_path: Path | None
     masks: Masks = field(default_factory=dict, repr=False)
     selection: ParamSelection = ParamSelection()
+    warnings: tuple[str, ...] = ()
 
     def points(self) -> "ErrorPoints":
         """The rows as the error law's points (``fit_error_law(result.points())``), as
@@ -100,7 +101,7 @@ class ImpResult:
         """What ``prunelimit imp --json`` prints, less the ``output`` folder it names."""
         return {"csv": None if self.csv_path is None else str(self.csv_path), "prunable": self.prunable,
                 "prunable_set": self.selection.to_meta(), "resumed_after": self.resumed_after,
-                "density": self.density, "rows": [asdict(r) for r in self.rows]}
+                "density": self.density, "rows": [asdict(r) for r in self.rows], "warnings": list(self.warnings)}
 
 
 def mlp_shape(model: nn.Module) -> tuple[int | None, int | None]:
@@ -260,7 +261,17 @@ def iterative_magnitude_pruning(
         if progress:
             progress(row)
 
-    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed}, selection)
+    return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed}, selection,
+                     on_training_data(eval_batches is train_batches))
+
+
+def on_training_data(same: bool) -> tuple[str, ...]:
+    """The warning of a sweep evaluated on the batches it trains on (``same``): the law is of
+    held-out error, and training error stays lower as the network fits those very samples."""
+    if not same:
+        return ()
+    return (f"the error of every level is 1 − accuracy on the training data the sweep trains on, not on held-out "
+            f"data as the error law's is; give held-out data with {option('eval_data')}",)
 
 
 def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
@@ -334,7 +334,7 @@ class NplhFit:
     confidence: float
     residual_sd: float  # of ln s
     loo_rmse: float  # leave-one-out RMSE of ln s
-    points: LawPoints  # all points given (region and outside)
+    points: LawPoints = field(repr=False)  # all points given (region and outside): a number each, kept out of repr
     quadratic: QuadraticFit | None  # None with fewer than 4 distinct gammas in the region
     heldout_error: HeldOutError | None  # None when either side has too few points
     warnings: tuple[str, ...] = ()  # points the fit counts but should not be trusted on

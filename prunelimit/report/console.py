@@ -342,6 +342,7 @@ def render_imp(rep) -> None:
     stdout.print(f"Final density {pct(rep.density)} at level {rep.rows[-1].level} "
                  f"({round(rep.density * rep.prunable):,} of {rep.prunable:,} prunable weights kept)")
     stdout.print(f"CSV: {rep.csv_path}  (feed it to `prunelimit law error-fit`)")
+    render_warnings(rep.warnings)
 
 
 def render_train(result) -> None:

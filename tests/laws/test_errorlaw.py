@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, UsageError, library_call
 from prunelimit.laws.errorlaw import (
     ErrorPoints,
     density_for_error,
@@ -401,7 +401,7 @@ def test_extrapolated_target_search_covers_a_measured_range_below_1e_12():
 def _refusals(fit_error_law, error_law, predict, density_for_error) -> list[str]:
     """One of each error-law refusal that names an option: several networks fitted alone, a
     joint fit of one, a query outside the measured range, width without a joint fit, a target
-    error the law does not reach."""
+    error the law reaches only below the measured densities."""
     from prunelimit.laws.errorlaw import ErrorPoints
 
     density = np.geomspace(1, 1e-3, 12)
@@ -413,7 +413,7 @@ def _refusals(fit_error_law, error_law, predict, density_for_error) -> list[str]
     out = []
     for refused in (lambda: fit_error_law(two), lambda: fit_error_law(one, joint=True),
                     lambda: predict(fit, 1e-5), lambda: predict(fit, 0.1, width=3.0),
-                    lambda: density_for_error(fit, 0.999)):
+                    lambda: density_for_error(fit, 0.895)):  # reached below the measured densities only
         with pytest.raises(UsageError) as info:
             refused()
         out.append(str(info.value))
@@ -552,3 +552,22 @@ def test_an_eps_np_that_is_no_error_is_refused(single_fit, eps_np):
         with pytest.raises(OptionError, match="eps_np") as info:
             query()
         assert info.value.option == "eps_np"
+
+
+def test_a_target_error_beyond_the_laws_plateaus_is_refused_without_pointing_to_extrapolate():
+    """Above ε↑ or below the error at density 1 no density gives the error, yet the refusal
+    said '--extrapolate searches [1e-12, 1]', and said it again with --extrapolate given."""
+    density = np.geomspace(1, 1e-2, 12)
+    fit = fit_error_law(ErrorPoints(density, error_law(density, 0.05, 0.9, 2.0, 0.01)), seed=0)
+    at_one = predict(fit, 1.0)
+    for target in (0.95, 0.04, at_one * 0.999):
+        for extrapolate in (False, True):
+            with library_call(), pytest.raises(UsageError) as refused:
+                density_for_error(fit, target, extrapolate=extrapolate)
+            text = str(refused.value)
+            assert "extrapolate" not in text and "no density" in text, text
+            assert f"{at_one:.4g} at density 1" in text and f"eps_up {fit.eps_up:.4g}" in text, text
+    # a target the law reaches below the measured densities still points to extrapolate=True
+    with library_call(), pytest.raises(UsageError, match=r"extrapolate=True searches \[1e-12, 1\]"):
+        density_for_error(fit, 0.85)
+    assert density_for_error(fit, 0.85, extrapolate=True) < 0.01

@@ -242,3 +242,16 @@ def test_the_regrowth_headroom_applies_only_when_there_is_a_regrowth_phase():
     with_regrowth = hyperflux_prune(copy.deepcopy(model), batches, cross_entropy_loss, 0.2, pruning_epochs=8,
                                     regrowth_epochs=1, **fast)
     assert [e.target for e in with_regrowth.log if e.phase == "prune"][-1] == pytest.approx(0.18, rel=1e-9)
+
+
+def test_a_runs_repr_stays_short_however_many_epochs_it_logged():
+    """The repr held the whole per-epoch log: 7,244 characters for the default 50 epochs (the
+    digits example to 0.3), and more for a longer run; the log stays the result's ``log``."""
+    from prunelimit.api.laws import HyperfluxReport
+    from prunelimit.laws.hyperflux import HyperfluxEpoch
+    from prunelimit.models.evaluate import Evaluation
+
+    log = tuple(HyperfluxEpoch(e, "prune", 0.123456789, 0.3456789, 0.3456789, 0.123456789) for e in range(500))
+    report = HyperfluxReport(0.3, 0.31, {}, Evaluation(0.1, 0.9, 100), Evaluation(0.2, 0.8, 100), log)
+    assert len(repr(report)) < 1000, len(repr(report))
+    assert len(report.log) == 500 and report.to_json()["log"][-1]["epoch"] == 499

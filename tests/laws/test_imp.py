@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 
@@ -341,3 +342,32 @@ def test_a_level_in_another_versions_format_is_named_as_such(digits, tmp_path):
     with pytest.raises(InputError, match=r"level_001\.pt: an IMP level in format prunelimit/2, which another "
                                          r"prunelimit version wrote \(this one reads prunelimit/1\)"):
         _run(digits, _mlp(), levels=2, out_dir=tmp_path, **kw)
+
+
+
+def test_an_error_measured_on_the_training_batches_is_named_in_a_warning(digits):
+    """Without eval data the sweep's error is 1 − accuracy on the batches it trains on, not
+    the held-out error the law describes: it said nothing, and its rows read as test errors."""
+    train, _ = digits
+    model = _mlp()
+    on_train = iterative_magnitude_pruning(model, train, train, cross_entropy_loss, lr=0.1, epochs_per_level=1,
+                                           levels=1)
+    assert len(on_train.warnings) == 1 and "training data" in on_train.warnings[0]
+    assert on_train.to_json()["warnings"] == list(on_train.warnings)
+    with torch.no_grad():  # the row is 1 − accuracy on those training batches
+        correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in train)
+    assert on_train.rows[-1].error == pytest.approx(1 - correct / sum(len(y) for _, y in train))
+    held_out = _run(digits, _mlp(), levels=1)
+    assert held_out.warnings == () and held_out.to_json()["warnings"] == []
+
+
+def test_imp_without_eval_data_warns_that_its_errors_are_training_errors(cli, tmp_path):
+    args = ("imp", "mlp:64,16,10", "--data", "digits:train", "--max-samples", "128", "--levels", "1", "--epochs", "1",
+            "--threads", "1")
+    run = cli(*args, "-o", tmp_path / "a", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert ["training data" in w and "--eval-data" in w for w in json.loads(run.stdout)["warnings"]] == [True]
+    run = cli(*args, "-o", tmp_path / "b")  # the console says it too
+    assert run.exit_code == 0 and "warning: the error of every level" in " ".join(run.stdout.split())
+    run = cli(*args, "--eval-data", "digits:test", "-o", tmp_path / "c", "--json")
+    assert run.exit_code == 0 and json.loads(run.stdout)["warnings"] == []

@@ -420,3 +420,12 @@ def test_iterative_densities_are_the_ones_the_rounds_record(rate):
     batch = (torch.randn(4, 20), torch.zeros(4, dtype=torch.long))
     rec = iterative_points(model, [batch], lambda m, b: m(b[0]).sum(), rate=rate, finetune_steps=0)
     assert list(rec.points.density) == pytest.approx(iterative_densities(750, 750, rate), abs=0)
+
+
+def test_a_fits_repr_stays_short_however_many_points_it_fitted():
+    """The repr held every point given (2,187 characters for 40, about 50 a point): a CSV of
+    thousands of points printed pages in a notebook; they stay the result's ``points``."""
+    gamma = np.geomspace(1e-3, 1e3, 2000)
+    fit = fit_nplh(LawPoints.from_arrays(0.01 * gamma ** -0.3, gamma), n_boot=50)
+    assert len(repr(fit)) < 1500, len(repr(fit))
+    assert "alpha0=0.3" in repr(fit).replace("0.30000", "0.3") and len(fit.points.density) == 2000
