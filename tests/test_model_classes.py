@@ -436,6 +436,19 @@ def test_frozen_prunable_weights_are_named_in_a_warning(cli, nets):
     assert len(frozen) == 1 and "384 prunable weights (0.weight)" in frozen[0] and "--exclude" in frozen[0]
 
 
+def test_spectrum_names_the_frozen_prunable_weights_its_rho_leaves_out(cli, nets):
+    """`spectrum` states ρ* ± as `bounds` does, over the same Hessian without the frozen
+    weights, but said nothing of them: `bounds` and `prune` warned, `spectrum` did not."""
+    ckpt, spec = nets["frozen"]
+    result = cli("spectrum", ckpt, "--model", spec, "--data", "digits:train", "--no-cache", "--json", "--method",
+                 "exact")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["prediction"]["ratio"] is not None
+    frozen = [w for w in report["warnings"] if "frozen" in w]
+    assert len(frozen) == 1 and "384 prunable weights (0.weight)" in frozen[0]
+
+
 @pytest.mark.parametrize("command", ["bounds", "spectrum"])
 def test_a_model_with_every_parameter_frozen_is_refused_with_the_fix(cli, nets, tmp_path, command):
     """D = 0: exit 2 naming what to change (it was exit 5, a ZeroDivisionError planning the solver)."""

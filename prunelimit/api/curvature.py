@@ -571,19 +571,19 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         laps.lap("data_passes")
         # Without a ρ* the parts have nothing to measure: no data check.
         parts = len(subsample.parts) if subsample.subsampled and target is not None else 0
-        fixed = step = 0.0
+        fixed = step = row = 0.0
         # A given --max-hvps holds back the data check's timing products whether or not a
         # --time-budget spends them: the runs' plan, hence a run the clock did not stop, is
         # then the same with and without the time budget.
         unspent = DATA_CHECK_TIMING if parts else 0
         if parts and options.time_budget is not None:
-            fixed, step, timed = _data_check_seconds(inputs, options, subsample, elapsed)
+            fixed, step, row, timed = _data_check_seconds(inputs, options, subsample, storage, elapsed)
             hvps += timed
             unspent = 0
             passes += timed * share / parts
             laps.lap("data_check", timed)
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
-                           fixed_seconds=fixed, step_seconds=step)
+                           fixed_seconds=fixed, step_seconds=step, row_seconds=row)
         # A given --max-hvps and --time-budget count from the start: the timed products and any
         # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
         budgets = replace(options, max_hvps=None if options.max_hvps is None
@@ -894,10 +894,11 @@ def _import_assessment() -> None:
 DATA_CHECK_TIMING = 3
 
 
-def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample",
-                        clock: "Callable[[], float]") -> tuple[float, float, int]:
+def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", storage: "torch.dtype",
+                        clock: "Callable[[], float]") -> tuple[float, float, float, int]:
     """What the data check (``_part_spectra``) will take on ``clock`` beyond its steps (each
-    part's operator built) and per step (a product on each part), and the products spent
+    part's operator built), per step (a product on each part) and per basis vector a step
+    reorthogonalises against (on each part, its basis stored as ``storage``), and the products spent
     finding out: the first part's operator built and, after an untimed product (the
     process's first product of a new engine pays one-off costs, ~1 s on the example), two
     products timed, the slower: on a shared machine the example's part products ran at
@@ -907,6 +908,8 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     samples (the parts recompute their graphs, the runs may keep theirs, and small products
     are mostly overhead), so the runs' own rate would misjudge it."""
     import torch
+
+    from prunelimit.curvature.lanczos import reorthogonalisation_seconds
 
     began = clock()
     op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=subsample.parts[0])
@@ -920,7 +923,8 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
         op.matvec(unit)
         seconds.append(clock() - start)
     parts = len(subsample.parts)
-    return parts * (built - began), parts * max(seconds), op.hvps
+    row = reorthogonalisation_seconds(op.dim, storage, clock)
+    return parts * (built - began), parts * max(seconds), parts * row, op.hvps
 
 
 def _next_past(clock: "Callable[[], float]", deadline: float | None, after: int = 0) -> "Callable[[], bool] | None":

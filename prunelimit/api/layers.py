@@ -64,10 +64,15 @@ def spectrum_report(inputs: Inputs, options: CurvatureOptions, progress=None, st
     """``prunelimit spectrum`` and ``prunelimit.spectrum``: the spectrum (from ``store`` when it
     holds it), each layer's curvature with ``per_layer``, and in its warnings what qualifies
     the prunable set in use (added here, never stored: they belong to this run's set)."""
+    from prunelimit.api.limit import outside_hessian_warnings
+
     spec = stored_spectrum(inputs, options, progress, store)
     if per_layer:
         spec = spectrum_layers(inputs, options, spec, progress, store)
-    return replace(spec, notes=inputs.qualified(spec.notes))
+    # its ρ*, as bounds', counts no curvature for frozen prunable weights: the same warning
+    prunable = [] if spec.limit_ratio is None else prunable_parameters(inputs.model, inputs.selection)
+    outside = outside_hessian_warnings([n for n, _ in prunable], [p for _, p in prunable], spec.gradient)
+    return replace(spec, notes=inputs.qualified(spec.notes) + tuple(outside))
 
 
 def spectrum_layers(inputs: Inputs, options: CurvatureOptions, spec: SpectrumReport, progress=None,

@@ -97,14 +97,16 @@ class Afterwards:
     of ``per_step`` parts) and one for each run short of ``runs_to`` (the trace's top-up
     probes); ``counted``: whether those products count against ``max_products`` (a given
     --max-hvps, not the default's Lanczos-only one). ``fixed_seconds`` and ``step_seconds``:
-    the data check's measured cost beyond its steps and per step (the top-ups are priced at
-    the runs' own seconds a product)."""
+    the data check's measured cost beyond its steps and per step; ``row_seconds``: its
+    reorthogonalisation's per basis vector, a step j projecting against j (the top-ups are
+    priced at the runs' own seconds a product)."""
 
     per_step: int = 0
     runs_to: int = 0
     counted: bool = False
     fixed_seconds: float = 0.0
     step_seconds: float = 0.0
+    row_seconds: float = 0.0
 
     @property
     def counted_per_step(self) -> int:
@@ -117,7 +119,8 @@ class Afterwards:
 
     def seconds(self, runs: int, steps: int, per_product: float) -> float:
         """Predicted seconds of what comes after ``runs`` runs of ``steps`` steps."""
-        data = self.fixed_seconds + self.step_seconds * steps if self.per_step else 0.0
+        data = (self.fixed_seconds + self.step_seconds * steps + self.row_seconds * steps * (steps + 1) / 2
+                if self.per_step else 0.0)
         return data + max(0, self.runs_to - runs) * per_product
 
 

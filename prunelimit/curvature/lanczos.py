@@ -14,6 +14,7 @@ returns the shorter tridiagonal (``len(alpha) < iterations``) rather than restar
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -48,6 +49,11 @@ _DGKS_ETA = 2**-0.5
 # the same run gives the same numbers; a ±1 vector of norm √D keeps a norm of about √r
 # outside a basis that leaves r dimensions, far above this unless the basis spans the space.
 RESTART_SEED, RESTART_TRIES, RESTART_MIN_NORM = 1, 3, 1e-3
+# ``reorthogonalisation_seconds`` times a projection against rows of this many elements in
+# all (64 MiB in float32): a basis that fits a CPU cache projects at a third of the seconds
+# a row that a run of hundreds of steps takes (26,832 parameters: 4 µs a row at 64 rows, 11
+# at 800), and the data check of such a run is what the timing prices.
+TIMING_ELEMENTS = 2**24
 
 
 @dataclass(frozen=True)
@@ -339,6 +345,26 @@ def ritz_vectors(result: LanczosResult) -> tuple[np.ndarray, Tensor, np.ndarray]
     coeffs = torch.from_numpy(np.ascontiguousarray(vecs.T))
     vectors = torch.stack([_combine(result.basis, result.steps, c) for c in coeffs])
     return nodes, vectors, result.residual * np.abs(vecs[-1])
+
+
+def reorthogonalisation_seconds(dim: int, storage_dtype: torch.dtype,
+                                clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds a Lanczos step's reorthogonalisation takes per basis vector it projects
+    against, on ``clock``: step j projects against j of them, so a run's m steps take
+    m(m+1)/2 times this beyond their products (with thousands of parameters and hundreds
+    of steps, more than the products). Timed on a basis of zeros stored as ``storage_dtype``
+    (the products cost what any values do; a projection that removes nothing takes one
+    pass, as a run's steps mostly do: the DGKS test), the slower of two projections after
+    an untimed one."""
+    rows = max(1, min(dim, TIMING_ELEMENTS // dim))
+    basis = torch.zeros(rows, dim, dtype=storage_dtype)
+    w = torch.ones(dim, dtype=torch.float64)
+    seconds = []
+    for _ in range(3):
+        start = clock()
+        _reorthogonalised(basis, rows, w.clone())
+        seconds.append(clock() - start)
+    return max(seconds[1:]) / rows
 
 
 def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, float]:
