@@ -480,32 +480,30 @@ def test_the_data_check_is_priced_with_its_reorthogonalisation() -> None:
     """The data check's price held a product on each part a step, not the step's full
     reorthogonalisation against every basis vector so far, which grows with the steps: a
     26,832-parameter model (`bounds --time-budget 10 --hessian-samples 200`) ended at 29 s,
-    its data check 20.9 s of it. At 50,504 parameters on parts of 4 samples, steps 81 to 240
-    were priced at 0.2-0.3 of the seconds they took; it now holds the projections."""
-    import time
-    import types
+    its data check 20.9 s of it. On a clock where every timed call takes one second, the
+    price holds each part's projection per basis vector (one second over the rows timed),
+    and step j of a run costs j of them: m steps m(m+1)/2 (exact arithmetic on the clock's
+    whole seconds; timing a real run belongs in benchmarks, not here)."""
+    import itertools
 
-    import numpy as np
     import torch
 
     from prunelimit.curvature.adaptive import Afterwards
+    from prunelimit.curvature.lanczos import TIMING_ELEMENTS
     from prunelimit.library import settled_inputs
 
     torch.manual_seed(0)
-    # tanh: a Hessian of rank above 300 on 4 samples (a ReLU or linear model's breaks down early)
-    model = torch.nn.Sequential(torch.nn.Linear(500, 100), torch.nn.Tanh(), torch.nn.Linear(100, 4))
-    x, y = torch.randn(64, 500), torch.arange(64) % 4
+    model = torch.nn.Sequential(torch.nn.Linear(50, 10), torch.nn.Tanh(), torch.nn.Linear(10, 4))
+    x, y = torch.randn(64, 50), torch.arange(64) % 4
     inputs = settled_inputs(model, (x, y), loss="ce", batch_size=64)
     options = api.CurvatureOptions(method="slq", hessian_samples=16, time_budget=1e6)
     subsample = curvature.curvature_data(inputs, options)
-    *price, _ = curvature._data_check_seconds(inputs, options, subsample, torch.float32, time.perf_counter)
-    took = {}
-    for steps in (80, 240):
-        start = time.perf_counter()
-        curvature._part_spectra(inputs, options, subsample, types.SimpleNamespace(nodes=[np.zeros(steps)], hvps=0),
-                                torch.float32)
-        took[steps] = time.perf_counter() - start
-    after = Afterwards(4, 0, False, *price)
-    # the steps' share, without the parts' operators built (a one-off cost the price holds apart)
-    predicted = after.seconds(1, 240, 0.0) - after.seconds(1, 80, 0.0)
-    assert 0.5 <= predicted / (took[240] - took[80]) <= 2.5
+    ticks = itertools.count()
+    fixed, step, row, _ = curvature._data_check_seconds(inputs, options, subsample, torch.float32,
+                                                        lambda: float(next(ticks)))
+    parts, dim = len(subsample.parts), 50 * 10 + 10 + 10 * 4 + 4
+    rows = min(dim, TIMING_ELEMENTS // dim)
+    assert (fixed, step, row) == (parts * 1.0, parts * 1.0, parts / rows)
+    after = Afterwards(parts, 0, False, fixed, step, row)
+    assert after.seconds(1, 240, 0.0) - after.seconds(1, 80, 0.0) == pytest.approx(
+        step * 160 + row * (240 * 241 - 80 * 81) / 2, rel=1e-12)
