@@ -58,6 +58,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import OptionError, UsageError, option, quoted
 from prunelimit.models.load import recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
@@ -649,6 +650,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
                         allow_incompatible=allow_incompatible, prediction_from=prediction_from)
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class Pruning:
     """Keep-masks of magnitude pruning (parameter name → bool tensor, ``True`` = kept),
