@@ -52,23 +52,20 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sized
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
+from prunelimit.data.batches import Batch
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import OptionError, UsageError, option, quoted
-from prunelimit.models.load import recorded_meta, wrapped_module
+from prunelimit.inputs import Inputs
+from prunelimit.laws.nplh import NplhConfig
+from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
-
-if TYPE_CHECKING:
-    from prunelimit.data.batches import Batch
-    from prunelimit.inputs import Inputs
-    from prunelimit.laws.nplh import NplhConfig
-    from prunelimit.models.load import LoadedModel
-    from prunelimit.pruning.masks import LayerSparsity, Masks
+from prunelimit.pruning.masks import LayerSparsity, Masks
 
 FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetune-lr's defaults (with --refit)
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default: an (x, y) pair's batches when batch_size is None
