@@ -316,10 +316,31 @@ def keeps_caller_state(command: Callable) -> Callable:
     @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
+        _refuse_other_names(command, kwargs)
         model = checked_module(model)
         with _caller_state_kept(model):
             return command(model, *args, **kwargs)
     return with_arguments(wrapper)
+
+
+# Other libraries' names for the arguments here (a training loop's ``criterion``, ``loss_fn``,
+# ``val_loader``): taken as a curvature option or setting, they were refused as unknown ones,
+# with a list that does not name the argument meant
+OTHER_NAMES = {"loss_fn": "loss", "criterion": "loss", "loss_function": "loss", "loss_func": "loss",
+               "eval_loader": "eval_data", "val_loader": "eval_data", "val_data": "eval_data",
+               "test_loader": "eval_data", "test_data": "eval_data", "validation_data": "eval_data",
+               "train_loader": "data", "train_data": "data", "dataloader": "data", "loader": "data"}
+
+
+def _refuse_other_names(command: Callable, given: Mapping[str, Any]) -> None:
+    """A ``UsageError`` for a keyword of :data:`OTHER_NAMES` where ``command`` takes the
+    argument it means, naming that argument."""
+    parameters = inspect.signature(command).parameters
+    for name in given:
+        meant = OTHER_NAMES.get(name)
+        if name not in parameters and meant in parameters:
+            raise UsageError(f"{command.__name__}() takes no argument {name!r}; give it as {meant}=: "
+                             f"{SHARED_ARGUMENTS[meant]}")
 
 
 # What help() says of the arguments the functions share, where a function's own text does not
