@@ -102,6 +102,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
 
     if _is_pair(data):
         x, y = data
+        _require_data_values(x, y, option)
         _require_samples(x, y, option, "give the same non-zero number")
         check_finite(x, y, option)
         return _tracked(to_device(make_batches(_Pair(_int64(x), _int64(y)), batch_size), device))
@@ -224,17 +225,34 @@ def _batch(batch: Any, index: int, option: str) -> "Batch":
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
             if isinstance(batch, dict) and batch else f"; {_FORMS}"
+        if _is_sample(batch):  # a list of (x, label) samples, as a Dataset's items come
+            hint = (f"; {option} holds samples, not batches: give them as one pair, "
+                    f"(torch.stack([x for x, _ in {option}]), torch.tensor([y for _, y in {option}]))")
         kinds = f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else ""
-        fault = _pair_fault(batch) if isinstance(batch, (tuple, list)) and len(batch) != 2 else ""
+        fault = _pair_fault(batch) if isinstance(batch, (tuple, list)) else ""
         raise UsageError(f"{option} batch {index} is a {type(batch).__name__}{kinds}, not an (x, y) pair of "
                          f"tensors{fault}{hint}")
     x, y = batch[0], batch[1]
+    _require_data_values(x, y, f"{option} batch {index}")
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
                          f"{tuple(y.shape)}); give batches: DataLoader(..., batch_size=N)")
     # as a tensor pair is checked: an empty batch has no mean loss
     _require_samples(x, y, f"{option} batch {index}", "give every batch the same non-zero number")
     return (x, y)
+
+
+def _is_sample(batch: Any) -> bool:
+    """One ``(x, label)`` sample: a tensor beside a Python number."""
+    return isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], Tensor) \
+        and isinstance(batch[1], (int, float)) and not isinstance(batch[1], bool)
+
+
+def _require_data_values(x: Tensor, y: Tensor, where: str) -> None:
+    """Refuse data on the ``meta`` device (shapes without values), which cannot be read."""
+    if x.is_meta or y.is_meta:
+        raise UsageError(f"{where}: its tensors are on the meta device (shapes without values); give tensors "
+                         "that hold the data, e.g. on the CPU")
 
 
 def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
