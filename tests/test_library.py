@@ -476,6 +476,15 @@ def test_a_float_type_mismatch_says_to_convert_either_side(model, train):
     assert 0 < reference.ratio < 1
 
 
+def test_a_model_of_two_float_types_is_told_to_take_one(model, train):
+    """A head left in float64 beside a float32 backbone was told ``x.to(torch.float32) for
+    every batch`` on float32 data, which changes nothing; its parameters need one type."""
+    mixed = copy.deepcopy(model)
+    mixed[-1].double()
+    with pytest.raises(InputError, match=r"^the model has float32/float64 parameters but data is float32; give its "
+                                         r"parameters one float type: model.to\(torch.float32\)$"):
+        prunelimit.bounds(mixed, train)
+
 
 def test_gate_on_objects(model, train):
     """``prunelimit.gate`` is ``prunelimit gate``: the rules are checked before any work and
