@@ -445,7 +445,8 @@ def _check_dtype(model, x: torch.Tensor, model_name: str, what: str, names: tupl
     kinds = sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters() if p.is_floating_point()})
     wanted = str(x.dtype).removeprefix("torch.")
     if x.is_floating_point() and kinds and kinds != [wanted]:
-        fix = (f"convert one of them: x.to(torch.{kinds[0]}) for every batch, or model.to(torch.{wanted})"
+        fix = (f"give its parameters one float type: model.to(torch.{wanted})" if in_memory and len(kinds) > 1 else
+               f"convert one of them: x.to(torch.{kinds[0]}) for every batch, or model.to(torch.{wanted})"
                if in_memory else
                f"save the module in {wanted} (model.to(torch.{wanted}) before torch.save), or pass {{2}} SPEC to "
                f"load its weights into a {wanted} model" if pickled else

@@ -52,22 +52,20 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sized
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
 from torch import Tensor, nn
 
 from prunelimit import api, validate
+from prunelimit.data.batches import Batch
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import OptionError, UsageError, option, quoted
-from prunelimit.models.load import recorded_meta, wrapped_module
+from prunelimit.inputs import Inputs
+from prunelimit.laws.nplh import NplhConfig
+from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
-
-if TYPE_CHECKING:
-    from prunelimit.data.batches import Batch
-    from prunelimit.inputs import Inputs
-    from prunelimit.laws.nplh import NplhConfig
-    from prunelimit.models.load import LoadedModel
-    from prunelimit.pruning.masks import LayerSparsity, Masks
+from prunelimit.pruning.masks import LayerSparsity, Masks
 
 FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetune-lr's defaults (with --refit)
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default: an (x, y) pair's batches when batch_size is None
@@ -104,6 +102,7 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
 
     if _is_pair(data):
         x, y = data
+        _require_data_values(x, y, option)
         _require_samples(x, y, option, "give the same non-zero number")
         check_finite(x, y, option)
         return _tracked(to_device(make_batches(_Pair(_int64(x), _int64(y)), batch_size), device))
@@ -226,17 +225,34 @@ def _batch(batch: Any, index: int, option: str) -> "Batch":
         # a dict batch (keys of the user's choosing) has no order to read x and y from
         hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
             if isinstance(batch, dict) and batch else f"; {_FORMS}"
+        if _is_sample(batch):  # a list of (x, label) samples, as a Dataset's items come
+            hint = (f"; {option} holds samples, not batches: give them as one pair, "
+                    f"(torch.stack([x for x, _ in {option}]), torch.tensor([y for _, y in {option}]))")
         kinds = f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else ""
-        fault = _pair_fault(batch) if isinstance(batch, (tuple, list)) and len(batch) != 2 else ""
+        fault = _pair_fault(batch) if isinstance(batch, (tuple, list)) else ""
         raise UsageError(f"{option} batch {index} is a {type(batch).__name__}{kinds}, not an (x, y) pair of "
                          f"tensors{fault}{hint}")
     x, y = batch[0], batch[1]
+    _require_data_values(x, y, f"{option} batch {index}")
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
                          f"{tuple(y.shape)}); give batches: DataLoader(..., batch_size=N)")
     # as a tensor pair is checked: an empty batch has no mean loss
     _require_samples(x, y, f"{option} batch {index}", "give every batch the same non-zero number")
     return (x, y)
+
+
+def _is_sample(batch: Any) -> bool:
+    """One ``(x, label)`` sample: a tensor beside a Python number."""
+    return isinstance(batch, (tuple, list)) and len(batch) == 2 and isinstance(batch[0], Tensor) \
+        and isinstance(batch[1], (int, float)) and not isinstance(batch[1], bool)
+
+
+def _require_data_values(x: Tensor, y: Tensor, where: str) -> None:
+    """Refuse data on the ``meta`` device (shapes without values), which cannot be read."""
+    if x.is_meta or y.is_meta:
+        raise UsageError(f"{where}: its tensors are on the meta device (shapes without values); give tensors "
+                         "that hold the data, e.g. on the CPU")
 
 
 def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
@@ -318,10 +334,31 @@ def keeps_caller_state(command: Callable) -> Callable:
     @library_call
     @functools.wraps(command)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
+        _refuse_other_names(command, kwargs)
         model = checked_module(model)
         with _caller_state_kept(model):
             return command(model, *args, **kwargs)
     return with_arguments(wrapper)
+
+
+# Other libraries' names for the arguments here (a training loop's ``criterion``, ``loss_fn``,
+# ``val_loader``): taken as a curvature option or setting, they were refused as unknown ones,
+# with a list that does not name the argument meant
+OTHER_NAMES = {"loss_fn": "loss", "criterion": "loss", "loss_function": "loss", "loss_func": "loss",
+               "eval_loader": "eval_data", "val_loader": "eval_data", "val_data": "eval_data",
+               "test_loader": "eval_data", "test_data": "eval_data", "validation_data": "eval_data",
+               "train_loader": "data", "train_data": "data", "dataloader": "data", "loader": "data"}
+
+
+def _refuse_other_names(command: Callable, given: Mapping[str, Any]) -> None:
+    """A ``UsageError`` for a keyword of :data:`OTHER_NAMES` where ``command`` takes the
+    argument it means, naming that argument."""
+    parameters = inspect.signature(command).parameters
+    for name in given:
+        meant = OTHER_NAMES.get(name)
+        if name not in parameters and meant in parameters:
+            raise UsageError(f"{command.__name__}() takes no argument {name!r}; give it as {meant}=: "
+                             f"{SHARED_ARGUMENTS[meant]}")
 
 
 # What help() says of the arguments the functions share, where a function's own text does not
@@ -649,6 +686,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
                         allow_incompatible=allow_incompatible, prediction_from=prediction_from)
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class Pruning:
     """Keep-masks of magnitude pruning (parameter name → bool tensor, ``True`` = kept),

@@ -36,23 +36,21 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from torch import Tensor, nn
 
 from prunelimit import validate
+from prunelimit.api.laws import HyperfluxReport
 from prunelimit.errors import OptionError, UsageError
+from prunelimit.inputs import Inputs
+from prunelimit.laws.imp import ImpResult, ImpRow
 from prunelimit.library import (batch_size_for, checked_batches, keeps_caller_state, library_call, recorded_meta,
                                 require_values, settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
-
-if TYPE_CHECKING:
-    from prunelimit.api.laws import HyperfluxReport
-    from prunelimit.inputs import Inputs
-    from prunelimit.laws.imp import ImpResult, ImpRow
-    from prunelimit.pruning.lomp import TrainResult
-    from prunelimit.pruning.masks import Masks
-    from prunelimit.sparse.exporter import ExportReport
+from prunelimit.pruning.lomp import TrainResult
+from prunelimit.pruning.masks import Masks
+from prunelimit.sparse.exporter import ExportReport
 
 
 @keeps_caller_state

@@ -108,7 +108,17 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      r"y\) batches \(a list of pairs, a DataLoader\), e.g. \(data\['x'\], data\[...\]\)$"),
     ((torch.zeros(10, 64), torch.tensor(3)), r"^data is a tuple .*: a 0-d tensor has no sample dimension"),
     ([(torch.zeros(10, 64), [1] * 10)], r"^data batch 0 is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, "
-                                       r"y\) pair of tensors; give an \(x, y\) pair"),
+                                       r"y\) pair of tensors: y is of type list; make it a tensor, one row per sample; "
+                                       r"give an \(x, y\) pair"),
+    # a list of (x, label) samples, as a Dataset's items come: said only "not an (x, y) pair"
+    ([(torch.zeros(64), 1)] * 10, r"^data batch 0 is a tuple \(Tensor of shape \(64,\), int\), not an \(x, y\) pair "
+                                  r"of tensors: y is of type int; .*; data holds samples, not batches: give them as one "
+                                  r"pair, \(torch.stack\(\[x for x, _ in data\]\), torch.tensor\(\[y for _, y in data\]\)\)$"),
+    # tensors without values: torch's NotImplementedError 'Cannot copy out of meta tensor' came out
+    ((torch.zeros(10, 64), torch.zeros(10, dtype=torch.long, device="meta")),
+     r"^data: its tensors are on the meta device \(shapes without values\); give tensors that hold the data"),
+    ([(torch.zeros(10, 64, device="meta"), torch.zeros(10, dtype=torch.long))],
+     r"^data batch 0: its tensors are on the meta device"),
     # a batch of three (ids, attention mask, labels) was read as x = ids, y = the mask, in
     # silence, where the same three as a pair are refused
     (torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
@@ -464,6 +474,16 @@ def test_a_float_type_mismatch_says_to_convert_either_side(model, train):
         prunelimit.bounds(model, (x.double(), y))
     reference = prunelimit.bounds(copy.deepcopy(model).double(), (x.double(), y))  # one type: accepted
     assert 0 < reference.ratio < 1
+
+
+def test_a_model_of_two_float_types_is_told_to_take_one(model, train):
+    """A head left in float64 beside a float32 backbone was told ``x.to(torch.float32) for
+    every batch`` on float32 data, which changes nothing; its parameters need one type."""
+    mixed = copy.deepcopy(model)
+    mixed[-1].double()
+    with pytest.raises(InputError, match=r"^the model has float32/float64 parameters but data is float32; give its "
+                                         r"parameters one float type: model.to\(torch.float32\)$"):
+        prunelimit.bounds(mixed, train)
 
 
 def test_gate_on_objects(model, train):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
 
 import pytest
 
@@ -26,3 +27,25 @@ def test_help_names_every_parameter(name):
 def test_help_states_the_shared_defaults():
     text = inspect.getdoc(prunelimit.bounds)
     assert "default ``None``: 128" in text and "``tolerance`` (0.01" in text and "``'ce'`` (default" in text
+
+
+@pytest.mark.parametrize("name", prunelimit.__all__[1:])
+def test_type_hints_resolve_on_every_public_name(name):
+    """``typing.get_type_hints`` (what IDEs, ``pydantic`` and ``typer`` read) raised
+    ``NameError`` on ``inputs_from``, ``nplh``, ``train``, ``hyperflux``, ``imp``, ``export`` and
+    ``Pruning``: their annotations named classes imported only for type checkers."""
+    value = getattr(prunelimit, name)
+    for target in [value, *(v for k, v in vars(value).items() if inspect.isfunction(v))] \
+            if inspect.isclass(value) else [value]:
+        typing.get_type_hints(target)
+
+
+def test_the_package_says_it_is_typed():
+    """PEP 561: without ``py.typed`` in the package, mypy and pyright ignore its annotations."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(prunelimit.__file__).parent
+    assert (root / "py.typed").is_file()
+    shipped = tomllib.loads((root.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in shipped["prunelimit"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 import prunelimit
 from prunelimit.errors import UsageError, library_call
@@ -76,3 +77,18 @@ def test_a_max_drop_without_a_baseline_names_the_keyword_as_the_call_writes_it(m
     """It said ``max_drop needs baseline REPORT.json``, the flag's form without its dashes."""
     with pytest.raises(UsageError, match=r"max_drop needs baseline='report\.json'$"):
         prunelimit.gate(model, train, max_drop=0.1)
+
+
+@pytest.mark.parametrize(("call", "name", "meant"), [
+    (lambda m, d: prunelimit.bounds(m, d, loss_fn=torch.nn.CrossEntropyLoss()), "loss_fn", "loss"),
+    (lambda m, d: prunelimit.spectrum(m, d, criterion=torch.nn.CrossEntropyLoss()), "criterion", "loss"),
+    (lambda m, d: prunelimit.verify(m, d, val_loader=[d]), "val_loader", "eval_data"),
+    (lambda m, d: prunelimit.train(m, d, loss_fn="mse"), "loss_fn", "loss"),
+    (lambda m, d: prunelimit.nplh(m, d, criterion="ce"), "criterion", "loss"),
+])
+def test_another_librarys_name_for_an_argument_is_refused_naming_the_argument(model, train, call, name, meant):
+    """``bounds(model, data, loss_fn=nn.CrossEntropyLoss())``, as a training loop names it, was
+    refused as an unknown curvature option, listing sixteen that do not include ``loss``."""
+    with pytest.raises(UsageError, match=rf"takes no argument '{name}'; give it as {meant}=") as refused:
+        call(model, train)
+    assert "curvature options are" not in str(refused.value)

@@ -5,6 +5,7 @@ nested report's whole document) and a result that pickles, its ``to_json()`` unc
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 import tempfile
 from pathlib import Path
@@ -115,3 +116,19 @@ def test_to_json_is_the_commands_json_document_without_its_schema(cli, model, tr
     name = command.split()[-1]
     assert "schema" not in body
     assert _same_shape(json.loads(json.dumps(document(name, body))), json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("name", RESULTS)
+def test_a_result_equals_its_copy_and_differs_from_a_changed_one(results, name):
+    """``==`` on a result compared its fields as tuples, and a field holding an array or
+    tensor (a spectrum's per-batch losses, the quadrature nodes, ``Pruning``'s masks) raised
+    ``ValueError: The truth value of an array … is ambiguous`` instead of answering."""
+    result = results[name]
+    same = pickle.loads(pickle.dumps(result))
+    assert result == same and not result != same
+    assert result != object()
+    number = next(f.name for f in dataclasses.fields(result)
+                  if type(getattr(result, f.name)) in (int, float) or dataclasses.is_dataclass(getattr(result, f.name)))
+    value = getattr(result, number)
+    changed = value + 1 if type(value) in (int, float) else None  # a nested result: gone
+    assert result != dataclasses.replace(result, **{number: changed})

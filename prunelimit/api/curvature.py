@@ -25,6 +25,7 @@ from prunelimit.api.options import (
     memory_budget_mb,
 )
 from prunelimit.curvature.exact import MAX_DIM
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import NumericalError, UsageError, message, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
@@ -80,6 +81,7 @@ class CurvatureData:
 NO_SPECTRUM_TIMING = {"seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False}
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class SpectrumReport:
     """SLQ (or exact) spectrum: quadrature per probe, extremes, trace, cost, and the

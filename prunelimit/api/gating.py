@@ -10,6 +10,7 @@ from prunelimit.api.curvature import NO_SPECTRUM_TIMING
 from prunelimit.api.limit import bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, verify
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from prunelimit.gate_rules import GateResult
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class GateReport:
     result: "GateResult"

@@ -10,6 +10,7 @@ import torch
 
 from prunelimit.api.curvature import require_data
 from prunelimit.api.training import starting_point
+from prunelimit.equality import compared_by_value
 from prunelimit.models.params import ParamSelection
 from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
@@ -216,6 +217,7 @@ def hyperflux(
     return report
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class HyperfluxReport:
     """A Hyperflux run: the density asked for and reached, the keep-masks (parameter name →

@@ -22,6 +22,7 @@ from prunelimit.api.options import (
     SPREAD_TOLERANCE,
     CurvatureOptions,
 )
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from prunelimit.theory.uncertainty import Uncertainty
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class BoundsReport:
     """ε, the predicted limit ρ*, its bounds [ρ_L, ρ_U], R(ρ*), and how far to trust them."""

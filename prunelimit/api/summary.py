@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from prunelimit.equality import compared_by_value
 from prunelimit.inputs import Inputs, recorded_selection
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, hessian_parameters, prunable_parameters
@@ -21,6 +22,7 @@ class LayerInfo:
     zeros: int
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class InfoReport:
     """Architecture summary: parameter counts, prunable layers and, with data, loss/accuracy."""

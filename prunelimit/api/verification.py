@@ -11,6 +11,7 @@ import numpy as np
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
 from prunelimit.api.limit import BoundsReport, PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
@@ -105,6 +106,7 @@ def _stated_uncertainty(report: dict) -> "Uncertainty | None":
     return Uncertainty.from_json(prediction.get("uncertainty"), runs) if isinstance(prediction, dict) else None
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class VerifyReport:
     """Prediction (``bounds``, or a saved report) beside the measured actual limit, Δ and, when large, why.

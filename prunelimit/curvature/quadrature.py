@@ -11,7 +11,10 @@ from typing import Callable
 
 import numpy as np
 
+from prunelimit.equality import compared_by_value
 
+
+@compared_by_value
 @dataclass(frozen=True)
 class SpectralQuadrature:
     """Quadrature of the normalised spectral measure, one row per probe run.

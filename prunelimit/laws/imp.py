@@ -26,6 +26,7 @@ from torch import nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn, batch_size, total_samples
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import InputError, OptionError, UsageError, option
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
@@ -64,6 +65,7 @@ class ImpRow:
     depth: int | None
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class ImpResult:
     """The sweep's rows (level 0 first), the number of prunable weights, where it resumed,

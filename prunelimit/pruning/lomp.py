@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batch, Batches, LossFn
+from prunelimit.equality import compared_by_value
 from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
@@ -163,6 +164,7 @@ class EpochRecord:
     eval_accuracy: float | None
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class TrainResult:
     """Per-epoch history (resumed epochs included), iterations run in this call, wall time,

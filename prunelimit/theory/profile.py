@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from prunelimit import validate
+from prunelimit.equality import compared_by_value
 
 # ρ·N is formed in float64; without a tolerance 0.29*100 = 28.999999999999996 would
 # round up to 29 correctly but 0.07*100 = 7.000000000000001 would give 8.
@@ -31,6 +32,7 @@ def removed_count(ratio: float, n: int) -> int:
     return min(n, math.ceil(ratio * n - _CEIL_TOL))
 
 
+@compared_by_value
 @dataclass(frozen=True)
 class MagnitudeProfile:
     """Global (or per-tensor) magnitude order of the prunable weights.
