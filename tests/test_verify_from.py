@@ -380,3 +380,21 @@ def test_a_config_file_refusing_a_key_lists_the_option_names(cli, own_ckpt, tmp_
     result = cli("gate", own_ckpt, "--config", config)
     assert result.exit_code == 2
     assert "from," in result.stderr and "from_report" not in result.stderr
+
+
+def test_a_failed_gate_prints_each_rules_fix_in_the_log_the_json_and_junit(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                          no_curvature):
+    """The CI reader sees what to do where they look: a fix line under the FAIL line, `fix`
+    in the JSON rule (null when it passed) and in the JUnit failure message."""
+    args = (own_ckpt, *SAMPLES, "--no-cache", "--from", saved_bounds, "--min-ratio", "0.999")
+    lines = cli("gate", *args).stdout.splitlines()
+    fail = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
+    assert lines[fail + 1].startswith("  fix: ") and "--min-ratio" in lines[fail + 1]
+    result = cli("gate", *args, "--json", "--junit", tmp_path / "g.xml")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["rules"][0]["fix"] == document["fix"] and "--min-ratio" in document["fix"]
+    assert document["fix"] in (tmp_path / "g.xml").read_text().replace("&gt;", ">").replace("&lt;", "<")
+    passed = json.loads(cli("gate", own_ckpt, *SAMPLES, "--no-cache", "--from", saved_bounds, "--min-ratio", "0",
+                            "--json").stdout)
+    assert passed["fix"] is None and passed["rules"][0]["fix"] is None
