@@ -113,6 +113,7 @@ class RuleOutcome:
     # what was held against the threshold: the measured value less its stated ± for a
     # min_ratio rule on a prediction (None when the ± is incomplete), else the measured value
     compared: float | None = None
+    fix: str | None = None  # what a failed rule's reader can do about it (None when it passed)
 
 
 @dataclass(frozen=True)
@@ -374,7 +375,9 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                           f"shown to clear {required:.4f}: {fix}")
             else:
                 reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
-            outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative))
+                fix = _narrow_fix(pm, source) if reaches(measured, required) else _below_fix(rule.use, conservative)
+            outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
+                                        None if ok else fix))
         else:
             base = document_value(documents[rule.baseline], rule.baseline, rule.use) \
                 if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
@@ -382,8 +385,35 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             ok = reaches(measured, threshold)
             reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
-            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured))
+            outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
+                                        None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
+
+
+def _narrow_fix(pm: float, source: Any) -> str:
+    """A value that clears the requirement while its conservative side does not: only a
+    narrower ± shows it (for a prediction read from ``source``, in the run that stores it)."""
+    how = said("a smaller --tolerance, or --method exact", "a smaller tolerance, or method='exact'")
+    return _read_fix(f"its stated ± {half_width_text(pm, least=4)} leaves the conservative side short: narrow it ("
+                     f"{how})", source)
+
+
+def _below_fix(use: Use, reached: float) -> str:
+    """A value short of the requirement: require at most what the model reaches, or make it
+    more prunable (l1 training is the regime the prediction assumes)."""
+    from prunelimit.theory.regime import l1_training
+
+    what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
+            "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[use]
+    return (f"{what} {reached:.4f}: require at most that ({option('min_ratio', round(reached, 4))}), "
+            f"or make the model more prunable, e.g. train with l1 ({l1_training()})")
+
+
+def _drop_fix(rule: GateRule) -> str:
+    """A fall past ``max_drop``: the change to find, or a new baseline stored on purpose."""
+    store = "verify" if rule.use == "actual" else "bounds"
+    return (f"find the change that made the model less prunable; if it is intended, store a new baseline "
+            f"(`prunelimit {store} --json > {rule.baseline}`) or allow {said('a larger --max-drop', 'a larger max_drop')}")
 
 
 def _conservative_text(measured: float, pm: float, conservative: float, required: float, ok: bool,

@@ -23,8 +23,8 @@ RELIED_ON = {  # what a CI script reads, per command
     "prune": ("ratio.requested", "ratio.achieved", "ratio.plus_minus", "ratio.uncertainty", "layers.name", "layers.total", "layers.zeros", "before.loss",
               "before.accuracy", "after.loss", "after.accuracy", "after.accuracy_drop", "acc_drop",
               "acc_drop_exceeded", "output", "timing", "warnings"),
-    "gate": ("passed", "measured", "compared", "threshold", "baseline", "reason", "rules.passed", "rules.measured",
-             "rules.compared", "rules.threshold", "warnings"),
+    "gate": ("passed", "measured", "compared", "threshold", "baseline", "reason", "fix", "rules.passed",
+             "rules.measured", "rules.compared", "rules.threshold", "rules.fix", "warnings"),
     "info": ("params.total", "params.prunable", "params.hessian", "layers", "loss", "accuracy",
              "prunable_set.include", "prunable_set.exclude", "prunable_set.from"),
 }

@@ -339,3 +339,25 @@ def test_the_gates_reason_names_each_rule_that_failed():
     result = evaluate_gate(_report(0.959, 0.0), rules)  # ρ_L 0.859
     assert result.reason == ("floor: lower ratio 0.8590 − 0 = 0.8590 < required 0.9000; "
                              "stretch: lower ratio 0.8590 − 0 = 0.8590 < required 0.9500")
+
+
+def test_a_failed_rule_says_what_to_do_and_a_passed_one_nothing():
+    """A failing rule named the numbers but not the way out, so a CI reader had to know that
+    a stated ± can be narrowed, that the requirement is above what the model reaches, or that
+    a baseline is stored anew on purpose; each failed outcome now carries its fix."""
+    from prunelimit.errors import options_named
+
+    with options_named(_flag):
+        noise = evaluate_gate(_report(0.6441, 0.1945), [GateRule("r", use="predicted", min_ratio=0.5)])
+        below = evaluate_gate(_report(0.84, 0.0), [GateRule("r", use="predicted", min_ratio=0.9)])
+        held = evaluate_gate(_report(0.84, 0.0), PREDICTED)
+        base = {**_report(0.90, 0.0), "schema": "prunelimit.bounds/1"}
+        drop = evaluate_gate(_report(0.84, 0.0), [GateRule("r", use="predicted", baseline="b.json", max_drop=0.01)],
+                             [("b.json", base)])
+    # ρ* 0.6441 clears 0.5, its conservative side 0.4496 does not: only a narrower ± helps
+    assert "its stated ± 0.1945" in noise.outcomes[0].fix and "--tolerance" in noise.outcomes[0].fix
+    # 0.84 itself is short of 0.9: require at most what the model reaches, or make it more prunable
+    assert "--min-ratio 0.84" in below.outcomes[0].fix and "--l1" in below.outcomes[0].fix
+    assert held.outcomes[0].fix is None
+    # a fall of 0.06 against b.json: a change to look for, or a new baseline stored on purpose
+    assert "b.json" in drop.outcomes[0].fix and "--max-drop" in drop.outcomes[0].fix

@@ -350,3 +350,51 @@ def test_a_report_whose_bounds_do_not_hold_its_prediction_is_refused_naming_the_
     assert result.exit_code == 3 and "Traceback" not in result.output
     assert str(edited) in result.stderr and f"bounds.{field}" in result.stderr
     assert not (tmp_path / "p.pt").exists()
+
+
+@pytest.mark.parametrize("command", ["gate", "verify", "prune"])
+def test_from_in_a_config_file_reads_the_report_as_the_flag_does(cli, own_ckpt, saved_bounds, tmp_path, command,
+                                                                 no_curvature):
+    """A config file's keys are the option names (docs/guide.md, "Configuration files"):
+    `from:` reads the report from the file's own folder, as `--from` does; it was refused
+    as an unknown option, whose list named the internal `from_report` instead."""
+    folder = tmp_path / "ci"
+    folder.mkdir()
+    (folder / "b.json").write_text(saved_bounds.read_text())
+    config = folder / "policy.yaml"
+    config.write_text(f"{command}:\n  from: b.json\n")
+    extra = {"gate": ("--min-ratio", "0.01"), "verify": (), "prune": ("--ratio", "auto", "-o", tmp_path / "p.pt")}
+    flag = _json(cli(command, own_ckpt, *SAMPLES, "--no-cache", "--from", folder / "b.json", *extra[command], "--json"))
+    if command == "prune":
+        (tmp_path / "p.pt").unlink()
+    given = _json(cli(command, own_ckpt, *SAMPLES, "--no-cache", "--config", config, *extra[command], "--json"))
+    ratio = {"gate": lambda d: d["bounds"]["bounds"]["lower"], "verify": lambda d: d["prediction"]["ratio"],
+             "prune": lambda d: d["ratio"]["requested"]}[command]
+    assert ratio(given) == ratio(flag)
+    assert given["timing"]["hvps"] == 0
+
+
+def test_a_config_file_refusing_a_key_lists_the_option_names(cli, own_ckpt, tmp_path):
+    config = tmp_path / "policy.yaml"
+    config.write_text("gate:\n  form: b.json\n")
+    result = cli("gate", own_ckpt, "--config", config)
+    assert result.exit_code == 2
+    assert "from," in result.stderr and "from_report" not in result.stderr
+
+
+def test_a_failed_gate_prints_each_rules_fix_in_the_log_the_json_and_junit(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                          no_curvature):
+    """The CI reader sees what to do where they look: a fix line under the FAIL line, `fix`
+    in the JSON rule (null when it passed) and in the JUnit failure message."""
+    args = (own_ckpt, *SAMPLES, "--no-cache", "--from", saved_bounds, "--min-ratio", "0.999")
+    lines = cli("gate", *args).stdout.splitlines()
+    fail = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
+    assert lines[fail + 1].startswith("  fix: ") and "--min-ratio" in lines[fail + 1]
+    result = cli("gate", *args, "--json", "--junit", tmp_path / "g.xml")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["rules"][0]["fix"] == document["fix"] and "--min-ratio" in document["fix"]
+    assert document["fix"] in (tmp_path / "g.xml").read_text().replace("&gt;", ">").replace("&lt;", "<")
+    passed = json.loads(cli("gate", own_ckpt, *SAMPLES, "--no-cache", "--from", saved_bounds, "--min-ratio", "0",
+                            "--json").stdout)
+    assert passed["fix"] is None and passed["rules"][0]["fix"] is None

@@ -53,9 +53,10 @@ class GateReport:
             "threshold": first.threshold,
             "baseline": first.baseline,
             "reason": r.reason,
+            "fix": first.fix,
             "rules": [{"name": o.rule.name, "use": o.rule.use, "passed": o.passed, "measured": o.measured,
                        "compared": o.compared, "threshold": o.threshold, "baseline": o.baseline,
-                       "reason": o.reason} for o in r.outcomes],
+                       "reason": o.reason, "fix": o.fix} for o in r.outcomes],
             # the prediction's measured overshoot (bounds' overshoot), null when no rule reads a prediction
             "overshoot": self.bounds.get("overshoot"),
             "cache_hit": self.cache_hit,

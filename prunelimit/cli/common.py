@@ -218,11 +218,13 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
     """Eager ``--config``: its values become defaults that explicit flags override."""
     if value is not None:
         try:
-            known = [p.name for p in ctx.command.params if p.name != "config"]
+            # a file's keys are the options' names (`from:` for --from), the parameters' names inside
+            names = {_config_key(p): p.name for p in ctx.command.params if p.name != "config"}
             extra = ["rules"] if ctx.info_name == "gate" else []
-            options = relative_to_file(options_for(read_config(value), ctx.info_name, known + extra, str(value)),
-                                       value, _path_options(ctx.command))
-            refuse_booleans(options, _takes(ctx.command), str(value))
+            given = options_for(read_config(value), ctx.info_name, [*names, *extra], str(value))
+            refuse_booleans(given, _takes(ctx.command), str(value))
+            options = relative_to_file({names.get(key, key): v for key, v in given.items()}, value,
+                                       _path_options(ctx.command))
             if _run is not None:
                 _run.config = dict(options)
             if "rules" in options:  # a gate policy: a list of rules, not a flag
@@ -242,9 +244,17 @@ def _path_options(command: click.Command) -> list[str]:
     return [p.name for p in command.params if p.param_type_name == "option" and p.name != "config" and _names_a_path(p)]
 
 
+def _config_key(param: click.Parameter) -> str:
+    """``param``'s key in a ``--config`` file: its long flag's name (``from`` for ``--from``,
+    whose parameter is ``from_report``), with ``_`` for ``-``; an argument's own name."""
+    flag = next((name for name in param.opts if name.startswith("--")), None)
+    return flag[2:].replace("-", "_") if flag else param.name
+
+
 def _takes(command: click.Command) -> dict[str, str]:
-    """What each option of ``command`` that is no switch takes: a number or text."""
-    annotations = {p.name: getattr(getattr(p, "type_descriptor", None), "annotation", None) for p in command.params}
+    """What each option of ``command`` that is no switch takes (a number or text), by its ``--config`` key."""
+    annotations = {_config_key(p): getattr(getattr(p, "type_descriptor", None), "annotation", None)
+                   for p in command.params}
     return {name: "a number" if kind in (int, float) else "text"
             for name, kind in annotations.items() if kind is not bool}
 

@@ -186,8 +186,9 @@ def gate(
             rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline,
                            from_report)
         if junit is not None:
-            write_junit(junit, "prunelimit gate", [(o.rule.name, o.passed, o.reason) for o in rep.result.outcomes],
-                        rep.seconds, warnings=rep.warnings)
+            cases = [(o.rule.name, o.passed, o.reason if o.fix is None else f"{o.reason}; fix: {o.fix}")
+                     for o in rep.result.outcomes]
+            write_junit(junit, "prunelimit gate", cases, rep.seconds, warnings=rep.warnings)
         emit("gate", rep.to_json(), o.json, console.render_gate, rep)
         if not rep.result.passed and not exit_zero:
             raise typer.Exit(1)

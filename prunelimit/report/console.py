@@ -433,6 +433,8 @@ def render_gate(rep) -> None:
     for o in rep.result.outcomes:
         mark = "[green]PASS[/]" if o.passed else "[red]FAIL[/]"
         stdout.print(f"{mark} {o.rule.name}: {o.reason}")
+        if o.fix is not None:
+            stdout.print(f"  fix: {o.fix}")
     if rep.estimate is not None:
         u = rep.estimate.uncertainty
         stdout.print(estimate_line(rep.estimate.ratio, None if u is None else u.to_json()))
