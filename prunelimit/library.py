@@ -661,7 +661,8 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     mappings, the entries of a YAML policy's ``rules:`` list. ``allow_incompatible``
     (default ``False``) compares a baseline of other data, loss or tensors anyway, with a
     warning, where it is refused. ``result.passed`` and each rule's outcome with its reason
-    (``result.result.outcomes``). ``prediction_from``: a ``bounds`` result or saved report
+    and, where it failed, what to do (``result.result.outcomes``: ``reason``, ``fix``).
+    ``prediction_from``: a ``bounds`` result or saved report
     to gate on instead of computing one (``gate --from``, as for :func:`verify`), so a
     notebook pays for the spectrum once.
 
