@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 
 from prunelimit import __version__
-from prunelimit.cache_reads import file_sha256, named_paths, named_variables, portable
+from prunelimit.cache_reads import file_sha256, fstring_patterns, named_paths, named_variables, portable
 from prunelimit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -508,6 +508,15 @@ class _Values:
                 self.packages |= one.packages
                 self.strings |= one.strings
             self._tag(f"set:{','.join(sorted(parts))}")
+        elif isinstance(obj, types.MappingProxyType):  # a class's __dict__, singledispatch's registry
+            self.update(label, dict(obj), deeper)
+        elif isinstance(obj, (classmethod, staticmethod)):  # the function they wrap is no field of theirs
+            self._tag(type(obj).__name__)
+            self.update(label, obj.__func__, deeper)
+        elif isinstance(obj, property):
+            self._tag("property")
+            for part in (obj.fget, obj.fset, obj.fdel):
+                self.update(label, part, deeper)
         elif isinstance(obj, functools.partial):
             self._tag("partial")
             for part in (obj.func, obj.args, obj.keywords):
@@ -541,6 +550,10 @@ class _Values:
         self._tag(f"function:{_qualname(fn)}")
         if _installed_code(fn.__code__.co_filename):
             self.packages.add(str(fn.__module__).partition(".")[0])
+            # an installed decorator's wrapper keeps the user's function beside it (``__wrapped__``,
+            # singledispatch's ``registry``): its own code is fixed, what it wraps is not
+            if vars(fn):
+                self.update(label, dict(sorted(vars(fn).items())), depth)
             return
         names = self._code(fn.__code__)
         for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
@@ -559,6 +572,7 @@ class _Values:
 
         self.digest.update(code.co_code)
         self._tag(repr((code.co_names, code.co_varnames, code.co_argcount, code.co_kwonlyargcount)))
+        self.strings.update(fstring_patterns(code))  # f"conf/{name}.json": the paths it may build
         names = set(code.co_names)
         for const in code.co_consts:
             if isinstance(const, types.CodeType):

@@ -37,6 +37,24 @@ READS = {
     "getenv-default": ("import os\n", "", "float(os.getenv('PLKEY_UNSET', '1.0'))", "$PLKEY_UNSET"),
     "variable-name-global": ("import os\nVAR = 'PLKEY_SCALE'\n", "", "float(os.environ.get(VAR, '1'))",
                              "$PLKEY_SCALE"),
+    # a file a variable names (PLKEY_FILE=conf/scale.txt), a path filled into a template
+    "variable-names-a-file": ("import os\n", "", "float(open(os.environ['PLKEY_FILE']).read())", "conf/scale.txt"),
+    "format-template": ("", "    name = 'scale'\n", "float(open('conf/{}.txt'.format(self.name)).read())",
+                        "conf/scale.txt"),
+    "percent-template": ("", "    name = 'scale'\n", "float(open('conf/%s.txt' % self.name).read())", "conf/scale.txt"),
+    "f-string": ("", "    name = 'scale'\n", "float(open(f'{self.name}.txt').read())", "scale.txt"),
+    # functions the key reaches only through a descriptor or an installed wrapper
+    "property": ("", "    @property\n    def scale(self):\n        return float(open('scale.txt').read())\n\n",
+                 "self.scale", "scale.txt"),
+    "staticmethod": ("class Conf:\n    @staticmethod\n    def scale():\n        return float(open('scale.txt').read())\n\n\n",
+                     "", "Conf.scale()", "scale.txt"),
+    "classmethod": ("class Conf:\n    @classmethod\n    def scale(cls):\n        return float(open('scale.txt').read())\n\n\n",
+                    "", "Conf.scale()", "scale.txt"),
+    "singledispatch": ("import functools\n\n\n@functools.singledispatch\ndef scale(x):\n    return 1.0\n\n\n"
+                       "@scale.register\ndef _(x: int):\n    return float(open('scale.txt').read())\n\n\n", "",
+                       "scale(1)", "scale.txt"),
+    "installed-decorator": ("import torch\n\n\n@torch.no_grad()\ndef scale():\n    return float(open('scale.txt').read())\n\n\n",
+                            "", "scale()", "scale.txt"),
 }
 
 
@@ -71,6 +89,7 @@ def test_what_the_code_reads_at_run_time_is_keyed_and_a_moved_or_touched_copy_hi
     module = f"plreads_{case.replace('-', '_')}"
     data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
     monkeypatch.setenv("PLKEY_SCALE", "1.0")
+    monkeypatch.setenv("PLKEY_FILE", "conf/scale.txt")
     monkeypatch.delenv("PLKEY_UNSET", raising=False)
 
     def key_and_output(root: Path) -> tuple[str, torch.Tensor]:
