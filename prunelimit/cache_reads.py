@@ -7,7 +7,7 @@ against the working folder and against each folder of the user's code (a path jo
 ``os.path.dirname(__file__)`` at run time), a pattern with ``*``, ``?`` or ``[`` by the paths it
 matches, a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces) by the paths
 its fields may fill in to, and the value of an environment variable a string names as a string
-itself. A file counts by its bytes (its size, modification and change times above
+itself. A file counts by its bytes (its size, modification and change times and inode above
 :data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
 :data:`FILE_BYTES_KEYED` in all, the rest by those times), except a folder that
 holds the user's code or the working folder (the checkout, ``.``, ``/``): that one counts only
@@ -231,7 +231,9 @@ def _file_content(path: Path, info: os.stat_result, budget: int) -> str:
             return "unreadable"
     # the change time too: a rewrite that sets the size and modification time back (cp -p,
     # rsync -t, touch -d) moves it, and nothing but the clock sets it
-    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    # and the inode: another file put in its place (a link re-pointed, a rename over it) may carry
+    # the same three, the change time ticking coarsely (a jiffy) for files written together
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
 
 
 def _folder_content(folder: Path) -> str:

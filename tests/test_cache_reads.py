@@ -267,3 +267,18 @@ def test_a_file_too_large_to_hash_rewritten_with_its_size_and_time_kept_is_a_mis
     os.utime(big, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert (big.stat().st_size, big.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     assert named_paths([named], []) != first
+
+
+def test_another_large_file_with_the_same_size_and_times_is_a_miss(tmp_path):
+    """A file over ``FILE_BYTES_KEYED`` counts by its stat: another file put in its place (a link
+    re-pointed, ``mv`` over it) with the same size and modification time (``cp -p``) and the same
+    change time (it ticks by a jiffy: two files copied at once share it; measured on ext4) kept
+    the key. Its inode tells them apart."""
+    from prunelimit.cache_reads import _file_content
+
+    def stat(inode: int) -> os.stat_result:  # mode, inode, device, links, uid, gid, size, times (s, then ns)
+        return os.stat_result((0o100644, inode, 1, 1, 0, 0, 2**27, 0, 0, 0, 0.0, 0.0, 0.0, 5, 7, 9))
+
+    path = tmp_path / "big.bin"
+    assert _file_content(path, stat(11), 2**26) == _file_content(path, stat(11), 2**26)
+    assert _file_content(path, stat(11), 2**26) != _file_content(path, stat(12), 2**26)
