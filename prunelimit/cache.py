@@ -42,7 +42,7 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -95,6 +95,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     path = inputs.loaded.path
     holds_code = inputs.loaded.source in CODE_FORMATS and path is not None and Path(path).is_file()
     digest.update(b"checkpoint:" + (archive_fingerprint(path).encode() if holds_code else b"-"))
+    if not (holds_code and inputs.loaded.source == "torchscript"):  # else that file is the module
+        digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
     digest.update(b"structure:" + repr(inputs.model).encode())
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
@@ -137,6 +139,10 @@ def python_version() -> str:
 # members of a code-holding zip archive that change on every save without changing what it
 # computes: torch's random serialization id, and TorchScript's source ranges for error messages
 _ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl)")
+# the namespace TorchScript gives a class compiled again in one process (``pkg.___torch_mangle_7.Net``
+# and its file ``pkg/___torch_mangle_7.py`` for every trace of ``pkg.Net`` after the first): the same
+# module traced twice differs by it alone
+_MANGLE = re.compile(rb"[./]___torch_mangle_\d+")
 
 
 def _canonical_pickle(data: bytes) -> bytes:
@@ -150,25 +156,27 @@ def _canonical_pickle(data: bytes) -> bytes:
         return data
 
 
-def archive_fingerprint(path: str | Path) -> str:
+def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
     saved to), pickles in a canonical form (a re-save numbers its memo otherwise), save-time
-    noise (:data:`_ARCHIVE_NOISE`) left out; another file by its bytes. A re-saved, renamed or
-    copied archive of the same module keeps its key."""
+    noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out;
+    another file by its bytes. A re-saved, renamed or copied archive of the same module, or one
+    traced again, keeps its key."""
     import zipfile
 
     if not zipfile.is_zipfile(path):
         return file_sha256(path)
     digest = hashlib.sha256()
     with zipfile.ZipFile(path) as archive:
-        members = sorted(((info.filename.split("/", 1)[-1], info) for info in archive.infolist() if not info.is_dir()),
-                         key=lambda member: member[0])
+        members = sorted(((_MANGLE.sub(b"", info.filename.split("/", 1)[-1].encode()).decode(), info)
+                          for info in archive.infolist() if not info.is_dir()), key=lambda member: member[0])
         for name, info in members:
             if _ARCHIVE_NOISE.fullmatch(name):
                 continue
-            if name.endswith(".pkl"):
-                data = _canonical_pickle(archive.read(info))
+            if name.endswith((".pkl", ".py")):
+                data = archive.read(info)
+                data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else data)
                 digest.update(f"{name}:{len(data)}:".encode() + data)
                 continue
             digest.update(f"{name}:{info.file_size}:".encode())
@@ -176,6 +184,30 @@ def archive_fingerprint(path: str | Path) -> str:
                 for block in iter(lambda: member.read(1 << 20), b""):
                     digest.update(block)
     return digest.hexdigest()
+
+
+def scripted_fingerprints(model: Any) -> list[str]:
+    """:func:`archive_fingerprint` of each outermost TorchScript module in ``model`` as it would
+    be saved: a traced or scripted module keeps its code and constants (a value baked in when it
+    was traced) in TorchScript, not in attributes the key reads. ``TypeError`` for one that
+    cannot be saved."""
+    import io
+
+    import torch
+
+    found, scripted = [], []
+    for name, module in model.named_modules():
+        inside = any(p == "" or name.startswith(p + ".") for p in scripted)
+        if isinstance(module, torch.jit.ScriptModule) and not inside:
+            scripted.append(name)
+            archive = io.BytesIO()
+            try:
+                torch.jit.save(module, archive)
+            except Exception as exc:  # torch's own errors for what TorchScript cannot save
+                raise TypeError(f"TorchScript module {name or 'model'} cannot be saved for the cache key: "
+                                f"{type(exc).__name__}") from None
+            found.append(f"{name}:{archive_fingerprint(archive)}")
+    return found
 
 
 def _keyed_spec(text: str | None) -> str | None:

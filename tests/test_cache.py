@@ -1404,3 +1404,38 @@ def test_a_cache_folder_that_cannot_take_entries_warns_once_and_the_command_succ
     assert [line for line in result.stderr.splitlines() if "cache" in line] == [
         line for line in result.stderr.splitlines() if "could not write cache entry" in line and "No space" in line]
     assert result.stderr.count("could not write cache entry") == 1 and not list((tmp_path / "cache").iterdir())
+
+
+class _Scaled(torch.nn.Module):
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.a, self.b, self.scale = torch.nn.Linear(64, 12), torch.nn.Linear(12, 10), scale
+
+    def forward(self, x):
+        return self.b(torch.tanh(self.a(x)) * self.scale)
+
+
+def test_a_traced_module_keys_by_what_was_traced_into_it():
+    """A traced module keeps its code and the constants baked in when it was traced in
+    TorchScript, not in attributes: a factory tracing the same weights with a scale read from
+    a file kept the key after the file changed (gate: 0.4186 cached vs 0.3906 fresh). The same
+    module traced again (TorchScript numbers its classes anew in a process) keeps the key,
+    alone or as a submodule of a Python model."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    x = torch.randn(20, 64, generator=torch.Generator().manual_seed(0))
+    data = (x, torch.arange(20) % 10)
+    torch.manual_seed(0)
+    weights = _Scaled(1.0).state_dict()
+
+    def key(scale: float, nested: bool = False) -> str:
+        module = _Scaled(scale)
+        module.load_state_dict(weights)
+        traced = torch.jit.trace(module, x[:4])
+        model = torch.nn.Sequential(torch.nn.Identity(), traced) if nested else traced
+        return input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
+
+    assert key(1.0) == key(1.0) != key(3.0)
+    assert key(1.0, nested=True) == key(1.0, nested=True) != key(3.0, nested=True)
