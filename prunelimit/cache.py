@@ -596,7 +596,9 @@ class _Values:
         # name alone, and its file need not change when the value it loads does
         for module in _user_modules_read(fn.__globals__, names):
             self._tag(f"values of module:{module.__name__}")
-            self.update(label, {n: vars(module)[n] for n in sorted(names) if n in vars(module)}, depth)
+            # a name the module lacks is computed by its __getattr__ (PEP 562: a lazy config)
+            read = sorted(names | {"__getattr__"})
+            self.update(label, {n: vars(module)[n] for n in read if n in vars(module)}, depth)
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""

@@ -1439,3 +1439,32 @@ def test_a_traced_module_keys_by_what_was_traced_into_it():
 
     assert key(1.0) == key(1.0) != key(3.0)
     assert key(1.0, nested=True) == key(1.0, nested=True) != key(3.0, nested=True)
+
+
+def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkeypatch):
+    """``cfg.SCALE`` where ``cfg`` defines no ``SCALE`` but a module ``__getattr__`` that reads
+    it from a JSON file (a lazy config): the file changed and gate served the old spectrum
+    (0.4186 cached vs 0.3906 fresh). The ``__getattr__`` is keyed like the values it stands for."""
+    import importlib
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    (tmp_path / "pllazycfg.py").write_text("import json\n\n\ndef __getattr__(name):\n"
+                                           "    return json.load(open('lazy.json'))[name]\n")
+    (tmp_path / "pllazymodel.py").write_text("import pllazycfg\nfrom torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
+                                             "    def forward(self, x):\n"
+                                             "        return super().forward(x * pllazycfg.SCALE)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+    torch.manual_seed(0)
+    model = importlib.import_module("pllazymodel").Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    keys = []
+    for scale in ("1.0", "1.0", "3.0"):
+        (tmp_path / "lazy.json").write_text(f'{{"SCALE": {scale}}}')
+        keys.append(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))
+    for name in ("pllazycfg", "pllazymodel"):
+        monkeypatch.delitem(sys.modules, name)
+    assert keys[0] == keys[1] != keys[2]
