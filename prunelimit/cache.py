@@ -47,7 +47,9 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 
 from prunelimit import __version__
-from prunelimit.cache_reads import file_sha256, fstring_patterns, named_paths, named_variables, portable
+from prunelimit.cache_reads import (
+    file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths,
+)
 from prunelimit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -124,7 +126,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
         digest.update(f"code:{name}:{sha}".encode())
     # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
     folders = sorted({Path(source).parent for source in code})
-    _update_json(digest, {"paths": named_paths(values.strings, folders), "environment": named_variables(values.strings)})
+    named = values.strings | sibling_paths(values.strings, code)
+    _update_json(digest, {"paths": named_paths(named, folders), "environment": named_variables(values.strings)})
     return digest.hexdigest()
 
 

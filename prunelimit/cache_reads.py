@@ -5,7 +5,8 @@ and environment variables its strings name (``open("scale.txt")``, ``os.listdir(
 A string names a path when something exists there: an absolute path as itself, a relative one
 against the working folder and against each folder of the user's code (a path joined to
 ``os.path.dirname(__file__)`` at run time), a pattern with ``*``, ``?`` or ``[`` by the paths it
-matches, a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces) by the paths
+matches, a file suffix (``".json"``) by the files beside the code of its name with that suffix
+(:func:`sibling_paths`), a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces) by the paths
 its fields may fill in to, and the value of an environment variable a string names as a string
 itself. A file counts by its bytes (its size, modification and change times and inode above
 :data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
@@ -52,6 +53,7 @@ _ESCAPED = {"{{": "{", "}}": "}", "%%": "%"}
 # a template names a path when its fixed text has a folder separator or ends in a file extension
 _PATH_LIKE = re.compile(r"(.*/.*|.*\.[A-Za-z0-9]{1,10})")
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_SUFFIX = re.compile(r"\.[A-Za-z0-9_]{1,10}")
 
 
 def file_sha256(path: str | Path) -> str:
@@ -111,6 +113,14 @@ def named_variables(strings: Iterable[str]) -> list[str]:
     set adds nothing, so setting it changes the lines)."""
     return [f"{name}={os.environ[name]}" for name in sorted(set(strings))
             if _VARIABLE.fullmatch(name) and name in os.environ]
+
+
+def sibling_paths(strings: Iterable[str], code_files: Iterable[str]) -> set[str]:
+    """The files beside the user's code named by its file name and a suffix the code holds
+    (``Path(__file__).with_suffix(".json")``, ``__file__.replace(".py", ".json")``): each code
+    file's path with each such suffix."""
+    suffixes = {text for text in strings if _SUFFIX.fullmatch(text)}
+    return {str(Path(source).with_suffix(suffix)) for source in code_files for suffix in suffixes}
 
 
 def variable_values(strings: Iterable[str]) -> set[str]:

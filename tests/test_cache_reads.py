@@ -42,6 +42,8 @@ READS = {
     "format-template": ("", "    name = 'scale'\n", "float(open('conf/{}.txt'.format(self.name)).read())",
                         "conf/scale.txt"),
     "percent-template": ("", "    name = 'scale'\n", "float(open('conf/%s.txt' % self.name).read())", "conf/scale.txt"),
+    "sibling-by-suffix": ("from pathlib import Path\n", "", "float(Path(__file__).with_suffix('.txt').read_text())",
+                          "plreads_sibling_by_suffix.txt"),
     "f-string": ("", "    name = 'scale'\n", "float(open(f'{self.name}.txt').read())", "scale.txt"),
     # functions the key reaches only through a descriptor or an installed wrapper
     "property": ("", "    @property\n    def scale(self):\n        return float(open('scale.txt').read())\n\n",
@@ -64,7 +66,7 @@ def _checkout(root: Path, module: str, case: str) -> None:
     (root / f"{module}.py").write_text(
         f"{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n{body}"
         f"    def forward(self, x):\n        return super().forward(x * {expr})\n")
-    for name in ("scale.txt", "conf/scale.txt"):
+    for name in ("scale.txt", "conf/scale.txt", f"{module}.txt"):
         (root / name).write_text("1.0")
 
 
