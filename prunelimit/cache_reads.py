@@ -7,8 +7,8 @@ against the working folder and against each folder of the user's code (a path jo
 ``os.path.dirname(__file__)`` at run time), a pattern with ``*``, ``?`` or ``[`` by the paths it
 matches, a file suffix (``".json"``) by the files beside the code of its name with that suffix
 (:func:`sibling_paths`), a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces) by the paths
-its fields may fill in to, and the value of an environment variable a string names as a string
-itself. A file counts by its bytes (its size, modification and change times and inode above
+its fields may fill in to, a string with ``$NAME`` as :func:`os.path.expandvars` expands it, and
+the value of an environment variable a string names as a string itself. A file counts by its bytes (its size, modification and change times and inode above
 :data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
 :data:`FILE_BYTES_KEYED` in all, the rest by those times), except a folder that
 holds the user's code or the working folder (the checkout, ``.``, ``/``): that one counts only
@@ -53,6 +53,7 @@ _ESCAPED = {"{{": "{", "}}": "}", "%%": "%"}
 # a template names a path when its fixed text has a folder separator or ends in a file extension
 _PATH_LIKE = re.compile(r"(.*/.*|.*\.[A-Za-z0-9]{1,10})")
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _SUFFIX = re.compile(r"\.[A-Za-z0-9_]{1,10}")
 
 
@@ -89,6 +90,7 @@ def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[st
     # a path the code fills in (``"conf/{}.json".format(name)``) by every file the template matches,
     # and one an environment variable it names holds (``open(os.environ["MODEL_CFG"])``)
     named = {s for s in strings | variable_values(strings) if could_name_a_path(s)}
+    named |= {os.path.expandvars(text) for text in named if "$" in text}  # "$DATA/cfg.json" as it expands
     named |= {pattern for text in named if (pattern := template_pattern(text)) is not None}
     lines = []
     for text in sorted(named):
@@ -109,10 +111,11 @@ def _working_folder() -> list[Path]:
 
 
 def named_variables(strings: Iterable[str]) -> list[str]:
-    """``NAME=value`` for each string that names a set environment variable (one that is not
-    set adds nothing, so setting it changes the lines)."""
-    return [f"{name}={os.environ[name]}" for name in sorted(set(strings))
-            if _VARIABLE.fullmatch(name) and name in os.environ]
+    """``NAME=value`` for each set environment variable a string names, whole or as ``$NAME``
+    inside it (one that is not set adds nothing, so setting it changes the lines)."""
+    names = {text for text in strings if _VARIABLE.fullmatch(text)}
+    names |= {name for text in strings for name in _REFERENCE.findall(text)}  # "$DATA/cfg.json", "${DATA}"
+    return [f"{name}={os.environ[name]}" for name in sorted(names) if name in os.environ]
 
 
 def sibling_paths(strings: Iterable[str], code_files: Iterable[str]) -> set[str]:

@@ -39,6 +39,8 @@ READS = {
                              "$PLKEY_SCALE"),
     # a file a variable names (PLKEY_FILE=conf/scale.txt), a path filled into a template
     "variable-names-a-file": ("import os\n", "", "float(open(os.environ['PLKEY_FILE']).read())", "conf/scale.txt"),
+    "expandvars": ("import os\n", "", "float(open(os.path.expandvars('$PLKEY_DIR/scale.txt')).read())",
+                   "conf/scale.txt"),
     "format-template": ("", "    name = 'scale'\n", "float(open('conf/{}.txt'.format(self.name)).read())",
                         "conf/scale.txt"),
     "percent-template": ("", "    name = 'scale'\n", "float(open('conf/%s.txt' % self.name).read())", "conf/scale.txt"),
@@ -92,6 +94,7 @@ def test_what_the_code_reads_at_run_time_is_keyed_and_a_moved_or_touched_copy_hi
     data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
     monkeypatch.setenv("PLKEY_SCALE", "1.0")
     monkeypatch.setenv("PLKEY_FILE", "conf/scale.txt")
+    monkeypatch.setenv("PLKEY_DIR", "conf")
     monkeypatch.delenv("PLKEY_UNSET", raising=False)
 
     def key_and_output(root: Path) -> tuple[str, torch.Tensor]:
