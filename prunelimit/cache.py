@@ -42,12 +42,14 @@ import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
 from prunelimit import __version__
-from prunelimit.cache_reads import file_sha256, named_paths, named_variables, portable
+from prunelimit.cache_reads import (
+    file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths,
+)
 from prunelimit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -95,6 +97,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     path = inputs.loaded.path
     holds_code = inputs.loaded.source in CODE_FORMATS and path is not None and Path(path).is_file()
     digest.update(b"checkpoint:" + (archive_fingerprint(path).encode() if holds_code else b"-"))
+    if not (holds_code and inputs.loaded.source == "torchscript"):  # else that file is the module
+        digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
     digest.update(b"structure:" + repr(inputs.model).encode())
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
@@ -122,7 +126,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
         digest.update(f"code:{name}:{sha}".encode())
     # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
     folders = sorted({Path(source).parent for source in code})
-    _update_json(digest, {"paths": named_paths(values.strings, folders), "environment": named_variables(values.strings)})
+    named = values.strings | sibling_paths(values.strings, code)
+    _update_json(digest, {"paths": named_paths(named, folders), "environment": named_variables(values.strings)})
     return digest.hexdigest()
 
 
@@ -137,6 +142,10 @@ def python_version() -> str:
 # members of a code-holding zip archive that change on every save without changing what it
 # computes: torch's random serialization id, and TorchScript's source ranges for error messages
 _ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl)")
+# the namespace TorchScript gives a class compiled again in one process (``pkg.___torch_mangle_7.Net``
+# and its file ``pkg/___torch_mangle_7.py`` for every trace of ``pkg.Net`` after the first): the same
+# module traced twice differs by it alone
+_MANGLE = re.compile(rb"[./]___torch_mangle_\d+")
 
 
 def _canonical_pickle(data: bytes) -> bytes:
@@ -150,25 +159,27 @@ def _canonical_pickle(data: bytes) -> bytes:
         return data
 
 
-def archive_fingerprint(path: str | Path) -> str:
+def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
     saved to), pickles in a canonical form (a re-save numbers its memo otherwise), save-time
-    noise (:data:`_ARCHIVE_NOISE`) left out; another file by its bytes. A re-saved, renamed or
-    copied archive of the same module keeps its key."""
+    noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out;
+    another file by its bytes. A re-saved, renamed or copied archive of the same module, or one
+    traced again, keeps its key."""
     import zipfile
 
     if not zipfile.is_zipfile(path):
         return file_sha256(path)
     digest = hashlib.sha256()
     with zipfile.ZipFile(path) as archive:
-        members = sorted(((info.filename.split("/", 1)[-1], info) for info in archive.infolist() if not info.is_dir()),
-                         key=lambda member: member[0])
+        members = sorted(((_MANGLE.sub(b"", info.filename.split("/", 1)[-1].encode()).decode(), info)
+                          for info in archive.infolist() if not info.is_dir()), key=lambda member: member[0])
         for name, info in members:
             if _ARCHIVE_NOISE.fullmatch(name):
                 continue
-            if name.endswith(".pkl"):
-                data = _canonical_pickle(archive.read(info))
+            if name.endswith((".pkl", ".py")):
+                data = archive.read(info)
+                data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else data)
                 digest.update(f"{name}:{len(data)}:".encode() + data)
                 continue
             digest.update(f"{name}:{info.file_size}:".encode())
@@ -176,6 +187,30 @@ def archive_fingerprint(path: str | Path) -> str:
                 for block in iter(lambda: member.read(1 << 20), b""):
                     digest.update(block)
     return digest.hexdigest()
+
+
+def scripted_fingerprints(model: Any) -> list[str]:
+    """:func:`archive_fingerprint` of each outermost TorchScript module in ``model`` as it would
+    be saved: a traced or scripted module keeps its code and constants (a value baked in when it
+    was traced) in TorchScript, not in attributes the key reads. ``TypeError`` for one that
+    cannot be saved."""
+    import io
+
+    import torch
+
+    found, scripted = [], []
+    for name, module in model.named_modules():
+        inside = any(p == "" or name.startswith(p + ".") for p in scripted)
+        if isinstance(module, torch.jit.ScriptModule) and not inside:
+            scripted.append(name)
+            archive = io.BytesIO()
+            try:
+                torch.jit.save(module, archive)
+            except Exception as exc:  # torch's own errors for what TorchScript cannot save
+                raise TypeError(f"TorchScript module {name or 'model'} cannot be saved for the cache key: "
+                                f"{type(exc).__name__}") from None
+            found.append(f"{name}:{archive_fingerprint(archive)}")
+    return found
 
 
 def _keyed_spec(text: str | None) -> str | None:
@@ -508,6 +543,15 @@ class _Values:
                 self.packages |= one.packages
                 self.strings |= one.strings
             self._tag(f"set:{','.join(sorted(parts))}")
+        elif isinstance(obj, types.MappingProxyType):  # a class's __dict__, singledispatch's registry
+            self.update(label, dict(obj), deeper)
+        elif isinstance(obj, (classmethod, staticmethod)):  # the function they wrap is no field of theirs
+            self._tag(type(obj).__name__)
+            self.update(label, obj.__func__, deeper)
+        elif isinstance(obj, property):
+            self._tag("property")
+            for part in (obj.fget, obj.fset, obj.fdel):
+                self.update(label, part, deeper)
         elif isinstance(obj, functools.partial):
             self._tag("partial")
             for part in (obj.func, obj.args, obj.keywords):
@@ -541,6 +585,10 @@ class _Values:
         self._tag(f"function:{_qualname(fn)}")
         if _installed_code(fn.__code__.co_filename):
             self.packages.add(str(fn.__module__).partition(".")[0])
+            # an installed decorator's wrapper keeps the user's function beside it (``__wrapped__``,
+            # singledispatch's ``registry``): its own code is fixed, what it wraps is not
+            if vars(fn):
+                self.update(label, dict(sorted(vars(fn).items())), depth)
             return
         names = self._code(fn.__code__)
         for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
@@ -551,7 +599,9 @@ class _Values:
         # name alone, and its file need not change when the value it loads does
         for module in _user_modules_read(fn.__globals__, names):
             self._tag(f"values of module:{module.__name__}")
-            self.update(label, {n: vars(module)[n] for n in sorted(names) if n in vars(module)}, depth)
+            # a name the module lacks is computed by its __getattr__ (PEP 562: a lazy config)
+            read = sorted(names | {"__getattr__"})
+            self.update(label, {n: vars(module)[n] for n in read if n in vars(module)}, depth)
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""
@@ -559,6 +609,7 @@ class _Values:
 
         self.digest.update(code.co_code)
         self._tag(repr((code.co_names, code.co_varnames, code.co_argcount, code.co_kwonlyargcount)))
+        self.strings.update(fstring_patterns(code))  # f"conf/{name}.json": the paths it may build
         names = set(code.co_names)
         for const in code.co_consts:
             if isinstance(const, types.CodeType):

@@ -5,7 +5,10 @@ and environment variables its strings name (``open("scale.txt")``, ``os.listdir(
 A string names a path when something exists there: an absolute path as itself, a relative one
 against the working folder and against each folder of the user's code (a path joined to
 ``os.path.dirname(__file__)`` at run time), a pattern with ``*``, ``?`` or ``[`` by the paths it
-matches. A file counts by its bytes (its size, modification and change times above
+matches, a file suffix (``".json"``) by the files beside the code of its name with that suffix
+(:func:`sibling_paths`), a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces) by the paths
+its fields may fill in to, a string with ``$NAME`` as :func:`os.path.expandvars` expands it, and
+the value of an environment variable a string names as a string itself. A file counts by its bytes (its size, modification and change times and inode above
 :data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
 :data:`FILE_BYTES_KEYED` in all, the rest by those times), except a folder that
 holds the user's code or the working folder (the checkout, ``.``, ``/``): that one counts only
@@ -18,6 +21,7 @@ the same files keeps its key.
 
 from __future__ import annotations
 
+import dis
 import glob
 import hashlib
 import itertools
@@ -25,6 +29,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from types import CodeType
 from typing import Iterable, Sequence
 
 # A file is keyed by its bytes up to this size (a folder's files up to this much in all); a
@@ -42,6 +47,14 @@ SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
 _ENTRY = re.compile(r"\.?[0-9a-f]{64}\.entry(\..+\.tmp)?")
 _VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _PATTERN = re.compile(r"[*?[]")
+# a replacement field of ``str.format`` or of ``%`` formatting, and their escaped braces and percent
+_FIELD = re.compile(r"\{\{|\}\}|%%|\{[^{}]*\}|%(\([^)]*\))?[#0 +-]*(\*|\d+)?(\.(\*|\d+))?[diouxXeEfFgGcrsa]")
+_ESCAPED = {"{{": "{", "}}": "}", "%%": "%"}
+# a template names a path when its fixed text has a folder separator or ends in a file extension
+_PATH_LIKE = re.compile(r"(.*/.*|.*\.[A-Za-z0-9]{1,10})")
+_JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
+_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_SUFFIX = re.compile(r"\.[A-Za-z0-9_]{1,10}")
 
 
 def file_sha256(path: str | Path) -> str:
@@ -73,8 +86,14 @@ def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[st
     its paths hold, relative strings resolved against the working folder and ``code_folders``.
     ``TypeError`` for a named folder too large to key (:data:`FOLDER_ENTRIES`)."""
     bases = list(dict.fromkeys(p.resolve() for p in (*_working_folder(), *code_folders)))
+    strings = set(strings)
+    # a path the code fills in (``"conf/{}.json".format(name)``) by every file the template matches,
+    # and one an environment variable it names holds (``open(os.environ["MODEL_CFG"])``)
+    named = {s for s in strings | variable_values(strings) if could_name_a_path(s)}
+    named |= {os.path.expandvars(text) for text in named if "$" in text}  # "$DATA/cfg.json" as it expands
+    named |= {pattern for text in named if (pattern := template_pattern(text)) is not None}
     lines = []
-    for text in sorted({s for s in strings if could_name_a_path(s)}):
+    for text in sorted(named):
         # in the order of the folders it resolves in, not as a set: a copy of the same file in
         # another folder (an older checkout's) must not hide a change in this one
         held = [f"{label}:{content}" for label, path in _paths(text, bases)
@@ -92,10 +111,84 @@ def _working_folder() -> list[Path]:
 
 
 def named_variables(strings: Iterable[str]) -> list[str]:
-    """``NAME=value`` for each string that names a set environment variable (one that is not
-    set adds nothing, so setting it changes the lines)."""
-    return [f"{name}={os.environ[name]}" for name in sorted(set(strings))
-            if _VARIABLE.fullmatch(name) and name in os.environ]
+    """``NAME=value`` for each set environment variable a string names, whole or as ``$NAME``
+    inside it (one that is not set adds nothing, so setting it changes the lines)."""
+    names = {text for text in strings if _VARIABLE.fullmatch(text)}
+    names |= {name for text in strings for name in _REFERENCE.findall(text)}  # "$DATA/cfg.json", "${DATA}"
+    return [f"{name}={os.environ[name]}" for name in sorted(names) if name in os.environ]
+
+
+def sibling_paths(strings: Iterable[str], code_files: Iterable[str]) -> set[str]:
+    """The files beside the user's code named by its file name and a suffix the code holds
+    (``Path(__file__).with_suffix(".json")``, ``__file__.replace(".py", ".json")``): each code
+    file's path with each such suffix."""
+    suffixes = {text for text in strings if _SUFFIX.fullmatch(text)}
+    return {str(Path(source).with_suffix(suffix)) for source in code_files for suffix in suffixes}
+
+
+def variable_values(strings: Iterable[str]) -> set[str]:
+    """The values of the set environment variables that ``strings`` name."""
+    return {os.environ[name] for name in set(strings) if _VARIABLE.fullmatch(name) and name in os.environ}
+
+
+def template_pattern(text: str) -> str | None:
+    """The glob pattern of the paths a ``str.format`` or ``%`` template may fill in to
+    (``"conf/{}.json"``: ``conf/*.json``), or ``None`` for a string with no field or whose
+    fixed text does not look like a path (``"loss {:.3f}"``)."""
+    if not _FIELD.search(text):
+        return None
+    pieces: list[str | None] = []
+    at = 0
+    for field in _FIELD.finditer(text):
+        pieces += [text[at:field.start()], _ESCAPED.get(field.group())]
+        at = field.end()
+    return fields_pattern([*pieces, text[at:]])
+
+
+def fields_pattern(pieces: Sequence[str | None]) -> str | None:
+    """The glob pattern of a string built of fixed ``pieces`` and fields (``None``): a template's,
+    an f-string's; ``None`` when it has no field or its fixed text does not look like a path."""
+    fixed = "".join(piece for piece in pieces if piece is not None)
+    if None not in pieces or not _PATH_LIKE.fullmatch(fixed) or not any(c.isalnum() for c in fixed):
+        return None
+    # fields side by side are one wildcard: ``**`` would walk every folder below
+    return re.sub(r"\*{2,}", "*", "".join("*" if piece is None else glob.escape(piece) for piece in pieces))
+
+
+def fstring_patterns(code: CodeType) -> list[str]:
+    """The glob patterns of the f-strings ``code`` builds (``f"{name}.json"``: ``*.json``), by
+    :func:`fields_pattern`; f-strings of more than straight-line expressions are left out."""
+    instructions = list(dis.get_instructions(code))
+    patterns = []
+    for at, instruction in enumerate(instructions):
+        if instruction.opname == "BUILD_STRING":
+            pieces = _string_pieces(instructions[:at], instruction.arg)
+            if pieces is not None and (pattern := fields_pattern(pieces)) is not None:
+                patterns.append(pattern)
+    return patterns
+
+
+def _string_pieces(before: Sequence[dis.Instruction], count: int) -> list[str | None] | None:
+    """The ``count`` values pushed last by the ``before`` instructions, each as its constant
+    string or ``None`` (a formatted value); ``None`` where a jump makes the stack unclear."""
+    pieces: list[str | None] = []
+    end = len(before)
+    for _ in range(count):
+        pushed, start = 0, end
+        while pushed != 1:  # walk back over one value's instructions: together they push one
+            start -= 1
+            if start < 0 or before[start].opcode in _JUMPS or before[start].is_jump_target:
+                return None
+            op = before[start]
+            try:
+                pushed += dis.stack_effect(op.opcode, op.arg if op.opcode >= dis.HAVE_ARGUMENT else None, jump=False)
+            except ValueError:  # an opcode this Python's dis cannot size
+                return None
+        first = before[start]
+        constant = start == end - 1 and first.opname == "LOAD_CONST" and isinstance(first.argval, str)
+        pieces.insert(0, first.argval if constant else None)
+        end = start
+    return pieces
 
 
 def _paths(text: str, bases: Sequence[Path]) -> list[tuple[str, Path]]:
@@ -151,7 +244,9 @@ def _file_content(path: Path, info: os.stat_result, budget: int) -> str:
             return "unreadable"
     # the change time too: a rewrite that sets the size and modification time back (cp -p,
     # rsync -t, touch -d) moves it, and nothing but the clock sets it
-    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    # and the inode: another file put in its place (a link re-pointed, a rename over it) may carry
+    # the same three, the change time ticking coarsely (a jiffy) for files written together
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
 
 
 def _folder_content(folder: Path) -> str:

@@ -1404,3 +1404,67 @@ def test_a_cache_folder_that_cannot_take_entries_warns_once_and_the_command_succ
     assert [line for line in result.stderr.splitlines() if "cache" in line] == [
         line for line in result.stderr.splitlines() if "could not write cache entry" in line and "No space" in line]
     assert result.stderr.count("could not write cache entry") == 1 and not list((tmp_path / "cache").iterdir())
+
+
+class _Scaled(torch.nn.Module):
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        self.a, self.b, self.scale = torch.nn.Linear(64, 12), torch.nn.Linear(12, 10), scale
+
+    def forward(self, x):
+        return self.b(torch.tanh(self.a(x)) * self.scale)
+
+
+def test_a_traced_module_keys_by_what_was_traced_into_it():
+    """A traced module keeps its code and the constants baked in when it was traced in
+    TorchScript, not in attributes: a factory tracing the same weights with a scale read from
+    a file kept the key after the file changed (gate: 0.4186 cached vs 0.3906 fresh). The same
+    module traced again (TorchScript numbers its classes anew in a process) keeps the key,
+    alone or as a submodule of a Python model."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    x = torch.randn(20, 64, generator=torch.Generator().manual_seed(0))
+    data = (x, torch.arange(20) % 10)
+    torch.manual_seed(0)
+    weights = _Scaled(1.0).state_dict()
+
+    def key(scale: float, nested: bool = False) -> str:
+        module = _Scaled(scale)
+        module.load_state_dict(weights)
+        traced = torch.jit.trace(module, x[:4])
+        model = torch.nn.Sequential(torch.nn.Identity(), traced) if nested else traced
+        return input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
+
+    assert key(1.0) == key(1.0) != key(3.0)
+    assert key(1.0, nested=True) == key(1.0, nested=True) != key(3.0, nested=True)
+
+
+def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkeypatch):
+    """``cfg.SCALE`` where ``cfg`` defines no ``SCALE`` but a module ``__getattr__`` that reads
+    it from a JSON file (a lazy config): the file changed and gate served the old spectrum
+    (0.4186 cached vs 0.3906 fresh). The ``__getattr__`` is keyed like the values it stands for."""
+    import importlib
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    (tmp_path / "pllazycfg.py").write_text("import json\n\n\ndef __getattr__(name):\n"
+                                           "    return json.load(open('lazy.json'))[name]\n")
+    (tmp_path / "pllazymodel.py").write_text("import pllazycfg\nfrom torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
+                                             "    def forward(self, x):\n"
+                                             "        return super().forward(x * pllazycfg.SCALE)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+    torch.manual_seed(0)
+    model = importlib.import_module("pllazymodel").Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    keys = []
+    for scale in ("1.0", "1.0", "3.0"):
+        (tmp_path / "lazy.json").write_text(f'{{"SCALE": {scale}}}')
+        keys.append(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))
+    for name in ("pllazycfg", "pllazymodel"):
+        monkeypatch.delitem(sys.modules, name)
+    assert keys[0] == keys[1] != keys[2]

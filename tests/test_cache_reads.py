@@ -37,6 +37,28 @@ READS = {
     "getenv-default": ("import os\n", "", "float(os.getenv('PLKEY_UNSET', '1.0'))", "$PLKEY_UNSET"),
     "variable-name-global": ("import os\nVAR = 'PLKEY_SCALE'\n", "", "float(os.environ.get(VAR, '1'))",
                              "$PLKEY_SCALE"),
+    # a file a variable names (PLKEY_FILE=conf/scale.txt), a path filled into a template
+    "variable-names-a-file": ("import os\n", "", "float(open(os.environ['PLKEY_FILE']).read())", "conf/scale.txt"),
+    "expandvars": ("import os\n", "", "float(open(os.path.expandvars('$PLKEY_DIR/scale.txt')).read())",
+                   "conf/scale.txt"),
+    "format-template": ("", "    name = 'scale'\n", "float(open('conf/{}.txt'.format(self.name)).read())",
+                        "conf/scale.txt"),
+    "percent-template": ("", "    name = 'scale'\n", "float(open('conf/%s.txt' % self.name).read())", "conf/scale.txt"),
+    "sibling-by-suffix": ("from pathlib import Path\n", "", "float(Path(__file__).with_suffix('.txt').read_text())",
+                          "plreads_sibling_by_suffix.txt"),
+    "f-string": ("", "    name = 'scale'\n", "float(open(f'{self.name}.txt').read())", "scale.txt"),
+    # functions the key reaches only through a descriptor or an installed wrapper
+    "property": ("", "    @property\n    def scale(self):\n        return float(open('scale.txt').read())\n\n",
+                 "self.scale", "scale.txt"),
+    "staticmethod": ("class Conf:\n    @staticmethod\n    def scale():\n        return float(open('scale.txt').read())\n\n\n",
+                     "", "Conf.scale()", "scale.txt"),
+    "classmethod": ("class Conf:\n    @classmethod\n    def scale(cls):\n        return float(open('scale.txt').read())\n\n\n",
+                    "", "Conf.scale()", "scale.txt"),
+    "singledispatch": ("import functools\n\n\n@functools.singledispatch\ndef scale(x):\n    return 1.0\n\n\n"
+                       "@scale.register\ndef _(x: int):\n    return float(open('scale.txt').read())\n\n\n", "",
+                       "scale(1)", "scale.txt"),
+    "installed-decorator": ("import torch\n\n\n@torch.no_grad()\ndef scale():\n    return float(open('scale.txt').read())\n\n\n",
+                            "", "scale()", "scale.txt"),
 }
 
 
@@ -46,7 +68,7 @@ def _checkout(root: Path, module: str, case: str) -> None:
     (root / f"{module}.py").write_text(
         f"{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n{body}"
         f"    def forward(self, x):\n        return super().forward(x * {expr})\n")
-    for name in ("scale.txt", "conf/scale.txt"):
+    for name in ("scale.txt", "conf/scale.txt", f"{module}.txt"):
         (root / name).write_text("1.0")
 
 
@@ -71,6 +93,8 @@ def test_what_the_code_reads_at_run_time_is_keyed_and_a_moved_or_touched_copy_hi
     module = f"plreads_{case.replace('-', '_')}"
     data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
     monkeypatch.setenv("PLKEY_SCALE", "1.0")
+    monkeypatch.setenv("PLKEY_FILE", "conf/scale.txt")
+    monkeypatch.setenv("PLKEY_DIR", "conf")
     monkeypatch.delenv("PLKEY_UNSET", raising=False)
 
     def key_and_output(root: Path) -> tuple[str, torch.Tensor]:
@@ -248,3 +272,18 @@ def test_a_file_too_large_to_hash_rewritten_with_its_size_and_time_kept_is_a_mis
     os.utime(big, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert (big.stat().st_size, big.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
     assert named_paths([named], []) != first
+
+
+def test_another_large_file_with_the_same_size_and_times_is_a_miss(tmp_path):
+    """A file over ``FILE_BYTES_KEYED`` counts by its stat: another file put in its place (a link
+    re-pointed, ``mv`` over it) with the same size and modification time (``cp -p``) and the same
+    change time (it ticks by a jiffy: two files copied at once share it; measured on ext4) kept
+    the key. Its inode tells them apart."""
+    from prunelimit.cache_reads import _file_content
+
+    def stat(inode: int) -> os.stat_result:  # mode, inode, device, links, uid, gid, size, times (s, then ns)
+        return os.stat_result((0o100644, inode, 1, 1, 0, 0, 2**27, 0, 0, 0, 0.0, 0.0, 0.0, 5, 7, 9))
+
+    path = tmp_path / "big.bin"
+    assert _file_content(path, stat(11), 2**26) == _file_content(path, stat(11), 2**26)
+    assert _file_content(path, stat(11), 2**26) != _file_content(path, stat(12), 2**26)
