@@ -22,6 +22,10 @@ Deviations from the reference code, for small models and a CPU budget:
 * the data loss is the caller's ``loss_fn`` (the reference uses label smoothing 0.1);
 * no mixed precision; learning rates, epochs, gate-lr and the controller step Δ are
   :class:`HyperfluxConfig` fields (the reference defaults are for ResNet-50 on CIFAR);
+* the regrowth phase's weight learning rate is tied to ``weight_lr``: it restarts at
+  ``weight_lr/10`` and falls by a cosine to ``weight_lr/100``, where the reference restarts
+  at its pruning rate/100 and falls to /1000 (0.1 → 0.001 → 1e-4 on CIFAR), so regrowth
+  here trains the weights 10× faster than the reference's would at the same ``weight_lr``;
 * the regrowth phase restarts the gates' Adam moments: kept, they carried the pressure
   phase's Γ/N into Γ = 0 and closed gates for epochs (a gate with zero flux went on falling);
 * the trajectory targets ``target_density · regrowth_headroom`` at the end of the
