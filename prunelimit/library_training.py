@@ -107,8 +107,8 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     result holds the keep-masks (``masks``, parameter name → bool tensor as
     ``Pruning.masks``; ``result.apply(model)`` hands them to ``torch.nn.utils.prune``, as
     ``Pruning.apply``), the density asked for and reached, loss and
-    accuracy on ``eval_data`` before and after, the per-epoch log, and a warning when the
-    run ended more than 10 % off its target. ``to_json()`` is ``prunelimit hyperflux
+    accuracy on ``eval_data`` before and after (``None``: on ``data``, and ``warnings`` says
+    so), the per-epoch log, and a warning when the run ended more than 10 % off its target. ``to_json()`` is ``prunelimit hyperflux
     --json`` without its ``output``. ``progress(epoch, epochs)`` is called after each epoch
     of both phases.
 

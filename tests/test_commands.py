@@ -416,7 +416,8 @@ def test_imp_from_a_pruned_file_starts_at_its_density(cli, own_ckpt, tmp_path):
 
 
 def test_hyperflux_command(cli, tmp_path):
-    doc = _json(cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--target-density", 0.2,
+    doc = _json(cli("hyperflux", "--model", "mlp:64,32,10", "--data", "digits:train", "--eval-data", "digits:test",
+                    "--target-density", 0.2,
                     "--pruning-epochs", 15, "--regrowth-epochs", 3, "-o", tmp_path / "hf.pt", "--json",
                     "--log", tmp_path / "log.csv"))
     # the JSON log is the --log CSV (it lacked the target and loss columns), and ends at the file's density

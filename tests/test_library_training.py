@@ -176,7 +176,8 @@ def test_hyperflux_on_objects_is_the_command_lines_run(model, train, tmp_path):
     # the same report; its warning names the keyword where the command line's names the flag
     # (it said "raise --pruning-epochs" to a caller of prunelimit.hyperflux)
     assert {**report.to_json(), "warnings": None} == {**from_file.to_json(), "warnings": None}
-    assert [w.replace("pruning_epochs=", "--pruning-epochs") for w in report.warnings] == list(from_file.warnings)
+    assert [w.replace("pruning_epochs=", "--pruning-epochs").replace("eval_data=", "--eval-data")
+            for w in report.warnings] == list(from_file.warnings)
     assert "raise pruning_epochs=" in report.warnings[0]
     saved = load_model(out)
     assert _same_state(report.masks, saved.masks) and _same_state(model.state_dict(), saved.model.state_dict())

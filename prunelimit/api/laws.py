@@ -277,5 +277,16 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
                              progress=progress)
     kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
     return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
-                           result.log, tuple(_missed_target(result.density, target_density, result.log)), selection,
-                           result.start_density)
+                           result.log, (*_missed_target(result.density, target_density, result.log),
+                                        *evaluated_on_training_data(evaluation is batches)),
+                           selection, result.start_density)
+
+
+def evaluated_on_training_data(same: bool) -> tuple[str, ...]:
+    """The warning of a run evaluated on the batches it trains on (``same``), as ``imp``'s: its
+    before and after then say how well the network fits those very samples, not how it
+    generalises."""
+    if not same:
+        return ()
+    return (f"before and after are the loss and accuracy on the training data the run trains on, not on held-out "
+            f"data; give held-out data with {option('eval_data')}",)

@@ -255,3 +255,36 @@ def test_a_runs_repr_stays_short_however_many_epochs_it_logged():
     report = HyperfluxReport(0.3, 0.31, {}, Evaluation(0.1, 0.9, 100), Evaluation(0.2, 0.8, 100), log)
     assert len(repr(report)) < 1000, len(repr(report))
     assert len(report.log) == 500 and report.to_json()["log"][-1]["epoch"] == 499
+
+
+def test_hyperflux_without_eval_data_warns_that_before_and_after_are_on_the_training_data(cli, tmp_path):
+    """``imp`` says its errors are training errors when no eval data is given; ``hyperflux``
+    reported before/after on the training data without a word. Both readers are told, each
+    naming the option as it knows it."""
+    import json
+
+    import prunelimit
+
+    args = ("hyperflux", "--model", "mlp:64,12,10", "--data", "digits:train", "--max-samples", "64",
+            "--target-density", "0.5", "--pruning-epochs", "3", "--regrowth-epochs", "0", "--gate-lr", "0.2",
+            "--threads", "1")
+    run = cli(*args, "-o", tmp_path / "a.pt", "--json")
+    assert run.exit_code == 0, run.stderr
+    on_train = [w for w in json.loads(run.stdout)["warnings"] if "training data" in w]
+    assert len(on_train) == 1 and on_train[0].endswith("--eval-data")
+    run = cli(*args, "-o", tmp_path / "b.pt")  # the console says it too
+    assert run.exit_code == 0 and "warning: before and after are" in " ".join(run.stdout.split())
+    run = cli(*args, "--eval-data", "digits:test", "-o", tmp_path / "c.pt", "--json")
+    assert run.exit_code == 0 and not [w for w in json.loads(run.stdout)["warnings"] if "training data" in w]
+
+    d = load_digits()
+    x, y = torch.tensor(d.data[:64] / 16.0, dtype=torch.float32), torch.tensor(d.target[:64])
+    settings = dict(pruning_epochs=3, regrowth_epochs=0, gate_lr=0.2)
+    torch.manual_seed(0)
+    report = prunelimit.hyperflux(nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10)), (x, y), 0.5,
+                                  **settings)
+    assert [w.rsplit(" ", 1)[-1] for w in report.warnings if "training data" in w] == ["eval_data="]
+    assert report.to_json()["warnings"] == list(report.warnings)
+    held_out = prunelimit.hyperflux(nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10)), (x, y), 0.5,
+                                    eval_data=(x[:32], y[:32]), **settings)
+    assert not [w for w in held_out.warnings if "training data" in w]
