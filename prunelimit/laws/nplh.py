@@ -579,6 +579,10 @@ def fit_nplh(
     x_all, y_all = np.log(gam), np.log(dens)  # LawPoints holds densities in (0, 1] and positive finite gammas
     order = np.lexsort((y_all, x_all))  # one order, whatever the rows': the bootstrap draws by position
     x_all, y_all = x_all[order], y_all[order]
+    if np.ptp(y_all) == 0:  # before the region: the automatic one split a flat line and named a part of it
+        raise UsageError(f"all {x_all.size} points have the same density {math.exp(y_all[0]):g}: one density cannot "
+                         "fit the law, whose slope is how the density falls as gamma rises; record points at "
+                         "several densities")
     if region == "auto":
         sel = _auto_region(x_all, y_all)
         low, high = float(np.exp(y_all[sel].min())), float(np.exp(y_all[sel].max()))
@@ -603,8 +607,9 @@ def fit_nplh(
         raise UsageError(f"only {distinct} distinct gamma values among the {x.size} points with density in "
                          f"[{low:g}, {high:g}]; widen the region or record more points (>= {MIN_FIT_POINTS} needed)")
     if np.ptp(y) == 0:  # α0 would be 0 with an undefined R²: no law was measured
-        raise UsageError(f"all {x.size} points in the fit region have the same density {math.exp(y[0]):g}, so the "
-                         "law's slope is undefined; record points at other densities")
+        raise UsageError(f"all {x.size} points with density in [{low:g}, {high:g}] (of {x_all.size}) have the same "
+                         f"density {math.exp(y[0]):g}, so the law's slope is undefined; widen the region or record "
+                         "points at other densities")
     slope, icpt, r2, resid = _ols(x, y)
     if slope >= 0:  # a higher threshold cannot keep more weights
         raise UsageError(f"the density rises with gamma among the {x.size} points in [{low:g}, {high:g}] "

@@ -186,7 +186,7 @@ def test_fit_rejects_bad_region_and_too_few_points():
                        region=(0.01, 0.5))
     assert fit.quadratic is None and 0.9 < fit.alpha0 < 1.0
     # four gammas, one density: α0 = 0 with an undefined R² is no law either
-    with pytest.raises(UsageError, match="all 4 points .* have the same density 0.1"):
+    with pytest.raises(UsageError, match="all 4 points have the same density 0.1: one density cannot fit"):
         fit_nplh(LawPoints.from_arrays([0.1] * 4, [1.0, 2.0, 3.0, 4.0]), region=(0.05, 0.5))
     # on a pure power law BIC keeps one segment: the automatic region is all points
     auto = fit_nplh(pts, region="auto")
@@ -429,3 +429,27 @@ def test_a_fits_repr_stays_short_however_many_points_it_fitted():
     fit = fit_nplh(LawPoints.from_arrays(0.01 * gamma ** -0.3, gamma), n_boot=50)
     assert len(repr(fit)) < 1500, len(repr(fit))
     assert "alpha0=0.3" in repr(fit).replace("0.30000", "0.3") and len(fit.points.density) == 2000
+
+
+@pytest.mark.parametrize("region", ["auto", (0.05, 0.5)])
+def test_points_all_at_one_density_are_refused_naming_all_of_them(region):
+    """30 points at one density with ``--region auto`` said "all 25 points in the fit region
+    have the same density": the automatic region had split the flat line into segments and
+    kept one. One density cannot fit the law whatever the region: every point is named."""
+    gamma = np.geomspace(0.01, 10, 30)
+    with pytest.raises(UsageError, match=r"^all 30 points have the same density 0\.3: one density cannot fit the "
+                                         r"law"):
+        fit_nplh(LawPoints.from_arrays([0.3] * 30, list(gamma)), region=region)
+
+
+def test_the_cli_names_every_point_at_one_density(cli, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("density,gamma\n" + "".join(f"0.3,{float(g)!r}\n" for g in np.geomspace(0.01, 10, 30)))
+    run = cli("law", "nplh-fit", path, "--region", "auto")
+    assert run.exit_code == 2 and "all 30 points have the same density 0.3" in " ".join(run.stderr.split())
+
+
+def test_a_region_holding_one_density_of_several_is_named_as_the_regions():
+    with pytest.raises(UsageError, match=r"all 4 points with density in \[0\.05, 0\.5\] \(of 6\) have the same "
+                                         r"density 0\.3"):
+        fit_nplh(LawPoints.from_arrays([0.3] * 4 + [0.01, 0.02], [1.0, 2.0, 3.0, 4.0, 9.0, 8.0]), region=(0.05, 0.5))
