@@ -22,7 +22,8 @@ fitted).
 
 Parameter intervals are 95 % Gauss–Newton intervals from the Jacobian at the optimum
 (``cov = s²(JᵀJ)⁻¹``, Student-t quantile), computed for the internal parameters
-(ln γ, ln p, ε↑, φ, ψ) and mapped back, so γ and p intervals stay positive.
+(ln γ, ln p, ε↑, φ, ψ) and mapped back, so γ and p intervals stay positive; a side the
+points leave free, or one past the largest float once mapped back, is ``inf`` (unbounded).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
@@ -49,6 +51,7 @@ _GRID_GAMMA = (0.5, 1.0, 2.0, 4.0)
 _GRID_P = (1e-4, 1e-3, 1e-2, 1e-1)
 _REL_TOL = 1e-9  # "at density 1" and range checks tolerate float round-off
 _RANK_TOL = 1e-8  # Jacobian singular values below this (relative) are directions the points leave free
+_LOG_FLOAT_MAX = math.log(sys.float_info.max)  # ≈ 709.78: exp of more overflows
 
 
 @dataclass(frozen=True)
@@ -469,8 +472,9 @@ def _intervals(problem: _Problem, res) -> dict[str, Interval]:
     out = {}
     for i, name in enumerate(names):
         lo, hi = res.x[i] - half[i], res.x[i] + half[i]
-        if name in ("gamma", "p"):  # internal parameter is the log; an unbounded side is inf
-            lo, hi = (math.inf if v == math.inf else math.exp(min(v, 700.0)) for v in (lo, hi))
+        if name in ("gamma", "p"):  # internal parameter is the log; a side past the largest float is
+            # unbounded (inf), not capped at a number the points never bounded (it said 1.01e304)
+            lo, hi = (math.inf if v > _LOG_FLOAT_MAX else math.exp(v) for v in (lo, hi))
         elif name == "eps_up":
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         out[name] = Interval(float(lo), float(hi))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 import sys
@@ -82,6 +83,11 @@ def render_warnings(warnings) -> None:
 
 def fmt(value, spec: str = ".4g") -> str:
     return "—" if value is None else format(value, spec)
+
+
+def bound(value) -> str:
+    """An interval's upper side: ``unbounded`` where the points leave it so (``inf``, JSON's ``null``)."""
+    return "unbounded" if value == math.inf else fmt(value)
 
 
 def pct(value) -> str:
@@ -321,7 +327,7 @@ def render_error_fit(body: dict) -> None:
     for key in ("eps_up", "gamma", "p", "phi", "psi"):
         if key in p:
             low, high = iv.get(key, (None, None))
-            table.add_row(key, fmt(p[key]), f"[{fmt(low)}, {fmt(high)}]")
+            table.add_row(key, fmt(p[key]), f"[{fmt(low)}, {bound(high)}]")
     if not isinstance(p["eps_np"], list):
         table.add_row("eps_np (dense error)", fmt(p["eps_np"]), "")
     table.add_row("mean rel. error", pct(f["mean_rel_error"]), f"std {pct(f['std_rel_error'])}")

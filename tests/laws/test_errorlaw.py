@@ -571,3 +571,24 @@ def test_a_target_error_beyond_the_laws_plateaus_is_refused_without_pointing_to_
     with library_call(), pytest.raises(UsageError, match=r"extrapolate=True searches \[1e-12, 1\]"):
         density_for_error(fit, 0.85)
     assert density_for_error(fit, 0.85, extrapolate=True) < 0.01
+
+
+def test_an_interval_side_past_the_largest_float_is_unbounded(cli, tmp_path):
+    """On five step-like points the log-space interval of γ and p reached past e^700 and was
+    capped there: ``[0, 1.014e+304]``, a number where the points bound nothing. A side past
+    the largest float is unbounded: ``inf`` in the fit, ``null`` in the JSON, ``unbounded``
+    on the console."""
+    import json
+
+    density, error = [1, 0.5, 0.25, 0.125, 0.0625], [0.05, 0.05, 0.05, 0.9, 0.9]
+    fit = fit_error_law(ErrorPoints(np.array(density, float), np.array(error)), leave_one_out=False)
+    assert [fit.intervals[name].high for name in ("gamma", "p")] == [math.inf] * 2
+    path = tmp_path / "step.csv"
+    path.write_text("density,error\n" + "".join(f"{d},{e}\n" for d, e in zip(density, error)))
+    run = cli("law", "error-fit", path, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert [json.loads(run.stdout)["intervals"][name][1] for name in ("gamma", "p")] == [None, None]
+    shown = cli("law", "error-fit", path)
+    assert shown.exit_code == 0 and "e+304" not in shown.stdout
+    assert [line.split("│")[3].strip() for line in shown.stdout.splitlines()
+            if line.startswith("│ gamma") or line.startswith("│ p ")] == ["[0, unbounded]"] * 2
