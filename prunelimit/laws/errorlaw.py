@@ -40,7 +40,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit import validate
-from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, quoted, said
+from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, option, quoted, said
 from prunelimit.laws.points import check_header, check_row_fields, header_fix, percent_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 
@@ -56,12 +56,15 @@ _LOG_FLOAT_MAX = math.log(sys.float_info.max)  # ≈ 709.78: exp of more overflo
 
 @dataclass(frozen=True)
 class ErrorPoints:
-    """Measured (density, error) points; width and depth are both present or both absent."""
+    """Measured (density, error) points; width and depth are both present or both absent.
+    ``on_training_data``: the errors are measured on the training data (an ``imp`` sweep
+    without eval data), which the fit's ``warnings`` then say."""
 
     density: np.ndarray
     error: np.ndarray
     width: np.ndarray | None = None
     depth: np.ndarray | None = None
+    on_training_data: bool = False
 
     def __post_init__(self) -> None:
         """Refuse what the CSV reader refuses, so the library fits only what the command would
@@ -223,7 +226,8 @@ def read_points(path: str | Path) -> ErrorPoints:
     """Read ``density,error[,width,depth]`` (extra columns ignored); errors name file and row.
 
     Width/depth columns that are empty in every row count as absent (``imp`` writes them
-    empty for non-MLP models).
+    empty for non-MLP models). A row whose ``evaluated_on`` (``imp``'s column) is
+    ``training_data`` marks the points ``on_training_data``.
     """
     path = Path(path)
     check_file_size(path, MAX_CSV_BYTES, "points file")
@@ -272,9 +276,10 @@ def read_points(path: str | Path) -> ErrorPoints:
             raise InputError(f"{path}, line {line}: {problem}")
         if shape_cols and (values[i, 2] <= 0 or values[i, 3] <= 0):
             raise InputError(f"{path}, line {line}: width and depth must be positive")
+    on_training = any(row.get("evaluated_on") == "training_data" for _, row in rows)
     if shape_cols:
-        return ErrorPoints(values[:, 0], values[:, 1], values[:, 2], values[:, 3])
-    return ErrorPoints(values[:, 0], values[:, 1])
+        return ErrorPoints(values[:, 0], values[:, 1], values[:, 2], values[:, 3], on_training_data=on_training)
+    return ErrorPoints(values[:, 0], values[:, 1], on_training_data=on_training)
 
 
 # ------------------------------------------------------------------ fitting
@@ -597,8 +602,16 @@ def fit_error_law(
         loo_max_abs_rel_error=None if loo is None else float(loo.max()),
         density_range=(float(d.min()), float(d.max())),
         points=int(d.size),
-        warnings=_warnings(problem, res, eps_up, intervals),
+        warnings=_warnings(problem, res, eps_up, intervals) + _training_errors(points.on_training_data),
     )
+
+
+def _training_errors(on_training_data: bool) -> tuple[str, ...]:
+    """The warning of points whose errors are training errors (``imp`` without eval data)."""
+    if not on_training_data:
+        return ()
+    return (f"the errors are 1 − accuracy on the training data the IMP sweep trained on (evaluated_on "
+            f"training_data), not on held-out data as the law's are; run imp with {option('eval_data')}",)
 
 
 def _canonical(points: ErrorPoints) -> ErrorPoints:
@@ -608,7 +621,7 @@ def _canonical(points: ErrorPoints) -> ErrorPoints:
     order = np.lexsort(keys)
     return ErrorPoints(points.density[order], points.error[order],
                        None if points.width is None else points.width[order],
-                       None if points.depth is None else points.depth[order])
+                       None if points.depth is None else points.depth[order], points.on_training_data)
 
 
 def _leave_one_out(points: ErrorPoints, joint: bool, x_full, problem: _Problem) -> np.ndarray:

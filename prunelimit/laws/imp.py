@@ -6,7 +6,7 @@ Level 0 trains the dense network; level k prunes globally by magnitude to densit
 so rounding never compounds), resets the surviving weights to the rewind point (the
 initial weights, an early-training copy, or the current weights for plain fine-tuning)
 and retrains with the mask re-applied after every optimizer step. Each level ends with
-one checkpoint and one CSV row (``level,density,error,loss,width,depth``) in ``out_dir``;
+one checkpoint and one CSV row (``level,density,error,loss,width,depth,evaluated_on``) in ``out_dir``;
 a later call resumes after the last level recorded there. Level ``k`` seeds torch with
 ``seed + k``, so a resumed sweep reproduces an uninterrupted one.
 """
@@ -27,7 +27,7 @@ from torch import nn
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn, batch_size, total_samples
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import InputError, OptionError, UsageError, option
+from prunelimit.errors import InputError, OptionError, UsageError, option, quoted
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly, save_torch
@@ -47,7 +47,10 @@ if TYPE_CHECKING:
 Rewind = Literal["init", "early", "none"]
 CSV_NAME = "imp.csv"
 REWIND_NAME = "rewind.pt"
-CSV_HEADER = ("level", "density", "error", "loss", "width", "depth")
+CSV_HEADER = ("level", "density", "error", "loss", "width", "depth", "evaluated_on")
+# what a row's error is measured on, so that ``law error-fit`` reading the CSV can say so; a
+# sweep an older version wrote has no such column (its header is CSV_HEADER[:-1]) and resumes
+EVALUATED_ON = ("eval_data", "training_data")
 FORMAT = "prunelimit/1"
 _NO_CLASSES = ("IMP error needs classification eval data (integer class labels) and class scores from model(x) "
                "(a row of two or more a sample)")
@@ -55,7 +58,9 @@ _NO_CLASSES = ("IMP error needs classification eval data (integer class labels) 
 
 @dataclass(frozen=True)
 class ImpRow:
-    """One level: density of the prunable weights, eval error (1 − accuracy) and loss."""
+    """One level: density of the prunable weights, eval error (1 − accuracy) and loss, and
+    what they are measured on (``evaluated_on``: ``"eval_data"`` or ``"training_data"``;
+    ``None`` for a row of a sweep an older version wrote, which did not record it)."""
 
     level: int
     density: float
@@ -63,6 +68,7 @@ class ImpRow:
     loss: float
     width: int | None
     depth: int | None
+    evaluated_on: str | None = None
 
 
 @compared_by_value
@@ -92,7 +98,7 @@ class ImpResult:
         columns = [np.array(c, dtype=float) for c in zip(*((r.density, r.error) for r in self.rows))]
         if all(r.width is not None and r.depth is not None for r in self.rows):
             columns += [np.array(c, dtype=float) for c in zip(*((r.width, r.depth) for r in self.rows))]
-        return ErrorPoints(*columns)
+        return ErrorPoints(*columns, on_training_data=any(r.evaluated_on == EVALUATED_ON[1] for r in self.rows))
 
     @property
     def density(self) -> float:
@@ -216,6 +222,7 @@ def iterative_magnitude_pruning(
                 "momentum": c.momentum, "train_samples": total_samples(train_batches),
                 "batch_size": max((batch_size(b) for b in train_batches), default=0)}
     out = Path(out_dir) if out_dir is not None else None
+    evaluated_on = EVALUATED_ON[eval_batches is train_batches]
 
     rows: list[ImpRow] = []
     # pruned tensors IMP does not rank (a bias pruned with torch) are held as they were given
@@ -241,7 +248,7 @@ def iterative_magnitude_pruning(
                        snapshot_after=c.rewind_steps if c.rewind == "early" else None)
         if c.rewind == "early":
             rewind_state = early
-        row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth)
+        row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth, evaluated_on)
         _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
@@ -257,7 +264,7 @@ def iterative_magnitude_pruning(
             model.load_state_dict(rewind_state)
         _train(model, train_batches, loss_fn, {**masks, **fixed}, c.epochs_per_level, c.lr, c.momentum,
                c.seed + level)
-        row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth)
+        row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth, evaluated_on)
         _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
@@ -308,12 +315,12 @@ def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed,
     return snapshot
 
 
-def _record(model, eval_batches, loss_fn, level, n, masks, width, depth) -> ImpRow:
+def _record(model, eval_batches, loss_fn, level, n, masks, width, depth, evaluated_on) -> ImpRow:
     ev = evaluate(model, eval_batches, loss_fn)
     if ev.accuracy is None:  # a distributed rank without classes voids accuracy everywhere
         raise UsageError(_NO_CLASSES)
     kept = int(sum(int(m.sum()) for m in masks.values()))
-    return ImpRow(level, kept / n, 1.0 - ev.accuracy, ev.loss, width, depth)
+    return ImpRow(level, kept / n, 1.0 - ev.accuracy, ev.loss, width, depth, evaluated_on)
 
 
 # ------------------------------------------------------------------ files
@@ -369,10 +376,12 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
         with path.open(newline="") as fh:
             header, *lines = list(csv.reader(fh)) or [[]]
         # every field of every row: a row cut short read its missing width and depth as "none"
-        if tuple(header) != CSV_HEADER or any(len(line) != len(CSV_HEADER) for line in lines):
-            raise ValueError(f"not the header {','.join(CSV_HEADER)} with {len(CSV_HEADER)} fields in every row")
+        if tuple(header) not in (CSV_HEADER, CSV_HEADER[:-1]) or any(len(line) != len(header) for line in lines):
+            raise ValueError(f"not the header {','.join(CSV_HEADER)} (an older version's without evaluated_on) "
+                             "with one field per column in every row")
         rows = [ImpRow(int(level), float(density), float(error), float(loss), int(width) if width else None,
-                       int(depth) if depth else None) for level, density, error, loss, width, depth in lines]
+                       int(depth) if depth else None, _evaluated_on(rest))
+                for level, density, error, loss, width, depth, *rest in lines]
     except (OSError, ValueError, csv.Error) as exc:
         raise InputError(f"{path}: unreadable IMP progress ({exc}); use a fresh directory") from None
     if not rows or [r.level for r in rows] != list(range(len(rows))):
@@ -420,6 +429,15 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
     load_state_strict(model, _tensors(ckpt, "state_dict", last), str(last))
     masks = {name: saved_masks[name].to(p.device, torch.bool) for name, p in params}
     return rows, masks, rewind_state
+
+
+def _evaluated_on(cells: list[str]) -> str | None:
+    """A row's ``evaluated_on`` cell (none in an older version's CSV, or empty: ``None``)."""
+    if not cells or not cells[0]:
+        return None
+    if cells[0] not in EVALUATED_ON:
+        raise ValueError(f"evaluated_on {quoted(cells[0])} is none of {', '.join(EVALUATED_ON)}")
+    return cells[0]
 
 
 def _bad_row(rows: list[ImpRow], density0: float) -> str | None:

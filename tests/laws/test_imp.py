@@ -268,8 +268,9 @@ def test_resume_names_the_settings_that_differ_and_refuses_other_training_batche
 
 
 @pytest.mark.parametrize("damage, match", [
-    (lambda text: text[:text.rindex(",32,2")], "6 fields in every row"),  # the last row cut short
-    (lambda text: text[:-2], "level 2 has width,depth 32,None"),  # cut in its last field
+    (lambda text: text[:text.rindex(",32,2")], "one field per column in every row"),  # the last row cut short
+    (lambda text: re.sub(r",32,2,(\w+)\n$", r",32,,\1\n", text), "level 2 has width,depth 32,None"),
+    (lambda text: text[:-2], "evaluated_on 'eval_dat' is none of eval_data, training_data"),  # cut in its last field
     (lambda text: text.replace("\n2,0.25,", "\n2,0.5,"), "density 0.5.* is not what level_002.pt records"),
     # an earlier row went on into the result and the CSV as it stood (a NaN, a density of 2.5
     # reached `law error-fit`), and level 0's density set every later level's
@@ -371,3 +372,45 @@ def test_imp_without_eval_data_warns_that_its_errors_are_training_errors(cli, tm
     assert run.exit_code == 0 and "warning: the error of every level" in " ".join(run.stdout.split())
     run = cli(*args, "--eval-data", "digits:test", "-o", tmp_path / "c", "--json")
     assert run.exit_code == 0 and json.loads(run.stdout)["warnings"] == []
+
+
+def test_the_csv_records_what_each_error_is_measured_on_and_error_fit_warns_of_training_errors(digits, cli,
+                                                                                              tmp_path):
+    """``imp`` warned that its errors were training errors, but its CSV did not say so, and
+    ``law error-fit`` fitted it without a word. The CSV's ``evaluated_on`` column says it on
+    every row, ``law error-fit`` and ``fit_error_law(result.points())`` warn, and a sweep an
+    older version wrote (no such column) still resumes."""
+    import json
+
+    from prunelimit.errors import library_call
+    from prunelimit.laws.errorlaw import fit_error_law, read_points
+
+    train, _ = digits
+    kw = dict(rate=0.5, rewind="none", seed=3, lr=0.1, epochs_per_level=1)
+    on_train = iterative_magnitude_pruning(_mlp(), train, train, cross_entropy_loss, levels=5,
+                                           out_dir=tmp_path / "t", **kw)
+    lines = (tmp_path / "t" / "imp.csv").read_text().splitlines()
+    assert lines[0].endswith(",evaluated_on") and all(line.endswith(",training_data") for line in lines[1:])
+    assert {r.evaluated_on for r in on_train.rows} == {"training_data"}
+    with library_call():
+        fitted = fit_error_law(on_train.points(), leave_one_out=False)
+    assert [w for w in fitted.warnings if "training data" in w][0].endswith("eval_data=")
+    assert read_points(tmp_path / "t" / "imp.csv").on_training_data
+    run = cli("law", "error-fit", tmp_path / "t" / "imp.csv", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert [w for w in json.loads(run.stdout)["warnings"] if "training data" in w][0].endswith("--eval-data")
+
+    held_out = _run(digits, _mlp(), levels=5, out_dir=tmp_path / "h", **kw)
+    assert all(line.endswith(",eval_data") for line in (tmp_path / "h" / "imp.csv").read_text().splitlines()[1:])
+    run = cli("law", "error-fit", tmp_path / "h" / "imp.csv", "--json")
+    assert run.exit_code == 0 and not [w for w in json.loads(run.stdout)["warnings"] if "training data" in w]
+    assert not [w for w in fit_error_law(held_out.points(), leave_one_out=False).warnings if "training data" in w]
+
+    # an older version's CSV: no evaluated_on column; it resumes, its rows' value unknown (empty)
+    path = tmp_path / "h" / "imp.csv"
+    path.write_text("".join(line.rsplit(",", 1)[0] + "\n" for line in path.read_text().splitlines()))
+    resumed = _run(digits, _mlp(), levels=6, out_dir=tmp_path / "h", **kw)
+    assert resumed.resumed_after == 5 and [r.evaluated_on for r in resumed.rows] == [None] * 6 + ["eval_data"]
+    lines = path.read_text().splitlines()
+    assert lines[0].endswith(",evaluated_on") and all(line.endswith(",") for line in lines[1:7])
+    assert lines[7].endswith(",eval_data")
