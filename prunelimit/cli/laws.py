@@ -229,7 +229,7 @@ def imp(
         emit("imp", body, o.json, console.render_imp, rep)
 
 
-@app.command(epilog="Example: prunelimit hyperflux --model mlp:64,64,10 --data digits:train --target-density 0.1 -o hf.pt")
+@app.command(epilog="Example: prunelimit hyperflux --model mlp:64,64,10 --data digits:train --eval-data digits:test --target-density 0.1 -o hf.pt")
 @shared(_general_options)
 def hyperflux(
     o: SimpleNamespace,
