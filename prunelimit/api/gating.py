@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
-from prunelimit.api.curvature import NO_SPECTRUM_TIMING
-from prunelimit.api.limit import bounds, prediction_report
+from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
+from prunelimit.api.limit import PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, verify
+from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option
+from prunelimit.gate_rules import GateResult
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
-
-if TYPE_CHECKING:
-    from prunelimit.api.curvature import SpectrumReport
-    from prunelimit.api.limit import PredictionSource
-    from prunelimit.cache import Store
-    from prunelimit.gate_rules import GateResult
 
 
 @compared_by_value

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
 from prunelimit.api.limit import BoundsReport, PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
+from prunelimit.baseline import Provenance
+from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
 from prunelimit.pruning.actual import LARGE_GAP  # |Δ| above it gets a diagnosis in words
+from prunelimit.pruning.actual import ActualLimit
+from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
-from prunelimit.theory.regime import l1_training
-
-if TYPE_CHECKING:
-    from prunelimit.baseline import Provenance
-    from prunelimit.cache import Store
-    from prunelimit.pruning.actual import ActualLimit
-    from prunelimit.pruning.refit import RefitLimit
-    from prunelimit.theory.regime import Regime
-    from prunelimit.theory.uncertainty import Uncertainty
+from prunelimit.theory.regime import Regime, l1_training
+from prunelimit.theory.uncertainty import Uncertainty
 
 
 NEAR_ZERO = (1e-3, 1e-2, 1e-1)  # the |w| thresholds of ``weights_below`` and the diagnosis
