@@ -36,7 +36,8 @@ class GateReport:
 
     @property
     def warnings(self) -> list[str]:
-        return [*self.notes, *self.bounds.get("warnings", [])]
+        # once each: a saved prediction of the same file states its input's warnings too
+        return list(dict.fromkeys([*self.notes, *self.bounds.get("warnings", [])]))
 
     def to_json(self) -> dict:
         r = self.result
@@ -117,7 +118,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         estimate = PredictedLimit.from_report(name, saved)
         # this run's work, not the saved run's, as verify --from states it
         report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": name}, None
-        notes += saved_notes
+        notes = list(inputs.qualified([*notes, *saved_notes]))  # what qualifies this run's inputs, as bounds says
     else:
         rep = bounds(inputs, options, progress, store=store)
         report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)

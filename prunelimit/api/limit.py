@@ -185,7 +185,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += regime_warnings(regime, overshoot)
     warns += outside_hessian_warnings(target.names, weights, spec.gradient)
     warns += unrecognised_warnings(inputs)
-    warns += inputs.selection_warnings
+    warns += inputs.load_warnings
     layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress, store) if per_layer else None
     warns += [] if layers is None else layers.warnings
     return BoundsReport(replace(spec, dense=None, curvature_data=data), profile.n, epsilon, source, prediction, ratio,

@@ -117,11 +117,12 @@ class VerifyReport:
     near_zero: dict[str, float]
     refit: "RefitLimit | None" = None
     bounds: BoundsReport | None = field(default=None, repr=False)  # ``prediction`` shows its numbers
-    notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction)
+    notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction and this run's inputs)
 
     @property
     def warnings(self) -> list[str]:
-        return [*self.notes, *self.prediction.warnings]
+        # once each: a saved prediction of the same file states its input's warnings too
+        return list(dict.fromkeys([*self.notes, *self.prediction.warnings]))
 
     @property
     def delta_plus_minus(self) -> float | None:
@@ -257,7 +258,8 @@ def verify(
     require_data(inputs)
     rep, notes = None, []
     if prediction_from is not None:
-        prediction, notes = saved_prediction(prediction_from, inputs, options, scope)
+        prediction, saved_notes = saved_prediction(prediction_from, inputs, options, scope)
+        notes = list(inputs.qualified(saved_notes))  # what qualifies this run's inputs, as bounds says
     else:
         rep = bounds(inputs, options, progress, scope, store)
         prediction = PredictedLimit.from_bounds(rep)
