@@ -25,7 +25,7 @@ import re
 import tarfile
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -203,11 +203,9 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
         # holds a whole module, read with trust_pickle
         if isinstance(obj.get(key), (Mapping, nn.Module)):
             raw = _interpret(path, obj[key])
-            if raw.kind == "state_dict":
-                raw = RawCheckpoint(path, "nested", state_dict=raw.state_dict)
-            raw.weights_from = key if raw.weights_from is None else f"{key}.{raw.weights_from}"
-            raw.ignored = (*(str(k) for k in obj if k != key), *(f"{key}.{k}" for k in raw.ignored))
-            return raw
+            kind = "nested" if raw.kind == "state_dict" else raw.kind
+            return replace(raw, kind=kind, weights_from=key if raw.weights_from is None else f"{key}.{raw.weights_from}",
+                           ignored=(*(str(k) for k in obj if k != key), *(f"{key}.{k}" for k in raw.ignored)))
     if not obj:
         raise InputError(f"checkpoint {path} holds no tensors")
     # a training record keeping its weights under a name of its own ("net", "ema", ...)
