@@ -37,18 +37,19 @@ class Inputs:
     data_spec: str | None
     selection: ParamSelection
     loss: str | None = None  # the loss spec in use (typed or recorded); None for a loss object
-    # what qualifies the prunable set in use (``resolve_selection``), for the reports' warnings
-    selection_warnings: tuple[str, ...] = ()
+    # what qualifies the inputs as loaded, for the reports' warnings: the prunable set in use
+    # (``resolve_selection``), a training record's unused entries, parameters the loss never reaches
+    load_warnings: tuple[str, ...] = ()
 
     @property
     def model(self) -> torch.nn.Module:
         return self.loaded.model
 
     def qualified(self, warnings: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
-        """``warnings`` and, once each, ``selection_warnings``: every report that counts the
-        prunable set says in its JSON what qualifies it (a set other than the recorded one,
-        masks outside it), not only on stderr."""
-        return tuple(dict.fromkeys((*warnings, *self.selection_warnings)))
+        """``warnings`` and, once each, ``load_warnings``: every report says in its JSON what
+        qualifies its inputs (a prunable set other than the recorded one, masks outside it, a
+        training record's optimizer state left unused), not only on stderr."""
+        return tuple(dict.fromkeys((*warnings, *self.load_warnings)))
 
 
 def load_batches(
@@ -83,7 +84,8 @@ def load_inputs(
     dev = resolve_device(device)
     loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
     resolved = resolve_selection(loaded, include, exclude)
-    for warning in resolved.warnings:  # every command reading the file says so, once
+    read = (*loaded.notes, *resolved.warnings)
+    for warning in read:  # every command reading the file says so, once
         warnings.warn(warning, stacklevel=2)
     recorded = data is None and data_from_checkpoint
     if recorded:
@@ -98,7 +100,7 @@ def load_inputs(
         unreached = unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
         for warning in unreached:
             warnings.warn(warning, stacklevel=2)
-    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*resolved.warnings, *unreached))
+    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*read, *unreached))
 
 
 @dataclass(frozen=True)

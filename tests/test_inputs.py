@@ -338,7 +338,7 @@ def test_parameters_the_loss_never_reaches_are_named_once(recwarn):
     inputs = prunelimit.inputs_from(model, data)
     said = [str(w.message) for w in recwarn if "no gradient" in str(w.message)]
     assert len(said) == 1 and "spare.weight, spare.bias" in said[0] and "exclude=('spare',)" in said[0], said
-    assert said[0] in inputs.selection_warnings  # and so in every report's warnings
+    assert said[0] in inputs.load_warnings  # and so in every report's warnings
     assert prunelimit.info(model).to_json()["params"]["hessian"] == 3 * 8 + 3 + 5 * 8 + 5  # D as documented
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -356,3 +356,35 @@ def test_an_unused_parameter_of_the_model_itself_is_not_sent_to_exclude(recwarn)
     prunelimit.inputs_from(model, (torch.randn(64, 8), torch.arange(64) % 3))
     (said,) = [str(w.message) for w in recwarn if "no gradient" in str(w.message)]
     assert "(bias)" in said and "count in D " in said and said.endswith("remove them from the model, or use them in forward")
+
+
+@pytest.mark.parametrize("command", [("info",), ("bounds",), ("verify",), ("gate", "--min-ratio", "0.1"),
+                                     ("verify", "--from", "b.json"), ("gate", "--min-ratio", "0.1", "--from", "b.json"),
+                                     ("verify", "--from", "t.json"), ("gate", "--min-ratio", "0.1", "--from", "t.json")])
+def test_a_training_record_says_what_it_left_unused(cli, tmp_path, command):
+    """A training checkpoint (epoch, model_state_dict, optimizer_state_dict) loads its weights,
+    and every report now says, in its JSON ``warnings`` and once on stderr, that the epoch and
+    the optimizer state were not used: only ``info`` showed it (``format nested``). A saved
+    prediction (``--from``) of the plain weights (b.json) or of the record itself (t.json,
+    which states it too) leaves it said once."""
+    import json
+
+    state = build_model("mlp:64,8,10").state_dict()
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1, momentum=0.9)
+    torch.save({"epoch": 7, "model_state_dict": state, "optimizer_state_dict": optimizer.state_dict()},
+               tmp_path / "train.pt")
+    torch.save(state, tmp_path / "plain.pt")  # the same weights alone: nothing to say
+    common = ["--model", "mlp:64,8,10", "--data", "digits:train", "--max-samples", "200", "--threads", "1"]
+    exact = ["--method", "exact", "--no-cache"]
+    saved = cli("bounds", tmp_path / "plain.pt", *common, *exact, "--json")
+    assert saved.exit_code == 0 and "training record" not in saved.stdout + saved.stderr, saved.stderr
+    (tmp_path / "b.json").write_text(saved.stdout)
+    (tmp_path / "t.json").write_text(cli("bounds", tmp_path / "train.pt", *common, *exact, "--json").stdout)
+    where = [tmp_path / arg if arg.endswith(".json") else arg for arg in command[1:]]
+    computed = command[0] != "info" and "--from" not in command
+    result = cli(command[0], tmp_path / "train.pt", *where, *common, *exact * computed, "--json")
+    assert result.exit_code == 0, result.stderr
+    line = (f"checkpoint {tmp_path / 'train.pt'} is a training record: the weights were read from "
+            "'model_state_dict'; 'epoch', 'optimizer_state_dict' beside them are not used")
+    assert json.loads(result.stdout)["warnings"].count(line) == 1
+    assert result.stderr.count(line) == 1, result.stderr

@@ -12,6 +12,7 @@ import typing
 import pytest
 
 import prunelimit
+from prunelimit import api
 
 FUNCTIONS = [name for name in prunelimit.__all__ if inspect.isfunction(getattr(prunelimit, name))]
 
@@ -29,14 +30,28 @@ def test_help_states_the_shared_defaults():
     assert "default ``None``: 128" in text and "``tolerance`` (0.01" in text and "``'ce'`` (default" in text
 
 
+def _hinted(value: object) -> list:
+    """The function, or the class and each function it defines (methods, ``__init__``)."""
+    if inspect.isclass(value):
+        return [value, *(v for v in vars(value).values() if inspect.isfunction(v))]
+    return [value] if inspect.isfunction(value) else []
+
+
 @pytest.mark.parametrize("name", prunelimit.__all__[1:])
 def test_type_hints_resolve_on_every_public_name(name):
     """``typing.get_type_hints`` (what IDEs, ``pydantic`` and ``typer`` read) raised
     ``NameError`` on ``inputs_from``, ``nplh``, ``train``, ``hyperflux``, ``imp``, ``export`` and
     ``Pruning``: their annotations named classes imported only for type checkers."""
-    value = getattr(prunelimit, name)
-    for target in [value, *(v for k, v in vars(value).items() if inspect.isfunction(v))] \
-            if inspect.isclass(value) else [value]:
+    for target in _hinted(getattr(prunelimit, name)):
+        typing.get_type_hints(target)
+
+
+@pytest.mark.parametrize("name", api.__all__)
+def test_type_hints_resolve_on_every_name_of_the_api(name):
+    """The same for ``prunelimit.api`` (it raised ``NameError`` on 24 of its names, among
+    them ``BoundsReport``, ``bounds``, ``verify`` and ``gate``; ``PredictionSource`` named
+    ``os`` in a string that modules without ``import os`` could not resolve)."""
+    for target in _hinted(getattr(api, name)):
         typing.get_type_hints(target)
 
 

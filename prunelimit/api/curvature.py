@@ -6,9 +6,10 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
+import torch
 
 from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
@@ -24,7 +25,12 @@ from prunelimit.api.options import (
     exact_time_budget,
     memory_budget_mb,
 )
+from prunelimit.cache import Store
+from prunelimit.curvature.adaptive import Afterwards
 from prunelimit.curvature.exact import MAX_DIM
+from prunelimit.curvature.quadrature import SpectralQuadrature
+from prunelimit.curvature.trace import TraceEstimate
+from prunelimit.data.subsample import Subsample
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import NumericalError, UsageError, message, option, said
 from prunelimit.inputs import Inputs
@@ -32,19 +38,10 @@ from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
 from prunelimit.report.rounding import half_width_text, percent_text, value_text
+from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.uncertainty import Uncertainty
 from prunelimit.threads import one_thread
-
-if TYPE_CHECKING:
-    import torch
-
-    from prunelimit.cache import Store
-    from prunelimit.curvature.adaptive import Afterwards
-    from prunelimit.curvature.quadrature import SpectralQuadrature
-    from prunelimit.curvature.trace import TraceEstimate
-    from prunelimit.data.subsample import Subsample
-    from prunelimit.theory.layers import LayerBreakdown
-    from prunelimit.theory.uncertainty import Uncertainty
 
 
 @dataclass(frozen=True)

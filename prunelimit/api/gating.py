@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
-from prunelimit.api.curvature import NO_SPECTRUM_TIMING
-from prunelimit.api.limit import bounds, prediction_report
+from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
+from prunelimit.api.limit import PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, verify
+from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option
+from prunelimit.gate_rules import GateResult
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
-
-if TYPE_CHECKING:
-    from prunelimit.api.curvature import SpectrumReport
-    from prunelimit.api.limit import PredictionSource
-    from prunelimit.cache import Store
-    from prunelimit.gate_rules import GateResult
 
 
 @compared_by_value
@@ -41,7 +36,8 @@ class GateReport:
 
     @property
     def warnings(self) -> list[str]:
-        return [*self.notes, *self.bounds.get("warnings", [])]
+        # once each: a saved prediction of the same file states its input's warnings too
+        return list(dict.fromkeys([*self.notes, *self.bounds.get("warnings", [])]))
 
     def to_json(self) -> dict:
         r = self.result
@@ -122,7 +118,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         estimate = PredictedLimit.from_report(name, saved)
         # this run's work, not the saved run's, as verify --from states it
         report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": name}, None
-        notes += saved_notes
+        notes = list(inputs.qualified([*notes, *saved_notes]))  # what qualifies this run's inputs, as bounds says
     else:
         rep = bounds(inputs, options, progress, store=store)
         report, estimate = document("bounds", rep.to_json()), PredictedLimit.from_bounds(rep)

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from prunelimit.api.curvature import require_data
 from prunelimit.api.training import starting_point
 from prunelimit.equality import compared_by_value
-from prunelimit.models.params import ParamSelection
 from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
+from prunelimit.laws.hyperflux import HyperfluxConfig, HyperfluxEpoch
+from prunelimit.laws.imp import ImpConfig
 from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import Evaluation, evaluate
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from prunelimit.laws.hyperflux import HyperfluxConfig, HyperfluxEpoch
-    from prunelimit.laws.imp import ImpConfig
+from prunelimit.models.params import ParamSelection
 
 
 # --------------------------------------------------------------------------- laws

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from prunelimit.api.curvature import (
     LimitTarget,
@@ -23,15 +22,13 @@ from prunelimit.api.curvature import (
     stored_spectrum,
 )
 from prunelimit.api.options import CurvatureOptions, basis_memory_bytes
+from prunelimit.cache import Store
+from prunelimit.curvature.layers import Block, BlockCost, BlockCurvature
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters, prunable_parameters
+from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import PruningPath
-
-if TYPE_CHECKING:
-    from prunelimit.cache import Store
-    from prunelimit.curvature.layers import Block, BlockCost, BlockCurvature
-    from prunelimit.theory.layers import LayerBreakdown
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Union
+from typing import Union
+
+from torch import nn
 
 from prunelimit import validate
 from prunelimit.api.curvature import (
@@ -22,27 +25,20 @@ from prunelimit.api.options import (
     SPREAD_TOLERANCE,
     CurvatureOptions,
 )
+from prunelimit.baseline import Provenance
+from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
-from prunelimit.pruning.actual import LARGE_GAP
+from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
 from prunelimit.report.safe import listed
+from prunelimit.theory.layers import LayerBreakdown
+from prunelimit.theory.limit import LimitPrediction
+from prunelimit.theory.paper import PaperPrediction
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
-
-if TYPE_CHECKING:
-    import os
-
-    from torch import nn
-
-    from prunelimit.baseline import Provenance
-    from prunelimit.cache import Store
-    from prunelimit.theory.layers import LayerBreakdown
-    from prunelimit.pruning.actual import OvershootCheck
-    from prunelimit.theory.limit import LimitPrediction
-    from prunelimit.theory.paper import PaperPrediction
-    from prunelimit.theory.regime import Regime
-    from prunelimit.theory.uncertainty import Uncertainty
+from prunelimit.theory.regime import Regime
+from prunelimit.theory.uncertainty import Uncertainty
 
 
 @compared_by_value
@@ -189,7 +185,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     warns += regime_warnings(regime, overshoot)
     warns += outside_hessian_warnings(target.names, weights, spec.gradient)
     warns += unrecognised_warnings(inputs)
-    warns += inputs.selection_warnings
+    warns += inputs.load_warnings
     layers = layer_breakdown(inputs, options, spec, target, profile, ratio, scope, progress, store) if per_layer else None
     warns += [] if layers is None else layers.warnings
     return BoundsReport(replace(spec, dense=None, curvature_data=data), profile.n, epsilon, source, prediction, ratio,
@@ -198,7 +194,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
 
 
 # a saved prediction: a ``bounds --json`` file (``--from``), or from Python the result in hand
-PredictionSource = Union[str, "os.PathLike[str]", BoundsReport]
+PredictionSource = Union[str, os.PathLike[str], BoundsReport]
 # what a prediction passed in hand goes by, in messages and as ``prediction_from`` in the JSON
 GIVEN_BOUNDS = "the BoundsReport given as prediction_from"
 

@@ -6,17 +6,13 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Collection, get_args
+from typing import Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
 from prunelimit.errors import OptionError, UsageError, option, quoted, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
-
-if TYPE_CHECKING:
-    pass
-
 
 METHODS = ("default", "slq", "paper", "exact")
 

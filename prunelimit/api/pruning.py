@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
 from prunelimit.api.limit import PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
+from prunelimit.cache import Store
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
 from prunelimit.inputs import Inputs
-from prunelimit.models.evaluate import evaluate
+from prunelimit.io.outputs import Output
+from prunelimit.models.evaluate import Evaluation, evaluate
+from prunelimit.models.params import ParamSelection
 from prunelimit.validate import choice
-
-if TYPE_CHECKING:
-    from pathlib import Path
-    from typing import Callable
-
-    from prunelimit.cache import Store
-    from prunelimit.io.outputs import Output
-    from prunelimit.models.evaluate import Evaluation
-    from prunelimit.models.params import ParamSelection
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from prunelimit.equality import compared_by_value
 from prunelimit.inputs import Inputs, recorded_selection
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, hessian_parameters, prunable_parameters
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+
+from torch import nn
 
 from prunelimit.errors import UsageError
 from prunelimit.models.params import ParamSelection
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from prunelimit.pruning.lomp import LompConfig
+from prunelimit.pruning.lomp import LompConfig
 
 
 @dataclass(frozen=True)

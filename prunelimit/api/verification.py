@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
 from prunelimit.api.limit import BoundsReport, PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
+from prunelimit.baseline import Provenance
+from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
 from prunelimit.pruning.actual import LARGE_GAP  # |Δ| above it gets a diagnosis in words
+from prunelimit.pruning.actual import ActualLimit
+from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
-from prunelimit.theory.regime import l1_training
-
-if TYPE_CHECKING:
-    from prunelimit.baseline import Provenance
-    from prunelimit.cache import Store
-    from prunelimit.pruning.actual import ActualLimit
-    from prunelimit.pruning.refit import RefitLimit
-    from prunelimit.theory.regime import Regime
-    from prunelimit.theory.uncertainty import Uncertainty
+from prunelimit.theory.regime import Regime, l1_training
+from prunelimit.theory.uncertainty import Uncertainty
 
 
 NEAR_ZERO = (1e-3, 1e-2, 1e-1)  # the |w| thresholds of ``weights_below`` and the diagnosis
@@ -121,11 +117,12 @@ class VerifyReport:
     near_zero: dict[str, float]
     refit: "RefitLimit | None" = None
     bounds: BoundsReport | None = field(default=None, repr=False)  # ``prediction`` shows its numbers
-    notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction)
+    notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction and this run's inputs)
 
     @property
     def warnings(self) -> list[str]:
-        return [*self.notes, *self.prediction.warnings]
+        # once each: a saved prediction of the same file states its input's warnings too
+        return list(dict.fromkeys([*self.notes, *self.prediction.warnings]))
 
     @property
     def delta_plus_minus(self) -> float | None:
@@ -261,7 +258,8 @@ def verify(
     require_data(inputs)
     rep, notes = None, []
     if prediction_from is not None:
-        prediction, notes = saved_prediction(prediction_from, inputs, options, scope)
+        prediction, saved_notes = saved_prediction(prediction_from, inputs, options, scope)
+        notes = list(inputs.qualified(saved_notes))  # what qualifies this run's inputs, as bounds says
     else:
         rep = bounds(inputs, options, progress, scope, store)
         prediction = PredictedLimit.from_bounds(rep)

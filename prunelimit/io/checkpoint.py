@@ -25,7 +25,7 @@ import re
 import tarfile
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -37,6 +37,7 @@ from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
 from prunelimit.sparse.formats import float_bits, storage_key
 from prunelimit.limits import LEGACY_TORCH_MAGIC, check_complete, check_loaded, check_torch_file, require_file
+from prunelimit.report.safe import listed
 
 FORMAT = "prunelimit/1"
 _TORCHSCRIPT_EXTRA = "prunelimit.pt"  # masks and meta in a pruned TorchScript archive (torchscript_writer)
@@ -56,6 +57,10 @@ class RawCheckpoint:
     masks: dict[str, Tensor] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     module: nn.Module | None = None
+    # a training record: where its weights were read (``model_state_dict``) and what beside
+    # them is not used (``epoch``, ``optimizer_state_dict``), dotted when nested
+    weights_from: str | None = None
+    ignored: tuple[str, ...] = ()
 
 
 def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoint:
@@ -194,11 +199,13 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
             meta=_meta(path, _entry(path, obj, "meta", Mapping, {})),
         )
     for key in _NESTED_KEYS:
-        if isinstance(obj.get(key), Mapping):  # nested deeper still too: {"state_dict": {"model": weights}}
+        # nested deeper still too: {"state_dict": {"model": weights}}; {"model": model, "optimizer": ...}
+        # holds a whole module, read with trust_pickle
+        if isinstance(obj.get(key), (Mapping, nn.Module)):
             raw = _interpret(path, obj[key])
-            return RawCheckpoint(path, "nested", state_dict=raw.state_dict) if raw.kind == "state_dict" else raw
-        if isinstance(obj.get(key), nn.Module):  # {"model": model, "optimizer": ...}, read with trust_pickle
-            return _interpret(path, obj[key])
+            kind = "nested" if raw.kind == "state_dict" else raw.kind
+            return replace(raw, kind=kind, weights_from=key if raw.weights_from is None else f"{key}.{raw.weights_from}",
+                           ignored=(*(str(k) for k in obj if k != key), *(f"{key}.{k}" for k in raw.ignored)))
     if not obj:
         raise InputError(f"checkpoint {path} holds no tensors")
     # a training record keeping its weights under a name of its own ("net", "ema", ...)
@@ -212,6 +219,15 @@ def _interpret(path: Path, obj: Any) -> RawCheckpoint:
 
 # where training scripts nest the model's state dict, tried in this order
 _NESTED_KEYS = ("state_dict", "model_state_dict", "model")
+
+
+def training_notes(raw: RawCheckpoint) -> tuple[str, ...]:
+    """What a training record holds beside its weights, said once: the epoch and optimizer
+    state were read past, not resumed or analysed (``info`` alone showed ``format nested``)."""
+    if not raw.ignored:
+        return ()
+    return (f"checkpoint {raw.path} is a training record: the weights were read from {raw.weights_from!r}; "
+            f"{listed([repr(k) for k in raw.ignored])} beside them are not used",)
 
 
 def _entry(path: Path, obj: Mapping, key: str, kind: type, default: Any) -> Any:

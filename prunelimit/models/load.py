@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError
-from prunelimit.io.checkpoint import read_checkpoint, state_and_masks
+from prunelimit.io.checkpoint import read_checkpoint, state_and_masks, training_notes
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 from prunelimit.specs import spec_file_part
@@ -29,6 +29,7 @@ class LoadedModel:
     source: str = "state_dict"
     path: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what reading the file passed over (``training_notes``), for the warnings
 
     def recorded_spec(self, key: str) -> str | None:
         """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``, ``loss``), if any."""
@@ -196,7 +197,7 @@ def load_model(
         load_state_strict(model, with_ties(expected, state, str(raw.path)), str(raw.path))
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
-    return LoadedModel(model, spec, masks_by_parameter(model, masks), raw.kind, raw.path, meta)
+    return LoadedModel(model, spec, masks_by_parameter(model, masks), raw.kind, raw.path, meta, training_notes(raw))
 
 
 def parameter_names(model: nn.Module) -> dict[str, str]:

@@ -398,6 +398,14 @@ def render_prune(rep) -> None:
     stdout.print("wrote " + ", ".join(rep.formats))
 
 
+def delta_text(delta: float, plus_minus: float | None) -> str:
+    """Δ = ρ* − actual with ρ*'s ± (ratios), in points: ``+1.93 ± 0 pt``, or ``+1.93 pt (no ±
+    stated)`` for a saved prediction that states none."""
+    if plus_minus is None:
+        return f"{100 * delta:+.2f} pt (no ± stated)"
+    return f"{100 * delta:+.2f} ± {100 * plus_minus:.2g} pt"
+
+
 def render_verify(rep) -> None:
     b, a = rep.prediction, rep.actual
     table = folding_table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
@@ -411,9 +419,7 @@ def render_verify(rep) -> None:
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})", pct(a.accuracy_ratio),
                       pct(1 - a.accuracy_ratio))
-    pm = rep.delta_plus_minus
-    gap = f"{100 * rep.delta:+.2f} pt (no ± stated)" if pm is None else f"{100 * rep.delta:+.2f} ± {100 * pm:.2g} pt"
-    table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{gap}[/]", "")
+    table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
     if rep.refit is not None:
         r = rep.refit
         table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", pct(r.loss_ratio), pct(1 - r.loss_ratio))

@@ -15,11 +15,11 @@ import platform
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import trace_text, uncertainty_text
+from prunelimit.report.console import delta_text, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
@@ -29,10 +29,10 @@ REPORT_NAME = "report.html"
 FigureLike = Union["Figure", bytes]
 
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
-# kind "ratio" is a removed fraction, shown with its kept density beside it; "points" are
-# percentage points; "uncertainty" is ρ*'s ± by source, worded as on the console; "trace" is
-# the value with its ``…_plus_minus`` sibling, rounded as on the console; "interval" is a
-# ``[low, high]`` list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
+# kind "ratio" is a removed fraction, shown with its kept density beside it; "uncertainty" is
+# ρ*'s ± by source, worded as on the console; "trace" and "delta" (Δ, in points) are the value
+# with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
+# list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
     ("prediction.uncertainty", "stated uncertainty of ρ*", "uncertainty"),
@@ -40,7 +40,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("bounds.upper", "upper bound ρ_U", "ratio"),
     ("actual.loss_ratio", "actual limit (loss criterion)", "ratio"),
     ("actual.accuracy_ratio", "actual limit (accuracy criterion)", "ratio"),
-    ("delta_points", "Δ = ρ* − actual (loss criterion)", "points"),
+    ("delta", "Δ = ρ* − actual (loss criterion)", "delta"),
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
     ("requested_density", "requested density (kept fraction)", "percent"),
@@ -153,6 +153,9 @@ def as_json(value: Any) -> str:
 
 
 CONTAINER_KINDS = ("uncertainty", "interval", "range")  # kinds whose value is a list or a mapping
+# kinds shown with their ``…_plus_minus`` sibling (``None``: not stated), in the console's words
+PAIRED: dict[str, Callable[[Any, Any], str]] = {"trace": lambda value, pm: trace_text(value, pm, level=True),
+                                               "delta": delta_text}
 
 
 def _format(value: Any, kind: str = "number") -> str:
@@ -171,8 +174,6 @@ def _format(value: Any, kind: str = "number") -> str:
             return f"{100 * value:.2f} % removed · {100 * (1 - value):.2f} % kept"
         if kind == "percent":
             return f"{100 * value:.2f} %"
-        if kind == "points":
-            return f"{value:+.2f} points"
         return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
     return str(value)
 
@@ -235,7 +236,7 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     doc = document(command, dict(body))
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
     predicted = lookup(doc, "prediction.ratio") is not None  # a ρ* is stated with its ±, or with "no ± stated"
-    headline = [(label, trace_text(value, lookup(doc, f"{path}_plus_minus"), level=True) if kind == "trace"
+    headline = [(label, PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
                  else _format(value, kind)) for label, value, kind, path in found
                 if (kind == "uncertainty" and predicted) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list)))]

@@ -6,18 +6,15 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from torch import Tensor
 
 from prunelimit.errors import UsageError
+from prunelimit.inputs import Inputs
 from prunelimit.io.checkpoint import RawCheckpoint, read_checkpoint, state_and_masks
 from prunelimit.models.load import recorded_spec, relocated_meta
+from prunelimit.sparse.bench import BenchReport
 from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
-
-if TYPE_CHECKING:
-    from prunelimit.sparse.bench import BenchReport
-    from prunelimit.inputs import Inputs
 
 
 @dataclass(frozen=True)

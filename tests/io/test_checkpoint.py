@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from torch.nn.utils import prune
 
 from prunelimit.errors import InputError, UsageError
-from prunelimit.io.checkpoint import read_checkpoint, save_checkpoint
+from prunelimit.io.checkpoint import read_checkpoint, save_checkpoint, training_notes
 from prunelimit.models.load import load_model
 from tests.conftest import SPEC, cut_short, save_as
 
@@ -45,6 +45,30 @@ def test_state_dict_forms_load_identically(tmp_path, tiny_model, wrap):
     path = tmp_path / "ckpt.pt"
     torch.save(wrap(tiny_model.state_dict()), path)
     assert _same(load_model(path, SPEC).model, tiny_model)
+
+
+@pytest.mark.parametrize(("record", "weights_from", "ignored"), [
+    ({"epoch": 3, "model_state_dict": "W", "optimizer_state_dict": {}}, "model_state_dict",
+     ("epoch", "optimizer_state_dict")),
+    ({"state_dict": "W", "epoch": 3}, "state_dict", ("epoch",)),
+    ({"model": {"state_dict": "W", "step": 9}, "optimizer": {}}, "model.state_dict", ("optimizer", "model.step")),
+    ({"model": "W"}, "model", ()),
+    ("W", None, ()),
+])
+def test_a_training_record_names_what_it_leaves_unused(tmp_path, tiny_model, record, weights_from, ignored):
+    """Where a training record's weights were read and which of its entries were not used
+    (an optimizer state, an epoch), for the one warning every report gives (``training_notes``)."""
+    def filled(value):
+        if value == "W":
+            return tiny_model.state_dict()
+        return {k: filled(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    torch.save(filled(record), tmp_path / "r.pt")
+    raw = read_checkpoint(tmp_path / "r.pt")
+    assert (raw.weights_from, raw.ignored) == (weights_from, ignored)
+    said = f"checkpoint {tmp_path / 'r.pt'} is a training record: the weights were read from {weights_from!r}; "
+    assert training_notes(raw) == ((said + f"{', '.join(map(repr, ignored))} beside them are not used",)
+                                   if ignored else ())
 
 
 def test_weights_under_another_name_are_named_with_the_fix(tmp_path, tiny_model):

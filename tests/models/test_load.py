@@ -152,7 +152,7 @@ def test_a_whole_module_pickled_after_apply_is_read_with_the_set_it_was_pruned_w
     model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
     torch.save(prunelimit.prune(model, 0.5, exclude=("2",)).apply(model), tmp_path / "whole.pt")
     inputs = load_inputs(tmp_path / "whole.pt", trust_pickle=True)
-    assert inputs.selection == ParamSelection(exclude=("2",)) and not inputs.selection_warnings
+    assert inputs.selection == ParamSelection(exclude=("2",)) and not inputs.load_warnings
     assert [name for name, _ in prunable_parameters(inputs.model, inputs.selection)] == ["0.weight"]
 
 

@@ -25,6 +25,7 @@ from prunelimit.report.figures import (
 )
 from prunelimit.io.outputs import preflight
 from prunelimit.report.jsonout import document
+from prunelimit.report.console import delta_text
 from prunelimit.report.html import REPORT_NAME, flatten, render_html, report_output, versions, write_report
 from prunelimit.report.plots import plot_bounds
 from prunelimit.theory.profile import MagnitudeProfile
@@ -114,7 +115,7 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
     # the headline numbers, formatted as the summary table shows them (2 decimals of a percent)
     for ratio in (b.ratio, b.lower, b.upper, a.loss_ratio, a.accuracy_ratio):
         assert f"{100 * ratio:.2f} % removed · {100 * (1 - ratio):.2f} % kept" in shown
-    assert f"{100 * rep.delta:+.2f} points" in shown
+    assert delta_text(rep.delta, rep.delta_plus_minus) in shown  # Δ with its ±, as on the console
     assert f"{rep.bounds.epsilon:.6g}" in shown
     assert f"{rep.bounds.params_prunable:,}" in shown
     assert " ".join(argv) in shown  # the exact command
@@ -316,3 +317,13 @@ def test_the_law_summaries_state_what_the_console_states():
     assert shown["leave-one-out |relative error| (mean)"] == f"{body['fit']['loo_mean_abs_rel_error']:.6g}"
     body["intervals"]["gamma"] = [None, 3.0]  # a side the points leave unbounded
     assert _summary(render_html("law-error-fit", body, {}, ["p"]))["95 % interval of γ"] == "[—, 3]"
+
+
+@pytest.mark.parametrize(("plus_minus", "text"), [(0.0, "+1.93 ± 0 pt"), (0.0123, "+1.93 ± 1.2 pt"),
+                                                  (None, "+1.93 pt (no ± stated)")])
+def test_the_gap_carries_its_plus_minus_as_on_the_console(verify_rep, plus_minus, text):
+    """The report's Δ row read ``+1.93 points`` where the console and the JSON state Δ with
+    ρ*'s ± (``delta_plus_minus``), or say a ``--from`` prediction states none."""
+    body = {**verify_rep.to_json(), "delta": 0.0193, "delta_points": 1.93, "delta_plus_minus": plus_minus}
+    shown = _summary(render_html("verify", body, {}, ["prunelimit", "verify"]))
+    assert shown["Δ = ρ* − actual (loss criterion)"] == text
