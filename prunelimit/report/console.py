@@ -493,6 +493,7 @@ def render_export(rep) -> None:
                  f"[bold]{rep.ratio:.3f}×[/] the dense size")
     if rep.bench is not None:
         render_bench(rep.bench)
+    render_warnings(rep.warnings)
 
 
 def render_bench(b) -> None:

@@ -4,6 +4,7 @@ and, on request, dense vs sparse latency."""
 from __future__ import annotations
 
 import shlex
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from torch import Tensor
 
 from prunelimit.errors import UsageError
 from prunelimit.inputs import Inputs
-from prunelimit.io.checkpoint import RawCheckpoint, read_checkpoint, state_and_masks
+from prunelimit.io.checkpoint import RawCheckpoint, read_checkpoint, state_and_masks, training_notes
 from prunelimit.models.load import recorded_spec, relocated_meta
 from prunelimit.sparse.bench import BenchReport
 from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
@@ -26,6 +27,7 @@ class PrunedCheckpoint:
     masks: dict[str, Tensor]
     model_spec: str | None
     meta: dict
+    notes: tuple[str, ...] = ()  # what reading the file passed over (``training_notes``), for the warnings
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class ExportReport:
     tensors: list[TensorLayout]
     file_bytes: int
     bench: "BenchReport | None" = None
+    warnings: tuple[str, ...] = ()  # what reading the checkpoint (and, with --bench, its inputs) passed over
 
     @property
     def dense_bytes(self) -> int:
@@ -62,6 +65,7 @@ class ExportReport:
                          "format": t.format, "dense_bytes": t.dense_bytes, "bytes": t.total_bytes,
                          "negzero": t.negzero, "mask": t.mask, "alias": t.alias} for t in self.tensors],
             "bench": None if self.bench is None else self.bench.to_json(),
+            "warnings": list(self.warnings),
         }
 
 
@@ -78,7 +82,7 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     state, masks = model_names(state, masks, spec, trusted=trusted,
                                recorded_in=raw.path if model_spec is None else None)
     # the specs as read from here, as the model spec is: the copy may be written to another folder
-    return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path))
+    return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path), training_notes(raw))
 
 
 def _no_masks(raw: RawCheckpoint, model_spec: str | None, trust_pickle: bool) -> str:
@@ -168,6 +172,10 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
     from prunelimit.models.load import recorded_data
 
     pruned = read_pruned(checkpoint, model_spec, trust_pickle)
+    read = () if inputs is None else inputs.load_warnings  # --bench's loading warned these already
+    for note in pruned.notes:  # as every command reading the file says so, once
+        if note not in read:
+            warnings.warn(note, stacklevel=2)
     preflight([Output("-o", Path(output), "safetensors")], [pruned.path, *recorded_data(pruned.meta, pruned.path)],
               force)  # also the data files the checkpoint records, known once it is read
     measured = None
@@ -178,15 +186,16 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
         measured = bench(inputs.model, inputs.batches[0][0], tuple(sorted({1, batch_size})), pattern,
                          inputs.selection)
     return write_export(output, pruned.state_dict, pruned.masks, pruned.model_spec, pruned.meta, force,
-                        str(pruned.path), measured)
+                        str(pruned.path), measured,
+                        pruned.notes if inputs is None else inputs.qualified(pruned.notes))
 
 
 def write_export(output: str | Path, state_dict: dict[str, Tensor], masks: dict[str, Tensor],
                  model_spec: str | None, meta: dict, force: bool, source: str | None,
-                 measured: "BenchReport | None" = None) -> ExportReport:
+                 measured: "BenchReport | None" = None, notes: tuple[str, ...] = ()) -> ExportReport:
     """Write the sparse file and measure it: the one writer of ``prunelimit export`` and of
     the library's ``export`` (``source``: the checkpoint read, ``None`` for a model in memory).
     The size is the content's, not the file's on disk: a staged write puts it there later."""
     encoded = encode_sparse(state_dict, masks, model_spec, meta)
     encoded.write(output, force)
-    return ExportReport(source, str(output), encoded.layouts, encoded.size, measured)
+    return ExportReport(source, str(output), encoded.layouts, encoded.size, measured, notes)

@@ -379,3 +379,39 @@ def test_the_report_draws_each_tensor_s_density_and_sizes(exported, pruned, tmp_
     table = page.partition("<h2>Tensors</h2>")[2].partition("</table>")[0]  # one row a tensor, as on the console
     assert table.count("<tr>") == 1 + len(json.loads(run("export", pruned, "-o", tmp_path / "n.safetensors",
                                                          "--json").stdout)["tensors"])
+
+
+def _training_record(pruned, tmp_path) -> Path:
+    """The pruned weights as a training script saves them: torch.nn.utils.prune's
+    ``weight_orig``/``weight_mask`` under ``model_state_dict``, beside an epoch and optimizer state."""
+    raw = torch.load(pruned, weights_only=True)
+    state = {}
+    for key, value in raw["state_dict"].items():
+        if key in raw["masks"]:
+            state |= {f"{key}_orig": value, f"{key}_mask": raw["masks"][key].float()}
+        else:
+            state[key] = value
+    torch.save({"epoch": 3, "model_state_dict": state, "optimizer_state_dict": {"state": {}, "param_groups": []}},
+               tmp_path / "record.pt")
+    return tmp_path / "record.pt"
+
+
+@pytest.mark.parametrize("bench", [(), ("--bench", "--data", "digits", "--batch-size", "2", "--device", "cpu")])
+def test_a_training_record_is_noted_once_as_every_reader_notes_it(bench, pruned, tmp_path):
+    """export read a training record with its own reader and said nothing of the epoch and
+    optimizer state it passed over, while info/bounds/verify/gate warn once on stderr and in
+    the JSON ``warnings``: export now does the same, with --bench (which loads the file twice) too."""
+    record = _training_record(pruned, tmp_path)
+    note = ("the weights were read from 'model_state_dict'; 'epoch', 'optimizer_state_dict' beside them "
+            "are not used")
+    base = ("export", record, "--model", "mlp:64,32,10", *bench)
+    result = run(*base, "-o", tmp_path / "j.safetensors", "--json")
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(result.stdout)["warnings"]
+    assert [w for w in warnings if note in w] == [f"checkpoint {record} is a training record: {note}"]
+    assert " ".join(result.stderr.split()).count(note) == 1
+    console = run(*base, "-o", tmp_path / "c.safetensors")
+    assert console.exit_code == 0, console.output
+    assert " ".join(console.output.split()).count(note) == 1  # on stderr, not again under the table
+    plain = run("export", pruned, "-o", tmp_path / "p.safetensors", "--json")
+    assert json.loads(plain.stdout)["warnings"] == [] and "training record" not in plain.stderr

@@ -169,7 +169,7 @@ def _layer_tables():
                 spectrum=None, formats=("pruned.pt",),
                 layers=[NS(name=LONG, total=123_456_000, zeros=111_110_400)])
     exported = NS(output="model.sparse.safetensors", dense_bytes=493_824_000, file_bytes=98_765_432,
-                  data_bytes=98_700_000, ratio=0.2, bench=None,
+                  data_bytes=98_700_000, ratio=0.2, bench=None, warnings=(),
                   tensors=[NS(name=LONG, shape=(4096, 30_141), dtype="float32", density=0.1, format="csr",
                               negzero=None, mask=None, alias=None, dense_bytes=493_824_000, total_bytes=98_765_432)])
     return ((console.render_info, info, ("123,456,000", "111,110,400", "90.00 %")),
