@@ -162,7 +162,8 @@ def _format(value: Any, kind: str = "number") -> str:
     if kind == "uncertainty":
         return uncertainty_text(value if isinstance(value, Mapping) else None)
     if kind == "interval":
-        return "[" + ", ".join("—" if v is None else f"{v:.4g}" for v in value) + "]"
+        # a side the points leave free is infinite, which JSON writes null: the console's word for it
+        return "[" + ", ".join("unbounded" if v is None else f"{v:.4g}" for v in value) + "]"
     if kind == "range":
         return f"{100 * value['low']:.2f} % – {100 * value['high']:.2f} %"
     if value is None:

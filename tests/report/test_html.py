@@ -315,8 +315,26 @@ def test_the_law_summaries_state_what_the_console_states():
         assert shown[f"95 % interval of {name}"] == f"[{low:.4g}, {high:.4g}]"
     assert shown["std of the relative fit error"] == f"{body['fit']['std_rel_error']:.6g}"
     assert shown["leave-one-out |relative error| (mean)"] == f"{body['fit']['loo_mean_abs_rel_error']:.6g}"
-    body["intervals"]["gamma"] = [None, 3.0]  # a side the points leave unbounded
-    assert _summary(render_html("law-error-fit", body, {}, ["p"]))["95 % interval of γ"] == "[—, 3]"
+    body["intervals"]["gamma"] = [None, 3.0]  # a side the points leave unbounded (JSON null)
+    assert _summary(render_html("law-error-fit", body, {}, ["p"]))["95 % interval of γ"] == "[unbounded, 3]"
+
+
+def test_an_unbounded_interval_side_reads_unbounded_as_on_the_console():
+    """Flat errors leave γ and p free: their upper side is unbounded (``inf``; JSON ``null``),
+    which the console prints as ``unbounded`` and the report showed as "—", the mark of a
+    value not computed. The report now says ``unbounded`` too."""
+    import numpy as np
+
+    from prunelimit.laws.errorlaw import ErrorPoints, fit_error_law
+    from prunelimit.report.console import bound
+
+    d = np.geomspace(1e-3, 1.0, 12)
+    body = document("law-error-fit", fit_error_law(ErrorPoints(d, np.full(d.size, 0.05))).to_json())
+    assert body["intervals"]["gamma"][1] is None and body["intervals"]["p"][1] is None
+    shown = _summary(render_html("law-error-fit", body, {}, ["p"]))
+    for key, name in (("gamma", "γ"), ("p", "p")):
+        low = body["intervals"][key][0]
+        assert shown[f"95 % interval of {name}"] == f"[{low:.4g}, {bound(float('inf'))}]" == f"[{low:.4g}, unbounded]"
 
 
 @pytest.mark.parametrize(("plus_minus", "text"), [(0.0, "+1.93 ± 0 pt"), (0.0123, "+1.93 ± 1.2 pt"),
