@@ -49,7 +49,12 @@ class Inputs:
         """``warnings`` and, once each, ``load_warnings``: every report says in its JSON what
         qualifies its inputs (a prunable set other than the recorded one, masks outside it, a
         training record's optimizer state left unused), not only on stderr."""
-        return tuple(dict.fromkeys((*warnings, *self.load_warnings)))
+        return qualified(warnings, self.load_warnings)
+
+
+def qualified(warnings: "tuple[str, ...] | list[str]", load_warnings: tuple[str, ...]) -> tuple[str, ...]:
+    """``warnings``, then ``load_warnings`` (what reading the inputs warned), each once."""
+    return tuple(dict.fromkeys((*warnings, *load_warnings)))
 
 
 def load_batches(

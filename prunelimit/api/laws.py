@@ -111,11 +111,12 @@ def imp(
     preflight([output_folder(output)], [start.data, start.eval_data])  # data files the checkpoint records
     if config.epochs_dense is None:
         config = replace(config, epochs_dense=0 if from_file else config.epochs_per_level)
-    return iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
-                                       out_dir=output, masks=start.masks, model_spec=start.spec,
-                                       meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
-                                             **recorded_set(start.selection)},
-                                       selection=start.selection, progress=progress)
+    result = iterative_magnitude_pruning(start.model, start.train, start.evaluation, start.loss_fn, config,
+                                         out_dir=output, masks=start.masks, model_spec=start.spec,
+                                         meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
+                                               **recorded_set(start.selection)},
+                                         selection=start.selection, progress=progress)
+    return replace(result, warnings=start.qualified(result.warnings))
 
 
 def recorded_set(selection: ParamSelection) -> dict:
@@ -199,6 +200,7 @@ def hyperflux(
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
                            masks=start.masks, selection=start.selection, progress=progress)
+    report = replace(report, warnings=start.qualified(report.warnings))
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,

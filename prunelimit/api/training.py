@@ -28,6 +28,15 @@ class StartingPoint:
     masks: dict
     # the prunable set the checkpoint records (meta.pruned), pruned further and recorded again
     selection: ParamSelection = ParamSelection()
+    # what reading the checkpoint warned (``Inputs.load_warnings``; none for a fresh model)
+    load_warnings: tuple[str, ...] = ()
+
+    def qualified(self, warnings: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
+        """``warnings`` and, once each, ``load_warnings``: a result's JSON says what qualifies
+        the weights it started from, as every command reading a file does."""
+        from prunelimit.inputs import qualified
+
+        return qualified(warnings, self.load_warnings)
 
 
 def starting_point(
@@ -58,8 +67,9 @@ def starting_point(
         loss, masks, selection = inputs.loss, held_masks(inputs.loaded, inputs.selection), inputs.selection
         recorded_eval = eval_data is None
         data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
+        read = inputs.load_warnings
     else:
-        recorded_eval = False
+        recorded_eval, read = False, ()
         if model is None:
             raise UsageError("give a checkpoint, or --model SPEC to start from a fresh model")
         if data is None:
@@ -74,7 +84,7 @@ def starting_point(
     evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train, "data"),
                 (eval_data, evaluation, "eval_data"))
-    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection)
+    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection, read)
 
 
 def train(
