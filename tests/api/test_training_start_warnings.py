@@ -55,3 +55,17 @@ def test_the_library_results_carry_it_too(record, tmp_path):
                              checkpoint=record, **options)
     assert len(_noted(sweep.warnings)) == len(_noted(flux.warnings)) == 1
     assert _noted(sweep.to_json()["warnings"]) == _noted(flux.to_json()["warnings"]) == list(_noted(sweep.warnings))
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_prunable_set_other_than_the_recorded_one_is_in_the_json_warnings(command, cli, own_ckpt, tmp_path):
+    """The set in use and the masks outside it, warned on reading a pruned file, reach the JSON too."""
+    pruned = tmp_path / "pruned.pt"
+    assert cli("prune", own_ckpt, "--ratio", "0.5", "-o", pruned).exit_code == 0
+    out = tmp_path / ("out" if command == "imp" else "out.pt")
+    options = {**COMMANDS, "hyperflux": ("--target-density", "0.3", *COMMANDS["hyperflux"][2:])}[command]  # the pruned file starts at density 0.47
+    result = cli(command, pruned, "--exclude", "2", *options, *SHORT[:2], "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    given = [w for w in json.loads(result.stdout)["warnings"] if "this run uses --exclude '2', as given" in w]
+    assert len(given) == 1 and "outside the prunable set in use (2.weight)" in given[0]
+    assert " ".join(result.stderr.split()).count("this run uses --exclude '2', as given") == 1
