@@ -54,18 +54,10 @@ def test_a_run_that_breaks_down_on_a_subspace_is_not_taken_for_the_spectrum() ->
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_slq_on_a_17_parameter_model_costs_the_exact_spectrum_and_matches_it() -> None:
+def test_slq_on_a_17_parameter_model_costs_the_exact_spectrum_and_matches_it(mlp17) -> None:
     """Before: 43 products over 3 runs of up to 17 steps;
     now the 17 of one spanning run, ± 0, the exact method's ρ*."""
-    torch.manual_seed(0)
-    x = torch.randn(256, 2)
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
-    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(100):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
+    model, (x, y) = mlp17
     assert sum(p.numel() for p in model.parameters()) == 17
     slq = prunelimit.bounds(model, (x, y), method="slq")
     exact = prunelimit.bounds(model, (x, y), method="exact")
