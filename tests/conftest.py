@@ -147,6 +147,33 @@ def train() -> tuple[torch.Tensor, torch.Tensor]:
     return data.x, data.y
 
 
+def adam_fit(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 100) -> torch.nn.Module:
+    """``model`` after ``steps`` full-batch Adam steps (lr 1e-2) of cross-entropy on ``(x, y)``."""
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model
+
+
+@pytest.fixture
+def fitted():
+    """``adam_fit``, for the tests that train a small model of their own."""
+    return adam_fit
+
+
+@pytest.fixture
+def mlp17() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    """A 17-parameter MLP (2-3-2, 12 prunable weights) after 100 Adam steps on 256 points
+    of a linear rule: a model smaller than any Lanczos plan, whose R is about 1."""
+    torch.manual_seed(0)
+    x = torch.randn(256, 2)
+    y = (x[:, 0] + 0.5 * x[:, 1] > 0).long()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    return adam_fit(model, x, y), (x, y)
+
+
 @pytest.fixture
 def own_ckpt(tmp_path, tiny_model):
     path = tmp_path / "own.pt"

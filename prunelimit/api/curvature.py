@@ -788,11 +788,13 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
         largest, which = "data", "the data part took it over"
     else:
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
-                      key=lambda item: item[1])[0]
+                      ("grid", u.grid or 0.0), key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
-              "data": f"more curvature samples ({option('hessian_samples')})"}[largest]
+              "data": f"more curvature samples ({option('hessian_samples')})",
+              # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
+              "grid": "the continuous root (" + said("--method default", "method='default'") + ")"}[largest]
     shown = f"{value_text(ratio, u.plus_minus, least=4)} ± {half_width_text(u.plus_minus, least=4)}"
     return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")

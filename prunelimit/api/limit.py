@@ -141,7 +141,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     from prunelimit.pruning.actual import overshoot_check
     from prunelimit.theory.consistency import consistency_warnings
     from prunelimit.theory.limit import predict_from_quadrature
-    from prunelimit.theory.paper import GRID_ROUNDING, paper_limit
+    from prunelimit.theory.paper import paper_limit
     from prunelimit.theory.regime import assess_regime
 
     validate.choice("scope", scope, SCOPES)  # before any work
@@ -171,7 +171,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         data = path_data(path, data, options)  # and its own on the subset's parts
         uncertainty = slq_uncertainty(path, spec.quadrature, options, prediction.ratio, data)
     if paper is not None:  # the headline is a grid point: its rounding is part of its ±
-        uncertainty = replace(uncertainty, grid=GRID_ROUNDING)
+        uncertainty = replace(uncertainty, grid=paper.rounding)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
     regime = assess_regime(weights)
     warns = _bounds_warnings(spec, prediction, ratio, radius, half_ratio, epsilon, options, first_order, uncertainty,

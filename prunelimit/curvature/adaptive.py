@@ -413,11 +413,16 @@ def _truncation_at(history: list[tuple[int, float]], rate: float, steps: float, 
 
 def _first_stage(plan: AdaptivePlan, dim: int, rows: int) -> tuple[int, int]:
     """Runs and steps of the first stage: within the product and memory budgets, what must
-    follow it (``plan.after``) included, with as many of the planned runs as leave each a
-    step; one run of one step where even that does not fit, the smallest plan there is
+    follow it (``plan.after``) included, one run of D steps where the planned steps reach D
+    and it fits, else as many of the planned runs as leave each a step; one run of one step where even that does not fit, the smallest plan there is
     (the caller says how far past the budget it went)."""
     after = plan.after
     per_step = after.counted_per_step
+    # A first stage of D steps: one run that does not break down spans the space, its
+    # quadrature the exact spectrum (``runs_quadrature``), which more runs only repeat
+    # (D = 17: 3 × 17 products for the 17 of one); one that breaks down is exhausted next.
+    if plan.initial_steps >= dim and dim + after.products(1, dim) <= plan.max_products and dim <= rows:
+        return 1, dim
     for runs in range(min(plan.initial_runs, plan.max_products, rows), 0, -1):
         room = plan.max_products - after.products(runs, 0)
         steps = min(plan.initial_steps, dim, room // (runs + per_step), rows // runs)

@@ -203,7 +203,7 @@ def uncertainty_text(u: dict | None) -> str:
     total = None if u is None else u.get("plus_minus")
     if total is None or half_width_text(total) == "—":
         return "(no ± stated)"
-    grid = "" if not u.get("grid") else f"1/1000 grid rounding ≤ {points(u['grid'])}"
+    grid = "" if not u.get("grid") else f"grid and integer-R rounding ≤ {points(u['grid'])}"
     # the parts the data part comes from set its degrees of freedom (reports before them state none)
     of_parts = f" from {u['data_parts']} parts" if u.get("data_parts") else ""
     if u.get("steps_kind") == "exact":

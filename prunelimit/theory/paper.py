@@ -103,6 +103,7 @@ class PaperPrediction:
     bound_mode: str = "none"
     margin: float = 0.0
     aliasing: KernelAliasing | None = None
+    rounding: float = GRID_ROUNDING
 
 
 @dataclass(frozen=True)
@@ -214,6 +215,15 @@ def code_radii(
     tensors: Sequence[torch.Tensor | np.ndarray], levels: int = PAPER_LEVELS
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(ρ_i, R_i)`` on the code's ratio grid with its tie rule (step 3 above)."""
+    ratios, radii, _ = _radii_and_floor(tensors, levels)
+    return ratios, radii
+
+
+def _radii_and_floor(
+    tensors: Sequence[torch.Tensor | np.ndarray], levels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``code_radii`` and, along the same grid, R of the ``⌊ρ_i·N⌋`` smallest weights: the
+    continuous R(ρ), which interpolates between whole weights, lies between the two."""
     flat = np.concatenate([_as_numpy(t).reshape(-1) for t in tensors])
     if flat.size == 0:
         raise UsageError("no prunable weights given to the paper method")
@@ -222,7 +232,21 @@ def code_radii(
     ratios = np.arange(levels) / levels
     n_p = np.maximum(1, np.ceil(ratios * float(flat.size)).astype(np.int64))
     pruned = np.searchsorted(mags, mags[n_p - 1], side="right")
-    return ratios, np.sqrt(cum_sq[pruned])
+    below = np.floor(ratios * float(flat.size)).astype(np.int64)
+    return ratios, np.sqrt(cum_sq[pruned]), np.sqrt(cum_sq[below])
+
+
+def rounding_reach(gw: np.ndarray, radii: np.ndarray, floor_radii: np.ndarray, ratios: np.ndarray,
+                   best: int) -> float:
+    """How far the grid answer ``ratios[best]`` can lie from the continuous root of its own
+    spectrum's ``gw``: the continuous ``F(R(ρ))`` lies between ``gw`` at ``⌊R⌋`` of the
+    whole weights below ``ρ_i·N`` and at ``⌈R_i⌉`` (``gw`` falls as R grows), so the root,
+    like the answer, lies between those tables' grid roots; the farther of them from the
+    answer, plus half a grid step for the roots' own rounding onto the grid."""
+    last = gw.size - 1
+    high = _grid_root(gw[np.minimum(np.floor(floor_radii).astype(np.int64), last)], ratios)
+    low = _grid_root(gw[np.minimum(np.ceil(radii).astype(np.int64), last)], ratios)
+    return (max(high - best, best - low, 0) + 0.5) / len(ratios)
 
 
 def paper_limit(
@@ -252,7 +276,7 @@ def paper_limit(
     grid, density, aliasing = smoothed_density(nodes, weights, bins, sigma_squared)
     size = int(table_norm) + 1
     gw = code_gw(grid, density, size, epsilon, zero_fraction, negative)
-    ratios, radii = code_radii(tensors, levels)
+    ratios, radii, floor_radii = _radii_and_floor(tensors, levels)
     index = np.rint(radii).astype(np.int64)
     clamped = bool(np.any(index >= gw.size))
     index = np.minimum(index, gw.size - 1)
@@ -286,6 +310,7 @@ def paper_limit(
         bound_mode=bound_mode,
         margin=margin,
         aliasing=aliasing,
+        rounding=rounding_reach(gw, radii, floor_radii, ratios, best),
     )
 
 

@@ -44,11 +44,12 @@ measured on the run itself:
   subsets only: the parts shift together with the subset's size, and that systematic
   shift is not in it (measured in docs/accuracy.md).
 
-With ``--method paper`` the headline ρ* is the reference code's grid point ``i/1000``, a
-rounding of the spectrum's ρ* by up to half a step: that **grid** part (0.0005) is added
-to the ± whole, as the truncation bound is (the paper arithmetic's other departures from
-the continuous root, its smoothed density and integer R, are not in it: the gate and the
-consistency checks compare the two roots against this ±).
+With ``--method paper`` the headline ρ* is the reference code's grid point ``i/1000`` of a
+table at integer R of whole weights: how far those roundings can move it from the
+spectrum's continuous root (``prunelimit.theory.paper.rounding_reach``, at least half a
+grid step, 0.0005) is the **grid** part, added to the ± whole, as the truncation bound is
+(the paper arithmetic's smoothed density is not in it: the gate and the consistency
+checks compare the two roots against this ±).
 
 The stated ``±`` is ``steps + grid + q·stderr``, at most 1 (a wider one says nothing more about a
 ratio in [0, 1]), with ``stderr = sqrt(probes² + data²)`` and

@@ -15,28 +15,23 @@ from prunelimit.curvature.lanczos import LanczosRuns
 from prunelimit.curvature.operator import DenseOperator
 
 
-def _trained_mlp() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+def _trained_mlp(fitted) -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
     """An 899-parameter MLP (10-64-3) on 300 synthetic samples, 100 Adam steps."""
     torch.manual_seed(0)
     x = torch.randn(300, 10)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0).long()
     model = torch.nn.Sequential(torch.nn.Linear(10, 64), torch.nn.ReLU(), torch.nn.Linear(64, 3))
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(100):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, (x, y)
+    return fitted(model, x, y), (x, y)
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_a_model_below_the_budget_ends_exact_rather_than_out_of_products() -> None:
+def test_a_model_below_the_budget_ends_exact_rather_than_out_of_products(fitted) -> None:
     """Before: 3 runs to 128 steps, 3 more probes, then 6 runs to 256 steps (1,536
     products) stopped by --max-hvps at ± 0.027, the 643 steps the first run still lacked
     no longer affordable; at the 6-run stage 771 more steps of one run fit the budget and
     give the exact spectrum. Now that is taken: ± 0, the exact method's ρ*, within the
     budget."""
-    model, data = _trained_mlp()
+    model, data = _trained_mlp(fitted)
     dim = sum(p.numel() for p in model.parameters())
     assert dim == 899 < DEFAULT_MAX_HVPS
     slq = prunelimit.bounds(model, data, method="slq")

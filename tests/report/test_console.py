@@ -48,13 +48,13 @@ def test_a_plus_minus_below_the_last_decimal_is_not_zero():
 
 
 def test_an_exact_spectrum_states_plus_minus_zero_and_a_paper_grid_its_rounding():
-    """An exact spectrum's ρ* is ± 0; ``--method paper`` rounds ρ* onto a 1/1000 grid, so
-    its ± holds half a step (it was stated ± 0 beside the grid point)."""
+    """An exact spectrum's ρ* is ± 0; ``--method paper`` rounds ρ* onto a 1/1000 grid and
+    R to integers, so its ± holds their reach (it was stated ± 0 beside the grid point)."""
     assert estimate_line(0.918341, EXACT.to_json()) == "ρ* = 91.83 % ± 0 (exact spectrum: no sampling error)"
     assert estimate_line(0.918, replace(EXACT, grid=0.0005).to_json()) == \
-        "ρ* = 91.800 % ± 0.050 pt (exact spectrum, 1/1000 grid rounding ≤ 0.050 pt)"
+        "ρ* = 91.800 % ± 0.050 pt (exact spectrum, grid and integer-R rounding ≤ 0.050 pt)"
     paper = Uncertainty(probes=0.0009, steps=0.0018, data=None, runs=1, probes_kind="bound", grid=0.0005)
-    assert uncertainty_text(paper.to_json()).endswith("probes 0.090 pt s.e. bound, 1/1000 grid rounding ≤ 0.050 pt)")
+    assert uncertainty_text(paper.to_json()).endswith("probes 0.090 pt s.e. bound, grid and integer-R rounding ≤ 0.050 pt)")
 
 
 def test_a_data_part_names_the_parts_it_comes_from():

@@ -145,7 +145,7 @@ def test_the_summary_states_rho_star_with_its_plus_minus(verify_rep):
     from prunelimit.report.console import uncertainty_text
 
     stated = uncertainty_text(verify_rep.bounds.uncertainty.to_json())
-    assert stated.startswith("± ") and "1/1000 grid rounding" in stated
+    assert stated.startswith("± ") and "grid and integer-R rounding" in stated
     text = render_html("verify", verify_rep.to_json(), {}, ["prunelimit", "verify"])
     assert f"<tr><td>stated uncertainty of ρ*</td><td class=num>{stated}</td></tr>" in text
     older = verify_rep.to_json()

@@ -452,9 +452,10 @@ def test_runs_through_the_whole_space_state_the_exact_ratio() -> None:
 
 
 def test_adaptive_slq_on_a_tiny_model_stops_at_its_exact_spectrum() -> None:
-    """Adaptive SLQ's first stage (3 runs of min(32, D) steps) spans the space at D = 10:
-    it stops there with the exact ρ* (it used to add probes up to the product budget), and
-    says why: ``converged``, the Krylov space exhausted (a ± of 0 meets any tolerance)."""
+    """Adaptive SLQ's first stage (one run of D steps where the planned 32 reach D) spans
+    the space at D = 10: it stops there with the exact ρ* (it used to add probes up to the
+    product budget), and says why: ``converged``, the Krylov space exhausted (a ± of 0
+    meets any tolerance)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
 
     dim = 10
@@ -466,7 +467,7 @@ def test_adaptive_slq_on_a_tiny_model_stops_at_its_exact_spectrum() -> None:
         return Assessment(ratio, u.plus_minus, u.steps, u.statistical)
 
     result = adaptive_slq(op, AdaptivePlan(0.01, 1600, initial_steps=32, initial_runs=3), assess, seed=0)
-    assert result.stopped_by == "converged" and result.trail[-1].products == 3 * dim
+    assert result.stopped_by == "converged" and result.trail[-1].products == dim
     assert result.trail[-1].estimate == pytest.approx(exact, abs=1e-9) and result.trail[-1].plus_minus == 0.0
 
 
@@ -504,7 +505,8 @@ def test_a_grid_rounding_is_added_whole_to_the_plus_minus() -> None:
 def test_paper_method_states_its_grid_rounding_even_on_an_exact_spectrum() -> None:
     """With D ≤ the paper's steps its Lanczos run spans the whole space: the spectrum is
     exact, and the paper's ρ* was stated ± 0 beside a point of its 1/1000 grid, which
-    lies up to half a step from the root it rounds. The default method stays ± 0."""
+    lies up to half a step from the root it rounds, and further by its integer R of whole
+    weights (``theory.paper.rounding_reach``). The default method stays ± 0."""
     import prunelimit
 
     torch.manual_seed(0)
@@ -513,7 +515,9 @@ def test_paper_method_states_its_grid_rounding_even_on_an_exact_spectrum() -> No
     paper = prunelimit.bounds(model, (x, y), batch_size=16, method="paper", iterations=21)
     assert paper.spectrum.quadrature.exact and round(paper.ratio * 1000) == pytest.approx(paper.ratio * 1000)
     stated = paper.to_json()["prediction"]
-    assert stated["uncertainty"]["grid"] == 0.0005 and stated["uncertainty"]["plus_minus"] == 0.0005
+    grid = stated["uncertainty"]["grid"]
+    assert grid >= 0.0005 and stated["uncertainty"]["plus_minus"] == grid
+    assert abs(paper.ratio - stated["continuous_ratio"]) <= grid
     assert stated["stderr"] == 0.0
     default = prunelimit.bounds(model, (x, y), batch_size=16)
     assert default.uncertainty.plus_minus == 0.0 and default.to_json()["prediction"]["uncertainty"]["grid"] is None
