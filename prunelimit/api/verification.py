@@ -16,8 +16,7 @@ from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
-from prunelimit.pruning.actual import LARGE_GAP  # |Δ| above it gets a diagnosis in words
-from prunelimit.pruning.actual import ActualLimit
+from prunelimit.pruning.actual import LARGE_GAP, ActualLimit  # |Δ| above LARGE_GAP gets a diagnosis in words
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
 from prunelimit.theory.regime import Regime, l1_training

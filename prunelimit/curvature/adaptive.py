@@ -414,8 +414,9 @@ def _truncation_at(history: list[tuple[int, float]], rate: float, steps: float, 
 def _first_stage(plan: AdaptivePlan, dim: int, rows: int) -> tuple[int, int]:
     """Runs and steps of the first stage: within the product and memory budgets, what must
     follow it (``plan.after``) included, one run of D steps where the planned steps reach D
-    and it fits, else as many of the planned runs as leave each a step; one run of one step where even that does not fit, the smallest plan there is
-    (the caller says how far past the budget it went)."""
+    and it fits, else as many of the planned runs as leave each a step; one run of one step
+    where even that does not fit, the smallest plan there is (the caller says how far past
+    the budget it went)."""
     after = plan.after
     per_step = after.counted_per_step
     # A first stage of D steps: one run that does not break down spans the space, its
