@@ -165,10 +165,12 @@ def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
     """A warning naming the Hessian parameters the loss on ``batch`` gives no gradient (a
     module forward never calls, such as a spare head): they stay in N and D, as docs/theory.md
     defines them, but as zero-curvature directions they raise ρ*; ``--exclude`` leaves them out."""
+    from prunelimit.curvature.hvp import reentrant_checkpoint_error, reentrant_checkpoints
+
     named = hessian_parameters(loaded.model, selection)
     if not named:
         return ()
-    with torch.enable_grad():
+    with torch.enable_grad(), reentrant_checkpoints() as seen:
         loss = loss_fn(loaded.model, batch)
         if loss.grad_fn is None:  # no graph at all: the Hessian operator refuses that, naming it
             return ()
@@ -176,6 +178,8 @@ def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
     unreached = [name for (name, _), grad in zip(named, grads) if grad is None]
     if not unreached:
         return ()
+    if seen:  # forward does use them, inside a segment torch gives no gradient
+        raise reentrant_checkpoint_error()
     prunable = {name for name, _ in prunable_parameters(loaded.model, selection)}
     counted = "N and D" if prunable.intersection(unreached) else "D"
     # --exclude takes module globs: a parameter of the model itself has no module of its own to name

@@ -151,6 +151,23 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "def make():\n"
         "    return Bag(64, 10)\n"
     )
+    # Factories whose loss reaches no parameter the way Hessian-vector products need: the weight
+    # under a reentrant checkpoint (torch.autograd.grad raises), an output detached from them.
+    c.reentrant = d / "reentrant.py"
+    c.reentrant.write_text(
+        "import torch\n"
+        "class Segmented(torch.nn.Linear):\n"
+        "    def forward(self, x):\n"
+        "        h = x @ self.weight.T\n"
+        "        return torch.utils.checkpoint.checkpoint(torch.add, h, self.bias, use_reentrant=True)\n"
+        "class Detached(torch.nn.Linear):\n"
+        "    def forward(self, x):\n"
+        "        return super().forward(x).detach()\n"
+        "def segmented():\n"
+        "    return Segmented(64, 10)\n"
+        "def detached():\n"
+        "    return Detached(64, 10)\n"
+    )
     # A prunelimit file naming a code factory: loading it must not import that file unasked.
     c.evil_factory = d / "evil_factory.py"
     c.evil_factory.write_text(f"open({str(c.marker)!r}, 'w').close()\nimport torch\nmake = lambda: torch.nn.Linear(64, 10)\n")
@@ -424,6 +441,12 @@ OTHER_CASES = [
          "forward exploded"),
     Case("bounds/no-second-derivative", _p("bounds", "{broken}", "--model", "{bag}:make", "--data", "digits",
                                             "--max-samples", "64", "--batch-size", "32"), 3, "_embedding_bag_backward, which PyTorch cannot differentiate twice"),
+    Case("bounds/reentrant-checkpoint", _p("bounds", "{broken}", "--model", "{reentrant}:segmented", "--data", "digits",
+                                           "--max-samples", "64", "--batch-size", "32"), 3,
+         "torch.utils.checkpoint with use_reentrant=True, which Hessian-vector products"),
+    Case("bounds/loss-without-parameters", _p("bounds", "{broken}", "--model", "{reentrant}:detached", "--data",
+                                              "digits", "--max-samples", "64", "--batch-size", "32"), 3,
+         "the loss depends on none of the Hessian's parameters"),
     Case("info/forward-fails", _p("info", "{broken}", "--model", "{factory}:make", "--data", "digits"), 3,
          "forward exploded"),
     Case("info/recorded-pattern-too-long", _p("info", "{long_pattern}"), 3,

@@ -124,6 +124,8 @@ class HessianOperator:
         # The second pass over the data is both the determinism check and the data the
         # HVPs walk, re-sliced into chunks.
         second = _cast(to_device(shard_batches(batches), self.device), self.dtype)
+        if first:
+            self._require_gradients(first[0])
         self._bytes_per_sample = self._graph_bytes(first[0]) / local_sizes[0] if first else 0.0
         size = self._chunk_size(chunk_samples, memory_budget_mb)
         self._chunks = self._checked_chunks(second, size, local_sizes, local_losses)
@@ -309,6 +311,20 @@ class HessianOperator:
             raise NumericalError("the loss is NaN/Inf on the analysis data; check the model and data")
         return losses
 
+    def _require_gradients(self, batch: Batch) -> None:
+        """Refuse, on ``batch``, a loss that no Hessian parameter reaches (autograd raised an
+        internal error) and reentrant checkpoint segments that keep gradients from some
+        (``reentrant_checkpoints``)."""
+        with torch.enable_grad(), reentrant_checkpoints() as seen:
+            loss = self.loss_fn(self.model, batch)
+            grads = torch.autograd.grad(loss, self.params, allow_unused=True) if loss.requires_grad else None
+        if seen and (grads is None or None in grads):
+            raise reentrant_checkpoint_error()
+        if grads is None:
+            raise InputError("the loss depends on none of the Hessian's parameters (forward detaches its output, or "
+                             "computes it under torch.no_grad()), so it has no curvature; compute forward with "
+                             "gradients")
+
     def _batch_gradient(self, batch: Batch, create_graph: bool) -> list[Tensor]:
         # Every graph an HVP differentiates again is built here. Fused attention kernels (flash,
         # memory-efficient, cuDNN; flash on CPU too) have no double backward, the math one has;
@@ -418,6 +434,47 @@ def native_recurrence(model: nn.Module, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.enabled = enabled
+
+
+# torch.utils.checkpoint's reentrant form (use_reentrant=True) warns this in forward when no
+# input of a segment needs a gradient, and raises the other under torch.autograd.grad
+_REENTRANT_NO_INPUT_GRAD = "None of the inputs have requires_grad=True"
+_REENTRANT_GRAD = "use_reentrant=True, torch.utils.checkpoint is incompatible with .grad()"
+
+
+@contextmanager
+def reentrant_checkpoints() -> Iterator[list[str]]:
+    """Run a gradient of the loss and yield a list that holds a line once it ran a reentrant
+    ``torch.utils.checkpoint`` segment on inputs none of which needs a gradient: torch then
+    gives the parameters inside it no gradient, only a warning, so their curvature read as
+    zero (ρ* 91 % against 74 % on a 39-parameter MLP); the caller refuses that where a
+    parameter got none. A reentrant segment whose input needs a gradient makes
+    ``torch.autograd.grad`` raise: refused here. Other warnings pass on as they came. Once
+    a command: it resets the warnings' once-only registries."""
+    seen: list[str] = []
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.filterwarnings("always", message=_REENTRANT_NO_INPUT_GRAD)
+            yield seen
+    except RuntimeError as exc:
+        if _REENTRANT_GRAD in str(exc):
+            raise reentrant_checkpoint_error() from None
+        raise
+    finally:
+        for w in caught:
+            if str(w.message).startswith(_REENTRANT_NO_INPUT_GRAD):
+                seen.append(str(w.message))
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def reentrant_checkpoint_error() -> InputError:
+    return InputError(
+        "the model runs torch.utils.checkpoint with use_reentrant=True, which Hessian-vector products "
+        "(torch.autograd.grad) cannot differentiate; pass use_reentrant=False to torch.utils.checkpoint "
+        "(the same function)"
+    )
 
 
 _NO_SECOND_DERIVATIVE = re.compile(r"derivative for '?([\w:.]+?)'? is not implemented")
