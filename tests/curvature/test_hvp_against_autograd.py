@@ -1,7 +1,9 @@
-"""Activation checkpointing inside forward (``torch.utils.checkpoint``): the non-reentrant
-form gives the Hessian of the same function, the reentrant form is refused with the fix
-(torch.autograd.grad cannot go through it: its segment's parameters got no gradient, so
-their curvature read as zero, or the products raised a RuntimeError)."""
+"""The operator's Hessian against ``torch.func.hessian`` of the full-data mean loss: over
+batches that do not divide the data, as a user's ``DataLoader`` gives them; and with
+activation checkpointing inside forward (``torch.utils.checkpoint``), whose non-reentrant
+form gives the Hessian of the same function and whose reentrant form is refused with the
+fix (torch.autograd.grad cannot go through it: its segment's parameters got no gradient,
+so their curvature read as zero, or the products raised a RuntimeError)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 import torch
 import torch.utils.checkpoint as checkpoint
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 import prunelimit
 from prunelimit.curvature.hvp import HessianOperator
@@ -57,6 +60,19 @@ def _func_hessian(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.T
         return nn.functional.cross_entropy(torch.func.functional_call(model, parts, (x,)), y)
 
     return torch.func.hessian(loss)(flat)
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 23, 40])
+def test_the_hessian_of_a_data_loader_is_that_of_the_mean_loss_over_every_sample(batch_size):
+    """23 samples in batches of 1, of 7 (the last of 2), in one, and in one short batch of 40:
+    the exact spectrum (float64) is the eigenvalues of the full-batch mean loss's Hessian,
+    rounding only (1e-10), however the batches (and the operator's chunks) cut the data."""
+    x, y = _data()
+    model = _net(None)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch_size)
+    quad = prunelimit.spectrum(model, loader, method="exact").quadrature
+    expected = torch.linalg.eigvalsh(_func_hessian(model, x, y)).numpy()
+    assert quad.nodes[0] == pytest.approx(sorted(expected), abs=1e-10)
 
 
 @pytest.mark.parametrize("segment", ["first", "second"])
