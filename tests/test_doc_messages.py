@@ -31,3 +31,16 @@ def test_no_command_lists_the_commands_and_exits_2(cli):
     assert "prunelimit` alone prints the list of commands and exits 2" in " ".join(GUIDE.split())
     assert result.exit_code == 2
     assert all(name in result.stdout + result.stderr for name in ("bounds", "verify", "gate", "law"))
+
+
+def test_prunes_summary_names_every_scope_it_prunes_with():
+    """`prunelimit --help` said prune does "global magnitude pruning" only, while `--scope`
+    also prunes per layer and 2:4: its summary names each."""
+    import typer
+
+    from prunelimit.cli import app
+    from prunelimit.pruning.magnitude import PRUNE_SCOPES
+
+    summary = typer.main.get_command(app).commands["prune"].help.splitlines()[0]
+    words = {"global": "global", "layer": "per layer", "2:4": "2:4"}
+    assert [scope for scope in PRUNE_SCOPES if words[scope] not in summary] == []
