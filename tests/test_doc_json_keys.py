@@ -70,6 +70,10 @@ def documents(cli, own_ckpt, tmp_path) -> dict[str, dict]:
         "bounds": _json(cli("bounds", own_ckpt, *FAST, "--json")),
         "verify": _json(cli("verify", own_ckpt, *FAST, "--json")),
         "prune": _json(cli("prune", own_ckpt, *FAST, "--ratio", "auto", "-o", tmp_path / "p.pt", "--json")),
+        "spectrum": _json(cli("spectrum", own_ckpt, *FAST, "--json")),
+        "export": _json(cli("export", tmp_path / "p.pt", "-o", tmp_path / "p.safetensors", "--json")),
+        "train": _json(cli("train", "--model", "mlp:64,8,10", *small, "--epochs", "1", "-o", tmp_path / "t.pt",
+                           "--json")),
         "gate": _json(cli("gate", own_ckpt, *FAST, "--min-ratio", "0.1", "--json")),
         "info": _json(cli("info", own_ckpt, "--data", "digits:test", "--max-samples", "300", "--json")),
         "prunelimit.law-nplh/1": _json(cli("law", "nplh-fit", tmp_path / "pts.csv", "--json")),
@@ -106,3 +110,29 @@ def test_every_key_verify_adds_to_the_bounds_document_is_documented(documents):
     verify, bounds = documents["verify"], documents["bounds"]
     own = [k for k in verify if k not in bounds] + [f"actual.{k}" for k in verify["actual"]]
     assert [k for k in own if f"`{k.split('.')[-1]}`" not in section] == []
+
+
+def _paths(doc, prefix: str = ""):
+    """Every dotted key path of a JSON document, through lists of records (each item's keys)."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield prefix + key
+            yield from _paths(value, f"{prefix}{key}.")
+    elif isinstance(doc, list):
+        for item in doc:
+            if isinstance(item, dict):
+                yield from _paths(item, prefix)
+
+
+def test_every_key_a_command_emits_is_documented(documents):
+    """Scripts read what the docs name: every key of every command's `--json` document is
+    named (backticked, alone or as a dotted path) in the README or under docs/."""
+    root = Path(__file__).resolve().parents[1]
+    docs = "\n".join(p.read_text(encoding="utf-8") for p in (root / "README.md", *(root / "docs").glob("*.md")))
+    named = set(re.findall(r"`([\w.]+)(?:: [^`]*)?`", docs))  # `key` or `key: value`
+    named |= {part for name in named for part in name.split(".")}
+    # a key that is a value, not a name (verify's `weights_below` by threshold: "0.001") is its parent's
+    missing = {command: sorted({p for p in _paths(doc) if re.fullmatch(r"[A-Za-z_]\w*", p.split(".")[-1])
+                                and p.split(".")[-1] not in named and p not in named})
+               for command, doc in documents.items()}
+    assert {c: m for c, m in missing.items() if m} == {}

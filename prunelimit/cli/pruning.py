@@ -95,7 +95,7 @@ def prune(
     report: ReportOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """One-shot global magnitude pruning to the predicted limit (or a given ratio), masks saved."""
+    """One-shot magnitude pruning (global, per layer or 2:4) to the predicted limit (or a given ratio), masks saved."""
     with handled(o.debug):
         options = _curvature(o)
         if ratio not in ("auto", "lower"):

@@ -29,8 +29,9 @@ REPORT_NAME = "report.html"
 FigureLike = Union["Figure", bytes]
 
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
-# kind "ratio" is a removed fraction, shown with its kept density beside it; "uncertainty" is
-# ρ*'s ± by source, worded as on the console; "trace" and "delta" (Δ, in points) are the value
+# kind "ratio" is a removed fraction, shown with its kept density beside it; "points" percentage
+# points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
+# says a prediction was made); "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -42,6 +43,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("actual.accuracy_ratio", "actual limit (accuracy criterion)", "ratio"),
     ("delta", "Δ = ρ* − actual (loss criterion)", "delta"),
     ("ratio.requested", "requested pruning ratio", "ratio"),
+    ("ratio.uncertainty", "stated uncertainty of the predicted ratio", "uncertainty"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
     ("requested_density", "requested density (kept fraction)", "percent"),
     ("density", "reached density (kept fraction)", "percent"),
@@ -49,6 +51,9 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("resumed_after", "resumed after level", "count"),
     ("before.accuracy", "accuracy before pruning", "percent"),
     ("after.accuracy", "accuracy after pruning", "percent"),
+    ("after.accuracy_drop", "accuracy lost by pruning", "points"),
+    ("acc_drop", "accuracy loss allowed (--acc-drop)", "points"),
+    ("acc_drop_exceeded", "lost more than --acc-drop", "number"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
     ("alpha0", "law exponent α0", "number"),
     ("alpha0_ci", "95 % interval of α0", "interval"),
@@ -82,6 +87,12 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("size.file_bytes", "exported file (bytes)", "count"),
     ("size.ratio", "exported / dense size", "number"),
 )
+# an "uncertainty" row → whether its document made the prediction it belongs to (prune's ratio:
+# --ratio auto|lower, not a given number)
+UNCERTAIN_OF: dict[str, Callable[[Mapping], bool]] = {
+    "prediction.uncertainty": lambda doc: lookup(doc, "prediction.ratio") is not None,
+    "ratio.uncertainty": lambda doc: lookup(doc, "ratio.source") not in (None, "given"),
+}
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
 # lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
 # levels, Hyperflux's epochs
@@ -175,6 +186,8 @@ def _format(value: Any, kind: str = "number") -> str:
             return f"{100 * value:.2f} % removed · {100 * (1 - value):.2f} % kept"
         if kind == "percent":
             return f"{100 * value:.2f} %"
+        if kind == "points":
+            return f"{value:.2f} pt"
         return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
     return str(value)
 
@@ -236,10 +249,9 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     """The report page as a string (``write_report`` writes it)."""
     doc = document(command, dict(body))
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
-    predicted = lookup(doc, "prediction.ratio") is not None  # a ρ* is stated with its ±, or with "no ± stated"
     headline = [(label, PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
                  else _format(value, kind)) for label, value, kind, path in found
-                if (kind == "uncertainty" and predicted) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
+                if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list)))]
     parts = [
         "<!DOCTYPE html>",

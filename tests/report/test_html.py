@@ -170,6 +170,27 @@ def test_prune_report_has_the_per_layer_sparsity(tmp_path):
     assert all(layer.name in text for layer in rep.layers)
 
 
+def test_a_predicted_prune_report_states_the_ratios_plus_minus_and_the_accuracy_lost(verify_rep, tmp_path):
+    """`prune --ratio auto --report` showed the ratio without the ± the console prints beside
+    it (``predicted ρ* = 91.84 % ± 0.62 pt (…)``, JSON ``ratio.uncertainty``) and left out the
+    accuracy drop the console warns of: the summary states both as the console does; a
+    given ratio states neither ±."""
+    from prunelimit.report.console import uncertainty_text
+
+    inputs = load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True)
+    stated = verify_rep.bounds.uncertainty.to_json()
+    rep = api.prune(inputs, verify_rep.bounds.ratio, tmp_path / "pruned.pt", "auto (bounds)", acc_drop=0.5,
+                    uncertainty=stated)
+    text = render_html("prune", rep.to_json(), {}, ["prunelimit", "prune"])
+    assert f"<tr><td>stated uncertainty of the predicted ratio</td><td class=num>{uncertainty_text(stated)}</td></tr>" in text
+    assert f"<tr><td>accuracy lost by pruning</td><td class=num>{rep.accuracy_drop:.2f} pt</td></tr>" in text
+    assert "<tr><td>accuracy loss allowed (--acc-drop)</td><td class=num>0.50 pt</td></tr>" in text
+    exceeded = "yes" if rep.acc_drop_exceeded else "no"
+    assert f"<tr><td>lost more than --acc-drop</td><td class=num>{exceeded}</td></tr>" in text
+    given = api.prune(load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True), 0.5, tmp_path / "given.pt")
+    assert "stated uncertainty" not in render_html("prune", given.to_json(), {}, ["prunelimit", "prune"])
+
+
 def test_everything_is_escaped():
     evil = "<script>alert(1)</script>"
     body = {"warnings": [evil], "note": evil, "prediction": {"ratio": 0.5}}
