@@ -177,7 +177,7 @@ def prune(
     prediction ``ratio`` came from (``resolve_ratio``), kept in the report and ``meta.pruned``."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
-    from prunelimit.models.load import masks_by_every_name, relocated_meta
+    from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
     from prunelimit.pruning.masks import (
@@ -200,8 +200,9 @@ def prune(
         require_data(inputs)
         finetune(inputs.model, masks, inputs.batches, inputs.loss_fn,
                  FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, seed=seed), progress=progress)
+        round_to_dtypes(inputs.model, inputs.loaded.dtypes)  # evaluated as saved, in the file's float types
         tuned = evaluate(inputs.model, evaluation_data, inputs.loss_fn)
-    state = inputs.model.state_dict()
+    state = inputs.loaded.stored_state()  # a float16 checkpoint is pruned into a float16 file
     # its specs as read from here, as the model spec and the loss are: -o may be in another folder
     meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
             "pruned": pruned_meta(ratio, ratio_source, scope, finetune_epochs, inputs.selection, uncertainty)}
