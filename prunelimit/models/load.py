@@ -15,6 +15,7 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks, training_notes
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
+from prunelimit.sparse.formats import storage_key
 from prunelimit.specs import spec_file_part
 from prunelimit.report.safe import listed
 
@@ -220,8 +221,13 @@ def other_float_types(model_state: Mapping[str, Tensor], file_state: Mapping[str
 
 
 def in_dtypes(state: Mapping[str, Tensor], dtypes: Mapping[str, torch.dtype]) -> dict[str, Tensor]:
-    """``state`` with each tensor named in ``dtypes`` in that type."""
-    return {k: v.to(dtypes[k]) if k in dtypes else v for k, v in state.items()}
+    """``state`` with each tensor named in ``dtypes`` in that type; a tied tensor (one storage
+    under several keys) is cast once, so it stays one tensor and the file keeps the tie."""
+    cast: dict[tuple, Tensor] = {}
+    for key, value in state.items():
+        if key in dtypes and storage_key(value) not in cast:
+            cast[storage_key(value)] = value.to(dtypes[key])
+    return {k: cast[storage_key(v)] if k in dtypes else v for k, v in state.items()}
 
 
 def round_to_dtypes(model: nn.Module, dtypes: Mapping[str, torch.dtype]) -> None:

@@ -72,3 +72,48 @@ def test_every_prune_format_and_the_export_keep_the_float_type(tmp_path, dtype, 
     back = load_sparse(sparse)
     for name, saved in own.state_dict.items():
         assert back[name].dtype == dtype and torch.equal(back[name].view(torch.int16), saved.view(torch.int16)), name
+
+
+TIED = '''import torch.nn as nn
+
+
+class Tied(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 8)
+        self.out = nn.Linear(8, 20, bias=False)
+        self.out.weight = self.emb.weight
+
+    def forward(self, x):
+        return self.out(self.emb(x).mean(1))
+
+
+def make():
+    return Tied()
+'''
+
+
+def test_a_tied_weight_written_back_in_float16_stays_one_tensor(tmp_path):
+    """Cast back key by key, the two names of a tied weight became two tensors: the file
+    held it twice and `export` stored it twice instead of once with an alias."""
+    import numpy as np
+
+    (tmp_path / "tied.py").write_text(TIED)
+    spec = f"{tmp_path / 'tied.py'}:make"
+    x = np.random.default_rng(0).integers(0, 20, size=(64, 4))
+    np.savez(tmp_path / "tok.npz", x=x, y=x[:, 0])
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    torch.save({k: v.half() for k, v in build_model(spec).state_dict().items()}, tmp_path / "tied.pt")
+    out = tmp_path / "pruned.pt"
+    result = run("prune", tmp_path / "tied.pt", "--model", spec, "--data", f"tensors:{tmp_path / 'tok.npz'}",
+                 "--include", "emb", "--ratio", 0.5, "-o", out, "--threads", 1)
+    assert result.exit_code == 0, result.output
+    saved = torch.load(out, weights_only=True)["state_dict"]
+    assert saved["emb.weight"].dtype == torch.float16
+    assert saved["emb.weight"].untyped_storage().data_ptr() == saved["out.weight"].untyped_storage().data_ptr()
+    exported = run("export", out, "--model", spec, "-o", tmp_path / "m.sparse.safetensors", "--json")
+    assert exported.exit_code == 0, exported.output
+    aliases = {t["name"]: t["alias"] for t in json.loads(exported.stdout)["tensors"]}
+    assert aliases["out.weight"] == "emb.weight"
