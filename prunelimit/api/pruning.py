@@ -177,7 +177,7 @@ def prune(
     prediction ``ratio`` came from (``resolve_ratio``), kept in the report and ``meta.pruned``."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
-    from prunelimit.models.load import masks_by_every_name, relocated_meta
+    from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import check_ratio, prune_model
     from prunelimit.pruning.masks import (
@@ -200,8 +200,9 @@ def prune(
         require_data(inputs)
         finetune(inputs.model, masks, inputs.batches, inputs.loss_fn,
                  FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, seed=seed), progress=progress)
+        round_to_dtypes(inputs.model, inputs.loaded.dtypes)  # evaluated as saved, in the file's float types
         tuned = evaluate(inputs.model, evaluation_data, inputs.loss_fn)
-    state = inputs.model.state_dict()
+    state = inputs.loaded.stored_state()  # a float16 checkpoint is pruned into a float16 file
     # its specs as read from here, as the model spec and the loss are: -o may be in another folder
     meta = {**relocated_meta(inputs.loaded.meta, inputs.loaded.path),
             "pruned": pruned_meta(ratio, ratio_source, scope, finetune_epochs, inputs.selection, uncertainty)}
@@ -222,7 +223,8 @@ def prune(
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs))), spectrum,
+                       inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs),
+                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
                        uncertainty, time.perf_counter() - start)
 
 
@@ -235,6 +237,18 @@ def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, sel
     stated = {} if uncertainty is None else {"plus_minus": uncertainty["plus_minus"], "uncertainty": uncertainty}
     return {"ratio": ratio, "source": source, "scope": scope, "finetune_epochs": finetune_epochs,
             **stated, **selection.to_meta()}
+
+
+def unchecked_prediction(acc_drop: float | None, before: "Evaluation | None",
+                         after: "Evaluation | None") -> tuple[str, ...]:
+    """A predicted ratio (``acc_drop`` given) is checked by the accuracy it costs; a model that
+    gives none (a regression model) is not, and says so with the loss it measured, so that
+    ``--strict`` passing is not read as a check passed."""
+    if acc_drop is None or before is None or after is None or after.accuracy is not None:
+        return ()
+    return (f"the pruned ratio was not checked against --acc-drop (nor --strict): the model gives no accuracy "
+            f"(not class scores); the loss went from {before.loss:.4g} to {after.loss:.4g} on the evaluation "
+            "data; `prunelimit verify` measures the ratio whose loss stays within L + ε",)
 
 
 def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:

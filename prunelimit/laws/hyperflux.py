@@ -421,6 +421,10 @@ def hyperflux_prune(
     aim = target_density * headroom
     torch.manual_seed(c.seed)
     net = _GatedNet(model, selection, c, masks)
+    if target_density * net.n < 1:  # the run would remove every prunable weight, and miss the target by all of it
+        raise OptionError("target_density", f"{option('target_density', target_density, '{0}')} keeps "
+                          f"{target_density * net.n:.3g} of the {net.n:,} prunable weights, less than one; give at "
+                          f"least {1 / net.n:.3g} (one weight)")
     if target_density > (start := net.density()):  # a pruned weight's gate never opens: the density only falls
         raise OptionError("target_density", f"{option('target_density', target_density, '{0}')} is above the density {start:.4g} the model "
                           f"starts at (what it has pruned stays pruned); ask for at most {start:.4g}, or start "

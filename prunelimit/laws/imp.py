@@ -285,13 +285,18 @@ def on_training_data(same: bool) -> tuple[str, ...]:
 
 def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
     """Refuse, before any training, a sweep whose last levels keep no weight: their density 0
-    lies outside the error law (and ``law error-fit`` refuses the CSV's rows)."""
-    empty = next((k for k in range(1, c.levels + 1)
-                  if n - removed_count(1.0 - kept0 / n * (1.0 - c.rate) ** k, n) == 0), None)
+    lies outside the error law (and ``law error-fit`` refuses the CSV's rows); and one whose
+    rate is so low that a level prunes no weight: it would train again to the same density."""
+    kept = [kept0] + [n - removed_count(1.0 - kept0 / n * (1.0 - c.rate) ** k, n) for k in range(1, c.levels + 1)]
+    empty = next((k for k in range(1, c.levels + 1) if kept[k] == 0), None)
     if empty is not None:
         raise OptionError("levels", f"{option('levels', c.levels)}: level {empty} would keep none of the {kept0} "
                           f"weights at {option('rate', c.rate)}; use {option('levels', empty - 1)} or a lower {{1}}",
                           "rate")
+    idle = next((k for k in range(1, c.levels + 1) if kept[k] == kept[k - 1]), None)
+    if idle is not None:  # level 1 always prunes: ceil rounds any positive share up to a weight
+        raise OptionError("rate", f"{option('rate', c.rate)}: level {idle} would prune none of the {kept[idle]:,} "
+                          f"weights level {idle - 1} keeps; use {option('levels', idle - 1)} or a higher {{0}}")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:

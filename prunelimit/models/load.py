@@ -15,6 +15,7 @@ from prunelimit.errors import InputError, UsageError
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks, training_notes
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
+from prunelimit.sparse.formats import storage_key
 from prunelimit.specs import spec_file_part
 from prunelimit.report.safe import listed
 
@@ -30,6 +31,13 @@ class LoadedModel:
     path: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # what reading the file passed over (``training_notes``), for the warnings
+    # the float type of each tensor the file holds in a narrower one than the model's (a float16
+    # file loads into a float32 model): what a file written from the model stores it back in
+    dtypes: dict[str, torch.dtype] = field(default_factory=dict)
+
+    def stored_state(self) -> dict[str, Tensor]:
+        """The model's state dict in the file's float types (:attr:`dtypes`)."""
+        return in_dtypes(self.model.state_dict(), self.dtypes)
 
     def recorded_spec(self, key: str) -> str | None:
         """The spec string the file records under ``meta[key]`` (``data``, ``eval_data``, ``loss``), if any."""
@@ -179,6 +187,7 @@ def load_model(
     if raw.module is not None and model_spec is None:
         meta = {**recorded_meta(raw.module), **raw.meta}  # a whole module keeps what Pruning.apply recorded
         model = _prune_made_permanent(raw.module)
+        dtypes = {}  # the module's own types: one in another float type than float32 is refused
     else:
         if spec is None:
             raise UsageError(
@@ -194,10 +203,41 @@ def load_model(
         model = build_spec(spec, recorded_in)
         expected = model.state_dict(keep_vars=True)
         state, masks = unwrapped(expected, state, masks)
-        load_state_strict(model, with_ties(expected, state, str(raw.path)), str(raw.path))
+        state = with_ties(expected, state, str(raw.path))
+        load_state_strict(model, state, str(raw.path))
+        dtypes = other_float_types(model.state_dict(), state)
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
-    return LoadedModel(model, spec, masks_by_parameter(model, masks), raw.kind, raw.path, meta, training_notes(raw))
+    return LoadedModel(model, spec, masks_by_parameter(model, masks), raw.kind, raw.path, meta, training_notes(raw),
+                       dtypes)
+
+
+def other_float_types(model_state: Mapping[str, Tensor], file_state: Mapping[str, Tensor]) -> dict[str, torch.dtype]:
+    """Name → the file's float type, for each tensor the model holds in a wider float type
+    (float16, bfloat16, float8 in a float32 model: held exactly, so written back bit for bit;
+    a float64 tensor lost its low bits loading, and float64 would only pretend to hold them)."""
+    return {k: v.dtype for k, v in file_state.items() if k in model_state and v.is_floating_point()
+            and model_state[k].is_floating_point() and v.element_size() < model_state[k].element_size()}
+
+
+def in_dtypes(state: Mapping[str, Tensor], dtypes: Mapping[str, torch.dtype]) -> dict[str, Tensor]:
+    """``state`` with each tensor named in ``dtypes`` in that type; a tied tensor (one storage
+    under several keys) is cast once, so it stays one tensor and the file keeps the tie."""
+    cast: dict[tuple, Tensor] = {}
+    for key, value in state.items():
+        if key in dtypes and storage_key(value) not in cast:
+            cast[storage_key(value)] = value.to(dtypes[key])
+    return {k: cast[storage_key(v)] if k in dtypes else v for k, v in state.items()}
+
+
+def round_to_dtypes(model: nn.Module, dtypes: Mapping[str, torch.dtype]) -> None:
+    """Round, in place, each tensor of ``model`` named in ``dtypes`` to a value of that type:
+    a model fine-tuned in float32 then holds what its file in those types will, so what is
+    evaluated and counted is what is saved."""
+    state = model.state_dict()
+    with torch.no_grad():
+        for name, dtype in dtypes.items():
+            state[name].copy_(state[name].to(dtype))
 
 
 def parameter_names(model: nn.Module) -> dict[str, str]:

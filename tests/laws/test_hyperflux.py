@@ -151,7 +151,7 @@ def test_a_trajectory_that_cannot_end_at_its_target_is_refused():
         retention_trajectory(0.045, 3)
     with library_call(), pytest.raises(OptionError, match=r"^pruning_epochs=3 cannot take the trajectory down to "
                                                           r"0\.045 .* use pruning_epochs=5 or more$"):
-        hyperflux_prune(nn.Linear(4, 2), [(torch.zeros(2, 4), torch.zeros(2, dtype=torch.long))],
+        hyperflux_prune(nn.Linear(40, 2), [(torch.zeros(2, 40), torch.zeros(2, dtype=torch.long))],  # 0.05 of 80: 4
                         cross_entropy_loss, 0.05, pruning_epochs=3)
 
 
