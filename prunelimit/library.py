@@ -17,9 +17,9 @@ Curvature options are keyword arguments named as the fields of
 
 The model is analysed in eval mode (BatchNorm and dropout as at inference) and is left
 unchanged: each function gives every module back its ``training`` flag, and ``prune``
-returns masks rather than pruning in place. A call under ``torch.no_grad()`` or
-``torch.inference_mode()`` computes what it computes outside, and torch's random state is
-as it was afterwards.
+returns masks rather than pruning in place. A call under ``torch.no_grad()``,
+``torch.inference_mode()`` or ``torch.autocast`` computes what it computes outside, and
+torch's random state is as it was afterwards.
 
 Example: a small MLP trained on the bundled digits, then its limit (a few seconds on a
 CPU; the examples of the functions below go on from here and run as doctests):
@@ -297,15 +297,28 @@ def rng_kept(model: nn.Module) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _autocast_off(model: nn.Module) -> Iterator[None]:
+    """Run without the caller's ``torch.autocast`` on the CPU and the model's devices: the
+    commands compute in the model's float type, and autocast caches its low-precision copy
+    of each weight for the region, so the pruned weights of a limit search were never read
+    (``verify`` under a bfloat16 autocast found every ratio free: 0.999)."""
+    with contextlib.ExitStack() as stack:
+        for device_type in sorted({"cpu", *(p.device.type for p in model.parameters())}):
+            stack.enter_context(torch.autocast(device_type, enabled=False))
+        yield
+
+
+@contextlib.contextmanager
 def _caller_state_kept(model: nn.Module) -> Iterator[None]:
-    """Run with gradients on and give the caller back its session: every module its
-    ``training`` flag (the analysis runs in eval mode; a model in the middle of training, or
-    with some modules frozen in eval, must stay as it was), torch's random state, and the
-    grad mode of a call made under ``torch.no_grad()`` or ``torch.inference_mode()`` (the
-    Hessian products, saliencies and training need gradients whatever the caller's mode)."""
+    """Run with gradients on and autocast off, and give the caller back its session: every
+    module its ``training`` flag (the analysis runs in eval mode; a model in the middle of
+    training, or with some modules frozen in eval, must stay as it was), torch's random
+    state, and the grad mode of a call made under ``torch.no_grad()`` or
+    ``torch.inference_mode()`` (the Hessian products, saliencies and training need gradients
+    whatever the caller's mode)."""
     modes = [(m, m.training) for m in model.modules()]
     try:
-        with rng_kept(model), torch.inference_mode(False), torch.enable_grad():
+        with rng_kept(model), torch.inference_mode(False), torch.enable_grad(), _autocast_off(model):
             yield
     finally:
         for module, training in modes:

@@ -46,6 +46,20 @@ def test_a_call_under_no_grad_computes_what_it_computes_outside(model, train, na
 
 
 @pytest.mark.parametrize("name", CALLS)
+def test_a_call_under_autocast_computes_what_it_computes_outside(model, train, name):
+    """A notebook's mixed-precision cell: autocast caches a bfloat16 copy of each weight for
+    its region, so the pruned weights of a limit search went unread (``verify`` found every
+    ratio free, 0.999) and the other numbers were bfloat16's. The call computes in the
+    model's float type; the caller's autocast is on again afterwards."""
+    expected = CALLS[name](copy.deepcopy(model), train)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        found = CALLS[name](copy.deepcopy(model), train)
+        assert torch.is_autocast_enabled("cpu")
+        assert torch.get_autocast_dtype("cpu") == torch.bfloat16
+    assert found == expected
+
+
+@pytest.mark.parametrize("name", CALLS)
 def test_reading_a_loader_leaves_torchs_random_state_as_it_was(model, train, name):
     """A ``DataLoader`` iterator draws its base seed from torch's generator, and the data are
     read twice (the check that they do not change): the caller's next ``torch.rand`` is the
