@@ -50,6 +50,7 @@ import functools
 import inspect
 import os
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
@@ -325,17 +326,23 @@ def _caller_state_kept(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+# One library call at a time in a process: the runs seed torch's one global generator (dropout
+# draws from it) and set its thread count, so two calls from a thread pool mixed their draws
+_ONE_AT_A_TIME = threading.RLock()  # re-entrant: a call's progress= may make another
+
+
 def library_call(command: Callable) -> Callable:
     """``command`` as a library function: its messages name keyword arguments, not flags
-    (``errors.library_call``), and it uses no process group (``distributed.local``): one a
+    (``errors.library_call``), it uses no process group (``distributed.local``): one a
     DDP script made is the script's, and a call that one rank makes alone would wait in its
-    collectives for ranks that never join them."""
+    collectives for ranks that never join them; and calls from several threads run one after
+    another (:data:`_ONE_AT_A_TIME`)."""
     from prunelimit.distributed import local
     from prunelimit.errors import library_call as named_for_library
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with local(), named_for_library():
+        with _ONE_AT_A_TIME, local(), named_for_library():
             return command(*args, **kwargs)
     return wrapper
 
