@@ -272,17 +272,25 @@ def checked_module(model: Any) -> nn.Module:
         hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
     model = wrapped_module(model)
-    require_values([*model.parameters(), *model.buffers()])
+    require_values([*model.named_parameters(), *model.named_buffers()])
     if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
         raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
                          "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
     return model
 
 
-def require_values(tensors: Iterable[Tensor]) -> None:
-    """Refuse a model's tensors on the ``meta`` device: shapes without values (a model built
-    with ``device="meta"`` or under an empty-weights context, its weights not yet loaded)."""
-    if any(t.is_meta for t in tensors):
+def require_values(tensors: Iterable[tuple[str, Tensor]]) -> None:
+    """Refuse a model's named tensors that have no values: those of a lazy module not yet run
+    (``nn.LazyLinear``: no shape either, and torch's own error is a ``ValueError`` from deep
+    inside), and those on the ``meta`` device (shapes without values: a model built with
+    ``device="meta"`` or under an empty-weights context, its weights not yet loaded)."""
+    named = list(tensors)
+    lazy = next((name for name, t in named if nn.parameter.is_lazy(t)), None)
+    if lazy is not None:
+        raise UsageError(f"model: {lazy} is an uninitialized parameter of a lazy module (nn.LazyLinear, …), which "
+                         "takes its shape on its first forward pass; run one first, e.g. model(x[:1]) on a batch "
+                         "of the data")
+    if any(t.is_meta for _, t in named):
         raise UsageError("model: its tensors are on the meta device (shapes without values); give them values first: "
                          "model.to_empty(device='cpu'), then model.load_state_dict(state)")
 

@@ -249,7 +249,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
         state = dict(model)
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
-    require_values(state.values())
+    require_values(state.items())
     state, found = normalise_state_dict(state)
     if (name := unmatched_mask(state, found)) is not None:
         raise UsageError(f"model: its torch.nn.utils.prune mask {name}_mask has shape {tuple(found[name].shape)}, "
