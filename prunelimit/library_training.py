@@ -138,10 +138,11 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
         try:
             report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
                                    selection=given.selection, progress=progress)
-        except OptionError as exc:  # a density above a pruned model's: named as this function's argument
-            if exc.option != "target_density":
+        except OptionError as exc:  # the command's target_density is this function's density argument
+            if "target_density" not in exc.names:
                 raise
-            raise OptionError("density", exc.template, *exc.others) from None
+            first, *others = ["density" if name == "target_density" else name for name in exc.names]
+            raise OptionError(first, exc.template, *others) from None
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
     setattr(model, PRUNED_ATTRIBUTE, report.recorded)  # as the saved file's
     return report

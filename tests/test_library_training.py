@@ -477,6 +477,23 @@ def test_hyperflux_to_a_density_above_a_pruned_models_names_the_density_argument
     assert torch.equal(pruned[0].weight, before) and hasattr(pruned[0], "weight_mask")
 
 
+def test_hyperflux_whose_gates_cannot_close_names_the_density_argument(model, train, cli, tmp_path):
+    """The steps-too-few refusal named the command's ``target_density=0.5`` beside this
+    function's own keywords; the command line's names ``--target-density 0.5`` still."""
+    with pytest.raises(OptionError, match=r"^pruning_epochs=3 × 3 batches = 9 gate steps at gate_lr=0\.01 .*, and "
+                                          r"density=0\.5 closes 50% of the open gates") as refused:
+        prunelimit.hyperflux(copy.deepcopy(model), train, 0.5, pruning_epochs=3, regrowth_epochs=0)
+    assert refused.value.option == "pruning_epochs" and "target_density" not in str(refused.value)
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    from tests.conftest import LIBRARY_SAMPLES, SPEC
+
+    save_checkpoint(tmp_path / "m.pt", SPEC, model.state_dict())
+    result = cli("hyperflux", tmp_path / "m.pt", "--data", "digits:train", "--max-samples", LIBRARY_SAMPLES,
+                 "--target-density", "0.5", "--pruning-epochs", "3", "--regrowth-epochs", "0", "-o", tmp_path / "h.pt")
+    assert result.exit_code == 2 and "and --target-density 0.5 closes 50% of the open gates" in result.stderr
+
+
 _TRAINING = {
     "train": lambda m, d, **k: prunelimit.train(m, d, epochs=1, **k),
     "hyperflux": lambda m, d, **k: prunelimit.hyperflux(m, d, 0.5, **FAST_HYPERFLUX, **k),
