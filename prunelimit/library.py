@@ -701,7 +701,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.api.options import SPECTRUM_ONLY
     from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
-    checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
+    checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
     unused = [name for name in options if name in SPECTRUM_ONLY]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: every rule uses the measured limit ({option('use', 'actual')}), "
@@ -713,6 +713,16 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible, prediction_from=prediction_from)
+
+
+def _rule_list(rules: Any) -> list:
+    """``gate``'s ``rules`` as a list of rule mappings: one mapping or a YAML text given as it
+    was read as its keys or characters, each refused as 'gate rule 1' that was no rule."""
+    if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
+        example = f"[{dict(rules)!r}]" if isinstance(rules, Mapping) else "[{'min_ratio': 0.1, 'use': 'lower'}]"
+        raise UsageError(f"rules must be a list of rule mappings, the entries of a YAML policy's rules: list, got "
+                         f"{type(rules).__name__}; e.g. rules={example}")
+    return list(rules)
 
 
 @compared_by_value
