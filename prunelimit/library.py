@@ -538,6 +538,37 @@ def _inputs(model: nn.Module, data: Any, *, batch_size: int | None, eval_data: A
             raise
 
 
+def check_training_output(given: "Inputs") -> None:
+    """Refuse a model whose forward in training mode gives no one output tensor (auxiliary
+    logits, ``(logits, aux) if self.training``) before a run that trains it: the data check
+    runs it in eval mode, and training failed on its first step with torch's ``TypeError``
+    (``cross_entropy_loss(): argument 'input' … must be Tensor, not tuple``). One pass on the
+    first batch, under no gradients; its buffers (BatchNorm's statistics), modes and torch's
+    random state are given back."""
+    from prunelimit.data.batches import cross_entropy_loss, mse_loss
+    from prunelimit.data.loss import CriterionLoss
+    from prunelimit.errors import InputError
+
+    model, loss_fn = given.model, given.loss_fn
+    if given.batches is None or not (loss_fn in (cross_entropy_loss, mse_loss) or isinstance(loss_fn, CriterionLoss)):
+        return  # a loss of the caller's own (fn(model, batch)) picks its output itself
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        with torch.no_grad(), rng_kept(model):
+            out = model.train()(given.batches[0][0])
+    finally:
+        for module, training in modes:
+            module.training = training
+        with torch.no_grad():
+            for buffer, values in buffers:
+                buffer.copy_(values)
+    if not isinstance(out, Tensor):
+        raise InputError(f"the model returns a {type(out).__name__} in training mode (model.train()), not one output "
+                         "tensor, which training feeds to the loss; return one tensor from forward in both modes (a "
+                         "module wrapping the model can pick it)")
+
+
 def curvature_options(**options: Any) -> "api.CurvatureOptions":
     """``CurvatureOptions`` from keyword arguments; an unknown name is a ``UsageError`` listing
     the known ones, one the plan would ignore an ``OptionError`` (``api.check_plan``, as on
@@ -637,6 +668,8 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
                  exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
                                                                     given.device, "eval_data")
+        if epochs:  # refit fine-tunes each probed ratio
+            check_training_output(given)
         return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress,
                           epochs, finetune_lr, prediction_from=prediction_from)
 
@@ -869,4 +902,6 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
     validate.known_fields(NplhConfig, settings, "NPLH settings")
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given, \
             _state_kept(model):
+        if (settings.get("mode") or (config or NplhConfig()).mode) != "static":  # they fine-tune
+            check_training_output(given)
         return api.nplh(given, config, **settings)

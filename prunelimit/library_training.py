@@ -45,8 +45,8 @@ from prunelimit.api.laws import HyperfluxReport
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
-from prunelimit.library import (batch_size_for, checked_batches, keeps_caller_state, library_call, recorded_meta,
-                                require_values, settled_inputs)
+from prunelimit.library import (batch_size_for, check_training_output, checked_batches, keeps_caller_state,
+                                library_call, recorded_meta, require_values, settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
 from prunelimit.pruning.masks import Masks
@@ -82,6 +82,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     config = lomp_config(preset, **({} if batch_size is None else {"batch_size": batch_size}), **settings)
     validate.callback("progress", progress, "(step, total)", (2,))
     given = settled_inputs(model, data, loss=loss, batch_size=config.batch_size)
+    check_training_output(given)
     evaluation = _evaluation(given, eval_data, config.batch_size, default=None)
     with _masks_held(model, masks, given) as (_, held):
         return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
@@ -133,6 +134,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     validate.callback("progress", progress, "(epoch, epochs)", (2,))
     size = batch_size_for(batch_size, data, eval_data)
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
         try:
@@ -194,6 +196,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         preflight([output_folder(out_dir, "out_dir")])
     size = batch_size_for(batch_size, data, eval_data)
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,

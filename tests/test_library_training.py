@@ -15,7 +15,7 @@ from torch.nn.utils import prune as torch_prune
 
 import prunelimit
 from prunelimit import api
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.checkpoint import read_checkpoint, save_checkpoint, state_and_masks
 from prunelimit.laws.errorlaw import fit_error_law, read_points
 from prunelimit.laws.hyperflux import HyperfluxConfig
@@ -522,3 +522,38 @@ def test_training_gives_back_each_modules_mode_and_moves_batchnorm_statistics_as
     with pytest.raises(KeyboardInterrupt):
         _TRAINING[name](net, train, progress=_stop)
     assert [m.training for m in net.modules()] == modes
+
+
+class _AuxiliaryHead(torch.nn.Module):
+    """Auxiliary logits in training mode only, as Inception-style classifiers give them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.norm = torch.nn.Linear(64, 12), torch.nn.BatchNorm1d(12)
+        self.head, self.aux = torch.nn.Linear(12, 10), torch.nn.Linear(12, 10)
+
+    def forward(self, x: torch.Tensor):
+        h = torch.relu(self.norm(self.body(x)))
+        return (self.head(h), self.aux(h)) if self.training else self.head(h)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, d: prunelimit.train(m, d, epochs=1),
+    lambda m, d: prunelimit.hyperflux(m, d, 0.5, **FAST_HYPERFLUX),
+    lambda m, d: prunelimit.imp(m, d, levels=1, epochs_per_level=1),
+    lambda m, d: prunelimit.nplh(m, d, mode="iterative"),
+    lambda m, d: prunelimit.verify(m, d, method="exact", refit=True, finetune_epochs=1),
+])
+def test_a_model_with_another_output_in_training_mode_is_refused_before_training(train, call):
+    """The data check runs the model in eval mode, where it gives one tensor: the runs that
+    train failed on their first step with torch's ``TypeError: cross_entropy_loss():
+    argument 'input' (position 1) must be Tensor, not tuple``. Refused before any step, the
+    model as it was (its BatchNorm statistics, its mode); analyses in eval mode still run."""
+    torch.manual_seed(0)
+    model = _AuxiliaryHead()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(InputError, match=r"^the model returns a tuple in training mode \(model\.train\(\)\), not one "
+                                         r"output tensor.*return one tensor from forward in both modes"):
+        call(model, train)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items()) and model.training
+    assert 0 < prunelimit.bounds(model, train, method="exact").ratio < 1
