@@ -17,9 +17,9 @@ Curvature options are keyword arguments named as the fields of
 
 The model is analysed in eval mode (BatchNorm and dropout as at inference) and is left
 unchanged: each function gives every module back its ``training`` flag, and ``prune``
-returns masks rather than pruning in place. A call under ``torch.no_grad()`` or
-``torch.inference_mode()`` computes what it computes outside, and torch's random state is
-as it was afterwards.
+returns masks rather than pruning in place. A call under ``torch.no_grad()``,
+``torch.inference_mode()`` or ``torch.autocast`` computes what it computes outside, and
+torch's random state is as it was afterwards.
 
 Example: a small MLP trained on the bundled digits, then its limit (a few seconds on a
 CPU; the examples of the functions below go on from here and run as doctests):
@@ -50,6 +50,7 @@ import functools
 import inspect
 import os
 import re
+import threading
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
@@ -271,17 +272,25 @@ def checked_module(model: Any) -> nn.Module:
         hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
     model = wrapped_module(model)
-    require_values([*model.parameters(), *model.buffers()])
+    require_values([*model.named_parameters(), *model.named_buffers()])
     if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
         raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
                          "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
     return model
 
 
-def require_values(tensors: Iterable[Tensor]) -> None:
-    """Refuse a model's tensors on the ``meta`` device: shapes without values (a model built
-    with ``device="meta"`` or under an empty-weights context, its weights not yet loaded)."""
-    if any(t.is_meta for t in tensors):
+def require_values(tensors: Iterable[tuple[str, Tensor]]) -> None:
+    """Refuse a model's named tensors that have no values: those of a lazy module not yet run
+    (``nn.LazyLinear``: no shape either, and torch's own error is a ``ValueError`` from deep
+    inside), and those on the ``meta`` device (shapes without values: a model built with
+    ``device="meta"`` or under an empty-weights context, its weights not yet loaded)."""
+    named = list(tensors)
+    lazy = next((name for name, t in named if nn.parameter.is_lazy(t)), None)
+    if lazy is not None:
+        raise UsageError(f"model: {lazy} is an uninitialized parameter of a lazy module (nn.LazyLinear, …), which "
+                         "takes its shape on its first forward pass; run one first, e.g. model(x[:1]) on a batch "
+                         "of the data")
+    if any(t.is_meta for _, t in named):
         raise UsageError("model: its tensors are on the meta device (shapes without values); give them values first: "
                          "model.to_empty(device='cpu'), then model.load_state_dict(state)")
 
@@ -297,32 +306,51 @@ def rng_kept(model: nn.Module) -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _autocast_off(model: nn.Module) -> Iterator[None]:
+    """Run without the caller's ``torch.autocast`` on the CPU and the model's devices: the
+    commands compute in the model's float type, and autocast caches its low-precision copy
+    of each weight for the region, so the pruned weights of a limit search were never read
+    (``verify`` under a bfloat16 autocast found every ratio free: 0.999)."""
+    with contextlib.ExitStack() as stack:
+        for device_type in sorted({"cpu", *(p.device.type for p in model.parameters())}):
+            stack.enter_context(torch.autocast(device_type, enabled=False))
+        yield
+
+
+@contextlib.contextmanager
 def _caller_state_kept(model: nn.Module) -> Iterator[None]:
-    """Run with gradients on and give the caller back its session: every module its
-    ``training`` flag (the analysis runs in eval mode; a model in the middle of training, or
-    with some modules frozen in eval, must stay as it was), torch's random state, and the
-    grad mode of a call made under ``torch.no_grad()`` or ``torch.inference_mode()`` (the
-    Hessian products, saliencies and training need gradients whatever the caller's mode)."""
+    """Run with gradients on and autocast off, and give the caller back its session: every
+    module its ``training`` flag (the analysis runs in eval mode; a model in the middle of
+    training, or with some modules frozen in eval, must stay as it was), torch's random
+    state, and the grad mode of a call made under ``torch.no_grad()`` or
+    ``torch.inference_mode()`` (the Hessian products, saliencies and training need gradients
+    whatever the caller's mode)."""
     modes = [(m, m.training) for m in model.modules()]
     try:
-        with rng_kept(model), torch.inference_mode(False), torch.enable_grad():
+        with rng_kept(model), torch.inference_mode(False), torch.enable_grad(), _autocast_off(model):
             yield
     finally:
         for module, training in modes:
             module.training = training
 
 
+# One library call at a time in a process: the runs seed torch's one global generator (dropout
+# draws from it) and set its thread count, so two calls from a thread pool mixed their draws
+_ONE_AT_A_TIME = threading.RLock()  # re-entrant: a call's progress= may make another
+
+
 def library_call(command: Callable) -> Callable:
     """``command`` as a library function: its messages name keyword arguments, not flags
-    (``errors.library_call``), and it uses no process group (``distributed.local``): one a
+    (``errors.library_call``), it uses no process group (``distributed.local``): one a
     DDP script made is the script's, and a call that one rank makes alone would wait in its
-    collectives for ranks that never join them."""
+    collectives for ranks that never join them; and calls from several threads run one after
+    another (:data:`_ONE_AT_A_TIME`)."""
     from prunelimit.distributed import local
     from prunelimit.errors import library_call as named_for_library
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with local(), named_for_library():
+        with _ONE_AT_A_TIME, local(), named_for_library():
             return command(*args, **kwargs)
     return wrapper
 
@@ -510,6 +538,37 @@ def _inputs(model: nn.Module, data: Any, *, batch_size: int | None, eval_data: A
             raise
 
 
+def check_training_output(given: "Inputs") -> None:
+    """Refuse a model whose forward in training mode gives no one output tensor (auxiliary
+    logits, ``(logits, aux) if self.training``) before a run that trains it: the data check
+    runs it in eval mode, and training failed on its first step with torch's ``TypeError``
+    (``cross_entropy_loss(): argument 'input' … must be Tensor, not tuple``). One pass on the
+    first batch, under no gradients; its buffers (BatchNorm's statistics), modes and torch's
+    random state are given back."""
+    from prunelimit.data.batches import cross_entropy_loss, mse_loss
+    from prunelimit.data.loss import CriterionLoss
+    from prunelimit.errors import InputError
+
+    model, loss_fn = given.model, given.loss_fn
+    if given.batches is None or not (loss_fn in (cross_entropy_loss, mse_loss) or isinstance(loss_fn, CriterionLoss)):
+        return  # a loss of the caller's own (fn(model, batch)) picks its output itself
+    buffers = [(b, b.detach().clone()) for b in model.buffers()]
+    modes = [(m, m.training) for m in model.modules()]
+    try:
+        with torch.no_grad(), rng_kept(model):
+            out = model.train()(given.batches[0][0])
+    finally:
+        for module, training in modes:
+            module.training = training
+        with torch.no_grad():
+            for buffer, values in buffers:
+                buffer.copy_(values)
+    if not isinstance(out, Tensor):
+        raise InputError(f"the model returns a {type(out).__name__} in training mode (model.train()), not one output "
+                         "tensor, which training feeds to the loss; return one tensor from forward in both modes (a "
+                         "module wrapping the model can pick it)")
+
+
 def curvature_options(**options: Any) -> "api.CurvatureOptions":
     """``CurvatureOptions`` from keyword arguments; an unknown name is a ``UsageError`` listing
     the known ones, one the plan would ignore an ``OptionError`` (``api.check_plan``, as on
@@ -609,6 +668,8 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
                  exclude=exclude) as given:
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
                                                                     given.device, "eval_data")
+        if epochs:  # refit fine-tunes each probed ratio
+            check_training_output(given)
         return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress,
                           epochs, finetune_lr, prediction_from=prediction_from)
 
@@ -673,7 +734,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.api.options import SPECTRUM_ONLY
     from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
-    checked = rules_from_options(min_ratio, use, baseline, max_drop, list(rules))
+    checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
     unused = [name for name in options if name in SPECTRUM_ONLY]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: every rule uses the measured limit ({option('use', 'actual')}), "
@@ -685,6 +746,16 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         return api.gate(given, checked, curvature_options(**options), progress=progress,
                         allow_incompatible=allow_incompatible, prediction_from=prediction_from)
+
+
+def _rule_list(rules: Any) -> list:
+    """``gate``'s ``rules`` as a list of rule mappings: one mapping or a YAML text given as it
+    was read as its keys or characters, each refused as 'gate rule 1' that was no rule."""
+    if isinstance(rules, (str, bytes, Mapping)) or not isinstance(rules, Iterable):
+        example = f"[{dict(rules)!r}]" if isinstance(rules, Mapping) else "[{'min_ratio': 0.1, 'use': 'lower'}]"
+        raise UsageError(f"rules must be a list of rule mappings, the entries of a YAML policy's rules: list, got "
+                         f"{type(rules).__name__}; e.g. rules={example}")
+    return list(rules)
 
 
 @compared_by_value
@@ -831,4 +902,6 @@ def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size
     validate.known_fields(NplhConfig, settings, "NPLH settings")
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given, \
             _state_kept(model):
+        if (settings.get("mode") or (config or NplhConfig()).mode) != "static":  # they fine-tune
+            check_training_output(given)
         return api.nplh(given, config, **settings)

@@ -45,8 +45,8 @@ from prunelimit.api.laws import HyperfluxReport
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
-from prunelimit.library import (batch_size_for, checked_batches, keeps_caller_state, library_call, recorded_meta,
-                                require_values, settled_inputs)
+from prunelimit.library import (batch_size_for, check_training_output, checked_batches, keeps_caller_state,
+                                library_call, recorded_meta, require_values, settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
 from prunelimit.pruning.masks import Masks
@@ -82,6 +82,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     config = lomp_config(preset, **({} if batch_size is None else {"batch_size": batch_size}), **settings)
     validate.callback("progress", progress, "(step, total)", (2,))
     given = settled_inputs(model, data, loss=loss, batch_size=config.batch_size)
+    check_training_output(given)
     evaluation = _evaluation(given, eval_data, config.batch_size, default=None)
     with _masks_held(model, masks, given) as (_, held):
         return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
@@ -133,15 +134,17 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     validate.callback("progress", progress, "(epoch, epochs)", (2,))
     size = batch_size_for(batch_size, data, eval_data)
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
         try:
             report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
                                    selection=given.selection, progress=progress)
-        except OptionError as exc:  # a density above a pruned model's: named as this function's argument
-            if exc.option != "target_density":
+        except OptionError as exc:  # the command's target_density is this function's density argument
+            if "target_density" not in exc.names:
                 raise
-            raise OptionError("density", exc.template, *exc.others) from None
+            first, *others = ["density" if name == "target_density" else name for name in exc.names]
+            raise OptionError(first, exc.template, *others) from None
         pruned.update({name: report.masks.get(name, mask) for name, mask in pruned.items()})
     setattr(model, PRUNED_ATTRIBUTE, report.recorded)  # as the saved file's
     return report
@@ -193,6 +196,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
         preflight([output_folder(out_dir, "out_dir")])
     size = batch_size_for(batch_size, data, eval_data)
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
+    check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
     with _masks_held(model, masks, given) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
@@ -249,7 +253,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
         state = dict(model)
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
-    require_values(state.values())
+    require_values(state.items())
     state, found = normalise_state_dict(state)
     if (name := unmatched_mask(state, found)) is not None:
         raise UsageError(f"model: its torch.nn.utils.prune mask {name}_mask has shape {tuple(found[name].shape)}, "

@@ -79,6 +79,20 @@ def test_a_max_drop_without_a_baseline_names_the_keyword_as_the_call_writes_it(m
         prunelimit.gate(model, train, max_drop=0.1)
 
 
+@pytest.mark.parametrize("rules", [
+    "- min_ratio: 0.1",  # a YAML text, iterated as characters
+    {"min_ratio": 0.1},  # one rule, iterated as its keys
+    0.1,  # not iterable: a TypeError from list()
+])
+def test_rules_that_are_not_a_list_of_mappings_are_refused_naming_the_argument(model, train, rules):
+    """They were refused as 'gate rule 1: expected a mapping with keys …': the first
+    character or key read as a rule, which the caller never wrote."""
+    with pytest.raises(UsageError, match=rf"^rules must be a list of rule mappings, .*got {type(rules).__name__}; "
+                                         rf"e\.g\. rules=\[\{{'min_ratio': 0\.1"):
+        prunelimit.gate(model, train, rules=rules)
+    assert prunelimit.gate(model, train, rules=[{"min_ratio": 0.0, "use": "actual"}]).passed
+
+
 @pytest.mark.parametrize(("call", "name", "meant"), [
     (lambda m, d: prunelimit.bounds(m, d, loss_fn=torch.nn.CrossEntropyLoss()), "loss_fn", "loss"),
     (lambda m, d: prunelimit.spectrum(m, d, criterion=torch.nn.CrossEntropyLoss()), "criterion", "loss"),

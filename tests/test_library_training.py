@@ -15,7 +15,7 @@ from torch.nn.utils import prune as torch_prune
 
 import prunelimit
 from prunelimit import api
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.io.checkpoint import read_checkpoint, save_checkpoint, state_and_masks
 from prunelimit.laws.errorlaw import fit_error_law, read_points
 from prunelimit.laws.hyperflux import HyperfluxConfig
@@ -477,6 +477,23 @@ def test_hyperflux_to_a_density_above_a_pruned_models_names_the_density_argument
     assert torch.equal(pruned[0].weight, before) and hasattr(pruned[0], "weight_mask")
 
 
+def test_hyperflux_whose_gates_cannot_close_names_the_density_argument(model, train, cli, tmp_path):
+    """The steps-too-few refusal named the command's ``target_density=0.5`` beside this
+    function's own keywords; the command line's names ``--target-density 0.5`` still."""
+    with pytest.raises(OptionError, match=r"^pruning_epochs=3 × 3 batches = 9 gate steps at gate_lr=0\.01 .*, and "
+                                          r"density=0\.5 closes 50% of the open gates") as refused:
+        prunelimit.hyperflux(copy.deepcopy(model), train, 0.5, pruning_epochs=3, regrowth_epochs=0)
+    assert refused.value.option == "pruning_epochs" and "target_density" not in str(refused.value)
+    from prunelimit.io.checkpoint import save_checkpoint
+
+    from tests.conftest import LIBRARY_SAMPLES, SPEC
+
+    save_checkpoint(tmp_path / "m.pt", SPEC, model.state_dict())
+    result = cli("hyperflux", tmp_path / "m.pt", "--data", "digits:train", "--max-samples", LIBRARY_SAMPLES,
+                 "--target-density", "0.5", "--pruning-epochs", "3", "--regrowth-epochs", "0", "-o", tmp_path / "h.pt")
+    assert result.exit_code == 2 and "and --target-density 0.5 closes 50% of the open gates" in result.stderr
+
+
 _TRAINING = {
     "train": lambda m, d, **k: prunelimit.train(m, d, epochs=1, **k),
     "hyperflux": lambda m, d, **k: prunelimit.hyperflux(m, d, 0.5, **FAST_HYPERFLUX, **k),
@@ -505,3 +522,38 @@ def test_training_gives_back_each_modules_mode_and_moves_batchnorm_statistics_as
     with pytest.raises(KeyboardInterrupt):
         _TRAINING[name](net, train, progress=_stop)
     assert [m.training for m in net.modules()] == modes
+
+
+class _AuxiliaryHead(torch.nn.Module):
+    """Auxiliary logits in training mode only, as Inception-style classifiers give them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body, self.norm = torch.nn.Linear(64, 12), torch.nn.BatchNorm1d(12)
+        self.head, self.aux = torch.nn.Linear(12, 10), torch.nn.Linear(12, 10)
+
+    def forward(self, x: torch.Tensor):
+        h = torch.relu(self.norm(self.body(x)))
+        return (self.head(h), self.aux(h)) if self.training else self.head(h)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, d: prunelimit.train(m, d, epochs=1),
+    lambda m, d: prunelimit.hyperflux(m, d, 0.5, **FAST_HYPERFLUX),
+    lambda m, d: prunelimit.imp(m, d, levels=1, epochs_per_level=1),
+    lambda m, d: prunelimit.nplh(m, d, mode="iterative"),
+    lambda m, d: prunelimit.verify(m, d, method="exact", refit=True, finetune_epochs=1),
+])
+def test_a_model_with_another_output_in_training_mode_is_refused_before_training(train, call):
+    """The data check runs the model in eval mode, where it gives one tensor: the runs that
+    train failed on their first step with torch's ``TypeError: cross_entropy_loss():
+    argument 'input' (position 1) must be Tensor, not tuple``. Refused before any step, the
+    model as it was (its BatchNorm statistics, its mode); analyses in eval mode still run."""
+    torch.manual_seed(0)
+    model = _AuxiliaryHead()
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(InputError, match=r"^the model returns a tuple in training mode \(model\.train\(\)\), not one "
+                                         r"output tensor.*return one tensor from forward in both modes"):
+        call(model, train)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items()) and model.training
+    assert 0 < prunelimit.bounds(model, train, method="exact").ratio < 1

@@ -2,7 +2,8 @@
 wrapper that runs a module (``nn.DataParallel``, ``torch.compile``) is read as the module
 it wraps, whose parameters it shares, as the command line reads the wrapper's saved state
 dict (``module.``/``_orig_mod.`` prefixes stripped); a model on the ``meta`` device (shapes
-without values) is refused with the fix, by every function that takes a model."""
+without values) or a lazy one not yet run is refused with the fix, by every function that
+takes a model."""
 
 from __future__ import annotations
 
@@ -70,3 +71,33 @@ def test_export_refuses_a_model_on_the_meta_device(model, tmp_path):
     with pytest.raises(UsageError, match=r"^model: its tensors are on the meta device"):
         prunelimit.export(pruned, tmp_path / "m.safetensors")
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def _lazy() -> nn.Module:
+    return nn.Sequential(nn.LazyLinear(12), nn.ReLU(), nn.Linear(12, 10))
+
+
+LAZY_CALLS = {**CALLS, "prune": lambda m, d: prunelimit.prune(m, 0.5),
+              "export": lambda m, d: prunelimit.export(m, "never-written.safetensors", masks={})}
+
+
+@pytest.mark.parametrize("name", LAZY_CALLS)
+def test_a_lazy_model_not_yet_run_is_refused_with_the_fix(train, name, tmp_path, monkeypatch):
+    """An ``nn.LazyLinear`` takes its shape on its first forward pass: before it, every
+    function failed inside torch with its ``ValueError`` (``Attempted to use an
+    uninitialized parameter in <method 'is_inference' …>``)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError, match=r"^model: 0\.weight is an uninitialized parameter of a lazy module .*"
+                                         r"run one first, e\.g\. model\(x\[:1\]\)"):
+        LAZY_CALLS[name](_lazy(), train)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_lazy_model_once_run_is_read_as_the_plain_one(train):
+    torch.manual_seed(0)
+    lazy = _lazy()
+    lazy(train[0][:1])
+    plain = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
+    plain.load_state_dict(lazy.state_dict())
+    found, expected = (prunelimit.bounds(m, train, method="exact") for m in (lazy, plain))
+    assert (found.ratio, found.lower, found.upper) == (expected.ratio, expected.lower, expected.upper)

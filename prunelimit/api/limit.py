@@ -7,8 +7,6 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Union
 
-from torch import nn
-
 from prunelimit import validate
 from prunelimit.api.curvature import (
     SpectrumReport,
@@ -266,7 +264,7 @@ def unrecognised_warnings(inputs: Inputs) -> list[str]:
     """Layers whose weights are left out of N, named, with the fix: compiled modules of the
     user's own classes whose forward does not apply the weight as a Linear or convolution
     does, and Linear/convolution layers whose weight a parametrization computes."""
-    from prunelimit.models.params import parametrized_modules, unrecognised_modules
+    from prunelimit.models.params import parametrized_modules, unrecognised_modules, weight_removal
 
     warns = []
     names = unrecognised_modules(inputs.model, inputs.selection)
@@ -281,27 +279,8 @@ def unrecognised_warnings(inputs: Inputs) -> list[str]:
         weights = "weights of layers {} are" if len(names) > 1 else "weight of layer {} is"
         warns.append(f"the {weights.format(_listed(names))} computed by a parametrization (weight_norm, ...), not held "
                      "as a parameter, so not counted as prunable (N); save the model with it removed "
-                     f"({_removal(inputs.model, names)}) to prune it")
+                     f"({weight_removal(inputs.model, names)}) to prune it")
     return warns
-
-
-def _removal(model: nn.Module, names: list[str]) -> str:
-    """The torch functions that remove what computes these layers' weights: a parametrization,
-    or the older hooks of ``nn.utils.weight_norm`` / ``spectral_norm``, which
-    ``remove_parametrizations`` refuses (those hooks leave ``weight_g`` / ``weight_orig``)."""
-    from torch.nn.utils import parametrize
-
-    def fix(module: nn.Module) -> str:
-        if parametrize.is_parametrized(module, "weight"):
-            return "torch.nn.utils.parametrize.remove_parametrizations"
-        held = dict(module.named_parameters(recurse=False))
-        if "weight_g" in held:
-            return "torch.nn.utils.remove_weight_norm for the older weight_norm"
-        if "weight_orig" in held:
-            return "torch.nn.utils.remove_spectral_norm for the older spectral_norm"
-        return "the hook that computes it"
-
-    return "; ".join(dict.fromkeys(fix(model.get_submodule(n)) for n in names))
 
 
 def _listed(names: list[str]) -> str:

@@ -146,14 +146,14 @@ def check_gate_travel(target_density: float, start: float, c: "HyperfluxConfig",
     scale = 10.0 ** (math.floor(math.log10(lr)) - 1)
     lr = math.ceil(lr / scale - 1e-9) * scale  # two digits, rounded up: the value shown must pass
     lo, hi = c.gate_init
-    raise OptionError(
+    raise OptionError(  # target_density a field: the library's hyperflux() calls it density
         "pruning_epochs",
         f"{option('pruning_epochs', c.pruning_epochs)} × {_batches(batches)} = "
         f"{steps} gate steps at {option('gate_lr', c.gate_lr)} move a gate about {steps * c.gate_lr:.2g}, and "
-        f"{option('target_density', target_density)} closes {1 - target_density / start:.0%} of the open gates, "
+        f"{option('target_density', target_density, '{1}')} closes {1 - target_density / start:.0%} of the open gates, "
         f"which start in [{lo:g}, {hi:g}]: the last of them must fall {travel:.2g}; use "
         f"{option('pruning_epochs', math.ceil(needed / batches))}, {option('gate_lr', float(f'{lr:.2g}'))}, or "
-        f"{math.ceil(needed / c.pruning_epochs)} batches an epoch ({_more_batches()})")
+        f"{math.ceil(needed / c.pruning_epochs)} batches an epoch ({_more_batches()})", "target_density")
 
 
 def check_ladder_travel(levels: int, epochs_per_level: int, c: "HyperfluxConfig", batches: int) -> None:

@@ -249,8 +249,39 @@ def required_prunable(model: nn.Module, selection: ParamSelection = ParamSelecti
     named = prunable_parameters(model, selection)
     if not named:
         raise UsageError.naming("the model has no prunable weights (Linear, Conv or attention projection weights) "
-                                "in the set in use; widen it with {0}/{1}", "include", "exclude")
+                                "in the set in use; " + _computed_weights(model, selection).replace("{", "{{")
+                                .replace("}", "}}") + "widen it with {0}/{1}", "include", "exclude")
     return named
+
+
+def _computed_weights(model: nn.Module, selection: ParamSelection) -> str:
+    """What to say of the layers whose weight a parametrization computes (weight_norm), which
+    leave no parameter to prune: they and the torch function that removes it, else nothing."""
+    names = parametrized_modules(model, selection)
+    if not names:
+        return ""
+    weights = "weights of {} are" if len(names) > 1 else "weight of {} is"
+    return (f"the {weights.format(listed([repr(n) for n in names]))} computed by a parametrization (weight_norm, "
+            f"…), not held as a parameter: remove it first ({weight_removal(model, names)}), or ")
+
+
+def weight_removal(model: nn.Module, names: list[str]) -> str:
+    """The torch functions that remove what computes these layers' weights: a parametrization,
+    or the older hooks of ``nn.utils.weight_norm`` / ``spectral_norm``, which
+    ``remove_parametrizations`` refuses (those hooks leave ``weight_g`` / ``weight_orig``)."""
+    from torch.nn.utils import parametrize
+
+    def fix(module: nn.Module) -> str:
+        if parametrize.is_parametrized(module, "weight"):
+            return "torch.nn.utils.parametrize.remove_parametrizations"
+        held = dict(module.named_parameters(recurse=False))
+        if "weight_g" in held:
+            return "torch.nn.utils.remove_weight_norm for the older weight_norm"
+        if "weight_orig" in held:
+            return "torch.nn.utils.remove_spectral_norm for the older spectral_norm"
+        return "the hook that computes it"
+
+    return "; ".join(dict.fromkeys(fix(model.get_submodule(n)) for n in names))
 
 
 def weight_matrices(module: nn.Module) -> list[tuple[str, Tensor]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import torch
 from torch import nn
 
 import prunelimit
-from prunelimit.errors import OptionError
+from prunelimit.errors import OptionError, UsageError
 from prunelimit.models.params import (
     ParamSelection,
     check_selection,
@@ -185,6 +186,21 @@ def test_a_parametrized_weight_is_left_out_of_n_and_named(norm):
            nn.utils.weight_norm: "torch.nn.utils.remove_weight_norm for the older weight_norm",
            nn.utils.spectral_norm: "torch.nn.utils.remove_spectral_norm for the older spectral_norm"}[norm]
     assert f"save the model with it removed ({fix}) to prune it" in warned[0]
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # torch's deprecation of the older weight_norm
+@pytest.mark.parametrize("norm", [nn.utils.parametrizations.weight_norm, nn.utils.weight_norm, nn.utils.spectral_norm])
+def test_a_model_whose_every_weight_is_computed_is_refused_naming_the_removal(norm):
+    """Every layer weight-normed leaves no prunable weight: the refusal said only 'widen it
+    with include/exclude', and including such a layer is itself refused. It names the
+    layers and torch's function that removes their parametrization."""
+    model = nn.Sequential(norm(nn.Linear(6, 4)), nn.ReLU(), norm(nn.Linear(4, 3)))
+    fix = {nn.utils.parametrizations.weight_norm: "torch.nn.utils.parametrize.remove_parametrizations",
+           nn.utils.weight_norm: "torch.nn.utils.remove_weight_norm for the older weight_norm",
+           nn.utils.spectral_norm: "torch.nn.utils.remove_spectral_norm for the older spectral_norm"}[norm]
+    with pytest.raises(UsageError, match=rf"no prunable weights .*; the weights of '0', '2' are computed by a "
+                                         rf"parametrization .*remove it first \({re.escape(fix)}\), or widen it"):
+        prunelimit.prune(model, 0.5)
 
 
 # the float64 copy of a TorchScript model keeps leaf parameters (torch warns on non-leaf ones)
