@@ -139,7 +139,19 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
                          "use DataLoader(..., shuffle=False) without random transforms")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
+    dropped = _dropped_samples(data, batches)
+    if dropped:  # the loss, ε and curvature are of the samples read: say which were not
+        warnings.warn(f"{option}: the DataLoader drops its short last batch (drop_last=True): {dropped} of its "
+                      f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
+                      "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+def _dropped_samples(data: Iterable, batches: list["Batch"]) -> int:
+    """How many samples a ``drop_last`` DataLoader over a sized dataset left out of ``batches``."""
+    if not (isinstance(data, torch.utils.data.DataLoader) and data.drop_last and isinstance(data.dataset, Sized)):
+        return 0
+    return max(len(data.dataset) - sum(len(y) for _, y in batches), 0)
 
 
 def _why_empty(data: Iterable) -> str:
