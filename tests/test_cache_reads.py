@@ -140,17 +140,29 @@ FORWARD_READING_CWD_PY = ("from torch import nn\n\n\nclass Scaled(nn.Sequential)
                           "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
 
 
-def test_gate_after_a_file_read_by_a_relative_path_changed_recomputes(cli, own_ckpt, tmp_path, monkeypatch):
+# the same read by a name no string of the code holds: the key cannot follow it
+UNFOLLOWED_PY = FORWARD_READING_CWD_PY.replace(
+    "open('scale.txt')", "open(''.join(chr(c) for c in (115, 99, 97, 108, 101, 46, 116, 120, 116)))")
+
+
+@pytest.mark.parametrize("source, warned", [(FORWARD_READING_CWD_PY, ""),
+                                            (UNFOLLOWED_PY, "loss on the first analysis batch is")],
+                         ids=["keyed", "caught-by-the-first-batchs-loss"])
+def test_gate_after_a_file_read_by_a_relative_path_changed_recomputes(cli, own_ckpt, tmp_path, monkeypatch, source,
+                                                                      warned):
     """The outside review's case: ``open("scale.txt")`` in forward, run from the checkout; the
-    file changed and gate passed on the old spectrum (0.8039 cached against 0.7217 fresh)."""
+    file changed and gate passed on the old spectrum (0.8039 cached against 0.7217 fresh). Read
+    by a name built from character codes, the key stays and served the old spectrum too: the
+    entry's first-batch loss differs, so the read is a miss with a warning."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "model.py").write_text(FORWARD_READING_CWD_PY)
+    (tmp_path / "model.py").write_text(source)
     (tmp_path / "scale.txt").write_text("1.0")
     args = ("--model", "model.py:make", "--max-samples", 300)
     first = _doc(_gate(cli, own_ckpt, "cache", *args))
     assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
     (tmp_path / "scale.txt").write_text("3.0")
-    _assert_recomputed(cli, own_ckpt, "cache", first, *args)
+    result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
+    assert warned in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_named_folder_too_large_to_key_runs_uncached(cli, own_ckpt, tmp_path, monkeypatch):
