@@ -77,7 +77,8 @@ def default_cache_dir() -> Path:
 
 
 def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
-    """sha256 hex key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass).
+    """The key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass): the
+    sha256 hex of what it depends on, with the :func:`loss_witness` (:func:`with_witness`).
 
     Every field of ``options`` counts, so a field added later is covered without a change here.
     ``TypeError`` when an attribute of the model or the loss cannot be read: the result is
