@@ -20,7 +20,10 @@ number never reads an older copy's results). No folder enters it: a checkout mov
 cloned elsewhere (a CI runner's new workspace) with the same files, data and checkpoint
 reads the entries it stored.
 
-An entry stores its key and a sha256 digest over its content. Anything that does not
+An entry stores its key, a sha256 digest over its content and a witness: the loss of the first
+analysis batch (:func:`loss_witness`). A read that finds another loss for the same key (something
+the key cannot follow changed what the model computes, or the entry is another model's) is a
+miss with a warning, so a stale key costs a recomputation, not a verdict. Anything that does not
 read back as a well-formed entry for the expected key (wrong encoding, truncated, edited,
 another kind) is a miss: the result is recomputed and the entry replaced atomically.
 The digest detects damage, not an attacker: whoever can write the cache folder can also
@@ -55,7 +58,7 @@ from prunelimit.errors import UsageError
 if TYPE_CHECKING:
     from prunelimit.inputs import Inputs
 
-FORMAT = "prunelimit-cache/2"
+FORMAT = "prunelimit-cache/3"
 # dtypes an entry's arrays may have (little-endian, so entries move between machines)
 ARRAY_DTYPES = ("<f8", "<f4", "<i8", "|b1")
 # checkpoint kinds (``RawCheckpoint.kind``) whose file holds code besides tensors: keyed by its bytes
@@ -74,7 +77,8 @@ def default_cache_dir() -> Path:
 
 
 def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
-    """sha256 hex key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass).
+    """The key of a ``kind`` result computed from ``inputs`` with ``options`` (a dataclass): the
+    sha256 hex of what it depends on, with the :func:`loss_witness` (:func:`with_witness`).
 
     Every field of ``options`` counts, so a field added later is covered without a change here.
     ``TypeError`` when an attribute of the model or the loss cannot be read: the result is
@@ -128,7 +132,41 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     folders = sorted({Path(source).parent for source in code})
     named = values.strings | sibling_paths(values.strings, code)
     _update_json(digest, {"paths": named_paths(named, folders), "environment": named_variables(values.strings)})
-    return digest.hexdigest()
+    return with_witness(digest.hexdigest(), loss_witness(inputs))
+
+
+# how far the first batch's loss may move between the run that stored an entry and one that reads
+# it: summation order (another --threads, another CPU's kernels) moves it by ~1e-7 of itself
+WITNESS_RTOL = 1e-5
+
+
+def loss_witness(inputs: "Inputs") -> float | None:
+    """The loss of the first analysis batch (eval mode, no gradients), stored with an entry and
+    checked when it is read (:func:`decode_entry`): whatever the key cannot follow (a file the
+    code reads by a path built at run time, installed code edited in place) and changes the
+    model's output makes a stored result a miss, not a stale verdict. ``None`` without data or
+    for a loss that is not finite (the spectrum refuses it)."""
+    from prunelimit.errors import NumericalError
+    from prunelimit.theory.epsilon import batch_losses
+
+    if not inputs.batches:
+        return None
+    try:
+        return float(batch_losses(inputs.model, inputs.batches[:1], inputs.loss_fn)[0])
+    except NumericalError:
+        return None
+
+
+def with_witness(digest: str, witness: float | None) -> str:
+    """A key: the sha256 hex ``digest`` of the inputs, then ``~`` and the :func:`loss_witness`
+    (``repr``, which reads back exactly) when there is one."""
+    return digest if witness is None else f"{digest}~{witness!r}"
+
+
+def split_key(key: str) -> tuple[str, float | None]:
+    """A key's digest (an entry's file name) and its witness, as :func:`with_witness` joined them."""
+    digest, _, witness = key.partition("~")
+    return digest, float(witness) if witness else None
 
 
 def python_version() -> str:
@@ -224,11 +262,13 @@ def _keyed_spec(text: str | None) -> str | None:
 def float_precision() -> dict[str, Any]:
     """torch's process-wide settings that change float results: the default dtype and whether
     float32 products may round through TF32 or bfloat16 (``torch.set_float32_matmul_precision``,
-    ``torch.backends.cudnn.allow_tf32``: a library caller may set them)."""
+    ``torch.backends.cudnn.allow_tf32``: a library caller may set them), and
+    ``NVIDIA_TF32_OVERRIDE``, which turns TF32 off under torch's switches (``0``)."""
     import torch
 
     return {"default_dtype": str(torch.get_default_dtype()), "matmul": torch.get_float32_matmul_precision(),
-            "cuda_matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32}
+            "cuda_matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+            "tf32_override": os.environ.get("NVIDIA_TF32_OVERRIDE")}
 
 
 def data_fingerprint(batches: Iterable[Any] | None) -> str | None:
@@ -674,7 +714,7 @@ class Store:
     failed: list[str] = field(default_factory=list, compare=False)
 
     def entry_path(self, key: str) -> Path:
-        return self.path / f"{key}.entry"
+        return self.path / f"{split_key(key)[0]}.entry"
 
     def load(self, key: str, kind: str) -> Entry | None:
         """The entry stored under ``key`` for ``kind``, or ``None`` (a miss) when it is absent or
@@ -690,6 +730,9 @@ class Store:
             return None
         try:
             return decode_entry(path.read_bytes(), key, kind)
+        except StaleEntry as exc:
+            self.warn(f"ignoring cache entry {path} ({exc}); recomputing and replacing it")
+            return None
         except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python reads
             self.warn(f"ignoring damaged cache entry {path} ({exc}); recomputing and replacing it")
             return None
@@ -766,9 +809,14 @@ def _unsafe(info: os.stat_result, what: str) -> str | None:
 # arrays' raw bytes back to back. The digest is sha256 over the header without it and the bytes.
 
 
+class StaleEntry(ValueError):
+    """An intact entry of this key whose :func:`loss_witness` is not this model's."""
+
+
 def encode_entry(entry: Entry, key: str, kind: str) -> bytes:
     arrays = [np.ascontiguousarray(a, dtype=np.dtype(a.dtype).newbyteorder("<")) for a in entry.arrays]
-    header = {"format": FORMAT, "key": key, "kind": kind,
+    digest, witness = split_key(key)
+    header = {"format": FORMAT, "key": digest, "witness": witness, "kind": kind,
               "arrays": [{"dtype": a.dtype.str, "shape": list(a.shape)} for a in arrays], "payload": entry.payload}
     blob = b"".join(a.tobytes() for a in arrays)
     header["digest"] = _entry_digest(header, blob)
@@ -776,7 +824,8 @@ def encode_entry(entry: Entry, key: str, kind: str) -> bytes:
 
 
 def decode_entry(data: bytes, key: str, kind: str) -> Entry:
-    """The entry in ``data``; ``ValueError`` (one line) for anything but an intact entry of ``key``/``kind``."""
+    """The entry in ``data``; ``ValueError`` (one line) for anything but an intact entry of ``key``/``kind``,
+    :class:`StaleEntry` for one whose witness (the first batch's loss) is not ``key``'s."""
     line, sep, blob = data.partition(b"\n")
     if not sep:
         raise ValueError("no header line")
@@ -784,15 +833,18 @@ def decode_entry(data: bytes, key: str, kind: str) -> Entry:
         header = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValueError("the header is not UTF-8 JSON") from None
-    if not isinstance(header, dict) or set(header) != {"format", "key", "kind", "arrays", "payload", "digest"}:
+    if not isinstance(header, dict) or set(header) != {"format", "key", "witness", "kind", "arrays", "payload",
+                                                       "digest"}:
         raise ValueError("the header is not an entry")
-    if (header["format"], header["key"], header["kind"]) != (FORMAT, key, kind):
+    digest, witness = split_key(key)
+    if (header["format"], header["key"], header["kind"]) != (FORMAT, digest, kind):
         raise ValueError("written for other inputs or another version")
     specs = header["arrays"]
     if not isinstance(specs, list) or not all(_array_spec_ok(s) for s in specs):
         raise ValueError("bad array descriptors")
     if header["digest"] != _entry_digest({k: v for k, v in header.items() if k != "digest"}, blob):
         raise ValueError("its digest does not match its content (edited or truncated)")
+    _check_witness(header["witness"], witness)
     arrays, offset = [], 0
     for s in specs:
         dtype, count = np.dtype(s["dtype"]), math.prod(s["shape"])
@@ -804,6 +856,19 @@ def decode_entry(data: bytes, key: str, kind: str) -> Entry:
     if offset != len(blob):
         raise ValueError("trailing bytes")
     return Entry(header["payload"], tuple(arrays))
+
+
+def _check_witness(stored: Any, expected: float | None) -> None:
+    """:class:`StaleEntry` unless an entry's ``stored`` witness is the ``expected`` one, to
+    :data:`WITNESS_RTOL`."""
+    if expected is None:
+        return
+    if not isinstance(stored, (int, float)) or isinstance(stored, bool):
+        raise StaleEntry("it records no loss of the first analysis batch to check this model against")
+    if not math.isclose(stored, expected, rel_tol=WITNESS_RTOL, abs_tol=1e-12):
+        raise StaleEntry(f"this model's loss on the first analysis batch is {expected:.6g}, not the {stored:.6g} "
+                         "stored with it: something the model or the loss reads that the key does not follow "
+                         "changed, or the entry is another model's")
 
 
 def _array_spec_ok(spec: Any) -> bool:

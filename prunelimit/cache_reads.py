@@ -3,11 +3,15 @@ and environment variables its strings name (``open("scale.txt")``, ``os.listdir(
 ``glob.glob("conf/*.json")``, ``os.environ["SCALE"]``), as the result cache keys them.
 
 A string names a path when something exists there: an absolute path as itself, a relative one
-against the working folder and against each folder of the user's code (a path joined to
-``os.path.dirname(__file__)`` at run time), a pattern with ``*``, ``?`` or ``[`` by the paths it
+against the working folder, each folder of the user's code (a path joined to
+``os.path.dirname(__file__)`` at run time) and the home folder, and against their parents when
+a string steps up (``".."``), a piece of a path built by ``+`` by the rest after its leading
+separator (``HERE + "/w.npy"``) or by the files ending in it (``prefix + "_scale.txt"``,
+:func:`fragment_patterns`), a small config or list file by the paths its words name too
+(:func:`listed_names`), a pattern with ``*``, ``?`` or ``[`` by the paths it
 matches, a file suffix (``".json"``) by the files beside the code of its name with that suffix
-(:func:`sibling_paths`), a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces) by the paths
-its fields may fill in to, a string with ``$NAME`` as :func:`os.path.expandvars` expands it, and
+(:func:`sibling_paths`), a template (``"conf/{}.json"``, ``"conf/%s.json"``, an f-string's pieces, every branch of one holding a
+conditional) by the paths its fields may fill in to, a string with ``$NAME`` as :func:`os.path.expandvars` expands it, and
 the value of an environment variable a string names as a string itself. A file counts by its bytes (its size, modification and change times and inode above
 :data:`FILE_BYTES_KEYED`), a folder by its listing and its files (their bytes up to
 :data:`FILE_BYTES_KEYED` in all, the rest by those times), except a folder that
@@ -55,6 +59,17 @@ _PATH_LIKE = re.compile(r"(.*/.*|.*\.[A-Za-z0-9]{1,10})")
 _JUMPS = frozenset(dis.hasjrel) | frozenset(dis.hasjabs)
 _REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _SUFFIX = re.compile(r"\.[A-Za-z0-9_]{1,10}")
+# the tail of a file name built by ``+`` (``prefix + "_scale.txt"``, ``name + "-v2.json"``)
+_TAIL = re.compile(r"[_-][^/*?[]*\.[A-Za-z0-9]{1,10}")
+# files whose contents may name other files the code reads: configs and lists, read when small
+LISTING_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".txt", ".cfg", ".ini", ".conf", ".csv", ".tsv", ".lst")
+LISTING_BYTES = 2**20
+# how many configs deep a file named in one is followed (a config naming a config naming a file)
+LISTED_DEPTH = 2
+# a listed word names a path when it holds a folder separator or ends in an extension with a
+# letter (``w.npy``, not the number ``0.25`` of a table of values)
+_LISTED_PATH = re.compile(r"(.*/.*|.*\.[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*)")
+_WORD_BREAK = re.compile(r"[\s\"'=,;:()\[\]{}<>]+")
 
 
 def file_sha256(path: str | Path) -> str:
@@ -83,24 +98,100 @@ def portable(text: str) -> str:
 
 def named_paths(strings: Iterable[str], code_folders: Sequence[Path]) -> list[str]:
     """One line per string that names an existing path: the string (:func:`portable`) and what
-    its paths hold, relative strings resolved against the working folder and ``code_folders``.
-    ``TypeError`` for a named folder too large to key (:data:`FOLDER_ENTRIES`)."""
-    bases = list(dict.fromkeys(p.resolve() for p in (*_working_folder(), *code_folders)))
+    its paths hold, relative strings resolved against the working folder, ``code_folders``, the
+    home folder (``Path.home() / ".conf/x.json"``) and, when a string steps up (``".."``), their
+    parents; the strings a small text file it names lists (:func:`listed_names`: a config
+    naming the file the code reads next) count too, resolved against that file's folder as
+    well. ``TypeError`` for a named folder too large to key (:data:`FOLDER_ENTRIES`)."""
     strings = set(strings)
-    # a path the code fills in (``"conf/{}.json".format(name)``) by every file the template matches,
-    # and one an environment variable it names holds (``open(os.environ["MODEL_CFG"])``)
     named = {s for s in strings | variable_values(strings) if could_name_a_path(s)}
     named |= {os.path.expandvars(text) for text in named if "$" in text}  # "$DATA/cfg.json" as it expands
-    named |= {pattern for text in named if (pattern := template_pattern(text)) is not None}
-    lines = []
-    for text in sorted(named):
-        # in the order of the folders it resolves in, not as a set: a copy of the same file in
-        # another folder (an older checkout's) must not hide a change in this one
-        held = [f"{label}:{content}" for label, path in _paths(text, bases)
-                if (content := _content(path, bases)) is not None]
-        if held:
-            lines.append(f"{portable(text)}={'|'.join(held)}")
+    bases = _bases((*_working_folder(), *code_folders, *_home()), _levels_up(named))
+    lines: list[str] = []
+    done: set[str] = set()
+    for _ in range(LISTED_DEPTH + 1):
+        # a path the code fills in (``"conf/{}.json".format(name)``) by every file the template matches,
+        # one an environment variable it names holds (``open(os.environ["MODEL_CFG"])``), the last
+        # piece of one built by ``+`` (``HERE + "/w.npy"``, ``prefix + "_scale.txt"``)
+        named |= {pattern for text in named if (pattern := template_pattern(text)) is not None}
+        named |= {piece for text in named for piece in fragment_patterns(text)}
+        listed: set[str] = set()
+        for text in sorted(named - done):
+            # in the order of the folders it resolves in, not as a set: a copy of the same file in
+            # another folder (an older checkout's) must not hide a change in this one
+            found = [(label, path, content) for label, path in _paths(text, bases)
+                     if (content := _content(path, bases)) is not None]
+            if found:
+                lines.append(f"{portable(text)}={'|'.join(f'{label}:{content}' for label, _, content in found)}")
+            for _, path, _ in found:
+                if (names := listed_names(path)):
+                    listed |= names
+                    bases = _bases((*bases, path.parent), 0)
+        done |= named
+        named = {text for text in listed if could_name_a_path(text)} - done
     return lines
+
+
+def _bases(folders: Iterable[Path], levels_up: int) -> list[Path]:
+    """``folders`` resolved, each followed by its parents up to ``levels_up`` levels, once each."""
+    resolved = [p.resolve() for p in folders]
+    return list(dict.fromkeys(up for p in resolved for up in (p, *p.parents[:levels_up])))
+
+
+def _levels_up(strings: Iterable[str]) -> int:
+    """The most ``..`` steps a string takes (``os.path.join(HERE, "..", "data")``), up to 3."""
+    return min(3, max((Path(text).parts.count("..") for text in strings), default=0))
+
+
+def _home() -> list[Path]:
+    """The home folder, unless it is ``/`` (some containers' users): every relative string
+    resolved against ``/`` would walk ``/usr``, ``/tmp``..."""
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError, OSError):  # no HOME and no passwd entry
+        return []
+    return [] if home.resolve() == Path("/") else [home]
+
+
+def fragment_patterns(text: str) -> set[str]:
+    """What ``text`` names as the last piece of a path built by ``+`` or an f-string: one that
+    starts with a separator and names nothing as it stands (``HERE + "/w.npy"``,
+    ``f"{HERE}/w.npy"``'s ``*/w.npy``) by the rest, relative; a file name's tail
+    (``prefix + "_scale.txt"``) by the files ending in it."""
+    if not could_name_a_path(text):
+        return set()
+    if text.startswith("*/"):
+        return {text[2:]} if text[2:] else set()
+    if text.startswith("/") and text.strip("/") and not _exists(text):
+        return {text.lstrip("/")}
+    return {"*" + glob.escape(text)} if _TAIL.fullmatch(text) else set()
+
+
+def _exists(text: str) -> bool:
+    try:
+        return os.path.exists(text)
+    except (OSError, ValueError):
+        return False
+
+
+def listed_names(path: Path) -> set[str]:
+    """The path-like strings (:data:`_LISTED_PATH`) a small text file lists: a config or list
+    file (:data:`LISTING_SUFFIXES`, up to :data:`LISTING_BYTES`) naming the files the code
+    reads after it, each of its lines and the words between its quotes, separators and
+    brackets. Empty for any other file; ``TypeError`` for one listing over
+    :data:`FOLDER_ENTRIES` paths."""
+    try:
+        if path.suffix.lower() not in LISTING_SUFFIXES or not path.is_file() or path.stat().st_size > LISTING_BYTES:
+            return set()
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return set()
+    words = {line.strip() for line in text.splitlines()} | set(_WORD_BREAK.split(text))
+    names = {word for word in words if _LISTED_PATH.fullmatch(word) and could_name_a_path(word)}
+    if len(names) > FOLDER_ENTRIES:  # a data set's manifest, not a config: as a folder that large
+        raise TypeError(f"file {path.name}, which the model's or the loss's code names, lists over "
+                        f"{FOLDER_ENTRIES:,} paths")
+    return names
 
 
 def _working_folder() -> list[Path]:
@@ -157,20 +248,21 @@ def fields_pattern(pieces: Sequence[str | None]) -> str | None:
 
 def fstring_patterns(code: CodeType) -> list[str]:
     """The glob patterns of the f-strings ``code`` builds (``f"{name}.json"``: ``*.json``), by
-    :func:`fields_pattern`; f-strings of more than straight-line expressions are left out."""
+    :func:`fields_pattern` (:func:`_string_pieces`)."""
     instructions = list(dis.get_instructions(code))
     patterns = []
     for at, instruction in enumerate(instructions):
         if instruction.opname == "BUILD_STRING":
-            pieces = _string_pieces(instructions[:at], instruction.arg)
-            if pieces is not None and (pattern := fields_pattern(pieces)) is not None:
+            if (pattern := fields_pattern(_string_pieces(instructions[:at], instruction.arg))) is not None:
                 patterns.append(pattern)
     return patterns
 
 
-def _string_pieces(before: Sequence[dis.Instruction], count: int) -> list[str | None] | None:
+def _string_pieces(before: Sequence[dis.Instruction], count: int) -> list[str | None]:
     """The ``count`` values pushed last by the ``before`` instructions, each as its constant
-    string or ``None`` (a formatted value); ``None`` where a jump makes the stack unclear."""
+    string or ``None`` (a formatted value). Where a jump makes the stack unclear (a field
+    holding a conditional, ``f"{a}_{'big' if b else 'small'}.txt"``), that piece and those
+    before it are one field: the pattern then covers every branch (``*.txt``)."""
     pieces: list[str | None] = []
     end = len(before)
     for _ in range(count):
@@ -178,12 +270,12 @@ def _string_pieces(before: Sequence[dis.Instruction], count: int) -> list[str | 
         while pushed != 1:  # walk back over one value's instructions: together they push one
             start -= 1
             if start < 0 or before[start].opcode in _JUMPS or before[start].is_jump_target:
-                return None
+                return [None, *pieces]
             op = before[start]
             try:
                 pushed += dis.stack_effect(op.opcode, op.arg if op.opcode >= dis.HAVE_ARGUMENT else None, jump=False)
             except ValueError:  # an opcode this Python's dis cannot size
-                return None
+                return [None, *pieces]
         first = before[start]
         constant = start == end - 1 and first.opname == "LOAD_CONST" and isinstance(first.argval, str)
         pieces.insert(0, first.argval if constant else None)
@@ -221,14 +313,14 @@ def _fixed_part(pattern: str) -> str:
 def _content(path: Path, code_folders: Sequence[Path]) -> str | None:
     """What keys the file or folder at ``path``; ``None`` where nothing is (or no file: a FIFO)."""
     try:
-        if any(path.resolve().is_relative_to(system) for system in SYSTEM_FOLDERS):
+        info = path.stat()  # first: most strings name nothing, and resolving costs more
+        folder = path.resolve()
+        if any(folder.is_relative_to(system) for system in SYSTEM_FOLDERS):
             return None
-        info = path.stat()
         if stat.S_ISREG(info.st_mode):
             return _file_content(path, info, FILE_BYTES_KEYED)
         if not stat.S_ISDIR(info.st_mode):
             return None
-        folder = path.resolve()
     except (OSError, ValueError):  # unreadable, a name the system refuses: the string alone
         return None
     if any(code == folder or code.is_relative_to(folder) for code in code_folders):

@@ -34,12 +34,15 @@ def _prediction(doc: dict) -> dict:
     return doc["bounds"]["prediction"] | {"lower": doc["bounds"]["bounds"]["lower"]}
 
 
-def _assert_recomputed(cli, ckpt, cache, first: dict, *args) -> None:
-    """The gate after a change misses the cache and gives what an uncached run gives, not ``first``."""
-    second = _doc(_gate(cli, ckpt, cache, *args))
+def _assert_recomputed(cli, ckpt, cache, first: dict, *args):
+    """The gate after a change misses the cache and gives what an uncached run gives, not
+    ``first``; the gate's result (its warnings)."""
+    result = _gate(cli, ckpt, cache, *args)
+    second = _doc(result)
     fresh = _doc(cli("gate", ckpt, "--no-cache", *GATE, *args))
     assert second["cache_hit"] is False
     assert _prediction(second) == _prediction(fresh) != _prediction(first)
+    return result
 
 
 def _write_data(path, seed: int, n: int = 240) -> None:
@@ -483,11 +486,19 @@ def _set_cudnn_tf32(value):
     return lambda: setattr(torch.backends.cudnn, "allow_tf32", old)
 
 
-@pytest.mark.parametrize("setting", [lambda: _set_matmul_precision("medium"), lambda: _set_cudnn_tf32(False)],
-                         ids=["matmul-precision", "cudnn-tf32"])
+def _set_tf32_override(value):
+    old = os.environ.get("NVIDIA_TF32_OVERRIDE")
+    os.environ["NVIDIA_TF32_OVERRIDE"] = value
+    return lambda: os.environ.pop("NVIDIA_TF32_OVERRIDE") if old is None else os.environ.update(NVIDIA_TF32_OVERRIDE=old)
+
+
+@pytest.mark.parametrize("setting", [lambda: _set_matmul_precision("medium"), lambda: _set_cudnn_tf32(False),
+                                     lambda: _set_tf32_override("0")],
+                         ids=["matmul-precision", "cudnn-tf32", "tf32-override-variable"])
 def test_float_precision_settings_are_in_the_key(own_ckpt, setting):
     """torch's process-wide TF32/bfloat16 switches change float32 products on a GPU by about
-    1e-3; a library caller who flips one must not read the spectrum computed without it."""
+    1e-3; a library caller who flips one must not read the spectrum computed without it. CUDA's
+    ``NVIDIA_TF32_OVERRIDE=0`` turns TF32 off beneath them (it was not in the key)."""
     from prunelimit.api import CurvatureOptions
     from prunelimit.cache import input_key
     from prunelimit.inputs import load_inputs
@@ -556,7 +567,7 @@ def test_key_is_the_same_in_every_process(tmp_path):
     keys = {subprocess.run([sys.executable, "-c", code, str(ckpt), f"{tmp_path / 'user.py'}:make",
                             f"{tmp_path / 'loss.py'}:fn"], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
-    assert len(keys) == 1 and len(keys.pop().strip()) == 64
+    assert len(keys) == 1 and len(keys.pop().strip().partition("~")[0]) == 64  # the digest, then the witness
 
 
 @pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--batch-size", "64"), ("--max-samples", "200"),
@@ -733,6 +744,14 @@ def test_corrupt_entry_is_a_miss_and_replaced(cli, own_ckpt, tmp_path, name):
     assert _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))["cache_hit"] is True  # rewritten intact
 
 
+def _stored_key(path: Path) -> str:
+    """The key the store reads the entry file ``path`` under: its digest (the file name) and its
+    witness (the first analysis batch's loss)."""
+    from prunelimit.cache import with_witness
+
+    return with_witness(path.stem, json.loads(path.read_bytes().partition(b"\n")[0])["witness"])
+
+
 def _forged(raw: bytes, key: str, edit) -> bytes:
     """The entry ``raw`` with ``edit(fields, arrays)`` applied to its stored spectrum and its digest
     recomputed, as whoever can write the cache folder can: the digest detects damage, not this."""
@@ -781,7 +800,7 @@ def test_entry_rewritten_with_its_digest_is_a_miss_when_it_does_not_fit(cli, own
     cache = tmp_path / "cache"
     first = _doc(_gate(cli, own_ckpt, cache, "--max-samples", 300))
     (entry,) = cache.iterdir()
-    entry.write_bytes(_forged(entry.read_bytes(), entry.stem, FORGERIES[name]))
+    entry.write_bytes(_forged(entry.read_bytes(), _stored_key(entry), FORGERIES[name]))
     second = _gate(cli, own_ckpt, cache, "--max-samples", 300)
     doc = _doc(second)
     assert doc["cache_hit"] is False and _prediction(doc) == _prediction(first)
@@ -802,7 +821,7 @@ def test_another_models_entry_under_this_key_is_a_miss(cli, own_ckpt, tmp_path):
     _doc(_gate(cli, other, theirs, "--max-samples", 300))
     (entry,), (foreign,) = mine.iterdir(), theirs.iterdir()
     found = decode_entry(foreign.read_bytes(), foreign.stem, "spectrum")
-    entry.write_bytes(encode_entry(found, entry.stem, "spectrum"))
+    entry.write_bytes(encode_entry(found, _stored_key(entry), "spectrum"))  # this model's witness: shapes tell
     second = _gate(cli, own_ckpt, mine, "--max-samples", 300)
     doc = _doc(second)
     assert doc["cache_hit"] is False and _prediction(doc) == _prediction(first)
@@ -818,10 +837,11 @@ def test_per_layer_blocks_of_other_layers_are_a_miss(cli, own_ckpt, tmp_path):
     first = _doc(cli("spectrum", own_ckpt, "--cache-dir", cache, *run))
     (entry,) = [e for e in cache.iterdir() if b'"kind": "layers-' in e.read_bytes().partition(b"\n")[0]]
     kind = json.loads(entry.read_bytes().partition(b"\n")[0])["kind"]
-    found = decode_entry(entry.read_bytes(), entry.stem, kind)
+    key = _stored_key(entry)
+    found = decode_entry(entry.read_bytes(), key, kind)
     payload = json.loads(json.dumps(found.payload))
     payload["fields"]["blocks"]["list"][0]["fields"]["name"] = "features.0.weight"
-    entry.write_bytes(encode_entry(Entry(payload, found.arrays), entry.stem, kind))
+    entry.write_bytes(encode_entry(Entry(payload, found.arrays), key, kind))
     second = cli("spectrum", own_ckpt, "--cache-dir", cache, *run)
     doc = _doc(second)
     assert doc["layer_curvature"]["cached"] is False
@@ -1468,3 +1488,29 @@ def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkey
     for name in ("pllazycfg", "pllazymodel"):
         monkeypatch.delitem(sys.modules, name)
     assert keys[0] == keys[1] != keys[2]
+
+
+
+def test_an_entry_of_another_model_of_the_same_shape_under_this_key_is_a_miss(cli, own_ckpt, tmp_path):
+    """Another model's spectrum, of the same architecture and so of the same dimension and
+    tensors, rewritten under this key with its digest recomputed: every check of its shape passed
+    and gate gave the other model's verdict. Its witness, or the lack of one, gives it away."""
+    from prunelimit.cache import decode_entry, encode_entry
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    other = tmp_path / "other.pt"
+    torch.manual_seed(7)
+    save_checkpoint(other, SPEC, build_model(SPEC).state_dict(), meta={"data": "digits:train"})
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    first = _doc(_gate(cli, own_ckpt, mine, "--max-samples", 300))
+    assert _prediction(_doc(_gate(cli, other, theirs, "--max-samples", 300))) != _prediction(first)
+    (entry,), (foreign,) = mine.iterdir(), theirs.iterdir()
+    found = decode_entry(foreign.read_bytes(), _stored_key(foreign), "spectrum")
+    theirs_witness = _stored_key(foreign).partition("~")[2]
+    for key in (entry.stem, f"{entry.stem}~{theirs_witness}"):  # without a witness, with the other's
+        entry.write_bytes(encode_entry(found, key, "spectrum"))
+        second = _gate(cli, own_ckpt, mine, "--max-samples", 300)
+        doc = _doc(second)
+        assert doc["cache_hit"] is False and _prediction(doc) == _prediction(first)
+        assert "ignoring cache entry" in second.stderr and "Traceback" not in second.stderr

@@ -59,6 +59,16 @@ READS = {
                        "scale(1)", "scale.txt"),
     "installed-decorator": ("import torch\n\n\n@torch.no_grad()\ndef scale():\n    return float(open('scale.txt').read())\n\n\n",
                             "", "scale()", "scale.txt"),
+    # paths built from pieces: a separator-led or file-name tail joined by ``+``, an f-string
+    # holding a conditional (every branch), a config file naming the file read next
+    "separator-tail": ("import os\n", "", "float(open(os.path.dirname(os.path.abspath(__file__)) + '/scale.txt').read())",
+                       "scale.txt"),
+    "file-name-tail": ("", "    prefix = 'net'\n", "float(open(self.prefix + '_scale.txt').read())", "net_scale.txt"),
+    "conditional-f-string": ("", "    name = 'net'\n    big = True\n",
+                             "float(open(f\"{self.name}_{'scale' if self.big else 'other'}.txt\").read())",
+                             "net_scale.txt"),
+    "config-names-the-file": ("import json\n", "",
+                              "float(open(json.load(open('conf/paths.json'))['scale']).read())", "conf/scale.txt"),
 }
 
 
@@ -68,8 +78,9 @@ def _checkout(root: Path, module: str, case: str) -> None:
     (root / f"{module}.py").write_text(
         f"{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n{body}"
         f"    def forward(self, x):\n        return super().forward(x * {expr})\n")
-    for name in ("scale.txt", "conf/scale.txt", f"{module}.txt"):
+    for name in ("scale.txt", "conf/scale.txt", f"{module}.txt", "net_scale.txt"):
         (root / name).write_text("1.0")
+    (root / "conf" / "paths.json").write_text('{"scale": "conf/scale.txt"}')
 
 
 def _change(root: Path, case: str, monkeypatch) -> None:
@@ -129,17 +140,29 @@ FORWARD_READING_CWD_PY = ("from torch import nn\n\n\nclass Scaled(nn.Sequential)
                           "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
 
 
-def test_gate_after_a_file_read_by_a_relative_path_changed_recomputes(cli, own_ckpt, tmp_path, monkeypatch):
+# the same read by a name no string of the code holds: the key cannot follow it
+UNFOLLOWED_PY = FORWARD_READING_CWD_PY.replace(
+    "open('scale.txt')", "open(''.join(chr(c) for c in (115, 99, 97, 108, 101, 46, 116, 120, 116)))")
+
+
+@pytest.mark.parametrize("source, warned", [(FORWARD_READING_CWD_PY, ""),
+                                            (UNFOLLOWED_PY, "loss on the first analysis batch is")],
+                         ids=["keyed", "caught-by-the-first-batchs-loss"])
+def test_gate_after_a_file_read_by_a_relative_path_changed_recomputes(cli, own_ckpt, tmp_path, monkeypatch, source,
+                                                                      warned):
     """The outside review's case: ``open("scale.txt")`` in forward, run from the checkout; the
-    file changed and gate passed on the old spectrum (0.8039 cached against 0.7217 fresh)."""
+    file changed and gate passed on the old spectrum (0.8039 cached against 0.7217 fresh). Read
+    by a name built from character codes, the key stays and served the old spectrum too: the
+    entry's first-batch loss differs, so the read is a miss with a warning."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "model.py").write_text(FORWARD_READING_CWD_PY)
+    (tmp_path / "model.py").write_text(source)
     (tmp_path / "scale.txt").write_text("1.0")
     args = ("--model", "model.py:make", "--max-samples", 300)
     first = _doc(_gate(cli, own_ckpt, "cache", *args))
     assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
     (tmp_path / "scale.txt").write_text("3.0")
-    _assert_recomputed(cli, own_ckpt, "cache", first, *args)
+    result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
+    assert warned in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_named_folder_too_large_to_key_runs_uncached(cli, own_ckpt, tmp_path, monkeypatch):
@@ -287,3 +310,64 @@ def test_another_large_file_with_the_same_size_and_times_is_a_miss(tmp_path):
     path = tmp_path / "big.bin"
     assert _file_content(path, stat(11), 2**26) == _file_content(path, stat(11), 2**26)
     assert _file_content(path, stat(11), 2**26) != _file_content(path, stat(12), 2**26)
+
+
+def test_a_file_joined_to_the_home_folder_is_keyed(tmp_path, monkeypatch):
+    """``Path.home() / ".plconf" / "scale.txt"``: the home folder was no folder relative strings
+    resolve against, so editing the file kept the key. It is one now, unless it is ``/``."""
+    from prunelimit.cache_reads import named_paths
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / ".plconf").mkdir(parents=True)
+    (tmp_path / "home" / ".plconf" / "scale.txt").write_text("1.0")
+    (tmp_path / "code").mkdir()
+    monkeypatch.chdir(tmp_path / "code")
+    first = named_paths([".plconf", "scale.txt"], [tmp_path / "code"])
+    (tmp_path / "home" / ".plconf" / "scale.txt").write_text("3.0")
+    assert named_paths([".plconf", "scale.txt"], [tmp_path / "code"]) != first
+    monkeypatch.setenv("HOME", "/")
+    assert named_paths(["tmp", "usr"], [tmp_path / "code"]) == []
+
+
+def test_a_file_a_step_up_from_the_code_is_keyed(tmp_path, monkeypatch):
+    """``os.path.join(HERE, "..", "shared", "scale.txt")`` run from the code's folder: ``shared``
+    resolved against nothing that holds it, so editing the file kept the key."""
+    from prunelimit.cache_reads import named_paths
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "scale.txt").write_text("1.0")
+    monkeypatch.chdir(tmp_path / "src")
+    strings = ["..", "shared", "scale.txt"]
+    first = named_paths(strings, [tmp_path / "src"])
+    (tmp_path / "shared" / "other.txt").write_text("written beside")
+    (tmp_path / "out.json").write_text("{}")  # an output beside the checkout: its folder holds the code
+    assert named_paths(strings, [tmp_path / "src"]) != first  # the folder shared is listed
+    second = named_paths(strings, [tmp_path / "src"])
+    (tmp_path / "out.json").write_text("{1}")
+    assert named_paths(strings, [tmp_path / "src"]) == second
+    (tmp_path / "shared" / "scale.txt").write_text("3.0")
+    assert named_paths(strings, [tmp_path / "src"]) != second
+
+
+@pytest.mark.parametrize("config, text", [
+    ("conf/paths.yaml", "scale: data/scale.txt\n"),
+    ("conf/paths.toml", '[model]\nscale = "data/scale.txt"\n'),
+    ("conf/which.txt", "data/scale.txt\n"),
+    ("conf/paths.json", '{"model": {"scale": "../data/scale.txt"}}'),  # relative to the config's folder
+    ("conf/outer.json", '{"inner": "conf/inner.json"}'),  # a config naming a config naming the file
+])
+def test_a_file_a_named_config_lists_is_keyed(tmp_path, monkeypatch, config, text):
+    """The code opens a config it names and then the file the config names: the second file was
+    no string of the code's, so editing it kept the key. A small config's path-like words count."""
+    from prunelimit.cache_reads import named_paths
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "scale.txt").write_text("1.0")
+    (tmp_path / "conf" / "inner.json").write_text('{"scale": "data/scale.txt"}')
+    (tmp_path / config).write_text(text)
+    first = named_paths([config], [])
+    (tmp_path / "data" / "scale.txt").write_text("3.0")
+    assert named_paths([config], []) != first
