@@ -375,7 +375,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                           f"shown to clear {required:.4f}: {fix}")
             else:
                 reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
-                fix = _narrow_fix(pm, source) if reaches(measured, required) else _below_fix(rule.use, conservative)
+                fix = _narrow_fix(pm, source) if reaches(measured, required) else \
+                    _below_fix(rule.use, conservative, required)
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
                                         None if ok else fix))
         else:
@@ -383,8 +384,9 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                 if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
-            reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
-                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
+            places = 4 if ok else _apart(4, base - measured, rule.max_drop)
+            reason = (f"{rule.use} ratio {measured:.{places}f} vs baseline {base:.{places}f}: drop "
+                      f"{base - measured:+.{places}f} {'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
@@ -398,15 +400,32 @@ def _narrow_fix(pm: float, source: Any) -> str:
                      f"{how})", source)
 
 
-def _below_fix(use: Use, reached: float) -> str:
-    """A value short of the requirement: require at most what the model reaches, or make it
-    more prunable (l1 training is the regime the prediction assumes)."""
+def _below_fix(use: Use, reached: float, required: float) -> str:
+    """A value short of the requirement: require at most what the model reaches (a value the
+    rule passes), or make it more prunable (l1 training is the regime the prediction assumes)."""
     from prunelimit.theory.regime import l1_training
 
     what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
             "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[use]
-    return (f"{what} {reached:.4f}: require at most that ({option('min_ratio', round(reached, 4))}), "
-            f"or make the model more prunable, e.g. train with l1 ({l1_training()})")
+    return (f"{what} {reached:.{_apart(4, reached, required)}f}: require at most that "
+            f"({option('min_ratio', _at_most(reached))}), or make the model more prunable, e.g. train with l1 "
+            f"({l1_training()})")
+
+
+def _at_most(value: float, places: int = 4) -> float:
+    """``value`` to ``places`` decimals, rounded down where rounding would pass it: a fix of
+    ``round(0.85897, 4)`` suggested --min-ratio 0.859, which fails the value it was made for."""
+    shown = round(value, places)
+    return shown if reaches(value, shown) else round(shown - 10.0 ** -places, places)
+
+
+def _apart(places: int, value: float, threshold: float) -> int:
+    """Decimals from ``places`` on that show a failed ``value`` apart from its ``threshold``
+    ("0.8590 < required 0.8590" read as a fail at equality, which passes). A fail lies more
+    than ``_ROUNDING`` from it, so 10 decimals always tell them apart."""
+    while places < 10 and f"{value:.{places}f}" == f"{threshold:.{places}f}":
+        places += 1
+    return places
 
 
 def _drop_fix(rule: GateRule) -> str:
@@ -422,7 +441,7 @@ def _conservative_text(measured: float, pm: float, conservative: float, required
     exact spectrum) and the conservative side, each to the decimal the ± is shown to; a
     measured limit (``actual``) has no ± and is shown alone."""
     verdict = ">=" if ok else "<"
-    places = decimals(pm, least=4)
+    places = decimals(pm, least=4) if ok else _apart(decimals(pm, least=4), conservative, required)
     if use == "actual":
         return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
     return (f"{measured:.{places}f} − {half_width_text(pm, least=4)} = {conservative:.{places}f} "

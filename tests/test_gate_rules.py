@@ -361,3 +361,34 @@ def test_a_failed_rule_says_what_to_do_and_a_passed_one_nothing():
     assert held.outcomes[0].fix is None
     # a fall of 0.06 against b.json: a change to look for, or a new baseline stored on purpose
     assert "b.json" in drop.outcomes[0].fix and "--max-drop" in drop.outcomes[0].fix
+
+
+@pytest.mark.parametrize("use", ["lower", "predicted", "actual"])
+def test_a_requirement_a_hair_above_the_value_is_shown_apart_and_the_fix_passes(tmp_path, use):
+    """ρ_L 0.8589709701 against --min-ratio 0.859 (the value as the log prints it) failed as
+    "0.8590 − 0 = 0.8590 < required 0.8590", and its fix said to require at most
+    ``--min-ratio 0.859``: the very value that failed (rounded up). The line now shows the
+    decimals that tell the two apart, and the fix's value passes the rule it fixes."""
+    from prunelimit.errors import options_named
+
+    value = 0.8589709701047918
+    report = {**_report(value, 0.0), "bounds": {"lower": value}, "actual": {"loss_ratio": value}}
+    with options_named(_flag):
+        failed = evaluate_gate(report, [GateRule("r", use, min_ratio=0.859)]).outcomes[0]
+    assert not failed.passed
+    shown = failed.reason.split("< required ")
+    assert len(shown) == 2 and shown[0].split()[-1] != shown[1], failed.reason
+    suggested = float(failed.fix.split("--min-ratio ")[1].split(")")[0])
+    assert evaluate_gate(report, [GateRule("r", use, min_ratio=suggested)]).passed
+    assert suggested == 0.8589
+
+
+def test_a_drop_a_hair_past_max_drop_is_shown_apart(tmp_path):
+    """A fall of 0.02000004 against --max-drop 0.02 read "drop +0.0200 exceeds 0.0200"."""
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(_report(0.84, 0.0)), encoding="utf-8")
+    failed = evaluate_gate(_report(0.81999996, 0.0),
+                           [GateRule("r", "predicted", baseline=str(baseline), max_drop=0.02)]).outcomes[0]
+    assert not failed.passed
+    drop, limit = failed.reason.split("drop ")[1].split(" exceeds ")
+    assert float(drop) != float(limit), failed.reason
