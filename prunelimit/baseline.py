@@ -406,8 +406,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
 
 def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     """The document ``--from`` reads a prediction from in ``saved`` (a file's JSON): a
-    ``bounds``/``verify`` report, the one a ``gate --json`` report stood on (``stood_on``), or
-    one that names no schema (older, hand-written), read as it stands. Anything else is an
+    ``bounds``/``verify`` report or the one a ``gate --json`` report stood on (``stood_on``);
+    one that names no schema is left to ``PredictedLimit.from_report``. Anything else is an
     ``InputError`` (exit 3) saying what the file holds: another command's report (a
     ``spectrum``'s ρ* comes without ε, bounds or the model it was computed for), another
     schema version, a gate report of the measured limit alone, JSON that is no object."""

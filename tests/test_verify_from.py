@@ -398,3 +398,36 @@ def test_a_failed_gate_prints_each_rules_fix_in_the_log_the_json_and_junit(cli, 
     passed = json.loads(cli("gate", own_ckpt, *SAMPLES, "--no-cache", "--from", saved_bounds, "--min-ratio", "0",
                             "--json").stdout)
     assert passed["fix"] is None and passed["rules"][0]["fix"] is None
+
+
+def _edited(saved_bounds, tmp_path, edit) -> Path:
+    doc = json.loads(saved_bounds.read_text())
+    edit(doc)
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    return edited
+
+
+_FROM_COMMANDS = {"gate": ("--min-ratio", "0"), "verify": (), "prune": ("--ratio", "auto", "-o", "p.pt")}
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda d: d.pop("schema"), "is not a prunelimit bounds report"),
+    (lambda d: d.pop("epsilon"), "epsilon is missing"),
+    (lambda d: d.update(epsilon="0.02"), "epsilon is missing or not a positive number"),
+    (lambda d: d["spectrum"].pop("trace"), "spectrum.trace"),
+    (lambda d: d["prediction"].update(radius=None), "prediction.radius"),
+])
+def test_gate_verify_and_prune_refuse_alike_a_report_edited_out_of_shape(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                         no_curvature, monkeypatch, edit, said):
+    """A hand-edited report without its schema or ε, or with a field of the wrong type, was
+    refused by ``gate --from`` and ``verify --from`` (exit 3) and pruned to by ``prune --from``
+    in silence (exit 0, a pruned file written): one reader now refuses it for all three."""
+    monkeypatch.chdir(tmp_path)
+    edited = _edited(saved_bounds, tmp_path, edit)
+    for command, extra in _FROM_COMMANDS.items():
+        result = cli(command, own_ckpt, *SAMPLES, "--from", edited, *extra)
+        assert result.exit_code == 3, (command, result.output)
+        assert said in result.stderr and str(edited) in result.stderr and "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "p.pt").exists()
