@@ -431,9 +431,11 @@ def prediction_document(path: str, saved: Any) -> dict[str, Any]:
 
 def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
     """Refuse (``InputError``, exit 3) a report whose ``bounds.lower ≤ prediction.ratio ≤
-    bounds.upper`` fails: every report prunelimit writes solves all three from one spectrum
-    and one root finder, so a file where they cross was edited or damaged, and a rule would
-    gate on a number nothing computed. Fields that are missing are left to the reader of each."""
+    bounds.upper`` fails, or whose ratio and density (``prediction.density``,
+    ``bounds.lower_density``, ``bounds.upper_density``) do not add up to 1: every report
+    prunelimit writes solves all three from one spectrum and one root finder and writes
+    each beside 1 − itself, so such a file was edited or damaged, and a rule would gate on a
+    number nothing computed. Fields that are missing are left to the reader of each."""
     def number(section: str, key: str) -> float | None:
         value = report.get(section, {}).get(key) if isinstance(report.get(section), dict) else None
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -444,6 +446,14 @@ def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
             raise InputError(f"{path}: ρ_L ≤ ρ* ≤ ρ_U does not hold (bounds.lower {lower}, prediction.ratio {ratio}, "
                              f"bounds.upper {upper}; {field} is out of order): the file was edited or damaged; store it "
                              "again with `prunelimit bounds --json`")
+    # each ratio is written beside its density, 1 − ratio: a ratio edited alone, inside its bounds, shows there
+    for section, key, density in (("prediction", "ratio", "density"), ("bounds", "lower", "lower_density"),
+                                  ("bounds", "upper", "upper_density")):
+        value, kept = number(section, key), number(section, density)
+        if value is not None and kept is not None and abs(value + kept - 1.0) > 1e-9:
+            raise InputError(f"{path}: {section}.{key} {value} and {section}.{density} {kept} do not add up to 1, as "
+                             "every report writes them: the file was edited or damaged; store it again with "
+                             "`prunelimit bounds --json`")
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",

@@ -431,3 +431,26 @@ def test_gate_verify_and_prune_refuse_alike_a_report_edited_out_of_shape(cli, ow
         assert said in result.stderr and str(edited) in result.stderr and "Traceback" not in result.output
         assert len(result.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "p.pt").exists()
+
+
+@pytest.mark.parametrize("command", list(_FROM_COMMANDS))
+@pytest.mark.parametrize("section, field, towards", [("prediction", "ratio", ("bounds", "upper")),
+                                                     ("bounds", "lower", ("prediction", "ratio")),
+                                                     ("bounds", "upper", ("prediction", "ratio"))])
+def test_a_ratio_edited_inside_its_bounds_is_refused_by_its_density(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                    no_curvature, monkeypatch, command, section,
+                                                                    field, towards):
+    """ρ* (or ρ_L) edited by hand to another value that still lies inside its bounds was gated,
+    verified and pruned to as if computed: every report writes each ratio beside its density,
+    1 − ratio, and the edit left the density behind; the pair that no longer adds up to 1 is
+    now named (exit 3)."""
+    monkeypatch.chdir(tmp_path)
+
+    def edit(doc):
+        doc[section][field] = (doc[section][field] + doc[towards[0]][towards[1]]) / 2
+
+    edited = _edited(saved_bounds, tmp_path, edit)
+    result = cli(command, own_ckpt, *SAMPLES, "--from", edited, *_FROM_COMMANDS[command])
+    assert result.exit_code == 3, result.output
+    assert f"{section}.{field}" in result.stderr and str(edited) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
