@@ -245,10 +245,12 @@ def test_verify_from_states_this_runs_curvature_work_not_the_saved_runs(cli, own
 
 def test_verify_from_states_the_uncertainty_it_read_not_the_saved_text(cli, own_ckpt, saved_bounds, tmp_path,
                                                                      no_curvature):
-    """A saved ± that is not a number is no ± (``Uncertainty.from_json``): the console and the
-    gate read none, and ``verify --json`` copied the saved text into its ``prediction`` as is."""
+    """A saved ± its parts do not give (another version's arithmetic) is no ±
+    (``Uncertainty.from_json``): the console and the gate read none, and ``verify --json``
+    copied the saved text into its ``prediction`` as is. (A ± that is not a number is refused:
+    test_a_plus_minus_of_the_wrong_type_is_refused_not_read_as_none_stated.)"""
     report = json.loads(saved_bounds.read_text())
-    report["prediction"]["uncertainty"] = {**report["prediction"]["uncertainty"], "plus_minus": "x"}
+    report["prediction"]["uncertainty"] = {**report["prediction"]["uncertainty"], "plus_minus": 0.5}
     report["prediction"]["stderr"] = "x"
     saved = tmp_path / "broken.json"
     saved.write_text(json.dumps(report))
@@ -454,3 +456,24 @@ def test_a_ratio_edited_inside_its_bounds_is_refused_by_its_density(cli, own_ckp
     assert result.exit_code == 3, result.output
     assert f"{section}.{field}" in result.stderr and str(edited) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
+
+
+
+@pytest.mark.parametrize("edit", [lambda d: d["prediction"]["uncertainty"].update(plus_minus="0.01"),
+                                  lambda d: d["prediction"]["uncertainty"].update(plus_minus=-0.01),
+                                  lambda d: d["prediction"].update(uncertainty=0.01)])
+def test_a_plus_minus_of_the_wrong_type_is_refused_not_read_as_none_stated(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                          no_curvature, monkeypatch, edit):
+    """A ± edited to text, a negative number or a bare number was read as "the report states
+    none": the gate failed its rule for a reason the file did not give (exit 1), verify and
+    prune went on without it (exit 0). A ± stated out of shape is a damaged file (exit 3);
+    one stated as null or left out (an older report) is still read as none stated."""
+    monkeypatch.chdir(tmp_path)
+    edited = _edited(saved_bounds, tmp_path, edit)
+    for command, extra in _FROM_COMMANDS.items():
+        result = cli(command, own_ckpt, *SAMPLES, "--from", edited, *extra)
+        assert result.exit_code == 3, (command, result.output)
+        assert "prediction.uncertainty" in result.stderr and str(edited) in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
+    older = _edited(saved_bounds, tmp_path, lambda d: d["prediction"]["uncertainty"].update(plus_minus=None))
+    assert cli("verify", own_ckpt, *SAMPLES, "--from", older).exit_code == 0
