@@ -206,10 +206,17 @@ def _read_fix(fix: str, source: Any) -> str:
 def read_report(path: str | Path, what: str = "baseline report") -> dict[str, Any]:
     """A saved ``bounds``/``verify`` JSON document (``what`` names it in errors: exit 3)."""
     path = Path(path)
+    if str(path) == "-" and not path.exists():  # as outputs are never standard output
+        raise InputError(f"{what} -: reports are read from files, not standard input; save it first "
+                         "(`prunelimit bounds --json > b.json`) and name that file")
     require_file(path, what)
     check_file_size(path, MAX_REPORT_BYTES, what)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM (Windows editors) is no JSON error
+        raw = path.read_bytes()
+        if raw.startswith(_GZIP_MAGIC):  # a CI artifact kept compressed: said, not "not valid JSON"
+            raise InputError(f"{what} {path} is gzip-compressed; decompress it first (`gunzip -k {path}`) and name "
+                             "the .json file")
+        text = raw.decode("utf-8-sig")  # -sig: a BOM (Windows editors) is no JSON error
         return json.loads(text)
     except json.JSONDecodeError as exc:  # said apart: a file written half-way is written again, not edited
         raise InputError(f"{what} {path} {_unfinished(text, exc)}; write it with `prunelimit bounds --json`") from None
@@ -217,6 +224,9 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
         raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _unfinished(text: str, error: json.JSONDecodeError) -> str:

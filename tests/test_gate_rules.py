@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -392,3 +393,25 @@ def test_a_drop_a_hair_past_max_drop_is_shown_apart(tmp_path):
     assert not failed.passed
     drop, limit = failed.reason.split("drop ")[1].split(" exceeds ")
     assert float(drop) != float(limit), failed.reason
+
+
+def test_a_report_on_standard_input_or_gzipped_is_named_as_such(cli, tmp_path, monkeypatch):
+    """``--from -`` (or ``--baseline -``) read "bounds report - not found", and a gzipped
+    report (a CI artifact kept compressed) "is not valid JSON": neither said what to do. Each
+    now names what it is and the fix, one line, exit 3."""
+    import gzip
+
+    from prunelimit.gate_rules import read_report
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="standard input") as caught:
+        read_report("-", "bounds report")
+    assert "prunelimit bounds --json > b.json" in str(caught.value)
+    packed = tmp_path / "b.json.gz"
+    packed.write_bytes(gzip.compress(json.dumps(_report()).encode()))
+    with pytest.raises(InputError, match="gzip") as caught:
+        read_report(packed)
+    assert "gunzip" in str(caught.value) and "\n" not in str(caught.value)
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+    result = cli("gate", example, "--from", "-", "--min-ratio", "0.5")
+    assert result.exit_code == 3 and "standard input" in result.stderr and "Traceback" not in result.output
