@@ -17,6 +17,7 @@ so that its noise is not allowed for (``resolution_notes``).
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from dataclasses import dataclass
@@ -216,7 +217,8 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
         if raw.startswith(_GZIP_MAGIC):  # a CI artifact kept compressed: said, not "not valid JSON"
             raise InputError(f"{what} {path} is gzip-compressed; decompress it first (`gunzip -k {path}`) and name "
                              "the .json file")
-        text = raw.decode("utf-8-sig")  # -sig: a BOM (Windows editors) is no JSON error
+        # -sig: a BOM (Windows editors) is no JSON error; UTF-16 with its BOM: Windows PowerShell 5's `>`
+        text = raw.decode("utf-16" if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig")
         return json.loads(text)
     except json.JSONDecodeError as exc:  # said apart: a file written half-way is written again, not edited
         raise InputError(f"{what} {path} {_unfinished(text, exc)}; write it with `prunelimit bounds --json`") from None

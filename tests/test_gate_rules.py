@@ -415,3 +415,18 @@ def test_a_report_on_standard_input_or_gzipped_is_named_as_such(cli, tmp_path, m
     example = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
     result = cli("gate", example, "--from", "-", "--min-ratio", "0.5")
     assert result.exit_code == 3 and "standard input" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_report_saved_as_utf16_is_read(tmp_path, encoding):
+    """Windows PowerShell 5's ``prunelimit bounds --json > b.json`` writes UTF-16 with a byte
+    order mark: the report was refused as "not valid JSON", though nothing in it was wrong."""
+    import codecs
+
+    from prunelimit.gate_rules import read_report
+
+    text = json.dumps(_report())
+    bom = {"utf-16": b"", "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}[encoding]
+    path = tmp_path / "b.json"
+    path.write_bytes(bom + text.encode(encoding))
+    assert read_report(path) == _report()
