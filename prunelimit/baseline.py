@@ -17,7 +17,7 @@ without the method and the options that only move a prediction: the search needs
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
 
 from prunelimit.errors import InputError, UsageError, option, said
 from prunelimit.report.safe import clipped
@@ -216,12 +216,17 @@ def differences(baseline: Provenance, current: Provenance,
                    "layout": f" (other prunable or Hessian tensors: another {said('--include/--exclude', 'include/exclude')}, given or "
                              "recorded in a pruned checkpoint, or renamed layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
-    options = method_note + [
-        f"{k} {_shown_option(baseline.options[k])} vs {_shown_option(current.options.get(k))} here"
-        for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
-        if k in baseline.options
-        and _option(k, baseline.options[k], current.samples) != _option(k, current.options.get(k), current.samples)]
+    options = method_note + option_differences(baseline.options, current.options,
+                                               MEASURED_OPTIONS if measured else NUMBER_OPTIONS, current.samples)
     return incompatible, options, unrecorded
+
+
+def option_differences(recorded: dict[str, Any], current: dict[str, Any], names: Iterable[str],
+                       samples: tuple[int, int] | None = None) -> list[str]:
+    """``epsilon 0.02 vs 0.05 here`` for each of ``names`` that ``recorded`` (a report's
+    ``options``) holds at another value than ``current``, compared as :func:`_option` does."""
+    return [f"{k} {_shown_option(recorded[k])} vs {_shown_option(current.get(k))} here" for k in names
+            if k in recorded and _option(k, recorded[k], samples) != _option(k, current.get(k), samples)]
 
 
 def _arithmetic(method: Any) -> Any:
