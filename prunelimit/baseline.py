@@ -193,7 +193,7 @@ def differences(baseline: Provenance, current: Provenance,
     incompatible, unrecorded = [], []
     method_note = []
     if not measured and baseline.method is not None and current.method is not None \
-            and _arithmetic(baseline.method) == _arithmetic(current.method) and baseline.method != current.method:
+            and arithmetic(baseline.method) == arithmetic(current.method) and baseline.method != current.method:
         # default, slq and exact estimate one spectrum (default runs one of the others): the same
         # quantity, compared with a warning; only the paper arithmetic's grid limit is another
         method_note.append(f"method {clipped(baseline.method)} vs {current.method} here")
@@ -229,7 +229,7 @@ def option_differences(recorded: dict[str, Any], current: dict[str, Any], names:
             if k in recorded and _option(k, recorded[k], samples) != _option(k, current.get(k), samples)]
 
 
-def _arithmetic(method: Any) -> Any:
+def arithmetic(method: Any) -> Any:
     """What a ``--method`` computes a limit by: ``paper`` its own grid arithmetic, the others
     (``default``, ``slq``, ``exact``) the spectrum's, exact or estimated within a stated ±."""
     return method if method == "paper" else "spectrum"

@@ -480,18 +480,21 @@ def test_a_plus_minus_of_the_wrong_type_is_refused_not_read_as_none_stated(cli, 
 
 
 @pytest.mark.parametrize("command", list(_FROM_COMMANDS))
+@pytest.mark.parametrize("line, said", [("epsilon: 0.5", "epsilon auto vs 0.5"),
+                                        ("method: paper", "method default vs paper")])
 def test_a_config_option_other_than_the_reports_refuses_it_as_stale(cli, own_ckpt, saved_bounds, tmp_path,
-                                                                    no_curvature, monkeypatch, command):
-    """A --config file shared by the `bounds` step and the --from step: ε changed in it (0.5)
-    after b.json was stored (auto) left the old prediction gated, verified and pruned to in
-    silence. An option the file sets at the report's own value still passes."""
+                                                                    no_curvature, monkeypatch, command, line, said):
+    """A --config file shared by the `bounds` step and the --from step: ε (or the method, for
+    paper's grid arithmetic) changed in it after b.json was stored left the old prediction
+    gated, verified and pruned to in silence. An option the file sets at the report's own
+    value (or a method of the same arithmetic) still passes."""
     monkeypatch.chdir(tmp_path)
     stale = tmp_path / "stale.yaml"
-    stale.write_text(f"from: {saved_bounds}\nepsilon: 0.5\n")
+    stale.write_text(f"from: {saved_bounds}\n{line}\n")
     result = cli(command, own_ckpt, *SAMPLES, "--config", stale, *_FROM_COMMANDS[command])
     assert result.exit_code == 2, result.output
-    assert "epsilon auto vs 0.5" in result.stderr and str(saved_bounds) in result.stderr
+    assert said in result.stderr and str(saved_bounds) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
     same = tmp_path / "same.yaml"
-    same.write_text(f"from: {saved_bounds}\nepsilon: auto\neta: 0.01\n")
+    same.write_text(f"from: {saved_bounds}\nepsilon: auto\neta: 0.01\nmethod: exact\n")
     assert cli(command, own_ckpt, *SAMPLES, "--config", same, *_FROM_COMMANDS[command]).exit_code == 0

@@ -574,11 +574,12 @@ def _refuse_stale_config_options(o: SimpleNamespace, options: api.CurvatureOptio
     the file changed, and its prediction was used in silence (``UsageError``, exit 2)."""
     from dataclasses import asdict
 
-    from prunelimit.baseline import NUMBER_OPTIONS, option_differences
+    from prunelimit.baseline import NUMBER_OPTIONS, arithmetic, option_differences
     from prunelimit.gate_rules import read_report, stood_on
     from prunelimit.report.jsonout import plain
+    from prunelimit.report.safe import clipped
 
-    names = [name for name in NUMBER_OPTIONS if o.given.get(name) == "in the --config file"]
+    names = [name for name in ("method", *NUMBER_OPTIONS) if o.given.get(name) == "in the --config file"]
     if not names:
         return
     report = stood_on(read_report(from_report, "bounds report"))
@@ -587,7 +588,10 @@ def _refuse_stale_config_options(o: SimpleNamespace, options: api.CurvatureOptio
         return
     # recorded as provenance() records them: the library's None and the CLI's auto are one sample
     current = {**plain(asdict(options)), "hessian_samples": options.hessian_samples or "auto"}
-    differing = option_differences(recorded, current, names)
+    differing = option_differences(recorded, current, [name for name in names if name != "method"])
+    # default, slq and exact estimate one spectrum (as a baseline is compared): only paper's grid is another
+    if "method" in names and "method" in recorded and arithmetic(recorded["method"]) != arithmetic(options.method):
+        differing.insert(0, f"method {clipped(recorded['method'])} vs {options.method} here")
     if differing:
         raise UsageError(f"{from_report} was computed with other options than the --config file sets "
                          f"({'; '.join(differing)}, from the file): it was stored before the file changed; store it "
