@@ -17,7 +17,7 @@ without the method and the options that only move a prediction: the search needs
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Collection, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
 
 from prunelimit.errors import InputError, UsageError, option, said
 from prunelimit.report.safe import clipped
@@ -193,7 +193,7 @@ def differences(baseline: Provenance, current: Provenance,
     incompatible, unrecorded = [], []
     method_note = []
     if not measured and baseline.method is not None and current.method is not None \
-            and _arithmetic(baseline.method) == _arithmetic(current.method) and baseline.method != current.method:
+            and arithmetic(baseline.method) == arithmetic(current.method) and baseline.method != current.method:
         # default, slq and exact estimate one spectrum (default runs one of the others): the same
         # quantity, compared with a warning; only the paper arithmetic's grid limit is another
         method_note.append(f"method {clipped(baseline.method)} vs {current.method} here")
@@ -216,15 +216,20 @@ def differences(baseline: Provenance, current: Provenance,
                    "layout": f" (other prunable or Hessian tensors: another {said('--include/--exclude', 'include/exclude')}, given or "
                              "recorded in a pruned checkpoint, or renamed layers)"}.get(name, "")
             incompatible.append(f"{label} {shown(old)} vs {shown(new)} here{why}")
-    options = method_note + [
-        f"{k} {_shown_option(baseline.options[k])} vs {_shown_option(current.options.get(k))} here"
-        for k in (MEASURED_OPTIONS if measured else NUMBER_OPTIONS)
-        if k in baseline.options
-        and _option(k, baseline.options[k], current.samples) != _option(k, current.options.get(k), current.samples)]
+    options = method_note + option_differences(baseline.options, current.options,
+                                               MEASURED_OPTIONS if measured else NUMBER_OPTIONS, current.samples)
     return incompatible, options, unrecorded
 
 
-def _arithmetic(method: Any) -> Any:
+def option_differences(recorded: dict[str, Any], current: dict[str, Any], names: Iterable[str],
+                       samples: tuple[int, int] | None = None) -> list[str]:
+    """``epsilon 0.02 vs 0.05 here`` for each of ``names`` that ``recorded`` (a report's
+    ``options``) holds at another value than ``current``, compared as :func:`_option` does."""
+    return [f"{k} {_shown_option(recorded[k])} vs {_shown_option(current.get(k))} here" for k in names
+            if k in recorded and _option(k, recorded[k], samples) != _option(k, current.get(k), samples)]
+
+
+def arithmetic(method: Any) -> Any:
     """What a ``--method`` computes a limit by: ``paper`` its own grid arithmetic, the others
     (``default``, ``slq``, ``exact``) the spectrum's, exact or estimated within a stated ±."""
     return method if method == "paper" else "spectrum"
@@ -406,8 +411,8 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
 
 def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     """The document ``--from`` reads a prediction from in ``saved`` (a file's JSON): a
-    ``bounds``/``verify`` report, the one a ``gate --json`` report stood on (``stood_on``), or
-    one that names no schema (older, hand-written), read as it stands. Anything else is an
+    ``bounds``/``verify`` report or the one a ``gate --json`` report stood on (``stood_on``);
+    one that names no schema is left to ``PredictedLimit.from_report``. Anything else is an
     ``InputError`` (exit 3) saying what the file holds: another command's report (a
     ``spectrum``'s ρ* comes without ε, bounds or the model it was computed for), another
     schema version, a gate report of the measured limit alone, JSON that is no object."""
@@ -431,9 +436,11 @@ def prediction_document(path: str, saved: Any) -> dict[str, Any]:
 
 def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
     """Refuse (``InputError``, exit 3) a report whose ``bounds.lower ≤ prediction.ratio ≤
-    bounds.upper`` fails: every report prunelimit writes solves all three from one spectrum
-    and one root finder, so a file where they cross was edited or damaged, and a rule would
-    gate on a number nothing computed. Fields that are missing are left to the reader of each."""
+    bounds.upper`` fails, or whose ratio and density (``prediction.density``,
+    ``bounds.lower_density``, ``bounds.upper_density``) do not add up to 1: every report
+    prunelimit writes solves all three from one spectrum and one root finder and writes
+    each beside 1 − itself, so such a file was edited or damaged, and a rule would gate on a
+    number nothing computed. Fields that are missing are left to the reader of each."""
     def number(section: str, key: str) -> float | None:
         value = report.get(section, {}).get(key) if isinstance(report.get(section), dict) else None
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -444,6 +451,14 @@ def check_bounds_hold_prediction(path: str, report: dict[str, Any]) -> None:
             raise InputError(f"{path}: ρ_L ≤ ρ* ≤ ρ_U does not hold (bounds.lower {lower}, prediction.ratio {ratio}, "
                              f"bounds.upper {upper}; {field} is out of order): the file was edited or damaged; store it "
                              "again with `prunelimit bounds --json`")
+    # each ratio is written beside its density, 1 − ratio: a ratio edited alone, inside its bounds, shows there
+    for section, key, density in (("prediction", "ratio", "density"), ("bounds", "lower", "lower_density"),
+                                  ("bounds", "upper", "upper_density")):
+        value, kept = number(section, key), number(section, density)
+        if value is not None and kept is not None and abs(value + kept - 1.0) > 1e-9:
+            raise InputError(f"{path}: {section}.{key} {value} and {section}.{density} {kept} do not add up to 1, as "
+                             "every report writes them: the file was edited or damaged; store it again with "
+                             "`prunelimit bounds --json`")
 
 
 def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global",

@@ -17,6 +17,7 @@ so that its noise is not allowed for (``resolution_notes``).
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from dataclasses import dataclass
@@ -206,10 +207,18 @@ def _read_fix(fix: str, source: Any) -> str:
 def read_report(path: str | Path, what: str = "baseline report") -> dict[str, Any]:
     """A saved ``bounds``/``verify`` JSON document (``what`` names it in errors: exit 3)."""
     path = Path(path)
+    if str(path) == "-" and not path.exists():  # as outputs are never standard output
+        raise InputError(f"{what} -: reports are read from files, not standard input; save it first "
+                         "(`prunelimit bounds --json > b.json`) and name that file")
     require_file(path, what)
     check_file_size(path, MAX_REPORT_BYTES, what)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: a BOM (Windows editors) is no JSON error
+        raw = path.read_bytes()
+        if raw.startswith(_GZIP_MAGIC):  # a CI artifact kept compressed: said, not "not valid JSON"
+            raise InputError(f"{what} {path} is gzip-compressed; decompress it first (`gunzip -k {path}`) and name "
+                             "the .json file")
+        # -sig: a BOM (Windows editors) is no JSON error; UTF-16 with its BOM: Windows PowerShell 5's `>`
+        text = raw.decode("utf-16" if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else "utf-8-sig")
         return json.loads(text)
     except json.JSONDecodeError as exc:  # said apart: a file written half-way is written again, not edited
         raise InputError(f"{what} {path} {_unfinished(text, exc)}; write it with `prunelimit bounds --json`") from None
@@ -217,6 +226,9 @@ def read_report(path: str | Path, what: str = "baseline report") -> dict[str, An
         raise InputError(f"{what} {path} is not valid JSON; write it with `prunelimit bounds --json`") from None
     except OSError as exc:
         raise InputError(f"{what} {path} cannot be read ({exc.strerror})") from None
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _unfinished(text: str, error: json.JSONDecodeError) -> str:
@@ -375,7 +387,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                           f"shown to clear {required:.4f}: {fix}")
             else:
                 reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
-                fix = _narrow_fix(pm, source) if reaches(measured, required) else _below_fix(rule.use, conservative)
+                fix = _narrow_fix(pm, source) if reaches(measured, required) else \
+                    _below_fix(rule.use, conservative, required)
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
                                         None if ok else fix))
         else:
@@ -383,8 +396,9 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                 if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
-            reason = (f"{rule.use} ratio {measured:.4f} vs baseline {base:.4f}: drop {base - measured:+.4f} "
-                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.4f}")
+            places = 4 if ok else _apart(4, base - measured, rule.max_drop)
+            reason = (f"{rule.use} ratio {measured:.{places}f} vs baseline {base:.{places}f}: drop "
+                      f"{base - measured:+.{places}f} {'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
@@ -398,15 +412,32 @@ def _narrow_fix(pm: float, source: Any) -> str:
                      f"{how})", source)
 
 
-def _below_fix(use: Use, reached: float) -> str:
-    """A value short of the requirement: require at most what the model reaches, or make it
-    more prunable (l1 training is the regime the prediction assumes)."""
+def _below_fix(use: Use, reached: float, required: float) -> str:
+    """A value short of the requirement: require at most what the model reaches (a value the
+    rule passes), or make it more prunable (l1 training is the regime the prediction assumes)."""
     from prunelimit.theory.regime import l1_training
 
     what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
             "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[use]
-    return (f"{what} {reached:.4f}: require at most that ({option('min_ratio', round(reached, 4))}), "
-            f"or make the model more prunable, e.g. train with l1 ({l1_training()})")
+    return (f"{what} {reached:.{_apart(4, reached, required)}f}: require at most that "
+            f"({option('min_ratio', _at_most(reached))}), or make the model more prunable, e.g. train with l1 "
+            f"({l1_training()})")
+
+
+def _at_most(value: float, places: int = 4) -> float:
+    """``value`` to ``places`` decimals, rounded down where rounding would pass it: a fix of
+    ``round(0.85897, 4)`` suggested --min-ratio 0.859, which fails the value it was made for."""
+    shown = round(value, places)
+    return shown if reaches(value, shown) else round(shown - 10.0 ** -places, places)
+
+
+def _apart(places: int, value: float, threshold: float) -> int:
+    """Decimals from ``places`` on that show a failed ``value`` apart from its ``threshold``
+    ("0.8590 < required 0.8590" read as a fail at equality, which passes). A fail lies more
+    than ``_ROUNDING`` from it, so 10 decimals always tell them apart."""
+    while places < 10 and f"{value:.{places}f}" == f"{threshold:.{places}f}":
+        places += 1
+    return places
 
 
 def _drop_fix(rule: GateRule) -> str:
@@ -422,7 +453,7 @@ def _conservative_text(measured: float, pm: float, conservative: float, required
     exact spectrum) and the conservative side, each to the decimal the ± is shown to; a
     measured limit (``actual``) has no ± and is shown alone."""
     verdict = ">=" if ok else "<"
-    places = decimals(pm, least=4)
+    places = decimals(pm, least=4) if ok else _apart(decimals(pm, least=4), conservative, required)
     if use == "actual":
         return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
     return (f"{measured:.{places}f} − {half_width_text(pm, least=4)} = {conservative:.{places}f} "

@@ -226,7 +226,10 @@ def test_pruning_a_pruned_file_keeps_its_masks_through_fine_tuning(cli, own_ckpt
 
 def test_prune_auto_uses_saved_bounds_report(cli, own_ckpt, tmp_path):
     report = tmp_path / "b.json"
-    report.write_text(json.dumps({"prediction": {"ratio": 0.25}, "bounds": {"lower": 0.125}}))
+    # what every reader of --from needs (D of mlp:64,12,10: 64·12 + 12 + 12·10 + 10)
+    report.write_text(json.dumps({"schema": "prunelimit.bounds/1", "epsilon": 0.01, "params": {"hessian": 910},
+                                  "spectrum": {"trace": 1.0}, "prediction": {"ratio": 0.25, "radius": 1.0},
+                                  "bounds": {"lower": 0.125}}))
     doc = _json(cli("prune", own_ckpt, "--ratio", "lower", "--from", report, "-o", tmp_path / "p.pt", "--json"))
     assert doc["ratio"]["requested"] == 0.125
 

@@ -95,7 +95,12 @@ def test_bounds_flags_a_ratio_outside_its_own_bounds(cli, monkeypatch):
 
 
 def _fake_report(path: Path, ratio: float) -> Path:
-    path.write_text(json.dumps({"prediction": {"ratio": ratio, "scope": "global"}, "bounds": {"lower": ratio}}))
+    """A bounds report of the example predicting ``ratio``, with what every reader of --from
+    needs (no record of its weights or data: taken as computed for this model, with a warning)."""
+    path.write_text(json.dumps({
+        "schema": "prunelimit.bounds/1", "epsilon": 0.0173, "params": {"hessian": 2410}, "spectrum": {"trace": 22.0},
+        "prediction": {"ratio": ratio, "density": 1 - ratio, "radius": 1.5, "scope": "global"},
+        "bounds": {"lower": ratio, "lower_density": 1 - ratio}}))
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -361,3 +362,71 @@ def test_a_failed_rule_says_what_to_do_and_a_passed_one_nothing():
     assert held.outcomes[0].fix is None
     # a fall of 0.06 against b.json: a change to look for, or a new baseline stored on purpose
     assert "b.json" in drop.outcomes[0].fix and "--max-drop" in drop.outcomes[0].fix
+
+
+@pytest.mark.parametrize("use", ["lower", "predicted", "actual"])
+def test_a_requirement_a_hair_above_the_value_is_shown_apart_and_the_fix_passes(tmp_path, use):
+    """ρ_L 0.8589709701 against --min-ratio 0.859 (the value as the log prints it) failed as
+    "0.8590 − 0 = 0.8590 < required 0.8590", and its fix said to require at most
+    ``--min-ratio 0.859``: the very value that failed (rounded up). The line now shows the
+    decimals that tell the two apart, and the fix's value passes the rule it fixes."""
+    from prunelimit.errors import options_named
+
+    value = 0.8589709701047918
+    report = {**_report(value, 0.0), "bounds": {"lower": value}, "actual": {"loss_ratio": value}}
+    with options_named(_flag):
+        failed = evaluate_gate(report, [GateRule("r", use, min_ratio=0.859)]).outcomes[0]
+    assert not failed.passed
+    shown = failed.reason.split("< required ")
+    assert len(shown) == 2 and shown[0].split()[-1] != shown[1], failed.reason
+    suggested = float(failed.fix.split("--min-ratio ")[1].split(")")[0])
+    assert evaluate_gate(report, [GateRule("r", use, min_ratio=suggested)]).passed
+    assert suggested == 0.8589
+
+
+def test_a_drop_a_hair_past_max_drop_is_shown_apart(tmp_path):
+    """A fall of 0.02000004 against --max-drop 0.02 read "drop +0.0200 exceeds 0.0200"."""
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(_report(0.84, 0.0)), encoding="utf-8")
+    failed = evaluate_gate(_report(0.81999996, 0.0),
+                           [GateRule("r", "predicted", baseline=str(baseline), max_drop=0.02)]).outcomes[0]
+    assert not failed.passed
+    drop, limit = failed.reason.split("drop ")[1].split(" exceeds ")
+    assert float(drop) != float(limit), failed.reason
+
+
+def test_a_report_on_standard_input_or_gzipped_is_named_as_such(cli, tmp_path, monkeypatch):
+    """``--from -`` (or ``--baseline -``) read "bounds report - not found", and a gzipped
+    report (a CI artifact kept compressed) "is not valid JSON": neither said what to do. Each
+    now names what it is and the fix, one line, exit 3."""
+    import gzip
+
+    from prunelimit.gate_rules import read_report
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError, match="standard input") as caught:
+        read_report("-", "bounds report")
+    assert "prunelimit bounds --json > b.json" in str(caught.value)
+    packed = tmp_path / "b.json.gz"
+    packed.write_bytes(gzip.compress(json.dumps(_report()).encode()))
+    with pytest.raises(InputError, match="gzip") as caught:
+        read_report(packed)
+    assert "gunzip" in str(caught.value) and "\n" not in str(caught.value)
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+    result = cli("gate", example, "--from", "-", "--min-ratio", "0.5")
+    assert result.exit_code == 3 and "standard input" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_report_saved_as_utf16_is_read(tmp_path, encoding):
+    """Windows PowerShell 5's ``prunelimit bounds --json > b.json`` writes UTF-16 with a byte
+    order mark: the report was refused as "not valid JSON", though nothing in it was wrong."""
+    import codecs
+
+    from prunelimit.gate_rules import read_report
+
+    text = json.dumps(_report())
+    bom = {"utf-16": b"", "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}[encoding]
+    path = tmp_path / "b.json"
+    path.write_bytes(bom + text.encode(encoding))
+    assert read_report(path) == _report()

@@ -245,10 +245,12 @@ def test_verify_from_states_this_runs_curvature_work_not_the_saved_runs(cli, own
 
 def test_verify_from_states_the_uncertainty_it_read_not_the_saved_text(cli, own_ckpt, saved_bounds, tmp_path,
                                                                      no_curvature):
-    """A saved ± that is not a number is no ± (``Uncertainty.from_json``): the console and the
-    gate read none, and ``verify --json`` copied the saved text into its ``prediction`` as is."""
+    """A saved ± its parts do not give (another version's arithmetic) is no ±
+    (``Uncertainty.from_json``): the console and the gate read none, and ``verify --json``
+    copied the saved text into its ``prediction`` as is. (A ± that is not a number is refused:
+    test_a_plus_minus_of_the_wrong_type_is_refused_not_read_as_none_stated.)"""
     report = json.loads(saved_bounds.read_text())
-    report["prediction"]["uncertainty"] = {**report["prediction"]["uncertainty"], "plus_minus": "x"}
+    report["prediction"]["uncertainty"] = {**report["prediction"]["uncertainty"], "plus_minus": 0.5}
     report["prediction"]["stderr"] = "x"
     saved = tmp_path / "broken.json"
     saved.write_text(json.dumps(report))
@@ -398,3 +400,101 @@ def test_a_failed_gate_prints_each_rules_fix_in_the_log_the_json_and_junit(cli, 
     passed = json.loads(cli("gate", own_ckpt, *SAMPLES, "--no-cache", "--from", saved_bounds, "--min-ratio", "0",
                             "--json").stdout)
     assert passed["fix"] is None and passed["rules"][0]["fix"] is None
+
+
+def _edited(saved_bounds, tmp_path, edit) -> Path:
+    doc = json.loads(saved_bounds.read_text())
+    edit(doc)
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    return edited
+
+
+_FROM_COMMANDS = {"gate": ("--min-ratio", "0"), "verify": (), "prune": ("--ratio", "auto", "-o", "p.pt")}
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda d: d.pop("schema"), "is not a prunelimit bounds report"),
+    (lambda d: d.pop("epsilon"), "epsilon is missing"),
+    (lambda d: d.update(epsilon="0.02"), "epsilon is missing or not a positive number"),
+    (lambda d: d["spectrum"].pop("trace"), "spectrum.trace"),
+    (lambda d: d["prediction"].update(radius=None), "prediction.radius"),
+])
+def test_gate_verify_and_prune_refuse_alike_a_report_edited_out_of_shape(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                         no_curvature, monkeypatch, edit, said):
+    """A hand-edited report without its schema or ε, or with a field of the wrong type, was
+    refused by ``gate --from`` and ``verify --from`` (exit 3) and pruned to by ``prune --from``
+    in silence (exit 0, a pruned file written): one reader now refuses it for all three."""
+    monkeypatch.chdir(tmp_path)
+    edited = _edited(saved_bounds, tmp_path, edit)
+    for command, extra in _FROM_COMMANDS.items():
+        result = cli(command, own_ckpt, *SAMPLES, "--from", edited, *extra)
+        assert result.exit_code == 3, (command, result.output)
+        assert said in result.stderr and str(edited) in result.stderr and "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "p.pt").exists()
+
+
+@pytest.mark.parametrize("command", list(_FROM_COMMANDS))
+@pytest.mark.parametrize("section, field, towards", [("prediction", "ratio", ("bounds", "upper")),
+                                                     ("bounds", "lower", ("prediction", "ratio")),
+                                                     ("bounds", "upper", ("prediction", "ratio"))])
+def test_a_ratio_edited_inside_its_bounds_is_refused_by_its_density(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                    no_curvature, monkeypatch, command, section,
+                                                                    field, towards):
+    """ρ* (or ρ_L) edited by hand to another value that still lies inside its bounds was gated,
+    verified and pruned to as if computed: every report writes each ratio beside its density,
+    1 − ratio, and the edit left the density behind; the pair that no longer adds up to 1 is
+    now named (exit 3)."""
+    monkeypatch.chdir(tmp_path)
+
+    def edit(doc):
+        doc[section][field] = (doc[section][field] + doc[towards[0]][towards[1]]) / 2
+
+    edited = _edited(saved_bounds, tmp_path, edit)
+    result = cli(command, own_ckpt, *SAMPLES, "--from", edited, *_FROM_COMMANDS[command])
+    assert result.exit_code == 3, result.output
+    assert f"{section}.{field}" in result.stderr and str(edited) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
+
+
+
+@pytest.mark.parametrize("edit", [lambda d: d["prediction"]["uncertainty"].update(plus_minus="0.01"),
+                                  lambda d: d["prediction"]["uncertainty"].update(plus_minus=-0.01),
+                                  lambda d: d["prediction"].update(uncertainty=0.01)])
+def test_a_plus_minus_of_the_wrong_type_is_refused_not_read_as_none_stated(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                          no_curvature, monkeypatch, edit):
+    """A ± edited to text, a negative number or a bare number was read as "the report states
+    none": the gate failed its rule for a reason the file did not give (exit 1), verify and
+    prune went on without it (exit 0). A ± stated out of shape is a damaged file (exit 3);
+    one stated as null or left out (an older report) is still read as none stated."""
+    monkeypatch.chdir(tmp_path)
+    edited = _edited(saved_bounds, tmp_path, edit)
+    for command, extra in _FROM_COMMANDS.items():
+        result = cli(command, own_ckpt, *SAMPLES, "--from", edited, *extra)
+        assert result.exit_code == 3, (command, result.output)
+        assert "prediction.uncertainty" in result.stderr and str(edited) in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
+    older = _edited(saved_bounds, tmp_path, lambda d: d["prediction"]["uncertainty"].update(plus_minus=None))
+    assert cli("verify", own_ckpt, *SAMPLES, "--from", older).exit_code == 0
+
+
+@pytest.mark.parametrize("command", list(_FROM_COMMANDS))
+@pytest.mark.parametrize("line, said", [("epsilon: 0.5", "epsilon auto vs 0.5"),
+                                        ("method: paper", "method default vs paper")])
+def test_a_config_option_other_than_the_reports_refuses_it_as_stale(cli, own_ckpt, saved_bounds, tmp_path,
+                                                                    no_curvature, monkeypatch, command, line, said):
+    """A --config file shared by the `bounds` step and the --from step: ε (or the method, for
+    paper's grid arithmetic) changed in it after b.json was stored left the old prediction
+    gated, verified and pruned to in silence. An option the file sets at the report's own
+    value (or a method of the same arithmetic) still passes."""
+    monkeypatch.chdir(tmp_path)
+    stale = tmp_path / "stale.yaml"
+    stale.write_text(f"from: {saved_bounds}\n{line}\n")
+    result = cli(command, own_ckpt, *SAMPLES, "--config", stale, *_FROM_COMMANDS[command])
+    assert result.exit_code == 2, result.output
+    assert said in result.stderr and str(saved_bounds) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "p.pt").exists()
+    same = tmp_path / "same.yaml"
+    same.write_text(f"from: {saved_bounds}\nepsilon: auto\neta: 0.01\nmethod: exact\n")
+    assert cli(command, own_ckpt, *SAMPLES, "--config", same, *_FROM_COMMANDS[command]).exit_code == 0

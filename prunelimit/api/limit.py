@@ -202,14 +202,19 @@ def prediction_report(source: PredictionSource, inputs: Inputs, options: Curvatu
     """The name, the ``bounds`` document and the warnings of a saved prediction for
     ``inputs`` along ``scope``: a ``bounds --json`` file (``--from``) or, from Python, a
     :class:`BoundsReport` in hand, checked alike (``prunelimit.baseline.saved_report``;
-    ``scoped``: whether the command takes a scope)."""
+    ``scoped``: whether the command takes a scope); a file is read as ``verify --from`` reads
+    it (``PredictedLimit.from_report``: ``InputError`` naming a field out of shape)."""
+    from prunelimit.api.verification import PredictedLimit
     from prunelimit.baseline import saved_report
     from prunelimit.report.jsonout import document
 
     if isinstance(source, BoundsReport):
         return (GIVEN_BOUNDS, *saved_report(GIVEN_BOUNDS, inputs, options, scope,
                                             document("bounds", source.to_json()), scoped))
-    return (str(source), *saved_report(str(source), inputs, options, scope, scoped=scoped))
+    report, notes = saved_report(str(source), inputs, options, scope, scoped=scoped)
+    # one reader for every command: prune took a report without its schema or ε that verify and gate refuse
+    PredictedLimit.from_report(str(source), report)
+    return str(source), report, notes
 
 
 def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Annotated, Callable, Iterable, Iterator, Optional, get_args
+from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, get_args
 
 import click
 import typer
@@ -565,6 +565,38 @@ def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str,
     limit) would be ignored in silence, as ``api.check_plan`` refuses for a plan; refused
     before any work instead."""
     _refuse_unused([name for name in names if o.given.get(name) == "on the command line"], reason, fix)
+
+
+def _refuse_stale_config_options(o: SimpleNamespace, options: api.CurvatureOptions, from_report: Any) -> None:
+    """A prediction option that the --config file sets beside --from (the file may serve the
+    ``bounds`` run that stored the report, so it is not refused as a typed flag is) must be
+    the one the report was computed with: another value means the report was stored before
+    the file changed, and its prediction was used in silence (``UsageError``, exit 2)."""
+    from dataclasses import asdict
+
+    from prunelimit.baseline import NUMBER_OPTIONS, arithmetic, option_differences
+    from prunelimit.gate_rules import read_report, stood_on
+    from prunelimit.report.jsonout import plain
+    from prunelimit.report.safe import clipped
+
+    names = [name for name in ("method", *NUMBER_OPTIONS) if o.given.get(name) == "in the --config file"]
+    if not names:
+        return
+    report = stood_on(read_report(from_report, "bounds report"))
+    recorded = report.get("options") if isinstance(report, dict) else None
+    if not isinstance(recorded, dict):  # nothing recorded to compare (an older report): its reader says so
+        return
+    # recorded as provenance() records them: the library's None and the CLI's auto are one sample
+    current = {**plain(asdict(options)), "hessian_samples": options.hessian_samples or "auto"}
+    differing = option_differences(recorded, current, [name for name in names if name != "method"])
+    # default, slq and exact estimate one spectrum (as a baseline is compared): only paper's grid is another
+    if "method" in names and "method" in recorded and arithmetic(recorded["method"]) != arithmetic(options.method):
+        differing.insert(0, f"method {clipped(recorded['method'])} vs {options.method} here")
+    if differing:
+        raise UsageError(f"{from_report} was computed with other options than the --config file sets "
+                         f"({'; '.join(differing)}, from the file): it was stored before the file changed; store it "
+                         "again with the file's options (`prunelimit bounds --config FILE --json`), or drop them "
+                         "from the file")
 
 
 def _typed(ctx, *names: str) -> list[str]:

@@ -19,8 +19,9 @@ from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
     _SPECTRUM_OPTIONS, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused, _refuse_unused_prediction_flags,
-    _spectral_options, _store, _typed, _write_report, app, choices, emit, given_file, given_path, handled, shared,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
+    _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices, emit, given_file,
+    given_path, handled, shared,
 )
 
 Scope = choices("Scope", SCOPES)
@@ -119,6 +120,7 @@ def verify(
         if from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction and its ε are read from {from_report}",
                                             "drop --from to compute them")
+            _refuse_stale_config_options(o, options, from_report)
         api.check_verify_options(acc_drop, sweep)
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:
@@ -178,6 +180,7 @@ def gate(
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
                                             "drop --from to compute it")
+            _refuse_stale_config_options(o, options, from_report)
         computes = needs_spectrum(gate_rules) and from_report is None
         store = _store(o)
         inputs = _inputs(o, checkpoint)

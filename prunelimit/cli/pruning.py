@@ -22,7 +22,8 @@ from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_unused, _refuse_unused_prediction_flags, _spectral_options,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
+    _refuse_unused_prediction_flags, _spectral_options,
     _steps, _store, _typed, _warn, _write_report, app, choices, emit, given_path, handled, shared,
 )
 
@@ -108,6 +109,7 @@ def prune(
                            f"--acc-drop, and --ratio {ratio} is given", "use --ratio auto|lower")
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}", "drop --from to compute it")
+            _refuse_stale_config_options(o, options, from_report)
         check_acc_drop(acc_drop)
         check_prune_scope(scope, ratio)
         _check_finetune(finetune_epochs, finetune_lr)
