@@ -20,6 +20,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from fractions import Fraction
 from types import SimpleNamespace
 from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, get_args
 
@@ -27,15 +28,20 @@ import click
 import typer
 
 from prunelimit import api
-from prunelimit.api.options import DEFAULT_MAX_HVPS, METHODS
+from prunelimit.api.options import (ACCELERATOR_BUDGET_SHARE, CPU_MEMORY_BUDGET_MB, DEFAULT_MAX_HVPS, METHODS,
+                                    PAPER_ITERATIONS, PAPER_RUNS, TIMED_PRODUCTS)
 from prunelimit.config import options_for, read_config, refuse_booleans, relative_to_file
+from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
+from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
+from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
 from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line, options_named
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
+from prunelimit.pruning.finetune import FinetuneConfig
 from prunelimit.report import console
 from prunelimit.theory.limit import BOUND_MODES
 from prunelimit.theory import statdim
@@ -454,19 +460,19 @@ Negative = choices("Negative", get_args(statdim.Negative))
 Hvp = choices("Hvp", ENGINES)
 BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 
-MethodOpt = Annotated[Method, typer.Option("--method", help="default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ 16,384).")]
+MethodOpt = Annotated[Method, typer.Option("--method", help=f"default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ {MAX_DIM:,}).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).")]
-MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most [default: {DEFAULT_MAX_HVPS:,}, what the old fixed 8 × 200 plan spent]; given, it counts from the start (the default's 8 timed products and any exact columns left for SLQ included), and below D + 8 it rules out the default's exact spectrum; given, it is a ceiling on timing.hvps, which counts every product: the Lanczos runs leave the --hessian-samples data check (the first probe's steps again on each of the subset's 4 parts, and the 3 products that time it, held back with or without --time-budget) and the trace's top-up probes theirs (the top-ups shrink to what is left, widening the trace's ±; below one step and its data check a warning says how far over it went); --per-layer's blocks come after it (layer_curvature.hvps; a warning says so).")]
-TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the command's start (Python's and torch's start-up and loading the model and data included: timing.seconds is the spectrum's share; a budget they use up leaves the smallest plan and a warning with the seconds the command needs); the default method then takes the exact spectrum only when predicted to fit it, and leaves its columns for SLQ in the time left once they would end past it; it is a ceiling on timing.seconds: the Lanczos runs stop before a step that would leave too little for the --hessian-samples data check (timed on one part first) and the trace's top-up probes (at the runs' rate), which then stop at it too, but it never plans them, so a run it did not stop is the run without it; overshoot: one product and what that prediction misses, and a warning past it; --per-layer's blocks come after it (a warning says so); timing.stages says what each stage took (default: no limit).")]
-HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help="SLQ's curvature on a class-balanced, seeded subset: auto (8,192 samples, or four a class if more, on data sets of at least twice that; else all) | all | N (at least 4, and four a class: the subset is split into 4 parts, each holding every class, for the data part of ρ*'s ±; mse targets are drawn without classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
-IterOpt = Annotated[Optional[int], typer.Option("--iterations", help="Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default 200; --method paper 128).")]
-RunsOpt = Annotated[Optional[int], typer.Option("--runs", help="Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default 8; --method paper 1).")]
+MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most [default: {DEFAULT_MAX_HVPS:,}, what the old fixed {DEFAULT_RUNS} × {DEFAULT_ITERATIONS} plan spent]; given, it caps every Hessian-vector product of the spectrum (timing.hvps, the default's {TIMED_PRODUCTS} timed products included), and below D + {TIMED_PRODUCTS} it rules out the default's exact spectrum. What it counts and how it stops: docs/guide.md (bounds) and docs/methods.md.")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the command's start (start-up and loading included); the Lanczos runs stop before a step that would pass it, and the default method takes the exact spectrum only when predicted to fit it. What it counts and how it stops: docs/guide.md (bounds) and docs/methods.md (default: no limit).")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help=f"SLQ's curvature on a class-balanced, seeded subset: auto ({AUTO_HESSIAN_SAMPLES:,} samples, or {DATA_PARTS} a class if more, on data sets of at least twice that; else all) | all | N (at least {DATA_PARTS}, and {DATA_PARTS} a class: the subset is split into {DATA_PARTS} parts, each holding every class, for the data part of ρ*'s ±; mse targets are drawn without classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
+IterOpt = Annotated[Optional[int], typer.Option("--iterations", help=f"Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default {DEFAULT_ITERATIONS}; --method paper {PAPER_ITERATIONS}).")]
+RunsOpt = Annotated[Optional[int], typer.Option("--runs", help=f"Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default {DEFAULT_RUNS}; --method paper {PAPER_RUNS}).")]
 EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
 EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
 BoundModeOpt = Annotated[BoundMode, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
 NegativeOpt = Annotated[Negative, typer.Option("--negative", help="Negative eigenvalues: abs (|λ|, as the reference code) | flat (λ < 0 counts as 0, a free direction). Applies to ρ* and both bounds, with every --method.")]
 HvpOpt = Annotated[Hvp, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
-MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help="MB the HVP graphs may hold on the model's device: auto (1024 on a CPU, 3/4 of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
+MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help=f"MB the HVP graphs may hold on the model's device: auto ({CPU_MEMORY_BUDGET_MB:.0f} on a CPU, {Fraction(ACCELERATOR_BUDGET_SHARE)} of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[BasisDtype, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory (auto: float32 for float32 HVPs).")]
 BasisMemoryOpt = Annotated[str, typer.Option("--basis-memory", help="MB SLQ's Lanczos bases may hold in host memory: auto (half the memory available at the start) or a number. Adaptive SLQ stops there (a fixed plan that cannot fit is refused); --per-layer's blocks run in groups that fit.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.", parser=given_path)]
@@ -766,7 +772,7 @@ def _absolute(advance):
 
 
 EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data for accuracy (default: the file's recorded eval data, else --data).")]
-FinetuneLrOpt = Annotated[float, typer.Option("--finetune-lr", help="SGD learning rate of the masked fine-tuning (cosine schedule, momentum 0.9).")]
+FinetuneLrOpt = Annotated[float, typer.Option("--finetune-lr", help=f"SGD learning rate of the masked fine-tuning (cosine schedule, momentum {FinetuneConfig.momentum}).")]
 
 
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):
@@ -782,8 +788,6 @@ def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: b
 
 def _check_finetune(epochs: int, lr: float) -> None:
     """Refuse bad fine-tuning settings before any work (``FinetuneConfig`` checks them)."""
-    from prunelimit.pruning.finetune import FinetuneConfig
-
     with flag_names(epochs="--finetune-epochs", lr="--finetune-lr"):
         FinetuneConfig(epochs=epochs, lr=lr)
 

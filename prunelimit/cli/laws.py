@@ -1,5 +1,6 @@
 """``law nplh``, ``law nplh-fit``, ``law error-fit``, ``imp`` and ``hyperflux``: the companion laws."""
 
+import math
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Optional, get_args
@@ -14,7 +15,7 @@ from prunelimit.io.outputs import Output, optional, preflight
 from prunelimit.laws import imp as imp_law, nplh as nplh_law
 from prunelimit.laws.hyperflux import HyperfluxConfig
 from prunelimit.laws.imp import ImpConfig
-from prunelimit.laws.nplh import NplhConfig
+from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig
 from prunelimit.laws.saliency import METRICS
 from prunelimit.limits import check_counts
 from prunelimit.report import console
@@ -41,6 +42,7 @@ law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and th
 app.add_typer(law_app, name="law")
 RegionOpt = Annotated[str, typer.Option("--region", help="Density region of the fit: LOW,HIGH fractions or auto.")]
 NPLH_REGION = ",".join(str(v) for v in NplhConfig.region)  # the default region as the flag's text
+_LADDER_K = [math.log2(p) for p in DEFAULT_PRESSURES]  # the default ladder's exponents, as --help states them
 
 
 def parse_pressures(text: Optional[str]) -> tuple[float, ...]:
@@ -63,7 +65,7 @@ def law_nplh(
     rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
     epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
-    pressures: Annotated[Optional[str], typer.Option("--pressures", help="Pressure mode: the ladder of pressures Γ, increasing, comma-separated (or a list: \"[0.25, 1, 4]\") [default: 2^k for k = -4, -3.5, ..., 5.5].")] = None,
+    pressures: Annotated[Optional[str], typer.Option("--pressures", help=f"Pressure mode: the ladder of pressures Γ, increasing, comma-separated (or a list: \"[0.25, 1, 4]\") [default: 2^k for k = {_LADDER_K[0]:g}, {_LADDER_K[1]:g}, ..., {_LADDER_K[-1]:g}].")] = None,
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the (density, gamma) points as CSV.", parser=given_path)] = None,
     plot: PlotOpt = None,
     report: ReportOpt = None,

@@ -13,7 +13,7 @@ from prunelimit.errors import UsageError
 from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.pruning.actual import check_acc_drop
-from prunelimit.pruning.lomp import PRESETS, SCHEDULES, lomp_config
+from prunelimit.pruning.lomp import PRESETS, SCHEDULES, TRAIN_DEFAULTS, LompConfig, lomp_config
 from prunelimit.pruning.magnitude import PRUNE_SCOPES, check_prune_scope
 from prunelimit.report import console
 from prunelimit.report.html import report_output
@@ -44,13 +44,13 @@ def train(
     data: Annotated[Optional[str], typer.Option("--data", help="Training data spec.")] = None,
     eval_data: EvalDataOpt = None,
     preset: Annotated[Optional[Preset], typer.Option("--preset", help="Reference hyperparameters of a paper network.")] = None,
-    l1: Annotated[Optional[float], typer.Option("--l1", help="λ of the l1 penalty λ‖w‖₁ (default 1e-4, or the preset's).")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Epochs (default 30, or the preset's).")] = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="SGD learning rate (default 0.05, or the preset's).")] = None,
+    l1: Annotated[Optional[float], typer.Option("--l1", help=f"λ of the l1 penalty λ‖w‖₁ (default {TRAIN_DEFAULTS.l1:g}, or the preset's).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help=f"Epochs (default {TRAIN_DEFAULTS.epochs}, or the preset's).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help=f"SGD learning rate (default {TRAIN_DEFAULTS.lr:g}, or the preset's).")] = None,
     momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).")] = 0.9,
     warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
     schedule: Annotated[Optional[Schedule], typer.Option("--schedule", help="Learning-rate schedule, stepped per epoch (default: the preset's, else none).")] = None,
-    milestones: Annotated[Optional[str], typer.Option("--milestones", help="Step schedule (required by it): comma-separated epochs after which lr is multiplied by 0.1 (the preset's factor with --preset).")] = None,
+    milestones: Annotated[Optional[str], typer.Option("--milestones", help=f"Step schedule (required by it): comma-separated epochs after which lr is multiplied by {LompConfig.gamma:g} (the preset's factor with --preset).")] = None,
     l1_biases: Annotated[bool, typer.Option("--l1-biases", help="Penalise biases and norm parameters too, as the reference code does.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run saved in --output.")] = False,
     force: ForceOpt = False,
