@@ -20,6 +20,7 @@ from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 from prunelimit.laws.imp import ImpConfig
 from prunelimit.laws.nplh import DEFAULT_PRESSURES
+from prunelimit.library import FINETUNE_EPOCHS, FINETUNE_LR
 from prunelimit.pruning.finetune import FinetuneConfig
 from prunelimit.pruning.lomp import TRAIN_DEFAULTS, LompConfig
 
@@ -47,6 +48,14 @@ TIED = [
     ("imp", "--rewind-steps", f"default: {NUMBER}", (ImpConfig.rewind_steps,)),
     ("law nplh", "--pressures", f"2\\^k for k = {NUMBER}, {NUMBER}, \\.\\.\\., {NUMBER}",
      tuple(math.log2(p) for p in (DEFAULT_PRESSURES[0], DEFAULT_PRESSURES[1], DEFAULT_PRESSURES[-1]))),
+]
+
+# (command, option, constant): the default `--help` shows as "[default: …]", from the signature
+SHOWN = [
+    ("verify", "--finetune-epochs", FINETUNE_EPOCHS),
+    ("verify", "--finetune-lr", FINETUNE_LR),
+    ("prune", "--finetune-lr", FinetuneConfig.lr),
+    ("train", "--momentum", LompConfig.momentum),
 ]
 
 # Numbers in help texts that are no default: examples, ranges, units, names.
@@ -96,3 +105,10 @@ def test_every_other_number_in_a_help_text_is_named_as_no_default():
         if re.search(r"\d", text):
             stray[command, option] = text
     assert not stray, stray
+
+
+def test_every_shown_default_that_a_constant_holds_is_that_constant():
+    root = typer.main.get_command(app)
+    for command, option, constant in SHOWN:
+        (param,) = [p for p in root.commands[command].params if option in p.opts]
+        assert param.default == constant, (command, option, param.default, constant)

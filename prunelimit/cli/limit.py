@@ -11,6 +11,7 @@ from prunelimit.errors import UsageError
 from prunelimit.gate_rules import USES, GateRule
 from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
+from prunelimit.library import FINETUNE_EPOCHS, FINETUNE_LR
 from prunelimit.report import console
 from prunelimit.report.html import report_output
 from prunelimit.report.junit import write_junit
@@ -106,8 +107,8 @@ def verify(
     acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.")] = 0.5,
     sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.")] = 0,
     refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
-    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = 5,
-    finetune_lr: FinetuneLrOpt = 0.01,
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = FINETUNE_EPOCHS,
+    finetune_lr: FinetuneLrOpt = FINETUNE_LR,
     scope: ScopeOpt = "global",
     from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report (or a `gate --json` report of lower/predicted rules) of the same checkpoint and data (no curvature work).", parser=given_file)] = None,
     plot: PlotOpt = None,

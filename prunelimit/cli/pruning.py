@@ -13,6 +13,7 @@ from prunelimit.errors import UsageError
 from prunelimit.io.atomic import staged
 from prunelimit.io.outputs import optional, preflight
 from prunelimit.pruning.actual import check_acc_drop
+from prunelimit.pruning.finetune import FinetuneConfig
 from prunelimit.pruning.lomp import PRESETS, SCHEDULES, TRAIN_DEFAULTS, LompConfig, lomp_config
 from prunelimit.pruning.magnitude import PRUNE_SCOPES, check_prune_scope
 from prunelimit.report import console
@@ -47,7 +48,7 @@ def train(
     l1: Annotated[Optional[float], typer.Option("--l1", help=f"λ of the l1 penalty λ‖w‖₁ (default {TRAIN_DEFAULTS.l1:g}, or the preset's).")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help=f"Epochs (default {TRAIN_DEFAULTS.epochs}, or the preset's).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help=f"SGD learning rate (default {TRAIN_DEFAULTS.lr:g}, or the preset's).")] = None,
-    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).")] = 0.9,
+    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).")] = LompConfig.momentum,
     warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.")] = None,
     schedule: Annotated[Optional[Schedule], typer.Option("--schedule", help="Learning-rate schedule, stepped per epoch (default: the preset's, else none).")] = None,
     milestones: Annotated[Optional[str], typer.Option("--milestones", help=f"Step schedule (required by it): comma-separated epochs after which lr is multiplied by {LompConfig.gamma:g} (the preset's factor with --preset).")] = None,
@@ -88,7 +89,7 @@ def prune(
     from_report: Annotated[Optional[Path], typer.Option("--from", help="Reuse a saved `bounds --json` report (or a `gate --json` report of lower/predicted rules) for auto/lower.", parser=given_path)] = None,
     scope: Annotated[PruneScope, typer.Option("--scope", help="global (one ranking over all layers) | layer (same ratio per layer) | 2:4 (2 largest of every 4 along the input, --ratio 0.5).")] = "global",
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Masked fine-tuning epochs after pruning (pruned weights stay 0).")] = 0,
-    finetune_lr: FinetuneLrOpt = 0.01,
+    finetune_lr: FinetuneLrOpt = FinetuneConfig.lr,
     format: Annotated[Optional[list[Format]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
     eval_data: EvalDataOpt = None,
     acc_drop: Annotated[float, typer.Option("--acc-drop", help="With --ratio auto|lower: warn when one-shot pruning loses more accuracy than this (percentage points).")] = 0.5,
