@@ -374,6 +374,13 @@ def test_data_that_does_not_fit_names_the_argument(model, train):
     with pytest.raises(InputError, match=r"^data has real-valued targets; it is one-hot: give class indices "
                                          r"y.argmax\(1\), or use loss='mse'$"):
         prunelimit.bounds(model, (x, one_hot))
+    soft = torch.softmax(torch.randn(len(y), 10, generator=torch.Generator().manual_seed(0)), 1)
+    with pytest.raises(InputError, match=r"^data has real-valued targets; they are probabilities \(soft targets\): "
+                                         r"give class indices y.argmax\(1\), or keep them with "
+                                         r"loss=nn.CrossEntropyLoss\(\), which takes probabilities$"):
+        prunelimit.bounds(model, (x, soft))  # it said "use loss='mse' for regression"
+    with pytest.raises(InputError, match="use loss='mse' for regression$"):  # rows that sum to 2: not probabilities
+        prunelimit.bounds(model, (x, 2 * soft))
     with pytest.raises(InputError, match="use loss='mse' for regression$"):  # two ones in a row: not one-hot
         prunelimit.bounds(model, (x, one_hot + torch.nn.functional.one_hot((y + 1) % 10, 10)))
 
@@ -420,7 +427,8 @@ def test_cross_entropy_criteria_take_probabilities_as_soft_targets(model, train)
     for criterion in (torch.nn.CrossEntropyLoss(), F.cross_entropy):
         given = prunelimit.inputs_from(copy.deepcopy(model), (x, soft), loss=criterion)
         assert torch.equal(given.loss_fn(model, given.batches[0]), F.cross_entropy(model(x[:128]), soft[:128]))
-    with pytest.raises(InputError, match="the NLLLoss criterion takes class indices; use loss='mse' for regression$"):
+    with pytest.raises(InputError, match=r"the NLLLoss criterion takes class indices; they are probabilities \(soft "
+                                         r"targets\): .* loss=nn.CrossEntropyLoss\(\), which takes probabilities$"):
         prunelimit.inputs_from(copy.deepcopy(model), (x, soft), loss=torch.nn.NLLLoss())
 
 
