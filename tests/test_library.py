@@ -998,3 +998,18 @@ def test_an_output_object_is_named_with_its_article_and_logits_pointed_to(model,
     with pytest.raises(InputError, match=r"returns an Output, not one output tensor; return one tensor "
                                          r"\(its \.logits, say\) from forward"):
         prunelimit.bounds(_WrapsOutput(model), train)
+
+
+def test_info_on_a_model_in_memory_reads_as_the_command_on_a_pickled_module(model, tmp_path):
+    """``info(model)``'s JSON ``format`` is ``module``, as ``prunelimit info`` writes it for a
+    whole pickled module (docs/library.md); the command writes ``prunelimit`` for its own files."""
+    from prunelimit.api.summary import info as info_of
+    from prunelimit.inputs import load_inputs
+
+    path = tmp_path / "whole.pt"
+    torch.save(model, path)
+    from_file = info_of(load_inputs(path, device="cpu", trust_pickle=True)).to_json()
+    in_memory = prunelimit.info(model).to_json()
+    assert in_memory["format"] == from_file["format"] == "module"
+    assert {k: v for k, v in in_memory.items() if k != "checkpoint"} == \
+        {k: v for k, v in from_file.items() if k != "checkpoint"}
