@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from prunelimit.errors import UsageError
+from prunelimit.errors import UsageError, unknown_name
 from prunelimit.limits import MAX_CONFIG_BYTES, check_file_size, load_yaml, require_file
 from prunelimit.specs import with_file_part
 
@@ -68,11 +68,21 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
         merged[name] = value
     unknown = sorted(set(merged) - known)
     if unknown:
-        raise UsageError(
-            f"{source}: unknown option {unknown[0]!r} for `prunelimit {command}`; "
-            f"known: {', '.join(sorted(known))}"
-        )
+        raise _unknown_key(unknown[0], merged[unknown[0]], command, known, source)
     return merged
+
+
+def _unknown_key(name: str, value: Any, command: str, known: set[str], source: str) -> UsageError:
+    """The error for key ``name`` of the file, neither an option of ``command`` nor a section:
+    a mapping is a mistyped section (``bound:``), named as one with the nearest section,
+    where the nearest option misled (``bound_mode``); else a mistyped option, with the nearest."""
+    if isinstance(value, dict):
+        sections = ", ".join(sorted(COMMANDS))
+        nearest = unknown_name(name, COMMANDS, "")
+        return UsageError(f"{source}: unknown section {name!r}; {nearest}" if nearest else
+                          f"{source}: {name!r} holds a mapping but is no section; sections are {sections}")
+    return UsageError(f"{source}: unknown option {name!r} for `prunelimit {command}`; "
+                      + unknown_name(name, known, f"known: {', '.join(sorted(known))}"))
 
 
 def refuse_booleans(options: Mapping[str, Any], takes: Mapping[str, str], source: str = "config") -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import re
 from contextvars import ContextVar
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 
 def first_line(exc: BaseException) -> str:
@@ -169,3 +170,10 @@ def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown:
         shown = f"{value:g}" if isinstance(value, float) else value if isinstance(value, str) else quoted(value)
     field = flag if flag and flag.startswith("{") else name  # a field keeps the name to be filled in
     return said(f"{typed} {shown}", f"{field}={quoted(value)}")
+
+
+def unknown_name(name: str, known: Iterable[str], listing: str) -> str:
+    """What follows "unknown option 'NAME'": the nearest of ``known`` (a typo, found as typer
+    finds a mistyped flag), else ``listing`` (what there is, for a name like none of them)."""
+    nearest = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"did you mean {nearest[0]!r}?" if nearest else listing

@@ -415,7 +415,8 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
         taken = f", and {_loss_name(loss_fn)} takes class indices" if criterion else ""
         soft = (f"; as soft targets, give probabilities of the output's shape (N, {', '.join(map(str, out.shape[1:]))})"
                 if criterion and loss_fn.soft else "")
-        raise InputError.naming(f"{what} has real-valued targets{taken}; {_real_labels_fix(labels)}{soft}", *names)
+        raise InputError.naming(f"{what} has real-valued targets{taken}; {_real_labels_fix(labels, out)}{soft}",
+                                *names)
     if out.dim() == 2 and labels.dim() != 1:
         raise InputError.naming(
             f"{what}: y has shape {tuple(labels.shape)}, but {_loss_name(loss_fn)} needs one class index per "
@@ -427,14 +428,27 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
             "check {1} and {2} (e.g. :num_classes=...)", *names)
 
 
-def _real_labels_fix(labels: torch.Tensor) -> str:
+def _real_labels_fix(labels: torch.Tensor, out: torch.Tensor) -> str:
     """What to change for real-valued ``labels`` under the ce loss (``{0}``: the loss option)."""
     if labels.dim() == 2 and bool(((labels == 0) | (labels == 1)).all()) and bool((labels.sum(1) == 1).all()):
         return f"it is one-hot: give class indices y.argmax(1), or use {errors.option('loss', 'mse', '{0}')}"
+    if _are_probabilities(labels, out):
+        # soft targets (distillation): torch's cross-entropy takes them; mse "for regression" misled
+        return ("they are probabilities (soft targets): give class indices y.argmax(1), or keep them with " + errors.said(
+            "{0} file.py:fn, an fn(model, batch) returning F.cross_entropy(model(x), y), which takes probabilities",
+            "loss=nn.CrossEntropyLoss(), which takes probabilities"))
     if labels.dim() == 1 and bool((labels == labels.round()).all()) and bool((labels >= 0).all()):
         return ("they are whole numbers: give class indices as integers y.long(), or use "
                 f"{errors.option('loss', 'mse', '{0}')} for regression")
     return f"use {errors.option('loss', 'mse', '{0}')} for regression"
+
+
+def _are_probabilities(labels: torch.Tensor, out: torch.Tensor) -> bool:
+    """Whether ``labels`` are one distribution over the outputs a sample: of the output's
+    shape, non-negative, summing to 1 over the class dimension (to float rounding)."""
+    if labels.dim() < 2 or labels.shape[1:] != out.shape[1:] or not bool((labels >= 0).all()):
+        return False
+    return bool(torch.allclose(labels.sum(1, dtype=torch.float64), torch.ones((), dtype=torch.float64), atol=1e-4))
 
 
 def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...]):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 
-from prunelimit.errors import InputError, UsageError, first_line, quoted
+from prunelimit.errors import InputError, UsageError, first_line, option, quoted, said
 from prunelimit.limits import require_file
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
@@ -189,6 +189,21 @@ def _forget_user_modules(path: Path) -> None:
             del sys.modules[name]
 
 
+def _package_hint(path: Path, attr: str, what: str) -> str:
+    """For a file that imports relative to its package (``from .layers import …``), which
+    only an import of it as a module can give: its module spec, and the folder above its
+    package that must be on the import path (its package: the folders with an
+    ``__init__.py`` above it, else its own folder, a namespace package)."""
+    package = path.parent
+    while (package.parent / "__init__.py").is_file() and package.parent != package.parent.parent:
+        package = package.parent
+    module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+    root = str(package.parent)
+    return (f"; a file of a package is imported as a module: {option(what, f'{module}:{attr}')}, with "
+            + said(f"PYTHONPATH={root} (the folder above {package.name})",
+                   f"{root} (the folder above {package.name}) on sys.path"))
+
+
 def resolve_callable(target: str, attr: str, what: str, contract: str = "a function") -> Callable[..., Any]:
     """Import ``attr`` from ``path/to/file.py`` or ``package.module``; ``contract`` says what
     it must be (``factory(**k=v) -> nn.Module``), for the message when it is no callable."""
@@ -204,7 +219,8 @@ def resolve_callable(target: str, attr: str, what: str, contract: str = "a funct
             with fresh_user_code():
                 spec.loader.exec_module(module)
         except USER_CODE_ERRORS as exc:  # the user's file: any error is a load error
-            raise InputError(f"could not import {what} file {target}: {user_failure(exc)}") from exc
+            hint = _package_hint(path, attr, what) if "no known parent package" in str(exc) else ""
+            raise InputError(f"could not import {what} file {target}: {user_failure(exc)}{hint}") from exc
     else:
         try:
             with fresh_user_code():

@@ -24,7 +24,8 @@ def known_fields(kind: type, given: Mapping[str, object], what: str) -> None:
     known = {f.name for f in fields(kind)}
     unknown = sorted(set(given) - known)
     if unknown:
-        raise UsageError(f"unknown option {unknown[0]!r}; {what} are {', '.join(sorted(known))}")
+        raise UsageError(f"unknown option {unknown[0]!r}; "
+                         + errors.unknown_name(unknown[0], known, f"{what} are {', '.join(sorted(known))}"))
 
 
 def choice(option: str, value: object, choices: Iterable[str]) -> None:

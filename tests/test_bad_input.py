@@ -197,6 +197,9 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     np.savez(c.data_features, x=np.zeros((8, 7), np.float32), y=np.zeros(8, np.int64))
     c.data_float_labels = d / "float-labels.npz"  # class indices saved as floats
     np.savez(c.data_float_labels, x=np.zeros((8, 64), np.float32), y=np.arange(8, dtype=np.float64))
+    c.data_soft = d / "soft-y.npz"  # a teacher's probabilities, one row a sample (distillation)
+    soft = np.random.default_rng(0).random((8, 10))
+    np.savez(c.data_soft, x=np.zeros((8, 64), np.float32), y=soft / soft.sum(1, keepdims=True))
     c.data_real = d / "real-y.npz"
     np.savez(c.data_real, x=np.zeros((8, 64), np.float32), y=np.linspace(0, 1, 8))
     c.data_noise = d / "noise.npz"
@@ -490,6 +493,9 @@ OTHER_CASES = [
          "nan-y.npz: y contains NaN or Inf"),
     Case("bounds/feature-mismatch", _p("bounds", G, "--data", "tensors:{data_features}"), 3, "features.npz"),
     Case("bounds/real-targets-ce", _p("bounds", G, "--data", "tensors:{data_real}"), 3, "--loss mse"),
+    Case("bounds/soft-targets-ce", _p("bounds", G, "--data", "tensors:{data_soft}"), 3,
+         "they are probabilities (soft targets): give class indices y.argmax(1), or keep them with --loss file.py:fn, "
+         "an fn(model, batch) returning F.cross_entropy(model(x), y), which takes probabilities"),
     Case("bounds/float-class-labels", _p("bounds", G, "--data", "tensors:{data_float_labels}"), 3,
          "they are whole numbers: give class indices as integers y.long(), or use --loss mse for regression"),
     Case("bounds/mse-labels-for-outputs", _p("bounds", G, "--data", "digits", "--loss", "mse"), 3,

@@ -62,7 +62,10 @@ def test_config_file_supplies_options_and_flags_win(cli, own_ckpt, tmp_path):
 
 @pytest.mark.parametrize(
     "yaml_text, message",
-    [("bogus_key: 1\n", "unknown option 'bogus_key'"), ("- a\n- b\n", "mapping"), ("a: [\n", "not valid YAML")],
+    [("bogus_key: 1\n", "unknown option 'bogus_key'"), ("- a\n- b\n", "mapping"), ("a: [\n", "not valid YAML"),
+     # a typo: the nearest option or section (the whole list of options, and 'bound' as an option, misled)
+     ("batch-sise: 3\n", "unknown option 'batch_sise' for `prunelimit info`; did you mean 'batch_size'?\n"),
+     ("bound:\n  iterations: 3\n", "unknown section 'bound'; did you mean 'bounds'?\n")],
 )
 def test_bad_config_is_exit_2(cli, own_ckpt, tmp_path, yaml_text, message):
     cfg = tmp_path / "c.yaml"

@@ -50,3 +50,29 @@ def test_a_list_option_that_is_not_numbers_shows_both_accepted_forms():
                                          r"--milestones 10,20 \(or as a list: --milestones \"\[10, 20\]\"\)"):
         number_list("a;b", "--milestones", int, "integers", "10,20")
     assert number_list("[]", "--pressures") == ()  # the ladder's own check names an empty one
+
+
+from prunelimit.config import options_for  # noqa: E402
+
+BOUNDS_OPTIONS = ("tolerance", "iterations", "bound_mode", "data", "model", "max_hvps")
+
+
+@pytest.mark.parametrize("config, message", [
+    # a mistyped option: the nearest one, not the whole list of known keys
+    ({"tolerence": 0.02}, r"^c.yaml: unknown option 'tolerence' for `prunelimit bounds`; did you mean 'tolerance'\?$"),
+    ({"bounds": {"max-hvp": 90}}, r"unknown option 'max_hvp' for `prunelimit bounds`; did you mean 'max_hvps'\?$"),
+    # a mistyped section (a mapping): named as a section, the nearest one; it was an unknown
+    # option of the command run (here 'bound_mode' was the nearest option to 'bound')
+    ({"bound": {"tolerance": 0.02}}, r"^c.yaml: unknown section 'bound'; did you mean 'bounds'\?$"),
+    ({"gat": {"min_ratio": 0.5}}, r"^c.yaml: unknown section 'gat'; did you mean 'gate'\?$"),
+    ({"checks": {"x": 1}}, r"^c.yaml: 'checks' holds a mapping but is no section; sections are bounds, error_fit, "),
+    ({"bogus_key": 1}, r"^c.yaml: unknown option 'bogus_key' for `prunelimit bounds`; known: bound_mode, data, "),
+])
+def test_a_mistyped_key_or_section_names_the_nearest(config, message):
+    with pytest.raises(UsageError, match=message):
+        options_for(config, "bounds", BOUNDS_OPTIONS, "c.yaml")
+
+
+def test_sections_and_known_keys_are_read():
+    config = {"tolerance": 0.1, "bounds": {"iterations": 3}, "gate": {"min_ratio": 0.5}}
+    assert options_for(config, "bounds", BOUNDS_OPTIONS) == {"tolerance": 0.1, "iterations": 3}

@@ -148,7 +148,7 @@ def test_malformed_data_is_a_usage_error(model, data, message):
 
 
 def test_options_are_validated_by_the_library(model, train):
-    with pytest.raises(UsageError, match="unknown option 'tolerence'"):
+    with pytest.raises(UsageError, match=r"^unknown option 'tolerence'; did you mean 'tolerance'\?$"):
         prunelimit.bounds(model, train, tolerence=0.1)
     with pytest.raises(OptionError, match="tolerance"):
         prunelimit.bounds(model, train, tolerance=-1.0)
@@ -354,7 +354,7 @@ def test_the_library_refuses_what_the_command_line_refuses(model, train):
         prunelimit.prune(model, "auto", train, progress=lambda: None)
     with pytest.raises(UsageError, match="^config must be a prunelimit.laws.nplh.NplhConfig or None"):
         prunelimit.nplh(model, train, config={"mode": "static"})
-    with pytest.raises(UsageError, match="^unknown option 'metirc'; NPLH settings are"):
+    with pytest.raises(UsageError, match=r"^unknown option 'metirc'; did you mean 'metric'\?$"):
         prunelimit.nplh(model, train, metirc="magnitude")
 
 
@@ -374,6 +374,13 @@ def test_data_that_does_not_fit_names_the_argument(model, train):
     with pytest.raises(InputError, match=r"^data has real-valued targets; it is one-hot: give class indices "
                                          r"y.argmax\(1\), or use loss='mse'$"):
         prunelimit.bounds(model, (x, one_hot))
+    soft = torch.softmax(torch.randn(len(y), 10, generator=torch.Generator().manual_seed(0)), 1)
+    with pytest.raises(InputError, match=r"^data has real-valued targets; they are probabilities \(soft targets\): "
+                                         r"give class indices y.argmax\(1\), or keep them with "
+                                         r"loss=nn.CrossEntropyLoss\(\), which takes probabilities$"):
+        prunelimit.bounds(model, (x, soft))  # it said "use loss='mse' for regression"
+    with pytest.raises(InputError, match="use loss='mse' for regression$"):  # rows that sum to 2: not probabilities
+        prunelimit.bounds(model, (x, 2 * soft))
     with pytest.raises(InputError, match="use loss='mse' for regression$"):  # two ones in a row: not one-hot
         prunelimit.bounds(model, (x, one_hot + torch.nn.functional.one_hot((y + 1) % 10, 10)))
 
@@ -420,7 +427,8 @@ def test_cross_entropy_criteria_take_probabilities_as_soft_targets(model, train)
     for criterion in (torch.nn.CrossEntropyLoss(), F.cross_entropy):
         given = prunelimit.inputs_from(copy.deepcopy(model), (x, soft), loss=criterion)
         assert torch.equal(given.loss_fn(model, given.batches[0]), F.cross_entropy(model(x[:128]), soft[:128]))
-    with pytest.raises(InputError, match="the NLLLoss criterion takes class indices; use loss='mse' for regression$"):
+    with pytest.raises(InputError, match=r"the NLLLoss criterion takes class indices; they are probabilities \(soft "
+                                         r"targets\): .* loss=nn.CrossEntropyLoss\(\), which takes probabilities$"):
         prunelimit.inputs_from(copy.deepcopy(model), (x, soft), loss=torch.nn.NLLLoss())
 
 
@@ -990,3 +998,18 @@ def test_an_output_object_is_named_with_its_article_and_logits_pointed_to(model,
     with pytest.raises(InputError, match=r"returns an Output, not one output tensor; return one tensor "
                                          r"\(its \.logits, say\) from forward"):
         prunelimit.bounds(_WrapsOutput(model), train)
+
+
+def test_info_on_a_model_in_memory_reads_as_the_command_on_a_pickled_module(model, tmp_path):
+    """``info(model)``'s JSON ``format`` is ``module``, as ``prunelimit info`` writes it for a
+    whole pickled module (docs/library.md); the command writes ``prunelimit`` for its own files."""
+    from prunelimit.api.summary import info as info_of
+    from prunelimit.inputs import load_inputs
+
+    path = tmp_path / "whole.pt"
+    torch.save(model, path)
+    from_file = info_of(load_inputs(path, device="cpu", trust_pickle=True)).to_json()
+    in_memory = prunelimit.info(model).to_json()
+    assert in_memory["format"] == from_file["format"] == "module"
+    assert {k: v for k, v in in_memory.items() if k != "checkpoint"} == \
+        {k: v for k, v in from_file.items() if k != "checkpoint"}

@@ -97,7 +97,7 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
 
 
 @pytest.mark.parametrize("call, error, message", [
-    (lambda m, d: prunelimit.train(m, d, epoch=3), UsageError, "^unknown option 'epoch'; training settings are .*epochs"),
+    (lambda m, d: prunelimit.train(m, d, epoch=3), UsageError, "^unknown option 'epoch'; did you mean 'epochs'\\?$"),
     (lambda m, d: prunelimit.train(m, d, lr=-1), OptionError, "^lr must be a positive finite number, got -1"),
     (lambda m, d: prunelimit.train(m, d, epochs=0), OptionError, "^epochs must be at least 1, got 0"),
     (lambda m, d: prunelimit.train(m, d, milestones=(2,)), OptionError,
@@ -112,7 +112,9 @@ def test_train_leaves_modes_and_torchs_random_state_as_they_were(model, train):
      "^mask names \\['0.wieght'\\] are not parameters of the model"),
     (lambda m, d: prunelimit.train(m, d, masks=[True]), UsageError, "^masks must map parameter names to bool"),
     (lambda m, d: prunelimit.hyperflux(m, d, 0.5, pruning_epoch=3), UsageError,
-     "^unknown option 'pruning_epoch'; Hyperflux settings are"),
+     "^unknown option 'pruning_epoch'; did you mean 'pruning_epochs'\\?$"),
+    (lambda m, d: prunelimit.hyperflux(m, d, 0.5, bogus=3), UsageError,
+     "^unknown option 'bogus'; Hyperflux settings are"),
     (lambda m, d: prunelimit.hyperflux(m, d, 1.5), OptionError, "^density must lie in \\(0, 1\\), got 1.5"),
     # regrowth_epochs=0 runs no regrowth phase: its settings were ignored in silence
     (lambda m, d: prunelimit.hyperflux(m, d, 0.5, regrowth_epochs=0, regrowth_gate_decay=0.5), OptionError,

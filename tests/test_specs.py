@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from prunelimit.data.spec import load_dataset
-from prunelimit.errors import UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.specs import parse_value, resolve_callable
 
 
@@ -77,3 +77,26 @@ def test_a_zero_sized_synthetic_shape_is_refused_not_read_as_hex():
     """``shape=0x3`` was the hexadecimal 3: three features instead of a refused empty shape."""
     with pytest.raises(UsageError, match="positive shape"):
         load_dataset("synthetic:shape=0x3")
+
+
+@pytest.mark.parametrize("inits", [True, False])  # a regular package, or a namespace one (no __init__.py)
+def test_a_package_file_with_a_relative_import_names_its_module_spec(tmp_path, monkeypatch, inits):
+    """``pkg/sub/mod.py:make`` whose module imports ``from .layers import …`` cannot run as
+    a file ("attempted relative import with no known parent package", and nothing to do);
+    the message names the module spec that imports it within its package, and where from."""
+    sub = tmp_path / "pkg" / "sub"
+    sub.mkdir(parents=True)
+    (sub / "layers.py").write_text("def make():\n    return 'made'\n")
+    (sub / "mod.py").write_text("from .layers import make\n")
+    if inits:
+        (tmp_path / "pkg" / "__init__.py").write_text("")
+        (sub / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    module = "pkg.sub.mod" if inits else "sub.mod"
+    root = "." if inits else "pkg"
+    with pytest.raises(InputError, match=rf"^could not import model file pkg/sub/mod.py: ImportError: attempted "
+                                         rf"relative import with no known parent package; .*--model {module}:make, "
+                                         rf"with PYTHONPATH={root} "):
+        resolve_callable("pkg/sub/mod.py", "make", "model")
+    monkeypatch.syspath_prepend(str(tmp_path / root))  # what the message says to do: the spec then loads
+    assert resolve_callable(module, "make", "model")() == "made"

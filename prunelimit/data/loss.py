@@ -25,9 +25,20 @@ def resolve_loss(text: str) -> LossFn:
     spec = parse_spec(text, "loss")
     if len(spec.args) == 1 and (spec.head.endswith(".py") or "." in spec.head):
         fn = resolve_callable(spec.head, spec.args[0], "loss", LOSS_CONTRACT)
+        check_not_a_criterion(fn, text, spec.args[0])
         check_loss_signature(fn, text)
         return fn
     raise UsageError(f"unknown loss {text!r}; use ce, mse, path/to/file.py:fn or package.module:fn")
+
+
+def check_not_a_criterion(fn: Callable[..., Any], text: str, name: str) -> None:
+    """One of torch's criteria (``nn.CrossEntropyLoss()``, ``F.l1_loss``) takes (output, target):
+    its signature binds two arguments too, so it was called as ``fn(model, batch)`` and failed
+    on the first batch with a TypeError about a Sequential for a Tensor."""
+    kind = _kind(fn)
+    if any(kind is known for known in (*_CLASS_CRITERIA, *_POINTWISE_CRITERIA)):
+        raise InputError(f"loss {text} is torch's {getattr(kind, '__name__', name)} criterion(output, target), not "
+                         f"{LOSS_CONTRACT}; wrap it: def loss(model, batch): return {name}(model(batch[0]), batch[1])")
 
 
 def check_loss_signature(fn: Callable[..., Any], text: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import torch
 from torch import Tensor, nn
 
-from prunelimit.errors import InputError, UsageError
+from prunelimit.errors import InputError, UsageError, option, said
 from prunelimit.io.checkpoint import read_checkpoint, state_and_masks, training_notes
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
@@ -199,12 +199,12 @@ def load_model(
             expected = build_spec(spec, recorded_in, device="meta").state_dict(keep_vars=True)
             state, masks = unwrapped(expected, state, masks)
             state = with_ties(expected, state, str(raw.path))
-            check_fits(expected, state, str(raw.path))
+            check_fits(expected, state, str(raw.path), model_fix(state, spec))
         model = build_spec(spec, recorded_in)
         expected = model.state_dict(keep_vars=True)
         state, masks = unwrapped(expected, state, masks)
         state = with_ties(expected, state, str(raw.path))
-        load_state_strict(model, state, str(raw.path))
+        load_state_strict(model, state, str(raw.path), model_fix(state, spec))
         dtypes = other_float_types(model.state_dict(), state)
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
@@ -341,15 +341,39 @@ def _prune_made_permanent(model: nn.Module) -> nn.Module:
     return model
 
 
-def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str) -> None:
+def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str, fix: str = "") -> None:
     """``load_state_dict(strict=True)`` with a short message naming what does not match."""
-    check_fits(model.state_dict(), state, source)
+    check_fits(model.state_dict(), state, source, fix)
     model.load_state_dict(state, strict=True)
 
 
-def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: str) -> None:
+def model_fix(state: Mapping[str, Tensor], spec: str) -> str:
+    """What to change when ``state`` has other keys or shapes than model ``spec``'s: the zoo
+    MLP its shapes are, where they are one's (the spec was mistyped), else the model."""
+    sizes = mlp_sizes(state)
+    typed = f"mlp:{','.join(map(str, sizes))}" if sizes else None
+    if typed is not None and typed != spec:
+        return f"its weights are an MLP's, {option('model', typed)}"
+    return said("check --model (the architecture of the weights)", "check the model (the architecture of the weights)")
+
+
+def mlp_sizes(state: Mapping[str, Tensor]) -> list[int] | None:
+    """The layer sizes of the zoo's ``mlp`` (keys ``0.``, ``2.``, … of Linear layers with
+    biases, each taking the last one's outputs) whose weights ``state`` holds, else None."""
+    count = len(state) // 2
+    weights = [state.get(f"{2 * i}.weight") for i in range(count)]
+    biases = [state.get(f"{2 * i}.bias") for i in range(count)]
+    if count == 0 or len(state) != 2 * count or any(w is None or w.dim() != 2 for w in weights) \
+            or any(b is None or b.shape != (w.shape[0],) for w, b in zip(weights, biases)):
+        return None
+    if any(w.shape[1] != before.shape[0] for before, w in zip(weights, weights[1:])):
+        return None
+    return [weights[0].shape[1], *(w.shape[0] for w in weights)]
+
+
+def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: str, fix: str = "") -> None:
     """Same keys and shapes in the model's state (``expected``, e.g. on meta) and the file's, and
-    real numbers where the model holds them."""
+    real numbers where the model holds them; ``fix`` says what to change for other keys or shapes."""
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     wrong = [
@@ -375,6 +399,8 @@ def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: st
         if prefix:
             parts.append(f"the model's weights are under {prefix!r} beside other modules: save "
                          f"that submodule's state_dict alone")
+        elif fix and (missing or unexpected or wrong):
+            parts.append(fix)
         raise InputError(f"checkpoint {source} does not fit the model: " + "; ".join(parts))
 
 

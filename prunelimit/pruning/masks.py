@@ -195,8 +195,11 @@ def prune_with_torch(given: nn.Module, masks: Mapping[str, Tensor], recorded: di
         raise UsageError(f"apply takes a torch.nn.Module, got {type(given).__name__}")
     model = wrapped_module(given)
     if isinstance(model, torch.jit.ScriptModule):  # torch.nn.utils.prune needs forward pre-hooks, which it has not
+        # only the library's Pruning/HyperfluxResult.apply get here: its caller's fix, not a command
         raise UsageError("apply takes an eager torch.nn.Module; a TorchScript model cannot carry pruning masks: "
-                         "apply them to the module it was scripted from, or save it with `prunelimit prune`")
+                         "apply them to the module it was scripted from, or zero its weights in place: "
+                         "params = dict(model.named_parameters()); "
+                         "for name, mask in pruning.masks.items(): params[name].detach().mul_(mask)")
     for name, mask in masks.items():  # all checked before any is applied: torch asserts on a wrong shape
         module_name, _, attribute = name.rpartition(".")
         try:

@@ -11,7 +11,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
 from prunelimit.errors import option
-from prunelimit.report.rounding import half_width_text, percent_text, value_text
+from prunelimit.report.rounding import half_width_text, percent_digits, percent_text, value_text
 
 
 class ReaderGone(SystemExit):
@@ -91,7 +91,7 @@ def bound(value) -> str:
 
 
 def pct(value) -> str:
-    return "—" if value is None else f"{100 * value:.2f} %"
+    return "—" if value is None else f"{percent_digits(value)} %"
 
 
 def cost(spectrum) -> str:

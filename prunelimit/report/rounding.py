@@ -51,3 +51,11 @@ def percent_text(ratio: float, half_width: float | None) -> str:
     points; two decimals beside a ± of 0 or none, as a ratio is shown alone."""
     stated = _stated(half_width) and half_width > 0
     return value_text(100 * ratio, 100 * half_width if stated else None, least=0 if stated else 2)
+
+
+def percent_digits(fraction: float) -> str:
+    """``fraction`` in percent to two decimals, or to two significant digits where two
+    decimals show none: a tiny non-zero fraction (a requested density of 0.00004) read ``0.00``."""
+    value = 100 * fraction
+    places = 2 if value == 0 or abs(value) >= 0.005 else decimals(abs(value), least=2)
+    return f"{value:.{places}f}"

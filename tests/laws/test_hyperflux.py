@@ -136,7 +136,7 @@ def test_a_missed_target_names_the_phase_that_missed_it():
     assert "pressure phase ended at 20.00%, short of the target: raise --pruning-epochs" in short
     # below the target: the fall in the pressure phase; a plainly trained start is no cure (it fell to 31 % for 50 %)
     fell = _missed_target(0.26, 0.5, log([0.9, 0.2, 0.25], [0.26]))[0]
-    assert "fell to 20.0% in the pressure phase" in fell and "plainly trained" not in fell
+    assert "fell to 20.00% in the pressure phase" in fell and "plainly trained" not in fell
 
 
 def test_a_trajectory_that_cannot_end_at_its_target_is_refused():

@@ -252,3 +252,27 @@ def test_a_tied_weight_pruned_on_each_module_loads_with_one_mask_under_its_first
     loaded = load_model(path, None if whole else spec, trust_pickle=whole)
     assert list(loaded.masks) == ["enc.weight"] and torch.equal(loaded.masks["enc.weight"], keep)
     assert loaded.model.dec.weight is loaded.model.enc.weight
+
+
+@pytest.mark.parametrize("spec", ["mlp:64,16", "mlp:64,32,16,12", "lenet5"])
+def test_weights_of_another_architecture_name_the_mlp_they_are_or_say_to_check_the_model(tmp_path, spec):
+    """A 3-layer MLP's state dict under another ``--model`` said only which keys and shapes
+    differ: the message names the MLP spec its shapes are, the fix to type."""
+    path = tmp_path / "mlp3.pt"
+    torch.save(build_model("mlp:64,32,16,10").state_dict(), path)
+    with pytest.raises(InputError, match=r"^checkpoint .*mlp3.pt does not fit the model: .*; its weights are an MLP's, "
+                                         r"--model mlp:64,32,16,10$"):
+        load_model(path, spec)
+
+
+@pytest.mark.parametrize("layers", [
+    [nn.Linear(64, 32), nn.ReLU(), nn.Linear(31, 10)],  # shapes that do not chain: no MLP
+    [nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10, bias=False)],  # the zoo's MLP has biases
+    [nn.Linear(64, 32), nn.Linear(32, 10)],  # keys 0 and 1: not mlp's 0, 2, …
+])
+def test_weights_that_are_no_zoo_mlp_say_to_check_the_model(tmp_path, layers):
+    path = tmp_path / "other.pt"
+    torch.save(nn.Sequential(*layers).state_dict(), path)
+    with pytest.raises(InputError, match=r"does not fit the model: .*; check --model \(the architecture of the "
+                                         r"weights\)$"):
+        load_model(path, "mlp:64,16")

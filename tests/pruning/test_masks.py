@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch.nn.utils import prune
@@ -191,3 +194,19 @@ def test_prune_with_torch_refuses_a_torchscript_model_in_one_line() -> None:
     net = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(3, 2)))
     with pytest.raises(UsageError, match="TorchScript model cannot carry pruning masks"):
         prune_with_torch(net, {"0.weight": torch.ones(2, 3, dtype=torch.bool)})
+
+
+def test_a_torchscript_model_is_told_the_library_fix_and_the_fix_prunes_it() -> None:
+    """``Pruning.apply`` on a scripted model told a library caller to run `prunelimit prune`;
+    the code it names now zeroes the scripted model's weights as ``apply`` would."""
+    torch.manual_seed(0)
+    eager = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    pruning = SimpleNamespace(masks={"0.weight": torch.rand(4, 3) > 0.5, "2.weight": torch.rand(2, 4) > 0.5})
+    model = torch.jit.script(copy.deepcopy(eager))
+    with pytest.raises(UsageError) as caught:
+        prune_with_torch(model, pruning.masks)
+    assert "prunelimit prune" not in str(caught.value)
+    code = str(caught.value).split("zero its weights in place: ")[1]
+    exec(code.replace("; for", "\nfor"), {"model": model, "pruning": pruning})
+    x = torch.randn(5, 3)
+    assert torch.equal(model(x), prune_with_torch(eager, pruning.masks)(x))

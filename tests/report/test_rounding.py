@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from prunelimit.report.console import estimate_line
-from prunelimit.report.rounding import SIGNIFICANT, half_width_text, value_text
+from prunelimit.report.rounding import SIGNIFICANT, half_width_text, percent_digits, value_text
 
 
 @pytest.mark.parametrize(("half_width", "text"), [
@@ -31,3 +31,21 @@ def test_an_adaptive_stop_just_under_the_tolerance_reads_one_point() -> None:
     1.0 pt beside ρ* to one decimal, not 1.00 pt beside two."""
     u = dict(plus_minus=0.00997, steps=0.005, probes=0.001, steps_kind="bracket", probes_kind="jackknife", level=0.95)
     assert estimate_line(0.918412, u).startswith("ρ* = 91.8 % ± 1.0 pt (95 %;")
+
+
+@pytest.mark.parametrize("fraction, text", [
+    (0.1089, "10.89"), (0.0, "0.00"), (1.0, "100.00"), (0.0003, "0.03"),
+    (0.00004, "0.0040"), (0.0000123, "0.0012"), (0.0000996, "0.01"),  # tiny: two significant digits, not 0.00
+])
+def test_a_tiny_fraction_in_percent_keeps_two_significant_digits(fraction, text) -> None:
+    assert percent_digits(fraction) == text
+
+
+def test_a_tiny_requested_density_is_printed_as_it_is() -> None:
+    """``hyperflux --target-density 0.00004`` printed "(requested 0.00 %)" and warned "off the
+    requested 0.00%"."""
+    from prunelimit.api.laws import _missed_target
+    from prunelimit.report.console import pct
+
+    assert pct(0.00004) == "0.0040 %"
+    assert "off the requested 0.0040% " in _missed_target(0.1089, 0.00004, [])[0]
