@@ -50,3 +50,11 @@ def test_a_list_option_that_is_not_numbers_shows_both_accepted_forms():
                                          r"--milestones 10,20 \(or as a list: --milestones \"\[10, 20\]\"\)"):
         number_list("a;b", "--milestones", int, "integers", "10,20")
     assert number_list("[]", "--pressures") == ()  # the ladder's own check names an empty one
+
+
+def test_a_dash_stays_a_dash_not_a_file_beside_the_config():
+    """``from: -`` (``baseline: -``, ``junit: -``) named a file ``-`` in the config's folder:
+    read "not found", or written there. As written, the command refuses it as it refuses
+    ``--from -``: reports are read from files, outputs written to files, never the standard streams."""
+    options = {"from_report": "-", "junit": "-", "rules": [{"baseline": "-", "max_drop": 0.1}]}
+    assert relative_to_file(options, Path("ci/gate.yaml"), ["from_report", "junit"]) == options

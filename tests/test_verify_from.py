@@ -498,3 +498,17 @@ def test_a_config_option_other_than_the_reports_refuses_it_as_stale(cli, own_ckp
     same = tmp_path / "same.yaml"
     same.write_text(f"from: {saved_bounds}\nepsilon: auto\neta: 0.01\nmethod: exact\n")
     assert cli(command, own_ckpt, *SAMPLES, "--config", same, *_FROM_COMMANDS[command]).exit_code == 0
+
+
+@pytest.mark.parametrize("command", list(_FROM_COMMANDS))
+def test_from_a_dash_in_a_config_file_is_refused_as_the_flag_is(cli, own_ckpt, tmp_path, monkeypatch, command):
+    """`from: "-"` in a config file was read as a file named `-` beside it ("not found"),
+    where `--from -` says reports are read from files, not standard input: the same now."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "ci"
+    folder.mkdir()
+    (folder / "policy.yaml").write_text('from: "-"\n')
+    flag = cli(command, own_ckpt, *SAMPLES, "--from", "-", *_FROM_COMMANDS[command])
+    given = cli(command, own_ckpt, *SAMPLES, "--config", folder / "policy.yaml", *_FROM_COMMANDS[command])
+    assert given.exit_code == flag.exit_code == 3 and given.stderr == flag.stderr
+    assert "standard input" in given.stderr and not (tmp_path / "p.pt").exists()
