@@ -430,3 +430,27 @@ def test_a_report_saved_as_utf16_is_read(tmp_path, encoding):
     path = tmp_path / "b.json"
     path.write_bytes(bom + text.encode(encoding))
     assert read_report(path) == _report()
+
+
+def test_a_failed_rule_written_in_a_file_names_its_key_there_not_a_flag(tmp_path):
+    """A policy's rule (or a --config file's min_ratio/max_drop) that failed said to pass
+    ``--min-ratio 0.8589``, where its reader edits ``min_ratio: 0.8589`` in the file; a rule
+    from the flags still names its flag."""
+    from prunelimit.errors import options_named
+
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(_report(0.84, 0.0)), encoding="utf-8")
+    policy = [{"name": "floor", "min_ratio": 0.9, "use": "predicted"},
+              {"name": "drop", "baseline": str(baseline), "max_drop": 0.01, "use": "predicted"}]
+    with options_named(_flag):
+        from_file = rules_from_options(None, "predicted", None, None, policy, config="ci/gate.yaml")
+        floor, drop = evaluate_gate(_report(0.8, 0.0), from_file).outcomes
+        assert "(min_ratio: 0.8 in ci/gate.yaml)" in floor.fix and "--min-ratio" not in floor.fix
+        assert "a larger max_drop in ci/gate.yaml" in drop.fix and "--max-drop" not in drop.fix
+        # the same keys at the file's top level: the key, in that file
+        top = rules_from_options(0.9, "predicted", str(baseline), 0.01, config="ci/gate.yaml",
+                                 config_options=("min_ratio", "max_drop"))
+        assert [o.fix for o in evaluate_gate(_report(0.8, 0.0), top).outcomes] == [floor.fix, drop.fix]
+        flags = rules_from_options(0.9, "predicted", str(baseline), 0.01, config="ci/gate.yaml")
+        floor, drop = evaluate_gate(_report(0.8, 0.0), flags).outcomes
+        assert "(--min-ratio 0.8)" in floor.fix and "a larger --max-drop" in drop.fix

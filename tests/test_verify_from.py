@@ -512,3 +512,21 @@ def test_from_a_dash_in_a_config_file_is_refused_as_the_flag_is(cli, own_ckpt, t
     given = cli(command, own_ckpt, *SAMPLES, "--config", folder / "policy.yaml", *_FROM_COMMANDS[command])
     assert given.exit_code == flag.exit_code == 3 and given.stderr == flag.stderr
     assert "standard input" in given.stderr and not (tmp_path / "p.pt").exists()
+
+
+def test_a_failed_policy_rule_names_its_key_in_the_file_in_the_log_the_json_and_junit(cli, own_ckpt, saved_bounds,
+                                                                                     tmp_path, no_curvature):
+    """A rule written in a --config policy said to pass `--min-ratio X`: its reader edits
+    `min_ratio: X` in that file, and the console, the JSON `fix` and JUnit now say so; a
+    --min-ratio typed beside the file still names the flag."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"gate:\n  from: {saved_bounds}\n  rules:\n    - name: floor\n      min_ratio: 0.999\n")
+    args = (own_ckpt, *SAMPLES, "--no-cache", "--config", policy)
+    result = cli("gate", *args, "--json", "--junit", tmp_path / "g.xml")
+    assert result.exit_code == 1
+    fix = json.loads(result.stdout)["rules"][0]["fix"]
+    assert f"in {policy})" in fix and "min_ratio: " in fix and "--min-ratio" not in fix
+    assert fix in (tmp_path / "g.xml").read_text().replace("&gt;", ">").replace("&lt;", "<")
+    assert f"  fix: {fix}" in cli("gate", *args).stdout.splitlines()
+    typed = json.loads(cli("gate", *args, "--min-ratio", "0.999", "--json").stdout)["rules"]
+    assert "--min-ratio" in typed[0]["fix"] and f"in {policy})" in typed[1]["fix"]
