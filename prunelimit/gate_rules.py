@@ -199,6 +199,24 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
     return float(value), "", ""
 
 
+def check_stated_plus_minus(path: str, prediction: Any) -> None:
+    """Refuse (``InputError``, exit 3) a ``prediction.uncertainty`` that is no object or whose
+    ``plus_minus`` is neither null nor a finite number ≥ 0 (``path``: the file as errors name
+    it): such a ± was read as none stated, a prediction's rule failed and a baseline's drop
+    was judged for a reason the file did not give. Null or absent (an older report) stays
+    "none stated"."""
+    stated = prediction.get("uncertainty") if isinstance(prediction, dict) else None
+    if stated is None:
+        return
+    value = stated.get("plus_minus") if isinstance(stated, dict) else stated
+    field = "prediction.uncertainty" + (".plus_minus" if isinstance(stated, dict) else "")
+    if not isinstance(stated, dict) or (value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"))):
+        raise InputError(f"{path}: {field} is {clipped(json.dumps(value))}, not "
+                         f"{'a ± (a number ≥ 0) or null' if isinstance(stated, dict) else 'an object'}: the file was "
+                         "edited or damaged; store it again with `prunelimit bounds --json`")
+
+
 def _read_fix(fix: str, source: Any) -> str:
     """``fix`` (a run's flag) for a prediction read from ``source`` (``--from``), where that
     flag is refused: it belongs to the run that stores the report."""
@@ -284,6 +302,7 @@ def document_value(report: Any, path: str, use: Use) -> float:
         raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
                          f"or a {GATE_SCHEMA} report of one; "
                          f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`")
+    check_stated_plus_minus(f"baseline {path}", report.get("prediction") if isinstance(report, dict) else None)
     return measured_value(report, use, f"baseline {path}")
 
 

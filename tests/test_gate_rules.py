@@ -454,3 +454,28 @@ def test_a_failed_rule_written_in_a_file_names_its_key_there_not_a_flag(tmp_path
         flags = rules_from_options(0.9, "predicted", str(baseline), 0.01, config="ci/gate.yaml")
         floor, drop = evaluate_gate(_report(0.8, 0.0), flags).outcomes
         assert "(--min-ratio 0.8)" in floor.fix and "a larger --max-drop" in drop.fix
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda u: u.update(plus_minus="0.01"), "prediction.uncertainty.plus_minus"),
+    (lambda u: u.update(plus_minus=-0.01), "prediction.uncertainty.plus_minus"),
+    (None, "prediction.uncertainty"),
+])
+def test_a_baseline_whose_plus_minus_is_of_the_wrong_type_is_refused_as_from_refuses_it(tmp_path, edit, field):
+    """A baseline's ± edited to text, a negative number or a bare number was warned about as
+    "states no complete ±" and the drop judged anyway, where --from refuses the same damage:
+    refused alike (exit 3, naming the file and the field), before any curvature work. A ±
+    stated as null (an older report) is still compared with that warning."""
+    document = _report(0.84, 0.01)
+    if edit is None:
+        document["prediction"]["uncertainty"] = 0.01
+    else:
+        edit(document["prediction"]["uncertainty"])
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        check_rules([GateRule("r", "predicted", baseline=str(baseline), max_drop=0.1)])
+    assert f"baseline {baseline}: {field} is" in str(caught.value) and "\n" not in str(caught.value)
+    document["prediction"]["uncertainty"] = {"plus_minus": None}
+    baseline.write_text(json.dumps(document), encoding="utf-8")
+    assert check_rules([GateRule("r", "predicted", baseline=str(baseline), max_drop=0.1)])
