@@ -527,6 +527,31 @@ def test_a_failed_policy_rule_names_its_key_in_the_file_in_the_log_the_json_and_
     fix = json.loads(result.stdout)["rules"][0]["fix"]
     assert f"in {policy})" in fix and "min_ratio: " in fix and "--min-ratio" not in fix
     assert fix in (tmp_path / "g.xml").read_text().replace("&gt;", ">").replace("&lt;", "<")
-    assert f"  fix: {fix}" in cli("gate", *args).stdout.splitlines()
+    log = cli("gate", *args).stdout  # wrapped to the terminal's width
+    assert "fix: " in log and "(min_ratio: 0." in log and "--min-ratio" not in log
     typed = json.loads(cli("gate", *args, "--min-ratio", "0.999", "--json").stdout)["rules"]
     assert "--min-ratio" in typed[0]["fix"] and f"in {policy})" in typed[1]["fix"]
+
+
+@pytest.mark.parametrize("args, passes", [
+    (("gate", "--from", "{saved}", "--min-ratio", "0"), False),
+    (("gate", "--use", "actual", "--min-ratio", "0"), False),
+    (("verify", "--from", "{saved}"), False),
+    (("prune", "--ratio", "auto", "--from", "{saved}", "-o", "{out}"), False),
+    (("prune", "--ratio", "0.5", "-o", "{out}"), False),
+    (("prune", "--ratio", "auto", "--from", "{saved}", "--finetune-epochs", "1", "-o", "{out}"), True),
+])
+def test_a_seed_where_nothing_is_drawn_is_refused(cli, own_ckpt, saved_bounds, no_curvature, tmp_path, args, passes):
+    """--seed draws SLQ's probes and the Hessian's subset, and the shuffling of fine-tuning:
+    beside --from (or --use actual, or a numeric --ratio) with nothing fine-tuned it changed
+    nothing and was accepted in silence. Refused there, as the curvature flags are (exit 2,
+    nothing written); it still seeds prune's --finetune-epochs."""
+    out = tmp_path / "p.pt"
+    command, rest = args[0], [a.format(saved=saved_bounds, out=out) for a in args[1:]]
+    result = cli(command, own_ckpt, *SAMPLES, *rest, "--seed", "3")
+    if passes:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2, result.output
+    assert "--seed has no effect" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()
