@@ -130,8 +130,10 @@ def _each(value: Any, resolve) -> Any:
 
 
 def _from(base: Path, text: str) -> str:
-    """``text`` read from ``base`` when relative; an empty one stays empty (refused as such)."""
-    return str(base / text) if text and not Path(text).is_absolute() else text
+    """``text`` read from ``base`` when relative; an empty one stays empty (refused as such),
+    and ``-`` stays ``-``: the standard stream it means on the command line, refused as there,
+    not a file of that name beside the config."""
+    return str(base / text) if text not in ("", "-") and not Path(text).is_absolute() else text
 
 
 def _spec_from(base: Path, text: str, key: str) -> str:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import codecs
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Collection, Iterable, Literal, Sequence
 
 from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
@@ -56,6 +56,9 @@ class GateRule:
     min_ratio: float | None = None
     baseline: str | None = None
     max_drop: float | None = None
+    # the YAML file its min_ratio/max_drop are written in (a policy's rule, or a --config key):
+    # a failed rule's fix names the key there, which its reader edits, not a flag
+    written_in: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         """Refuse a rule that cannot be evaluated (``UsageError`` naming the rule and the field:
@@ -196,6 +199,24 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
     return float(value), "", ""
 
 
+def check_stated_plus_minus(path: str, prediction: Any) -> None:
+    """Refuse (``InputError``, exit 3) a ``prediction.uncertainty`` that is no object or whose
+    ``plus_minus`` is neither null nor a finite number ≥ 0 (``path``: the file as errors name
+    it): such a ± was read as none stated, a prediction's rule failed and a baseline's drop
+    was judged for a reason the file did not give. Null or absent (an older report) stays
+    "none stated"."""
+    stated = prediction.get("uncertainty") if isinstance(prediction, dict) else None
+    if stated is None:
+        return
+    value = stated.get("plus_minus") if isinstance(stated, dict) else stated
+    field = "prediction.uncertainty" + (".plus_minus" if isinstance(stated, dict) else "")
+    if not isinstance(stated, dict) or (value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"))):
+        raise InputError(f"{path}: {field} is {clipped(json.dumps(value))}, not "
+                         f"{'a ± (a number ≥ 0) or null' if isinstance(stated, dict) else 'an object'}: the file was "
+                         "edited or damaged; store it again with `prunelimit bounds --json`")
+
+
 def _read_fix(fix: str, source: Any) -> str:
     """``fix`` (a run's flag) for a prediction read from ``source`` (``--from``), where that
     flag is refused: it belongs to the run that stores the report."""
@@ -281,6 +302,7 @@ def document_value(report: Any, path: str, use: Use) -> float:
         raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
                          f"or a {GATE_SCHEMA} report of one; "
                          f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`")
+    check_stated_plus_minus(f"baseline {path}", report.get("prediction") if isinstance(report, dict) else None)
     return measured_value(report, use, f"baseline {path}")
 
 
@@ -298,9 +320,13 @@ def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any
 
 def rules_from_options(
     min_ratio: float | None, use: Use, baseline: str | None, max_drop: float | None,
-    policy: Sequence[dict[str, Any]] | None = None,
+    policy: Sequence[dict[str, Any]] | None = None, config: str | None = None,
+    config_options: Collection[str] = (),
 ) -> list[GateRule]:
     """Rules from the command-line flags plus a YAML policy's ``rules:`` list.
+
+    ``config``: the YAML file the policy was read from, and ``config_options`` those of
+    ``min_ratio`` and ``max_drop`` it set rather than a flag: their rules are ``written_in`` it.
 
     ``use`` is an option (an ``OptionError`` naming it); a policy rule's own ``use`` key is
     checked with the rest of that rule (a ``UsageError`` naming the rule and its keys as
@@ -312,10 +338,12 @@ def rules_from_options(
     baseline = file_name("baseline", baseline)
     rules: list[GateRule] = []
     if min_ratio is not None:
-        rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio))
+        rules.append(GateRule(f"{use} ratio >= {min_ratio}", use, min_ratio=min_ratio,
+                              written_in=config if "min_ratio" in config_options else None))
     if baseline is not None or max_drop is not None:
         name = f"drop vs {baseline} <= {max_drop}" if baseline is not None and max_drop is not None else "baseline rule"
-        rules.append(GateRule(name, use, baseline=baseline, max_drop=max_drop))
+        rules.append(GateRule(name, use, baseline=baseline, max_drop=max_drop,
+                              written_in=config if "max_drop" in config_options else None))
     for i, entry in enumerate(policy or ()):
         if not isinstance(entry, dict) or set(entry) - _RULE_KEYS:
             raise UsageError(f"gate rule {i + 1}: expected a mapping with keys {sorted(_RULE_KEYS)}")
@@ -323,6 +351,7 @@ def rules_from_options(
             rules.append(GateRule(
                 name=_rule_name(entry.get("name"), i), use=entry.get("use", use),
                 min_ratio=entry.get("min_ratio"), baseline=entry.get("baseline"), max_drop=entry.get("max_drop"),
+                written_in=config,
             ))
         except UsageError as exc:  # a policy's keys are named as written in it, not as flags
             raise UsageError(str(exc)) from None
@@ -388,7 +417,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             else:
                 reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
                 fix = _narrow_fix(pm, source) if reaches(measured, required) else \
-                    _below_fix(rule.use, conservative, required)
+                    _below_fix(rule, conservative, required)
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
                                         None if ok else fix))
         else:
@@ -412,16 +441,17 @@ def _narrow_fix(pm: float, source: Any) -> str:
                      f"{how})", source)
 
 
-def _below_fix(use: Use, reached: float, required: float) -> str:
+def _below_fix(rule: GateRule, reached: float, required: float) -> str:
     """A value short of the requirement: require at most what the model reaches (a value the
     rule passes), or make it more prunable (l1 training is the regime the prediction assumes)."""
     from prunelimit.theory.regime import l1_training
 
     what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
-            "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[use]
-    return (f"{what} {reached:.{_apart(4, reached, required)}f}: require at most that "
-            f"({option('min_ratio', _at_most(reached))}), or make the model more prunable, e.g. train with l1 "
-            f"({l1_training()})")
+            "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[rule.use]
+    at_most = _at_most(reached)
+    where = option("min_ratio", at_most) if rule.written_in is None else f"min_ratio: {at_most:g} in {rule.written_in}"
+    return (f"{what} {reached:.{_apart(4, reached, required)}f}: require at most that ({where}), or make the model "
+            f"more prunable, e.g. train with l1 ({l1_training()})")
 
 
 def _at_most(value: float, places: int = 4) -> float:
@@ -443,8 +473,10 @@ def _apart(places: int, value: float, threshold: float) -> int:
 def _drop_fix(rule: GateRule) -> str:
     """A fall past ``max_drop``: the change to find, or a new baseline stored on purpose."""
     store = "verify" if rule.use == "actual" else "bounds"
+    larger = said("a larger --max-drop", "a larger max_drop") if rule.written_in is None else \
+        f"a larger max_drop in {rule.written_in}"
     return (f"find the change that made the model less prunable; if it is intended, store a new baseline "
-            f"(`prunelimit {store} --json > {rule.baseline}`) or allow {said('a larger --max-drop', 'a larger max_drop')}")
+            f"(`prunelimit {store} --json > {rule.baseline}`) or allow {larger}")
 
 
 def _conservative_text(measured: float, pm: float, conservative: float, required: float, ok: bool,

@@ -76,3 +76,11 @@ def test_a_mistyped_key_or_section_names_the_nearest(config, message):
 def test_sections_and_known_keys_are_read():
     config = {"tolerance": 0.1, "bounds": {"iterations": 3}, "gate": {"min_ratio": 0.5}}
     assert options_for(config, "bounds", BOUNDS_OPTIONS) == {"tolerance": 0.1, "iterations": 3}
+
+
+def test_a_dash_stays_a_dash_not_a_file_beside_the_config():
+    """``from: -`` (``baseline: -``, ``junit: -``) named a file ``-`` in the config's folder:
+    read "not found", or written there. As written, the command refuses it as it refuses
+    ``--from -``: reports are read from files, outputs written to files, never the standard streams."""
+    options = {"from_report": "-", "junit": "-", "rules": [{"baseline": "-", "max_drop": 0.1}]}
+    assert relative_to_file(options, Path("ci/gate.yaml"), ["from_report", "junit"]) == options

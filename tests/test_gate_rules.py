@@ -430,3 +430,52 @@ def test_a_report_saved_as_utf16_is_read(tmp_path, encoding):
     path = tmp_path / "b.json"
     path.write_bytes(bom + text.encode(encoding))
     assert read_report(path) == _report()
+
+
+def test_a_failed_rule_written_in_a_file_names_its_key_there_not_a_flag(tmp_path):
+    """A policy's rule (or a --config file's min_ratio/max_drop) that failed said to pass
+    ``--min-ratio 0.8589``, where its reader edits ``min_ratio: 0.8589`` in the file; a rule
+    from the flags still names its flag."""
+    from prunelimit.errors import options_named
+
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(_report(0.84, 0.0)), encoding="utf-8")
+    policy = [{"name": "floor", "min_ratio": 0.9, "use": "predicted"},
+              {"name": "drop", "baseline": str(baseline), "max_drop": 0.01, "use": "predicted"}]
+    with options_named(_flag):
+        from_file = rules_from_options(None, "predicted", None, None, policy, config="ci/gate.yaml")
+        floor, drop = evaluate_gate(_report(0.8, 0.0), from_file).outcomes
+        assert "(min_ratio: 0.8 in ci/gate.yaml)" in floor.fix and "--min-ratio" not in floor.fix
+        assert "a larger max_drop in ci/gate.yaml" in drop.fix and "--max-drop" not in drop.fix
+        # the same keys at the file's top level: the key, in that file
+        top = rules_from_options(0.9, "predicted", str(baseline), 0.01, config="ci/gate.yaml",
+                                 config_options=("min_ratio", "max_drop"))
+        assert [o.fix for o in evaluate_gate(_report(0.8, 0.0), top).outcomes] == [floor.fix, drop.fix]
+        flags = rules_from_options(0.9, "predicted", str(baseline), 0.01, config="ci/gate.yaml")
+        floor, drop = evaluate_gate(_report(0.8, 0.0), flags).outcomes
+        assert "(--min-ratio 0.8)" in floor.fix and "a larger --max-drop" in drop.fix
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda u: u.update(plus_minus="0.01"), "prediction.uncertainty.plus_minus"),
+    (lambda u: u.update(plus_minus=-0.01), "prediction.uncertainty.plus_minus"),
+    (None, "prediction.uncertainty"),
+])
+def test_a_baseline_whose_plus_minus_is_of_the_wrong_type_is_refused_as_from_refuses_it(tmp_path, edit, field):
+    """A baseline's ± edited to text, a negative number or a bare number was warned about as
+    "states no complete ±" and the drop judged anyway, where --from refuses the same damage:
+    refused alike (exit 3, naming the file and the field), before any curvature work. A ±
+    stated as null (an older report) is still compared with that warning."""
+    document = _report(0.84, 0.01)
+    if edit is None:
+        document["prediction"]["uncertainty"] = 0.01
+    else:
+        edit(document["prediction"]["uncertainty"])
+    baseline = tmp_path / "b.json"
+    baseline.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        check_rules([GateRule("r", "predicted", baseline=str(baseline), max_drop=0.1)])
+    assert f"baseline {baseline}: {field} is" in str(caught.value) and "\n" not in str(caught.value)
+    document["prediction"]["uncertainty"] = {"plus_minus": None}
+    baseline.write_text(json.dumps(document), encoding="utf-8")
+    assert check_rules([GateRule("r", "predicted", baseline=str(baseline), max_drop=0.1)])

@@ -498,3 +498,60 @@ def test_a_config_option_other_than_the_reports_refuses_it_as_stale(cli, own_ckp
     same = tmp_path / "same.yaml"
     same.write_text(f"from: {saved_bounds}\nepsilon: auto\neta: 0.01\nmethod: exact\n")
     assert cli(command, own_ckpt, *SAMPLES, "--config", same, *_FROM_COMMANDS[command]).exit_code == 0
+
+
+@pytest.mark.parametrize("command", list(_FROM_COMMANDS))
+def test_from_a_dash_in_a_config_file_is_refused_as_the_flag_is(cli, own_ckpt, tmp_path, monkeypatch, command):
+    """`from: "-"` in a config file was read as a file named `-` beside it ("not found"),
+    where `--from -` says reports are read from files, not standard input: the same now."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "ci"
+    folder.mkdir()
+    (folder / "policy.yaml").write_text('from: "-"\n')
+    flag = cli(command, own_ckpt, *SAMPLES, "--from", "-", *_FROM_COMMANDS[command])
+    given = cli(command, own_ckpt, *SAMPLES, "--config", folder / "policy.yaml", *_FROM_COMMANDS[command])
+    assert given.exit_code == flag.exit_code == 3 and given.stderr == flag.stderr
+    assert "standard input" in given.stderr and not (tmp_path / "p.pt").exists()
+
+
+def test_a_failed_policy_rule_names_its_key_in_the_file_in_the_log_the_json_and_junit(cli, own_ckpt, saved_bounds,
+                                                                                     tmp_path, no_curvature):
+    """A rule written in a --config policy said to pass `--min-ratio X`: its reader edits
+    `min_ratio: X` in that file, and the console, the JSON `fix` and JUnit now say so; a
+    --min-ratio typed beside the file still names the flag."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(f"gate:\n  from: {saved_bounds}\n  rules:\n    - name: floor\n      min_ratio: 0.999\n")
+    args = (own_ckpt, *SAMPLES, "--no-cache", "--config", policy)
+    result = cli("gate", *args, "--json", "--junit", tmp_path / "g.xml")
+    assert result.exit_code == 1
+    fix = json.loads(result.stdout)["rules"][0]["fix"]
+    assert f"in {policy})" in fix and "min_ratio: " in fix and "--min-ratio" not in fix
+    assert fix in (tmp_path / "g.xml").read_text().replace("&gt;", ">").replace("&lt;", "<")
+    log = cli("gate", *args).stdout  # wrapped to the terminal's width
+    assert "fix: " in log and "(min_ratio: 0." in log and "--min-ratio" not in log
+    typed = json.loads(cli("gate", *args, "--min-ratio", "0.999", "--json").stdout)["rules"]
+    assert "--min-ratio" in typed[0]["fix"] and f"in {policy})" in typed[1]["fix"]
+
+
+@pytest.mark.parametrize("args, passes", [
+    (("gate", "--from", "{saved}", "--min-ratio", "0"), False),
+    (("gate", "--use", "actual", "--min-ratio", "0"), False),
+    (("verify", "--from", "{saved}"), False),
+    (("prune", "--ratio", "auto", "--from", "{saved}", "-o", "{out}"), False),
+    (("prune", "--ratio", "0.5", "-o", "{out}"), False),
+    (("prune", "--ratio", "auto", "--from", "{saved}", "--finetune-epochs", "1", "-o", "{out}"), True),
+])
+def test_a_seed_where_nothing_is_drawn_is_refused(cli, own_ckpt, saved_bounds, no_curvature, tmp_path, args, passes):
+    """--seed draws SLQ's probes and the Hessian's subset, and the shuffling of fine-tuning:
+    beside --from (or --use actual, or a numeric --ratio) with nothing fine-tuned it changed
+    nothing and was accepted in silence. Refused there, as the curvature flags are (exit 2,
+    nothing written); it still seeds prune's --finetune-epochs."""
+    out = tmp_path / "p.pt"
+    command, rest = args[0], [a.format(saved=saved_bounds, out=out) for a in args[1:]]
+    result = cli(command, own_ckpt, *SAMPLES, *rest, "--seed", "3")
+    if passes:
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2, result.output
+    assert "--seed has no effect" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()

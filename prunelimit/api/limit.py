@@ -231,10 +231,20 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
     if past:
         fix = f", or train with l1 ({l1_training()})" if regime.train_with_l1 else ""
         return [f"{regime.finding}, and the prediction overshoots, {past}; {measured_advice()}{fix}"]
-    points, lie = ("ρ_L and to ρ*", "neither lies") if check.lower is not None else ("ρ*", "it does not lie")
-    return [f"{regime.finding}, the regime ρ* assumes, yet pruning one-shot to {points} less {100 * LARGE_GAP:g} "
-            f"points keeps the analysis loss within L + ε = {check.loss_limit:.4g} (measured), so {lie} past the "
-            f"limit one-shot pruning reaches; {said('`prunelimit verify`', 'prunelimit.verify')} measures it"]
+    points = [(name, removed) for name, removed in (("ρ_L", check.lower_removed),
+                                                    (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted_removed))
+              if removed is not None]
+    measured = " and to ".join(name for name, removed in points if removed)
+    unpruned = " and to ".join(name for name, removed in points if not removed)
+    verify = f"{said('`prunelimit verify`', 'prunelimit.verify')} measures it"
+    if not measured:  # ⌈ρN⌉ is 0 there: the dense model's loss, nothing of the limit
+        return [f"{regime.finding}, the regime ρ* assumes; pruning one-shot to {unpruned} removes no weight, so "
+                f"nothing was measured of the limit one-shot pruning reaches; {verify}"]
+    lie = "neither lies" if " and " in measured else "it does not lie"
+    skipped = f" (to {unpruned} it removes no weight: not measured)" if unpruned else ""
+    return [f"{regime.finding}, the regime ρ* assumes, yet pruning one-shot to {measured} keeps the analysis loss "
+            f"within L + ε = {check.loss_limit:.4g} (measured){skipped}, so {lie} past the limit one-shot pruning "
+            f"reaches; {verify}"]
 
 
 def _overshot(check: "OvershootCheck") -> str | None:

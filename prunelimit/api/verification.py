@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -62,7 +60,7 @@ class PredictedLimit:
         """The prediction a ``bounds``/``verify`` JSON document records; ``InputError`` (exit
         3) naming the field when it is not one."""
         from prunelimit.errors import InputError
-        from prunelimit.gate_rules import REPORT_SCHEMAS, measured_value, recorded_warnings
+        from prunelimit.gate_rules import REPORT_SCHEMAS, check_stated_plus_minus, measured_value, recorded_warnings
 
         if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
             raise InputError(f"{path} is not a prunelimit bounds report; write it with `prunelimit bounds --json`")
@@ -79,7 +77,7 @@ class PredictedLimit:
         if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0 \
                 or not math.isfinite(epsilon):
             raise InputError(f"{path}: epsilon is missing or not a positive number")
-        _check_stated_plus_minus(path, report.get("prediction"))
+        check_stated_plus_minus(path, report.get("prediction"))
         recorded = report.get("bounds")
         has_lower = isinstance(recorded, dict) and recorded.get("lower") is not None
         lower = measured_value(report, "lower", path) if has_lower else None
@@ -93,26 +91,6 @@ class PredictedLimit:
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
                    recorded_warnings(report), True, body, str(path), _stated_uncertainty(report))
-
-
-def _check_stated_plus_minus(path: str, prediction: Any) -> None:
-    """Refuse (``InputError``, exit 3) a ``prediction.uncertainty`` that is no object or whose
-    ``plus_minus`` is neither null nor a finite number ≥ 0: such a ± was read as none stated,
-    and a gate failed its rule for a reason the file did not give. Null or absent (an older
-    report) stays "none stated"."""
-    from prunelimit.errors import InputError
-    from prunelimit.report.safe import clipped
-
-    stated = prediction.get("uncertainty") if isinstance(prediction, dict) else None
-    if stated is None:
-        return
-    value = stated.get("plus_minus") if isinstance(stated, dict) else stated
-    field = "prediction.uncertainty" + (".plus_minus" if isinstance(stated, dict) else "")
-    if not isinstance(stated, dict) or (value is not None and (
-            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf)):
-        raise InputError(f"{path}: {field} is {clipped(json.dumps(value))}, not "
-                         f"{'a ± (a number ≥ 0) or null' if isinstance(stated, dict) else 'an object'}: the file was "
-                         "edited or damaged; store it again with `prunelimit bounds --json`")
 
 
 def _stated_uncertainty(report: dict) -> "Uncertainty | None":

@@ -611,6 +611,12 @@ def _typed(ctx, *names: str) -> list[str]:
     return [name for name, where in _given(ctx, list(names)).items() if where == "on the command line"]
 
 
+def _refuse_unseeded(ctx, reason: str, fix: str) -> None:
+    """``--seed`` typed where ``reason`` leaves nothing drawn at random (no spectrum's probes or
+    subset, nothing fine-tuned): it would change nothing in silence."""
+    _refuse_unused(_typed(ctx, "seed"), f"nothing is drawn at random ({reason})", fix)
+
+
 def _refuse_unused(typed: list[str], reason: str, fix: str) -> None:
     """Refuse the first of ``typed``, flags that ``reason`` leaves without effect, naming ``fix``."""
     if typed:

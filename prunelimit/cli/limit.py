@@ -20,9 +20,9 @@ from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
     _SPECTRUM_OPTIONS, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
-    _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices, emit, given_file,
-    given_path, handled, shared,
+    _given, _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
+    _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices,
+    emit, given_file, given_path, handled, shared,
 )
 
 Scope = choices("Scope", SCOPES)
@@ -122,6 +122,10 @@ def verify(
             _refuse_unused_prediction_flags(o, f"the prediction and its ε are read from {from_report}",
                                             "drop --from to compute them")
             _refuse_stale_config_options(o, options, from_report)
+            if not refit:
+                _refuse_unseeded(ctx, f"the prediction is read from {from_report}, and nothing is fine-tuned without "
+                                 "--refit",
+                                 "add --refit (its fine-tuning is seeded), or drop --from")
         api.check_verify_options(acc_drop, sweep)
         _check_finetune(finetune_epochs, finetune_lr)
         if refit and finetune_epochs < 1:
@@ -174,7 +178,11 @@ def gate(
         preflight([optional("--junit", junit, "xml", overwrite=True)],
                   _inputs_of(o, checkpoint, baseline, from_report, *policy_baselines))
         options = _curvature(o)
-        gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy)
+        # a rule written in the file is fixed there: its fix names the key, not a flag
+        in_config = [name for name, where in _given(ctx, ["min_ratio", "max_drop"]).items()
+                     if where == "in the --config file"]
+        gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy,
+                                        None if o.config is None else str(o.config), in_config)
         if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
             _refuse_unused_prediction_flags(o, "every rule uses the measured limit (--use actual), which computes no "
                                             "spectrum", "gate on --use lower|predicted", _SPECTRUM_OPTIONS)
@@ -183,6 +191,10 @@ def gate(
                                             "drop --from to compute it")
             _refuse_stale_config_options(o, options, from_report)
         computes = needs_spectrum(gate_rules) and from_report is None
+        if not computes:
+            _refuse_unseeded(ctx, f"the prediction is read from {from_report}" if needs_spectrum(gate_rules) else
+                             "every rule uses the measured limit (--use actual), which computes no spectrum",
+                             "drop --from to compute it" if needs_spectrum(gate_rules) else "gate on --use lower|predicted")
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         steps = api.curvature_steps(inputs, options) if computes else 0

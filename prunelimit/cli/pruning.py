@@ -24,7 +24,7 @@ from prunelimit.cli.common import (
     BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
-    _refuse_unused_prediction_flags, _spectral_options,
+    _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options,
     _steps, _store, _typed, _warn, _write_report, app, choices, emit, given_path, handled, shared,
 )
 
@@ -117,6 +117,11 @@ def prune(
         if finetune_epochs == 0:
             _refuse_unused(_typed(ctx, "finetune_lr"), "nothing is fine-tuned without --finetune-epochs",
                            "add --finetune-epochs N")
+            if ratio not in ("auto", "lower") or from_report is not None:
+                given = f"--ratio {ratio} is given" if from_report is None else \
+                    f"the prediction is read from {from_report}"
+                _refuse_unseeded(ctx, f"{given}, and nothing is fine-tuned without --finetune-epochs",
+                                 "add --finetune-epochs N (its fine-tuning is seeded)")
         formats = ("prunelimit", *[f for f in (format or []) if f != "prunelimit"])
         preflight([*api.prune_outputs(output, formats).values(), report_output(report)],
                   _inputs_of(o, checkpoint, eval_data, from_report), force)

@@ -164,6 +164,13 @@ class _InPlacePruner:
             p.copy_(w * keep.to(w.device))
 
     @torch.no_grad()
+    def removes(self, ratio: float) -> int:
+        """The non-zero weights pruning to ``ratio`` zeroes: none where ⌈ρN⌉ is 0 or falls on
+        weights that are zero already."""
+        return sum(int((~keep.to(w.device, torch.bool) & (w != 0)).sum())
+                   for w, keep in zip(self.original, self.order.keep_masks(ratio)))
+
+    @torch.no_grad()
     def restore(self) -> None:
         for p, w in zip(self.params, self.original):
             p.copy_(w)
@@ -226,6 +233,9 @@ class OvershootCheck:
     predicted: CurvePoint  # the model pruned to ρ* − LARGE_GAP (0 at least)
     lower: CurvePoint | None  # ... to ρ_L (None: no bound computed)
     seconds: float
+    # the non-zero weights each point zeroes: at 0 its loss is the dense one, no measurement of the limit
+    predicted_removed: int
+    lower_removed: int | None
 
     @property
     def loss_limit(self) -> float:
@@ -260,8 +270,10 @@ def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon
     start = time.perf_counter()
     ratios = [0.0, max(0.0, ratio - LARGE_GAP)] + ([] if lower is None else [lower])
     dense, predicted, *rest = prune_curve(model, batches, loss_fn, ratios, scope=scope, selection=selection)
+    pruner = _InPlacePruner(model, scope, selection)  # reads the weights' order; changes nothing
+    removed = [pruner.removes(r) for r in ratios[1:]] + [None]
     return OvershootCheck(dense.loss, float(epsilon), predicted, rest[0] if rest else None,
-                          time.perf_counter() - start)
+                          time.perf_counter() - start, removed[0], removed[1])
 
 
 def keeps_accuracy(dense: float, accuracy: float, acc_drop: float) -> bool:

@@ -125,3 +125,26 @@ def test_a_model_that_does_not_look_l1_trained_but_does_not_overshoot_is_not_sai
     (warning,) = _about_the_regime(rep.warnings)
     assert "overshoot" not in warning and "does not look l1-trained" in warning
     assert f"within L + ε = {rep.overshoot.loss_limit:.4g}" in warning
+
+
+@pytest.mark.parametrize("weights", [1, 2])
+def test_a_check_that_pruned_no_weight_claims_no_measurement(weights) -> None:
+    """With one or two prunable weights, ρ_L and ρ* − 5 points round to ratios where
+    one-shot pruning (⌈ρN⌉ weights) removes none, and the warning said that pruning there
+    "keeps the analysis loss within L + ε (measured)": the dense model's loss, no
+    measurement of the limit. It now says that the check pruned no weight."""
+    torch.manual_seed(0)
+    model = nn.Linear(weights, 1)
+    x = torch.randn(64, weights)
+    y = 0.5 * x.sum(1, keepdim=True) + 0.1
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(300):
+        optimizer.zero_grad()
+        F.mse_loss(model(x), y).backward()
+        optimizer.step()
+    report = prunelimit.bounds(model, (x, y), loss="mse", batch_size=16, method="exact")
+    checked = report.overshoot.to_json()["checked"]
+    assert checked["predicted"]["ratio"] == checked["lower"]["ratio"] == 0.0  # ⌈0 · N⌉: no weight
+    said = " ".join(report.warnings)
+    assert "(measured)" not in said and "keeps the analysis loss within" not in said
+    assert "removes no weight" in said
