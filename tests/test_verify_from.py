@@ -381,7 +381,8 @@ def test_a_config_file_refusing_a_key_lists_the_option_names(cli, own_ckpt, tmp_
     config.write_text("gate:\n  form: b.json\n")
     result = cli("gate", own_ckpt, "--config", config)
     assert result.exit_code == 2
-    assert "from," in result.stderr and "from_report" not in result.stderr
+    # the nearest option is named as a config file spells it, never by its internal name
+    assert "did you mean 'from'?" in result.stderr and "from_report" not in result.stderr
 
 
 def test_a_failed_gate_prints_each_rules_fix_in_the_log_the_json_and_junit(cli, own_ckpt, saved_bounds, tmp_path,
