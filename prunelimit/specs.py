@@ -204,6 +204,48 @@ def _package_hint(path: Path, attr: str, what: str) -> str:
                    f"{root} (the folder above {package.name}) on sys.path"))
 
 
+def _current_folder_holding(name: str | None) -> str | None:
+    """The current folder, when it holds the top-level module or package of ``name`` and is
+    not on ``sys.path``; else ``None``."""
+    if not name:
+        return None
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the current folder was removed
+        return None
+    top = name.partition(".")[0]
+    if not ((here / top).is_dir() or (here / f"{top}.py").is_file()):
+        return None
+    on_path = any(Path(entry or ".").resolve() == here for entry in sys.path if isinstance(entry, str))
+    return None if on_path else str(here)
+
+
+def _import_module(target: str) -> Any:
+    """``importlib.import_module(target)``, else from the current folder when it holds the
+    module found missing (the spec's package or a helper module it imports): ``python -m
+    prunelimit`` has that folder on ``sys.path``, the installed command does not, and a user
+    cannot see that difference. The folder goes last, so nothing installed is shadowed."""
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        folder = _current_folder_holding(exc.name)
+        if folder is None:
+            raise
+    sys.path.append(folder)
+    return importlib.import_module(target)
+
+
+def _not_found_hint(exc: BaseException, target: str) -> str:
+    """Where to put a spec's top-level package found nowhere (neither the current folder nor
+    ``sys.path`` holds it); nothing for other failures: a module missing from a package that
+    was found, or one the user's code imports."""
+    top = target.partition(".")[0]
+    if not isinstance(exc, ModuleNotFoundError) or exc.name != top:
+        return ""
+    return "; " + said(f"run prunelimit from the folder holding {top}, or add that folder to PYTHONPATH",
+                       f"work in the folder holding {top}, or add that folder to sys.path")
+
+
 def resolve_callable(target: str, attr: str, what: str, contract: str = "a function") -> Callable[..., Any]:
     """Import ``attr`` from ``path/to/file.py`` or ``package.module``; ``contract`` says what
     it must be (``factory(**k=v) -> nn.Module``), for the message when it is no callable."""
@@ -224,9 +266,10 @@ def resolve_callable(target: str, attr: str, what: str, contract: str = "a funct
     else:
         try:
             with fresh_user_code():
-                module = importlib.import_module(target)
+                module = _import_module(target)
         except USER_CODE_ERRORS as exc:
-            raise InputError(f"could not import {what} module {target!r}: {user_failure(exc)}") from exc
+            raise InputError(f"could not import {what} module {target!r}: {user_failure(exc)}"
+                             f"{_not_found_hint(exc, target)}") from exc
     missing = object()
     fn = getattr(module, attr, missing)
     if fn is missing:
