@@ -674,7 +674,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     """
     validate.callback("progress", progress, *_PROGRESS)
     epochs = refit_epochs(refit, finetune_epochs, finetune_lr)
-    prediction_from = _prediction_source(prediction_from, options)
+    prediction_from = _prediction_source(prediction_from, options, refit=bool(epochs))
     size = batch_size_for(batch_size, data, eval_data)
     with _inputs(model, data, loss=loss, batch_size=batch_size, eval_data=eval_data, include=include,
                  exclude=exclude) as given:
@@ -686,17 +686,25 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
                           epochs, finetune_lr, prediction_from=prediction_from)
 
 
-def _prediction_source(source: Any, options: Mapping[str, Any]) -> "str | api.BoundsReport | None":
+def _prediction_source(source: Any, options: Mapping[str, Any],
+                       refit: bool | None = None) -> "str | api.BoundsReport | None":
     """``prediction_from`` as the commands take it: a ``BoundsReport`` or a file name (an
     ``OptionError`` naming it for anything else). A curvature option beside it is refused, as
-    the command line refuses the flags beside ``--from``: the saved prediction's are its own."""
+    the command line refuses the flags beside ``--from``: the saved prediction's are its own;
+    but ``seed`` seeds ``verify``'s fine-tuning (``refit``: ``None`` where a call never fine-tunes),
+    as ``--seed`` beside ``--refit``."""
     from prunelimit.gate_rules import file_name
 
     if source is None:
         return None
-    if options:
+    unused = [name for name in options if not (refit and name == "seed")]
+    if unused == ["seed"] and refit is False:
+        raise UsageError.naming("{1} has no effect: the prediction is read from {0}, and nothing is fine-tuned "
+                                "without {2}=True; add {2}=True (its fine-tuning is seeded), or drop {1}",
+                                "prediction_from", "seed", "refit")
+    if unused:
         raise UsageError.naming("{1} has no effect: the prediction and its ε are read from {0}; drop it, or drop {0} "
-                                "to compute the prediction", "prediction_from", next(iter(options)))
+                                "to compute the prediction", "prediction_from", unused[0])
     return source if isinstance(source, api.BoundsReport) else file_name("prediction_from", source)
 
 

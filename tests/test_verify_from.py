@@ -541,6 +541,7 @@ def test_a_failed_policy_rule_names_its_key_in_the_file_in_the_log_the_json_and_
     (("prune", "--ratio", "auto", "--from", "{saved}", "-o", "{out}"), False),
     (("prune", "--ratio", "0.5", "-o", "{out}"), False),
     (("prune", "--ratio", "auto", "--from", "{saved}", "--finetune-epochs", "1", "-o", "{out}"), True),
+    (("verify", "--from", "{saved}", "--refit", "--finetune-epochs", "1"), True),  # as the library's seed=
 ])
 def test_a_seed_where_nothing_is_drawn_is_refused(cli, own_ckpt, saved_bounds, no_curvature, tmp_path, args, passes):
     """--seed draws SLQ's probes and the Hessian's subset, and the shuffling of fine-tuning:

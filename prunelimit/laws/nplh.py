@@ -38,6 +38,7 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.report.rounding import percent_digits
 from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
@@ -643,7 +644,7 @@ def _slope_warnings(alpha0_ci: tuple[float, float], n: int, confidence: float) -
     the fitted α0 and c, printed as a law, are not one (3 points on a line gave [-0.65, 2.97])."""
     if alpha0_ci[0] > 0:
         return ()
-    return (f"the {confidence:.0%} interval of alpha0 [{alpha0_ci[0]:.3g}, {alpha0_ci[1]:.3g}] reaches 0: the {n} "
+    return (f"the {percent_digits(confidence, 0)}% interval of alpha0 [{alpha0_ci[0]:.3g}, {alpha0_ci[1]:.3g}] reaches 0: the {n} "
             "points in the fit region are too few or too noisy to pin the law's slope; record more points there",)
 
 

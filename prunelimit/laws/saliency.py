@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from prunelimit.curvature.hvp import native_recurrence
+from prunelimit.curvature.hvp import native_recurrence, reentrant_checkpoint_error, reentrant_checkpoints
 from prunelimit.data.batches import Batches, LossFn, batch_size
 from prunelimit.errors import InputError, UsageError, said
 from prunelimit.models.params import ParamSelection, required_prunable
@@ -106,10 +106,13 @@ def mean_gradients(
     mean_sq = [torch.zeros_like(e) for e in effective]
     for batch in batches:
         leaves = [e.detach().requires_grad_(True) for e in effective]
-        # in eval mode (the default) cuDNN's recurrent kernels have no backward, as for the HVPs
-        with native_recurrence(model, effective[0].device):
+        # in eval mode (the default) cuDNN's recurrent kernels have no backward, as for the HVPs;
+        # a reentrant checkpoint segment gives its weights no gradient, which would read as 0 saliency
+        with native_recurrence(model, effective[0].device), reentrant_checkpoints() as seen:
             loss = loss_fn(WeightOverride(model, dict(zip(names, leaves))), batch)
             grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+        if seen and None in grads:
+            raise reentrant_checkpoint_error()
         w = batch_size(batch) / total
         for i, g in enumerate(grads):
             if g is None:  # tensor unused by this loss: zero gradient

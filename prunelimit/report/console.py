@@ -221,7 +221,7 @@ def uncertainty_text(u: dict | None) -> str:
         data = [] if u.get("data") is None else [f"data {points(u['data'])} s.e.{of_parts}"]
         parts = [steps, probes, *data] + ([grid] if grid else [])
     statistical = u.get("steps_kind") != "exact" or u.get("data") is not None
-    level = f"{100 * u.get('level', 0.95):.0f} %; " if statistical else ""
+    level = f"{percent_digits(u.get('level', 0.95), 0)} %; " if statistical else ""
     return f"± {points(total)} ({level}{', '.join(parts)})"
 
 
@@ -295,7 +295,7 @@ def render_bounds(rep) -> None:
 def render_nplh(fit) -> None:
     d = fit.to_json()
     table = folding_table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
-    table.add_row("α0", f"{fit.alpha0:.4f}  [{d['alpha0_ci'][0]:.4f}, {d['alpha0_ci'][1]:.4f}] ({100 * fit.confidence:.0f} % CI)")
+    table.add_row("α0", f"{fit.alpha0:.4f}  [{d['alpha0_ci'][0]:.4f}, {d['alpha0_ci'][1]:.4f}] ({percent_digits(fit.confidence, 0)} % CI)")
     table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
     table.add_row("R²", f"{fit.r2:.4f}")
     table.add_row("region (density)", f"{pct(fit.region_low)} – {pct(fit.region_high)}"

@@ -21,6 +21,7 @@ from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import delta_text, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
+from prunelimit.report.rounding import percent_digits
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
@@ -176,16 +177,16 @@ def _format(value: Any, kind: str = "number") -> str:
         # a side the points leave free is infinite, which JSON writes null: the console's word for it
         return "[" + ", ".join("unbounded" if v is None else f"{v:.4g}" for v in value) + "]"
     if kind == "range":
-        return f"{100 * value['low']:.2f} % – {100 * value['high']:.2f} %"
+        return f"{percent_digits(value['low'])} % – {percent_digits(value['high'])} %"
     if value is None:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         if kind == "ratio":
-            return f"{100 * value:.2f} % removed · {100 * (1 - value):.2f} % kept"
+            return f"{percent_digits(value)} % removed · {percent_digits(1 - value)} % kept"
         if kind == "percent":
-            return f"{100 * value:.2f} %"
+            return f"{percent_digits(value)} %"
         if kind == "points":
             return f"{value:.2f} pt"
         return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"

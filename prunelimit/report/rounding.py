@@ -48,14 +48,21 @@ def value_text(value: float, half_width: float | None, least: int = 0, most: int
 
 def percent_text(ratio: float, half_width: float | None) -> str:
     """``ratio`` in percent to the decimal its ``half_width`` (ratio units) is shown to in
-    points; two decimals beside a ± of 0 or none, as a ratio is shown alone."""
-    stated = _stated(half_width) and half_width > 0
-    return value_text(100 * ratio, 100 * half_width if stated else None, least=0 if stated else 2)
+    points; beside a ± of 0 or none, as a ratio is shown alone (:func:`percent_digits`)."""
+    if _stated(half_width) and half_width > 0:
+        return value_text(100 * ratio, 100 * half_width, least=0)
+    return percent_digits(ratio)
 
 
-def percent_digits(fraction: float) -> str:
-    """``fraction`` in percent to two decimals, or to two significant digits where two
-    decimals show none: a tiny non-zero fraction (a requested density of 0.00004) read ``0.00``."""
+def percent_digits(fraction: float, places: int = 2) -> str:
+    """``fraction`` in percent to ``places`` decimals, or to as many more as tell it from the
+    ends: a tiny non-zero fraction keeps two significant digits (a requested density of
+    0.00004 read ``0.00``), one short of 1 the decimals that keep it under 100 (``99.996``,
+    not ``100.00``)."""
     value = 100 * fraction
-    places = 2 if value == 0 or abs(value) >= 0.005 else decimals(abs(value), least=2)
+    if value != 0 and float(f"{value:.{places}f}") == 0:
+        places = decimals(abs(value), least=places)
+    # 17 significant digits tell any double from 100: the loop ends
+    while value != 100 and float(f"{value:.{places}f}") == 100 and places < 17:
+        places += 1
     return f"{value:.{places}f}"

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from prunelimit.curvature.layers import BlockCost, BlockCurvature
+from prunelimit.report.rounding import percent_digits
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath
 from prunelimit.theory.statdim import stat_dim_fraction
@@ -99,8 +100,8 @@ class LayerBreakdown:
         advice = ("prune layer-wise: --scope layer" if self.scope == "global"
                   else "on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
                        "--exclude, or prune less")
-        return [*self.notes] + [f"layer collapse: magnitude pruning at ρ* = {100 * self.ratio:.2f} % removes "
-                f"{100 * layer.sparsity_at_rho:.2f} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
+        return [*self.notes] + [f"layer collapse: magnitude pruning at ρ* = {percent_digits(self.ratio)} % removes "
+                f"{percent_digits(layer.sparsity_at_rho)} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
                 f"that empties a layer breaks the network whatever the prediction says ({advice})"
                 for layer in self.layers if layer.collapsed]
 

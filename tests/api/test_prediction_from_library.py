@@ -77,3 +77,20 @@ def test_curvature_options_beside_a_read_prediction_are_refused(model, train, co
 def test_a_prediction_from_of_another_kind_is_refused_naming_it(model, train):
     with pytest.raises(OptionError, match="prediction_from"):
         prunelimit.verify(model, train, prediction_from=0.8)
+
+
+def test_a_seed_beside_a_read_prediction_seeds_the_refit_as_the_command_line_does(model, train, computed):
+    """``--seed`` beside ``verify --from --refit`` seeds the fine-tuning; the library refused
+    ``seed=`` beside ``prediction_from`` even with ``refit=True``. Now its refit is the one a
+    computed prediction's run with that seed measures, and without ``refit`` (nothing drawn)
+    ``seed`` is still refused, naming the fix."""
+    refit = dict(refit=True, finetune_epochs=1, sweep=0)
+    read = prunelimit.verify(model, train, prediction_from=computed, seed=3, **refit)
+    assert read.refit == prunelimit.verify(model, train, method="exact", seed=3, **refit).refit
+    with pytest.raises(UsageError, match="seed has no effect") as caught:
+        prunelimit.verify(model, train, prediction_from=computed, seed=3)
+    assert "add refit=True" in str(caught.value)
+    for call in (lambda: prunelimit.gate(model, train, min_ratio=0.0, prediction_from=computed, seed=3),
+                 lambda: prunelimit.prune(model, "auto", train, prediction_from=computed, seed=3)):
+        with pytest.raises(UsageError, match="seed has no effect"):  # nothing fine-tunes there
+            call()

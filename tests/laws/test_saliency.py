@@ -137,3 +137,47 @@ def test_gradient_saliencies_run_without_cudnn_on_a_recurrent_model(monkeypatch,
     batches = [(torch.randn(6, 4, 3), torch.arange(6) % 3)]
     compute_saliency(model, batches, cross_entropy_loss, metric, flux_repeats=1, flux_fraction=0.5)
     assert entered and all(m is model and d == torch.device("cpu") for m, d in entered)
+
+
+class _Checkpointed(nn.Module):
+    """Linear(4→3), tanh, then Linear(3→2), with the ``segment`` ("first" or "second") run
+    under ``torch.utils.checkpoint``, reentrant or not."""
+
+    def __init__(self, segment: str, reentrant: bool) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(IN, OUT), nn.Linear(OUT, 2)
+        self.segment, self.reentrant = segment, reentrant
+
+    def forward(self, x):
+        from torch.utils import checkpoint
+
+        run = lambda fn, t: checkpoint.checkpoint(fn, t, use_reentrant=self.reentrant)  # noqa: E731
+        first = lambda t: torch.tanh(self.a(t))  # noqa: E731
+        h = run(first, x) if self.segment == "first" else first(x)
+        return run(self.b, h) if self.segment == "second" else self.b(h)
+
+
+@pytest.mark.parametrize("segment", ["first", "second"])
+def test_a_reentrant_checkpoint_is_refused_as_the_hessian_refuses_it(segment):
+    """"first": torch gave the segment's weights no gradient, only a warning, and their
+    gradient saliency read 0 (all 12 of a.weight's); "second": torch.autograd.grad's
+    RuntimeError escaped. Non-reentrant checkpointing gives the plain model's saliency."""
+    import warnings
+
+    from prunelimit.curvature.hvp import reentrant_checkpoint_error
+    from prunelimit.data.batches import cross_entropy_loss
+    from prunelimit.errors import InputError
+
+    gen = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(16, IN, generator=gen, dtype=torch.float64), torch.randint(0, 2, (16,), generator=gen))]
+
+    def saliency(reentrant: bool | None):
+        torch.manual_seed(0)
+        model = _Checkpointed(segment if reentrant is not None else "none", bool(reentrant)).double()
+        return compute_saliency(model, batches, cross_entropy_loss, "gradient").scores
+
+    np.testing.assert_allclose(saliency(False), saliency(None), rtol=0, atol=1e-12)
+    with pytest.raises(InputError) as refused, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own warning for the "first" segment
+        saliency(True)
+    assert str(refused.value) == str(reentrant_checkpoint_error())

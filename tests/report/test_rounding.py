@@ -49,3 +49,36 @@ def test_a_tiny_requested_density_is_printed_as_it_is() -> None:
 
     assert pct(0.00004) == "0.0040 %"
     assert "off the requested 0.0040% " in _missed_target(0.1089, 0.00004, [])[0]
+
+
+@pytest.mark.parametrize("fraction, places, text", [
+    (0.99996, 2, "99.996"), (0.9999999, 2, "99.99999"), (1.00004, 2, "100.004"), (1.0, 2, "100.00"),
+    (0.99996, 0, "99.996"), (0.95, 0, "95"), (0.9996, 1, "99.96"), (0.0004, 1, "0.040"), (0.0, 1, "0.0"),
+])
+def test_a_percent_rounds_to_an_end_only_when_it_is_the_end(fraction, places, text) -> None:
+    """99.996 % at two decimals is "100.00": a fraction short of 1 read as all of it (and one
+    above 0 as none); the decimals that tell it from the end are kept."""
+    assert percent_digits(fraction, places) == text
+
+
+def test_a_ratio_just_short_of_one_is_not_printed_as_all_of_it() -> None:
+    """Beside a ± of 0 (an exact spectrum) the console, progress status and HTML report read
+    ρ* = 0.99996 as 100.00 %."""
+    from prunelimit.report.html import _format
+    from prunelimit.report.rounding import percent_text
+
+    assert percent_text(0.99996, 0.0) == "99.996"
+    assert estimate_line(0.99996, None).startswith("ρ* = 99.996 %")
+    assert _format(0.99996, "ratio") == "99.996 % removed · 0.0040 % kept"
+    assert _format({"low": 0.99996, "high": 1.0}, "range") == "99.996 % – 100.00 %"
+
+
+def test_hyperflux_does_not_say_it_closes_all_the_gates_when_it_closes_fewer(cli, tmp_path) -> None:
+    """``--target-density 0.00004`` from a dense start closes 99.996 % of the open gates; the
+    refusal said "closes 100% of the open gates"."""
+    result = cli("hyperflux", "--model", "mlp:64,1000,10", "--data", "digits:train", "--max-samples", "256",
+                 "--target-density", "0.00004", "--pruning-epochs", "12", "--gate-lr", "0.001",
+                 "--regrowth-epochs", "0", "--threads", "1", "-o", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert "closes 99.996% of the open gates" in result.output
+    assert not (tmp_path / "out").exists()
