@@ -197,13 +197,19 @@ def prune_curve(
     progress: Progress | None = None,
 ) -> list[CurvePoint]:
     """Loss and accuracy after one-shot pruning to each ratio (the brute-force sweep)."""
-    out = []
     with _pruned(model, scope, selection) as pruner:
-        for k, ratio in enumerate(ratios):
-            pruner.set_ratio(ratio)
-            out.append(_point(model, batches, eval_batches, loss_fn, ratio))
-            if progress is not None:
-                progress(k + 1, len(ratios))
+        return _curve(pruner, model, batches, eval_batches, loss_fn, ratios, progress)
+
+
+def _curve(pruner: _InPlacePruner, model: nn.Module, batches: Batches, eval_batches: Batches | None,
+           loss_fn: LossFn, ratios: Sequence[float], progress: Progress | None = None) -> list[CurvePoint]:
+    """:func:`prune_curve` with ``pruner`` (its weights' order) made already."""
+    out = []
+    for k, ratio in enumerate(ratios):
+        pruner.set_ratio(ratio)
+        out.append(_point(model, batches, eval_batches, loss_fn, ratio))
+        if progress is not None:
+            progress(k + 1, len(ratios))
     return out
 
 
@@ -269,9 +275,9 @@ def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon
     loss tolerance ``epsilon``: two or three passes over ``batches`` (the dense one included)."""
     start = time.perf_counter()
     ratios = [0.0, max(0.0, ratio - LARGE_GAP)] + ([] if lower is None else [lower])
-    dense, predicted, *rest = prune_curve(model, batches, loss_fn, ratios, scope=scope, selection=selection)
-    pruner = _InPlacePruner(model, scope, selection)  # reads the weights' order; changes nothing
-    removed = [pruner.removes(r) for r in ratios[1:]] + [None]
+    with _pruned(model, scope, selection) as pruner:  # one sort of the weights for the losses and the counts
+        dense, predicted, *rest = _curve(pruner, model, batches, None, loss_fn, ratios)
+        removed = [pruner.removes(r) for r in ratios[1:]] + [None]
     return OvershootCheck(dense.loss, float(epsilon), predicted, rest[0] if rest else None,
                           time.perf_counter() - start, removed[0], removed[1])
 
