@@ -7,7 +7,9 @@ from any checkpoint, the values the model's and the loss's code computes with be
 tensors (plain attributes, hooks, closures, the globals the user's functions read and what
 they read of the user's other modules, by the names in their code and its strings:
 ``_Values``; and the files, folders and environment variables every string they hold
-names, by what those hold: :mod:`prunelimit.cache_reads`), the analysis batches themselves (so a
+names, by what those hold: :mod:`prunelimit.cache_reads`; and the files the code opened while
+the model loaded and the first batch ran, however their paths were built, by their bytes:
+:mod:`prunelimit.cache_opened`), the analysis batches themselves (so a
 rewritten ``tensors:`` file, an edited image folder or a new ``--max-samples`` all change
 it), the source files of user code (``--model``/``--loss`` files and modules, and those defining
 the model's classes) by their module names and bytes, the parameter selection, the device type and torch's float
@@ -50,6 +52,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
 import numpy as np
 
 from prunelimit import __version__
+from prunelimit.cache_opened import opened_lines, recording_opens
 from prunelimit.cache_reads import (
     file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths,
 )
@@ -132,7 +135,12 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     folders = sorted({Path(source).parent for source in code})
     named = values.strings | sibling_paths(values.strings, code)
     _update_json(digest, {"paths": named_paths(named, folders), "environment": named_variables(values.strings)})
-    return with_witness(digest.hexdigest(), loss_witness(inputs))
+    # what it opened, however the path was built (a library call's model opens its files here)
+    with recording_opens(set(inputs.opened)) as opened:
+        witness = loss_witness(inputs)
+    checkpoint = Path(path).resolve() if path is not None else None
+    _update_json(digest, {"opened": opened_lines(opened, lambda p: is_installed(p) or Path(p).resolve() == checkpoint)})
+    return with_witness(digest.hexdigest(), witness)
 
 
 # how far the first batch's loss may move between the run that stored an entry and one that reads

@@ -48,7 +48,7 @@ PATH_MAX = 4096
 SYSTEM_FOLDERS = (Path("/proc"), Path("/sys"), Path("/dev"))
 # the result cache's own entries and their temporary files (``cache.Store.entry_path``): a
 # folder or pattern that reaches the cache folder must not change with every entry written
-_ENTRY = re.compile(r"\.?[0-9a-f]{64}\.entry(\..+\.tmp)?")
+ENTRY_NAME = re.compile(r"\.?[0-9a-f]{64}\.entry(\..+\.tmp)?")
 _VARIABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _PATTERN = re.compile(r"[*?[]")
 # a replacement field of ``str.format`` or of ``%`` formatting, and their escaped braces and percent
@@ -296,7 +296,7 @@ def _paths(text: str, bases: Sequence[Path]) -> list[tuple[str, Path]]:
                 raise TypeError(f"pattern {text!r}, which the model's or the loss's code names, matches over "
                                 f"{FOLDER_ENTRIES:,} paths")
             found += [(Path(m).relative_to(root).as_posix(), Path(m)) for m in sorted(matches)
-                      if not _ENTRY.fullmatch(Path(m).name)]
+                      if not ENTRY_NAME.fullmatch(Path(m).name)]
         return found
     if os.path.isabs(text):
         return [("", Path(text))]
@@ -318,7 +318,7 @@ def _content(path: Path, code_folders: Sequence[Path]) -> str | None:
         if any(folder.is_relative_to(system) for system in SYSTEM_FOLDERS):
             return None
         if stat.S_ISREG(info.st_mode):
-            return _file_content(path, info, FILE_BYTES_KEYED)
+            return file_content(path, info, FILE_BYTES_KEYED)
         if not stat.S_ISDIR(info.st_mode):
             return None
     except (OSError, ValueError):  # unreadable, a name the system refuses: the string alone
@@ -328,7 +328,7 @@ def _content(path: Path, code_folders: Sequence[Path]) -> str | None:
     return "folder " + _folder_content(folder)
 
 
-def _file_content(path: Path, info: os.stat_result, budget: int) -> str:
+def file_content(path: Path, info: os.stat_result, budget: int) -> str:
     if info.st_size <= budget:
         try:
             return file_sha256(path)
@@ -352,7 +352,7 @@ def _folder_content(folder: Path) -> str:
                             f"{FOLDER_ENTRIES:,} entries")
         where = Path(top).relative_to(folder).as_posix()
         digest.update(f"{where}/:{','.join(folders)}\n".encode())
-        for name in sorted(f for f in files if not _ENTRY.fullmatch(f)):
+        for name in sorted(f for f in files if not ENTRY_NAME.fullmatch(f)):
             try:
                 info = (Path(top) / name).stat()
             except OSError:  # a broken link
@@ -360,7 +360,7 @@ def _folder_content(folder: Path) -> str:
             if info is None or not stat.S_ISREG(info.st_mode):  # never read a FIFO: it would wait
                 digest.update(f"{name}:{'-' if info is None else stat.S_IFMT(info.st_mode)}\n".encode())
                 continue
-            content = _file_content(Path(top) / name, info, budget)
+            content = file_content(Path(top) / name, info, budget)
             budget -= info.st_size if info.st_size <= budget else 0
             digest.update(f"{name}:{content}\n".encode())
     return digest.hexdigest()

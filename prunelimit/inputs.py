@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from prunelimit.cache_opened import recording_opens
 from prunelimit.data.batches import Batch, LossFn, cross_entropy_loss, mse_loss, to_device
 from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, CriterionLoss, PointwiseLoss, resolve_loss,
                                   user_loss_name)
@@ -40,6 +41,9 @@ class Inputs:
     # what qualifies the inputs as loaded, for the reports' warnings: the prunable set in use
     # (``resolve_selection``), a training record's unused entries, parameters the loss never reaches
     load_warnings: tuple[str, ...] = ()
+    # the files the user's code opened while the model and the loss were loaded and run on the
+    # first batch (``cache_opened.recording_opens``): the result cache keys their bytes
+    opened: frozenset[str] = frozenset()
 
     @property
     def model(self) -> torch.nn.Module:
@@ -87,7 +91,9 @@ def load_inputs(
     ``loss`` ``None``: the loss the file records (``meta.loss``, see :func:`checkpoint_loss`), else ``ce``.
     """
     dev = resolve_device(device)
-    loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
+    opened: set[str] = set()  # not while the data loads: the data counts by its tensors
+    with recording_opens(opened):
+        loaded = load_model(checkpoint, model, trust_pickle=trust_pickle, device=dev)
     resolved = resolve_selection(loaded, include, exclude)
     read = (*loaded.notes, *resolved.warnings)
     for warning in read:  # every command reading the file says so, once
@@ -97,15 +103,17 @@ def load_inputs(
         data = loaded.recorded_spec("data")
     if data is not None or data_from_checkpoint:
         loss = checkpoint_loss(loaded, loss, trust_pickle)
-    loss_fn = resolve_loss(loss or "ce")  # else nothing is evaluated (``info`` without data): no recorded code runs
+    with recording_opens(opened):
+        loss_fn = resolve_loss(loss or "ce")  # else nothing is evaluated (``info`` without data): no recorded code runs
     batches, unreached = None, ()
     if data is not None:
         batches = load_batches(data, batch_size, max_samples, dev, download, recorded)
-        check_compatible(loaded, batches, loss_fn, data)
-        unreached = unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
+        with recording_opens(opened):
+            check_compatible(loaded, batches, loss_fn, data)
+            unreached = unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
         for warning in unreached:
             warnings.warn(warning, stacklevel=2)
-    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*read, *unreached))
+    return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*read, *unreached), frozenset(opened))
 
 
 @dataclass(frozen=True)

@@ -140,9 +140,10 @@ FORWARD_READING_CWD_PY = ("from torch import nn\n\n\nclass Scaled(nn.Sequential)
                           "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
 
 
-# the same read by a name no string of the code holds: the key cannot follow it
+# the same value from an environment variable whose name no string of the code holds (the
+# files the code opens count however their names are built: tests/test_cache_opened.py)
 UNFOLLOWED_PY = FORWARD_READING_CWD_PY.replace(
-    "open('scale.txt')", "open(''.join(chr(c) for c in (115, 99, 97, 108, 101, 46, 116, 120, 116)))")
+    "open('scale.txt').read()", "__import__('os').environ[''.join(chr(c) for c in (80, 76, 83, 67, 65, 76, 69))]")
 
 
 @pytest.mark.parametrize("source, warned", [(FORWARD_READING_CWD_PY, ""),
@@ -152,15 +153,17 @@ def test_gate_after_a_file_read_by_a_relative_path_changed_recomputes(cli, own_c
                                                                       warned):
     """The outside review's case: ``open("scale.txt")`` in forward, run from the checkout; the
     file changed and gate passed on the old spectrum (0.8039 cached against 0.7217 fresh). Read
-    by a name built from character codes, the key stays and served the old spectrum too: the
-    entry's first-batch loss differs, so the read is a miss with a warning."""
+    from a variable named by character codes, the key stays and served the old spectrum too:
+    the entry's first-batch loss differs, so the read is a miss with a warning."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PLSCALE", "1.0")
     (tmp_path / "model.py").write_text(source)
     (tmp_path / "scale.txt").write_text("1.0")
     args = ("--model", "model.py:make", "--max-samples", 300)
     first = _doc(_gate(cli, own_ckpt, "cache", *args))
     assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
     (tmp_path / "scale.txt").write_text("3.0")
+    monkeypatch.setenv("PLSCALE", "3.0")
     result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
     assert warned in result.stderr and "Traceback" not in result.stderr
 
@@ -302,14 +305,14 @@ def test_another_large_file_with_the_same_size_and_times_is_a_miss(tmp_path):
     re-pointed, ``mv`` over it) with the same size and modification time (``cp -p``) and the same
     change time (it ticks by a jiffy: two files copied at once share it; measured on ext4) kept
     the key. Its inode tells them apart."""
-    from prunelimit.cache_reads import _file_content
+    from prunelimit.cache_reads import file_content
 
     def stat(inode: int) -> os.stat_result:  # mode, inode, device, links, uid, gid, size, times (s, then ns)
         return os.stat_result((0o100644, inode, 1, 1, 0, 0, 2**27, 0, 0, 0, 0.0, 0.0, 0.0, 5, 7, 9))
 
     path = tmp_path / "big.bin"
-    assert _file_content(path, stat(11), 2**26) == _file_content(path, stat(11), 2**26)
-    assert _file_content(path, stat(11), 2**26) != _file_content(path, stat(12), 2**26)
+    assert file_content(path, stat(11), 2**26) == file_content(path, stat(11), 2**26)
+    assert file_content(path, stat(11), 2**26) != file_content(path, stat(12), 2**26)
 
 
 def test_a_file_joined_to_the_home_folder_is_keyed(tmp_path, monkeypatch):

@@ -1,0 +1,116 @@
+"""The files the user's code opens while prunelimit loads a model and runs the loss on the first
+analysis batch, as the result cache keys them.
+
+:mod:`prunelimit.cache_reads` keys what the code's strings *name*; a path built at run time from
+computed pieces (``name + ".json"`` with ``name`` read elsewhere, a name made of character codes)
+names nothing there. What the code *opens* does not depend on how its paths are built: while
+recording (:func:`recording_opens`), an audit hook (:func:`sys.addaudithook`, PEP 578) notes each
+file the recording thread opens for reading, and the key holds each one's name and bytes
+(:func:`opened_lines`). Loading and the first batch run on every command before the cache is
+read, so a file opened in place of another, or new bytes in the same one, moves the key of the
+very run that would otherwise have read a stale entry.
+
+Not keyed here: what a module reads while it is imported (once a process: a second command in
+the same process would not read it again, and its key would differ; the strings of its code
+name it, :mod:`prunelimit.cache_reads`), Python code (``.py``, bytecode, extensions: the key
+holds the user's code by other means), installed packages and the system's own views
+(``/proc``); the checkpoint and the data, which count by the tensors read from them; and files
+opened for writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Callable, Iterable, Iterator
+
+from prunelimit.cache_reads import ENTRY_NAME, FILE_BYTES_KEYED, SYSTEM_FOLDERS, file_content
+
+# imports and extension modules: the user's code is keyed by its source (``cache.code_files``)
+CODE_SUFFIXES = frozenset({".py", ".pyc", ".pyo", ".pyd", ".so"})
+_WRITE_MODES = frozenset("wax+")
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR
+
+# the recordings under way, each with the thread it listens to: another thread's reads (a
+# notebook's background work) are not the model's
+_recordings: list[tuple[int, set[str]]] = []
+_hook_added = threading.Lock()
+_hooked = False
+
+
+def _on_event(event: str, args: tuple) -> None:
+    if event != "open" or not _recordings:
+        return
+    try:  # an audit hook that raises makes the audited call fail: never let one escape
+        path, mode, flags = args
+        if isinstance(path, int) or path is None:  # a file descriptor: opened before, by path
+            return
+        if (mode is not None and _WRITE_MODES & set(mode)) or (mode is None and flags & _WRITE_FLAGS):
+            return
+        if _importing(sys._getframe(1)):
+            return
+        name = os.path.abspath(os.fsdecode(os.fspath(path)))
+        me = threading.get_ident()
+        for thread, paths in _recordings:
+            if thread == me:
+                paths.add(name)
+    except Exception:  # noqa: BLE001 - an odd path object: not recorded, the call goes on
+        return
+
+
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside an import: a module reads its files once a process, so
+    what it reads at import would be keyed on the first command of a process and not on the
+    next (a notebook's, a test's), and the two keys would differ."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@contextlib.contextmanager
+def recording_opens(into: set[str] | None = None) -> Iterator[set[str]]:
+    """Within the block, the absolute paths of the files this thread opens for reading are added
+    to ``into`` (a new set when ``None``), which the block receives."""
+    global _hooked
+    with _hook_added:
+        if not _hooked:  # once a process: an audit hook cannot be removed
+            sys.addaudithook(_on_event)
+            _hooked = True
+    recording = (threading.get_ident(), set() if into is None else into)
+    _recordings.append(recording)
+    try:
+        yield recording[1]
+    finally:
+        _recordings.remove(recording)
+
+
+def opened_lines(paths: Iterable[str], ignored: Callable[[str], bool]) -> list[str]:
+    """One line per opened file the key holds: its name and bytes (:func:`cache_reads.file_content`),
+    ``absent`` for one that was not there (the code's fallback, until someone creates it).
+    Sorted, and never by folder: a checkout moved elsewhere keeps its key. ``ignored`` skips
+    more paths (installed code, the checkpoint)."""
+    lines = set()
+    for path in paths:
+        if _not_keyed(path) or ignored(path):
+            continue
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            lines.add(f"{Path(path).name}:absent")
+            continue
+        if stat.S_ISREG(info.st_mode):  # a folder, a FIFO, a device: nothing to hash
+            lines.add(f"{Path(path).name}:{file_content(Path(path), info, FILE_BYTES_KEYED)}")
+    return sorted(lines)
+
+
+def _not_keyed(path: str) -> bool:
+    where = Path(path)
+    return (where.suffix in CODE_SUFFIXES or "__pycache__" in where.parts or bool(ENTRY_NAME.fullmatch(where.name))
+            or any(where.is_relative_to(system) for system in SYSTEM_FOLDERS))

@@ -1,0 +1,101 @@
+"""The cache key holds the bytes of the files the user's code opens while the model loads and the
+first batch runs, however their paths are built (prunelimit.cache_opened)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from prunelimit.cache_opened import opened_lines, recording_opens
+from tests.test_cache import _assert_recomputed, _doc, _gate
+
+# "scale.txt" built from character codes: no string of the code names the file
+COMPUTED_NAME = "''.join(chr(c) for c in (115, 99, 97, 108, 101, 46, 116, 120, 116))"
+
+
+def _model_file(expression: str, head: str = "") -> str:
+    return (f"{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n"
+            f"        return super().forward(x) * {expression}\n\n\n"
+            "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+
+
+# the value scales only the short last batch (--max-samples 300 in batches of 128): the first
+# batch's loss, which every entry is checked against, does not show a change of it
+LAST_BATCH_ONLY = _model_file(f"(float(open({COMPUTED_NAME}).read()) if x.shape[0] < 128 else 1.0)")
+# every batch, opened with os.open: a lower-level call than open()
+OS_OPEN = _model_file(f"float(os.read(os.open({COMPUTED_NAME}, os.O_RDONLY), 64))", head="import os\n")
+
+
+@pytest.mark.parametrize("source", [LAST_BATCH_ONLY, OS_OPEN], ids=["last-batch-only", "os.open"])
+def test_a_file_opened_by_a_computed_name_is_keyed(cli, own_ckpt, tmp_path, monkeypatch, source):
+    """A forward opening a file whose name no string holds, its value changing only what the
+    first batch does not show: gate served the old spectrum from the cache (the key and the
+    first batch's loss both unchanged). Its bytes are now keyed: a miss, no warning needed."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.py").write_text(source)
+    (tmp_path / "scale.txt").write_text("1.0")
+    args = ("--model", "model.py:make", "--max-samples", 300)
+    first = _doc(_gate(cli, own_ckpt, "cache", *args))
+    assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
+    (tmp_path / "scale.txt").write_text("0.25")
+    result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
+    assert "first analysis batch" not in result.stderr
+    assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True  # the new bytes' entry
+
+
+def test_recording_notes_reads_of_this_thread_only(tmp_path, monkeypatch):
+    """Reads are noted with absolute paths; writes, and another thread's reads, are not."""
+    (tmp_path / "read.txt").write_text("1")
+    monkeypatch.chdir(tmp_path)
+    with recording_opens() as seen:
+        Path("read.txt").read_text()
+        Path("written.txt").write_text("2")
+        os.close(os.open("read.txt", os.O_RDONLY))
+        os.close(os.open("other.txt", os.O_WRONLY | os.O_CREAT))
+        reader = threading.Thread(target=lambda: (tmp_path / "written.txt").read_text())
+        reader.start()
+        reader.join()
+    assert seen == {str(tmp_path / "read.txt")}
+    Path("read.txt").read_text()  # after the block: not noted
+    assert seen == {str(tmp_path / "read.txt")}
+
+
+def test_opened_lines_key_name_and_bytes_not_folder(tmp_path):
+    """The same file in a moved folder gives the same line; new bytes another; a file that was
+    not there is keyed as absent; code, bytecode and the kernel's views are left out."""
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "scale.txt").write_text("1.0")
+    keep = lambda p: False  # noqa: E731
+    a, b = opened_lines([str(tmp_path / "a" / "scale.txt")], keep), opened_lines([str(tmp_path / "b" / "scale.txt")], keep)
+    assert a == b and len(a) == 1 and a[0].startswith("scale.txt:")
+    (tmp_path / "b" / "scale.txt").write_text("2.0")
+    assert opened_lines([str(tmp_path / "b" / "scale.txt")], keep) != a
+    assert opened_lines([str(tmp_path / "missing.json")], keep) == ["missing.json:absent"]
+    (tmp_path / "m.py").write_text("A = 1\n")
+    left_out = [str(tmp_path / "m.py"), str(tmp_path / "__pycache__" / "m.cpython-311.pyc"), "/proc/self/status"]
+    assert opened_lines(left_out, keep) == []
+    assert opened_lines([str(tmp_path / "a" / "scale.txt")], lambda p: p.endswith("scale.txt")) == []
+
+
+def test_reads_while_a_module_is_imported_are_not_noted(tmp_path, monkeypatch):
+    """A module reads its files once a process: noting them would key a process's first
+    command apart from its second (a notebook's, a test's)."""
+    import importlib
+    import sys
+
+    (tmp_path / "plopened_cfg.py").write_text("import pathlib\nSCALE = pathlib.Path(__file__).with_suffix('.txt').read_text()\n")
+    (tmp_path / "plopened_cfg.txt").write_text("1.0")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "plopened_cfg", raising=False)
+    with recording_opens() as seen:
+        importlib.import_module("plopened_cfg")
+        (tmp_path / "plopened_cfg.txt").read_text()
+    assert seen == {str(tmp_path / "plopened_cfg.txt")}  # once, by the read after the import
+    monkeypatch.delitem(sys.modules, "plopened_cfg")
+    with recording_opens() as seen:
+        importlib.import_module("plopened_cfg")
+    assert seen == set()
