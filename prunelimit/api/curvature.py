@@ -37,7 +37,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import half_width_text, percent_text, value_text
+from prunelimit.report.rounding import RATIO_ENDS, half_width_text, percent_text, value_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.uncertainty import Uncertainty
@@ -795,7 +795,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": "the continuous root (" + said("--method default", "method='default'") + ")"}[largest]
-    shown = f"{value_text(ratio, u.plus_minus, least=4)} ± {half_width_text(u.plus_minus, least=4)}"
+    shown = f"{value_text(ratio, u.plus_minus, least=4, ends=RATIO_ENDS)} ± {half_width_text(u.plus_minus, least=4)}"
     return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")
 

@@ -69,7 +69,7 @@ from prunelimit.curvature.lanczos import LanczosRuns
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
-from prunelimit.report.rounding import half_width_text, value_text
+from prunelimit.report.rounding import RATIO_ENDS, half_width_text, value_text
 
 STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged")
 MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
@@ -188,7 +188,7 @@ def adaptive_slq(
     seed: int = 0,
     storage_dtype: torch.dtype | None = None,
     progress: Progress | None = None,
-    describe: Callable[[Assessment], str] = lambda a: (f"{value_text(a.estimate, a.plus_minus, least=4)} "
+    describe: Callable[[Assessment], str] = lambda a: (f"{value_text(a.estimate, a.plus_minus, least=4, ends=RATIO_ENDS)} "
                                                        f"± {half_width_text(a.plus_minus, least=4)}"),
     clock: Callable[[], float] = time.perf_counter,
 ) -> AdaptiveResult:

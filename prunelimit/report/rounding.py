@@ -41,16 +41,34 @@ def half_width_text(half_width: float | None, least: int = 0, most: int = MOST_D
     return text if float(text) > 0 else f"< {10.0 ** -places:.{places}f}"
 
 
-def value_text(value: float, half_width: float | None, least: int = 0, most: int = MOST_DECIMALS) -> str:
-    """``value`` to the decimal its ``half_width`` is shown to (:func:`half_width_text`)."""
-    return f"{value:.{decimals(half_width, least, most)}f}"
+# the ends a ratio, and a ratio in percent, reach only when it is exactly there
+RATIO_ENDS = (0.0, 1.0)
+PERCENT_ENDS = (0.0, 100.0)
+
+
+def value_text(value: float, half_width: float | None, least: int = 0, most: int = MOST_DECIMALS,
+               ends: tuple[float, ...] = ()) -> str:
+    """``value`` to the decimal its ``half_width`` is shown to (:func:`half_width_text`), or to
+    as many more as keep it from reading as one of ``ends`` it is not (:func:`off_the_ends`)."""
+    return f"{value:.{off_the_ends(value, decimals(half_width, least, most), ends)}f}"
+
+
+def off_the_ends(value: float, places: int, ends: tuple[float, ...]) -> int:
+    """``places``, or as many more decimals as show ``value`` as none of ``ends`` it is not: a
+    ratio of 0.99996 beside a ± of 0.005 reads ``0.99996``, not ``1.000`` (nothing is pruned
+    whole), in percent ``99.996``, not ``100.00``."""
+    # 17 significant digits tell any double from another: the loop ends
+    while places < 17 and any(value != end and float(f"{value:.{places}f}") == end for end in ends):
+        places += 1
+    return places
 
 
 def percent_text(ratio: float, half_width: float | None) -> str:
     """``ratio`` in percent to the decimal its ``half_width`` (ratio units) is shown to in
-    points; beside a ± of 0 or none, as a ratio is shown alone (:func:`percent_digits`)."""
+    points, never reading 0 or 100 short of them; beside a ± of 0 or none, as a ratio is shown
+    alone (:func:`percent_digits`)."""
     if _stated(half_width) and half_width > 0:
-        return value_text(100 * ratio, 100 * half_width, least=0)
+        return value_text(100 * ratio, 100 * half_width, least=0, ends=PERCENT_ENDS)
     return percent_digits(ratio)
 
 
@@ -62,7 +80,4 @@ def percent_digits(fraction: float, places: int = 2) -> str:
     value = 100 * fraction
     if value != 0 and float(f"{value:.{places}f}") == 0:
         places = decimals(abs(value), least=places)
-    # 17 significant digits tell any double from 100: the loop ends
-    while value != 100 and float(f"{value:.{places}f}") == 100 and places < 17:
-        places += 1
-    return f"{value:.{places}f}"
+    return f"{value:.{off_the_ends(value, places, PERCENT_ENDS)}f}"

@@ -82,3 +82,17 @@ def test_hyperflux_does_not_say_it_closes_all_the_gates_when_it_closes_fewer(cli
     assert result.exit_code == 2, result.output
     assert "closes 99.996% of the open gates" in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("ratio, half_width, percent, ratio_text", [
+    (0.99996, 0.005, "99.996", "0.99996"), (0.00004, 0.005, "0.004", "0.00004"), (0.5, 0.005, "50.00", "0.5000"),
+    (1.0, 0.005, "100.00", "1.0000"), (0.99996, 0.5, "99.996", "0.99996"),
+])
+def test_a_value_beside_its_plus_minus_reads_as_an_end_only_at_the_end(ratio, half_width, percent, ratio_text) -> None:
+    """Rounded to its ±'s decimal, ρ* = 0.99996 ± 0.005 read "100.00 % ± 0.50" and, in ratio
+    units (adaptive progress, the tolerance warning), "1.0000 ± 0.0050": a ratio short of all
+    read as all; one above 0 as none."""
+    from prunelimit.report.rounding import RATIO_ENDS, percent_text, value_text
+
+    assert percent_text(ratio, half_width) == percent
+    assert value_text(ratio, half_width, least=4, ends=RATIO_ENDS) == ratio_text
