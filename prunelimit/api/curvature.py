@@ -794,7 +794,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
-              "grid": "the continuous root (" + said("--method default", "method='default'") + ")"}[largest]
+              "grid": f"the continuous root ({option('method', 'default')})"}[largest]
     shown = f"{value_text(ratio, u.plus_minus, least=4)} ± {half_width_text(u.plus_minus, least=4)}"
     return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")
@@ -825,7 +825,7 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
         return f"a larger {option('runs')}"
     if stopped_by == "converged":
         return f"{option('method', 'exact')}, which computes every eigenvalue" if dim <= MAX_DIM else \
-            said(f"--runs K --iterations {dim}", f"runs=K, iterations={dim}")
+            said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
     return _larger_budget(stopped_by)
 
 
