@@ -192,18 +192,20 @@ def quoted(value: object) -> str:
 _NO_VALUE = object()
 
 
-def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown: str | None = None) -> str:
+def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown: str | None = None,
+           in_file: bool = True) -> str:
     """Option ``name`` (with ``value``, if given) as a message names it: ``name=value`` to a
     library caller, else its flag and the value as typed (``flag``, or ``--`` and the name
     with dashes; a float as ``:g`` writes it, ``shown`` replaces that text): ``--iterations 256``
     or ``iterations=256``; one the running command's --config file set, by its key there:
-    ``iterations: 256 in ci.yaml`` (:func:`options_configured`). In a :meth:`PrunelimitError.naming`
+    ``iterations: 256 in ci.yaml`` (:func:`options_configured`), unless ``in_file`` is False (a
+    value the message describes, not one to set: "applies to --mode iterative"). In a :meth:`PrunelimitError.naming`
     template ``flag`` may be its field (``"{0}"``), filled by the name each reader knows the
     option by: ``{0} mse`` or ``{0}='mse'``."""
     typed = flag or "--" + name.replace("_", "-")
     if getattr(value, "ndim", None) == 0:  # a numpy scalar as the number it holds: 0.5, not np.float32(0.5)
         value = value.item()
-    configured = _configured(typed)
+    configured = _configured(typed) if in_file else None
     if value is _NO_VALUE:
         return said(typed if configured is None else written_in(*configured), f"{name}=")
     if shown is None:
