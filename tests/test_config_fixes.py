@@ -71,3 +71,19 @@ def test_option_names_a_configured_key_in_its_file_and_the_library_its_keyword()
         with library_call():
             assert option("tolerance", 0.001) == "tolerance=0.001"
     assert option("tolerance", 0.001) == "--tolerance 0.001"
+
+
+def test_a_warnings_remedy_names_the_key_of_a_configured_method():
+    """The consistency warnings' remedy said ``--method default`` to every reader: the key
+    where the file set the method, the keyword to a library caller."""
+    from prunelimit.errors import library_call, options_configured
+    from prunelimit.theory.consistency import consistency_warnings
+
+    def remedies() -> str:
+        return " ".join(consistency_warnings(0.692, 0.748, 0.869, 0.809, 0.0))
+
+    with options_configured("ci.yaml", ["method"]):
+        assert remedies().count("method: default in ci.yaml") == 2 and "--method" not in remedies()
+    with library_call():
+        assert remedies().count("method='default'") == 2 and "--method" not in remedies()
+    assert remedies().count("--method default") == 2
