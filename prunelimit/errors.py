@@ -199,15 +199,15 @@ def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown:
     with dashes; a float as ``:g`` writes it, ``shown`` replaces that text): ``--iterations 256``
     or ``iterations=256``; one the running command's --config file set, by its key there:
     ``iterations: 256 in ci.yaml`` (:func:`options_configured`), unless ``in_file`` is False (a
-    value the message describes, not one to set: "applies to --mode iterative"). In a :meth:`PrunelimitError.naming`
-    template ``flag`` may be its field (``"{0}"``), filled by the name each reader knows the
-    option by: ``{0} mse`` or ``{0}='mse'``."""
+    value the message describes, not one to set: "applies to --mode iterative"). In a
+    :meth:`PrunelimitError.naming` template ``flag`` may be its field (``"{0}"``), filled by the
+    name each reader knows the option by: ``{0} mse`` or ``{0}='mse'``."""
     typed = flag or "--" + name.replace("_", "-")
     if getattr(value, "ndim", None) == 0:  # a numpy scalar as the number it holds: 0.5, not np.float32(0.5)
         value = value.item()
-    configured = _configured(typed) if in_file else None
     if value is _NO_VALUE:
-        return said(typed if configured is None else written_in(*configured), f"{name}=")
+        return said(option_flag(name, flag) if in_file else typed, f"{name}=")
+    configured = _configured(typed) if in_file else None
     if shown is None:
         shown = f"{value:g}" if isinstance(value, float) else value if isinstance(value, str) else quoted(value)
     field = flag if flag and flag.startswith("{") else name  # a field keeps the name to be filled in
