@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Collection, Iterable, Mapping
 
 import yaml
 
@@ -49,11 +50,13 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def options_for(config: dict[str, Any], command: str, known: Iterable[str], source: str = "config") -> dict[str, Any]:
+def options_for(config: dict[str, Any], command: str, known: Iterable[str], source: str = "config",
+                elsewhere: Mapping[str, Collection[str]] = MappingProxyType({})) -> dict[str, Any]:
     """The options of ``command``: top-level keys plus its own section, validated.
 
     Keys may use ``-`` or ``_``. Sections of other commands are ignored; anything else
-    that is not an option of ``command`` is an error naming the key.
+    that is not an option of ``command`` is an error naming the key, and the sections it
+    belongs in when ``elsewhere`` (other commands' sections → their options) holds it.
     """
     known = set(known)
     command = command.replace("-", "_")
@@ -72,6 +75,12 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     merged = {**top, **own}  # the command's own section wins over the top level, wherever it stands
     unknown = sorted(set(merged) - known)
     if unknown:
+        owners = [section for section, keys in elsewhere.items() if unknown[0] in keys and section != command]
+        if owners:  # a shared file's key at the top level: a section holds it, not a typo
+            raise UsageError(f"{source}: {unknown[0]!r} is an option of {' and '.join(owners)}, not of {command}; "
+                             f"move it into a {' or '.join(f'{o}:' for o in owners)} section, which "
+                             f"{'that command' if len(owners) == 1 else 'those commands'} alone "
+                             f"read{'s' if len(owners) == 1 else ''}")
         raise _unknown_key(unknown[0], merged[unknown[0]], command, known, source)
     return merged
 

@@ -130,3 +130,21 @@ def test_the_commands_section_wins_over_the_top_level_wherever_it_stands(config)
     """A top-level key serves every command and the command's section overrides it: the key
     written after the section won, so moving a line changed the gate."""
     assert options_for(config, "gate", ("min_ratio",), "c.yaml") == {"min_ratio": 0.95}
+
+
+def test_an_option_of_another_command_is_named_as_such_not_as_a_typo(cli, tmp_path):
+    """``min_ratio: 0.5`` at the top of a file that also serves ``bounds`` was refused as
+    "did you mean 'iterations'?": it is a gate option, which belongs in a ``gate:`` section."""
+    path = tmp_path / "ci.yaml"
+    path.write_text("hessian_samples: all\nmin_ratio: 0.5\n", encoding="utf-8")
+    result = cli("bounds", Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt", "--config", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"prunelimit: error: {path}: 'min_ratio' is an option of gate, not of bounds; "
+                                     "move it into a gate: section, which that command alone reads")
+
+
+def test_an_option_of_several_other_commands_names_each_section():
+    with pytest.raises(UsageError, match=r"^c.yaml: 'acc_drop' is an option of prune and verify, not of bounds; move "
+                                         r"it into a prune: or verify: section, which those commands alone read$"):
+        options_for({"acc_drop": 1.0}, "bounds", BOUNDS_OPTIONS, "c.yaml",
+                    {"prune": ("acc_drop", "ratio"), "verify": ("acc_drop",), "gate": ("min_ratio",)})

@@ -226,8 +226,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
         try:
             # a file's keys are the options' names (`from:` for --from), the parameters' names inside
             names = {_config_key(p): p.name for p in ctx.command.params if p.name != "config"}
-            extra = ["rules"] if ctx.info_name == "gate" else []
-            given = options_for(read_config(value), ctx.info_name, [*names, *extra], str(value))
+            sections = _sections(ctx.find_root().command)
+            given = options_for(read_config(value), ctx.info_name, sections.get(ctx.info_name.replace("-", "_"), names),
+                                str(value), sections)
             refuse_booleans(given, _takes(ctx.command), str(value))
             options = relative_to_file({names.get(key, key): v for key, v in given.items()}, value,
                                        _path_options(ctx.command))
@@ -242,6 +243,19 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
         except PrunelimitError as exc:
             _fail(exc.exit_code, str(exc))
     return value
+
+
+def _sections(group: click.Command) -> dict[str, list[str]]:
+    """Each command's ``--config`` section and the keys it reads (its options; a gate's
+    ``rules`` too), a group's subcommands by their own names (``law nplh-fit``: ``nplh_fit``)."""
+    sections: dict[str, list[str]] = {}
+    for name, command in getattr(group, "commands", {}).items():
+        if hasattr(command, "commands"):
+            sections.update(_sections(command))
+        else:
+            sections[name.replace("-", "_")] = [_config_key(p) for p in command.params if p.name != "config"] + (
+                ["rules"] if name == "gate" else [])
+    return sections
 
 
 def _configured_options(ctx: click.Context, config: Optional[Path]) -> tuple[str, list[str]]:
