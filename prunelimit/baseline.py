@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Collection, Iterable, Sequence
 
-from prunelimit.errors import InputError, UsageError, option, said
+from prunelimit.errors import InputError, UsageError, option, option_flag, said
 from prunelimit.report.safe import clipped
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ def _allow_incompatible() -> str:
 
 
 def _same_advice() -> str:
-    return f"compare runs with the same {said('--hessian-samples', 'hessian_samples')} (all: every sample)"
+    return f"compare runs with the same {said(option_flag('hessian_samples'), 'hessian_samples')} (all: every sample)"
 
 
 def _auto_advice() -> str:

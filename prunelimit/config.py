@@ -1,8 +1,9 @@
 """YAML configuration: any option of a command can live in ``--config FILE.yaml``.
 
 The file is flat (``iterations: 64``) or sectioned by command (``bounds: {iterations: 64}``,
-``gate: {...}``); flags on the command line override it. Unknown keys and wrong types
-are usage errors (exit 2) that name the key. A relative path in the file is read from the
+``gate: {...}``), the command's section winning over the top level; flags on the command
+line override it. Unknown keys, wrong types and a key given twice are usage errors (exit 2)
+that name the key. A relative path in the file is read from the
 file's own folder (``relative_to_file``), so that a CI job finds the same files from any
 folder; command-line paths are read from the current folder.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Collection, Iterable, Mapping
 
 import yaml
 
@@ -48,28 +50,52 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def options_for(config: dict[str, Any], command: str, known: Iterable[str], source: str = "config") -> dict[str, Any]:
+def options_for(config: dict[str, Any], command: str, known: Iterable[str], source: str = "config",
+                elsewhere: Mapping[str, Collection[str]] = MappingProxyType({})) -> dict[str, Any]:
     """The options of ``command``: top-level keys plus its own section, validated.
 
     Keys may use ``-`` or ``_``. Sections of other commands are ignored; anything else
-    that is not an option of ``command`` is an error naming the key.
+    that is not an option of ``command`` is an error naming the key, and the sections it
+    belongs in when ``elsewhere`` (other commands' sections → their options) holds it.
     """
     known = set(known)
     command = command.replace("-", "_")
-    merged: dict[str, Any] = {}
+    top: dict[str, Any] = {}
+    own: dict[str, Any] = {}
     for key, value in config.items():
         name = str(key).replace("-", "_")
         if name in COMMANDS:
             if name == command:
                 if not isinstance(value, dict):
                     raise UsageError(f"{source}: section {key!r} must be a mapping")
-                merged.update({str(k).replace("-", "_"): v for k, v in value.items()})
+                own = _spelled_once(value, source)
             continue
-        merged[name] = value
+        top[name] = value
+    _spelled_once(config, source)
+    merged = {**top, **own}  # the command's own section wins over the top level, wherever it stands
     unknown = sorted(set(merged) - known)
     if unknown:
+        owners = [section for section, keys in elsewhere.items() if unknown[0] in keys and section != command]
+        if owners:  # a shared file's key at the top level: a section holds it, not a typo
+            raise UsageError(f"{source}: {unknown[0]!r} is an option of {' and '.join(owners)}, not of {command}; "
+                             f"move it into a {' or '.join(f'{o}:' for o in owners)} section, which "
+                             f"{'that command' if len(owners) == 1 else 'those commands'} alone "
+                             f"read{'s' if len(owners) == 1 else ''}")
         raise _unknown_key(unknown[0], merged[unknown[0]], command, known, source)
     return merged
+
+
+def _spelled_once(mapping: dict, source: str) -> dict[str, Any]:
+    """``mapping`` by option name (``-`` read as ``_``); a ``UsageError`` for an option spelled
+    both ways (``min-ratio`` and ``min_ratio``), of which the later won in silence."""
+    named: dict[str, Any] = {}
+    spelled: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = str(key).replace("-", "_")
+        if name in named:
+            raise UsageError(f"{source}: {name} is given twice (as {spelled[name]!r} and {key!r}); write it once")
+        named[name], spelled[name] = value, key
+    return named
 
 
 def _unknown_key(name: str, value: Any, command: str, known: set[str], source: str) -> UsageError:

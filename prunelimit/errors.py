@@ -134,6 +134,43 @@ def said(command_line: str, library: str) -> str:
     return library if _LIBRARY_CALL.get() else command_line
 
 
+# The --config file of the command running and the keys it set (the command line did not
+# override them), set while the command runs (``options_configured``)
+_CONFIGURED: ContextVar[tuple[str, frozenset[str]] | None] = ContextVar("prunelimit_configured", default=None)
+
+
+@contextlib.contextmanager
+def options_configured(file: str, keys: Iterable[str]) -> Iterator[None]:
+    """Within: :func:`option` and :func:`option_flag` name an option whose value ``file`` set by its
+    key there (``hessian_samples: all in ci.yaml``): its reader edits the file, where the
+    flag is nowhere in the job's command line."""
+    token = _CONFIGURED.set((file, frozenset(keys)))
+    try:
+        yield
+    finally:
+        _CONFIGURED.reset(token)
+
+
+def written_in(key: str, file: str, shown: str | None = None) -> str:
+    """An option or rule key as ``file`` writes it: ``key: shown in file``, or ``key in file``."""
+    return f"{key}{'' if shown is None else f': {shown}'} in {file}"
+
+
+def _configured(typed: str) -> tuple[str, str] | None:
+    """The key and file of the flag ``typed`` when the running command's --config file set it."""
+    configured = _CONFIGURED.get()
+    key = typed.removeprefix("--").replace("-", "_")
+    return (key, configured[0]) if configured is not None and typed.startswith("--") and key in configured[1] else None
+
+
+def option_flag(name: str, flag: str | None = None) -> str:
+    """How the command line names option ``name`` (its flag ``flag``, or ``--`` and the name with
+    dashes): that flag, or its key in the --config file that set it (:func:`options_configured`)."""
+    typed = flag or "--" + name.replace("_", "-")
+    configured = _configured(typed)
+    return typed if configured is None else written_in(*configured)
+
+
 QUOTED_LIMIT = 80  # characters of a value's repr a message quotes
 
 
@@ -155,21 +192,26 @@ def quoted(value: object) -> str:
 _NO_VALUE = object()
 
 
-def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown: str | None = None) -> str:
+def option(name: str, value: object = _NO_VALUE, flag: str | None = None, shown: str | None = None,
+           in_file: bool = True) -> str:
     """Option ``name`` (with ``value``, if given) as a message names it: ``name=value`` to a
     library caller, else its flag and the value as typed (``flag``, or ``--`` and the name
     with dashes; a float as ``:g`` writes it, ``shown`` replaces that text): ``--iterations 256``
-    or ``iterations=256``. In a :meth:`PrunelimitError.naming` template ``flag`` may be its field
-    (``"{0}"``), filled by the name each reader knows the option by: ``{0} mse`` or ``{0}='mse'``."""
+    or ``iterations=256``; one the running command's --config file set, by its key there:
+    ``iterations: 256 in ci.yaml`` (:func:`options_configured`), unless ``in_file`` is False (a
+    value the message describes, not one to set: "applies to --mode iterative"). In a
+    :meth:`PrunelimitError.naming` template ``flag`` may be its field (``"{0}"``), filled by the
+    name each reader knows the option by: ``{0} mse`` or ``{0}='mse'``."""
     typed = flag or "--" + name.replace("_", "-")
     if getattr(value, "ndim", None) == 0:  # a numpy scalar as the number it holds: 0.5, not np.float32(0.5)
         value = value.item()
     if value is _NO_VALUE:
-        return said(typed, f"{name}=")
+        return said(option_flag(name, flag) if in_file else typed, f"{name}=")
+    configured = _configured(typed) if in_file else None
     if shown is None:
         shown = f"{value:g}" if isinstance(value, float) else value if isinstance(value, str) else quoted(value)
     field = flag if flag and flag.startswith("{") else name  # a field keeps the name to be filled in
-    return said(f"{typed} {shown}", f"{field}={quoted(value)}")
+    return said(f"{typed} {shown}" if configured is None else written_in(*configured, shown), f"{field}={quoted(value)}")
 
 
 def unknown_name(name: str, known: Iterable[str], listing: str) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection, Iterable, Literal, Sequence
 
-from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
+from prunelimit.errors import InputError, OptionError, UsageError, option, option_flag, quoted, said, written_in
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import decimals, half_width_text
 from prunelimit.report.safe import clipped
@@ -176,7 +176,7 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
         return None, "the report states none", "compute it with `prunelimit bounds`"
     if u.get("steps_kind") == "none":
-        return None, "the Lanczos truncation part is unknown", said("give more --iterations", "give more iterations")
+        return None, "the Lanczos truncation part is unknown", said(f"give more {option_flag('iterations')}", "give more iterations")
     spectrum = report.get("spectrum") if isinstance(report, dict) else None
     spectrum = spectrum if isinstance(spectrum, dict) else {}
     samples = spectrum.get("hessian_samples") if isinstance(spectrum.get("hessian_samples"), dict) else {}
@@ -195,7 +195,7 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
             why = "its reference density aliases onto the grid" if aliased else \
                 f"the grid ρ* lies {abs(grid - continuous):.4f} from the continuous ρ*"
             return None, f"the paper arithmetic's grid error is left out: {why}", \
-                said("use --method slq or exact", "use method='slq' or method='exact'")
+                said(f"use {option('method', 'slq', shown='slq or exact')}", "use method='slq' or method='exact'")
     return float(value), "", ""
 
 
@@ -436,7 +436,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
 def _narrow_fix(pm: float, source: Any) -> str:
     """A value that clears the requirement while its conservative side does not: only a
     narrower ± shows it (for a prediction read from ``source``, in the run that stores it)."""
-    how = said("a smaller --tolerance, or --method exact", "a smaller tolerance, or method='exact'")
+    how = said(f"a smaller {option_flag('tolerance')}, or {option('method', 'exact')}",
+               "a smaller tolerance, or method='exact'")
     return _read_fix(f"its stated ± {half_width_text(pm, least=4)} leaves the conservative side short: narrow it ("
                      f"{how})", source)
 
@@ -449,7 +450,8 @@ def _below_fix(rule: GateRule, reached: float, required: float) -> str:
     what = {"actual": "one-shot pruning keeps the loss within L + ε only up to",
             "lower": "ρ_L less its ± is only", "predicted": "ρ* less its ± is only"}[rule.use]
     at_most = _at_most(reached)
-    where = option("min_ratio", at_most) if rule.written_in is None else f"min_ratio: {at_most:g} in {rule.written_in}"
+    where = option("min_ratio", at_most) if rule.written_in is None else written_in("min_ratio", rule.written_in,
+                                                                                    f"{at_most:g}")
     return (f"{what} {reached:.{_apart(4, reached, required)}f}: require at most that ({where}), or make the model "
             f"more prunable, e.g. train with l1 ({l1_training()})")
 
@@ -474,7 +476,7 @@ def _drop_fix(rule: GateRule) -> str:
     """A fall past ``max_drop``: the change to find, or a new baseline stored on purpose."""
     store = "verify" if rule.use == "actual" else "bounds"
     larger = said("a larger --max-drop", "a larger max_drop") if rule.written_in is None else \
-        f"a larger max_drop in {rule.written_in}"
+        f"a larger {written_in('max_drop', rule.written_in)}"
     return (f"find the change that made the model less prunable; if it is intended, store a new baseline "
             f"(`prunelimit {store} --json > {rule.baseline}`) or allow {larger}")
 
@@ -518,6 +520,6 @@ def resolution_notes(report: dict[str, Any], baselines: Sequence[tuple[str, dict
             notes.append(f"gate rule {rule.name!r}: max_drop {rule.max_drop:g} is within the noise of the difference "
                          f"(± {stated[0]} from the stated ± {stated[1]} of {rule.baseline} and {stated[2]} here), so the "
                          "verdict can flip on estimation noise alone; allow a larger drop or make both ± smaller "
-                         f"(a smaller {said('--tolerance', 'tolerance')}, or {option('method', 'exact')})")
+                         f"(a smaller {said(option_flag('tolerance'), 'tolerance')}, or {option('method', 'exact')})")
     return notes
 

@@ -539,17 +539,19 @@ def load_yaml(text: str, what: str) -> Any:
     nesting or a "billion laughs" file cost only a pass over the text.
     """
     depth, anchors = 0, {}
-    stack: list[list] = [[None, 0]]  # per open collection: its anchor and expanded size so far
+    # per open collection: its anchor, expanded size so far, and for a mapping the lines of
+    # its keys so far and how many nodes it holds (keys at even positions)
+    stack: list[list] = [[None, 0, None, 0]]
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             depth += 1
             if depth > MAX_NESTING:
                 raise UsageError(f"{what} nests over {MAX_NESTING} levels deep; flatten it")
-            stack.append([event.anchor, 1])
+            stack.append([event.anchor, 1, {} if isinstance(event, yaml.MappingStartEvent) else None, 0])
             continue
         if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
-            anchor, size = stack.pop()
+            anchor, size, _, _ = stack.pop()
         elif isinstance(event, yaml.AliasEvent):
             anchor, size = None, anchors.get(event.anchor, 1)
         elif isinstance(event, yaml.ScalarEvent):
@@ -558,10 +560,25 @@ def load_yaml(text: str, what: str) -> Any:
             continue
         if anchor is not None:
             anchors[anchor] = size
-        stack[-1][1] += size
-        if stack[-1][1] > MAX_YAML_VALUES:
+        parent = stack[-1]
+        if parent[2] is not None and parent[3] % 2 == 0 and isinstance(event, yaml.ScalarEvent):
+            _check_new_key(parent[2], event, what)
+        parent[1] += size
+        parent[3] += 1
+        if parent[1] > MAX_YAML_VALUES:
             raise UsageError(f"{what} expands to over {MAX_YAML_VALUES:,} values through its aliases (a YAML bomb?)")
     return yaml.safe_load(text)
+
+
+def _check_new_key(lines: dict[str, int], key: "yaml.ScalarEvent", what: str) -> None:
+    """Refuse a mapping's key written twice (``lines``: the keys so far, by line): YAML keeps
+    the last in silence, so a policy's ``min_ratio: 0.95`` above a ``min_ratio: 0.1`` gated at
+    0.1. A merge key (``<<``) is no option: the keys it brings are overridden by design."""
+    line = key.start_mark.line + 1
+    if key.value != "<<" and key.value in lines:
+        raise UsageError(f"{what} line {line}: {key.value} is given twice (also at line {lines[key.value]}); "
+                         "YAML would keep the last in silence: write it once")
+    lines[key.value] = line
 
 
 def require_file(path: Path, what: str, error: type[PrunelimitError] = InputError) -> None:

@@ -230,6 +230,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "cfg_list": "- a\n- b\n", "cfg_section": "bounds: 3\n", "cfg_ratio": "prune:\n  ratio: 2\n",
         "cfg_iters": "iterations: -3\n", "cfg_rules": "gate:\n  rules: 5\n",
         "cfg_rule_bad": "gate:\n  rules:\n    - min_ratio: 7\n", "cfg_bool_number": "gate:\n  min_ratio: true\n",
+        "cfg_twice": "gate:\n  min_ratio: 0.95\n  min_ratio: 0.1\n",
+        "cfg_spelled_twice": "min-ratio: 0.95\nmin_ratio: 0.1\n",
     }.items():
         setattr(c, name, d / f"{name}.yaml")
         getattr(c, name).write_text(text)
@@ -773,6 +775,10 @@ OTHER_CASES = [
     Case("gate/config-rule-value", _p("gate", G, "--no-cache", "--config", "{cfg_rule_bad}"), 2, "min_ratio"),
     Case("gate/config-bool-number", _p("gate", G, "--no-cache", "--config", "{cfg_bool_number}"), 2,
          "min_ratio must be a number, not a YAML boolean"),
+    Case("gate/config-key-twice", _p("gate", G, "--no-cache", "--config", "{cfg_twice}"), 2,
+         "line 3: min_ratio is given twice (also at line 2)"),
+    Case("gate/config-key-spelled-twice", _p("gate", G, "--no-cache", "--config", "{cfg_spelled_twice}"), 2,
+         "min_ratio is given twice (as 'min-ratio' and 'min_ratio')"),
     Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
     Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
     # output paths

@@ -84,3 +84,67 @@ def test_a_dash_stays_a_dash_not_a_file_beside_the_config():
     ``--from -``: reports are read from files, outputs written to files, never the standard streams."""
     options = {"from_report": "-", "junit": "-", "rules": [{"baseline": "-", "max_drop": 0.1}]}
     assert relative_to_file(options, Path("ci/gate.yaml"), ["from_report", "junit"]) == options
+
+
+from prunelimit.config import read_config  # noqa: E402
+
+
+@pytest.mark.parametrize("text, key, lines", [
+    ("min_ratio: 0.95\nuse: predicted\nmin_ratio: 0.1\n", "min_ratio", (1, 3)),
+    ("gate:\n  tolerance: 0.01\n  tolerance: 0.5\n", "tolerance", (2, 3)),
+    ("rules:\n  - name: a\n    min_ratio: 0.95\n    min_ratio: 0.1\n", "min_ratio", (3, 4)),
+    ("a: &x {k: 1}\nb: *x\na: 2\n", "a", (1, 3)),
+])
+def test_a_key_given_twice_in_one_mapping_is_refused_naming_it_and_its_lines(tmp_path, text, key, lines):
+    """YAML keeps the last of two equal keys in silence: a policy's ``min_ratio: 0.95`` written
+    above a ``min_ratio: 0.1`` gated at 0.1 and passed. Refused (exit 2), naming the key and
+    both lines."""
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=rf"^config file {path} line {lines[1]}: {key} is given twice \(also at "
+                                         rf"line {lines[0]}\)"):
+        read_config(path)
+
+
+def test_equal_keys_in_different_mappings_and_merge_keys_are_read(tmp_path):
+    """The same key in two sections or two rules, and a YAML merge key that an explicit key
+    overrides, are no repetition."""
+    path = tmp_path / "c.yaml"
+    path.write_text("base: &b {min_ratio: 0.5, use: lower}\nrules:\n  - {<<: *b, min_ratio: 0.6}\n"
+                    "  - {<<: *b, name: second}\nbounds: {tolerance: 0.1}\ngate: {tolerance: 0.2}\n", encoding="utf-8")
+    config = read_config(path)
+    assert config["rules"] == [{"min_ratio": 0.6, "use": "lower"}, {"min_ratio": 0.5, "use": "lower", "name": "second"}]
+
+
+@pytest.mark.parametrize("config", [{"min-ratio": 0.95, "min_ratio": 0.1}, {"min_ratio": 0.1, "min-ratio": 0.95}])
+def test_one_option_spelled_two_ways_is_refused(config):
+    """``min-ratio`` and ``min_ratio`` are one option: the later one won in silence."""
+    spelled = r"^c.yaml: min_ratio is given twice \(as 'min(-|_)ratio' and 'min(-|_)ratio'\); write it once$"
+    with pytest.raises(UsageError, match=spelled):
+        options_for(config, "gate", ("min_ratio",), "c.yaml")
+
+
+@pytest.mark.parametrize("config", [{"gate": {"min_ratio": 0.95}, "min_ratio": 0.1},
+                                    {"min_ratio": 0.1, "gate": {"min_ratio": 0.95}}])
+def test_the_commands_section_wins_over_the_top_level_wherever_it_stands(config):
+    """A top-level key serves every command and the command's section overrides it: the key
+    written after the section won, so moving a line changed the gate."""
+    assert options_for(config, "gate", ("min_ratio",), "c.yaml") == {"min_ratio": 0.95}
+
+
+def test_an_option_of_another_command_is_named_as_such_not_as_a_typo(cli, tmp_path):
+    """``min_ratio: 0.5`` at the top of a file that also serves ``bounds`` was refused as
+    "did you mean 'iterations'?": it is a gate option, which belongs in a ``gate:`` section."""
+    path = tmp_path / "ci.yaml"
+    path.write_text("hessian_samples: all\nmin_ratio: 0.5\n", encoding="utf-8")
+    result = cli("bounds", Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt", "--config", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (f"prunelimit: error: {path}: 'min_ratio' is an option of gate, not of bounds; "
+                                     "move it into a gate: section, which that command alone reads")
+
+
+def test_an_option_of_several_other_commands_names_each_section():
+    with pytest.raises(UsageError, match=r"^c.yaml: 'acc_drop' is an option of prune and verify, not of bounds; move "
+                                         r"it into a prune: or verify: section, which those commands alone read$"):
+        options_for({"acc_drop": 1.0}, "bounds", BOUNDS_OPTIONS, "c.yaml",
+                    {"prune": ("acc_drop", "ratio"), "verify": ("acc_drop",), "gate": ("min_ratio",)})

@@ -32,7 +32,7 @@ from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.trace import TraceEstimate
 from prunelimit.data.subsample import Subsample
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import NumericalError, UsageError, message, option, said
+from prunelimit.errors import NumericalError, UsageError, message, option, option_flag, said
 from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
@@ -707,8 +707,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             raise UsageError(
                 f"{choice.iterations} Lanczos steps a probe: the bases need {byte_size(rows * vector)} of host memory, "
                 f"more than the {byte_size(budget)} they may hold; "
-                + said("use fewer --iterations, a narrower --basis-dtype, a larger --basis-memory, or adaptive SLQ "
-                       "(no --iterations/--runs)", "use fewer iterations, a narrower basis_dtype, a larger "
+                + said(f"use fewer {option_flag('iterations')}, a narrower {option_flag('basis_dtype')}, a larger "
+                       f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
+                       "use fewer iterations, a narrower basis_dtype, a larger "
                        "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
         callback = (lambda done, total: progress(done, total)) if progress else None
         cut: list[bool] = []  # whether the deadline stopped a product
@@ -734,7 +735,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         raise UsageError(
             f"one Lanczos vector needs {byte_size(vector)} of host memory and the bases may "
             f"hold {byte_size(budget)}, room for {int(max_rows)}: too few for SLQ; free host memory, "
-            + said("use a narrower --basis-dtype or a larger --basis-memory",
+            + said(f"use a narrower {option_flag('basis_dtype')} or a larger {option_flag('basis_memory_mb', '--basis-memory')}",
                    "use a narrower basis_dtype or a larger basis_memory_mb"))
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
@@ -794,7 +795,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
-              "grid": "the continuous root (" + said("--method default", "method='default'") + ")"}[largest]
+              "grid": f"the continuous root ({option('method', 'default')})"}[largest]
     shown = f"{value_text(ratio, u.plus_minus, least=4, ends=RATIO_ENDS)} ± {half_width_text(u.plus_minus, least=4)}"
     return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")
@@ -825,7 +826,7 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
         return f"a larger {option('runs')}"
     if stopped_by == "converged":
         return f"{option('method', 'exact')}, which computes every eigenvalue" if dim <= MAX_DIM else \
-            said(f"--runs K --iterations {dim}", f"runs=K, iterations={dim}")
+            said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
     return _larger_budget(stopped_by)
 
 

@@ -260,7 +260,7 @@ def _overshot(check: "OvershootCheck") -> str | None:
                           f"{point.loss:.4g}" for i, (name, point) in enumerate(past))
     which = {(True, True): f"ρ_L and ρ* (by more than {100 * LARGE_GAP:g} points) lie",
              (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
-        (bool(check.lower_overshoots), check.predicted_overshoots)]
+        (bool(check.lower_overshoots), bool(check.predicted_overshoots))]
     return (f"measured by pruning one-shot: {losses}, above L + ε = {check.loss_limit:.4g}, so {which} past the "
             "limit one-shot pruning reaches")
 

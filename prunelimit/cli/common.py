@@ -37,7 +37,7 @@ from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
-from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line, options_named
+from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line, options_configured, options_named
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
@@ -226,8 +226,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
         try:
             # a file's keys are the options' names (`from:` for --from), the parameters' names inside
             names = {_config_key(p): p.name for p in ctx.command.params if p.name != "config"}
-            extra = ["rules"] if ctx.info_name == "gate" else []
-            given = options_for(read_config(value), ctx.info_name, [*names, *extra], str(value))
+            sections = _sections(ctx.find_root().command)
+            given = options_for(read_config(value), ctx.info_name, sections.get(ctx.info_name.replace("-", "_"), names),
+                                str(value), sections)
             refuse_booleans(given, _takes(ctx.command), str(value))
             options = relative_to_file({names.get(key, key): v for key, v in given.items()}, value,
                                        _path_options(ctx.command))
@@ -242,6 +243,26 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
         except PrunelimitError as exc:
             _fail(exc.exit_code, str(exc))
     return value
+
+
+def _sections(group: click.Command) -> dict[str, list[str]]:
+    """Each command's ``--config`` section and the keys it reads (its options; a gate's
+    ``rules`` too), a group's subcommands by their own names (``law nplh-fit``: ``nplh_fit``)."""
+    sections: dict[str, list[str]] = {}
+    for name, command in getattr(group, "commands", {}).items():
+        if hasattr(command, "commands"):
+            sections.update(_sections(command))
+        else:
+            sections[name.replace("-", "_")] = [_config_key(p) for p in command.params if p.name != "config"] + (
+                ["rules"] if name == "gate" else [])
+    return sections
+
+
+def _configured_options(ctx: click.Context, config: Optional[Path]) -> tuple[str, list[str]]:
+    """The command's --config file ``config`` as given and the keys of the options it set (the
+    command line did not override them): a message names those by their key in the file."""
+    given = {} if config is None else _given(ctx, [p.name for p in ctx.command.params])
+    return str(config), [_config_key(p) for p in ctx.command.params if given.get(p.name) == "in the --config file"]
 
 
 def _path_options(command: click.Command) -> list[str]:
@@ -699,7 +720,8 @@ def shared(*groups):
                 if "threads" in names:
                     apply_threads(kwargs["threads"])
             o = SimpleNamespace(**{n: kwargs.pop(n) for n in names}, given=_given(ctx, names))
-            return fn(*args, o=o, **kwargs)
+            with options_configured(*_configured_options(ctx, getattr(o, "config", None))):
+                return fn(*args, o=o, **kwargs)
 
         if not takes_ctx:
             extra = [*extra, inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]

@@ -176,8 +176,8 @@ def check_rewind_steps(given: bool, rewind: str) -> None:
     """``rewind_steps`` given with another rewind than ``early``: it would be ignored, so the
     run would not be the one asked for."""
     if given and rewind != "early":
-        raise OptionError("rewind_steps", f"{{0}} applies to {option('rewind', 'early')}, not {rewind}; add "
-                          f"{option('rewind', 'early')} or drop it")
+        raise OptionError("rewind_steps", f"{{0}} applies to {option('rewind', 'early', in_file=False)}, not "
+                          f"{rewind}; add {option('rewind', 'early')} or drop it")
 
 
 def iterative_magnitude_pruning(

@@ -121,7 +121,7 @@ def check_mode_settings(given: Iterable[str], mode: str) -> None:
     for name in given:
         other = next((m for m, names in MODE_SETTINGS.items() if name in names), mode)
         if other != mode:
-            raise OptionError(name, f"{{0}} applies to {option('mode', other)}, not {mode}; add "
+            raise OptionError(name, f"{{0}} applies to {option('mode', other, in_file=False)}, not {mode}; add "
                               f"{option('mode', other)} or drop it")
 
 

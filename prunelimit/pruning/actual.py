@@ -247,25 +247,27 @@ class OvershootCheck:
     def loss_limit(self) -> float:
         return self.dense_loss + self.epsilon
 
-    def _crosses(self, point: CurvePoint | None) -> bool | None:
-        # the search's own rule (actual_limit's loss_fails): a point past it lies past the limit
-        return None if point is None else not point.loss <= self.loss_limit
+    def _crosses(self, point: CurvePoint | None, removed: int | None) -> bool | None:
+        # the search's own rule (actual_limit's loss_fails): a point past it lies past the limit;
+        # None where nothing was measured (no bound, or a point that removed no weight: the dense loss)
+        return None if point is None or not removed else not point.loss <= self.loss_limit
 
     @property
     def lower_overshoots(self) -> bool | None:
-        return self._crosses(self.lower)
+        return self._crosses(self.lower, self.lower_removed)
 
     @property
-    def predicted_overshoots(self) -> bool:
-        return bool(self._crosses(self.predicted))
+    def predicted_overshoots(self) -> bool | None:
+        return self._crosses(self.predicted, self.predicted_removed)
 
     def to_json(self) -> dict:
-        def point(p: CurvePoint | None) -> dict | None:
-            return None if p is None else {"ratio": p.ratio, "loss": p.loss}
+        def point(p: CurvePoint | None, removed: int | None) -> dict | None:
+            return None if p is None else {"ratio": p.ratio, "loss": p.loss, "removed": removed}
 
         return {"lower": self.lower_overshoots, "predicted": self.predicted_overshoots, "gap": LARGE_GAP,
                 "dense_loss": self.dense_loss, "loss_limit": self.loss_limit,
-                "checked": {"predicted": point(self.predicted), "lower": point(self.lower)}}
+                "checked": {"predicted": point(self.predicted, self.predicted_removed),
+                            "lower": point(self.lower, self.lower_removed)}}
 
 
 def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon: float, ratio: float,

@@ -10,6 +10,8 @@ on the headline number should know.
 
 from __future__ import annotations
 
+from prunelimit.errors import option
+
 # Below half a percentage point the two ρ* differ by rounding of the reference density's
 # grid, not by a disagreement worth a warning (an exact spectrum states ± 0).
 AGREEMENT_FLOOR = 0.005
@@ -24,14 +26,14 @@ def consistency_warnings(ratio: float, lower: float | None, upper: float | None,
         side = "below its lower bound ρ_L" if ratio < lower else "above its upper bound ρ_U"
         warns.append(
             f"INCONSISTENT: ρ* = {ratio:.4f} lies {side} ([ρ_L, ρ_U] = [{lower:.4f}, {upper:.4f}]); do not prune "
-            "or gate on ρ* from this run: use --method default (docs/methods.md), or the bound ρ_L"
+            f"or gate on ρ* from this run: use {option('method', 'default')} (docs/methods.md), or the bound ρ_L"
         )
     allowed = max(plus_minus, AGREEMENT_FLOOR)
     if abs(ratio - continuous) > allowed:
         warns.append(
             f"INCONSISTENT: the headline ρ* = {ratio:.4f} and the continuous ρ* = {continuous:.4f} from the same "
             f"spectrum differ by {abs(ratio - continuous):.4f}, more than {_allowance(plus_minus)}; the reference "
-            "arithmetic moved ρ*: prefer --method default"
+            f"arithmetic moved ρ*: prefer {option('method', 'default')}"
         )
     return warns
 

@@ -5,6 +5,8 @@ l1-trained model l1-shaped, and its ρ* still overshot by 10–25 points with no
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -127,12 +129,8 @@ def test_a_model_that_does_not_look_l1_trained_but_does_not_overshoot_is_not_sai
     assert f"within L + ε = {rep.overshoot.loss_limit:.4g}" in warning
 
 
-@pytest.mark.parametrize("weights", [1, 2])
-def test_a_check_that_pruned_no_weight_claims_no_measurement(weights) -> None:
-    """With one or two prunable weights, ρ_L and ρ* − 5 points round to ratios where
-    one-shot pruning (⌈ρN⌉ weights) removes none, and the warning said that pruning there
-    "keeps the analysis loss within L + ε (measured)": the dense model's loss, no
-    measurement of the limit. It now says that the check pruned no weight."""
+def _linear_bounds(weights: int):
+    """``bounds`` (exact) of a linear regression on ``weights`` inputs fitted by 300 SGD steps."""
     torch.manual_seed(0)
     model = nn.Linear(weights, 1)
     x = torch.randn(64, weights)
@@ -142,9 +140,43 @@ def test_a_check_that_pruned_no_weight_claims_no_measurement(weights) -> None:
         optimizer.zero_grad()
         F.mse_loss(model(x), y).backward()
         optimizer.step()
-    report = prunelimit.bounds(model, (x, y), loss="mse", batch_size=16, method="exact")
+    return prunelimit.bounds(model, (x, y), loss="mse", batch_size=16, method="exact")
+
+
+@pytest.mark.parametrize("weights", [1, 2])
+def test_a_check_that_pruned_no_weight_claims_no_measurement(weights) -> None:
+    """With one or two prunable weights, ρ_L and ρ* − 5 points round to ratios where
+    one-shot pruning (⌈ρN⌉ weights) removes none, and the warning said that pruning there
+    "keeps the analysis loss within L + ε (measured)": the dense model's loss, no
+    measurement of the limit. It now says that the check pruned no weight."""
+    report = _linear_bounds(weights)
     checked = report.overshoot.to_json()["checked"]
     assert checked["predicted"]["ratio"] == checked["lower"]["ratio"] == 0.0  # ⌈0 · N⌉: no weight
     said = " ".join(report.warnings)
     assert "(measured)" not in said and "keeps the analysis loss within" not in said
     assert "removes no weight" in said
+
+
+@pytest.mark.parametrize("weights", [1, 2, 3])
+def test_a_point_that_pruned_no_weight_is_not_measured_in_the_json(weights) -> None:
+    """Where ⌈ρN⌉ removes no weight the loss is the dense one: the JSON flagged ``false``
+    there (a measurement that the point lies within the limit). It now says ``null`` (not
+    measured) and carries how many weights each checked point removed."""
+    flags = _linear_bounds(weights).to_json()["overshoot"]
+    removed = {name: math.ceil(round(flags["checked"][name]["ratio"] * weights, 9)) for name in ("predicted", "lower")}
+    assert 0 in removed.values()  # the case under test: a point pruning no weight
+    assert {name: flags[name] for name in removed if removed[name] == 0} == dict.fromkeys(
+        (name for name in removed if removed[name] == 0), None)
+    assert {name: flags["checked"][name].get("removed") for name in removed} == removed
+
+
+def test_the_checked_points_carry_the_weights_they_removed(digits) -> None:
+    """A measured point says how many weights it removed: ⌈ρN⌉ of the model's non-zero
+    prunable weights, and its flag is a measurement (``true`` or ``false``, never ``null``)."""
+    model = _trained(digits, *CASES["plain"][0])
+    flags = prunelimit.bounds(model, digits, method="exact").to_json()["overshoot"]
+    n = sum(m.weight.numel() for m in model if isinstance(m, nn.Linear))
+    for name in ("predicted", "lower"):
+        point = flags["checked"][name]
+        assert point["removed"] == math.ceil(round(point["ratio"] * n, 9)) > 0
+        assert isinstance(flags[name], bool)
