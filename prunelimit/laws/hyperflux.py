@@ -48,8 +48,9 @@ Both drivers leave the model's prunable weights masked (θ·m) in place.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -58,7 +59,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError, option, quoted, said
+from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
@@ -317,6 +318,47 @@ def check_regrowth_settings(given: Iterable[str], config: HyperfluxConfig) -> No
                           f"does not run; raise {{1}} or drop it", "regrowth_epochs")
 
 
+# Either form of torch.utils.checkpoint recomputes its segment in backward, after functional_call
+# has put the module's own weights back: the gradients inside it were of the unpruned weights
+# (measured: other densities than the same model's without checkpointing), or none at all.
+CHECKPOINTED = ("the model runs torch.utils.checkpoint (activation checkpointing), whose backward recomputes the "
+                "segment with the module's own weights, not the gated ones Hyperflux trains "
+                "(torch.func.functional_call), reentrant or not: the gradients inside it would be wrong; run "
+                "Hyperflux on the model without activation checkpointing (it saves memory, it does not change "
+                "the model)")
+
+
+@contextmanager
+def checkpoint_runs() -> Iterator[list[str]]:
+    """Yield a list that holds a line for each ``torch.utils.checkpoint`` segment run inside,
+    of either form: the two names ``checkpoint`` calls them through are watched for the time
+    (a torch without them is not watched)."""
+    import torch.utils.checkpoint as ck
+
+    runs: list[str] = []
+    originals = {name: getattr(ck, name) for name in ("CheckpointFunction", "_checkpoint_without_reentrant_generator")
+                 if hasattr(ck, name)}
+
+    class _Reentrant:
+        @staticmethod
+        def apply(*args):
+            runs.append("reentrant")
+            return originals["CheckpointFunction"].apply(*args)
+
+    def _plain(*args, **kwargs):
+        runs.append("non-reentrant")
+        return originals["_checkpoint_without_reentrant_generator"](*args, **kwargs)
+
+    shims = {"CheckpointFunction": _Reentrant, "_checkpoint_without_reentrant_generator": _plain}
+    for name in originals:
+        setattr(ck, name, shims[name])
+    try:
+        yield runs
+    finally:
+        for name, original in originals.items():
+            setattr(ck, name, original)
+
+
 class _GatedNet:
     """The prunable weights of ``model`` with one gate per weight and both optimisers."""
 
@@ -361,7 +403,11 @@ class _GatedNet:
 
         def gated_loss(model: nn.Module, batch) -> Tensor:
             eff = {n: p * _StraightThroughStep.apply(t) for n, p, t in zip(self.names, self.params, self.gates)}
-            return loss_fn(WeightOverride(model, eff), batch)
+            with checkpoint_runs() as runs:
+                loss = loss_fn(WeightOverride(model, eff), batch)
+            if runs:
+                raise InputError(CHECKPOINTED)
+            return loss
 
         def gate_pressure() -> Tensor:
             return pressure() * (sum(t.sum() for t in self.gates) / self.n)

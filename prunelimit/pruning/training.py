@@ -22,11 +22,15 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
+from prunelimit.curvature.hvp import reentrant_checkpoint_error, reentrant_checkpoints
 from prunelimit.data.batches import Batch, LossFn
 from prunelimit.errors import NumericalError, UsageError, said
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 
 ScheduleUnit = Literal["epoch", "iteration"]
+# torch gives a reentrant segment none of whose inputs needs a gradient no backward at all, only a warning
+UNREACHED_REENTRANT = ("on inputs none of which needs a gradient, so the weights inside that segment get no gradient "
+                       "and training would leave them as they were")
 StepHook = Callable[[int, int], None]
 
 
@@ -153,11 +157,14 @@ def train_masked(
         for batch in batches(epoch) if callable(batches) else batches:
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-            data_loss = loss_fn(model, batch)
-            loss = data_loss + l1 * l1_norm(l1_params) if l1 else data_loss
-            if penalty is not None:
-                loss = loss + penalty()
-            loss.backward()
+            with reentrant_checkpoints() as unreached:
+                data_loss = loss_fn(model, batch)
+                loss = data_loss + l1 * l1_norm(l1_params) if l1 else data_loss
+                if penalty is not None:
+                    loss = loss + penalty()
+                loss.backward()
+            if unreached and any(p.grad is None for group in optimizer.param_groups for p in group["params"]):
+                raise reentrant_checkpoint_error(UNREACHED_REENTRANT)
             if masks is not None:
                 mask_gradients(model, masks)
             for opt in optimizers:
