@@ -38,6 +38,7 @@ from prunelimit.models.load import check_fits, in_dtypes, load_state_strict, rou
 from prunelimit.models.params import ParamSelection, module_class, required_prunable
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.sparse.formats import storage_key
 from prunelimit.report.safe import clipped
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
@@ -305,7 +306,13 @@ def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    """A copy of the model's state; a tied tensor (one storage under several keys) copied once,
+    so the copy, and the file saved from it, keeps the tie rather than two tensors."""
+    copies: dict[tuple, torch.Tensor] = {}
+    for value in model.state_dict().values():
+        if storage_key(value) not in copies:
+            copies[storage_key(value)] = value.detach().clone()
+    return {k: copies[storage_key(v)] for k, v in model.state_dict().items()}
 
 
 def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed, dtypes: Mapping[str, torch.dtype],
