@@ -308,11 +308,11 @@ def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     """A copy of the model's state; a tied tensor (one storage under several keys) copied once,
     so the copy, and the file saved from it, keeps the tie rather than two tensors."""
-    copies: dict[tuple, torch.Tensor] = {}
-    for value in model.state_dict().values():
+    state, copies = model.state_dict(), {}
+    for value in state.values():
         if storage_key(value) not in copies:
             copies[storage_key(value)] = value.detach().clone()
-    return {k: copies[storage_key(v)] for k, v in model.state_dict().items()}
+    return {k: copies[storage_key(v)] for k, v in state.items()}
 
 
 def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed, dtypes: Mapping[str, torch.dtype],
