@@ -48,9 +48,8 @@ Both drivers leave the model's prunable weights masked (θ·m) in place.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -63,7 +62,9 @@ from prunelimit.errors import InputError, OptionError, UsageError, option, quote
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
-from prunelimit.pruning.training import EpochLoss, StepHook, cosine, factor_schedule, sgd, train_masked
+from prunelimit.pruning.training import (
+    EpochLoss, StepHook, checkpoint_runs, cosine, factor_schedule, sgd, train_masked,
+)
 from prunelimit.report.rounding import percent_digits
 
 R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (the authors' code)
@@ -326,37 +327,6 @@ CHECKPOINTED = ("the model runs torch.utils.checkpoint (activation checkpointing
                 "(torch.func.functional_call), reentrant or not: the gradients inside it would be wrong; run "
                 "Hyperflux on the model without activation checkpointing (it saves memory, it does not change "
                 "the model)")
-
-
-@contextmanager
-def checkpoint_runs() -> Iterator[list[str]]:
-    """Yield a list that holds a line for each ``torch.utils.checkpoint`` segment run inside,
-    of either form: the two names ``checkpoint`` calls them through are watched for the time
-    (a torch without them is not watched)."""
-    import torch.utils.checkpoint as ck
-
-    runs: list[str] = []
-    originals = {name: getattr(ck, name) for name in ("CheckpointFunction", "_checkpoint_without_reentrant_generator")
-                 if hasattr(ck, name)}
-
-    class _Reentrant:
-        @staticmethod
-        def apply(*args):
-            runs.append("reentrant")
-            return originals["CheckpointFunction"].apply(*args)
-
-    def _plain(*args, **kwargs):
-        runs.append("non-reentrant")
-        return originals["_checkpoint_without_reentrant_generator"](*args, **kwargs)
-
-    shims = {"CheckpointFunction": _Reentrant, "_checkpoint_without_reentrant_generator": _plain}
-    for name in originals:
-        setattr(ck, name, shims[name])
-    try:
-        yield runs
-    finally:
-        for name, original in originals.items():
-            setattr(ck, name, original)
 
 
 class _GatedNet:
