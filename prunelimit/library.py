@@ -848,7 +848,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     [0.5, 0.5]
     """
     from prunelimit.models.params import prunable_parameters
-    from prunelimit.pruning.magnitude import check_ratio, magnitude_masks, percent_fix
+    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, magnitude_masks, percent_fix
     from prunelimit.pruning.masks import LayerSparsity, held_masks, overall_ratio
 
     validate.callback("progress", progress, *_PROGRESS)
@@ -876,7 +876,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         # zeros after pruning: the removed weights and any that were zero already
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
                   for name, p in prunable_parameters(model, given.selection)]
-    return Pruning(float(value), overall_ratio(layers), scope, masks, layers, given.qualified(resolved.warnings),
+    return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
+                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -116,7 +116,7 @@ def imp(
                                          out_dir=output, masks=start.masks, model_spec=start.spec,
                                          meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
                                                **recorded_set(start.selection)},
-                                         selection=start.selection, progress=progress)
+                                         selection=start.selection, progress=progress, dtypes=start.dtypes)
     return replace(result, warnings=start.qualified(result.warnings))
 
 
@@ -200,10 +200,10 @@ def hyperflux(
     preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv")], [start.data, start.eval_data],
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
-                           masks=start.masks, selection=start.selection, progress=progress)
+                           masks=start.masks, selection=start.selection, progress=progress, dtypes=start.dtypes)
     report = replace(report, warnings=start.qualified(report.warnings))
     with staged():  # the checkpoint and its log, or neither
-        save_checkpoint(output, start.spec, start.model.state_dict(), report.masks,
+        save_checkpoint(output, start.spec, start.stored_state(), report.masks,  # a float16 start saved in float16
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
                          "pruned": report.recorded},
                         force)
@@ -264,17 +264,22 @@ class HyperfluxReport:
 
 def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, target_density: float,
                   config: "HyperfluxConfig", masks: dict | None = None,
-                  selection: ParamSelection = ParamSelection(), progress=None) -> HyperfluxReport:
+                  selection: ParamSelection = ParamSelection(), progress=None,
+                  dtypes: Mapping[str, torch.dtype] | None = None) -> HyperfluxReport:
     """Hyperflux on ``model`` in place (its pruned weights left at zero), evaluated on
     ``evaluation`` before and after: what ``hyperflux`` runs on the file's model and the
     library on the caller's. ``masks``: an already pruned model's keep-masks, held;
-    ``selection``: the prunable set it gates (a checkpoint's recorded one)."""
+    ``selection``: the prunable set it gates (a checkpoint's recorded one); ``dtypes``: the
+    checkpoint's narrower float types (``LoadedModel.dtypes``), which the trained weights are
+    rounded to before the evaluation after, so that it is of the file saved in them."""
     from prunelimit.laws.hyperflux import hyperflux_prune
+    from prunelimit.models.load import round_to_dtypes
     from prunelimit.pruning.masks import keep_both
 
     dense = evaluate(model, evaluation, loss_fn)
     result = hyperflux_prune(model, batches, loss_fn, target_density, config, selection=selection, masks=masks,
                              progress=progress)
+    round_to_dtypes(model, dtypes or {})
     kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
     return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
                            result.log, (*_missed_target(result.density, target_density, result.log),

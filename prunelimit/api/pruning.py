@@ -179,7 +179,7 @@ def prune(
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
-    from prunelimit.pruning.magnitude import check_ratio, prune_model
+    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, prune_model
     from prunelimit.pruning.masks import (
         held_masks, overall_ratio, sparsity_table, to_prune_state_dict,
     )
@@ -223,7 +223,8 @@ def prune(
     layers = sparsity_table(inputs.model, inputs.selection)
     return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       inputs.qualified((*ratio_warnings, *_weights_only_warnings(inputs, outputs),
+                       inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers),
+                                         *_weights_only_warnings(inputs, outputs),
                                          *unchecked_prediction(acc_drop, before, after))), spectrum,
                        uncertainty, time.perf_counter() - start)
 

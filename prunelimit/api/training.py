@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -30,6 +30,15 @@ class StartingPoint:
     selection: ParamSelection = ParamSelection()
     # what reading the checkpoint warned (``Inputs.load_warnings``; none for a fresh model)
     load_warnings: tuple[str, ...] = ()
+    # the checkpoint's narrower float types (``LoadedModel.dtypes``): the files written from
+    # this start store its tensors back in them, and the model is rounded to them after training
+    dtypes: dict = field(default_factory=dict)
+
+    def stored_state(self) -> dict:
+        """The model's state dict in the checkpoint's float types, as a file written from it holds it."""
+        from prunelimit.models.load import in_dtypes
+
+        return in_dtypes(self.model.state_dict(), self.dtypes)
 
     def qualified(self, warnings: "tuple[str, ...] | list[str]") -> tuple[str, ...]:
         """``warnings`` and, once each, ``load_warnings``: a result's JSON says what qualifies
@@ -67,9 +76,9 @@ def starting_point(
         loss, masks, selection = inputs.loss, held_masks(inputs.loaded, inputs.selection), inputs.selection
         recorded_eval = eval_data is None
         data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
-        read = inputs.load_warnings
+        read, dtypes = inputs.load_warnings, inputs.loaded.dtypes
     else:
-        recorded_eval, read = False, ()
+        recorded_eval, read, dtypes = False, (), {}
         if model is None:
             raise UsageError("give a checkpoint, or --model SPEC to start from a fresh model")
         if data is None:
@@ -84,7 +93,7 @@ def starting_point(
     evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train, "data"),
                 (eval_data, evaluation, "eval_data"))
-    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection, read)
+    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection, read, dtypes)
 
 
 def train(

@@ -469,11 +469,14 @@ def reentrant_checkpoints() -> Iterator[list[str]]:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
 
 
-def reentrant_checkpoint_error() -> InputError:
+HVP_REENTRANT = "which Hessian-vector products (torch.autograd.grad) cannot differentiate"
+
+
+def reentrant_checkpoint_error(why: str = HVP_REENTRANT) -> InputError:
+    """The refusal of a reentrant checkpoint segment; ``why``: what it breaks where it ran."""
     return InputError(
-        "the model runs torch.utils.checkpoint with use_reentrant=True, which Hessian-vector products "
-        "(torch.autograd.grad) cannot differentiate; pass use_reentrant=False to torch.utils.checkpoint "
-        "(the same function)"
+        f"the model runs torch.utils.checkpoint with use_reentrant=True, {why}; pass use_reentrant=False to "
+        "torch.utils.checkpoint (the same function)"
     )
 
 

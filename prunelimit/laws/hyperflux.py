@@ -58,11 +58,13 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError, option, quoted, said
+from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
-from prunelimit.pruning.training import EpochLoss, StepHook, cosine, factor_schedule, sgd, train_masked
+from prunelimit.pruning.training import (
+    EpochLoss, StepHook, checkpoint_runs, cosine, factor_schedule, sgd, train_masked,
+)
 from prunelimit.report.rounding import percent_digits
 
 R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (the authors' code)
@@ -317,6 +319,16 @@ def check_regrowth_settings(given: Iterable[str], config: HyperfluxConfig) -> No
                           f"does not run; raise {{1}} or drop it", "regrowth_epochs")
 
 
+# Either form of torch.utils.checkpoint recomputes its segment in backward, after functional_call
+# has put the module's own weights back: the gradients inside it were of the unpruned weights
+# (measured: other densities than the same model's without checkpointing), or none at all.
+CHECKPOINTED = ("the model runs torch.utils.checkpoint (activation checkpointing), whose backward recomputes the "
+                "segment with the module's own weights, not the gated ones Hyperflux trains "
+                "(torch.func.functional_call), reentrant or not: the gradients inside it would be wrong; run "
+                "Hyperflux on the model without activation checkpointing (it saves memory, it does not change "
+                "the model)")
+
+
 class _GatedNet:
     """The prunable weights of ``model`` with one gate per weight and both optimisers."""
 
@@ -361,7 +373,11 @@ class _GatedNet:
 
         def gated_loss(model: nn.Module, batch) -> Tensor:
             eff = {n: p * _StraightThroughStep.apply(t) for n, p, t in zip(self.names, self.params, self.gates)}
-            return loss_fn(WeightOverride(model, eff), batch)
+            with checkpoint_runs() as runs:
+                loss = loss_fn(WeightOverride(model, eff), batch)
+            if runs:
+                raise InputError(CHECKPOINTED)
+            return loss
 
         def gate_pressure() -> Tensor:
             return pressure() * (sum(t.sum() for t in self.gates) / self.n)

@@ -18,7 +18,7 @@ import io
 import math
 from dataclasses import asdict, astuple, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, get_args
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, get_args
 
 import numpy as np
 import torch
@@ -34,10 +34,11 @@ from prunelimit.io.checkpoint import load_quietly, save_torch
 from prunelimit.inputs import recorded_selection
 from prunelimit.limits import MAX_CSV_BYTES, check_file_size, check_loaded, check_torch_file
 from prunelimit.models.evaluate import class_labels, evaluate, gives_class_scores
-from prunelimit.models.load import check_fits, load_state_strict
+from prunelimit.models.load import check_fits, in_dtypes, load_state_strict, round_to_dtypes
 from prunelimit.models.params import ParamSelection, module_class, required_prunable
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.sparse.formats import storage_key
 from prunelimit.report.safe import clipped
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
 
@@ -194,6 +195,7 @@ def iterative_magnitude_pruning(
     model_spec: str | None = None,
     meta: dict[str, Any] | None = None,
     selection: ParamSelection = ParamSelection(),
+    dtypes: Mapping[str, torch.dtype] | None = None,
     **options: Any,
 ) -> ImpResult:
     """Run IMP for ``config.levels`` pruning levels after the dense level 0; the model is updated.
@@ -202,6 +204,9 @@ def iterative_magnitude_pruning(
     ``prunelimit prune`` records them, so a level loads without ``--model``.
 
     ``selection``: the prunable set to prune (a checkpoint's recorded one).
+    ``dtypes``: a checkpoint's narrower float types (``LoadedModel.dtypes``): each level's
+    weights are rounded to them after training, evaluated and pruned further so, and saved in
+    them, as the checkpoint was (a resumed sweep then goes on from exactly what it saved).
     ``masks``: the keep-masks of an already-pruned model (a name left out keeps every weight);
     its pruned weights stay pruned, level 0 has its density ``d0`` and level ``k`` keeps
     ``d0·(1 − rate)^k``.
@@ -210,6 +215,7 @@ def iterative_magnitude_pruning(
     to ``progress``.
     """
     c = replace(config or ImpConfig(), **options)
+    dtypes = dict(dtypes or {})
     epochs_dense = c.epochs_per_level if c.epochs_dense is None else c.epochs_dense
     params = required_prunable(model, selection)
     if not (all(class_labels(batch) for batch in eval_batches) and gives_class_scores(model, eval_batches[0])):
@@ -243,13 +249,13 @@ def iterative_magnitude_pruning(
             resumed_after = rows[-1].level
 
     if not rows:
-        rewind_state = _state_copy(model) if c.rewind == "init" else None
+        rewind_state = in_dtypes(_state_copy(model), dtypes) if c.rewind == "init" else None
         early = _train(model, train_batches, loss_fn, {**masks, **fixed}, epochs_dense, c.lr, c.momentum, c.seed,
-                       snapshot_after=c.rewind_steps if c.rewind == "early" else None)
+                       dtypes, snapshot_after=c.rewind_steps if c.rewind == "early" else None)
         if c.rewind == "early":
             rewind_state = early
         row = _record(model, eval_batches, loss_fn, 0, n, masks, width, depth, evaluated_on)
-        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
+        _save_level(out, model, dtypes, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
             progress(row)
@@ -263,9 +269,9 @@ def iterative_magnitude_pruning(
         if rewind_state is not None:
             model.load_state_dict(rewind_state)
         _train(model, train_batches, loss_fn, {**masks, **fixed}, c.epochs_per_level, c.lr, c.momentum,
-               c.seed + level)
+               c.seed + level, dtypes)
         row = _record(model, eval_batches, loss_fn, level, n, masks, width, depth, evaluated_on)
-        _save_level(out, model, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
+        _save_level(out, model, dtypes, {**masks, **fixed}, row, rows, settings, rewind_state, (model_spec, meta))
         rows.append(row)
         if progress:
             progress(row)
@@ -300,12 +306,19 @@ def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    """A copy of the model's state; a tied tensor (one storage under several keys) copied once,
+    so the copy, and the file saved from it, keeps the tie rather than two tensors."""
+    state, copies = model.state_dict(), {}
+    for value in state.values():
+        if storage_key(value) not in copies:
+            copies[storage_key(value)] = value.detach().clone()
+    return {k: copies[storage_key(v)] for k, v in state.items()}
 
 
-def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed,
+def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed, dtypes: Mapping[str, torch.dtype],
            snapshot_after: int | None = None):
-    """SGD epochs with the masks held; returns the weights after ``snapshot_after`` steps if asked."""
+    """SGD epochs with the masks held, the weights rounded to ``dtypes`` after them; returns the
+    weights after ``snapshot_after`` steps, in ``dtypes``, if asked."""
     snapshot = None
 
     def take_snapshot(done: int, total: int) -> None:
@@ -317,7 +330,8 @@ def _train(model, batches, loss_fn, masks, epochs, lr, momentum, seed,
                  on_step=take_snapshot if snapshot_after is not None else None)
     if snapshot_after is not None and snapshot is None:
         snapshot = _state_copy(model)  # fewer steps than asked: rewind to the trained dense net
-    return snapshot
+    round_to_dtypes(model, dtypes)
+    return None if snapshot is None else in_dtypes(snapshot, dtypes)
 
 
 def _record(model, eval_batches, loss_fn, level, n, masks, width, depth, evaluated_on) -> ImpRow:
@@ -340,17 +354,18 @@ def _checkpoint_path(out: Path, level: int) -> Path:
     return out / f"level_{level:03d}.pt"
 
 
-def _save_level(out, model, masks, row, previous_rows, settings, rewind_state, record=(None, None)) -> None:
+def _save_level(out, model, dtypes, masks, row, previous_rows, settings, rewind_state, record=(None, None)) -> None:
     """A level's files (its checkpoint, the CSV with its row, at level 0 the rewind state) are
     renamed into place together: a failed save leaves the folder as the last level left it.
-    ``record``: the model spec and meta the checkpoint records."""
+    ``dtypes``: the float types the weights are saved in; ``record``: the model spec and meta
+    the checkpoint records."""
     if out is None:
         return
     payload = {
         "format": FORMAT,
         "model": record[0],
         "meta": dict(record[1] or {}),
-        "state_dict": _state_copy(model),
+        "state_dict": in_dtypes(_state_copy(model), dtypes),
         "masks": {name: m.clone() for name, m in masks.items()},
         "level": row.level,
         "density": row.density,

@@ -21,7 +21,8 @@ from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import (
     LayerSparsity, Masks, apply_masks, full_masks, keep_both, overall_ratio, sparsity_table,
 )
-from prunelimit.theory.profile import SCOPES, PruningPath, path_profile
+from prunelimit.report.rounding import percent_digits
+from prunelimit.theory.profile import SCOPES, PruningPath, path_profile, removed_count
 from prunelimit.validate import choice
 
 Scope = Literal["global", "layer", "2:4"]
@@ -143,6 +144,19 @@ def magnitude_masks(
                          held)
     order = MagnitudeOrder.of([p for _, p in named], scope, kept)
     return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
+
+
+def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity]) -> tuple[str, ...]:
+    """The warning of a pruning that ends above ``ratio`` (its ``layers`` afterwards): the model
+    had more weights pruned (or zero) than the ratio removes, and what it pruned stays pruned,
+    so the ratio asked for was not the one it got (a ``--ratio`` below a pruned checkpoint's)."""
+    total = sum(layer.total for layer in layers)
+    zeros = sum(layer.zeros for layer in layers)
+    if zeros <= removed_count(ratio, total):
+        return ()
+    return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
+            f"{percent_digits(ratio)}% {option('ratio', ratio)} asks for: the model had more pruned (or zero) "
+            f"already, and what it pruned stays pruned; prune the unpruned model for a lower ratio",)
 
 
 def prune_model(

@@ -14,19 +14,25 @@ rounds, Hyperflux runs its pruning and regrowth phases on the same pair.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
+from prunelimit.curvature.hvp import reentrant_checkpoint_error
 from prunelimit.data.batches import Batch, LossFn
 from prunelimit.errors import NumericalError, UsageError, said
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 
 ScheduleUnit = Literal["epoch", "iteration"]
+# torch gives a reentrant segment none of whose inputs needs a gradient no backward at all, only
+# a warning: refused where a reentrant segment ran and a trained weight got no gradient
+UNREACHED_REENTRANT = ("on inputs none of which needs a gradient, so the weights inside that segment get no gradient "
+                       "and training would leave them as they were")
 StepHook = Callable[[int, int], None]
 
 
@@ -99,6 +105,38 @@ def require_normalisable(model: nn.Module, sizes: Iterable[int]) -> None:
                          f"use a {said('--batch-size', 'batch_size')} that leaves no batch of one")
 
 
+@contextmanager
+def checkpoint_runs() -> Iterator[list[str]]:
+    """Yield a list that gets ``"reentrant"`` or ``"non-reentrant"`` for each
+    ``torch.utils.checkpoint`` segment run inside: the two names ``checkpoint`` calls them
+    through are wrapped for the time (a torch without them is not watched). Not torch's
+    warning, which recording would take from the model's own warnings their once-only display."""
+    import torch.utils.checkpoint as ck
+
+    runs: list[str] = []
+    originals = {name: getattr(ck, name) for name in ("CheckpointFunction", "_checkpoint_without_reentrant_generator")
+                 if hasattr(ck, name)}
+
+    class _Reentrant:
+        @staticmethod
+        def apply(*args):
+            runs.append("reentrant")
+            return originals["CheckpointFunction"].apply(*args)
+
+    def _plain(*args, **kwargs):
+        runs.append("non-reentrant")
+        return originals["_checkpoint_without_reentrant_generator"](*args, **kwargs)
+
+    shims = {"CheckpointFunction": _Reentrant, "_checkpoint_without_reentrant_generator": _plain}
+    for name in originals:
+        setattr(ck, name, shims[name])
+    try:
+        yield runs
+    finally:
+        for name, original in originals.items():
+            setattr(ck, name, original)
+
+
 def train_masked(
     model: nn.Module,
     optimizer: Optimizer,
@@ -132,6 +170,8 @@ def train_masked(
     (``schedule_unit``). ``seed`` seeds torch's global generator first (dropout).
     After every epoch the mean data loss must be finite (else :class:`NumericalError`)
     and ``on_epoch`` receives it. The model is left in the train/eval mode it came in.
+    A step in which a reentrant checkpoint segment ran and a trained weight got no gradient
+    is refused (an ``InputError``): torch gives a segment whose inputs need none no backward.
     """
     if not callable(batches):  # a reshuffled pass is checked by its maker, which knows its sizes
         require_normalisable(model, [batch[0].shape[0] for batch in batches])
@@ -153,11 +193,15 @@ def train_masked(
         for batch in batches(epoch) if callable(batches) else batches:
             for opt in optimizers:
                 opt.zero_grad(set_to_none=True)
-            data_loss = loss_fn(model, batch)
-            loss = data_loss + l1 * l1_norm(l1_params) if l1 else data_loss
-            if penalty is not None:
-                loss = loss + penalty()
-            loss.backward()
+            with checkpoint_runs() as segments:
+                data_loss = loss_fn(model, batch)
+                loss = data_loss + l1 * l1_norm(l1_params) if l1 else data_loss
+                if penalty is not None:
+                    loss = loss + penalty()
+                loss.backward()
+            if "reentrant" in segments and any(p.grad is None for group in optimizer.param_groups
+                                               for p in group["params"]):
+                raise reentrant_checkpoint_error(UNREACHED_REENTRANT)
             if masks is not None:
                 mask_gradients(model, masks)
             for opt in optimizers:

@@ -135,8 +135,9 @@ class LayerwiseProfile:
 
     @property
     def zero_ratio(self) -> float:
-        """The largest ρ at which every tensor loses only exact zeros (R(ρ) = 0)."""
-        return min(layer.zero_ratio for layer in self.layers)
+        """The largest ρ at which every tensor loses only exact zeros (R(ρ) = 0); a tensor with
+        no elements has none to lose at any ρ, and bounds nothing."""
+        return min(layer.zero_ratio for layer in self.layers if layer.n)
 
     def radius(self, ratio: float) -> float:
         """R(ρ) = ‖w − MP^layer_ρ(w)‖₂ on the layer-wise path."""

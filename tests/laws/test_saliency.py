@@ -181,3 +181,29 @@ def test_a_reentrant_checkpoint_is_refused_as_the_hessian_refuses_it(segment):
         warnings.simplefilter("ignore")  # torch's own warning for the "first" segment
         saliency(True)
     assert str(refused.value) == str(reentrant_checkpoint_error())
+
+
+class _Noisy(nn.Linear):
+    def forward(self, x):
+        import warnings
+
+        warnings.warn("noisy forward")
+        return super().forward(x)
+
+
+def test_the_reentrant_guard_leaves_the_models_own_warnings_shown_once():
+    """Recording warnings per batch to find torch's reentrant one had them re-emitted without
+    their registry: a warning of forward was shown once a batch (36 times in a `law nplh
+    --metric taylor` of 16 batches), not once."""
+    import warnings
+
+    from prunelimit.data.batches import cross_entropy_loss
+
+    torch.manual_seed(0)
+    model = _Noisy(IN, 3)
+    gen = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(8, IN, generator=gen), torch.randint(0, 3, (8,), generator=gen)) for _ in range(4)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        compute_saliency(model, batches, cross_entropy_loss, "taylor")
+    assert [str(w.message) for w in caught] == ["noisy forward"]
