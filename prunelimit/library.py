@@ -676,8 +676,9 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     epochs = refit_epochs(refit, finetune_epochs, finetune_lr)
     prediction_from = _prediction_source(prediction_from, options, refit=bool(epochs))
     size = batch_size_for(batch_size, data, eval_data)
+    # the refit fine-tunes the caller's model: its gradients come back with its weights
     with _inputs(model, data, loss=loss, batch_size=batch_size, eval_data=eval_data, include=include,
-                 exclude=exclude) as given:
+                 exclude=exclude) as given, _state_kept(model) if epochs else contextlib.nullcontext():
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
                                                                     given.device, "eval_data")
         if epochs:  # refit fine-tunes each probed ratio
@@ -884,7 +885,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
 def _state_kept(model: nn.Module) -> Iterator[None]:
     """Give ``model`` back its weights and buffers and its parameters their gradients (the
     same tensors, with their values: a caller accumulating gradients), also on an error: a
-    run that prunes and fine-tunes (``nplh`` iterative or pressure) works on the caller's model."""
+    run that prunes and fine-tunes (``nplh`` iterative or pressure, ``verify``'s refit) works on
+    the caller's model."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
     grads = [(p, p.grad, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
     try:
