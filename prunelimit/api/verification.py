@@ -60,11 +60,16 @@ class PredictedLimit:
     def from_report(cls, path: str, report: dict) -> "PredictedLimit":
         """The prediction a ``bounds``/``verify`` JSON document records; ``InputError`` (exit
         3) naming the field when it is not one."""
-        from prunelimit.errors import InputError
+        from prunelimit.errors import InputError, said
         from prunelimit.gate_rules import REPORT_SCHEMAS, check_stated_plus_minus, measured_value, recorded_warnings
 
         if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
-            raise InputError(f"{path} is not a prunelimit bounds report; write it with `prunelimit bounds --json`")
+            # a library result's to_json() leaves the key out: document() adds it
+            bare = isinstance(report, dict) and "schema" not in report and isinstance(report.get("prediction"), dict)
+            fix = said("write it with `prunelimit bounds --json`",
+                       f"{'it has no schema key; ' if bare else ''}save prunelimit.report.jsonout.document('bounds', "
+                       "result.to_json()), which adds the key to_json() leaves out, or pass the BoundsReport itself")
+            raise InputError(f"{path} is not a prunelimit bounds report; {fix}")
 
         def number(section: str, key: str, optional: bool = False) -> float | None:
             value = (report.get(section) or {}).get(key) if isinstance(report.get(section), dict) else None

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import prunelimit
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.report.jsonout import document
 
 
@@ -94,3 +94,17 @@ def test_a_seed_beside_a_read_prediction_seeds_the_refit_as_the_command_line_doe
                  lambda: prunelimit.prune(model, "auto", train, prediction_from=computed, seed=3)):
         with pytest.raises(UsageError, match="seed has no effect"):  # nothing fine-tunes there
             call()
+
+
+def test_a_saved_to_json_without_its_schema_says_how_to_save_it(model, train, computed, tmp_path, no_curvature):
+    """``to_json()`` is the ``--json`` document without its ``schema`` key: saved as it is, it
+    was refused with the command line's fix (``write it with `prunelimit bounds --json```),
+    which a notebook has no use for; the library names the call that adds the key."""
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(computed.to_json()))
+    for call in (lambda: prunelimit.verify(model, train, prediction_from=bare),
+                 lambda: prunelimit.gate(model, train, min_ratio=0.0, prediction_from=bare),
+                 lambda: prunelimit.prune(model, "auto", train, prediction_from=bare)):
+        with pytest.raises(InputError, match="no schema key") as caught:
+            call()
+        assert "document('bounds', result.to_json())" in str(caught.value) and "--json" not in str(caught.value)
