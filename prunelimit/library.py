@@ -51,7 +51,6 @@ import inspect
 import os
 import re
 import threading
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
 
@@ -61,7 +60,7 @@ from torch import Tensor, nn
 from prunelimit import api, validate
 from prunelimit.data.batches import Batch
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import OptionError, UsageError, option, quoted
+from prunelimit.errors import OptionError, UsageError, option, quoted, warn
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import NplhConfig
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
@@ -141,9 +140,9 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         check_finite(x, y, f"{option} batch {i}")
     dropped = _dropped_samples(data, batches)
     if dropped:  # the loss, ε and curvature are of the samples read: say which were not
-        warnings.warn(f"{option}: the DataLoader drops its short last batch (drop_last=True): {dropped} of its "
-                      f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
-                      "curvature; use drop_last=False to use them all", stacklevel=3)
+        warn(f"{option}: the DataLoader drops its short last batch (drop_last=True): {dropped} of its "
+             f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
+             "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
 
 
@@ -503,12 +502,12 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
     loaded = LoadedModel(model, None, dict(masks or {}), source="module", meta=recorded_meta(model))
     resolved = resolve_selection(loaded, tuple(include), tuple(exclude))
     for warning in resolved.warnings:  # a set other than the recorded one, masks the set in use does not count
-        warnings.warn(warning, stacklevel=3)
+        warn(warning, stacklevel=3)
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
     unreached = () if batches is None else unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
     for warning in unreached:  # parameters forward never uses: zero-curvature directions in N and D
-        warnings.warn(warning, stacklevel=3)
+        warn(warning, stacklevel=3)
     return Inputs(loaded, batches, loss_fn, device, None, resolved.selection, loss if isinstance(loss, str) else None,
                   (*resolved.warnings, *unreached))
 
