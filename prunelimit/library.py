@@ -448,7 +448,8 @@ def inputs_from(
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
     model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
-    ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned).
+    ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned),
+    keyed by parameter name, each of its parameter's shape (a float 0/1 mask is kept where nonzero).
     The prunable set is ``include``/``exclude`` when given, else the one ``Pruning.apply``
     recorded on the model (a given set that differs is used, with a warning), else the default.
 
@@ -456,8 +457,22 @@ def inputs_from(
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
     (6, 1437)
     """
+    from prunelimit.pruning.masks import check_masks
+
+    chosen = checked_masks(masks)
+    check_masks(checked_module(model), chosen)  # a mask of no parameter, or of another shape, was read in silence
     return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
-                         exclude=exclude, masks=masks)
+                          exclude=exclude, masks=chosen)
+
+
+def checked_masks(masks: Any) -> "Masks":
+    """``masks=`` as bool keep-masks (a float 0/1 mask, as ``weight_mask``, reads as kept where nonzero)."""
+    if masks is None:
+        return {}
+    if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
+        raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
+                         "e.g. prunelimit.prune(model, 0.5).masks")
+    return {str(name): mask.bool() for name, mask in masks.items()}
 
 
 def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:
