@@ -147,10 +147,12 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
 
 
 def _dropped_samples(data: Iterable, batches: list["Batch"]) -> int:
-    """How many samples a ``drop_last`` DataLoader over a sized dataset left out of ``batches``."""
-    if not (isinstance(data, torch.utils.data.DataLoader) and data.drop_last and isinstance(data.dataset, Sized)):
+    """How many samples a ``drop_last`` DataLoader left out of ``batches``: a stream
+    (an ``IterableDataset`` without ``len``) is counted by one pass over its samples."""
+    if not (isinstance(data, torch.utils.data.DataLoader) and data.drop_last):
         return 0
-    return max(len(data.dataset) - sum(len(y) for _, y in batches), 0)
+    samples = len(data.dataset) if isinstance(data.dataset, Sized) else sum(1 for _ in data.dataset)
+    return max(samples - sum(len(y) for _, y in batches), 0)
 
 
 def _why_empty(data: Iterable) -> str:
