@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 import re
+import sys
+import warnings
 from contextvars import ContextVar
 from typing import Callable, Iterable, Iterator
 
@@ -169,6 +172,28 @@ def option_flag(name: str, flag: str | None = None) -> str:
     typed = flag or "--" + name.replace("_", "-")
     configured = _configured(typed)
     return typed if configured is None else written_in(*configured)
+
+
+def warn(text: str, stacklevel: int = 2) -> None:
+    """``warnings.warn(text, stacklevel=stacklevel)`` as seen from the caller of ``warn``;
+    within a :func:`library_call`, at the line that called prunelimit (the first frame outside
+    the package and ``contextlib``'s context managers it enters through), so that Python shows
+    the caller's line, not ours (``contextlib.py:137 … return next(self.gen)``), and its
+    once-per-line filter counts each calling line apart. The commands show their warnings by
+    the package's frames (``cli.common``), as before."""
+    frame, level = sys._getframe(1), 2  # warn's caller, as warnings.warn counts from here
+    if _LIBRARY_CALL.get():
+        while frame is not None and _within_package(frame.f_code.co_filename):
+            frame, level = frame.f_back, level + 1
+    warnings.warn(text, stacklevel=level if frame is not None and _LIBRARY_CALL.get() else stacklevel + 1)
+
+
+def _within_package(filename: str) -> bool:
+    """A frame of prunelimit's own code, or of ``contextlib`` (its context managers' ``__enter__``)."""
+    return filename.startswith(_PACKAGE) or filename == contextlib.__file__
+
+
+_PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
 
 
 QUOTED_LIMIT = 80  # characters of a value's repr a message quotes

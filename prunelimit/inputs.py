@@ -17,7 +17,7 @@ from prunelimit.data.loss import (BUILTIN_LOSSES, LOSS_CONTRACT, ClassLoss, Crit
 from prunelimit.data.spec import load_dataset, make_batches
 from prunelimit.device import resolve_device
 from prunelimit import errors
-from prunelimit.errors import InputError, OptionError, said
+from prunelimit.errors import InputError, OptionError, said, warn
 from prunelimit.limits import MAX_RECORDED_PATTERNS, MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.load import LoadedModel, load_model
 from prunelimit.models.spec import imports_code
@@ -97,7 +97,7 @@ def load_inputs(
     resolved = resolve_selection(loaded, include, exclude)
     read = (*loaded.notes, *resolved.warnings)
     for warning in read:  # every command reading the file says so, once
-        warnings.warn(warning, stacklevel=2)
+        warn(warning, stacklevel=2)
     recorded = data is None and data_from_checkpoint
     if recorded:
         data = loaded.recorded_spec("data")
@@ -112,7 +112,7 @@ def load_inputs(
             check_compatible(loaded, batches, loss_fn, data)
             unreached = unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
         for warning in unreached:
-            warnings.warn(warning, stacklevel=2)
+            warn(warning, stacklevel=2)
     return Inputs(loaded, batches, loss_fn, dev, data, resolved.selection, loss, (*read, *unreached), frozenset(opened))
 
 

@@ -51,7 +51,6 @@ import inspect
 import os
 import re
 import threading
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
 
@@ -61,7 +60,7 @@ from torch import Tensor, nn
 from prunelimit import api, validate
 from prunelimit.data.batches import Batch
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import OptionError, UsageError, option, quoted
+from prunelimit.errors import OptionError, UsageError, option, quoted, warn
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import NplhConfig
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
@@ -141,17 +140,19 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         check_finite(x, y, f"{option} batch {i}")
     dropped = _dropped_samples(data, batches)
     if dropped:  # the loss, ε and curvature are of the samples read: say which were not
-        warnings.warn(f"{option}: the DataLoader drops its short last batch (drop_last=True): {dropped} of its "
-                      f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
-                      "curvature; use drop_last=False to use them all", stacklevel=3)
+        warn(f"{option}: the DataLoader drops its short last batch (drop_last=True): {dropped} of its "
+             f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
+             "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
 
 
 def _dropped_samples(data: Iterable, batches: list["Batch"]) -> int:
-    """How many samples a ``drop_last`` DataLoader over a sized dataset left out of ``batches``."""
-    if not (isinstance(data, torch.utils.data.DataLoader) and data.drop_last and isinstance(data.dataset, Sized)):
+    """How many samples a ``drop_last`` DataLoader left out of ``batches``: a stream
+    (an ``IterableDataset`` without ``len``) is counted by one pass over its samples."""
+    if not (isinstance(data, torch.utils.data.DataLoader) and data.drop_last):
         return 0
-    return max(len(data.dataset) - sum(len(y) for _, y in batches), 0)
+    samples = len(data.dataset) if isinstance(data.dataset, Sized) else sum(1 for _ in data.dataset)
+    return max(samples - sum(len(y) for _, y in batches), 0)
 
 
 def _why_empty(data: Iterable) -> str:
@@ -449,7 +450,8 @@ def inputs_from(
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
     model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
-    ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned).
+    ``masks``: the model's keep-masks, as a pruned checkpoint's (what it pruned stays pruned),
+    keyed by parameter name, each of its parameter's shape (a float 0/1 mask is kept where nonzero).
     The prunable set is ``include``/``exclude`` when given, else the one ``Pruning.apply``
     recorded on the model (a given set that differs is used, with a warning), else the default.
 
@@ -457,8 +459,22 @@ def inputs_from(
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
     (6, 1437)
     """
+    from prunelimit.pruning.masks import check_masks
+
+    chosen = checked_masks(masks)
+    check_masks(checked_module(model), chosen)  # a mask of no parameter, or of another shape, was read in silence
     return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
-                         exclude=exclude, masks=masks)
+                          exclude=exclude, masks=chosen)
+
+
+def checked_masks(masks: Any) -> "Masks":
+    """``masks=`` as bool keep-masks (a float 0/1 mask, as ``weight_mask``, reads as kept where nonzero)."""
+    if masks is None:
+        return {}
+    if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
+        raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
+                         "e.g. prunelimit.prune(model, 0.5).masks")
+    return {str(name): mask.bool() for name, mask in masks.items()}
 
 
 def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:
@@ -503,12 +519,12 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
     loaded = LoadedModel(model, None, dict(masks or {}), source="module", meta=recorded_meta(model))
     resolved = resolve_selection(loaded, tuple(include), tuple(exclude))
     for warning in resolved.warnings:  # a set other than the recorded one, masks the set in use does not count
-        warnings.warn(warning, stacklevel=3)
+        warn(warning, stacklevel=3)
     loss_fn = loss_function(loss)
     batches = None if data is None else checked_batches(loaded, loss_fn, data, batch_size, device, "data")
     unreached = () if batches is None else unreached_warnings(loaded, batches[0], loss_fn, resolved.selection)
     for warning in unreached:  # parameters forward never uses: zero-curvature directions in N and D
-        warnings.warn(warning, stacklevel=3)
+        warn(warning, stacklevel=3)
     return Inputs(loaded, batches, loss_fn, device, None, resolved.selection, loss if isinstance(loss, str) else None,
                   (*resolved.warnings, *unreached))
 
@@ -676,8 +692,9 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     epochs = refit_epochs(refit, finetune_epochs, finetune_lr)
     prediction_from = _prediction_source(prediction_from, options, refit=bool(epochs))
     size = batch_size_for(batch_size, data, eval_data)
+    # the refit fine-tunes the caller's model: its gradients come back with its weights
     with _inputs(model, data, loss=loss, batch_size=batch_size, eval_data=eval_data, include=include,
-                 exclude=exclude) as given:
+                 exclude=exclude) as given, _state_kept(model) if epochs else contextlib.nullcontext():
         evaluation = None if eval_data is None else checked_batches(given.loaded, given.loss_fn, eval_data, size,
                                                                     given.device, "eval_data")
         if epochs:  # refit fine-tunes each probed ratio
@@ -885,7 +902,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
 def _state_kept(model: nn.Module) -> Iterator[None]:
     """Give ``model`` back its weights and buffers and its parameters their gradients (the
     same tensors, with their values: a caller accumulating gradients), also on an error: a
-    run that prunes and fine-tunes (``nplh`` iterative or pressure) works on the caller's model."""
+    run that prunes and fine-tunes (``nplh`` iterative or pressure, ``verify``'s refit) works on
+    the caller's model."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
     grads = [(p, p.grad, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
     try:

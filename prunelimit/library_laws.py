@@ -8,11 +8,10 @@ line's ``warnings`` name it."""
 
 import functools
 import inspect
-import warnings
 from typing import Callable
 
 from prunelimit import validate
-from prunelimit.errors import OptionError, UsageError, quoted
+from prunelimit.errors import OptionError, UsageError, quoted, warn
 from prunelimit.laws import errorlaw, nplh
 from prunelimit.library import library_call, with_arguments
 
@@ -75,7 +74,7 @@ def _warned(query: Callable[..., float], density_of: Callable[[tuple, float], fl
         a = bound.arguments
         warning = errorlaw.extrapolated(a["fit"], density_of(a, value), a["width"], a["depth"])
         if warning:
-            warnings.warn(warning, stacklevel=2)
+            warn(warning, stacklevel=2)
         return value
 
     return answer

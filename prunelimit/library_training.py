@@ -45,8 +45,8 @@ from prunelimit.api.laws import HyperfluxReport
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
-from prunelimit.library import (batch_size_for, check_training_output, checked_batches, keeps_caller_state,
-                                library_call, recorded_meta, require_values, settled_inputs)
+from prunelimit.library import (batch_size_for, check_training_output, checked_batches, checked_masks,
+                                keeps_caller_state, library_call, recorded_meta, require_values, settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
 from prunelimit.pruning.masks import Masks
@@ -233,7 +233,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     (True, True)
     """
     from prunelimit.sparse.exporter import check_output, require_masks, write_export
-    from prunelimit.io.checkpoint import normalise_state_dict, unmatched_mask
+    from prunelimit.io.checkpoint import normalise_state_dict, unmatched_mask, unprefixed
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
     from prunelimit.sparse.sparse_file import tied
@@ -258,7 +258,8 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     if (name := unmatched_mask(state, found)) is not None:
         raise UsageError(f"model: its torch.nn.utils.prune mask {name}_mask has shape {tuple(found[name].shape)}, "
                          f"not that of {name}_orig; prune it again (torch.nn.utils.prune.custom_from_mask)")
-    given = _checked_masks(masks)
+    # keyed as the state dict given keys them (a wrapper's module./_orig_mod.), read as its keys are
+    given = {unprefixed(name): mask for name, mask in checked_masks(masks).items()}
     if (name := unmatched_mask(state, given)) is not None:
         raise UsageError(f"masks: {name!r} names no tensor of the model of shape {tuple(given[name].shape)}; key masks "
                          "by parameter name, as prunelimit.prune(model, ratio).masks does")
@@ -290,16 +291,6 @@ def _evaluation(given: "Inputs", eval_data: Any, batch_size: int, default: Any) 
     return checked_batches(given.loaded, given.loss_fn, eval_data, batch_size, given.device, "eval_data")
 
 
-def _checked_masks(masks: Any) -> "Masks":
-    """``masks=`` as bool keep-masks (a float 0/1 mask, as ``weight_mask``, reads as kept where nonzero)."""
-    if masks is None:
-        return {}
-    if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
-        raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
-                         "e.g. prunelimit.prune(model, 0.5).masks")
-    return {str(name): mask.bool() for name, mask in masks.items()}
-
-
 @contextlib.contextmanager
 def _masks_held(model: nn.Module, masks: Any, given: "Inputs") -> Iterator[tuple["Masks", "Masks"]]:
     """The model's torch pruning folded into plain parameters (restored afterwards from the
@@ -309,7 +300,7 @@ def _masks_held(model: nn.Module, masks: Any, given: "Inputs") -> Iterator[tuple
     record, its torch pruning since removed), its zeros, as for a pruned safetensors file."""
     from prunelimit.pruning.masks import check_masks, held_masks, keep_both, torch_pruning_folded
 
-    chosen = _checked_masks(masks)
+    chosen = checked_masks(masks)
     with torch_pruning_folded(model) as pruned:
         held = keep_both(chosen, pruned) or held_masks(given.loaded, given.selection)
         check_masks(model, held)

@@ -388,3 +388,32 @@ def test_a_training_record_says_what_it_left_unused(cli, tmp_path, command):
             "'model_state_dict'; 'epoch', 'optimizer_state_dict' beside them are not used")
     assert json.loads(result.stdout)["warnings"].count(line) == 1
     assert result.stderr.count(line) == 1, result.stderr
+
+
+@pytest.mark.parametrize("masks, message", [
+    ({"nope.weight": torch.ones(4, 8, dtype=torch.bool)}, r"mask names \['nope.weight'\] are not parameters"),
+    ({"0.weight": torch.ones(3, 3, dtype=torch.bool)}, r"mask for 0.weight has shape \(3, 3\), weight \(4, 8\)"),
+    ([1, 2], r"masks must map parameter names to bool tensors"),
+])
+def test_inputs_from_checks_the_masks_it_is_given(masks, message):
+    """``prunelimit.inputs_from(model, data, masks=...)`` took any masks: a name of no parameter
+    or a mask of another shape was read in silence (the commands then ran as if unpruned), a
+    list failed in torch's words. They are refused as ``train(masks=...)`` refuses them."""
+    import prunelimit
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    with pytest.raises(UsageError, match=message):
+        prunelimit.inputs_from(model, (torch.randn(16, 8), torch.arange(16) % 3), masks=masks)
+
+
+def test_inputs_from_reads_a_float_mask_as_kept_where_nonzero():
+    """A ``weight_mask`` (float 0/1), as ``train(masks=...)`` reads it: held as the bool mask."""
+    import prunelimit
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    keep = torch.rand(4, 8) > 0.5
+    data = (torch.randn(16, 8), torch.arange(16) % 3)
+    given = prunelimit.inputs_from(model, data, masks={"0.weight": keep.float()}).loaded.masks["0.weight"]
+    assert given.dtype == torch.bool and torch.equal(given, keep)

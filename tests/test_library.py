@@ -74,6 +74,27 @@ def test_a_loader_dropping_its_last_batch_says_how_many_samples_it_left_out():
         as_batches(torch.utils.data.DataLoader(dataset, batch_size=23, drop_last=True))
 
 
+class _Stream(torch.utils.data.IterableDataset):
+    """23 samples streamed, with no length: a loader over it cannot tell how many it drops."""
+
+    def __iter__(self):
+        return iter(zip(torch.zeros(23, 4), torch.zeros(23, dtype=torch.long)))
+
+
+def test_a_loader_dropping_the_last_batch_of_a_stream_says_how_many_samples_it_left_out():
+    """Over an ``IterableDataset`` (no ``len``) ``drop_last=True`` left 2 of 23 samples out in
+    silence; the stream is counted, as the loader's batches are read, and the warning says so."""
+    from prunelimit.library import as_batches
+
+    with pytest.warns(UserWarning, match=r"^data: the DataLoader drops its short last batch \(drop_last=True\): "
+                                         r"2 of its 23 samples are left out"):
+        batches = as_batches(torch.utils.data.DataLoader(_Stream(), batch_size=7, drop_last=True))
+    assert sum(len(y) for _, y in batches) == 21
+    with warnings.catch_warnings():  # nothing dropped, nothing said
+        warnings.simplefilter("error")
+        as_batches(torch.utils.data.DataLoader(_Stream(), batch_size=23, drop_last=True))
+
+
 def test_a_one_pass_iterator_is_read_once(model, train):
     """A generator has no second pass to compare: its batches, read once, are the sample
     (it used to be refused as "different batches on a second pass")."""

@@ -5,6 +5,7 @@ memory plan, each read as a library caller and as the command line reads it."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -106,3 +107,58 @@ def test_another_librarys_name_for_an_argument_is_refused_naming_the_argument(mo
     with pytest.raises(UsageError, match=rf"takes no argument '{name}'; give it as {meant}=") as refused:
         call(model, train)
     assert "curvature options are" not in str(refused.value)
+
+
+def _with_an_unused_layer(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` beside a layer forward never runs: every call with data warns of it."""
+    class Unused(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net, self.spare = copy.deepcopy(model), torch.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.net(x)
+    return Unused()
+
+
+def _zero_model(model: torch.nn.Module) -> torch.nn.Module:
+    zeroed = copy.deepcopy(model)
+    with torch.no_grad():
+        for layer in zeroed:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()
+    return zeroed
+
+
+def _error_fit():
+    from prunelimit.laws.errorlaw import ErrorPoints
+
+    density = [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125]
+    return prunelimit.fit_error_law(ErrorPoints(density, [0.05, 0.05, 0.06, 0.1, 0.2, 0.4]))
+
+
+WARNING_CALLS = {
+    "info": lambda m, d: prunelimit.info(_with_an_unused_layer(m), d),
+    "bounds": lambda m, d: prunelimit.bounds(_with_an_unused_layer(m), d, method="exact"),
+    "train": lambda m, d: prunelimit.train(_with_an_unused_layer(m), d, epochs=1),
+    "drop_last": lambda m, d: prunelimit.info(m, torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*d),
+                                                                               batch_size=64, drop_last=True)),
+    "zero start": lambda m, d: prunelimit.train(_zero_model(m), d, epochs=1),
+    "other set": lambda m, d: prunelimit.info(prunelimit.prune(m, 0.5).apply(copy.deepcopy(m)), exclude=("2",)),
+    "extrapolated": lambda m, d: prunelimit.predict_error(_error_fit(), 0.001, extrapolate=True),
+}
+
+
+@pytest.mark.parametrize("name", WARNING_CALLS)
+def test_a_calls_warnings_point_at_the_callers_line(model, train, name):
+    """A library warning was shown at a line of prunelimit's own (``contextlib.py:137: UserWarning:
+    … return next(self.gen)``, ``library.py:380``): a notebook saw our code, not its cell, and
+    Python's once-per-line filter counted every call's warnings as one line's. They point at the
+    line that called prunelimit, as warnings of a library should."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        WARNING_CALLS[name](model, train)
+    assert caught
+    assert all(w.filename == __file__ for w in caught), [(w.filename, w.lineno, str(w.message)[:60]) for w in caught]

@@ -368,6 +368,19 @@ def test_export_writes_the_models_names_for_a_wrapped_checkpoint(model, tmp_path
     assert sorted(state_and_masks(raw)[1]) == sorted(pruning.masks)
 
 
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod."])
+def test_export_of_a_wrappers_state_dict_takes_masks_keyed_as_it_is(model, tmp_path, prefix):
+    """A ``DataParallel`` or compiled model's ``state_dict()`` is read with its prefix stripped,
+    but masks keyed as that state dict keys them were refused ("'module.0.weight' names no
+    tensor of the model"): they are read with the same prefix stripped, the file the module's."""
+    masks = prunelimit.prune(model, 0.5).masks
+    plain = prunelimit.export(model.state_dict(), tmp_path / "plain.safetensors", masks=masks)
+    wrapped = prunelimit.export({prefix + k: v for k, v in model.state_dict().items()}, tmp_path / "wrapped.safetensors",
+                                masks={prefix + k: v for k, v in masks.items()})
+    assert (tmp_path / "plain.safetensors").read_bytes() == (tmp_path / "wrapped.safetensors").read_bytes()
+    assert wrapped.file_bytes == plain.file_bytes
+
+
 def test_torch_pruning_of_other_tensors_comes_back(model, train):
     """A bias pruned with torch is held too, and given back with its own mask."""
     torch_prune.custom_from_mask(model[0], "bias", torch.arange(12) % 2 == 0)

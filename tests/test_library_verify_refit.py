@@ -40,3 +40,18 @@ def test_refit_is_the_command_lines_refit_on_the_same_model(cli, model, train, t
 def test_refit_settings_are_refused_in_the_librarys_words(model, train, given, error, message):
     with pytest.raises(error, match=message):
         prunelimit.verify(model, train, **given)
+
+
+def test_refit_leaves_the_callers_gradients_as_they_were(model, train):
+    """The refit search fine-tunes the caller's model and gives its weights back: its
+    gradients too (a caller accumulating them over backward passes), the same tensors with
+    their values, and a parameter without one stays without (the fine-tuning left its own)."""
+    import torch
+
+    torch.nn.functional.cross_entropy(model(train[0][:16]), train[1][:16]).backward()
+    model[-1].bias.grad = None
+    held = {name: p.grad for name, p in model.named_parameters()}
+    kept = {name: None if g is None else g.clone() for name, g in held.items()}
+    prunelimit.verify(model, train, method="exact", refit=True, finetune_epochs=1)
+    for name, p in model.named_parameters():
+        assert p.grad is held[name] and (kept[name] is None or torch.equal(p.grad, kept[name])), name

@@ -150,3 +150,21 @@ def test_the_dense_eigenvalue_stage_is_a_stage_of_its_own():
                         seen.append((done, total, text)))
     stage = [call for call in seen if call[2] and call[2].startswith("eigenvalues of the dense Hessian")]
     assert [(done, total) for done, total, _ in stage] == [(0, 0)], seen
+
+
+def test_a_gate_on_the_measured_limit_alone_counts_its_search(cli, own_ckpt, texts, model, train):
+    """A gate whose rules all use the measured limit runs the actual-limit search alone (no
+    spectrum), and it called ``progress`` not once: its bar stood empty, and the library's
+    ``progress=`` heard nothing of the whole run. Its passes are counted as verify counts them."""
+    result = cli("gate", own_ckpt, "--use", "actual", "--min-ratio", "0.1", "--max-samples", "256", "--batch-size",
+                 "64", "--no-cache")
+    assert result.exit_code in (0, 1), result.stderr
+    assert [text for *_, text in texts] and {text for *_, text in texts} == {"actual-limit search: passes"}
+    import prunelimit
+
+    heard: list[tuple[int, int | None, str | None]] = []
+    prunelimit.gate(model, train, min_ratio=0.1, use="actual",
+                    progress=lambda done, total=None, text=None: heard.append((done, total, text)))
+    assert heard and {text for *_, text in heard} == {"actual-limit search: passes"}
+    assert all(0 < done <= total for done, total, _ in heard)
+    assert [done for done, *_ in heard] == sorted(done for done, *_ in heard)

@@ -105,7 +105,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         current = replace(current, method=stated.method, options={**current.options, **stated.options})
     notes = check_baselines(baselines, current, allow_incompatible, measured_only) if baselines else []
     if not needs_spectrum(rules):
-        measured = measured_limit(inputs, options)
+        measured = measured_limit(inputs, options, progress)
         report = document("verify", measured.to_json())
         # no bounds to carry what qualifies the prunable set: the gate says it beside its own notes
         return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,

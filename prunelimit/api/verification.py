@@ -60,11 +60,16 @@ class PredictedLimit:
     def from_report(cls, path: str, report: dict) -> "PredictedLimit":
         """The prediction a ``bounds``/``verify`` JSON document records; ``InputError`` (exit
         3) naming the field when it is not one."""
-        from prunelimit.errors import InputError
+        from prunelimit.errors import InputError, said
         from prunelimit.gate_rules import REPORT_SCHEMAS, check_stated_plus_minus, measured_value, recorded_warnings
 
         if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
-            raise InputError(f"{path} is not a prunelimit bounds report; write it with `prunelimit bounds --json`")
+            # a library result's to_json() leaves the key out: document() adds it
+            bare = isinstance(report, dict) and "schema" not in report and isinstance(report.get("prediction"), dict)
+            fix = said("write it with `prunelimit bounds --json`",
+                       f"{'it has no schema key; ' if bare else ''}save prunelimit.report.jsonout.document('bounds', "
+                       "result.to_json()), which adds the key to_json() leaves out, or pass the BoundsReport itself")
+            raise InputError(f"{path} is not a prunelimit bounds report; {fix}")
 
         def number(section: str, key: str, optional: bool = False) -> float | None:
             value = (report.get(section) or {}).get(key) if isinstance(report.get(section), dict) else None
@@ -206,9 +211,10 @@ class MeasuredLimit:
         })
 
 
-def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions()) -> MeasuredLimit:
+def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> MeasuredLimit:
     """The one-shot limit by the loss criterion (``verify``'s search, global scope) without
-    the curvature work a prediction needs: the search needs only ε."""
+    the curvature work a prediction needs: the search needs only ε. ``progress`` hears its
+    passes as ``verify``'s do."""
     from prunelimit.api.curvature import limit_target
     from prunelimit.baseline import provenance
     from prunelimit.distributed import gather_shards, shard_batches
@@ -222,9 +228,15 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
         losses = gather_shards(batch_losses(inputs.model, shard_batches(inputs.batches), inputs.loss_fn),
                                len(inputs.batches))
     target = limit_target(inputs, options, losses)
-    actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection)
+    actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection,
+                          progress=_search_progress(progress))
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
                          provenance(inputs, options))
+
+
+def _search_progress(progress):
+    """``progress(done, total, text)`` as the actual-limit search calls it: ``(done, most)``."""
+    return None if progress is None else (lambda done, most: progress(done, most, "actual-limit search: passes"))
 
 
 def check_verify_options(acc_drop: float, sweep: int) -> None:
@@ -264,10 +276,9 @@ def verify(
     else:
         rep = bounds(inputs, options, progress, scope, store)
         prediction = PredictedLimit.from_bounds(rep)
-    search = None if progress is None else (lambda done, most: progress(done, most, "actual-limit search: passes"))
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep,
-                          progress=search)
+                          progress=_search_progress(progress))
     delta = prediction.ratio - actual.loss_ratio
     weights = np.abs(np.concatenate([p.detach().cpu().double().reshape(-1).numpy()  # numpy has no bfloat16
                                      for _, p in prunable_parameters(inputs.model, inputs.selection)]))

@@ -50,7 +50,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
-from prunelimit.errors import InputError, NumericalError, UsageError, quoted
+from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
 from prunelimit.models.clone import clone_model
 from prunelimit.models.params import module_class
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
@@ -248,7 +248,7 @@ class HessianOperator:
                 f"batched Hessian-vector products failed ({failure or 'on another rank'}); "
                 f"taking them one at a time, up to {k}x slower"
             )
-            warnings.warn(self.fallback, stacklevel=3)
+            warn(self.fallback, stacklevel=3)
             return torch.stack([first] + [self.matvec(v) for v in vs[1:]])
         out = all_reduce_sum(torch.cat([h.reshape(k, -1) for h in hv], dim=1))
         _require_finite(out)
@@ -300,8 +300,8 @@ class HessianOperator:
         if tried:
             why = ("the loss is not a per-sample mean (merging batches changed it)" if failure is None else
                    f"the model or the loss fails on a chunk of {batch_size(chunks[0])} samples ({failure})")
-            warnings.warn(f"{why}, so HVPs walk your batches as given; pass chunk_samples='batches' to skip this "
-                          "check", stacklevel=3)
+            warn(f"{why}, so HVPs walk your batches as given; pass chunk_samples='batches' to skip this "
+                 "check", stacklevel=3)
         return batches
 
     def _pass_losses(self, batches: list[Batch]) -> np.ndarray:
@@ -377,7 +377,7 @@ class HessianOperator:
         if not any_rank(need_mb > budget_mb):
             return "cached"
         if engine == "cached":
-            warnings.warn(
+            warn(
                 f"cached HVP graphs need about {need_mb:.3g} MB, over the {budget_mb:.3g} MB "
                 "budget; falling back to the recomputing engine (raise the memory budget to keep them)",
                 stacklevel=3,

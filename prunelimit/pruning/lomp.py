@@ -19,7 +19,6 @@ import copy
 import dataclasses
 import math
 import time
-import warnings
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Literal, Mapping, get_args
@@ -30,7 +29,7 @@ from torch import Tensor, nn
 from prunelimit import validate
 from prunelimit.data.batches import Batch, Batches, LossFn
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
+from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said, warn
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
@@ -266,7 +265,7 @@ def train(
     penalised = _l1_parameters(model, config, selection)
     notes = zero_start_warnings([p.detach() for _, p in prunable_parameters(model, selection)])
     for note in notes:  # said at the start: the epochs that follow would be spent in vain
-        warnings.warn(note, stacklevel=2)
+        warn(note, stacklevel=2)
     optimizer = sgd(model, config.lr, config.momentum, config.weight_decay, config.nesterov)
     start, history = 0, []
     if resume_state is not None:

@@ -212,19 +212,35 @@ def prune_with_torch(given: nn.Module, masks: Mapping[str, Tensor], recorded: di
                              "apply the masks to the model they were computed for")
     for name, mask in masks.items():
         module_name, _, attribute = name.rpartition(".")
-        for module, alias in _holders(model, getattr(model.get_submodule(module_name), attribute)):
-            prune.custom_from_mask(module, alias, mask)
+        for module, alias in _holders(model, _parameter(model.get_submodule(module_name), attribute)):
+            prune.custom_from_mask(module, alias, mask)  # on a pruned one, torch stacks it: kept where both keep
     if recorded is not None:
         setattr(model, PRUNED_ATTRIBUTE, recorded)
     return given
 
 
-def _holders(model: nn.Module, tensor: Tensor) -> list[tuple[nn.Module, str]]:
-    """Every (module, attribute) that holds ``tensor`` as a parameter: a tied weight is one
+def _holders(model: nn.Module, tensor: Tensor | None) -> list[tuple[nn.Module, str]]:
+    """Every (module, attribute) that holds ``tensor`` as a parameter, a pruned one by the
+    attribute its pruning computes (``weight_orig`` as ``weight``): a tied weight is one
     parameter of several modules, named after the first, and pruning it must reach each of
     them, or the others go on computing with the unpruned values."""
-    return [(module, attribute) for module in model.modules()
+    return [(module, _pruned_attributes(module).get(attribute, attribute)) for module in model.modules()
             for attribute, p in module._parameters.items() if p is tensor]
+
+
+def _parameter(module: nn.Module, attribute: str) -> Tensor | None:
+    """The parameter behind ``module.attribute``: itself, or where ``torch.nn.utils.prune``
+    computes the attribute (``weight_orig · weight_mask``, no parameter) its ``weight_orig``."""
+    pruned = {computed: original for original, computed in _pruned_attributes(module).items()}
+    return module._parameters.get(pruned.get(attribute, attribute))
+
+
+def _pruned_attributes(module: nn.Module) -> dict[str, str]:
+    """``module``'s torch-pruned parameters by the attribute each computes (``weight_orig`` → ``weight``)."""
+    from torch.nn.utils import prune
+
+    return {f"{hook._tensor_name}{_ORIG}": hook._tensor_name for hook in module._forward_pre_hooks.values()
+            if isinstance(hook, prune.BasePruningMethod)}
 
 
 @dataclass

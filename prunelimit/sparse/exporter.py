@@ -4,13 +4,12 @@ and, on request, dense vs sparse latency."""
 from __future__ import annotations
 
 import shlex
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import Tensor
 
-from prunelimit.errors import UsageError
+from prunelimit.errors import UsageError, warn
 from prunelimit.inputs import Inputs
 from prunelimit.io.checkpoint import RawCheckpoint, read_checkpoint, state_and_masks, training_notes
 from prunelimit.models.load import recorded_spec, relocated_meta
@@ -175,7 +174,7 @@ def export(checkpoint: str | Path, output: str | Path, model_spec: str | None = 
     read = () if inputs is None else inputs.load_warnings  # --bench's loading warned these already
     for note in pruned.notes:  # as every command reading the file says so, once
         if note not in read:
-            warnings.warn(note, stacklevel=2)
+            warn(note, stacklevel=2)
     preflight([Output("-o", Path(output), "safetensors")], [pruned.path, *recorded_data(pruned.meta, pruned.path)],
               force)  # also the data files the checkpoint records, known once it is read
     measured = None

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import prunelimit
-from prunelimit.errors import OptionError, UsageError
+from prunelimit.errors import InputError, OptionError, UsageError
 from prunelimit.report.jsonout import document
 
 
@@ -44,14 +44,19 @@ def test_verify_gate_and_prune_read_a_prediction_and_compute_no_spectrum(model, 
     assert pruning.requested == computed.ratio and pruning.source == f"auto from {name}"
 
 
+def _calls_reading(model, data, source) -> tuple:
+    """``verify``, ``gate`` and ``prune`` reading their prediction from ``source``, each a call to make."""
+    return (lambda: prunelimit.verify(model, data, prediction_from=source),
+            lambda: prunelimit.gate(model, data, min_ratio=0.0, prediction_from=source),
+            lambda: prunelimit.prune(model, "auto", data, prediction_from=source))
+
+
 def test_a_report_of_other_weights_is_refused_in_the_librarys_terms(model, train, computed):
     other = type(model)(*[layer for layer in torch.nn.Sequential(*model)])  # same shapes...
     other.load_state_dict(model.state_dict())
     with torch.no_grad():
         other[0].weight.mul_(2)  # ... other weights
-    for call in (lambda: prunelimit.verify(other, train, prediction_from=computed),
-                 lambda: prunelimit.gate(other, train, min_ratio=0.0, prediction_from=computed),
-                 lambda: prunelimit.prune(other, "auto", train, prediction_from=computed)):
+    for call in _calls_reading(other, train, computed):
         with pytest.raises(UsageError, match="the weights differ") as caught:
             call()
         assert "prediction_from=" in str(caught.value) and "--from" not in str(caught.value)
@@ -94,3 +99,15 @@ def test_a_seed_beside_a_read_prediction_seeds_the_refit_as_the_command_line_doe
                  lambda: prunelimit.prune(model, "auto", train, prediction_from=computed, seed=3)):
         with pytest.raises(UsageError, match="seed has no effect"):  # nothing fine-tunes there
             call()
+
+
+def test_a_saved_to_json_without_its_schema_says_how_to_save_it(model, train, computed, tmp_path, no_curvature):
+    """``to_json()`` is the ``--json`` document without its ``schema`` key: saved as it is, it
+    was refused with the command line's fix (``write it with `prunelimit bounds --json```),
+    which a notebook has no use for; the library names the call that adds the key."""
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps(computed.to_json()))
+    for call in _calls_reading(model, train, bare):
+        with pytest.raises(InputError, match="no schema key") as caught:
+            call()
+        assert "document('bounds', result.to_json())" in str(caught.value) and "--json" not in str(caught.value)

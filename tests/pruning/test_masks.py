@@ -210,3 +210,25 @@ def test_a_torchscript_model_is_told_the_library_fix_and_the_fix_prunes_it() -> 
     exec(code.replace("; for", "\nfor"), {"model": model, "pruning": pruning})
     x = torch.randn(5, 3)
     assert torch.equal(model(x), prune_with_torch(eager, pruning.masks)(x))
+
+
+@pytest.mark.parametrize("net", ["plain", "tied"])
+def test_masks_applied_to_a_model_pruned_with_torch_prune_it_further(net) -> None:
+    """``prunelimit.prune(model, 0.7).apply(model)`` on a model a first ``apply`` pruned to
+    0.5: the weight is then torch's computed ``weight``, no parameter, so no module was found to
+    hold it and the masks were dropped in silence (the model stayed at 0.5, recorded as 0.7).
+    They stack as torch stacks prunings (a ``PruningContainer``): kept where both keep, the
+    parameter the same object, each module of a tied weight pruned alike."""
+    torch.manual_seed(3)
+    built = model(0) if net == "plain" else tied(0)
+    name = "0.weight" if net == "plain" else "a.weight"
+    first, second = (torch.rand(built.get_parameter(name).shape) > 0.5 for _ in range(2))
+    parameter = built.get_parameter(name)
+    prune_with_torch(built, {name: first})
+    prune_with_torch(built, {name: second})
+    module = built.get_submodule(name.rpartition(".")[0])
+    assert module.weight_orig is parameter
+    assert torch.equal(module.weight_mask.bool(), first & second)
+    assert torch.equal(module.weight, parameter.detach() * (first & second))
+    if net == "tied":
+        assert torch.equal(built.b.weight, built.a.weight) and built.b.weight_orig is parameter
