@@ -173,12 +173,12 @@ def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
     """A warning naming the Hessian parameters the loss on ``batch`` gives no gradient (a
     module forward never calls, such as a spare head): they stay in N and D, as docs/theory.md
     defines them, but as zero-curvature directions they raise ρ*; ``--exclude`` leaves them out."""
-    from prunelimit.curvature.hvp import reentrant_checkpoint_error, reentrant_checkpoints
+    from prunelimit.models.activation_checkpointing import gradient_checkpoints, reentrant_checkpoint_error
 
     named = hessian_parameters(loaded.model, selection)
     if not named:
         return ()
-    with torch.enable_grad(), reentrant_checkpoints() as seen:
+    with torch.enable_grad(), gradient_checkpoints() as segments:
         loss = loss_fn(loaded.model, batch)
         if loss.grad_fn is None:  # no graph at all: the Hessian operator refuses that, naming it
             return ()
@@ -186,7 +186,7 @@ def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
     unreached = [name for (name, _), grad in zip(named, grads) if grad is None]
     if not unreached:
         return ()
-    if seen:  # forward does use them, inside a segment torch gives no gradient
+    if "reentrant" in segments:  # forward does use them, inside a segment torch gives no gradient
         raise reentrant_checkpoint_error()
     prunable = {name for name, _ in prunable_parameters(loaded.model, selection)}
     counted = "N and D" if prunable.intersection(unreached) else "D"

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import warnings
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -51,6 +50,7 @@ from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
+from prunelimit.models.activation_checkpointing import gradient_checkpoints, reentrant_checkpoint_error
 from prunelimit.models.clone import clone_model
 from prunelimit.models.params import module_class
 from prunelimit.specs import USER_CODE_ERRORS, user_failure
@@ -314,11 +314,11 @@ class HessianOperator:
     def _require_gradients(self, batch: Batch) -> None:
         """Refuse, on ``batch``, a loss that no Hessian parameter reaches (there is no graph
         to differentiate) and reentrant checkpoint segments that keep gradients from some
-        (``reentrant_checkpoints``)."""
-        with torch.enable_grad(), reentrant_checkpoints() as seen:
+        (``prunelimit.models.activation_checkpointing``)."""
+        with torch.enable_grad(), gradient_checkpoints() as segments:
             loss = self.loss_fn(self.model, batch)
             grads = torch.autograd.grad(loss, self.params, allow_unused=True) if loss.requires_grad else None
-        if seen and (grads is None or None in grads):
+        if "reentrant" in segments and (grads is None or None in grads):
             raise reentrant_checkpoint_error()
         if grads is None:
             raise InputError("the loss depends on none of the Hessian's parameters (forward detaches its output, or "
@@ -434,50 +434,6 @@ def native_recurrence(model: nn.Module, device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.backends.cudnn.enabled = enabled
-
-
-# torch.utils.checkpoint's reentrant form (use_reentrant=True) warns this in forward when no
-# input of a segment needs a gradient, and raises the other under torch.autograd.grad
-_REENTRANT_NO_INPUT_GRAD = "None of the inputs have requires_grad=True"
-_REENTRANT_GRAD = "use_reentrant=True, torch.utils.checkpoint is incompatible with .grad()"
-
-
-@contextmanager
-def reentrant_checkpoints() -> Iterator[list[str]]:
-    """Around a gradient of the loss, yield a list that holds a line once it ran a reentrant
-    ``torch.utils.checkpoint`` segment on inputs none of which needs a gradient: torch then
-    gives the parameters inside it no gradient, only a warning, so their curvature read as
-    zero (ρ* 91 % against 74 % on a 39-parameter MLP); the caller refuses that where a
-    parameter got none. A reentrant segment whose input needs a gradient makes
-    ``torch.autograd.grad`` raise: refused here. Other warnings pass on as they came. Once
-    a command: it resets the warnings' once-only registries."""
-    seen: list[str] = []
-    caught: list[warnings.WarningMessage] = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.filterwarnings("always", message=_REENTRANT_NO_INPUT_GRAD)
-            yield seen
-    except RuntimeError as exc:
-        if _REENTRANT_GRAD in str(exc):
-            raise reentrant_checkpoint_error() from None
-        raise
-    finally:
-        for w in caught:
-            if str(w.message).startswith(_REENTRANT_NO_INPUT_GRAD):
-                seen.append(str(w.message))
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-
-
-HVP_REENTRANT = "which Hessian-vector products (torch.autograd.grad) cannot differentiate"
-
-
-def reentrant_checkpoint_error(why: str = HVP_REENTRANT) -> InputError:
-    """The refusal of a reentrant checkpoint segment; ``why``: what it breaks where it ran."""
-    return InputError(
-        f"the model runs torch.utils.checkpoint with use_reentrant=True, {why}; pass use_reentrant=False to "
-        "torch.utils.checkpoint (the same function)"
-    )
 
 
 _NO_SECOND_DERIVATIVE = re.compile(r"derivative for '?([\w:.]+?)'? is not implemented")

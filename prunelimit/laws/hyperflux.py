@@ -60,10 +60,11 @@ from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
+from prunelimit.models.activation_checkpointing import checkpoint_runs
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
 from prunelimit.pruning.training import (
-    EpochLoss, StepHook, checkpoint_runs, cosine, factor_schedule, sgd, train_masked,
+    EpochLoss, StepHook, cosine, factor_schedule, sgd, train_masked,
 )
 from prunelimit.report.rounding import percent_digits
 

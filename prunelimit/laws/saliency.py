@@ -27,11 +27,11 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from prunelimit.curvature.hvp import native_recurrence, reentrant_checkpoint_error
+from prunelimit.curvature.hvp import native_recurrence
 from prunelimit.data.batches import Batches, LossFn, batch_size
 from prunelimit.errors import InputError, UsageError, said
+from prunelimit.models.activation_checkpointing import gradient_checkpoints, reentrant_checkpoint_error
 from prunelimit.models.params import ParamSelection, required_prunable
-from prunelimit.pruning.training import checkpoint_runs
 
 METRICS = ("magnitude", "gradient", "taylor", "fisher", "flux")
 STE_SCALE = 0.25  # κ of the reference code's straight-through gate estimator
@@ -110,14 +110,9 @@ def mean_gradients(
         # in eval mode (the default) cuDNN's recurrent kernels have no backward, as for the HVPs;
         # a reentrant checkpoint segment gives its weights no gradient, which would read as 0
         # saliency, or makes torch.autograd.grad raise: refused as the Hessian refuses it
-        with native_recurrence(model, effective[0].device), checkpoint_runs() as segments:
+        with native_recurrence(model, effective[0].device), gradient_checkpoints() as segments:
             loss = loss_fn(WeightOverride(model, dict(zip(names, leaves))), batch)
-            try:
-                grads = torch.autograd.grad(loss, leaves, allow_unused=True)
-            except RuntimeError:
-                if "reentrant" in segments:
-                    raise reentrant_checkpoint_error() from None
-                raise
+            grads = torch.autograd.grad(loss, leaves, allow_unused=True)
         if "reentrant" in segments and None in grads:
             raise reentrant_checkpoint_error()
         w = batch_size(batch) / total

@@ -14,18 +14,17 @@ rounds, Hyperflux runs its pruning and regrowth phases on the same pair.
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Literal, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from prunelimit.curvature.hvp import reentrant_checkpoint_error
 from prunelimit.data.batches import Batch, LossFn
 from prunelimit.errors import NumericalError, UsageError, said
+from prunelimit.models.activation_checkpointing import checkpoint_runs, reentrant_checkpoint_error
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
 
 ScheduleUnit = Literal["epoch", "iteration"]
@@ -103,38 +102,6 @@ def require_normalisable(model: nn.Module, sizes: Iterable[int]) -> None:
                                                 for m in model.modules()):
         raise UsageError("a training batch holds one sample, which the model's BatchNorm cannot normalise in training; "
                          f"use a {said('--batch-size', 'batch_size')} that leaves no batch of one")
-
-
-@contextmanager
-def checkpoint_runs() -> Iterator[list[str]]:
-    """Yield a list that gets ``"reentrant"`` or ``"non-reentrant"`` for each
-    ``torch.utils.checkpoint`` segment run inside: the two names ``checkpoint`` calls them
-    through are wrapped for the time (a torch without them is not watched). Not torch's
-    warning, which recording would take from the model's own warnings their once-only display."""
-    import torch.utils.checkpoint as ck
-
-    runs: list[str] = []
-    originals = {name: getattr(ck, name) for name in ("CheckpointFunction", "_checkpoint_without_reentrant_generator")
-                 if hasattr(ck, name)}
-
-    class _Reentrant:
-        @staticmethod
-        def apply(*args):
-            runs.append("reentrant")
-            return originals["CheckpointFunction"].apply(*args)
-
-    def _plain(*args, **kwargs):
-        runs.append("non-reentrant")
-        return originals["_checkpoint_without_reentrant_generator"](*args, **kwargs)
-
-    shims = {"CheckpointFunction": _Reentrant, "_checkpoint_without_reentrant_generator": _plain}
-    for name in originals:
-        setattr(ck, name, shims[name])
-    try:
-        yield runs
-    finally:
-        for name, original in originals.items():
-            setattr(ck, name, original)
 
 
 def train_masked(

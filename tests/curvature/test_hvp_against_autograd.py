@@ -132,7 +132,7 @@ def test_a_reentrant_segment_without_parameters_is_not_refused():
 
 
 def test_other_warnings_of_the_gradient_still_show():
-    """The check records warnings to find torch's: the model's own ones pass on."""
+    """The check watches the checkpoint calls, not warnings: the model's own ones pass on."""
     x, y = _data()
     torch.manual_seed(0)
 
@@ -159,3 +159,21 @@ def test_a_loss_that_reaches_no_parameter_is_refused():
     model = _Detached(5, 3).double()
     with pytest.raises(InputError, match="depends on none of the Hessian's parameters"):
         HessianOperator(model, list(model.parameters()), [(x, y)], cross_entropy_loss)
+
+
+def test_the_models_own_warning_shows_once_under_bounds_as_pythons_default_filter_shows_it():
+    """The reentrant checkpoint guard recorded warnings around each gradient check and re-emitted
+    them without their registry: a forward's warning showed 6 times in one ``bounds`` here (18
+    in a CLI run on digits), where Python's default filter shows it once."""
+    x, y = _data()
+
+    class _Noisy(nn.Linear):
+        def forward(self, t):
+            warnings.warn("the model's own warning")
+            return super().forward(t)
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        prunelimit.bounds(_Noisy(5, 3).double(), (x, y), batch_size=8, method="exact")
+    assert [str(w.message) for w in caught] == ["the model's own warning"]

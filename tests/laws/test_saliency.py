@@ -164,7 +164,7 @@ def test_a_reentrant_checkpoint_is_refused_as_the_hessian_refuses_it(segment):
     RuntimeError escaped. Non-reentrant checkpointing gives the plain model's saliency."""
     import warnings
 
-    from prunelimit.curvature.hvp import reentrant_checkpoint_error
+    from prunelimit.models.activation_checkpointing import reentrant_checkpoint_error
     from prunelimit.data.batches import cross_entropy_loss
     from prunelimit.errors import InputError
 

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from prunelimit.curvature.hvp import reentrant_checkpoint_error
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import InputError
+from prunelimit.models.activation_checkpointing import reentrant_checkpoint_error
 from prunelimit.pruning.training import UNREACHED_REENTRANT, sgd, train_masked
 
 
