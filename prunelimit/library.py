@@ -120,9 +120,10 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError(f"{option} must be an (x, y) tensor pair or an iterable of (x, y) batches, "
                          f"got {type(data).__name__}{hint}")
     if isinstance(data, Mapping):  # iterating it would give its keys, read as batches
-        key = next(iter(data), "x")
-        raise UsageError(f"{option} is a {type(data).__name__} of {len(data)} entries, not an (x, y) pair; "
-                         f"{_FORMS}, e.g. ({option}[{key!r}], {option}[...])")
+        keys = list(data)
+        entries = f"{len(keys)} entr{'y' if len(keys) == 1 else 'ies'}" + (f" ({_keys(keys)})" if keys else "")
+        example = f", {_keyed_pair(keys, option, '{}', 'dict')}" if keys else ""
+        raise UsageError(f"{option} is a {type(data).__name__} of {entries}, not an (x, y) pair; {_FORMS}{example}")
     if isinstance(data, (tuple, list)) and any(isinstance(v, Tensor) for v in data):
         # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
@@ -222,6 +223,20 @@ def _kinds(values: Any) -> str:
     return ", ".join(shown) + (", …" if len(values) > 4 else "")
 
 
+def _keys(keys: list[Any]) -> str:
+    """A dict's keys, for a message: "keys 'x', 'y'" (the first six)."""
+    return ("key " if len(keys) == 1 else "keys ") + ", ".join(repr(k) for k in keys[:6]) + (", …" if len(keys) > 6 else "")
+
+
+def _keyed_pair(keys: list[Any], holder: str, form: str, what: str) -> str:
+    """An example that reads an (x, y) pair from the dict ``holder`` by its own ``keys`` (at
+    least one), put in ``form``: its first key as x, its last as y (inputs, then labels, as
+    dict batches order them); a dict of one key has no y to name. ``what``: the dict, said."""
+    if len(keys) == 1:
+        return f"e.g. {form.format(f'({holder}[{keys[0]!r}], y)')}: the {what} holds no second tensor to be y"
+    return f"e.g. {form.format(f'({holder}[{keys[0]!r}], {holder}[{keys[-1]!r}])')}"
+
+
 def _pair_fault(pair: Any) -> str:
     """Why the sequence ``pair`` is not an (x, y) pair of tensors, with the fix."""
     if len(pair) != 2:
@@ -237,12 +252,13 @@ def _batch(batch: Any, index: int, option: str) -> "Batch":
     # as its first two, its y would be whichever came second
     if not isinstance(batch, (tuple, list)) or len(batch) != 2 or not all(isinstance(t, Tensor) for t in batch):
         # a dict batch (keys of the user's choosing) has no order to read x and y from
-        hint = f"; give (x, y) pairs, e.g. [(b[{next(iter(batch))!r}], b[...]) for b in loader]" \
-            if isinstance(batch, dict) and batch else f"; {_FORMS}"
+        hint = f"; give (x, y) pairs, {_keyed_pair(list(batch), 'b', '[{} for b in loader]', 'batch')}" \
+            if isinstance(batch, Mapping) and batch else f"; {_FORMS}"
         if _is_sample(batch):  # a list of (x, label) samples, as a Dataset's items come
             hint = (f"; {option} holds samples, not batches: give them as one pair, "
                     f"(torch.stack([x for x, _ in {option}]), torch.tensor([y for _, y in {option}]))")
-        kinds = f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else ""
+        kinds = (f" ({_kinds(batch)})" if isinstance(batch, (tuple, list)) else
+                 f" ({_keys(list(batch))})" if isinstance(batch, Mapping) and batch else "")
         fault = _pair_fault(batch) if isinstance(batch, (tuple, list)) else ""
         raise UsageError(f"{option} batch {index} is a {type(batch).__name__}{kinds}, not an (x, y) pair of "
                          f"tensors{fault}{hint}")

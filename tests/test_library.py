@@ -3,6 +3,7 @@ forms, refusals, masks usable with torch.nn.utils.prune, and docs/library.md's e
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import doctest
@@ -107,8 +108,18 @@ def test_a_one_pass_iterator_is_read_once(model, train):
 @pytest.mark.parametrize("data, message", [
     (torch.zeros(10, 64), "tensor pair or an iterable"),
     ([torch.zeros(4, 64)], "not an \\(x, y\\) pair"),
+    # a dict batch: the hint named its first key only ("b['image'], b[...]"), now the keys it has
     ([{"image": torch.zeros(4, 64), "label": torch.zeros(4, dtype=torch.long)}],
-     "is a dict, not an \\(x, y\\) pair of tensors; give \\(x, y\\) pairs, e.g. \\[\\(b\\['image'\\]"),
+     r"^data batch 0 is a dict \(keys 'image', 'label'\), not an \(x, y\) pair of tensors; give \(x, y\) pairs, "
+     r"e.g. \[\(b\['image'\], b\['label'\]\) for b in loader\]$"),
+    ([{"input_ids": torch.zeros(4, 8), "attention_mask": torch.ones(4, 8), "labels": torch.zeros(4, dtype=torch.long)}],
+     r"^data batch 0 is a dict \(keys 'input_ids', 'attention_mask', 'labels'\), .* e.g. \[\(b\['input_ids'\], "
+     r"b\['labels'\]\) for b in loader\]$"),
+    # any mapping, as a Hugging Face tokenizer's BatchEncoding (a UserDict) is: named as a dict is
+    ([collections.UserDict(x=torch.zeros(4, 64), y=torch.zeros(4, dtype=torch.long))],
+     r"^data batch 0 is a UserDict \(keys 'x', 'y'\), .* e.g. \[\(b\['x'\], b\['y'\]\) for b in loader\]$"),
+    ([{"x": torch.zeros(4, 64)}], r"^data batch 0 is a dict \(key 'x'\), .*; give \(x, y\) pairs, e.g. "
+                                  r"\[\(b\['x'\], y\) for b in loader\]: the batch holds no second tensor to be y$"),
     ((torch.zeros(10, 64), torch.zeros(9, dtype=torch.long)), "10 samples and y 9"),
     ([], "no batches"),
     # a generator read by an earlier call, a loader whose one batch drop_last drops: the fix is theirs
@@ -141,8 +152,8 @@ def test_a_one_pass_iterator_is_read_once(model, train):
      r"^data is a tuple \(Tensor of shape \(10, 64\), Tensor of shape \(10,\), Tensor of shape \(10,\)\), not an "
      r"\(x, y\) pair of tensors: it holds 3 items; give an \(x, y\) pair"),
     ({"x": torch.zeros(10, 64), "y": torch.zeros(10, dtype=torch.long)},
-     r"^data is a dict of 2 entries, not an \(x, y\) pair; give an \(x, y\) pair of tensors, or an iterable of \(x, "
-     r"y\) batches \(a list of pairs, a DataLoader\), e.g. \(data\['x'\], data\[...\]\)$"),
+     r"^data is a dict of 2 entries \(keys 'x', 'y'\), not an \(x, y\) pair; give an \(x, y\) pair of tensors, or an iterable of \(x, "
+     r"y\) batches \(a list of pairs, a DataLoader\), e.g. \(data\['x'\], data\['y'\]\)$"),
     ((torch.zeros(10, 64), torch.tensor(3)), r"^data is a tuple .*: a 0-d tensor has no sample dimension"),
     ([(torch.zeros(10, 64), [1] * 10)], r"^data batch 0 is a tuple \(Tensor of shape \(10, 64\), list\), not an \(x, "
                                        r"y\) pair of tensors: y is of type list; make it a tensor, one row per sample; "
