@@ -470,17 +470,36 @@ def inputs_from(
     keyed by parameter name, each of its parameter's shape (a float 0/1 mask is kept where nonzero).
     The prunable set is ``include``/``exclude`` when given, else the one ``Pruning.apply``
     recorded on the model (a given set that differs is used, with a warning), else the default.
+    A model still carrying ``torch.nn.utils.prune`` is refused with the steps that give it
+    (``prune.remove``, its masks as ``masks``): the Inputs outlive this call.
 
     >>> inputs = prunelimit.inputs_from(copy.deepcopy(model), (train.x, train.y), batch_size=256)
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
     (6, 1437)
     """
-    from prunelimit.pruning.masks import check_masks
+    from prunelimit.pruning.masks import check_masks, torch_pruned
 
+    pruned = torch_pruned(checked_module(model))
+    if pruned:  # refused, not read: its pruned weights are no parameters, in the Inputs' calls as in this one
+        raise UsageError(_torch_pruned_fix(pruned))
     chosen = checked_masks(masks)
-    check_masks(checked_module(model), chosen)  # a mask of no parameter, or of another shape, was read in silence
+    check_masks(model, chosen)  # a mask of no parameter, or of another shape, was read in silence
     return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
                           exclude=exclude, masks=chosen)
+
+
+def _torch_pruned_fix(pruned: list[tuple[str, str]]) -> str:
+    """Why ``inputs_from`` refuses a model with ``torch.nn.utils.prune`` reparametrisations
+    (``pruned``: module name, attribute), and the steps that give it with its masks."""
+    module, attribute = pruned[0]
+    key = f"{module}.{attribute}" if module else attribute
+    held = f"model.get_submodule({module!r})"
+    return (f"the model carries torch.nn.utils.prune masks on {len(pruned)} weight(s) ({key!r}: weight_orig · "
+            "weight_mask), which inputs_from cannot hold as pruned for the calls its Inputs go to; make them "
+            f"permanent and pass their masks: masks = {{{key!r}: {held}.{attribute}_mask.bool()}}, "
+            f"torch.nn.utils.prune.remove({held}, {attribute!r}){' for each' if len(pruned) > 1 else ''}, then "
+            "inputs_from(model, data, masks=masks); prunelimit.bounds(model, data) and the other functions read "
+            "the model as pruned as it is")
 
 
 def checked_masks(masks: Any) -> "Masks":

@@ -417,3 +417,40 @@ def test_inputs_from_reads_a_float_mask_as_kept_where_nonzero():
     data = (torch.randn(16, 8), torch.arange(16) % 3)
     given = prunelimit.inputs_from(model, data, masks={"0.weight": keep.float()}).loaded.masks["0.weight"]
     assert given.dtype == torch.bool and torch.equal(given, keep)
+
+
+def _torch_pruned_mlp() -> torch.nn.Module:
+    from torch.nn.utils import prune
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+    prune.l1_unstructured(model[0], "weight", amount=0.5)
+    return model
+
+
+@pytest.mark.parametrize("masks", [None, {"0.weight": torch.ones(6, 8, dtype=torch.bool)}])
+def test_inputs_from_a_torch_pruned_model_says_how_to_give_it(masks):
+    """A model still carrying ``torch.nn.utils.prune`` (``0.weight_orig`` and ``0.weight_mask``):
+    masks keyed ``0.weight`` were refused as naming no parameter (the message suggested that very
+    name), and without masks its pruned layer fell out of the prunable set (N 18 of 66), with a
+    warning about weight_norm. The Inputs outlive the call, so it cannot be read as pruned for
+    their time: refused with the steps that give it, which the functions' own reading matches."""
+    import prunelimit
+    from prunelimit import api
+    from torch.nn.utils import prune
+
+    gen = torch.Generator().manual_seed(0)
+    data = (torch.randn(64, 8, generator=gen), torch.randint(0, 3, (64,), generator=gen))
+    model = _torch_pruned_mlp()
+    with pytest.raises(UsageError) as refused:
+        prunelimit.inputs_from(model, data, masks=masks)
+    assert "torch.nn.utils.prune" in str(refused.value)
+    assert "masks = {'0.weight': model.get_submodule('0').weight_mask.bool()}" in str(refused.value)
+    assert "torch.nn.utils.prune.remove(model.get_submodule('0'), 'weight')" in str(refused.value)
+    # the steps it names, then the Inputs: the prediction the functions give on the torch-pruned model
+    kept = {"0.weight": model.get_submodule("0").weight_mask.bool()}
+    prune.remove(model.get_submodule("0"), "weight")
+    given = api.bounds(prunelimit.inputs_from(model, data, masks=kept, batch_size=16), api.CurvatureOptions(method="exact"))
+    direct = prunelimit.bounds(_torch_pruned_mlp(), data, batch_size=16, method="exact")
+    assert given.to_json()["params"] == direct.to_json()["params"] == {"hessian": 75, "prunable": 66}
+    assert given.ratio == direct.ratio

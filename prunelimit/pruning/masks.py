@@ -235,6 +235,12 @@ def _parameter(module: nn.Module, attribute: str) -> Tensor | None:
     return module._parameters.get(pruned.get(attribute, attribute))
 
 
+def torch_pruned(model: nn.Module) -> list[tuple[str, str]]:
+    """(module name, attribute) of each ``torch.nn.utils.prune`` reparametrisation in ``model``."""
+    return [(name, attribute) for name, module in model.named_modules()
+            for attribute in _pruned_attributes(module).values()]
+
+
 def _pruned_attributes(module: nn.Module) -> dict[str, str]:
     """``module``'s torch-pruned parameters by the attribute each computes (``weight_orig`` → ``weight``)."""
     from torch.nn.utils import prune
