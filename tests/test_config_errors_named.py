@@ -1,5 +1,7 @@
-"""A fixed plan is named as its reader set it (the --config file's keys, the flags, the
-keywords), and a ``--from`` report without its schema key is refused saying so."""
+"""An invalid value that a ``--config`` file set is refused naming its key and the file (the
+job's command line holds no flag to fix), with the value; one typed keeps its flag; a library
+caller reads keyword names. A fixed plan is named where it was set, and a ``--from`` report
+without its schema key is refused saying so."""
 
 from __future__ import annotations
 
@@ -9,6 +11,45 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "digits-mlp.pt"
+
+
+@pytest.mark.parametrize("line, said", [
+    ("tolerance: -1", "tolerance in {} must be a positive finite number, got -1.0"),  # the options' own check
+    ("max_hvps: 0", "max_hvps in {} must be at least 1, got 0"),  # the counts' check
+    ("seed: -1", "seed in {} must be an integer in [0, 2**63), got -1"),  # the numbers' check
+    ("hessian_samples: many", "hessian_samples in {} 'many': use auto, all"),  # a text parsed by the command line
+    ("epsilon: tiny", "epsilon in {} 'tiny': use auto or a positive number"),
+    ("iterations: many", "Invalid value for iterations in {}:"),  # click's own conversion
+])
+def test_an_invalid_configured_value_names_its_key_and_file(cli, tmp_path, line, said):
+    config = tmp_path / "ci.yaml"
+    config.write_text(line + "\n", encoding="utf-8")
+    result = cli("bounds", EXAMPLE, "--config", config, "--threads", "1", "--no-cache")
+    assert result.exit_code == 2, result.stderr
+    assert said.format(config) in result.stderr and "--" + line.split(":")[0].replace("_", "-") not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_same_value_typed_keeps_its_flag(cli, tmp_path):
+    config = tmp_path / "ci.yaml"
+    config.write_text("tolerance: 0.5\n", encoding="utf-8")
+    result = cli("bounds", EXAMPLE, "--config", config, "--tolerance", "-1")
+    assert result.exit_code == 2 and "--tolerance must be a positive finite number" in result.stderr
+
+
+@pytest.mark.parametrize("command, line, said", [
+    ("nplh-fit", "region: [0.9, 0.1]", "region in {} (0.9, 0.1) must satisfy"),
+    ("nplh-fit", "threads: 0", "threads in {} must be at least 1"),
+    ("error-fit", "eps_np: 3", "eps_np in {} must lie in (0, 1]"),
+])
+def test_the_law_fits_name_a_configured_key(cli, tmp_path, command, line, said):
+    """``law nplh-fit`` and ``law error-fit`` take no shared options: they named the flag."""
+    points = tmp_path / "points.csv"
+    points.write_text("density,gamma,error\n1,1,0.05\n0.5,2,0.06\n0.25,4,0.1\n0.1,8,0.2\n", encoding="utf-8")
+    config = tmp_path / "law.yaml"
+    config.write_text(line + "\n", encoding="utf-8")
+    result = cli("law", command, points, "--config", config)
+    assert result.exit_code == 2 and said.format(config) in result.stderr, result.stderr
 
 
 def test_a_fixed_plan_names_its_options_where_they_were_set():
@@ -31,7 +72,6 @@ def test_a_from_report_without_schema_says_so_and_how_one_is_written():
     with pytest.raises(InputError, match=r"its schema key is missing.*`prunelimit bounds CHECKPOINT --json > "
                                          r"report\.json`"):
         PredictedLimit.from_report("r.json", {"ratio": 0.5})
-
 
 
 @pytest.mark.parametrize("config, reason, cause", [

@@ -50,7 +50,7 @@ def parse_pressures(text: Optional[str]) -> tuple[float, ...]:
     default when not given)."""
     if text is None:
         return NplhConfig.pressures
-    return number_list(text, "--pressures", what="increasing positive numbers", example="0.25,1,4,16")
+    return number_list(text, "pressures", what="increasing positive numbers", example="0.25,1,4,16")
 
 
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
