@@ -756,7 +756,7 @@ OTHER_CASES = [
          "divide the gamma column by one constant"),
     # a target error of 0 (it was a ValueError, exit 5, after the fit)
     Case("error-fit/target-error-0", _p("law", "error-fit", "{err_good}", "--target-error", "0"), 2,
-         "target error 0.0 outside (0, 1)"),
+         "--target-error 0.0 outside (0, 1)"),
     Case("error-fit/width-without-joint", _p("law", "error-fit", "{err_text}", "--predict", "0.1", "--width", "32"),
          2, "add --joint"),
     Case("error-fit/depth-without-query", _p("law", "error-fit", "{err_text}", "--joint", "--depth", "3"), 2,

@@ -41,6 +41,8 @@ def test_the_same_value_typed_keeps_its_flag(cli, tmp_path):
     ("nplh-fit", "region: [0.9, 0.1]", "region in {} (0.9, 0.1) must satisfy"),
     ("nplh-fit", "threads: 0", "threads in {} must be at least 1"),
     ("error-fit", "eps_np: 3", "eps_np in {} must lie in (0, 1]"),
+    ("error-fit", "predict: 2", "predict in {} 2.0 outside (0, 1]"),  # it named no option at all
+    ("error-fit", "target_error: -1", "target_error in {} -1.0 outside (0, 1)"),
 ])
 def test_the_law_fits_name_a_configured_key(cli, tmp_path, command, line, said):
     """``law nplh-fit`` and ``law error-fit`` take no shared options: they named the flag."""

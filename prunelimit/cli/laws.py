@@ -156,7 +156,7 @@ def law_error_fit(
 
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
-        errorlaw.check_queries(predict, target_error)
+        errorlaw.check_queries(predict, target_error, "predict")
         if eps_np is not None:
             errorlaw.check_error("eps_np", eps_np)
         if predict is None and target_error is None:  # what only a query reads would be ignored
