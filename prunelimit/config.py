@@ -17,7 +17,7 @@ from typing import Any, Collection, Iterable, Mapping
 
 import yaml
 
-from prunelimit.errors import UsageError, unknown_name
+from prunelimit.errors import OptionError, UsageError, unknown_name
 from prunelimit.limits import MAX_CONFIG_BYTES, check_file_size, load_yaml, require_file
 from prunelimit.specs import with_file_part
 
@@ -168,10 +168,10 @@ def _spec_from(base: Path, text: str, key: str) -> str:
     return with_file_part(text, key, lambda part: _from(base, part))
 
 
-def number_list(text: str, flag: str, kind: type = float, what: str = "numbers", example: str = "0.25,1,4") -> tuple:
-    """A list option's numbers as a user types them: ``0.25,1,4``, or a bracketed list
+def number_list(text: str, name: str, kind: type = float, what: str = "numbers", example: str = "0.25,1,4") -> tuple:
+    """Option ``name``'s numbers as a user types them: ``0.25,1,4``, or a bracketed list
     ``[0.25, 1, 4]`` as YAML and JSON write it (a ``--config`` list arrives as that text);
-    a ``UsageError`` showing both forms for anything else."""
+    an ``OptionError`` showing both forms of the flag for anything else."""
     body = text.strip()
     if body.startswith("[") and body.endswith("]"):
         body = body[1:-1]
@@ -179,5 +179,5 @@ def number_list(text: str, flag: str, kind: type = float, what: str = "numbers",
         return tuple(kind(part) for part in body.split(",")) if body.strip() else ()
     except ValueError:
         listed = ", ".join(example.split(","))
-        raise UsageError(f"{flag} {text!r}: give {what} separated by commas, e.g. {flag} {example} "
-                         f"(or as a list: {flag} \"[{listed}]\")") from None
+        raise OptionError(name, f"{{0}} {text!r}: give {what} separated by commas, e.g. {{1}} {example} "
+                                f"(or as a list: {{1}} \"[{listed}]\")", name) from None

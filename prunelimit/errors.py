@@ -127,8 +127,18 @@ def message(exc: BaseException) -> str:
     :func:`library_call`), else the library's names, as ``str(exc)`` gives them."""
     flag = _FLAGS.get()
     if isinstance(exc, PrunelimitError) and flag is not None and not _LIBRARY_CALL.get():
-        return exc.renamed(flag)
+        return on_command_line(exc, flag)
     return str(exc)
+
+
+def on_command_line(exc: PrunelimitError, flag: Callable[[str], str]) -> str:
+    """``exc``'s message as the command line names options (``flag(name)``, their flags), but
+    the option whose value an :class:`OptionError` refuses by its key in the --config file
+    that set it (``tolerance in ci.yaml must be …``): that file, not the command line, holds
+    the value to fix (:func:`options_configured`)."""
+    if isinstance(exc, OptionError):
+        return exc.named(option_flag(exc.option, flag(exc.option)), flag)
+    return exc.renamed(flag)
 
 
 def said(command_line: str, library: str) -> str:

@@ -756,7 +756,7 @@ OTHER_CASES = [
          "divide the gamma column by one constant"),
     # a target error of 0 (it was a ValueError, exit 5, after the fit)
     Case("error-fit/target-error-0", _p("law", "error-fit", "{err_good}", "--target-error", "0"), 2,
-         "target error 0.0 outside (0, 1)"),
+         "--target-error 0.0 outside (0, 1)"),
     Case("error-fit/width-without-joint", _p("law", "error-fit", "{err_text}", "--predict", "0.1", "--width", "32"),
          2, "add --joint"),
     Case("error-fit/depth-without-query", _p("law", "error-fit", "{err_text}", "--joint", "--depth", "3"), 2,
@@ -765,12 +765,12 @@ OTHER_CASES = [
          "--extrapolate applies to --predict or --target-error"),
     # configs
     Case("info/config-unknown-key", _p("info", G, "--config", "{cfg_unknown}"), 2, "bogus_key"),
-    Case("bounds/config-wrong-type", _p("bounds", G, "--config", "{cfg_type}"), 2, "--batch-size"),
+    Case("bounds/config-wrong-type", _p("bounds", G, "--config", "{cfg_type}"), 2, "Invalid value for batch_size in "),
     Case("bounds/config-bad-yaml", _p("bounds", G, "--config", "{cfg_yaml}"), 2, "not valid YAML"),
     Case("prune/config-list", _p("prune", G, "-o", "{out}/p.pt", "--config", "{cfg_list}"), 2, "mapping"),
     Case("bounds/config-section", _p("bounds", G, "--config", "{cfg_section}"), 2, "'bounds'"),
     Case("prune/config-ratio", _p("prune", G, "-o", "{out}/p.pt", "--config", "{cfg_ratio}"), 2, "[0, 1)"),
-    Case("spectrum/config-iterations", _p("spectrum", G, "--config", "{cfg_iters}"), 2, "--iterations"),
+    Case("spectrum/config-iterations", _p("spectrum", G, "--config", "{cfg_iters}"), 2, "iterations in "),
     Case("gate/config-rules", _p("gate", G, "--config", "{cfg_rules}"), 2, "list"),
     Case("gate/config-rule-value", _p("gate", G, "--no-cache", "--config", "{cfg_rule_bad}"), 2, "min_ratio"),
     Case("gate/config-bool-number", _p("gate", G, "--no-cache", "--config", "{cfg_bool_number}"), 2,

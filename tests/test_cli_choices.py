@@ -93,7 +93,7 @@ def test_choices_are_case_sensitive():
 
 def test_config_file_values_go_through_the_choices(tmp_path):
     """A choice from ``--config`` reaches the library as its plain value (the rule's name and
-    the stored options show ``predicted`` and ``slq``); a bad one exits 2 naming the option."""
+    the stored options show ``predicted`` and ``slq``); a bad one exits 2 naming the option by its key."""
     good = tmp_path / "good.yaml"
     good.write_text("method: slq\niterations: 4\nruns: 1\ngate:\n  use: predicted\n  min_ratio: 0.0\n")
     result = _invoke("gate", EXAMPLE, "--config", good, "--max-samples", "300", "--no-cache", "--json")
@@ -107,7 +107,8 @@ def test_config_file_values_go_through_the_choices(tmp_path):
     result = _invoke("bounds", EXAMPLE, "--config", bad)
     assert result.exit_code == 2, result.stderr
     first = result.stderr.splitlines()[0]
-    assert first.startswith("prunelimit: error: Invalid value for '--method'") and "'fast'" in first, first
+    # named by its key in the file that gave it: the command line holds no --method
+    assert first.startswith(f"prunelimit: error: Invalid value for method in {bad}:") and "'fast'" in first, first
     assert "Traceback" not in result.stderr
 
 

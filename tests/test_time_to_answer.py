@@ -102,7 +102,7 @@ def test_fixed_plan_stop_names_the_plan_and_its_own_remedy(cli) -> None:
     doc = _json(cli("bounds", EXAMPLE, "--method", "paper", "--tolerance", "0.001", "--json", "--no-cache"))
     assert doc["spectrum"]["stopped_by"] is None
     (warning,) = [w for w in doc["warnings"] if "not within the tolerance" in w]
-    assert "--method paper's 1 probe × 128 steps" in warning and "--max-hvps" not in warning
+    assert "(1 probe × 128 steps of --method paper)" in warning and "--max-hvps" not in warning
     assert "the largest part is grid" in warning and "(--method default)" in warning
 
 

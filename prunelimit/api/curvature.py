@@ -23,6 +23,7 @@ from prunelimit.api.options import (
     basis_memory_bytes,
     choose_solver,
     exact_time_budget,
+    fixed_by,
     memory_budget_mb,
 )
 from prunelimit.cache import Store
@@ -774,10 +775,9 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
              "time-budget": f"the time budget ({option('time_budget', options.time_budget)} s) ran out"
              if options.time_budget else "the time budget ran out",
              "memory": f"the Lanczos bases filled the host memory they may hold ({_basis_memory()})",
-             None: "the plan was fixed (" + (said("--method paper's", "method='paper':") + " 1 probe × 128 steps"
+             None: "the plan was fixed (" + (f"1 probe × 128 steps of {option('method', 'paper')}"
                                             if options.method == "paper" and options.iterations is None
-                                            and options.runs is None else said("--iterations/--runs",
-                                                                               "iterations=/runs=")) + ")",
+                                            and options.runs is None else fixed_by(options)) + ")",
              # adaptive SLQ refines the steps and probes parts of the global path's ρ*; the data
              # part (measured afterwards) and another path's ρ* can leave the total above it
              "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "

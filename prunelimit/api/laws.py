@@ -12,7 +12,7 @@ from torch import nn
 from prunelimit.api.curvature import require_data
 from prunelimit.api.training import starting_point
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import UsageError, option, said
+from prunelimit.errors import OptionError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.laws.hyperflux import HyperfluxConfig, HyperfluxEpoch
 from prunelimit.laws.imp import ImpConfig
@@ -31,9 +31,9 @@ def parse_region(text: str) -> tuple[float, float] | str:
 
     if text == "auto":
         return "auto"
-    region = number_list(text, "--region", what="auto or the LOW and HIGH densities", example="0.005,0.5")
+    region = number_list(text, "region", what="auto or the LOW and HIGH densities", example="0.005,0.5")
     if len(region) != 2:
-        raise UsageError(f"--region {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5")
+        raise OptionError("region", f"{{0}} {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5")
     check_region(region)
     return region
 

@@ -171,6 +171,13 @@ def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
             raise OptionError(name, f"{{0}} has no effect: {plan}; drop it, or {fix}", *others)
 
 
+def fixed_by(options: CurvatureOptions) -> str:
+    """The options that fixed an SLQ plan as its reader set them: ``--iterations 20``,
+    ``iterations: 20 in ci.yaml`` (the --config file's key) or ``iterations=20``."""
+    return ", ".join(option(name, value) for name, value in (("iterations", options.iterations),
+                                                             ("runs", options.runs)) if value is not None)
+
+
 # The HVP graphs' memory budget when none is given: on a CPU a fixed 1 GiB (graphs share
 # host memory with everything else, and a fixed rule keeps the engine, hence the numbers,
 # the same on every machine); on a GPU 3/4 of what is free when the operator is built.
@@ -306,7 +313,7 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
                             f"the reference pipeline's fixed plan ({option('method', 'paper')})")
     if options.iterations is not None or options.runs is not None:
         return SolverChoice("slq-h", False, options.iterations or DEFAULT_ITERATIONS, options.runs or DEFAULT_RUNS,
-                            f"fixed plan ({said('--iterations/--runs', 'iterations=/runs=')} given)")
+                            f"fixed plan ({fixed_by(options)})")
     adaptive = SolverChoice("slq-h", True, ADAPTIVE_INITIAL_STEPS,
                             initial_runs(dim, options.tolerance, ADAPTIVE_INITIAL_PROBES),
                             f"adaptive SLQ to ±{options.tolerance:g} in ρ*")

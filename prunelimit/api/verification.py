@@ -66,7 +66,9 @@ class PredictedLimit:
         if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
             # a library result's to_json() leaves the key out: document() adds it
             bare = isinstance(report, dict) and "schema" not in report and isinstance(report.get("prediction"), dict)
-            fix = said("write it with `prunelimit bounds --json`",
+            unmarked = isinstance(report, dict) and "schema" not in report
+            fix = said(f"{'its schema key is missing, which every report prunelimit writes holds; ' if unmarked else ''}"
+                       "write it with `prunelimit bounds CHECKPOINT --json > report.json`",
                        f"{'it has no schema key; ' if bare else ''}save prunelimit.report.jsonout.document('bounds', "
                        "result.to_json()), which adds the key to_json() leaves out, or pass the BoundsReport itself")
             raise InputError(f"{path} is not a prunelimit bounds report; {fix}")

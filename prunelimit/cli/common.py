@@ -37,7 +37,8 @@ from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
-from prunelimit.errors import OptionError, PrunelimitError, UsageError, first_line, options_configured, options_named
+from prunelimit.errors import (OptionError, PrunelimitError, UsageError, first_line, on_command_line, options_configured,
+                               options_named, written_in)
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
@@ -96,6 +97,7 @@ class _Group(HelpGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `prunelimit law`: the help, as before
                 exc.show()
             else:
+                _name_config_key(exc)
                 where = f"\nsee `{exc.ctx.command_path} --help`" if getattr(exc, "ctx", None) else ""
                 sys.exit(_report_end(exc.exit_code, f"prunelimit: error: {printable(exc.format_message())}{where}",
                                      exc.format_message()))
@@ -103,6 +105,16 @@ class _Group(HelpGroup):
         except (typer.Abort, click.exceptions.Abort) as exc:  # older typer: a signal it caught itself
             _exit_interrupted(exc.__cause__)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _name_config_key(exc: Exception) -> None:
+    """Click's refusal of a value the --config file gave (``iterations: many``) names its key
+    and the file (``Invalid value for iterations in ci.yaml``), not the flag the command line
+    does not hold."""
+    param, ctx = getattr(exc, "param", None), getattr(exc, "ctx", None)
+    source = ctx.get_parameter_source(param.name) if param is not None and ctx is not None else None
+    if source is not None and source.name == "DEFAULT_MAP" and ctx.params.get("config") is not None:
+        exc.param_hint = written_in(_config_key(param), str(ctx.params["config"]))
 
 
 @dataclass(frozen=True)
@@ -383,7 +395,7 @@ def handled(debug: bool) -> Iterator[None]:
         raise
     except PrunelimitError as exc:
         _traceback_if(debug)
-        _fail(exc.exit_code, exc.renamed(_flag))
+        _fail(exc.exit_code, on_command_line(exc, _flag))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
         raise typer.Exit(_report_end(_interrupt_code(exc), f"prunelimit: {_stopped(exc)}; no partial output file was left",
                                      f"{_stopped(exc)} before the command finished"))
@@ -506,19 +518,21 @@ def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, b
                       hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto",
                       **precision) -> api.CurvatureOptions:
     """The options from their flags; ``CurvatureOptions`` checks the values, here only text is parsed."""
-    eps = None if epsilon == "auto" else _number("--epsilon", epsilon, "auto or a positive number")
-    budget = None if memory_budget == "auto" else _number("--memory-budget", memory_budget,
+    eps = None if epsilon == "auto" else _number("epsilon", epsilon, "auto or a positive number")
+    budget = None if memory_budget == "auto" else _number("memory_budget", memory_budget,
                                                           "auto or a positive number of MB")
     with flag_names(**_CURVATURE_FLAGS):
         return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
                                     budget, **precision)
 
 
-def _number(flag: str, text: str, expected: str) -> float:
+def _number(name: str, text: str, expected: str) -> float:
+    """Option ``name``'s text as a number; else an ``OptionError`` naming it (its flag, or its
+    key in the --config file that set it)."""
     try:
         return float(text)
     except ValueError:
-        raise UsageError(f"{flag} {text!r}: use {expected}") from None
+        raise OptionError(name, f"{{0}} {text!r}: use {expected}") from None
 
 
 @contextlib.contextmanager
@@ -531,7 +545,7 @@ def flag_names(**flags: str) -> Iterator[None]:
     try:
         yield
     except OptionError as exc:
-        raise UsageError(exc.renamed(flag)) from None
+        raise UsageError(on_command_line(exc, flag)) from None
 
 
 def _flag(option: str) -> str:
@@ -674,26 +688,34 @@ _INT64_MAX = 2**63 - 1
 
 def _check_numbers(values: dict) -> None:
     """Every numeric option, typed or from ``--config``: floats finite, integers within int64
-    (torch's limit), the seed within ``[0, SEED_LIMIT)``; else a usage error naming the option."""
+    (torch's limit), the seed within ``[0, SEED_LIMIT)``; else an ``OptionError`` naming the option."""
     if values.get("seed") is not None:
-        check_seed(values["seed"], "--seed")
+        try:
+            check_seed(values["seed"], "{0}")
+        except UsageError as exc:
+            raise OptionError("seed", str(exc)) from None
     for name, value in values.items():
-        flag = "--" + name.replace("_", "-")
         if isinstance(value, float) and not math.isfinite(value):
-            raise UsageError(f"{flag} must be a finite number, got {value}")
+            raise OptionError(name, f"{{0}} must be a finite number, got {value}")
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
-            raise UsageError(f"{flag} {value} is too large (at most {_INT64_MAX})")
+            raise OptionError(name, f"{{0}} {value} is too large (at most {_INT64_MAX})")
 
 
 def checked_numbers(fn):
     """``_check_numbers`` for a command that does not take ``shared`` options."""
 
     @functools.wraps(fn)
-    def command(*args, **kwargs):
-        with handled(kwargs.get("debug", False)):
-            _check_numbers(kwargs)
-        return fn(*args, **kwargs)
+    def command(*args, ctx: typer.Context, **kwargs):
+        with options_configured(*_configured_options(ctx, kwargs.get("config"))):
+            with handled(kwargs.get("debug", False)):
+                _check_numbers(kwargs)
+            return fn(*args, **kwargs)
 
+    # typer passes the context (where each option's value came from) to a parameter that asks for it
+    params = [*inspect.signature(fn, eval_str=True).parameters.values(),
+              inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+    command.__signature__ = inspect.Signature(params, return_annotation=None)
+    command.__annotations__ = {p.name: p.annotation for p in params}
     return command
 
 
@@ -714,13 +736,13 @@ def shared(*groups):
         def command(*args, **kwargs):
             ctx = kwargs["ctx"] if takes_ctx else kwargs.pop("ctx")
             kwargs = {k: _plain(v) for k, v in kwargs.items()}
-            with handled(kwargs.get("debug", False)):
-                _check_numbers(kwargs)
-                check_counts(kwargs)  # before any work: a count may size an allocation or a loop
-                if "threads" in names:
-                    apply_threads(kwargs["threads"])
-            o = SimpleNamespace(**{n: kwargs.pop(n) for n in names}, given=_given(ctx, names))
-            with options_configured(*_configured_options(ctx, getattr(o, "config", None))):
+            with options_configured(*_configured_options(ctx, kwargs.get("config"))):
+                with handled(kwargs.get("debug", False)):
+                    _check_numbers(kwargs)
+                    check_counts(kwargs)  # before any work: a count may size an allocation or a loop
+                    if "threads" in names:
+                        apply_threads(kwargs["threads"])
+                o = SimpleNamespace(**{n: kwargs.pop(n) for n in names}, given=_given(ctx, names))
                 return fn(*args, o=o, **kwargs)
 
         if not takes_ctx:
@@ -763,7 +785,7 @@ def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
                                 tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
                                 hessian_samples=_hessian_samples(o.hessian_samples),
                                 basis_memory_mb=None if o.basis_memory == "auto" else _number(
-                                    "--basis-memory", o.basis_memory, "auto or a positive number of MB"))
+                                    "basis_memory", o.basis_memory, "auto or a positive number of MB"))
     typed = {_CURVATURE_FIELDS.get(name, name) for name, where in o.given.items() if where == "on the command line"}
     with flag_names(**_CURVATURE_FLAGS):
         api.check_plan(options, typed)
@@ -776,7 +798,7 @@ def _hessian_samples(text: str) -> int | str:
     try:
         return int(text)
     except ValueError:
-        raise UsageError(f"--hessian-samples {text!r}: use auto, all or a positive number of samples") from None
+        raise OptionError("hessian_samples", f"{{0}} {text!r}: use auto, all or a positive number of samples") from None
 
 
 def _write_report(report: Optional[Path], command: str, body: dict, figures, force: bool) -> None:

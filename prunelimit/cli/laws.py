@@ -50,7 +50,7 @@ def parse_pressures(text: Optional[str]) -> tuple[float, ...]:
     default when not given)."""
     if text is None:
         return NplhConfig.pressures
-    return number_list(text, "--pressures", what="increasing positive numbers", example="0.25,1,4,16")
+    return number_list(text, "pressures", what="increasing positive numbers", example="0.25,1,4,16")
 
 
 @law_app.command("nplh", epilog=f"Example: prunelimit law nplh {EXAMPLE} --metric taylor -o points.csv")
@@ -156,7 +156,7 @@ def law_error_fit(
 
         preflight([optional("--plot", plot, "png"), report_output(report)], [points, config], force)
         errorlaw.check_query_shape(joint, width, depth)  # before the fit's work
-        errorlaw.check_queries(predict, target_error)
+        errorlaw.check_queries(predict, target_error, "predict")
         if eps_np is not None:
             errorlaw.check_error("eps_np", eps_np)
         if predict is None and target_error is None:  # what only a query reads would be ignored

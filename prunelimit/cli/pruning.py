@@ -67,7 +67,7 @@ def train(
         changes = {k: v for k, v in dict(l1=l1, epochs=epochs, lr=lr, warmup_epochs=warmup_epochs,
                                          schedule=schedule).items() if v is not None}
         if milestones:
-            changes["milestones"] = number_list(milestones, "--milestones", int, "integers (epochs)", "10,20")
+            changes["milestones"] = number_list(milestones, "milestones", int, "integers (epochs)", "10,20")
         cfg = lomp_config(preset, momentum=momentum, batch_size=batch_size, seed=o.seed,
                           l1_scope="reference" if l1_biases else "prunable", **changes)
         if cfg.l1 == 0:

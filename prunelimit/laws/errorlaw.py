@@ -681,13 +681,15 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     )
 
 
-def check_queries(density: float | None = None, target_error: float | None = None) -> None:
+def check_queries(density: float | None = None, target_error: float | None = None,
+                  density_name: str = "density") -> None:
     """A density to predict at lies in (0, 1] and a target error in (0, 1): both are fractions
-    (refused before a fit's work, and by ``predict`` and ``density_for_error``)."""
+    (refused before a fit's work, and by ``predict`` and ``density_for_error``); an
+    ``OptionError`` naming the option (``density_name``: the command line's ``predict``)."""
     if density is not None and not 0.0 < density <= 1.0:
-        raise UsageError(f"density {density} outside (0, 1]; densities are fractions")
+        raise OptionError(density_name, f"{{0}} {density} outside (0, 1]; densities are fractions")
     if target_error is not None and not 0.0 < target_error < 1.0:
-        raise UsageError(f"target error {target_error} outside (0, 1); errors are fractions (1 − accuracy)")
+        raise OptionError("target_error", f"{{0}} {target_error} outside (0, 1); errors are fractions (1 − accuracy)")
 
 
 def _outside(fit: ErrorLawFit, density: float, width, depth) -> str | None:

@@ -139,7 +139,7 @@ def test_density_for_error_round_trips(single_fit):
 def test_a_target_error_or_density_that_is_no_fraction_is_refused(single_fit):
     # a target error of 0 or below was a ValueError (math domain error) from the log in the search
     for target in (0.0, -0.2, 1.0):
-        with pytest.raises(UsageError, match=f"target error {target} outside"):
+        with pytest.raises(UsageError, match=f"target_error {target} outside"):
             density_for_error(single_fit, target, extrapolate=True)
     with pytest.raises(UsageError, match="density 0 outside"):
         predict(single_fit, 0)

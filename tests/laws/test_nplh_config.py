@@ -120,19 +120,21 @@ def test_law_nplh_reads_pressures_as_a_comma_list_a_bracketed_list_or_a_config_l
     (["--mode", "pressure", "--finetune-steps", "5"], "--finetune-steps applies to --mode iterative, not pressure"),
     (["--mode", "iterative", "--epochs-per-level", "1"], "--epochs-per-level applies to --mode pressure, not iterative"),
     (["--mode", "iterative", "--pressures", "1,2"], "--pressures applies to --mode pressure, not iterative"),
-    (["--config", "rate: 0.3\n"], "--rate applies to --mode iterative, not static"),  # a --config value is typed too
-    (["--config", "nplh:\n  mode: pressure\n  rate: 0.3\n"], "--rate applies to --mode iterative, not pressure"),
+    # a --config value is refused too, by its key in the file
+    (["--config", "rate: 0.3\n"], "rate in {} applies to --mode iterative, not static"),
+    (["--config", "nplh:\n  mode: pressure\n  rate: 0.3\n"], "rate in {} applies to --mode iterative, not pressure"),
 ])
 def test_law_nplh_refuses_a_setting_of_another_mode_before_any_work(cli, tmp_path, args, says) -> None:
     """``law nplh --rate 0.2`` (static) recorded the static points and ignored the rate in silence,
     as --finetune-steps beside pressure and --epochs-per-level beside iterative did; each is refused
-    (exit 2) naming the flag and the mode it belongs to, before the checkpoint is read."""
+    (exit 2) naming the flag (the key and file the --config file set it in) and the mode it
+    belongs to, before the checkpoint is read."""
     if args[0] == "--config":
         (tmp_path / "c.yaml").write_text(args[1])
         args = ["--config", str(tmp_path / "c.yaml")]
     result = cli("law", "nplh", "no-such-checkpoint.pt", *args)
     assert result.exit_code == 2, (result.stdout, result.stderr)
-    assert says in result.stderr and "Traceback" not in result.stderr
+    assert says.format(tmp_path / "c.yaml") in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("pressures, says", [
