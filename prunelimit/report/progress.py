@@ -132,16 +132,20 @@ def log_line(description: str, count: Count, elapsed: float, rate: float | None)
 def _log_lines(description: str, total: int, write: Callable[[str], None],
                clock: Callable[[], float]) -> Advance:
     """``advance`` writing a line (``log_line``) no sooner than ``LOG_AFTER_S`` after the start
-    and then at most every ``LOG_EVERY_S``: a CI log shows the work going on, not a line a step."""
+    and then at most every ``LOG_EVERY_S``, or at once when a stage starts (the count goes back,
+    or starts or stops counting): a CI log shows the work going on, not a line a step, and a
+    stage that makes no count (the dense eigenvalue solve) is named as it begins."""
     start = clock()
     state = {"count": Count(total=total or None), "next": start + LOG_AFTER_S}
     rate = Rate()
 
     def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
-        count = state["count"] = advanced(state["count"], n, total, text, absolute)
+        before = state["count"]
+        count = state["count"] = advanced(before, n, total, text, absolute)
         now = clock()
         per_second = rate.add(now, count.done)
-        if now >= state["next"]:
+        stage = count.done < before.done or (count.total is None) != (before.total is None)
+        if now >= state["next"] or (stage and now >= start + LOG_AFTER_S):
             state["next"] = now + LOG_EVERY_S
             write(log_line(description, count, now - start, per_second))
 

@@ -178,3 +178,21 @@ def test_quiet_writes_no_progress(monkeypatch):
     with progress.progress("curvature", 96, progress.progress_enabled(quiet=True), clock=lambda: now[0]) as advance:
         _products(advance, now, 60)
     assert out.getvalue() == ""
+
+
+def test_a_log_names_a_new_stage_as_it_begins(monkeypatch):
+    """The dense eigenvalue solve is one call (a minute and more at D = 16k) with no count to
+    advance: begun between two lines, it was named only by the line after it, so the log said
+    nothing of it while it ran. A stage that starts past the first 10 s gets its line at once."""
+    out = _log(monkeypatch)
+    now = [0.0]
+    with progress.progress("curvature", 100, clock=lambda: now[0]) as advance:
+        for done in range(1, 31):  # columns, one a second: lines at 10 and 25 s
+            now[0] = float(done)
+            advance(done, 100)
+        now[0] = 31.0
+        advance(0, 0, "eigenvalues of the dense Hessian (predicted ≈ 40 s)", absolute=True)
+    lines = out.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["prunelimit: curvature 10/100", "prunelimit: curvature 25/100",
+                                                      "prunelimit: curvature"]
+    assert lines[-1].endswith("elapsed 0:00:31, eigenvalues of the dense Hessian (predicted ≈ 40 s)")
