@@ -84,17 +84,17 @@ LOG_EVERY_S = 15.0
 
 
 @dataclass(frozen=True)
-class Count:
+class Tally:
     """Where a stage stands: units done, the (re-planned) total, None in a stage that cannot
     count its work, and the status shown after the count (such as ρ* ± its uncertainty)."""
 
-    done: float = 0
-    total: float | None = None
+    done: int = 0
+    total: int | None = None
     text: str = ""
 
 
-def advanced(count: Count, n: float = 1, total: float | None = None, text: str | None = None,
-             absolute: bool = False) -> Count:
+def advanced(count: Tally, n: int = 1, total: int | None = None, text: str | None = None,
+             absolute: bool = False) -> Tally:
     """``count`` after ``advance(n, total, text, absolute)`` (see :func:`progress`)."""
     done = n if total is not None or absolute else count.done + n
     if total == 0:  # a stage that cannot count its work
@@ -122,9 +122,9 @@ class Rate:
         return (done - self.counts[0][1]) / span if span > 0 else None
 
 
-def log_line(description: str, count: Count, elapsed: float, rate: float | None) -> str:
+def log_line(description: str, count: Tally, elapsed: float, rate: float | None) -> str:
     """One progress line for a log: what the bar shows, in the bar's order."""
-    parts = [f"prunelimit: {description}" + ("" if count.total is None else f" {count.done:g}/{count.total:g}"),
+    parts = [f"prunelimit: {description}" + ("" if count.total is None else f" {count.done}/{count.total}"),
              f"elapsed {clock_text(elapsed)}", eta_text(count.done, count.total, rate), count.text]
     return ", ".join(part for part in parts if part)
 
@@ -136,7 +136,7 @@ def _log_lines(description: str, total: int, write: Callable[[str], None],
     or starts or stops counting): a CI log shows the work going on, not a line a step, and a
     stage that makes no count (the dense eigenvalue solve) is named as it begins."""
     start = clock()
-    state = {"count": Count(total=total or None), "next": start + LOG_AFTER_S}
+    state = {"count": Tally(total=total or None), "next": start + LOG_AFTER_S}
     rate = Rate()
 
     def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
@@ -179,7 +179,7 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
         task = bar.add_task(description, total=total or None, status="", rate=None)
         if not lazy:
             stack.enter_context(bar)
-        state = {"count": Count(total=total or None)}
+        state = {"count": Tally(total=total or None)}
         rate = Rate()
 
         def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:

@@ -196,3 +196,10 @@ def test_a_log_names_a_new_stage_as_it_begins(monkeypatch):
     assert [line.split(",")[0] for line in lines] == ["prunelimit: curvature 10/100", "prunelimit: curvature 25/100",
                                                       "prunelimit: curvature"]
     assert lines[-1].endswith("elapsed 0:00:31, eigenvalues of the dense Hessian (predicted ≈ 40 s)")
+
+
+def test_a_log_line_writes_large_counts_whole():
+    """A count past a million (products under a large --max-hvps, training steps) read
+    '1.23457e+06/2e+06'."""
+    line = progress.log_line("curvature", progress.Tally(1_234_567, 2_000_000), 75.0, 1_000.0)
+    assert line == "prunelimit: curvature 1234567/2000000, elapsed 0:01:15, eta 0:12:46"
