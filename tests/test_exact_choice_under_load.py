@@ -94,6 +94,16 @@ def test_the_tie_follows_a_smaller_time_budget() -> None:
     assert _choice(5_000, 16.0, time_budget=10.0).reason.endswith("> 15 s, 1.5× the 10 s budget (--time-budget)")
 
 
+@pytest.mark.parametrize("predicted, solver, ending", [
+    (30.0, "exact", "≤ 60 s"), (1.6 * BUDGET, "slq-h", "> 90 s, 1.5× the 60 s budget")])
+def test_a_time_budget_over_the_exact_limit_is_not_named_as_that_limit(predicted, solver, ending) -> None:
+    """--time-budget 3600 leaves the exact spectrum its own 60 s limit, and the reason read
+    "≤ 60 s (--time-budget)" (or "the 60 s budget (--time-budget)"), as if 3600 had been 60."""
+    choice = _choice(5_000, predicted, time_budget=3600.0)
+    assert choice.solver == solver
+    assert ending in choice.reason and "--time-budget" not in choice.reason, choice.reason
+
+
 def _watch(monkeypatch, blocks: list[float], dim: int = 1_000, budget: float | None = None) -> int | None:
     """Columns done when the default's watch leaves the exact spectrum (``None``: never),
     fed one column per block, each taking the given seconds on its clock; under

@@ -168,3 +168,25 @@ def test_a_gate_on_the_measured_limit_alone_counts_its_search(cli, own_ckpt, tex
     assert heard and {text for *_, text in heard} == {"actual-limit search: passes"}
     assert all(0 < done <= total for done, total, _ in heard)
     assert [done for done, *_ in heard] == sorted(done for done, *_ in heard)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_log_follows_the_spectrum_unless_quiet(cli, own_ckpt, monkeypatch, quiet):
+    """`bounds` with stderr to a log (here every product's line: no wait before the first, none
+    between) writes progress lines there, beside --json, whose stdout stays the document
+    alone; --quiet leaves only warnings and errors on stderr."""
+    import json
+
+    from prunelimit.report import progress
+
+    monkeypatch.setattr(progress, "LOG_AFTER_S", 0.0)
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
+    result = cli("bounds", own_ckpt, "--method", "slq", "--max-samples", "256", "--no-cache", "--json",
+                 *(["--quiet"] if quiet else []))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["schema"].startswith("prunelimit.bounds/")
+    lines = [line for line in result.stderr.splitlines() if line.startswith("prunelimit: curvature")]
+    if quiet:
+        assert lines == [], lines
+    else:
+        assert any("elapsed 0:00:" in line and ", eta " in line and "ρ* " in line for line in lines), lines

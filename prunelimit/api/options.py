@@ -333,7 +333,8 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
         return adaptive
     predicted = dim * seconds_per_column + (eigen_seconds or 0.0)
     budget = exact_time_budget(options)
-    given = "" if options.time_budget is None else f" ({said('--time-budget', 'time_budget')})"
+    # named only where it sets the limit: over EXACT_TIME_BUDGET_S the exact spectrum's own limit holds
+    given = f" ({said('--time-budget', 'time_budget')})" if budget == options.time_budget else ""
     if asked_budget is not None and budget == options.time_budget:  # what is left, not what was asked
         limit = of_budget = f"{budget:.4g} s left of the {asked_budget:g} s budget{given}"
     else:

@@ -218,7 +218,7 @@ def imp(
             config = ImpConfig(rate=rate, levels=levels, rewind=rewind,
                                rewind_steps=ImpConfig.rewind_steps if rewind_steps is None else rewind_steps,
                                epochs_per_level=epochs, epochs_dense=epochs_dense, lr=lr, seed=o.seed)
-            with progress("IMP levels", levels + 1, progress_enabled(o.json)) as advance:
+            with progress("IMP levels", levels + 1, progress_enabled(o.quiet)) as advance:
                 rep = api.imp(source, output, config, data=data, eval_data=eval_data, model=model, loss=loss,
                               batch_size=batch_size, max_samples=max_samples, trust_pickle=trust_pickle,
                               download=download, device=o.device, include=tuple(include or ()),
@@ -264,7 +264,7 @@ def hyperflux(
             preflight([Output("-o", output, "checkpoint"), optional("--log", log, "csv"), report_output(report)],
                       [checkpoint, model, data, eval_data, loss], force)
             with staged(), progress("Hyperflux epochs", pruning_epochs + regrowth_epochs,
-                                    progress_enabled(o.json)) as advance:  # the checkpoint, log and report, or none
+                                    progress_enabled(o.quiet)) as advance:  # the checkpoint, log and report, or none
                 rep = api.hyperflux(output, target_density, config, checkpoint=checkpoint, model=model, data=data,
                                     eval_data=eval_data, log=log, loss=loss, batch_size=batch_size,
                                     max_samples=max_samples, trust_pickle=trust_pickle, download=download,

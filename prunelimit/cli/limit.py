@@ -58,7 +58,7 @@ def spectrum(
         preflight([optional("--plot", plot, "png")], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json), lazy=True) \
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.quiet), lazy=True) \
                 as advance:
             rep = api.spectrum_report(inputs, options, _absolute(advance), store, per_layer)
         if plot is not None:
@@ -85,7 +85,7 @@ def bounds(
         preflight([optional("--plot", plot, "png"), report_output(report)], _inputs_of(o, checkpoint), force)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
-        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.json), lazy=True) \
+        with progress("curvature", api.curvature_steps(inputs, options), progress_enabled(o.quiet), lazy=True) \
                 as advance:
             rep = api.bounds(inputs, options, _absolute(advance), scope, store, per_layer)
         with staged():  # the plot and the report, or neither
@@ -140,7 +140,7 @@ def verify(
         api.require_data(inputs)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
         steps = api.curvature_steps(inputs, options) if from_report is None else 0
-        with progress(_bar_label(from_report is None), steps, progress_enabled(o.json), lazy=True) as advance:
+        with progress(_bar_label(from_report is None), steps, progress_enabled(o.quiet), lazy=True) as advance:
             rep = api.verify(inputs, options, evaluation, acc_drop, sweep, scope, _absolute(advance),
                              finetune_epochs if refit else 0, finetune_lr, store, from_report)
         with staged():  # the plot and the report, or neither
@@ -198,7 +198,7 @@ def gate(
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         steps = api.curvature_steps(inputs, options) if computes else 0
-        with progress(_bar_label(computes), steps, progress_enabled(o.json), lazy=True) as advance:
+        with progress(_bar_label(computes), steps, progress_enabled(o.quiet), lazy=True) as advance:
             rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline,
                            from_report)
         if junit is not None:

@@ -72,7 +72,7 @@ def train(
                           l1_scope="reference" if l1_biases else "prunable", **changes)
         if cfg.l1 == 0:
             _refuse_unused(_typed(ctx, "l1_biases"), "with λ = 0 nothing is penalised", "give --l1 a positive λ")
-        with progress("training", 0, progress_enabled(o.json)) as advance:
+        with progress("training", 0, progress_enabled(o.quiet)) as advance:
             result = api.train(model, data, output, cfg, eval_data, batch_size, max_samples, loss, o.device, resume,
                                force, download, progress=_steps(advance))
         emit("train", {"output": str(output), **result.to_json()}, o.json, console.render_train, result)
@@ -129,12 +129,12 @@ def prune(
         inputs = _inputs(o, checkpoint)
         predicted = ratio in ("auto", "lower") and from_report is None  # the only case with curvature work
         with progress("curvature", api.curvature_steps(inputs, options) if predicted else 0,
-                      progress_enabled(o.json) and predicted, lazy=True) as advance:
+                      progress_enabled(o.quiet) and predicted, lazy=True) as advance:
             if predicted:
                 api.require_data(inputs)
             resolved = api.resolve_ratio(ratio, inputs, options, from_report, _absolute(advance), scope, store)
         evaluation = _eval_batches(eval_data, inputs, o.batch_size, o.download)
-        with staged(), progress("fine-tuning", 0, progress_enabled(o.json) and finetune_epochs > 0) as advance:
+        with staged(), progress("fine-tuning", 0, progress_enabled(o.quiet) and finetune_epochs > 0) as advance:
             # the checkpoint (and its --format copies) and the report, or none of them
             rep = api.prune(inputs, resolved.value, output, resolved.source, scope, finetune_epochs, finetune_lr,
                             evaluation, formats, force, o.seed, progress=_steps(advance),

@@ -1,11 +1,13 @@
-"""Progress bars with ETA on stderr (silent under ``--json`` unless stderr is a terminal)."""
+"""Progress on stderr: a bar with ETA on a terminal, plain low-rate lines elsewhere (a CI
+log, ``2> file``), so that long work does not look hung; ``--quiet`` silences both."""
 
 from __future__ import annotations
 
 import collections
 import contextlib
 import math
-import sys
+import time
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from rich.console import Console
@@ -40,15 +42,24 @@ class _Remaining(ProgressColumn):
     None in a stage with no count: there is no rate to state one from."""
 
     def render(self, task: Task) -> Text:
-        rate = task.fields.get("rate")
-        if task.total is None:
-            return Text("")
-        if not task.finished and not rate:
-            return Text("eta -:--:--", style="progress.remaining")
-        seconds = 0 if task.finished else math.ceil(task.remaining / rate)
-        minutes, seconds = divmod(seconds, 60)
-        hours, minutes = divmod(minutes, 60)
-        return Text(f"eta {hours:d}:{minutes:02d}:{seconds:02d}", style="progress.remaining")
+        return Text(eta_text(task.completed, task.total, task.fields.get("rate")), style="progress.remaining")
+
+
+def clock_text(seconds: float) -> str:
+    """``seconds`` as h:mm:ss, as the bar's elapsed and ETA columns show them."""
+    minutes, seconds = divmod(math.ceil(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{seconds:02d}"
+
+
+def eta_text(done: float, total: float | None, rate: float | None) -> str:
+    """"eta h:mm:ss" for the ``total - done`` units left at ``rate`` a second; "eta -:--:--"
+    before a rate is known; "" in a stage with no count (``total`` None)."""
+    if total is None:
+        return ""
+    if done < total and not rate:
+        return "eta -:--:--"
+    return f"eta {clock_text(0 if done >= total else (total - done) / rate)}"
 
 
 # seconds of counts the rate is measured over (rich's own speed estimate's period)
@@ -67,49 +78,120 @@ def _columns() -> tuple[ProgressColumn, ...]:
     )
 
 
+# A log line no sooner than this into the work (short runs stay quiet), then at most one this often.
+LOG_AFTER_S = 10.0
+LOG_EVERY_S = 15.0
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Where a stage stands: units done, the (re-planned) total, None in a stage that cannot
+    count its work, and the status shown after the count (such as ρ* ± its uncertainty)."""
+
+    done: int = 0
+    total: int | None = None
+    text: str = ""
+
+
+def advanced(count: Tally, n: int = 1, total: int | None = None, text: str | None = None,
+             absolute: bool = False) -> Tally:
+    """``count`` after ``advance(n, total, text, absolute)`` (see :func:`progress`)."""
+    done = n if total is not None or absolute else count.done + n
+    if total == 0:  # a stage that cannot count its work
+        count = replace(count, total=None)
+    elif total is not None:
+        count = replace(count, total=max(total, done))
+    return replace(count, done=done, text=count.text if text is None else text)
+
+
+class Rate:
+    """Units a second over the last ``RATE_WINDOW_S`` seconds of counts, started again when the
+    count goes back (another stage, counting other units)."""
+
+    def __init__(self) -> None:
+        self.counts: collections.deque[tuple[float, float]] = collections.deque()  # (time, count done)
+
+    def add(self, now: float, done: float) -> float | None:
+        """Record ``done`` at ``now``; the rate since the window's first count (None: no span yet)."""
+        if self.counts and done < self.counts[-1][1]:
+            self.counts.clear()
+        self.counts.append((now, done))
+        while now - self.counts[0][0] > RATE_WINDOW_S:
+            self.counts.popleft()
+        span = self.counts[-1][0] - self.counts[0][0]
+        return (done - self.counts[0][1]) / span if span > 0 else None
+
+
+def log_line(description: str, count: Tally, elapsed: float, rate: float | None) -> str:
+    """One progress line for a log: what the bar shows, in the bar's order."""
+    parts = [f"prunelimit: {description}" + ("" if count.total is None else f" {count.done}/{count.total}"),
+             f"elapsed {clock_text(elapsed)}", eta_text(count.done, count.total, rate), count.text]
+    return ", ".join(part for part in parts if part)
+
+
+def _log_lines(description: str, total: int, write: Callable[[str], None],
+               clock: Callable[[], float]) -> Advance:
+    """``advance`` writing a line (``log_line``) no sooner than ``LOG_AFTER_S`` after the start
+    and then at most every ``LOG_EVERY_S``, or at once when a stage starts (the count goes back,
+    or starts or stops counting): a CI log shows the work going on, not a line a step, and a
+    stage that makes no count (the dense eigenvalue solve) is named as it begins."""
+    start = clock()
+    state = {"count": Tally(total=total or None), "next": start + LOG_AFTER_S}
+    rate = Rate()
+
+    def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
+        before = state["count"]
+        count = state["count"] = advanced(before, n, total, text, absolute)
+        now = clock()
+        per_second = rate.add(now, count.done)
+        stage = count.done < before.done or (count.total is None) != (before.total is None)
+        if now >= state["next"] or (stage and now >= start + LOG_AFTER_S):
+            state["next"] = now + LOG_EVERY_S
+            write(log_line(description, count, now - start, per_second))
+
+    return advance
+
+
 @contextlib.contextmanager
-def progress(description: str, total: int, enabled: bool = True, lazy: bool = False) -> Iterator[Advance]:
+def progress(description: str, total: int, enabled: bool = True, lazy: bool = False,
+             clock: Callable[[], float] = time.monotonic) -> Iterator[Advance]:
     """Yield ``advance(n)``, or ``advance(done, total, text)`` to set the count done, the
-    (re-planned) total and a status after the count; a bar on stderr when ``enabled``.
+    (re-planned) total and a status after the count; on stderr when ``enabled``, a bar on a
+    terminal, else plain lines (``_log_lines``, timed by ``clock``).
     ``absolute=True`` makes ``n`` the count done even without a total; ``total`` 0 starts a
     stage that cannot count its work (one long call): the bar pulses, with no count or ETA.
     ``lazy``: the bar is drawn at the first ``advance``, not before, so work that turns out
     to need none (a spectrum read from the cache) draws no empty bar."""
     console = Console(stderr=True, emoji=False)
-    # off a terminal, or on one that cannot redraw a line (TERM=dumb), rich only leaves a stray blank line
-    if not enabled or not console.is_terminal or console.is_dumb_terminal:
+    if not enabled:
         yield lambda *args, **kwargs: None
+        return
+    # off a terminal, or on one that cannot redraw a line (TERM=dumb), a bar would leave a stray blank line
+    if not console.is_terminal or console.is_dumb_terminal:
+        def write(line: str) -> None:
+            console.file.write(line + "\n")
+            console.file.flush()
+
+        yield _log_lines(description, total, write, clock)
         return
     with contextlib.ExitStack() as stack:
         bar = Progress(*_columns(), console=console, transient=True)
         task = bar.add_task(description, total=total or None, status="", rate=None)
         if not lazy:
             stack.enter_context(bar)
-        counts: collections.deque[tuple[float, float]] = collections.deque()  # (time, count done)
+        state = {"count": Tally(total=total or None)}
+        rate = Rate()
 
         def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
             if not bar.live.is_started:
                 stack.enter_context(bar)
-            done = n if total is not None or absolute else bar.tasks[0].completed + n
-            now = bar.get_time()
-            if counts and done < counts[-1][1]:
-                counts.clear()  # the count started again: another stage, counting other units
-            counts.append((now, done))
-            while now - counts[0][0] > RATE_WINDOW_S:
-                counts.popleft()
-            span = counts[-1][0] - counts[0][0]
-            fields = {"completed": done, "rate": (done - counts[0][1]) / span if span > 0 else None}
-            if total == 0:  # rich's update reads a total of None as "unchanged"
-                bar.tasks[0].total = None
-            elif total is not None:
-                fields["total"] = max(total, done)
-            if text is not None:
-                fields["status"] = text
-            bar.update(task, **fields)
+            count = state["count"] = advanced(state["count"], n, total, text, absolute)
+            bar.tasks[0].total = count.total  # rich's update reads a total of None as "unchanged"
+            bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done))
 
         yield advance
 
 
-def progress_enabled(json_mode: bool) -> bool:
-    """A bar unless ``--json`` goes to a pipe; under torchrun on rank 0 only (one bar, not one a rank)."""
-    return is_main() and ((not json_mode) or sys.stderr.isatty())
+def progress_enabled(quiet: bool) -> bool:
+    """Progress unless ``--quiet``; under torchrun on rank 0 only (one bar, not one a rank)."""
+    return is_main() and not quiet

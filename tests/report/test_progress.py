@@ -15,7 +15,7 @@ from prunelimit.report import progress
 def test_only_rank_zero_draws_the_bar(monkeypatch, main):
     """Under torchrun every rank runs the same stages: one bar (rank 0's), not one a rank."""
     monkeypatch.setattr(progress, "is_main", lambda: main)
-    assert progress.progress_enabled(json_mode=False) is main
+    assert progress.progress_enabled(quiet=False) is main
 
 
 def _terminal(monkeypatch, width: int, term: str = "xterm") -> io.StringIO:
@@ -120,3 +120,86 @@ def test_a_lazy_bar_is_drawn_at_its_first_count_only(monkeypatch):
     with progress.progress("curvature", 96, lazy=True) as advance:
         advance(3)
     assert "3/96" in out.getvalue()
+
+
+def _log(monkeypatch, term: str | None = None) -> io.StringIO:
+    """The progress's stderr as a file (a CI log), or as a terminal of type ``term``."""
+    out = io.StringIO()
+    kind = {} if term is None else {"force_terminal": True, "_environ": {"TERM": term}}
+    monkeypatch.setattr(progress, "Console", lambda **_: Console(file=out, color_system=None, **kind))
+    return out
+
+
+def _products(advance, now: list[float], seconds: int) -> None:
+    """One product a second on the injected clock, ρ* ± as adaptive SLQ states it."""
+    for done in range(1, seconds + 1):
+        now[0] = float(done)
+        advance(done, 100, "ρ* 91.8 % ± 1.1 pt")
+
+
+@pytest.mark.parametrize("term", [None, "dumb"])
+def test_a_log_gets_a_progress_line_every_fifteen_seconds_after_the_first_ten(monkeypatch, term):
+    """On a non-terminal stderr (a CI log, `2> log.txt`), or one that cannot redraw a line,
+    long work printed nothing at all: a `bounds` running for minutes looked hung. One product
+    a second for a minute: lines at 10, 25, 40 and 55 s, each with the count, the elapsed
+    time, the ETA at the rate measured and the status, as the bar shows them."""
+    out = _log(monkeypatch, term)
+    now = [0.0]
+    with progress.progress("curvature", 96, lazy=True, clock=lambda: now[0]) as advance:
+        _products(advance, now, 60)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "prunelimit: curvature 10/100, elapsed 0:00:10, eta 0:01:30, ρ* 91.8 % ± 1.1 pt"
+    assert [line.split(",")[0] for line in lines] == [f"prunelimit: curvature {n}/100" for n in (10, 25, 40, 55)]
+    assert "eta 0:00:45" in lines[-1]
+
+
+def test_a_short_run_writes_no_progress_line(monkeypatch):
+    """Work done within the first ten seconds leaves stderr as it was (warnings and errors alone)."""
+    out = _log(monkeypatch)
+    now = [0.0]
+    with progress.progress("curvature", 96, clock=lambda: now[0]) as advance:
+        _products(advance, now, 9)
+    assert out.getvalue() == ""
+
+
+def test_a_stage_without_a_count_logs_its_elapsed_time_and_status(monkeypatch):
+    """The dense eigenvalue solve (total 0): no count and no ETA, as on the bar."""
+    out = _log(monkeypatch)
+    now = [0.0]
+    with progress.progress("curvature", 100, clock=lambda: now[0]) as advance:
+        now[0] = 12.0
+        advance(0, 0, "eigenvalues of the dense Hessian (predicted ≈ 40 s)", absolute=True)
+    assert out.getvalue() == "prunelimit: curvature, elapsed 0:00:12, eigenvalues of the dense Hessian (predicted ≈ 40 s)\n"
+
+
+def test_quiet_writes_no_progress(monkeypatch):
+    out = _log(monkeypatch)
+    now = [0.0]
+    with progress.progress("curvature", 96, progress.progress_enabled(quiet=True), clock=lambda: now[0]) as advance:
+        _products(advance, now, 60)
+    assert out.getvalue() == ""
+
+
+def test_a_log_names_a_new_stage_as_it_begins(monkeypatch):
+    """The dense eigenvalue solve is one call (a minute and more at D = 16k) with no count to
+    advance: begun between two lines, it was named only by the line after it, so the log said
+    nothing of it while it ran. A stage that starts past the first 10 s gets its line at once."""
+    out = _log(monkeypatch)
+    now = [0.0]
+    with progress.progress("curvature", 100, clock=lambda: now[0]) as advance:
+        for done in range(1, 31):  # columns, one a second: lines at 10 and 25 s
+            now[0] = float(done)
+            advance(done, 100)
+        now[0] = 31.0
+        advance(0, 0, "eigenvalues of the dense Hessian (predicted ≈ 40 s)", absolute=True)
+    lines = out.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == ["prunelimit: curvature 10/100", "prunelimit: curvature 25/100",
+                                                      "prunelimit: curvature"]
+    assert lines[-1].endswith("elapsed 0:00:31, eigenvalues of the dense Hessian (predicted ≈ 40 s)")
+
+
+def test_a_log_line_writes_large_counts_whole():
+    """A count past a million (products under a large --max-hvps, training steps) read
+    '1.23457e+06/2e+06'."""
+    line = progress.log_line("curvature", progress.Tally(1_234_567, 2_000_000), 75.0, 1_000.0)
+    assert line == "prunelimit: curvature 1234567/2000000, elapsed 0:01:15, eta 0:12:46"
