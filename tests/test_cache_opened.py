@@ -11,6 +11,7 @@ import pytest
 
 from prunelimit.cache_opened import opened_lines, recording_opens
 from tests.test_cache import _assert_recomputed, _doc, _gate
+from tests.test_cache_reads import gated_twice
 
 # "scale.txt" built from character codes: no string of the code names the file
 COMPUTED_NAME = "''.join(chr(c) for c in (115, 99, 97, 108, 101, 46, 116, 120, 116))"
@@ -34,12 +35,7 @@ def test_a_file_opened_by_a_computed_name_is_keyed(cli, own_ckpt, tmp_path, monk
     """A forward opening a file whose name no string holds, its value changing only what the
     first batch does not show: gate served the old spectrum from the cache (the key and the
     first batch's loss both unchanged). Its bytes are now keyed: a miss, no warning needed."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "model.py").write_text(source)
-    (tmp_path / "scale.txt").write_text("1.0")
-    args = ("--model", "model.py:make", "--max-samples", 300)
-    first = _doc(_gate(cli, own_ckpt, "cache", *args))
-    assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
+    first, args = gated_twice(cli, own_ckpt, tmp_path, monkeypatch, source)
     (tmp_path / "scale.txt").write_text("0.25")
     result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
     assert "first analysis batch" not in result.stderr

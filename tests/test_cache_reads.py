@@ -146,6 +146,19 @@ UNFOLLOWED_PY = FORWARD_READING_CWD_PY.replace(
     "open('scale.txt').read()", "__import__('os').environ[''.join(chr(c) for c in (80, 76, 83, 67, 65, 76, 69))]")
 
 
+def gated_twice(cli, own_ckpt, tmp_path: Path, monkeypatch, source: str) -> tuple[dict, tuple]:
+    """``source`` as ``model.py`` beside ``scale.txt`` (1.0) in ``tmp_path``, the working folder:
+    the first gate's JSON, after checking that a second gate on it is a hit, and the gate's
+    arguments."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.py").write_text(source)
+    (tmp_path / "scale.txt").write_text("1.0")
+    args = ("--model", "model.py:make", "--max-samples", 300)
+    first = _doc(_gate(cli, own_ckpt, "cache", *args))
+    assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
+    return first, args
+
+
 @pytest.mark.parametrize("source, warned", [(FORWARD_READING_CWD_PY, ""),
                                             (UNFOLLOWED_PY, "loss on the first analysis batch is")],
                          ids=["keyed", "caught-by-the-first-batchs-loss"])
@@ -155,13 +168,8 @@ def test_gate_after_a_file_read_by_a_relative_path_changed_recomputes(cli, own_c
     file changed and gate passed on the old spectrum (0.8039 cached against 0.7217 fresh). Read
     from a variable named by character codes, the key stays and served the old spectrum too:
     the entry's first-batch loss differs, so the read is a miss with a warning."""
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PLSCALE", "1.0")
-    (tmp_path / "model.py").write_text(source)
-    (tmp_path / "scale.txt").write_text("1.0")
-    args = ("--model", "model.py:make", "--max-samples", 300)
-    first = _doc(_gate(cli, own_ckpt, "cache", *args))
-    assert _doc(_gate(cli, own_ckpt, "cache", *args))["cache_hit"] is True
+    first, args = gated_twice(cli, own_ckpt, tmp_path, monkeypatch, source)
     (tmp_path / "scale.txt").write_text("3.0")
     monkeypatch.setenv("PLSCALE", "3.0")
     result = _assert_recomputed(cli, own_ckpt, "cache", first, *args)
