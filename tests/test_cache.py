@@ -1343,7 +1343,7 @@ KEYED_OPTIONS = {
 }
 UNKEYED_OPTIONS = {
     # where the result goes and how it is shown
-    "outputs": {"plot", "report", "json", "junit", "force", "debug", "output", "format"},
+    "outputs": {"plot", "report", "json", "junit", "force", "debug", "quiet", "output", "format"},
     # the cache itself, and a --config file, whose values reach the options above
     "cache": {"cache_dir", "no_cache", "config"},
     # whether an input may be loaded, not what it holds

@@ -252,7 +252,7 @@ CASES: list[tuple[str, tuple[str, ...], int, str]] = [
     ("yaml-deep-block", ("info", G, "--config", "{cfg_deep_map}"), 2, "levels deep"),
     ("yaml-gate-rules-bomb", ("gate", G, "--config", "{cfg_rules_bomb}", "--junit", "{out}/g.xml"), 2, "aliases"),
     ("yaml-huge-file", ("info", G, "--config", "{cfg_huge}"), 2, "over the"),
-    ("config-sweep", ("verify", G, "--config", "{cfg_sweep}"), 2, "--sweep must be at most"),
+    ("config-sweep", ("verify", G, "--config", "{cfg_sweep}"), 2, "sweep.yaml must be at most"),
     # JSON reports.
     ("baseline-deep-json", ("gate", G, "--baseline", "{deep_json}", "--max-drop", "0.1", "--no-cache"), 3,
      "not valid JSON"),
