@@ -363,15 +363,25 @@ def _report_end(code: int, line: str, message: str) -> int:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """prunelimit's own library warnings as one ``prunelimit: warning:`` line (no source
-    location: it names our code, not the user's input); others as Python shows them."""
+    location: it names our code, not the user's input); others as Python shows them, each
+    once a command (:data:`_shown_warnings`)."""
     if Path(filename).resolve().is_relative_to(Path(api.__file__).resolve().parents[1]):
         _warn(str(message))
         console.shown_live(str(message))
     elif is_main():  # under torchrun every rank runs the user's code: rank 0 shows its warnings
+        seen = (category, str(message), filename, lineno)
+        if seen in _shown_warnings and not sys.warnoptions:
+            return
+        _shown_warnings.add(seen)
         _python_showwarning(message, category, filename, lineno, file, line)
 
 
 _python_showwarning = warnings.showwarning
+# The user's warnings this command showed. Python's default shows a warning once per line of
+# code, but forgets what it showed whenever a filter changes, as libraries imported lazily
+# mid-run (scipy, sympy) change them: a model's warning in forward showed 4 times in one
+# bounds run. Kept for the command, unless -W or PYTHONWARNINGS chose another display.
+_shown_warnings: set[tuple[object, str, str, int]] = set()
 
 
 _report_stdout = sys.stdout  # the command's real stdout, set by ``handled``, written by ``emit``
@@ -381,6 +391,7 @@ _report_stdout = sys.stdout  # the command's real stdout, set by ``handled``, wr
 def handled(debug: bool) -> Iterator[None]:
     """Map errors to exit codes and one-line messages (tracebacks only with ``--debug``)."""
     console.forget_live()
+    _shown_warnings.clear()
     global _report_stdout
     _report_stdout = sys.stdout
     try:
