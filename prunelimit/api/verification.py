@@ -65,8 +65,8 @@ class PredictedLimit:
 
         if not isinstance(report, dict) or report.get("schema") not in REPORT_SCHEMAS:
             # a library result's to_json() leaves the key out: document() adds it
-            bare = isinstance(report, dict) and "schema" not in report and isinstance(report.get("prediction"), dict)
             unmarked = isinstance(report, dict) and "schema" not in report
+            bare = unmarked and isinstance(report.get("prediction"), dict)
             fix = said(f"{'its schema key is missing, which every report prunelimit writes holds; ' if unmarked else ''}"
                        "write it with `prunelimit bounds CHECKPOINT --json > report.json`",
                        f"{'it has no schema key; ' if bare else ''}save prunelimit.report.jsonout.document('bounds', "

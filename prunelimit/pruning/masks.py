@@ -243,10 +243,15 @@ def torch_pruned(model: nn.Module) -> list[tuple[str, str]]:
 
 def _pruned_attributes(module: nn.Module) -> dict[str, str]:
     """``module``'s torch-pruned parameters by the attribute each computes (``weight_orig`` → ``weight``)."""
+    return {f"{hook._tensor_name}{_ORIG}": hook._tensor_name for _, hook in _pruning_hooks(module)}
+
+
+def _pruning_hooks(module: nn.Module) -> list[tuple[int, "torch.nn.utils.prune.BasePruningMethod"]]:
+    """``module``'s ``torch.nn.utils.prune`` methods among its forward pre-hooks, with their ids."""
     from torch.nn.utils import prune
 
-    return {f"{hook._tensor_name}{_ORIG}": hook._tensor_name for hook in module._forward_pre_hooks.values()
-            if isinstance(hook, prune.BasePruningMethod)}
+    return [(hook_id, hook) for hook_id, hook in module._forward_pre_hooks.items()
+            if isinstance(hook, prune.BasePruningMethod)]
 
 
 @dataclass
@@ -274,25 +279,22 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     holds (a caller that prunes further puts its masks there), and ``weight_orig`` gets back
     the values it held where it was pruned before. Training code sees parameters and masks,
     as for a pruned checkpoint; the caller gets back the form it gave, objects included."""
-    from torch.nn.utils import prune
-
     from prunelimit.io.checkpoint import unsign_pruned_zeros
 
     found: list[_Folded] = []
     masks: Masks = {}
     order = {id(module): list(module._forward_pre_hooks) for module in model.modules()}
     for module_name, module in model.named_modules():
-        for hook_id, hook in list(module._forward_pre_hooks.items()):
-            if isinstance(hook, prune.BasePruningMethod):
-                name = hook._tensor_name
-                key = f"{module_name}.{name}" if module_name else name
-                mask = getattr(module, name + _MASK)
-                masks[key] = mask.detach().bool()
-                found.append(_Folded(key, module, hook_id, hook, mask, masks[key],
-                                     getattr(module, name + _ORIG).detach().clone()))
-                hook.remove(module)  # torch's prune.remove, keeping the method and mask objects to put back
-                del module._forward_pre_hooks[hook_id]
-                unsign_pruned_zeros(getattr(module, name), masks[key])  # as a file's are read
+        for hook_id, hook in _pruning_hooks(module):
+            name = hook._tensor_name
+            key = f"{module_name}.{name}" if module_name else name
+            mask = getattr(module, name + _MASK)
+            masks[key] = mask.detach().bool()
+            found.append(_Folded(key, module, hook_id, hook, mask, masks[key],
+                                 getattr(module, name + _ORIG).detach().clone()))
+            hook.remove(module)  # torch's prune.remove, keeping the method and mask objects to put back
+            del module._forward_pre_hooks[hook_id]
+            unsign_pruned_zeros(getattr(module, name), masks[key])  # as a file's are read
     # a tied weight pruned on each module that holds it is one parameter: its mask goes under
     # the parameter's name (its first module's), keeping what every module keeps
     names = parameter_names(model)
