@@ -900,7 +900,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     [0.5, 0.5]
     """
     from prunelimit.models.params import prunable_parameters
-    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, magnitude_masks, percent_fix
+    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, magnitude_masks, percent_fix, removed_on_path
     from prunelimit.pruning.masks import LayerSparsity, held_masks, overall_ratio
 
     validate.callback("progress", progress, *_PROGRESS)
@@ -926,10 +926,11 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         held = held_masks(given.loaded, given.selection)
         masks = magnitude_masks(model, value, scope, given.selection, held)
         # zeros after pruning: the removed weights and any that were zero already
-        layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum()))
-                  for name, p in prunable_parameters(model, given.selection)]
+        named = prunable_parameters(model, given.selection)
+        layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
+        removed = removed_on_path(value, scope, [p for _, p in named])
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
-                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers))),
+                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty)
 
 

@@ -15,7 +15,7 @@ from prunelimit.errors import NumericalError, OptionError, UsageError, option
 from prunelimit.inputs import Inputs
 from prunelimit.io.outputs import Output
 from prunelimit.models.evaluate import Evaluation, evaluate
-from prunelimit.models.params import ParamSelection
+from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.validate import choice
 
 
@@ -179,7 +179,7 @@ def prune(
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
-    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, prune_model
+    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, prune_model, removed_on_path
     from prunelimit.pruning.masks import (
         held_masks, overall_ratio, sparsity_table, to_prune_state_dict,
     )
@@ -221,9 +221,10 @@ def prune(
             write_atomic(outputs[f], writers[f](), force)
     # counted in what was saved: fine-tuning moves a weight that was zero but not masked
     layers = sparsity_table(inputs.model, inputs.selection)
+    removed = removed_on_path(ratio, scope, [p for _, p in prunable_parameters(inputs.model, inputs.selection)])
     return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                        str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers),
+                       inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed),
                                          *_weights_only_warnings(inputs, outputs),
                                          *unchecked_prediction(acc_drop, before, after))), spectrum,
                        uncertainty, time.perf_counter() - start)

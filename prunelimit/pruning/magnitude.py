@@ -146,13 +146,24 @@ def magnitude_masks(
     return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
 
 
-def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity]) -> tuple[str, ...]:
-    """The warning of a pruning that ends above ``ratio`` (its ``layers`` afterwards): the model
-    had more weights pruned (or zero) than the ratio removes, and what it pruned stays pruned,
-    so the ratio asked for was not the one it got (a ``--ratio`` below a pruned checkpoint's)."""
+def removed_on_path(ratio: float, scope: Scope, tensors: Sequence[Tensor]) -> int:
+    """How many weights pruning to ``ratio`` on ``scope`` removes from ``tensors`` holding no zeros:
+    ``Σ ceil(ρ·n_l)`` layer-wise (above the global ``ceil(ρ·N)`` by up to one a tensor), else
+    ``ceil(ρ·N)`` (on 2:4, the half the ratio names: a row ending in a group of fewer than 4 loses
+    less, and a warning that it lost more than the pattern would name a ratio it stayed below)."""
+    if scope == "layer":
+        return sum(removed_count(ratio, t.numel()) for t in tensors)
+    return removed_count(ratio, sum(t.numel() for t in tensors))
+
+
+def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity], removed: int) -> tuple[str, ...]:
+    """The warning of a pruning that ends above what its path removes (``removed``,
+    :func:`removed_on_path`; ``layers`` afterwards): the model had more weights pruned (or zero)
+    than the ratio removes, and what it pruned stays pruned, so the ratio asked for was not the
+    one it got (a ``--ratio`` below a pruned checkpoint's)."""
     total = sum(layer.total for layer in layers)
     zeros = sum(layer.zeros for layer in layers)
-    if zeros <= removed_count(ratio, total):
+    if zeros <= removed:
         return ()
     return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
             f"{percent_digits(ratio)}% {option('ratio', ratio)} asks for: the model had more pruned (or zero) "

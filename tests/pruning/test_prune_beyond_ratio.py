@@ -6,6 +6,7 @@ ratio. That is said in a warning naming both ratios, on the command line and in 
 from __future__ import annotations
 
 import copy
+import math
 import json
 
 import pytest
@@ -59,3 +60,33 @@ def test_the_library_warns_as_the_command_line():
     assert lower.achieved == pytest.approx(0.8, abs=1 / 888)
     assert [w for w in lower.warnings if "ratio=0.5 asks for" in w]
     assert prunelimit.prune(model, 0.5).warnings == ()
+
+
+def test_layer_scope_on_an_unpruned_model_is_not_warned(tmp_path):
+    """``--scope layer`` removes ceil(ρ·n) of each tensor, which sums above the global ceil(ρ·N)
+    (here 5 tensors: 722 zeros against 720 at ρ = 0.37): that is the path's own count, not zeros
+    the model held, so nothing is warned (it said the model "had more pruned already")."""
+    torch.manual_seed(0)
+    model = mlp([64, 12, 11, 10])  # tensors of 768, 132 and 110 weights
+    sizes = [768, 132, 110]
+    layerwise = sum(math.ceil(0.37 * n) for n in sizes)
+    assert layerwise > math.ceil(0.37 * sum(sizes))  # the case: the per-tensor ceils add up beyond the global one
+    pruning = prunelimit.prune(model, 0.37, scope="layer")
+    assert sum(layer.zeros for layer in pruning.layers) == layerwise
+    assert not [w for w in pruning.warnings if "stays pruned" in w]
+    torch.save(model.state_dict(), tmp_path / "dense.pt")
+    result = run("prune", tmp_path / "dense.pt", "--model", "mlp:64,12,11,10", "--scope", "layer", "--ratio", 0.37,
+                 "-o", tmp_path / "p.pt", "--json", "--threads", 1)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert sum(layer["zeros"] for layer in doc["layers"]) == layerwise
+    assert not [w for w in doc["warnings"] if "stays pruned" in w]
+
+
+def test_layer_scope_still_warns_when_the_model_had_more_pruned(tmp_path):
+    """The warning stays for what it is for: a model pruned layer-wise to 0.8, pruned again to 0.5."""
+    torch.manual_seed(0)
+    model = mlp([64, 12, 11, 10])
+    pruned = prunelimit.prune(model, 0.8, scope="layer").apply(copy.deepcopy(model))
+    [warning] = [w for w in prunelimit.prune(pruned, 0.5, scope="layer").warnings if "stays pruned" in w]
+    assert "not the 50.00% ratio=0.5 asks for" in warning
