@@ -901,7 +901,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     """
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, magnitude_masks, percent_fix, removed_on_path
-    from prunelimit.pruning.masks import LayerSparsity, held_masks, overall_ratio
+    from prunelimit.pruning.masks import LayerSparsity, overall_ratio, pruning_held
 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
@@ -922,8 +922,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         else:
             resolved = api.ResolvedRatio(check_ratio(ratio), "given")
         value = resolved.value
-        # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks
-        held = held_masks(given.loaded, given.selection)
+        # a pruned model stays pruned, as prune keeps a pruned checkpoint's masks (or zeros)
+        held = pruning_held(given.loaded, given.selection)
         masks = magnitude_masks(model, value, scope, given.selection, held)
         # zeros after pruning: the removed weights and any that were zero already
         named = prunable_parameters(model, given.selection)

@@ -181,7 +181,7 @@ def prune(
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, prune_model, removed_on_path
     from prunelimit.pruning.masks import (
-        held_masks, overall_ratio, sparsity_table, to_prune_state_dict,
+        overall_ratio, pruning_held, sparsity_table, to_prune_state_dict,
     )
 
     start = time.perf_counter()
@@ -192,7 +192,7 @@ def prune(
     outputs = {name: out.path for name, out in planned.items()}
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
-    held = held_masks(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
+    held = pruning_held(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
     masks = prune_model(inputs.model, ratio, scope, inputs.selection, held).masks
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None

@@ -266,7 +266,7 @@ def verify(
     """
     from prunelimit.pruning.actual import actual_limit
     from prunelimit.pruning.finetune import FinetuneConfig
-    from prunelimit.pruning.masks import held_masks
+    from prunelimit.pruning.masks import pruning_held
     from prunelimit.pruning.refit import refit_limit
 
     check_verify_options(acc_drop, sweep)
@@ -290,7 +290,7 @@ def verify(
         refit = refit_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon,
                             FinetuneConfig(epochs=refit_epochs, lr=refit_lr, seed=options.seed),
                             eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
-                            masks=held_masks(inputs.loaded, inputs.selection), progress=None if progress is None else
+                            masks=pruning_held(inputs.loaded, inputs.selection), progress=None if progress is None else
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))

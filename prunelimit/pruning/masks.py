@@ -149,6 +149,19 @@ def held_masks(loaded: "LoadedModel", selection: ParamSelection = ParamSelection
     return masks_from_state_dict(loaded.model.state_dict(), names)
 
 
+def pruning_held(loaded: "LoadedModel", selection: ParamSelection = ParamSelection()) -> Masks:
+    """What magnitude pruning of a loaded model holds pruned: ``held_masks``, else (a model that
+    records no pruning) the exact zeros of its prunable weights in ``selection``. ``prune`` counts
+    those as removed (they stay zero, and the ratio it reports counts them); held, fine-tuning
+    does not revive them and the masks written mark them, as those of a pruned file do. Empty
+    when there are none."""
+    held = held_masks(loaded, selection)
+    if held:
+        return held
+    nonzero = {name: p.detach() != 0 for name, p in prunable_parameters(loaded.model, selection)}
+    return nonzero if not all(bool(mask.all()) for mask in nonzero.values()) else {}
+
+
 def to_prune_state_dict(state_dict: Mapping[str, Tensor], masks: Mapping[str, Tensor]) -> dict:
     """The state dict ``torch.nn.utils.prune`` produces for these masks.
 

@@ -14,9 +14,11 @@ SPEC_OF_OWN = "mlp:64,12,10"  # the own_ckpt fixture's model (tests/conftest.py)
 
 
 def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, own_ckpt, tmp_path):
-    """A model already holding more zeros than ``ceil(ρN)``: the masks remove ``ceil(ρN)`` (the
-    zeros first), and fine-tuning moves the zeros they keep. The reported ``achieved`` ratio was
-    counted before fine-tuning (0.5 here) while the layers and the file held fewer zeros."""
+    """A pruned file whose masks keep weights that are exactly zero, more of them than ``ceil(ρN)``:
+    the new masks remove ``ceil(ρN)`` (the zeros first), and fine-tuning moves the zeros they keep
+    (kept weights, as the file's masks say). The reported ``achieved`` ratio was counted before
+    fine-tuning (0.5 here) while the layers and the file held fewer zeros. (A file without masks
+    holds its zeros pruned: tests/pruning/test_prune_held_zeros.py.)"""
     given = load_model(own_ckpt)
     state = given.model.state_dict()
     weights = torch.cat([state[k].abs().flatten() for k in ("0.weight", "2.weight")])
@@ -24,7 +26,8 @@ def test_achieved_ratio_is_the_saved_files_after_fine_tuning(cli, own_ckpt, tmp_
     for key in ("0.weight", "2.weight"):  # half of the prunable weights exactly zero
         state[key] = torch.where(state[key].abs() < cut, torch.zeros_like(state[key]), state[key])
     source = tmp_path / "zeros.pt"
-    save_checkpoint(source, given.spec, state, meta={"data": "digits:train"})
+    kept = {key: torch.ones_like(state[key], dtype=torch.bool) for key in ("0.weight", "2.weight")}
+    save_checkpoint(source, given.spec, state, masks=kept, meta={"data": "digits:train"})
     out = tmp_path / "p.pt"
     result = cli("prune", source, "--ratio", "0.2", "--finetune-epochs", 1, "--finetune-lr", 0.1,
                  "--max-samples", 200, "-o", out, "--json")
