@@ -22,8 +22,12 @@ fitted).
 
 Parameter intervals are 95 % Gauss–Newton intervals from the Jacobian at the optimum
 (``cov = s²(JᵀJ)⁻¹``, Student-t quantile), computed for the internal parameters
-(ln γ, ln p, ε↑, φ, ψ) and mapped back, so γ and p intervals stay positive; a side the
-points leave free, or one past the largest float once mapped back, is ``inf`` (unbounded).
+(ln γ, ln p, ln ε↑, φ, ψ) and mapped back, so γ and p intervals stay positive (ε↑'s is
+``ε↑ ± ε↑·h`` for the half-width h of ln ε↑, within [0, 1]); a side the points leave free,
+or one past the largest float once mapped back, is ``inf`` (unbounded). Every parameter is
+a log or an exponent so that no Jacobian column depends on the errors' scale: ε↑ fitted as
+itself got finite-difference steps of 1.5e-8 (scipy's ``max(1, |x|)`` rule), wider than
+an ε↑ of 1e-9, and at such errors γ and p read as unbounded.
 """
 
 from __future__ import annotations
@@ -313,8 +317,8 @@ class _Problem:
         return 3 + 2 * self.joint + self.fitted_np.size
 
     def unpack(self, x: np.ndarray):
-        """x = [ln γ, ln p, ε↑, (φ, ψ), ln ε_np of each fitted config]."""
-        log_g, log_p, eps_up = x[0], x[1], x[2]
+        """x = [ln γ, ln p, ln ε↑, (φ, ψ), ln ε_np of each fitted config]."""
+        log_g, log_p, eps_up = x[0], x[1], math.exp(x[2])
         phi, psi = (x[3], x[4]) if self.joint else (0.0, 0.0)
         eps_np = self.eps_np_measured.copy()
         eps_np[self.fitted_np] = np.exp(x[3 + 2 * self.joint :])
@@ -342,8 +346,8 @@ class _Problem:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         # ln p reaches 20 below the smallest density, so densities under e^-40 keep their knee
-        lo = [math.log(GAMMA_BOUNDS[0]), min(LOG_P_BOUNDS[0], self.log_d.min() - 20.0), self.error_floor]
-        hi = [math.log(GAMMA_BOUNDS[1]), LOG_P_BOUNDS[1], 1.0]
+        lo = [math.log(GAMMA_BOUNDS[0]), min(LOG_P_BOUNDS[0], self.log_d.min() - 20.0), math.log(self.error_floor)]
+        hi = [math.log(GAMMA_BOUNDS[1]), LOG_P_BOUNDS[1], 0.0]
         if self.joint:
             lo += [EXPONENT_BOUNDS[0]] * 2
             hi += [EXPONENT_BOUNDS[1]] * 2
@@ -392,9 +396,7 @@ def _distinct_densities(problem: _Problem) -> int:
 def _clip_start(problem: _Problem, x0: np.ndarray) -> np.ndarray:
     lo, hi = problem.bounds()
     margin = 1e-6 * (hi - lo)
-    # ε↑'s bound is a positive error: a margin of its span (~1) lifted starts of errors ~1e-9 to 1e-6
-    low_margin = np.where(lo > 0, np.minimum(margin, lo), margin)
-    return np.clip(x0, lo + low_margin, hi - margin)
+    return np.clip(x0, lo + margin, hi - margin)
 
 
 def _solve(problem: _Problem, starts: Sequence[np.ndarray]) -> optimize.OptimizeResult:
@@ -426,13 +428,13 @@ def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random
     log_d_lo, log_d_hi = problem.log_d.min(), problem.log_d.max()
     grid_p = sorted({*map(math.log, _GRID_P), *np.linspace(log_d_lo, log_d_hi, 4).tolist()})
     starts += [
-        np.array([math.log(g), log_p, eps_up0, *shape0, *np_free0])
+        np.array([math.log(g), log_p, math.log(eps_up0), *shape0, *np_free0])
         for g in _GRID_GAMMA
         for log_p in grid_p
     ]
     for _ in range(n_random):
         x = np.array([rng.uniform(math.log(0.2), math.log(8.0)), rng.uniform(min(math.log(1e-5), log_d_lo), 0.0),
-                      rng.uniform(floor, 1.0), *shape0, *np_free0])
+                      math.log(rng.uniform(floor, 1.0)), *shape0, *np_free0])
         starts.append(np.clip(x, lo, hi))
     return starts
 
@@ -456,7 +458,7 @@ def _joint_init(points: ErrorPoints, problem: _Problem, seed: int) -> np.ndarray
     design = np.column_stack([np.ones(len(fits)), -problem.log_l, -problem.log_w])
     coef, *_ = np.linalg.lstsq(design, fits[:, 1], rcond=None)
     lo, hi = problem.bounds()
-    x0 = [np.median(fits[:, 0]), coef[0], np.median(fits[:, 2]), coef[1], coef[2]]
+    x0 = [np.median(fits[:, 0]), coef[0], math.log(np.median(np.exp(fits[:, 2]))), coef[1], coef[2]]
     return np.clip(np.array(x0), lo[:5], hi[:5])
 
 
@@ -480,8 +482,9 @@ def _intervals(problem: _Problem, res) -> dict[str, Interval]:
         if name in ("gamma", "p"):  # internal parameter is the log; a side past the largest float is
             # unbounded (inf), not capped at a number the points never bounded (it said 1.01e304)
             lo, hi = (math.inf if v > _LOG_FLOAT_MAX else math.exp(v) for v in (lo, hi))
-        elif name == "eps_up":
-            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        elif name == "eps_up":  # ε↑ ± ε↑·h (to first order in h, the half-width of ln ε↑)
+            eps_up = math.exp(res.x[i])
+            lo, hi = max(eps_up * (1 - half[i]), 0.0), min(eps_up * (1 + half[i]), 1.0)
         out[name] = Interval(float(lo), float(hi))
     return out
 

@@ -377,6 +377,22 @@ def test_fit_is_the_same_at_any_scale_of_errors_or_densities(density_scale, erro
     assert abs(fit.mean_rel_error) < 1e-3
 
 
+@pytest.mark.parametrize("error_scale", [1e-6, 1e-9])
+def test_intervals_and_warnings_are_the_same_at_any_scale_of_the_errors(error_scale):
+    # ε↑ fitted as itself had finite-difference steps of 1.5e-8, wider than an ε↑ of 1e-9: its
+    # Jacobian column was wrong there, so γ and p read as unbounded ([0, unbounded], two "not
+    # identifiable" warnings), ε↑'s interval narrowed, and at 1e-9 the fit stopped 0.2 % off
+    # (γ's interval 3 % off). rel 1e-4: the least squares stop within about 1e-6 of the optimum.
+    density = DENSITIES[:30]
+    error = 0.5 * _noisy(density, seed=3)  # ε↑ 0.45: its interval stays clear of the bound 1
+    plain = fit_error_law(ErrorPoints(density, error), leave_one_out=False)
+    scaled = fit_error_law(ErrorPoints(density, error * error_scale), leave_one_out=False)
+    assert scaled.warnings == plain.warnings
+    for name, unit in (("gamma", 1.0), ("p", 1.0), ("eps_up", error_scale)):
+        got, want = scaled.intervals[name], plain.intervals[name]
+        assert (got.low / unit, got.high / unit) == pytest.approx((want.low, want.high), rel=1e-4), name
+
+
 @pytest.mark.parametrize("error", [0.3, 1e-7])
 def test_flat_errors_leave_gamma_and_p_unbounded_and_are_flagged(error):
     # Equal errors at every density pin neither γ nor p; the pseudo-inverse gave them
