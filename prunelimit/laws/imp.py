@@ -37,7 +37,7 @@ from prunelimit.models.evaluate import class_labels, evaluate, gives_class_score
 from prunelimit.models.load import check_fits, in_dtypes, load_state_strict, round_to_dtypes
 from prunelimit.models.params import ParamSelection, module_class, required_prunable
 from prunelimit.pruning.masks import Masks, full_masks
-from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.pruning.training import frozen_warnings, sgd, train_masked
 from prunelimit.sparse.formats import storage_key
 from prunelimit.report.safe import clipped
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
@@ -277,7 +277,8 @@ def iterative_magnitude_pruning(
             progress(row)
 
     return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed}, selection,
-                     on_training_data(eval_batches is train_batches))
+                     on_training_data(eval_batches is train_batches)
+                     + frozen_warnings(params, "IMP prunes them by magnitude with the others"))
 
 
 def on_training_data(same: bool) -> tuple[str, ...]:
