@@ -249,6 +249,8 @@ def iterative_magnitude_pruning(
             resumed_after = rows[-1].level
 
     if not rows:
+        if c.rewind == "early":
+            _check_rewind_point(c.rewind_steps, epochs_dense, len(train_batches))
         rewind_state = in_dtypes(_state_copy(model), dtypes) if c.rewind == "init" else None
         early = _train(model, train_batches, loss_fn, {**masks, **fixed}, epochs_dense, c.lr, c.momentum, c.seed,
                        dtypes, snapshot_after=c.rewind_steps if c.rewind == "early" else None)
@@ -304,6 +306,17 @@ def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
     if idle is not None:  # level 1 always prunes: ceil rounds any positive share up to a weight
         raise OptionError("rate", f"{option('rate', c.rate)}: level {idle} would prune none of the {kept[idle]:,} "
                           f"weights level {idle - 1} keeps; use {option('levels', idle - 1)} or a higher {{0}}")
+
+
+def _check_rewind_point(rewind_steps: int, epochs_dense: int, batches: int) -> None:
+    """Refuse, before training, an early rewind point past the end of dense training: the
+    snapshot was then the trained dense network, and the sweep rewound to it in silence."""
+    steps = epochs_dense * batches
+    if rewind_steps > steps:
+        raise OptionError("rewind_steps", f"{option('rewind_steps', rewind_steps)} lies past the end of dense "
+                          f"training, {steps} step(s) ({option('epochs_dense', epochs_dense)} × {batches} "
+                          f"batch(es)): the sweep would rewind to the trained dense network, not to a point of its "
+                          f"training; use {option('rewind_steps', steps)} or fewer, or a larger {{1}}", "epochs_dense")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
