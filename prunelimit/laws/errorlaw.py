@@ -667,6 +667,10 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     check_query_shape(fit.joint, width, depth)
     if eps_np is not None:
         check_error("eps_np", eps_np)
+        if eps_np >= fit.eps_up:  # the knee q = p·(ε↑/ε_np)^(1/γ) falls to p or below: the law inverts
+            raise OptionError("eps_np", f"{{0}} {eps_np:g} is not below the fitted high-error plateau eps_up "
+                                        f"{fit.eps_up:.4g}: with it the law's error would not rise as the network is "
+                                        "pruned; give the unpruned network's error, below eps_up")
     if not fit.joint:
         return (fit.configs[0].eps_np if eps_np is None else eps_np), 0.0
     if width is None or depth is None:

@@ -608,3 +608,19 @@ def test_an_interval_side_past_the_largest_float_is_unbounded(cli, tmp_path):
     assert shown.exit_code == 0 and "e+304" not in shown.stdout
     assert [line.split("│")[3].strip() for line in shown.stdout.splitlines()
             if line.startswith("│ gamma") or line.startswith("│ p ")] == ["[0, unbounded]"] * 2
+
+
+def test_an_eps_np_not_below_the_fitted_eps_up_is_refused(cli, tmp_path):
+    """``--eps-np`` (``eps_np=``) at or above the fit's ε↑ puts the knee q at or below p, where
+    the law inverts: with 0.95 against ε↑ ≈ 0.9 it answered errors falling from 0.95 to 0.9 as
+    the network was pruned, in silence. Refused naming both; just below ε↑ it still answers."""
+    path = _error_csv(tmp_path / "p.csv")
+    fit = fit_error_law(read_points(path), leave_one_out=False)
+    for query in (lambda e: predict(fit, 0.01, eps_np=e), lambda e: density_for_error(fit, 0.5, eps_np=e)):
+        for eps_np in (fit.eps_up, min(1.0, fit.eps_up * 1.05)):
+            with pytest.raises(UsageError, match=rf"^eps_np {eps_np:g} is not below the fitted high-error plateau "
+                                                 rf"eps_up {fit.eps_up:.4g}: "):
+                query(eps_np)
+    assert fit.configs[0].eps_np < predict(fit, 0.01, eps_np=0.95 * fit.eps_up) < fit.eps_up
+    refused = cli("law", "error-fit", path, "--predict", "0.01", "--eps-np", f"{min(1.0, fit.eps_up * 1.05)!r}")
+    assert refused.exit_code == 2 and refused.stderr.startswith("prunelimit: error: --eps-np ")
