@@ -231,7 +231,8 @@ def read_points(path: str | Path) -> ErrorPoints:
 
     Width/depth columns that are empty in every row count as absent (``imp`` writes them
     empty for non-MLP models). A row whose ``evaluated_on`` (``imp``'s column) is
-    ``training_data`` marks the points ``on_training_data``.
+    ``training_data`` marks the points ``on_training_data``; rows that name two kinds (sweeps
+    with and without eval data joined) are refused: a law through both is neither's.
     """
     path = Path(path)
     check_file_size(path, MAX_CSV_BYTES, "points file")
@@ -280,7 +281,13 @@ def read_points(path: str | Path) -> ErrorPoints:
             raise InputError(f"{path}, line {line}: {problem}")
         if shape_cols and (values[i, 2] <= 0 or values[i, 3] <= 0):
             raise InputError(f"{path}, line {line}: width and depth must be positive")
-    on_training = any(row.get("evaluated_on") == "training_data" for _, row in rows)
+    kinds = {row["evaluated_on"]: line for line, row in reversed(rows) if row.get("evaluated_on")}
+    if len(kinds) > 1:
+        (first, at), (other, then) = sorted(kinds.items(), key=lambda kind: kind[1])[:2]
+        raise InputError(f"{path}: evaluated_on is {first!r} on line {at} but {other!r} on line {then}: the rows hold "
+                         "errors measured on two kinds of data (sweeps with and without held-out eval data joined); fit each "
+                         "kind's rows alone")
+    on_training = "training_data" in kinds
     if shape_cols:
         return ErrorPoints(values[:, 0], values[:, 1], values[:, 2], values[:, 3], on_training_data=on_training)
     return ErrorPoints(values[:, 0], values[:, 1], on_training_data=on_training)

@@ -624,3 +624,20 @@ def test_an_eps_np_not_below_the_fitted_eps_up_is_refused(cli, tmp_path):
     assert fit.configs[0].eps_np < predict(fit, 0.01, eps_np=0.95 * fit.eps_up) < fit.eps_up
     refused = cli("law", "error-fit", path, "--predict", "0.01", "--eps-np", f"{min(1.0, fit.eps_up * 1.05)!r}")
     assert refused.exit_code == 2 and refused.stderr.startswith("prunelimit: error: --eps-np ")
+
+
+def test_rows_measured_on_two_kinds_of_data_are_refused_naming_them(tmp_path):
+    """Two imp sweeps joined, one with held-out data and one without, were fitted as one network,
+    with a warning that called every error a training error. A row without the column (an older
+    sweep) names no kind; one kind is read as before."""
+    header = "level,density,error,loss,width,depth,evaluated_on\n"
+    rows = [f"{k},{0.5 ** k!r},{0.05 * 1.5 ** k!r},0.2,,,{{}}\n" for k in range(6)]
+    joined = tmp_path / "joined.csv"
+    joined.write_text(header + "".join(r.format("eval_data") for r in rows)
+                      + "".join(r.format("training_data") for r in rows))
+    with pytest.raises(InputError, match=r"evaluated_on is 'eval_data' on line 2 but 'training_data' on line 8: "
+                                         "the rows hold errors measured on two kinds of data"):
+        read_points(joined)
+    older = tmp_path / "older.csv"
+    older.write_text(header + "".join(r.format("") for r in rows) + "".join(r.format("training_data") for r in rows))
+    assert read_points(older).on_training_data
