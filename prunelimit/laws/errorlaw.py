@@ -214,6 +214,9 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
 
 def _point_problem(density: float, error: float) -> str | None:
     """Why a (density, error) point cannot be fitted, or ``None``."""
+    for name, value in (("density", density), ("error", error)):
+        if not math.isfinite(value):  # a failed measurement: neither a percentage nor a 0 to fix
+            return f"{name} {value} is not a finite number; drop that point"
     if density == 0.0:
         return f"density {density} outside (0, 1]: no weight is left, so no error to fit; drop that point"
     if not 0.0 < density <= 1.0:

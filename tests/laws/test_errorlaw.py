@@ -310,7 +310,7 @@ def test_library_points_are_checked_and_fitted_in_any_row_order():
     d = DENSITIES[:20]
     e = error_law(d, **TRUE)
     for density, error, match in [(d, np.where(d == d[5], 0.0, e), "point 5: error 0.0 outside"),
-                                  (d, np.where(d == d[5], np.nan, e), "point 5: error nan outside"),
+                                  (d, np.where(d == d[5], np.nan, e), "point 5: error nan is not a finite number; drop"),
                                   (np.where(d == 1.0, 1.5, d), e, "point 0: density 1.5 outside"),
                                   (d, np.where(d == d[19], 1.5, e), "point 19: error 1.5 outside")]:
         with pytest.raises(UsageError, match=match):
@@ -641,3 +641,21 @@ def test_rows_measured_on_two_kinds_of_data_are_refused_naming_them(tmp_path):
     older = tmp_path / "older.csv"
     older.write_text(header + "".join(r.format("") for r in rows) + "".join(r.format("training_data") for r in rows))
     assert read_points(older).on_training_data
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_density_or_error_that_is_no_finite_number_is_told_to_be_dropped(tmp_path, value):
+    """A NaN or infinite density or error (a failed measurement) was told the fix of another
+    mistake: to divide percentages by 100, or that an error of 0 cannot be fitted. Both laws'
+    points and the NPLH CSV reader now say what it is."""
+    from prunelimit.laws.points import LawPoints, read_points as read_law_points
+
+    for density, error, name in ((value, 0.1, "density"), (0.5, value, "error")):
+        with pytest.raises(UsageError, match=rf"^point 1: {name} {value} is not a finite number; drop that point$"):
+            ErrorPoints([1.0, density], [0.05, error])
+    with pytest.raises(UsageError, match=rf"^point 1: density {value} is not a finite number; drop the point$"):
+        LawPoints.from_arrays([0.9, value], [0.5, 1.0])
+    path = tmp_path / "points.csv"
+    path.write_text(f"density,gamma\n0.5,1\n{value},2\n")
+    with pytest.raises(InputError, match=rf"row 3: density {value} is not a finite number; drop the row$"):
+        read_law_points(path)
