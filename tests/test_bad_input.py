@@ -710,6 +710,10 @@ OTHER_CASES = [
          "it needs --epochs-dense > 0 (a checkpoint's default is 0) and --rewind-steps >= 1"),
     Case("imp/rewind-steps-without-early", _p("imp", G, "-o", "{out}/imp", "--rewind", "none", "--rewind-steps", "5"),
          2, "--rewind-steps applies to --rewind early, not none; add --rewind early or drop it"),
+    # past the dense steps no snapshot was taken, and the sweep rewound to the trained network in silence
+    Case("imp/rewind-steps-past-dense-training", _p("imp", G, "-o", "{out}/imp", "--rewind", "early", "--epochs-dense",
+                                                    "1", "--rewind-steps", "100000"),
+         2, "--rewind-steps 100000 lies past the end of dense training"),
     Case("train/bad-schedule", _p("train", "--model", SPEC, "--data", "digits", "--schedule", "zigzag",
                                   "-o", "{out}/t.pt"), 2, "Invalid value for '--schedule'"),
     Case("train/bad-preset", _p("train", "--model", SPEC, "--data", "digits", "--preset", "gpt",

@@ -274,7 +274,9 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
     rounded to before the evaluation after, so that it is of the file saved in them."""
     from prunelimit.laws.hyperflux import hyperflux_prune
     from prunelimit.models.load import round_to_dtypes
+    from prunelimit.models.params import required_prunable
     from prunelimit.pruning.masks import keep_both
+    from prunelimit.pruning.training import frozen_warnings
 
     dense = evaluate(model, evaluation, loss_fn)
     result = hyperflux_prune(model, batches, loss_fn, target_density, config, selection=selection, masks=masks,
@@ -283,7 +285,9 @@ def run_hyperflux(model: "nn.Module", batches: list, evaluation: list, loss_fn, 
     kept = keep_both(result.masks, masks or {})  # also the masks of tensors Hyperflux does not gate (a bias)
     return HyperfluxReport(target_density, result.density, kept, dense, evaluate(model, evaluation, loss_fn),
                            result.log, (*_missed_target(result.density, target_density, result.log),
-                                        *evaluated_on_training_data(evaluation is batches)),
+                                        *evaluated_on_training_data(evaluation is batches),
+                                        *frozen_warnings(required_prunable(model, selection),
+                                                         "Hyperflux gates them with the others")),
                            selection, result.start_density)
 
 

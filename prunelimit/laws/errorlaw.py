@@ -22,8 +22,12 @@ fitted).
 
 Parameter intervals are 95 % Gauss–Newton intervals from the Jacobian at the optimum
 (``cov = s²(JᵀJ)⁻¹``, Student-t quantile), computed for the internal parameters
-(ln γ, ln p, ε↑, φ, ψ) and mapped back, so γ and p intervals stay positive; a side the
-points leave free, or one past the largest float once mapped back, is ``inf`` (unbounded).
+(ln γ, ln p, ln ε↑, φ, ψ) and mapped back, so γ and p intervals stay positive (ε↑'s is
+``ε↑ ± ε↑·h`` for the half-width h of ln ε↑, within [0, 1]); a side the points leave free,
+or one past the largest float once mapped back, is ``inf`` (unbounded). Every parameter is
+a log or an exponent so that no Jacobian column depends on the errors' scale: ε↑ fitted as
+itself got finite-difference steps of 1.5e-8 (scipy's ``max(1, |x|)`` rule), wider than
+an ε↑ of 1e-9, and at such errors γ and p read as unbounded.
 """
 
 from __future__ import annotations
@@ -210,6 +214,9 @@ def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> 
 
 def _point_problem(density: float, error: float) -> str | None:
     """Why a (density, error) point cannot be fitted, or ``None``."""
+    for name, value in (("density", density), ("error", error)):
+        if not math.isfinite(value):  # a failed measurement: neither a percentage nor a 0 to fix
+            return f"{name} {value} is not a finite number; drop that point"
     if density == 0.0:
         return f"density {density} outside (0, 1]: no weight is left, so no error to fit; drop that point"
     if not 0.0 < density <= 1.0:
@@ -227,7 +234,8 @@ def read_points(path: str | Path) -> ErrorPoints:
 
     Width/depth columns that are empty in every row count as absent (``imp`` writes them
     empty for non-MLP models). A row whose ``evaluated_on`` (``imp``'s column) is
-    ``training_data`` marks the points ``on_training_data``.
+    ``training_data`` marks the points ``on_training_data``; rows that name two kinds (sweeps
+    with and without eval data joined) are refused: a law through both is neither's.
     """
     path = Path(path)
     check_file_size(path, MAX_CSV_BYTES, "points file")
@@ -276,7 +284,13 @@ def read_points(path: str | Path) -> ErrorPoints:
             raise InputError(f"{path}, line {line}: {problem}")
         if shape_cols and (values[i, 2] <= 0 or values[i, 3] <= 0):
             raise InputError(f"{path}, line {line}: width and depth must be positive")
-    on_training = any(row.get("evaluated_on") == "training_data" for _, row in rows)
+    kinds = {row["evaluated_on"]: line for line, row in reversed(rows) if row.get("evaluated_on")}
+    if len(kinds) > 1:
+        (first, at), (other, then) = sorted(kinds.items(), key=lambda kind: kind[1])[:2]
+        raise InputError(f"{path}: evaluated_on is {first!r} on line {at} but {other!r} on line {then}: the rows hold "
+                         "errors measured on two kinds of data (sweeps with and without held-out eval data joined); fit each "
+                         "kind's rows alone")
+    on_training = "training_data" in kinds
     if shape_cols:
         return ErrorPoints(values[:, 0], values[:, 1], values[:, 2], values[:, 3], on_training_data=on_training)
     return ErrorPoints(values[:, 0], values[:, 1], on_training_data=on_training)
@@ -313,8 +327,8 @@ class _Problem:
         return 3 + 2 * self.joint + self.fitted_np.size
 
     def unpack(self, x: np.ndarray):
-        """x = [ln γ, ln p, ε↑, (φ, ψ), ln ε_np of each fitted config]."""
-        log_g, log_p, eps_up = x[0], x[1], x[2]
+        """x = [ln γ, ln p, ln ε↑, (φ, ψ), ln ε_np of each fitted config]."""
+        log_g, log_p, eps_up = x[0], x[1], math.exp(x[2])
         phi, psi = (x[3], x[4]) if self.joint else (0.0, 0.0)
         eps_np = self.eps_np_measured.copy()
         eps_np[self.fitted_np] = np.exp(x[3 + 2 * self.joint :])
@@ -342,8 +356,8 @@ class _Problem:
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         # ln p reaches 20 below the smallest density, so densities under e^-40 keep their knee
-        lo = [math.log(GAMMA_BOUNDS[0]), min(LOG_P_BOUNDS[0], self.log_d.min() - 20.0), self.error_floor]
-        hi = [math.log(GAMMA_BOUNDS[1]), LOG_P_BOUNDS[1], 1.0]
+        lo = [math.log(GAMMA_BOUNDS[0]), min(LOG_P_BOUNDS[0], self.log_d.min() - 20.0), math.log(self.error_floor)]
+        hi = [math.log(GAMMA_BOUNDS[1]), LOG_P_BOUNDS[1], 0.0]
         if self.joint:
             lo += [EXPONENT_BOUNDS[0]] * 2
             hi += [EXPONENT_BOUNDS[1]] * 2
@@ -392,9 +406,7 @@ def _distinct_densities(problem: _Problem) -> int:
 def _clip_start(problem: _Problem, x0: np.ndarray) -> np.ndarray:
     lo, hi = problem.bounds()
     margin = 1e-6 * (hi - lo)
-    # ε↑'s bound is a positive error: a margin of its span (~1) lifted starts of errors ~1e-9 to 1e-6
-    low_margin = np.where(lo > 0, np.minimum(margin, lo), margin)
-    return np.clip(x0, lo + low_margin, hi - margin)
+    return np.clip(x0, lo + margin, hi - margin)
 
 
 def _solve(problem: _Problem, starts: Sequence[np.ndarray]) -> optimize.OptimizeResult:
@@ -426,13 +438,13 @@ def _grid_starts(problem: _Problem, joint_init: np.ndarray | None, rng, n_random
     log_d_lo, log_d_hi = problem.log_d.min(), problem.log_d.max()
     grid_p = sorted({*map(math.log, _GRID_P), *np.linspace(log_d_lo, log_d_hi, 4).tolist()})
     starts += [
-        np.array([math.log(g), log_p, eps_up0, *shape0, *np_free0])
+        np.array([math.log(g), log_p, math.log(eps_up0), *shape0, *np_free0])
         for g in _GRID_GAMMA
         for log_p in grid_p
     ]
     for _ in range(n_random):
         x = np.array([rng.uniform(math.log(0.2), math.log(8.0)), rng.uniform(min(math.log(1e-5), log_d_lo), 0.0),
-                      rng.uniform(floor, 1.0), *shape0, *np_free0])
+                      math.log(rng.uniform(floor, 1.0)), *shape0, *np_free0])
         starts.append(np.clip(x, lo, hi))
     return starts
 
@@ -456,7 +468,7 @@ def _joint_init(points: ErrorPoints, problem: _Problem, seed: int) -> np.ndarray
     design = np.column_stack([np.ones(len(fits)), -problem.log_l, -problem.log_w])
     coef, *_ = np.linalg.lstsq(design, fits[:, 1], rcond=None)
     lo, hi = problem.bounds()
-    x0 = [np.median(fits[:, 0]), coef[0], np.median(fits[:, 2]), coef[1], coef[2]]
+    x0 = [np.median(fits[:, 0]), coef[0], math.log(np.median(np.exp(fits[:, 2]))), coef[1], coef[2]]
     return np.clip(np.array(x0), lo[:5], hi[:5])
 
 
@@ -480,8 +492,9 @@ def _intervals(problem: _Problem, res) -> dict[str, Interval]:
         if name in ("gamma", "p"):  # internal parameter is the log; a side past the largest float is
             # unbounded (inf), not capped at a number the points never bounded (it said 1.01e304)
             lo, hi = (math.inf if v > _LOG_FLOAT_MAX else math.exp(v) for v in (lo, hi))
-        elif name == "eps_up":
-            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        elif name == "eps_up":  # ε↑ ± ε↑·h (to first order in h, the half-width of ln ε↑)
+            eps_up = math.exp(res.x[i])
+            lo, hi = max(eps_up * (1 - half[i]), 0.0), min(eps_up * (1 + half[i]), 1.0)
         out[name] = Interval(float(lo), float(hi))
     return out
 
@@ -664,6 +677,10 @@ def _config_for(fit: ErrorLawFit, width, depth, eps_np) -> tuple[float, float]:
     check_query_shape(fit.joint, width, depth)
     if eps_np is not None:
         check_error("eps_np", eps_np)
+        if eps_np >= fit.eps_up:  # the knee q = p·(ε↑/ε_np)^(1/γ) falls to p or below: the law inverts
+            raise OptionError("eps_np", f"{{0}} {eps_np:g} is not below the fitted high-error plateau eps_up "
+                                        f"{fit.eps_up:.4g}: with it the law's error would not rise as the network is "
+                                        "pruned; give the unpruned network's error, below eps_up")
     if not fit.joint:
         return (fit.configs[0].eps_np if eps_np is None else eps_np), 0.0
     if width is None or depth is None:

@@ -37,7 +37,7 @@ from prunelimit.models.evaluate import class_labels, evaluate, gives_class_score
 from prunelimit.models.load import check_fits, in_dtypes, load_state_strict, round_to_dtypes
 from prunelimit.models.params import ParamSelection, module_class, required_prunable
 from prunelimit.pruning.masks import Masks, full_masks
-from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.pruning.training import frozen_warnings, sgd, train_masked
 from prunelimit.sparse.formats import storage_key
 from prunelimit.report.safe import clipped
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
@@ -249,6 +249,8 @@ def iterative_magnitude_pruning(
             resumed_after = rows[-1].level
 
     if not rows:
+        if c.rewind == "early":
+            _check_rewind_point(c.rewind_steps, epochs_dense, len(train_batches))
         rewind_state = in_dtypes(_state_copy(model), dtypes) if c.rewind == "init" else None
         early = _train(model, train_batches, loss_fn, {**masks, **fixed}, epochs_dense, c.lr, c.momentum, c.seed,
                        dtypes, snapshot_after=c.rewind_steps if c.rewind == "early" else None)
@@ -277,7 +279,8 @@ def iterative_magnitude_pruning(
             progress(row)
 
     return ImpResult(tuple(rows), n, resumed_after, out / CSV_NAME if out else None, {**masks, **fixed}, selection,
-                     on_training_data(eval_batches is train_batches))
+                     on_training_data(eval_batches is train_batches)
+                     + frozen_warnings(params, "IMP prunes them by magnitude with the others"))
 
 
 def on_training_data(same: bool) -> tuple[str, ...]:
@@ -303,6 +306,17 @@ def _check_levels_keep_weights(c: ImpConfig, n: int, kept0: int) -> None:
     if idle is not None:  # level 1 always prunes: ceil rounds any positive share up to a weight
         raise OptionError("rate", f"{option('rate', c.rate)}: level {idle} would prune none of the {kept[idle]:,} "
                           f"weights level {idle - 1} keeps; use {option('levels', idle - 1)} or a higher {{0}}")
+
+
+def _check_rewind_point(rewind_steps: int, epochs_dense: int, batches: int) -> None:
+    """Refuse, before training, an early rewind point past the end of dense training: the
+    snapshot was then the trained dense network, and the sweep rewound to it in silence."""
+    steps = epochs_dense * batches
+    if rewind_steps > steps:
+        raise OptionError("rewind_steps", f"{option('rewind_steps', rewind_steps)} lies past the end of dense "
+                          f"training, {steps} step(s) ({option('epochs_dense', epochs_dense)} × {batches} "
+                          f"batch(es)): the sweep would rewind to the trained dense network, not to a point of its "
+                          f"training; use {option('rewind_steps', steps)} or fewer, or a larger {{1}}", "epochs_dense")
 
 
 def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -69,8 +69,7 @@ class LawPoints:
             )
         for i, (d, g) in enumerate(zip(self.density, self.gamma)):
             if not (math.isfinite(d) and 0.0 < d <= 1.0):
-                raise UsageError(f"point {i}: density {d} is not a fraction in (0, 1]; divide percentages by 100 "
-                                 "and drop points with density 0")
+                raise UsageError(f"point {i}: {density_problem(d, 'point')}")
             if not (math.isfinite(g) and g > 0.0):
                 raise UsageError(f"point {i}: gamma {g} is not a positive number; the log-log law needs gamma > 0, "
                                  "drop the point")
@@ -84,6 +83,14 @@ class LawPoints:
 
     def __len__(self) -> int:
         return len(self.density)
+
+
+def density_problem(density: float, what: str) -> str:
+    """Why ``density``, outside (0, 1] or not finite, cannot be a point's; ``what``: "point" or "row"."""
+    if not math.isfinite(density):  # a failed measurement: no percentage or 0 to fix
+        return f"density {density} is not a finite number; drop the {what}"
+    return (f"density {density} is not a fraction in (0, 1]; divide percentages by 100 and drop {what}s with "
+            "density 0")
 
 
 def check_header(path: Path, header: Sequence[str]) -> None:
@@ -168,10 +175,7 @@ def _parse_row(path: Path, line: int, row: dict[str, str]) -> tuple[float, float
                                        "are not both numbers; fix or delete the row")
         ) from None
     if not (math.isfinite(density) and 0.0 < density <= 1.0):
-        raise InputError(
-            f"{path}: row {line}: density {density} is not a fraction in (0, 1]; "
-            "divide percentages by 100 and drop rows with density 0"
-        )
+        raise InputError(f"{path}: row {line}: {density_problem(density, 'row')}")
     if not (math.isfinite(gamma) and gamma > 0.0):
         raise InputError(
             f"{path}: row {line}: gamma {gamma} is not a positive number; "

@@ -13,7 +13,7 @@ weight θ·m, means over batches weighted by batch size):
   straight-through factor κ = 0.25. Signed: positive = the weight wants to come back.
 
 Gradients are taken with the masks applied (pruned weights are zero in the forward
-pass) through :class:`WeightOverride`, so the model's parameters are never modified.
+pass) through ``torch.func.functional_call``, so the model's parameters are never modified.
 """
 
 from __future__ import annotations
@@ -53,6 +53,17 @@ class Saliency:
         return {n: p.reshape(s) for n, p, s in zip(self.names, parts, self.shapes)}
 
 
+def check_substitutable(model: nn.Module) -> None:
+    """Refuse a TorchScript model, which cannot run with substituted weights (functional_call
+    refuses it deep inside a training loop)."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise InputError(
+            "a TorchScript model cannot run with substituted weights (torch.func.functional_call), which "
+            "hyperflux and gradient saliencies need; load its weights into the eager model "
+            + said("with --model SPEC", "(model.load_state_dict(scripted.state_dict())) and pass that")
+        )
+
+
 class WeightOverride(nn.Module):
     """Calls ``model`` with some parameters replaced by given tensors (no in-place edits).
 
@@ -62,17 +73,29 @@ class WeightOverride(nn.Module):
 
     def __init__(self, model: nn.Module, weights: dict[str, Tensor]) -> None:
         super().__init__()
-        if isinstance(model, torch.jit.ScriptModule):  # functional_call refuses it deep inside a training loop
-            raise InputError(
-                "a TorchScript model cannot run with substituted weights (torch.func.functional_call), which "
-                "hyperflux and gradient saliencies need; load its weights into the eager model "
-                + said("with --model SPEC", "(model.load_state_dict(scripted.state_dict())) and pass that")
-            )
+        check_substitutable(model)
         self.model = model
         self.weights = weights
 
     def forward(self, *args, **kwargs):  # noqa: D401 - mirrors the wrapped module
         return functional_call(self.model, self.weights, args, kwargs)
+
+
+class _LossGradients(nn.Module):
+    """``loss_fn(model, batch)`` and its gradients w.r.t. ``leaves`` as one module call, run by
+    ``functional_call`` with the leaves in place of the module's weights: the substitution then
+    lasts through the backward pass, where a non-reentrant ``torch.utils.checkpoint`` segment
+    recomputes its forward. Taken after the call, that recomputation used the module's own
+    weights, and the gradients of masked or gated-off weights were the unpruned model's."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        check_substitutable(model)
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, batch, leaves: list[Tensor]) -> tuple[Tensor | None, ...]:
+        return torch.autograd.grad(self.loss_fn(self.model, batch), leaves, allow_unused=True)
 
 
 def default_masks(params: Sequence[Tensor]) -> list[Tensor]:
@@ -105,14 +128,14 @@ def mean_gradients(
     mean_g = [torch.zeros_like(e) for e in effective]
     mean_abs = [torch.zeros_like(e) for e in effective]
     mean_sq = [torch.zeros_like(e) for e in effective]
+    losses = _LossGradients(model, loss_fn)
     for batch in batches:
         leaves = [e.detach().requires_grad_(True) for e in effective]
         # in eval mode (the default) cuDNN's recurrent kernels have no backward, as for the HVPs;
         # a reentrant checkpoint segment gives its weights no gradient, which would read as 0
         # saliency, or makes torch.autograd.grad raise: refused as the Hessian refuses it
         with native_recurrence(model, effective[0].device), gradient_checkpoints() as segments:
-            loss = loss_fn(WeightOverride(model, dict(zip(names, leaves))), batch)
-            grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+            grads = functional_call(losses, {f"model.{n}": leaf for n, leaf in zip(names, leaves)}, (batch, leaves))
         if "reentrant" in segments and None in grads:
             raise reentrant_checkpoint_error()
         w = batch_size(batch) / total

@@ -23,9 +23,10 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from prunelimit.data.batches import Batch, LossFn
-from prunelimit.errors import NumericalError, UsageError, said
+from prunelimit.errors import NumericalError, UsageError, option, said
 from prunelimit.models.activation_checkpointing import checkpoint_runs, reentrant_checkpoint_error
 from prunelimit.pruning.masks import apply_masks, mask_gradients, mask_optimizer_state
+from prunelimit.report.safe import listed
 
 ScheduleUnit = Literal["epoch", "iteration"]
 # torch gives a reentrant segment none of whose inputs needs a gradient no backward at all, only
@@ -66,6 +67,18 @@ def sgd(model: nn.Module, lr: float, momentum: float = 0.0, weight_decay: float 
         raise UsageError("the model has no trainable parameters: every one is frozen (requires_grad=False) or "
                          "it has none; make the weights trainable (p.requires_grad_(True))")
     return torch.optim.SGD(trainable, lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+
+
+def frozen_warnings(named: Sequence[tuple[str, Tensor]], pruned: str) -> tuple[str, ...]:
+    """The warning of prunable weights that are frozen (``requires_grad=False``) in a run that
+    prunes and trains: ``pruned`` says how it prunes them with the others, and training never
+    updates them, so the ones kept there do not make up for the ones pruned."""
+    frozen = [(name, p.numel()) for name, p in named if not p.requires_grad]
+    if not frozen:
+        return ()
+    return (f"{sum(c for _, c in frozen):,} prunable weights ({listed([n for n, _ in frozen])}) are frozen "
+            f"(requires_grad=False): {pruned}, but training never updates them, so the weights kept there do not "
+            f"make up for the ones pruned; {option('exclude')} their modules, or make them trainable in the model",)
 
 
 def cosine(step: int, period: int, high: float = 1.0, low: float = 0.0) -> float:

@@ -310,7 +310,7 @@ def test_library_points_are_checked_and_fitted_in_any_row_order():
     d = DENSITIES[:20]
     e = error_law(d, **TRUE)
     for density, error, match in [(d, np.where(d == d[5], 0.0, e), "point 5: error 0.0 outside"),
-                                  (d, np.where(d == d[5], np.nan, e), "point 5: error nan outside"),
+                                  (d, np.where(d == d[5], np.nan, e), "point 5: error nan is not a finite number; drop"),
                                   (np.where(d == 1.0, 1.5, d), e, "point 0: density 1.5 outside"),
                                   (d, np.where(d == d[19], 1.5, e), "point 19: error 1.5 outside")]:
         with pytest.raises(UsageError, match=match):
@@ -375,6 +375,22 @@ def test_fit_is_the_same_at_any_scale_of_errors_or_densities(density_scale, erro
     assert fit.eps_up == pytest.approx(TRUE["eps_up"] * error_scale, rel=1e-3)
     assert fit.p == pytest.approx(TRUE["p"] * density_scale, rel=1e-3)
     assert abs(fit.mean_rel_error) < 1e-3
+
+
+@pytest.mark.parametrize("error_scale", [1e-6, 1e-9])
+def test_intervals_and_warnings_are_the_same_at_any_scale_of_the_errors(error_scale):
+    # ε↑ fitted as itself had finite-difference steps of 1.5e-8, wider than an ε↑ of 1e-9: its
+    # Jacobian column was wrong there, so γ and p read as unbounded ([0, unbounded], two "not
+    # identifiable" warnings), ε↑'s interval narrowed, and at 1e-9 the fit stopped 0.2 % off
+    # (γ's interval 3 % off). rel 1e-4: the least squares stop within about 1e-6 of the optimum.
+    density = DENSITIES[:30]
+    error = 0.5 * _noisy(density, seed=3)  # ε↑ 0.45: its interval stays clear of the bound 1
+    plain = fit_error_law(ErrorPoints(density, error), leave_one_out=False)
+    scaled = fit_error_law(ErrorPoints(density, error * error_scale), leave_one_out=False)
+    assert scaled.warnings == plain.warnings
+    for name, unit in (("gamma", 1.0), ("p", 1.0), ("eps_up", error_scale)):
+        got, want = scaled.intervals[name], plain.intervals[name]
+        assert (got.low / unit, got.high / unit) == pytest.approx((want.low, want.high), rel=1e-4), name
 
 
 @pytest.mark.parametrize("error", [0.3, 1e-7])
@@ -592,3 +608,54 @@ def test_an_interval_side_past_the_largest_float_is_unbounded(cli, tmp_path):
     assert shown.exit_code == 0 and "e+304" not in shown.stdout
     assert [line.split("│")[3].strip() for line in shown.stdout.splitlines()
             if line.startswith("│ gamma") or line.startswith("│ p ")] == ["[0, unbounded]"] * 2
+
+
+def test_an_eps_np_not_below_the_fitted_eps_up_is_refused(cli, tmp_path):
+    """``--eps-np`` (``eps_np=``) at or above the fit's ε↑ puts the knee q at or below p, where
+    the law inverts: with 0.95 against ε↑ ≈ 0.9 it answered errors falling from 0.95 to 0.9 as
+    the network was pruned, in silence. Refused naming both; just below ε↑ it still answers."""
+    path = _error_csv(tmp_path / "p.csv")
+    fit = fit_error_law(read_points(path), leave_one_out=False)
+    for query in (lambda e: predict(fit, 0.01, eps_np=e), lambda e: density_for_error(fit, 0.5, eps_np=e)):
+        for eps_np in (fit.eps_up, min(1.0, fit.eps_up * 1.05)):
+            with pytest.raises(UsageError, match=rf"^eps_np {eps_np:g} is not below the fitted high-error plateau "
+                                                 rf"eps_up {fit.eps_up:.4g}: "):
+                query(eps_np)
+    assert fit.configs[0].eps_np < predict(fit, 0.01, eps_np=0.95 * fit.eps_up) < fit.eps_up
+    refused = cli("law", "error-fit", path, "--predict", "0.01", "--eps-np", f"{min(1.0, fit.eps_up * 1.05)!r}")
+    assert refused.exit_code == 2 and refused.stderr.startswith("prunelimit: error: --eps-np ")
+
+
+def test_rows_measured_on_two_kinds_of_data_are_refused_naming_them(tmp_path):
+    """Two imp sweeps joined, one with held-out data and one without, were fitted as one network,
+    with a warning that called every error a training error. A row without the column (an older
+    sweep) names no kind; one kind is read as before."""
+    header = "level,density,error,loss,width,depth,evaluated_on\n"
+    rows = [f"{k},{0.5 ** k!r},{0.05 * 1.5 ** k!r},0.2,,,{{}}\n" for k in range(6)]
+    joined = tmp_path / "joined.csv"
+    joined.write_text(header + "".join(r.format("eval_data") for r in rows)
+                      + "".join(r.format("training_data") for r in rows))
+    with pytest.raises(InputError, match=r"evaluated_on is 'eval_data' on line 2 but 'training_data' on line 8: "
+                                         "the rows hold errors measured on two kinds of data"):
+        read_points(joined)
+    older = tmp_path / "older.csv"
+    older.write_text(header + "".join(r.format("") for r in rows) + "".join(r.format("training_data") for r in rows))
+    assert read_points(older).on_training_data
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_a_density_or_error_that_is_no_finite_number_is_told_to_be_dropped(tmp_path, value):
+    """A NaN or infinite density or error (a failed measurement) was told the fix of another
+    mistake: to divide percentages by 100, or that an error of 0 cannot be fitted. Both laws'
+    points and the NPLH CSV reader now say what it is."""
+    from prunelimit.laws.points import LawPoints, read_points as read_law_points
+
+    for density, error, name in ((value, 0.1, "density"), (0.5, value, "error")):
+        with pytest.raises(UsageError, match=rf"^point 1: {name} {value} is not a finite number; drop that point$"):
+            ErrorPoints([1.0, density], [0.05, error])
+    with pytest.raises(UsageError, match=rf"^point 1: density {value} is not a finite number; drop the point$"):
+        LawPoints.from_arrays([0.9, value], [0.5, 1.0])
+    path = tmp_path / "points.csv"
+    path.write_text(f"density,gamma\n0.5,1\n{value},2\n")
+    with pytest.raises(InputError, match=rf"row 3: density {value} is not a finite number; drop the row$"):
+        read_law_points(path)

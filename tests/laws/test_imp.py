@@ -291,6 +291,24 @@ def test_resume_refuses_a_damaged_progress_file(digits, tmp_path, damage, match)
         _run(digits, _mlp(), levels=3, out_dir=tmp_path, **kw)
 
 
+def test_an_early_rewind_point_past_dense_training_is_refused_before_it(digits, tmp_path):
+    """--rewind-steps beyond the dense steps took no snapshot, and the sweep rewound to the
+    trained dense network in silence (a default 10 on 5 dense steps did). Refused now, naming
+    the dense steps; at exactly them the rewind point is the end of dense training, as asked."""
+    train, _ = digits
+    with library_call(), pytest.raises(UsageError, match=rf"^rewind_steps={len(train) + 1} lies past the end of dense "
+                                                         rf"training, {len(train)} step\(s\) \(epochs_dense=1 × "
+                                                         rf"{len(train)} batch\(es\)\).* use rewind_steps={len(train)} "
+                                                         "or fewer, or a larger epochs_dense$"):
+        _run(digits, _mlp(), levels=1, rewind="early", rewind_steps=len(train) + 1, epochs_dense=1,
+             out_dir=tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()  # before any training or file
+    _run(digits, _mlp(), levels=1, rewind="early", rewind_steps=len(train), epochs_dense=1, out_dir=tmp_path / "end")
+    dense = torch.load(tmp_path / "end" / "level_000.pt", weights_only=True)["state_dict"]
+    point = torch.load(tmp_path / "end" / "rewind.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(point[k], dense[k]) for k in dense)
+
+
 @pytest.mark.parametrize("rewind", ["init", "early"])
 def test_every_level_is_the_saved_rewind_point_under_its_mask_exactly(digits, tmp_path, rewind):
     """With no retraining each level's weights are rewind.pt's, bit for bit, on the kept entries,
