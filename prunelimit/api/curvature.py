@@ -38,7 +38,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import RATIO_ENDS, half_width_text, percent_text, value_text
+from prunelimit.report.rounding import RATIO_ENDS, apart, half_width_text, percent_text, value_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.uncertainty import Uncertainty
@@ -436,10 +436,12 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
             wall = elapsed()  # agreed: every rank reads the same
             ending = wall + (wall - wall_start) / done * (dim - done) + eigen_seconds
             if done < dim and wall - wall_start >= EXACT_WATCH_AFTER * deadline and ending > deadline:
+                # both on the budget's clock, which counts from the start (loading included), and the
+                # end shown apart from the budget it runs past ("≈ 40.0 s, past --time-budget 40 s")
                 raise _ExactTooSlow(
-                    f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into the spectrum): "
-                    f"at their rate so far it would end at ≈ {ending:.1f} s, past {option('time_budget', deadline)} s; "
-                    "adaptive SLQ in the time left")
+                    f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into "
+                    f"{option('time_budget', deadline)} s): at their rate so far it would end at "
+                    f"≈ {ending:.{apart(1, ending, deadline)}f} s, past it; adaptive SLQ in the time left")
         before = done
 
     return check
