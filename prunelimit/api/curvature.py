@@ -15,6 +15,7 @@ from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
     EXACT_IGNORES,
     EXACT_TIE_BAND,
+    SPENT_BUDGET_S,
     TIMED_REPEATS,
     TRACE_PROBES,
     CurvatureOptions,
@@ -366,7 +367,7 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
         product costs at least a gradient pass)."""
         if options.time_budget is None or elapsed is None:
             return options
-        return replace(options, time_budget=max(options.time_budget - elapsed() - column, 1e-3))
+        return replace(options, time_budget=max(options.time_budget - elapsed() - column, SPENT_BUDGET_S))
 
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
@@ -591,7 +592,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         budgets = replace(options, max_hvps=None if options.max_hvps is None
                           else max(options.max_hvps - hvps - unspent, 1),
                           time_budget=None if options.time_budget is None
-                          else max(options.time_budget - elapsed(), 1e-3))
+                          else max(options.time_budget - elapsed(), SPENT_BUDGET_S))
         deadline = None
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
