@@ -963,20 +963,26 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
     over 1/K of the subset each cost about as many passes as one probe's, a whole
-    single-probe run's worth."""
+    single-probe run's worth. A part's run ends short where its Krylov space is smaller than
+    the steps (a part has 1/K of the subset's samples): the count goes on from the products
+    the parts really took and plans the rest again, so the bar ends at its total."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
+    text = "data check on the subset's parts"
     steps = int(max(len(r) for r in quad.nodes))
     spectra, spent = [], 0
     for i, part in enumerate(subsample.parts):
         op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=part)
-        base, planned = quad.hvps + i * steps, quad.hvps + len(subsample.parts) * steps
+        base = quad.hvps + spent
+        planned = base + (len(subsample.parts) - i) * steps
         callback = None if progress is None else \
-            (lambda done, _, base=base: progress(base + done, planned, "data check on the subset's parts"))
+            (lambda done, _, base=base, planned=planned: progress(base + done, planned, text))
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage, callback=callback))
         spent += op.hvps
+    if progress is not None and subsample.parts and op.hvps < steps:  # the last part ended short too
+        progress(quad.hvps + spent, quad.hvps + spent, text)
     return tuple(spectra), spent
 
 
