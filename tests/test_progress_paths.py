@@ -213,3 +213,23 @@ def test_the_data_check_counts_the_products_its_parts_take():
     assert stages["data_check"]["hvps"] < 4 * stages["lanczos"]["hvps"]  # the parts' runs ended short
     assert all(done <= total for done, total in check)
     assert check[-1] == (spent, spent)
+
+
+def test_trace_top_ups_the_time_budget_stops_end_the_bar_where_they_stopped():
+    """Fewer runs than 8 are topped up with Hutchinson probes, which a time budget stops
+    after the first: the bar stayed at 1 of 7 (its total never met). It now ends at the
+    products made."""
+    from prunelimit.api import curvature
+    from prunelimit.api.options import CurvatureOptions
+    from prunelimit.curvature.operator import DenseOperator
+    from prunelimit.curvature.slq import slq
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(30, 30, generator=g, dtype=torch.float64)
+    op = DenseOperator(a @ a.T)
+    quad = slq(op, 5, 1, 0, "h")  # one run of 5 steps: 7 top-ups wanted
+    calls = []
+    curvature._slq_trace(op, quad, CurvatureOptions(), None, lambda: True,
+                         lambda done, total=None, text=None: calls.append((done, total)), quad.hvps)
+    assert calls[0] == (quad.hvps + 1, quad.hvps + 7)
+    assert calls[-1] == (quad.hvps + 1, quad.hvps + 1)

@@ -1005,6 +1005,8 @@ def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
         callback = None if progress is None else \
             (lambda k: progress(done + k, done + wanted, "trace top-up"))
         extra = hutchinson_samples(op, wanted, options.seed + 2, until, callback)
+        if progress is not None and len(extra.estimates) < wanted:  # the time budget stopped them: the bar ends there
+            progress(done + len(extra.estimates), done + len(extra.estimates), "trace top-up")
         estimates, squares = np.concatenate([estimates, extra.estimates]), np.concatenate([squares, extra.squares])
     return trace_estimate(estimates, squares)
 
