@@ -26,7 +26,7 @@ from typing import Any, Collection, Iterable, Literal, Sequence
 
 from prunelimit.errors import InputError, OptionError, UsageError, option, option_flag, quoted, said, written_in
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
-from prunelimit.report.rounding import decimals, half_width_text
+from prunelimit.report.rounding import apart, decimals, half_width_text
 from prunelimit.report.safe import clipped
 from prunelimit.validate import choice, not_a_number, real
 
@@ -425,7 +425,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                 if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
-            places = 4 if ok else _apart(4, base - measured, rule.max_drop)
+            places = 4 if ok else apart(4, base - measured, rule.max_drop)
             reason = (f"{rule.use} ratio {measured:.{places}f} vs baseline {base:.{places}f}: drop "
                       f"{base - measured:+.{places}f} {'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
@@ -452,7 +452,7 @@ def _below_fix(rule: GateRule, reached: float, required: float) -> str:
     at_most = _at_most(reached)
     where = option("min_ratio", at_most) if rule.written_in is None else written_in("min_ratio", rule.written_in,
                                                                                     f"{at_most:g}")
-    return (f"{what} {reached:.{_apart(4, reached, required)}f}: require at most that ({where}), or make the model "
+    return (f"{what} {reached:.{apart(4, reached, required)}f}: require at most that ({where}), or make the model "
             f"more prunable, e.g. train with l1 ({l1_training()})")
 
 
@@ -461,15 +461,6 @@ def _at_most(value: float, places: int = 4) -> float:
     ``round(0.85897, 4)`` suggested --min-ratio 0.859, which fails the value it was made for."""
     shown = round(value, places)
     return shown if reaches(value, shown) else round(shown - 10.0 ** -places, places)
-
-
-def _apart(places: int, value: float, threshold: float) -> int:
-    """Decimals from ``places`` on that show a failed ``value`` apart from its ``threshold``
-    ("0.8590 < required 0.8590" read as a fail at equality, which passes). A fail lies more
-    than ``_ROUNDING`` from it, so 10 decimals always tell them apart."""
-    while places < 10 and f"{value:.{places}f}" == f"{threshold:.{places}f}":
-        places += 1
-    return places
 
 
 def _drop_fix(rule: GateRule) -> str:
@@ -487,7 +478,7 @@ def _conservative_text(measured: float, pm: float, conservative: float, required
     exact spectrum) and the conservative side, each to the decimal the ± is shown to; a
     measured limit (``actual``) has no ± and is shown alone."""
     verdict = ">=" if ok else "<"
-    places = decimals(pm, least=4) if ok else _apart(decimals(pm, least=4), conservative, required)
+    places = decimals(pm, least=4) if ok else apart(decimals(pm, least=4), conservative, required)
     if use == "actual":
         return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
     return (f"{measured:.{places}f} − {half_width_text(pm, least=4)} = {conservative:.{places}f} "

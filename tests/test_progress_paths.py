@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+import torch
 
 
 @pytest.fixture
@@ -190,3 +191,45 @@ def test_a_log_follows_the_spectrum_unless_quiet(cli, own_ckpt, monkeypatch, qui
         assert lines == [], lines
     else:
         assert any("elapsed 0:00:" in line and ", eta " in line and "ρ* " in line for line in lines), lines
+
+
+def test_the_data_check_counts_the_products_its_parts_take():
+    """CE on a linear model: its Hessian is the Gauss–Newton one, of rank at most 2 a sample
+    with 3 classes, so each 4-sample part of a 16-sample curvature subset spans fewer
+    directions than the subset's 18 steps and its run ends short. The bar counted every part
+    as the full 18 steps: it ended at 86 of 90 having done 74 (18 + 56). It now goes on from
+    the products the parts took and ends at its total, which is the products spent."""
+    import prunelimit
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(200, 5, generator=g), torch.randint(0, 3, (200,), generator=g)
+    torch.manual_seed(0)
+    calls = []
+    result = prunelimit.bounds(torch.nn.Linear(5, 3), (x, y), method="slq", hessian_samples=16,
+                               progress=lambda done, total=None, text=None: calls.append((done, total, text)))
+    stages = result.spectrum.timing_json()["stages"]
+    spent = stages["lanczos"]["hvps"] + stages["data_check"]["hvps"]
+    check = [(done, total) for done, total, text in calls if text == "data check on the subset's parts"]
+    assert stages["data_check"]["hvps"] < 4 * stages["lanczos"]["hvps"]  # the parts' runs ended short
+    assert all(done <= total for done, total in check)
+    assert check[-1] == (spent, spent)
+
+
+def test_trace_top_ups_the_time_budget_stops_end_the_bar_where_they_stopped():
+    """Fewer runs than 8 are topped up with Hutchinson probes, which a time budget stops
+    after the first: the bar stayed at 1 of 7 (its total never met). It now ends at the
+    products made."""
+    from prunelimit.api import curvature
+    from prunelimit.api.options import CurvatureOptions
+    from prunelimit.curvature.operator import DenseOperator
+    from prunelimit.curvature.slq import slq
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(30, 30, generator=g, dtype=torch.float64)
+    op = DenseOperator(a @ a.T)
+    quad = slq(op, 5, 1, 0, "h")  # one run of 5 steps: 7 top-ups wanted
+    calls = []
+    curvature._slq_trace(op, quad, CurvatureOptions(), None, lambda: True,
+                         lambda done, total=None, text=None: calls.append((done, total)), quad.hvps)
+    assert calls[0] == (quad.hvps + 1, quad.hvps + 7)
+    assert calls[-1] == (quad.hvps + 1, quad.hvps + 1)

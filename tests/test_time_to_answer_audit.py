@@ -464,3 +464,25 @@ def test_spectrum_says_when_its_rho_misses_the_tolerance(cli, own_ckpt) -> None:
     assert len(missed) == 1 and "--max-hvps 30" in missed[0]
     bounds = _json(cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "30", "--json", *SMALL))
     assert sum("is not within the tolerance" in w for w in bounds["warnings"]) == 1  # its own, not the spectrum's too
+
+
+def test_exact_columns_left_at_the_deadline_say_where_on_the_budget_they_stood(monkeypatch) -> None:
+    """The time budget's clock counts from the command's start (loading included), so the
+    watch that leaves the exact columns at a deadline names its reading as a point of the
+    budget, not "into the spectrum" (10 s of it were spent before the columns here), and
+    shows the predicted end apart from the budget it runs past: 40.04 s read "≈ 40.0 s,
+    past --time-budget 40 s"."""
+    from types import SimpleNamespace
+
+    from prunelimit.api import curvature
+    from prunelimit.api.options import CurvatureOptions
+
+    monkeypatch.setattr(curvature, "_clock", lambda device: lambda: 0.0)  # the fastest-block watch stays quiet
+    readings = iter([10.0, 25.02])  # the budget's clock: when the watch began, then after 50 of 100 columns
+    check = curvature._exact_watch(CurvatureOptions(time_budget=40.0), SimpleNamespace(device="cpu"), 100, 0.0,
+                                   lambda: next(readings))
+    with pytest.raises(curvature._ExactTooSlow) as left:
+        check(50)  # 15.02 s for 50 columns: the other 50 end at 40.04 s
+    message = str(left.value)
+    assert "into the spectrum" not in message
+    assert "(25.0 s into --time-budget 40 s)" in message and "≈ 40.04 s, past it" in message

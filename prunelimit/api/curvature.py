@@ -15,6 +15,7 @@ from prunelimit.api.options import (
     ADAPTIVE_PLANNED_STEPS,
     EXACT_IGNORES,
     EXACT_TIE_BAND,
+    SPENT_BUDGET_S,
     TIMED_REPEATS,
     TRACE_PROBES,
     CurvatureOptions,
@@ -38,7 +39,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import RATIO_ENDS, half_width_text, percent_text, value_text
+from prunelimit.report.rounding import RATIO_ENDS, apart, half_width_text, percent_text, value_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.uncertainty import Uncertainty
@@ -366,7 +367,7 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
         product costs at least a gradient pass)."""
         if options.time_budget is None or elapsed is None:
             return options
-        return replace(options, time_budget=max(options.time_budget - elapsed() - column, 1e-3))
+        return replace(options, time_budget=max(options.time_budget - elapsed() - column, SPENT_BUDGET_S))
 
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
@@ -436,10 +437,12 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
             wall = elapsed()  # agreed: every rank reads the same
             ending = wall + (wall - wall_start) / done * (dim - done) + eigen_seconds
             if done < dim and wall - wall_start >= EXACT_WATCH_AFTER * deadline and ending > deadline:
+                # both on the budget's clock, which counts from the start (loading included), and the
+                # end shown apart from the budget it runs past ("≈ 40.0 s, past --time-budget 40 s")
                 raise _ExactTooSlow(
-                    f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into the spectrum): "
-                    f"at their rate so far it would end at ≈ {ending:.1f} s, past {option('time_budget', deadline)} s; "
-                    "adaptive SLQ in the time left")
+                    f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into "
+                    f"{option('time_budget', deadline)} s): at their rate so far it would end at "
+                    f"≈ {ending:.{apart(1, ending, deadline)}f} s, past it; adaptive SLQ in the time left")
         before = done
 
     return check
@@ -589,7 +592,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         budgets = replace(options, max_hvps=None if options.max_hvps is None
                           else max(options.max_hvps - hvps - unspent, 1),
                           time_budget=None if options.time_budget is None
-                          else max(options.time_budget - elapsed(), 1e-3))
+                          else max(options.time_budget - elapsed(), SPENT_BUDGET_S))
         deadline = None
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
@@ -960,20 +963,26 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
     over 1/K of the subset each cost about as many passes as one probe's, a whole
-    single-probe run's worth."""
+    single-probe run's worth. A part's run ends short where its Krylov space is smaller than
+    the steps (a part has 1/K of the subset's samples): the count goes on from the products
+    the parts really took and plans the rest again, so the bar ends at its total."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
+    text = "data check on the subset's parts"
     steps = int(max(len(r) for r in quad.nodes))
     spectra, spent = [], 0
     for i, part in enumerate(subsample.parts):
         op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=part)
-        base, planned = quad.hvps + i * steps, quad.hvps + len(subsample.parts) * steps
+        base = quad.hvps + spent
+        planned = base + (len(subsample.parts) - i) * steps
         callback = None if progress is None else \
-            (lambda done, _, base=base: progress(base + done, planned, "data check on the subset's parts"))
+            (lambda done, _, base=base, planned=planned: progress(base + done, planned, text))
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage, callback=callback))
         spent += op.hvps
+    if progress is not None and subsample.parts and op.hvps < steps:  # the last part ended short too
+        progress(quad.hvps + spent, quad.hvps + spent, text)
     return tuple(spectra), spent
 
 
@@ -996,6 +1005,8 @@ def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
         callback = None if progress is None else \
             (lambda k: progress(done + k, done + wanted, "trace top-up"))
         extra = hutchinson_samples(op, wanted, options.seed + 2, until, callback)
+        if progress is not None and len(extra.estimates) < wanted:  # the time budget stopped them: the bar ends there
+            progress(done + len(extra.estimates), done + len(extra.estimates), "trace top-up")
         estimates, squares = np.concatenate([estimates, extra.estimates]), np.concatenate([squares, extra.squares])
     return trace_estimate(estimates, squares)
 

@@ -225,6 +225,9 @@ TIMED_PRODUCTS = 2 * (1 + TIMED_REPEATS)
 # (it scatters by about 2× from run to run on a loaded machine, and errs high by 1.3-1.7×:
 # docs/benchmarks.md): a tie, settled by the columns' own fastest rate as they are formed.
 EXACT_TIE_BAND = 1.5
+# What a time budget already spent leaves the plans after it (they need a positive one): the
+# solver's reason says nothing is left, not this.
+SPENT_BUDGET_S = 1e-3
 ADAPTIVE_INITIAL_STEPS = 32  # adaptive SLQ's first stage: this many steps ...
 ADAPTIVE_INITIAL_PROBES = 3  # ... on this many probes, or one on large models (docs/methods.md: why)
 # Steps adaptive SLQ's bases are sized for when choosing their dtype and the lockstep group
@@ -336,6 +339,9 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     # named only where it sets the limit: over EXACT_TIME_BUDGET_S the exact spectrum's own limit holds
     given = f" ({said('--time-budget', 'time_budget')})" if budget == options.time_budget else ""
     if asked_budget is not None and budget == options.time_budget:  # what is left, not what was asked
+        if budget <= SPENT_BUDGET_S:  # the timing ended past the budget: "the 0.001 s left" was the floor
+            return replace(slq(f": nothing was left of the {asked_budget:g} s budget{given} for D × t_HVP + "
+                               "eigenvalues", predicted), eigenvalues_timed=eigen_seconds is not None)
         limit = of_budget = f"{budget:.4g} s left of the {asked_budget:g} s budget{given}"
     else:
         limit, of_budget = f"{budget:g} s{given}", f"{budget:g} s budget{given}"

@@ -126,7 +126,7 @@ def test_the_exact_columns_keep_to_a_given_time_budget_on_its_own_clock(inputs, 
     wall = types.SimpleNamespace(perf_counter=itertools.count(0.0, 1.0).__next__, process_time=time.process_time)
     monkeypatch.setattr(distributed, "time", wall)
     rep = api.spectrum(inputs, api.CurvatureOptions(time_budget=budget, tolerance=0.5))
-    warned = [note for note in rep.notes if "past --time-budget" in note]
+    warned = [note for note in rep.notes if "columns (" in note and "into --time-budget" in note]
     assert (rep.solver, len(warned)) == (("slq-h", 1) if left else ("exact", 0))
     if left:
         assert "ran over its time budget" in rep.choice.reason and "of 910 columns" in warned[0]
@@ -447,13 +447,19 @@ def test_exact_columns_left_for_slq_reuse_the_timed_operator(inputs, monkeypatch
 
 def test_the_solver_reason_names_the_time_left_and_the_budget_asked(inputs, monkeypatch) -> None:
     """With the budget nearly spent before the timing ends, the reason read "the 0.001 s
-    budget (--time-budget)": what was left, as if it were the budget asked. It names both."""
+    budget (--time-budget)": what was left, as if it were the budget asked. It names both;
+    and with the budget spent (12 s of 10), it says nothing was left, where it read "1.5× the
+    0.001 s left of the 10 s budget", the floor the plans after it are given."""
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 0.01)
     options = api.CurvatureOptions(time_budget=10.0)
     choice, *_ = curvature._cost_aware_choice(inputs, options, 910, api.choose_solver(options, 910),
-                                              elapsed=lambda: 12.0)
+                                              elapsed=lambda: 8.0)
     assert choice.solver == "slq-h"
-    assert choice.reason.endswith("1.5× the 0.001 s left of the 10 s budget (--time-budget)")
+    assert choice.reason.endswith("1.5× the 1.99 s left of the 10 s budget (--time-budget)")
+    spent, *_ = curvature._cost_aware_choice(inputs, options, 910, api.choose_solver(options, 910),
+                                             elapsed=lambda: 12.0)
+    assert spent.solver == "slq-h" and "0.001" not in spent.reason
+    assert spent.reason.endswith(": nothing was left of the 10 s budget (--time-budget) for D × t_HVP + eigenvalues")
 
 
 def test_the_progress_status_of_an_exact_answer_shows_the_ratio_as_the_console_does() -> None:
