@@ -11,7 +11,9 @@ changing the problem (ε, η, the bound mode, the negative-curvature rule, the H
 subsample of the data) only warn, as does a report written by another prunelimit version
 (its methods may have changed). A report written before these were recorded is compared
 with a warning. A baseline for the measured limit alone (``use: actual``) is compared
-without the method and the options that only move a prediction: the search needs ε alone.
+without the method and the options that only move a prediction: the search needs ε alone,
+so a baseline that a measured rule reads and that was searched with another ε (the loss
+criterion ``loss ≤ L + ε``) holds another quantity and is refused like another data set.
 """
 
 from __future__ import annotations
@@ -257,15 +259,21 @@ def _option(name: str, value: Any, samples: tuple[int, int] | None = None) -> An
 
 
 def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
-                    allow_incompatible: bool = False, measured: Collection[str] = ()) -> list[str]:
+                    allow_incompatible: bool = False, measured: Collection[str] = (),
+                    actual: Collection[str] = ()) -> list[str]:
     """Refuse (``UsageError``, exit 2) the first baseline that is not comparable with
     ``current``, unless ``allow_incompatible``; return the warnings for the rest. The
     baselines named in ``measured`` are compared as measured limits (``differences``).
-    A baseline along another pruning path (``scope``) holds another quantity: refused."""
+    A baseline along another pruning path (``scope``) holds another quantity: refused, as is
+    one named in ``actual`` (a measured rule reads its limit) searched with another ε."""
     warns = []
     for path, report in baselines:
         old = recorded(report, f"baseline {path}")
         incompatible, options, unrecorded = differences(old, current, path in measured)
+        if path in actual:  # the measured limit is the search under loss ≤ L + ε: another ε, another limit
+            criterion = option_differences(old.options, current.options, MEASURED_OPTIONS)
+            incompatible += [f"{c} (the measured limit's loss criterion)" for c in criterion]
+            options = [o for o in options if o not in criterion]
         scopes = [_scope(p.options.get("scope")) for p in (old, current)]
         if scopes[0] != scopes[1]:
             incompatible.append(f"scope {scopes[0]} vs {scopes[1]} here (another pruning path)")

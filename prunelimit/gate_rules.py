@@ -145,6 +145,12 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
         hint = f": store it with `prunelimit {'verify' if use == 'actual' else 'bounds'} --json`"
         raise InputError(f"{source} is not a prunelimit {'verify' if use == 'actual' else 'bounds/verify'} "
                          f"report (no {use} ratio){hint}") from None
+    if value is None and use == "lower" and isinstance(report.get("bounds"), dict) \
+            and report["bounds"].get("mode") == "none":  # whole, not damaged: no ρ_L was asked for
+        none = said("--bound-mode none", "bound_mode='none'")
+        raise UsageError(f"{source} was computed with {none}, which computes no ρ_L ({field}): read ρ* instead "
+                         f"({said('gate --use predicted, prune --ratio auto', 'gate use=predicted, prune ratio=auto')})"
+                         f", or store the report again without {none}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{source}: the {use} ratio ({field}) is missing or not a number")
     if not 0.0 <= value <= 1.0:  # also false for NaN

@@ -94,3 +94,29 @@ def test_a_configured_fixed_plan_is_named_by_its_keys(cli, tmp_path, config, rea
     assert reason.format(path) in doc["spectrum"]["choice"]["reason"]
     assert any(cause.format(path) in w for w in doc["warnings"]), doc["warnings"]
     assert not any("--iterations" in w or "--method" in w for w in doc["warnings"])
+
+
+@pytest.mark.parametrize("where, said", [
+    ("config", "ratio in {} must be in [0, 1), got 2; give the removed fraction, e.g. 0.9"),
+    ("flag", "--ratio must be in [0, 1), got 2; give the removed fraction, e.g. 0.9"),
+])
+def test_a_pruning_ratio_out_of_range_is_named_where_it_was_set(cli, tmp_path, where, said):
+    """``ratio: 2`` in a ``prune`` config was refused as ``pruning ratio 2.0 is outside [0, 1)``,
+    naming neither the key nor the file (every other configured value names them); the flag
+    likewise named no flag. The value is shown as written, 2 not 2.0."""
+    config = tmp_path / "ci.yaml"
+    config.write_text("prune:\n  ratio: 2\n", encoding="utf-8")
+    given = ["--config", config] if where == "config" else ["--ratio", "2"]
+    result = cli("prune", EXAMPLE, *given, "-o", tmp_path / "p.pt", "--threads", "1", "--no-cache")
+    assert result.exit_code == 2 and result.stderr.strip() == "prunelimit: error: " + said.format(config)
+    assert not (tmp_path / "p.pt").exists()
+
+
+def test_a_library_pruning_ratio_out_of_range_names_the_keyword():
+    import torch
+
+    import prunelimit
+    from prunelimit.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"^ratio must be in \[0, 1\), got 1\.5; give the removed fraction"):
+        prunelimit.prune(torch.nn.Sequential(torch.nn.Linear(4, 3)), 1.5)

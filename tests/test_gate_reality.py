@@ -519,18 +519,39 @@ def test_the_measured_limit_alone_is_the_one_measured_beside_the_prediction(cli,
     assert any("does not look l1-trained" in w and "prediction overshoots, measured" in w for w in mixed["warnings"])
 
 
-@pytest.mark.parametrize("changes, warned", [
-    ({"method": "slq"}, None),  # the measured limit does not depend on the curvature method
-    ({"options": {**_provenance().options, "eta": 0.5, "hessian_samples": 64}}, None),
-    ({"options": {**_provenance().options, "epsilon": 0.1}}, "epsilon 0.1 vs auto here"),
+@pytest.mark.parametrize("changes", [
+    {"method": "slq"},  # the measured limit does not depend on the curvature method
+    {"options": {**_provenance().options, "eta": 0.5, "hessian_samples": 64}},
 ])
-def test_a_measured_baseline_is_compared_on_what_moves_a_measured_limit(cli, tmp_path, no_curvature, changes,
-                                                                        warned):
+def test_a_measured_baseline_is_compared_on_what_moves_a_measured_limit(cli, tmp_path, no_curvature, changes):
     base = _baseline(tmp_path / "v.json", actual={"loss_ratio": 0.5}, **changes)
     doc = _doc(cli("gate", EXAMPLE, "--use", "actual", "--baseline", base, "--max-drop", "0.02", "--json"))
     assert doc["passed"] is True and doc["rules"][0]["baseline"] == 0.5
-    notes = [w for w in doc["warnings"] if "baseline" in w]
-    assert notes == ([] if warned is None else [f"baseline {base} was computed with other options: {warned}"])
+    assert not [w for w in doc["warnings"] if "baseline" in w]
+
+
+def test_a_measured_baseline_searched_with_another_epsilon_is_refused(cli, tmp_path, no_curvature):
+    """The measured limit is the search under loss ≤ L + ε: a verify baseline of ε 0.1 against
+    this run's auto ε (or the reverse) measured another quantity. It only warned, and a gate
+    passed on a drop between two criteria; now it is refused (exit 2) like another data set,
+    also when a prediction rule reads the same baseline, unless compared anyway."""
+    base = _baseline(tmp_path / "v.json", actual={"loss_ratio": 0.5},
+                     options={**_provenance().options, "epsilon": 0.1})
+    result = cli("gate", EXAMPLE, "--use", "actual", "--baseline", base, "--max-drop", "0.02")
+    assert result.exit_code == 2 and result.stderr.strip() == (
+        f"prunelimit: error: baseline {base} is not comparable with this model: epsilon 0.1 vs auto here (the "
+        "measured limit's loss criterion); store a new one (prunelimit verify MODEL --json > baseline.json) or "
+        "pass --allow-incompatible-baseline")
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(f"gate:\n  rules:\n    - baseline: {base}\n      max_drop: 0.02\n      use: actual\n"
+                      f"    - baseline: {base}\n      max_drop: 0.02\n      use: lower\n")
+    assert cli("gate", EXAMPLE, "--config", policy).exit_code == 2
+    anyway = _doc(cli("gate", EXAMPLE, "--use", "actual", "--baseline", base, "--max-drop", "0.02",
+                      "--allow-incompatible-baseline", "--json"))
+    assert any("compared anyway" in w and "epsilon 0.1 vs auto here" in w for w in anyway["warnings"])
+    # the same ε option, auto on both sides, compares (each run derives its own value)
+    same = _baseline(tmp_path / "s.json", actual={"loss_ratio": 0.5})
+    assert _doc(cli("gate", EXAMPLE, "--use", "actual", "--baseline", same, "--max-drop", "0.02", "--json"))["passed"]
 
 
 def test_a_measured_baseline_of_another_pruning_path_or_data_is_refused(cli, tmp_path, no_curvature):

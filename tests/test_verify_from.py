@@ -557,3 +557,29 @@ def test_a_seed_where_nothing_is_drawn_is_refused(cli, own_ckpt, saved_bounds, n
     assert result.exit_code == 2, result.output
     assert "--seed has no effect" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_a_report_without_a_lower_bound_is_a_usage_error_for_what_reads_rho_l(cli, tmp_path, no_curvature):
+    """A ``bounds --bound-mode none`` report is whole: it computes no ρ_L on purpose. ``gate
+    --from`` (a lower rule, the default), ``prune --from --ratio lower`` and a lower rule's
+    ``--baseline`` called it damaged (exit 3, ``the lower ratio (bounds.lower) is missing or not
+    a number``); they now say what the report was computed with and what to read instead,
+    exit 2, as ``gate --bound-mode none`` does without ``--from``."""
+    from prunelimit.theory.uncertainty import EXACT
+
+    doc = json.loads((Path(__file__).resolve().parents[1] / "examples" / "ci" / "baseline.json").read_text())
+    doc["bounds"].update(lower=None, upper=None, lower_density=None, upper_density=None, mode="none")
+    doc["options"]["bound_mode"] = "none"
+    doc["prediction"]["uncertainty"] = EXACT.to_json()
+    none = tmp_path / "none.json"
+    none.write_text(json.dumps(doc))
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+    said = (f"{none} was computed with --bound-mode none, which computes no ρ_L (bounds.lower): read ρ* instead "
+            "(gate --use predicted, prune --ratio auto), or store the report again without --bound-mode none")
+    for args in (("gate", example, "--from", none, "--min-ratio", "0.1"),
+                 ("prune", example, "--from", none, "--ratio", "lower", "-o", tmp_path / "p.pt")):
+        result = cli(*args)
+        assert result.exit_code == 2 and result.stderr.strip() == f"prunelimit: error: {said}", result.stderr
+    assert not (tmp_path / "p.pt").exists()
+    predicted = cli("gate", example, "--from", none, "--min-ratio", "0.1", "--use", "predicted")
+    assert predicted.exit_code == 0, predicted.stderr

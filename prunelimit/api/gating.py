@@ -103,7 +103,8 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         name, saved, saved_notes = prediction_report(prediction_from, inputs, options, scoped=False)
         stated = recorded(saved, name)  # what the saved prediction was computed with
         current = replace(current, method=stated.method, options={**current.options, **stated.options})
-    notes = check_baselines(baselines, current, allow_incompatible, measured_only) if baselines else []
+    actual = {rule.baseline for rule in rules if rule.use == "actual"}
+    notes = check_baselines(baselines, current, allow_incompatible, measured_only, actual) if baselines else []
     if not needs_spectrum(rules):
         measured = measured_limit(inputs, options, progress)
         report = document("verify", measured.to_json())

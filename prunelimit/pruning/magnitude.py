@@ -71,10 +71,8 @@ def check_ratio(ratio: float) -> float:
         value = float(ratio)
     except (TypeError, ValueError):
         raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))} is not a number; give the removed fraction, e.g. 0.9") from None
-    if not 0.0 <= value < 1.0:
-        raise UsageError(
-            f"pruning ratio {ratio} is outside [0, 1); give the removed fraction, e.g. 0.9"
-        )
+    if not 0.0 <= value < 1.0:  # named where it was set: the flag, a --config key or the keyword
+        raise OptionError("ratio", f"{{0}} must be in [0, 1), got {value:g}; give the removed fraction, e.g. 0.9")
     return value + 0.0  # -0.0 is 0, and is recorded so
 
 
