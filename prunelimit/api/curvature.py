@@ -1081,7 +1081,19 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     start = time.perf_counter()
     adjust = (lambda rep: _solved_for(rep, inputs, options)) if _fixed_plan(options) else None
     key = result_key(inputs, options, store, "spectrum")
-    found = stored_result(store, key, "spectrum", SpectrumReport, adjust, lambda rep: _check_fits(rep, inputs))
+
+    def check(rep: SpectrumReport) -> None:
+        _check_fits(rep, inputs)
+
+    found = stored_result(store, key, "spectrum", SpectrumReport, adjust, check)
+    # The default method reads an exact spectrum stored for these inputs under any of its
+    # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
+    # than the bounds before it paid for the same dense Hessian again).
+    exact_key = result_key(inputs, replace(options, method="exact"), store, "spectrum") \
+        if found is None and store is not None and options.method == "default" and not _fixed_plan(options) else None
+    if exact_key is not None:
+        found = stored_result(store, exact_key, "spectrum", SpectrumReport,
+                              lambda rep: _exact_for_default(rep, inputs, options), check)
     total = total_samples(inputs.batches)
     if found is not None:
         seconds = time.perf_counter() - start
@@ -1089,9 +1101,23 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                                    notes=tuple(found.notes) + samples_notes(options, total, found.solver))
     rep = spectrum(inputs, options, progress)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
-    store_result(store, key, "spectrum", replace(rep, dense=None, over_budget=None,
-                                                 notes=tuple(n for n in rep.notes if n not in left_out)))
+    kept = replace(rep, dense=None, over_budget=None, notes=tuple(n for n in rep.notes if n not in left_out))
+    store_result(store, key, "spectrum", kept)
+    if exact_key is not None and rep.solver == "exact":  # as --method exact stores it
+        store_result(store, exact_key, "spectrum",
+                     replace(kept, method="exact", choice=choose_solver(replace(options, method="exact"),
+                                                                        rep.params_hessian)))
     return rep
+
+
+def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
+    """A stored exact spectrum solved for the default method's ``options`` (``_solved_for``),
+    its reason saying where it came from; ``None`` for anything but an exact spectrum."""
+    if rep.solver != "exact" or (solved := _solved_for(rep, inputs, options)) is None:
+        return None
+    reason = "the exact spectrum of this Hessian, stored by an earlier run (± 0 meets any tolerance or budget)"
+    return replace(solved, method=options.method,
+                   choice=replace(solved.choice, reason=reason, predicted_exact_seconds=None))
 
 
 def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:

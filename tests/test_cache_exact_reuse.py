@@ -1,0 +1,76 @@
+"""An exact spectrum in the cache answers the default method under any budget of its own:
+± 0 meets every --tolerance, --max-hvps and --time-budget, so a CI job pays for the dense
+Hessian once, not once per command whose budgets differ."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.test_cache import SMALL, _without_timing
+
+BOUNDS = ("--data", "digits:train", *SMALL, "--json")
+
+
+def _doc(result) -> dict:
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def no_spectrum(monkeypatch):
+    """After it is called, any spectrum computation fails the test."""
+    from prunelimit.api import curvature as curvature_api
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the spectrum was recomputed")
+
+    return lambda: monkeypatch.setattr(curvature_api, "spectrum", forbidden)
+
+
+@pytest.mark.parametrize("budget", [("--tolerance", "0.05"), ("--max-hvps", "5"), ("--time-budget", "1000"),
+                                    ("--seed", "3"), ("--hessian-samples", "40")])
+def test_a_default_run_with_other_budgets_reads_the_exact_spectrum_stored(cli, own_ckpt, tmp_path, no_spectrum,
+                                                                          budget):
+    """Measured before: a gate with a looser --tolerance than the bounds before it (a key of
+    its own) computed the same dense Hessian again; now it reads it, with its ρ* and ± 0."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
+    assert first["spectrum"]["solver"] == "exact"
+    no_spectrum()
+    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *budget))
+    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
+    assert hit["prediction"] == first["prediction"]
+    assert "stored by an earlier run" in hit["spectrum"]["choice"]["reason"]
+
+
+def test_method_exact_reads_what_a_default_exact_run_stored_as_it_computes_it(cli, own_ckpt, tmp_path, no_spectrum):
+    """The default's exact spectrum is stored as ``--method exact`` stores it: a later
+    ``--method exact`` reads it and reports what it reports uncached, to the last bit."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
+    fresh = _doc(cli("bounds", own_ckpt, *BOUNDS, "--method", "exact", "--no-cache"))
+    no_spectrum()
+    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, "--method", "exact", *cache))
+    assert hit["timing"]["cached"] is True
+    assert _without_timing(hit) == _without_timing(fresh)
+
+
+def test_a_stored_exact_spectrum_answers_another_epsilon(cli, own_ckpt, tmp_path, no_spectrum):
+    """ε enters only ρ* (solved again on the stored spectrum): the same as computing."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    _doc(cli("bounds", own_ckpt, *BOUNDS, "--method", "exact", *cache))
+    fresh = _doc(cli("bounds", own_ckpt, *BOUNDS, "--epsilon", "0.02", "--no-cache"))
+    no_spectrum()
+    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, "--epsilon", "0.02", *cache))
+    assert hit["prediction"] == fresh["prediction"]
+
+
+@pytest.mark.parametrize("plan", [("--method", "slq", "--iterations", "8"), ("--method", "paper")])
+def test_an_asked_slq_plan_never_reads_the_exact_spectrum(cli, own_ckpt, tmp_path, plan):
+    """SLQ asked for by name or plan is computed as asked, not replaced by the exact one."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
+    again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *plan))
+    assert again["timing"]["cached"] is False and again["spectrum"]["solver"] != "exact"
