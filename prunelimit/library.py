@@ -128,12 +128,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
                          f"{_pair_fault(data)}; {_FORMS}")
-    batches = [_batch(b, i, option) for i, b in enumerate(data)]
+    loader = isinstance(data, torch.utils.data.DataLoader)
+    batches = [_batch(b, i, option, loader) for i, b in enumerate(data)]
     if not batches:
         raise UsageError(f"{option} yielded no batches{_why_empty(data)}")
     # a one-pass iterator has no second pass to compare: the batches read are the fixed sample;
     # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
-    if not isinstance(data, Iterator) and data_fingerprint(_batch(b, i, option) for i, b in enumerate(data)) != data_fingerprint(batches):
+    again = (_batch(b, i, option, loader) for i, b in enumerate(data))
+    if not isinstance(data, Iterator) and data_fingerprint(again) != data_fingerprint(batches):
         raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
                          "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
                          "use DataLoader(..., shuffle=False) without random transforms")
@@ -242,12 +244,33 @@ def _pair_fault(pair: Any) -> str:
     if len(pair) != 2:
         return f": it holds {len(pair)} item{'s' if len(pair) > 1 else ''}"
     for name, value in zip("xy", pair):
+        if name == "x" and isinstance(value, (tuple, list)) and len(value) > 1 \
+                and all(isinstance(t, Tensor) for t in value):
+            return _several_inputs(value)
         if not isinstance(value, Tensor):
             return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
     return ": a 0-d tensor has no sample dimension; give one row per sample"
 
 
-def _batch(batch: Any, index: int, option: str) -> "Batch":
+def _several_inputs(inputs: tuple | list) -> str:
+    """Why an ``x`` of several tensors (the inputs of a model whose forward takes several) is
+    refused, with the fix: every command calls ``model(x)`` on one tensor, so the inputs are
+    joined into one and a module around the model splits them (its 2-D widths, where all are)."""
+    kinds = f"a {type(inputs).__name__} of {len(inputs)} tensors"
+    if all(t.dim() == 2 for t in inputs):
+        widths = [int(t.shape[1]) for t in inputs]
+        join = f"x = torch.cat([{', '.join(f'x{i + 1}' for i in range(len(inputs)))}], 1)"
+        split = f"return model(*x.split({widths}, 1))"
+    else:
+        join = "x = torch.cat([t.flatten(1) for t in inputs], 1)"
+        split = "split x and reshape each part back"
+    return (f": x is {kinds}, the inputs of a model whose forward takes several; every call runs model(x) on one "
+            f"tensor: join them, {join}, and give a module whose forward takes that x and calls the model ({split})")
+
+
+def _batch(batch: Any, index: int, option: str, loader: bool) -> "Batch":
+    """``batch`` checked as an (x, y) pair of tensors of several samples (``loader``: read from a
+    ``DataLoader``, which batches samples itself)."""
     # a batch of more items (ids, attention mask, labels) is refused, as such a pair is: read
     # as its first two, its y would be whichever came second
     if not isinstance(batch, (tuple, list)) or len(batch) != 2 or not all(isinstance(t, Tensor) for t in batch):
@@ -265,8 +288,12 @@ def _batch(batch: Any, index: int, option: str) -> "Batch":
     x, y = batch[0], batch[1]
     _require_data_values(x, y, f"{option} batch {index}")
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
+        # as does a list of a Dataset's items, (x, label) with a 0-d label tensor: no loader to batch it
+        fix = "give batches: DataLoader(..., batch_size=N)" if loader or x.dim() == 0 else \
+            (f"{option} holds samples, not batches: give them as one pair, (torch.stack([x for x, _ in {option}]), "
+             f"torch.stack([y for _, y in {option}]))")
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
-                         f"{tuple(y.shape)}); give batches: DataLoader(..., batch_size=N)")
+                         f"{tuple(y.shape)}); {fix}")
     # as a tensor pair is checked: an empty batch has no mean loss
     _require_samples(x, y, f"{option} batch {index}", "give every batch the same non-zero number")
     return (x, y)
