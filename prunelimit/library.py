@@ -506,11 +506,12 @@ def inputs_from(
     """
     from prunelimit.pruning.masks import check_masks, torch_pruned
 
-    pruned = torch_pruned(checked_module(model))
+    module = checked_module(model)
+    pruned = torch_pruned(module)
     if pruned:  # refused, not read: its pruned weights are no parameters, in the Inputs' calls as in this one
         raise UsageError(_torch_pruned_fix(pruned))
-    chosen = checked_masks(masks)
-    check_masks(model, chosen)  # a mask of no parameter, or of another shape, was read in silence
+    chosen = checked_masks(masks, module)
+    check_masks(module, chosen)  # a mask of no parameter, or of another shape, was read in silence
     return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
                           exclude=exclude, masks=chosen)
 
@@ -529,14 +530,25 @@ def _torch_pruned_fix(pruned: list[tuple[str, str]]) -> str:
             "the model as pruned as it is")
 
 
-def checked_masks(masks: Any) -> "Masks":
-    """``masks=`` as bool keep-masks (a float 0/1 mask, as ``weight_mask``, reads as kept where nonzero)."""
+def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
+    """``masks=`` as bool keep-masks of ``module`` (the module a wrapper runs: a float 0/1 mask,
+    as ``weight_mask``, reads as kept where nonzero). A name keyed as a wrapper's state dict keys
+    it (``module.``/``_orig_mod.``) that names no parameter of ``module`` is read without the
+    prefix, as ``export`` reads every name (``module`` ``None``: names as given): the wrapper's
+    own names were refused, or held under a name no parameter has."""
+    from prunelimit.io.checkpoint import unprefixed
+
     if masks is None:
         return {}
     if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
         raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
                          "e.g. prunelimit.prune(model, 0.5).masks")
-    return {str(name): mask.bool() for name, mask in masks.items()}
+    # a torch-pruned weight is the parameter weight_orig until the run folds it
+    names = [name for name, _ in (() if module is None else module.named_parameters())]
+    own = {*names, *(name.removesuffix("_orig") for name in names)}
+    keyed = {str(name): mask.bool() for name, mask in masks.items()}
+    return {(name if name in own or unprefixed(name) not in own else unprefixed(name)): mask
+            for name, mask in keyed.items()}
 
 
 def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:
