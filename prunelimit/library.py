@@ -407,8 +407,18 @@ def library_call(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with _ONE_AT_A_TIME, local(), named_for_library():
-            return command(*args, **kwargs)
+            return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
     return wrapper
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) as the Python number
+    it holds, as every function takes it: a NumPy integer seed failed inside torch
+    (``manual_seed``: 'an integer is required', or an int64 overflow in the epoch's seed), and
+    one recorded in a result's settings made ``json.dumps(result.to_json())`` fail."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
 def keeps_caller_state(command: Callable) -> Callable:
@@ -796,7 +806,31 @@ def _prediction_source(source: Any, options: Mapping[str, Any],
     if unused:
         raise UsageError.naming("{1} has no effect: the prediction and its ε are read from {0}; drop it, or drop {0} "
                                 "to compute the prediction", "prediction_from", unused[0])
-    return source if isinstance(source, api.BoundsReport) else file_name("prediction_from", source)
+    if isinstance(source, api.BoundsReport):
+        return source
+    _refuse_result("prediction_from", source, "a BoundsReport or ")
+    return file_name("prediction_from", source)
+
+
+# The result types a saved report of theirs is read as, and the command that names the document
+_SAVED_AS = {"BoundsReport": "bounds", "VerifyReport": "verify", "GateReport": "gate"}
+
+
+def _refuse_result(option: str, value: Any, taken: str = "") -> None:
+    """Refuse a result in hand where ``option`` takes a saved report's file name (``taken``:
+    what else it takes), saying what to give: a verify report's ``bounds``, or the report saved
+    with its ``schema`` key. It was refused as no file name ('got VerifyReport(…)'), without a fix."""
+    kind = type(value).__name__
+    if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
+        return
+    if taken and isinstance(getattr(value, "bounds", None), api.BoundsReport):
+        fix = f"give the BoundsReport it computed, {option}=report.bounds"
+    elif kind in _SAVED_AS:
+        fix = ("save it to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
+               f"{_SAVED_AS[kind]!r}, report.to_json()), file), and give the file's name")
+    else:
+        fix = "give a saved bounds, verify or gate report"
+    raise OptionError(option, f"{{0}} takes {taken}the file name of a saved report, got a {kind}; {fix}")
 
 
 def refit_epochs(refit: bool, epochs: int, lr: float) -> int:
@@ -845,6 +879,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.api.options import SPECTRUM_ONLY
     from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
+    _refuse_result("baseline", baseline)
     checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
     unused = [name for name in options if name in SPECTRUM_ONLY]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag

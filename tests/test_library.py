@@ -8,6 +8,7 @@ import contextlib
 import copy
 import doctest
 import functools
+import json
 import re
 import warnings
 from pathlib import Path
@@ -648,6 +649,27 @@ def test_prune_refuses_options_a_given_ratio_ignores(model, train, ratio):
         prunelimit.prune(model, ratio, tolerance=-1.0)
     assert prunelimit.prune(model, "auto", train, method="exact").requested == \
         prunelimit.bounds(model, train, method="exact").ratio
+
+
+NUMPY_SEEDED = {
+    "bounds": lambda m, d, seed: prunelimit.bounds(m, d, method="slq", seed=seed).ratio,
+    "train": lambda m, d, seed: [r.train_loss for r in prunelimit.train(m, d, epochs=1, seed=seed).history],
+    "hyperflux": lambda m, d, seed: prunelimit.hyperflux(m, d, 0.5, pruning_epochs=2, regrowth_epochs=0, gate_lr=0.06,
+                                                         seed=seed).density,
+    "verify refit": lambda m, d, seed: prunelimit.verify(m, d, method="exact", refit=True, finetune_epochs=1,
+                                                         seed=seed).refit.points,
+    "nplh": lambda m, d, seed: json.dumps(prunelimit.nplh(m, d, seed=seed).to_json()),
+}
+
+
+@pytest.mark.parametrize("name", NUMPY_SEEDED)
+def test_a_numpy_integer_seed_is_the_number_it_holds(model, train, name):
+    """Number arguments take NumPy scalars: a ``np.int64`` seed failed inside torch
+    (``manual_seed``: 'TypeError: an integer is required', or 'OverflowError: Python int too
+    large to convert to C long' from the epoch's seed), and one recorded in a result's
+    settings made ``json.dumps(result.to_json())`` fail. Now it gives what the int gives."""
+    run = NUMPY_SEEDED[name]
+    assert run(copy.deepcopy(model), train, np.int64(3)) == run(copy.deepcopy(model), train, 3)
 
 
 @pytest.mark.parametrize("option", ["data", "eval_data"])
