@@ -128,12 +128,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         # a batch list holds pairs, never a tensor: this is a malformed pair, not a list of batches
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
                          f"{_pair_fault(data)}; {_FORMS}")
-    batches = [_batch(b, i, option) for i, b in enumerate(data)]
+    loader = isinstance(data, torch.utils.data.DataLoader)
+    batches = [_batch(b, i, option, loader) for i, b in enumerate(data)]
     if not batches:
         raise UsageError(f"{option} yielded no batches{_why_empty(data)}")
     # a one-pass iterator has no second pass to compare: the batches read are the fixed sample;
     # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
-    if not isinstance(data, Iterator) and data_fingerprint(_batch(b, i, option) for i, b in enumerate(data)) != data_fingerprint(batches):
+    again = (_batch(b, i, option, loader) for i, b in enumerate(data))
+    if not isinstance(data, Iterator) and data_fingerprint(again) != data_fingerprint(batches):
         raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
                          "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
                          "use DataLoader(..., shuffle=False) without random transforms")
@@ -242,12 +244,33 @@ def _pair_fault(pair: Any) -> str:
     if len(pair) != 2:
         return f": it holds {len(pair)} item{'s' if len(pair) > 1 else ''}"
     for name, value in zip("xy", pair):
+        if name == "x" and isinstance(value, (tuple, list)) and len(value) > 1 \
+                and all(isinstance(t, Tensor) for t in value):
+            return _several_inputs(value)
         if not isinstance(value, Tensor):
             return f": {name} is of type {type(value).__name__}; make it a tensor, one row per sample"
     return ": a 0-d tensor has no sample dimension; give one row per sample"
 
 
-def _batch(batch: Any, index: int, option: str) -> "Batch":
+def _several_inputs(inputs: tuple | list) -> str:
+    """Why an ``x`` of several tensors (the inputs of a model whose forward takes several) is
+    refused, with the fix: every command calls ``model(x)`` on one tensor, so the inputs are
+    joined into one and a module around the model splits them (its 2-D widths, where all are)."""
+    kinds = f"a {type(inputs).__name__} of {len(inputs)} tensors"
+    if all(t.dim() == 2 for t in inputs):
+        widths = [int(t.shape[1]) for t in inputs]
+        join = f"x = torch.cat([{', '.join(f'x{i + 1}' for i in range(len(inputs)))}], 1)"
+        split = f"return model(*x.split({widths}, 1))"
+    else:
+        join = "x = torch.cat([t.flatten(1) for t in inputs], 1)"
+        split = "split x and reshape each part back"
+    return (f": x is {kinds}, the inputs of a model whose forward takes several; every call runs model(x) on one "
+            f"tensor: join them, {join}, and give a module whose forward takes that x and calls the model ({split})")
+
+
+def _batch(batch: Any, index: int, option: str, loader: bool) -> "Batch":
+    """``batch`` checked as an (x, y) pair of tensors of several samples (``loader``: read from a
+    ``DataLoader``, which batches samples itself)."""
     # a batch of more items (ids, attention mask, labels) is refused, as such a pair is: read
     # as its first two, its y would be whichever came second
     if not isinstance(batch, (tuple, list)) or len(batch) != 2 or not all(isinstance(t, Tensor) for t in batch):
@@ -265,8 +288,12 @@ def _batch(batch: Any, index: int, option: str) -> "Batch":
     x, y = batch[0], batch[1]
     _require_data_values(x, y, f"{option} batch {index}")
     if x.dim() == 0 or y.dim() == 0:  # DataLoader(batch_size=None) yields samples, with 0-d labels
+        # as does a list of a Dataset's items, (x, label) with a 0-d label tensor: no loader to batch it
+        fix = "give batches: DataLoader(..., batch_size=N)" if loader or x.dim() == 0 else \
+            (f"{option} holds samples, not batches: give them as one pair, (torch.stack([x for x, _ in {option}]), "
+             f"torch.stack([y for _, y in {option}]))")
         raise UsageError(f"{option} batch {index} is a single sample (x of shape {tuple(x.shape)}, y of shape "
-                         f"{tuple(y.shape)}); give batches: DataLoader(..., batch_size=N)")
+                         f"{tuple(y.shape)}); {fix}")
     # as a tensor pair is checked: an empty batch has no mean loss
     _require_samples(x, y, f"{option} batch {index}", "give every batch the same non-zero number")
     return (x, y)
@@ -380,8 +407,18 @@ def library_call(command: Callable) -> Callable:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with _ONE_AT_A_TIME, local(), named_for_library():
-            return command(*args, **kwargs)
+            return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
     return wrapper
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar (``np.int64(3)``, ``np.float32(0.5)``, ``np.True_``) as the Python number
+    it holds, as every function takes it: a NumPy integer seed failed inside torch
+    (``manual_seed``: 'an integer is required', or an int64 overflow in the epoch's seed), and
+    one recorded in a result's settings made ``json.dumps(result.to_json())`` fail."""
+    import numpy as np
+
+    return value.item() if isinstance(value, np.generic) and value.dtype.kind in "biuf" else value
 
 
 def keeps_caller_state(command: Callable) -> Callable:
@@ -479,11 +516,12 @@ def inputs_from(
     """
     from prunelimit.pruning.masks import check_masks, torch_pruned
 
-    pruned = torch_pruned(checked_module(model))
+    module = checked_module(model)
+    pruned = torch_pruned(module)
     if pruned:  # refused, not read: its pruned weights are no parameters, in the Inputs' calls as in this one
         raise UsageError(_torch_pruned_fix(pruned))
-    chosen = checked_masks(masks)
-    check_masks(model, chosen)  # a mask of no parameter, or of another shape, was read in silence
+    chosen = checked_masks(masks, module)
+    check_masks(module, chosen)  # a mask of no parameter, or of another shape, was read in silence
     return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
                           exclude=exclude, masks=chosen)
 
@@ -502,14 +540,25 @@ def _torch_pruned_fix(pruned: list[tuple[str, str]]) -> str:
             "the model as pruned as it is")
 
 
-def checked_masks(masks: Any) -> "Masks":
-    """``masks=`` as bool keep-masks (a float 0/1 mask, as ``weight_mask``, reads as kept where nonzero)."""
+def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
+    """``masks=`` as bool keep-masks of ``module`` (the module a wrapper runs: a float 0/1 mask,
+    as ``weight_mask``, reads as kept where nonzero). A name keyed as a wrapper's state dict keys
+    it (``module.``/``_orig_mod.``) that names no parameter of ``module`` is read without the
+    prefix, as ``export`` reads every name (``module`` ``None``: names as given): the wrapper's
+    own names were refused, or held under a name no parameter has."""
+    from prunelimit.io.checkpoint import unprefixed
+
     if masks is None:
         return {}
     if not isinstance(masks, Mapping) or not all(isinstance(m, Tensor) for m in masks.values()):
         raise UsageError(f"masks must map parameter names to bool tensors (True = kept), got {type(masks).__name__}; "
                          "e.g. prunelimit.prune(model, 0.5).masks")
-    return {str(name): mask.bool() for name, mask in masks.items()}
+    # a torch-pruned weight is the parameter weight_orig until the run folds it
+    names = [name for name, _ in (() if module is None else module.named_parameters())]
+    own = {*names, *(name.removesuffix("_orig") for name in names)}
+    keyed = {str(name): mask.bool() for name, mask in masks.items()}
+    return {(name if name in own or unprefixed(name) not in own else unprefixed(name)): mask
+            for name, mask in keyed.items()}
 
 
 def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:
@@ -757,7 +806,31 @@ def _prediction_source(source: Any, options: Mapping[str, Any],
     if unused:
         raise UsageError.naming("{1} has no effect: the prediction and its ε are read from {0}; drop it, or drop {0} "
                                 "to compute the prediction", "prediction_from", unused[0])
-    return source if isinstance(source, api.BoundsReport) else file_name("prediction_from", source)
+    if isinstance(source, api.BoundsReport):
+        return source
+    _refuse_result("prediction_from", source, "a BoundsReport or ")
+    return file_name("prediction_from", source)
+
+
+# The result types a saved report of theirs is read as, and the command that names the document
+_SAVED_AS = {"BoundsReport": "bounds", "VerifyReport": "verify", "GateReport": "gate"}
+
+
+def _refuse_result(option: str, value: Any, taken: str = "") -> None:
+    """Refuse a result in hand where ``option`` takes a saved report's file name (``taken``:
+    what else it takes), saying what to give: a verify report's ``bounds``, or the report saved
+    with its ``schema`` key. It was refused as no file name ('got VerifyReport(…)'), without a fix."""
+    kind = type(value).__name__
+    if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
+        return
+    if taken and isinstance(getattr(value, "bounds", None), api.BoundsReport):
+        fix = f"give the BoundsReport it computed, {option}=report.bounds"
+    elif kind in _SAVED_AS:
+        fix = ("save it to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
+               f"{_SAVED_AS[kind]!r}, report.to_json()), file), and give the file's name")
+    else:
+        fix = "give a saved bounds, verify or gate report"
+    raise OptionError(option, f"{{0}} takes {taken}the file name of a saved report, got a {kind}; {fix}")
 
 
 def refit_epochs(refit: bool, epochs: int, lr: float) -> int:
@@ -806,6 +879,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     from prunelimit.api.options import SPECTRUM_ONLY
     from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
+    _refuse_result("baseline", baseline)
     checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
     unused = [name for name in options if name in SPECTRUM_ONLY]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag

@@ -300,7 +300,7 @@ def _masks_held(model: nn.Module, masks: Any, given: "Inputs") -> Iterator[tuple
     record, its torch pruning since removed), its zeros, as for a pruned safetensors file."""
     from prunelimit.pruning.masks import check_masks, held_masks, keep_both, torch_pruning_folded
 
-    chosen = checked_masks(masks)
+    chosen = checked_masks(masks, model)
     with torch_pruning_folded(model) as pruned:
         held = keep_both(chosen, pruned) or held_masks(given.loaded, given.selection)
         check_masks(model, held)

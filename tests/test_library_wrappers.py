@@ -101,3 +101,36 @@ def test_a_lazy_model_once_run_is_read_as_the_plain_one(train):
     plain.load_state_dict(lazy.state_dict())
     found, expected = (prunelimit.bounds(m, train, method="exact") for m in (lazy, plain))
     assert (found.ratio, found.lower, found.upper) == (expected.ratio, expected.lower, expected.upper)
+
+
+@pytest.mark.parametrize("wrap", WRAPPERS)
+@pytest.mark.parametrize("keyed", ["by the module", "by the wrapper"])
+def test_masks_of_a_wrapped_model_are_read_by_the_modules_names(model, train, wrap, keyed):
+    """The masks' names are the module's, and a mask keyed as the wrapper's state dict keys it
+    (``module.``/``_orig_mod.``) is read with the prefix stripped, as ``export`` reads it: the
+    module's name was refused by ``inputs_from`` ('mask names ['0.weight'] are not parameters of
+    the model; … such as '0.weight''), the wrapper's by ``train``, and ``inputs_from`` took the
+    wrapper's and held it under a name no parameter has, so nothing was held pruned."""
+    inner = copy.deepcopy(model)
+    wrapped = WRAPPERS[wrap](inner)
+    name = next(iter(prunelimit.prune(model, 0.5).masks))
+    key = name if keyed == "by the module" else next(k for k in wrapped.state_dict() if k.endswith(f".{name}"))
+    keep = prunelimit.prune(model, 0.5).masks[name]
+    given = prunelimit.inputs_from(wrapped, train, masks={key: keep})
+    assert given.loaded.masks.keys() == {name} and torch.equal(given.loaded.masks[name], keep)
+    prunelimit.train(wrapped, train, masks={key: keep}, epochs=1, l1=0.0)
+    assert bool((inner.get_parameter(name)[~keep] == 0).all())  # held pruned through training
+    assert bool((inner.get_parameter(name)[keep] != 0).all())
+
+
+def test_a_modules_own_name_that_starts_as_a_wrappers_prefix_is_kept(train):
+    """A submodule the model itself calls ``module`` is no wrapper: its mask keeps its name."""
+    torch.manual_seed(0)
+    own = nn.Sequential()
+    own.add_module("module", nn.Linear(64, 10))
+    keep = torch.rand(10, 64, generator=torch.Generator().manual_seed(0)) > 0.5
+    assert torch.equal(prunelimit.inputs_from(own, train, masks={"module.weight": keep}).loaded.masks["module.weight"],
+                       keep)
+    with pytest.raises(UsageError, match=r"^mask names \['weight'\] are not parameters of the model; masks must be "
+                                         r"keyed by parameter name such as 'module.weight'$"):
+        prunelimit.inputs_from(own, train, masks={"weight": keep})

@@ -297,11 +297,13 @@ class HessianOperator:
                 "the data loader is not deterministic (two passes over the analysis data gave "
                 "different losses); use a fixed order and no random augmentation"
             )
-        if tried:
-            why = ("the loss is not a per-sample mean (merging batches changed it)" if failure is None else
-                   f"the model or the loss fails on a chunk of {batch_size(chunks[0])} samples ({failure})")
-            warn(f"{why}, so HVPs walk your batches as given; pass chunk_samples='batches' to skip this "
-                 "check", stacklevel=3)
+        if tried:  # the fix is the caller's code: no command takes chunk_samples, which skips this check
+            why = ("the loss is not a per-sample mean (merging batches changed it), so HVPs walk your batches as "
+                   "given; return the batch's mean loss (a sum weighs each batch by its size once more)"
+                   if failure is None else
+                   f"the model or the loss fails on a chunk of {batch_size(chunks[0])} samples ({failure}), so HVPs "
+                   "walk your batches as given; let them take batches of any size to merge them")
+            warn(why, stacklevel=3)
         return batches
 
     def _pass_losses(self, batches: list[Batch]) -> np.ndarray:

@@ -46,9 +46,10 @@ def _named(model: nn.Module, names: Iterable[str]) -> dict[str, nn.Parameter]:
     params = dict(model.named_parameters())
     missing = [n for n in names if n not in params]
     if missing:
+        example = next(iter(params), "0.weight")  # one of the model's own: a fixed '0.weight' named the missing one
         raise UsageError(
             f"mask names {missing[:3]} are not parameters of the model; "
-            "masks must be keyed by parameter name such as '0.weight'"
+            f"masks must be keyed by parameter name such as {example!r}"
         )
     return {n: params[n] for n in names}
 

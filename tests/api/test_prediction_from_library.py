@@ -111,3 +111,32 @@ def test_a_saved_to_json_without_its_schema_says_how_to_save_it(model, train, co
         with pytest.raises(InputError, match="no schema key") as caught:
             call()
         assert "document('bounds', result.to_json())" in str(caught.value) and "--json" not in str(caught.value)
+
+
+def test_a_result_in_hand_where_a_saved_report_is_taken_says_what_to_give(model, train, computed, tmp_path):
+    """A verify or gate result given as ``prediction_from``, or any result as ``baseline``, was
+    refused as no file name ('prediction_from must be a file name, got VerifyReport(…)'),
+    without a fix; the message now names what to give, and that fix works."""
+    verified = prunelimit.verify(model, train, method="exact")
+    with pytest.raises(OptionError, match=r"^prediction_from takes a BoundsReport or the file name of a saved report, "
+                                          r"got a VerifyReport; give the BoundsReport it computed, "
+                                          r"prediction_from=report.bounds$"):
+        prunelimit.prune(model, "auto", train, prediction_from=verified)
+    assert prunelimit.prune(model, "auto", train, prediction_from=verified.bounds).requested == computed.ratio
+    verdict = prunelimit.gate(model, train, min_ratio=0.1, prediction_from=computed)  # holds no BoundsReport
+    with pytest.raises(OptionError, match=r"^prediction_from takes a BoundsReport or the file name of a saved report, "
+                                          r"got a GateReport; save it to a file with its schema key, json.dump\("
+                                          r"prunelimit.report.jsonout.document\('gate', report.to_json\(\)\), file\), "
+                                          r"and give the file's name$"):
+        prunelimit.verify(model, train, prediction_from=verdict)
+    with pytest.raises(OptionError, match=r"^baseline takes the file name of a saved report, got a BoundsReport; save "
+                                          r"it to a file .*document\('bounds', report.to_json\(\)\)"):
+        prunelimit.gate(model, train, baseline=computed, max_drop=0.1)
+    saved = tmp_path / "gate.json"
+    with open(saved, "w") as file:  # the fix as the message writes it
+        json.dump(document("gate", verdict.to_json()), file)
+    assert prunelimit.verify(model, train, prediction_from=saved).prediction.ratio == computed.ratio
+    assert prunelimit.gate(model, train, baseline=saved, max_drop=0.1, prediction_from=computed).passed
+    with pytest.raises(OptionError, match=r"^baseline takes the file name of a saved report, got a SpectrumReport; "
+                                          r"give a saved bounds, verify or gate report$"):
+        prunelimit.gate(model, train, baseline=computed.spectrum, max_drop=0.1)
