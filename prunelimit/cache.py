@@ -98,12 +98,15 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
               "selection": plain(inputs.selection), "spec": _keyed_spec(inputs.loaded.spec)}
     _update_json(digest, header)
     # The content of a file that holds code covers what the loaded tensors do not (TorchScript
-    # code, a pickled module's class names). Other files count by what was loaded from them
+    # code, a pickled module's class names) when that file is the model; with a model spec
+    # (--model) only its weights are read. Other files count by what was loaded from them
     # (below; their recorded specs and prunable set by the spec, data, loss and selection),
     # so a re-save of the same weights with another timestamp or optimizer state is a hit.
     path = inputs.loaded.path
-    holds_code = inputs.loaded.source in CODE_FORMATS and path is not None and Path(path).is_file()
+    holds_code = (inputs.loaded.source in CODE_FORMATS and inputs.loaded.spec is None and path is not None
+                  and Path(path).is_file())
     digest.update(b"checkpoint:" + (archive_fingerprint(path).encode() if holds_code else b"-"))
+    # a module a spec built (a trace a factory made) is keyed by its own code, not the file's
     if not (holds_code and inputs.loaded.source == "torchscript"):  # else that file is the module
         digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
     digest.update(b"structure:" + repr(inputs.model).encode())

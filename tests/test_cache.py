@@ -232,6 +232,32 @@ def test_torchscript_code_changed_with_the_same_weights_is_a_miss(cli, tmp_path)
     _assert_recomputed(cli, ckpt, cache, first, *args)
 
 
+# a trace whose gradient, not its loss, follows a scale the factory reads from the environment:
+# the loss of the first batch (the entry's witness) is the same for every scale
+TRACED_GRADIENT_SCALE_PY = (
+    "import os\nimport torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self, scale):\n"
+    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n"
+    "        self.scale = scale\n\n    def forward(self, x):\n        h = torch.relu(self.a(x))\n"
+    "        return self.b(h.detach() * (1 - self.scale) + h * self.scale)\n\n\n"
+    "def make():\n    return torch.jit.trace(Net(float(os.environ['PL_TRACE_SCALE'])), torch.zeros(2, 64))\n")
+
+
+def test_a_trace_a_factory_builds_for_a_torchscript_checkpoint_is_keyed_by_its_own_code(cli, tmp_path, monkeypatch):
+    """A TorchScript checkpoint read with --model: the factory's trace, not the archive, is the
+    model. The key skipped the trace's code as if the archive were the model, so gate served
+    the spectrum of another scale baked into the trace (0.804 cached vs 0.734 fresh)."""
+    code, ckpt, cache = tmp_path / "traced.py", tmp_path / "net.pt", tmp_path / "cache"
+    code.write_text(TRACED_GRADIENT_SCALE_PY)
+    torch.manual_seed(0)
+    torch.jit.save(torch.jit.script(_ReluNet()), ckpt)  # the same tensor names as the factory's Net
+    args = ("--trust-pickle", "--model", f"{code}:make", "--data", "digits:train", "--max-samples", 300)
+    monkeypatch.setenv("PL_TRACE_SCALE", "1")
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    monkeypatch.setenv("PL_TRACE_SCALE", "3")
+    result = _assert_recomputed(cli, ckpt, cache, first, *args)
+    assert "ignoring cache entry" not in result.stderr  # a miss of the key, not of the witness
+
+
 PICKLED_CLASS_PY = ("import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
                     "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n\n"
                     "    def forward(self, x):\n        return self.b(torch.{act}(self.a(x)))\n")
