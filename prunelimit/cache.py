@@ -618,6 +618,8 @@ class _Values:
         elif isinstance(obj, torch.nn.Module):  # one outside the model (in a list, a closure, the loss)
             self._tag("foreign module")
             _update_tensors(self.digest, label, sorted(obj.state_dict().items()))
+            # a trace's constants (a scale read when the loss's module was imported) live in its code
+            self._tag("scripted:" + ",".join(scripted_fingerprints(obj)))
             for name, module in obj.named_modules():
                 self.seen[id(module)] = module
                 self.module(name, module)

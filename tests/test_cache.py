@@ -1487,6 +1487,45 @@ def test_a_traced_module_keys_by_what_was_traced_into_it():
     assert key(1.0, nested=True) == key(1.0, nested=True) != key(3.0, nested=True)
 
 
+class _GradientMix(torch.nn.Module):
+    """The identity in value; the gradient through it is scaled by ``scale``."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, out):
+        return out.detach() * (1 - self.scale) + out * self.scale
+
+
+def test_a_traced_module_the_loss_uses_keys_by_what_was_traced_into_it():
+    """A loss whose module holds a trace (``MIX = torch.jit.trace(Mix(scale), ...)`` with the scale
+    read from a file as the module was imported): a module outside the model was keyed by its
+    tensors and attributes, and a trace keeps its constants in its code, so gate served the
+    spectrum of the old scale (0.804 cached vs 0.733 fresh; the first batch's loss, the
+    entry's witness, is the same for every scale). The key itself follows the trace now."""
+    import torch.nn.functional as F
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    x = torch.randn(20, 64, generator=torch.Generator().manual_seed(0))
+    data = (x, torch.arange(20) % 10)
+
+    def digest(scale: float) -> str:
+        mix = torch.jit.trace(_GradientMix(scale), torch.zeros(2, 10))
+
+        def loss(output, target):  # a criterion, as the library takes one
+            return F.cross_entropy(mix(output), target)
+
+        torch.manual_seed(0)
+        inputs = prunelimit.inputs_from(torch.nn.Sequential(torch.nn.Linear(64, 10)), data, loss=loss)
+        return split_key(input_key(inputs, "spectrum", CurvatureOptions()))[0]
+
+    assert digest(1.0) == digest(1.0) != digest(3.0)
+
+
 def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkeypatch):
     """``cfg.SCALE`` where ``cfg`` defines no ``SCALE`` but a module ``__getattr__`` that reads
     it from a JSON file (a lazy config): the file changed and gate served the old spectrum
