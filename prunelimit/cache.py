@@ -568,7 +568,12 @@ class _Values:
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
                             types.MethodDescriptorType)):
-            return self._tag(f"builtin:{_qualname(obj)}")
+            self._tag(f"builtin:{_qualname(obj)}")
+            # one bound to a value (``torch.tensor(3.0).mul``, ``(0.5).__mul__``) computes with it
+            owner = getattr(obj, "__self__", None)
+            if owner is not None and not isinstance(owner, (types.ModuleType, type)):
+                self.update(label, owner, depth + 1)
+            return
         if id(obj) in self.seen or depth > self.DEPTH:
             return self._tag(f"seen:{_qualname(type(obj))}")
         self.seen[id(obj)] = obj

@@ -435,6 +435,8 @@ ATTRIBUTE_VALUES = {
     "list": lambda v: [1, v], "dict": lambda v: {"scale": v}, "set": lambda v: {v, "x"},
     "object": _Settings, "decimal": lambda v: decimal.Decimal(str(v)),
     "date": lambda v: datetime.date(2000 + int(v), 1, 1),
+    # a builtin method bound to a value computes with that value: it was keyed by its name alone
+    "bound-builtin": lambda v: torch.tensor([v]).mul, "method-wrapper": lambda v: v.__mul__,
 }
 
 
