@@ -680,11 +680,20 @@ class _Values:
         return names
 
     def _class(self, label: str, cls: type, depth: int) -> None:
+        import types
+
         self._tag(f"class:{_qualname(cls)}")
         # by its module's file: a class defined in a notebook has none, and is the user's
         source = getattr(sys.modules.get(cls.__module__), "__file__", None)
         if cls.__module__ == "builtins" or (source is not None and _installed_code(source)):
             self.packages.add(cls.__module__.partition(".")[0])
+            # but not what the user's code put on it (``nn.Linear.forward = scaled_forward``); code
+            # its own package generated (a dataclass's ``__init__``, compiled from ``<string>``) is its own
+            patched = {f"{c.__qualname__}.{k}": v for c in cls.__mro__ for k, v in vars(c).items()
+                       if isinstance(v, types.FunctionType) and not _installed_code(v.__code__.co_filename)
+                       and str(v.__module__).partition(".")[0] != c.__module__.partition(".")[0]}
+            if patched:
+                self.update(label, patched, depth)
             return
         for base in cls.__mro__[1:]:
             self.update(label, base, depth)

@@ -1528,6 +1528,37 @@ def test_a_traced_module_the_loss_uses_keys_by_what_was_traced_into_it():
     assert digest(1.0) == digest(1.0) != digest(3.0)
 
 
+_PATCH = {"scale": 1.0}
+
+
+def _scaled_linear(self, x):
+    return torch.nn.functional.linear(x, self.weight, self.bias) * _PATCH["scale"]
+
+
+def test_a_method_the_users_code_puts_on_an_installed_class_is_keyed(monkeypatch):
+    """``nn.Linear.forward = scaled_forward`` (a patch of torch's class, as LoRA-style code does):
+    an installed class counted by its name alone, so the patch and the values it reads were
+    not keyed, and only the entry's witness (the first batch's loss) could catch a change."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+
+    def digest() -> str:
+        torch.manual_seed(0)
+        inputs = prunelimit.inputs_from(torch.nn.Sequential(torch.nn.Linear(64, 10)), data)
+        return split_key(input_key(inputs, "spectrum", CurvatureOptions()))[0]
+
+    plain = digest()
+    monkeypatch.setattr(torch.nn.Linear, "forward", _scaled_linear)
+    digests = []
+    for scale in (1.0, 1.0, 3.0):
+        monkeypatch.setitem(_PATCH, "scale", scale)
+        digests.append(digest())
+    assert plain != digests[0] == digests[1] != digests[2]
+
+
 def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkeypatch):
     """``cfg.SCALE`` where ``cfg`` defines no ``SCALE`` but a module ``__getattr__`` that reads
     it from a JSON file (a lazy config): the file changed and gate served the old spectrum
