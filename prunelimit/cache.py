@@ -69,11 +69,13 @@ CODE_FORMATS = ("torchscript", "module")
 
 
 def default_cache_dir() -> Path:
-    """``$PRUNELIMIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/prunelimit``, else ``~/.cache/prunelimit``."""
+    """``$PRUNELIMIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/prunelimit``, else ``~/.cache/prunelimit``;
+    a leading ``~`` is the home folder (a CI file's ``env:`` sets it unexpanded: it made a folder
+    named ``~`` in the checkout)."""
     if os.environ.get("PRUNELIMIT_CACHE_DIR"):
-        return Path(os.environ["PRUNELIMIT_CACHE_DIR"])
+        return Path(os.environ["PRUNELIMIT_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "prunelimit"
+    return Path(base).expanduser() / "prunelimit"
 
 
 # --------------------------------------------------------------------------- the key

@@ -928,6 +928,19 @@ def test_unusable_cache_dir_given_is_exit_2_before_work(cli, own_ckpt, tmp_path,
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("variable, value, folder", [("PRUNELIMIT_CACHE_DIR", "~/plcache", "plcache"),
+                                                     ("XDG_CACHE_HOME", "~/xdg", "xdg/prunelimit")])
+def test_a_cache_folder_set_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch, variable, value, folder):
+    """A CI file's ``env: PRUNELIMIT_CACHE_DIR: ~/plcache`` reaches the process unexpanded: the
+    entries went to a folder named ``~`` inside the working folder (the checkout)."""
+    from prunelimit.cache import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PRUNELIMIT_CACHE_DIR", raising=False)
+    monkeypatch.setenv(variable, value)
+    assert default_cache_dir() == tmp_path / "home" / folder
+
+
 def test_unusable_default_cache_dir_warns_and_runs_uncached(cli, own_ckpt, tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
