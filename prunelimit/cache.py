@@ -69,11 +69,13 @@ CODE_FORMATS = ("torchscript", "module")
 
 
 def default_cache_dir() -> Path:
-    """``$PRUNELIMIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/prunelimit``, else ``~/.cache/prunelimit``."""
+    """``$PRUNELIMIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/prunelimit``, else ``~/.cache/prunelimit``;
+    a leading ``~`` is the home folder (a CI file's ``env:`` sets it unexpanded: it made a folder
+    named ``~`` in the checkout)."""
     if os.environ.get("PRUNELIMIT_CACHE_DIR"):
-        return Path(os.environ["PRUNELIMIT_CACHE_DIR"])
+        return Path(os.environ["PRUNELIMIT_CACHE_DIR"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "prunelimit"
+    return Path(base).expanduser() / "prunelimit"
 
 
 # --------------------------------------------------------------------------- the key
@@ -98,12 +100,15 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
               "selection": plain(inputs.selection), "spec": _keyed_spec(inputs.loaded.spec)}
     _update_json(digest, header)
     # The content of a file that holds code covers what the loaded tensors do not (TorchScript
-    # code, a pickled module's class names). Other files count by what was loaded from them
+    # code, a pickled module's class names) when that file is the model; with a model spec
+    # (--model) only its weights are read. Other files count by what was loaded from them
     # (below; their recorded specs and prunable set by the spec, data, loss and selection),
     # so a re-save of the same weights with another timestamp or optimizer state is a hit.
     path = inputs.loaded.path
-    holds_code = inputs.loaded.source in CODE_FORMATS and path is not None and Path(path).is_file()
+    holds_code = (inputs.loaded.source in CODE_FORMATS and inputs.loaded.spec is None and path is not None
+                  and Path(path).is_file())
     digest.update(b"checkpoint:" + (archive_fingerprint(path).encode() if holds_code else b"-"))
+    # a module a spec built (a trace a factory made) is keyed by its own code, not the file's
     if not (holds_code and inputs.loaded.source == "torchscript"):  # else that file is the module
         digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
     digest.update(b"structure:" + repr(inputs.model).encode())
@@ -565,7 +570,12 @@ class _Values:
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
                             types.MethodDescriptorType)):
-            return self._tag(f"builtin:{_qualname(obj)}")
+            self._tag(f"builtin:{_qualname(obj)}")
+            # one bound to a value (``torch.tensor(3.0).mul``, ``(0.5).__mul__``) computes with it
+            owner = getattr(obj, "__self__", None)
+            if owner is not None and not isinstance(owner, (types.ModuleType, type)):
+                self.update(label, owner, depth + 1)
+            return
         if id(obj) in self.seen or depth > self.DEPTH:
             return self._tag(f"seen:{_qualname(type(obj))}")
         self.seen[id(obj)] = obj
@@ -615,6 +625,8 @@ class _Values:
         elif isinstance(obj, torch.nn.Module):  # one outside the model (in a list, a closure, the loss)
             self._tag("foreign module")
             _update_tensors(self.digest, label, sorted(obj.state_dict().items()))
+            # a trace's constants (a scale read when the loss's module was imported) live in its code
+            self._tag("scripted:" + ",".join(scripted_fingerprints(obj)))
             for name, module in obj.named_modules():
                 self.seen[id(module)] = module
                 self.module(name, module)
@@ -670,11 +682,20 @@ class _Values:
         return names
 
     def _class(self, label: str, cls: type, depth: int) -> None:
+        import types
+
         self._tag(f"class:{_qualname(cls)}")
         # by its module's file: a class defined in a notebook has none, and is the user's
         source = getattr(sys.modules.get(cls.__module__), "__file__", None)
         if cls.__module__ == "builtins" or (source is not None and _installed_code(source)):
             self.packages.add(cls.__module__.partition(".")[0])
+            # but not what the user's code put on it (``nn.Linear.forward = scaled_forward``); code
+            # its own package generated (a dataclass's ``__init__``, compiled from ``<string>``) is its own
+            patched = {f"{c.__qualname__}.{k}": v for c in cls.__mro__ for k, v in vars(c).items()
+                       if isinstance(v, types.FunctionType) and not _installed_code(v.__code__.co_filename)
+                       and str(v.__module__).partition(".")[0] != c.__module__.partition(".")[0]}
+            if patched:
+                self.update(label, patched, depth)
             return
         for base in cls.__mro__[1:]:
             self.update(label, base, depth)

@@ -232,6 +232,32 @@ def test_torchscript_code_changed_with_the_same_weights_is_a_miss(cli, tmp_path)
     _assert_recomputed(cli, ckpt, cache, first, *args)
 
 
+# a trace whose gradient, not its loss, follows a scale the factory reads from the environment:
+# the loss of the first batch (the entry's witness) is the same for every scale
+TRACED_GRADIENT_SCALE_PY = (
+    "import os\nimport torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self, scale):\n"
+    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n"
+    "        self.scale = scale\n\n    def forward(self, x):\n        h = torch.relu(self.a(x))\n"
+    "        return self.b(h.detach() * (1 - self.scale) + h * self.scale)\n\n\n"
+    "def make():\n    return torch.jit.trace(Net(float(os.environ['PL_TRACE_SCALE'])), torch.zeros(2, 64))\n")
+
+
+def test_a_trace_a_factory_builds_for_a_torchscript_checkpoint_is_keyed_by_its_own_code(cli, tmp_path, monkeypatch):
+    """A TorchScript checkpoint read with --model: the factory's trace, not the archive, is the
+    model. The key skipped the trace's code as if the archive were the model, so gate served
+    the spectrum of another scale baked into the trace (0.804 cached vs 0.734 fresh)."""
+    code, ckpt, cache = tmp_path / "traced.py", tmp_path / "net.pt", tmp_path / "cache"
+    code.write_text(TRACED_GRADIENT_SCALE_PY)
+    torch.manual_seed(0)
+    torch.jit.save(torch.jit.script(_ReluNet()), ckpt)  # the same tensor names as the factory's Net
+    args = ("--trust-pickle", "--model", f"{code}:make", "--data", "digits:train", "--max-samples", 300)
+    monkeypatch.setenv("PL_TRACE_SCALE", "1")
+    first = _doc(_gate(cli, ckpt, cache, *args))
+    monkeypatch.setenv("PL_TRACE_SCALE", "3")
+    result = _assert_recomputed(cli, ckpt, cache, first, *args)
+    assert "ignoring cache entry" not in result.stderr  # a miss of the key, not of the witness
+
+
 PICKLED_CLASS_PY = ("import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
                     "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n\n"
                     "    def forward(self, x):\n        return self.b(torch.{act}(self.a(x)))\n")
@@ -409,6 +435,8 @@ ATTRIBUTE_VALUES = {
     "list": lambda v: [1, v], "dict": lambda v: {"scale": v}, "set": lambda v: {v, "x"},
     "object": _Settings, "decimal": lambda v: decimal.Decimal(str(v)),
     "date": lambda v: datetime.date(2000 + int(v), 1, 1),
+    # a builtin method bound to a value computes with that value: it was keyed by its name alone
+    "bound-builtin": lambda v: torch.tensor([v]).mul, "method-wrapper": lambda v: v.__mul__,
 }
 
 
@@ -898,6 +926,19 @@ def test_unusable_cache_dir_given_is_exit_2_before_work(cli, own_ckpt, tmp_path,
     result = _gate(cli, own_ckpt, blocker / "cache", "--max-samples", 300)
     assert result.exit_code == 2 and "--no-cache" in result.stderr and "Traceback" not in result.stderr
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("variable, value, folder", [("PRUNELIMIT_CACHE_DIR", "~/plcache", "plcache"),
+                                                     ("XDG_CACHE_HOME", "~/xdg", "xdg/prunelimit")])
+def test_a_cache_folder_set_with_a_tilde_is_in_the_home_folder(tmp_path, monkeypatch, variable, value, folder):
+    """A CI file's ``env: PRUNELIMIT_CACHE_DIR: ~/plcache`` reaches the process unexpanded: the
+    entries went to a folder named ``~`` inside the working folder (the checkout)."""
+    from prunelimit.cache import default_cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PRUNELIMIT_CACHE_DIR", raising=False)
+    monkeypatch.setenv(variable, value)
+    assert default_cache_dir() == tmp_path / "home" / folder
 
 
 def test_unusable_default_cache_dir_warns_and_runs_uncached(cli, own_ckpt, tmp_path, monkeypatch):
@@ -1459,6 +1500,76 @@ def test_a_traced_module_keys_by_what_was_traced_into_it():
 
     assert key(1.0) == key(1.0) != key(3.0)
     assert key(1.0, nested=True) == key(1.0, nested=True) != key(3.0, nested=True)
+
+
+class _GradientMix(torch.nn.Module):
+    """The identity in value; the gradient through it is scaled by ``scale``."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, out):
+        return out.detach() * (1 - self.scale) + out * self.scale
+
+
+def test_a_traced_module_the_loss_uses_keys_by_what_was_traced_into_it():
+    """A loss whose module holds a trace (``MIX = torch.jit.trace(Mix(scale), ...)`` with the scale
+    read from a file as the module was imported): a module outside the model was keyed by its
+    tensors and attributes, and a trace keeps its constants in its code, so gate served the
+    spectrum of the old scale (0.804 cached vs 0.733 fresh; the first batch's loss, the
+    entry's witness, is the same for every scale). The key itself follows the trace now."""
+    import torch.nn.functional as F
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    x = torch.randn(20, 64, generator=torch.Generator().manual_seed(0))
+    data = (x, torch.arange(20) % 10)
+
+    def digest(scale: float) -> str:
+        mix = torch.jit.trace(_GradientMix(scale), torch.zeros(2, 10))
+
+        def loss(output, target):  # a criterion, as the library takes one
+            return F.cross_entropy(mix(output), target)
+
+        torch.manual_seed(0)
+        inputs = prunelimit.inputs_from(torch.nn.Sequential(torch.nn.Linear(64, 10)), data, loss=loss)
+        return split_key(input_key(inputs, "spectrum", CurvatureOptions()))[0]
+
+    assert digest(1.0) == digest(1.0) != digest(3.0)
+
+
+_PATCH = {"scale": 1.0}
+
+
+def _scaled_linear(self, x):
+    return torch.nn.functional.linear(x, self.weight, self.bias) * _PATCH["scale"]
+
+
+def test_a_method_the_users_code_puts_on_an_installed_class_is_keyed(monkeypatch):
+    """``nn.Linear.forward = scaled_forward`` (a patch of torch's class, as LoRA-style code does):
+    an installed class counted by its name alone, so the patch and the values it reads were
+    not keyed, and only the entry's witness (the first batch's loss) could catch a change."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+
+    def digest() -> str:
+        torch.manual_seed(0)
+        inputs = prunelimit.inputs_from(torch.nn.Sequential(torch.nn.Linear(64, 10)), data)
+        return split_key(input_key(inputs, "spectrum", CurvatureOptions()))[0]
+
+    plain = digest()
+    monkeypatch.setattr(torch.nn.Linear, "forward", _scaled_linear)
+    digests = []
+    for scale in (1.0, 1.0, 3.0):
+        monkeypatch.setitem(_PATCH, "scale", scale)
+        digests.append(digest())
+    assert plain != digests[0] == digests[1] != digests[2]
 
 
 def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkeypatch):
