@@ -15,7 +15,11 @@ from typing import Callable, Iterable, Iterator
 def first_line(exc: BaseException) -> str:
     """An exception in a few words for a one-line message: its type and its first line."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:160]}" if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    # cut at a word, marked: a line cut mid-word ('there is a high likelihood tha') reads as ours
+    line = text[0] if len(text[0]) <= 160 else text[0][:160].rsplit(" ", 1)[0] + " …"
+    return f"{type(exc).__name__}: {line}"
 
 
 class PrunelimitError(Exception):

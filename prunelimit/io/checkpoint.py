@@ -77,6 +77,10 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
         raise InputError(f"checkpoint {path} is a numpy {_NUMPY_FORMATS[kind]}, not a PyTorch or safetensors "
                          "checkpoint; save the weights with torch.save(model.state_dict(), FILE)")
     check_torch_file(path, "checkpoint")  # declared sizes, before anything inflates an entry or allocates
+    if is_exported_program(path):  # torch.load reads no data.pkl there: 'an internal miniz error'
+        raise InputError(f"checkpoint {path} is a torch.export program (torch.export.save), which is not read here; "
+                         "save the weights with torch.save(model.state_dict(), FILE) and give the architecture "
+                         "with --model FILE.py:FUNCTION")
     if is_torchscript(path):
         if not trust_pickle:
             raise InputError(
@@ -324,16 +328,28 @@ def _safetensors_meta(path: Path) -> dict[str, Any]:
     return {"pruned": pruned}
 
 
-def is_torchscript(path: Path) -> bool:
-    """A zip with TorchScript's ``code/`` folder or ``constants.pkl`` (torch's own test)."""
+def _archive_names(path: Path) -> list[str]:
+    """The names in a zip archive below its top folder (``[]`` for any other file)."""
     if not zipfile.is_zipfile(path):
-        return False
+        return []
     try:
         with zipfile.ZipFile(path) as z:
-            inner = [n.split("/", 1)[-1] for n in z.namelist()]
+            return [n.split("/", 1)[-1] for n in z.namelist()]
     except (zipfile.BadZipFile, OSError, ValueError):
-        return False
-    return any(n.startswith("code/") or n == "constants.pkl" for n in inner)
+        return []
+
+
+def is_torchscript(path: Path) -> bool:
+    """A zip with TorchScript's ``code/`` folder or ``constants.pkl`` (torch's own test)."""
+    return any(n.startswith("code/") or n == "constants.pkl" for n in _archive_names(path))
+
+
+def is_exported_program(path: Path) -> bool:
+    """A ``torch.export.save`` archive: a program graph (``models/*.json``, or the older
+    ``serialized_exported_program.json``), no pickle of a state dict."""
+    names = _archive_names(path)
+    return "data.pkl" not in names and any(
+        n == "archive_format" or n.startswith("models/") or n == "serialized_exported_program.json" for n in names)
 
 
 def _read_torchscript(path: Path) -> RawCheckpoint:

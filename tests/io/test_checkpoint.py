@@ -126,6 +126,17 @@ def test_a_numpy_archive_is_named_as_such(tmp_path, tiny_model, name):
         read_checkpoint(tmp_path / name)
 
 
+@pytest.mark.parametrize("name", ["m.pt2", "m.pt"])
+def test_a_torch_export_program_is_named_as_such_with_the_fix(tmp_path, tiny_model, name):
+    """torch.load read it as a damaged file: 'PytorchStreamReader failed locating file
+    data.pkl: … This is an internal miniz error … there is a high likelihood tha' (cut)."""
+    program = torch.export.export(tiny_model.eval(), (torch.randn(2, 64),))
+    torch.export.save(program, tmp_path / name)
+    with pytest.raises(InputError, match=r"is a torch\.export program \(torch\.export\.save\), which is not read "
+                                         r"here; save the weights with torch\.save\(model\.state_dict\(\), FILE\)"):
+        read_checkpoint(tmp_path / name, trust_pickle=True)
+
+
 def test_torch_prune_weight_orig_and_mask_are_folded(tmp_path, tiny_model):
     prune.l1_unstructured(tiny_model[0], "weight", amount=0.3)
     expected = tiny_model[0].weight.detach().clone()
