@@ -251,6 +251,28 @@ def test_a_layer_all_zeros_already_is_not_flagged_as_collapsed():
     assert " b " in line and "dead" not in line
 
 
+def test_a_layer_pruned_before_is_not_flagged_when_pruning_removes_only_its_zeros():
+    """A layer pruned before to 99.5 % (2 of 400 weights left, large ones): magnitude pruning at
+    ρ* = 0.5 removes its 398 zeros (they rank first) and nothing else, so it computes as it did,
+    yet it was flagged and warned about as emptied (the all-zeros exception missed it). Pruning
+    that also takes one of its 2 weights leaves it 99.75 % sparse and is still flagged."""
+    gen = torch.Generator().manual_seed(0)
+    big = torch.randn(600, generator=gen)
+    names = ["a", "b"]
+    curvature = exact_block_curvature(torch.eye(1000, dtype=torch.float64), parameter_blocks(names, [600, 400],
+                                                                                              names))
+    cost = BlockCost("exact", None, None, 0, 0.0)
+    for kept, flagged in ((torch.tensor([10.0, 10.0]), False), (torch.tensor([10.0, 1e-6]), True)):
+        pruned_before = torch.cat([kept, torch.zeros(398)])
+        rep = layer_shares(curvature, names, [big, pruned_before], MagnitudeProfile.from_tensors([big, pruned_before]),
+                           0.1, 0.5, cost)
+        a, b = rep.layers
+        # 500 removed in all: b's 398 zeros first, then the smallest of a (and b's 1e-6 weight)
+        assert b.sparsity_at_rho == (398 + flagged) / 400 > COLLAPSE_SPARSITY and not a.collapsed
+        assert b.collapsed == b.to_json()["collapsed"] == flagged
+        assert [" b " in line for line in rep.warnings] == ([True] if flagged else [])
+
+
 def test_a_layer_collapsed_on_the_layer_wise_path_is_not_told_to_prune_layer_wise():
     """On the layer-wise path every layer loses ceil(ρ·n_l) weights, so a 3-weight layer is
     emptied at ρ* = 0.7; the warning told the user to prune layer-wise (--scope layer), the

@@ -16,7 +16,8 @@ parameters, which has curvature but is never pruned):
   removes on the report's path (global: one ranking over all prunable weights, exactly
   ``ceil(ρ*·N)`` removed in all). Above ``COLLAPSE_SPARSITY`` the layer is flagged as
   collapsed: one-shot pruning that empties a layer cuts the network, whatever F says (a
-  layer all zeros already is not flagged: pruning leaves it as it was).
+  layer from which pruning removes only weights zero already is not flagged: it leaves the
+  layer as it was, all zeros or pruned before).
 * ``radius_share`` — the layer's share of ``R(ρ*)²``: the sum of squares of its removed
   weights over that of all removed weights (the shares sum to 1).
 * ``limit_alone`` — the largest ratio the theory allows for that layer alone, all other
@@ -63,13 +64,13 @@ class LayerShare:
     sparsity_at_rho: float | None
     radius_share: float | None
     limit_alone: float | None
-    empty: bool = False  # every weight already zero: pruning removes nothing from it
+    unchanged: bool = False  # pruning at ρ* removes only weights zero already: the layer stays as it was
 
     @property
     def collapsed(self) -> bool:
-        """Pruning at ρ* leaves the layer over ``COLLAPSE_SPARSITY`` sparse; a layer that was all
-        zeros before is not emptied by pruning (the network computes as it did)."""
-        return self.sparsity_at_rho is not None and self.sparsity_at_rho > COLLAPSE_SPARSITY and not self.empty
+        """Pruning at ρ* leaves the layer over ``COLLAPSE_SPARSITY`` sparse; a layer it removes
+        no non-zero weight from is not emptied by pruning (the network computes as it did)."""
+        return self.sparsity_at_rho is not None and self.sparsity_at_rho > COLLAPSE_SPARSITY and not self.unchanged
 
     def to_json(self) -> dict:
         return {"name": self.name, "params": self.params, "prunable": self.prunable, "trace": self.trace,
@@ -132,15 +133,15 @@ def layer_shares(
     widths = {b.name: b.params * _block_f(b, radius, epsilon, negative) for b in blocks} if defined else {}
     total_width = sum(widths.values())
     removed = _removed(path, weights, ratio) if defined else None
-    removed_sq = None if removed is None else sum(sq for _, sq in removed)
+    removed_sq = None if removed is None else sum(r.squares for r in removed)
     out = []
     for i, (name, w) in enumerate(zip(names, weights, strict=True)):
         b = curvature.get(name)
-        sparsity = None if removed is None else removed[i][0] / max(w.numel(), 1)
-        share = None if removed is None else (removed[i][1] / removed_sq if removed_sq > 0 else 0.0)
+        sparsity = None if removed is None else removed[i].count / max(w.numel(), 1)
+        share = None if removed is None else (removed[i].squares / removed_sq if removed_sq > 0 else 0.0)
         limit = None if b is None or epsilon is None else _limit_alone(b, w, epsilon, negative)
         out.append(replace(_share(name, int(w.numel()), True, b, widths, total_width, sparsity, share, limit),
-                           empty=not bool(w.detach().any())))
+                           unchanged=removed is not None and removed[i].nonzero == 0))
     prunable = set(names)
     for b in blocks:
         if b.name not in prunable:
@@ -164,13 +165,23 @@ def _block_f(block: BlockCurvature, radius: float, epsilon: float, negative: str
     return stat_dim_fraction(q.nodes, q.weights, radius, epsilon, negative=negative, signed=q.signed)
 
 
-def _removed(path: PruningPath, weights: Sequence[torch.Tensor], ratio: float) -> list[tuple[int, float]]:
-    """Per tensor: weights removed at ``ratio`` on ``path`` and the sum of their squares."""
+@dataclass(frozen=True)
+class _Removed:
+    """One tensor's weights removed at ρ*: how many, how many of them non-zero (a square can
+    underflow to 0, a count cannot), and the sum of their squares."""
+
+    count: int
+    nonzero: int
+    squares: float
+
+
+def _removed(path: PruningPath, weights: Sequence[torch.Tensor], ratio: float) -> list[_Removed]:
+    """Per tensor: what ``ratio`` on ``path`` removes from it."""
     out = []
     for w, keep in zip(weights, path.keep_masks(ratio), strict=True):
         gone = ~keep.reshape(-1).numpy()
         values = w.detach().to("cpu", torch.float64).reshape(-1).numpy()[gone]
-        out.append((int(gone.sum()), float(np.sum(values**2))))
+        out.append(_Removed(int(gone.sum()), int(np.count_nonzero(values)), float(np.sum(values**2))))
     return out
 
 
