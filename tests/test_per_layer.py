@@ -309,6 +309,25 @@ def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):
     assert "layers" not in plain  # only on request
 
 
+def test_every_per_layer_json_key_is_documented_and_every_documented_key_given(cli, own_ckpt):
+    """The guide's `--per-layer` section names each key of a `layers[]` item (its table's first
+    column) and of `layer_curvature` (its text), no more and no fewer: `name`, `prunable`,
+    `width`, the trace's ± and `layer_curvature`'s ratio, radius, scope and steps were given
+    but not documented."""
+    import re
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text(encoding="utf-8")
+    section = guide.split("### Where the limit comes from: `--per-layer`", 1)[1].split("\n## ", 1)[0]
+    table = re.findall(r"^\| (`[^|]*) \|", section, flags=re.M)
+    documented = {key for cell in table for key in re.findall(r"`(\w+)`", cell)}
+    text = section.split("`layer_curvature` in the JSON says which", 1)[1].split("a fixed plan", 1)[0]
+    doc = json.loads(cli("bounds", own_ckpt, "--per-layer", "--json", "--max-samples", 300, "--method", "slq",
+                         "--no-cache").stdout)
+    assert {key for item in doc["layers"] for key in item} == documented
+    assert set(doc["layer_curvature"]) <= set(re.findall(r"`(\w+)`", text))
+
+
 def test_cli_per_layer_bases_keep_to_basis_memory(cli, own_ckpt):
     """The blocks' Lanczos bases keep to --basis-memory as the spectrum's do: in groups that
     fit (the same blocks), and a block whose bases alone do not fit is refused naming it."""
