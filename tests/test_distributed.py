@@ -30,6 +30,7 @@ import torch
 import torch.multiprocessing as mp
 
 from prunelimit import api, distributed
+from prunelimit.cache import open_store
 from prunelimit.api.verification import measured_limit
 from prunelimit.inputs import load_inputs
 from prunelimit.report.jsonout import document
@@ -112,6 +113,10 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
     assert distributed.init_from_env()
     try:
         result = {"shard": list(distributed.shard_range(5)), "docs": _documents(ckpt), "timed": _timed(rank, ckpt)}
+        # rank 1's cache folder unusable (no store), rank 0's usable: a miss, then a hit on rank 0 only
+        store = open_store(Path(out) / "cache", True) if rank == 0 else None
+        result["one-store"] = [document("bounds", api.bounds(_inputs(ckpt), CONFIGS["exact"], store=store).to_json())
+                               for _ in range(2)]
         # The CLI inside the live group: launched() silences stdout off rank 0, and only
         # rank 0 writes the plot.
         result["cli"] = _cli(main, Path(out) / f"ok{rank}", ["bounds", ckpt, *ARGS, "--json", "--plot",
@@ -233,6 +238,17 @@ def test_ranks_take_one_choice_from_their_timings(runs):
     assert timed["budget"]["spectrum"]["stopped_by"] == timed["budget-parts"]["spectrum"]["stopped_by"] == "time-budget"
     assert timed["budget-parts"]["timing"]["stages"]["data_check"]["hvps"] > 3  # timed, then made
     _close(timed, ranks[1]["timed"])
+
+
+def test_a_rank_without_a_cache_folder_meets_the_others(runs):
+    """Only a rank with a store looked for an exact spectrum stored for the default method, a
+    collective the rank without one (its cache folder unusable: a warning, run uncached) never
+    joined: gloo aborted. Now both compute, on the miss and on rank 0's lone hit."""
+    ranks, single, _ = runs
+    for r in ranks:
+        assert len(r["one-store"]) == 2
+        for doc in r["one-store"]:
+            _close(doc, single["exact"])
 
 
 def test_only_rank_zero_prints_and_writes(runs):
