@@ -11,7 +11,8 @@ spread over probes, lose the relative precision of the estimates). Tolerance: sh
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
 per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
 under the same group checks that rank 1 prints nothing (its user code neither) and writes no file, and one on a
-bad checkpoint that the ranks give one error line between them and one exit code.
+bad checkpoint that the ranks give one error line between them and one exit code, as ranks
+given other curvature options do.
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
                                                          data="digits:train", batch_size=64, device="cpu")),
                             _refusal(lambda: load_inputs(ckpt, data="digits:train", batch_size=64, device="cpu",
                                                          max_samples=300 - 100 * rank))]
+        # ranks given other curvature options (a --config file that differs between nodes) refuse alike
+        result["options"] = _cli(main, Path(out) / f"options{rank}", ["bounds", ckpt, *ARGS, "--method", "slq",
+                                                                     "--iterations", str(8 + rank), "--runs", "1"])
         (Path(out) / f"rank{rank}.json").write_text(json.dumps(result))
     finally:
         distributed.dist.destroy_process_group()
@@ -308,6 +312,16 @@ def test_ranks_holding_different_inputs_refuse_alike(runs):
     assert model.startswith("the model's weights differ between the torchrun ranks")
     assert data.startswith("the batches of data differ between the torchrun ranks")
     assert ranks[1]["differ"] == ranks[0]["differ"]
+
+
+def test_ranks_given_other_options_refuse_alike(runs):
+    """Ranks running other plans (8 Lanczos steps on rank 0, 9 on rank 1) met in all-reduces
+    of other sizes: gloo aborted rank 0 and rank 1 reported an internal error (exit 5)."""
+    ranks, _, _ = runs
+    assert [r["options"]["exit"] for r in ranks] == [2, 2]
+    lines = [line for r in ranks for line in r["options"]["stderr"].splitlines()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "prunelimit: error: the curvature options differ between the torchrun ranks"), lines
 
 
 def test_a_time_budget_counts_from_the_outermost_origin(monkeypatch) -> None:
