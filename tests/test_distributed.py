@@ -11,7 +11,8 @@ spread over probes, lose the relative precision of the estimates). Tolerance: sh
 changes only the order of the float32 HVP/loss summations (about 1e-7 relative), and
 per-batch losses are bit-identical, so 1e-5 leaves two orders of margin. A CLI run
 under the same group checks that rank 1 prints nothing (its user code neither) and writes no file, and one on a
-bad checkpoint that the ranks give one error line between them and one exit code.
+bad checkpoint that the ranks give one error line between them and one exit code, as ranks
+given other curvature options do.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import torch
 import torch.multiprocessing as mp
 
 from prunelimit import api, distributed
+from prunelimit.cache import open_store
 from prunelimit.api.verification import measured_limit
 from prunelimit.inputs import load_inputs
 from prunelimit.report.jsonout import document
@@ -112,6 +114,10 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
     assert distributed.init_from_env()
     try:
         result = {"shard": list(distributed.shard_range(5)), "docs": _documents(ckpt), "timed": _timed(rank, ckpt)}
+        # rank 1's cache folder unusable (no store), rank 0's usable: a miss, then a hit on rank 0 only
+        store = open_store(Path(out) / "cache", True) if rank == 0 else None
+        result["one-store"] = [document("bounds", api.bounds(_inputs(ckpt), CONFIGS["exact"], store=store).to_json())
+                               for _ in range(2)]
         # The CLI inside the live group: launched() silences stdout off rank 0, and only
         # rank 0 writes the plot.
         result["cli"] = _cli(main, Path(out) / f"ok{rank}", ["bounds", ckpt, *ARGS, "--json", "--plot",
@@ -129,6 +135,9 @@ def _worker(rank: int, port: int, ckpt: str, out: str) -> None:
                                                          data="digits:train", batch_size=64, device="cpu")),
                             _refusal(lambda: load_inputs(ckpt, data="digits:train", batch_size=64, device="cpu",
                                                          max_samples=300 - 100 * rank))]
+        # ranks given other curvature options (a --config file that differs between nodes) refuse alike
+        result["options"] = _cli(main, Path(out) / f"options{rank}", ["bounds", ckpt, *ARGS, "--method", "slq",
+                                                                     "--iterations", str(8 + rank), "--runs", "1"])
         (Path(out) / f"rank{rank}.json").write_text(json.dumps(result))
     finally:
         distributed.dist.destroy_process_group()
@@ -235,6 +244,17 @@ def test_ranks_take_one_choice_from_their_timings(runs):
     _close(timed, ranks[1]["timed"])
 
 
+def test_a_rank_without_a_cache_folder_meets_the_others(runs):
+    """Only a rank with a store looked for an exact spectrum stored for the default method, a
+    collective the rank without one (its cache folder unusable: a warning, run uncached) never
+    joined: gloo aborted. Now both compute, on the miss and on rank 0's lone hit."""
+    ranks, single, _ = runs
+    for r in ranks:
+        assert len(r["one-store"]) == 2
+        for doc in r["one-store"]:
+            _close(doc, single["exact"])
+
+
 def test_only_rank_zero_prints_and_writes(runs):
     ranks, single, tmp = runs
     assert [r["cli"]["exit"] for r in ranks] == [0, 0]
@@ -292,6 +312,16 @@ def test_ranks_holding_different_inputs_refuse_alike(runs):
     assert model.startswith("the model's weights differ between the torchrun ranks")
     assert data.startswith("the batches of data differ between the torchrun ranks")
     assert ranks[1]["differ"] == ranks[0]["differ"]
+
+
+def test_ranks_given_other_options_refuse_alike(runs):
+    """Ranks running other plans (8 Lanczos steps on rank 0, 9 on rank 1) met in all-reduces
+    of other sizes: gloo aborted rank 0 and rank 1 reported an internal error (exit 5)."""
+    ranks, _, _ = runs
+    assert [r["options"]["exit"] for r in ranks] == [2, 2]
+    lines = [line for r in ranks for line in r["options"]["stderr"].splitlines()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "prunelimit: error: the curvature options differ between the torchrun ranks"), lines
 
 
 def test_a_time_budget_counts_from_the_outermost_origin(monkeypatch) -> None:

@@ -27,6 +27,7 @@ from prunelimit.api.options import (
     MemoryUse,
     SolverChoice,
     check_plan,
+    check_same_on_every_rank,
     choose_solver,
     curvature_steps,
     memory_budget_mb,
@@ -47,7 +48,7 @@ from prunelimit.sparse.exporter import ExportReport, export
 __all__ = [
     "CPU_MEMORY_BUDGET_MB", "DEFAULT_PRESSURES", "METHODS", "PRUNE_FORMATS", "BoundsReport", "CurvatureData",
     "CurvatureOptions", "ExportReport", "GateReport", "HyperfluxReport", "InfoReport", "LayerInfo", "LimitTarget", "MeasuredLimit", "MemoryUse", "PruneReport",
-    "ResolvedRatio", "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "check_plan", "check_verify_options", "choose_solver", "curvature_steps", "export",
+    "ResolvedRatio", "SolverChoice", "SpectrumReport", "StartingPoint", "VerifyReport", "bounds", "check_plan", "check_same_on_every_rank", "check_verify_options", "choose_solver", "curvature_steps", "export",
     "first_order_change", "gate", "hyperflux", "imp", "info", "layer_breakdown", "limit_target", "measured_limit", "memory_budget_mb", "nplh",
     "parse_region", "prune", "prune_outputs", "require_data", "resolve_ratio", "run_hyperflux", "spectrum", "spectrum_layers", "spectrum_report",
     "starting_point",

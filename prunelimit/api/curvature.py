@@ -1089,9 +1089,11 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # The default method reads an exact spectrum stored for these inputs under any of its
     # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
     # than the bounds before it paid for the same dense Hessian again).
-    exact_key = result_key(inputs, replace(options, method="exact"), store, "spectrum") \
-        if found is None and store is not None and options.method == "default" and not _fixed_plan(options) else None
-    if exact_key is not None:
+    # Asked whether this rank has a store or not: under torchrun the lookup is a collective,
+    # and a rank whose cache folder is unusable (no store) must still meet the others in it.
+    read_exact = found is None and options.method == "default" and not _fixed_plan(options)
+    exact_key = result_key(inputs, replace(options, method="exact"), store, "spectrum") if read_exact else None
+    if read_exact:
         found = stored_result(store, exact_key, "spectrum", SpectrumReport,
                               lambda rep: _exact_for_default(rep, inputs, options), check)
     total = total_samples(inputs.batches)

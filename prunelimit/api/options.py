@@ -139,6 +139,18 @@ SPECTRUM_ONLY = ("method", "iterations", "runs", "hvp", "memory_budget_mb", "bas
                  "tolerance", *_ADAPTIVE_ONLY, "hessian_samples")
 
 
+def check_same_on_every_rank(options: CurvatureOptions) -> None:
+    """Under torchrun, a ``UsageError`` on every rank alike when the ranks' curvature options
+    differ (a ``--config`` file or a flag that is not the same on every node): ranks that run
+    other plans meet in collectives of other sizes, and gloo aborted with an internal error.
+    One collective (a plain process: none)."""
+    from prunelimit.distributed import all_agree
+
+    if not all_agree(repr(options)):
+        raise UsageError("the curvature options differ between the torchrun ranks (a --config file or an option "
+                         "that is not the same on every node): give every rank the same options")
+
+
 def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
     """Refuse an option the caller set (``given``: field names) that the plan would ignore:
     the adaptive budgets beside a fixed plan (``method`` ``exact`` or ``paper``,

@@ -802,6 +802,7 @@ def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
     typed = {_CURVATURE_FIELDS.get(name, name) for name, where in o.given.items() if where == "on the command line"}
     with flag_names(**_CURVATURE_FLAGS):
         api.check_plan(options, typed)
+    api.check_same_on_every_rank(options)
     return options
 
 
