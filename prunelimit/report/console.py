@@ -381,6 +381,16 @@ def prediction_behind(rep) -> str | None:
     return f"{stated}; pruned to {pct(rep.achieved)}: whole weights, {whole}, and zeros the model held"
 
 
+def acc_drop_warning(rep) -> str | None:
+    """The warning of a predicted ratio that lost more accuracy than ``--acc-drop`` (what it was,
+    what it lost, what to do); ``None`` when it kept within it or was not checked."""
+    if not rep.acc_drop_exceeded:
+        return None
+    return (f"{prediction_behind(rep)}; that lost {rep.accuracy_drop:.2f} accuracy points, more than --acc-drop "
+            f"{rep.acc_drop:g}; prune less (--ratio lower or a number), fine-tune (--finetune-epochs N), or check "
+            "the prediction with `prunelimit verify`")
+
+
 def render_prune(rep) -> None:
     table = folding_table("layer", "total", "zeros", "sparsity", title=f"Pruned to {pct(rep.achieved)} removed ({rep.scope}, ratio {rep.ratio_source})")
     for layer in rep.layers:
