@@ -117,6 +117,26 @@ def test_prune_auto_reports_an_accuracy_drop_beyond_acc_drop(cli, tmp_path):
     assert (tmp_path / "s.pt").is_file()  # the pruned file is still written: the verdict is about its quality
 
 
+def test_the_acc_drop_warning_is_in_the_json_and_the_html_report_as_on_the_console(cli, tmp_path):
+    """`prune --ratio auto` past --acc-drop printed its warning (what the ratio was, what it lost,
+    what to do) on stderr only: `--report` showed no such warning and `--json` listed none. It is
+    now one of the report's warnings: on stderr once, in the JSON and in the page's Warnings."""
+    from html import escape
+
+    report = _fake_report(tmp_path / "b.json", 0.97)
+    run = cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", tmp_path / "p.pt", "--report",
+              tmp_path / "r")
+    assert run.exit_code == 0, run.stderr
+    said = [line for line in run.stderr.splitlines() if "more than --acc-drop 0.5" in line]
+    assert len(said) == 1 and said[0].startswith("prunelimit: warning: ρ* = 97.00 %"), run.stderr
+    warning = said[0].removeprefix("prunelimit: warning: ")
+    page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    listed = page.split("<h2>Warnings</h2>", 1)[1].split("</ul>", 1)[0]
+    assert f"<li>{escape(warning)}</li>" in listed
+    doc = _doc(cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", tmp_path / "q.pt", "--json"))
+    assert doc["warnings"][-1] == warning and doc["acc_drop_exceeded"] is True
+
+
 def test_prune_auto_within_acc_drop_passes_strict(cli, tmp_path):
     report = _fake_report(tmp_path / "b.json", 0.10)
     doc = _doc(cli("prune", EXAMPLE, "--ratio", "auto", "--from", report, "-o", tmp_path / "p.pt", "--strict",

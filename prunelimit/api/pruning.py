@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,7 @@ def prune(
     from prunelimit.pruning.masks import (
         overall_ratio, pruning_held, sparsity_table, to_prune_state_dict,
     )
+    from prunelimit.report.console import acc_drop_warning
 
     start = time.perf_counter()
     ratio = check_ratio(ratio)
@@ -222,12 +224,15 @@ def prune(
     # counted in what was saved: fine-tuning moves a weight that was zero but not masked
     layers = sparsity_table(inputs.model, inputs.selection)
     removed = removed_on_path(ratio, scope, [p for _, p in prunable_parameters(inputs.model, inputs.selection)])
-    return PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
-                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                       inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed),
-                                         *_weights_only_warnings(inputs, outputs),
-                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
-                       uncertainty, time.perf_counter() - start)
+    rep = PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
+                      str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
+                      inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed),
+                                        *_weights_only_warnings(inputs, outputs),
+                                        *unchecked_prediction(acc_drop, before, after))), spectrum,
+                      uncertainty, time.perf_counter() - start)
+    exceeded = acc_drop_warning(rep)
+    # in the report's warnings, so its JSON and its HTML page say it as the console does
+    return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))
 
 
 def pruned_meta(ratio: float, source: str, scope: str, finetune_epochs: int, selection: "ParamSelection",

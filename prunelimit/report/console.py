@@ -101,11 +101,30 @@ def cost(spectrum) -> str:
     return f"{spectrum.hvps:,} HVPs in {spectrum.seconds:.1f} s" + (hit if spectrum.cached else "")
 
 
+class _FoldingTable(Table):
+    """A table that, where its columns cannot all fold to the width (many columns on a narrow
+    terminal), is printed one row at a time as "column | value" lines: rich laid it out wider
+    than the width and the console cut its right side off (per-layer's "alone ρ*" column, even
+    at COLUMNS=60)."""
+
+    def __rich_console__(self, console, options):
+        widths = self._calculate_column_widths(console, options.update_width(options.max_width - self._extra_width))
+        if sum(widths) + self._extra_width <= options.max_width:
+            yield from super().__rich_console__(console, options)
+            return
+        stacked = Table(Column(overflow="fold"), Column(overflow="fold"), title=self.title, show_header=False)
+        cells = [list(column.cells) for column in self.columns]
+        for row in range(self.row_count):
+            for n, column in enumerate(self.columns):
+                stacked.add_row(column.header, cells[n][row], end_section=n == len(self.columns) - 1)
+        yield stacked
+
+
 def folding_table(*columns: str | Column, title: str | None = None) -> Table:
     """A rich table whose cells fold onto more lines where the width runs short, never cut
     with "…": rich's default cut numbers and names ("123,456,0…", "4096×301…") on a narrow
     terminal or COLUMNS. Rich narrows the widest column first, usually the names."""
-    return Table(*(Column(c, overflow="fold") if isinstance(c, str) else c for c in columns), title=title)
+    return _FoldingTable(*(Column(c, overflow="fold") if isinstance(c, str) else c for c in columns), title=title)
 
 
 def render_info(rep) -> None:
@@ -379,6 +398,16 @@ def prediction_behind(rep) -> str | None:
         stated += ", incomplete: not the shift of ρ* a Hessian over a subset gives"
     whole = "ceil(ρ·n) of each layer's n" if rep.scope == "layer" else "ceil(ρ·N) of N"
     return f"{stated}; pruned to {pct(rep.achieved)}: whole weights, {whole}, and zeros the model held"
+
+
+def acc_drop_warning(rep) -> str | None:
+    """The warning of a predicted ratio that lost more accuracy than ``--acc-drop`` (what it was,
+    what it lost, what to do); ``None`` when it kept within it or was not checked."""
+    if not rep.acc_drop_exceeded:
+        return None
+    return (f"{prediction_behind(rep)}; that lost {rep.accuracy_drop:.2f} accuracy points, more than --acc-drop "
+            f"{rep.acc_drop:g}; prune less (--ratio lower or a number), fine-tune (--finetune-epochs N), or check "
+            "the prediction with `prunelimit verify`")
 
 
 def render_prune(rep) -> None:

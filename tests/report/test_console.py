@@ -222,3 +222,25 @@ def test_law_nplh_names_its_prunable_set_as_the_flag_is_typed(cli, own_ckpt) -> 
     assert console.measured_setting("seed", 0) == "seed 0"
     with library_call():
         assert console.measured_setting("exclude", ["2"]) == "exclude=('2',)"
+
+
+@pytest.mark.parametrize("width", [40, 60])
+def test_a_table_too_wide_to_fold_prints_a_row_as_column_and_value_lines(width, capsys, monkeypatch):
+    """`bounds --per-layer` at COLUMNS=60 (or 40): its eight columns could not all fold to the
+    width, rich laid the table out wider and the console cut its right side, the whole
+    "alone ρ*" column and part of the title; such a table now prints each row as
+    "column │ value" lines, every value whole, no line past the width."""
+    from types import SimpleNamespace as NS
+
+    layer = NS(name="0.weight", params=2048, trace=15.82, trace_plus_minus=None, lambda_max=2.871,
+               share_of_width=0.8589, sparsity_at_rho=0.9399, collapsed=False, radius_share=0.8926, limit_alone=0.9312)
+    cost = NS(method="exact", steps=None, probes=None, hvps=0, seconds=1.0, cached=False)
+    monkeypatch.setenv("COLUMNS", str(width))
+    console.render_layers(NS(ratio=0.9183, scope="global", layers=[layer], cost=cost, block_diagonal_f=None))
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= width
+    shown = {tuple(cell.strip() for cell in line.split("│")[1:-1]) for line in out.splitlines()}
+    assert {("layer", "0.weight"), ("params", "2,048"), ("trace (± 95 %)", "15.82"), ("λmax", "2.871"),
+            ("width share", "85.89 %"), ("removed at ρ*", "93.99 %"), ("R² share", "89.26 %"),
+            ("alone ρ*", "93.12 %")} <= shown, out
+    assert "(global path)" in " ".join(out.split())
