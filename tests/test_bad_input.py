@@ -804,6 +804,13 @@ OTHER_CASES = [
                                     "--log", "{existing_csv}"), 2, "--force"),
     Case("error-fit/plot-no-folder", _p("law", "error-fit", "{err_text}", "--plot", "{dir}/nope/f.png"), 2,
          "does not exist"),
+    # '-', a Unix filter's standard input, where no file has that name: it read as a missing file
+    Case("info/checkpoint-stdin", _p("info", "-"), 3, "checkpoint - names standard input, which prunelimit does not "
+         "read; save it to a file and name that file"),
+    Case("bounds/config-stdin", _p("bounds", G, "--config", "-"), 2, "config file - names standard input"),
+    Case("info/data-stdin", _p("info", G, "--data", "tensors:-"), 3, "data file - names standard input"),
+    Case("nplh-fit/points-stdin", _p("law", "nplh-fit", "-"), 3, "points file - names standard input"),
+    Case("error-fit/points-stdin", _p("law", "error-fit", "-"), 3, "points file - names standard input"),
 ]
 
 CASES = _ckpt_cases() + OTHER_CASES
