@@ -811,6 +811,10 @@ OTHER_CASES = [
     Case("info/data-stdin", _p("info", G, "--data", "tensors:-"), 3, "data file - names standard input"),
     Case("nplh-fit/points-stdin", _p("law", "nplh-fit", "-"), 3, "points file - names standard input"),
     Case("error-fit/points-stdin", _p("law", "error-fit", "-"), 3, "points file - names standard input"),
+    # it made a folder '-' in the current one, every entry was refused as standard output: exit 0, uncached
+    Case("gate/cache-dir-stdout", _p("gate", G, "--min-ratio", "0.1", "--cache-dir", "-"), 2,
+         "cache folder -: '-' is standard output, never a folder; name a folder; pass another --cache-dir or "
+         "--no-cache"),
 ]
 
 CASES = _ckpt_cases() + OTHER_CASES
