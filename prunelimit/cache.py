@@ -804,6 +804,8 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
 def _folder_problem(path: Path) -> str | None:
     import tempfile
 
+    if path.parts[:1] == ("-",):  # as for every output (io.atomic.refuse_stdout); it made a folder '-' whose
+        return "'-' is standard output, never a folder; name a folder"  # every entry was then refused
     # a file in the way is named, not reported as mkdir's "File exists" or "Not a directory"
     blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:

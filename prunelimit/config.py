@@ -31,7 +31,11 @@ def read_config(path: str | Path) -> dict[str, Any]:
     require_file(path, "config file", UsageError)  # configuration, not model input: exit 2
     check_file_size(path, MAX_CONFIG_BYTES, "config file", UsageError)
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"), f"config file {path}")
+        raw = path.read_bytes()
+    except OSError as exc:  # no read permission: read while click parses, outside the CLI's error handling
+        raise UsageError(f"config file {path} cannot be read ({exc.strerror or exc}); check its permissions") from None
+    try:
+        data = load_yaml(raw.decode("utf-8"), f"config file {path}")
     except UsageError:  # too deep or too many aliases: load_yaml's own message
         raise
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, an integer of > 4300 digits

@@ -581,10 +581,19 @@ def _check_new_key(lines: dict[str, int], key: "yaml.ScalarEvent", what: str) ->
     lines[key.value] = line
 
 
+def refuse_standard_input(path: Path, what: str, error: type[PrunelimitError] = InputError) -> None:
+    """Refuse ``-``, a Unix filter's name for standard input, unless a file has that name: it
+    read as a missing file ("config file - not found"), which hides that inputs are files."""
+    if str(path) == "-" and not path.exists():
+        raise error(f"{what} - names standard input, which prunelimit does not read; save it to a file and name "
+                    "that file")
+
+
 def require_file(path: Path, what: str, error: type[PrunelimitError] = InputError) -> None:
     """Refuse a path that is no regular file, saying what is there instead: "not found" for a
     path that exists (a folder, a FIFO) would send the user looking for the wrong fix, and
     a device or FIFO never ends or blocks the reader forever."""
+    refuse_standard_input(path, what, error)
     try:
         info = path.stat()
     except FileNotFoundError:
@@ -602,6 +611,7 @@ def check_file_size(path: Path, limit: int, what: str, error: type[PrunelimitErr
     """Refuse a file larger than ``limit`` bytes before reading it (a missing file or a folder
     passes: the reader names those), and one that is no regular file: a device such as
     /dev/zero has size 0 and never ends, a FIFO blocks the reader forever."""
+    refuse_standard_input(path, what, error)
     try:
         info = path.stat()
     except OSError:

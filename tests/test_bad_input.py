@@ -14,6 +14,7 @@ import math
 import os
 import pickle
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -803,6 +804,17 @@ OTHER_CASES = [
                                     "--log", "{existing_csv}"), 2, "--force"),
     Case("error-fit/plot-no-folder", _p("law", "error-fit", "{err_text}", "--plot", "{dir}/nope/f.png"), 2,
          "does not exist"),
+    # '-', a Unix filter's standard input, where no file has that name: it read as a missing file
+    Case("info/checkpoint-stdin", _p("info", "-"), 3, "checkpoint - names standard input, which prunelimit does not "
+         "read; save it to a file and name that file"),
+    Case("bounds/config-stdin", _p("bounds", G, "--config", "-"), 2, "config file - names standard input"),
+    Case("info/data-stdin", _p("info", G, "--data", "tensors:-"), 3, "data file - names standard input"),
+    Case("nplh-fit/points-stdin", _p("law", "nplh-fit", "-"), 3, "points file - names standard input"),
+    Case("error-fit/points-stdin", _p("law", "error-fit", "-"), 3, "points file - names standard input"),
+    # it made a folder '-' in the current one, every entry was refused as standard output: exit 0, uncached
+    Case("gate/cache-dir-stdout", _p("gate", G, "--min-ratio", "0.1", "--cache-dir", "-"), 2,
+         "cache folder -: '-' is standard output, never a folder; name a folder; pass another --cache-dir or "
+         "--no-cache"),
 ]
 
 CASES = _ckpt_cases() + OTHER_CASES
@@ -893,6 +905,32 @@ def test_factory_named_by_a_file_runs_only_when_typed(cli, tmp_path):
     result = cli("info", ckpt, "--model", f"{factory}:make")
     assert result.exit_code == 0, result.stderr
     assert marker.exists()  # the user asked for it
+
+
+def _without_read_permission() -> list[str]:
+    """A command prefix under which a file of mode 000 cannot be read: none for a user, and for
+    root (who reads any file) setpriv dropping the capabilities that let it."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: every file is readable")
+    drop = "-dac_override,-dac_read_search"
+    return ["setpriv", "--bounding-set", drop, "--inh-caps", drop]
+
+
+def test_process_unreadable_config_is_one_line_exit_2(tmp_path):
+    """A --config file without read permission is a usage error naming it (exit 2). It is read
+    while click parses the options, outside the CLI's error handling: it was a PermissionError
+    traceback and exit 1, which CI reads as a failed gate."""
+    config = tmp_path / "ci.yaml"
+    config.write_text("min_ratio: 0.1\n")
+    config.chmod(0o000)
+    proc = subprocess.run([*_without_read_permission(), sys.executable, "-m", "prunelimit", "gate", EXAMPLE_CKPT,
+                           "--config", config], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr[-2000:]
+    assert proc.stderr == f"prunelimit: error: config file {config} cannot be read (Permission denied); check its " \
+                          "permissions\n"
 
 
 def test_process_user_code_exit_is_exit_3(corpus):

@@ -237,9 +237,9 @@ def _tensors(spec: Spec):
             with np.load(path, allow_pickle=False) as data:
                 obj = {k: data[k] for k in data.files}
         elif kind == "safetensors":  # holds only tensors, each checked against the bytes stored
-            from safetensors.torch import load_file
+            from prunelimit.io.safetensors_bytes import read_safetensors
 
-            obj = load_file(str(path))
+            obj = read_safetensors(path)[0]
         else:
             obj = load_quietly(path, weights_only=True)
     except pickle.UnpicklingError as exc:

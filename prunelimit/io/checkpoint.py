@@ -294,28 +294,26 @@ def _tensors(path: Path, mapping: Mapping) -> dict[str, Tensor]:
 
 def _read_safetensors(path: Path) -> RawCheckpoint:
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
 
-    from prunelimit.sparse.sparse_file import read_sparse, sparse_header
+    from prunelimit.io.safetensors_bytes import read_safetensors
+    from prunelimit.sparse.sparse_file import FORMAT, decode_sparse
 
     try:
-        if sparse_header(path) is not None:  # written by `prunelimit export`: weights, masks, spec and meta
-            sparse = read_sparse(path)
-            return RawCheckpoint(path, "sparse", state_dict=sparse.state_dict, masks=sparse.masks,
-                                 model_spec=sparse.model_spec, meta=_meta(path, sparse.meta))
-        return RawCheckpoint(path, "safetensors", state_dict=load_file(str(path)), meta=_safetensors_meta(path))
+        tensors, metadata = read_safetensors(path)
     except (SafetensorError, OSError, ValueError) as exc:
         raise InputError(f"checkpoint {path} is not a readable safetensors file ({first_line(exc)})") from None
+    if metadata.get("format") == FORMAT:  # written by `prunelimit export`: weights, masks, spec and meta
+        sparse = decode_sparse(path, metadata, tensors)
+        return RawCheckpoint(path, "sparse", state_dict=sparse.state_dict, masks=sparse.masks,
+                             model_spec=sparse.model_spec, meta=_meta(path, sparse.meta))
+    return RawCheckpoint(path, "safetensors", state_dict=tensors, meta=_safetensors_meta(path, metadata))
 
 
-def _safetensors_meta(path: Path) -> dict[str, Any]:
+def _safetensors_meta(path: Path, metadata: Mapping[str, str]) -> dict[str, Any]:
     """``{"pruned": ...}`` from a plain safetensors file's metadata (``SAFETENSORS_PRUNED``), else ``{}``."""
     import json
 
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        text = (handle.metadata() or {}).get(SAFETENSORS_PRUNED)
+    text = metadata.get(SAFETENSORS_PRUNED)
     if text is None:
         return {}
     try:

@@ -235,29 +235,25 @@ def _json_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def sparse_header(path: Path) -> dict[str, str] | None:
-    """The metadata of a safetensors file when it is a sparse export, else ``None``."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    return metadata if metadata.get("format") == FORMAT else None
-
-
 def read_sparse(path: str | Path) -> SparseContents:
     """Read an exported file back; ``InputError`` naming the damage when it is not a valid one."""
     from safetensors import SafetensorError
-    from safetensors.torch import load_file
+
+    from prunelimit.io.safetensors_bytes import read_safetensors
 
     path = Path(path)
     try:
-        header = sparse_header(path)
-        if header is None:
-            raise InputError(f"{path} is not a prunelimit sparse file (no {FORMAT} header); "
-                             "write one with `prunelimit export`")
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError) as exc:
+        tensors, header = read_safetensors(path)
+    except (SafetensorError, OSError, ValueError) as exc:
         raise InputError(f"{path} is not a readable safetensors file ({type(exc).__name__}: {exc})") from None
+    if header.get("format") != FORMAT:
+        raise InputError(f"{path} is not a prunelimit sparse file (no {FORMAT} header); "
+                         "write one with `prunelimit export`")
+    return decode_sparse(path, header, tensors)
+
+
+def decode_sparse(path: Path, header: Mapping[str, str], tensors: dict[str, Tensor]) -> SparseContents:
+    """The contents of the sparse export ``path`` from its safetensors metadata and tensors."""
     try:
         contents = _decode_file(header, tensors)
     except (ValueError, TypeError, KeyError) as exc:
@@ -270,7 +266,7 @@ def read_sparse(path: str | Path) -> SparseContents:
     return contents
 
 
-def _decode_file(header: dict[str, str], tensors: dict[str, Tensor]) -> SparseContents:
+def _decode_file(header: Mapping[str, str], tensors: dict[str, Tensor]) -> SparseContents:
     entries = json.loads(header.get("tensors", "null"))
     meta = json.loads(header.get("meta", "{}"))
     if not isinstance(entries, list) or not isinstance(meta, dict):

@@ -248,9 +248,8 @@ def test_tied_weights_are_stored_once_and_come_back_tied(tmp_path):
     """The tied tensor is stored once (the file holds one copy, its alias no bytes) and
     ``load_sparse`` gives it back as one tensor under both names, in state-dict order; a
     reader that ignores ``aliases`` (an older prunelimit) still reads every stored tensor."""
-    from safetensors.torch import load_file
-
-    from prunelimit.sparse.sparse_file import _decode_file, sparse_header
+    from prunelimit.io.safetensors_bytes import read_safetensors
+    from prunelimit.sparse.sparse_file import _decode_file
 
     model = tied_model()
     state = model.state_dict()
@@ -273,7 +272,8 @@ def test_tied_weights_are_stored_once_and_come_back_tied(tmp_path):
     assert loaded.head.weight is loaded.emb.weight
     x = torch.arange(16)
     assert torch.equal(loaded(x), model(x))  # same weights, same order of operations: bit for bit
-    older = _decode_file({k: v for k, v in sparse_header(path).items() if k != "aliases"}, load_file(str(path)))
+    tensors, header = read_safetensors(path)
+    older = _decode_file({k: v for k, v in header.items() if k != "aliases"}, tensors)
     assert list(older.state_dict) == ["emb.weight", "mid.weight", "mid.bias"]
 
 
