@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.test_cache import SMALL, _without_timing
+from tests.test_cache import SMALL
 
 BOUNDS = ("--data", "digits:train", *SMALL, "--json")
 
@@ -29,7 +29,7 @@ def no_spectrum(monkeypatch):
     return lambda: monkeypatch.setattr(curvature_api, "spectrum", forbidden)
 
 
-@pytest.mark.parametrize("budget", [("--tolerance", "0.05"), ("--max-hvps", "5"), ("--time-budget", "1000"),
+@pytest.mark.parametrize("budget", [("--tolerance", "0.05"), ("--epsilon", "0.05"), ("--max-hvps", "5"), ("--time-budget", "1000"),
                                     ("--seed", "3"), ("--hessian-samples", "40")])
 def test_a_default_run_with_other_budgets_reads_the_exact_spectrum_stored(cli, own_ckpt, tmp_path, no_spectrum,
                                                                           budget):
@@ -38,23 +38,12 @@ def test_a_default_run_with_other_budgets_reads_the_exact_spectrum_stored(cli, o
     cache = ("--cache-dir", tmp_path / "cache")
     first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
     assert first["spectrum"]["solver"] == "exact"
+    fresh = _doc(cli("bounds", own_ckpt, *BOUNDS, "--no-cache", *budget))
     no_spectrum()
     hit = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *budget))
     assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
-    assert hit["prediction"] == first["prediction"]
+    assert hit["prediction"] == (fresh if budget[0] == "--epsilon" else first)["prediction"]
     assert "stored by an earlier run" in hit["spectrum"]["choice"]["reason"]
-
-
-def test_method_exact_reads_what_a_default_exact_run_stored_as_it_computes_it(cli, own_ckpt, tmp_path, no_spectrum):
-    """The default's exact spectrum is stored as ``--method exact`` stores it: a later
-    ``--method exact`` reads it and reports what it reports uncached, to the last bit."""
-    cache = ("--cache-dir", tmp_path / "cache")
-    _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
-    fresh = _doc(cli("bounds", own_ckpt, *BOUNDS, "--method", "exact", "--no-cache"))
-    no_spectrum()
-    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, "--method", "exact", *cache))
-    assert hit["timing"]["cached"] is True
-    assert _without_timing(hit) == _without_timing(fresh)
 
 
 def test_a_stored_exact_spectrum_answers_another_epsilon(cli, own_ckpt, tmp_path, no_spectrum):

@@ -1088,14 +1088,15 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust, check)
     # The default method reads an exact spectrum stored for these inputs under any of its
     # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
-    # than the bounds before it paid for the same dense Hessian again).
-    # Asked whether this rank has a store or not: under torchrun the lookup is a collective,
-    # and a rank whose cache folder is unusable (no store) must still meet the others in it.
-    read_exact = found is None and options.method == "default" and not _fixed_plan(options)
-    exact_key = result_key(inputs, replace(options, method="exact"), store, "spectrum") if read_exact else None
-    if read_exact:
-        found = stored_result(store, exact_key, "spectrum", SpectrumReport,
-                              lambda rep: _exact_for_default(rep, inputs, options), check)
+    # than the bounds before it paid for the same dense Hessian again). It looks where
+    # --method exact stores one and where a default run at the default budgets stores its own.
+    # Decided on the options, never on this rank's store: under torchrun each lookup is a
+    # collective, which a rank whose cache folder is unusable (no store) must still meet.
+    if found is None and options.method == "default" and not _fixed_plan(options):
+        for where in (replace(options, method="exact"), replace(options, **_EXACT_DEFAULTS, **_TARGET_ONLY)):
+            if found is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
+                found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
+                                      SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
     total = total_samples(inputs.batches)
     if found is not None:
         seconds = time.perf_counter() - start
@@ -1103,12 +1104,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                                    notes=tuple(found.notes) + samples_notes(options, total, found.solver))
     rep = spectrum(inputs, options, progress)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
-    kept = replace(rep, dense=None, over_budget=None, notes=tuple(n for n in rep.notes if n not in left_out))
-    store_result(store, key, "spectrum", kept)
-    if exact_key is not None and rep.solver == "exact":  # as --method exact stores it
-        store_result(store, exact_key, "spectrum",
-                     replace(kept, method="exact", choice=choose_solver(replace(options, method="exact"),
-                                                                        rep.params_hessian)))
+    store_result(store, key, "spectrum", replace(rep, dense=None, over_budget=None,
+                                                 notes=tuple(n for n in rep.notes if n not in left_out)))
     return rep
 
 
