@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection, Iterable, Literal, Sequence
 
-from prunelimit.errors import InputError, OptionError, UsageError, option, option_flag, quoted, said, written_in
+from prunelimit.errors import (
+    InputError, OptionError, UsageError, option, option_flag, quoted, said, unknown_name, written_in,
+)
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import apart, decimals, half_width_text
 from prunelimit.report.safe import clipped
@@ -102,7 +104,10 @@ def ratio_value(option: str, value: Any) -> float | None:
     if value is None:
         return None
     if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
-        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {quoted(value)}{not_a_number(value)}")
+        # a percentage (80 for 80 %) is the likely slip: the fraction it means, which the rule reads
+        percent = f"; a ratio is a fraction: write {value / 100:g} for {value:g} %" \
+            if real(value) and 1 < value <= 100 else ""
+        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {quoted(value)}{not_a_number(value)}{percent}")
     return float(value)
 
 
@@ -350,17 +355,26 @@ def rules_from_options(
         name = f"drop vs {baseline} <= {max_drop}" if baseline is not None and max_drop is not None else "baseline rule"
         rules.append(GateRule(name, use, baseline=baseline, max_drop=max_drop,
                               written_in=config if "max_drop" in config_options else None))
+    in_file = "" if config is None else f" in {config}"  # a policy's rule is fixed in its file: named with it
     for i, entry in enumerate(policy or ()):
-        if not isinstance(entry, dict) or set(entry) - _RULE_KEYS:
-            raise UsageError(f"gate rule {i + 1}: expected a mapping with keys {sorted(_RULE_KEYS)}")
+        if not isinstance(entry, dict):
+            raise UsageError(f"gate rule {i + 1}{in_file}: expected a mapping with keys {sorted(_RULE_KEYS)}")
+        unknown = [key for key in entry if key not in _RULE_KEYS]
+        if unknown:
+            raise UsageError(f"gate rule {i + 1}{in_file}: unknown key {quoted(unknown[0])}; "
+                             + unknown_name(str(unknown[0]), _RULE_KEYS, f"a rule's keys are {', '.join(sorted(_RULE_KEYS))}"))
+        name = _rule_name(entry.get("name"), i, in_file)
         try:
             rules.append(GateRule(
-                name=_rule_name(entry.get("name"), i), use=entry.get("use", use),
+                name=name, use=entry.get("use", use),
                 min_ratio=entry.get("min_ratio"), baseline=entry.get("baseline"), max_drop=entry.get("max_drop"),
                 written_in=config,
             ))
-        except UsageError as exc:  # a policy's keys are named as written in it, not as flags
-            raise UsageError(str(exc)) from None
+        except UsageError as exc:  # a policy's keys are named as written in it, not as flags, and the file too
+            raise UsageError(str(exc).replace(f"gate rule {name!r}", f"gate rule {name!r}{in_file}", 1)) from None
+        if any(rule.name == name for rule in rules[:-1]):  # one JUnit case, one FAIL line a name: two would read as one
+            raise UsageError(f"gate rule {i + 1}{in_file}: the name {name!r} is another rule's too; give each rule "
+                             "its own name (it names the rule's line, its JUnit case and its part of the reason)")
     return check_rules(rules)
 
 
@@ -384,15 +398,16 @@ def check_rules(rules: Sequence[GateRule]) -> list[GateRule]:
 _NAME_MAX = 200
 
 
-def _rule_name(name: Any, index: int) -> str:
-    """A policy rule's name: short printable text (it becomes a JUnit test name and a console line)."""
+def _rule_name(name: Any, index: int, in_file: str = "") -> str:
+    """A policy rule's name: short printable text (it becomes a JUnit test name and a console line);
+    ``in_file``: `` in FILE``, the policy file that errors name."""
     if name is None or name == "":
         return f"rule {index + 1}"
     if isinstance(name, bool) or not isinstance(name, (str, int, float)):
-        raise UsageError(f"gate rule {index + 1}: name must be text, got a {type(name).__name__}")
+        raise UsageError(f"gate rule {index + 1}{in_file}: name must be text, got a {type(name).__name__}")
     text = str(name)
     if len(text) > _NAME_MAX or not text.isprintable():
-        raise UsageError(f"gate rule {index + 1}: name must be printable text of at most {_NAME_MAX} "
+        raise UsageError(f"gate rule {index + 1}{in_file}: name must be printable text of at most {_NAME_MAX} "
                          "characters (no control characters or line breaks)")
     return text
 

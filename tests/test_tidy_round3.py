@@ -95,5 +95,5 @@ def test_a_policy_rules_use_stays_a_usage_error_naming_the_rule(cli, tmp_path):
     policy.write_text("rules:\n  - {min_ratio: 0.1, use: upper}\n")
     result = cli("gate", EXAMPLE_CKPT, "--config", policy, "--no-cache")
     assert result.exit_code == 2
-    assert result.stderr == ("prunelimit: error: gate rule 'rule 1': use must be lower, predicted or actual, "
-                             "got 'upper'\n")
+    assert result.stderr == (f"prunelimit: error: gate rule 'rule 1' in {policy}: use must be lower, predicted or "
+                             "actual, got 'upper'\n")
