@@ -228,7 +228,7 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
     past = _overshot(check)
     if regime.finding is None:  # l1-shaped, or nothing to prune: the share says nothing against ρ*
         said_of_regime = [regime.advice] if regime.advice else []
-        return said_of_regime + ([f"the prediction overshoots, {past}; {measured_advice()}"] if past else [])
+        return said_of_regime + ([overshoot_warning(check)] if past else [])
     if past:
         fix = f", or train with l1 ({l1_training()})" if regime.train_with_l1 else ""
         return [f"{regime.finding}, and the prediction overshoots, {past}; {measured_advice()}{fix}"]
@@ -246,6 +246,15 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
     return [f"{regime.finding}, the regime ρ* assumes, yet pruning one-shot to {measured} keeps the analysis loss "
             f"within L + ε = {check.loss_limit:.4g} (measured){skipped}, so {lie} past the limit one-shot pruning "
             f"reaches; {verify}"]
+
+
+def overshoot_warning(check: "OvershootCheck") -> str | None:
+    """The warning that the prediction overshoots, with what was measured and what to gate on;
+    ``None`` when neither checked point lies past the limit."""
+    from prunelimit.theory.regime import measured_advice
+
+    past = _overshot(check)
+    return None if past is None else f"the prediction overshoots, {past}; {measured_advice()}"
 
 
 def _overshot(check: "OvershootCheck") -> str | None:

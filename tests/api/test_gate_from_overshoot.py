@@ -1,0 +1,81 @@
+"""``gate --from`` states whether the prediction it stands on overshoots (``overshoot``,
+docs/guide.md "Gating in CI"), also when the saved report states no check: a report of an
+older prunelimit has no ``overshoot``, and the gate's ``overshoot`` was ``null`` in silence,
+which ``jq -e '.overshoot.lower | not'`` reads as "no overshoot" on a plainly trained model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import prunelimit
+from prunelimit.errors import InputError
+from prunelimit.report.jsonout import document
+from tests.conftest import SPEC
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """A plainly trained MLP (Adam, no l1) on 300 digits: ρ_L lies past its one-shot limit."""
+    from prunelimit.data.spec import load_dataset
+    from prunelimit.models.spec import build_model
+    from tests.conftest import adam_fit
+
+    data = load_dataset("digits:train", max_samples=300)
+    torch.manual_seed(0)
+    return adam_fit(build_model(SPEC), data.x, data.y, steps=200).eval(), (data.x, data.y)
+
+
+@pytest.fixture(scope="module")
+def computed(plain):
+    model, data = plain
+    return document("bounds", prunelimit.bounds(model, data, method="exact").to_json())
+
+
+def _older(report: dict) -> dict:
+    """``report`` as a prunelimit before the overshoot check wrote it: no ``overshoot`` and
+    none of the warnings it gives."""
+    return {**{k: v for k, v in report.items() if k != "overshoot"},
+            "warnings": [w for w in report["warnings"] if "overshoot" not in w]}
+
+
+@pytest.mark.parametrize("rules", [[{"min_ratio": 0.3}], [{"min_ratio": 0.3}, {"min_ratio": 0.1, "use": "actual"}]])
+def test_an_older_report_gets_its_overshoot_measured(plain, computed, tmp_path, no_curvature, rules) -> None:
+    model, data = plain
+    assert computed["overshoot"]["lower"] is True  # the case: a gate on ρ_L passes a model that breaks there
+    saved = tmp_path / "old.json"
+    saved.write_text(json.dumps(_older(computed)))
+    doc = prunelimit.gate(model, data, rules=rules, prediction_from=saved).to_json()
+    assert doc["passed"]
+    # the same passes at the same ratios with the same ε: the same losses, up to summation order
+    assert {k: doc["overshoot"][k] for k in ("lower", "predicted", "gap")} == \
+        {k: computed["overshoot"][k] for k in ("lower", "predicted", "gap")}
+    assert doc["overshoot"]["checked"]["lower"]["ratio"] == computed["bounds"]["lower"]
+    assert doc["overshoot"]["loss_limit"] == pytest.approx(computed["overshoot"]["loss_limit"], rel=1e-6)
+    (said,) = [w for w in doc["warnings"] if "overshoot" in w]
+    assert said.startswith(f"{saved} states no overshoot check (an older report), so it was measured here: the "
+                           "prediction overshoots, measured by pruning one-shot")
+
+
+def test_a_stated_overshoot_is_the_reports(plain, computed, tmp_path, no_curvature) -> None:
+    """A report that states its check is read as it stands: nothing measured, nothing added."""
+    model, data = plain
+    saved = tmp_path / "b.json"
+    saved.write_text(json.dumps(computed))
+    doc = prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()
+    assert doc["overshoot"] == computed["overshoot"]
+    assert not any("states no overshoot check" in w for w in doc["warnings"])
+
+
+@pytest.mark.parametrize("stated", ["yes", [True], {"lower": "true", "predicted": False}, {"predicted": 1}])
+def test_an_overshoot_out_of_shape_is_refused(plain, computed, tmp_path, no_curvature, stated) -> None:
+    """An ``overshoot`` that is no object of true/false/null flags was passed on to the
+    gate's JSON as it stood ("yes"): the file was edited or damaged (exit 3, naming it)."""
+    model, data = plain
+    saved = tmp_path / "b.json"
+    saved.write_text(json.dumps({**computed, "overshoot": stated}))
+    with pytest.raises(InputError, match=rf"^{saved}: overshoot is .* not an object whose lower and predicted are "
+                                         "true, false or null"):
+        prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved)
