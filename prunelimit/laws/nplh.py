@@ -30,7 +30,7 @@ from torch import nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError, option
+from prunelimit.errors import OptionError, UsageError, option, said
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints, Measured, repeated_rows
 from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
@@ -415,7 +415,8 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Continuous piecewise-linear fits of ln s on ln γ (each segment ≥ ``AUTO_MIN_SEGMENT``
     distinct γ): the best break points at data points, then moved freely. Of several segments, the law's is the one
-    overlapping the default region most in log density; one segment: all points. Four
+    overlapping the default region most in log density, or, when none does, the one nearest
+    to it (``fit_nplh`` warns); one segment: all points. Four
     segments, not three: the collapse below the law curves in log-log, and three straight
     segments spent two break points on it, so "the middle one" was a piece of the collapse
     (alpha0 12 for a law of 0.7). (Maximising a window's R² instead prefers the steep
@@ -464,7 +465,7 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     bounds = [0, *np.searchsorted(xs, best_knots, side="right").tolist(), n]
     segments = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     lo, hi = (math.log(v) for v in DEFAULT_REGION)
-    overlap = [max(0.0, min(hi, y[s].max()) - max(lo, y[s].min())) for s in segments]
+    overlap = [min(hi, y[s].max()) - max(lo, y[s].min()) for s in segments]  # < 0: the gap to the region
     return segments[int(np.argmax(overlap))]
 
 
@@ -635,8 +636,21 @@ def fit_nplh(
         points=points,
         quadratic=_quadratic(x, y, quadratic_level),
         heldout_error=_heldout(x, y, math.sqrt(low * high)),
-        warnings=_point_warnings(x, y) + _slope_warnings(alpha0_ci, x.size, confidence),
+        warnings=(_point_warnings(x, y) + _slope_warnings(alpha0_ci, x.size, confidence)
+                  + (_outside_warnings(y_all, low, high, x.size) if region == "auto" else ())),
     )
+
+
+def _outside_warnings(y_all: np.ndarray, low: float, high: float, n: int) -> tuple[str, ...]:
+    """An automatic region [``low``, ``high``] of ``n`` of the points (ln densities ``y_all``)
+    outside the default region: no segment of them overlaps it, and the fit took the nearest."""
+    if n == y_all.size or DEFAULT_REGION[0] <= high and low <= DEFAULT_REGION[1]:
+        return ()
+    span = f"{math.exp(y_all.min()):.3g}–{math.exp(y_all.max()):.3g}"
+    return (f"no straight segment of the points overlaps the density region {percent_digits(DEFAULT_REGION[0], 1)} %–"
+            f"{percent_digits(DEFAULT_REGION[1], 0)} % the law is fitted on (they span {span}); the automatic region "
+            f"took the one nearest to it, {low:.3g}–{high:.3g} ({n} of {y_all.size} points); give "
+            f"{said('--region LOW,HIGH', 'region=(LOW, HIGH)')} to fit another stretch",)
 
 
 def _slope_warnings(alpha0_ci: tuple[float, float], n: int, confidence: float) -> tuple[str, ...]:
