@@ -407,7 +407,7 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
     path = out / CSV_NAME
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM (as Excel saves CSVs) is no header text
             header, *lines = list(csv.reader(fh)) or [[]]
         # every field of every row: a row cut short read its missing width and depth as "none"
         if tuple(header) not in (CSV_HEADER, CSV_HEADER[:-1]) or any(len(line) != len(header) for line in lines):
