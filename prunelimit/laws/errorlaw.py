@@ -583,7 +583,7 @@ def fit_error_law(
     if distinct <= problem.n_params:
         raise UsageError(
             f"error-law fit needs points at more than {problem.n_params} distinct densities"
-            f"{' (network, density pairs)' if joint else ''}, got {distinct} in {problem.log_d.size} rows; "
+            f"{' (network, density pairs)' if joint else ''}, got {distinct} in {problem.log_d.size} row{'s' * (problem.log_d.size > 1)}; "
             "prune to more levels"
         )
     rng = np.random.default_rng(seed)

@@ -582,7 +582,8 @@ def fit_nplh(
     order = np.lexsort((y_all, x_all))  # one order, whatever the rows': the bootstrap draws by position
     x_all, y_all = x_all[order], y_all[order]
     if np.ptp(y_all) == 0:  # before the region: the automatic one split a flat line and named a part of it
-        raise UsageError(f"all {x_all.size} points have the same density {math.exp(y_all[0]):g}: one density cannot "
+        which = f"all {x_all.size} points have the same density" if x_all.size > 1 else "the only point has density"
+        raise UsageError(f"{which} {math.exp(y_all[0]):g}: one density cannot "
                          "fit the law, whose slope is how the density falls as gamma rises; record points at "
                          "several densities")
     if region == "auto":

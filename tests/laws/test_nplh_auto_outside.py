@@ -57,3 +57,4 @@ def test_auto_region_outside_is_named_on_the_command_line(cli, tmp_path):
     shown = cli("law", "nplh-fit", path, "--region", "auto")
     assert shown.exit_code == 0 and "warning: no straight segment of the points overlaps the density region 0.5 %–50 %" \
         in shown.stdout + shown.stderr
+
