@@ -301,7 +301,8 @@ class QuadraticFit:
 
     alpha0: float
     alpha1: float
-    c: float
+    c: float | None  # None where e^(ln c) is no float: a narrow γ range far from 1 (ln c about −722)
+    log_c: float
     r2: float
     f_stat: float
     p_value: float
@@ -520,7 +521,9 @@ def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | Non
     return QuadraticFit(
         alpha0=float(-b),
         alpha1=float(-d2),
-        c=_law_constant(a, x, "the quadratic law's constant c"),
+        # a diagnostic: a constant no float holds leaves the law's fit, and the plot draws from ln c
+        c=float(math.exp(a)) if -708.0 < a < 709.0 else None,
+        log_c=float(a),
         r2=1.0 - rss2 / tss if tss > 0 else 1.0,
         f_stat=float(f_stat),
         p_value=p_value,
@@ -710,7 +713,7 @@ def nplh_figure(fit: NplhFit, title: str | None = None):
             q, u = fit.quadratic, np.log(g)
             ax.loglog(
                 g,
-                q.c * np.exp(-q.alpha0 * u - q.alpha1 * u * u),
+                np.exp(q.log_c - q.alpha0 * u - q.alpha1 * u * u),
                 "--",
                 color="tab:green",
                 label=f"quadratic (p = {q.p_value:.2g})",
