@@ -23,12 +23,13 @@ def _sweep(out, levels: int):
 
 
 @pytest.mark.parametrize("edit", [lambda b: b"\xef\xbb\xbf" + b, lambda b: b.replace(b"\n", b"\r\n"),
-                                  lambda b: b"\xef\xbb\xbf" + b.replace(b"\n", b"\r\n")],
-                         ids=["bom", "crlf", "bom-crlf"])
+                                  lambda b: b"\xef\xbb\xbf" + b.replace(b"\n", b"\r\n"), lambda b: b + b"\n"],
+                         ids=["bom", "crlf", "bom-crlf", "blank-line"])
 def test_a_spreadsheet_saved_progress_file_resumes_as_written(tmp_path, edit):
     """A BOM (Excel's "CSV UTF-8") made the header read '\\ufefflevel,...', and the sweep was
-    refused as "unreadable IMP progress (not the header level,density,...)"; it now resumes and
-    gives the rows of an uninterrupted sweep, bit for bit."""
+    refused as "unreadable IMP progress (not the header level,density,...)", and so was a blank
+    line an editor left at the end (an empty row); it now resumes and gives the rows of an
+    uninterrupted sweep, bit for bit."""
     full = _sweep(tmp_path / "full", 2)
     _sweep(tmp_path / "part", 1)
     csv_path = tmp_path / "part" / "imp.csv"
