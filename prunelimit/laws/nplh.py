@@ -63,7 +63,11 @@ def check_region(region: object) -> None:
     except (TypeError, ValueError):
         raise OptionError("region", f"{option('region', region, '{0}', repr(region))}: use 'auto' or a (low, high) pair of densities") from None
     if not 0.0 < low < high <= 1.0:
-        raise OptionError("region", f"{{0}} ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
+        # percentages (0.5,50) are the likeliest slip: name the fractions they mean
+        fractions = (low / 100, high / 100)
+        hint = (f"; percentages? as fractions: {option('region', fractions, shown='{:g},{:g}'.format(*fractions))}"
+                if 0.0 < low < high <= 100.0 and high > 1.0 else "")
+        raise OptionError("region", f"{{0}} ({low:g}, {high:g}) must satisfy 0 < low < high <= 1 (fractions){hint}")
 
 
 @dataclass(frozen=True)
