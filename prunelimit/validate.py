@@ -77,7 +77,15 @@ def momentum(option: str, value: object) -> None:
 def open_unit(option: str, value: object) -> None:
     """``value`` must lie in the open interval (0, 1)."""
     if not real(value) or not 0 < value < 1:
-        raise OptionError(option, f"{{0}} must lie in (0, 1), got {quoted(value)}{not_a_number(value)}")
+        raise OptionError(option, f"{{0}} must lie in (0, 1), got {quoted(value)}{not_a_number(value)}"
+                                  f"{percent_hint(value)}")
+
+
+def percent_hint(value: object) -> str:
+    """For a fraction given as a percentage (``10`` for 0.1), the fraction it may mean; else nothing."""
+    if not real(value) or not 1 < value < 100:
+        return ""
+    return f" (a percentage? {value:g} % is {value / 100:g})"
 
 
 def callback(option: str, value: object, signature: str, counts: Iterable[int]) -> None:

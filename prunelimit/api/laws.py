@@ -50,6 +50,7 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
     from prunelimit.laws.saliency import compute_saliency
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.masks import held_masks
+    from prunelimit.pruning.training import frozen_warnings
 
     c = replace(config or NplhConfig(), **overrides)
     check_mode_settings(overrides, c.mode)
@@ -73,7 +74,15 @@ def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
                                  seed=c.seed, selection=inputs.selection, masks=held or None)
     # the settings go with the points: a reader of its CSV or JSON can tell which measurement it is
     fit = fit_nplh(replace(points, measured=c.measured(inputs.selection)), region=c.region, seed=c.seed)
-    return replace(fit, warnings=inputs.qualified(fit.warnings))
+    # the modes that fine-tune between points cannot retrain a frozen weight, as imp and hyperflux cannot
+    frozen = frozen_warnings(prunable_parameters(inputs.model, inputs.selection), _FROZEN_PRUNED[c.mode]) \
+        if c.mode in _FROZEN_PRUNED else ()
+    return replace(fit, warnings=inputs.qualified((*fit.warnings, *frozen)))
+
+
+# How each mode that fine-tunes prunes a frozen prunable weight, for its warning.
+_FROZEN_PRUNED = {"iterative": "the iterative mode prunes them by their saliency with the others",
+                  "pressure": "the pressure ladder gates them with the others"}
 
 
 def _start_masks(inputs: Inputs, given: dict) -> "list[torch.Tensor] | None":

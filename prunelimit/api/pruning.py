@@ -180,6 +180,7 @@ def prune(
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
+    from prunelimit.pruning.training import frozen_warnings
     from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, prune_model, removed_on_path
     from prunelimit.pruning.masks import (
         overall_ratio, pruning_held, sparsity_table, to_prune_state_dict,
@@ -228,6 +229,9 @@ def prune(
                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
                       inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed),
                                         *_weights_only_warnings(inputs, outputs),
+                                        *(frozen_warnings(prunable_parameters(inputs.model, inputs.selection),
+                                                          "prune removes them by magnitude with the others")
+                                          if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
                       uncertainty, time.perf_counter() - start)
     exceeded = acc_drop_warning(rep)

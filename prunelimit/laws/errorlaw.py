@@ -583,7 +583,7 @@ def fit_error_law(
     if distinct <= problem.n_params:
         raise UsageError(
             f"error-law fit needs points at more than {problem.n_params} distinct densities"
-            f"{' (network, density pairs)' if joint else ''}, got {distinct} in {problem.log_d.size} rows; "
+            f"{' (network, density pairs)' if joint else ''}, got {distinct} in {problem.log_d.size} row{'s' * (problem.log_d.size > 1)}; "
             "prune to more levels"
         )
     rng = np.random.default_rng(seed)
@@ -704,9 +704,11 @@ def check_queries(density: float | None = None, target_error: float | None = Non
     (refused before a fit's work, and by ``predict`` and ``density_for_error``); an
     ``OptionError`` naming the option (``density_name``: the command line's ``predict``)."""
     if density is not None and not 0.0 < density <= 1.0:
-        raise OptionError(density_name, f"{{0}} {density} outside (0, 1]; densities are fractions")
+        raise OptionError(density_name, f"{{0}} {density} outside (0, 1]; densities are fractions"
+                                        f"{validate.percent_hint(density)}")
     if target_error is not None and not 0.0 < target_error < 1.0:
-        raise OptionError("target_error", f"{{0}} {target_error} outside (0, 1); errors are fractions (1 − accuracy)")
+        raise OptionError("target_error", f"{{0}} {target_error} outside (0, 1); errors are fractions (1 − accuracy)"
+                                          f"{validate.percent_hint(target_error)}")
 
 
 def _outside(fit: ErrorLawFit, density: float, width, depth) -> str | None:

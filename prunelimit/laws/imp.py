@@ -407,8 +407,9 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
     path = out / CSV_NAME
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
-        with path.open(newline="") as fh:
-            header, *lines = list(csv.reader(fh)) or [[]]
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM (as Excel saves CSVs) is no header text
+            # a blank line (an editor's, at the end) is no row, as csv.DictReader skips it
+            header, *lines = [line for line in csv.reader(fh) if line] or [[]]
         # every field of every row: a row cut short read its missing width and depth as "none"
         if tuple(header) not in (CSV_HEADER, CSV_HEADER[:-1]) or any(len(line) != len(header) for line in lines):
             raise ValueError(f"not the header {','.join(CSV_HEADER)} (an older version's without evaluated_on) "

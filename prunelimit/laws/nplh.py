@@ -30,7 +30,7 @@ from torch import nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError, option
+from prunelimit.errors import OptionError, UsageError, option, said
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints, Measured, repeated_rows
 from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
@@ -63,7 +63,11 @@ def check_region(region: object) -> None:
     except (TypeError, ValueError):
         raise OptionError("region", f"{option('region', region, '{0}', repr(region))}: use 'auto' or a (low, high) pair of densities") from None
     if not 0.0 < low < high <= 1.0:
-        raise OptionError("region", f"{{0}} ({low}, {high}) must satisfy 0 < low < high <= 1 (fractions)")
+        # percentages (0.5,50) are the likeliest slip: name the fractions they mean
+        fractions = (low / 100, high / 100)
+        hint = (f"; percentages? as fractions: {option('region', fractions, shown='{:g},{:g}'.format(*fractions))}"
+                if 0.0 < low < high <= 100.0 and high > 1.0 else "")
+        raise OptionError("region", f"{{0}} ({low:g}, {high:g}) must satisfy 0 < low < high <= 1 (fractions){hint}")
 
 
 @dataclass(frozen=True)
@@ -301,7 +305,8 @@ class QuadraticFit:
 
     alpha0: float
     alpha1: float
-    c: float
+    c: float | None  # None where e^(ln c) is no float: a narrow γ range far from 1 (ln c about −722)
+    log_c: float
     r2: float
     f_stat: float
     p_value: float
@@ -415,7 +420,8 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
     Continuous piecewise-linear fits of ln s on ln γ (each segment ≥ ``AUTO_MIN_SEGMENT``
     distinct γ): the best break points at data points, then moved freely. Of several segments, the law's is the one
-    overlapping the default region most in log density; one segment: all points. Four
+    overlapping the default region most in log density, or, when none does, the one nearest
+    to it (``fit_nplh`` warns); one segment: all points. Four
     segments, not three: the collapse below the law curves in log-log, and three straight
     segments spent two break points on it, so "the middle one" was a piece of the collapse
     (alpha0 12 for a law of 0.7). (Maximising a window's R² instead prefers the steep
@@ -464,7 +470,7 @@ def _auto_region(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     bounds = [0, *np.searchsorted(xs, best_knots, side="right").tolist(), n]
     segments = [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     lo, hi = (math.log(v) for v in DEFAULT_REGION)
-    overlap = [max(0.0, min(hi, y[s].max()) - max(lo, y[s].min())) for s in segments]
+    overlap = [min(hi, y[s].max()) - max(lo, y[s].min()) for s in segments]  # < 0: the gap to the region
     return segments[int(np.argmax(overlap))]
 
 
@@ -519,7 +525,9 @@ def _quadratic(x: np.ndarray, y: np.ndarray, level: float) -> QuadraticFit | Non
     return QuadraticFit(
         alpha0=float(-b),
         alpha1=float(-d2),
-        c=_law_constant(a, x, "the quadratic law's constant c"),
+        # a diagnostic: a constant no float holds leaves the law's fit, and the plot draws from ln c
+        c=float(math.exp(a)) if -708.0 < a < 709.0 else None,
+        log_c=float(a),
         r2=1.0 - rss2 / tss if tss > 0 else 1.0,
         f_stat=float(f_stat),
         p_value=p_value,
@@ -581,7 +589,8 @@ def fit_nplh(
     order = np.lexsort((y_all, x_all))  # one order, whatever the rows': the bootstrap draws by position
     x_all, y_all = x_all[order], y_all[order]
     if np.ptp(y_all) == 0:  # before the region: the automatic one split a flat line and named a part of it
-        raise UsageError(f"all {x_all.size} points have the same density {math.exp(y_all[0]):g}: one density cannot "
+        which = f"all {x_all.size} points have the same density" if x_all.size > 1 else "the only point has density"
+        raise UsageError(f"{which} {math.exp(y_all[0]):g}: one density cannot "
                          "fit the law, whose slope is how the density falls as gamma rises; record points at "
                          "several densities")
     if region == "auto":
@@ -635,8 +644,21 @@ def fit_nplh(
         points=points,
         quadratic=_quadratic(x, y, quadratic_level),
         heldout_error=_heldout(x, y, math.sqrt(low * high)),
-        warnings=_point_warnings(x, y) + _slope_warnings(alpha0_ci, x.size, confidence),
+        warnings=(_point_warnings(x, y) + _slope_warnings(alpha0_ci, x.size, confidence)
+                  + (_outside_warnings(y_all, low, high, x.size) if region == "auto" else ())),
     )
+
+
+def _outside_warnings(y_all: np.ndarray, low: float, high: float, n: int) -> tuple[str, ...]:
+    """An automatic region [``low``, ``high``] of ``n`` of the points (ln densities ``y_all``)
+    outside the default region: no segment of them overlaps it, and the fit took the nearest."""
+    if n == y_all.size or DEFAULT_REGION[0] <= high and low <= DEFAULT_REGION[1]:
+        return ()
+    span = f"{math.exp(y_all.min()):.3g}–{math.exp(y_all.max()):.3g}"
+    return (f"no straight segment of the points overlaps the density region {percent_digits(DEFAULT_REGION[0], 1)} %–"
+            f"{percent_digits(DEFAULT_REGION[1], 0)} % the law is fitted on (they span {span}); the automatic region "
+            f"took the one nearest to it, {low:.3g}–{high:.3g} ({n} of {y_all.size} points); give "
+            f"{said('--region LOW,HIGH', 'region=(LOW, HIGH)')} to fit another stretch",)
 
 
 def _slope_warnings(alpha0_ci: tuple[float, float], n: int, confidence: float) -> tuple[str, ...]:
@@ -695,7 +717,7 @@ def nplh_figure(fit: NplhFit, title: str | None = None):
             q, u = fit.quadratic, np.log(g)
             ax.loglog(
                 g,
-                q.c * np.exp(-q.alpha0 * u - q.alpha1 * u * u),
+                np.exp(q.log_c - q.alpha0 * u - q.alpha1 * u * u),
                 "--",
                 color="tab:green",
                 label=f"quadratic (p = {q.p_value:.2g})",

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import json
+import runpy
+
 import pytest
 import torch
 from torch import nn
 
 import prunelimit
+from prunelimit.io.checkpoint import save_checkpoint
 
 
 def _frozen_first_layer():
@@ -51,3 +55,64 @@ def test_frozen_prunable_weights_are_pruned_untrained_and_named(run):
     model, data = _frozen_first_layer()
     model[0].weight.requires_grad_(True)
     assert not [w for w in run(model, data).warnings if "frozen" in w]
+
+
+def _nplh(mode: str, **settings):
+    def run(model, data):
+        return prunelimit.nplh(model, data, batch_size=32, mode=mode, region="auto", **settings)
+    return run
+
+
+_FROZEN_NPLH = {"iterative": (_nplh("iterative", rate=0.5, finetune_steps=4), "the iterative mode prunes them by "
+                                                                               "their saliency with the others"),
+                "pressure": (_nplh("pressure", epochs_per_level=1), "the pressure ladder gates them with the others")}
+
+
+@pytest.mark.parametrize("mode", sorted(_FROZEN_NPLH))
+def test_nplh_modes_that_fine_tune_name_frozen_prunable_weights(mode):
+    """``law nplh --mode iterative`` prunes a frozen layer's weights by their saliency and
+    ``--mode pressure`` gates them, and both fine-tune the rest between points: they gave no
+    word of it, where ``imp`` and ``hyperflux`` did. The static mode trains nothing, so it says
+    nothing of them."""
+    run, how = _FROZEN_NPLH[mode]
+    model, data = _frozen_first_layer()
+    frozen = [w for w in run(model, data).warnings if "frozen" in w]
+    assert frozen == [f"{model[0].weight.numel()} prunable weights (0.weight) are frozen (requires_grad=False): {how}"
+                      ", but training never updates them, so the weights kept there do not make up for the ones "
+                      "pruned; exclude= their modules, or make them trainable in the model"]
+    assert not [w for w in prunelimit.nplh(model, data, batch_size=32).warnings if "frozen" in w]
+    model[0].weight.requires_grad_(True)
+    assert not [w for w in run(model, data).warnings if "frozen" in w]
+
+
+_FROZEN_FACTORY = '''
+import torch
+from torch import nn
+
+
+def make():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))
+    model[0].weight.requires_grad_(False)
+    return model
+'''
+
+
+@pytest.mark.parametrize("epochs", [0, 1])
+def test_prune_fine_tuning_names_frozen_prunable_weights(cli, tmp_path, epochs):
+    """``prune --finetune-epochs`` prunes a frozen layer by magnitude and fine-tunes the rest:
+    it said nothing of the frozen weights it cannot retrain. Without fine-tuning nothing is
+    trained, and nothing is said."""
+    factory = tmp_path / "frozen_net.py"
+    factory.write_text(_FROZEN_FACTORY)
+    spec = f"{factory}:make"
+    ckpt = tmp_path / "frozen.pt"
+    save_checkpoint(ckpt, spec, runpy.run_path(str(factory))["make"]().state_dict(), meta={"data": "digits:train"})
+    result = cli("prune", ckpt, "--model", spec, "--ratio", "0.5", "--finetune-epochs", epochs, "--max-samples", 64,
+                 "-o", tmp_path / "p.pt", "--json")
+    assert result.exit_code == 0, result.stderr
+    frozen = [w for w in json.loads(result.stdout)["warnings"] if "frozen" in w]
+    assert frozen == ([] if epochs == 0 else [
+        "768 prunable weights (0.weight) are frozen (requires_grad=False): prune removes them by magnitude with the "
+        "others, but training never updates them, so the weights kept there do not make up for the ones pruned; "
+        "--exclude their modules, or make them trainable in the model"])
