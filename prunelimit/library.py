@@ -1004,7 +1004,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
         removed = removed_on_path(value, scope, [p for _, p in named])
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
-                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed))),
+                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed, scope))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty)
 
 

@@ -226,7 +226,7 @@ def prune(
     removed = removed_on_path(ratio, scope, [p for _, p in prunable_parameters(inputs.model, inputs.selection)])
     rep = PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                      inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed),
+                      inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed, scope),
                                         *_weights_only_warnings(inputs, outputs),
                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
                       uncertainty, time.perf_counter() - start)

@@ -144,25 +144,44 @@ def magnitude_masks(
     return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
 
 
+def two_four_removed(tensor: Tensor) -> int:
+    """How many weights the 2:4 pattern removes from ``tensor`` holding no zeros: 2 of every
+    group of 4 along each row (as :func:`two_four_mask` groups it) and ``g − 2`` of a last group
+    of ``g`` = 3, none of a last group of 1 or 2."""
+    rows = tensor.shape[0] if tensor.dim() > 1 else 1
+    cols = tensor.numel() // rows if rows else 0
+    return rows * ((cols // GROUP) * (GROUP - KEEP) + max(cols % GROUP - KEEP, 0))
+
+
 def removed_on_path(ratio: float, scope: Scope, tensors: Sequence[Tensor]) -> int:
     """How many weights pruning to ``ratio`` on ``scope`` removes from ``tensors`` holding no zeros:
-    ``Σ ceil(ρ·n_l)`` layer-wise (above the global ``ceil(ρ·N)`` by up to one a tensor), else
-    ``ceil(ρ·N)`` (on 2:4, the half the ratio names: a row ending in a group of fewer than 4 loses
-    less, and a warning that it lost more than the pattern would name a ratio it stayed below)."""
+    ``Σ ceil(ρ·n_l)`` layer-wise (above the global ``ceil(ρ·N)`` by up to one a tensor), the
+    pattern's count on 2:4 (:func:`two_four_removed`: below half where a row ends in a short
+    group), else ``ceil(ρ·N)``. A pruning ending with more zeros held more than its path removes:
+    on 2:4, a group with more zeros than the pattern takes from it."""
     if scope == "layer":
         return sum(removed_count(ratio, t.numel()) for t in tensors)
+    if scope == "2:4":
+        return sum(two_four_removed(t) for t in tensors)
     return removed_count(ratio, sum(t.numel() for t in tensors))
 
 
-def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity], removed: int) -> tuple[str, ...]:
+def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity], removed: int,
+                 scope: Scope = "global") -> tuple[str, ...]:
     """The warning of a pruning that ends above what its path removes (``removed``,
     :func:`removed_on_path`; ``layers`` afterwards): the model had more weights pruned (or zero)
     than the ratio removes, and what it pruned stays pruned, so the ratio asked for was not the
-    one it got (a ``--ratio`` below a pruned checkpoint's)."""
+    one it got (a ``--ratio`` below a pruned checkpoint's; on 2:4, groups holding more zeros
+    than the pattern removes, named with the pattern's own ratio)."""
     total = sum(layer.total for layer in layers)
     zeros = sum(layer.zeros for layer in layers)
     if zeros <= removed:
         return ()
+    if scope == "2:4":
+        return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
+                f"{percent_digits(removed / total)}% the 2:4 pattern removes ({option('scope', '2:4')}): some groups "
+                f"of 4 held more pruned (or zero) weights than the 2 it removes, and what was pruned stays pruned; "
+                f"prune the unpruned model for the pattern alone",)
     return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
             f"{percent_digits(ratio)}% {option('ratio', ratio)} asks for: the model had more pruned (or zero) "
             f"already, and what it pruned stays pruned; prune the unpruned model for a lower ratio",)
