@@ -40,6 +40,7 @@ class PruneReport:
     # ρ*'s stated ± (``prediction.uncertainty`` of bounds) behind ``--ratio auto``; ``None`` otherwise
     uncertainty: dict | None = None
     seconds: float = 0.0  # the pruning's own: evaluating, pruning, fine-tuning and writing (not the spectrum)
+    collapsed: tuple[str, ...] = ()  # the layers the one-shot pruning emptied (``magnitude.emptied``)
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -64,7 +65,7 @@ class PruneReport:
 
         return {
             "ratio": ratio_json(self.requested, self.achieved, self.ratio_source, self.scope, self.uncertainty),
-            "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
+            "layers": layers_json(self.layers, self.collapsed),
             "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
             "after": {**({"loss": None, "accuracy": None} if self.after is None else ev(self.after)),
                       "accuracy_drop": self.accuracy_drop},
@@ -78,6 +79,12 @@ class PruneReport:
             "timing": {**(NO_SPECTRUM_TIMING if self.spectrum is None else self.spectrum.timing_json()),
                        "prune": {"seconds": self.seconds}},
         }
+
+
+def layers_json(layers: list, collapsed: tuple[str, ...]) -> list[dict]:
+    """``layers`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): each tensor's
+    zeros, and whether the pruning emptied it (as ``bounds --per-layer``'s ``collapsed``)."""
+    return [{"name": l.name, "total": l.total, "zeros": l.zeros, "collapsed": l.name in collapsed} for l in layers]
 
 
 def ratio_json(requested: float, achieved: float, source: str, scope: str, uncertainty: dict | None) -> dict:
@@ -180,7 +187,9 @@ def prune(
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
-    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, prune_model, removed_on_path
+    from prunelimit.pruning.magnitude import (
+        beyond_ratio, check_ratio, collapse_warnings, prune_model, removed_on_path,
+    )
     from prunelimit.pruning.masks import (
         overall_ratio, pruning_held, sparsity_table, to_prune_state_dict,
     )
@@ -195,7 +204,8 @@ def prune(
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     held = pruning_held(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
-    masks = prune_model(inputs.model, ratio, scope, inputs.selection, held).masks
+    pruned = prune_model(inputs.model, ratio, scope, inputs.selection, held)
+    masks = pruned.masks
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None
     if finetune_epochs > 0:
@@ -227,9 +237,10 @@ def prune(
     rep = PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
                       inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed, scope),
+                                        *collapse_warnings(ratio, scope, pruned.layers, pruned.collapsed),
                                         *_weights_only_warnings(inputs, outputs),
                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
-                      uncertainty, time.perf_counter() - start)
+                      uncertainty, time.perf_counter() - start, pruned.collapsed)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))

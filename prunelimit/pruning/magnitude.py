@@ -22,6 +22,7 @@ from prunelimit.pruning.masks import (
     LayerSparsity, Masks, apply_masks, full_masks, keep_both, overall_ratio, sparsity_table,
 )
 from prunelimit.report.rounding import percent_digits
+from prunelimit.theory.layers import COLLAPSE_SPARSITY, collapse_warning
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile, removed_count
 from prunelimit.validate import choice
 
@@ -35,13 +36,15 @@ class PruneResult:
     """Requested and achieved ratio (removed fractions), keep-masks and per-layer zeros.
 
     ``achieved`` counts every zero weight afterwards, so it exceeds ``requested`` when
-    the model already held more zeros than ``ceil(ρ·N)``.
+    the model already held more zeros than ``ceil(ρ·N)``; ``collapsed`` names the layers it
+    emptied (:func:`emptied`).
     """
 
     requested: float
     achieved: float
     masks: Masks
     layers: list[LayerSparsity]
+    collapsed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,20 @@ def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity], removed: int,
             f"already, and what it pruned stays pruned; prune the unpruned model for a lower ratio",)
 
 
+def emptied(before: Sequence[LayerSparsity], after: Sequence[LayerSparsity]) -> tuple[str, ...]:
+    """The layers a pruning empties (``before``/``after`` it): over ``COLLAPSE_SPARSITY`` zero
+    afterwards with a weight it zeroed, as ``bounds --per-layer`` flags them; one it leaves as it
+    was (all zeros, or pruned before) is not."""
+    return tuple(a.name for b, a in zip(before, after, strict=True) if a.ratio > COLLAPSE_SPARSITY and a.zeros > b.zeros)
+
+
+def collapse_warnings(ratio: float, scope: Scope, after: Sequence[LayerSparsity],
+                      names: Sequence[str]) -> tuple[str, ...]:
+    """One warning for each layer of ``names`` (:func:`emptied`) pruning to ``ratio`` empties."""
+    return tuple(collapse_warning(f"to {percent_digits(ratio)} %", layer.name, layer.total, layer.ratio, scope)
+                 for layer in after if layer.name in names)
+
+
 def prune_model(
     model: nn.Module,
     ratio: float,
@@ -197,6 +214,8 @@ def prune_model(
     """Magnitude-prune ``model`` in place to ``ratio`` within ``held`` (:func:`magnitude_masks`)
     and return the masks and sparsity."""
     masks = magnitude_masks(model, ratio, scope, selection, held)
+    before = sparsity_table(model, selection)
     apply_masks(model, masks)
     layers = sparsity_table(model, selection)
-    return PruneResult(requested=ratio, achieved=overall_ratio(layers), masks=masks, layers=layers)
+    return PruneResult(requested=ratio, achieved=overall_ratio(layers), masks=masks, layers=layers,
+                       collapsed=emptied(before, layers))

@@ -98,17 +98,25 @@ class LayerBreakdown:
         """``notes``, then one line per collapsed layer, with what avoids it on this path: on
         the global path, layer-wise pruning; on the layer-wise path (the one that emptied it)
         only leaving the layer out or pruning less."""
-        advice = ("prune layer-wise: --scope layer" if self.scope == "global"
-                  else "on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
-                       "--exclude, or prune less")
-        return [*self.notes] + [f"layer collapse: magnitude pruning at ρ* = {percent_digits(self.ratio)} % removes "
-                f"{percent_digits(layer.sparsity_at_rho)} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
-                f"that empties a layer breaks the network whatever the prediction says ({advice})"
-                for layer in self.layers if layer.collapsed]
+        return [*self.notes] + [collapse_warning(f"at ρ* = {percent_digits(self.ratio)} %", layer.name, layer.params,
+                                                 layer.sparsity_at_rho, self.scope, " whatever the prediction says")
+                                for layer in self.layers if layer.collapsed]
 
     def to_json(self) -> dict:
         return {"ratio": self.ratio, "radius": self.radius, "scope": self.scope,
                 "block_diagonal_f": self.block_diagonal_f, **self.cost.to_json()}
+
+
+def collapse_warning(at: str, name: str, params: int, sparsity: float, scope: str, tail: str = "") -> str:
+    """The warning of a layer that magnitude pruning ``at`` a ratio empties (``sparsity`` of its
+    ``params`` weights removed), with what avoids it on the path of ``scope``: on the global
+    path, layer-wise pruning; on a path that prunes each layer alone (the one that emptied it)
+    only leaving the layer out or pruning less."""
+    advice = ("prune layer-wise: --scope layer" if scope == "global"
+              else "on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
+                   "--exclude, or prune less" if scope == "layer" else "leave it out with --exclude")
+    return (f"layer collapse: magnitude pruning {at} removes {percent_digits(sparsity)} % of {name} ({params:,} "
+            f"weights); one-shot pruning that empties a layer breaks the network{tail} ({advice})")
 
 
 def layer_shares(
