@@ -110,17 +110,18 @@ def two_four_mask(weight: Tensor, kept: Tensor | None = None) -> Tensor:
     row of the tensor flattened after its first dimension); ties go to the lower index, and
     a last group of fewer than 4 keeps its 2 largest (all, if it has at most 2). Weights
     outside ``kept`` (a boolean mask) rank below every weight in it, exact zeros included."""
-    rows = weight.detach().reshape(weight.shape[0] if weight.dim() > 1 else 1, -1)
+    # sizes spelled out, not -1: a tensor of 0 weights (a layer of 0 rows) has no inferable size
+    rows = weight.detach().flatten(1) if weight.dim() > 1 else weight.detach().reshape(1, weight.numel())
     cols = rows.shape[1]
     pad = -cols % GROUP
     magnitude = rows.abs()
     if kept is not None:
         magnitude = magnitude.masked_fill(~kept.to(weight.device, torch.bool).reshape(rows.shape), -0.5)
     magnitude = torch.nn.functional.pad(magnitude, (0, pad), value=-1.0)  # padding ranks last
-    groups = magnitude.view(rows.shape[0], -1, GROUP)
+    groups = magnitude.view(rows.shape[0], (cols + pad) // GROUP, GROUP)
     order = torch.sort(groups, dim=-1, descending=True, stable=True).indices
     keep = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, order[..., :KEEP], True)
-    return keep.view(rows.shape[0], -1)[:, :cols].reshape(weight.shape)
+    return keep.view(rows.shape[0], cols + pad)[:, :cols].reshape(weight.shape)
 
 
 def magnitude_masks(
