@@ -201,7 +201,7 @@ def emptied(before: Sequence[LayerSparsity], after: Sequence[LayerSparsity]) -> 
 def collapse_warnings(ratio: float, scope: Scope, after: Sequence[LayerSparsity],
                       names: Sequence[str]) -> tuple[str, ...]:
     """One warning for each layer of ``names`` (:func:`emptied`) pruning to ``ratio`` empties."""
-    return tuple(collapse_warning(f"to {percent_digits(ratio)} %", layer.name, layer.total, layer.ratio, scope)
+    return tuple(collapse_warning(ratio, f"to {percent_digits(ratio)} %", layer.name, layer.total, layer.ratio, scope)
                  for layer in after if layer.name in names)
 
 

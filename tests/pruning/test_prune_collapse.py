@@ -75,3 +75,13 @@ def test_the_command_line_says_it_in_the_console_json_and_report(tmp_path):
     console = run("prune", tmp_path / "tiny.pt", *common, "-o", tmp_path / "q.pt")
     assert console.exit_code == 0, console.output
     assert "collapse" in console.stdout and "layer collapse" in console.stderr
+
+
+def test_the_way_out_is_not_layer_wise_pruning_where_that_empties_the_layer_too():
+    """At 0.999 layer-wise pruning removes ceil(0.999·200) = 200 of the small layer's 200 weights
+    as well: telling the user to prune layer-wise sent them to a path that empties it too."""
+    lines = _collapse_lines(prunelimit.prune(_tiny_last_layer(), 0.995).warnings)
+    [line] = [line for line in lines if " 2.weight " in line]
+    assert "--scope layer" not in line and "layer-wise pruning" in line and "--exclude" in line
+    [line] = _collapse_lines(prunelimit.prune(_tiny_last_layer(), 0.9).warnings)
+    assert "--scope layer" in line  # ceil(0.9·200) = 180 of 200 layer-wise: that keeps it
