@@ -85,3 +85,14 @@ def test_the_way_out_is_not_layer_wise_pruning_where_that_empties_the_layer_too(
     assert "--scope layer" not in line and "layer-wise pruning" in line and "--exclude" in line
     [line] = _collapse_lines(prunelimit.prune(_tiny_last_layer(), 0.9).warnings)
     assert "--scope layer" in line  # ceil(0.9·200) = 180 of 200 layer-wise: that keeps it
+
+
+def test_the_report_figure_hatches_the_emptied_layer():
+    """As ``bounds --per-layer``'s figure hatches a collapsed layer, so does prune's."""
+    from prunelimit.report.figures import sparsity_figure
+
+    pruning = prunelimit.prune(_tiny_last_layer(), 0.9)
+    fig = sparsity_figure(pruning.layers, pruning.collapsed)
+    hatched = [patch for patch in fig.axes[0].patches if patch.get_hatch() == "//"]
+    assert [round(patch.get_y() + patch.get_height() / 2) for patch in hatched] == [1]  # the bar of 2.weight
+    assert not [p for p in sparsity_figure(pruning.layers).axes[0].patches if p.get_hatch()]
