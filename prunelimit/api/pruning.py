@@ -128,7 +128,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             name, report, notes = prediction_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", name)
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
-                                 (*notes, *recorded_warnings(report)),
+                                 _beside_pruning((*notes, *recorded_warnings(report))),
                                  uncertainty=_saved_uncertainty(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
@@ -140,7 +140,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
-        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum, stated)
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
+                             stated)
     from prunelimit.pruning.magnitude import percent_fix
 
     try:
@@ -149,6 +150,14 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction "
                                    f"in [0, 1){percent_fix(ratio)}") from None
     return ResolvedRatio(value, "given")
+
+
+def _beside_pruning(warnings) -> tuple[str, ...]:
+    """A prediction's warnings less its layer-collapse lines (``bounds --per-layer``): the
+    pruning flags each layer it empties itself, on what it pruned, and its line would be said twice."""
+    from prunelimit.theory.layers import COLLAPSE
+
+    return tuple(w for w in warnings if not w.startswith(COLLAPSE))
 
 
 def _saved_uncertainty(report: dict) -> dict | None:

@@ -41,6 +41,7 @@ from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_cou
 from prunelimit.theory.statdim import stat_dim_fraction
 
 COLLAPSE_SPARSITY = 0.99  # a layer losing more than this fraction of its weights is flagged
+COLLAPSE = "layer collapse: "  # how a collapsed layer's warning begins
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def collapse_warning(ratio: float, at: str, name: str, params: int, sparsity: fl
     else:
         advice = ("on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
                   "--exclude, or prune less")
-    return (f"layer collapse: magnitude pruning {at} removes {percent_digits(sparsity)} % of {name} ({params:,} "
+    return (f"{COLLAPSE}magnitude pruning {at} removes {percent_digits(sparsity)} % of {name} ({params:,} "
             f"weights); one-shot pruning that empties a layer breaks the network{tail} ({advice})")
 
 

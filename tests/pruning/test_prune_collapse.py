@@ -96,3 +96,20 @@ def test_the_report_figure_hatches_the_emptied_layer():
     hatched = [patch for patch in fig.axes[0].patches if patch.get_hatch() == "//"]
     assert [round(patch.get_y() + patch.get_height() / 2) for patch in hatched] == [1]  # the bar of 2.weight
     assert not [p for p in sparsity_figure(pruning.layers).axes[0].patches if p.get_hatch()]
+
+
+def test_a_prediction_that_flags_the_layer_is_not_warned_twice():
+    """Pruning by a ``bounds --per-layer`` result (``--from`` its report) carried its collapse
+    line beside prune's own for the same layer: two near-identical warnings. Prune's, on what it
+    pruned, stays alone."""
+    torch.manual_seed(0)
+    model = mlp([8, 6, 3])
+    with torch.no_grad():
+        model[2].weight.mul_(1e-3)
+    data = (torch.randn(64, 8), torch.randint(0, 3, (64,)))
+    rep = prunelimit.bounds(model, data, per_layer=True, method="exact", batch_size=16)
+    assert [w for w in _collapse_lines(rep.warnings) if " 2.weight " in w]  # the case: the prediction flags it
+    pruning = prunelimit.prune(model, "auto", data, prediction_from=rep, batch_size=16)
+    assert pruning.collapsed == ("2.weight",)
+    [line] = _collapse_lines(pruning.warnings)
+    assert line.startswith(f"layer collapse: magnitude pruning to {100 * rep.ratio:.2f} %")
