@@ -49,3 +49,21 @@ def test_a_model_that_fits_is_written_and_read_back(tmp_path):
     model.load_state_dict(load_sparse(out))
     info = run("info", out)  # the spec recorded in the header rebuilds the model
     assert info.exit_code == 0, info.output
+
+
+def test_the_library_refuses_a_model_spec_the_model_does_not_fit(tmp_path):
+    import copy
+
+    import pytest
+
+    import prunelimit
+    from prunelimit.errors import InputError
+
+    torch.manual_seed(0)
+    model = mlp([30, 20, 10])
+    pruned = prunelimit.prune(model, 0.7).apply(copy.deepcopy(model))
+    with pytest.raises(InputError, match=r"shape mismatch 0\.weight \(20, 30\) vs \(21, 30\)"):
+        prunelimit.export(pruned, tmp_path / "e.safetensors", model_spec="mlp:30,21,10")
+    assert not (tmp_path / "e.safetensors").exists()
+    prunelimit.export(pruned, tmp_path / "e.safetensors", model_spec="mlp:30,20,10")
+    assert run("info", tmp_path / "e.safetensors").exit_code == 0
