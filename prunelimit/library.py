@@ -925,6 +925,7 @@ class Pruning:
     source: str = "given"
     selection: ParamSelection = ParamSelection()
     uncertainty: dict | None = None  # ρ*'s stated ± behind ``ratio="auto"`` or ``"lower"`` (``prediction.uncertainty``)
+    collapsed: tuple[str, ...] = ()  # the layers the masks empty (as ``prune --json``'s ``layers[].collapsed``)
 
     @property
     def recorded(self) -> dict:
@@ -948,10 +949,10 @@ class Pruning:
         return prune_with_torch(model, self.masks, self.recorded)
 
     def to_json(self) -> dict:
-        from prunelimit.api.pruning import ratio_json
+        from prunelimit.api.pruning import layers_json, ratio_json
 
         return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty),
-                "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
+                "layers": layers_json(self.layers, self.collapsed),
                 "warnings": list(self.warnings),
                 "timing": None if self.spectrum is None else self.spectrum.timing_json()}
 
@@ -974,8 +975,10 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     [0.5, 0.5]
     """
     from prunelimit.models.params import prunable_parameters
-    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, magnitude_masks, percent_fix, removed_on_path
-    from prunelimit.pruning.masks import LayerSparsity, overall_ratio, pruning_held
+    from prunelimit.pruning.magnitude import (
+        beyond_ratio, check_ratio, collapse_warnings, emptied, magnitude_masks, percent_fix, removed_on_path,
+    )
+    from prunelimit.pruning.masks import LayerSparsity, overall_ratio, pruning_held, sparsity_table
 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
@@ -1003,9 +1006,11 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         named = prunable_parameters(model, given.selection)
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
         removed = removed_on_path(value, scope, [p for _, p in named])
+        collapsed = emptied(sparsity_table(model, given.selection), layers)
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
-                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed))),
-                   resolved.spectrum, resolved.source, given.selection, resolved.uncertainty)
+                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed, scope),
+                                    *collapse_warnings(value, scope, layers, collapsed))),
+                   resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed)
 
 
 @contextlib.contextmanager

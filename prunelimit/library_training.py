@@ -218,7 +218,8 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     model (``Pruning.apply``: the effective ``weight_orig · weight_mask`` is written under
     the plain name ``weight``) and ``masks`` (a weight is exported zero where its mask says
     pruned); a model without either is refused. ``model_spec`` and ``meta`` go into the
-    file's header, as the command line copies them from the checkpoint; ``force`` replaces
+    file's header, as the command line copies them from the checkpoint (a ``model_spec`` whose model
+    the tensors do not fit is refused, an ``InputError``); ``force`` replaces
     an existing ``output``. The model is not changed.
 
     The result gives the sizes per tensor and in total (``file_bytes``, ``dense_bytes``,
@@ -232,7 +233,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     >>> bool(torch.equal(back["0.weight"], pruned[0].weight)), bool(report.ratio < 0.5)
     (True, True)
     """
-    from prunelimit.sparse.exporter import check_output, require_masks, write_export
+    from prunelimit.sparse.exporter import check_output, model_names, require_masks, write_export
     from prunelimit.io.checkpoint import normalise_state_dict, unmatched_mask, unprefixed
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
@@ -276,6 +277,8 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     held = keep_both(own, found)
     require_masks(held, "the model holds no pruning masks; prune it first (prunelimit.prune(model, ratio).apply(model)) "
                         "or pass masks=")
+    # the header records model_spec: tensors it does not fit would make the file unreadable, as on the command line
+    state, held = model_names(state, held, model_spec, trusted=True, source="of the model given")
     # preflight's own refusal names the command line's --force; a folder or device is preflight's to name
     if not force and Path(output).is_file():
         raise UsageError(f"output {output} already exists; pass force=True to replace it")

@@ -20,7 +20,7 @@ RELIED_ON = {  # what a CI script reads, per command
                "prediction.radius", "bounds.lower", "bounds.upper", "bounds.eta", "timing.seconds", "timing.hvps",
                "actual.loss_ratio", "actual.accuracy_ratio", "actual.evaluations", "delta", "timing.search.seconds",
                "prediction_from"),
-    "prune": ("ratio.requested", "ratio.achieved", "ratio.plus_minus", "ratio.uncertainty", "layers.name", "layers.total", "layers.zeros", "before.loss",
+    "prune": ("ratio.requested", "ratio.achieved", "ratio.plus_minus", "ratio.uncertainty", "layers.name", "layers.total", "layers.zeros", "layers.collapsed", "before.loss",
               "before.accuracy", "after.loss", "after.accuracy", "after.accuracy_drop", "acc_drop",
               "acc_drop_exceeded", "output", "timing", "warnings"),
     "gate": ("passed", "measured", "compared", "threshold", "baseline", "reason", "fix", "rules.passed",

@@ -291,7 +291,12 @@ def test_a_layer_collapsed_on_the_layer_wise_path_is_not_told_to_prune_layer_wis
     assert " b " in line and "--exclude" in line and "--scope layer" not in line
     glob = layer_shares(curvature, ["a", "b"], [big, 1e-4 * small], MagnitudeProfile.from_tensors([big, 1e-4 * small]),
                         0.1, 0.7, cost)
-    assert "--scope layer" in glob.warnings[0]
+    # on the global path the way out is layer-wise pruning, unless that empties the layer too:
+    # ceil(0.7·3) = 3 of its 3 weights, so it is not offered here
+    assert "--scope layer" not in glob.warnings[0] and "empties it too" in glob.warnings[0]
+    wide = layer_shares(curvature, ["a", "b"], [big, 1e-4 * small], MagnitudeProfile.from_tensors([big, 1e-4 * small]),
+                        0.1, 0.3, cost)
+    assert "--scope layer" in wide.warnings[0]  # ceil(0.3·3) = 1 of 3 layer-wise: that keeps it
 
 
 def test_cli_bounds_and_spectrum_per_layer_json(cli, own_ckpt, tmp_path):

@@ -40,6 +40,7 @@ class PruneReport:
     # ρ*'s stated ± (``prediction.uncertainty`` of bounds) behind ``--ratio auto``; ``None`` otherwise
     uncertainty: dict | None = None
     seconds: float = 0.0  # the pruning's own: evaluating, pruning, fine-tuning and writing (not the spectrum)
+    collapsed: tuple[str, ...] = ()  # the layers the one-shot pruning emptied (``magnitude.emptied``)
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -64,7 +65,7 @@ class PruneReport:
 
         return {
             "ratio": ratio_json(self.requested, self.achieved, self.ratio_source, self.scope, self.uncertainty),
-            "layers": [{"name": l.name, "total": l.total, "zeros": l.zeros} for l in self.layers],
+            "layers": layers_json(self.layers, self.collapsed),
             "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
             "after": {**({"loss": None, "accuracy": None} if self.after is None else ev(self.after)),
                       "accuracy_drop": self.accuracy_drop},
@@ -78,6 +79,12 @@ class PruneReport:
             "timing": {**(NO_SPECTRUM_TIMING if self.spectrum is None else self.spectrum.timing_json()),
                        "prune": {"seconds": self.seconds}},
         }
+
+
+def layers_json(layers: list, collapsed: tuple[str, ...]) -> list[dict]:
+    """``layers`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): each tensor's
+    zeros, and whether the pruning emptied it (as ``bounds --per-layer``'s ``collapsed``)."""
+    return [{"name": l.name, "total": l.total, "zeros": l.zeros, "collapsed": l.name in collapsed} for l in layers]
 
 
 def ratio_json(requested: float, achieved: float, source: str, scope: str, uncertainty: dict | None) -> dict:
@@ -121,7 +128,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             name, report, notes = prediction_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", name)
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
-                                 (*notes, *recorded_warnings(report)),
+                                 _beside_pruning((*notes, *recorded_warnings(report))),
                                  uncertainty=_saved_uncertainty(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
@@ -133,7 +140,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                  f"use {option('ratio', 'auto')} or a number")
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
-        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", rep.warnings, rep.spectrum, stated)
+        return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
+                             stated)
     from prunelimit.pruning.magnitude import percent_fix
 
     try:
@@ -142,6 +150,14 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction "
                                    f"in [0, 1){percent_fix(ratio)}") from None
     return ResolvedRatio(value, "given")
+
+
+def _beside_pruning(warnings) -> tuple[str, ...]:
+    """A prediction's warnings less its layer-collapse lines (``bounds --per-layer``): the
+    pruning flags each layer it empties itself, on what it pruned, and its line would be said twice."""
+    from prunelimit.theory.layers import COLLAPSE
+
+    return tuple(w for w in warnings if not w.startswith(COLLAPSE))
 
 
 def _saved_uncertainty(report: dict) -> dict | None:
@@ -181,7 +197,9 @@ def prune(
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
     from prunelimit.pruning.finetune import FinetuneConfig, finetune
     from prunelimit.pruning.training import frozen_warnings
-    from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, prune_model, removed_on_path
+    from prunelimit.pruning.magnitude import (
+        beyond_ratio, check_ratio, collapse_warnings, prune_model, removed_on_path,
+    )
     from prunelimit.pruning.masks import (
         overall_ratio, pruning_held, sparsity_table, to_prune_state_dict,
     )
@@ -196,7 +214,8 @@ def prune(
     evaluation_data = eval_batches or inputs.batches
     before = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     held = pruning_held(inputs.loaded, inputs.selection)  # read before pruning adds zeros of its own
-    masks = prune_model(inputs.model, ratio, scope, inputs.selection, held).masks
+    pruned = prune_model(inputs.model, ratio, scope, inputs.selection, held)
+    masks = pruned.masks
     after = evaluate(inputs.model, evaluation_data, inputs.loss_fn) if evaluation_data else None
     tuned = None
     if finetune_epochs > 0:
@@ -227,13 +246,14 @@ def prune(
     removed = removed_on_path(ratio, scope, [p for _, p in prunable_parameters(inputs.model, inputs.selection)])
     rep = PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                      inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed),
+                      inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed, scope),
+                                        *collapse_warnings(ratio, scope, pruned.layers, pruned.collapsed),
                                         *_weights_only_warnings(inputs, outputs),
                                         *(frozen_warnings(prunable_parameters(inputs.model, inputs.selection),
                                                           "prune removes them by magnitude with the others")
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
-                      uncertainty, time.perf_counter() - start)
+                      uncertainty, time.perf_counter() - start, pruned.collapsed)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))

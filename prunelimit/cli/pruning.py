@@ -142,7 +142,7 @@ def prune(
                             ratio_warnings=resolved.warnings, spectrum=resolved.spectrum,
                             uncertainty=resolved.uncertainty)
             _write_report(report, "prune", rep.to_json(),
-                          lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers)}, force)
+                          lambda figures: {"sparsity per layer": figures.sparsity_figure(rep.layers, rep.collapsed)}, force)
         emit("prune", rep.to_json(), o.json, console.render_prune, rep)
         for warning in console.unshown(rep.warnings):  # a prunable-set warning was shown as the file was read
             _warn(warning)

@@ -22,6 +22,7 @@ from prunelimit.pruning.masks import (
     LayerSparsity, Masks, apply_masks, full_masks, keep_both, overall_ratio, sparsity_table,
 )
 from prunelimit.report.rounding import percent_digits
+from prunelimit.theory.layers import COLLAPSE_SPARSITY, collapse_warning
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile, removed_count
 from prunelimit.validate import choice
 
@@ -35,13 +36,15 @@ class PruneResult:
     """Requested and achieved ratio (removed fractions), keep-masks and per-layer zeros.
 
     ``achieved`` counts every zero weight afterwards, so it exceeds ``requested`` when
-    the model already held more zeros than ``ceil(ρ·N)``.
+    the model already held more zeros than ``ceil(ρ·N)``; ``collapsed`` names the layers it
+    emptied (:func:`emptied`).
     """
 
     requested: float
     achieved: float
     masks: Masks
     layers: list[LayerSparsity]
+    collapsed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,17 +110,18 @@ def two_four_mask(weight: Tensor, kept: Tensor | None = None) -> Tensor:
     row of the tensor flattened after its first dimension); ties go to the lower index, and
     a last group of fewer than 4 keeps its 2 largest (all, if it has at most 2). Weights
     outside ``kept`` (a boolean mask) rank below every weight in it, exact zeros included."""
-    rows = weight.detach().reshape(weight.shape[0] if weight.dim() > 1 else 1, -1)
+    # sizes spelled out, not -1: a tensor of 0 weights (a layer of 0 rows) has no inferable size
+    rows = weight.detach().flatten(1) if weight.dim() > 1 else weight.detach().reshape(1, weight.numel())
     cols = rows.shape[1]
     pad = -cols % GROUP
     magnitude = rows.abs()
     if kept is not None:
         magnitude = magnitude.masked_fill(~kept.to(weight.device, torch.bool).reshape(rows.shape), -0.5)
     magnitude = torch.nn.functional.pad(magnitude, (0, pad), value=-1.0)  # padding ranks last
-    groups = magnitude.view(rows.shape[0], -1, GROUP)
+    groups = magnitude.view(rows.shape[0], (cols + pad) // GROUP, GROUP)
     order = torch.sort(groups, dim=-1, descending=True, stable=True).indices
     keep = torch.zeros_like(groups, dtype=torch.bool).scatter_(-1, order[..., :KEEP], True)
-    return keep.view(rows.shape[0], -1)[:, :cols].reshape(weight.shape)
+    return keep.view(rows.shape[0], cols + pad)[:, :cols].reshape(weight.shape)
 
 
 def magnitude_masks(
@@ -144,28 +148,61 @@ def magnitude_masks(
     return keep_both({name: mask.to(p.device) for (name, p), mask in zip(named, order.keep_masks(ratio))}, held)
 
 
+def two_four_removed(tensor: Tensor) -> int:
+    """How many weights the 2:4 pattern removes from ``tensor`` holding no zeros: 2 of every
+    group of 4 along each row (as :func:`two_four_mask` groups it) and ``g − 2`` of a last group
+    of ``g`` = 3, none of a last group of 1 or 2."""
+    rows = tensor.shape[0] if tensor.dim() > 1 else 1
+    cols = tensor.numel() // rows if rows else 0
+    return rows * ((cols // GROUP) * (GROUP - KEEP) + max(cols % GROUP - KEEP, 0))
+
+
 def removed_on_path(ratio: float, scope: Scope, tensors: Sequence[Tensor]) -> int:
     """How many weights pruning to ``ratio`` on ``scope`` removes from ``tensors`` holding no zeros:
-    ``Σ ceil(ρ·n_l)`` layer-wise (above the global ``ceil(ρ·N)`` by up to one a tensor), else
-    ``ceil(ρ·N)`` (on 2:4, the half the ratio names: a row ending in a group of fewer than 4 loses
-    less, and a warning that it lost more than the pattern would name a ratio it stayed below)."""
+    ``Σ ceil(ρ·n_l)`` layer-wise (above the global ``ceil(ρ·N)`` by up to one a tensor), the
+    pattern's count on 2:4 (:func:`two_four_removed`: below half where a row ends in a short
+    group), else ``ceil(ρ·N)``. A pruning ending with more zeros held more than its path removes:
+    on 2:4, a group with more zeros than the pattern takes from it."""
     if scope == "layer":
         return sum(removed_count(ratio, t.numel()) for t in tensors)
+    if scope == "2:4":
+        return sum(two_four_removed(t) for t in tensors)
     return removed_count(ratio, sum(t.numel() for t in tensors))
 
 
-def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity], removed: int) -> tuple[str, ...]:
+def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity], removed: int,
+                 scope: Scope = "global") -> tuple[str, ...]:
     """The warning of a pruning that ends above what its path removes (``removed``,
     :func:`removed_on_path`; ``layers`` afterwards): the model had more weights pruned (or zero)
     than the ratio removes, and what it pruned stays pruned, so the ratio asked for was not the
-    one it got (a ``--ratio`` below a pruned checkpoint's)."""
+    one it got (a ``--ratio`` below a pruned checkpoint's; on 2:4, groups holding more zeros
+    than the pattern removes, named with the pattern's own ratio)."""
     total = sum(layer.total for layer in layers)
     zeros = sum(layer.zeros for layer in layers)
     if zeros <= removed:
         return ()
+    if scope == "2:4":
+        return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
+                f"{percent_digits(removed / total)}% the 2:4 pattern removes ({option('scope', '2:4')}): some groups "
+                f"of 4 held more pruned (or zero) weights than the 2 it removes, and what was pruned stays pruned; "
+                f"prune the unpruned model for the pattern alone",)
     return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
             f"{percent_digits(ratio)}% {option('ratio', ratio)} asks for: the model had more pruned (or zero) "
             f"already, and what it pruned stays pruned; prune the unpruned model for a lower ratio",)
+
+
+def emptied(before: Sequence[LayerSparsity], after: Sequence[LayerSparsity]) -> tuple[str, ...]:
+    """The layers a pruning empties (``before``/``after`` it): over ``COLLAPSE_SPARSITY`` zero
+    afterwards with a weight it zeroed, as ``bounds --per-layer`` flags them; one it leaves as it
+    was (all zeros, or pruned before) is not."""
+    return tuple(a.name for b, a in zip(before, after, strict=True) if a.ratio > COLLAPSE_SPARSITY and a.zeros > b.zeros)
+
+
+def collapse_warnings(ratio: float, scope: Scope, after: Sequence[LayerSparsity],
+                      names: Sequence[str]) -> tuple[str, ...]:
+    """One warning for each layer of ``names`` (:func:`emptied`) pruning to ``ratio`` empties."""
+    return tuple(collapse_warning(ratio, f"to {percent_digits(ratio)} %", layer.name, layer.total, layer.ratio, scope)
+                 for layer in after if layer.name in names)
 
 
 def prune_model(
@@ -178,6 +215,8 @@ def prune_model(
     """Magnitude-prune ``model`` in place to ``ratio`` within ``held`` (:func:`magnitude_masks`)
     and return the masks and sparsity."""
     masks = magnitude_masks(model, ratio, scope, selection, held)
+    before = sparsity_table(model, selection)
     apply_masks(model, masks)
     layers = sparsity_table(model, selection)
-    return PruneResult(requested=ratio, achieved=overall_ratio(layers), masks=masks, layers=layers)
+    return PruneResult(requested=ratio, achieved=overall_ratio(layers), masks=masks, layers=layers,
+                       collapsed=emptied(before, layers))

@@ -413,7 +413,8 @@ def acc_drop_warning(rep) -> str | None:
 def render_prune(rep) -> None:
     table = folding_table("layer", "total", "zeros", "sparsity", title=f"Pruned to {pct(rep.achieved)} removed ({rep.scope}, ratio {rep.ratio_source})")
     for layer in rep.layers:
-        table.add_row(layer.name, f"{layer.total:,}", f"{layer.zeros:,}", pct(layer.zeros / max(layer.total, 1)))
+        table.add_row(layer.name, f"{layer.total:,}", f"{layer.zeros:,}", pct(layer.zeros / max(layer.total, 1))
+                      + (" [red]collapse[/]" if layer.name in rep.collapsed else ""))
     stdout.print(table)
     for label, ev in (("before", rep.before), ("after", rep.after), ("after fine-tuning", rep.finetuned)):
         if ev is not None:

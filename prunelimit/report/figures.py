@@ -109,8 +109,9 @@ def layers_at_ratio(names: Sequence[str], profile, ratio: float) -> list:
     return [LayerSparsity(name, int(m.numel()), int((~m).sum())) for name, m in zip(names, masks, strict=True)]
 
 
-def sparsity_figure(layers: Sequence) -> Figure:
-    """Removed fraction per prunable tensor (items with ``name``, ``total``, ``zeros``), largest first."""
+def sparsity_figure(layers: Sequence, collapsed: Sequence[str] = ()) -> Figure:
+    """Removed fraction per prunable tensor (items with ``name``, ``total``, ``zeros``), in their
+    order; the layers named in ``collapsed`` (emptied by the pruning) hatched, as in ``layers_figure``."""
     names = [layer.name for layer in layers]
     ratios = [layer.zeros / layer.total if layer.total else 0.0 for layer in layers]
     total = sum(layer.total for layer in layers)
@@ -118,6 +119,9 @@ def sparsity_figure(layers: Sequence) -> Figure:
     fig, ax = plt.subplots(figsize=(6.4, max(1.6, 0.32 * len(names) + 1.0)))
     y = np.arange(len(names))
     ax.barh(y, ratios, color="#3b6ea5")
+    emptied = [i for i, name in enumerate(names) if name in collapsed]
+    if emptied:
+        ax.barh(emptied, [1.0] * len(emptied), fill=False, edgecolor="k", hatch="//", label="collapse (> 99 %)")
     ax.axvline(overall, color="#c0392b", lw=0.9, ls="--", label=f"overall {overall:.3f}")
     ax.set_yticks(y, names, fontsize=8, parse_math=False)  # a name is the user's text: "a$x$" is not math
     ax.invert_yaxis()

@@ -79,7 +79,7 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     spec = model_spec or recorded_spec(raw.model_spec, "model", raw.path, missing_ok=not trusted)
     require_masks(masks, _no_masks(raw, model_spec, trust_pickle))
     state, masks = model_names(state, masks, spec, trusted=trusted,
-                               recorded_in=raw.path if model_spec is None else None)
+                               recorded_in=raw.path if model_spec is None else None, source=str(raw.path))
     # the specs as read from here, as the model spec is: the copy may be written to another folder
     return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path), training_notes(raw))
 
@@ -117,20 +117,25 @@ def _prune_command(raw: RawCheckpoint, model_spec: str | None, trust_pickle: boo
 
 
 def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | None,
-                trusted: bool, recorded_in: Path | None = None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+                trusted: bool, recorded_in: Path | None = None,
+                source: str = "") -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """``state`` and ``masks`` without the one prefix every key carries when the rest are the
     keys of ``spec``'s model (:func:`prunelimit.models.load.unwrapped`): the exported file
-    then loads into the model itself. The model is built only to learn its keys, on the
-    meta device; a factory spec (code) only when ``trusted`` (typed, or --trust-pickle), as
-    the loader does. ``recorded_in``: the file ``spec`` was read from (``None``: typed)."""
-    from prunelimit.models.load import build_spec, unwrapped
+    then loads into the model itself. The model is built only to learn its keys and shapes,
+    on the meta device; a factory spec (code) only when ``trusted`` (typed, or --trust-pickle),
+    as the loader does. A model the tensors do not fit is refused (an ``InputError`` naming
+    the checkpoint ``source``), as the loader refuses it: the file records ``spec``, and every
+    command would fail to read it. ``recorded_in``: the file ``spec`` was read from (``None``: typed)."""
+    from prunelimit.models.load import build_spec, check_fits, model_fix, unwrapped, with_ties
     from prunelimit.models.spec import imports_code
 
-    if spec is None or len({key.partition(".")[0] for key in state}) != 1 or (imports_code(spec) and not trusted):
+    if spec is None or (imports_code(spec) and not trusted):
         return state, masks
     # factory code may not run on meta
-    model = build_spec(spec, recorded_in, device=None if imports_code(spec) else "meta")
-    return unwrapped(model.state_dict(keep_vars=True), state, masks)
+    expected = build_spec(spec, recorded_in, device=None if imports_code(spec) else "meta").state_dict(keep_vars=True)
+    state, masks = unwrapped(expected, state, masks)
+    check_fits(expected, with_ties(expected, state, source), source, model_fix(state, spec))
+    return state, masks
 
 
 def require_masks(masks: dict[str, Tensor], refusal: str) -> None:

@@ -37,10 +37,11 @@ import torch
 from prunelimit.curvature.layers import BlockCost, BlockCurvature
 from prunelimit.report.rounding import percent_digits
 from prunelimit.theory.limit import predict_from_quadrature
-from prunelimit.theory.profile import MagnitudeProfile, PruningPath
+from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_count
 from prunelimit.theory.statdim import stat_dim_fraction
 
 COLLAPSE_SPARSITY = 0.99  # a layer losing more than this fraction of its weights is flagged
+COLLAPSE = "layer collapse: "  # how a collapsed layer's warning begins
 
 
 @dataclass(frozen=True)
@@ -98,17 +99,35 @@ class LayerBreakdown:
         """``notes``, then one line per collapsed layer, with what avoids it on this path: on
         the global path, layer-wise pruning; on the layer-wise path (the one that emptied it)
         only leaving the layer out or pruning less."""
-        advice = ("prune layer-wise: --scope layer" if self.scope == "global"
-                  else "on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
-                       "--exclude, or prune less")
-        return [*self.notes] + [f"layer collapse: magnitude pruning at ρ* = {percent_digits(self.ratio)} % removes "
-                f"{percent_digits(layer.sparsity_at_rho)} % of {layer.name} ({layer.params:,} weights); one-shot pruning "
-                f"that empties a layer breaks the network whatever the prediction says ({advice})"
-                for layer in self.layers if layer.collapsed]
+        return [*self.notes] + [collapse_warning(self.ratio, f"at ρ* = {percent_digits(self.ratio)} %", layer.name,
+                                                 layer.params, layer.sparsity_at_rho, self.scope,
+                                                 " whatever the prediction says")
+                                for layer in self.layers if layer.collapsed]
 
     def to_json(self) -> dict:
         return {"ratio": self.ratio, "radius": self.radius, "scope": self.scope,
                 "block_diagonal_f": self.block_diagonal_f, **self.cost.to_json()}
+
+
+def collapse_warning(ratio: float, at: str, name: str, params: int, sparsity: float, scope: str,
+                     tail: str = "") -> str:
+    """The warning of a layer that magnitude pruning to ``ratio`` (``at``, in words) empties
+    (``sparsity`` of its ``params`` weights removed), with what avoids it on the path of
+    ``scope``: on the global path, layer-wise pruning where that keeps the layer; otherwise
+    (and on a path that prunes each layer alone, the one that emptied it) only leaving the
+    layer out or pruning less."""
+    if scope == "global" and removed_count(ratio, params) <= COLLAPSE_SPARSITY * params:
+        advice = "prune layer-wise: --scope layer"
+    elif scope == "global":
+        advice = ("layer-wise pruning, ceil(ρ·n) of its n weights, empties it too: leave it out with --exclude, "
+                  "or prune less")
+    elif scope == "2:4":
+        advice = "leave it out with --exclude"
+    else:
+        advice = ("on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
+                  "--exclude, or prune less")
+    return (f"{COLLAPSE}magnitude pruning {at} removes {percent_digits(sparsity)} % of {name} ({params:,} "
+            f"weights); one-shot pruning that empties a layer breaks the network{tail} ({advice})")
 
 
 def layer_shares(

@@ -59,3 +59,14 @@ def test_pruning_a_pruned_model_two_four_keeps_a_kept_zero_before_a_pruned_weigh
     held = {"0.weight": torch.tensor([[False, True, True, False]])}  # 1 kept and exactly zero
     masks = prune_model(model, 0.5, "2:4", held=held).masks
     assert masks["0.weight"].tolist() == [[False, True, True, False]]
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (3, 0), (0, 2, 3), (0,)])
+def test_a_tensor_of_no_weights_keeps_its_empty_mask(shape):
+    """A layer of 0 weights (``nn.Linear(4, 0)``) has no group to prune: its mask is empty, as on
+    the other scopes; 2:4 stopped on a reshape of 0 elements (a traceback)."""
+    weight = torch.ones(shape)
+    assert two_four_mask(weight).shape == weight.shape
+    model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.Linear(4, 0))
+    result = prune_model(model, 0.5, scope="2:4")
+    assert [(layer.total, layer.zeros) for layer in result.layers] == [(32, 16), (0, 0)]
