@@ -544,8 +544,9 @@ def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
     """``masks=`` as bool keep-masks of ``module`` (the module a wrapper runs: a float 0/1 mask,
     as ``weight_mask``, reads as kept where nonzero). A name keyed as a wrapper's state dict keys
     it (``module.``/``_orig_mod.``) that names no parameter of ``module`` is read without the
-    prefix, as ``export`` reads every name (``module`` ``None``: names as given): the wrapper's
-    own names were refused, or held under a name no parameter has."""
+    prefix, as ``export`` reads every name (``module`` ``None``): the wrapper's own names were
+    refused, or held under a name no parameter has. Two keys read as one name (``0.weight`` and
+    ``module.0.weight``) are one mask when equal and refused when not: the last was kept in silence."""
     from prunelimit.io.checkpoint import unprefixed
 
     if masks is None:
@@ -556,9 +557,17 @@ def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
     # a torch-pruned weight is the parameter weight_orig until the run folds it
     names = [name for name, _ in (() if module is None else module.named_parameters())]
     own = {*names, *(name.removesuffix("_orig") for name in names)}
-    keyed = {str(name): mask.bool() for name, mask in masks.items()}
-    return {(name if name in own or unprefixed(name) not in own else unprefixed(name)): mask
-            for name, mask in keyed.items()}
+    chosen: dict[str, Tensor] = {}
+    given: dict[str, str] = {}  # the name read → the key it was given as
+    for key, mask in masks.items():
+        key, mask = str(key), mask.bool()
+        name = unprefixed(key) if module is None or (key not in own and unprefixed(key) in own) else key
+        other = given.setdefault(name, key)
+        if other != key and not (mask.shape == chosen[name].shape and torch.equal(mask.cpu(), chosen[name].cpu())):
+            raise UsageError(f"masks: keys {other!r} and {key!r} both name {name!r} (a wrapper's prefix "
+                             "dropped) and hold different masks; give one mask for it")
+        chosen[name] = mask
+    return chosen
 
 
 def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:

@@ -233,7 +233,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     (True, True)
     """
     from prunelimit.sparse.exporter import check_output, require_masks, write_export
-    from prunelimit.io.checkpoint import normalise_state_dict, unmatched_mask, unprefixed
+    from prunelimit.io.checkpoint import normalise_state_dict, unmatched_mask
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
     from prunelimit.sparse.sparse_file import tied
@@ -259,7 +259,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
         raise UsageError(f"model: its torch.nn.utils.prune mask {name}_mask has shape {tuple(found[name].shape)}, "
                          f"not that of {name}_orig; prune it again (torch.nn.utils.prune.custom_from_mask)")
     # keyed as the state dict given keys them (a wrapper's module./_orig_mod.), read as its keys are
-    given = {unprefixed(name): mask for name, mask in checked_masks(masks).items()}
+    given = checked_masks(masks)
     if (name := unmatched_mask(state, given)) is not None:
         raise UsageError(f"masks: {name!r} names no tensor of the model of shape {tuple(given[name].shape)}; key masks "
                          "by parameter name, as prunelimit.prune(model, ratio).masks does")

@@ -134,3 +134,27 @@ def test_a_modules_own_name_that_starts_as_a_wrappers_prefix_is_kept(train):
     with pytest.raises(UsageError, match=r"^mask names \['weight'\] are not parameters of the model; masks must be "
                                          r"keyed by parameter name such as 'module.weight'$"):
         prunelimit.inputs_from(own, train, masks={"weight": keep})
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod."])
+def test_a_mask_given_under_both_names_is_one_mask_or_refused(model, train, tmp_path, prefix):
+    """``masks`` holding ``0.weight`` and ``module.0.weight`` (a notebook merging the masks of a
+    wrapper and of its module) kept whichever came last, in silence: by ``inputs_from``,
+    ``train`` and ``export`` alike. Equal masks are one mask; different ones are refused."""
+    keep = prunelimit.prune(model, 0.5).masks["0.weight"]
+    alone = prunelimit.inputs_from(copy.deepcopy(model), train, masks={"0.weight": keep}).loaded.masks
+    both = prunelimit.inputs_from(copy.deepcopy(model), train,
+                                  masks={"0.weight": keep, prefix + "0.weight": keep.clone()}).loaded.masks
+    assert both.keys() == alone.keys() and torch.equal(both["0.weight"], keep)
+    differ = {"0.weight": keep, prefix + "0.weight": torch.ones_like(keep)}
+    refusal = rf"^masks: keys '0\.weight' and '{prefix}0\.weight' both name '0\.weight' \(a wrapper's prefix dropped\) " \
+              r"and hold different masks; give one mask for it$"
+    with pytest.raises(UsageError, match=refusal):
+        prunelimit.inputs_from(copy.deepcopy(model), train, masks=differ)
+    trained = copy.deepcopy(model)
+    with pytest.raises(UsageError, match=refusal):
+        prunelimit.train(trained, train, masks=differ, epochs=1)
+    assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), model.parameters()))  # refused before training
+    with pytest.raises(UsageError, match=refusal):
+        prunelimit.export(model, tmp_path / "out.safetensors", masks=differ)
+    assert not (tmp_path / "out.safetensors").exists()
