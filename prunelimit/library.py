@@ -910,7 +910,14 @@ def _rule_list(rules: Any) -> list:
         example = f"[{dict(rules)!r}]" if isinstance(rules, Mapping) else "[{'min_ratio': 0.1, 'use': 'lower'}]"
         raise UsageError(f"rules must be a list of rule mappings, the entries of a YAML policy's rules: list, got "
                          f"{type(rules).__name__}; e.g. rules={example}")
-    return list(rules)
+    listed = list(rules)
+    for i, entry in enumerate(listed):  # a result in hand, as baseline= is told: it said 'must be a file name'
+        if isinstance(entry, Mapping):
+            try:
+                _refuse_result("baseline", entry.get("baseline"))
+            except OptionError as exc:
+                raise UsageError(f"gate rule {entry.get('name') or f'rule {i + 1}'!r}: {exc}") from None
+    return listed
 
 
 @compared_by_value

@@ -140,3 +140,23 @@ def test_a_result_in_hand_where_a_saved_report_is_taken_says_what_to_give(model,
     with pytest.raises(OptionError, match=r"^baseline takes the file name of a saved report, got a SpectrumReport; "
                                           r"give a saved bounds, verify or gate report$"):
         prunelimit.gate(model, train, baseline=computed.spectrum, max_drop=0.1)
+
+
+def test_a_result_as_a_rules_baseline_is_told_as_the_baseline_keyword_is(model, train, computed, tmp_path):
+    """``rules=[{'baseline': report, …}]`` said "gate rule 'rule 1': baseline must be a file
+    name, got BoundsReport(spectrum=…" (the repr cut off), without what to give: it is told as
+    ``baseline=report`` is, under the rule's name, and the fix it gives works."""
+    verified = prunelimit.verify(model, train, prediction_from=computed)
+    with pytest.raises(UsageError, match=r"^gate rule 'rule 2': baseline takes the file name of a saved report, got a "
+                                         r"VerifyReport; save it to a file with its schema key, json.dump\(prunelimit"
+                                         r"\.report\.jsonout\.document\('verify', report\.to_json\(\)\), file\), and give "
+                                         r"the file's name$"):
+        prunelimit.gate(model, train, rules=[{"min_ratio": 0.1}, {"baseline": verified, "max_drop": 0.1}],
+                        prediction_from=computed)
+    with pytest.raises(UsageError, match=r"^gate rule 'tight': baseline takes the file name of a saved report, got a "
+                                         r"BoundsReport; save it"):
+        prunelimit.gate(model, train, rules=[{"name": "tight", "baseline": computed, "max_drop": 0.1}])
+    saved = tmp_path / "verify.json"
+    with open(saved, "w") as file:  # the fix as the message writes it
+        json.dump(document("verify", verified.to_json()), file)
+    assert prunelimit.gate(model, train, rules=[{"baseline": saved, "max_drop": 0.1}], prediction_from=computed).passed
