@@ -6,6 +6,7 @@ import inspect
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import torch
@@ -325,6 +326,18 @@ def _same_values(tensor: torch.Tensor, values: torch.Tensor) -> bool:
     return bool((tensor.eq(values) | (tensor.ne(tensor) & values.ne(values))).all())
 
 
+def output_part(out: Any) -> str:
+    """Where a model's output holds the tensor the losses want, as code after ``model(x)``:
+    ``.logits`` (a Hugging Face-style output), ``['logits']`` (a dict, by that key or its
+    first tensor's), ``[0]`` (a tuple, ``(logits, aux)``); ``""`` where none is seen."""
+    if isinstance(getattr(out, "logits", None), torch.Tensor):
+        return ".logits"
+    if isinstance(out, Mapping):
+        keys = [key for key, value in out.items() if isinstance(value, torch.Tensor)]
+        return f"[{('logits' if 'logits' in keys else keys[0])!r}]" if keys else ""
+    return "[0]" if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor) else ""
+
+
 def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
                option: str) -> torch.Tensor:
     """``check_compatible``'s checks of the model, data and loss on the first batch; its loss."""
@@ -338,12 +351,13 @@ def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data:
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
             kind = type(out).__name__
-            # a Hugging Face-style output carries the tensor the losses want as .logits
-            pick = " (its .logits, say)" if isinstance(getattr(out, "logits", None), torch.Tensor) else ""
+            part = output_part(out)
+            pick = f" (its {part}, say)" if part else ""
+            wrap = f": its forward returns model(x){part}" if part else ""
             raise InputError.naming(
                 f"{model_name} returns {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}, not one output tensor; "
                 f"return one tensor{pick} from forward" + said(", or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it",
-                                 " (a module wrapping the model can pick it)"), *names)
+                                 f" (a module wrapping the model can pick it{wrap})"), *names)
     if (loss_fn is mse_loss or isinstance(loss_fn, PointwiseLoss)) and batch[1].numel() != out.numel():
         # it said "shape '[20, 10]' is invalid ..."; a criterion broadcast the two in silence
         n = max(len(batch[1]), 1)

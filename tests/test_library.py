@@ -1091,6 +1091,48 @@ def test_an_output_object_is_named_with_its_article_and_logits_pointed_to(model,
         prunelimit.bounds(_WrapsOutput(model), train)
 
 
+class _Returns(torch.nn.Module):
+    """``inner`` whose forward gives its logits inside ``shape`` (a dict or a tuple with more)."""
+
+    def __init__(self, inner: torch.nn.Module, shape: str) -> None:
+        super().__init__()
+        self.inner, self.shape = inner, shape
+
+    def forward(self, x: torch.Tensor):
+        out = self.inner(x)
+        return {"hidden": x, "logits": out} if self.shape == "dict" else (out, x)
+
+
+# the code each refusal gives after model(x), as a user writes it in the wrapper's forward
+_PICKED = {"['logits']": lambda out: out["logits"], "[0]": lambda out: out[0]}
+
+
+class _Picks(torch.nn.Module):
+    """The fix the refusal gives: a module whose forward returns ``model(x)`` + ``part``."""
+
+    def __init__(self, model: torch.nn.Module, part: str) -> None:
+        super().__init__()
+        self.model, self.part = model, part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _PICKED[self.part](self.model(x))
+
+
+@pytest.mark.parametrize(("shape", "part"), [("dict", "['logits']"), ("tuple", "[0]")])
+def test_a_dict_or_tuple_output_is_refused_with_a_wrapper_that_picks_the_tensor(model, train, shape, part):
+    """A dict (``{'hidden', 'logits'}``) or tuple output was refused with "(a module wrapping
+    the model can pick it)", naming neither which entry nor how: the message gives the code
+    that picks it, and a module running that code gives the inner model's numbers."""
+    returns = _Returns(model, shape)
+    kind = "a dict" if shape == "dict" else "a tuple"
+    with pytest.raises(InputError, match=rf"returns {kind}, not one output tensor; return one tensor \(its "
+                                         rf"{re.escape(part)}, say\) from forward \(a module wrapping the model can "
+                                         rf"pick it: its forward returns model\(x\){re.escape(part)}\)$"):
+        prunelimit.bounds(returns, train, method="exact")
+    assert prunelimit.bounds(_Picks(returns, part), train, method="exact").ratio == \
+        prunelimit.bounds(model, train, method="exact").ratio
+
+
 def test_info_on_a_model_in_memory_reads_as_the_command_on_a_pickled_module(model, tmp_path):
     """``info(model)``'s JSON ``format`` is ``module``, as ``prunelimit info`` writes it for a
     whole pickled module (docs/library.md); the command writes ``prunelimit`` for its own files."""
