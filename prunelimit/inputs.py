@@ -439,11 +439,19 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
                 if criterion and loss_fn.soft else "")
         raise InputError.naming(f"{what} has real-valued targets{taken}; {_real_labels_fix(labels, out)}{soft}",
                                 *names)
+    if labels.dtype == torch.bool:  # torch's criteria refuse it ("expected target dtype to be Long")
+        raise InputError.naming(f"{what}: y is bool, but {_loss_name(loss_fn)} takes class indices as integers; "
+                                "give y.long() (False as class 0, True as class 1)", *names)
     if out.dim() == 2 and labels.dim() != 1:
         raise InputError.naming(
             f"{what}: y has shape {tuple(labels.shape)}, but {_loss_name(loss_fn)} needs one class index per "
             "sample (a 1-D y); convert one-hot labels with y.argmax(1), a column with y.squeeze(1)", *names)
     classes = out.shape[1] if out.dim() >= 2 else out.shape[-1]  # (N, C, ...): C classes
+    if int(labels.min()) < 0:
+        # -100 is torch's ignore_index: such samples were counted in N and ε yet left out of the loss's mean
+        raise InputError.naming(
+            f"{what} has label {int(labels.min())}, below 0; class labels index the model's {classes} outputs, 0 to "
+            f"{classes - 1}: leave out the samples without one (keep = y >= 0, then x[keep], y[keep])", *names)
     if int(labels.max()) >= classes:
         raise InputError.naming(
             f"{what} has label {int(labels.max())} but the model has {classes} outputs; "

@@ -465,6 +465,33 @@ def test_class_criteria_check_their_labels_as_ce_does(model, train, criterion):
     assert prunelimit.inputs_from(copy.deepcopy(model), train, loss=criterion).batches[0][1].dtype == torch.int64
 
 
+@pytest.mark.parametrize("criterion", ["ce", *CLASS_CRITERIA], ids=_criterion_id)
+def test_bool_or_negative_class_labels_are_refused_with_the_fix(model, train, criterion):
+    """Bool labels (``y = x[:, 0] > 0``) failed as "the loss failed on data (RuntimeError:
+    expected target dtype to be Long or Byte, but got Bool)", a label -1 as "(IndexError:
+    Target -1 is out of bounds.)"; a -100 (torch's ignore_index) was taken: its samples counted
+    in N and ε but not in the loss, which then warned twice that it was no per-sample mean. Each
+    is refused with what to give, and the fixes given are taken."""
+    x, y = train
+    name = "the ce loss" if criterion == "ce" else \
+        f"the {getattr(getattr(criterion, 'func', criterion), '__name__', type(criterion).__name__)} criterion"
+    binary = y % 2 == 1  # classes 0 and 1 of the model's 10
+    with pytest.raises(InputError, match=rf"^data: y is bool, but {name} takes class indices as integers; give "
+                                         r"y\.long\(\) \(False as class 0, True as class 1\)$"):
+        prunelimit.inputs_from(copy.deepcopy(model), (x, binary), loss=criterion)
+    assert torch.equal(prunelimit.inputs_from(copy.deepcopy(model), (x, binary.long()), loss=criterion).batches[0][1],
+                       binary[:128].long())
+    for missing in (-1, -100):
+        labelled = torch.where(torch.arange(len(y)) % 7 == 0, missing, y)
+        with pytest.raises(InputError, match=rf"^data has label {missing}, below 0; class labels index the model's 10 "
+                                             r"outputs, 0 to 9: leave out the samples without one \(keep = y >= 0, "
+                                             r"then x\[keep\], y\[keep\]\)$"):
+            prunelimit.inputs_from(copy.deepcopy(model), (x, labelled), loss=criterion)
+        keep = labelled >= 0
+        assert sum(len(b[1]) for b in prunelimit.inputs_from(copy.deepcopy(model), (x[keep], labelled[keep]),
+                                                              loss=criterion).batches) == int(keep.sum())
+
+
 def test_cross_entropy_criteria_take_probabilities_as_soft_targets(model, train):
     """Real-valued targets of the output's shape are what torch's cross-entropy calls soft
     targets, not a mistake (NLL has none: there they are refused)."""
