@@ -325,7 +325,9 @@ def checked_module(model: Any) -> nn.Module:
     parameters (made under ``torch.inference_mode()``)."""
     if not isinstance(model, nn.Module):
         # torch.load of a checkpoint gives its state dict: the weights without the module
-        hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
+        hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else \
+            "; give its model, inputs.model, and the data (an Inputs goes to prunelimit.api's commands)" \
+            if isinstance(model, Inputs) else ""
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
     model = wrapped_module(model)
     require_values([*model.named_parameters(), *model.named_buffers()])
@@ -996,8 +998,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
     if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
-        raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {quoted(ratio)}"
-                                   f"{validate.not_a_number(ratio)}{percent_fix(ratio)}")
+        raise OptionError("ratio", "{0} must be a removed fraction in [0, 1), 'auto' or 'lower', got "
+                                   f"{_result_as_ratio(ratio) or quoted(ratio) + validate.not_a_number(ratio)}"
+                                   f"{percent_fix(ratio)}")
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
     if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
@@ -1022,6 +1025,20 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
                    given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty)
+
+
+def _result_as_ratio(ratio: Any) -> str:
+    """What a ``bounds`` or ``verify`` result in hand given as ``prune``'s ``ratio`` is, with
+    the fix, or ``""``: it was refused as 'got BoundsReport(spectrum=…, a BoundsReport, not a
+    number'. A verify result holds its ``bounds`` only where it computed them."""
+    if isinstance(ratio, api.VerifyReport) and ratio.bounds is None:
+        return (f"a {type(ratio).__name__}; give a number, result.prediction.ratio (its ρ*) or "
+                "result.prediction.lower (its ρ_L)")
+    held = "result" if isinstance(ratio, api.BoundsReport) else "result.bounds"
+    if not isinstance(ratio, (api.BoundsReport, api.VerifyReport)):
+        return ""
+    return (f"a {type(ratio).__name__}; give ratio='auto' (its ρ*) or 'lower' (its ρ_L) with the data and "
+            f"prediction_from={held}, or a number, such as {held}.ratio")
 
 
 @contextlib.contextmanager
