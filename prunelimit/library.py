@@ -82,6 +82,8 @@ def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
 
     if isinstance(loss, str):
         return resolve_loss(loss)
+    if isinstance(loss, type):  # called as loss(output, target) it builds a criterion, then fails deep inside
+        raise UsageError(f"loss is the class {loss.__name__}, not a criterion; give an instance, loss={loss.__name__}()")
     if not callable(loss):
         raise UsageError(f"loss must be 'ce', 'mse' or a callable criterion(output, target), got {type(loss).__name__}")
     # reports record it as mse, so it must compute what mse does: nn.MSELoss() broadcast a (N, 1)

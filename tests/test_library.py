@@ -206,6 +206,18 @@ def test_options_are_validated_by_the_library(model, train):
         prunelimit.bounds(model, train, batch_size=1_000_000, scope="bogus")  # one batch: scope is checked first
 
 
+def test_a_criterion_class_is_told_to_give_an_instance(model, train):
+    """``loss=nn.CrossEntropyLoss`` (the class, its parentheses forgotten) was called as
+    ``loss(output, target)``, which builds a criterion with those as its settings: "the loss
+    failed on data (RuntimeError: Boolean value of Tensor with more than one value is
+    ambiguous)". The instance the message names is taken, and computes what "ce" does."""
+    with pytest.raises(UsageError, match=r"^loss is the class CrossEntropyLoss, not a criterion; give an instance, "
+                                         r"loss=CrossEntropyLoss\(\)$"):
+        prunelimit.bounds(model, train, loss=torch.nn.CrossEntropyLoss)
+    assert prunelimit.bounds(model, train, loss=torch.nn.CrossEntropyLoss(), method="exact").ratio == \
+        prunelimit.bounds(model, train, method="exact").ratio
+
+
 @pytest.mark.parametrize("name", ["bounds", "verify", "gate", "prune"])
 def test_one_batch_given_is_refused_with_a_fix_for_batches(model, train, name):
     """``batch_size`` cuts an (x, y) pair, not batches given: the refusal said to use a
