@@ -993,6 +993,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     >>> [round(layer.zeros / layer.total, 2) for layer in layerwise.layers]
     [0.5, 0.5]
     """
+    from prunelimit.api.limit import unrecognised_warnings
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import beyond_ratio, check_ratio, magnitude_masks, percent_fix, removed_on_path
     from prunelimit.pruning.masks import LayerSparsity, overall_ratio, pruning_held
@@ -1024,8 +1025,10 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         named = prunable_parameters(model, given.selection)
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
         removed = removed_on_path(value, scope, [p for _, p in named])
+    # a given ratio has no bounds to say which layers N leaves out: they stay dense
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
-                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed))),
+                   given.qualified((*resolved.warnings, *unrecognised_warnings(given),
+                                    *beyond_ratio(value, layers, removed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty)
 
 
