@@ -345,6 +345,20 @@ def test_import_prunelimit_loads_no_torch_until_a_name_is_used():
     assert out == ["False", "True"]
 
 
+def test_a_subpackage_is_there_after_import_prunelimit_alone():
+    """``import prunelimit`` then ``prunelimit.api.BoundsReport`` (the types docs/library.md
+    names so) raised AttributeError until a call had imported the subpackage; a name that is
+    neither a function nor a subpackage still does, and nothing loads torch before it is used."""
+    import subprocess
+    import sys
+
+    code = ("import sys, prunelimit; print('torch' in sys.modules); print(prunelimit.api.BoundsReport.__name__); "
+            "print(prunelimit.report.jsonout.document.__name__)\n"
+            "try:\n    prunelimit.nothing\nexcept AttributeError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["False", "BoundsReport", "document", "module 'prunelimit' has no attribute 'nothing'"]
+
+
 def test_bounds_per_layer_on_objects_equals_the_file_path(model, train, tmp_path):
     """The per-layer breakdown is the CLI's: same blocks, same traces (exact spectrum: no sampling)."""
     path = tmp_path / "m.pt"
