@@ -523,6 +523,8 @@ def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
         # integer x is kept as int64 (token ids), which a model of real inputs cannot take
         hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
             if not x.is_floating_point() else ""
+        if x.dim() == 1 and x.is_floating_point():  # one value a sample: a Linear(1, …) read the batch as one sample
+            hint = "; x is 1-D, one value a sample: give it as a column, x.unsqueeze(1)"
         raise InputError.naming(
             f"{model_name} fails on {what} "
             f"({user_failure(exc)}); check {{2}} and {{1}}{hint}",

@@ -206,6 +206,21 @@ def test_options_are_validated_by_the_library(model, train):
         prunelimit.bounds(model, train, batch_size=1_000_000, scope="bogus")  # one batch: scope is checked first
 
 
+def test_a_one_dimensional_x_is_told_to_be_a_column():
+    """One value a sample (a regression on a scalar) given as a 1-D ``x``: a ``Linear(1, …)``
+    read each batch as one sample of 128 features and the refusal said only "mat1 and mat2
+    shapes cannot be multiplied (1x128 and 1x4)); check model and data". The column it names
+    is taken."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(1, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    x = torch.linspace(-1, 1, 64)
+    y = torch.sin(3 * x)
+    with pytest.raises(InputError, match=r"^the model fails on data \(RuntimeError: .*\); check model and data; x is "
+                                         r"1-D, one value a sample: give it as a column, x\.unsqueeze\(1\)$"):
+        prunelimit.info(model, (x, y), loss="mse")
+    assert prunelimit.info(model, (x.unsqueeze(1), y), loss="mse").loss > 0
+
+
 def test_a_criterion_class_is_told_to_give_an_instance(model, train):
     """``loss=nn.CrossEntropyLoss`` (the class, its parentheses forgotten) was called as
     ``loss(output, target)``, which builds a criterion with those as its settings: "the loss
