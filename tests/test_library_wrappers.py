@@ -158,3 +158,21 @@ def test_a_mask_given_under_both_names_is_one_mask_or_refused(model, train, tmp_
     with pytest.raises(UsageError, match=refusal):
         prunelimit.export(model, tmp_path / "out.safetensors", masks=differ)
     assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_a_state_dict_naming_one_tensor_twice_with_other_values_is_refused_by_export(model, tmp_path):
+    """A state dict holding ``0.weight`` and ``module.0.weight`` (two models' merged) was
+    written with the later key's values, in silence; the checkpoint reader refuses it.
+    Equal copies are one tensor, as before."""
+    masks = prunelimit.prune(model, 0.5).masks
+    state = model.state_dict()
+    other = {**state, **{"module." + k: v + 1 if k == "0.weight" else v for k, v in state.items()}}
+    with pytest.raises(UsageError, match=r"^model: keys '0\.weight' and 'module\.0\.weight' both name '0\.weight' once "
+                                         r"the wrapper prefixes are dropped, and hold different values; give one "
+                                         r"model's state_dict$"):
+        prunelimit.export(other, tmp_path / "out.safetensors", masks=masks)
+    assert not (tmp_path / "out.safetensors").exists()
+    same = {**state, **{"module." + k: v for k, v in state.items()}}
+    prunelimit.export(same, tmp_path / "same.safetensors", masks=masks)
+    prunelimit.export(state, tmp_path / "plain.safetensors", masks=masks)
+    assert (tmp_path / "same.safetensors").read_bytes() == (tmp_path / "plain.safetensors").read_bytes()
