@@ -12,7 +12,8 @@ train, prune and write the caller's model in place, as an optimiser would.
 their report dataclasses; docs/library.md shows every function with runnable examples.
 ``load_sparse(path)``: the dense state dict of a file written by ``prunelimit export``.
 
-The names below are imported on first use: ``import prunelimit`` itself loads nothing, so
+The names below, and the subpackages (``prunelimit.api``, …), are imported on first use:
+``import prunelimit`` itself loads nothing, so
 ``python -m prunelimit`` reaches its Ctrl-C handling (``prunelimit.__main__``) before torch
 starts importing.
 """
@@ -34,10 +35,15 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'prunelimit' has no attribute {name!r}")
     import importlib
+    import importlib.util
 
+    if name not in _EXPORTS:
+        # a subpackage named after `import prunelimit` alone (prunelimit.api.BoundsReport), as an
+        # import of it would give it: it was there only once a call had imported it
+        if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            return importlib.import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module 'prunelimit' has no attribute {name!r}")
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value  # later look-ups skip this function
     return value

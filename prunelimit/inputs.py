@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -325,6 +326,18 @@ def _same_values(tensor: torch.Tensor, values: torch.Tensor) -> bool:
     return bool((tensor.eq(values) | (tensor.ne(tensor) & values.ne(values))).all())
 
 
+def output_part(out: Any) -> str:
+    """Where a model's output holds the tensor the losses want, as code after ``model(x)``:
+    ``.logits`` (a Hugging Face-style output), ``['logits']`` (a dict, by that key or its
+    first tensor's), ``[0]`` (a tuple, ``(logits, aux)``); ``""`` where none is seen."""
+    if isinstance(getattr(out, "logits", None), torch.Tensor):
+        return ".logits"
+    if isinstance(out, Mapping):
+        keys = [key for key, value in out.items() if isinstance(value, torch.Tensor)]
+        return f"[{('logits' if 'logits' in keys else keys[0])!r}]" if keys else ""
+    return "[0]" if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor) else ""
+
+
 def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data: str | None,
                option: str) -> torch.Tensor:
     """``check_compatible``'s checks of the model, data and loss on the first batch; its loss."""
@@ -338,12 +351,13 @@ def _check_fit(loaded: LoadedModel, batches: list[Batch], loss_fn: LossFn, data:
         out = _forward(model, batch[0], model_name, what, names)
         if not isinstance(out, torch.Tensor):
             kind = type(out).__name__
-            # a Hugging Face-style output carries the tensor the losses want as .logits
-            pick = " (its .logits, say)" if isinstance(getattr(out, "logits", None), torch.Tensor) else ""
+            part = output_part(out)
+            pick = f" (its {part}, say)" if part else ""
+            wrap = f": its forward returns model(x){part}" if part else ""
             raise InputError.naming(
                 f"{model_name} returns {'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}, not one output tensor; "
                 f"return one tensor{pick} from forward" + said(", or pass {0} file.py:fn (fn(model, batch) -> mean loss) that picks it",
-                                 " (a module wrapping the model can pick it)"), *names)
+                                 f" (a module wrapping the model can pick it{wrap})"), *names)
     if (loss_fn is mse_loss or isinstance(loss_fn, PointwiseLoss)) and batch[1].numel() != out.numel():
         # it said "shape '[20, 10]' is invalid ..."; a criterion broadcast the two in silence
         n = max(len(batch[1]), 1)
@@ -425,11 +439,19 @@ def _check_class_labels(labels: torch.Tensor, out: torch.Tensor, loss_fn: LossFn
                 if criterion and loss_fn.soft else "")
         raise InputError.naming(f"{what} has real-valued targets{taken}; {_real_labels_fix(labels, out)}{soft}",
                                 *names)
+    if labels.dtype == torch.bool:  # torch's criteria refuse it ("expected target dtype to be Long")
+        raise InputError.naming(f"{what}: y is bool, but {_loss_name(loss_fn)} takes class indices as integers; "
+                                "give y.long() (False as class 0, True as class 1)", *names)
     if out.dim() == 2 and labels.dim() != 1:
         raise InputError.naming(
             f"{what}: y has shape {tuple(labels.shape)}, but {_loss_name(loss_fn)} needs one class index per "
             "sample (a 1-D y); convert one-hot labels with y.argmax(1), a column with y.squeeze(1)", *names)
     classes = out.shape[1] if out.dim() >= 2 else out.shape[-1]  # (N, C, ...): C classes
+    if int(labels.min()) < 0:
+        # -100 is torch's ignore_index: such samples were counted in N and ε yet left out of the loss's mean
+        raise InputError.naming(
+            f"{what} has label {int(labels.min())}, below 0; class labels index the model's {classes} outputs, 0 to "
+            f"{classes - 1}: leave out the samples without one (keep = y >= 0, then x[keep], y[keep])", *names)
     if int(labels.max()) >= classes:
         raise InputError.naming(
             f"{what} has label {int(labels.max())} but the model has {classes} outputs; "
@@ -501,6 +523,8 @@ def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
         # integer x is kept as int64 (token ids), which a model of real inputs cannot take
         hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
             if not x.is_floating_point() else ""
+        if x.dim() == 1 and x.is_floating_point():  # one value a sample: a Linear(1, …) read the batch as one sample
+            hint = "; x is 1-D, one value a sample: give it as a column, x.unsqueeze(1)"
         raise InputError.naming(
             f"{model_name} fails on {what} "
             f"({user_failure(exc)}); check {{2}} and {{1}}{hint}",

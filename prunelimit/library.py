@@ -82,6 +82,8 @@ def loss_function(loss: str | Callable[[Tensor, Tensor], Tensor]):
 
     if isinstance(loss, str):
         return resolve_loss(loss)
+    if isinstance(loss, type):  # called as loss(output, target) it builds a criterion, then fails deep inside
+        raise UsageError(f"loss is the class {loss.__name__}, not a criterion; give an instance, loss={loss.__name__}()")
     if not callable(loss):
         raise UsageError(f"loss must be 'ce', 'mse' or a callable criterion(output, target), got {type(loss).__name__}")
     # reports record it as mse, so it must compute what mse does: nn.MSELoss() broadcast a (N, 1)
@@ -325,7 +327,9 @@ def checked_module(model: Any) -> nn.Module:
     parameters (made under ``torch.inference_mode()``)."""
     if not isinstance(model, nn.Module):
         # torch.load of a checkpoint gives its state dict: the weights without the module
-        hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else ""
+        hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else \
+            "; give its model, inputs.model, and the data (an Inputs goes to prunelimit.api's commands)" \
+            if isinstance(model, Inputs) else ""
         raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
     model = wrapped_module(model)
     require_values([*model.named_parameters(), *model.named_buffers()])
@@ -544,8 +548,9 @@ def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
     """``masks=`` as bool keep-masks of ``module`` (the module a wrapper runs: a float 0/1 mask,
     as ``weight_mask``, reads as kept where nonzero). A name keyed as a wrapper's state dict keys
     it (``module.``/``_orig_mod.``) that names no parameter of ``module`` is read without the
-    prefix, as ``export`` reads every name (``module`` ``None``: names as given): the wrapper's
-    own names were refused, or held under a name no parameter has."""
+    prefix, as ``export`` reads every name (``module`` ``None``): the wrapper's own names were
+    refused, or held under a name no parameter has. Two keys read as one name (``0.weight`` and
+    ``module.0.weight``) are one mask when equal and refused when not: the last was kept in silence."""
     from prunelimit.io.checkpoint import unprefixed
 
     if masks is None:
@@ -556,9 +561,17 @@ def checked_masks(masks: Any, module: nn.Module | None = None) -> "Masks":
     # a torch-pruned weight is the parameter weight_orig until the run folds it
     names = [name for name, _ in (() if module is None else module.named_parameters())]
     own = {*names, *(name.removesuffix("_orig") for name in names)}
-    keyed = {str(name): mask.bool() for name, mask in masks.items()}
-    return {(name if name in own or unprefixed(name) not in own else unprefixed(name)): mask
-            for name, mask in keyed.items()}
+    chosen: dict[str, Tensor] = {}
+    given: dict[str, str] = {}  # the name read → the key it was given as
+    for key, mask in masks.items():
+        key, mask = str(key), mask.bool()
+        name = unprefixed(key) if module is None or (key not in own and unprefixed(key) in own) else key
+        other = given.setdefault(name, key)
+        if other != key and not (mask.shape == chosen[name].shape and torch.equal(mask.cpu(), chosen[name].cpu())):
+            raise UsageError(f"masks: keys {other!r} and {key!r} both name {name!r} (a wrapper's prefix "
+                             "dropped) and hold different masks; give one mask for it")
+        chosen[name] = mask
+    return chosen
 
 
 def batch_size_for(batch_size: int | None, data: Any, *more: Any) -> int:
@@ -901,7 +914,14 @@ def _rule_list(rules: Any) -> list:
         example = f"[{dict(rules)!r}]" if isinstance(rules, Mapping) else "[{'min_ratio': 0.1, 'use': 'lower'}]"
         raise UsageError(f"rules must be a list of rule mappings, the entries of a YAML policy's rules: list, got "
                          f"{type(rules).__name__}; e.g. rules={example}")
-    return list(rules)
+    listed = list(rules)
+    for i, entry in enumerate(listed):  # a result in hand, as baseline= is told: it said 'must be a file name'
+        if isinstance(entry, Mapping):
+            try:
+                _refuse_result("baseline", entry.get("baseline"))
+            except OptionError as exc:
+                raise UsageError(f"gate rule {entry.get('name') or f'rule {i + 1}'!r}: {exc}") from None
+    return listed
 
 
 @compared_by_value
@@ -974,6 +994,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     >>> [round(layer.zeros / layer.total, 2) for layer in layerwise.layers]
     [0.5, 0.5]
     """
+    from prunelimit.api.limit import unrecognised_warnings
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import (
         beyond_ratio, check_ratio, collapse_warnings, emptied, magnitude_masks, percent_fix, removed_on_path,
@@ -983,8 +1004,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
     if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
-        raise OptionError("ratio", f"{{0}} must be a removed fraction in [0, 1), 'auto' or 'lower', got {quoted(ratio)}"
-                                   f"{validate.not_a_number(ratio)}{percent_fix(ratio)}")
+        raise OptionError("ratio", "{0} must be a removed fraction in [0, 1), 'auto' or 'lower', got "
+                                   f"{_result_as_ratio(ratio) or quoted(ratio) + validate.not_a_number(ratio)}"
+                                   f"{percent_fix(ratio)}")
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
     if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
@@ -1007,10 +1029,26 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
         removed = removed_on_path(value, scope, [p for _, p in named])
         collapsed = emptied(sparsity_table(model, given.selection), layers)
+    # a given ratio has no bounds to say which layers N leaves out: they stay dense
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
-                   given.qualified((*resolved.warnings, *beyond_ratio(value, layers, removed, scope),
+                   given.qualified((*resolved.warnings, *unrecognised_warnings(given),
+                                    *beyond_ratio(value, layers, removed, scope),
                                     *collapse_warnings(value, scope, layers, collapsed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed)
+
+
+def _result_as_ratio(ratio: Any) -> str:
+    """What a ``bounds`` or ``verify`` result in hand given as ``prune``'s ``ratio`` is, with
+    the fix, or ``""``: it was refused as 'got BoundsReport(spectrum=…, a BoundsReport, not a
+    number'. A verify result holds its ``bounds`` only where it computed them."""
+    if isinstance(ratio, api.VerifyReport) and ratio.bounds is None:
+        return (f"a {type(ratio).__name__}; give a number, result.prediction.ratio (its ρ*) or "
+                "result.prediction.lower (its ρ_L)")
+    held = "result" if isinstance(ratio, api.BoundsReport) else "result.bounds"
+    if not isinstance(ratio, (api.BoundsReport, api.VerifyReport)):
+        return ""
+    return (f"a {type(ratio).__name__}; give ratio='auto' (its ρ*) or 'lower' (its ρ_L) with the data and "
+            f"prediction_from={held}, or a number, such as {held}.ratio")
 
 
 @contextlib.contextmanager

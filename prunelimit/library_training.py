@@ -234,7 +234,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     (True, True)
     """
     from prunelimit.sparse.exporter import check_output, model_names, require_masks, write_export
-    from prunelimit.io.checkpoint import normalise_state_dict, unmatched_mask, unprefixed
+    from prunelimit.io.checkpoint import normalise_state_dict, prefix_collision, unmatched_mask, unprefixed
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
     from prunelimit.sparse.sparse_file import tied
@@ -255,12 +255,15 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
     require_values(state.items())
+    if (collision := prefix_collision(state)) is not None:  # the later key's values were written, in silence
+        raise UsageError(f"model: keys {collision[0]!r} and {collision[1]!r} both name {unprefixed(collision[0])!r} "
+                         "once the wrapper prefixes are dropped, and hold different values; give one model's state_dict")
     state, found = normalise_state_dict(state)
     if (name := unmatched_mask(state, found)) is not None:
         raise UsageError(f"model: its torch.nn.utils.prune mask {name}_mask has shape {tuple(found[name].shape)}, "
                          f"not that of {name}_orig; prune it again (torch.nn.utils.prune.custom_from_mask)")
     # keyed as the state dict given keys them (a wrapper's module./_orig_mod.), read as its keys are
-    given = {unprefixed(name): mask for name, mask in checked_masks(masks).items()}
+    given = checked_masks(masks)
     if (name := unmatched_mask(state, given)) is not None:
         raise UsageError(f"masks: {name!r} names no tensor of the model of shape {tuple(given[name].shape)}; key masks "
                          "by parameter name, as prunelimit.prune(model, ratio).masks does")

@@ -206,6 +206,33 @@ def test_options_are_validated_by_the_library(model, train):
         prunelimit.bounds(model, train, batch_size=1_000_000, scope="bogus")  # one batch: scope is checked first
 
 
+def test_a_one_dimensional_x_is_told_to_be_a_column():
+    """One value a sample (a regression on a scalar) given as a 1-D ``x``: a ``Linear(1, …)``
+    read each batch as one sample of 128 features and the refusal said only "mat1 and mat2
+    shapes cannot be multiplied (1x128 and 1x4)); check model and data". The column it names
+    is taken."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(1, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    x = torch.linspace(-1, 1, 64)
+    y = torch.sin(3 * x)
+    with pytest.raises(InputError, match=r"^the model fails on data \(RuntimeError: .*\); check model and data; x is "
+                                         r"1-D, one value a sample: give it as a column, x\.unsqueeze\(1\)$"):
+        prunelimit.info(model, (x, y), loss="mse")
+    assert prunelimit.info(model, (x.unsqueeze(1), y), loss="mse").loss > 0
+
+
+def test_a_criterion_class_is_told_to_give_an_instance(model, train):
+    """``loss=nn.CrossEntropyLoss`` (the class, its parentheses forgotten) was called as
+    ``loss(output, target)``, which builds a criterion with those as its settings: "the loss
+    failed on data (RuntimeError: Boolean value of Tensor with more than one value is
+    ambiguous)". The instance the message names is taken, and computes what "ce" does."""
+    with pytest.raises(UsageError, match=r"^loss is the class CrossEntropyLoss, not a criterion; give an instance, "
+                                         r"loss=CrossEntropyLoss\(\)$"):
+        prunelimit.bounds(model, train, loss=torch.nn.CrossEntropyLoss)
+    assert prunelimit.bounds(model, train, loss=torch.nn.CrossEntropyLoss(), method="exact").ratio == \
+        prunelimit.bounds(model, train, method="exact").ratio
+
+
 @pytest.mark.parametrize("name", ["bounds", "verify", "gate", "prune"])
 def test_one_batch_given_is_refused_with_a_fix_for_batches(model, train, name):
     """``batch_size`` cuts an (x, y) pair, not batches given: the refusal said to use a
@@ -331,6 +358,20 @@ def test_import_prunelimit_loads_no_torch_until_a_name_is_used():
     code = "import sys, prunelimit; print('torch' in sys.modules); prunelimit.bounds; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_a_subpackage_is_there_after_import_prunelimit_alone():
+    """``import prunelimit`` then ``prunelimit.api.BoundsReport`` (the types docs/library.md
+    names so) raised AttributeError until a call had imported the subpackage; a name that is
+    neither a function nor a subpackage still does, and nothing loads torch before it is used."""
+    import subprocess
+    import sys
+
+    code = ("import sys, prunelimit; print('torch' in sys.modules); print(prunelimit.api.BoundsReport.__name__); "
+            "print(prunelimit.report.jsonout.document.__name__)\n"
+            "try:\n    prunelimit.nothing\nexcept AttributeError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["False", "BoundsReport", "document", "module 'prunelimit' has no attribute 'nothing'"]
 
 
 def test_bounds_per_layer_on_objects_equals_the_file_path(model, train, tmp_path):
@@ -463,6 +504,33 @@ def test_class_criteria_check_their_labels_as_ce_does(model, train, criterion):
     with pytest.raises(InputError, match="^data has label 12 but the model has 10 outputs; check data and model"):
         prunelimit.inputs_from(copy.deepcopy(model), (x, torch.where(y == 3, 12, y)), loss=criterion)
     assert prunelimit.inputs_from(copy.deepcopy(model), train, loss=criterion).batches[0][1].dtype == torch.int64
+
+
+@pytest.mark.parametrize("criterion", ["ce", *CLASS_CRITERIA], ids=_criterion_id)
+def test_bool_or_negative_class_labels_are_refused_with_the_fix(model, train, criterion):
+    """Bool labels (``y = x[:, 0] > 0``) failed as "the loss failed on data (RuntimeError:
+    expected target dtype to be Long or Byte, but got Bool)", a label -1 as "(IndexError:
+    Target -1 is out of bounds.)"; a -100 (torch's ignore_index) was taken: its samples counted
+    in N and ε but not in the loss, which then warned twice that it was no per-sample mean. Each
+    is refused with what to give, and the fixes given are taken."""
+    x, y = train
+    name = "the ce loss" if criterion == "ce" else \
+        f"the {getattr(getattr(criterion, 'func', criterion), '__name__', type(criterion).__name__)} criterion"
+    binary = y % 2 == 1  # classes 0 and 1 of the model's 10
+    with pytest.raises(InputError, match=rf"^data: y is bool, but {name} takes class indices as integers; give "
+                                         r"y\.long\(\) \(False as class 0, True as class 1\)$"):
+        prunelimit.inputs_from(copy.deepcopy(model), (x, binary), loss=criterion)
+    assert torch.equal(prunelimit.inputs_from(copy.deepcopy(model), (x, binary.long()), loss=criterion).batches[0][1],
+                       binary[:128].long())
+    for missing in (-1, -100):
+        labelled = torch.where(torch.arange(len(y)) % 7 == 0, missing, y)
+        with pytest.raises(InputError, match=rf"^data has label {missing}, below 0; class labels index the model's 10 "
+                                             r"outputs, 0 to 9: leave out the samples without one \(keep = y >= 0, "
+                                             r"then x\[keep\], y\[keep\]\)$"):
+            prunelimit.inputs_from(copy.deepcopy(model), (x, labelled), loss=criterion)
+        keep = labelled >= 0
+        assert sum(len(b[1]) for b in prunelimit.inputs_from(copy.deepcopy(model), (x[keep], labelled[keep]),
+                                                              loss=criterion).batches) == int(keep.sum())
 
 
 def test_cross_entropy_criteria_take_probabilities_as_soft_targets(model, train):
@@ -1089,6 +1157,48 @@ def test_an_output_object_is_named_with_its_article_and_logits_pointed_to(model,
     with pytest.raises(InputError, match=r"returns an Output, not one output tensor; return one tensor "
                                          r"\(its \.logits, say\) from forward"):
         prunelimit.bounds(_WrapsOutput(model), train)
+
+
+class _Returns(torch.nn.Module):
+    """``inner`` whose forward gives its logits inside ``shape`` (a dict or a tuple with more)."""
+
+    def __init__(self, inner: torch.nn.Module, shape: str) -> None:
+        super().__init__()
+        self.inner, self.shape = inner, shape
+
+    def forward(self, x: torch.Tensor):
+        out = self.inner(x)
+        return {"hidden": x, "logits": out} if self.shape == "dict" else (out, x)
+
+
+# the code each refusal gives after model(x), as a user writes it in the wrapper's forward
+_PICKED = {"['logits']": lambda out: out["logits"], "[0]": lambda out: out[0]}
+
+
+class _Picks(torch.nn.Module):
+    """The fix the refusal gives: a module whose forward returns ``model(x)`` + ``part``."""
+
+    def __init__(self, model: torch.nn.Module, part: str) -> None:
+        super().__init__()
+        self.model, self.part = model, part
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _PICKED[self.part](self.model(x))
+
+
+@pytest.mark.parametrize(("shape", "part"), [("dict", "['logits']"), ("tuple", "[0]")])
+def test_a_dict_or_tuple_output_is_refused_with_a_wrapper_that_picks_the_tensor(model, train, shape, part):
+    """A dict (``{'hidden', 'logits'}``) or tuple output was refused with "(a module wrapping
+    the model can pick it)", naming neither which entry nor how: the message gives the code
+    that picks it, and a module running that code gives the inner model's numbers."""
+    returns = _Returns(model, shape)
+    kind = "a dict" if shape == "dict" else "a tuple"
+    with pytest.raises(InputError, match=rf"returns {kind}, not one output tensor; return one tensor \(its "
+                                         rf"{re.escape(part)}, say\) from forward \(a module wrapping the model can "
+                                         rf"pick it: its forward returns model\(x\){re.escape(part)}\)$"):
+        prunelimit.bounds(returns, train, method="exact")
+    assert prunelimit.bounds(_Picks(returns, part), train, method="exact").ratio == \
+        prunelimit.bounds(model, train, method="exact").ratio
 
 
 def test_info_on_a_model_in_memory_reads_as_the_command_on_a_pickled_module(model, tmp_path):

@@ -45,3 +45,17 @@ def test_extrapolate_takes_a_bool(fit, name):
     with pytest.raises(OptionError, match=r"^extrapolate must be True or False, got 'no'$"):
         QUERIES[name](fit, 0.3, extrapolate="no")
     assert QUERIES[name](fit, 0.3) == QUERIES[name](fit, 0.3, extrapolate=False)
+
+
+def test_a_law_fit_given_as_points_is_told_to_give_its_points():
+    """``fit_nplh(law)`` with ``law`` a fit in hand (``prunelimit.nplh``'s result) said
+    "build it with LawPoints.from_arrays(density, gamma)", though the fit holds its points:
+    it names them, and refitting them gives the same law."""
+    from prunelimit.laws.points import LawPoints
+
+    gamma = np.geomspace(1e-2, 1, 30)
+    law = prunelimit.fit_nplh(LawPoints(tuple(0.01 * gamma ** -0.7), tuple(gamma)))
+    with pytest.raises(UsageError, match=r"^points must be a prunelimit\.laws\.points\.LawPoints, got NplhFit; give its "
+                                         r"points, points=fit\.points$"):
+        prunelimit.fit_nplh(law)
+    assert prunelimit.fit_nplh(points=law.points).alpha0 == law.alpha0

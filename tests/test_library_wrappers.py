@@ -134,3 +134,45 @@ def test_a_modules_own_name_that_starts_as_a_wrappers_prefix_is_kept(train):
     with pytest.raises(UsageError, match=r"^mask names \['weight'\] are not parameters of the model; masks must be "
                                          r"keyed by parameter name such as 'module.weight'$"):
         prunelimit.inputs_from(own, train, masks={"weight": keep})
+
+
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod."])
+def test_a_mask_given_under_both_names_is_one_mask_or_refused(model, train, tmp_path, prefix):
+    """``masks`` holding ``0.weight`` and ``module.0.weight`` (a notebook merging the masks of a
+    wrapper and of its module) kept whichever came last, in silence: by ``inputs_from``,
+    ``train`` and ``export`` alike. Equal masks are one mask; different ones are refused."""
+    keep = prunelimit.prune(model, 0.5).masks["0.weight"]
+    alone = prunelimit.inputs_from(copy.deepcopy(model), train, masks={"0.weight": keep}).loaded.masks
+    both = prunelimit.inputs_from(copy.deepcopy(model), train,
+                                  masks={"0.weight": keep, prefix + "0.weight": keep.clone()}).loaded.masks
+    assert both.keys() == alone.keys() and torch.equal(both["0.weight"], keep)
+    differ = {"0.weight": keep, prefix + "0.weight": torch.ones_like(keep)}
+    refusal = rf"^masks: keys '0\.weight' and '{prefix}0\.weight' both name '0\.weight' \(a wrapper's prefix dropped\) " \
+              r"and hold different masks; give one mask for it$"
+    with pytest.raises(UsageError, match=refusal):
+        prunelimit.inputs_from(copy.deepcopy(model), train, masks=differ)
+    trained = copy.deepcopy(model)
+    with pytest.raises(UsageError, match=refusal):
+        prunelimit.train(trained, train, masks=differ, epochs=1)
+    assert all(torch.equal(a, b) for a, b in zip(trained.parameters(), model.parameters()))  # refused before training
+    with pytest.raises(UsageError, match=refusal):
+        prunelimit.export(model, tmp_path / "out.safetensors", masks=differ)
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_a_state_dict_naming_one_tensor_twice_with_other_values_is_refused_by_export(model, tmp_path):
+    """A state dict holding ``0.weight`` and ``module.0.weight`` (two models' merged) was
+    written with the later key's values, in silence; the checkpoint reader refuses it.
+    Equal copies are one tensor, as before."""
+    masks = prunelimit.prune(model, 0.5).masks
+    state = model.state_dict()
+    other = {**state, **{"module." + k: v + 1 if k == "0.weight" else v for k, v in state.items()}}
+    with pytest.raises(UsageError, match=r"^model: keys '0\.weight' and 'module\.0\.weight' both name '0\.weight' once "
+                                         r"the wrapper prefixes are dropped, and hold different values; give one "
+                                         r"model's state_dict$"):
+        prunelimit.export(other, tmp_path / "out.safetensors", masks=masks)
+    assert not (tmp_path / "out.safetensors").exists()
+    same = {**state, **{"module." + k: v for k, v in state.items()}}
+    prunelimit.export(same, tmp_path / "same.safetensors", masks=masks)
+    prunelimit.export(state, tmp_path / "plain.safetensors", masks=masks)
+    assert (tmp_path / "same.safetensors").read_bytes() == (tmp_path / "plain.safetensors").read_bytes()

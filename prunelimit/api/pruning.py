@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport, require_data
-from prunelimit.api.limit import PredictionSource, bounds, prediction_report
+from prunelimit.api.limit import PredictionSource, bounds, prediction_report, unrecognised_warnings
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.cache import Store
 from prunelimit.errors import NumericalError, OptionError, UsageError, option
@@ -246,7 +246,9 @@ def prune(
     removed = removed_on_path(ratio, scope, [p for _, p in prunable_parameters(inputs.model, inputs.selection)])
     rep = PruneReport(ratio, overall_ratio(layers), ratio_source, scope, layers, before, after, tuned,
                       str(outputs[formats[0]]), tuple(str(outputs[f]) for f in formats), acc_drop,
-                      inputs.qualified((*ratio_warnings, *beyond_ratio(ratio, layers, removed, scope),
+                      # a given ratio has no bounds to say which layers N leaves out: they stay dense
+                      inputs.qualified((*ratio_warnings, *unrecognised_warnings(inputs),
+                                        *beyond_ratio(ratio, layers, removed, scope),
                                         *collapse_warnings(ratio, scope, pruned.layers, pruned.collapsed),
                                         *_weights_only_warnings(inputs, outputs),
                                         *(frozen_warnings(prunable_parameters(inputs.model, inputs.selection),

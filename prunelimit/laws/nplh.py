@@ -578,8 +578,10 @@ def fit_nplh(
     (0.7, 0.01, 30)
     """
     if not isinstance(points, LawPoints):  # a list or an array pair had no .arrays(): an AttributeError
-        raise UsageError(f"points must be a prunelimit.laws.points.LawPoints, got {type(points).__name__}; "
-                         "build it with LawPoints.from_arrays(density, gamma)")
+        # a fit in hand (prunelimit.nplh's result) holds the points it was fitted on
+        held = "give its points, points=fit.points" if isinstance(points, NplhFit) else \
+            "build it with LawPoints.from_arrays(density, gamma)"
+        raise UsageError(f"points must be a prunelimit.laws.points.LawPoints, got {type(points).__name__}; {held}")
     validate.integer("n_boot", n_boot, 1)
     validate.integer("seed", seed, 0)
     validate.open_unit("confidence", confidence)

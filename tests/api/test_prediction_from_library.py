@@ -6,6 +6,7 @@ once."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -140,3 +141,54 @@ def test_a_result_in_hand_where_a_saved_report_is_taken_says_what_to_give(model,
     with pytest.raises(OptionError, match=r"^baseline takes the file name of a saved report, got a SpectrumReport; "
                                           r"give a saved bounds, verify or gate report$"):
         prunelimit.gate(model, train, baseline=computed.spectrum, max_drop=0.1)
+
+
+def test_a_result_as_a_rules_baseline_is_told_as_the_baseline_keyword_is(model, train, computed, tmp_path):
+    """``rules=[{'baseline': report, …}]`` said "gate rule 'rule 1': baseline must be a file
+    name, got BoundsReport(spectrum=…" (the repr cut off), without what to give: it is told as
+    ``baseline=report`` is, under the rule's name, and the fix it gives works."""
+    verified = prunelimit.verify(model, train, prediction_from=computed)
+    with pytest.raises(UsageError, match=r"^gate rule 'rule 2': baseline takes the file name of a saved report, got a "
+                                         r"VerifyReport; save it to a file with its schema key, json.dump\(prunelimit"
+                                         r"\.report\.jsonout\.document\('verify', report\.to_json\(\)\), file\), and give "
+                                         r"the file's name$"):
+        prunelimit.gate(model, train, rules=[{"min_ratio": 0.1}, {"baseline": verified, "max_drop": 0.1}],
+                        prediction_from=computed)
+    with pytest.raises(UsageError, match=r"^gate rule 'tight': baseline takes the file name of a saved report, got a "
+                                         r"BoundsReport; save it"):
+        prunelimit.gate(model, train, rules=[{"name": "tight", "baseline": computed, "max_drop": 0.1}])
+    saved = tmp_path / "verify.json"
+    with open(saved, "w") as file:  # the fix as the message writes it
+        json.dump(document("verify", verified.to_json()), file)
+    assert prunelimit.gate(model, train, rules=[{"baseline": saved, "max_drop": 0.1}], prediction_from=computed).passed
+
+
+def test_a_result_as_prunes_ratio_is_told_how_to_give_its_prediction(model, train, computed):
+    """``prune(model, result)`` said "ratio must be …, got BoundsReport(spectrum=SpectrumReport(
+    method=…, a BoundsReport, not a number", without the fix; a verify result alike. Both
+    fixes the message gives are taken and prune to the result's ρ*."""
+    verified = prunelimit.verify(model, train, method="exact")  # computes its bounds, and holds them
+    for result, held in ((computed, "result"), (verified, "result.bounds")):
+        with pytest.raises(OptionError, match=rf"^ratio must be a removed fraction in \[0, 1\), 'auto' or 'lower', got a "
+                                              rf"{type(result).__name__}; give ratio='auto' \(its ρ\*\) or 'lower' \(its "
+                                              rf"ρ_L\) with the data and prediction_from={re.escape(held)}, or a number, "
+                                              rf"such as {re.escape(held)}\.ratio$"):
+            prunelimit.prune(model, result, train)
+    assert prunelimit.prune(model, "auto", train, prediction_from=verified.bounds).requested == computed.ratio
+    assert prunelimit.prune(model, computed.ratio).requested == computed.ratio
+    read = prunelimit.verify(model, train, prediction_from=computed)  # holds no bounds of its own
+    with pytest.raises(OptionError, match=r", got a VerifyReport; give a number, result\.prediction\.ratio \(its ρ\*\) "
+                                          r"or result\.prediction\.lower \(its ρ_L\)$"):
+        prunelimit.prune(model, read, train)
+    assert prunelimit.prune(model, read.prediction.lower).requested == computed.lower
+
+
+def test_inputs_given_as_the_model_are_told_to_give_its_model(model, train):
+    """An ``Inputs`` (from ``inputs_from``) passed where a model goes said only "model must be
+    a torch.nn.Module, got Inputs"."""
+    given = prunelimit.inputs_from(model, train)
+    with pytest.raises(UsageError, match=r"^model must be a torch\.nn\.Module, got Inputs; give its model, "
+                                         r"inputs\.model, and the data \(an Inputs goes to prunelimit\.api's commands\)$"):
+        prunelimit.bounds(given, train)
+    found, expected = (prunelimit.bounds(m, train, method="exact") for m in (given.model, model))
+    assert (found.ratio, found.lower) == (expected.ratio, expected.lower)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import math
@@ -186,6 +187,22 @@ def test_a_parametrized_weight_is_left_out_of_n_and_named(norm):
            nn.utils.weight_norm: "torch.nn.utils.remove_weight_norm for the older weight_norm",
            nn.utils.spectral_norm: "torch.nn.utils.remove_spectral_norm for the older spectral_norm"}[norm]
     assert f"save the model with it removed ({fix}) to prune it" in warned[0]
+
+
+def test_pruning_to_a_given_ratio_names_a_parametrized_weight_it_leaves_dense(tmp_path):
+    """``prune(model, 0.5)`` (and ``prunelimit prune --ratio 0.5``) left a weight-normed layer
+    dense without a word: only a prediction's bounds named it. The fix it names then prunes it."""
+    from prunelimit.api import prune as prune_command
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.utils.parametrizations.weight_norm(nn.Linear(6, 4)), nn.ReLU(), nn.Linear(4, 3))
+    named = "the weight of layer '0' is computed by a parametrization"
+    assert [w for w in prunelimit.prune(model, 0.5).warnings if w.startswith(named)]
+    saved = prune_command(prunelimit.inputs_from(copy.deepcopy(model)), 0.5, tmp_path / "pruned.pt")
+    assert [w for w in saved.warnings if w.startswith(named)]
+    nn.utils.parametrize.remove_parametrizations(model[0], "weight")
+    pruning = prunelimit.prune(model, 0.5)
+    assert sorted(pruning.masks) == ["0.weight", "2.weight"] and not pruning.warnings
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # torch's deprecation of the older weight_norm
