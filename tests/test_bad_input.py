@@ -233,6 +233,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "cfg_rule_bad": "gate:\n  rules:\n    - min_ratio: 7\n", "cfg_bool_number": "gate:\n  min_ratio: true\n",
         "cfg_twice": "gate:\n  min_ratio: 0.95\n  min_ratio: 0.1\n",
         "cfg_spelled_twice": "min-ratio: 0.95\nmin_ratio: 0.1\n",
+        "cfg_base60": "time_budget: 1:30\n",  # YAML 1.1 read it as 90 (base 60)
     }.items():
         setattr(c, name, d / f"{name}.yaml")
         getattr(c, name).write_text(text)
@@ -784,6 +785,8 @@ OTHER_CASES = [
          "line 3: min_ratio is given twice (also at line 2)"),
     Case("gate/config-key-spelled-twice", _p("gate", G, "--no-cache", "--config", "{cfg_spelled_twice}"), 2,
          "min_ratio is given twice (as 'min-ratio' and 'min_ratio')"),
+    Case("bounds/config-base-60", _p("bounds", G, "--config", "{cfg_base60}"), 2,
+         "Invalid value for time_budget in "),
     Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
     Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
     # output paths
