@@ -381,6 +381,8 @@ def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: st
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
+    if wrong:  # which shape is whose, said once: the ones after read alike
+        wrong[0] = wrong[0].replace(" vs ", " in the file vs ", 1) + " in the model"
     # integers in a float tensor: a quantized export (its scale is elsewhere) or not weights at all
     integral = [f"{k} ({str(state[k].dtype).removeprefix('torch.')})" for k, v in expected.items()
                 if k in state and v.is_floating_point() and not state[k].is_floating_point()]
