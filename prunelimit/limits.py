@@ -532,9 +532,9 @@ def _walk(obj: Any, what: str) -> Iterator[tuple[str, Any]]:
 
 
 # --- Text formats ------------------------------------------------------------------------------
-def load_yaml(text: str, what: str, loader: type = yaml.SafeLoader) -> Any:
-    """``yaml.load`` with ``loader`` (a ``SafeLoader``) after checking nesting depth and the
-    alias-expanded node count.
+def load_yaml(text: str, what: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
+    """The document ``text`` as ``loader`` (``SafeLoader`` or a subclass: plain values only)
+    builds it, after checking nesting depth and the alias-expanded node count.
 
     The scan runs on PyYAML's event stream, which is iterative, so even 20,000 levels of
     nesting or a "billion laughs" file cost only a pass over the text.
@@ -568,7 +568,11 @@ def load_yaml(text: str, what: str, loader: type = yaml.SafeLoader) -> Any:
         parent[3] += 1
         if parent[1] > MAX_YAML_VALUES:
             raise UsageError(f"{what} expands to over {MAX_YAML_VALUES:,} values through its aliases (a YAML bomb?)")
-    return yaml.load(text, Loader=loader)
+    reader = loader(text)
+    try:
+        return reader.get_single_data()
+    finally:
+        reader.dispose()
 
 
 def _check_new_key(lines: dict[str, int], key: "yaml.ScalarEvent", what: str) -> None:

@@ -87,7 +87,9 @@ def test_a_dash_stays_a_dash_not_a_file_beside_the_config():
     assert relative_to_file(options, Path("ci/gate.yaml"), ["from_report", "junit"]) == options
 
 
-from prunelimit.config import read_config  # noqa: E402
+import yaml  # noqa: E402
+
+from prunelimit.config import ConfigLoader, read_config  # noqa: E402
 
 
 @pytest.mark.parametrize("text, key, lines", [
@@ -159,7 +161,9 @@ def test_an_option_of_several_other_commands_names_each_section():
     ("yes", True),  # 1.1's booleans stay, refused by name for an option taking a number or text
 ])
 def test_numbers_are_read_as_written(tmp_path, text, value):
-    """A config's numbers mean what they say to a reader of the file (YAML 1.2's reading)."""
+    """A config's numbers mean what they say to a reader of the file (YAML 1.2's reading), read
+    by a safe loader (corpus bounds/config-python-tag: no Python tag is constructed)."""
+    assert issubclass(ConfigLoader, yaml.SafeLoader)
     path = tmp_path / "c.yaml"
     path.write_text(f"key: {text}\n", encoding="utf-8")
     got = read_config(path)["key"]
