@@ -334,6 +334,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "class Fixed(torch.nn.Sequential):  # fixes the batch size: fails on the short last batch\n"
         "    def forward(self, x): return super().forward(x.view(128, -1))\n"
         "def fixed(): return Fixed(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))\n"
+        "def needs(width): return torch.nn.Linear(64, width)\n"
     )
     c.exits_on_import = d / "exits_on_import.py"
     c.exits_on_import.write_text("import sys\nsys.exit(0)\n")
@@ -544,6 +545,20 @@ OTHER_CASES = [
                                          "--no-cache"), 3,
          "user.py, line 22 failed during the run (ValueError: no batch past the eighth); it passed the load-time "
          "checks"),
+    # a factory the spec's k=v cannot call: the spec to fix (exit 2, as a zoo model's), not "failed" (exit 3)
+    Case("info/factory-needs-an-argument", _p("info", "{sd}", "--model", "{user}:needs"), 2,
+         "needs(width) cannot be called with no k=v (missing a required argument: 'width'); give its arguments in "
+         "the spec, "),
+    Case("info/factory-unknown-argument", _p("info", "{sd}", "--model", "{user}:fixed:width=3"), 2,
+         "fixed() cannot be called with width=3 (got an unexpected keyword argument 'width')"),
+    # no function named: a spec error, refused before the file's code runs (it ran, then "defines no ''", exit 3)
+    Case("info/factory-name-empty", _p("info", "{sd}", "--model", "{evil_factory}:"), 2,
+         "evil_factory.py:': name the function after the colon"),
+    Case("bounds/loss-name-empty", _p("bounds", G, "--loss", "{evil_factory}:"), 2,
+         "evil_factory.py:': name the function after the colon"),
+    # a loss is fn(model, batch): its k=v were ignored in silence
+    Case("bounds/loss-k-v", _p("bounds", G, "--loss", "{user}:per_sample:reduction=mean"), 2,
+         "a loss takes no k=v (reduction); it is called as fn(model, batch) -> mean loss"),
     Case("info/factory-meta-device", _p("info", "{broken}", "--model", "{user}:meta"), 3, "is on the meta device"),
     Case("bounds/loss-per-sample", _p("bounds", G, "--loss", "{user}:per_sample"), 3,
          "the loss returned a tensor of shape (128,)"),
