@@ -101,6 +101,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     torch.save({**model.state_dict(), f"module.{first}": torch.zeros_like(model.state_dict()[first])},
                c.prefix_collision)
     torch.jit.save(torch.jit.freeze(torch.jit.script(model.eval())), str(c.frozen_script))
+    # a Hugging Face checkpoint sharded over two safetensors files, and the JSON index naming them
+    c.shard, c.shard_index = d / "model-00001-of-00002.safetensors", d / "model.safetensors.index.json"
+    save_file({k: model.state_dict()[k] for k in ("0.weight", "0.bias")}, str(c.shard))
+    save_file({k: model.state_dict()[k] for k in ("2.weight", "2.bias")}, str(d / "model-00002-of-00002.safetensors"))
+    c.shard_index.write_text(json.dumps({"metadata": {"total_size": 0}, "weight_map": {
+        k: f"model-0000{1 + k.startswith('2')}-of-00002.safetensors" for k in model.state_dict()}}))
     c.noise = d / "noise.pt"
     c.noise.write_bytes(np.random.default_rng(0).bytes(4096))
     c.evil = d / "evil.pt"
@@ -384,6 +390,12 @@ CKPT_CASES = [
     ("truncated-safetensors", lambda c: [c.truncated_safetensors, "--model", SPEC], 3,
      "is truncated: its header places the tensors' bytes up to byte"),
     ("random-bytes", lambda c: [c.noise], 3, "not a readable PyTorch file"),
+    # the index was "not a readable PyTorch file (corrupt pickle data)"; a shard said only which keys were missing
+    ("shard-index", lambda c: [c.shard_index, "--model", SPEC], 3, "model.safetensors.index.json is the index of a "
+     "checkpoint sharded over 2 file(s) (model-00001-of-00002.safetensors, model-00002-of-00002.safetensors), not "
+     "weights; prunelimit reads one file: merge the shards into one"),
+    ("one-shard", lambda c: [c.shard, "--model", SPEC], 3, "missing keys 2.weight, 2.bias; by its name it is shard 1 "
+     "of 2; prunelimit reads one file: merge the shards"),
     ("prefix-collision", lambda c: [c.prefix_collision, "--model", SPEC], 3,
      "both name '0.weight' once the module./_orig_mod. prefixes are dropped, and hold different values"),
     ("frozen-torchscript", lambda c: [c.frozen_script, "--trust-pickle"], 3,
