@@ -240,6 +240,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "cfg_twice": "gate:\n  min_ratio: 0.95\n  min_ratio: 0.1\n",
         "cfg_spelled_twice": "min-ratio: 0.95\nmin_ratio: 0.1\n",
         "cfg_base60": "time_budget: 1:30\n",  # YAML 1.1 read it as 90 (base 60)
+        "cfg_plot_number": "plot: 3\n", "cfg_baseline_list": "gate:\n  baseline: [a.json]\n",
+        "cfg_output_mapping": "prune:\n  output: {path: p.pt}\n",
     }.items():
         setattr(c, name, d / f"{name}.yaml")
         getattr(c, name).write_text(text)
@@ -815,6 +817,13 @@ OTHER_CASES = [
          "min_ratio is given twice (as 'min-ratio' and 'min_ratio')"),
     Case("bounds/config-base-60", _p("bounds", G, "--config", "{cfg_base60}"), 2,
          "Invalid value for time_budget in "),
+    # a path option given a number, list or mapping: a TypeError traceback and exit 1 (a failed gate, to CI)
+    Case("bounds/config-path-number", _p("bounds", G, "--config", "{cfg_plot_number}"), 2,
+         "cfg_plot_number.yaml: got 3, a number, not a path; write a file name"),
+    Case("gate/config-path-list", _p("gate", G, "--max-drop", "0.1", "--no-cache", "--config", "{cfg_baseline_list}"),
+         2, "a.json'], a list, not a path; write a file name"),
+    Case("prune/config-path-mapping", _p("prune", G, "--ratio", "0.5", "--config", "{cfg_output_mapping}"), 2,
+         "cfg_output_mapping.yaml: got {'path': 'p.pt'}, a mapping, not a path"),
     Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
     Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
     # output paths

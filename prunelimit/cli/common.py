@@ -14,6 +14,7 @@ import enum
 import functools
 import inspect
 import math
+import os
 import signal
 import sys
 import traceback
@@ -38,7 +39,7 @@ from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
 from prunelimit.errors import (OptionError, PrunelimitError, UsageError, first_line, on_command_line, options_configured,
-                               options_named, written_in)
+                               options_named, quoted, written_in)
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
@@ -220,7 +221,12 @@ EXAMPLE = "examples/digits-mlp.pt"
 
 def given_path(value: str) -> Path:
     """A path on the command line or in --config. An empty one is refused (exit 2): it would
-    mean the current folder, and it is nearly always an unset shell variable (``-o "$OUT"``)."""
+    mean the current folder, and it is nearly always an unset shell variable (``-o "$OUT"``).
+    A --config file's number, list or mapping is refused too (exit 2): ``Path`` raised a
+    TypeError, a traceback and exit 1."""
+    if not isinstance(value, (str, os.PathLike)):
+        kind = {dict: "mapping", int: "number", float: "number"}.get(type(value), type(value).__name__)
+        raise typer.BadParameter(f"got {quoted(value)}, a {kind}, not a path; write a file name")
     if not str(value):
         raise typer.BadParameter("is empty; give a path (an unset shell variable?)")
     return Path(value)
