@@ -605,6 +605,8 @@ def require_file(path: Path, what: str, error: type[PrunelimitError] = InputErro
         raise error(f"{what} {path} not found") from None
     except OSError as exc:  # a name too long, a loop of symbolic links, a folder we may not enter
         raise error(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL in the name, which only a --config file can write ("\x00"): stat refuses it
+        raise error(f"{what} {str(path)!r} holds a NUL character, which no file name can; give a file name") from None
     if stat.S_ISDIR(info.st_mode):
         noun = what if what.endswith("file") else f"{what} file"
         raise error(f"{what} {path} is a folder; give the {noun} in it")

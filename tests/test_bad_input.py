@@ -242,6 +242,9 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "cfg_base60": "time_budget: 1:30\n",  # YAML 1.1 read it as 90 (base 60)
         "cfg_plot_number": "plot: 3\n", "cfg_baseline_list": "gate:\n  baseline: [a.json]\n",
         "cfg_output_mapping": "prune:\n  output: {path: p.pt}\n",
+        # a NUL in a name, which only YAML's "\x00" writes (argv cannot): the OS's ValueError was exit 5 (1 for a junit)
+        "cfg_plot_nul": 'plot: "b\\x00.png"\n', "cfg_junit_nul": 'min_ratio: 0.1\njunit: "g\\x00.xml"\n',
+        "cfg_data_nul": 'data: "tensors:x\\x00.npz"\n', "cfg_loss_nul": 'loss: "l\\x00.py:fn"\n',
     }.items():
         setattr(c, name, d / f"{name}.yaml")
         getattr(c, name).write_text(text)
@@ -824,6 +827,14 @@ OTHER_CASES = [
          2, "a.json'], a list, not a path; write a file name"),
     Case("prune/config-path-mapping", _p("prune", G, "--ratio", "0.5", "--config", "{cfg_output_mapping}"), 2,
          "cfg_output_mapping.yaml: got {'path': 'p.pt'}, a mapping, not a path"),
+    Case("bounds/config-plot-nul", _p("bounds", G, "--config", "{cfg_plot_nul}"), 2,
+         "b\\x00.png' holds a NUL character, which no file name can; write a file name"),
+    Case("gate/config-junit-nul", _p("gate", G, "--no-cache", "--config", "{cfg_junit_nul}"), 2,
+         "g\\x00.xml' holds a NUL character, which no file name can"),
+    Case("info/config-data-nul", _p("info", G, "--config", "{cfg_data_nul}"), 3,
+         "x\\x00.npz' holds a NUL character, which no file name can; give a file name"),
+    Case("info/config-loss-nul", _p("info", G, "--data", "digits", "--config", "{cfg_loss_nul}"), 3,
+         "loss file '"),
     Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
     Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
     # output paths

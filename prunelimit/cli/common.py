@@ -169,7 +169,8 @@ def _report_error(message: str) -> None:
         return
     from prunelimit.io.outputs import Output, preflight
 
-    with contextlib.suppress(PrunelimitError, OSError, RecursionError, KeyboardInterrupt):
+    # ValueError: a NUL in a --config file's name for it, which the error printed names already
+    with contextlib.suppress(PrunelimitError, OSError, ValueError, RecursionError, KeyboardInterrupt):
         named = _strings({key: value for key, value in run.config.items() if key != report.param})
         preflight([Output(option.opts[0], Path(path), report.fmt, overwrite=True)], others + named)
         report.write(Path(path), message)
@@ -229,6 +230,8 @@ def given_path(value: str) -> Path:
         raise typer.BadParameter(f"got {quoted(value)}, a {kind}, not a path; write a file name")
     if not str(value):
         raise typer.BadParameter("is empty; give a path (an unset shell variable?)")
+    if "\0" in str(value):  # only a --config file can write one ("\x00"); the OS refused it: exit 5
+        raise typer.BadParameter(f"{quoted(str(value))} holds a NUL character, which no file name can; write a file name")
     return Path(value)
 
 
