@@ -101,7 +101,7 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     for key, value in config.items():
         name = str(key).replace("-", "_")
         if name in COMMANDS:
-            if name == command:
+            if name == command and value is not None:  # ``bounds:`` with every key commented out: an empty section
                 if not isinstance(value, dict):
                     raise UsageError(f"{source}: section {key!r} must be a mapping")
                 own = _spelled_once(value, source)

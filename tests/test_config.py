@@ -53,7 +53,7 @@ def test_a_list_option_that_is_not_numbers_shows_both_accepted_forms():
     assert number_list("[]", "--pressures") == ()  # the ladder's own check names an empty one
 
 
-from prunelimit.config import options_for  # noqa: E402
+from prunelimit.config import options_for, read_config  # noqa: E402
 
 BOUNDS_OPTIONS = ("tolerance", "iterations", "bound_mode", "data", "model", "max_hvps")
 
@@ -74,6 +74,14 @@ def test_a_mistyped_key_or_section_names_the_nearest(config, message):
         options_for(config, "bounds", BOUNDS_OPTIONS, "c.yaml")
 
 
+def test_an_empty_section_is_read_as_one(tmp_path):
+    """``bounds:`` whose keys are all commented out is YAML's null: it was refused as "section
+    'bounds' must be a mapping"; the top level still serves the command."""
+    path = tmp_path / "c.yaml"
+    path.write_text("tolerance: 0.1\nbounds:\n  # iterations: 3\n", encoding="utf-8")
+    assert options_for(read_config(path), "bounds", BOUNDS_OPTIONS) == {"tolerance": 0.1}
+
+
 def test_sections_and_known_keys_are_read():
     config = {"tolerance": 0.1, "bounds": {"iterations": 3}, "gate": {"min_ratio": 0.5}}
     assert options_for(config, "bounds", BOUNDS_OPTIONS) == {"tolerance": 0.1, "iterations": 3}
@@ -89,7 +97,7 @@ def test_a_dash_stays_a_dash_not_a_file_beside_the_config():
 
 import yaml  # noqa: E402
 
-from prunelimit.config import ConfigLoader, read_config  # noqa: E402
+from prunelimit.config import ConfigLoader  # noqa: E402
 
 
 @pytest.mark.parametrize("text, key, lines", [
