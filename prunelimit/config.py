@@ -67,10 +67,14 @@ def read_config(path: str | Path) -> dict[str, Any]:
     except OSError as exc:  # no read permission: read while click parses, outside the CLI's error handling
         raise UsageError(f"config file {path} cannot be read ({exc.strerror or exc}); check its permissions") from None
     try:
-        data = load_yaml(raw.decode("utf-8"), f"config file {path}", ConfigLoader)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:  # UTF-16 (Windows editors' "Unicode"), Latin-1, or no text at all
+        raise UsageError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
+    try:
+        data = load_yaml(text, f"config file {path}", ConfigLoader)
     except UsageError:  # too deep or too many aliases: load_yaml's own message
         raise
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, an integer of > 4300 digits
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of > 4300 digits
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         tag = re.search(r"constructor for the tag '([^']*)'", str(getattr(exc, "problem", "")))

@@ -250,6 +250,8 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         getattr(c, name).write_text(text)
     c.cfg_binary = d / "binary.yaml"
     c.cfg_binary.write_bytes(b"\xff\xfe\x00\x81" * 16)
+    c.cfg_utf16 = d / "utf16.yaml"  # Windows editors' "Unicode"
+    c.cfg_utf16.write_bytes("iterations: 8\n".encode("utf-16"))
     c.report_bad = d / "report.json"
     c.report_bad.write_text("{not json")
     c.report_other = d / "other.json"
@@ -836,7 +838,10 @@ OTHER_CASES = [
     Case("info/config-loss-nul", _p("info", G, "--data", "digits", "--config", "{cfg_loss_nul}"), 3,
          "loss file '"),
     Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
-    Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
+    Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2,
+         "binary.yaml is not UTF-8 text; save it as UTF-8"),
+    Case("bounds/config-utf16", _p("bounds", G, "--config", "{cfg_utf16}"), 2,  # it said "not valid YAML"
+         "utf16.yaml is not UTF-8 text; save it as UTF-8"),
     # output paths
     Case("prune/output-exists", _p("prune", G, "--ratio", "0.5", "-o", "{existing}"), 2, "--force"),
     Case("prune/output-no-folder", _p("prune", G, "--ratio", "0.5", "-o", "{dir}/nope/p.pt"), 2, "does not exist"),
