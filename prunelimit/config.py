@@ -25,6 +25,38 @@ COMMANDS = ("info", "spectrum", "bounds", "prune", "train", "verify", "gate", "l
             "nplh", "nplh_fit", "error_fit")
 
 
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """``SafeLoader`` reading plain numbers as YAML 1.2 (and their reader) does, where YAML 1.1
+    read them otherwise in silence: ``1e-3`` is a number (1.1 wants a dot and read the text
+    '1e-3', which a gate rule refused), ``010`` is ten (1.1: octal 8) and ``1:30`` is text
+    (1.1: base 60, 90). Underscores (``10_000``), ``0x``/``0b`` and 1.1's booleans stay."""
+
+
+ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+# an integer before a float: both patterns match "10"
+ConfigLoader.add_implicit_resolver(_INT, re.compile(r"^(?:[-+]?[0-9][0-9_]*|[-+]?0o[0-7_]+|[-+]?0x[0-9a-fA-F_]+"
+                                                    r"|[-+]?0b[01_]+)$"), list("-+0123456789"))
+ConfigLoader.add_implicit_resolver(_FLOAT, re.compile(r"^(?:[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)"
+                                                      r"(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)"
+                                                      r"|\.(?:nan|NaN|NAN))$"), list("-+0123456789."))
+
+
+def _construct_int(loader: ConfigLoader, node: yaml.ScalarNode) -> int:
+    """An integer in base 10 unless ``0o``/``0x``/``0b`` says otherwise: a leading zero is no octal."""
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    digits = text.lstrip("+-")
+    base = {"0o": 8, "0x": 16, "0b": 2}.get(digits[:2].lower(), 10)
+    return (-1 if text.startswith("-") else 1) * int(digits if base == 10 else digits[2:], base)
+
+
+ConfigLoader.add_constructor(_INT, _construct_int)
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     """Parse a YAML config file into a dict (empty file → empty dict)."""
     path = Path(path)
@@ -35,10 +67,14 @@ def read_config(path: str | Path) -> dict[str, Any]:
     except OSError as exc:  # no read permission: read while click parses, outside the CLI's error handling
         raise UsageError(f"config file {path} cannot be read ({exc.strerror or exc}); check its permissions") from None
     try:
-        data = load_yaml(raw.decode("utf-8"), f"config file {path}")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:  # UTF-16 (Windows editors' "Unicode"), Latin-1, or no text at all
+        raise UsageError(f"config file {path} is not UTF-8 text; save it as UTF-8") from None
+    try:
+        data = load_yaml(text, f"config file {path}", ConfigLoader)
     except UsageError:  # too deep or too many aliases: load_yaml's own message
         raise
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: bad UTF-8, an integer of > 4300 digits
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: an integer of > 4300 digits
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         tag = re.search(r"constructor for the tag '([^']*)'", str(getattr(exc, "problem", "")))
@@ -69,7 +105,7 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     for key, value in config.items():
         name = str(key).replace("-", "_")
         if name in COMMANDS:
-            if name == command:
+            if name == command and value is not None:  # ``bounds:`` with every key commented out: an empty section
                 if not isinstance(value, dict):
                     raise UsageError(f"{source}: section {key!r} must be a mapping")
                 own = _spelled_once(value, source)

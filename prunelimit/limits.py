@@ -532,8 +532,9 @@ def _walk(obj: Any, what: str) -> Iterator[tuple[str, Any]]:
 
 
 # --- Text formats ------------------------------------------------------------------------------
-def load_yaml(text: str, what: str) -> Any:
-    """``yaml.safe_load`` after checking nesting depth and the alias-expanded node count.
+def load_yaml(text: str, what: str, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> Any:
+    """The document ``text`` as ``loader`` (``SafeLoader`` or a subclass: plain values only)
+    builds it, after checking nesting depth and the alias-expanded node count.
 
     The scan runs on PyYAML's event stream, which is iterative, so even 20,000 levels of
     nesting or a "billion laughs" file cost only a pass over the text.
@@ -567,7 +568,11 @@ def load_yaml(text: str, what: str) -> Any:
         parent[3] += 1
         if parent[1] > MAX_YAML_VALUES:
             raise UsageError(f"{what} expands to over {MAX_YAML_VALUES:,} values through its aliases (a YAML bomb?)")
-    return yaml.safe_load(text)
+    reader = loader(text)
+    try:
+        return reader.get_single_data()
+    finally:
+        reader.dispose()
 
 
 def _check_new_key(lines: dict[str, int], key: "yaml.ScalarEvent", what: str) -> None:
@@ -600,6 +605,8 @@ def require_file(path: Path, what: str, error: type[PrunelimitError] = InputErro
         raise error(f"{what} {path} not found") from None
     except OSError as exc:  # a name too long, a loop of symbolic links, a folder we may not enter
         raise error(f"{what} {path} cannot be read ({exc.strerror or exc})") from None
+    except ValueError:  # a NUL in the name, which only a --config file can write ("\x00"): stat refuses it
+        raise error(f"{what} {str(path)!r} holds a NUL character, which no file name can; give a file name") from None
     if stat.S_ISDIR(info.st_mode):
         noun = what if what.endswith("file") else f"{what} file"
         raise error(f"{what} {path} is a folder; give the {noun} in it")

@@ -249,6 +249,9 @@ def _not_found_hint(exc: BaseException, target: str) -> str:
 def resolve_callable(target: str, attr: str, what: str, contract: str = "a function") -> Callable[..., Any]:
     """Import ``attr`` from ``path/to/file.py`` or ``package.module``; ``contract`` says what
     it must be (``factory(**k=v) -> nn.Module``), for the message when it is no callable."""
+    if not attr.strip():  # ``file.py:``: refused as a spec, before the file's code runs for nothing
+        raise UsageError(f"bad {what} spec {target + ':' + attr!r}: name the function after the colon, "
+                         f"{target}:NAME")
     if target.endswith(".py"):
         path = Path(target)
         require_file(path, f"{what} file")

@@ -101,6 +101,12 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
     torch.save({**model.state_dict(), f"module.{first}": torch.zeros_like(model.state_dict()[first])},
                c.prefix_collision)
     torch.jit.save(torch.jit.freeze(torch.jit.script(model.eval())), str(c.frozen_script))
+    # a Hugging Face checkpoint sharded over two safetensors files, and the JSON index naming them
+    c.shard, c.shard_index = d / "model-00001-of-00002.safetensors", d / "model.safetensors.index.json"
+    save_file({k: model.state_dict()[k] for k in ("0.weight", "0.bias")}, str(c.shard))
+    save_file({k: model.state_dict()[k] for k in ("2.weight", "2.bias")}, str(d / "model-00002-of-00002.safetensors"))
+    c.shard_index.write_text(json.dumps({"metadata": {"total_size": 0}, "weight_map": {
+        k: f"model-0000{1 + k.startswith('2')}-of-00002.safetensors" for k in model.state_dict()}}))
     c.noise = d / "noise.pt"
     c.noise.write_bytes(np.random.default_rng(0).bytes(4096))
     c.evil = d / "evil.pt"
@@ -233,11 +239,19 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "cfg_rule_bad": "gate:\n  rules:\n    - min_ratio: 7\n", "cfg_bool_number": "gate:\n  min_ratio: true\n",
         "cfg_twice": "gate:\n  min_ratio: 0.95\n  min_ratio: 0.1\n",
         "cfg_spelled_twice": "min-ratio: 0.95\nmin_ratio: 0.1\n",
+        "cfg_base60": "time_budget: 1:30\n",  # YAML 1.1 read it as 90 (base 60)
+        "cfg_plot_number": "plot: 3\n", "cfg_baseline_list": "gate:\n  baseline: [a.json]\n",
+        "cfg_output_mapping": "prune:\n  output: {path: p.pt}\n",
+        # a NUL in a name, which only YAML's "\x00" writes (argv cannot): the OS's ValueError was exit 5 (1 for a junit)
+        "cfg_plot_nul": 'plot: "b\\x00.png"\n', "cfg_junit_nul": 'min_ratio: 0.1\njunit: "g\\x00.xml"\n',
+        "cfg_data_nul": 'data: "tensors:x\\x00.npz"\n', "cfg_loss_nul": 'loss: "l\\x00.py:fn"\n',
     }.items():
         setattr(c, name, d / f"{name}.yaml")
         getattr(c, name).write_text(text)
     c.cfg_binary = d / "binary.yaml"
     c.cfg_binary.write_bytes(b"\xff\xfe\x00\x81" * 16)
+    c.cfg_utf16 = d / "utf16.yaml"  # Windows editors' "Unicode"
+    c.cfg_utf16.write_bytes("iterations: 8\n".encode("utf-16"))
     c.report_bad = d / "report.json"
     c.report_bad.write_text("{not json")
     c.report_other = d / "other.json"
@@ -333,6 +347,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "class Fixed(torch.nn.Sequential):  # fixes the batch size: fails on the short last batch\n"
         "    def forward(self, x): return super().forward(x.view(128, -1))\n"
         "def fixed(): return Fixed(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))\n"
+        "def needs(width): return torch.nn.Linear(64, width)\n"
     )
     c.exits_on_import = d / "exits_on_import.py"
     c.exits_on_import.write_text("import sys\nsys.exit(0)\n")
@@ -382,6 +397,12 @@ CKPT_CASES = [
     ("truncated-safetensors", lambda c: [c.truncated_safetensors, "--model", SPEC], 3,
      "is truncated: its header places the tensors' bytes up to byte"),
     ("random-bytes", lambda c: [c.noise], 3, "not a readable PyTorch file"),
+    # the index was "not a readable PyTorch file (corrupt pickle data)"; a shard said only which keys were missing
+    ("shard-index", lambda c: [c.shard_index, "--model", SPEC], 3, "model.safetensors.index.json is the index of a "
+     "checkpoint sharded over 2 file(s) (model-00001-of-00002.safetensors, model-00002-of-00002.safetensors), not "
+     "weights; prunelimit reads one file: merge the shards into one"),
+    ("one-shard", lambda c: [c.shard, "--model", SPEC], 3, "missing keys 2.weight, 2.bias; by its name it is shard 1 "
+     "of 2; prunelimit reads one file: merge the shards"),
     ("prefix-collision", lambda c: [c.prefix_collision, "--model", SPEC], 3,
      "both name '0.weight' once the module./_orig_mod. prefixes are dropped, and hold different values"),
     ("frozen-torchscript", lambda c: [c.frozen_script, "--trust-pickle"], 3,
@@ -393,7 +414,8 @@ CKPT_CASES = [
     ("factory-in-file", lambda c: [c.factory_ckpt], 3, "would import and run code"),
     ("torch-prune-mask-shape", lambda c: [c.torch_prune_bad_mask, "--model", SPEC], 3,
      "the mask '0.weight' matches no weight of its shape; the file is damaged"),
-    ("wrong-architecture", lambda c: [c.sd, "--model", "mlp:64,5,10"], 3, "shape mismatch"),
+    ("wrong-architecture", lambda c: [c.sd, "--model", "mlp:64,5,10"], 3,
+     "shape mismatch 0.weight (12, 64) in the file vs (5, 64) in the model, 0.bias (12,) vs (5,)"),
     ("nan-weights", lambda c: [c.nan], 3, "2.weight"),
     ("recorded-selection-of-another-model", lambda c: [c.other_selection], 3,
      "was pruned with --include 'rnn', which does not fit this model"),
@@ -542,6 +564,20 @@ OTHER_CASES = [
                                          "--no-cache"), 3,
          "user.py, line 22 failed during the run (ValueError: no batch past the eighth); it passed the load-time "
          "checks"),
+    # a factory the spec's k=v cannot call: the spec to fix (exit 2, as a zoo model's), not "failed" (exit 3)
+    Case("info/factory-needs-an-argument", _p("info", "{sd}", "--model", "{user}:needs"), 2,
+         "needs(width) cannot be called with no k=v (missing a required argument: 'width'); give its arguments in "
+         "the spec, "),
+    Case("info/factory-unknown-argument", _p("info", "{sd}", "--model", "{user}:fixed:width=3"), 2,
+         "fixed() cannot be called with width=3 (got an unexpected keyword argument 'width')"),
+    # no function named: a spec error, refused before the file's code runs (it ran, then "defines no ''", exit 3)
+    Case("info/factory-name-empty", _p("info", "{sd}", "--model", "{evil_factory}:"), 2,
+         "evil_factory.py:': name the function after the colon"),
+    Case("bounds/loss-name-empty", _p("bounds", G, "--loss", "{evil_factory}:"), 2,
+         "evil_factory.py:': name the function after the colon"),
+    # a loss is fn(model, batch): its k=v were ignored in silence
+    Case("bounds/loss-k-v", _p("bounds", G, "--loss", "{user}:per_sample:reduction=mean"), 2,
+         "a loss takes no k=v (reduction); it is called as fn(model, batch) -> mean loss"),
     Case("info/factory-meta-device", _p("info", "{broken}", "--model", "{user}:meta"), 3, "is on the meta device"),
     Case("bounds/loss-per-sample", _p("bounds", G, "--loss", "{user}:per_sample"), 3,
          "the loss returned a tensor of shape (128,)"),
@@ -784,8 +820,28 @@ OTHER_CASES = [
          "line 3: min_ratio is given twice (also at line 2)"),
     Case("gate/config-key-spelled-twice", _p("gate", G, "--no-cache", "--config", "{cfg_spelled_twice}"), 2,
          "min_ratio is given twice (as 'min-ratio' and 'min_ratio')"),
+    Case("bounds/config-base-60", _p("bounds", G, "--config", "{cfg_base60}"), 2,
+         "Invalid value for time_budget in "),
+    # a path option given a number, list or mapping: a TypeError traceback and exit 1 (a failed gate, to CI)
+    Case("bounds/config-path-number", _p("bounds", G, "--config", "{cfg_plot_number}"), 2,
+         "cfg_plot_number.yaml: got 3, a number, not a path; write a file name"),
+    Case("gate/config-path-list", _p("gate", G, "--max-drop", "0.1", "--no-cache", "--config", "{cfg_baseline_list}"),
+         2, "a.json'], a list, not a path; write a file name"),
+    Case("prune/config-path-mapping", _p("prune", G, "--ratio", "0.5", "--config", "{cfg_output_mapping}"), 2,
+         "cfg_output_mapping.yaml: got {'path': 'p.pt'}, a mapping, not a path"),
+    Case("bounds/config-plot-nul", _p("bounds", G, "--config", "{cfg_plot_nul}"), 2,
+         "b\\x00.png' holds a NUL character, which no file name can; write a file name"),
+    Case("gate/config-junit-nul", _p("gate", G, "--no-cache", "--config", "{cfg_junit_nul}"), 2,
+         "g\\x00.xml' holds a NUL character, which no file name can"),
+    Case("info/config-data-nul", _p("info", G, "--config", "{cfg_data_nul}"), 3,
+         "x\\x00.npz' holds a NUL character, which no file name can; give a file name"),
+    Case("info/config-loss-nul", _p("info", G, "--data", "digits", "--config", "{cfg_loss_nul}"), 3,
+         "loss file '"),
     Case("bounds/config-missing", _p("bounds", G, "--config", "{dir}/none.yaml"), 2, "none.yaml"),
-    Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2, "binary.yaml"),
+    Case("bounds/config-binary", _p("bounds", G, "--config", "{cfg_binary}"), 2,
+         "binary.yaml is not UTF-8 text; save it as UTF-8"),
+    Case("bounds/config-utf16", _p("bounds", G, "--config", "{cfg_utf16}"), 2,  # it said "not valid YAML"
+         "utf16.yaml is not UTF-8 text; save it as UTF-8"),
     # output paths
     Case("prune/output-exists", _p("prune", G, "--ratio", "0.5", "-o", "{existing}"), 2, "--force"),
     Case("prune/output-no-folder", _p("prune", G, "--ratio", "0.5", "-o", "{dir}/nope/p.pt"), 2, "does not exist"),

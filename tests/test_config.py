@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from prunelimit.config import relative_to_file
@@ -52,7 +53,7 @@ def test_a_list_option_that_is_not_numbers_shows_both_accepted_forms():
     assert number_list("[]", "--pressures") == ()  # the ladder's own check names an empty one
 
 
-from prunelimit.config import options_for  # noqa: E402
+from prunelimit.config import options_for, read_config  # noqa: E402
 
 BOUNDS_OPTIONS = ("tolerance", "iterations", "bound_mode", "data", "model", "max_hvps")
 
@@ -73,6 +74,14 @@ def test_a_mistyped_key_or_section_names_the_nearest(config, message):
         options_for(config, "bounds", BOUNDS_OPTIONS, "c.yaml")
 
 
+def test_an_empty_section_is_read_as_one(tmp_path):
+    """``bounds:`` whose keys are all commented out is YAML's null: it was refused as "section
+    'bounds' must be a mapping"; the top level still serves the command."""
+    path = tmp_path / "c.yaml"
+    path.write_text("tolerance: 0.1\nbounds:\n  # iterations: 3\n", encoding="utf-8")
+    assert options_for(read_config(path), "bounds", BOUNDS_OPTIONS) == {"tolerance": 0.1}
+
+
 def test_sections_and_known_keys_are_read():
     config = {"tolerance": 0.1, "bounds": {"iterations": 3}, "gate": {"min_ratio": 0.5}}
     assert options_for(config, "bounds", BOUNDS_OPTIONS) == {"tolerance": 0.1, "iterations": 3}
@@ -86,7 +95,9 @@ def test_a_dash_stays_a_dash_not_a_file_beside_the_config():
     assert relative_to_file(options, Path("ci/gate.yaml"), ["from_report", "junit"]) == options
 
 
-from prunelimit.config import read_config  # noqa: E402
+import yaml  # noqa: E402
+
+from prunelimit.config import ConfigLoader  # noqa: E402
 
 
 @pytest.mark.parametrize("text, key, lines", [
@@ -148,3 +159,32 @@ def test_an_option_of_several_other_commands_names_each_section():
                                          r"it into a prune: or verify: section, which those commands alone read$"):
         options_for({"acc_drop": 1.0}, "bounds", BOUNDS_OPTIONS, "c.yaml",
                     {"prune": ("acc_drop", "ratio"), "verify": ("acc_drop",), "gate": ("min_ratio",)})
+
+
+@pytest.mark.parametrize("text, value", [
+    ("1e-3", 0.001), ("5E-1", 0.5), ("-2e2", -200.0),  # YAML 1.1 wants a dot: these were the text '1e-3'
+    ("010", 10), ("-010", -10),  # YAML 1.1: octal 8 and -8, in silence
+    ("1:30", "1:30"),  # YAML 1.1: base 60, 90 (a time budget of 90 s read from "1:30")
+    ("10_000", 10_000), ("0x10", 16), ("0o17", 15), ("1.5", 1.5), (".inf", math.inf), ("'010'", "010"),
+    ("yes", True),  # 1.1's booleans stay, refused by name for an option taking a number or text
+])
+def test_numbers_are_read_as_written(tmp_path, text, value):
+    """A config's numbers mean what they say to a reader of the file (YAML 1.2's reading), read
+    by a safe loader (corpus bounds/config-python-tag: no Python tag is constructed)."""
+    assert issubclass(ConfigLoader, yaml.SafeLoader)
+    path = tmp_path / "c.yaml"
+    path.write_text(f"key: {text}\n", encoding="utf-8")
+    got = read_config(path)["key"]
+    assert got == value and type(got) is type(value)
+
+
+def test_a_rule_threshold_in_exponent_notation_is_a_number(tmp_path):
+    """``min_ratio: 5e-1`` in a rule was refused as "got '5e-1', a str, not a number: write 0.5,
+    without quotes" (there were none), while the same key at the top level (a flag's value)
+    was read as 0.5."""
+    from prunelimit.gate_rules import rules_from_options
+
+    path = tmp_path / "ci.yaml"
+    path.write_text("rules:\n  - min_ratio: 5e-1\n", encoding="utf-8")
+    rules = rules_from_options(None, "lower", None, None, read_config(path)["rules"], str(path))
+    assert [rule.min_ratio for rule in rules] == [0.5]

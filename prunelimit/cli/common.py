@@ -14,6 +14,7 @@ import enum
 import functools
 import inspect
 import math
+import os
 import signal
 import sys
 import traceback
@@ -38,7 +39,7 @@ from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
 from prunelimit.errors import (OptionError, PrunelimitError, UsageError, first_line, on_command_line, options_configured,
-                               options_named, written_in)
+                               options_named, quoted, written_in)
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
@@ -168,7 +169,8 @@ def _report_error(message: str) -> None:
         return
     from prunelimit.io.outputs import Output, preflight
 
-    with contextlib.suppress(PrunelimitError, OSError, RecursionError, KeyboardInterrupt):
+    # ValueError: a NUL in a --config file's name for it, which the error printed names already
+    with contextlib.suppress(PrunelimitError, OSError, ValueError, RecursionError, KeyboardInterrupt):
         named = _strings({key: value for key, value in run.config.items() if key != report.param})
         preflight([Output(option.opts[0], Path(path), report.fmt, overwrite=True)], others + named)
         report.write(Path(path), message)
@@ -220,9 +222,16 @@ EXAMPLE = "examples/digits-mlp.pt"
 
 def given_path(value: str) -> Path:
     """A path on the command line or in --config. An empty one is refused (exit 2): it would
-    mean the current folder, and it is nearly always an unset shell variable (``-o "$OUT"``)."""
+    mean the current folder, and it is nearly always an unset shell variable (``-o "$OUT"``).
+    A --config file's number, list or mapping is refused too (exit 2): ``Path`` raised a
+    TypeError, a traceback and exit 1."""
+    if not isinstance(value, (str, os.PathLike)):
+        kind = {dict: "mapping", int: "number", float: "number"}.get(type(value), type(value).__name__)
+        raise typer.BadParameter(f"got {quoted(value)}, a {kind}, not a path; write a file name")
     if not str(value):
         raise typer.BadParameter("is empty; give a path (an unset shell variable?)")
+    if "\0" in str(value):  # only a --config file can write one ("\x00"); the OS refused it: exit 5
+        raise typer.BadParameter(f"{quoted(str(value))} holds a NUL character, which no file name can; write a file name")
     return Path(value)
 
 

@@ -24,6 +24,9 @@ def resolve_loss(text: str) -> LossFn:
         return BUILTIN_LOSSES[text]
     spec = parse_spec(text, "loss")
     if len(spec.args) == 1 and (spec.head.endswith(".py") or "." in spec.head):
+        if spec.kwargs:  # a loss is called as fn(model, batch): they would be ignored in silence
+            raise UsageError(f"bad loss spec {text!r}: a loss takes no k=v ({', '.join(spec.kwargs)}); it is "
+                             f"called as {LOSS_CONTRACT}")
         fn = resolve_callable(spec.head, spec.args[0], "loss", LOSS_CONTRACT)
         check_not_a_criterion(fn, text, spec.args[0])
         check_loss_signature(fn, text)

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
 from prunelimit.sparse.formats import float_bits, storage_key
-from prunelimit.limits import LEGACY_TORCH_MAGIC, check_complete, check_loaded, check_torch_file, require_file
+from prunelimit.limits import (LEGACY_TORCH_MAGIC, MAX_REPORT_BYTES, check_complete, check_loaded, check_torch_file,
+                               require_file)
 from prunelimit.report.safe import listed
 
 FORMAT = "prunelimit/1"
@@ -71,6 +72,10 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
         raise InputError(f"checkpoint {path} is empty")
     check_complete(path, "checkpoint")
     kind = file_format(path)  # by content: a name's extension may be wrong either way
+    shards = shard_index(path) if kind == "unknown" else None
+    if shards is not None:  # torch.load read it as "corrupt pickle data"
+        raise InputError(f"checkpoint {path} is the index of a checkpoint sharded over {len(shards)} file(s) "
+                         f"({listed(shards, 2)}), not weights; {MERGE_SHARDS}")
     if kind == "safetensors" or (kind == "unknown" and path.suffix == ".safetensors"):
         return _checked(_read_safetensors(path))  # the safetensors reader checks shapes against the stored bytes
     if kind in _NUMPY_FORMATS:
@@ -110,6 +115,34 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
         obj = _load_untrusted(path)
     check_loaded(obj.state_dict() if isinstance(obj, nn.Module) else obj, f"checkpoint {path}")
     return _checked(_interpret(path, obj))
+
+
+MERGE_SHARDS = ("prunelimit reads one file: merge the shards into one (safetensors.torch.save_file of the union of "
+                "each shard's load_file) and give that")
+_SHARD_NAME = re.compile(r"-(\d+)-of-(\d+)\.(?:safetensors|bin)$")  # Hugging Face's model-00001-of-00002.safetensors
+
+
+def shard_index(path: Path) -> list[str] | None:
+    """The shard files a Hugging Face index (``model.safetensors.index.json``: a JSON object
+    whose ``weight_map`` maps each tensor to its file) names, else ``None``."""
+    import json
+
+    with path.open("rb") as fh:
+        text = fh.read(MAX_REPORT_BYTES + 1)
+    if len(text) > MAX_REPORT_BYTES or not text.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return None
+    try:
+        index = json.loads(text.decode("utf-8-sig"))
+    except ValueError:  # not JSON (bad UTF-8 included): torch's reader names what it is
+        return None
+    weights = index.get("weight_map") if isinstance(index, dict) else None
+    return sorted({str(f) for f in weights.values()}) if isinstance(weights, dict) else None
+
+
+def shard_of(path: Path) -> tuple[int, int] | None:
+    """Which shard ``path`` is, by its name (``model-00001-of-00002.safetensors``: 1 of 2), when one of several."""
+    found = _SHARD_NAME.search(path.name)
+    return (int(found[1]), int(found[2])) if found and int(found[2]) > 1 else None
 
 
 def pickled_global(exc: pickle.UnpicklingError) -> str | None:

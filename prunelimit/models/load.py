@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError, option, said
-from prunelimit.io.checkpoint import read_checkpoint, state_and_masks, training_notes
+from prunelimit.io.checkpoint import MERGE_SHARDS, read_checkpoint, shard_of, state_and_masks, training_notes
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 from prunelimit.sparse.formats import storage_key
@@ -199,12 +199,12 @@ def load_model(
             expected = build_spec(spec, recorded_in, device="meta").state_dict(keep_vars=True)
             state, masks = unwrapped(expected, state, masks)
             state = with_ties(expected, state, str(raw.path))
-            check_fits(expected, state, str(raw.path), model_fix(state, spec))
+            check_fits(expected, state, str(raw.path), model_fix(state, spec, raw.path))
         model = build_spec(spec, recorded_in)
         expected = model.state_dict(keep_vars=True)
         state, masks = unwrapped(expected, state, masks)
         state = with_ties(expected, state, str(raw.path))
-        load_state_strict(model, state, str(raw.path), model_fix(state, spec))
+        load_state_strict(model, state, str(raw.path), model_fix(state, spec, raw.path))
         dtypes = other_float_types(model.state_dict(), state)
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
@@ -347,9 +347,14 @@ def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str, f
     model.load_state_dict(state, strict=True)
 
 
-def model_fix(state: Mapping[str, Tensor], spec: str) -> str:
-    """What to change when ``state`` has other keys or shapes than model ``spec``'s: the zoo
-    MLP its shapes are, where they are one's (the spec was mistyped), else the model."""
+def model_fix(state: Mapping[str, Tensor], spec: str, path: Path) -> str:
+    """What to change when ``state`` (of the file ``path``) has other keys or shapes than model
+    ``spec``'s: the other shards, when the file is one shard of several by its name (it holds
+    part of the weights); the zoo MLP its shapes are, where they are one's (the spec was
+    mistyped); else the model."""
+    shard = shard_of(path)
+    if shard is not None:
+        return f"by its name it is shard {shard[0]} of {shard[1]}; {MERGE_SHARDS}"
     sizes = mlp_sizes(state)
     typed = f"mlp:{','.join(map(str, sizes))}" if sizes else None
     if typed is not None and typed != spec:
@@ -381,6 +386,8 @@ def check_fits(expected: dict[str, Tensor], state: dict[str, Tensor], source: st
         for k, v in expected.items()
         if k in state and state[k].shape != v.shape
     ]
+    if wrong:  # which shape is whose, said once: the ones after read alike
+        wrong[0] = wrong[0].replace(" vs ", " in the file vs ", 1) + " in the model"
     # integers in a float tensor: a quantized export (its scale is elsewhere) or not weights at all
     integral = [f"{k} ({str(state[k].dtype).removeprefix('torch.')})" for k, v in expected.items()
                 if k in state and v.is_floating_point() and not state[k].is_floating_point()]

@@ -73,6 +73,7 @@ def _build(text: str, device: str | None) -> nn.Module:
             if len(spec.args) != 1:
                 raise UsageError(f"bad model spec {text!r}: write {spec.head}:factory[:k=v,...]")
             factory = resolve_callable(spec.head, spec.args[0], "model", "a factory(**k=v) returning an nn.Module")
+            _check_factory_call(factory, spec)
             try:
                 model = factory(**spec.kwargs)
             except USER_CODE_ERRORS as exc:  # the user's code: any failure means the model cannot be built
@@ -90,6 +91,22 @@ def _build(text: str, device: str | None) -> nn.Module:
         raise UsageError(f"unknown model {spec.head!r}; for the factory in {spec.head}.py write "
                          f"{spec.head}.py{spec.text.strip()[len(spec.head):]}")
     raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")
+
+
+def _check_factory_call(factory, spec) -> None:
+    """A factory that cannot take the spec's ``k=v`` (an argument it needs and the spec lacks,
+    one it has no parameter for) is a spec to fix (exit 2), named with its parameters: its own
+    TypeError said "failed" (exit 3) and not that the spec gives them."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # a builtin or C callable without one: its call says what is wrong
+        return
+    try:
+        signature.bind(**spec.kwargs)
+    except TypeError as exc:
+        given = ",".join(f"{k}={v}" for k, v in spec.kwargs.items()) or "no k=v"
+        raise UsageError(f"bad model spec {spec.text!r}: {spec.args[0]}{signature} cannot be called with {given} "
+                         f"({exc}); give its arguments in the spec, {spec.head}:{spec.args[0]}:k=v,...") from None
 
 
 def imports_code(text: str) -> bool:

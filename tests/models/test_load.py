@@ -276,3 +276,15 @@ def test_weights_that_are_no_zoo_mlp_say_to_check_the_model(tmp_path, layers):
     with pytest.raises(InputError, match=r"does not fit the model: .*; check --model \(the architecture of the "
                                          r"weights\)$"):
         load_model(path, "mlp:64,16")
+
+
+def test_a_shape_mismatch_says_which_shape_is_the_files(tmp_path):
+    """"2.weight (10, 13) vs (10, 12)" named both shapes but not whose each was: the file's
+    comes first, the model's second, said on the first; the next read alike."""
+    state = build_model("mlp:64,12,10").state_dict()
+    state["2.weight"], state["2.bias"] = torch.zeros(10, 13), torch.zeros(11)
+    path = tmp_path / "wide.pt"
+    torch.save(state, path)
+    with pytest.raises(InputError, match=r"does not fit the model: shape mismatch 2\.weight \(10, 13\) in the file vs "
+                                         r"\(10, 12\) in the model, 2\.bias \(11,\) vs \(10,\); check --model"):
+        load_model(path, "mlp:64,12,10")
