@@ -633,6 +633,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         uncertainty = EXACT
     else:
         uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data)
+        if target is not None:
+            notes.extend(_rounding_note(target, quad, ratio, op.dtype))
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
@@ -656,6 +658,27 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
         over_budget=over,
     )
+
+
+# ρ* moves by a tenth of a point: past the printed digits of ρ* (rounding_note)
+ROUNDING_REACH_NOTED = 0.001
+
+
+def _rounding_note(target: LimitTarget, quad, ratio: float, dtype) -> tuple[str, ...]:
+    """A warning where ρ* of an SLQ spectrum depends on eigenvalues below its products'
+    rounding (``theory.uncertainty.rounding_reach``), which its ± does not hold."""
+    from prunelimit.theory.uncertainty import rounding_reach
+
+    precision = torch.finfo(dtype).eps
+    reach = rounding_reach(target.profile, quad, target.epsilon, ratio, precision)
+    if reach < ROUNDING_REACH_NOTED:
+        return ()
+    name = str(dtype).removeprefix("torch.")
+    fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
+           "float64" if dtype != torch.float64 else f"a larger {option('epsilon')} counts them as flat")
+    return (f"ρ* depends on curvature below the {name} products' rounding: eigenvalues under "
+            f"{precision * float(np.abs(quad.nodes).max()):.2g} ({name} ε × λmax) could move it by up to "
+            f"{reach:.2g}, which its ± does not hold (ε = {target.epsilon:.3g}); {fix}",)
 
 
 def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[str, ...]:
