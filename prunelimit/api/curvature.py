@@ -676,9 +676,10 @@ def _rounding_note(target: LimitTarget, quad, ratio: float, dtype) -> tuple[str,
     name = str(dtype).removeprefix("torch.")
     fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
            "float64" if dtype != torch.float64 else f"a larger {option('epsilon')} counts them as flat")
-    return (f"ρ* depends on curvature below the {name} products' rounding: eigenvalues under "
-            f"{precision * float(np.abs(quad.nodes).max()):.2g} ({name} ε × λmax) could move it by up to "
-            f"{reach:.2g}, which its ± does not hold (ε = {target.epsilon:.3g}); {fix}",)
+    floor = precision * float(np.abs(quad.nodes).max())
+    return (f"ρ* depends on curvature below the {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
+            f"machine epsilon × λmax) could move it by up to {reach:.2g}, which its ± does not hold "
+            f"(ε = {target.epsilon:.3g}); {fix}",)
 
 
 def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[str, ...]:
