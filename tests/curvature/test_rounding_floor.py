@@ -69,3 +69,32 @@ def test_no_warning_where_the_rounding_cannot_move_the_ratio() -> None:
     model, data = _interpolating_linear_model()
     result = prunelimit.bounds(model, data, loss="mse", method="slq", epsilon=0.01, batch_size=4)
     assert not [w for w in result.warnings if "products' rounding" in w]
+
+
+def test_the_exact_spectrum_warns_where_float64_rounding_decides_its_ratio() -> None:
+    """The same fit's exact spectrum: ε from float64 losses is 1e-16, and its null space's
+    float64 eigenvalues (~1e-16·λmax, rounding as well) still count as curvature: its ρ* of
+    0.645 ± 0 is float64 rounding's too (reach 0.47), and it now says so."""
+    model, data = _interpolating_linear_model()
+    result = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4)
+    notes = [w for w in result.warnings if "float64 products' rounding" in w]
+    assert len(notes) == 1 and "epsilon" in notes[0]
+
+
+def test_a_stored_spectrum_solved_again_for_another_epsilon_warns_for_that_epsilon(cli, tmp_path) -> None:
+    """A fixed plan's stored spectrum is solved again for another --epsilon on a cache hit:
+    the warning, which depends on ε, is made for the ε of the run that reads it, never the
+    stored one's (ε auto warns, --epsilon 0.01 does not, and auto again warns)."""
+    model, (x, y) = _interpolating_linear_model()
+    (tmp_path / "lin.py").write_text("import torch.nn as nn\n\ndef lin():\n    return nn.Linear(40, 2, bias=False)\n")
+    torch.save(model.state_dict(), tmp_path / "lin.pt")
+    torch.save({"x": x, "y": y}, tmp_path / "data.pt")
+    common = (tmp_path / "lin.pt", "--model", f"{tmp_path / 'lin.py'}:lin", "--data", f"tensors:{tmp_path / 'data.pt'}",
+              "--loss", "mse", "--batch-size", "4", "--runs", "3", "--iterations", "20", "--threads", "1",
+              "--cache-dir", tmp_path / "cache")
+    warned = []
+    for epsilon in ((), ("--epsilon", "0.01"), ()):
+        result = cli("bounds", *common, *epsilon)
+        assert result.exit_code == 0, result.output
+        warned.append("float32 products' rounding" in " ".join(result.output.split()))
+    assert warned == [True, False, True]
