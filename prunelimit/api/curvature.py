@@ -633,6 +633,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         uncertainty = EXACT
     else:
         uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data)
+    if target is not None:
+        notes.extend(_rounding_note(target, quad, ratio, op.dtype))
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
@@ -656,6 +658,46 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
         over_budget=over,
     )
+
+
+# ρ* moves by a tenth of a point: past the printed digits of ρ* (rounding_note)
+ROUNDING_REACH_NOTED = 0.001
+ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
+
+
+def _rounding_note(target: LimitTarget, quad, ratio: float, dtype) -> tuple[str, ...]:
+    """A warning where ρ* depends on eigenvalues below the rounding of the products (of
+    ``dtype``: float64 for the exact spectrum) it was solved from
+    (``theory.uncertainty.rounding_reach``), which its ± does not hold. It depends on ε, which
+    a stored fixed plan is solved again for: it is not stored, but made again on a read
+    (``_stored_rounding_note``)."""
+    from prunelimit.theory.uncertainty import rounding_reach
+
+    precision = torch.finfo(dtype).eps
+    reach = rounding_reach(target.profile, quad, target.epsilon, ratio, precision)
+    if reach < ROUNDING_REACH_NOTED:
+        return ()
+    name = str(dtype).removeprefix("torch.")
+    fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
+           "float64" if dtype != torch.float64 else
+           f"ε is at the loss's rounding: give a larger {option('epsilon')}, a loss change that matters")
+    floor = precision * float(np.abs(quad.nodes).max())
+    return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
+            f"machine epsilon × λmax) could move it by up to {reach:.2g}, which its ± does not hold "
+            f"(ε = {target.epsilon:.3g}); {fix}",)
+
+
+def _stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: CurvatureOptions) -> tuple[str, ...]:
+    """``_rounding_note`` of a stored spectrum, for this run's ε: the exact spectrum's
+    products are float64, SLQ's the model's dtype (at least float32)."""
+    if rep.limit_ratio is None:
+        return ()
+    target, _ = target_or_reason(inputs, options, rep.batch_losses)
+    if target is None:
+        return ()
+    params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
+    dtype = torch.float64 if rep.solver == "exact" else product_dtype(params[0].dtype)
+    return _rounding_note(target, rep.quadrature, rep.limit_ratio, dtype)
 
 
 def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[str, ...]:
@@ -1101,11 +1143,12 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     if found is not None:
         seconds = time.perf_counter() - start
         return dataclasses.replace(found, hvps=0, seconds=seconds, stages=(("cache_read", seconds, 0),), cached=True,
-                                   notes=tuple(found.notes) + samples_notes(options, total, found.solver))
+                                   notes=tuple(found.notes) + samples_notes(options, total, found.solver)
+                                   + _stored_rounding_note(found, inputs, options))
     rep = spectrum(inputs, options, progress)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
-    store_result(store, key, "spectrum", replace(rep, dense=None, over_budget=None,
-                                                 notes=tuple(n for n in rep.notes if n not in left_out)))
+    store_result(store, key, "spectrum", replace(rep, dense=None, over_budget=None, notes=tuple(
+        n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE))))
     return rep
 
 

@@ -442,8 +442,12 @@ def predicted_steps(history: list[tuple[int, float]], allowed: float) -> int:
     if rate is None or allowed <= 0:
         return high
     m2, e2 = history[-1]
-    wanted = m2 * (e2 / (TARGET_SHARE * allowed)) ** (1 / rate)
-    return int(min(high, max(low, math.ceil(wanted))))
+    # in logarithms: a part that all but stalls has a rate near 0, and the power itself
+    # overflows a float (OverflowError) where the clamp to 2× would have taken it
+    log_wanted = math.log(m2) + math.log(e2 / (TARGET_SHARE * allowed)) / rate
+    if log_wanted >= math.log(high):
+        return high
+    return int(max(low, math.ceil(math.exp(log_wanted))))
 
 
 def focus_pays(history: list[tuple[int, float]], verdict: Assessment, tolerance: float, left: int, runs: int,

@@ -342,6 +342,25 @@ def ratio_uncertainty(
                        probes_kind=probes_kind, data_parts=data_parts)
 
 
+def rounding_reach(profile: MagnitudeProfile, quadrature: Any, epsilon: float, ratio: float,
+                   precision: float) -> float:
+    """How far ρ* could move were the eigenvalues that the products' rounding cannot resolve
+    anywhere between 0 and that floor (``precision`` · max |θ|, ``precision`` the products'
+    machine epsilon): the mass of the nodes at or below it, times ``1 − f(floor)`` at
+    R(``ratio``), averaged over the runs (ρ* moves at most what F moves: module doc).
+    Neither the bracket nor the probe part holds this: both bound the operator the
+    products apply, whose null space float32 rounding fills with nodes of ~1e-8·λmax. Where
+    ``R²/2ε`` is so large that such nodes count as curved (a model fitted to zero loss, ε of
+    1e-14), SLQ in float32 stated ρ* = 0.019 ± 0.009 for an exact float64 0.640."""
+    nodes = np.abs(np.asarray(quadrature.nodes, dtype=float))
+    floor = precision * float(nodes.max(initial=0.0))
+    if floor <= 0.0:
+        return 0.0
+    unresolved = 1.0 - float(axis_terms(np.float64(floor), profile.radius_continuous(ratio) ** 2, epsilon))
+    below = np.where(nodes <= floor, quadrature.weights, 0.0).sum(axis=1).mean()
+    return float(below) * unresolved
+
+
 def part_sd(ratios: tuple[float, ...], subsample: int, population: int) -> float:
     """1σ of ρ* on ``subsample`` of ``population`` samples from ρ* on its K disjoint parts
     (``ratios``, K ≥ 2): ``s_K/√K · sqrt(1 − n_S/n)`` (module doc)."""

@@ -58,11 +58,30 @@ def test_power_law_is_met_in_one_predicted_extension_equal_to_the_fixed_plan() -
     ([(32, 0.05), (64, 0.049)], 0.01, 128),        # stalled: at most a doubling
     ([(32, 0.05), (64, 0.06)], 0.01, 128),         # not shrinking: double
     ([(32, 0.05), (64, 0.02)], -0.001, 128),       # the statistical part alone exceeds the tolerance
+    # all but stalled (rate 7e-6): the law's 128·222^(1.4e5) steps overflowed a float (OverflowError)
+    ([(64, 0.02), (128, 0.0199999)], 0.0001, 256),
 ])
 def test_predicted_steps(history, allowed, expected) -> None:
     assert predicted_steps(history, allowed) == expected
     assert MIN_GROWTH * history[-1][0] <= predicted_steps(history, allowed) <= 2 * history[-1][0]
     assert TARGET_SHARE < 1
+
+
+def test_a_truncation_part_that_all_but_stalls_doubles_the_steps() -> None:
+    """A truncation part that shrinks by 1e-7 a stage (float32 rounding noise in the null
+    space of a model fitted to zero loss, whose ε is 1e-14, did so) gives a power law of
+    rate ~1e-7: the steps it predicts for the tolerance overflowed a float, and ``bounds``
+    ended in an OverflowError traceback. It is at most a doubling, as for a stalled part."""
+    op = _operator()
+
+    def assess(quad) -> Assessment:
+        steps = int((quad.weights > 0).sum(axis=1).max())
+        trunc = 0.5 - 1e-7 * steps
+        return Assessment(0.5, trunc, trunc, 0.0)
+
+    plan = AdaptivePlan(tolerance=0.01, max_products=200, initial_steps=8, initial_runs=2)
+    result = adaptive_slq(op, plan, assess, seed=0)
+    assert [s.steps for s in result.trail][:3] == [8, 16, 32]
 
 
 def _slow_law(alone: float, probes: float = 0.001):
