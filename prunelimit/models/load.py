@@ -347,12 +347,12 @@ def load_state_strict(model: nn.Module, state: dict[str, Tensor], source: str, f
     model.load_state_dict(state, strict=True)
 
 
-def model_fix(state: Mapping[str, Tensor], spec: str, path: Path) -> str:
+def model_fix(state: Mapping[str, Tensor], spec: str, path: Path | None) -> str:
     """What to change when ``state`` (of the file ``path``) has other keys or shapes than model
     ``spec``'s: the other shards, when the file is one shard of several by its name (it holds
     part of the weights); the zoo MLP its shapes are, where they are one's (the spec was
-    mistyped); else the model."""
-    shard = shard_of(path)
+    mistyped); else the model. ``path`` ``None``: weights in memory, no file name to read."""
+    shard = None if path is None else shard_of(path)
     if shard is not None:
         return f"by its name it is shard {shard[0]} of {shard[1]}; {MERGE_SHARDS}"
     sizes = mlp_sizes(state)

@@ -134,7 +134,8 @@ def model_names(state: dict[str, Tensor], masks: dict[str, Tensor], spec: str | 
     # factory code may not run on meta
     expected = build_spec(spec, recorded_in, device=None if imports_code(spec) else "meta").state_dict(keep_vars=True)
     state, masks = unwrapped(expected, state, masks)
-    check_fits(expected, with_ties(expected, state, source), source, model_fix(state, spec))
+    check_fits(expected, with_ties(expected, state, source), source,
+               model_fix(state, spec, Path(source) if source else None))
     return state, masks
 
 

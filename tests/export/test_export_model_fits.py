@@ -33,7 +33,7 @@ def test_a_model_the_tensors_do_not_fit_is_refused_and_nothing_written(tmp_path)
         out = tmp_path / "e.safetensors"
         result = run("export", source, "--model", "mlp:30,21,10", "-o", out)
         assert result.exit_code == 3, result.output
-        assert "does not fit the model: shape mismatch 0.weight (20, 30) vs (21, 30)" in result.stderr
+        assert "does not fit the model: shape mismatch 0.weight (20, 30) in the file vs (21, 30) in the model" in result.stderr
         assert "Traceback" not in result.output and not out.exists()
     result = run("export", pruned, "--model", "nosuch:1,2", "-o", tmp_path / "e.safetensors")
     assert result.exit_code == 2, result.output
@@ -62,7 +62,7 @@ def test_the_library_refuses_a_model_spec_the_model_does_not_fit(tmp_path):
     torch.manual_seed(0)
     model = mlp([30, 20, 10])
     pruned = prunelimit.prune(model, 0.7).apply(copy.deepcopy(model))
-    with pytest.raises(InputError, match=r"shape mismatch 0\.weight \(20, 30\) vs \(21, 30\)"):
+    with pytest.raises(InputError, match=r"shape mismatch 0\.weight \(20, 30\) in the file vs \(21, 30\) in the model"):
         prunelimit.export(pruned, tmp_path / "e.safetensors", model_spec="mlp:30,21,10")
     assert not (tmp_path / "e.safetensors").exists()
     prunelimit.export(pruned, tmp_path / "e.safetensors", model_spec="mlp:30,20,10")
