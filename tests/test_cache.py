@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import json
 import os
 import stat
@@ -1569,6 +1570,83 @@ def test_a_method_the_users_code_puts_on_an_installed_class_is_keyed(monkeypatch
     digests = []
     for scale in (1.0, 1.0, 3.0):
         monkeypatch.setitem(_PATCH, "scale", scale)
+        digests.append(digest())
+    assert plain != digests[0] == digests[1] != digests[2]
+
+
+_RELU = torch.relu
+
+
+def _scaled_relu(x, inplace=False):
+    return _RELU(x) * _PATCH["scale"]
+
+
+def _scaled_relu_by(factor, x, inplace=False):
+    return _RELU(x) * factor
+
+
+class _ScaledRelu:
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, x, inplace=False):
+        return _RELU(x) * self.factor
+
+
+class _ScaledReluFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _RELU(x) * _PATCH["scale"]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x > 0) * _PATCH["scale"]
+
+
+class _TensorRelu(torch.nn.Module):
+    def forward(self, x):
+        return x.relu()
+
+
+# (installed module or class, attribute, the user's callable for a scale); every model's forward reaches it
+_PUT_ON_INSTALLED = {
+    "functional": (torch.nn.functional, "relu", lambda scale: _scaled_relu),
+    "torch": (torch, "relu", lambda scale: _scaled_relu),  # F.relu calls torch.relu
+    "tensor-method": (torch.Tensor, "relu", lambda scale: _scaled_relu),
+    "partial": (torch.nn.functional, "relu", lambda scale: functools.partial(_scaled_relu_by, scale)),
+    "callable-object": (torch.nn.functional, "relu", lambda scale: _ScaledRelu(scale)),
+    "autograd-function": (torch, "relu", lambda scale: _ScaledReluFunction.apply),
+}
+
+
+@pytest.mark.parametrize("case", _PUT_ON_INSTALLED)
+def test_a_function_the_users_code_puts_on_an_installed_module_is_keyed(monkeypatch, case):
+    """``torch.nn.functional.relu = scaled_relu`` in the user's models.py (and ``torch.relu = ...``,
+    ``torch.Tensor.relu = ...``, a ``functools.partial``, a callable object, an
+    ``autograd.Function``'s ``apply``): installed
+    modules count by their name alone, so the function put there and the values it reads (a
+    scale loaded at import, a partial's argument) were not keyed: the digest stayed the same
+    with the scale 1.0 and 3.0, and only the entry's witness could catch a change."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+    owner, name, made = _PUT_ON_INSTALLED[case]
+    act = _TensorRelu if case == "tensor-method" else torch.nn.ReLU
+
+    def digest() -> str:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 12), act(), torch.nn.Linear(12, 10))
+        return split_key(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))[0]
+
+    plain = digest()
+    digests = []
+    for scale in (1.0, 1.0, 3.0):
+        monkeypatch.setitem(_PATCH, "scale", scale)
+        monkeypatch.setattr(owner, name, made(scale))
         digests.append(digest())
     assert plain != digests[0] == digests[1] != digests[2]
 
