@@ -128,6 +128,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
         values.global_hooks()
         values.update("loss", inputs.loss_fn)
         values.put_on_installed()
+        values.modules_held()
     except Exception as exc:  # reading user objects can run their code (__getattribute__): anything
         first = str(exc).splitlines()[0][:120] if str(exc) else ""
         raise TypeError(f"an attribute of the model or the loss cannot be read for the cache key: "
@@ -550,6 +551,8 @@ class _Values:
         self.seen: dict[int, Any] = {id(obj): obj for obj in known}  # the model's modules: described by name
         self.packages: set[str] = set()  # top-level packages of the installed code met
         self.strings: set[str] = set()  # every string and path met (cache_reads: what they name)
+        self.names: set[str] = set()  # every name the user's functions read
+        self.held: dict[str, Any] = {}  # the user's modules met as values (``self.settings = cfg``)
 
     def _tag(self, text: str) -> None:
         self.digest.update(text.encode() + b"\0")
@@ -609,6 +612,20 @@ class _Values:
             self._tag("put on installed code")
             self.update("installed", dict(sorted(found.items())))
 
+    def modules_held(self) -> None:
+        """The values of the user's modules met as values (an attribute ``self.settings = cfg``, a
+        closure's or a default's module) under every name the user's functions read
+        (``self.settings.SCALE``): a module counts by its name, and a value it loads at import
+        (``SCALE`` from a file) need not change its file. Until no module or name is new."""
+        done: dict[str, set[str]] = {}
+        while todo := [(name, module) for name, module in sorted(self.held.items())
+                       if not self.names | {"__getattr__"} <= done.get(name, set())]:
+            for name, module in todo:
+                read = (self.names | {"__getattr__"}) - done.get(name, set())
+                done.setdefault(name, set()).update(read)
+                self._tag(f"values of module:{name}")
+                self.update(name, {n: vars(module)[n] for n in sorted(read) if n in vars(module)})
+
     def update(self, label: str, obj: Any, depth: int = 0) -> None:
         import torch
 
@@ -628,7 +645,9 @@ class _Values:
         if isinstance(obj, PurePath):  # by its name; what it holds is keyed with the strings, never where it lies
             self.strings.add(str(obj))
             return self._tag(portable(str(obj)) if os.path.isdir(obj) else f"path:{obj.name}")
-        if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files
+        if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files,
+            if _users_module(obj):  # and the values the code reads of it (modules_held)
+                self.held.setdefault(obj.__name__, obj)
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
                             types.MethodDescriptorType)):
@@ -713,6 +732,7 @@ class _Values:
                 self.update(label, dict(sorted(vars(fn).items())), depth)
             return
         names = self._code(fn.__code__)
+        self.names |= names
         for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
             self.update(label, part, depth)
         # module-level values it reads (a constant loaded from a data file at import)

@@ -1681,6 +1681,51 @@ def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkey
 
 
 
+# a model holding the user's module plheldcfg, which loads SCALE from scale.txt at import, as a value
+HOLDS_MODULE = {
+    "attribute": ("    def __init__(self, *layers):\n        super().__init__(*layers)\n        self.settings = plheldcfg\n\n"
+                  "    def forward(self, x):\n        return super().forward(x * self.settings.SCALE)\n"),
+    "default": "    def forward(self, x, settings=plheldcfg):\n        return super().forward(x * settings.SCALE)\n",
+    "package": ("    def __init__(self, *layers):\n        super().__init__(*layers)\n        self.root = plheldpkg\n\n"
+                "    def forward(self, x):\n        return super().forward(x * self.root.sub.SCALE)\n"),
+}
+
+
+@pytest.mark.parametrize("case", HOLDS_MODULE)
+def test_a_value_of_a_user_module_the_model_holds_is_keyed(tmp_path, monkeypatch, case):
+    """``self.settings = cfg`` and ``forward`` reading ``self.settings.SCALE`` (or a default
+    argument ``settings=cfg``, or ``self.root.sub.SCALE`` through a package), ``cfg`` loading
+    ``SCALE`` from scale.txt at import: a module met as a value counted by its name alone, so
+    scale.txt 1.0 -> 3.0 kept the key (the witness alone told 2.2875 from 2.3205)."""
+    import importlib
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    config = "import pathlib\n\nSCALE = float((pathlib.Path(__file__).parent / 'scale.txt').read_text())\n"
+    (tmp_path / "plheldcfg.py").write_text(config)
+    (tmp_path / "plheldpkg").mkdir()
+    (tmp_path / "plheldpkg" / "__init__.py").write_text("from plheldpkg import sub\n")
+    (tmp_path / "plheldpkg" / "sub.py").write_text(config.replace("parent", "parent.parent"))
+    (tmp_path / "plheldnet.py").write_text("import plheldcfg\nimport plheldpkg\nfrom torch import nn\n\n\n"
+                                           f"class Scaled(nn.Sequential):\n{HOLDS_MODULE[case]}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+    digests = []
+    for scale in ("1.0", "1.0", "3.0"):
+        (tmp_path / "scale.txt").write_text(scale)
+        for name in ("plheldcfg", "plheldpkg", "plheldpkg.sub", "plheldnet"):
+            sys.modules.pop(name, None)
+        torch.manual_seed(0)
+        model = importlib.import_module("plheldnet").Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(),
+                                                            torch.nn.Linear(12, 10))
+        digests.append(split_key(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))[0])
+    for name in ("plheldcfg", "plheldpkg", "plheldpkg.sub", "plheldnet"):
+        sys.modules.pop(name, None)
+    assert digests[0] == digests[1] != digests[2]
+
+
 def test_an_entry_of_another_model_of_the_same_shape_under_this_key_is_a_miss(cli, own_ckpt, tmp_path):
     """Another model's spectrum, of the same architecture and so of the same dimension and
     tensors, rewritten under this key with its digest recomputed: every check of its shape passed
