@@ -5,7 +5,8 @@ inputs as loaded: the members of a checkpoint that holds code (TorchScript, a pi
 module: :func:`archive_fingerprint`) and the weights, buffers (non-persistent ones included), masks and module structure built
 from any checkpoint, the values the model's and the loss's code computes with besides
 tensors (plain attributes, hooks, closures, the globals the user's functions read and what
-they read of the user's other modules, by the names in their code and its strings:
+they read of the user's other modules, by the names in their code and its strings,
+and what the user's code put on installed modules and classes (``F.relu = scaled_relu``):
 ``_Values``; and the files, folders and environment variables every string they hold
 names, by what those hold: :mod:`prunelimit.cache_reads`; and the files the code opened while
 the model loaded and the first batch ran, however their paths were built, by their bytes:
@@ -45,6 +46,7 @@ import os
 import re
 import stat
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable
@@ -125,6 +127,8 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
             values.module(name, module)
         values.global_hooks()
         values.update("loss", inputs.loss_fn)
+        values.put_on_installed()
+        values.modules_held()
     except Exception as exc:  # reading user objects can run their code (__getattribute__): anything
         first = str(exc).splitlines()[0][:120] if str(exc) else ""
         raise TypeError(f"an attribute of the model or the loss cannot be read for the cache key: "
@@ -476,20 +480,49 @@ def _user_modules_read(namespace: dict[str, Any], names: set[str]) -> list[Any]:
     """The user's modules (not installed code) a function with globals ``namespace`` reaches
     through the ``names`` its code reads: a global that is one (``import cfg``), one it
     imports in its body (``sys.modules``), and those reached from them (``pkg.cfg``), by name."""
-    import types
-
-    def is_users(value: Any) -> bool:
-        where = getattr(value, "__file__", None) or next(iter(getattr(value, "__path__", None) or ()), None)
-        return isinstance(value, types.ModuleType) and where is not None and not _installed_code(str(where))
-
     found: dict[str, Any] = {}
     todo = [namespace.get(n, sys.modules.get(n)) for n in sorted(names)]
     while todo:
         module = todo.pop()
-        if is_users(module) and module.__name__ not in found:
+        if isinstance(module, types.ModuleType) and _users_module(module) and module.__name__ not in found:
             found[module.__name__] = module
             todo += [vars(module)[n] for n in sorted(names) if n in vars(module)]
     return [found[name] for name in sorted(found)]
+
+
+def _users_module(module: Any) -> bool:
+    """Whether ``module`` is the user's code: its file or folder lies outside the installation
+    (``is_installed``), or it is a notebook's ``__main__``, which has none. A module whose file is
+    no path (``torch.ops``'s ``_ops.py``) is installed code's stand-in."""
+    where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", None) or ()), None)
+    if where is None:
+        return getattr(module, "__name__", None) == "__main__"
+    return isinstance(where, str) and os.path.isabs(where) and not _installed_code(where)
+
+
+def _prunelimits(module_name: str) -> bool:
+    return module_name.partition(".")[0] == "prunelimit"
+
+
+def _users_callable(value: Any, users: frozenset[str]) -> bool:
+    """Whether ``value``, found on installed code, is something the user's code (the modules
+    named ``users``: ``_Values.users``) put there: a function of theirs (a lambda
+    too), a class of theirs or an instance of one (a callable object), a ``functools.partial``,
+    method or descriptor around one, or an installed method bound to one (``MyFunction.apply``
+    of an ``autograd.Function``). By ``type``, not ``isinstance``: a module's value may be a
+    deprecation proxy that warns when asked its class."""
+    kind = type(value)
+    if kind is types.FunctionType:  # by its module: code a package generates (a dataclass's or a
+        return value.__module__ in users  # namedtuple's methods, from ``<string>``) is that package's
+    if kind is functools.partial:
+        return _users_callable(value.func, users)
+    if kind is types.MethodType:
+        owner = value.__self__
+        return (_users_callable(value.__func__, users)
+                or getattr(owner if issubclass(type(owner), type) else type(owner), "__module__", None) in users)
+    if kind in (staticmethod, classmethod):
+        return _users_callable(value.__func__, users)
+    return getattr(value if issubclass(kind, type) else kind, "__module__", None) in users
 
 
 def _cell(cell: Any) -> Any:
@@ -518,6 +551,8 @@ class _Values:
         self.seen: dict[int, Any] = {id(obj): obj for obj in known}  # the model's modules: described by name
         self.packages: set[str] = set()  # top-level packages of the installed code met
         self.strings: set[str] = set()  # every string and path met (cache_reads: what they name)
+        self.names: set[str] = set()  # every name the user's functions read
+        self.held: dict[str, Any] = {}  # the user's modules met as values (``self.settings = cfg``)
 
     def _tag(self, text: str) -> None:
         self.digest.update(text.encode() + b"\0")
@@ -545,9 +580,53 @@ class _Values:
                 self._tag(f"hooks:{key}")
                 self.update(key, list(hooks.values()))
 
-    def update(self, label: str, obj: Any, depth: int = 0) -> None:
-        import types
+    @functools.cached_property
+    def users(self) -> frozenset[str]:
+        """The names of the loaded modules that are the user's code (:func:`_users_module`)."""
+        return frozenset(name for name, module in list(sys.modules.items()) if _users_module(module))
 
+    def put_on_installed(self) -> None:
+        """What the user's code put on installed modules and classes (``torch.nn.functional.relu =
+        scaled_relu``, ``torch.relu = ...``, ``torch.Tensor.relu = ...`` in their models.py):
+        installed code counts by its name, and the name now calls the user's code, keyed here
+        with what it reads (a scale loaded at import, a partial's arguments). Every loaded
+        module is looked at, since installed code calls its own by name wherever it lives, but
+        prunelimit's own: its source is keyed, and what a caller puts on it (a test's stand-in
+        for a clock, a progress hook) runs the tool, not the model or the loss."""
+        found: dict[str, Any] = {}
+        classes: dict[int, type] = {}  # one class reached under several names is looked at once
+        users = self.users
+        for name, module in sorted(list(sys.modules.items())):
+            if name in users or _prunelimits(name) or not isinstance(module, types.ModuleType):
+                continue  # the user's own modules are keyed as code and by the values their functions read
+            for attr, value in list(vars(module).items()):
+                if _users_callable(value, users):
+                    found[f"{name}.{attr}"] = value
+                elif issubclass(type(value), type) and not _prunelimits(str(getattr(value, "__module__", ""))):
+                    classes.setdefault(id(value), value)
+        for cls in classes.values():
+            for attr, value in list(vars(cls).items()):
+                if _users_callable(value, users):
+                    found[f"{_qualname(cls)}.{attr}"] = value
+        if found:
+            self._tag("put on installed code")
+            self.update("installed", dict(sorted(found.items())))
+
+    def modules_held(self) -> None:
+        """The values of the user's modules met as values (an attribute ``self.settings = cfg``, a
+        closure's or a default's module) under every name the user's functions read
+        (``self.settings.SCALE``): a module counts by its name, and a value it loads at import
+        (``SCALE`` from a file) need not change its file. Until no module or name is new."""
+        done: dict[str, set[str]] = {}
+        while todo := [(name, module) for name, module in sorted(self.held.items())
+                       if not self.names | {"__getattr__"} <= done.get(name, set())]:
+            for name, module in todo:
+                read = (self.names | {"__getattr__"}) - done.get(name, set())
+                done.setdefault(name, set()).update(read)
+                self._tag(f"values of module:{name}")
+                self.update(name, {n: vars(module)[n] for n in sorted(read) if n in vars(module)})
+
+    def update(self, label: str, obj: Any, depth: int = 0) -> None:
         import torch
 
         if isinstance(obj, str):  # it may name a file, folder or variable the code reads: keyed after the walk
@@ -566,7 +645,9 @@ class _Values:
         if isinstance(obj, PurePath):  # by its name; what it holds is keyed with the strings, never where it lies
             self.strings.add(str(obj))
             return self._tag(portable(str(obj)) if os.path.isdir(obj) else f"path:{obj.name}")
-        if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files
+        if isinstance(obj, types.ModuleType):  # its file, if the user's, is keyed with the code files,
+            if _users_module(obj):  # and the values the code reads of it (modules_held)
+                self.held.setdefault(obj.__name__, obj)
             return self._tag(f"module:{obj.__name__}")
         if isinstance(obj, (types.BuiltinFunctionType, types.MethodWrapperType, types.WrapperDescriptorType,
                             types.MethodDescriptorType)):
@@ -651,6 +732,7 @@ class _Values:
                 self.update(label, dict(sorted(vars(fn).items())), depth)
             return
         names = self._code(fn.__code__)
+        self.names |= names
         for part in (fn.__defaults__, fn.__kwdefaults__, [_cell(c) for c in fn.__closure__ or ()]):
             self.update(label, part, depth)
         # module-level values it reads (a constant loaded from a data file at import)
@@ -665,8 +747,6 @@ class _Values:
 
     def _code(self, code: Any) -> set[str]:
         """Feed the bytecode and constants of ``code`` (nested code too); the names it reads."""
-        import types
-
         self.digest.update(code.co_code)
         self._tag(repr((code.co_names, code.co_varnames, code.co_argcount, code.co_kwonlyargcount)))
         self.strings.update(fstring_patterns(code))  # f"conf/{name}.json": the paths it may build
@@ -682,8 +762,6 @@ class _Values:
         return names
 
     def _class(self, label: str, cls: type, depth: int) -> None:
-        import types
-
         self._tag(f"class:{_qualname(cls)}")
         # by its module's file: a class defined in a notebook has none, and is the user's
         source = getattr(sys.modules.get(cls.__module__), "__file__", None)
@@ -692,8 +770,7 @@ class _Values:
             # but not what the user's code put on it (``nn.Linear.forward = scaled_forward``); code
             # its own package generated (a dataclass's ``__init__``, compiled from ``<string>``) is its own
             patched = {f"{c.__qualname__}.{k}": v for c in cls.__mro__ for k, v in vars(c).items()
-                       if isinstance(v, types.FunctionType) and not _installed_code(v.__code__.co_filename)
-                       and str(v.__module__).partition(".")[0] != c.__module__.partition(".")[0]}
+                       if _users_callable(v, self.users)}
             if patched:
                 self.update(label, patched, depth)
             return
@@ -946,7 +1023,6 @@ def _misfit(value: Any, hint: Any = Any, where: str = "") -> str | None:
     """Where a decoded result departs from its dataclasses' declared field types (``"field
     x.y is a str, not float"``), or ``None``: decoding builds any prunelimit dataclass from
     whatever values an entry holds, and its fields are read as declared."""
-    import types
     import typing
 
     import torch

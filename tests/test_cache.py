@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import json
 import os
 import stat
@@ -1573,6 +1574,83 @@ def test_a_method_the_users_code_puts_on_an_installed_class_is_keyed(monkeypatch
     assert plain != digests[0] == digests[1] != digests[2]
 
 
+_RELU = torch.relu
+
+
+def _scaled_relu(x, inplace=False):
+    return _RELU(x) * _PATCH["scale"]
+
+
+def _scaled_relu_by(factor, x, inplace=False):
+    return _RELU(x) * factor
+
+
+class _ScaledRelu:
+    def __init__(self, factor):
+        self.factor = factor
+
+    def __call__(self, x, inplace=False):
+        return _RELU(x) * self.factor
+
+
+class _ScaledReluFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return _RELU(x) * _PATCH["scale"]
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x > 0) * _PATCH["scale"]
+
+
+class _TensorRelu(torch.nn.Module):
+    def forward(self, x):
+        return x.relu()
+
+
+# (installed module or class, attribute, the user's callable for a scale); every model's forward reaches it
+_PUT_ON_INSTALLED = {
+    "functional": (torch.nn.functional, "relu", lambda scale: _scaled_relu),
+    "torch": (torch, "relu", lambda scale: _scaled_relu),  # F.relu calls torch.relu
+    "tensor-method": (torch.Tensor, "relu", lambda scale: _scaled_relu),
+    "partial": (torch.nn.functional, "relu", lambda scale: functools.partial(_scaled_relu_by, scale)),
+    "callable-object": (torch.nn.functional, "relu", lambda scale: _ScaledRelu(scale)),
+    "autograd-function": (torch, "relu", lambda scale: _ScaledReluFunction.apply),
+}
+
+
+@pytest.mark.parametrize("case", _PUT_ON_INSTALLED)
+def test_a_function_the_users_code_puts_on_an_installed_module_is_keyed(monkeypatch, case):
+    """``torch.nn.functional.relu = scaled_relu`` in the user's models.py (and ``torch.relu = ...``,
+    ``torch.Tensor.relu = ...``, a ``functools.partial``, a callable object, an
+    ``autograd.Function``'s ``apply``): installed
+    modules count by their name alone, so the function put there and the values it reads (a
+    scale loaded at import, a partial's argument) were not keyed: the digest stayed the same
+    with the scale 1.0 and 3.0, and only the entry's witness could catch a change."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+    owner, name, made = _PUT_ON_INSTALLED[case]
+    act = _TensorRelu if case == "tensor-method" else torch.nn.ReLU
+
+    def digest() -> str:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 12), act(), torch.nn.Linear(12, 10))
+        return split_key(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))[0]
+
+    plain = digest()
+    digests = []
+    for scale in (1.0, 1.0, 3.0):
+        monkeypatch.setitem(_PATCH, "scale", scale)
+        monkeypatch.setattr(owner, name, made(scale))
+        digests.append(digest())
+    assert plain != digests[0] == digests[1] != digests[2]
+
+
 def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkeypatch):
     """``cfg.SCALE`` where ``cfg`` defines no ``SCALE`` but a module ``__getattr__`` that reads
     it from a JSON file (a lazy config): the file changed and gate served the old spectrum
@@ -1601,6 +1679,51 @@ def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkey
         monkeypatch.delitem(sys.modules, name)
     assert keys[0] == keys[1] != keys[2]
 
+
+
+# a model holding the user's module plheldcfg, which loads SCALE from scale.txt at import, as a value
+HOLDS_MODULE = {
+    "attribute": ("    def __init__(self, *layers):\n        super().__init__(*layers)\n        self.settings = plheldcfg\n\n"
+                  "    def forward(self, x):\n        return super().forward(x * self.settings.SCALE)\n"),
+    "default": "    def forward(self, x, settings=plheldcfg):\n        return super().forward(x * settings.SCALE)\n",
+    "package": ("    def __init__(self, *layers):\n        super().__init__(*layers)\n        self.root = plheldpkg\n\n"
+                "    def forward(self, x):\n        return super().forward(x * self.root.sub.SCALE)\n"),
+}
+
+
+@pytest.mark.parametrize("case", HOLDS_MODULE)
+def test_a_value_of_a_user_module_the_model_holds_is_keyed(tmp_path, monkeypatch, case):
+    """``self.settings = cfg`` and ``forward`` reading ``self.settings.SCALE`` (or a default
+    argument ``settings=cfg``, or ``self.root.sub.SCALE`` through a package), ``cfg`` loading
+    ``SCALE`` from scale.txt at import: a module met as a value counted by its name alone, so
+    scale.txt 1.0 -> 3.0 kept the key (the witness alone told 2.2875 from 2.3205)."""
+    import importlib
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key, split_key
+
+    config = "import pathlib\n\nSCALE = float((pathlib.Path(__file__).parent / 'scale.txt').read_text())\n"
+    (tmp_path / "plheldcfg.py").write_text(config)
+    (tmp_path / "plheldpkg").mkdir()
+    (tmp_path / "plheldpkg" / "__init__.py").write_text("from plheldpkg import sub\n")
+    (tmp_path / "plheldpkg" / "sub.py").write_text(config.replace("parent", "parent.parent"))
+    (tmp_path / "plheldnet.py").write_text("import plheldcfg\nimport plheldpkg\nfrom torch import nn\n\n\n"
+                                           f"class Scaled(nn.Sequential):\n{HOLDS_MODULE[case]}")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
+    digests = []
+    for scale in ("1.0", "1.0", "3.0"):
+        (tmp_path / "scale.txt").write_text(scale)
+        for name in ("plheldcfg", "plheldpkg", "plheldpkg.sub", "plheldnet"):
+            sys.modules.pop(name, None)
+        torch.manual_seed(0)
+        model = importlib.import_module("plheldnet").Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(),
+                                                            torch.nn.Linear(12, 10))
+        digests.append(split_key(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))[0])
+    for name in ("plheldcfg", "plheldpkg", "plheldpkg.sub", "plheldnet"):
+        sys.modules.pop(name, None)
+    assert digests[0] == digests[1] != digests[2]
 
 
 def test_an_entry_of_another_model_of_the_same_shape_under_this_key_is_a_miss(cli, own_ckpt, tmp_path):
