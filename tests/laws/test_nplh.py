@@ -344,8 +344,8 @@ def test_the_pressure_ladder_of_a_pruned_checkpoint_keeps_it_pruned(tiny_model, 
     (lambda pts: fit_nplh(pts, n_boot=2.5), "^n_boot must be an integer, got 2.5$"),
     (lambda pts: fit_nplh(pts, n_boot=0), "^n_boot must be at least 1, got 0$"),
     (lambda pts: fit_nplh(pts, seed=-1), "^seed must be at least 0, got -1$"),
-    (lambda pts: fit_nplh(pts, confidence=1.5), "^confidence must lie in \\(0, 1\\), got 1.5$"),
-    (lambda pts: fit_nplh(pts, quadratic_level=2), "^quadratic_level must lie in \\(0, 1\\), got 2$"),
+    (lambda pts: fit_nplh(pts, confidence=1.5), "^confidence must lie in \\(0, 1\\), got 1.5 \\(a percentage\\? 1.5 % is 0.015\\)$"),
+    (lambda pts: fit_nplh(pts, quadratic_level=2), "^quadratic_level must lie in \\(0, 1\\), got 2 \\(a percentage\\? 2 % is 0.02\\)$"),
 ])
 def test_bad_arguments_of_fit_nplh_name_the_argument(call, message):
     """A list was an AttributeError, n_boot=2.5 a TypeError, seed=-1 numpy's unnamed
