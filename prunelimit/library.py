@@ -1041,12 +1041,12 @@ def _result_as_ratio(ratio: Any) -> str:
     """What a ``bounds`` or ``verify`` result in hand given as ``prune``'s ``ratio`` is, with
     the fix, or ``""``: it was refused as 'got BoundsReport(spectrum=…, a BoundsReport, not a
     number'. A verify result holds its ``bounds`` only where it computed them."""
+    if not isinstance(ratio, (api.BoundsReport, api.VerifyReport)):
+        return ""
     if isinstance(ratio, api.VerifyReport) and ratio.bounds is None:
         return (f"a {type(ratio).__name__}; give a number, result.prediction.ratio (its ρ*) or "
                 "result.prediction.lower (its ρ_L)")
     held = "result" if isinstance(ratio, api.BoundsReport) else "result.bounds"
-    if not isinstance(ratio, (api.BoundsReport, api.VerifyReport)):
-        return ""
     return (f"a {type(ratio).__name__}; give ratio='auto' (its ρ*) or 'lower' (its ρ_L) with the data and "
             f"prediction_from={held}, or a number, such as {held}.ratio")
 

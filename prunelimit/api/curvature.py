@@ -671,7 +671,7 @@ def _rounding_note(target: LimitTarget, quad, ratio: float, dtype) -> tuple[str,
     (``theory.uncertainty.rounding_reach``), which its ± does not hold. It depends on ε, which
     a stored fixed plan is solved again for: it is not stored, but made again on a read
     (``_stored_rounding_note``)."""
-    from prunelimit.theory.uncertainty import rounding_reach
+    from prunelimit.theory.uncertainty import rounding_floor, rounding_reach
 
     precision = torch.finfo(dtype).eps
     reach = rounding_reach(target.profile, quad, target.epsilon, ratio, precision)
@@ -681,7 +681,7 @@ def _rounding_note(target: LimitTarget, quad, ratio: float, dtype) -> tuple[str,
     fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
            "float64" if dtype != torch.float64 else
            f"ε is at the loss's rounding: give a larger {option('epsilon')}, a loss change that matters")
-    floor = precision * float(np.abs(quad.nodes).max())
+    floor = rounding_floor(quad, precision)
     return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
             f"machine epsilon × λmax) could move it by up to {reach:.2g}, which its ± does not hold "
             f"(ε = {target.epsilon:.3g}); {fix}",)

@@ -353,12 +353,18 @@ def rounding_reach(profile: MagnitudeProfile, quadrature: Any, epsilon: float, r
     ``R²/2ε`` is so large that such nodes count as curved (a model fitted to zero loss, ε of
     1e-14), SLQ in float32 stated ρ* = 0.019 ± 0.009 for an exact float64 0.640."""
     nodes = np.abs(np.asarray(quadrature.nodes, dtype=float))
-    floor = precision * float(nodes.max(initial=0.0))
+    floor = rounding_floor(quadrature, precision)
     if floor <= 0.0:
         return 0.0
     unresolved = 1.0 - float(axis_terms(np.float64(floor), profile.radius_continuous(ratio) ** 2, epsilon))
     below = np.where(nodes <= floor, quadrature.weights, 0.0).sum(axis=1).mean()
     return float(below) * unresolved
+
+
+def rounding_floor(quadrature: Any, precision: float) -> float:
+    """The eigenvalue under which products of machine epsilon ``precision`` resolve nothing:
+    ``precision`` · max |θ| over the quadrature's nodes (0 without nodes)."""
+    return precision * float(np.abs(np.asarray(quadrature.nodes, dtype=float)).max(initial=0.0))
 
 
 def part_sd(ratios: tuple[float, ...], subsample: int, population: int) -> float:
