@@ -18,6 +18,9 @@ from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 
 SPEC = "mlp:64,12,10"
+# 310 parameters, not 938: for tests of what the cache keys, where each of two or three runs
+# forms the default exact spectrum and only the key matters (a third of the Hessian's columns)
+SMALL_SPEC = "mlp:64,4,10"
 LIBRARY_SAMPLES = 300  # enough digits for a stable spectrum, few enough for seconds a test
 
 
@@ -179,6 +182,20 @@ def mlp17() -> tuple[torch.nn.Module, tuple[torch.Tensor, torch.Tensor]]:
 def own_ckpt(tmp_path, tiny_model):
     path = tmp_path / "own.pt"
     save_checkpoint(path, SPEC, tiny_model.state_dict(), meta={"data": "digits:train"})
+    return path
+
+
+@pytest.fixture
+def small_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(SMALL_SPEC)
+
+
+@pytest.fixture
+def small_ckpt(tmp_path, small_model):
+    """``own_ckpt`` of ``SMALL_SPEC``."""
+    path = tmp_path / "own.pt"
+    save_checkpoint(path, SMALL_SPEC, small_model.state_dict(), meta={"data": "digits:train"})
     return path
 
 

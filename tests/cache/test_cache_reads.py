@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.test_cache import _assert_recomputed, _doc, _gate
+from tests.cache.test_cache import _assert_recomputed, _doc, _gate
 
 # head of the model's module, a line of its class body, the expression its forward scales by,
 # and what the change does (a file of the checkout rewritten or added, or a variable set)
@@ -115,8 +115,8 @@ def test_what_the_code_reads_at_run_time_is_keyed_and_a_moved_or_touched_copy_hi
             m.delitem(sys.modules, module, raising=False)
             importlib.invalidate_caches()
             torch.manual_seed(0)
-            model = importlib.import_module(module).Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(),
-                                                            torch.nn.Linear(12, 10))
+            model = importlib.import_module(module).Scaled(torch.nn.Linear(64, 4), torch.nn.ReLU(),
+                                                            torch.nn.Linear(4, 10))
             keyed = input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
             with torch.no_grad():
                 return keyed, model(data[0])
@@ -137,7 +137,7 @@ def test_what_the_code_reads_at_run_time_is_keyed_and_a_moved_or_touched_copy_hi
 
 FORWARD_READING_CWD_PY = ("from torch import nn\n\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n"
                           "        return super().forward(x * float(open('scale.txt').read()))\n\n\n"
-                          "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+                          "def make():\n    return Scaled(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n")
 
 
 # the same value from an environment variable whose name no string of the code holds (the

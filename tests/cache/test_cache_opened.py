@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from prunelimit.cache_opened import opened_lines, recording_opens
-from tests.test_cache import _assert_recomputed, _doc, _gate
-from tests.test_cache_reads import gated_twice
+from tests.cache.test_cache import _assert_recomputed, _doc, _gate
+from tests.cache.test_cache_reads import gated_twice
 
 # "scale.txt" built from character codes: no string of the code names the file
 COMPUTED_NAME = "''.join(chr(c) for c in (115, 99, 97, 108, 101, 46, 116, 120, 116))"
@@ -20,7 +20,7 @@ COMPUTED_NAME = "''.join(chr(c) for c in (115, 99, 97, 108, 101, 46, 116, 120, 1
 def _model_file(expression: str, head: str = "") -> str:
     return (f"{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n"
             f"        return super().forward(x) * {expression}\n\n\n"
-            "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+            "def make():\n    return Scaled(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n")
 
 
 # the value scales only the short last batch (--max-samples 300 in batches of 128): the first

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.test_cache import SMALL
+from tests.cache.test_cache import SMALL
 
 BOUNDS = ("--data", "digits:train", *SMALL, "--json")
 

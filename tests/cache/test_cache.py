@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import SPEC
+from tests.conftest import SMALL_SPEC
 
 GATE = ("--min-ratio", "0.0", "--use", "predicted", "--json")
 
@@ -82,9 +82,9 @@ def test_hit_does_no_curvature_work(cli, own_ckpt, tmp_path, forbid_curvature):
     assert second["cache_hit"] is True and _prediction(second) == _prediction(first)
 
 
-MODEL_PY = "from torch import nn\n\ndef make():\n    return nn.Sequential(nn.Linear(64, 12), nn.{act}(), nn.Linear(12, 10))\n"
+MODEL_PY = "from torch import nn\n\ndef make():\n    return nn.Sequential(nn.Linear(64, 4), nn.{act}(), nn.Linear(4, 10))\n"
 LOSS_PY = ("import torch.nn.functional as F\n\n"
-           "def loss(model, batch):\n    return {scale} * F.cross_entropy(model(batch[0]), batch[1])\n")
+           "def loss(model, batch):\n    return F.cross_entropy({scale} * model(batch[0]), batch[1])\n")
 
 
 @pytest.mark.parametrize("flag, name, template, before, after", [
@@ -105,7 +105,7 @@ def test_edited_user_code_file_is_a_miss(cli, own_ckpt, tmp_path, flag, name, te
 HELPER_PY = "import torch\n\ndef act(x):\n    return torch.{act}(x)\n"
 MODEL_WITH_HELPER_PY = ("from torch import nn\n\nimport {helper}\n\nclass Act(nn.Module):\n"
                         "    def forward(self, x):\n        return {helper}.act(x)\n\n"
-                        "def make():\n    return nn.Sequential(nn.Linear(64, 12), Act(), nn.Linear(12, 10))\n")
+                        "def make():\n    return nn.Sequential(nn.Linear(64, 4), Act(), nn.Linear(4, 10))\n")
 
 
 def test_edited_helper_module_of_the_model_file_is_a_miss(cli, own_ckpt, tmp_path, monkeypatch):
@@ -187,7 +187,7 @@ def test_a_moved_checkout_reads_the_entries_it_stored(cli, tiny_model, tmp_path,
 
 MODEL_READING_FILE_PY = ("import pathlib\n\nimport torch\nfrom torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
                          "    def forward(self, x):\n        return super().forward(x * self.scale)\n\n\n"
-                         "def make():\n    model = Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+                         "def make():\n    model = Scaled(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n"
                          "    scale = float((pathlib.Path(__file__).parent / 'scale.txt').read_text())\n"
                          "    model.register_buffer('scale', torch.tensor(scale), persistent=False)\n"
                          "    return model\n")
@@ -208,7 +208,7 @@ def test_changed_non_persistent_buffer_is_a_miss(cli, own_ckpt, tmp_path):
 class _ReluNet(torch.nn.Module):
     def __init__(self):
         super().__init__()
-        self.a, self.b = torch.nn.Linear(64, 12), torch.nn.Linear(12, 10)
+        self.a, self.b = torch.nn.Linear(64, 4), torch.nn.Linear(4, 10)
 
     def forward(self, x):
         return self.b(torch.relu(self.a(x)))
@@ -237,7 +237,7 @@ def test_torchscript_code_changed_with_the_same_weights_is_a_miss(cli, tmp_path)
 # the loss of the first batch (the entry's witness) is the same for every scale
 TRACED_GRADIENT_SCALE_PY = (
     "import os\nimport torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    def __init__(self, scale):\n"
-    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n"
+    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)\n"
     "        self.scale = scale\n\n    def forward(self, x):\n        h = torch.relu(self.a(x))\n"
     "        return self.b(h.detach() * (1 - self.scale) + h * self.scale)\n\n\n"
     "def make():\n    return torch.jit.trace(Net(float(os.environ['PL_TRACE_SCALE'])), torch.zeros(2, 64))\n")
@@ -260,7 +260,7 @@ def test_a_trace_a_factory_builds_for_a_torchscript_checkpoint_is_keyed_by_its_o
 
 
 PICKLED_CLASS_PY = ("import torch\nfrom torch import nn\n\nclass Net(nn.Module):\n    def __init__(self):\n"
-                    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 12), nn.Linear(12, 10)\n\n"
+                    "        super().__init__()\n        self.a, self.b = nn.Linear(64, 4), nn.Linear(4, 10)\n\n"
                     "    def forward(self, x):\n        return self.b(torch.{act}(self.a(x)))\n")
 
 
@@ -324,7 +324,7 @@ def _resave(path, kind: str, state: dict, note: str) -> None:
     from prunelimit.io.checkpoint import save_checkpoint
 
     if kind == "prunelimit":
-        save_checkpoint(path, SPEC, state, meta={"data": "digits:train", "note": note}, force=True)
+        save_checkpoint(path, SMALL_SPEC, state, meta={"data": "digits:train", "note": note}, force=True)
     elif kind == "nested":
         torch.save({"model_state_dict": state, "epoch": note, "optimizer": {"lr": torch.tensor(float(len(note)))}},
                    path)
@@ -338,7 +338,7 @@ def test_resaved_checkpoint_with_the_same_weights_is_a_hit(cli, tiny_model, tmp_
     leaves the answer as it was: a re-save of the same weights finds the entry again (it
     missed on the file's bytes, so a CI job that re-saves its model each run never hit)."""
     ckpt, cache = tmp_path / f"net.{'safetensors' if kind == 'safetensors' else 'pt'}", tmp_path / "cache"
-    args = ("--model", SPEC, "--data", "digits:train", "--max-samples", 300)
+    args = ("--model", SMALL_SPEC, "--data", "digits:train", "--max-samples", 300)
     _resave(ckpt, kind, tiny_model.state_dict(), "monday")
     first = _doc(_gate(cli, ckpt, cache, *args))
     _resave(ckpt, kind, tiny_model.state_dict(), "tuesday, later")
@@ -354,15 +354,15 @@ READS_SCALE = "import functools\nimport pathlib\n\nfrom torch import nn\n\n" \
 VALUE_FROM_FILE = {
     "plain-attribute": READS_SCALE + (
         "\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n        return super().forward(x * self.scale)\n"
-        "\n\ndef make():\n    model = Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+        "\n\ndef make():\n    model = Scaled(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n"
         "    model.scale = float(SCALE_FILE.read_text())\n    return model\n"),
     "module-global": READS_SCALE + (
         "SCALE = float(SCALE_FILE.read_text())\n"
         "\n\nclass Scaled(nn.Sequential):\n    def forward(self, x):\n        return super().forward(x * SCALE)\n"
-        "\n\ndef make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"),
+        "\n\ndef make():\n    return Scaled(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n"),
     "hook-argument": READS_SCALE + (
         "\n\ndef scale_input(scale, module, args):\n    return (args[0] * scale,)\n"
-        "\n\ndef make():\n    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+        "\n\ndef make():\n    model = nn.Sequential(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n"
         "    model.register_forward_pre_hook(functools.partial(scale_input, float(SCALE_FILE.read_text())))\n"
         "    return model\n"),
 }
@@ -388,7 +388,7 @@ READS_CONFIG = {
 }
 MODEL_READING_CONFIG_PY = ("{head}from torch import nn\n\n\nclass Scaled(nn.Sequential):\n"
                            "    def forward(self, x):\n        {local}return super().forward(x * {cfg}.SCALE)\n\n\n"
-                           "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+                           "def make():\n    return Scaled(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n")
 
 
 @pytest.mark.parametrize("case", READS_CONFIG)
@@ -410,7 +410,7 @@ def test_value_another_user_module_reads_from_a_file_is_a_miss(cli, own_ckpt, tm
 UNREADABLE_ATTRIBUTE_PY = ("from torch import nn\n\nclass Opaque:\n    def __getattribute__(self, name):\n"
                            "        if name == '__dict__':\n            raise RuntimeError('not readable')\n"
                            "        return object.__getattribute__(self, name)\n\n"
-                           "def make():\n    model = nn.Sequential(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n"
+                           "def make():\n    model = nn.Sequential(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n"
                            "    model.opaque = Opaque()\n    return model\n")
 
 
@@ -450,7 +450,7 @@ def test_plain_attribute_values_are_in_the_key(kind):
     from prunelimit.cache import input_key
 
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    model = torch.nn.Sequential(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10))
     data = (torch.randn(20, 64), torch.randint(0, 10, (20,)))
 
     def key(value):
@@ -487,7 +487,7 @@ def test_library_criterion_settings_are_in_the_key(tmp_path, criterion):
 
     train = load_dataset("digits:train", max_samples=300)
     torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    model = torch.nn.Sequential(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10))
     store, options = open_store(tmp_path / "cache", True), api.CurvatureOptions(method="exact")
 
     def bounds(s, store):
@@ -569,7 +569,7 @@ def test_global_module_hooks_are_in_the_key(own_ckpt):
 
 KEYED_MODEL_PY = ("import functools\n\nfrom torch import nn\nfrom torch.nn.utils import weight_norm\n\n"
                   "def scale_input(scale, module, args):\n    return (args[0] * scale,)\n\n"
-                  "def make():\n    model = nn.Sequential(weight_norm(nn.Linear(64, 12)), nn.ReLU(), nn.Linear(12, 10))\n"
+                  "def make():\n    model = nn.Sequential(weight_norm(nn.Linear(64, 4)), nn.ReLU(), nn.Linear(4, 10))\n"
                   "    model.tags = {'a', 'b', 'c', 'd'}\n    model.settings = {'s': frozenset({1.5, 'x'})}\n"
                   "    model.register_forward_pre_hook(functools.partial(scale_input, 2.0))\n    return model\n")
 
@@ -986,7 +986,7 @@ def test_commands_after_bounds_spend_no_hvps(cli, own_ckpt, tmp_path, then, forb
         assert doc["timing"]["cached"] is True and doc["timing"]["hvps"] == 0
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "digits-mlp.pt"
 EXAMPLE_DATA = ("--data", "digits:train", "--max-samples", 200)
 
 
@@ -1264,8 +1264,8 @@ def test_a_value_read_by_name_or_from_a_file_beside_the_code_is_keyed_and_a_move
         monkeypatch.syspath_prepend(str(root))
         importlib.invalidate_caches()
         torch.manual_seed(0)
-        model = importlib.import_module(model_module).Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(),
-                                                              torch.nn.Linear(12, 10))
+        model = importlib.import_module(model_module).Scaled(torch.nn.Linear(64, 4), torch.nn.ReLU(),
+                                                              torch.nn.Linear(4, 10))
         importlib.import_module(cfg)  # what the forward would import
         keyed = input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
         monkeypatch.undo()  # sys.path and sys.modules as before: the next checkout imports afresh
@@ -1308,7 +1308,7 @@ def test_two_processes_writing_one_entry_never_leave_it_half_written(tmp_path):
 
 INSTALLED_NETS_PY = ("from torch import nn\n\nSCALE = {scale}\n\n\nclass Scaled(nn.Sequential):\n"
                      "    def forward(self, x):\n        return super().forward(x * SCALE)\n\n\n"
-                     "def make():\n    return Scaled(nn.Linear(64, 12), nn.ReLU(), nn.Linear(12, 10))\n")
+                     "def make():\n    return Scaled(nn.Linear(64, 4), nn.ReLU(), nn.Linear(4, 10))\n")
 
 
 def _install(site: Path, version: str, scale: str) -> None:
@@ -1353,7 +1353,7 @@ def test_an_installed_package_of_the_model_reinstalled_with_other_code_is_a_miss
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
     installed = cache_module._installed_folders()
-    monkeypatch.setattr(cache_module, "_installed_folders", lambda: (*installed, site.resolve()))
+    monkeypatch.setattr(cache_module, "_installed_folders", lambda: (*installed, str(site.resolve())))
     cache_module._installed_code.cache_clear()  # it remembers which files are installed
 
     def key(version: str, scale: str) -> str:
@@ -1472,7 +1472,7 @@ def test_a_cache_folder_that_cannot_take_entries_warns_once_and_the_command_succ
 class _Scaled(torch.nn.Module):
     def __init__(self, scale: float) -> None:
         super().__init__()
-        self.a, self.b, self.scale = torch.nn.Linear(64, 12), torch.nn.Linear(12, 10), scale
+        self.a, self.b, self.scale = torch.nn.Linear(64, 4), torch.nn.Linear(4, 10), scale
 
     def forward(self, x):
         return self.b(torch.tanh(self.a(x)) * self.scale)
@@ -1639,7 +1639,7 @@ def test_a_function_the_users_code_puts_on_an_installed_module_is_keyed(monkeypa
 
     def digest() -> str:
         torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(64, 12), act(), torch.nn.Linear(12, 10))
+        model = torch.nn.Sequential(torch.nn.Linear(64, 4), act(), torch.nn.Linear(4, 10))
         return split_key(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))[0]
 
     plain = digest()
@@ -1670,7 +1670,7 @@ def test_a_value_a_user_module_computes_in_its_getattr_is_keyed(tmp_path, monkey
     monkeypatch.syspath_prepend(str(tmp_path))
     data = (torch.randn(20, 64, generator=torch.Generator().manual_seed(0)), torch.arange(20) % 10)
     torch.manual_seed(0)
-    model = importlib.import_module("pllazymodel").Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    model = importlib.import_module("pllazymodel").Scaled(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10))
     keys = []
     for scale in ("1.0", "1.0", "3.0"):
         (tmp_path / "lazy.json").write_text(f'{{"SCALE": {scale}}}')
@@ -1718,8 +1718,8 @@ def test_a_value_of_a_user_module_the_model_holds_is_keyed(tmp_path, monkeypatch
         for name in ("plheldcfg", "plheldpkg", "plheldpkg.sub", "plheldnet"):
             sys.modules.pop(name, None)
         torch.manual_seed(0)
-        model = importlib.import_module("plheldnet").Scaled(torch.nn.Linear(64, 12), torch.nn.ReLU(),
-                                                            torch.nn.Linear(12, 10))
+        model = importlib.import_module("plheldnet").Scaled(torch.nn.Linear(64, 4), torch.nn.ReLU(),
+                                                            torch.nn.Linear(4, 10))
         digests.append(split_key(input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions()))[0])
     for name in ("plheldcfg", "plheldpkg", "plheldpkg.sub", "plheldnet"):
         sys.modules.pop(name, None)
@@ -1736,7 +1736,7 @@ def test_an_entry_of_another_model_of_the_same_shape_under_this_key_is_a_miss(cl
 
     other = tmp_path / "other.pt"
     torch.manual_seed(7)
-    save_checkpoint(other, SPEC, build_model(SPEC).state_dict(), meta={"data": "digits:train"})
+    save_checkpoint(other, SMALL_SPEC, build_model(SMALL_SPEC).state_dict(), meta={"data": "digits:train"})
     mine, theirs = tmp_path / "mine", tmp_path / "theirs"
     first = _doc(_gate(cli, own_ckpt, mine, "--max-samples", 300))
     assert _prediction(_doc(_gate(cli, other, theirs, "--max-samples", 300))) != _prediction(first)
