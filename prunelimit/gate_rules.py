@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Collection, Iterable, Literal, Sequence
 
@@ -201,13 +201,23 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
         aliased = density.get("aliased") is True and isinstance(moved, (int, float)) and moved > ALIASING_TOLERANCE
         grid, continuous = prediction.get("ratio"), prediction.get("continuous_ratio")
         off_grid = isinstance(grid, (int, float)) and isinstance(continuous, (int, float)) \
-            and abs(grid - continuous) > value
+            and abs(grid - continuous) > _apart_from_rounding(u, value)
         if aliased or off_grid:
             why = "its reference density aliases onto the grid" if aliased else \
                 f"the grid ρ* lies {abs(grid - continuous):.4f} from the continuous ρ*"
             return None, f"the paper arithmetic's grid error is left out: {why}", \
                 said(f"use {option('method', 'slq', shown='slq or exact')}", "use method='slq' or method='exact'")
     return float(value), "", ""
+
+
+def _apart_from_rounding(stated: dict[str, Any], value: float) -> float:
+    """The stated ± ``value`` less its products' rounding part, which moves the grid and the
+    continuous ρ* alike (``theory.consistency``): ``value`` itself where there is none, or
+    where the parts do not give it (``Uncertainty.from_json``)."""
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    u = Uncertainty.from_json(stated)
+    return value if u is None or u.rounding is None else replace(u, rounding=None).plus_minus
 
 
 def check_stated_plus_minus(path: str, prediction: Any) -> None:

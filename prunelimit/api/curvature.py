@@ -852,6 +852,8 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
     if stopped_by == "tolerance" and u.data and replace(u, data=None).plus_minus <= options.tolerance:
         # steps and probes met it on this path: the data part, measured afterwards, took it over
         largest, which = "data", "the data part took it over"
+    elif stopped_by == "rounding":  # whatever the other parts, only narrowing this one can meet it
+        largest, which = "rounding", "it is the part to narrow"
     else:
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
                       ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0), key=lambda item: item[1])[0]

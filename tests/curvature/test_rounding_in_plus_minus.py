@@ -120,3 +120,34 @@ def test_gate_and_verify_read_a_report_from_before_the_rounding_part(cli, tmp_pa
     restated = json.loads(result.stdout)["prediction"]["uncertainty"]
     # the same ±, rebuilt from its parts (to float rounding of their sum), and no rounding part
     assert restated["rounding"] is None and restated["plus_minus"] == pytest.approx(u["plus_minus"], rel=1e-12)
+
+
+def test_the_rounding_part_does_not_hide_a_gap_between_the_paper_and_the_continuous_ratio() -> None:
+    """--method paper on the zero-loss fit: the grid ρ* (0.999) and the continuous one
+    (0.016) are solved from the same nodes, so the rounding part (≈ 0.84), which moves both
+    alike, explains none of their gap: the warning compares it with the rest of the ±
+    (≈ 0.11) and says so, where the whole ± (≈ 0.95) all but covered it."""
+    model, data = _interpolating_linear_model()
+    result = prunelimit.bounds(model, data, loss="mse", method="paper", batch_size=4)
+    u = result.uncertainty
+    assert u.rounding is not None and u.rounding > 0.5
+    gap = [w for w in result.warnings if w.startswith("INCONSISTENT: the headline")]
+    assert len(gap) == 1
+    rest = u.plus_minus - u.rounding  # the ± is below its cap of 1 here: the parts add up to it
+    assert f"apart from its products' rounding part ({u.rounding:.4f}, which moves both alike), {rest:.4f}" in gap[0]
+
+
+def test_a_gate_finds_a_paper_ratio_off_its_grid_by_the_rest_of_the_plus_minus() -> None:
+    """A paper report whose grid ρ* lies 0.2 from the continuous one, with a ± of 0.56 of
+    which 0.5 is the rounding part: the gap is the reference arithmetic's, not rounding's,
+    so the ± is incomplete (before, the whole ± covered the gap and the rule was judged)."""
+    from prunelimit.gate_rules import margin
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    u = Uncertainty(probes=0.02, steps=0.01, data=None, runs=1, probes_kind="bound", grid=0.0005, rounding=0.5)
+    report = {"prediction": {"ratio": 0.9, "continuous_ratio": 0.7, "uncertainty": u.to_json(),
+                             "reference_density": {"aliased": False, "weight_moved": 0.0}}}
+    pm, missing, _ = margin(report)
+    assert pm is None and "0.2000 from the continuous" in missing
+    report["prediction"]["continuous_ratio"] = 0.88  # within the rest (≈ 0.06): judged on the whole ±
+    assert margin(report)[0] == pytest.approx(u.plus_minus, abs=1e-15)
