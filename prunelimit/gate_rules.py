@@ -478,8 +478,9 @@ def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:
         exact = spectrum.get("solver") == "exact"  # float64 products already
         wider = said(f"a larger {option_flag('epsilon')}", "a larger epsilon")
         how = wider if exact else said(
-            f"{option('method', 'exact')} or the model and its data in float64, or {wider}",
-            f"method='exact' or the model and its data in float64, or {wider}")
+            f"{wider}, or float64 products where they were float32: {option('method', 'exact')} or the model and "
+            "its data in float64", f"{wider}, or float64 products where they were float32: method='exact' or the "
+            "model and its data in float64")
         return _read_fix(f"{stated} is mostly its products' rounding part ({half_width_text(rounding, least=4)}), "
                          f"which no tolerance narrows, and leaves the conservative side short: narrow it ({how})",
                          source)

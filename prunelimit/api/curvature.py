@@ -863,8 +863,9 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
               "grid": f"the continuous root ({option('method', 'default')})",
-              "rounding": f"float64 products ({option('method', 'exact')}, or the model and its data in float64) "
-                          f"or a larger {option('epsilon')}"}[largest]
+              # what the products were is not known here: the rounding note names the one that applies
+              "rounding": f"a larger {option('epsilon')}, or float64 products where they were float32 "
+                          f"({option('method', 'exact')}, or the model and its data in float64)"}[largest]
     shown = f"{value_text(ratio, u.plus_minus, least=4, ends=RATIO_ENDS)} ± {half_width_text(u.plus_minus, least=4)}"
     return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")

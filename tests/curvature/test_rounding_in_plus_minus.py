@@ -151,3 +151,20 @@ def test_a_gate_finds_a_paper_ratio_off_its_grid_by_the_rest_of_the_plus_minus()
     assert pm is None and "0.2000 from the continuous" in missing
     report["prediction"]["continuous_ratio"] = 0.88  # within the rest (≈ 0.06): judged on the whole ±
     assert margin(report)[0] == pytest.approx(u.plus_minus, abs=1e-15)
+
+
+def test_a_float64_model_is_told_to_widen_epsilon_not_to_use_float64() -> None:
+    """The same fit in float64: SLQ's products are float64 already and ε (1e-31) is at the
+    loss's rounding, so the part is float64's and the remedy the tolerance warning puts
+    first is a larger ε (before: "needs float64 products", which it had)."""
+    model, (x, y) = _interpolating_linear_model()
+    model = model.double()
+    x, y = x.double(), y.double()
+    with torch.no_grad():
+        model.weight.copy_(torch.linalg.lstsq(x, y).solution.T)
+    result = prunelimit.bounds(model, (x, y), loss="mse", method="slq", batch_size=4)
+    assert result.spectrum.stopped_by == "rounding" and result.uncertainty.rounding is not None
+    note = [w for w in result.warnings if "products' rounding:" in w]
+    assert len(note) == 1 and "float64 products' rounding" in note[0] and "larger epsilon" in note[0]
+    missed = [w for w in result.warnings if "is not within the tolerance" in w]
+    assert len(missed) == 1 and "which needs a larger epsilon" in missed[0]
