@@ -64,8 +64,9 @@ float64 rounding (1e-16), the exact spectrum's null space is float64 noise that 
 counts, and its ρ* is that noise's as much as the model's. It is kept symmetric: an
 unresolved node and the eigenvalue it stands for both lie anywhere in [0, floor], so either
 may be the larger (a null space is *typically* flat, which raises ρ*, but not always), and
-one half-width is what the gate, ``verify`` and the consistency checks compare against; the
-gate's conservative side ρ* − ± then holds it too.
+one half-width is what the gate and ``verify`` compare against; the gate's conservative
+side ρ* − ± then holds it too. The checks of a grid ρ* against the continuous one take the
+± less this part: it moves both roots alike (the same unresolved eigenvalues enter both).
 
 The stated ``±`` is ``steps + grid + rounding + q·stderr``, at most 1 (a wider one says nothing more about a
 ratio in [0, 1]), with ``stderr = sqrt(probes² + data²)`` and
