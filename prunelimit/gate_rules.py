@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Collection, Iterable, Literal, Sequence
 
@@ -201,13 +201,23 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
         aliased = density.get("aliased") is True and isinstance(moved, (int, float)) and moved > ALIASING_TOLERANCE
         grid, continuous = prediction.get("ratio"), prediction.get("continuous_ratio")
         off_grid = isinstance(grid, (int, float)) and isinstance(continuous, (int, float)) \
-            and abs(grid - continuous) > value
+            and abs(grid - continuous) > _apart_from_rounding(u, value)
         if aliased or off_grid:
             why = "its reference density aliases onto the grid" if aliased else \
                 f"the grid ρ* lies {abs(grid - continuous):.4f} from the continuous ρ*"
             return None, f"the paper arithmetic's grid error is left out: {why}", \
                 said(f"use {option('method', 'slq', shown='slq or exact')}", "use method='slq' or method='exact'")
     return float(value), "", ""
+
+
+def _apart_from_rounding(stated: dict[str, Any], value: float) -> float:
+    """The stated ± ``value`` less its products' rounding part, which moves the grid and the
+    continuous ρ* alike (``theory.consistency``): ``value`` itself where there is none, or
+    where the parts do not give it (``Uncertainty.from_json``)."""
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    u = Uncertainty.from_json(stated)
+    return value if u is None or u.rounding is None else replace(u, rounding=None).plus_minus
 
 
 def check_stated_plus_minus(path: str, prediction: Any) -> None:
@@ -437,7 +447,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                           f"shown to clear {required:.4f}: {fix}")
             else:
                 reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
-                fix = _narrow_fix(pm, source) if reaches(measured, required) else \
+                fix = _narrow_fix(pm, source, report) if reaches(measured, required) else \
                     _below_fix(rule, conservative, required)
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
                                         None if ok else fix))
@@ -454,13 +464,29 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
 
 
-def _narrow_fix(pm: float, source: Any) -> str:
+def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:
     """A value that clears the requirement while its conservative side does not: only a
-    narrower ± shows it (for a prediction read from ``source``, in the run that stores it)."""
+    narrower ± shows it (for a prediction read from ``source``, in the run that stores it).
+    Where ``report``'s ± is mostly its products' rounding part, which no tolerance narrows:
+    float64 products where they were float32, or a larger ε."""
+    prediction, spectrum = (part if isinstance(part, dict) else {} for part in (report.get("prediction"),
+                                                                             report.get("spectrum")))
+    u = prediction.get("uncertainty")
+    rounding = u.get("rounding") if isinstance(u, dict) else None
+    stated = f"its stated ± {half_width_text(pm, least=4)}"
+    if isinstance(rounding, (int, float)) and not isinstance(rounding, bool) and rounding >= pm / 2:
+        exact = spectrum.get("solver") == "exact"  # float64 products already
+        wider = said(f"a larger {option_flag('epsilon')}", "a larger epsilon")
+        how = wider if exact else said(
+            f"{wider}, or float64 products where they were float32: {option('method', 'exact')} or the model and "
+            "its data in float64", f"{wider}, or float64 products where they were float32: method='exact' or the "
+            "model and its data in float64")
+        return _read_fix(f"{stated} is mostly its products' rounding part ({half_width_text(rounding, least=4)}), "
+                         f"which no tolerance narrows, and leaves the conservative side short: narrow it ({how})",
+                         source)
     how = said(f"a smaller {option_flag('tolerance')}, or {option('method', 'exact')}",
                "a smaller tolerance, or method='exact'")
-    return _read_fix(f"its stated ± {half_width_text(pm, least=4)} leaves the conservative side short: narrow it ("
-                     f"{how})", source)
+    return _read_fix(f"{stated} leaves the conservative side short: narrow it ({how})", source)
 
 
 def _below_fix(rule: GateRule, reached: float, required: float) -> str:

@@ -630,11 +630,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     _check_finite(quad.nodes, "Hessian spectrum")
     ratio = None if target is None else _limit_ratio(target, quad, options)
     if choice.solver == "exact":
-        uncertainty = EXACT
+        uncertainty = EXACT if target is None else exact_uncertainty(target, quad, ratio)
     else:
-        uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data)
+        uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data, op.dtype)
     if target is not None:
-        notes.extend(_rounding_note(target, quad, ratio, op.dtype))
+        notes.extend(_rounding_note(quad, uncertainty.rounding, target.epsilon, op.dtype))
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
@@ -660,44 +660,45 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     )
 
 
-# ρ* moves by a tenth of a point: past the printed digits of ρ* (rounding_note)
-ROUNDING_REACH_NOTED = 0.001
 ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
 
 
-def _rounding_note(target: LimitTarget, quad, ratio: float, dtype) -> tuple[str, ...]:
+def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[str, ...]:
     """A warning where ρ* depends on eigenvalues below the rounding of the products (of
-    ``dtype``: float64 for the exact spectrum) it was solved from
-    (``theory.uncertainty.rounding_reach``), which its ± does not hold. It depends on ε, which
-    a stored fixed plan is solved again for: it is not stored, but made again on a read
-    (``_stored_rounding_note``)."""
-    from prunelimit.theory.uncertainty import rounding_floor, rounding_reach
+    ``dtype``: float64 for the exact spectrum) it was solved from: ``reach``, the ±'s
+    rounding part (``Uncertainty.rounding``; ``None``: below the noted level). It depends on
+    ε, which a stored fixed plan is solved again for: it is not stored, but made again on a
+    read (``_stored_rounding_note``)."""
+    from prunelimit.theory.uncertainty import rounding_floor
 
-    precision = torch.finfo(dtype).eps
-    reach = rounding_reach(target.profile, quad, target.epsilon, ratio, precision)
-    if reach < ROUNDING_REACH_NOTED:
+    if reach is None:
         return ()
     name = str(dtype).removeprefix("torch.")
     fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
            "float64" if dtype != torch.float64 else
            f"ε is at the loss's rounding: give a larger {option('epsilon')}, a loss change that matters")
-    floor = rounding_floor(quad, precision)
+    floor = rounding_floor(quad, torch.finfo(dtype).eps)
     return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
-            f"machine epsilon × λmax) could move it by up to {reach:.2g}, which its ± does not hold "
-            f"(ε = {target.epsilon:.3g}); {fix}",)
+            f"machine epsilon × λmax) could move it by up to {reach:.2g}, stated in its ± as its rounding part, "
+            f"which more steps or probes cannot shrink (ε = {epsilon:.3g}); {fix}",)
+
+
+def products_dtype(solver: str, inputs: Inputs):
+    """The dtype of the products a spectrum of ``solver`` was computed from: float64 for the
+    exact spectrum, the model's (at least float32) for SLQ."""
+    if solver == "exact":
+        return torch.float64
+    return product_dtype(hessian_parameters(inputs.model, inputs.selection)[0][1].dtype)
 
 
 def _stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: CurvatureOptions) -> tuple[str, ...]:
-    """``_rounding_note`` of a stored spectrum, for this run's ε: the exact spectrum's
-    products are float64, SLQ's the model's dtype (at least float32)."""
-    if rep.limit_ratio is None:
+    """``_rounding_note`` of a stored spectrum, for this run's ε (its ± solved for it)."""
+    if rep.limit_ratio is None or rep.uncertainty is None:
         return ()
     target, _ = target_or_reason(inputs, options, rep.batch_losses)
     if target is None:
         return ()
-    params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
-    dtype = torch.float64 if rep.solver == "exact" else product_dtype(params[0].dtype)
-    return _rounding_note(target, rep.quadrature, rep.limit_ratio, dtype)
+    return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep.solver, inputs))
 
 
 def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[str, ...]:
@@ -773,9 +774,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
     def assess(quad) -> Assessment:
         ratio = _limit_ratio(target, quad, options)
-        u = slq_uncertainty(target, quad, options, ratio, None)
+        u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
         alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
-        return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone)
+        return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone, u.rounding or 0.0)
 
     if max_rows < 2:
         raise UsageError(
@@ -793,10 +794,26 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     return result.quadrature, result.stopped_by, result.trail
 
 
+def exact_uncertainty(target: LimitTarget, quad, ratio: float) -> "Uncertainty":
+    """The uncertainty of ``ratio``, the ρ* of the exact spectrum ``quad``: none but its
+    float64 products' rounding part (``theory.uncertainty.rounding_part``)."""
+    from prunelimit.theory.uncertainty import EXACT
+
+    return replace(EXACT, rounding=rounding_part_of(target, quad, ratio, torch.float64))
+
+
+def rounding_part_of(target: LimitTarget, quad, ratio: float, dtype) -> float | None:
+    """``theory.uncertainty.rounding_part`` of ``ratio`` on ``target``'s path, for products of ``dtype``."""
+    from prunelimit.theory.uncertainty import rounding_part
+
+    return rounding_part(target.profile, quad, target.epsilon, ratio, torch.finfo(dtype).eps)
+
+
 def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio: float,
-                    data: CurvatureData | None):
+                    data: CurvatureData | None, dtype):
     """The uncertainty of ``ratio``, the ρ* of ``quad`` (see ``prunelimit.theory.uncertainty``),
-    with ``data``'s part where it was subsampled (``path_data`` for this ρ*'s path)."""
+    with ``data``'s part where it was subsampled (``path_data`` for this ρ*'s path) and the
+    rounding part of products of ``dtype``."""
     from prunelimit.theory.limit import predict_from_quadrature
     from prunelimit.theory.uncertainty import ratio_uncertainty
 
@@ -806,8 +823,9 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
     if quad.half is not None and (quad.lower is None or options.negative != "abs"):
         half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
                                        negative=options.negative).ratio
-    return ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half,
-                             None if data is None else data.part_sd, data_parts=None if data is None else data.data_parts)
+    u = ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half,
+                          None if data is None else data.part_sd, data_parts=None if data is None else data.data_parts)
+    return replace(u, rounding=rounding_part_of(target, quad, ratio, dtype))
 
 
 def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: float, u: "Uncertainty",
@@ -828,19 +846,26 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
              "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
                           f"and probes (a smaller {option('tolerance')} refines them further)",
              "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
+             "rounding": "the products' rounding part alone reaches it (no more Lanczos steps or probes narrow it: "
+                         "the runs stopped there)",
              }[stopped_by]
     if stopped_by == "tolerance" and u.data and replace(u, data=None).plus_minus <= options.tolerance:
         # steps and probes met it on this path: the data part, measured afterwards, took it over
         largest, which = "data", "the data part took it over"
+    elif stopped_by == "rounding":  # whatever the other parts, only narrowing this one can meet it
+        largest, which = "rounding", "it is the part to narrow"
     else:
         largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
-                      ("grid", u.grid or 0.0), key=lambda item: item[1])[0]
+                      ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0), key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
               "data": f"more curvature samples ({option('hessian_samples')})",
               # the paper arithmetic's own rounding (integer R, whole weights): no option refines it
-              "grid": f"the continuous root ({option('method', 'default')})"}[largest]
+              "grid": f"the continuous root ({option('method', 'default')})",
+              # what the products were is not known here: the rounding note names the one that applies
+              "rounding": f"a larger {option('epsilon')}, or float64 products where they were float32 "
+                          f"({option('method', 'exact')}, or the model and its data in float64)"}[largest]
     shown = f"{value_text(ratio, u.plus_minus, least=4, ends=RATIO_ENDS)} ± {half_width_text(u.plus_minus, least=4)}"
     return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
             f"{which}, which needs {remedy}")
@@ -1097,8 +1122,6 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
     """A stored fixed-plan spectrum with ρ*, its ± and the data part solved for ``options``'
     ε and ``negative`` as :func:`spectrum` solves them; ``None`` when the stored run had a ρ*
     and this one has none or the reverse (its parts were computed only with a ρ*)."""
-    from prunelimit.theory.uncertainty import EXACT
-
     target, _ = target_or_reason(inputs, options, rep.batch_losses)
     if (target is None) != (rep.limit_ratio is None):
         return None
@@ -1106,7 +1129,8 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
         return rep
     ratio = _limit_ratio(target, rep.quadrature, options)
     data = path_data(target, rep.curvature_data, options)
-    u = EXACT if rep.solver == "exact" else slq_uncertainty(target, rep.quadrature, options, ratio, data)
+    u = exact_uncertainty(target, rep.quadrature, ratio) if rep.solver == "exact" else \
+        slq_uncertainty(target, rep.quadrature, options, ratio, data, products_dtype(rep.solver, inputs))
     note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
     return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note)
 

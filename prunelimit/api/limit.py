@@ -11,7 +11,9 @@ from prunelimit import validate
 from prunelimit.api.curvature import (
     SpectrumReport,
     limit_target,
+    exact_uncertainty,
     path_data,
+    products_dtype,
     require_limit_inputs,
     slq_uncertainty,
     stored_spectrum,
@@ -165,10 +167,14 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         if half is not None:
             half_ratio = paper_limit(weights, half.nodes, half.weights, epsilon, negative=options.negative).ratio
     uncertainty, data = spec.uncertainty, spec.curvature_data
-    if scope != "global" and spec.solver != "exact":  # the same spectrum, the layer-wise path's ρ*
+    if scope != "global":  # the same spectrum, the layer-wise path's ρ* (and its rounding part)
         path = replace(target, profile=profile)
-        data = path_data(path, data, options)  # and its own on the subset's parts
-        uncertainty = slq_uncertainty(path, spec.quadrature, options, prediction.ratio, data)
+        if spec.solver == "exact":
+            uncertainty = exact_uncertainty(path, spec.quadrature, prediction.ratio)
+        else:
+            data = path_data(path, data, options)  # and its own on the subset's parts
+            uncertainty = slq_uncertainty(path, spec.quadrature, options, prediction.ratio, data,
+                                          products_dtype(spec.solver, inputs))
     if paper is not None:  # the headline is a grid point: its rounding is part of its ±
         uncertainty = replace(uncertainty, grid=paper.rounding)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)
@@ -178,7 +184,8 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
-    warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus)
+    warns += consistency_warnings(ratio, lower, upper, prediction.ratio, replace(uncertainty, rounding=None).plus_minus,
+                                  uncertainty.rounding)
     overshoot = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, epsilon, ratio, lower, scope=scope,
                                 selection=inputs.selection)
     warns += regime_warnings(regime, overshoot)

@@ -43,7 +43,10 @@ also when that stage's answer meets the tolerance: it is not the planned stage's
 last whole stage's answer instead where it is tighter), or is spent between stages;
 uncertainty ≤ ``tolerance`` (``"tolerance"``), the product budget (``"max-hvps"``), the
 host memory the bases may hold (``"memory"``), or nothing left to refine (``"converged"``:
-a run spans the space, the exact spectrum, or every run broke down with no probe part left).
+a run spans the space, the exact spectrum, or every run broke down with no probe part left),
+or a part no stage shrinks at or above the tolerance (``"rounding"``: ``Assessment.fixed``,
+the products' rounding, which only float64 products or a larger ε narrow). The steps and
+probe parts are otherwise aimed at what that fixed part leaves of the tolerance.
 The clock only ever stops the runs, never shapes a stage, a focus or an exhaustion: a run
 the time budget did not stop is the run without one, product for product, however fast
 the machine.
@@ -71,7 +74,7 @@ from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.slq import rademacher, runs_quadrature
 from prunelimit.report.rounding import RATIO_ENDS, half_width_text, value_text
 
-STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged")
+STOP_REASONS = ("tolerance", "max-hvps", "time-budget", "memory", "converged", "rounding")
 MIN_GROWTH = 1.25  # a predicted extension grows the steps by at least this factor ...
 TARGET_SHARE = 0.9  # ... and aims the truncation part at this share of what the tolerance leaves it
 
@@ -81,13 +84,15 @@ class Assessment:
     """An estimate after a stage and its uncertainty: ``plus_minus`` in total, of which
     ``steps`` is the truncation part and ``statistical`` the probe part;
     ``statistical_alone``: the probe part were the first run kept alone (∞: unknown, never
-    focus)."""
+    focus); ``fixed``: the part of ``plus_minus`` no stage shrinks (the products' rounding),
+    which the steps and probe parts are aimed past."""
 
     estimate: float
     plus_minus: float
     steps: float
     statistical: float
     statistical_alone: float = math.inf
+    fixed: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -302,6 +307,9 @@ def adaptive_slq(
         whole = (quad, verdict, steps)
         if verdict.plus_minus <= plan.tolerance:
             return AdaptiveResult(quad, "tolerance", trail)
+        if verdict.fixed >= plan.tolerance:  # more steps or probes cannot bring the ± there
+            return finish("rounding")
+        tolerance = plan.tolerance - verdict.fixed  # what the parts that stages shrink must meet
         exhausted = steps >= dim or all(broken)
         if exhausted and verdict.statistical <= 0.0:
             return finish("converged")
@@ -314,13 +322,13 @@ def adaptive_slq(
             stage = math.inf
         elif grow_steps:
             add_runs = 0
-            if active > 1 and not broken[0] and focus_pays(truncation, verdict, plan.tolerance,
+            if active > 1 and not broken[0] and focus_pays(truncation, verdict, tolerance,
                                                            min(left, rows - steps), active, dim, per_step):
                 kept, active, set_aside = 1, 1, (quad, verdict, steps)
                 left -= after.products(1, steps) - after.products(len(results), steps)  # more top-ups
                 _release_all_but_first(groups)
             statistical = verdict.statistical_alone if kept else verdict.statistical
-            wanted = predicted_steps(truncation, plan.tolerance - statistical)
+            wanted = predicted_steps(truncation, tolerance - statistical)
             by_memory = _steps_in_memory(groups, rows, kept)
             new_steps = min(wanted, dim, steps + left // (max(active, 1) + per_step), by_memory)
             stage = active * (new_steps - steps) if new_steps > steps else math.inf
@@ -331,9 +339,9 @@ def adaptive_slq(
         # whether the stage misses the tolerance, by the power law (steps) or by the probe part
         # falling as 1/√runs (probes)
         misses = stage != math.inf and (
-            predicted_miss(truncation, statistical, plan.tolerance, new_steps, dim) if grow_steps
+            predicted_miss(truncation, statistical, tolerance, new_steps, dim) if grow_steps
             else verdict.steps + verdict.statistical * math.sqrt(len(results) / (len(results) + add_runs))
-            > plan.tolerance)
+            > tolerance)
         # a stage that misses, and after which carrying the first run to D steps would no
         # longer fit the budget, would trade the exact spectrum for a wider ± (899 parameters:
         # 6 runs × 256 steps, ± 0.027, for 1,536 products)

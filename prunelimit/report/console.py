@@ -223,14 +223,17 @@ def uncertainty_text(u: dict | None) -> str:
     if total is None or half_width_text(total) == "—":
         return "(no ± stated)"
     grid = "" if not u.get("grid") else f"grid and integer-R rounding ≤ {points(u['grid'])}"
+    # the products' rounding (reports before it state none): a bound, like the grid's
+    rounding = "" if not u.get("rounding") else f"products' rounding ≤ {points(u['rounding'])}"
+    bounds = [part for part in (grid, rounding) if part]
     # the parts the data part comes from set its degrees of freedom (reports before them state none)
     of_parts = f" from {u['data_parts']} parts" if u.get("data_parts") else ""
     if u.get("steps_kind") == "exact":
-        if u.get("data") is None and not grid:
+        if u.get("data") is None and not bounds:
             return "± 0 (exact spectrum: no sampling error)"
         subset = "" if u.get("data") is None else \
             f" of the curvature subset, data {points(u['data'])} s.e.{of_parts}"
-        parts = ["exact spectrum" + subset] + ([grid] if grid else [])
+        parts = ["exact spectrum" + subset] + bounds
     else:
         steps = {"bracket": f"steps ≤ {points(u.get('steps'))}",
                  "half-steps": f"steps ~{points(u.get('steps'))} (m/2 vs m)"}.get(
@@ -238,7 +241,7 @@ def uncertainty_text(u: dict | None) -> str:
         probes = "probes unknown" if u.get("probes") is None else \
             f"probes {points(u['probes'])} s.e." + (" bound" if u.get("probes_kind") == "bound" else "")
         data = [] if u.get("data") is None else [f"data {points(u['data'])} s.e.{of_parts}"]
-        parts = [steps, probes, *data] + ([grid] if grid else [])
+        parts = [steps, probes, *data] + bounds
     statistical = u.get("steps_kind") != "exact" or u.get("data") is not None
     level = f"{percent_digits(u.get('level', 0.95), 0)} %; " if statistical else ""
     return f"± {points(total)} ({level}{', '.join(parts)})"
@@ -258,7 +261,8 @@ def solver_line(s) -> None:
         return
     stop = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
             "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
-            "converged": "no steps left (Krylov space exhausted: the exact spectrum)"}.get(s.stopped_by)
+            "converged": "no steps left (Krylov space exhausted: the exact spectrum)",
+            "rounding": "stopped where the products' rounding part alone reached the tolerance"}.get(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"

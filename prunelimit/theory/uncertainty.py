@@ -51,7 +51,24 @@ grid step, 0.0005) is the **grid** part, added to the ± whole, as the truncatio
 (the paper arithmetic's smoothed density is not in it: the gate and the consistency
 checks compare the two roots against this ±).
 
-The stated ``±`` is ``steps + grid + q·stderr``, at most 1 (a wider one says nothing more about a
+Where ρ* depends on eigenvalues below the products' rounding (``rounding_reach``:
+machine epsilon × λmax; a model fitted to zero loss, whose ε near 1e-15 makes ``R²/2ε``
+count float32 Ritz values of ~1e-8·λmax in the Hessian's null space as curvature), how far
+they could move it is the **rounding** part, added whole as a bound (``None`` where it is
+below ``ROUNDING_REACH_NOTED``, a tenth of a point: past the printed digits, so an ordinary
+result's ± is unchanged). Neither the bracket nor the probe part holds it: both bound the
+operator the products apply, not its rounding; more steps or probes cannot shrink it (only
+float64 products, ``--method exact`` or a float64 model and data, or a larger ε). It is
+stated for the exact spectrum too, at float64's epsilon: where ε is itself at the loss's
+float64 rounding (1e-16), the exact spectrum's null space is float64 noise that still
+counts, and its ρ* is that noise's as much as the model's. It is kept symmetric: an
+unresolved node and the eigenvalue it stands for both lie anywhere in [0, floor], so either
+may be the larger (a null space is *typically* flat, which raises ρ*, but not always), and
+one half-width is what the gate and ``verify`` compare against; the gate's conservative
+side ρ* − ± then holds it too. The checks of a grid ρ* against the continuous one take the
+± less this part: it moves both roots alike (the same unresolved eigenvalues enter both).
+
+The stated ``±`` is ``steps + grid + rounding + q·stderr``, at most 1 (a wider one says nothing more about a
 ratio in [0, 1]), with ``stderr = sqrt(probes² + data²)`` and
 ``q`` a two-sided Student quantile whose degrees of freedom are Welch–Satterthwaite's for
 that sum (*Biometrics Bulletin* 2, 1946): ``stderr⁴ / (probes⁴/ν_p + data⁴/ν_d)`` with
@@ -84,6 +101,7 @@ from prunelimit.theory.statdim import Negative, axis_terms, curvatures, fraction
 LEVEL = 0.95  # coverage the stated ± aims at
 EACH_LEVEL = 1.0 - (1.0 - LEVEL) / 2  # each of two intervals the tighter is taken of (module doc)
 MAX_PLUS_MINUS = 1.0  # the widest ± that says anything about a ratio in [0, 1] (Uncertainty.plus_minus)
+ROUNDING_REACH_NOTED = 0.001  # ρ* moves by a tenth of a point: past its printed digits (the rounding part)
 MIN_EFFECTIVE_TERMS = 8.0  # below, one probe's F has skewness √(8/n) > 1: too skewed for a jackknife of few runs
 
 
@@ -99,7 +117,9 @@ class Uncertainty:
     subsampling (``None`` on the full data); ``runs``: probe runs behind ``probes``;
     ``grid``: bound on the rounding of a grid ρ* (``--method paper``; ``None`` otherwise);
     ``data_parts``: the K parts ``data`` was estimated from (K − 1 degrees of freedom);
-    ``None`` takes the data part's scale as known, as reports before the K parts stated it.
+    ``None`` takes the data part's scale as known, as reports before the K parts stated it;
+    ``rounding``: bound on how far eigenvalues below the products' rounding move ρ*
+    (``rounding_reach``; ``None`` below ``ROUNDING_REACH_NOTED`` and in reports before it).
     """
 
     probes: float | None
@@ -110,6 +130,7 @@ class Uncertainty:
     probes_kind: str = "jackknife"
     grid: float | None = None
     data_parts: int | None = None
+    rounding: float | None = None
 
     @property
     def level(self) -> float:
@@ -135,14 +156,16 @@ class Uncertainty:
 
     @property
     def plus_minus(self) -> float:
-        """The stated half-width: the truncation and grid bounds plus the statistical part at
+        """The stated half-width: the truncation, grid and rounding bounds plus the statistical part at
         ``LEVEL``, at most ``MAX_PLUS_MINUS`` (ρ* lies in [0, 1]: a half-width of 1 around any
         estimate covers every ratio, so a plan too short to say anything states no more)."""
-        return min((self.steps or 0.0) + (self.grid or 0.0) + self.statistical, MAX_PLUS_MINUS)
+        return min((self.steps or 0.0) + (self.grid or 0.0) + (self.rounding or 0.0) + self.statistical,
+                   MAX_PLUS_MINUS)
 
     def to_json(self) -> dict:
         return {"probes": self.probes, "probes_kind": self.probes_kind, "steps": self.steps, "data": self.data,
-                "steps_kind": self.steps_kind, "grid": self.grid, "data_parts": self.data_parts,
+                "steps_kind": self.steps_kind, "grid": self.grid, "rounding": self.rounding,
+                "data_parts": self.data_parts,
                 "runs": self.runs, "level": self.level,
                 "plus_minus": self.plus_minus}
 
@@ -170,7 +193,7 @@ class Uncertainty:
             if total is None or isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
                 return None
             u = cls(part("probes"), part("steps"), part("data"), runs, str(stated.get("steps_kind", "none")),
-                    str(stated.get("probes_kind", "jackknife")), part("grid"), parts)
+                    str(stated.get("probes_kind", "jackknife")), part("grid"), parts, part("rounding"))
         except ValueError:
             return None
         return u if math.isclose(u.plus_minus, total, rel_tol=1e-9, abs_tol=1e-12) else None
@@ -359,6 +382,14 @@ def rounding_reach(profile: MagnitudeProfile, quadrature: Any, epsilon: float, r
     unresolved = 1.0 - float(axis_terms(np.float64(floor), profile.radius_continuous(ratio) ** 2, epsilon))
     below = np.where(nodes <= floor, quadrature.weights, 0.0).sum(axis=1).mean()
     return float(below) * unresolved
+
+
+def rounding_part(profile: MagnitudeProfile, quadrature: Any, epsilon: float, ratio: float,
+                  precision: float) -> float | None:
+    """The rounding part of ρ*'s ± (``Uncertainty.rounding``): ``rounding_reach`` where it
+    reaches ``ROUNDING_REACH_NOTED``, else ``None`` (the ± of an ordinary result is unchanged)."""
+    reach = rounding_reach(profile, quadrature, epsilon, ratio, precision)
+    return reach if reach >= ROUNDING_REACH_NOTED else None
 
 
 def rounding_floor(quadrature: Any, precision: float) -> float:

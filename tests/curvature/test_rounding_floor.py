@@ -3,8 +3,9 @@
 A model fitted to zero loss has ε (the std of per-batch losses) near 1e-15, so R²/2ε is so
 large that float32 rounding noise in the Hessian's null space (Ritz values of ~1e-8·λmax)
 counts as curvature: SLQ in float32 then stated ρ* ≈ 0.015 ± 0.002 where the exact float64
-spectrum gives 0.645, and nothing said so. The ± bounds the operator the products apply,
-not the rounding of the products, so a warning now names how far that rounding reaches.
+spectrum gives 0.645, and nothing said so. The bracket and the probe part bound the
+operator the products apply, not the rounding of the products, so how far that rounding
+reaches is the ±'s rounding part (``Uncertainty.rounding``), and a warning names it.
 """
 
 from __future__ import annotations
@@ -47,20 +48,22 @@ def test_rounding_reach_of_a_closed_form_quadrature() -> None:
 
 
 def test_float32_slq_on_a_zero_loss_fit_warns_that_rounding_decides_its_ratio() -> None:
-    """Four seeds: the float32 SLQ ρ* misses the exact float64 one by far more than its ±
-    (0.015 against 0.645, ± ≤ 0.005), and each run now warns, with a reach that covers the
-    miss. Before, the run ended with no word of it."""
+    """Four seeds: the float32 SLQ ρ* misses the exact float64 one by far more than its
+    steps and probe parts (0.015 against 0.645, those ≤ 0.005), and each run warns, with a
+    reach that covers the miss and is its ±'s rounding part. Before, the run ended with no
+    word of it; then the warning said the ± did not hold it."""
     model, data = _interpolating_linear_model()
     exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
     for seed in range(4):
         result = prunelimit.bounds(model, data, loss="mse", method="slq", seed=seed, batch_size=4)
         miss = abs(result.ratio - exact)
-        assert miss > result.uncertainty.plus_minus  # the ± alone does not hold it
-        notes = [w for w in result.warnings if "products' rounding" in w]
-        assert len(notes) == 1 and "method='exact'" in notes[0]
+        u = result.uncertainty
+        assert miss > u.plus_minus - u.rounding  # the steps and probe parts alone do not hold it
+        notes = [w for w in result.warnings if "products' rounding:" in w]
+        assert len(notes) == 1 and "method='exact'" in notes[0] and "stated in its ±" in notes[0]
         reach = rounding_reach(result.profile, result.spectrum.quadrature, result.epsilon, result.ratio,
                                torch.finfo(torch.float32).eps)
-        assert miss <= result.uncertainty.plus_minus + reach
+        assert u.rounding == reach and miss <= u.plus_minus
 
 
 def test_no_warning_where_the_rounding_cannot_move_the_ratio() -> None:

@@ -59,7 +59,7 @@ def _coverage(op, target: LimitTarget, exact: float, steps: int, runs: int, nega
         quad = slq(op, steps, runs, seed, "h")
         ratio = predict_from_quadrature(target.profile, quad, target.epsilon, bound_mode="none",
                                         negative=negative).ratio
-        u = slq_uncertainty(target, quad, options, ratio, None)
+        u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
         assert 0.0 <= u.plus_minus < 1.0 and np.isfinite(u.stderr)
         hits += abs(ratio - exact) <= u.plus_minus
     return hits / SEEDS
@@ -117,7 +117,7 @@ def test_tiny_models_exhaust_the_space_to_the_exact_ratio(dim: int) -> None:
                                          torch.float64, None)
         ratio = predict_from_quadrature(target.profile, quad, target.epsilon, bound_mode="none",
                                         negative=negative).ratio
-        u = slq_uncertainty(target, quad, options, ratio, None)
+        u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
         assert stopped == "converged" and quad.exact
         assert u.plus_minus == 0.0 and ratio == pytest.approx(exact, abs=1e-9)
 
