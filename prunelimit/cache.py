@@ -6,7 +6,8 @@ module: :func:`archive_fingerprint`) and the weights, buffers (non-persistent on
 from any checkpoint, the values the model's and the loss's code computes with besides
 tensors (plain attributes, hooks, closures, the globals the user's functions read and what
 they read of the user's other modules, by the names in their code and its strings,
-and what the user's code put on installed modules and classes (``F.relu = scaled_relu``):
+and what the user's code put on installed modules and classes (``F.relu = scaled_relu``), TorchScript
+it holds by the archive it would save (:func:`scripted_fingerprints`, :func:`compiled_fingerprint`):
 ``_Values``; and the files, folders and environment variables every string they hold
 names, by what those hold: :mod:`prunelimit.cache_reads`; and the files the code opened while
 the model loaded and the first batch ran, however their paths were built, by their bytes:
@@ -266,6 +267,29 @@ def scripted_fingerprints(model: Any) -> list[str]:
                                 f"{type(exc).__name__}") from None
             found.append(f"{name}:{archive_fingerprint(archive)}")
     return found
+
+
+def compiled_fingerprint(obj: Any) -> str:
+    """What keys TorchScript that the user's code holds as a value, not as a module
+    (:func:`scripted_fingerprints`): a compiled function (``torch.jit.script(fn)``, one of a
+    ``torch.jit.CompilationUnit``) by its signature (its defaults) and the archive it would save
+    (its code and the functions it calls, constants compiled in), a compilation unit by each of
+    its functions, a method of a scripted module (``torch.jit.load(path).mix``) or a module's
+    compiled half (``._c``) by its module's archive. ``TypeError`` for one that cannot be saved."""
+    import io
+
+    import torch
+
+    if isinstance(obj, torch.jit.CompilationUnit):
+        return ",".join(compiled_fingerprint(fn) for fn in sorted(obj.get_functions(), key=lambda fn: fn.name))
+    try:
+        if isinstance(obj, torch._C.ScriptMethod):
+            return f"{obj.name}:{obj.schema}:{archive_fingerprint(io.BytesIO(obj.owner.save_to_buffer()))}"
+        signature = f"{obj.schema}:" if isinstance(obj, torch.jit.ScriptFunction) else ""
+        return signature + archive_fingerprint(io.BytesIO(obj.save_to_buffer()))
+    except Exception as exc:  # torch's own errors for what TorchScript cannot save
+        raise TypeError(f"TorchScript {type(obj).__name__} cannot be saved for the cache key: "
+                        f"{type(exc).__name__}") from None
 
 
 def _keyed_spec(text: str | None) -> str | None:
@@ -710,6 +734,9 @@ class _Values:
             self._function(label, obj, deeper)
         elif isinstance(obj, type):
             self._class(label, obj, deeper)
+        elif isinstance(obj, (torch.jit.ScriptFunction, torch.jit.CompilationUnit, torch._C.ScriptMethod,
+                              torch._C.ScriptModule)):  # its code and constants live in TorchScript alone
+            self._tag("torchscript:" + compiled_fingerprint(obj))
         elif isinstance(obj, torch.nn.Module):  # one outside the model (in a list, a closure, the loss)
             self._tag("foreign module")
             _update_tensors(self.digest, label, sorted(obj.state_dict().items()))
