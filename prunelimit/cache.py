@@ -196,8 +196,10 @@ def python_version() -> str:
 
 
 # members of a code-holding zip archive that change on every save without changing what it
-# computes: torch's random serialization id, and TorchScript's source ranges for error messages
-_ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl)")
+# computes: torch's random serialization id, TorchScript's source ranges for error messages, and
+# the files a caller puts beside the code (``_extra_files``: a training script's epoch or date),
+# which TorchScript code cannot read; not prunelimit's own (its masks and meta)
+_ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl|extra/(?!prunelimit\.pt$).+)")
 # the namespace TorchScript gives a class compiled again in one process (``pkg.___torch_mangle_7.Net``
 # and its file ``pkg/___torch_mangle_7.py`` for every trace of ``pkg.Net`` after the first): the same
 # module traced twice differs by it alone
