@@ -41,6 +41,7 @@ import dataclasses
 import functools
 import hashlib
 import inspect
+import itertools
 import json
 import math
 import os
@@ -204,6 +205,9 @@ _ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl|extra/(?!pr
 # and its file ``pkg/___torch_mangle_7.py`` for every trace of ``pkg.Net`` after the first): the same
 # module traced twice differs by it alone
 _MANGLE = re.compile(rb"[./]___torch_mangle_\d+")
+# a line declaring a TorchScript class's constant (``  in_features : Final[int] = 64``): torch emits a
+# class's constants in the order of a set of their names, so another order in every process (hash salt)
+_CONSTANT_LINE = re.compile(rb"[ \t]+\w+ : Final\[.*\] = .*")
 
 
 def _canonical_pickle(data: bytes) -> bytes:
@@ -217,10 +221,17 @@ def _canonical_pickle(data: bytes) -> bytes:
         return data
 
 
+def _canonical_code(data: bytes) -> bytes:
+    """TorchScript ``data`` with each run of constant declarations (:data:`_CONSTANT_LINE`) sorted."""
+    runs = itertools.groupby(data.split(b"\n"), lambda line: bool(_CONSTANT_LINE.fullmatch(line)))
+    return b"\n".join(line for constant, lines in runs for line in (sorted(lines) if constant else lines))
+
+
 def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
-    saved to), pickles in a canonical form (a re-save numbers its memo otherwise), save-time
+    saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code with its
+    classes' constants in order (:data:`_CONSTANT_LINE`), save-time
     noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out;
     another file by its bytes. A re-saved, renamed or copied archive of the same module, or one
     traced again, keeps its key."""
@@ -237,7 +248,7 @@ def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
-                data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else data)
+                data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else _canonical_code(data))
                 digest.update(f"{name}:{len(data)}:".encode() + data)
                 continue
             digest.update(f"{name}:{info.file_size}:".encode())

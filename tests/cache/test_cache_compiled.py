@@ -1,6 +1,8 @@
-"""TorchScript code that the user's code holds as a value, not as a module: a compiled function,
-a compilation unit, an exported method of a loaded archive. Each keeps its code and constants in
-TorchScript, where no attribute or bytecode the key reads shows them."""
+"""TorchScript and the cache key: code that the user's code holds as a value, not as a module
+(a compiled function, a compilation unit, an exported method of a loaded archive), which keeps
+its code and constants in TorchScript, where no attribute or bytecode the key reads shows them;
+and archives that differ only in what cannot change a result (extra files, the order torch
+writes a class's constants in)."""
 
 from __future__ import annotations
 
@@ -143,3 +145,35 @@ def test_a_torchscript_archive_saved_again_with_other_extra_files_is_a_hit(cli, 
     assert second.exit_code == 0, second.stderr
     assert json.loads(second.stdout)["cache_hit"] is True
     assert _prediction(json.loads(second.stdout)) == _prediction(json.loads(first.stdout))
+
+
+# scripts torch's layers (each class with its constants: in_features, eps, momentum...) and prints
+# the raw code of BatchNorm1d's class in the archive, then the module's key part
+_SCRIPT_IN_A_PROCESS = (
+    "import hashlib, io, zipfile\nimport torch\nfrom prunelimit.cache import scripted_fingerprints\n"
+    "torch.manual_seed(0)\nmodel = torch.jit.script(torch.nn.Sequential(torch.nn.Linear(64, 4), "
+    "torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 10)).eval())\nbuf = io.BytesIO()\ntorch.jit.save(model, buf)\n"
+    "archive = zipfile.ZipFile(buf)\ncode = b''.join(archive.read(n) for n in sorted(archive.namelist()) "
+    "if n.endswith('batchnorm.py'))\nprint(hashlib.sha256(code).hexdigest(), scripted_fingerprints(model)[0])\n")
+
+
+def test_a_module_scripted_in_another_process_keeps_its_key():
+    """torch writes a scripted class's constants (``in_features : Final[int] = 64``) in the
+    order of a set of their names, which Python's hash salt reorders in every process: a
+    ``--model`` factory returning ``torch.jit.script(model)`` (or a TorchScript file exported
+    again by each CI job) had another key on every command, and the cache never hit."""
+    import os
+    import subprocess
+
+    import prunelimit
+
+    root = str(Path(prunelimit.__file__).parent.parent)
+    runs = []
+    for seed in ("1", "2"):  # two hash salts that order BatchNorm1d's constants differently
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
+        done = subprocess.run([sys.executable, "-c", _SCRIPT_IN_A_PROCESS], env=env, capture_output=True, text=True,
+                              check=True)
+        runs.append(done.stdout.split())
+    (raw_1, key_1), (raw_2, key_2) = runs
+    assert raw_1 != raw_2  # the archives' code differs (else this test checks nothing)
+    assert key_1 == key_2
