@@ -604,10 +604,17 @@ class _Values:
     def module(self, name: str, module: Any) -> None:
         """A module of the model: its mode, its own attributes and its hooks (its tensors and
         children are keyed elsewhere)."""
+        import torch
+
         self._tag(f"module:{name}:{module.training}")
         self.update("class", type(module))
         internals = _module_internals()
+        # a scripted module's own compiled half and methods (``_c``, ``forward``): its code, keyed by the
+        # archive it is part of (``archive_fingerprint``, ``scripted_fingerprints``), not saved again here
+        own = (torch._C.ScriptModule, torch._C.ScriptMethod) if isinstance(module, torch.jit.ScriptModule) else ()
         for key, value in vars(module).items():
+            if isinstance(value, own):
+                continue
             if key not in internals:
                 self._tag(f"attr:{key}")
                 self.update(key, value)

@@ -113,24 +113,14 @@ def test_a_compiled_functions_default_and_callee_are_keyed():
     assert len({digest(1.0, 2.0), digest(2.0, 2.0), digest(1.0, 1.0)}) == 3
 
 
-class _Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.a, self.b = torch.nn.Linear(64, 4), torch.nn.Linear(4, 10)
-
-    def forward(self, x):
-        return self.b(torch.relu(self.a(x)))
-
-
-def test_a_torchscript_archive_saved_again_with_other_extra_files_is_a_hit(cli, tmp_path, monkeypatch):
+def test_a_torchscript_archive_saved_again_with_other_extra_files_is_a_hit(cli, small_model, tmp_path, monkeypatch):
     """A training script that saves its TorchScript with ``_extra_files`` (the epoch, the date)
     changes them on every save; TorchScript code cannot read them, so the same module saved
     again finds the entry (they were keyed by their bytes: a miss and a recomputation)."""
     from prunelimit.api import curvature as curvature_api
 
     ckpt, cache = tmp_path / "net.pt", tmp_path / "cache"
-    torch.manual_seed(0)
-    scripted = torch.jit.script(_Net())
+    scripted = torch.jit.script(small_model)
     torch.jit.save(scripted, ckpt, _extra_files={"meta.json": '{"epoch": 1}'})
     args = ("gate", ckpt, "--trust-pickle", *GATE, "--cache-dir", cache)
     first = cli(*args)
