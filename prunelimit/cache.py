@@ -6,7 +6,8 @@ module: :func:`archive_fingerprint`) and the weights, buffers (non-persistent on
 from any checkpoint, the values the model's and the loss's code computes with besides
 tensors (plain attributes, hooks, closures, the globals the user's functions read and what
 they read of the user's other modules, by the names in their code and its strings,
-and what the user's code put on installed modules and classes (``F.relu = scaled_relu``):
+and what the user's code put on installed modules and classes (``F.relu = scaled_relu``), TorchScript
+it holds by the archive it would save (:func:`scripted_fingerprints`, :func:`compiled_fingerprint`):
 ``_Values``; and the files, folders and environment variables every string they hold
 names, by what those hold: :mod:`prunelimit.cache_reads`; and the files the code opened while
 the model loaded and the first batch ran, however their paths were built, by their bytes:
@@ -40,6 +41,7 @@ import dataclasses
 import functools
 import hashlib
 import inspect
+import itertools
 import json
 import math
 import os
@@ -195,12 +197,17 @@ def python_version() -> str:
 
 
 # members of a code-holding zip archive that change on every save without changing what it
-# computes: torch's random serialization id, and TorchScript's source ranges for error messages
-_ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl)")
+# computes: torch's random serialization id, TorchScript's source ranges for error messages, and
+# the files a caller puts beside the code (``_extra_files``: a training script's epoch or date),
+# which TorchScript code cannot read; not prunelimit's own (its masks and meta)
+_ARCHIVE_NOISE = re.compile(r"(\.data/serialization_id|.*\.debug_pkl|extra/(?!prunelimit\.pt$).+)")
 # the namespace TorchScript gives a class compiled again in one process (``pkg.___torch_mangle_7.Net``
 # and its file ``pkg/___torch_mangle_7.py`` for every trace of ``pkg.Net`` after the first): the same
 # module traced twice differs by it alone
 _MANGLE = re.compile(rb"[./]___torch_mangle_\d+")
+# a line declaring a TorchScript class's constant (``  in_features : Final[int] = 64``): torch emits a
+# class's constants in the order of a set of their names, so another order in every process (hash salt)
+_CONSTANT_LINE = re.compile(rb"[ \t]+\w+ : Final\[.*\] = .*")
 
 
 def _canonical_pickle(data: bytes) -> bytes:
@@ -214,10 +221,17 @@ def _canonical_pickle(data: bytes) -> bytes:
         return data
 
 
+def _canonical_code(data: bytes) -> bytes:
+    """TorchScript ``data`` with each run of constant declarations (:data:`_CONSTANT_LINE`) sorted."""
+    runs = itertools.groupby(data.split(b"\n"), lambda line: bool(_CONSTANT_LINE.fullmatch(line)))
+    return b"\n".join(line for constant, lines in runs for line in (sorted(lines) if constant else lines))
+
+
 def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
-    saved to), pickles in a canonical form (a re-save numbers its memo otherwise), save-time
+    saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code with its
+    classes' constants in order (:data:`_CONSTANT_LINE`), save-time
     noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out;
     another file by its bytes. A re-saved, renamed or copied archive of the same module, or one
     traced again, keeps its key."""
@@ -234,7 +248,7 @@ def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
                 continue
             if name.endswith((".pkl", ".py")):
                 data = archive.read(info)
-                data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else data)
+                data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else _canonical_code(data))
                 digest.update(f"{name}:{len(data)}:".encode() + data)
                 continue
             digest.update(f"{name}:{info.file_size}:".encode())
@@ -266,6 +280,29 @@ def scripted_fingerprints(model: Any) -> list[str]:
                                 f"{type(exc).__name__}") from None
             found.append(f"{name}:{archive_fingerprint(archive)}")
     return found
+
+
+def compiled_fingerprint(obj: Any) -> str:
+    """What keys TorchScript that the user's code holds as a value, not as a module
+    (:func:`scripted_fingerprints`): a compiled function (``torch.jit.script(fn)``, one of a
+    ``torch.jit.CompilationUnit``) by its signature (its defaults) and the archive it would save
+    (its code and the functions it calls, constants compiled in), a compilation unit by each of
+    its functions, a method of a scripted module (``torch.jit.load(path).mix``) or a module's
+    compiled half (``._c``) by its module's archive. ``TypeError`` for one that cannot be saved."""
+    import io
+
+    import torch
+
+    if isinstance(obj, torch.jit.CompilationUnit):
+        return ",".join(compiled_fingerprint(fn) for fn in sorted(obj.get_functions(), key=lambda fn: fn.name))
+    try:
+        if isinstance(obj, torch._C.ScriptMethod):
+            return f"{obj.name}:{obj.schema}:{archive_fingerprint(io.BytesIO(obj.owner.save_to_buffer()))}"
+        signature = f"{obj.schema}:" if isinstance(obj, torch.jit.ScriptFunction) else ""
+        return signature + archive_fingerprint(io.BytesIO(obj.save_to_buffer()))
+    except Exception as exc:  # torch's own errors for what TorchScript cannot save
+        raise TypeError(f"TorchScript {type(obj).__name__} cannot be saved for the cache key: "
+                        f"{type(exc).__name__}") from None
 
 
 def _keyed_spec(text: str | None) -> str | None:
@@ -567,10 +604,17 @@ class _Values:
     def module(self, name: str, module: Any) -> None:
         """A module of the model: its mode, its own attributes and its hooks (its tensors and
         children are keyed elsewhere)."""
+        import torch
+
         self._tag(f"module:{name}:{module.training}")
         self.update("class", type(module))
         internals = _module_internals()
+        # a scripted module's own compiled half and methods (``_c``, ``forward``): its code, keyed by the
+        # archive it is part of (``archive_fingerprint``, ``scripted_fingerprints``), not saved again here
+        own = (torch._C.ScriptModule, torch._C.ScriptMethod) if isinstance(module, torch.jit.ScriptModule) else ()
         for key, value in vars(module).items():
+            if isinstance(value, own):
+                continue
             if key not in internals:
                 self._tag(f"attr:{key}")
                 self.update(key, value)
@@ -710,6 +754,9 @@ class _Values:
             self._function(label, obj, deeper)
         elif isinstance(obj, type):
             self._class(label, obj, deeper)
+        elif isinstance(obj, (torch.jit.ScriptFunction, torch.jit.CompilationUnit, torch._C.ScriptMethod,
+                              torch._C.ScriptModule)):  # its code and constants live in TorchScript alone
+            self._tag("torchscript:" + compiled_fingerprint(obj))
         elif isinstance(obj, torch.nn.Module):  # one outside the model (in a list, a closure, the loss)
             self._tag("foreign module")
             _update_tensors(self.digest, label, sorted(obj.state_dict().items()))
