@@ -52,6 +52,9 @@ class Provenance:
     # which resolve a ``hessian_samples`` spelling to the subset it draws (``drawn_subset``);
     # known for a run, not recorded in a report (a baseline on the same data resolves alike)
     samples: tuple[int, int] | None = None
+    # sha256 of the TorchScript the model holds, without its weights (``None``: none, or not
+    # recorded): two archives of one state dict compute otherwise when their code does
+    code: str | None = None
 
 
 def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[str, Any]:
@@ -60,7 +63,8 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
     return {
         "params": {"hessian": hessian, "prunable": prunable},
         "data": {"fingerprint": None if p is None else p.fingerprint, "loss": None if p is None else p.loss},
-        "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout},
+        "weights": {"fingerprint": None if p is None else p.weights, "layout": None if p is None else p.layout,
+                    "code": None if p is None else p.code},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
     }
@@ -85,7 +89,8 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       _entry(weights, "fingerprint", *text, what=what, parent="weights"),
                       _entry(data, "loss", *text, what=what, parent="data"),
                       _entry(report, "prunelimit", *text, what=what),
-                      _entry(weights, "layout", *text, what=what, parent="weights"))
+                      _entry(weights, "layout", *text, what=what, parent="weights"),
+                      code=_entry(weights, "code", *text, what=what, parent="weights"))
 
 
 def _entry(doc: dict[str, Any], key: str, kind: type, kind_name: str, what: str, parent: str = "") -> Any:
@@ -380,8 +385,22 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
     return Provenance(
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
-        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs),
+        __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), _code(model),
     )
+
+
+def _code(model: Any) -> str | None:
+    """sha256 of the TorchScript ``model`` holds, its weights left out (``None``: it holds none,
+    or one that cannot be saved, whose code is then not compared)."""
+    import hashlib
+
+    from prunelimit.cache import scripted_fingerprints
+
+    try:
+        found = scripted_fingerprints(model, code_only=True)
+    except TypeError:
+        return None
+    return hashlib.sha256(",".join(found).encode()).hexdigest() if found else None
 
 
 def _samples(inputs: "Inputs") -> tuple[int, int] | None:
@@ -404,6 +423,9 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     incompatible, _, unrecorded = differences(replace(old, method=current.method), current)
     if old.weights is not None and current.weights is not None and old.weights != current.weights:
         incompatible.insert(0, "the weights differ")
+    # two archives of one state dict (an older report, or an eager model, records no code: not compared)
+    if old.code is not None and current.code is not None and old.code != current.code:
+        incompatible.append("the model's TorchScript code differs")
     if incompatible:
         raise UsageError(f"{path} was computed for another problem than this model: {'; '.join(incompatible)}; "
                          f"run {said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} "

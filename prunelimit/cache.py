@@ -227,14 +227,15 @@ def _canonical_code(data: bytes) -> bytes:
     return b"\n".join(line for constant, lines in runs for line in (sorted(lines) if constant else lines))
 
 
-def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
+def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False) -> str:
     """sha256 of a TorchScript archive or pickled module by what it computes with: its members
     by their names inside the archive (not the folder name torch gives them after the file it
     saved to), pickles in a canonical form (a re-save numbers its memo otherwise), code with its
     classes' constants in order (:data:`_CONSTANT_LINE`), save-time
     noise (:data:`_ARCHIVE_NOISE`) and TorchScript's class numbering (:data:`_MANGLE`) left out;
     another file by its bytes. A re-saved, renamed or copied archive of the same module, or one
-    traced again, keeps its key."""
+    traced again, keeps its key. ``code_only``: without the module's tensors (``data/``): what
+    the code computes with besides its weights (code, constants, plain attributes)."""
     import zipfile
 
     if not zipfile.is_zipfile(path):
@@ -251,6 +252,8 @@ def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
                 data = _MANGLE.sub(b"", _canonical_pickle(data) if name.endswith(".pkl") else _canonical_code(data))
                 digest.update(f"{name}:{len(data)}:".encode() + data)
                 continue
+            if code_only and name.startswith("data/"):  # the module's tensors (a traced constant's are in constants/)
+                continue
             digest.update(f"{name}:{info.file_size}:".encode())
             with archive.open(info) as member:  # tensors' storages: streamed, not read whole
                 for block in iter(lambda: member.read(1 << 20), b""):
@@ -258,11 +261,11 @@ def archive_fingerprint(path: "str | Path | IO[bytes]") -> str:
     return digest.hexdigest()
 
 
-def scripted_fingerprints(model: Any) -> list[str]:
+def scripted_fingerprints(model: Any, code_only: bool = False) -> list[str]:
     """:func:`archive_fingerprint` of each outermost TorchScript module in ``model`` as it would
-    be saved: a traced or scripted module keeps its code and constants (a value baked in when it
-    was traced) in TorchScript, not in attributes the key reads. ``TypeError`` for one that
-    cannot be saved."""
+    be saved (``code_only``: without its weights): a traced or scripted module keeps its code
+    and constants (a value baked in when it was traced) in TorchScript, not in attributes the
+    key reads. ``TypeError`` for one that cannot be saved."""
     import io
 
     import torch
@@ -278,7 +281,7 @@ def scripted_fingerprints(model: Any) -> list[str]:
             except Exception as exc:  # torch's own errors for what TorchScript cannot save
                 raise TypeError(f"TorchScript module {name or 'model'} cannot be saved for the cache key: "
                                 f"{type(exc).__name__}") from None
-            found.append(f"{name}:{archive_fingerprint(archive)}")
+            found.append(f"{name}:{archive_fingerprint(archive, code_only)}")
     return found
 
 

@@ -1,0 +1,75 @@
+"""A saved prediction is refused for a TorchScript model whose code differs from the one it was
+computed for, though their weights are the same (``weights.code`` of a report): two archives of
+one state dict, ReLU and sigmoid, passed ``gate --from`` in silence on each other's report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+ARGS = ("--data", "digits:train", "--max-samples", 300, "--trust-pickle")
+
+
+class _Net(nn.Module):
+    def __init__(self, act: str) -> None:
+        super().__init__()
+        self.a, self.b, self.act = nn.Linear(64, 4), nn.Linear(4, 10), act
+
+    def forward(self, x):
+        h = self.a(x)
+        return self.b(torch.relu(h) if self.act == "relu" else torch.sigmoid(h))
+
+
+@pytest.fixture
+def archives(tmp_path):
+    """``relu.pt`` and ``sig.pt``: scripted archives of one state dict, the activation their code's only difference."""
+    torch.manual_seed(0)
+    relu, sig = _Net("relu"), _Net("sigmoid")
+    sig.load_state_dict(relu.state_dict())
+    for name, net in (("relu", relu), ("sig", sig)):
+        torch.jit.save(torch.jit.script(net), tmp_path / f"{name}.pt")
+    return tmp_path / "relu.pt", tmp_path / "sig.pt"
+
+
+def test_a_report_of_other_torchscript_code_is_refused(cli, archives, tmp_path):
+    relu, sig = archives
+    result = cli("bounds", relu, *ARGS, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = tmp_path / "relu.json"
+    report.write_text(result.stdout)
+    assert json.loads(result.stdout)["weights"]["code"]
+    for command in (("gate", sig, *ARGS, "--from", report, "--min-ratio", 0), ("verify", sig, *ARGS, "--from", report)):
+        refused = cli(*command)
+        assert refused.exit_code == 2, refused.stdout
+        assert "the model's TorchScript code differs" in refused.stderr
+    assert cli("gate", relu, *ARGS, "--from", report, "--min-ratio", 0).exit_code == 0  # its own code
+
+
+def test_an_older_report_without_code_and_an_eager_model_are_not_compared(cli, archives, tmp_path, own_ckpt):
+    """A report that records no code (an older prunelimit's) is read as before, and a model that
+    holds no TorchScript records none."""
+    relu, sig = archives
+    doc = json.loads(cli("bounds", relu, *ARGS, "--json").stdout)
+    del doc["weights"]["code"]
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps(doc))
+    assert cli("gate", sig, *ARGS, "--from", older, "--min-ratio", 0).exit_code == 0
+    eager = cli("bounds", own_ckpt, "--max-samples", 300, "--json")
+    assert json.loads(eager.stdout)["weights"]["code"] is None
+
+
+def test_the_code_fingerprint_leaves_the_weights_out(archives):
+    """Two archives of one code and other weights: one code fingerprint (the weights are
+    compared by ``weights.fingerprint``), other full-archive fingerprints."""
+    from prunelimit.cache import scripted_fingerprints
+
+    relu, _ = archives
+    first = torch.jit.load(relu)
+    second = torch.jit.load(relu)
+    with torch.no_grad():
+        second.a.weight.add_(1.0)
+    assert scripted_fingerprints(first, code_only=True) == scripted_fingerprints(second, code_only=True)
+    assert scripted_fingerprints(first) != scripted_fingerprints(second)
