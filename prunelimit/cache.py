@@ -290,7 +290,7 @@ def compiled_fingerprint(obj: Any) -> str:
     (:func:`scripted_fingerprints`): a compiled function (``torch.jit.script(fn)``, one of a
     ``torch.jit.CompilationUnit``) by its signature (its defaults) and the archive it would save
     (its code and the functions it calls, constants compiled in), a compilation unit by each of
-    its functions, a method of a scripted module (``torch.jit.load(path).mix``) or a module's
+    its functions, a method of a scripted module (``.mix`` of a loaded archive) or a module's
     compiled half (``._c``) by its module's archive. ``TypeError`` for one that cannot be saved."""
     import io
 
