@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Collection, Iterable, Literal, Sequence
 
@@ -217,7 +217,7 @@ def _apart_from_rounding(stated: dict[str, Any], value: float) -> float:
     from prunelimit.theory.uncertainty import Uncertainty
 
     u = Uncertainty.from_json(stated)
-    return value if u is None or u.rounding is None else replace(u, rounding=None).plus_minus
+    return value if u is None or u.rounding is None else u.plus_minus_apart_from_rounding
 
 
 def check_stated_plus_minus(path: str, prediction: Any) -> None:

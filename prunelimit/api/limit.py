@@ -184,7 +184,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
     if paper is not None and paper.aliasing.aliased and paper.aliasing.moved > ALIASING_TOLERANCE:
         warns.append(_aliasing_warning(paper.aliasing))
     lower, upper = (prediction.lower, prediction.upper) if paper is None else (paper.lower, paper.upper)
-    warns += consistency_warnings(ratio, lower, upper, prediction.ratio, replace(uncertainty, rounding=None).plus_minus,
+    warns += consistency_warnings(ratio, lower, upper, prediction.ratio, uncertainty.plus_minus_apart_from_rounding,
                                   uncertainty.rounding)
     overshoot = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, epsilon, ratio, lower, scope=scope,
                                 selection=inputs.selection)

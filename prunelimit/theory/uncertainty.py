@@ -162,6 +162,12 @@ class Uncertainty:
         return min((self.steps or 0.0) + (self.grid or 0.0) + (self.rounding or 0.0) + self.statistical,
                    MAX_PLUS_MINUS)
 
+    @property
+    def plus_minus_apart_from_rounding(self) -> float:
+        """``plus_minus`` without the ``rounding`` part: what compares two roots that the
+        unresolved eigenvalues move alike (a grid ρ* and the continuous one, module doc)."""
+        return replace(self, rounding=None).plus_minus
+
     def to_json(self) -> dict:
         return {"probes": self.probes, "probes_kind": self.probes_kind, "steps": self.steps, "data": self.data,
                 "steps_kind": self.steps_kind, "grid": self.grid, "rounding": self.rounding,
