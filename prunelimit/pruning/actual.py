@@ -26,6 +26,12 @@ probe below ``hi`` passes: ``hi`` is the first crossing at every scan resolution
 excursion wholly inside one cell below it (the criterion fails and recovers between two
 probes) is missed; a brute-force sweep's first crossing then lies lower. Tests and the
 benchmark compare against that brute-force first crossing and say how often it happens.
+A pass measures both criteria, and ``sweep_points`` measures its own: where one of those
+points fails a criterion below the crossing its scan found, the cell below that point is
+bisected (:func:`_settle`, within the criterion's pass budget), so that no measured point at
+or below a reported limit fails its criterion. ``*_crossed`` False says only that no measured
+ratio failed: a failure and recovery between the probes (a model at chance, whose pruned loss
+wanders) is not seen, and ``sweep_points`` is the way to look between them.
 
 Pruning is done in place: the original prunable weights are saved once, each pass
 writes ``original * mask`` into the parameters, and the originals are restored at the end
@@ -70,8 +76,9 @@ class ActualLimit:
     """Measured limits (removed fractions) and what it cost.
 
     ``loss_ratio`` / ``accuracy_ratio``: largest grid ratio before the first crossing the
-    search found (``None`` for accuracy when labels are not classes). ``*_crossed`` is
-    False when no grid ratio below 1 fails; the ratio is then the last grid point.
+    search found, never at or above a measured point that fails the criterion (``None`` for
+    accuracy when labels are not classes). ``*_crossed`` is False when no measured ratio
+    below 1 (probe or sweep point) fails; the ratio is then the last grid point.
     ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included:
     a pass prunes once and measures both criteria (loss on the analysis data, accuracy on
     the evaluation data), so a ratio both searches ask for counts once;
@@ -334,53 +341,52 @@ def actual_limit(
     acc_data = eval_batches if separate else None
     # One pass prunes once and measures both criteria, so the two searches share passes.
     cache: dict[int, CurvePoint] = {}
-    # the most passes, for progress bars: both criteria's worst cases, sharing the dense pass, and the sweep
+    # the most passes, for progress bars: both criteria's budgets (the scans and the bisections of
+    # _settle), sharing the dense pass, and the sweep; None once the sweep is done: the count is exact
     sweep = _sweep_indices(levels, sweep_points) if sweep_points > 0 else []
-    budget = 2 * worst_case_passes(levels, branching, stride) - 1 + len(sweep)
+    most: int | None = 2 * max_evaluations - 1 + len(sweep)
 
     with_accuracy = True  # off once the dense model shows the labels are not classes
+    swept: dict[int, CurvePoint] = {}
     with _pruned(model, scope, selection) as pruner:
 
         def measure(i: int) -> CurvePoint:
+            if i in swept:  # the sweep measured it: no pass of the search's
+                return swept[i]
             if i not in cache:
                 pruner.set_ratio(i / levels)
                 cache[i] = _point(model, batches, acc_data, loss_fn, i / levels, with_accuracy)
                 if progress is not None:
-                    progress(len(cache), budget)
+                    done = len(cache) + len(swept)
+                    progress(done, done if most is None else most)
             return cache[i]
 
         dense = measure(0)
         dense_acc = dense.accuracy
         with_accuracy = dense_acc is not None
-        loss_asked: set[int] = {0}
-
-        def loss_fails(i: int) -> bool:
-            loss_asked.add(i)
-            return not measure(i).loss <= dense.loss + epsilon  # a NaN loss is not within it
-
-        loss_fail = first_failure(loss_fails, levels, stride, branching)
-        acc_fail, acc_asked = None, {0}
+        loss = _Criterion(lambda point: not point.loss <= dense.loss + epsilon, measure)  # NaN is not within
+        loss.fail = first_failure(loss.fails, levels, stride, branching)
+        criteria = [loss]
         if dense_acc is not None:
-            def acc_fails(i: int) -> bool:
-                acc_asked.add(i)
-                return not keeps_accuracy(dense_acc, measure(i).accuracy, acc_drop)
+            accuracy = _Criterion(lambda point: not keeps_accuracy(dense_acc, point.accuracy, acc_drop), measure)
+            accuracy.fail = first_failure(accuracy.fails, levels, stride, branching)
+            criteria.append(accuracy)
+        _settle(criteria, dict(cache), levels, max_evaluations)
+        if sweep:
+            searched = len(cache)
+            curve = _curve(pruner, model, batches, acc_data, loss_fn, [i / levels for i in sweep],
+                           None if progress is None else lambda k, n: progress(searched + k, searched + n))
+            swept.update(zip(sweep, curve))
+            most = None
+            _settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
 
-            acc_fail = first_failure(acc_fails, levels, stride, branching)
-
-    curve = ()
-    if sweep:
-        searched = len(cache)
-        curve = tuple(prune_curve(
-            model, batches, loss_fn, [i / levels for i in sweep], eval_batches=acc_data, scope=scope,
-            selection=selection,
-            progress=None if progress is None else lambda k, n: progress(searched + k, searched + n),
-        ))
+    curve = tuple(swept[i] for i in sweep)
     probes = tuple(cache[i] for i in sorted(cache))
     return ActualLimit(
-        loss_ratio=below_failure(loss_fail, levels),
-        accuracy_ratio=None if dense_acc is None else below_failure(acc_fail, levels),
-        loss_crossed=loss_fail is not None,
-        accuracy_crossed=acc_fail is not None,
+        loss_ratio=loss.passed(levels) / levels,
+        accuracy_ratio=None if dense_acc is None else accuracy.passed(levels) / levels,
+        loss_crossed=loss.fail is not None,
+        accuracy_crossed=dense_acc is not None and accuracy.fail is not None,
         dense_loss=dense.loss,
         dense_accuracy=dense_acc,
         epsilon=float(epsilon),
@@ -389,12 +395,64 @@ def actual_limit(
         branching=branching,
         stride=stride,
         evaluations=len(cache),
-        loss_evaluations=len(loss_asked),
-        accuracy_evaluations=len(acc_asked) if dense_acc is not None else 0,
+        loss_evaluations=len(loss.asked),
+        accuracy_evaluations=len(accuracy.asked) if dense_acc is not None else 0,
         probes=probes,
         curve=curve,
         seconds=time.perf_counter() - start,
     )
+
+
+class _Criterion:
+    """One criterion's search: ``test`` of a measured point (True: it fails), the grid indices it
+    asked for (``asked``, the dense one included), its failure ``fail`` (``None``: none found)
+    and the index it reports, :meth:`passed`."""
+
+    def __init__(self, test: Callable[[CurvePoint], bool], measure: Callable[[int], CurvePoint]):
+        self.test, self.measure = test, measure
+        self.asked: set[int] = {0}
+        self.fail: int | None = None
+        self.below: int | None = None  # the measured pass below ``fail`` where _settle's bisection ran out of budget
+
+    def fails(self, i: int) -> bool:
+        self.asked.add(i)
+        return self.test(self.measure(i))
+
+    def passed(self, levels: int) -> int:
+        """The grid index reported: below the failure, or the last one when none was found."""
+        if self.fail is None:
+            return levels - 1
+        return self.fail - 1 if self.below is None else self.below
+
+
+def _settle(criteria: list[_Criterion], measured: dict[int, CurvePoint], levels: int, max_evaluations: int) -> None:
+    """Lower each criterion's failure to the first measured point that fails it.
+
+    A pass measures both criteria (and ``--sweep`` measures its own points), so one search's
+    point, or the sweep's, can fail the other criterion below the crossing that one's scan
+    found, which would then report a limit its own measurements contradict. From the first
+    such point down to the measured point below it (a pass: the point is the first) the cell is
+    bisected, within what is left of the criterion's ``max_evaluations``: the failure is then one
+    grid step above a measured pass, or, when the budget ran out first, the measured pass below
+    it is reported. Bisecting measures new points, which may do the same to the other
+    criterion, so it repeats until no measured point contradicts a limit. The index 0 (the
+    dense model) is taken to pass, as :func:`first_failure` takes it."""
+    changed = True
+    while changed:
+        changed = False
+        for c in criteria:
+            end = levels if c.fail is None else c.fail
+            first = next((i for i in sorted(measured) if 0 < i < end and c.test(measured[i])), None)
+            if first is None:
+                continue
+            lo, hi = max(i for i in measured if i < first), first
+            while hi - lo > 1 and len(c.asked) < max_evaluations:
+                mid = (lo + hi) // 2
+                failed = c.fails(mid)
+                measured[mid] = c.measure(mid)
+                lo, hi = (lo, mid) if failed else (mid, hi)
+            c.fail, c.below = hi, (None if hi - lo == 1 else lo)
+            changed = True
 
 
 def below_failure(fail: int | None, levels: int) -> float:
