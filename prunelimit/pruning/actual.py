@@ -28,7 +28,7 @@ probes) is missed; a brute-force sweep's first crossing then lies lower. Tests a
 benchmark compare against that brute-force first crossing and say how often it happens.
 A pass measures both criteria, and ``sweep_points`` measures its own: where one of those
 points fails a criterion below the crossing its scan found, the cell below that point is
-bisected (:func:`_settle`, within the criterion's pass budget), so that no measured point at
+bisected (:func:`settle`, within the criterion's pass budget), so that no measured point at
 or below a reported limit fails its criterion. ``*_crossed`` False says only that no measured
 ratio failed: a failure and recovery between the probes (a model at chance, whose pruned loss
 wanders) is not seen, and ``sweep_points`` is the way to look between them.
@@ -342,7 +342,7 @@ def actual_limit(
     # One pass prunes once and measures both criteria, so the two searches share passes.
     cache: dict[int, CurvePoint] = {}
     # the most passes, for progress bars: both criteria's budgets (the scans and the bisections of
-    # _settle), sharing the dense pass, and the sweep; None once the sweep is done: the count is exact
+    # settle), sharing the dense pass, and the sweep; None once the sweep is done: the count is exact
     sweep = _sweep_indices(levels, sweep_points) if sweep_points > 0 else []
     most: int | None = 2 * max_evaluations - 1 + len(sweep)
 
@@ -364,29 +364,23 @@ def actual_limit(
         dense = measure(0)
         dense_acc = dense.accuracy
         with_accuracy = dense_acc is not None
-        loss = _Criterion(lambda point: not point.loss <= dense.loss + epsilon, measure)  # NaN is not within
-        loss.fail = first_failure(loss.fails, levels, stride, branching)
-        criteria = [loss]
-        if dense_acc is not None:
-            accuracy = _Criterion(lambda point: not keeps_accuracy(dense_acc, point.accuracy, acc_drop), measure)
-            accuracy.fail = first_failure(accuracy.fails, levels, stride, branching)
-            criteria.append(accuracy)
-        _settle(criteria, dict(cache), levels, max_evaluations)
+        criteria = searched_criteria(measure, dense.loss, epsilon, dense_acc, acc_drop, levels, stride, branching)
+        settle(criteria, dict(cache), levels, max_evaluations)
         if sweep:
             searched = len(cache)
             curve = _curve(pruner, model, batches, acc_data, loss_fn, [i / levels for i in sweep],
                            None if progress is None else lambda k, n: progress(searched + k, searched + n))
             swept.update(zip(sweep, curve))
             most = None
-            _settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
+            settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
 
     curve = tuple(swept[i] for i in sweep)
     probes = tuple(cache[i] for i in sorted(cache))
     return ActualLimit(
-        loss_ratio=loss.passed(levels) / levels,
-        accuracy_ratio=None if dense_acc is None else accuracy.passed(levels) / levels,
-        loss_crossed=loss.fail is not None,
-        accuracy_crossed=dense_acc is not None and accuracy.fail is not None,
+        loss_ratio=criteria[0].passed(levels),
+        accuracy_ratio=None if dense_acc is None else criteria[1].passed(levels),
+        loss_crossed=criteria[0].fail is not None,
+        accuracy_crossed=dense_acc is not None and criteria[1].fail is not None,
         dense_loss=dense.loss,
         dense_accuracy=dense_acc,
         epsilon=float(epsilon),
@@ -395,37 +389,51 @@ def actual_limit(
         branching=branching,
         stride=stride,
         evaluations=len(cache),
-        loss_evaluations=len(loss.asked),
-        accuracy_evaluations=len(accuracy.asked) if dense_acc is not None else 0,
+        loss_evaluations=len(criteria[0].asked),
+        accuracy_evaluations=len(criteria[1].asked) if dense_acc is not None else 0,
         probes=probes,
         curve=curve,
         seconds=time.perf_counter() - start,
     )
 
 
-class _Criterion:
+class SearchedCriterion:
     """One criterion's search: ``test`` of a measured point (True: it fails), the grid indices it
     asked for (``asked``, the dense one included), its failure ``fail`` (``None``: none found)
-    and the index it reports, :meth:`passed`."""
+    and the ratio it reports, :meth:`passed`."""
 
     def __init__(self, test: Callable[[CurvePoint], bool], measure: Callable[[int], CurvePoint]):
         self.test, self.measure = test, measure
         self.asked: set[int] = {0}
         self.fail: int | None = None
-        self.below: int | None = None  # the measured pass below ``fail`` where _settle's bisection ran out of budget
+        self.below: int | None = None  # the measured pass below ``fail`` where settle's bisection ran out of budget
 
     def fails(self, i: int) -> bool:
         self.asked.add(i)
         return self.test(self.measure(i))
 
-    def passed(self, levels: int) -> int:
-        """The grid index reported: below the failure, or the last one when none was found."""
-        if self.fail is None:
-            return levels - 1
-        return self.fail - 1 if self.below is None else self.below
+    def passed(self, levels: int) -> float:
+        """The grid ratio reported: just below the failure (the measured pass below it where the
+        bisection ran out of budget), or the last grid point when none was found."""
+        return below_failure(self.fail, levels) if self.below is None else self.below / levels
 
 
-def _settle(criteria: list[_Criterion], measured: dict[int, CurvePoint], levels: int, max_evaluations: int) -> None:
+def searched_criteria(measure: Callable[[int], CurvePoint], dense_loss: float, epsilon: float,
+                      dense_acc: float | None, acc_drop: float, levels: int, stride: int,
+                      branching: int) -> list[SearchedCriterion]:
+    """The loss criterion (``L ≤ dense_loss + ε``; a NaN loss is not within it) and, where the
+    dense model has an accuracy, the accuracy criterion, each searched by :func:`first_failure`
+    over the points ``measure`` gives (shared: a point both ask for is measured once)."""
+    loss = SearchedCriterion(lambda point: not point.loss <= dense_loss + epsilon, measure)
+    criteria = [loss]
+    if dense_acc is not None:
+        criteria.append(SearchedCriterion(lambda point: not keeps_accuracy(dense_acc, point.accuracy, acc_drop), measure))
+    for c in criteria:
+        c.fail = first_failure(c.fails, levels, stride, branching)
+    return criteria
+
+
+def settle(criteria: list[SearchedCriterion], measured: dict[int, CurvePoint], levels: int, max_evaluations: int) -> None:
     """Lower each criterion's failure to the first measured point that fails it.
 
     A pass measures both criteria (and ``--sweep`` measures its own points), so one search's
@@ -445,7 +453,7 @@ def _settle(criteria: list[_Criterion], measured: dict[int, CurvePoint], levels:
             first = next((i for i in sorted(measured) if 0 < i < end and c.test(measured[i])), None)
             if first is None:
                 continue
-            lo, hi = max(i for i in measured if i < first), first
+            lo, hi = max((i for i in measured if i < first), default=0), first
             while hi - lo > 1 and len(c.asked) < max_evaluations:
                 mid = (lo + hi) // 2
                 failed = c.fails(mid)

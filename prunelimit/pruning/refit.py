@@ -18,8 +18,7 @@ from prunelimit.errors import OptionError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import (
-    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, below_failure, coarse_stride, first_failure, keeps_accuracy,
-    worst_case_passes,
+    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, coarse_stride, searched_criteria, settle,
 )
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
@@ -59,7 +58,7 @@ def refit_limit(
     ``masks``: the keep-masks of an already-pruned model, held through fine-tuning as
     ``prune --finetune-epochs`` holds them. The model's state is restored on return.
     ``progress(done, most)`` counts fine-tuning steps over all probed ratios, against the
-    most the search may probe (the one-shot search's worst case)."""
+    most the search may probe (both criteria's pass budgets)."""
     if config.epochs < 1:
         raise OptionError("epochs", f"the refit limit needs fine-tuning: config.{{0}} must be at least 1, got {config.epochs}")
     eval_batches = eval_batches or batches
@@ -68,7 +67,7 @@ def refit_limit(
     dense_acc = evaluate(model, eval_batches, loss_fn).accuracy
     cache: dict[int, CurvePoint] = {}
     stride = coarse_stride(levels, branching, max_evaluations)
-    most = 2 * worst_case_passes(levels, branching, stride) - 1  # both criteria's, sharing the dense ratio
+    most = 2 * max_evaluations - 1  # both criteria's budgets, sharing the dense ratio
 
     def point(i: int) -> CurvePoint:
         if i not in cache:
@@ -81,18 +80,16 @@ def refit_limit(
                                   evaluate(model, eval_batches, loss_fn).accuracy)
         return cache[i]
 
-    # each pass serves both criteria, so the whole budget goes to one search's worth of passes
+    # each pass serves both criteria: the searches share passes, and settle keeps each limit
+    # below every measured point that fails it (a NaN loss after a diverging fine-tuning included)
     try:
-        loss_fail = first_failure(lambda i: point(i).loss > dense_loss + epsilon, levels, stride, branching)
-        acc_fail = None
-        if dense_acc is not None:
-            acc_fail = first_failure(lambda i: not keeps_accuracy(dense_acc, point(i).accuracy, acc_drop), levels,
-                                     stride, branching)
+        criteria = searched_criteria(point, dense_loss, epsilon, dense_acc, acc_drop, levels, stride, branching)
+        settle(criteria, dict(cache), levels, max_evaluations)
     finally:
         model.load_state_dict(dense_state)
     return RefitLimit(
-        loss_ratio=below_failure(loss_fail, levels),
-        accuracy_ratio=None if dense_acc is None else below_failure(acc_fail, levels),
+        loss_ratio=criteria[0].passed(levels),
+        accuracy_ratio=None if dense_acc is None else criteria[1].passed(levels),
         evaluations=len(cache),
         finetune_epochs=config.epochs,
         points=tuple(cache[i] for i in sorted(cache)),

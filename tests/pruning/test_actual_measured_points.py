@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.models.evaluate import evaluate
 from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS, actual_limit, keeps_accuracy, prune_curve
 
 LEVELS = 1000
@@ -89,3 +90,22 @@ def test_a_sweep_point_that_fails_is_not_left_beside_a_limit_above_it():
     assert result.loss_crossed and result.loss_ratio < 0.2
     assert max(result.loss_evaluations, result.accuracy_evaluations) <= DEFAULT_MAX_EVALUATIONS
     assert len(result.curve) == 11  # the sweep's points, beside the search's probes
+
+
+@pytest.mark.filterwarnings("ignore:all .* prunable weights are exactly zero")  # the 0.999 probe empties them
+@pytest.mark.parametrize("lr", [1e-30, 1e6], ids=["vanishing-lr", "diverging"])
+def test_the_refit_search_holds_to_its_measured_points_too(lr):
+    """``verify --refit`` shares its fine-tuned passes between the criteria as the one-shot
+    search does. At a vanishing learning rate it is that search (the same contradiction, seed 5);
+    fine-tuning that diverges leaves a NaN loss, which passed its loss criterion (``NaN > L + ε``
+    is false): the refit limit read 0.947 from a search whose every point's loss was NaN."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+    from prunelimit.pruning.refit import refit_limit
+
+    model, batches = _sparse_trained(5)
+    eps = 0.01
+    dense = evaluate(model, batches, cross_entropy_loss)
+    refit = refit_limit(model, batches, cross_entropy_loss, eps, FinetuneConfig(epochs=1, lr=lr))
+    failing = [p.ratio for p in refit.points if not p.loss <= dense.loss + eps]
+    assert failing and min(failing) > refit.loss_ratio
+    assert all(keeps_accuracy(dense.accuracy, p.accuracy, 0.5) for p in refit.points if p.ratio <= refit.accuracy_ratio)
