@@ -449,10 +449,13 @@ def render_verify(rep) -> None:
         table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
     pruned = ", layer-wise pruning" if b.scope == "layer" else ""
-    table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{pct(a.loss_ratio)}[/]", pct(1 - a.loss_ratio))
+    # no measured ratio failed (JSON ``*_crossed`` false): the limit is at least the last grid point
+    at_least = {True: "", False: "≥ "}
+    table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{at_least[a.loss_crossed]}{pct(a.loss_ratio)}[/]",
+                  pct(1 - a.loss_ratio))
     if a.accuracy_ratio is not None:
-        table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})", pct(a.accuracy_ratio),
-                      pct(1 - a.accuracy_ratio))
+        table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})",
+                      f"{at_least[a.accuracy_crossed]}{pct(a.accuracy_ratio)}", pct(1 - a.accuracy_ratio))
     table.add_row("[bold]Δ = ρ* − actual (loss)[/]", f"[bold]{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
     if rep.refit is not None:
         r = rep.refit
@@ -470,6 +473,11 @@ def render_verify(rep) -> None:
                  + f" · {a.evaluations} prune-and-evaluate passes in {a.seconds:.1f} s")
     if b.source is not None:
         stdout.print(f"prediction read from {b.source} (no curvature work)")
+    unfailed = [name for name, crossed in (("loss", a.loss_crossed), ("accuracy", a.accuracy_crossed))
+                if not crossed and (name == "loss" or a.accuracy_ratio is not None)]
+    if unfailed:
+        stdout.print(f"no ratio the search measured fails the {' or the '.join(unfailed)} criterion (≥: the limit is at "
+                     "least the last grid point); a failure between its probes goes unseen, `--sweep N` measures more")
     render_warnings(rep.warnings)
     for line in rep.diagnosis:
         stdout.print(f"[magenta]why:[/] {line}")

@@ -1,0 +1,27 @@
+"""``verify``'s console says when no ratio it measured fails a criterion, as its JSON does.
+
+``actual.accuracy_crossed`` false (here ``--acc-drop 100``: no accuracy falls 100 points)
+means the limit shown is only the last grid point the search reached, 99.90 %: the console
+showed it as a measured limit, with nothing to tell it from one.
+"""
+
+from __future__ import annotations
+
+import json
+
+FAST = ("--max-samples", 300, "--no-cache", "--threads", "1")
+
+
+def test_a_criterion_no_measured_ratio_fails_is_shown_as_at_least(cli, own_ckpt, tmp_path):
+    (tmp_path / "b.json").write_text(cli("bounds", own_ckpt, *FAST, "--method", "exact", "--json").stdout)
+    args = ("verify", own_ckpt, *FAST[:2], "--threads", "1", "--from", tmp_path / "b.json", "--acc-drop", 100)
+    doc = json.loads(cli(*args, "--json").stdout)
+    assert doc["actual"]["accuracy_crossed"] is False and doc["actual"]["accuracy_ratio"] == 0.999
+    assert doc["actual"]["loss_crossed"] is True
+    out = cli(*args)
+    assert out.exit_code == 0, out.stderr
+    lines = out.stdout.splitlines()
+    accuracy_row = next(line for line in lines if "actual (accuracy" in line)
+    loss_row = next(line for line in lines if "actual (loss" in line)
+    assert "≥ 99.90 %" in accuracy_row and "≥" not in loss_row.split("│")[2]
+    assert "no ratio the search measured fails the accuracy criterion" in " ".join(out.stdout.split())
