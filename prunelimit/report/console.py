@@ -473,6 +473,9 @@ def render_verify(rep) -> None:
                  + f" · {a.evaluations} prune-and-evaluate passes in {a.seconds:.1f} s")
     if b.source is not None:
         stdout.print(f"prediction read from {b.source} (no curvature work)")
+    if a.accuracy_ratio is None:  # JSON accuracy_ratio null: said, as prune says it did not check --acc-drop
+        stdout.print("no accuracy criterion: the model gives no accuracy (its outputs are not class scores, or the "
+                     "labels are not classes), so --acc-drop checks nothing; the limit is the loss criterion's")
     unfailed = [name for name, crossed in (("loss", a.loss_crossed), ("accuracy", a.accuracy_crossed))
                 if not crossed and (name == "loss" or a.accuracy_ratio is not None)]
     if unfailed:
