@@ -83,7 +83,8 @@ class ActualLimit:
     a pass prunes once and measures both criteria (loss on the analysis data, accuracy on
     the evaluation data), so a ratio both searches ask for counts once;
     ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for
-    (at most :func:`worst_case_passes` ≤ ``max_evaluations`` each).
+    (at most ``max_evaluations`` each: :func:`worst_case_passes` for the scans, and what
+    :func:`settle` adds within it).
     ``probes`` are the search's points by ratio; ``curve`` the optional sweep;
     ``seconds``: the wall time of both (verify's ``timing.search``, outside the spectrum's
     seconds and its budgets).
