@@ -25,3 +25,20 @@ def test_a_criterion_no_measured_ratio_fails_is_shown_as_at_least(cli, own_ckpt,
     loss_row = next(line for line in lines if "actual (loss" in line)
     assert "≥ 99.90 %" in accuracy_row and "≥" not in loss_row.split("│")[2]
     assert "no ratio the search measured fails the accuracy criterion" in " ".join(out.stdout.split())
+
+
+def test_a_loss_limit_no_measured_ratio_fails_makes_delta_at_most_what_it_shows(cli, own_ckpt, tmp_path):
+    """With an ε above every pruned loss (a saved report's, here set so), the loss limit is at
+    least 99.90 % and Δ = ρ* − actual at most the number shown."""
+    saved = json.loads(cli("bounds", own_ckpt, *FAST, "--method", "exact", "--json").stdout)
+    saved["epsilon"] = 1e9
+    (tmp_path / "b.json").write_text(json.dumps(saved))
+    args = ("verify", own_ckpt, *FAST[:2], "--threads", "1", "--from", tmp_path / "b.json")
+    doc = json.loads(cli(*args, "--json").stdout)
+    assert doc["actual"]["loss_crossed"] is False and doc["actual"]["loss_ratio"] == 0.999
+    out = cli(*args)
+    assert out.exit_code == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "≥ 99.90 %" in next(line for line in lines if "actual (loss" in line)
+    assert "≤ " in next(line for line in lines if "Δ = ρ* − actual (loss)" in line)
+    assert "no ratio the search measured fails the loss" in " ".join(out.stdout.split())
