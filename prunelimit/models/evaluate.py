@@ -80,7 +80,8 @@ def evaluate(model: nn.Module, batches: Batches, loss_fn: LossFn) -> Evaluation:
             if classify and labels and logits is None:
                 logits = class_scores(model, batch[0], b)
             if classify and labels and logits is not None:
-                correct += int((logits.argmax(dim=1) == y).sum())
+                # argmax ranks NaN above every number: a row with NaN scores predicts no class
+                correct += int(((logits.argmax(dim=1) == y) & ~logits.isnan().any(dim=1)).sum())
             else:
                 classify = False
     finally:

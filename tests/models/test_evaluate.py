@@ -29,3 +29,19 @@ def test_accuracy_needs_two_or_more_class_scores_a_sample(outputs):
     with torch.no_grad():
         whole = float(loss(model, (x, y)))
     assert result.loss == pytest.approx(whole, rel=1e-6)  # float32 sums in another order
+
+
+def test_nan_class_scores_predict_no_class():
+    """A model whose scores are NaN (diverged fine-tuning) got the share of label 0 as its
+    accuracy: ``argmax`` ranks NaN above every number, so an all-NaN row "predicted" class 0.
+    A row with a NaN score is now wrong; the others count as before."""
+    model = nn.Linear(4, 3)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.copy_(torch.tensor([0.0, 1.0, 0.0]))  # every sample predicts class 1
+    x = torch.ones(6, 4)
+    x[:2] = float("nan")  # two rows of NaN scores, labelled 0: argmax made them correct
+    y = torch.tensor([0, 0, 1, 1, 1, 2])
+    assert evaluate(model, [(x, y)], cross_entropy_loss).accuracy == 3 / 6
+    model.bias.data.fill_(float("nan"))
+    assert evaluate(model, [(x, torch.zeros(6, dtype=torch.long))], cross_entropy_loss).accuracy == 0.0
