@@ -24,6 +24,7 @@ def test_a_criterion_no_measured_ratio_fails_is_shown_as_at_least(cli, own_ckpt,
     accuracy_row = next(line for line in lines if "actual (accuracy" in line)
     loss_row = next(line for line in lines if "actual (loss" in line)
     assert "≥ 99.90 %" in accuracy_row and "≥" not in loss_row.split("│")[2]
+    assert "≤ 0.10 %" in accuracy_row and "≤" not in loss_row.split("│")[3]  # the density it keeps, at most
     assert "no ratio the search measured fails the accuracy criterion" in " ".join(out.stdout.split())
 
 

@@ -450,12 +450,14 @@ def render_verify(rep) -> None:
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
     pruned = ", layer-wise pruning" if b.scope == "layer" else ""
     # no measured ratio failed (JSON ``*_crossed`` false): the limit is at least the last grid point
-    at_least = {True: "", False: "≥ "}
+    # and the density it keeps at most the one shown
+    at_least, at_most = {True: "", False: "≥ "}, {True: "", False: "≤ "}
     table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{at_least[a.loss_crossed]}{pct(a.loss_ratio)}[/]",
-                  pct(1 - a.loss_ratio))
+                  f"{at_most[a.loss_crossed]}{pct(1 - a.loss_ratio)}")
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})",
-                      f"{at_least[a.accuracy_crossed]}{pct(a.accuracy_ratio)}", pct(1 - a.accuracy_ratio))
+                      f"{at_least[a.accuracy_crossed]}{pct(a.accuracy_ratio)}",
+                      f"{at_most[a.accuracy_crossed]}{pct(1 - a.accuracy_ratio)}")
     # a limit of at least 99.90 % makes Δ at most what it shows
     table.add_row("[bold]Δ = ρ* − actual (loss)[/]",
                   f"[bold]{'' if a.loss_crossed else '≤ '}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
