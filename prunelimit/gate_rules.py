@@ -104,9 +104,12 @@ def ratio_value(option: str, value: Any) -> float | None:
     if value is None:
         return None
     if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
+        from prunelimit.pruning.magnitude import percent_fix
+
         # a percentage (80 for 80 %) is the likely slip: the fraction it means, which the rule reads
+        # (text: a policy's "80%", which YAML reads as a string, as prune --ratio says it)
         percent = f"; a ratio is a fraction: write {value / 100:g} for {value:g} %" \
-            if real(value) and 1 < value <= 100 else ""
+            if real(value) and 1 < value <= 100 else percent_fix(value)
         raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {quoted(value)}{not_a_number(value)}{percent}")
     return float(value)
 

@@ -241,6 +241,18 @@ def given_file(value: str) -> str:
     return value
 
 
+def given_ratio(value: Any) -> float:
+    """A ratio flag's number (``--min-ratio 0.8``, or its --config key), its range checked by
+    the rule it makes. Text that is no number is refused (exit 2), a percentage (``80%``)
+    with the fraction it means, which the bare number parser did not say (as ``prune --ratio``)."""
+    from prunelimit.pruning.magnitude import percent_fix
+
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise typer.BadParameter(f"got {quoted(value)}, not a number{percent_fix(value)}") from None
+
+
 def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Path]) -> Optional[Path]:
     """Eager ``--config``: its values become defaults that explicit flags override."""
     if value is not None:
