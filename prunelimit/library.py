@@ -889,12 +889,12 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     >>> verdict.passed
     True
     """
-    from prunelimit.api.options import SPECTRUM_ONLY
+    from prunelimit.api.options import PREDICTION_ONLY
     from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
     _refuse_result("baseline", baseline)
     checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
-    unused = [name for name in options if name in SPECTRUM_ONLY]
+    unused = [name for name in options if name in PREDICTION_ONLY]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: every rule uses the measured limit ({option('use', 'actual')}), "
                                 f"which computes no spectrum; drop it, or gate on {option('use', 'lower')} or "

@@ -525,6 +525,21 @@ def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt,
     assert below.exit_code == 0, below.stderr
 
 
+@pytest.mark.parametrize("flag", [("--eta", "0.05"), ("--bound-mode", "geom"), ("--negative", "flat"),
+                                  ("--time-budget", "5")])
+def test_a_gate_on_the_measured_limit_refuses_a_flag_only_the_prediction_reads(cli, flag):
+    """``--eta``, ``--bound-mode`` and ``--negative`` act on the spectrum's bounds, which a gate
+    whose rules all use the measured limit never computes: they passed and did nothing, in
+    silence, while ``--time-budget`` and the other spectrum flags were refused. ε, the search's
+    criterion, stays (it moves the measured limit)."""
+    result = cli("gate", EXAMPLE, "--min-ratio", "0.1", "--use", "actual", *flag, "--no-cache")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"prunelimit: error: {flag[0]} has no effect: every rule uses the measured limit (--use "
+                             "actual), which computes no spectrum; drop it, or gate on --use lower|predicted\n")
+    assert cli("gate", EXAMPLE, "--min-ratio", "0.1", "--use", "actual", "--epsilon", "0.05",
+               "--no-cache").exit_code == 0
+
+
 def test_the_measured_limit_alone_is_the_one_measured_beside_the_prediction(cli, plain_ckpt, tmp_path):
     """A policy that mixes ``actual`` with ``lower`` runs ``verify`` (spectrum and search): its
     measured limit is the one the spectrum-free gate measures, and it overshoots on this
@@ -722,7 +737,13 @@ def test_a_lower_rule_under_bound_mode_none_is_refused_before_the_spectrum(cli, 
     policy.write_text("gate:\n  rules:\n    - name: floor\n      min_ratio: 0.1\n      use: lower\n")
     result = cli("gate", EXAMPLE, "--config", policy, "--bound-mode", "none", "--use", "actual")
     assert result.exit_code == 2 and "gate rule 'floor' uses lower" in result.stderr
-    assert _doc(cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none", "--use", "actual", "--json"))["passed"]
+    # the measured limit still gates under a file's bound_mode: none (a file may serve a bounds step too);
+    # typed beside rules that all measure the limit, the flag does nothing and is refused
+    shared = tmp_path / "shared.yaml"
+    shared.write_text("bound_mode: none\n")
+    assert _doc(cli("gate", EXAMPLE, "--min-ratio", "0.5", "--config", shared, "--use", "actual", "--json"))["passed"]
+    typed = cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none", "--use", "actual")
+    assert typed.exit_code == 2 and "--bound-mode has no effect" in typed.stderr
 
 
 def test_junit_never_replaces_a_baseline_the_policy_names(cli, tmp_path, no_curvature):

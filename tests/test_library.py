@@ -935,7 +935,9 @@ def test_a_loaders_second_pass_is_hashed_as_it_is_read_not_held() -> None:
     assert max(loader.alive) <= 2
 
 
-@pytest.mark.parametrize("option", [{"time_budget": 5.0}, {"max_hvps": 10}, {"tolerance": 0.05}, {"method": "exact"}])
+@pytest.mark.parametrize("option", [{"time_budget": 5.0}, {"max_hvps": 10}, {"tolerance": 0.05}, {"method": "exact"},
+                                    # the bounds' settings and the negative-curvature rule act on the spectrum too
+                                    {"eta": 0.05}, {"bound_mode": "geom"}, {"negative": "flat"}])
 def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model, train, no_curvature, option):
     """Rules that all use the measured limit compute no spectrum: a budget or another
     spectrum option beside them did nothing, in silence, as the command line's flag did;

@@ -19,7 +19,7 @@ from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
-    _SPECTRUM_OPTIONS, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
+    _MEASURED_UNUSED, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _given, _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
     _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices,
     emit, given_file, given_path, given_ratio, handled, shared,
@@ -185,7 +185,7 @@ def gate(
                                         None if o.config is None else str(o.config), in_config)
         if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
             _refuse_unused_prediction_flags(o, "every rule uses the measured limit (--use actual), which computes no "
-                                            "spectrum", "gate on --use lower|predicted", _SPECTRUM_OPTIONS)
+                                            "spectrum", "gate on --use lower|predicted", _MEASURED_UNUSED)
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
                                             "drop --from to compute it")
