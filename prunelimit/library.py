@@ -900,6 +900,9 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
                                 f"which computes no spectrum; drop it, or gate on {option('use', 'lower')} or "
                                 f"{option('use', 'predicted')}", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
+    if allow_incompatible and not any(rule.baseline is not None for rule in checked):  # as the flag is refused
+        raise UsageError.naming("{0} has no effect: no rule reads a baseline; drop it, or add {1} and {2}",
+                                "allow_incompatible", "baseline", "max_drop")
     validate.callback("progress", progress, *_PROGRESS)
     prediction_from = _prediction_source(prediction_from, options)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:

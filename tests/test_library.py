@@ -948,6 +948,14 @@ def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model
     assert prunelimit.gate(model, train, min_ratio=0.0, use="actual", epsilon=0.05).passed
 
 
+def test_allow_incompatible_without_a_baseline_is_refused(model, train, no_curvature):
+    """``allow_incompatible=True`` with no rule on a baseline compared nothing and said nothing,
+    as ``--allow-incompatible-baseline`` did; both are refused, before any work."""
+    with pytest.raises(UsageError, match=r"^allow_incompatible has no effect: no rule reads a baseline; drop it, or "
+                                         r"add baseline and max_drop$"):
+        prunelimit.gate(model, train, min_ratio=0.0, use="actual", allow_incompatible=True)
+
+
 def _small_trained_mlp() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     """A 6-10-3 MLP (D = 103) trained a little on 96 seeded samples: off its initialisation."""
     generator = torch.Generator().manual_seed(1)

@@ -190,6 +190,9 @@ def gate(
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
                                             "drop --from to compute it")
             _refuse_stale_config_options(o, options, from_report)
+        if not any(rule.baseline is not None for rule in gate_rules):
+            _refuse_unused(_typed(ctx, "allow_incompatible_baseline"), "no rule reads a baseline",
+                           "add --baseline REPORT.json --max-drop D")
         computes = needs_spectrum(gate_rules) and from_report is None
         if not computes:
             _refuse_unseeded(ctx, f"the prediction is read from {from_report}" if needs_spectrum(gate_rules) else
