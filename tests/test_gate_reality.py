@@ -344,6 +344,28 @@ def test_a_baseline_over_another_curvature_sample_is_warned_about(cli, tmp_path,
     assert not any("other options" in w for w in doc["warnings"])
 
 
+def test_a_baseline_is_compared_by_the_samples_its_hessian_took_not_its_option(cli, tmp_path):
+    """A baseline stored with ``--hessian-samples 200`` on the exact spectrum, which takes every
+    sample whatever the option (its report says so), was warned about as 'computed with other
+    options: hessian_samples 200 vs auto here' though both Hessians are over the same 1,437
+    samples. A report records what its Hessian took: that is compared, once this run took its
+    own; one that took 200 is still warned about, as a subsample, not as an option."""
+    every = {"used": 1437, "total": 1437, "part_ratios": None}
+    subset = {"used": 200, "total": 1437, "part_ratios": [0.9, 0.91, 0.92, 0.9]}
+    options = {**_provenance().options, "hessian_samples": 200}
+    unused = _baseline(tmp_path / "unused.json", options=options, spectrum={"hessian_samples": every})
+    taken = _baseline(tmp_path / "taken.json", options=options, spectrum={"hessian_samples": subset})
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(f"gate:\n  rules:\n    - {{baseline: {unused}, max_drop: 0.5}}\n"
+                      f"    - {{baseline: {taken}, max_drop: 0.5}}\n")
+    warnings = _doc(cli("gate", EXAMPLE, "--config", policy, "--json"))["warnings"]
+    assert not any("other options" in w for w in warnings)
+    assert not any(str(unused) in w for w in warnings)
+    assert [w for w in warnings if str(taken) in w and "Hessian" in w] == [
+        f"baseline {taken} took its Hessian over 200 samples, this run over every sample: ρ* moves with the "
+        f"curvature sample; {_SAME_ADVICE}"]
+
+
 @pytest.mark.parametrize("recorded, here, differ", [
     (8192, "auto", False),  # auto draws 8,192 of the 20,000 samples
     ("auto", 8192, False),
