@@ -274,6 +274,8 @@ def check_baselines(baselines: Sequence[tuple[str, dict[str, Any]]], current: Pr
     warns = []
     for path, report in baselines:
         old = recorded(report, f"baseline {path}")
+        if _recorded_subset(report) != "unrecorded":  # the samples it took, not its option: ``sample_notes``
+            old = replace(old, options={k: v for k, v in old.options.items() if k != "hessian_samples"})
         incompatible, options, unrecorded = differences(old, current, path in measured)
         if path in actual:  # the measured limit is the search under loss ≤ L + ε: another ε, another limit
             criterion = option_differences(old.options, current.options, MEASURED_OPTIONS)
@@ -307,18 +309,15 @@ def _scope(value: Any) -> str:
 def sample_notes(baselines: Sequence[tuple[str, dict[str, Any]]], current: Provenance,
                  sample: dict[str, Any] | None) -> list[str]:
     """A warning for each baseline whose Hessian was taken over another number of samples
-    than this run's ``sample`` (its ``spectrum.hessian_samples`` entry), where the options
-    compare alike: ``hessian_samples`` ``auto`` takes all or a subset by the data's size and
-    the method, known only once both ran. (Options that differ are warned about already.)"""
+    than this run's ``sample`` (its ``spectrum.hessian_samples`` entry): what each really
+    took, known only once both ran (``auto`` takes all or a subset by the data's size and the
+    method, and the exact spectrum takes all whatever the option), so a baseline that records
+    it is compared by it, not by its ``hessian_samples`` option (``check_baselines``)."""
     notes, new = [], _subset(sample)
     for path, report in baselines:
-        spectrum = report.get("spectrum")
-        old = _subset(spectrum.get("hessian_samples", "unrecorded") if isinstance(spectrum, dict) else "unrecorded")
+        old = _recorded_subset(report)
         option = recorded(report, f"baseline {path}").options.get("hessian_samples")
-        if old == "unrecorded" or _option("hessian_samples", option, current.samples) != _option(
-                "hessian_samples", current.options.get("hessian_samples"), current.samples):
-            continue
-        if old != new:
+        if "unrecorded" not in (old, new) and old != new:
             said = [f"{n:,} samples" if n is not None else "every sample" for n in (old, new)]
             both_auto = all(v in (None, "auto") for v in (option, current.options.get("hessian_samples")))
             notes.append(f"baseline {path} took its Hessian over {said[0]}, this run over {said[1]}: ρ* moves with "
@@ -343,6 +342,12 @@ def _auto_advice() -> str:
     return (f"both ran {option('hessian_samples', 'auto')}, which takes a subset only under SLQ and only of data of "
             f"at least twice its size ({2 * AUTO_HESSIAN_SAMPLES:,} samples; before prunelimit changed that rule, more "
             f"than {AUTO_HESSIAN_SAMPLES:,}): store a new baseline, or run both with {option('hessian_samples', 'all')}")
+
+
+def _recorded_subset(report: dict[str, Any]) -> int | None | str:
+    """The samples a report's Hessian was taken over (``_subset`` of its ``spectrum.hessian_samples``)."""
+    spectrum = report.get("spectrum")
+    return _subset(spectrum.get("hessian_samples", "unrecorded") if isinstance(spectrum, dict) else "unrecorded")
 
 
 def _subset(sample: Any) -> int | None | str:

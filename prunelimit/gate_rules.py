@@ -104,9 +104,12 @@ def ratio_value(option: str, value: Any) -> float | None:
     if value is None:
         return None
     if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
+        from prunelimit.pruning.magnitude import percent_fix
+
         # a percentage (80 for 80 %) is the likely slip: the fraction it means, which the rule reads
+        # (text: a policy's "80%", which YAML reads as a string, as prune --ratio says it)
         percent = f"; a ratio is a fraction: write {value / 100:g} for {value:g} %" \
-            if real(value) and 1 < value <= 100 else ""
+            if real(value) and 1 < value <= 100 else percent_fix(value)
         raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {quoted(value)}{not_a_number(value)}{percent}")
     return float(value)
 
@@ -439,12 +442,15 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             pm, missing, fix = margin(report) if rule.use != "actual" else (0.0, "", "")
             fix = _read_fix(fix, source)
             required = rule.min_ratio + 0.0  # a YAML -0.0 is printed as 0
-            # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side
+            # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side,
+            # and a requirement of 0 holds whatever the ±, complete or not
             conservative = None if pm is None else max(0.0, measured - pm)
-            ok = conservative is not None and reaches(conservative, required)
+            ok = reaches(0.0, required) or (conservative is not None and reaches(conservative, required))
             if pm is None:
                 reason = (f"{rule.use} ratio {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
-                          f"shown to clear {required:.4f}: {fix}")
+                          f"shown to clear {required:.4f}: {fix}") if not ok else \
+                    (f"{rule.use} ratio {measured:.4f} >= required {required:.4f}, as every ratio is (its stated ± "
+                     f"is incomplete: {missing})")
             else:
                 reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
                 fix = _narrow_fix(pm, source, report) if reaches(measured, required) else \

@@ -889,17 +889,20 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     >>> verdict.passed
     True
     """
-    from prunelimit.api.options import SPECTRUM_ONLY
+    from prunelimit.api.options import PREDICTION_ONLY
     from prunelimit.gate_rules import needs_spectrum, rules_from_options
 
     _refuse_result("baseline", baseline)
     checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
-    unused = [name for name in options if name in SPECTRUM_ONLY]
+    unused = [name for name in options if name in PREDICTION_ONLY]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag
         raise UsageError.naming(f"{{1}} has no effect: every rule uses the measured limit ({option('use', 'actual')}), "
                                 f"which computes no spectrum; drop it, or gate on {option('use', 'lower')} or "
                                 f"{option('use', 'predicted')}", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
+    if allow_incompatible and not any(rule.baseline is not None for rule in checked):  # as the flag is refused
+        raise UsageError.naming("{0} has no effect: no rule reads a baseline; drop it, or add {1} and {2}",
+                                "allow_incompatible", "baseline", "max_drop")
     validate.callback("progress", progress, *_PROGRESS)
     prediction_from = _prediction_source(prediction_from, options)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:

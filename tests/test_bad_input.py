@@ -718,6 +718,10 @@ OTHER_CASES = [
          "--finetune-lr has no effect"),
     Case("gate/no-rule", _p("gate", G, "--no-cache"), 2, "no rule"),
     Case("gate/min-ratio-2", _p("gate", G, "--min-ratio", "2", "--no-cache"), 2, "--min-ratio must be a ratio"),
+    Case("gate/allow-incompatible-without-baseline", _p("gate", G, "--min-ratio", "0.1", "--allow-incompatible-baseline",
+                                                        "--no-cache"), 2,
+         "--allow-incompatible-baseline has no effect: no rule reads a baseline"),
+    Case("gate/min-ratio-percent", _p("gate", G, "--min-ratio", "80%", "--no-cache"), 2, "80% is 0.8"),
     Case("gate/bad-use", _p("gate", G, "--min-ratio", "0.1", "--use", "upper", "--no-cache"), 2,
          "Invalid value for '--use'"),
     # a spectrum flag beside rules that all measure the limit (no spectrum) was ignored in silence

@@ -75,3 +75,19 @@ def test_a_percentage_for_a_ratio_says_the_fraction(cli, value, hint):
     result = cli("gate", EXAMPLE_CKPT, flag, str(value), *extra)
     assert result.exit_code == 2
     assert result.stderr == f"prunelimit: error: {flag} must be a ratio in [0, 1], got {float(value)}{hint}\n"
+
+
+@pytest.mark.parametrize("where, value", [("flag", "80%"), ("flag", "2 %"), ("key", "80%"), ("policy", "80%")])
+def test_a_percentage_written_with_its_sign_says_the_fraction(cli, tmp_path, where, value):
+    """``--min-ratio 80%`` (a flag, a --config key, a policy rule's key: YAML reads ``80%`` as
+    text) was refused as 'Input should be a valid number' or 'a str, not a number', with no
+    word of the fraction meant, which ``--min-ratio 80`` and ``prune --ratio 70%`` give."""
+    config = tmp_path / "gate.yaml"
+    config.write_text({"key": f"min_ratio: {value}\n", "policy": f"gate:\n  rules:\n    - min_ratio: {value}\n",
+                       "flag": "{}\n"}[where])
+    flags = ("--min-ratio", value) if where == "flag" else ()
+    result = cli("gate", EXAMPLE_CKPT, "--config", config, "--no-cache", *flags)
+    assert result.exit_code == 2, result.output
+    number = value.rstrip("% ")
+    assert f"(ratios are fractions, not percentages: {value} is {float(number) / 100:g})" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") <= 2  # the error and where --help is

@@ -344,6 +344,28 @@ def test_a_baseline_over_another_curvature_sample_is_warned_about(cli, tmp_path,
     assert not any("other options" in w for w in doc["warnings"])
 
 
+def test_a_baseline_is_compared_by_the_samples_its_hessian_took_not_its_option(cli, tmp_path):
+    """A baseline stored with ``--hessian-samples 200`` on the exact spectrum, which takes every
+    sample whatever the option (its report says so), was warned about as 'computed with other
+    options: hessian_samples 200 vs auto here' though both Hessians are over the same 1,437
+    samples. A report records what its Hessian took: that is compared, once this run took its
+    own; one that took 200 is still warned about, as a subsample, not as an option."""
+    every = {"used": 1437, "total": 1437, "part_ratios": None}
+    subset = {"used": 200, "total": 1437, "part_ratios": [0.9, 0.91, 0.92, 0.9]}
+    options = {**_provenance().options, "hessian_samples": 200}
+    unused = _baseline(tmp_path / "unused.json", options=options, spectrum={"hessian_samples": every})
+    taken = _baseline(tmp_path / "taken.json", options=options, spectrum={"hessian_samples": subset})
+    policy = tmp_path / "gate.yaml"
+    policy.write_text(f"gate:\n  rules:\n    - {{baseline: {unused}, max_drop: 0.5}}\n"
+                      f"    - {{baseline: {taken}, max_drop: 0.5}}\n")
+    warnings = _doc(cli("gate", EXAMPLE, "--config", policy, "--json"))["warnings"]
+    assert not any("other options" in w for w in warnings)
+    assert not any(str(unused) in w for w in warnings)
+    assert [w for w in warnings if str(taken) in w and "Hessian" in w] == [
+        f"baseline {taken} took its Hessian over 200 samples, this run over every sample: ρ* moves with the "
+        f"curvature sample; {_SAME_ADVICE}"]
+
+
 @pytest.mark.parametrize("recorded, here, differ", [
     (8192, "auto", False),  # auto draws 8,192 of the 20,000 samples
     ("auto", 8192, False),
@@ -523,6 +545,21 @@ def test_gate_states_the_regime_and_gates_on_the_measured_limit(cli, plain_ckpt,
     assert "prune-and-evaluate passes · no spectrum" in " ".join(above.stdout.split())
     below = cli("gate", plain_ckpt, "--min-ratio", f"{actual - 0.01:.4f}", "--use", "actual")
     assert below.exit_code == 0, below.stderr
+
+
+@pytest.mark.parametrize("flag", [("--eta", "0.05"), ("--bound-mode", "geom"), ("--negative", "flat"),
+                                  ("--time-budget", "5")])
+def test_a_gate_on_the_measured_limit_refuses_a_flag_only_the_prediction_reads(cli, flag):
+    """``--eta``, ``--bound-mode`` and ``--negative`` act on the spectrum's bounds, which a gate
+    whose rules all use the measured limit never computes: they passed and did nothing, in
+    silence, while ``--time-budget`` and the other spectrum flags were refused. ε, the search's
+    criterion, stays (it moves the measured limit)."""
+    result = cli("gate", EXAMPLE, "--min-ratio", "0.1", "--use", "actual", *flag, "--no-cache")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"prunelimit: error: {flag[0]} has no effect: every rule uses the measured limit (--use "
+                             "actual), which computes no spectrum; drop it, or gate on --use lower|predicted\n")
+    assert cli("gate", EXAMPLE, "--min-ratio", "0.1", "--use", "actual", "--epsilon", "0.05",
+               "--no-cache").exit_code == 0
 
 
 def test_the_measured_limit_alone_is_the_one_measured_beside_the_prediction(cli, plain_ckpt, tmp_path):
@@ -722,7 +759,13 @@ def test_a_lower_rule_under_bound_mode_none_is_refused_before_the_spectrum(cli, 
     policy.write_text("gate:\n  rules:\n    - name: floor\n      min_ratio: 0.1\n      use: lower\n")
     result = cli("gate", EXAMPLE, "--config", policy, "--bound-mode", "none", "--use", "actual")
     assert result.exit_code == 2 and "gate rule 'floor' uses lower" in result.stderr
-    assert _doc(cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none", "--use", "actual", "--json"))["passed"]
+    # the measured limit still gates under a file's bound_mode: none (a file may serve a bounds step too);
+    # typed beside rules that all measure the limit, the flag does nothing and is refused
+    shared = tmp_path / "shared.yaml"
+    shared.write_text("bound_mode: none\n")
+    assert _doc(cli("gate", EXAMPLE, "--min-ratio", "0.5", "--config", shared, "--use", "actual", "--json"))["passed"]
+    typed = cli("gate", EXAMPLE, "--min-ratio", "0.5", "--bound-mode", "none", "--use", "actual")
+    assert typed.exit_code == 2 and "--bound-mode has no effect" in typed.stderr
 
 
 def test_junit_never_replaces_a_baseline_the_policy_names(cli, tmp_path, no_curvature):

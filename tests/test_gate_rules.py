@@ -123,6 +123,20 @@ def test_a_subsampled_curvature_has_no_conservative_side():
     assert not lower.passed and "8,192 of 50,000" in lower.reason
 
 
+@pytest.mark.parametrize("report", [_report(0.8364, 0.0107, used=15, total=600),  # a subset's ±
+                                    _report(0.44, 0.15, density={"aliased": True, "weight_moved": 0.336}),  # paper
+                                    {**_report(0.5), "prediction": {"ratio": 0.5}}])  # an older report: none stated
+def test_min_ratio_zero_holds_on_an_incomplete_plus_minus(report):
+    """No ratio lies below 0, so ``min_ratio: 0`` (a gate run for its report, as ``auto`` on
+    16,384 samples or more subsamples under SLQ) holds whatever the ±: it failed when the ±
+    was incomplete, 'cannot be shown to clear 0.0000'. Above 0 such a rule still fails."""
+    for use in ("lower", "predicted"):
+        outcome = evaluate_gate(report, [GateRule("r", use, min_ratio=0.0)]).outcomes[0]
+        assert outcome.passed and outcome.fix is None and outcome.compared is None
+        assert outcome.reason.startswith(f"{use} ratio ") and ">= required 0.0000, as every ratio is" in outcome.reason
+        assert not evaluate_gate(report, [GateRule("r", use, min_ratio=0.01)]).passed
+
+
 def test_the_paper_grid_error_outside_the_plus_minus_has_no_conservative_side():
     aliased = {"aliased": True, "weight_moved": 0.336}
     result = evaluate_gate(_report(0.44, 0.15, density=aliased), [GateRule("r", min_ratio=0.18)])

@@ -935,7 +935,9 @@ def test_a_loaders_second_pass_is_hashed_as_it_is_read_not_held() -> None:
     assert max(loader.alive) <= 2
 
 
-@pytest.mark.parametrize("option", [{"time_budget": 5.0}, {"max_hvps": 10}, {"tolerance": 0.05}, {"method": "exact"}])
+@pytest.mark.parametrize("option", [{"time_budget": 5.0}, {"max_hvps": 10}, {"tolerance": 0.05}, {"method": "exact"},
+                                    # the bounds' settings and the negative-curvature rule act on the spectrum too
+                                    {"eta": 0.05}, {"bound_mode": "geom"}, {"negative": "flat"}])
 def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model, train, no_curvature, option):
     """Rules that all use the measured limit compute no spectrum: a budget or another
     spectrum option beside them did nothing, in silence, as the command line's flag did;
@@ -944,6 +946,14 @@ def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model
                        r"\(use='actual'\), which computes no spectrum; drop it, or gate on use='lower' or use='predicted'$"):
         prunelimit.gate(model, train, min_ratio=0.1, use="actual", **option)
     assert prunelimit.gate(model, train, min_ratio=0.0, use="actual", epsilon=0.05).passed
+
+
+def test_allow_incompatible_without_a_baseline_is_refused(model, train, no_curvature):
+    """``allow_incompatible=True`` with no rule on a baseline compared nothing and said nothing,
+    as ``--allow-incompatible-baseline`` did; both are refused, before any work."""
+    with pytest.raises(UsageError, match=r"^allow_incompatible has no effect: no rule reads a baseline; drop it, or "
+                                         r"add baseline and max_drop$"):
+        prunelimit.gate(model, train, min_ratio=0.0, use="actual", allow_incompatible=True)
 
 
 def _small_trained_mlp() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:

@@ -134,9 +134,10 @@ _ADAPTIVE_ONLY = ("max_hvps", "time_budget")
 _NOT_EXACT = ("iterations", "runs", "tolerance", "basis_memory_mb", *_ADAPTIVE_ONLY)
 # ... and all it never reads: SLQ's random probes and curvature subset, its basis storage
 EXACT_IGNORES = (*_NOT_EXACT, "seed", "basis_dtype", "hessian_samples")
-# What only the spectrum reads: nothing, where none is computed (a gate on the measured limit).
-SPECTRUM_ONLY = ("method", "iterations", "runs", "hvp", "memory_budget_mb", "basis_dtype", "basis_memory_mb",
-                 "tolerance", *_ADAPTIVE_ONLY, "hessian_samples")
+# What only a prediction reads, its spectrum and the bounds and negative-curvature rule applied
+# to it: nothing, where none is computed (a gate on the measured limit, whose search reads ε alone).
+PREDICTION_ONLY = ("method", "iterations", "runs", "hvp", "memory_budget_mb", "basis_dtype", "basis_memory_mb",
+                   "tolerance", *_ADAPTIVE_ONLY, "hessian_samples", "eta", "bound_mode", "negative")
 
 
 def check_same_on_every_rank(options: CurvatureOptions) -> None:

@@ -241,6 +241,18 @@ def given_file(value: str) -> str:
     return value
 
 
+def given_ratio(value: Any) -> float:
+    """A ratio flag's number (``--min-ratio 0.8``, or its --config key), its range checked by
+    the rule it makes. Text that is no number is refused (exit 2), a percentage (``80%``)
+    with the fraction it means, which the bare number parser did not say (as ``prune --ratio``)."""
+    from prunelimit.pruning.magnitude import percent_fix
+
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise typer.BadParameter(f"got {quoted(value)}, not a number{percent_fix(value)}") from None
+
+
 def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Path]) -> Optional[Path]:
     """Eager ``--config``: its values become defaults that explicit flags override."""
     if value is not None:
@@ -616,15 +628,16 @@ def _limit_options(
 # The flags of the prediction itself: what nothing reads when no prediction is computed.
 _PREDICTION_OPTIONS = tuple(name for group in (_spectral_options, _limit_options)
                             for name in inspect.signature(group).parameters)
-_SPECTRUM_OPTIONS = tuple(inspect.signature(_spectral_options).parameters)  # ... when no spectrum is
+# ... and those a gate that measures the limit leaves unread: all but ε, the search's criterion
+_MEASURED_UNUSED = tuple(name for name in _PREDICTION_OPTIONS if name != "epsilon")
 
 
 def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str,
                                     names: tuple[str, ...] = _PREDICTION_OPTIONS) -> None:
     """A curvature or limit flag typed on the command line when no prediction is computed
     (``reason``: a saved report gives it, or the ratio is a number; ``names``:
-    ``_SPECTRUM_OPTIONS`` where only the spectrum is not computed, a gate that measures the
-    limit) would be ignored in silence, as ``api.check_plan`` refuses for a plan; refused
+    ``_MEASURED_UNUSED`` where ε alone is read, a gate that measures the limit) would be
+    ignored in silence, as ``api.check_plan`` refuses for a plan; refused
     before any work instead."""
     _refuse_unused([name for name in names if o.given.get(name) == "on the command line"], reason, fix)
 

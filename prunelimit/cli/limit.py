@@ -19,10 +19,10 @@ from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
     CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
-    _SPECTRUM_OPTIONS, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
+    _MEASURED_UNUSED, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _given, _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
     _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices,
-    emit, given_file, given_path, handled, shared,
+    emit, given_file, given_path, given_ratio, handled, shared,
 )
 
 Scope = choices("Scope", SCOPES)
@@ -158,10 +158,10 @@ def gate(
     o: SimpleNamespace,
     ctx: typer.Context,
     checkpoint: CkptArg,
-    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this; a predicted limit (lower, predicted) minus its stated ± (the conservative side; fails when the ± is incomplete: a Hessian over a subset of the samples, an aliased --method paper grid, an unknown truncation part; docs/guide.md).")] = None,
+    min_ratio: Annotated[Optional[float], typer.Option("--min-ratio", help="Pass when the limit (removed fraction) is at least this; a predicted limit (lower, predicted) minus its stated ± (the conservative side; fails when the ± is incomplete: a Hessian over a subset of the samples, an aliased --method paper grid, an unknown truncation part; docs/guide.md).", parser=given_ratio, metavar="<float>")] = None,
     use: Annotated[Use, typer.Option("--use", help="lower (ρ_L) | predicted (ρ*) | actual (the measured one-shot limit, loss criterion: the verify search, which needs no spectrum when every rule uses it; for models that are not l1-trained; docs/guide.md).")] = GateRule.use,
     baseline: Annotated[Optional[str], typer.Option("--baseline", help="A stored `bounds --json` report to compare against (a `verify --json` report for --use actual), or an earlier `gate --json` report, read as the result it stood on.", parser=given_file)] = None,
-    max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.")] = None,
+    max_drop: Annotated[Optional[float], typer.Option("--max-drop", help="Largest allowed fall of the limit against --baseline.", parser=given_ratio, metavar="<float>")] = None,
     allow_incompatible_baseline: Annotated[bool, typer.Option("--allow-incompatible-baseline", help="Compare against a baseline computed with another method, D, N, data, loss or scope, or for --use actual another --epsilon (a warning says so); by default such a baseline is refused (exit 2).")] = False,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report, but exit 0 even when a rule fails.")] = False,
     junit: Annotated[Optional[Path], typer.Option("--junit", help="Write a JUnit XML report here.", parser=given_path)] = None,
@@ -185,11 +185,14 @@ def gate(
                                         None if o.config is None else str(o.config), in_config)
         if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
             _refuse_unused_prediction_flags(o, "every rule uses the measured limit (--use actual), which computes no "
-                                            "spectrum", "gate on --use lower|predicted", _SPECTRUM_OPTIONS)
+                                            "spectrum", "gate on --use lower|predicted", _MEASURED_UNUSED)
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
                                             "drop --from to compute it")
             _refuse_stale_config_options(o, options, from_report)
+        if not any(rule.baseline is not None for rule in gate_rules):
+            _refuse_unused(_typed(ctx, "allow_incompatible_baseline"), "no rule reads a baseline",
+                           "add --baseline REPORT.json --max-drop D")
         computes = needs_spectrum(gate_rules) and from_report is None
         if not computes:
             _refuse_unseeded(ctx, f"the prediction is read from {from_report}" if needs_spectrum(gate_rules) else
