@@ -1084,8 +1084,10 @@ _BOUNDS_ONLY = {"eta": CurvatureOptions.eta, "bound_mode": CurvatureOptions.boun
 
 
 # Options that enter the spectrum only through the adaptive plan's stopping rule (ρ* ± of
-# the target): with a fixed plan they are keyed at their defaults and solved again on a hit.
-_TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOptions.negative}
+# the target, and the tolerance it is held to): with a fixed plan they are keyed at their
+# defaults and solved again on a hit (the tolerance only decides the warning that ± missed it).
+_TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOptions.negative,
+                "tolerance": CurvatureOptions.tolerance}
 
 
 _EXACT_DEFAULTS = {name: getattr(CurvatureOptions, name) for name in EXACT_IGNORES}
@@ -1159,7 +1161,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # Decided on the options, never on this rank's store: under torchrun each lookup is a
     # collective, which a rank whose cache folder is unusable (no store) must still meet.
     if found is None and options.method == "default" and not _fixed_plan(options):
-        for where in (replace(options, method="exact"), replace(options, **_EXACT_DEFAULTS, **_TARGET_ONLY)):
+        for where in (replace(options, method="exact"), replace(options, **{**_EXACT_DEFAULTS, **_TARGET_ONLY})):
             if found is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
                 found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
