@@ -1157,11 +1157,11 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # The default method reads an exact spectrum stored for these inputs under any of its
     # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
     # than the bounds before it paid for the same dense Hessian again). It looks where
-    # --method exact stores one and where a default run at the default budgets stores its own.
+    # --method exact stores one and where a default run stores its own (``_default_budgets``).
     # Decided on the options, never on this rank's store: under torchrun each lookup is a
     # collective, which a rank whose cache folder is unusable (no store) must still meet.
     if found is None and options.method == "default" and not _fixed_plan(options):
-        for where in (replace(options, method="exact"), replace(options, **{**_EXACT_DEFAULTS, **_TARGET_ONLY})):
+        for where in (replace(options, method="exact"), _default_budgets(options)):
             if found is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
                 found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
@@ -1173,9 +1173,25 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                                    + _stored_rounding_note(found, inputs, options))
     rep = spectrum(inputs, options, progress)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
-    store_result(store, key, "spectrum", replace(rep, dense=None, over_budget=None, notes=tuple(
-        n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE))))
+    kept = replace(rep, dense=None, over_budget=None, notes=tuple(
+        n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE)))
+    store_result(store, key, "spectrum", kept)
+    # An exact spectrum the default chose under budgets of its own is stored where the default
+    # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
+    # rather than forming the same D columns again (solved there for the default's ε).
+    if key is not None and options.method == "default" and rep.solver == "exact" and not _fixed_plan(options):
+        default = _default_budgets(options)
+        if (shared := _exact_for_default(kept, inputs, default)) is not None \
+                and (where := result_key(inputs, default, store, "spectrum")) != key:
+            store_result(store, where, "spectrum", shared)
     return rep
+
+
+def _default_budgets(options: CurvatureOptions) -> CurvatureOptions:
+    """``options`` with what the exact spectrum never reads, and what only ρ* and its ± read
+    after it, at their defaults: where a default run at the default budgets stores its exact
+    spectrum, and where the default under other budgets looks for one."""
+    return replace(options, **{**_EXACT_DEFAULTS, **_TARGET_ONLY})
 
 
 def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
