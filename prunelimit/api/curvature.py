@@ -871,7 +871,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
             f"{which}, which needs {remedy}")
 
 
-def _larger_budget(stopped_by: str) -> str:
+def larger_budget(stopped_by: str) -> str:
     """The limit that stopped adaptive SLQ, raised: what gives it more products."""
     return {"memory": f"a narrower {option('basis_dtype')}, a larger {_basis_memory()} or more host memory",
             "time-budget": f"a larger {option('time_budget')}", "max-hvps": f"a larger {option('max_hvps')}",
@@ -886,7 +886,7 @@ def _basis_memory() -> str:
 
 def _more_steps(stopped_by: str | None) -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
-    return f"a larger {option('iterations')}" if stopped_by is None else _larger_budget(stopped_by)
+    return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by)
 
 
 def _more_probes(stopped_by: str | None, dim: int) -> str:
@@ -897,7 +897,7 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
     if stopped_by == "converged":
         return f"{option('method', 'exact')}, which computes every eigenvalue" if dim <= MAX_DIM else \
             said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
-    return _larger_budget(stopped_by)
+    return larger_budget(stopped_by)
 
 
 def _subsample_note(used: int, total: int) -> str:
