@@ -490,8 +490,16 @@ def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:
         return _read_fix(f"{stated} is mostly its products' rounding part ({half_width_text(rounding, least=4)}), "
                          f"which no tolerance narrows, and leaves the conservative side short: narrow it ({how})",
                          source)
-    how = said(f"a smaller {option_flag('tolerance')}, or {option('method', 'exact')}",
-               "a smaller tolerance, or method='exact'")
+    from prunelimit.api.curvature import larger_budget
+
+    stopped_by, choice = spectrum.get("stopped_by"), spectrum.get("choice")
+    exact = option("method", "exact")
+    if stopped_by in ("max-hvps", "time-budget", "memory"):  # a budget stopped the runs short of the tolerance
+        how = f"{larger_budget(stopped_by)}, or {exact}"
+    elif isinstance(choice, dict) and choice.get("adaptive") is False and spectrum.get("solver") != "exact":
+        how = f"a larger {option('iterations')} or {option('runs')}, or {exact}"  # a fixed plan never reads the tolerance
+    else:
+        how = said(f"a smaller {option_flag('tolerance')}, or {exact}", "a smaller tolerance, or method='exact'")
     return _read_fix(f"{stated} leaves the conservative side short: narrow it ({how})", source)
 
 

@@ -493,3 +493,24 @@ def test_a_baseline_whose_plus_minus_is_of_the_wrong_type_is_refused_as_from_ref
     document["prediction"]["uncertainty"] = {"plus_minus": None}
     baseline.write_text(json.dumps(document), encoding="utf-8")
     assert check_rules([GateRule("r", "predicted", baseline=str(baseline), max_drop=0.1)])
+
+
+@pytest.mark.parametrize("spectrum, how", [
+    ({"stopped_by": "max-hvps", "choice": {"adaptive": True}}, "a larger --max-hvps, or --method exact"),
+    ({"stopped_by": "time-budget", "choice": {"adaptive": True}}, "a larger --time-budget, or --method exact"),
+    ({"stopped_by": "memory", "choice": {"adaptive": True}},
+     "a narrower --basis-dtype, a larger --basis-memory or more host memory, or --method exact"),
+    ({"stopped_by": None, "solver": "slq-h", "choice": {"adaptive": False}},
+     "a larger --iterations or --runs, or --method exact"),
+    ({"stopped_by": "tolerance", "choice": {"adaptive": True}}, "a smaller --tolerance, or --method exact"),
+])
+def test_a_plus_minus_that_leaves_the_conservative_side_short_is_narrowed_by_what_stopped_it(spectrum, how):
+    """Measured: ``gate --method slq --max-hvps 1 --min-ratio 0.1 --use predicted`` (ρ* 0.27 ± 1)
+    said to narrow the ± with a smaller --tolerance, which neither a budget that stopped the
+    runs short of it nor a fixed plan, which never reads it, narrows. The fix names the option
+    that would: the budget that ran out, or the fixed plan's steps and probes."""
+    report = _report(0.84, 0.2)
+    report["spectrum"].update(spectrum)
+    outcome = evaluate_gate(report, PREDICTED).outcomes[0]
+    assert not outcome.passed
+    assert outcome.fix == f"its stated ± 0.2000 leaves the conservative side short: narrow it ({how})"

@@ -871,7 +871,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
             f"{which}, which needs {remedy}")
 
 
-def _larger_budget(stopped_by: str) -> str:
+def larger_budget(stopped_by: str) -> str:
     """The limit that stopped adaptive SLQ, raised: what gives it more products."""
     return {"memory": f"a narrower {option('basis_dtype')}, a larger {_basis_memory()} or more host memory",
             "time-budget": f"a larger {option('time_budget')}", "max-hvps": f"a larger {option('max_hvps')}",
@@ -886,7 +886,7 @@ def _basis_memory() -> str:
 
 def _more_steps(stopped_by: str | None) -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
-    return f"a larger {option('iterations')}" if stopped_by is None else _larger_budget(stopped_by)
+    return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by)
 
 
 def _more_probes(stopped_by: str | None, dim: int) -> str:
@@ -897,7 +897,7 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
     if stopped_by == "converged":
         return f"{option('method', 'exact')}, which computes every eigenvalue" if dim <= MAX_DIM else \
             said(f"{option('runs', 'K')} {option('iterations', dim)}", f"runs=K, iterations={dim}")
-    return _larger_budget(stopped_by)
+    return larger_budget(stopped_by)
 
 
 def _subsample_note(used: int, total: int) -> str:
@@ -1084,8 +1084,10 @@ _BOUNDS_ONLY = {"eta": CurvatureOptions.eta, "bound_mode": CurvatureOptions.boun
 
 
 # Options that enter the spectrum only through the adaptive plan's stopping rule (ρ* ± of
-# the target): with a fixed plan they are keyed at their defaults and solved again on a hit.
-_TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOptions.negative}
+# the target, and the tolerance it is held to): with a fixed plan they are keyed at their
+# defaults and solved again on a hit (the tolerance only decides the warning that ± missed it).
+_TARGET_ONLY = {"epsilon": CurvatureOptions.epsilon, "negative": CurvatureOptions.negative,
+                "tolerance": CurvatureOptions.tolerance}
 
 
 _EXACT_DEFAULTS = {name: getattr(CurvatureOptions, name) for name in EXACT_IGNORES}
@@ -1155,11 +1157,11 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # The default method reads an exact spectrum stored for these inputs under any of its
     # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
     # than the bounds before it paid for the same dense Hessian again). It looks where
-    # --method exact stores one and where a default run at the default budgets stores its own.
+    # --method exact stores one and where a default run stores its own (``_default_budgets``).
     # Decided on the options, never on this rank's store: under torchrun each lookup is a
     # collective, which a rank whose cache folder is unusable (no store) must still meet.
     if found is None and options.method == "default" and not _fixed_plan(options):
-        for where in (replace(options, method="exact"), replace(options, **_EXACT_DEFAULTS, **_TARGET_ONLY)):
+        for where in (replace(options, method="exact"), _default_budgets(options)):
             if found is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
                 found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
@@ -1171,9 +1173,25 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                                    + _stored_rounding_note(found, inputs, options))
     rep = spectrum(inputs, options, progress)
     left_out = (*samples_notes(options, total, rep.solver), rep.over_budget)
-    store_result(store, key, "spectrum", replace(rep, dense=None, over_budget=None, notes=tuple(
-        n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE))))
+    kept = replace(rep, dense=None, over_budget=None, notes=tuple(
+        n for n in rep.notes if n not in left_out and not n.startswith(ROUNDING_NOTE)))
+    store_result(store, key, "spectrum", kept)
+    # An exact spectrum the default chose under budgets of its own is stored where the default
+    # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
+    # rather than forming the same D columns again (solved there for the default's ε).
+    if key is not None and options.method == "default" and rep.solver == "exact" and not _fixed_plan(options):
+        default = _default_budgets(options)
+        if (shared := _exact_for_default(kept, inputs, default)) is not None \
+                and (where := result_key(inputs, default, store, "spectrum")) != key:
+            store_result(store, where, "spectrum", shared)
     return rep
+
+
+def _default_budgets(options: CurvatureOptions) -> CurvatureOptions:
+    """``options`` with what the exact spectrum never reads, and what only ρ* and its ± read
+    after it, at their defaults: where a default run at the default budgets stores its exact
+    spectrum, and where the default under other budgets looks for one."""
+    return replace(options, **{**_EXACT_DEFAULTS, **_TARGET_ONLY})
 
 
 def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:

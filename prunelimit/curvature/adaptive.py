@@ -238,7 +238,7 @@ def adaptive_slq(
         counts = [s for g in live for s in g.steps][:kept]
         ahead = after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
         if per_product > 0:
-            affords = running + max(width, math.floor((deadline - now - ahead) / per_product))
+            affords = running + max(width, _products_in(deadline - now - ahead, per_product))
             planned = min(stage_plan, affords)
         return now + width * per_product + ahead > deadline
 
@@ -371,7 +371,14 @@ def budget_products(last: Stage, budget: float) -> int:
     past the budget that cuts the stage short. At least one: the stage makes one."""
     if last.seconds <= 0:
         return sys.maxsize
-    return max(1, math.floor((budget - last.seconds) * last.products / last.seconds))
+    return max(1, _products_in((budget - last.seconds) * last.products, last.seconds))
+
+
+def _products_in(seconds: float, per_product: float) -> int:
+    """Whole products ``seconds`` afford at ``per_product`` seconds each, at most
+    ``sys.maxsize``: a --time-budget may be up to 8.9e307 s, which over a millisecond a
+    product is past any float (``math.floor`` of ∞ raises)."""
+    return math.floor(min(seconds / per_product, sys.maxsize))
 
 
 def exhaust_pays(first: LanczosRuns, dim: int, stage: float, left: int, rows: int, per_step: int = 0,

@@ -11,7 +11,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
 from prunelimit.errors import option
-from prunelimit.report.rounding import half_width_text, percent_digits, percent_text, value_text
+from prunelimit.report.rounding import decimals, half_width_text, percent_digits, percent_text, value_text
 
 
 class ReaderGone(SystemExit):
@@ -437,7 +437,9 @@ def delta_text(delta: float, plus_minus: float | None) -> str:
     stated)`` for a saved prediction that states none."""
     if plus_minus is None:
         return f"{100 * delta:+.2f} pt (no ± stated)"
-    return f"{100 * delta:+.2f} ± {100 * plus_minus:.2g} pt"
+    # the ± as ρ*'s line writes it (never in exponent notation), Δ to its decimal; two beside ± 0
+    places = decimals(100 * plus_minus) if plus_minus > 0 else 2
+    return f"{100 * delta:+.{places}f} ± {half_width_text(100 * plus_minus)} pt"
 
 
 def render_verify(rep) -> None:

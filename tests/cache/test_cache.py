@@ -1004,6 +1004,16 @@ def test_limit_only_options_on_a_fixed_plan_read_the_stored_spectrum(cli, plan, 
                                ("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, *change))
 
 
+@pytest.mark.parametrize("plan", [("--method", "paper"), ("--method", "slq", "--iterations", 12)],
+                         ids=["paper", "fixed-slq"])
+def test_tolerance_on_a_fixed_plan_reads_the_stored_spectrum(cli, plan, forbid_curvature):
+    """A fixed plan's products never read ``--tolerance`` (only its warning that the ± missed
+    it does, solved again on a read): the default reads the spectrum a looser one stored, and
+    reports and warns as an uncached run does, where it formed the same spectrum again."""
+    _reads_the_stored_spectrum(cli, forbid_curvature, ("bounds", EXAMPLE, *EXAMPLE_DATA, *plan, "--tolerance", "0.5"),
+                               ("bounds", EXAMPLE, *EXAMPLE_DATA, *plan))
+
+
 @pytest.mark.parametrize("change", [("--epsilon", "0.05"), ("--negative", "flat"), ("--hvp", "revrev")],
                          ids=["epsilon", "negative", "hvp-revrev"])
 def test_options_that_steer_adaptive_slq_are_another_spectrum(cli, change):

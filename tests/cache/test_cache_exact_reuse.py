@@ -63,3 +63,23 @@ def test_an_asked_slq_plan_never_reads_the_exact_spectrum(cli, own_ckpt, tmp_pat
     _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
     again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *plan))
     assert again["timing"]["cached"] is False and again["spectrum"]["solver"] != "exact"
+
+
+@pytest.mark.parametrize("budget", [("--tolerance", "0.05"), ("--epsilon", "0.05"), ("--negative", "flat"),
+                                    ("--time-budget", "1000"), ("--seed", "3"), ("--hessian-samples", "40")])
+def test_an_exact_spectrum_a_default_run_with_other_budgets_chose_answers_the_default(cli, own_ckpt, tmp_path,
+                                                                                    no_spectrum, budget):
+    """The converse: measured before, a default ``bounds --tolerance 0.05`` that chose the exact
+    spectrum stored it under its own budgets only, and the default-budget gate after it formed
+    the same D columns again; now it reads it, with the ρ* and ± 0 of an uncached run."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *budget))
+    assert first["spectrum"]["solver"] == "exact" and first["timing"]["hvps"] > 0
+    fresh = _doc(cli("bounds", own_ckpt, *BOUNDS, "--no-cache"))
+    no_spectrum()
+    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
+    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
+    assert hit["prediction"] == fresh["prediction"]
+    assert "stored by an earlier run" in hit["spectrum"]["choice"]["reason"]
+    gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, "--min-ratio", "0"))
+    assert gate["cache_hit"] is True and gate["bounds"]["prediction"] == fresh["prediction"]

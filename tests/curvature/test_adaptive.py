@@ -323,3 +323,17 @@ def test_the_progress_total_follows_a_rate_that_changes_under_the_time_budget() 
     assert result.stopped_by == "time-budget"
     assert all(done <= planned for done, planned in seen)
     assert seen[-1][0] == result.trail[-1].products
+
+
+@pytest.mark.parametrize("progress", [None, lambda done, planned, text: None], ids=["no-bar", "bar"])
+def test_a_time_budget_too_long_to_count_in_products_changes_nothing(progress) -> None:
+    """--time-budget takes up to 8.9e307 s: at a millisecond a product the products it affords
+    overflowed a float (math.floor(inf): an internal error before any answer). Such a budget
+    affords every product: the runs are those without one."""
+    timed = _Timed(_operator())
+    plan = AdaptivePlan(tolerance=0.01, max_products=10_000, initial_steps=8, initial_runs=2)
+    free = adaptive_slq(_operator(), plan, _assess_by_steps(32), seed=0)
+    long = adaptive_slq(timed, replace(plan, time_budget=8e307), _assess_by_steps(32), seed=0,
+                        clock=lambda: timed.seconds * 1e-3, progress=progress)
+    assert long.stopped_by == free.stopped_by == "tolerance"
+    assert [s.to_json() for s in long.trail] == [s.to_json() for s in free.trail]

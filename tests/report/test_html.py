@@ -358,7 +358,7 @@ def test_an_unbounded_interval_side_reads_unbounded_as_on_the_console():
         assert shown[f"95 % interval of {name}"] == f"[{low:.4g}, {bound(float('inf'))}]" == f"[{low:.4g}, unbounded]"
 
 
-@pytest.mark.parametrize(("plus_minus", "text"), [(0.0, "+1.93 ± 0 pt"), (0.0123, "+1.93 ± 1.2 pt"),
+@pytest.mark.parametrize(("plus_minus", "text"), [(0.0, "+1.93 ± 0 pt"), (0.0123, "+1.9 ± 1.2 pt"),
                                                   (None, "+1.93 pt (no ± stated)")])
 def test_the_gap_carries_its_plus_minus_as_on_the_console(verify_rep, plus_minus, text):
     """The report's Δ row read ``+1.93 points`` where the console and the JSON state Δ with
