@@ -40,15 +40,17 @@ def test_a_fix_names_the_config_key_of_an_option_the_file_set(cli, tmp_path):
 
 def test_each_option_of_a_fix_is_named_where_it_was_set(cli, tmp_path):
     """A value that clears min_ratio while its conservative side does not: the fix names
-    ``tolerance`` and ``method`` by their keys in the file that set them, and an option the
-    file did not set (``method`` here given as a flag) by its flag."""
+    ``iterations``, ``runs`` and ``method`` (a fixed plan, which no tolerance narrows) by their
+    keys in the file that set them, and an option the file did not set (``method`` here given
+    as a flag) by its flag."""
     config = tmp_path / "ci.yaml"
     rule, _, _ = _gate(cli, tmp_path, {**PLAN, "tolerance": 0.02}, min_ratio="0.85")
     assert rule["measured"] >= 0.85 > rule["compared"]  # the case under test: the ± alone falls short
-    assert rule["fix"].endswith(f"(a smaller tolerance in {config}, or method: exact in {config})")
+    assert rule["fix"].endswith(f"(a larger iterations in {config} or runs in {config}, "
+                                f"or method: exact in {config})")
     rule, _, _ = _gate(cli, tmp_path, {**{k: v for k, v in PLAN.items() if k != "method"}, "tolerance": 0.02},
                        "--method", "slq", min_ratio="0.85")
-    assert rule["fix"].endswith(f"(a smaller tolerance in {config}, or --method exact)")
+    assert rule["fix"].endswith(f"(a larger iterations in {config} or runs in {config}, or --method exact)")
 
 
 def test_a_fix_names_the_flag_of_an_option_the_command_line_set(cli, tmp_path):

@@ -314,7 +314,8 @@ def test_gate_from_a_report_whose_plus_minus_is_incomplete_names_a_fix_beside_fr
     doc["spectrum"]["hessian_samples"] = {**(doc["spectrum"]["hessian_samples"] or {}), "used": 100, "total": 300}
     subset = tmp_path / "subset.json"
     subset.write_text(json.dumps(doc))
-    result = cli("gate", own_ckpt, *SAMPLES, "--from", subset, "--min-ratio", "0", "--json")
+    # above 0: every ratio meets --min-ratio 0, whatever its ±
+    result = cli("gate", own_ckpt, *SAMPLES, "--from", subset, "--min-ratio", "0.01", "--json")
     assert result.exit_code == 1, result.stderr
     reason = json.loads(result.stdout)["reason"]
     assert f"when storing {subset}" in reason and "--hessian-samples all" in reason and "drop --from" in reason
