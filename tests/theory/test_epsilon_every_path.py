@@ -61,3 +61,34 @@ def test_every_path_refuses_the_all_zero_model_alike(cli, zero_ckpt, tmp_path, c
     given = cli(*args, zero_ckpt, "--max-samples", "300", "--threads", "1", "--epsilon", "0.01")
     assert given.exit_code == (2 if command[0] == "prune" else 0), given.output
     assert "per-batch losses" not in given.stderr
+
+
+@pytest.fixture
+def plain_small_ckpt(tmp_path):
+    """An untrained (seeded) small MLP: its batch losses vary, so ε is derived."""
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.models.spec import build_model
+
+    torch.manual_seed(0)
+    model = build_model(SMALL_SPEC)
+    return save_checkpoint(tmp_path / "plain.pt", SMALL_SPEC, model.state_dict(), meta={"data": "digits:train"})
+
+
+def test_every_path_derives_the_same_epsilon_to_the_last_bit(cli, plain_small_ckpt):
+    """The exact spectrum took ε from its float64 copy's losses, SLQ and the measured search
+    from float32 ones: the bundled example's ε read 0.017292483844500852 in ``bounds`` and
+    0.017292484501013707 in ``bounds --method slq`` and ``gate --use actual``. Each command's
+    JSON now states one ε, equal to the last bit (the same float32 passes feed it)."""
+    import json
+
+    common = (plain_small_ckpt, "--max-samples", "300", "--threads", "1", "--json")
+    seen = {}
+    for args in (("bounds",), ("bounds", "--method", "exact"), ("bounds", "--method", "slq"), ("verify",),
+                 ("gate", "--use", "actual", "--min-ratio", "0")):
+        result = cli(*args, *common)
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        doc = doc if "epsilon" in doc else doc["bounds"]  # the gate nests the report it read
+        assert doc["epsilon_source"] == "std of per-batch losses"
+        seen[args] = doc["epsilon"]
+    assert len(set(seen.values())) == 1, seen
