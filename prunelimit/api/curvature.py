@@ -259,6 +259,7 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
     """ε (given, or the population std of ``batch_losses``) and the magnitude profile."""
     from prunelimit.theory.epsilon import epsilon_from_losses
 
+    require_limit_inputs(inputs, options)  # too few batches: the fix that fits the data's size
     if options.epsilon is None:
         epsilon, source = epsilon_from_losses(batch_losses), "std of per-batch losses"
     else:

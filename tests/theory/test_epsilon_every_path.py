@@ -92,3 +92,24 @@ def test_every_path_derives_the_same_epsilon_to_the_last_bit(cli, plain_small_ck
         assert doc["epsilon_source"] == "std of per-batch losses"
         seen[args] = doc["epsilon"]
     assert len(set(seen.values())) == 1, seen
+
+
+@pytest.mark.parametrize(("options", "fix"), [
+    (("--batch-size", "500"), "got 1 (the data holds 300 samples); use a smaller --batch-size"),
+    (("--max-samples", "1", "--batch-size", "1"), "got 1 (the data holds 1 sample); use more data"),
+])
+def test_one_batch_is_refused_alike_with_the_fix_that_fits(cli, plain_small_ckpt, tmp_path, options, fix):
+    """One analysis batch defines no ε. ``gate --use actual`` (and the spectrum's note) said
+    "got 1; use a smaller --batch-size" even for one sample, which no batch size cuts, while
+    ``bounds`` said how many samples the data held and, for one, to use more data."""
+    line = (f"--epsilon from per-batch losses needs at least 2 analysis batches, {fix} or give --epsilon "
+            "explicitly")
+    out = tmp_path / "pruned.pt"
+    for args in (("bounds",), ("verify",), ("gate", "--use", "actual", "--min-ratio", "0"),
+                 ("prune", "--ratio", "auto", "-o", out)):
+        result = cli(*args, plain_small_ckpt, "--max-samples", "300", *options, "--threads", "1")
+        assert result.exit_code == 2, result.output
+        assert result.stderr == f"prunelimit: error: {line}\n", args
+    assert not out.exists()
+    spectrum = cli("spectrum", plain_small_ckpt, "--max-samples", "300", *options, "--threads", "1")
+    assert spectrum.exit_code == 0 and line in " ".join(spectrum.output.split())
