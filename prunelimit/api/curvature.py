@@ -263,13 +263,7 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
     if options.epsilon is None:
         epsilon, source = epsilon_from_losses(batch_losses), "std of per-batch losses"
     else:
-        epsilon, source = float(options.epsilon), "given"
-    if not epsilon > 0:
-        raise NumericalError.naming(
-            f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
-            f"pass {option('epsilon', 0.01, '{0}', 'FLOAT')} or a smaller {{1}}", "epsilon",
-            "batch_size"
-        )
+        epsilon, source = float(options.epsilon), "given"  # CurvatureOptions took it positive and finite
     named = required_prunable(inputs.model, inputs.selection)
     weights = tuple(p.detach() for _, p in named)
     return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
