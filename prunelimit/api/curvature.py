@@ -207,6 +207,23 @@ def product_dtype(model_dtype: "torch.dtype") -> "torch.dtype":
     return torch.promote_types(model_dtype, torch.float32)
 
 
+def epsilon_losses(inputs: Inputs, options: CurvatureOptions) -> np.ndarray:
+    """The per-batch losses the default ε is taken from, on every path (the spectrum's, the
+    measured search's): in the products' dtype (the model's, at least float32:
+    ``product_dtype``), as SLQ's operator computes them, never in the exact spectrum's float64
+    copy. One input then gives one ε to the last bit, whichever command or solver reads it
+    (float64 sums moved it by 4e-8 relative on the bundled example)."""
+    from prunelimit.distributed import gather_shards, shard_batches
+    from prunelimit.theory.epsilon import batch_losses
+
+    params = hessian_parameters(inputs.model, inputs.selection)
+    if not params or params[0][1].dtype == product_dtype(params[0][1].dtype):  # the model's own passes are them
+        # under torchrun each rank takes its shard of batches, as the spectrum's pass does
+        return gather_shards(batch_losses(inputs.model, shard_batches(inputs.batches), inputs.loss_fn),
+                             len(inputs.batches))
+    return hessian_operator(inputs, replace(options, hvp="revrev")).batch_losses()
+
+
 def hessian_operator(inputs: Inputs, options: CurvatureOptions, dtype=None, probes: int = 1, batches=None):
     """The Hessian of the mean loss over ``batches`` (default: the analysis data) with respect
     to the Hessian parameter set, by ``options.hvp``, in ``dtype`` (default: the model's, at
@@ -242,16 +259,11 @@ def limit_target(inputs: Inputs, options: CurvatureOptions, batch_losses: np.nda
     """ε (given, or the population std of ``batch_losses``) and the magnitude profile."""
     from prunelimit.theory.epsilon import epsilon_from_losses
 
+    require_limit_inputs(inputs, options)  # too few batches: the fix that fits the data's size
     if options.epsilon is None:
         epsilon, source = epsilon_from_losses(batch_losses), "std of per-batch losses"
     else:
-        epsilon, source = float(options.epsilon), "given"
-    if not epsilon > 0:
-        raise NumericalError.naming(
-            f"ε = {epsilon:g}: the per-batch losses do not vary (one batch, or identical batches); "
-            f"pass {option('epsilon', 0.01, '{0}', 'FLOAT')} or a smaller {{1}}", "epsilon",
-            "batch_size"
-        )
+        epsilon, source = float(options.epsilon), "given"  # CurvatureOptions took it positive and finite
     named = required_prunable(inputs.model, inputs.selection)
     weights = tuple(p.detach() for _, p in named)
     return LimitTarget(epsilon, source, MagnitudeProfile.from_tensors(list(weights)), weights,
@@ -550,7 +562,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         lam_max, lam_min = float(eig.max()), float(eig.min())
         trace = TraceEstimate(float(eig.sum()), 0.0, 0.0, 1)
         basis_kind, basis_bytes = "dense Hessian, float64", dim * dim * 8
-        target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        losses = native.batch_losses() if native is not None else epsilon_losses(inputs, options)
+        target, no_target = target_or_reason(inputs, options, losses)
     else:
         dense = None
         subsample = curvature_data(inputs, options)
@@ -569,7 +582,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         # ε, the loss and the gradient always come from the full analysis data.
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
-        target, no_target = target_or_reason(inputs, options, stats.batch_losses())
+        losses = stats.batch_losses()
+        target, no_target = target_or_reason(inputs, options, losses)
         gradient = stats.gradient()  # a pass over the data: before the runs, within the budgets
         laps.lap("data_passes")
         # Without a ρ* the parts have nothing to measure: no data check.
@@ -638,7 +652,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
     negative = _negative_mass(quad)
     peak_host, peak_device = peak_memory_mb(inputs.device)
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
-    loss, batch_losses = stats.loss(), stats.batch_losses()
+    loss, batch_losses = stats.loss(), losses
     # elapsed() is a collective under torchrun: every rank reads it here
     over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0)
     laps.lap("results")

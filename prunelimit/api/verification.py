@@ -217,19 +217,13 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
     """The one-shot limit by the loss criterion (``verify``'s search, global scope) without
     the curvature work a prediction needs: the search needs only ε. ``progress`` hears its
     passes as ``verify``'s do."""
-    from prunelimit.api.curvature import limit_target
+    from prunelimit.api.curvature import epsilon_losses, limit_target
     from prunelimit.baseline import provenance
-    from prunelimit.distributed import gather_shards, shard_batches
     from prunelimit.pruning.actual import actual_limit
-    from prunelimit.theory.epsilon import batch_losses
     from prunelimit.theory.regime import assess_regime
 
     require_data(inputs)
-    losses = None
-    if options.epsilon is None:  # under torchrun each rank takes its shard of batches, as the spectrum's pass does
-        losses = gather_shards(batch_losses(inputs.model, shard_batches(inputs.batches), inputs.loss_fn),
-                               len(inputs.batches))
-    target = limit_target(inputs, options, losses)
+    target = limit_target(inputs, options, None if options.epsilon is not None else epsilon_losses(inputs, options))
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection,
                           progress=_search_progress(progress))
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),

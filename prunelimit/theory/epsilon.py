@@ -37,17 +37,26 @@ def batch_losses(model: nn.Module, batches: Batches, loss_fn: LossFn) -> np.ndar
     return losses
 
 
+# Per-batch losses whose spread is within this many float32 steps of their size are equal:
+# the same losses summed in float32 (SLQ's products, the measured search's passes) differ by
+# rounding alone (~1e-8 relative between the batch means of a constant loss), in float64 not at
+# all, so a spread this small is no tolerance, and every path must refuse it alike.
+ROUNDING_STEPS = 64
+
+
 def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
     """ε = population standard deviation (ddof = 0) of the per-batch losses.
 
     Raises OptionError (a ValueError) naming ``epsilon`` when it cannot define a tolerance: fewer than two batches, or all
-    losses equal (ε = 0 would make every direction infinitely sharp).
+    losses equal (ε = 0 would make every direction infinitely sharp), up to float32 rounding
+    (``ROUNDING_STEPS``), whatever precision the losses were computed in.
     """
     arr = np.asarray(losses, dtype=np.float64)
     require_batches(arr.size if arr.ndim == 1 else 0)
     eps = float(np.std(arr))
-    if not eps > 0.0:
-        raise OptionError("epsilon", "all per-batch losses are equal, so {0} would be 0; give {0} explicitly")
+    if not eps > ROUNDING_STEPS * float(np.finfo(np.float32).eps) * float(np.max(np.abs(arr))):
+        raise OptionError("epsilon", "all per-batch losses are equal (up to rounding), so {0} would be 0; "
+                                     "give {0} explicitly")
     return eps
 
 
