@@ -14,7 +14,7 @@ from torch import nn
 import prunelimit
 
 from prunelimit import api
-from prunelimit.api.curvature import (_larger_budget, _more_probes, _more_steps, _over_budget_note,
+from prunelimit.api.curvature import (larger_budget, _more_probes, _more_steps, _over_budget_note,
                                       _subsample_note, samples_notes)
 from prunelimit.api.laws import _missed_target
 from prunelimit.api.layers import outside_budgets
@@ -58,7 +58,7 @@ def _warnings() -> list[str]:
             *samples_notes(api.CurvatureOptions(hessian_samples=5000), 1000, "slq-h"), _subsample_note(300, 1000),
             _over_budget_note(api.CurvatureOptions(max_hvps=10, time_budget=1.0), 20, 3.0),
             # the remedies the tolerance warning quotes
-            _larger_budget("memory"), _larger_budget("tolerance"), _more_steps(None), _more_probes("converged", 10**6),
+            larger_budget("memory"), larger_budget("tolerance"), _more_steps(None), _more_probes("converged", 10**6),
             assess_regime([plain]).advice]
 
 
