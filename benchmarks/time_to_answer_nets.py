@@ -37,3 +37,13 @@ def digits_cnn_small(channels: int = 4, hidden: int = 32, num_classes: int = 10)
         nn.Conv2d(channels, 2 * channels, 3, padding=1), nn.BatchNorm2d(2 * channels), nn.ReLU(),
         nn.Flatten(), nn.Linear(2 * channels * 4 * 4, hidden), nn.ReLU(), nn.Linear(hidden, num_classes),
     )
+
+
+def digits_lenet(num_classes: int = 10) -> nn.Module:
+    """A LeNet-style CNN without normalisation for the 1×8×8 digits: two 3×3 convolutions
+    (8, 16 channels) with ReLU, one 2×2 max-pool and a 256→32→10 classifier; 9,802
+    parameters. docs/benchmarks.md times the default on it plainly trained (no l1)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 32), nn.ReLU(), nn.Linear(32, num_classes),
+    )
