@@ -336,6 +336,11 @@ def needs_spectrum(rules: Iterable[GateRule]) -> bool:
     return any(rule.use != "actual" for rule in rules)
 
 
+def reads_baseline(rules: Iterable[GateRule]) -> bool:
+    """Whether any rule compares against a baseline (what ``allow_incompatible`` applies to)."""
+    return any(rule.baseline is not None for rule in rules)
+
+
 def baseline_reports(rules: Sequence[GateRule]) -> list[tuple[str, dict[str, Any]]]:
     """Each baseline file the rules name, once, with its JSON document."""
     paths = dict.fromkeys(rule.baseline for rule in rules if rule.baseline is not None)

@@ -890,7 +890,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
     True
     """
     from prunelimit.api.options import PREDICTION_ONLY
-    from prunelimit.gate_rules import needs_spectrum, rules_from_options
+    from prunelimit.gate_rules import needs_spectrum, reads_baseline, rules_from_options
 
     _refuse_result("baseline", baseline)
     checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
@@ -900,7 +900,7 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
                                 f"which computes no spectrum; drop it, or gate on {option('use', 'lower')} or "
                                 f"{option('use', 'predicted')}", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
-    if allow_incompatible and not any(rule.baseline is not None for rule in checked):  # as the flag is refused
+    if allow_incompatible and not reads_baseline(checked):  # as the flag is refused
         raise UsageError.naming("{0} has no effect: no rule reads a baseline; drop it, or add {1} and {2}",
                                 "allow_incompatible", "baseline", "max_drop")
     validate.callback("progress", progress, *_PROGRESS)

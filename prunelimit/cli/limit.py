@@ -169,7 +169,7 @@ def gate(
 ) -> None:
     """CI gate: exit 1 when the model's pruning limit is below --min-ratio or fell more than --max-drop."""
     with handled(o.debug):
-        from prunelimit.gate_rules import needs_spectrum, rules_from_options
+        from prunelimit.gate_rules import needs_spectrum, reads_baseline, rules_from_options
 
         # fail before the curvature work, not after; the JUnit report is rewritten each run,
         # never over a baseline, the --config policy's included
@@ -190,7 +190,7 @@ def gate(
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
                                             "drop --from to compute it")
             _refuse_stale_config_options(o, options, from_report)
-        if not any(rule.baseline is not None for rule in gate_rules):
+        if not reads_baseline(gate_rules):
             _refuse_unused(_typed(ctx, "allow_incompatible_baseline"), "no rule reads a baseline",
                            "add --baseline REPORT.json --max-drop D")
         computes = needs_spectrum(gate_rules) and from_report is None

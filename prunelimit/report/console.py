@@ -462,7 +462,7 @@ def render_verify(rep) -> None:
                       f"{at_most[a.accuracy_crossed]}{pct(1 - a.accuracy_ratio)}")
     # a limit of at least 99.90 % makes Δ at most what it shows
     table.add_row("[bold]Δ = ρ* − actual (loss)[/]",
-                  f"[bold]{'' if a.loss_crossed else '≤ '}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
+                  f"[bold]{at_most[a.loss_crossed]}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
     if rep.refit is not None:
         r = rep.refit
         table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", pct(r.loss_ratio), pct(1 - r.loss_ratio))
