@@ -894,10 +894,12 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
 
     _refuse_result("baseline", baseline)
     checked = rules_from_options(min_ratio, use, baseline, max_drop, _rule_list(rules))
-    unused = [name for name in options if name in PREDICTION_ONLY]
+    # the seed draws only SLQ's probes and the Hessian's subset, which the measured limit's search never draws
+    unused = [name for name in options if name in (*PREDICTION_ONLY, "seed")]
     if unused and not needs_spectrum(checked):  # ignored in silence otherwise, as the command line refuses the flag
-        raise UsageError.naming(f"{{1}} has no effect: every rule uses the measured limit ({option('use', 'actual')}), "
-                                f"which computes no spectrum; drop it, or gate on {option('use', 'lower')} or "
+        why = f"every rule uses the measured limit ({option('use', 'actual')}), which computes no spectrum"
+        why = f"nothing is drawn at random ({why})" if unused[0] == "seed" else why
+        raise UsageError.naming(f"{{1}} has no effect: {why}; drop it, or gate on {option('use', 'lower')} or "
                                 f"{option('use', 'predicted')}", "use", unused[0])
     validate.boolean("allow_incompatible", allow_incompatible)
     if allow_incompatible and not reads_baseline(checked):  # as the flag is refused

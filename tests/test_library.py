@@ -948,6 +948,16 @@ def test_a_gate_on_the_measured_limit_refuses_what_only_the_spectrum_reads(model
     assert prunelimit.gate(model, train, min_ratio=0.0, use="actual", epsilon=0.05).passed
 
 
+def test_a_gate_on_the_measured_limit_refuses_a_seed(model, train, no_curvature):
+    """The seed draws SLQ's probes and the Hessian's subset; the measured limit's search draws
+    nothing, so ``seed=`` beside rules that all use it changed nothing, in silence, where
+    ``gate --use actual --seed 3`` is refused (exit 2). A rule that reads a prediction keeps it."""
+    with pytest.raises(UsageError, match=r"^seed has no effect: nothing is drawn at random \(every rule uses the "
+                       r"measured limit \(use='actual'\), which computes no spectrum\); drop it, or gate on "
+                       r"use='lower' or use='predicted'$"):
+        prunelimit.gate(model, train, rules=[{"use": "actual", "min_ratio": 0.1}], seed=3)
+
+
 def test_allow_incompatible_without_a_baseline_is_refused(model, train, no_curvature):
     """``allow_incompatible=True`` with no rule on a baseline compared nothing and said nothing,
     as ``--allow-incompatible-baseline`` did; both are refused, before any work."""
