@@ -106,15 +106,19 @@ def advanced(count: Tally, n: int = 1, total: int | None = None, text: str | Non
 
 class Rate:
     """Units a second over the last ``RATE_WINDOW_S`` seconds of counts, started again when the
-    count goes back (another stage, counting other units)."""
+    count goes back or starts counting (another stage, counting other units: verify's search
+    after the dense eigenvalue solve, whose count 0 stood for none)."""
 
     def __init__(self) -> None:
         self.counts: collections.deque[tuple[float, float]] = collections.deque()  # (time, count done)
+        self.counted = True  # whether the counts in hand are of a stage that counts its work
 
-    def add(self, now: float, done: float) -> float | None:
-        """Record ``done`` at ``now``; the rate since the window's first count (None: no span yet)."""
-        if self.counts and done < self.counts[-1][1]:
+    def add(self, now: float, done: float, counted: bool = True) -> float | None:
+        """Record ``done`` at ``now`` (``counted``: in a stage that counts its work); the rate
+        since the window's first count (None: no span yet)."""
+        if self.counts and (done < self.counts[-1][1] or counted != self.counted):
             self.counts.clear()
+        self.counted = counted
         self.counts.append((now, done))
         while now - self.counts[0][0] > RATE_WINDOW_S:
             self.counts.popleft()
@@ -143,7 +147,7 @@ def _log_lines(description: str, total: int, write: Callable[[str], None],
         before = state["count"]
         count = state["count"] = advanced(before, n, total, text, absolute)
         now = clock()
-        per_second = rate.add(now, count.done)
+        per_second = rate.add(now, count.done, count.total is not None)
         stage = count.done < before.done or (count.total is None) != (before.total is None)
         if now >= state["next"] or (stage and now >= start + LOG_AFTER_S):
             state["next"] = now + LOG_EVERY_S
@@ -187,7 +191,8 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
                 stack.enter_context(bar)
             count = state["count"] = advanced(state["count"], n, total, text, absolute)
             bar.tasks[0].total = count.total  # rich's update reads a total of None as "unchanged"
-            bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done))
+            bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done,
+                                                                                 count.total is not None))
 
         yield advance
 

@@ -95,6 +95,34 @@ def test_a_stage_counting_other_units_gets_its_own_eta(monkeypatch):
     assert "2/50" in last and "eta 0:08:00" in last
 
 
+def test_a_count_after_a_stage_that_cannot_count_gets_its_own_eta(monkeypatch):
+    """verify's search after the dense eigenvalue solve (a stage whose count 0 stands for none):
+    its rate counted from the solve's start, so the first passes read as one each 15 s, and a
+    gate's CI log said 'curvature 1/49, …, eta 0:03:07' for a search of a second. Solve from
+    10 s to 25 s, then a pass a second: 48 passes left at 0:00:48, in the bar and in a log."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 100) as advance:
+        _hundred_columns_in_ten_seconds(advance, now)
+        advance(0, 0, "eigenvalues of the dense Hessian", absolute=True)
+        for done in range(1, 3):
+            now[0] = 24.0 + done
+            advance(done, 50, "actual-limit search: passes")
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "2/50" in last and "eta 0:00:48" in last
+    log = _log(monkeypatch)
+    now[0] = 0.0
+    with progress.progress("curvature", 100, clock=lambda: now[0]) as advance:
+        _hundred_columns_in_ten_seconds(advance, now)
+        advance(0, 0, "eigenvalues of the dense Hessian", absolute=True)
+        for done in range(1, 17):  # the next line, 15 s after the search's first
+            now[0] = 24.0 + done
+            advance(done, 50, "actual-limit search: passes")
+    lines = log.getvalue().splitlines()
+    assert lines[-2:] == ["prunelimit: curvature 1/50, elapsed 0:00:25, eta -:--:--, actual-limit search: passes",
+                          "prunelimit: curvature 16/50, elapsed 0:00:40, eta 0:00:34, actual-limit search: passes"]
+
+
 def test_a_stage_that_cannot_count_shows_no_count_and_no_eta(monkeypatch):
     """The dense eigenvalue solve is one call: after 100 columns the bar read '100/100 … eta
     0:00:00' through it. Total 0 marks such a stage: the bar pulses, with elapsed time and the
