@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field, replace
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import PredictionSource, bounds, prediction_report
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, verify
+from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, saved_overshoot, verify
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option
@@ -113,15 +112,13 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,
                           inputs.qualified(notes))
     if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit beside the prediction
+        # with --from, verify states the saved report's overshoot check, or measures it (an older report)
         verified = verify(inputs, options, progress=progress, store=store, prediction_from=prediction_from)
         report, rep = document("verify", verified.to_json()), verified.bounds
         estimate = verified.prediction
-        if saved is not None:
-            report["overshoot"], measured_notes = _saved_overshoot(name, saved, estimate, inputs)
-            notes += measured_notes
     elif saved is not None:  # no curvature work: the saved prediction as verify --from reads it
         estimate = PredictedLimit.from_report(name, saved)
-        overshoot, measured_notes = _saved_overshoot(name, saved, estimate, inputs)
+        overshoot, measured_notes = saved_overshoot(name, saved.get("overshoot"), estimate, inputs)
         # this run's work, not the saved run's, as verify --from states it
         report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": name,
                        "overshoot": overshoot}, None
@@ -138,30 +135,3 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
                       time.perf_counter() - start, tuple(notes), estimate, spectrum, name)
-
-
-def _saved_overshoot(name: str, saved: dict, estimate: PredictedLimit, inputs: Inputs) -> tuple[dict | None, list[str]]:
-    """The overshoot check of a prediction read from ``name`` (``--from``): the one the saved
-    report states (measured on these weights and data, which it was checked to describe), or,
-    in a report that states none (an older prunelimit's), measured here on the saved ρ*, ρ_L
-    and ε: two or three passes, no curvature work. Without it the gate's ``overshoot`` was
-    ``null`` in silence, as if no rule read a prediction. A stated one out of shape is refused
-    (``InputError``, exit 3): the file was edited or damaged."""
-    from prunelimit.api.limit import overshoot_warning
-    from prunelimit.errors import InputError
-    from prunelimit.pruning.actual import overshoot_check
-    from prunelimit.report.safe import clipped
-
-    stated = saved.get("overshoot")
-    if stated is not None:
-        flags = [stated.get(key, "absent") for key in ("lower", "predicted")] if isinstance(stated, dict) else None
-        if flags is None or any(flag is not None and not isinstance(flag, bool) for flag in flags):
-            raise InputError(f"{name}: overshoot is {clipped(json.dumps(stated))}, not an object whose lower and "
-                             "predicted are true, false or null: the file was edited or damaged; store it again with "
-                             "`prunelimit bounds --json`")
-        return stated, []
-    check = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, estimate.epsilon, estimate.ratio,
-                            estimate.lower, selection=inputs.selection)
-    warning = overshoot_warning(check)
-    return check.to_json(), [] if warning is None else [f"{name} states no overshoot check (an older report), so it "
-                                                        f"was measured here: {warning}"]

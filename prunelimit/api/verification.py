@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -268,7 +269,9 @@ def verify(
     rep, notes = None, []
     if prediction_from is not None:
         prediction, saved_notes = saved_prediction(prediction_from, inputs, options, scope)
-        notes = list(inputs.qualified(saved_notes))  # what qualifies this run's inputs, as bounds says
+        overshoot, measured = saved_overshoot(prediction.source, prediction.body.get("overshoot"), prediction, inputs)
+        prediction = replace(prediction, body={**prediction.body, "overshoot": overshoot})
+        notes = list(inputs.qualified([*saved_notes, *measured]))  # what qualifies this run's inputs, as bounds says
     else:
         rep = bounds(inputs, options, progress, scope, store)
         prediction = PredictedLimit.from_bounds(rep)
@@ -296,6 +299,33 @@ def saved_prediction(source: "PredictionSource", inputs: Inputs, options: Curvat
     ``inputs``, and warnings (``api.limit.prediction_report`` checks that it fits)."""
     name, report, notes = prediction_report(source, inputs, options, scope)
     return PredictedLimit.from_report(name, report), notes
+
+
+def saved_overshoot(name: str, stated: object, estimate: PredictedLimit,
+                    inputs: Inputs) -> tuple[dict | None, list[str]]:
+    """The overshoot check of a prediction read from ``name`` (``--from``): ``stated``, the
+    one the saved report states (measured on these weights and data, which it was checked to
+    describe), or, in a report that states none (an older prunelimit's), measured here on the
+    saved ρ*, ρ_L and ε: two or three passes, no curvature work. Without it the ``overshoot``
+    of ``gate`` and ``verify`` was ``null`` or absent in silence, as if nothing overshot. A
+    stated one out of shape is refused (``InputError``, exit 3): the file was edited or damaged."""
+    from prunelimit.api.limit import overshoot_warning
+    from prunelimit.errors import InputError
+    from prunelimit.pruning.actual import overshoot_check
+    from prunelimit.report.safe import clipped
+
+    if stated is not None:
+        flags = [stated.get(key, "absent") for key in ("lower", "predicted")] if isinstance(stated, dict) else None
+        if flags is None or any(flag is not None and not isinstance(flag, bool) for flag in flags):
+            raise InputError(f"{name}: overshoot is {clipped(json.dumps(stated))}, not an object whose lower and "
+                             "predicted are true, false or null: the file was edited or damaged; store it again with "
+                             "`prunelimit bounds --json`")
+        return stated, []
+    check = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, estimate.epsilon, estimate.ratio,
+                            estimate.lower, selection=inputs.selection)
+    warning = overshoot_warning(check)
+    return check.to_json(), [] if warning is None else [f"{name} states no overshoot check (an older report), so it "
+                                                        f"was measured here: {warning}"]
 
 
 def weight_shares(magnitudes: np.ndarray) -> str:

@@ -79,3 +79,32 @@ def test_an_overshoot_out_of_shape_is_refused(plain, computed, tmp_path, no_curv
     with pytest.raises(InputError, match=rf"^{saved}: overshoot is .* not an object whose lower and predicted are "
                                          "true, false or null"):
         prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved)
+
+
+def test_verify_from_an_older_report_gets_its_overshoot_measured(plain, computed, tmp_path, no_curvature) -> None:
+    """``verify --from`` a report with no ``overshoot`` left the key out of its JSON (and passed
+    one out of shape on as it stood), where the gate measures it: both now state the check
+    alike, measured on the report's ρ*, ρ_L and ε, and say so."""
+    model, data = plain
+    saved = tmp_path / "old.json"
+    saved.write_text(json.dumps(_older(computed)))
+    doc = document("verify", prunelimit.verify(model, data, prediction_from=saved).to_json())
+    # the same passes at the same ratios with the same ε as bounds ran: the same flags
+    assert {k: doc["overshoot"][k] for k in ("lower", "predicted", "gap")} == \
+        {k: computed["overshoot"][k] for k in ("lower", "predicted", "gap")}
+    assert doc["overshoot"]["checked"]["lower"]["ratio"] == computed["bounds"]["lower"]
+    assert sum("states no overshoot check (an older report), so it was measured here" in w
+               for w in doc["warnings"]) == 1
+    gated = prunelimit.gate(model, data, rules=[{"min_ratio": 0.3}, {"min_ratio": 0.1, "use": "actual"}],
+                            prediction_from=saved).to_json()
+    assert gated["overshoot"] == doc["overshoot"] and gated["warnings"] == doc["warnings"]
+
+
+@pytest.mark.parametrize("stated", ["yes", {"lower": "true", "predicted": False}])
+def test_verify_refuses_an_overshoot_out_of_shape(plain, computed, tmp_path, no_curvature, stated) -> None:
+    model, data = plain
+    saved = tmp_path / "b.json"
+    saved.write_text(json.dumps({**computed, "overshoot": stated}))
+    with pytest.raises(InputError, match=rf"^{saved}: overshoot is .* not an object whose lower and predicted are "
+                                         "true, false or null"):
+        prunelimit.verify(model, data, prediction_from=saved)
