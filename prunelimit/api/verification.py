@@ -269,7 +269,8 @@ def verify(
     rep, notes = None, []
     if prediction_from is not None:
         prediction, saved_notes = saved_prediction(prediction_from, inputs, options, scope)
-        overshoot, measured = saved_overshoot(prediction.source, prediction.body.get("overshoot"), prediction, inputs)
+        overshoot, measured = saved_overshoot(prediction.source, prediction.body.get("overshoot"), prediction, inputs,
+                                              scope)
         prediction = replace(prediction, body={**prediction.body, "overshoot": overshoot})
         notes = list(inputs.qualified([*saved_notes, *measured]))  # what qualifies this run's inputs, as bounds says
     else:
@@ -301,12 +302,12 @@ def saved_prediction(source: "PredictionSource", inputs: Inputs, options: Curvat
     return PredictedLimit.from_report(name, report), notes
 
 
-def saved_overshoot(name: str, stated: object, estimate: PredictedLimit,
-                    inputs: Inputs) -> tuple[dict | None, list[str]]:
+def saved_overshoot(name: str, stated: object, estimate: PredictedLimit, inputs: Inputs,
+                    scope: str = "global") -> tuple[dict | None, list[str]]:
     """The overshoot check of a prediction read from ``name`` (``--from``): ``stated``, the
     one the saved report states (measured on these weights and data, which it was checked to
     describe), or, in a report that states none (an older prunelimit's), measured here on the
-    saved ρ*, ρ_L and ε: two or three passes, no curvature work. Without it the ``overshoot``
+    saved ρ*, ρ_L and ε along the report's pruning ``scope``: two or three passes, no curvature work. Without it the ``overshoot``
     of ``gate`` and ``verify`` was ``null`` or absent in silence, as if nothing overshot. A
     stated one out of shape is refused (``InputError``, exit 3): the file was edited or damaged."""
     from prunelimit.api.limit import overshoot_warning
@@ -322,7 +323,7 @@ def saved_overshoot(name: str, stated: object, estimate: PredictedLimit,
                              "`prunelimit bounds --json`")
         return stated, []
     check = overshoot_check(inputs.model, inputs.batches, inputs.loss_fn, estimate.epsilon, estimate.ratio,
-                            estimate.lower, selection=inputs.selection)
+                            estimate.lower, scope=scope, selection=inputs.selection)
     warning = overshoot_warning(check)
     return check.to_json(), [] if warning is None else [f"{name} states no overshoot check (an older report), so it "
                                                         f"was measured here: {warning}"]

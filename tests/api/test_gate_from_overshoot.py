@@ -100,6 +100,27 @@ def test_verify_from_an_older_report_gets_its_overshoot_measured(plain, computed
     assert gated["overshoot"] == doc["overshoot"] and gated["warnings"] == doc["warnings"]
 
 
+@pytest.fixture(scope="module")
+def layer_wise(plain):
+    model, data = plain
+    return document("bounds", prunelimit.bounds(model, data, method="exact", scope="layer").to_json())
+
+
+def test_verify_from_an_older_layer_wise_report_measures_it_layer_wise(plain, layer_wise, tmp_path,
+                                                                        no_curvature) -> None:
+    """A layer-wise report's ρ* and ρ_L are ratios of the layer-wise path: measured on the
+    global one, the check would judge another pruning than the report predicts."""
+    model, data = plain
+    computed = layer_wise
+    saved = tmp_path / "old.json"
+    saved.write_text(json.dumps(_older(computed)))
+    doc = document("verify", prunelimit.verify(model, data, scope="layer", prediction_from=saved).to_json())
+    assert {k: doc["overshoot"][k] for k in ("lower", "predicted")} == \
+        {k: computed["overshoot"][k] for k in ("lower", "predicted")}
+    for point in ("lower", "predicted"):  # the same weights removed at the same ratios: the same path
+        assert doc["overshoot"]["checked"][point]["removed"] == computed["overshoot"]["checked"][point]["removed"]
+
+
 @pytest.mark.parametrize("stated", ["yes", {"lower": "true", "predicted": False}])
 def test_verify_refuses_an_overshoot_out_of_shape(plain, computed, tmp_path, no_curvature, stated) -> None:
     model, data = plain
