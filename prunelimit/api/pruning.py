@@ -123,12 +123,18 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
     """
     if ratio in ("auto", "lower"):
         if from_report is not None:
+            from prunelimit.api.verification import PredictedLimit, saved_overshoot
             from prunelimit.gate_rules import measured_value, recorded_warnings
 
             name, report, notes = prediction_report(from_report, inputs, options, scope)
             value = measured_value(report, "predicted" if ratio == "auto" else "lower", name)
+            # the overshoot check the report states (its warning is among the report's), or, in an
+            # older report that states none, measured here as verify --from and gate --from do
+            stated = report.get("overshoot")
+            _, measured = saved_overshoot(name, stated, None if stated is not None else
+                                          PredictedLimit.from_report(name, report), inputs, scope)
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
-                                 _beside_pruning((*notes, *recorded_warnings(report))),
+                                 _beside_pruning((*notes, *measured, *recorded_warnings(report))),
                                  uncertainty=_saved_uncertainty(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "

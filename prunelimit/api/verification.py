@@ -302,13 +302,14 @@ def saved_prediction(source: "PredictionSource", inputs: Inputs, options: Curvat
     return PredictedLimit.from_report(name, report), notes
 
 
-def saved_overshoot(name: str, stated: object, estimate: PredictedLimit, inputs: Inputs,
+def saved_overshoot(name: str, stated: object, estimate: "PredictedLimit | None", inputs: Inputs,
                     scope: str = "global") -> tuple[dict | None, list[str]]:
     """The overshoot check of a prediction read from ``name`` (``--from``): ``stated``, the
     one the saved report states (measured on these weights and data, which it was checked to
     describe), or, in a report that states none (an older prunelimit's), measured here on the
-    saved ρ*, ρ_L and ε along the report's pruning ``scope``: two or three passes, no curvature work. Without it the ``overshoot``
-    of ``gate`` and ``verify`` was ``null`` or absent in silence, as if nothing overshot. A
+    saved ρ*, ρ_L and ε (``estimate``, read only then) along the report's pruning ``scope``: two
+    or three passes, no curvature work. Without it the ``overshoot`` of ``gate`` and ``verify``
+    was ``null`` or absent, and ``prune`` warned of none, in silence, as if nothing overshot. A
     stated one out of shape is refused (``InputError``, exit 3): the file was edited or damaged."""
     from prunelimit.api.limit import overshoot_warning
     from prunelimit.errors import InputError

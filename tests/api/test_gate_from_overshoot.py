@@ -129,3 +129,20 @@ def test_verify_refuses_an_overshoot_out_of_shape(plain, computed, tmp_path, no_
     with pytest.raises(InputError, match=rf"^{saved}: overshoot is .* not an object whose lower and predicted are "
                                          "true, false or null"):
         prunelimit.verify(model, data, prediction_from=saved)
+
+
+@pytest.mark.parametrize("ratio", ["auto", "lower"])
+def test_prune_from_an_older_report_warns_of_the_overshoot(plain, computed, tmp_path, no_curvature, ratio) -> None:
+    """``prune --ratio auto|lower --from`` a report with no check pruned a plainly trained model
+    past its one-shot limit with no word of it (a report that states one carries its warning);
+    one out of shape was read as it stood. It is measured, or refused, as verify and gate do."""
+    model, data = plain
+    saved = tmp_path / "old.json"
+    saved.write_text(json.dumps(_older(computed)))
+    pruning = prunelimit.prune(model, ratio, data, prediction_from=saved)
+    (said,) = [w for w in pruning.warnings if "overshoot" in w]
+    assert said.startswith(f"{saved} states no overshoot check (an older report), so it was measured here: ")
+    damaged = tmp_path / "bad.json"
+    damaged.write_text(json.dumps({**computed, "overshoot": "yes"}))
+    with pytest.raises(InputError, match=rf"^{damaged}: overshoot is \"yes\", not an object"):
+        prunelimit.prune(model, ratio, data, prediction_from=damaged)
