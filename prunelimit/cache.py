@@ -2,7 +2,8 @@
 
 The key (:func:`input_key`) is a sha256 over what the result depends on, taken from the
 inputs as loaded: the members of a checkpoint that holds code (TorchScript, a pickled
-module: :func:`archive_fingerprint`) and the weights, buffers (non-persistent ones included), masks and module structure built
+module: :func:`archive_fingerprint`; not a training record around one, whose epoch and optimizer
+are not read) and the weights, buffers (non-persistent ones included), masks, the Hessian's tensors and module structure built
 from any checkpoint, the values the model's and the loss's code computes with besides
 tensors (plain attributes, hooks, closures, the globals the user's functions read and what
 they read of the user's other modules, by the names in their code and its strings,
@@ -43,6 +44,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import logging
 import math
 import os
 import re
@@ -70,6 +72,8 @@ FORMAT = "prunelimit-cache/3"
 ARRAY_DTYPES = ("<f8", "<f4", "<i8", "|b1")
 # checkpoint kinds (``RawCheckpoint.kind``) whose file holds code besides tensors: keyed by its bytes
 CODE_FORMATS = ("torchscript", "module")
+# the address in an object's default repr (``<function relu at 0x7f…>``): another in every process
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
 def default_cache_dir() -> Path:
@@ -95,6 +99,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     """
     import torch
 
+    from prunelimit.models.params import hessian_parameters
     from prunelimit.report.jsonout import plain
 
     digest = hashlib.sha256()
@@ -107,15 +112,22 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     # code, a pickled module's class names) when that file is the model; with a model spec
     # (--model) only its weights are read. Other files count by what was loaded from them
     # (below; their recorded specs and prunable set by the spec, data, loss and selection),
-    # so a re-save of the same weights with another timestamp or optimizer state is a hit.
+    # so a re-save of the same weights with another timestamp or optimizer state is a hit; so is
+    # a training record holding a pickled module (``{"model": net, "epoch": 5}``): its epoch and
+    # optimizer are not read, and the module counts as loaded (its classes, values and tensors).
     path = inputs.loaded.path
     holds_code = (inputs.loaded.source in CODE_FORMATS and inputs.loaded.spec is None and path is not None
-                  and Path(path).is_file())
+                  and inputs.loaded.weights_from is None and Path(path).is_file())
     digest.update(b"checkpoint:" + (archive_fingerprint(path).encode() if holds_code else b"-"))
     # a module a spec built (a trace a factory made) is keyed by its own code, not the file's
     if not (holds_code and inputs.loaded.source == "torchscript"):  # else that file is the module
         digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
-    digest.update(b"structure:" + repr(inputs.model).encode())
+    # a function or object a module's repr shows (``Act(fn=<function relu at 0x7f…>)``) without its
+    # address, which differs in every process: the value itself is keyed with the attributes below
+    digest.update(b"structure:" + _ADDRESS.sub("", repr(inputs.model)).encode())
+    # the Hessian's tensors: a parameter frozen (requires_grad False, as a pickled module keeps it) or
+    # two tied leave the state dict as it was
+    digest.update(b"hessian:" + ",".join(n for n, _ in hessian_parameters(inputs.model, inputs.selection)).encode())
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
     # factory reads from a file of its own) change what the model computes as much as weights
@@ -409,7 +421,8 @@ def _installed_resolved(resolved: str) -> bool:
 @functools.cache
 def _installed_folders() -> tuple[str, ...]:
     """Folders of code that is installed, not the user's: torch, prunelimit, the standard
-    library and the site-packages folders."""
+    library, the site-packages folders and the folders of installed scripts (the ``prunelimit``
+    console script: the process's ``__main__``, which ``python -m prunelimit`` is not)."""
     import site
     import sysconfig
 
@@ -419,8 +432,10 @@ def _installed_folders() -> tuple[str, ...]:
 
     folders = [Path(torch.__file__).parent, Path(prunelimit.__file__).parent]
     # not the prefix itself: it may hold the user's own folders too
-    folders += [Path(p) for k, p in sysconfig.get_paths().items() if k in ("stdlib", "platstdlib", "purelib", "platlib")]
+    folders += [Path(p) for k, p in sysconfig.get_paths().items()
+                if k in ("stdlib", "platstdlib", "purelib", "platlib", "scripts")]
     folders += [Path(p) for p in (*site.getsitepackages(), site.getusersitepackages())]
+    folders.append(Path(sysconfig.get_path("scripts", f"{os.name}_user")))  # pip install --user's
     return tuple(os.path.realpath(f) for f in folders)
 
 
@@ -572,6 +587,13 @@ def _users_callable(value: Any, users: frozenset[str]) -> bool:
     return getattr(value if issubclass(kind, type) else kind, "__module__", None) in users
 
 
+# objects of the Python installation that stand for state of the whole process, not values the
+# user's code computes with: ``os.environ`` (every variable, another in each CI job; the ones
+# the code names count by their values, ``cache_reads.named_variables``) and loggers (their
+# manager holds every logger created, in the order they were), keyed by their class and name
+_PROCESS_WIDE = (type(os.environ), logging.Logger, logging.Manager)
+
+
 def _cell(cell: Any) -> Any:
     """A closure cell's value; ``None`` for one not yet assigned (a name bound after the function)."""
     try:
@@ -711,6 +733,8 @@ class _Values:
             if owner is not None and not isinstance(owner, (types.ModuleType, type)):
                 self.update(label, owner, depth + 1)
             return
+        if isinstance(obj, _PROCESS_WIDE):  # by name: their fields hold the whole process's state
+            return self._tag(f"{_qualname(type(obj))}:{getattr(obj, 'name', '')}")
         if id(obj) in self.seen or depth > self.DEPTH:
             return self._tag(f"seen:{_qualname(type(obj))}")
         self.seen[id(obj)] = obj
@@ -777,7 +801,7 @@ class _Values:
             if fields:
                 self.update(label, fields, deeper)
             else:  # a value of a compiled class (Decimal, datetime) shows itself only by its repr
-                self._tag("repr:" + re.sub(r" at 0x[0-9a-fA-F]+", "", repr(obj)))
+                self._tag("repr:" + _ADDRESS.sub("", repr(obj)))
 
     def _function(self, label: str, fn: Any, depth: int) -> None:
         self._tag(f"function:{_qualname(fn)}")

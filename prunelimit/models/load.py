@@ -34,6 +34,9 @@ class LoadedModel:
     # the float type of each tensor the file holds in a narrower one than the model's (a float16
     # file loads into a float32 model): what a file written from the model stores it back in
     dtypes: dict[str, torch.dtype] = field(default_factory=dict)
+    # a training record's key the model was read from (``{"model": net, "epoch": 5}``: ``model``);
+    # ``None`` when the file is the model (``RawCheckpoint.weights_from``)
+    weights_from: str | None = None
 
     def stored_state(self) -> dict[str, Tensor]:
         """The model's state dict in the file's float types (:attr:`dtypes`)."""
@@ -209,7 +212,7 @@ def load_model(
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     return LoadedModel(model, spec, masks_by_parameter(model, masks), raw.kind, raw.path, meta, training_notes(raw),
-                       dtypes)
+                       dtypes, raw.weights_from)
 
 
 def other_float_types(model_state: Mapping[str, Tensor], file_state: Mapping[str, Tensor]) -> dict[str, torch.dtype]:

@@ -6,6 +6,7 @@ import datetime
 import decimal
 import functools
 import json
+import logging
 import os
 import stat
 import struct
@@ -152,6 +153,34 @@ def _in_checkout(root: Path, paths: str, monkeypatch, helper: str) -> tuple:
         monkeypatch.chdir(root)
     return (f"{base}ckpt.pt", "--model", f"{base}model.py:make", "--loss", f"{base}loss.py:loss",
             "--data", f"tensors:{base}data.pt", "--cache-dir", f"{base}cache")
+
+
+def test_the_console_script_and_python_m_prunelimit_key_alike(monkeypatch):
+    """``prunelimit bounds`` runs the installed console script as the process's ``__main__``,
+    ``python -m prunelimit bounds`` prunelimit's own ``__main__.py``: the script's file was
+    keyed as the user's code, so an entry stored one way was never read the other way (a
+    README's ``prunelimit bounds``, then a CI file's ``python -m prunelimit gate``)."""
+    import sysconfig
+    import types
+
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    launcher = Path(sysconfig.get_paths()["scripts"]) / "prunelimit"
+    if not launcher.is_file():
+        pytest.skip("prunelimit is installed without its console script")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10))
+    inputs = prunelimit.inputs_from(model, (torch.randn(20, 64), torch.randint(0, 10, (20,))))
+
+    def key(main_file: Path) -> str:
+        main = types.ModuleType("__main__")
+        main.__file__ = str(main_file)
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        return input_key(inputs, "spectrum", CurvatureOptions())
+
+    assert key(launcher) == key(Path(prunelimit.__file__).parent / "__main__.py")
 
 
 @pytest.mark.parametrize("paths", ["relative", "absolute"])
@@ -328,23 +357,47 @@ def _resave(path, kind: str, state: dict, note: str) -> None:
     elif kind == "nested":
         torch.save({"model_state_dict": state, "epoch": note, "optimizer": {"lr": torch.tensor(float(len(note)))}},
                    path)
+    elif kind == "record-of-module":  # a training record holding the whole module, read with --trust-pickle
+        torch.save({"model": state, "epoch": note, "optimizer": {"lr": torch.tensor(float(len(note)))}}, path)
     else:
         save_file({k: v.contiguous() for k, v in state.items()}, str(path), metadata={"saved_at": note})
 
 
-@pytest.mark.parametrize("kind", ["prunelimit", "nested", "safetensors"])
+@pytest.mark.parametrize("kind", ["prunelimit", "nested", "safetensors", "record-of-module"])
 def test_resaved_checkpoint_with_the_same_weights_is_a_hit(cli, tiny_model, tmp_path, kind, forbid_curvature):
     """What a file keeps beside the weights it loads (a timestamp, an epoch, optimizer state)
     leaves the answer as it was: a re-save of the same weights finds the entry again (it
-    missed on the file's bytes, so a CI job that re-saves its model each run never hit)."""
+    missed on the file's bytes, so a CI job that re-saves its model each run never hit; a
+    record holding the pickled module still did, keyed by all of the file's members)."""
     ckpt, cache = tmp_path / f"net.{'safetensors' if kind == 'safetensors' else 'pt'}", tmp_path / "cache"
-    args = ("--model", SMALL_SPEC, "--data", "digits:train", "--max-samples", 300)
-    _resave(ckpt, kind, tiny_model.state_dict(), "monday")
+    module = kind == "record-of-module"
+    saved = tiny_model if module else tiny_model.state_dict()
+    args = ("--trust-pickle",) if module else ("--model", SMALL_SPEC)
+    args += ("--data", "digits:train", "--max-samples", 300)
+    _resave(ckpt, kind, saved, "monday")
     first = _doc(_gate(cli, ckpt, cache, *args))
-    _resave(ckpt, kind, tiny_model.state_dict(), "tuesday, later")
+    _resave(ckpt, kind, saved, "tuesday, later")
     forbid_curvature()
     second = _doc(_gate(cli, ckpt, cache, *args))
     assert second["cache_hit"] is True and _prediction(second) == _prediction(first)
+
+
+def test_a_parameter_frozen_in_a_record_of_a_module_is_another_spectrum(cli, tiny_model, tmp_path):
+    """A record holding the pickled module is keyed by the module as loaded, not the file's
+    bytes: a parameter saved frozen (requires_grad False, which the state dict leaves out)
+    leaves the Hessian without it, so the record saved again with it trainable computes its
+    own spectrum, without reading (and warning about) the frozen one's."""
+    ckpt, cache = tmp_path / "net.pt", tmp_path / "cache"
+    args = ("--trust-pickle", "--data", "digits:train", "--max-samples", 300)
+    tiny_model[2].bias.requires_grad_(False)
+    _resave(ckpt, "record-of-module", tiny_model, "monday")
+    frozen = _doc(_gate(cli, ckpt, cache, *args))
+    tiny_model[2].bias.requires_grad_(True)
+    _resave(ckpt, "record-of-module", tiny_model, "monday")
+    result = _gate(cli, ckpt, cache, *args)
+    trainable = _doc(result)
+    assert trainable["cache_hit"] is False and "ignoring cache entry" not in result.stderr
+    assert trainable["bounds"]["params"]["hessian"] == frozen["bounds"]["params"]["hessian"] + 10
 
 
 # Code and checkpoint unchanged; the factory or its module reads a value from a data file of
@@ -458,6 +511,79 @@ def test_plain_attribute_values_are_in_the_key(kind):
         return input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
 
     assert key(1.0) == key(1.0) != key(3.0)
+
+
+class _ShowsItsSetting(torch.nn.Module):
+    """A module whose repr shows a value it holds, address and all (``setting=<... object at 0x7f…>``)."""
+
+    def __init__(self, setting):
+        super().__init__()
+        self.setting = setting
+
+    def forward(self, x):
+        return x * self.setting.nested["scale"][0]
+
+    def extra_repr(self):
+        return f"setting={self.setting}"
+
+
+def test_an_address_a_modules_repr_shows_is_not_in_the_key():
+    """The key held the model's repr, in which a module showing a function or object it holds
+    (``Act(fn=<function relu at 0x7f…>)``) showed its address: another in every process, so
+    such a model recomputed its spectrum on every command. An equal value elsewhere keeps the
+    key (both kept alive, so at two addresses); another value is another key."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    torch.manual_seed(0)
+    data = (torch.randn(20, 64), torch.randint(0, 10, (20,)))
+    settings = [_Settings(2.0), _Settings(2.0), _Settings(3.0)]
+
+    def key(setting):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(64, 4), _ShowsItsSetting(setting), torch.nn.Linear(4, 10))
+        return input_key(prunelimit.inputs_from(model, data), "spectrum", CurvatureOptions())
+
+    assert " at 0x" in repr(_ShowsItsSetting(settings[0]))
+    assert key(settings[0]) == key(settings[1]) != key(settings[2])
+
+
+# what a model's module-level code reads that stands for the whole process (test_process_wide...)
+_LOG = logging.getLogger("tests.cache.scaled")
+_ENVIRON = os.environ  # as ``from os import environ`` binds it
+
+
+class _LoggedScaled(torch.nn.Sequential):
+    def forward(self, x):
+        _LOG.debug("scale %s", _ENVIRON.get("PL_CACHE_TEST_SCALE", "1"))
+        return super().forward(x * float(_ENVIRON.get("PL_CACHE_TEST_SCALE", "1")))
+
+
+def test_process_wide_objects_the_model_reads_count_by_name(monkeypatch):
+    """A forward reading a module-level logger or ``from os import environ`` keyed every field
+    they hold: the logging manager's list of every logger the process had made (in the order
+    it made them: another in each process, so the cache never hit) and every environment
+    variable (any change, a CI job's run id, missed). They count by name now; the variable
+    the code names still counts by its value."""
+    import prunelimit
+    from prunelimit.api import CurvatureOptions
+    from prunelimit.cache import input_key
+
+    monkeypatch.delenv("PL_CACHE_TEST_SCALE", raising=False)
+    torch.manual_seed(0)
+    model = _LoggedScaled(torch.nn.Linear(64, 4), torch.nn.ReLU(), torch.nn.Linear(4, 10))
+    inputs = prunelimit.inputs_from(model, (torch.randn(20, 64), torch.randint(0, 10, (20,))))
+
+    def key():
+        return input_key(inputs, "spectrum", CurvatureOptions())
+
+    first = key()
+    logging.getLogger("tests.cache.made.later")  # a logger made elsewhere in the process
+    monkeypatch.setenv("PL_CACHE_TEST_UNRELATED", "run 2")
+    assert key() == first
+    monkeypatch.setenv("PL_CACHE_TEST_SCALE", "2")
+    assert key() != first
 
 
 def _smoothed_closure(s):
