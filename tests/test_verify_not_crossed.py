@@ -43,3 +43,22 @@ def test_a_loss_limit_no_measured_ratio_fails_makes_delta_at_most_what_it_shows(
     assert "≥ 99.90 %" in next(line for line in lines if "actual (loss" in line)
     assert "≤ " in next(line for line in lines if "Δ = ρ* − actual (loss)" in line)
     assert "no ratio the search measured fails the loss" in " ".join(out.stdout.split())
+
+
+def test_the_html_report_marks_an_unfailed_limit_as_the_console_does(cli, own_ckpt, tmp_path):
+    """The report's summary showed the loss limit 99.90 % (JSON ``loss_crossed`` false, console
+    ``≥ 99.90 %``) as a measured one, its kept density and Δ without the console's ``≤``."""
+    from html import unescape
+
+    saved = json.loads(cli("bounds", own_ckpt, *FAST, "--method", "exact", "--json").stdout)
+    saved["epsilon"] = 1e9  # above every pruned loss: no measured ratio fails either criterion
+    (tmp_path / "b.json").write_text(json.dumps(saved))
+    args = ("verify", own_ckpt, *FAST[:2], "--threads", "1", "--from", tmp_path / "b.json", "--acc-drop", 100)
+    out = cli(*args, "--report", tmp_path / "r")
+    assert out.exit_code == 0, out.stderr
+    page = unescape((tmp_path / "r" / "report.html").read_text(encoding="utf-8"))
+    for criterion in ("loss", "accuracy"):
+        assert f"actual limit ({criterion} criterion)</td><td class=num>≥ 99.90 % removed · ≤ 0.10 % kept<" in page
+    delta_row = next(line for line in out.stdout.splitlines() if "Δ = ρ* − actual (loss)" in line)
+    shown = delta_row.split("│")[2].strip()
+    assert shown.startswith("≤ ") and f"Δ = ρ* − actual (loss criterion)</td><td class=num>{shown}<" in page

@@ -442,6 +442,12 @@ def delta_text(delta: float, plus_minus: float | None) -> str:
     return f"{100 * delta:+.{places}f} ± {half_width_text(100 * plus_minus)} pt"
 
 
+# a measured limit no measured ratio failed (JSON ``*_crossed`` false) is at least the last grid
+# point shown, the density it keeps and Δ = ρ* − actual at most what they show; by ``crossed``
+AT_LEAST = {True: "", False: "≥ "}
+AT_MOST = {True: "", False: "≤ "}
+
+
 def render_verify(rep) -> None:
     b, a = rep.prediction, rep.actual
     table = folding_table("", "removed ratio", "kept density", title="Predicted vs actual pruning limit")
@@ -451,18 +457,15 @@ def render_verify(rep) -> None:
         table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
     pruned = ", layer-wise pruning" if b.scope == "layer" else ""
-    # no measured ratio failed (JSON ``*_crossed`` false): the limit is at least the last grid point
-    # and the density it keeps at most the one shown
-    at_least, at_most = {True: "", False: "≥ "}, {True: "", False: "≤ "}
-    table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{at_least[a.loss_crossed]}{pct(a.loss_ratio)}[/]",
-                  f"{at_most[a.loss_crossed]}{pct(1 - a.loss_ratio)}")
+    table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{AT_LEAST[a.loss_crossed]}{pct(a.loss_ratio)}[/]",
+                  f"{AT_MOST[a.loss_crossed]}{pct(1 - a.loss_ratio)}")
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})",
-                      f"{at_least[a.accuracy_crossed]}{pct(a.accuracy_ratio)}",
-                      f"{at_most[a.accuracy_crossed]}{pct(1 - a.accuracy_ratio)}")
+                      f"{AT_LEAST[a.accuracy_crossed]}{pct(a.accuracy_ratio)}",
+                      f"{AT_MOST[a.accuracy_crossed]}{pct(1 - a.accuracy_ratio)}")
     # a limit of at least 99.90 % makes Δ at most what it shows
     table.add_row("[bold]Δ = ρ* − actual (loss)[/]",
-                  f"[bold]{at_most[a.loss_crossed]}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
+                  f"[bold]{AT_MOST[a.loss_crossed]}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
     if rep.refit is not None:
         r = rep.refit
         table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", pct(r.loss_ratio), pct(1 - r.loss_ratio))

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import delta_text, trace_text, uncertainty_text
+from prunelimit.report.console import AT_LEAST, AT_MOST, delta_text, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.rounding import percent_digits
 
@@ -94,6 +94,10 @@ UNCERTAIN_OF: dict[str, Callable[[Mapping], bool]] = {
     "prediction.uncertainty": lambda doc: lookup(doc, "prediction.ratio") is not None,
     "ratio.uncertainty": lambda doc: lookup(doc, "ratio.source") not in (None, "given"),
 }
+# a row → the JSON flag whose ``false`` makes it a bound, marked as on the console (``AT_LEAST``):
+# a limit no measured ratio failed is at least the value shown, its kept density and Δ at most
+CROSSED_BY = {"actual.loss_ratio": "actual.loss_crossed", "actual.accuracy_ratio": "actual.accuracy_crossed",
+              "delta": "actual.loss_crossed"}
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
 # lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
 # levels, Hyperflux's epochs
@@ -170,7 +174,7 @@ PAIRED: dict[str, Callable[[Any, Any], str]] = {"trace": lambda value, pm: trace
                                                "delta": delta_text}
 
 
-def _format(value: Any, kind: str = "number") -> str:
+def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
     if kind == "uncertainty":
         return uncertainty_text(value if isinstance(value, Mapping) else None)
     if kind == "interval":
@@ -184,7 +188,7 @@ def _format(value: Any, kind: str = "number") -> str:
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         if kind == "ratio":
-            return f"{percent_digits(value)} % removed · {percent_digits(1 - value)} % kept"
+            return f"{AT_LEAST[crossed]}{percent_digits(value)} % removed · {AT_MOST[crossed]}{percent_digits(1 - value)} % kept"
         if kind == "percent":
             return f"{percent_digits(value)} %"
         if kind == "points":
@@ -250,8 +254,10 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     """The report page as a string (``write_report`` writes it)."""
     doc = document(command, dict(body))
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
-    headline = [(label, PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
-                 else _format(value, kind)) for label, value, kind, path in found
+    # only a flag stated false marks a bound (a report from before the flags states none)
+    crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}
+    headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
+                 else _format(value, kind, crossed.get(path, True))) for label, value, kind, path in found
                 if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list)))]
     parts = [
