@@ -22,10 +22,11 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Iterable, Literal, Sequence
+from typing import Any, Callable, Collection, Iterable, Literal, Sequence
 
 from prunelimit.errors import (
     InputError, OptionError, UsageError, option, option_flag, quoted, said, unknown_name, written_in,
+    yaml_quoted,
 )
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
 from prunelimit.report.rounding import apart, decimals, half_width_text
@@ -68,8 +69,10 @@ class GateRule:
         where = f"gate rule {self.name!r}"
         if not isinstance(self.name, str):
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
+        # a rule a YAML file wrote is told its values as the file writes them (``use: null``, not None)
+        shown = quoted if self.written_in is None else yaml_quoted
         if self.use not in USES:
-            raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {quoted(self.use)}", "use")
+            raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {shown(self.use)}", "use")
         # a half-given pair first: "give either" would tell who passed --max-drop alone to pass it
         if self.baseline is None and self.max_drop is not None:
             raise UsageError.naming(f"{where}: {{0}} needs {option('baseline', 'report.json', '{1}', 'REPORT.json')}",
@@ -81,26 +84,26 @@ class GateRule:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
         for label, check in (("baseline", file_name), ("min_ratio", ratio_value), ("max_drop", ratio_value)):
             try:
-                object.__setattr__(self, label, check(label, getattr(self, label)))
+                object.__setattr__(self, label, check(label, getattr(self, label), shown))
             except OptionError as exc:
                 raise UsageError.naming(f"{where}: {exc.template}", label) from None
 
 
-def file_name(option: str, value: Any) -> str | None:
+def file_name(option: str, value: Any, shown: Callable[[object], str] = quoted) -> str | None:
     """``value`` as the file name it gives (a ``pathlib.Path`` from Python too), ``None`` for
     ``None``; an ``OptionError`` naming ``option`` for anything else, an empty name included
-    (it would read the current folder)."""
+    (it would read the current folder); ``shown`` quotes the value refused (``yaml_quoted`` for a file's key)."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if value is not None and not (isinstance(value, str) and value):
-        raise OptionError(option, f"{{0}} must be a file name, got {quoted(value)}")
+        raise OptionError(option, f"{{0}} must be a file name, got {shown(value)}")
     return value
 
 
-def ratio_value(option: str, value: Any) -> float | None:
+def ratio_value(option: str, value: Any, shown: Callable[[object], str] = quoted) -> float | None:
     """``value`` as a float when it is a real number in [0, 1] (a NumPy scalar or a Fraction
     too), ``None`` for ``None``; an ``OptionError`` naming ``option`` otherwise (a bool is no
-    number, though Python's ``True == 1``)."""
+    number, though Python's ``True == 1``); ``shown`` quotes the value refused, as ``file_name``'s."""
     if value is None:
         return None
     if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
@@ -110,7 +113,7 @@ def ratio_value(option: str, value: Any) -> float | None:
         # (text: a policy's "80%", which YAML reads as a string, as prune --ratio says it)
         percent = f"; a ratio is a fraction: write {value / 100:g} for {value:g} %" \
             if real(value) and 1 < value <= 100 else percent_fix(value)
-        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {quoted(value)}{not_a_number(value)}{percent}")
+        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {shown(value)}{not_a_number(value)}{percent}")
     return float(value)
 
 
