@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Union
+from typing import Callable, Union
 
 from prunelimit import validate
 from prunelimit.api.curvature import (
@@ -262,6 +262,31 @@ def overshoot_warning(check: "OvershootCheck") -> str | None:
 
     past = _overshot(check)
     return None if past is None else f"the prediction overshoots, {past}; {measured_advice()}"
+
+
+def advised(warnings, advice: Callable[[], str], instead: Callable[[], str]) -> list[str]:
+    """``warnings`` with the text ``advice()`` replaced by ``instead()``, each in its reader's
+    words (``errors.said``: a saved report's warnings are the command line's, a library
+    call's its own): a command that measures the limit itself is told what to make of it,
+    not to go and measure it (``theory.regime.measured_advice``)."""
+    from prunelimit.errors import library_call
+
+    pairs = [(advice(), instead())]
+    with library_call():
+        pairs.append((advice(), instead()))
+    replaced = []
+    for warning in warnings:
+        for old, new in pairs:
+            warning = warning.replace(old, new)
+        replaced.append(warning)
+    return replaced
+
+
+def verify_advice() -> str:
+    """What a command that measured the limit beside the prediction (``verify``) says in place
+    of ``measured_advice``: the measured limit is the one to go by."""
+    return ("go by the actual limit measured here (" + said("`gate --use actual`", "prunelimit.gate(..., use='actual')")
+            + " gates on it)")
 
 
 def _overshot(check: "OvershootCheck") -> str | None:

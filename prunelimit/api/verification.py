@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
-from prunelimit.api.limit import BoundsReport, PredictionSource, bounds, prediction_report
+from prunelimit.api.limit import BoundsReport, PredictionSource, advised, bounds, prediction_report, verify_advice
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.baseline import Provenance
 from prunelimit.cache import Store
@@ -20,7 +20,7 @@ from prunelimit.pruning.actual import LARGE_GAP, ActualLimit  # |Δ| above LARGE
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
 from prunelimit.report.rounding import percent_digits
-from prunelimit.theory.regime import Regime, l1_training
+from prunelimit.theory.regime import Regime, l1_training, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
 
 
@@ -287,6 +287,8 @@ def verify(
                             masks=pruning_held(inputs.loaded, inputs.selection), progress=None if progress is None else
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
+    # the prediction's warnings told to measure the limit, which this run did
+    prediction = replace(prediction, warnings=tuple(advised(prediction.warnings, measured_advice, verify_advice)))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
 
 
