@@ -427,6 +427,8 @@ def render_prune(rep) -> None:
     predicted = prediction_behind(rep)
     if predicted is not None:
         stdout.print(f"predicted {predicted}")
+    if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
+        stdout.print(f"ε = {rep.epsilon:.4g} ({rep.epsilon_source or 'source not stated'})")
     if rep.spectrum is not None:
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))

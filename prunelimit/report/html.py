@@ -46,6 +46,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.uncertainty", "stated uncertainty of the predicted ratio", "uncertainty"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
+    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "number"),
     ("requested_density", "requested density (kept fraction)", "percent"),
     ("density", "reached density (kept fraction)", "percent"),
     ("prunable", "prunable weights N", "count"),
