@@ -362,7 +362,12 @@ def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
     first_order: float | None, u: "Uncertainty", l1_shaped: bool = True,
 ) -> list[str]:
+    from prunelimit.theory.epsilon import rounding_epsilon_warning
+
     warns = list(spec.notes)
+    unresolved = rounding_epsilon_warning(epsilon, spec.loss)  # a given ε; a derived one that small is refused
+    if unresolved is not None:
+        warns.append(unresolved)
     missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options)
     if missed is not None:
         warns.append(missed)

@@ -198,6 +198,7 @@ class MeasuredLimit:
     epsilon_source: str
     regime: "Regime"
     provenance: "Provenance"
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         from prunelimit.baseline import provenance_json
@@ -209,7 +210,7 @@ class MeasuredLimit:
             "epsilon_source": self.epsilon_source,
             "regime": self.regime.to_json(),
             "actual": _actual_json(self.actual),
-            "warnings": [],
+            "warnings": list(self.warnings),
         })
 
 
@@ -220,14 +221,16 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
     from prunelimit.api.curvature import epsilon_losses, limit_target
     from prunelimit.baseline import provenance
     from prunelimit.pruning.actual import actual_limit
+    from prunelimit.theory.epsilon import rounding_epsilon_warning
     from prunelimit.theory.regime import assess_regime
 
     require_data(inputs)
     target = limit_target(inputs, options, None if options.epsilon is not None else epsilon_losses(inputs, options))
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection,
                           progress=_search_progress(progress))
+    unresolved = rounding_epsilon_warning(target.epsilon, actual.dense_loss)  # as bounds warns of it
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
-                         provenance(inputs, options))
+                         provenance(inputs, options), () if unresolved is None else (unresolved,))
 
 
 def _search_progress(progress):
