@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import AT_LEAST, AT_MOST, delta_text, trace_text, uncertainty_text
+from prunelimit.report.console import AT_LEAST, AT_MOST, delta_text, fmt, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.rounding import percent_digits
 
@@ -32,7 +32,8 @@ FigureLike = Union["Figure", bytes]
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" percentage
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
-# says a prediction was made); "trace" and "delta" (Δ, in points) are the value
+# says a prediction was made); "digits" four significant digits and "seconds" one decimal, as the
+# console's lines state ε, the loss and the curvature time; "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -46,7 +47,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.uncertainty", "stated uncertainty of the predicted ratio", "uncertainty"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
-    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "number"),
+    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "digits"),
     ("requested_density", "requested density (kept fraction)", "percent"),
     ("density", "reached density (kept fraction)", "percent"),
     ("prunable", "prunable weights N", "count"),
@@ -78,12 +79,12 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("fit.loo_mean_abs_rel_error", "leave-one-out |relative error| (mean)", "number"),
     ("predict.error", "predicted error", "number"),
     ("target.density", "density reaching the target error", "number"),
-    ("epsilon", "loss tolerance ε", "number"),
-    ("loss", "dense loss", "number"),
+    ("epsilon", "loss tolerance ε", "digits"),
+    ("loss", "dense loss", "digits"),
     ("spectrum.trace", "Hessian trace", "trace"),
     ("params.prunable", "prunable weights N", "count"),
     ("params.hessian", "Hessian parameters D", "count"),
-    ("timing.seconds", "curvature time (s)", "number"),
+    ("timing.seconds", "curvature time (s)", "seconds"),
     ("timing.cached", "spectrum from the result cache", "number"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
@@ -194,6 +195,10 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
             return f"{percent_digits(value)} %"
         if kind == "points":
             return f"{value:.2f} pt"
+        if kind == "digits":
+            return fmt(value)
+        if kind == "seconds":
+            return f"{value:.1f}"
         return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
     return str(value)
 
