@@ -29,7 +29,7 @@ from prunelimit.errors import (
     yaml_quoted,
 )
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
-from prunelimit.report.rounding import apart, decimals, half_width_text
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, apart, decimals, half_width_text
 from prunelimit.report.safe import clipped
 from prunelimit.validate import choice, not_a_number, real
 
@@ -443,6 +443,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
     for rule in rules:
         source = report.get("prediction_from")  # the file a read prediction came from names it in errors
         measured = measured_value(report, rule.use, source if isinstance(source, str) else "the bounds result")
+        crossed = _crossed(report, rule.use)  # a measured limit no measured ratio failed is at least the one shown
         if rule.min_ratio is not None:
             # The conservative side: a spectrum estimate passes only when the whole of its
             # stated ± lies above the requirement (an exact spectrum has ± 0).
@@ -460,7 +461,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                     (f"{rule.use} ratio {measured:.4f} >= required {required:.4f}, as every ratio is (its stated ± "
                      f"is incomplete: {missing})")
             else:
-                reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
+                reason = f"{rule.use} ratio {AT_LEAST[crossed]}" \
+                         f"{_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
                 fix = _narrow_fix(pm, source, report) if reaches(measured, required) else \
                     _below_fix(rule, conservative, required)
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
@@ -471,11 +473,24 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
             places = 4 if ok else apart(4, base - measured, rule.max_drop)
-            reason = (f"{rule.use} ratio {measured:.{places}f} vs baseline {base:.{places}f}: drop "
-                      f"{base - measured:+.{places}f} {'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
+            base_crossed = _crossed(documents.get(rule.baseline), rule.use)
+            # the drop is a bound where one side alone is: at most with the limit at least, at least with the
+            # baseline's (both at least: the same last grid point, unmarked)
+            drop = AT_MOST[crossed] if base_crossed else "≥ " if crossed else ""
+            reason = (f"{rule.use} ratio {AT_LEAST[crossed]}{measured:.{places}f} vs baseline "
+                      f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{base - measured:+.{places}f} "
+                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
+
+
+def _crossed(report: Any, use: Use) -> bool:
+    """Whether ``report``'s value for ``use`` is measured where a ratio failed, as every
+    prediction is: ``False`` only for a measured limit whose ``actual.loss_crossed`` is false,
+    the last grid point with no failure found (verify's ``≥``)."""
+    actual = report.get("actual") if isinstance(report, dict) else None
+    return not (use == "actual" and isinstance(actual, dict) and actual.get("loss_crossed") is False)
 
 
 def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:

@@ -11,7 +11,9 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
 from prunelimit.errors import option
-from prunelimit.report.rounding import decimals, half_width_text, percent_digits, percent_text, value_text
+from prunelimit.report.rounding import (
+    AT_LEAST, AT_MOST, decimals, half_width_text, percent_digits, percent_text, value_text,
+)
 
 
 class ReaderGone(SystemExit):
@@ -442,12 +444,6 @@ def delta_text(delta: float, plus_minus: float | None) -> str:
     # the ± as ρ*'s line writes it (never in exponent notation), Δ to its decimal; two beside ± 0
     places = decimals(100 * plus_minus) if plus_minus > 0 else 2
     return f"{100 * delta:+.{places}f} ± {half_width_text(100 * plus_minus)} pt"
-
-
-# a measured limit no measured ratio failed (JSON ``*_crossed`` false) is at least the last grid
-# point shown, the density it keeps and Δ = ρ* − actual at most what they show; by ``crossed``
-AT_LEAST = {True: "", False: "≥ "}
-AT_MOST = {True: "", False: "≤ "}
 
 
 def render_verify(rep) -> None:

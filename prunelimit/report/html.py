@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import AT_LEAST, AT_MOST, delta_text, fmt, trace_text, uncertainty_text
+from prunelimit.report.console import delta_text, fmt, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
