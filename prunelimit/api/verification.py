@@ -49,12 +49,13 @@ class PredictedLimit:
     body: dict | None = field(default=None, repr=False)
     source: str | None = None
     uncertainty: "Uncertainty | None" = None  # ρ*'s, as ``prediction.uncertainty`` states it (``None``: not stated)
+    epsilon_source: str | None = None  # where ε came from, as bounds states it (``None``: a report stating none)
 
     @classmethod
     def from_bounds(cls, rep: BoundsReport) -> "PredictedLimit":
         s = rep.spectrum
         return cls(rep.ratio, rep.lower, rep.upper, rep.epsilon, rep.radius, s.trace, s.params_hessian, rep.scope,
-                   rep.warnings, s.cached, uncertainty=rep.uncertainty)
+                   rep.warnings, s.cached, uncertainty=rep.uncertainty, epsilon_source=rep.epsilon_source)
 
     @classmethod
     def from_report(cls, path: str, report: dict) -> "PredictedLimit":
@@ -98,7 +99,8 @@ class PredictedLimit:
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
-                   recorded_warnings(report), True, body, str(path), _stated_uncertainty(report))
+                   recorded_warnings(report), True, body, str(path), _stated_uncertainty(report),
+                   report["epsilon_source"] if isinstance(report.get("epsilon_source"), str) else None)
 
 
 def _stated_uncertainty(report: dict) -> "Uncertainty | None":

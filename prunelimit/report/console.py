@@ -92,6 +92,12 @@ def bound(value) -> str:
     return "unbounded" if value == math.inf else fmt(value)
 
 
+def epsilon_text(epsilon: float, source: str | None) -> str:
+    """ε and where it came from, in the words of every command that states it (``bounds``,
+    ``verify``, ``gate``, ``prune``): ``ε = 0.01729 (std of per-batch losses)``."""
+    return f"ε = {epsilon:.4g} ({source or 'source not stated'})"
+
+
 def pct(value) -> str:
     return "—" if value is None else f"{percent_digits(value)} %"
 
@@ -300,7 +306,7 @@ def render_bounds(rep) -> None:
     if rep.paper is not None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
-    stdout.print(f"R(ρ*) = {rep.radius:.4g} · ε = {rep.epsilon:.4g} ({rep.epsilon_source}) · loss {s.loss:.4g}")
+    stdout.print(f"R(ρ*) = {rep.radius:.4g} · {epsilon_text(rep.epsilon, rep.epsilon_source)} · loss {s.loss:.4g}")
     stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
     solver_line(s)
     if rep.paper is not None:
@@ -430,7 +436,7 @@ def render_prune(rep) -> None:
     if predicted is not None:
         stdout.print(f"predicted {predicted}")
     if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
-        stdout.print(f"ε = {rep.epsilon:.4g} ({rep.epsilon_source or 'source not stated'})")
+        stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
     if rep.spectrum is not None:
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))
@@ -475,7 +481,7 @@ def render_verify(rep) -> None:
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
-    stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
+    stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes in {a.seconds:.1f} s")
     if b.source is not None:
@@ -509,7 +515,7 @@ def render_gate(rep) -> None:
         stdout.print(f"prediction read from {rep.prediction_from} (no curvature work)")  # as verify --from
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
-        stdout.print(f"measured limit: loss ≤ L + ε, ε = {b['epsilon']:.4g} ({b['epsilon_source']}) · "
+        stdout.print(f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
                      f"{b['actual']['evaluations']} prune-and-evaluate passes · no spectrum")
     stdout.print("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
     render_warnings(rep.warnings)
