@@ -60,3 +60,14 @@ def test_verify_and_a_gate_with_a_measured_rule_say_what_to_go_by(cli, plain_ckp
     assert MEASURE not in said
     assert "go by rule 'measured' on the measured limit; rule 'floor' reads the prediction (use actual gates it " \
            "on the measured limit too)" in said
+
+
+def test_verify_does_not_point_to_itself_where_nothing_overshoots(cli, own_ckpt):
+    """An untrained model does not look l1-trained, yet ρ_L and ρ* − 5 points keep the loss: the
+    warning ends "`prunelimit verify` measures it", which verify's own output said too."""
+    bounds = json.loads(cli("bounds", own_ckpt, *FAST, "--json").stdout)
+    (said,) = [w for w in bounds["warnings"] if "does not look l1-trained" in w]
+    assert said.endswith("past the limit one-shot pruning reaches; `prunelimit verify` measures it")
+    verified = json.loads(cli("verify", own_ckpt, *FAST, "--json").stdout)
+    (said,) = [w for w in verified["warnings"] if "does not look l1-trained" in w]
+    assert said.endswith("past the limit one-shot pruning reaches; the actual limit measured here is it")

@@ -244,7 +244,7 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
               if removed is not None]
     measured = " and to ".join(name for name, removed in points if removed)
     unpruned = " and to ".join(name for name, removed in points if not removed)
-    verify = f"{said('`prunelimit verify`', 'prunelimit.verify')} measures it"
+    verify = verify_measures()
     if not measured:  # ⌈ρN⌉ is 0 there: the dense model's loss, nothing of the limit
         return [f"{regime.finding}, the regime ρ* assumes; pruning one-shot to {unpruned} removes no weight, so "
                 f"nothing was measured of the limit one-shot pruning reaches; {verify}"]
@@ -280,6 +280,16 @@ def advised(warnings, advice: Callable[[], str], instead: Callable[[], str]) -> 
             warning = warning.replace(old, new)
         replaced.append(warning)
     return replaced
+
+
+def verify_measures() -> str:
+    """How a warning that measured no overshoot points to the limit itself (``regime_warnings``)."""
+    return f"{said('`prunelimit verify`', 'prunelimit.verify')} measures it"
+
+
+def measured_here() -> str:
+    """``verify_measures`` in a command that measured the limit itself (``verify``, a gate with a rule on it)."""
+    return "the actual limit measured here is it"
 
 
 def verify_advice() -> str:

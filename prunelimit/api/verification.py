@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
-from prunelimit.api.limit import BoundsReport, PredictionSource, advised, bounds, prediction_report, verify_advice
+from prunelimit.api.limit import (
+    BoundsReport, PredictionSource, advised, bounds, measured_here, prediction_report, verify_advice, verify_measures,
+)
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.baseline import Provenance
 from prunelimit.cache import Store
@@ -293,7 +295,8 @@ def verify(
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
     # the prediction's warnings told to measure the limit, which this run did
-    prediction = replace(prediction, warnings=tuple(advised(prediction.warnings, measured_advice, verify_advice)))
+    told = advised(advised(prediction.warnings, measured_advice, verify_advice), verify_measures, measured_here)
+    prediction = replace(prediction, warnings=tuple(told))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
 
 
