@@ -85,3 +85,21 @@ def test_the_gate_states_an_unfailed_measured_limit_as_at_least(cli, own_ckpt, t
         out = cli("gate", *common, "--use", "actual", "--baseline", tmp_path / baseline, "--max-drop", "0.01", *extra,
                   "--allow-incompatible-baseline", "--json")
         assert json.loads(out.stdout)["rules"][0]["reason"].startswith(said), out.stdout
+
+
+def test_a_refit_limit_no_measured_ratio_fails_is_shown_as_at_least(cli, own_ckpt, tmp_path):
+    """``--refit``'s limits had no ``*_crossed`` flag: at an ε above every fine-tuned loss its
+    99.90 % read as a measured limit beside the one-shot row's ``≥ 99.90 %``."""
+    saved = json.loads(cli("bounds", own_ckpt, *FAST, "--method", "exact", "--json").stdout)
+    saved["epsilon"] = 1e9
+    (tmp_path / "b.json").write_text(json.dumps(saved))
+    args = ("verify", own_ckpt, *FAST[:2], "--threads", "1", "--from", tmp_path / "b.json", "--acc-drop", 100,
+            "--refit", "--finetune-epochs", 1, "--seed", 0)
+    refit = json.loads(cli(*args, "--json").stdout)["refit"]
+    assert refit["loss_ratio"] == refit["accuracy_ratio"] == 0.999
+    assert refit["loss_crossed"] is False and refit["accuracy_crossed"] is False
+    out = cli(*args)
+    assert out.exit_code == 0, out.stderr
+    for criterion in ("loss", "accuracy"):
+        row = next(line for line in out.stdout.splitlines() if f"fine-tuning epochs ({criterion})" in line)
+        assert "≥ 99.90 %" in row and "≤ 0.10 %" in row

@@ -164,6 +164,7 @@ class VerifyReport:
         if self.refit is not None:
             r = self.refit
             body["refit"] = {"loss_ratio": r.loss_ratio, "accuracy_ratio": r.accuracy_ratio,
+                             "loss_crossed": r.loss_crossed, "accuracy_crossed": r.accuracy_crossed,
                              "evaluations": r.evaluations, "finetune_epochs": r.finetune_epochs,
                              "delta": self.prediction.ratio - r.loss_ratio}
         return plain(body)

@@ -472,10 +472,12 @@ def render_verify(rep) -> None:
                   f"[bold]{AT_MOST[a.loss_crossed]}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
     if rep.refit is not None:
         r = rep.refit
-        table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", pct(r.loss_ratio), pct(1 - r.loss_ratio))
+        table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", AT_LEAST[r.loss_crossed] + pct(r.loss_ratio),
+                      AT_MOST[r.loss_crossed] + pct(1 - r.loss_ratio))
         if r.accuracy_ratio is not None:
-            table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)", pct(r.accuracy_ratio),
-                          pct(1 - r.accuracy_ratio))
+            table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)",
+                          AT_LEAST[r.accuracy_crossed] + pct(r.accuracy_ratio), AT_MOST[r.accuracy_crossed]
+                          + pct(1 - r.accuracy_ratio))
     stdout.print(table)
     stdout.print(estimate_line(b.ratio, None if b.uncertainty is None else b.uncertainty.to_json()))
     if rep.bounds is not None:
