@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import os
 import re
 import sys
@@ -226,6 +227,17 @@ def quoted(value: object) -> str:
         return f"({items})" if isinstance(value, tuple) else f"[{items}]"
     text = repr(value)
     return text if len(text) <= QUOTED_LIMIT else text[: QUOTED_LIMIT - 1] + "…"
+
+
+def yaml_quoted(value: object) -> str:
+    """``value`` as a YAML file writes it, for a message about a key of that file: ``null``,
+    ``true``/``false``, ``.nan``, ``.inf`` (Python's ``None``, ``True``, ``nan``, ``inf`` are
+    words the file does not hold); anything else as :func:`quoted`."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ".inf" if value > 0 else "-.inf"
+    return quoted(value)
 
 
 _NO_VALUE = object()

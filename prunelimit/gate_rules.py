@@ -22,13 +22,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Iterable, Literal, Sequence
+from typing import Any, Callable, Collection, Iterable, Literal, Sequence
 
 from prunelimit.errors import (
     InputError, OptionError, UsageError, option, option_flag, quoted, said, unknown_name, written_in,
+    yaml_quoted,
 )
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
-from prunelimit.report.rounding import apart, decimals, half_width_text
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, apart, decimals, half_width_text
 from prunelimit.report.safe import clipped
 from prunelimit.validate import choice, not_a_number, real
 
@@ -68,8 +69,10 @@ class GateRule:
         where = f"gate rule {self.name!r}"
         if not isinstance(self.name, str):
             raise UsageError(f"gate rule {self.name!r}: name must be text, got a {type(self.name).__name__}")
+        # a rule a YAML file wrote is told its values as the file writes them (``use: null``, not None)
+        shown = quoted if self.written_in is None else yaml_quoted
         if self.use not in USES:
-            raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {quoted(self.use)}", "use")
+            raise UsageError.naming(f"{where}: {{0}} must be lower, predicted or actual, got {shown(self.use)}", "use")
         # a half-given pair first: "give either" would tell who passed --max-drop alone to pass it
         if self.baseline is None and self.max_drop is not None:
             raise UsageError.naming(f"{where}: {{0}} needs {option('baseline', 'report.json', '{1}', 'REPORT.json')}",
@@ -81,26 +84,26 @@ class GateRule:
             raise UsageError.naming(f"{where}: {{0}} needs {{1}} D (a ratio, e.g. 0.02)", "baseline", "max_drop")
         for label, check in (("baseline", file_name), ("min_ratio", ratio_value), ("max_drop", ratio_value)):
             try:
-                object.__setattr__(self, label, check(label, getattr(self, label)))
+                object.__setattr__(self, label, check(label, getattr(self, label), shown))
             except OptionError as exc:
                 raise UsageError.naming(f"{where}: {exc.template}", label) from None
 
 
-def file_name(option: str, value: Any) -> str | None:
+def file_name(option: str, value: Any, shown: Callable[[object], str] = quoted) -> str | None:
     """``value`` as the file name it gives (a ``pathlib.Path`` from Python too), ``None`` for
     ``None``; an ``OptionError`` naming ``option`` for anything else, an empty name included
-    (it would read the current folder)."""
+    (it would read the current folder); ``shown`` quotes the value refused (``yaml_quoted`` for a file's key)."""
     if isinstance(value, os.PathLike):
         value = os.fspath(value)
     if value is not None and not (isinstance(value, str) and value):
-        raise OptionError(option, f"{{0}} must be a file name, got {quoted(value)}")
+        raise OptionError(option, f"{{0}} must be a file name, got {shown(value)}")
     return value
 
 
-def ratio_value(option: str, value: Any) -> float | None:
+def ratio_value(option: str, value: Any, shown: Callable[[object], str] = quoted) -> float | None:
     """``value`` as a float when it is a real number in [0, 1] (a NumPy scalar or a Fraction
     too), ``None`` for ``None``; an ``OptionError`` naming ``option`` otherwise (a bool is no
-    number, though Python's ``True == 1``)."""
+    number, though Python's ``True == 1``); ``shown`` quotes the value refused, as ``file_name``'s."""
     if value is None:
         return None
     if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
@@ -110,7 +113,7 @@ def ratio_value(option: str, value: Any) -> float | None:
         # (text: a policy's "80%", which YAML reads as a string, as prune --ratio says it)
         percent = f"; a ratio is a fraction: write {value / 100:g} for {value:g} %" \
             if real(value) and 1 < value <= 100 else percent_fix(value)
-        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {quoted(value)}{not_a_number(value)}{percent}")
+        raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {shown(value)}{not_a_number(value)}{percent}")
     return float(value)
 
 
@@ -440,6 +443,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
     for rule in rules:
         source = report.get("prediction_from")  # the file a read prediction came from names it in errors
         measured = measured_value(report, rule.use, source if isinstance(source, str) else "the bounds result")
+        crossed = _crossed(report, rule.use)  # a measured limit no measured ratio failed is at least the one shown
         if rule.min_ratio is not None:
             # The conservative side: a spectrum estimate passes only when the whole of its
             # stated ± lies above the requirement (an exact spectrum has ± 0).
@@ -457,7 +461,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                     (f"{rule.use} ratio {measured:.4f} >= required {required:.4f}, as every ratio is (its stated ± "
                      f"is incomplete: {missing})")
             else:
-                reason = f"{rule.use} ratio {_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
+                reason = f"{rule.use} ratio {AT_LEAST[crossed]}" \
+                         f"{_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
                 fix = _narrow_fix(pm, source, report) if reaches(measured, required) else \
                     _below_fix(rule, conservative, required)
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
@@ -468,11 +473,24 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
             places = 4 if ok else apart(4, base - measured, rule.max_drop)
-            reason = (f"{rule.use} ratio {measured:.{places}f} vs baseline {base:.{places}f}: drop "
-                      f"{base - measured:+.{places}f} {'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
+            base_crossed = _crossed(documents.get(rule.baseline), rule.use)
+            # the drop is a bound where one side alone is: at most with the limit at least, at least with the
+            # baseline's (both at least: the same last grid point, unmarked)
+            drop = AT_MOST[crossed] if base_crossed else "≥ " if crossed else ""
+            reason = (f"{rule.use} ratio {AT_LEAST[crossed]}{measured:.{places}f} vs baseline "
+                      f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{base - measured:+.{places}f} "
+                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
+
+
+def _crossed(report: Any, use: Use) -> bool:
+    """Whether ``report``'s value for ``use`` is measured where a ratio failed, as every
+    prediction is: ``False`` only for a measured limit whose ``actual.loss_crossed`` is false,
+    the last grid point with no failure found (verify's ``≥``)."""
+    actual = report.get("actual") if isinstance(report, dict) else None
+    return not (use == "actual" and isinstance(actual, dict) and actual.get("loss_crossed") is False)
 
 
 def _narrow_fix(pm: float, source: Any, report: dict[str, Any]) -> str:

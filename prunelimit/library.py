@@ -951,6 +951,8 @@ class Pruning:
     selection: ParamSelection = ParamSelection()
     uncertainty: dict | None = None  # ρ*'s stated ± behind ``ratio="auto"`` or ``"lower"`` (``prediction.uncertainty``)
     collapsed: tuple[str, ...] = ()  # the layers the masks empty (as ``prune --json``'s ``layers[].collapsed``)
+    epsilon: float | None = None  # the ε behind a predicted ratio, and its source (``None`` for a given one)
+    epsilon_source: str | None = None
 
     @property
     def recorded(self) -> dict:
@@ -976,7 +978,8 @@ class Pruning:
     def to_json(self) -> dict:
         from prunelimit.api.pruning import layers_json, ratio_json
 
-        return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty),
+        return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty,
+                                    self.epsilon, self.epsilon_source),
                 "layers": layers_json(self.layers, self.collapsed),
                 "warnings": list(self.warnings),
                 "timing": None if self.spectrum is None else self.spectrum.timing_json()}
@@ -1039,7 +1042,8 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                    given.qualified((*resolved.warnings, *unrecognised_warnings(given),
                                     *beyond_ratio(value, layers, removed, scope),
                                     *collapse_warnings(value, scope, layers, collapsed))),
-                   resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed)
+                   resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed,
+                   resolved.epsilon, resolved.epsilon_source)
 
 
 def _result_as_ratio(ratio: Any) -> str:

@@ -26,6 +26,12 @@ EXAMPLE_CKPT = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt
     ("{name: a, min_ratio: 0.5, use: Actual}", "gate rule 'a' in {cfg}: use must be lower, predicted or actual, "
                                                "got 'Actual'"),
     ("{name: [a], min_ratio: 0.5}", "gate rule 2 in {cfg}: name must be text, got a list"),
+    # a YAML value was quoted in Python's words, which the file does not hold ("got None")
+    ("{name: a, min_ratio: 0.5, use: null}", "gate rule 'a' in {cfg}: use must be lower, predicted or actual, "
+                                             "got null"),
+    ("{name: a, min_ratio: 0.5, use: true}", "gate rule 'a' in {cfg}: use must be lower, predicted or actual, "
+                                             "got true"),
+    ("{name: a, min_ratio: .nan}", "gate rule 'a' in {cfg}: min_ratio must be a ratio in [0, 1], got .nan"),
 ])
 def test_a_policy_rule_refused_names_its_key_and_file(cli, tmp_path, rule, said):
     policy = tmp_path / "ci" / "gate.yaml"

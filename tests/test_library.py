@@ -687,10 +687,12 @@ def test_a_results_warnings_name_the_librarys_arguments(model, train):
     """A plainly trained model's advice said "train with l1 (`prunelimit train --l1 ...`)"
     and the negative mass "(handled as --negative abs)" to a caller who has no flags. (This
     untrained model's ρ_L and ρ* − 5 points are measured within the limit, so its regime
-    warning names verify, not l1 training: tests/api/test_bounds_overshoot.py has that case.)"""
+    warning names verify, not l1 training: tests/api/test_bounds_overshoot.py has that case;
+    verify's own result says it measured the limit, bounds' names the function.)"""
     report = prunelimit.verify(model, train)
     said = " ".join((*report.warnings, *report.diagnosis))
-    assert "prunelimit.verify measures it" in said and "negative='abs'" in said
+    assert "the actual limit measured here is it" in said and "negative='abs'" in said
+    assert "prunelimit.verify measures it" in " ".join(report.bounds.warnings)
     assert re.search(r"(?<![\w-])--[a-z]|`prunelimit ", said) is None, said
 
 

@@ -683,6 +683,7 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
     rounding part (``Uncertainty.rounding``; ``None``: below the noted level). It depends on
     ε, which a stored fixed plan is solved again for: it is not stored, but made again on a
     read (``_stored_rounding_note``)."""
+    from prunelimit.theory.epsilon import larger_epsilon
     from prunelimit.theory.uncertainty import rounding_floor
 
     if reach is None:
@@ -690,7 +691,7 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
     name = str(dtype).removeprefix("torch.")
     fix = (f"run {option('method', 'exact')} (float64 columns, D ≤ 16,384), or give the model and its data in "
            "float64" if dtype != torch.float64 else
-           f"ε is at the loss's rounding: give a larger {option('epsilon')}, a loss change that matters")
+           f"ε is at the loss's rounding: {larger_epsilon()}")
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
     return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
             f"machine epsilon × λmax) could move it by up to {reach:.2g}, stated in its ± as its rounding part, "

@@ -6,12 +6,12 @@ import time
 from dataclasses import dataclass, field, replace
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
-from prunelimit.api.limit import PredictionSource, bounds, prediction_report
+from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, saved_overshoot, verify
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import UsageError, option
+from prunelimit.errors import UsageError, option, said
 from prunelimit.gate_rules import GateResult
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
@@ -115,6 +115,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         # with --from, verify states the saved report's overshoot check, or measures it (an older report)
         verified = verify(inputs, options, progress=progress, store=store, prediction_from=prediction_from)
         report, rep = document("verify", verified.to_json()), verified.bounds
+        report["warnings"] = advised(report["warnings"], verify_advice, lambda: _measured_rules(rules))
         estimate = verified.prediction
     elif saved is not None:  # no curvature work: the saved prediction as verify --from reads it
         estimate = PredictedLimit.from_report(name, saved)
@@ -135,3 +136,17 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
                       time.perf_counter() - start, tuple(notes), estimate, spectrum, name)
+
+
+def _measured_rules(rules) -> str:
+    """What a gate that has rules on the measured limit says in place of "gate on the measured
+    limit": which of its rules already do, and which read the prediction the warning doubts."""
+    def named(use_actual: bool) -> tuple[str, bool]:
+        names = [repr(rule.name) for rule in rules if (rule.use == "actual") is use_actual]
+        return ("rules " if len(names) > 1 else "rule ") + " and ".join(names), len(names) > 1
+
+    (measured, _), (predicted, several) = named(True), named(False)
+    return (f"go by {measured} on the measured limit; {predicted} read{'' if several else 's'} the prediction "
+            f"({said('use actual', 'use=' + repr('actual'))} gates {'them' if several else 'it'} on the measured "
+            "limit too)")
+

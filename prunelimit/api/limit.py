@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from typing import Union
+from typing import Callable, Union
 
 from prunelimit import validate
 from prunelimit.api.curvature import (
@@ -244,7 +244,7 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
               if removed is not None]
     measured = " and to ".join(name for name, removed in points if removed)
     unpruned = " and to ".join(name for name, removed in points if not removed)
-    verify = f"{said('`prunelimit verify`', 'prunelimit.verify')} measures it"
+    verify = verify_measures()
     if not measured:  # ⌈ρN⌉ is 0 there: the dense model's loss, nothing of the limit
         return [f"{regime.finding}, the regime ρ* assumes; pruning one-shot to {unpruned} removes no weight, so "
                 f"nothing was measured of the limit one-shot pruning reaches; {verify}"]
@@ -262,6 +262,41 @@ def overshoot_warning(check: "OvershootCheck") -> str | None:
 
     past = _overshot(check)
     return None if past is None else f"the prediction overshoots, {past}; {measured_advice()}"
+
+
+def advised(warnings, advice: Callable[[], str], instead: Callable[[], str]) -> list[str]:
+    """``warnings`` with the text ``advice()`` replaced by ``instead()``, each in its reader's
+    words (``errors.said``: a saved report's warnings are the command line's, a library
+    call's its own): a command that measures the limit itself is told what to make of it,
+    not to go and measure it (``theory.regime.measured_advice``)."""
+    from prunelimit.errors import library_call
+
+    pairs = [(advice(), instead())]
+    with library_call():
+        pairs.append((advice(), instead()))
+    replaced = []
+    for warning in warnings:
+        for old, new in pairs:
+            warning = warning.replace(old, new)
+        replaced.append(warning)
+    return replaced
+
+
+def verify_measures() -> str:
+    """How a warning that measured no overshoot points to the limit itself (``regime_warnings``)."""
+    return f"{said('`prunelimit verify`', 'prunelimit.verify')} measures it"
+
+
+def measured_here() -> str:
+    """``verify_measures`` in a command that measured the limit itself (``verify``, a gate with a rule on it)."""
+    return "the actual limit measured here is it"
+
+
+def verify_advice() -> str:
+    """What a command that measured the limit beside the prediction (``verify``) says in place
+    of ``measured_advice``: the measured limit is the one to go by."""
+    return ("go by the actual limit measured here (" + said("`gate --use actual`", "prunelimit.gate(..., use='actual')")
+            + " gates on it)")
 
 
 def _overshot(check: "OvershootCheck") -> str | None:
@@ -337,7 +372,12 @@ def _bounds_warnings(
     spec: SpectrumReport, pred, ratio: float, radius: float, half_ratio, epsilon: float, options: CurvatureOptions,
     first_order: float | None, u: "Uncertainty", l1_shaped: bool = True,
 ) -> list[str]:
+    from prunelimit.theory.epsilon import rounding_epsilon_warning
+
     warns = list(spec.notes)
+    unresolved = rounding_epsilon_warning(epsilon, spec.loss)  # a given ε; a derived one that small is refused
+    if unresolved is not None:
+        warns.append(unresolved)
     missed = tolerance_warning(spec.solver, spec.stopped_by, spec.params_hessian, ratio, u, options)
     if missed is not None:
         warns.append(missed)

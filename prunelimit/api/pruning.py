@@ -41,6 +41,10 @@ class PruneReport:
     uncertainty: dict | None = None
     seconds: float = 0.0  # the pruning's own: evaluating, pruning, fine-tuning and writing (not the spectrum)
     collapsed: tuple[str, ...] = ()  # the layers the one-shot pruning emptied (``magnitude.emptied``)
+    # the loss tolerance the predicted ratio stands on, and where it came from (bounds'
+    # ``epsilon``/``epsilon_source``); ``None`` for a given ratio
+    epsilon: float | None = None
+    epsilon_source: str | None = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -64,7 +68,8 @@ class PruneReport:
             return None if e is None else {"loss": e.loss, "accuracy": e.accuracy}
 
         return {
-            "ratio": ratio_json(self.requested, self.achieved, self.ratio_source, self.scope, self.uncertainty),
+            "ratio": ratio_json(self.requested, self.achieved, self.ratio_source, self.scope, self.uncertainty,
+                                self.epsilon, self.epsilon_source),
             "layers": layers_json(self.layers, self.collapsed),
             "before": {"loss": None, "accuracy": None} if self.before is None else ev(self.before),
             "after": {**({"loss": None, "accuracy": None} if self.after is None else ev(self.after)),
@@ -87,12 +92,14 @@ def layers_json(layers: list, collapsed: tuple[str, ...]) -> list[dict]:
     return [{"name": l.name, "total": l.total, "zeros": l.zeros, "collapsed": l.name in collapsed} for l in layers]
 
 
-def ratio_json(requested: float, achieved: float, source: str, scope: str, uncertainty: dict | None) -> dict:
+def ratio_json(requested: float, achieved: float, source: str, scope: str, uncertainty: dict | None,
+               epsilon: float | None = None, epsilon_source: str | None = None) -> dict:
     """``ratio`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): the ratio asked
-    or predicted, the one pruned to, and the prediction's ± (``None`` without one)."""
+    or predicted, the one pruned to, and the prediction's ± and ε with its source, as bounds
+    states them (``None`` without a prediction)."""
     return {"requested": requested, "achieved": achieved, "source": source, "scope": scope,
             "density": 1.0 - achieved, "plus_minus": None if uncertainty is None else uncertainty["plus_minus"],
-            "uncertainty": uncertainty}
+            "uncertainty": uncertainty, "epsilon": epsilon, "epsilon_source": epsilon_source}
 
 
 @dataclass(frozen=True)
@@ -101,13 +108,15 @@ class ResolvedRatio:
     warnings of the prediction behind it and the spectrum that prediction stood on (``None``
     for a given number or one read from a saved report), and ρ*'s stated ± for ``auto``
     (``prediction.uncertainty``, which ``lower`` carries too; ``None`` for a number or a report
-    stating none)."""
+    stating none), and the prediction's ε with its source (``None`` for a number)."""
 
     value: float
     source: str
     warnings: tuple[str, ...] = ()
     spectrum: SpectrumReport | None = None
     uncertainty: dict | None = None
+    epsilon: float | None = None
+    epsilon_source: str | None = None
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -133,9 +142,11 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             stated = report.get("overshoot")
             _, measured = saved_overshoot(name, stated, None if stated is not None else
                                           PredictedLimit.from_report(name, report), inputs, scope)
+            source = report.get("epsilon_source")  # a report from before the key states none
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
                                  _beside_pruning((*notes, *measured, *recorded_warnings(report))),
-                                 uncertainty=_saved_uncertainty(report))
+                                 uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
+                                 epsilon_source=source if isinstance(source, str) else None)
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -147,7 +158,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         # ρ_L stands on the same estimated spectrum: it carries ρ*'s ±, as gate --use lower subtracts it
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
-                             stated)
+                             stated, rep.epsilon, rep.epsilon_source)
     from prunelimit.pruning.magnitude import percent_fix
 
     try:
@@ -191,13 +202,14 @@ def prune(
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
     force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
-    uncertainty: dict | None = None,
+    uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
-    ``ratio_warnings``, ``spectrum`` and ``uncertainty`` (ρ*'s stated ±): those of the
-    prediction ``ratio`` came from (``resolve_ratio``), kept in the report and ``meta.pruned``."""
+    ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon`` and
+    ``epsilon_source``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept
+    in the report (the ± in ``meta.pruned`` too)."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
@@ -261,7 +273,7 @@ def prune(
                                                           "prune removes them by magnitude with the others")
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
-                      uncertainty, time.perf_counter() - start, pruned.collapsed)
+                      uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))

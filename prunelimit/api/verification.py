@@ -9,7 +9,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, require_data
-from prunelimit.api.limit import BoundsReport, PredictionSource, bounds, prediction_report
+from prunelimit.api.limit import (
+    BoundsReport, PredictionSource, advised, bounds, measured_here, prediction_report, verify_advice, verify_measures,
+)
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.baseline import Provenance
 from prunelimit.cache import Store
@@ -21,7 +23,7 @@ from prunelimit.pruning.actual import LARGE_GAP, ActualLimit  # |Δ| above LARGE
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
 from prunelimit.report.rounding import percent_digits
-from prunelimit.theory.regime import Regime, l1_training
+from prunelimit.theory.regime import Regime, l1_training, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
 
 
@@ -50,12 +52,13 @@ class PredictedLimit:
     body: dict | None = field(default=None, repr=False)
     source: str | None = None
     uncertainty: "Uncertainty | None" = None  # ρ*'s, as ``prediction.uncertainty`` states it (``None``: not stated)
+    epsilon_source: str | None = None  # where ε came from, as bounds states it (``None``: a report stating none)
 
     @classmethod
     def from_bounds(cls, rep: BoundsReport) -> "PredictedLimit":
         s = rep.spectrum
         return cls(rep.ratio, rep.lower, rep.upper, rep.epsilon, rep.radius, s.trace, s.params_hessian, rep.scope,
-                   rep.warnings, s.cached, uncertainty=rep.uncertainty)
+                   rep.warnings, s.cached, uncertainty=rep.uncertainty, epsilon_source=rep.epsilon_source)
 
     @classmethod
     def from_report(cls, path: str, report: dict) -> "PredictedLimit":
@@ -99,7 +102,8 @@ class PredictedLimit:
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
-                   recorded_warnings(report), True, body, str(path), _stated_uncertainty(report))
+                   recorded_warnings(report), True, body, str(path), _stated_uncertainty(report),
+                   report["epsilon_source"] if isinstance(report.get("epsilon_source"), str) else None)
 
 
 def _stated_uncertainty(report: dict) -> "Uncertainty | None":
@@ -161,6 +165,7 @@ class VerifyReport:
         if self.refit is not None:
             r = self.refit
             body["refit"] = {"loss_ratio": r.loss_ratio, "accuracy_ratio": r.accuracy_ratio,
+                             "loss_crossed": r.loss_crossed, "accuracy_crossed": r.accuracy_crossed,
                              "evaluations": r.evaluations, "finetune_epochs": r.finetune_epochs,
                              "delta": self.prediction.ratio - r.loss_ratio}
         return plain(body)
@@ -199,6 +204,7 @@ class MeasuredLimit:
     epsilon_source: str
     regime: "Regime"
     provenance: "Provenance"
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         from prunelimit.baseline import provenance_json
@@ -210,7 +216,7 @@ class MeasuredLimit:
             "epsilon_source": self.epsilon_source,
             "regime": self.regime.to_json(),
             "actual": _actual_json(self.actual),
-            "warnings": [],
+            "warnings": list(self.warnings),
         })
 
 
@@ -221,14 +227,16 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
     from prunelimit.api.curvature import epsilon_losses, limit_target
     from prunelimit.baseline import provenance
     from prunelimit.pruning.actual import actual_limit
+    from prunelimit.theory.epsilon import rounding_epsilon_warning
     from prunelimit.theory.regime import assess_regime
 
     require_data(inputs)
     target = limit_target(inputs, options, None if options.epsilon is not None else epsilon_losses(inputs, options))
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection,
                           progress=_search_progress(progress))
+    unresolved = rounding_epsilon_warning(target.epsilon, actual.dense_loss)  # as bounds warns of it
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
-                         provenance(inputs, options))
+                         provenance(inputs, options), () if unresolved is None else (unresolved,))
 
 
 def _search_progress(progress):
@@ -291,6 +299,9 @@ def verify(
                             masks=pruning_held(inputs.loaded, inputs.selection), progress=None if progress is None else
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
+    # the prediction's warnings told to measure the limit, which this run did
+    told = advised(advised(prediction.warnings, measured_advice, verify_advice), verify_measures, measured_here)
+    prediction = replace(prediction, warnings=tuple(told))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
 
 

@@ -34,6 +34,9 @@ class RefitLimit:
     evaluations: int
     finetune_epochs: int
     points: tuple[CurvePoint, ...]
+    # as ``ActualLimit``'s: False when no measured ratio fails the criterion (the limit is at least the one shown)
+    loss_crossed: bool = True
+    accuracy_crossed: bool = True
 
 
 def refit_limit(
@@ -93,4 +96,6 @@ def refit_limit(
         evaluations=len(cache),
         finetune_epochs=config.epochs,
         points=tuple(cache[i] for i in sorted(cache)),
+        loss_crossed=criteria[0].fail is not None,
+        accuracy_crossed=dense_acc is not None and criteria[1].fail is not None,
     )

@@ -11,7 +11,9 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
 from prunelimit.errors import option
-from prunelimit.report.rounding import decimals, half_width_text, percent_digits, percent_text, value_text
+from prunelimit.report.rounding import (
+    AT_LEAST, AT_MOST, decimals, half_width_text, percent_digits, percent_text, value_text,
+)
 
 
 class ReaderGone(SystemExit):
@@ -88,6 +90,12 @@ def fmt(value, spec: str = ".4g") -> str:
 def bound(value) -> str:
     """An interval's upper side: ``unbounded`` where the points leave it so (``inf``, JSON's ``null``)."""
     return "unbounded" if value == math.inf else fmt(value)
+
+
+def epsilon_text(epsilon: float, source: str | None) -> str:
+    """ε and where it came from, in the words of every command that states it (``bounds``,
+    ``verify``, ``gate``, ``prune``): ``ε = 0.01729 (std of per-batch losses)``."""
+    return f"ε = {epsilon:.4g} ({source or 'source not stated'})"
 
 
 def pct(value) -> str:
@@ -298,7 +306,7 @@ def render_bounds(rep) -> None:
     if rep.paper is not None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
-    stdout.print(f"R(ρ*) = {rep.radius:.4g} · ε = {rep.epsilon:.4g} ({rep.epsilon_source}) · loss {s.loss:.4g}")
+    stdout.print(f"R(ρ*) = {rep.radius:.4g} · {epsilon_text(rep.epsilon, rep.epsilon_source)} · loss {s.loss:.4g}")
     stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
     solver_line(s)
     if rep.paper is not None:
@@ -427,6 +435,8 @@ def render_prune(rep) -> None:
     predicted = prediction_behind(rep)
     if predicted is not None:
         stdout.print(f"predicted {predicted}")
+    if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
+        stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
     if rep.spectrum is not None:
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))
@@ -451,30 +461,29 @@ def render_verify(rep) -> None:
         table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
     pruned = ", layer-wise pruning" if b.scope == "layer" else ""
-    # no measured ratio failed (JSON ``*_crossed`` false): the limit is at least the last grid point
-    # and the density it keeps at most the one shown
-    at_least, at_most = {True: "", False: "≥ "}, {True: "", False: "≤ "}
-    table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{at_least[a.loss_crossed]}{pct(a.loss_ratio)}[/]",
-                  f"{at_most[a.loss_crossed]}{pct(1 - a.loss_ratio)}")
+    table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{AT_LEAST[a.loss_crossed]}{pct(a.loss_ratio)}[/]",
+                  f"{AT_MOST[a.loss_crossed]}{pct(1 - a.loss_ratio)}")
     if a.accuracy_ratio is not None:
         table.add_row(f"actual (accuracy ≥ dense − {a.acc_drop:g} pt{pruned})",
-                      f"{at_least[a.accuracy_crossed]}{pct(a.accuracy_ratio)}",
-                      f"{at_most[a.accuracy_crossed]}{pct(1 - a.accuracy_ratio)}")
+                      f"{AT_LEAST[a.accuracy_crossed]}{pct(a.accuracy_ratio)}",
+                      f"{AT_MOST[a.accuracy_crossed]}{pct(1 - a.accuracy_ratio)}")
     # a limit of at least 99.90 % makes Δ at most what it shows
     table.add_row("[bold]Δ = ρ* − actual (loss)[/]",
-                  f"[bold]{at_most[a.loss_crossed]}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
+                  f"[bold]{AT_MOST[a.loss_crossed]}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
     if rep.refit is not None:
         r = rep.refit
-        table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", pct(r.loss_ratio), pct(1 - r.loss_ratio))
+        table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", AT_LEAST[r.loss_crossed] + pct(r.loss_ratio),
+                      AT_MOST[r.loss_crossed] + pct(1 - r.loss_ratio))
         if r.accuracy_ratio is not None:
-            table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)", pct(r.accuracy_ratio),
-                          pct(1 - r.accuracy_ratio))
+            table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)",
+                          AT_LEAST[r.accuracy_crossed] + pct(r.accuracy_ratio), AT_MOST[r.accuracy_crossed]
+                          + pct(1 - r.accuracy_ratio))
     stdout.print(table)
     stdout.print(estimate_line(b.ratio, None if b.uncertainty is None else b.uncertainty.to_json()))
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
-    stdout.print(f"ε = {b.epsilon:.4g} · dense loss {a.dense_loss:.4g}"
+    stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes in {a.seconds:.1f} s")
     if b.source is not None:
@@ -508,7 +517,7 @@ def render_gate(rep) -> None:
         stdout.print(f"prediction read from {rep.prediction_from} (no curvature work)")  # as verify --from
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
-        stdout.print(f"measured limit: loss ≤ L + ε, ε = {b['epsilon']:.4g} ({b['epsilon_source']}) · "
+        stdout.print(f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
                      f"{b['actual']['evaluations']} prune-and-evaluate passes · no spectrum")
     stdout.print("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
     render_warnings(rep.warnings)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import delta_text, trace_text, uncertainty_text
+from prunelimit.report.console import delta_text, fmt, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
@@ -32,7 +32,8 @@ FigureLike = Union["Figure", bytes]
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" percentage
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
-# says a prediction was made); "trace" and "delta" (Δ, in points) are the value
+# says a prediction was made); "digits" four significant digits and "seconds" one decimal, as the
+# console's lines state ε, the loss and the curvature time; "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -46,6 +47,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.uncertainty", "stated uncertainty of the predicted ratio", "uncertainty"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
+    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "digits"),
     ("requested_density", "requested density (kept fraction)", "percent"),
     ("density", "reached density (kept fraction)", "percent"),
     ("prunable", "prunable weights N", "count"),
@@ -77,12 +79,12 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("fit.loo_mean_abs_rel_error", "leave-one-out |relative error| (mean)", "number"),
     ("predict.error", "predicted error", "number"),
     ("target.density", "density reaching the target error", "number"),
-    ("epsilon", "loss tolerance ε", "number"),
-    ("loss", "dense loss", "number"),
+    ("epsilon", "loss tolerance ε", "digits"),
+    ("loss", "dense loss", "digits"),
     ("spectrum.trace", "Hessian trace", "trace"),
     ("params.prunable", "prunable weights N", "count"),
     ("params.hessian", "Hessian parameters D", "count"),
-    ("timing.seconds", "curvature time (s)", "number"),
+    ("timing.seconds", "curvature time (s)", "seconds"),
     ("timing.cached", "spectrum from the result cache", "number"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
@@ -94,6 +96,10 @@ UNCERTAIN_OF: dict[str, Callable[[Mapping], bool]] = {
     "prediction.uncertainty": lambda doc: lookup(doc, "prediction.ratio") is not None,
     "ratio.uncertainty": lambda doc: lookup(doc, "ratio.source") not in (None, "given"),
 }
+# a row → the JSON flag whose ``false`` makes it a bound, marked as on the console (``AT_LEAST``):
+# a limit no measured ratio failed is at least the value shown, its kept density and Δ at most
+CROSSED_BY = {"actual.loss_ratio": "actual.loss_crossed", "actual.accuracy_ratio": "actual.accuracy_crossed",
+              "delta": "actual.loss_crossed"}
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
 # lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
 # levels, Hyperflux's epochs
@@ -170,7 +176,7 @@ PAIRED: dict[str, Callable[[Any, Any], str]] = {"trace": lambda value, pm: trace
                                                "delta": delta_text}
 
 
-def _format(value: Any, kind: str = "number") -> str:
+def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
     if kind == "uncertainty":
         return uncertainty_text(value if isinstance(value, Mapping) else None)
     if kind == "interval":
@@ -184,11 +190,15 @@ def _format(value: Any, kind: str = "number") -> str:
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         if kind == "ratio":
-            return f"{percent_digits(value)} % removed · {percent_digits(1 - value)} % kept"
+            return f"{AT_LEAST[crossed]}{percent_digits(value)} % removed · {AT_MOST[crossed]}{percent_digits(1 - value)} % kept"
         if kind == "percent":
             return f"{percent_digits(value)} %"
         if kind == "points":
             return f"{value:.2f} pt"
+        if kind == "digits":
+            return fmt(value)
+        if kind == "seconds":
+            return f"{value:.1f}"
         return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
     return str(value)
 
@@ -250,8 +260,10 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     """The report page as a string (``write_report`` writes it)."""
     doc = document(command, dict(body))
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
-    headline = [(label, PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
-                 else _format(value, kind)) for label, value, kind, path in found
+    # only a flag stated false marks a bound (a report from before the flags states none)
+    crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}
+    headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
+                 else _format(value, kind, crossed.get(path, True))) for label, value, kind, path in found
                 if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list)))]
     parts = [

@@ -41,6 +41,11 @@ def half_width_text(half_width: float | None, least: int = 0, most: int = MOST_D
     return text if float(text) > 0 else f"< {10.0 ** -places:.{places}f}"
 
 
+# a measured limit no measured ratio failed (JSON ``*_crossed`` false) is at least the last grid
+# point shown, the density it keeps and Δ = ρ* − actual at most what they show; by ``crossed``
+AT_LEAST = {True: "", False: "≥ "}
+AT_MOST = {True: "", False: "≤ "}
+
 # the ends a ratio, and a ratio in percent, reach only when it is exactly there
 RATIO_ENDS = (0.0, 1.0)
 PERCENT_ENDS = (0.0, 100.0)

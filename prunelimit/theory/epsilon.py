@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import NumericalError, OptionError, UsageError
+from prunelimit.errors import NumericalError, OptionError, UsageError, option
 
 
 @torch.no_grad()
@@ -44,6 +44,29 @@ def batch_losses(model: nn.Module, batches: Batches, loss_fn: LossFn) -> np.ndar
 ROUNDING_STEPS = 64
 
 
+def loss_rounding(loss: float) -> float:
+    """The spread that is rounding alone in losses of size ``|loss|`` (``ROUNDING_STEPS``
+    float32 steps): no tolerance, derived or given."""
+    return ROUNDING_STEPS * float(np.finfo(np.float32).eps) * abs(loss)
+
+
+def larger_epsilon() -> str:
+    """The fix for an ε at the loss's rounding, in its reader's words."""
+    return f"give a larger {option('epsilon')}, a loss change that matters"
+
+
+def rounding_epsilon_warning(epsilon: float, loss: float) -> str | None:
+    """The warning for a given ε within the rounding of the dense ``loss`` (:func:`loss_rounding`),
+    which :func:`epsilon_from_losses` refuses as a derived ε: every path that measures or
+    predicts against L + ε says it alike; ``None`` for an ε above it."""
+    floor = loss_rounding(loss)
+    if epsilon > floor:
+        return None
+    return (f"{option('epsilon', epsilon)} is 0 up to rounding: a change of the loss {loss:.4g} below about "
+            f"{floor:.2g} ({ROUNDING_STEPS} float32 steps) is rounding, so L + ε is L and any change pruning makes "
+            f"reads as past it; {larger_epsilon()}")
+
+
 def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
     """ε = population standard deviation (ddof = 0) of the per-batch losses.
 
@@ -54,7 +77,7 @@ def epsilon_from_losses(losses: Sequence[float] | np.ndarray) -> float:
     arr = np.asarray(losses, dtype=np.float64)
     require_batches(arr.size if arr.ndim == 1 else 0)
     eps = float(np.std(arr))
-    if not eps > ROUNDING_STEPS * float(np.finfo(np.float32).eps) * float(np.max(np.abs(arr))):
+    if not eps > loss_rounding(float(np.max(np.abs(arr)))):
         raise OptionError("epsilon", "all per-batch losses are equal (up to rounding), so {0} would be 0; "
                                      "give {0} explicitly")
     return eps

@@ -116,7 +116,7 @@ def test_verify_report_for_the_bundled_example(verify_rep, tmp_path):
     for ratio in (b.ratio, b.lower, b.upper, a.loss_ratio, a.accuracy_ratio):
         assert f"{100 * ratio:.2f} % removed · {100 * (1 - ratio):.2f} % kept" in shown
     assert delta_text(rep.delta, rep.delta_plus_minus) in shown  # Δ with its ±, as on the console
-    assert f"{rep.bounds.epsilon:.6g}" in shown
+    assert f"{rep.bounds.epsilon:.4g}" in shown  # as the console states ε
     assert f"{rep.bounds.params_prunable:,}" in shown
     assert " ".join(argv) in shown  # the exact command
     for value in versions().values():  # prunelimit, torch, numpy, scipy, python, platform
@@ -366,3 +366,18 @@ def test_the_gap_carries_its_plus_minus_as_on_the_console(verify_rep, plus_minus
     body = {**verify_rep.to_json(), "delta": 0.0193, "delta_points": 1.93, "delta_plus_minus": plus_minus}
     shown = _summary(render_html("verify", body, {}, ["prunelimit", "verify"]))
     assert shown["Δ = ρ* − actual (loss criterion)"] == text
+
+
+def test_epsilon_the_loss_and_the_time_read_as_on_the_console(verify_rep, capsys):
+    """The summary gave ε, the dense loss and the curvature time to six digits (0.0153537,
+    0.102747, 1.79839) where the console's lines state them to four (``ε = 0.01535 · dense
+    loss 0.1027``) and the seconds to one decimal (``in 1.8 s``)."""
+    from prunelimit.report.console import render_verify
+
+    shown = _summary(render_html("verify", verify_rep.to_json(), {}, ["prunelimit", "verify"]))
+    render_verify(verify_rep)
+    console = " ".join(capsys.readouterr().out.split())
+    b, s = verify_rep.bounds, verify_rep.bounds.spectrum
+    assert shown["loss tolerance ε"] == f"{b.epsilon:.4g}" and f"ε = {shown['loss tolerance ε']} " in console
+    assert shown["dense loss"] == f"{s.loss:.4g}" and f"dense loss {shown['dense loss']} " in console
+    assert shown["curvature time (s)"] == f"{s.seconds:.1f}" and f"in {shown['curvature time (s)']} s" in console

@@ -113,3 +113,32 @@ def test_one_batch_is_refused_alike_with_the_fix_that_fits(cli, plain_small_ckpt
     assert not out.exists()
     spectrum = cli("spectrum", plain_small_ckpt, "--max-samples", "300", *options, "--threads", "1")
     assert spectrum.exit_code == 0 and line in " ".join(spectrum.output.split())
+
+
+def test_a_given_epsilon_within_the_losss_rounding_is_warned_of_alike_on_every_path(cli, plain_small_ckpt, tmp_path):
+    """A derived ε within the float32 rounding of the loss is refused (above), while a given
+    ``--epsilon 1e-30`` on a loss of ~2.3 was taken in silence by ``gate --use actual`` (a
+    measured limit of ε = 0) and warned of by ``bounds`` only where the float64 products'
+    rounding moved ρ*. Every path now says it in one line, the same words."""
+    import re
+
+    seen = {}
+    out = tmp_path / "pruned.pt"
+    for args in (("bounds", "--method", "exact"), ("verify", "--method", "exact"),
+                 ("gate", "--use", "actual", "--min-ratio", "0"),
+                 ("prune", "--ratio", "auto", "--method", "exact", "-o", out)):
+        result = cli(*args, plain_small_ckpt, "--max-samples", "300", "--threads", "1", "--epsilon", "1e-30")
+        assert result.exit_code == 0, result.output
+        text = " ".join(result.output.split())  # one line, however rich or the terminal folded it
+        seen[args[0]] = re.findall(r"--epsilon 1e-30 is 0 up to rounding: .*?a loss change that matters", text)
+    (line,) = seen["bounds"]
+    loss = float(re.search(r"the loss (\S+) below", line).group(1))
+    # the rounding a derived ε must exceed: 64 float32 steps of the loss (theory.epsilon.ROUNDING_STEPS)
+    assert line == (f"--epsilon 1e-30 is 0 up to rounding: a change of the loss {loss:.4g} below about "
+                    f"{64 * float(np.finfo(np.float32).eps) * loss:.2g} (64 float32 steps) is rounding, so L + ε is L "
+                    "and any change pruning makes reads as past it; give a larger --epsilon, a loss change that matters")
+    assert all(found == [line] for found in seen.values()), seen
+    # an ε a loss change can reach is no rounding: not warned of
+    fine = cli("gate", "--use", "actual", "--min-ratio", "0", plain_small_ckpt, "--max-samples", "300", "--threads", "1",
+               "--epsilon", "1e-3")
+    assert fine.exit_code == 0 and "up to rounding" not in fine.output
