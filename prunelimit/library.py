@@ -1032,9 +1032,12 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
         removed = removed_on_path(value, scope, [p for _, p in named])
         collapsed = emptied(sparsity_table(model, given.selection), layers)
+        # read while torch's pruning is folded: afterwards a pruned weight is computed by its
+        # pre-hook again, and was warned of as a parametrized layer left out of N
+        unrecognised = unrecognised_warnings(given)
     # a given ratio has no bounds to say which layers N leaves out: they stay dense
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
-                   given.qualified((*resolved.warnings, *unrecognised_warnings(given),
+                   given.qualified((*resolved.warnings, *unrecognised,
                                     *beyond_ratio(value, layers, removed, scope),
                                     *collapse_warnings(value, scope, layers, collapsed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed)

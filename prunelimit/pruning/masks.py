@@ -292,12 +292,17 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     the module's pre-hooks and the same mask buffer, holding the mask the yielded dict then
     holds (a caller that prunes further puts its masks there), and ``weight_orig`` gets back
     the values it held where it was pruned before. Training code sees parameters and masks,
-    as for a pruned checkpoint; the caller gets back the form it gave, objects included."""
+    as for a pruned checkpoint; the caller gets back the form it gave, objects included, in
+    their order among the module's parameters, buffers and pre-hooks."""
     from prunelimit.io.checkpoint import unsign_pruned_zeros
 
     found: list[_Folded] = []
     masks: Masks = {}
-    order = {id(module): list(module._forward_pre_hooks) for module in model.modules()}
+    # refolding registers weight_orig and weight_mask anew, last: a module with two pruned
+    # tensors had its parameters and buffers swapped, and an optimiser's state_dict (kept by
+    # position) loaded into one built afterwards mixed up their momenta
+    order = {id(module): [list(d) for d in (module._forward_pre_hooks, module._parameters, module._buffers)]
+             for module in model.modules()}
     for module_name, module in model.named_modules():
         for hook_id, hook in _pruning_hooks(module):
             name = hook._tensor_name
@@ -323,7 +328,8 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
         for item in reversed(found):
             _refold(item, masks[item.key])
         for module in model.modules():
-            _reorder(module._forward_pre_hooks, order[id(module)])
+            for held, keys in zip((module._forward_pre_hooks, module._parameters, module._buffers), order[id(module)]):
+                _reorder(held, keys)
 
 
 def _refold(item: _Folded, mask: Tensor) -> None:
@@ -339,9 +345,9 @@ def _refold(item: _Folded, mask: Tensor) -> None:
     setattr(item.module, name, item.method.apply_mask(item.module))
 
 
-def _reorder(hooks: dict, order: list) -> None:
-    """``hooks`` in the order of ``order`` (keys it does not name last, as they came)."""
+def _reorder(held: dict, order: list) -> None:
+    """``held`` in the order of ``order`` (keys it does not name last, as they came)."""
     rank = {key: index for index, key in enumerate(order)}
-    items = sorted(hooks.items(), key=lambda item: rank.get(item[0], len(order)))
-    hooks.clear()
-    hooks.update(items)
+    items = sorted(held.items(), key=lambda item: rank.get(item[0], len(order)))
+    held.clear()
+    held.update(items)

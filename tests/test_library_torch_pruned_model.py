@@ -1,0 +1,52 @@
+"""A model that torch.nn.utils.prune holds, given to the library as a notebook holds it after
+``Pruning.apply``: it comes back in the form it was given, its parameters and buffers in
+their order, and the calls say of it what the command line says of its saved file."""
+
+from __future__ import annotations
+
+import torch
+from torch.nn.utils import prune as torch_prune
+
+import prunelimit
+
+
+def _mlp() -> torch.nn.Sequential:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+
+
+def test_a_model_pruned_in_two_tensors_of_a_module_keeps_their_order(train):
+    """Refolding registered ``weight_orig``/``weight_mask`` anew, last, so a module with its
+    weight and bias pruned came back with the two swapped: an optimiser's state_dict (kept
+    by position) loaded into one built afterwards gave the bias the weight's momentum
+    (here a shape error; silently wrong for tensors of one shape)."""
+    model = _mlp()
+    torch_prune.l1_unstructured(model[0], "weight", amount=0.5)
+    torch_prune.l1_unstructured(model[0], "bias", amount=0.25)
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    torch.nn.functional.cross_entropy(model(train[0]), train[1]).backward()
+    optimiser.step()
+    saved = optimiser.state_dict()
+    parameters, buffers = [n for n, _ in model.named_parameters()], [n for n, _ in model.named_buffers()]
+    prunelimit.info(model, train)
+    prunelimit.prune(model, 0.7)
+    assert [n for n, _ in model.named_parameters()] == parameters
+    assert [n for n, _ in model.named_buffers()] == buffers
+    rebuilt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    rebuilt.load_state_dict(saved)  # raised on the swapped shapes
+    for p, momentum in zip(model.parameters(), (saved["state"][i]["momentum_buffer"] for i in range(4))):
+        assert torch.equal(rebuilt.state[p]["momentum_buffer"], momentum)
+
+
+def test_pruning_a_model_pruning_apply_pruned_warns_of_no_parametrized_layer():
+    """The documented flow, ``prune(model, 0.5).apply(model)`` then ``prune(model, 0.7)``:
+    the second call warned that the weights of layers '0' and '2' are computed by a
+    parametrization and not counted as prunable, with remove_spectral_norm as the fix,
+    though it ranked and pruned them (its warnings were read after torch's pruning was put
+    back, its weights computed by the pre-hook again). ``prunelimit prune`` on the pruned
+    file warns of nothing."""
+    model = _mlp()
+    prunelimit.prune(model, 0.5).apply(model)
+    again = prunelimit.prune(model, 0.7)
+    assert again.warnings == ()
+    assert sorted(again.masks) == ["0.weight", "2.weight"] and abs(again.achieved - 0.7) < 1e-3
