@@ -8,6 +8,7 @@ import torch
 from torch.nn.utils import prune as torch_prune
 
 import prunelimit
+from prunelimit.inputs import load_inputs
 
 
 def _mlp() -> torch.nn.Sequential:
@@ -50,3 +51,19 @@ def test_pruning_a_model_pruning_apply_pruned_warns_of_no_parametrized_layer():
     again = prunelimit.prune(model, 0.7)
     assert again.warnings == ()
     assert sorted(again.masks) == ["0.weight", "2.weight"] and abs(again.achieved - 0.7) < 1e-3
+
+
+def test_export_of_a_module_saved_whole_keeps_the_set_pruning_apply_recorded(cli, tmp_path):
+    """A module pruned by ``Pruning.apply`` with ``exclude=('2',)`` and saved whole keeps the
+    record, which every command read with --trust-pickle but ``prunelimit export``: its file's
+    meta was ``{}`` (the library's held the set), so the two files differed and the commands
+    read the exported file with the default set."""
+    model = _mlp()
+    prunelimit.prune(model, 0.6, exclude=("2",)).apply(model)
+    torch.save(model, tmp_path / "whole.pt")
+    prunelimit.export(model, tmp_path / "lib.safetensors")
+    result = cli("export", tmp_path / "whole.pt", "--trust-pickle", "-o", tmp_path / "cli.safetensors")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cli.safetensors").read_bytes() == (tmp_path / "lib.safetensors").read_bytes()
+    report = prunelimit.api.info(load_inputs(tmp_path / "cli.safetensors", model="mlp:64,16,10"))
+    assert report.selection.exclude == ("2",) and report.params_prunable == 64 * 16  # layer 0 alone

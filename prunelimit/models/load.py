@@ -12,7 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError, option, said
-from prunelimit.io.checkpoint import MERGE_SHARDS, read_checkpoint, shard_of, state_and_masks, training_notes
+from prunelimit.io.checkpoint import (MERGE_SHARDS, RawCheckpoint, read_checkpoint, shard_of, state_and_masks,
+                                      training_notes)
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 from prunelimit.sparse.formats import storage_key
@@ -150,6 +151,14 @@ def recorded_meta(model: object) -> dict[str, Any]:
     return {"pruned": dict(record)} if isinstance(record, dict) else {}
 
 
+def checkpoint_meta(raw: RawCheckpoint, model_spec: str | None) -> dict[str, Any]:
+    """``raw``'s meta; for a whole module read as itself (no ``model_spec``), with what
+    ``Pruning.apply`` recorded on it first, as the library reads the module in memory."""
+    if raw.module is not None and model_spec is None:
+        return {**recorded_meta(raw.module), **raw.meta}
+    return raw.meta
+
+
 def wrapped_module(model: nn.Module) -> nn.Module:
     """The module a wrapper runs (``nn.DataParallel``'s and ``DistributedDataParallel``'s
     ``module``, ``torch.compile``'s ``_orig_mod``, nested in any order), else ``model``: the
@@ -183,9 +192,8 @@ def load_model(
             f"checkpoint {raw.path} names the model factory {spec!r}, which would import and run code; "
             f"if you trust it, pass --model {spec} (or --trust-pickle)"
         )
-    meta = raw.meta
+    meta = checkpoint_meta(raw, model_spec)
     if raw.module is not None and model_spec is None:
-        meta = {**recorded_meta(raw.module), **raw.meta}  # a whole module keeps what Pruning.apply recorded
         model = _prune_made_permanent(raw.module)
         dtypes = {}  # the module's own types: one in another float type than float32 is refused
     else:
