@@ -1059,17 +1059,28 @@ def _result_as_ratio(ratio: Any) -> str:
 
 @contextlib.contextmanager
 def _state_kept(model: nn.Module) -> Iterator[None]:
-    """Give ``model`` back its weights and buffers and its parameters their gradients (the
-    same tensors, with their values: a caller accumulating gradients), also on an error: a
-    run that prunes and fine-tunes (``nplh`` iterative or pressure, ``verify``'s refit) works on
-    the caller's model."""
+    """Give ``model`` back its weights and buffers and its parameters their gradients
+    (:func:`grads_kept`), also on an error: a run that prunes and fine-tunes (``nplh``
+    iterative or pressure, ``verify``'s refit) works on the caller's model."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    try:
+        with grads_kept(model):
+            yield
+    finally:
+        with torch.no_grad():
+            model.load_state_dict(saved)
+
+
+@contextlib.contextmanager
+def grads_kept(model: nn.Module) -> Iterator[None]:
+    """Give each parameter of ``model`` back its ``.grad`` (the same tensor with its values,
+    ``None`` where it was ``None``), also on an error: a caller accumulating gradients keeps
+    them, and a run's last step leaves none behind for the caller's next ``backward()`` to add to."""
     grads = [(p, p.grad, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
     try:
         yield
     finally:
         with torch.no_grad():
-            model.load_state_dict(saved)
             for param, grad, values in grads:
                 if grad is not None:
                     grad.copy_(values)

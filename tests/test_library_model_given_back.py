@@ -1,6 +1,7 @@
-"""A model that torch.nn.utils.prune holds, given to the library as a notebook holds it after
-``Pruning.apply``: it comes back in the form it was given, its parameters and buffers in
-their order, and the calls say of it what the command line says of its saved file."""
+"""The caller's model comes back from the library in the form it was given, as a notebook
+holds it: one that torch.nn.utils.prune holds (after ``Pruning.apply``) with its parameters
+and buffers in their order, and the calls say of it what the command line says of its saved
+file; one trained in place with its parameters' gradients as they were."""
 
 from __future__ import annotations
 
@@ -67,3 +68,23 @@ def test_export_of_a_module_saved_whole_keeps_the_set_pruning_apply_recorded(cli
     assert (tmp_path / "cli.safetensors").read_bytes() == (tmp_path / "lib.safetensors").read_bytes()
     report = prunelimit.api.info(load_inputs(tmp_path / "cli.safetensors", model="mlp:64,16,10"))
     assert report.selection.exclude == ("2",) and report.params_prunable == 64 * 16  # layer 0 alone
+
+
+def test_training_leaves_the_callers_gradients_as_they_were(train):
+    """``train``, ``hyperflux`` and ``imp`` left every parameter the ``.grad`` of their last
+    step (of their own objective: λ‖w‖₁, the gates' loss), where it was ``None``: a caller's
+    loop that zeroes after stepping (``backward(); step(); zero_grad()``) added it to its next
+    gradient. Now each parameter has its gradient back (``None``; or a caller's accumulated
+    one, the same tensor with its values), as ``verify(refit=True)`` gives it back."""
+    x, y = train
+    runs = {"train": lambda m: prunelimit.train(m, train, epochs=1),
+            "hyperflux": lambda m: prunelimit.hyperflux(m, train, 0.5, pruning_epochs=12, gate_lr=0.03,
+                                                        regrowth_epochs=1),
+            "imp": lambda m: prunelimit.imp(m, train, levels=1, rate=0.5, epochs_per_level=1)}
+    for name, run in runs.items():
+        model = _mlp()
+        accumulated = torch.full_like(model[0].weight, 0.5)
+        model[0].weight.grad = accumulated
+        run(model)
+        assert model[0].weight.grad is accumulated and bool((accumulated == 0.5).all()), name
+        assert all(p.grad is None for n, p in model.named_parameters() if n != "0.weight"), name
