@@ -330,7 +330,7 @@ def checked_module(model: Any) -> nn.Module:
         hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else \
             "; give its model, inputs.model, and the data (an Inputs goes to prunelimit.api's commands)" \
             if isinstance(model, Inputs) else ""
-        raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+        raise UsageError(f"model must be a torch.nn.Module, got {validate.not_a_module(model)}{hint}")
     model = wrapped_module(model)
     require_values([*model.named_parameters(), *model.named_buffers()])
     if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words

@@ -254,7 +254,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):
         state = dict(model)
     else:
-        raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
+        raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {validate.not_a_module(model)}")
     require_values(state.items())
     if (collision := prefix_collision(state)) is not None:  # the later key's values were written, in silence
         raise UsageError(f"model: keys {collision[0]!r} and {collision[1]!r} both name {unprefixed(collision[0])!r} "

@@ -5,10 +5,12 @@ file; one trained in place with its parameters' gradients as they were."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch.nn.utils import prune as torch_prune
 
 import prunelimit
+from prunelimit.errors import UsageError
 from prunelimit.inputs import load_inputs
 
 
@@ -88,3 +90,17 @@ def test_training_leaves_the_callers_gradients_as_they_were(train):
         run(model)
         assert model[0].weight.grad is accumulated and bool((accumulated == 0.5).all()), name
         assert all(p.grad is None for n, p in model.named_parameters() if n != "0.weight"), name
+
+
+def test_a_module_class_given_as_the_model_is_told_to_give_an_instance(train, tmp_path):
+    """``bounds(Net, data)``, the parentheses left out, was refused as 'got type', naming
+    neither the class nor the fix; so were ``Pruning.apply`` and ``export``."""
+    pruning = prunelimit.prune(_mlp(), 0.5)
+    calls = {"bounds": lambda: prunelimit.bounds(torch.nn.Sequential, train),
+             "apply": lambda: pruning.apply(torch.nn.Sequential),
+             "export": lambda: prunelimit.export(torch.nn.Sequential, tmp_path / "m.safetensors")}
+    for name, call in calls.items():
+        with pytest.raises(UsageError, match=r"got the class Sequential, not a module; give an instance, "
+                                             r"Sequential\(\.\.\.\) with its weights"):
+            call()
+    assert not (tmp_path / "m.safetensors").exists()

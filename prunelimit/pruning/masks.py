@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
+from prunelimit import validate
 from prunelimit.errors import InputError, UsageError
 from prunelimit.inputs import recorded_selection
 from prunelimit.models.load import PRUNED_ATTRIBUTE, masks_by_parameter, parameter_names, wrapped_module
@@ -206,7 +207,7 @@ def prune_with_torch(given: nn.Module, masks: Mapping[str, Tensor], recorded: di
     from torch.nn.utils import prune
 
     if not isinstance(given, nn.Module):
-        raise UsageError(f"apply takes a torch.nn.Module, got {type(given).__name__}")
+        raise UsageError(f"apply takes a torch.nn.Module, got {validate.not_a_module(given)}")
     model = wrapped_module(given)
     if isinstance(model, torch.jit.ScriptModule):  # torch.nn.utils.prune needs forward pre-hooks, which it has not
         # only the library's Pruning/HyperfluxResult.apply get here: its caller's fix, not a command
