@@ -5,6 +5,8 @@ file; one trained in place with its parameters' gradients as they were."""
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from torch.nn.utils import prune as torch_prune
@@ -104,3 +106,23 @@ def test_a_module_class_given_as_the_model_is_told_to_give_an_instance(train, tm
                                              r"Sequential\(\.\.\.\) with its weights"):
             call()
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_a_refit_of_a_fresh_model_does_not_tell_to_initialise_its_weights(train):
+    """``verify(refit=True)`` fine-tunes its probe at 0.999, whose masks keep no prunable
+    weight, and warned 'all 74 prunable weights are exactly zero at the start … initialise the
+    model's weights before training' of a model initialised as torch builds it (``verify
+    --refit`` too). The weights the masks prune are zero by design; a model whose kept weights
+    are all zero is still told (``train`` on a zeroed model)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 1), torch.nn.ReLU(), torch.nn.Linear(1, 10))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = prunelimit.verify(model, train, refit=True, finetune_epochs=1, method="exact")
+    assert 0.999 in [point.ratio for point in report.refit.points]  # the probe that keeps no weight ran
+    assert not [w for w in caught if "exactly zero at the start" in str(w.message)]
+    with torch.no_grad():
+        for module in (model[0], model[2]):
+            module.weight.zero_()
+    with pytest.warns(UserWarning, match="all 74 prunable weights are exactly zero at the start"):
+        prunelimit.train(model, train, epochs=1)
