@@ -434,9 +434,28 @@ def keeps_caller_state(command: Callable) -> Callable:
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         _refuse_other_names(command, kwargs)
         model = checked_module(model)
-        with _caller_state_kept(model):
+        with _caller_state_kept(model), _compiled_backward_named(model):
             return command(model, *args, **kwargs)
     return with_arguments(wrapper)
+
+
+@contextlib.contextmanager
+def _compiled_backward_named(model: nn.Module) -> Iterator[None]:
+    """Name the module compiled within ``model`` whose backward the Hessian products could not
+    differentiate again, with the fix: torch's ``RuntimeError`` ('torch.compile with
+    aot_autograd does not currently support double backward') came from deep inside. Only
+    where it fails: a module compiled with ``backend="eager"`` runs them."""
+    from prunelimit.models.load import compiled_modules
+
+    try:
+        yield
+    except RuntimeError as exc:
+        compiled = compiled_modules(model)
+        if not compiled or "double backward" not in str(exc):
+            raise
+        raise UsageError(f"module {compiled[0]!r} of the model is compiled with torch.compile, whose backward cannot "
+                         "be differentiated again, as every Hessian-vector product needs; give the model with its "
+                         "uncompiled module (its ._orig_mod) in its place, or compile the whole model instead") from None
 
 
 # Other libraries' names for the arguments here (a training loop's ``criterion``, ``loss_fn``,

@@ -126,3 +126,17 @@ def test_a_refit_of_a_fresh_model_does_not_tell_to_initialise_its_weights(train)
             module.weight.zero_()
     with pytest.warns(UserWarning, match="all 74 prunable weights are exactly zero at the start"):
         prunelimit.train(model, train, epochs=1)
+
+
+def test_a_module_compiled_within_the_model_is_named_where_hessian_products_fail(train):
+    """A module compiled inside the model (not the whole model, which is read as the module
+    it wraps) failed deep inside torch's autograd: 'torch.compile with aot_autograd does not
+    currently support double backward'. The call now names the module and the fix (a module
+    compiled with ``backend="eager"``, whose backward differentiates again, is not refused:
+    the error is named where torch raises it)."""
+    model = _mlp()
+    model[0] = torch.compile(model[0], backend="aot_eager")
+    with pytest.raises(UsageError, match=r"^module '0' of the model is compiled with torch\.compile, whose "
+                                         r"backward cannot be differentiated again.*\(its \._orig_mod\)"):
+        prunelimit.bounds(model, train, method="exact")
+    assert prunelimit.info(model, train).params_prunable == 64 * 16 + 16 * 10

@@ -177,6 +177,16 @@ def wrapped_module(model: nn.Module) -> nn.Module:
             return model
 
 
+def compiled_modules(model: nn.Module) -> list[str]:
+    """Names of the ``torch.compile``'d modules within ``model`` (one compiled whole is read as
+    the module it wraps: :func:`wrapped_module`): a backward compiled by AOT autograd (the
+    default backend's) cannot be differentiated again, which every Hessian-vector product needs."""
+    dynamo = sys.modules.get("torch._dynamo.eval_frame")  # loaded by any torch.compile in this process
+    if dynamo is None:
+        return []
+    return [name for name, module in model.named_modules() if isinstance(module, dynamo.OptimizedModule)]
+
+
 def load_model(
     checkpoint: str | Path,
     model_spec: str | None = None,
