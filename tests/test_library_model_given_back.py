@@ -12,7 +12,7 @@ import torch
 from torch.nn.utils import prune as torch_prune
 
 import prunelimit
-from prunelimit.errors import UsageError
+from prunelimit.errors import InputError, UsageError
 from prunelimit.inputs import load_inputs
 
 
@@ -140,3 +140,11 @@ def test_a_module_compiled_within_the_model_is_named_where_hessian_products_fail
                                          r"backward cannot be differentiated again.*\(its \._orig_mod\)"):
         prunelimit.bounds(model, train, method="exact")
     assert prunelimit.info(model, train).params_prunable == 64 * 16 + 16 * 10
+
+
+def test_integer_images_are_told_to_be_given_as_floats_in_the_librarys_words(train):
+    """uint8 pixels are read as int64 (token ids), which a model of real inputs cannot take;
+    the library's caller was told to 'save it as floats', the command line's words for a file."""
+    x, y = train
+    with pytest.raises(InputError, match=r"if x holds real values stored as integers, give it as floats \(x\.float\(\)\)$"):
+        prunelimit.info(_mlp(), ((x * 16).to(torch.uint8), y))
