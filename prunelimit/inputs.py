@@ -521,7 +521,9 @@ def _forward(model, x, model_name: str, what: str, names: tuple[str, ...]):
                 + said("pass {0} file.py:fn (fn(model, batch) -> mean loss) that calls it",
                        "wrap the model in a module whose forward takes x alone"), *names) from None
         # integer x is kept as int64 (token ids), which a model of real inputs cannot take
-        hint = "; if x holds real values stored as integers, save it as floats (x.float())" \
+        # integer images (uint8 pixels) are read as int64 too: the library's caller converts x in hand
+        hint = ("; if x holds real values stored as integers, "
+                + said("save it as floats (x.float())", "give it as floats (x.float())")) \
             if not x.is_floating_point() else ""
         if x.dim() == 1 and x.is_floating_point():  # one value a sample: a Linear(1, …) read the batch as one sample
             hint = "; x is 1-D, one value a sample: give it as a column, x.unsqueeze(1)"

@@ -330,7 +330,7 @@ def checked_module(model: Any) -> nn.Module:
         hint = "; build the module and load_state_dict(...) into it" if isinstance(model, Mapping) else \
             "; give its model, inputs.model, and the data (an Inputs goes to prunelimit.api's commands)" \
             if isinstance(model, Inputs) else ""
-        raise UsageError(f"model must be a torch.nn.Module, got {type(model).__name__}{hint}")
+        raise UsageError(f"model must be a torch.nn.Module, got {validate.not_a_module(model)}{hint}")
     model = wrapped_module(model)
     require_values([*model.named_parameters(), *model.named_buffers()])
     if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
@@ -434,9 +434,28 @@ def keeps_caller_state(command: Callable) -> Callable:
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
         _refuse_other_names(command, kwargs)
         model = checked_module(model)
-        with _caller_state_kept(model):
+        with _caller_state_kept(model), _compiled_backward_named(model):
             return command(model, *args, **kwargs)
     return with_arguments(wrapper)
+
+
+@contextlib.contextmanager
+def _compiled_backward_named(model: nn.Module) -> Iterator[None]:
+    """Name the module compiled within ``model`` whose backward the Hessian products could not
+    differentiate again, with the fix: torch's ``RuntimeError`` ('torch.compile with
+    aot_autograd does not currently support double backward') came from deep inside. Only
+    where it fails: a module compiled with ``backend="eager"`` runs them."""
+    from prunelimit.models.load import compiled_modules
+
+    try:
+        yield
+    except RuntimeError as exc:
+        compiled = compiled_modules(model)
+        if not compiled or "double backward" not in str(exc):
+            raise
+        raise UsageError(f"module {compiled[0]!r} of the model is compiled with torch.compile, whose backward cannot "
+                         "be differentiated again, as every Hessian-vector product needs; give the model with its "
+                         "uncompiled module (its ._orig_mod) in its place, or compile the whole model instead") from None
 
 
 # Other libraries' names for the arguments here (a training loop's ``criterion``, ``loss_fn``,
@@ -1037,9 +1056,12 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
         layers = [LayerSparsity(name, p.numel(), int(((p.detach() == 0) | ~masks[name]).sum())) for name, p in named]
         removed = removed_on_path(value, scope, [p for _, p in named])
         collapsed = emptied(sparsity_table(model, given.selection), layers)
+        # read while torch's pruning is folded: afterwards a pruned weight is computed by its
+        # pre-hook again, and was warned of as a parametrized layer left out of N
+        unrecognised = unrecognised_warnings(given)
     # a given ratio has no bounds to say which layers N leaves out: they stay dense
     return Pruning(float(value), overall_ratio(layers), scope, masks, layers,
-                   given.qualified((*resolved.warnings, *unrecognised_warnings(given),
+                   given.qualified((*resolved.warnings, *unrecognised,
                                     *beyond_ratio(value, layers, removed, scope),
                                     *collapse_warnings(value, scope, layers, collapsed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed,
@@ -1062,17 +1084,28 @@ def _result_as_ratio(ratio: Any) -> str:
 
 @contextlib.contextmanager
 def _state_kept(model: nn.Module) -> Iterator[None]:
-    """Give ``model`` back its weights and buffers and its parameters their gradients (the
-    same tensors, with their values: a caller accumulating gradients), also on an error: a
-    run that prunes and fine-tunes (``nplh`` iterative or pressure, ``verify``'s refit) works on
-    the caller's model."""
+    """Give ``model`` back its weights and buffers and its parameters their gradients
+    (:func:`grads_kept`), also on an error: a run that prunes and fine-tunes (``nplh``
+    iterative or pressure, ``verify``'s refit) works on the caller's model."""
     saved = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    try:
+        with grads_kept(model):
+            yield
+    finally:
+        with torch.no_grad():
+            model.load_state_dict(saved)
+
+
+@contextlib.contextmanager
+def grads_kept(model: nn.Module) -> Iterator[None]:
+    """Give each parameter of ``model`` back its ``.grad`` (the same tensor with its values,
+    ``None`` where it was ``None``), also on an error: a caller accumulating gradients keeps
+    them, and a run's last step leaves none behind for the caller's next ``backward()`` to add to."""
     grads = [(p, p.grad, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
     try:
         yield
     finally:
         with torch.no_grad():
-            model.load_state_dict(saved)
             for param, grad, values in grads:
                 if grad is not None:
                     grad.copy_(values)

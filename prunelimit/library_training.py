@@ -15,8 +15,9 @@ it pruned (its pruned weights at zero). Keep a ``copy.deepcopy(model)`` to keep 
 original. They train in train mode, as ``model.train()`` sets it: BatchNorm layers update
 their running statistics, those the caller had put in eval mode included, as torch's
 training would. Every module gets its ``training`` flag back afterwards, also when the run
-fails or is interrupted, and torch's global random state is as it was (the runs seed
-their own generators).
+fails or is interrupted, every parameter its ``.grad`` (``None`` where it was: the last
+step's gradients are not left for the caller's next ``backward()`` to add to), and torch's
+global random state is as it was (the runs seed their own generators).
 
 A pruned model stays pruned: the keep-masks of ``torch.nn.utils.prune`` on the model
 (``weight_orig``/``weight_mask``, as ``Pruning.apply`` leaves them) and those given as
@@ -45,7 +46,7 @@ from prunelimit.api.laws import HyperfluxReport
 from prunelimit.errors import OptionError, UsageError
 from prunelimit.inputs import Inputs
 from prunelimit.laws.imp import ImpResult, ImpRow
-from prunelimit.library import (batch_size_for, check_training_output, checked_batches, checked_masks,
+from prunelimit.library import (batch_size_for, check_training_output, checked_batches, checked_masks, grads_kept,
                                 keeps_caller_state, library_call, recorded_meta, require_values, settled_inputs)
 from prunelimit.models.load import PRUNED_ATTRIBUTE, wrapped_module
 from prunelimit.pruning.lomp import TrainResult
@@ -84,7 +85,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
     given = settled_inputs(model, data, loss=loss, batch_size=config.batch_size)
     check_training_output(given)
     evaluation = _evaluation(given, eval_data, config.batch_size, default=None)
-    with _masks_held(model, masks, given) as (_, held):
+    with grads_kept(model), _masks_held(model, masks, given) as (_, held):
         return lomp_train(model, given.batches, given.loss_fn, config, eval_batches=evaluation, masks=held or None,
                           selection=given.selection, progress=progress)
 
@@ -136,7 +137,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
     check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
-    with _masks_held(model, masks, given) as (pruned, held):
+    with grads_kept(model), _masks_held(model, masks, given) as (pruned, held):
         try:
             report = run_hyperflux(model, given.batches, evaluation, given.loss_fn, density, config, masks=held,
                                    selection=given.selection, progress=progress)
@@ -198,7 +199,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
     given = settled_inputs(model, data, loss=loss, batch_size=size, include=include, exclude=exclude)
     check_training_output(given)
     evaluation = _evaluation(given, eval_data, size, default=given.batches)
-    with _masks_held(model, masks, given) as (pruned, held):
+    with grads_kept(model), _masks_held(model, masks, given) as (pruned, held):
         result = iterative_magnitude_pruning(model, given.batches, evaluation, given.loss_fn, config,
                                              out_dir=out_dir, masks=held, progress=progress,
                                              meta=recorded_set(given.selection), selection=given.selection)
@@ -253,7 +254,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):
         state = dict(model)
     else:
-        raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {type(model).__name__}")
+        raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {validate.not_a_module(model)}")
     require_values(state.items())
     if (collision := prefix_collision(state)) is not None:  # the later key's values were written, in silence
         raise UsageError(f"model: keys {collision[0]!r} and {collision[1]!r} both name {unprefixed(collision[0])!r} "

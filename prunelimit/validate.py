@@ -143,6 +143,17 @@ def not_a_number(value: object, kind: type = float) -> str:
     return f", a {type(value).__name__}, not a number{fix}"
 
 
+def not_a_module(value: object) -> str:
+    """What ``value``, given where a ``torch.nn.Module`` belongs, is, for a refusal's "got …":
+    its type, or for a module class itself (``bounds(Net, data)``: the parentheses left out)
+    that it is the class, with the fix; "got type" named neither."""
+    from torch import nn
+
+    if isinstance(value, type) and issubclass(value, nn.Module):
+        return f"the class {value.__name__}, not a module; give an instance, {value.__name__}(...) with its weights"
+    return type(value).__name__
+
+
 def real(value: object) -> bool:
     """A real number, not a bool (``True`` is an int to Python, never a setting's value)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -12,7 +12,8 @@ import torch
 from torch import Tensor, nn
 
 from prunelimit.errors import InputError, UsageError, option, said
-from prunelimit.io.checkpoint import MERGE_SHARDS, read_checkpoint, shard_of, state_and_masks, training_notes
+from prunelimit.io.checkpoint import (MERGE_SHARDS, RawCheckpoint, read_checkpoint, shard_of, state_and_masks,
+                                      training_notes)
 from prunelimit.limits import MAX_RECORDED_SPEC_CHARS
 from prunelimit.models.spec import build_model, imports_code
 from prunelimit.sparse.formats import storage_key
@@ -153,6 +154,14 @@ def recorded_meta(model: object) -> dict[str, Any]:
     return {"pruned": dict(record)} if isinstance(record, dict) else {}
 
 
+def checkpoint_meta(raw: RawCheckpoint, model_spec: str | None) -> dict[str, Any]:
+    """``raw``'s meta; for a whole module read as itself (no ``model_spec``), with what
+    ``Pruning.apply`` recorded on it first, as the library reads the module in memory."""
+    if raw.module is not None and model_spec is None:
+        return {**recorded_meta(raw.module), **raw.meta}
+    return raw.meta
+
+
 def wrapped_module(model: nn.Module) -> nn.Module:
     """The module a wrapper runs (``nn.DataParallel``'s and ``DistributedDataParallel``'s
     ``module``, ``torch.compile``'s ``_orig_mod``, nested in any order), else ``model``: the
@@ -171,6 +180,16 @@ def wrapped_module(model: nn.Module) -> nn.Module:
             return model
 
 
+def compiled_modules(model: nn.Module) -> list[str]:
+    """Names of the ``torch.compile``'d modules within ``model`` (one compiled whole is read as
+    the module it wraps: :func:`wrapped_module`): a backward compiled by AOT autograd (the
+    default backend's) cannot be differentiated again, which every Hessian-vector product needs."""
+    dynamo = sys.modules.get("torch._dynamo.eval_frame")  # loaded by any torch.compile in this process
+    if dynamo is None:
+        return []
+    return [name for name, module in model.named_modules() if isinstance(module, dynamo.OptimizedModule)]
+
+
 def load_model(
     checkpoint: str | Path,
     model_spec: str | None = None,
@@ -186,9 +205,8 @@ def load_model(
             f"checkpoint {raw.path} names the model factory {spec!r}, which would import and run code; "
             f"if you trust it, pass --model {spec} (or --trust-pickle)"
         )
-    meta = raw.meta
+    meta = checkpoint_meta(raw, model_spec)
     if raw.module is not None and model_spec is None:
-        meta = {**recorded_meta(raw.module), **raw.meta}  # a whole module keeps what Pruning.apply recorded
         model = _prune_made_permanent(raw.module)
         dtypes = {}  # the module's own types: one in another float type than float32 is refused
     else:

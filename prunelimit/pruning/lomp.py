@@ -185,12 +185,15 @@ class TrainResult:
 
 
 def zero_start_warnings(weights: list[Tensor]) -> tuple[str, ...]:
-    """A warning when every prunable weight is exactly zero: no gradient reaches a weight behind a
-    zero layer, the units of a layer get equal gradients (nothing tells them apart) and λ‖w‖₁'s
-    subgradient is 0 at 0, so training moves the biases and little else."""
-    if not weights or any(bool(w.any()) for w in weights):
-        return ()
+    """A warning when every prunable weight training may move (``weights``: those the masks
+    keep) is exactly zero: no gradient reaches a weight behind a zero layer, the units of a
+    layer get equal gradients (nothing tells them apart) and λ‖w‖₁'s subgradient is 0 at 0,
+    so training moves the biases and little else. Weights the masks prune are zero by
+    design: a fine-tuning whose masks keep none (``verify --refit``'s probe at 0.999) is
+    no model left uninitialised."""
     count = sum(w.numel() for w in weights)
+    if not count or any(bool(w.any()) for w in weights):
+        return ()
     fix = said("give --model a spec or factory that initialises them (a built-in spec does)",
                "initialise the model's weights before training (a new nn.Linear's are random)")
     return (f"all {count:,} prunable weights are exactly zero at the start: no gradient reaches a weight "
@@ -263,7 +266,8 @@ def train(
     warmup = config.warmup_epochs * (iters if per_iter else 1)
     sched_total = config.epochs * (iters if per_iter else 1)
     penalised = _l1_parameters(model, config, selection)
-    notes = zero_start_warnings([p.detach() for _, p in prunable_parameters(model, selection)])
+    notes = zero_start_warnings([p.detach()[masks[name].to(p.device, torch.bool)] if masks and name in masks
+                                 else p.detach() for name, p in prunable_parameters(model, selection)])
     for note in notes:  # said at the start: the epochs that follow would be spent in vain
         warn(note, stacklevel=2)
     optimizer = sgd(model, config.lr, config.momentum, config.weight_decay, config.nesterov)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
 import torch
 from torch import Tensor, nn
 
+from prunelimit import validate
 from prunelimit.errors import InputError, UsageError
 from prunelimit.inputs import recorded_selection
 from prunelimit.models.load import PRUNED_ATTRIBUTE, masks_by_parameter, parameter_names, wrapped_module
@@ -206,7 +207,7 @@ def prune_with_torch(given: nn.Module, masks: Mapping[str, Tensor], recorded: di
     from torch.nn.utils import prune
 
     if not isinstance(given, nn.Module):
-        raise UsageError(f"apply takes a torch.nn.Module, got {type(given).__name__}")
+        raise UsageError(f"apply takes a torch.nn.Module, got {validate.not_a_module(given)}")
     model = wrapped_module(given)
     if isinstance(model, torch.jit.ScriptModule):  # torch.nn.utils.prune needs forward pre-hooks, which it has not
         # only the library's Pruning/HyperfluxResult.apply get here: its caller's fix, not a command
@@ -292,12 +293,17 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     the module's pre-hooks and the same mask buffer, holding the mask the yielded dict then
     holds (a caller that prunes further puts its masks there), and ``weight_orig`` gets back
     the values it held where it was pruned before. Training code sees parameters and masks,
-    as for a pruned checkpoint; the caller gets back the form it gave, objects included."""
+    as for a pruned checkpoint; the caller gets back the form it gave, objects included, in
+    their order among the module's parameters, buffers and pre-hooks."""
     from prunelimit.io.checkpoint import unsign_pruned_zeros
 
     found: list[_Folded] = []
     masks: Masks = {}
-    order = {id(module): list(module._forward_pre_hooks) for module in model.modules()}
+    # refolding registers weight_orig and weight_mask anew, last: a module with two pruned
+    # tensors had its parameters and buffers swapped, and an optimiser's state_dict (kept by
+    # position) loaded into one built afterwards mixed up their momenta
+    order = {id(module): [list(d) for d in (module._forward_pre_hooks, module._parameters, module._buffers)]
+             for module in model.modules()}
     for module_name, module in model.named_modules():
         for hook_id, hook in _pruning_hooks(module):
             name = hook._tensor_name
@@ -323,7 +329,8 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
         for item in reversed(found):
             _refold(item, masks[item.key])
         for module in model.modules():
-            _reorder(module._forward_pre_hooks, order[id(module)])
+            for held, keys in zip((module._forward_pre_hooks, module._parameters, module._buffers), order[id(module)]):
+                _reorder(held, keys)
 
 
 def _refold(item: _Folded, mask: Tensor) -> None:
@@ -339,9 +346,9 @@ def _refold(item: _Folded, mask: Tensor) -> None:
     setattr(item.module, name, item.method.apply_mask(item.module))
 
 
-def _reorder(hooks: dict, order: list) -> None:
-    """``hooks`` in the order of ``order`` (keys it does not name last, as they came)."""
+def _reorder(held: dict, order: list) -> None:
+    """``held`` in the order of ``order`` (keys it does not name last, as they came)."""
     rank = {key: index for index, key in enumerate(order)}
-    items = sorted(hooks.items(), key=lambda item: rank.get(item[0], len(order)))
-    hooks.clear()
-    hooks.update(items)
+    items = sorted(held.items(), key=lambda item: rank.get(item[0], len(order)))
+    held.clear()
+    held.update(items)

@@ -12,7 +12,7 @@ from torch import Tensor
 from prunelimit.errors import UsageError, warn
 from prunelimit.inputs import Inputs
 from prunelimit.io.checkpoint import RawCheckpoint, read_checkpoint, state_and_masks, training_notes
-from prunelimit.models.load import recorded_spec, relocated_meta
+from prunelimit.models.load import checkpoint_meta, recorded_spec, relocated_meta
 from prunelimit.sparse.bench import BenchReport
 from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
 
@@ -81,7 +81,9 @@ def read_pruned(checkpoint: str | Path, model_spec: str | None = None, trust_pic
     state, masks = model_names(state, masks, spec, trusted=trusted,
                                recorded_in=raw.path if model_spec is None else None, source=str(raw.path))
     # the specs as read from here, as the model spec is: the copy may be written to another folder
-    return PrunedCheckpoint(raw.path, state, masks, spec, relocated_meta(raw.meta, raw.path), training_notes(raw))
+    # a whole module keeps what Pruning.apply recorded, as every other command reads it
+    meta = relocated_meta(checkpoint_meta(raw, model_spec), raw.path)
+    return PrunedCheckpoint(raw.path, state, masks, spec, meta, training_notes(raw))
 
 
 def _no_masks(raw: RawCheckpoint, model_spec: str | None, trust_pickle: bool) -> str:

@@ -92,7 +92,6 @@ def test_a_sweep_point_that_fails_is_not_left_beside_a_limit_above_it():
     assert len(result.curve) == 11  # the sweep's points, beside the search's probes
 
 
-@pytest.mark.filterwarnings("ignore:all .* prunable weights are exactly zero")  # the 0.999 probe empties them
 @pytest.mark.parametrize("lr", [1e-30, 1e6], ids=["vanishing-lr", "diverging"])
 def test_the_refit_search_holds_to_its_measured_points_too(lr):
     """``verify --refit`` shares its fine-tuned passes between the criteria as the one-shot
