@@ -164,7 +164,9 @@ def test_negative_flat_states_a_bracket_that_covers_at_few_steps() -> None:
 def test_negative_flat_bracket_holds_the_probes_exact_ratio() -> None:
     """The flat bracket is a theorem, not a rate: on every seed it holds the ρ* of the same
     probes' exact measures (weights: the squared components of each Rademacher probe,
-    drawn as ``slq`` draws them, in H's eigenbasis), at every number of steps, to rounding."""
+    drawn as ``slq`` draws them, in H's eigenbasis), at every number of steps, to rounding
+    (1e-7: float64 Lanczos runs met the inequalities behind it to within 1e-7 of a weight,
+    where a Ritz value had converged onto an eigenvalue; ρ* moves at most what F moves)."""
     from prunelimit.curvature.slq import rademacher
     from prunelimit.theory.uncertainty import flat_bracket_ratios
 
@@ -179,4 +181,7 @@ def test_negative_flat_bracket_holds_the_probes_exact_ratio() -> None:
                                      bound_mode="none", negative="flat").ratio
         for steps in (4, 10, 25):
             lo, hi = flat_bracket_ratios(target.profile, slq(op, steps, 3, seed, "h"), target.epsilon)
-            assert lo - 1e-9 <= probes_exact <= hi + 1e-9
+            assert lo - 1e-7 <= probes_exact <= hi + 1e-7
+        # and it closes as the nodes fill the spectrum (a bracket of [0, 1] would hold any ρ*):
+        # measured at most 0.073 wide at 25 of the 60 steps over these seeds
+        assert hi - lo < 0.15
