@@ -60,11 +60,11 @@ def test_exact_spectrum_states_no_sampling_error_in_both_outputs(cli, own_ckpt) 
 
 
 def test_negative_flat_states_its_truncation_part(cli, own_ckpt) -> None:
-    """Without the λ²-bracket the steps part falls back to m/2 vs m (documented), instead of
-    leaving the ± to the probes alone."""
+    """Without the λ²-bracket the runs' Gauss rules bound ``flat``'s non-increasing terms
+    (docs/methods.md), instead of leaving the ± to the probes alone."""
     u = _json(cli("bounds", own_ckpt, "--method", "slq", "--negative", "flat", "--max-hvps", "100", "--json",
                   *SMALL))["prediction"]["uncertainty"]
-    assert u["steps_kind"] == "half-steps" and u["steps"] is not None
+    assert u["steps_kind"] == "bracket" and u["steps"] is not None
     assert u["plus_minus"] >= u["steps"] > 0
 
 

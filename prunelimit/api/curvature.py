@@ -833,9 +833,8 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
     from prunelimit.theory.uncertainty import ratio_uncertainty
 
     half = None
-    # The m/2-vs-m change stands in for the bracket wherever the bracket is not used:
-    # none carried, or ``--negative flat`` (not a function of λ², which the bracket bounds).
-    if quad.half is not None and (quad.lower is None or options.negative != "abs"):
+    # The m/2-vs-m change stands in for the bracket where none is carried (deflated or H² runs)
+    if quad.half is not None and quad.lower is None:
         half = predict_from_quadrature(target.profile, quad.half, target.epsilon, bound_mode="none",
                                        negative=options.negative).ratio
     u = ratio_uncertainty(target.profile, quad, target.epsilon, ratio, options.negative, half,

@@ -22,6 +22,17 @@ quadrature-truncation error of ρ* is bounded, not guessed (``prunelimit.theory.
 The bounds are those of a half-resolution rule, so they are wider than the error of the
 m-node estimate they bracket; they tighten as the run converges, and collapse onto the
 estimate when Lanczos breaks down (an invariant Krylov space: the rule is then exact).
+
+A function of the signed ``λ`` that is not one of ``λ²`` (``--negative flat``: 1 below 0,
+``1/(1 + cλ)`` above) has no such bracket, but it is non-increasing, and for those the
+m-point Gauss rule on ``H`` itself bounds the probe's measure by the
+Chebyshev–Markov–Stieltjes inequalities (Akhiezer, *The Classical Moment Problem*, 1965,
+§3.4; Golub & Meurant 2010, §6.2): ``Σ_{k<j} τ_k ≤ μ((−∞, θ_j))`` and ``μ((−∞, θ_j]) ≤
+Σ_{k≤j} τ_k``. Moving every weight to the next node up (the last to +∞) gives a measure
+that lies above μ in the stochastic order, to the next node down (the first to −∞) one
+below it, so their sums bound ``∫ h dμ`` from below and above for every non-increasing
+``h`` (``monotone_bracket``): no more than neighbouring nodes apart, they tighten as the
+nodes fill the spectrum.
 """
 
 from __future__ import annotations
@@ -69,6 +80,20 @@ def abs_bracket(alpha: np.ndarray, beta: np.ndarray, exact: bool = False) -> Abs
         (np.sqrt(np.maximum(x_gauss, 0.0)), w_gauss),
         (np.sqrt(np.maximum(x_radau, 0.0)), w_radau),
     )
+
+
+def monotone_bracket(nodes: np.ndarray, weights: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray],
+                                                                       tuple[np.ndarray, np.ndarray]]:
+    """Rules whose sums bound ``∫ h dμ`` from below and above for every non-increasing ``h``,
+    from per-run Gauss rules of μ on the signed ``λ`` (rows of ``nodes``/``weights``,
+    zero-weight padding allowed): each weight moved to its row's next node up (the last to
+    +∞) or down (the first to −∞), the largest float standing for ∞ (module doc)."""
+    far = np.finfo(float).max
+    order = np.argsort(np.where(weights > 0, nodes, np.inf), axis=1)  # padding last
+    x, w = np.take_along_axis(nodes, order, axis=1), np.take_along_axis(weights, order, axis=1)
+    x = np.where(w > 0, x, far)  # a padded node, weightless, stands for +∞: the last node's next one up
+    edge = np.full((len(x), 1), far)
+    return (np.hstack([x[:, 1:], edge]), w), (np.hstack([-edge, x[:, :-1]]), w)
 
 
 def _stieltjes(x: np.ndarray, w: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

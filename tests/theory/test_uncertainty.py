@@ -139,11 +139,16 @@ def test_plus_minus_combines_the_parts() -> None:
     assert EXACT.plus_minus == 0.0 and LEVEL == 0.95
 
 
-def test_flat_negative_policy_falls_back_to_half_steps() -> None:
+def test_flat_negative_policy_is_bracketed_and_falls_back_to_half_steps_without_rules() -> None:
+    """Plain runs on H bracket ``flat`` too (``flat_bracket_ratios``); runs that carry no
+    bounding rules (deflated or on H²) fall back to the m/2-vs-m change."""
     dim = 80
     op, _, profile, _ = _problem(dim, 4)
     quad = slq(op, 10, 2, 0, "h")
     u = ratio_uncertainty(profile, quad, EPSILON, 0.5, negative="flat", half_ratio=0.47)
+    assert u.steps_kind == "bracket"
+    u = ratio_uncertainty(profile, replace(quad, lower=None, upper=None), EPSILON, 0.5, negative="flat",
+                          half_ratio=0.47)
     assert u.steps_kind == "half-steps" and u.steps == pytest.approx(0.03)
 
 

@@ -1,0 +1,142 @@
+"""How often ρ*'s stated ± holds the exact ρ*, by spectrum family (results: docs/accuracy.md,
+"Coverage by spectrum family").
+
+Each family is a spectrum λ of D eigenvalues, put in a random orthonormal basis (``Q diag(λ)
+Qᵀ``: on a diagonal matrix Rademacher probes have no variance; ``--diagonal`` keeps it
+diagonal) with a Laplace weight profile; ε is bisected so that the exact ρ*, solved from λ
+itself, is ``--ratio``. Every seed runs SLQ as the library states it (a fixed plan, or
+adaptive SLQ to ``--tolerance`` as ``bounds`` runs it) and counts whether ``|ρ̂ − ρ*| ≤ ±``;
+a Wilson 95 % interval goes with each rate.
+
+    python benchmarks/coverage_spectra.py --family power-law --plans 1x40,3x40 --seeds 200
+    python benchmarks/coverage_spectra.py --family negative-1/c --negative flat --plans 3x12
+    python benchmarks/coverage_spectra.py --family two-clusters --dim 600 --adaptive --seeds 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections import Counter
+
+import numpy as np
+import torch
+
+from prunelimit.api.curvature import LimitTarget, _slq_spectrum, slq_uncertainty
+from prunelimit.api.options import CurvatureOptions, SolverChoice
+from prunelimit.curvature.operator import DenseOperator
+from prunelimit.curvature.slq import slq
+from prunelimit.theory.limit import predict_from_quadrature, predict_limit
+from prunelimit.theory.profile import MagnitudeProfile
+from prunelimit.theory.uncertainty import initial_runs
+
+
+def spectrum(family: str, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """The family's eigenvalues (``negative-1/c`` is finished by ``problem``, which knows c)."""
+    if family == "power-law":
+        return 10.0 * np.arange(1, dim + 1) ** -2.0
+    if family == "pareto":
+        return rng.pareto(0.8, dim) * 1e-3
+    if family == "two-clusters":
+        return np.concatenate([rng.normal(1e-3, 1e-5, dim // 2), rng.normal(10, 0.1, dim - dim // 2)])
+    if family == "outlier-flat":
+        return np.concatenate([[1e4], np.full(dim - 1, 1e-2)])
+    if family == "repeated":
+        return np.resize(np.repeat([1e-4, 1e-2, 0.1, 1.0, 10.0], math.ceil(dim / 5)), dim)
+    if family == "all-equal":
+        return np.ones(dim)
+    if family == "rank-deficient":  # 95 % exactly 0: ρ* ≥ 0.95 whatever ε
+        lam = np.zeros(dim)
+        lam[: max(1, dim // 20)] = rng.lognormal(0, 1, max(1, dim // 20))
+        return lam
+    if family == "negative-1/c":
+        return rng.lognormal(-3, 2, dim)
+    raise SystemExit(f"unknown family {family!r}")
+
+
+FAMILIES = ("power-law", "pareto", "two-clusters", "outlier-flat", "repeated", "all-equal", "rank-deficient",
+            "negative-1/c")
+
+
+def exact_ratio(profile: MagnitudeProfile, lam: np.ndarray, epsilon: float, negative: str) -> float:
+    dim = len(lam)
+    return predict_limit(profile, lam[None], np.full((1, dim), 1 / dim), dim, epsilon, bound_mode="none",
+                         negative=negative).ratio
+
+
+def epsilon_for(profile: MagnitudeProfile, lam: np.ndarray, ratio: float, negative: str) -> float:
+    """ε whose exact ρ* is ``ratio`` (bisected in log ε; ρ* rises with ε), or the end nearest."""
+    low, high = -20.0, 10.0
+    for _ in range(50):
+        mid = (low + high) / 2
+        low, high = (mid, high) if exact_ratio(profile, lam, 10**mid, negative) < ratio else (low, mid)
+    return 10**high
+
+
+def problem(family: str, dim: int, ratio: float, negative: str, diagonal: bool):
+    """``(operator, limit target, exact ρ*)``; ``negative-1/c`` sets 40 % of a log-normal
+    spectrum to −(0.3 … 3)/c, c = R(ρ*)²/2ε at the ε that puts the rest's ρ* at ``ratio``."""
+    rng = np.random.default_rng(0)
+    lam = spectrum(family, dim, rng)
+    basis = np.eye(dim) if diagonal else np.linalg.qr(rng.normal(size=(dim, dim)))[0]
+    profile = MagnitudeProfile.from_tensors([torch.tensor(rng.laplace(0, 0.05, dim))])
+    epsilon = epsilon_for(profile, lam, ratio, negative)
+    if family == "negative-1/c":
+        c = profile.radius_continuous(exact_ratio(profile, lam, epsilon, negative)) ** 2 / (2 * epsilon)
+        count = int(0.4 * dim)
+        lam[:count] = -rng.uniform(0.3, 3.0, count) / c
+    op = DenseOperator(torch.tensor((basis * lam) @ basis.T))
+    op.lockstep = 1
+    return op, LimitTarget(epsilon, "given", profile, (), ()), exact_ratio(profile, lam, epsilon, negative)
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    p, d = hits / n, 1 + z * z / n
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (p + z * z / (2 * n) - half) / d, (p + z * z / (2 * n) + half) / d
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--family", choices=FAMILIES, required=True)
+    parser.add_argument("--dim", type=int, default=200)
+    parser.add_argument("--ratio", type=float, default=0.5, help="the exact ρ* ε is chosen for")
+    parser.add_argument("--negative", choices=("abs", "flat"), default="abs")
+    parser.add_argument("--diagonal", action="store_true", help="no random basis: probes aligned with eigenvectors")
+    parser.add_argument("--plans", default="1x40,3x40", help="fixed plans, RUNSxSTEPS, comma-separated")
+    parser.add_argument("--adaptive", action="store_true", help="adaptive SLQ instead of the fixed plans")
+    parser.add_argument("--tolerance", type=float, default=0.01)
+    parser.add_argument("--seeds", type=int, default=200)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    op, target, exact = problem(args.family, args.dim, args.ratio, args.negative, args.diagonal)
+    print(f"{args.family} D={args.dim} negative={args.negative} ε={target.epsilon:.3g} exact ρ*={exact:.4f}")
+    plans = [None] if args.adaptive else [tuple(map(int, p.split("x"))) for p in args.plans.split(",")]
+    for plan in plans:
+        start, hits, widths, stops = time.perf_counter(), 0, [], Counter()
+        for seed in range(args.seeds):
+            if plan is None:
+                options = CurvatureOptions(negative=args.negative, seed=seed, tolerance=args.tolerance)
+                choice = SolverChoice("slq-h", True, 32, initial_runs(args.dim, args.tolerance, 3), "adaptive")
+                quad, stopped, _ = _slq_spectrum(op, choice, options, target, torch.float64, None)
+            else:
+                options = CurvatureOptions(negative=args.negative, runs=plan[0], iterations=plan[1])
+                quad, stopped = slq(op, plan[1], plan[0], seed, "h"), "fixed"
+            ratio = predict_from_quadrature(target.profile, quad, target.epsilon, bound_mode="none",
+                                            negative=args.negative).ratio
+            u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
+            covered = abs(ratio - exact) <= u.plus_minus + 1e-12  # an exact ± 0, to rounding
+            hits += covered
+            widths.append(u.plus_minus)
+            stops[(stopped, quad.runs, u.probes_kind, covered)] += 1
+        low, high = wilson(hits, args.seeds)
+        name = f"adaptive ±{args.tolerance:g}" if plan is None else f"{plan[0]}x{plan[1]}"
+        print(f"  {name}: {hits}/{args.seeds} covered [{low:.3f}, {high:.3f}], median ± {np.median(widths):.4f}"
+              f" ({time.perf_counter() - start:.0f} s)")
+        for key in sorted({k[:3] for k in stops}, key=str):
+            print(f"    {key[0]}, {key[1]} runs, {key[2]}: {stops[(*key, True)]}/{stops[(*key, True)] + stops[(*key, False)]}")
+
+
+if __name__ == "__main__":
+    main()
