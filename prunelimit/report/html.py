@@ -32,8 +32,9 @@ FigureLike = Union["Figure", bytes]
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" percentage
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
-# says a prediction was made); "digits" four significant digits and "seconds" one decimal, as the
-# console's lines state ε, the loss and the curvature time; "trace" and "delta" (Δ, in points) are the value
+# says a prediction was made); "digits" four significant digits, "fixed" four decimals and "seconds"
+# one decimal, as the console's lines state ε, the loss, the law fits' α0 and R² and the curvature
+# time; "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -58,27 +59,31 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("acc_drop", "accuracy loss allowed (--acc-drop)", "points"),
     ("acc_drop_exceeded", "lost more than --acc-drop", "number"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
-    ("alpha0", "law exponent α0", "number"),
+    ("alpha0", "law exponent α0", "fixed"),
     ("alpha0_ci", "95 % interval of α0", "interval"),
-    ("c", "law constant c", "number"),
+    ("c", "law constant c", "digits"),
     ("c_ci", "95 % interval of c", "interval"),
-    ("r2", "fit R²", "number"),
+    ("r2", "fit R²", "fixed"),
     ("region", "fitted density region", "range"),
     ("region.points", "points in the region", "count"),
     ("quadratic.needed", "quadratic term needed", "number"),
     ("heldout.median_rel_error", "held-out density error (median)", "percent"),
-    ("params.eps_np", "ε_np (low-error plateau, dense error)", "number"),
-    ("params.eps_up", "ε_up (high-error plateau)", "number"),
+    ("params.eps_np", "ε_np (low-error plateau, dense error)", "digits"),
+    ("params.eps_up", "ε_up (high-error plateau)", "digits"),
     ("intervals.eps_up", "95 % interval of ε_up", "interval"),
-    ("params.gamma", "γ (power-law slope)", "number"),
+    ("params.gamma", "γ (power-law slope)", "digits"),
     ("intervals.gamma", "95 % interval of γ", "interval"),
-    ("params.p", "p (transition density to the high-error plateau)", "number"),
+    ("params.p", "p (transition density to the high-error plateau)", "digits"),
     ("intervals.p", "95 % interval of p", "interval"),
-    ("fit.mean_rel_error", "mean relative fit error", "number"),
-    ("fit.std_rel_error", "std of the relative fit error", "number"),
-    ("fit.loo_mean_abs_rel_error", "leave-one-out |relative error| (mean)", "number"),
-    ("predict.error", "predicted error", "number"),
-    ("target.density", "density reaching the target error", "number"),
+    ("params.phi", "φ (depth exponent, joint law)", "digits"),
+    ("intervals.phi", "95 % interval of φ", "interval"),
+    ("params.psi", "ψ (width exponent, joint law)", "digits"),
+    ("intervals.psi", "95 % interval of ψ", "interval"),
+    ("fit.mean_rel_error", "mean relative fit error", "percent"),
+    ("fit.std_rel_error", "std of the relative fit error", "percent"),
+    ("fit.loo_mean_abs_rel_error", "leave-one-out |relative error| (mean)", "percent"),
+    ("predict.error", "predicted error", "percent"),
+    ("target.density", "density reaching the target error", "digits"),
     ("epsilon", "loss tolerance ε", "digits"),
     ("loss", "dense loss", "digits"),
     ("spectrum.trace", "Hessian trace", "trace"),
@@ -104,6 +109,13 @@ LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet list
 # lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
 # levels, Hyperflux's epochs
 GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"))
+# a grid's columns shown as the console shows them (kinds of ``_format``; the others to six digits):
+# IMP's levels as its table (density to four decimals, error in %, loss to four digits), Hyperflux's
+# epochs as its lines state densities (in %) and losses
+GRID_KINDS: dict[str, dict[str, str]] = {
+    "rows": {"density": "fixed", "error": "percent", "loss": "digits"},
+    "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "digits"},
+}
 
 STYLE = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
@@ -197,6 +209,8 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
             return f"{value:.2f} pt"
         if kind == "digits":
             return fmt(value)
+        if kind == "fixed":
+            return f"{value:.4f}"
         if kind == "seconds":
             return f"{value:.1f}"
         return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
@@ -217,9 +231,10 @@ def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
     return _scroll(f"<table><tr><th>{html.escape(head[0])}</th><th>{html.escape(head[1])}</th></tr>{cells}</table>")
 
 
-def _grid(items: Sequence[Mapping]) -> str:
-    """Rows of flat mappings as one table, the first item's keys as the columns; a
-    ``trace`` beside its ``trace_plus_minus`` is one column, stated as the console states it."""
+def _grid(items: Sequence[Mapping], kinds: Mapping[str, str]) -> str:
+    """Rows of flat mappings as one table, the first item's keys as the columns, each of a
+    column named in ``kinds`` formatted as that kind; a ``trace`` beside its
+    ``trace_plus_minus`` is one column, stated as the console states it."""
     keys = list(items[0])
     paired = "trace" in keys and "trace_plus_minus" in keys
     if paired:
@@ -228,7 +243,7 @@ def _grid(items: Sequence[Mapping]) -> str:
     def cell(item: Mapping, key: str) -> str:
         if paired and key == "trace":
             return trace_text(item.get("trace"), item.get("trace_plus_minus"))
-        return _format(item.get(key))
+        return _format(item.get(key), kinds.get(key, "number"))
 
     head = "".join(f"<th>{html.escape('trace (± 95 %)' if paired and k == 'trace' else str(k))}</th>" for k in keys)
     rows = "".join("<tr>" + "".join(f"<td class=num>{html.escape(cell(item, k))}</td>" for k in keys) + "</tr>"
@@ -284,7 +299,7 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     for key, title in GRID_KEYS:
         items = doc.get(key)
         if isinstance(items, list) and items and all(isinstance(item, Mapping) for item in items):
-            parts += [f"<h2>{title}</h2>", _grid(items)]
+            parts += [f"<h2>{title}</h2>", _grid(items, GRID_KINDS.get(key, {}))]
     if figures:
         parts.append("<h2>Figures</h2>")
         parts += [_figure(title, fig) for title, fig in figures.items()]

@@ -334,8 +334,8 @@ def test_the_law_summaries_state_what_the_console_states():
     for key, name in (("gamma", "γ"), ("eps_up", "ε_up"), ("p", "p")):
         low, high = body["intervals"][key]
         assert shown[f"95 % interval of {name}"] == f"[{low:.4g}, {high:.4g}]"
-    assert shown["std of the relative fit error"] == f"{body['fit']['std_rel_error']:.6g}"
-    assert shown["leave-one-out |relative error| (mean)"] == f"{body['fit']['loo_mean_abs_rel_error']:.6g}"
+    assert shown["std of the relative fit error"] == f"{100 * body['fit']['std_rel_error']:.2f} %"  # as the console
+    assert shown["leave-one-out |relative error| (mean)"] == f"{100 * body['fit']['loo_mean_abs_rel_error']:.2f} %"
     body["intervals"]["gamma"] = [None, 3.0]  # a side the points leave unbounded (JSON null)
     assert _summary(render_html("law-error-fit", body, {}, ["p"]))["95 % interval of γ"] == "[unbounded, 3]"
 
