@@ -453,6 +453,7 @@ def hyperflux_prune(
         raise OptionError("pruning_epochs", f"{option('pruning_epochs', pruning_epochs)} cannot take the trajectory "
                           f"down to {aim:.4g}{aimed}, only to {start * trajectory_floor(pruning_epochs):.4g}; use "
                           f"{option('pruning_epochs', enough)} or more")
+    _check_slowest_trajectory(target_density, aim, headroom, start, pruning_epochs)
     check_gate_travel(target_density, start, c, len(batches))
     # from the density the model starts at: a pruned start's trajectory began at 1.0, above it, and
     # the controller held Γ at 0 for the epochs the trajectory took to come down to it
@@ -498,6 +499,28 @@ def hyperflux_prune(
         log=tuple(log),
         start_density=start,
     )
+
+
+def _check_slowest_trajectory(target_density: float, aim: float, headroom: float, start: float,
+                              pruning_epochs: int) -> None:
+    """Refuse, naming ``pruning_epochs`` and the most that fit, a target the slowest trajectory
+    (retention ``R_INF`` every epoch) falls past: ``start·R_INF^E`` below the ``aim``. The
+    trajectory's own refusal ("use fewer epochs") named no setting, and the aim, the target
+    times the regrowth headroom, as a "target density" the caller had not given."""
+    if start * R_INF ** pruning_epochs >= aim:
+        return
+    most = math.floor(math.log(aim / start) / math.log(R_INF))
+    while most > 0 and start * R_INF ** most < aim:  # the floor of a rounded quotient may be one too many
+        most -= 1
+    aimed = f"the aim {aim:.4g} (the target {target_density:g} times the regrowth headroom {headroom:g})" \
+        if headroom < 1 else f"the target {aim:g}"
+    if most < 1:  # not even one epoch: the target is the setting to change
+        raise OptionError("target_density", f"{{0}} {target_density:g}: one pruning epoch of the slowest trajectory "
+                          f"(it keeps {R_INF:g} of the weights an epoch) falls to {start * R_INF:.4g}, below "
+                          f"{aimed}; ask for at most {start * R_INF / headroom:.4g}")
+    raise OptionError("pruning_epochs", f"{option('pruning_epochs', pruning_epochs)} of the slowest trajectory "
+                      f"(it keeps {R_INF:g} of the weights an epoch) fall to {start * R_INF ** pruning_epochs:.4g}, "
+                      f"below {aimed}: the run would end under it; use {option('pruning_epochs', most)} or fewer")
 
 
 def check_pressures(pressures: Sequence[float]) -> None:
