@@ -36,7 +36,8 @@ FigureLike = Union["Figure", bytes]
 # one decimal, as the console's lines state ε, the loss, the law fits' α0 and R² and the curvature
 # time; "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
-# list, "range" a ``{low, high}`` pair of densities (both as the console prints them).
+# list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
+# pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
     ("prediction.uncertainty", "stated uncertainty of ρ*", "uncertainty"),
@@ -60,7 +61,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("acc_drop_exceeded", "lost more than --acc-drop", "number"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
     ("alpha0", "law exponent α0", "fixed"),
-    ("alpha0_ci", "95 % interval of α0", "interval"),
+    ("alpha0_ci", "95 % interval of α0", "fixed interval"),
     ("c", "law constant c", "digits"),
     ("c_ci", "95 % interval of c", "interval"),
     ("r2", "fit R²", "fixed"),
@@ -182,7 +183,7 @@ def as_json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-CONTAINER_KINDS = ("uncertainty", "interval", "range")  # kinds whose value is a list or a mapping
+CONTAINER_KINDS = ("uncertainty", "interval", "fixed interval", "range")  # kinds whose value is a list or a mapping
 # kinds shown with their ``…_plus_minus`` sibling (``None``: not stated), in the console's words
 PAIRED: dict[str, Callable[[Any, Any], str]] = {"trace": lambda value, pm: trace_text(value, pm, level=True),
                                                "delta": delta_text}
@@ -191,9 +192,10 @@ PAIRED: dict[str, Callable[[Any, Any], str]] = {"trace": lambda value, pm: trace
 def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
     if kind == "uncertainty":
         return uncertainty_text(value if isinstance(value, Mapping) else None)
-    if kind == "interval":
+    if kind in ("interval", "fixed interval"):
         # a side the points leave free is infinite, which JSON writes null: the console's word for it
-        return "[" + ", ".join("unbounded" if v is None else f"{v:.4g}" for v in value) + "]"
+        spec = ".4f" if kind == "fixed interval" else ".4g"
+        return "[" + ", ".join("unbounded" if v is None else format(v, spec) for v in value) + "]"
     if kind == "range":
         return f"{percent_digits(value['low'])} % – {percent_digits(value['high'])} %"
     if value is None:
@@ -219,7 +221,7 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
 
 def _shaped(value: Any, kind: str) -> bool:
     """``value`` is what an "interval" (a two-item list) or a "range" (``low``/``high``) needs."""
-    if kind == "interval":
+    if kind in ("interval", "fixed interval"):
         return isinstance(value, list) and len(value) == 2
     return isinstance(value, Mapping) and all(isinstance(value.get(k), (int, float)) for k in ("low", "high"))
 

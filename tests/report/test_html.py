@@ -321,7 +321,7 @@ def test_the_law_summaries_state_what_the_console_states():
     noise = np.random.default_rng(0).normal(0, 0.02, gamma.size)
     law = fit_nplh(LawPoints.from_arrays(0.01 * gamma ** -0.5 * np.exp(noise), gamma)).to_json()
     shown = _summary(render_html("law-nplh", law, {}, ["p"]))
-    assert shown["95 % interval of α0"] == f"[{law['alpha0_ci'][0]:.4g}, {law['alpha0_ci'][1]:.4g}]"
+    assert shown["95 % interval of α0"] == f"[{law['alpha0_ci'][0]:.4f}, {law['alpha0_ci'][1]:.4f}]"  # as the console
     assert shown["95 % interval of c"] == f"[{law['c_ci'][0]:.4g}, {law['c_ci'][1]:.4g}]"
     assert shown["fitted density region"] == f"{100 * law['region']['low']:.2f} % – {100 * law['region']['high']:.2f} %"
     assert shown["points in the region"] == str(law["region"]["points"])

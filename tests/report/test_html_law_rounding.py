@@ -32,6 +32,12 @@ def test_the_nplh_summary_rounds_as_the_console():
     assert shown["law exponent α0"] == f"{law['alpha0']:.4f}"  # console: α0 0.5012 [..]
     assert shown["law constant c"] == f"{law['c']:.4g}"
     assert shown["fit R²"] == f"{law['r2']:.4f}"
+    # α0's interval to four decimals as the console prints it ([2.2935, 2.3030], not .4g's [2.293, 2.303])
+    near = np.geomspace(0.15, 5.0, 40)  # densities 0.8 down to 2.5e-4
+    steep = fit_nplh(LawPoints.from_arrays(0.01 * near ** -2.3 * np.exp(noise), near), region=(1e-6, 1.0)).to_json()
+    low, high = steep["alpha0_ci"]
+    assert low > 1
+    assert _summary(render_html("law-nplh", steep, {}, ["p"]))["95 % interval of α0"] == f"[{low:.4f}, {high:.4f}]"
 
 
 def test_the_error_fit_summary_rounds_as_the_console():
