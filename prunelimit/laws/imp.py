@@ -245,7 +245,7 @@ def iterative_magnitude_pruning(
                     f"{out} already holds an IMP sweep; resume it or choose an empty directory"
                 )
             rows, masks, rewind_state = _load_progress(out, model, params, settings, (model_spec, meta), kept0 / n,
-                                                       selection)
+                                                       selection, c.levels)
             resumed_after = rows[-1].level
 
     if not rows:
@@ -399,11 +399,12 @@ def _save_level(out, model, dtypes, masks, row, previous_rows, settings, rewind_
 
 
 def _load_progress(out: Path, model, params, settings, record=(None, None), density0: float = 1.0,
-                   selection: ParamSelection = ParamSelection()):
+                   selection: ParamSelection = ParamSelection(), levels: int | None = None):
     """Rows, masks and rewind state after the last level recorded in ``out``; ``record`` (model
     spec, meta) must match what its last checkpoint records, where both say; ``density0``:
     the density the sweep starts from (level 0's); ``selection``: the prunable set, the one
-    its last checkpoint records (none recorded: the default set)."""
+    its last checkpoint records (none recorded: the default set); ``levels``: the levels asked
+    for, at least the sweep's (refused before the model is loaded otherwise)."""
     path = out / CSV_NAME
     check_file_size(path, MAX_CSV_BYTES, "IMP progress file")
     try:
@@ -453,6 +454,10 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
     if ckpt.get("level") != rows[-1].level or ckpt.get("density") != rows[-1].density:
         raise InputError(f"{path}: its last row (level {rows[-1].level}, density {rows[-1].density}) is not what "
                          f"{last.name} records; the folder is damaged, use a fresh directory")
+    if levels is not None and rows[-1].level > levels:  # its rows past them would answer another --levels
+        raise OptionError("levels", f"{option('levels', levels)}: {out} already holds levels 0–{rows[-1].level} of "
+                          f"this sweep; give {option('levels', rows[-1].level)} or more to read or extend it, or "
+                          "another folder for a shorter sweep")
     rewind_state = None
     if settings["rewind"] != "none":
         rewind_state = _tensors(_load(out, out / REWIND_NAME, settings), "state_dict", out / REWIND_NAME)
