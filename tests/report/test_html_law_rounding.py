@@ -52,7 +52,11 @@ def test_the_error_fit_summary_rounds_as_the_console():
     assert shown["mean relative fit error"] == pct(body["fit"]["mean_rel_error"])
     assert shown["std of the relative fit error"] == pct(body["fit"]["std_rel_error"])
     assert shown["leave-one-out |relative error| (mean)"] == pct(body["fit"]["loo_mean_abs_rel_error"])
+    # each answer beside its question, as the console's "predicted error at density 0.05: 8.12 %" and
+    # "density reaching error 0.1: 0.04123" (the page had the answers alone)
+    assert shown["density of the prediction (--predict)"] == "0.05"
     assert shown["predicted error"] == pct(0.0812345678) == "8.12 %"
+    assert shown["target error (--target-error)"] == "0.1"
     assert shown["density reaching the target error"] == fmt(0.0412345678) == "0.04123"
 
 
