@@ -54,7 +54,10 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("density", "reached density (kept fraction)", "percent"),
     ("prunable", "prunable weights N", "count"),
     ("resumed_after", "resumed after level", "count"),
+    ("start_density", "density started from (a pruned start)", "percent"),
+    ("before.loss", "loss before pruning", "fixed"),
     ("before.accuracy", "accuracy before pruning", "percent"),
+    ("after.loss", "loss after pruning", "fixed"),
     ("after.accuracy", "accuracy after pruning", "percent"),
     ("after.accuracy_drop", "accuracy lost by pruning", "points"),
     ("acc_drop", "accuracy loss allowed (--acc-drop)", "points"),
@@ -103,6 +106,10 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 UNCERTAIN_OF: dict[str, Callable[[Mapping], bool]] = {
     "prediction.uncertainty": lambda doc: lookup(doc, "prediction.ratio") is not None,
     "ratio.uncertainty": lambda doc: lookup(doc, "ratio.source") not in (None, "given"),
+}
+# a row shown only where its document says so, as the console prints it: Hyperflux's start from a pruned model
+SHOWN_WHEN: dict[str, Callable[[Mapping], bool]] = {
+    "start_density": lambda doc: isinstance(lookup(doc, "start_density"), (int, float)) and lookup(doc, "start_density") < 1,
 }
 # a row → the JSON flag whose ``false`` makes it a bound, marked as on the console (``AT_LEAST``):
 # a limit no measured ratio failed is at least the value shown, its kept density and Δ at most
@@ -284,7 +291,8 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
                  else _format(value, kind, crossed.get(path, True))) for label, value, kind, path in found
                 if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
-                or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list)))]
+                or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list))
+                    and SHOWN_WHEN.get(path, lambda _: True)(doc))]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
