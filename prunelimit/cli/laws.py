@@ -78,8 +78,8 @@ def law_nplh(
 
         with flag_names():
             # a setting of another mode, typed or in --config, would be ignored: refused as the library does
-            nplh_law.check_mode_settings(_given(ctx, [n for names in nplh_law.MODE_SETTINGS.values() for n in names]),
-                                         mode)
+            nplh_law.check_mode_settings(_given(ctx, ["metric", *(n for names in nplh_law.MODE_SETTINGS.values()
+                                                                  for n in names)]), mode)
             config = NplhConfig(metric=metric, mode=mode, region=api.parse_region(region), rate=rate,
                                 finetune_steps=finetune_steps, epochs_per_level=epochs_per_level,
                                 pressures=parse_pressures(pressures), seed=o.seed)

@@ -49,6 +49,7 @@ AUTO_BREAK_CANDIDATES = 40  # break points tried at most, before each is moved f
 DEFAULT_PRESSURES = tuple(2.0**k for k in np.arange(-4.0, 6.0, 0.5))  # Γ ladder of ``mode="pressure"``
 # the settings only one mode reads
 MODE_SETTINGS = {"static": (), "iterative": ("rate", "finetune_steps"), "pressure": ("pressures", "epochs_per_level")}
+SALIENCY_MODES = ("static", "iterative")  # the modes that rank by ``metric``: a pressure point's gamma is its Γ
 Mode = Literal["static", "iterative", "pressure"]
 
 
@@ -115,7 +116,8 @@ class NplhConfig:
         own = [name for name in MODE_SETTINGS[self.mode] if name != "pressures"]
         given = tuple((name, patterns) for name, patterns in (("include", selection.include),
                                                               ("exclude", selection.exclude)) if patterns)
-        return (*((name, getattr(self, name)) for name in ("metric", "mode", "seed")), *given,
+        read = ("metric", "mode", "seed") if self.mode in SALIENCY_MODES else ("mode", "seed")
+        return (*((name, getattr(self, name)) for name in read), *given,
                 *((name, getattr(self, name)) for name in own))
 
 
@@ -123,6 +125,10 @@ def check_mode_settings(given: Iterable[str], mode: str) -> None:
     """Settings given (field names) that ``mode`` does not read: ignored, they would leave
     points other than the ones asked for, so they are refused naming the mode they apply to."""
     for name in given:
+        if name == "metric" and mode not in SALIENCY_MODES:
+            raise OptionError(name, f"{{0}} applies to {option('mode', 'static', in_file=False)} or iterative, not "
+                              f"{mode}, whose points' gamma is the pressure whatever the saliency; drop it or use "
+                              f"another {{1}}", "mode")
         other = next((m for m, names in MODE_SETTINGS.items() if name in names), mode)
         if other != mode:
             raise OptionError(name, f"{{0}} applies to {option('mode', other, in_file=False)}, not {mode}; add "

@@ -134,9 +134,10 @@ def test_nplh_of_a_pruned_file_records_no_point_above_its_density_and_revives_no
     path, spec = pruned_forms[form]
     zeros = _start_zeros(pruned_forms[form])
     inputs = load_inputs(path, spec, "digits:train", max_samples=LIBRARY_SAMPLES, device="cpu")
-    own = {"static": {}, "iterative": dict(rate=0.3, finetune_steps=5),  # a mode refuses the others' settings
+    # a mode refuses the others' settings, the pressure ladder a metric (it ranks by no saliency)
+    own = {"static": dict(metric="gradient"), "iterative": dict(metric="gradient", rate=0.3, finetune_steps=5),
            "pressure": dict(pressures=tuple(2.0 ** k for k in range(-6, 6)), epochs_per_level=2)}[mode]
-    fit = api.nplh(inputs, mode=mode, metric="gradient", region=(0.001, 1.0), **own)
+    fit = api.nplh(inputs, mode=mode, region=(0.001, 1.0), **own)
     assert max(fit.points.density) <= HALF / N
     assert _regrown(inputs.model.state_dict(), zeros) == 0
 
