@@ -62,6 +62,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("after.accuracy_drop", "accuracy lost by pruning", "points"),
     ("acc_drop", "accuracy loss allowed (--acc-drop)", "points"),
     ("acc_drop_exceeded", "lost more than --acc-drop", "number"),
+    ("finetuned.loss", "loss after fine-tuning", "fixed"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
     ("alpha0", "law exponent α0", "fixed"),
     ("alpha0_ci", "95 % interval of α0", "fixed interval"),

@@ -101,3 +101,12 @@ def test_the_hyperflux_summary_states_the_losses_and_a_pruned_start_as_the_conso
     assert shown["loss before pruning"] == "2.3502" and shown["loss after pruning"] == "1.8418"
     dense = _summary(render_html("hyperflux", {**body, "start_density": 1.0}, {}, ["p"]))
     assert "density started from (a pruned start)" not in dense  # as the console: no "from 100.00 %"
+
+
+def test_the_prune_summary_states_its_losses_as_the_console():
+    """prune's console prints "before: loss 0.1027 · …", "after: …" and "after fine-tuning: …"."""
+    body = {"before": {"loss": 0.102712345, "accuracy": 0.97}, "after": {"loss": 0.2512345, "accuracy": 0.9},
+            "finetuned": {"loss": 0.1301234, "accuracy": 0.95}}
+    shown = _summary(render_html("prune", body, {}, ["p"]))
+    assert (shown["loss before pruning"], shown["loss after pruning"], shown["loss after fine-tuning"]) == \
+        ("0.1027", "0.2512", "0.1301")
