@@ -547,3 +547,21 @@ def test_a_damaged_pruned_record_in_safetensors_metadata_is_one_input_error(tmp_
     save_file({"w": torch.zeros(2, 2)}, str(tmp_path / "ok.safetensors"),
               metadata={SAFETENSORS_PRUNED: '{"include": ["rnn"], "exclude": []}'})
     assert read_checkpoint(tmp_path / "ok.safetensors").meta == {"pruned": {"include": ["rnn"], "exclude": []}}
+
+
+@pytest.mark.parametrize("dtype, nbytes", [("F4", 2), ("F6_E2M3", 3), ("F8_E8M0", 4)])
+def test_a_safetensors_dtype_torch_has_no_type_for_is_one_input_error(tmp_path, dtype, nbytes):
+    """The safetensors format names dtypes (4-bit, 6-bit, E8M0 floats) that its torch side maps to
+    no torch type: a file holding one ended in an internal error (exit 5, KeyError: 'F8_E8M0')."""
+    import json
+    import struct
+
+    from prunelimit.sparse.sparse_file import read_sparse
+
+    header = json.dumps({"w": {"dtype": dtype, "shape": [4], "data_offsets": [0, nbytes]}}).encode()
+    path = tmp_path / "odd.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(nbytes))
+    named = f"not a readable safetensors file .*tensor of dtype {dtype}, which torch does not read"
+    for read in (read_checkpoint, read_sparse):  # a checkpoint, and an exported file read back
+        with pytest.raises(InputError, match=named):
+            read(path)
