@@ -622,3 +622,12 @@ def test_plain_numpy_values_of_every_kind_load_weights_only(tmp_path, tiny_model
     torch.save({"state_dict": tiny_model.state_dict(), **values}, path, _use_new_zipfile_serialization=not legacy)
     assert _same(load_model(path, SPEC).model, tiny_model)
     assert set(read_checkpoint(path).ignored) == set(values)
+
+
+def test_a_megabyte_long_key_is_named_short(tmp_path, tiny_model):
+    # the file's keys are listed in the error: a 1,000,000-character key filled the terminal with one line
+    path = tmp_path / "long-key.pt"
+    torch.save({**tiny_model.state_dict(), "k" * 1_000_000: torch.zeros(1)}, path)
+    with pytest.raises(InputError, match=r"unexpected keys k{120}…; check --model") as error:
+        load_model(path, SPEC)
+    assert len(str(error.value)) < 400
