@@ -36,8 +36,8 @@ from torch import Tensor, nn
 from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
 from prunelimit.sparse.formats import float_bits, storage_key
-from prunelimit.limits import (LEGACY_TORCH_MAGIC, MAX_REPORT_BYTES, check_complete, check_loaded, check_torch_file,
-                               require_file)
+from prunelimit.limits import (LEGACY_TORCH_MAGIC, MAX_REPORT_BYTES, _ClaimScanner, _Clamped, check_complete, check_loaded,
+                               check_torch_file, require_file)
 from prunelimit.report.safe import listed
 
 FORMAT = "prunelimit/1"
@@ -158,6 +158,8 @@ def load_quietly(path: Path, weights_only: bool = True) -> Any:
     file, not the name: torch reads any name ending in ``.safetensors`` as safetensors.
     Weights-only, it also builds the values of :func:`harmless_globals`."""
     harmless = harmless_globals() if weights_only else []
+    if harmless:
+        refuse_unsafe_numpy(path)
     allowed = torch.serialization.safe_globals(harmless) if harmless else contextlib.nullcontext()
     with warnings.catch_warnings(), allowed, path.open("rb") as fh:
         warnings.simplefilter("ignore")
@@ -176,12 +178,82 @@ def harmless_globals() -> list[Any]:
         return []
     multiarray = importlib.import_module("numpy._core.multiarray" if hasattr(np, "_core") else "numpy.core.multiarray")
     # not object (or variable-width string) arrays: numpy fills every element of the shape the
-    # file declares before it compares the element count, so a few bytes can ask for gigabytes
+    # file declares before it compares the element count, so a few bytes can ask for gigabytes.
+    # Nor structured (void) ones, which hold objects in a field; numpy.dtype itself can still
+    # make both, which refuse_unsafe_numpy refuses before torch reads the file
     dtypes = [c for c in vars(getattr(np, "dtypes", np)).values() if isinstance(c, type) and issubclass(c, np.dtype)
-              and c.__name__ not in ("ObjectDType", "StringDType")]
+              and c.__name__ not in ("ObjectDType", "StringDType", "VoidDType")]
     named = [(getattr(multiarray, f), f"numpy.{core}.multiarray.{f}")
              for core in ("core", "_core") for f in ("scalar", "_reconstruct")]
     return [np.dtype, np.ndarray, *dtypes, *named, argparse.Namespace]
+
+
+class _UnsafeNumpy(Exception):
+    """A numpy value in a pickle that weights-only loading would build but is not plain numbers."""
+
+
+class _DtypeCheck:
+    """Stands for ``numpy.dtype`` in a scanned pickle: the dtype its arguments make must hold
+    plain numbers, and the state numpy's ``__setstate__`` is given must be the one numpy writes
+    for it (``load_quietly``)."""
+
+    def __new__(cls, *args: Any) -> "_DtypeCheck":
+        self = object.__new__(cls)
+        try:
+            self.dtype = np.dtype(*args)
+        except Exception:  # noqa: BLE001 - torch's reader names the damage
+            self.dtype = None
+        if self.dtype is not None and (self.dtype.hasobject or self.dtype.fields is not None
+                                       or self.dtype.subdtype is not None or self.dtype.kind not in "biufcmMSU"):
+            raise _UnsafeNumpy(f"numpy.dtypes.{type(self.dtype).__name__}")
+        return self
+
+    def __setstate__(self, state: Any) -> None:
+        # the byte order (a file from a big-endian machine) and a datetime's unit may differ;
+        # fields, sizes and flags (whose object bits make numpy read raw bytes as pointers) may not
+        mine = self.dtype.__reduce__()[2] if self.dtype is not None else None
+        if not (isinstance(state, tuple) and isinstance(mine, tuple) and len(state) == len(mine)
+                and all(a == b for i, (a, b) in enumerate(zip(state, mine)) if i not in (1, 8))):
+            raise _UnsafeNumpy("numpy.dtype")
+
+
+class _NumpyScanner(_ClaimScanner):
+    """Reads a pickle with stand-ins, checking each numpy dtype it builds (``_DtypeCheck``); a
+    dtype class named outright (numpy pickles none) is refused by its name."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if module == "numpy" and name == "dtype":
+            return _DtypeCheck
+        if module.startswith("numpy") and name.endswith("DType"):
+            raise _UnsafeNumpy(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def refuse_unsafe_numpy(path: Path) -> None:
+    """Raise ``pickle.UnpicklingError`` naming the numpy value, as ``torch.load`` names a global
+    it refuses, when the file's pickle builds a numpy dtype that holds Python objects or fields
+    (``np.dtype([("a", "O")])``, made by the listed ``numpy.dtype`` without an ``ObjectDType``
+    to refuse) or sets one's flags or fields through its state: weights-only loading builds
+    them (:func:`harmless_globals`), and such an array made numpy fill gigabytes, read the
+    file's bytes as pointers or crash (SIGSEGV). Damage is left to torch's reader to name."""
+    try:
+        with path.open("rb") as fh:
+            size = path.stat().st_size
+            if fh.read(len(LEGACY_TORCH_MAGIC)) == LEGACY_TORCH_MAGIC:  # magic, protocol, system info, then the object
+                fh.seek(0)
+                reader = _Clamped(fh, size)
+                for _ in range(4):
+                    _NumpyScanner(reader, {}).load()
+                return
+            with zipfile.ZipFile(fh) as archive:
+                for name in archive.namelist():
+                    if name.count("/") == 1 and name.endswith("/data.pkl"):
+                        pickled = archive.read(name)  # check_torch_file bounded its inflation
+                        _NumpyScanner(_Clamped(io.BytesIO(pickled), len(pickled)), {}).load()
+    except _UnsafeNumpy as exc:
+        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {exc}") from None
+    except Exception:  # noqa: BLE001 - not a zip, a damaged pickle: torch's reader names it
+        return
 
 
 # what file_format calls numpy's files in messages

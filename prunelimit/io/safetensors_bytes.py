@@ -19,11 +19,15 @@ from torch import Tensor
 def read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     """The tensors and the ``__metadata__`` (``{}`` when none) of the safetensors file ``path``.
 
-    Raises safetensors' ``SafetensorError`` on a damaged file and ``OSError`` when it cannot be read."""
+    Raises safetensors' ``SafetensorError`` on a damaged file, ``ValueError`` on a tensor of a dtype torch
+    has none for, and ``OSError`` when it cannot be read."""
     from safetensors.torch import load
 
     data = path.read_bytes()
-    tensors = load(data)  # checks the header and every tensor's extent against the bytes
+    try:
+        tensors = load(data)  # checks the header and every tensor's extent against the bytes
+    except KeyError as exc:  # a dtype the format names that safetensors' torch side has no type for (F4, F8_E8M0)
+        raise ValueError(f"it holds a tensor of dtype {exc.args[0]}, which torch does not read") from None
     size = int.from_bytes(data[:8], "little")  # valid here: load parsed the same header
     metadata = json.loads(data[8:8 + size]).get("__metadata__") or {}
     return tensors, metadata

@@ -2,7 +2,8 @@
 
 The page holds the headline numbers, every scalar of the command's JSON document in a
 table, its warnings, the figures as inline base64 PNGs, the exact command line and the
-versions that produced it. All text is escaped; nothing refers outside the file.
+versions that produced it. All text is escaped (control characters and a file name's
+undecodable bytes as visible escapes, as on the console); nothing refers outside the file.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import delta_text, fmt, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
+from prunelimit.report.safe import printable
 from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
@@ -238,9 +240,9 @@ def _shaped(value: Any, kind: str) -> bool:
 
 def _table(rows: Sequence[tuple[str, str]], head: tuple[str, str]) -> str:
     cells = "".join(
-        f"<tr><td>{html.escape(k)}</td><td class=num>{html.escape(v)}</td></tr>" for k, v in rows
+        f"<tr><td>{_text(k)}</td><td class=num>{_text(v)}</td></tr>" for k, v in rows
     )
-    return _scroll(f"<table><tr><th>{html.escape(head[0])}</th><th>{html.escape(head[1])}</th></tr>{cells}</table>")
+    return _scroll(f"<table><tr><th>{_text(head[0])}</th><th>{_text(head[1])}</th></tr>{cells}</table>")
 
 
 def _grid(items: Sequence[Mapping], kinds: Mapping[str, str]) -> str:
@@ -257,10 +259,17 @@ def _grid(items: Sequence[Mapping], kinds: Mapping[str, str]) -> str:
             return trace_text(item.get("trace"), item.get("trace_plus_minus"))
         return _format(item.get(key), kinds.get(key, "number"))
 
-    head = "".join(f"<th>{html.escape('trace (± 95 %)' if paired and k == 'trace' else str(k))}</th>" for k in keys)
-    rows = "".join("<tr>" + "".join(f"<td class=num>{html.escape(cell(item, k))}</td>" for k in keys) + "</tr>"
+    head = "".join(f"<th>{_text('trace (± 95 %)' if paired and k == 'trace' else str(k))}</th>" for k in keys)
+    rows = "".join("<tr>" + "".join(f"<td class=num>{_text(cell(item, k))}</td>" for k in keys) + "</tr>"
                    for item in items)
     return _scroll(f"<table><tr>{head}</tr>{rows}</table>")
+
+
+def _text(value: str) -> str:
+    """``value`` as page text: control characters (a file name's terminal escapes, which a
+    ``cat`` of the page would run) and undecodable bytes of a file name (surrogates, which
+    UTF-8 cannot write) as visible escapes (``printable``), then HTML-escaped, quotes included."""
+    return html.escape(printable(value))
 
 
 def _scroll(table: str) -> str:
@@ -277,9 +286,9 @@ def _figure(title: str, fig: FigureLike) -> str:
 
         png = figure_png(fig)
     data = base64.b64encode(png).decode("ascii")
-    alt = html.escape(title, quote=True)
+    alt = _text(title)
     return (f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(title)}</figcaption></figure>")
+            f"<figcaption>{_text(title)}</figcaption></figure>")
 
 
 def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], argv: Sequence[str],
@@ -298,17 +307,17 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>prunelimit {html.escape(command)} report</title><style>{STYLE}</style></head><body>",
-        f"<h1>prunelimit {html.escape(command)}</h1>",
-        f'<p class=muted>schema {html.escape(doc["schema"])} · generated {html.escape(generated or _now())}</p>',
+        f"<title>prunelimit {_text(command)} report</title><style>{STYLE}</style></head><body>",
+        f"<h1>prunelimit {_text(command)}</h1>",
+        f'<p class=muted>schema {_text(doc["schema"])} · generated {_text(generated or _now())}</p>',
     ]
     if headline:
         parts += ["<h2>Summary</h2>", _table(headline, ("quantity", "value"))]
     for key in LIST_KEYS:
         items = doc.get(key) or []
         if items:
-            lis = "".join(f"<li>{html.escape(str(item))}</li>" for item in items)
-            parts += [f"<h2>{html.escape(key.capitalize())}</h2>", f"<ul class=warn>{lis}</ul>"]
+            lis = "".join(f"<li>{_text(str(item))}</li>" for item in items)
+            parts += [f"<h2>{_text(key.capitalize())}</h2>", f"<ul class=warn>{lis}</ul>"]
     for key, title in GRID_KEYS:
         items = doc.get(key)
         if isinstance(items, list) and items and all(isinstance(item, Mapping) for item in items):
@@ -320,10 +329,10 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     parts += ["<h2>All values</h2>", _table(rows, ("JSON key", "value"))]
     parts += [
         "<h2>How this was produced</h2>",
-        f"<pre>{html.escape(shlex.join(argv))}</pre>",
+        f"<pre>{_text(shlex.join(argv))}</pre>",
         _table(list(versions().items()), ("software", "version")),
         "<details><summary>The JSON document (as printed by <code>--json</code>)</summary>",
-        f"<pre>{html.escape(dumps(doc))}</pre></details>",
+        f"<pre>{html.escape(dumps(doc))}</pre></details>",  # ASCII: json.dumps escapes the rest
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"

@@ -48,10 +48,11 @@ def clipped(value: Any, limit: int = 40) -> str:
 
 
 def listed(items: "list[str]", n: int = 3, sep: str = ", ") -> str:
-    """The first ``n`` of ``items`` as a message names them, then how many more: a file or a
-    model may hold thousands (masks, patterns, keys), a one-line message shows a few."""
+    """The first ``n`` of ``items`` as a message names them, each ``clipped`` to 120 characters,
+    then how many more: a file or a model may hold thousands (masks, patterns, keys), and a
+    file's key may be a megabyte long; a one-line message shows a few, short."""
     more = f" (+{len(items) - n:,} more)" if len(items) > n else ""
-    return sep.join(items[:n]) + more
+    return sep.join(clipped(item, 120) for item in items[:n]) + more
 
 
 def for_console(text: str) -> str:

@@ -547,3 +547,87 @@ def test_a_damaged_pruned_record_in_safetensors_metadata_is_one_input_error(tmp_
     save_file({"w": torch.zeros(2, 2)}, str(tmp_path / "ok.safetensors"),
               metadata={SAFETENSORS_PRUNED: '{"include": ["rnn"], "exclude": []}'})
     assert read_checkpoint(tmp_path / "ok.safetensors").meta == {"pruned": {"include": ["rnn"], "exclude": []}}
+
+
+@pytest.mark.parametrize("dtype, nbytes", [("F4", 2), ("F6_E2M3", 3), ("F8_E8M0", 4)])
+def test_a_safetensors_dtype_torch_has_no_type_for_is_one_input_error(tmp_path, dtype, nbytes):
+    """The safetensors format names dtypes (4-bit, 6-bit, E8M0 floats) that its torch side maps to
+    no torch type: a file holding one ended in an internal error (exit 5, KeyError: 'F8_E8M0')."""
+    import json
+    import struct
+
+    from prunelimit.sparse.sparse_file import read_sparse
+
+    header = json.dumps({"w": {"dtype": dtype, "shape": [4], "data_offsets": [0, nbytes]}}).encode()
+    path = tmp_path / "odd.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(nbytes))
+    named = f"not a readable safetensors file .*tensor of dtype {dtype}, which torch does not read"
+    for read in (read_checkpoint, read_sparse):  # a checkpoint, and an exported file read back
+        with pytest.raises(InputError, match=named):
+            read(path)
+
+
+class _Dtype:
+    """``numpy.dtype(*args)`` as a pickle builds it, with ``state`` for its ``__setstate__`` (numpy's own pickles pass one)."""
+
+    def __init__(self, args, state=None):
+        self.args, self.state = args, state
+
+    def __reduce__(self):
+        return (np.dtype, self.args) if self.state is None else (np.dtype, self.args, self.state)
+
+
+class _Array:
+    """A numpy array as its pickle builds it, of the dtype ``dtype`` (a ``_Dtype``) and ``items``."""
+
+    def __init__(self, shape, dtype, items):
+        self.shape, self.dtype, self.items = shape, dtype, items
+
+    def __reduce__(self):
+        reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]
+        return reconstruct, (np.ndarray, (0,), b"b"), (1, self.shape, self.dtype, False, self.items)
+
+
+# numpy.dtype is listed for weights-only loading (numpy values in training records), and its
+# arguments and state could make a dtype the ObjectDType refusal never sees: these loaded,
+# holding Python objects or a float dtype flagged as holding pointers; with fewer items than
+# its shape, the structured one crashed numpy (SIGSEGV), and a large shape made it fill gigabytes
+HOSTILE_NUMPY = {
+    "object-dtype-without-state": (_Array((3,), _Dtype(("O8",)), [0, 1, 2]), "numpy.dtypes.ObjectDType"),
+    "object-field-of-a-structured-dtype": (_Array((2,), _Dtype(([("a", "O")],)), [(0,), (1,)]),
+                                           "numpy.dtypes.VoidDType"),
+    "float-dtype-flagged-as-objects": (_Array((2,), _Dtype(("f8", False, True), (3, "<", None, None, None, -1, -1, 1)),
+                                              b"A" * 16), "numpy.dtype"),
+    "a-dtype-class-named-outright": (np.dtypes.Float64DType, "numpy.dtypes.Float64DType"),
+}
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+@pytest.mark.parametrize("case", list(HOSTILE_NUMPY))
+def test_a_numpy_value_that_is_not_plain_numbers_is_a_pickled_object(tmp_path, tiny_model, case, legacy):
+    value, named = HOSTILE_NUMPY[case]
+    path = tmp_path / "record.pt"
+    torch.save({"state_dict": tiny_model.state_dict(), "extra": value}, path, _use_new_zipfile_serialization=not legacy)
+    with pytest.raises(InputError, match=rf"contains pickled Python objects \({re.escape(named)}\).*--trust-pickle"):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
+def test_plain_numpy_values_of_every_kind_load_weights_only(tmp_path, tiny_model, legacy):
+    values = {"f8": np.float64(0.93), "f4": np.arange(5, dtype=np.float32), "big-endian": np.arange(3, dtype=">f4"),
+              "bool": np.array([True, False]), "int": np.int64(7), "str": np.str_("cifar10"), "bytes": np.bytes_(b"x"),
+              "when": np.array(["2026-12-05"], dtype="datetime64[D]"), "took": np.timedelta64(5, "s"),
+              "complex": np.complex64(1j)}
+    path = tmp_path / "record.pt"
+    torch.save({"state_dict": tiny_model.state_dict(), **values}, path, _use_new_zipfile_serialization=not legacy)
+    assert _same(load_model(path, SPEC).model, tiny_model)
+    assert set(read_checkpoint(path).ignored) == set(values)
+
+
+def test_a_megabyte_long_key_is_named_short(tmp_path, tiny_model):
+    # the file's keys are listed in the error: a 1,000,000-character key filled the terminal with one line
+    path = tmp_path / "long-key.pt"
+    torch.save({**tiny_model.state_dict(), "k" * 1_000_000: torch.zeros(1)}, path)
+    with pytest.raises(InputError, match=r"unexpected keys k{120}…; check --model") as error:
+        load_model(path, SPEC)
+    assert len(str(error.value)) < 400

@@ -202,6 +202,20 @@ def test_everything_is_escaped():
     assert "50.00 % removed · 50.00 % kept" in "".join(page.text)
 
 
+def test_a_file_names_escapes_and_undecodable_bytes_are_shown_as_escapes(tmp_path):
+    # a checkpoint named with a terminal escape and a byte that is not UTF-8 (Python holds it as
+    # the surrogate U+DCFF): the page failed to be written (exit 5, UnicodeEncodeError), and the
+    # escape reached the page raw, run by a terminal that shows it (``cat report.html``)
+    name = "w\x1b]0;owned\x07\x1b[2J\udcff<b>.pt"
+    body = {"checkpoint": name, "warnings": [f"checkpoint {name} is odd"], "layers": [{"name": name, "density": 0.5}]}
+    path = write_report(tmp_path / "r", "bounds", body, {name: b"\x89PNG\r\n\x1a\nfake"}, ["prunelimit", "bounds", name])
+    text = path.read_text(encoding="utf-8")
+    assert not any(ch in text for ch in "\x1b\x07"), "a control character reached the page"
+    parse(text)
+    shown = r"w\x1b]0;owned\x07\x1b[2J\udcff&lt;b&gt;.pt"
+    assert text.count(shown) >= 5  # the All values table, the warning, the layers grid, the figure and the command line
+
+
 def test_overwrite_needs_force_and_a_file_is_not_a_folder(tmp_path):
     write_report(tmp_path / "new" / "deeper", "bounds", {"loss": 1.0}, {}, ["prunelimit"])
     with pytest.raises(UsageError, match="--force"):  # checked up front, before any work
