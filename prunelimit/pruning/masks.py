@@ -301,9 +301,10 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
     masks: Masks = {}
     # refolding registers weight_orig and weight_mask anew, last: a module with two pruned
     # tensors had its parameters and buffers swapped, and an optimiser's state_dict (kept by
-    # position) loaded into one built afterwards mixed up their momenta
+    # position) loaded into one built afterwards mixed up their momenta. Only modules torch prunes:
+    # a scripted one's dicts are wrappers that cannot be listed so, and it holds no pruning
     order = {id(module): [list(d) for d in (module._forward_pre_hooks, module._parameters, module._buffers)]
-             for module in model.modules()}
+             for module in model.modules() if _pruning_hooks(module)}
     for module_name, module in model.named_modules():
         for hook_id, hook in _pruning_hooks(module):
             name = hook._tensor_name
@@ -329,7 +330,7 @@ def torch_pruning_folded(model: nn.Module) -> Iterator[Masks]:
         for item in reversed(found):
             _refold(item, masks[item.key])
         for module in model.modules():
-            for held, keys in zip((module._forward_pre_hooks, module._parameters, module._buffers), order[id(module)]):
+            for held, keys in zip((module._forward_pre_hooks, module._parameters, module._buffers), order.get(id(module), ())):
                 _reorder(held, keys)
 
 
