@@ -80,3 +80,50 @@ def test_a_cache_variable_too_long_for_the_file_system_warns_and_runs_uncached(c
     assert json.loads(result.stdout)["cache_hit"] is False
     assert (f"prunelimit: warning: not caching results: cache folder {tmp_path / LONG}: cannot be created (File "
             "name too long) (set --cache-dir or PRUNELIMIT_CACHE_DIR)") in result.stderr
+
+
+# --------------------------------------------------------------------------- a file system that takes no more
+
+
+def _with_file_size_limit(args: list, cwd: Path, limit: int) -> subprocess.CompletedProcess:
+    """Run a command whose files may not grow past ``limit`` bytes (RLIMIT_FSIZE): a write beyond
+    fails with EFBIG, as one on a full disk fails with ENOSPC (SIGXFSZ ignored, which else kills)."""
+    import resource
+    import signal
+
+    def limited():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run([sys.executable, "-m", "prunelimit", *map(str, args), "--threads", "1"],
+                          cwd=cwd, env=os.environ, capture_output=True, text=True, timeout=180, preexec_fn=limited)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+@pytest.mark.parametrize("command, output", [
+    (["prune", EXAMPLE, "--ratio", "0.5", "--no-cache", "-o"], "p.pt"),  # torch's zip writer: it was exit 5, "unexpected pos"
+    (["bounds", EXAMPLE, "--method", "paper", "--iterations", "5", "--runs", "1", "--no-cache", "--plot"],
+     "b.png"),  # Python's write: exit 3, "cannot use: …"
+])
+def test_an_output_the_file_system_cannot_take_is_exit_2_naming_it_and_leaves_the_old_file(tmp_path, command,
+                                                                                           output):
+    old = tmp_path / output
+    old.write_bytes(b"old")
+    result = _with_file_size_limit([*command, output, "--force"], tmp_path, 4000)  # both outputs are larger
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"prunelimit: error: cannot write {output} (File too large); free space on "
+                                          "its file system, or write it elsewhere"]
+    assert result.stdout == "" and old.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == [output]  # no temporary file left
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="RLIMIT_FSIZE and SIGXFSZ as on Linux")
+def test_an_export_the_file_system_cannot_take_is_exit_2(cli, tmp_path):
+    """safetensors' writer: it was exit 3 naming no file, ``cannot use: File too large; check the path``."""
+    pruned = tmp_path / "p.pt"
+    assert cli("prune", EXAMPLE, "--ratio", "0.5", "-o", pruned, "--no-cache").exit_code == 0
+    result = _with_file_size_limit(["export", pruned, "-o", "e.safetensors"], tmp_path, 2000)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == ["prunelimit: error: cannot write e.safetensors (File too large); free space "
+                                          "on its file system, or write it elsewhere"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.pt"]
