@@ -127,3 +127,47 @@ def test_an_export_the_file_system_cannot_take_is_exit_2(cli, tmp_path):
     assert result.stderr.splitlines() == ["prunelimit: error: cannot write e.safetensors (File too large); free space "
                                           "on its file system, or write it elsewhere"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.pt"]
+
+
+# --------------------------------------------------------------------------- torchrun's variables without torchrun
+
+
+def test_world_size_without_torchrun_is_exit_2_not_a_traceback(tmp_path):
+    """WORLD_SIZE left in a CI job's environment: torch's rendezvous raised 'environment
+    variable RANK expected, but not set', a traceback and exit 1, a failed gate's code."""
+    env = {key: value for key, value in os.environ.items() if key not in ("RANK", "LOCAL_RANK", "MASTER_ADDR",
+                                                                           "MASTER_PORT")}
+    env.update(WORLD_SIZE="2", PRUNELIMIT_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "prunelimit", "gate", str(EXAMPLE), "--min-ratio", "0.1"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        "prunelimit: error: WORLD_SIZE is set ('2') but RANK, MASTER_ADDR, MASTER_PORT are not, so no process group "
+        "can be joined; run prunelimit with torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, or "
+        "unset WORLD_SIZE"]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"WORLD_SIZE": "2", "RANK": "0", "MASTER_ADDR": "h", "MASTER_PORT": "29500", "LOCAL_RANK": "x"},
+     "LOCAL_RANK='x' is not a whole number ≥ 0"),
+    ({"WORLD_SIZE": "-1", "RANK": "0", "MASTER_ADDR": "h", "MASTER_PORT": "29500"},
+     "WORLD_SIZE='-1' is not a whole number ≥ 0"),
+    ({"WORLD_SIZE": "2", "RANK": "2", "MASTER_ADDR": "h", "MASTER_PORT": "29500"}, "RANK=2 is not below WORLD_SIZE=2"),
+    ({"WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": " ", "MASTER_PORT": "29500"}, "but MASTER_ADDR is not"),
+])
+def test_torchrun_variables_set_wrongly_are_named(env, message):
+    from prunelimit.distributed import check_launch_variables
+    from prunelimit.errors import UsageError
+
+    with pytest.raises(UsageError, match=message) as caught:
+        check_launch_variables(env)
+    assert str(caught.value).endswith("run prunelimit with torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and "
+                                      "MASTER_PORT, or unset WORLD_SIZE")
+
+
+def test_torchrun_variables_as_torchrun_sets_them_pass():
+    from prunelimit.distributed import check_launch_variables
+
+    check_launch_variables({"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+                            "MASTER_PORT": "29500"})
