@@ -81,9 +81,18 @@ def default_cache_dir() -> Path:
     a leading ``~`` is the home folder (a CI file's ``env:`` sets it unexpanded: it made a folder
     named ``~`` in the checkout)."""
     if os.environ.get("PRUNELIMIT_CACHE_DIR"):
-        return Path(os.environ["PRUNELIMIT_CACHE_DIR"]).expanduser()
+        return _home_expanded(Path(os.environ["PRUNELIMIT_CACHE_DIR"]))
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "prunelimit"
+    return _home_expanded(Path(base)) / "prunelimit"
+
+
+def _home_expanded(path: Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; as given when that names no home
+    folder (``~nosuchuser``), for :func:`open_store` to refuse."""
+    try:
+        return path.expanduser()
+    except RuntimeError:  # no such user, or no home folder: it was an internal error (exit 5)
+        return path
 
 
 # --------------------------------------------------------------------------- the key
@@ -964,14 +973,17 @@ def _folder_problem(path: Path) -> str | None:
 
     if path.parts[:1] == ("-",):  # as for every output (io.atomic.refuse_stdout); it made a folder '-' whose
         return "'-' is standard output, never a folder; name a folder"  # every entry was then refused
-    # a file in the way is named, not reported as mkdir's "File exists" or "Not a directory"
-    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+    if path.parts[:1] and path.parts[0].startswith("~") and _home_expanded(path) == path:
+        # else it made a folder '~nosuchuser' in the current one
+        return f"{path.parts[0]} names no home folder on this machine; write the folder's full path"
     try:
+        # a file in the way is named, not reported as mkdir's "File exists" or "Not a directory"
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.stat()
-    except OSError as exc:
+    except OSError as exc:  # exists() too raises for a name longer than the file system takes (it was exit 3)
         return f"cannot be created ({exc.strerror})"
     problem = _unsafe(info, "folder")
     if problem:

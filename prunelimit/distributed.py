@@ -27,7 +27,7 @@ import sys
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -84,10 +84,34 @@ def init_from_env() -> bool:
     """
     if "WORLD_SIZE" not in os.environ or active():
         return False
+    check_launch_variables(os.environ)
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
     dist.init_process_group(backend=backend())
     return True
+
+
+# what torchrun sets for each rank, and what joining its group reads
+_LAUNCH_VARIABLES = ("WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def check_launch_variables(env: Mapping[str, str]) -> None:
+    """A ``UsageError`` naming the variable when ``WORLD_SIZE`` is set but the others torchrun
+    sets are missing or not numbers: torch's rendezvous raised a ValueError before any command
+    could map it, a traceback and exit 1 (a failed gate's code)."""
+    from prunelimit.errors import UsageError
+
+    fix = "run prunelimit with torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, or unset WORLD_SIZE"
+    missing = [name for name in _LAUNCH_VARIABLES if not env.get(name, "").strip()]
+    if missing:
+        raise UsageError(f"WORLD_SIZE is set ({env['WORLD_SIZE'][:40]!r}) but {', '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} not, so no process group can be joined; {fix}")
+    numbers = {name: env[name].strip() for name in ("WORLD_SIZE", "RANK", "MASTER_PORT", "LOCAL_RANK") if name in env}
+    bad = next((name for name, text in numbers.items() if not text.isdecimal()), None)
+    if bad is not None:
+        raise UsageError(f"{bad}={env[bad][:40]!r} is not a whole number ≥ 0; {fix}")
+    if not 0 <= int(numbers["RANK"]) < int(numbers["WORLD_SIZE"]):
+        raise UsageError(f"RANK={numbers['RANK']} is not below WORLD_SIZE={numbers['WORLD_SIZE']}; {fix}")
 
 
 _commands = 0  # commands run by :func:`launched` in this process

@@ -21,9 +21,17 @@ def idle_cores(cores: int, load: float) -> int:
 
 
 def default_threads() -> int:
-    """``OMP_NUM_THREADS`` when set to a positive integer, else :func:`idle_cores` of this machine."""
+    """``OMP_NUM_THREADS`` when set to a positive integer, else :func:`idle_cores` of this machine;
+    a ``UsageError`` for more threads than ``--threads`` takes."""
+    from prunelimit.errors import UsageError
+    from prunelimit.limits import COUNT_RANGES
+
     text = os.environ.get("OMP_NUM_THREADS", "").strip()
     if text.isdigit() and int(text) > 0:
+        most = COUNT_RANGES["threads"][1]
+        if int(text) > most:  # torch.set_num_threads(100000) killed the process (SIGSEGV, no message)
+            raise UsageError(f"OMP_NUM_THREADS={text} is more than {most:,} CPU threads; set it to at most "
+                             f"{most}, or pass --threads N")
         return int(text)
     cores = os.cpu_count() or 1
     try:

@@ -875,6 +875,9 @@ OTHER_CASES = [
     Case("gate/cache-dir-stdout", _p("gate", G, "--min-ratio", "0.1", "--cache-dir", "-"), 2,
          "cache folder -: '-' is standard output, never a folder; name a folder; pass another --cache-dir or "
          "--no-cache"),
+    # a name longer than the file system takes: exit 3, "cannot use …: File name too long; check the path"
+    Case("gate/cache-dir-name-too-long", _p("gate", G, "--min-ratio", "0.1", "--cache-dir", "{dir}/" + "x" * 300), 2,
+         ": cannot be created (File name too long); pass another --cache-dir or --no-cache"),
 ]
 
 CASES = _ckpt_cases() + OTHER_CASES

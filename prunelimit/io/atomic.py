@@ -17,7 +17,9 @@ the block ends, so creating or removing a temporary file is never cut in half.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
 import signal
 import stat
 import tempfile
@@ -147,7 +149,14 @@ def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = Fa
             except OSError as exc:
                 raise UsageError(f"cannot write {path} ({exc.strerror})") from None
             os.close(fd)
-        yield Path(tmp)
+        try:
+            yield Path(tmp)
+        except Exception as exc:
+            full = _no_room(exc)
+            if full is None:
+                raise
+            raise UsageError(f"cannot write {path} ({full}); free space on its file system, or write it "
+                             "elsewhere") from exc
         os.chmod(tmp, _kept_mode(path) if mode is None else mode)  # mkstemp makes 0600
         if _stage is not None:  # renamed with the other files of the result, when it ends
             _stage_write(Path(tmp), path, made, force)
@@ -156,6 +165,25 @@ def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = Fa
     except BaseException:
         _discard(_Staged(None if tmp is None else Path(tmp), path, made))
         raise
+
+
+# a file system that takes no more bytes: full, over its quota, or over its largest file size
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _no_room(exc: BaseException) -> str | None:
+    """The OS's words when writing failed for want of room, else ``None``. torch's zip writer
+    raises a RuntimeError ("unexpected pos") with the OSError as its context, safetensors'
+    writer an error naming Rust's "(os error 28)": it was exit 5, or exit 3 naming no file."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _NO_ROOM:
+            return os.strerror(seen.errno)
+        code = re.search(r"\(os error (\d+)\)", str(seen))
+        if code and int(code.group(1)) in _NO_ROOM:
+            return os.strerror(int(code.group(1)))
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 @dataclass(frozen=True)

@@ -349,8 +349,12 @@ def _resume_state_problem(state: Any, config: LompConfig) -> str | None:
     for key, (kind, name) in kinds.items():
         if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
             return f"entry {key!r} is missing or not {name}"
-    if not 0 <= state["epoch"] <= config.epochs:
-        return f"epoch {state['epoch']} is outside 0..{config.epochs}"
+    # the epochs of the run that wrote it: a file of a longer run resumed with a smaller --epochs
+    # is another setting (a UsageError below), not damage (it said "damaged", exit 3)
+    saved = state["config"].get("epochs")
+    limit = saved if isinstance(saved, int) and not isinstance(saved, bool) else config.epochs
+    if not 0 <= state["epoch"] <= limit:
+        return f"epoch {state['epoch']} is outside 0..{limit}"
     if len(state["history"]) != state["epoch"]:
         return f"{len(state['history'])} history rows for {state['epoch']} epochs"
     fields = {f.name for f in dataclasses.fields(EpochRecord)}
