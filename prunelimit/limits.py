@@ -308,7 +308,7 @@ def _storage_itemsize(module: str, name: str) -> int | None:
     return dtype.itemsize if isinstance(dtype, torch.dtype) else 1
 
 
-class _ClaimScanner(pickle.Unpickler):
+class ClaimScanner(pickle.Unpickler):
     """Reads a ``torch.save`` pickle with stand-ins, recording each storage it declares:
     ``claims[key] = (elements, bytes per element)``; ``limit``: more bytes in all is ``_Oversized``."""
 
@@ -342,7 +342,7 @@ def _key(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class _Clamped:
+class Clamped:
     """``read``/``readline`` of a file that never ask for more than it holds: the unpickler
     asks for the length an opcode declares, and a buffered file allocates that much first.
     ``short``: a read came back short, the file ended where a pickle went on."""
@@ -362,11 +362,11 @@ class _Clamped:
         return line
 
 
-def _scan(reader: _Clamped, claims: dict[str, tuple[int, int]] | None = None, limit: int | None = None) -> Any:
-    """What the next pickle of ``reader`` holds, built of stand-ins (``_ClaimScanner``);
+def _scan(reader: Clamped, claims: dict[str, tuple[int, int]] | None = None, limit: int | None = None) -> Any:
+    """What the next pickle of ``reader`` holds, built of stand-ins (``ClaimScanner``);
     ``_Damaged`` when it fails because the file ends first, its own error otherwise."""
     try:
-        return _ClaimScanner(reader, {} if claims is None else claims, limit).load()
+        return ClaimScanner(reader, {} if claims is None else claims, limit).load()
     except _Oversized:
         raise
     except Exception:
@@ -378,7 +378,7 @@ def _scan(reader: _Clamped, claims: dict[str, tuple[int, int]] | None = None, li
 def _check_legacy(fh: BinaryIO, size: int) -> None:
     """torch's legacy layout: the pickles of the magic number, protocol and system info, the
     object's pickle, the storage keys' pickle, then per key its element count (int64) and bytes."""
-    reader, claims = _Clamped(fh, size), {}
+    reader, claims = Clamped(fh, size), {}
     for _ in range(3):
         _scan(reader)
     _scan(reader, claims, limit=size)
@@ -418,7 +418,7 @@ def _check_zip_storages(fh: BinaryIO) -> None:
                 continue
             claims: dict[str, tuple[int, int]] = {}
             pickled = archive.read(name)  # check_zip bounds the inflation
-            _scan(_Clamped(io.BytesIO(pickled), len(pickled)), claims)
+            _scan(Clamped(io.BytesIO(pickled), len(pickled)), claims)
             for key, (numel, itemsize) in claims.items():
                 _check_storage(key, numel * itemsize, sizes.get(f"{name.removesuffix('.pkl')}/{key}", 0))
 

@@ -36,8 +36,8 @@ from torch import Tensor, nn
 from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
 from prunelimit.sparse.formats import float_bits, storage_key
-from prunelimit.limits import (LEGACY_TORCH_MAGIC, MAX_REPORT_BYTES, _ClaimScanner, _Clamped, check_complete, check_loaded,
-                               check_torch_file, require_file)
+from prunelimit.limits import (LEGACY_TORCH_MAGIC, MAX_REPORT_BYTES, ClaimScanner, Clamped, check_complete,
+                               check_loaded, check_torch_file, require_file)
 from prunelimit.report.safe import listed
 
 FORMAT = "prunelimit/1"
@@ -217,7 +217,7 @@ class _DtypeCheck:
             raise _UnsafeNumpy("numpy.dtype")
 
 
-class _NumpyScanner(_ClaimScanner):
+class _NumpyScanner(ClaimScanner):
     """Reads a pickle with stand-ins, checking each numpy dtype it builds (``_DtypeCheck``); a
     dtype class named outright (numpy pickles none) is refused by its name."""
 
@@ -241,7 +241,7 @@ def refuse_unsafe_numpy(path: Path) -> None:
             size = path.stat().st_size
             if fh.read(len(LEGACY_TORCH_MAGIC)) == LEGACY_TORCH_MAGIC:  # magic, protocol, system info, then the object
                 fh.seek(0)
-                reader = _Clamped(fh, size)
+                reader = Clamped(fh, size)
                 for _ in range(4):
                     _NumpyScanner(reader, {}).load()
                 return
@@ -249,7 +249,7 @@ def refuse_unsafe_numpy(path: Path) -> None:
                 for name in archive.namelist():
                     if name.count("/") == 1 and name.endswith("/data.pkl"):
                         pickled = archive.read(name)  # check_torch_file bounded its inflation
-                        _NumpyScanner(_Clamped(io.BytesIO(pickled), len(pickled)), {}).load()
+                        _NumpyScanner(Clamped(io.BytesIO(pickled), len(pickled)), {}).load()
     except _UnsafeNumpy as exc:
         raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {exc}") from None
     except Exception:  # noqa: BLE001 - not a zip, a damaged pickle: torch's reader names it
