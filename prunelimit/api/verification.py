@@ -188,6 +188,8 @@ def _actual_json(a: "ActualLimit") -> dict:
         "dense_accuracy": a.dense_accuracy,
         "acc_drop_points": a.acc_drop,
         "evaluations": a.evaluations,
+        "loss_recovers": a.loss_recovers,
+        "accuracy_recovers": a.accuracy_recovers,
         "probes": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.probes],
         "curve": [{"ratio": p.ratio, "loss": p.loss, "accuracy": p.accuracy} for p in a.curve],
     }

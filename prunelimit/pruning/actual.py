@@ -24,8 +24,12 @@ weights, the loss wobbles near the threshold and accuracy moves in steps of 1/n)
 returned failure index ``hi`` always fails, ``hi − 1`` (reported) always passes, and every
 probe below ``hi`` passes: ``hi`` is the first crossing at every scan resolution. An
 excursion wholly inside one cell below it (the criterion fails and recovers between two
-probes) is missed; a brute-force sweep's first crossing then lies lower. Tests and the
-benchmark compare against that brute-force first crossing and say how often it happens.
+probes) is missed by the scans; a brute-force sweep's first crossing then lies lower. The
+passes the scans leave of the budget look inside the widest of those cells
+(:func:`look_between`), which finds a wide excursion, not a narrow one; a measured point
+above a failure that passes again is reported (``*_recovers``: the curve is not monotone).
+Tests and the benchmark compare against that brute-force first crossing and say how often
+it is missed.
 A pass measures both criteria, and ``sweep_points`` measures its own: where one of those
 points fails a criterion below the crossing its scan found, the cell below that point is
 bisected (:func:`settle`, within the criterion's pass budget), so that no measured point at
@@ -84,10 +88,14 @@ class ActualLimit:
     the evaluation data), so a ratio both searches ask for counts once;
     ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for
     (at most ``max_evaluations`` each: :func:`worst_case_passes` for the scans, and what
-    :func:`settle` adds within it).
+    :func:`settle` and :func:`look_between` add within it; the latter only while fewer than
+    ``max_evaluations`` passes were made in all).
     ``probes`` are the search's points by ratio; ``curve`` the optional sweep;
     ``seconds``: the wall time of both (verify's ``timing.search``, outside the spectrum's
     seconds and its budgets).
+    ``loss_recovers`` / ``accuracy_recovers``: the lowest measured ratio above the criterion's
+    failure that passes it again (``None``: none measured): the curve fails and recovers, so a
+    failure between the probes below the limit may have gone unseen.
     """
 
     loss_ratio: float
@@ -107,6 +115,8 @@ class ActualLimit:
     probes: tuple[CurvePoint, ...]
     curve: tuple[CurvePoint, ...]
     seconds: float = 0.0
+    loss_recovers: float | None = None
+    accuracy_recovers: float | None = None
 
 
 def worst_case_passes(levels: int, branching: int, stride: int) -> int:
@@ -367,6 +377,7 @@ def actual_limit(
         with_accuracy = dense_acc is not None
         criteria = searched_criteria(measure, dense.loss, epsilon, dense_acc, acc_drop, levels, stride, branching)
         settle(criteria, dict(cache), levels, max_evaluations)
+        look_between(criteria, cache, levels, max_evaluations)
         if sweep:
             searched = len(cache)
             curve = _curve(pruner, model, batches, acc_data, loss_fn, [i / levels for i in sweep],
@@ -376,6 +387,7 @@ def actual_limit(
             settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
 
     curve = tuple(swept[i] for i in sweep)
+    measured = {**cache, **swept}
     probes = tuple(cache[i] for i in sorted(cache))
     return ActualLimit(
         loss_ratio=criteria[0].passed(levels),
@@ -395,6 +407,8 @@ def actual_limit(
         probes=probes,
         curve=curve,
         seconds=time.perf_counter() - start,
+        loss_recovers=criteria[0].recovers(measured, levels),
+        accuracy_recovers=None if dense_acc is None else criteria[1].recovers(measured, levels),
     )
 
 
@@ -412,6 +426,12 @@ class SearchedCriterion:
     def fails(self, i: int) -> bool:
         self.asked.add(i)
         return self.test(self.measure(i))
+
+    def recovers(self, measured: dict[int, CurvePoint], levels: int) -> float | None:
+        """The lowest measured ratio above the failure that passes again (the curve is not
+        monotone: failures between the probes below the limit may have gone unseen), or None."""
+        again = [i for i in sorted(measured) if self.fail is not None and i > self.fail and not self.test(measured[i])]
+        return again[0] / levels if again else None
 
     def passed(self, levels: int) -> float:
         """The grid ratio reported: just below the failure (the measured pass below it where the
@@ -462,6 +482,38 @@ def settle(criteria: list[SearchedCriterion], measured: dict[int, CurvePoint], l
                 lo, hi = (lo, mid) if failed else (mid, hi)
             c.fail, c.below = hi, (None if hi - lo == 1 else lo)
             changed = True
+
+
+def look_between(criteria: list[SearchedCriterion], measured: dict[int, CurvePoint], levels: int,
+                 max_evaluations: int) -> None:
+    """Spend what is left of the budget looking for a failure below each criterion's limit.
+
+    The scans leave cells up to a coarse stride wide unmeasured below the crossing they found,
+    and a criterion that fails and recovers inside one (an excursion) has its first crossing
+    there: the scans then report a limit past it. The midpoint of the widest unmeasured cell
+    (the lowest of equals) below a criterion's failure is measured while the passes left, of
+    ``max_evaluations`` in all (``measured``, the passes so far, both criteria sharing them) and
+    of the criterion's own, can still bisect the cell's lower half to one grid step, so that a
+    failure found there is located as exactly as the scans locate theirs (by :func:`settle`).
+    This finds excursions wider than the cells it reaches, not every one: only a sweep of every
+    grid ratio does that."""
+    while True:
+        cells = []
+        for c in criteria:
+            if c.below is not None:  # settle's bisection ran out of budget: none left to look with
+                continue
+            known = sorted({0, *(i for i in measured if c.fail is None or i < c.fail)})
+            for lo, hi in zip(known, [*known[1:], levels] if c.fail is None else known[1:]):
+                mid = (lo + hi) // 2
+                left = max_evaluations - max(len(c.asked), len(measured)) - 1  # after measuring mid
+                if hi - lo > 1 and left >= 0 and 2 ** left >= mid - lo:
+                    cells.append((lo - hi, lo, mid, c))
+        if not cells:
+            return
+        _, _, mid, c = min(cells, key=lambda cell: cell[:2])  # the widest cell, the lowest of equals
+        c.fails(mid)
+        measured[mid] = c.measure(mid)
+        settle(criteria, dict(measured), levels, max_evaluations)
 
 
 def below_failure(fail: int | None, levels: int) -> float:

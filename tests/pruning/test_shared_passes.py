@@ -1,5 +1,6 @@
 """The loss and accuracy searches share their prune-and-evaluate passes on held-out data:
-at most 25 in total, and the same answers as two independent searches."""
+at most 25 in total, and the same answers as two independent searches, or lower ones where
+the passes the sharing saves find a failure between the scans' probes."""
 
 from __future__ import annotations
 
@@ -62,7 +63,21 @@ def test_shared_passes_fit_the_budget_and_keep_the_answers(name):
     assert found.evaluations <= BUDGET, (found.loss_evaluations, found.accuracy_evaluations, found.evaluations)
     # sharing: fewer passes than the two searches asked for between them
     assert found.evaluations < found.loss_evaluations + found.accuracy_evaluations
-    assert (found.loss_ratio, found.accuracy_ratio) == _independent(model, batches, held_out, eps)
+    # the scans' answers, or lower where the passes left over found a failure between their probes
+    # (dense-seed2's loss: the scans' 0.786 lies past the 1,000-level sweep's first crossing, 0.772;
+    # the search reports 0.771); a limit lowered so is still one grid step below a failure
+    scans = _independent(model, batches, held_out, eps)
+    dense = evaluate(model, batches, cross_entropy_loss)
+    held_out_acc = evaluate(model, held_out, cross_entropy_loss).accuracy
+    for found_ratio, scan_ratio, fails in (
+        (found.loss_ratio, scans[0], lambda p: p.loss > dense.loss + eps),
+        (found.accuracy_ratio, scans[1], lambda p: p.accuracy < held_out_acc - 0.005),
+    ):
+        assert found_ratio <= scan_ratio
+        if found_ratio < scan_ratio:
+            above = round(found_ratio * LEVELS + 1) / LEVELS
+            assert fails(prune_curve(model, batches, cross_entropy_loss, [above], eval_batches=held_out)[0])
+    assert name != "dense-seed2" or (found.loss_ratio, scans[0]) == (0.771, 0.786)
     # every probe carries both criteria, measured on their own data
     probe = found.probes[len(found.probes) // 2]
     ref = prune_curve(model, batches, cross_entropy_loss, [probe.ratio], eval_batches=held_out)[0]

@@ -1,0 +1,125 @@
+"""The actual-limit search against a 1,000-level sweep on curves that fail and recover.
+
+The actual limit is the ratio just below the *smallest* failing grid ratio (docs/theory.md).
+Where the criterion fails on a stretch of ratios, recovers and fails again higher up (an
+excursion), the coarse scan can step over the stretch and land on the later crossing: on the
+stand-in below (the loss fails on [0.300, 0.400) and from 0.700) the search reported 0.699
+where the sweep's first crossing gives 0.299. The passes its scans leave of the budget now
+look between their probes (``look_between``), and a curve seen to recover is stated
+(``*_recovers``).
+
+The stand-in's loss is a table indexed by the number of pruned weights (its 1,000 weights are
+1/1000 … 1000/1000, so grid ratio ``i/1000`` prunes ``i``): any curve can be set exactly, and
+the search and the sweep prune it as they prune any model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from prunelimit.data.batches import cross_entropy_loss
+from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS, actual_limit, keeps_accuracy, prune_curve
+
+LEVELS = 1000
+PASS, FAIL = 3.0, -1.0  # class-0 margins: cross-entropy 0.0025 (correct) and 2.13 (wrong)
+BATCHES = [(torch.zeros(4, 1), torch.zeros(4, dtype=torch.long))]
+
+
+class Table(nn.Module):
+    """Logits ``(m, −m)`` with ``m = margins[number of zero weights]`` (label 0): cross-entropy
+    ``softplus(−2m)``, correct where ``m > 0``. The tiny ``Σw²`` term only gives the weights a
+    gradient path (verify computes a spectrum first); it moves ``m`` by at most 3.4e-4."""
+
+    def __init__(self, margins: list[float]):
+        super().__init__()
+        n = len(margins) - 1
+        self.lin = nn.Linear(n, 1, bias=False)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.arange(1, n + 1, dtype=torch.float32).unsqueeze(0) / n)
+        self.register_buffer("margins", torch.as_tensor(margins, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.margins[(self.lin.weight == 0).sum()] + 1e-6 * (self.lin.weight**2).sum()
+        return torch.stack([m, -m]).expand(x.shape[0], 2) + 0 * x[:, :1]
+
+
+def _table(failing: set[int], fail: float = FAIL) -> Table:
+    return Table([fail if i in failing else PASS for i in range(LEVELS + 1)])
+
+
+def _swept_limits(model: nn.Module, epsilon: float) -> tuple[float, float]:
+    """The 1,000-level sweep's answers: the grid ratio just below each criterion's first failure."""
+    curve = prune_curve(model, BATCHES, cross_entropy_loss, [i / LEVELS for i in range(LEVELS)])
+    loss = [not p.loss <= curve[0].loss + epsilon for p in curve]
+    acc = [not keeps_accuracy(curve[0].accuracy, p.accuracy, 0.5) for p in curve]
+    return ((f.index(True) - 1) / LEVELS if True in f else (LEVELS - 1) / LEVELS for f in (loss, acc))
+
+
+def test_a_stretch_that_fails_below_the_crossing_gives_the_sweeps_limit():
+    """Measured before the fix: 0.699 for both criteria, in 16 passes, nothing said."""
+    model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    found = actual_limit(model, BATCHES, cross_entropy_loss, 0.01)
+    assert (found.loss_ratio, found.accuracy_ratio) == tuple(_swept_limits(model, 0.01)) == (0.299, 0.299)
+    assert found.evaluations <= DEFAULT_MAX_EVALUATIONS
+    # the search saw the curve recover above its failure: a measured point that passes again
+    for again in (found.loss_recovers, found.accuracy_recovers):
+        assert again is not None and 0.4 <= again < 0.7
+        assert any(p.ratio == again and p.loss < found.dense_loss + 0.01 for p in found.probes)
+
+
+@pytest.mark.parametrize("start", range(20, 560, 60))
+def test_stretches_128_ratios_wide_anywhere_below_the_crossing_are_found(start):
+    """Any failing stretch at least 128 grid ratios wide below the last crossing (0.7) is one
+    the budget's leftover passes reach (the coarse cells are 256 wide: their midpoints, then
+    those of the halves). Before: the starts whose stretch holds no coarse probe (256, 512),
+    20, 80, 260, 320 and 380, gave 0.699."""
+    model = _table(set(range(start, start + 128)) | set(range(700, LEVELS + 1)))
+    found = actual_limit(model, BATCHES, cross_entropy_loss, 0.01)
+    assert found.loss_ratio == found.accuracy_ratio == (start - 1) / LEVELS
+    assert found.evaluations <= DEFAULT_MAX_EVALUATIONS
+
+
+def test_an_accuracy_only_excursion_moves_the_accuracy_limit_not_the_loss_one():
+    """Margin −0.01: the class flips (accuracy 0) while the loss (0.70) stays within ε = 1, so
+    only the accuracy criterion fails: on [0.150, 0.350) and from 0.800."""
+    model = _table(set(range(150, 350)) | set(range(800, LEVELS + 1)), fail=-0.01)
+    found = actual_limit(model, BATCHES, cross_entropy_loss, 1.0)
+    assert not found.loss_crossed and found.loss_ratio == 0.999 and found.loss_recovers is None
+    assert found.accuracy_ratio == 0.149 == tuple(_swept_limits(model, 1.0))[1]
+    assert found.accuracy_recovers is not None and found.accuracy_recovers > 0.349
+
+
+def test_a_narrow_excursion_is_found_by_a_sweep_of_every_grid_ratio():
+    """Three failing ratios (0.300–0.302) fit between the leftover passes' probes: the search alone
+    gives the later crossing (documented); ``sweep_points=1000`` measures every grid ratio, and
+    the limit is then the sweep's."""
+    model = _table({300, 301, 302} | set(range(700, LEVELS + 1)))
+    assert actual_limit(model, BATCHES, cross_entropy_loss, 0.01).loss_ratio == 0.699
+    swept = actual_limit(model, BATCHES, cross_entropy_loss, 0.01, sweep_points=LEVELS)
+    assert swept.loss_ratio == swept.accuracy_ratio == 0.299
+    assert swept.loss_recovers == swept.accuracy_recovers == 0.303  # the first sweep point past the stretch
+
+
+def test_verify_states_a_curve_that_recovers_in_its_json_and_its_console(cli, tmp_path):
+    model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    torch.jit.save(torch.jit.script(model), str(tmp_path / "table.pt"))
+    torch.save({"x": BATCHES[0][0], "y": BATCHES[0][1]}, tmp_path / "d.pt")
+    args = ("verify", tmp_path / "table.pt", "--trust-pickle", "--data", f"tensors:{tmp_path / 'd.pt'}",
+            "--epsilon", "0.01", "--method", "exact", "--threads", "1", "--no-cache")
+    out = cli(*args, "--json")
+    assert out.exit_code == 0, out.stderr
+    actual = json.loads(out.stdout)["actual"]
+    assert actual["loss_ratio"] == actual["accuracy_ratio"] == 0.299
+    again = actual["loss_recovers"]
+    assert again is not None and again == actual["accuracy_recovers"]
+    shown = cli(*args)
+    assert shown.exit_code == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    assert "29.90 %" in next(line for line in shown.stdout.splitlines() if "actual (loss" in line)
+    for name in ("loss", "accuracy"):
+        assert (f"the {name} criterion fails above 29.90 % and passes again at {100 * again:.2f} %: its curve is "
+                "not monotone") in text
