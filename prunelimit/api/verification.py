@@ -225,7 +225,7 @@ class MeasuredLimit:
 def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> MeasuredLimit:
     """The one-shot limit by the loss criterion (``verify``'s search, global scope) without
     the curvature work a prediction needs: the search needs only ε. ``progress`` hears its
-    passes as ``verify``'s do."""
+    passes as ``verify``'s do. A loss curve the search saw fail and recover is a warning."""
     from prunelimit.api.curvature import epsilon_losses, limit_target
     from prunelimit.baseline import provenance
     from prunelimit.pruning.actual import actual_limit
@@ -238,7 +238,7 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
                           progress=_search_progress(progress))
     unresolved = rounding_epsilon_warning(target.epsilon, actual.dense_loss)  # as bounds warns of it
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
-                         provenance(inputs, options), () if unresolved is None else (unresolved,))
+                         provenance(inputs, options), (*actual.recovery_notes(accuracy=False), *([] if unresolved is None else [unresolved])))
 
 
 def _search_progress(progress):

@@ -60,6 +60,7 @@ from prunelimit.validate import not_a_number
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
+from prunelimit.report.rounding import percent_digits
 
 Progress = Callable[[int, int], None]
 # Per criterion, the dense evaluation included (docs/benchmarks.md §3: at most 25 passes).
@@ -117,6 +118,17 @@ class ActualLimit:
     seconds: float = 0.0
     loss_recovers: float | None = None
     accuracy_recovers: float | None = None
+
+    def recovery_notes(self, accuracy: bool = True) -> tuple[str, ...]:
+        """A sentence per criterion seen to fail and recover (``*_recovers``; the loss criterion's
+        alone without ``accuracy``), for the console and a gate's warnings."""
+        return tuple(
+            f"the {name} criterion fails above {percent_digits(limit)} % and passes again at "
+            f"{percent_digits(again)} %: its curve is not monotone, so a failure between the search's probes "
+            "below the limit can have gone unseen; `verify --sweep 1000` measures every grid ratio"
+            for name, limit, again in (("loss", self.loss_ratio, self.loss_recovers),
+                                       ("accuracy", self.accuracy_ratio, self.accuracy_recovers if accuracy else None))
+            if again is not None)
 
 
 def worst_case_passes(levels: int, branching: int, stride: int) -> int:
@@ -415,10 +427,12 @@ def actual_limit(
 class SearchedCriterion:
     """One criterion's search: ``test`` of a measured point (True: it fails), the grid indices it
     asked for (``asked``, the dense one included), its failure ``fail`` (``None``: none found)
-    and the ratio it reports, :meth:`passed`."""
+    and the ratio it reports, :meth:`passed`. ``near`` of a passing point: the share of the
+    tolerance it uses (0 at the dense value, 1 at the threshold; 1 where the tolerance is 0)."""
 
-    def __init__(self, test: Callable[[CurvePoint], bool], measure: Callable[[int], CurvePoint]):
-        self.test, self.measure = test, measure
+    def __init__(self, test: Callable[[CurvePoint], bool], measure: Callable[[int], CurvePoint],
+                 near: Callable[[CurvePoint], float] = lambda point: 1.0):
+        self.test, self.measure, self.near = test, measure, near
         self.asked: set[int] = {0}
         self.fail: int | None = None
         self.below: int | None = None  # the measured pass below ``fail`` where settle's bisection ran out of budget
@@ -445,10 +459,12 @@ def searched_criteria(measure: Callable[[int], CurvePoint], dense_loss: float, e
     """The loss criterion (``L ≤ dense_loss + ε``; a NaN loss is not within it) and, where the
     dense model has an accuracy, the accuracy criterion, each searched by :func:`first_failure`
     over the points ``measure`` gives (shared: a point both ask for is measured once)."""
-    loss = SearchedCriterion(lambda point: not point.loss <= dense_loss + epsilon, measure)
+    loss = SearchedCriterion(lambda point: not point.loss <= dense_loss + epsilon, measure,
+                             lambda point: (point.loss - dense_loss) / epsilon if epsilon > 0 else 1.0)
     criteria = [loss]
     if dense_acc is not None:
-        criteria.append(SearchedCriterion(lambda point: not keeps_accuracy(dense_acc, point.accuracy, acc_drop), measure))
+        criteria.append(SearchedCriterion(lambda point: not keeps_accuracy(dense_acc, point.accuracy, acc_drop), measure,
+                                          lambda point: 100 * (dense_acc - point.accuracy) / acc_drop if acc_drop > 0 else 1.0))
     for c in criteria:
         c.fail = first_failure(c.fails, levels, stride, branching)
     return criteria
@@ -484,14 +500,23 @@ def settle(criteria: list[SearchedCriterion], measured: dict[int, CurvePoint], l
             changed = True
 
 
+# the least weight of a cell far below the threshold, against 1 + this at it (look_between); measured
+# on the benchmark of docs/benchmarks.md §3, weighting by nearness found 2 loss limits nearer the
+# sweep's than width alone, and the stand-in's wide excursions alike
+NEAR_FLOOR = 0.05
+
+
 def look_between(criteria: list[SearchedCriterion], measured: dict[int, CurvePoint], levels: int,
                  max_evaluations: int) -> None:
     """Spend what is left of the budget looking for a failure below each criterion's limit.
 
     The scans leave cells up to a coarse stride wide unmeasured below the crossing they found,
     and a criterion that fails and recovers inside one (an excursion) has its first crossing
-    there: the scans then report a limit past it. The midpoint of the widest unmeasured cell
-    (the lowest of equals) below a criterion's failure is measured while the passes left, of
+    there: the scans then report a limit past it. The midpoint of the unmeasured cell below a
+    criterion's failure most likely to hold one, the widest once weighted by how near its ends
+    come to failing (``near``: a cell whose ends lie far below the threshold is less likely to
+    hold a failure than one of the same width near it; the weight is at least 0.05, so that wide
+    cells far below are looked into too), the lowest of equals, is measured while the passes left, of
     ``max_evaluations`` in all (``measured``, the passes so far, both criteria sharing them) and
     of the criterion's own, can still bisect the cell's lower half to one grid step, so that a
     failure found there is located as exactly as the scans locate theirs (by :func:`settle`).
@@ -507,10 +532,11 @@ def look_between(criteria: list[SearchedCriterion], measured: dict[int, CurvePoi
                 mid = (lo + hi) // 2
                 left = max_evaluations - max(len(c.asked), len(measured)) - 1  # after measuring mid
                 if hi - lo > 1 and left >= 0 and 2 ** left >= mid - lo:
-                    cells.append((lo - hi, lo, mid, c))
+                    near = max((c.near(measured[i]) for i in (lo, hi) if i in measured), default=1.0)
+                    cells.append((-(hi - lo) * (NEAR_FLOOR + max(near, 0.0)), lo, mid, c))
         if not cells:
             return
-        _, _, mid, c = min(cells, key=lambda cell: cell[:2])  # the widest cell, the lowest of equals
+        _, _, mid, c = min(cells, key=lambda cell: cell[:2])
         c.fails(mid)
         measured[mid] = c.measure(mid)
         settle(criteria, dict(measured), levels, max_evaluations)

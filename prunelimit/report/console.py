@@ -496,11 +496,8 @@ def render_verify(rep) -> None:
     if unfailed:
         stdout.print(f"no ratio the search measured fails the {' or the '.join(unfailed)} criterion (≥: the limit is at "
                      "least the last grid point); a failure between its probes goes unseen, `--sweep N` measures more")
-    for name, limit, again in (("loss", a.loss_ratio, a.loss_recovers), ("accuracy", a.accuracy_ratio, a.accuracy_recovers)):
-        if again is not None:  # JSON actual.*_recovers: a curve seen to fail and recover
-            stdout.print(f"the {name} criterion fails above {pct(limit)} and passes again at {pct(again)}: its "
-                         "curve is not monotone, so a failure between the search's probes below the limit can have "
-                         "gone unseen; `--sweep 1000` measures every grid ratio")
+    for line in a.recovery_notes():  # JSON actual.*_recovers: a curve seen to fail and recover
+        stdout.print(line)
     render_warnings(rep.warnings)
     for line in rep.diagnosis:
         stdout.print(f"[magenta]why:[/] {line}")

@@ -123,3 +123,21 @@ def test_verify_states_a_curve_that_recovers_in_its_json_and_its_console(cli, tm
     for name in ("loss", "accuracy"):
         assert (f"the {name} criterion fails above 29.90 % and passes again at {100 * again:.2f} %: its curve is "
                 "not monotone") in text
+
+
+def test_a_gate_on_the_measured_limit_warns_of_a_curve_that_recovers(cli, tmp_path):
+    """``gate --use actual`` stands on the same search: its measured ratio is the sweep's, and
+    the recovery is one of its warnings (JSON and console)."""
+    model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    torch.jit.save(torch.jit.script(model), str(tmp_path / "table.pt"))
+    torch.save({"x": BATCHES[0][0], "y": BATCHES[0][1]}, tmp_path / "d.pt")
+    args = ("gate", tmp_path / "table.pt", "--trust-pickle", "--data", f"tensors:{tmp_path / 'd.pt'}",
+            "--epsilon", "0.01", "--use", "actual", "--min-ratio", "0.2", "--threads", "1", "--no-cache")
+    doc = json.loads(cli(*args, "--json").stdout)
+    assert doc["passed"] is True and doc["measured"] == 0.299
+    assert doc["bounds"]["actual"]["loss_recovers"] is not None
+    note = next(w for w in doc["warnings"] if w.startswith("the loss criterion fails above 29.90 %"))
+    assert "not monotone" in note
+    shown = cli(*args)
+    assert shown.exit_code == 0, shown.stderr
+    assert "the loss criterion fails above 29.90 % and passes again" in " ".join((shown.stdout + shown.stderr).split())
