@@ -485,7 +485,9 @@ def render_verify(rep) -> None:
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
     stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {a.dense_loss:.4g}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
-                 + f" · {a.evaluations} prune-and-evaluate passes in {a.seconds:.1f} s")
+                 + f" · {a.evaluations} prune-and-evaluate passes"
+                 # the seconds are the sweep's too (timing.search), and its points count for the limits
+                 + (f" and {len(a.curve):,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s")
     if b.source is not None:
         stdout.print(f"prediction read from {b.source} (no curvature work)")
     if a.accuracy_ratio is None:  # JSON accuracy_ratio null: said, as prune says it did not check --acc-drop

@@ -141,3 +141,20 @@ def test_a_gate_on_the_measured_limit_warns_of_a_curve_that_recovers(cli, tmp_pa
     shown = cli(*args)
     assert shown.exit_code == 0, shown.stderr
     assert "the loss criterion fails above 29.90 % and passes again" in " ".join((shown.stdout + shown.stderr).split())
+
+
+def test_verify_counts_the_sweeps_passes_beside_the_searchs(cli, tmp_path):
+    """With ``--sweep 1000`` the console read "25 prune-and-evaluate passes in T s", T being the
+    wall time of the search and the 1,000 sweep passes (JSON ``timing.search``), whose points
+    also set the limits: it now counts them too. The sweep finds the three-ratio stretch the
+    search alone steps over (0.299, not 0.699)."""
+    model = _table({300, 301, 302} | set(range(700, LEVELS + 1)))
+    torch.jit.save(torch.jit.script(model), str(tmp_path / "table.pt"))
+    torch.save({"x": BATCHES[0][0], "y": BATCHES[0][1]}, tmp_path / "d.pt")
+    args = ("verify", tmp_path / "table.pt", "--trust-pickle", "--data", f"tensors:{tmp_path / 'd.pt'}",
+            "--epsilon", "0.01", "--method", "exact", "--threads", "1", "--no-cache", "--sweep", LEVELS)
+    actual = json.loads(cli(*args, "--json").stdout)["actual"]
+    assert actual["loss_ratio"] == 0.299 and len(actual["curve"]) == LEVELS
+    shown = cli(*args)
+    assert shown.exit_code == 0, shown.stderr
+    assert f"{actual['evaluations']} prune-and-evaluate passes and 1,000 for --sweep in " in " ".join(shown.stdout.split())
