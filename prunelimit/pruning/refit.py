@@ -18,7 +18,7 @@ from prunelimit.errors import OptionError
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import (
-    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, coarse_stride, searched_criteria, settle,
+    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, coarse_stride, look_between, searched_criteria, settle,
 )
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
@@ -84,10 +84,12 @@ def refit_limit(
         return cache[i]
 
     # each pass serves both criteria: the searches share passes, and settle keeps each limit
-    # below every measured point that fails it (a NaN loss after a diverging fine-tuning included)
+    # below every measured point that fails it (a NaN loss after a diverging fine-tuning included);
+    # the passes left look between the probes, as the one-shot search's do
     try:
         criteria = searched_criteria(point, dense_loss, epsilon, dense_acc, acc_drop, levels, stride, branching)
         settle(criteria, dict(cache), levels, max_evaluations)
+        look_between(criteria, cache, levels, max_evaluations)
     finally:
         model.load_state_dict(dense_state)
     return RefitLimit(

@@ -158,3 +158,16 @@ def test_verify_counts_the_sweeps_passes_beside_the_searchs(cli, tmp_path):
     shown = cli(*args)
     assert shown.exit_code == 0, shown.stderr
     assert f"{actual['evaluations']} prune-and-evaluate passes and 1,000 for --sweep in " in " ".join(shown.stdout.split())
+
+
+def test_the_refit_search_looks_between_its_probes_too():
+    """``verify --refit`` runs the same search over fine-tuned passes. At a vanishing learning
+    rate fine-tuning leaves the stand-in as it is, so its limits are the one-shot ones: 0.299
+    (0.699 before)."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+    from prunelimit.pruning.refit import refit_limit
+
+    model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    refit = refit_limit(model, BATCHES, cross_entropy_loss, 0.01, FinetuneConfig(epochs=1, lr=1e-30))
+    assert (refit.loss_ratio, refit.accuracy_ratio) == (0.299, 0.299)
+    assert refit.evaluations <= DEFAULT_MAX_EVALUATIONS
