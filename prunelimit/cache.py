@@ -60,7 +60,7 @@ import numpy as np
 from prunelimit import __version__
 from prunelimit.cache_opened import opened_lines, recording_opens
 from prunelimit.cache_reads import (
-    file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths,
+    file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths, text_bytes,
 )
 from prunelimit.errors import UsageError
 
@@ -133,10 +133,10 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
         digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
     # a function or object a module's repr shows (``Act(fn=<function relu at 0x7f…>)``) without its
     # address, which differs in every process: the value itself is keyed with the attributes below
-    digest.update(b"structure:" + _ADDRESS.sub("", repr(inputs.model)).encode())
+    digest.update(b"structure:" + text_bytes(_ADDRESS.sub("", repr(inputs.model))))
     # the Hessian's tensors: a parameter frozen (requires_grad False, as a pickled module keeps it) or
     # two tied leave the state dict as it was
-    digest.update(b"hessian:" + ",".join(n for n, _ in hessian_parameters(inputs.model, inputs.selection)).encode())
+    digest.update(b"hessian:" + text_bytes(",".join(n for n, _ in hessian_parameters(inputs.model, inputs.selection))))
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
     # factory reads from a file of its own) change what the model computes as much as weights
@@ -162,7 +162,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
     code = code_files(inputs)
     for name, sha in sorted((name, file_sha256(source)) for source, name in code.items()):
-        digest.update(f"code:{name}:{sha}".encode())
+        digest.update(text_bytes(f"code:{name}:{sha}"))
     # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
     folders = sorted({Path(source).parent for source in code})
     named = values.strings | sibling_paths(values.strings, code)
@@ -633,7 +633,7 @@ class _Values:
         self.held: dict[str, Any] = {}  # the user's modules met as values (``self.settings = cfg``)
 
     def _tag(self, text: str) -> None:
-        self.digest.update(text.encode() + b"\0")
+        self.digest.update(text_bytes(text) + b"\0")
 
     def module(self, name: str, module: Any) -> None:
         """A module of the model: its mode, its own attributes and its hooks (its tensors and
@@ -881,7 +881,7 @@ def _update_tensors(digest, label: str, named: Iterable[tuple[str, Any]]) -> Non
     for name, tensor in named:
         t = tensor.detach()
         t = (t if t.layout == torch.strided else t.to_dense()).cpu().contiguous().reshape(-1)
-        digest.update(f"{label}:{name}:{t.dtype}:{tuple(tensor.shape)}:".encode())
+        digest.update(text_bytes(f"{label}:{name}:{t.dtype}:{tuple(tensor.shape)}:"))
         digest.update(t.view(torch.uint8).numpy().data)
 
 

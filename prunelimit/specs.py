@@ -9,6 +9,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import math
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -175,7 +176,7 @@ def user_module_name(path: Path) -> str:
     its folder, so that the result cache's key, which names user code by it, is the same for
     a checkout moved elsewhere (a CI runner's new workspace); the same in every process
     (``hash`` of a str is salted per process)."""
-    digest = hashlib.sha256(f"{path.name}\0".encode() + path.read_bytes())
+    digest = hashlib.sha256(os.fsencode(path.name) + b"\0" + path.read_bytes())  # a name's undecodable bytes as they are
     return f"{USER_MODULE_PREFIX}{digest.hexdigest()[:16]}"
 
 
