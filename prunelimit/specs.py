@@ -162,7 +162,10 @@ def fresh_user_code() -> Iterator[None]:
     ``package.module``, its package, its helpers) run the source the result cache hashes."""
     from prunelimit.cache import is_installed
 
-    is_installed(None)  # the installed folders, found (and what that imports) before the finder is in place
+    # the installed folders, found (and sysconfig imported) before the finder is in place: a path is
+    # needed (None answers at once), else the first user's import found them from inside the finder,
+    # whose import of sysconfig asked the finder again, to a RecursionError (a fresh process's first spec)
+    is_installed(__file__)
     finder = _UserCodeFinder(is_installed)
     sys.meta_path.insert(0, finder)
     try:
