@@ -1087,7 +1087,20 @@ def _entry_digest(header: dict, blob: bytes) -> str:
 # --------------------------------------------------------------------------- results as entries
 # A result is a tree of prunelimit dataclasses, dicts, lists, tuples, numbers, strings,
 # numpy arrays and torch tensors. Arrays and tensors go to the entry's arrays; the rest
-# is JSON with tagged nodes. Reading back builds only dataclasses defined in prunelimit.
+# is JSON with tagged nodes. Reading back builds only the dataclasses of RESULT_CLASSES.
+
+# The classes a stored result is built of: the spectrum, the per-layer blocks and the classes
+# their fields declare (tests/cache/test_cache_decoding.py checks it against those fields). An
+# entry naming any other class (another module of the package: importing it could have side
+# effects; a class whose methods no result has) is damaged, not decoded.
+RESULT_CLASSES = frozenset({
+    "prunelimit.api.curvature:CurvatureData", "prunelimit.api.curvature:SpectrumReport",
+    "prunelimit.api.layers:StoredBlocks", "prunelimit.api.options:MemoryUse", "prunelimit.api.options:SolverChoice",
+    "prunelimit.curvature.adaptive:Stage", "prunelimit.curvature.layers:BlockCost",
+    "prunelimit.curvature.layers:BlockCurvature", "prunelimit.curvature.quadrature:SpectralQuadrature",
+    "prunelimit.theory.layers:LayerBreakdown", "prunelimit.theory.layers:LayerShare",
+    "prunelimit.theory.uncertainty:Uncertainty",
+})
 
 
 def to_entry(result: Any) -> Entry:
@@ -1210,9 +1223,10 @@ def _encode(obj: Any, arrays: list) -> Any:
 
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
-        if not cls.__module__.startswith("prunelimit."):
+        name = f"{cls.__module__}:{cls.__qualname__}"
+        if name not in RESULT_CLASSES:  # it would never read back
             raise TypeError(f"cannot store a {cls.__name__}")
-        return {"dataclass": f"{cls.__module__}:{cls.__qualname__}",
+        return {"dataclass": name,
                 "fields": {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}}
     if isinstance(obj, (np.ndarray, torch.Tensor)):
         tensor = isinstance(obj, torch.Tensor)
@@ -1246,12 +1260,12 @@ def _decode(node: Any, arrays: tuple[np.ndarray, ...]) -> Any:
     if not isinstance(node, dict) or len(node) not in (1, 2):
         raise TypeError("bad node")
     if "dataclass" in node:
-        module, _, name = str(node["dataclass"]).partition(":")
-        if not module.startswith("prunelimit."):
-            raise TypeError("foreign class")
+        if not (isinstance(node["dataclass"], str) and node["dataclass"] in RESULT_CLASSES):
+            raise TypeError("not a result class")
+        module, _, name = node["dataclass"].partition(":")
         cls = getattr(importlib.import_module(module), name)
-        if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)) or not isinstance(node["fields"], dict):
-            raise TypeError("not a dataclass")
+        if not isinstance(node["fields"], dict):
+            raise TypeError("no fields")
         return cls(**{k: _decode(v, arrays) for k, v in node["fields"].items()})
     (tag, value), = node.items()
     if tag in ("array", "tensor"):

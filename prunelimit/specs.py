@@ -179,7 +179,8 @@ def user_module_name(path: Path) -> str:
     its folder, so that the result cache's key, which names user code by it, is the same for
     a checkout moved elsewhere (a CI runner's new workspace); the same in every process
     (``hash`` of a str is salted per process)."""
-    digest = hashlib.sha256(os.fsencode(path.name) + b"\0" + path.read_bytes())  # a name's undecodable bytes as they are
+    # the name's bytes: one that is not UTF-8 (Python reads it as \udcff) is as good a name
+    digest = hashlib.sha256(os.fsencode(path.name) + b"\0" + path.read_bytes())
     return f"{USER_MODULE_PREFIX}{digest.hexdigest()[:16]}"
 
 
