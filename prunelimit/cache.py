@@ -60,7 +60,7 @@ import numpy as np
 from prunelimit import __version__
 from prunelimit.cache_opened import opened_lines, recording_opens
 from prunelimit.cache_reads import (
-    file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths,
+    file_sha256, fstring_patterns, named_paths, named_variables, portable, sibling_paths, text_bytes,
 )
 from prunelimit.errors import UsageError
 
@@ -133,10 +133,10 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
         digest.update(b"scripted:" + ",".join(scripted_fingerprints(inputs.model)).encode())
     # a function or object a module's repr shows (``Act(fn=<function relu at 0x7f…>)``) without its
     # address, which differs in every process: the value itself is keyed with the attributes below
-    digest.update(b"structure:" + _ADDRESS.sub("", repr(inputs.model)).encode())
+    digest.update(b"structure:" + text_bytes(_ADDRESS.sub("", repr(inputs.model))))
     # the Hessian's tensors: a parameter frozen (requires_grad False, as a pickled module keeps it) or
     # two tied leave the state dict as it was
-    digest.update(b"hessian:" + ",".join(n for n, _ in hessian_parameters(inputs.model, inputs.selection)).encode())
+    digest.update(b"hessian:" + text_bytes(",".join(n for n, _ in hessian_parameters(inputs.model, inputs.selection))))
     _update_tensors(digest, "state", sorted(inputs.model.state_dict().items()))
     # buffers the state dict leaves out (persistent=False: e.g. normalisation constants a
     # factory reads from a file of its own) change what the model computes as much as weights
@@ -162,7 +162,7 @@ def input_key(inputs: "Inputs", kind: str, options: Any) -> str:
     digest.update(b"data:" + (data_fingerprint(inputs.batches) or "-").encode())
     code = code_files(inputs)
     for name, sha in sorted((name, file_sha256(source)) for source, name in code.items()):
-        digest.update(f"code:{name}:{sha}".encode())
+        digest.update(text_bytes(f"code:{name}:{sha}"))
     # what the code's strings name, read while it runs (open("scale.txt"), os.environ["SCALE"])
     folders = sorted({Path(source).parent for source in code})
     named = values.strings | sibling_paths(values.strings, code)
@@ -633,7 +633,7 @@ class _Values:
         self.held: dict[str, Any] = {}  # the user's modules met as values (``self.settings = cfg``)
 
     def _tag(self, text: str) -> None:
-        self.digest.update(text.encode() + b"\0")
+        self.digest.update(text_bytes(text) + b"\0")
 
     def module(self, name: str, module: Any) -> None:
         """A module of the model: its mode, its own attributes and its hooks (its tensors and
@@ -881,7 +881,7 @@ def _update_tensors(digest, label: str, named: Iterable[tuple[str, Any]]) -> Non
     for name, tensor in named:
         t = tensor.detach()
         t = (t if t.layout == torch.strided else t.to_dense()).cpu().contiguous().reshape(-1)
-        digest.update(f"{label}:{name}:{t.dtype}:{tuple(tensor.shape)}:".encode())
+        digest.update(text_bytes(f"{label}:{name}:{t.dtype}:{tuple(tensor.shape)}:"))
         digest.update(t.view(torch.uint8).numpy().data)
 
 
@@ -1087,7 +1087,20 @@ def _entry_digest(header: dict, blob: bytes) -> str:
 # --------------------------------------------------------------------------- results as entries
 # A result is a tree of prunelimit dataclasses, dicts, lists, tuples, numbers, strings,
 # numpy arrays and torch tensors. Arrays and tensors go to the entry's arrays; the rest
-# is JSON with tagged nodes. Reading back builds only dataclasses defined in prunelimit.
+# is JSON with tagged nodes. Reading back builds only the dataclasses of RESULT_CLASSES.
+
+# The classes a stored result is built of: the spectrum, the per-layer blocks and the classes
+# their fields declare (tests/cache/test_cache_decoding.py checks it against those fields). An
+# entry naming any other class (another module of the package: importing it could have side
+# effects; a class whose methods no result has) is damaged, not decoded.
+RESULT_CLASSES = frozenset({
+    "prunelimit.api.curvature:CurvatureData", "prunelimit.api.curvature:SpectrumReport",
+    "prunelimit.api.layers:StoredBlocks", "prunelimit.api.options:MemoryUse", "prunelimit.api.options:SolverChoice",
+    "prunelimit.curvature.adaptive:Stage", "prunelimit.curvature.layers:BlockCost",
+    "prunelimit.curvature.layers:BlockCurvature", "prunelimit.curvature.quadrature:SpectralQuadrature",
+    "prunelimit.theory.layers:LayerBreakdown", "prunelimit.theory.layers:LayerShare",
+    "prunelimit.theory.uncertainty:Uncertainty",
+})
 
 
 def to_entry(result: Any) -> Entry:
@@ -1210,9 +1223,10 @@ def _encode(obj: Any, arrays: list) -> Any:
 
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         cls = type(obj)
-        if not cls.__module__.startswith("prunelimit."):
+        name = f"{cls.__module__}:{cls.__qualname__}"
+        if name not in RESULT_CLASSES:  # it would never read back
             raise TypeError(f"cannot store a {cls.__name__}")
-        return {"dataclass": f"{cls.__module__}:{cls.__qualname__}",
+        return {"dataclass": name,
                 "fields": {f.name: _encode(getattr(obj, f.name), arrays) for f in dataclasses.fields(obj)}}
     if isinstance(obj, (np.ndarray, torch.Tensor)):
         tensor = isinstance(obj, torch.Tensor)
@@ -1246,12 +1260,12 @@ def _decode(node: Any, arrays: tuple[np.ndarray, ...]) -> Any:
     if not isinstance(node, dict) or len(node) not in (1, 2):
         raise TypeError("bad node")
     if "dataclass" in node:
-        module, _, name = str(node["dataclass"]).partition(":")
-        if not module.startswith("prunelimit."):
-            raise TypeError("foreign class")
+        if not (isinstance(node["dataclass"], str) and node["dataclass"] in RESULT_CLASSES):
+            raise TypeError("not a result class")
+        module, _, name = node["dataclass"].partition(":")
         cls = getattr(importlib.import_module(module), name)
-        if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)) or not isinstance(node["fields"], dict):
-            raise TypeError("not a dataclass")
+        if not isinstance(node["fields"], dict):
+            raise TypeError("no fields")
         return cls(**{k: _decode(v, arrays) for k, v in node["fields"].items()})
     (tag, value), = node.items()
     if tag in ("array", "tensor"):

@@ -194,6 +194,13 @@ def listed_names(path: Path) -> set[str]:
     return names
 
 
+def text_bytes(text: str) -> bytes:
+    """``text`` as the key's bytes: UTF-8, a lone surrogate (a file or module name's undecodable
+    byte, ``\\udcff``) as its own three bytes (``surrogatepass``), so names stay apart and
+    encoding never fails (it raised for such a name: exit 5)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _working_folder() -> list[Path]:
     try:
         return [Path.cwd()]
@@ -351,16 +358,16 @@ def _folder_content(folder: Path) -> str:
             raise TypeError(f"folder {folder}, which the model's or the loss's code names, holds over "
                             f"{FOLDER_ENTRIES:,} entries")
         where = Path(top).relative_to(folder).as_posix()
-        digest.update(f"{where}/:{','.join(folders)}\n".encode())
+        digest.update(text_bytes(f"{where}/:{','.join(folders)}\n"))
         for name in sorted(f for f in files if not ENTRY_NAME.fullmatch(f)):
             try:
                 info = (Path(top) / name).stat()
             except OSError:  # a broken link
                 info = None
             if info is None or not stat.S_ISREG(info.st_mode):  # never read a FIFO: it would wait
-                digest.update(f"{name}:{'-' if info is None else stat.S_IFMT(info.st_mode)}\n".encode())
+                digest.update(text_bytes(f"{name}:{'-' if info is None else stat.S_IFMT(info.st_mode)}\n"))
                 continue
             content = file_content(Path(top) / name, info, budget)
             budget -= info.st_size if info.st_size <= budget else 0
-            digest.update(f"{name}:{content}\n".encode())
+            digest.update(text_bytes(f"{name}:{content}\n"))
     return digest.hexdigest()

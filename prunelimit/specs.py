@@ -9,6 +9,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import math
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -161,7 +162,10 @@ def fresh_user_code() -> Iterator[None]:
     ``package.module``, its package, its helpers) run the source the result cache hashes."""
     from prunelimit.cache import is_installed
 
-    is_installed(None)  # the installed folders, found (and what that imports) before the finder is in place
+    # the installed folders, found (and sysconfig imported) before the finder is in place: a path is
+    # needed (None answers at once), else the first user's import found them from inside the finder,
+    # whose import of sysconfig asked the finder again, to a RecursionError (a fresh process's first spec)
+    is_installed(__file__)
     finder = _UserCodeFinder(is_installed)
     sys.meta_path.insert(0, finder)
     try:
@@ -175,7 +179,8 @@ def user_module_name(path: Path) -> str:
     its folder, so that the result cache's key, which names user code by it, is the same for
     a checkout moved elsewhere (a CI runner's new workspace); the same in every process
     (``hash`` of a str is salted per process)."""
-    digest = hashlib.sha256(f"{path.name}\0".encode() + path.read_bytes())
+    # the name's bytes: one that is not UTF-8 (Python reads it as \udcff) is as good a name
+    digest = hashlib.sha256(os.fsencode(path.name) + b"\0" + path.read_bytes())
     return f"{USER_MODULE_PREFIX}{digest.hexdigest()[:16]}"
 
 

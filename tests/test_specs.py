@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import py_compile
+import subprocess
 import sys
 from pathlib import Path
 
@@ -100,3 +101,19 @@ def test_a_package_file_with_a_relative_import_names_its_module_spec(tmp_path, m
         resolve_callable("pkg/sub/mod.py", "make", "model")
     monkeypatch.syspath_prepend(str(tmp_path / root))  # what the message says to do: the spec then loads
     assert resolve_callable(module, "make", "model")() == "made"
+
+
+def test_a_module_spec_is_the_first_import_of_a_fresh_process(tmp_path):
+    """The first `package.module:factory` of a process that has not imported sysconfig (a library
+    caller's script): the finder of the user's code looked for the installed folders from inside
+    itself, whose import of sysconfig came back to it: "could not import model module
+    'pkgq.mod': RecursionError". The suite imports sysconfig early, hence a fresh process."""
+    (tmp_path / "pkgq").mkdir()
+    (tmp_path / "pkgq" / "__init__.py").write_text("")
+    (tmp_path / "pkgq" / "mod.py").write_text("def make():\n    return 'built'\n")
+    code = ("import sys\nfrom prunelimit.specs import resolve_callable\nassert 'sysconfig' not in sys.modules\n"
+            "print(resolve_callable('pkgq.mod', 'make', 'model')())\n")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={"PYTHONPATH": f"{root}:{tmp_path}", "PATH": os.environ.get("PATH", "")})
+    assert proc.returncode == 0 and proc.stdout == "built\n", proc.stderr[-500:]

@@ -468,3 +468,35 @@ def test_no_code_loader_without_the_flag():
     assert "weights_only=weights_only" in sources[package / "io" / "checkpoint.py"]
     assert bare == []
     assert [p.name for p, s in sources.items() if "allow_pickle=True" in s or "yaml.load(" in s] == []
+
+
+# --------------------------------------------------------------------------- --config grants no trust
+
+@pytest.mark.parametrize("spelling", ["trust_pickle: true", "trust-pickle: yes", "bounds:\n  trust_pickle: true"])
+@pytest.mark.parametrize("command", list(TS_COMMANDS))
+def test_config_file_cannot_grant_trust_pickle(cli, files, tmp_path, command, spelling):
+    """A --config file (shared, fetched with a repository, written by a CI job) may not switch on
+    unpickling code: `trust_pickle` there is refused (exit 2) unless --trust-pickle is typed too.
+    Before, every command loaded the archive and its __setstate__ ran (the marker file appeared)."""
+    config = tmp_path / "ci.yaml"  # in the command's own section (`law nplh` reads nplh:)
+    config.write_text(spelling.replace("bounds:", f"{command.removeprefix('law-')}:") + "\n")
+    args = [a.format(ckpt=files.script, out=tmp_path) for a in TS_COMMANDS[command]]
+    result = cli(*args, "--config", config)
+    _one_line_error(result, 2, str(config), "trust_pickle", "--trust-pickle")
+    assert not files.marker.exists() and not Path(f"{files.marker}.fwd").exists()
+    assert [p for p in tmp_path.iterdir() if p != config and not junit_error_report(p, result.stderr)] == []
+
+
+def test_config_trust_pickle_with_the_flag_typed_is_accepted(cli, tmp_path):
+    """Typed on the command line as well, the file's `trust_pickle: true` is the user's own choice."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "scripted.pt"
+    write_torchscript_payload(script, marker)
+    config = tmp_path / "ci.yaml"
+    config.write_text("trust_pickle: true\n")
+    result = cli("info", script, "--config", config, "--trust-pickle")
+    assert result.exit_code == 0, result.stderr
+    assert marker.exists()
+    # and a file that grants nothing (`false`) needs no flag
+    config.write_text("trust_pickle: false\n")
+    _one_line_error(cli("info", script, "--config", config), 3, "TorchScript", "--trust-pickle")

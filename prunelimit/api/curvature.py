@@ -28,7 +28,7 @@ from prunelimit.api.options import (
     memory_budget_mb,
 )
 from prunelimit.cache import Store
-from prunelimit.curvature.adaptive import Afterwards
+from prunelimit.curvature.adaptive import Afterwards, Stage
 from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.trace import TraceEstimate
@@ -106,11 +106,12 @@ class SpectrumReport:
     hvps: int
     seconds: float
     half: "SpectralQuadrature | None" = field(default=None, repr=False)
-    gradient: dict = field(default_factory=dict, repr=False)  # mean gradient per Hessian parameter name
+    # the mean gradient per Hessian parameter name
+    gradient: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
     memory: MemoryUse | None = None
     choice: SolverChoice | None = None
     stopped_by: str | None = None
-    trail: tuple = ()
+    trail: tuple[Stage, ...] = ()
     curvature_data: CurvatureData | None = None
     hvp_passes: float = 0.0
     limit_ratio: float | None = None
@@ -1237,6 +1238,18 @@ def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:
     losses = np.asarray(rep.batch_losses)
     if losses.ndim != 1 or losses.size == 0 or not np.all(np.isfinite(losses)):
         raise ValueError("its per-batch losses are not a finite list")
+    # what a computed spectrum always holds as a finite number (a rewritten NaN or inf was a hit,
+    # printed and gated on); the negative mass is its rule's own
+    finite = {"loss": rep.loss, "trace": rep.trace, "gradient norm": rep.gradient_norm,
+              "trace's standard error": rep.trace_stderr}
+    if (name := next((n for n, v in finite.items() if v is not None and not math.isfinite(v)), None)) is not None:
+        raise ValueError(f"its {name} is not a finite number")
+    if rep.trace_plus_minus is not None and not rep.trace_plus_minus >= 0:  # inf for one probe, never NaN
+        raise ValueError("its trace's ± is not a number ≥ 0")
+    if rep.negative_mass != _negative_mass(rep.quadrature):
+        raise ValueError("its negative mass is not its rule's")
+    if rep.limit_ratio is not None and not 0 <= rep.limit_ratio <= 1:
+        raise ValueError("its limit ratio is not in [0, 1]")
 
 
 def check_stored_rules(quadratures: "Iterable[SpectralQuadrature]") -> None:

@@ -774,6 +774,7 @@ def shared(*groups):
             with options_configured(*_configured_options(ctx, kwargs.get("config"))):
                 with handled(kwargs.get("debug", False)):
                     _check_numbers(kwargs)
+                    _refuse_trust_from_config(ctx, kwargs)
                     check_counts(kwargs)  # before any work: a count may size an allocation or a loop
                     if "threads" in names:
                         apply_threads(kwargs["threads"])
@@ -789,6 +790,15 @@ def shared(*groups):
         return command
 
     return decorate
+
+
+def _refuse_trust_from_config(ctx, values: dict) -> None:
+    """``trust_pickle`` switched on by the ``--config`` file alone is a ``UsageError``: a file
+    (shared, checked out with a repository) may not grant what runs code; the flag typed too
+    is the user's own choice."""
+    if values.get("trust_pickle") and _given(ctx, ["trust_pickle"]).get("trust_pickle") == "in the --config file":
+        raise UsageError(f"{values.get('config')}: trust_pickle is not read from a --config file (unpickling can "
+                         "run code); give --trust-pickle on the command line")
 
 
 def _given(ctx, names: list[str]) -> dict[str, str]:

@@ -944,6 +944,17 @@ FORGERIES = {  # it was exit 5, exit 2, exit 4, a wrong verdict or a ρ* of 100 
     "another-dimension": lambda f, a: (_set("params_hessian", 10)(f, a), _set("quadrature.dim", 10)(f, a)),  # exit 1
     "negative-weights": _quadrature_array("weights", lambda w: -w),  # exit 4
     "nodes-moved": _quadrature_array("nodes", lambda n: n * 0),  # ρ* 100 %, still a hit
+    # a dataclass of prunelimit that is no part of a result, where a field's items are not typed
+    "unlisted-dataclass": _set("trail", {"tuple": [{"dataclass": "prunelimit.io.outputs:Output", "fields": {
+        "option": "-o", "path": "x", "fmt": "pt", "overwrite": True}}]}),
+    "nan-trace": _set("trace", {"float": "nan"}),
+    "inf-limit-ratio": _set("limit_ratio", {"float": "inf"}),
+    "nan-loss": _set("loss", {"float": "nan"}),
+    "nan-gradient-norm": _set("gradient_norm", {"float": "nan"}),
+    "inf-negative-mass": _set("negative_mass", {"float": "inf"}),
+    "nan-trace-stderr": _set("trace_stderr", {"float": "nan"}),
+    "string-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, "abc"),  # exit 5
+    "list-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, {"list": [1.0]}),
 }
 
 

@@ -631,3 +631,19 @@ def test_a_megabyte_long_key_is_named_short(tmp_path, tiny_model):
     with pytest.raises(InputError, match=r"unexpected keys k{120}…; check --model") as error:
         load_model(path, SPEC)
     assert len(str(error.value)) < 400
+
+
+def test_a_zip_whose_pickle_ends_early_is_named_truncated(tmp_path, tiny_model):
+    """An intact zip holding a ``data.pkl`` cut short (a file rewritten half-way, then zipped):
+    the scan of the pickle, read from memory, says where it ended, for the trusted path too."""
+    import zipfile
+
+    whole, cut = tmp_path / "whole.pt", tmp_path / "cut.pt"
+    torch.save(tiny_model.state_dict(), whole)
+    with zipfile.ZipFile(whole) as src, zipfile.ZipFile(cut, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, data[: len(data) // 2] if item.filename.endswith("/data.pkl") else data)
+    for trust in (False, True):
+        with pytest.raises(InputError, match=r"is truncated or corrupt \(its pickle ends early\)"):
+            read_checkpoint(cut, trust_pickle=trust)
