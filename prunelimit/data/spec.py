@@ -23,7 +23,7 @@ from prunelimit.data.batches import Batch
 from prunelimit.errors import InputError, UsageError, first_line
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_complete, check_counts,
                                check_loaded, check_npz, check_torch_file, require_file)
-from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem
+from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem, unread_opcode
 from prunelimit.specs import Spec, check_seed, parse_spec
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
@@ -247,6 +247,9 @@ def _tensors(spec: Spec):
         if found:  # data is never unpickled, whatever the flags: tensors hold all it needs
             raise InputError(f"data file {path} contains pickled Python objects ({found}), and unpickling can "
                              f"run code; save plain tensors: {save}") from None
+        opcode = unread_opcode(exc)
+        if opcode:
+            raise InputError(f"data file {path} {opcode}; save x and y again with {save}") from None
         raise InputError(f"data file {path} could not be read (corrupt pickle data); save x and y with {save}") \
             from None
     except Exception as exc:  # truncated, random bytes, another format (CSV, ...)

@@ -21,6 +21,7 @@ import functools
 import importlib
 import io
 import pickle
+import pickletools
 import re
 import tarfile
 import warnings
@@ -97,7 +98,11 @@ def read_checkpoint(path: str | Path, trust_pickle: bool = False) -> RawCheckpoi
         obj = load_quietly(path, weights_only=True)
     except pickle.UnpicklingError as exc:
         found = pickled_global(exc)
-        if not found:
+        opcode = unread_opcode(exc)
+        if opcode and not trust_pickle:
+            raise InputError(f"checkpoint {path} {opcode}; save it again with torch.save's default protocol "
+                             "(or as safetensors), or, if you trust its source, pass --trust-pickle") from None
+        if not found and not opcode:
             raise InputError(f"checkpoint {path} is not a readable PyTorch file (corrupt pickle data)") from None
         if not trust_pickle:
             raise InputError(
@@ -150,6 +155,18 @@ def pickled_global(exc: pickle.UnpicklingError) -> str | None:
     to build (unpickling it could run code), or ``None`` for a file that is merely damaged."""
     found = re.search(r"GLOBAL (\S+)|but got <class '([^']+)'>", str(exc))  # a class named, or built
     return (found.group(1) or found.group(2)) if found else None
+
+
+def unread_opcode(exc: pickle.UnpicklingError) -> str | None:
+    """Why ``torch.load(weights_only=True)`` stopped at a valid opcode it does not implement
+    (``FRAME``, ``MEMOIZE``, ... of pickle protocol 4 and later: ``torch.save(...,
+    pickle_protocol=4)``), in words, or ``None`` where it did not: such a file is not damaged."""
+    found = re.search(r"Unsupported operand (\d+)", str(exc))
+    op = pickletools.code2op.get(chr(int(found.group(1)))) if found else None
+    if op is None:
+        return None
+    return (f"uses pickle opcode {op.name} (pickle protocol {op.proto}), which torch's weights-only loader "
+            "does not read")
 
 
 def load_quietly(path: Path, weights_only: bool = True) -> Any:
