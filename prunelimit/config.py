@@ -125,6 +125,14 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     return merged
 
 
+def section_keys(config: dict[str, Any], command: str) -> set[str]:
+    """The option names ``command``'s own section of ``config`` sets: those serve that command
+    alone, where a top-level key may serve every command that reads the file."""
+    command = command.replace("-", "_")
+    section = next((value for key, value in config.items() if str(key).replace("-", "_") == command), None)
+    return {str(key).replace("-", "_") for key in section} if isinstance(section, dict) else set()
+
+
 def _spelled_once(mapping: dict, source: str) -> dict[str, Any]:
     """``mapping`` by option name (``-`` read as ``_``); a ``UsageError`` for an option spelled
     both ways (``min-ratio`` and ``min_ratio``), of which the later won in silence."""
