@@ -51,3 +51,81 @@ def test_a_gate_sections_seed_beside_measured_rules_is_refused_as_the_flag_is(cl
                              "rule uses the measured limit (--use actual), which computes no spectrum); drop it, or "
                              "gate on --use lower|predicted\n")
 
+
+MIXED = "gate:\n  rules:\n    - name: measured\n      min_ratio: 0.1\n      use: actual\n" \
+        "    - name: floor\n      min_ratio: 0\n      use: lower\n"
+
+
+@pytest.fixture
+def verified(cli, tmp_path, small_ckpt):
+    """``verify --json`` of ``small_ckpt`` (its exact spectrum and the search), saved, and a
+    mixed policy (a measured rule beside a predicted one)."""
+    result = cli("verify", small_ckpt, "--max-samples", "300", "--json")
+    assert result.exit_code == 0, result.output
+    saved = tmp_path / "v.json"
+    saved.write_text(result.stdout)
+    policy = tmp_path / "ci.yaml"
+    policy.write_text(MIXED)
+    return saved, policy, json.loads(result.stdout)
+
+
+def _no_search(monkeypatch):
+    """Any prune-and-evaluate search fails the test: the measured limit must be read."""
+    from prunelimit.pruning import actual
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the measured limit was searched again")
+
+    monkeypatch.setattr(actual, "actual_limit", forbidden)
+
+
+def test_a_mixed_gate_from_a_verify_report_reads_its_measured_limit(cli, tmp_path, small_ckpt, verified, monkeypatch,
+                                                                   no_curvature):
+    """``gate --from v.json`` with a rule on the measured limit read the prediction from the
+    verify report and ran the search again (13 prune-and-evaluate passes here), though the
+    report holds the limit measured on these weights and data under its own ε, the one the
+    gate reads. It is read now: no pass, the same verdict, and the result says where from."""
+    saved, policy, verify_doc = verified
+    stripped = tmp_path / "b.json"  # the same report without its measured limit: searched, as before
+    stripped.write_text(json.dumps({k: v for k, v in verify_doc.items() if k != "actual"}))
+    searched = json.loads(cli("gate", small_ckpt, "--config", policy, "--from", stripped, "--max-samples", "300",
+                              "--json").stdout)
+    assert "actual_from" not in searched["bounds"] and searched["bounds"]["actual"]["evaluations"] > 0
+
+    _no_search(monkeypatch)
+    result = cli("gate", small_ckpt, "--config", policy, "--from", saved, "--max-samples", "300", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["bounds"]["actual_from"] == str(saved) and doc["bounds"]["timing"]["search"]["seconds"] == 0
+    assert doc["rules"][0]["measured"] == verify_doc["actual"]["loss_ratio"] == searched["rules"][0]["measured"]
+    assert [r["passed"] for r in doc["rules"]] == [r["passed"] for r in searched["rules"]]
+    assert doc["warnings"] == searched["warnings"]  # what qualifies the verdict, as the gate that searched says it
+    console = cli("gate", small_ckpt, "--config", policy, "--from", saved, "--max-samples", "300")
+    assert f"prediction and measured limit read from {saved} (no curvature work, no prune-and-evaluate passes)" \
+        in " ".join(console.stdout.split())
+
+
+def test_a_verify_report_that_records_no_weights_is_searched_again(cli, tmp_path, small_ckpt, verified, no_curvature):
+    """An older report, which does not record its weights, is only taken as computed for this
+    model (a warning says so): its measured limit is not read as this model's."""
+    _, policy, verify_doc = verified
+    older = tmp_path / "older.json"
+    older.write_text(json.dumps({k: v for k, v in verify_doc.items() if k != "weights"}))
+    doc = json.loads(cli("gate", small_ckpt, "--config", policy, "--from", older, "--max-samples", "300",
+                         "--json").stdout)
+    assert "actual_from" not in doc["bounds"] and doc["bounds"]["actual"]["evaluations"] > 0
+
+
+def test_the_library_gate_reads_a_verify_reports_measured_limit(small_model, train, verified, monkeypatch,
+                                                                 no_curvature):
+    """``prunelimit.gate(prediction_from=…)`` gives the command's verdict, from the same file
+    (``small_model`` holds ``small_ckpt``'s weights, ``train`` its 300 samples)."""
+    import prunelimit
+
+    saved, _, verify_doc = verified
+    _no_search(monkeypatch)
+    rules = [{"name": "measured", "min_ratio": 0.1, "use": "actual"}, {"name": "floor", "min_ratio": 0, "use": "lower"}]
+    rep = prunelimit.gate(small_model, train, batch_size=128, rules=rules, prediction_from=saved)
+    assert rep.passed and rep.result.outcomes[0].measured == verify_doc["actual"]["loss_ratio"]
+    assert rep.bounds["actual_from"] == str(saved)
+
