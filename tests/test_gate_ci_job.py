@@ -129,3 +129,36 @@ def test_the_library_gate_reads_a_verify_reports_measured_limit(small_model, tra
     assert rep.passed and rep.result.outcomes[0].measured == verify_doc["actual"]["loss_ratio"]
     assert rep.bounds["actual_from"] == str(saved)
 
+LAUNCH_ERROR = ("WORLD_SIZE is set ('2') but RANK, MASTER_ADDR, MASTER_PORT are not, so no process group can be "
+                "joined; run prunelimit with torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, or "
+                "unset WORLD_SIZE")
+
+
+@pytest.mark.parametrize("named_in", ["command line", "config"])
+def test_a_launch_refused_for_torchruns_variables_rewrites_the_junit_report(tmp_path, named_in):
+    """WORLD_SIZE left in a CI job's environment ends the gate in exit 2 before any work; the
+    JUnit report was left as the previous run wrote it (a passing verdict), while a missing
+    checkpoint or a bad --config rewrites it as one errored case. Now this error does too,
+    the report named by --junit or by ``junit:`` in the --config file."""
+    import os
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    from tests.conftest import junit_error_report
+
+    report = tmp_path / "gate.xml"
+    report.write_text('<testsuites tests="1" failures="0" errors="0"><testsuite name="prunelimit gate" tests="1" '
+                      'failures="0" errors="0"><testcase name="passed last time"/></testsuite></testsuites>')
+    config = tmp_path / "ci.yaml"
+    config.write_text("gate:\n  min_ratio: 0.1\n" + ("  junit: gate.xml\n" if named_in == "config" else ""))
+    junit = ["--junit", str(report)] if named_in == "command line" else []
+    env = {key: value for key, value in os.environ.items() if key not in ("RANK", "LOCAL_RANK", "MASTER_ADDR",
+                                                                           "MASTER_PORT")}
+    env.update(WORLD_SIZE="2", PRUNELIMIT_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "prunelimit", "gate", "model.pt", "--config", str(config), *junit],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"prunelimit: error: {LAUNCH_ERROR}"] and result.stdout == ""
+    assert junit_error_report(report, result.stderr)
+    assert ET.parse(report).getroot().find(".//error").get("message") == LAUNCH_ERROR

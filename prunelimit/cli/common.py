@@ -743,6 +743,31 @@ def _check_numbers(values: dict) -> None:
             raise OptionError(name, f"{{0}} {value} is too large (at most {_INT64_MAX})")
 
 
+# an error every command ends in once its options are read (``refusing_launch``)
+_refused: PrunelimitError | None = None
+
+
+@contextlib.contextmanager
+def refusing_launch(error: PrunelimitError) -> Iterator[None]:
+    """Within: each command raises ``error`` (torchrun's variables set wrongly, found before the
+    command line is read) as soon as its options are parsed, where any error of its option
+    checks arises, so it ends as those do: its message, its exit code, its error report."""
+    global _refused
+    _refused = error
+    try:
+        yield
+    finally:
+        _refused = None
+
+
+def _options_read(values: dict) -> None:
+    """What every command checks once its options are parsed, before any work: the launch
+    (``refusing_launch``), then the numbers (``_check_numbers``)."""
+    if _refused is not None:
+        raise _refused
+    _check_numbers(values)
+
+
 def checked_numbers(fn):
     """``_check_numbers`` for a command that does not take ``shared`` options."""
 
@@ -750,7 +775,7 @@ def checked_numbers(fn):
     def command(*args, ctx: typer.Context, **kwargs):
         with options_configured(*_configured_options(ctx, kwargs.get("config"))):
             with handled(kwargs.get("debug", False)):
-                _check_numbers(kwargs)
+                _options_read(kwargs)
             return fn(*args, **kwargs)
 
     # typer passes the context (where each option's value came from) to a parameter that asks for it
@@ -780,7 +805,7 @@ def shared(*groups):
             kwargs = {k: _plain(v) for k, v in kwargs.items()}
             with options_configured(*_configured_options(ctx, kwargs.get("config"))):
                 with handled(kwargs.get("debug", False)):
-                    _check_numbers(kwargs)
+                    _options_read(kwargs)
                     check_counts(kwargs)  # before any work: a count may size an allocation or a loop
                     if "threads" in names:
                         apply_threads(kwargs["threads"])
