@@ -162,3 +162,20 @@ def test_a_launch_refused_for_torchruns_variables_rewrites_the_junit_report(tmp_
     assert result.stderr.splitlines() == [f"prunelimit: error: {LAUNCH_ERROR}"] and result.stdout == ""
     assert junit_error_report(report, result.stderr)
     assert ET.parse(report).getroot().find(".//error").get("message") == LAUNCH_ERROR
+
+
+@pytest.mark.parametrize("bounds, held", [(None, "missing"), (5, "not an object"),
+                                          ({"prediction": {"ratio": 0.5}}, "without its schema"),
+                                          ({"schema": "prunelimit.spectrum/1"}, "a 'prunelimit.spectrum/1' document")])
+def test_a_gate_report_baseline_that_stood_on_no_report_says_so(cli, tmp_path, own_ckpt, no_curvature, bounds, held):
+    """A ``gate --json`` baseline is read as the bounds/verify document it holds; one whose
+    ``bounds`` is no such document was refused as "a 'prunelimit.gate/1' document, not one of
+    …, or a prunelimit.gate/1 report of one", which it is. It names what its bounds holds."""
+    baseline = tmp_path / "last-gate.json"
+    baseline.write_text(json.dumps({"schema": "prunelimit.gate/1", "passed": True,
+                                    **({} if bounds is None else {"bounds": bounds})}))
+    result = cli("gate", own_ckpt, "--baseline", baseline, "--max-drop", "0.1")
+    assert result.exit_code == 3, result.output
+    assert result.stderr == (f"prunelimit: error: baseline {baseline} is a prunelimit.gate/1 report whose bounds, the "
+                             f"result it stood on, is {held}, not one of prunelimit.bounds/1, prunelimit.verify/1; "
+                             "store it with this prunelimit's `bounds --json`\n")
