@@ -125,12 +125,22 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     return merged
 
 
-def section_keys(config: dict[str, Any], command: str) -> set[str]:
-    """The option names ``command``'s own section of ``config`` sets: those serve that command
-    alone, where a top-level key may serve every command that reads the file."""
+def keys_served_alone(config: dict[str, Any], command: str, elsewhere: Mapping[str, Collection[str]]) -> set[str]:
+    """The option names of ``config`` that serve ``command`` alone: those of its own section,
+    and those of the top level when it holds a key no other command takes (``elsewhere``:
+    other commands' sections → their options), since any other command refuses such a file.
+    Another top-level key may serve every command that reads the file."""
     command = command.replace("-", "_")
-    section = next((value for key, value in config.items() if str(key).replace("-", "_") == command), None)
-    return {str(key).replace("-", "_") for key in section} if isinstance(section, dict) else set()
+    own: set[str] = set()
+    top: set[str] = set()
+    for key, value in config.items():
+        name = str(key).replace("-", "_")
+        if name == command and isinstance(value, dict):
+            own = {str(k).replace("-", "_") for k in value}
+        elif name not in COMMANDS:
+            top.add(name)
+    others = {key for section, keys in elsewhere.items() if section != command for key in keys}
+    return own | top if top - others else own
 
 
 def _spelled_once(mapping: dict, source: str) -> dict[str, Any]:

@@ -15,27 +15,35 @@ REFUSED = ("has no effect: every rule uses the measured limit (--use actual), wh
 @pytest.mark.parametrize("key, value", [("runs", 5), ("tolerance", 0.05), ("eta", 0.05), ("method", "slq"),
                                         ("bound_mode", "geom")])
 @pytest.mark.parametrize("rules", ["  use: actual\n  min_ratio: 0.1\n",
-                                   "  rules:\n    - min_ratio: 0.1\n      use: actual\n"])
+                                   "  rules:\n    - min_ratio: 0.1\n      use: actual\n",
+                                   "flat"])
 def test_a_gate_sections_spectrum_option_beside_measured_rules_is_refused_as_the_flag_is(cli, tmp_path, own_ckpt,
                                                                                         no_curvature, key, value,
                                                                                         rules):
     """Every rule on the measured limit computes no spectrum: ``--runs 5`` typed is refused
     (exit 2), and ``runs: 5`` in the gate's own section, which serves no other command, was
-    read and ignored in silence. It is refused with the same words, named by its key."""
+    read and ignored in silence. It is refused with the same words, named by its key; so is
+    one at the top level of a flat file that holds gate rules, which no other command reads."""
     config = tmp_path / "ci.yaml"
-    config.write_text(f"gate:\n  {key}: {value}\n{rules}")
+    config.write_text(f"{key}: {value}\nuse: actual\nmin_ratio: 0.1\n" if rules == "flat" else
+                      f"gate:\n  {key}: {value}\n{rules}")
     result = cli("gate", own_ckpt, "--config", config, "--max-samples", "300")
     assert result.exit_code == 2, result.output
     assert result.stderr == f"prunelimit: error: {key} in {config} {REFUSED}\n"
     assert result.stdout == ""
 
 
-def test_a_top_level_spectrum_option_may_serve_the_files_other_commands(cli, tmp_path, own_ckpt, no_curvature):
+@pytest.mark.parametrize("text, flags", [
+    ("method: slq\nepsilon: 0.05\ngate:\n  use: actual\n  min_ratio: 0.1\n", ()),
+    ("method: slq\nepsilon: 0.05\n", ("--use", "actual", "--min-ratio", "0.1")),
+])
+def test_a_top_level_spectrum_option_may_serve_the_files_other_commands(cli, tmp_path, own_ckpt, no_curvature, text,
+                                                                        flags):
     """A top-level key is read by every command the file serves (``bounds`` here), so a gate of
     measured rules leaves it alone, as documented; ε, the search's criterion, is read."""
     config = tmp_path / "ci.yaml"
-    config.write_text("method: slq\nepsilon: 0.05\ngate:\n  use: actual\n  min_ratio: 0.1\n")
-    result = cli("gate", own_ckpt, "--config", config, "--max-samples", "300", "--json")
+    config.write_text(text)
+    result = cli("gate", own_ckpt, "--config", config, *flags, "--max-samples", "300", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["bounds"]["epsilon"] == 0.05
 

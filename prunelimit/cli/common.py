@@ -31,7 +31,7 @@ import typer
 from prunelimit import api
 from prunelimit.api.options import (ACCELERATOR_BUDGET_SHARE, CPU_MEMORY_BUDGET_MB, DEFAULT_MAX_HVPS, METHODS,
                                     PAPER_ITERATIONS, PAPER_RUNS, TIMED_PRODUCTS)
-from prunelimit.config import options_for, read_config, refuse_booleans, relative_to_file, section_keys
+from prunelimit.config import options_for, read_config, refuse_booleans, relative_to_file, keys_served_alone
 from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
@@ -262,8 +262,9 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
             sections, config = _sections(ctx.find_root().command), read_config(value)
             given = options_for(config, ctx.info_name, sections.get(ctx.info_name.replace("-", "_"), names),
                                 str(value), sections)
-            # the keys of the command's own section, which serve it alone (a top-level key may serve others)
-            ctx.meta["config_section"] = {names.get(key, key) for key in section_keys(config, ctx.info_name)}
+            # the keys that serve this command alone (its section's; a top-level key may serve others)
+            ctx.meta["config_section"] = {names.get(key, key) for key in keys_served_alone(config, ctx.info_name,
+                                                                                          sections)}
             refuse_booleans(given, _takes(ctx.command), str(value))
             options = relative_to_file({names.get(key, key): v for key, v in given.items()}, value,
                                        _path_options(ctx.command))
