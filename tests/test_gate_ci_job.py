@@ -1,6 +1,6 @@
 """``gate`` as a CI job runs it: options a gate section sets that the gate cannot read, a
-mixed policy reading its measured limit from a saved verify report, and the JUnit report
-a launch failure leaves."""
+mixed policy reading its measured limit from a saved verify report, the JUnit report a
+launch failure leaves, and a kept gate report as the baseline."""
 
 from __future__ import annotations
 
