@@ -125,6 +125,24 @@ def options_for(config: dict[str, Any], command: str, known: Iterable[str], sour
     return merged
 
 
+def keys_served_alone(config: dict[str, Any], command: str, elsewhere: Mapping[str, Collection[str]]) -> set[str]:
+    """The option names of ``config`` that serve ``command`` alone: those of its own section,
+    and those of the top level when it holds a key no other command takes (``elsewhere``:
+    other commands' sections → their options), since any other command refuses such a file.
+    Another top-level key may serve every command that reads the file."""
+    command = command.replace("-", "_")
+    own: set[str] = set()
+    top: set[str] = set()
+    for key, value in config.items():
+        name = str(key).replace("-", "_")
+        if name == command and isinstance(value, dict):
+            own = {str(k).replace("-", "_") for k in value}
+        elif name not in COMMANDS:
+            top.add(name)
+    others = {key for section, keys in elsewhere.items() if section != command for key in keys}
+    return own | top if top - others else own
+
+
 def _spelled_once(mapping: dict, source: str) -> dict[str, Any]:
     """``mapping`` by option name (``-`` read as ``_``); a ``UsageError`` for an option spelled
     both ways (``min-ratio`` and ``min_ratio``), of which the later won in silence."""

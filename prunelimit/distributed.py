@@ -95,6 +95,21 @@ def init_from_env() -> bool:
 _LAUNCH_VARIABLES = ("WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
+def launch_refused() -> "Exception | None":
+    """The ``UsageError`` :func:`check_launch_variables` raises for this process's environment
+    when ``WORLD_SIZE`` is set outside a joined group, else ``None``: found before the command
+    line is read, it is raised once that is (``cli.main``), as any error after the options."""
+    from prunelimit.errors import UsageError
+
+    if "WORLD_SIZE" not in os.environ or active():
+        return None
+    try:
+        check_launch_variables(os.environ)
+    except UsageError as exc:
+        return exc
+    return None
+
+
 def check_launch_variables(env: Mapping[str, str]) -> None:
     """A ``UsageError`` naming the variable when ``WORLD_SIZE`` is set but the others torchrun
     sets are missing or not numbers: torch's rendezvous raised a ValueError before any command

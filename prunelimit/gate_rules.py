@@ -325,10 +325,16 @@ def baseline_value(path: str, use: Use) -> float:
 def document_value(report: Any, path: str, use: Use) -> float:
     """:func:`baseline_value` of a baseline document read already (from ``path``)."""
     schema = report.get("schema") if isinstance(report, dict) else None
+    store = f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`"
+    if is_gate_report(report):  # ``stood_on`` found no bounds/verify document in it: not "a gate document, not one"
+        inner = report.get("bounds")
+        held = "missing" if inner is None else "not an object" if not isinstance(inner, dict) else \
+            "without its schema" if "schema" not in inner else f"a {str(inner['schema'])[:80]!r} document"
+        raise InputError(f"baseline {path} is a {GATE_SCHEMA} report whose bounds, the result it stood on, is {held}, "
+                         f"not one of {', '.join(REPORT_SCHEMAS)}; {store}")
     if schema is not None and schema not in REPORT_SCHEMAS:
         raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
-                         f"or a {GATE_SCHEMA} report of one; "
-                         f"store it with this prunelimit's `{'verify' if use == 'actual' else 'bounds'} --json`")
+                         f"or a {GATE_SCHEMA} report of one; {store}")
     check_stated_plus_minus(f"baseline {path}", report.get("prediction") if isinstance(report, dict) else None)
     return measured_value(report, use, f"baseline {path}")
 

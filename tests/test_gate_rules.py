@@ -264,7 +264,8 @@ def test_a_gate_report_is_a_baseline_of_the_result_it_stood_on(tmp_path, inner):
     assert baseline_reports(rules) == [(str(path), result)]
     path.write_text(json.dumps({"schema": "prunelimit.gate/1", "bounds": {**result, "schema": "prunelimit.bounds/2"}}),
                     encoding="utf-8")
-    with pytest.raises(InputError, match=r"is a 'prunelimit.gate/1' document, not one of"):
+    with pytest.raises(InputError, match=r"is a prunelimit.gate/1 report whose bounds, the result it stood on, is a "
+                                         r"'prunelimit.bounds/2' document, not one of"):
         check_rules(rules)
 
 
@@ -275,7 +276,9 @@ def test_a_baseline_of_another_schema_is_refused_before_any_work(tmp_path, schem
     path = tmp_path / "b.json"
     path.write_text(json.dumps({"schema": schema, **_report(0.8), "actual": {"loss_ratio": 0.7}}), encoding="utf-8")
     for use in ("lower", "actual"):
-        with pytest.raises(InputError, match=r"is a '.*' document, not one of prunelimit.bounds/1"):
+        # a gate report is named by what its bounds holds: here the bounds section of a bounds report
+        with pytest.raises(InputError, match=r"is a ('.*' document|prunelimit.gate/1 report whose bounds, the result it "
+                                             r"stood on, is without its schema), not one of prunelimit.bounds/1"):
             check_rules([GateRule("r", use, baseline=str(path), max_drop=0.1)])
     for schema in ("prunelimit.bounds/1", "prunelimit.verify/1", None):  # None: hand-written, read as it stands
         path.write_text(json.dumps({"schema": schema, **_report(0.8)}), encoding="utf-8")

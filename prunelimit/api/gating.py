@@ -111,7 +111,10 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         # no bounds to carry what qualifies the prunable set: the gate says it beside its own notes
         return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,
                           inputs.qualified(notes))
-    if any(rule.use == "actual" for rule in rules):  # the measured one-shot limit beside the prediction
+    measures = any(rule.use == "actual" for rule in rules)
+    # a saved verify report of these inputs holds the measured limit too: read, not searched again
+    measured_from = name if measures and saved is not None and _holds_measured_limit(saved, stated) else None
+    if measures and measured_from is None:  # the measured one-shot limit beside the prediction
         # with --from, verify states the saved report's overshoot check, or measures it (an older report)
         verified = verify(inputs, options, progress=progress, store=store, prediction_from=prediction_from)
         report, rep = document("verify", verified.to_json()), verified.bounds
@@ -121,8 +124,13 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         estimate = PredictedLimit.from_report(name, saved)
         overshoot, measured_notes = saved_overshoot(name, saved.get("overshoot"), estimate, inputs)
         # this run's work, not the saved run's, as verify --from states it
-        report, rep = {**saved, "timing": read_timing(saved.get("timing")), "prediction_from": name,
-                       "overshoot": overshoot}, None
+        # (a gate report's own actual_from names the run it read, not this one)
+        report, rep = {**{k: v for k, v in saved.items() if k != "actual_from"},
+                       "timing": read_timing(saved.get("timing")), "prediction_from": name, "overshoot": overshoot}, None
+        if measured_from is not None:  # no search either: its warnings as a gate that searched states them
+            report["timing"]["search"] = {"seconds": 0.0}
+            report["actual_from"] = measured_from
+            report["warnings"] = advised(estimate.warnings, verify_advice, lambda: _measured_rules(rules))
         # what qualifies this run's inputs, as bounds says
         notes = list(inputs.qualified([*notes, *saved_notes, *measured_notes]))
     else:
@@ -136,6 +144,17 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     notes += resolution_notes(report, predicted, rules)
     return GateReport(evaluate_gate(report, rules, baselines), report, spectrum is not None and spectrum.cached,
                       time.perf_counter() - start, tuple(notes), estimate, spectrum, name)
+
+
+def _holds_measured_limit(saved: dict, stated) -> bool:
+    """Whether the saved report ``saved`` (checked to describe these inputs, ``stated`` its
+    provenance) holds the limit one-shot pruning reaches on them: a ``verify`` report's
+    ``actual``, searched under its own ε, the one its prediction states and this gate reads.
+    One that does not record its weights, data, tensors or loss (an older report) is only
+    taken as describing them: its limit is measured again."""
+    actual = saved.get("actual")
+    recorded = (stated.weights, stated.fingerprint, stated.layout, stated.loss)
+    return isinstance(actual, dict) and "loss_ratio" in actual and None not in recorded
 
 
 def _measured_rules(rules) -> str:

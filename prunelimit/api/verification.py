@@ -98,7 +98,7 @@ class PredictedLimit:
             raise InputError(f"{path}: bounds.upper is {upper}, not a ratio in [0, 1]")
         body = {k: v for k, v in report.items() if k not in ("schema", "actual", "delta", "delta_points",
                                                              "delta_plus_minus", "weights_below", "diagnosis",
-                                                             "refit", "prediction_from")}
+                                                             "refit", "prediction_from", "actual_from")}
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from fractions import Fraction
 from types import SimpleNamespace
-from typing import Annotated, Any, Callable, Iterable, Iterator, Optional, get_args
+from typing import Annotated, Any, Callable, Collection, Iterable, Iterator, Optional, get_args
 
 import click
 import typer
@@ -31,15 +31,15 @@ import typer
 from prunelimit import api
 from prunelimit.api.options import (ACCELERATOR_BUDGET_SHARE, CPU_MEMORY_BUDGET_MB, DEFAULT_MAX_HVPS, METHODS,
                                     PAPER_ITERATIONS, PAPER_RUNS, TIMED_PRODUCTS)
-from prunelimit.config import options_for, read_config, refuse_booleans, relative_to_file
+from prunelimit.config import options_for, read_config, refuse_booleans, relative_to_file, keys_served_alone
 from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.curvature.hvp import ENGINES
 from prunelimit.curvature.lanczos import BASIS_CHOICES
 from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES, DATA_PARTS
 from prunelimit.distributed import budget_counted_from, is_main, report_claim
-from prunelimit.errors import (OptionError, PrunelimitError, UsageError, first_line, on_command_line, options_configured,
-                               options_named, quoted, written_in)
+from prunelimit.errors import (OptionError, PrunelimitError, UsageError, first_line, on_command_line, option_flag,
+                               options_configured, options_named, quoted, written_in)
 from prunelimit.inputs import load_inputs
 from prunelimit.io.atomic import Terminated
 from prunelimit.limits import check_counts, out_of_memory
@@ -259,9 +259,12 @@ def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Pat
         try:
             # a file's keys are the options' names (`from:` for --from), the parameters' names inside
             names = {_config_key(p): p.name for p in ctx.command.params if p.name != "config"}
-            sections = _sections(ctx.find_root().command)
-            given = options_for(read_config(value), ctx.info_name, sections.get(ctx.info_name.replace("-", "_"), names),
+            sections, config = _sections(ctx.find_root().command), read_config(value)
+            given = options_for(config, ctx.info_name, sections.get(ctx.info_name.replace("-", "_"), names),
                                 str(value), sections)
+            # the keys that serve this command alone (its section's; a top-level key may serve others)
+            ctx.meta["config_section"] = {names.get(key, key) for key in keys_served_alone(config, ctx.info_name,
+                                                                                          sections)}
             refuse_booleans(given, _takes(ctx.command), str(value))
             options = relative_to_file({names.get(key, key): v for key, v in given.items()}, value,
                                        _path_options(ctx.command))
@@ -633,13 +636,15 @@ _MEASURED_UNUSED = tuple(name for name in _PREDICTION_OPTIONS if name != "epsilo
 
 
 def _refuse_unused_prediction_flags(o: SimpleNamespace, reason: str, fix: str,
-                                    names: tuple[str, ...] = _PREDICTION_OPTIONS) -> None:
+                                    names: tuple[str, ...] = _PREDICTION_OPTIONS, section: Collection[str] = ()) -> None:
     """A curvature or limit flag typed on the command line when no prediction is computed
     (``reason``: a saved report gives it, or the ratio is a number; ``names``:
     ``_MEASURED_UNUSED`` where ε alone is read, a gate that measures the limit) would be
     ignored in silence, as ``api.check_plan`` refuses for a plan; refused
-    before any work instead."""
-    _refuse_unused([name for name in names if o.given.get(name) == "on the command line"], reason, fix)
+    before any work instead. So is one the command's own ``--config`` section sets
+    (``section``: its keys, which no other command reads), named by its key there."""
+    _refuse_unused([name for name in names if o.given.get(name) == "on the command line"
+                    or (o.given.get(name) == "in the --config file" and name in section)], reason, fix)
 
 
 def _refuse_stale_config_options(o: SimpleNamespace, options: api.CurvatureOptions, from_report: Any) -> None:
@@ -674,22 +679,25 @@ def _refuse_stale_config_options(o: SimpleNamespace, options: api.CurvatureOptio
                          "from the file")
 
 
-def _typed(ctx, *names: str) -> list[str]:
+def _typed(ctx, *names: str, section: Collection[str] = ()) -> list[str]:
     """Those of a command's own options ``names`` typed on the command line (not in --config,
-    which several commands share, so a setting there may serve another)."""
-    return [name for name, where in _given(ctx, list(names)).items() if where == "on the command line"]
+    which several commands share, so a setting there may serve another), and those the
+    command's own --config section sets that stand in ``section`` (that section's keys)."""
+    return [name for name, where in _given(ctx, list(names)).items()
+            if where == "on the command line" or name in section]
 
 
-def _refuse_unseeded(ctx, reason: str, fix: str) -> None:
-    """``--seed`` typed where ``reason`` leaves nothing drawn at random (no spectrum's probes or
-    subset, nothing fine-tuned): it would change nothing in silence."""
-    _refuse_unused(_typed(ctx, "seed"), f"nothing is drawn at random ({reason})", fix)
+def _refuse_unseeded(ctx, reason: str, fix: str, section: Collection[str] = ()) -> None:
+    """``--seed`` typed (or set in ``section``, the command's own --config section) where
+    ``reason`` leaves nothing drawn at random (no spectrum's probes or subset, nothing
+    fine-tuned): it would change nothing in silence."""
+    _refuse_unused(_typed(ctx, "seed", section=section), f"nothing is drawn at random ({reason})", fix)
 
 
 def _refuse_unused(typed: list[str], reason: str, fix: str) -> None:
     """Refuse the first of ``typed``, flags that ``reason`` leaves without effect, naming ``fix``."""
-    if typed:
-        raise UsageError(f"{_flag(typed[0])} has no effect: {reason}; drop it, or {fix}")
+    if typed:  # one the --config file set, by its key there
+        raise UsageError(f"{option_flag(typed[0], _flag(typed[0]))} has no effect: {reason}; drop it, or {fix}")
 
 
 def _cache_options(
@@ -736,6 +744,31 @@ def _check_numbers(values: dict) -> None:
             raise OptionError(name, f"{{0}} {value} is too large (at most {_INT64_MAX})")
 
 
+# an error every command ends in once its options are read (``refusing_launch``)
+_refused: PrunelimitError | None = None
+
+
+@contextlib.contextmanager
+def refusing_launch(error: PrunelimitError) -> Iterator[None]:
+    """Within: each command raises ``error`` (torchrun's variables set wrongly, found before the
+    command line is read) as soon as its options are parsed, where any error of its option
+    checks arises, so it ends as those do: its message, its exit code, its error report."""
+    global _refused
+    _refused = error
+    try:
+        yield
+    finally:
+        _refused = None
+
+
+def _options_read(values: dict) -> None:
+    """What every command checks once its options are parsed, before any work: the launch
+    (``refusing_launch``), then the numbers (``_check_numbers``)."""
+    if _refused is not None:
+        raise _refused
+    _check_numbers(values)
+
+
 def checked_numbers(fn):
     """``_check_numbers`` for a command that does not take ``shared`` options."""
 
@@ -743,7 +776,7 @@ def checked_numbers(fn):
     def command(*args, ctx: typer.Context, **kwargs):
         with options_configured(*_configured_options(ctx, kwargs.get("config"))):
             with handled(kwargs.get("debug", False)):
-                _check_numbers(kwargs)
+                _options_read(kwargs)
             return fn(*args, **kwargs)
 
     # typer passes the context (where each option's value came from) to a parameter that asks for it
@@ -773,7 +806,7 @@ def shared(*groups):
             kwargs = {k: _plain(v) for k, v in kwargs.items()}
             with options_configured(*_configured_options(ctx, kwargs.get("config"))):
                 with handled(kwargs.get("debug", False)):
-                    _check_numbers(kwargs)
+                    _options_read(kwargs)
                     _refuse_trust_from_config(ctx, kwargs)
                     check_counts(kwargs)  # before any work: a count may size an allocation or a loop
                     if "threads" in names:

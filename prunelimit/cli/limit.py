@@ -183,9 +183,11 @@ def gate(
                      if where == "in the --config file"]
         gate_rules = rules_from_options(min_ratio, use, baseline, max_drop, policy,
                                         None if o.config is None else str(o.config), in_config)
+        # the gate's own --config section serves it alone: a key there it cannot read is refused as typed
+        section = ctx.meta.get("config_section", set())
         if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
             _refuse_unused_prediction_flags(o, "every rule uses the measured limit (--use actual), which computes no "
-                                            "spectrum", "gate on --use lower|predicted", _MEASURED_UNUSED)
+                                            "spectrum", "gate on --use lower|predicted", _MEASURED_UNUSED, section)
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
                                             "drop --from to compute it")
@@ -197,7 +199,8 @@ def gate(
         if not computes:
             _refuse_unseeded(ctx, f"the prediction is read from {from_report}" if needs_spectrum(gate_rules) else
                              "every rule uses the measured limit (--use actual), which computes no spectrum",
-                             "drop --from to compute it" if needs_spectrum(gate_rules) else "gate on --use lower|predicted")
+                             "drop --from to compute it" if needs_spectrum(gate_rules) else "gate on --use lower|predicted",
+                             () if needs_spectrum(gate_rules) else section)
         store = _store(o)
         inputs = _inputs(o, checkpoint)
         steps = api.curvature_steps(inputs, options) if computes else 0

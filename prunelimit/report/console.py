@@ -517,6 +517,9 @@ def render_gate(rep) -> None:
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
         stdout.print(f"spectrum: {cost(rep.spectrum)}")  # as verify: what it cost, whether from the cache
+    elif rep.bounds.get("actual_from") is not None:  # a verify report's measured limit too: no search
+        stdout.print(f"prediction and measured limit read from {rep.prediction_from} (no curvature work, no "
+                     "prune-and-evaluate passes)")
     elif rep.prediction_from is not None:
         stdout.print(f"prediction read from {rep.prediction_from} (no curvature work)")  # as verify --from
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
