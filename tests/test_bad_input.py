@@ -92,6 +92,10 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         setattr(c, f"truncated_{name}", d / f"truncated-{full.name}")
         data = full.read_bytes()
         getattr(c, f"truncated_{name}").write_bytes(data[:keep if keep < 0 else int(len(data) * keep)])
+    # pickle protocol 4 (FRAME, MEMOIZE, ...), which torch's weights-only loader does not read
+    c.protocol4, c.data_protocol4 = d / "protocol4.pt", d / "protocol4-data.pt"
+    torch.save(model.state_dict(), c.protocol4, pickle_protocol=4)
+    torch.save({"x": torch.zeros(8, 64), "y": torch.zeros(8, dtype=torch.long)}, c.data_protocol4, pickle_protocol=4)
     c.data_truncated = d / "truncated-data.pt"
     torch.save({"x": torch.zeros(8, 64), "y": torch.zeros(8, dtype=torch.long)}, c.data_truncated)
     c.data_truncated.write_bytes(c.data_truncated.read_bytes()[:-1])
@@ -397,6 +401,10 @@ CKPT_CASES = [
     ("truncated-safetensors", lambda c: [c.truncated_safetensors, "--model", SPEC], 3,
      "is truncated: its header places the tensors' bytes up to byte"),
     ("random-bytes", lambda c: [c.noise], 3, "not a readable PyTorch file"),
+    # was "not a readable PyTorch file (corrupt pickle data)": the file is whole, only its protocol is not read
+    ("pickle-protocol-4", lambda c: [c.protocol4, "--model", SPEC], 3,
+     "uses pickle opcode FRAME (pickle protocol 4), which torch's weights-only loader does not read; save it again "
+     "with torch.save's default protocol (or as safetensors), or, if you trust its source, pass --trust-pickle"),
     # the index was "not a readable PyTorch file (corrupt pickle data)"; a shard said only which keys were missing
     ("shard-index", lambda c: [c.shard_index, "--model", SPEC], 3, "model.safetensors.index.json is the index of a "
      "checkpoint sharded over 2 file(s) (model-00001-of-00002.safetensors, model-00002-of-00002.safetensors), not "
@@ -610,6 +618,9 @@ OTHER_CASES = [
     Case("bounds/data-object-array", _p("bounds", G, "--data", "tensors:{data_objects}"), 3, "holds object arrays"),
     Case("bounds/data-other-format", _p("bounds", G, "--data", "tensors:{data_csv}"), 3,
          "data.csv could not be read (corrupt pickle data); save x and y with torch.save"),
+    Case("bounds/data-pickle-protocol-4", _p("bounds", G, "--data", "tensors:{data_protocol4}"), 3,
+         "protocol4-data.pt uses pickle opcode FRAME (pickle protocol 4), which torch's weights-only loader does "
+         "not read; save x and y again with torch.save"),
     Case("bounds/data-npy", _p("bounds", G, "--data", "tensors:{data_npy}"), 3, "x.npy is one .npy array"),
     Case("bounds/data-empty-path", _p("bounds", G, "--data", "tensors:"), 2, "write tensors:FILE.pt"),
     Case("bounds/data-root-empty", _p("bounds", G, "--data", "cifar10:"), 2, "write cifar10:ROOT"),
@@ -947,6 +958,14 @@ def test_legacy_tar_pickle_runs_only_with_trust(cli, tmp_path):
         warnings.simplefilter("ignore", ResourceWarning)  # the payload's open file
         result = cli("info", tmp_path / "evil.tar", "--trust-pickle")
     assert marker.exists() and result.exit_code == 3  # it ran; what it built is no state dict
+
+
+def test_pickle_protocol_4_is_read_with_trust(cli, corpus):
+    """The refusal above is not about damage: trusted, the same file loads and is the model."""
+    result = cli("info", str(corpus.protocol4), "--model", SPEC, "--trust-pickle", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["params"]["total"] == sum(
+        t.numel() for t in torch.load(corpus.sd, weights_only=True).values())
 
 
 def test_module_in_a_training_record_loads_with_trust(cli, corpus):
