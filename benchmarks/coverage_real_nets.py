@@ -1,0 +1,136 @@
+"""How often ρ*'s stated ± holds the exact ρ* on small real networks (results:
+docs/accuracy.md, "Coverage on real networks").
+
+Each model is trained on the bundled digits (``prunelimit.train``, 30 epochs, plainly with
+``l1=0`` or with ``--l1``), small enough for its exact float64 spectrum
+(``method="exact"``, the reference). Every plan then runs ``prunelimit.bounds(...,
+method="slq", seed=s)`` for ``--seeds`` probe seeds, as ``bounds --method slq --seed s``
+does, and counts whether ``|ρ̂ − ρ*_exact| ≤ ± + 1e-6`` (``COVER_SLACK``); a Wilson 95 % interval goes with each
+rate, and a row per way the run stopped (``stopped_by``, probe part, runs). A plan is
+``tol=T`` (adaptive SLQ to ``--tolerance T``), ``RxM`` (the fixed plan ``--runs R
+--iterations M``), ``hs=N`` (adaptive SLQ with ``--hessian-samples N``, compared with
+the full data's exact ρ*: the data part covers the scatter between subsets only,
+docs/accuracy.md) or several joined by ``+``, e.g. ``3x40+eps=1e-5`` (``eps=E``: a given
+``--epsilon``, the reference's too; ``max=N``: ``--max-hvps N``); ``PLAN:N`` runs it for N
+seeds. One torch thread; each line of ``--out`` is one run (JSON).
+
+    PYTHONPATH=. python benchmarks/coverage_real_nets.py --models mlp:64,32,10 \\
+        --plans tol=0.01,tol=0.03,3x40 --seeds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+
+import torch
+from coverage_spectra import wilson
+from torch import nn
+
+import prunelimit
+from prunelimit.data.spec import load_dataset
+from prunelimit.models.spec import build_model
+
+# A run carried to D steps states ± 0 from float32 products: its rounding part, ~1e-8 here, is
+# below what the ± states (theory.uncertainty.ROUNDING_REACH_NOTED), so a hit allows this much
+COVER_SLACK = 1e-6
+
+
+def tiny_cnn() -> nn.Module:
+    """8 3×3 channels, a 2×2 pool and a linear head on the 1×8×8 digits: 1,370 parameters."""
+    return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(8 * 4 * 4, 10))
+
+
+def trained(spec: str, l1: float, seed: int) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor]]:
+    data = load_dataset("digits:train:image=1" if spec == "cnn" else "digits:train")
+    torch.manual_seed(seed)
+    model = tiny_cnn() if spec == "cnn" else build_model(spec)
+    prunelimit.train(model, (data.x, data.y), epochs=30, l1=l1, seed=seed)
+    return model, (data.x, data.y)
+
+
+def plan_options(plan: str) -> dict:
+    """``bounds`` options of a plan: ``+``-joined parts ``tol=T``, ``hs=N``, ``eps=E`` (a given
+    ``--epsilon``), ``max=N`` (``--max-hvps``) or ``RxM`` (``--runs R --iterations M``)."""
+    options: dict = {}
+    for part in plan.split("+"):
+        if part.startswith("tol="):
+            options["tolerance"] = float(part[4:])
+        elif part.startswith("hs="):
+            options["hessian_samples"] = int(part[3:])
+        elif part.startswith("eps="):
+            options["epsilon"] = float(part[4:])
+        elif part.startswith("max="):
+            options["max_hvps"] = int(part[4:])
+        else:
+            runs, steps = part.split("x")
+            options.update(runs=int(runs), iterations=int(steps))
+    return options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="mlp:64,4,10,mlp:64,16,10,mlp:64,32,10,cnn",
+                        help="comma-separated mlp specs or 'cnn' (an mlp spec's own commas are kept)")
+    parser.add_argument("--l1", default="0,1e-3", help="comma-separated training λ (0: plainly trained)")
+    parser.add_argument("--train-seeds", default="0")
+    parser.add_argument("--plans", default="tol=0.01,tol=0.03,1x40,3x40,8x30",
+                        help="comma-separated plans (module doc), each PLAN or PLAN:SEEDS")
+    parser.add_argument("--seeds", type=int, default=20, help="probe seeds a plan, unless it says PLAN:SEEDS")
+    parser.add_argument("--out", default="coverage_real_nets.jsonl")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    specs = args.models.replace(",mlp:", ";mlp:").replace(",cnn", ";cnn").split(";")
+    models = [(spec, l1, train_seed, *trained(spec, l1, train_seed))
+              for spec in specs for l1 in map(float, args.l1.split(","))
+              for train_seed in map(int, args.train_seeds.split(","))]
+    plans = [(plan.split(":")[0], int(plan.split(":")[1]) if ":" in plan else args.seeds)
+             for plan in args.plans.split(",")]
+    exact: dict[tuple, object] = {}  # the reference of each model and given ε
+    with open(args.out, "a") as out:
+        for plan, seeds in plans:  # plan by plan: the cheap fixed plans of every model come first
+            epsilon = plan_options(plan).get("epsilon")
+            for index, (spec, l1, train_seed, model, data) in enumerate(models):
+                if (index, epsilon) not in exact:
+                    exact[index, epsilon] = prunelimit.bounds(model, data, method="exact", epsilon=epsilon)
+                reference = exact[index, epsilon]
+                rows = []
+                for seed in range(seeds):
+                    start = time.perf_counter()
+                    got = prunelimit.bounds(model, data, method="slq", seed=seed, **plan_options(plan))
+                    u = got.uncertainty
+                    rows.append({"model": spec, "l1": l1, "train_seed": train_seed,
+                                 "dim": reference.spectrum.params_hessian, "plan": plan, "seed": seed,
+                                 "exact": reference.ratio, "ratio": got.ratio, "plus_minus": u.plus_minus,
+                                 "uncertainty": u.to_json(), "stopped_by": got.spectrum.stopped_by,
+                                 "hvps": got.spectrum.hvps,
+                                 "covered": abs(got.ratio - reference.ratio) <= u.plus_minus + COVER_SLACK,
+                                 "seconds": time.perf_counter() - start})
+                    out.write(json.dumps(rows[-1]) + "\n")
+                    out.flush()
+                print(summary(rows), flush=True)
+
+
+def summary(rows: list[dict]) -> str:
+    """One cell: coverage with its Wilson interval, the median ±, mean HVPs, and coverage by
+    how the runs stopped (stopped_by, probe part, runs)."""
+    hits = sum(r["covered"] for r in rows)
+    lo, hi = wilson(hits, len(rows))
+    kinds: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for r in rows:
+        kind = kinds[(r["stopped_by"], r["uncertainty"]["probes_kind"], r["uncertainty"]["runs"])]
+        kind[0] += r["covered"]
+        kind[1] += 1
+    first = rows[0]
+    return (f"{first['model']} l1={first['l1']:g} seed={first['train_seed']} D={first['dim']} "
+            f"ρ*={first['exact']:.4f} {first['plan']}: {hits}/{len(rows)} [{100 * lo:.1f}, {100 * hi:.1f}] "
+            f"median ± {sorted(r['plus_minus'] for r in rows)[len(rows) // 2]:.4f}, "
+            f"mean HVPs {sum(r['hvps'] for r in rows) / len(rows):.0f}; "
+            + "; ".join(f"{k}: {c}/{n}" for k, (c, n) in sorted(kinds.items(), key=str)))
+
+
+if __name__ == "__main__":
+    main()
