@@ -167,6 +167,8 @@ def render_spectrum(rep) -> None:
     table.add_row("loss", fmt(rep.loss))
     if rep.limit_ratio is not None and rep.uncertainty is not None:
         table.add_row("ρ*", estimate_line(rep.limit_ratio, rep.uncertainty.to_json()).removeprefix("ρ* = "))
+    if rep.epsilon is not None:  # the tolerance ρ* is solved for, as bounds states it
+        table.add_row("ε", epsilon_text(rep.epsilon, rep.epsilon_source).removeprefix("ε = "))
     table.add_row("cost", cost(rep))
     if rep.memory is not None:
         table.add_row("memory", memory_line(rep.memory))
