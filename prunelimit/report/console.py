@@ -139,7 +139,7 @@ def render_info(rep) -> None:
     stdout.print(f"[bold]{rep.checkpoint}[/]  model [cyan]{rep.model or '(pickled module)'}[/]  format {rep.source}")
     table = folding_table("prunable layer", "shape", "count", "zeros", "zeros %")
     for layer in rep.layers:
-        table.add_row(layer.name, "×".join(map(str, layer.shape)), f"{layer.count:,}", f"{layer.zeros:,}",
+        table.add_row(layer.name, shape_text(layer.shape), f"{layer.count:,}", f"{layer.zeros:,}",
                       pct(layer.zeros / layer.count if layer.count else 0))
     stdout.print(table)
     zeros = sum(l.zeros for l in rep.layers)
@@ -541,13 +541,18 @@ def size(nbytes: int) -> str:
     return f"{nbytes / 1024:,.1f} KiB" if nbytes < 10_000_000 else f"{nbytes / 2**20:,.1f} MiB"
 
 
+def shape_text(shape) -> str:
+    """A tensor's shape as the export table writes it: ``32×64``, ``scalar`` for ``()``."""
+    return "×".join(map(str, shape)) or "scalar"
+
+
 def render_export(rep) -> None:
     table = folding_table("tensor", "shape", "dtype", "density", "format", "dense", "exported",
                   title=f"Exported {rep.output}")
     for t in rep.tensors:
         extras = [f"{what} {fmt}" for what, fmt in (("−0.0", t.negzero), ("mask", t.mask)) if fmt not in (None, "values")]
         layout = " + ".join([t.format, *extras]) if t.alias is None else f"tied to {t.alias}"
-        table.add_row(t.name, "×".join(map(str, t.shape)) or "scalar", t.dtype, pct(t.density), layout,
+        table.add_row(t.name, shape_text(t.shape), t.dtype, pct(t.density), layout,
                       size(t.dense_bytes), size(t.total_bytes))
     stdout.print(table)
     stdout.print(f"dense tensors {size(rep.dense_bytes)} → file {size(rep.file_bytes)} "

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import delta_text, fmt, trace_text, uncertainty_text
+from prunelimit.report.console import delta_text, fmt, shape_text, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
 from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits
@@ -123,9 +123,15 @@ LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet list
 # levels, Hyperflux's epochs
 GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"))
 # a grid's columns shown as the console shows them (kinds of ``_format``; the others to six digits):
-# IMP's levels as its table (density to four decimals, error in %, loss to four digits), Hyperflux's
-# epochs as its lines state densities (in %) and losses
+# per-layer curvature as its table (λmax to four digits, shares, the removed fraction and the
+# layer's own ρ* in %; the width, which it leaves out, to four digits too), an export's tensors
+# as its table (shape as 32×64, density in %), IMP's levels as its table (density to four
+# decimals, error in %, loss to four digits), Hyperflux's epochs as its lines state densities
+# (in %) and losses
 GRID_KINDS: dict[str, dict[str, str]] = {
+    "layers": {"trace_stderr": "digits", "lambda_max": "digits", "width": "digits", "share_of_width": "percent",
+               "sparsity_at_rho": "percent", "radius_share": "percent", "limit_alone": "percent"},
+    "tensors": {"shape": "shape", "density": "percent"},
     "rows": {"density": "fixed", "error": "percent", "loss": "digits"},
     "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "digits"},
 }
@@ -210,6 +216,8 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         return "[" + ", ".join("unbounded" if v is None else format(v, spec) for v in value) + "]"
     if kind == "range":
         return f"{percent_digits(value['low'])} % – {percent_digits(value['high'])} %"
+    if kind == "shape" and isinstance(value, list):
+        return shape_text(value)
     if value is None:
         return "—"
     if isinstance(value, bool):
