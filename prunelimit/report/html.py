@@ -23,7 +23,7 @@ from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import delta_text, fmt, shape_text, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, signed
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
@@ -213,7 +213,7 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
     if kind in ("interval", "fixed interval"):
         # a side the points leave free is infinite, which JSON writes null: the console's word for it
         spec = ".4f" if kind == "fixed interval" else ".4g"
-        return "[" + ", ".join("unbounded" if v is None else format(v, spec) for v in value) + "]"
+        return "[" + ", ".join("unbounded" if v is None else signed(v, spec) for v in value) + "]"
     if kind == "range":
         return f"{percent_digits(value['low'])} % – {percent_digits(value['high'])} %"
     if kind == "shape" and isinstance(value, list):
@@ -228,14 +228,14 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         if kind == "percent":
             return f"{percent_digits(value)} %"
         if kind == "points":
-            return f"{value:.2f} pt"
+            return f"{signed(value, '.2f')} pt"
         if kind == "digits":
             return fmt(value)
         if kind == "fixed":
-            return f"{value:.4f}"
+            return signed(value, ".4f")
         if kind == "seconds":
             return f"{value:.1f}"
-        return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
+        return signed(value, ",") if isinstance(value, int) else signed(value, ".6g")
     return str(value)
 
 
