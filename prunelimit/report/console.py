@@ -547,6 +547,11 @@ def shape_text(shape) -> str:
     return "×".join(map(str, shape)) or "scalar"
 
 
+def times_text(ratio: float) -> str:
+    """A size as a multiple of another, as export's line states the file's: ``0.253×``."""
+    return f"{ratio:.3f}×"
+
+
 def render_export(rep) -> None:
     table = folding_table("tensor", "shape", "dtype", "density", "format", "dense", "exported",
                   title=f"Exported {rep.output}")
@@ -558,7 +563,7 @@ def render_export(rep) -> None:
     stdout.print(table)
     stdout.print(f"dense tensors {size(rep.dense_bytes)} → file {size(rep.file_bytes)} "
                  f"(data {size(rep.data_bytes)} + header {size(rep.file_bytes - rep.data_bytes)}): "
-                 f"[bold]{rep.ratio:.3f}×[/] the dense size")
+                 f"[bold]{times_text(rep.ratio)}[/] the dense size")
     if rep.bench is not None:
         render_bench(rep.bench)
     render_warnings(rep.warnings)

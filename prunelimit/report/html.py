@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import delta_text, fmt, shape_text, trace_text, uncertainty_text
+from prunelimit.report.console import delta_text, fmt, shape_text, times_text, trace_text, uncertainty_text
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
 from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, signed
@@ -36,7 +36,7 @@ FigureLike = Union["Figure", bytes]
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
 # says a prediction was made); "digits" four significant digits, "fixed" four decimals and "seconds"
 # one decimal, as the console's lines state ε, the loss, the law fits' α0 and R² and the curvature
-# time; "trace" and "delta" (Δ, in points) are the value
+# time; "times" a size ratio as export's line states it (0.253×); "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them).
@@ -102,7 +102,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("timing.cached", "spectrum from the result cache", "number"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
-    ("size.ratio", "exported / dense size", "number"),
+    ("size.ratio", "exported / dense size", "times"),
 )
 # an "uncertainty" row → whether its document made the prediction it belongs to (prune's ratio:
 # --ratio auto|lower, not a given number)
@@ -235,6 +235,8 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
             return signed(value, ".4f")
         if kind == "seconds":
             return f"{value:.1f}"
+        if kind == "times":
+            return times_text(value)
         return signed(value, ",") if isinstance(value, int) else signed(value, ".6g")
     return str(value)
 

@@ -1,7 +1,8 @@
 """The HTML report's per-layer table (``bounds --per-layer``) and tensor table (``export``)
 state each number as the console's table does: λmax to four digits, the shares, the removed
 fraction at ρ* and the layer's own ρ* in %, a tensor's shape as ``32×64`` and its density
-in %. They were written to six significant digits (``0.858506``, ``[32, 64]``)."""
+in %, and the summary's size ratio as ``0.253×``. They were written to six significant digits
+(``0.858506``, ``[32, 64]``, ``0.25332``)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,9 @@ def test_the_export_html_table_rounds_as_the_console(cli, small_ckpt, tmp_path):
         assert row[head.index("shape")] == shown[1]  # 4×64, not [4, 64]
         assert row[head.index("density")] == shown[3]  # 10.16 %, not 0.101562
     assert console["0.weight"][1] == "4×64"
+    # the size ratio as the console's last line states it (0.253×), not to six digits
+    summary = dict(re.findall(r"<tr><td>([^<]*)</td><td class=num>([^<]*)</td></tr>",
+                              (tmp_path / "r" / "report.html").read_text(encoding="utf-8").partition(
+                                  "<h2>Summary</h2>")[2].partition("</table>")[0]))
+    stated = re.search(r": (\d+\.\d{3}×) the dense size", result.stdout)[1]
+    assert summary["exported / dense size"] == stated
