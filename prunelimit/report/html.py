@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import delta_text, fmt, shape_text, times_text, trace_text, uncertainty_text
+from prunelimit.report.console import (
+    delta_text, epsilon_text, fmt, shape_text, times_text, trace_text, uncertainty_text,
+)
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
 from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, signed
@@ -36,7 +38,8 @@ FigureLike = Union["Figure", bytes]
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
 # says a prediction was made); "digits" four significant digits, "fixed" four decimals and "seconds"
 # one decimal, as the console's lines state ε, the loss, the law fits' α0 and R² and the curvature
-# time; "times" a size ratio as export's line states it (0.253×); "trace" and "delta" (Δ, in points) are the value
+# time; "times" a size ratio as export's line states it (0.253×); "epsilon" ε with its source, as
+# every console line that states it (``0.01729 (std of per-batch losses)``); "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them).
@@ -51,7 +54,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.uncertainty", "stated uncertainty of the predicted ratio", "uncertainty"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
-    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "digits"),
+    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "epsilon"),
     ("requested_density", "requested density (kept fraction)", "percent"),
     ("density", "reached density (kept fraction)", "percent"),
     ("prunable", "prunable weights N", "count"),
@@ -93,7 +96,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("predict.error", "predicted error", "percent"),
     ("target.error", "target error (--target-error)", "digits"),
     ("target.density", "density reaching the target error", "digits"),
-    ("epsilon", "loss tolerance ε", "digits"),
+    ("epsilon", "loss tolerance ε", "epsilon"),
     ("loss", "dense loss", "digits"),
     ("spectrum.trace", "Hessian trace", "trace"),
     ("params.prunable", "prunable weights N", "count"),
@@ -202,9 +205,13 @@ def as_json(value: Any) -> str:
 
 
 CONTAINER_KINDS = ("uncertainty", "interval", "fixed interval", "range")  # kinds whose value is a list or a mapping
-# kinds shown with their ``…_plus_minus`` sibling (``None``: not stated), in the console's words
-PAIRED: dict[str, Callable[[Any, Any], str]] = {"trace": lambda value, pm: trace_text(value, pm, level=True),
-                                               "delta": delta_text}
+# kinds shown with a sibling (``None``: not stated), in the console's words: a trace or Δ with its
+# ``…_plus_minus``, ε with its ``…_source``
+PAIRED: dict[str, Callable[[Any, Any], str]] = {
+    "trace": lambda value, pm: trace_text(value, pm, level=True), "delta": delta_text,
+    "epsilon": lambda value, source: epsilon_text(value, source).removeprefix("ε = "),
+}
+PAIRED_WITH = {"trace": "_plus_minus", "delta": "_plus_minus", "epsilon": "_source"}
 
 
 def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
@@ -308,7 +315,7 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
     # only a flag stated false marks a bound (a report from before the flags states none)
     crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}
-    headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
+    headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, path + PAIRED_WITH[kind])) if kind in PAIRED
                  else _format(value, kind, crossed.get(path, True))) for label, value, kind, path in found
                 if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list))

@@ -66,3 +66,20 @@ def test_the_export_html_table_rounds_as_the_console(cli, small_ckpt, tmp_path):
                                   "<h2>Summary</h2>")[2].partition("</table>")[0]))
     stated = re.search(r": (\d+\.\d{3}×) the dense size", result.stdout)[1]
     assert summary["exported / dense size"] == stated
+
+
+def test_the_html_summary_states_epsilon_with_its_source_as_the_console(cli, small_ckpt, tmp_path):
+    """The page's ε read ``0.05`` beside the console's ``ε = 0.05 (given)``: its source is
+    stated with it, as on every console line that states ε."""
+    pruned = tmp_path / "pruned.pt"
+    for command, extra in (("bounds", ()), ("prune", ("--ratio", "auto", "-o", pruned))):
+        given = ("--epsilon", "0.05") if command == "bounds" else ()
+        result = cli(command, small_ckpt, "--method", "exact", *RUN, *given, *extra, "--report", tmp_path / command)
+        assert result.exit_code == 0, result.stderr
+        stated = re.search(r"ε = ([^·\n]*\))", result.stdout)[1]
+        page = (tmp_path / command / "report.html").read_text(encoding="utf-8")
+        summary = dict(re.findall(r"<tr><td>([^<]*)</td><td class=num>([^<]*)</td></tr>",
+                                  page.partition("<h2>Summary</h2>")[2].partition("</table>")[0]))
+        label = "loss tolerance ε" if command == "bounds" else "loss tolerance ε of the predicted ratio"
+        assert summary[label] == stated, (summary[label], stated)
+    assert stated.endswith("(std of per-batch losses)")
