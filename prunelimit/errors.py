@@ -55,6 +55,12 @@ class UsageError(PrunelimitError, ValueError):
     exit_code = 2
 
 
+class CallError(UsageError, TypeError):
+    """A library function called with arguments its signature does not take (x and y apart,
+    a keyword-only argument by position): a ``TypeError``, as Python's own, whose message
+    names the call to make."""
+
+
 class OptionError(UsageError):
     """An invalid value of one named option: ``template`` holds ``{0}`` wherever the option's
     name goes and ``{1}``, ``{2}``, … for the names of ``others`` (options the message points

@@ -29,7 +29,7 @@ from prunelimit.errors import (
     yaml_quoted,
 )
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, apart, decimals, half_width_text
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, apart, decimals, half_width_text, signed
 from prunelimit.report.safe import clipped
 from prunelimit.validate import choice, not_a_number, real
 
@@ -484,7 +484,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             # baseline's (both at least: the same last grid point, unmarked)
             drop = AT_MOST[crossed] if base_crossed else "≥ " if crossed else ""
             reason = (f"{rule.use} ratio {AT_LEAST[crossed]}{measured:.{places}f} vs baseline "
-                      f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{base - measured:+.{places}f} "
+                      f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{signed(base - measured, f'+.{places}f')} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))

@@ -60,7 +60,7 @@ from torch import Tensor, nn
 from prunelimit import api, validate
 from prunelimit.data.batches import Batch
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import OptionError, UsageError, option, quoted, warn
+from prunelimit.errors import CallError, OptionError, UsageError, option, quoted, warn
 from prunelimit.inputs import Inputs
 from prunelimit.laws.nplh import NplhConfig
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
@@ -323,7 +323,8 @@ def _require_samples(x: Tensor, y: Tensor, where: str, fix: str) -> None:
 def checked_module(model: Any) -> nn.Module:
     """``model`` unwrapped (``models.load.wrapped_module``: the module a ``DataParallel`` or
     ``torch.compile`` wrapper runs); refused when it is not an ``nn.Module``, naming what it
-    is, when its tensors have no values (``require_values``), or when autograd cannot use its
+    is, when its tensors have no values (``require_values``) or its parameters are complex
+    (``require_real``), or when autograd cannot use its
     parameters (made under ``torch.inference_mode()``)."""
     if not isinstance(model, nn.Module):
         # torch.load of a checkpoint gives its state dict: the weights without the module
@@ -333,10 +334,22 @@ def checked_module(model: Any) -> nn.Module:
         raise UsageError(f"model must be a torch.nn.Module, got {validate.not_a_module(model)}{hint}")
     model = wrapped_module(model)
     require_values([*model.named_parameters(), *model.named_buffers()])
+    require_real(model.named_parameters())
     if any(p.is_inference() for p in model.parameters()):  # autograd refuses them mid-run, in torch's words
         raise UsageError("model: its parameters were made under torch.inference_mode(), which autograd cannot use; "
                          "build or load it outside inference mode, or pass copy.deepcopy(model) made outside it")
     return model
+
+
+def require_real(parameters: Iterable[tuple[str, Tensor]]) -> None:
+    """Refuse complex parameters, naming the first: the Hessian, the weights' magnitudes and
+    the pruning masks are of real weights (the products failed with torch's 'mat1 and mat2
+    must have the same dtype', and ``prune`` ranked such weights by their real part alone)."""
+    name, param = next(((n, p) for n, p in parameters if p.is_complex()), (None, None))
+    if name is not None:
+        raise UsageError(f"model: parameter {name!r} is complex ({str(param.dtype).removeprefix('torch.')}), and "
+                         "the Hessian, magnitudes and masks are of real weights; hold its real and imaginary parts as "
+                         "two real parameters (e.g. one of shape (..., 2) read with torch.view_as_complex in forward)")
 
 
 def require_values(tensors: Iterable[tuple[str, Tensor]]) -> None:
@@ -410,9 +423,49 @@ def library_call(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _refuse_misfit_call(command, args, kwargs)
         with _ONE_AT_A_TIME, local(), named_for_library():
             return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
     return wrapper
+
+
+def _refuse_misfit_call(command: Callable, args: tuple, kwargs: Mapping[str, Any]) -> None:
+    """A ``CallError`` naming the call to make where ``args`` and ``kwargs`` do not fit
+    ``command``'s signature as a notebook user types it: the data as ``x, y`` apart (or
+    ``x=``, ``y=``), a keyword-only argument by position, a required one left out. Python's
+    ``TypeError`` ('bounds() takes 2 positional arguments but 3 were given') named no fix, and
+    ``prune(model, x, y)`` was refused as a ratio that is a Tensor."""
+    signature = inspect.signature(command)
+    params = signature.parameters
+    positional = [name for name, p in params.items() if p.kind == p.POSITIONAL_OR_KEYWORD]
+    name = command.__name__
+    shown = [p for p in positional if p == "data" or params[p].default is params[p].empty]
+    call = f"prunelimit.{name}({', '.join('(x, y)' if p == 'data' else p for p in shown)})"
+    if "data" in positional:
+        at = positional.index("data")
+        # two tensors in a row where the data's slot is one of them: x and y given apart
+        split = any(_data_tensor(args[i]) and _data_tensor(args[i + 1]) for i in (at - 1, at) if 1 <= i < len(args) - 1)
+        if split or ("data" not in kwargs and len(args) <= at and {"x", "y"} <= set(kwargs)):
+            raise CallError(f"{name}() takes the data as one argument, an (x, y) pair of tensors (or a DataLoader or a "
+                            f"list of (x, y) batches), not x and y apart: {call}")
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        keywords = [p for p, value in params.items() if value.kind == value.KEYWORD_ONLY]
+        named = ", ".join(f"{p}=" for p in keywords[:3]) + (", …" if len(keywords) > 3 else "")
+        takes = f"{name}() takes {', '.join(positional)} by position" + (f" and {named} by name" if keywords else "")
+        if len(args) > len(positional):
+            example = f"e.g. {call.removesuffix(')')}, {keywords[0]}=…)" if keywords else call
+            raise CallError(f"{takes}, and {len(args)} arguments were given by position: {example}") from None
+        missing = [p for p in positional[len(args):] if params[p].default is params[p].empty and p not in kwargs]
+        if missing:
+            raise CallError(f"{name}() needs {' and '.join(missing)}: {call}") from None
+        raise CallError(f"{name}() {exc}; it {takes.removeprefix(f'{name}() ')}: {call}") from None
+
+
+def _data_tensor(value: Any) -> bool:
+    """A tensor of samples (not a 0-d one, a number such as a ratio given as a tensor)."""
+    return isinstance(value, Tensor) and value.dim() > 0
 
 
 def _plain(value: Any) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from prunelimit.report.rounding import signed  # a negative drop is printed with −, U+2212
+
 FAST = ("--max-samples", 300, "--no-cache", "--threads", "1")
 
 
@@ -80,8 +82,8 @@ def test_the_gate_states_an_unfailed_measured_limit_as_at_least(cli, own_ckpt, t
         cli("gate", *common, "--use", "actual", "--min-ratio", "0.5", *unfailed).stdout
     measured = json.loads((tmp_path / "v.json").read_text())["actual"]["loss_ratio"]
     for baseline, extra, said in (
-            ("v.json", unfailed, f"actual ratio ≥ 0.9990 vs baseline {measured:.4f}: drop ≤ {measured - 0.999:+.4f}"),
-            ("v9.json", (), f"actual ratio {measured:.4f} vs baseline ≥ 0.9990: drop ≥ {0.999 - measured:+.4f}")):
+            ("v.json", unfailed, f"actual ratio ≥ 0.9990 vs baseline {measured:.4f}: drop ≤ {signed(measured - 0.999, '+.4f')}"),
+            ("v9.json", (), f"actual ratio {measured:.4f} vs baseline ≥ 0.9990: drop ≥ {signed(0.999 - measured, '+.4f')}")):
         out = cli("gate", *common, "--use", "actual", "--baseline", tmp_path / baseline, "--max-drop", "0.01", *extra,
                   "--allow-incompatible-baseline", "--json")
         assert json.loads(out.stdout)["rules"][0]["reason"].startswith(said), out.stdout

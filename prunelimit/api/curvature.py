@@ -116,6 +116,10 @@ class SpectrumReport:
     hvp_passes: float = 0.0
     limit_ratio: float | None = None
     uncertainty: "Uncertainty | None" = None
+    # the loss tolerance ``limit_ratio`` was solved for, and its source, as ``bounds`` states them
+    # (``None`` where there is no ρ*)
+    epsilon: float | None = None
+    epsilon_source: str | None = None
     cached: bool = False  # read from the result cache: ``hvps`` and ``seconds`` are this run's (0 HVPs)
     # ``(name, seconds, hvps)`` of each stage run, in ``STAGES`` order: they sum to ``seconds``
     # and ``hvps``, so what the budgets counted and what came after them can both be read off
@@ -140,6 +144,8 @@ class SpectrumReport:
             "method": self.method,
             "params": {"hessian": self.params_hessian},
             "loss": self.loss,
+            "epsilon": self.epsilon,
+            "epsilon_source": self.epsilon_source,
             "spectrum": self.summary_json(),
             "probes": [
                 {"nodes": q.nodes[r][q.weights[r] > 0], "weights": q.weights[r][q.weights[r] > 0]}
@@ -666,7 +672,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), pro
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=hvps, seconds=laps.total, stages=laps.stages(), half=quad.half, memory=memory, choice=choice,
         stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
-        uncertainty=uncertainty, dense=dense,
+        uncertainty=uncertainty, dense=dense, epsilon=None if target is None else target.epsilon,
+        epsilon_source=None if target is None else target.epsilon_source,
         tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
                                                                           uncertainty, options),
         notes=tuple(notes + ([] if op.fallback is None else [op.fallback]) + ([no_target] if no_target else [])
@@ -1149,7 +1156,8 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
     u = exact_uncertainty(target, rep.quadrature, ratio) if rep.solver == "exact" else \
         slq_uncertainty(target, rep.quadrature, options, ratio, data, products_dtype(rep.solver, inputs))
     note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
-    return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note)
+    return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note,
+                   epsilon=target.epsilon, epsilon_source=target.epsilon_source)
 
 
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,

@@ -19,7 +19,7 @@ from prunelimit.laws.imp import ImpConfig
 from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent_digits, signed
 
 
 # --------------------------------------------------------------------------- laws
@@ -159,7 +159,7 @@ def _missed_target(density: float, target: float, log) -> list[str]:
                  f"target; lower {option('regrowth_epochs')} (0 ends at the pressure phase's density)")
     else:
         cause = f"the pressure phase ended at {percent_digits(ended)}%, short of the target: raise {option('pruning_epochs')}"
-    return [f"Hyperflux ended at density {percent_digits(density)}%, {density / target - 1:+.0%} off the requested "
+    return [f"Hyperflux ended at density {percent_digits(density)}%, {signed(density / target - 1, '+.0%')} off the requested "
             f"{percent_digits(target)}% (more than {TARGET_TOLERANCE:.0%}); {cause}"]
 
 

@@ -48,7 +48,7 @@ Both drivers leave the model's prunable weights masked (θ·m) in place.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -305,6 +305,8 @@ class HyperfluxConfig:
         validate.positive("regrowth_gate_decay", self.regrowth_gate_decay)
         if not (validate.real(self.regrowth_headroom) and 0.0 < self.regrowth_headroom <= 1.0):
             raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {quoted(self.regrowth_headroom)}")
+        # a regrowth setting away from its default beside no regrowth phase: ignored in silence
+        check_regrowth_settings([f.name for f in fields(self) if getattr(self, f.name) != f.default], self)
 
 
 # the settings only the regrowth phase reads

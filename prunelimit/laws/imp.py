@@ -171,6 +171,8 @@ class ImpConfig:
         if self.rewind == "early" and (self.rewind_steps < 1 or self.epochs_dense == 0):
             raise OptionError("rewind", f"{option('rewind', 'early')} rewinds to a point of dense training: it needs "
                               "{1} > 0 (a checkpoint's default is 0) and {2} >= 1", "epochs_dense", "rewind_steps")
+        # rewind_steps away from its default beside another rewind: ignored in silence, as the command line refuses it
+        check_rewind_steps(self.rewind_steps != ImpConfig.rewind_steps, self.rewind)
 
 
 def check_rewind_steps(given: bool, rewind: str) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
@@ -107,6 +107,9 @@ class NplhConfig:
                               f"gamma the pressure): {fit} needs {needed} or more; give at least {needed} pressures")
         validate.integer("epochs_per_level", self.epochs_per_level, 1)
         validate.integer("seed", self.seed, 0)
+        # a setting the mode never reads, set away from its default, is refused as the command
+        # line refuses its flag (--metric taylor --mode pressure): it was ignored in silence
+        check_mode_settings([f.name for f in fields(self) if getattr(self, f.name) != f.default], self.mode)
 
     def measured(self, selection: ParamSelection = ParamSelection()) -> Measured:
         """What sets the points' values, as ``law nplh`` records it beside them (its CSV's columns

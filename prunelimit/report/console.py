@@ -12,7 +12,7 @@ from rich.table import Column, Table
 
 from prunelimit.errors import option
 from prunelimit.report.rounding import (
-    AT_LEAST, AT_MOST, decimals, half_width_text, percent_digits, percent_text, value_text,
+    AT_LEAST, AT_MOST, MINUS, decimals, half_width_text, percent_digits, percent_text, signed, value_text,
 )
 
 
@@ -84,7 +84,7 @@ def render_warnings(warnings) -> None:
 
 
 def fmt(value, spec: str = ".4g") -> str:
-    return "—" if value is None else format(value, spec)
+    return "—" if value is None else signed(value, spec)
 
 
 def bound(value) -> str:
@@ -139,7 +139,7 @@ def render_info(rep) -> None:
     stdout.print(f"[bold]{rep.checkpoint}[/]  model [cyan]{rep.model or '(pickled module)'}[/]  format {rep.source}")
     table = folding_table("prunable layer", "shape", "count", "zeros", "zeros %")
     for layer in rep.layers:
-        table.add_row(layer.name, "×".join(map(str, layer.shape)), f"{layer.count:,}", f"{layer.zeros:,}",
+        table.add_row(layer.name, shape_text(layer.shape), f"{layer.count:,}", f"{layer.zeros:,}",
                       pct(layer.zeros / layer.count if layer.count else 0))
     stdout.print(table)
     zeros = sum(l.zeros for l in rep.layers)
@@ -151,7 +151,7 @@ def render_info(rep) -> None:
         source = {"checkpoint": "recorded in the checkpoint", "options": "as given"}[rep.selection_from]
         stdout.print(f"prunable set: {rep.selection.described()} ({source})")
     if rep.loss is not None:
-        stdout.print(f"on {rep.data}: loss {rep.loss:.4f} · accuracy {pct(rep.accuracy)}")
+        stdout.print(f"on {rep.data}: loss {signed(rep.loss, '.4f')} · accuracy {pct(rep.accuracy)}")
     render_warnings(rep.warnings)
 
 
@@ -167,6 +167,8 @@ def render_spectrum(rep) -> None:
     table.add_row("loss", fmt(rep.loss))
     if rep.limit_ratio is not None and rep.uncertainty is not None:
         table.add_row("ρ*", estimate_line(rep.limit_ratio, rep.uncertainty.to_json()).removeprefix("ρ* = "))
+    if rep.epsilon is not None:  # the tolerance ρ* is solved for, as bounds states it
+        table.add_row("ε", epsilon_text(rep.epsilon, rep.epsilon_source).removeprefix("ε = "))
     table.add_row("cost", cost(rep))
     if rep.memory is not None:
         table.add_row("memory", memory_line(rep.memory))
@@ -306,7 +308,7 @@ def render_bounds(rep) -> None:
     if rep.paper is not None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
-    stdout.print(f"R(ρ*) = {rep.radius:.4g} · {epsilon_text(rep.epsilon, rep.epsilon_source)} · loss {s.loss:.4g}")
+    stdout.print(f"R(ρ*) = {rep.radius:.4g} · {epsilon_text(rep.epsilon, rep.epsilon_source)} · loss {fmt(s.loss)}")
     stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
     solver_line(s)
     if rep.paper is not None:
@@ -326,9 +328,10 @@ def render_bounds(rep) -> None:
 def render_nplh(fit) -> None:
     d = fit.to_json()
     table = folding_table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
-    table.add_row("α0", f"{fit.alpha0:.4f}  [{d['alpha0_ci'][0]:.4f}, {d['alpha0_ci'][1]:.4f}] ({percent_digits(fit.confidence, 0)} % CI)")
+    table.add_row("α0", f"{signed(fit.alpha0, '.4f')}  [{signed(d['alpha0_ci'][0], '.4f')}, "
+                        f"{signed(d['alpha0_ci'][1], '.4f')}] ({percent_digits(fit.confidence, 0)} % CI)")
     table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
-    table.add_row("R²", f"{fit.r2:.4f}")
+    table.add_row("R²", signed(fit.r2, ".4f"))
     table.add_row("region (density)", f"{pct(fit.region_low)} – {pct(fit.region_high)}"
                   + (" (auto)" if fit.region_auto else "") + f", {fit.n_region} of {len(fit.points)} points")
     if fit.quadratic is not None:
@@ -394,7 +397,7 @@ def render_train(result) -> None:
 
 def accuracy_change(points: float) -> str:
     """A change in accuracy points with its own sign: pruning can also raise accuracy."""
-    return f"{'−' if points < 0 else '+'}{abs(points):.2f} pt"
+    return f"{MINUS if points < 0 else '+'}{abs(points):.2f} pt"
 
 
 def prediction_behind(rep) -> str | None:
@@ -431,7 +434,7 @@ def render_prune(rep) -> None:
     for label, ev in (("before", rep.before), ("after", rep.after), ("after fine-tuning", rep.finetuned)):
         if ev is not None:
             drop = f" ({accuracy_change(-rep.accuracy_drop)})" if label == "after" and rep.accuracy_drop is not None else ""
-            stdout.print(f"{label:>18}: loss {ev.loss:.4f} · accuracy {pct(ev.accuracy)}{drop}")
+            stdout.print(f"{label:>18}: loss {signed(ev.loss, '.4f')} · accuracy {pct(ev.accuracy)}{drop}")
     predicted = prediction_behind(rep)
     if predicted is not None:
         stdout.print(f"predicted {predicted}")
@@ -446,10 +449,10 @@ def delta_text(delta: float, plus_minus: float | None) -> str:
     """Δ = ρ* − actual with ρ*'s ± (ratios), in points: ``+1.93 ± 0 pt``, or ``+1.93 pt (no ±
     stated)`` for a saved prediction that states none."""
     if plus_minus is None:
-        return f"{100 * delta:+.2f} pt (no ± stated)"
+        return f"{signed(100 * delta, '+.2f')} pt (no ± stated)"
     # the ± as ρ*'s line writes it (never in exponent notation), Δ to its decimal; two beside ± 0
     places = decimals(100 * plus_minus) if plus_minus > 0 else 2
-    return f"{100 * delta:+.{places}f} ± {half_width_text(100 * plus_minus)} pt"
+    return f"{signed(100 * delta, f'+.{places}f')} ± {half_width_text(100 * plus_minus)} pt"
 
 
 def render_verify(rep) -> None:
@@ -483,7 +486,7 @@ def render_verify(rep) -> None:
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
-    stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {a.dense_loss:.4g}"
+    stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {fmt(a.dense_loss)}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes"
                  # the seconds are the sweep's too (timing.search), and its points count for the limits
@@ -535,7 +538,7 @@ def render_hyperflux(rep: dict) -> None:
     stdout.print(f"Hyperflux: density {pct(rep['density'])}{start} (requested {pct(rep['requested_density'])})")
     for label in ("before", "after"):
         ev = rep[label]
-        stdout.print(f"{label:>7}: loss {ev['loss']:.4f} · accuracy {pct(ev['accuracy'])}")
+        stdout.print(f"{label:>7}: loss {signed(ev['loss'], '.4f')} · accuracy {pct(ev['accuracy'])}")
     stdout.print(f"wrote {rep['output']}")
     render_warnings(rep["warnings"])
 
@@ -546,18 +549,28 @@ def size(nbytes: int) -> str:
     return f"{nbytes / 1024:,.1f} KiB" if nbytes < 10_000_000 else f"{nbytes / 2**20:,.1f} MiB"
 
 
+def shape_text(shape) -> str:
+    """A tensor's shape as the export table writes it: ``32×64``, ``scalar`` for ``()``."""
+    return "×".join(map(str, shape)) or "scalar"
+
+
+def times_text(ratio: float) -> str:
+    """A size as a multiple of another, as export's line states the file's: ``0.253×``."""
+    return f"{ratio:.3f}×"
+
+
 def render_export(rep) -> None:
     table = folding_table("tensor", "shape", "dtype", "density", "format", "dense", "exported",
                   title=f"Exported {rep.output}")
     for t in rep.tensors:
         extras = [f"{what} {fmt}" for what, fmt in (("−0.0", t.negzero), ("mask", t.mask)) if fmt not in (None, "values")]
         layout = " + ".join([t.format, *extras]) if t.alias is None else f"tied to {t.alias}"
-        table.add_row(t.name, "×".join(map(str, t.shape)) or "scalar", t.dtype, pct(t.density), layout,
+        table.add_row(t.name, shape_text(t.shape), t.dtype, pct(t.density), layout,
                       size(t.dense_bytes), size(t.total_bytes))
     stdout.print(table)
     stdout.print(f"dense tensors {size(rep.dense_bytes)} → file {size(rep.file_bytes)} "
                  f"(data {size(rep.data_bytes)} + header {size(rep.file_bytes - rep.data_bytes)}): "
-                 f"[bold]{rep.ratio:.3f}×[/] the dense size")
+                 f"[bold]{times_text(rep.ratio)}[/] the dense size")
     if rep.bench is not None:
         render_bench(rep.bench)
     render_warnings(rep.warnings)

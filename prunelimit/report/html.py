@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
-from prunelimit.report.console import delta_text, fmt, trace_text, uncertainty_text
+from prunelimit.report.console import (
+    delta_text, epsilon_text, fmt, shape_text, times_text, trace_text, uncertainty_text,
+)
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, signed
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
@@ -36,7 +38,8 @@ FigureLike = Union["Figure", bytes]
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
 # says a prediction was made); "digits" four significant digits, "fixed" four decimals and "seconds"
 # one decimal, as the console's lines state ε, the loss, the law fits' α0 and R² and the curvature
-# time; "trace" and "delta" (Δ, in points) are the value
+# time; "times" a size ratio as export's line states it (0.253×); "epsilon" ε with its source, as
+# every console line that states it (``0.01729 (std of per-batch losses)``); "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them).
@@ -51,7 +54,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("ratio.requested", "requested pruning ratio", "ratio"),
     ("ratio.uncertainty", "stated uncertainty of the predicted ratio", "uncertainty"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
-    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "digits"),
+    ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "epsilon"),
     ("requested_density", "requested density (kept fraction)", "percent"),
     ("density", "reached density (kept fraction)", "percent"),
     ("prunable", "prunable weights N", "count"),
@@ -93,7 +96,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("predict.error", "predicted error", "percent"),
     ("target.error", "target error (--target-error)", "digits"),
     ("target.density", "density reaching the target error", "digits"),
-    ("epsilon", "loss tolerance ε", "digits"),
+    ("epsilon", "loss tolerance ε", "epsilon"),
     ("loss", "dense loss", "digits"),
     ("spectrum.trace", "Hessian trace", "trace"),
     ("params.prunable", "prunable weights N", "count"),
@@ -102,7 +105,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("timing.cached", "spectrum from the result cache", "number"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
-    ("size.ratio", "exported / dense size", "number"),
+    ("size.ratio", "exported / dense size", "times"),
 )
 # an "uncertainty" row → whether its document made the prediction it belongs to (prune's ratio:
 # --ratio auto|lower, not a given number)
@@ -123,9 +126,15 @@ LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet list
 # levels, Hyperflux's epochs
 GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"))
 # a grid's columns shown as the console shows them (kinds of ``_format``; the others to six digits):
-# IMP's levels as its table (density to four decimals, error in %, loss to four digits), Hyperflux's
-# epochs as its lines state densities (in %) and losses
+# per-layer curvature as its table (λmax to four digits, shares, the removed fraction and the
+# layer's own ρ* in %; the width, which it leaves out, to four digits too), an export's tensors
+# as its table (shape as 32×64, density in %), IMP's levels as its table (density to four
+# decimals, error in %, loss to four digits), Hyperflux's epochs as its lines state densities
+# (in %) and losses
 GRID_KINDS: dict[str, dict[str, str]] = {
+    "layers": {"trace_stderr": "digits", "lambda_max": "digits", "width": "digits", "share_of_width": "percent",
+               "sparsity_at_rho": "percent", "radius_share": "percent", "limit_alone": "percent"},
+    "tensors": {"shape": "shape", "density": "percent"},
     "rows": {"density": "fixed", "error": "percent", "loss": "digits"},
     "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "digits"},
 }
@@ -196,9 +205,13 @@ def as_json(value: Any) -> str:
 
 
 CONTAINER_KINDS = ("uncertainty", "interval", "fixed interval", "range")  # kinds whose value is a list or a mapping
-# kinds shown with their ``…_plus_minus`` sibling (``None``: not stated), in the console's words
-PAIRED: dict[str, Callable[[Any, Any], str]] = {"trace": lambda value, pm: trace_text(value, pm, level=True),
-                                               "delta": delta_text}
+# kinds shown with a sibling (``None``: not stated), in the console's words: a trace or Δ with its
+# ``…_plus_minus``, ε with its ``…_source``
+PAIRED: dict[str, Callable[[Any, Any], str]] = {
+    "trace": lambda value, pm: trace_text(value, pm, level=True), "delta": delta_text,
+    "epsilon": lambda value, source: epsilon_text(value, source).removeprefix("ε = "),
+}
+PAIRED_WITH = {"trace": "_plus_minus", "delta": "_plus_minus", "epsilon": "_source"}
 
 
 def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
@@ -207,9 +220,11 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
     if kind in ("interval", "fixed interval"):
         # a side the points leave free is infinite, which JSON writes null: the console's word for it
         spec = ".4f" if kind == "fixed interval" else ".4g"
-        return "[" + ", ".join("unbounded" if v is None else format(v, spec) for v in value) + "]"
+        return "[" + ", ".join("unbounded" if v is None else signed(v, spec) for v in value) + "]"
     if kind == "range":
         return f"{percent_digits(value['low'])} % – {percent_digits(value['high'])} %"
+    if kind == "shape" and isinstance(value, list):
+        return shape_text(value)
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -220,14 +235,16 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         if kind == "percent":
             return f"{percent_digits(value)} %"
         if kind == "points":
-            return f"{value:.2f} pt"
+            return f"{signed(value, '.2f')} pt"
         if kind == "digits":
             return fmt(value)
         if kind == "fixed":
-            return f"{value:.4f}"
+            return signed(value, ".4f")
         if kind == "seconds":
             return f"{value:.1f}"
-        return f"{value:,}" if isinstance(value, int) else f"{value:.6g}"
+        if kind == "times":
+            return times_text(value)
+        return signed(value, ",") if isinstance(value, int) else signed(value, ".6g")
     return str(value)
 
 
@@ -298,7 +315,7 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
     # only a flag stated false marks a bound (a report from before the flags states none)
     crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}
-    headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, f"{path}_plus_minus")) if kind in PAIRED
+    headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, path + PAIRED_WITH[kind])) if kind in PAIRED
                  else _format(value, kind, crossed.get(path, True))) for label, value, kind, path in found
                 if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list))

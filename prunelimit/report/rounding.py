@@ -10,6 +10,17 @@ SIGNIFICANT = 2  # digits of a ± shown
 MOST_DECIMALS = 6  # below, a ± is written "< 0.000001": past any ratio a report resolves
 
 
+MINUS = "−"  # U+2212: every printed negative number's sign, as "Δ = ρ* − actual" writes the operator
+
+
+def signed(value: float, spec: str = "") -> str:
+    """``format(value, spec)`` with a negative number's sign written ``−`` (U+2212), as every
+    number the reports print is: λmin, a negative trace or Δ, an accuracy that rose, a
+    Hyperflux run that ended below its target. The JSON keeps its numbers as numbers."""
+    text = format(value, spec)
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
 def _stated(half_width: object) -> bool:
     """Whether ``half_width`` is a ± at all: a finite number ≥ 0 (a report read from a file
     may hold anything there)."""
@@ -55,7 +66,7 @@ def value_text(value: float, half_width: float | None, least: int = 0, most: int
                ends: tuple[float, ...] = ()) -> str:
     """``value`` to the decimal its ``half_width`` is shown to (:func:`half_width_text`), or to
     as many more as keep it from reading as one of ``ends`` it is not (:func:`off_the_ends`)."""
-    return f"{value:.{off_the_ends(value, decimals(half_width, least, most), ends)}f}"
+    return signed(value, f".{off_the_ends(value, decimals(half_width, least, most), ends)}f")
 
 
 def off_the_ends(value: float, places: int, ends: tuple[float, ...]) -> int:
@@ -85,7 +96,7 @@ def percent_digits(fraction: float, places: int = 2) -> str:
     value = 100 * fraction
     if value != 0 and float(f"{value:.{places}f}") == 0:
         places = decimals(abs(value), least=places)
-    return f"{value:.{off_the_ends(value, places, PERCENT_ENDS)}f}"
+    return signed(value, f".{off_the_ends(value, places, PERCENT_ENDS)}f")
 
 
 def apart(places: int, value: float, threshold: float) -> int:

@@ -125,7 +125,8 @@ def test_rewind_point(digits, rewind):
         opt.zero_grad()
         cross_entropy_loss(oracle, batch).backward()
         opt.step()
-    _run(digits, model, rate=0.5, levels=1, rewind=rewind, rewind_steps=3,
+    # rewind_steps only where the rewind reads it: ImpConfig refuses it beside another rewind
+    _run(digits, model, rate=0.5, levels=1, rewind=rewind, **({"rewind_steps": 3} if rewind == "early" else {}),
          epochs_dense=1, epochs_per_level=0)
     kept_total = sum(int((p != 0).sum()) for _, p in prunable_parameters(model))
     assert kept_total == level_density_count(1, 0.5, N_PRUNABLE)
@@ -313,7 +314,8 @@ def test_an_early_rewind_point_past_dense_training_is_refused_before_it(digits, 
 def test_every_level_is_the_saved_rewind_point_under_its_mask_exactly(digits, tmp_path, rewind):
     """With no retraining each level's weights are rewind.pt's, bit for bit, on the kept entries,
     zero on the pruned ones, and the nonzeros are the scheduled count."""
-    _run(digits, _mlp(), rate=0.5, levels=3, rewind=rewind, rewind_steps=3, epochs_dense=1, epochs_per_level=0,
+    _run(digits, _mlp(), rate=0.5, levels=3, rewind=rewind, rewind_steps=3 if rewind == "early" else 10,
+         epochs_dense=1, epochs_per_level=0,
          out_dir=tmp_path)
     point = torch.load(tmp_path / "rewind.pt", weights_only=True)["state_dict"]
     for level in (1, 2, 3):
@@ -327,7 +329,7 @@ def test_every_level_is_the_saved_rewind_point_under_its_mask_exactly(digits, tm
 
 @pytest.mark.parametrize("rewind", ["early", "none"])
 def test_a_resumed_sweep_is_bit_identical(digits, tmp_path, rewind):
-    kw = dict(rate=0.5, rewind=rewind, rewind_steps=3, epochs_dense=1, seed=5)
+    kw = dict(rate=0.5, rewind=rewind, rewind_steps=3 if rewind == "early" else 10, epochs_dense=1, seed=5)
     full = _run(digits, _mlp(), levels=3, out_dir=tmp_path / "full", **kw)
     _run(digits, _mlp(), levels=1, out_dir=tmp_path / "part", **kw)
     assert _run(digits, _mlp(), levels=3, out_dir=tmp_path / "part", **kw).rows == full.rows

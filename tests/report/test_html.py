@@ -392,6 +392,8 @@ def test_epsilon_the_loss_and_the_time_read_as_on_the_console(verify_rep, capsys
     render_verify(verify_rep)
     console = " ".join(capsys.readouterr().out.split())
     b, s = verify_rep.bounds, verify_rep.bounds.spectrum
-    assert shown["loss tolerance ε"] == f"{b.epsilon:.4g}" and f"ε = {shown['loss tolerance ε']} " in console
+    # ε with its source, as the console's line (tests/report/test_html_grid_rounding.py)
+    assert shown["loss tolerance ε"] == f"{b.epsilon:.4g} ({b.epsilon_source})"
+    assert f"ε = {shown['loss tolerance ε']} " in console
     assert shown["dense loss"] == f"{s.loss:.4g}" and f"dense loss {shown['dense loss']} " in console
     assert shown["curvature time (s)"] == f"{s.seconds:.1f}" and f"in {shown['curvature time (s)']} s" in console
