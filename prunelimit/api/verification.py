@@ -167,6 +167,7 @@ class VerifyReport:
             body["refit"] = {"loss_ratio": r.loss_ratio, "accuracy_ratio": r.accuracy_ratio,
                              "loss_crossed": r.loss_crossed, "accuracy_crossed": r.accuracy_crossed,
                              "evaluations": r.evaluations, "finetune_epochs": r.finetune_epochs,
+                             "loss_recovers": r.loss_recovers, "accuracy_recovers": r.accuracy_recovers,
                              "delta": self.prediction.ratio - r.loss_ratio}
         return plain(body)
 

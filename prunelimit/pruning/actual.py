@@ -60,7 +60,7 @@ from prunelimit.validate import not_a_number
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import recovery_notes
 
 Progress = Callable[[int, int], None]
 # Per criterion, the dense evaluation included (docs/benchmarks.md §3: at most 25 passes).
@@ -120,15 +120,10 @@ class ActualLimit:
     accuracy_recovers: float | None = None
 
     def recovery_notes(self, accuracy: bool = True) -> tuple[str, ...]:
-        """A sentence per criterion seen to fail and recover (``*_recovers``; the loss criterion's
-        alone without ``accuracy``), for the console and a gate's warnings."""
-        return tuple(
-            f"the {name} criterion fails above {percent_digits(limit)} % and passes again at "
-            f"{percent_digits(again)} %: its curve is not monotone, so a failure between the search's probes "
-            "below the limit can have gone unseen; `verify --sweep 1000` measures every grid ratio"
-            for name, limit, again in (("loss", self.loss_ratio, self.loss_recovers),
-                                       ("accuracy", self.accuracy_ratio, self.accuracy_recovers if accuracy else None))
-            if again is not None)
+        """:func:`recovery_notes` of this search (the loss criterion's alone without ``accuracy``),
+        for the console and a gate's warnings."""
+        return recovery_notes(self.loss_ratio, self.loss_recovers, self.accuracy_ratio,
+                              self.accuracy_recovers if accuracy else None)
 
 
 def worst_case_passes(levels: int, branching: int, stride: int) -> int:

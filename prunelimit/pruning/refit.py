@@ -23,6 +23,7 @@ from prunelimit.pruning.actual import (
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
 from prunelimit.pruning.masks import Masks
+from prunelimit.report.rounding import recovery_notes
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,14 @@ class RefitLimit:
     # as ``ActualLimit``'s: False when no measured ratio fails the criterion (the limit is at least the one shown)
     loss_crossed: bool = True
     accuracy_crossed: bool = True
+    # as ``ActualLimit``'s: the lowest measured ratio above the failure that passes again (None: none)
+    loss_recovers: float | None = None
+    accuracy_recovers: float | None = None
+
+    def recovery_notes(self) -> tuple[str, ...]:
+        """A sentence per criterion seen to fail and recover after fine-tuning, for the console."""
+        return recovery_notes(self.loss_ratio, self.loss_recovers, self.accuracy_ratio, self.accuracy_recovers,
+                              self.finetune_epochs)
 
 
 def refit_limit(
@@ -100,4 +109,6 @@ def refit_limit(
         points=tuple(cache[i] for i in sorted(cache)),
         loss_crossed=criteria[0].fail is not None,
         accuracy_crossed=dense_acc is not None and criteria[1].fail is not None,
+        loss_recovers=criteria[0].recovers(cache, levels),
+        accuracy_recovers=None if dense_acc is None else criteria[1].recovers(cache, levels),
     )

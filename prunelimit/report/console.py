@@ -501,7 +501,8 @@ def render_verify(rep) -> None:
     if unfailed:
         stdout.print(f"no ratio the search measured fails the {' or the '.join(unfailed)} criterion (≥: the limit is at "
                      "least the last grid point); a failure between its probes goes unseen, `--sweep N` measures more")
-    for line in a.recovery_notes():  # JSON actual.*_recovers: a curve seen to fail and recover
+    # JSON actual.*_recovers and refit.*_recovers: a curve seen to fail and recover
+    for line in (*a.recovery_notes(), *(() if rep.refit is None else rep.refit.recovery_notes())):
         stdout.print(line)
     render_warnings(rep.warnings)
     for line in rep.diagnosis:

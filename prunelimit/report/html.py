@@ -25,7 +25,7 @@ from prunelimit.report.console import (
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, signed
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, recovery_notes, signed
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
@@ -332,6 +332,8 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
         parts += ["<h2>Summary</h2>", _table(headline, ("quantity", "value"))]
     for key in LIST_KEYS:
         items = doc.get(key) or []
+        if key == "warnings":  # the console's lines on a curve seen to fail and recover, beside them
+            items = list(dict.fromkeys([*_recovery_notes(doc), *items]))
         if items:
             lis = "".join(f"<li>{_text(str(item))}</li>" for item in items)
             parts += [f"<h2>{_text(key.capitalize())}</h2>", f"<ul class=warn>{lis}</ul>"]
@@ -353,6 +355,18 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _recovery_notes(doc: Mapping) -> list[str]:
+    """verify's sentences on a curve seen to fail and recover (``actual.*_recovers``,
+    ``refit.*_recovers``), worded as on the console."""
+    notes: list[str] = []
+    for key in ("actual", "refit"):
+        part = doc.get(key)
+        if isinstance(part, Mapping):
+            notes += recovery_notes(part.get("loss_ratio"), part.get("loss_recovers"), part.get("accuracy_ratio"),
+                                    part.get("accuracy_recovers"), part.get("finetune_epochs", 0) if key == "refit" else 0)
+    return notes
 
 
 def write_report(directory: str | Path, command: str, body: Mapping, figures: Mapping[str, FigureLike],

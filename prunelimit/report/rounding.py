@@ -107,3 +107,19 @@ def apart(places: int, value: float, threshold: float) -> int:
     while places < 10 and f"{value:.{places}f}" == f"{threshold:.{places}f}":
         places += 1
     return places
+
+
+def recovery_notes(loss_ratio: float, loss_recovers: float | None, accuracy_ratio: float | None,
+                   accuracy_recovers: float | None, finetune_epochs: int = 0) -> tuple[str, ...]:
+    """A sentence per criterion seen to fail and recover (its ``*_recovers`` is not ``None``),
+    as the console, a gate's warnings and the HTML report state it; ``finetune_epochs > 0``:
+    ``verify --refit``'s search, whose probes are fine-tuned (a sweep measures no such ratio)."""
+    after, tail = ((f"after {finetune_epochs} fine-tuning epochs, ", "the refit search's probes below the limit can "
+                    "have gone unseen (`--sweep` measures one-shot pruning only)") if finetune_epochs else
+                   ("", "the search's probes below the limit can have gone unseen; `verify --sweep 1000` measures "
+                    "every grid ratio"))
+    return tuple(
+        f"{after}the {name} criterion fails above {percent_digits(limit)} % and passes again at "
+        f"{percent_digits(again)} %: its curve is not monotone, so a failure between {tail}"
+        for name, limit, again in (("loss", loss_ratio, loss_recovers), ("accuracy", accuracy_ratio, accuracy_recovers))
+        if again is not None and limit is not None)

@@ -171,3 +171,47 @@ def test_the_refit_search_looks_between_its_probes_too():
     refit = refit_limit(model, BATCHES, cross_entropy_loss, 0.01, FinetuneConfig(epochs=1, lr=1e-30))
     assert (refit.loss_ratio, refit.accuracy_ratio) == (0.299, 0.299)
     assert refit.evaluations <= DEFAULT_MAX_EVALUATIONS
+
+
+def test_the_refit_search_states_a_curve_that_recovers():
+    """``refit_limit`` runs ``look_between`` too, so it sees the stretch fail and the curve pass
+    again above it; it had no ``*_recovers`` to say so (``ActualLimit`` had)."""
+    from prunelimit.pruning.finetune import FinetuneConfig
+    from prunelimit.pruning.refit import refit_limit
+
+    model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    refit = refit_limit(model, BATCHES, cross_entropy_loss, 0.01, FinetuneConfig(epochs=1, lr=1e-30))
+    for again in (refit.loss_recovers, refit.accuracy_recovers):
+        assert again is not None and 0.4 <= again < 0.7
+        assert any(p.ratio == again and p.loss < refit.points[0].loss + 0.01 and p.accuracy == 1.0 for p in refit.points)
+    notes = refit.recovery_notes()
+    assert len(notes) == 2 and notes[0].startswith("after 1 fine-tuning epochs, the loss criterion fails above 29.90 %")
+
+
+def test_verify_states_recovering_curves_in_its_html_report_and_its_refit(cli, tmp_path):
+    """``verify --refit --report``: the refit's JSON has ``loss_recovers``/``accuracy_recovers``
+    and the console a line for each; the HTML report shows every such line, the one-shot
+    search's too, in the console's words (it showed none)."""
+    model = _table(set(range(300, 400)) | set(range(700, LEVELS + 1)))
+    torch.jit.save(torch.jit.script(model), str(tmp_path / "table.pt"))
+    torch.save({"x": BATCHES[0][0], "y": BATCHES[0][1]}, tmp_path / "d.pt")
+    args = ("verify", tmp_path / "table.pt", "--trust-pickle", "--data", f"tensors:{tmp_path / 'd.pt'}",
+            "--epsilon", "0.01", "--method", "exact", "--threads", "1", "--no-cache", "--refit",
+            "--finetune-epochs", "1", "--finetune-lr", "1e-30")
+    out = cli(*args, "--json")
+    assert out.exit_code == 0, out.stderr
+    doc = json.loads(out.stdout)
+    refit = doc["refit"]
+    assert refit["loss_ratio"] == 0.299 and refit["loss_recovers"] is not None
+    assert refit["accuracy_recovers"] == refit["loss_recovers"]
+    shown = cli(*args, "--report", tmp_path / "rep")
+    assert shown.exit_code == 0, shown.stderr
+    text = " ".join(shown.stdout.split())
+    page = (tmp_path / "rep" / "report.html").read_text()
+    lines = [f"the {name} criterion fails above 29.90 % and passes again at {100 * again:.2f} %: its curve is "
+             "not monotone" for name in ("loss", "accuracy") for again in (doc["actual"][f"{name}_recovers"],)]
+    lines += [f"after 1 fine-tuning epochs, the {name} criterion fails above 29.90 % and passes again at "
+              f"{100 * refit[name + '_recovers']:.2f} %" for name in ("loss", "accuracy")]
+    for line in lines:
+        assert line in text and line in page
+    assert "`verify --sweep 1000` measures every grid ratio" in page
