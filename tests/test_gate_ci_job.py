@@ -137,6 +137,70 @@ def test_the_library_gate_reads_a_verify_reports_measured_limit(small_model, tra
     assert rep.passed and rep.result.outcomes[0].measured == verify_doc["actual"]["loss_ratio"]
     assert rep.bounds["actual_from"] == str(saved)
 
+MEASURED_ONLY = ("--use", "actual", "--min-ratio", "0.1", "--max-samples", "300")
+NEEDS_NO_PREDICTION = ("--from has no effect: every rule uses the measured limit, which needs no prediction; drop it, "
+                       "or gate on lower or predicted")
+
+
+def test_a_measured_only_gate_from_a_verify_report_reads_its_measured_limit(cli, tmp_path, small_ckpt, verified,
+                                                                           monkeypatch, no_curvature):
+    """``gate --use actual --from v.json`` was refused (exit 2, "--from has no effect"), though a
+    mixed policy reads the measured limit from the same report. It is read now, checked alike
+    (these weights, data and loss): no pass, the verdict and the limit of a gate that searches
+    under the report's ε, no prediction shown (``overshoot`` null, as a measured-only gate's)."""
+    saved, _, verify_doc = verified
+    searched = json.loads(cli("gate", small_ckpt, *MEASURED_ONLY, "--epsilon", verify_doc["epsilon"],
+                              "--json").stdout)
+    _no_search(monkeypatch)
+    result = cli("gate", small_ckpt, *MEASURED_ONLY, "--from", saved, "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["bounds"]["actual_from"] == str(saved) and doc["bounds"]["timing"]["search"]["seconds"] == 0
+    assert doc["measured"] == verify_doc["actual"]["loss_ratio"] == searched["measured"]
+    assert doc["passed"] == searched["passed"] and doc["overshoot"] is None and "prediction" not in doc["bounds"]
+    assert doc["bounds"]["epsilon"] == verify_doc["epsilon"] and doc["warnings"] == searched["warnings"]
+    console = " ".join(cli("gate", small_ckpt, *MEASURED_ONLY, "--from", saved).stdout.split())
+    assert f"· read from {saved}, no prune-and-evaluate passes · no spectrum" in console
+    assert "prediction" not in console
+
+
+def test_a_measured_only_gate_from_a_report_without_the_limit_is_refused(cli, tmp_path, small_ckpt, verified,
+                                                                         no_curvature):
+    """A report that holds no measured limit of these inputs (a bounds report, a verify report
+    that records no weights) is still refused with its words; ``--epsilon`` beside a report
+    whose ε is read is refused too (it would be ignored in silence)."""
+    saved, _, verify_doc = verified
+    for kept in ("actual", "weights"):
+        other = tmp_path / f"no-{kept}.json"
+        other.write_text(json.dumps({k: v for k, v in verify_doc.items() if k != kept}))
+        result = cli("gate", small_ckpt, *MEASURED_ONLY, "--from", other)
+        assert result.exit_code == 2, result.output
+        assert NEEDS_NO_PREDICTION in " ".join(result.stderr.split()) and result.stdout == ""
+    result = cli("gate", small_ckpt, *MEASURED_ONLY, "--from", saved, "--epsilon", "0.05")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"prunelimit: error: --epsilon has no effect: the measured limit and its ε are read from "
+                             f"{saved}; drop it, or drop --from to measure it\n")
+
+
+def test_the_library_measured_only_gate_reads_a_verify_reports_limit(small_model, train, verified, tmp_path,
+                                                                     monkeypatch, no_curvature):
+    """``prunelimit.gate(prediction_from=…)`` with every rule on ``actual``: read as the command
+    reads it, and refused alike for a report without the limit."""
+    import prunelimit
+    from prunelimit.errors import UsageError
+
+    saved, _, verify_doc = verified
+    stripped = tmp_path / "b.json"
+    stripped.write_text(json.dumps({k: v for k, v in verify_doc.items() if k != "actual"}))
+    _no_search(monkeypatch)
+    rules = [{"name": "measured", "min_ratio": 0.1, "use": "actual"}]
+    rep = prunelimit.gate(small_model, train, batch_size=128, rules=rules, prediction_from=saved)
+    assert rep.result.outcomes[0].measured == verify_doc["actual"]["loss_ratio"]
+    assert rep.bounds["actual_from"] == str(saved) and rep.estimate is None
+    with pytest.raises(UsageError, match="every rule uses the measured limit, which needs no prediction"):
+        prunelimit.gate(small_model, train, batch_size=128, rules=rules, prediction_from=stripped)
+
+
 LAUNCH_ERROR = ("WORLD_SIZE is set ('2') but RANK, MASTER_ADDR, MASTER_PORT are not, so no process group can be "
                 "joined; run prunelimit with torchrun, which sets RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT, or "
                 "unset WORLD_SIZE")

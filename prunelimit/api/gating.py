@@ -97,20 +97,22 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     measured_only = {path for path, _ in baselines if not needs_spectrum(r for r in rules if r.baseline == path)}
     current, saved, saved_notes, name = provenance(inputs, options), None, [], None
     if prediction_from is not None:
-        if not needs_spectrum(rules):  # the search needs no prediction: the file would be read in vain
-            raise UsageError(f"{option('prediction_from', flag='--from')} has no effect: every rule uses the "
-                             "measured limit, which needs no prediction; drop it, or gate on lower or predicted")
         name, saved, saved_notes = prediction_report(prediction_from, inputs, options, scoped=False)
         stated = recorded(saved, name)  # what the saved prediction was computed with
+        if not needs_spectrum(rules) and not _holds_measured_limit(saved, stated):
+            # the search needs no prediction: the file would be read in vain
+            raise UsageError(f"{option('prediction_from', flag='--from')} has no effect: every rule uses the "
+                             "measured limit, which needs no prediction; drop it, or gate on lower or predicted")
         current = replace(current, method=stated.method, options={**current.options, **stated.options})
     actual = {rule.baseline for rule in rules if rule.use == "actual"}
     notes = check_baselines(baselines, current, allow_incompatible, measured_only, actual) if baselines else []
     if not needs_spectrum(rules):
-        measured = measured_limit(inputs, options, progress)
-        report = document("verify", measured.to_json())
+        # a saved verify report of these inputs holds the measured limit: read, no pass (as a mixed policy reads it)
+        report = document("verify", measured_limit(inputs, options, progress).to_json()) if saved is None else \
+            _measured_report(name, saved)
         # no bounds to carry what qualifies the prunable set: the gate says it beside its own notes
         return GateReport(evaluate_gate(report, rules, baselines), report, False, time.perf_counter() - start,
-                          inputs.qualified(notes))
+                          inputs.qualified([*notes, *saved_notes]))
     measures = any(rule.use == "actual" for rule in rules)
     # a saved verify report of these inputs holds the measured limit too: read, not searched again
     measured_from = name if measures and saved is not None and _holds_measured_limit(saved, stated) else None
@@ -155,6 +157,25 @@ def _holds_measured_limit(saved: dict, stated) -> bool:
     actual = saved.get("actual")
     recorded = (stated.weights, stated.fingerprint, stated.layout, stated.loss)
     return isinstance(actual, dict) and "loss_ratio" in actual and None not in recorded
+
+
+def _measured_report(name: str, saved: dict) -> dict:
+    """The document a gate whose rules all use ``actual`` stands on (``measured_limit``'s), read
+    from the saved verify report ``name`` that holds the limit (:func:`_holds_measured_limit`):
+    its provenance, ε and search, the warnings such a gate states of them, ``actual_from``."""
+    from prunelimit.baseline import provenance_json
+    from prunelimit.report.rounding import recovery_notes
+    from prunelimit.theory.epsilon import rounding_epsilon_warning
+
+    a, epsilon = saved["actual"], saved.get("epsilon")
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (epsilon, a.get("dense_loss")))
+    unresolved = rounding_epsilon_warning(epsilon, a["dense_loss"]) if numbers else None
+    again = a.get("loss_recovers")
+    return document("verify", {
+        **{key: saved.get(key) for key in (*provenance_json(None, 0, 0), "epsilon", "epsilon_source", "regime")},
+        "actual": a, "actual_from": name, "timing": {"search": {"seconds": 0.0}},
+        "warnings": [*recovery_notes(a["loss_ratio"], again if isinstance(again, (int, float)) else None, None, None),
+                     *([] if unresolved is None else [unresolved])]})
 
 
 def _measured_rules(rules) -> str:

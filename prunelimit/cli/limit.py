@@ -188,6 +188,9 @@ def gate(
         if not needs_spectrum(gate_rules):  # --time-budget and the like would be ignored in silence
             _refuse_unused_prediction_flags(o, "every rule uses the measured limit (--use actual), which computes no "
                                             "spectrum", "gate on --use lower|predicted", _MEASURED_UNUSED, section)
+            if from_report is not None:  # a verify report's limit is read, searched under the report's own ε
+                _refuse_unused_prediction_flags(o, f"the measured limit and its ε are read from {from_report}",
+                                                "drop --from to measure it", ("epsilon",), section)
         elif from_report is not None:
             _refuse_unused_prediction_flags(o, f"the prediction is read from {from_report}",
                                             "drop --from to compute it")

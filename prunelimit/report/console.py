@@ -521,15 +521,17 @@ def render_gate(rep) -> None:
     if rep.spectrum is not None:
         solver_line(rep.spectrum)
         stdout.print(f"spectrum: {cost(rep.spectrum)}")  # as verify: what it cost, whether from the cache
-    elif rep.bounds.get("actual_from") is not None:  # a verify report's measured limit too: no search
+    elif rep.bounds.get("actual_from") is not None and rep.estimate is not None:  # a verify report's limit too
         stdout.print(f"prediction and measured limit read from {rep.prediction_from} (no curvature work, no "
                      "prune-and-evaluate passes)")
     elif rep.prediction_from is not None:
         stdout.print(f"prediction read from {rep.prediction_from} (no curvature work)")  # as verify --from
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
+        passes = f"{b['actual']['evaluations']} prune-and-evaluate passes" if b.get("actual_from") is None else \
+            f"read from {b['actual_from']}, no prune-and-evaluate passes"
         stdout.print(f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
-                     f"{b['actual']['evaluations']} prune-and-evaluate passes · no spectrum")
+                     f"{passes} · no spectrum")
     stdout.print("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
     render_warnings(rep.warnings)
 
