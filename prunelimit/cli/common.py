@@ -707,11 +707,20 @@ def _cache_options(
     """Where a computed spectrum is kept, so the next command on the same inputs reuses it."""
 
 
-def _store(o: SimpleNamespace):
-    """The checked result store of ``--cache-dir``/``--no-cache`` (before any work starts)."""
+def _store(o: SimpleNamespace, heard: Optional[list[str]] = None):
+    """The checked result store of ``--cache-dir``/``--no-cache`` (before any work starts). Its
+    warnings (an unusable default folder, an entry it cannot read or write) go to stderr as
+    they arise, and into ``heard`` where given: a report that lists its warnings lists them
+    too (rendered once: they count as shown live)."""
     from prunelimit.cache import default_cache_dir, open_store
 
-    return open_store(None if o.no_cache else (o.cache_dir or default_cache_dir()), o.cache_dir is not None, _warn)
+    def warn(message: str) -> None:
+        _warn(message)
+        console.shown_live(message)
+        heard.append(message)
+
+    return open_store(None if o.no_cache else (o.cache_dir or default_cache_dir()), o.cache_dir is not None,
+                      _warn if heard is None else warn)
 
 
 def _general_options(

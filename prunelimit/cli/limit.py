@@ -1,5 +1,6 @@
 """``info``, ``spectrum``, ``bounds``, ``verify`` and ``gate``: the predicted limit and its checks."""
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Optional
@@ -204,12 +205,14 @@ def gate(
                              "every rule uses the measured limit (--use actual), which computes no spectrum",
                              "drop --from to compute it" if needs_spectrum(gate_rules) else "gate on --use lower|predicted",
                              () if needs_spectrum(gate_rules) else section)
-        store = _store(o)
+        cache_notes: list[str] = []  # the JSON's and the JUnit report's warnings, as the gate's own
+        store = _store(o, cache_notes)
         inputs = _inputs(o, checkpoint)
         steps = api.curvature_steps(inputs, options) if computes else 0
         with progress(_bar_label(computes), steps, progress_enabled(o.quiet), lazy=True) as advance:
             rep = api.gate(inputs, gate_rules, options, store, _absolute(advance), allow_incompatible_baseline,
                            from_report)
+        rep = replace(rep, notes=(*rep.notes, *cache_notes))
         if junit is not None:
             cases = [(o.rule.name, o.passed, o.reason if o.fix is None else f"{o.reason}; fix: {o.fix}")
                      for o in rep.result.outcomes]
