@@ -31,7 +31,8 @@ def _console(stdout: str, first: str) -> list[list[str]]:
     return rows
 
 
-def test_the_per_layer_html_table_rounds_as_the_console(cli, small_ckpt, tmp_path):
+def test_the_per_layer_html_table_rounds_as_the_console(cli, small_ckpt, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # below the table's width the console stacks it, a row per column
     result = cli("bounds", small_ckpt, "--method", "exact", "--per-layer", *RUN, "--report", tmp_path / "r")
     assert result.exit_code == 0, result.stderr
     head, rows = _grid((tmp_path / "r" / "report.html").read_text(encoding="utf-8"), "Layers")
@@ -47,7 +48,8 @@ def test_the_per_layer_html_table_rounds_as_the_console(cli, small_ckpt, tmp_pat
     assert any("%" in row[head.index("share_of_width")] for row in rows)
 
 
-def test_the_export_html_table_rounds_as_the_console(cli, small_ckpt, tmp_path):
+def test_the_export_html_table_rounds_as_the_console(cli, small_ckpt, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the table unstacked and the size line unwrapped, as on a wide terminal
     pruned = tmp_path / "pruned.pt"
     assert cli("prune", small_ckpt, "--ratio", "0.9", "-o", pruned, *RUN).exit_code == 0
     result = cli("export", pruned, "-o", tmp_path / "small.safetensors", "--threads", "1", "--report", tmp_path / "r")
