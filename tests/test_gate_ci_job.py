@@ -159,6 +159,7 @@ def test_a_measured_only_gate_from_a_verify_report_reads_its_measured_limit(cli,
     assert doc["measured"] == verify_doc["actual"]["loss_ratio"] == searched["measured"]
     assert doc["passed"] == searched["passed"] and doc["overshoot"] is None and "prediction" not in doc["bounds"]
     assert doc["bounds"]["epsilon"] == verify_doc["epsilon"] and doc["warnings"] == searched["warnings"]
+    monkeypatch.setenv("COLUMNS", "400")  # rich breaks the long path at its last "/" on a narrow console
     console = " ".join(cli("gate", small_ckpt, *MEASURED_ONLY, "--from", saved).stdout.split())
     assert f"· read from {saved}, no prune-and-evaluate passes · no spectrum" in console
     assert "prediction" not in console
