@@ -447,7 +447,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
     documents = dict(baselines)
     outcomes = []
     for rule in rules:
-        source = report.get("prediction_from")  # the file a read prediction came from names it in errors
+        # the file a read prediction (or measured limit) came from names it in errors
+        source = report.get("prediction_from") or report.get("actual_from")
         measured = measured_value(report, rule.use, source if isinstance(source, str) else "the bounds result")
         crossed = _crossed(report, rule.use)  # a measured limit no measured ratio failed is at least the one shown
         if rule.min_ratio is not None:

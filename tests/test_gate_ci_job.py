@@ -252,3 +252,15 @@ def test_a_gate_report_baseline_that_stood_on_no_report_says_so(cli, tmp_path, o
     assert result.stderr == (f"prunelimit: error: baseline {baseline} is a prunelimit.gate/1 report whose bounds, the "
                              f"result it stood on, is {held}, not one of prunelimit.bounds/1, prunelimit.verify/1; "
                              "store it with this prunelimit's `bounds --json`\n")
+
+
+def test_a_measured_only_gate_names_the_report_whose_limit_is_not_a_ratio(cli, tmp_path, small_ckpt, verified):
+    """A verify report read by a measured-only gate whose limit is no ratio was refused as "the
+    bounds result: …", naming no file; the file read is named, as a read prediction's is."""
+    saved, _, verify_doc = verified
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps({**verify_doc, "actual": {**verify_doc["actual"], "loss_ratio": 2.0}}))
+    result = cli("gate", small_ckpt, *MEASURED_ONLY, "--from", forged)
+    assert result.exit_code == 3
+    assert f"{forged}: the actual ratio (actual.loss_ratio) is 2.0, not a ratio in [0, 1]" in " ".join(
+        result.stderr.split())
