@@ -460,8 +460,8 @@ def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     report = stood_on(saved)
     if is_gate_report(saved) and (report is saved or not isinstance(report.get("prediction"), dict)):
         raise InputError(f"{path} is a gate report that holds no prediction (its rules measured the limit alone, "
-                         "use: actual); pass a `prunelimit bounds --json` report, or a `gate --json` report of a "
-                         "rule on lower or predicted")
+                         "use: actual); pass a `prunelimit bounds --json` or `verify --json` report, or a "
+                         "`gate --json` report of a rule on lower or predicted")
     schema = report.get("schema")
     if schema is not None and schema not in REPORT_SCHEMAS:
         raise InputError(f"{path} is not a prunelimit bounds report (nor a verify or gate report of one): it is a "

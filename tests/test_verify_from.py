@@ -206,9 +206,12 @@ def test_a_gate_report_of_the_measured_limit_alone_is_refused_as_holding_no_pred
         assert result.exit_code == 3, result.stderr
         assert result.stderr.strip() == (
             f"prunelimit: error: {gate} is a gate report that holds no prediction (its rules measured the limit "
-            "alone, use: actual); pass a `prunelimit bounds --json` report, or a `gate --json` report of a rule on "
-            "lower or predicted")
+            "alone, use: actual); pass a `prunelimit bounds --json` or `verify --json` report, or a `gate --json` "
+            "report of a rule on lower or predicted")
         assert not (tmp_path / "p.pt").exists()
+    # a gate of measured rules alone reads a verify report's limit, not a bounds report's: the advice names both
+    result = cli("gate", own_ckpt, *SAMPLES, "--min-ratio", 0, "--use", "actual", "--from", gate)
+    assert result.exit_code == 3 and "`verify --json` report" in result.stderr
 
 
 @pytest.mark.parametrize("content, what", [
