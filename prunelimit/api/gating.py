@@ -166,15 +166,16 @@ def _measured_report(name: str, saved: dict) -> dict:
     from prunelimit.baseline import provenance_json
     from prunelimit.report.rounding import recovery_notes
     from prunelimit.theory.epsilon import rounding_epsilon_warning
+    from prunelimit.validate import real
 
     a, epsilon = saved["actual"], saved.get("epsilon")
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (epsilon, a.get("dense_loss")))
-    unresolved = rounding_epsilon_warning(epsilon, a["dense_loss"]) if numbers else None
+    unresolved = rounding_epsilon_warning(epsilon, a["dense_loss"]) if real(epsilon) and real(a.get("dense_loss")) \
+        else None
     again = a.get("loss_recovers")
     return document("verify", {
         **{key: saved.get(key) for key in (*provenance_json(None, 0, 0), "epsilon", "epsilon_source", "regime")},
         "actual": a, "actual_from": name, "timing": {"search": {"seconds": 0.0}},
-        "warnings": [*recovery_notes(a["loss_ratio"], again if isinstance(again, (int, float)) else None, None, None),
+        "warnings": [*recovery_notes(a["loss_ratio"], again if real(again) else None, None, None),
                      *([] if unresolved is None else [unresolved])]})
 
 

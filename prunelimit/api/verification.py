@@ -238,8 +238,9 @@ def measured_limit(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, target.epsilon, selection=inputs.selection,
                           progress=_search_progress(progress))
     unresolved = rounding_epsilon_warning(target.epsilon, actual.dense_loss)  # as bounds warns of it
+    notes = (*actual.recovery_notes(accuracy=False), *(() if unresolved is None else (unresolved,)))
     return MeasuredLimit(actual, target.epsilon, target.epsilon_source, assess_regime(list(target.weights)),
-                         provenance(inputs, options), (*actual.recovery_notes(accuracy=False), *([] if unresolved is None else [unresolved])))
+                         provenance(inputs, options), notes)
 
 
 def _search_progress(progress):

@@ -38,7 +38,7 @@ from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
 from prunelimit.sparse.formats import float_bits, storage_key
 from prunelimit.limits import (LEGACY_TORCH_MAGIC, MAX_REPORT_BYTES, ClaimScanner, Clamped, check_complete,
-                               check_loaded, check_torch_file, in_memory, require_file)
+                               check_loaded, check_torch_file, require_file)
 from prunelimit.report.safe import listed
 
 FORMAT = "prunelimit/1"
@@ -266,7 +266,7 @@ def refuse_unsafe_numpy(path: Path) -> None:
                 for name in archive.namelist():
                     if name.count("/") == 1 and name.endswith("/data.pkl"):
                         pickled = archive.read(name)  # check_torch_file bounded its inflation
-                        _NumpyScanner(in_memory(pickled), {}).load()
+                        _NumpyScanner(io.BytesIO(pickled), {}).load()  # as check_torch_file scans it
     except _UnsafeNumpy as exc:
         raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {exc}") from None
     except Exception:  # noqa: BLE001 - not a zip, a damaged pickle: torch's reader names it

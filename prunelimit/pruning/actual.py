@@ -439,8 +439,9 @@ class SearchedCriterion:
     def recovers(self, measured: dict[int, CurvePoint], levels: int) -> float | None:
         """The lowest measured ratio above the failure that passes again (the curve is not
         monotone: failures between the probes below the limit may have gone unseen), or None."""
-        again = [i for i in sorted(measured) if self.fail is not None and i > self.fail and not self.test(measured[i])]
-        return again[0] / levels if again else None
+        if self.fail is None:
+            return None
+        return next((i / levels for i in sorted(measured) if i > self.fail and not self.test(measured[i])), None)
 
     def passed(self, levels: int) -> float:
         """The grid ratio reported: just below the failure (the measured pass below it where the
