@@ -130,6 +130,7 @@ def train(
         if state is None:
             raise UsageError(f"{output} holds no training state to resume; drop --resume or use another -o")
         check_resume_state(state, config, f"the training state in {output}")
+        _check_same_samples(state, output, max_samples)
         loss = checkpoint_loss(loaded, loss)
         _check_same_inputs(loaded, output, data=data, loss=loss)
         model_spec, net = loaded.spec, loaded.model
@@ -146,7 +147,8 @@ def train(
     meta = {"data": data, "eval_data": eval_data, "loss": loss, "trained_by": "prunelimit train (LOMP)"}
 
     def save(state: dict) -> None:
-        kept = {k: v for k, v in state.items() if k != "model"}
+        # --max-samples cuts the data the finished epochs trained on: a resume must cut it alike
+        kept = {**{k: v for k, v in state.items() if k != "model"}, "max_samples": max_samples}
         save_checkpoint(output, model_spec, net.state_dict(), meta={**meta, "train_state": kept}, force=True)
 
     return lomp_train(net, train_batches, loss_fn, config, eval_batches=eval_batches, progress=progress,
@@ -161,6 +163,27 @@ def _check_same_inputs(loaded, output, **typed: str) -> None:
         if saved and value not in saved:
             raise UsageError(f"{output} was trained with --{key} {saved[0]}, not {value}; resume with --{key} "
                              f"{saved[0]}, or drop --resume")
+
+
+def _check_same_samples(state: dict, output, max_samples: int | None) -> None:
+    """A resumed run trains on the samples its finished epochs did: another ``--max-samples``
+    would go on with other data under the one record. A state from before it was recorded
+    (no ``max_samples``) is taken as it comes."""
+    from prunelimit.errors import InputError, quoted
+
+    if "max_samples" not in state:
+        return
+    saved = state["max_samples"]
+    if saved is not None and (not isinstance(saved, int) or isinstance(saved, bool) or saved < 1):
+        raise InputError(f"the training state in {output} is damaged (max_samples {quoted(saved)} is no sample count); "
+                         "train again without --resume, or with another -o")
+    if saved != max_samples:
+        def said(n: int | None) -> str:
+            return "all samples (no --max-samples)" if n is None else f"--max-samples {n}"
+
+        fix = "without --max-samples" if saved is None else f"with --max-samples {saved}"
+        raise UsageError(f"{output} was trained with {said(saved)}, not {said(max_samples)}; resume {fix}, "
+                         "or drop --resume")
 
 
 def _check_fits(net, spec: str | None, path, loss_fn, *named_batches) -> None:
