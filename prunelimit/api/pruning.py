@@ -213,7 +213,7 @@ def prune(
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
     from prunelimit.models.load import masks_by_every_name, relocated_meta, round_to_dtypes
-    from prunelimit.pruning.finetune import FinetuneConfig, finetune
+    from prunelimit.pruning.finetune import FinetuneConfig, data_batch_size, finetune
     from prunelimit.pruning.training import frozen_warnings
     from prunelimit.pruning.magnitude import (
         beyond_ratio, check_ratio, collapse_warnings, prune_model, removed_on_path,
@@ -239,7 +239,8 @@ def prune(
     if finetune_epochs > 0:
         require_data(inputs)
         finetune(inputs.model, masks, inputs.batches, inputs.loss_fn,
-                 FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, seed=seed), progress=progress)
+                 FinetuneConfig(epochs=finetune_epochs, lr=finetune_lr, batch_size=data_batch_size(inputs.batches),
+                                seed=seed), progress=progress)
         round_to_dtypes(inputs.model, inputs.loaded.dtypes)  # evaluated as saved, in the file's float types
         tuned = evaluate(inputs.model, evaluation_data, inputs.loss_fn)
     state = inputs.loaded.stored_state()  # a float16 checkpoint is pruned into a float16 file

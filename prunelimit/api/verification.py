@@ -272,7 +272,7 @@ def verify(
     fine-tuning (``--refit``).
     """
     from prunelimit.pruning.actual import actual_limit
-    from prunelimit.pruning.finetune import FinetuneConfig
+    from prunelimit.pruning.finetune import FinetuneConfig, data_batch_size
     from prunelimit.pruning.masks import pruning_held
     from prunelimit.pruning.refit import refit_limit
 
@@ -298,7 +298,8 @@ def verify(
     refit = None
     if refit_epochs > 0:
         refit = refit_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon,
-                            FinetuneConfig(epochs=refit_epochs, lr=refit_lr, seed=options.seed),
+                            FinetuneConfig(epochs=refit_epochs, lr=refit_lr, batch_size=data_batch_size(inputs.batches),
+                                           seed=options.seed),
                             eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
                             masks=pruning_held(inputs.loaded, inputs.selection), progress=None if progress is None else
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))

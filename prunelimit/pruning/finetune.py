@@ -48,6 +48,13 @@ class FinetuneConfig:
         )
 
 
+def data_batch_size(batches: Batches) -> int:
+    """The SGD batch of fine-tuning on ``batches``: the size they were cut to (``--batch-size``,
+    a shorter last one aside), so that the batch size the data was given in is the one it trains
+    in, and a batch of one BatchNorm refuses is fixed as the refusal says, with ``--batch-size``."""
+    return max(int(batch[0].shape[0]) for batch in batches)
+
+
 def finetune(
     model: nn.Module,
     masks: Mapping[str, Tensor],
