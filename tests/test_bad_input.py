@@ -785,6 +785,9 @@ OTHER_CASES = [
                                  "-o", "{out}/t.pt"), 2, "lr"),
     Case("train/momentum-1", _p("train", "--model", SPEC, "--data", "digits", "--momentum", "1",
                                 "-o", "{out}/t.pt"), 2, "momentum must lie in [0, 1)"),
+    Case("train/preset-warmup-past-epochs", _p("train", "--model", SPEC, "--data", "digits", "--preset",
+                                              "vgg16-bn-cifar", "--epochs", "3", "-o", "{out}/t.pt"), 2,
+         "--epochs 3 is shorter than the 5 warm-up epochs of --preset vgg16-bn-cifar"),
     # law CSVs
     Case("nplh-fit/missing", _p("law", "nplh-fit", "{dir}/none.csv"), 3, "none.csv"),
     Case("nplh-fit/empty", _p("law", "nplh-fit", "{csv_empty}"), 3, "csv_empty.csv"),

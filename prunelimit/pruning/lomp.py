@@ -127,7 +127,14 @@ def lomp_config(preset: str | None = None, **settings: Any) -> LompConfig:
     if preset is not None:
         validate.choice("preset", preset, PRESETS)
     validate.known_fields(LompConfig, settings, "training settings")
-    config = dataclasses.replace(PRESETS[preset] if preset else TRAIN_DEFAULTS, **settings)
+    base = PRESETS[preset] if preset else TRAIN_DEFAULTS
+    epochs = settings.get("epochs")
+    if preset and "warmup_epochs" not in settings and isinstance(epochs, int) and 0 < epochs < base.warmup_epochs:
+        # the warm-up is the preset's, not typed: name what was typed and the way out
+        raise OptionError("epochs", f"{{0}} {epochs} is shorter than the {base.warmup_epochs} warm-up epochs of "
+                          f"{option('preset', preset)}; give {{0}} at least {base.warmup_epochs}, or {{1}} at most "
+                          f"{epochs}", "warmup_epochs")
+    config = dataclasses.replace(base, **settings)
     check_schedule_settings(settings, config)
     return config
 
