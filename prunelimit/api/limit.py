@@ -32,7 +32,7 @@ from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent
 from prunelimit.report.safe import listed
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.limit import LimitPrediction
@@ -307,7 +307,7 @@ def _overshot(check: "OvershootCheck") -> str | None:
         (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted, check.predicted_overshoots)) if over]
     if not past:
         return None
-    losses = " and ".join(f"at {name} ({percent_digits(point.ratio)} %) {'the analysis loss is ' if i == 0 else ''}"
+    losses = " and ".join(f"at {name} ({percent(point.ratio)}) {'the analysis loss is ' if i == 0 else ''}"
                           f"{point.loss:.4g}" for i, (name, point) in enumerate(past))
     which = {(True, True): f"ρ_L and ρ* (by more than {100 * LARGE_GAP:g} points) lie",
              (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
@@ -409,7 +409,7 @@ def _bounds_warnings(
         )
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
         warns.append(
-            f"{percent_digits(spec.negative_mass, 1)} % of the spectrum's |λ| mass is negative curvature "
+            f"{percent(spec.negative_mass, 1)} of the spectrum's |λ| mass is negative curvature "
             f"(handled as {option('negative', options.negative)})"
         )
     return warns
@@ -421,6 +421,6 @@ ALIASING_TOLERANCE = 0.01  # share of the quadrature weight moved between nodes 
 def _aliasing_warning(a) -> str:
     return (
         f"the reference density's kernel (std {a.kernel_std:.2g}) is narrower than its grid step ({a.grid_step:.2g}): "
-        f"node weights alias onto grid points ({percent_digits(a.moved, 1)} % of the weight moves between nodes), which "
+        f"node weights alias onto grid points ({percent(a.moved, 1)} of the weight moves between nodes), which "
         "moves the paper's ρ*; the continuous ρ* row is free of this (docs/methods.md)"
     )

@@ -38,7 +38,7 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent
 from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
@@ -665,10 +665,11 @@ def _outside_warnings(y_all: np.ndarray, low: float, high: float, n: int) -> tup
     outside the default region: no segment of them overlaps it, and the fit took the nearest."""
     if n == y_all.size or DEFAULT_REGION[0] <= high and low <= DEFAULT_REGION[1]:
         return ()
-    span = f"{math.exp(y_all.min()):.3g}–{math.exp(y_all.max()):.3g}"
-    return (f"no straight segment of the points overlaps the density region {percent_digits(DEFAULT_REGION[0], 1)} %–"
-            f"{percent_digits(DEFAULT_REGION[1], 0)} % the law is fitted on (they span {span}); the automatic region "
-            f"took the one nearest to it, {low:.3g}–{high:.3g} ({n} of {y_all.size} points); give "
+    # densities in percent with a spaced dash, as the fit's "region (density)" line prints them
+    span = f"{percent(math.exp(y_all.min()))} – {percent(math.exp(y_all.max()))}"
+    return (f"no straight segment of the points overlaps the density region {percent(DEFAULT_REGION[0], 1)} – "
+            f"{percent(DEFAULT_REGION[1], 0)} the law is fitted on (they span {span}); the automatic region "
+            f"took the one nearest to it, {percent(low)} – {percent(high)} ({n} of {y_all.size} points); give "
             f"{said('--region LOW,HIGH', 'region=(LOW, HIGH)')} to fit another stretch",)
 
 
@@ -677,7 +678,7 @@ def _slope_warnings(alpha0_ci: tuple[float, float], n: int, confidence: float) -
     the fitted α0 and c, printed as a law, are not one (3 points on a line gave [-0.65, 2.97])."""
     if alpha0_ci[0] > 0:
         return ()
-    return (f"the {percent_digits(confidence, 0)}% interval of alpha0 [{alpha0_ci[0]:.3g}, {alpha0_ci[1]:.3g}] reaches 0: the {n} "
+    return (f"the {percent(confidence, 0)} interval of alpha0 [{alpha0_ci[0]:.3g}, {alpha0_ci[1]:.3g}] reaches 0: the {n} "
             "points in the fit region are too few or too noisy to pin the law's slope; record more points there",)
 
 

@@ -12,7 +12,7 @@ from rich.table import Column, Table
 
 from prunelimit.errors import option
 from prunelimit.report.rounding import (
-    AT_LEAST, AT_MOST, MINUS, decimals, half_width_text, percent_digits, percent_text, signed, value_text,
+    AT_LEAST, AT_MOST, MINUS, decimals, half_width_text, percent, percent_text, signed, value_text,
 )
 
 
@@ -99,7 +99,7 @@ def epsilon_text(epsilon: float, source: str | None) -> str:
 
 
 def pct(value) -> str:
-    return "—" if value is None else f"{percent_digits(value)} %"
+    return "—" if value is None else percent(value)
 
 
 def cost(spectrum) -> str:
@@ -253,7 +253,7 @@ def uncertainty_text(u: dict | None) -> str:
         data = [] if u.get("data") is None else [f"data {points(u['data'])} s.e.{of_parts}"]
         parts = [steps, probes, *data] + bounds
     statistical = u.get("steps_kind") != "exact" or u.get("data") is not None
-    level = f"{percent_digits(u.get('level', 0.95), 0)} %; " if statistical else ""
+    level = f"{percent(u.get('level', 0.95), 0)}; " if statistical else ""
     return f"± {points(total)} ({level}{', '.join(parts)})"
 
 
@@ -329,7 +329,7 @@ def render_nplh(fit) -> None:
     d = fit.to_json()
     table = folding_table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
     table.add_row("α0", f"{signed(fit.alpha0, '.4f')}  [{signed(d['alpha0_ci'][0], '.4f')}, "
-                        f"{signed(d['alpha0_ci'][1], '.4f')}] ({percent_digits(fit.confidence, 0)} % CI)")
+                        f"{signed(d['alpha0_ci'][1], '.4f')}] ({percent(fit.confidence, 0)} CI)")
     table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
     table.add_row("R²", signed(fit.r2, ".4f"))
     table.add_row("region (density)", f"{pct(fit.region_low)} – {pct(fit.region_high)}"

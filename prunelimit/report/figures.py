@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from prunelimit.report.rounding import percent_digits  # noqa: E402
+from prunelimit.report.rounding import percent  # noqa: E402
 
 PNG_DPI = 110
 # no "Software: matplotlib … https://…" tEXt chunk: the PNG carries nothing but the image
@@ -191,7 +191,7 @@ def hyperflux_figure(log: Sequence, requested_density: float) -> Figure:
     if aimed:
         ax_density.plot(*zip(*aimed), ":", color="0.3", label="trajectory")
     ax_density.axhline(requested_density, color="#c0392b", lw=0.9, ls="--",
-                       label=f"requested {percent_digits(requested_density)} %")
+                       label=f"requested {percent(requested_density)}")
     ax_density.set_yscale("log")
     ax_density.set_ylabel("kept density")
     ax_density.legend(fontsize=8, loc="best")

@@ -25,7 +25,7 @@ from prunelimit.report.console import (
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, recovery_notes, signed
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent, recovery_notes, signed
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
@@ -222,7 +222,7 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         spec = ".4f" if kind == "fixed interval" else ".4g"
         return "[" + ", ".join("unbounded" if v is None else signed(v, spec) for v in value) + "]"
     if kind == "range":
-        return f"{percent_digits(value['low'])} % – {percent_digits(value['high'])} %"
+        return f"{percent(value['low'])} – {percent(value['high'])}"
     if kind == "shape" and isinstance(value, list):
         return shape_text(value)
     if value is None:
@@ -231,9 +231,9 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         if kind == "ratio":
-            return f"{AT_LEAST[crossed]}{percent_digits(value)} % removed · {AT_MOST[crossed]}{percent_digits(1 - value)} % kept"
+            return f"{AT_LEAST[crossed]}{percent(value)} removed · {AT_MOST[crossed]}{percent(1 - value)} kept"
         if kind == "percent":
-            return f"{percent_digits(value)} %"
+            return percent(value)
         if kind == "points":
             return f"{signed(value, '.2f')} pt"
         if kind == "digits":

@@ -88,6 +88,13 @@ def percent_text(ratio: float, half_width: float | None) -> str:
     return percent_digits(ratio)
 
 
+def percent(fraction: float, places: int = 2) -> str:
+    """``fraction`` as every printed percentage reads, a space before the sign (``12.00 %``):
+    the tables, warnings, HTML and JUnit reports and the gate's lines alike. The JSON keeps
+    the fraction."""
+    return f"{percent_digits(fraction, places)} %"
+
+
 def percent_digits(fraction: float, places: int = 2) -> str:
     """``fraction`` in percent to ``places`` decimals, or to as many more as tell it from the
     ends: a tiny non-zero fraction keeps two significant digits (a requested density of
@@ -119,7 +126,7 @@ def recovery_notes(loss_ratio: float, loss_recovers: float | None, accuracy_rati
                    ("", "the search's probes below the limit can have gone unseen; `verify --sweep 1000` measures "
                     "every grid ratio"))
     return tuple(
-        f"{after}the {name} criterion fails above {percent_digits(limit)} % and passes again at "
-        f"{percent_digits(again)} %: its curve is not monotone, so a failure between {tail}"
+        f"{after}the {name} criterion fails above {percent(limit)} and passes again at "
+        f"{percent(again)}: its curve is not monotone, so a failure between {tail}"
         for name, limit, again in (("loss", loss_ratio, loss_recovers), ("accuracy", accuracy_ratio, accuracy_recovers))
         if again is not None and limit is not None)
