@@ -39,7 +39,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import RATIO_ENDS, apart, half_width_text, percent_text, value_text
+from prunelimit.report.rounding import RATIO_ENDS, apart, half_width_text, loss_text, percent_text, value_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.uncertainty import Uncertainty
@@ -703,7 +703,7 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
     return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
             f"machine epsilon × λmax) could move it by up to {reach:.2g}, stated in its ± as its rounding part, "
-            f"which more steps or probes cannot shrink (ε = {epsilon:.3g}); {fix}",)
+            f"which more steps or probes cannot shrink (ε = {loss_text(epsilon)}); {fix}",)
 
 
 def products_dtype(solver: str, inputs: Inputs):

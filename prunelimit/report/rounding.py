@@ -21,6 +21,17 @@ def signed(value: float, spec: str = "") -> str:
     return MINUS + text[1:] if text.startswith("-") else text
 
 
+LOSS_DIGITS = 4  # significant digits of a loss, a loss change, ε or L + ε
+
+
+def loss_text(value: float, sign: str = "") -> str:
+    """A loss, a change of the loss, ε or L + ε as every command prints it: to ``LOSS_DIGITS``
+    significant digits (``0.1098``, ``0.00018``, ``2.303``), whatever its scale, so that
+    ``info``, ``prune`` and ``hyperflux`` (four decimals: ``0.0002``) read as ``bounds``,
+    ``spectrum`` and ``verify`` do; ``sign="+"`` shows a change's sign."""
+    return signed(value, f"{sign}.{LOSS_DIGITS}g")
+
+
 def _stated(half_width: object) -> bool:
     """Whether ``half_width`` is a ± at all: a finite number ≥ 0 (a report read from a file
     may hold anything there)."""

@@ -93,12 +93,13 @@ def test_the_levels_and_epochs_grids_round_as_the_console():
 
 def test_the_hyperflux_summary_states_the_losses_and_a_pruned_start_as_the_console():
     """The console prints "Hyperflux: density 20.00 % from 50.00 % (requested …)" for a pruned
-    start and "before: loss 2.3502 · accuracy …"; the page had neither the start nor the losses."""
+    start and "before: loss 2.35 · accuracy …" (losses to four significant digits, rounding.loss_text);
+    the page had neither the start nor the losses."""
     body = {"requested_density": 0.2, "start_density": 0.5, "density": 0.2,
             "before": {"loss": 2.350212345, "accuracy": 0.1035}, "after": {"loss": 1.841812345, "accuracy": 0.6934}}
     shown = _summary(render_html("hyperflux", body, {}, ["p"]))
     assert shown["density started from (a pruned start)"] == "50.00 %"
-    assert shown["loss before pruning"] == "2.3502" and shown["loss after pruning"] == "1.8418"
+    assert shown["loss before pruning"] == "2.35" and shown["loss after pruning"] == "1.842"
     dense = _summary(render_html("hyperflux", {**body, "start_density": 1.0}, {}, ["p"]))
     assert "density started from (a pruned start)" not in dense  # as the console: no "from 100.00 %"
 
