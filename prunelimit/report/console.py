@@ -374,16 +374,17 @@ def render_error_fit(body: dict) -> None:
     table.add_row("leave-one-out |rel. error|", pct(f.get("loo_mean_abs_rel_error")), "")
     stdout.print(table)
     if "predict" in body:
-        stdout.print(f"predicted error at density {body['predict']['density']:.4g}: {pct(body['predict']['error'])}")
+        # densities and errors in percent, as the table's errors and every other command's densities
+        stdout.print(f"predicted error at density {pct(body['predict']['density'])}: {pct(body['predict']['error'])}")
     if "target" in body:
-        stdout.print(f"density reaching error {body['target']['error']:.4g}: {body['target']['density']:.4g}")
+        stdout.print(f"density reaching error {pct(body['target']['error'])}: {pct(body['target']['density'])}")
     render_warnings(body.get("warnings", []))
 
 
 def render_imp(rep) -> None:
     table = folding_table("level", "density", "error", "loss", title="Iterative magnitude pruning")
     for row in rep.rows:
-        table.add_row(str(row.level), f"{row.density:.4f}", pct(row.error), loss_cell(row.loss))
+        table.add_row(str(row.level), pct(row.density), pct(row.error), loss_cell(row.loss))
     stdout.print(table)
     stdout.print(f"Final density {pct(rep.density)} at level {rep.rows[-1].level} "
                  f"({round(rep.density * rep.prunable):,} of {rep.prunable:,} prunable weights kept)")

@@ -93,10 +93,10 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("fit.mean_rel_error", "mean relative fit error", "percent"),
     ("fit.std_rel_error", "std of the relative fit error", "percent"),
     ("fit.loo_mean_abs_rel_error", "leave-one-out |relative error| (mean)", "percent"),
-    ("predict.density", "density of the prediction (--predict)", "digits"),
+    ("predict.density", "density of the prediction (--predict)", "percent"),
     ("predict.error", "predicted error", "percent"),
-    ("target.error", "target error (--target-error)", "digits"),
-    ("target.density", "density reaching the target error", "digits"),
+    ("target.error", "target error (--target-error)", "percent"),
+    ("target.density", "density reaching the target error", "percent"),
     ("epsilon", "loss tolerance ε", "epsilon"),
     ("loss", "dense loss", "loss"),
     ("spectrum.trace", "Hessian trace", "trace"),
@@ -129,14 +129,14 @@ GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), (
 # a grid's columns shown as the console shows them (kinds of ``_format``; the others to six digits):
 # per-layer curvature as its table (λmax to four digits, shares, the removed fraction and the
 # layer's own ρ* in %; the width, which it leaves out, to four digits too), an export's tensors
-# as its table (shape as 32×64, density in %), IMP's levels as its table (density to four
-# decimals, error in %, loss to four digits), Hyperflux's epochs as its lines state densities
+# as its table (shape as 32×64, density in %), IMP's levels as its table (density and error in
+# %, loss to four digits), Hyperflux's epochs as its lines state densities
 # (in %) and losses
 GRID_KINDS: dict[str, dict[str, str]] = {
     "layers": {"trace_stderr": "digits", "lambda_max": "digits", "width": "digits", "share_of_width": "percent",
                "sparsity_at_rho": "percent", "radius_share": "percent", "limit_alone": "percent"},
     "tensors": {"shape": "shape", "density": "percent"},
-    "rows": {"density": "fixed", "error": "percent", "loss": "loss"},
+    "rows": {"density": "percent", "error": "percent", "loss": "loss"},
     "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "loss"},
 }
 
