@@ -12,7 +12,7 @@ from rich.table import Column, Table
 
 from prunelimit.errors import option
 from prunelimit.report.rounding import (
-    AT_LEAST, AT_MOST, MINUS, decimals, half_width_text, loss_text, percent, percent_text, signed,
+    AT_LEAST, AT_MOST, MINUS, apart, decimals, half_width_text, loss_text, percent, percent_text, signed,
     value_text,
 )
 
@@ -427,7 +427,9 @@ def acc_drop_warning(rep) -> str | None:
     what it lost, what to do); ``None`` when it kept within it or was not checked."""
     if not rep.acc_drop_exceeded:
         return None
-    return (f"{prediction_behind(rep)}; that lost {rep.accuracy_drop:.2f} accuracy points, more than --acc-drop "
+    # the drop to as many decimals as tell it from the allowance it exceeds ("lost 0.50, more than 0.5")
+    lost = f"{rep.accuracy_drop:.{apart(2, rep.accuracy_drop, rep.acc_drop)}f}"
+    return (f"{prediction_behind(rep)}; that lost {lost} accuracy points, more than --acc-drop "
             f"{rep.acc_drop:g}; prune less (--ratio lower or a number), fine-tune (--finetune-epochs N), or check "
             "the prediction with `prunelimit verify`")
 

@@ -36,7 +36,7 @@ FigureLike = Union["Figure", bytes]
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" percentage
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
-# says a prediction was made); "loss" a loss as every console line states one (rounding.loss_text),
+# says a prediction was made), "given points" an option's points as typed; "loss" a loss as every console line states one (rounding.loss_text),
 # "digits" four significant digits, "fixed" four decimals and "seconds"
 # one decimal, as the console's lines state the law fits' c, their α0 and R² and the curvature
 # time; "times" a size ratio as export's line states it (0.253×); "epsilon" ε with its source, as
@@ -66,7 +66,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("after.loss", "loss after pruning", "loss"),
     ("after.accuracy", "accuracy after pruning", "percent"),
     ("after.accuracy_drop", "accuracy lost by pruning", "points"),
-    ("acc_drop", "accuracy loss allowed (--acc-drop)", "points"),
+    ("acc_drop", "accuracy loss allowed (--acc-drop)", "given points"),
     ("acc_drop_exceeded", "lost more than --acc-drop", "number"),
     ("finetuned.loss", "loss after fine-tuning", "loss"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
@@ -237,6 +237,8 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
             return percent(value)
         if kind == "points":
             return f"{signed(value, '.2f')} pt"
+        if kind == "given points":  # an option's points as typed, as the console echoes it: 0.125 is not 0.12
+            return f"{value:g} pt"
         if kind == "digits":
             return fmt(value)
         if kind == "loss":
