@@ -106,6 +106,12 @@ def percent(fraction: float, places: int = 2) -> str:
     return f"{percent_digits(fraction, places)} %"
 
 
+def estimate_text(ratio: float, plus_minus: float) -> str:
+    """A ratio and its stated ± in percent and points, as ρ*'s headline line writes them
+    (``91.8 % ± 2.0 pt``): the adaptive progress and the tolerance warning state it so too."""
+    return f"{percent_text(ratio, plus_minus)} % ± {half_width_text(100 * plus_minus)} pt"
+
+
 def percent_digits(fraction: float, places: int = 2) -> str:
     """``fraction`` in percent to ``places`` decimals, or to as many more as tell it from the
     ends: a tiny non-zero fraction keeps two significant digits (a requested density of
