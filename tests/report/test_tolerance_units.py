@@ -22,3 +22,19 @@ def test_the_tolerance_warning_states_rho_as_the_headline(cli, own_ckpt, monkeyp
     assert headline and warned, shown.stdout
     ratio, plus_minus = doc["prediction"]["ratio"], doc["prediction"]["uncertainty"]["plus_minus"]
     assert warned[1] == headline[1] == estimate_text(ratio, plus_minus)
+
+
+def test_the_consistency_warnings_state_rho_in_percent_as_the_table() -> None:
+    """``INCONSISTENT: ρ* = 0.6920 lies below its lower bound ρ_L ([ρ_L, ρ_U] = [0.7480, 0.8690])``
+    stood under a table of ``69.20 %``, ``74.80 %`` and ``86.90 %``; now it states them so, the
+    gaps in points as ρ*'s ±."""
+    from prunelimit.report.console import pct
+    from prunelimit.theory.consistency import consistency_warnings
+
+    below, apart = consistency_warnings(0.692, 0.748, 0.869, 0.809, 0.0)
+    assert re.findall(r"\d+\.\d+ %", below)[:3] == [pct(0.692), pct(0.748), pct(0.869)]
+    assert re.findall(r"\d+\.\d+ %", apart) == [pct(0.692), pct(0.809)] and "differ by 11.70 pt" in apart
+    # a ρ* just under its bound is shown apart from it, never as the bound itself
+    (close,) = consistency_warnings(0.747996, 0.748, 0.869, 0.747996, 0.0)
+    shown = re.findall(r"(\d+\.\d+) %", close)
+    assert shown[0] != shown[1] and float(shown[0]) < float(shown[1])
