@@ -32,7 +32,7 @@ from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import loss_text, percent
+from prunelimit.report.rounding import half_width_text, loss_text, percent
 from prunelimit.report.safe import listed
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.limit import LimitPrediction
@@ -385,7 +385,8 @@ def _bounds_warnings(
     if half_ratio is not None and u.steps_kind not in ("bracket", "exact") and spec.solver != "exact" \
             and spec.stopped_by is None and abs(ratio - half_ratio) > SPREAD_TOLERANCE:
         warns.append(
-            f"ρ* moved by {abs(ratio - half_ratio):.3f} between {spec.iterations // 2} and "
+            # in points, as ρ*'s line states its ± ("moved by 0.012" stood under "± 0.62 pt")
+            f"ρ* moved by {half_width_text(100 * abs(ratio - half_ratio))} pt between {spec.iterations // 2} and "
             f"{spec.iterations} Lanczos steps; use {option('iterations', 2 * spec.iterations)}"
         )
     stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)

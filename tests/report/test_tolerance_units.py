@@ -38,3 +38,18 @@ def test_the_consistency_warnings_state_rho_in_percent_as_the_table() -> None:
     (close,) = consistency_warnings(0.747996, 0.748, 0.869, 0.747996, 0.0)
     shown = re.findall(r"(\d+\.\d+) %", close)
     assert shown[0] != shown[1] and float(shown[0]) < float(shown[1])
+
+
+def test_the_half_steps_warning_states_the_move_in_points() -> None:
+    """A fixed plan's "ρ* moved by 0.012 between 40 and 80 Lanczos steps" stood under ρ*'s
+    "± 0.62 pt"; the move is in points too."""
+    from types import SimpleNamespace
+
+    from prunelimit.api.limit import _bounds_warnings
+    from prunelimit.api.options import CurvatureOptions
+
+    spec = SimpleNamespace(notes=(), loss=0.1, solver="slq", stopped_by=None, params_hessian=10, iterations=80,
+                           lambda_max=1.0, lambda_min=0.0, gradient_norm=0.0, negative_mass=None)
+    u = SimpleNamespace(steps_kind="half-steps", plus_minus=0.005)
+    warns = _bounds_warnings(spec, None, 0.9, 1.0, 0.888, 0.05, CurvatureOptions(), None, u)
+    assert [w for w in warns if w.startswith("ρ* moved by 1.2 pt between 40 and 80 Lanczos steps")], warns
