@@ -38,7 +38,7 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
-from prunelimit.report.rounding import percent
+from prunelimit.report.rounding import percent, signed
 from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
@@ -634,7 +634,7 @@ def fit_nplh(
     slope, icpt, r2, resid = _ols(x, y)
     if slope >= 0:  # a higher threshold cannot keep more weights
         raise UsageError(f"the density rises with gamma among the {x.size} points in [{low:g}, {high:g}] "
-                         f"(alpha0 = {-slope:.3g} <= 0), which no minimum kept saliency does; check that the "
+                         f"(α0 = {signed(-slope, '.4f')} <= 0), which no minimum kept saliency does; check that the "
                          "columns are the kept fraction and its smallest kept saliency")
     lev = 1.0 / x.size + (x - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum()
     c = _law_constant(icpt, x)
@@ -678,7 +678,9 @@ def _slope_warnings(alpha0_ci: tuple[float, float], n: int, confidence: float) -
     the fitted α0 and c, printed as a law, are not one (3 points on a line gave [-0.65, 2.97])."""
     if alpha0_ci[0] > 0:
         return ()
-    return (f"the {percent(confidence, 0)} interval of alpha0 [{alpha0_ci[0]:.3g}, {alpha0_ci[1]:.3g}] reaches 0: the {n} "
+    # α0 and its interval as the fit's table states them (four decimals, − for a negative end)
+    return (f"the {percent(confidence, 0)} interval of α0 [{signed(alpha0_ci[0], '.4f')}, {signed(alpha0_ci[1], '.4f')}] "
+            f"reaches 0: the {n} "
             "points in the fit region are too few or too noisy to pin the law's slope; record more points there",)
 
 
