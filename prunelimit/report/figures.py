@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from prunelimit.report.rounding import percent  # noqa: E402
+from prunelimit.report.rounding import percent, signed  # noqa: E402
 
 PNG_DPI = 110
 # no "Software: matplotlib … https://…" tEXt chunk: the PNG carries nothing but the image
@@ -46,7 +46,9 @@ def spectrum_figure(rep) -> Figure:
     ax.set_xlabel("|λ| (Hessian eigenvalue magnitude)")
     ax.set_ylabel("spectral mass (fraction of the eigenvalues)")
     label = "exact" if getattr(rep, "solver", "") == "exact" else "SLQ"
-    ax.set_title(f"{label} spectrum ({rep.method}): λmax {rep.lambda_max:.3g}, λmin {rep.lambda_min:.3g}")
+    # as the console's spectrum table and bounds line state them (four digits, − for a negative λmin)
+    ax.set_title(f"{label} spectrum ({rep.method}): λmax {signed(rep.lambda_max, '.4g')}, "
+                 f"λmin {signed(rep.lambda_min, '.4g')}")
     return fig
 
 
