@@ -725,7 +725,8 @@ def nplh_figure(fit: NplhFit, title: str | None = None):
             fit.predict_density(g),
             "-",
             color="tab:red",
-            label=f"s = {fit.c:.3g}·γ^-{fit.alpha0:.3f} (R² {fit.r2:.3f})",
+            # c, α0 and R² as the fit's table states them
+            label=f"s = {fit.c:.4g}·γ^-{signed(fit.alpha0, '.4f')} (R² {signed(fit.r2, '.4f')})",
         )
         if fit.quadratic is not None and fit.quadratic.needed:
             q, u = fit.quadratic, np.log(g)
