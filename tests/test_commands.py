@@ -457,7 +457,7 @@ def test_hyperflux_says_when_it_misses_its_target(cli, tmp_path):
     from prunelimit.api.laws import _missed_target
 
     assert _missed_target(0.095, 0.1, []) == []
-    assert "5.00%, −50% off the requested 10.00%" in _missed_target(0.05, 0.1, [])[0]  # −: U+2212, as every negative
+    assert "5.00 %, −50 % off the requested 10.00 %" in _missed_target(0.05, 0.1, [])[0]  # −: U+2212, as every negative
 
 
 def test_report_flag_writes_self_contained_html(cli, own_ckpt, tmp_path):

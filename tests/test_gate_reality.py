@@ -57,7 +57,7 @@ def test_ratio_below_its_lower_bound_is_flagged():
     warns = consistency_warnings(0.692, 0.748, 0.869, 0.809, 0.0)
     assert len(warns) == 2
     assert "below its lower bound" in warns[0] and "INCONSISTENT" in warns[0]
-    assert "differ by 0.1170" in warns[1]
+    assert "differ by 11.70 pt" in warns[1]  # points, as ρ*'s ± (was the fraction 0.1170)
 
 
 def test_gap_within_the_stated_uncertainty_is_not_flagged():
@@ -67,11 +67,12 @@ def test_gap_within_the_stated_uncertainty_is_not_flagged():
 
 def test_the_gap_allowed_is_named_as_what_it_is():
     """Below the 0.005 floor the warning called the floor "the stated ± 0.0050" though the
-    stated ± was 0.0002; it names the floor and the ± apart, and a ± above it as itself."""
+    stated ± was 0.0002; it names the floor and the ± apart, and a ± above it as itself (in
+    points, as ρ*'s line states its ±)."""
     (floor,) = consistency_warnings(0.80, 0.7, 0.9, 0.81, 0.0002)
-    assert "more than 0.0050 (the floor; the stated ± is 0.0002)" in floor
+    assert "more than 0.50 pt (the floor; the stated ± is 0.020 pt)" in floor
     (stated,) = consistency_warnings(0.80, 0.7, 0.9, 0.85, 0.04)
-    assert "more than the stated ± 0.0400" in stated
+    assert "more than the stated ± 4.0 pt" in stated
 
 
 def test_bounds_flags_a_ratio_outside_its_own_bounds(cli, monkeypatch):

@@ -39,7 +39,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import RATIO_ENDS, apart, half_width_text, percent_text, value_text
+from prunelimit.report.rounding import apart, estimate_text, loss_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.uncertainty import Uncertainty
@@ -703,7 +703,7 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
     return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
             f"machine epsilon × λmax) could move it by up to {reach:.2g}, stated in its ± as its rounding part, "
-            f"which more steps or probes cannot shrink (ε = {epsilon:.3g}); {fix}",)
+            f"which more steps or probes cannot shrink (ε = {loss_text(epsilon)}); {fix}",)
 
 
 def products_dtype(solver: str, inputs: Inputs):
@@ -812,8 +812,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
                         after=Afterwards() if after is None else after)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: f"ρ* {percent_text(a.estimate, a.plus_minus)} % "
-                                             f"± {half_width_text(100 * a.plus_minus)} pt", clock=clock)
+                          describe=lambda a: f"ρ* {estimate_text(a.estimate, a.plus_minus)}", clock=clock)
     return result.quadrature, result.stopped_by, result.trail
 
 
@@ -888,8 +887,9 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
               # what the products were is not known here: the rounding note names the one that applies
               "rounding": f"a larger {option('epsilon')}, or float64 products where they were float32 "
                           f"({option('method', 'exact')}, or the model and its data in float64)"}[largest]
-    shown = f"{value_text(ratio, u.plus_minus, least=4, ends=RATIO_ENDS)} ± {half_width_text(u.plus_minus, least=4)}"
-    return (f"ρ* = {shown} is not within the tolerance {options.tolerance:g}: {cause}; "
+    # ρ* in the units of its headline line (it read "ρ* = 0.9187 ± 0.0198" under "ρ* = 91.87 % ± 2.0 pt")
+    return (f"ρ* = {estimate_text(ratio, u.plus_minus)} is not within the tolerance {options.tolerance:g} "
+            f"({100 * options.tolerance:g} pt): {cause}; "
             f"{which}, which needs {remedy}")
 
 

@@ -19,7 +19,7 @@ from prunelimit.laws.imp import ImpConfig
 from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection
-from prunelimit.report.rounding import percent_digits, signed
+from prunelimit.report.rounding import percent, signed
 
 
 # --------------------------------------------------------------------------- laws
@@ -150,17 +150,17 @@ def _missed_target(density: float, target: float, log) -> list[str]:
     pruning = [e.density for e in log if e.phase == "prune"]
     ended = pruning[-1] if pruning else density
     if density < target:
-        cause = (f"the density fell to {percent_digits(min(pruning, default=density))}% in the pressure phase, faster than its "
+        cause = (f"the density fell to {percent(min(pruning, default=density))} in the pressure phase, faster than its "
                  "trajectory, and the controller cannot push it back up (zero pressure brings weights back only "
                  f"slowly); more {option('pruning_epochs')} make the trajectory slower and the fall smaller, and "
                  f"{said('`prunelimit prune --ratio`', 'prunelimit.prune(model, ratio)')} reaches a density exactly")
     elif abs(ended / target - 1) <= TARGET_TOLERANCE:
-        cause = (f"the pressure phase ended at {percent_digits(ended)}%, and the regrowth phase brought weights back past the "
+        cause = (f"the pressure phase ended at {percent(ended)}, and the regrowth phase brought weights back past the "
                  f"target; lower {option('regrowth_epochs')} (0 ends at the pressure phase's density)")
     else:
-        cause = f"the pressure phase ended at {percent_digits(ended)}%, short of the target: raise {option('pruning_epochs')}"
-    return [f"Hyperflux ended at density {percent_digits(density)}%, {signed(density / target - 1, '+.0%')} off the requested "
-            f"{percent_digits(target)}% (more than {TARGET_TOLERANCE:.0%}); {cause}"]
+        cause = f"the pressure phase ended at {percent(ended)}, short of the target: raise {option('pruning_epochs')}"
+    return [f"Hyperflux ended at density {percent(density)}, {signed(100 * (density / target - 1), '+.0f')} % off the requested "
+            f"{percent(target)} (more than {percent(TARGET_TOLERANCE, 0)}); {cause}"]
 
 
 def _names_a_file(source: str) -> bool:

@@ -32,7 +32,7 @@ from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import half_width_text, loss_text, percent
 from prunelimit.report.safe import listed
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.limit import LimitPrediction
@@ -251,7 +251,7 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
     lie = "neither lies" if " and " in measured else "it does not lie"
     skipped = f" (to {unpruned} it removes no weight: not measured)" if unpruned else ""
     return [f"{regime.finding}, the regime ρ* assumes, yet pruning one-shot to {measured} keeps the analysis loss "
-            f"within L + ε = {check.loss_limit:.4g} (measured){skipped}, so {lie} past the limit one-shot pruning "
+            f"within L + ε = {loss_text(check.loss_limit)} (measured){skipped}, so {lie} past the limit one-shot pruning "
             f"reaches; {verify}"]
 
 
@@ -307,12 +307,12 @@ def _overshot(check: "OvershootCheck") -> str | None:
         (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted, check.predicted_overshoots)) if over]
     if not past:
         return None
-    losses = " and ".join(f"at {name} ({percent_digits(point.ratio)} %) {'the analysis loss is ' if i == 0 else ''}"
-                          f"{point.loss:.4g}" for i, (name, point) in enumerate(past))
+    losses = " and ".join(f"at {name} ({percent(point.ratio)}) {'the analysis loss is ' if i == 0 else ''}"
+                          f"{loss_text(point.loss)}" for i, (name, point) in enumerate(past))
     which = {(True, True): f"ρ_L and ρ* (by more than {100 * LARGE_GAP:g} points) lie",
              (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
         (bool(check.lower_overshoots), bool(check.predicted_overshoots))]
-    return (f"measured by pruning one-shot: {losses}, above L + ε = {check.loss_limit:.4g}, so {which} past the "
+    return (f"measured by pruning one-shot: {losses}, above L + ε = {loss_text(check.loss_limit)}, so {which} past the "
             "limit one-shot pruning reaches")
 
 
@@ -385,7 +385,8 @@ def _bounds_warnings(
     if half_ratio is not None and u.steps_kind not in ("bracket", "exact") and spec.solver != "exact" \
             and spec.stopped_by is None and abs(ratio - half_ratio) > SPREAD_TOLERANCE:
         warns.append(
-            f"ρ* moved by {abs(ratio - half_ratio):.3f} between {spec.iterations // 2} and "
+            # in points, as ρ*'s line states its ± ("moved by 0.012" stood under "± 0.62 pt")
+            f"ρ* moved by {half_width_text(100 * abs(ratio - half_ratio))} pt between {spec.iterations // 2} and "
             f"{spec.iterations} Lanczos steps; use {option('iterations', 2 * spec.iterations)}"
         )
     stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
@@ -398,9 +399,9 @@ def _bounds_warnings(
     if first_order is not None and abs(first_order) > epsilon:
         # Either sign breaks the quadratic model's premise (a minimum); only a rise counts
         # against ε, a fall lets pruning go further than ρ*
-        change = f"changes the loss by {first_order:+.3g} to first order, more than ε = {epsilon:.3g}" \
+        change = f"changes the loss by {loss_text(first_order, '+')} to first order, more than ε = {loss_text(epsilon)}" \
             if first_order > 0 else \
-            f"lowers the loss by {-first_order:.3g} to first order, a change larger than ε = {epsilon:.3g} " \
+            f"lowers the loss by {loss_text(-first_order)} to first order, a change larger than ε = {loss_text(epsilon)} " \
             "(ρ* errs low on that account)"
         warns.append(
             f"the model is not at a minimum of the analysis loss (‖∇L‖ = {spec.gradient_norm:.3g}): pruning to ρ* "
@@ -409,7 +410,7 @@ def _bounds_warnings(
         )
     if spec.negative_mass is not None and spec.negative_mass > 0.05:
         warns.append(
-            f"{percent_digits(spec.negative_mass, 1)} % of the spectrum's |λ| mass is negative curvature "
+            f"{percent(spec.negative_mass, 1)} of the spectrum's |λ| mass is negative curvature "
             f"(handled as {option('negative', options.negative)})"
         )
     return warns
@@ -421,6 +422,6 @@ ALIASING_TOLERANCE = 0.01  # share of the quadrature weight moved between nodes 
 def _aliasing_warning(a) -> str:
     return (
         f"the reference density's kernel (std {a.kernel_std:.2g}) is narrower than its grid step ({a.grid_step:.2g}): "
-        f"node weights alias onto grid points ({percent_digits(a.moved, 1)} % of the weight moves between nodes), which "
+        f"node weights alias onto grid points ({percent(a.moved, 1)} of the weight moves between nodes), which "
         "moves the paper's ρ*; the continuous ρ* row is free of this (docs/methods.md)"
     )

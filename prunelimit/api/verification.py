@@ -22,7 +22,7 @@ from prunelimit.models.params import prunable_parameters
 from prunelimit.pruning.actual import LARGE_GAP, ActualLimit  # |Δ| above LARGE_GAP gets a diagnosis in words
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent
 from prunelimit.theory.regime import Regime, l1_training, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
 
@@ -352,9 +352,9 @@ def weight_shares(magnitudes: np.ndarray) -> str:
     together they read as weights concentrated near zero, the opposite of what the weights
     pruning removes next show."""
     rest = magnitudes[magnitudes != 0]
-    shares = ", ".join(f"{percent_digits(float(np.mean(rest < t)) if rest.size else 0.0, 1)} % below {t:g}" for t in NEAR_ZERO)
+    shares = ", ".join(f"{percent(float(np.mean(rest < t)) if rest.size else 0.0, 1)} below {t:g}" for t in NEAR_ZERO)
     zeros = magnitudes.size - rest.size
-    return shares if zeros == 0 else f"{percent_digits(zeros / magnitudes.size, 1)} % exactly zero already; of the rest {shares}"
+    return shares if zeros == 0 else f"{percent(zeros / magnitudes.size, 1)} exactly zero already; of the rest {shares}"
 
 
 def _diagnose(rep: PredictedLimit, delta: float, shares: str) -> list[str]:

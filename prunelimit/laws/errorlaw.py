@@ -47,6 +47,7 @@ from prunelimit import validate
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, option, quoted, said
 from prunelimit.laws.points import check_header, check_row_fields, header_fix, percent_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
+from prunelimit.report.rounding import signed
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
 LOG_P_BOUNDS = (-40.0, 40.0)
@@ -853,8 +854,9 @@ def fit_figure(fit: ErrorLawFit, points: ErrorPoints):
     ax.set_yscale("log")
     ax.set_xlabel("density (fraction of prunable weights kept)")
     ax.set_ylabel("error (fraction; imp: 1 − accuracy)")
-    ax.set_title(f"error law: γ={fit.gamma:.3g}, ε↑={fit.eps_up:.3g}, p={fit.p:.3g}"
-                 + (f", φ={fit.phi:.3g}, ψ={fit.psi:.3g}" if fit.joint else ""))
+    # the parameters as the fit's table states them (four significant digits, − for a negative one)
+    ax.set_title(f"error law: γ={signed(fit.gamma, '.4g')}, ε↑={signed(fit.eps_up, '.4g')}, p={signed(fit.p, '.4g')}"
+                 + (f", φ={signed(fit.phi, '.4g')}, ψ={signed(fit.psi, '.4g')}" if fit.joint else ""))
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -66,7 +66,7 @@ from prunelimit.pruning.masks import Masks, apply_masks
 from prunelimit.pruning.training import (
     EpochLoss, StepHook, cosine, factor_schedule, sgd, train_masked,
 )
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent
 
 R_INF = 0.999  # asymptotic per-epoch retention of the trajectory (the authors' code)
 
@@ -154,7 +154,7 @@ def check_gate_travel(target_density: float, start: float, c: "HyperfluxConfig",
         "pruning_epochs",
         f"{option('pruning_epochs', c.pruning_epochs)} × {_batches(batches)} = "
         f"{steps} gate steps at {option('gate_lr', c.gate_lr)} move a gate about {steps * c.gate_lr:.2g}, and "
-        f"{option('target_density', target_density, '{1}')} closes {percent_digits(1 - target_density / start, 0)}% of the open gates, "
+        f"{option('target_density', target_density, '{1}')} closes {percent(1 - target_density / start, 0)} of the open gates, "
         f"which start in [{lo:g}, {hi:g}]: the last of them must fall {travel:.2g}; use "
         f"{option('pruning_epochs', math.ceil(needed / batches))}, {option('gate_lr', float(f'{lr:.2g}'))}, or "
         f"{math.ceil(needed / c.pruning_epochs)} batches an epoch ({_more_batches()})", "target_density")

@@ -38,7 +38,7 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent, signed
 from prunelimit.theory.profile import removed_count
 
 DEFAULT_REGION = (0.005, 0.5)  # the power-law "region 2" of the authors' code, as fractions
@@ -634,7 +634,7 @@ def fit_nplh(
     slope, icpt, r2, resid = _ols(x, y)
     if slope >= 0:  # a higher threshold cannot keep more weights
         raise UsageError(f"the density rises with gamma among the {x.size} points in [{low:g}, {high:g}] "
-                         f"(alpha0 = {-slope:.3g} <= 0), which no minimum kept saliency does; check that the "
+                         f"(α0 = {signed(-slope, '.4f')} <= 0), which no minimum kept saliency does; check that the "
                          "columns are the kept fraction and its smallest kept saliency")
     lev = 1.0 / x.size + (x - x.mean()) ** 2 / ((x - x.mean()) ** 2).sum()
     c = _law_constant(icpt, x)
@@ -665,10 +665,11 @@ def _outside_warnings(y_all: np.ndarray, low: float, high: float, n: int) -> tup
     outside the default region: no segment of them overlaps it, and the fit took the nearest."""
     if n == y_all.size or DEFAULT_REGION[0] <= high and low <= DEFAULT_REGION[1]:
         return ()
-    span = f"{math.exp(y_all.min()):.3g}–{math.exp(y_all.max()):.3g}"
-    return (f"no straight segment of the points overlaps the density region {percent_digits(DEFAULT_REGION[0], 1)} %–"
-            f"{percent_digits(DEFAULT_REGION[1], 0)} % the law is fitted on (they span {span}); the automatic region "
-            f"took the one nearest to it, {low:.3g}–{high:.3g} ({n} of {y_all.size} points); give "
+    # densities in percent with a spaced dash, as the fit's "region (density)" line prints them
+    span = f"{percent(math.exp(y_all.min()))} – {percent(math.exp(y_all.max()))}"
+    return (f"no straight segment of the points overlaps the density region {percent(DEFAULT_REGION[0], 1)} – "
+            f"{percent(DEFAULT_REGION[1], 0)} the law is fitted on (they span {span}); the automatic region "
+            f"took the one nearest to it, {percent(low)} – {percent(high)} ({n} of {y_all.size} points); give "
             f"{said('--region LOW,HIGH', 'region=(LOW, HIGH)')} to fit another stretch",)
 
 
@@ -677,7 +678,9 @@ def _slope_warnings(alpha0_ci: tuple[float, float], n: int, confidence: float) -
     the fitted α0 and c, printed as a law, are not one (3 points on a line gave [-0.65, 2.97])."""
     if alpha0_ci[0] > 0:
         return ()
-    return (f"the {percent_digits(confidence, 0)}% interval of alpha0 [{alpha0_ci[0]:.3g}, {alpha0_ci[1]:.3g}] reaches 0: the {n} "
+    # α0 and its interval as the fit's table states them (four decimals, − for a negative end)
+    return (f"the {percent(confidence, 0)} interval of α0 [{signed(alpha0_ci[0], '.4f')}, {signed(alpha0_ci[1], '.4f')}] "
+            f"reaches 0: the {n} "
             "points in the fit region are too few or too noisy to pin the law's slope; record more points there",)
 
 
@@ -722,7 +725,8 @@ def nplh_figure(fit: NplhFit, title: str | None = None):
             fit.predict_density(g),
             "-",
             color="tab:red",
-            label=f"s = {fit.c:.3g}·γ^-{fit.alpha0:.3f} (R² {fit.r2:.3f})",
+            # c, α0 and R² as the fit's table states them
+            label=f"s = {fit.c:.4g}·γ^-{signed(fit.alpha0, '.4f')} (R² {signed(fit.r2, '.4f')})",
         )
         if fit.quadratic is not None and fit.quadratic.needed:
             q, u = fit.quadratic, np.log(g)

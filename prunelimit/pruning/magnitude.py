@@ -21,7 +21,7 @@ from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import (
     LayerSparsity, Masks, apply_masks, full_masks, keep_both, overall_ratio, sparsity_table,
 )
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent
 from prunelimit.theory.layers import COLLAPSE_SPARSITY, collapse_warning
 from prunelimit.theory.profile import SCOPES, PruningPath, path_profile, removed_count
 from prunelimit.validate import choice
@@ -182,12 +182,12 @@ def beyond_ratio(ratio: float, layers: Sequence[LayerSparsity], removed: int,
     if zeros <= removed:
         return ()
     if scope == "2:4":
-        return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
-                f"{percent_digits(removed / total)}% the 2:4 pattern removes ({option('scope', '2:4')}): some groups "
+        return (f"{percent(zeros / total)} of the prunable weights are pruned, not the "
+                f"{percent(removed / total)} the 2:4 pattern removes ({option('scope', '2:4')}): some groups "
                 f"of 4 held more pruned (or zero) weights than the 2 it removes, and what was pruned stays pruned; "
                 f"prune the unpruned model for the pattern alone",)
-    return (f"{percent_digits(zeros / total)}% of the prunable weights are pruned, not the "
-            f"{percent_digits(ratio)}% {option('ratio', ratio)} asks for: the model had more pruned (or zero) "
+    return (f"{percent(zeros / total)} of the prunable weights are pruned, not the "
+            f"{percent(ratio)} {option('ratio', ratio)} asks for: the model had more pruned (or zero) "
             f"already, and what it pruned stays pruned; prune the unpruned model for a lower ratio",)
 
 
@@ -201,7 +201,7 @@ def emptied(before: Sequence[LayerSparsity], after: Sequence[LayerSparsity]) -> 
 def collapse_warnings(ratio: float, scope: Scope, after: Sequence[LayerSparsity],
                       names: Sequence[str]) -> tuple[str, ...]:
     """One warning for each layer of ``names`` (:func:`emptied`) pruning to ``ratio`` empties."""
-    return tuple(collapse_warning(ratio, f"to {percent_digits(ratio)} %", layer.name, layer.total, layer.ratio, scope)
+    return tuple(collapse_warning(ratio, f"to {percent(ratio)}", layer.name, layer.total, layer.ratio, scope)
                  for layer in after if layer.name in names)
 
 

@@ -12,7 +12,8 @@ from rich.table import Column, Table
 
 from prunelimit.errors import option
 from prunelimit.report.rounding import (
-    AT_LEAST, AT_MOST, MINUS, decimals, half_width_text, percent_digits, percent_text, signed, value_text,
+    AT_LEAST, AT_MOST, MINUS, apart, decimals, half_width_text, loss_text, percent, percent_text, signed,
+    value_text,
 )
 
 
@@ -87,6 +88,11 @@ def fmt(value, spec: str = ".4g") -> str:
     return "—" if value is None else signed(value, spec)
 
 
+def loss_cell(value) -> str:
+    """A loss in a table (``rounding.loss_text``); ``—`` where there is none."""
+    return "—" if value is None else loss_text(value)
+
+
 def bound(value) -> str:
     """An interval's upper side: ``unbounded`` where the points leave it so (``inf``, JSON's ``null``)."""
     return "unbounded" if value == math.inf else fmt(value)
@@ -95,11 +101,11 @@ def bound(value) -> str:
 def epsilon_text(epsilon: float, source: str | None) -> str:
     """ε and where it came from, in the words of every command that states it (``bounds``,
     ``verify``, ``gate``, ``prune``): ``ε = 0.01729 (std of per-batch losses)``."""
-    return f"ε = {epsilon:.4g} ({source or 'source not stated'})"
+    return f"ε = {loss_text(epsilon)} ({source or 'source not stated'})"
 
 
 def pct(value) -> str:
-    return "—" if value is None else f"{percent_digits(value)} %"
+    return "—" if value is None else percent(value)
 
 
 def cost(spectrum) -> str:
@@ -151,7 +157,7 @@ def render_info(rep) -> None:
         source = {"checkpoint": "recorded in the checkpoint", "options": "as given"}[rep.selection_from]
         stdout.print(f"prunable set: {rep.selection.described()} ({source})")
     if rep.loss is not None:
-        stdout.print(f"on {rep.data}: loss {signed(rep.loss, '.4f')} · accuracy {pct(rep.accuracy)}")
+        stdout.print(f"on {rep.data}: loss {loss_text(rep.loss)} · accuracy {pct(rep.accuracy)}")
     render_warnings(rep.warnings)
 
 
@@ -164,7 +170,7 @@ def render_spectrum(rep) -> None:
     if rep.negative_mass is not None:
         table.add_row("negative mass", pct(rep.negative_mass))
     table.add_row("probes × steps", f"{rep.runs} × {rep.iterations}")
-    table.add_row("loss", fmt(rep.loss))
+    table.add_row("loss", loss_text(rep.loss))
     if rep.limit_ratio is not None and rep.uncertainty is not None:
         table.add_row("ρ*", estimate_line(rep.limit_ratio, rep.uncertainty.to_json()).removeprefix("ρ* = "))
     if rep.epsilon is not None:  # the tolerance ρ* is solved for, as bounds states it
@@ -253,7 +259,7 @@ def uncertainty_text(u: dict | None) -> str:
         data = [] if u.get("data") is None else [f"data {points(u['data'])} s.e.{of_parts}"]
         parts = [steps, probes, *data] + bounds
     statistical = u.get("steps_kind") != "exact" or u.get("data") is not None
-    level = f"{percent_digits(u.get('level', 0.95), 0)} %; " if statistical else ""
+    level = f"{percent(u.get('level', 0.95), 0)}; " if statistical else ""
     return f"± {points(total)} ({level}{', '.join(parts)})"
 
 
@@ -308,7 +314,7 @@ def render_bounds(rep) -> None:
     if rep.paper is not None:
         table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
-    stdout.print(f"R(ρ*) = {rep.radius:.4g} · {epsilon_text(rep.epsilon, rep.epsilon_source)} · loss {fmt(s.loss)}")
+    stdout.print(f"R(ρ*) = {rep.radius:.4g} · {epsilon_text(rep.epsilon, rep.epsilon_source)} · loss {loss_text(s.loss)}")
     stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
     solver_line(s)
     if rep.paper is not None:
@@ -329,7 +335,7 @@ def render_nplh(fit) -> None:
     d = fit.to_json()
     table = folding_table("Neural Pruning Law: ln s = ln c − α0 ln γ", "value")
     table.add_row("α0", f"{signed(fit.alpha0, '.4f')}  [{signed(d['alpha0_ci'][0], '.4f')}, "
-                        f"{signed(d['alpha0_ci'][1], '.4f')}] ({percent_digits(fit.confidence, 0)} % CI)")
+                        f"{signed(d['alpha0_ci'][1], '.4f')}] ({percent(fit.confidence, 0)} CI)")
     table.add_row("c", f"{fit.c:.4g}  [{d['c_ci'][0]:.4g}, {d['c_ci'][1]:.4g}]")
     table.add_row("R²", signed(fit.r2, ".4f"))
     table.add_row("region (density)", f"{pct(fit.region_low)} – {pct(fit.region_high)}"
@@ -368,16 +374,17 @@ def render_error_fit(body: dict) -> None:
     table.add_row("leave-one-out |rel. error|", pct(f.get("loo_mean_abs_rel_error")), "")
     stdout.print(table)
     if "predict" in body:
-        stdout.print(f"predicted error at density {body['predict']['density']:.4g}: {pct(body['predict']['error'])}")
+        # densities and errors in percent, as the table's errors and every other command's densities
+        stdout.print(f"predicted error at density {pct(body['predict']['density'])}: {pct(body['predict']['error'])}")
     if "target" in body:
-        stdout.print(f"density reaching error {body['target']['error']:.4g}: {body['target']['density']:.4g}")
+        stdout.print(f"density reaching error {pct(body['target']['error'])}: {pct(body['target']['density'])}")
     render_warnings(body.get("warnings", []))
 
 
 def render_imp(rep) -> None:
     table = folding_table("level", "density", "error", "loss", title="Iterative magnitude pruning")
     for row in rep.rows:
-        table.add_row(str(row.level), f"{row.density:.4f}", pct(row.error), fmt(row.loss))
+        table.add_row(str(row.level), pct(row.density), pct(row.error), loss_cell(row.loss))
     stdout.print(table)
     stdout.print(f"Final density {pct(rep.density)} at level {rep.rows[-1].level} "
                  f"({round(rep.density * rep.prunable):,} of {rep.prunable:,} prunable weights kept)")
@@ -388,7 +395,7 @@ def render_imp(rep) -> None:
 def render_train(result) -> None:
     table = folding_table("epoch", "lr", "train loss", "l1 penalty", "eval loss", "eval acc", title="LOMP training")
     for h in result.history:
-        table.add_row(str(h.epoch), f"{h.lr:.4g}", fmt(h.train_loss), fmt(h.penalty), fmt(h.eval_loss),
+        table.add_row(str(h.epoch), f"{h.lr:.4g}", loss_cell(h.train_loss), fmt(h.penalty), loss_cell(h.eval_loss),
                       pct(h.eval_accuracy))
     stdout.print(table)
     stdout.print(f"{result.steps:,} steps in {result.seconds:.1f} s")
@@ -420,7 +427,9 @@ def acc_drop_warning(rep) -> str | None:
     what it lost, what to do); ``None`` when it kept within it or was not checked."""
     if not rep.acc_drop_exceeded:
         return None
-    return (f"{prediction_behind(rep)}; that lost {rep.accuracy_drop:.2f} accuracy points, more than --acc-drop "
+    # the drop to as many decimals as tell it from the allowance it exceeds ("lost 0.50, more than 0.5")
+    lost = f"{rep.accuracy_drop:.{apart(2, rep.accuracy_drop, rep.acc_drop)}f}"
+    return (f"{prediction_behind(rep)}; that lost {lost} accuracy points, more than --acc-drop "
             f"{rep.acc_drop:g}; prune less (--ratio lower or a number), fine-tune (--finetune-epochs N), or check "
             "the prediction with `prunelimit verify`")
 
@@ -434,7 +443,7 @@ def render_prune(rep) -> None:
     for label, ev in (("before", rep.before), ("after", rep.after), ("after fine-tuning", rep.finetuned)):
         if ev is not None:
             drop = f" ({accuracy_change(-rep.accuracy_drop)})" if label == "after" and rep.accuracy_drop is not None else ""
-            stdout.print(f"{label:>18}: loss {signed(ev.loss, '.4f')} · accuracy {pct(ev.accuracy)}{drop}")
+            stdout.print(f"{label:>18}: loss {loss_text(ev.loss)} · accuracy {pct(ev.accuracy)}{drop}")
     predicted = prediction_behind(rep)
     if predicted is not None:
         stdout.print(f"predicted {predicted}")
@@ -486,7 +495,7 @@ def render_verify(rep) -> None:
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
-    stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {fmt(a.dense_loss)}"
+    stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {loss_text(a.dense_loss)}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes"
                  # the seconds are the sweep's too (timing.search), and its points count for the limits
@@ -541,7 +550,7 @@ def render_hyperflux(rep: dict) -> None:
     stdout.print(f"Hyperflux: density {pct(rep['density'])}{start} (requested {pct(rep['requested_density'])})")
     for label in ("before", "after"):
         ev = rep[label]
-        stdout.print(f"{label:>7}: loss {signed(ev['loss'], '.4f')} · accuracy {pct(ev['accuracy'])}")
+        stdout.print(f"{label:>7}: loss {loss_text(ev['loss'])} · accuracy {pct(ev['accuracy'])}")
     stdout.print(f"wrote {rep['output']}")
     render_warnings(rep["warnings"])
 

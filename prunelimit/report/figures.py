@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from prunelimit.report.rounding import percent_digits  # noqa: E402
+from prunelimit.report.rounding import percent, signed  # noqa: E402
 
 PNG_DPI = 110
 # no "Software: matplotlib … https://…" tEXt chunk: the PNG carries nothing but the image
@@ -46,7 +46,9 @@ def spectrum_figure(rep) -> Figure:
     ax.set_xlabel("|λ| (Hessian eigenvalue magnitude)")
     ax.set_ylabel("spectral mass (fraction of the eigenvalues)")
     label = "exact" if getattr(rep, "solver", "") == "exact" else "SLQ"
-    ax.set_title(f"{label} spectrum ({rep.method}): λmax {rep.lambda_max:.3g}, λmin {rep.lambda_min:.3g}")
+    # as the console's spectrum table and bounds line state them (four digits, − for a negative λmin)
+    ax.set_title(f"{label} spectrum ({rep.method}): λmax {signed(rep.lambda_max, '.4g')}, "
+                 f"λmin {signed(rep.lambda_min, '.4g')}")
     return fig
 
 
@@ -191,7 +193,7 @@ def hyperflux_figure(log: Sequence, requested_density: float) -> Figure:
     if aimed:
         ax_density.plot(*zip(*aimed), ":", color="0.3", label="trajectory")
     ax_density.axhline(requested_density, color="#c0392b", lw=0.9, ls="--",
-                       label=f"requested {percent_digits(requested_density)} %")
+                       label=f"requested {percent(requested_density)}")
     ax_density.set_yscale("log")
     ax_density.set_ylabel("kept density")
     ax_density.legend(fontsize=8, loc="best")

@@ -25,7 +25,7 @@ from prunelimit.report.console import (
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, percent_digits, recovery_notes, signed
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, loss_text, percent, recovery_notes, signed
 
 if TYPE_CHECKING:  # matplotlib costs ~0.6 s to import: only a report with figures loads it
     from matplotlib.figure import Figure
@@ -36,8 +36,9 @@ FigureLike = Union["Figure", bytes]
 # (JSON path, label, kind): the numbers a reader looks for first, when the command has them.
 # kind "ratio" is a removed fraction, shown with its kept density beside it; "points" percentage
 # points; "uncertainty" is ρ*'s ± by source, worded as on the console (shown where UNCERTAIN_OF
-# says a prediction was made); "digits" four significant digits, "fixed" four decimals and "seconds"
-# one decimal, as the console's lines state ε, the loss, the law fits' α0 and R² and the curvature
+# says a prediction was made), "given points" an option's points as typed; "loss" a loss as every console line states one (rounding.loss_text),
+# "digits" four significant digits, "fixed" four decimals and "seconds"
+# one decimal, as the console's lines state the law fits' c, their α0 and R² and the curvature
 # time; "times" a size ratio as export's line states it (0.253×); "epsilon" ε with its source, as
 # every console line that states it (``0.01729 (std of per-batch losses)``); "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
@@ -60,14 +61,14 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("prunable", "prunable weights N", "count"),
     ("resumed_after", "resumed after level", "count"),
     ("start_density", "density started from (a pruned start)", "percent"),
-    ("before.loss", "loss before pruning", "fixed"),
+    ("before.loss", "loss before pruning", "loss"),
     ("before.accuracy", "accuracy before pruning", "percent"),
-    ("after.loss", "loss after pruning", "fixed"),
+    ("after.loss", "loss after pruning", "loss"),
     ("after.accuracy", "accuracy after pruning", "percent"),
     ("after.accuracy_drop", "accuracy lost by pruning", "points"),
-    ("acc_drop", "accuracy loss allowed (--acc-drop)", "points"),
+    ("acc_drop", "accuracy loss allowed (--acc-drop)", "given points"),
     ("acc_drop_exceeded", "lost more than --acc-drop", "number"),
-    ("finetuned.loss", "loss after fine-tuning", "fixed"),
+    ("finetuned.loss", "loss after fine-tuning", "loss"),
     ("finetuned.accuracy", "accuracy after fine-tuning", "percent"),
     ("alpha0", "law exponent α0", "fixed"),
     ("alpha0_ci", "95 % interval of α0", "fixed interval"),
@@ -92,12 +93,12 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("fit.mean_rel_error", "mean relative fit error", "percent"),
     ("fit.std_rel_error", "std of the relative fit error", "percent"),
     ("fit.loo_mean_abs_rel_error", "leave-one-out |relative error| (mean)", "percent"),
-    ("predict.density", "density of the prediction (--predict)", "digits"),
+    ("predict.density", "density of the prediction (--predict)", "percent"),
     ("predict.error", "predicted error", "percent"),
-    ("target.error", "target error (--target-error)", "digits"),
-    ("target.density", "density reaching the target error", "digits"),
+    ("target.error", "target error (--target-error)", "percent"),
+    ("target.density", "density reaching the target error", "percent"),
     ("epsilon", "loss tolerance ε", "epsilon"),
-    ("loss", "dense loss", "digits"),
+    ("loss", "dense loss", "loss"),
     ("spectrum.trace", "Hessian trace", "trace"),
     ("params.prunable", "prunable weights N", "count"),
     ("params.hessian", "Hessian parameters D", "count"),
@@ -128,15 +129,15 @@ GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), (
 # a grid's columns shown as the console shows them (kinds of ``_format``; the others to six digits):
 # per-layer curvature as its table (λmax to four digits, shares, the removed fraction and the
 # layer's own ρ* in %; the width, which it leaves out, to four digits too), an export's tensors
-# as its table (shape as 32×64, density in %), IMP's levels as its table (density to four
-# decimals, error in %, loss to four digits), Hyperflux's epochs as its lines state densities
+# as its table (shape as 32×64, density in %), IMP's levels as its table (density and error in
+# %, loss to four digits), Hyperflux's epochs as its lines state densities
 # (in %) and losses
 GRID_KINDS: dict[str, dict[str, str]] = {
     "layers": {"trace_stderr": "digits", "lambda_max": "digits", "width": "digits", "share_of_width": "percent",
                "sparsity_at_rho": "percent", "radius_share": "percent", "limit_alone": "percent"},
     "tensors": {"shape": "shape", "density": "percent"},
-    "rows": {"density": "fixed", "error": "percent", "loss": "digits"},
-    "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "digits"},
+    "rows": {"density": "percent", "error": "percent", "loss": "loss"},
+    "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "loss"},
 }
 
 STYLE = """
@@ -222,7 +223,7 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         spec = ".4f" if kind == "fixed interval" else ".4g"
         return "[" + ", ".join("unbounded" if v is None else signed(v, spec) for v in value) + "]"
     if kind == "range":
-        return f"{percent_digits(value['low'])} % – {percent_digits(value['high'])} %"
+        return f"{percent(value['low'])} – {percent(value['high'])}"
     if kind == "shape" and isinstance(value, list):
         return shape_text(value)
     if value is None:
@@ -231,13 +232,17 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
         if kind == "ratio":
-            return f"{AT_LEAST[crossed]}{percent_digits(value)} % removed · {AT_MOST[crossed]}{percent_digits(1 - value)} % kept"
+            return f"{AT_LEAST[crossed]}{percent(value)} removed · {AT_MOST[crossed]}{percent(1 - value)} kept"
         if kind == "percent":
-            return f"{percent_digits(value)} %"
+            return percent(value)
         if kind == "points":
             return f"{signed(value, '.2f')} pt"
+        if kind == "given points":  # an option's points as typed, as the console echoes it: 0.125 is not 0.12
+            return f"{value:g} pt"
         if kind == "digits":
             return fmt(value)
+        if kind == "loss":
+            return loss_text(value)
         if kind == "fixed":
             return signed(value, ".4f")
         if kind == "seconds":

@@ -21,6 +21,17 @@ def signed(value: float, spec: str = "") -> str:
     return MINUS + text[1:] if text.startswith("-") else text
 
 
+LOSS_DIGITS = 4  # significant digits of a loss, a loss change, ε or L + ε
+
+
+def loss_text(value: float, sign: str = "") -> str:
+    """A loss, a change of the loss, ε or L + ε as every command prints it: to ``LOSS_DIGITS``
+    significant digits (``0.1098``, ``0.00018``, ``2.303``), whatever its scale, so that
+    ``info``, ``prune`` and ``hyperflux`` (four decimals: ``0.0002``) read as ``bounds``,
+    ``spectrum`` and ``verify`` do; ``sign="+"`` shows a change's sign."""
+    return signed(value, f"{sign}.{LOSS_DIGITS}g")
+
+
 def _stated(half_width: object) -> bool:
     """Whether ``half_width`` is a ± at all: a finite number ≥ 0 (a report read from a file
     may hold anything there)."""
@@ -88,6 +99,19 @@ def percent_text(ratio: float, half_width: float | None) -> str:
     return percent_digits(ratio)
 
 
+def percent(fraction: float, places: int = 2) -> str:
+    """``fraction`` as every printed percentage reads, a space before the sign (``12.00 %``):
+    the tables, warnings, HTML and JUnit reports and the gate's lines alike. The JSON keeps
+    the fraction."""
+    return f"{percent_digits(fraction, places)} %"
+
+
+def estimate_text(ratio: float, plus_minus: float) -> str:
+    """A ratio and its stated ± in percent and points, as ρ*'s headline line writes them
+    (``91.8 % ± 2.0 pt``): the adaptive progress and the tolerance warning state it so too."""
+    return f"{percent_text(ratio, plus_minus)} % ± {half_width_text(100 * plus_minus)} pt"
+
+
 def percent_digits(fraction: float, places: int = 2) -> str:
     """``fraction`` in percent to ``places`` decimals, or to as many more as tell it from the
     ends: a tiny non-zero fraction keeps two significant digits (a requested density of
@@ -119,7 +143,7 @@ def recovery_notes(loss_ratio: float, loss_recovers: float | None, accuracy_rati
                    ("", "the search's probes below the limit can have gone unseen; `verify --sweep 1000` measures "
                     "every grid ratio"))
     return tuple(
-        f"{after}the {name} criterion fails above {percent_digits(limit)} % and passes again at "
-        f"{percent_digits(again)} %: its curve is not monotone, so a failure between {tail}"
+        f"{after}the {name} criterion fails above {percent(limit)} and passes again at "
+        f"{percent(again)}: its curve is not monotone, so a failure between {tail}"
         for name, limit, again in (("loss", loss_ratio, loss_recovers), ("accuracy", accuracy_ratio, accuracy_recovers))
         if again is not None and limit is not None)

@@ -11,6 +11,7 @@ on the headline number should know.
 from __future__ import annotations
 
 from prunelimit.errors import option
+from prunelimit.report.rounding import apart, decimals, half_width_text, percent
 
 # Below half a percentage point the two ρ* differ by rounding of the reference density's
 # grid, not by a disagreement worth a warning (an exact spectrum states ± 0).
@@ -26,24 +27,37 @@ def consistency_warnings(ratio: float, lower: float | None, upper: float | None,
     warns = []
     if lower is not None and upper is not None and not lower - 1e-12 <= ratio <= upper + 1e-12:
         side = "below its lower bound ρ_L" if ratio < lower else "above its upper bound ρ_U"
+        # in percent as the table beside it, to the decimals that show ρ* apart from the bound it crosses
+        places = apart(2, 100 * ratio, 100 * (lower if ratio < lower else upper))
+        shown = [f"{100 * value:.{places}f} %" for value in (ratio, lower, upper)]
         warns.append(
-            f"INCONSISTENT: ρ* = {ratio:.4f} lies {side} ([ρ_L, ρ_U] = [{lower:.4f}, {upper:.4f}]); do not prune "
+            f"INCONSISTENT: ρ* = {shown[0]} lies {side} ([ρ_L, ρ_U] = [{shown[1]}, {shown[2]}]); do not prune "
             f"or gate on ρ* from this run: use {option('method', 'default')} (docs/methods.md), or the bound ρ_L"
         )
     allowed = max(plus_minus, AGREEMENT_FLOOR)
     if abs(ratio - continuous) > allowed:
         warns.append(
-            f"INCONSISTENT: the headline ρ* = {ratio:.4f} and the continuous ρ* = {continuous:.4f} from the same "
-            f"spectrum differ by {abs(ratio - continuous):.4f}, more than {_allowance(plus_minus, rounding)}; the reference "
-            f"arithmetic moved ρ*: prefer {option('method', 'default')}"
+            f"INCONSISTENT: the headline ρ* = {percent(ratio)} and the continuous ρ* = {percent(continuous)} from the "
+            f"same spectrum differ by {_gap(abs(ratio - continuous), allowed)}, more than {_allowance(plus_minus, rounding)}; "
+            f"the reference arithmetic moved ρ*: prefer {option('method', 'default')}"
         )
     return warns
+
+
+def _points(part: float) -> str:
+    """A part of ρ*'s ± (a ratio) in points, as ρ*'s line states it (``0.50 pt``)."""
+    return f"{half_width_text(100 * part)} pt"
+
+
+def _gap(gap: float, allowed: float) -> str:
+    """The two ρ*'s gap in points, to the decimals that show it past the ``allowed`` one."""
+    return f"{100 * gap:.{apart(decimals(100 * allowed), 100 * gap, 100 * allowed)}f} pt"
 
 
 def _allowance(plus_minus: float, rounding: float | None = None) -> str:
     """What the headline and the continuous ρ* were allowed to differ by, named as what it is."""
     stated = "the stated ±" if rounding is None else \
-        f"the stated ± apart from its products' rounding part ({rounding:.4f}, which moves both alike),"
+        f"the stated ± apart from its products' rounding part ({_points(rounding)}, which moves both alike),"
     if plus_minus >= AGREEMENT_FLOOR:
-        return f"{stated} {plus_minus:.4f}"
-    return f"{AGREEMENT_FLOOR:.4f} (the floor; {stated} is {plus_minus:.2g})"
+        return f"{stated} {_points(plus_minus)}"
+    return f"{_points(AGREEMENT_FLOOR)} (the floor; {stated} is {_points(plus_minus)})"

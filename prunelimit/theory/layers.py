@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from prunelimit.curvature.layers import BlockCost, BlockCurvature
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent
 from prunelimit.theory.limit import predict_from_quadrature
 from prunelimit.theory.profile import MagnitudeProfile, PruningPath, removed_count
 from prunelimit.theory.statdim import stat_dim_fraction
@@ -99,7 +99,7 @@ class LayerBreakdown:
         """``notes``, then one line per collapsed layer, with what avoids it on this path: on
         the global path, layer-wise pruning; on the layer-wise path (the one that emptied it)
         only leaving the layer out or pruning less."""
-        return [*self.notes] + [collapse_warning(self.ratio, f"at ρ* = {percent_digits(self.ratio)} %", layer.name,
+        return [*self.notes] + [collapse_warning(self.ratio, f"at ρ* = {percent(self.ratio)}", layer.name,
                                                  layer.params, layer.sparsity_at_rho, self.scope,
                                                  " whatever the prediction says")
                                 for layer in self.layers if layer.collapsed]
@@ -126,7 +126,7 @@ def collapse_warning(ratio: float, at: str, name: str, params: int, sparsity: fl
     else:
         advice = ("on the layer-wise path each layer loses ceil(ρ·n) of its n weights: leave it out with "
                   "--exclude, or prune less")
-    return (f"{COLLAPSE}magnitude pruning {at} removes {percent_digits(sparsity)} % of {name} ({params:,} "
+    return (f"{COLLAPSE}magnitude pruning {at} removes {percent(sparsity)} of {name} ({params:,} "
             f"weights); one-shot pruning that empties a layer breaks the network{tail} ({advice})")
 
 

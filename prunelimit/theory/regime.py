@@ -50,7 +50,7 @@ from typing import Sequence
 import torch
 
 from prunelimit.errors import said
-from prunelimit.report.rounding import percent_digits
+from prunelimit.report.rounding import percent
 
 NEAR_ZERO = 1e-3  # "near zero": below this fraction of the largest magnitude in the weight's tensor
 L1_SHAPED_SHARE = 0.10  # over ten times what plain training leaves there, a ninth of the l1 example's
@@ -78,13 +78,13 @@ def _overshoot() -> str:
 
 
 def _finding(share: float) -> str:
-    return f"the model does not look l1-trained (near-zero share {percent_digits(share, 1)}% < {L1_SHAPED_SHARE:.0%})"
+    return f"the model does not look l1-trained (near-zero share {percent(share, 1)} < {percent(L1_SHAPED_SHARE, 0)})"
 
 
 def _pruned_finding(zeros: float, share: float) -> str:
-    return (f"the model is pruned already ({percent_digits(zeros, 1)}% of its prunable weights are exactly zero) "
-            f"and its remaining weights do not look l1-shaped (near-zero share {percent_digits(share, 1)}% < "
-            f"{L1_SHAPED_SHARE:.0%}), so their shape cannot tell whether it was l1-trained")
+    return (f"the model is pruned already ({percent(zeros, 1)} of its prunable weights are exactly zero) "
+            f"and its remaining weights do not look l1-shaped (near-zero share {percent(share, 1)} < "
+            f"{percent(L1_SHAPED_SHARE, 0)}), so their shape cannot tell whether it was l1-trained")
 
 
 def _few_finding(weights: int) -> str:

@@ -109,7 +109,7 @@ def test_a_plain_model_gets_one_warning_with_its_share_and_the_measured_overshoo
     rep = prunelimit.bounds(_trained(digits, 8, 300, 0, 0.0), digits, method="exact")
     assert not rep.regime.l1_shaped and rep.overshoot.lower_overshoots
     (warning,) = _about_the_regime(rep.warnings)
-    assert f"does not look l1-trained (near-zero share {rep.regime.near_zero_share:.1%}" in warning
+    assert f"does not look l1-trained (near-zero share {100 * rep.regime.near_zero_share:.1f} %" in warning
     assert f"above L + ε = {rep.overshoot.loss_limit:.4g}" in warning
     assert "14–50" not in warning and "prunelimit.gate(..., use='actual')" in warning and "l1=" in warning
     assert rep.regime.advice is not None and rep.to_json()["regime"]["advice"] == rep.regime.advice  # JSON as before

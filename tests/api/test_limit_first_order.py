@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from prunelimit import api
+from prunelimit.report.rounding import loss_text
 
 
 def _one_weight_inputs(tmp_path, weight: float):
@@ -34,6 +35,6 @@ def test_the_first_order_warning_states_the_change_with_its_direction(tmp_path, 
     assert rep.first_order is not None and (rep.first_order > 0.01 if sign > 0 else rep.first_order < -0.01)
     [warning] = [w for w in rep.warnings if "not at a minimum" in w]
     if sign > 0:
-        assert f"changes the loss by {rep.first_order:+.3g} to first order, more than ε = 0.01," in warning
+        assert f"changes the loss by {loss_text(rep.first_order, '+')} to first order, more than ε = 0.01," in warning
     else:
-        assert f"lowers the loss by {-rep.first_order:.3g} to first order, a change larger than ε = 0.01" in warning
+        assert f"lowers the loss by {loss_text(-rep.first_order)} to first order, a change larger than ε = 0.01" in warning

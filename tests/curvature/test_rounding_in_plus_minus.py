@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 import prunelimit
+from prunelimit.report.rounding import half_width_text
 
 
 def _interpolating_linear_model(inputs: int = 40):
@@ -135,7 +136,9 @@ def test_the_rounding_part_does_not_hide_a_gap_between_the_paper_and_the_continu
     gap = [w for w in result.warnings if w.startswith("INCONSISTENT: the headline")]
     assert len(gap) == 1
     rest = u.plus_minus - u.rounding  # the ± is below its cap of 1 here: the parts add up to it
-    assert f"apart from its products' rounding part ({u.rounding:.4f}, which moves both alike), {rest:.4f}" in gap[0]
+    # in points, as ρ*'s line states its ± and its parts
+    assert f"apart from its products' rounding part ({half_width_text(100 * u.rounding)} pt, which moves both alike), " \
+        f"{half_width_text(100 * rest)} pt" in gap[0]
 
 
 def test_a_gate_finds_a_paper_ratio_off_its_grid_by_the_rest_of_the_plus_minus() -> None:

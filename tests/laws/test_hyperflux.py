@@ -130,13 +130,13 @@ def test_a_missed_target_names_the_phase_that_missed_it():
             HyperfluxEpoch(len(prune) + i + 1, "regrow", 0.0, d, None, 0.1) for i, d in enumerate(regrow)]
 
     regrown = _missed_target(0.0367, 0.03, log([0.5, 0.1, 0.0291], [0.0312, 0.0367]))[0]
-    assert "pressure phase ended at 2.91%" in regrown and "lower --regrowth-epochs" in regrown
+    assert "pressure phase ended at 2.91 %" in regrown and "lower --regrowth-epochs" in regrown
     assert "raise --pruning-epochs" not in regrown
     short = _missed_target(0.2, 0.05, log([0.6, 0.3, 0.2], []))[0]
-    assert "pressure phase ended at 20.00%, short of the target: raise --pruning-epochs" in short
+    assert "pressure phase ended at 20.00 %, short of the target: raise --pruning-epochs" in short
     # below the target: the fall in the pressure phase; a plainly trained start is no cure (it fell to 31 % for 50 %)
     fell = _missed_target(0.26, 0.5, log([0.9, 0.2, 0.25], [0.26]))[0]
-    assert "fell to 20.00% in the pressure phase" in fell and "plainly trained" not in fell
+    assert "fell to 20.00 % in the pressure phase" in fell and "plainly trained" not in fell
 
 
 def test_a_trajectory_that_cannot_end_at_its_target_is_refused():

@@ -43,7 +43,7 @@ def test_a_run_whose_gates_cannot_reach_zero_is_refused_before_training():
         hyperflux_prune(model, batches, cross_entropy_loss, 0.5, pruning_epochs=3, regrowth_epochs=0)
     message = str(refused.value)
     assert message.startswith("pruning_epochs=3 × 2 batches = 6 gate steps at gate_lr=0.01 move a gate about 0.06")
-    assert "closes 50% of the open gates" in message and "fall 0.35" in message
+    assert "closes 50 % of the open gates" in message and "fall 0.35" in message
     assert message.endswith("use pruning_epochs=18, gate_lr=0.059, or 12 batches an epoch (more or smaller batches)")
     assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())  # no step taken
     # each named fix is enough for the check: 18·2·0.01 = 0.36, 6·0.059 = 0.354, 3·12·0.01 = 0.36 ≥ 0.35

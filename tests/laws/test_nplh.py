@@ -380,8 +380,8 @@ def test_a_slope_the_points_do_not_pin_is_warned_of(density, gamma):
     """A fit whose alpha0 interval reaches 0 was printed as a law without a word."""
     fit = fit_nplh(LawPoints.from_arrays(density, gamma))
     assert fit.alpha0 > 0 and fit.alpha0_ci[0] <= 0
-    assert any("interval of alpha0" in w and "reaches 0" in w for w in fit.warnings)
-    assert not any("interval of alpha0" in w for w in fit_nplh(law_points(0.01, seed=0)).warnings)
+    assert any("interval of α0" in w and "reaches 0" in w for w in fit.warnings)
+    assert not any("interval of α0" in w for w in fit_nplh(law_points(0.01, seed=0)).warnings)
 
 
 def test_the_pressure_ladder_gates_only_the_selected_weights(tiny_model, tmp_path):

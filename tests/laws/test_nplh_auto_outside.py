@@ -12,6 +12,7 @@ import prunelimit
 
 from prunelimit.laws.nplh import fit_nplh
 from prunelimit.laws.points import LawPoints, write_points
+from prunelimit.report.console import pct
 
 
 def _bent(top: float) -> LawPoints:
@@ -32,9 +33,10 @@ def test_auto_region_outside_the_default_fits_the_nearest_segment_and_says_so(to
     # the points are exact, so the fitted slope is the stretch's to round-off
     assert fit.alpha0 == pytest.approx(alpha0, rel=1e-6) and fit.n_region == 20
     outside = [w for w in fit.warnings if "automatic region" in w]
-    assert outside == [f"no straight segment of the points overlaps the density region 0.5 %–50 % the law is "
-                       f"fitted on (they span {fit.points.density[-1]:.3g}–{fit.points.density[0]:.3g}); "
-                       f"the automatic region took the one nearest to it, {fit.region_low:.3g}–{fit.region_high:.3g} "
+    # every density in percent, as the fit's "region (density)" line states them (they were fractions here)
+    assert outside == [f"no straight segment of the points overlaps the density region 0.5 % – 50 % the law is "
+                       f"fitted on (they span {pct(fit.points.density[-1])} – {pct(fit.points.density[0])}); "
+                       f"the automatic region took the one nearest to it, {pct(fit.region_low)} – {pct(fit.region_high)} "
                        f"(20 of 40 points); give region=(LOW, HIGH) to fit another stretch"]
 
 
@@ -56,6 +58,6 @@ def test_auto_region_outside_is_named_on_the_command_line(cli, tmp_path):
     assert [w for w in warnings if "automatic region" in w][0].endswith("give --region LOW,HIGH to fit another stretch")
     shown = cli("law", "nplh-fit", path, "--region", "auto")
     # the console wraps the warning at the terminal's width: read it as one line
-    assert shown.exit_code == 0 and "warning: no straight segment of the points overlaps the density region 0.5 %–50 %" \
+    assert shown.exit_code == 0 and "warning: no straight segment of the points overlaps the density region 0.5 % – 50 %" \
         in " ".join((shown.stdout + shown.stderr).split())
 

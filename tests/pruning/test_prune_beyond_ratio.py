@@ -40,7 +40,7 @@ def test_a_lower_ratio_than_the_file_has_is_warned_and_changes_nothing(pruned_fi
     assert doc["ratio"]["requested"] == 0.5
     assert doc["ratio"]["achieved"] == pytest.approx(0.8, abs=1 / 888)
     [warning] = [w for w in doc["warnings"] if "stays pruned" in w]
-    assert "not the 50.00% --ratio 0.5 asks for" in warning and warning.startswith("80.")
+    assert "not the 50.00 % --ratio 0.5 asks for" in warning and warning.startswith("80.")
     before, after = torch.load(pruned_file, weights_only=True), torch.load(tmp_path / "p50.pt", weights_only=True)
     assert all(torch.equal(before["masks"][n], after["masks"][n]) for n in before["masks"])
 
@@ -89,4 +89,4 @@ def test_layer_scope_still_warns_when_the_model_had_more_pruned(tmp_path):
     model = mlp([64, 12, 11, 10])
     pruned = prunelimit.prune(model, 0.8, scope="layer").apply(copy.deepcopy(model))
     [warning] = [w for w in prunelimit.prune(pruned, 0.5, scope="layer").warnings if "stays pruned" in w]
-    assert "not the 50.00% ratio=0.5 asks for" in warning
+    assert "not the 50.00 % ratio=0.5 asks for" in warning

@@ -47,8 +47,8 @@ def test_zeros_beyond_the_pattern_are_warned_naming_the_patterns_ratio(rows):
     pruning = prunelimit.prune(_held(rows), 0.5, scope="2:4")
     assert sum(layer.zeros for layer in pruning.layers) == 140 + rows
     [warning] = [w for w in pruning.warnings if "stays pruned" in w]
-    assert warning.startswith(f"{100 * (140 + rows) / 300:.2f}% of the prunable weights are pruned")
-    assert "not the 46.67% the 2:4 pattern removes" in warning and "lower ratio" not in warning
+    assert warning.startswith(f"{100 * (140 + rows) / 300:.2f} % of the prunable weights are pruned")
+    assert "not the 46.67 % the 2:4 pattern removes" in warning and "lower ratio" not in warning
 
 
 def test_zeros_within_the_pattern_are_not_warned():
@@ -70,8 +70,8 @@ def test_the_command_line_warns_as_the_library(tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["layers"][0]["zeros"] == 150
-    assert [w for w in doc["warnings"] if "not the 46.67% the 2:4 pattern removes" in w]
+    assert [w for w in doc["warnings"] if "not the 46.67 % the 2:4 pattern removes" in w]
     # the file pruned again with the pattern removes nothing more and is warned the same way
     again = prunelimit.prune(prunelimit.prune(copy.deepcopy(model), 0.5, scope="2:4").apply(model), 0.5,
                              scope="2:4")
-    assert [w for w in again.warnings if "not the 46.67% the 2:4 pattern removes" in w]
+    assert [w for w in again.warnings if "not the 46.67 % the 2:4 pattern removes" in w]

@@ -52,12 +52,13 @@ def test_the_error_fit_summary_rounds_as_the_console():
     assert shown["mean relative fit error"] == pct(body["fit"]["mean_rel_error"])
     assert shown["std of the relative fit error"] == pct(body["fit"]["std_rel_error"])
     assert shown["leave-one-out |relative error| (mean)"] == pct(body["fit"]["loo_mean_abs_rel_error"])
-    # each answer beside its question, as the console's "predicted error at density 0.05: 8.12 %" and
-    # "density reaching error 0.1: 0.04123" (the page had the answers alone)
-    assert shown["density of the prediction (--predict)"] == "0.05"
+    # each answer beside its question, as the console's "predicted error at density 5.00 %: 8.12 %" and
+    # "density reaching error 10.00 %: 4.12 %" (the page had the answers alone; densities and the
+    # target error were fractions beside errors in %)
+    assert shown["density of the prediction (--predict)"] == "5.00 %"
     assert shown["predicted error"] == pct(0.0812345678) == "8.12 %"
-    assert shown["target error (--target-error)"] == "0.1"
-    assert shown["density reaching the target error"] == fmt(0.0412345678) == "0.04123"
+    assert shown["target error (--target-error)"] == "10.00 %"
+    assert shown["density reaching the target error"] == pct(0.0412345678) == "4.12 %"
 
 
 def test_the_joint_error_fit_summary_states_phi_and_psi():
@@ -82,8 +83,8 @@ def test_the_levels_and_epochs_grids_round_as_the_console():
             {"level": 1, "density": 0.8, "error": 0.0412345678, "loss": 0.1456789012, "width": 64, "depth": 2,
              "evaluated_on": "eval_data"}]
     grid = _grid(render_html("imp", {"density": 0.8, "rows": rows}, {}, ["p"]), "Levels")
-    # console: level, density .4f, error %, loss .4g
-    assert grid[1] == ["1", "0.8000", "4.12 %", "0.1457", "64", "2", "eval_data"]
+    # console: level, density %, error %, loss .4g
+    assert grid[1] == ["1", "80.00 %", "4.12 %", "0.1457", "64", "2", "eval_data"]
     log = [{"epoch": 1, "phase": "prune", "pressure": 0.0123456789, "density": 0.7123456789, "target": 0.70123456,
             "loss": 0.3456789012},
            {"epoch": 2, "phase": "regrow", "pressure": 0.0, "density": 0.5, "target": None, "loss": 0.25}]
@@ -93,12 +94,13 @@ def test_the_levels_and_epochs_grids_round_as_the_console():
 
 def test_the_hyperflux_summary_states_the_losses_and_a_pruned_start_as_the_console():
     """The console prints "Hyperflux: density 20.00 % from 50.00 % (requested …)" for a pruned
-    start and "before: loss 2.3502 · accuracy …"; the page had neither the start nor the losses."""
+    start and "before: loss 2.35 · accuracy …" (losses to four significant digits, rounding.loss_text);
+    the page had neither the start nor the losses."""
     body = {"requested_density": 0.2, "start_density": 0.5, "density": 0.2,
             "before": {"loss": 2.350212345, "accuracy": 0.1035}, "after": {"loss": 1.841812345, "accuracy": 0.6934}}
     shown = _summary(render_html("hyperflux", body, {}, ["p"]))
     assert shown["density started from (a pruned start)"] == "50.00 %"
-    assert shown["loss before pruning"] == "2.3502" and shown["loss after pruning"] == "1.8418"
+    assert shown["loss before pruning"] == "2.35" and shown["loss after pruning"] == "1.842"
     dense = _summary(render_html("hyperflux", {**body, "start_density": 1.0}, {}, ["p"]))
     assert "density started from (a pruned start)" not in dense  # as the console: no "from 100.00 %"
 

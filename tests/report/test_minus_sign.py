@@ -36,9 +36,9 @@ def test_a_negative_number_is_printed_with_the_minus_sign(text, expected):
 def test_a_hyperflux_run_below_its_target_is_said_with_the_minus_sign():
     log = [HyperfluxEpoch(i + 1, "prune", 1.0, d, None, 0.1) for i, d in enumerate([0.9, 0.2, 0.25])]
     below = _missed_target(0.25, 0.5, log)[0]
-    assert "−50% off the requested 50.00%" in below and not ASCII_NEGATIVE.search(below)
+    assert "−50 % off the requested 50.00 %" in below and not ASCII_NEGATIVE.search(below)
     above = _missed_target(0.2, 0.05, log)[0]
-    assert "+300% off the requested" in above
+    assert "+300 % off the requested" in above
 
 
 def test_a_gate_drop_that_is_a_gain_is_printed_with_the_minus_sign(tmp_path):

@@ -48,7 +48,7 @@ def test_a_tiny_requested_density_is_printed_as_it_is() -> None:
     from prunelimit.report.console import pct
 
     assert pct(0.00004) == "0.0040 %"
-    assert "off the requested 0.0040% " in _missed_target(0.1089, 0.00004, [])[0]
+    assert "off the requested 0.0040 % " in _missed_target(0.1089, 0.00004, [])[0]
 
 
 @pytest.mark.parametrize("fraction, places, text", [
@@ -80,7 +80,7 @@ def test_hyperflux_does_not_say_it_closes_all_the_gates_when_it_closes_fewer(cli
                  "--target-density", "0.00004", "--pruning-epochs", "12", "--gate-lr", "0.001",
                  "--regrowth-epochs", "0", "--threads", "1", "-o", tmp_path / "out")
     assert result.exit_code == 2, result.output
-    assert "closes 99.996% of the open gates" in result.output
+    assert "closes 99.996 % of the open gates" in result.output
     assert not (tmp_path / "out").exists()
 
 
