@@ -8,7 +8,9 @@ from dataclasses import dataclass, field, replace
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, saved_overshoot, verify
+from prunelimit.api.verification import (
+    PredictedLimit, measured_limit, read_timing, saved_overshoot, told_measured, verify,
+)
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option, said
@@ -133,6 +135,7 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
             report["timing"]["search"] = {"seconds": 0.0}
             report["actual_from"] = measured_from
             report["warnings"] = advised(estimate.warnings, verify_advice, lambda: _measured_rules(rules))
+            measured_notes = advised(told_measured(measured_notes), verify_advice, lambda: _measured_rules(rules))
         # what qualifies this run's inputs, as bounds says
         notes = list(inputs.qualified([*notes, *saved_notes, *measured_notes]))
     else:
