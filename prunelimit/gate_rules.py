@@ -170,10 +170,13 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
 
 
 def recorded_warnings(report: Any) -> tuple[str, ...]:
-    """The warnings a saved ``bounds``/``verify`` document states (none when it has no list):
-    what qualifies its prediction goes on with the number read from it."""
+    """The warnings a saved ``bounds``/``verify`` document states (none when it has no list),
+    in the words ``bounds`` gives them (``api.limit.as_predicted``): what qualifies its
+    prediction goes on with the number read from it."""
+    from prunelimit.api.limit import as_predicted
+
     warnings = report.get("warnings") if isinstance(report, dict) else None
-    return tuple(str(w) for w in warnings) if isinstance(warnings, list) else ()
+    return tuple(as_predicted(str(w) for w in warnings)) if isinstance(warnings, list) else ()
 
 
 def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:

@@ -134,8 +134,10 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         if measured_from is not None:  # no search either: its warnings as a gate that searched states them
             report["timing"]["search"] = {"seconds": 0.0}
             report["actual_from"] = measured_from
-            report["warnings"] = advised(estimate.warnings, verify_advice, lambda: _measured_rules(rules))
+            report["warnings"] = advised(told_measured(estimate.warnings), verify_advice, lambda: _measured_rules(rules))
             measured_notes = advised(told_measured(measured_notes), verify_advice, lambda: _measured_rules(rules))
+        else:  # a verify report's warnings as bounds states them: this gate measured no limit
+            report["warnings"] = list(estimate.warnings)
         # what qualifies this run's inputs, as bounds says
         notes = list(inputs.qualified([*notes, *saved_notes, *measured_notes]))
     else:

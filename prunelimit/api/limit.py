@@ -299,6 +299,16 @@ def verify_advice() -> str:
             + " gates on it)")
 
 
+def as_predicted(warnings) -> list[str]:
+    """A saved ``verify`` report's ``warnings`` in the words ``bounds`` gives them (``advised``
+    the other way): a command that reads the prediction from it (``gate`` on ``lower`` or
+    ``predicted``, ``prune --ratio auto|lower``) measured no limit, so "go by the actual limit
+    measured here" is not its to say. A ``bounds`` report's warnings are left as they are."""
+    from prunelimit.theory.regime import measured_advice
+
+    return advised(advised(warnings, verify_advice, measured_advice), measured_here, verify_measures)
+
+
 def _overshot(check: "OvershootCheck") -> str | None:
     """The points measured past the one-shot limit, their losses against L + ε and what that
     makes of the prediction; ``None`` when neither lies past it."""

@@ -199,3 +199,27 @@ def test_a_gate_reading_an_older_verify_reports_limit_names_its_rules(plain, com
         assert measured_advice() not in said and verify_advice() not in said
     assert said.endswith("; go by rule 'real' on the measured limit; rule 'floor' reads the prediction "
                          "(use='actual' gates it on the measured limit too)")
+
+
+@pytest.mark.parametrize("command", ["gate", "prune"])
+def test_a_prediction_read_from_a_verify_report_is_told_as_bounds_tells_it(plain, computed, tmp_path, no_curvature,
+                                                                           command) -> None:
+    """A verify report's warnings are in verify's words: "go by the actual limit measured here".
+    A gate on ρ_L alone, or a prune to ρ*, that read its prediction from such a report passed
+    those words on, though it measured no limit; they now say what bounds says of the same
+    prediction (gate on the measured limit, or check with verify)."""
+    from prunelimit.api.limit import measured_here, verify_advice
+    from prunelimit.errors import library_call
+    from prunelimit.theory.regime import measured_advice
+
+    model, data = plain
+    bounds, saved = tmp_path / "bounds.json", tmp_path / "verify.json"
+    bounds.write_text(json.dumps(computed))
+    saved.write_text(json.dumps(document("verify", prunelimit.verify(model, data, prediction_from=bounds).to_json())))
+    warnings = prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"] \
+        if command == "gate" else prunelimit.prune(model, "auto", data, prediction_from=saved).warnings
+    (said,) = [w for w in warnings if "the prediction overshoots" in w]
+    (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
+    assert said == stated  # bounds' own words
+    with library_call():
+        assert measured_advice() in said and verify_advice() not in said and measured_here() not in said
