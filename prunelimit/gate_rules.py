@@ -307,9 +307,13 @@ def read_baseline(path: str | Path) -> Any:
 def stood_on(report: Any) -> Any:
     """The ``bounds``/``verify`` document of a saved report: the report itself, or, for a
     ``gate --json`` report (what a CI job keeps of its last run), the one its ``bounds`` key
-    holds, the result the gate stood on, with its provenance."""
+    holds, the result the gate stood on, with its provenance and its warnings in the words
+    of the command that computed it (``api.gating.as_computed``)."""
+    from prunelimit.api.gating import as_computed
+
     inner = report.get("bounds") if is_gate_report(report) else None
-    return inner if isinstance(inner, dict) and inner.get("schema") in REPORT_SCHEMAS else report
+    return as_computed(inner, report.get("rules")) if isinstance(inner, dict) and inner.get("schema") in REPORT_SCHEMAS \
+        else report
 
 
 def is_gate_report(report: Any) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
@@ -182,6 +183,19 @@ def _measured_report(name: str, saved: dict) -> dict:
         "actual": a, "actual_from": name, "timing": {"search": {"seconds": 0.0}},
         "warnings": [*recovery_notes(a["loss_ratio"], again if real(again) else None, None, None),
                      *([] if unresolved is None else [unresolved])]})
+
+
+def as_computed(stood: dict, rules: object) -> dict:
+    """The document a ``gate --json`` report stood on (its ``bounds``), with the warnings in
+    verify's words where the gate, with rules on the measured limit and on the prediction,
+    named its own rules in them (:func:`_measured_rules`): a command that reads the
+    prediction from the report has other rules, or none. ``rules``: the report's, as read."""
+    named = [SimpleNamespace(name=rule.get("name"), use=rule.get("use"))
+             for rule in (rules if isinstance(rules, list) else []) if isinstance(rule, dict)]
+    warnings = stood.get("warnings")
+    if not isinstance(warnings, list) or len({rule.use == "actual" for rule in named}) < 2:
+        return stood  # no rule named in them: a gate on the prediction or on the measured limit alone
+    return {**stood, "warnings": advised([str(w) for w in warnings], lambda: _measured_rules(named), verify_advice)}
 
 
 def _measured_rules(rules) -> str:

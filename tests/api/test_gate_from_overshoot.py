@@ -223,3 +223,26 @@ def test_a_prediction_read_from_a_verify_report_is_told_as_bounds_tells_it(plain
     assert said == stated  # bounds' own words
     with library_call():
         assert measured_advice() in said and verify_advice() not in said and measured_here() not in said
+
+
+def test_a_prediction_read_from_a_mixed_gates_report_is_told_in_the_readers_words(plain, computed, tmp_path,
+                                                                                   no_curvature) -> None:
+    """A gate with a rule on the measured limit names its rules in the warnings of the verify
+    document its report holds ("go by rule 'real' on the measured limit; rule 'floor' reads the
+    prediction"). A prune or another gate that read its prediction from that report passed
+    the other gate's rule names on; they now say what they would of a verify report."""
+    model, data = plain
+    bounds, saved = tmp_path / "bounds.json", tmp_path / "gate.json"
+    bounds.write_text(json.dumps(computed))
+    mixed = [{"name": "floor", "min_ratio": 0.3}, {"name": "real", "min_ratio": 0.1, "use": "actual"}]
+    saved.write_text(json.dumps(document("gate", prunelimit.gate(model, data, rules=mixed,
+                                                                 prediction_from=bounds).to_json())))
+    (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
+    for warnings in (prunelimit.prune(model, "auto", data, prediction_from=saved).warnings,
+                     prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"]):
+        (said,) = [w for w in warnings if "the prediction overshoots" in w]
+        assert said == stated  # bounds' own words
+    others = [{"name": "base", "min_ratio": 0.2}, {"name": "limit", "min_ratio": 0.1, "use": "actual"}]
+    (said,) = [w for w in prunelimit.gate(model, data, rules=others, prediction_from=saved).to_json()["warnings"]
+               if "the prediction overshoots" in w]
+    assert "'real'" not in said and "go by rule 'limit' on the measured limit; rule 'base' reads the prediction" in said
