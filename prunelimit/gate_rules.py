@@ -170,10 +170,13 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
 
 
 def recorded_warnings(report: Any) -> tuple[str, ...]:
-    """The warnings a saved ``bounds``/``verify`` document states (none when it has no list):
-    what qualifies its prediction goes on with the number read from it."""
+    """The warnings a saved ``bounds``/``verify`` document states (none when it has no list),
+    in the words ``bounds`` gives them (``api.limit.as_predicted``): what qualifies its
+    prediction goes on with the number read from it."""
+    from prunelimit.api.limit import as_predicted
+
     warnings = report.get("warnings") if isinstance(report, dict) else None
-    return tuple(str(w) for w in warnings) if isinstance(warnings, list) else ()
+    return tuple(as_predicted(str(w) for w in warnings)) if isinstance(warnings, list) else ()
 
 
 def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
@@ -304,9 +307,13 @@ def read_baseline(path: str | Path) -> Any:
 def stood_on(report: Any) -> Any:
     """The ``bounds``/``verify`` document of a saved report: the report itself, or, for a
     ``gate --json`` report (what a CI job keeps of its last run), the one its ``bounds`` key
-    holds, the result the gate stood on, with its provenance."""
+    holds, the result the gate stood on, with its provenance and its warnings in the words
+    of the command that computed it (``api.gating.as_computed``)."""
+    from prunelimit.api.gating import as_computed
+
     inner = report.get("bounds") if is_gate_report(report) else None
-    return inner if isinstance(inner, dict) and inner.get("schema") in REPORT_SCHEMAS else report
+    return as_computed(inner, report.get("rules")) if isinstance(inner, dict) and inner.get("schema") in REPORT_SCHEMAS \
+        else report
 
 
 def is_gate_report(report: Any) -> bool:

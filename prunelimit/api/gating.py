@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.api.verification import PredictedLimit, measured_limit, read_timing, saved_overshoot, verify
+from prunelimit.api.verification import (
+    PredictedLimit, measured_limit, read_timing, saved_overshoot, told_measured, verify,
+)
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import UsageError, option, said
@@ -132,7 +135,10 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         if measured_from is not None:  # no search either: its warnings as a gate that searched states them
             report["timing"]["search"] = {"seconds": 0.0}
             report["actual_from"] = measured_from
-            report["warnings"] = advised(estimate.warnings, verify_advice, lambda: _measured_rules(rules))
+            report["warnings"] = advised(told_measured(estimate.warnings), verify_advice, lambda: _measured_rules(rules))
+            measured_notes = advised(told_measured(measured_notes), verify_advice, lambda: _measured_rules(rules))
+        else:  # a verify report's warnings as bounds states them: this gate measured no limit
+            report["warnings"] = list(estimate.warnings)
         # what qualifies this run's inputs, as bounds says
         notes = list(inputs.qualified([*notes, *saved_notes, *measured_notes]))
     else:
@@ -177,6 +183,19 @@ def _measured_report(name: str, saved: dict) -> dict:
         "actual": a, "actual_from": name, "timing": {"search": {"seconds": 0.0}},
         "warnings": [*recovery_notes(a["loss_ratio"], again if real(again) else None, None, None),
                      *([] if unresolved is None else [unresolved])]})
+
+
+def as_computed(stood: dict, rules: object) -> dict:
+    """The document a ``gate --json`` report stood on (its ``bounds``), with the warnings in
+    verify's words where the gate, with rules on the measured limit and on the prediction,
+    named its own rules in them (:func:`_measured_rules`): a command that reads the
+    prediction from the report has other rules, or none. ``rules``: the report's, as read."""
+    named = [SimpleNamespace(name=rule.get("name"), use=rule.get("use"))
+             for rule in (rules if isinstance(rules, list) else []) if isinstance(rule, dict)]
+    warnings = stood.get("warnings")
+    if not isinstance(warnings, list) or len({rule.use == "actual" for rule in named}) < 2:
+        return stood  # no rule named in them: a gate on the prediction or on the measured limit alone
+    return {**stood, "warnings": advised([str(w) for w in warnings], lambda: _measured_rules(named), verify_advice)}
 
 
 def _measured_rules(rules) -> str:

@@ -229,22 +229,29 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
     """What the near-zero share and the loss measured at ρ_L and ρ* − 5 points say of the
     prediction, in one warning: a model that does not look l1-trained is told what was
     measured on it, not what the share predicts from other models (``Regime.advice``, kept
-    in the JSON); an l1-shaped one is warned only when the measurement finds an overshoot."""
+    in the JSON); an l1-shaped one is warned when the measurement finds an overshoot, or when
+    a point it checks removes no weight (a model pruned already, ρ* within 5 points of its
+    zeros): nothing was measured there, which silence would read as no overshoot."""
     from prunelimit.theory.regime import l1_training, measured_advice
 
     past = _overshot(check)
-    if regime.finding is None:  # l1-shaped, or nothing to prune: the share says nothing against ρ*
-        said_of_regime = [regime.advice] if regime.advice else []
-        return said_of_regime + ([overshoot_warning(check)] if past else [])
-    if past:
-        fix = f", or train with l1 ({l1_training()})" if regime.train_with_l1 else ""
-        return [f"{regime.finding}, and the prediction overshoots, {past}; {measured_advice()}{fix}"]
     points = [(name, removed) for name, removed in (("ρ_L", check.lower_removed),
                                                     (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted_removed))
               if removed is not None]
     measured = " and to ".join(name for name, removed in points if removed)
     unpruned = " and to ".join(name for name, removed in points if not removed)
     verify = verify_measures()
+    if regime.finding is None:  # l1-shaped, or nothing to prune: the share says nothing against ρ*
+        if regime.advice:  # nothing to prune: every point removes no weight, and the advice says so
+            return [regime.advice]
+        if past or not unpruned:
+            return [overshoot_warning(check)] if past else []
+        within = f"; to {measured} it keeps the analysis loss within L + ε = {check.loss_limit:.4g}" if measured else ""
+        return [f"pruning one-shot to {unpruned} removes no weight (the weights it reaches are exactly zero already), "
+                f"so the overshoot check measured nothing there{within}; {verify}"]
+    if past:
+        fix = f", or train with l1 ({l1_training()})" if regime.train_with_l1 else ""
+        return [f"{regime.finding}, and the prediction overshoots, {past}; {measured_advice()}{fix}"]
     if not measured:  # ⌈ρN⌉ is 0 there: the dense model's loss, nothing of the limit
         return [f"{regime.finding}, the regime ρ* assumes; pruning one-shot to {unpruned} removes no weight, so "
                 f"nothing was measured of the limit one-shot pruning reaches; {verify}"]
@@ -297,6 +304,16 @@ def verify_advice() -> str:
     of ``measured_advice``: the measured limit is the one to go by."""
     return ("go by the actual limit measured here (" + said("`gate --use actual`", "prunelimit.gate(..., use='actual')")
             + " gates on it)")
+
+
+def as_predicted(warnings) -> list[str]:
+    """A saved ``verify`` report's ``warnings`` in the words ``bounds`` gives them (``advised``
+    the other way): a command that reads the prediction from it (``gate`` on ``lower`` or
+    ``predicted``, ``prune --ratio auto|lower``) measured no limit, so "go by the actual limit
+    measured here" is not its to say. A ``bounds`` report's warnings are left as they are."""
+    from prunelimit.theory.regime import measured_advice
+
+    return advised(advised(warnings, verify_advice, measured_advice), measured_here, verify_measures)
 
 
 def _overshot(check: "OvershootCheck") -> str | None:

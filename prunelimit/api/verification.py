@@ -284,7 +284,8 @@ def verify(
         overshoot, measured = saved_overshoot(prediction.source, prediction.body.get("overshoot"), prediction, inputs,
                                               scope)
         prediction = replace(prediction, body={**prediction.body, "overshoot": overshoot})
-        notes = list(inputs.qualified([*saved_notes, *measured]))  # what qualifies this run's inputs, as bounds says
+        # what qualifies this run's inputs, as bounds says; an overshoot measured here told as the prediction's is
+        notes = list(inputs.qualified([*saved_notes, *told_measured(measured)]))
     else:
         rep = bounds(inputs, options, progress, scope, store)
         prediction = PredictedLimit.from_bounds(rep)
@@ -304,10 +305,14 @@ def verify(
                             masks=pruning_held(inputs.loaded, inputs.selection), progress=None if progress is None else
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")))
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
-    # the prediction's warnings told to measure the limit, which this run did
-    told = advised(advised(prediction.warnings, measured_advice, verify_advice), verify_measures, measured_here)
-    prediction = replace(prediction, warnings=tuple(told))
+    prediction = replace(prediction, warnings=tuple(told_measured(prediction.warnings)))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
+
+
+def told_measured(warnings) -> list[str]:
+    """``warnings`` that tell the reader to measure the limit (``measured_advice``,
+    ``verify_measures``) as ``verify``, which measured it, tells them: go by it."""
+    return advised(advised(warnings, measured_advice, verify_advice), verify_measures, measured_here)
 
 
 def saved_prediction(source: "PredictionSource", inputs: Inputs, options: CurvatureOptions,

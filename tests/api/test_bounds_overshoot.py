@@ -180,3 +180,34 @@ def test_the_checked_points_carry_the_weights_they_removed(digits) -> None:
         point = flags["checked"][name]
         assert point["removed"] == math.ceil(round(point["ratio"] * n, 9)) > 0
         assert isinstance(flags[name], bool)
+
+
+def _l1_check(predicted_removed: int, lower_removed: int | None):
+    """The overshoot check of an l1-shaped model pruned already (80 % exact zeros, then l1
+    fine-tuned, as iterative LOMP leaves it) whose ρ* lies within 5 points of its zeros:
+    ρ* − 5 points falls on zeros and removes ``predicted_removed`` weights, ρ_L ``lower_removed``;
+    every loss within L + ε (the dense one where nothing is removed)."""
+    from prunelimit.pruning.actual import CurvePoint, OvershootCheck
+    from prunelimit.theory.regime import Regime
+
+    regime = Regime(True, 0.18, None, weights=237, zero_share=0.8)
+    lower = None if lower_removed is None else CurvePoint(0.8002, 0.3469081, None)
+    return regime, OvershootCheck(0.3469089, 1e-3, CurvePoint(0.7715, 0.3469089, None), lower, 0.0,
+                                  predicted_removed, lower_removed)
+
+
+@pytest.mark.parametrize("lower_removed", [1, 0, None])
+def test_an_l1_shaped_model_is_told_a_point_that_removed_no_weight_was_not_measured(lower_removed) -> None:
+    """An l1-shaped model got no warning when its check found no overshoot, also where a point
+    removed no weight: silence, which reads "no overshoot", though ρ* − 5 points was not
+    measured (its JSON flag null). It is now told so, and what was measured beside it."""
+    from prunelimit.api.limit import regime_warnings
+
+    regime, check = _l1_check(0, lower_removed)
+    (said,) = regime_warnings(regime, check)
+    unmeasured = "ρ_L and to ρ* less 5 points" if lower_removed == 0 else "ρ* less 5 points"
+    assert said.startswith(f"pruning one-shot to {unmeasured} removes no weight")
+    assert ("to ρ_L it keeps the analysis loss within L + ε = 0.3479" in said) is bool(lower_removed)
+    assert said.endswith("`prunelimit verify` measures it")
+    regime, check = _l1_check(50, 1)  # both measured, both within the limit: nothing to say
+    assert regime_warnings(regime, check) == []

@@ -97,7 +97,10 @@ def test_verify_from_an_older_report_gets_its_overshoot_measured(plain, computed
                for w in doc["warnings"]) == 1
     gated = prunelimit.gate(model, data, rules=[{"min_ratio": 0.3}, {"min_ratio": 0.1, "use": "actual"}],
                             prediction_from=saved).to_json()
-    assert gated["overshoot"] == doc["overshoot"] and gated["warnings"] == doc["warnings"]
+    assert gated["overshoot"] == doc["overshoot"]
+    # the same warnings, each ending in what its command says to go by (the test below)
+    assert [w.rsplit("; go by ", 1)[0] for w in gated["warnings"]] == \
+        [w.rsplit("; go by ", 1)[0] for w in doc["warnings"]]
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +149,100 @@ def test_prune_from_an_older_report_warns_of_the_overshoot(plain, computed, tmp_
     damaged.write_text(json.dumps({**computed, "overshoot": "yes"}))
     with pytest.raises(InputError, match=rf"^{damaged}: overshoot is \"yes\", not an object"):
         prunelimit.prune(model, ratio, data, prediction_from=damaged)
+
+
+def test_verify_from_an_older_report_does_not_send_the_user_to_verify(plain, computed, tmp_path, no_curvature) -> None:
+    """The overshoot ``verify --from`` measured for a report that states none ended "gate on
+    the measured limit ... or check with prunelimit.verify": the command that was running,
+    which a report that states its check is told instead ("go by the actual limit measured
+    here"). Now both say the latter, and a gate with a rule on the measured limit names its
+    rules, as it does for a report that states the check."""
+    from prunelimit.api.limit import verify_advice
+    from prunelimit.errors import library_call
+    from prunelimit.theory.regime import measured_advice
+
+    model, data = plain
+    saved = tmp_path / "old.json"
+    saved.write_text(json.dumps(_older(computed)))
+    with library_call():  # the library's words, as its results give them
+        sent, measured_here = measured_advice(), verify_advice()
+    (said,) = [w for w in prunelimit.verify(model, data, prediction_from=saved).warnings
+               if "states no overshoot check" in w]
+    assert sent not in said and said.endswith(f"; {measured_here}")
+    rules = [{"name": "floor", "min_ratio": 0.3}, {"name": "real", "min_ratio": 0.1, "use": "actual"}]
+    gated = prunelimit.gate(model, data, rules=rules, prediction_from=saved).to_json()
+    (said,) = [w for w in gated["warnings"] if "states no overshoot check" in w]
+    assert sent not in said and measured_here not in said
+    assert said.endswith("; go by rule 'real' on the measured limit; rule 'floor' reads the prediction "
+                         "(use='actual' gates it on the measured limit too)")
+
+
+def test_a_gate_reading_an_older_verify_reports_limit_names_its_rules(plain, computed, tmp_path,
+                                                                     no_curvature) -> None:
+    """A gate with a rule on the measured limit that reads it from a verify report stating no
+    overshoot check measures the check and, like a gate that searched, names its rules rather
+    than telling the user to gate on the measured limit or to run verify."""
+    from prunelimit.api.limit import verify_advice
+    from prunelimit.errors import library_call
+    from prunelimit.theory.regime import measured_advice
+
+    model, data = plain
+    saved, bounds = tmp_path / "old.json", tmp_path / "bounds.json"
+    bounds.write_text(json.dumps(computed))
+    verified = document("verify", prunelimit.verify(model, data, prediction_from=bounds).to_json())
+    saved.write_text(json.dumps(_older(verified)))
+    rules = [{"name": "floor", "min_ratio": 0.3}, {"name": "real", "min_ratio": 0.1, "use": "actual"}]
+    gated = prunelimit.gate(model, data, rules=rules, prediction_from=saved).to_json()
+    assert gated["bounds"]["actual_from"] == str(saved)  # the case: the limit read, not searched
+    (said,) = [w for w in gated["warnings"] if "states no overshoot check" in w]
+    with library_call():
+        assert measured_advice() not in said and verify_advice() not in said
+    assert said.endswith("; go by rule 'real' on the measured limit; rule 'floor' reads the prediction "
+                         "(use='actual' gates it on the measured limit too)")
+
+
+@pytest.mark.parametrize("command", ["gate", "prune"])
+def test_a_prediction_read_from_a_verify_report_is_told_as_bounds_tells_it(plain, computed, tmp_path, no_curvature,
+                                                                           command) -> None:
+    """A verify report's warnings are in verify's words: "go by the actual limit measured here".
+    A gate on ρ_L alone, or a prune to ρ*, that read its prediction from such a report passed
+    those words on, though it measured no limit; they now say what bounds says of the same
+    prediction (gate on the measured limit, or check with verify)."""
+    from prunelimit.api.limit import measured_here, verify_advice
+    from prunelimit.errors import library_call
+    from prunelimit.theory.regime import measured_advice
+
+    model, data = plain
+    bounds, saved = tmp_path / "bounds.json", tmp_path / "verify.json"
+    bounds.write_text(json.dumps(computed))
+    saved.write_text(json.dumps(document("verify", prunelimit.verify(model, data, prediction_from=bounds).to_json())))
+    warnings = prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"] \
+        if command == "gate" else prunelimit.prune(model, "auto", data, prediction_from=saved).warnings
+    (said,) = [w for w in warnings if "the prediction overshoots" in w]
+    (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
+    assert said == stated  # bounds' own words
+    with library_call():
+        assert measured_advice() in said and verify_advice() not in said and measured_here() not in said
+
+
+def test_a_prediction_read_from_a_mixed_gates_report_is_told_in_the_readers_words(plain, computed, tmp_path,
+                                                                                   no_curvature) -> None:
+    """A gate with a rule on the measured limit names its rules in the warnings of the verify
+    document its report holds ("go by rule 'real' on the measured limit; rule 'floor' reads the
+    prediction"). A prune or another gate that read its prediction from that report passed
+    the other gate's rule names on; they now say what they would of a verify report."""
+    model, data = plain
+    bounds, saved = tmp_path / "bounds.json", tmp_path / "gate.json"
+    bounds.write_text(json.dumps(computed))
+    mixed = [{"name": "floor", "min_ratio": 0.3}, {"name": "real", "min_ratio": 0.1, "use": "actual"}]
+    saved.write_text(json.dumps(document("gate", prunelimit.gate(model, data, rules=mixed,
+                                                                 prediction_from=bounds).to_json())))
+    (stated,) = [w for w in computed["warnings"] if "the prediction overshoots" in w]
+    for warnings in (prunelimit.prune(model, "auto", data, prediction_from=saved).warnings,
+                     prunelimit.gate(model, data, min_ratio=0.3, prediction_from=saved).to_json()["warnings"]):
+        (said,) = [w for w in warnings if "the prediction overshoots" in w]
+        assert said == stated  # bounds' own words
+    others = [{"name": "base", "min_ratio": 0.2}, {"name": "limit", "min_ratio": 0.1, "use": "actual"}]
+    (said,) = [w for w in prunelimit.gate(model, data, rules=others, prediction_from=saved).to_json()["warnings"]
+               if "the prediction overshoots" in w]
+    assert "'real'" not in said and "go by rule 'limit' on the measured limit; rule 'base' reads the prediction" in said
