@@ -70,6 +70,9 @@ if TYPE_CHECKING:
 FORMAT = "prunelimit-cache/3"
 # dtypes an entry's arrays may have (little-endian, so entries move between machines)
 ARRAY_DTYPES = ("<f8", "<f4", "<i8", "|b1")
+# the longest header line an entry file is read for (its payload: the result's numbers and names
+# besides its arrays, a few kB a layer); the arrays after it are read as far as it declares them
+HEADER_BYTES = 64 * 2**20
 # checkpoint kinds (``RawCheckpoint.kind``) whose file holds code besides tensors: keyed by its bytes
 CODE_FORMATS = ("torchscript", "module")
 # the address in an object's default repr (``<function relu at 0x7f…>``): another in every process
@@ -925,7 +928,13 @@ class Store:
             self.warn(f"ignoring cache entry {path}: {problem}; recomputing")
             return None
         try:
-            return decode_entry(path.read_bytes(), key, kind)
+            # not following a link put there since, nor waiting on a FIFO: only a regular file is read
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            with open(fd, "rb") as file:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise ValueError("it is no longer a regular file")
+                return read_entry(file, info.st_size, key, kind)
         except StaleEntry as exc:
             self.warn(f"ignoring cache entry {path} ({exc}); recomputing and replacing it")
             return None
@@ -1027,11 +1036,22 @@ def encode_entry(entry: Entry, key: str, kind: str) -> bytes:
 def decode_entry(data: bytes, key: str, kind: str) -> Entry:
     """The entry in ``data``; ``ValueError`` (one line) for anything but an intact entry of ``key``/``kind``,
     :class:`StaleEntry` for one whose witness (the first batch's loss) is not ``key``'s."""
-    line, sep, blob = data.partition(b"\n")
-    if not sep:
-        raise ValueError("no header line")
+    import io
+
+    return read_entry(io.BytesIO(data), len(data), key, kind)
+
+
+def read_entry(file: IO[bytes], size: int, key: str, kind: str) -> Entry:
+    """:func:`decode_entry` of the ``size`` bytes in ``file``, reading no more than the header
+    line (up to :data:`HEADER_BYTES`) and the arrays it declares: a file that is no entry of
+    ``key``, or holds other than the header's arrays (a sparse file of terabytes, one still
+    growing), is refused before the rest is read."""
+    line = file.readline(HEADER_BYTES + 1)
+    if not line.endswith(b"\n"):
+        raise ValueError("no header line" if len(line) <= HEADER_BYTES else
+                         f"no header line in its first {HEADER_BYTES // 2**20} MiB")
     try:
-        header = json.loads(line.decode("utf-8"))
+        header = json.loads(line[:-1].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValueError("the header is not UTF-8 JSON") from None
     if not isinstance(header, dict) or set(header) != {"format", "key", "witness", "kind", "arrays", "payload",
@@ -1043,19 +1063,17 @@ def decode_entry(data: bytes, key: str, kind: str) -> Entry:
     specs = header["arrays"]
     if not isinstance(specs, list) or not all(_array_spec_ok(s) for s in specs):
         raise ValueError("bad array descriptors")
+    sizes = [np.dtype(s["dtype"]).itemsize * math.prod(s["shape"]) for s in specs]
+    if len(line) + sum(sizes) != size:
+        raise ValueError("truncated" if len(line) + sum(sizes) > size else "trailing bytes")
+    blob = file.read(sum(sizes) + 1)  # one more: a file that grew since its size was taken
+    if len(blob) != sum(sizes):
+        raise ValueError("its size changed while it was read")
     if header["digest"] != _entry_digest({k: v for k, v in header.items() if k != "digest"}, blob):
         raise ValueError("its digest does not match its content (edited or truncated)")
     _check_witness(header["witness"], witness)
-    arrays, offset = [], 0
-    for s in specs:
-        dtype, count = np.dtype(s["dtype"]), math.prod(s["shape"])
-        size = dtype.itemsize * count
-        if offset + size > len(blob):
-            raise ValueError("truncated")
-        arrays.append(np.frombuffer(blob, dtype, count, offset).reshape(s["shape"]))
-        offset += size
-    if offset != len(blob):
-        raise ValueError("trailing bytes")
+    arrays = (np.frombuffer(blob, s["dtype"], math.prod(s["shape"]), offset).reshape(s["shape"])
+              for s, offset in zip(specs, itertools.accumulate(sizes, initial=0)))
     return Entry(header["payload"], tuple(arrays))
 
 
