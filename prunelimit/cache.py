@@ -969,8 +969,8 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
         return None
     path = Path(path)
     problem = _folder_problem(path)
-    if problem is None:
-        return Store(path, warn)
+    if problem is None:  # as checked here: the user's code may change the working folder before a read
+        return Store(path.absolute(), warn)
     if explicit:
         raise UsageError(f"cache folder {path}: {problem}; pass another --cache-dir or --no-cache")
     warn(f"not caching results: cache folder {path}: {problem} (set --cache-dir or PRUNELIMIT_CACHE_DIR)")
