@@ -340,16 +340,48 @@ def _keyed_spec(text: str | None) -> str | None:
     return None if text is None else with_file_part(text, "model", lambda part: Path(part).name)
 
 
+# the operations torch 2.9 sets a float32 precision for, each its own or its owners'
+# (``torch.backends.cuda.matmul.fp32_precision = "tf32"``, ``torch.backends.mkldnn.matmul.fp32_precision
+# = "bf16"``: bfloat16 products on a CPU that has them, ``torch.backends.fp32_precision`` for all)
+FP32_PRECISION_OPS = ("cuda.matmul", "cudnn.conv", "cudnn.rnn", "mkldnn.matmul", "mkldnn.conv", "mkldnn.rnn")
+
+
 def float_precision() -> dict[str, Any]:
     """torch's process-wide settings that change float results: the default dtype and whether
     float32 products may round through TF32 or bfloat16 (``torch.set_float32_matmul_precision``,
-    ``torch.backends.cudnn.allow_tf32``: a library caller may set them), and
+    ``torch.backends.cudnn.allow_tf32`` and the per-backend ``fp32_precision`` of
+    :data:`FP32_PRECISION_OPS`: a library caller or the model's module may set them), and
     ``NVIDIA_TF32_OVERRIDE``, which turns TF32 off under torch's switches (``0``)."""
     import torch
 
-    return {"default_dtype": str(torch.get_default_dtype()), "matmul": torch.get_float32_matmul_precision(),
-            "cuda_matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+    backends = torch.backends
+    switches = {"matmul": torch.get_float32_matmul_precision,
+                "cuda_matmul_tf32": lambda: backends.cuda.matmul.allow_tf32, "cudnn_tf32": lambda: backends.cudnn.allow_tf32}
+    switches |= {f"fp32_precision:{op}": functools.partial(_fp32_precision, backends, op) for op in FP32_PRECISION_OPS}
+    return {"default_dtype": str(torch.get_default_dtype()), **{name: _switch(read) for name, read in switches.items()},
             "tf32_override": os.environ.get("NVIDIA_TF32_OVERRIDE")}
+
+
+def _fp32_precision(backends: Any, op: str) -> str:
+    """The precision ``op`` computes float32 in: its own setting, else (``none``) its owners'
+    (``cudnn``, then ``torch.backends``), else IEEE; so the legacy API's ``highest`` (``ieee``)
+    and the default (``none``) key alike. IEEE too before torch 2.9, which has none of them."""
+    parts = op.split(".")
+    for depth in range(len(parts), -1, -1):
+        value = getattr(functools.reduce(getattr, parts[:depth], backends), "fp32_precision", "none")
+        if value != "none":
+            return value
+    return "ieee"
+
+
+def _switch(read: Callable[[], Any]) -> Any:
+    """A precision switch's value; ``None`` where this torch has none (before 2.9), or where a
+    legacy getter refuses to answer once the per-backend settings were used ("a mix of the
+    legacy and new APIs": it was the key's RuntimeError, exit 5), those settings being keyed."""
+    try:
+        return read()
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def data_fingerprint(batches: Iterable[Any] | None) -> str | None:
