@@ -345,18 +345,26 @@ def _keyed_spec(text: str | None) -> str | None:
 # = "bf16"``: bfloat16 products on a CPU that has them, ``torch.backends.fp32_precision`` for all)
 FP32_PRECISION_OPS = ("cuda.matmul", "cudnn.conv", "cudnn.rnn", "mkldnn.matmul", "mkldnn.conv", "mkldnn.rnn")
 
+# ``torch.backends.cuda.matmul``'s switches that let float16/bfloat16 products sum in reduced precision
+HALF_MATMUL_SWITCHES = ("allow_fp16_reduced_precision_reduction", "allow_bf16_reduced_precision_reduction",
+                        "allow_fp16_accumulation")
+
 
 def float_precision() -> dict[str, Any]:
     """torch's process-wide settings that change float results: the default dtype and whether
     float32 products may round through TF32 or bfloat16 (``torch.set_float32_matmul_precision``,
     ``torch.backends.cudnn.allow_tf32`` and the per-backend ``fp32_precision`` of
-    :data:`FP32_PRECISION_OPS`: a library caller or the model's module may set them), and
+    :data:`FP32_PRECISION_OPS`: a library caller or the model's module may set them), those of
+    float16 and bfloat16 products (:data:`HALF_MATMUL_SWITCHES`), and
     ``NVIDIA_TF32_OVERRIDE``, which turns TF32 off under torch's switches (``0``)."""
     import torch
 
     backends = torch.backends
     switches = {"matmul": torch.get_float32_matmul_precision,
-                "cuda_matmul_tf32": lambda: backends.cuda.matmul.allow_tf32, "cudnn_tf32": lambda: backends.cudnn.allow_tf32}
+                "cuda_matmul_tf32": lambda: backends.cuda.matmul.allow_tf32,
+                "cudnn_tf32": lambda: backends.cudnn.allow_tf32}
+    # how float16 and bfloat16 products on a GPU sum (in their own precision, not float32's)
+    switches |= {name: functools.partial(getattr, backends.cuda.matmul, name) for name in HALF_MATMUL_SWITCHES}
     switches |= {f"fp32_precision:{op}": functools.partial(_fp32_precision, backends, op) for op in FP32_PRECISION_OPS}
     return {"default_dtype": str(torch.get_default_dtype()), **{name: _switch(read) for name, read in switches.items()},
             "tf32_override": os.environ.get("NVIDIA_TF32_OVERRIDE")}
