@@ -70,6 +70,9 @@ if TYPE_CHECKING:
 FORMAT = "prunelimit-cache/3"
 # dtypes an entry's arrays may have (little-endian, so entries move between machines)
 ARRAY_DTYPES = ("<f8", "<f4", "<i8", "|b1")
+# the longest header line an entry file is read for (its payload: the result's numbers and names
+# besides its arrays, a few kB a layer); the arrays after it are read as far as it declares them
+HEADER_BYTES = 64 * 2**20
 # checkpoint kinds (``RawCheckpoint.kind``) whose file holds code besides tensors: keyed by its bytes
 CODE_FORMATS = ("torchscript", "module")
 # the address in an object's default repr (``<function relu at 0x7f…>``): another in every process
@@ -337,16 +340,56 @@ def _keyed_spec(text: str | None) -> str | None:
     return None if text is None else with_file_part(text, "model", lambda part: Path(part).name)
 
 
+# the operations torch 2.9 sets a float32 precision for, each its own or its owners'
+# (``torch.backends.cuda.matmul.fp32_precision = "tf32"``, ``torch.backends.mkldnn.matmul.fp32_precision
+# = "bf16"``: bfloat16 products on a CPU that has them, ``torch.backends.fp32_precision`` for all)
+FP32_PRECISION_OPS = ("cuda.matmul", "cudnn.conv", "cudnn.rnn", "mkldnn.matmul", "mkldnn.conv", "mkldnn.rnn")
+
+# ``torch.backends.cuda.matmul``'s switches that let float16/bfloat16 products sum in reduced precision
+HALF_MATMUL_SWITCHES = ("allow_fp16_reduced_precision_reduction", "allow_bf16_reduced_precision_reduction",
+                        "allow_fp16_accumulation")
+
+
 def float_precision() -> dict[str, Any]:
     """torch's process-wide settings that change float results: the default dtype and whether
     float32 products may round through TF32 or bfloat16 (``torch.set_float32_matmul_precision``,
-    ``torch.backends.cudnn.allow_tf32``: a library caller may set them), and
+    ``torch.backends.cudnn.allow_tf32`` and the per-backend ``fp32_precision`` of
+    :data:`FP32_PRECISION_OPS`: a library caller or the model's module may set them), those of
+    float16 and bfloat16 products (:data:`HALF_MATMUL_SWITCHES`), and
     ``NVIDIA_TF32_OVERRIDE``, which turns TF32 off under torch's switches (``0``)."""
     import torch
 
-    return {"default_dtype": str(torch.get_default_dtype()), "matmul": torch.get_float32_matmul_precision(),
-            "cuda_matmul_tf32": torch.backends.cuda.matmul.allow_tf32, "cudnn_tf32": torch.backends.cudnn.allow_tf32,
+    backends = torch.backends
+    switches = {"matmul": torch.get_float32_matmul_precision,
+                "cuda_matmul_tf32": lambda: backends.cuda.matmul.allow_tf32,
+                "cudnn_tf32": lambda: backends.cudnn.allow_tf32}
+    # how float16 and bfloat16 products on a GPU sum (in their own precision, not float32's)
+    switches |= {name: functools.partial(getattr, backends.cuda.matmul, name) for name in HALF_MATMUL_SWITCHES}
+    switches |= {f"fp32_precision:{op}": functools.partial(_fp32_precision, backends, op) for op in FP32_PRECISION_OPS}
+    return {"default_dtype": str(torch.get_default_dtype()), **{name: _switch(read) for name, read in switches.items()},
             "tf32_override": os.environ.get("NVIDIA_TF32_OVERRIDE")}
+
+
+def _fp32_precision(backends: Any, op: str) -> str:
+    """The precision ``op`` computes float32 in: its own setting, else (``none``) its owners'
+    (``cudnn``, then ``torch.backends``), else IEEE; so the legacy API's ``highest`` (``ieee``)
+    and the default (``none``) key alike. IEEE too before torch 2.9, which has none of them."""
+    parts = op.split(".")
+    for depth in range(len(parts), -1, -1):
+        value = getattr(functools.reduce(getattr, parts[:depth], backends), "fp32_precision", "none")
+        if value != "none":
+            return value
+    return "ieee"
+
+
+def _switch(read: Callable[[], Any]) -> Any:
+    """A precision switch's value; ``None`` where this torch has none (before 2.9), or where a
+    legacy getter refuses to answer once the per-backend settings were used ("a mix of the
+    legacy and new APIs": it was the key's RuntimeError, exit 5), those settings being keyed."""
+    try:
+        return read()
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def data_fingerprint(batches: Iterable[Any] | None) -> str | None:
@@ -925,7 +968,13 @@ class Store:
             self.warn(f"ignoring cache entry {path}: {problem}; recomputing")
             return None
         try:
-            return decode_entry(path.read_bytes(), key, kind)
+            # not following a link put there since, nor waiting on a FIFO: only a regular file is read
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            with open(fd, "rb") as file:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise ValueError("it is no longer a regular file")
+                return read_entry(file, info.st_size, key, kind)
         except StaleEntry as exc:
             self.warn(f"ignoring cache entry {path} ({exc}); recomputing and replacing it")
             return None
@@ -960,8 +1009,8 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
         return None
     path = Path(path)
     problem = _folder_problem(path)
-    if problem is None:
-        return Store(path, warn)
+    if problem is None:  # as checked here: the user's code may change the working folder before a read
+        return Store(path.absolute(), warn)
     if explicit:
         raise UsageError(f"cache folder {path}: {problem}; pass another --cache-dir or --no-cache")
     warn(f"not caching results: cache folder {path}: {problem} (set --cache-dir or PRUNELIMIT_CACHE_DIR)")
@@ -1027,11 +1076,22 @@ def encode_entry(entry: Entry, key: str, kind: str) -> bytes:
 def decode_entry(data: bytes, key: str, kind: str) -> Entry:
     """The entry in ``data``; ``ValueError`` (one line) for anything but an intact entry of ``key``/``kind``,
     :class:`StaleEntry` for one whose witness (the first batch's loss) is not ``key``'s."""
-    line, sep, blob = data.partition(b"\n")
-    if not sep:
-        raise ValueError("no header line")
+    import io
+
+    return read_entry(io.BytesIO(data), len(data), key, kind)
+
+
+def read_entry(file: IO[bytes], size: int, key: str, kind: str) -> Entry:
+    """:func:`decode_entry` of the ``size`` bytes in ``file``, reading no more than the header
+    line (up to :data:`HEADER_BYTES`) and the arrays it declares: a file that is no entry of
+    ``key``, or holds other than the header's arrays (a sparse file of terabytes, one still
+    growing), is refused before the rest is read."""
+    line = file.readline(HEADER_BYTES + 1)
+    if not line.endswith(b"\n"):
+        raise ValueError("no header line" if len(line) <= HEADER_BYTES else
+                         f"no header line in its first {HEADER_BYTES // 2**20} MiB")
     try:
-        header = json.loads(line.decode("utf-8"))
+        header = json.loads(line[:-1].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise ValueError("the header is not UTF-8 JSON") from None
     if not isinstance(header, dict) or set(header) != {"format", "key", "witness", "kind", "arrays", "payload",
@@ -1043,19 +1103,17 @@ def decode_entry(data: bytes, key: str, kind: str) -> Entry:
     specs = header["arrays"]
     if not isinstance(specs, list) or not all(_array_spec_ok(s) for s in specs):
         raise ValueError("bad array descriptors")
+    sizes = [np.dtype(s["dtype"]).itemsize * math.prod(s["shape"]) for s in specs]
+    if len(line) + sum(sizes) != size:
+        raise ValueError("truncated" if len(line) + sum(sizes) > size else "trailing bytes")
+    blob = file.read(sum(sizes) + 1)  # one more: a file that grew since its size was taken
+    if len(blob) != sum(sizes):
+        raise ValueError("its size changed while it was read")
     if header["digest"] != _entry_digest({k: v for k, v in header.items() if k != "digest"}, blob):
         raise ValueError("its digest does not match its content (edited or truncated)")
     _check_witness(header["witness"], witness)
-    arrays, offset = [], 0
-    for s in specs:
-        dtype, count = np.dtype(s["dtype"]), math.prod(s["shape"])
-        size = dtype.itemsize * count
-        if offset + size > len(blob):
-            raise ValueError("truncated")
-        arrays.append(np.frombuffer(blob, dtype, count, offset).reshape(s["shape"]))
-        offset += size
-    if offset != len(blob):
-        raise ValueError("trailing bytes")
+    arrays = (np.frombuffer(blob, s["dtype"], math.prod(s["shape"]), offset).reshape(s["shape"])
+              for s, offset in zip(specs, itertools.accumulate(sizes, initial=0)))
     return Entry(header["payload"], tuple(arrays))
 
 

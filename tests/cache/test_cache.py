@@ -647,13 +647,44 @@ def _set_tf32_override(value):
     return lambda: os.environ.pop("NVIDIA_TF32_OVERRIDE") if old is None else os.environ.update(NVIDIA_TF32_OVERRIDE=old)
 
 
+def _set_fp32_precision(owner, value):
+    """torch 2.9's per-backend setting (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``)."""
+    owner = functools.reduce(getattr, owner.split("."), torch.backends)
+    if not hasattr(owner, "fp32_precision"):
+        pytest.skip("this torch has no per-backend fp32_precision (torch < 2.9)")
+    old = owner.fp32_precision
+    owner.fp32_precision = value
+    return lambda: setattr(owner, "fp32_precision", old)
+
+
+def _set_half_matmul(name, value):
+    """A ``torch.backends.cuda.matmul`` switch of float16/bfloat16 products."""
+    matmul = torch.backends.cuda.matmul
+    try:
+        old = getattr(matmul, name)
+    except AttributeError:
+        pytest.skip(f"this torch has no torch.backends.cuda.matmul.{name}")
+    setattr(matmul, name, value)
+    return lambda: setattr(matmul, name, old)
+
+
 @pytest.mark.parametrize("setting", [lambda: _set_matmul_precision("medium"), lambda: _set_cudnn_tf32(False),
-                                     lambda: _set_tf32_override("0")],
-                         ids=["matmul-precision", "cudnn-tf32", "tf32-override-variable"])
+                                     lambda: _set_tf32_override("0"), lambda: _set_fp32_precision("cuda.matmul", "tf32"),
+                                     lambda: _set_fp32_precision("mkldnn.matmul", "bf16"),
+                                     lambda: _set_fp32_precision("cudnn.conv", "ieee"),
+                                     lambda: _set_half_matmul("allow_fp16_reduced_precision_reduction", False),
+                                     lambda: _set_half_matmul("allow_bf16_reduced_precision_reduction", False),
+                                     lambda: _set_half_matmul("allow_fp16_accumulation", True)],
+                         ids=["matmul-precision", "cudnn-tf32", "tf32-override-variable", "cuda-matmul-fp32-precision",
+                              "mkldnn-matmul-fp32-precision", "cudnn-conv-fp32-precision", "fp16-reduced-reduction",
+                              "bf16-reduced-reduction", "fp16-accumulation"])
 def test_float_precision_settings_are_in_the_key(own_ckpt, setting):
     """torch's process-wide TF32/bfloat16 switches change float32 products on a GPU by about
     1e-3; a library caller who flips one must not read the spectrum computed without it. CUDA's
-    ``NVIDIA_TF32_OVERRIDE=0`` turns TF32 off beneath them (it was not in the key)."""
+    ``NVIDIA_TF32_OVERRIDE=0`` turns TF32 off beneath them (it was not in the key). torch 2.9's
+    per-backend settings (bfloat16 products on a CPU with ``mkldnn.matmul``) count too: set, they
+    made the legacy getters the key read raise (a mix of the two APIs), a RuntimeError (exit 5);
+    so do the switches that let a GPU's float16/bfloat16 products sum in reduced precision."""
     from prunelimit.api import CurvatureOptions
     from prunelimit.cache import input_key
     from prunelimit.inputs import load_inputs
