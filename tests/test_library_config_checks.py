@@ -85,3 +85,21 @@ def test_the_command_line_names_flags_and_leaves_a_config_key_of_another_plan_un
     config.write_text("tolerance: 0.05\n", encoding="utf-8")
     run = cli("bounds", small_ckpt, "--config", config, "--method", "exact", "--json", *common)
     assert run.exit_code == 0, run.stderr
+
+
+@pytest.mark.parametrize("call", ["spectrum", "bounds", "verify", "gate"])
+def test_a_library_call_refuses_an_ignored_option_before_reading_the_data(model, train, call):
+    """It built the batches and ran the model on them first (prune refused first already)."""
+    import prunelimit
+
+    x, y = train
+    read = []
+
+    def batches():
+        read.append(True)
+        yield x, y
+
+    extra = {"min_ratio": 0.1} if call == "gate" else {}
+    with pytest.raises(OptionError, match="^tolerance has no effect: method='exact'"):
+        getattr(prunelimit, call)(model, batches(), method="exact", tolerance=0.05, **extra)
+    assert read == []
