@@ -7,7 +7,10 @@ the command line's flags (``--method exact``). The command line keeps its flags,
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+import torch
 
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.errors import OptionError
@@ -74,6 +77,24 @@ def test_a_presets_settings_of_another_schedule_are_dropped_not_refused():
     assert lomp_config("resnet18-cifar", schedule="step", milestones=(50,)).t_max is None
     with pytest.raises(OptionError, match="^gamma applies to schedule='step'"):
         lomp_config("alexnet-cifar", schedule="cosine", gamma=0.5)
+
+
+def test_a_state_saved_with_a_presets_unread_schedule_settings_still_resumes():
+    """An older version kept alexnet-cifar's step milestones and gamma beside schedule="cosine"
+    in the state it saved; now dropped from the config, they were 'different settings'."""
+    import copy
+
+    from prunelimit.errors import UsageError
+    from prunelimit.pruning.lomp import check_resume_state
+
+    config = lomp_config("alexnet-cifar", schedule="cosine")
+    state = {"epoch": 0, "optimizer": {}, "history": [], "rng": torch.get_rng_state(),
+             "config": {**dataclasses.asdict(config), "milestones": [60, 120, 160], "gamma": 0.5}}
+    check_resume_state(state, config)
+    read = copy.deepcopy(state)
+    read["config"]["t_max"] = 100  # cosine reads it: another run
+    with pytest.raises(UsageError, match=r"different settings \(t_max\)"):
+        check_resume_state(read, config)
 
 
 def test_the_command_line_names_flags_and_leaves_a_config_key_of_another_plan_unused(cli, tmp_path, small_ckpt):

@@ -350,8 +350,11 @@ def check_resume_state(state: Any, config: LompConfig, what: str = "the resume s
     if problem:
         raise InputError(f"{what} is damaged ({problem}); train again without --resume, or with another -o")
     saved, now = state["config"], _config_dict(config)
-    # Any change (even epochs, which sets the cosine period) would alter the finished epochs.
-    diff = sorted(k for k in now if saved.get(k) != now[k])
+    # Any change (even epochs, which sets the cosine period) would alter the finished epochs;
+    # a setting of another schedule than both runs' does not (one a preset set and an older
+    # version kept beside another schedule: lomp_config now puts it back to its default)
+    diff = sorted(k for k in now
+                  if saved.get(k) != now[k] and _SCHEDULE_SETTINGS.get(k, config.schedule) == config.schedule)
     if diff:
         raise UsageError(f"{what} was trained with different settings ({', '.join(diff)}); use the same config")
 
