@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import functools
 import math
 import os
 import re
 import sys
 import warnings
 from contextvars import ContextVar
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 def first_line(exc: BaseException) -> str:
@@ -150,6 +153,24 @@ def on_command_line(exc: PrunelimitError, flag: Callable[[str], str]) -> str:
     if isinstance(exc, OptionError):
         return exc.named(option_flag(exc.option, flag(exc.option)), flag)
     return exc.renamed(flag)
+
+
+def command_line_running() -> bool:
+    """Whether a command of the command line is running (:func:`options_named`), outside a
+    :func:`library_call` made within it (a ``--model`` factory's own call of the library)."""
+    return _FLAGS.get() is not None and not _LIBRARY_CALL.get()
+
+
+def fields_named(check: Callable[[T], None]) -> Callable[[T], None]:
+    """An option dataclass's ``__post_init__`` ``check`` whose messages name options as the
+    library does (``tolerance=``, ``method='exact'``) unless a command of the command line is
+    running, whose messages name its flags: a config built in a notebook
+    (``CurvatureOptions(...)``, ``NplhConfig(...)``) names the fields its caller wrote."""
+    @functools.wraps(check)
+    def checked(self: T) -> None:
+        with contextlib.nullcontext() if command_line_running() else library_call():
+            check(self)
+    return checked
 
 
 def said(command_line: str, library: str) -> str:

@@ -807,8 +807,9 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
+    chosen = curvature_options(**options)  # refused before the data are read
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        return api.spectrum_report(given, curvature_options(**options), progress, per_layer=per_layer)
+        return api.spectrum_report(given, chosen, progress, per_layer=per_layer)
 
 
 @keeps_caller_state
@@ -827,8 +828,9 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
     """
     validate.boolean("per_layer", per_layer)
     validate.callback("progress", progress, *_PROGRESS)
+    chosen = curvature_options(**options)  # refused before the data are read
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        return api.bounds(given, curvature_options(**options), progress, scope, per_layer=per_layer)
+        return api.bounds(given, chosen, progress, scope, per_layer=per_layer)
 
 
 @keeps_caller_state
@@ -861,6 +863,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
     epochs = refit_epochs(refit, finetune_epochs, finetune_lr)
     prediction_from = _prediction_source(prediction_from, options, refit=bool(epochs))
     size = batch_size_for(batch_size, data, eval_data)
+    chosen = curvature_options(**options)  # refused before the data are read
     # the refit fine-tunes the caller's model: its gradients come back with its weights
     with _inputs(model, data, loss=loss, batch_size=batch_size, eval_data=eval_data, include=include,
                  exclude=exclude) as given, _state_kept(model) if epochs else contextlib.nullcontext():
@@ -868,7 +871,7 @@ def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Ca
                                                                     given.device, "eval_data")
         if epochs:  # refit fine-tunes each probed ratio
             check_training_output(given)
-        return api.verify(given, curvature_options(**options), evaluation, acc_drop, sweep, scope, progress,
+        return api.verify(given, chosen, evaluation, acc_drop, sweep, scope, progress,
                           epochs, finetune_lr, prediction_from=prediction_from)
 
 
@@ -979,8 +982,9 @@ def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: st
                                 "allow_incompatible", "baseline", "max_drop")
     validate.callback("progress", progress, *_PROGRESS)
     prediction_from = _prediction_source(prediction_from, options)
+    chosen = curvature_options(**options)  # refused before the data are read
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
-        return api.gate(given, checked, curvature_options(**options), progress=progress,
+        return api.gate(given, checked, chosen, progress=progress,
                         allow_incompatible=allow_incompatible, prediction_from=prediction_from)
 
 

@@ -1137,9 +1137,9 @@ def _keyed_options(inputs: Inputs, options: CurvatureOptions) -> CurvatureOption
     samples = drawn_subset(subset_size(inputs.batches, options.hessian_samples, drawn_by_class(inputs)), total)
     hvp = "auto" if options.hvp == "cached" else options.hvp
     target = _TARGET_ONLY if _fixed_plan(options) else {}
-    keyed = replace(options, **_BOUNDS_ONLY, **target, hessian_samples=samples, hvp=hvp)
     # not the default's choice of exact: it is made by timing products, after the key
-    return replace(keyed, **_EXACT_DEFAULTS) if options.method == "exact" else keyed
+    exact = _EXACT_DEFAULTS if options.method == "exact" else {}
+    return replace(options, **{**_BOUNDS_ONLY, **target, "hessian_samples": samples, "hvp": hvp, **exact})
 
 
 def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
@@ -1184,7 +1184,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # Decided on the options, never on this rank's store: under torchrun each lookup is a
     # collective, which a rank whose cache folder is unusable (no store) must still meet.
     if found is None and options.method == "default" and not _fixed_plan(options):
-        for where in (replace(options, method="exact"), _default_budgets(options)):
+        for where in (replace(options, method="exact", **_EXACT_DEFAULTS), _default_budgets(options)):
             if found is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
                 found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
-from prunelimit.errors import OptionError, UsageError, option, quoted, said
+from prunelimit.errors import OptionError, UsageError, command_line_running, fields_named, option, quoted, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
@@ -82,8 +82,14 @@ class CurvatureOptions:
         """Lanczos products adaptive SLQ may spend: ``max_hvps``, or ``DEFAULT_MAX_HVPS``."""
         return DEFAULT_MAX_HVPS if self.max_hvps is None else self.max_hvps
 
+    @fields_named
     def __post_init__(self) -> None:
-        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field), one field a block."""
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field as its
+        caller wrote it: ``tolerance=``, or the flag on the command line), one field a block,
+        then a field set away from its default that the plan would ignore (:func:`check_plan`),
+        as the command line refuses its flag: built in a notebook and passed to ``api.bounds``,
+        it was ignored in silence. The command line checks the flags typed instead: a
+        ``--config`` file's keys may serve other plans."""
         from prunelimit import validate
         from prunelimit.curvature.hvp import ENGINES
         from prunelimit.curvature.lanczos import BASIS_CHOICES
@@ -125,6 +131,8 @@ class CurvatureOptions:
             object.__setattr__(self, "hessian_samples", int(self.hessian_samples))
         if self.basis_memory_mb is not None:
             validate.positive("basis_memory_mb", self.basis_memory_mb)
+        if not command_line_running():
+            check_plan(self, [f.name for f in fields(self) if getattr(self, f.name) != f.default])
 
 
 # What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).

@@ -44,7 +44,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from prunelimit import validate
-from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, option, quoted, said
+from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, fields_named, option, quoted, said
 from prunelimit.laws.points import check_header, check_row_fields, header_fix, percent_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
 from prunelimit.report.rounding import signed
@@ -71,6 +71,7 @@ class ErrorPoints:
     depth: np.ndarray | None = None
     on_training_data: bool = False
 
+    @fields_named
     def __post_init__(self) -> None:
         """Refuse what the CSV reader refuses, so the library fits only what the command would
         (an error of 0 or NaN was scipy's "Residuals are not finite", a density of 1.5 a fit)."""

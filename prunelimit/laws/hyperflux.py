@@ -58,7 +58,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said
+from prunelimit.errors import InputError, OptionError, UsageError, fields_named, option, quoted, said
 from prunelimit.laws.saliency import STE_SCALE, WeightOverride
 from prunelimit.models.activation_checkpointing import checkpoint_runs
 from prunelimit.models.params import ParamSelection, required_prunable
@@ -288,6 +288,7 @@ class HyperfluxConfig:
     regrowth_gate_decay: float = 0.75
     regrowth_headroom: float = 0.9
 
+    @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
         validate.positive("weight_lr", self.weight_lr)

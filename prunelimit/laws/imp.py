@@ -27,7 +27,7 @@ from torch import nn
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn, batch_size, total_samples
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import InputError, OptionError, UsageError, option, quoted
+from prunelimit.errors import InputError, OptionError, UsageError, fields_named, option, quoted
 from prunelimit.io.atomic import staged, write_atomic, write_text_atomic
 from prunelimit.io.outputs import FOLDER, Output
 from prunelimit.io.checkpoint import load_quietly, save_torch
@@ -156,6 +156,7 @@ class ImpConfig:
     momentum: float = 0.9
     seed: int = 0
 
+    @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
         validate.open_unit("rate", self.rate)

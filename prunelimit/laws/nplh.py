@@ -30,7 +30,7 @@ from torch import nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
-from prunelimit.errors import OptionError, UsageError, option, said
+from prunelimit.errors import OptionError, UsageError, fields_named, option, said
 from prunelimit.laws.hyperflux import HyperfluxConfig, check_pressures, pressure_ladder
 from prunelimit.laws.points import LawPoints, Measured, repeated_rows
 from prunelimit.laws.saliency import METRICS, check_masks, compute_saliency, default_masks
@@ -91,6 +91,7 @@ class NplhConfig:
     epochs_per_level: int = 3
     seed: int = 0
 
+    @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
         validate.choice("metric", self.metric, METRICS)

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
+from prunelimit.errors import fields_named
 from prunelimit.pruning.lomp import SCHEDULES, Checkpoint, LompConfig, Progress, Schedule, TrainResult, train
 
 
@@ -30,6 +31,7 @@ class FinetuneConfig:
     schedule: Schedule = "cosine"
     seed: int = 0
 
+    @fields_named
     def __post_init__(self) -> None:
         """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
         validate.integer("epochs", self.epochs, 0)

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from prunelimit import validate
 from prunelimit.data.batches import Batch, Batches, LossFn
 from prunelimit.equality import compared_by_value
-from prunelimit.errors import InputError, OptionError, UsageError, option, quoted, said, warn
+from prunelimit.errors import InputError, OptionError, UsageError, fields_named, option, quoted, said, warn
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
@@ -41,6 +41,28 @@ SCHEDULES = ("none", "cosine", "step")
 L1Scope = Literal["prunable", "reference"]
 Progress = StepHook
 Checkpoint = Callable[[dict], None]
+
+
+# the settings only one schedule reads
+_SCHEDULE_SETTINGS = {"t_max": "cosine", "milestones": "step", "gamma": "step"}
+
+
+def check_schedule_settings(typed: Mapping[str, Any], config: LompConfig, late: bool = True) -> None:
+    """Typed settings that would change nothing: those of another schedule (``t_max``,
+    ``milestones``, ``gamma``) are ignored by it, and (``late``) a milestone at or past the last
+    epoch is never reached (a preset's own are left to the preset)."""
+    for name, schedule in _SCHEDULE_SETTINGS.items():
+        if typed.get(name) not in (None, ()) and config.schedule != schedule:
+            raise OptionError(name, f"{{0}} applies to {option('schedule', schedule)}, not {config.schedule}; add "
+                              f"{option('schedule', schedule)}")
+    if not late:
+        return
+    never = [m for m in typed.get("milestones", ()) if not 0 < m < config.epochs]
+    if never:
+        given = option("milestones", tuple(never), "{0}", ",".join(map(str, never)))
+        raise OptionError("milestones", f"{given}: each must lie in 1..{config.epochs - 1}, the epochs"
+                          f" after which lr drops (at 0 it only lowers {{1}}; at {config.epochs} or later "
+                          "it never acts)", "lr")
 
 
 @dataclass(frozen=True)
@@ -72,8 +94,12 @@ class LompConfig:
     shuffle: bool = True
     seed: int = 0
 
+    @fields_named
     def __post_init__(self) -> None:
-        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field)."""
+        """Refuse invalid values (``OptionError``, a ``ValueError``, naming the field as its
+        caller wrote it: ``t_max=``, or the flag on the command line), and a setting of another
+        schedule set away from its default (``t_max`` without ``schedule="cosine"``, …), which
+        the schedule would ignore in silence (:func:`check_schedule_settings`)."""
         validate.integer("epochs", self.epochs, 1)
         validate.positive("lr", self.lr)
         validate.non_negative("l1", self.l1)
@@ -100,6 +126,9 @@ class LompConfig:
         validate.choice("l1_scope", self.l1_scope, get_args(L1Scope))
         validate.boolean("shuffle", self.shuffle)
         validate.integer("seed", self.seed, 0)
+        check_schedule_settings({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                                 if f.name in _SCHEDULE_SETTINGS and getattr(self, f.name) != f.default},
+                                self, late=False)
 
 
 # The configs of Zhang et al., NeurIPS 2024's reference code ( batch 128, momentum 0.9, wd 0, 200 epochs).
@@ -134,28 +163,14 @@ def lomp_config(preset: str | None = None, **settings: Any) -> LompConfig:
         raise OptionError("epochs", f"{{0}} {epochs} is shorter than the {base.warmup_epochs} warm-up epochs of "
                           f"{option('preset', preset)}; give {{0}} at least {base.warmup_epochs}, or {{1}} at most "
                           f"{epochs}", "warmup_epochs")
-    config = dataclasses.replace(base, **settings)
+    schedule = settings.get("schedule", base.schedule)
+    # a preset's settings of its own schedule, left unread by another one asked for, go back to
+    # their defaults (a LompConfig refuses them beside it); the typed ones are refused there
+    unread = {name: getattr(LompConfig, name) for name, own in _SCHEDULE_SETTINGS.items()
+              if own != schedule and name not in settings}
+    config = dataclasses.replace(base, **{**unread, **settings})
     check_schedule_settings(settings, config)
     return config
-
-
-# the settings only one schedule reads
-_SCHEDULE_SETTINGS = {"t_max": "cosine", "milestones": "step", "gamma": "step"}
-
-
-def check_schedule_settings(typed: Mapping[str, Any], config: LompConfig) -> None:
-    """Typed settings that would change nothing: those of another schedule (``t_max``,
-    ``milestones``, ``gamma``) are ignored by it, and a milestone at or past the last epoch is
-    never reached (a preset's own are left to the preset)."""
-    for name, schedule in _SCHEDULE_SETTINGS.items():
-        if typed.get(name) not in (None, ()) and config.schedule != schedule:
-            raise OptionError(name, f"{{0}} applies to {option('schedule', schedule)}, not {config.schedule}; add "
-                              f"{option('schedule', schedule)}")
-    late = [m for m in typed.get("milestones", ()) if not 0 < m < config.epochs]
-    if late:
-        raise OptionError("milestones", f"{option('milestones', tuple(late), '{0}', ','.join(map(str, late)))}: each must lie in 1..{config.epochs - 1}, "
-                          f"the epochs after which lr drops (at 0 it only lowers {{1}}; at {config.epochs} or later "
-                          "it never acts)", "lr")
 
 
 @dataclass(frozen=True)
@@ -341,8 +356,11 @@ def check_resume_state(state: Any, config: LompConfig, what: str = "the resume s
     if problem:
         raise InputError(f"{what} is damaged ({problem}); train again without --resume, or with another -o")
     saved, now = state["config"], _config_dict(config)
-    # Any change (even epochs, which sets the cosine period) would alter the finished epochs.
-    diff = sorted(k for k in now if saved.get(k) != now[k])
+    # Any change (even epochs, which sets the cosine period) would alter the finished epochs;
+    # a setting of another schedule than both runs' does not (one a preset set and an older
+    # version kept beside another schedule: lomp_config now puts it back to its default)
+    diff = sorted(k for k in now
+                  if saved.get(k) != now[k] and _SCHEDULE_SETTINGS.get(k, config.schedule) == config.schedule)
     if diff:
         raise UsageError(f"{what} was trained with different settings ({', '.join(diff)}); use the same config")
 

@@ -49,7 +49,8 @@ def test_a_setting_of_another_mode_is_refused_not_ignored(mode, setting, applies
 
     (name,) = setting
     for config in (None, NplhConfig(mode=mode)):  # as an override, of the default or of a config
-        with pytest.raises(OptionError, match=f"^{name} applies to --mode {applies}, not {mode};") as info:
+        # a Python caller of prunelimit.api typed mode=, not --mode: it was told the flag
+        with pytest.raises(OptionError, match=f"^{name} applies to mode='{applies}', not {mode};") as info:
             api.nplh(Inputs.__new__(Inputs), config, **({} if config else {"mode": mode}), **setting)
         assert info.value.option == name
     with library_call(), pytest.raises(OptionError, match=f"^{name} applies to mode='{applies}', not {mode}; add "
