@@ -496,7 +496,7 @@ def test_hyperflux_whose_gates_cannot_close_names_the_density_argument(model, tr
     """The steps-too-few refusal named the command's ``target_density=0.5`` beside this
     function's own keywords; the command line's names ``--target-density 0.5`` still."""
     with pytest.raises(OptionError, match=r"^pruning_epochs=3 × 3 batches = 9 gate steps at gate_lr=0\.01 .*, and "
-                                          r"density=0\.5 closes 50% of the open gates") as refused:
+                                          r"density=0\.5 closes 50 % of the open gates") as refused:
         prunelimit.hyperflux(copy.deepcopy(model), train, 0.5, pruning_epochs=3, regrowth_epochs=0)
     assert refused.value.option == "pruning_epochs" and "target_density" not in str(refused.value)
     from prunelimit.io.checkpoint import save_checkpoint
@@ -506,7 +506,7 @@ def test_hyperflux_whose_gates_cannot_close_names_the_density_argument(model, tr
     save_checkpoint(tmp_path / "m.pt", SPEC, model.state_dict())
     result = cli("hyperflux", tmp_path / "m.pt", "--data", "digits:train", "--max-samples", LIBRARY_SAMPLES,
                  "--target-density", "0.5", "--pruning-epochs", "3", "--regrowth-epochs", "0", "-o", tmp_path / "h.pt")
-    assert result.exit_code == 2 and "and --target-density 0.5 closes 50% of the open gates" in result.stderr
+    assert result.exit_code == 2 and "and --target-density 0.5 closes 50 % of the open gates" in result.stderr
 
 
 _TRAINING = {

@@ -198,13 +198,13 @@ def test_tolerance_stop_names_the_data_part_that_took_the_total_over() -> None:
 
 def test_the_tolerance_warning_shows_a_small_plus_minus_to_its_digits() -> None:
     """Four fixed decimals stated a ± of 4e-5 against a tolerance of 1e-5 as "± 0.0000":
-    the ± is shown to two significant digits, ρ* to the same decimal."""
+    the ± is shown to two significant digits (in points, as the headline), ρ* to the same decimal."""
     from prunelimit.api.curvature import tolerance_warning
     from prunelimit.theory.uncertainty import Uncertainty
 
     small = Uncertainty(probes=None, steps=0.00004, data=None, runs=1, probes_kind="bound")
     warning = tolerance_warning("slq-h", None, 2410, 0.9184148, small, api.CurvatureOptions(tolerance=0.00001))
-    assert warning.startswith("ρ* = 0.918415 ± 0.000040 is not within the tolerance 1e-05")
+    assert warning.startswith("ρ* = 91.8415 % ± 0.0040 pt is not within the tolerance 1e-05 (0.001 pt)")
 
 
 def test_progress_goes_on_through_the_data_check() -> None:
