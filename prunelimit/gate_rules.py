@@ -29,12 +29,14 @@ from prunelimit.errors import (
     yaml_quoted,
 )
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, apart, decimals, half_width_text, signed
+from prunelimit.report.rounding import AT_LEAST, AT_MOST, apart, change_text, decimals, half_width_text
 from prunelimit.report.safe import clipped
 from prunelimit.validate import choice, not_a_number, real
 
 Use = Literal["lower", "predicted", "actual"]
 USES = ("lower", "predicted", "actual")
+# each value as the fix line and every other output names it (the verdict read "lower ratio")
+QUANTITY = {"lower": "ρ_L", "predicted": "ρ*", "actual": "actual limit"}
 _FIELDS = {"lower": ("bounds", "lower"), "predicted": ("prediction", "ratio"), "actual": ("actual", "loss_ratio")}
 _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
 # A value at its threshold passes. The subtractions behind a threshold round (0.8 − 0.1 is
@@ -470,12 +472,12 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             conservative = None if pm is None else max(0.0, measured - pm)
             ok = reaches(0.0, required) or (conservative is not None and reaches(conservative, required))
             if pm is None:
-                reason = (f"{rule.use} ratio {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
+                reason = (f"{QUANTITY[rule.use]} {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
                           f"shown to clear {required:.4f}: {fix}") if not ok else \
-                    (f"{rule.use} ratio {measured:.4f} >= required {required:.4f}, as every ratio is (its stated ± "
+                    (f"{QUANTITY[rule.use]} {measured:.4f} >= required {required:.4f}, as every ratio is (its stated ± "
                      f"is incomplete: {missing})")
             else:
-                reason = f"{rule.use} ratio {AT_LEAST[crossed]}" \
+                reason = f"{QUANTITY[rule.use]} {AT_LEAST[crossed]}" \
                          f"{_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
                 fix = _narrow_fix(pm, source, report) if reaches(measured, required) else \
                     _below_fix(rule, conservative, required)
@@ -491,8 +493,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             # the drop is a bound where one side alone is: at most with the limit at least, at least with the
             # baseline's (both at least: the same last grid point, unmarked)
             drop = AT_MOST[crossed] if base_crossed else "≥ " if crossed else ""
-            reason = (f"{rule.use} ratio {AT_LEAST[crossed]}{measured:.{places}f} vs baseline "
-                      f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{signed(base - measured, f'+.{places}f')} "
+            reason = (f"{QUANTITY[rule.use]} {AT_LEAST[crossed]}{measured:.{places}f} vs baseline "
+                      f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{change_text(base - measured, places)} "
                       f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))

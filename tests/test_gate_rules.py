@@ -88,14 +88,14 @@ PREDICTED = [GateRule("ρ* ≥ 0.75", use="predicted", min_ratio=0.75)]
 def test_the_failure_line_shows_the_conservative_side_arithmetic():
     passed = evaluate_gate(_report(0.84, 0.01), PREDICTED)
     assert passed.passed
-    assert passed.outcomes[0].reason == "predicted ratio 0.8400 − 0.0100 = 0.8300 >= required 0.7500"
+    assert passed.outcomes[0].reason == "ρ* 0.8400 − 0.0100 = 0.8300 >= required 0.7500"
     failed = evaluate_gate(_report(0.6441, 0.1945), [GateRule("r", use="predicted", min_ratio=0.5)])
-    assert failed.reason == "r: predicted ratio 0.6441 − 0.1945 = 0.4496 < required 0.5000"
+    assert failed.reason == "r: ρ* 0.6441 − 0.1945 = 0.4496 < required 0.5000"
     exact = evaluate_gate(_report(0.84, 0.0), PREDICTED)
-    assert exact.outcomes[0].reason == "predicted ratio 0.8400 − 0 = 0.8400 >= required 0.7500"
+    assert exact.outcomes[0].reason == "ρ* 0.8400 − 0 = 0.8400 >= required 0.7500"
     measured = {**_report(0.84, 0.01), "actual": {"loss_ratio": 0.6}}
     assert evaluate_gate(measured, [GateRule("m", "actual", min_ratio=0.5)]).outcomes[0].reason == \
-        "actual ratio 0.6000 >= required 0.5000"
+        "actual limit 0.6000 >= required 0.5000"
 
 
 @pytest.mark.parametrize("plus_minus, shown", [
@@ -107,7 +107,7 @@ def test_a_small_nonzero_plus_minus_is_never_shown_as_zero(plus_minus, shown):
     """Four fixed decimals printed a ± of 4e-5 as "− 0.0000": the ± is shown to two
     significant digits and the value and its conservative side to the same decimal."""
     outcome = evaluate_gate(_report(0.84, plus_minus), PREDICTED).outcomes[0]
-    assert outcome.reason.startswith(f"predicted ratio {shown} >= required 0.75")
+    assert outcome.reason.startswith(f"ρ* {shown} >= required 0.75")
     assert outcome.compared == pytest.approx(0.84 - plus_minus)
 
 
@@ -130,10 +130,10 @@ def test_min_ratio_zero_holds_on_an_incomplete_plus_minus(report):
     """No ratio lies below 0, so ``min_ratio: 0`` (a gate run for its report, as ``auto`` on
     16,384 samples or more subsamples under SLQ) holds whatever the ±: it failed when the ±
     was incomplete, 'cannot be shown to clear 0.0000'. Above 0 such a rule still fails."""
-    for use in ("lower", "predicted"):
+    for use, name in (("lower", "ρ_L"), ("predicted", "ρ*")):
         outcome = evaluate_gate(report, [GateRule("r", use, min_ratio=0.0)]).outcomes[0]
         assert outcome.passed and outcome.fix is None and outcome.compared is None
-        assert outcome.reason.startswith(f"{use} ratio ") and ">= required 0.0000, as every ratio is" in outcome.reason
+        assert outcome.reason.startswith(f"{name} ") and ">= required 0.0000, as every ratio is" in outcome.reason
         assert not evaluate_gate(report, [GateRule("r", use, min_ratio=0.01)]).passed
 
 
@@ -162,7 +162,7 @@ def test_a_plus_minus_wider_than_the_value_leaves_zero_and_min_ratio_zero_always
     for required in (0.0, -0.0):
         outcome = evaluate_gate(_report(ratio=0.05, plus_minus=0.2), [GateRule("r", "predicted", min_ratio=required)])
         assert outcome.passed
-        assert outcome.outcomes[0].reason == "predicted ratio 0.0500 − 0.2000 = 0.0000 >= required 0.0000"
+        assert outcome.outcomes[0].reason == "ρ* 0.0500 − 0.2000 = 0.0000 >= required 0.0000"
     assert not evaluate_gate(_report(ratio=0.05, plus_minus=0.2), [GateRule("r", "predicted", min_ratio=0.01)]).passed
 
 
@@ -351,12 +351,12 @@ def test_a_baseline_that_is_no_file_name_is_refused_by_its_name(value):
 
 def test_the_gates_reason_names_each_rule_that_failed():
     """Two policy rules on one value failed with one reason each and no names ('lower ratio
-    0.8590 − 0 = 0.8590 < required 0.9000; lower ratio ... < required 0.9500'): a CI log
+    0.8590 − 0 = 0.8590 < required 0.9000; ρ_L ... < required 0.9500'): a CI log
     reading ``reason`` could not tell which rule of the policy failed."""
     rules = [GateRule("floor", min_ratio=0.9), GateRule("kept", min_ratio=0.5), GateRule("stretch", min_ratio=0.95)]
     result = evaluate_gate(_report(0.959, 0.0), rules)  # ρ_L 0.859
-    assert result.reason == ("floor: lower ratio 0.8590 − 0 = 0.8590 < required 0.9000; "
-                             "stretch: lower ratio 0.8590 − 0 = 0.8590 < required 0.9500")
+    assert result.reason == ("floor: ρ_L 0.8590 − 0 = 0.8590 < required 0.9000; "
+                             "stretch: ρ_L 0.8590 − 0 = 0.8590 < required 0.9500")
 
 
 def test_a_failed_rule_says_what_to_do_and_a_passed_one_nothing():

@@ -67,7 +67,7 @@ def test_the_html_report_marks_an_unfailed_limit_as_the_console_does(cli, own_ck
 
 
 def test_the_gate_states_an_unfailed_measured_limit_as_at_least(cli, own_ckpt, tmp_path):
-    """``gate --use actual`` read the same limit as "actual ratio 0.9990", a measured one, where
+    """``gate --use actual`` read the same limit as "actual limit 0.9990", a measured one, where
     verify shows ``≥ 99.90 %``; its drop against a baseline is then at most the one shown, and
     against a baseline of such a limit at least."""
     common = (own_ckpt, *FAST[:2], "--threads", "1")
@@ -77,13 +77,13 @@ def test_the_gate_states_an_unfailed_measured_limit_as_at_least(cli, own_ckpt, t
     floor = cli("gate", *common, "--use", "actual", "--min-ratio", "0.5", *unfailed, "--json")
     doc = json.loads(floor.stdout)
     assert doc["bounds"]["actual"]["loss_crossed"] is False and doc["measured"] == 0.999
-    assert doc["rules"][0]["reason"] == "actual ratio ≥ 0.9990 >= required 0.5000"
-    assert "PASS actual ratio >= 0.5: actual ratio ≥ 0.9990 >= required 0.5000" in \
+    assert doc["rules"][0]["reason"] == "actual limit ≥ 0.9990 >= required 0.5000"
+    assert "PASS actual ratio >= 0.5: actual limit ≥ 0.9990 >= required 0.5000" in \
         cli("gate", *common, "--use", "actual", "--min-ratio", "0.5", *unfailed).stdout
     measured = json.loads((tmp_path / "v.json").read_text())["actual"]["loss_ratio"]
     for baseline, extra, said in (
-            ("v.json", unfailed, f"actual ratio ≥ 0.9990 vs baseline {measured:.4f}: drop ≤ {signed(measured - 0.999, '+.4f')}"),
-            ("v9.json", (), f"actual ratio {measured:.4f} vs baseline ≥ 0.9990: drop ≥ {signed(0.999 - measured, '+.4f')}")):
+            ("v.json", unfailed, f"actual limit ≥ 0.9990 vs baseline {measured:.4f}: drop ≤ {signed(measured - 0.999, '+.4f')}"),
+            ("v9.json", (), f"actual limit {measured:.4f} vs baseline ≥ 0.9990: drop ≥ {signed(0.999 - measured, '+.4f')}")):
         out = cli("gate", *common, "--use", "actual", "--baseline", tmp_path / baseline, "--max-drop", "0.01", *extra,
                   "--allow-incompatible-baseline", "--json")
         assert json.loads(out.stdout)["rules"][0]["reason"].startswith(said), out.stdout

@@ -21,6 +21,13 @@ def signed(value: float, spec: str = "") -> str:
     return MINUS + text[1:] if text.startswith("-") else text
 
 
+def change_text(value: float, places: int) -> str:
+    """A change to ``places`` decimals with its sign (``+0.0500``, ``−0.0500``), and one that
+    reads as zero there without a sign: ``+0.0000`` claims a direction nothing shows."""
+    text = signed(value, f"+.{places}f")
+    return text[1:] if float(text[1:]) == 0 else text
+
+
 LOSS_DIGITS = 4  # significant digits of a loss, a loss change, ε or L + ε
 
 
