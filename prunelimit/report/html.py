@@ -99,6 +99,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("target.density", "density reaching the target error", "percent"),
     ("epsilon", "loss tolerance ε", "epsilon"),
     ("loss", "dense loss", "loss"),
+    ("actual.dense_accuracy", "dense accuracy", "percent"),  # beside the dense loss, as verify's console line
     ("spectrum.trace", "Hessian trace", "trace"),
     ("params.prunable", "prunable weights N", "count"),
     ("params.hessian", "Hessian parameters D", "count"),

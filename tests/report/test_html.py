@@ -154,6 +154,25 @@ def test_the_summary_states_rho_star_with_its_plus_minus(verify_rep):
         render_html("verify", older, {}, ["prunelimit", "verify"])
 
 
+def test_the_verify_summary_states_the_dense_accuracy_as_the_console_does(verify_rep, capsys, monkeypatch):
+    """The console's line reads "dense loss 0.1098 · dense accuracy 98.26 %"; the summary left
+    the dense accuracy out (only *All values* held ``actual.dense_accuracy``). It has the row now,
+    in the console's words and rounding, next to the dense loss."""
+    from prunelimit.report.console import render_verify
+
+    monkeypatch.setenv("COLUMNS", "200")
+    render_verify(verify_rep)
+    said = re.search(r"dense loss (\S+) · dense accuracy (\S+ %)", capsys.readouterr().out)
+    assert said, "the console states no dense accuracy"
+    text = render_html("verify", verify_rep.to_json(), {}, ["prunelimit", "verify"])
+    summary = dict(re.findall(r"<tr><td>([^<]*)</td><td class=num>([^<]*)</td></tr>",
+                              text.split("<h2>Summary</h2>")[1].split("</table>")[0]))
+    assert (summary.get("dense loss"), summary.get("dense accuracy")) == said.groups(), summary
+    without = verify_rep.to_json()
+    without["actual"]["dense_accuracy"] = None  # a model with no accuracy: the console prints none either
+    assert "<td>dense accuracy</td>" not in render_html("verify", without, {}, ["prunelimit", "verify"])
+
+
 def test_prune_report_has_the_per_layer_sparsity(tmp_path):
     inputs = load_inputs(EXAMPLE, device="cpu", data_from_checkpoint=True)
     named = prunable_parameters(inputs.model)
