@@ -12,7 +12,7 @@ from rich.table import Column, Table
 
 from prunelimit.errors import option
 from prunelimit.report.rounding import (
-    AT_LEAST, AT_MOST, MINUS, apart, decimals, half_width_text, loss_text, percent, percent_text, signed,
+    AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, half_width_text, loss_text, percent, percent_text, signed,
     value_text,
 )
 
@@ -458,10 +458,10 @@ def delta_text(delta: float, plus_minus: float | None) -> str:
     """Δ = ρ* − actual with ρ*'s ± (ratios), in points: ``+1.93 ± 0 pt``, or ``+1.93 pt (no ±
     stated)`` for a saved prediction that states none."""
     if plus_minus is None:
-        return f"{signed(100 * delta, '+.2f')} pt (no ± stated)"
+        return f"{change_text(100 * delta, 2)} pt (no ± stated)"
     # the ± as ρ*'s line writes it (never in exponent notation), Δ to its decimal; two beside ± 0
     places = decimals(100 * plus_minus) if plus_minus > 0 else 2
-    return f"{signed(100 * delta, f'+.{places}f')} ± {half_width_text(100 * plus_minus)} pt"
+    return f"{change_text(100 * delta, places)} ± {half_width_text(100 * plus_minus)} pt"
 
 
 def render_verify(rep) -> None:

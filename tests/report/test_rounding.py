@@ -104,6 +104,9 @@ def test_a_value_beside_its_plus_minus_reads_as_an_end_only_at_the_end(ratio, ha
     (0.0193, 0.0, "+1.93 ± 0 pt"),  # an exact spectrum: as the guide shows it
     (0.0193, 2e-7, "+1.930000 ± 0.000020 pt"),  # it read "± 2e-05 pt"
     (-0.05, None, "−5.00 pt (no ± stated)"),  # the minus sign, U+2212, as every negative number
+    (0.0, 0.0, "0.00 ± 0 pt"),  # ρ* on the measured limit: it read "+0.00", a direction nothing shows
+    (-0.00001, 0.0, "0.00 ± 0 pt"),  # a gap that rounds to zero at its decimals: no sign either
+    (0.0, None, "0.00 pt (no ± stated)"),
 ])
 def test_verify_delta_is_shown_by_the_rounding_rule_of_every_plus_minus(delta, plus_minus, text) -> None:
     """Δ = ρ* − actual beside ρ*'s ±, in points, is written as ``ρ* = … ± … pt`` is: the ± to
