@@ -28,6 +28,12 @@ def known_fields(kind: type, given: Mapping[str, object], what: str) -> None:
                          + errors.unknown_name(unknown[0], known, f"{what} are {', '.join(sorted(known))}"))
 
 
+def changed_fields(config: object) -> dict[str, object]:
+    """The fields of the dataclass instance ``config`` set away from their defaults, by name:
+    what a mode, plan or schedule that ignores some of them must refuse rather than drop."""
+    return {f.name: getattr(config, f.name) for f in fields(config) if getattr(config, f.name) != f.default}
+
+
 def choice(option: str, value: object, choices: Iterable[str]) -> None:
     """``value`` must be one of ``choices``."""
     allowed = tuple(choices)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Collection, get_args
 
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
@@ -132,7 +132,7 @@ class CurvatureOptions:
         if self.basis_memory_mb is not None:
             validate.positive("basis_memory_mb", self.basis_memory_mb)
         if not command_line_running():
-            check_plan(self, [f.name for f in fields(self) if getattr(self, f.name) != f.default])
+            check_plan(self, list(validate.changed_fields(self)))
 
 
 # What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).

@@ -178,11 +178,11 @@ def _check_same_samples(state: dict, output, max_samples: int | None) -> None:
         raise InputError(f"the training state in {output} is damaged (max_samples {quoted(saved)} is no sample count); "
                          "train again without --resume, or with another -o")
     if saved != max_samples:
-        def said(n: int | None) -> str:
+        def samples(n: int | None) -> str:
             return "all samples (no --max-samples)" if n is None else f"--max-samples {n}"
 
         fix = "without --max-samples" if saved is None else f"with --max-samples {saved}"
-        raise UsageError(f"{output} was trained with {said(saved)}, not {said(max_samples)}; resume {fix}, "
+        raise UsageError(f"{output} was trained with {samples(saved)}, not {samples(max_samples)}; resume {fix}, "
                          "or drop --resume")
 
 

@@ -48,7 +48,7 @@ Both drivers leave the model's prunable weights masked (θ·m) in place.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -307,7 +307,7 @@ class HyperfluxConfig:
         if not (validate.real(self.regrowth_headroom) and 0.0 < self.regrowth_headroom <= 1.0):
             raise OptionError("regrowth_headroom", f"{{0}} must lie in (0, 1], got {quoted(self.regrowth_headroom)}")
         # a regrowth setting away from its default beside no regrowth phase: ignored in silence
-        check_regrowth_settings([f.name for f in fields(self) if getattr(self, f.name) != f.default], self)
+        check_regrowth_settings(list(validate.changed_fields(self)), self)
 
 
 # the settings only the regrowth phase reads

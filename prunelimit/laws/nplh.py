@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
@@ -110,7 +110,7 @@ class NplhConfig:
         validate.integer("seed", self.seed, 0)
         # a setting the mode never reads, set away from its default, is refused as the command
         # line refuses its flag (--metric taylor --mode pressure): it was ignored in silence
-        check_mode_settings([f.name for f in fields(self) if getattr(self, f.name) != f.default], self.mode)
+        check_mode_settings(list(validate.changed_fields(self)), self.mode)
 
     def measured(self, selection: ParamSelection = ParamSelection()) -> Measured:
         """What sets the points' values, as ``law nplh`` records it beside them (its CSV's columns

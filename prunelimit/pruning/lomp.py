@@ -126,9 +126,7 @@ class LompConfig:
         validate.choice("l1_scope", self.l1_scope, get_args(L1Scope))
         validate.boolean("shuffle", self.shuffle)
         validate.integer("seed", self.seed, 0)
-        check_schedule_settings({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
-                                 if f.name in _SCHEDULE_SETTINGS and getattr(self, f.name) != f.default},
-                                self, late=False)
+        check_schedule_settings(validate.changed_fields(self), self, late=False)
 
 
 # The configs of Zhang et al., NeurIPS 2024's reference code ( batch 128, momentum 0.9, wd 0, 200 epochs).
