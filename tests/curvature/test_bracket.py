@@ -85,3 +85,45 @@ def test_slq_attaches_bounding_rules_only_where_they_hold() -> None:
     np.testing.assert_allclose(plain.lower.weights.sum(axis=1), 1.0)
     assert slq(DenseOperator(h), 12, 2, 0, "h2").lower is None  # nodes of H², not a run on H
     assert slq(DenseOperator(h), 12, 2, 0, "h", deflate=2).lower is None  # exact nodes mixed in
+
+
+def test_the_radau_node_at_zero_stays_at_zero_for_any_curvature_scale() -> None:
+    """40 % of the eigenvalues exactly 0 (a trained ReLU network's dead directions): the
+    Gauss–Radau rule's node fixed at 0 came back from the eigen-solve as ~1e-8 (the square
+    root of rounding ~1e-16 in λ²), so from c = R²/2ε of 1e8 (c·λmax ≈ 3e8, within the range
+    docs/accuracy.md finds F ≥ 0.2 on; a zero-loss fit, or a small --epsilon, far beyond) that
+    node counted as curved and the upper bound fell below the exact value: 0.30 against 0.40
+    at 1e8, 5e-5 at 1e12 (0.73 of the weight sat on it). The node is 0 by construction: now
+    exactly 0."""
+    dim = 200
+    rng = np.random.default_rng(0)
+    lam = np.concatenate([np.zeros(80), rng.lognormal(-2, 1.5, 80), -rng.lognormal(-5, 1, 40)])
+    z = rademacher(dim, torch.Generator().manual_seed(0))
+    run = lanczos(DenseOperator(torch.tensor(np.diag(lam))), 32, z)
+    bracket = abs_bracket(run.alpha, run.beta)
+    assert bracket.upper[0].min() == 0.0
+    mass = (z**2).numpy() / float(z @ z)  # on a diagonal matrix the probe's measure is z_i²/‖z‖²
+    for c in (1e4, 1e6, 1e8, 1e9, 1e12, 1e30):
+        exact = float(mass @ (1.0 / (1.0 + c * np.abs(lam))))  # → the mass at 0, 0.4
+        assert exact <= _rule_sum(bracket.upper, lambda x, c=c: 1.0 / (1.0 + c * x)) * (1 + SLACK)
+
+
+def test_the_plus_minus_holds_a_null_space_at_a_tiny_epsilon() -> None:
+    """The same spectrum at ε = 1e-30, so that only the exact zeros count as flat: ρ* = 0.4
+    exactly. Three runs of 32 steps stated ρ* = 0 ± 5e-9 (the upper bound had lost the
+    zeros' mass); the ± now reaches 0.4."""
+    from prunelimit.theory.limit import predict_from_quadrature, predict_limit
+    from prunelimit.theory.profile import MagnitudeProfile
+    from prunelimit.theory.uncertainty import ratio_uncertainty
+
+    dim, epsilon = 200, 1e-30
+    rng = np.random.default_rng(0)
+    lam = np.concatenate([np.zeros(80), rng.lognormal(-2, 1.5, 80), -rng.lognormal(-5, 1, 40)])
+    profile = MagnitudeProfile.from_tensors([torch.tensor(rng.laplace(0, 0.05, dim))])
+    exact = predict_limit(profile, lam[None], np.full((1, dim), 1 / dim), dim, epsilon, bound_mode="none").ratio
+    assert exact == pytest.approx(0.4)
+    for seed in range(3):
+        quad = slq(DenseOperator(torch.tensor(np.diag(lam))), 32, 3, seed, "h")
+        ratio = predict_from_quadrature(profile, quad, epsilon, bound_mode="none").ratio
+        u = ratio_uncertainty(profile, quad, epsilon, ratio)
+        assert abs(ratio - exact) <= u.plus_minus
