@@ -8,6 +8,7 @@ import copy
 import dataclasses
 import pickle
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,97 @@ def test_a_result_equals_its_copy_and_differs_from_a_changed_one(results, name):
     value = getattr(result, number)
     changed = value + 1 if type(value) in (int, float) else None  # a nested result: gone
     assert result != dataclasses.replace(result, **{number: changed})
+
+
+def _console_numbers(name: str, result) -> list[str]:
+    """The key numbers of each result as the console writes them (percentages to two
+    decimals, ρ* with its ± in points, counts with thousands separators)."""
+    from prunelimit.report.console import fmt
+    from prunelimit.report.rounding import estimate_text, percent
+
+    def zeros(pruning) -> str:
+        return f"zeros = {sum(layer.zeros for layer in pruning.layers):,} of {sum(layer.total for layer in pruning.layers):,}"
+
+    return {
+        "info": lambda r: [f"N = {r.params_prunable:,}", f"D = {r.params_hessian:,}"],
+        "spectrum": lambda r: [f"λmax = {fmt(r.lambda_max)}", f"D = {r.params_hessian:,}", "method='exact'"],
+        "bounds": lambda r: [f"ρ* = {estimate_text(r.ratio, r.uncertainty.plus_minus)}", f"ρ_L = {percent(r.lower)}",
+                             f"ρ_U = {percent(r.upper)}", f"D = {r.spectrum.params_hessian:,}",
+                             f"N = {r.params_prunable:,}", "method='exact'"],
+        "verify": lambda r: [f"ρ* = {estimate_text(r.prediction.ratio, r.prediction.uncertainty.plus_minus)}",
+                             percent(r.actual.loss_ratio)],
+        "gate": lambda r: [f"passed={r.passed}", f"ρ* = {estimate_text(r.estimate.ratio, r.estimate.uncertainty.plus_minus)}"],
+        "prune": lambda r: [f"achieved = {percent(r.achieved)}", zeros(r), "source='given'"],
+        "prune auto": lambda r: [f"requested = {percent(r.requested)}", f"achieved = {percent(r.achieved)}", zeros(r),
+                                 "source='auto (bounds)'"],
+        "nplh": lambda r: [f"α0 = {r.alpha0:.4f}", f"R² = {r.r2:.4f}"],
+        "train": lambda r: [f"epochs = {len(r.history)}", f"steps = {r.steps:,}"],
+        "hyperflux": lambda r: [f"density = {percent(r.density)}", f"requested = {percent(r.requested_density)}"],
+        "imp": lambda r: [f"{len(r.rows)} levels", f"density = {percent(r.rows[-1].density)}"],
+        "export": lambda r: [f"{r.file_bytes:,} B", f"{len(r.tensors)} tensors"],
+    }[name](result)
+
+
+@pytest.mark.parametrize("name", RESULTS)
+def test_a_results_repr_is_one_short_line_of_its_key_numbers_as_the_console_writes_them(results, name):
+    """``result`` typed at a prompt printed the whole dataclass: 4,534 characters for a small
+    ``bounds`` (every spectrum field, the prediction's per-run array, the warnings in full),
+    with ρ* as ``0.7385791326699808``. It is one line of the numbers a reader looks for; the
+    fields stay attributes (``==``, pickling: the tests above)."""
+    result = results[name]
+    text = repr(result)
+    assert text.startswith(type(result).__name__ + "(") and text.endswith(")") and "\n" not in text
+    assert len(text) < 250, text
+    assert "array(" not in text and "tensor(" not in text and "warnings=(" not in text
+    missing = [number for number in _console_numbers(name, result) if number not in text]
+    assert not missing, (missing, text)
+
+
+class _Tags(HTMLParser):
+    """The elements a fragment opens and closes, in order: a tag closed out of turn or left
+    open is badly formed HTML, which Jupyter would nest the notebook's next output in."""
+
+    VOID = {"br", "img", "meta", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.misnested: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+        else:
+            self.misnested.append(tag)
+
+
+@pytest.mark.parametrize("name", RESULTS)
+def test_a_result_shows_in_jupyter_as_the_html_reports_summary(results, name):
+    """Jupyter showed only the repr; ``_repr_html_`` gives the ``--report`` page's summary of the
+    result (its table of headline numbers, warnings escaped, the per-layer, per-level or
+    per-epoch tables): a well-formed fragment, without the page's head, style or JSON dump."""
+    import html
+
+    result = results[name]
+    fragment = result._repr_html_()
+    tags = _Tags()
+    tags.feed(fragment)
+    tags.close()
+    assert not tags.open and not tags.misnested, (tags.open, tags.misnested)
+    assert fragment.startswith("<div>") and "<html" not in fragment and "<style" not in fragment
+    assert "<table>" in fragment and type(result).__name__ in fragment
+    assert all(html.escape(str(warning)) in fragment for warning in result.to_json()["warnings"])
+
+
+def test_the_html_summary_states_the_bounds_as_the_report_page_does(results):
+    """The numbers are the report page's own (its Summary rows), not a second formatting."""
+    from prunelimit.report.html import render_html
+    from prunelimit.report.rounding import percent
+
+    result = results["bounds"]
+    row = f"<td>lower bound ρ_L</td><td class=num>{percent(result.lower)} removed · {percent(1 - result.lower)} kept</td>"
+    assert row in result._repr_html_() and row in render_html("bounds", result.to_json(), {}, ["prunelimit", "bounds"])

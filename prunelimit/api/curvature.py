@@ -39,6 +39,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
+from prunelimit.report.notebook import spectrum_summary, shown
 from prunelimit.report.rounding import apart, estimate_text, loss_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
@@ -80,6 +81,7 @@ class CurvatureData:
 NO_SPECTRUM_TIMING = {"seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False}
 
 
+@shown("spectrum", spectrum_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class SpectrumReport:

@@ -18,8 +18,10 @@ from prunelimit.errors import UsageError, option, said
 from prunelimit.gate_rules import GateResult
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
+from prunelimit.report.notebook import gate_summary, shown
 
 
+@shown("gate", gate_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class GateReport:

@@ -19,6 +19,7 @@ from prunelimit.laws.imp import ImpConfig
 from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection
+from prunelimit.report.notebook import hyperflux_summary, shown
 from prunelimit.report.rounding import percent, signed
 
 
@@ -226,6 +227,7 @@ def hyperflux(
     return report
 
 
+@shown("hyperflux", hyperflux_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class HyperfluxReport:

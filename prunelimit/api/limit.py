@@ -32,6 +32,7 @@ from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
+from prunelimit.report.notebook import bounds_summary, shown
 from prunelimit.report.rounding import half_width_text, loss_text, percent
 from prunelimit.report.safe import listed
 from prunelimit.theory.layers import LayerBreakdown
@@ -42,6 +43,7 @@ from prunelimit.theory.regime import Regime
 from prunelimit.theory.uncertainty import Uncertainty
 
 
+@shown("bounds", bounds_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class BoundsReport:

@@ -17,9 +17,11 @@ from prunelimit.inputs import Inputs
 from prunelimit.io.outputs import Output
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.report.notebook import pruning_summary, shown
 from prunelimit.validate import choice
 
 
+@shown("prune", pruning_summary)
 @dataclass(frozen=True)
 class PruneReport:
     requested: float

@@ -22,6 +22,7 @@ from prunelimit.models.params import prunable_parameters
 from prunelimit.pruning.actual import LARGE_GAP, ActualLimit  # |Δ| above LARGE_GAP gets a diagnosis in words
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
+from prunelimit.report.notebook import verify_summary, shown
 from prunelimit.report.rounding import percent
 from prunelimit.theory.regime import Regime, l1_training, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
@@ -115,6 +116,7 @@ def _stated_uncertainty(report: dict) -> "Uncertainty | None":
     return Uncertainty.from_json(prediction.get("uncertainty"), runs) if isinstance(prediction, dict) else None
 
 
+@shown("verify", verify_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class VerifyReport:

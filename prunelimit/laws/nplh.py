@@ -38,6 +38,7 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.report.notebook import nplh_summary, shown
 from prunelimit.report.rounding import percent, signed
 from prunelimit.theory.profile import removed_count
 
@@ -334,6 +335,7 @@ class HeldOutError:
     max_rel_error: float
 
 
+@shown("law-nplh", nplh_summary)
 @dataclass(frozen=True)
 class NplhFit:
     """Pure-law fit on ``region_low ≤ s ≤ region_high`` (fractions) and its diagnostics."""

@@ -35,6 +35,7 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
     EpochLoss, ScheduleUnit, StepHook, cosine, factor_schedule, l1_norm, require_normalisable, sgd, train_masked,
 )
+from prunelimit.report.notebook import train_summary, shown
 
 Schedule = Literal["none", "cosine", "step"]
 SCHEDULES = ("none", "cosine", "step")
@@ -183,6 +184,7 @@ class EpochRecord:
     eval_accuracy: float | None
 
 
+@shown("train", train_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class TrainResult:
