@@ -227,3 +227,31 @@ def test_the_html_summary_states_the_bounds_as_the_report_page_does(results):
     result = results["bounds"]
     row = f"<td>lower bound ρ_L</td><td class=num>{percent(result.lower)} removed · {percent(1 - result.lower)} kept</td>"
     assert row in result._repr_html_() and row in render_html("bounds", result.to_json(), {}, ["prunelimit", "bounds"])
+
+
+@pytest.mark.parametrize("ratio", ["0.5", "auto"])
+def test_a_prunings_json_is_the_commands_without_what_needs_files_or_evaluation(cli, model, train, tmp_path, ratio):
+    """``Pruning.to_json()`` holds the keys of ``prune --json`` that stand without files or an
+    evaluation (``ratio``, ``layers``, ``warnings``, ``timing``), each as the command writes it.
+    For a given ratio its ``timing`` was ``null`` where the command writes zero curvature work."""
+    import json
+
+    from prunelimit.io.checkpoint import save_checkpoint
+    from prunelimit.report.jsonout import document
+
+    from tests.conftest import LIBRARY_SAMPLES, SPEC
+
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, SPEC, model.state_dict())
+    curvature = ["--method", "exact", "--no-cache"] if ratio == "auto" else []
+    result = cli("prune", path, "--ratio", ratio, "--data", "digits:train", "--max-samples", LIBRARY_SAMPLES,
+                 *curvature, "-o", tmp_path / "p.pt", "--json")
+    assert result.exit_code == 0, result.stderr
+    command = json.loads(result.stdout)
+    pruning = prunelimit.prune(model, float(ratio) if ratio != "auto" else ratio, train,
+                               **({"method": "exact"} if ratio == "auto" else {}))
+    body = json.loads(json.dumps(document("prune", pruning.to_json())))
+    assert set(body) == {"schema", "ratio", "layers", "warnings", "timing"}
+    command["timing"].pop("prune")  # the command's own evaluating, pruning and writing
+    assert all(_same_shape(body[key], command[key]) and body[key] is not None for key in body), (body, command)
+    assert body["ratio"]["achieved"] == command["ratio"]["achieved"] and body["layers"] == command["layers"]
