@@ -255,3 +255,13 @@ def test_a_prunings_json_is_the_commands_without_what_needs_files_or_evaluation(
     command["timing"].pop("prune")  # the command's own evaluating, pruning and writing
     assert all(_same_shape(body[key], command[key]) and body[key] is not None for key in body), (body, command)
     assert body["ratio"]["achieved"] == command["ratio"]["achieved"] and body["layers"] == command["layers"]
+
+
+def test_a_regression_runs_repr_states_its_loss_where_it_has_no_accuracy():
+    """A Hyperflux run on a regression (``loss="mse"``) measures no accuracy: its repr read
+    ``accuracy — → —``, which says nothing of what pruning cost; it states the loss."""
+    from prunelimit.api.laws import HyperfluxReport
+    from prunelimit.models.evaluate import Evaluation
+
+    report = HyperfluxReport(0.3, 0.31, {}, Evaluation(0.1234, None, 100), Evaluation(0.25, None, 100), ())
+    assert "loss 0.1234 → 0.25" in repr(report) and "—" not in repr(report)

@@ -114,9 +114,11 @@ def train_summary(t: Any) -> list[str]:
 
 
 def hyperflux_summary(h: Any) -> list[str]:
-    return [f"density = {_pct(h.density)}", f"requested = {_pct(h.requested_density)}",
-            f"accuracy {_pct(h.before.accuracy)} → {_pct(h.after.accuracy)}", f"{len(h.log)} epochs",
-            *_warned(h.warnings)]
+    # a regression's run has no accuracy: its loss says what pruning cost
+    change = f"accuracy {_pct(h.before.accuracy)} → {_pct(h.after.accuracy)}" if h.after.accuracy is not None \
+        else f"loss {loss_text(h.before.loss)} → {loss_text(h.after.loss)}"
+    return [f"density = {_pct(h.density)}", f"requested = {_pct(h.requested_density)}", change,
+            f"{len(h.log)} epochs", *_warned(h.warnings)]
 
 
 def imp_summary(r: Any) -> list[str]:
