@@ -76,3 +76,13 @@ def test_every_argument_and_result_has_its_type_in_the_signature(name):
     untyped = [p.name for p in signature.parameters.values() if p.annotation is inspect.Parameter.empty]
     assert not untyped and signature.return_annotation is not inspect.Signature.empty, untyped
     assert "\"'" not in str(signature) and "'\"" not in str(signature), str(signature)
+
+
+@pytest.mark.parametrize("name", ["spectrum", "bounds", "verify", "gate", "prune", "nplh"])
+def test_the_apis_progress_and_result_are_typed(name):
+    """The same on ``prunelimit.api``'s commands: ``progress`` had no type, ``nplh`` no result type."""
+    signature = inspect.signature(getattr(api, name))
+    progress = signature.parameters.get("progress")
+    assert progress is None or typing.get_type_hints(getattr(api, name))["progress"] == \
+        typing.Optional[typing.Callable[..., None]]
+    assert signature.return_annotation is not inspect.Signature.empty

@@ -501,7 +501,8 @@ class _Laps:
         return tuple((name, *self._spent[name]) for name in STAGES if name in self._spent)
 
 
-def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
+def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
+             progress: Callable[..., None] | None = None) -> SpectrumReport:
     """Hessian spectrum of the mean analysis loss as quadrature nodes and weights, computed
     the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
 

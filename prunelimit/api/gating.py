@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
+from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
@@ -70,7 +71,7 @@ class GateReport:
 
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
-         progress=None, allow_incompatible: bool = False,
+         progress: Callable[..., None] | None = None, allow_incompatible: bool = False,
          prediction_from: "PredictionSource | None" = None) -> GateReport:
     """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
     uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds

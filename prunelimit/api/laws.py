@@ -16,7 +16,7 @@ from prunelimit.errors import OptionError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.laws.hyperflux import HyperfluxConfig, HyperfluxEpoch
 from prunelimit.laws.imp import ImpConfig
-from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
+from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, NplhFit, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection
 from prunelimit.report.notebook import hyperflux_summary, shown
@@ -39,7 +39,7 @@ def parse_region(text: str) -> tuple[float, float] | str:
     return region
 
 
-def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
+def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any) -> NplhFit:
     """Record (density, γ) points for a saliency and fit the Neural Pruning Law (Barbulescu,
     Alexoaie & Busoniu, arXiv 2504.05349).
 

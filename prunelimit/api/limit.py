@@ -131,7 +131,7 @@ def _aliasing_json(a) -> dict:
             "weight_moved": round(a.moved, 9)}
 
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., None] | None = None,
            scope: str = "global", store: "Store | None" = None, per_layer: bool = False) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 

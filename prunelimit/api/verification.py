@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 
@@ -262,7 +263,8 @@ def check_verify_options(acc_drop: float, sweep: int) -> None:
 
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
-    sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
+    sweep: int = 0, scope: str = "global", progress: Callable[..., None] | None = None, refit_epochs: int = 0,
+    refit_lr: float = 0.01,
     store: "Store | None" = None, prediction_from: PredictionSource | None = None,
 ) -> VerifyReport:
     """Run ``bounds`` (or read its saved report, ``prediction_from``: the file, or a
