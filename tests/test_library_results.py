@@ -265,3 +265,13 @@ def test_a_regression_runs_repr_states_its_loss_where_it_has_no_accuracy():
 
     report = HyperfluxReport(0.3, 0.31, {}, Evaluation(0.1234, None, 100), Evaluation(0.25, None, 100), ())
     assert "loss 0.1234 → 0.25" in repr(report) and "—" not in repr(report)
+
+
+def test_a_failed_gates_repr_says_which_rule_failed_and_why(model, train):
+    """A failed gate's repr gave only ``passed=False``: it states the first failed rule's
+    reason, as the console's ``FAIL`` line does."""
+    report = prunelimit.gate(model, train, min_ratio=0.1, rules=[{"min_ratio": 0.999, "use": "predicted"}],
+                             method="exact")
+    failed = next(outcome for outcome in report.result.outcomes if not outcome.passed)
+    assert not report.passed and f"FAIL {failed.rule.name}: {failed.reason}" in repr(report)
+    assert "1 of 2 rules passed" in repr(report)

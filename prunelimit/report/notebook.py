@@ -87,7 +87,9 @@ def gate_summary(g: Any) -> list[str]:
     outcomes = g.result.outcomes
     passed = sum(outcome.passed for outcome in outcomes)
     estimate = [] if g.estimate is None else [_estimate("ρ*", g.estimate.ratio, _plus_minus(g.estimate.uncertainty))]
-    return [f"passed={g.passed}", f"{passed} of {len(outcomes)} rules passed", *estimate, *_warned(g.warnings)]
+    # why a gate failed is what its reader looks for: the first failed rule's reason, as the console's FAIL line
+    failed = [f"FAIL {o.rule.name}: {o.reason}" for o in outcomes if not o.passed][:1]
+    return [f"passed={g.passed}", f"{passed} of {len(outcomes)} rules passed", *failed, *estimate, *_warned(g.warnings)]
 
 
 def pruning_summary(p: Any) -> list[str]:
