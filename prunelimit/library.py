@@ -51,7 +51,7 @@ import inspect
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
@@ -1021,7 +1021,7 @@ class Pruning:
     requested: float
     achieved: float
     scope: str
-    masks: dict[str, Tensor] = field(repr=False)  # a tensor a layer: six lines each in a repr
+    masks: dict[str, Tensor]  # a tensor a layer
     layers: list["LayerSparsity"]
     warnings: tuple[str, ...] = ()
     spectrum: api.SpectrumReport | None = None

@@ -86,3 +86,11 @@ def test_the_apis_progress_and_result_are_typed(name):
     assert progress is None or typing.get_type_hints(getattr(api, name))["progress"] == \
         typing.Optional[typing.Callable[..., None]]
     assert signature.return_annotation is not inspect.Signature.empty
+
+
+@pytest.mark.parametrize("name", [name for name in api.__all__ if name.endswith("Report")])
+def test_help_on_a_result_class_says_what_it_holds(name):
+    """``help(prunelimit.api.GateReport)`` (and ``PruneReport``) showed only the signature a
+    dataclass writes in place of a docstring: every field with its type, on one line."""
+    cls = getattr(api, name)
+    assert cls.__doc__ and not cls.__doc__.startswith(f"{name}("), cls.__doc__[:80]

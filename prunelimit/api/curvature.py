@@ -91,7 +91,7 @@ class SpectrumReport:
     method: str
     solver: str
     # the per-probe node and weight arrays are the bulk of a printed report: kept out of repr
-    quadrature: "SpectralQuadrature" = field(repr=False)
+    quadrature: "SpectralQuadrature"
     lambda_max: float
     lambda_min: float
     trace: float
@@ -103,13 +103,13 @@ class SpectrumReport:
     runs: int
     params_hessian: int
     loss: float
-    batch_losses: np.ndarray = field(repr=False)  # one a batch: hundreds of numbers in a repr
+    batch_losses: np.ndarray  # one a batch
     gradient_norm: float
     hvps: int
     seconds: float
-    half: "SpectralQuadrature | None" = field(default=None, repr=False)
+    half: "SpectralQuadrature | None" = None
     # the mean gradient per Hessian parameter name
-    gradient: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    gradient: dict[str, torch.Tensor] = field(default_factory=dict)
     memory: MemoryUse | None = None
     choice: SolverChoice | None = None
     stopped_by: str | None = None
@@ -135,7 +135,7 @@ class SpectrumReport:
     tolerance_note: str | None = None
     # The dense float64 Hessian when this run formed it (per-layer curvature reads its
     # diagonal blocks); transient: never stored in the result cache.
-    dense: "torch.Tensor | None" = field(default=None, repr=False, compare=False)
+    dense: "torch.Tensor | None" = field(default=None, compare=False)
     layers: "LayerBreakdown | None" = None  # per-layer curvature, on request (``api.layers.spectrum_layers``)
 
     def to_json(self) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Callable
 
@@ -26,8 +26,12 @@ from prunelimit.report.notebook import gate_summary, shown
 @compared_by_value
 @dataclass(frozen=True)
 class GateReport:
+    """A gate's verdict (``passed``): each rule's outcome (``result``), the JSON document the
+    rules were evaluated on (``bounds``), ρ* with its stated ± and the spectrum behind it where
+    one was computed or read (``estimate``, ``spectrum``, ``prediction_from``), and its warnings."""
+
     result: "GateResult"
-    bounds: dict = field(repr=False)  # the whole document the rules read: kept out of the repr
+    bounds: dict  # the whole document the rules read
     cache_hit: bool
     seconds: float
     notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -239,10 +239,10 @@ class HyperfluxReport:
 
     requested_density: float
     density: float
-    masks: dict[str, torch.Tensor] = field(repr=False)
+    masks: dict[str, torch.Tensor]
     before: Evaluation
     after: Evaluation
-    log: tuple[HyperfluxEpoch, ...] = field(repr=False)  # one entry an epoch: kept out of repr
+    log: tuple[HyperfluxEpoch, ...]  # one entry an epoch
     warnings: tuple[str, ...] = ()
     selection: ParamSelection = ParamSelection()
     start_density: float = 1.0

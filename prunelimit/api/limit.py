@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Union
 
 from prunelimit import validate
@@ -59,7 +59,7 @@ class BoundsReport:
     paper: "PaperPrediction | None"
     half_ratio: float | None
     warnings: tuple[str, ...]
-    profile: PruningPath = field(repr=False)  # the ranked weights: N-long arrays, kept out of repr
+    profile: PruningPath  # the ranked weights: N-long arrays
     first_order: float | None = None
     prunable_names: tuple[str, ...] = ()
     scope: str = "global"

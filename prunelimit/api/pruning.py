@@ -24,6 +24,10 @@ from prunelimit.validate import choice
 @shown("prune", pruning_summary)
 @dataclass(frozen=True)
 class PruneReport:
+    """``prunelimit prune``'s result: the ratio asked for and reached and where it came from,
+    each tensor's zeros, the loss and accuracy before and after pruning (and after
+    fine-tuning) on the evaluation data, the files written, and its warnings."""
+
     requested: float
     achieved: float
     ratio_source: str

@@ -132,7 +132,7 @@ class VerifyReport:
     diagnosis: tuple[str, ...]
     near_zero: dict[str, float]
     refit: "RefitLimit | None" = None
-    bounds: BoundsReport | None = field(default=None, repr=False)  # ``prediction`` shows its numbers
+    bounds: BoundsReport | None = None
     notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction and this run's inputs)
 
     @property

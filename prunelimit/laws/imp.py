@@ -85,7 +85,7 @@ class ImpResult:
     prunable: int
     resumed_after: int | None  # last level found in out_dir, None for a fresh sweep
     csv_path: Path | None
-    masks: Masks = field(default_factory=dict, repr=False)
+    masks: Masks = field(default_factory=dict)
     selection: ParamSelection = ParamSelection()
     warnings: tuple[str, ...] = ()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
@@ -352,7 +352,7 @@ class NplhFit:
     confidence: float
     residual_sd: float  # of ln s
     loo_rmse: float  # leave-one-out RMSE of ln s
-    points: LawPoints = field(repr=False)  # all points given (region and outside): a number each, kept out of repr
+    points: LawPoints  # all points given (region and outside)
     quadratic: QuadraticFit | None  # None with fewer than 4 distinct gammas in the region
     heldout_error: HeldOutError | None  # None when either side has too few points
     warnings: tuple[str, ...] = ()  # points the fit counts but should not be trusted on

@@ -20,7 +20,7 @@ import dataclasses
 import math
 import time
 from bisect import bisect_right
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator, Literal, Mapping, get_args
 
 import torch
@@ -194,7 +194,7 @@ class TrainResult:
     history: tuple[EpochRecord, ...]
     steps: int
     seconds: float
-    final_state: dict = field(repr=False)
+    final_state: dict
     config: LompConfig | None = None
     warnings: tuple[str, ...] = ()  # a start training cannot move far from (all prunable weights zero)
 
