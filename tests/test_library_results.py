@@ -275,3 +275,16 @@ def test_a_failed_gates_repr_says_which_rule_failed_and_why(model, train):
     failed = next(outcome for outcome in report.result.outcomes if not outcome.passed)
     assert not report.passed and f"FAIL {failed.rule.name}: {failed.reason}" in repr(report)
     assert "1 of 2 rules passed" in repr(report)
+
+
+def test_the_prune_commands_report_shows_what_pruning_cost(model, train, tmp_path):
+    """``prunelimit.api.prune``'s ``PruneReport`` evaluates before and after pruning, as the
+    console's ``before``/``after`` lines state; its repr states that accuracy change."""
+    from prunelimit import api
+    from prunelimit.report.rounding import percent
+
+    report = api.prune(prunelimit.inputs_from(model, train), 0.5, tmp_path / "p.pt")
+    text = repr(report)
+    assert text.startswith("PruneReport(") and len(text) < 250, text
+    assert f"accuracy {percent(report.before.accuracy)} → {percent(report.after.accuracy)}" in text
+    assert f"achieved = {percent(report.achieved)}" in text

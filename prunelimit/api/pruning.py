@@ -17,11 +17,11 @@ from prunelimit.inputs import Inputs
 from prunelimit.io.outputs import Output
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
-from prunelimit.report.notebook import pruning_summary, shown
+from prunelimit.report.notebook import prune_report_summary, shown
 from prunelimit.validate import choice
 
 
-@shown("prune", pruning_summary)
+@shown("prune", prune_report_summary)
 @dataclass(frozen=True)
 class PruneReport:
     """``prunelimit prune``'s result: the ratio asked for and reached and where it came from,

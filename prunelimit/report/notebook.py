@@ -92,13 +92,29 @@ def gate_summary(g: Any) -> list[str]:
     return [f"passed={g.passed}", f"{passed} of {len(outcomes)} rules passed", *failed, *estimate, *_warned(g.warnings)]
 
 
-def pruning_summary(p: Any) -> list[str]:
+def _pruned(p: Any, source: str) -> list[str]:
     zeros = sum(layer.zeros for layer in p.layers)
     total = sum(layer.total for layer in p.layers)
-    source = getattr(p, "source", None) or getattr(p, "ratio_source", None)
     return [f"requested = {_pct(p.requested)}", f"achieved = {_pct(p.achieved)}", f"zeros = {zeros:,} of {total:,}",
             f"{len(p.layers)} layers", f"scope={p.scope!r}", f"source={source!r}",
-            *([f"collapsed={list(p.collapsed)}"] if p.collapsed else []), *_warned(p.warnings)]
+            *([f"collapsed={list(p.collapsed)}"] if p.collapsed else [])]
+
+
+def pruning_summary(p: Any) -> list[str]:
+    return [*_pruned(p, p.source), *_warned(p.warnings)]
+
+
+def prune_report_summary(p: Any) -> list[str]:
+    change = [] if p.before is None or p.after is None else [_change(p.before, p.after)]
+    return [*_pruned(p, p.ratio_source), *change, *_warned(p.warnings)]
+
+
+def _change(before: Any, after: Any) -> str:
+    """What pruning cost, as the console's before/after lines state it: the accuracy, or the
+    loss where none is measured (a regression)."""
+    if before.accuracy is not None and after.accuracy is not None:
+        return f"accuracy {_pct(before.accuracy)} → {_pct(after.accuracy)}"
+    return f"loss {loss_text(before.loss)} → {loss_text(after.loss)}"
 
 
 def info_summary(i: Any) -> list[str]:
@@ -116,10 +132,7 @@ def train_summary(t: Any) -> list[str]:
 
 
 def hyperflux_summary(h: Any) -> list[str]:
-    # a regression's run has no accuracy: its loss says what pruning cost
-    change = f"accuracy {_pct(h.before.accuracy)} → {_pct(h.after.accuracy)}" if h.after.accuracy is not None \
-        else f"loss {loss_text(h.before.loss)} → {loss_text(h.after.loss)}"
-    return [f"density = {_pct(h.density)}", f"requested = {_pct(h.requested_density)}", change,
+    return [f"density = {_pct(h.density)}", f"requested = {_pct(h.requested_density)}", _change(h.before, h.after),
             f"{len(h.log)} epochs", *_warned(h.warnings)]
 
 
