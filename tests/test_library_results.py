@@ -288,3 +288,16 @@ def test_the_prune_commands_report_shows_what_pruning_cost(model, train, tmp_pat
     assert text.startswith("PruneReport(") and len(text) < 250, text
     assert f"accuracy {percent(report.before.accuracy)} → {percent(report.after.accuracy)}" in text
     assert f"achieved = {percent(report.achieved)}" in text
+
+
+def test_a_gate_shows_in_jupyter_with_its_verdict_and_each_rule(results):
+    """A gate's summary showed its curvature time and warnings but not whether it passed nor
+    its rules (no report page had a gate's document): it states both, as the console does."""
+    import html
+
+    report = results["gate"]
+    fragment = report._repr_html_()
+    assert "<td>gate passed</td><td class=num>yes</td>" in fragment
+    assert "<h2>Rules</h2>" in fragment
+    assert all(html.escape(outcome.reason) in fragment and html.escape(outcome.rule.name) in fragment
+               for outcome in report.result.outcomes)

@@ -45,6 +45,8 @@ FigureLike = Union["Figure", bytes]
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("passed", "gate passed", "number"),  # a gate's verdict and why (``gate --json``'s ``reason``)
+    ("reason", "gate verdict", "number"),
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
     ("prediction.uncertainty", "stated uncertainty of ρ*", "uncertainty"),
     ("bounds.lower", "lower bound ρ_L", "ratio"),
@@ -125,8 +127,10 @@ CROSSED_BY = {"actual.loss_ratio": "actual.loss_crossed", "actual.accuracy_ratio
               "delta": "actual.loss_crossed"}
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
 # lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
-# levels, Hyperflux's epochs and training's (a ``TrainResult`` shown in a notebook)
-GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"), ("history", "Epochs"))
+# levels, Hyperflux's epochs, and training's epochs and a gate's rules (a ``TrainResult`` or
+# ``GateReport`` shown in a notebook)
+GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"), ("history", "Epochs"),
+             ("rules", "Rules"))
 # a grid's columns shown as the console shows them (kinds of ``_format``; the others to six digits):
 # per-layer curvature as its table (λmax to four digits, shares, the removed fraction and the
 # layer's own ρ* in %; the width, which it leaves out, to four digits too), an export's tensors
@@ -139,6 +143,7 @@ GRID_KINDS: dict[str, dict[str, str]] = {
     "tensors": {"shape": "shape", "density": "percent"},
     "rows": {"density": "percent", "error": "percent", "loss": "loss"},
     "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "loss"},
+    "rules": {"measured": "digits", "compared": "digits", "threshold": "digits", "baseline": "digits"},
     "history": {"lr": "digits", "train_loss": "loss", "penalty": "loss", "eval_loss": "loss", "eval_accuracy": "percent"},
 }
 
