@@ -51,7 +51,7 @@ import inspect
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sized
 
 import torch
@@ -62,10 +62,11 @@ from prunelimit.data.batches import Batch
 from prunelimit.equality import compared_by_value
 from prunelimit.errors import CallError, OptionError, UsageError, option, quoted, warn
 from prunelimit.inputs import Inputs
-from prunelimit.laws.nplh import NplhConfig
+from prunelimit.laws.nplh import NplhConfig, NplhFit
 from prunelimit.models.load import LoadedModel, recorded_meta, wrapped_module
 from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.masks import LayerSparsity, Masks
+from prunelimit.report.notebook import pruning_summary, shown
 
 FINETUNE_EPOCHS, FINETUNE_LR = 5, 0.01  # verify --finetune-epochs and --finetune-lr's defaults (with --refit)
 DEFAULT_BATCH_SIZE = 128  # the CLI's --batch-size default: an (x, y) pair's batches when batch_size is None
@@ -574,8 +575,8 @@ def with_arguments(command: Callable, described: Mapping[str, str] = SHARED_ARGU
 @library_call
 def inputs_from(
     model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
-    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: "Masks | None" = None,
-) -> "Inputs":
+    include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: Masks | None = None,
+) -> Inputs:
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
     batches moved there and checked against the model and loss (one forward pass). The
     model is left in eval mode, as the commands of :mod:`prunelimit.api` need it.
@@ -778,7 +779,7 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
 
 @keeps_caller_state
 def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
-         include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> "api.InfoReport":
+         include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> api.InfoReport:
     """Parameter counts, the prunable layers with their zeros and, with ``data``, loss and
     accuracy (``prunelimit info``); ``warnings`` says what qualifies the prunable set.
 
@@ -794,8 +795,8 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", bat
 
 @keeps_caller_state
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
-             per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
-             **options: Any) -> "api.SpectrumReport":
+             per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
+             **options: Any) -> api.SpectrumReport:
     """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``);
     ``per_layer`` adds each layer's curvature (``result.layers``), as ``spectrum --per-layer``.
 
@@ -815,7 +816,7 @@ def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_
 @keeps_caller_state
 def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
            scope: str = "global", per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-           progress=None, **options: Any) -> "api.BoundsReport":
+           progress: Callable[..., None] | None = None, **options: Any) -> api.BoundsReport:
     """The predicted pruning limit ρ* (``result.ratio``) and its bounds (``result.lower``,
     ``result.upper``) with ρ*'s uncertainty (``result.uncertainty``): ``prunelimit bounds``.
     ``per_layer`` adds each layer's curvature and part in the limit (``result.layers``).
@@ -837,9 +838,9 @@ def bounds(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_si
 def verify(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
            batch_size: int | None = None, acc_drop: float = 0.5, sweep: int = 0, scope: str = "global",
            refit: bool = False, finetune_epochs: int = FINETUNE_EPOCHS, finetune_lr: float = FINETUNE_LR,
-           include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
-           prediction_from: "str | os.PathLike | api.BoundsReport | None" = None,
-           **options: Any) -> "api.VerifyReport":
+           include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
+           prediction_from: str | os.PathLike | api.BoundsReport | None = None,
+           **options: Any) -> api.VerifyReport:
     """The prediction beside the limit one-shot pruning really reaches (``prunelimit verify``);
     accuracy is measured on ``eval_data`` (default: ``data``). ``acc_drop`` is the accuracy
     criterion's allowed drop in percentage points (default 0.5); ``sweep`` (default 0) also
@@ -946,8 +947,8 @@ def refit_epochs(refit: bool, epochs: int, lr: float) -> int:
 def gate(model: nn.Module, data: Any, *, min_ratio: float | None = None, use: str = "lower",
          baseline: str | os.PathLike | None = None, max_drop: float | None = None, rules: Iterable[dict] = (),
          allow_incompatible: bool = False, loss: str | Callable = "ce", batch_size: int | None = None,
-         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress=None,
-         prediction_from: "str | os.PathLike | api.BoundsReport | None" = None, **options: Any) -> "api.GateReport":
+         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
+         prediction_from: str | os.PathLike | api.BoundsReport | None = None, **options: Any) -> api.GateReport:
     """A CI verdict on the limit (``prunelimit gate``): ``min_ratio`` on ρ_L (``use="lower"``),
     ρ* (``"predicted"``) or the measured one-shot limit (``"actual"``), a predicted value
     minus its stated ± (a ± that leaves out a known error fails the rule); ``baseline`` (a
@@ -1005,6 +1006,7 @@ def _rule_list(rules: Any) -> list:
     return listed
 
 
+@shown("prune", pruning_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class Pruning:
@@ -1019,10 +1021,10 @@ class Pruning:
     requested: float
     achieved: float
     scope: str
-    masks: dict[str, Tensor] = field(repr=False)  # a tensor a layer: six lines each in a repr
+    masks: dict[str, Tensor]  # a tensor a layer
     layers: list["LayerSparsity"]
     warnings: tuple[str, ...] = ()
-    spectrum: "api.SpectrumReport | None" = None
+    spectrum: api.SpectrumReport | None = None
     source: str = "given"
     selection: ParamSelection = ParamSelection()
     uncertainty: dict | None = None  # ρ*'s stated ± behind ``ratio="auto"`` or ``"lower"`` (``prediction.uncertainty``)
@@ -1052,20 +1054,26 @@ class Pruning:
         return prune_with_torch(model, self.masks, self.recorded)
 
     def to_json(self) -> dict:
+        """``prunelimit prune --json``'s document, less its schema and what needs files or an
+        evaluation: ``ratio``, ``layers``, ``warnings`` and ``timing``."""
+        from prunelimit.api.curvature import NO_SPECTRUM_TIMING
         from prunelimit.api.pruning import layers_json, ratio_json
+        from prunelimit.report.jsonout import plain
 
         return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty,
                                     self.epsilon, self.epsilon_source),
                 "layers": layers_json(self.layers, self.collapsed),
                 "warnings": list(self.warnings),
-                "timing": None if self.spectrum is None else self.spectrum.timing_json()}
+                # as ``prune --json`` writes it, less the pruning's own seconds (``timing.prune``):
+                # no curvature work (zero) for a given ratio; a copy, not the shared constant
+                "timing": plain(NO_SPECTRUM_TIMING) if self.spectrum is None else self.spectrum.timing_json()}
 
 
 @keeps_caller_state
 def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str = "global",
           loss: str | Callable = "ce", batch_size: int | None = None, include: tuple[str, ...] = (),
-          exclude: tuple[str, ...] = (), progress=None,
-          prediction_from: "str | os.PathLike | api.BoundsReport | None" = None, **options: Any) -> Pruning:
+          exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
+          prediction_from: str | os.PathLike | api.BoundsReport | None = None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
     ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
     the prediction, so with a number they are refused, as the command line refuses the flags.
@@ -1171,8 +1179,8 @@ def grads_kept(model: nn.Module) -> Iterator[None]:
 
 @keeps_caller_state
 def nplh(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
-         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), config: "NplhConfig | None" = None,
-         **settings: Any):
+         include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), config: NplhConfig | None = None,
+         **settings: Any) -> NplhFit:
     """Record (density, γ) points of a saliency and fit the Neural Pruning Law
     (``prunelimit law nplh``); ``settings`` are fields of
     :class:`prunelimit.laws.nplh.NplhConfig` (``metric``, ``mode``, ``region``, ``rate``, …),

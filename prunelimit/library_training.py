@@ -57,7 +57,7 @@ from prunelimit.sparse.exporter import ExportReport
 @keeps_caller_state
 def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Callable = "ce",
           batch_size: int | None = None, preset: str | None = None, masks: Mapping[str, Tensor] | None = None,
-          progress: Callable[[int, int], None] | None = None, **settings: Any) -> "TrainResult":
+          progress: Callable[[int, int], None] | None = None, **settings: Any) -> TrainResult:
     """LOMP training (``prunelimit train``): SGD with momentum on the mean loss over ``data``
     plus λ‖w‖₁, **in place** on ``model``, as an optimiser trains it. ``settings`` are fields
     of :class:`~prunelimit.pruning.lomp.LompConfig`: ``l1`` (λ), ``epochs``, ``lr``,
@@ -94,7 +94,7 @@ def train(model: nn.Module, data: Any, *, eval_data: Any = None, loss: str | Cal
 def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = None, loss: str | Callable = "ce",
               batch_size: int | None = None, masks: Mapping[str, Tensor] | None = None,
               progress: Callable[[int, int], None] | None = None, include: tuple[str, ...] = (),
-              exclude: tuple[str, ...] = (), **settings: Any) -> "HyperfluxReport":
+              exclude: tuple[str, ...] = (), **settings: Any) -> HyperfluxReport:
     """Hyperflux L0 pruning (``prunelimit hyperflux``) of ``model``, **in place**, to about
     ``density`` (the kept fraction of the prunable weights): weights and gates train
     together under a pressure that closes gates, then a regrowth phase. ``settings`` are
@@ -155,7 +155,7 @@ def hyperflux(model: nn.Module, data: Any, density: float, *, eval_data: Any = N
 def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os.PathLike | None = None,
         loss: str | Callable = "ce", batch_size: int | None = None, masks: Mapping[str, Tensor] | None = None,
         progress: Callable[["ImpRow"], None] | None = None, include: tuple[str, ...] = (),
-        exclude: tuple[str, ...] = (), **settings: Any) -> "ImpResult":
+        exclude: tuple[str, ...] = (), **settings: Any) -> ImpResult:
     """Iterative magnitude pruning with rewinding (``prunelimit imp``) of ``model``, **in
     place**: level 0 trains the dense model ``epochs_dense`` epochs (default
     ``epochs_per_level``, as for a fresh model; give ``epochs_dense=0`` for a trained one,
@@ -211,7 +211,7 @@ def imp(model: nn.Module, data: Any, *, eval_data: Any = None, out_dir: str | os
 @library_call
 def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *,
            masks: Mapping[str, Tensor] | None = None, model_spec: str | None = None, meta: Mapping | None = None,
-           force: bool = False) -> "ExportReport":
+           force: bool = False) -> ExportReport:
     """Write a pruned ``model`` (a module, or its state dict) as ``prunelimit export`` writes a pruned
     checkpoint: a ``.safetensors`` file holding each tensor in its smallest layout (dense,
     bitmap or CSR) with the keep-masks; ``prunelimit.load_sparse(output)`` gives the dense

@@ -133,10 +133,12 @@ def test_a_results_repr_shows_its_numbers_not_the_quadrature_arrays(model, train
     """A notebook prints a result by its repr: the quadrature's node and weight arrays (per
     probe, and again for the half-sample and the truncation bounds) are the bulk of it and
     say nothing read at a glance; they stay attributes (``result.spectrum.quadrature``)."""
+    from prunelimit.report.rounding import percent
+
     result = prunelimit.bounds(model, train, method="slq", max_hvps=120)
     text = repr(result)
     assert "nodes=array" not in text and "weights=array" not in text
-    assert f"ratio={result.ratio!r}" in text and f"lambda_max={result.spectrum.lambda_max!r}" in text
+    assert f"ρ_L = {percent(result.lower)}" in text and f"D = {result.spectrum.params_hessian:,}" in text
     assert len(text) < 8000
     assert result.spectrum.quadrature.nodes.size and result.spectrum.half is not None
 

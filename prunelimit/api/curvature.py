@@ -39,6 +39,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
+from prunelimit.report.notebook import spectrum_summary, shown
 from prunelimit.report.rounding import apart, estimate_text, loss_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
@@ -80,6 +81,7 @@ class CurvatureData:
 NO_SPECTRUM_TIMING = {"seconds": 0.0, "stages": {}, "hvps": 0, "hvp_passes": 0.0, "cached": False}
 
 
+@shown("spectrum", spectrum_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class SpectrumReport:
@@ -89,7 +91,7 @@ class SpectrumReport:
     method: str
     solver: str
     # the per-probe node and weight arrays are the bulk of a printed report: kept out of repr
-    quadrature: "SpectralQuadrature" = field(repr=False)
+    quadrature: "SpectralQuadrature"
     lambda_max: float
     lambda_min: float
     trace: float
@@ -101,13 +103,13 @@ class SpectrumReport:
     runs: int
     params_hessian: int
     loss: float
-    batch_losses: np.ndarray = field(repr=False)  # one a batch: hundreds of numbers in a repr
+    batch_losses: np.ndarray  # one a batch
     gradient_norm: float
     hvps: int
     seconds: float
-    half: "SpectralQuadrature | None" = field(default=None, repr=False)
+    half: "SpectralQuadrature | None" = None
     # the mean gradient per Hessian parameter name
-    gradient: dict[str, torch.Tensor] = field(default_factory=dict, repr=False)
+    gradient: dict[str, torch.Tensor] = field(default_factory=dict)
     memory: MemoryUse | None = None
     choice: SolverChoice | None = None
     stopped_by: str | None = None
@@ -133,7 +135,7 @@ class SpectrumReport:
     tolerance_note: str | None = None
     # The dense float64 Hessian when this run formed it (per-layer curvature reads its
     # diagonal blocks); transient: never stored in the result cache.
-    dense: "torch.Tensor | None" = field(default=None, repr=False, compare=False)
+    dense: "torch.Tensor | None" = field(default=None, compare=False)
     layers: "LayerBreakdown | None" = None  # per-layer curvature, on request (``api.layers.spectrum_layers``)
 
     def to_json(self) -> dict:
@@ -499,7 +501,8 @@ class _Laps:
         return tuple((name, *self._spent[name]) for name in STAGES if name in self._spent)
 
 
-def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None) -> SpectrumReport:
+def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
+             progress: Callable[..., None] | None = None) -> SpectrumReport:
     """Hessian spectrum of the mean analysis loss as quadrature nodes and weights, computed
     the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
+from typing import Callable
 
 from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
@@ -18,13 +19,19 @@ from prunelimit.errors import UsageError, option, said
 from prunelimit.gate_rules import GateResult
 from prunelimit.inputs import Inputs
 from prunelimit.report.jsonout import document
+from prunelimit.report.notebook import gate_summary, shown
 
 
+@shown("gate", gate_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class GateReport:
+    """A gate's verdict (``passed``): each rule's outcome (``result``), the JSON document the
+    rules were evaluated on (``bounds``), ρ* with its stated ± and the spectrum behind it where
+    one was computed or read (``estimate``, ``spectrum``, ``prediction_from``), and its warnings."""
+
     result: "GateResult"
-    bounds: dict = field(repr=False)  # the whole document the rules read: kept out of the repr
+    bounds: dict  # the whole document the rules read
     cache_hit: bool
     seconds: float
     notes: tuple[str, ...] = ()  # the gate's own warnings (baselines), before the bounds' warnings
@@ -68,7 +75,7 @@ class GateReport:
 
 
 def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), store: "Store | None" = None,
-         progress=None, allow_incompatible: bool = False,
+         progress: Callable[..., None] | None = None, allow_incompatible: bool = False,
          prediction_from: "PredictionSource | None" = None) -> GateReport:
     """Evaluate gate ``rules`` on the ``bounds`` result, or on the ``verify`` result when a rule
     uses the measured limit (``use: actual``); the spectrum comes from ``store`` when it holds

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -16,9 +16,10 @@ from prunelimit.errors import OptionError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.laws.hyperflux import HyperfluxConfig, HyperfluxEpoch
 from prunelimit.laws.imp import ImpConfig
-from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, check_region  # noqa: F401 (api re-exports it)
+from prunelimit.laws.nplh import DEFAULT_PRESSURES, NplhConfig, NplhFit, check_region  # noqa: F401 (api re-exports it)
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection
+from prunelimit.report.notebook import hyperflux_summary, shown
 from prunelimit.report.rounding import percent, signed
 
 
@@ -38,7 +39,7 @@ def parse_region(text: str) -> tuple[float, float] | str:
     return region
 
 
-def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any):
+def nplh(inputs: Inputs, config: NplhConfig | None = None, **overrides: Any) -> NplhFit:
     """Record (density, γ) points for a saliency and fit the Neural Pruning Law (Barbulescu,
     Alexoaie & Busoniu, arXiv 2504.05349).
 
@@ -226,6 +227,7 @@ def hyperflux(
     return report
 
 
+@shown("hyperflux", hyperflux_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class HyperfluxReport:
@@ -237,10 +239,10 @@ class HyperfluxReport:
 
     requested_density: float
     density: float
-    masks: dict[str, torch.Tensor] = field(repr=False)
+    masks: dict[str, torch.Tensor]
     before: Evaluation
     after: Evaluation
-    log: tuple[HyperfluxEpoch, ...] = field(repr=False)  # one entry an epoch: kept out of repr
+    log: tuple[HyperfluxEpoch, ...]  # one entry an epoch
     warnings: tuple[str, ...] = ()
     selection: ParamSelection = ParamSelection()
     start_density: float = 1.0

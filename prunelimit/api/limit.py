@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Union
 
 from prunelimit import validate
@@ -32,6 +32,7 @@ from prunelimit.errors import UsageError, option, said
 from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
+from prunelimit.report.notebook import bounds_summary, shown
 from prunelimit.report.rounding import half_width_text, loss_text, percent
 from prunelimit.report.safe import listed
 from prunelimit.theory.layers import LayerBreakdown
@@ -42,6 +43,7 @@ from prunelimit.theory.regime import Regime
 from prunelimit.theory.uncertainty import Uncertainty
 
 
+@shown("bounds", bounds_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class BoundsReport:
@@ -57,7 +59,7 @@ class BoundsReport:
     paper: "PaperPrediction | None"
     half_ratio: float | None
     warnings: tuple[str, ...]
-    profile: PruningPath = field(repr=False)  # the ranked weights: N-long arrays, kept out of repr
+    profile: PruningPath  # the ranked weights: N-long arrays
     first_order: float | None = None
     prunable_names: tuple[str, ...] = ()
     scope: str = "global"
@@ -129,7 +131,7 @@ def _aliasing_json(a) -> dict:
             "weight_moved": round(a.moved, 9)}
 
 
-def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
+def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress: Callable[..., None] | None = None,
            scope: str = "global", store: "Store | None" = None, per_layer: bool = False) -> BoundsReport:
     """The predicted pruning limit ρ* and its bounds for a trained model (Zhang et al., NeurIPS 2024).
 

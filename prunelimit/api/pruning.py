@@ -17,11 +17,17 @@ from prunelimit.inputs import Inputs
 from prunelimit.io.outputs import Output
 from prunelimit.models.evaluate import Evaluation, evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
+from prunelimit.report.notebook import prune_report_summary, shown
 from prunelimit.validate import choice
 
 
+@shown("prune", prune_report_summary)
 @dataclass(frozen=True)
 class PruneReport:
+    """``prunelimit prune``'s result: the ratio asked for and reached and where it came from,
+    each tensor's zeros, the loss and accuracy before and after pruning (and after
+    fine-tuning) on the evaluation data, the files written, and its warnings."""
+
     requested: float
     achieved: float
     ratio_source: str
@@ -200,7 +206,7 @@ def _prunable(value: float, ratio: str) -> float:
 def prune(
     inputs: Inputs, ratio: float, output, ratio_source: str = "given", scope: str = "global",
     finetune_epochs: int = 0, finetune_lr: float = 0.01, eval_batches=None, formats: tuple[str, ...] = ("prunelimit",),
-    force: bool = False, seed: int = 0, progress=None, acc_drop: float | None = None,
+    force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
 ) -> PruneReport:

@@ -8,6 +8,7 @@ from prunelimit.equality import compared_by_value
 from prunelimit.inputs import Inputs, recorded_selection
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, hessian_parameters, prunable_parameters
+from prunelimit.report.notebook import info_summary, shown
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class LayerInfo:
     zeros: int
 
 
+@shown("info", info_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class InfoReport:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from prunelimit.models.params import prunable_parameters
 from prunelimit.pruning.actual import LARGE_GAP, ActualLimit  # |Δ| above LARGE_GAP gets a diagnosis in words
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
+from prunelimit.report.notebook import verify_summary, shown
 from prunelimit.report.rounding import percent
 from prunelimit.theory.regime import Regime, l1_training, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
@@ -115,6 +117,7 @@ def _stated_uncertainty(report: dict) -> "Uncertainty | None":
     return Uncertainty.from_json(prediction.get("uncertainty"), runs) if isinstance(prediction, dict) else None
 
 
+@shown("verify", verify_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class VerifyReport:
@@ -129,7 +132,7 @@ class VerifyReport:
     diagnosis: tuple[str, ...]
     near_zero: dict[str, float]
     refit: "RefitLimit | None" = None
-    bounds: BoundsReport | None = field(default=None, repr=False)  # ``prediction`` shows its numbers
+    bounds: BoundsReport | None = None
     notes: tuple[str, ...] = ()  # verify's own warnings (about a saved prediction and this run's inputs)
 
     @property
@@ -260,7 +263,8 @@ def check_verify_options(acc_drop: float, sweep: int) -> None:
 
 def verify(
     inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), eval_batches=None, acc_drop: float = 0.5,
-    sweep: int = 0, scope: str = "global", progress=None, refit_epochs: int = 0, refit_lr: float = 0.01,
+    sweep: int = 0, scope: str = "global", progress: Callable[..., None] | None = None, refit_epochs: int = 0,
+    refit_lr: float = 0.01,
     store: "Store | None" = None, prediction_from: PredictionSource | None = None,
 ) -> VerifyReport:
     """Run ``bounds`` (or read its saved report, ``prediction_from``: the file, or a

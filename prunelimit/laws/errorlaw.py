@@ -47,6 +47,7 @@ from prunelimit import validate
 from prunelimit.errors import InputError, NumericalError, OptionError, UsageError, fields_named, option, quoted, said
 from prunelimit.laws.points import check_header, check_row_fields, header_fix, percent_fix, repeated_rows
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
+from prunelimit.report.notebook import error_fit_summary, shown
 from prunelimit.report.rounding import signed
 
 GAMMA_BOUNDS = (1e-3, 20.0)  # γ ≤ 20: past it the curve is a step (Rosenfeld et al. 2021)
@@ -113,6 +114,7 @@ class Interval:
     high: float
 
 
+@shown("law-error-fit", error_fit_summary)
 @dataclass(frozen=True)
 class ErrorLawFit:
     """A fitted error law. ``p`` is p′ of the joint law when ``joint``.
@@ -190,7 +192,7 @@ def check_error(name: str, value: object) -> None:
         raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {quoted(value)}")
 
 
-def error_law(density, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
+def error_law(density: float | Sequence[float] | np.ndarray, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
     """ε̂(d) of the single-network law: ``eps_np`` where the network is dense enough, rising
     as a power law of slope ``gamma`` below the knee ``q = p·(eps_up/eps_np)^(1/gamma)``, and
     flattening below density ``p`` at ``eps_up`` (no better than chance).

@@ -38,6 +38,7 @@ from prunelimit.models.load import check_fits, in_dtypes, load_state_strict, rou
 from prunelimit.models.params import ParamSelection, module_class, required_prunable
 from prunelimit.pruning.masks import Masks, full_masks
 from prunelimit.pruning.training import frozen_warnings, sgd, train_masked
+from prunelimit.report.notebook import imp_summary, shown
 from prunelimit.sparse.formats import storage_key
 from prunelimit.report.safe import clipped
 from prunelimit.theory.profile import MagnitudeProfile, removed_count
@@ -72,6 +73,7 @@ class ImpRow:
     evaluated_on: str | None = None
 
 
+@shown("imp", imp_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class ImpResult:
@@ -83,7 +85,7 @@ class ImpResult:
     prunable: int
     resumed_after: int | None  # last level found in out_dir, None for a fresh sweep
     csv_path: Path | None
-    masks: Masks = field(default_factory=dict, repr=False)
+    masks: Masks = field(default_factory=dict)
     selection: ParamSelection = ParamSelection()
     warnings: tuple[str, ...] = ()
 

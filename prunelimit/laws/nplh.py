@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence, get_args
 
@@ -38,6 +38,7 @@ from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.masks import Masks
 from prunelimit.pruning.training import sgd, train_masked
+from prunelimit.report.notebook import nplh_summary, shown
 from prunelimit.report.rounding import percent, signed
 from prunelimit.theory.profile import removed_count
 
@@ -334,6 +335,7 @@ class HeldOutError:
     max_rel_error: float
 
 
+@shown("law-nplh", nplh_summary)
 @dataclass(frozen=True)
 class NplhFit:
     """Pure-law fit on ``region_low ≤ s ≤ region_high`` (fractions) and its diagnostics."""
@@ -350,7 +352,7 @@ class NplhFit:
     confidence: float
     residual_sd: float  # of ln s
     loo_rmse: float  # leave-one-out RMSE of ln s
-    points: LawPoints = field(repr=False)  # all points given (region and outside): a number each, kept out of repr
+    points: LawPoints  # all points given (region and outside)
     quadratic: QuadraticFit | None  # None with fewer than 4 distinct gammas in the region
     heldout_error: HeldOutError | None  # None when either side has too few points
     warnings: tuple[str, ...] = ()  # points the fit counts but should not be trusted on

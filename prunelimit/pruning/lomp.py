@@ -20,7 +20,7 @@ import dataclasses
 import math
 import time
 from bisect import bisect_right
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterator, Literal, Mapping, get_args
 
 import torch
@@ -35,6 +35,7 @@ from prunelimit.models.params import ParamSelection, prunable_parameters
 from prunelimit.pruning.training import (
     EpochLoss, ScheduleUnit, StepHook, cosine, factor_schedule, l1_norm, require_normalisable, sgd, train_masked,
 )
+from prunelimit.report.notebook import train_summary, shown
 
 Schedule = Literal["none", "cosine", "step"]
 SCHEDULES = ("none", "cosine", "step")
@@ -183,6 +184,7 @@ class EpochRecord:
     eval_accuracy: float | None
 
 
+@shown("train", train_summary)
 @compared_by_value
 @dataclass(frozen=True)
 class TrainResult:
@@ -192,7 +194,7 @@ class TrainResult:
     history: tuple[EpochRecord, ...]
     steps: int
     seconds: float
-    final_state: dict = field(repr=False)
+    final_state: dict
     config: LompConfig | None = None
     warnings: tuple[str, ...] = ()  # a start training cannot move far from (all prunable weights zero)
 

@@ -45,6 +45,8 @@ FigureLike = Union["Figure", bytes]
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("passed", "gate passed", "number"),  # a gate's verdict and why (``gate --json``'s ``reason``)
+    ("reason", "gate verdict", "number"),
     ("prediction.ratio", "predicted limit ρ*", "ratio"),
     ("prediction.uncertainty", "stated uncertainty of ρ*", "uncertainty"),
     ("bounds.lower", "lower bound ρ_L", "ratio"),
@@ -125,8 +127,10 @@ CROSSED_BY = {"actual.loss_ratio": "actual.loss_crossed", "actual.accuracy_ratio
               "delta": "actual.loss_crossed"}
 LIST_KEYS = ("warnings", "diagnosis")  # lists of sentences shown as bullet lists
 # lists of flat records shown as a table each: per-layer numbers, an export's tensors, IMP's
-# levels, Hyperflux's epochs
-GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"))
+# levels, Hyperflux's epochs, and training's epochs and a gate's rules (a ``TrainResult`` or
+# ``GateReport`` shown in a notebook)
+GRID_KEYS = (("layers", "Layers"), ("tensors", "Tensors"), ("rows", "Levels"), ("log", "Epochs"), ("history", "Epochs"),
+             ("rules", "Rules"))
 # a grid's columns shown as the console shows them (kinds of ``_format``; the others to six digits):
 # per-layer curvature as its table (λmax to four digits, shares, the removed fraction and the
 # layer's own ρ* in %; the width, which it leaves out, to four digits too), an export's tensors
@@ -139,6 +143,8 @@ GRID_KINDS: dict[str, dict[str, str]] = {
     "tensors": {"shape": "shape", "density": "percent"},
     "rows": {"density": "percent", "error": "percent", "loss": "loss"},
     "log": {"pressure": "digits", "density": "percent", "target": "percent", "loss": "loss"},
+    "rules": {"measured": "digits", "compared": "digits", "threshold": "digits", "baseline": "digits"},
+    "history": {"lr": "digits", "train_loss": "loss", "penalty": "loss", "eval_loss": "loss", "eval_accuracy": "percent"},
 }
 
 STYLE = """
@@ -314,9 +320,10 @@ def _figure(title: str, fig: FigureLike) -> str:
             f"<figcaption>{_text(title)}</figcaption></figure>")
 
 
-def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], argv: Sequence[str],
-                generated: str | None = None) -> str:
-    """The report page as a string (``write_report`` writes it)."""
+def summary_html(command: str, body: Mapping) -> str:
+    """The report's body of results: the headline numbers, the warnings and the per-layer,
+    per-tensor, per-level or per-epoch tables; ``render_html`` wraps it in the page, and a
+    result's ``_repr_html_`` shows it in a notebook."""
     doc = document(command, dict(body))
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
     # only a flag stated false marks a bound (a report from before the flags states none)
@@ -326,16 +333,7 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
                 if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list))
                     and SHOWN_WHEN.get(path, lambda _: True)(doc))]
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>prunelimit {_text(command)} report</title><style>{STYLE}</style></head><body>",
-        f"<h1>prunelimit {_text(command)}</h1>",
-        f'<p class=muted>schema {_text(doc["schema"])} · generated {_text(generated or _now())}</p>',
-    ]
-    if headline:
-        parts += ["<h2>Summary</h2>", _table(headline, ("quantity", "value"))]
+    parts = ["<h2>Summary</h2>", _table(headline, ("quantity", "value"))] if headline else []
     for key in LIST_KEYS:
         items = doc.get(key) or []
         if key == "warnings":  # the console's lines on a curve seen to fail and recover, beside them
@@ -347,6 +345,23 @@ def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], 
         items = doc.get(key)
         if isinstance(items, list) and items and all(isinstance(item, Mapping) for item in items):
             parts += [f"<h2>{title}</h2>", _grid(items, GRID_KINDS.get(key, {}))]
+    return "\n".join(parts)
+
+
+def render_html(command: str, body: Mapping, figures: Mapping[str, FigureLike], argv: Sequence[str],
+                generated: str | None = None) -> str:
+    """The report page as a string (``write_report`` writes it)."""
+    doc = document(command, dict(body))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>prunelimit {_text(command)} report</title><style>{STYLE}</style></head><body>",
+        f"<h1>prunelimit {_text(command)}</h1>",
+        f'<p class=muted>schema {_text(doc["schema"])} · generated {_text(generated or _now())}</p>',
+    ]
+    summary = summary_html(command, body)
+    parts += [summary] if summary else []
     if figures:
         parts.append("<h2>Figures</h2>")
         parts += [_figure(title, fig) for title, fig in figures.items()]

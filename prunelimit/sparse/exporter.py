@@ -13,6 +13,7 @@ from prunelimit.errors import UsageError, warn
 from prunelimit.inputs import Inputs
 from prunelimit.io.checkpoint import RawCheckpoint, read_checkpoint, state_and_masks, training_notes
 from prunelimit.models.load import checkpoint_meta, recorded_spec, relocated_meta
+from prunelimit.report.notebook import export_summary, shown
 from prunelimit.sparse.bench import BenchReport
 from prunelimit.sparse.sparse_file import TensorLayout, encode_sparse
 
@@ -29,6 +30,7 @@ class PrunedCheckpoint:
     notes: tuple[str, ...] = ()  # what reading the file passed over (``training_notes``), for the warnings
 
 
+@shown("export", export_summary)
 @dataclass(frozen=True)
 class ExportReport:
     """Sizes of the dense state dict and of the exported file, per tensor and in total."""
