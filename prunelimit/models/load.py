@@ -287,9 +287,12 @@ def masks_by_every_name(model: nn.Module, masks: Mapping[str, Tensor]) -> dict[s
 
 def build_spec(spec: str, recorded_in: Path | None, device: str | None = None) -> nn.Module:
     """``build_model(spec)``; a spec read from the file ``recorded_in`` that is not valid is that
-    file's fault, not a usage error (the user typed no such spec): exit 3 naming the file."""
+    file's fault, not a usage error (the user typed no such spec): exit 3 naming the file. A
+    factory that prunes with ``torch.nn.utils.prune`` gives the model plain weights: the file's
+    ``weight_orig``/``weight_mask`` are read as a weight and its mask, so its keys were refused as
+    missing, and the file's masks (or none) are what the model holds pruned."""
     try:
-        return build_model(spec, device=device)
+        return _prune_made_permanent(build_model(spec, device=device))
     except UsageError as exc:
         if recorded_in is None:
             raise

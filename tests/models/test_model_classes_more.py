@@ -1,0 +1,85 @@
+"""More model classes a user brings: a factory that prunes with ``torch.nn.utils.prune``,
+and a forward that uses some parameters without gradients (``torch.no_grad()``, ``.detach()``).
+
+Tiny seeded models on the bundled digits; each CLI case checks the exit code, the counts
+and the message.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import torch
+
+from prunelimit import load_sparse
+
+FACTORIES = textwrap.dedent("""
+    import torch
+    from torch import nn
+    from torch.nn.utils import prune
+
+
+    def mlp():
+        return nn.Sequential(nn.Linear(64, 6), nn.ReLU(), nn.Linear(6, 10))
+
+
+    def pruned():  # a model pruned with torch's own tool: weight_orig and the buffer weight_mask
+        torch.manual_seed(0)
+        model = mlp()
+        prune.l1_unstructured(model[0], "weight", amount=0.5)
+        return model
+""")
+
+
+@pytest.fixture
+def nets(tmp_path):
+    """The factory file, and the state dict of each of its models."""
+    path = tmp_path / "nets.py"
+    path.write_text(FACTORIES)
+    ns: dict = {}
+    exec(compile(FACTORIES, str(path), "exec"), ns)
+    out = {}
+    for name in ("pruned",):
+        torch.manual_seed(0)
+        ckpt = tmp_path / f"{name}.pt"
+        torch.save(ns[name]().state_dict(), ckpt)
+        out[name] = (str(ckpt), f"{path}:{name}", ns[name])
+    return out
+
+
+def test_a_factory_that_prunes_with_torch_reads_its_own_state_dict(cli, nets, tmp_path):
+    """The file holds ``0.weight_orig`` and ``0.weight_mask``, exactly the factory's keys: it was
+    refused as "missing keys 0.weight_orig, 0.weight_mask; unexpected keys 0.weight; its
+    weights are an MLP's" (the file is read as a weight and its mask, the factory's model was
+    left with torch's reparametrisation). Now its pruning is the file's mask: N counts the
+    masked weights as pruned, and prune and export keep them pruned."""
+    ckpt, spec, factory = nets["pruned"]
+    result = cli("info", ckpt, "--model", spec, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # the masked-out weights are weights of the model: in N and D, counted as pruned (zeros)
+    assert report["params"] == {"total": 460, "prunable": 6 * 64 + 10 * 6, "hessian": 460}
+    assert [(layer["name"], layer["zeros"]) for layer in report["layers"]] == [("0.weight", 192), ("2.weight", 0)]
+
+    out, sparse = tmp_path / "more.pt", tmp_path / "more.safetensors"
+    result = cli("prune", ckpt, "--model", spec, "--ratio", "0.6", "-o", out, "--json")
+    assert result.exit_code == 0, result.output
+    layers = {layer["name"]: layer["total"] - layer["zeros"] for layer in json.loads(result.stdout)["layers"]}
+    assert sum(layers.values()) == 444 - 267  # 0.6 of 444 weights, rounded up to whole weights
+    result = cli("export", out, "--model", spec, "-o", sparse)
+    assert result.exit_code == 0, result.output
+    state = load_sparse(sparse)
+    original = factory()
+    kept = original[0].weight_mask.bool()
+    assert torch.count_nonzero(state["0.weight"][~kept]) == 0  # torch's pruning stays pruned
+    assert {name: int(torch.count_nonzero(state[name])) for name in layers} == layers
+    # the file's weights are the torch-pruned model's: it rebuilds the model's outputs where the mask keeps
+    torch.nn.utils.prune.remove(original[0], "weight")
+    original[0].weight.data.mul_(state["0.weight"] != 0)
+    original[2].weight.data.mul_(state["2.weight"] != 0)
+    rebuilt = torch.nn.Sequential(torch.nn.Linear(64, 6), torch.nn.ReLU(), torch.nn.Linear(6, 10))
+    rebuilt.load_state_dict(state)
+    x = torch.randn(5, 64)
+    torch.testing.assert_close(rebuilt(x), original(x), rtol=0, atol=0)  # the same weights: the same outputs
