@@ -30,6 +30,30 @@ FACTORIES = textwrap.dedent("""
         model = mlp()
         prune.l1_unstructured(model[0], "weight", amount=0.5)
         return model
+
+
+    class Frozen(nn.Module):  # features computed without gradients: a frozen backbone
+        def __init__(self):
+            super().__init__()
+            self.feat, self.head = nn.Linear(64, 6), nn.Linear(6, 10)
+
+        def forward(self, x):
+            with torch.no_grad():
+                h = torch.relu(self.feat(x))
+            return self.head(h)
+
+
+    class Detached(Frozen):
+        def forward(self, x):
+            return self.head(torch.relu(self.feat(x)).detach())
+
+
+    def frozen():
+        return Frozen()
+
+
+    def detached():
+        return Detached()
 """)
 
 
@@ -41,7 +65,7 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("pruned",):
+    for name in ("pruned", "frozen", "detached"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -83,3 +107,38 @@ def test_a_factory_that_prunes_with_torch_reads_its_own_state_dict(cli, nets, tm
     rebuilt.load_state_dict(state)
     x = torch.randn(5, 64)
     torch.testing.assert_close(rebuilt(x), original(x), rtol=0, atol=0)  # the same weights: the same outputs
+
+
+@pytest.mark.parametrize("name", ["frozen", "detached"])
+def test_parameters_used_without_gradients_are_not_said_to_be_unused(cli, nets, name):
+    """A backbone run under ``torch.no_grad()`` (or ``.detach()``ed) gives the loss no gradient,
+    so its weights are zero-curvature directions in N and D, though pruning them changes the
+    loss: the warning said "forward never uses them", which sends the reader looking for dead
+    code. It now says how forward uses them, and both fixes."""
+    ckpt, spec, _ = nets[name]
+    result = cli("info", ckpt, "--model", spec, "--data", "digits:train", "--json")
+    assert result.exit_code == 0, result.output
+    (said,) = json.loads(result.stdout)["warnings"]
+    assert "2 parameter(s) the loss gives no gradient (feat.weight, feat.bias): forward uses them without gradients " \
+           "(under torch.no_grad() or through .detach()), so they count in N and D as zero-curvature directions, " \
+           "which raise ρ* although pruning them changes the loss; leave them out with --exclude 'feat' (a glob of " \
+           "module names), or compute forward with gradients" in said
+    assert "never uses" not in result.output
+
+
+def test_weights_used_without_gradients_and_unused_ones_are_named_apart(nets, recwarn):
+    """A frozen backbone and a head forward never calls: one warning each, each with its cause
+    (they were one warning saying forward never uses any of them); the library's caller gets
+    its model back with the same values."""
+    import prunelimit
+
+    _, _, factory = nets["frozen"]
+    model = factory()
+    model.spare = torch.nn.Linear(64, 3)  # never called
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    prunelimit.inputs_from(model, (torch.randn(32, 64), torch.arange(32) % 10))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    said = sorted(str(w.message) for w in recwarn if "no gradient" in str(w.message))
+    assert len(said) == 2, said  # the unused head apart from the weights used without gradients
+    assert "(feat.weight, feat.bias): forward uses them without gradients" in said[0]
+    assert "(spare.weight, spare.bias): forward never uses them" in said[1]
