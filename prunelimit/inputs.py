@@ -231,7 +231,7 @@ def _used_without_gradients(model: torch.nn.Module, batch: Batch, loss_fn: LossF
             seen.update(wanted[id(a)] for a in _leaves((args, kwargs)) if id(a) in wanted)
             return func(*args, **kwargs)
 
-    with torch.no_grad(), Seen():
+    with torch.enable_grad(), Seen():  # as the loss ran before: one may take gradients of its own
         loss_fn(model, batch)
     return [name for name, _ in named if name in seen]
 
