@@ -205,7 +205,7 @@ def _unreached_warning(loaded: LoadedModel, unreached: list[str], prunable: set[
     modules = [module for module in dict.fromkeys(name.rpartition(".")[0] for name in unreached) if module]
     exclude = f"leave them out with {ParamSelection(exclude=modules[:1]).described()} (a glob of module names)"
     if used:
-        how = "forward uses them without gradients (under torch.no_grad() or through .detach())"
+        how = "forward uses them without gradients (under torch.no_grad(), or through .detach() or .data)"
         effect = "raise ρ* although pruning them changes the loss"
         fix = f"{exclude}, or compute forward with gradients" if modules else "compute forward with gradients"
     else:

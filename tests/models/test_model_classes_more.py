@@ -48,8 +48,17 @@ FACTORIES = textwrap.dedent("""
             return self.head(torch.relu(self.feat(x)).detach())
 
 
+    class Data(Frozen):
+        def forward(self, x):
+            return self.head(torch.relu(nn.functional.linear(x, self.feat.weight.data, self.feat.bias.data)))
+
+
     def frozen():
         return Frozen()
+
+
+    def data():
+        return Data()
 
 
     def detached():
@@ -65,7 +74,7 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("pruned", "frozen", "detached"):
+    for name in ("pruned", "frozen", "detached", "data"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -109,9 +118,9 @@ def test_a_factory_that_prunes_with_torch_reads_its_own_state_dict(cli, nets, tm
     torch.testing.assert_close(rebuilt(x), original(x), rtol=0, atol=0)  # the same weights: the same outputs
 
 
-@pytest.mark.parametrize("name", ["frozen", "detached"])
+@pytest.mark.parametrize("name", ["frozen", "detached", "data"])
 def test_parameters_used_without_gradients_are_not_said_to_be_unused(cli, nets, name):
-    """A backbone run under ``torch.no_grad()`` (or ``.detach()``ed) gives the loss no gradient,
+    """A backbone run under ``torch.no_grad()`` (or ``.detach()``ed, or its weights' ``.data`` used) gives the loss no gradient,
     so its weights are zero-curvature directions in N and D, though pruning them changes the
     loss: the warning said "forward never uses them", which sends the reader looking for dead
     code. It now says how forward uses them, and both fixes."""
@@ -119,10 +128,10 @@ def test_parameters_used_without_gradients_are_not_said_to_be_unused(cli, nets, 
     result = cli("info", ckpt, "--model", spec, "--data", "digits:train", "--json")
     assert result.exit_code == 0, result.output
     (said,) = json.loads(result.stdout)["warnings"]
-    assert "2 parameter(s) the loss gives no gradient (feat.weight, feat.bias): forward uses them without gradients " \
-           "(under torch.no_grad() or through .detach()), so they count in N and D as zero-curvature directions, " \
-           "which raise ρ* although pruning them changes the loss; leave them out with --exclude 'feat' (a glob of " \
-           "module names), or compute forward with gradients" in said
+    assert "2 parameter(s) the loss gives no gradient (feat.weight, feat.bias): forward uses them without " \
+           "gradients (under torch.no_grad(), or through .detach() or .data), so they count in N and D as " \
+           "zero-curvature directions, which raise ρ* although pruning them changes the loss; leave them out with " \
+           "--exclude 'feat' (a glob of module names), or compute forward with gradients" in said
     assert "never uses" not in result.output
 
 
