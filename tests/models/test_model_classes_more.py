@@ -53,6 +53,32 @@ FACTORIES = textwrap.dedent("""
             return self.head(torch.relu(nn.functional.linear(x, self.feat.weight.data, self.feat.bias.data)))
 
 
+    class Own(nn.Module):  # a weight matrix the model holds itself: no module but the model has it
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(10, 64) * 0.1)
+
+        def forward(self, x):
+            return x @ self.weight.T
+
+
+    class Recurrent(nn.Module):  # an LSTM and no Linear: its weights are prunable with --include only
+        def __init__(self):
+            super().__init__()
+            self.rnn = nn.LSTM(8, 10, batch_first=True)
+
+        def forward(self, x):
+            return self.rnn(x.view(x.shape[0], 8, 8))[0][:, -1]
+
+
+    def own():
+        return Own()
+
+
+    def recurrent():
+        return Recurrent()
+
+
     def frozen():
         return Frozen()
 
@@ -74,7 +100,7 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("pruned", "frozen", "detached", "data"):
+    for name in ("pruned", "frozen", "detached", "data", "own", "recurrent"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -151,3 +177,33 @@ def test_weights_used_without_gradients_and_unused_ones_are_named_apart(nets, re
     assert len(said) == 2, said  # the unused head apart from the weights used without gradients
     assert "(feat.weight, feat.bias): forward uses them without gradients" in said[0]
     assert "(spare.weight, spare.bias): forward never uses them" in said[1]
+
+
+@pytest.mark.parametrize("name,held,pattern", [("own", "the model itself (Own)", "''"),
+                                               ("recurrent", "'rnn' (LSTM)", "'rnn'")])
+def test_no_prunable_weights_names_the_include_that_counts_them(cli, nets, tmp_path, name, held, pattern):
+    """Weight matrices held by no Linear or convolution: the refusal said "widen it with
+    --include/--exclude" and no pattern, and the one a matrix of the model itself needs, ``''``,
+    is no module name a reader would guess. It names the module, its class and the include,
+    which then runs."""
+    ckpt, spec, _ = nets[name]
+    command = ("prune", ckpt, "--model", spec, "--ratio", "0.5", "-o", tmp_path / "out.pt")
+    result = cli(*command)
+    assert result.exit_code == 2, result.output
+    assert f"in the set in use; --include {pattern} counts the weight matrices of {held}, or widen it with " \
+           "--include/--exclude" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out.pt").exists()
+    result = cli(*command, "--include", pattern.strip("'"), "--json")
+    assert result.exit_code == 0, result.output
+    counted = sum(layer["total"] for layer in json.loads(result.stdout)["layers"])
+    assert counted == {"own": 10 * 64, "recurrent": 4 * 10 * (8 + 10)}[name]
+
+
+def test_an_excluded_module_is_not_offered_back():
+    """What an exclude took out is the caller's choice: the refusal names only the flags."""
+    import prunelimit
+    from prunelimit.errors import UsageError
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3))
+    with pytest.raises(UsageError, match=r"in the set in use; widen it with include/exclude$"):
+        prunelimit.prune(model, 0.5, exclude=("0",))
