@@ -121,6 +121,7 @@ def test_a_factory_that_prunes_with_torch_reads_its_own_state_dict(cli, nets, tm
     # the masked-out weights are weights of the model: in N and D, counted as pruned (zeros)
     assert report["params"] == {"total": 460, "prunable": 6 * 64 + 10 * 6, "hessian": 460}
     assert [(layer["name"], layer["zeros"]) for layer in report["layers"]] == [("0.weight", 192), ("2.weight", 0)]
+    assert report["warnings"] == []
 
     out, sparse = tmp_path / "more.pt", tmp_path / "more.safetensors"
     result = cli("prune", ckpt, "--model", spec, "--ratio", "0.6", "-o", out, "--json")
@@ -142,6 +143,25 @@ def test_a_factory_that_prunes_with_torch_reads_its_own_state_dict(cli, nets, tm
     rebuilt.load_state_dict(state)
     x = torch.randn(5, 64)
     torch.testing.assert_close(rebuilt(x), original(x), rtol=0, atol=0)  # the same weights: the same outputs
+
+
+def test_a_plain_state_dict_for_a_factory_that_prunes_says_it_holds_no_mask(cli, nets, tmp_path):
+    """The factory's pruning is made permanent so that its own state dict loads; a file of
+    plain weights (saved before pruning) then holds no mask for what the factory prunes, and
+    is read as it is: a warning says so rather than dropping the factory's pruning unsaid."""
+    _, spec, factory = nets["pruned"]
+    plain = tmp_path / "plain.pt"
+    model = factory()
+    torch.nn.utils.prune.remove(model[0], "weight")
+    torch.manual_seed(1)
+    torch.save({k: torch.randn_like(v) for k, v in model.state_dict().items()}, plain)  # no exact zeros
+    result = cli("info", plain, "--model", spec, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [layer["zeros"] for layer in report["layers"]] == [0, 0]
+    assert f"model {spec} prunes 0.weight with torch.nn.utils.prune, but checkpoint {plain} holds no mask for " \
+           "them: they are read as the file holds them, with no mask; save the pruned model's own state_dict " \
+           "(weight_orig and weight_mask) to keep its pruning" in report["warnings"]
 
 
 @pytest.mark.parametrize("name", ["frozen", "detached", "data"])
