@@ -231,8 +231,11 @@ def _used_without_gradients(model: torch.nn.Module, batch: Batch, loss_fn: LossF
             seen.update(wanted[id(a)] for a in _leaves((args, kwargs)) if id(a) in wanted)
             return func(*args, **kwargs)
 
-    with torch.enable_grad(), Seen():  # as the loss ran before: one may take gradients of its own
-        loss_fn(model, batch)
+    try:
+        with torch.enable_grad(), Seen():  # as the loss ran before: one may take gradients of its own
+            loss_fn(model, batch)
+    except USER_CODE_ERRORS:  # it ran before: code that fails under the mode (compiled) only loses the wording
+        return []
     return [name for name, _ in named if name in seen]
 
 
