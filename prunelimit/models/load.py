@@ -230,7 +230,8 @@ def load_model(
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
     masks = masks_by_parameter(model, masks)
-    unmasked = [name for name in factory_pruned if name not in masks]
+    names = parameter_names(model)  # a tied weight the factory pruned in each module: masked under its own name
+    unmasked = list(dict.fromkeys(names.get(name, name) for name in factory_pruned if names.get(name, name) not in masks))
     notes = training_notes(raw) + ((
         f"model {spec} prunes {listed(unmasked)} with torch.nn.utils.prune, but checkpoint {raw.path} holds no mask "
         "for them: they are read as the file holds them, with no mask; save the pruned model's own state_dict "

@@ -32,6 +32,24 @@ FACTORIES = textwrap.dedent("""
         return model
 
 
+    class Tied(nn.Module):  # one weight in two modules, pruned by torch in each (as it must be)
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.head = nn.Linear(64, 64), nn.Linear(64, 64), nn.Linear(64, 10)
+            self.b.weight = self.a.weight
+
+        def forward(self, x):
+            return self.head(self.b(self.a(x)))
+
+
+    def tied():
+        torch.manual_seed(0)
+        model = Tied()
+        prune.l1_unstructured(model.a, "weight", amount=0.5)
+        prune.custom_from_mask(model.b, "weight", model.a.weight_mask)
+        return model
+
+
     class Frozen(nn.Module):  # features computed without gradients: a frozen backbone
         def __init__(self):
             super().__init__()
@@ -100,7 +118,7 @@ def nets(tmp_path):
     ns: dict = {}
     exec(compile(FACTORIES, str(path), "exec"), ns)
     out = {}
-    for name in ("pruned", "frozen", "detached", "data", "own", "recurrent"):
+    for name in ("pruned", "tied", "frozen", "detached", "data", "own", "recurrent"):
         torch.manual_seed(0)
         ckpt = tmp_path / f"{name}.pt"
         torch.save(ns[name]().state_dict(), ckpt)
@@ -162,6 +180,18 @@ def test_a_plain_state_dict_for_a_factory_that_prunes_says_it_holds_no_mask(cli,
     assert f"model {spec} prunes 0.weight with torch.nn.utils.prune, but checkpoint {plain} holds no mask for " \
            "them: they are read as the file holds them, with no mask; save the pruned model's own state_dict " \
            "(weight_orig and weight_mask) to keep its pruning" in report["warnings"]
+
+
+def test_a_tied_weight_a_factory_prunes_is_one_masked_weight(cli, nets):
+    """torch prunes a tied weight in each module that holds it; the file masks it under both
+    names and it is one parameter, masked under its first: no warning that the second name
+    holds no mask, and its zeros counted once."""
+    ckpt, spec, _ = nets["tied"]
+    result = cli("info", ckpt, "--model", spec, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["warnings"] == []
+    assert [(layer["name"], layer["zeros"]) for layer in report["layers"]] == [("a.weight", 64 * 64 // 2), ("head.weight", 0)]
 
 
 @pytest.mark.parametrize("name", ["frozen", "detached", "data"])
