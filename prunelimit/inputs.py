@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,8 +172,10 @@ def _outside_masks(loaded: LoadedModel, selection: ParamSelection, subject: str 
 def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
                        selection: ParamSelection) -> tuple[str, ...]:
     """A warning naming the Hessian parameters the loss on ``batch`` gives no gradient (a
-    module forward never calls, such as a spare head): they stay in N and D, as docs/theory.md
-    defines them, but as zero-curvature directions they raise ρ*; ``--exclude`` leaves them out."""
+    module forward never calls, such as a spare head), and another naming those forward uses
+    without gradients (a backbone under ``torch.no_grad()``): they stay in N and D, as
+    docs/theory.md defines them, but as zero-curvature directions they raise ρ*; ``--exclude``
+    leaves them out."""
     from prunelimit.models.activation_checkpointing import gradient_checkpoints, reentrant_checkpoint_error
 
     named = hessian_parameters(loaded.model, selection)
@@ -189,15 +191,64 @@ def unreached_warnings(loaded: LoadedModel, batch: Batch, loss_fn: LossFn,
         return ()
     if "reentrant" in segments:  # forward does use them, inside a segment torch gives no gradient
         raise reentrant_checkpoint_error()
+    used = _used_without_gradients(loaded.model, batch, loss_fn, [(name, p) for name, p in named if name in unreached])
     prunable = {name for name, _ in prunable_parameters(loaded.model, selection)}
+    return tuple(_unreached_warning(loaded, names, prunable, names is used)
+                 for names in ([n for n in unreached if n not in used], used) if names)
+
+
+def _unreached_warning(loaded: LoadedModel, unreached: list[str], prunable: set[str], used: bool) -> str:
+    """What ``unreached_warnings`` says of ``unreached``: parameters forward never uses, or
+    (``used``) uses without gradients, which pruning them moves the loss all the same."""
     counted = "N and D" if prunable.intersection(unreached) else "D"
     # --exclude takes module globs: a parameter of the model itself has no module of its own to name
     modules = [module for module in dict.fromkeys(name.rpartition(".")[0] for name in unreached) if module]
-    fix = (f"leave them out with {ParamSelection(exclude=modules[:1]).described()} (a glob of module names)" if modules else
-           "remove them from the model, or use them in forward")
+    exclude = f"leave them out with {ParamSelection(exclude=modules[:1]).described()} (a glob of module names)"
+    if used:
+        how = "forward uses them without gradients (under torch.no_grad(), or through .detach() or .data)"
+        effect = "raise ρ* although pruning them changes the loss"
+        fix = f"{exclude}, or compute forward with gradients" if modules else "compute forward with gradients"
+    else:
+        how, effect = "forward never uses them", "raise ρ*"
+        fix = exclude if modules else "remove them from the model, or use them in forward"
     return (f"{_source(loaded)} has {len(unreached)} parameter(s) the loss gives no gradient ({listed(unreached)}): "
-            f"forward never uses them, so they count in {counted} as zero-curvature directions, which raise ρ*; "
-            f"{fix}",)
+            f"{how}, so they count in {counted} as zero-curvature directions, which {effect}; {fix}")
+
+
+def _used_without_gradients(model: torch.nn.Module, batch: Batch, loss_fn: LossFn,
+                            named: list[tuple[str, torch.Tensor]]) -> list[str]:
+    """The names among ``named`` (parameters the loss gives no gradient) that a pass of the
+    loss hands to a torch function all the same (under ``torch.no_grad()``, through
+    ``.detach()``): one pass, each torch call's tensors seen by a ``TorchFunctionMode``. A
+    compiled forward (TorchScript) calls none that Python sees: its parameters read as unused."""
+    from torch.overrides import TorchFunctionMode
+
+    wanted, seen = {id(p): name for name, p in named}, set()
+
+    class Seen(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            seen.update(wanted[id(a)] for a in _leaves((args, kwargs)) if id(a) in wanted)
+            return func(*args, **kwargs)
+
+    try:
+        with torch.enable_grad(), Seen():  # as the loss ran before: one may take gradients of its own
+            loss_fn(model, batch)
+    except USER_CODE_ERRORS:  # it ran before: code that fails under the mode (compiled) only loses the wording
+        return []
+    return [name for name, _ in named if name in seen]
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """The values within nested lists, tuples and dicts (a recurrent layer's flat weights are a list)."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _leaves(item)
+    else:
+        yield value
 
 
 def _source(loaded: LoadedModel) -> str:

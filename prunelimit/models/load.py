@@ -207,7 +207,7 @@ def load_model(
         )
     meta = checkpoint_meta(raw, model_spec)
     if raw.module is not None and model_spec is None:
-        model = _prune_made_permanent(raw.module)
+        model, factory_pruned = _prune_made_permanent(raw.module), []  # the file holds the masks it pruned
         dtypes = {}  # the module's own types: one in another float type than float32 is refused
     else:
         if spec is None:
@@ -221,7 +221,7 @@ def load_model(
             state, masks = unwrapped(expected, state, masks)
             state = with_ties(expected, state, str(raw.path))
             check_fits(expected, state, str(raw.path), model_fix(state, spec, raw.path))
-        model = build_spec(spec, recorded_in)
+        model, factory_pruned = built_spec(spec, recorded_in)
         expected = model.state_dict(keep_vars=True)
         state, masks = unwrapped(expected, state, masks)
         state = with_ties(expected, state, str(raw.path))
@@ -229,8 +229,14 @@ def load_model(
         dtypes = other_float_types(model.state_dict(), state)
     check_finite_weights(model, str(raw.path))
     model.to(device).eval()
-    return LoadedModel(model, spec, masks_by_parameter(model, masks), raw.kind, raw.path, meta, training_notes(raw),
-                       dtypes, raw.weights_from)
+    masks = masks_by_parameter(model, masks)
+    names = parameter_names(model)  # a tied weight the factory pruned in each module: masked under its own name
+    unmasked = list(dict.fromkeys(names.get(name, name) for name in factory_pruned if names.get(name, name) not in masks))
+    notes = training_notes(raw) + ((
+        f"model {spec} prunes {listed(unmasked)} with torch.nn.utils.prune, but checkpoint {raw.path} holds no mask "
+        "for them: they are read as the file holds them, with no mask; save the pruned model's own state_dict "
+        "(weight_orig and weight_mask) to keep its pruning",) if unmasked else ())
+    return LoadedModel(model, spec, masks, raw.kind, raw.path, meta, notes, dtypes, raw.weights_from)
 
 
 def other_float_types(model_state: Mapping[str, Tensor], file_state: Mapping[str, Tensor]) -> dict[str, torch.dtype]:
@@ -287,14 +293,27 @@ def masks_by_every_name(model: nn.Module, masks: Mapping[str, Tensor]) -> dict[s
 
 def build_spec(spec: str, recorded_in: Path | None, device: str | None = None) -> nn.Module:
     """``build_model(spec)``; a spec read from the file ``recorded_in`` that is not valid is that
-    file's fault, not a usage error (the user typed no such spec): exit 3 naming the file."""
+    file's fault, not a usage error (the user typed no such spec): exit 3 naming the file. A
+    factory that prunes with ``torch.nn.utils.prune`` gives the model plain weights: the file's
+    ``weight_orig``/``weight_mask`` are read as a weight and its mask, so its keys were refused as
+    missing, and the file's masks are what the model holds pruned."""
+    return built_spec(spec, recorded_in, device)[0]
+
+
+def built_spec(spec: str, recorded_in: Path | None, device: str | None = None) -> tuple[nn.Module, list[str]]:
+    """``build_spec``'s model and the names of the parameters its factory pruned with
+    ``torch.nn.utils.prune`` (the file is to hold their masks)."""
+    from prunelimit.pruning.masks import torch_pruned
+
     try:
-        return build_model(spec, device=device)
+        model = build_model(spec, device=device)
     except UsageError as exc:
         if recorded_in is None:
             raise
         raise InputError(f"checkpoint {recorded_in}: its recorded model spec is not valid ({exc}); "
                          "pass --model SPEC yourself") from None
+    pruned = [f"{module}.{attribute}" if module else attribute for module, attribute in torch_pruned(model)]
+    return _prune_made_permanent(model), pruned
 
 
 def unwrapped(expected: Mapping[str, Tensor], state: dict[str, Tensor],

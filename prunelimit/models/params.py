@@ -248,10 +248,26 @@ def required_prunable(model: nn.Module, selection: ParamSelection = ParamSelecti
     says so alike, naming the flags that widen it."""
     named = prunable_parameters(model, selection)
     if not named:
+        fixes = _computed_weights(model, selection) + _uncounted_weights(model, selection)
         raise UsageError.naming("the model has no prunable weights (Linear, Conv or attention projection weights) "
-                                "in the set in use; " + _computed_weights(model, selection).replace("{", "{{")
-                                .replace("}", "}}") + "widen it with {0}/{1}", "include", "exclude")
+                                "in the set in use; " + fixes.replace("{", "{{").replace("}", "}}")
+                                + "widen it with {0}/{1}", "include", "exclude")
     return named
+
+
+def _uncounted_weights(model: nn.Module, selection: ParamSelection) -> str:
+    """What to say of the modules that hold weight matrices the set leaves out by default, not
+    by an exclude (a recurrent layer, an ``nn.Bilinear``, a matrix held by the model itself,
+    which only the pattern ``''`` names): the include that counts them, else nothing."""
+    found = {name: module_class(module).__name__ for name, module in model.named_modules()
+             if weight_matrices(module) and not selection.decide(name, issubclass(module_class(module), PRUNABLE_TYPES))
+             and not any(fnmatch.fnmatchcase(name, p) for p in selection.exclude)}
+    if not found:
+        return ""
+    names = list(found)
+    held = [f"{name!r} ({kind})" if name else f"the model itself ({kind})" for name, kind in found.items()]
+    return (f"{ParamSelection(include=tuple(names[:3])).described()} counts the weight matrices of "
+            f"{listed(held)}, or ")
 
 
 def _computed_weights(model: nn.Module, selection: ParamSelection) -> str:
