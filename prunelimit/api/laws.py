@@ -126,7 +126,7 @@ def imp(
                                          meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
                                                **recorded_set(start.selection)},
                                          selection=start.selection, progress=progress, dtypes=start.dtypes)
-    return replace(result, warnings=start.qualified(result.warnings))
+    return replace(result, warnings=start.qualified((*result.warnings, *start.weights_only(f"each level in {output}"))))
 
 
 def recorded_set(selection: ParamSelection) -> dict:
@@ -196,7 +196,7 @@ def hyperflux(
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
                            masks=start.masks, selection=start.selection, progress=progress, dtypes=start.dtypes)
-    report = replace(report, warnings=start.qualified(report.warnings))
+    report = replace(report, warnings=start.qualified((*report.warnings, *start.weights_only(str(output)))))
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.stored_state(), report.masks,  # a float16 start saved in float16
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
