@@ -128,6 +128,7 @@ def train(
 
     import torch
 
+    from prunelimit.cache import data_fingerprint
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
     from prunelimit.inputs import checkpoint_loss, load_batches
@@ -158,6 +159,9 @@ def train(
 
         net, loss = build_model(model_spec).to(dev), loss or "ce"
     train_batches = load_batches(data, batch_size, max_samples, dev, download)
+    batches = data_fingerprint(train_batches)
+    if resume_state is not None:
+        _check_same_batches(resume_state, output, batches)
     eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
     loss_fn = resolve_loss(loss)
     _check_fits(net, model_spec, output, loss_fn, (data, train_batches, "data"), (eval_data, eval_batches, "eval_data"))
@@ -165,7 +169,7 @@ def train(
 
     def save(state: dict) -> None:
         # --max-samples cuts the data the finished epochs trained on: a resume must cut it alike
-        kept = {**{k: v for k, v in state.items() if k != "model"}, "max_samples": max_samples}
+        kept = {**{k: v for k, v in state.items() if k != "model"}, "max_samples": max_samples, "batches": batches}
         save_checkpoint(output, model_spec, net.state_dict(), meta={**meta, "train_state": kept}, force=True)
 
     return lomp_train(net, train_batches, loss_fn, config, eval_batches=eval_batches, progress=progress,
@@ -180,6 +184,15 @@ def _check_same_inputs(loaded, output, **typed: str) -> None:
         if saved and value not in saved:
             raise UsageError(f"{output} was trained with --{key} {saved[0]}, not {value}; resume with --{key} "
                              f"{saved[0]}, or drop --resume")
+
+
+def _check_same_batches(state: dict, output, batches: str | None) -> None:
+    """A resumed run trains on the batches its finished epochs did: a data file rewritten under
+    the same spec and sample count went on with other samples under the one record. A state
+    from before they were recorded (no ``batches``) is taken as it comes."""
+    if state.get("batches", batches) != batches:
+        raise UsageError(f"{output} was trained on other batches than --data gives now (its file changed since); "
+                         "resume with the data it was trained on, or drop --resume")
 
 
 def _check_same_samples(state: dict, output, max_samples: int | None) -> None:
