@@ -103,7 +103,7 @@ def imp(
     max_samples: int | None = None, trust_pickle: bool = False, download: bool = False, device: str = "auto",
     progress=None, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
 ):
-    """IMP from a checkpoint (``source`` names a file: ``_names_a_file``) or from a fresh model
+    """IMP from a checkpoint (``source`` names a file: ``names_a_file``) or from a fresh model
     (``source`` is a spec).
 
     ``config`` (default ``ImpConfig()``): with ``epochs_dense`` unset a checkpoint is taken
@@ -111,12 +111,12 @@ def imp(
     is called with each level's row, level 0 (dense) first. ``include``/``exclude``: the
     prunable set (module-name globs), else the checkpoint's recorded one; every level's
     checkpoint records it."""
-    from prunelimit.io.outputs import preflight
+    from prunelimit.io.outputs import names_a_file, preflight
     from prunelimit.laws.imp import ImpConfig, iterative_magnitude_pruning, output_folder
 
     config = config or ImpConfig()
     preflight([output_folder(output)], [source, model, data, eval_data, loss])
-    from_file = _names_a_file(source)
+    from_file = names_a_file(source)
     start = starting_point(source if from_file else None, source if not from_file else model, data, eval_data,
                            loss, batch_size, max_samples, trust_pickle, download, device, config.seed, include, exclude)
     preflight([output_folder(output)], [start.data, start.eval_data])  # data files the checkpoint records
@@ -127,7 +127,7 @@ def imp(
                                          meta={"data": start.data, "eval_data": start.eval_data, "loss": start.loss,
                                                **recorded_set(start.selection)},
                                          selection=start.selection, progress=progress, dtypes=start.dtypes)
-    return replace(result, warnings=start.qualified(result.warnings))
+    return replace(result, warnings=start.qualified((*result.warnings, *start.weights_only(f"each level in {output}"))))
 
 
 def recorded_set(selection: ParamSelection) -> dict:
@@ -164,20 +164,6 @@ def _missed_target(density: float, target: float, log) -> list[str]:
             f"{percent(target)} (more than {percent(TARGET_TOLERANCE, 0)}); {cause}"]
 
 
-def _names_a_file(source: str) -> bool:
-    """Whether ``imp``'s ``source`` is a checkpoint path rather than a model spec: a file, a
-    name with a checkpoint's extension, or an existing path given with a folder in it. A
-    mistyped or wrong-kind path is then named as such ("checkpoint … not found", "… is a
-    folder"), not read as a model spec ("bad model spec … write …:factory")."""
-    from pathlib import Path
-
-    from prunelimit.io.outputs import EXTENSIONS
-
-    path = Path(source)
-    suffixes = (*EXTENSIONS["checkpoint"], *EXTENSIONS["safetensors"])
-    return path.is_file() or path.suffix.lower() in suffixes or (len(path.parts) > 1 and path.exists())
-
-
 def hyperflux(
     output, target_density: float, config: "HyperfluxConfig | None" = None, *, checkpoint=None,
     model: str | None = None, data: str | None = None, eval_data: str | None = None, log=None, loss: str | None = None,
@@ -211,7 +197,7 @@ def hyperflux(
               force)  # data files the checkpoint records, known once it is read
     report = run_hyperflux(start.model, start.train, start.evaluation, start.loss_fn, target_density, config,
                            masks=start.masks, selection=start.selection, progress=progress, dtypes=start.dtypes)
-    report = replace(report, warnings=start.qualified(report.warnings))
+    report = replace(report, warnings=start.qualified((*report.warnings, *start.weights_only(str(output)))))
     with staged():  # the checkpoint and its log, or neither
         save_checkpoint(output, start.spec, start.stored_state(), report.masks,  # a float16 start saved in float16
                         {"data": start.data, "eval_data": start.eval_data, "loss": start.loss,

@@ -313,11 +313,12 @@ def _weights_only_warnings(inputs: Inputs, outputs: dict) -> tuple[str, ...]:
     """A model with no spec (a pickled module, an in-memory module) is saved as its weights:
     its code is not, so reading the file back needs ``--model``. (A TorchScript model is
     saved as an archive with its code.)"""
+    from prunelimit.api.training import weights_only_warning
+
     if inputs.loaded.spec is not None or inputs.loaded.source == "torchscript" or "prunelimit" not in outputs:
         return ()
     origin = f"{inputs.loaded.source} checkpoint {inputs.loaded.path}" if inputs.loaded.path else "an in-memory module"
-    return (f"{outputs['prunelimit']} holds the pruned weights and masks, not the architecture (it came from "
-            f"{origin}); read it back with --model SPEC naming a factory that builds the model",)
+    return (weights_only_warning(str(outputs["prunelimit"]), origin),)
 
 
 def _own_writer(inputs: Inputs, state: dict, masks: dict, meta: dict) -> Callable[[Path], None]:

@@ -33,6 +33,14 @@ class StartingPoint:
     # the checkpoint's narrower float types (``LoadedModel.dtypes``): the files written from
     # this start store its tensors back in them, and the model is rounded to them after training
     dtypes: dict = field(default_factory=dict)
+    # the checkpoint read, when it records no architecture (a TorchScript archive, a pickled
+    # module: ``spec`` None), as a warning names it; the files written from it hold weights only
+    origin: str | None = None
+
+    def weights_only(self, written: str) -> tuple[str, ...]:
+        """The warning that ``written`` (files of prunelimit's own format) cannot be read back
+        without ``--model``, for a start that records no architecture; none otherwise."""
+        return () if self.spec is not None or self.origin is None else (weights_only_warning(written, self.origin),)
 
     def stored_state(self) -> dict:
         """The model's state dict in the checkpoint's float types, as a file written from it holds it."""
@@ -46,6 +54,13 @@ class StartingPoint:
         from prunelimit.inputs import qualified
 
         return qualified(warnings, self.load_warnings)
+
+
+def weights_only_warning(written: str, origin: str) -> str:
+    """``written`` holds weights and masks of a model from ``origin`` that records no
+    architecture: reading it back needs ``--model``."""
+    return (f"{written} holds the pruned weights and masks, not the architecture (it came from {origin}); read it back "
+            "with --model SPEC naming a factory that builds the model")
 
 
 def starting_point(
@@ -77,8 +92,9 @@ def starting_point(
         recorded_eval = eval_data is None
         data, eval_data = inputs.data_spec, eval_data or inputs.loaded.recorded_spec("eval_data")
         read, dtypes = inputs.load_warnings, inputs.loaded.dtypes
+        origin = f"{inputs.loaded.source} checkpoint {inputs.loaded.path}"
     else:
-        recorded_eval, read, dtypes = False, (), {}
+        recorded_eval, read, dtypes, origin = False, (), {}, None
         if model is None:
             raise UsageError("give a checkpoint, or --model SPEC to start from a fresh model")
         if data is None:
@@ -93,7 +109,8 @@ def starting_point(
     evaluation = load_batches(eval_data, batch_size, None, dev, download, recorded_eval) if eval_data else train
     _check_fits(net, spec, checkpoint, loss_fn, (data or "the training data", train, "data"),
                 (eval_data, evaluation, "eval_data"))
-    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection, read, dtypes)
+    return StartingPoint(net, spec, train, evaluation, loss_fn, data, eval_data, loss, masks, selection, read, dtypes,
+                         origin)
 
 
 def train(
@@ -111,6 +128,7 @@ def train(
 
     import torch
 
+    from prunelimit.cache import data_fingerprint
     from prunelimit.data.loss import resolve_loss
     from prunelimit.device import resolve_device
     from prunelimit.inputs import checkpoint_loss, load_batches
@@ -141,6 +159,9 @@ def train(
 
         net, loss = build_model(model_spec).to(dev), loss or "ce"
     train_batches = load_batches(data, batch_size, max_samples, dev, download)
+    batches = data_fingerprint(train_batches)
+    if resume_state is not None:
+        _check_same_batches(resume_state, output, batches)
     eval_batches = load_batches(eval_data, batch_size, None, dev, download) if eval_data else None
     loss_fn = resolve_loss(loss)
     _check_fits(net, model_spec, output, loss_fn, (data, train_batches, "data"), (eval_data, eval_batches, "eval_data"))
@@ -148,7 +169,7 @@ def train(
 
     def save(state: dict) -> None:
         # --max-samples cuts the data the finished epochs trained on: a resume must cut it alike
-        kept = {**{k: v for k, v in state.items() if k != "model"}, "max_samples": max_samples}
+        kept = {**{k: v for k, v in state.items() if k != "model"}, "max_samples": max_samples, "batches": batches}
         save_checkpoint(output, model_spec, net.state_dict(), meta={**meta, "train_state": kept}, force=True)
 
     return lomp_train(net, train_batches, loss_fn, config, eval_batches=eval_batches, progress=progress,
@@ -163,6 +184,15 @@ def _check_same_inputs(loaded, output, **typed: str) -> None:
         if saved and value not in saved:
             raise UsageError(f"{output} was trained with --{key} {saved[0]}, not {value}; resume with --{key} "
                              f"{saved[0]}, or drop --resume")
+
+
+def _check_same_batches(state: dict, output, batches: str | None) -> None:
+    """A resumed run trains on the batches its finished epochs did: a data file rewritten under
+    the same spec and sample count went on with other samples under the one record. A state
+    from before they were recorded (no ``batches``) is taken as it comes."""
+    if state.get("batches", batches) != batches:
+        raise UsageError(f"{output} was trained on other batches than --data gives now (its file changed since); "
+                         "resume with the data it was trained on, or drop --resume")
 
 
 def _check_same_samples(state: dict, output, max_samples: int | None) -> None:

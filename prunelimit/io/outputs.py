@@ -43,6 +43,16 @@ NAMES = {"checkpoint": "PyTorch checkpoint", "safetensors": "safetensors", "png"
 _OWNER = {ext: fmt for fmt, exts in EXTENSIONS.items() for ext in exts}
 
 
+
+def names_a_file(source: str) -> bool:
+    """Whether ``source`` is a checkpoint path rather than a model spec: a file, a name with a
+    checkpoint's extension, or an existing path given with a folder in it. A mistyped or
+    wrong-kind path is then named as such ("checkpoint … not found", "… is a folder"), not
+    read as a model spec ("bad model spec … write …:factory")."""
+    path = Path(source)
+    suffixes = (*EXTENSIONS["checkpoint"], *EXTENSIONS["safetensors"])
+    return path.is_file() or path.suffix.lower() in suffixes or (len(path.parts) > 1 and path.exists())
+
 @dataclass(frozen=True)
 class Output:
     """One file (or folder) a command is about to write.

@@ -59,7 +59,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from prunelimit import validate
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import InputError, OptionError, UsageError, fields_named, option, quoted, said
-from prunelimit.laws.saliency import STE_SCALE, WeightOverride
+from prunelimit.laws.saliency import STE_SCALE, WeightOverride, check_substitutable
 from prunelimit.models.activation_checkpointing import checkpoint_runs
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.masks import Masks, apply_masks
@@ -434,6 +434,8 @@ def hyperflux_prune(
     before training (:func:`check_gate_travel`).
     """
     validate.open_unit("target_density", target_density)
+    # before the checks of its epochs and rates: their fixes cannot make such a model run
+    check_substitutable(model)
     c = replace(config or HyperfluxConfig(), **options)
     pruning_epochs, regrowth_epochs, weight_lr = c.pruning_epochs, c.regrowth_epochs, c.weight_lr
     # the headroom is room for the regrowth phase to bring weights back: without one the

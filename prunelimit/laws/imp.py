@@ -54,6 +54,8 @@ CSV_HEADER = ("level", "density", "error", "loss", "width", "depth", "evaluated_
 # sweep an older version wrote has no such column (its header is CSV_HEADER[:-1]) and resumes
 EVALUATED_ON = ("eval_data", "training_data")
 FORMAT = "prunelimit/1"
+# the sweep's inputs, recorded by fingerprint with its settings, and how a refusal names them
+INPUTS = {"start_weights": "start weights", "train_data": "training batches", "eval_data": "evaluation batches"}
 _NO_CLASSES = ("IMP error needs classification eval data (integer class labels) and class scores from model(x) "
                "(a row of two or more a sample)")
 
@@ -231,7 +233,10 @@ def iterative_magnitude_pruning(
     settings = {"rate": c.rate, "rewind": c.rewind, "rewind_steps": c.rewind_steps, "seed": c.seed,
                 "epochs_per_level": c.epochs_per_level, "epochs_dense": epochs_dense, "lr": c.lr,
                 "momentum": c.momentum, "train_samples": total_samples(train_batches),
-                "batch_size": max((batch_size(b) for b in train_batches), default=0)}
+                "batch_size": max((batch_size(b) for b in train_batches), default=0),
+                # what the rows were measured from: a start checkpoint rewritten in place, or a data file
+                # rewritten under the same spec, resumed the old sweep (read it back whole at its --levels)
+                **_input_fingerprints(model, masks, train_batches, eval_batches)}
     out = Path(out_dir) if out_dir is not None else None
     evaluated_on = EVALUATED_ON[eval_batches is train_batches]
 
@@ -448,6 +453,10 @@ def _load_progress(out: Path, model, params, settings, record=(None, None), dens
             f"{density0:g} of its prunable weights): an older prunelimit wrote it, one that took a pruned "
             "safetensors file's zeros for weights, or it began from the unpruned model; resume it from that "
             "start (with that version), or use a fresh directory")
+    inputs = [what for key, what in INPUTS.items() if ckpt["imp"][key] != settings[key]]
+    if inputs:
+        raise UsageError(f"{out} holds an IMP sweep of other {' and '.join(inputs)} than these (its rows were measured "
+                         "from those); resume it from the checkpoint and data it began with, or use a fresh directory")
     bad = _bad_row(rows, density0)
     if bad:
         raise InputError(f"{path}: {bad}; the file is damaged, use a fresh directory")
@@ -522,11 +531,22 @@ def _load(out: Path, path: Path, settings) -> dict:
         raise UsageError(f"{out} holds an IMP sweep an older prunelimit wrote: it records no "
                          f"{', '.join(unrecorded)}, which this version checks to resume the same run; resume it with "
                          "the version that wrote it, or use a fresh directory")
-    differ = _changed(recorded, settings)
+    differ = _changed(recorded, {k: v for k, v in settings.items() if k not in INPUTS})
     if differ:
         raise UsageError(f"{out} holds an IMP sweep with other settings: {', '.join(differ)}; resume it with "
                          "the same settings or use a fresh directory")
     return ckpt
+
+
+def _input_fingerprints(model: nn.Module, masks: Masks | None, train_batches: Batches,
+                        eval_batches: Batches) -> dict[str, str | None]:
+    """sha256 hex of the start (its state and any keep-masks) and of the training and evaluation
+    batches' contents, under the keys of ``INPUTS``."""
+    from prunelimit.cache import data_fingerprint, tensors_fingerprint
+
+    start = [*sorted(model.state_dict().items()), *sorted((f"mask {k}", m) for k, m in (masks or {}).items())]
+    return {"start_weights": tensors_fingerprint(start), "train_data": data_fingerprint(train_batches),
+            "eval_data": data_fingerprint(eval_batches)}
 
 
 def _changed(saved: dict, now: dict, where_both_say: bool = False) -> list[str]:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from prunelimit.errors import InputError, PrunelimitError, UsageError
+from prunelimit.io.outputs import names_a_file
 from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
 from prunelimit.specs import USER_CODE_ERRORS, parse_spec, resolve_callable, user_failure
@@ -69,6 +70,12 @@ def _build(text: str, device: str | None) -> nn.Module:
             return model
         if spec.head == "torchvision":
             return _torchvision_model(spec)
+        if not spec.args and not spec.head.endswith(".py") and names_a_file(text):
+            # read as a package.module below, it asked for ':factory' after a checkpoint's name
+            raise UsageError(f"bad model spec {text!r}: that names a checkpoint, not an architecture; give it as the "
+                             "CHECKPOINT argument and --model as an architecture (mlp:64,32,10, file.py:factory, …); "
+                             "train builds a fresh model: to train a checkpoint further, use prune CHECKPOINT --ratio 0 "
+                             "--finetune-epochs N")
         if spec.head.endswith(".py") or "." in spec.head:
             if len(spec.args) != 1:
                 raise UsageError(f"bad model spec {text!r}: write {spec.head}:factory[:k=v,...]")
