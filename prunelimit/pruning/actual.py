@@ -91,7 +91,8 @@ class ActualLimit:
     (at most ``max_evaluations`` each: :func:`worst_case_passes` for the scans, and what
     :func:`settle` and :func:`look_between` add within it; the latter only while fewer than
     ``max_evaluations`` passes were made in all).
-    ``probes`` are the search's points by ratio; ``curve`` the optional sweep;
+    ``probes`` are the search's points by ratio; ``curve`` the optional sweep, whose ratios the
+    search measured are taken from its probes, not measured again (:attr:`sweep_evaluations`);
     ``seconds``: the wall time of both (verify's ``timing.search``, outside the spectrum's
     seconds and its budgets).
     ``loss_recovers`` / ``accuracy_recovers``: the lowest measured ratio above the criterion's
@@ -118,6 +119,11 @@ class ActualLimit:
     seconds: float = 0.0
     loss_recovers: float | None = None
     accuracy_recovers: float | None = None
+
+    @property
+    def sweep_evaluations(self) -> int:
+        """The passes the sweep added: its ratios the search had not measured (the dense one it always had)."""
+        return len({p.ratio for p in self.curve} - {p.ratio for p in self.probes})
 
     def recovery_notes(self, accuracy: bool = True) -> tuple[str, ...]:
         """:func:`recovery_notes` of this search (the loss criterion's alone without ``accuracy``),
@@ -227,12 +233,13 @@ def prune_curve(
 
 
 def _curve(pruner: _InPlacePruner, model: nn.Module, batches: Batches, eval_batches: Batches | None,
-           loss_fn: LossFn, ratios: Sequence[float], progress: Progress | None = None) -> list[CurvePoint]:
+           loss_fn: LossFn, ratios: Sequence[float], progress: Progress | None = None,
+           with_accuracy: bool = True) -> list[CurvePoint]:
     """:func:`prune_curve` with ``pruner`` (its weights' order) made already."""
     out = []
     for k, ratio in enumerate(ratios):
         pruner.set_ratio(ratio)
-        out.append(_point(model, batches, eval_batches, loss_fn, ratio))
+        out.append(_point(model, batches, eval_batches, loss_fn, ratio, with_accuracy))
         if progress is not None:
             progress(k + 1, len(ratios))
     return out
@@ -345,8 +352,9 @@ def actual_limit(
     """Actual limit by the loss criterion (on ``batches``) and the accuracy criterion.
 
     ``eval_batches`` defaults to ``batches``; ``acc_drop`` is δ in percentage points.
-    ``sweep_points > 0`` also records an evenly spaced curve over the grid (extra passes,
-    not counted in ``evaluations``). The model's weights are unchanged on return.
+    ``sweep_points > 0`` also records an evenly spaced curve over the grid (extra passes for
+    the ratios the search did not measure, not counted in ``evaluations``). The model's weights
+    are unchanged on return.
     """
     start = time.perf_counter()
     if not (math.isfinite(epsilon) and epsilon >= 0):
@@ -386,15 +394,17 @@ def actual_limit(
         settle(criteria, dict(cache), levels, max_evaluations)
         look_between(criteria, cache, levels, max_evaluations)
         if sweep:
-            searched = len(cache)
-            curve = _curve(pruner, model, batches, acc_data, loss_fn, [i / levels for i in sweep],
-                           None if progress is None else lambda k, n: progress(searched + k, searched + n))
-            swept.update(zip(sweep, curve))
+            # a ratio the search measured is not measured again (the dense one always is)
+            new, searched = [i for i in sweep if i not in cache], len(cache)
+            curve = _curve(pruner, model, batches, acc_data, loss_fn, [i / levels for i in new],
+                           None if progress is None else lambda k, n: progress(searched + k, searched + n),
+                           with_accuracy)
+            swept.update(zip(new, curve))
             most = None
             settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
 
-    curve = tuple(swept[i] for i in sweep)
     measured = {**cache, **swept}
+    curve = tuple(measured[i] for i in sweep)
     probes = tuple(cache[i] for i in sorted(cache))
     return ActualLimit(
         loss_ratio=criteria[0].passed(levels),

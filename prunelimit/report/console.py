@@ -499,7 +499,7 @@ def render_verify(rep) -> None:
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes"
                  # the seconds are the sweep's too (timing.search), and its points count for the limits
-                 + (f" and {len(a.curve):,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s")
+                 + (f" and {a.sweep_evaluations:,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s")
     if b.source is not None:
         stdout.print(f"prediction read from {b.source} (no curvature work)")
     if a.accuracy_ratio is None:  # JSON accuracy_ratio null: said, as prune says it did not check --acc-drop
