@@ -15,10 +15,9 @@ from torch import nn
 
 from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError
-from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import (
-    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, coarse_stride, look_between, searched_criteria, settle,
+    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, _point, coarse_stride, look_between, searched_criteria, settle,
 )
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
@@ -64,19 +63,22 @@ def refit_limit(
     selection: ParamSelection = ParamSelection(),
     masks: Masks | None = None,
     progress: Progress | None = None,
+    dense: CurvePoint | None = None,
 ) -> RefitLimit:
     """Actual limit of prune-then-fine-tune; thresholds are those of the dense model
     (loss ``L(w*) + ε`` on ``batches``, accuracy dense − ``acc_drop`` points on ``eval_batches``).
     ``masks``: the keep-masks of an already-pruned model, held through fine-tuning as
     ``prune --finetune-epochs`` holds them. The model's state is restored on return.
     ``progress(done, most)`` counts fine-tuning steps over all probed ratios, against the
-    most the search may probe (both criteria's pass budgets)."""
+    most the search may probe (both criteria's pass budgets). ``dense``: the model as given,
+    measured already on this data (``verify``'s one-shot search measured it), not measured again."""
     if config.epochs < 1:
         raise OptionError("epochs", f"the refit limit needs fine-tuning: config.{{0}} must be at least 1, got {config.epochs}")
-    eval_batches = eval_batches or batches
+    # no evaluation data of its own: one forward over the analysis data gives both criteria
+    acc_data = eval_batches if eval_batches and eval_batches is not batches else None
     dense_state = copy.deepcopy(model.state_dict())
-    dense_loss = evaluate(model, batches, loss_fn).loss
-    dense_acc = evaluate(model, eval_batches, loss_fn).accuracy
+    dense = dense or _point(model, batches, acc_data, loss_fn, 0.0)
+    dense_loss, dense_acc = dense.loss, dense.accuracy
     cache: dict[int, CurvePoint] = {}
     stride = coarse_stride(levels, branching, max_evaluations)
     most = 2 * max_evaluations - 1  # both criteria's budgets, sharing the dense ratio
@@ -88,8 +90,7 @@ def refit_limit(
             steps = None if progress is None else \
                 (lambda step, total, base=len(cache): progress(base * total + step, most * total))
             finetune(model, kept, batches, loss_fn, config, progress=steps)
-            cache[i] = CurvePoint(i / levels, evaluate(model, batches, loss_fn).loss,
-                                  evaluate(model, eval_batches, loss_fn).accuracy)
+            cache[i] = _point(model, batches, acc_data, loss_fn, i / levels, dense_acc is not None)
         return cache[i]
 
     # each pass serves both criteria: the searches share passes, and settle keeps each limit
