@@ -48,7 +48,7 @@ import contextlib
 import math
 import numbers
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -306,12 +306,18 @@ def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon
                     lower: float | None, *, scope: Scope = "global",
                     selection: ParamSelection = ParamSelection()) -> OvershootCheck:
     """:class:`OvershootCheck` of the prediction ``ratio`` (ρ*) and ``lower`` (ρ_L) with the
-    loss tolerance ``epsilon``: two or three passes over ``batches`` (the dense one included)."""
+    loss tolerance ``epsilon``: one to three passes over ``batches`` (the dense one included).
+    A point that zeroes no non-zero weight (a ratio of 0, or below an already pruned model's
+    sparsity) is the dense model, weight for weight: its loss is the dense one, not measured
+    again; nor is a ratio measured twice."""
     start = time.perf_counter()
     ratios = [0.0, max(0.0, ratio - LARGE_GAP)] + ([] if lower is None else [lower])
     with _pruned(model, scope, selection) as pruner:  # one sort of the weights for the losses and the counts
-        dense, predicted, *rest = _curve(pruner, model, batches, None, loss_fn, ratios)
         removed = [pruner.removes(r) for r in ratios[1:]] + [None]
+        pruning = sorted({r for r, n in zip(ratios[1:], removed) if n})
+        dense, *points = _curve(pruner, model, batches, None, loss_fn, [0.0, *pruning])
+    at = dict(zip(pruning, points))
+    predicted, *rest = [at[r] if r in at else replace(dense, ratio=r) for r in ratios[1:]]
     return OvershootCheck(dense.loss, float(epsilon), predicted, rest[0] if rest else None,
                           time.perf_counter() - start, removed[0], removed[1])
 
