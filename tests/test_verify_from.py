@@ -277,7 +277,9 @@ def test_verify_shows_the_actual_limit_search_and_its_sweep_on_the_bar(tmp_path)
     rep = api.verify(inputs, api.CurvatureOptions(method="slq", max_hvps=60), sweep=5,
                      progress=lambda done, total=None, text=None: seen.append((done, total, text)))
     search = [(done, total) for done, total, text in seen if text and text.startswith("actual-limit search")]
-    end = rep.actual.evaluations + 5
+    # the sweep's own passes: its ratios the search had not measured (the dense one it had)
+    end = rep.actual.evaluations + rep.actual.sweep_evaluations
+    assert rep.actual.sweep_evaluations < 5
     assert [done for done, _ in search] == list(range(1, end + 1)) and search[-1] == (end, end)
     # the most, then the exact count once the search is done and the sweep's points are left
     totals = [total for _, total in search]

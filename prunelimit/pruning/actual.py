@@ -86,13 +86,16 @@ class ActualLimit:
     below 1 (probe or sweep point) fails; the ratio is then the last grid point.
     ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included:
     a pass prunes once and measures both criteria (loss on the analysis data, accuracy on
-    the evaluation data), so a ratio both searches ask for counts once;
+    the evaluation data), so a ratio both searches ask for counts once, and so does a ratio
+    that prunes to the weights of one measured already (a grid step that removes no weight
+    on a model of under 1,000, ratios up to a pruned model's sparsity): one model, one pass;
     ``loss_evaluations``/``accuracy_evaluations`` count what each criterion asked for
     (at most ``max_evaluations`` each: :func:`worst_case_passes` for the scans, and what
     :func:`settle` and :func:`look_between` add within it; the latter only while fewer than
     ``max_evaluations`` passes were made in all).
     ``probes`` are the search's points by ratio; ``curve`` the optional sweep, whose ratios the
-    search measured are taken from its probes, not measured again (:attr:`sweep_evaluations`);
+    search measured are taken from its probes, not measured again (``sweep_evaluations``: the
+    passes the sweep added);
     ``seconds``: the wall time of both (verify's ``timing.search``, outside the spectrum's
     seconds and its budgets).
     ``loss_recovers`` / ``accuracy_recovers``: the lowest measured ratio above the criterion's
@@ -117,13 +120,9 @@ class ActualLimit:
     probes: tuple[CurvePoint, ...]
     curve: tuple[CurvePoint, ...]
     seconds: float = 0.0
+    sweep_evaluations: int = 0
     loss_recovers: float | None = None
     accuracy_recovers: float | None = None
-
-    @property
-    def sweep_evaluations(self) -> int:
-        """The passes the sweep added: its ratios the search had not measured (the dense one it always had)."""
-        return len({p.ratio for p in self.curve} - {p.ratio for p in self.probes})
 
     def recovery_notes(self, accuracy: bool = True) -> tuple[str, ...]:
         """:func:`recovery_notes` of this search (the loss criterion's alone without ``accuracy``),
@@ -195,11 +194,17 @@ class _InPlacePruner:
             p.copy_(w * keep.to(w.device))
 
     @torch.no_grad()
+    def zeroed(self, ratio: float) -> tuple[int, ...]:
+        """The non-zero weights pruning to ``ratio`` zeroes, per tensor. The masks of one order
+        are nested, so two ratios with the same counts prune to the same weights (they differ
+        at most in weights that are zero already): the same model."""
+        return tuple(int((~keep.to(w.device, torch.bool) & (w != 0)).sum())
+                     for w, keep in zip(self.original, self.order.keep_masks(ratio)))
+
     def removes(self, ratio: float) -> int:
         """The non-zero weights pruning to ``ratio`` zeroes: none where ⌈ρN⌉ is 0 or falls on
         weights that are zero already."""
-        return sum(int((~keep.to(w.device, torch.bool) & (w != 0)).sum())
-                   for w, keep in zip(self.original, self.order.keep_masks(ratio)))
+        return sum(self.zeroed(ratio))
 
     @torch.no_grad()
     def restore(self) -> None:
@@ -380,17 +385,32 @@ def actual_limit(
 
     with_accuracy = True  # off once the dense model shows the labels are not classes
     swept: dict[int, CurvePoint] = {}
+    # the passes made, by the pruned weights (``zeroed``): grid ratios that prune to the same
+    # weights (a step removing no weight on a model of under 1,000, the ratios up to a pruned
+    # model's sparsity) are one model, evaluated once; the search still counts each as a point
+    models: dict[tuple[int, ...], CurvePoint] = {}
+    passes = {"search": 0, "sweep": 0}
     with _pruned(model, scope, selection) as pruner:
+
+        def evaluated(i: int, stage: str, report: Callable[[], None]) -> CurvePoint:
+            key = pruner.zeroed(i / levels)
+            if key not in models:
+                pruner.set_ratio(i / levels)
+                models[key] = _point(model, batches, acc_data, loss_fn, i / levels, with_accuracy)
+                passes[stage] += 1
+                report()
+            return replace(models[key], ratio=i / levels)
+
+        def searched() -> None:
+            if progress is not None:
+                done = passes["search"] + passes["sweep"]
+                progress(done, done if most is None else most)
 
         def measure(i: int) -> CurvePoint:
             if i in swept:  # the sweep measured it: no pass of the search's
                 return swept[i]
             if i not in cache:
-                pruner.set_ratio(i / levels)
-                cache[i] = _point(model, batches, acc_data, loss_fn, i / levels, with_accuracy)
-                if progress is not None:
-                    done = len(cache) + len(swept)
-                    progress(done, done if most is None else most)
+                cache[i] = evaluated(i, "search", searched)
             return cache[i]
 
         dense = measure(0)
@@ -401,12 +421,17 @@ def actual_limit(
         look_between(criteria, cache, levels, max_evaluations)
         if sweep:
             # a ratio the search measured is not measured again (the dense one always is)
-            new, searched = [i for i in sweep if i not in cache], len(cache)
-            curve = _curve(pruner, model, batches, acc_data, loss_fn, [i / levels for i in new],
-                           None if progress is None else lambda k, n: progress(searched + k, searched + n),
-                           with_accuracy)
-            swept.update(zip(new, curve))
+            new, before = [i for i in sweep if i not in cache], passes["search"]
             most = None
+
+            def swept_so_far(left: int) -> Callable[[], None]:
+                def report() -> None:  # the most: each ratio left a pass of its own
+                    if progress is not None:
+                        progress(before + passes["sweep"], before + passes["sweep"] + left)
+                return report
+
+            for k, i in enumerate(new):
+                swept[i] = evaluated(i, "sweep", swept_so_far(len(new) - k - 1))
             settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
 
     measured = {**cache, **swept}
@@ -424,12 +449,13 @@ def actual_limit(
         levels=levels,
         branching=branching,
         stride=stride,
-        evaluations=len(cache),
+        evaluations=passes["search"],
         loss_evaluations=len(criteria[0].asked),
         accuracy_evaluations=len(criteria[1].asked) if dense_acc is not None else 0,
         probes=probes,
         curve=curve,
         seconds=time.perf_counter() - start,
+        sweep_evaluations=passes["sweep"],
         loss_recovers=criteria[0].recovers(measured, levels),
         accuracy_recovers=None if dense_acc is None else criteria[1].recovers(measured, levels),
     )
