@@ -9,7 +9,7 @@ budget of passes matters even more; both criteria share every pass.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import nn
 
@@ -83,14 +83,21 @@ def refit_limit(
     stride = coarse_stride(levels, branching, max_evaluations)
     most = 2 * max_evaluations - 1  # both criteria's budgets, sharing the dense ratio
 
+    # the fine-tuned points by their masks: ratios that prune to the same mask (a grid step that
+    # removes no weight more, on a model of under 1,000) fine-tune alike (one seed), so once
+    tuned: dict[tuple[tuple[str, int], ...], CurvePoint] = {}
+
     def point(i: int) -> CurvePoint:
         if i not in cache:
             model.load_state_dict(dense_state)
             kept = prune_model(model, i / levels, scope, selection, masks).masks
-            steps = None if progress is None else \
-                (lambda step, total, base=len(cache): progress(base * total + step, most * total))
-            finetune(model, kept, batches, loss_fn, config, progress=steps)
-            cache[i] = _point(model, batches, acc_data, loss_fn, i / levels, dense_acc is not None)
+            key = tuple((name, int(mask.sum())) for name, mask in kept.items())  # one order: nested masks
+            if key not in tuned:
+                steps = None if progress is None else \
+                    (lambda step, total, base=len(tuned): progress(base * total + step, most * total))
+                finetune(model, kept, batches, loss_fn, config, progress=steps)
+                tuned[key] = _point(model, batches, acc_data, loss_fn, i / levels, dense_acc is not None)
+            cache[i] = replace(tuned[key], ratio=i / levels)
         return cache[i]
 
     # each pass serves both criteria: the searches share passes, and settle keeps each limit
@@ -105,7 +112,7 @@ def refit_limit(
     return RefitLimit(
         loss_ratio=criteria[0].passed(levels),
         accuracy_ratio=None if dense_acc is None else criteria[1].passed(levels),
-        evaluations=len(cache),
+        evaluations=len(tuned),
         finetune_epochs=config.epochs,
         points=tuple(cache[i] for i in sorted(cache)),
         loss_crossed=criteria[0].fail is not None,
