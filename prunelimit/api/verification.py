@@ -20,7 +20,7 @@ from prunelimit.equality import compared_by_value
 from prunelimit.errors import option, said
 from prunelimit.inputs import Inputs
 from prunelimit.models.params import prunable_parameters
-from prunelimit.pruning.actual import LARGE_GAP, ActualLimit  # |Δ| above LARGE_GAP gets a diagnosis in words
+from prunelimit.pruning.actual import LARGE_GAP, ActualLimit, CurvePoint  # |Δ| above LARGE_GAP: a diagnosis in words
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import verify_summary, shown
@@ -293,9 +293,12 @@ def verify(
     else:
         rep = bounds(inputs, options, progress, scope, store)
         prediction = PredictedLimit.from_bounds(rep)
+    # bounds' overshoot check measured the model as given on these batches: the search's dense point
+    checked = None if rep is None else rep.overshoot
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep,
-                          progress=_search_progress(progress))
+                          progress=_search_progress(progress), measured_dense=None if checked is None else
+                          CurvePoint(0.0, checked.dense_loss, checked.dense_accuracy))
     delta = prediction.ratio - actual.loss_ratio
     weights = np.abs(np.concatenate([p.detach().cpu().double().reshape(-1).numpy()  # numpy has no bfloat16
                                      for _, p in prunable_parameters(inputs.model, inputs.selection)]))

@@ -84,7 +84,8 @@ class ActualLimit:
     search found, never at or above a measured point that fails the criterion (``None`` for
     accuracy when labels are not classes). ``*_crossed`` is False when no measured ratio
     below 1 (probe or sweep point) fails; the ratio is then the last grid point.
-    ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included:
+    ``evaluations`` counts the search's prune-and-evaluate passes, the dense one included
+    (where ``measured_dense`` gave it, only its pass over the evaluation data of their own):
     a pass prunes once and measures both criteria (loss on the analysis data, accuracy on
     the evaluation data), so a ratio both searches ask for counts once, and so does a ratio
     that prunes to the weights of one measured already (a grid step that removes no weight
@@ -279,6 +280,7 @@ class OvershootCheck:
     # the non-zero weights each point zeroes: at 0 its loss is the dense one, no measurement of the limit
     predicted_removed: int
     lower_removed: int | None
+    dense_accuracy: float | None = None  # on the same data (``verify``'s search starts from this dense point)
 
     @property
     def loss_limit(self) -> float:
@@ -324,7 +326,7 @@ def overshoot_check(model: nn.Module, batches: Batches, loss_fn: LossFn, epsilon
     at = dict(zip(pruning, points))
     predicted, *rest = [at[r] if r in at else replace(dense, ratio=r) for r in ratios[1:]]
     return OvershootCheck(dense.loss, float(epsilon), predicted, rest[0] if rest else None,
-                          time.perf_counter() - start, removed[0], removed[1])
+                          time.perf_counter() - start, removed[0], removed[1], dense.accuracy)
 
 
 def keeps_accuracy(dense: float, accuracy: float, acc_drop: float) -> bool:
@@ -359,13 +361,16 @@ def actual_limit(
     selection: ParamSelection = ParamSelection(),
     sweep_points: int = 0,
     progress: Progress | None = None,
+    measured_dense: CurvePoint | None = None,
 ) -> ActualLimit:
     """Actual limit by the loss criterion (on ``batches``) and the accuracy criterion.
 
     ``eval_batches`` defaults to ``batches``; ``acc_drop`` is δ in percentage points.
     ``sweep_points > 0`` also records an evenly spaced curve over the grid (extra passes for
-    the ratios the search did not measure, not counted in ``evaluations``). The model's weights
-    are unchanged on return.
+    the ratios the search did not measure, not counted in ``evaluations``). ``measured_dense``:
+    the model as given, measured on ``batches`` already (``verify``: by the overshoot check),
+    whose loss, and accuracy where the evaluation data are ``batches``, are not measured again.
+    The model's weights are unchanged on return.
     """
     start = time.perf_counter()
     if not (math.isfinite(epsilon) and epsilon >= 0):
@@ -413,6 +418,12 @@ def actual_limit(
                 cache[i] = evaluated(i, "search", searched)
             return cache[i]
 
+        if measured_dense is not None:  # the dense pass made already: none again, or the evaluation data's alone
+            models[pruner.zeroed(0.0)] = measured_dense if acc_data is None else \
+                replace(measured_dense, accuracy=evaluate(model, acc_data, loss_fn).accuracy)
+            if acc_data is not None:
+                passes["search"] += 1
+                searched()
         dense = measure(0)
         dense_acc = dense.accuracy
         with_accuracy = dense_acc is not None

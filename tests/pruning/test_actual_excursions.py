@@ -158,7 +158,7 @@ def test_verify_counts_the_sweeps_passes_beside_the_searchs(cli, tmp_path):
     shown = cli(*args)
     assert shown.exit_code == 0, shown.stderr
     # the sweep measures the grid ratios the search has not (it used to measure all 1,000 again)
-    swept = LEVELS - actual["evaluations"]
+    swept = LEVELS - len(actual["probes"])
     assert f"{actual['evaluations']} prune-and-evaluate passes and {swept:,} for --sweep in " in " ".join(shown.stdout.split())
 
 
