@@ -8,23 +8,12 @@ from __future__ import annotations
 
 import copy
 
-from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.pruning.actual import overshoot_check, prune_curve
 from prunelimit.pruning.magnitude import prune_model
 
-from tests.pruning.conftest import digits_batches, trained_mlp
-
-
-class Counted(nn.Module):
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner, self.calls = inner, 0
-
-    def forward(self, x):
-        self.calls += 1
-        return self.inner(x)
+from tests.pruning.conftest import Counted, digits_batches, trained_mlp
 
 
 BATCHES = digits_batches(256)[:2]

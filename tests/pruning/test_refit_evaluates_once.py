@@ -6,26 +6,13 @@ first. It now evaluates each ratio once, and takes the dense point it is given."
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.pruning.actual import actual_limit
 from prunelimit.pruning.finetune import FinetuneConfig
 from prunelimit.pruning.refit import refit_limit
 
-from tests.pruning.conftest import digits_batches, trained_mlp
-
-
-class EvalCounted(nn.Module):
-    """The model, counting its forward calls in eval mode (evaluation; fine-tuning trains)."""
-
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner, self.evaluated = inner, 0
-
-    def forward(self, x):
-        self.evaluated += not self.training
-        return self.inner(x)
+from tests.pruning.conftest import Counted, digits_batches, trained_mlp
 
 
 CONFIG = FinetuneConfig(epochs=1, lr=1e-30, batch_size=256)  # fine-tuning changes no float32 weight
@@ -33,7 +20,7 @@ CONFIG = FinetuneConfig(epochs=1, lr=1e-30, batch_size=256)  # fine-tuning chang
 
 def _setup():
     batches = digits_batches(256)[:2]
-    return EvalCounted(trained_mlp(l1=0.0, epochs=3, seed=0)), batches
+    return Counted(trained_mlp(l1=0.0, epochs=3, seed=0)), batches
 
 
 def test_each_fine_tuned_ratio_is_evaluated_once_without_evaluation_data():

@@ -8,8 +8,6 @@ from __future__ import annotations
 import copy
 import math
 
-import torch
-from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.models.evaluate import evaluate
@@ -17,38 +15,19 @@ from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
 from prunelimit.pruning.refit import refit_limit
 
-from tests.pruning.conftest import digits_batches
+from tests.pruning.conftest import Counted, digits_batches, tiny_mlp
 
 BATCHES = digits_batches(256)[:2]
 CONFIG = FinetuneConfig(epochs=1, lr=0.05, batch_size=256)
 
 
-class EvalCounted(nn.Module):
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner, self.evaluated = inner, 0
-
-    def forward(self, x):
-        self.evaluated += not self.training
-        return self.inner(x)
-
-
-def _small() -> nn.Module:
-    """64-2-10: 148 prunable weights."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 2), nn.ReLU(), nn.Linear(2, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    for _ in range(30):
-        for batch in BATCHES:
-            opt.zero_grad()
-            cross_entropy_loss(model, batch).backward()
-            opt.step()
-    return model
+def _small():
+    return tiny_mlp(BATCHES)
 
 
 def test_ratios_of_one_mask_are_fine_tuned_once():
     inner = _small()
-    model = EvalCounted(copy.deepcopy(inner))
+    model = Counted(copy.deepcopy(inner))
     found = refit_limit(model, BATCHES, cross_entropy_loss, 0.02, CONFIG)
     masks = {math.ceil(round(p.ratio * 148, 9)) for p in found.points}  # the weights each point removes
     assert found.evaluations == len(masks) < len(found.points)

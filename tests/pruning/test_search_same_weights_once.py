@@ -8,40 +8,19 @@ from __future__ import annotations
 
 import math
 
-import torch
-from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.pruning.actual import actual_limit, prune_curve
 from prunelimit.pruning.magnitude import prune_model
 
-from tests.pruning.conftest import digits_batches, trained_mlp
-
-
-class Counted(nn.Module):
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner, self.calls = inner, 0
-
-    def forward(self, x):
-        self.calls += 1
-        return self.inner(x)
+from tests.pruning.conftest import Counted, digits_batches, tiny_mlp, trained_mlp
 
 
 BATCHES = digits_batches(256)[:2]
 
 
 def _small() -> Counted:
-    """64-2-10: 148 prunable weights, so ⌈ρ·148⌉ takes 149 values on the 1,000-ratio grid."""
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(64, 2), nn.ReLU(), nn.Linear(2, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.5)
-    for _ in range(30):
-        for x, y in BATCHES:
-            opt.zero_grad()
-            cross_entropy_loss(model, (x, y)).backward()
-            opt.step()
-    return Counted(model)
+    return Counted(tiny_mlp(BATCHES))
 
 
 def _fresh(model, points):

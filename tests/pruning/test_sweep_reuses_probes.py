@@ -5,24 +5,11 @@ numbers."""
 
 from __future__ import annotations
 
-from torch import nn
 
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.pruning.actual import actual_limit, prune_curve
 
-from tests.pruning.conftest import digits_batches, trained_mlp
-
-
-class Counted(nn.Module):
-    """The model, counting its forward calls (one per batch of a pass)."""
-
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner, self.calls = inner, 0
-
-    def forward(self, x):
-        self.calls += 1
-        return self.inner(x)
+from tests.pruning.conftest import Counted, digits_batches, trained_mlp
 
 
 def _setup():
