@@ -311,7 +311,7 @@ def verify(
                             eval_batches=eval_batches, acc_drop=acc_drop, scope=scope, selection=inputs.selection,
                             masks=pruning_held(inputs.loaded, inputs.selection), progress=None if progress is None else
                             (lambda done, most: progress(done, most, "refit search: fine-tuning steps")),
-                            dense=actual.probes[0])  # the model as given, which the one-shot search measured first
+                            measured_dense=actual.probes[0])  # the model as given, which the one-shot search measured first
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
     prediction = replace(prediction, warnings=tuple(told_measured(prediction.warnings)))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))

@@ -431,7 +431,7 @@ def actual_limit(
         settle(criteria, dict(cache), levels, max_evaluations)
         look_between(criteria, cache, levels, max_evaluations)
         if sweep:
-            # a ratio the search measured is not measured again (the dense one always is)
+            # a ratio the search measured is not measured again (the dense one, always the sweep's first)
             new, before = [i for i in sweep if i not in cache], passes["search"]
             most = None
 

@@ -63,21 +63,21 @@ def refit_limit(
     selection: ParamSelection = ParamSelection(),
     masks: Masks | None = None,
     progress: Progress | None = None,
-    dense: CurvePoint | None = None,
+    measured_dense: CurvePoint | None = None,
 ) -> RefitLimit:
     """Actual limit of prune-then-fine-tune; thresholds are those of the dense model
     (loss ``L(w*) + ε`` on ``batches``, accuracy dense − ``acc_drop`` points on ``eval_batches``).
     ``masks``: the keep-masks of an already-pruned model, held through fine-tuning as
     ``prune --finetune-epochs`` holds them. The model's state is restored on return.
     ``progress(done, most)`` counts fine-tuning steps over all probed ratios, against the
-    most the search may probe (both criteria's pass budgets). ``dense``: the model as given,
-    measured already on this data (``verify``'s one-shot search measured it), not measured again."""
+    most the search may probe (both criteria's pass budgets). ``measured_dense``: the model as
+    given, measured already on this data (``verify``'s one-shot search measured it), not measured again."""
     if config.epochs < 1:
         raise OptionError("epochs", f"the refit limit needs fine-tuning: config.{{0}} must be at least 1, got {config.epochs}")
     # no evaluation data of its own: one forward over the analysis data gives both criteria
     acc_data = eval_batches if eval_batches and eval_batches is not batches else None
     dense_state = copy.deepcopy(model.state_dict())
-    dense = dense or _point(model, batches, acc_data, loss_fn, 0.0)
+    dense = measured_dense or _point(model, batches, acc_data, loss_fn, 0.0)
     dense_loss, dense_acc = dense.loss, dense.accuracy
     cache: dict[int, CurvePoint] = {}
     stride = coarse_stride(levels, branching, max_evaluations)

@@ -39,7 +39,7 @@ def test_a_given_dense_point_is_not_measured_again():
     one_shot = actual_limit(model, batches, cross_entropy_loss, 0.02, eval_batches=held_out)
     model.evaluated = 0
     refit = refit_limit(model, batches, cross_entropy_loss, 0.02, CONFIG, eval_batches=held_out,
-                        dense=one_shot.probes[0])
+                        measured_dense=one_shot.probes[0])
     assert model.evaluated == refit.evaluations * (len(batches) + len(held_out))
     assert (refit.loss_ratio, refit.accuracy_ratio) == (one_shot.loss_ratio, one_shot.accuracy_ratio)
 
