@@ -603,7 +603,7 @@ def fit_error_law(
         Config(w, l, float(eps_np[k]), bool(not np.isnan(problem.eps_np_measured[k])))
         for k, (w, l) in enumerate(problem.shapes)
     )
-    d = np.exp(problem.log_d)
+    d = points.density  # not e^(ln d), a last bit off the measured densities the range states
     return ErrorLawFit(
         joint=joint,
         eps_up=float(eps_up),
