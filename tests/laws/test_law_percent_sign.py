@@ -34,3 +34,15 @@ def test_a_percent_sign_names_the_fraction(cli, tmp_path, args, message):
     assert run.exit_code == 2
     assert " ".join(run.stderr.split()).startswith(f"prunelimit: error: {message.replace('{tmp}', str(tmp_path))}")
     assert not (tmp_path / "h.pt").exists() and not (tmp_path / "imp").exists()
+
+
+@pytest.mark.parametrize("region, fractions", [("1%,50%", "0.01,0.5"), ("[0.5%, 50%]", "0.005,0.5")])
+def test_a_region_in_percent_names_the_fractions(cli, tmp_path, region, fractions):
+    """``--region 1%,50%`` was told to give "auto or the LOW and HIGH densities separated by commas",
+    which it had done, in percent."""
+    path = tmp_path / "points.csv"
+    path.write_text("density,gamma\n" + "".join(f"{0.5 ** k},{2.0 ** k}\n" for k in range(8)))
+    run = cli("law", "nplh-fit", path, "--region", region)
+    assert run.exit_code == 2
+    assert " ".join(run.stderr.split()) == (f"prunelimit: error: --region {region!r}: densities are fractions, not "
+                                            f"percentages: use --region {fractions}")
