@@ -32,6 +32,14 @@ def parse_region(text: str) -> tuple[float, float] | str:
 
     if text == "auto":
         return "auto"
+    if "%" in text:  # a spreadsheet's percentages (1%,50%): name the fractions they mean
+        try:
+            low, high = (float(part.strip().removesuffix("%")) / 100 for part in text.strip().strip("[]").split(","))
+        except ValueError:
+            pass
+        else:
+            raise OptionError("region", f"{{0}} {text!r}: densities are fractions, not percentages: use "
+                                        f"{option('region', (low, high), shown=f'{low:g},{high:g}')}")
     region = number_list(text, "region", what="auto or the LOW and HIGH densities", example="0.005,0.5")
     if len(region) != 2:
         raise OptionError("region", f"{{0}} {text!r}: use auto or LOW,HIGH densities, e.g. 0.005,0.5")

@@ -241,16 +241,23 @@ def given_file(value: str) -> str:
     return value
 
 
-def given_ratio(value: Any) -> float:
-    """A ratio flag's number (``--min-ratio 0.8``, or its --config key), its range checked by
-    the rule it makes. Text that is no number is refused (exit 2), a percentage (``80%``)
-    with the fraction it means, which the bare number parser did not say (as ``prune --ratio``)."""
+def given_fraction(what: str) -> Callable[[Any], float]:
+    """The parser of a flag whose number is a fraction (``what``: ``ratios``, ``densities``, …), or of
+    its --config key, its range checked where it is used. Text that is no number is refused (exit 2),
+    a percentage (``80%``) with the fraction it means, which the bare number parser did not say (as
+    ``prune --ratio``)."""
     from prunelimit.pruning.magnitude import percent_fix
 
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise typer.BadParameter(f"got {quoted(value)}, not a number{percent_fix(value)}") from None
+    def parse(value: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise typer.BadParameter(f"got {quoted(value)}, not a number{percent_fix(value, what)}") from None
+
+    return parse
+
+
+given_ratio = given_fraction("ratios")  # --min-ratio 0.8, --max-drop, as the rule they make
 
 
 def _load_config(ctx: click.Context, param: click.Parameter, value: Optional[Path]) -> Optional[Path]:

@@ -27,12 +27,14 @@ from prunelimit.cli.common import (
     HelpGroup, IncludeOpt, JsonOpt,
     LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
     _given, _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers, choices, emit,
-    flag_names, given_path, handled, shared,
+    flag_names, given_fraction, given_path, handled, shared,
 )
 
 Metric = choices("Metric", METRICS)
 Mode = choices("Mode", get_args(nplh_law.Mode))
 Rewind = choices("Rewind", get_args(imp_law.Rewind))
+# the fraction flags' parsers: a percentage (5%) is refused naming the fraction it means
+DENSITIES, ERRORS, RATES = given_fraction("densities"), given_fraction("errors"), given_fraction("rates")
 
 
 law_app = typer.Typer(help="The companion laws: Neural Pruning Law (nplh) and the pruning-across-scales error law.",
@@ -62,7 +64,7 @@ def law_nplh(
     metric: Annotated[Metric, typer.Option("--metric", help="The saliency that ranks the weights.")] = NplhConfig.metric,
     mode: Annotated[Mode, typer.Option("--mode", help="static (one sort) | iterative (prune+fine-tune) | pressure (Hyperflux ladder).")] = NplhConfig.mode,
     region: RegionOpt = NPLH_REGION,
-    rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.")] = NplhConfig.rate,
+    rate: Annotated[float, typer.Option("--rate", help="Iterative mode: fraction of active weights pruned per round.", parser=RATES, metavar="FLOAT")] = NplhConfig.rate,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="Iterative mode: SGD steps after each round.")] = NplhConfig.finetune_steps,
     epochs_per_level: Annotated[int, typer.Option("--epochs-per-level", help="Pressure mode: epochs per pressure.")] = NplhConfig.epochs_per_level,
     pressures: Annotated[Optional[str], typer.Option("--pressures", help=f"Pressure mode: the ladder of pressures Γ, increasing, comma-separated (or a list: \"[0.25, 1, 4]\") [default: 2^k for k = {_LADDER_K[0]:g}, {_LADDER_K[1]:g}, ..., {_LADDER_K[-1]:g}].")] = None,
@@ -133,11 +135,11 @@ def law_nplh_fit(
 def law_error_fit(
     points: Annotated[Path, typer.Argument(help="CSV with header density,error[,width,depth] (fractions).", parser=given_path)],
     joint: Annotated[bool, typer.Option("--joint", help="Fit the joint law over widths and depths (φ, ψ).")] = False,
-    predict: Annotated[Optional[float], typer.Option("--predict", help="Predicted error at this density.")] = None,
-    target_error: Annotated[Optional[float], typer.Option("--target-error", help="Smallest density reaching this error.")] = None,
+    predict: Annotated[Optional[float], typer.Option("--predict", help="Predicted error at this density.", parser=DENSITIES, metavar="FLOAT")] = None,
+    target_error: Annotated[Optional[float], typer.Option("--target-error", help="Smallest density reaching this error.", parser=ERRORS, metavar="FLOAT")] = None,
     width: Annotated[Optional[float], typer.Option("--width", help="Joint law: the network's width for --predict/--target-error.")] = None,
     depth: Annotated[Optional[float], typer.Option("--depth", help="Joint law: the network's depth.")] = None,
-    eps_np: Annotated[Optional[float], typer.Option("--eps-np", help="The unpruned error of the network to answer for (joint law: needed for a --width/--depth not fitted) [default: the fitted one].")] = None,
+    eps_np: Annotated[Optional[float], typer.Option("--eps-np", help="The unpruned error of the network to answer for (joint law: needed for a --width/--depth not fitted) [default: the fitted one].", parser=ERRORS, metavar="FLOAT")] = None,
     extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Allow answers outside the measured density range.")] = False,
     plot: PlotOpt = None,
     report: ReportOpt = None,
@@ -191,7 +193,7 @@ def imp(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder for one checkpoint and one CSV row per level.", parser=given_path)],
     data: DataOpt = None,
     eval_data: Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data (error = 1 − accuracy; default: the file's recorded eval data, else --data, with a warning).")] = None,
-    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.")] = ImpConfig.rate,
+    rate: Annotated[float, typer.Option("--rate", help="Fraction of the remaining weights pruned per level.", parser=RATES, metavar="FLOAT")] = ImpConfig.rate,
     levels: Annotated[int, typer.Option("--levels", help="Pruning levels after the dense level 0.")] = ImpConfig.levels,
     rewind: Annotated[Rewind, typer.Option("--rewind", help="init | early (after --rewind-steps) | none (plain fine-tuning).")] = ImpConfig.rewind,
     rewind_steps: Annotated[Optional[int], typer.Option("--rewind-steps", help=f"Steps for --rewind early [default: {ImpConfig.rewind_steps}].")] = None,
@@ -236,7 +238,7 @@ def imp(
 def hyperflux(
     o: SimpleNamespace,
     output: Annotated[Path, typer.Option("-o", "--output", help="Pruned checkpoint (prunelimit format, masks included).", parser=given_path)],
-    target_density: Annotated[float, typer.Option("--target-density", help="Kept fraction to reach, in (0, 1).")],
+    target_density: Annotated[float, typer.Option("--target-density", help="Kept fraction to reach, in (0, 1).", parser=DENSITIES, metavar="FLOAT")],
     checkpoint: Annotated[Optional[Path], typer.Argument(help="Start from these weights (else --model from scratch).", parser=given_path)] = None,
     model: ModelOpt = None,
     data: DataOpt = None,

@@ -208,6 +208,10 @@ def error_law(density: float | Sequence[float] | np.ndarray, eps_np: float, eps_
         raise UsageError(f"density must be positive finite numbers (kept fractions), got {quoted(density)}")
     check_error("eps_np", eps_np)
     check_error("eps_up", eps_up)
+    if eps_np > eps_up:  # the knee q falls below p and the law's error falls as the network is pruned
+        raise OptionError("eps_np", f"{{0}} {eps_np:g} is above the high-error plateau eps_up {eps_up:g}: the law's "
+                                    "error would fall, not rise, as the network is pruned; give the unpruned "
+                                    "network's error, at most eps_up")
     validate.positive("gamma", gamma)
     validate.positive("p", p)
     return np.exp(log_error(np.log(values), eps_np, eps_up, gamma, math.log(p)))
@@ -603,7 +607,7 @@ def fit_error_law(
         Config(w, l, float(eps_np[k]), bool(not np.isnan(problem.eps_np_measured[k])))
         for k, (w, l) in enumerate(problem.shapes)
     )
-    d = np.exp(problem.log_d)
+    d = points.density  # not e^(ln d), a last bit off the measured densities the range states
     return ErrorLawFit(
         joint=joint,
         eps_up=float(eps_up),

@@ -120,8 +120,11 @@ SEPARATORS = ((";", "semicolons"), ("\t", "tabs"))  # what spreadsheets save "CS
 
 
 def header_fix(header: Sequence[str], missing: Sequence[str]) -> str:
-    """``"; …"``: why ``header`` lacks the columns ``missing`` where it seems to hold them (another
-    separator than the comma, a capitalised name) or the other law's command, else ``""``."""
+    """``"; …"``: why ``header`` lacks the columns ``missing`` where it seems to hold them (a JSON file,
+    another separator than the comma, a capitalised name) or the other law's command, else ``""``."""
+    if header and header[0].startswith(("{", "[")):  # a command's --json output, whose first line is "{"
+        written = "`law nplh -o points.csv`" if "gamma" in missing else "`imp` (its imp.csv)"
+        return f"; the file is JSON (as --json prints), not CSV: give the CSV of the points that {written} writes"
     if len(header) == 1:
         for separator, name in SEPARATORS:
             if separator in header[0]:
@@ -196,8 +199,9 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
             check_header(path, header)
             missing = [c for c in COLUMNS if c not in header]
             if missing:
+                shown = str(header) if len(str(header)) <= 120 else f"{str(header)[:120]}…"  # a one-line file's all of it
                 raise InputError(
-                    f"{path}: header {header} lacks column(s) {missing}; "
+                    f"{path}: header {shown} lacks column(s) {missing}; "
                     f"the first line must be 'density,gamma'{header_fix(header, missing)}"
                 )
             reader.fieldnames = header

@@ -370,6 +370,9 @@ def render_error_fit(body: dict) -> None:
             table.add_row(key, fmt(p[key]), f"[{fmt(low)}, {bound(high)}]")
     if not isinstance(p["eps_np"], list):
         table.add_row("eps_np (dense error)", fmt(p["eps_np"]), "")
+    else:  # a joint fit's dense error of each network, as --json states them (the one --eps-np stands for)
+        for network in p["eps_np"]:
+            table.add_row(f"eps_np, width {network['width']:g} × depth {network['depth']:g}", fmt(network["eps_np"]), "")
     table.add_row("mean rel. error", pct(f["mean_rel_error"]), f"std {pct(f['std_rel_error'])}")
     table.add_row("leave-one-out |rel. error|", pct(f.get("loo_mean_abs_rel_error")), "")
     stdout.print(table)
