@@ -238,6 +238,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     from prunelimit.io.checkpoint import normalise_state_dict, prefix_collision, unmatched_mask, unprefixed
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
+    from prunelimit.sparse.formats import zeroed
     from prunelimit.sparse.sparse_file import tied
 
     validate.path("output", output)
@@ -274,7 +275,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
         first = ties.get(name, name)
         own[first] = own[first] & mask if first in own else mask
     for name, mask in own.items():
-        state[name] = state[name].masked_fill(~mask.to(state[name].device), 0.0)  # +0.0, as pruning writes it
+        state[name] = zeroed(state[name], ~mask)  # +0.0, as pruning writes it
     # masking made new tensors: every key of a tied tensor must hold the pruned one, or the
     # file keeps the unpruned weights under the later key (and load_state_dict writes them last)
     state.update({name: state[first] for name, first in ties.items()})

@@ -597,7 +597,8 @@ def _folded(orig: Tensor, mask: Tensor, keep: Tensor, products: dict[tuple, list
     for seen, product in earlier:
         if torch.equal(seen, keep):
             return product
-    product = (orig * mask).to(orig.dtype)  # a float32 mask beside bfloat16 weights must not promote them (0/1: exact)
+    # a float32 mask beside bfloat16 weights must not promote them, nor be refused beside float8 (0/1: exact)
+    product = orig * mask.to(orig.dtype)
     unsign_pruned_zeros(product, keep)
     if torch.equal(*(float_bits(t) if t.is_floating_point() else t for t in (product, orig))):
         product = orig
