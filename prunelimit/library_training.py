@@ -252,6 +252,12 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     if isinstance(model, nn.Module):
         model = wrapped_module(model)  # the record Pruning.apply left is on the module a wrapper runs
         state = model.state_dict()
+        # a module's get_extra_state may give any object, which a safetensors file cannot hold
+        other = next(((k, v) for k, v in state.items() if not isinstance(v, Tensor)), None)
+        if other is not None:
+            raise UsageError(f"model: its state dict entry {other[0]!r} is a {type(other[1]).__name__}, not a tensor "
+                             "(a module's get_extra_state), and the file holds tensors only; export the state dict's "
+                             "tensors instead and load them back with load_state_dict(..., strict=False)")
     elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):
         state = dict(model)
     else:
