@@ -39,6 +39,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+import torch
 from torch import Tensor, nn
 
 from prunelimit import validate
@@ -235,7 +236,8 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     (True, True)
     """
     from prunelimit.sparse.exporter import check_output, model_names, require_masks, write_export
-    from prunelimit.io.checkpoint import normalise_state_dict, prefix_collision, unmatched_mask, unprefixed
+    from prunelimit.io.checkpoint import (normalise_state_dict, prefix_collision, tensor_problem, unmatched_mask,
+                                          unprefixed)
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
     from prunelimit.sparse.formats import zeroed
@@ -263,6 +265,11 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {validate.not_a_module(model)}")
     require_values(state.items())
+    # as the command line refuses such a tensor in a checkpoint: safetensors stores dense ones only
+    opaque = next(((k, v) for k, v in state.items() if v.layout != torch.strided or v.is_quantized), None)
+    if opaque is not None:
+        raise UsageError(f"model: tensor {opaque[0]!r} {tensor_problem(opaque[1])}, which the file cannot store; "
+                         "make it dense first (.to_dense(), .dequantize())")
     if (collision := prefix_collision(state)) is not None:  # the later key's values were written, in silence
         raise UsageError(f"model: keys {collision[0]!r} and {collision[1]!r} both name {unprefixed(collision[0])!r} "
                          "once the wrapper prefixes are dropped, and hold different values; give one model's state_dict")
