@@ -1,0 +1,46 @@
+"""A pruned checkpoint whose zip end records are damaged: a flipped byte in the zip64 locator made
+Python's ``zipfile.is_zipfile`` raise ``BadZipFile`` ("zipfiles that span multiple disks are not
+supported") where it returns False for other damage, and every reader stopped there."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from prunelimit import load_sparse
+from prunelimit.cli import app
+from prunelimit.errors import InputError
+from prunelimit.io.checkpoint import save_checkpoint
+
+_ZIP64_LOCATOR = b"PK\x06\x07"
+
+
+@pytest.fixture
+def damaged(tmp_path):
+    """A pruned checkpoint (torch.save's zip, which torch writes with zip64 end records) whose
+    locator names disk 1 as the one holding the zip64 end record: one flipped bit."""
+    torch.manual_seed(0)
+    weight = torch.randn(10, 64)
+    keep = weight.abs() > 1
+    path = tmp_path / "p.pt"
+    save_checkpoint(path, "mlp:64,10", {"0.weight": weight * keep, "0.bias": torch.zeros(10)}, {"0.weight": keep})
+    data = bytearray(path.read_bytes())
+    at = data.rindex(_ZIP64_LOCATOR)
+    data[at + 4] ^= 1  # the number of the disk holding the zip64 end record, 0 in a file of one disk
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_export_names_the_damaged_checkpoint(damaged, tmp_path):
+    """It was an internal error (exit 5: "BadZipFile: zipfiles that span multiple disks ...")."""
+    out = tmp_path / "m.safetensors"
+    result = CliRunner().invoke(app, ["export", str(damaged), "-o", str(out)])
+    assert result.exit_code == 3, result.output
+    assert f"checkpoint {damaged} is truncated" in result.stderr and "copy or save it again" in result.stderr
+    assert "internal error" not in result.stderr and not out.exists()
+
+
+def test_load_sparse_names_the_damaged_file(damaged):
+    with pytest.raises(InputError, match="copy or save it again"):
+        load_sparse(damaged)
