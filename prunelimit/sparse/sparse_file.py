@@ -384,6 +384,7 @@ def load_sparse(path: str | Path) -> dict[str, Tensor]:
     require_file(path, "sparse file")
     if path.stat().st_size == 0:
         raise InputError(f"sparse file {path} is empty; export it again")
+    check_complete(path, "sparse file")
     # named for what it is: the safetensors parser would speak of a header too large
     kind = file_format(path)
     if kind == "torch":
@@ -391,5 +392,4 @@ def load_sparse(path: str | Path) -> dict[str, Tensor]:
                          f"torch.load, or export it first: prunelimit export {path} -o {path.stem}.safetensors")
     if kind in ("npz", "npy"):
         raise InputError(f"{path} is a NumPy file, not a sparse export; read it with numpy.load")
-    check_complete(path, "sparse file")
     return read_sparse(path).state_dict
