@@ -262,7 +262,9 @@ def archive_fingerprint(path: "str | Path | IO[bytes]", code_only: bool = False)
     the code computes with besides its weights (code, constants, plain attributes)."""
     import zipfile
 
-    if not zipfile.is_zipfile(path):
+    from prunelimit.limits import is_zip
+
+    if not is_zip(path):
         return file_sha256(path)
     digest = hashlib.sha256()
     with zipfile.ZipFile(path) as archive:

@@ -39,6 +39,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+import torch
 from torch import Tensor, nn
 
 from prunelimit import validate
@@ -235,9 +236,11 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     (True, True)
     """
     from prunelimit.sparse.exporter import check_output, model_names, require_masks, write_export
-    from prunelimit.io.checkpoint import normalise_state_dict, prefix_collision, unmatched_mask, unprefixed
+    from prunelimit.io.checkpoint import (normalise_state_dict, prefix_collision, tensor_problem, unmatched_mask,
+                                          unprefixed)
     from prunelimit.io.outputs import Output, preflight
     from prunelimit.pruning.masks import keep_both
+    from prunelimit.sparse.formats import zeroed
     from prunelimit.sparse.sparse_file import tied
 
     validate.path("output", output)
@@ -251,11 +254,22 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
     if isinstance(model, nn.Module):
         model = wrapped_module(model)  # the record Pruning.apply left is on the module a wrapper runs
         state = model.state_dict()
+        # a module's get_extra_state may give any object, which a safetensors file cannot hold
+        other = next(((k, v) for k, v in state.items() if not isinstance(v, Tensor)), None)
+        if other is not None:
+            raise UsageError(f"model: its state dict entry {other[0]!r} is a {type(other[1]).__name__}, not a tensor "
+                             "(a module's get_extra_state), and the file holds tensors only; export the state dict's "
+                             "tensors instead and load them back with load_state_dict(..., strict=False)")
     elif isinstance(model, Mapping) and all(isinstance(v, Tensor) for v in model.values()):
         state = dict(model)
     else:
         raise UsageError(f"model must be a torch.nn.Module or a state dict of tensors, got {validate.not_a_module(model)}")
     require_values(state.items())
+    # as the command line refuses such a tensor in a checkpoint: safetensors stores dense ones only
+    opaque = next(((k, v) for k, v in state.items() if v.layout != torch.strided or v.is_quantized), None)
+    if opaque is not None:
+        raise UsageError(f"model: tensor {opaque[0]!r} {tensor_problem(opaque[1])}, which the file cannot store; "
+                         "make it dense first (.to_dense(), .dequantize())")
     if (collision := prefix_collision(state)) is not None:  # the later key's values were written, in silence
         raise UsageError(f"model: keys {collision[0]!r} and {collision[1]!r} both name {unprefixed(collision[0])!r} "
                          "once the wrapper prefixes are dropped, and hold different values; give one model's state_dict")
@@ -274,7 +288,7 @@ def export(model: nn.Module | Mapping[str, Tensor], output: str | os.PathLike, *
         first = ties.get(name, name)
         own[first] = own[first] & mask if first in own else mask
     for name, mask in own.items():
-        state[name] = state[name].masked_fill(~mask.to(state[name].device), 0.0)  # +0.0, as pruning writes it
+        state[name] = zeroed(state[name], ~mask)  # +0.0, as pruning writes it
     # masking made new tensors: every key of a tied tensor must hold the pruned one, or the
     # file keeps the unpruned weights under the later key (and load_state_dict writes them last)
     state.update({name: state[first] for name, first in ties.items()})

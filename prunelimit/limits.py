@@ -118,13 +118,23 @@ def check_counts(values: dict[str, Any]) -> None:
 
 
 # --- Zip archives (torch checkpoints, .npz) ------------------------------------------------
+def is_zip(file: Path | BinaryIO) -> bool:
+    """``zipfile.is_zipfile``, False for a zip whose end records are damaged too: Python raises
+    ``BadZipFile`` there ("zipfiles that span multiple disks are not supported": one flipped
+    byte in the zip64 locator torch writes) where it returns False for other damage."""
+    try:
+        return zipfile.is_zipfile(file)
+    except zipfile.BadZipFile:
+        return False
+
+
 def check_zip(path: Path, what: str) -> None:
     """Refuse a zip whose entries would inflate far beyond their stored size (a zip bomb).
 
     Uses the sizes the archive declares; Python's and torch's readers stop at a declared size,
     so a lying header cannot inflate further than declared.
     """
-    if not zipfile.is_zipfile(path):
+    if not is_zip(path):
         return
     try:
         with zipfile.ZipFile(path) as archive:
@@ -187,7 +197,7 @@ def check_complete(path: Path, what: str) -> None:
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(len(LEGACY_TORCH_MAGIC))
-        if head.startswith(_ZIP_MAGIC) and not zipfile.is_zipfile(fh):
+        if head.startswith(_ZIP_MAGIC) and not is_zip(fh):
             problem = "it begins as a zip archive (torch.save's format) but its end, the zip directory, is missing"
         elif len(head) < len(LEGACY_TORCH_MAGIC) and any(m.startswith(head) for m in (_ZIP_MAGIC, LEGACY_TORCH_MAGIC)):
             problem = f"it ends after {len(head)} bytes, inside the opening of torch.save's format"
@@ -195,8 +205,26 @@ def check_complete(path: Path, what: str) -> None:
             problem = _safetensors_truncation(fh, length, size)
         else:
             problem = None
+        unreadable = _unsupported_zip(fh) if head.startswith(_ZIP_MAGIC) and not problem else None
     if problem:
         raise InputError(f"{what} {path} is truncated: {problem}; copy or save it again")
+    if unreadable:
+        raise InputError(f"{what} {path} is damaged: its zip directory asks for {unreadable}, which Python's "
+                         "zipfile cannot read to check the sizes it declares; copy or save it again")
+
+
+def _unsupported_zip(fh: BinaryIO) -> str | None:
+    """What a zip's directory asks for that Python's zipfile refuses with NotImplementedError (a
+    flipped "version needed to extract": "zip file version 6.4"), or ``None``. torch's own reader
+    ignores it, so the checks of the declared sizes, which read the directory with Python's,
+    would pass the file unchecked; other damage is the readers' to name."""
+    try:
+        zipfile.ZipFile(fh).close()
+    except NotImplementedError as exc:
+        return str(exc)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        pass
+    return None
 
 
 def _safetensors_truncation(fh: BinaryIO, length: int, size: int) -> str | None:
@@ -236,7 +264,7 @@ def check_torch_file(path: Path, what: str, data: bytes | None = None) -> None:
         try:
             if legacy:
                 _check_legacy(fh, size)
-            elif zipfile.is_zipfile(fh):
+            elif is_zip(fh):
                 _check_zip_storages(fh)
         except _Oversized as exc:
             raise InputError(f"{what} {path}: {exc}; the file is truncated, corrupt or hostile") from None

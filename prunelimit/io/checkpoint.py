@@ -38,7 +38,7 @@ from prunelimit.errors import InputError, first_line
 from prunelimit.io.atomic import write_atomic
 from prunelimit.sparse.formats import float_bits, storage_key
 from prunelimit.limits import (LEGACY_TORCH_MAGIC, MAX_REPORT_BYTES, ClaimScanner, Clamped, check_complete,
-                               check_loaded, check_torch_file, require_file)
+                               check_loaded, check_torch_file, is_zip, require_file)
 from prunelimit.report.safe import listed
 
 FORMAT = "prunelimit/1"
@@ -287,7 +287,7 @@ def file_format(path: Path) -> str:
         return "npy"
     if head.startswith(LEGACY_TORCH_MAGIC):
         return "torch"
-    if zipfile.is_zipfile(path):
+    if is_zip(path):
         try:
             with zipfile.ZipFile(path) as z:
                 names = z.namelist()
@@ -450,7 +450,7 @@ def _safetensors_meta(path: Path, metadata: Mapping[str, str]) -> dict[str, Any]
 
 def _archive_names(path: Path) -> list[str]:
     """The names in a zip archive below its top folder (``[]`` for any other file)."""
-    if not zipfile.is_zipfile(path):
+    if not is_zip(path):
         return []
     try:
         with zipfile.ZipFile(path) as z:
@@ -597,7 +597,8 @@ def _folded(orig: Tensor, mask: Tensor, keep: Tensor, products: dict[tuple, list
     for seen, product in earlier:
         if torch.equal(seen, keep):
             return product
-    product = (orig * mask).to(orig.dtype)  # a float32 mask beside bfloat16 weights must not promote them (0/1: exact)
+    # a float32 mask beside bfloat16 weights must not promote them, nor be refused beside float8 (0/1: exact)
+    product = orig * mask.to(orig.dtype)
     unsign_pruned_zeros(product, keep)
     if torch.equal(*(float_bits(t) if t.is_floating_point() else t for t in (product, orig))):
         product = orig

@@ -95,6 +95,17 @@ def float_bits(tensor: Tensor) -> Tensor:
     return tensor.view(_SIGNED[tensor.element_size()])
 
 
+def zeroed(tensor: Tensor, drop: Tensor) -> Tensor:
+    """A copy of ``tensor`` with all bits zero (+0.0, 0 or False) where ``drop`` is True, in every
+    dtype: through a signed integer of its width, since torch has no masked_fill for float8 or
+    uint16/32/64; a complex128 has no such integer, and a masked_fill of its own."""
+    drop = drop.to(tensor.device, torch.bool)
+    signed = _SIGNED.get(tensor.element_size())
+    if signed is None:
+        return tensor.masked_fill(drop, 0)
+    return tensor.view(signed).masked_fill(drop, 0).view(tensor.dtype)
+
+
 def storage_key(tensor: Tensor) -> tuple:
     """What makes two tensors the same tensor (tied weights): one storage, offset, shape,
     strides and dtype; a tensor that only overlaps another has another key."""

@@ -378,7 +378,18 @@ def load_sparse(path: str | Path) -> dict[str, Tensor]:
     ...     torch.equal(load_sparse(path)["fc.weight"], weight)
     True
     """
+    from prunelimit.io.checkpoint import file_format
+
     path = Path(path)
     require_file(path, "sparse file")
+    if path.stat().st_size == 0:
+        raise InputError(f"sparse file {path} is empty; export it again")
     check_complete(path, "sparse file")
+    # named for what it is: the safetensors parser would speak of a header too large
+    kind = file_format(path)
+    if kind == "torch":
+        raise InputError(f"{path} is a PyTorch file (torch.save's format), not a sparse export; read it with "
+                         f"torch.load, or export it first: prunelimit export {path} -o {path.stem}.safetensors")
+    if kind in ("npz", "npy"):
+        raise InputError(f"{path} is a NumPy file, not a sparse export; read it with numpy.load")
     return read_sparse(path).state_dict
