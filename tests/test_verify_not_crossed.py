@@ -103,5 +103,5 @@ def test_a_refit_limit_no_measured_ratio_fails_is_shown_as_at_least(cli, own_ckp
     out = cli(*args)
     assert out.exit_code == 0, out.stderr
     for criterion in ("loss", "accuracy"):
-        row = next(line for line in out.stdout.splitlines() if f"fine-tuning epochs ({criterion})" in line)
+        row = next(line for line in out.stdout.splitlines() if f"after 1 fine-tuning epoch ({criterion})" in line)
         assert "≥ 99.90 %" in row and "≤ 0.10 %" in row

@@ -12,8 +12,8 @@ from rich.table import Column, Table
 
 from prunelimit.errors import option
 from prunelimit.report.rounding import (
-    AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, half_width_text, loss_text, percent, percent_text, signed,
-    value_text,
+    AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, finetune_text, half_width_text, loss_text, percent,
+    percent_text, signed, value_text,
 )
 
 
@@ -487,10 +487,10 @@ def render_verify(rep) -> None:
                   f"[bold]{AT_MOST[a.loss_crossed]}{delta_text(rep.delta, rep.delta_plus_minus)}[/]", "")
     if rep.refit is not None:
         r = rep.refit
-        table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (loss)", AT_LEAST[r.loss_crossed] + pct(r.loss_ratio),
+        table.add_row(f"after {finetune_text(r.finetune_epochs)} (loss)", AT_LEAST[r.loss_crossed] + pct(r.loss_ratio),
                       AT_MOST[r.loss_crossed] + pct(1 - r.loss_ratio))
         if r.accuracy_ratio is not None:
-            table.add_row(f"after {r.finetune_epochs} fine-tuning epochs (accuracy)",
+            table.add_row(f"after {finetune_text(r.finetune_epochs)} (accuracy)",
                           AT_LEAST[r.accuracy_crossed] + pct(r.accuracy_ratio), AT_MOST[r.accuracy_crossed]
                           + pct(1 - r.accuracy_ratio))
     stdout.print(table)

@@ -140,12 +140,17 @@ def apart(places: int, value: float, threshold: float) -> int:
     return places
 
 
+def finetune_text(epochs: int) -> str:
+    """``epochs`` of masked fine-tuning as a refit's lines name them ("1 fine-tuning epoch")."""
+    return f"{epochs} fine-tuning epoch{'' if epochs == 1 else 's'}"
+
+
 def recovery_notes(loss_ratio: float, loss_recovers: float | None, accuracy_ratio: float | None,
                    accuracy_recovers: float | None, finetune_epochs: int = 0) -> tuple[str, ...]:
     """A sentence per criterion seen to fail and recover (its ``*_recovers`` is not ``None``),
     as the console, a gate's warnings and the HTML report state it; ``finetune_epochs > 0``:
     ``verify --refit``'s search, whose probes are fine-tuned (a sweep measures no such ratio)."""
-    after, tail = ((f"after {finetune_epochs} fine-tuning epochs, ", "the refit search's probes below the limit can "
+    after, tail = ((f"after {finetune_text(finetune_epochs)}, ", "the refit search's probes below the limit can "
                     "have gone unseen (`--sweep` measures one-shot pruning only)") if finetune_epochs else
                    ("", "the search's probes below the limit can have gone unseen; `verify --sweep 1000` measures "
                     "every grid ratio"))

@@ -187,7 +187,7 @@ def test_the_refit_search_states_a_curve_that_recovers():
         assert again is not None and 0.4 <= again < 0.7
         assert any(p.ratio == again and p.loss < refit.points[0].loss + 0.01 and p.accuracy == 1.0 for p in refit.points)
     notes = refit.recovery_notes()
-    assert len(notes) == 2 and notes[0].startswith("after 1 fine-tuning epochs, the loss criterion fails above 29.90 %")
+    assert len(notes) == 2 and notes[0].startswith("after 1 fine-tuning epoch, the loss criterion fails above 29.90 %")
 
 
 def test_verify_states_recovering_curves_in_its_html_report_and_its_refit(cli, tmp_path):
@@ -212,7 +212,7 @@ def test_verify_states_recovering_curves_in_its_html_report_and_its_refit(cli, t
     page = (tmp_path / "rep" / "report.html").read_text()
     lines = [f"the {name} criterion fails above 29.90 % and passes again at {100 * again:.2f} %: its curve is "
              "not monotone" for name in ("loss", "accuracy") for again in (doc["actual"][f"{name}_recovers"],)]
-    lines += [f"after 1 fine-tuning epochs, the {name} criterion fails above 29.90 % and passes again at "
+    lines += [f"after 1 fine-tuning epoch, the {name} criterion fails above 29.90 % and passes again at "
               f"{100 * refit[name + '_recovers']:.2f} %" for name in ("loss", "accuracy")]
     for line in lines:
         assert line in text and line in page

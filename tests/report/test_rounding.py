@@ -114,3 +114,17 @@ def test_verify_delta_is_shown_by_the_rounding_rule_of_every_plus_minus(delta, p
     from prunelimit.report.console import delta_text
 
     assert delta_text(delta, plus_minus) == text
+
+
+@pytest.mark.parametrize(("epochs", "loss_note"), [
+    (1, "after 1 fine-tuning epoch, the loss criterion"),  # it read "after 1 fine-tuning epochs"
+    (3, "after 3 fine-tuning epochs, the loss criterion"),
+])
+def test_a_refits_epochs_are_counted_in_words_that_agree(epochs, loss_note) -> None:
+    """``verify --refit --finetune-epochs 1`` named its rows and notes "after 1 fine-tuning
+    epochs"; one epoch is singular, in the notes as in the rows."""
+    from prunelimit.report.rounding import finetune_text, recovery_notes
+
+    assert finetune_text(epochs) in loss_note
+    notes = recovery_notes(0.3, 0.5, None, None, finetune_epochs=epochs)
+    assert len(notes) == 1 and notes[0].startswith(loss_note)
