@@ -108,7 +108,8 @@ def check_prune_scope(scope: str, ratio: str | float) -> None:
 
 def two_four_mask(weight: Tensor, kept: Tensor | None = None) -> Tensor:
     """Keep the 2 largest |w| of every 4 consecutive weights along the input dimension (each
-    row of the tensor flattened after its first dimension); ties go to the lower index, and
+    row of the tensor flattened after its first dimension; a ConvTranspose stores inputs first,
+    so its groups run along outputs × kernel); ties go to the lower index, and
     a last group of fewer than 4 keeps its 2 largest (all, if it has at most 2). Weights
     outside ``kept`` (a boolean mask) rank below every weight in it, exact zeros included."""
     # sizes spelled out, not -1: a tensor of 0 weights (a layer of 0 rows) has no inferable size
