@@ -795,8 +795,8 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", bat
 
 @keeps_caller_state
 def spectrum(model: nn.Module, data: Any, *, loss: str | Callable = "ce", batch_size: int | None = None,
-             per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[..., None] | None = None,
-             **options: Any) -> api.SpectrumReport:
+             per_layer: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+             progress: Callable[..., None] | None = None, **options: Any) -> api.SpectrumReport:
     """The Hessian spectrum of the mean loss over ``data`` (``prunelimit spectrum``);
     ``per_layer`` adds each layer's curvature (``result.layers``), as ``spectrum --per-layer``.
 

@@ -43,7 +43,6 @@ NAMES = {"checkpoint": "PyTorch checkpoint", "safetensors": "safetensors", "png"
 _OWNER = {ext: fmt for fmt, exts in EXTENSIONS.items() for ext in exts}
 
 
-
 def names_a_file(source: str) -> bool:
     """Whether ``source`` is a checkpoint path rather than a model spec: a file, a name with a
     checkpoint's extension, or an existing path given with a folder in it. A mistyped or
@@ -52,6 +51,7 @@ def names_a_file(source: str) -> bool:
     path = Path(source)
     suffixes = (*EXTENSIONS["checkpoint"], *EXTENSIONS["safetensors"])
     return path.is_file() or path.suffix.lower() in suffixes or (len(path.parts) > 1 and path.exists())
+
 
 @dataclass(frozen=True)
 class Output:

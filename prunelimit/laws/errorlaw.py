@@ -192,7 +192,8 @@ def check_error(name: str, value: object) -> None:
         raise OptionError(name, f"{{0}} must lie in (0, 1] (errors are fractions), got {quoted(value)}")
 
 
-def error_law(density: float | Sequence[float] | np.ndarray, eps_np: float, eps_up: float, gamma: float, p: float) -> np.ndarray:
+def error_law(density: float | Sequence[float] | np.ndarray, eps_np: float, eps_up: float, gamma: float,
+              p: float) -> np.ndarray:
     """ε̂(d) of the single-network law: ``eps_np`` where the network is dense enough, rising
     as a power law of slope ``gamma`` below the knee ``q = p·(eps_up/eps_np)^(1/gamma)``, and
     flattening below density ``p`` at ``eps_up`` (no better than chance).

@@ -26,6 +26,7 @@ import numpy as np
 from prunelimit.errors import InputError, UsageError, fields_named
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.limits import MAX_CSV_BYTES, MAX_CSV_ROWS, check_csv_rows, check_file_size
+from prunelimit.report.safe import clipped
 
 COLUMNS = ("density", "gamma")
 
@@ -199,9 +200,8 @@ def read_points(path: str | os.PathLike[str]) -> LawPoints:
             check_header(path, header)
             missing = [c for c in COLUMNS if c not in header]
             if missing:
-                shown = str(header) if len(str(header)) <= 120 else f"{str(header)[:120]}…"  # a one-line file's all of it
                 raise InputError(
-                    f"{path}: header {shown} lacks column(s) {missing}; "
+                    f"{path}: header {clipped(header, 120)} lacks column(s) {missing}; "  # a one-line file: all of it
                     f"the first line must be 'density,gamma'{header_fix(header, missing)}"
                 )
             reader.fieldnames = header

@@ -245,13 +245,13 @@ def _curve(pruner: _InPlacePruner, model: nn.Module, batches: Batches, eval_batc
     out = []
     for k, ratio in enumerate(ratios):
         pruner.set_ratio(ratio)
-        out.append(_point(model, batches, eval_batches, loss_fn, ratio, with_accuracy))
+        out.append(measured_point(model, batches, eval_batches, loss_fn, ratio, with_accuracy))
         if progress is not None:
             progress(k + 1, len(ratios))
     return out
 
 
-def _point(model, batches, eval_batches, loss_fn, ratio, with_accuracy: bool = True) -> CurvePoint:
+def measured_point(model, batches, eval_batches, loss_fn, ratio, with_accuracy: bool = True) -> CurvePoint:
     """Loss on ``batches`` and, with ``with_accuracy``, accuracy on ``eval_batches`` (default ``batches``)."""
     ev = evaluate(model, batches, loss_fn)
     acc = ev.accuracy
@@ -401,7 +401,7 @@ def actual_limit(
             key = pruner.zeroed(i / levels)
             if key not in models:
                 pruner.set_ratio(i / levels)
-                models[key] = _point(model, batches, acc_data, loss_fn, i / levels, with_accuracy)
+                models[key] = measured_point(model, batches, acc_data, loss_fn, i / levels, with_accuracy)
                 passes[stage] += 1
                 report()
             return replace(models[key], ratio=i / levels)

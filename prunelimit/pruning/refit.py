@@ -17,7 +17,8 @@ from prunelimit.data.batches import Batches, LossFn
 from prunelimit.errors import OptionError
 from prunelimit.models.params import ParamSelection
 from prunelimit.pruning.actual import (
-    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, _point, coarse_stride, look_between, searched_criteria, settle,
+    DEFAULT_MAX_EVALUATIONS, CurvePoint, Progress, coarse_stride, look_between, measured_point, searched_criteria,
+    settle,
 )
 from prunelimit.pruning.finetune import FinetuneConfig, finetune
 from prunelimit.pruning.magnitude import prune_model
@@ -77,7 +78,7 @@ def refit_limit(
     # no evaluation data of its own: one forward over the analysis data gives both criteria
     acc_data = eval_batches if eval_batches and eval_batches is not batches else None
     dense_state = copy.deepcopy(model.state_dict())
-    dense = measured_dense or _point(model, batches, acc_data, loss_fn, 0.0)
+    dense = measured_dense or measured_point(model, batches, acc_data, loss_fn, 0.0)
     dense_loss, dense_acc = dense.loss, dense.accuracy
     cache: dict[int, CurvePoint] = {}
     stride = coarse_stride(levels, branching, max_evaluations)
@@ -96,7 +97,7 @@ def refit_limit(
                 steps = None if progress is None else \
                     (lambda step, total, base=len(tuned): progress(base * total + step, most * total))
                 finetune(model, kept, batches, loss_fn, config, progress=steps)
-                tuned[key] = _point(model, batches, acc_data, loss_fn, i / levels, dense_acc is not None)
+                tuned[key] = measured_point(model, batches, acc_data, loss_fn, i / levels, dense_acc is not None)
             cache[i] = replace(tuned[key], ratio=i / levels)
         return cache[i]
 

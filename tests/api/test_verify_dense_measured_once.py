@@ -21,13 +21,13 @@ def _verify(monkeypatch, eval_data):
     batches = digits_batches(256)[:2]
     x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
     ratios = []
-    original = actual_module._point
+    original = actual_module.measured_point
 
     def spy(*args):
         ratios.append(args[4])  # the ratio pruned to
         return original(*args)
 
-    monkeypatch.setattr(actual_module, "_point", spy)
+    monkeypatch.setattr(actual_module, "measured_point", spy)
     report = prunelimit.verify(model, (x, y), eval_data=eval_data, batch_size=256, method="exact", epsilon=0.02)
     monkeypatch.undo()
     held_out = None if eval_data is None else [eval_data]

@@ -53,13 +53,13 @@ def test_verify_refit_measures_the_dense_model_once(monkeypatch):
     model, batches = _setup()
     x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
     measured = []
-    original = refit_module._point
+    original = refit_module.measured_point
 
     def spy(*args):
         measured.append(args[4])  # the ratio
         return original(*args)
 
-    monkeypatch.setattr(refit_module, "_point", spy)
+    monkeypatch.setattr(refit_module, "measured_point", spy)
     report = prunelimit.verify(model, (x, y), batch_size=256, refit=True, finetune_epochs=1, finetune_lr=1e-30,
                                method="exact", epsilon=0.02)
     assert 0.0 not in measured and len(measured) == report.refit.evaluations
