@@ -5,8 +5,11 @@ stratified by class (each class keeps its share of the data, up to rounding, and
 ``DATA_PARTS`` samples, so that a rare class is in every part) so the subsampled Hessian
 averages the same mixture of classes, and split into ``DATA_PARTS`` disjoint parts of the
 same kind, on which ``prunelimit.theory.uncertainty`` measures what the subsampling does
-to ρ*. Batches that are not ``(x, integer labels)`` pairs, and targets that are values
-rather than classes (``by_class=False``: integer regression targets), are drawn without strata.
+to ρ*. The classes are integer labels, float labels of two values (BCE's 0/1) and rows of
+class probabilities (one-hot or soft labels, by their largest entry); other targets
+(values of more kinds, multi-label rows, per-pixel or per-token classes), and targets that
+are values rather than classes (``by_class=False``: integer regression targets), are drawn
+without strata.
 """
 
 from __future__ import annotations
@@ -82,9 +85,11 @@ def curvature_subsample(batches: Batches, requested: int | str | None, seed: int
     if samples < least:
         counted = "one class" if classes == 1 else f"{classes} classes"
         rare = "" if least == DATA_PARTS * classes else ", or all of a smaller class"
+        kind = "float targets of two values and rows of class probabilities count as classes" \
+            if batches[0][1].is_floating_point() else \
+            "integer targets count as classes: store regression targets as floats"
         raise OptionError("hessian_samples", f"{{0}} {samples} is too few for {counted}: use at least "
-                                             f"{least} ({DATA_PARTS} a class{rare}), or all (integer targets count as "
-                                             "classes: store regression targets as floats)")
+                                             f"{least} ({DATA_PARTS} a class{rare}), or all ({kind})")
     if samples < DATA_PARTS:  # the data part of the ± needs DATA_PARTS non-empty parts
         raise OptionError("hessian_samples", f"{{0}} {samples} is too few to split into {DATA_PARTS} parts: "
                                              f"use at least {DATA_PARTS}, or all")
@@ -121,10 +126,34 @@ def drawn_subset(requested: int | str | None, total: int, classes: int = 0) -> i
 
 
 def _strata(batches: Batches, by_class: bool) -> torch.Tensor | None:
-    """The integer class labels of ``batches`` joined, where the subset is drawn by class."""
-    # only the labels are joined: a copy of the inputs would double the data set in memory
-    labels = torch.cat([b[1] for b in batches]) if by_class and len(batches[0]) > 1 else None
-    return labels if labels is not None and labels.dim() == 1 and not labels.is_floating_point() else None
+    """Each sample's class (``_classes`` of the targets of ``batches`` joined), where the
+    subset is drawn by class; ``None`` where it is drawn without strata."""
+    if not by_class or len(batches[0]) < 2:
+        return None
+    # only the targets are joined: a copy of the inputs would double the data set in memory
+    return _classes(torch.cat([b[1] for b in batches]))
+
+
+def _classes(targets: torch.Tensor) -> torch.Tensor | None:
+    """The classes ``targets`` name: integer labels; float labels of at most two values (BCE's
+    0/1, a margin loss's ±1), also as one column; one-hot or soft-label rows (class
+    probabilities, as cross-entropy takes them) by their largest entry. ``None`` for values
+    of more kinds, multi-label rows and per-pixel or per-token targets."""
+    # BCE takes float labels and soft cross-entropy float rows: drawn without strata, the
+    # rare class of a 2 %-positive set was missing from 3 of the 4 parts of a 40-sample subset
+    if targets.dim() == 2 and targets.shape[1] == 1:  # a column of labels, beside a [N, 1] output
+        targets = targets[:, 0]
+    if targets.dim() == 1:
+        return targets if not targets.is_floating_point() or len(torch.unique(targets)) <= 2 else None
+    if targets.dim() == 2 and _probability_rows(targets):
+        return targets.argmax(1)
+    return None
+
+
+def _probability_rows(rows: torch.Tensor) -> bool:
+    """Whether every row is a distribution over classes: non-negative, summing to 1 (to
+    float32 rounding of a softmax's or a label smoothing's sum)."""
+    return bool((rows >= 0).all()) and bool(((rows.double().sum(1) - 1).abs() <= 1e-4).all())
 
 
 def _stratified_parts(strata, total: int, samples: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:

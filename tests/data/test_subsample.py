@@ -272,3 +272,37 @@ def test_the_subset_size_is_what_the_subset_takes(monkeypatch, auto, counts, by_
     monkeypatch.setattr(subsample, "AUTO_HESSIAN_SAMPLES", auto)
     batches = _batches(counts=counts)
     assert subset_size(batches, requested, by_class) == curvature_subsample(batches, requested, 0, by_class).used
+
+
+def _class_batches(targets: torch.Tensor, size: int = 32):
+    x = torch.arange(len(targets), dtype=torch.float32)[:, None]  # x holds the sample's index
+    return [(x[i : i + size], targets[i : i + size]) for i in range(0, len(targets), size)]
+
+
+def _part_classes(sub, classes: torch.Tensor) -> list[list[int]]:
+    """How many samples of each class every part holds (``classes``: each sample's, by index)."""
+    return [torch.bincount(classes[_column(p, 0)[:, 0].long()], minlength=int(classes.max()) + 1).tolist()
+            for p in sub.parts]
+
+
+def test_float_labels_and_class_probability_rows_are_drawn_by_class() -> None:
+    """BCE takes 0/1 labels as floats and soft cross-entropy class probabilities as float
+    rows: both were drawn without strata, so the 8 positives of a 296-sample set (one in 37)
+    were missing from 3 of the 4 parts of a 40-sample subset, which then measured the data
+    part of ρ*'s ± between parts with and without the rare class. Each part now holds every
+    class, as integer labels do; targets of other kinds still draw without strata."""
+    classes = torch.tensor([0] * 288 + [1] * 8)[torch.randperm(296, generator=torch.Generator().manual_seed(0))]
+    one_hot = torch.nn.functional.one_hot(classes, 2).float()
+    for targets in (classes.float(), classes.float()[:, None], 2 * classes.float() - 1, one_hot, one_hot.long(),
+                    one_hot * 0.9 + 0.05):  # 0/1 labels, as one column, ±1 labels, one-hot, label-smoothed
+        for seed in range(3):
+            sub = curvature_subsample(_class_batches(targets), 40, seed=seed)
+            assert _part_classes(sub, classes) == [[9, 1]] * 4, (targets[:2], seed)
+    with pytest.raises(UsageError, match=r"hessian_samples 7 is too few for 2 classes: use at least 8 \(4 a class\), "
+                                         r"or all \(float targets of two values and rows of class probabilities "
+                                         r"count as classes\)"):
+        curvature_subsample(_class_batches(classes.float()), 7)
+    values = torch.linspace(0, 1, 296)  # real values; rows of several labels; per-token classes: no strata
+    for targets in (values, torch.stack([values, values], 1), torch.stack([classes, classes], 1).float(),
+                    torch.stack([classes, 1 - classes, classes], 1).float(), torch.stack([classes] * 5, 1)):
+        assert curvature_subsample(_class_batches(targets), 5, seed=0).used == 5
