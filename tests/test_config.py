@@ -188,3 +188,24 @@ def test_a_rule_threshold_in_exponent_notation_is_a_number(tmp_path):
     path.write_text("rules:\n  - min_ratio: 5e-1\n", encoding="utf-8")
     rules = rules_from_options(None, "lower", None, None, read_config(path)["rules"], str(path))
     assert [rule.min_ratio for rule in rules] == [0.5]
+
+
+def test_a_whole_hessian_sample_count_with_a_decimal_point_is_a_count(cli, tmp_path):
+    """``hessian_samples: 2.0e2`` (or ``200.0``) in a config file, or ``--hessian-samples
+    200.0``, was refused ("'200.0': use auto, all or a positive number of samples") where
+    ``max_samples: 400.0`` and ``--max-samples 400.0`` were read as counts: now all are;
+    a fraction is still refused."""
+    import json
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
+    plan = ("--method", "slq", "--iterations", "4", "--runs", "1", "--no-cache", "--json")
+    path = tmp_path / "ci.yaml"
+    path.write_text("hessian_samples: 2.0e2\nmax_samples: 400.0\n", encoding="utf-8")
+    for given in (("--config", path), ("--hessian-samples", "200.0", "--max-samples", "400")):
+        result = cli("bounds", example, *plan, *given)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["spectrum"]["hessian_samples"]["used"] == 200
+    result = cli("bounds", example, *plan, "--hessian-samples", "200.5")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("prunelimit: error: --hessian-samples '200.5': use auto, all or a positive "
+                                     "number of samples")

@@ -15,6 +15,7 @@ import functools
 import inspect
 import math
 import os
+import re
 import signal
 import sys
 import traceback
@@ -890,8 +891,11 @@ def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
 def _hessian_samples(text: str) -> int | str:
     if text in ("auto", "all"):
         return text
+    # a whole number with a decimal point, as --max-samples takes one: a --config file's
+    # 8192.0 or 8.192e3 reaches here as "8192.0"
+    whole = re.fullmatch(r"\s*([-+]?[0-9]+)\.0*\s*", text)
     try:
-        return int(text)
+        return int(whole.group(1) if whole else text)
     except ValueError:
         raise OptionError("hessian_samples", f"{{0}} {text!r}: use auto, all or a positive number of samples") from None
 
