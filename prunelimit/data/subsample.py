@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from prunelimit.data.batches import Batch, Batches, batch_size, total_samples
+from prunelimit.data.spec import FINITE_CHUNK
 from prunelimit.errors import OptionError
 
 # Curvature uses a subset of this size by default (``--hessian-samples auto``) on data sets
@@ -152,8 +153,11 @@ def _classes(targets: torch.Tensor) -> torch.Tensor | None:
 
 def _probability_rows(rows: torch.Tensor) -> bool:
     """Whether every row is a distribution over classes: non-negative, summing to 1 (to
-    float32 rounding of a softmax's or a label smoothing's sum)."""
-    return bool((rows >= 0).all()) and bool(((rows.double().sum(1) - 1).abs() <= 1e-4).all())
+    float32 rounding of a softmax's or a label smoothing's sum). A block of rows at a time:
+    soft labels of ImageNet's size are 5 GB, a mask or float64 copy of them as much again."""
+    block = max(1, FINITE_CHUNK // rows.shape[1])
+    return all(bool((part >= 0).all()) and bool(((part.sum(1, dtype=torch.float64) - 1).abs() <= 1e-4).all())
+               for part in rows.split(block))
 
 
 def _stratified_parts(strata, total: int, samples: int, k: int, rng: np.random.Generator) -> list[np.ndarray]:
