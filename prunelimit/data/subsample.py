@@ -141,7 +141,7 @@ def _classes(targets: torch.Tensor) -> torch.Tensor | None:
     probabilities, as cross-entropy takes them) by their largest entry. ``None`` for values
     of more kinds, multi-label rows and per-pixel or per-token targets."""
     # BCE takes float labels and soft cross-entropy float rows: drawn without strata, the
-    # rare class of a 2 %-positive set was missing from 3 of the 4 parts of a 40-sample subset
+    # rare class of a 3 %-positive set was missing from 3 of the 4 parts of a 40-sample subset
     if targets.dim() == 2 and targets.shape[1] == 1:  # a column of labels, beside a [N, 1] output
         targets = targets[:, 0]
     if targets.dim() == 1:
