@@ -575,13 +575,15 @@ def _drop_fix(rule: GateRule) -> str:
 def _conservative_text(measured: float, pm: float, conservative: float, required: float, ok: bool,
                        use: Use) -> str:
     """``0.9184 − 0.0062 = 0.9122 >= required 0.8000``: the value, its stated ± (``0`` for an
-    exact spectrum) and the conservative side, each to the decimal the ± is shown to; a
-    measured limit (``actual``) has no ± and is shown alone."""
+    exact spectrum) and the conservative side, each to the decimal the ± is shown to, or to
+    the more that tell a fail apart from its requirement, the ± too (shown to 4, it made
+    "0.818841576 − 0.0469 = 0.771932759", a subtraction that does not hold); a measured
+    limit (``actual``) has no ± and is shown alone."""
     verdict = ">=" if ok else "<"
     places = decimals(pm, least=4) if ok else apart(decimals(pm, least=4), conservative, required)
     if use == "actual":
         return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
-    return (f"{measured:.{places}f} − {half_width_text(pm, least=4)} = {conservative:.{places}f} "
+    return (f"{measured:.{places}f} − {half_width_text(pm, least=places, most=places)} = {conservative:.{places}f} "
             f"{verdict} required {required:.{places}f}")
 
 

@@ -98,6 +98,22 @@ def test_the_failure_line_shows_the_conservative_side_arithmetic():
         "actual limit 0.6000 >= required 0.5000"
 
 
+@pytest.mark.parametrize("min_ratio, shown", [
+    (0.77193276, "0.818841576 − 0.046908818 = 0.771932759 < required 0.771932760"),
+    (0.771933, "0.8188416 − 0.0469088 = 0.7719328 < required 0.7719330"),
+    (0.7719327586781712, "0.8188 − 0.0469 = 0.7719 >= required 0.7719"),
+])
+def test_a_fail_shown_to_more_decimals_shows_its_plus_minus_to_them_too(min_ratio, shown):
+    """gate --min-ratio 0.77193276 on ρ* 0.8188415762621546 ± 0.04690881758398341 (adaptive
+    SLQ, --tolerance 0.05) read "ρ* 0.818841576 − 0.0469 = 0.771932759 < required
+    0.771932760": the value and the conservative side to the 9 decimals that part the fail
+    from its requirement, the ± to 4, and the subtraction shown did not hold. The requirement
+    exactly at the conservative side passes."""
+    outcome = evaluate_gate(_report(0.8188415762621546, 0.04690881758398341),
+                            [GateRule("r", use="predicted", min_ratio=min_ratio)]).outcomes[0]
+    assert outcome.reason == f"ρ* {shown}"
+
+
 @pytest.mark.parametrize("plus_minus, shown", [
     (0.00004, "0.840000 − 0.000040 = 0.839960"),
     (0.000123, "0.84000 − 0.00012 = 0.83988"),
