@@ -171,14 +171,19 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     return float(value)
 
 
-def recorded_warnings(report: Any) -> tuple[str, ...]:
+def recorded_warnings(report: Any, source: str | None = None) -> tuple[str, ...]:
     """The warnings a saved ``bounds``/``verify`` document states (none when it has no list),
     in the words ``bounds`` gives them (``api.limit.as_predicted``): what qualifies its
-    prediction goes on with the number read from it."""
+    prediction goes on with the number read from it. Read from ``source`` (``--from``), a
+    tolerance warning's remedy (``a larger --max-hvps``), refused beside ``--from``, is
+    said to belong to the run that stores it, as a gate rule's fix is (``_read_fix``)."""
+    from prunelimit.api.curvature import TOLERANCE_MISSED
     from prunelimit.api.limit import as_predicted
 
     warnings = report.get("warnings") if isinstance(report, dict) else None
-    return tuple(as_predicted(str(w) for w in warnings)) if isinstance(warnings, list) else ()
+    told = as_predicted(str(w) for w in warnings) if isinstance(warnings, list) else []
+    # a verify --from report holds the warning already told (the first report's run is the one to change)
+    return tuple(_read_fix(w, source) if TOLERANCE_MISSED in w and " when storing " not in w else w for w in told)
 
 
 def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
@@ -575,13 +580,15 @@ def _drop_fix(rule: GateRule) -> str:
 def _conservative_text(measured: float, pm: float, conservative: float, required: float, ok: bool,
                        use: Use) -> str:
     """``0.9184 − 0.0062 = 0.9122 >= required 0.8000``: the value, its stated ± (``0`` for an
-    exact spectrum) and the conservative side, each to the decimal the ± is shown to; a
-    measured limit (``actual``) has no ± and is shown alone."""
+    exact spectrum) and the conservative side, each to the decimal the ± is shown to, or to
+    the more that tell a fail apart from its requirement, the ± too (shown to 4, it made
+    "0.818841576 − 0.0469 = 0.771932759", a subtraction that does not hold); a measured
+    limit (``actual``) has no ± and is shown alone."""
     verdict = ">=" if ok else "<"
     places = decimals(pm, least=4) if ok else apart(decimals(pm, least=4), conservative, required)
     if use == "actual":
         return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
-    return (f"{measured:.{places}f} − {half_width_text(pm, least=4)} = {conservative:.{places}f} "
+    return (f"{measured:.{places}f} − {half_width_text(pm, least=places, most=places)} = {conservative:.{places}f} "
             f"{verdict} required {required:.{places}f}")
 
 

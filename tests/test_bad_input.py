@@ -733,6 +733,8 @@ OTHER_CASES = [
                                                         "--no-cache"), 2,
          "--allow-incompatible-baseline has no effect: no rule reads a baseline"),
     Case("gate/min-ratio-percent", _p("gate", G, "--min-ratio", "80%", "--no-cache"), 2, "80% is 0.8"),
+    Case("bounds/tolerance-percent", _p("bounds", G, "--tolerance", "1%", "--no-cache"), 2,
+         "tolerances are fractions, not percentages: 1% is 0.01"),
     Case("gate/bad-use", _p("gate", G, "--min-ratio", "0.1", "--use", "upper", "--no-cache"), 2,
          "Invalid value for '--use'"),
     # a spectrum flag beside rules that all measure the limit (no spectrum) was ignored in silence

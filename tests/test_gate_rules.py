@@ -98,6 +98,42 @@ def test_the_failure_line_shows_the_conservative_side_arithmetic():
         "actual limit 0.6000 >= required 0.5000"
 
 
+def test_a_tolerance_warning_read_from_a_report_puts_its_remedy_where_it_applies():
+    """gate/verify/prune --from b.json repeated b.json's "ρ* = 81.7 % ± 9.0 pt is not within
+    the tolerance 0.05 …, which needs more Lanczos steps (a larger --max-hvps)", a flag those
+    commands refuse beside --from. It now says, as the rule's fix does, to raise it when
+    storing b.json or to drop --from; once only, when the report read was itself written by
+    a --from run; other warnings, and a report read without a source, are left as they are."""
+    from prunelimit.errors import options_named
+    from prunelimit.gate_rules import recorded_warnings
+
+    missed = ("ρ* = 81.7 % ± 9.0 pt is not within the tolerance 0.05 (5 pt): the product budget (--max-hvps 100) "
+              "ran out; the largest part is steps, which needs more Lanczos steps (a larger --max-hvps)")
+    report = {"warnings": [missed, "the model is not at a minimum of the analysis loss"]}
+    with options_named(_flag):
+        told = recorded_warnings(report, "b.json")
+        again = recorded_warnings({"warnings": list(told)}, "v.json")
+    assert told == (f"{missed} when storing b.json, or drop --from", report["warnings"][1])
+    assert again == told
+    assert recorded_warnings(report) == tuple(report["warnings"])
+
+
+@pytest.mark.parametrize("min_ratio, shown", [
+    (0.77193276, "0.818841576 − 0.046908818 = 0.771932759 < required 0.771932760"),
+    (0.771933, "0.8188416 − 0.0469088 = 0.7719328 < required 0.7719330"),
+    (0.7719327586781712, "0.8188 − 0.0469 = 0.7719 >= required 0.7719"),
+])
+def test_a_fail_shown_to_more_decimals_shows_its_plus_minus_to_them_too(min_ratio, shown):
+    """gate --min-ratio 0.77193276 on ρ* 0.8188415762621546 ± 0.04690881758398341 (adaptive
+    SLQ, --tolerance 0.05) read "ρ* 0.818841576 − 0.0469 = 0.771932759 < required
+    0.771932760": the value and the conservative side to the 9 decimals that part the fail
+    from its requirement, the ± to 4, and the subtraction shown did not hold. The requirement
+    exactly at the conservative side passes."""
+    outcome = evaluate_gate(_report(0.8188415762621546, 0.04690881758398341),
+                            [GateRule("r", use="predicted", min_ratio=min_ratio)]).outcomes[0]
+    assert outcome.reason == f"ρ* {shown}"
+
+
 @pytest.mark.parametrize("plus_minus, shown", [
     (0.00004, "0.840000 − 0.000040 = 0.839960"),
     (0.000123, "0.84000 − 0.00012 = 0.83988"),

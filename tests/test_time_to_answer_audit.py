@@ -136,6 +136,15 @@ def test_tolerance_of_one_or_more_is_refused(cli, own_ckpt, no_curvature, value)
     _refused(cli("bounds", own_ckpt, "--tolerance", value), "--tolerance", "ratio units", "below 1")
 
 
+def test_a_tolerance_typed_in_percent_is_told_the_fraction(cli, own_ckpt, no_curvature) -> None:
+    """``--tolerance 5`` (five points?) and ``--tolerance 1%`` are refused with the fraction
+    they may mean, as ``--min-ratio 80%`` is; before, only "must be below 1" and "Input
+    should be a valid number"""
+    _refused(cli("bounds", own_ckpt, "--tolerance", "5"), "below 1, got 5.0 (a percentage? 5 % is 0.05)")
+    _refused(cli("spectrum", own_ckpt, "--tolerance", "1%"), "got '1%', not a number",
+             "tolerances are fractions, not percentages: 1% is 0.01")
+
+
 def test_library_refuses_a_tolerance_of_one() -> None:
     with pytest.raises(OptionError, match="tolerance"):
         api.CurvatureOptions(tolerance=1.0)

@@ -852,6 +852,11 @@ def slq_uncertainty(target: LimitTarget, quad, options: CurvatureOptions, ratio:
     return replace(u, rounding=rounding_part_of(target, quad, ratio, dtype))
 
 
+# what every tolerance warning says (``tolerance_warning``): a report's, read back by --from, is told where
+# its remedy applies
+TOLERANCE_MISSED = "is not within the tolerance"
+
+
 def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: float, u: "Uncertainty",
                       options: CurvatureOptions) -> str | None:
     """Why ``ratio ± u`` is not within ``options.tolerance`` and what would bring it there,
@@ -891,7 +896,7 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
               "rounding": f"a larger {option('epsilon')}, or float64 products where they were float32 "
                           f"({option('method', 'exact')}, or the model and its data in float64)"}[largest]
     # ρ* in the units of its headline line (it read "ρ* = 0.9187 ± 0.0198" under "ρ* = 91.87 % ± 2.0 pt")
-    return (f"ρ* = {estimate_text(ratio, u.plus_minus)} is not within the tolerance {options.tolerance:g} "
+    return (f"ρ* = {estimate_text(ratio, u.plus_minus)} {TOLERANCE_MISSED} {options.tolerance:g} "
             f"({100 * options.tolerance:g} pt): {cause}; "
             f"{which}, which needs {remedy}")
 

@@ -115,7 +115,7 @@ class CurvatureOptions:
         # so that 1e308 is told this rather than that it is too large to double
         if validate.real(self.tolerance) and 1 <= self.tolerance < math.inf:
             raise OptionError("tolerance", f"{{0}} is in ratio units (0.01 is one point of ρ*) and must be "
-                                           f"below 1, got {quoted(self.tolerance)}")
+                                           f"below 1, got {quoted(self.tolerance)}{validate.percent_hint(self.tolerance)}")
         validate.positive("tolerance", self.tolerance)
         if self.max_hvps is not None:
             validate.integer("max_hvps", self.max_hvps, 1)

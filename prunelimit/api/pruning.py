@@ -150,7 +150,7 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
                                           PredictedLimit.from_report(name, report), inputs, scope)
             source = report.get("epsilon_source")  # a report from before the key states none
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
-                                 _beside_pruning((*notes, *measured, *recorded_warnings(report))),
+                                 _beside_pruning((*notes, *measured, *recorded_warnings(report, name))),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
                                  epsilon_source=source if isinstance(source, str) else None)
         if ratio == "lower" and options.bound_mode == "none":

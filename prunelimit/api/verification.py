@@ -104,7 +104,7 @@ class PredictedLimit:
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
-                   recorded_warnings(report), True, body, str(path), _stated_uncertainty(report),
+                   recorded_warnings(report, str(path)), True, body, str(path), _stated_uncertainty(report),
                    report["epsilon_source"] if isinstance(report.get("epsilon_source"), str) else None)
 
 

@@ -191,6 +191,9 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
                 stack.enter_context(bar)
             count = state["count"] = advanced(state["count"], n, total, text, absolute)
             bar.tasks[0].total = count.total  # rich's update reads a total of None as "unchanged"
+            # rich stops the elapsed clock, for good, the first time the count reaches the total: at
+            # the end of adaptive SLQ's first stage (192/192), whose next stage then plans 384 more
+            bar.tasks[0].finished_time = None
             bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done,
                                                                                  count.total is not None))
 

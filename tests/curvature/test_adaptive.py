@@ -301,6 +301,26 @@ def test_a_time_budget_holds_the_predicted_seconds_of_what_must_follow_the_runs(
     assert timed.seconds + 1 + after.seconds(runs, steps + 1, 1.0) > budget  # one more would not have fitted
 
 
+@pytest.mark.parametrize("budget", [60.0, 100.0, 150.0])
+def test_a_time_budget_holds_the_assessment_after_the_runs(budget) -> None:
+    """At 1 s a product and an assessment of 1e-4 s per cubed step a run (the bracket's
+    Stieltjes procedure grows as steps³: 2 runs of 64 steps, 52 s): the runs stop where the
+    next step and the assessment after it would end past the budget. Before, they ran to it
+    and the last assessment came on top (a 150 s budget ended at 283 s)."""
+    timed = _Timed(_operator())
+    inner = _assess_by_steps(1000)
+
+    def assess(quad) -> Assessment:
+        steps = (quad.weights > 0).sum(axis=1).astype(float)
+        timed.seconds += 1e-4 * float((steps**3).sum())
+        return inner(quad)
+
+    plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=budget, initial_steps=8, initial_runs=2)
+    result = adaptive_slq(timed, plan, assess, seed=0, clock=lambda: timed.seconds)
+    assert result.stopped_by == "time-budget"
+    assert timed.seconds <= budget  # exact: the clock is the products and the assessments' cubes
+
+
 def test_the_progress_total_follows_a_rate_that_changes_under_the_time_budget() -> None:
     """The total a time budget allows was set once a stage, at the rate so far: products
     that grew faster (2 s each for the first 16, then 0.5 s) ran past it, 52 done of 40

@@ -80,6 +80,23 @@ def _hundred_columns_in_ten_seconds(advance, now: list[float]) -> None:
         advance(done, 100)
 
 
+def test_the_elapsed_time_goes_on_past_a_stage_that_ends(monkeypatch):
+    """Adaptive SLQ ends every stage with its count at its total (192/192) and then plans
+    the next (384): rich stops a task's elapsed clock the first time the count reaches the
+    total, for good, so `bounds --method slq` showed 0:00:01 elapsed from its first stage's
+    end to its last product, seconds later. 192 products in 2 s, then 192 more in 8 s:
+    0:00:10 at 384/768."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 192) as advance:
+        now[0] = 2.0
+        advance(192, 192, "ρ* 91.8 % ± 1.1 pt")
+        now[0] = 10.0
+        advance(384, 768, "ρ* 91.8 % ± 1.1 pt")
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "384/768" in last and "0:00:10" in last, last
+
+
 def test_a_stage_counting_other_units_gets_its_own_eta(monkeypatch):
     """The count starting again (exact columns, then verify's search passes) starts the rate
     again: 100 columns in 10 s, then a pass every 10 s, leave 48 passes at 0:08:00, not at
