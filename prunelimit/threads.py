@@ -1,4 +1,5 @@
-"""``--threads N``: how many CPU threads torch's kernels use, set before any work starts.
+"""``--threads N``: how many CPU threads torch's kernels and NumPy/SciPy's BLAS use, set before
+any work starts.
 
 The default (``None``) is the ``OMP_NUM_THREADS`` environment variable when it is set and
 otherwise one thread per idle core: the machine's cores less those the load average says
@@ -42,9 +43,11 @@ def default_threads() -> int:
 
 
 def apply_threads(threads: int | None) -> int:
-    """Set torch's intra-op threads (and its inter-op threads, while that is still allowed)
-    to ``threads``, or to :func:`default_threads` for ``None``; returns the number set."""
+    """Set torch's intra-op threads (and its inter-op threads, while that is still allowed),
+    and the BLAS threads of NumPy and SciPy, to ``threads``, or to :func:`default_threads` for
+    ``None``; returns the number set."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     n = default_threads() if threads is None else threads
     torch.set_num_threads(n)
@@ -52,6 +55,9 @@ def apply_threads(threads: int | None) -> int:
         torch.set_num_interop_threads(n)
     except RuntimeError:  # inter-op work already ran in this process (a library caller): leave it
         pass
+    # The Lanczos bracket's and the solvers' NumPy products otherwise take one thread per core
+    # whatever --threads says, and wait on each other's cores on a loaded machine (docs/guide.md).
+    threadpool_limits(limits=n, user_api="blas")
     return n
 
 

@@ -38,6 +38,20 @@ def test_threads_option_sets_torch_threads(cli):
         torch.set_num_threads(1)
 
 
+def test_threads_option_sets_numpys_blas_threads(cli):
+    """The Lanczos bracket's NumPy products ran on one BLAS thread per core whatever --threads said."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    before = threadpool_limits(limits=2, user_api="blas")  # what an idle 2-core machine starts with
+    try:
+        _doc(cli("info", EXAMPLE, "--threads", "1", "--json"))
+        blas = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+        assert blas and set(blas) == {1}
+    finally:
+        before.restore_original_limits()
+        torch.set_num_threads(1)
+
+
 @pytest.mark.parametrize("command", [("info", EXAMPLE), ("law", "error-fit", "missing.csv")])
 def test_threads_out_of_range_is_a_usage_error(cli, command):
     result = cli(*command, "--threads", "0")

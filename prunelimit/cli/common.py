@@ -343,7 +343,7 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cu
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress on stderr: neither the bar on a terminal nor the progress lines in a log (warnings and errors stay).")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False)]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch and NumPy's BLAS (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False)]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model spec, e.g. mlp:64,32,10, resnet18-cifar:num_classes=100, file.py:factory (not needed for prunelimit's own files).")]
 DataOpt = Annotated[Optional[str], typer.Option("--data", help="Analysis data spec, e.g. digits:train, tensors:data.npz, cifar10:ROOT.")]
 LossOpt = Annotated[Optional[str], typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss); default: the loss the checkpoint records, else ce.")]
