@@ -794,8 +794,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             cut.append(past())
             return cut[-1]
 
-        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
-                   storage_dtype=storage, lockstep=op.lockstep, until=None if deadline is None else until)
+        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback, storage_dtype=storage,
+                   lockstep=op.lockstep, until=None if deadline is None else until, span=True)
         return quad, "time-budget" if any(cut) else None, ()
 
     def assess(quad) -> Assessment:
