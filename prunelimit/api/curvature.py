@@ -410,7 +410,12 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
 
 class _ExactTooSlow(Exception):
-    """The default's exact spectrum, abandoned between blocks of columns (see ``_exact_watch``)."""
+    """The default's exact spectrum, abandoned between blocks of columns (see ``_exact_watch``)
+    after ``done`` of them: the message is the warning that says why."""
+
+    def __init__(self, message: str, done: int) -> None:
+        super().__init__(message)
+        self.done = done
 
 
 # The default judges the exact columns' rate after this share of its time budget at the
@@ -457,7 +462,7 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
             raise _ExactTooSlow(
                 f"the exact spectrum was left after {done:,} of {dim:,} columns ({spent:.1f} s): at their fastest "
                 f"it would take ≈ {predicted:.0f} s, over {EXACT_TIE_BAND:g}× its {budget:g} s budget; adaptive SLQ "
-                "instead")
+                "instead", done)
         if deadline is not None:
             wall = elapsed()  # agreed: every rank reads the same
             ending = wall + (wall - wall_start) / done * (dim - done) + eigen_seconds
@@ -467,7 +472,7 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
                 raise _ExactTooSlow(
                     f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into "
                     f"{option('time_budget', deadline)} s): at their rate so far it would end at "
-                    f"≈ {ending:.{apart(1, ending, deadline)}f} s, past it; adaptive SLQ in the time left")
+                    f"≈ {ending:.{apart(1, ending, deadline)}f} s, past it; adaptive SLQ in the time left", done)
         before = done
 
     return check
@@ -558,9 +563,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             passes += op.hvps - before
             notes.append(str(slow))
             timing_op = native  # SLQ's products on the operator already built over the data, not a new one
+            # left on a prediction, before running over anything: the warning says which
             choice = replace(choose_solver(replace(options, method="slq"), dim),
-                             reason=f"adaptive SLQ to ±{options.tolerance:g} in ρ*: the exact spectrum ran over "
-                                    "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
+                             reason=f"adaptive SLQ to ±{options.tolerance:g} in ρ*: the exact spectrum was left after "
+                                    f"{slow.done:,} of {dim:,} columns, on course to run over its time budget",
+                             predicted_exact_seconds=choice.predicted_exact_seconds)
     if choice.solver == "exact":
         stats = op
         laps.lap("exact_columns", op.hvps - before)
