@@ -16,6 +16,7 @@ from prunelimit.api.options import (
     EXACT_IGNORES,
     EXACT_TIE_BAND,
     SPENT_BUDGET_S,
+    TIMED_PRODUCTS,
     TIMED_REPEATS,
     TRACE_PROBES,
     CurvatureOptions,
@@ -220,6 +221,17 @@ def product_dtype(model_dtype: "torch.dtype") -> "torch.dtype":
     return torch.promote_types(model_dtype, torch.float32)
 
 
+def timed_products(named) -> int:
+    """Products the default's timing takes on the Hessian parameters ``named`` (``(name,
+    tensor)`` pairs; ``_cost_aware_choice``): ``TIMED_PRODUCTS``, or a warm-up and the timed
+    ones once where the model's own products are the exact solver's float64 ones."""
+    import torch
+
+    if named and product_dtype(named[0][1].dtype) == torch.float64:
+        return 1 + TIMED_REPEATS
+    return TIMED_PRODUCTS
+
+
 def epsilon_losses(inputs: Inputs, options: CurvatureOptions) -> np.ndarray:
     """The per-batch losses the default ε is taken from, on every path (the spectrum's, the
     measured search's): in the products' dtype (the model's, at least float32:
@@ -383,8 +395,9 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     from prunelimit.curvature.exact import eigenvalue_seconds
     from prunelimit.distributed import agreed_max
 
-    if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
-        return choice, None, 0, 0.0, None
+    timed = timed_products(hessian_parameters(inputs.model, inputs.selection))
+    if options.method != "default" or choose_solver(options, dim, 0.0, timed=timed).solver != "exact":
+        return choice, None, 0, 0.0, None  # no timing decides
 
     def left(column: float) -> CurvatureOptions:
         """``options`` with what is left of a given time budget: the timing is spent out of
@@ -396,16 +409,16 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
-    choice = choose_solver(left(seconds), dim, seconds, None, options.time_budget)  # the columns alone: eigenvalues only add to them
+    choice = choose_solver(left(seconds), dim, seconds, None, options.time_budget, timed)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
         return choice, native, native.hvps, 0.0, native
     eigen = agreed_max(eigenvalue_seconds(dim))
-    choice = choose_solver(left(seconds), dim, seconds, eigen, options.time_budget)
+    choice = choose_solver(left(seconds), dim, seconds, eigen, options.time_budget, timed)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
         return choice, native, native.hvps, eigen, native  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     column = _seconds_per_column(wide)
-    choice = choose_solver(left(column), dim, column, eigen, options.time_budget)
+    choice = choose_solver(left(column), dim, column, eigen, options.time_budget, timed)
     return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen, native
 
 
@@ -538,8 +551,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(inputs, options, dim,
-                                                                        choose_solver(options, dim), elapsed)
+    choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(
+        inputs, options, dim, choose_solver(options, dim, timed=timed_products(named)), elapsed)
     laps.lap("solver_choice", hvps)
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
