@@ -221,7 +221,7 @@ def test_exact_columns_slower_than_timed_are_left_for_slq(cli, own_ckpt, monkeyp
     monkeypatch.setattr(curvature, "_clock", lambda device: itertools.count(0.0, 10.0).__next__)
     doc = _json(cli("spectrum", own_ckpt, "--tolerance", "0.5", "--json", *SMALL))
     choice = doc["spectrum"]["choice"]
-    assert choice["solver"] == "slq-h" and "ran over its time budget" in choice["reason"]
+    assert choice["solver"] == "slq-h" and "on course to run over its time budget" in choice["reason"]
     left = next(w for w in doc["warnings"] if "the exact spectrum was left after" in w)
     assert "of 910 columns" in left and "adaptive SLQ instead" in left
     assert doc["prediction"]["uncertainty"]["probes_kind"] in ("jackknife", "bound")  # SLQ's ±, not the exact 0
@@ -259,7 +259,7 @@ def test_a_given_max_hvps_counts_the_timing_and_the_columns_left_for_slq(cli, ow
     monkeypatch.setattr(exact, "eigenvalue_seconds", lambda dim: 85.0)
     monkeypatch.setattr(curvature, "_clock", lambda device: itertools.count(0.0, 2.0**-7).__next__)
     doc = _json(cli("spectrum", own_ckpt, "--max-hvps", "1000", "--tolerance", "0.001", "--json", *SMALL))
-    assert "ran over its time budget" in doc["spectrum"]["choice"]["reason"]
+    assert "on course to run over its time budget" in doc["spectrum"]["choice"]["reason"]
     assert "left after 384 of 910 columns" in " ".join(doc["warnings"])
     assert doc["spectrum"]["stopped_by"] == "max-hvps"
     assert doc["spectrum"]["trail"][-1]["hvps"] <= 1000 - 384

@@ -16,6 +16,7 @@ from prunelimit.api.options import (
     EXACT_IGNORES,
     EXACT_TIE_BAND,
     SPENT_BUDGET_S,
+    TIMED_PRODUCTS,
     TIMED_REPEATS,
     TRACE_PROBES,
     CurvatureOptions,
@@ -170,9 +171,13 @@ class SpectrumReport:
     def timing_json(self) -> dict:
         """The JSON ``timing`` of every report that stands on this spectrum (bounds, verify, gate, prune)."""
         stages = {name: {"seconds": seconds, "hvps": hvps} for name, seconds, hvps in self.stages}
+        predicted = None if self.choice is None else self.choice.predicted_exact_seconds
         return {"seconds": self.seconds, "stages": stages, "hvps": self.hvps,
                 "hvp_passes": 0.0 if self.cached else self.hvp_passes, "cached": self.cached,
-                "predicted_exact_seconds": None if self.choice is None else self.choice.predicted_exact_seconds}
+                "predicted_exact_seconds": predicted,
+                # the columns' alone, a lower bound, where they refused the exact spectrum untimed
+                # (the console's "exact predicted ≥ … s, its columns alone")
+                "predicted_exact_columns_only": None if predicted is None else not self.choice.eigenvalues_timed}
 
     def summary_json(self) -> dict:
         """The JSON ``spectrum`` block of ``spectrum`` and ``bounds``."""
@@ -214,6 +219,17 @@ def product_dtype(model_dtype: "torch.dtype") -> "torch.dtype":
     import torch
 
     return torch.promote_types(model_dtype, torch.float32)
+
+
+def timed_products(named) -> int:
+    """Products the default's timing takes on the Hessian parameters ``named`` (``(name,
+    tensor)`` pairs; ``_cost_aware_choice``): ``TIMED_PRODUCTS``, or a warm-up and the timed
+    ones once where the model's own products are the exact solver's float64 ones."""
+    import torch
+
+    if named and product_dtype(named[0][1].dtype) == torch.float64:
+        return 1 + TIMED_REPEATS
+    return TIMED_PRODUCTS
 
 
 def epsilon_losses(inputs: Inputs, options: CurvatureOptions) -> np.ndarray:
@@ -379,8 +395,9 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
     from prunelimit.curvature.exact import eigenvalue_seconds
     from prunelimit.distributed import agreed_max
 
-    if options.method != "default" or choose_solver(options, dim, 0.0).solver != "exact":  # no timing decides
-        return choice, None, 0, 0.0, None
+    timed = timed_products(hessian_parameters(inputs.model, inputs.selection))
+    if options.method != "default" or choose_solver(options, dim, 0.0, timed=timed).solver != "exact":
+        return choice, None, 0, 0.0, None  # no timing decides
 
     def left(column: float) -> CurvatureOptions:
         """``options`` with what is left of a given time budget: the timing is spent out of
@@ -392,21 +409,26 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
-    choice = choose_solver(left(seconds), dim, seconds, None, options.time_budget)  # the columns alone: eigenvalues only add to them
+    choice = choose_solver(left(seconds), dim, seconds, None, options.time_budget, timed)  # the columns alone: eigenvalues only add to them
     if choice.solver != "exact":
         return choice, native, native.hvps, 0.0, native
     eigen = agreed_max(eigenvalue_seconds(dim))
-    choice = choose_solver(left(seconds), dim, seconds, eigen, options.time_budget)
+    choice = choose_solver(left(seconds), dim, seconds, eigen, options.time_budget, timed)
     if choice.solver != "exact" or native.dtype == torch.float64:  # float64's products are no cheaper; a
         return choice, native, native.hvps, eigen, native  # float64 model's are them
     wide = hessian_operator(inputs, options, dtype=torch.float64)
     column = _seconds_per_column(wide)
-    choice = choose_solver(left(column), dim, column, eigen, options.time_budget)
+    choice = choose_solver(left(column), dim, column, eigen, options.time_budget, timed)
     return choice, wide if choice.solver == "exact" else native, native.hvps + wide.hvps, eigen, native
 
 
 class _ExactTooSlow(Exception):
-    """The default's exact spectrum, abandoned between blocks of columns (see ``_exact_watch``)."""
+    """The default's exact spectrum, abandoned between blocks of columns (see ``_exact_watch``)
+    after ``done`` of them: the message is the warning that says why."""
+
+    def __init__(self, message: str, done: int) -> None:
+        super().__init__(message)
+        self.done = done
 
 
 # The default judges the exact columns' rate after this share of its time budget at the
@@ -453,7 +475,7 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
             raise _ExactTooSlow(
                 f"the exact spectrum was left after {done:,} of {dim:,} columns ({spent:.1f} s): at their fastest "
                 f"it would take ≈ {predicted:.0f} s, over {EXACT_TIE_BAND:g}× its {budget:g} s budget; adaptive SLQ "
-                "instead")
+                "instead", done)
         if deadline is not None:
             wall = elapsed()  # agreed: every rank reads the same
             ending = wall + (wall - wall_start) / done * (dim - done) + eigen_seconds
@@ -463,7 +485,7 @@ def _exact_watch(options: CurvatureOptions, op, dim: int, eigen_seconds: float,
                 raise _ExactTooSlow(
                     f"the exact spectrum was left after {done:,} of {dim:,} columns ({wall:.1f} s into "
                     f"{option('time_budget', deadline)} s): at their rate so far it would end at "
-                    f"≈ {ending:.{apart(1, ending, deadline)}f} s, past it; adaptive SLQ in the time left")
+                    f"≈ {ending:.{apart(1, ending, deadline)}f} s, past it; adaptive SLQ in the time left", done)
         before = done
 
     return check
@@ -529,8 +551,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(inputs, options, dim,
-                                                                        choose_solver(options, dim), elapsed)
+    choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(
+        inputs, options, dim, choose_solver(options, dim, timed=timed_products(named)), elapsed)
     laps.lap("solver_choice", hvps)
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
@@ -554,9 +576,11 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             passes += op.hvps - before
             notes.append(str(slow))
             timing_op = native  # SLQ's products on the operator already built over the data, not a new one
+            # left on a prediction, before running over anything: the warning says which
             choice = replace(choose_solver(replace(options, method="slq"), dim),
-                             reason=f"adaptive SLQ to ±{options.tolerance:g} in ρ*: the exact spectrum ran over "
-                                    "its time budget", predicted_exact_seconds=choice.predicted_exact_seconds)
+                             reason=f"adaptive SLQ to ±{options.tolerance:g} in ρ*: the exact spectrum was left after "
+                                    f"{slow.done:,} of {dim:,} columns, on course to run over its time budget",
+                             predicted_exact_seconds=choice.predicted_exact_seconds)
     if choice.solver == "exact":
         stats = op
         laps.lap("exact_columns", op.hvps - before)
@@ -794,8 +818,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             cut.append(past())
             return cut[-1]
 
-        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback,
-                   storage_dtype=storage, lockstep=op.lockstep, until=None if deadline is None else until)
+        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback, storage_dtype=storage,
+                   lockstep=op.lockstep, until=None if deadline is None else until, span=True)
         return quad, "time-budget" if any(cut) else None, ()
 
     def assess(quad) -> Assessment:

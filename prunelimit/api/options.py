@@ -48,7 +48,7 @@ class CurvatureOptions:
     products; a given ``max_hvps`` is a ceiling on every product from the start, the timed
     products, any exact columns left for SLQ, the data check (its 3 timing products held
     back with or without ``time_budget``) and the trace's top-ups included, and below
-    D + ``TIMED_PRODUCTS`` rules out the default's exact spectrum),
+    D + ``TIMED_PRODUCTS`` (D + 4 for a float64 model) rules out the default's exact spectrum),
     ``time_budget`` seconds (default ``None``: no limit; a ceiling on the wall time from the
     command's start, the process's on the command line, the call's in the library
     (``distributed.budget_counted_from``): start-up and loading count; the runs leaving the data check and top-ups their predicted share:
@@ -240,7 +240,8 @@ DEFAULT_MAX_HVPS = 1600  # adaptive SLQ's products when no max_hvps is given: th
 # (``api.curvature._seconds_per_column``: other load only ever slows a product).
 TIMED_REPEATS = 3
 # Products the default spends timing the exact spectrum's columns, at most: a warm-up and
-# the timed ones in the model's dtype, the same in float64 (``api.curvature._cost_aware_choice``).
+# the timed ones in the model's dtype, the same in float64 (``api.curvature._cost_aware_choice``;
+# a float64 model's are timed once: ``api.curvature.timed_products``).
 TIMED_PRODUCTS = 2 * (1 + TIMED_REPEATS)
 # Up to this factor over the exact spectrum's time budget the prediction does not refuse it
 # (it scatters by about 2× from run to run on a loaded machine, and errs high by 1.3-1.7×:
@@ -308,7 +309,8 @@ def basis_memory_bytes(options: CurvatureOptions) -> float:
 
 
 def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None,
-                  eigen_seconds: float | None = 0.0, asked_budget: float | None = None) -> SolverChoice:
+                  eigen_seconds: float | None = 0.0, asked_budget: float | None = None,
+                  timed: int = TIMED_PRODUCTS) -> SolverChoice:
     """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
 
     ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
@@ -319,6 +321,8 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     ``api.curvature._exact_watch``), and D products fit a given ``max_hvps``. ``paper`` is
     the reference code's fixed 1 × 128 SLQ. ``asked_budget``: the ``--time-budget`` given,
     when ``options.time_budget`` is only what the spectrum has left of it (the reason names both).
+    ``timed``: the products the default's timing takes (``api.curvature.timed_products``: 4 for
+    a float64 model, timed once), counted with the D columns against a given ``max_hvps``.
     """
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
     from prunelimit.theory.uncertainty import initial_runs
@@ -350,8 +354,8 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     dense = 8.0 * dim * dim
     if dense > EXACT_MEMORY_BYTES:
         return slq(f": a dense Hessian would need {dense / 2**30:.1f} GiB")
-    if options.max_hvps is not None and dim + TIMED_PRODUCTS > options.max_hvps:
-        return slq(f": the exact spectrum takes D = {dim:,} products and its timing {TIMED_PRODUCTS}, more than "
+    if options.max_hvps is not None and dim + timed > options.max_hvps:
+        return slq(f": the exact spectrum takes D = {dim:,} products and its timing {timed}, more than "
                    f"{option('max_hvps', options.max_hvps, shown=f'{options.max_hvps:,}')}")
     if seconds_per_column is None:
         return adaptive
@@ -387,8 +391,11 @@ def curvature_steps(inputs: Inputs, options: CurvatureOptions) -> int:
     """Units of work the progress bar starts with (it is re-planned as the work goes):
     Hessian columns, Lanczos products of all probes, or 0 (no total yet) while the default
     has still to time its products."""
-    dim = sum(p.numel() for _, p in hessian_parameters(inputs.model, inputs.selection))
-    choice = choose_solver(options, dim)
-    if choice.solver != "exact" and choose_solver(options, dim, seconds_per_column=0.0).solver == "exact":
+    from prunelimit.api.curvature import timed_products
+
+    named = hessian_parameters(inputs.model, inputs.selection)
+    dim, timed = sum(p.numel() for _, p in named), timed_products(named)
+    choice = choose_solver(options, dim, timed=timed)
+    if choice.solver != "exact" and choose_solver(options, dim, 0.0, timed=timed).solver == "exact":
         return 0  # exact or SLQ is decided by timed products: no total until then
     return dim if choice.solver == "exact" else choice.runs * min(choice.iterations, dim)

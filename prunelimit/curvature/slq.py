@@ -64,6 +64,7 @@ def slq(
     deflate: int = 0,
     lockstep: int = 1,
     until: Callable[[], bool] | None = None,
+    span: bool = False,
 ) -> SpectralQuadrature:
     """Spectral quadrature of ``op`` by ``method`` (see the module doc) from ``runs``
     Rademacher probes and ``iterations`` Lanczos steps each.
@@ -80,6 +81,13 @@ def slq(
 
     ``until`` is asked before every product after the first: once it is true the runs stop
     where they are and the groups not started stay out (a time budget).
+
+    ``span``: where the steps reach D (plain runs on H), the first run goes on past a
+    breakdown until it spans the space (``LanczosRuns.exhaust``), the exact spectrum
+    (``runs_quadrature``), as adaptive SLQ's does. A plain run stops after as many steps as
+    H has distinct eigenvalues (a rank below D, exact zeros), one probe's estimate: a fixed
+    plan of 50 steps × 2 probes on a 33-weight linear model of rank 16 stated ρ* 0.668 ± 0.114
+    against the exact 0.515. Its products stay within the ``iterations`` a run was given.
     """
     if method not in METHODS:
         raise UsageError(f"unknown SLQ method {method!r}; choose one of {', '.join(METHODS)}")
@@ -118,6 +126,8 @@ def slq(
         if basis is not None:
             probes = _project(probes, basis)
         group_runs = LanczosRuns(block, probes, m, storage_dtype=storage_dtype)
+        if span and first == 0 and m == dim and method == "h" and basis is None:
+            group_runs.exhaust()
         hvps += per_step * group_runs.extend(m, step_cb, until=until)
         results += group_runs.results()
         broken += group_runs.broken_down
