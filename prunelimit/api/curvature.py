@@ -729,8 +729,9 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
            f"ε is at the loss's rounding: {larger_epsilon()}")
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
     return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
-            f"machine epsilon × λmax) could move it by up to {reach:.2g}, stated in its ± as its rounding part, "
-            f"which more steps or probes cannot shrink (ε = {loss_text(epsilon)}); {fix}",)
+            f"machine epsilon, and the float64 solve's, × λmax) could move it by up to {reach:.2g}, "
+            f"stated in its ± as its rounding part, which more steps or probes cannot shrink "
+            f"(ε = {loss_text(epsilon)}); {fix}",)
 
 
 def products_dtype(solver: str, inputs: Inputs):

@@ -58,10 +58,11 @@ grid step, 0.0005) is the **grid** part, added to the ± whole, as the truncatio
 checks compare the two roots against this ±).
 
 Where ρ* depends on eigenvalues below the products' rounding (``rounding_reach``:
-machine epsilon × λmax; a model fitted to zero loss, whose ε near 1e-15 makes ``R²/2ε``
-count float32 Ritz values of ~1e-8·λmax in the Hessian's null space as curvature), how far
-they could move it is the **rounding** part, added whole as a bound (``None`` where it is
-below ``ROUNDING_REACH_NOTED``, a tenth of a point: past the printed digits, so an ordinary
+machine epsilon × λmax, plus the float64 solve's own ``SOLVE_ROUNDING`` epsilons; a model
+fitted to zero loss, whose ε near 1e-15 makes ``R²/2ε`` count float32 Ritz values of
+~1e-8·λmax in the Hessian's null space as curvature), how far they could move it is the
+**rounding** part, added whole as a bound (``None`` where it is below
+``ROUNDING_REACH_NOTED``, a tenth of a point: past the printed digits, so an ordinary
 result's ± is unchanged). Neither the bracket nor the probe part holds it: both bound the
 operator the products apply, not its rounding; more steps or probes cannot shrink it (only
 float64 products, ``--method exact`` or a float64 model and data, or a larger ε). It is
@@ -108,6 +109,13 @@ LEVEL = 0.95  # coverage the stated ± aims at
 EACH_LEVEL = 1.0 - (1.0 - LEVEL) / 2  # each of two intervals the tighter is taken of (module doc)
 MAX_PLUS_MINUS = 1.0  # the widest ± that says anything about a ratio in [0, 1] (Uncertainty.plus_minus)
 ROUNDING_REACH_NOTED = 0.001  # ρ* moves by a tenth of a point: past its printed digits (the rounding part)
+# The float64 arithmetic that turns products into nodes (Lanczos with reorthogonalisation, the
+# tridiagonal's or the dense Hessian's eigen-solve) puts a null space's nodes up to this many
+# float64 epsilons × λmax from 0 on its own: measured up to 4.2 (SLQ) and 2.6 (eigvalsh, D up to
+# 3,000) on Q·diag·Qᵀ operators, 2.0 on a least-squares fit's exact spectrum (docs/accuracy.md).
+# A floor of float64 epsilon alone missed them: 3 runs × 40 steps held a 95 %-null spectrum's
+# ρ* in 9 of 30 seeds at ε = 1e-20. Beside float32 products' epsilon it is 1.5e-8 of the floor.
+SOLVE_ROUNDING = 8.0
 MIN_EFFECTIVE_TERMS = 8.0  # below, one probe's F has skewness √(8/n) > 1: too skewed for a jackknife of few runs
 
 
@@ -411,8 +419,8 @@ def ratio_uncertainty(
 def rounding_reach(profile: MagnitudeProfile, quadrature: Any, epsilon: float, ratio: float,
                    precision: float) -> float:
     """How far ρ* could move were the eigenvalues that the products' rounding cannot resolve
-    anywhere between 0 and that floor (``precision`` · max |θ|, ``precision`` the products'
-    machine epsilon): the mass of the nodes at or below it, times ``1 − f(floor)`` at
+    anywhere between 0 and that floor (``rounding_floor``: ``precision``, the products' machine
+    epsilon, and the float64 solve's rounding, × max |θ|): the mass of the nodes at or below it, times ``1 − f(floor)`` at
     R(``ratio``), averaged over the runs (ρ* moves at most what F moves: module doc).
     Neither the bracket nor the probe part holds this: both bound the operator the
     products apply, whose null space float32 rounding fills with nodes of ~1e-8·λmax. Where
@@ -437,8 +445,11 @@ def rounding_part(profile: MagnitudeProfile, quadrature: Any, epsilon: float, ra
 
 def rounding_floor(quadrature: Any, precision: float) -> float:
     """The eigenvalue under which products of machine epsilon ``precision`` resolve nothing:
-    ``precision`` · max |θ| over the quadrature's nodes (0 without nodes)."""
-    return precision * float(np.abs(np.asarray(quadrature.nodes, dtype=float)).max(initial=0.0))
+    ``(precision + SOLVE_ROUNDING · float64 epsilon)`` · max |θ| over the quadrature's nodes
+    (0 without nodes). The second term is the float64 Lanczos or eigen-solve's own rounding,
+    which float64 products do not dwarf (``SOLVE_ROUNDING``)."""
+    scale = precision + SOLVE_ROUNDING * float(np.finfo(np.float64).eps)
+    return scale * float(np.abs(np.asarray(quadrature.nodes, dtype=float)).max(initial=0.0))
 
 
 def part_sd(ratios: tuple[float, ...], subsample: int, population: int) -> float:

@@ -19,7 +19,7 @@ import torch.nn as nn
 
 import prunelimit
 from prunelimit.theory.profile import MagnitudeProfile
-from prunelimit.theory.uncertainty import rounding_reach
+from prunelimit.theory.uncertainty import SOLVE_ROUNDING, rounding_reach
 
 
 def _interpolating_linear_model():
@@ -35,12 +35,14 @@ def _interpolating_linear_model():
 
 def test_rounding_reach_of_a_closed_form_quadrature() -> None:
     """Nodes 1 (weight 0.3) and 1e-9 (0.7), products with machine epsilon 1e-7: the node at
-    1e-9 lies below the floor 1e-7·1, so F may move by 0.7·(1 − f(1e-7)), f = 2ε/(2ε + λR²)."""
+    1e-9 lies below the floor (1e-7 + 8 float64 epsilons for the solve)·1, so F may move by
+    0.7·(1 − f(floor)), f = 2ε/(2ε + λR²)."""
     profile = MagnitudeProfile.from_tensors([torch.linspace(0.01, 1.0, 100, dtype=torch.float64)])
     quad = SimpleNamespace(nodes=np.array([[1.0, 1e-9]]), weights=np.array([[0.3, 0.7]]))
     radius_sq = profile.radius_continuous(0.5) ** 2
+    floor = 1e-7 + SOLVE_ROUNDING * float(np.finfo(np.float64).eps)  # and the float64 solve's rounding
     for epsilon in (1e-12, 1e-8, 1e-3):
-        f = 2 * epsilon / (2 * epsilon + 1e-7 * radius_sq)
+        f = 2 * epsilon / (2 * epsilon + floor * radius_sq)
         assert rounding_reach(profile, quad, epsilon, 0.5, 1e-7) == pytest.approx(0.7 * (1 - f), rel=1e-12)
     # a node above the floor is resolved: nothing is added for it
     above = SimpleNamespace(nodes=np.array([[1.0, 1e-6]]), weights=np.array([[0.3, 0.7]]))
