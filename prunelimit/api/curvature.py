@@ -409,7 +409,8 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choi
 
     native = hessian_operator(inputs, options)
     seconds = _seconds_per_column(native)
-    choice = choose_solver(left(seconds), dim, seconds, None, options.time_budget, timed)  # the columns alone: eigenvalues only add to them
+    # The columns alone: the eigenvalues only add to them.
+    choice = choose_solver(left(seconds), dim, seconds, None, options.time_budget, timed)
     if choice.solver != "exact":
         return choice, native, native.hvps, 0.0, native
     eigen = agreed_max(eigenvalue_seconds(dim))

@@ -420,8 +420,8 @@ def rounding_reach(profile: MagnitudeProfile, quadrature: Any, epsilon: float, r
                    precision: float) -> float:
     """How far ρ* could move were the eigenvalues that the products' rounding cannot resolve
     anywhere between 0 and that floor (``rounding_floor``: ``precision``, the products' machine
-    epsilon, and the float64 solve's rounding, × max |θ|): the mass of the nodes at or below it, times ``1 − f(floor)`` at
-    R(``ratio``), averaged over the runs (ρ* moves at most what F moves: module doc).
+    epsilon, and the float64 solve's rounding, × max |θ|): the mass of the nodes at or below
+    it, times ``1 − f(floor)`` at R(``ratio``), averaged over the runs (ρ* moves at most what F moves: module doc).
     Neither the bracket nor the probe part holds this: both bound the operator the
     products apply, whose null space float32 rounding fills with nodes of ~1e-8·λmax. Where
     ``R²/2ε`` is so large that such nodes count as curved (a model fitted to zero loss, ε of
