@@ -1,7 +1,7 @@
 """ρ*'s ± holds the products' rounding (``prediction.uncertainty.rounding``), end to end.
 
 A least-squares fit to zero loss (ε ≈ 1e-15) has ρ* decided by eigenvalues below float32
-rounding: SLQ stated ρ* = 1.5 % ± 0.2 pt on every seed against the exact spectrum's 64.5 %,
+rounding: SLQ stated ρ* = 1.5 % ± 0.2 pt on every seed against the exact spectrum's 64.6 %,
 and only a warning said that rounding could move it. Its ± now holds that reach, so it
 covers the exact ρ*; adaptive SLQ, which no step or probe brings under it, stops at once.
 """
