@@ -301,3 +301,24 @@ def test_a_gate_shows_in_jupyter_with_its_verdict_and_each_rule(results):
     assert "<h2>Rules</h2>" in fragment
     assert all(html.escape(outcome.reason) in fragment and html.escape(outcome.rule.name) in fragment
                for outcome in report.result.outcomes)
+
+
+def test_the_reprs_library_md_quotes_are_what_its_examples_model_gives():
+    """docs/library.md quoted ``BoundsReport(ρ* = 73.86 % …, 2 warnings)`` from no model it
+    names; it now quotes its examples' model (seed 0, 64-16-10, all of digits:train, exact:
+    float64, so the digits are the same on every run), and this keeps the quote true."""
+    import re
+
+    import torch
+
+    from prunelimit.data.spec import load_dataset
+
+    text = " ".join((Path(__file__).resolve().parents[1] / "docs" / "library.md").read_text(encoding="utf-8").split())
+    quoted = {match[2]: match[1] for match in re.finditer(r"`((BoundsReport|Pruning)\([^`]*)`", text)}
+    train = load_dataset("digits:train")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 10))
+    bounds = repr(prunelimit.bounds(model, (train.x, train.y), method="exact"))
+    pruning = repr(prunelimit.prune(model, 0.5))
+    assert quoted["BoundsReport"] == bounds
+    assert pruning.startswith(quoted["Pruning"].removesuffix("…)"))
