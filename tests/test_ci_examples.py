@@ -323,6 +323,19 @@ def test_outputs_shown_for_the_example_are_what_the_commands_print(cli, monkeypa
     assert checked >= 12
 
 
+
+def test_the_slq_lines_shown_without_a_command_are_what_method_slq_prints(cli, monkeypatch):
+    """README and the guide show `--method slq`'s ± and solver lines on the example in a plain
+    block of their own, with no `$ prunelimit` line, which the test above does not run."""
+    import re
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "200")
+    printed = _flat(cli("bounds", "examples/digits-mlp.pt", "--method", "slq").stdout)
+    for doc in DOCS:
+        shown = re.findall(r"```\n(ρ\* = [^\n]+\nsolver: adaptive SLQ[^\n]+\n)```", doc.read_text(encoding="utf-8"))
+        assert len(shown) == 1 and _flat(shown[0]) in printed, doc.name
+
 def test_every_exit_code_list_names_the_codes_the_commands_exit_with():
     """README, the guide and docs/bad-input.md each list the exit codes; bad-input.md's table
     left out 143 (SIGTERM) and 129 (SIGHUP), which the commands exit with
