@@ -30,9 +30,9 @@ def _interpolating_linear_model(inputs: int = 40):
 
 
 def test_slq_plus_minus_covers_the_exact_ratio_of_a_zero_loss_fit() -> None:
-    """Four seeds: float32 SLQ's ρ* (≈ 0.015) misses the exact 0.645 by ~0.63; its ± now
-    holds the rounding part (≈ 0.79), so it covers it on every seed (before: ± ≤ 0.004,
-    4 misses of 4). Adaptive SLQ (default --tolerance 0.01, below that part) stops at the
+    """Four seeds: float32 SLQ's ρ* (≈ 0.015) misses this float32 fit's exact 0.769 by
+    ~0.75; its ± now holds the rounding part (≈ 0.76–0.81), so it covers it on every seed
+    (before: ± ≤ 0.004, 4 misses of 4). Adaptive SLQ (default --tolerance 0.01, below that part) stops at the
     first stage, "rounding", far inside --max-hvps."""
     model, data = _interpolating_linear_model()
     exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
@@ -47,8 +47,8 @@ def test_slq_plus_minus_covers_the_exact_ratio_of_a_zero_loss_fit() -> None:
 
 
 def test_the_exact_spectrum_states_its_float64_rounding_part_only_where_it_reaches() -> None:
-    """At ε from float64 losses (1e-16) the exact spectrum's null space is float64 noise that
-    still counts: its ± is that part alone (≈ 0.47), no longer 0. At --epsilon 0.01 nothing
+    """At ε from the fit's losses (1.1e-15) the exact spectrum's null space is float64 noise that
+    still counts: its ± is that part alone (≈ 0.53), no longer 0. At --epsilon 0.01 nothing
     below float64 rounding matters: ± 0 exactly, as every ordinary exact result states."""
     model, data = _interpolating_linear_model()
     auto = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4)
