@@ -32,8 +32,8 @@ def _interpolating_linear_model(inputs: int = 40):
 def test_slq_plus_minus_covers_the_exact_ratio_of_a_zero_loss_fit() -> None:
     """Four seeds: float32 SLQ's ρ* (≈ 0.015) misses this float32 fit's exact 0.769 by
     ~0.75; its ± now holds the rounding part (≈ 0.76–0.81), so it covers it on every seed
-    (before: ± ≤ 0.004, 4 misses of 4). Adaptive SLQ (default --tolerance 0.01, below that part) stops at the
-    first stage, "rounding", far inside --max-hvps."""
+    (before: ± ≤ 0.004, 4 misses of 4). Adaptive SLQ (default --tolerance 0.01, below that
+    part) stops at the first stage, "rounding", far inside --max-hvps."""
     model, data = _interpolating_linear_model()
     exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
     for seed in range(4):
