@@ -159,18 +159,23 @@ def read_number(value: Any, unit: str = "", fraction: str = "") -> float:
     …); else a ``ValueError`` saying what it is and what to write: a unit typed after the
     number (``10s``) names the unit the option takes and the number it means there, a
     percentage the fraction it means, a comma both numbers it may mean."""
-    from prunelimit.pruning.magnitude import percent_fix
-
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     text = value.strip() if isinstance(value, str) else None
     if text is not None and _PLAIN_NUMBER.fullmatch(text):
         return float(text)
-    fix = (percent_fix(value, fraction) if fraction else "") or _unit_fix(text or "", unit)
-    if not fix and text and ("," in text or "_" in text):
-        fix = _separator_fix(text)
     kind = "" if text is not None else f", a {type(value).__name__}"
-    raise ValueError(f"got {quoted(value)}{kind}, not a number{fix}")
+    raise ValueError(f"got {quoted(value)}{kind}, not a number{number_fix(value, unit, fraction)}")
+
+
+def number_fix(value: Any, unit: str = "", fraction: str = "") -> str:
+    """For text that :func:`read_number` does not read, in parentheses, what it may mean (a
+    percentage, a unit, a separator: see there); else nothing."""
+    from prunelimit.pruning.magnitude import percent_fix
+
+    text = value.strip() if isinstance(value, str) else ""
+    fix = (percent_fix(value, fraction) if fraction else "") or _unit_fix(text, unit)
+    return fix or (_separator_fix(text) if "," in text or "_" in text else "")
 
 
 def read_count(value: Any, unit: str = "") -> int:

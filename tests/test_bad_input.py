@@ -710,6 +710,12 @@ OTHER_CASES = [
     Case("prune/ratio-1", _p("prune", G, "--ratio", "1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-negative", _p("prune", G, "--ratio", "-0.1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-nan", _p("prune", G, "--ratio", "nan", "-o", "{out}/p.pt"), 2, "[0, 1)"),
+    # read as every numeric option is (validate.read_number): it named no fix; 0_9 was read as 9
+    Case("prune/ratio-decimal-comma", _p("prune", G, "--ratio", "0,9", "-o", "{out}/p.pt"), 2,
+         "--ratio '0,9': use auto, lower or a removed fraction in [0, 1) (a comma is no decimal point here, nor a "
+         "thousands separator: write 0.9)"),
+    Case("prune/ratio-underscore", _p("prune", G, "--ratio", "0_9", "-o", "{out}/p.pt"), 2,
+         "--ratio '0_9': use auto, lower or a removed fraction in [0, 1) (write it without separators: 09)"),
     Case("prune/ratio-text", _p("prune", G, "--ratio", "half", "-o", "{out}/p.pt"), 2, "--ratio"),
     Case("prune/ratio-percent", _p("prune", G, "--ratio", "70%", "-o", "{out}/p.pt"), 2, "70% is 0.7"),
     Case("prune/lower-without-bounds", _p("prune", G, "--ratio", "lower", "--bound-mode", "none", "-o", "{out}/p.pt"),
