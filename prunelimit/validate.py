@@ -142,12 +142,13 @@ def pair(option: str, value: object) -> None:
 # (``1,000`` is 1000 or 1.0) nor Python's ``1_000``, which a reader elsewhere would not take
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.I)
 # ... and with a unit typed after it (``10s``, ``512MB``, ``1 GiB``)
-_WITH_UNIT = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([a-z]+)", re.I)
+_WITH_UNIT = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([a-z]+|%)", re.I)
 # Each unit an option takes, with the units one may type for it in its own multiples (MB are
 # MiB, 2^20 bytes, as --memory-budget and --basis-memory count them)
 _UNIT_SCALES: dict[str, dict[str, float]] = {
     "seconds": {"ms": 1e-3, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60,
                 "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600},
+    "percentage points": {"%": 1, "pt": 1, "pts": 1, "point": 1, "points": 1},
     "MB": {"b": 2**-20, "kb": 2**-10, "kib": 2**-10, "k": 2**-10, "mb": 1, "mib": 1, "m": 1, "gb": 2**10,
            "gib": 2**10, "g": 2**10, "tb": 2**20, "tib": 2**20, "t": 2**20},
 }

@@ -695,6 +695,10 @@ OTHER_CASES = [
          "where the targets are classes), or all"),
     Case("bounds/eta-percent", _p("bounds", G, "--eta", "5%"), 2, "probabilities are fractions, not percentages: "
          "5% is 0.05"),
+    Case("verify/acc-drop-percent", _p("verify", G, "--acc-drop", "1%"), 2, "Invalid value for '--acc-drop': got "
+         "'1%', not a number (it takes percentage points, a plain number: 1% is 1)"),
+    Case("train/momentum-percent", _p("train", "--model", SPEC, "--data", "digits", "--momentum", "90%", "-o",
+                                      "{out}/t.pt"), 2, "momenta are fractions, not percentages: 90% is 0.9"),
     Case("bounds/epsilon-decimal-comma", _p("bounds", G, "--epsilon", "0,01"), 2, "write 0.01)"),
     Case("train/epochs-not-whole", _p("train", "--model", SPEC, "--data", "digits", "--epochs", "1.5", "-o",
                                       "{out}/t.pt"), 2, "Invalid value for '--epochs': must be an integer, got '1.5'"),

@@ -60,6 +60,8 @@ def test_a_number_is_read_as_written(typed, number):
     ("512MB", "MB", "512MB is 512)"),
     ("2GiB", "MB", "2GiB is 2048)"),
     ("10s", "", "(a plain number, without a unit)"),
+    ("1%", "percentage points", "(it takes percentage points, a plain number: 1% is 1)"),  # --acc-drop
+    ("50%", "samples", "(a plain number of samples, without a unit)"),
     ("0,5", "", "(a comma is no decimal point here, nor a thousands separator: write 0.5)"),
 ])
 def test_a_unit_typed_after_the_number_names_the_unit_the_option_takes(typed, unit, said):

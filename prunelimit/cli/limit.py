@@ -105,7 +105,7 @@ def verify(
     ctx: typer.Context,
     checkpoint: CkptArg,
     eval_data: EvalDataOpt = None,
-    acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.", parser=given_number(), metavar="<float>")] = 0.5,
+    acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.", parser=given_number("percentage points"), metavar="<float>")] = 0.5,
     sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.", parser=given_count("ratios"), metavar="<int>")] = 0,
     refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
     finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.", parser=given_count(), metavar="<int>")] = FINETUNE_EPOCHS,

@@ -21,7 +21,7 @@ from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
-    given_count, given_number, BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
+    given_count, given_fraction, given_number, BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
     _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
     _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options,
@@ -48,7 +48,7 @@ def train(
     l1: Annotated[Optional[float], typer.Option("--l1", help=f"λ of the l1 penalty λ‖w‖₁ (default {TRAIN_DEFAULTS.l1:g}, or the preset's).", parser=given_number(), metavar="<float>")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help=f"Epochs (default {TRAIN_DEFAULTS.epochs}, or the preset's).", parser=given_count(), metavar="<int>")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help=f"SGD learning rate (default {TRAIN_DEFAULTS.lr:g}, or the preset's).", parser=given_number(), metavar="<float>")] = None,
-    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).", parser=given_number(), metavar="<float>")] = LompConfig.momentum,
+    momentum: Annotated[float, typer.Option("--momentum", help="SGD momentum, in [0, 1).", parser=given_fraction("momenta"), metavar="<float>")] = LompConfig.momentum,
     warmup_epochs: Annotated[Optional[int], typer.Option("--warmup-epochs", help="Linear warm-up epochs.", parser=given_count(), metavar="<int>")] = None,
     schedule: Annotated[Optional[Schedule], typer.Option("--schedule", help="Learning-rate schedule, stepped per epoch (default: the preset's, else none).")] = None,
     milestones: Annotated[Optional[str], typer.Option("--milestones", help=f"Step schedule (required by it): comma-separated epochs after which lr is multiplied by {LompConfig.gamma:g} (the preset's factor with --preset).")] = None,
@@ -92,7 +92,7 @@ def prune(
     finetune_lr: FinetuneLrOpt = FinetuneConfig.lr,
     format: Annotated[Optional[list[Format]], typer.Option("--format", help="Also write torch-prune (weight_orig/weight_mask) and/or safetensors (repeatable).")] = None,
     eval_data: EvalDataOpt = None,
-    acc_drop: Annotated[float, typer.Option("--acc-drop", help="With --ratio auto|lower: warn when one-shot pruning loses more accuracy than this (percentage points).", parser=given_number(), metavar="<float>")] = 0.5,
+    acc_drop: Annotated[float, typer.Option("--acc-drop", help="With --ratio auto|lower: warn when one-shot pruning loses more accuracy than this (percentage points).", parser=given_number("percentage points"), metavar="<float>")] = 0.5,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 (like a failed gate) when --acc-drop is exceeded; the file is still written.")] = False,
     report: ReportOpt = None,
     force: ForceOpt = False,
