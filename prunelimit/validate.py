@@ -137,6 +137,12 @@ def pair(option: str, value: object) -> None:
         raise OptionError(option, f"{{0}} must be (low, high) with low <= high, got {quoted(value)}")
 
 
+INT64_MAX = 2**63 - 1  # torch's integers: a count or seed beyond it is refused by name, before torch overflows
+# Digits a count typed in exponent notation may expand to: far past INT64_MAX, so its own check
+# names it; 1e999999999 would take a billion digits to write out
+_MAX_COUNT_DIGITS = 100
+
+
 # How a number is typed: digits with an optional decimal point and exponent (``200``, ``0.5``,
 # ``2e2``), or inf/nan (refused as not finite, by name, once read); no sign of a locale
 # (``1,000`` is 1000 or 1.0) nor Python's ``1_000``, which a reader elsewhere would not take
@@ -186,11 +192,8 @@ def read_count(value: Any, unit: str = "") -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     number = read_number(value, unit)
-    text = value.strip() if isinstance(value, str) else repr(value)
-    try:  # exactly, as typed: 9007199254740993 is no float
-        exact = Decimal(text) if isinstance(value, str) else Decimal(number)
-    except ArithmeticError:
-        exact = Decimal(number)
+    # exactly, as typed (read_number took its form): 9007199254740993 is no float
+    exact = Decimal(value.strip()) if isinstance(value, str) else Decimal(number)
     if not exact.is_finite() or exact != exact.to_integral_value():
         raise ValueError(f"must be an integer, got {quoted(value)}{not_a_number(number, int)}")
     if exact.adjusted() >= _MAX_COUNT_DIGITS:  # 1e999999999: never expanded to its digits
@@ -218,12 +221,6 @@ def _separator_fix(text: str) -> str:
         also = f" or {joined}" if len(tail) == 3 and tail.isdigit() else ""  # 1,000: a thousands separator too
         return f" (a comma is no decimal point here, nor a thousands separator: write {whole}.{tail}{also})"
     return f" (write it without separators: {joined})" if _PLAIN_NUMBER.fullmatch(joined) else ""
-
-
-INT64_MAX = 2**63 - 1  # torch's integers: a count or seed beyond it is refused by name, before torch overflows
-# Digits a count typed in exponent notation may expand to: far past INT64_MAX, so its own check
-# names it; 1e999999999 would take a billion digits to write out
-_MAX_COUNT_DIGITS = 100
 
 
 def not_a_number(value: object, kind: type = float) -> str:
