@@ -109,12 +109,12 @@ def ratio_value(option: str, value: Any, shown: Callable[[object], str] = quoted
     if value is None:
         return None
     if not real(value) or not 0.0 <= value <= 1.0:  # also false for NaN
-        from prunelimit.pruning.magnitude import percent_fix
+        from prunelimit.validate import number_fix
 
         # a percentage (80 for 80 %) is the likely slip: the fraction it means, which the rule reads
-        # (text: a policy's "80%", which YAML reads as a string, as prune --ratio says it)
+        # (text: a policy's "80%" or "0,8", which YAML reads as strings, as every numeric option says it)
         percent = f"; a ratio is a fraction: write {value / 100:g} for {value:g} %" \
-            if real(value) and 1 < value <= 100 else percent_fix(value)
+            if real(value) and 1 < value <= 100 else number_fix(value, fraction="ratios")
         raise OptionError(option, f"{{0}} must be a ratio in [0, 1], got {shown(value)}{not_a_number(value)}{percent}")
     return float(value)
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 import sys
 from dataclasses import fields
-from typing import Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
 
 from prunelimit import errors
 from prunelimit.errors import OptionError, UsageError, quoted
@@ -135,15 +137,105 @@ def pair(option: str, value: object) -> None:
         raise OptionError(option, f"{{0}} must be (low, high) with low <= high, got {quoted(value)}")
 
 
+INT64_MAX = 2**63 - 1  # torch's integers: a count or seed beyond it is refused by name, before torch overflows
+# Digits a count typed in exponent notation may expand to: far past INT64_MAX, so its own check
+# names it; 1e999999999 would take a billion digits to write out
+_MAX_COUNT_DIGITS = 100
+
+
+# How a number is typed: digits with an optional decimal point and exponent (``200``, ``0.5``,
+# ``2e2``), or inf/nan (refused as not finite, by name, once read); no sign of a locale
+# (``1,000`` is 1000 or 1.0) nor Python's ``1_000``, which a reader elsewhere would not take
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?(?:inf|infinity|nan)", re.I)
+# ... and with a unit typed after it (``10s``, ``512MB``, ``1 GiB``)
+_WITH_UNIT = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([a-z]+|%)", re.I)
+# Each unit an option takes, with the units one may type for it in its own multiples (MB are
+# MiB, 2^20 bytes, as --memory-budget and --basis-memory count them)
+_UNIT_SCALES: dict[str, dict[str, float]] = {
+    "seconds": {"ms": 1e-3, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "min": 60, "mins": 60,
+                "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600},
+    "percentage points": {"%": 1, "pt": 1, "pts": 1, "point": 1, "points": 1},
+    "MB": {"b": 2**-20, "kb": 2**-10, "kib": 2**-10, "k": 2**-10, "mb": 1, "mib": 1, "m": 1, "gb": 2**10,
+           "gib": 2**10, "g": 2**10, "tb": 2**20, "tib": 2**20, "t": 2**20},
+}
+
+
+def read_number(value: Any, unit: str = "", fraction: str = "") -> float:
+    """``value`` (typed, or a --config file's number or text) as the number it is written as,
+    in ``unit`` (``seconds``, ``MB``) or a fraction (``fraction``: ``ratios``, ``tolerances``,
+    …); else a ``ValueError`` saying what it is and what to write: a unit typed after the
+    number (``10s``) names the unit the option takes and the number it means there, a
+    percentage the fraction it means, a comma both numbers it may mean."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and _PLAIN_NUMBER.fullmatch(text):
+        return float(text)
+    kind = "" if text is not None else f", a {type(value).__name__}"
+    raise ValueError(f"got {quoted(value)}{kind}, not a number{number_fix(value, unit, fraction)}")
+
+
+def number_fix(value: Any, unit: str = "", fraction: str = "") -> str:
+    """For text that :func:`read_number` does not read, in parentheses, what it may mean (a
+    percentage, a unit, a separator: see there); else nothing."""
+    from prunelimit.pruning.magnitude import percent_fix
+
+    text = value.strip() if isinstance(value, str) else ""
+    fix = (percent_fix(value, fraction) if fraction else "") or _unit_fix(text, unit)
+    return fix or (_separator_fix(text) if "," in text or "_" in text else "")
+
+
+def read_count(value: Any, unit: str = "") -> int:
+    """``value`` as :func:`read_number` reads it, when that is a whole number (``200``,
+    ``200.0``, ``2e2``, a --config file's ``1.0e3``), as an ``int``; else a ``ValueError``
+    worded as :func:`integer`'s refusal of a library argument (the integers near it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = read_number(value, unit)
+    # exactly, as typed (read_number took its form): 9007199254740993 is no float
+    exact = Decimal(value.strip()) if isinstance(value, str) else Decimal(number)
+    if not exact.is_finite() or exact != exact.to_integral_value():
+        raise ValueError(f"must be an integer, got {quoted(value)}{not_a_number(number, int)}")
+    if exact.adjusted() >= _MAX_COUNT_DIGITS:  # 1e999999999: never expanded to its digits
+        raise ValueError(f"{quoted(value)} is too large (at most {INT64_MAX})")
+    return int(exact)  # beyond INT64_MAX or an option's range: refused by the option's own check, by name
+
+
+def _unit_fix(text: str, unit: str) -> str:
+    """For a number typed with a unit (``10s``, ``1GB``), the unit the option takes and the number to write."""
+    typed = _WITH_UNIT.fullmatch(text)
+    if typed is None:
+        return ""
+    scale = _UNIT_SCALES.get(unit, {}).get(typed.group(2).lower())
+    if scale is None:
+        return f" (a plain number{f' of {unit}' if unit else ''}, without a unit)"
+    return f" (it takes {unit}, a plain number: {text} is {float(typed.group(1)) * scale:g})"
+
+
+def _separator_fix(text: str) -> str:
+    """For a number typed with a comma or an underscore, the number(s) it may mean: ``0,5`` a
+    decimal comma, ``1,000`` that or a thousands separator, ``1_000`` (Python's) 1000."""
+    joined = text.replace("_", "").replace(",", "")
+    whole, comma, tail = text.partition(",")
+    if comma and "," not in tail and not {".", "_"} & set(text) and _PLAIN_NUMBER.fullmatch(f"{whole}.{tail}"):
+        also = f" or {joined}" if len(tail) == 3 and tail.isdigit() else ""  # 1,000: a thousands separator too
+        return f" (a comma is no decimal point here, nor a thousands separator: write {whole}.{tail}{also})"
+    return f" (write it without separators: {joined})" if _PLAIN_NUMBER.fullmatch(joined) else ""
+
+
 def not_a_number(value: object, kind: type = float) -> str:
     """What to add to a refusal of ``value`` where a number of ``kind`` belongs: nothing for
     a number, else that it is none. Library arguments take numbers only, never their text
     (``"0.5"``, which the command line's flags parse) nor a bool, so ``"0.5"`` is refused
     as a string, not as a value out of range (docs/library.md)."""
-    if real(value):
-        return ""
+    if real(value):  # a count given as a float (max_hvps=1e3): the integer(s) to give
+        if kind is not int or not isinstance(value, float) or not abs(value) <= INT64_MAX:
+            return ""
+        whole = math.floor(value)
+        return f"; write {whole}" if whole == value else f"; write {whole} or {math.ceil(value)}"
     try:
-        fix = f": write {kind(value)!r}, without quotes" if isinstance(value, str) else ""
+        fix = f": write {(read_count if kind is int else read_number)(value)!r}, without quotes" \
+            if isinstance(value, str) else ""
     except ValueError:
         fix = ""
     return f", a {type(value).__name__}, not a number{fix}"

@@ -244,6 +244,7 @@ def corpus(tmp_path_factory) -> SimpleNamespace:
         "cfg_twice": "gate:\n  min_ratio: 0.95\n  min_ratio: 0.1\n",
         "cfg_spelled_twice": "min-ratio: 0.95\nmin_ratio: 0.1\n",
         "cfg_base60": "time_budget: 1:30\n",  # YAML 1.1 read it as 90 (base 60)
+        "cfg_seconds_unit": "time_budget: 10s\n", "cfg_count_exponent": "max_hvps: 2e7\n",
         "cfg_plot_number": "plot: 3\n", "cfg_baseline_list": "gate:\n  baseline: [a.json]\n",
         "cfg_output_mapping": "prune:\n  output: {path: p.pt}\n",
         # a NUL in a name, which only YAML's "\x00" writes (argv cannot): the OS's ValueError was exit 5 (1 for a junit)
@@ -670,9 +671,55 @@ OTHER_CASES = [
     Case("bounds/iterations-0", _p("bounds", G, "--iterations", "0"), 2, "--iterations"),
     Case("spectrum/runs-0", _p("spectrum", G, "--runs", "0"), 2, "--runs"),
     Case("bounds/iterations-text", _p("bounds", G, "--iterations", "many"), 2, "--iterations"),
+    # numbers as typed (read_number/read_count): a unit, a count not whole, a separator, a percentage
+    # (each said "Input should be a valid number/integer"), a count in exponent notation (it was refused)
+    Case("bounds/time-budget-unit", _p("bounds", G, "--time-budget", "10s"), 2, "Invalid value for '--time-budget': "
+         "got '10s', not a number (it takes seconds, a plain number: 10s is 10)"),
+    Case("bounds/time-budget-minutes", _p("bounds", G, "--time-budget", "2min"), 2, "2min is 120"),
+    Case("spectrum/memory-budget-unit", _p("spectrum", G, "--memory-budget", "1GB"), 2, "Invalid value for "
+         "'--memory-budget': got '1GB', not a number (it takes MB, a plain number: 1GB is 1024); use auto or a number"),
+    Case("bounds/basis-memory-unit", _p("bounds", G, "--basis-memory", "512MB"), 2, "512MB is 512"),
+    Case("bounds/max-hvps-not-whole", _p("bounds", G, "--max-hvps", "2.5"), 2, "Invalid value for '--max-hvps': "
+         "must be an integer, got '2.5'; write 2 or 3"),
+    Case("bounds/max-hvps-exponent-read", _p("bounds", G, "--max-hvps", "2e7"), 2,
+         "--max-hvps must be at most 10,000,000 (Hessian-vector products), got 20,000,000"),
+    Case("bounds/max-hvps-unit", _p("bounds", G, "--max-hvps", "1k"), 2,
+         "got '1k', not a number (a plain number of Hessian-vector products, without a unit)"),
+    Case("bounds/max-samples-comma", _p("bounds", G, "--max-samples", "1,000"), 2, "Invalid value for "
+         "'--max-samples': got '1,000', not a number (a comma is no decimal point here, nor a thousands separator: "
+         "write 1.000 or 1000)"),
+    Case("bounds/hessian-samples-exponent-read", _p("bounds", G, "--hessian-samples", "2e0"), 2,
+         "--hessian-samples 2 is too few to split into 4 parts"),
+    Case("bounds/hessian-samples-0", _p("bounds", G, "--hessian-samples", "0"), 2,
+         "--hessian-samples 0 is too few to split into 4 parts (the data part of ρ*'s ±): use at least 4 (4 a class, "
+         "where the targets are classes), or all"),
+    Case("bounds/eta-percent", _p("bounds", G, "--eta", "5%"), 2, "probabilities are fractions, not percentages: "
+         "5% is 0.05"),
+    Case("verify/acc-drop-percent", _p("verify", G, "--acc-drop", "1%"), 2, "Invalid value for '--acc-drop': got "
+         "'1%', not a number (it takes percentage points, a plain number: 1% is 1)"),
+    Case("train/momentum-percent", _p("train", "--model", SPEC, "--data", "digits", "--momentum", "90%", "-o",
+                                      "{out}/t.pt"), 2, "momenta are fractions, not percentages: 90% is 0.9"),
+    Case("bounds/epsilon-decimal-comma", _p("bounds", G, "--epsilon", "0,01"), 2, "write 0.01)"),
+    Case("train/epochs-not-whole", _p("train", "--model", SPEC, "--data", "digits", "--epochs", "1.5", "-o",
+                                      "{out}/t.pt"), 2, "Invalid value for '--epochs': must be an integer, got '1.5'"),
+    Case("imp/levels-underscore", _p("imp", G, "-o", "{out}/imp", "--levels", "1_0"), 2,
+         "got '1_0', not a number (write it without separators: 10)"),
+    Case("law-nplh/finetune-steps-unit", _p("law", "nplh", G, "--finetune-steps", "20steps"), 2,
+         "Invalid value for '--finetune-steps': got '20steps', not a number (a plain number of SGD steps"),
+    Case("bounds/config-seconds-unit", _p("bounds", G, "--config", "{cfg_seconds_unit}"), 2,
+         "cfg_seconds_unit.yaml: got '10s', not a number (it takes seconds, a plain number: 10s is 10)"),
+    # YAML reads 2e7 as text (2.0e7 as a number): a count either way, read to its range check
+    Case("bounds/config-count-exponent", _p("bounds", G, "--config", "{cfg_count_exponent}"), 2,
+         "cfg_count_exponent.yaml must be at most 10,000,000 (Hessian-vector products), got 20,000,000"),
     Case("prune/ratio-1", _p("prune", G, "--ratio", "1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-negative", _p("prune", G, "--ratio", "-0.1", "-o", "{out}/p.pt"), 2, "[0, 1)"),
     Case("prune/ratio-nan", _p("prune", G, "--ratio", "nan", "-o", "{out}/p.pt"), 2, "[0, 1)"),
+    # read as every numeric option is (validate.read_number): it named no fix; 0_9 was read as 9
+    Case("prune/ratio-decimal-comma", _p("prune", G, "--ratio", "0,9", "-o", "{out}/p.pt"), 2,
+         "--ratio '0,9': use auto, lower or a removed fraction in [0, 1) (a comma is no decimal point here, nor a "
+         "thousands separator: write 0.9)"),
+    Case("prune/ratio-underscore", _p("prune", G, "--ratio", "0_9", "-o", "{out}/p.pt"), 2,
+         "--ratio '0_9': use auto, lower or a removed fraction in [0, 1) (write it without separators: 09)"),
     Case("prune/ratio-text", _p("prune", G, "--ratio", "half", "-o", "{out}/p.pt"), 2, "--ratio"),
     Case("prune/ratio-percent", _p("prune", G, "--ratio", "70%", "-o", "{out}/p.pt"), 2, "70% is 0.7"),
     Case("prune/lower-without-bounds", _p("prune", G, "--ratio", "lower", "--bound-mode", "none", "-o", "{out}/p.pt"),

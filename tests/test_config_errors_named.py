@@ -17,8 +17,8 @@ EXAMPLE = ROOT / "examples" / "digits-mlp.pt"
     ("tolerance: -1", "tolerance in {} must be a positive finite number, got -1.0"),  # the options' own check
     ("max_hvps: 0", "max_hvps in {} must be at least 1, got 0"),  # the counts' check
     ("seed: -1", "seed in {} must be an integer in [0, 2**63), got -1"),  # the numbers' check
-    ("hessian_samples: many", "hessian_samples in {} 'many': use auto, all"),  # a text parsed by the command line
-    ("epsilon: tiny", "epsilon in {} 'tiny': use auto or a positive number"),
+    ("hessian_samples: many", "Invalid value for hessian_samples in {}: got 'many', not a number; use auto, all"),
+    ("epsilon: tiny", "Invalid value for epsilon in {}: got 'tiny', not a number; use auto or a number"),
     ("iterations: many", "Invalid value for iterations in {}:"),  # click's own conversion
 ])
 def test_an_invalid_configured_value_names_its_key_and_file(cli, tmp_path, line, said):

@@ -93,6 +93,7 @@ class CurvatureOptions:
         from prunelimit import validate
         from prunelimit.curvature.hvp import ENGINES
         from prunelimit.curvature.lanczos import BASIS_CHOICES
+        from prunelimit.data.subsample import DATA_PARTS
         from prunelimit.theory.limit import BOUND_MODES
         from prunelimit.theory.statdim import Negative
 
@@ -124,9 +125,12 @@ class CurvatureOptions:
         if self.hessian_samples not in (None, "auto", "all"):
             if not isinstance(self.hessian_samples, numbers.Integral) or isinstance(self.hessian_samples, bool):
                 raise OptionError("hessian_samples", "{0} must be 'auto', 'all' or a sample count (an integer of at "
-                                  f"least 1), got {quoted(self.hessian_samples)}"
+                                  f"least {DATA_PARTS}), got {quoted(self.hessian_samples)}"
                                   f"{validate.not_a_number(self.hessian_samples, int)}")
-            validate.integer("hessian_samples", self.hessian_samples, 1)
+            if self.hessian_samples < DATA_PARTS:  # the least any data takes (more with classes: curvature_subsample)
+                raise OptionError("hessian_samples", f"{{0}} {self.hessian_samples} is too few to split into "
+                                  f"{DATA_PARTS} parts (the data part of ρ*'s ±): use at least {DATA_PARTS} "
+                                  f"({DATA_PARTS} a class, where the targets are classes), or all")
             # a numpy integer as the int it is: the spectrum's notes on a count it leaves unused test for int
             object.__setattr__(self, "hessian_samples", int(self.hessian_samples))
         if self.basis_memory_mb is not None:

@@ -165,13 +165,13 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
         stated = None if rep.uncertainty is None else rep.uncertainty.to_json()
         return ResolvedRatio(_prunable(value, ratio), f"{ratio} (bounds)", _beside_pruning(rep.warnings), rep.spectrum,
                              stated, rep.epsilon, rep.epsilon_source)
-    from prunelimit.pruning.magnitude import percent_fix
+    from prunelimit.validate import number_fix, read_number
 
-    try:
-        value = float(ratio)
+    try:  # as every numeric option reads its text: float() took 0_9 as 9 and named no fix for 0,9
+        value = read_number(ratio, fraction="ratios")
     except ValueError:
         raise OptionError("ratio", f"{option('ratio', ratio, '{0}', repr(ratio))}: use auto, lower or a removed fraction "
-                                   f"in [0, 1){percent_fix(ratio)}") from None
+                                   f"in [0, 1){number_fix(ratio, fraction='ratios')}") from None
     return ResolvedRatio(value, "given")
 
 

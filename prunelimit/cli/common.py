@@ -15,7 +15,6 @@ import functools
 import inspect
 import math
 import os
-import re
 import signal
 import sys
 import traceback
@@ -52,6 +51,7 @@ from prunelimit.threads import apply_threads
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import console_safe, printable
 from prunelimit.specs import check_seed, user_code_line, user_failure
+from prunelimit.validate import INT64_MAX, read_count, read_number
 
 # typer ≥ 0.29 vendors click: its parse errors derive from TyperException, older ones from click's
 _CLICK_ERRORS = (click.ClickException, getattr(typer, "TyperException", click.ClickException))
@@ -242,18 +242,44 @@ def given_file(value: str) -> str:
     return value
 
 
+def _as_parameter(read: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``read``'s refusal (a ``ValueError``) as click's, which names the flag (or the --config key) and exits 2."""
+    def parse(value: Any) -> Any:
+        try:
+            return read(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return parse
+
+
 def given_fraction(what: str) -> Callable[[Any], float]:
     """The parser of a flag whose number is a fraction (``what``: ``ratios``, ``densities``, …), or of
-    its --config key, its range checked where it is used. Text that is no number is refused (exit 2),
-    a percentage (``80%``) with the fraction it means, which the bare number parser did not say (as
-    ``prune --ratio``)."""
-    from prunelimit.pruning.magnitude import percent_fix
+    its --config key, its range checked where it is used (:func:`read_number`)."""
+    return _as_parameter(functools.partial(read_number, fraction=what))
 
-    def parse(value: Any) -> float:
+
+def given_number(unit: str = "") -> Callable[[Any], float]:
+    """The parser of a flag whose value is a number (in ``unit``), or of its --config key (:func:`read_number`)."""
+    return _as_parameter(functools.partial(read_number, unit=unit))
+
+
+def given_count(unit: str = "") -> Callable[[Any], int]:
+    """The parser of a flag whose value is a count (of ``unit``), or of its --config key (:func:`read_count`)."""
+    return _as_parameter(functools.partial(read_count, unit=unit))
+
+
+def given_auto_or(read: Callable[[Any], Any], *words: str) -> Callable[[Any], str]:
+    """The parser of a flag that takes one of ``words`` or a number (``auto`` or MB): the word,
+    or the number as ``read`` reads it, as text (its own check reads the text)."""
+    def parse(value: Any) -> str:
+        if isinstance(value, str) and value in words:
+            return value
         try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise typer.BadParameter(f"got {quoted(value)}, not a number{percent_fix(value, what)}") from None
+            return str(read(value))
+        except ValueError as exc:  # text that is no number at all may be a word mistyped: the words too
+            also = f"; use {', '.join(words)} or a number" if "not a number" in str(exc) else ""
+            raise typer.BadParameter(f"{exc}{also}") from None
 
     return parse
 
@@ -340,15 +366,15 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", is_eager=True, ca
                                                    help="YAML file of options (flags override it; its relative paths are read from its folder).", parser=given_path)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout, nothing else.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N (auto picks CUDA when present).")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random draw.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for every random draw.", parser=given_count(), metavar="<int>")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress on stderr: neither the bar on a terminal nor the progress lines in a log (warnings and errors stay).")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch and NumPy's BLAS (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False)]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="CPU threads for torch and NumPy's BLAS (default: $OMP_NUM_THREADS, else the idle cores by the load average; docs/guide.md).", show_default=False, parser=given_count("threads"), metavar="<int>")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Model spec, e.g. mlp:64,32,10, resnet18-cifar:num_classes=100, file.py:factory (not needed for prunelimit's own files).")]
 DataOpt = Annotated[Optional[str], typer.Option("--data", help="Analysis data spec, e.g. digits:train, tensors:data.npz, cifar10:ROOT.")]
 LossOpt = Annotated[Optional[str], typer.Option("--loss", help="ce | mse | file.py:fn (fn(model, batch) -> mean loss); default: the loss the checkpoint records, else ce.")]
-BatchOpt = Annotated[int, typer.Option("--batch-size", help="Batch size B for the data passes.")]
-MaxSamplesOpt = Annotated[Optional[int], typer.Option("--max-samples", help="Use only the first N samples.")]
+BatchOpt = Annotated[int, typer.Option("--batch-size", help="Batch size B for the data passes.", parser=given_count("samples"), metavar="<int>")]
+MaxSamplesOpt = Annotated[Optional[int], typer.Option("--max-samples", help="Use only the first N samples.", parser=given_count("samples"), metavar="<int>")]
 TrustOpt = Annotated[bool, typer.Option("--trust-pickle", help="Allow unpickling a whole model object (can run code: trusted files only).")]
 DownloadOpt = Annotated[bool, typer.Option("--download", help="Let torchvision readers download missing data.")]
 IncludeOpt = Annotated[Optional[list[str]], typer.Option("--include", help="Module-name glob to add to the prunable/Hessian set: a matching module's own weight matrices (parameters of 2+ dimensions named weight…, e.g. an LSTM's weight_ih_l0, weight_hh_l0), never biases or 1-D scales (repeatable).")]
@@ -539,19 +565,19 @@ BasisDtype = choices("BasisDtype", BASIS_CHOICES)
 
 MethodOpt = Annotated[Method, typer.Option("--method", help=f"default (exact spectrum when D HVPs fit a minute and the dense Hessian fits memory, else adaptive SLQ; docs/methods.md) | slq (adaptive SLQ) | paper (reference pipeline) | exact (full Hessian, D ≤ {MAX_DIM:,}).")]
 ToleranceOpt = Annotated[float, typer.Option("--tolerance", help="Adaptive SLQ stops when ρ*'s stated ± (95 %) is at most this, in ratio units below 1 (0.01 = one point).", parser=given_fraction("tolerances"), metavar="<float>")]
-MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most [default: {DEFAULT_MAX_HVPS:,}, what the old fixed {DEFAULT_RUNS} × {DEFAULT_ITERATIONS} plan spent]; given, it caps every Hessian-vector product of the spectrum (timing.hvps, the default's {TIMED_PRODUCTS} timed products included), and below D + {TIMED_PRODUCTS} it rules out the default's exact spectrum. What it counts and how it stops: docs/guide.md (bounds) and docs/methods.md.")]
-TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the command's start (start-up and loading included); the Lanczos runs stop before a step that would pass it, and the default method takes the exact spectrum only when predicted to fit it. What it counts and how it stops: docs/guide.md (bounds) and docs/methods.md (default: no limit).")]
-HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", help=f"SLQ's curvature on a class-balanced, seeded subset: auto ({AUTO_HESSIAN_SAMPLES:,} samples, or {DATA_PARTS} a class if more, on data sets of at least twice that; else all) | all | N (at least {DATA_PARTS}, and {DATA_PARTS} a class: the subset is split into {DATA_PARTS} parts, each holding every class, for the data part of ρ*'s ±; mse targets are drawn without classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
-IterOpt = Annotated[Optional[int], typer.Option("--iterations", help=f"Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default {DEFAULT_ITERATIONS}; --method paper {PAPER_ITERATIONS}).")]
-RunsOpt = Annotated[Optional[int], typer.Option("--runs", help=f"Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default {DEFAULT_RUNS}; --method paper {PAPER_RUNS}).")]
-EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.")]
-EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.")]
+MaxHvpsOpt = Annotated[Optional[int], typer.Option("--max-hvps", help=f"Adaptive SLQ: Lanczos products at most [default: {DEFAULT_MAX_HVPS:,}, what the old fixed {DEFAULT_RUNS} × {DEFAULT_ITERATIONS} plan spent]; given, it caps every Hessian-vector product of the spectrum (timing.hvps, the default's {TIMED_PRODUCTS} timed products included), and below D + {TIMED_PRODUCTS} it rules out the default's exact spectrum. What it counts and how it stops: docs/guide.md (bounds) and docs/methods.md.", parser=given_count("Hessian-vector products"), metavar="<int>")]
+TimeBudgetOpt = Annotated[Optional[float], typer.Option("--time-budget", help="Adaptive SLQ: seconds at most, counted from the command's start (start-up and loading included); the Lanczos runs stop before a step that would pass it, and the default method takes the exact spectrum only when predicted to fit it. What it counts and how it stops: docs/guide.md (bounds) and docs/methods.md (default: no limit).", parser=given_number("seconds"), metavar="<float>")]
+HessianSamplesOpt = Annotated[str, typer.Option("--hessian-samples", parser=given_auto_or(functools.partial(read_count, unit="samples"), "auto", "all"), metavar="<str>", help=f"SLQ's curvature on a class-balanced, seeded subset: auto ({AUTO_HESSIAN_SAMPLES:,} samples, or {DATA_PARTS} a class if more, on data sets of at least twice that; else all) | all | N (at least {DATA_PARTS}, and {DATA_PARTS} a class: the subset is split into {DATA_PARTS} parts, each holding every class, for the data part of ρ*'s ±; mse targets are drawn without classes). The exact spectrum, ε, the loss, the gradient and the actual limit use all the data.")]
+IterOpt = Annotated[Optional[int], typer.Option("--iterations", help=f"Lanczos steps m per probe: a fixed SLQ plan instead of adaptive SLQ (default {DEFAULT_ITERATIONS}; --method paper {PAPER_ITERATIONS}).", parser=given_count("Lanczos steps"), metavar="<int>")]
+RunsOpt = Annotated[Optional[int], typer.Option("--runs", help=f"Probe vectors K: a fixed SLQ plan instead of adaptive SLQ (default {DEFAULT_RUNS}; --method paper {PAPER_RUNS}).", parser=given_count("probe vectors"), metavar="<int>")]
+EpsOpt = Annotated[str, typer.Option("--epsilon", help="Loss tolerance ε: auto (std of per-batch losses) or a number.", parser=given_auto_or(read_number, "auto"), metavar="<str>")]
+EtaOpt = Annotated[float, typer.Option("--eta", help="Failure probability η of the kinematic bounds.", parser=given_fraction("probabilities"), metavar="<float>")]
 BoundModeOpt = Annotated[BoundMode, typer.Option("--bound-mode", help="akf (kinematic formula, default) | geom (two cone geometries) | none.")]
 NegativeOpt = Annotated[Negative, typer.Option("--negative", help="Negative eigenvalues: abs (|λ|, as the reference code) | flat (λ < 0 counts as 0, a free direction). Applies to ρ* and both bounds, with every --method.")]
 HvpOpt = Annotated[Hvp, typer.Option("--hvp", help="HVP engine: auto | cached (first-order graphs kept, fastest) | revrev (rebuilt per product, least memory).")]
-MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", help=f"MB the HVP graphs may hold on the model's device: auto ({CPU_MEMORY_BUDGET_MB:.0f} on a CPU, {Fraction(ACCELERATOR_BUDGET_SHARE)} of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
+MemoryBudgetOpt = Annotated[str, typer.Option("--memory-budget", parser=given_auto_or(functools.partial(read_number, unit="MB"), "auto"), metavar="<str>", help=f"MB the HVP graphs may hold on the model's device: auto ({CPU_MEMORY_BUDGET_MB:.0f} on a CPU, {Fraction(ACCELERATOR_BUDGET_SHARE)} of the free memory on a GPU) or a number. Graphs that fit are kept (--hvp cached), else rebuilt per product.")]
 BasisOpt = Annotated[BasisDtype, typer.Option("--basis-dtype", help="Lanczos basis storage in host memory (auto: float32 for float32 HVPs).")]
-BasisMemoryOpt = Annotated[str, typer.Option("--basis-memory", help="MB SLQ's Lanczos bases may hold in host memory: auto (half the memory available at the start) or a number. Adaptive SLQ stops there (a fixed plan that cannot fit is refused); --per-layer's blocks run in groups that fit.")]
+BasisMemoryOpt = Annotated[str, typer.Option("--basis-memory", parser=given_auto_or(functools.partial(read_number, unit="MB"), "auto"), metavar="<str>", help="MB SLQ's Lanczos bases may hold in host memory: auto (half the memory available at the start) or a number. Adaptive SLQ stops there (a fixed plan that cannot fit is refused); --per-layer's blocks run in groups that fit.")]
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot here.", parser=given_path)]
 ReportOpt = Annotated[Optional[Path], typer.Option("--report", help="Write a self-contained HTML report to DIR/report.html (no network).", parser=given_path)]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
@@ -561,22 +587,13 @@ PerLayerOpt = Annotated[bool, typer.Option("--per-layer", help="Also each layer'
 def curvature_options(method: str, iterations, runs, epsilon: str, eta: float, bound_mode: str, negative: str,
                       hvp: str, seed: int, basis_dtype: str, memory_budget: str = "auto",
                       **precision) -> api.CurvatureOptions:
-    """The options from their flags; ``CurvatureOptions`` checks the values, here only text is parsed."""
-    eps = None if epsilon == "auto" else _number("epsilon", epsilon, "auto or a positive number")
-    budget = None if memory_budget == "auto" else _number("memory_budget", memory_budget,
-                                                          "auto or a positive number of MB")
+    """The options from their flags; ``CurvatureOptions`` checks the values, here only the text
+    their parsers left (``auto`` or a number) is read."""
+    eps = None if epsilon == "auto" else float(epsilon)
+    budget = None if memory_budget == "auto" else float(memory_budget)
     with flag_names(**_CURVATURE_FLAGS):
         return api.CurvatureOptions(method, iterations, runs, eps, eta, bound_mode, negative, hvp, seed, basis_dtype,
                                     budget, **precision)
-
-
-def _number(name: str, text: str, expected: str) -> float:
-    """Option ``name``'s text as a number; else an ``OptionError`` naming it (its flag, or its
-    key in the --config file that set it)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise OptionError(name, f"{{0}} {text!r}: use {expected}") from None
 
 
 @contextlib.contextmanager
@@ -743,7 +760,6 @@ def _general_options(
     """Options every command takes (docs/guide.md)."""
 
 
-_INT64_MAX = 2**63 - 1
 
 
 def _check_numbers(values: dict) -> None:
@@ -757,8 +773,8 @@ def _check_numbers(values: dict) -> None:
     for name, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):
             raise OptionError(name, f"{{0}} must be a finite number, got {value}")
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _INT64_MAX:
-            raise OptionError(name, f"{{0}} {value} is too large (at most {_INT64_MAX})")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > INT64_MAX:
+            raise OptionError(name, f"{{0}} {value} is too large (at most {INT64_MAX})")
 
 
 # an error every command ends in once its options are read (``refusing_launch``)
@@ -879,8 +895,7 @@ def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
     options = curvature_options(o.method, o.iterations, o.runs, *limit, o.hvp, o.seed, o.basis_dtype, o.memory_budget,
                                 tolerance=o.tolerance, max_hvps=o.max_hvps, time_budget=o.time_budget,
                                 hessian_samples=_hessian_samples(o.hessian_samples),
-                                basis_memory_mb=None if o.basis_memory == "auto" else _number(
-                                    "basis_memory", o.basis_memory, "auto or a positive number of MB"))
+                                basis_memory_mb=None if o.basis_memory == "auto" else float(o.basis_memory))
     typed = {_CURVATURE_FIELDS.get(name, name) for name, where in o.given.items() if where == "on the command line"}
     with flag_names(**_CURVATURE_FLAGS):
         api.check_plan(options, typed)
@@ -889,15 +904,8 @@ def _curvature(o: SimpleNamespace) -> api.CurvatureOptions:
 
 
 def _hessian_samples(text: str) -> int | str:
-    if text in ("auto", "all"):
-        return text
-    # a whole number with a decimal point, as --max-samples takes one: a --config file's
-    # 8192.0 or 8.192e3 reaches here as "8192.0"
-    whole = re.fullmatch(r"\s*([-+]?[0-9]+)\.0*\s*", text)
-    try:
-        return int(whole.group(1) if whole else text)
-    except ValueError:
-        raise OptionError("hessian_samples", f"{{0}} {text!r}: use auto, all or a positive number of samples") from None
+    """``--hessian-samples`` as its parser left it (auto, all or a count's digits) as the library takes it."""
+    return text if text in ("auto", "all") else int(text)
 
 
 def _write_report(report: Optional[Path], command: str, body: dict, figures, force: bool) -> None:
@@ -921,7 +929,7 @@ def _absolute(advance):
 
 
 EvalDataOpt = Annotated[Optional[str], typer.Option("--eval-data", help="Evaluation data for accuracy (default: the file's recorded eval data, else --data).")]
-FinetuneLrOpt = Annotated[float, typer.Option("--finetune-lr", help=f"SGD learning rate of the masked fine-tuning (cosine schedule, momentum {FinetuneConfig.momentum}).")]
+FinetuneLrOpt = Annotated[float, typer.Option("--finetune-lr", help=f"SGD learning rate of the masked fine-tuning (cosine schedule, momentum {FinetuneConfig.momentum}).", parser=given_number(), metavar="<float>")]
 
 
 def _eval_batches(eval_data: Optional[str], inputs, batch_size: int, download: bool):

@@ -19,7 +19,7 @@ from prunelimit.report.junit import write_junit
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
-    CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
+    given_count, given_number, CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
     _MEASURED_UNUSED, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
     _given, _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
     _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices,
@@ -105,10 +105,10 @@ def verify(
     ctx: typer.Context,
     checkpoint: CkptArg,
     eval_data: EvalDataOpt = None,
-    acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.")] = 0.5,
-    sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.")] = 0,
+    acc_drop: Annotated[float, typer.Option("--acc-drop", help="Accuracy criterion δ in percentage points.", parser=given_number("percentage points"), metavar="<float>")] = 0.5,
+    sweep: Annotated[int, typer.Option("--sweep", help="Also record a full curve of N evenly spaced ratios.", parser=given_count("ratios"), metavar="<int>")] = 0,
     refit: Annotated[bool, typer.Option("--refit", help="Also measure the limit after masked fine-tuning of each probed ratio.")] = False,
-    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.")] = FINETUNE_EPOCHS,
+    finetune_epochs: Annotated[int, typer.Option("--finetune-epochs", help="Fine-tuning epochs per probed ratio with --refit.", parser=given_count(), metavar="<int>")] = FINETUNE_EPOCHS,
     finetune_lr: FinetuneLrOpt = FINETUNE_LR,
     scope: ScopeOpt = "global",
     from_report: Annotated[Optional[str], typer.Option("--from", help="Take the prediction from this saved `bounds --json` report (or a `gate --json` report of lower/predicted rules) of the same checkpoint and data (no curvature work).", parser=given_file)] = None,

@@ -342,7 +342,7 @@ def test_points_whose_error_falls_with_pruning_are_flagged():
     (lambda pts: fit_error_law(pts, joint="yes"), "^joint must be True or False, got 'yes'$"),
     (lambda pts: fit_error_law(pts, leave_one_out="no"), "^leave_one_out must be True or False, got 'no'$"),
     (lambda pts: fit_error_law(pts, seed=-1), "^seed must be at least 0, got -1$"),
-    (lambda pts: fit_error_law(pts, random_starts=2.5), "^random_starts must be an integer, got 2.5$"),
+    (lambda pts: fit_error_law(pts, random_starts=2.5), "^random_starts must be an integer, got 2.5; write 2 or 3$"),
     (lambda pts: error_law(0.5, 0.05, 0.9, 2.0, 0.0), "^p must be a positive finite number, got 0.0$"),
     (lambda pts: error_law(np.array([0.5, -1.0]), 0.05, 0.9, 2.0, 0.01), "^density must be positive finite numbers"),
     (lambda pts: error_law("0.5", 0.05, 0.9, 2.0, 0.01), "^density must be positive finite numbers \\(kept fractions\\), got '0.5'$"),

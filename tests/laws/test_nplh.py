@@ -341,7 +341,7 @@ def test_the_pressure_ladder_of_a_pruned_checkpoint_keeps_it_pruned(tiny_model, 
 @pytest.mark.parametrize("call, message", [
     (lambda pts: fit_nplh([(0.5, 1.0), (0.25, 2.0), (0.125, 3.9)]),
      "^points must be a prunelimit.laws.points.LawPoints, got list; build it with LawPoints.from_arrays"),
-    (lambda pts: fit_nplh(pts, n_boot=2.5), "^n_boot must be an integer, got 2.5$"),
+    (lambda pts: fit_nplh(pts, n_boot=2.5), "^n_boot must be an integer, got 2.5; write 2 or 3$"),
     (lambda pts: fit_nplh(pts, n_boot=0), "^n_boot must be at least 1, got 0$"),
     (lambda pts: fit_nplh(pts, seed=-1), "^seed must be at least 0, got -1$"),
     (lambda pts: fit_nplh(pts, confidence=1.5), "^confidence must lie in \\(0, 1\\), got 1.5 \\(a percentage\\? 1.5 % is 0.015\\)$"),

@@ -159,7 +159,7 @@ def test_resume_state_of_other_optimizer_groups_is_an_input_error(digits) -> Non
     (dict(epochs=1, lr=-1.0), "^lr must be a positive finite number, got -1.0$"),
     (dict(epochs=1, lr=0.1, l1=float("nan")), "^l1 must be a finite number >= 0, got nan$"),
     (dict(epochs=2, lr=0.1, warmup_epochs=3), r"^warmup_epochs must lie in \[0, epochs=2\], got 3$"),
-    (dict(epochs=1, lr=0.1, batch_size=2.5), "^batch_size must be an integer, got 2.5$"),
+    (dict(epochs=1, lr=0.1, batch_size=2.5), "^batch_size must be an integer, got 2.5; write 2 or 3$"),
     (dict(epochs=1, lr=0.1, schedule_unit="step"), "^schedule_unit='step': use epoch, iteration$"),
     (dict(epochs=1, lr=0.1, shuffle="no"), "^shuffle must be True or False, got 'no'$"),
 ])
