@@ -452,7 +452,8 @@ def render_prune(rep) -> None:
         stdout.print(f"predicted {predicted}")
     if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
         stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
-    if rep.spectrum is not None:
+    if rep.spectrum is not None:  # how it was computed and why, as bounds, verify and gate state it
+        solver_line(rep.spectrum)
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))
 
