@@ -137,6 +137,8 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                                             callback(lanczos_block_products(blocks, steps, probes)),
                                             basis_memory_bytes(options))
         method, hvps = "lanczos", op.hvps
+        if progress is not None:  # the count ends at its total: fewer products than planned where a run broke down
+            progress(hvps, hvps, "per-layer curvature")
     if stored is None:
         store_result(store, key, kind, StoredBlocks(method, curvature))
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)
