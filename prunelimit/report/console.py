@@ -271,6 +271,13 @@ def estimate_line(ratio: float, u: dict | None, name: str = "ρ*") -> str:
     return f"{name} = {percent_text(ratio, total)} % {stated}"
 
 
+# what stopped a spectrum (JSON ``spectrum.stopped_by``), in the words of its ``solver:`` line and the HTML report
+STOPS = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
+         "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
+         "converged": "no steps left (Krylov space exhausted: the exact spectrum)",
+         "rounding": "stopped where the products' rounding part alone reached the tolerance"}
+
+
 def solver_line(s) -> None:
     """How the spectrum was computed, why, and what stopped it (``solver_text``)."""
     text = solver_text(s)
@@ -283,10 +290,7 @@ def solver_text(s) -> str | None:
     no choice is recorded."""
     if s.choice is None:
         return None
-    stop = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
-            "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
-            "converged": "no steps left (Krylov space exhausted: the exact spectrum)",
-            "rounding": "stopped where the products' rounding part alone reached the tolerance"}.get(s.stopped_by)
+    stop = STOPS.get(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"
