@@ -135,7 +135,7 @@ def slq(
         hvps += per_step * taken
         results += group_runs.results()
         broken += group_runs.broken_down
-    if callback is not None:  # done: the steps taken are the total, however many runs stopped early or were cut
+    if callback is not None and stepped < runs * m:  # runs stopped early or were cut: the steps taken are the total
         callback(stepped, stepped)
     short = any(r.steps < m and not b for r, b in zip(results, broken))  # cut by ``until``: steps as taken
     return runs_quadrature(results, broken, dim, method, exact_nodes, hvps,

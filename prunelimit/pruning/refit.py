@@ -119,7 +119,7 @@ def refit_limit(
         look_between(criteria, cache, levels, max_evaluations)
     finally:
         model.load_state_dict(dense_state)
-    if progress is not None and per_tuning[0]:  # done: the steps made are the total, short of the most as it settled
+    if progress is not None and 0 < len(tuned) < most:  # it settled short of its most: the steps made are the total
         progress(len(tuned) * per_tuning[0], len(tuned) * per_tuning[0])
     return RefitLimit(
         loss_ratio=criteria[0].passed(levels),
