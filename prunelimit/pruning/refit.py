@@ -88,14 +88,15 @@ def refit_limit(
     # the fine-tuned points by their masks: ratios that prune to the same mask (a grid step that
     # removes no weight more, on a model of under 1,000) fine-tune alike (one seed), so once
     tuned: dict[tuple[tuple[str, int], ...], CurvePoint] = {}
-    per_tuning = [0]  # the steps of one fine-tuning, as its progress counts them
+    per_tuning = 0  # the steps of one fine-tuning, as its progress counts them
 
     def steps(base: int) -> Callable[[int, int], None] | None:
         if progress is None:
             return None
 
         def report(step: int, total: int) -> None:
-            per_tuning[0] = total
+            nonlocal per_tuning
+            per_tuning = total
             progress(base * total + step, most * total)
         return report
 
@@ -120,7 +121,7 @@ def refit_limit(
     finally:
         model.load_state_dict(dense_state)
     if progress is not None and 0 < len(tuned) < most:  # it settled short of its most: the steps made are the total
-        progress(len(tuned) * per_tuning[0], len(tuned) * per_tuning[0])
+        progress(len(tuned) * per_tuning, len(tuned) * per_tuning)
     return RefitLimit(
         loss_ratio=criteria[0].passed(levels),
         accuracy_ratio=None if dense_acc is None else criteria[1].passed(levels),
