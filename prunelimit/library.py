@@ -1055,15 +1055,16 @@ class Pruning:
 
     def to_json(self) -> dict:
         """``prunelimit prune --json``'s document, less its schema and what needs files or an
-        evaluation: ``ratio``, ``layers``, ``warnings`` and ``timing``."""
+        evaluation: ``ratio``, ``layers``, ``warnings``, ``spectrum`` and ``timing``."""
         from prunelimit.api.curvature import NO_SPECTRUM_TIMING
-        from prunelimit.api.pruning import layers_json, ratio_json
+        from prunelimit.api.pruning import layers_json, ratio_json, spectrum_json
         from prunelimit.report.jsonout import plain
 
         return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty,
                                     self.epsilon, self.epsilon_source),
                 "layers": layers_json(self.layers, self.collapsed),
                 "warnings": list(self.warnings),
+                "spectrum": plain(spectrum_json(self.spectrum)),
                 # as ``prune --json`` writes it, less the pruning's own seconds (``timing.prune``):
                 # no curvature work (zero) for a given ratio; a copy, not the shared constant
                 "timing": plain(NO_SPECTRUM_TIMING) if self.spectrum is None else self.spectrum.timing_json()}

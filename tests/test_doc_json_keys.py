@@ -23,7 +23,7 @@ RELIED_ON = {  # what a CI script reads, per command
     "prune": ("ratio.requested", "ratio.achieved", "ratio.plus_minus", "ratio.uncertainty", "ratio.epsilon",
               "ratio.epsilon_source", "layers.name", "layers.total", "layers.zeros", "layers.collapsed", "before.loss",
               "before.accuracy", "after.loss", "after.accuracy", "after.accuracy_drop", "acc_drop",
-              "acc_drop_exceeded", "output", "timing", "warnings"),
+              "acc_drop_exceeded", "output", "spectrum.choice", "spectrum.stopped_by", "timing", "warnings"),
     "gate": ("passed", "measured", "compared", "threshold", "baseline", "reason", "fix", "rules.passed",
              "rules.measured", "rules.compared", "rules.threshold", "rules.fix", "warnings"),
     "info": ("params.total", "params.prunable", "params.hessian", "layers", "loss", "accuracy",

@@ -232,7 +232,7 @@ def test_the_html_summary_states_the_bounds_as_the_report_page_does(results):
 @pytest.mark.parametrize("ratio", ["0.5", "auto"])
 def test_a_prunings_json_is_the_commands_without_what_needs_files_or_evaluation(cli, model, train, tmp_path, ratio):
     """``Pruning.to_json()`` holds the keys of ``prune --json`` that stand without files or an
-    evaluation (``ratio``, ``layers``, ``warnings``, ``timing``), each as the command writes it.
+    evaluation (``ratio``, ``layers``, ``warnings``, ``spectrum``, ``timing``), each as the command writes it.
     For a given ratio its ``timing`` was ``null`` where the command writes zero curvature work."""
     import json
 
@@ -251,10 +251,15 @@ def test_a_prunings_json_is_the_commands_without_what_needs_files_or_evaluation(
     pruning = prunelimit.prune(model, float(ratio) if ratio != "auto" else ratio, train,
                                **({"method": "exact"} if ratio == "auto" else {}))
     body = json.loads(json.dumps(document("prune", pruning.to_json())))
-    assert set(body) == {"schema", "ratio", "layers", "warnings", "timing"}
+    assert set(body) == {"schema", "ratio", "layers", "warnings", "spectrum", "timing"}
     command["timing"].pop("prune")  # the command's own evaluating, pruning and writing
-    assert all(_same_shape(body[key], command[key]) and body[key] is not None for key in body), (body, command)
+    # a given ratio stands on no spectrum: null in both
+    assert all(_same_shape(body[key], command[key]) and (body[key] is not None or key == "spectrum" and ratio != "auto")
+               for key in body), (body, command)
     assert body["ratio"]["achieved"] == command["ratio"]["achieved"] and body["layers"] == command["layers"]
+    if ratio == "auto":  # the same choice and stop (its reason names the option as each caller writes it)
+        assert [body["spectrum"]["choice"]["solver"], body["spectrum"]["stopped_by"]] == \
+            [command["spectrum"]["choice"]["solver"], command["spectrum"]["stopped_by"]]
 
 
 def test_a_regression_runs_repr_states_its_loss_where_it_has_no_accuracy():

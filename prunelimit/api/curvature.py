@@ -822,7 +822,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
         quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback, storage_dtype=storage,
                    lockstep=op.lockstep, until=None if deadline is None else until, span=True)
-        return quad, "time-budget" if any(cut) else None, ()
+        # a first run that spanned the space (``span``) stopped where adaptive SLQ's does: said alike
+        return quad, "time-budget" if any(cut) else "converged" if quad.exact else None, ()
 
     def assess(quad) -> Assessment:
         ratio = _limit_ratio(target, quad, options)

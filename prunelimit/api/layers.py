@@ -133,10 +133,12 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
                               batches=curvature_data(inputs, options).batches)
         storage = basis_storage(options.basis_dtype, product_dtype(named[0][1].dtype),
                                 steps * max(b.size for b in blocks))
-        curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage,
-                                            callback(lanczos_block_products(blocks, steps, probes)),
+        planned = lanczos_block_products(blocks, steps, probes)
+        curvature = lanczos_block_curvature(op, blocks, steps, probes, options.seed, storage, callback(planned),
                                             basis_memory_bytes(options))
         method, hvps = "lanczos", op.hvps
+        if progress is not None and hvps < planned:  # a run broke down: the products made are the total
+            progress(hvps, hvps, "per-layer curvature")
     if stored is None:
         store_result(store, key, kind, StoredBlocks(method, curvature))
     cost = BlockCost(method, steps, probes, hvps, time.perf_counter() - start, stored is not None)

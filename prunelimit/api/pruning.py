@@ -86,10 +86,20 @@ class PruneReport:
             "output": self.output,
             "formats": list(self.formats),
             "warnings": list(self.warnings),
+            # how the spectrum behind a predicted ratio was computed, why and what stopped it
+            # (bounds' ``spectrum`` block: ``choice``, ``stopped_by``); null where none was computed or read
+            "spectrum": spectrum_json(self.spectrum),
             # the spectrum's, as bounds' (none computed or read: zero), and the pruning's own beside it
             "timing": {**(NO_SPECTRUM_TIMING if self.spectrum is None else self.spectrum.timing_json()),
                        "prune": {"seconds": self.seconds}},
         }
+
+
+def spectrum_json(spectrum: SpectrumReport | None) -> dict | None:
+    """``spectrum`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): bounds' block
+    for the spectrum behind a predicted ratio (its solver ``choice`` and reason, ``stopped_by``),
+    ``None`` for a given ratio or one read from a saved report (no curvature work)."""
+    return None if spectrum is None else spectrum.summary_json()
 
 
 def layers_json(layers: list, collapsed: tuple[str, ...]) -> list[dict]:

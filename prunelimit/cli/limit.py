@@ -216,7 +216,8 @@ def gate(
         if junit is not None:
             cases = [(o.rule.name, o.passed, o.reason if o.fix is None else f"{o.reason}; fix: {o.fix}")
                      for o in rep.result.outcomes]
-            write_junit(junit, "prunelimit gate", cases, rep.seconds, warnings=rep.warnings)
+            write_junit(junit, "prunelimit gate", cases, rep.seconds, warnings=rep.warnings,
+                        facts=console.gate_lines(rep))
         emit("gate", rep.to_json(), o.json, console.render_gate, rep)
         if not rep.result.passed and not exit_zero:
             raise typer.Exit(1)

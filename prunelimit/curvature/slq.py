@@ -114,23 +114,29 @@ def slq(
     if method == "h2":
         block = _Squared(block)
     results, broken = [], []
+    stepped = 0  # the steps the groups before this one took: fewer than planned where a run broke down
     for first in range(0, runs, lockstep):
         if hvps and until is not None and until():
             break
         group = range(first, min(first + lockstep, runs))
         step_cb = None
         if callback is not None:
-            done = first * m
-            step_cb = lambda j, done=done: callback(done + j, runs * m)  # noqa: E731
+            # the steps taken and those planned for the runs left: a count that neither jumps nor
+            # ends short of its total where a run broke down (a rank below D) or spanned the space
+            step_cb = lambda j, done=stepped, total=stepped + (runs - first) * m: callback(done + j, total)  # noqa: E731
         probes = torch.stack([rademacher(dim, generator) for _ in group])
         if basis is not None:
             probes = _project(probes, basis)
         group_runs = LanczosRuns(block, probes, m, storage_dtype=storage_dtype)
         if span and first == 0 and m == dim and method == "h" and basis is None:
             group_runs.exhaust()
-        hvps += per_step * group_runs.extend(m, step_cb, until=until)
+        taken = group_runs.extend(m, step_cb, until=until)
+        stepped += taken
+        hvps += per_step * taken
         results += group_runs.results()
         broken += group_runs.broken_down
+    if callback is not None and stepped < runs * m:  # runs stopped early or were cut: the steps taken are the total
+        callback(stepped, stepped)
     short = any(r.steps < m and not b for r, b in zip(results, broken))  # cut by ``until``: steps as taken
     return runs_quadrature(results, broken, dim, method, exact_nodes, hvps,
                            iterations=max(r.steps for r in results) if short else m)

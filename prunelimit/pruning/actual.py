@@ -444,6 +444,9 @@ def actual_limit(
             for k, i in enumerate(new):
                 swept[i] = evaluated(i, "sweep", swept_so_far(len(new) - k - 1))
             settle(criteria, {**cache, **swept}, levels, max_evaluations)  # the curve must not contradict them
+        if most is not None:  # the search settled short of its most (no sweep after it): the passes made are the total
+            most = None
+            searched()
 
     measured = {**cache, **swept}
     curve = tuple(measured[i] for i in sweep)

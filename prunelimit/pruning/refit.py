@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from torch import nn
 
@@ -87,6 +88,17 @@ def refit_limit(
     # the fine-tuned points by their masks: ratios that prune to the same mask (a grid step that
     # removes no weight more, on a model of under 1,000) fine-tune alike (one seed), so once
     tuned: dict[tuple[tuple[str, int], ...], CurvePoint] = {}
+    per_tuning = 0  # the steps of one fine-tuning, as its progress counts them
+
+    def steps(base: int) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+
+        def report(step: int, total: int) -> None:
+            nonlocal per_tuning
+            per_tuning = total
+            progress(base * total + step, most * total)
+        return report
 
     def point(i: int) -> CurvePoint:
         if i not in cache:
@@ -94,9 +106,7 @@ def refit_limit(
             kept = prune_model(model, i / levels, scope, selection, masks).masks
             key = tuple((name, int(mask.sum())) for name, mask in kept.items())  # one order: nested masks
             if key not in tuned:
-                steps = None if progress is None else \
-                    (lambda step, total, base=len(tuned): progress(base * total + step, most * total))
-                finetune(model, kept, batches, loss_fn, config, progress=steps)
+                finetune(model, kept, batches, loss_fn, config, progress=steps(len(tuned)))
                 tuned[key] = measured_point(model, batches, acc_data, loss_fn, i / levels, dense_acc is not None)
             cache[i] = replace(tuned[key], ratio=i / levels)
         return cache[i]
@@ -110,6 +120,8 @@ def refit_limit(
         look_between(criteria, cache, levels, max_evaluations)
     finally:
         model.load_state_dict(dense_state)
+    if progress is not None and 0 < len(tuned) < most:  # it settled short of its most: the steps made are the total
+        progress(len(tuned) * per_tuning, len(tuned) * per_tuning)
     return RefitLimit(
         loss_ratio=criteria[0].passed(levels),
         accuracy_ratio=None if dense_acc is None else criteria[1].passed(levels),

@@ -271,14 +271,26 @@ def estimate_line(ratio: float, u: dict | None, name: str = "ρ*") -> str:
     return f"{name} = {percent_text(ratio, total)} % {stated}"
 
 
+# what stopped a spectrum (JSON ``spectrum.stopped_by``), in the words of its ``solver:`` line and the HTML report
+STOPS = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
+         "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
+         "converged": "no steps left (Krylov space exhausted: the exact spectrum)",
+         "rounding": "stopped where the products' rounding part alone reached the tolerance"}
+
+
 def solver_line(s) -> None:
-    """How the spectrum was computed, why, and what stopped it."""
+    """How the spectrum was computed, why, and what stopped it (``solver_text``)."""
+    text = solver_text(s)
+    if text is not None:
+        stdout.print(text)
+
+
+def solver_text(s) -> str | None:
+    """``solver: …``: how the spectrum was computed, why, and what stopped it; ``None`` where
+    no choice is recorded."""
     if s.choice is None:
-        return
-    stop = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
-            "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
-            "converged": "no steps left (Krylov space exhausted: the exact spectrum)",
-            "rounding": "stopped where the products' rounding part alone reached the tolerance"}.get(s.stopped_by)
+        return None
+    stop = STOPS.get(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None or samples.used == samples.total else \
         f" · curvature on {samples.used:,} of {samples.total:,} samples"
@@ -293,7 +305,7 @@ def solver_line(s) -> None:
     predicted = s.choice.predicted_exact_seconds
     timed = "" if predicted is None else f" (exact predicted ≈ {predicted:.3g} s)" if s.choice.eigenvalues_timed \
         else f" (exact predicted ≥ {predicted:.3g} s, its columns alone)"
-    stdout.print(f"solver: {s.choice.reason}{timed}{plan}{subset}")
+    return f"solver: {s.choice.reason}{timed}{plan}{subset}"
 
 
 def memory_line(m) -> str:
@@ -452,7 +464,8 @@ def render_prune(rep) -> None:
         stdout.print(f"predicted {predicted}")
     if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
         stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
-    if rep.spectrum is not None:
+    if rep.spectrum is not None:  # how it was computed and why, as bounds, verify and gate state it
+        solver_line(rep.spectrum)
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
     stdout.print("wrote " + ", ".join(rep.formats))
 
@@ -527,25 +540,37 @@ def render_gate(rep) -> None:
         stdout.print(f"{mark} {o.rule.name}: {o.reason}")
         if o.fix is not None:
             stdout.print(f"  fix: {o.fix}")
+    for _, line in gate_lines(rep):
+        stdout.print(line)
+    stdout.print("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
+    render_warnings(rep.warnings)
+
+
+def gate_lines(rep) -> list[tuple[str, str]]:
+    """What a gate's verdict stood on, as ``(name, line)``: ρ* with its ± (``estimate``), how the
+    spectrum was computed and what it cost (``solver``, ``spectrum``), or where the prediction
+    or the measured limit came from (``source``, ``measured``). The console prints the lines;
+    ``gate --junit`` writes them to its suite, so the CI page states the same numbers."""
+    lines = []
     if rep.estimate is not None:
         u = rep.estimate.uncertainty
-        stdout.print(estimate_line(rep.estimate.ratio, None if u is None else u.to_json()))
+        lines.append(("estimate", estimate_line(rep.estimate.ratio, None if u is None else u.to_json())))
     if rep.spectrum is not None:
-        solver_line(rep.spectrum)
-        stdout.print(f"spectrum: {cost(rep.spectrum)}")  # as verify: what it cost, whether from the cache
+        solver = solver_text(rep.spectrum)
+        lines += [] if solver is None else [("solver", solver)]
+        lines.append(("spectrum", f"spectrum: {cost(rep.spectrum)}"))  # as verify: what it cost, whether from the cache
     elif rep.bounds.get("actual_from") is not None and rep.estimate is not None:  # a verify report's limit too
-        stdout.print(f"prediction and measured limit read from {rep.prediction_from} (no curvature work, no "
-                     "prune-and-evaluate passes)")
+        lines.append(("source", f"prediction and measured limit read from {rep.prediction_from} (no curvature work, "
+                                "no prune-and-evaluate passes)"))
     elif rep.prediction_from is not None:
-        stdout.print(f"prediction read from {rep.prediction_from} (no curvature work)")  # as verify --from
+        lines.append(("source", f"prediction read from {rep.prediction_from} (no curvature work)"))  # as verify --from
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
         passes = f"{b['actual']['evaluations']} prune-and-evaluate passes" if b.get("actual_from") is None else \
             f"read from {b['actual_from']}, no prune-and-evaluate passes"
-        stdout.print(f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
-                     f"{passes} · no spectrum")
-    stdout.print("[green]gate passed[/]" if rep.result.passed else "[red]gate failed[/]")
-    render_warnings(rep.warnings)
+        lines.append(("measured", f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
+                                  f"{passes} · no spectrum"))
+    return lines
 
 
 def render_hyperflux(rep: dict) -> None:

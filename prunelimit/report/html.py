@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    delta_text, epsilon_text, fmt, shape_text, times_text, trace_text, uncertainty_text,
+    STOPS, delta_text, epsilon_text, fmt, shape_text, times_text, trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -43,7 +43,8 @@ FigureLike = Union["Figure", bytes]
 # every console line that states it (``0.01729 (std of per-batch losses)``); "trace" and "delta" (Δ, in points) are the value
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
-# pair of densities (both as the console prints them).
+# pair of densities (both as the console prints them); "stop" what stopped a spectrum, in its
+# ``solver:`` line's words (``console.STOPS``).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("passed", "gate passed", "number"),  # a gate's verdict and why (``gate --json``'s ``reason``)
     ("reason", "gate verdict", "number"),
@@ -107,6 +108,10 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("params.hessian", "Hessian parameters D", "count"),
     ("timing.seconds", "curvature time (s)", "seconds"),
     ("timing.cached", "spectrum from the result cache", "number"),
+    # how the spectrum was computed, why and what stopped it, as the console's ``solver:`` line states them
+    ("spectrum.choice.reason", "solver choice", "number"),
+    ("spectrum.stopped_by", "what stopped the spectrum", "stop"),
+    ("timing.hvps", "curvature products (HVPs)", "count"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
     ("size.ratio", "exported / dense size", "times"),
@@ -257,6 +262,8 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         if kind == "times":
             return times_text(value)
         return signed(value, ",") if isinstance(value, int) else signed(value, ".6g")
+    if kind == "stop":
+        return STOPS.get(value, str(value))
     return str(value)
 
 

@@ -11,12 +11,16 @@ from prunelimit.report.safe import printable
 
 
 def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0,
-              error: str | None = None, warnings: Sequence[str] = ()) -> str:
+              error: str | None = None, warnings: Sequence[str] = (),
+              facts: Sequence[tuple[str, str]] = ()) -> str:
     """``cases`` are ``(name, passed, message)``; returns a well-formed JUnit document.
     ``error``: the run ended in an error instead (exit 2 or 3); the document then holds one
     errored case with that message. ``warnings``: the run's warnings, one a line in the
     suite's ``<system-out>`` (where CI test views show a suite's output), each also a
     ``warning`` property, so that a passing gate's caveats reach the CI page too.
+    ``facts``: ``(name, line)`` of what the verdict stood on, as the console states them
+    (``console.gate_lines``: ρ* with its ±, the solver and its stop, the cost), each a
+    property of that name and a line of ``<system-out>`` before the warnings.
 
     XML 1.0 cannot hold most control characters even escaped, so names and messages (which
     may quote file names) pass through ``printable`` first.
@@ -31,10 +35,12 @@ def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float
     node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(cases)), failures=str(failures),
                          errors=str(errors), time=f"{seconds:.3f}")
     warnings = [printable(w) for w in warnings]
-    if warnings:  # properties come first in a testsuite (the JUnit schema's order)
+    facts = [] if error is not None else [(printable(name), printable(line)) for name, line in facts]
+    named = [*facts, *(("warning", w) for w in warnings)]
+    if named:  # properties come first in a testsuite (the JUnit schema's order)
         properties = ET.SubElement(node, "properties")
-        for warning in warnings:
-            ET.SubElement(properties, "property", name="warning", value=warning)
+        for name, value in named:
+            ET.SubElement(properties, "property", name=name, value=value)
     for name, ok, message in cases:
         case = ET.SubElement(node, "testcase", classname=suite, name=name, time=f"{seconds / max(len(cases), 1):.3f}")
         if ok:
@@ -43,11 +49,13 @@ def junit_xml(suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float
             ET.SubElement(case, "error", message=message, type="GateError").text = message
         else:
             ET.SubElement(case, "failure", message=message, type="GateFailed").text = message
-    if warnings:
-        ET.SubElement(node, "system-out").text = "\n".join(f"warning: {w}" for w in warnings)
+    if named:
+        ET.SubElement(node, "system-out").text = "\n".join([*(line for _, line in facts),
+                                                            *(f"warning: {w}" for w in warnings)])
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
 
 def write_junit(path: str | Path, suite: str, cases: Sequence[tuple[str, bool, str]], seconds: float = 0.0,
-                force: bool = True, error: str | None = None, warnings: Sequence[str] = ()) -> Path:
-    return write_text_atomic(path, junit_xml(suite, cases, seconds, error, warnings), force)
+                force: bool = True, error: str | None = None, warnings: Sequence[str] = (),
+                facts: Sequence[tuple[str, str]] = ()) -> Path:
+    return write_text_atomic(path, junit_xml(suite, cases, seconds, error, warnings, facts), force)

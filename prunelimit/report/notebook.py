@@ -52,12 +52,18 @@ def _warned(warnings: Any) -> list[str]:
     return [] if count == 0 else ["1 warning" if count == 1 else f"{count} warnings"]
 
 
+def _solver(s: Any) -> list[str]:
+    """The solver that ran and what stopped it (``stopped_by``: none where nothing did), as the
+    JSON's ``spectrum.solver`` and ``spectrum.stopped_by`` name them."""
+    return [f"solver={s.solver!r}", *([] if s.stopped_by is None else [f"stopped_by={s.stopped_by!r}"])]
+
+
 def spectrum_summary(s: Any) -> list[str]:
     from prunelimit.report.console import fmt, trace_text
 
     return [_estimate("ρ*", s.limit_ratio, _plus_minus(s.uncertainty)),
             f"λmax = {fmt(s.lambda_max)}", f"trace = {trace_text(s.trace, s.trace_plus_minus)}",
-            f"D = {s.params_hessian:,}", f"method={s.method!r}", f"solver={s.solver!r}",
+            f"D = {s.params_hessian:,}", f"method={s.method!r}", *_solver(s),
             f"{s.hvps:,} HVPs in {s.seconds:.1f} s", *_warned(s.warnings)]
 
 
@@ -66,7 +72,7 @@ def bounds_summary(b: Any) -> list[str]:
     if b.lower is not None:
         items += [f"ρ_L = {_pct(b.lower)}", f"ρ_U = {_pct(b.upper)}"]
     items += [f"ε = {loss_text(b.epsilon)}", f"D = {b.spectrum.params_hessian:,}", f"N = {b.params_prunable:,}",
-              f"method={b.spectrum.method!r}"]
+              f"method={b.spectrum.method!r}", *_solver(b.spectrum)]
     return items + ([f"scope={b.scope!r}"] if b.scope != "global" else []) + _warned(b.warnings)
 
 
@@ -95,7 +101,10 @@ def gate_summary(g: Any) -> list[str]:
 def _pruned(p: Any, source: str) -> list[str]:
     zeros = sum(layer.zeros for layer in p.layers)
     total = sum(layer.total for layer in p.layers)
-    return [f"requested = {_pct(p.requested)}", f"achieved = {_pct(p.achieved)}", f"zeros = {zeros:,} of {total:,}",
+    # a predicted ratio with ρ*'s stated ± (``ratio.plus_minus``), as prune's console line states it
+    plus_minus = None if p.uncertainty is None else p.uncertainty.get("plus_minus")
+    requested = _estimate("requested", p.requested, plus_minus)
+    return [requested, f"achieved = {_pct(p.achieved)}", f"zeros = {zeros:,} of {total:,}",
             f"{len(p.layers)} layers", f"scope={p.scope!r}", f"source={source!r}",
             *([f"collapsed={list(p.collapsed)}"] if p.collapsed else [])]
 
