@@ -675,6 +675,15 @@ def _in_batches(data: Any) -> bool:
     return isinstance(data, Iterable)
 
 
+def settle_warning_filters() -> None:
+    """Import now what the work imports later and which adds warning filters as it is imported
+    (SciPy's solvers; sympy, which autograd imports at its first product): any change of the
+    filters resets Python's once-per-place record, so a model's own warning in ``forward``
+    showed again after each, three times in a process's first ``bounds`` call."""
+    import scipy.optimize  # noqa: F401
+    import torch.fx.experimental.symbolic_shapes  # noqa: F401
+
+
 def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_size: int, include: tuple[str, ...] = (),
                    exclude: tuple[str, ...] = (), masks: "Masks | None" = None) -> "Inputs":
     """:func:`inputs_from` with ``batch_size`` settled (:func:`batch_size_for`)."""
@@ -684,6 +693,8 @@ def settled_inputs(model: nn.Module, data: Any, *, loss: str | Callable, batch_s
     model = checked_module(model)
     validate.patterns("include", include)
     validate.patterns("exclude", exclude)
+    if data is not None:
+        settle_warning_filters()
     device = next(model.parameters()).device if any(True for _ in model.parameters()) else torch.device("cpu")
     model.eval()
     loaded = LoadedModel(model, None, dict(masks or {}), source="module", meta=recorded_meta(model))
