@@ -1101,7 +1101,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     from prunelimit.api.limit import unrecognised_warnings
     from prunelimit.models.params import prunable_parameters
     from prunelimit.pruning.magnitude import (
-        beyond_ratio, check_ratio, collapse_warnings, emptied, magnitude_masks, percent_fix, removed_on_path,
+        beyond_ratio, check_ratio, collapse_warnings, emptied, magnitude_masks, removed_on_path,
     )
     from prunelimit.pruning.masks import LayerSparsity, overall_ratio, pruning_held, sparsity_table
 
@@ -1110,7 +1110,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
         raise OptionError("ratio", "{0} must be a removed fraction in [0, 1), 'auto' or 'lower', got "
                                    f"{_result_as_ratio(ratio) or quoted(ratio) + validate.not_a_number(ratio)}"
-                                   f"{percent_fix(ratio)}")
+                                   f"{validate.percent_fix(ratio)}")
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
     if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag

@@ -96,6 +96,18 @@ def percent_hint(value: object) -> str:
     return f" (a percentage? {value:g} % is {value / 100:g})"
 
 
+def percent_fix(text: object, what: str = "ratios") -> str:
+    """For a ratio (or the fraction ``what`` names) typed as a percentage below 100 (``"70%"``), the
+    fraction to give instead; else nothing."""
+    if not isinstance(text, str) or not text.strip().endswith("%"):
+        return ""
+    try:
+        fraction = float(text.strip()[:-1]) / 100
+    except ValueError:
+        return ""
+    return f" ({what} are fractions, not percentages: {text.strip()} is {fraction:g})" if 0 <= fraction < 1 else ""
+
+
 def callback(option: str, value: object, signature: str, counts: Iterable[int]) -> None:
     """``value`` must be a function or ``None`` that takes each of ``counts`` positional
     arguments, as ``signature`` (e.g. ``(done, total=None, text=None)``) says: it is called
@@ -178,8 +190,6 @@ def read_number(value: Any, unit: str = "", fraction: str = "") -> float:
 def number_fix(value: Any, unit: str = "", fraction: str = "") -> str:
     """For text that :func:`read_number` does not read, in parentheses, what it may mean (a
     percentage, a unit, a separator: see there); else nothing."""
-    from prunelimit.pruning.magnitude import percent_fix
-
     text = value.strip() if isinstance(value, str) else ""
     fix = (percent_fix(value, fraction) if fraction else "") or _unit_fix(text, unit)
     return fix or (_separator_fix(text) if "," in text or "_" in text else "")

@@ -23,11 +23,10 @@ from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.threads import apply_threads
 from prunelimit.cli.common import (
-    given_count, given_number, BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ExcludeOpt, ForceOpt,
-    HelpGroup, IncludeOpt, JsonOpt,
-    LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt, _general_options,
-    _given, _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers, choices, emit,
-    flag_names, given_fraction, given_path, handled, shared,
+    BatchOpt, CkptArg, ConfigOpt, DataOpt, DebugOpt, DownloadOpt, EXAMPLE, EvalDataOpt, ExcludeOpt, ForceOpt, HelpGroup,
+    IncludeOpt, JsonOpt, LossOpt, MaxSamplesOpt, ModelOpt, PlotOpt, ReportOpt, SeedOpt, ThreadsOpt, TrustOpt,
+    _general_options, _given, _inputs, _inputs_of, _model_data_options, _steps, _write_report, app, checked_numbers,
+    choices, emit, flag_names, given_count, given_fraction, given_number, given_path, handled, shared,
 )
 
 Metric = choices("Metric", METRICS)

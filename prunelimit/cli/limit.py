@@ -19,11 +19,11 @@ from prunelimit.report.junit import write_junit
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.theory.profile import SCOPES
 from prunelimit.cli.common import (
-    given_count, given_number, CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
-    _MEASURED_UNUSED, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _given, _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
-    _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices,
-    emit, given_file, given_path, given_ratio, handled, shared,
+    CkptArg, ERROR_REPORTS, EXAMPLE, ErrorReport, EvalDataOpt, FinetuneLrOpt, ForceOpt, PerLayerOpt, PlotOpt, ReportOpt,
+    _MEASURED_UNUSED, _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options, _given,
+    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unseeded,
+    _refuse_unused, _refuse_unused_prediction_flags, _spectral_options, _store, _typed, _write_report, app, choices,
+    emit, given_count, given_file, given_number, given_path, given_ratio, handled, shared,
 )
 
 Scope = choices("Scope", SCOPES)

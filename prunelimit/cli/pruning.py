@@ -21,11 +21,11 @@ from prunelimit.report.html import report_output
 from prunelimit.report.progress import progress, progress_enabled
 from prunelimit.sparse.bench import PATTERNS
 from prunelimit.cli.common import (
-    given_count, given_fraction, given_number, BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
-    _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options,
-    _inputs, _inputs_of, _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unused,
-    _refuse_unseeded, _refuse_unused_prediction_flags, _spectral_options,
-    _steps, _store, _typed, _warn, _write_report, app, choices, emit, given_path, handled, shared,
+    BatchOpt, CkptArg, DownloadOpt, EXAMPLE, EvalDataOpt, FinetuneLrOpt, ForceOpt, LossOpt, MaxSamplesOpt, ReportOpt,
+    _absolute, _cache_options, _check_finetune, _curvature, _eval_batches, _general_options, _inputs, _inputs_of,
+    _limit_options, _model_data_options, _refuse_stale_config_options, _refuse_unseeded, _refuse_unused,
+    _refuse_unused_prediction_flags, _spectral_options, _steps, _store, _typed, _warn, _write_report, app, choices,
+    emit, given_count, given_fraction, given_number, given_path, handled, shared,
 )
 
 Preset = choices("Preset", PRESETS)

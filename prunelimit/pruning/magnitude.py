@@ -79,18 +79,6 @@ def check_ratio(ratio: float) -> float:
     return value + 0.0  # -0.0 is 0, and is recorded so
 
 
-def percent_fix(text: object, what: str = "ratios") -> str:
-    """For a ratio (or the fraction ``what`` names) typed as a percentage below 100 (``"70%"``), the
-    fraction to give instead; else nothing."""
-    if not isinstance(text, str) or not text.strip().endswith("%"):
-        return ""
-    try:
-        fraction = float(text.strip()[:-1]) / 100
-    except ValueError:
-        return ""
-    return f" ({what} are fractions, not percentages: {text.strip()} is {fraction:g})" if 0 <= fraction < 1 else ""
-
-
 def check_prune_scope(scope: str, ratio: str | float) -> None:
     """Refuse an unknown scope (an ``OptionError`` naming ``scope``), and 2:4 with any ratio
     but 0.5 (it removes exactly half; a ``UsageError``, since it is the pair of values that
