@@ -373,9 +373,9 @@ def _seconds_per_column(op) -> float:
     return agreed_max(min(seconds))
 
 
-def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, timed: int, choice: SolverChoice,
+def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, choice: SolverChoice,
                        elapsed: "Callable[[], float] | None" = None):
-    """``choice`` refined by ``timed`` products (``timed_products``; ``--method default`` only): ``(choice, the
+    """``choice`` refined by timed products (``--method default`` only): ``(choice, the
     operator timed last: the float64 one when exact was chosen, else the one in the products'
     dtype, which SLQ reuses (``HessianOperator.serves``), products spent timing, predicted
     seconds of the eigenvalues, the operator in the products' dtype: SLQ's, should the exact
@@ -395,6 +395,7 @@ def _cost_aware_choice(inputs: Inputs, options: CurvatureOptions, dim: int, time
     from prunelimit.curvature.exact import eigenvalue_seconds
     from prunelimit.distributed import agreed_max
 
+    timed = timed_products(hessian_parameters(inputs.model, inputs.selection))
     if options.method != "default" or choose_solver(options, dim, 0.0, timed=timed).solver != "exact":
         return choice, None, 0, 0.0, None  # no timing decides
 
@@ -551,9 +552,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     dim = sum(sizes)
     reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
-    timed = timed_products(named)
     choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(
-        inputs, options, dim, timed, choose_solver(options, dim, timed=timed), elapsed)
+        inputs, options, dim, choose_solver(options, dim, timed=timed_products(named)), elapsed)
     laps.lap("solver_choice", hvps)
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
