@@ -69,6 +69,11 @@ class PruneReport:
             return None
         return not keeps_accuracy(self.before.accuracy, self.after.accuracy, self.acc_drop)
 
+    @property
+    def prediction_from(self) -> str | None:
+        """The saved report a predicted ratio was read from (``--from``), by name; ``None`` otherwise."""
+        return prediction_from(self.ratio_source)
+
     def to_json(self) -> dict:
         def ev(e):
             return None if e is None else {"loss": e.loss, "accuracy": e.accuracy}
@@ -113,9 +118,17 @@ def ratio_json(requested: float, achieved: float, source: str, scope: str, uncer
     """``ratio`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): the ratio asked
     or predicted, the one pruned to, and the prediction's ± and ε with its source, as bounds
     states them (``None`` without a prediction)."""
-    return {"requested": requested, "achieved": achieved, "source": source, "scope": scope,
-            "density": 1.0 - achieved, "plus_minus": None if uncertainty is None else uncertainty["plus_minus"],
+    return {"requested": requested, "achieved": achieved, "source": source, "prediction_from": prediction_from(source),
+            "scope": scope, "density": 1.0 - achieved, "plus_minus": None if uncertainty is None else uncertainty["plus_minus"],
             "uncertainty": uncertainty, "epsilon": epsilon, "epsilon_source": epsilon_source}
+
+
+def prediction_from(source: str) -> str | None:
+    """The saved report a predicted ratio was read from (``--from``), by name, out of the
+    ratio's ``source`` as ``resolve_ratio`` words it (``auto from b.json``); ``None`` for a
+    given ratio or one predicted here (``auto (bounds)``)."""
+    kind, read, name = source.partition(" from ")
+    return name if read and kind in ("auto", "lower") else None
 
 
 @dataclass(frozen=True)

@@ -464,6 +464,8 @@ def render_prune(rep) -> None:
         stdout.print(f"predicted {predicted}")
     if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
         stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
+    if rep.prediction_from is not None:  # as verify --from and gate --from state it
+        stdout.print(read_from_text(rep.prediction_from))
     if rep.spectrum is not None:  # how it was computed and why, as bounds, verify and gate state it
         solver_line(rep.spectrum)
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
@@ -478,6 +480,15 @@ def delta_text(delta: float, plus_minus: float | None) -> str:
     # the ± as ρ*'s line writes it (never in exponent notation), Δ to its decimal; two beside ± 0
     places = decimals(100 * plus_minus) if plus_minus > 0 else 2
     return f"{change_text(100 * delta, places)} ± {half_width_text(100 * plus_minus)} pt"
+
+
+READ_FROM = "prediction read from "
+
+
+def read_from_text(name: str) -> str:
+    """Where a prediction taken from a saved report (``--from``) came from, in the words of
+    verify, gate and prune (console, ``gate --junit``, the HTML report's row)."""
+    return f"{READ_FROM}{name} (no curvature work)"
 
 
 def render_verify(rep) -> None:
@@ -517,7 +528,7 @@ def render_verify(rep) -> None:
                  # the seconds are the sweep's too (timing.search), and its points count for the limits
                  + (f" and {a.sweep_evaluations:,} for --sweep" if a.curve else "") + f" in {a.seconds:.1f} s")
     if b.source is not None:
-        stdout.print(f"prediction read from {b.source} (no curvature work)")
+        stdout.print(read_from_text(b.source))
     if a.accuracy_ratio is None:  # JSON accuracy_ratio null: said, as prune says it did not check --acc-drop
         stdout.print("no accuracy criterion: the model gives no accuracy (its outputs are not class scores, or the "
                      "labels are not classes), so --acc-drop checks nothing; the limit is the loss criterion's")
@@ -563,7 +574,7 @@ def gate_lines(rep) -> list[tuple[str, str]]:
         lines.append(("source", f"prediction and measured limit read from {rep.prediction_from} (no curvature work, "
                                 "no prune-and-evaluate passes)"))
     elif rep.prediction_from is not None:
-        lines.append(("source", f"prediction read from {rep.prediction_from} (no curvature work)"))  # as verify --from
+        lines.append(("source", read_from_text(rep.prediction_from)))  # as verify --from
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
         passes = f"{b['actual']['evaluations']} prune-and-evaluate passes" if b.get("actual_from") is None else \

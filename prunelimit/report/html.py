@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    STOPS, delta_text, epsilon_text, fmt, shape_text, times_text, trace_text, uncertainty_text,
+    READ_FROM, STOPS, delta_text, epsilon_text, fmt, read_from_text, shape_text, times_text, trace_text,
+    uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -44,7 +45,8 @@ FigureLike = Union["Figure", bytes]
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them); "stop" what stopped a spectrum, in its
-# ``solver:`` line's words (``console.STOPS``).
+# ``solver:`` line's words (``console.STOPS``); "read from" the saved report a prediction was
+# read from, in the words of the console's line (``console.read_from_text``).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("passed", "gate passed", "number"),  # a gate's verdict and why (``gate --json``'s ``reason``)
     ("reason", "gate verdict", "number"),
@@ -59,6 +61,9 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("ratio.uncertainty", "stated uncertainty of the predicted ratio", "uncertainty"),
     ("ratio.achieved", "achieved pruning ratio", "ratio"),
     ("ratio.epsilon", "loss tolerance ε of the predicted ratio", "epsilon"),
+    # a prediction taken from a saved report (--from), as the console's "prediction read from" line
+    ("prediction_from", "prediction read from", "read from"),
+    ("ratio.prediction_from", "prediction read from", "read from"),
     ("requested_density", "requested density (kept fraction)", "percent"),
     ("density", "reached density (kept fraction)", "percent"),
     ("prunable", "prunable weights N", "count"),
@@ -264,6 +269,8 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
         return signed(value, ",") if isinstance(value, int) else signed(value, ".6g")
     if kind == "stop":
         return STOPS.get(value, str(value))
+    if kind == "read from":
+        return read_from_text(str(value)).removeprefix(READ_FROM)
     return str(value)
 
 
