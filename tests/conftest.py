@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -215,3 +216,50 @@ def cli(monkeypatch):
         return runner.invoke(app, [str(a) for a in args])
 
     return invoke
+
+
+class _Summary(HTMLParser):
+    """The rows of the first table after the "Summary" heading, as ``{label: value}``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, str] = {}
+        self._heading: str | None = None
+        self._in_summary = self._done = False
+        self._row: list[str] | None = None
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "h2":
+            self._heading = ""
+        elif tag == "tr" and self._in_summary and not self._done:
+            self._row = []
+        elif tag == "td" and self._row is not None:
+            self._cell = ""
+
+    def handle_endtag(self, tag) -> None:
+        if tag == "h2":
+            self._in_summary = self._heading == "Summary"
+            self._heading = None
+        elif tag == "td" and self._row is not None and self._cell is not None:
+            self._row.append(self._cell)
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            if len(self._row) == 2:
+                self.rows[self._row[0]] = self._row[1]
+            self._row = None
+        elif tag == "table" and self._in_summary:
+            self._done = True
+
+    def handle_data(self, data) -> None:
+        if self._heading is not None:
+            self._heading += data
+        elif self._cell is not None:
+            self._cell += data
+
+
+def summary_rows(page: str) -> dict[str, str]:
+    """The HTML summary's ``{quantity: value}`` rows, read with the stdlib parser."""
+    parser = _Summary()
+    parser.feed(page)
+    return parser.rows

@@ -20,7 +20,7 @@ RELIED_ON = {  # what a CI script reads, per command
                "prediction.radius", "bounds.lower", "bounds.upper", "bounds.eta", "timing.seconds", "timing.hvps",
                "actual.loss_ratio", "actual.accuracy_ratio", "actual.evaluations", "delta", "timing.search.seconds",
                "prediction_from"),
-    "prune": ("ratio.requested", "ratio.achieved", "ratio.plus_minus", "ratio.uncertainty", "ratio.epsilon",
+    "prune": ("ratio.requested", "ratio.achieved", "ratio.prediction_from", "ratio.plus_minus", "ratio.uncertainty", "ratio.epsilon",
               "ratio.epsilon_source", "layers.name", "layers.total", "layers.zeros", "layers.collapsed", "before.loss",
               "before.accuracy", "after.loss", "after.accuracy", "after.accuracy_drop", "acc_drop",
               "acc_drop_exceeded", "output", "spectrum.choice", "spectrum.stopped_by", "timing", "warnings"),

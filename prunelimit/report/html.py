@@ -334,11 +334,22 @@ def _figure(title: str, fig: FigureLike) -> str:
             f"<figcaption>{_text(title)}</figcaption></figure>")
 
 
+def _with_nested(doc: Mapping) -> Mapping:
+    """A gate's document with the ``bounds`` or ``verify`` document its rules read (its
+    ``bounds``, a document of its own ``schema``) lifted beside the gate's keys, which win (its
+    ``timing`` and ``warnings`` are this run's): the summary then states ρ* with its ±, the
+    solver, the stop and ε as the gate's console lines do; another document as it is."""
+    nested = doc.get("bounds")
+    if not isinstance(nested, Mapping) or "schema" not in nested:
+        return doc
+    return {**nested, **{key: value for key, value in doc.items() if key != "bounds"}}
+
+
 def summary_html(command: str, body: Mapping) -> str:
     """The report's body of results: the headline numbers, the warnings and the per-layer,
     per-tensor, per-level or per-epoch tables; ``render_html`` wraps it in the page, and a
     result's ``_repr_html_`` shows it in a notebook."""
-    doc = document(command, dict(body))
+    doc = _with_nested(document(command, dict(body)))
     found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
     # only a flag stated false marks a bound (a report from before the flags states none)
     crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}

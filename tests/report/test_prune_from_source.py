@@ -7,59 +7,12 @@ report states it too. Before, prune's console named the file only in its table's
 from __future__ import annotations
 
 import json
-from html.parser import HTMLParser
 
 from prunelimit.report.console import read_from_text
+from tests.conftest import summary_rows
 
 DATA = ("--max-samples", "300", "--threads", "1")  # the saved report's data, which --from checks
 BUDGETED = ("--method", "slq", "--max-hvps", "40", "--no-cache", *DATA)
-
-
-class _Summary(HTMLParser):
-    """The rows of the first table after the "Summary" heading, as ``{label: value}``."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: dict[str, str] = {}
-        self._heading: str | None = None
-        self._in_summary = self._done = False
-        self._row: list[str] | None = None
-        self._cell: str | None = None
-
-    def handle_starttag(self, tag, attrs) -> None:
-        if tag == "h2":
-            self._heading = ""
-        elif tag == "tr" and self._in_summary and not self._done:
-            self._row = []
-        elif tag == "td" and self._row is not None:
-            self._cell = ""
-
-    def handle_endtag(self, tag) -> None:
-        if tag == "h2":
-            self._in_summary = self._heading == "Summary"
-            self._heading = None
-        elif tag == "td" and self._row is not None and self._cell is not None:
-            self._row.append(self._cell)
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            if len(self._row) == 2:
-                self.rows[self._row[0]] = self._row[1]
-            self._row = None
-        elif tag == "table" and self._in_summary:
-            self._done = True
-
-    def handle_data(self, data) -> None:
-        if self._heading is not None:
-            self._heading += data
-        elif self._cell is not None:
-            self._cell += data
-
-
-def summary_rows(page: str) -> dict[str, str]:
-    """The HTML summary's ``{quantity: value}`` rows, read with the stdlib parser."""
-    parser = _Summary()
-    parser.feed(page)
-    return parser.rows
 
 
 def test_prune_from_a_saved_report_says_where_its_prediction_was_read(cli, own_ckpt, tmp_path, monkeypatch) -> None:
