@@ -292,20 +292,39 @@ def solver_text(s) -> str | None:
         return None
     stop = STOPS.get(s.stopped_by)
     samples = s.curvature_data
-    subset = "" if samples is None or samples.used == samples.total else \
-        f" · curvature on {samples.used:,} of {samples.total:,} samples"
+    subset = "" if samples is None else subset_text(samples.used, samples.total)
     started = max((stage.runs for stage in s.trail), default=s.runs)
+    plan = "" if s.solver == "exact" else f" · {plan_text(s.runs, s.iterations, started, s.stopped_by)}" + \
+        (f", {stop}" if stop else "")
+    predicted = s.choice.predicted_exact_seconds
+    timed = "" if predicted is None else \
+        f" (exact predicted {exact_predicted_text(predicted, not s.choice.eigenvalues_timed)})"
+    return f"solver: {s.choice.reason}{timed}{plan}" + (f" · {subset}" if subset else "")
+
+
+def exact_predicted_text(seconds: float, columns_only: bool) -> str:
+    """The exact spectrum's predicted time as the ``solver:`` line and the HTML report state it
+    (JSON ``timing.predicted_exact_seconds``): ``≈ 7.01 s``, or ``≥ 7.01 s, its columns alone``
+    where the eigenvalues went untimed (``timing.predicted_exact_columns_only``: a lower bound)."""
+    return f"≥ {seconds:.3g} s, its columns alone" if columns_only else f"≈ {seconds:.3g} s"
+
+
+def plan_text(runs: int, iterations: int, started: int, stopped_by: str | None) -> str:
+    """SLQ's probes × steps as the ``solver:`` line and the HTML report state them: ``3 probes ×
+    65 steps``, and where fewer probes ended than ``started``, that the first carried on alone."""
     # a run carried to the end of its Krylov space (converged) was cheaper than the next stage,
     # not forced by the budget
-    why = " to every eigenvalue" if s.stopped_by == "converged" else ": the budget could not serve them all"
-    alone = f" (the first of {started} carried on alone{why})" if started > s.runs else ""
-    probes = "1 probe" if s.runs == 1 else f"{s.runs} probes"
-    steps = "1 step" if s.iterations == 1 else f"{s.iterations} steps"
-    plan = "" if s.solver == "exact" else f" · {probes} × {steps}{alone}" + (f", {stop}" if stop else "")
-    predicted = s.choice.predicted_exact_seconds
-    timed = "" if predicted is None else f" (exact predicted ≈ {predicted:.3g} s)" if s.choice.eigenvalues_timed \
-        else f" (exact predicted ≥ {predicted:.3g} s, its columns alone)"
-    return f"solver: {s.choice.reason}{timed}{plan}{subset}"
+    why = " to every eigenvalue" if stopped_by == "converged" else ": the budget could not serve them all"
+    alone = f" (the first of {started} carried on alone{why})" if started > runs else ""
+    probes = "1 probe" if runs == 1 else f"{runs} probes"
+    steps = "1 step" if iterations == 1 else f"{iterations} steps"
+    return f"{probes} × {steps}{alone}"
+
+
+def subset_text(used: int, total: int) -> str:
+    """The curvature's subset of the samples (``--hessian-samples``) as the ``solver:`` line and
+    the HTML report state it: ``curvature on 300 of 1,437 samples``; ``""`` for all of them."""
+    return "" if used == total else f"curvature on {used:,} of {total:,} samples"
 
 
 def memory_line(m) -> str:

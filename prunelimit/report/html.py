@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    READ_FROM, STOPS, delta_text, epsilon_text, fmt, read_from_text, shape_text, times_text, trace_text,
-    uncertainty_text,
+    READ_FROM, STOPS, delta_text, epsilon_text, exact_predicted_text, fmt, plan_text, read_from_text, shape_text,
+    subset_text, times_text, trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -46,7 +46,8 @@ FigureLike = Union["Figure", bytes]
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them); "stop" what stopped a spectrum, in its
 # ``solver:`` line's words (``console.STOPS``); "read from" the saved report a prediction was
-# read from, in the words of the console's line (``console.read_from_text``).
+# read from, in the words of the console's line (``console.read_from_text``); "solver" a part
+# of the ``solver:`` line made of several of the document's values (``SOLVER_PARTS``).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("passed", "gate passed", "number"),  # a gate's verdict and why (``gate --json``'s ``reason``)
     ("reason", "gate verdict", "number"),
@@ -115,7 +116,10 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("timing.cached", "spectrum from the result cache", "number"),
     # how the spectrum was computed, why and what stopped it, as the console's ``solver:`` line states them
     ("spectrum.choice.reason", "solver choice", "number"),
+    ("timing.predicted_exact_seconds", "exact spectrum predicted", "solver"),
+    ("spectrum.runs", "probes × steps", "solver"),
     ("spectrum.stopped_by", "what stopped the spectrum", "stop"),
+    ("spectrum.hessian_samples", "curvature samples", "solver"),
     ("timing.hvps", "curvature products (HVPs)", "count"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
@@ -274,6 +278,46 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
     return str(value)
 
 
+def _exact_predicted(doc: Mapping) -> str | None:
+    """The exact spectrum's predicted time (``timing.predicted_exact_seconds``), as ``solver:`` states it."""
+    seconds = lookup(doc, "timing.predicted_exact_seconds")
+    if lookup(doc, "spectrum.choice") is None or not isinstance(seconds, (int, float)):
+        return None
+    return exact_predicted_text(seconds, lookup(doc, "timing.predicted_exact_columns_only") is True)
+
+
+def _plan(doc: Mapping) -> str | None:
+    """SLQ's probes × steps (``spectrum.runs``, ``iterations``, ``trail``), as ``solver:`` states them."""
+    s = lookup(doc, "spectrum")
+    if not isinstance(s, Mapping) or s.get("choice") is None or s.get("solver") == "exact":
+        return None
+    runs, iterations = s.get("runs"), s.get("iterations")
+    if not isinstance(runs, int) or not isinstance(iterations, int):
+        return None
+    trail = s.get("trail") if isinstance(s.get("trail"), list) else []
+    started = max((stage["runs"] for stage in trail if isinstance(stage, Mapping) and isinstance(stage.get("runs"), int)),
+                  default=runs)
+    return plan_text(runs, iterations, started, s.get("stopped_by"))
+
+
+def _subset(doc: Mapping) -> str | None:
+    """The curvature's subset (``spectrum.hessian_samples``), as ``solver:`` states it; ``None`` for all samples."""
+    samples = lookup(doc, "spectrum.hessian_samples")
+    if lookup(doc, "spectrum.choice") is None or not isinstance(samples, Mapping) or \
+            not all(isinstance(samples.get(key), int) for key in ("used", "total")):
+        return None
+    return subset_text(samples["used"], samples["total"]) or None
+
+
+# a "solver" row → its text from the whole document, in the ``solver:`` line's words, or ``None``
+# where that line states no such part (no solver choice recorded; an exact spectrum's plan; all samples)
+SOLVER_PARTS: dict[str, Callable[[Mapping], "str | None"]] = {
+    "timing.predicted_exact_seconds": _exact_predicted,
+    "spectrum.runs": _plan,
+    "spectrum.hessian_samples": _subset,
+}
+
+
 def _shaped(value: Any, kind: str) -> bool:
     """``value`` is what an "interval" (a two-item list) or a "range" (``low``/``high``) needs."""
     if kind in ("interval", "fixed interval"):
@@ -350,7 +394,9 @@ def summary_html(command: str, body: Mapping) -> str:
     per-tensor, per-level or per-epoch tables; ``render_html`` wraps it in the page, and a
     result's ``_repr_html_`` shows it in a notebook."""
     doc = _with_nested(document(command, dict(body)))
-    found = [(label, lookup(doc, path), kind, path) for path, label, kind in HEADLINE]
+    # a "solver" row's text is made of several values: shown as it is, where it states something
+    found = [(label, SOLVER_PARTS[path](doc), "number", path) if kind == "solver" else (label, lookup(doc, path), kind, path)
+             for path, label, kind in HEADLINE]
     # only a flag stated false marks a bound (a report from before the flags states none)
     crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}
     headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, path + PAIRED_WITH[kind])) if kind in PAIRED
