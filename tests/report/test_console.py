@@ -166,7 +166,7 @@ def _layer_tables():
               params_prunable=123_456_000, params_hessian=123_456_789, selection=ParamSelection(), loss=None,
               warnings=(), layers=[NS(name=LONG, shape=(4096, 30_141), count=123_456_000, zeros=111_110_400)])
     pruned = NS(achieved=0.9, scope="global", ratio_source="given", before=None, after=None, finetuned=None,
-                spectrum=None, formats=("pruned.pt",), collapsed=(), epsilon=None,
+                spectrum=None, formats=("pruned.pt",), collapsed=(), epsilon=None, prediction_from=None,
                 layers=[NS(name=LONG, total=123_456_000, zeros=111_110_400)])
     exported = NS(output="model.sparse.safetensors", dense_bytes=493_824_000, file_bytes=98_765_432,
                   data_bytes=98_700_000, ratio=0.2, bench=None, warnings=(),
