@@ -23,7 +23,7 @@ from prunelimit.models.params import prunable_parameters
 from prunelimit.pruning.actual import LARGE_GAP, ActualLimit, CurvePoint  # |Δ| above LARGE_GAP: a diagnosis in words
 from prunelimit.pruning.refit import RefitLimit
 from prunelimit.report.jsonout import plain
-from prunelimit.report.notebook import verify_summary, shown
+from prunelimit.report.notebook import brief, shown, verify_summary
 from prunelimit.report.rounding import percent
 from prunelimit.theory.regime import Regime, l1_training, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
@@ -32,6 +32,7 @@ from prunelimit.theory.uncertainty import Uncertainty
 NEAR_ZERO = (1e-3, 1e-2, 1e-1)  # the |w| thresholds of ``weights_below`` and the diagnosis
 
 
+@brief
 @dataclass(frozen=True)
 class PredictedLimit:
     """What ``verify`` sets beside the measured limit: a ``bounds`` result computed here, or

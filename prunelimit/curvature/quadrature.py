@@ -12,8 +12,10 @@ from typing import Callable
 import numpy as np
 
 from prunelimit.equality import compared_by_value
+from prunelimit.report.notebook import brief
 
 
+@brief
 @compared_by_value
 @dataclass(frozen=True)
 class SpectralQuadrature:

@@ -60,6 +60,7 @@ from prunelimit.validate import not_a_number
 from prunelimit.models.evaluate import evaluate
 from prunelimit.models.params import ParamSelection, required_prunable
 from prunelimit.pruning.magnitude import MagnitudeOrder, Scope
+from prunelimit.report.notebook import brief
 from prunelimit.report.rounding import recovery_notes
 
 Progress = Callable[[int, int], None]
@@ -76,6 +77,7 @@ class CurvePoint:
     accuracy: float | None
 
 
+@brief
 @dataclass(frozen=True)
 class ActualLimit:
     """Measured limits (removed fractions) and what it cost.

@@ -36,6 +36,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from prunelimit.errors import UsageError
+from prunelimit.report.notebook import brief
 from prunelimit.theory.profile import PruningPath
 from prunelimit.theory.statdim import (
     Geometry,
@@ -56,6 +57,7 @@ _XTOL = 1e-15
 _RTOL = 4 * np.finfo(float).eps
 
 
+@brief
 @dataclass(frozen=True, eq=False)
 class LimitPrediction:
     """Predicted limit as a removed fraction ``ratio`` (``density`` = 1 − ratio).

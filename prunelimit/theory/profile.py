@@ -19,6 +19,7 @@ import torch
 
 from prunelimit import validate
 from prunelimit.equality import compared_by_value
+from prunelimit.report.notebook import brief
 
 # ρ·N is formed in float64; without a tolerance 0.29*100 = 28.999999999999996 would
 # round up to 29 correctly but 0.07*100 = 7.000000000000001 would give 8.
@@ -32,6 +33,7 @@ def removed_count(ratio: float, n: int) -> int:
     return min(n, math.ceil(ratio * n - _CEIL_TOL))
 
 
+@brief
 @compared_by_value
 @dataclass(frozen=True)
 class MagnitudeProfile:
