@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from prunelimit.report.rounding import percent, signed  # noqa: E402
+from prunelimit.report.notebook import estimate_item  # noqa: E402
+from prunelimit.report.rounding import AT_LEAST, percent, signed  # noqa: E402
 
 PNG_DPI = 110
 # no "Software: matplotlib … https://…" tEXt chunk: the PNG carries nothing but the image
@@ -64,14 +65,21 @@ def bounds_figure(rep) -> Figure:
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(grid, f, color="#c0392b", label="theory: ρ = F(R)")
     ax.plot(radii, ratios, color="#2c6fbb", label="magnitude pruning path R(ρ)")
-    ax.axhline(rep.ratio, color="k", lw=0.8, ls="--", label=f"ρ* = {rep.ratio:.3f}")
+    # ρ* with its ± and the bounds in percent, as the console's lines and table state them (they read 0.919)
+    ax.axhline(rep.ratio, color="k", lw=0.8, ls="--", label=_estimate(rep.ratio, rep.uncertainty))
     if rep.lower is not None:
-        ax.axhspan(rep.lower, rep.upper, color="0.85", label=f"[ρ_L, ρ_U] = [{rep.lower:.3f}, {rep.upper:.3f}]")
+        ax.axhspan(rep.lower, rep.upper, color="0.85", label=f"[ρ_L, ρ_U] = [{percent(rep.lower)}, {percent(rep.upper)}]")
     ax.set_xlabel("projection distance R = ‖w − MP_ρ(w)‖₂")
     ax.set_ylabel("pruning ratio ρ (removed fraction)")
     ax.set_ylim(0, 1)
     ax.legend(loc="lower right", fontsize=8)
     return fig
+
+
+def _estimate(ratio: float, uncertainty) -> str:
+    """``ρ* = 91.9 % ± 1.2 pt`` as the result's repr and the console's headline state it; the
+    ratio alone where no ± is stated (``uncertainty`` ``None``)."""
+    return estimate_item("ρ*", ratio, None if uncertainty is None else uncertainty.plus_minus)
 
 
 def verify_figure(rep) -> Figure:
@@ -94,10 +102,10 @@ def verify_figure(rep) -> Figure:
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_xlabel("pruning ratio ρ (removed fraction)")
     for ax in (ax_loss, ax_acc):
-        ax.axvline(b.ratio, color="#c0392b", label=f"predicted ρ* = {b.ratio:.3f}")
+        ax.axvline(b.ratio, color="#c0392b", label=f"predicted {_estimate(b.ratio, b.uncertainty)}")
         if b.lower is not None:
             ax.axvspan(b.lower, b.upper, color="#c0392b", alpha=0.12, label="[ρ_L, ρ_U]")
-        ax.axvline(a.loss_ratio, color="k", ls="--", lw=0.9, label=f"actual (loss) = {a.loss_ratio:.3f}")
+        ax.axvline(a.loss_ratio, color="k", ls="--", lw=0.9, label=f"actual (loss) = {AT_LEAST[a.loss_crossed]}{percent(a.loss_ratio)}")
         ax.legend(fontsize=7, loc="best")
     return fig
 
@@ -124,7 +132,7 @@ def sparsity_figure(layers: Sequence, collapsed: Sequence[str] = ()) -> Figure:
     emptied = [i for i, name in enumerate(names) if name in collapsed]
     if emptied:
         ax.barh(emptied, [1.0] * len(emptied), fill=False, edgecolor="k", hatch="//", label="collapse (> 99 %)")
-    ax.axvline(overall, color="#c0392b", lw=0.9, ls="--", label=f"overall {overall:.3f}")
+    ax.axvline(overall, color="#c0392b", lw=0.9, ls="--", label=f"overall {percent(overall)}")
     ax.set_yticks(y, names, fontsize=8, parse_math=False)  # a name is the user's text: "a$x$" is not math
     ax.invert_yaxis()
     ax.set_xlim(0, 1)

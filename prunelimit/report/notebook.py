@@ -69,7 +69,7 @@ def _plus_minus(uncertainty: Any) -> float | None:
     return None if uncertainty is None else uncertainty.plus_minus
 
 
-def _estimate(name: str, ratio: float | None, plus_minus: float | None) -> str:
+def estimate_item(name: str, ratio: float | None, plus_minus: float | None) -> str:
     """``ρ* = 73.86 % ± 0.40 pt`` as ρ*'s headline line writes it, or the ratio alone where no ± is stated."""
     if ratio is None:
         return f"{name} = —"
@@ -90,14 +90,14 @@ def _solver(s: Any) -> list[str]:
 def spectrum_summary(s: Any) -> list[str]:
     from prunelimit.report.console import fmt, trace_text
 
-    return [_estimate("ρ*", s.limit_ratio, _plus_minus(s.uncertainty)),
+    return [estimate_item("ρ*", s.limit_ratio, _plus_minus(s.uncertainty)),
             f"λmax = {fmt(s.lambda_max)}", f"trace = {trace_text(s.trace, s.trace_plus_minus)}",
             f"D = {s.params_hessian:,}", f"method={s.method!r}", *_solver(s),
             f"{s.hvps:,} HVPs in {s.seconds:.1f} s", *_warned(s.warnings)]
 
 
 def bounds_summary(b: Any) -> list[str]:
-    items = [_estimate("ρ*", b.ratio, _plus_minus(b.uncertainty))]
+    items = [estimate_item("ρ*", b.ratio, _plus_minus(b.uncertainty))]
     if b.lower is not None:
         items += [f"ρ_L = {_pct(b.lower)}", f"ρ_U = {_pct(b.upper)}"]
     items += [f"ε = {loss_text(b.epsilon)}", f"D = {b.spectrum.params_hessian:,}", f"N = {b.params_prunable:,}",
@@ -110,7 +110,7 @@ def verify_summary(v: Any) -> list[str]:
 
     p, a = v.prediction, v.actual
     plus_minus = _plus_minus(p.uncertainty)
-    items = [_estimate("ρ*", p.ratio, plus_minus)]
+    items = [estimate_item("ρ*", p.ratio, plus_minus)]
     if a is not None:
         items.append(f"actual = {AT_LEAST[a.loss_crossed]}{_pct(a.loss_ratio)}")
     if v.delta is not None:
@@ -121,7 +121,7 @@ def verify_summary(v: Any) -> list[str]:
 def gate_summary(g: Any) -> list[str]:
     outcomes = g.result.outcomes
     passed = sum(outcome.passed for outcome in outcomes)
-    estimate = [] if g.estimate is None else [_estimate("ρ*", g.estimate.ratio, _plus_minus(g.estimate.uncertainty))]
+    estimate = [] if g.estimate is None else [estimate_item("ρ*", g.estimate.ratio, _plus_minus(g.estimate.uncertainty))]
     # why a gate failed is what its reader looks for: the first failed rule's reason, as the console's FAIL line
     failed = [f"FAIL {o.rule.name}: {o.reason}" for o in outcomes if not o.passed][:1]
     return [f"passed={g.passed}", f"{passed} of {len(outcomes)} rules passed", *failed, *estimate, *_warned(g.warnings)]
@@ -132,7 +132,7 @@ def _pruned(p: Any, source: str) -> list[str]:
     total = sum(layer.total for layer in p.layers)
     # a predicted ratio with ρ*'s stated ± (``ratio.plus_minus``), as prune's console line states it
     plus_minus = None if p.uncertainty is None else p.uncertainty.get("plus_minus")
-    requested = _estimate("requested", p.requested, plus_minus)
+    requested = estimate_item("requested", p.requested, plus_minus)
     return [requested, f"achieved = {_pct(p.achieved)}", f"zeros = {zeros:,} of {total:,}",
             f"{len(p.layers)} layers", f"scope={p.scope!r}", f"source={source!r}",
             *([f"collapsed={list(p.collapsed)}"] if p.collapsed else [])]
