@@ -118,8 +118,9 @@ def ratio_json(requested: float, achieved: float, source: str, scope: str, uncer
     """``ratio`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): the ratio asked
     or predicted, the one pruned to, and the prediction's ± and ε with its source, as bounds
     states them (``None`` without a prediction)."""
-    return {"requested": requested, "achieved": achieved, "source": source, "prediction_from": prediction_from(source),
-            "scope": scope, "density": 1.0 - achieved, "plus_minus": None if uncertainty is None else uncertainty["plus_minus"],
+    return {"requested": requested, "achieved": achieved, "source": source,
+            "prediction_from": prediction_from(source), "scope": scope, "density": 1.0 - achieved,
+            "plus_minus": None if uncertainty is None else uncertainty["plus_minus"],
             "uncertainty": uncertainty, "epsilon": epsilon, "epsilon_source": epsilon_source}
 
 

@@ -105,7 +105,8 @@ def verify_figure(rep) -> Figure:
         ax.axvline(b.ratio, color="#c0392b", label=f"predicted {_estimate(b.ratio, b.uncertainty)}")
         if b.lower is not None:
             ax.axvspan(b.lower, b.upper, color="#c0392b", alpha=0.12, label="[ρ_L, ρ_U]")
-        ax.axvline(a.loss_ratio, color="k", ls="--", lw=0.9, label=f"actual (loss) = {AT_LEAST[a.loss_crossed]}{percent(a.loss_ratio)}")
+        ax.axvline(a.loss_ratio, color="k", ls="--", lw=0.9,
+                   label=f"actual (loss) = {AT_LEAST[a.loss_crossed]}{percent(a.loss_ratio)}")
         ax.legend(fontsize=7, loc="best")
     return fig
 
