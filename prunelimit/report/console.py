@@ -218,11 +218,17 @@ def render_layers(b) -> None:
                       pct(layer.limit_alone))
     stdout.print(table)
     c = b.cost
-    how = LAYER_METHODS[c.method] + ("" if c.steps is None else f", {c.probes} probes × {c.steps} steps a block")
-    block_f = "" if b.block_diagonal_f is None else \
-        f" · block-diagonal F at R(ρ*) = {b.block_diagonal_f:.4f} (full F = ρ*)"
-    cached = " (blocks from the cache)" if c.cached else ""
-    stdout.print(f"blocks: {how}; {c.hvps:,} HVPs in {c.seconds:.1f} s{cached}{block_f}")
+    stdout.print(f"blocks: {blocks_text(c.method, c.probes, c.steps, c.hvps, c.seconds, c.cached, b.block_diagonal_f)}")
+
+
+def blocks_text(method: str, probes: int | None, steps: int | None, hvps: int, seconds: float, cached: bool,
+                block_diagonal_f: float | None) -> str:
+    """How ``--per-layer``'s blocks were computed and what they cost, as the console's ``blocks:``
+    line and the HTML report state it (JSON ``layer_curvature``): ``Lanczos on each block, 2 probes
+    × 32 steps a block; 170 HVPs in 0.4 s · block-diagonal F at R(ρ*) = 0.9360 (full F = ρ*)``."""
+    how = LAYER_METHODS[method] + ("" if steps is None else f", {probes} probes × {steps} steps a block")
+    block_f = "" if block_diagonal_f is None else f" · block-diagonal F at R(ρ*) = {block_diagonal_f:.4f} (full F = ρ*)"
+    return f"{how}; {hvps:,} HVPs in {seconds:.1f} s" + (" (blocks from the cache)" if cached else "") + block_f
 
 
 def points(value) -> str:

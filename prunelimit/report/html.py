@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    READ_FROM, STOPS, delta_text, epsilon_text, exact_predicted_text, fmt, plan_text, read_from_text, shape_text,
-    subset_text, times_text, trace_text, uncertainty_text,
+    LAYER_METHODS, READ_FROM, STOPS, blocks_text, delta_text, epsilon_text, exact_predicted_text, fmt, plan_text,
+    read_from_text, shape_text, subset_text, times_text, trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -46,8 +46,8 @@ FigureLike = Union["Figure", bytes]
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them); "stop" what stopped a spectrum, in its
 # ``solver:`` line's words (``console.STOPS``); "read from" the saved report a prediction was
-# read from, in the words of the console's line (``console.read_from_text``); "solver" a part
-# of the ``solver:`` line made of several of the document's values (``SOLVER_PARTS``).
+# read from, in the words of the console's line (``console.read_from_text``); "composed" a
+# console line's part made of several of the document's values (``COMPOSED``).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("passed", "gate passed", "number"),  # a gate's verdict and why (``gate --json``'s ``reason``)
     ("reason", "gate verdict", "number"),
@@ -116,11 +116,12 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("timing.cached", "spectrum from the result cache", "number"),
     # how the spectrum was computed, why and what stopped it, as the console's ``solver:`` line states them
     ("spectrum.choice.reason", "solver choice", "number"),
-    ("timing.predicted_exact_seconds", "exact spectrum predicted", "solver"),
-    ("spectrum.runs", "probes × steps", "solver"),
+    ("timing.predicted_exact_seconds", "exact spectrum predicted", "composed"),
+    ("spectrum.runs", "probes × steps", "composed"),
     ("spectrum.stopped_by", "what stopped the spectrum", "stop"),
-    ("spectrum.hessian_samples", "curvature samples", "solver"),
+    ("spectrum.hessian_samples", "curvature samples", "composed"),
     ("timing.hvps", "curvature products (HVPs)", "count"),
+    ("layer_curvature", "per-layer blocks (--per-layer)", "composed"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
     ("size.ratio", "exported / dense size", "times"),
@@ -309,12 +310,24 @@ def _subset(doc: Mapping) -> str | None:
     return subset_text(samples["used"], samples["total"]) or None
 
 
-# a "solver" row → its text from the whole document, in the ``solver:`` line's words, or ``None``
-# where that line states no such part (no solver choice recorded; an exact spectrum's plan; all samples)
-SOLVER_PARTS: dict[str, Callable[[Mapping], "str | None"]] = {
+def _blocks(doc: Mapping) -> str | None:
+    """How ``--per-layer``'s blocks were computed and their cost (``layer_curvature``), as the ``blocks:`` line."""
+    c = lookup(doc, "layer_curvature")
+    if not isinstance(c, Mapping) or c.get("method") not in LAYER_METHODS or \
+            not isinstance(c.get("hvps"), int) or not isinstance(c.get("seconds"), (int, float)):
+        return None
+    return blocks_text(c["method"], c.get("probes"), c.get("steps"), c["hvps"], c["seconds"], c.get("cached") is True,
+                       c.get("block_diagonal_f"))
+
+
+# a "composed" row → its text from the whole document, in the words of the console's line it is
+# a part of, or ``None`` where that line states no such part (the ``solver:`` line: no solver
+# choice recorded, an exact spectrum's plan, all samples; no ``blocks:`` line without --per-layer)
+COMPOSED: dict[str, Callable[[Mapping], "str | None"]] = {
     "timing.predicted_exact_seconds": _exact_predicted,
     "spectrum.runs": _plan,
     "spectrum.hessian_samples": _subset,
+    "layer_curvature": _blocks,
 }
 
 
@@ -394,8 +407,8 @@ def summary_html(command: str, body: Mapping) -> str:
     per-tensor, per-level or per-epoch tables; ``render_html`` wraps it in the page, and a
     result's ``_repr_html_`` shows it in a notebook."""
     doc = _with_nested(document(command, dict(body)))
-    # a "solver" row's text is made of several values: shown as it is, where it states something
-    found = [(label, SOLVER_PARTS[path](doc), "number", path) if kind == "solver" else (label, lookup(doc, path), kind, path)
+    # a "composed" row's text is made of several values: shown as it is, where it states something
+    found = [(label, COMPOSED[path](doc), "number", path) if kind == "composed" else (label, lookup(doc, path), kind, path)
              for path, label, kind in HEADLINE]
     # only a flag stated false marks a bound (a report from before the flags states none)
     crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}
