@@ -16,13 +16,14 @@ import platform
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    LAYER_METHODS, READ_FROM, STOPS, blocks_text, delta_text, epsilon_text, exact_predicted_text, fmt, plan_text,
-    read_from_text, shape_text, subset_text, times_text, trace_text, uncertainty_text,
+    LAYER_METHODS, READ_FROM, STOPS, blocks_text, delta_text, epsilon_text, exact_predicted_text, fmt, memory_line,
+    plan_text, read_from_text, shape_text, subset_text, times_text, trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -122,6 +123,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("spectrum.hessian_samples", "curvature samples", "composed"),
     ("timing.hvps", "curvature products (HVPs)", "count"),
     ("layer_curvature", "per-layer blocks (--per-layer)", "composed"),
+    ("memory", "memory", "composed"),
     ("size.dense_bytes", "dense tensors (bytes)", "count"),
     ("size.file_bytes", "exported file (bytes)", "count"),
     ("size.ratio", "exported / dense size", "times"),
@@ -320,14 +322,28 @@ def _blocks(doc: Mapping) -> str | None:
                        c.get("block_diagonal_f"))
 
 
+def _memory(doc: Mapping) -> str | None:
+    """The spectrum's memory (``memory``: ``basis_mb``, ``hvp_graphs_mb``, …), as the console's ``memory:`` line."""
+    m = lookup(doc, "memory")
+    sizes = ("basis_mb", "hvp_graphs_mb", "peak_host_mb")
+    if not isinstance(m, Mapping) or not all(isinstance(m.get(key), (int, float)) for key in sizes):
+        return None
+    device = m.get("peak_device_mb")
+    return memory_line(SimpleNamespace(basis_kind=m.get("basis_kind"), basis=m["basis_mb"], hvp_engine=m.get("hvp_engine"),
+                                       hvp_graphs=m["hvp_graphs_mb"], peak_host=m["peak_host_mb"],
+                                       peak_device=device if isinstance(device, (int, float)) else None))
+
+
 # a "composed" row → its text from the whole document, in the words of the console's line it is
 # a part of, or ``None`` where that line states no such part (the ``solver:`` line: no solver
-# choice recorded, an exact spectrum's plan, all samples; no ``blocks:`` line without --per-layer)
+# choice recorded, an exact spectrum's plan, all samples; no ``blocks:`` line without --per-layer;
+# no ``memory:`` line where none was measured)
 COMPOSED: dict[str, Callable[[Mapping], "str | None"]] = {
     "timing.predicted_exact_seconds": _exact_predicted,
     "spectrum.runs": _plan,
     "spectrum.hessian_samples": _subset,
     "layer_curvature": _blocks,
+    "memory": _memory,
 }
 
 
