@@ -10,7 +10,7 @@ import sys
 from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
-from prunelimit.errors import option
+from prunelimit.errors import option, said
 from prunelimit.report.rounding import (
     AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, finetune_text, half_width_text, loss_text, percent,
     percent_text, signed, value_text,
@@ -277,11 +277,25 @@ def estimate_line(ratio: float, u: dict | None, name: str = "ρ*") -> str:
     return f"{name} = {percent_text(ratio, total)} % {stated}"
 
 
-# what stopped a spectrum (JSON ``spectrum.stopped_by``), in the words of its ``solver:`` line and the HTML report
-STOPS = {"tolerance": "reached the tolerance", "max-hvps": "stopped by --max-hvps",
-         "time-budget": "stopped by --time-budget", "memory": "stopped where the Lanczos bases filled --basis-memory",
+# what stopped a spectrum (JSON ``spectrum.stopped_by``), in the words of its ``solver:`` line and the HTML
+# report (``stop_text``); ``{}``: the limit's option (``STOP_OPTIONS``), named as its reader names it
+STOPS = {"tolerance": "reached the tolerance", "max-hvps": "stopped by {}", "time-budget": "stopped by {}",
+         "memory": "stopped where the Lanczos bases filled {}",
          "converged": "no steps left (Krylov space exhausted: the exact spectrum)",
          "rounding": "stopped where the products' rounding part alone reached the tolerance"}
+STOP_OPTIONS = {"max-hvps": ("--max-hvps", "max_hvps"), "time-budget": ("--time-budget", "time_budget"),
+                "memory": ("--basis-memory", "basis_memory_mb")}
+
+
+def stop_text(stopped_by: str | None) -> str | None:
+    """What stopped a spectrum, its limit named as the reader sets it: ``stopped by --max-hvps``
+    on the command line and its report, ``stopped by max_hvps=`` to a library caller (a result's
+    ``_repr_html_``, beside a reason that says ``method='slq'``); ``None`` where nothing did."""
+    words = STOPS.get(stopped_by)
+    if words is None or stopped_by not in STOP_OPTIONS:
+        return words
+    flag, name = STOP_OPTIONS[stopped_by]
+    return words.format(said(flag, f"{name}="))
 
 
 def solver_line(s) -> None:
@@ -296,7 +310,7 @@ def solver_text(s) -> str | None:
     no choice is recorded."""
     if s.choice is None:
         return None
-    stop = STOPS.get(s.stopped_by)
+    stop = stop_text(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None else subset_text(samples.used, samples.total)
     started = max((stage.runs for stage in s.trail), default=s.runs)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    LAYER_METHODS, READ_FROM, STOPS, blocks_text, delta_text, epsilon_text, exact_predicted_text, fmt, memory_line,
-    plan_text, read_from_text, shape_text, subset_text, times_text, trace_text, uncertainty_text,
+    LAYER_METHODS, READ_FROM, blocks_text, delta_text, epsilon_text, exact_predicted_text, fmt, memory_line,
+    plan_text, read_from_text, shape_text, stop_text, subset_text, times_text, trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -46,7 +46,7 @@ FigureLike = Union["Figure", bytes]
 # with its ``…_plus_minus`` sibling, as the console states them; "interval" is a ``[low, high]``
 # list ("fixed interval" to four decimals, as the console states α0's), "range" a ``{low, high}``
 # pair of densities (both as the console prints them); "stop" what stopped a spectrum, in its
-# ``solver:`` line's words (``console.STOPS``); "read from" the saved report a prediction was
+# ``solver:`` line's words (``console.stop_text``); "read from" the saved report a prediction was
 # read from, in the words of the console's line (``console.read_from_text``); "composed" a
 # console line's part made of several of the document's values (``COMPOSED``).
 HEADLINE: tuple[tuple[str, str, str], ...] = (
@@ -275,7 +275,7 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
             return times_text(value)
         return signed(value, ",") if isinstance(value, int) else signed(value, ".6g")
     if kind == "stop":
-        return STOPS.get(value, str(value))
+        return stop_text(value) or str(value)
     if kind == "read from":
         return read_from_text(str(value)).removeprefix(READ_FROM)
     return str(value)

@@ -23,9 +23,11 @@ def shown(command: str, summary: Callable[[Any], list[str]]) -> Callable[[T], T]
             return f"{type(self).__name__}({', '.join(summary(self))})"
 
         def _repr_html_(self: Any) -> str:
+            from prunelimit.errors import library_call
             from prunelimit.report.html import summary_html
 
-            return f"<div><strong>{type(self).__name__}</strong>\n{summary_html(command, self.to_json())}</div>"
+            with library_call():  # a notebook's reader: options named as the calls take them (max_hvps=)
+                return f"<div><strong>{type(self).__name__}</strong>\n{summary_html(command, self.to_json())}</div>"
 
         cls.__repr__ = __repr__  # type: ignore[method-assign]
         cls._repr_html_ = _repr_html_  # type: ignore[attr-defined]
