@@ -99,6 +99,9 @@ def parse_spec(text: str, what: str) -> Spec:
                 key, _, value = item.partition("=")
                 if not key.strip():
                     raise UsageError(f"bad {what} spec {text!r}: empty key in {item!r}")
+                if key.strip() in written:  # the later one won in silence, as a --config key given twice would
+                    raise UsageError(f"bad {what} spec {text!r}: {key.strip()} is given twice "
+                                     f"({written[key.strip()]} and {value.strip()}); write it once")
                 kwargs[key.strip()], written[key.strip()] = parse_value(value.strip()), value.strip()
         else:
             _refuse_split_number(text, what, items)

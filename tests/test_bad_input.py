@@ -521,6 +521,8 @@ OTHER_CASES = [
     Case("bounds/spec-number-with-comma", _p("bounds", G, "--data", "synthetic:samples=1,000"), 2,
          "bad data spec 'synthetic:samples=1,000': samples=1,000 (a comma is no decimal point here, nor a thousands "
          "separator: write 1.000 or 1000)"),
+    Case("bounds/spec-key-twice", _p("bounds", G, "--data", "synthetic:samples=100,samples=200"), 2,
+         "bad data spec 'synthetic:samples=100,samples=200': samples is given twice (100 and 200); write it once"),
     Case("bounds/synthetic-argument", _p("bounds", G, "--data", "synthetic:1000"), 2,
          "bad data spec 'synthetic:1000': '1000' is no k=v option; synthetic takes samples=..., features=..., "
          "classes=..., seed=..., shape=..."),
