@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import types
+import typing
 from pathlib import Path
 from typing import Any, Callable
 
@@ -18,7 +20,7 @@ from prunelimit.io.outputs import names_a_file
 from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
 from prunelimit.specs import USER_CODE_ERRORS, Spec, parse_spec, resolve_callable, user_failure
-from prunelimit.validate import read_count
+from prunelimit.validate import read_count, read_number
 
 MODEL_FORMS = (
     "a built-in name (" + ", ".join(ZOO) + "), mlp:IN,H1,...,OUT, torchvision:NAME, "
@@ -63,7 +65,7 @@ def _build(text: str, device: str | None) -> nn.Module:
             return mlp(sizes)
         if spec.head in ZOO:
             _no_args(spec)
-            model = ZOO[spec.head](**_with_counts(ZOO[spec.head], spec))
+            model = ZOO[spec.head](**_with_numbers(ZOO[spec.head], spec))
             empty = [name for name, p in model.named_parameters() if p.numel() == 0]
             if empty:  # e.g. num_classes=0: torch builds it, every later step would fail obscurely
                 raise UsageError(f"bad model spec {text!r}: parameter {empty[0]} has no entries (a size is 0)")
@@ -81,8 +83,9 @@ def _build(text: str, device: str | None) -> nn.Module:
                 raise UsageError(f"bad model spec {text!r}: write {spec.head}:factory[:k=v,...]")
             factory = resolve_callable(spec.head, spec.args[0], "model", "a factory(**k=v) returning an nn.Module")
             _check_factory_call(factory, spec)
+            kwargs = _with_numbers(factory, spec)  # before the call: a spec's fault is no failure of the factory
             try:
-                model = factory(**_with_counts(factory, spec))
+                model = factory(**kwargs)
             except USER_CODE_ERRORS as exc:  # the user's code: any failure means the model cannot be built
                 raise InputError(f"model factory {text!r} failed: {user_failure(exc)}") from None
             if not isinstance(model, nn.Module):
@@ -109,24 +112,34 @@ def _mlp_size(text: str, at: int, part: str) -> int:
         raise UsageError(f"bad model spec {text!r}: mlp sizes must be integers; size {at}: {exc}") from None
 
 
-def _with_counts(factory: Callable[..., Any], spec: Spec) -> dict[str, Any]:
-    """``spec``'s ``k=v`` with each value for a parameter ``factory`` annotates ``int`` read as
-    a count (``num_classes=1e2`` is 100): a float reached torch's layers, which refused it
-    as "empty(): argument 'size' … must be tuple of ints", and ``10.5`` must not be cut to 10."""
+def _with_numbers(factory: Callable[..., Any], spec: Spec) -> dict[str, Any]:
+    """``spec``'s ``k=v`` with each value for a parameter ``factory`` annotates ``int`` (or
+    ``Optional[int]``) read from its text as a count is read, and ``float`` as a number is
+    (``num_classes=1e2`` is 100, ``scale=1_0`` refused): a float reached torch's layers, which
+    refused it as "empty(): argument 'size' … must be tuple of ints", ``10.5`` must not be cut
+    to 10, and a factory got the text ``1_0`` to fail on."""
     try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # a builtin or C callable: its own call checks its arguments
+        parameters = inspect.signature(factory, eval_str=True).parameters
+    except Exception:  # no signature (a builtin), or annotations naming what its module lacks: as given
         return dict(spec.kwargs)
     kwargs = dict(spec.kwargs)
-    for key, value in spec.kwargs.items():
-        taken = parameters.get(key)
-        if taken is None or taken.annotation not in (int, "int"):
+    for key in spec.kwargs:
+        read = _number_reader(parameters[key].annotation) if key in parameters else None
+        if read is None:
             continue
         try:
-            kwargs[key] = read_count(spec.written.get(key, value))
+            kwargs[key] = read(spec.written.get(key, spec.kwargs[key]))
         except ValueError as exc:
             raise UsageError(f"bad model spec {spec.text!r}: {key}: {exc}") from None
     return kwargs
+
+
+def _number_reader(annotation: Any) -> Callable[[Any], Any] | None:
+    """The reader of a value for a parameter annotated ``annotation``: ``read_count`` for an
+    ``int``, ``read_number`` for a ``float`` (either or ``None``), else none (the value as parsed)."""
+    kinds = set(typing.get_args(annotation)) - {type(None)} \
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) else {annotation}
+    return {frozenset({int}): read_count, frozenset({float}): read_number}.get(frozenset(kinds))
 
 
 def _check_factory_call(factory, spec) -> None:

@@ -51,23 +51,45 @@ def test_an_int_override_that_is_no_whole_number_is_refused_naming_it(value, mes
         build_model(spec)
 
 
-def test_a_factorys_int_parameter_gets_an_int_and_its_other_parameters_the_value_as_parsed(tmp_path):
-    """A user's factory annotates what it takes: ``width: int`` gets 16 for ``1.6e1``, while an
-    unannotated or float parameter keeps the float the spec's parser made."""
-    (tmp_path / "user_counts.py").write_text(
-        "from torch import nn\n"
-        "seen = {}\n"
-        "def make(width: int = 8, scale: float = 1.0, other=0):\n"
-        "    seen.update(width=width, scale=scale, other=other)\n"
-        "    return nn.Linear(4, width)\n")
-    model = build_model(f"{tmp_path / 'user_counts.py'}:make:width=1.6e1,scale=2,other=3.0")
-    assert isinstance(model, nn.Linear) and model.out_features == 16
+_FACTORY = ("from typing import Optional\n"
+            "from torch import nn\n"
+            "seen = {}\n"
+            "def make(width: int = 8, scale: float = 1.0, depth: Optional[int] = None, other=0):\n"
+            "    seen.update(width=width, scale=scale, depth=depth, other=other)\n"
+            "    return nn.Linear(4, width)\n")
+
+
+def _seen(name: str) -> dict:
     import sys
 
-    seen = next(m.seen for name, m in sys.modules.items() if name.startswith("_prunelimit_user_")
-                and getattr(m, "__file__", "").endswith("user_counts.py"))
-    assert seen == {"width": 16, "scale": 2, "other": 3.0}
-    assert type(seen["width"]) is int and type(seen["other"]) is float
+    return next(m.seen for key, m in sys.modules.items() if key.startswith("_prunelimit_user_")
+                and getattr(m, "__file__", "").endswith(name))
+
+
+def test_a_factorys_number_parameters_get_numbers_read_as_options_read_them(tmp_path):
+    """A user's factory annotates what it takes: ``width: int`` gets 16 for ``1.6e1`` (it got
+    16.0, and nn.Linear failed: exit 3), ``Optional[int]`` 2 for ``2.0``, ``float`` a float;
+    an unannotated parameter keeps the value the spec's parser made."""
+    (tmp_path / "user_counts.py").write_text(_FACTORY)
+    model = build_model(f"{tmp_path / 'user_counts.py'}:make:width=1.6e1,scale=2,depth=2.0,other=3.0")
+    assert isinstance(model, nn.Linear) and model.out_features == 16
+    seen = _seen("user_counts.py")
+    assert seen == {"width": 16, "scale": 2.0, "depth": 2, "other": 3.0}
+    assert [type(seen[k]) for k in ("width", "scale", "depth", "other")] == [int, float, int, float]
+
+
+@pytest.mark.parametrize(("kv", "message"), [
+    # nn.Linear refused 1.5: "model factory … failed: TypeError: empty() …", exit 3, the spec not named
+    ("width=1.5", "width: must be an integer, got '1.5'; write 1 or 2"),
+    ("depth=2.5", "depth: must be an integer, got '2.5'; write 2 or 3"),
+    # the factory got the text '1_0'
+    ("scale=1_0", "scale: got '1_0', not a number (write it without separators: 10)"),
+])
+def test_a_factorys_number_parameter_given_no_such_number_is_a_spec_error(tmp_path, kv, message):
+    (tmp_path / "user_refused.py").write_text(_FACTORY)
+    spec = f"{tmp_path / 'user_refused.py'}:make:{kv}"
+    with pytest.raises(UsageError, match=f"^bad model spec {_escaped(repr(spec))}: {_escaped(message)}$"):
+        build_model(spec)
 
 
 def _escaped(text: str) -> str:
