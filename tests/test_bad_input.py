@@ -521,6 +521,9 @@ OTHER_CASES = [
     Case("bounds/spec-number-with-comma", _p("bounds", G, "--data", "synthetic:samples=1,000"), 2,
          "bad data spec 'synthetic:samples=1,000': samples=1,000 (a comma is no decimal point here, nor a thousands "
          "separator: write 1.000 or 1000)"),
+    Case("bounds/max-samples-in-spec", _p("bounds", G, "--data", "digits:train:max_samples=100"), 2,
+         "bad data spec 'digits:train:max_samples=100': unknown key 'max_samples'; digits takes image=...; to keep "
+         "the first N samples, pass --max-samples N"),
     Case("bounds/spec-key-twice", _p("bounds", G, "--data", "synthetic:samples=100,samples=200"), 2,
          "bad data spec 'synthetic:samples=100,samples=200': samples is given twice (100 and 200); write it once"),
     Case("bounds/synthetic-argument", _p("bounds", G, "--data", "synthetic:1000"), 2,

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from prunelimit.data.batches import Batch
-from prunelimit.errors import InputError, UsageError, first_line
+from prunelimit.errors import InputError, UsageError, first_line, option
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_complete, check_counts,
                                check_loaded, check_npz, check_torch_file, require_file)
 from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem, unread_opcode
@@ -99,11 +99,17 @@ def _read(text: str, download: bool, recorded: bool) -> tuple[Tensor, Tensor]:
 _KEYS = {"digits": ("image",), "tensors": (), "imagefolder": ("size",), **{head: () for head in _NORMALISE}}
 
 
+# keys that ask for the first N samples, which the max_samples option keeps for every source
+_SAMPLE_COUNT_KEYS = ("max_samples", "max-samples", "samples")
+
+
 def _check_keys(spec: Spec) -> None:
     unknown = sorted(set(spec.kwargs) - set(_KEYS.get(spec.head, spec.kwargs)))
     if unknown:
         takes = f"{spec.head} takes {', '.join(k + '=...' for k in _KEYS[spec.head]) or 'no k=v options'}"
-        raise UsageError(f"bad data spec {spec.text!r}: unknown key {unknown[0]!r}; {takes}")
+        keep = f"; to keep the first N samples, pass {option('max_samples', 'N', shown='N')}" \
+            if unknown[0] in _SAMPLE_COUNT_KEYS else ""
+        raise UsageError(f"bad data spec {spec.text!r}: unknown key {unknown[0]!r}; {takes}{keep}")
 
 
 @dataclass(frozen=True)

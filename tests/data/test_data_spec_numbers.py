@@ -68,3 +68,12 @@ def test_an_image_size_takes_a_whole_number_in_any_notation(tmp_path):
         (tmp_path / label).mkdir()
         Image.new("RGB", (5, 5), color=(10, 20, 30)).save(tmp_path / label / "0.png")
     assert tuple(load_dataset(f"imagefolder:{tmp_path}:size=8.0").x.shape) == (2, 3, 8, 8)
+
+
+@pytest.mark.parametrize("key", ["max_samples", "max-samples", "samples"])
+def test_a_sample_count_in_a_spec_that_takes_none_names_the_option_that_keeps_the_first_n(key):
+    """``digits:train:max_samples=100`` was told only that digits takes ``image=...``."""
+    spec = f"digits:train:{key}=100"
+    with pytest.raises(UsageError, match=f"^bad data spec '{spec}': unknown key '{key}'; digits takes image=...; "
+                                         "to keep the first N samples, pass --max-samples N$"):
+        load_dataset(spec)
