@@ -112,9 +112,10 @@ def parse_spec(text: str, what: str) -> Spec:
 
 
 def _refuse_split_number(text: str, what: str, items: list[str]) -> None:
-    """A ``k=v`` whose number holds a comma (``samples=1,000``, ``lr=0,5``) is refused naming what
-    it may mean: the comma split the part, which then was no ``k=v`` list but an argument, the
-    number ignored (``synthetic`` made its default 512 samples) or refused as no split."""
+    """A ``k=v`` whose number holds a comma (``samples=1,000``, ``lr=0,5``, a list ``sizes=64,32``)
+    is refused naming what it may mean: the comma split the part, which then was no ``k=v`` list
+    but an argument, the number ignored (``synthetic`` made its default 512 samples) or refused
+    as no split."""
     from prunelimit.validate import number_fix
 
     for before, after in zip(items, items[1:]):
@@ -122,7 +123,8 @@ def _refuse_split_number(text: str, what: str, items: list[str]) -> None:
         number = f"{value.strip()},{after.strip()}"
         fix = number_fix(number) if eq and "=" not in after else ""
         if fix:
-            raise UsageError(f"bad {what} spec {text!r}: {key.strip()}={number}{fix}")
+            raise UsageError(f"bad {what} spec {text!r}: {key.strip()}={number} holds a comma, which separates "
+                             f"k=v items: a value is one number{fix}")
 
 
 def spec_file_part(text: str, key: str) -> int | None:

@@ -519,8 +519,8 @@ OTHER_CASES = [
     Case("bounds/synthetic-count-not-whole", _p("bounds", G, "--data", "synthetic:samples=100.5"), 2,
          "bad data spec 'synthetic:samples=100.5': samples: must be an integer, got '100.5'; write 100 or 101"),
     Case("bounds/spec-number-with-comma", _p("bounds", G, "--data", "synthetic:samples=1,000"), 2,
-         "bad data spec 'synthetic:samples=1,000': samples=1,000 (a comma is no decimal point here, nor a thousands "
-         "separator: write 1.000 or 1000)"),
+         "bad data spec 'synthetic:samples=1,000': samples=1,000 holds a comma, which separates k=v items: a value is "
+         "one number (a comma is no decimal point here, nor a thousands separator: write 1.000 or 1000)"),
     Case("bounds/max-samples-in-spec", _p("bounds", G, "--data", "digits:train:max_samples=100"), 2,
          "bad data spec 'digits:train:max_samples=100': unknown key 'max_samples'; digits takes image=...; to keep "
          "the first N samples, pass --max-samples N"),

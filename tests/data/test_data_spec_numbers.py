@@ -34,9 +34,10 @@ def test_a_shape_takes_whole_numbers_in_any_notation():
     ("synthetic:shape=1xx8", "shape (like 3x32x32): got '', not a number"),
     # the comma split the part, no k=v list then, which synthetic ignored: 512 samples
     ("synthetic:samples=1,000",
-     "samples=1,000 (a comma is no decimal point here, nor a thousands separator: write 1.000 or 1000)"),
-    ("synthetic:samples=10,seed=0,5", "seed=0,5 (a comma is no decimal point here, nor a thousands separator: "
-                                      "write 0.5)"),
+     "samples=1,000 holds a comma, which separates k=v items: a value is one number (a comma is no decimal point "
+     "here, nor a thousands separator: write 1.000 or 1000)"),
+    ("synthetic:samples=10,seed=0,5", "seed=0,5 holds a comma, which separates k=v items: a value is one number "
+                                      "(a comma is no decimal point here, nor a thousands separator: write 0.5)"),
     ("synthetic:1000", "'1000' is no k=v option; synthetic takes samples=..., features=..., classes=..., seed=..., "
                        "shape=..."),
 ])
