@@ -290,6 +290,9 @@ def _synthetic(spec: Spec, budget: _Budget):
     if spec.args:  # synthetic:1000 made the default 512 samples, the number ignored
         raise UsageError(f"bad data spec {spec.text!r}: {spec.args[0]!r} is no k=v option; synthetic takes "
                          f"{', '.join(f'{key}=...' for key in kw)}")
+    if {"shape", "features"} <= set(spec.written):  # features was ignored in silence: shape sets the inputs
+        raise UsageError(f"bad data spec {spec.text!r}: shape and features both set the input's size; give one "
+                         "(features=F: F values a sample, shape=CxHxW: images)")
     shape = (tuple(_count(spec, "shape (like 3x32x32)", s) for s in spec.written["shape"].split("x"))
              if "shape" in spec.written else (_count(spec, "features", spec.written.get("features", kw["features"])),))
     n, k, seed = (_count(spec, key, spec.written.get(key, kw[key])) for key in ("samples", "classes", "seed"))

@@ -78,3 +78,11 @@ def test_a_sample_count_in_a_spec_that_takes_none_names_the_option_that_keeps_th
     with pytest.raises(UsageError, match=f"^bad data spec '{spec}': unknown key '{key}'; digits takes image=...; "
                                          "to keep the first N samples, pass --max-samples N$"):
         load_dataset(spec)
+
+
+def test_shape_and_features_together_are_refused():
+    """``features=10`` beside a shape was ignored in silence: 3×4×4 inputs, 48 values a sample."""
+    spec = "synthetic:shape=3x4x4,features=10"
+    with pytest.raises(UsageError, match=f"^bad data spec '{spec}': shape and features both set the input's size; "
+                                         r"give one \(features=F: F values a sample, shape=CxHxW: images\)$"):
+        load_dataset(spec)
