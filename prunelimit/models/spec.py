@@ -10,7 +10,7 @@ import inspect
 import types
 import typing
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -119,8 +119,8 @@ def _with_numbers(factory: Callable[..., Any], spec: Spec) -> dict[str, Any]:
     refused it as "empty(): argument 'size' … must be tuple of ints", ``10.5`` must not be cut
     to 10, and a factory got the text ``1_0`` to fail on."""
     try:
-        parameters = inspect.signature(factory, eval_str=True).parameters
-    except Exception:  # no signature (a builtin), or annotations naming what its module lacks: as given
+        parameters = _parameters(factory)
+    except (TypeError, ValueError):  # no signature (a builtin or C callable): as given
         return dict(spec.kwargs)
     kwargs = dict(spec.kwargs)
     for key in spec.kwargs:
@@ -134,12 +134,24 @@ def _with_numbers(factory: Callable[..., Any], spec: Spec) -> dict[str, Any]:
     return kwargs
 
 
+def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    """``factory``'s parameters, their annotations resolved; as written (``"int"`` under ``from
+    __future__ import annotations``) where one names what its module defines only for a type
+    checker (a ``TYPE_CHECKING`` import), which resolving raises on."""
+    try:
+        return inspect.signature(factory, eval_str=True).parameters
+    except (NameError, AttributeError, SyntaxError):
+        return inspect.signature(factory).parameters
+
+
 def _number_reader(annotation: Any) -> Callable[[Any], Any] | None:
     """The reader of a value for a parameter annotated ``annotation``: ``read_count`` for an
-    ``int``, ``read_number`` for a ``float`` (either or ``None``), else none (the value as parsed)."""
+    ``int``, ``read_number`` for a ``float`` (either or ``None``, or their names left unresolved),
+    else none (the value as parsed)."""
     kinds = set(typing.get_args(annotation)) - {type(None)} \
         if typing.get_origin(annotation) in (typing.Union, types.UnionType) else {annotation}
-    return {frozenset({int}): read_count, frozenset({float}): read_number}.get(frozenset(kinds))
+    readers = {int: read_count, "int": read_count, float: read_number, "float": read_number}
+    return readers.get(kinds.pop()) if len(kinds) == 1 else None
 
 
 def _check_factory_call(factory, spec) -> None:

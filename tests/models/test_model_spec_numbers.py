@@ -92,6 +92,20 @@ def test_a_factorys_number_parameter_given_no_such_number_is_a_spec_error(tmp_pa
         build_model(spec)
 
 
+def test_a_factory_whose_annotations_name_a_type_checkers_import_still_gets_a_count(tmp_path):
+    """One annotation naming a ``TYPE_CHECKING`` import cannot be resolved: the others were then
+    not read at all (``width=1e1`` reached nn.Linear as 10.0, exit 3); they are read as written."""
+    (tmp_path / "user_checked.py").write_text(
+        "from __future__ import annotations\n"
+        "from typing import TYPE_CHECKING\n"
+        "from torch import nn\n"
+        "if TYPE_CHECKING:\n"
+        "    from collections import OrderedDict as Config\n"
+        "def make(width: int = 8, config: Config | None = None):\n"
+        "    return nn.Linear(4, width)\n")
+    assert build_model(f"{tmp_path / 'user_checked.py'}:make:width=1e1").out_features == 10
+
+
 def _escaped(text: str) -> str:
     import re
 
