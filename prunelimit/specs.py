@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 from prunelimit.errors import InputError, UsageError, first_line, option, quoted, said
 from prunelimit.limits import require_file
+from prunelimit.validate import number_fix
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
 
@@ -116,8 +117,6 @@ def _refuse_split_number(text: str, what: str, items: list[str]) -> None:
     is refused naming what it may mean: the comma split the part, which then was no ``k=v`` list
     but an argument, the number ignored (``synthetic`` made its default 512 samples) or refused
     as no split."""
-    from prunelimit.validate import number_fix
-
     for before, after in zip(items, items[1:]):
         key, eq, value = before.partition("=")
         number = f"{value.strip()},{after.strip()}"

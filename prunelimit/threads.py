@@ -44,7 +44,7 @@ def omp_threads(text: str) -> int:
     from prunelimit.limits import COUNT_RANGES
     from prunelimit.validate import read_count
 
-    least, most = COUNT_RANGES["threads"][0], COUNT_RANGES["threads"][1]
+    least, most = COUNT_RANGES["threads"][:2]
     try:
         threads = read_count(text.partition(",")[0])
     except ValueError as exc:

@@ -354,8 +354,7 @@ def _torchvision_reader(spec: Spec, download: bool):
 
 def _imagefolder(spec: Spec, budget: _Budget):
     root = _root(spec)
-    size = spec.kwargs.get("size")
-    size = None if size is None else _count(spec, "size", spec.written["size"])
+    size = _count(spec, "size", spec.written["size"]) if "size" in spec.written else None
     if size is not None and not 1 <= size <= MAX_IMAGE_SIDE:
         raise UsageError(f"bad data spec {spec.text!r}: size must be an integer in [1, {MAX_IMAGE_SIDE}]")
     tvd = _torchvision_datasets()
