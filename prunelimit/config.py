@@ -228,14 +228,23 @@ def _spec_from(base: Path, text: str, key: str) -> str:
 
 def number_list(text: str, name: str, kind: type = float, what: str = "numbers", example: str = "0.25,1,4") -> tuple:
     """Option ``name``'s numbers as a user types them: ``0.25,1,4``, or a bracketed list
-    ``[0.25, 1, 4]`` as YAML and JSON write it (a ``--config`` list arrives as that text);
-    an ``OptionError`` showing both forms of the flag for anything else."""
+    ``[0.25, 1, 4]`` as YAML and JSON write it (a ``--config`` list arrives as that text), each
+    read as a single number option reads it (``kind`` ``int``: a count, ``1e1`` or ``10.0`` is
+    10); an ``OptionError`` naming a number that is not whole, else showing both forms of the flag."""
+    from prunelimit.validate import number_fix, read_count, read_number
+
     body = text.strip()
     if body.startswith("[") and body.endswith("]"):
         body = body[1:-1]
-    try:
-        return tuple(kind(part) for part in body.split(",")) if body.strip() else ()
-    except ValueError:
-        listed = ", ".join(example.split(","))
-        raise OptionError(name, f"{{0}} {text!r}: give {what} separated by commas, e.g. {{1}} {example} "
-                                f"(or as a list: {{1}} \"[{listed}]\")", name) from None
+    read = read_count if kind is int else read_number
+    parts = body.split(",") if body.strip() else []
+    for part in parts:
+        try:
+            read(part)
+        except ValueError as exc:
+            if "not a number" not in str(exc) or number_fix(part):  # 2.5, 1e999, 1_000: what to write instead
+                raise OptionError(name, f"{{0}} {text!r}: {exc}") from None
+            listed = ", ".join(example.split(","))
+            raise OptionError(name, f"{{0}} {text!r}: give {what} separated by commas, e.g. {{1}} {example} "
+                                    f"(or as a list: {{1}} \"[{listed}]\")", name) from None
+    return tuple(read(part) for part in parts)

@@ -19,7 +19,7 @@ def resolve_device(text: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if text == "cpu":
         return torch.device("cpu")
-    if re.fullmatch(r"cuda(:\d+)?", text):
+    if re.fullmatch(r"cuda(:[0-9]+)?", text):  # ASCII digits: \d took cuda:٣, which torch.device refuses
         if not torch.cuda.is_available():
             raise UsageError(f"--device {text}: no CUDA device is available here; use --device cpu")
         index = int(text.split(":")[1]) if ":" in text else 0

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 
 from prunelimit.errors import InputError, UsageError, first_line, option, quoted, said
 from prunelimit.limits import require_file
+from prunelimit.validate import number_fix
 
 USER_MODULE_PREFIX = "_prunelimit_user_"  # modules imported from a user's file.py
 
@@ -57,12 +58,14 @@ def check_seed(seed: Any, what: str = "seed") -> int:
 
 @dataclass(frozen=True)
 class Spec:
-    """A parsed spec: ``head`` plus positional ``args`` and ``k=v`` keyword ``kwargs``."""
+    """A parsed spec: ``head`` plus positional ``args`` and ``k=v`` keyword ``kwargs``, whose
+    values as typed are ``written`` (a count is read from its text: ``1e30`` is no float)."""
 
     text: str
     head: str
     args: tuple[str, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)
 
 
 # a ``k=v`` value that is a number, in decimal as written (YAML 1.1 read ``010`` as 8, ``0x3``
@@ -89,7 +92,7 @@ def parse_spec(text: str, what: str) -> Spec:
     if not isinstance(text, str) or not text.strip():
         raise UsageError(f"empty {what} spec; see `prunelimit --help` for the accepted forms")
     parts = text.strip().split(":")
-    head, args, kwargs = parts[0], [], {}
+    head, args, kwargs, written = parts[0], [], {}, {}
     for part in parts[1:]:
         items = part.split(",")
         if part and all("=" in item for item in items):
@@ -97,12 +100,30 @@ def parse_spec(text: str, what: str) -> Spec:
                 key, _, value = item.partition("=")
                 if not key.strip():
                     raise UsageError(f"bad {what} spec {text!r}: empty key in {item!r}")
-                kwargs[key.strip()] = parse_value(value.strip())
+                if key.strip() in written:  # the later one won in silence, as a --config key given twice would
+                    raise UsageError(f"bad {what} spec {text!r}: {key.strip()} is given twice "
+                                     f"({written[key.strip()]} and {value.strip()}); write it once")
+                kwargs[key.strip()], written[key.strip()] = parse_value(value.strip()), value.strip()
         else:
+            _refuse_split_number(text, what, items)
             args.append(part)
     if not head:
         raise UsageError(f"bad {what} spec {text!r}: it must start with a name")
-    return Spec(text=text, head=head, args=tuple(args), kwargs=kwargs)
+    return Spec(text=text, head=head, args=tuple(args), kwargs=kwargs, written=written)
+
+
+def _refuse_split_number(text: str, what: str, items: list[str]) -> None:
+    """A ``k=v`` whose number holds a comma (``samples=1,000``, ``lr=0,5``, a list ``sizes=64,32``)
+    is refused naming what it may mean: the comma split the part, which then was no ``k=v`` list
+    but an argument, the number ignored (``synthetic`` made its default 512 samples) or refused
+    as no split."""
+    for before, after in zip(items, items[1:]):
+        key, eq, value = before.partition("=")
+        number = f"{value.strip()},{after.strip()}"
+        fix = number_fix(number) if eq and "=" not in after else ""
+        if fix:
+            raise UsageError(f"bad {what} spec {text!r}: {key.strip()}={number} holds a comma, which separates "
+                             f"k=v items: a value is one number{fix}")
 
 
 def spec_file_part(text: str, key: str) -> int | None:

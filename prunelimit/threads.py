@@ -22,24 +22,41 @@ def idle_cores(cores: int, load: float) -> int:
 
 
 def default_threads() -> int:
-    """``OMP_NUM_THREADS`` when set to a positive integer, else :func:`idle_cores` of this machine;
-    a ``UsageError`` for more threads than ``--threads`` takes."""
-    from prunelimit.errors import UsageError
-    from prunelimit.limits import COUNT_RANGES
-
+    """``OMP_NUM_THREADS`` when set (:func:`omp_threads`), else :func:`idle_cores` of this machine."""
     text = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if text.isdigit() and int(text) > 0:
-        most = COUNT_RANGES["threads"][1]
-        if int(text) > most:  # torch.set_num_threads(100000) killed the process (SIGSEGV, no message)
-            raise UsageError(f"OMP_NUM_THREADS={text} is more than {most:,} CPU threads; set it to at most "
-                             f"{most}, or pass --threads N")
-        return int(text)
+    if text:
+        return omp_threads(text)
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except OSError:  # no load average on this platform: assume the machine is idle
         load = 0.0
     return idle_cores(cores, load)
+
+
+def omp_threads(text: str) -> int:
+    """``OMP_NUM_THREADS``'s value ``text`` as threads: its first entry (OpenMP's list names the
+    outermost level first: ``4,2`` is 4), read as ``--threads`` reads its value (``2``, ``2.0``,
+    ``2e0``); a ``UsageError`` naming it for anything else, where ``2.5``, ``0`` or ``abc`` were
+    ignored in silence (libgomp's "Invalid value" line said no more), and for more threads than
+    ``--threads`` takes."""
+    from prunelimit.errors import UsageError
+    from prunelimit.limits import COUNT_RANGES
+    from prunelimit.validate import read_count
+
+    least, most = COUNT_RANGES["threads"][:2]
+    try:
+        threads = read_count(text.partition(",")[0])
+    except ValueError as exc:
+        raise UsageError(f"OMP_NUM_THREADS: {exc}; set it to a number of CPU threads, unset it, "
+                         "or pass --threads N") from None
+    if threads < least:
+        raise UsageError(f"OMP_NUM_THREADS={text} is no number of CPU threads (at least {least}); set it to one, "
+                         "unset it, or pass --threads N")
+    if threads > most:  # torch.set_num_threads(100000) killed the process (SIGSEGV, no message)
+        raise UsageError(f"OMP_NUM_THREADS={text} is more than {most:,} CPU threads; set it to at most "
+                         f"{most}, or pass --threads N")
+    return threads
 
 
 def apply_threads(threads: int | None) -> int:

@@ -444,7 +444,8 @@ CKPT_CASES = [
      "integer or boolean values for the float tensors 0.weight (int8)"),
     ("device", lambda c: ["/dev/zero"], 3, "is a device, FIFO or socket"),
     ("recorded-model-invalid", lambda c: [c.recorded_bad_model], 3,
-     "its recorded model spec is not valid (bad model spec 'mlp:64,x,10': mlp sizes must be integers); pass --model"),
+     "its recorded model spec is not valid (bad model spec 'mlp:64,x,10': mlp sizes must be integers; size 2: got "
+     "'x', not a number); pass --model"),
     ("numpy-archive", lambda c: [c.numpy_ckpt], 3, "is a numpy .npz archive, not a PyTorch or safetensors checkpoint"),
     ("symlink-loop", lambda c: [c.loop], 3, "cannot be read (Too many levels of symbolic links)"),
 ]
@@ -490,6 +491,13 @@ OTHER_CASES = [
          "long-pattern.pt: meta.pruned's include/exclude are not lists of module-name patterns (at most 1,000, of"),
     Case("info/bad-model-spec", _p("info", "{sd}", "--model", "mlp:x"), 2, "mlp sizes must be integers"),
     Case("info/zero-width-mlp", _p("info", "{sd}", "--model", "mlp:64,0,10"), 2, "positive sizes"),
+    # numbers inside specs, read as a count option reads them: int() refused 1.2e1 and took 1_2; a zoo
+    # override of 10.0 reached torch ("must be tuple of ints"), and one of 10.5 was no better
+    Case("info/mlp-size-not-whole", _p("info", "{sd}", "--model", "mlp:64,12.5,10"), 2,
+         "bad model spec 'mlp:64,12.5,10': mlp sizes must be integers; size 2: must be an integer, got '12.5'; "
+         "write 12 or 13"),
+    Case("info/model-count-not-whole", _p("info", "{sd}", "--model", "lenet300:num_classes=10.5"), 2,
+         "bad model spec 'lenet300:num_classes=10.5': num_classes: must be an integer, got '10.5'; write 10 or 11"),
     Case("info/zero-classes", _p("info", "{sd}", "--model", "fc5:num_classes=0"), 2, "has no entries"),
     Case("info/huge-model", _p("info", "{sd}", "--model", "mlp:100000000,100000"), 3, "does not fit"),  # meta-device check
     Case("info/unknown-model", _p("info", "{sd}", "--model", "nosuchnet"), 2, "unknown model"),
@@ -504,7 +512,23 @@ OTHER_CASES = [
     # data
     Case("bounds/unknown-data", _p("bounds", G, "--data", "nosuch:1"), 2, "unknown data source"),
     Case("bounds/bad-synthetic", _p("bounds", G, "--data", "synthetic:bogus=1"), 2, "bogus"),
-    Case("bounds/synthetic-size", _p("bounds", G, "--data", "synthetic:samples=x"), 2, "integers"),
+    Case("bounds/synthetic-size", _p("bounds", G, "--data", "synthetic:samples=x"), 2,
+         "bad data spec 'synthetic:samples=x': samples: got 'x', not a number"),
+    # int() cut 100.5 to 100 samples; samples=1,000 split at its comma, and synthetic ignored the
+    # part that was no k=v list: 512 samples, as did synthetic:1000
+    Case("bounds/synthetic-count-not-whole", _p("bounds", G, "--data", "synthetic:samples=100.5"), 2,
+         "bad data spec 'synthetic:samples=100.5': samples: must be an integer, got '100.5'; write 100 or 101"),
+    Case("bounds/spec-number-with-comma", _p("bounds", G, "--data", "synthetic:samples=1,000"), 2,
+         "bad data spec 'synthetic:samples=1,000': samples=1,000 holds a comma, which separates k=v items: a value is "
+         "one number (a comma is no decimal point here, nor a thousands separator: write 1.000 or 1000)"),
+    Case("bounds/max-samples-in-spec", _p("bounds", G, "--data", "digits:train:max_samples=100"), 2,
+         "bad data spec 'digits:train:max_samples=100': unknown key 'max_samples'; digits takes image=...; to keep "
+         "the first N samples, pass --max-samples N"),
+    Case("bounds/spec-key-twice", _p("bounds", G, "--data", "synthetic:samples=100,samples=200"), 2,
+         "bad data spec 'synthetic:samples=100,samples=200': samples is given twice (100 and 200); write it once"),
+    Case("bounds/synthetic-argument", _p("bounds", G, "--data", "synthetic:1000"), 2,
+         "bad data spec 'synthetic:1000': '1000' is no k=v option; synthetic takes samples=..., features=..., "
+         "classes=..., seed=..., shape=..."),
     Case("bounds/empty-data", _p("bounds", G, "--data", "tensors:{data_empty}"), 3, "empty"),
     Case("bounds/data-truncated", _p("bounds", G, "--data", "tensors:{data_truncated}"), 3,
          "truncated-data.pt is truncated: it begins as a zip archive"),
@@ -821,6 +845,9 @@ OTHER_CASES = [
                                 "-o", "{out}/t.pt"), 2, "Invalid value for '--preset'"),
     Case("train/milestones", _p("train", "--model", SPEC, "--data", "digits", "--milestones", "a,b",
                                 "-o", "{out}/t.pt"), 2, "--milestones"),
+    Case("train/milestones-not-whole", _p("train", "--model", SPEC, "--data", "digits", "--schedule", "step",
+                                          "--milestones", "1,2.5", "-o", "{out}/t.pt"), 2,
+         "--milestones '1,2.5': must be an integer, got '2.5'; write 2 or 3"),
     Case("train/step-without-milestones", _p("train", "--model", SPEC, "--data", "digits", "--schedule", "step",
                                              "-o", "{out}/t.pt"), 2, "the step schedule needs milestones"),
     Case("train/milestones-without-step", _p("train", "--model", SPEC, "--data", "digits", "--schedule", "cosine",

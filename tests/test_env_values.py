@@ -43,6 +43,33 @@ def test_omp_num_threads_beyond_int64_is_exit_2_and_threads_overrides_it(cli, mo
     assert json.loads(cli("info", EXAMPLE, "--json", "--threads", "1").stdout)["params"]["total"] == 2410
 
 
+@pytest.mark.parametrize(("value", "threads"), [("2.0", 2), ("2e0", 2), (" 3 ", 3), ("4,2", 4)])
+def test_omp_num_threads_is_read_as_threads_reads_its_value(monkeypatch, value, threads):
+    """``2.0`` and ``2e0`` (which ``--threads`` takes) were ignored in silence, and so was OpenMP's
+    list ``4,2`` (4 threads at the outer level): one thread per idle core instead."""
+    from prunelimit.threads import default_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert default_threads() == threads
+
+
+@pytest.mark.parametrize(("value", "line"), [
+    ("2.5", "OMP_NUM_THREADS: must be an integer, got '2.5'; write 2 or 3; set it to a number of CPU threads, "
+            "unset it, or pass --threads N"),
+    ("abc", "OMP_NUM_THREADS: got 'abc', not a number; set it to a number of CPU threads, unset it, or pass "
+            "--threads N"),
+    ("0", "OMP_NUM_THREADS=0 is no number of CPU threads (at least 1); set it to one, unset it, or pass --threads N"),
+])
+def test_omp_num_threads_that_is_no_number_of_threads_is_exit_2_naming_it(cli, monkeypatch, value, line):
+    """They were ignored in silence (one thread per idle core), libgomp's own "Invalid value" line
+    naming no fix; ``--threads`` never reads the variable, so it is a fix the message names."""
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    result = cli("info", EXAMPLE, "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [f"prunelimit: error: {line}"]
+    assert json.loads(cli("info", EXAMPLE, "--json", "--threads", "1").stdout)["params"]["total"] == 2410
+
+
 @pytest.mark.parametrize("variable", ["PRUNELIMIT_CACHE_DIR", "XDG_CACHE_HOME"])
 def test_a_cache_variable_naming_no_users_home_warns_and_runs_uncached(cli, own_ckpt, tmp_path, monkeypatch,
                                                                        variable):

@@ -245,7 +245,7 @@ CASES: list[tuple[str, tuple[str, ...], int, str]] = [
     ("recorded-eval-data-millions", ("prune", "{big_eval}", "--ratio", "0.5", "-o", "{out}/p.pt"), 3, "pass --data"),
     ("recorded-imagefolder-size", ("bounds", "{big_images}"), 3, "size must be an integer"),
     ("typed-data-over-cap", ("info", G, "--data", "synthetic:samples=100000000,features=64"), 2, "over the cap"),
-    ("typed-data-deep-value", ("info", G, "--data", "synthetic:samples=" + "[" * 5000), 2, "integers"),
+    ("typed-data-deep-value", ("info", G, "--data", "synthetic:samples=" + "[" * 5000), 2, "samples: got '[[["),
     # YAML the tool reads: configuration and gate policy.
     ("yaml-billion-laughs", ("bounds", G, "--config", "{cfg_laughs}"), 2, "aliases"),
     ("yaml-deep-flow", ("bounds", G, "--config", "{cfg_deep}"), 2, "levels deep"),

@@ -29,12 +29,14 @@ from prunelimit.report.rounding import percent, signed
 def parse_region(text: str) -> tuple[float, float] | str:
     """``auto`` or ``LOW,HIGH`` (``[LOW, HIGH]``) density fractions for the pruning-law fit."""
     from prunelimit.config import number_list
+    from prunelimit.validate import read_number
 
     if text == "auto":
         return "auto"
     if "%" in text:  # a spreadsheet's percentages (1%,50%): name the fractions they mean
-        try:
-            low, high = (float(part.strip().removesuffix("%")) / 100 for part in text.strip().strip("[]").split(","))
+        try:  # each read as number_list reads it (float() took 1_0% for 10 %)
+            low, high = (read_number(part.strip().removesuffix("%")) / 100
+                         for part in text.strip().strip("[]").split(","))
         except ValueError:
             pass
         else:

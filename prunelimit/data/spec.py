@@ -20,11 +20,12 @@ import torch
 from torch import Tensor
 
 from prunelimit.data.batches import Batch
-from prunelimit.errors import InputError, UsageError, first_line
+from prunelimit.errors import InputError, UsageError, first_line, option
 from prunelimit.limits import (MAX_DATA_VALUES, MAX_IMAGE_SIDE, MAX_RECORDED_DATA_VALUES, check_complete, check_counts,
                                check_loaded, check_npz, check_torch_file, require_file)
 from prunelimit.io.checkpoint import file_format, is_torchscript, load_quietly, pickled_global, tensor_problem, unread_opcode
 from prunelimit.specs import Spec, check_seed, parse_spec
+from prunelimit.validate import read_count
 
 _NORMALISE = {  # per-channel mean and std used by the reference code
     "cifar10": ((0.491, 0.482, 0.447), (0.247, 0.243, 0.262)),
@@ -98,11 +99,17 @@ def _read(text: str, download: bool, recorded: bool) -> tuple[Tensor, Tensor]:
 _KEYS = {"digits": ("image",), "tensors": (), "imagefolder": ("size",), **{head: () for head in _NORMALISE}}
 
 
+# keys that ask for the first N samples, which the max_samples option keeps for every source
+_SAMPLE_COUNT_KEYS = ("max_samples", "max-samples", "samples")
+
+
 def _check_keys(spec: Spec) -> None:
     unknown = sorted(set(spec.kwargs) - set(_KEYS.get(spec.head, spec.kwargs)))
     if unknown:
         takes = f"{spec.head} takes {', '.join(k + '=...' for k in _KEYS[spec.head]) or 'no k=v options'}"
-        raise UsageError(f"bad data spec {spec.text!r}: unknown key {unknown[0]!r}; {takes}")
+        keep = f"; to keep the first N samples, pass {option('max_samples', 'N', shown='N')}" \
+            if unknown[0] in _SAMPLE_COUNT_KEYS else ""
+        raise UsageError(f"bad data spec {spec.text!r}: unknown key {unknown[0]!r}; {takes}{keep}")
 
 
 @dataclass(frozen=True)
@@ -280,14 +287,15 @@ def _synthetic(spec: Spec, budget: _Budget):
     unknown = set(spec.kwargs) - set(kw)
     if unknown:
         raise UsageError(f"bad data spec {spec.text!r}: unknown key(s) {sorted(unknown)}; known {sorted(kw)}")
-    kw.update(spec.kwargs)
-    try:
-        shape = (
-            tuple(int(s) for s in str(kw["shape"]).split("x")) if kw["shape"] else (int(kw["features"]),)
-        )
-        n, k, seed = int(kw["samples"]), int(kw["classes"]), int(kw["seed"])
-    except ValueError:
-        raise UsageError(f"bad data spec {spec.text!r}: sizes must be integers (shape like 3x32x32)") from None
+    if spec.args:  # synthetic:1000 made the default 512 samples, the number ignored
+        raise UsageError(f"bad data spec {spec.text!r}: {spec.args[0]!r} is no k=v option; synthetic takes "
+                         f"{', '.join(f'{key}=...' for key in kw)}")
+    if {"shape", "features"} <= set(spec.written):  # features was ignored in silence: shape sets the inputs
+        raise UsageError(f"bad data spec {spec.text!r}: shape and features both set the input's size; give one "
+                         "(features=F: F values a sample, shape=CxHxW: images)")
+    shape = (tuple(_count(spec, "shape (like 3x32x32)", s) for s in spec.written["shape"].split("x"))
+             if "shape" in spec.written else (_count(spec, "features", spec.written.get("features", kw["features"])),))
+    n, k, seed = (_count(spec, key, spec.written.get(key, kw[key])) for key in ("samples", "classes", "seed"))
     check_seed(seed, f"bad data spec {spec.text!r}: seed")
     if n < 1 or k < 2 or min(shape) < 1:
         raise UsageError(f"bad data spec {spec.text!r}: need samples ≥ 1, classes ≥ 2, positive shape")
@@ -298,6 +306,15 @@ def _synthetic(spec: Spec, budget: _Budget):
     teacher = torch.randn(int(np.prod(shape)), k, generator=gen)
     y = (x.flatten(1) @ teacher).argmax(1)
     return x, y
+
+
+def _count(spec: Spec, key: str, value: object) -> int:
+    """``key``'s value in ``spec`` as a count is read (``samples=1e3``, ``100.0``); a ``UsageError``
+    naming it and what to write: ``int()`` cut ``100.5`` to 100 and took ``true`` as 1 in silence."""
+    try:
+        return read_count(value)
+    except ValueError as exc:
+        raise UsageError(f"bad data spec {spec.text!r}: {key}: {exc}") from None
 
 
 def _root(spec: Spec) -> Path:
@@ -337,8 +354,8 @@ def _torchvision_reader(spec: Spec, download: bool):
 
 def _imagefolder(spec: Spec, budget: _Budget):
     root = _root(spec)
-    size = spec.kwargs.get("size")
-    if size is not None and not (isinstance(size, int) and 1 <= size <= MAX_IMAGE_SIDE):
+    size = _count(spec, "size", spec.written["size"]) if "size" in spec.written else None
+    if size is not None and not 1 <= size <= MAX_IMAGE_SIDE:
         raise UsageError(f"bad data spec {spec.text!r}: size must be an integer in [1, {MAX_IMAGE_SIDE}]")
     tvd = _torchvision_datasets()
     import torchvision.transforms as T

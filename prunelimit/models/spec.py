@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import types
+import typing
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -16,7 +19,8 @@ from prunelimit.errors import InputError, PrunelimitError, UsageError
 from prunelimit.io.outputs import names_a_file
 from prunelimit.limits import MAX_MLP_LAYERS
 from prunelimit.models.zoo import ZOO, mlp
-from prunelimit.specs import USER_CODE_ERRORS, parse_spec, resolve_callable, user_failure
+from prunelimit.specs import USER_CODE_ERRORS, Spec, parse_spec, resolve_callable, user_failure
+from prunelimit.validate import read_count, read_number
 
 MODEL_FORMS = (
     "a built-in name (" + ", ".join(ZOO) + "), mlp:IN,H1,...,OUT, torchvision:NAME, "
@@ -50,12 +54,10 @@ def _build(text: str, device: str | None) -> nn.Module:
         if spec.head == "mlp":
             if len(spec.args) != 1:
                 raise UsageError(f"bad model spec {text!r}: write mlp:IN,H1,...,OUT (e.g. mlp:64,32,10)")
-            try:
-                sizes = [int(s) for s in spec.args[0].split(",")]
-            except ValueError:
-                raise UsageError(f"bad model spec {text!r}: mlp sizes must be integers") from None
+            sizes = [_mlp_size(text, at, part) for at, part in enumerate(spec.args[0].split(","), 1)]
             if len(sizes) < 2 or min(sizes) < 1:
-                raise UsageError(f"bad model spec {text!r}: mlp needs ≥ 2 positive sizes")
+                got = f", got {min(sizes)}" if min(sizes) < 1 else ""
+                raise UsageError(f"bad model spec {text!r}: mlp needs ≥ 2 positive sizes{got}")
             if len(sizes) > MAX_MLP_LAYERS + 1:
                 raise UsageError(f"bad model spec {text!r}: over {MAX_MLP_LAYERS} layers")
             if spec.kwargs:
@@ -63,7 +65,7 @@ def _build(text: str, device: str | None) -> nn.Module:
             return mlp(sizes)
         if spec.head in ZOO:
             _no_args(spec)
-            model = ZOO[spec.head](**spec.kwargs)
+            model = ZOO[spec.head](**_with_numbers(ZOO[spec.head], spec))
             empty = [name for name, p in model.named_parameters() if p.numel() == 0]
             if empty:  # e.g. num_classes=0: torch builds it, every later step would fail obscurely
                 raise UsageError(f"bad model spec {text!r}: parameter {empty[0]} has no entries (a size is 0)")
@@ -81,8 +83,9 @@ def _build(text: str, device: str | None) -> nn.Module:
                 raise UsageError(f"bad model spec {text!r}: write {spec.head}:factory[:k=v,...]")
             factory = resolve_callable(spec.head, spec.args[0], "model", "a factory(**k=v) returning an nn.Module")
             _check_factory_call(factory, spec)
+            kwargs = _with_numbers(factory, spec)  # before the call: a spec's fault is no failure of the factory
             try:
-                model = factory(**spec.kwargs)
+                model = factory(**kwargs)
             except USER_CODE_ERRORS as exc:  # the user's code: any failure means the model cannot be built
                 raise InputError(f"model factory {text!r} failed: {user_failure(exc)}") from None
             if not isinstance(model, nn.Module):
@@ -98,6 +101,57 @@ def _build(text: str, device: str | None) -> nn.Module:
         raise UsageError(f"unknown model {spec.head!r}; for the factory in {spec.head}.py write "
                          f"{spec.head}.py{spec.text.strip()[len(spec.head):]}")
     raise UsageError(f"unknown model {spec.head!r}; use {MODEL_FORMS}")
+
+
+def _mlp_size(text: str, at: int, part: str) -> int:
+    """The ``at``-th size of an ``mlp:`` spec as a count is read (``300``, ``300.0``, ``3e2``); a
+    ``UsageError`` naming it and what to write: ``int`` took ``1_000`` and ``+3`` but not ``3e2``."""
+    try:
+        return read_count(part)
+    except ValueError as exc:
+        raise UsageError(f"bad model spec {text!r}: mlp sizes must be integers; size {at}: {exc}") from None
+
+
+def _with_numbers(factory: Callable[..., Any], spec: Spec) -> dict[str, Any]:
+    """``spec``'s ``k=v`` with each value for a parameter ``factory`` annotates ``int`` (or
+    ``Optional[int]``) read from its text as a count is read, and ``float`` as a number is
+    (``num_classes=1e2`` is 100, ``scale=1_0`` refused): a float reached torch's layers, which
+    refused it as "empty(): argument 'size' … must be tuple of ints", ``10.5`` must not be cut
+    to 10, and a factory got the text ``1_0`` to fail on."""
+    try:
+        parameters = _parameters(factory)
+    except (TypeError, ValueError):  # no signature (a builtin or C callable): as given
+        return dict(spec.kwargs)
+    kwargs = dict(spec.kwargs)
+    for key in spec.kwargs:
+        read = _number_reader(parameters[key].annotation) if key in parameters else None
+        if read is None:
+            continue
+        try:
+            kwargs[key] = read(spec.written.get(key, spec.kwargs[key]))
+        except ValueError as exc:
+            raise UsageError(f"bad model spec {spec.text!r}: {key}: {exc}") from None
+    return kwargs
+
+
+def _parameters(factory: Callable[..., Any]) -> Mapping[str, inspect.Parameter]:
+    """``factory``'s parameters, their annotations resolved; as written (``"int"`` under ``from
+    __future__ import annotations``) where one names what its module defines only for a type
+    checker (a ``TYPE_CHECKING`` import), which resolving raises on."""
+    try:
+        return inspect.signature(factory, eval_str=True).parameters
+    except (NameError, AttributeError, SyntaxError):
+        return inspect.signature(factory).parameters
+
+
+def _number_reader(annotation: Any) -> Callable[[Any], Any] | None:
+    """The reader of a value for a parameter annotated ``annotation``: ``read_count`` for an
+    ``int``, ``read_number`` for a ``float`` (either or ``None``, or their names left unresolved),
+    else none (the value as parsed)."""
+    kinds = set(typing.get_args(annotation)) - {type(None)} \
+        if typing.get_origin(annotation) in (typing.Union, types.UnionType) else {annotation}
+    readers = {int: read_count, "int": read_count, float: read_number, "float": read_number}
+    return readers.get(kinds.pop()) if len(kinds) == 1 else None
 
 
 def _check_factory_call(factory, spec) -> None:
