@@ -1215,14 +1215,19 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # The default method reads an exact spectrum stored for these inputs under any of its
     # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
     # than the bounds before it paid for the same dense Hessian again). It looks where
-    # --method exact stores one and where a default run stores its own (``_default_budgets``).
-    # Decided on the options, never on this rank's store: under torchrun each lookup is a
+    # --method exact stores one and where a default run stores its own (``_default_budgets``),
+    # also when its own entry missed the tolerance (a budget cut it short): that cut answer,
+    # stored first, hid the exact one stored later. Decided on the options and on what
+    # every rank read alike, never on this rank's store: under torchrun each lookup is a
     # collective, which a rank whose cache folder is unusable (no store) must still meet.
-    if found is None and options.method == "default" and not _fixed_plan(options):
+    if (found is None or found.tolerance_note is not None) and options.method == "default" \
+            and not _fixed_plan(options):
+        exact = None
         for where in (replace(options, method="exact", **_EXACT_DEFAULTS), _default_budgets(options)):
-            if found is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
-                found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
+            if exact is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
+                exact = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
+        found = found if exact is None else exact
     total = total_samples(inputs.batches)
     if found is not None:
         seconds = time.perf_counter() - start
