@@ -1198,7 +1198,9 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
                     store: "Store | None" = None) -> SpectrumReport:
     """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
-    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
+    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes.
+    A stored answer the machine's clock or memory cut short of its tolerance is computed
+    again and replaced (``_cut_by_the_machine``)."""
     import dataclasses
 
     from prunelimit.data.batches import total_samples
@@ -1212,6 +1214,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         _check_fits(rep, inputs)
 
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust, check)
+    if found is not None and _cut_by_the_machine(found, options):
+        found = None  # computed again and replaced: this run may get further
     # The default method reads an exact spectrum stored for these inputs under any of its
     # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
     # than the bounds before it paid for the same dense Hessian again). It looks where
@@ -1248,6 +1252,16 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                 and (where := result_key(inputs, default, store, "spectrum")) != key:
             store_result(store, where, "spectrum", shared)
     return rep
+
+
+def _cut_by_the_machine(rep: SpectrumReport, options: CurvatureOptions) -> bool:
+    """Whether a limit the key cannot hold stopped ``rep`` short of its tolerance: the wall
+    clock (``--time-budget``: a quieter or faster machine gets further in the same seconds)
+    or the host memory available at the start (``--basis-memory auto``). Such an answer does
+    not answer the same call again, as a cut by ``--max-hvps`` (the same products on any
+    machine) or a given ``--basis-memory`` does."""
+    machine = rep.stopped_by == "time-budget" or (rep.stopped_by == "memory" and options.basis_memory_mb is None)
+    return machine and rep.tolerance_note is not None
 
 
 def _default_budgets(options: CurvatureOptions) -> CurvatureOptions:
