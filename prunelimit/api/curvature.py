@@ -957,12 +957,15 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
     return larger_budget(stopped_by)
 
 
+SUBSAMPLE_NOTE = "curvature over "  # how the note starts: worded again when read from the cache
+
+
 def _subsample_note(used: int, total: int) -> str:
     """What a subsampled curvature's ``±`` leaves out: a Hessian over fewer samples has a
     spectrum of its own, and ρ* moves with it, alike for different subsets of one size;
     the subset's parts move together, so their spread cannot show it (measured against exact
     full-data spectra in docs/accuracy.md)."""
-    return (f"curvature over {used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
+    return (f"{SUBSAMPLE_NOTE}{used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
             "the shift a Hessian over fewer samples gives ρ* (measured in docs/accuracy.md); "
             f"{option('hessian_samples', 'all')} takes every sample")
 
@@ -1214,6 +1217,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         _check_fits(rep, inputs)
 
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust, check)
+    found = None if found is None else _worded_here(found, inputs, options)
     if found is not None and _cut_by_the_machine(found, options):
         found = None  # computed again and replaced: this run may get further
     # The default method reads an exact spectrum stored for these inputs under any of its
@@ -1252,6 +1256,23 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                 and (where := result_key(inputs, default, store, "spectrum")) != key:
             store_result(store, where, "spectrum", shared)
     return rep
+
+
+def _worded_here(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport:
+    """``rep``, read from the cache, with the texts that name options worded as this run names
+    them: the storing run's words were kept (``max_hvps: 200 in ci.yaml`` from a gate's
+    --config file, read back by ``spectrum --max-hvps 200``). The tolerance warning, the subset note and the solver's reason where no timing
+    decided it (a choice the products' timing made keeps its reason: it is not timed again)."""
+    named = hessian_parameters(inputs.model, inputs.selection)
+    fresh = choose_solver(options, rep.params_hessian, timed=timed_products(named))
+    choice = rep.choice
+    if (fresh.solver, fresh.predicted_exact_seconds, choice.predicted_exact_seconds) == (choice.solver, None, None):
+        choice = replace(choice, reason=fresh.reason)
+    note = rep.tolerance_note if rep.uncertainty is None or rep.limit_ratio is None else \
+        tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options)
+    data = rep.curvature_data  # a subset note is there only where the curvature was subsampled
+    notes = tuple(_subsample_note(data.used, data.total) if n.startswith(SUBSAMPLE_NOTE) else n for n in rep.notes)
+    return replace(rep, choice=choice, tolerance_note=note, notes=notes)
 
 
 def _cut_by_the_machine(rep: SpectrumReport, options: CurvatureOptions) -> bool:
