@@ -957,12 +957,15 @@ def _more_probes(stopped_by: str | None, dim: int) -> str:
     return larger_budget(stopped_by)
 
 
+SUBSAMPLE_NOTE = "curvature over "  # how the note starts: worded again when read from the cache
+
+
 def _subsample_note(used: int, total: int) -> str:
     """What a subsampled curvature's ``±`` leaves out: a Hessian over fewer samples has a
     spectrum of its own, and ρ* moves with it, alike for different subsets of one size;
     the subset's parts move together, so their spread cannot show it (measured against exact
     full-data spectra in docs/accuracy.md)."""
-    return (f"curvature over {used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
+    return (f"{SUBSAMPLE_NOTE}{used:,} of {total:,} samples: the ± holds the scatter between such subsets, not "
             "the shift a Hessian over fewer samples gives ρ* (measured in docs/accuracy.md); "
             f"{option('hessian_samples', 'all')} takes every sample")
 
@@ -1198,7 +1201,9 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
 def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progress=None,
                     store: "Store | None" = None) -> SpectrumReport:
     """:func:`spectrum`, read from ``store`` when it holds one for these inputs and options
-    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes."""
+    (``prunelimit.cache.input_key``), else computed and stored; ``store`` ``None`` computes.
+    A stored answer the machine's clock or memory cut short of its tolerance is computed
+    again and replaced (``_cut_by_the_machine``)."""
     import dataclasses
 
     from prunelimit.data.batches import total_samples
@@ -1212,17 +1217,25 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
         _check_fits(rep, inputs)
 
     found = stored_result(store, key, "spectrum", SpectrumReport, adjust, check)
+    found = None if found is None else _worded_here(found, inputs, options)
+    if found is not None and _cut_by_the_machine(found, options):
+        found = None  # computed again and replaced: this run may get further
     # The default method reads an exact spectrum stored for these inputs under any of its
     # budgets: ± 0 meets every tolerance, at no product (a gate with a looser --tolerance
     # than the bounds before it paid for the same dense Hessian again). It looks where
-    # --method exact stores one and where a default run stores its own (``_default_budgets``).
-    # Decided on the options, never on this rank's store: under torchrun each lookup is a
+    # --method exact stores one and where a default run stores its own (``_default_budgets``),
+    # also when its own entry missed the tolerance (a budget cut it short): that cut answer,
+    # stored first, hid the exact one stored later. Decided on the options and on what
+    # every rank read alike, never on this rank's store: under torchrun each lookup is a
     # collective, which a rank whose cache folder is unusable (no store) must still meet.
-    if found is None and options.method == "default" and not _fixed_plan(options):
+    if (found is None or found.tolerance_note is not None) and options.method == "default" \
+            and not _fixed_plan(options):
+        exact = None
         for where in (replace(options, method="exact", **_EXACT_DEFAULTS), _default_budgets(options)):
-            if found is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
-                found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
+            if exact is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
+                exact = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
+        found = found if exact is None else exact
     total = total_samples(inputs.batches)
     if found is not None:
         seconds = time.perf_counter() - start
@@ -1243,6 +1256,33 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                 and (where := result_key(inputs, default, store, "spectrum")) != key:
             store_result(store, where, "spectrum", shared)
     return rep
+
+
+def _worded_here(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport:
+    """``rep``, read from the cache, with the texts that name options worded as this run names
+    them: the storing run's words were kept (``max_hvps: 200 in ci.yaml`` from a gate's
+    --config file, read back by ``spectrum --max-hvps 200``). The tolerance warning, the subset note and the solver's reason where no timing
+    decided it (a choice the products' timing made keeps its reason: it is not timed again)."""
+    named = hessian_parameters(inputs.model, inputs.selection)
+    fresh = choose_solver(options, rep.params_hessian, timed=timed_products(named))
+    choice = rep.choice
+    if (fresh.solver, fresh.predicted_exact_seconds, choice.predicted_exact_seconds) == (choice.solver, None, None):
+        choice = replace(choice, reason=fresh.reason)
+    note = rep.tolerance_note if rep.uncertainty is None or rep.limit_ratio is None else \
+        tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, rep.limit_ratio, rep.uncertainty, options)
+    data = rep.curvature_data  # a subset note is there only where the curvature was subsampled
+    notes = tuple(_subsample_note(data.used, data.total) if n.startswith(SUBSAMPLE_NOTE) else n for n in rep.notes)
+    return replace(rep, choice=choice, tolerance_note=note, notes=notes)
+
+
+def _cut_by_the_machine(rep: SpectrumReport, options: CurvatureOptions) -> bool:
+    """Whether a limit the key cannot hold stopped ``rep`` short of its tolerance: the wall
+    clock (``--time-budget``: a quieter or faster machine gets further in the same seconds)
+    or the host memory available at the start (``--basis-memory auto``). Such an answer does
+    not answer the same call again, as a cut by ``--max-hvps`` (the same products on any
+    machine) or a given ``--basis-memory`` does."""
+    machine = rep.stopped_by == "time-budget" or (rep.stopped_by == "memory" and options.basis_memory_mb is None)
+    return machine and rep.tolerance_note is not None
 
 
 def _default_budgets(options: CurvatureOptions) -> CurvatureOptions:

@@ -83,3 +83,24 @@ def test_an_exact_spectrum_a_default_run_with_other_budgets_chose_answers_the_de
     assert "stored by an earlier run" in hit["spectrum"]["choice"]["reason"]
     gate = _doc(cli("gate", own_ckpt, *BOUNDS, *cache, "--min-ratio", "0"))
     assert gate["cache_hit"] is True and gate["bounds"]["prediction"] == fresh["prediction"]
+
+
+@pytest.mark.parametrize("budget", [("--max-hvps", "20"), ("--time-budget", "0.001")])
+def test_a_stored_exact_spectrum_replaces_a_cut_answer_stored_before_it(cli, own_ckpt, tmp_path, no_spectrum,
+                                                                        budget):
+    """Measured before: ``bounds --max-hvps 20`` (cut short: ± over the tolerance), then a
+    default ``bounds`` (the exact spectrum), then ``--max-hvps 20`` again read its own cut
+    answer, with the warning that the product budget ran out, though the exact spectrum
+    stored between them meets its tolerance; now it reads the exact one, as it does when
+    no cut answer was stored first."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    cut = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *budget))
+    assert cut["spectrum"]["stopped_by"] in ("max-hvps", "time-budget")
+    assert any("is not within the tolerance" in w for w in cut["warnings"])
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
+    assert first["spectrum"]["solver"] == "exact"
+    no_spectrum()
+    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *budget))
+    assert hit["timing"]["cached"] is True and hit["spectrum"]["solver"] == "exact"
+    assert hit["prediction"] == first["prediction"]
+    assert not any("is not within the tolerance" in w for w in hit["warnings"])
