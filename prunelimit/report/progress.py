@@ -6,6 +6,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
@@ -166,12 +168,13 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
     stage that cannot count its work (one long call): the bar pulses, with no count or ETA.
     ``lazy``: the bar is drawn at the first ``advance``, not before, so work that turns out
     to need none (a spectrum read from the cache) draws no empty bar."""
-    console = Console(stderr=True, emoji=False)
+    console = Console(stderr=True, emoji=False, force_interactive=_may_animate())
     if not enabled:
         yield lambda *args, **kwargs: None
         return
-    # off a terminal, or on one that cannot redraw a line (TERM=dumb), a bar would leave a stray blank line
-    if not console.is_terminal or console.is_dumb_terminal:
+    # off a terminal, or on one that cannot redraw a line (TERM=dumb, TTY_INTERACTIVE=0), a bar would
+    # leave a stray blank line, or its frames in a log
+    if not (console.is_interactive and console.is_terminal) or console.is_dumb_terminal:
         def write(line: str) -> None:
             console.file.write(line + "\n")
             console.file.flush()
@@ -198,6 +201,19 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
                                                                                  count.total is not None))
 
         yield advance
+
+
+def _may_animate() -> bool | None:
+    """False where stderr is not a terminal, unless ``TTY_INTERACTIVE=1`` asks for animation;
+    else None: rich decides (no bar at ``TERM=dumb`` or ``TTY_INTERACTIVE=0``). The
+    ``FORCE_COLOR=1`` or ``TTY_COMPATIBLE=1`` that CI jobs set for coloured logs make rich
+    take a log file for a terminal, and it animated the bar there: ten frames a second."""
+    if os.environ.get("TTY_INTERACTIVE") == "1":
+        return None
+    try:
+        return None if sys.stderr.isatty() else False
+    except (AttributeError, ValueError):  # no stderr, or a closed one
+        return False
 
 
 def progress_enabled(quiet: bool) -> bool:
