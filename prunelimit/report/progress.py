@@ -107,20 +107,28 @@ def advanced(count: Tally, n: int = 1, total: int | None = None, text: str | Non
 
 
 class Rate:
-    """Units a second over the last ``RATE_WINDOW_S`` seconds of counts, started again when the
-    count goes back or starts counting (another stage, counting other units: verify's search
-    after the dense eigenvalue solve, whose count 0 stood for none)."""
+    """Units a second over the last ``RATE_WINDOW_S`` seconds of counts, measured again as a
+    stage begins: from nothing when the count goes back or starts or stops counting (another
+    stage, counting other units: verify's search after the dense eigenvalue solve, whose count
+    0 stood for none), from the stage's start when the total grows past a count that had
+    reached it (adaptive SLQ's next stage, the data check, the trace top-up: products of
+    another width, or over another share of the data, at a rate of their own; one run going
+    on alone after three in lockstep took the three's rate, its ETA a third of the time left)."""
 
     def __init__(self) -> None:
         self.counts: collections.deque[tuple[float, float]] = collections.deque()  # (time, count done)
-        self.counted = True  # whether the counts in hand are of a stage that counts its work
+        self.total: float | None = None  # the latest count's total (None: a stage that cannot count its work)
 
-    def add(self, now: float, done: float, counted: bool = True) -> float | None:
-        """Record ``done`` at ``now`` (``counted``: in a stage that counts its work); the rate
-        since the window's first count (None: no span yet)."""
-        if self.counts and (done < self.counts[-1][1] or counted != self.counted):
-            self.counts.clear()
-        self.counted = counted
+    def add(self, now: float, done: float, total: float | None) -> float | None:
+        """Record ``done`` of ``total`` (None: a stage that cannot count its work) at ``now``;
+        the rate since the window's first count (None: no span yet)."""
+        if self.counts:
+            last = self.counts[-1]
+            if done < last[1] or (total is None) != (self.total is None):
+                self.counts.clear()
+            elif self.total is not None and total is not None and last[1] >= self.total and total > self.total:
+                self.counts = collections.deque([last])  # the stage before ended there
+        self.total = total
         self.counts.append((now, done))
         while now - self.counts[0][0] > RATE_WINDOW_S:
             self.counts.popleft()
@@ -149,7 +157,7 @@ def _log_lines(description: str, total: int, write: Callable[[str], None],
         before = state["count"]
         count = state["count"] = advanced(before, n, total, text, absolute)
         now = clock()
-        per_second = rate.add(now, count.done, count.total is not None)
+        per_second = rate.add(now, count.done, count.total)
         stage = count.done < before.done or (count.total is None) != (before.total is None)
         if now >= state["next"] or (stage and now >= start + LOG_AFTER_S):
             state["next"] = now + LOG_EVERY_S
@@ -198,7 +206,7 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
             # the end of adaptive SLQ's first stage (192/192), whose next stage then plans 384 more
             bar.tasks[0].finished_time = None
             bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done,
-                                                                                 count.total is not None))
+                                                                                 count.total))
 
         yield advance
 
