@@ -106,34 +106,45 @@ def advanced(count: Tally, n: int = 1, total: int | None = None, text: str | Non
     return replace(count, done=done, text=count.text if text is None else text)
 
 
+# a stage's own rate once it spans this long: before, its first products (which pay for its
+# set-up, the bases it grows) would make the ETA leap; the window's rate stands in
+STAGE_RATE_AFTER_S = 1.0
+
+
 class Rate:
     """Units a second over the last ``RATE_WINDOW_S`` seconds of counts, measured again as a
     stage begins: from nothing when the count goes back or starts or stops counting (another
     stage, counting other units: verify's search after the dense eigenvalue solve, whose count
-    0 stood for none), from the stage's start when the total grows past a count that had
-    reached it (adaptive SLQ's next stage, the data check, the trace top-up: products of
-    another width, or over another share of the data, at a rate of their own; one run going
-    on alone after three in lockstep took the three's rate, its ETA a third of the time left)."""
+    0 stood for none), from the stage's start, once it spans ``STAGE_RATE_AFTER_S``, when the
+    total grows past a count that had reached it (adaptive SLQ's next stage, the data check,
+    the trace top-up: products of another width, or over another share of the data, at a
+    rate of their own; one run going on alone after three in lockstep took the three's rate,
+    its ETA a third of the time left)."""
 
     def __init__(self) -> None:
         self.counts: collections.deque[tuple[float, float]] = collections.deque()  # (time, count done)
         self.total: float | None = None  # the latest count's total (None: a stage that cannot count its work)
+        self.stage: tuple[float, float] | None = None  # (time, count done) where the current stage began
 
     def add(self, now: float, done: float, total: float | None) -> float | None:
         """Record ``done`` of ``total`` (None: a stage that cannot count its work) at ``now``;
-        the rate since the window's first count (None: no span yet)."""
+        the rate since the window's first count, or the stage's start (None: no span yet)."""
         if self.counts:
             last = self.counts[-1]
             if done < last[1] or (total is None) != (self.total is None):
                 self.counts.clear()
+                self.stage = None
             elif self.total is not None and total is not None and last[1] >= self.total and total > self.total:
-                self.counts = collections.deque([last])  # the stage before ended there
+                self.stage = last  # the stage before ended there
         self.total = total
         self.counts.append((now, done))
         while now - self.counts[0][0] > RATE_WINDOW_S:
             self.counts.popleft()
-        span = self.counts[-1][0] - self.counts[0][0]
-        return (done - self.counts[0][1]) / span if span > 0 else None
+        origin = self.counts[0]
+        if self.stage is not None and self.stage[0] > origin[0] and now - self.stage[0] >= STAGE_RATE_AFTER_S:
+            origin = self.stage
+        span = now - origin[0]
+        return (done - origin[1]) / span if span > 0 else None
 
 
 def log_line(description: str, count: Tally, elapsed: float, rate: float | None) -> str:

@@ -282,3 +282,24 @@ def test_a_stage_of_its_own_rate_gets_its_own_eta(monkeypatch):
     with progress.progress("curvature", 30, clock=lambda: now[0]) as advance:
         _one_run_after_three(advance, now)
     assert log.getvalue() == "prunelimit: curvature 34/130, elapsed 0:00:15, eta 0:01:36, ρ* 91.8 % ± 1.1 pt\n"
+
+
+def test_a_stages_set_up_does_not_make_its_eta_leap(monkeypatch):
+    """A stage's first product pays for its set-up (the Lanczos bases grown to the new
+    steps): 100 products a second, then a stage whose first product takes 0.2 s and the
+    rest 100 a second again. Read from the stage's start at once, 20 products in 0.39 s
+    read as 51 a second: 'eta 0:00:16' for 800 products that take 8 s. The stage's own rate
+    is read once it spans a second, the window's before: 220 in 2.39 s, 0:00:09."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 200) as advance:
+        for done in range(1, 201):
+            now[0] = done / 100
+            advance(done, 200, "ρ* 91.8 % ± 1.1 pt")
+        now[0] = 2.2
+        advance(201, 1020, "ρ* 91.8 % ± 1.1 pt")
+        for done in range(202, 221):
+            now[0] = 2.2 + (done - 201) / 100
+            advance(done, 1020, "ρ* 91.8 % ± 1.1 pt")
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "220/1020" in last and "eta 0:00:09" in last, last
