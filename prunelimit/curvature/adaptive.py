@@ -203,8 +203,8 @@ def adaptive_slq(
 
     ``progress(done, planned, text)`` is called after every product with the products of
     the stages so far plus the current one (no more than the time budget affords at the
-    rate so far: ``budget_products`` at a stage's start, then before every step), and
-    ``describe`` of the latest assessment.
+    rate so far, or the stage's own where it is slower: ``budget_products`` at a stage's start,
+    then before every step), and ``describe`` of the latest assessment.
     """
     start = clock()
     dim = op.shape[0]
@@ -227,13 +227,17 @@ def adaptive_slq(
     whole: tuple[SpectralQuadrature, Assessment, int] | None = None  # the last stage the budget did not cut
     live: list[LanczosRuns] = []  # every group so far and the stage's new ones
     assessing = 0.0  # seconds the latest assessment took per cubed step of its runs (``_assessed``)
+    began = (start, 0)  # (clock, products) where the current stage's products began
 
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
         reach (``plan.after``, the top-ups priced at the runs' seconds a product so far), would
         end past the time budget. Sets ``planned`` to what the time left affords at that rate:
         a rate that changes (products grow faster once warm) would otherwise run the count
-        past the total the stage began with, or stop it short."""
+        past the total the stage began with, or stop it short. ``planned`` takes the stage's
+        own rate where it is slower: one run going on alone after several in lockstep makes
+        its products slower than the mean so far, whose total had the bar's ETA, read at the
+        stage's rate, end minutes past the budget (the stop keeps the mean's rate)."""
         nonlocal planned
         now = clock()
         per_product = (now - start) / running if running else 0.0
@@ -241,7 +245,8 @@ def adaptive_slq(
         ahead = (after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
                  + assessing * sum((s + 1) ** 3 for s in counts))
         if per_product > 0:
-            affords = running + max(width, _products_in(deadline - now - ahead, per_product))
+            lately = (now - began[0]) / (running - began[1]) if running > began[1] else 0.0
+            affords = running + max(width, _products_in(deadline - now - ahead, max(per_product, lately)))
             planned = min(stage_plan, affords)
         return now + width * per_product + ahead > deadline
 
@@ -299,6 +304,7 @@ def adaptive_slq(
         verdict = assess(quad)
         now = clock()
         elapsed = now - start
+        began = (now, spent)  # the next stage's products begin after this assessment
         assessing = _assessed(now - assessed, [r.steps for r in results])
         trail.append(Stage(spent, len(results), steps, elapsed, verdict.estimate, verdict.plus_minus))
         text = describe(verdict)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
@@ -104,26 +106,45 @@ def advanced(count: Tally, n: int = 1, total: int | None = None, text: str | Non
     return replace(count, done=done, text=count.text if text is None else text)
 
 
+# a stage's own rate once it spans this long: before, its first products (which pay for its
+# set-up, the bases it grows) would make the ETA leap; the window's rate stands in
+STAGE_RATE_AFTER_S = 1.0
+
+
 class Rate:
-    """Units a second over the last ``RATE_WINDOW_S`` seconds of counts, started again when the
-    count goes back or starts counting (another stage, counting other units: verify's search
-    after the dense eigenvalue solve, whose count 0 stood for none)."""
+    """Units a second over the last ``RATE_WINDOW_S`` seconds of counts, measured again as a
+    stage begins: from nothing when the count goes back or starts or stops counting (another
+    stage, counting other units: verify's search after the dense eigenvalue solve, whose count
+    0 stood for none), from the stage's start, once it spans ``STAGE_RATE_AFTER_S``, when the
+    total grows past a count that had reached it (adaptive SLQ's next stage, the data check,
+    the trace top-up: products of another width, or over another share of the data, at a
+    rate of their own; one run going on alone after three in lockstep took the three's rate,
+    its ETA a third of the time left)."""
 
     def __init__(self) -> None:
         self.counts: collections.deque[tuple[float, float]] = collections.deque()  # (time, count done)
-        self.counted = True  # whether the counts in hand are of a stage that counts its work
+        self.total: float | None = None  # the latest count's total (None: a stage that cannot count its work)
+        self.stage: tuple[float, float] | None = None  # (time, count done) where the current stage began
 
-    def add(self, now: float, done: float, counted: bool = True) -> float | None:
-        """Record ``done`` at ``now`` (``counted``: in a stage that counts its work); the rate
-        since the window's first count (None: no span yet)."""
-        if self.counts and (done < self.counts[-1][1] or counted != self.counted):
-            self.counts.clear()
-        self.counted = counted
+    def add(self, now: float, done: float, total: float | None) -> float | None:
+        """Record ``done`` of ``total`` (None: a stage that cannot count its work) at ``now``;
+        the rate since the window's first count, or the stage's start (None: no span yet)."""
+        if self.counts:
+            last = self.counts[-1]
+            if done < last[1] or (total is None) != (self.total is None):
+                self.counts.clear()
+                self.stage = None
+            elif self.total is not None and total is not None and last[1] >= self.total and total > self.total:
+                self.stage = last  # the stage before ended there
+        self.total = total
         self.counts.append((now, done))
         while now - self.counts[0][0] > RATE_WINDOW_S:
             self.counts.popleft()
-        span = self.counts[-1][0] - self.counts[0][0]
-        return (done - self.counts[0][1]) / span if span > 0 else None
+        origin = self.counts[0]
+        if self.stage is not None and self.stage[0] > origin[0] and now - self.stage[0] >= STAGE_RATE_AFTER_S:
+            origin = self.stage
+        span = now - origin[0]
+        return (done - origin[1]) / span if span > 0 else None
 
 
 def log_line(description: str, count: Tally, elapsed: float, rate: float | None) -> str:
@@ -147,7 +168,7 @@ def _log_lines(description: str, total: int, write: Callable[[str], None],
         before = state["count"]
         count = state["count"] = advanced(before, n, total, text, absolute)
         now = clock()
-        per_second = rate.add(now, count.done, count.total is not None)
+        per_second = rate.add(now, count.done, count.total)
         stage = count.done < before.done or (count.total is None) != (before.total is None)
         if now >= state["next"] or (stage and now >= start + LOG_AFTER_S):
             state["next"] = now + LOG_EVERY_S
@@ -166,12 +187,13 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
     stage that cannot count its work (one long call): the bar pulses, with no count or ETA.
     ``lazy``: the bar is drawn at the first ``advance``, not before, so work that turns out
     to need none (a spectrum read from the cache) draws no empty bar."""
-    console = Console(stderr=True, emoji=False)
+    console = Console(stderr=True, emoji=False, force_interactive=_may_animate())
     if not enabled:
         yield lambda *args, **kwargs: None
         return
-    # off a terminal, or on one that cannot redraw a line (TERM=dumb), a bar would leave a stray blank line
-    if not console.is_terminal or console.is_dumb_terminal:
+    # off a terminal, or on one that cannot redraw a line (TERM=dumb, TTY_INTERACTIVE=0), a bar would
+    # leave a stray blank line, or its frames in a log
+    if not (console.is_interactive and console.is_terminal) or console.is_dumb_terminal:
         def write(line: str) -> None:
             console.file.write(line + "\n")
             console.file.flush()
@@ -195,9 +217,22 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
             # the end of adaptive SLQ's first stage (192/192), whose next stage then plans 384 more
             bar.tasks[0].finished_time = None
             bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done,
-                                                                                 count.total is not None))
+                                                                                 count.total))
 
         yield advance
+
+
+def _may_animate() -> bool | None:
+    """False where stderr is not a terminal, unless ``TTY_INTERACTIVE=1`` asks for animation;
+    else None: rich decides (no bar at ``TERM=dumb`` or ``TTY_INTERACTIVE=0``). The
+    ``FORCE_COLOR=1`` or ``TTY_COMPATIBLE=1`` that CI jobs set for coloured logs make rich
+    take a log file for a terminal, and it animated the bar there: ten frames a second."""
+    if os.environ.get("TTY_INTERACTIVE") == "1":
+        return None
+    try:
+        return None if sys.stderr.isatty() else False
+    except (AttributeError, ValueError):  # no stderr, or a closed one
+        return False
 
 
 def progress_enabled(quiet: bool) -> bool:

@@ -248,3 +248,58 @@ def test_a_log_line_writes_large_counts_whole():
     '1.23457e+06/2e+06'."""
     line = progress.log_line("curvature", progress.Tally(1_234_567, 2_000_000), 75.0, 1_000.0)
     assert line == "prunelimit: curvature 1234567/2000000, elapsed 0:01:15, eta 0:12:46"
+
+
+def _one_run_after_three(advance, now: list[float]) -> None:
+    """Three runs in lockstep, one product each a second (30 in 10 s), a second's
+    assessment, then the first run alone, a product a second, to 130: 34 done at 15 s."""
+    for step in range(1, 11):
+        now[0] = float(step)
+        advance(3 * step, 30, "ρ* 91.8 % ± 3.9 pt")
+    now[0] = 11.0
+    advance(30, 30, "ρ* 91.8 % ± 1.1 pt")
+    for done in range(31, 35):
+        now[0] = 11.0 + done - 30
+        advance(done, 130, "ρ* 91.8 % ± 1.1 pt")
+
+
+def test_a_stage_of_its_own_rate_gets_its_own_eta(monkeypatch):
+    """Adaptive SLQ's next stage, the data check and the trace top-up go on counting from the
+    stage before, at a rate of their own: one run going on alone after three in lockstep
+    makes its products at a third of the rate. The ETA read the rate of the last 30 s, the
+    earlier stage's mostly: 'eta 0:00:44' for 96 products at one a second, rising for 30 s
+    as the old rate left the window. A stage that begins (the count had reached its total,
+    and the total grows) is now measured from its start: 0:01:36, in the bar and in a log."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 30) as advance:
+        _one_run_after_three(advance, now)
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "34/130" in last and "eta 0:01:36" in last, last
+    log = _log(monkeypatch)
+    monkeypatch.setattr(progress, "LOG_AFTER_S", 15.0)
+    now[0] = 0.0
+    with progress.progress("curvature", 30, clock=lambda: now[0]) as advance:
+        _one_run_after_three(advance, now)
+    assert log.getvalue() == "prunelimit: curvature 34/130, elapsed 0:00:15, eta 0:01:36, ρ* 91.8 % ± 1.1 pt\n"
+
+
+def test_a_stages_set_up_does_not_make_its_eta_leap(monkeypatch):
+    """A stage's first product pays for its set-up (the Lanczos bases grown to the new
+    steps): 100 products a second, then a stage whose first product takes 0.2 s and the
+    rest 100 a second again. Read from the stage's start at once, 20 products in 0.39 s
+    read as 51 a second: 'eta 0:00:16' for 800 products that take 8 s. The stage's own rate
+    is read once it spans a second, the window's before: 220 in 2.39 s, 0:00:09."""
+    now = _fake_clock(monkeypatch)
+    out = _terminal(monkeypatch, 120)
+    with progress.progress("curvature", 200) as advance:
+        for done in range(1, 201):
+            now[0] = done / 100
+            advance(done, 200, "ρ* 91.8 % ± 1.1 pt")
+        now[0] = 2.2
+        advance(201, 1020, "ρ* 91.8 % ± 1.1 pt")
+        for done in range(202, 221):
+            now[0] = 2.2 + (done - 201) / 100
+            advance(done, 1020, "ρ* 91.8 % ± 1.1 pt")
+    last = out.getvalue().rsplit("\r", 2)[-2]
+    assert "220/1020" in last and "eta 0:00:09" in last, last

@@ -1,0 +1,34 @@
+"""Every status ``progress=`` hears from the library is one docs/library.md names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import prunelimit
+
+LIBRARY_DOC = Path(__file__).resolve().parents[1] / "docs" / "library.md"
+
+
+def _statuses(calls: list[tuple[int, int | None, str | None]]) -> set[str]:
+    """The statuses heard, ρ* ± (whatever its numbers) as 'ρ*'."""
+    return {"ρ*" if text.startswith("ρ* ") else text for *_, text in calls if text}
+
+
+def test_every_status_the_library_passes_is_documented(model, train):
+    """docs/library.md listed the statuses a caller's ``progress`` may hear, but not adaptive
+    SLQ's 'first stage' (its text until the first ρ* ± is known) nor verify's refit search's
+    'refit search: fine-tuning steps': a caller matching on them had only the code to read."""
+    calls: list[tuple[int, int | None, str | None]] = []
+
+    def progress(done, total=None, text=None):
+        calls.append((done, total, text))
+
+    prunelimit.verify(model, train, method="slq", hessian_samples=150, max_hvps=300, refit=True,
+                      finetune_epochs=1, progress=progress)
+    prunelimit.bounds(model, train, method="slq", max_hvps=100, per_layer=True, progress=progress)
+    heard = _statuses(calls)
+    assert {"first stage", "refit search: fine-tuning steps", "ρ*"} <= heard, heard
+    listed = LIBRARY_DOC.read_text(encoding="utf-8").split("### Following the work", 1)[1].split("\n### ", 1)[0]
+    assert "`ρ* ± uncertainty`" in listed
+    missing = sorted(text for text in heard - {"ρ*"} if f'`"{text}"`' not in listed)
+    assert not missing, missing
