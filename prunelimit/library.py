@@ -116,6 +116,10 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
         x = "torch.from_numpy(x)" if _is_integer_array(data[0]) else "torch.from_numpy(x).float()"
         raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give ({x}, torch.from_numpy(y))")
+    if inspect.isfunction(data) or inspect.ismethod(data):  # what makes the batches (a generator's), not them
+        call = f"{data.__name__}()" if data.__name__.isidentifier() else "f()"  # a lambda has no name to call
+        kept = f" (read once; list({call}) for several calls)" if inspect.isgeneratorfunction(data) else ""
+        raise UsageError(f"{option} is a function, not its batches; give what it returns: {option}={call}{kept}")
     if isinstance(data, Tensor) or not isinstance(data, Iterable):
         # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
         hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
