@@ -159,12 +159,14 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
 
 @contextlib.contextmanager
 def _loader_generators_kept(data: Iterable) -> Iterator[None]:
-    """Give the generators of a ``DataLoader`` given as ``data`` (its ``generator=``, which each
-    pass draws the workers' base seed from, and its sampler's) back their states, also on an
-    error: the caller's loader was left drawing other seeds and orders than it would have."""
+    """Give the generators a ``DataLoader`` given as ``data`` draws from back their states, also
+    on an error: its ``generator=`` (torch's global one without it), which each pass draws the
+    workers' base seed from, and its sampler's. The caller's loader was left drawing other seeds
+    and orders than it would have, and ``inputs_from``, which keeps no other state, moved torch's
+    global generator."""
     sampler = getattr(getattr(data, "batch_sampler", None), "sampler", None)
-    found = (getattr(data, "generator", None), getattr(getattr(data, "sampler", None), "generator", None),
-             getattr(sampler, "generator", None))
+    found = (torch.default_generator, getattr(data, "generator", None),
+             getattr(getattr(data, "sampler", None), "generator", None), getattr(sampler, "generator", None))
     states = [(generator, generator.get_state()) for generator in found if isinstance(generator, torch.Generator)]
     try:
         yield

@@ -33,3 +33,12 @@ def test_a_shuffling_loader_refused_keeps_its_generator_as_it_was(model, train):
     with pytest.raises(UsageError, match="different batches on a second pass"):
         prunelimit.bounds(model, loader)
     assert torch.equal(generator.get_state(), before)
+
+
+def test_inputs_from_a_loader_leaves_torchs_random_state_as_it_was(model, train):
+    """``inputs_from`` keeps no model state, and reading a loader without ``generator=`` drew its
+    workers' base seed from torch's global generator on each pass."""
+    loader = DataLoader(TensorDataset(*train), batch_size=100)
+    before = torch.get_rng_state()
+    prunelimit.inputs_from(model, loader)
+    assert torch.equal(torch.get_rng_state(), before)
