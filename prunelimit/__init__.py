@@ -35,18 +35,31 @@ __all__ = ["__version__", *_EXPORTS]
 
 
 def __getattr__(name: str):
-    import importlib
     import importlib.util
 
     if name not in _EXPORTS:
         # a subpackage named after `import prunelimit` alone (prunelimit.api.BoundsReport), as an
         # import of it would give it: it was there only once a call had imported it
         if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-            return importlib.import_module(f"{__name__}.{name}")
+            return _imported(f"{__name__}.{name}")
         raise AttributeError(f"module 'prunelimit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    value = getattr(_imported(_EXPORTS[name]), name)
     globals()[name] = value  # later look-ups skip this function
     return value
+
+
+def _imported(module: str):
+    """``module`` imported, Python's ``random`` module left in the state the caller's seed
+    put it: rich draws its ``Style`` ids from it as it is imported (``getrandbits(24)``), so
+    after ``random.seed(0)`` the first ``prunelimit.bounds`` changed the caller's next draws."""
+    import importlib
+    import random
+
+    state = random.getstate()
+    try:
+        return importlib.import_module(module)
+    finally:
+        random.setstate(state)
 
 
 def __dir__() -> list[str]:

@@ -116,6 +116,10 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         # integer x are token ids, read as integers: made floats, an nn.Embedding refuses them
         x = "torch.from_numpy(x)" if _is_integer_array(data[0]) else "torch.from_numpy(x).float()"
         raise UsageError(f"{option} is a pair of {type(data[0]).__name__}s, not tensors; give ({x}, torch.from_numpy(y))")
+    if inspect.isfunction(data) or inspect.ismethod(data):  # what makes the batches (a generator's), not them
+        call = f"{data.__name__}()" if data.__name__.isidentifier() else "f()"  # a lambda has no name to call
+        kept = f" (read once; list({call}) for several calls)" if inspect.isgeneratorfunction(data) else ""
+        raise UsageError(f"{option} is a function, not its batches; give what it returns: {option}={call}{kept}")
     if isinstance(data, Tensor) or not isinstance(data, Iterable):
         # a map-style Dataset (TensorDataset) has samples, not batches: a DataLoader batches it
         hint = "; wrap it in DataLoader(dataset, batch_size=..., shuffle=False)" \
@@ -132,16 +136,17 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
         raise UsageError(f"{option} is a {type(data).__name__} ({_kinds(data)}), not an (x, y) pair of tensors"
                          f"{_pair_fault(data)}; {_FORMS}")
     loader = isinstance(data, torch.utils.data.DataLoader)
-    batches = [_batch(b, i, option, loader) for i, b in enumerate(data)]
-    if not batches:
-        raise UsageError(f"{option} yielded no batches{_why_empty(data)}")
-    # a one-pass iterator has no second pass to compare: the batches read are the fixed sample;
-    # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
-    again = (_batch(b, i, option, loader) for i, b in enumerate(data))
-    if not isinstance(data, Iterator) and data_fingerprint(again) != data_fingerprint(batches):
-        raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
-                         "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
-                         "use DataLoader(..., shuffle=False) without random transforms")
+    with _loader_generators_kept(data):
+        batches = [_batch(b, i, option, loader) for i, b in enumerate(data)]
+        if not batches:
+            raise UsageError(f"{option} yielded no batches{_why_empty(data)}")
+        # a one-pass iterator has no second pass to compare: the batches read are the fixed sample;
+        # the second pass is hashed as it is read, not held beside the first (a second copy of the data)
+        again = (_batch(b, i, option, loader) for i, b in enumerate(data))
+        if not isinstance(data, Iterator) and data_fingerprint(again) != data_fingerprint(batches):
+            raise UsageError(f"{option} gave different batches on a second pass (a shuffling or augmenting loader?): "
+                             "the curvature and training need a fixed sample (train reshuffles it itself, seeded); "
+                             "use DataLoader(..., shuffle=False) without random transforms")
     for i, (x, y) in enumerate(batches):
         check_finite(x, y, f"{option} batch {i}")
     dropped = _dropped_samples(data, batches)
@@ -150,6 +155,24 @@ def as_batches(data: Any, batch_size: int = DEFAULT_BATCH_SIZE, device: torch.de
              f"{dropped + sum(len(y) for _, y in batches)} samples are left out of the loss, epsilon and "
              "curvature; use drop_last=False to use them all", stacklevel=3)
     return _tracked(to_device([(_int64(x), _int64(y)) for x, y in batches], device))
+
+
+@contextlib.contextmanager
+def _loader_generators_kept(data: Iterable) -> Iterator[None]:
+    """Give the generators a ``DataLoader`` given as ``data`` draws from back their states, also
+    on an error: its ``generator=`` (torch's global one without it), which each pass draws the
+    workers' base seed from, and its sampler's. The caller's loader was left drawing other seeds
+    and orders than it would have, and ``inputs_from``, which keeps no other state, moved torch's
+    global generator."""
+    sampler = getattr(getattr(data, "batch_sampler", None), "sampler", None)
+    found = (torch.default_generator, getattr(data, "generator", None),
+             getattr(getattr(data, "sampler", None), "generator", None), getattr(sampler, "generator", None))
+    states = [(generator, generator.get_state()) for generator in found if isinstance(generator, torch.Generator)]
+    try:
+        yield
+    finally:
+        for generator, state in states:
+            generator.set_state(state)
 
 
 def _dropped_samples(data: Iterable, batches: list["Batch"]) -> int:
