@@ -36,14 +36,16 @@ class CurvatureOptions:
     ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
     ``hvp="auto"`` and the chunk size on an accelerator); ``None``: ``CPU_MEMORY_BUDGET_MB``
     on a CPU, ``ACCELERATOR_BUDGET_SHARE`` of the device's free memory on a GPU.
-    ``basis_memory_mb``: what SLQ's Lanczos bases may hold in host memory (adaptive SLQ
-    stops growing there, ``stopped_by="memory"``; a fixed plan that cannot fit is refused);
-    ``None``: ``BASIS_MEMORY_SHARE`` of the host memory available at the start.
+    ``basis_memory_mb``: what the solver may hold in host memory: SLQ's Lanczos bases
+    (adaptive SLQ stops growing there, ``stopped_by="memory"``; a fixed plan that cannot fit
+    is refused), or the exact spectrum's dense Hessian and the eigenvalue solver's copy
+    (``curvature.exact.exact_host_bytes``: ``default`` takes SLQ where they do not fit,
+    ``exact`` is refused); ``None``: ``BASIS_MEMORY_SHARE`` of the host memory available at the start.
 
     Time to answer (docs/methods.md): ``default`` takes the exact spectrum when D × t_HVP
     and the eigenvalues fit ``EXACT_TIME_BUDGET_S`` (or ``time_budget``, when smaller; near
-    it a tie rule decides, see ``choose_solver``) and the dense Hessian fits
-    ``EXACT_MEMORY_BYTES``, else adaptive SLQ (``slq`` asks for it directly); adaptive
+    it a tie rule decides, see ``choose_solver``), the dense Hessian fits
+    ``EXACT_MEMORY_BYTES`` and its peak fits ``basis_memory_mb``, else adaptive SLQ (``slq`` asks for it directly); adaptive
     SLQ grows until ρ*'s stated ± is at most ``tolerance`` (in ratio units, below 1;
     default 0.01), or ``max_hvps`` products (``None``: ``DEFAULT_MAX_HVPS`` = 1,600 Lanczos
     products; a given ``max_hvps`` is a ceiling on every product from the start, the timed
@@ -295,14 +297,16 @@ def memory_budget_mb(options: CurvatureOptions, device) -> float:
     return CPU_MEMORY_BUDGET_MB if free is None else ACCELERATOR_BUDGET_SHARE * free
 
 
-# Lanczos bases may take this share of the host memory available when SLQ starts: the rest
+# Lanczos bases (or the exact spectrum's peak) may take this share of the host memory available
+# when the solver is chosen and when SLQ starts: the rest
 # stays for the HVP graphs, the data and everything else. Only a run that would otherwise
 # exhaust the memory depends on it, so the numbers of every other run stay machine-independent.
 BASIS_MEMORY_SHARE = 0.5
 
 
 def basis_memory_bytes(options: CurvatureOptions) -> float:
-    """Bytes the Lanczos bases may hold (see ``CurvatureOptions.basis_memory_mb``; ∞ where
+    """Bytes the solver may hold in host memory, the Lanczos bases or the exact spectrum's
+    peak (see ``CurvatureOptions.basis_memory_mb``; ∞ where
     the host's available memory is unknown). Under torchrun the least over the ranks: where
     the bases fill it decides where SLQ stops, which must be the same on every rank."""
     from prunelimit.device import available_host_mb
