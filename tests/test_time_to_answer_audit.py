@@ -98,7 +98,9 @@ def test_method_exact_over_the_dense_limit_is_refused_before_any_work(cli, tmp_p
 
     with pytest.raises(UsageError, match="exceeds the limit of 16,384"):
         choose_solver(CurvatureOptions(method="exact"), 16_385)
-    assert choose_solver(CurvatureOptions(method="exact"), 16_384).solver == "exact"
+    # its 4 GiB peak (the Hessian and the eigenvalue solver's copy) within a given host memory:
+    # the default, half the available memory, would make the test depend on the machine
+    assert choose_solver(CurvatureOptions(method="exact"), 16_384, host_bytes=4 * 2**30).solver == "exact"
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "big.pt", "mlp:64,300,10", build_model("mlp:64,300,10").state_dict(),
                     meta={"data": "digits:train"})
@@ -159,7 +161,6 @@ def test_library_refuses_a_tolerance_of_one() -> None:
         (["--method", "exact", "--time-budget", "5"], "--time-budget", "--method exact"),
         (["--method", "exact", "--hessian-samples", "100"], "--hessian-samples", "--method exact"),
         (["--method", "exact", "--iterations", "5"], "--iterations", "--method exact"),
-        (["--method", "exact", "--basis-memory", "100"], "--basis-memory", "--method exact"),
         (["--runs", "2", "--time-budget", "5"], "--time-budget", "--iterations/--runs"),
         (["--iterations", "5", "--max-hvps", "50"], "--max-hvps", "--iterations/--runs"),
         (["--method", "paper", "--time-budget", "5"], "--time-budget", "--method paper"),

@@ -273,6 +273,19 @@ def _lockstep_probes(runs: int, basis_bytes: int) -> int:
     return max(1, min(runs, LOCKSTEP_PROBES, LOCKSTEP_BASIS_BYTES // max(basis_bytes, 1)))
 
 
+def _bases_held(adaptive: bool, lockstep: int, quad, trail: "tuple[Stage, ...]") -> tuple[str, int]:
+    """What the Lanczos bases held at once at the most, and their rows: a fixed plan's runs go a
+    lockstep group at a time; adaptive SLQ keeps every run's basis to extend it, so its most is
+    the largest stage's runs × steps (a focus frees all but the first run's)."""
+    if adaptive and trail:
+        largest = max(trail, key=lambda stage: stage.runs * stage.steps)
+        runs, rows = largest.runs, largest.runs * largest.steps
+        return ("Lanczos basis" if runs == 1 else f"{runs} Lanczos bases (every run's, kept to extend it)"), rows
+    runs = min(lockstep, quad.runs)
+    return ("Lanczos basis" if runs == 1 else f"{runs} Lanczos bases (runs in lockstep)"), \
+        runs * max(len(r) for r in quad.nodes)
+
+
 def _extreme_nodes(quad) -> tuple[float, float]:
     """``(λmax, λmin)`` from SLQ runs on H: the outermost Ritz values over all runs (each
     run's extreme Ritz values bound the spectrum from inside)."""
@@ -673,9 +686,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         laps.lap("trace_top_up", top_up)
         passes += top_up * share
         hvps += top_up
-        held = "Lanczos basis" if op.lockstep == 1 else f"{op.lockstep} Lanczos bases (runs in lockstep)"
+        held, rows = _bases_held(choice.adaptive, op.lockstep, quad, trail)
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
-        basis_bytes = min(op.lockstep, quad.runs) * max(len(r) for r in quad.nodes) * dim * storage.itemsize
+        basis_bytes = rows * dim * storage.itemsize
     _check_finite(quad.nodes, "Hessian spectrum")
     ratio = None if target is None else _limit_ratio(target, quad, options)
     if choice.solver == "exact":

@@ -8,9 +8,10 @@ import numbers
 from dataclasses import dataclass, replace
 from typing import Collection, get_args
 
-from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
+from prunelimit.curvature.exact import EXACT_MEMORY_BYTES, exact_host_bytes
 from prunelimit.errors import OptionError, UsageError, command_line_running, fields_named, option, quoted, said
 from prunelimit.inputs import Inputs
+from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters
 from prunelimit.specs import SEED_LIMIT
 
@@ -35,14 +36,16 @@ class CurvatureOptions:
     ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
     ``hvp="auto"`` and the chunk size on an accelerator); ``None``: ``CPU_MEMORY_BUDGET_MB``
     on a CPU, ``ACCELERATOR_BUDGET_SHARE`` of the device's free memory on a GPU.
-    ``basis_memory_mb``: what SLQ's Lanczos bases may hold in host memory (adaptive SLQ
-    stops growing there, ``stopped_by="memory"``; a fixed plan that cannot fit is refused);
-    ``None``: ``BASIS_MEMORY_SHARE`` of the host memory available at the start.
+    ``basis_memory_mb``: what the solver may hold in host memory: SLQ's Lanczos bases
+    (adaptive SLQ stops growing there, ``stopped_by="memory"``; a fixed plan that cannot fit
+    is refused), or the exact spectrum's dense Hessian and the eigenvalue solver's copy
+    (``curvature.exact.exact_host_bytes``: ``default`` takes SLQ where they do not fit,
+    ``exact`` is refused); ``None``: ``BASIS_MEMORY_SHARE`` of the host memory available at the start.
 
     Time to answer (docs/methods.md): ``default`` takes the exact spectrum when D × t_HVP
     and the eigenvalues fit ``EXACT_TIME_BUDGET_S`` (or ``time_budget``, when smaller; near
-    it a tie rule decides, see ``choose_solver``) and the dense Hessian fits
-    ``EXACT_MEMORY_BYTES``, else adaptive SLQ (``slq`` asks for it directly); adaptive
+    it a tie rule decides, see ``choose_solver``), the dense Hessian fits
+    ``EXACT_MEMORY_BYTES`` and its peak fits ``basis_memory_mb``, else adaptive SLQ (``slq`` asks for it directly); adaptive
     SLQ grows until ρ*'s stated ± is at most ``tolerance`` (in ratio units, below 1;
     default 0.01), or ``max_hvps`` products (``None``: ``DEFAULT_MAX_HVPS`` = 1,600 Lanczos
     products; a given ``max_hvps`` is a ceiling on every product from the start, the timed
@@ -143,9 +146,10 @@ class CurvatureOptions:
 _ADAPTIVE_ONLY = ("max_hvps", "time_budget")
 # What the exact spectrum (``method="exact"``, which never turns to SLQ) never reads and the
 # caller may not set beside it (``check_plan``); ``hessian_samples`` too, when a count
-_NOT_EXACT = ("iterations", "runs", "tolerance", "basis_memory_mb", *_ADAPTIVE_ONLY)
-# ... and all it never reads: SLQ's random probes and curvature subset, its basis storage
-EXACT_IGNORES = (*_NOT_EXACT, "seed", "basis_dtype", "hessian_samples")
+_NOT_EXACT = ("iterations", "runs", "tolerance", *_ADAPTIVE_ONLY)
+# ... and all that never changes its numbers: SLQ's random probes and curvature subset, its
+# basis storage, and the host memory it may hold (which only refuses it: ``choose_solver``)
+EXACT_IGNORES = (*_NOT_EXACT, "seed", "basis_dtype", "hessian_samples", "basis_memory_mb")
 # What only a prediction reads, its spectrum and the bounds and negative-curvature rule applied
 # to it: nothing, where none is computed (a gate on the measured limit, whose search reads ε alone).
 PREDICTION_ONLY = ("method", "iterations", "runs", "hvp", "memory_budget_mb", "basis_dtype", "basis_memory_mb",
@@ -293,14 +297,16 @@ def memory_budget_mb(options: CurvatureOptions, device) -> float:
     return CPU_MEMORY_BUDGET_MB if free is None else ACCELERATOR_BUDGET_SHARE * free
 
 
-# Lanczos bases may take this share of the host memory available when SLQ starts: the rest
+# Lanczos bases (or the exact spectrum's peak) may take this share of the host memory available
+# when the solver is chosen and when SLQ starts: the rest
 # stays for the HVP graphs, the data and everything else. Only a run that would otherwise
 # exhaust the memory depends on it, so the numbers of every other run stay machine-independent.
 BASIS_MEMORY_SHARE = 0.5
 
 
 def basis_memory_bytes(options: CurvatureOptions) -> float:
-    """Bytes the Lanczos bases may hold (see ``CurvatureOptions.basis_memory_mb``; ∞ where
+    """Bytes the solver may hold in host memory, the Lanczos bases or the exact spectrum's
+    peak (see ``CurvatureOptions.basis_memory_mb``; ∞ where
     the host's available memory is unknown). Under torchrun the least over the ranks: where
     the bases fill it decides where SLQ stops, which must be the same on every rank."""
     from prunelimit.device import available_host_mb
@@ -314,7 +320,7 @@ def basis_memory_bytes(options: CurvatureOptions) -> float:
 
 def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float | None = None,
                   eigen_seconds: float | None = 0.0, asked_budget: float | None = None,
-                  timed: int = TIMED_PRODUCTS) -> SolverChoice:
+                  timed: int = TIMED_PRODUCTS, host_bytes: float | None = None) -> SolverChoice:
     """The one place that decides exact vs SLQ and the SLQ plan (see ``CurvatureOptions``).
 
     ``seconds_per_column``: the measured cost of one Hessian column (one float64 HVP);
@@ -327,6 +333,10 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     when ``options.time_budget`` is only what the spectrum has left of it (the reason names both).
     ``timed``: the products the default's timing takes (``api.curvature.timed_products``: 4 for
     a float64 model, timed once), counted with the D columns against a given ``max_hvps``.
+    ``host_bytes``: the host memory the solver may hold (``None``: ``basis_memory_bytes``, read
+    only where the exact spectrum is in question): the exact spectrum's peak,
+    ``curvature.exact.exact_host_bytes``, must fit it, else the default takes SLQ and
+    ``method="exact"`` is refused (a ``UsageError``) before any work.
     """
     from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
     from prunelimit.theory.uncertainty import initial_runs
@@ -339,6 +349,7 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
         from prunelimit.curvature.exact import require_exact_fits
 
         require_exact_fits(dim)  # before any operator is built or product spent
+        _require_exact_memory(dim, _host(options, host_bytes))
         return SolverChoice("exact", False, dim, 1, f"asked for ({option('method', 'exact')})")
     if options.method == "paper":
         return SolverChoice("slq-h", False, options.iterations or PAPER_ITERATIONS, options.runs or PAPER_RUNS,
@@ -358,6 +369,9 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     dense = 8.0 * dim * dim
     if dense > EXACT_MEMORY_BYTES:
         return slq(f": a dense Hessian would need {dense / 2**30:.1f} GiB")
+    host = _host(options, host_bytes)
+    if exact_host_bytes(dim) > host:
+        return slq(f": the exact spectrum would hold {_exact_memory_text(dim, host)} ({_basis_memory_option()})")
     if options.max_hvps is not None and dim + timed > options.max_hvps:
         return slq(f": the exact spectrum takes D = {dim:,} products and its timing {timed}, more than "
                    f"{option('max_hvps', options.max_hvps, shown=f'{options.max_hvps:,}')}")
@@ -383,6 +397,29 @@ def choose_solver(options: CurvatureOptions, dim: int, seconds_per_column: float
     return replace(slq(f": exact would take D × t_HVP + eigenvalues > {budget * EXACT_TIE_BAND:.3g} s, "
                        f"{EXACT_TIE_BAND:g}× the {of_budget}", predicted),
                    eigenvalues_timed=eigen_seconds is not None)
+
+
+def _host(options: CurvatureOptions, host_bytes: float | None) -> float:
+    return basis_memory_bytes(options) if host_bytes is None else host_bytes
+
+
+def _basis_memory_option() -> str:
+    return option("basis_memory_mb", flag="--basis-memory")
+
+
+def _exact_memory_text(dim: int, host: float) -> str:
+    return (f"{byte_size(exact_host_bytes(dim))} of host memory (the dense float64 Hessian and the eigenvalue "
+            f"solver's copy, 16·D² bytes), more than the {byte_size(host)} the solver may hold")
+
+
+def _require_exact_memory(dim: int, host: float) -> None:
+    """Refuse ``method="exact"`` whose peak (``exact_host_bytes``) is over ``host``: before the D
+    columns, not out of memory in the eigenvalue solver after them."""
+    if exact_host_bytes(dim) > host:
+        raise UsageError.naming(
+            f"{option('method', 'exact')} at D = {dim:,} needs {_exact_memory_text(dim, host)}; "
+            "use a larger {0}, free host memory, or SLQ (the default, or " + option('method', 'slq') + ")",
+            "basis_memory_mb")
 
 
 def exact_time_budget(options: CurvatureOptions) -> float:

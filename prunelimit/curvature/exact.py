@@ -19,8 +19,8 @@ from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.errors import UsageError
 from prunelimit.threads import one_thread
 
-# The dense float64 Hessian may take this much memory (plus eigvalsh's copy): the one
-# limit behind both the default's exact-vs-SLQ choice (``prunelimit.api.choose_solver``)
+# The dense float64 Hessian may take this much memory (plus eigvalsh's copy: ``exact_host_bytes``):
+# the cap behind both the default's exact-vs-SLQ choice (``prunelimit.api.choose_solver``)
 # and the dimensions ``exact_hessian`` accepts.
 EXACT_MEMORY_BYTES = 2 * 2**30
 MAX_DIM = math.isqrt(EXACT_MEMORY_BYTES // 8)  # 16,384
@@ -47,6 +47,15 @@ def require_exact_fits(dim: int, max_dim: int = MAX_DIM) -> None:
             f"exact Hessian of dimension {dim:,} exceeds the limit of {max_dim:,} (D products, 8·D² bytes); "
             "use SLQ (--method slq, or the default)"
         )
+
+
+def exact_host_bytes(dim: int) -> int:
+    """Host memory the exact spectrum of a ``dim``-parameter Hessian holds at its peak, 16·D²
+    bytes: the dense float64 matrix and the copy torch's eigenvalue solver takes of it (LAPACK
+    overwrites its input; its own workspace is O(D)). ``--method exact``'s measured peak resident
+    memory was this plus 302-322 MB (torch, the model and data) at D = 2,410, 6,010 and 12,010
+    (docs/benchmarks.md, Memory)."""
+    return 2 * 8 * dim * dim
 
 
 def exact_hessian(op: CurvatureOperator, max_dim: int = MAX_DIM, progress=None, check=None) -> Tensor:

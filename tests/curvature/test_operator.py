@@ -139,8 +139,9 @@ def test_one_limit_decides_exact_and_bounds_the_exact_hessian() -> None:
     (once 10,000 there and 16,384 in the default's memory rule: D in between was chosen
     exact, then refused)."""
     fast = 1e-9  # seconds a column: time never decides here
-    assert choose_solver(CurvatureOptions(), MAX_DIM, fast).solver == "exact"
-    assert choose_solver(CurvatureOptions(), MAX_DIM + 1, fast).solver == "slq-h"
+    roomy = 2 * 8 * (MAX_DIM + 1) ** 2  # the host memory never decides either (exact_host_bytes)
+    assert choose_solver(CurvatureOptions(), MAX_DIM, fast, host_bytes=roomy).solver == "exact"
+    assert choose_solver(CurvatureOptions(), MAX_DIM + 1, fast, host_bytes=roomy).solver == "slq-h"
     with pytest.raises(UsageError, match=f"{MAX_DIM:,}"):
         exact_hessian(_Sized(MAX_DIM + 1))
 
