@@ -73,3 +73,18 @@ def test_a_command_at_the_default_tolerance_reads_bounds_at_a_tighter_one(cli, o
     else:  # the spectrum's prediction states ρ* and its ± alone
         assert {k: doc["prediction"][k] for k in ("ratio", "uncertainty")} \
             == {k: first["prediction"][k] for k in ("ratio", "uncertainty")}
+
+
+def test_a_call_that_read_a_shared_answer_repeats_it_after_a_tighter_one_replaced_it(cli, own_ckpt, tmp_path,
+                                                                                      no_spectrum):
+    """A cached gate repeats to the last digit: `--tolerance 0.05` read the answer of
+    `--tolerance 0.02` (± 1.3 pt); `--tolerance 0.01` then computed a tighter one (± 0) in its
+    place. The next `--tolerance 0.05` reads what it read before, kept as its own."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *STORED))
+    read = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--tolerance", "0.05"))
+    tighter = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--tolerance", "0.01"))
+    assert tighter["timing"]["cached"] is False and tighter["prediction"] != read["prediction"]
+    no_spectrum()
+    again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--tolerance", "0.05"))
+    assert again["timing"]["cached"] is True and again["prediction"] == read["prediction"]
