@@ -1243,8 +1243,8 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # stopped on it.
     adaptive = None
     if (found is None or found.tolerance_note is not None) and default:
-        adaptive = result_key(inputs, replace(options, **_ADAPTIVE_STOPS), store, ADAPTIVE_KIND)
-        within = _within_tolerance(stored_result(store, adaptive, ADAPTIVE_KIND, SpectrumReport, check=check),
+        adaptive = result_key(inputs, replace(options, **_ADAPTIVE_STOPS), store, _ADAPTIVE_KIND)
+        within = _within_tolerance(stored_result(store, adaptive, _ADAPTIVE_KIND, SpectrumReport, check=check),
                                    inputs, options)
         if within is not None:  # kept as this call's own too: it repeats to the last digit once a
             store_result(store, key, "spectrum", within)  # tighter answer replaces the shared one
@@ -1272,7 +1272,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # looks (above): computed only where the one kept there missed this tolerance, it is the
     # tighter of the two.
     if default and rep.solver != "exact" and rep.limit_ratio is not None and rep.tolerance_note is None:
-        store_result(store, adaptive, ADAPTIVE_KIND, kept)
+        store_result(store, adaptive, _ADAPTIVE_KIND, kept)
     return rep
 
 
@@ -1315,7 +1315,7 @@ def _default_budgets(options: CurvatureOptions) -> CurvatureOptions:
 _ADAPTIVE_STOPS = {name: getattr(CurvatureOptions, name)
                    for name in ("tolerance", "max_hvps", "time_budget", "basis_memory_mb")}
 # the cache kind of those answers: a key of their own, apart from each call's own entry
-ADAPTIVE_KIND = "adaptive spectrum"
+_ADAPTIVE_KIND = "adaptive spectrum"
 
 
 def _within_tolerance(rep: SpectrumReport | None, inputs: Inputs,
