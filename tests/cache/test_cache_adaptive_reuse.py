@@ -88,3 +88,16 @@ def test_a_call_that_read_a_shared_answer_repeats_it_after_a_tighter_one_replace
     no_spectrum()
     again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--tolerance", "0.05"))
     assert again["timing"]["cached"] is True and again["prediction"] == read["prediction"]
+
+
+def test_a_shared_answer_replaces_the_calls_own_that_a_budget_cut_short(cli, own_ckpt, tmp_path, no_spectrum):
+    """Measured before: `--tolerance 0.02 --max-hvps 20` (cut: ± 24 pt) read its own cut
+    answer back, with its warning, after `--tolerance 0.02` had stored ± 1.3 pt; now it reads
+    that one, as it reads a stored exact spectrum in its place."""
+    cache, cut = ("--cache-dir", tmp_path / "cache"), (*STORED, "--max-hvps", "20")
+    assert _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *cut))["spectrum"]["stopped_by"] == "max-hvps"
+    met = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *STORED))
+    no_spectrum()
+    again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *cut))
+    assert again["timing"]["cached"] is True and again["prediction"] == met["prediction"]
+    assert not any("is not within the tolerance" in w for w in again["warnings"])
