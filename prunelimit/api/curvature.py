@@ -41,7 +41,7 @@ from prunelimit.limits import byte_size
 from prunelimit.models.params import hessian_parameters, required_prunable
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import spectrum_summary, shown
-from prunelimit.report.rounding import apart, estimate_text, loss_text
+from prunelimit.report.rounding import apart, estimate_text, half_width_text, loss_text
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.profile import MagnitudeProfile
 from prunelimit.theory.uncertainty import Uncertainty
@@ -1241,14 +1241,27 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # stored first, hid the exact one stored later. Decided on the options and on what
     # every rank read alike, never on this rank's store: under torchrun each lookup is a
     # collective, which a rank whose cache folder is unusable (no store) must still meet.
-    if (found is None or found.tolerance_note is not None) and options.method == "default" \
-            and not _fixed_plan(options):
+    default = options.method == "default" and not _fixed_plan(options)
+    if (found is None or found.tolerance_note is not None) and default:
         exact = None
         for where in (replace(options, method="exact", **_EXACT_DEFAULTS), _default_budgets(options)):
             if exact is None and _keyed_options(inputs, where) != _keyed_options(inputs, options):
                 exact = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
         found = found if exact is None else exact
+    # Then the adaptive answer stored for these inputs, seed, subset, ε and negative-curvature
+    # rule under any tolerance and budgets (``_ADAPTIVE_STOPS``): one whose ± meets this
+    # tolerance answers it (a gate at the default 0.01 after `bounds --tolerance 0.005`
+    # computed the whole spectrum again). ε stays in its key: ρ*'s ± is ε's, and the runs
+    # stopped on it.
+    adaptive = None
+    if (found is None or found.tolerance_note is not None) and default:
+        adaptive = result_key(inputs, replace(options, **_ADAPTIVE_STOPS), store, _ADAPTIVE_KIND)
+        within = _within_tolerance(stored_result(store, adaptive, _ADAPTIVE_KIND, SpectrumReport, check=check),
+                                   inputs, options)
+        if within is not None:  # kept as this call's own too: it repeats to the last digit once a
+            store_result(store, key, "spectrum", within)  # tighter answer replaces the shared one
+            found = within
     total = total_samples(inputs.batches)
     if found is not None:
         seconds = time.perf_counter() - start
@@ -1263,11 +1276,16 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     # An exact spectrum the default chose under budgets of its own is stored where the default
     # at its default budgets looks for one too: a gate after `bounds --tolerance 0.05` reads it
     # rather than forming the same D columns again (solved there for the default's ε).
-    if key is not None and options.method == "default" and rep.solver == "exact" and not _fixed_plan(options):
-        default = _default_budgets(options)
-        if (shared := _exact_for_default(kept, inputs, default)) is not None \
-                and (where := result_key(inputs, default, store, "spectrum")) != key:
+    if key is not None and default and rep.solver == "exact":
+        budgets = _default_budgets(options)
+        if (shared := _exact_for_default(kept, inputs, budgets)) is not None \
+                and (where := result_key(inputs, budgets, store, "spectrum")) != key:
             store_result(store, where, "spectrum", shared)
+    # An adaptive answer that met its tolerance is kept where the default under any tolerance
+    # looks (above): computed only where the one kept there missed this tolerance, it is the
+    # tighter of the two.
+    if default and rep.solver != "exact" and rep.limit_ratio is not None and rep.tolerance_note is None:
+        store_result(store, adaptive, _ADAPTIVE_KIND, kept)
     return rep
 
 
@@ -1303,6 +1321,29 @@ def _default_budgets(options: CurvatureOptions) -> CurvatureOptions:
     after it, at their defaults: where a default run at the default budgets stores its exact
     spectrum, and where the default under other budgets looks for one."""
     return replace(options, **{**_EXACT_DEFAULTS, **_TARGET_ONLY})
+
+
+# What only decides where adaptive SLQ stops: a stored answer whose ± meets a call's
+# tolerance answers it whatever these were (``stored_spectrum``)
+_ADAPTIVE_STOPS = {name: getattr(CurvatureOptions, name)
+                   for name in ("tolerance", "max_hvps", "time_budget", "basis_memory_mb")}
+# the cache kind of those answers: a key of their own, apart from each call's own entry
+_ADAPTIVE_KIND = "adaptive spectrum"
+
+
+def _within_tolerance(rep: SpectrumReport | None, inputs: Inputs,
+                      options: CurvatureOptions) -> SpectrumReport | None:
+    """``rep``, an adaptive answer stored under other budgets (``_ADAPTIVE_STOPS``), worded for
+    ``options`` (``_worded_here``) with its reason saying where it came from; ``None`` where
+    there is none or its ± misses ``options.tolerance``."""
+    if rep is None or rep.limit_ratio is None or rep.uncertainty is None:
+        return None
+    worded = _worded_here(rep, inputs, options)
+    if worded.tolerance_note is not None:
+        return None
+    reason = (f"adaptive SLQ to ±{options.tolerance:g} in ρ*: stored by an earlier run, whose "
+              f"± {half_width_text(100 * rep.uncertainty.plus_minus)} pt meets this tolerance too (no product)")
+    return replace(worded, choice=replace(worded.choice, reason=reason, predicted_exact_seconds=None))
 
 
 def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:

@@ -16,3 +16,14 @@ def tiny_model(small_model):
 @pytest.fixture
 def own_ckpt(small_ckpt):
     return small_ckpt
+
+
+@pytest.fixture
+def no_spectrum(monkeypatch):
+    """After it is called, any spectrum computation fails the test."""
+    from prunelimit.api import curvature as curvature_api
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the spectrum was recomputed")
+
+    return lambda: monkeypatch.setattr(curvature_api, "spectrum", forbidden)

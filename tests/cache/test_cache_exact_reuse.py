@@ -18,17 +18,6 @@ def _doc(result) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.fixture
-def no_spectrum(monkeypatch):
-    """After it is called, any spectrum computation fails the test."""
-    from prunelimit.api import curvature as curvature_api
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("the spectrum was recomputed")
-
-    return lambda: monkeypatch.setattr(curvature_api, "spectrum", forbidden)
-
-
 @pytest.mark.parametrize("budget", [("--tolerance", "0.05"), ("--epsilon", "0.05"), ("--max-hvps", "5"), ("--time-budget", "1000"),
                                     ("--seed", "3"), ("--hessian-samples", "40")])
 def test_a_default_run_with_other_budgets_reads_the_exact_spectrum_stored(cli, own_ckpt, tmp_path, no_spectrum,
