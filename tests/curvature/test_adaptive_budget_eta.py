@@ -6,19 +6,12 @@ from __future__ import annotations
 
 from prunelimit.curvature.adaptive import AdaptivePlan, Assessment, adaptive_slq
 
-from tests.curvature.test_adaptive import _operator
+from tests.curvature.test_adaptive import _operator, _Timed
 
 
-class _Batched:
+class _Batched(_Timed):
     """``op`` on a clock where one block product takes a second whatever its width: runs
     in lockstep make their products three times as fast as one run alone."""
-
-    def __init__(self, op) -> None:
-        self.op, self.shape, self.dtype, self.seconds = op, op.shape, op.dtype, 0.0
-
-    def matvec(self, v):
-        self.seconds += 1.0
-        return self.op.matvec(v)
 
     def matmat(self, vs):
         self.seconds += 1.0
