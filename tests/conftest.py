@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -23,6 +24,15 @@ SPEC = "mlp:64,12,10"
 # forms the default exact spectrum and only the key matters (a third of the Hessian's columns)
 SMALL_SPEC = "mlp:64,4,10"
 LIBRARY_SAMPLES = 300  # enough digits for a stable spectrum, few enough for seconds a test
+
+
+def signals_as_at_a_terminal() -> None:
+    """``preexec_fn`` of a child a test sends SIGINT, SIGTERM or SIGHUP: each at its default.
+    A child inherits ignored signals, and prunelimit keeps them ignored (``nohup``; a shell
+    starts a background job ignoring SIGINT): a test run from a script's ``pytest ... &`` sent
+    SIGINT to a bounds that ignored it and timed out, 60 s after it."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def junit_error_report(path: Path, stderr: str) -> bool:

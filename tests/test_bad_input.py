@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 from prunelimit.sparse.sparse_file import FORMAT as SPARSE_FORMAT
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
-from tests.conftest import junit_error_report, write_evil_pickle
+from tests.conftest import junit_error_report, signals_as_at_a_terminal, write_evil_pickle
 from tests.conftest import SPEC
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1189,7 +1189,8 @@ def _interrupt(args: list, ready: Path) -> tuple[int, str]:
     imports, however slow they are), send SIGINT; return (exit code, stderr)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "prunelimit", *map(str, args)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=signals_as_at_a_terminal)
     deadline = time.monotonic() + 120
     while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -1197,7 +1198,11 @@ def _interrupt(args: list, ready: Path) -> tuple[int, str]:
         proc.kill()
         pytest.fail(f"the command never made {ready.name}: {proc.communicate()}")
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:  # a run the signal did not end must not go on after the test (for hours, at --runs 1000)
+        if proc.poll() is None:
+            proc.kill()
     assert out == ""
     return proc.returncode, err
 

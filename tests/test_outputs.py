@@ -31,7 +31,7 @@ from prunelimit.io.atomic import (
 )
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
-from tests.conftest import SPEC, junit_error_report
+from tests.conftest import SPEC, junit_error_report, signals_as_at_a_terminal
 
 EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt")
 
@@ -582,7 +582,8 @@ def test_sigterm_during_a_save_exits_143_and_leaves_the_old_file(c, tmp_path, pa
     marker = tmp_path / "saving"
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, marker, patch, *map(str, args(c, out))],
                             cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=signals_as_at_a_terminal)
     try:
         deadline = time.monotonic() + 120
         while not marker.exists():

@@ -41,7 +41,7 @@ from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 from prunelimit.report.junit import junit_xml
 from prunelimit.report.safe import console_safe, for_console, printable
-from tests.conftest import SPEC, junit_error_report
+from tests.conftest import SPEC, junit_error_report, signals_as_at_a_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
 ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\x1b[1A\u202e"  # clear screen, OSC title+BEL, C1 CSI, cursor up, bidi
@@ -444,7 +444,8 @@ def test_sigint_while_importing_torch_exits_130(files, launch, delay):
     KeyboardInterrupt raised through its C++ code used to abort the process (SIGABRT)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, *launch, "info", str(files.good)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=signals_as_at_a_terminal)
     deadline = time.monotonic() + 60
     while not _torch_loading(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.002)
