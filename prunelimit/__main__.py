@@ -11,13 +11,16 @@ def run() -> None:
     # Ctrl-C while the CLI imports (torch among it) is held until the imports end: raised
     # inside torch's initialisation it can abort the process from C++ (SIGABRT) or be
     # swallowed by an import's broad except (exit 0). A second Ctrl-C ends the process.
+    # A SIGINT the caller ignores (a shell's background job) stays ignored, as in the command.
     held: list[int] = []
 
     def hold(signum, frame) -> None:
         held.append(signum)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    previous = signal.signal(signal.SIGINT, hold)
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, hold)
     try:
         try:
             from prunelimit.cli import main
