@@ -568,6 +568,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(
         inputs, options, dim, choose_solver(options, dim, timed=timed_products(named)), elapsed)
     laps.lap("solver_choice", hvps)
+    counted = _counted_on(progress, hvps)
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
@@ -581,7 +582,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         gradient = op.gradient()
         laps.lap("data_passes")
         before = op.hvps
-        cb = (lambda done: progress(done, dim)) if progress else None
+        cb = (lambda done: counted(done, dim)) if progress else None
         try:
             dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds, elapsed))
         except _ExactTooSlow as slow:
@@ -589,6 +590,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             hvps += op.hvps - before
             passes += op.hvps - before
             notes.append(str(slow))
+            if progress:  # the columns' count ends where they were left: SLQ's products are a stage of their own
+                progress(hvps, hvps)
             timing_op = native  # SLQ's products on the operator already built over the data, not a new one
             # left on a prediction, before running over anything: the warning says which
             choice = replace(choose_solver(replace(options, method="slq"), dim),
@@ -601,7 +604,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         if progress:  # one solver call, no count: a stage of its own (total 0), with its prediction when timed
             predicted = "" if not eigen_seconds else " (predicted < 1 s)" if eigen_seconds < 1 \
                 else f" (predicted ≈ {eigen_seconds:,.0f} s)"
-            progress(0, 0, f"eigenvalues of the dense Hessian{predicted}")
+            counted(0, 0, f"eigenvalues of the dense Hessian{predicted}")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
         laps.lap("eigenvalues")
         hvps += quad.hvps
@@ -663,7 +666,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
                                   f"fixed plan within {said('--max-hvps and --time-budget', 'max_hvps and time_budget')}: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
-        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline,
+        counted = _counted_on(progress, hvps)
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
@@ -671,7 +675,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         if subsample.subsampled:
             notes.append(_subsample_note(subsample.used, total))
         if parts:
-            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
+            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted)
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
@@ -681,7 +685,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
-        trace = _slq_trace(op, quad, options, room, until, progress, quad.hvps + (spent if parts else 0))
+        trace = _slq_trace(op, quad, options, room, until, counted, quad.hvps + (spent if parts else 0))
         top_up = op.hvps - before - quad.hvps
         laps.lap("trace_top_up", top_up)
         passes += top_up * share
@@ -721,6 +725,23 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
         over_budget=over,
     )
+
+
+def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[..., None] | None:
+    """``progress`` with its counts and totals going on from the ``before`` products made
+    ahead of them (the solver choice's timing, exact columns left for SLQ, the data check's
+    timing): the count ends at the HVPs the result states, not that many short of them (453
+    against "464 HVPs"). A stage with no count (``total`` 0) is passed on as it is."""
+    if progress is None or not before:
+        return progress
+
+    def shifted(done: int, total: int | None = None, text: str | None = None) -> None:
+        if total == 0:
+            progress(done, total, text)
+        else:
+            progress(before + done, None if total is None else before + total, text)
+
+    return shifted
 
 
 ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
