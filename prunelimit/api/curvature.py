@@ -675,7 +675,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         if subsample.subsampled:
             notes.append(_subsample_note(subsample.used, total))
         # the runs' ρ* ± (steps and probes), shown beside the stages that follow until the whole ± is known
-        status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail else None
+        status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail \
+            else _runs_status(target, quad, options, op.dtype) if counted and parts else None
         if parts:
             spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status)
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
@@ -738,6 +739,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
 def _status(ratio: float, plus_minus: float) -> str:
     """The progress status of ρ* = ``ratio`` ± ``plus_minus``."""
     return f"ρ* {estimate_text(ratio, plus_minus)}"
+
+
+def _runs_status(target: LimitTarget, quad, options: CurvatureOptions, dtype) -> str:
+    """The progress status of the ρ* ± of SLQ runs ``quad`` (products of ``dtype``) alone: no data part."""
+    ratio = _limit_ratio(target, quad, options)
+    return _status(ratio, slq_uncertainty(target, quad, options, ratio, None, dtype).plus_minus)
 
 
 def with_status(stage: str, status: str | None) -> str:
@@ -862,7 +869,19 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                        f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
                        "use fewer iterations, a narrower basis_dtype, a larger "
                        "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
-        callback = (lambda done, total: progress(done, total)) if progress else None
+        # the latest count, and the ρ* ± of the runs so far, stated after each group of runs: a
+        # fixed plan's status had no estimate at all (its assessment after the last group is the
+        # answer's, solved again with the data part once it is known)
+        shown: dict[str, Any] = {"count": (0, None), "text": None}
+
+        def callback(done: int, total: int) -> None:
+            shown["count"] = (done, total)
+            progress(done, total, shown["text"])
+
+        def grouped(quad) -> None:
+            shown["text"] = _runs_status(target, quad, options, op.dtype)
+            progress(*shown["count"], shown["text"])
+
         cut: list[bool] = []  # whether the deadline stopped a product
         # the next step, and the trace's top-ups a cut plan may need (the first is always made),
         # priced at the last step's seconds: a bound, whatever the runs' lockstep
@@ -872,8 +891,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             cut.append(past())
             return cut[-1]
 
-        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback, storage_dtype=storage,
-                   lockstep=op.lockstep, until=None if deadline is None else until, span=True)
+        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback if progress else None,
+                   storage_dtype=storage, lockstep=op.lockstep, until=None if deadline is None else until, span=True,
+                   grouped=grouped if progress and target is not None else None)
         # a first run that spanned the space (``span``) stopped where adaptive SLQ's does: said alike
         return quad, "time-budget" if any(cut) else "converged" if quad.exact else None, ()
 
