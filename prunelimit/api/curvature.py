@@ -1164,8 +1164,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     over 1/K of the subset each cost about as many passes as one probe's, a whole
     single-probe run's worth. A part's run ends short where its Krylov space is smaller than
     the steps (a part has 1/K of the subset's samples): the parts left are then planned at
-    the most a part has taken, not at the steps (a 64-4-10 MLP over 100 samples: 37 products
-    a part, planned at 310 each, its ETA ~8× too long), so the bar ends at its total.
+    the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
+    69 products a part, planned at the runs' 90 each), so the bar ends at its total.
     ``status``: the runs' ρ* ±, shown after the stage's name."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
