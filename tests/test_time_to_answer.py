@@ -12,6 +12,7 @@ import pytest
 from prunelimit import api
 from prunelimit.errors import OptionError
 from prunelimit.gate_rules import GateRule, evaluate_gate
+from prunelimit.report.rounding import estimate_text
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "digits-mlp.pt"
 
@@ -218,11 +219,14 @@ def test_progress_goes_on_through_the_data_check() -> None:
                        progress=lambda done, total=None, text=None: seen.append((done, total, text)))
     steps = rep.iterations
     end = rep.quadrature.hvps + 4 * steps
-    checks = [(d, t) for d, t, text in seen if text == "data check on the subset's parts"]
+    checks = [(d, t) for d, t, text in seen if (text or "").startswith("data check on the subset's parts")]
     assert checks[-1] == (end, end) and all(t == end and d <= end for d, t in checks)
     assert len(checks) == 4 * steps
-    after = seen[[text for _, _, text in seen].index("data check on the subset's parts") + len(checks):]
-    assert all(text == "trace top-up" and d > end for d, _, text in after)  # the bar goes on from the check
+    first = next(i for i, (*_, text) in enumerate(seen) if (text or "").startswith("data check on the subset's parts"))
+    after = seen[first + len(checks):]
+    # the whole ρ* ± at the check's end (where it is known), then the bar goes on from the check
+    assert after[0] == (end, end, f"ρ* {estimate_text(rep.limit_ratio, rep.uncertainty.plus_minus)}")
+    assert all((text or "").startswith("trace top-up") and d > end for d, _, text in after[1:])
 
 
 def test_the_layer_wise_path_states_the_data_part_of_its_own_rho() -> None:
@@ -331,7 +335,7 @@ def test_progress_goes_on_through_the_trace_top_up() -> None:
     rep = api.spectrum(inputs, api.CurvatureOptions(method="paper"),
                        progress=lambda done, total=None, text=None: seen.append((done, total, text)))
     runs = rep.quadrature.hvps
-    top_up = [(d, t) for d, t, text in seen if text == "trace top-up"]
+    top_up = [(d, t) for d, t, text in seen if (text or "").startswith("trace top-up")]
     end = runs + TRACE_PROBES - rep.runs
     assert rep.runs == 1 and top_up == [(runs + k, end) for k in range(1, TRACE_PROBES - rep.runs + 1)]
     assert seen[-1][:2] == (end, end)

@@ -568,6 +568,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(
         inputs, options, dim, choose_solver(options, dim, timed=timed_products(named)), elapsed)
     laps.lap("solver_choice", hvps)
+    counted = _counted_on(progress, hvps)
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
@@ -581,7 +582,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         gradient = op.gradient()
         laps.lap("data_passes")
         before = op.hvps
-        cb = (lambda done: progress(done, dim)) if progress else None
+        cb = (lambda done: counted(done, dim)) if progress else None
         try:
             dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds, elapsed))
         except _ExactTooSlow as slow:
@@ -589,6 +590,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             hvps += op.hvps - before
             passes += op.hvps - before
             notes.append(str(slow))
+            if progress:  # the columns' count ends where they were left: SLQ's products are a stage of their own
+                progress(hvps, hvps)
             timing_op = native  # SLQ's products on the operator already built over the data, not a new one
             # left on a prediction, before running over anything: the warning says which
             choice = replace(choose_solver(replace(options, method="slq"), dim),
@@ -601,7 +604,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         if progress:  # one solver call, no count: a stage of its own (total 0), with its prediction when timed
             predicted = "" if not eigen_seconds else " (predicted < 1 s)" if eigen_seconds < 1 \
                 else f" (predicted ≈ {eigen_seconds:,.0f} s)"
-            progress(0, 0, f"eigenvalues of the dense Hessian{predicted}")
+            counted(0, 0, f"eigenvalues of the dense Hessian{predicted}")
         quad = exact_quadrature(dense, hvps=op.hvps - before)
         laps.lap("eigenvalues")
         hvps += quad.hvps
@@ -663,25 +666,37 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             choice = SolverChoice("slq-h", False, min(DEFAULT_ITERATIONS, budgets.product_budget // runs), runs,
                                   f"fixed plan within {said('--max-hvps and --time-budget', 'max_hvps and time_budget')}: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
-        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, progress, elapsed, deadline,
+        counted = _counted_on(progress, hvps)
+        quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
         if subsample.subsampled:
             notes.append(_subsample_note(subsample.used, total))
+        # the runs' ρ* ± (steps and probes), shown beside the stages that follow until the whole ± is known
+        status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail \
+            else _runs_status(target, quad, options, op.dtype) if counted and parts else None
         if parts:
-            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, progress)
+            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status)
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
             laps.lap("data_check", spent)
         lam_max, lam_min = _extreme_nodes(quad)
+        # the answer and its whole ± (the data part with it) before the top-up, which changes neither:
+        # the status shows it from the data check's end on, not the runs' alone
+        _check_finite(quad.nodes, "Hessian spectrum")
+        ratio = None if target is None else _limit_ratio(target, quad, options)
+        uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data, op.dtype)
+        status = None if ratio is None else _status(ratio, uncertainty.plus_minus)
+        if counted is not None and parts:
+            counted(quad.hvps + spent, quad.hvps + spent, status)
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
-        trace = _slq_trace(op, quad, options, room, until, progress, quad.hvps + (spent if parts else 0))
+        trace = _slq_trace(op, quad, options, room, until, counted, quad.hvps + (spent if parts else 0), status)
         top_up = op.hvps - before - quad.hvps
         laps.lap("trace_top_up", top_up)
         passes += top_up * share
@@ -689,12 +704,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         held, rows = _bases_held(choice.adaptive, op.lockstep, quad, trail)
         basis_kind = f"{held}, {str(storage).removeprefix('torch.')}"
         basis_bytes = rows * dim * storage.itemsize
-    _check_finite(quad.nodes, "Hessian spectrum")
-    ratio = None if target is None else _limit_ratio(target, quad, options)
     if choice.solver == "exact":
+        _check_finite(quad.nodes, "Hessian spectrum")
+        ratio = None if target is None else _limit_ratio(target, quad, options)
         uncertainty = EXACT if target is None else exact_uncertainty(target, quad, ratio)
-    else:
-        uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data, op.dtype)
     if target is not None:
         notes.extend(_rounding_note(quad, uncertainty.rounding, target.epsilon, op.dtype))
     negative = _negative_mass(quad)
@@ -721,6 +734,39 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                     + list(samples_notes(options, total, choice.solver)) + ([over] if over else [])),
         over_budget=over,
     )
+
+
+def _status(ratio: float, plus_minus: float) -> str:
+    """The progress status of ρ* = ``ratio`` ± ``plus_minus``."""
+    return f"ρ* {estimate_text(ratio, plus_minus)}"
+
+
+def _runs_status(target: LimitTarget, quad, options: CurvatureOptions, dtype) -> str:
+    """The progress status of the ρ* ± of SLQ runs ``quad`` (products of ``dtype``) alone: no data part."""
+    ratio = _limit_ratio(target, quad, options)
+    return _status(ratio, slq_uncertainty(target, quad, options, ratio, None, dtype).plus_minus)
+
+
+def with_status(stage: str, status: str | None) -> str:
+    """A stage's progress status, followed by the latest ρ* ± (``status``) where one is known."""
+    return stage if status is None else f"{stage}, {status}"
+
+
+def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[..., None] | None:
+    """``progress`` with its counts and totals going on from the ``before`` products made
+    ahead of them (the solver choice's timing, exact columns left for SLQ, the data check's
+    timing): the count ends at the HVPs the result states, not that many short of them (453
+    against "464 HVPs"). A stage with no count (``total`` 0) is passed on as it is."""
+    if progress is None or not before:
+        return progress
+
+    def shifted(done: int, total: int | None = None, text: str | None = None) -> None:
+        if total == 0:
+            progress(done, total, text)
+        else:
+            progress(before + done, None if total is None else before + total, text)
+
+    return shifted
 
 
 ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
@@ -823,7 +869,19 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                        f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
                        "use fewer iterations, a narrower basis_dtype, a larger "
                        "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
-        callback = (lambda done, total: progress(done, total)) if progress else None
+        # the latest count, and the ρ* ± of the runs so far, stated after each group of runs: a
+        # fixed plan's status had no estimate at all (its assessment after the last group is the
+        # answer's, solved again with the data part once it is known)
+        shown: dict[str, Any] = {"count": (0, None), "text": None}
+
+        def callback(done: int, total: int) -> None:
+            shown["count"] = (done, total)
+            progress(done, total, shown["text"])
+
+        def grouped(quad) -> None:
+            shown["text"] = _runs_status(target, quad, options, op.dtype)
+            progress(*shown["count"], shown["text"])
+
         cut: list[bool] = []  # whether the deadline stopped a product
         # the next step, and the trace's top-ups a cut plan may need (the first is always made),
         # priced at the last step's seconds: a bound, whatever the runs' lockstep
@@ -833,8 +891,9 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
             cut.append(past())
             return cut[-1]
 
-        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback, storage_dtype=storage,
-                   lockstep=op.lockstep, until=None if deadline is None else until, span=True)
+        quad = slq(op, choice.iterations, choice.runs, options.seed, "h", callback=callback if progress else None,
+                   storage_dtype=storage, lockstep=op.lockstep, until=None if deadline is None else until, span=True,
+                   grouped=grouped if progress and target is not None else None)
         # a first run that spanned the space (``span``) stopped where adaptive SLQ's does: said alike
         return quad, "time-budget" if any(cut) else "converged" if quad.exact else None, ()
 
@@ -855,7 +914,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
                         after=Afterwards() if after is None else after)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
-                          describe=lambda a: f"ρ* {estimate_text(a.estimate, a.plus_minus)}", clock=clock)
+                          describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     return result.quadrature, result.stopped_by, result.trail
 
 
@@ -1098,42 +1157,52 @@ def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOption
 
 
 def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
-                  progress=None) -> tuple[tuple["SpectralQuadrature", ...], int]:
+                  progress=None, status: str | None = None) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on each part of the subsample, at the steps the main run
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
     over 1/K of the subset each cost about as many passes as one probe's, a whole
     single-probe run's worth. A part's run ends short where its Krylov space is smaller than
-    the steps (a part has 1/K of the subset's samples): the count goes on from the products
-    the parts really took and plans the rest again, so the bar ends at its total."""
+    the steps (a part has 1/K of the subset's samples): the parts left are then planned at
+    the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
+    69 products a part, planned at the runs' 90 each), so the bar ends at its total.
+    ``status``: the runs' ρ* ±, shown after the stage's name."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
-    text = "data check on the subset's parts"
+    text = with_status("data check on the subset's parts", status)
     steps = int(max(len(r) for r in quad.nodes))
     spectra, spent = [], 0
+    each = steps  # what a part is planned to take: the steps, until one ends short
     for i, part in enumerate(subsample.parts):
         op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=part)
-        base = quad.hvps + spent
-        planned = base + (len(subsample.parts) - i) * steps
-        callback = None if progress is None else \
-            (lambda done, _, base=base, planned=planned: progress(base + done, planned, text))
+        base, later = quad.hvps + spent, len(subsample.parts) - i - 1
+
+        def callback(done: int, total: int, base: int = base, each: int = each, later: int = later,
+                     first: bool = i == 0) -> None:
+            if done == total < steps:  # the part ended short (slq's closing count): the parts left planned again
+                each = max(0 if first else each, done)
+            # a part that goes on past what the others took is planned at what it has taken so far
+            progress(base + done, base + max(done, each) + later * each, text)
+
         # One probe: single products (matvec), as a lone Lanczos run takes them.
-        spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage, callback=callback))
+        spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage,
+                           callback=None if progress is None else callback))
         spent += op.hvps
-    if progress is not None and subsample.parts and op.hvps < steps:  # the last part ended short too
-        progress(quad.hvps + spent, quad.hvps + spent, text)
+        each = max(each if i else 0, op.hvps)
     return tuple(spectra), spent
 
 
 def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
-               until: "Callable[[], bool] | None" = None, progress=None, done: int = 0) -> "TraceEstimate":
+               until: "Callable[[], bool] | None" = None, progress=None, done: int = 0,
+               status: str | None = None) -> "TraceEstimate":
     """Trace and its error (``prunelimit.curvature.trace``): each run's ``D·Σ τθ = zᵀHz`` is a
     Hutchinson sample and its ``D·(α₁² + β₁²) = ‖Hz‖²`` the sample's bound term, at no cost;
     fewer runs than ``TRACE_PROBES`` are topped up with probes, at most ``room`` (``None``:
     no limit) and after the first only while ``until`` is false (fewer samples widen the
     stated ±, they do not bias it). Exact (no top-up, no error) when the runs found every
-    eigenvalue. ``progress`` goes on from ``done``, the products the bar has counted."""
+    eigenvalue. ``progress`` goes on from ``done``, the products the bar has counted, with the
+    latest ρ* ± (``status``) after the stage's name."""
     from prunelimit.curvature.trace import TraceEstimate, hutchinson_samples, trace_estimate
 
     dim = op.shape[0]
@@ -1142,11 +1211,12 @@ def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
     estimates, squares = dim * quad.expectation(lambda x: x), dim * quad.second_moments
     wanted = TRACE_PROBES - quad.runs if room is None else min(TRACE_PROBES - quad.runs, room)
     if wanted > 0:
+        text = with_status("trace top-up", status)
         callback = None if progress is None else \
-            (lambda k: progress(done + k, done + wanted, "trace top-up"))
+            (lambda k: progress(done + k, done + wanted, text))
         extra = hutchinson_samples(op, wanted, options.seed + 2, until, callback)
         if progress is not None and len(extra.estimates) < wanted:  # the time budget stopped them: the bar ends there
-            progress(done + len(extra.estimates), done + len(extra.estimates), "trace top-up")
+            progress(done + len(extra.estimates), done + len(extra.estimates), text)
         estimates, squares = np.concatenate([estimates, extra.estimates]), np.concatenate([squares, extra.squares])
     return trace_estimate(estimates, squares)
 

@@ -1,0 +1,46 @@
+"""The data check's progress (a subsampled Hessian: ρ* again on each of the subset's parts):
+its status replaced the ρ* ± text, so the whole ± (its data part with it) was never shown,
+and it planned every part left at the main run's steps after parts had ended short."""
+
+from __future__ import annotations
+
+import prunelimit
+from prunelimit.report.rounding import estimate_text
+
+DATA_CHECK = "data check on the subset's parts"
+
+
+def _spectrum(model, train):
+    calls: list[tuple[int, int | None, str | None]] = []
+    rep = prunelimit.spectrum(model, train, method="slq", hessian_samples=100,
+                              progress=lambda done, total=None, text=None: calls.append((done, total, text)))
+    return rep, calls
+
+
+def test_the_whole_plus_minus_is_shown_once_the_data_check_has_measured_it(small_model, train):
+    rep, calls = _spectrum(small_model, train)
+    assert rep.uncertainty.data > 0  # a subsampled Hessian: the ± has a data part
+    whole = f"ρ* {estimate_text(rep.limit_ratio, rep.uncertainty.plus_minus)}"
+    checking = [text for _, _, text in calls if text and text.startswith(DATA_CHECK)]
+    assert checking and all(text.startswith(f"{DATA_CHECK}, ρ* ") for text in checking)  # the runs' ρ* ± stays
+    end = max(i for i, (*_, text) in enumerate(calls) if text in checking)
+    # from the data check's end on, the status holds the whole ± (before: "trace top-up" alone)
+    assert calls[end + 1][2] == whole, calls[end + 1]
+    assert all(text in (whole, f"trace top-up, {whole}") for *_, text in calls[end + 1:])
+    assert calls[-1][:2] == (rep.hvps, rep.hvps)
+
+
+def test_the_parts_left_are_planned_at_what_the_parts_take(small_model, train):
+    """64-4-10 MLP, 100 of 300 samples: the runs take 90 steps, each quarter part 59 to 69
+    products; the parts left were planned at 90 each (630 → 605 → 574 → 547 for 526)."""
+    rep, calls = _spectrum(small_model, train)
+    taken = [part.hvps for part in rep.curvature_data.parts]
+    steps = rep.iterations
+    assert max(taken) < steps  # the parts end short: the case in question
+    checking = [(done, total) for done, total, text in calls if text and text.startswith(DATA_CHECK)]
+    start, end = checking[0][0] - 1, checking[-1][0]
+    assert end - start == sum(taken)
+    after_first = [total for done, total in checking if done > start + taken[0]]  # into the second part
+    # once a part has ended, the parts left are planned at what parts take, to their spread
+    assert max(after_first) <= end + (len(taken) - 1) * (max(taken) - min(taken)), after_first
+    assert all(done <= total for done, total in checking)

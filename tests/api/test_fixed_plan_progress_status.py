@@ -1,0 +1,22 @@
+"""A fixed plan (``method="paper"``, ``runs``/``iterations``) told ``progress=`` no ρ* ± at
+all (``text`` None throughout its runs): it now states the runs' estimate after each run."""
+
+from __future__ import annotations
+
+import prunelimit
+from prunelimit.report.rounding import estimate_text
+
+
+def test_a_fixed_plan_states_the_runs_estimate_after_each_run(model, train):
+    calls: list[tuple[int, int | None, str | None]] = []
+    rep = prunelimit.spectrum(model, train, runs=3, iterations=30,
+                              progress=lambda done, total=None, text=None: calls.append((done, total, text)))
+    runs = [(done, text) for done, total, text in calls if not (text or "").startswith("trace top-up")]
+    first = [text for done, text in runs if done < 30]
+    assert set(first) == {None}  # no estimate before the first run has ended
+    stated = [(done, text) for done, text in runs if text]
+    assert {done for done, _ in stated} >= {30, 60, 90}  # from the end of each run on
+    answer = f"ρ* {estimate_text(rep.limit_ratio, rep.uncertainty.plus_minus)}"
+    assert stated[-1] == (90, answer)  # after the last run: the answer's (the full data: no data part)
+    assert calls[-1] == (rep.hvps, rep.hvps, f"trace top-up, {answer}")
+
