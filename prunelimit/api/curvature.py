@@ -869,17 +869,20 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                        f"{option_flag('basis_memory_mb', '--basis-memory')}, or adaptive SLQ (no --iterations/--runs)",
                        "use fewer iterations, a narrower basis_dtype, a larger "
                        "basis_memory_mb, or adaptive SLQ (no iterations or runs)") + ", which stops where memory ends")
-        # the latest count, and the ρ* ± of the runs so far, stated after each group of runs: a
-        # fixed plan's status had no estimate at all (its assessment after the last group is the
-        # answer's, solved again with the data part once it is known)
-        shown: dict[str, Any] = {"count": (0, None), "text": None}
+        # the latest count, and the ρ* ± of the runs so far: a fixed plan's status had no estimate
+        # at all. Each estimate solves over every run so far, so one is made after the first group,
+        # where the runs have doubled since the last, and after the last: at most about twice the
+        # answer's own solve (the last one is the answer's, solved again with the data part once known)
+        shown: dict[str, Any] = {"count": (0, None), "text": None, "runs": 0}
 
         def callback(done: int, total: int) -> None:
             shown["count"] = (done, total)
             progress(done, total, shown["text"])
 
         def grouped(quad) -> None:
-            shown["text"] = _runs_status(target, quad, options, op.dtype)
+            if quad.runs < min(2 * shown["runs"], choice.runs):
+                return
+            shown["text"], shown["runs"] = _runs_status(target, quad, options, op.dtype), quad.runs
             progress(*shown["count"], shown["text"])
 
         cut: list[bool] = []  # whether the deadline stopped a product

@@ -20,3 +20,15 @@ def test_a_fixed_plan_states_the_runs_estimate_after_each_run(model, train):
     assert stated[-1] == (90, answer)  # after the last run: the answer's (the full data: no data part)
     assert calls[-1] == (rep.hvps, rep.hvps, f"trace top-up, {answer}")
 
+
+
+def test_a_long_fixed_plan_states_its_estimate_where_the_runs_have_doubled(model, train):
+    """Each estimate solves over every run so far: stated after every run, R runs would cost
+    about R²/2 runs' solves; where the runs have doubled (and after the last) they cost at
+    most about twice the answer's. One run at a time here (the cached engine), 5 steps each."""
+    calls: list[tuple[int, str | None]] = []
+    prunelimit.spectrum(model, train, runs=7, iterations=5,
+                        progress=lambda done, total=None, text=None: calls.append((done, text)))
+    runs = [(done, text) for done, text in calls if not (text or "").startswith("trace top-up")]
+    changed = [done for (_, before), (done, text) in zip(runs, runs[1:]) if text != before]
+    assert changed == [5, 10, 20, 35]  # after runs 1, 2, 4 and the last, 7
