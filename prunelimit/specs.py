@@ -97,13 +97,13 @@ def parse_spec(text: str, what: str) -> Spec:
         items = part.split(",")
         if part and all("=" in item for item in items):
             for item in items:
-                key, _, value = item.partition("=")
-                if not key.strip():
+                key, _, value = (side.strip() for side in item.partition("="))
+                if not key:
                     raise UsageError(f"bad {what} spec {text!r}: empty key in {item!r}")
-                if key.strip() in written:  # the later one won in silence, as a --config key given twice would
-                    raise UsageError(f"bad {what} spec {text!r}: {key.strip()} is given twice "
-                                     f"({written[key.strip()]} and {value.strip()}); write it once")
-                kwargs[key.strip()], written[key.strip()] = parse_value(value.strip()), value.strip()
+                if key in written:  # the later one won in silence, as a --config key given twice would
+                    raise UsageError(f"bad {what} spec {text!r}: {key} is given twice "
+                                     f"({written[key]} and {value}); write it once")
+                kwargs[key], written[key] = parse_value(value), value
         else:
             _refuse_split_number(text, what, items)
             args.append(part)
