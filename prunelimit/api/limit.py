@@ -33,7 +33,7 @@ from prunelimit.inputs import Inputs
 from prunelimit.pruning.actual import LARGE_GAP, OvershootCheck
 from prunelimit.report.jsonout import plain
 from prunelimit.report.notebook import bounds_summary, shown
-from prunelimit.report.rounding import half_width_text, loss_text, percent
+from prunelimit.report.rounding import half_width_text, loss_digits, loss_text, percent
 from prunelimit.report.safe import listed
 from prunelimit.theory.layers import LayerBreakdown
 from prunelimit.theory.limit import LimitPrediction
@@ -326,13 +326,15 @@ def _overshot(check: "OvershootCheck") -> str | None:
         (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted, check.predicted_overshoots)) if over]
     if not past:
         return None
+    # digits enough to read each loss apart from L + ε it lies past (a small ε read "0.1098, above 0.1098")
+    digits = loss_digits(check.loss_limit, *(point.loss for _, point in past))
     losses = " and ".join(f"at {name} ({percent(point.ratio)}) {'the analysis loss is ' if i == 0 else ''}"
-                          f"{loss_text(point.loss)}" for i, (name, point) in enumerate(past))
+                          f"{loss_text(point.loss, digits=digits)}" for i, (name, point) in enumerate(past))
     which = {(True, True): f"ρ_L and ρ* (by more than {100 * LARGE_GAP:g} points) lie",
              (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
         (bool(check.lower_overshoots), bool(check.predicted_overshoots))]
-    return (f"measured by pruning one-shot: {losses}, above L + ε = {loss_text(check.loss_limit)}, so {which} past the "
-            "limit one-shot pruning reaches")
+    limit = loss_text(check.loss_limit, digits=digits)
+    return f"measured by pruning one-shot: {losses}, above L + ε = {limit}, so {which} past the limit one-shot pruning reaches"
 
 
 def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:

@@ -31,12 +31,28 @@ def change_text(value: float, places: int) -> str:
 LOSS_DIGITS = 4  # significant digits of a loss, a loss change, ε or L + ε
 
 
-def loss_text(value: float, sign: str = "") -> str:
+def loss_text(value: float, sign: str = "", digits: int = LOSS_DIGITS) -> str:
     """A loss, a change of the loss, ε or L + ε as every command prints it: to ``LOSS_DIGITS``
     significant digits (``0.1098``, ``0.00018``, ``2.303``), whatever its scale, so that
     ``info``, ``prune`` and ``hyperflux`` (four decimals: ``0.0002``) read as ``bounds``,
-    ``spectrum`` and ``verify`` do; ``sign="+"`` shows a change's sign."""
-    return signed(value, f"{sign}.{LOSS_DIGITS}g")
+    ``spectrum`` and ``verify`` do; ``sign="+"`` shows a change's sign; ``digits`` more where
+    a loss is set against a threshold (:func:`loss_digits`)."""
+    return signed(value, f"{sign}.{digits}g")
+
+
+def loss_digits(threshold: float, *values: float) -> int:
+    """Significant digits, ``LOSS_DIGITS`` at least, that show each of ``values`` apart from a
+    ``threshold`` it differs from: a loss past L + ε by less than the fourth digit read "the
+    analysis loss is 0.1098, above L + ε = 0.1098" (``bounds --epsilon 1e-06`` on the bundled
+    example). 17 digits tell any two floats apart."""
+    def unclear(digits: int) -> bool:
+        shown = loss_text(threshold, digits=digits)
+        return any(value != threshold and loss_text(value, digits=digits) == shown for value in values)
+
+    digits = LOSS_DIGITS
+    while digits < 17 and unclear(digits):
+        digits += 1
+    return digits
 
 
 def _stated(half_width: object) -> bool:
