@@ -248,8 +248,8 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
             return [regime.advice]
         if past or not unpruned:
             return [overshoot_warning(check)] if past else []
-        within = f"; to {measured} it keeps the analysis loss within L + ε = {check.loss_limit:.4g}" if measured else ""
-        return [f"pruning one-shot to {unpruned} removes no weight (the weights it reaches are exactly zero already), "
+        within = f"; to {measured} it keeps the analysis loss within L + ε = {loss_text(check.loss_limit)}" if measured else ""
+        return [f"pruning one-shot to {unpruned} removes no weight ({_why_no_weight(check)}), "
                 f"so the overshoot check measured nothing there{within}; {verify}"]
     if past:
         fix = f", or train with l1 ({l1_training()})" if regime.train_with_l1 else ""
@@ -262,6 +262,20 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
     return [f"{regime.finding}, the regime ρ* assumes, yet pruning one-shot to {measured} keeps the analysis loss "
             f"within L + ε = {loss_text(check.loss_limit)} (measured){skipped}, so {lie} past the limit one-shot pruning "
             f"reaches; {verify}"]
+
+
+def _why_no_weight(check: "OvershootCheck") -> str:
+    """Why the points of ``check`` that removed no weight removed none: at a ratio of 0 (ρ_L of
+    0, ρ* of 5 % or less: ⌈ρN⌉ is 0) pruning zeroes nothing, on any model; above 0 the weights
+    pruning reaches are exactly zero already (a model pruned already). An l1-shaped model with
+    a ρ_L of 0 was told the latter, of weights it does not have."""
+    points = [(point.ratio, why) for point, removed, why in (
+        (check.lower, check.lower_removed, "ρ_L is 0"),
+        (check.predicted, check.predicted_removed, f"ρ* is {100 * LARGE_GAP:g} % or less")) if removed == 0]
+    reasons = [why for ratio, why in points if ratio == 0]
+    if any(ratio > 0 for ratio, _ in points):
+        reasons.append("the weights it reaches are exactly zero already")
+    return "; ".join(reasons)
 
 
 def overshoot_warning(check: "OvershootCheck") -> str | None:

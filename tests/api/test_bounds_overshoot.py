@@ -211,3 +211,25 @@ def test_an_l1_shaped_model_is_told_a_point_that_removed_no_weight_was_not_measu
     assert said.endswith("`prunelimit verify` measures it")
     regime, check = _l1_check(50, 1)  # both measured, both within the limit: nothing to say
     assert regime_warnings(regime, check) == []
+
+
+@pytest.mark.parametrize("lower_ratio, predicted_ratio, why", [
+    (0.0, 0.33, "(ρ_L is 0)"),
+    (0.0, 0.0, "(ρ_L is 0; ρ* is 5 % or less)"),
+    (0.8002, 0.7715, "(the weights it reaches are exactly zero already)"),
+])
+def test_a_point_that_removed_no_weight_is_told_why(lower_ratio, predicted_ratio, why) -> None:
+    """An l1-shaped model, none of whose weights is zero, with a ρ_L of 0 (a bound that
+    prunes nothing) was told "pruning one-shot to ρ_L removes no weight (the weights it
+    reaches are exactly zero already)": of weights it does not have. A ratio of 0 prunes
+    nothing (⌈0·N⌉); above 0 only a model pruned already removes none."""
+    from prunelimit.api.limit import regime_warnings
+    from prunelimit.pruning.actual import CurvePoint, OvershootCheck
+    from prunelimit.theory.regime import Regime
+
+    regime = Regime(True, 0.18, None, weights=1184, zero_share=0.0 if lower_ratio == 0 else 0.8)
+    predicted = CurvePoint(predicted_ratio, 0.3469, None)
+    check = OvershootCheck(0.3469, 1e-3, predicted, CurvePoint(lower_ratio, 0.3469, None), 0.0,
+                           int(predicted_ratio > 0 and lower_ratio == 0) * 391, 0)
+    (said,) = regime_warnings(regime, check)
+    assert f"removes no weight {why}, so the overshoot check measured nothing there" in said
