@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from typing import Callable, Union
@@ -248,7 +249,8 @@ def regime_warnings(regime: "Regime", check: "OvershootCheck") -> list[str]:
             return [regime.advice]
         if past or not unpruned:
             return [overshoot_warning(check)] if past else []
-        within = f"; to {measured} it keeps the analysis loss within L + ε = {loss_text(check.loss_limit)}" if measured else ""
+        within = f"; to {measured} it keeps the analysis loss within L + ε = {loss_text(check.loss_limit)}" if measured \
+            else ""
         return [f"pruning one-shot to {unpruned} removes no weight ({_why_no_weight(check)}), "
                 f"so the overshoot check measured nothing there{within}; {verify}"]
     if past:
@@ -342,13 +344,16 @@ def _overshot(check: "OvershootCheck") -> str | None:
         return None
     # digits enough to read each loss apart from L + ε it lies past (a small ε read "0.1098, above 0.1098")
     digits = loss_digits(check.loss_limit, *(point.loss for _, point in past))
+    # a NaN loss is past L + ε as the search counts it, not above it: "nan, above L + ε" compared what does not compare
+    nan = any(math.isnan(point.loss) for _, point in past)
     losses = " and ".join(f"at {name} ({percent(point.ratio)}) {'the analysis loss is ' if i == 0 else ''}"
-                          f"{loss_text(point.loss, digits=digits)}" for i, (name, point) in enumerate(past))
+                          f"{'NaN' if math.isnan(point.loss) else loss_text(point.loss, digits=digits)}"
+                          for i, (name, point) in enumerate(past))
     which = {(True, True): f"ρ_L and ρ* (by more than {100 * LARGE_GAP:g} points) lie",
              (True, False): "ρ_L lies", (False, True): f"ρ* lies more than {100 * LARGE_GAP:g} points"}[
         (bool(check.lower_overshoots), bool(check.predicted_overshoots))]
-    limit = loss_text(check.loss_limit, digits=digits)
-    return f"measured by pruning one-shot: {losses}, above L + ε = {limit}, so {which} past the limit one-shot pruning reaches"
+    limit = f"{'not within' if nan else 'above'} L + ε = {loss_text(check.loss_limit, digits=digits)}"
+    return f"measured by pruning one-shot: {losses}, {limit}, so {which} past the limit one-shot pruning reaches"
 
 
 def outside_hessian_warnings(names, weights, gradient: dict) -> list[str]:

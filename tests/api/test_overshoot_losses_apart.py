@@ -41,3 +41,15 @@ def test_loss_digits_tells_values_apart_from_the_threshold() -> None:
     assert (loss_text(value, digits=digits), loss_text(threshold, digits=digits)) == ("0.10977", "0.10976")
     assert loss_text(value) == loss_text(threshold)  # what the four digits read: 0.1098 both
     assert loss_digits(0.5, 0.5, float("nan")) == 4  # equal to it, or NaN: nothing to tell apart
+
+
+def test_a_nan_loss_is_told_as_nan_not_above_l_plus_epsilon() -> None:
+    """A model whose loss turns NaN when pruned (a logit divided by the smallest |w| of a layer
+    pruning zeroes) lies past the limit, as the search counts it; the warning read "the
+    analysis loss is nan and ... nan, above L + ε = 2.348", a comparison NaN does not make."""
+    nan, dense = float("nan"), 2.298475399017334
+    check = OvershootCheck(dense, 0.05, CurvePoint(0.7934, nan, None), CurvePoint(0.6491, nan, None), 0.0, 705, 577)
+    assert ("at ρ_L (64.91 %) the analysis loss is NaN and at ρ* less 5 points (79.34 %) NaN, not within L + ε = 2.348"
+            in overshoot_warning(check))
+    one = OvershootCheck(dense, 0.05, CurvePoint(0.7934, nan, None), CurvePoint(0.6491, 2.5, None), 0.0, 705, 577)
+    assert "the analysis loss is 2.5 and at ρ* less 5 points (79.34 %) NaN, not within L + ε" in overshoot_warning(one)
