@@ -299,7 +299,9 @@ def verify(
     actual = actual_limit(inputs.model, inputs.batches, inputs.loss_fn, prediction.epsilon, eval_batches=eval_batches,
                           acc_drop=acc_drop, scope=scope, selection=inputs.selection, sweep_points=sweep,
                           progress=_search_progress(progress), measured_dense=None if checked is None else
-                          CurvePoint(0.0, checked.dense_loss, checked.dense_accuracy))
+                          CurvePoint(0.0, checked.dense_loss, checked.dense_accuracy),
+                          failed=overshot_ratios(prediction.body.get("overshoot") if checked is None else
+                                                 checked.to_json()))
     delta = prediction.ratio - actual.loss_ratio
     weights = np.abs(np.concatenate([p.detach().cpu().double().reshape(-1).numpy()  # numpy has no bfloat16
                                      for _, p in prunable_parameters(inputs.model, inputs.selection)]))
@@ -316,6 +318,18 @@ def verify(
     diagnosis = tuple(_diagnose(prediction, delta, weight_shares(weights)))
     prediction = replace(prediction, warnings=tuple(told_measured(prediction.warnings)))
     return VerifyReport(prediction, actual, delta, diagnosis, near_zero, refit, rep, tuple(notes))
+
+
+def overshot_ratios(overshoot: object) -> list[float]:
+    """The ratios an overshoot check (its JSON: this run's, or a saved report's, which was
+    checked to describe these weights and data) measured past L + ε, for the search to
+    settle below (``actual_limit``'s ``failed``): else its limit could lie above a point the
+    flags say lies past it."""
+    if not isinstance(overshoot, dict) or not isinstance(overshoot.get("checked"), dict):
+        return []
+    points = [overshoot["checked"].get(name) for name in ("lower", "predicted") if overshoot.get(name) is True]
+    return [p["ratio"] for p in points if isinstance(p, dict) and isinstance(p.get("ratio"), (int, float))
+            and not isinstance(p.get("ratio"), bool) and 0 < p["ratio"] < 1]
 
 
 def told_measured(warnings) -> list[str]:

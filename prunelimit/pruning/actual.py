@@ -364,6 +364,7 @@ def actual_limit(
     sweep_points: int = 0,
     progress: Progress | None = None,
     measured_dense: CurvePoint | None = None,
+    failed: Sequence[float] = (),
 ) -> ActualLimit:
     """Actual limit by the loss criterion (on ``batches``) and the accuracy criterion.
 
@@ -372,6 +373,13 @@ def actual_limit(
     the ratios the search did not measure, not counted in ``evaluations``). ``measured_dense``:
     the model as given, measured on ``batches`` already (``verify``: by the overshoot check),
     whose loss, and accuracy where the evaluation data are ``batches``, are not measured again.
+    ``failed``: ratios off the grid seen to fail the loss criterion on ``batches`` already
+    (``verify``: the overshoot check's points past L + ε); one below the crossing the scans
+    found has the grid ratio that prunes to its weights (:func:`same_model_index`) measured and
+    settled below (:func:`settle`), so that the limit reported never lies above a pruning seen
+    to fail: a loss that fails and recovers inside a cell of the scan (an undertrained MLP's,
+    failing at ρ_L 50.2 % and passing at 51.2 %) was reported as a limit of 52.1 % beside an
+    overshoot check that said ρ_L lies past it.
     The model's weights are unchanged on return.
     """
     start = time.perf_counter()
@@ -388,7 +396,7 @@ def actual_limit(
     # the most passes, for progress bars: both criteria's budgets (the scans and the bisections of
     # settle), sharing the dense pass, and the sweep; None once the sweep is done: the count is exact
     sweep = _sweep_indices(levels, sweep_points) if sweep_points > 0 else []
-    most: int | None = 2 * max_evaluations - 1 + len(sweep)
+    most: int | None = 2 * max_evaluations - 1 + len(sweep) + len(failed)
 
     with_accuracy = True  # off once the dense model shows the labels are not classes
     swept: dict[int, CurvePoint] = {}
@@ -430,6 +438,10 @@ def actual_limit(
         dense_acc = dense.accuracy
         with_accuracy = dense_acc is not None
         criteria = searched_criteria(measure, dense.loss, epsilon, dense_acc, acc_drop, levels, stride, branching)
+        for ratio in failed:  # a failure seen below the scans' crossing: its grid twin measured, for settle
+            i = same_model_index(pruner, ratio, levels)
+            if i is not None and i < (levels if criteria[0].fail is None else criteria[0].fail):
+                measure(i)
         settle(criteria, dict(cache), levels, max_evaluations)
         look_between(criteria, cache, levels, max_evaluations)
         if sweep:
@@ -475,6 +487,17 @@ def actual_limit(
         loss_recovers=criteria[0].recovers(measured, levels),
         accuracy_recovers=None if dense_acc is None else criteria[1].recovers(measured, levels),
     )
+
+
+def same_model_index(pruner: _InPlacePruner, ratio: float, levels: int) -> int | None:
+    """The grid index in ``1..levels-1`` next to ``ratio`` whose ratio prunes to the weights
+    ``ratio`` prunes to: the same model, so the same loss. With at most ``levels`` prunable
+    weights, pruned globally, one of the two always does (a weight spans a grid step or more);
+    ``None`` where neither does (more weights than levels, or ``scope="layer"``'s per-tensor
+    rounding)."""
+    key = pruner.zeroed(ratio)
+    return next((i for i in (math.floor(ratio * levels), math.ceil(ratio * levels))
+                 if 0 < i < levels and pruner.zeroed(i / levels) == key), None)
 
 
 class SearchedCriterion:
