@@ -337,11 +337,12 @@ def as_predicted(warnings) -> list[str]:
 def _overshot(check: "OvershootCheck") -> str | None:
     """The points measured past the one-shot limit, their losses against L + ε and what that
     makes of the prediction; ``None`` when neither lies past it."""
-    past = [(name, point) for name, point, over in (
-        ("ρ_L", check.lower, check.lower_overshoots),
-        (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted, check.predicted_overshoots)) if over]
-    if not past:
+    if not (check.lower_overshoots or check.predicted_overshoots):
         return None
+    # the points whose own loss failed: a flag may stand on a failure below its point (OvershootCheck._crosses)
+    past = [(name, point) for name, point, removed in (
+        ("ρ_L", check.lower, check.lower_removed),
+        (f"ρ* less {100 * LARGE_GAP:g} points", check.predicted, check.predicted_removed)) if check.past(point, removed)]
     # digits enough to read each loss apart from L + ε it lies past (a small ε read "0.1098, above 0.1098")
     digits = loss_digits(check.loss_limit, *(point.loss for _, point in past))
     # a NaN loss is past L + ε as the search counts it, not above it: "nan, above L + ε" compared what does not compare

@@ -327,9 +327,15 @@ def overshot_ratios(overshoot: object) -> list[float]:
     flags say lies past it."""
     if not isinstance(overshoot, dict) or not isinstance(overshoot.get("checked"), dict):
         return []
+    limit = overshoot.get("loss_limit")
     points = [overshoot["checked"].get(name) for name in ("lower", "predicted") if overshoot.get(name) is True]
-    return [p["ratio"] for p in points if isinstance(p, dict) and isinstance(p.get("ratio"), (int, float))
-            and not isinstance(p.get("ratio"), bool) and 0 < p["ratio"] < 1]
+    # a flag may stand on a failure below its point: the points whose own loss failed (null: NaN, as JSON has none)
+    return [p["ratio"] for p in points if isinstance(p, dict) and _number(p.get("ratio")) and 0 < p["ratio"] < 1
+            and not (_number(p.get("loss")) and _number(limit) and p["loss"] <= limit)]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def told_measured(warnings) -> list[str]:

@@ -288,10 +288,20 @@ class OvershootCheck:
     def loss_limit(self) -> float:
         return self.dense_loss + self.epsilon
 
+    def past(self, point: CurvePoint | None, removed: int | None) -> bool:
+        """Whether ``point`` was measured (it removed a weight) and its own loss fails the
+        search's rule (actual_limit's loss_fails: NaN fails too)."""
+        return point is not None and bool(removed) and not point.loss <= self.loss_limit
+
     def _crosses(self, point: CurvePoint | None, removed: int | None) -> bool | None:
-        # the search's own rule (actual_limit's loss_fails): a point past it lies past the limit;
-        # None where nothing was measured (no bound, or a point that removed no weight: the dense loss)
-        return None if point is None or not removed else not point.loss <= self.loss_limit
+        # None where nothing was measured (no bound, or a point that removed no weight: the dense loss);
+        # else past the limit where a checked point at or below it fails: the limit lies below that
+        # failure, so below this point too, though its own loss may pass again (a curve that wanders:
+        # ρ_L failed and ρ* − 5 points, above it, passed, and predicted read false)
+        if point is None or not removed:
+            return None
+        return any(self.past(p, n) and p.ratio <= point.ratio
+                   for p, n in ((self.lower, self.lower_removed), (self.predicted, self.predicted_removed)))
 
     @property
     def lower_overshoots(self) -> bool | None:
