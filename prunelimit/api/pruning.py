@@ -208,11 +208,11 @@ def _beside_pruning(warnings) -> tuple[str, ...]:
 
 
 def _saved_uncertainty(report: dict) -> dict | None:
-    """ρ*'s ± as a saved report states it, or ``None`` where it states none that its parts give."""
-    from prunelimit.theory.uncertainty import Uncertainty
+    """ρ*'s ± as a saved report states it, as verify --from and gate --from read it, or ``None``
+    where it states none that its parts give."""
+    from prunelimit.api.verification import stated_uncertainty
 
-    prediction = report.get("prediction")
-    stated = Uncertainty.from_json(prediction.get("uncertainty")) if isinstance(prediction, dict) else None
+    stated = stated_uncertainty(report)
     return None if stated is None else stated.to_json()
 
 

@@ -105,12 +105,14 @@ class PredictedLimit:
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
-                   recorded_warnings(report, str(path)), True, body, str(path), _stated_uncertainty(report),
+                   recorded_warnings(report, str(path)), True, body, str(path), stated_uncertainty(report),
                    report["epsilon_source"] if isinstance(report.get("epsilon_source"), str) else None)
 
 
-def _stated_uncertainty(report: dict) -> "Uncertainty | None":
-    """A saved report's ``prediction.uncertainty`` when it states a finite ± (else ``None``)."""
+def stated_uncertainty(report: dict) -> "Uncertainty | None":
+    """A saved report's ``prediction.uncertainty`` when it states a finite ± (else ``None``), its
+    probe runs read from ``spectrum.runs`` where it records none (a report of an older prunelimit):
+    what verify, gate and prune read with ``--from``."""
     from prunelimit.theory.uncertainty import Uncertainty
 
     prediction, spectrum = report.get("prediction"), report.get("spectrum")
