@@ -563,8 +563,11 @@ def render_prune(rep) -> None:
         stdout.print(f"predicted {predicted}")
     if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
         stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
-    if rep.prediction_from is not None:  # as verify --from and gate --from state it
+    if rep.prediction_from is not None:  # as verify --from and gate --from state it, and the saved run's solver: line
         stdout.print(read_from_text(rep.prediction_from))
+        saved_solver = None if rep.read is None else stated_solver_text(rep.read)
+        if saved_solver is not None:
+            stdout.print(saved_solver)
     if rep.spectrum is not None:  # how it was computed and why, as bounds, verify and gate state it
         solver_line(rep.spectrum)
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")

@@ -1,12 +1,17 @@
-"""``verify --from`` and ``gate --from`` state the saved run's ``solver:`` line (how its spectrum
-was computed, why, what stopped it, the curvature's subset) in the words that run printed, on
-the console and in ``gate --junit``, as their JSON and ``verify --report`` already carried it
-(``spectrum.choice``, ``spectrum.stopped_by``). Before, both printed no ``solver:`` line, so a
-console or CI page never said that the ρ* ± it read was cut short by ``--max-hvps``."""
+"""``verify --from``, ``gate --from`` and ``prune --ratio auto --from`` state the saved run's
+``solver:`` line (how its spectrum was computed, why, what stopped it, the curvature's subset)
+in the words that run printed, on the console and in ``gate --junit``, as verify's JSON and
+``--report`` already carried it (``spectrum.choice``, ``spectrum.stopped_by``); prune's JSON
+and ``--report`` carry it too. Before, none printed a ``solver:`` line and prune's JSON stated
+``spectrum`` null, so a console or CI page never said that the ρ* ± it read was cut short by
+``--max-hvps``."""
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
+
+from tests.conftest import summary_rows
 
 DATA = ("--max-samples", "300", "--threads", "1")  # the saved report's data, which --from checks
 STOPPED = ("--method", "slq", "--max-hvps", "40", "--hessian-samples", "100", "--no-cache", *DATA)
@@ -38,9 +43,29 @@ def test_verify_and_gate_from_a_report_state_the_solver_line_its_run_printed(cli
     assert properties["solver"] == stored[0]
 
 
-def test_a_report_that_records_no_solver_choice_prints_no_solver_line(cli, own_ckpt, tmp_path, monkeypatch) -> None:
-    import json
+def test_prune_from_a_report_states_the_solver_line_its_run_printed(cli, own_ckpt, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    made = cli("bounds", own_ckpt, *STOPPED)
+    assert made.exit_code == 0, made.stderr
+    stored = _solver(made.stdout)
+    saved = tmp_path / "b.json"
+    as_json = cli("bounds", own_ckpt, *STOPPED, "--json")  # the same run again (seeded): the same spectrum
+    assert as_json.exit_code == 0, as_json.stderr
+    saved.write_text(as_json.stdout)
+    args = ("--ratio", "auto", "--from", saved, *DATA)
+    pruned = cli("prune", own_ckpt, *args, "-o", tmp_path / "p.pt", "--report", tmp_path / "r")
+    assert pruned.exit_code == 0, pruned.stderr
+    assert _solver(pruned.stdout) == stored
+    doc = json.loads(cli("prune", own_ckpt, *args, "-o", tmp_path / "q.pt", "--json").stdout)
+    spectrum = json.loads(as_json.stdout)["spectrum"]
+    assert doc["spectrum"]["choice"] == spectrum["choice"] and doc["spectrum"]["stopped_by"] == "max-hvps"
+    assert doc["timing"]["hvps"] == 0 and doc["timing"]["stages"] == {}  # this run's work: none
+    rows = summary_rows((tmp_path / "r" / "report.html").read_text(encoding="utf-8"))
+    assert rows["what stopped the spectrum"] == "stopped by --max-hvps"
+    assert stored[0].startswith(f"solver: {rows['solver choice']} · {rows['probes × steps']}, ")
 
+
+def test_a_report_that_records_no_solver_choice_prints_no_solver_line(cli, own_ckpt, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     made = cli("bounds", own_ckpt, *STOPPED, "--json")
     assert made.exit_code == 0, made.stderr
