@@ -329,6 +329,13 @@ def solver_words(reason: str, predicted: str | None, plan: str | None, subset: s
     return f"solver: {reason}{timed}" + (f" · {plan}" if plan else "") + (f" · {subset}" if subset else "")
 
 
+def stated_solver_line(doc: Mapping | None) -> None:
+    """A saved report's ``solver:`` line (``stated_solver_text``), where it records one."""
+    text = None if doc is None else stated_solver_text(doc)
+    if text is not None:
+        stdout.print(text)
+
+
 def stated_solver_text(doc: Mapping) -> str | None:
     """The ``solver:`` line a JSON document states (``spectrum.choice``, ``stopped_by``, …), in the
     words the run that wrote it printed: a ``--from`` report's, read back; ``None`` where it
@@ -565,9 +572,7 @@ def render_prune(rep) -> None:
         stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
     if rep.prediction_from is not None:  # as verify --from and gate --from state it, and the saved run's solver: line
         stdout.print(read_from_text(rep.prediction_from))
-        saved_solver = None if rep.read is None else stated_solver_text(rep.read)
-        if saved_solver is not None:
-            stdout.print(saved_solver)
+        stated_solver_line(rep.read)
     if rep.spectrum is not None:  # how it was computed and why, as bounds, verify and gate state it
         solver_line(rep.spectrum)
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
@@ -624,10 +629,8 @@ def render_verify(rep) -> None:
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
-    elif b.body is not None:  # read (--from): the saved run's solver: line, as that run printed it
-        saved_solver = stated_solver_text(b.body)
-        if saved_solver is not None:
-            stdout.print(saved_solver)
+    else:  # read (--from): the saved run's solver: line, as that run printed it
+        stated_solver_line(b.body)
     stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {loss_text(a.dense_loss)}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes"
