@@ -174,16 +174,18 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
 def recorded_warnings(report: Any, source: str | None = None) -> tuple[str, ...]:
     """The warnings a saved ``bounds``/``verify`` document states (none when it has no list),
     in the words ``bounds`` gives them (``api.limit.as_predicted``): what qualifies its
-    prediction goes on with the number read from it. Read from ``source`` (``--from``), a
-    tolerance warning's remedy (``a larger --max-hvps``), refused beside ``--from``, is
-    said to belong to the run that stores it, as a gate rule's fix is (``_read_fix``)."""
-    from prunelimit.api.curvature import TOLERANCE_MISSED
+    prediction goes on with the number read from it. Read from ``source`` (``--from``), the
+    remedy of a tolerance warning (``a larger --max-hvps``) or of a subset's note
+    (``--hessian-samples all``), refused beside ``--from``, is said to belong to the run that
+    stores it, as a gate rule's fix is (``_read_fix``)."""
+    from prunelimit.api.curvature import SUBSAMPLE_NOTE, TOLERANCE_MISSED
     from prunelimit.api.limit import as_predicted
 
     warnings = report.get("warnings") if isinstance(report, dict) else None
     told = as_predicted(str(w) for w in warnings) if isinstance(warnings, list) else []
     # a verify --from report holds the warning already told (the first report's run is the one to change)
-    return tuple(_read_fix(w, source) if TOLERANCE_MISSED in w and " when storing " not in w else w for w in told)
+    return tuple(_read_fix(w, source) if (TOLERANCE_MISSED in w or w.startswith(SUBSAMPLE_NOTE))
+                 and " when storing " not in w else w for w in told)
 
 
 def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:

@@ -1065,6 +1065,8 @@ class Pruning:
     collapsed: tuple[str, ...] = ()  # the layers the masks empty (as ``prune --json``'s ``layers[].collapsed``)
     epsilon: float | None = None  # the ε behind a predicted ratio, and its source (``None`` for a given one)
     epsilon_source: str | None = None
+    # a saved report's spectrum and timing as read (``prediction_from``), as ``prune --json`` states them
+    read: dict | None = None
 
     @property
     def recorded(self) -> dict:
@@ -1090,18 +1092,17 @@ class Pruning:
     def to_json(self) -> dict:
         """``prunelimit prune --json``'s document, less its schema and what needs files or an
         evaluation: ``ratio``, ``layers``, ``warnings``, ``spectrum`` and ``timing``."""
-        from prunelimit.api.curvature import NO_SPECTRUM_TIMING
-        from prunelimit.api.pruning import layers_json, ratio_json, spectrum_json
+        from prunelimit.api.pruning import layers_json, ratio_json, spectrum_json, spectrum_timing
         from prunelimit.report.jsonout import plain
 
         return {"ratio": ratio_json(self.requested, self.achieved, self.source, self.scope, self.uncertainty,
                                     self.epsilon, self.epsilon_source),
                 "layers": layers_json(self.layers, self.collapsed),
                 "warnings": list(self.warnings),
-                "spectrum": plain(spectrum_json(self.spectrum)),
+                "spectrum": plain(spectrum_json(self.spectrum, self.read)),
                 # as ``prune --json`` writes it, less the pruning's own seconds (``timing.prune``):
-                # no curvature work (zero) for a given ratio; a copy, not the shared constant
-                "timing": plain(NO_SPECTRUM_TIMING) if self.spectrum is None else self.spectrum.timing_json()}
+                # no curvature work (zero) for a given ratio or a saved report
+                "timing": plain(spectrum_timing(self.spectrum, self.read))}
 
 
 @keeps_caller_state
@@ -1165,7 +1166,7 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                     *beyond_ratio(value, layers, removed, scope),
                                     *collapse_warnings(value, scope, layers, collapsed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed,
-                   resolved.epsilon, resolved.epsilon_source)
+                   resolved.epsilon, resolved.epsilon_source, resolved.read)
 
 
 def _result_as_ratio(ratio: Any) -> str:

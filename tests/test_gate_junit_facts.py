@@ -38,5 +38,7 @@ def test_a_gate_from_a_report_states_where_its_prediction_came_from(cli, own_ckp
                  "--junit", tmp_path / "gate.xml")
     assert result.exit_code == 0, result.stderr
     properties, out = _suite(tmp_path / "gate.xml")
-    assert set(properties) == {"estimate", "source"} and "(no curvature work)" in properties["source"]
+    # the saved run's solver: line too (tests/report/test_from_solver_line.py)
+    assert set(properties) == {"estimate", "solver", "source"} and "(no curvature work)" in properties["source"]
+    assert "stopped by --max-hvps" in properties["solver"]
     assert all(line in result.stdout.splitlines() and line in out for line in properties.values())

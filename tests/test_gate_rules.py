@@ -118,6 +118,24 @@ def test_a_tolerance_warning_read_from_a_report_puts_its_remedy_where_it_applies
     assert recorded_warnings(report) == tuple(report["warnings"])
 
 
+def test_a_subset_note_read_from_a_report_puts_its_remedy_where_it_applies():
+    """gate/verify/prune --from b.json repeated b.json's "curvature over 300 of 1,437 samples: …;
+    --hessian-samples all takes every sample", a flag those commands refuse beside --from
+    (exit 2), while the gate rule's fix in the same output said "pass --hessian-samples all
+    when storing b.json, or drop --from". The note now says so too, once."""
+    from prunelimit.errors import options_named
+    from prunelimit.gate_rules import recorded_warnings
+
+    note = ("curvature over 300 of 1,437 samples: the ± holds the scatter between such subsets, not the shift a "
+            "Hessian over fewer samples gives ρ* (measured in docs/accuracy.md); --hessian-samples all takes every sample")
+    with options_named(_flag):
+        told = recorded_warnings({"warnings": [note]}, "b.json")
+        again = recorded_warnings({"warnings": list(told)}, "v.json")
+    assert told == (f"{note} when storing b.json, or drop --from",)
+    assert again == told
+    assert recorded_warnings({"warnings": [note]}) == (note,)  # no source: the run's own words
+
+
 @pytest.mark.parametrize("min_ratio, shown", [
     (0.77193276, "0.818841576 − 0.046908818 = 0.771932759 < required 0.771932760"),
     (0.771933, "0.8188416 − 0.0469088 = 0.7719328 < required 0.7719330"),

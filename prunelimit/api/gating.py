@@ -11,7 +11,7 @@ from prunelimit.api.curvature import NO_SPECTRUM_TIMING, SpectrumReport
 from prunelimit.api.limit import PredictionSource, advised, bounds, prediction_report, verify_advice
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.api.verification import (
-    PredictedLimit, measured_limit, read_timing, saved_overshoot, told_measured, verify,
+    PredictedLimit, measured_limit, read_plus_minus, read_timing, saved_overshoot, told_measured, verify,
 )
 from prunelimit.cache import Store
 from prunelimit.equality import compared_by_value
@@ -137,7 +137,8 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
         overshoot, measured_notes = saved_overshoot(name, saved.get("overshoot"), estimate, inputs)
         # this run's work, not the saved run's, as verify --from states it
         # (a gate report's own actual_from names the run it read, not this one)
-        report, rep = {**{k: v for k, v in saved.items() if k != "actual_from"},
+        # ρ*'s ± as read, as verify --from states it: the rules subtract the ± the console line states
+        report, rep = {**read_plus_minus({k: v for k, v in saved.items() if k != "actual_from"}, estimate.uncertainty),
                        "timing": read_timing(saved.get("timing")), "prediction_from": name, "overshoot": overshoot}, None
         if measured_from is not None:  # no search either: its warnings as a gate that searched states them
             report["timing"]["search"] = {"seconds": 0.0}

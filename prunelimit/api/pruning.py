@@ -51,6 +51,8 @@ class PruneReport:
     # ``epsilon``/``epsilon_source``); ``None`` for a given ratio
     epsilon: float | None = None
     epsilon_source: str | None = None
+    # the saved report's ``spectrum`` and ``timing`` as read (``--from``): its run's, no work of this one
+    read: dict | None = None
 
     @property
     def accuracy_drop(self) -> float | None:
@@ -93,18 +95,38 @@ class PruneReport:
             "warnings": list(self.warnings),
             # how the spectrum behind a predicted ratio was computed, why and what stopped it
             # (bounds' ``spectrum`` block: ``choice``, ``stopped_by``); null where none was computed or read
-            "spectrum": spectrum_json(self.spectrum),
-            # the spectrum's, as bounds' (none computed or read: zero), and the pruning's own beside it
-            "timing": {**(NO_SPECTRUM_TIMING if self.spectrum is None else self.spectrum.timing_json()),
-                       "prune": {"seconds": self.seconds}},
+            "spectrum": spectrum_json(self.spectrum, self.read),
+            # the spectrum's, as bounds' (none computed: zero), and the pruning's own beside it
+            "timing": {**spectrum_timing(self.spectrum, self.read), "prune": {"seconds": self.seconds}},
         }
 
 
-def spectrum_json(spectrum: SpectrumReport | None) -> dict | None:
+def spectrum_json(spectrum: SpectrumReport | None, read: dict | None = None) -> dict | None:
     """``spectrum`` of a pruning's JSON (``prune --json``, ``Pruning.to_json``): bounds' block
     for the spectrum behind a predicted ratio (its solver ``choice`` and reason, ``stopped_by``),
-    ``None`` for a given ratio or one read from a saved report (no curvature work)."""
-    return None if spectrum is None else spectrum.summary_json()
+    a saved report's block as read (``read``: ``--from``, as verify --json carries it), ``None``
+    for a given ratio."""
+    if spectrum is not None:
+        return spectrum.summary_json()
+    return None if read is None else read["spectrum"]
+
+
+def spectrum_timing(spectrum: SpectrumReport | None, read: dict | None = None) -> dict:
+    """``timing`` of a pruning's JSON, less the pruning's own seconds: the spectrum's, a saved
+    report's as read (``read``: no work of this run, its prediction of the exact spectrum kept,
+    as verify --from's), or none (zero; a copy, not the shared constant)."""
+    if spectrum is not None:
+        return spectrum.timing_json()
+    return dict(NO_SPECTRUM_TIMING) if read is None else dict(read["timing"])
+
+
+def read_spectrum(report: dict) -> dict:
+    """A saved report's ``spectrum`` and ``timing`` as a ``--from`` run reads them: the saved
+    run's solver and stop, and no curvature work of this run (``read_timing``)."""
+    from prunelimit.api.verification import read_timing
+
+    spectrum = report.get("spectrum")
+    return {"spectrum": spectrum if isinstance(spectrum, dict) else None, "timing": read_timing(report.get("timing"))}
 
 
 def layers_json(layers: list, collapsed: tuple[str, ...]) -> list[dict]:
@@ -147,6 +169,7 @@ class ResolvedRatio:
     uncertainty: dict | None = None
     epsilon: float | None = None
     epsilon_source: str | None = None
+    read: dict | None = None  # a saved report's spectrum and timing as read (``read_spectrum``; ``--from``)
 
 
 def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_report: PredictionSource | None,
@@ -176,7 +199,8 @@ def resolve_ratio(ratio: str, inputs: Inputs, options: "CurvatureOptions", from_
             return ResolvedRatio(_prunable(value, ratio), f"{ratio} from {name}",
                                  _beside_pruning((*notes, *measured, *recorded_warnings(report, name))),
                                  uncertainty=_saved_uncertainty(report), epsilon=float(report["epsilon"]),
-                                 epsilon_source=source if isinstance(source, str) else None)
+                                 epsilon_source=source if isinstance(source, str) else None,
+                                 read=read_spectrum(report))
         if ratio == "lower" and options.bound_mode == "none":
             raise UsageError(f"{option('ratio', 'lower')} needs the bound ρ_L: drop {option('bound_mode', 'none')}, "
                              f"or use {option('ratio', 'auto')}")
@@ -208,11 +232,11 @@ def _beside_pruning(warnings) -> tuple[str, ...]:
 
 
 def _saved_uncertainty(report: dict) -> dict | None:
-    """ρ*'s ± as a saved report states it, or ``None`` where it states none that its parts give."""
-    from prunelimit.theory.uncertainty import Uncertainty
+    """ρ*'s ± as a saved report states it, as verify --from and gate --from read it, or ``None``
+    where it states none that its parts give."""
+    from prunelimit.api.verification import stated_uncertainty
 
-    prediction = report.get("prediction")
-    stated = Uncertainty.from_json(prediction.get("uncertainty")) if isinstance(prediction, dict) else None
+    stated = stated_uncertainty(report)
     return None if stated is None else stated.to_json()
 
 
@@ -233,12 +257,13 @@ def prune(
     force: bool = False, seed: int = 0, progress: Callable[..., None] | None = None, acc_drop: float | None = None,
     ratio_warnings: tuple[str, ...] = (), spectrum: SpectrumReport | None = None,
     uncertainty: dict | None = None, epsilon: float | None = None, epsilon_source: str | None = None,
+    read: dict | None = None,
 ) -> PruneReport:
     """One-shot magnitude pruning to ``ratio`` (removed fraction), optional masked fine-tuning, saved.
 
     ``acc_drop`` (percentage points): the report says whether the one-shot accuracy drop exceeded it.
-    ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon`` and
-    ``epsilon_source``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept
+    ``ratio_warnings``, ``spectrum``, ``uncertainty`` (ρ*'s stated ±), ``epsilon``,
+    ``epsilon_source`` and ``read``: those of the prediction ``ratio`` came from (``resolve_ratio``), kept
     in the report (the ± in ``meta.pruned`` too)."""
     from prunelimit.io.atomic import staged, write_atomic
     from prunelimit.io.outputs import preflight
@@ -304,7 +329,7 @@ def prune(
                                                           "prune removes them by magnitude with the others")
                                           if finetune_epochs > 0 else ()),
                                         *unchecked_prediction(acc_drop, before, after))), spectrum,
-                      uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source)
+                      uncertainty, time.perf_counter() - start, pruned.collapsed, epsilon, epsilon_source, read)
     exceeded = acc_drop_warning(rep)
     # in the report's warnings, so its JSON and its HTML page say it as the console does
     return rep if exceeded is None else dataclasses.replace(rep, warnings=(*rep.warnings, exceeded))

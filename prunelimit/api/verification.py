@@ -105,12 +105,14 @@ class PredictedLimit:
         return cls(measured_value(report, "predicted", path), lower, upper, float(epsilon),
                    number("prediction", "radius"), number("spectrum", "trace"), int(number("params", "hessian")),
                    str((report.get("prediction") or {}).get("scope", "global")),
-                   recorded_warnings(report, str(path)), True, body, str(path), _stated_uncertainty(report),
+                   recorded_warnings(report, str(path)), True, body, str(path), stated_uncertainty(report),
                    report["epsilon_source"] if isinstance(report.get("epsilon_source"), str) else None)
 
 
-def _stated_uncertainty(report: dict) -> "Uncertainty | None":
-    """A saved report's ``prediction.uncertainty`` when it states a finite ± (else ``None``)."""
+def stated_uncertainty(report: dict) -> "Uncertainty | None":
+    """A saved report's ``prediction.uncertainty`` when it states a finite ± (else ``None``), its
+    probe runs read from ``spectrum.runs`` where it records none (a report of an older prunelimit):
+    what verify, gate and prune read with ``--from``."""
     from prunelimit.theory.uncertainty import Uncertainty
 
     prediction, spectrum = report.get("prediction"), report.get("spectrum")
@@ -150,11 +152,7 @@ class VerifyReport:
     def to_json(self) -> dict:
         body = self.bounds.to_json() if self.bounds is not None else dict(self.prediction.body)
         if self.bounds is None:  # this run's work, not the saved run's: the prediction was read, no products
-            saved_prediction = body.get("prediction")
-            if isinstance(saved_prediction, dict):  # the ± as read (the console's and the gate's), not the saved text
-                u = self.prediction.uncertainty
-                body["prediction"] = {**saved_prediction, "stderr": None if u is None else u.stderr,
-                                      "uncertainty": None if u is None else u.to_json()}
+            body = read_plus_minus(body, self.prediction.uncertainty)
             body["timing"] = read_timing(body.get("timing"))
         # the search comes after the spectrum, outside its seconds and budgets: its own time
         body["timing"] = {**body["timing"], "search": {"seconds": self.actual.seconds}}
@@ -174,6 +172,17 @@ class VerifyReport:
                              "loss_recovers": r.loss_recovers, "accuracy_recovers": r.accuracy_recovers,
                              "delta": self.prediction.ratio - r.loss_ratio}
         return plain(body)
+
+
+def read_plus_minus(body: dict, u: "Uncertainty | None") -> dict:
+    """A saved report's document ``body`` with ρ*'s ± as it was read (``u``, ``stated_uncertainty``),
+    not the saved text: one its parts do not give (another version's arithmetic) is none, for
+    the console's line, the JSON and the gate's rules alike."""
+    saved = body.get("prediction")
+    if not isinstance(saved, dict):
+        return dict(body)
+    return {**body, "prediction": {**saved, "stderr": None if u is None else u.stderr,
+                                   "uncertainty": None if u is None else u.to_json()}}
 
 
 def read_timing(saved: object) -> dict:

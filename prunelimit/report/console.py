@@ -6,6 +6,7 @@ import math
 import os
 import shlex
 import sys
+from typing import Any, Mapping
 
 from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
@@ -314,12 +315,78 @@ def solver_text(s) -> str | None:
     samples = s.curvature_data
     subset = "" if samples is None else subset_text(samples.used, samples.total)
     started = max((stage.runs for stage in s.trail), default=s.runs)
-    plan = "" if s.solver == "exact" else f" · {plan_text(s.runs, s.iterations, started, s.stopped_by)}" + \
+    plan = None if s.solver == "exact" else plan_text(s.runs, s.iterations, started, s.stopped_by) + \
         (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
-    timed = "" if predicted is None else \
-        f" (exact predicted {exact_predicted_text(predicted, not s.choice.eigenvalues_timed)})"
-    return f"solver: {s.choice.reason}{timed}{plan}" + (f" · {subset}" if subset else "")
+    timed = None if predicted is None else exact_predicted_text(predicted, not s.choice.eigenvalues_timed)
+    return solver_words(s.choice.reason, timed, plan, subset)
+
+
+def solver_words(reason: str, predicted: str | None, plan: str | None, subset: str | None) -> str:
+    """The ``solver:`` line from its parts: the choice's reason, the exact spectrum's predicted
+    time (``exact_predicted_text``), SLQ's plan with its stop, the curvature's subset."""
+    timed = "" if predicted is None else f" (exact predicted {predicted})"
+    return f"solver: {reason}{timed}" + (f" · {plan}" if plan else "") + (f" · {subset}" if subset else "")
+
+
+def stated_solver_line(doc: Mapping | None) -> None:
+    """A saved report's ``solver:`` line (``stated_solver_text``), where it records one."""
+    text = None if doc is None else stated_solver_text(doc)
+    if text is not None:
+        stdout.print(text)
+
+
+def stated_solver_text(doc: Mapping) -> str | None:
+    """The ``solver:`` line a JSON document states (``spectrum.choice``, ``stopped_by``, …), in the
+    words the run that wrote it printed: a ``--from`` report's, read back; ``None`` where it
+    records no choice (an older report, a gate on the measured limit alone)."""
+    reason = lookup(doc, "spectrum.choice.reason")
+    if not isinstance(reason, str):
+        return None
+    plan, stop = stated_plan(doc), stop_text(lookup(doc, "spectrum.stopped_by"))
+    stopped = None if plan is None else plan + (f", {stop}" if stop else "")
+    return solver_words(reason, stated_exact_predicted(doc), stopped, stated_subset(doc))
+
+
+def lookup(body: Mapping, path: str) -> Any:
+    """The value at ``a.b.c`` in nested dicts, or ``None``."""
+    value: Any = body
+    for key in path.split("."):
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def stated_exact_predicted(doc: Mapping) -> str | None:
+    """The exact spectrum's predicted time (``timing.predicted_exact_seconds``), as ``solver:`` states it."""
+    seconds = lookup(doc, "timing.predicted_exact_seconds")
+    if lookup(doc, "spectrum.choice") is None or not isinstance(seconds, (int, float)):
+        return None
+    return exact_predicted_text(seconds, lookup(doc, "timing.predicted_exact_columns_only") is True)
+
+
+def stated_plan(doc: Mapping) -> str | None:
+    """SLQ's probes × steps (``spectrum.runs``, ``iterations``, ``trail``), as ``solver:`` states them."""
+    s = lookup(doc, "spectrum")
+    if not isinstance(s, Mapping) or s.get("choice") is None or s.get("solver") == "exact":
+        return None
+    runs, iterations = s.get("runs"), s.get("iterations")
+    if not isinstance(runs, int) or not isinstance(iterations, int):
+        return None
+    trail = s.get("trail") if isinstance(s.get("trail"), list) else []
+    started = max((stage["runs"] for stage in trail if isinstance(stage, Mapping) and isinstance(stage.get("runs"), int)),
+                  default=runs)
+    return plan_text(runs, iterations, started, s.get("stopped_by"))
+
+
+def stated_subset(doc: Mapping) -> str | None:
+    """The curvature's subset (``spectrum.hessian_samples``), as ``solver:`` states it; ``None`` for all samples."""
+    samples = lookup(doc, "spectrum.hessian_samples")
+    if lookup(doc, "spectrum.choice") is None or not isinstance(samples, Mapping) or \
+            not all(isinstance(samples.get(key), int) for key in ("used", "total")):
+        return None
+    return subset_text(samples["used"], samples["total"]) or None
 
 
 def exact_predicted_text(seconds: float, columns_only: bool) -> str:
@@ -503,8 +570,9 @@ def render_prune(rep) -> None:
         stdout.print(f"predicted {predicted}")
     if rep.epsilon is not None:  # the tolerance the prediction stands on, as bounds states it
         stdout.print(epsilon_text(rep.epsilon, rep.epsilon_source))
-    if rep.prediction_from is not None:  # as verify --from and gate --from state it
+    if rep.prediction_from is not None:  # as verify --from and gate --from state it, and the saved run's solver: line
         stdout.print(read_from_text(rep.prediction_from))
+        stated_solver_line(rep.read)
     if rep.spectrum is not None:  # how it was computed and why, as bounds, verify and gate state it
         solver_line(rep.spectrum)
         stdout.print(f"spectrum behind the ratio: {cost(rep.spectrum)}")
@@ -561,6 +629,8 @@ def render_verify(rep) -> None:
     if rep.bounds is not None:
         solver_line(rep.bounds.spectrum)
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
+    else:  # read (--from): the saved run's solver: line, as that run printed it
+        stated_solver_line(b.body)
     stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {loss_text(a.dense_loss)}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes"
@@ -609,11 +679,12 @@ def gate_lines(rep) -> list[tuple[str, str]]:
         solver = solver_text(rep.spectrum)
         lines += [] if solver is None else [("solver", solver)]
         lines.append(("spectrum", f"spectrum: {cost(rep.spectrum)}"))  # as verify: what it cost, whether from the cache
-    elif rep.bounds.get("actual_from") is not None and rep.estimate is not None:  # a verify report's limit too
-        lines.append(("source", f"prediction and measured limit read from {rep.prediction_from} (no curvature work, "
-                                "no prune-and-evaluate passes)"))
-    elif rep.prediction_from is not None:
-        lines.append(("source", read_from_text(rep.prediction_from)))  # as verify --from
+    elif rep.prediction_from is not None and rep.estimate is not None:  # as verify --from: the saved run's
+        saved_solver = stated_solver_text(rep.bounds)  # solver: line, as that run printed it, then the file
+        lines += [] if saved_solver is None else [("solver", saved_solver)]
+        lines.append(("source", read_from_text(rep.prediction_from) if rep.bounds.get("actual_from") is None else
+                      f"prediction and measured limit read from {rep.prediction_from} (no curvature work, "
+                      "no prune-and-evaluate passes)"))  # a verify report's limit too
     else:  # every rule on the measured limit: say what it was measured against, and that no spectrum ran
         b = rep.bounds
         passes = f"{b['actual']['evaluations']} prune-and-evaluate passes" if b.get("actual_from") is None else \

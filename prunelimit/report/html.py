@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
-    LAYER_METHODS, READ_FROM, blocks_text, delta_text, epsilon_text, exact_predicted_text, fmt, memory_line,
-    plan_text, read_from_text, shape_text, stop_text, subset_text, times_text, trace_text, uncertainty_text,
+    LAYER_METHODS, READ_FROM, blocks_text, delta_text, epsilon_text, fmt, lookup, memory_line, read_from_text,
+    shape_text, stated_exact_predicted, stated_plan, stated_subset, stop_text, times_text, trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -213,16 +213,6 @@ def flatten(body: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, body)]
 
 
-def lookup(body: Mapping, path: str) -> Any:
-    """The value at ``a.b.c`` in nested dicts, or ``None``."""
-    value: Any = body
-    for key in path.split("."):
-        if not isinstance(value, Mapping) or key not in value:
-            return None
-        value = value[key]
-    return value
-
-
 def as_json(value: Any) -> str:
     """A scalar as the JSON document writes it (every digit, ``true``, ``null``), a string
     unquoted: the *All values* table must read the same as ``--json``, not rounded."""
@@ -281,37 +271,6 @@ def _format(value: Any, kind: str = "number", crossed: bool = True) -> str:
     return str(value)
 
 
-def _exact_predicted(doc: Mapping) -> str | None:
-    """The exact spectrum's predicted time (``timing.predicted_exact_seconds``), as ``solver:`` states it."""
-    seconds = lookup(doc, "timing.predicted_exact_seconds")
-    if lookup(doc, "spectrum.choice") is None or not isinstance(seconds, (int, float)):
-        return None
-    return exact_predicted_text(seconds, lookup(doc, "timing.predicted_exact_columns_only") is True)
-
-
-def _plan(doc: Mapping) -> str | None:
-    """SLQ's probes × steps (``spectrum.runs``, ``iterations``, ``trail``), as ``solver:`` states them."""
-    s = lookup(doc, "spectrum")
-    if not isinstance(s, Mapping) or s.get("choice") is None or s.get("solver") == "exact":
-        return None
-    runs, iterations = s.get("runs"), s.get("iterations")
-    if not isinstance(runs, int) or not isinstance(iterations, int):
-        return None
-    trail = s.get("trail") if isinstance(s.get("trail"), list) else []
-    started = max((stage["runs"] for stage in trail if isinstance(stage, Mapping) and isinstance(stage.get("runs"), int)),
-                  default=runs)
-    return plan_text(runs, iterations, started, s.get("stopped_by"))
-
-
-def _subset(doc: Mapping) -> str | None:
-    """The curvature's subset (``spectrum.hessian_samples``), as ``solver:`` states it; ``None`` for all samples."""
-    samples = lookup(doc, "spectrum.hessian_samples")
-    if lookup(doc, "spectrum.choice") is None or not isinstance(samples, Mapping) or \
-            not all(isinstance(samples.get(key), int) for key in ("used", "total")):
-        return None
-    return subset_text(samples["used"], samples["total"]) or None
-
-
 def _blocks(doc: Mapping) -> str | None:
     """How ``--per-layer``'s blocks were computed and their cost (``layer_curvature``), as the ``blocks:`` line."""
     c = lookup(doc, "layer_curvature")
@@ -339,9 +298,9 @@ def _memory(doc: Mapping) -> str | None:
 # choice recorded, an exact spectrum's plan, all samples; no ``blocks:`` line without --per-layer;
 # no ``memory:`` line where none was measured)
 COMPOSED: dict[str, Callable[[Mapping], "str | None"]] = {
-    "timing.predicted_exact_seconds": _exact_predicted,
-    "spectrum.runs": _plan,
-    "spectrum.hessian_samples": _subset,
+    "timing.predicted_exact_seconds": stated_exact_predicted,
+    "spectrum.runs": stated_plan,
+    "spectrum.hessian_samples": stated_subset,
     "layer_curvature": _blocks,
     "memory": _memory,
 }
