@@ -951,7 +951,8 @@ class Store:
 
     path: Path
     warn: Callable[[str], None] = field(default=_warn_stderr, compare=False)
-    # the write that failed, if one did: a full disk fails every later one too, said once
+    # the write that failed, if one did (or the folder, when it takes no file): a full disk fails
+    # every later one too, said once
     failed: list[str] = field(default_factory=list, compare=False)
 
     def entry_path(self, key: str) -> Path:
@@ -1005,14 +1006,19 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
 
     A folder the user named (``explicit``) that cannot be used is a usage error (exit 2);
     the default folder that cannot be used gives a warning and the command runs uncached.
-    ``path`` ``None`` (``--no-cache``) disables the store.
+    One that takes no new file (a CI cache restored read-only) is read, and stores nothing:
+    one warning says so. ``path`` ``None`` (``--no-cache``) disables the store.
     """
     if path is None:
         return None
     path = Path(path)
     problem = _folder_problem(path)
     if problem is None:  # as checked here: the user's code may change the working folder before a read
-        return Store(path.absolute(), warn)
+        unwritable = _unwritable(path)
+        if unwritable is not None:  # a CI cache restored read-only: its entries still answer (it was exit 2)
+            warn(f"cache folder {path} is not writable ({unwritable}): reading the results stored there, "
+                 "storing none")
+        return Store(path.absolute(), warn, failed=[] if unwritable is None else [str(path)])
     if explicit:
         raise UsageError(f"cache folder {path}: {problem}; pass another --cache-dir or --no-cache")
     warn(f"not caching results: cache folder {path}: {problem} (set --cache-dir or PRUNELIMIT_CACHE_DIR)")
@@ -1020,8 +1026,6 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
 
 
 def _folder_problem(path: Path) -> str | None:
-    import tempfile
-
     if path.parts[:1] == ("-",):  # as for every output (io.atomic.refuse_stdout); it made a folder '-' whose
         return "'-' is standard output, never a folder; name a folder"  # every entry was then refused
     if path.parts[:1] and path.parts[0].startswith("~") and _home_expanded(path) == path:
@@ -1036,14 +1040,18 @@ def _folder_problem(path: Path) -> str | None:
         info = path.stat()
     except OSError as exc:  # exists() too raises for a name longer than the file system takes (it was exit 3)
         return f"cannot be created ({exc.strerror})"
-    problem = _unsafe(info, "folder")
-    if problem:
-        return problem
+    return _unsafe(info, "folder")
+
+
+def _unwritable(path: Path) -> str | None:
+    """The OS's words when no file can be created in the folder ``path``, else ``None``."""
+    import tempfile
+
     try:  # os.access says yes to root on read-only file systems; a real probe does not
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        return f"not writable ({exc.strerror})"
+        return exc.strerror or str(exc)
     return None
 
 
