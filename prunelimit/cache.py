@@ -1036,6 +1036,12 @@ def _folder_problem(path: Path) -> str | None:
         blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
         if blocker is not None:
             return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+        # a link to nothing (a CI cache step's link whose target was not restored) is named, not
+        # reported as mkdir's "File exists"
+        dangling = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+        if dangling is not None:
+            what = "it" if dangling == path else str(dangling)
+            return f"{what} is a symbolic link to {os.readlink(dangling)}, which does not exist"
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.stat()
     except OSError as exc:  # exists() too raises for a name longer than the file system takes (it was exit 3)

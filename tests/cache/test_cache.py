@@ -1632,6 +1632,22 @@ def test_a_cache_folder_that_is_a_file_is_named_as_one(cli, own_ckpt, tmp_path, 
     assert blocker.read_text() == "not a folder"
 
 
+def test_a_cache_folder_that_is_a_dangling_link_is_named_as_one(cli, own_ckpt, tmp_path, monkeypatch):
+    """``--cache-dir`` (or ``PRUNELIMIT_CACHE_DIR``) a symbolic link to a missing folder, or a
+    folder under one: it 'cannot be created (File exists)'; the link and its target are named."""
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone")
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(link))
+    result = cli("gate", own_ckpt, *GATE, "--max-samples", 300)
+    assert _doc(result)["cache_hit"] is False
+    assert f"cache folder {link}: it is a symbolic link to {tmp_path / 'gone'}, which does not exist" in result.stderr
+    given = _gate(cli, own_ckpt, link / "cache", "--max-samples", 300)
+    assert given.exit_code == 2, given.stderr
+    assert given.stderr == (f"prunelimit: error: cache folder {link / 'cache'}: {link} is a symbolic link to "
+                            f"{tmp_path / 'gone'}, which does not exist; pass another --cache-dir or --no-cache\n")
+    assert not (tmp_path / "gone").exists()
+
+
 def test_a_cache_folder_that_cannot_take_entries_warns_once_and_the_command_succeeds(cli, own_ckpt, tmp_path,
                                                                                        monkeypatch):
     """A disk that fills after the folder was checked: the spectrum and its --per-layer blocks
