@@ -958,6 +958,12 @@ class Store:
     def entry_path(self, key: str) -> Path:
         return self.path / f"{split_key(key)[0]}.entry"
 
+    @property
+    def recomputing(self) -> str:
+        """What happens to an entry a read ignores: replaced, unless this store writes nothing
+        more (a folder that takes no file, or a write that failed)."""
+        return "recomputing it" if self.failed else "recomputing and replacing it"
+
     def load(self, key: str, kind: str) -> Entry | None:
         """The entry stored under ``key`` for ``kind``, or ``None`` (a miss) when it is absent or
         not a well-formed, intact entry of that key written by this user."""
@@ -979,10 +985,10 @@ class Store:
                     raise ValueError("it is no longer a regular file")
                 return read_entry(file, info.st_size, key, kind)
         except StaleEntry as exc:
-            self.warn(f"ignoring cache entry {path} ({exc}); recomputing and replacing it")
+            self.warn(f"ignoring cache entry {path} ({exc}); {self.recomputing}")
             return None
         except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python reads
-            self.warn(f"ignoring damaged cache entry {path} ({exc}); recomputing and replacing it")
+            self.warn(f"ignoring damaged cache entry {path} ({exc}); {self.recomputing}")
             return None
 
     def save(self, key: str, kind: str, entry: Entry) -> None:

@@ -1499,7 +1499,7 @@ def stored_result(store: "Store | None", key: str | None, kind: str, expected: t
                 check(found)
         except ValueError as exc:
             found = None
-            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); recomputing and replacing it")
+            store.warn(f"ignoring cache entry {store.entry_path(key)} ({exc}); {store.recomputing}")
         if found is not None and adjust is not None:
             found = adjust(found)
     return found if all_agree(None if found is None else hashlib.sha256(encode_entry(entry, key, kind)).hexdigest()) \

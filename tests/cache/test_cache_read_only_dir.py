@@ -86,3 +86,19 @@ def test_an_empty_read_only_cache_folder_computes_warns_once_and_writes_nothing(
     assert len(_warned(result.stderr)) == 1 and "is not writable" in result.stderr
     assert [w for w in doc["warnings"] if "cache" in w] == [_warned(result.stderr)[0].split("warning: ", 1)[1]]
     assert not list(cache.iterdir())
+
+
+def test_a_damaged_entry_in_a_read_only_cache_folder_is_recomputed_and_left_as_it_is(cli, own_ckpt, tmp_path,
+                                                                                   monkeypatch):
+    """Its warning said 'recomputing and replacing it', which a folder taking no file cannot do."""
+    cache = tmp_path / "cache"
+    assert _gate(cli, own_ckpt, cache, "option", monkeypatch).exit_code == 0
+    (entry,) = cache.iterdir()
+    entry.write_bytes(b"damaged\n")
+    _read_only(monkeypatch, cache)
+    result = _gate(cli, own_ckpt, cache, "option", monkeypatch)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["cache_hit"] is False
+    assert _warned(result.stderr)[1] == (f"prunelimit: warning: ignoring damaged cache entry {entry} (the header is "
+                                         "not UTF-8 JSON); recomputing it")
+    assert len(_warned(result.stderr)) == 2 and entry.read_bytes() == b"damaged\n"
