@@ -1017,7 +1017,7 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
     """
     if path is None:
         return None
-    path = Path(path)
+    path = _home_expanded(Path(path))  # '~/c' quoted, or from --config: it made a folder '~' here
     problem = _folder_problem(path)
     if problem is None:  # as checked here: the user's code may change the working folder before a read
         unwritable = _unwritable(path)
