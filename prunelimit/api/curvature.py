@@ -1442,6 +1442,7 @@ def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:
         raise ValueError(f"a spectrum of dimension {rep.quadrature.dim:,}, not this Hessian's {dim:,}")
     if [(n, tuple(g.shape)) for n, g in rep.gradient.items()] != [(n, (p.numel(),)) for n, p in named]:
         raise ValueError("its gradient is not over this Hessian's tensors")
+    _check_gradient(rep)
     check_stored_rules([quad for quad in (rep.quadrature, rep.half) if quad is not None])
     if (rep.lambda_max, rep.lambda_min) != _extreme_nodes(rep.quadrature):
         raise ValueError("its λmax and λmin are not its rules' extreme nodes")
@@ -1463,6 +1464,21 @@ def _check_fits(rep: SpectrumReport, inputs: Inputs) -> None:
         raise ValueError("its negative mass is not its rule's")
     if rep.limit_ratio is not None and not 0 <= rep.limit_ratio <= 1:
         raise ValueError("its limit ratio is not in [0, 1]")
+
+
+# how far a stored gradient's norm, summed again in float64, may differ from the norm stored beside
+# it (the products' dtype's, float32 at least: about 1e-7 of itself on a small model, more on millions)
+GRADIENT_NORM_RTOL = 1e-3
+
+
+def _check_gradient(rep: SpectrumReport) -> None:
+    """``ValueError`` unless the stored gradient is finite and has the stored norm: it gives the
+    first-order warning (a NaN read back dropped it in silence: ``first_order_change`` null)."""
+    norm = math.sqrt(sum(float(g.double().square().sum()) for g in rep.gradient.values()))
+    if not math.isfinite(norm):
+        raise ValueError("its gradient is not finite")
+    if not math.isclose(norm, rep.gradient_norm, rel_tol=GRADIENT_NORM_RTOL, abs_tol=1e-12):
+        raise ValueError(f"its gradient's norm is {norm:.6g}, not the {rep.gradient_norm:.6g} stored with it")
 
 
 def check_stored_rules(quadratures: "Iterable[SpectralQuadrature]") -> None:

@@ -991,6 +991,10 @@ FORGERIES = {  # it was exit 5, exit 2, exit 4, a wrong verdict or a ρ* of 100 
     "nan-trace-stderr": _set("trace_stderr", {"float": "nan"}),
     "string-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, "abc"),  # exit 5
     "list-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, {"list": [1.0]}),
+    # the first-order warning's gradient: a NaN in it dropped the warning in silence (first_order_change null)
+    "nan-in-the-gradient": lambda f, a: a[f["gradient"]["dict"][0][1]["tensor"]].__setitem__(0, np.nan),
+    "gradient-scaled": lambda f, a: a.__setitem__(f["gradient"]["dict"][0][1]["tensor"],
+                                                  a[f["gradient"]["dict"][0][1]["tensor"]] * 10),
     # ε is their std: read back by a fixed plan (--method exact), 9 of 12 moved ρ* from 88.80 % to 87.53 %
     "fewer-batch-losses": lambda f, a: a.__setitem__(f["batch_losses"]["array"], a[f["batch_losses"]["array"]][:-1]),
     "more-batch-losses": lambda f, a: a.__setitem__(f["batch_losses"]["array"],
