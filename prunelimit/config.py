@@ -217,11 +217,10 @@ def _each(value: Any, resolve) -> Any:
 def _from(base: Path, text: str) -> str:
     """``text`` read from ``base`` when relative; an empty one stays empty (refused as such),
     and ``-`` stays ``-``: the standard stream it means on the command line, refused as there,
-    not a file of that name beside the config. A leading ``~`` is the home folder, as a shell
-    reads it (``cache-dir: ~/.cache/ci`` made a folder ``~`` beside the file); ``~nosuchuser``
-    stays as written, for the option's own check to refuse."""
-    if text.startswith("~"):
-        return os.path.expanduser(text)
+    not a file of that name beside the config. A leading ``~`` or ``~user`` is that home folder,
+    as a shell reads it (``cache-dir: ~/.cache/ci`` made a folder ``~`` beside the file); one
+    naming no user (a file ``~draft.pt``) is a name like any other."""
+    text = os.path.expanduser(text)
     return str(base / text) if text not in ("", "-") and not Path(text).is_absolute() else text
 
 

@@ -38,5 +38,7 @@ def test_a_config_path_under_a_tilde_is_not_read_from_the_files_folder(tmp_path,
     from prunelimit.config import relative_to_file
 
     monkeypatch.setenv("HOME", str(tmp_path))
-    got = relative_to_file({"cache_dir": "~/c", "junit": "g.xml"}, Path("ci/gate.yaml"), ["cache_dir", "junit"])
-    assert got == {"cache_dir": str(tmp_path / "c"), "junit": str(Path("ci/g.xml"))}
+    got = relative_to_file({"cache_dir": "~/c", "junit": "g.xml", "output": "~no-such-user-x/p.pt"},
+                           Path("ci/gate.yaml"), ["cache_dir", "junit", "output"])
+    assert got == {"cache_dir": str(tmp_path / "c"), "junit": str(Path("ci/g.xml")),
+                   "output": str(Path("ci/~no-such-user-x/p.pt"))}  # no such user: a name beside the file
