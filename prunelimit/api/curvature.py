@@ -1356,10 +1356,24 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
             store_result(store, where, "spectrum", shared)
     # An adaptive answer that met its tolerance is kept where the default under any tolerance
     # looks (above): computed only where the one kept there missed this tolerance, it is the
-    # tighter of the two.
-    if default and rep.solver != "exact" and rep.limit_ratio is not None and rep.tolerance_note is None:
+    # tighter of the two, unless a run beside this one kept a tighter one there meanwhile.
+    if default and rep.solver != "exact" and rep.limit_ratio is not None and rep.tolerance_note is None \
+            and not _tighter_kept(store, adaptive, kept, check):
         store_result(store, adaptive, _ADAPTIVE_KIND, kept)
     return rep
+
+
+def _tighter_kept(store: "Store | None", key: str | None, rep: SpectrumReport, check) -> bool:
+    """Whether the shared adaptive answer under ``key`` is already at least as tight as ``rep``'s:
+    a run beside this one (two CI jobs, `gate ... &`) may have kept a tighter one there while this
+    one computed, which this looser one replaced. Read quietly: this run read it (and warned
+    about it) before it computed."""
+    import dataclasses
+
+    quiet = None if store is None else dataclasses.replace(store, warn=lambda message: None)
+    held = stored_result(quiet, key, _ADAPTIVE_KIND, SpectrumReport, check=check)
+    return held is not None and held.uncertainty is not None and rep.uncertainty is not None \
+        and held.uncertainty.plus_minus <= rep.uncertainty.plus_minus
 
 
 def _worded_here(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport:
