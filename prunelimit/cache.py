@@ -951,11 +951,18 @@ class Store:
 
     path: Path
     warn: Callable[[str], None] = field(default=_warn_stderr, compare=False)
-    # the write that failed, if one did: a full disk fails every later one too, said once
+    # the write that failed, if one did (or the folder, when it takes no file): a full disk fails
+    # every later one too, said once
     failed: list[str] = field(default_factory=list, compare=False)
 
     def entry_path(self, key: str) -> Path:
         return self.path / f"{split_key(key)[0]}.entry"
+
+    @property
+    def recomputing(self) -> str:
+        """What happens to an entry a read ignores: replaced, unless this store writes nothing
+        more (a folder that takes no file, or a write that failed)."""
+        return "recomputing it" if self.failed else "recomputing and replacing it"
 
     def load(self, key: str, kind: str) -> Entry | None:
         """The entry stored under ``key`` for ``kind``, or ``None`` (a miss) when it is absent or
@@ -978,10 +985,10 @@ class Store:
                     raise ValueError("it is no longer a regular file")
                 return read_entry(file, info.st_size, key, kind)
         except StaleEntry as exc:
-            self.warn(f"ignoring cache entry {path} ({exc}); recomputing and replacing it")
+            self.warn(f"ignoring cache entry {path} ({exc}); {self.recomputing}")
             return None
         except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python reads
-            self.warn(f"ignoring damaged cache entry {path} ({exc}); recomputing and replacing it")
+            self.warn(f"ignoring damaged cache entry {path} ({exc}); {self.recomputing}")
             return None
 
     def save(self, key: str, kind: str, entry: Entry) -> None:
@@ -1005,14 +1012,19 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
 
     A folder the user named (``explicit``) that cannot be used is a usage error (exit 2);
     the default folder that cannot be used gives a warning and the command runs uncached.
-    ``path`` ``None`` (``--no-cache``) disables the store.
+    One that takes no new file (a CI cache restored read-only) is read, and stores nothing:
+    one warning says so. ``path`` ``None`` (``--no-cache``) disables the store.
     """
     if path is None:
         return None
-    path = Path(path)
+    path = _home_expanded(Path(path))  # '~/c' quoted, or from --config: it made a folder '~' here
     problem = _folder_problem(path)
     if problem is None:  # as checked here: the user's code may change the working folder before a read
-        return Store(path.absolute(), warn)
+        unwritable = _unwritable(path)
+        if unwritable is not None:  # a CI cache restored read-only: its entries still answer (it was exit 2)
+            warn(f"cache folder {path} is not writable ({unwritable}): reading the results stored there, "
+                 "storing none")
+        return Store(path.absolute(), warn, failed=[] if unwritable is None else [str(path)])
     if explicit:
         raise UsageError(f"cache folder {path}: {problem}; pass another --cache-dir or --no-cache")
     warn(f"not caching results: cache folder {path}: {problem} (set --cache-dir or PRUNELIMIT_CACHE_DIR)")
@@ -1020,8 +1032,6 @@ def open_store(path: Path | None, explicit: bool, warn: Callable[[str], None] = 
 
 
 def _folder_problem(path: Path) -> str | None:
-    import tempfile
-
     if path.parts[:1] == ("-",):  # as for every output (io.atomic.refuse_stdout); it made a folder '-' whose
         return "'-' is standard output, never a folder; name a folder"  # every entry was then refused
     if path.parts[:1] and path.parts[0].startswith("~") and _home_expanded(path) == path:
@@ -1032,18 +1042,28 @@ def _folder_problem(path: Path) -> str | None:
         blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
         if blocker is not None:
             return "it is a file, not a folder" if blocker == path else f"{blocker} is a file, not a folder"
+        # a link to nothing (a CI cache step's link whose target was not restored) is named, not
+        # reported as mkdir's "File exists"
+        dangling = next((p for p in (path, *path.parents) if p.is_symlink() and not p.exists()), None)
+        if dangling is not None:
+            what = "it" if dangling == path else str(dangling)
+            return f"{what} is a symbolic link to {os.readlink(dangling)}, which does not exist"
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.stat()
     except OSError as exc:  # exists() too raises for a name longer than the file system takes (it was exit 3)
         return f"cannot be created ({exc.strerror})"
-    problem = _unsafe(info, "folder")
-    if problem:
-        return problem
+    return _unsafe(info, "folder")
+
+
+def _unwritable(path: Path) -> str | None:
+    """The OS's words when no file can be created in the folder ``path``, else ``None``."""
+    import tempfile
+
     try:  # os.access says yes to root on read-only file systems; a real probe does not
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
-        return f"not writable ({exc.strerror})"
+        return exc.strerror or str(exc)
     return None
 
 

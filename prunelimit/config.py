@@ -10,6 +10,7 @@ folder; command-line paths are read from the current folder.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from types import MappingProxyType
@@ -216,7 +217,10 @@ def _each(value: Any, resolve) -> Any:
 def _from(base: Path, text: str) -> str:
     """``text`` read from ``base`` when relative; an empty one stays empty (refused as such),
     and ``-`` stays ``-``: the standard stream it means on the command line, refused as there,
-    not a file of that name beside the config."""
+    not a file of that name beside the config. A leading ``~`` or ``~user`` is that home folder,
+    as a shell reads it (``cache-dir: ~/.cache/ci`` made a folder ``~`` beside the file); one
+    naming no user (a file ``~draft.pt``) is a name like any other."""
+    text = os.path.expanduser(text)
     return str(base / text) if text not in ("", "-") and not Path(text).is_absolute() else text
 
 

@@ -991,6 +991,14 @@ FORGERIES = {  # it was exit 5, exit 2, exit 4, a wrong verdict or a ρ* of 100 
     "nan-trace-stderr": _set("trace_stderr", {"float": "nan"}),
     "string-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, "abc"),  # exit 5
     "list-for-a-gradient": lambda f, a: f["gradient"]["dict"][0].__setitem__(1, {"list": [1.0]}),
+    # the first-order warning's gradient: a NaN in it dropped the warning in silence (first_order_change null)
+    "nan-in-the-gradient": lambda f, a: a[f["gradient"]["dict"][0][1]["tensor"]].__setitem__(0, np.nan),
+    "gradient-scaled": lambda f, a: a.__setitem__(f["gradient"]["dict"][0][1]["tensor"],
+                                                  a[f["gradient"]["dict"][0][1]["tensor"]] * 10),
+    # ε is their std: read back by a fixed plan (--method exact), 9 of 12 moved ρ* from 88.80 % to 87.53 %
+    "fewer-batch-losses": lambda f, a: a.__setitem__(f["batch_losses"]["array"], a[f["batch_losses"]["array"]][:-1]),
+    "more-batch-losses": lambda f, a: a.__setitem__(f["batch_losses"]["array"],
+                                                    np.tile(a[f["batch_losses"]["array"]], 2)),
 }
 
 
@@ -1626,6 +1634,22 @@ def test_a_cache_folder_that_is_a_file_is_named_as_one(cli, own_ckpt, tmp_path, 
     given = _gate(cli, own_ckpt, blocker / "cache", "--max-samples", 300)
     assert given.exit_code == 2 and f"{blocker} is a file, not a folder" in given.stderr
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_cache_folder_that_is_a_dangling_link_is_named_as_one(cli, own_ckpt, tmp_path, monkeypatch):
+    """``--cache-dir`` (or ``PRUNELIMIT_CACHE_DIR``) a symbolic link to a missing folder, or a
+    folder under one: it 'cannot be created (File exists)'; the link and its target are named."""
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "gone")
+    monkeypatch.setenv("PRUNELIMIT_CACHE_DIR", str(link))
+    result = cli("gate", own_ckpt, *GATE, "--max-samples", 300)
+    assert _doc(result)["cache_hit"] is False
+    assert f"cache folder {link}: it is a symbolic link to {tmp_path / 'gone'}, which does not exist" in result.stderr
+    given = _gate(cli, own_ckpt, link / "cache", "--max-samples", 300)
+    assert given.exit_code == 2, given.stderr
+    assert given.stderr == (f"prunelimit: error: cache folder {link / 'cache'}: {link} is a symbolic link to "
+                            f"{tmp_path / 'gone'}, which does not exist; pass another --cache-dir or --no-cache\n")
+    assert not (tmp_path / "gone").exists()
 
 
 def test_a_cache_folder_that_cannot_take_entries_warns_once_and_the_command_succeeds(cli, own_ckpt, tmp_path,

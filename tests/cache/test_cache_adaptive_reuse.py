@@ -101,3 +101,34 @@ def test_a_shared_answer_replaces_the_calls_own_that_a_budget_cut_short(cli, own
     again = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, *cut))
     assert again["timing"]["cached"] is True and again["prediction"] == met["prediction"]
     assert not any("is not within the tolerance" in w for w in again["warnings"])
+
+
+def test_a_looser_answer_finished_beside_a_tighter_one_leaves_the_tighter_shared(cli, own_ckpt, tmp_path,
+                                                                                 monkeypatch, no_spectrum):
+    """Two runs at once (two CI jobs, `bounds ... &`): `--tolerance 0.02` finished while
+    `--tolerance 0.05` computed, and the looser answer (± 3.2 pt), stored last, replaced the
+    tighter one (± 1.3 pt) where any tolerance looks: a later `--tolerance 0.03` computed the
+    spectrum again. Made deterministic: the tighter run is made inside the looser one's
+    computation, after its products and before it stores."""
+    from dataclasses import replace
+
+    from prunelimit.api import curvature
+    from prunelimit.cache import open_store
+
+    cache = tmp_path / "cache"
+    compute, beside = curvature.spectrum, []
+
+    def looser_then_tighter_beside(inputs, options, progress=None):
+        rep = compute(inputs, options, progress)
+        if not beside:
+            beside.append(None)  # the tighter run's own computation is not wrapped again
+            beside[0] = curvature.stored_spectrum(inputs, replace(options, tolerance=0.02), store=open_store(cache, True))
+        return rep
+
+    monkeypatch.setattr(curvature, "spectrum", looser_then_tighter_beside)
+    loose = _doc(cli("bounds", own_ckpt, *BOUNDS, "--cache-dir", cache, "--tolerance", "0.05"))
+    assert loose["prediction"]["uncertainty"]["plus_minus"] > 0.03 >= beside[0].uncertainty.plus_minus
+    no_spectrum()
+    between = _doc(cli("bounds", own_ckpt, *BOUNDS, "--cache-dir", cache, "--tolerance", "0.03"))
+    assert between["timing"]["cached"] is True
+    assert between["prediction"]["ratio"] == beside[0].limit_ratio
