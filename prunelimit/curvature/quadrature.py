@@ -6,7 +6,7 @@ and weights (docs/methods.md), never through a smoothed density.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -49,7 +49,7 @@ class SpectralQuadrature:
     upper: "SpectralQuadrature | None" = None
     exact: bool = False
     second_moments: np.ndarray | None = None
-    product_error: float = 0.0
+    product_error: float = field(default=0.0, repr=False)  # kept out of the brief repr: a report holds several
 
     @property
     def runs(self) -> int:
