@@ -574,6 +574,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     passes = float(hvps)
     stopped_by, trail, data = None, (), CurvatureData(total, total)
     notes: list[str] = []
+    wide = None  # a float64 operator already built, for ``_product_error``
     if choice.solver == "exact":
         # float64: at large R²/2ε, F depends on eigenvalues below float32 HVP rounding
         op = timing_op if timing_op is not None else hessian_operator(inputs, options, dtype=torch.float64)
@@ -586,6 +587,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         try:
             dense = exact_hessian(op, progress=cb, check=_exact_watch(options, op, dim, eigen_seconds, elapsed))
         except _ExactTooSlow as slow:
+            wide = op  # float64 over the analysis data: SLQ's products are measured against it
             laps.lap("exact_columns", op.hvps - before)
             hvps += op.hvps - before
             passes += op.hvps - before
@@ -629,14 +631,19 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         reuse = (timing_op is not None and not subsample.subsampled
                  and timing_op.dtype == product_dtype(named[0][1].dtype) and timing_op.serves(probes))
         op = timing_op if reuse else hessian_operator(inputs, options, probes=probes, batches=subsample.batches)
-        before = op.hvps  # the timed products, when reused
         # ε, the loss and the gradient always come from the full analysis data.
         stats = op if not subsample.subsampled else hessian_operator(
             inputs, replace(options, hvp="revrev"), batches=inputs.batches)
         losses = stats.batch_losses()
         target, no_target = target_or_reason(inputs, options, losses)
         gradient = stats.gradient()  # a pass over the data: before the runs, within the budgets
-        laps.lap("data_passes")
+        # without a ρ* there is no rounding part to state: nothing to measure
+        error, measured = (0.0, 0) if target is None else _product_error(
+            inputs, options, op, subsample.batches, dim, None if subsample.subsampled else wide)
+        hvps += measured
+        passes += measured * share
+        laps.lap("data_passes", measured)
+        before = op.hvps  # the timed products, when reused, and the measured one
         # Without a ρ* the parts have nothing to measure: no data check.
         parts = len(subsample.parts) if subsample.subsampled and target is not None else 0
         fixed = step = row = 0.0
@@ -668,7 +675,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         counted = _counted_on(progress, hvps)
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
-                                                after)
+                                                after, error)
+        quad = replace(quad, product_error=error)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
@@ -788,8 +796,11 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
            "float64" if dtype != torch.float64 else
            f"ε is at the loss's rounding: {larger_epsilon()}")
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
-    return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({name} "
-            f"machine epsilon, and the float64 solve's, × λmax) could move it by up to {reach:.2g}, "
+    measured = getattr(quad, "product_error", 0.0) > torch.finfo(dtype).eps * float(np.abs(quad.nodes).max(initial=0.0))
+    source = (f"the {name} products' error measured against float64 ones" if measured
+              else f"{name} machine epsilon × λmax") + ", and the float64 solve's rounding"
+    return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({source}) "
+            f"could move it by up to {reach:.2g}, "
             f"stated in its ± as its rounding part, which more steps or probes cannot shrink "
             f"(ε = {loss_text(epsilon)}); {fix}",)
 
@@ -847,10 +858,11 @@ def drawn_by_class(inputs: Inputs) -> bool:
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
                   progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None,
-                  after: "Afterwards | None" = None):
+                  after: "Afterwards | None" = None, product_error: float = 0.0):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
     set), leaving ``after`` its share of both budgets, or a fixed plan, cut short once
-    ``clock()`` reaches ``deadline`` (``"time-budget"``).
+    ``clock()`` reaches ``deadline`` (``"time-budget"``). ``product_error``: the products'
+    measured error (``_product_error``), which the ± each stage is assessed by counts.
     Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
     the time budget (under torchrun one that reads alike on every rank)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Afterwards, Assessment, adaptive_slq
@@ -901,6 +913,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         return quad, "time-budget" if any(cut) else "converged" if quad.exact else None, ()
 
     def assess(quad) -> Assessment:
+        quad = replace(quad, product_error=product_error)
         ratio = _limit_ratio(target, quad, options)
         u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
         alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
@@ -919,6 +932,33 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     return result.quadrature, result.stopped_by, result.trail
+
+
+def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: int,
+                   wide=None) -> tuple[float, int]:
+    """``(‖H̃z − Hz‖/‖z‖, products spent)``: ``op``'s products against float64 ones over the
+    same ``batches`` (by ``wide``, a float64 operator over them, where one was built) on one
+    fixed Rademacher probe (``SpectralQuadrature.product_error``); ``(0.0, 0)`` for float64 products. Near a loss of zero their error is far above machine
+    epsilon × λmax (``theory.uncertainty.rounding_floor``), which no other part of the ± holds.
+    Where the float64 copy does not fit in memory, ``(0.0, products spent)``: the floor is then
+    machine epsilon's, as before this was measured."""
+    from prunelimit.curvature.slq import rademacher
+    from prunelimit.limits import out_of_memory
+
+    if op.dtype == torch.float64:
+        return 0.0, 0
+    probe = rademacher(dim, torch.Generator().manual_seed(0))
+    spent = op.hvps
+    narrow = op.matvec(probe)
+    spent = op.hvps - spent
+    try:
+        wide = wide if wide is not None else hessian_operator(inputs, replace(options, hvp="revrev"), dtype=torch.float64, batches=batches)
+        error = float((narrow.to(torch.float64) - wide.matvec(probe)).norm() / probe.norm())
+    except (MemoryError, RuntimeError) as exc:
+        if out_of_memory(exc) is None:
+            raise
+        return 0.0, spent
+    return error, spent + 1
 
 
 def exact_uncertainty(target: LimitTarget, quad, ratio: float) -> "Uncertainty":

@@ -6,7 +6,7 @@ and weights (docs/methods.md), never through a smoothed density.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -34,6 +34,9 @@ class SpectralQuadrature:
     probe (the first Lanczos step's ``α₁² + β₁²``, exact whatever the steps, where the
     rule's own second moment needs two), behind the trace's error bound
     (``prunelimit.curvature.trace``); ``None`` where the rows are not plain runs on H.
+    ``product_error``: ``‖H̃z − Hz‖/‖z‖`` measured on one probe, the products' (float32)
+    against float64 ones over the same data (0: float64 products, or not measured), in
+    eigenvalue units: eigenvalues below it are not resolved (``theory.uncertainty.rounding_floor``).
     """
 
     nodes: np.ndarray
@@ -46,6 +49,7 @@ class SpectralQuadrature:
     upper: "SpectralQuadrature | None" = None
     exact: bool = False
     second_moments: np.ndarray | None = None
+    product_error: float = field(default=0.0, repr=False)  # kept out of the brief repr: a report holds several
 
     @property
     def runs(self) -> int:

@@ -446,10 +446,17 @@ def rounding_part(profile: MagnitudeProfile, quadrature: Any, epsilon: float, ra
 def rounding_floor(quadrature: Any, precision: float) -> float:
     """The eigenvalue under which products of machine epsilon ``precision`` resolve nothing:
     ``(precision + SOLVE_ROUNDING · float64 epsilon)`` · max |θ| over the quadrature's nodes
-    (0 without nodes). The second term is the float64 Lanczos or eigen-solve's own rounding,
-    which float64 products do not dwarf (``SOLVE_ROUNDING``)."""
-    scale = precision + SOLVE_ROUNDING * float(np.finfo(np.float64).eps)
-    return scale * float(np.abs(np.asarray(quadrature.nodes, dtype=float)).max(initial=0.0))
+    (0 without nodes), or the products' error measured against float64 ones
+    (``SpectralQuadrature.product_error``) where that is larger, plus the float64 terms. The
+    second term is the float64 Lanczos or eigen-solve's own rounding, which float64 products
+    do not dwarf (``SOLVE_ROUNDING``). The measured error is not precision × λmax where the
+    loss is near zero: a classifier fitted to a loss of 1e-6 has softmax probabilities within
+    1e-6 of 1, whose float32 differences keep a digit or none, and its float32 products erred
+    by 2e-8 against float64 ones where precision × λmax is 8e-11 (an MLP on 400 digits: SLQ
+    stated ρ* = 65.8 % ± 2.6 pt against the exact 71.5 %, on 4 seeds of 4)."""
+    top = float(np.abs(np.asarray(quadrature.nodes, dtype=float)).max(initial=0.0))
+    solve = SOLVE_ROUNDING * float(np.finfo(np.float64).eps) * top
+    return max(precision * top, getattr(quadrature, "product_error", 0.0)) + solve
 
 
 def part_sd(ratios: tuple[float, ...], subsample: int, population: int) -> float:

@@ -4,6 +4,7 @@ and how it accounts for it."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from prunelimit import api
 from prunelimit.api import curvature
@@ -204,7 +205,8 @@ def test_a_given_max_hvps_holds_the_data_check_and_the_trace_top_ups(inputs, bud
     stages = {name: hvps for name, _, hvps in rep.stages}
     assert rep.hvps <= budget and rep.stopped_by == "max-hvps"
     # the top-ups to 8 samples, as far as the budget goes with the data check's 3 timing products held back
-    top_ups = min(max(0, 8 - rep.runs), budget - 3 - stages["lanczos"] - stages["data_check"])
+    # and the float32 product measured against float64 before the runs (data_passes: 2)
+    top_ups = min(max(0, 8 - rep.runs), budget - 3 - stages["data_passes"] - stages["lanczos"] - stages["data_check"])
     assert stages["data_check"] == 4 * rep.iterations and stages["trace_top_up"] == top_ups
     assert not any("over --max-hvps" in note for note in rep.notes)
 
@@ -231,8 +233,9 @@ def test_a_max_hvps_below_the_smallest_plan_says_how_far_over_it_went(inputs) ->
     smallest plan is made (no trace top-ups: the ± of the trace widens, stated), and a
     warning names how far past the budget it went and what to raise."""
     rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=100, max_hvps=3))
-    assert (rep.hvps, rep.iterations, rep.runs) == (5, 1, 1)
-    assert any(note.startswith("the spectrum went 2 products over --max-hvps 3 (5):") and
+    # 5 products, and 2 measuring the float32 ones against float64 (``_product_error``)
+    assert (rep.hvps, rep.iterations, rep.runs) == (7, 1, 1)
+    assert any(note.startswith("the spectrum went 4 products over --max-hvps 3 (7):") and
                note.endswith("raise --max-hvps") for note in rep.notes)
 
 
@@ -263,13 +266,14 @@ def test_slq_reuses_the_operator_the_solver_choice_timed(inputs, monkeypatch) ->
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1.0)  # 910 s of columns: SLQ
     built = []
     build = curvature.hessian_operator
-    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: built.append(1) or build(*a, **k))
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: built.append(k.get("dtype")) or build(*a, **k))
     options = api.CurvatureOptions(tolerance=0.05)
     reused = curvature.spectrum(inputs, options)
-    assert reused.solver == "slq-h" and len(built) == 1
+    # one in the products' dtype; the float64 one makes the one product SLQ's are measured against
+    assert reused.solver == "slq-h" and built == [None, torch.float64]
     monkeypatch.setattr(HessianOperator, "serves", lambda self, probes: False)  # as before: a second operator
     fresh = curvature.spectrum(inputs, options)
-    assert len(built) == 3
+    assert built[2:] == [None, None, torch.float64]
     assert reused.quadrature.nodes.tobytes() == fresh.quadrature.nodes.tobytes()
     assert reused.limit_ratio == fresh.limit_ratio and reused.hvps == fresh.hvps
     assert [(name, hvps) for name, _, hvps in reused.stages] == [(name, hvps) for name, _, hvps in fresh.stages]
