@@ -680,13 +680,29 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
+        wider = _float64_rerun(inputs, options, op, quad, stopped_by, budgets, elapsed, laps.total, probes,
+                               subsample.batches, None if subsample.subsampled else wide)
+        if wider is not None:
+            notes.append(_float64_note(error, quad.hvps))
+            op, storage = wider, basis_storage(options.basis_dtype, torch.float64, elements)
+            before = op.hvps
+            budgets = replace(budgets, max_hvps=None if budgets.max_hvps is None else budgets.max_hvps - quad.hvps,
+                              time_budget=None if options.time_budget is None
+                              else max(options.time_budget - elapsed(), SPENT_BUDGET_S))
+            counted = _counted_on(progress, hvps)
+            quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed,
+                                                    deadline, after)
+            quad = replace(quad, float64_products=True)
+            laps.lap("lanczos", quad.hvps)
+            hvps += quad.hvps
+            passes += quad.hvps * share
         if subsample.subsampled:
             notes.append(_subsample_note(subsample.used, total))
         # the runs' ρ* ± (steps and probes), shown beside the stages that follow until the whole ± is known
         status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail \
             else _runs_status(target, quad, options, op.dtype) if counted and parts else None
         if parts:
-            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status)
+            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype)
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
@@ -805,10 +821,10 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
             f"(ε = {loss_text(epsilon)}); {fix}",)
 
 
-def products_dtype(solver: str, inputs: Inputs):
-    """The dtype of the products a spectrum of ``solver`` was computed from: float64 for the
-    exact spectrum, the model's (at least float32) for SLQ."""
-    if solver == "exact":
+def products_dtype(rep: "SpectrumReport", inputs: Inputs):
+    """The dtype of the products spectrum ``rep`` was computed from: float64 for the exact
+    spectrum and for SLQ run again on float64 products, else the model's (at least float32)."""
+    if rep.solver == "exact" or rep.quadrature.float64_products:
         return torch.float64
     return product_dtype(hessian_parameters(inputs.model, inputs.selection)[0][1].dtype)
 
@@ -820,7 +836,7 @@ def _stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: Curvat
     target, _ = target_or_reason(inputs, options, rep.batch_losses)
     if target is None:
         return ()
-    return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep.solver, inputs))
+    return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep, inputs))
 
 
 def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[str, ...]:
@@ -932,6 +948,45 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     return result.quadrature, result.stopped_by, result.trail
+
+
+def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_by: str | None, budgets,
+                   elapsed: "Callable[[], float]", seconds: float, probes: int, batches, wide=None):
+    """A float64 operator over ``batches`` for adaptive SLQ to run again on, where the float32
+    products' measured error alone kept ρ*'s ± above the tolerance (``stopped_by`` "rounding":
+    a classifier fitted near zero loss, whose float32 products keep few digits); ``None`` where
+    the products were float64 already, their error was not measured, or what the first runs
+    took (``quad.hvps`` products, ``seconds`` so far) does not fit twice more in the budgets
+    left: float64 products cost about twice as much. Where even float64's rounding decides ρ*
+    (a fit to zero loss, ε at the loss's rounding) the float64 runs end by "rounding" too,
+    closer to the exact spectrum's ρ*, and their warning names the fix that then applies (a
+    larger ε): which is the case is not known from the float32 nodes, whose smallest lie in
+    their rounding. ``wide``: a float64 operator over ``batches`` built already (exact columns
+    left for SLQ), used where it serves ``probes``."""
+    from prunelimit.limits import out_of_memory
+
+    if stopped_by != "rounding" or op.dtype == torch.float64 or not quad.product_error:
+        return None
+
+    if budgets.max_hvps is not None and budgets.max_hvps - quad.hvps < quad.hvps:
+        return None
+    if options.time_budget is not None and options.time_budget - elapsed() < 2 * seconds:
+        return None
+    if wide is not None and wide.serves(probes):
+        return wide
+    try:
+        return hessian_operator(inputs, options, dtype=torch.float64, probes=probes, batches=batches)
+    except (MemoryError, RuntimeError) as exc:
+        if out_of_memory(exc) is None:
+            raise
+        return None
+
+
+def _float64_note(error: float, spent: int) -> str:
+    """Why adaptive SLQ ran again on float64 products (``_float64_rerun``)."""
+    return (f"the float32 products erred by {error:.2g} against float64 ones (a fit near zero loss), a rounding "
+            f"that alone kept ρ*'s ± above the tolerance after {spent:,} products: adaptive SLQ ran again on "
+            "float64 products (about twice the cost each; their products are counted in the HVPs)")
 
 
 def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: int,
@@ -1200,7 +1255,8 @@ def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOption
 
 
 def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
-                  progress=None, status: str | None = None) -> tuple[tuple["SpectralQuadrature", ...], int]:
+                  progress=None, status: str | None = None,
+                  dtype=None) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on each part of the subsample, at the steps the main run
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
@@ -1209,7 +1265,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     the steps (a part has 1/K of the subset's samples): the parts left are then planned at
     the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
     69 products a part, planned at the runs' 90 each), so the bar ends at its total.
-    ``status``: the runs' ρ* ±, shown after the stage's name."""
+    ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
+    (default: the model's)."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
@@ -1218,7 +1275,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short
     for i, part in enumerate(subsample.parts):
-        op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=part)
+        op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=part)
         base, later = quad.hvps + spent, len(subsample.parts) - i - 1
 
         def callback(done: int, total: int, base: int = base, each: int = each, later: int = later,
@@ -1318,7 +1375,7 @@ def _solved_for(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) 
     ratio = _limit_ratio(target, rep.quadrature, options)
     data = path_data(target, rep.curvature_data, options)
     u = exact_uncertainty(target, rep.quadrature, ratio) if rep.solver == "exact" else \
-        slq_uncertainty(target, rep.quadrature, options, ratio, data, products_dtype(rep.solver, inputs))
+        slq_uncertainty(target, rep.quadrature, options, ratio, data, products_dtype(rep, inputs))
     note = tolerance_warning(rep.solver, rep.stopped_by, rep.params_hessian, ratio, u, options)
     return replace(rep, limit_ratio=ratio, uncertainty=u, curvature_data=data, tolerance_note=note,
                    epsilon=target.epsilon, epsilon_source=target.epsilon_source)

@@ -177,7 +177,7 @@ def bounds(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(), progr
         else:
             data = path_data(path, data, options)  # and its own on the subset's parts
             uncertainty = slq_uncertainty(path, spec.quadrature, options, prediction.ratio, data,
-                                          products_dtype(spec.solver, inputs))
+                                          products_dtype(spec, inputs))
     if paper is not None:  # the headline is a grid point: its rounding is part of its ±
         uncertainty = replace(uncertainty, grid=paper.rounding)
     first_order = first_order_change(profile, target.names, weights, spec.gradient, ratio)

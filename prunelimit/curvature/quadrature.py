@@ -37,6 +37,8 @@ class SpectralQuadrature:
     ``product_error``: ``‖H̃z − Hz‖/‖z‖`` measured on one probe, the products' (float32)
     against float64 ones over the same data (0: float64 products, or not measured), in
     eigenvalue units: eigenvalues below it are not resolved (``theory.uncertainty.rounding_floor``).
+    ``float64_products``: the runs took float64 products of a float32 model (adaptive SLQ ran
+    again on them where the float32 products' error alone kept ρ*'s ± above the tolerance).
     """
 
     nodes: np.ndarray
@@ -50,6 +52,7 @@ class SpectralQuadrature:
     exact: bool = False
     second_moments: np.ndarray | None = None
     product_error: float = field(default=0.0, repr=False)  # kept out of the brief repr: a report holds several
+    float64_products: bool = field(default=False, repr=False)
 
     @property
     def runs(self) -> int:

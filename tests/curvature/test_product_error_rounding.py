@@ -59,3 +59,29 @@ def test_the_floor_is_the_measured_error_where_it_exceeds_machine_epsilon() -> N
     assert rounding_floor(quad, 1e-7) == 1e-7 * 2.0 + solve
     assert rounding_floor(SpectralQuadrature(nodes, quad.weights, 3, True, product_error=1e-8), 1e-7) == 2e-7 + solve
     assert rounding_floor(SpectralQuadrature(nodes, quad.weights, 3, True, product_error=1e-4), 1e-7) == 1e-4 + solve
+
+
+def test_slq_runs_again_on_float64_products_where_the_float32_rounding_alone_misses_the_tolerance() -> None:
+    """At a tolerance below the float32 products' rounding part (≈ 0.0037 here) adaptive SLQ
+    stopped by "rounding" with that ± for good; now it runs again on float64 products, whose
+    run spans D = 147 and gives the exact spectrum's ρ*: 1e-9, the eigen-solves' rounding
+    between two float64 routes, far below the float32 miss (0.0009) it replaces."""
+    model, data = _classifier_near_zero_loss()
+    exact = prunelimit.bounds(model, data, method="exact", batch_size=16).ratio
+    result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002)
+    assert result.spectrum.quadrature.float64_products
+    assert abs(result.ratio - exact) <= 1e-9
+    assert result.uncertainty.rounding is None and result.uncertainty.plus_minus <= 0.002
+    assert any("ran again on float64 products" in w for w in result.warnings)
+    # the float32 runs' products are counted in the HVPs stated: more than the float64 runs took
+    assert result.spectrum.hvps > result.spectrum.quadrature.hvps
+
+
+def test_a_product_budget_without_room_for_float64_runs_keeps_the_float32_answer_and_its_rounding_part() -> None:
+    """With --max-hvps leaving fewer products than the float32 runs took, the float64 runs
+    could not get as far: the answer stays the float32 one, stopped by its rounding part."""
+    model, data = _classifier_near_zero_loss()
+    result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
+    assert not result.spectrum.quadrature.float64_products
+    assert result.spectrum.stopped_by == "rounding" and result.uncertainty.rounding is not None
+    assert not any("ran again on float64 products" in w for w in result.warnings)

@@ -53,11 +53,12 @@ def test_float32_slq_on_a_zero_loss_fit_warns_that_rounding_decides_its_ratio() 
     """Four seeds: the float32 SLQ ρ* misses the exact float64 one by far more than its
     steps and probe parts (0.015 against 0.645, those ≤ 0.005), and each run warns, with a
     reach that covers the miss and is its ±'s rounding part. Before, the run ended with no
-    word of it; then the warning said the ± did not hold it."""
+    word of it; then the warning said the ± did not hold it. A product budget with no room
+    for float64 runs (twice the float32 runs' 60 products) keeps the float32 answer."""
     model, data = _interpolating_linear_model()
     exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
     for seed in range(4):
-        result = prunelimit.bounds(model, data, loss="mse", method="slq", seed=seed, batch_size=4)
+        result = prunelimit.bounds(model, data, loss="mse", method="slq", seed=seed, batch_size=4, max_hvps=100)
         miss = abs(result.ratio - exact)
         u = result.uncertainty
         assert miss > u.plus_minus - u.rounding  # the steps and probe parts alone do not hold it
@@ -66,6 +67,23 @@ def test_float32_slq_on_a_zero_loss_fit_warns_that_rounding_decides_its_ratio() 
         reach = rounding_reach(result.profile, result.spectrum.quadrature, result.epsilon, result.ratio,
                                torch.finfo(torch.float32).eps)
         assert u.rounding == reach and miss <= u.plus_minus
+
+
+def test_slq_on_a_zero_loss_fit_runs_again_on_float64_products_and_names_the_fix_that_then_applies() -> None:
+    """With room for it, the float32 runs' rounding part makes adaptive SLQ run again on
+    float64 products; at ε ≈ 1e-15 (a loss of zero) float64's rounding still decides ρ* (as
+    the exact spectrum's, reach 0.53): the runs stop by "rounding", their ± holds the exact
+    ρ*, and the note is float64's, naming a larger ε, not float64 products."""
+    model, data = _interpolating_linear_model()
+    exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
+    result = prunelimit.bounds(model, data, loss="mse", method="slq", seed=0, batch_size=4)
+    assert result.spectrum.quadrature.float64_products and result.spectrum.stopped_by == "rounding"
+    assert abs(result.ratio - exact) <= result.uncertainty.plus_minus
+    notes = [w for w in result.warnings if "products' rounding:" in w]
+    assert len(notes) == 1 and "float64 products' rounding" in notes[0] and "epsilon" in notes[0]
+    reach = rounding_reach(result.profile, result.spectrum.quadrature, result.epsilon, result.ratio,
+                           torch.finfo(torch.float64).eps)
+    assert result.uncertainty.rounding == reach
 
 
 def test_no_warning_where_the_rounding_cannot_move_the_ratio() -> None:
