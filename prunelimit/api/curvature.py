@@ -192,6 +192,8 @@ class SpectrumReport:
             "iterations": self.iterations,
             "solver": self.solver,
             "signed_nodes": bool(self.quadrature.signed),
+            # only a warning said so: a reader of the JSON could not tell float64 runs' answer from float32's
+            "float64_products": bool(self.quadrature.float64_products),
             "choice": None if self.choice is None else self.choice.to_json(),
             "stopped_by": self.stopped_by,
             "trail": [stage.to_json() for stage in self.trail],

@@ -102,3 +102,13 @@ def test_host_memory_without_room_for_float64_bases_keeps_the_float32_answer() -
     assert result.spectrum.stopped_by == "rounding" and result.uncertainty.rounding is not None
     assert result.ratio == float32.ratio and result.uncertainty.plus_minus == float32.uncertainty.plus_minus
     assert not any("ran again on float64 products" in w for w in result.warnings)
+
+
+def test_the_json_says_where_the_runs_took_float64_products() -> None:
+    """A float64 re-run was said by a warning alone: ``spectrum`` in the JSON was the same
+    as a float32 answer's. It now carries ``float64_products``."""
+    model, data = _classifier_near_zero_loss()
+    rerun = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002)
+    kept = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
+    assert rerun.to_json()["spectrum"]["float64_products"] is True
+    assert kept.to_json()["spectrum"]["float64_products"] is False
