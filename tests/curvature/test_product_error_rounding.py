@@ -85,3 +85,30 @@ def test_a_product_budget_without_room_for_float64_runs_keeps_the_float32_answer
     assert not result.spectrum.quadrature.float64_products
     assert result.spectrum.stopped_by == "rounding" and result.uncertainty.rounding is not None
     assert not any("ran again on float64 products" in w for w in result.warnings)
+
+
+def test_host_memory_without_room_for_float64_bases_keeps_the_float32_answer() -> None:
+    """float64 bases take twice the bytes: under basis_memory_mb=0.15 (267 float32 rows of
+    D = 147, 133 float64 ones) the float32 runs held 192 rows and stopped by their rounding
+    part at 59.3 % ± 15.8 pt; the float64 runs then stopped by memory after 99 products at
+    ± 27.8 pt, a worse answer for twice the work. Now the runs go again only where the bases
+    may hold in float64 what the float32 runs' held: exact comparison with the float32
+    answer under a product budget without room (same seed, same runs)."""
+    model, data = _classifier_near_zero_loss()
+    result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002,
+                               basis_memory_mb=0.15)
+    float32 = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
+    assert not result.spectrum.quadrature.float64_products
+    assert result.spectrum.stopped_by == "rounding" and result.uncertainty.rounding is not None
+    assert result.ratio == float32.ratio and result.uncertainty.plus_minus == float32.uncertainty.plus_minus
+    assert not any("ran again on float64 products" in w for w in result.warnings)
+
+
+def test_the_json_says_where_the_runs_took_float64_products() -> None:
+    """A float64 re-run was said by a warning alone: ``spectrum`` in the JSON was the same
+    as a float32 answer's. It now carries ``float64_products``."""
+    model, data = _classifier_near_zero_loss()
+    rerun = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002)
+    kept = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
+    assert rerun.to_json()["spectrum"]["float64_products"] is True
+    assert kept.to_json()["spectrum"]["float64_products"] is False
