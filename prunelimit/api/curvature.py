@@ -684,7 +684,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         passes += quad.hvps * share
         wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
         held = _bases_held(choice.adaptive, op.lockstep, quad, trail)[1] * dim * wide_storage.itemsize
-        wider = _float64_rerun(inputs, options, op, quad, stopped_by, budgets, elapsed, laps.total, probes,
+        wider = _float64_rerun(inputs, options, op, quad, stopped_by, budgets, elapsed, probes,
                                subsample.batches, held, None if subsample.subsampled else wide)
         if wider is not None:
             notes.append(_float64_note(error, quad.hvps))
@@ -955,13 +955,14 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
 
 def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_by: str | None, budgets,
-                   elapsed: "Callable[[], float]", seconds: float, probes: int, batches, held: int, wide=None):
+                   elapsed: "Callable[[], float]", probes: int, batches, held: int, wide=None):
     """A float64 operator over ``batches`` for adaptive SLQ to run again on, where the float32
     products' measured error alone kept ρ*'s ± above the tolerance (``stopped_by`` "rounding":
     a classifier fitted near zero loss, whose float32 products keep few digits); ``None`` where
     the products were float64 already, their error was not measured, or what the first runs
-    took (``quad.hvps`` products, ``seconds`` so far) does not fit twice more in the budgets
-    left: float64 products cost about twice as much; nor where the host memory the bases may
+    took (``quad.hvps`` products; seconds on ``elapsed``, since ``budgets`` were set, which
+    under torchrun reads alike on every rank, so that all of them decide alike) does not fit
+    twice more in the budgets left: float64 products cost up to about twice as much; nor where the host memory the bases may
     hold is short of ``held``, the bytes of the float32 runs' bases in float64: float64 runs
     stopped by memory short of where the float32 ones went state a wider ± for twice the work
     (a 147-weight MLP under 0.15 MB: ± 28 pt after 99 products against float32's 16 pt). Where even float64's rounding decides ρ*
@@ -977,8 +978,11 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
 
     if budgets.max_hvps is not None and budgets.max_hvps - quad.hvps < quad.hvps:
         return None
-    if options.time_budget is not None and options.time_budget - elapsed() < 2 * seconds:
-        return None
+    if options.time_budget is not None:
+        now = elapsed()
+        took = now - (options.time_budget - budgets.time_budget)  # the runs' seconds
+        if options.time_budget - now < 2 * took:
+            return None
     if basis_memory_bytes(options) < held:
         return None
     if wide is not None and wide.serves(probes):
