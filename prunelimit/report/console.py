@@ -535,12 +535,19 @@ def prediction_behind(rep) -> str | None:
     held); ``None`` for a given number."""
     if rep.ratio_source == "given":
         return None
-    stated = estimate_line(rep.requested, rep.uncertainty, "ρ*" if rep.ratio_source.startswith("auto") else "ρ_L")
-    if rep.uncertainty is not None and rep.uncertainty.get("data") is not None:
-        # a data part means curvature over a subset: its shift of ρ* is in no part (gate counts such a ± incomplete)
-        stated += ", incomplete: not the shift of ρ* a Hessian over a subset gives"
+    stated = estimate_line(rep.requested, rep.uncertainty, "ρ*" if rep.ratio_source.startswith("auto") else "ρ_L") \
+        + subset_incomplete(rep.uncertainty)
     whole = "ceil(ρ·n) of each layer's n" if rep.scope == "layer" else "ceil(ρ·N) of N"
     return f"{stated}; pruned to {pct(rep.achieved)}: whole weights, {whole}, and zeros the model held"
+
+
+def subset_incomplete(u: Mapping | None) -> str:
+    """What a predicted ratio's ± (its JSON, ``ratio.uncertainty``) leaves out, as prune states it
+    beside the ratio (console and HTML report): ``, incomplete: …`` where it has a data part, ``""``
+    else. A data part means curvature over a subset: its shift of ρ* is in no part (gate counts
+    such a ± incomplete)."""
+    return ", incomplete: not the shift of ρ* a Hessian over a subset gives" \
+        if isinstance(u, Mapping) and u.get("data") is not None else ""
 
 
 def acc_drop_warning(rep) -> str | None:
