@@ -102,7 +102,7 @@ class BoundsReport:
                 "stderr": self.uncertainty.stderr,
                 "uncertainty": self.uncertainty.to_json(),
                 "scope": self.scope,
-                "reference_density": None if self.paper is None else _aliasing_json(self.paper.aliasing),
+                "reference_density": None if self.paper is None else aliasing_json(self.paper.aliasing),
             },
             "bounds": {
                 "lower": self.lower,
@@ -124,7 +124,9 @@ class BoundsReport:
         }))
 
 
-def _aliasing_json(a) -> dict:
+def aliasing_json(a) -> dict:
+    """``prediction.reference_density``, which bounds' ``reference density:`` line states (read
+    back alike by verify and gate: ``console.reference_density_text``)."""
     # Shares and masses to 1e-9: below that they follow the nodes' last bits (float32
     # products summed in another order move a node by ~1e-7 of itself), not the aliasing.
     return {"kernel_std": a.kernel_std, "grid_step": a.grid_step, "aliased": a.aliased,
