@@ -176,7 +176,8 @@ def recorded_warnings(report: Any, source: str | None = None) -> tuple[str, ...]
     in the words ``bounds`` gives them (``api.limit.as_predicted``): what qualifies its
     prediction goes on with the number read from it. Read from ``source`` (``--from``), a
     remedy that names a flag refused beside ``--from`` (``a larger --max-hvps``,
-    ``--hessian-samples all``, ``raise --time-budget``, ``a larger --epsilon``, ``--method slq``)
+    ``--hessian-samples all``, ``raise --time-budget``, ``a larger --epsilon``, ``--method slq``,
+    ``use --iterations 256``, ``prefer --method default``, ``run --method exact``)
     is said to belong to the run that stores it, as a gate rule's fix is (``_read_fix``), and a
     note about that run's own flags (``--per-layer``'s blocks outside ``--max-hvps``) is said as
     that run's (``_read_warning``)."""
@@ -192,15 +193,19 @@ def _read_warning(warning: str, source: str) -> str:
     remedy naming a flag refused beside ``--from`` is the storing run's (``_read_fix``), and
     a note on how the storing run's flags were used is said as that run's."""
     from prunelimit.api.curvature import (
-        EXACT_SUBSET_REMEDY, OVER_BUDGET_NOTE, SUBSAMPLE_NOTE, TOLERANCE_MISSED, UNUSED_BY_EXACT,
+        EXACT_SUBSET_REMEDY, OVER_BUDGET_NOTE, ROUNDING_NOTE, SUBSAMPLE_NOTE, TOLERANCE_MISSED, UNUSED_BY_EXACT,
     )
     from prunelimit.api.layers import BLOCKS_OUTSIDE
+    from prunelimit.api.limit import BEYOND_VALIDATED, STEPS_MOVED
+    from prunelimit.theory.consistency import ARITHMETIC_MOVED
     from prunelimit.theory.epsilon import ROUNDED_EPSILON
 
-    if " when storing " in warning or warning.startswith("when storing "):  # a verify --from report holds it told already (the first report's run)
+    # a verify --from report holds it told already (the first report's run is the one to change)
+    if " when storing " in warning or warning.startswith("when storing "):
         return warning
-    if TOLERANCE_MISSED in warning or warning.startswith((SUBSAMPLE_NOTE, OVER_BUDGET_NOTE)) \
-            or ROUNDED_EPSILON in warning:  # the remedy ends the warning
+    if warning.startswith((SUBSAMPLE_NOTE, OVER_BUDGET_NOTE, ROUNDING_NOTE)) or any(
+            marker in warning for marker in (TOLERANCE_MISSED, ROUNDED_EPSILON, STEPS_MOVED, BEYOND_VALIDATED,
+                                             ARITHMETIC_MOVED)):  # the remedy ends the warning
         return _read_fix(warning, source)
     if UNUSED_BY_EXACT in warning and warning.endswith(", takes a subset)"):
         # "(SLQ, e.g. --method slq, takes a subset)": its flag, the remedy, is the storing run's

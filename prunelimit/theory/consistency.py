@@ -16,6 +16,9 @@ from prunelimit.report.rounding import apart, decimals, half_width_text, percent
 # Below half a percentage point the two ρ* differ by rounding of the reference density's
 # grid, not by a disagreement worth a warning (an exact spectrum states ± 0).
 AGREEMENT_FLOOR = 0.005
+# how the grid-vs-continuous warning's remedy starts, which ends it: read back by --from, it is told where it
+# applies (``gate_rules._read_warning``)
+ARITHMETIC_MOVED = "the reference arithmetic moved ρ*: prefer "
 
 
 def consistency_warnings(ratio: float, lower: float | None, upper: float | None, continuous: float,
@@ -39,7 +42,7 @@ def consistency_warnings(ratio: float, lower: float | None, upper: float | None,
         warns.append(
             f"INCONSISTENT: the headline ρ* = {percent(ratio)} and the continuous ρ* = {percent(continuous)} from the "
             f"same spectrum differ by {_gap(abs(ratio - continuous), allowed)}, more than {_allowance(plus_minus, rounding)}; "
-            f"the reference arithmetic moved ρ*: prefer {option('method', 'default')}"
+            f"{ARITHMETIC_MOVED}{option('method', 'default')}"
         )
     return warns
 

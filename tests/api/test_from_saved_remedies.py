@@ -55,3 +55,19 @@ def test_a_gate_on_a_read_report_stating_no_plus_minus_says_to_store_it_again() 
     here = evaluate_gate({k: v for k, v in report.items() if k != "prediction_from"},
                          [GateRule("r", use="predicted", min_ratio=0.5)]).outcomes[0]
     assert here.fix == "compute it with `prunelimit bounds`"  # no file read: nothing to store again
+
+
+def test_the_fixed_plans_remedies_name_the_storing_run() -> None:
+    """A --method paper or fixed-plan report's warnings that end in more --iterations, --method
+    default or --method exact: flags refused beside --from, like the budget's."""
+    for note in (
+            "ρ* moved by 1.2 pt between 64 and 128 Lanczos steps; use --iterations 256",
+            "ρ* sits where R²·|λ|max/2ε = 3e+05, beyond the 1e5 up to which SLQ was validated against exact spectra "
+            "(docs/accuracy.md); F may be underestimated there: compare with --iterations 256",
+            "INCONSISTENT: the headline ρ* = 91.7 % and the continuous ρ* = 89.4 % from the same spectrum differ by "
+            "2.3 pt, more than its ± 1.1 pt; the reference arithmetic moved ρ*: prefer --method default",
+            "ρ* depends on curvature below the float32 products' rounding: eigenvalues under 2.2e-08 (float32 machine "
+            "epsilon × λmax, and the float64 solve's rounding) could move it by up to 0.057, stated in its ± as its "
+            "rounding part, which more steps or probes cannot shrink (ε = 0.01535); run --method exact (float64 "
+            "columns, D ≤ 16,384), or give the model and its data in float64"):
+        assert _read(note) == f"{note} when storing b.json, or drop --from"
