@@ -197,7 +197,7 @@ def _read_warning(warning: str, source: str) -> str:
     )
     from prunelimit.api.layers import BLOCKS_OUTSIDE
     from prunelimit.api.limit import BEYOND_VALIDATED, STEPS_MOVED
-    from prunelimit.theory.consistency import ARITHMETIC_MOVED
+    from prunelimit.theory.consistency import ARITHMETIC_MOVED, METHODS_CITED, OUTSIDE_BOUNDS
     from prunelimit.theory.epsilon import ROUNDED_EPSILON
 
     # a verify --from report holds it told already (the first report's run is the one to change)
@@ -211,6 +211,10 @@ def _read_warning(warning: str, source: str) -> str:
         # "(SLQ, e.g. --method slq, takes a subset)": its flag, the remedy, is the storing run's
         head, _, flag = warning[:-len(", takes a subset)")].rpartition(EXACT_SUBSET_REMEDY)
         return f"{head}(SLQ takes a subset: {_read_fix(flag, source)})" if head else warning
+    head, _, rest = warning.partition(OUTSIDE_BOUNDS)
+    if rest and METHODS_CITED in rest:  # "use --method default (docs/methods.md), or the bound ρ_L": its flag
+        flag, _, tail = rest.partition(METHODS_CITED)
+        return f"{head}{OUTSIDE_BOUNDS}{_read_fix(flag, source)}{METHODS_CITED}{tail}"
     if BLOCKS_OUTSIDE in warning:  # what the storing run's blocks cost beside its budgets: that run's
         return f"when storing {source}, {warning}"
     return warning

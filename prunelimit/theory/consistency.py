@@ -19,6 +19,8 @@ AGREEMENT_FLOOR = 0.005
 # how the grid-vs-continuous warning's remedy starts, which ends it: read back by --from, it is told where it
 # applies (``gate_rules._read_warning``)
 ARITHMETIC_MOVED = "the reference arithmetic moved ρ*: prefer "
+METHODS_CITED = " (docs/methods.md)"  # what follows the flag of the bounds-crossing warning's remedy
+OUTSIDE_BOUNDS = "do not prune or gate on ρ* from this run: use "  # … that remedy, which the flag ends
 
 
 def consistency_warnings(ratio: float, lower: float | None, upper: float | None, continuous: float,
@@ -35,7 +37,7 @@ def consistency_warnings(ratio: float, lower: float | None, upper: float | None,
         shown = [f"{100 * value:.{places}f} %" for value in (ratio, lower, upper)]
         warns.append(
             f"INCONSISTENT: ρ* = {shown[0]} lies {side} ([ρ_L, ρ_U] = [{shown[1]}, {shown[2]}]); do not prune "
-            f"or gate on ρ* from this run: use {option('method', 'default')} (docs/methods.md), or the bound ρ_L"
+            f"or gate on ρ* from this run: use {option('method', 'default')}{METHODS_CITED}, or the bound ρ_L"
         )
     allowed = max(plus_minus, AGREEMENT_FLOOR)
     if abs(ratio - continuous) > allowed:

@@ -71,3 +71,9 @@ def test_the_fixed_plans_remedies_name_the_storing_run() -> None:
             "rounding part, which more steps or probes cannot shrink (ε = 0.01535); run --method exact (float64 "
             "columns, D ≤ 16,384), or give the model and its data in float64"):
         assert _read(note) == f"{note} when storing b.json, or drop --from"
+
+
+def test_a_ratio_outside_its_bounds_names_the_method_for_the_storing_run() -> None:
+    note = ("INCONSISTENT: ρ* = 91.70 % lies above its upper bound ρ_U ([ρ_L, ρ_U] = [85.90 %, 91.60 %]); do not prune "
+            "or gate on ρ* from this run: use --method default (docs/methods.md), or the bound ρ_L")
+    assert _read(note) == note.replace("--method default", "--method default when storing b.json, or drop --from")
