@@ -174,28 +174,62 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
 def recorded_warnings(report: Any, source: str | None = None) -> tuple[str, ...]:
     """The warnings a saved ``bounds``/``verify`` document states (none when it has no list),
     in the words ``bounds`` gives them (``api.limit.as_predicted``): what qualifies its
-    prediction goes on with the number read from it. Read from ``source`` (``--from``), the
-    remedy of a tolerance warning (``a larger --max-hvps``) or of a subset's note
-    (``--hessian-samples all``), refused beside ``--from``, is said to belong to the run that
-    stores it, as a gate rule's fix is (``_read_fix``)."""
-    from prunelimit.api.curvature import SUBSAMPLE_NOTE, TOLERANCE_MISSED
+    prediction goes on with the number read from it. Read from ``source`` (``--from``), a
+    remedy that names a flag refused beside ``--from`` (``a larger --max-hvps``,
+    ``--hessian-samples all``, ``raise --time-budget``, ``a larger --epsilon``, ``--method slq``,
+    ``use --iterations 256``, ``prefer --method default``, ``run --method exact``)
+    is said to belong to the run that stores it, as a gate rule's fix is (``_read_fix``), and a
+    note about that run's own flags (``--per-layer``'s blocks outside ``--max-hvps``) is said as
+    that run's (``_read_warning``)."""
     from prunelimit.api.limit import as_predicted
 
     warnings = report.get("warnings") if isinstance(report, dict) else None
     told = as_predicted(str(w) for w in warnings) if isinstance(warnings, list) else []
-    # a verify --from report holds the warning already told (the first report's run is the one to change)
-    return tuple(_read_fix(w, source) if (TOLERANCE_MISSED in w or w.startswith(SUBSAMPLE_NOTE))
-                 and " when storing " not in w else w for w in told)
+    return tuple(told if not isinstance(source, str) else (_read_warning(w, source) for w in told))
 
 
-def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
+def _read_warning(warning: str, source: str) -> str:
+    """A saved ``warning`` as a run that read its prediction from ``source`` states it: a
+    remedy naming a flag refused beside ``--from`` is the storing run's (``_read_fix``), and
+    a note on how the storing run's flags were used is said as that run's."""
+    from prunelimit.api.curvature import (
+        EXACT_SUBSET_REMEDY, OVER_BUDGET_NOTE, ROUNDING_NOTE, SUBSAMPLE_NOTE, TOLERANCE_MISSED, UNUSED_BY_EXACT,
+    )
+    from prunelimit.api.layers import BLOCKS_OUTSIDE
+    from prunelimit.api.limit import BEYOND_VALIDATED, STEPS_MOVED
+    from prunelimit.theory.consistency import ARITHMETIC_MOVED, METHODS_CITED, OUTSIDE_BOUNDS
+    from prunelimit.theory.epsilon import ROUNDED_EPSILON
+
+    # a verify --from report holds it told already (the first report's run is the one to change)
+    if " when storing " in warning or warning.startswith("when storing "):
+        return warning
+    if warning.startswith((SUBSAMPLE_NOTE, OVER_BUDGET_NOTE, ROUNDING_NOTE)) or any(
+            marker in warning for marker in (TOLERANCE_MISSED, ROUNDED_EPSILON, STEPS_MOVED, BEYOND_VALIDATED,
+                                             ARITHMETIC_MOVED)):  # the remedy ends the warning
+        return _read_fix(warning, source)
+    if UNUSED_BY_EXACT in warning and warning.endswith(", takes a subset)"):
+        # "(SLQ, e.g. --method slq, takes a subset)": its flag, the remedy, is the storing run's
+        head, _, flag = warning[:-len(", takes a subset)")].rpartition(EXACT_SUBSET_REMEDY)
+        return f"{head}(SLQ takes a subset: {_read_fix(flag, source)})" if head else warning
+    head, _, rest = warning.partition(OUTSIDE_BOUNDS)
+    if rest and METHODS_CITED in rest:  # "use --method default (docs/methods.md), or the bound ρ_L": its flag
+        flag, _, tail = rest.partition(METHODS_CITED)
+        return f"{head}{OUTSIDE_BOUNDS}{_read_fix(flag, source)}{METHODS_CITED}{tail}"
+    if BLOCKS_OUTSIDE in warning:  # what the storing run's blocks cost beside its budgets: that run's
+        return f"when storing {source}, {warning}"
+    return warning
+
+
+def margin(report: dict[str, Any], source: str | None = None) -> tuple[float | None, str, str]:
     """The stated ± of ρ* in a ``bounds``/``verify`` document (0 for an exact spectrum) that
     a ``min_ratio`` rule subtracts, or ``None``, why and the fix when the ± is incomplete:
     no conservative side is then known. It applies to ρ_L as well: both are solved from the
     same estimated F. Incomplete: no ± stated; a truncation part it could not
     measure; a Hessian over a subset of the samples (the ± holds the scatter between
     subsets, not the shift a subset gives ρ*); the paper arithmetic's grid ρ* when its
-    reference density aliases onto the grid or lies further from the continuous ρ* than ±."""
+    reference density aliases onto the grid or lies further from the continuous ρ* than ±.
+    ``source``: the file the report was read from (``--from``), which the fix for a missing ±
+    stores again (bounds states one today)."""
     from prunelimit.api.limit import ALIASING_TOLERANCE
 
     prediction = report.get("prediction") if isinstance(report, dict) else None
@@ -203,7 +237,8 @@ def margin(report: dict[str, Any]) -> tuple[float | None, str, str]:
     u = prediction.get("uncertainty")
     value = u.get("plus_minus") if isinstance(u, dict) else None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
-        return None, "the report states none", "compute it with `prunelimit bounds`"
+        return None, "the report states none", "compute it with `prunelimit bounds`" if source is None else \
+            "store the report again with `prunelimit bounds --json`"
     if u.get("steps_kind") == "none":
         return None, "the Lanczos truncation part is unknown", said(f"give more {option_flag('iterations')}", "give more iterations")
     spectrum = report.get("spectrum") if isinstance(report, dict) else None
@@ -471,7 +506,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             # The conservative side: a spectrum estimate passes only when the whole of its
             # stated ± lies above the requirement (an exact spectrum has ± 0).
             # An incomplete ± fails the rule: nothing shows that the conservative side clears it.
-            pm, missing, fix = margin(report) if rule.use != "actual" else (0.0, "", "")
+            pm, missing, fix = margin(report, source if isinstance(source, str) else None) \
+                if rule.use != "actual" else (0.0, "", "")
             fix = _read_fix(fix, source)
             required = rule.min_ratio + 0.0  # a YAML -0.0 is printed as 0
             # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side,

@@ -843,6 +843,12 @@ def _stored_rounding_note(rep: "SpectrumReport", inputs: Inputs, options: Curvat
     return _rounding_note(rep.quadrature, rep.uncertainty.rounding, target.epsilon, products_dtype(rep, inputs))
 
 
+# how the exact spectrum's note on an unused subset reads (``samples_notes``): read back by --from, its remedy
+# (SLQ's flag) is told where it applies
+UNUSED_BY_EXACT = " not used: the exact spectrum takes its curvature over all "
+EXACT_SUBSET_REMEDY = "(SLQ, e.g. "
+
+
 def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[str, ...]:
     """What a ``hessian_samples`` count did not do: the exact spectrum ignores one below the
     data's size, and one above it takes every sample. Its spelling, not the subset drawn,
@@ -851,8 +857,8 @@ def samples_notes(options: CurvatureOptions, total: int, solver: str) -> tuple[s
     if not isinstance(asked, int):
         return ()
     if solver == "exact" and asked < total:
-        return (f"{option('hessian_samples', asked)} not used: the exact spectrum takes its curvature over all "
-                f"{total:,} samples (SLQ, e.g. {option('method', 'slq')}, takes a subset)",)
+        return (f"{option('hessian_samples', asked)}{UNUSED_BY_EXACT}{total:,} samples {EXACT_SUBSET_REMEDY}"
+                f"{option('method', 'slq')}, takes a subset)",)
     if solver != "exact" and asked > total:
         return (f"{said(f'--hessian-samples {asked:,}', f'hessian_samples={asked}')} is more than the {total:,} "
                 "analysis samples: the curvature is over all of them",)
@@ -1153,6 +1159,9 @@ def _subsample_note(used: int, total: int) -> str:
             f"{option('hessian_samples', 'all')} takes every sample")
 
 
+OVER_BUDGET_NOTE = "the spectrum went "  # how ``_over_budget_note`` starts; its remedy (raise …) ends it
+
+
 def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
                       setup: float = 0.0) -> str | None:
     """Where the spectrum (``hvps`` products; ``seconds`` since the time budget's origin, of
@@ -1189,7 +1198,7 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
                      f"({seconds:.{decimals}f} s{before})", why, option("time_budget")))
     if not over:
         return None
-    return (f"the spectrum went {' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "
+    return (f"{OVER_BUDGET_NOTE}{' and '.join(o[0] for o in over)}: {'; '.join(o[1] for o in over)}; "
             f"raise {' and '.join(o[2] for o in over)}")
 
 

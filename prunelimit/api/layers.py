@@ -147,6 +147,9 @@ def layer_breakdown(inputs: Inputs, options: CurvatureOptions, spec: SpectrumRep
     return replace(shares, notes=outside_budgets(options, cost))
 
 
+BLOCKS_OUTSIDE = "'s blocks took "  # what ``outside_budgets`` says: read back by --from, the storing run's
+
+
 def outside_budgets(options: CurvatureOptions, cost: "BlockCost") -> tuple[str, ...]:
     """The line that says a given ``--max-hvps``/``--time-budget`` did not bound the blocks
     (``cost``): they are a fixed plan after the spectrum, which a budget the spectrum spent
@@ -155,6 +158,6 @@ def outside_budgets(options: CurvatureOptions, cost: "BlockCost") -> tuple[str, 
     if not given or cost.hvps == 0:
         return ()
     verb = "bounds" if len(given) == 1 else "bound"
-    return (f"{said('--per-layer', 'per_layer=True')}'s blocks took {cost.hvps:,} products and {cost.seconds:.2f} s "
+    return (f"{said('--per-layer', 'per_layer=True')}{BLOCKS_OUTSIDE}{cost.hvps:,} products and {cost.seconds:.2f} s "
             "after the spectrum, outside "
             f"{' and '.join(given)}, which {verb} the spectrum alone (layer_curvature; timing counts the spectrum)",)

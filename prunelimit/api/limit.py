@@ -102,7 +102,7 @@ class BoundsReport:
                 "stderr": self.uncertainty.stderr,
                 "uncertainty": self.uncertainty.to_json(),
                 "scope": self.scope,
-                "reference_density": None if self.paper is None else _aliasing_json(self.paper.aliasing),
+                "reference_density": None if self.paper is None else aliasing_json(self.paper.aliasing),
             },
             "bounds": {
                 "lower": self.lower,
@@ -124,7 +124,9 @@ class BoundsReport:
         }))
 
 
-def _aliasing_json(a) -> dict:
+def aliasing_json(a) -> dict:
+    """``prediction.reference_density``, which bounds' ``reference density:`` line states (read
+    back alike by verify and gate: ``console.reference_density_text``)."""
     # Shares and masses to 1e-9: below that they follow the nodes' last bits (float32
     # products summed in another order move a node by ~1e-7 of itself), not the aliasing.
     return {"kernel_std": a.kernel_std, "grid_step": a.grid_step, "aliased": a.aliased,
@@ -428,12 +430,12 @@ def _bounds_warnings(
         warns.append(
             # in points, as ρ*'s line states its ± ("moved by 0.012" stood under "± 0.62 pt")
             f"ρ* moved by {half_width_text(100 * abs(ratio - half_ratio))} pt between {spec.iterations // 2} and "
-            f"{spec.iterations} Lanczos steps; use {option('iterations', 2 * spec.iterations)}"
+            f"{spec.iterations}{STEPS_MOVED}{option('iterations', 2 * spec.iterations)}"
         )
     stiffness = radius**2 * max(abs(spec.lambda_max), abs(spec.lambda_min)) / (2 * epsilon)
     if spec.solver != "exact" and u.steps_kind not in ("bracket", "exact") and stiffness > SLQ_VALIDATED_STIFFNESS:
         warns.append(
-            f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5 up to which SLQ was validated against "
+            f"ρ* sits where R²·|λ|max/2ε = {stiffness:.2g}, beyond the 1e5{BEYOND_VALIDATED}against "
             "exact spectra (docs/accuracy.md); F may be underestimated there: compare with "
             f"{option('iterations', 2 * spec.iterations)}"
         )
@@ -456,6 +458,11 @@ def _bounds_warnings(
         )
     return warns
 
+
+# how the fixed plan's warnings whose remedy ends them (more --iterations) read: a report's, read back by
+# --from, is told where that remedy applies (``gate_rules._read_warning``)
+STEPS_MOVED = " Lanczos steps; use "
+BEYOND_VALIDATED = " up to which SLQ was validated "
 
 ALIASING_TOLERANCE = 0.01  # share of the quadrature weight moved between nodes that gets a warning
 

@@ -430,16 +430,15 @@ def render_bounds(rep) -> None:
         table.add_row(f"lower bound ρ_L (η = {p.eta:g}, {p.bound_mode})", pct(rep.lower), pct(1 - rep.lower))
         table.add_row(f"upper bound ρ_U (η = {p.eta:g}, {p.bound_mode})", pct(rep.upper), pct(1 - rep.upper))
     if rep.paper is not None:
-        table.add_row("continuous ρ* (same spectrum)", pct(p.ratio), pct(1 - p.ratio))
+        table.add_row(CONTINUOUS, pct(p.ratio), pct(1 - p.ratio))
     stdout.print(table)
     stdout.print(f"R(ρ*) = {rep.radius:.4g} · {epsilon_text(rep.epsilon, rep.epsilon_source)} · loss {loss_text(s.loss)}")
     stdout.print(estimate_line(rep.ratio, rep.uncertainty.to_json()))
     solver_line(s)
     if rep.paper is not None:
-        a = rep.paper.aliasing
-        state = "aliased" if a.aliased else "resolved"
-        stdout.print(f"reference density: kernel std {a.kernel_std:.2g} vs grid step {a.grid_step:.2g} ({state}; "
-                     f"node weights kept {a.mass_min:.3g}–{a.mass_max:.3g}×, {100 * a.moved:.2g} % moved)")
+        from prunelimit.api.limit import aliasing_json
+
+        stdout.print(reference_density_text(aliasing_json(rep.paper.aliasing)))  # to the digits the JSON keeps
     stdout.print(f"λmax {fmt(s.lambda_max)} · λmin {fmt(s.lambda_min)} · "
                  f"trace {trace_text(s.trace, s.trace_plus_minus, level=True)} · {cost(s)}")
     if s.memory is not None:
@@ -447,6 +446,36 @@ def render_bounds(rep) -> None:
     if rep.layers is not None:
         render_layers(rep.layers)
     render_warnings(rep.warnings)
+
+
+CONTINUOUS = "continuous ρ* (same spectrum)"  # --method paper's root of the same spectrum, beside its grid ρ*
+
+
+def reference_density_text(density: Mapping) -> str:
+    """``reference density: …``: how --method paper's reference density sits on its grid, from
+    its JSON (``prediction.reference_density``, ``api.limit.aliasing_json``): bounds prints it so,
+    and verify and gate print a saved report's alike, to the digits it keeps."""
+    state = "aliased" if density["aliased"] is True else "resolved"
+    return (f"reference density: kernel std {density['kernel_std']:.2g} vs grid step {density['grid_step']:.2g} "
+            f"({state}; node weights kept {density['node_mass_min']:.3g}–{density['node_mass_max']:.3g}×, "
+            f"{100 * density['weight_moved']:.2g} % moved)")
+
+
+def stated_paper_facts(doc: Mapping | None) -> tuple[float | None, str | None]:
+    """A ``--method paper`` prediction's continuous ρ* and ``reference density:`` line, as the
+    bounds run that computed it printed them, from its JSON (``prediction.continuous_ratio``,
+    ``prediction.reference_density``): what verify and gate state beside its grid ρ*, computed
+    here or read (``--from``); ``(None, None)`` for another method's (it states no density)."""
+    density = lookup(doc or {}, "prediction.reference_density")
+    keys = ("kernel_std", "grid_step", "node_mass_min", "node_mass_max", "weight_moved")
+    if not isinstance(density, Mapping) or not all(_real(density.get(key)) for key in keys):
+        return None, None
+    continuous = lookup(doc or {}, "prediction.continuous_ratio")
+    return (continuous if _real(continuous) else None), reference_density_text(density)
+
+
+def _real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def render_nplh(fit) -> None:
@@ -535,12 +564,19 @@ def prediction_behind(rep) -> str | None:
     held); ``None`` for a given number."""
     if rep.ratio_source == "given":
         return None
-    stated = estimate_line(rep.requested, rep.uncertainty, "ρ*" if rep.ratio_source.startswith("auto") else "ρ_L")
-    if rep.uncertainty is not None and rep.uncertainty.get("data") is not None:
-        # a data part means curvature over a subset: its shift of ρ* is in no part (gate counts such a ± incomplete)
-        stated += ", incomplete: not the shift of ρ* a Hessian over a subset gives"
+    stated = estimate_line(rep.requested, rep.uncertainty, "ρ*" if rep.ratio_source.startswith("auto") else "ρ_L") \
+        + subset_incomplete(rep.uncertainty)
     whole = "ceil(ρ·n) of each layer's n" if rep.scope == "layer" else "ceil(ρ·N) of N"
     return f"{stated}; pruned to {pct(rep.achieved)}: whole weights, {whole}, and zeros the model held"
+
+
+def subset_incomplete(u: Mapping | None) -> str:
+    """What a predicted ratio's ± (its JSON, ``ratio.uncertainty``) leaves out, as prune states it
+    beside the ratio (console and HTML report): ``, incomplete: …`` where it has a data part, ``""``
+    else. A data part means curvature over a subset: its shift of ρ* is in no part (gate counts
+    such a ± incomplete)."""
+    return ", incomplete: not the shift of ρ* a Hessian over a subset gives" \
+        if isinstance(u, Mapping) and u.get("data") is not None else ""
 
 
 def acc_drop_warning(rep) -> str | None:
@@ -606,6 +642,11 @@ def render_verify(rep) -> None:
     if b.lower is not None:
         table.add_row("lower bound ρ_L", pct(b.lower), pct(1 - b.lower))
         table.add_row("upper bound ρ_U", pct(b.upper), pct(1 - b.upper))
+    # --method paper's, as bounds printed them: a saved report's (--from) as read
+    continuous, density = stated_paper_facts(b.body if rep.bounds is None else
+                                             None if rep.bounds.paper is None else rep.bounds.to_json())
+    if continuous is not None:
+        table.add_row(CONTINUOUS, pct(continuous), pct(1 - continuous))
     pruned = ", layer-wise pruning" if b.scope == "layer" else ""
     table.add_row(f"[bold]actual (loss ≤ L + ε{pruned})[/]", f"[bold]{AT_LEAST[a.loss_crossed]}{pct(a.loss_ratio)}[/]",
                   f"{AT_MOST[a.loss_crossed]}{pct(1 - a.loss_ratio)}")
@@ -631,6 +672,8 @@ def render_verify(rep) -> None:
         stdout.print(f"spectrum: {cost(rep.bounds.spectrum)}")
     else:  # read (--from): the saved run's solver: line, as that run printed it
         stated_solver_line(b.body)
+    if density is not None:
+        stdout.print(density)
     stdout.print(f"{epsilon_text(b.epsilon, b.epsilon_source)} · dense loss {loss_text(a.dense_loss)}"
                  + (f" · dense accuracy {pct(a.dense_accuracy)}" if a.dense_accuracy is not None else "")
                  + f" · {a.evaluations} prune-and-evaluate passes"
@@ -691,6 +734,10 @@ def gate_lines(rep) -> list[tuple[str, str]]:
             f"read from {b['actual_from']}, no prune-and-evaluate passes"
         lines.append(("measured", f"measured limit: loss ≤ L + ε, {epsilon_text(b['epsilon'], b['epsilon_source'])} · "
                                   f"{passes} · no spectrum"))
+    if rep.estimate is not None:  # --method paper's, as bounds printed them (a --from report's as read)
+        continuous, density = stated_paper_facts(rep.bounds)
+        lines += [] if continuous is None else [("continuous", f"{CONTINUOUS}: {pct(continuous)}")]
+        lines += [] if density is None else [("reference_density", density)]
     return lines
 
 

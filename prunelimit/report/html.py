@@ -23,7 +23,8 @@ from prunelimit.io.atomic import write_text_atomic
 from prunelimit.io.outputs import Output, optional
 from prunelimit.report.console import (
     LAYER_METHODS, READ_FROM, blocks_text, delta_text, epsilon_text, fmt, lookup, memory_line, read_from_text,
-    shape_text, stated_exact_predicted, stated_plan, stated_subset, stop_text, times_text, trace_text, uncertainty_text,
+    shape_text, stated_exact_predicted, stated_plan, stated_subset, stop_text, subset_incomplete, times_text,
+    trace_text, uncertainty_text,
 )
 from prunelimit.report.jsonout import document, dumps
 from prunelimit.report.safe import printable
@@ -133,6 +134,10 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
 UNCERTAIN_OF: dict[str, Callable[[Mapping], bool]] = {
     "prediction.uncertainty": lambda doc: lookup(doc, "prediction.ratio") is not None,
     "ratio.uncertainty": lambda doc: lookup(doc, "ratio.source") not in (None, "given"),
+}
+# what an "uncertainty" row's ± leaves out, after it, as the console says it beside that ratio (prune's)
+LEFT_OUT: dict[str, Callable[[Mapping], str]] = {
+    "ratio.uncertainty": lambda doc: subset_incomplete(lookup(doc, "ratio.uncertainty")),
 }
 # a row shown only where its document says so, as the console prints it: Hyperflux's start from a pruned model
 SHOWN_WHEN: dict[str, Callable[[Mapping], bool]] = {
@@ -388,7 +393,8 @@ def summary_html(command: str, body: Mapping) -> str:
     # only a flag stated false marks a bound (a report from before the flags states none)
     crossed = {path: lookup(doc, flag) is not False for path, flag in CROSSED_BY.items()}
     headline = [(label, AT_MOST[crossed.get(path, True)] + PAIRED[kind](value, lookup(doc, path + PAIRED_WITH[kind])) if kind in PAIRED
-                 else _format(value, kind, crossed.get(path, True))) for label, value, kind, path in found
+                 else _format(value, kind, crossed.get(path, True)) + LEFT_OUT.get(path, lambda _: "")(doc))
+                for label, value, kind, path in found
                 if (kind == "uncertainty" and UNCERTAIN_OF[path](doc)) or (kind in CONTAINER_KINDS[1:] and _shaped(value, kind))
                 or (kind not in CONTAINER_KINDS and value is not None and not isinstance(value, (Mapping, list))
                     and SHOWN_WHEN.get(path, lambda _: True)(doc))]

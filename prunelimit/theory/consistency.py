@@ -16,6 +16,11 @@ from prunelimit.report.rounding import apart, decimals, half_width_text, percent
 # Below half a percentage point the two ρ* differ by rounding of the reference density's
 # grid, not by a disagreement worth a warning (an exact spectrum states ± 0).
 AGREEMENT_FLOOR = 0.005
+# how the grid-vs-continuous warning's remedy starts, which ends it: read back by --from, it is told where it
+# applies (``gate_rules._read_warning``)
+ARITHMETIC_MOVED = "the reference arithmetic moved ρ*: prefer "
+METHODS_CITED = " (docs/methods.md)"  # what follows the flag of the bounds-crossing warning's remedy
+OUTSIDE_BOUNDS = "do not prune or gate on ρ* from this run: use "  # … that remedy, which the flag ends
 
 
 def consistency_warnings(ratio: float, lower: float | None, upper: float | None, continuous: float,
@@ -32,14 +37,14 @@ def consistency_warnings(ratio: float, lower: float | None, upper: float | None,
         shown = [f"{100 * value:.{places}f} %" for value in (ratio, lower, upper)]
         warns.append(
             f"INCONSISTENT: ρ* = {shown[0]} lies {side} ([ρ_L, ρ_U] = [{shown[1]}, {shown[2]}]); do not prune "
-            f"or gate on ρ* from this run: use {option('method', 'default')} (docs/methods.md), or the bound ρ_L"
+            f"or gate on ρ* from this run: use {option('method', 'default')}{METHODS_CITED}, or the bound ρ_L"
         )
     allowed = max(plus_minus, AGREEMENT_FLOOR)
     if abs(ratio - continuous) > allowed:
         warns.append(
             f"INCONSISTENT: the headline ρ* = {percent(ratio)} and the continuous ρ* = {percent(continuous)} from the "
             f"same spectrum differ by {_gap(abs(ratio - continuous), allowed)}, more than {_allowance(plus_minus, rounding)}; "
-            f"the reference arithmetic moved ρ*: prefer {option('method', 'default')}"
+            f"{ARITHMETIC_MOVED}{option('method', 'default')}"
         )
     return warns
 

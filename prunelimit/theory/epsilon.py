@@ -55,6 +55,9 @@ def larger_epsilon() -> str:
     return f"give a larger {option('epsilon')}, a loss change that matters"
 
 
+ROUNDED_EPSILON = " is 0 up to rounding: "  # how ``rounding_epsilon_warning`` reads; its remedy ends it
+
+
 def rounding_epsilon_warning(epsilon: float, loss: float) -> str | None:
     """The warning for a given ε within the rounding of the dense ``loss`` (:func:`loss_rounding`),
     which :func:`epsilon_from_losses` refuses as a derived ε: every path that measures or
@@ -62,7 +65,7 @@ def rounding_epsilon_warning(epsilon: float, loss: float) -> str | None:
     floor = loss_rounding(loss)
     if epsilon > floor:
         return None
-    return (f"{option('epsilon', epsilon)} is 0 up to rounding: a change of the loss {loss:.4g} below about "
+    return (f"{option('epsilon', epsilon)}{ROUNDED_EPSILON}a change of the loss {loss:.4g} below about "
             f"{floor:.2g} ({ROUNDING_STEPS} float32 steps) is rounding, so L + ε is L and any change pruning makes "
             f"reads as past it; {larger_epsilon()}")
 
