@@ -268,6 +268,20 @@ class _Summary(HTMLParser):
             self._cell += data
 
 
+SAVED_DATA = ("--max-samples", "300", "--threads", "1")  # a saved report's data, which --from checks
+
+
+def saved_slq_report(cli, ckpt) -> dict:
+    """A ``bounds --json`` report of a short SLQ run (``--max-hvps 40``: several probes, a ±
+    of its own) on ``ckpt`` over ``SAVED_DATA``, for tests that edit it and read it back
+    with ``--from``."""
+    import json
+
+    made = cli("bounds", ckpt, "--method", "slq", "--max-hvps", "40", "--no-cache", *SAVED_DATA, "--json")
+    assert made.exit_code == 0, made.stderr
+    return json.loads(made.stdout)
+
+
 def summary_rows(page: str) -> dict[str, str]:
     """The HTML summary's ``{quantity: value}`` rows, read with the stdlib parser."""
     parser = _Summary()

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 
-DATA = ("--max-samples", "300", "--threads", "1")  # the saved report's data, which --from checks
+from tests.conftest import SAVED_DATA as DATA, saved_slq_report
 
 
 def test_gate_from_a_plus_minus_its_parts_do_not_give_gates_on_none_as_its_console_states(cli, own_ckpt, tmp_path,
                                                                                              monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    made = cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "40", "--no-cache", *DATA, "--json")
-    assert made.exit_code == 0, made.stderr
-    report = json.loads(made.stdout)
+    report = saved_slq_report(cli, own_ckpt)
     stated = report["prediction"]["uncertainty"]
     assert 0 < stated["plus_minus"] < 0.5  # a ± of its own, whose parts give it
     report["prediction"]["uncertainty"] = {**stated, "plus_minus": 0.5}  # parts that give another ±

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 
-DATA = ("--max-samples", "300", "--threads", "1")  # the saved report's data, which --from checks
+from tests.conftest import SAVED_DATA as DATA, saved_slq_report
 
 
 def test_prune_from_a_report_without_the_runs_key_states_the_plus_minus_verify_states(cli, own_ckpt, tmp_path,
                                                                                        monkeypatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    made = cli("bounds", own_ckpt, "--method", "slq", "--max-hvps", "40", "--no-cache", *DATA, "--json")
-    assert made.exit_code == 0, made.stderr
-    older = json.loads(made.stdout)
+    older = saved_slq_report(cli, own_ckpt)
     assert older["spectrum"]["runs"] > 1  # several probes: the runs set the ± (Student's t)
     del older["prediction"]["uncertainty"]["runs"]
     saved = tmp_path / "older.json"
