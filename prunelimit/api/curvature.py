@@ -964,19 +964,21 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
                    elapsed: "Callable[[], float]", probes: int, batches, held: int, wide=None):
     """A float64 operator over ``batches`` for adaptive SLQ to run again on, where the float32
     products' measured error alone kept ρ*'s ± above the tolerance (``stopped_by`` "rounding":
-    a classifier fitted near zero loss, whose float32 products keep few digits); ``None`` where
-    the products were float64 already, their error was not measured, or what the first runs
-    took (``quad.hvps`` products; seconds on ``elapsed``, since ``budgets`` were set, which
-    under torchrun reads alike on every rank, so that all of them decide alike) does not fit
-    twice more in the budgets left: float64 products cost up to about twice as much; nor where the host memory the bases may
-    hold is short of ``held``, the bytes of the float32 runs' bases in float64: float64 runs
-    stopped by memory short of where the float32 ones went state a wider ± for twice the work
-    (a 147-weight MLP under 0.15 MB: ± 28 pt after 99 products against float32's 16 pt). Where even float64's rounding decides ρ*
-    (a fit to zero loss, ε at the loss's rounding) the float64 runs end by "rounding" too,
-    closer to the exact spectrum's ρ*, and their warning names the fix that then applies (a
-    larger ε): which is the case is not known from the float32 nodes, whose smallest lie in
-    their rounding. ``wide``: a float64 operator over ``batches`` built already (exact columns
-    left for SLQ), used where it serves ``probes``."""
+    a classifier fitted near zero loss, whose float32 products keep few digits).
+
+    ``None`` where the products were float64 already or their error was not measured; where
+    what the first runs took (``quad.hvps`` products; seconds on ``elapsed`` since
+    ``budgets`` were set, a clock that reads alike on every torchrun rank, so all decide
+    alike) does not fit twice more in the budgets left, float64 products costing up to about
+    twice as much; and where the host memory the bases may hold is short of ``held``, the
+    float32 runs' bases in float64 bytes: float64 runs stopped by memory short of where the
+    float32 ones went state a wider ± for twice the work (a 147-weight MLP under 0.15 MB:
+    ± 28 pt after 99 products against float32's 16 pt). Where even float64's rounding decides
+    ρ* (a fit to zero loss, ε at the loss's rounding) the float64 runs end by "rounding" too,
+    closer to the exact spectrum's ρ*, their warning naming the fix that then applies (a
+    larger ε); which case it is cannot be told from the float32 nodes, whose smallest lie in
+    their rounding. ``wide``: a float64 operator over ``batches`` built already (exact
+    columns left for SLQ), used where it serves ``probes``."""
     from prunelimit.limits import out_of_memory
 
     if stopped_by != "rounding" or op.dtype == torch.float64 or not quad.product_error:
