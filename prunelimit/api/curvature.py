@@ -661,12 +661,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             laps.lap("data_check", timed)
         after = Afterwards(per_step=parts, runs_to=TRACE_PROBES, counted=options.max_hvps is not None,
                            fixed_seconds=fixed, step_seconds=step, row_seconds=row)
-        # A given --max-hvps and --time-budget count from the start: the timed products and any
-        # exact columns left for SLQ came out of them (one product stays, so SLQ has an answer).
-        budgets = replace(options, max_hvps=None if options.max_hvps is None
-                          else max(options.max_hvps - hvps - unspent, 1),
-                          time_budget=None if options.time_budget is None
-                          else max(options.time_budget - elapsed(), SPENT_BUDGET_S))
+        budgets = _budgets_left(options, hvps, unspent, elapsed)
         deadline = None
         if target is None and choice.adaptive:
             from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS
@@ -690,9 +685,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             notes.append(_float64_note(error, quad.hvps))
             op, storage = wider, wide_storage
             before = op.hvps
-            budgets = replace(budgets, max_hvps=None if budgets.max_hvps is None else budgets.max_hvps - quad.hvps,
-                              time_budget=None if options.time_budget is None
-                              else max(options.time_budget - elapsed(), SPENT_BUDGET_S))
+            budgets = _budgets_left(options, hvps, unspent, elapsed)
             counted = _counted_on(progress, hvps)
             quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed,
                                                     deadline, after)
@@ -764,6 +757,17 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     )
 
 
+def _budgets_left(options: CurvatureOptions, spent: int, held_back: int,
+                  elapsed: "Callable[[], float]") -> CurvatureOptions:
+    """``options`` with the budgets SLQ's runs have left: a given --max-hvps and --time-budget
+    count from the start of the spectrum, so the ``spent`` products (timed products, exact
+    columns left for SLQ, float32 runs before float64 ones) and the ``held_back`` ones (the
+    data check's timing) come out of them; one product stays, so SLQ has an answer."""
+    return replace(options, max_hvps=None if options.max_hvps is None else max(options.max_hvps - spent - held_back, 1),
+                   time_budget=None if options.time_budget is None
+                   else max(options.time_budget - elapsed(), SPENT_BUDGET_S))
+
+
 def _status(ratio: float, plus_minus: float) -> str:
     """The progress status of ρ* = ``ratio`` ± ``plus_minus``."""
     return f"ρ* {estimate_text(ratio, plus_minus)}"
@@ -816,7 +820,7 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
            "float64" if dtype != torch.float64 else
            f"ε is at the loss's rounding: {larger_epsilon()}")
     floor = rounding_floor(quad, torch.finfo(dtype).eps)
-    measured = getattr(quad, "product_error", 0.0) > torch.finfo(dtype).eps * float(np.abs(quad.nodes).max(initial=0.0))
+    measured = quad.product_error > torch.finfo(dtype).eps * float(np.abs(quad.nodes).max(initial=0.0))
     source = (f"the {name} products' error measured against float64 ones" if measured
               else f"{name} machine epsilon × λmax") + ", and the float64 solve's rounding"
     return (f"{ROUNDING_NOTE} {name} products' rounding: eigenvalues under {floor:.2g} ({source}) "
@@ -983,7 +987,6 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
 
     if stopped_by != "rounding" or op.dtype == torch.float64 or not quad.product_error:
         return None
-
     if budgets.max_hvps is not None and budgets.max_hvps - quad.hvps < quad.hvps:
         return None
     if options.time_budget is not None:
@@ -1014,10 +1017,11 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
                    wide=None) -> tuple[float, int]:
     """``(‖H̃z − Hz‖/‖z‖, products spent)``: ``op``'s products against float64 ones over the
     same ``batches`` (by ``wide``, a float64 operator over them, where one was built) on one
-    fixed Rademacher probe (``SpectralQuadrature.product_error``); ``(0.0, 0)`` for float64 products. Near a loss of zero their error is far above machine
-    epsilon × λmax (``theory.uncertainty.rounding_floor``), which no other part of the ± holds.
-    Where the float64 copy does not fit in memory, ``(0.0, products spent)``: the floor is then
-    machine epsilon's, as before this was measured."""
+    fixed Rademacher probe (``SpectralQuadrature.product_error``); ``(0.0, 0)`` for float64
+    products. Near a loss of zero their error is far above machine epsilon × λmax
+    (``theory.uncertainty.rounding_floor``), which no other part of the ± holds. Where the
+    float64 copy does not fit in memory, ``(0.0, products spent)``: the floor is then machine
+    epsilon's, as before this was measured."""
     from prunelimit.curvature.slq import rademacher
     from prunelimit.limits import out_of_memory
 
@@ -1028,7 +1032,8 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     narrow = op.matvec(probe)
     spent = op.hvps - spent
     try:
-        wide = wide if wide is not None else hessian_operator(inputs, replace(options, hvp="revrev"), dtype=torch.float64, batches=batches)
+        if wide is None:  # recomputing: one product needs no graphs kept
+            wide = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=torch.float64, batches=batches)
         error = float((narrow.to(torch.float64) - wide.matvec(probe)).norm() / probe.norm())
     except (MemoryError, RuntimeError) as exc:
         if out_of_memory(exc) is None:

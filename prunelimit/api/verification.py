@@ -27,6 +27,7 @@ from prunelimit.report.notebook import brief, shown, verify_summary
 from prunelimit.report.rounding import percent
 from prunelimit.theory.regime import Regime, l1_training, measured_advice
 from prunelimit.theory.uncertainty import Uncertainty
+from prunelimit.validate import real
 
 
 NEAR_ZERO = (1e-3, 1e-2, 1e-1)  # the |w| thresholds of ``weights_below`` and the diagnosis
@@ -339,12 +340,8 @@ def overshot_ratios(overshoot: object) -> list[float]:
     limit = overshoot.get("loss_limit")
     points = [overshoot["checked"].get(name) for name in ("lower", "predicted") if overshoot.get(name) is True]
     # a flag may stand on a failure below its point: the points whose own loss failed (null: NaN, as JSON has none)
-    return [p["ratio"] for p in points if isinstance(p, dict) and _number(p.get("ratio")) and 0 < p["ratio"] < 1
-            and not (_number(p.get("loss")) and _number(limit) and p["loss"] <= limit)]
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return [p["ratio"] for p in points if isinstance(p, dict) and real(p.get("ratio")) and 0 < p["ratio"] < 1
+            and not (real(p.get("loss")) and real(limit) and p["loss"] <= limit)]
 
 
 def told_measured(warnings) -> list[str]:

@@ -12,6 +12,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Column, Table
 
 from prunelimit.errors import option, said
+from prunelimit.validate import real
 from prunelimit.report.rounding import (
     AT_LEAST, AT_MOST, MINUS, apart, change_text, decimals, finetune_text, half_width_text, loss_text, percent,
     percent_text, signed, value_text,
@@ -468,14 +469,14 @@ def stated_paper_facts(doc: Mapping | None) -> tuple[float | None, str | None]:
     here or read (``--from``); ``(None, None)`` for another method's (it states no density)."""
     density = lookup(doc or {}, "prediction.reference_density")
     keys = ("kernel_std", "grid_step", "node_mass_min", "node_mass_max", "weight_moved")
-    if not isinstance(density, Mapping) or not all(_real(density.get(key)) for key in keys):
+    if not isinstance(density, Mapping) or not all(_finite(density.get(key)) for key in keys):
         return None, None
     continuous = lookup(doc or {}, "prediction.continuous_ratio")
-    return (continuous if _real(continuous) else None), reference_density_text(density)
+    return (continuous if _finite(continuous) else None), reference_density_text(density)
 
 
-def _real(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _finite(value: object) -> bool:
+    return real(value) and math.isfinite(value)
 
 
 def render_nplh(fit) -> None:
