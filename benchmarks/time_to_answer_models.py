@@ -320,7 +320,7 @@ def exact_cost_estimate(case: ModelCase, blocks: int = 1) -> dict:
     """Seconds per HVP of the exact solver's float64 column blocks, measured on ``blocks``
     blocks, and the HVP part of ``--method exact`` projected to all D columns (the
     eigensolve and the setup are not included)."""
-    from prunelimit.curvature.exact import COLUMN_BLOCK
+    from prunelimit.curvature.exact import columns_per_product
     from prunelimit.curvature.hvp import HessianOperator
     from prunelimit.models.params import hessian_parameters
 
@@ -328,11 +328,11 @@ def exact_cost_estimate(case: ModelCase, blocks: int = 1) -> dict:
     params = [p for _, p in hessian_parameters(inputs.model, inputs.selection)]
     op = HessianOperator(inputs.model, params, inputs.batches, inputs.loss_fn, dtype=torch.float64,
                          memory_budget_mb=api.CPU_MEMORY_BUDGET_MB)
-    eye = torch.eye(op.dim, dtype=torch.float64)
+    eye, block = torch.eye(op.dim, dtype=torch.float64), columns_per_product(op)  # as the exact solver forms them
     start = time.perf_counter()
     for b in range(blocks):
-        op.matmat(eye[:, b * COLUMN_BLOCK : (b + 1) * COLUMN_BLOCK])
-    per_hvp = (time.perf_counter() - start) / (blocks * COLUMN_BLOCK)
+        op.matmat(eye[:, b * block : (b + 1) * block])
+    per_hvp = (time.perf_counter() - start) / (blocks * block)
     out = {"name": case.name, "dim": op.dim, "seconds_per_hvp": per_hvp, "hvps": op.dim,
            "projected_hvp_seconds": per_hvp * op.dim, "engine": op.engine}
     (CACHE / f"{case.name}-exact-estimate.json").write_text(json.dumps(out, indent=1))

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import prunelimit
-from prunelimit.curvature.exact import COLUMN_BLOCK, columns_per_product, exact_hessian
+from prunelimit.curvature.exact import CPU_COLUMN_BLOCK, columns_per_product, exact_hessian
 from prunelimit.curvature.hvp import HessianOperator
 from prunelimit.data.batches import cross_entropy_loss
 from prunelimit.errors import InputError
@@ -566,7 +566,7 @@ def test_exact_columns_one_at_a_time_on_a_kept_graph():
     column, no k-fold activations); the recomputing one in blocks. Both give the same
     matrix (float64 products; rounding only, 1e-12)."""
     cached, revrev = _group_norm_operator("cached"), _group_norm_operator("revrev")
-    assert columns_per_product(cached) == 1 and columns_per_product(revrev) == COLUMN_BLOCK
+    assert columns_per_product(cached) == 1 and columns_per_product(revrev) == CPU_COLUMN_BLOCK
     with pytest.warns(UserWarning, match="one at a time"):  # group norm: the block falls back
         blocks = exact_hessian(revrev)
     import warnings

@@ -24,7 +24,10 @@ from prunelimit.threads import one_thread
 # and the dimensions ``exact_hessian`` accepts.
 EXACT_MEMORY_BYTES = 2 * 2**30
 MAX_DIM = math.isqrt(EXACT_MEMORY_BYTES // 8)  # 16,384
-COLUMN_BLOCK = 128  # unit vectors per batched product: bounds the vmapped activations
+COLUMN_BLOCK = 128  # unit vectors per batched product on an accelerator: bounds the vmapped activations
+# ... and on a CPU, on the recomputing engine: a wider block cost more per column than the single
+# product the default's solver choice times (docs/benchmarks.md, "Exact columns in blocks on a CPU")
+CPU_COLUMN_BLOCK = 8
 EIGEN_CALIBRATION = 1024  # rows of the eigenvalue problem timed to predict a larger one (~0.2 s)
 EIGEN_REPEATS = 2  # solves of it timed: the fastest predicts
 
@@ -34,10 +37,13 @@ def columns_per_product(op: CurvatureOperator) -> int:
     keeps its gradient graphs (``engine == "cached"``), where a batched backward is slower
     per column (docs/benchmarks.md §1) and holds activations for every column at once (2.0 GB
     against 0.36 GB for a 700-parameter CNN with BatchNorm on 1,437 digits, float64);
-    else ``COLUMN_BLOCK``: one graph rebuild serves them all, and an accelerator runs them
-    in parallel (it takes one at a time after running out of memory: ``HessianOperator.matmat``)."""
-    cached_on_cpu = getattr(op, "engine", None) == "cached" and op.device.type == "cpu"
-    return 1 if cached_on_cpu else COLUMN_BLOCK
+    ``CPU_COLUMN_BLOCK`` from the recomputing one on a CPU: one graph rebuild serves them all,
+    but a block of 128 cost up to 2.4× a single product per column (a TransformerEncoder),
+    past the prediction the default's solver choice makes from single products; else
+    ``COLUMN_BLOCK`` (an explicit matrix's too): an accelerator runs them in parallel (it
+    takes one at a time after running out of memory: ``HessianOperator.matmat``)."""
+    on_cpu = {"cached": 1, "revrev": CPU_COLUMN_BLOCK}.get(getattr(op, "engine", None))
+    return on_cpu if on_cpu is not None and op.device.type == "cpu" else COLUMN_BLOCK
 
 
 def require_exact_fits(dim: int, max_dim: int = MAX_DIM) -> None:
