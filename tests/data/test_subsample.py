@@ -325,3 +325,22 @@ def test_class_probability_rows_stored_in_half_precision_are_drawn_by_class(stor
         for seed in range(3):
             sub = curvature_subsample(_class_batches(targets), 40, seed=seed)
             assert _part_classes(sub, classes) == [[9, 1]] * 4, (stored, seed)
+
+
+def test_kl_divergence_soft_targets_are_drawn_by_class_as_cross_entropys() -> None:
+    """A student distilled by ``nn.KLDivLoss`` on a teacher's soft targets (docs/accuracy.md)
+    has cross-entropy's Hessian on them, yet KL divergence was taken for a regression
+    criterion: its rows were drawn without strata, so the rare class (8 of 296) was in at
+    most one of the 4 parts of a 40-sample subset (in none with seed 2), while
+    ``nn.CrossEntropyLoss`` on the same rows kept it in each. Both now draw by class."""
+    from prunelimit.data.loss import criterion_loss, targets_are_values
+
+    generator = torch.Generator().manual_seed(0)
+    classes = torch.tensor([0] * 288 + [1] * 8)[torch.randperm(296, generator=generator)]
+    soft = torch.softmax(torch.randn(296, 3, generator=generator) + 6 * torch.nn.functional.one_hot(classes, 3), 1)
+    for criterion in (torch.nn.KLDivLoss(reduction="batchmean"), torch.nn.functional.kl_div,
+                      torch.nn.CrossEntropyLoss()):
+        by_class = not targets_are_values(criterion_loss(criterion))
+        for seed in range(3):
+            sub = curvature_subsample(_class_batches(soft), 40, seed=seed, by_class=by_class)
+            assert _part_classes(sub, classes) == [[9, 1]] * 4, (criterion, seed)
