@@ -526,10 +526,14 @@ def _real_labels_fix(labels: torch.Tensor, out: torch.Tensor) -> str:
 
 def _are_probabilities(labels: torch.Tensor, out: torch.Tensor) -> bool:
     """Whether ``labels`` are one distribution over the outputs a sample: of the output's
-    shape, non-negative, summing to 1 over the class dimension (to float rounding)."""
+    shape, non-negative, summing to 1 over the class dimension (to the rounding of the type
+    they were stored in, as a curvature subset reads them: ``ROW_SUM_ROUNDING``)."""
+    from prunelimit.data.subsample import ROW_SUM_ROUNDING
+
     if labels.dim() < 2 or labels.shape[1:] != out.shape[1:] or not bool((labels >= 0).all()):
         return False
-    return bool(torch.allclose(labels.sum(1, dtype=torch.float64), torch.ones((), dtype=torch.float64), atol=1e-4))
+    return bool(torch.allclose(labels.sum(1, dtype=torch.float64), torch.ones((), dtype=torch.float64),
+                               atol=ROW_SUM_ROUNDING))
 
 
 def _loss(loss_fn: LossFn, model, batch: Batch, what: str, names: tuple[str, ...]):

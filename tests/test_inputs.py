@@ -454,3 +454,19 @@ def test_inputs_from_a_torch_pruned_model_says_how_to_give_it(masks):
     direct = prunelimit.bounds(_torch_pruned_mlp(), data, batch_size=16, method="exact")
     assert given.to_json()["params"] == direct.to_json()["params"] == {"hessian": 75, "prunable": 66}
     assert given.ratio == direct.ratio
+
+
+@pytest.mark.parametrize("stored", [torch.float16, torch.bfloat16])
+def test_soft_targets_stored_in_half_precision_are_told_to_be_probabilities(stored) -> None:
+    """Under the ce loss, softmax rows saved in float16 or bfloat16 (read back as float32)
+    sum to 1 only within their type's rounding (here 2.9e-4 and 2.2e-3): the 1e-4 of float32
+    rounding took them for regression targets, and the error said "use loss='mse' for
+    regression" instead of naming them soft targets, as it does for float32 rows."""
+    import prunelimit
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 8, generator=generator)
+    soft = torch.softmax(3 * torch.randn(64, 10, generator=generator), 1).to(stored).float()
+    assert (soft.sum(1, dtype=torch.float64) - 1).abs().max() > 1e-4  # the rounding this is about
+    with pytest.raises(InputError, match=r"^data has real-valued targets; they are probabilities \(soft targets\)"):
+        prunelimit.bounds(build_model("mlp:8,6,10"), (x, soft))

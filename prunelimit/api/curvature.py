@@ -680,7 +680,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
         held = _bases_held(choice.adaptive, op.lockstep, quad, trail)[1] * dim * wide_storage.itemsize
         wider = _float64_rerun(inputs, options, op, quad, stopped_by, budgets, elapsed, probes,
-                               subsample.batches, held, None if subsample.subsampled else wide)
+                               subsample.batches, held, after, None if subsample.subsampled else wide)
         if wider is not None:
             notes.append(_float64_note(error, quad.hvps))
             op, storage = wider, wide_storage
@@ -965,7 +965,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
 
 def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_by: str | None, budgets,
-                   elapsed: "Callable[[], float]", probes: int, batches, held: int, wide=None):
+                   elapsed: "Callable[[], float]", probes: int, batches, held: int, after: Afterwards,
+                   wide=None):
     """A float64 operator over ``batches`` for adaptive SLQ to run again on, where the float32
     products' measured error alone kept ρ*'s ± above the tolerance (``stopped_by`` "rounding":
     a classifier fitted near zero loss, whose float32 products keep few digits).
@@ -982,17 +983,22 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
     closer to the exact spectrum's ρ*, their warning naming the fix that then applies (a
     larger ε); which case it is cannot be told from the float32 nodes, whose smallest lie in
     their rounding. ``wide``: a float64 operator over ``batches`` built already (exact
-    columns left for SLQ), used where it serves ``probes``."""
+    columns left for SLQ), used where it serves ``probes``. ``after``: what follows the runs
+    within the budgets (a subset's data check, the trace's top-ups), which the float64 runs
+    must leave room for at the float32 runs' steps as those did: without it, the float64 runs
+    over a 48-sample subset stopped by --max-hvps at 27 steps against float32's 32, stating
+    ± 27.5 pt for the float32 answer's 21.9 pt."""
     from prunelimit.limits import out_of_memory
 
     if stopped_by != "rounding" or op.dtype == torch.float64 or not quad.product_error:
         return None
-    if budgets.max_hvps is not None and budgets.max_hvps - quad.hvps < quad.hvps:
+    steps = int(max(len(r) for r in quad.nodes))
+    if budgets.max_hvps is not None and budgets.max_hvps - quad.hvps < quad.hvps + after.products(quad.runs, steps):
         return None
     if options.time_budget is not None:
         now = elapsed()
         took = now - (options.time_budget - budgets.time_budget)  # the runs' seconds
-        if options.time_budget - now < 2 * took:
+        if options.time_budget - now < 2 * took + after.seconds(quad.runs, steps, 2 * took / max(quad.hvps, 1)):
             return None
     if basis_memory_bytes(options) < held:
         return None

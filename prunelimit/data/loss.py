@@ -188,6 +188,8 @@ _POINTWISE_CRITERIA: dict[Any, bool] = {
     nn.MultiLabelMarginLoss: False, F.multilabel_margin_loss: False,
 }
 # torch's element-wise criteria of real-valued targets that are values to fit (not 0/1 or ±1
-# labels as BCE's, soft margin's and hinge embedding's): ``targets_are_values``
+# labels as BCE's, soft margin's and hinge embedding's): ``targets_are_values``. Not KL
+# divergence: its targets are class probabilities (a teacher's soft targets), classes by their
+# largest entry as cross-entropy's soft targets are, whose loss and Hessian it shares
 _VALUE_CRITERIA = (nn.MSELoss, F.mse_loss, nn.L1Loss, F.l1_loss, nn.SmoothL1Loss, F.smooth_l1_loss, nn.HuberLoss,
-                   F.huber_loss, nn.PoissonNLLLoss, F.poisson_nll_loss, nn.KLDivLoss, F.kl_div)
+                   F.huber_loss, nn.PoissonNLLLoss, F.poisson_nll_loss)

@@ -112,3 +112,53 @@ def test_the_json_says_where_the_runs_took_float64_products() -> None:
     kept = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
     assert rerun.to_json()["spectrum"]["float64_products"] is True
     assert kept.to_json()["spectrum"]["float64_products"] is False
+
+
+def test_float64_runs_over_a_subset_leave_room_for_its_data_check_or_do_not_start() -> None:
+    """The float64 runs went ahead where --max-hvps left room for the float32 runs' products
+    again, not for the data check that follows them at their steps: over 48 of the 96
+    samples, under max_hvps=300, they stopped by the budget at 27 steps against float32's 32
+    and stated ± 27.5 pt for the float32 answer's 21.9 pt. That answer is now kept, its data
+    part measured; with room (700) the float64 runs still go, and their ± is narrower."""
+    model, data = _classifier_near_zero_loss()
+    kept, rerun = (prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002,
+                                     hessian_samples=48, max_hvps=budget) for budget in (300, 700))
+    assert not kept.spectrum.quadrature.float64_products
+    assert kept.spectrum.stopped_by == "rounding" and kept.uncertainty.rounding is not None
+    assert kept.uncertainty.data is not None and kept.uncertainty.data_parts == 4
+    assert not any("ran again on float64 products" in w for w in kept.warnings)
+    assert rerun.spectrum.quadrature.float64_products and rerun.uncertainty.data is not None
+    assert rerun.uncertainty.plus_minus < kept.uncertainty.plus_minus
+
+
+def test_float64_runs_under_a_time_budget_leave_room_for_what_follows_them() -> None:
+    """Under --time-budget the float64 runs went ahead where twice the float32 runs' seconds
+    fitted, though the data check of a subset (here 4 s predicted) must follow them: with
+    5.5 s left after runs of 2 s they would have run the budget out. A fake clock: the
+    decision, not a timing, is tested."""
+    from dataclasses import replace
+
+    from prunelimit.api.curvature import CurvatureOptions, _float64_rerun
+    from prunelimit.curvature.adaptive import Afterwards
+
+    quad = SpectralQuadrature(np.array([[2.0, 1e-3, 0.0]]), np.full((1, 3), 1 / 3), 3, True, hvps=30,
+                              product_error=1e-6)
+    options = CurvatureOptions(method="slq", time_budget=10.0)
+    budgets = replace(options, time_budget=7.5)  # the runs began 2.5 s into the budget
+
+    class Float32:
+        dtype = torch.float32
+
+    class Float64:
+        def serves(self, probes: int) -> bool:
+            return True
+
+    wide = Float64()
+    data_check = Afterwards(per_step=4, fixed_seconds=4.0)
+
+    def decide(after: Afterwards):
+        return _float64_rerun(None, options, Float32(), quad, "rounding", budgets, lambda: 4.5, 1, None, 0, after,
+                              wide)
+
+    assert decide(Afterwards()) is wide  # 5.5 s left ≥ 2 × 2 s of float64 runs
+    assert decide(data_check) is None  # and the data check's 4 s do not fit

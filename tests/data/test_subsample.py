@@ -306,3 +306,41 @@ def test_float_labels_and_class_probability_rows_are_drawn_by_class() -> None:
     for targets in (values, torch.stack([values, values], 1), torch.stack([classes, classes], 1).float(),
                     torch.stack([classes, 1 - classes, classes], 1).float(), torch.stack([classes] * 5, 1)):
         assert curvature_subsample(_class_batches(targets), 5, seed=0).used == 5
+
+
+@pytest.mark.parametrize("stored", [torch.float16, torch.bfloat16])
+def test_class_probability_rows_stored_in_half_precision_are_drawn_by_class(stored) -> None:
+    """Soft labels saved in float16 or bfloat16 (loaded as float32) sum to 1 only within
+    their type's rounding (here up to 2.4e-4 in float16, 4.9e-4 and 1.9e-3 in bfloat16):
+    the 1e-4 of float32 rounding took them for other targets, drawn without strata, so the
+    rare class (8 of 296) was in at most one of the 4 parts of a 40-sample subset (in none
+    with seed 2). They are now classes, as float32 rows are: 1 a part."""
+    generator = torch.Generator().manual_seed(0)
+    classes = torch.tensor([0] * 288 + [1] * 8)[torch.randperm(296, generator=generator)]
+    smoothed = torch.nn.functional.one_hot(classes, 3).float() * 0.9 + 0.1 / 3
+    logits = torch.randn(296, 3, generator=generator) + 6 * torch.nn.functional.one_hot(classes, 3)
+    for rows in (smoothed, torch.softmax(logits, 1)):
+        targets = rows.to(stored).float()
+        assert (targets.sum(1, dtype=torch.float64) - 1).abs().max() > 1e-4  # the rounding this is about
+        for seed in range(3):
+            sub = curvature_subsample(_class_batches(targets), 40, seed=seed)
+            assert _part_classes(sub, classes) == [[9, 1]] * 4, (stored, seed)
+
+
+def test_kl_divergence_soft_targets_are_drawn_by_class_as_cross_entropys() -> None:
+    """A student distilled by ``nn.KLDivLoss`` on a teacher's soft targets (docs/accuracy.md)
+    has cross-entropy's Hessian on them, yet KL divergence was taken for a regression
+    criterion: its rows were drawn without strata, so the rare class (8 of 296) was in at
+    most one of the 4 parts of a 40-sample subset (in none with seed 2), while
+    ``nn.CrossEntropyLoss`` on the same rows kept it in each. Both now draw by class."""
+    from prunelimit.data.loss import criterion_loss, targets_are_values
+
+    generator = torch.Generator().manual_seed(0)
+    classes = torch.tensor([0] * 288 + [1] * 8)[torch.randperm(296, generator=generator)]
+    soft = torch.softmax(torch.randn(296, 3, generator=generator) + 6 * torch.nn.functional.one_hot(classes, 3), 1)
+    for criterion in (torch.nn.KLDivLoss(reduction="batchmean"), torch.nn.functional.kl_div,
+                      torch.nn.CrossEntropyLoss()):
+        by_class = not targets_are_values(criterion_loss(criterion))
+        for seed in range(3):
+            sub = curvature_subsample(_class_batches(soft), 40, seed=seed, by_class=by_class)
+            assert _part_classes(sub, classes) == [[9, 1]] * 4, (criterion, seed)
