@@ -503,6 +503,38 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     return notes
 
 
+# How far the model's mean loss on the analysis data may lie from the one a saved prediction
+# records, relative, and still be that model's: float rounding of another solver path, device or
+# reduction order moves it by ~1e-6 (TF32 convolutions on a GPU more); another model holding the
+# same weights (ReLU for Tanh: 1.1 % on the digits MLP) moves it further
+LOSS_AGREEMENT = 1e-3
+
+
+def check_same_loss(path: str, report: dict[str, Any], inputs: "Inputs", options: Any) -> None:
+    """Refuse (``UsageError``, exit 2) a saved prediction whose recorded loss (``loss``: the mean
+    over the analysis data) is not the model's own on those data, within :data:`LOSS_AGREEMENT`:
+    a model of another architecture holding the same weights (another activation, say) records
+    the same weights, data, tensor layout and loss name, and its ρ* was read for the model at
+    hand without a word. One pass over the data; a report without a loss is not compared."""
+    import numpy as np
+
+    from prunelimit import validate
+    from prunelimit.api.curvature import epsilon_losses
+    from prunelimit.data.batches import batch_size
+
+    recorded_loss = report.get("loss")
+    if not validate.real(recorded_loss) or inputs.batches is None:
+        return
+    sizes = [batch_size(b) for b in inputs.batches]
+    loss = float(np.dot(sizes, epsilon_losses(inputs, options)) / sum(sizes))
+    if abs(loss - recorded_loss) > LOSS_AGREEMENT * max(abs(loss), abs(recorded_loss), 1e-12):
+        raise UsageError(f"{path} was computed for another model than this one: its loss on these data is "
+                         f"{recorded_loss:.6g}, and this model's {loss:.6g}, with the same weights (a model of "
+                         f"another architecture, or another forward); run "
+                         f"{said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} and "
+                         f"data, or drop {option('prediction_from', flag='--from')}")
+
+
 def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     """The document ``--from`` reads a prediction from in ``saved`` (a file's JSON): a
     ``bounds``/``verify`` report or the one a ``gate --json`` report stood on (``stood_on``);
@@ -569,6 +601,7 @@ def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global
     report = prediction_document(path, read_report(path, "bounds report") if saved is None else saved)
     check_bounds_hold_prediction(str(path), report)
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
+    check_same_loss(str(path), report, inputs, options)
     prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
     recorded_scope = recorded_scope if recorded_scope in ("global", "layer") else "global"
