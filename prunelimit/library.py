@@ -1182,9 +1182,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
     if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
+        got = _result_as_ratio(ratio) or _choice_as_typed(ratio) or quoted(ratio) + validate.not_a_number(ratio)
         raise OptionError("ratio", "{0} must be a removed fraction in [0, 1), 'auto' or 'lower', got "
-                                   f"{_result_as_ratio(ratio) or quoted(ratio) + validate.not_a_number(ratio)}"
-                                   f"{validate.percent_fix(ratio)}")
+                                   f"{got}{validate.percent_fix(ratio)}")
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
     if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
@@ -1217,6 +1217,13 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                     *collapse_warnings(value, scope, layers, collapsed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed,
                    resolved.epsilon, resolved.epsilon_source, resolved.read)
+
+
+def _choice_as_typed(ratio: Any) -> str:
+    """``'AUTO'``, ``' lower'``: one of the ratio's named choices written otherwise, with the
+    choice to write, or ``""``; it was refused as "got 'AUTO', a str, not a number"."""
+    meant = ratio.strip().lower() if isinstance(ratio, str) else None
+    return f"{ratio!r}; write {meant!r}" if meant in ("auto", "lower") else ""
 
 
 def _result_as_ratio(ratio: Any) -> str:
