@@ -132,7 +132,7 @@ def _settings(criterion: Any) -> str:
     attributes, its submodules' too, and a hash of its tensors: a class weight is a buffer),
     so that ``CrossEntropyLoss(label_smoothing=0.1)`` and ``CrossEntropyLoss(weight=w)``
     record apart; ``functools.partial`` shows its function and arguments; ``""`` for a plain
-    function (its name is the whole of it)."""
+    function its name identifies, ``(code=…)`` for one it does not (:func:`_unnamed`)."""
     import functools
     import inspect
 
@@ -151,12 +151,71 @@ def _settings(criterion: Any) -> str:
         fields, named = [], [(f"{prefix}.{key}" if prefix else key, value) for prefix, owner in owners
                              for key, value in sorted(vars(owner).items())
                              if not key.startswith("_") and key != "training" and not isinstance(value, nn.Module)]
+    elif inspect.isfunction(criterion) and _unnamed(criterion):
+        return f"(code={_function_fingerprint(criterion)})"
     else:
         return ""
     fields += [f"{key}={_value(value, tensors, key)}" for key, value in named]
     if tensors:
         fields.append(f"tensors={tensors_fingerprint(sorted(tensors.items()))[:16]}")
     return f"({', '.join(fields)})" if fields else ""
+
+
+def _unnamed(function: Any) -> bool:
+    """Whether ``function``'s qualified name leaves what it computes open: a lambda (two in a
+    notebook are both ``__main__.<lambda>``), one made within another function (a factory's,
+    its captured values its settings) or one of ``__main__`` (a notebook cell run again with
+    another body). A function of an importable module is its file's, which names it."""
+    return "<lambda>" in function.__qualname__ or "<locals>" in function.__qualname__ \
+        or function.__module__ == "__main__"
+
+
+def _function_fingerprint(function: Any) -> str:
+    """A 16-hex sha256 of what ``function`` computes with: its code (nested code included),
+    defaults, captured values and the plain values, tensors and criteria of the globals it
+    reads. Two losses a prediction was computed for were recorded alike (``__main__.<lambda>``),
+    and ``prediction_from=`` of the one was read for the other without a word."""
+    import hashlib
+    import inspect
+    from types import CodeType
+
+    import torch
+    from torch import nn
+
+    from prunelimit.cache import tensors_fingerprint
+
+    def code_text(code: CodeType) -> str:
+        consts = [code_text(c) if isinstance(c, CodeType) else
+                  repr(sorted(map(repr, c))) if isinstance(c, frozenset) else repr(c) for c in code.co_consts]
+        return f"{code.co_code.hex()} {code.co_names} {consts}"
+
+    def captured(value: Any, key: str) -> str:
+        if inspect.isfunction(value):  # by its name and code only: a recursive one captures itself
+            return f"{value.__module__}.{value.__qualname__} {code_text(value.__code__)}"
+        return loss_name(value) if isinstance(value, nn.Module) else _value(value, tensors, key)
+
+    tensors: dict[str, Any] = {}
+    code = function.__code__
+    cells = zip(code.co_freevars, function.__closure__ or ())
+    read = [(name, function.__globals__[name]) for name in code.co_names if name in function.__globals__]
+    parts = [code_text(code),
+             *(captured(value, f"default{i}") for i, value in enumerate(function.__defaults__ or ())),
+             *(f"{key}={captured(value, key)}" for key, value in sorted((function.__kwdefaults__ or {}).items())),
+             *(f"{name}={captured(cell.cell_contents, name)}" for name, cell in cells if _filled(cell)),
+             *(f"{name}={captured(value, name)}" for name, value in read
+               if isinstance(value, (bool, int, float, str, torch.Tensor, nn.Module)))]
+    if tensors:
+        parts.append(tensors_fingerprint(sorted(tensors.items())))
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _filled(cell: Any) -> bool:
+    """Whether a closure cell holds a value yet (one of a name assigned later does not)."""
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
 
 
 def _value(value: Any, tensors: dict[str, Any], key: str) -> str:
@@ -444,6 +503,38 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
     return notes
 
 
+# How far the model's mean loss on the analysis data may lie from the one a saved prediction
+# records, relative, and still be that model's: float rounding of another solver path, device or
+# reduction order moves it by ~1e-6 (TF32 convolutions on a GPU more); another model holding the
+# same weights (ReLU for Tanh: 1.1 % on the digits MLP) moves it further
+LOSS_AGREEMENT = 1e-3
+
+
+def check_same_loss(path: str, report: dict[str, Any], inputs: "Inputs", options: Any) -> None:
+    """Refuse (``UsageError``, exit 2) a saved prediction whose recorded loss (``loss``: the mean
+    over the analysis data) is not the model's own on those data, within :data:`LOSS_AGREEMENT`:
+    a model of another architecture holding the same weights (another activation, say) records
+    the same weights, data, tensor layout and loss name, and its ρ* was read for the model at
+    hand without a word. One pass over the data; a report without a loss is not compared."""
+    import numpy as np
+
+    from prunelimit import validate
+    from prunelimit.api.curvature import epsilon_losses
+    from prunelimit.data.batches import batch_size
+
+    recorded_loss = report.get("loss")
+    if not validate.real(recorded_loss) or inputs.batches is None:
+        return
+    sizes = [batch_size(b) for b in inputs.batches]
+    loss = float(np.dot(sizes, epsilon_losses(inputs, options)) / sum(sizes))
+    if abs(loss - recorded_loss) > LOSS_AGREEMENT * max(abs(loss), abs(recorded_loss), 1e-12):
+        raise UsageError(f"{path} was computed for another model than this one: its loss on these data is "
+                         f"{recorded_loss:.6g}, and this model's {loss:.6g}, with the same weights (a model of "
+                         f"another architecture, or another forward); run "
+                         f"{said('`prunelimit bounds` on this checkpoint', 'prunelimit.bounds on this model')} and "
+                         f"data, or drop {option('prediction_from', flag='--from')}")
+
+
 def prediction_document(path: str, saved: Any) -> dict[str, Any]:
     """The document ``--from`` reads a prediction from in ``saved`` (a file's JSON): a
     ``bounds``/``verify`` report or the one a ``gate --json`` report stood on (``stood_on``);
@@ -510,6 +601,7 @@ def saved_report(path: str, inputs: "Inputs", options: Any, scope: str = "global
     report = prediction_document(path, read_report(path, "bounds report") if saved is None else saved)
     check_bounds_hold_prediction(str(path), report)
     notes = check_same_problem(str(path), report, provenance(inputs, options, scope))
+    check_same_loss(str(path), report, inputs, options)
     prediction = report.get("prediction")
     recorded_scope = prediction.get("scope", "global") if isinstance(prediction, dict) else "global"
     recorded_scope = recorded_scope if recorded_scope in ("global", "layer") else "global"

@@ -161,9 +161,9 @@ def measured_value(report: dict[str, Any], use: Use, source: str = "report") -> 
     if value is None and use == "lower" and isinstance(report.get("bounds"), dict) \
             and report["bounds"].get("mode") == "none":  # whole, not damaged: no ρ_L was asked for
         none = said("--bound-mode none", "bound_mode='none'")
+        instead = said("gate --use predicted, prune --ratio auto", "gate's use='predicted', prune's ratio='auto'")
         raise UsageError(f"{source} was computed with {none}, which computes no ρ_L ({field}): read ρ* instead "
-                         f"({said('gate --use predicted, prune --ratio auto', 'gate use=predicted, prune ratio=auto')})"
-                         f", or store the report again without {none}")
+                         f"({instead}), or {said('store the report', 'compute it')} again without {none}")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{source}: the {use} ratio ({field}) is missing or not a number")
     if not 0.0 <= value <= 1.0:  # also false for NaN

@@ -447,10 +447,60 @@ def library_call(command: Callable) -> Callable:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _refuse_command_line_only(command, kwargs)
         _refuse_misfit_call(command, args, kwargs)
         with _ONE_AT_A_TIME, local(), named_for_library():
             return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
     return wrapper
+
+
+# The command line's options that no function takes as a keyword argument (docs/library.md's
+# table of them, its "—" rows), by the keyword a caller types for one, with what to do instead.
+# Typed as a keyword they were refused as unknown curvature options, with a list of those (or
+# "did you mean 'hessian_samples'?" for max_samples), or as Python's "unexpected keyword argument".
+_NO_FILES = "a call reads and writes no files"
+COMMAND_LINE_ONLY = {
+    "max_samples": "slice the tensors instead, (x[:n], y[:n])",
+    "threads": "set torch's thread count before the call, torch.set_num_threads(n)",
+    "device": "a call computes on the model's own device; move it first, model.to(device)",
+    "json": "the result's to_json() is the --json document (without its schema key)",
+    "quiet": "a call writes no progress; pass progress= to follow it",
+    "debug": "exceptions propagate with their traceback",
+    "trust_pickle": f"{_NO_FILES}; give the module itself",
+    "download": f"{_NO_FILES}; give the data as tensors or batches",
+    "config": "pass a YAML file's options as keyword arguments, **yaml.safe_load(file)",
+    "plot": _NO_FILES, "report": f"{_NO_FILES}; in Jupyter a result shows its HTML report's summary",
+    "output": _NO_FILES, "force": _NO_FILES, "junit": _NO_FILES,
+    "cache_dir": "a call caches nothing (prunelimit.api's store= does)", "no_cache": "a call caches nothing",
+    "from_": "verify, gate and prune read a saved report or a BoundsReport as prediction_from=",
+    "exit_zero": "the verdict is the result's passed",
+}
+# ... and those of one command, which another function does, or which takes another name there
+COMMAND_LINE_ONLY_OF = {
+    "prune": {"finetune_epochs": "prune leaves the model alone; fine-tune it after, "
+                                 "prunelimit.train(pruning.apply(model), data, l1=0.0, epochs=...)",
+              "finetune_lr": "prune leaves the model alone; fine-tune it after, "
+                             "prunelimit.train(pruning.apply(model), data, l1=0.0, lr=...)",
+              "format": "pruning.apply(model) prunes with torch.nn.utils.prune; prunelimit.export writes safetensors",
+              **dict.fromkeys(("eval_data", "acc_drop", "strict"), "prunelimit.verify(model, data, eval_data=...) "
+                                                                    "measures the accuracy pruning costs")},
+    "gate": {"allow_incompatible_baseline": "give it as allow_incompatible=True"},
+    "train": {"l1_biases": "give it as l1_scope='reference'"},
+    "hyperflux": {"target_density": "give it as density=", "log": "the result's log holds it"},
+    "imp": {"output": "give it as out_dir=", "epochs": "give it as epochs_per_level="},
+}
+
+
+def _refuse_command_line_only(command: Callable, given: Mapping[str, Any]) -> None:
+    """A ``CallError`` for a keyword that is a command-line option ``command`` does not take
+    (:data:`COMMAND_LINE_ONLY`), naming what to do instead."""
+    parameters = inspect.signature(command).parameters
+    name = command.__name__
+    for keyword in given:
+        instead = {**COMMAND_LINE_ONLY, **COMMAND_LINE_ONLY_OF.get(name, {})}.get(keyword)
+        if instead is not None and keyword not in parameters:
+            flag = "--" + keyword.rstrip("_").replace("_", "-")
+            raise CallError(f"{name}() takes no argument {keyword!r}, the command line's {flag}: {instead}")
 
 
 def _refuse_misfit_call(command: Callable, args: tuple, kwargs: Mapping[str, Any]) -> None:
@@ -1132,9 +1182,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     validate.callback("progress", progress, *_PROGRESS)
     predicted = isinstance(ratio, str) and ratio in ("auto", "lower")
     if not (predicted or validate.real(ratio)):  # a text "0.5" too: numbers are numbers, as everywhere here
+        got = _result_as_ratio(ratio) or _choice_as_typed(ratio) or quoted(ratio) + validate.not_a_number(ratio)
         raise OptionError("ratio", "{0} must be a removed fraction in [0, 1), 'auto' or 'lower', got "
-                                   f"{_result_as_ratio(ratio) or quoted(ratio) + validate.not_a_number(ratio)}"
-                                   f"{validate.percent_fix(ratio)}")
+                                   f"{got}{validate.percent_fix(ratio)}")
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
     if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
@@ -1167,6 +1217,13 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                     *collapse_warnings(value, scope, layers, collapsed))),
                    resolved.spectrum, resolved.source, given.selection, resolved.uncertainty, collapsed,
                    resolved.epsilon, resolved.epsilon_source, resolved.read)
+
+
+def _choice_as_typed(ratio: Any) -> str:
+    """``'AUTO'``, ``' lower'``: one of the ratio's named choices written otherwise, with the
+    choice to write, or ``""``; it was refused as "got 'AUTO', a str, not a number"."""
+    meant = ratio.strip().lower() if isinstance(ratio, str) else None
+    return f"{ratio!r}; write {meant!r}" if meant in ("auto", "lower") else ""
 
 
 def _result_as_ratio(ratio: Any) -> str:

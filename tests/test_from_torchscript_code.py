@@ -50,13 +50,16 @@ def test_a_report_of_other_torchscript_code_is_refused(cli, archives, tmp_path):
 
 def test_an_older_report_without_code_and_an_eager_model_are_not_compared(cli, archives, tmp_path, own_ckpt):
     """A report that records no code (an older prunelimit's) is read as before, and a model that
-    holds no TorchScript records none."""
+    holds no TorchScript records none. The other archive's model is still told apart, by its
+    loss on the data (``baseline.check_same_loss``)."""
     relu, sig = archives
     doc = json.loads(cli("bounds", relu, *ARGS, "--json").stdout)
     del doc["weights"]["code"]
     older = tmp_path / "older.json"
     older.write_text(json.dumps(doc))
-    assert cli("gate", sig, *ARGS, "--from", older, "--min-ratio", 0).exit_code == 0
+    assert cli("gate", relu, *ARGS, "--from", older, "--min-ratio", 0).exit_code == 0
+    refused = cli("gate", sig, *ARGS, "--from", older, "--min-ratio", 0)
+    assert refused.exit_code == 2 and "computed for another model than this one" in refused.stderr
     eager = cli("bounds", own_ckpt, "--max-samples", 300, "--json")
     assert json.loads(eager.stdout)["weights"]["code"] is None
 

@@ -30,7 +30,8 @@ class CurvatureOptions:
     plan (adaptive for ``default``/``slq``); either given fixes an SLQ plan, the other
     then ``DEFAULT_ITERATIONS``/``DEFAULT_RUNS`` of ``curvature.slq`` (200 × 8), or
     128 × 1 for ``paper``. ``epsilon`` ``None`` is the population std of per-batch losses
-    (docs/theory.md).
+    (docs/theory.md). ``"auto"``, the command line's word, is ``None`` for ``epsilon``,
+    ``memory_budget_mb`` and ``basis_memory_mb`` (``_AUTO_IS_NONE``).
     ``basis_dtype``: storage of the Lanczos basis in host memory, ``auto`` (float32 for
     float32 HVPs, else float64) or a name in ``prunelimit.curvature.lanczos.BASIS_DTYPES``.
     ``memory_budget_mb``: what the HVP graphs may hold on the model's device (decides
@@ -100,6 +101,9 @@ class CurvatureOptions:
         from prunelimit.theory.limit import BOUND_MODES
         from prunelimit.theory.statdim import Negative
 
+        for name in _AUTO_IS_NONE:  # the command line's word for the default, as hessian_samples takes it
+            if isinstance(getattr(self, name), str) and getattr(self, name) == "auto":
+                object.__setattr__(self, name, None)
         validate.choice("method", self.method, METHODS)
         if self.iterations is not None:
             validate.integer("iterations", self.iterations, 1)
@@ -142,6 +146,10 @@ class CurvatureOptions:
             check_plan(self, list(validate.changed_fields(self)))
 
 
+# The options whose default the command line writes 'auto' and a dataclass ``None``: 'auto' given
+# here is that default (it was refused as "a str, not a number" with no fix, while
+# hessian_samples='auto' was taken), so a value copied from a command line or --config file works
+_AUTO_IS_NONE = ("epsilon", "memory_budget_mb", "basis_memory_mb")
 # What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).
 _ADAPTIVE_ONLY = ("max_hvps", "time_budget")
 # What the exact spectrum (``method="exact"``, which never turns to SLQ) never reads and the

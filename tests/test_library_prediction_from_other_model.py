@@ -1,0 +1,50 @@
+"""A prediction of another model that holds the same weights (another activation) is refused
+by ``prediction_from=`` and ``--from``: its weights, data, tensor layout and loss name are
+this model's, its loss on the data is not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import prunelimit
+from prunelimit.errors import UsageError
+from prunelimit.report.jsonout import document
+
+from tests.conftest import LIBRARY_SAMPLES
+
+
+def _twins():
+    """A ReLU and a Tanh MLP of one state dict."""
+    torch.manual_seed(0)
+    relu = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.ReLU(), torch.nn.Linear(12, 10))
+    tanh = torch.nn.Sequential(torch.nn.Linear(64, 12), torch.nn.Tanh(), torch.nn.Linear(12, 10))
+    tanh.load_state_dict(relu.state_dict())
+    return relu, tanh
+
+
+def test_a_prediction_of_another_model_with_the_same_weights_is_refused(train):
+    """``verify(tanh, data, prediction_from=bounds(relu, data))`` read the ReLU model's ρ*
+    (0.804, where the Tanh model's own is 0.744) without a word; verify, gate and prune
+    now refuse it, and the model's own prediction is still read."""
+    relu, tanh = _twins()
+    computed = prunelimit.bounds(relu, train, method="exact")
+    for call in (lambda: prunelimit.verify(tanh, train, prediction_from=computed),
+                 lambda: prunelimit.gate(tanh, train, min_ratio=0.0, prediction_from=computed),
+                 lambda: prunelimit.prune(tanh, "auto", train, prediction_from=computed)):
+        with pytest.raises(UsageError, match="computed for another model than this one: its loss on these data is "):
+            call()
+    assert prunelimit.prune(relu, "auto", train, prediction_from=computed).requested == computed.ratio
+
+
+def test_the_command_lines_from_refuses_it_too(cli, train, tmp_path):
+    """The same check behind ``--from``: a checkpoint given another ``--model`` spec's forward."""
+    relu, tanh = _twins()
+    report = tmp_path / "relu.json"
+    report.write_text(json.dumps(document("bounds", prunelimit.bounds(relu, train, method="exact").to_json())))
+    torch.save(tanh, tmp_path / "tanh.pt")
+    refused = cli("verify", tmp_path / "tanh.pt", "--trust-pickle", "--data", "digits:train", "--max-samples",
+                  LIBRARY_SAMPLES, "--from", report)
+    assert refused.exit_code == 2 and "computed for another model than this one" in refused.stderr, refused.stderr
