@@ -508,11 +508,15 @@ def check_same_problem(path: str, report: dict[str, Any], current: Provenance) -
 # reduction order moves it by ~1e-6 (TF32 convolutions on a GPU more); another model holding the
 # same weights (ReLU for Tanh: 1.1 % on the digits MLP) moves it further
 LOSS_AGREEMENT = 1e-3
+# ... or, as a fraction of the report's ε, absolute: a fit near zero loss (3e-5) moves by percents
+# between devices (TF32 logits), yet a tenth of ε leaves its sublevel set, and so ρ*, nearly as it was
+LOSS_AGREEMENT_EPSILON = 0.1
 
 
 def check_same_loss(path: str, report: dict[str, Any], inputs: "Inputs", options: Any) -> None:
     """Refuse (``UsageError``, exit 2) a saved prediction whose recorded loss (``loss``: the mean
-    over the analysis data) is not the model's own on those data, within :data:`LOSS_AGREEMENT`:
+    over the analysis data) is not the model's own on those data, within :data:`LOSS_AGREEMENT`
+    of it or :data:`LOSS_AGREEMENT_EPSILON` of the report's ε, whichever is larger:
     a model of another architecture holding the same weights (another activation, say) records
     the same weights, data, tensor layout and loss name, and its ρ* was read for the model at
     hand without a word. One pass over the data; a report without a loss is not compared."""
@@ -527,7 +531,10 @@ def check_same_loss(path: str, report: dict[str, Any], inputs: "Inputs", options
         return
     sizes = [batch_size(b) for b in inputs.batches]
     loss = float(np.dot(sizes, epsilon_losses(inputs, options)) / sum(sizes))
-    if abs(loss - recorded_loss) > LOSS_AGREEMENT * max(abs(loss), abs(recorded_loss), 1e-12):
+    epsilon = report.get("epsilon")
+    allowed = max(LOSS_AGREEMENT * max(abs(loss), abs(recorded_loss), 1e-12),
+                  LOSS_AGREEMENT_EPSILON * epsilon if validate.real(epsilon) and epsilon > 0 else 0.0)
+    if abs(loss - recorded_loss) > allowed:
         raise UsageError(f"{path} was computed for another model than this one: its loss on these data is "
                          f"{recorded_loss:.6g}, and this model's {loss:.6g}, with the same weights (a model of "
                          f"another architecture, or another forward); run "

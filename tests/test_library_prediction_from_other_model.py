@@ -48,3 +48,18 @@ def test_the_command_lines_from_refuses_it_too(cli, train, tmp_path):
     refused = cli("verify", tmp_path / "tanh.pt", "--trust-pickle", "--data", "digits:train", "--max-samples",
                   LIBRARY_SAMPLES, "--from", report)
     assert refused.exit_code == 2 and "computed for another model than this one" in refused.stderr, refused.stderr
+
+
+def test_a_loss_moved_by_less_than_a_tenth_of_epsilon_is_the_same_model(cli, train, tmp_path):
+    """Devices round a fit near zero loss by percents of it (TF32 logits), where a tenth of ε
+    leaves the sublevel set as it was: such a report is read; one moved by more is refused.
+    (ε = 0.5 given, so a tenth of it, 0.05, is far above 0.1 % of the loss, 2.3e-3.)"""
+    relu, _ = _twins()
+    saved = document("bounds", prunelimit.bounds(relu, train, method="exact", epsilon=0.5).to_json())
+    torch.save(relu, tmp_path / "relu.pt")
+    for moved, code in ((0.04, 0), (0.06, 2)):
+        report = tmp_path / f"moved-{moved}.json"
+        report.write_text(json.dumps({**saved, "loss": saved["loss"] + moved}))
+        read = cli("gate", tmp_path / "relu.pt", "--trust-pickle", "--data", "digits:train", "--max-samples",
+                   LIBRARY_SAMPLES, "--min-ratio", "0", "--from", report)
+        assert read.exit_code == code, (moved, read.stderr)
