@@ -531,7 +531,9 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                 if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
-            places = 4 if ok else apart(4, base - measured, rule.max_drop)
+            # a fail shows the drop apart from max_drop, and the two values apart: a drop between two
+            # values printed equal ("0.91834122 vs baseline 0.91834122: drop +0.00000001") shows nothing
+            places = 4 if ok else apart(apart(4, base - measured, rule.max_drop), measured, base)
             base_crossed = _crossed(documents.get(rule.baseline), rule.use)
             # the drop is a bound where one side alone is: at most with the limit at least, at least with the
             # baseline's (both at least: the same last grid point, unmarked)
