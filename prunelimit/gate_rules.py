@@ -386,6 +386,11 @@ def document_value(report: Any, path: str, use: Use) -> float:
     if schema is not None and schema not in REPORT_SCHEMAS:
         raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
                          f"or a {GATE_SCHEMA} report of one; {store}")
+    if use != "actual" and isinstance(report, dict) and isinstance(report.get("actual"), dict) \
+            and not isinstance(report.get(_FIELDS[use][0]), dict):  # a gate's on use actual alone: said, not "no report"
+        raise InputError(f"baseline {path} holds the measured limit alone (a gate report whose rules all use actual): "
+                         f"no {use} ratio to compare; compare it on {said('use actual', 'use=' + repr('actual'))}, or "
+                         "store the baseline with `prunelimit bounds --json`")
     check_stated_plus_minus(f"baseline {path}", report.get("prediction") if isinstance(report, dict) else None)
     return measured_value(report, use, f"baseline {path}")
 
