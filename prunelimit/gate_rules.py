@@ -386,8 +386,9 @@ def document_value(report: Any, path: str, use: Use) -> float:
     if schema is not None and schema not in REPORT_SCHEMAS:
         raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
                          f"or a {GATE_SCHEMA} report of one; {store}")
+    # a gate report of rules on actual alone: said so, not "not a report (no predicted ratio)"
     if use != "actual" and isinstance(report, dict) and isinstance(report.get("actual"), dict) \
-            and not isinstance(report.get(_FIELDS[use][0]), dict):  # a gate's on use actual alone: said, not "no report"
+            and not isinstance(report.get(_FIELDS[use][0]), dict):
         raise InputError(f"baseline {path} holds the measured limit alone (a gate report whose rules all use actual): "
                          f"no {use} ratio to compare; compare it on {said('use actual', 'use=' + repr('actual'))}, or "
                          "store the baseline with `prunelimit bounds --json`")
@@ -520,7 +521,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             conservative = None if pm is None else max(0.0, measured - pm)
             ok = reaches(0.0, required) or (conservative is not None and reaches(conservative, required))
             if pm is None:
-                places = typed_places(required)
+                places = _typed_places(required)
                 reason = (f"{QUANTITY[rule.use]} {measured:.{places}f} has no complete stated ± ({missing}), so it "
                           f"cannot be shown to clear {required:.{places}f}: {fix}") if not ok else \
                     (f"{QUANTITY[rule.use]} {measured:.{places}f} >= required {required:.{places}f}, as every ratio "
@@ -539,7 +540,7 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             ok = reaches(measured, threshold)
             # a fail shows the drop apart from max_drop, and the two values apart: a drop between two
             # values printed equal ("0.91834122 vs baseline 0.91834122: drop +0.00000001") shows nothing
-            least = typed_places(rule.max_drop)
+            least = _typed_places(rule.max_drop)
             places = least if ok else apart(apart(least, base - measured, rule.max_drop), measured, base)
             base_crossed = _crossed(documents.get(rule.baseline), rule.use)
             # the drop is a bound where one side alone is: at most with the limit at least, at least with the
@@ -553,12 +554,12 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
 
 
-def typed_places(threshold: float, least: int = 4) -> int:
+def _typed_places(threshold: float, least: int = 4) -> int:
     """Decimals that show a rule's ``threshold`` as it was given (0.91223 → 5; at least
     ``least``): shown to 4, ``--min-ratio 0.91223`` read "required 0.9122", and a value the
     rounding allowance passes read as short of it ("0.9998 >= required 0.9999" for
     ``--min-ratio 0.99985``). A threshold of more than 8 decimals was computed, not typed
-    (a value pasted at full precision): ``least``, as a ± of its size is shown."""
+    (a value pasted at full precision): shown to ``least``."""
     given = len(f"{threshold:.10f}".rstrip("0").partition(".")[2])
     return max(least, given) if given <= 8 else least
 
@@ -642,7 +643,7 @@ def _conservative_text(measured: float, pm: float, conservative: float, required
     "0.818841576 − 0.0469 = 0.771932759", a subtraction that does not hold); a measured
     limit (``actual``) has no ± and is shown alone."""
     verdict = ">=" if ok else "<"
-    least = max(decimals(pm, least=4), typed_places(required))
+    least = max(decimals(pm, least=4), _typed_places(required))
     places = least if ok else apart(least, conservative, required)
     if use == "actual":
         return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
