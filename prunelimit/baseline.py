@@ -264,7 +264,9 @@ def differences(baseline: Provenance, current: Provenance,
         # quantity, compared with a warning; only the paper arithmetic's grid limit is another
         method_note.append(f"method {clipped(baseline.method)} vs {current.method} here")
         baseline = replace(baseline, method=current.method)
-    if baseline.loss is not None and current.loss is not None and baseline.loss != current.loss:
+    if baseline.loss is None:  # a report older than data.loss: another loss would pass unsaid
+        unrecorded.append("loss")
+    elif current.loss is not None and baseline.loss != current.loss:
         if current.loss.startswith(f"{baseline.loss}("):  # an older report: the criterion without its settings
             unrecorded.append("loss settings")
         else:

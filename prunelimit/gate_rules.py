@@ -386,6 +386,12 @@ def document_value(report: Any, path: str, use: Use) -> float:
     if schema is not None and schema not in REPORT_SCHEMAS:
         raise InputError(f"baseline {path} is a {str(schema)[:80]!r} document, not one of {', '.join(REPORT_SCHEMAS)} "
                          f"or a {GATE_SCHEMA} report of one; {store}")
+    # a gate report of rules on actual alone: said so, not "not a report (no predicted ratio)"
+    if use != "actual" and isinstance(report, dict) and isinstance(report.get("actual"), dict) \
+            and not isinstance(report.get(_FIELDS[use][0]), dict):
+        raise InputError(f"baseline {path} holds the measured limit alone (a gate report whose rules all use actual): "
+                         f"no {use} ratio to compare; compare it on {said('use actual', 'use=' + repr('actual'))}, or "
+                         "store the baseline with `prunelimit bounds --json`")
     check_stated_plus_minus(f"baseline {path}", report.get("prediction") if isinstance(report, dict) else None)
     return measured_value(report, use, f"baseline {path}")
 
@@ -515,10 +521,11 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             conservative = None if pm is None else max(0.0, measured - pm)
             ok = reaches(0.0, required) or (conservative is not None and reaches(conservative, required))
             if pm is None:
-                reason = (f"{QUANTITY[rule.use]} {measured:.4f} has no complete stated ± ({missing}), so it cannot be "
-                          f"shown to clear {required:.4f}: {fix}") if not ok else \
-                    (f"{QUANTITY[rule.use]} {measured:.4f} >= required {required:.4f}, as every ratio is (its stated ± "
-                     f"is incomplete: {missing})")
+                places = _typed_places(required)
+                reason = (f"{QUANTITY[rule.use]} {measured:.{places}f} has no complete stated ± ({missing}), so it "
+                          f"cannot be shown to clear {required:.{places}f}: {fix}") if not ok else \
+                    (f"{QUANTITY[rule.use]} {measured:.{places}f} >= required {required:.{places}f}, as every ratio "
+                     f"is (its stated ± is incomplete: {missing})")
             else:
                 reason = f"{QUANTITY[rule.use]} {AT_LEAST[crossed]}" \
                          f"{_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
@@ -531,7 +538,10 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
                 if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
             threshold = base - rule.max_drop
             ok = reaches(measured, threshold)
-            places = 4 if ok else apart(4, base - measured, rule.max_drop)
+            # a fail shows the drop apart from max_drop, and the two values apart: a drop between two
+            # values printed equal ("0.91834122 vs baseline 0.91834122: drop +0.00000001") shows nothing
+            least = _typed_places(rule.max_drop)
+            places = least if ok else apart(apart(least, base - measured, rule.max_drop), measured, base)
             base_crossed = _crossed(documents.get(rule.baseline), rule.use)
             # the drop is a bound where one side alone is: at most with the limit at least, at least with the
             # baseline's (both at least: the same last grid point, unmarked)
@@ -542,6 +552,16 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
+
+
+def _typed_places(threshold: float, least: int = 4) -> int:
+    """Decimals that show a rule's ``threshold`` as it was given (0.91223 → 5; at least
+    ``least``): shown to 4, ``--min-ratio 0.91223`` read "required 0.9122", and a value the
+    rounding allowance passes read as short of it ("0.9998 >= required 0.9999" for
+    ``--min-ratio 0.99985``). A threshold of more than 8 decimals was computed, not typed
+    (a value pasted at full precision): shown to ``least``."""
+    given = len(f"{threshold:.10f}".rstrip("0").partition(".")[2])
+    return max(least, given) if given <= 8 else least
 
 
 def _crossed(report: Any, use: Use) -> bool:
@@ -623,7 +643,8 @@ def _conservative_text(measured: float, pm: float, conservative: float, required
     "0.818841576 − 0.0469 = 0.771932759", a subtraction that does not hold); a measured
     limit (``actual``) has no ± and is shown alone."""
     verdict = ">=" if ok else "<"
-    places = decimals(pm, least=4) if ok else apart(decimals(pm, least=4), conservative, required)
+    least = max(decimals(pm, least=4), _typed_places(required))
+    places = least if ok else apart(least, conservative, required)
     if use == "actual":
         return f"{measured:.{places}f} {verdict} required {required:.{places}f}"
     return (f"{measured:.{places}f} − {half_width_text(pm, least=places, most=places)} = {conservative:.{places}f} "

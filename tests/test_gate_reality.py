@@ -207,13 +207,13 @@ def test_values_a_baseline_holds_are_named_clipped():
 
 
 def _baseline(path: Path, ratio: float = 0.5, **changes) -> Path:
-    """A stored bounds report recording the example's own method, D, N and data, and the ± 0
+    """A stored bounds report recording the example's own method, D, N, data and loss, and the ± 0
     of its exact spectrum (a baseline stating none is warned about), with ``changes``."""
     from prunelimit.theory.uncertainty import EXACT
 
     p = _provenance()
     doc = {"method": p.method, "params": {"hessian": p.hessian, "prunable": p.prunable},
-           "data": {"fingerprint": p.fingerprint}, "weights": {"layout": p.layout}, "options": p.options,
+           "data": {"fingerprint": p.fingerprint, "loss": p.loss}, "weights": {"layout": p.layout}, "options": p.options,
            "prediction": {"ratio": ratio, "uncertainty": EXACT.to_json()}, "bounds": {"lower": ratio}}
     for key, value in changes.items():
         if value is None:
@@ -314,7 +314,7 @@ def test_baselines_record_and_compare_method_sizes_and_data(cli, tmp_path):
     old = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "o.json", data=None, options=None),
                    "--max-drop", "0.02", "--json"))
     assert old["passed"] is True
-    assert any("does not record its data fingerprint" in w for w in old["warnings"])
+    assert any("does not record its loss, data fingerprint" in w for w in old["warnings"])
     other = _doc(cli("gate", EXAMPLE, "--baseline", _baseline(tmp_path / "e.json", options={"epsilon": 0.1}),
                      "--max-drop", "0.02", "--json"))
     assert any("other options: epsilon 0.1 vs auto here" in w for w in other["warnings"])
