@@ -24,6 +24,10 @@ DOCS = Path(__file__).resolve().parents[1] / "docs"
 _K = [math.log2(g) for g in DEFAULT_PRESSURES]  # the pressure ladder's exponents
 LADDER = f"`2^k` for `k = {_K[0]:g}, {_K[1]:g}, …, {_K[-1]:g}`".replace("-", "−")
 WORDS = {1: "One", 2: "Two", 3: "Three", 4: "Four"}
+# The products that measure SLQ's float32 ones against float64 (api.curvature._product_error:
+# one of each); tests/test_ci_examples.py checks the count a run prints.
+MEASURED = 2
+PAPER_HVPS = options.PAPER_ITERATIONS + options.TRACE_PROBES - options.PAPER_RUNS + MEASURED
 
 
 def _default(command: str, option: str):
@@ -62,6 +66,10 @@ STATED = [
     ("guide.md", f"`--acc-drop` percentage points (default {_default('prune', '--acc-drop')}, as `verify`"),
     ("guide.md", f"within `--acc-drop` points (default\n{_default('verify', '--acc-drop')})"),
     ("methods.md", f"SLQ on `H`, {options.PAPER_ITERATIONS} steps, {options.PAPER_RUNS} probe |"),
+    ("methods.md", f"make {PAPER_HVPS} HVPs, whatever the model size"),
+    ("methods.md", f"against {PAPER_HVPS} HVPs and 3.0 s with `--method paper`"),
+    ("scaling.md", f"measure the float32 products against float64 (one of each; the float64 one, priced as a "
+                   f"float32 one below, costs more) = **{PAPER_HVPS} HVPs**."),
 ]
 
 

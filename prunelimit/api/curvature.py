@@ -686,6 +686,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             op, storage = wider, wide_storage
             before = op.hvps
             budgets = _budgets_left(options, hvps, unspent, elapsed)
+            if options.max_hvps is None:  # the default's Lanczos products count the float32 runs' too
+                budgets = replace(budgets, max_hvps=options.product_budget - quad.hvps)
             counted = _counted_on(progress, hvps)
             quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed,
                                                     deadline, after)
@@ -993,7 +995,8 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
     if stopped_by != "rounding" or op.dtype == torch.float64 or not quad.product_error:
         return None
     steps = int(max(len(r) for r in quad.nodes))
-    if budgets.max_hvps is not None and budgets.max_hvps - quad.hvps < quad.hvps + after.products(quad.runs, steps):
+    # the default's 1,600 Lanczos products too, not only a given --max-hvps
+    if budgets.product_budget - quad.hvps < quad.hvps + after.products(quad.runs, steps):
         return None
     if options.time_budget is not None:
         now = elapsed()

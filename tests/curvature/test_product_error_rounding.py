@@ -17,18 +17,20 @@ import torch
 import torch.nn as nn
 
 import prunelimit
+from prunelimit.api.options import DEFAULT_MAX_HVPS
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.theory.uncertainty import SOLVE_ROUNDING, rounding_floor
 
 
-def _classifier_near_zero_loss():
-    """An 8-12-3 tanh MLP fitted by Adam to 96 separable samples: loss ≈ 2e-5."""
+def _classifier_near_zero_loss(hidden: int = 12):
+    """An 8-``hidden``-3 tanh MLP fitted by Adam to 96 separable samples: loss ≈ 2e-5 (1.5e-8
+    at 200 hidden units)."""
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(3, 8, generator=g) * 3
     y = torch.arange(96) % 3
     x = centres[y] + torch.randn(96, 8, generator=g)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 12), nn.Tanh(), nn.Linear(12, 3))
+    model = nn.Sequential(nn.Linear(8, hidden), nn.Tanh(), nn.Linear(hidden, 3))
     opt = torch.optim.Adam(model.parameters(), 0.05)
     for _ in range(1500):
         opt.zero_grad()
@@ -75,6 +77,18 @@ def test_slq_runs_again_on_float64_products_where_the_float32_rounding_alone_mis
     assert any("ran again on float64 products" in w for w in result.warnings)
     # the float32 runs' products are counted in the HVPs stated: more than the float64 runs took
     assert result.spectrum.hvps > result.spectrum.quadrature.hvps
+
+
+def test_the_default_product_budget_counts_the_float32_runs_before_float64_ones() -> None:
+    """Without max_hvps the float64 runs had the default 1,600 Lanczos products of their
+    own, after the float32 runs' 96: on this 2,403-weight MLP (float64 runs stopped by the
+    product budget) timing.stages.lanczos.hvps was 1,695, past the default the guide and
+    --help state (1,600 Lanczos products at most). Now the float64 runs take what the float32
+    ones left; counts of products, exact."""
+    model, data = _classifier_near_zero_loss(hidden=200)
+    result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002)
+    assert result.spectrum.quadrature.float64_products and result.spectrum.stopped_by == "max-hvps"
+    assert result.to_json()["timing"]["stages"]["lanczos"]["hvps"] <= DEFAULT_MAX_HVPS
 
 
 def test_a_product_budget_without_room_for_float64_runs_keeps_the_float32_answer_and_its_rounding_part() -> None:
