@@ -684,6 +684,17 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         if wider is not None:
             notes.append(_float64_note(error, quad.hvps))
             op, storage = wider, wide_storage
+            # the data check follows on float64 products now: timed on float32 ones, its seconds
+            # fell short by the products' (and bases') cost, and it ran past the time budget
+            if parts and options.time_budget is not None:
+                fixed, step, row, timed = _data_check_seconds(inputs, options, subsample, storage, elapsed,
+                                                              torch.float64)
+                after = replace(after, fixed_seconds=fixed, step_seconds=step, row_seconds=row)
+                hvps += timed
+                passes += timed * share / parts
+                laps.lap("data_check", timed)
+            elif parts:  # held back as the float32 timing was: the same float64 runs with and without it
+                unspent += DATA_CHECK_TIMING
             before = op.hvps
             budgets = _budgets_left(options, hvps, unspent, elapsed)
             if options.max_hvps is None:  # the default's Lanczos products count the float32 runs' too
@@ -996,12 +1007,15 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
         return None
     steps = int(max(len(r) for r in quad.nodes))
     # the default's 1,600 Lanczos products too, not only a given --max-hvps
-    if budgets.product_budget - quad.hvps < quad.hvps + after.products(quad.runs, steps):
+    # and the data check's timing again, on float64 products, where a given --max-hvps counts it
+    retimed = DATA_CHECK_TIMING if after.counted_per_step else 0
+    if budgets.product_budget - quad.hvps < quad.hvps + after.products(quad.runs, steps) + retimed:
         return None
     if options.time_budget is not None:
         now = elapsed()
         took = now - (options.time_budget - budgets.time_budget)  # the runs' seconds
-        if options.time_budget - now < 2 * took + after.seconds(quad.runs, steps, 2 * took / max(quad.hvps, 1)):
+        # the runs and what follows them (a data check, timed on float32 products) at twice the seconds
+        if options.time_budget - now < 2 * (took + after.seconds(quad.runs, steps, took / max(quad.hvps, 1))):
             return None
     if basis_memory_bytes(options) < held:
         return None
@@ -1235,9 +1249,11 @@ DATA_CHECK_TIMING = 3
 
 
 def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", storage: "torch.dtype",
-                        clock: "Callable[[], float]") -> tuple[float, float, float, int]:
+                        clock: "Callable[[], float]", dtype: "torch.dtype | None" = None
+                        ) -> tuple[float, float, float, int]:
     """What the data check (``_part_spectra``) will take on ``clock`` beyond its steps (each
-    part's operator built), per step (a product on each part) and per basis vector a step
+    part's operator built), per step (a product on each part, of ``dtype``: the runs'; default
+    the model's) and per basis vector a step
     reorthogonalises against (on each part, its basis stored as ``storage``), and the products spent
     finding out: the first part's operator built and, after an untimed product (the
     process's first product of a new engine pays one-off costs, ~1 s on the example), two
@@ -1252,7 +1268,7 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
     from prunelimit.curvature.lanczos import reorthogonalisation_seconds
 
     began = clock()
-    op = hessian_operator(inputs, replace(options, hvp="revrev"), batches=subsample.parts[0])
+    op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=subsample.parts[0])
     built = clock()
     unit = torch.zeros(op.dim, dtype=torch.float64)
     unit[0] = 1.0
