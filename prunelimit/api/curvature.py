@@ -575,6 +575,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
     stopped_by, trail, data = None, (), CurvatureData(total, total)
+    measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
     wide = None  # a float64 operator already built, for ``_product_error``
     if choice.solver == "exact":
@@ -749,7 +750,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     memory = MemoryUse(basis_kind, basis_bytes / 2**20, op.engine, op.graph_bytes() / 2**20, peak_host, peak_device)
     loss, batch_losses = stats.loss(), losses
     # elapsed() is a collective under torchrun: every rank reads it here
-    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0)
+    over = _over_budget_note(options, hvps, elapsed(), choice.solver, setup or 0.0, _smallest_plan(measured, parts))
     laps.lap("results")
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
@@ -1192,13 +1193,26 @@ def _subsample_note(used: int, total: int) -> str:
 OVER_BUDGET_NOTE = "the spectrum went "  # how ``_over_budget_note`` starts; its remedy (raise …) ends it
 
 
+def _smallest_plan(measured: int, parts: int) -> str:
+    """SLQ's smallest plan, as this run made it: the ``measured`` products that measure float32
+    products against float64 (``_product_error``), one Lanczos step, and a data check's step
+    on each of ``parts`` parts. The products a given --max-hvps holds that plan to: naming a
+    data check that never ran (no --hessian-samples) left the 2 measuring products unsaid."""
+    products = "product" if measured == 1 else "products"  # 1: the float64 copy did not fit in memory
+    made = ([f"the {measured} {products} measuring float32 products against float64"] if measured else []) \
+        + ["one Lanczos step"] \
+        + ([f"the data check that must follow it (a product on each of the {parts} parts)"] if parts else [])
+    return " and ".join([", ".join(made[:-1]), made[-1]]) if len(made) > 1 else made[0]
+
+
 def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solver: str = "slq-h",
-                      setup: float = 0.0) -> str | None:
+                      setup: float = 0.0, smallest: str = "one Lanczos step") -> str | None:
     """Where the spectrum (``hvps`` products; ``seconds`` since the time budget's origin, of
     which ``setup`` before the spectrum: start-up and loading) went past a given
     ``--max-hvps`` or ``--time-budget``: the runs leave what follows them its share of both,
     so only a budget that cannot hold the smallest plan (a first Lanczos step and what must
-    follow it: the data check on the subset's parts and the trace), or a prediction of that
+    follow it: the data check on the subset's parts and the trace; ``smallest`` says what it
+    was, ``_smallest_plan``), or a prediction of that
     work's seconds that fell short, goes past one; a set-up that took the whole time budget
     leaves the smallest plan, and the note says the least this command takes here. It
     describes the run that computed the
@@ -1210,7 +1224,7 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     if options.max_hvps is not None and hvps > options.max_hvps:
         over.append((f"{hvps - options.max_hvps:,} products over "
                      f"{said(f'--max-hvps {options.max_hvps:,}', f'max_hvps={options.max_hvps}')} ({hvps:,})",
-                     "its smallest plan, one Lanczos step and the data check that must follow it, does not fit it",
+                     f"its smallest plan, {smallest}, does not fit it",
                      option("max_hvps")))
     if options.time_budget is not None and seconds > options.time_budget:
         # to the overshoot's second significant digit: an overshoot of a few ms read "0.00 s over" at 2 decimals

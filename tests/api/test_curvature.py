@@ -239,6 +239,22 @@ def test_a_max_hvps_below_the_smallest_plan_says_how_far_over_it_went(inputs) ->
                note.endswith("raise --max-hvps") for note in rep.notes)
 
 
+@pytest.mark.parametrize(("samples", "made"), [
+    (None, "the 2 products measuring float32 products against float64 and one Lanczos step"),
+    (100, "the 2 products measuring float32 products against float64, one Lanczos step and the data check that "
+          "must follow it (a product on each of the 4 parts)")])
+def test_the_smallest_plan_past_max_hvps_is_said_as_this_run_made_it(inputs, samples, made) -> None:
+    """The warning said 'its smallest plan, one Lanczos step and the data check that must
+    follow it' where no --hessian-samples made a data check (--max-hvps 1: 3 products, the 2
+    over it the ones measuring float32 products against float64, left unsaid), and left those
+    2 out where one was made. It now names what the run made."""
+    rep = api.spectrum(inputs, api.CurvatureOptions(method="slq", hessian_samples=samples, max_hvps=1))
+    spent = 3 if samples is None else 7
+    assert rep.hvps == spent
+    assert f"the spectrum went {spent - 1} products over --max-hvps 1 ({spent}): its smallest plan, {made}, " \
+           "does not fit it; raise --max-hvps" in rep.notes
+
+
 def test_the_default_compares_the_exact_prediction_with_the_budget_left_after_its_timing(inputs,
                                                                                      monkeypatch) -> None:
     """910 columns at 8 ms: 7.3 s, within --time-budget 10 s, but not within 1.5× the 4 s
