@@ -98,13 +98,15 @@ def test_budget_stop_is_reported_and_warned(cli) -> None:
 
 def test_fixed_plan_stop_names_the_plan_and_its_own_remedy(cli) -> None:
     """The paper's 1 × 128 is a fixed plan: the warning names it and never asks for
-    --max-hvps, which a fixed plan does not read; its largest part on the example is the
-    grid and integer-R rounding (1.1 pt), which only the continuous root removes."""
+    --max-hvps, which a fixed plan does not read; its grid and integer-R rounding part on the
+    example (1.05 pt) alone reaches the 0.1 pt tolerance, and only the continuous root removes it
+    (its one probe's part adds more to the ±, 1.8 pt, but no number of probes meets it while
+    the grid part stands)."""
     doc = _json(cli("bounds", EXAMPLE, "--method", "paper", "--tolerance", "0.001", "--json", "--no-cache"))
     assert doc["spectrum"]["stopped_by"] is None
     (warning,) = [w for w in doc["warnings"] if "not within the tolerance" in w]
     assert "(1 probe × 128 steps of --method paper)" in warning and "--max-hvps" not in warning
-    assert "the largest part is grid" in warning and "(--method default)" in warning
+    assert "its grid part alone reaches it" in warning and "(--method default)" in warning
 
 
 def test_subsampled_curvature_states_its_scatter_and_what_it_leaves_out(cli) -> None:

@@ -1130,9 +1130,16 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
         largest, which = "data", "the data part took it over"
     elif stopped_by == "rounding":  # whatever the other parts, only narrowing this one can meet it
         largest, which = "rounding", "it is the part to narrow"
+    elif alone := _fixed_part_alone(u, options.tolerance):  # no steps, probes or samples meet it while it stands
+        largest, which = alone, f"its {alone} part alone reaches it"
     else:
-        largest = max(("steps", u.steps or 0.0), ("probes", u.probes or 0.0), ("data", u.data or 0.0),
-                      ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0), key=lambda item: item[1])[0]
+        # each part as it enters the ±: the probe and data parts are 1σ, the ± holds them at its
+        # level (a 1σ probe part of 0.026 read as smaller than a steps bound of 0.034, where it
+        # adds 0.058 to the ±, and adaptive SLQ, which weighs them so, had chosen probes)
+        level = u.statistical / u.stderr if u.stderr else 0.0
+        largest = max(("steps", u.steps or 0.0), ("probes", level * (u.probes or 0.0)),
+                      ("data", level * (u.data or 0.0)), ("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0),
+                      key=lambda item: item[1])[0]
         which = f"the largest part is {largest}"
     remedy = {"steps": f"more Lanczos steps ({_more_steps(stopped_by)})",
               "probes": f"more probes ({_more_probes(stopped_by, dim)})",
@@ -1164,6 +1171,15 @@ def _basis_memory() -> str:
 def _more_steps(stopped_by: str | None) -> str:
     """What gives the runs more steps, by what stopped them (``None``: a fixed plan)."""
     return f"a larger {option('iterations')}" if stopped_by is None else larger_budget(stopped_by)
+
+
+def _fixed_part_alone(u: "Uncertainty", tolerance: float) -> str | None:
+    """The larger of the grid and rounding parts where it alone reaches ``tolerance``: only
+    its own remedy (the continuous root, a larger ε or float64 products) can then meet it,
+    whatever part adds most (--method paper on the example: grid 1.05 pt against a 1 pt
+    tolerance, its 1 probe's part 1.8 pt at the ±'s level)."""
+    part, value = max(("grid", u.grid or 0.0), ("rounding", u.rounding or 0.0), key=lambda item: item[1])
+    return part if value >= tolerance else None
 
 
 def _more_probes(stopped_by: str | None, dim: int) -> str:
