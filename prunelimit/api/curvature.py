@@ -684,11 +684,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                                subsample.batches, held, after, None if subsample.subsampled else wide)
         if wider is not None:
             notes.append(_float64_note(error, quad.hvps))
-            op, storage = wider, wide_storage
             # the data check follows on float64 products now: timed on float32 ones, its seconds
             # fell short by the products' (and bases') cost, and it ran past the time budget
             if parts and options.time_budget is not None:
-                fixed, step, row, timed = _data_check_seconds(inputs, options, subsample, storage, elapsed,
+                fixed, step, row, timed = _data_check_seconds(inputs, options, subsample, wide_storage, elapsed,
                                                               torch.float64)
                 after = replace(after, fixed_seconds=fixed, step_seconds=step, row_seconds=row)
                 hvps += timed
@@ -696,6 +695,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                 laps.lap("data_check", timed)
             elif parts:  # held back as the float32 timing was: the same float64 runs with and without it
                 unspent += DATA_CHECK_TIMING
+            narrow = (op, storage, before, quad, trail)  # the float32 answer, kept where the float64 one is wider
+            op, storage = wider, wide_storage
             before = op.hvps
             budgets = _budgets_left(options, hvps, unspent, elapsed)
             if options.max_hvps is None:  # the default's Lanczos products count the float32 runs' too
@@ -707,6 +708,12 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             laps.lap("lanczos", quad.hvps)
             hvps += quad.hvps
             passes += quad.hvps * share
+            if stopped_by == "time-budget" and trail[-1].plus_minus > narrow[-1][-1].plus_minus:
+                # float64 products slower than the twice assumed (a convolution on a CPU: ~10×) let
+                # the clock cut the runs short of the float32 ones: their wider answer is not taken
+                op, storage, before, quad, trail = narrow
+                notes[-1] = _float64_note(error, quad.hvps, trail[-1])
+                counted = _counted_on(progress, hvps - quad.hvps)  # the bar goes on from every product made
         if subsample.subsampled:
             notes.append(_subsample_note(subsample.used, total))
         # the runs' ρ* ± (steps and probes), shown beside the stages that follow until the whole ± is known
@@ -1030,11 +1037,17 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
         return None
 
 
-def _float64_note(error: float, spent: int) -> str:
-    """Why adaptive SLQ ran again on float64 products (``_float64_rerun``)."""
-    return (f"the float32 products erred by {error:.2g} against float64 ones (a fit near zero loss), a rounding "
-            f"that alone kept ρ*'s ± above the tolerance after {spent:,} products: adaptive SLQ ran again on "
-            "float64 products (about twice the cost each; their products are counted in the HVPs)")
+def _float64_note(error: float, spent: int, kept: "Stage | None" = None) -> str:
+    """Why adaptive SLQ ran again on float64 products (``_float64_rerun``); ``kept``: the
+    float32 runs' last stage where the time budget cut the float64 ones to a wider ±, and
+    that float32 answer was kept."""
+    ran = (f"the float32 products erred by {error:.2g} against float64 ones (a fit near zero loss), a rounding "
+           f"that alone kept ρ*'s ± above the tolerance after {spent:,} products: adaptive SLQ ran again on "
+           "float64 products (about twice the cost each; their products are counted in the HVPs)")
+    if kept is None:
+        return ran
+    return (f"{ran}, but the time budget stopped them with a wider ± than the float32 runs' "
+            f"ρ* = {estimate_text(kept.estimate, kept.plus_minus)}: the float32 answer is kept")
 
 
 def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: int,

@@ -8,6 +8,7 @@ hold back those seconds; the re-run's own decision prices it at twice the float3
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -83,3 +84,32 @@ def test_the_float64_runs_are_the_same_with_and_without_a_time_budget_under_max_
     assert timed.spectrum.quadrature.hvps == untimed.spectrum.quadrature.hvps
     assert (timed.ratio, timed.uncertainty.plus_minus) == (untimed.ratio, untimed.uncertainty.plus_minus)
     assert timed.spectrum.hvps == untimed.spectrum.hvps + 2 * curvature.DATA_CHECK_TIMING  # spent, not held back
+
+
+def test_float64_runs_the_clock_cut_to_a_wider_plus_minus_leave_the_float32_answer(monkeypatch) -> None:
+    """The re-run goes ahead where twice the float32 runs' seconds fit, but float64 products
+    can cost far more (a convolution on a CPU: ~10×): the clock then cuts the float64 runs
+    short of the float32 ones, and their wider ± replaced the float32 answer. Here the float64
+    runs are cut after their first stage (32 steps, as the clock would: its plan capped, its
+    stop said "time-budget"; no timing measured); the float32 answer (3 × 64 steps) is kept,
+    the same ρ* and ± as the float32 runs alone (exact equality: same seed and plan), every
+    product still counted, and the warning says so."""
+    spectrum = curvature._slq_spectrum
+
+    def cut_float64(op, choice, budgets, *args, **kwargs):
+        if op.dtype != torch.float64:
+            return spectrum(op, choice, budgets, *args, **kwargs)
+        quad, _, trail = spectrum(op, choice, dataclasses.replace(budgets, max_hvps=96), *args, **kwargs)
+        return quad, "time-budget", trail
+
+    float32 = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
+                                max_hvps=300)
+    monkeypatch.setattr(curvature, "_slq_spectrum", cut_float64)
+    result = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
+                               time_budget=1e6)
+    assert not result.spectrum.quadrature.float64_products and result.spectrum.stopped_by == "time-budget"
+    assert (result.ratio, result.uncertainty.plus_minus) == (float32.ratio, float32.uncertainty.plus_minus)
+    assert result.spectrum.hvps == float32.spectrum.hvps + 96  # the float64 runs' products are counted
+    stages = result.to_json()["timing"]["stages"]
+    assert sum(s["hvps"] for s in stages.values()) == result.spectrum.hvps
+    assert any(w.endswith("the float32 answer is kept") for w in result.warnings)
