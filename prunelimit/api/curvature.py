@@ -687,6 +687,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             # the data check follows on float64 products now: timed on float32 ones, its seconds
             # fell short by the products' (and bases') cost, and it ran past the time budget
             if parts and options.time_budget is not None:
+                laps.lap("lanczos")  # the float64 operator built: the runs' seconds, as without a time budget
                 fixed, step, row, timed = _data_check_seconds(inputs, options, subsample, wide_storage, elapsed,
                                                               torch.float64)
                 after = replace(after, fixed_seconds=fixed, step_seconds=step, row_seconds=row)
