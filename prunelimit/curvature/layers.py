@@ -282,6 +282,8 @@ class _Restricted:
     def __init__(self, op: CurvatureOperator, block: Block) -> None:
         self._op, self._block = op, block
         self.shape, self.dtype, self.device = (block.size, block.size), op.dtype, op.device
+        # its products are ``op``'s: ``columns_per_product`` sizes their blocks by its engine
+        self.engine = getattr(op, "engine", None)
 
     def matmat(self, V: Tensor) -> Tensor:
         return self._block.take(self._op.matmat(self._block.embed(V, self._op.shape[0])))
@@ -297,6 +299,7 @@ class _Lockstep:
     def __init__(self, op: CurvatureOperator, width: int, owners: Callable[[], list[Block]]) -> None:
         self._op, self._owners = op, owners
         self.shape, self.dtype, self.device = (width, width), op.dtype, op.device
+        self.engine = getattr(op, "engine", None)  # as ``_Restricted``'s
 
     def matmat(self, V: Tensor) -> Tensor:
         dim, owners = self._op.shape[0], self._owners()
