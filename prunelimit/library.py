@@ -996,11 +996,16 @@ def _refuse_result(option: str, value: Any, taken: str = "") -> None:
     kind = type(value).__name__
     if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
         return
+    saved = ("to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
+             f"{_SAVED_AS.get(kind, 'bounds')!r}, report.to_json()), file), and give the file's name")
     if taken and isinstance(getattr(value, "bounds", None), api.BoundsReport):
         fix = f"give the BoundsReport it computed, {option}=report.bounds"
     elif kind in _SAVED_AS:
-        fix = ("save it to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
-               f"{_SAVED_AS[kind]!r}, report.to_json()), file), and give the file's name")
+        fix = f"save it {saved}"
+    elif isinstance(value, api.SpectrumReport):  # told only of saved reports, its reader did not learn how to get one
+        use = f"give {option}=report" if taken else f"save the report {saved}"
+        fix = ("a spectrum holds no ε or bounds: compute them, report = prunelimit.bounds(model, data, …) "
+               f"with the spectrum's keywords, and {use}")
     else:
         fix = "give a saved bounds, verify or gate report"
     raise OptionError(option, f"{{0}} takes {taken}the file name of a saved report, got a {kind}; {fix}")
