@@ -1167,7 +1167,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
           prediction_from: str | os.PathLike | api.BoundsReport | None = None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
     ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
-    the prediction, so with a number they are refused, as the command line refuses the flags.
+    the prediction, so with a number they are refused, as the command line refuses the flags;
+    ``data``, ``loss``, ``batch_size`` and ``progress`` too, which a number reads not at all
+    (the command's ``--data`` then gives its loss and accuracy: ``info``'s here).
     ``prediction_from``: ρ* or ρ_L of a ``bounds`` result or saved report (``prune --from``, as for :func:`verify`).
 
     >>> pruning = prunelimit.prune(model, 0.5)
@@ -1192,10 +1194,17 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                    f"{got}{validate.percent_fix(ratio)}")
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
-    if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
-        raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted; drop "
-                                f"it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
-                                given_options[0])
+    # a number reads none of these (they were ignored in silence); the command's --data gives its
+    # loss and accuracy before and after, which a Pruning does not carry
+    default_loss = isinstance(loss, str) and loss == "ce"
+    unread = [name for name, value in (("data", data), ("loss", None if default_loss else loss),
+                                       ("batch_size", batch_size), ("progress", progress)) if value is not None]
+    if (given_options or unread) and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
+        why = "" if given_options else (", and the masks are all it returns (a model's loss and accuracy: "
+                                        "prunelimit.info(model, data))")
+        raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted{why}; "
+                                f"drop it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
+                                (given_options or unread)[0])
     prediction_from = _prediction_source(prediction_from, options)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         if predicted:
