@@ -21,7 +21,8 @@ Two ways:
   ``‖z‖² = n_l``), λmax the largest Ritz value (a lower bound that converges first).
 
 Blocks no larger than their Lanczos runs' products (probes × steps) are formed exactly from
-their unit columns in one batched product instead: exact for no more products.
+their unit columns instead, as many a product as ``exact_hessian`` takes (``columns_per_product``):
+exact for no more products.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from prunelimit.curvature.exact import exact_hessian, exact_quadrature
+from prunelimit.curvature.exact import columns_per_product, exact_hessian, exact_quadrature
 from prunelimit.curvature.lanczos import LanczosRuns
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
@@ -256,12 +257,16 @@ def _lanczos_group(op, blocks, draws, steps, probes, storage_dtype, callback,
 
 
 def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockCurvature]:
-    """Blocks formed exactly from all their unit columns, in one batched product."""
+    """Blocks formed exactly from all their unit columns, ``columns_per_product(op)`` a
+    product as ``exact_hessian`` takes them: one batched product of them all held every
+    column's activations at once on a CPU's kept graph."""
     if not blocks:
         return []
     dim = op.shape[0]
     units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), dim) for b in blocks], dim=1)
-    products = op.matmat(units).to("cpu", torch.float64)
+    width = columns_per_product(op)
+    products = torch.cat([op.matmat(units[:, at : at + width]).to("cpu", torch.float64)
+                          for at in range(0, units.shape[1], width)], dim=1)
     out, at = [], 0
     for block in blocks:
         h = block.take(products[:, at : at + block.size])

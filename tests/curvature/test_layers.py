@@ -227,3 +227,31 @@ def test_per_layer_operators_carry_the_engine_so_exact_columns_are_sized_by_it(e
     assert columns_per_product(op) == columns
     assert columns_per_product(_Restricted(op, blocks[0])) == columns
     assert columns_per_product(_Lockstep(op, 4, lambda: list(blocks))) == columns
+
+
+class _Widths(DenseOperator):
+    """A dense operator that says it is ``engine``'s on a CPU and records each product's width."""
+
+    def __init__(self, matrix: torch.Tensor, engine: str) -> None:
+        super().__init__(matrix)
+        self.engine, self.widths = engine, []
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        self.widths.append(V.shape[1])
+        return super().matmat(V)
+
+
+@pytest.mark.parametrize("engine, columns", [("cached", 1), ("revrev", CPU_COLUMN_BLOCK)])
+def test_small_blocks_take_their_columns_as_the_engine_would(engine, columns):
+    # blocks of up to probes × steps weights are formed from unit columns: they went in one
+    # batched product of all of them (20 here), every column's activations held at once
+    # on a CPU's kept graph; the blocks stay exact (the same columns, float64: 1e-12)
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(20, 20, generator=gen, dtype=torch.float64)
+    h = a @ a.T
+    blocks = parameter_blocks(["w", "v"], [12, 8], ["w", "v"])
+    op = _Widths(h, engine)
+    found = lanczos_block_curvature(op, blocks)
+    assert max(op.widths) == columns and sum(op.widths) == 20
+    for got, want in zip(found, exact_block_curvature(h, blocks)):
+        assert got.exact and abs(got.trace - want.trace) <= 1e-12 * abs(want.trace)
