@@ -979,8 +979,8 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
     counted products at their steps; where a given time budget's seconds left do not hold
     twice the seconds those runs took (on ``elapsed`` since ``budgets`` were set, a clock that
     reads alike on every torchrun rank, so all decide alike: float64 products cost up to about
-    twice as much) and ``after``'s at twice their rate a product; and where the host memory the bases may hold is short of ``held``, the
-    float32 runs' bases in float64 bytes: float64 runs stopped by memory short of where the
+    twice as much) and ``after``'s at twice their rate a product; and where the host memory
+    the bases may hold is short of ``held``, the float32 runs' bases in float64 bytes: float64 runs stopped by memory short of where the
     float32 ones went state a wider ± for twice the work (a 147-weight MLP under 0.15 MB:
     ± 28 pt after 99 products against float32's 16 pt). Where even float64's rounding decides
     ρ* (a fit to zero loss, ε at the loss's rounding) the float64 runs end by "rounding" too,
