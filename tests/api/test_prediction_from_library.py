@@ -194,6 +194,11 @@ def test_a_result_as_prunes_ratio_is_told_how_to_give_its_prediction(model, trai
                                           r"or result\.prediction\.lower \(its ρ_L\)$"):
         prunelimit.prune(model, read, train)
     assert prunelimit.prune(model, read.prediction.lower).requested == computed.lower
+    # a spectrum was told only "got SpectrumReport(ρ* = …, a SpectrumReport, not a number"
+    with pytest.raises(OptionError, match=r", got a SpectrumReport, which holds no ε or bounds; give ratio='auto' "
+                                          r"\(ρ\*\) or 'lower' \(ρ_L\) with the data and prediction_from="
+                                          r"prunelimit\.bounds\(model, data, …\), or a number$"):
+        prunelimit.prune(model, computed.spectrum, train)
 
 
 def test_inputs_given_as_the_model_are_told_to_give_its_model(model, train):
