@@ -16,7 +16,8 @@ Two ways:
   block's vector is embedded into the full parameter vector (zeros elsewhere), multiplied
   by the full Hessian and the product cut back to the block. All blocks and probes
   advance in lockstep, so one step is one batched ``matmat`` of ``blocks × probes``
-  columns: K blocks cost one data pass a step, not K. The block's trace is Hutchinson's
+  columns on the recomputing engine: K blocks cost one data pass a step, not K (on a kept
+  graph, ``HessianOperator.lockstep`` 1, one product a column). The block's trace is Hutchinson's
   estimate ``zᵀH_ll z`` on the same products (the first Lanczos coefficient times
   ``‖z‖² = n_l``), λmax the largest Ritz value (a lower bound that converges first).
 
@@ -309,7 +310,12 @@ class _Lockstep:
     def matmat(self, V: Tensor) -> Tensor:
         dim, owners = self._op.shape[0], self._owners()
         full = torch.cat([b.embed(V[:, j : j + 1], dim) for j, b in enumerate(owners)], dim=1)
-        products = self._op.matmat(full)
+        # the products one ``matmat`` of the operator serves best (``HessianOperator.lockstep``):
+        # all of them on the recomputing engine, one on a kept graph, where a batched backward
+        # was slower per product and held every column's activations at once
+        width = getattr(self._op, "lockstep", full.shape[1])
+        products = torch.cat([self._op.matmat(full[:, at : at + width]) for at in range(0, full.shape[1], width)],
+                             dim=1)
         out = torch.zeros_like(V)
         for j, b in enumerate(owners):
             out[: b.size, j] = b.take(products[:, j : j + 1])[:, 0]

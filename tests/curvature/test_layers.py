@@ -255,3 +255,22 @@ def test_small_blocks_take_their_columns_as_the_engine_would(engine, columns):
     assert max(op.widths) == columns and sum(op.widths) == 20
     for got, want in zip(found, exact_block_curvature(h, blocks)):
         assert got.exact and abs(got.trace - want.trace) <= 1e-12 * abs(want.trace)
+
+
+@pytest.mark.parametrize("lockstep", [1, 3])
+def test_lockstep_blocks_take_the_products_a_matmat_the_operator_serves(lockstep):
+    # the blocks' Lanczos steps went in one batched product of blocks × probes columns
+    # whatever the engine; a kept graph's operator (lockstep 1) takes them one at a time.
+    # Same products, so the same blocks (float64 rounding: 1e-10 relative)
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(200, 200, generator=gen, dtype=torch.float64)
+    h = a @ a.T / 200
+    blocks = parameter_blocks(["w", "v"], [120, 80], ["w", "v"])
+    op = _Widths(h, "cached")
+    op.lockstep = lockstep
+    found = lanczos_block_curvature(op, blocks, steps=8, probes=2)
+    assert max(op.widths) == lockstep
+    reference = lanczos_block_curvature(DenseOperator(h), blocks, steps=8, probes=2)
+    for got, want in zip(found, reference):
+        assert abs(got.trace - want.trace) <= 1e-10 * abs(want.trace)
+        assert abs(got.lambda_max - want.lambda_max) <= 1e-10 * want.lambda_max
