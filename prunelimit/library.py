@@ -1195,10 +1195,11 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
     # a number reads none of these (they were ignored in silence); the command's --data gives its
-    # loss and accuracy before and after, which a Pruning does not carry
+    # loss and accuracy before and after, which a Pruning does not carry. A batch_size goes with
+    # data, refused first; alone it is refused as every function refuses it without data.
     default_loss = isinstance(loss, str) and loss == "ce"
     unread = [name for name, value in (("data", data), ("loss", None if default_loss else loss),
-                                       ("batch_size", batch_size), ("progress", progress)) if value is not None]
+                                       ("progress", progress)) if value is not None]
     if (given_options or unread) and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
         why = "" if given_options else (", and the masks are all it returns (a model's loss and accuracy: "
                                         "prunelimit.info(model, data))")
