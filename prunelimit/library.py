@@ -996,11 +996,16 @@ def _refuse_result(option: str, value: Any, taken: str = "") -> None:
     kind = type(value).__name__
     if not callable(getattr(value, "to_json", None)) or isinstance(value, (str, os.PathLike)):
         return
+    saved = ("to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
+             f"{_SAVED_AS.get(kind, 'bounds')!r}, report.to_json()), file), and give the file's name")
     if taken and isinstance(getattr(value, "bounds", None), api.BoundsReport):
         fix = f"give the BoundsReport it computed, {option}=report.bounds"
     elif kind in _SAVED_AS:
-        fix = ("save it to a file with its schema key, json.dump(prunelimit.report.jsonout.document("
-               f"{_SAVED_AS[kind]!r}, report.to_json()), file), and give the file's name")
+        fix = f"save it {saved}"
+    elif isinstance(value, api.SpectrumReport):  # told only of saved reports, its reader did not learn how to get one
+        use = f"give {option}=report" if taken else f"save the report {saved}"
+        fix = ("a spectrum holds no ε or bounds: compute them, report = prunelimit.bounds(model, data, …) "
+               f"with the spectrum's keywords, and {use}")
     else:
         fix = "give a saved bounds, verify or gate report"
     raise OptionError(option, f"{{0}} takes {taken}the file name of a saved report, got a {kind}; {fix}")
@@ -1162,7 +1167,9 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
           prediction_from: str | os.PathLike | api.BoundsReport | None = None, **options: Any) -> Pruning:
     """Magnitude-pruning masks for ``ratio`` (a removed fraction, a number, or ``"auto"`` for
     ρ* and ``"lower"`` for ρ_L, which need ``data``); ``model`` is not changed (``Pruning.apply``). Curvature ``options`` set
-    the prediction, so with a number they are refused, as the command line refuses the flags.
+    the prediction, so with a number they are refused, as the command line refuses the flags;
+    ``data``, ``loss``, ``batch_size`` and ``progress`` too, which a number reads not at all
+    (the command's ``--data`` then gives its loss and accuracy: ``info``'s here).
     ``prediction_from``: ρ* or ρ_L of a ``bounds`` result or saved report (``prune --from``, as for :func:`verify`).
 
     >>> pruning = prunelimit.prune(model, 0.5)
@@ -1187,10 +1194,18 @@ def prune(model: nn.Module, ratio: float | str, data: Any = None, *, scope: str 
                                    f"{got}{validate.percent_fix(ratio)}")
     chosen = curvature_options(**options)
     given_options = [*options, *(["prediction_from"] if prediction_from is not None else [])]
-    if given_options and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
-        raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted; drop "
-                                f"it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
-                                given_options[0])
+    # a number reads none of these (they were ignored in silence); the command's --data gives its
+    # loss and accuracy before and after, which a Pruning does not carry. A batch_size goes with
+    # data, refused first; alone it is refused as every function refuses it without data.
+    default_loss = isinstance(loss, str) and loss == "ce"
+    unread = [name for name, value in (("data", data), ("loss", None if default_loss else loss),
+                                       ("progress", progress)) if value is not None]
+    if (given_options or unread) and not predicted:  # ignored in silence otherwise, as the command line refuses the flag
+        why = "" if given_options else (", and the masks are all it returns (a model's loss and accuracy: "
+                                        "prunelimit.info(model, data))")
+        raise UsageError.naming(f"{{1}} has no effect: {option('ratio', ratio)} is given, nothing is predicted{why}; "
+                                f"drop it, or use {option('ratio', 'auto')} or {option('ratio', 'lower')}", "ratio",
+                                (given_options or unread)[0])
     prediction_from = _prediction_source(prediction_from, options)
     with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
         if predicted:
@@ -1229,7 +1244,11 @@ def _choice_as_typed(ratio: Any) -> str:
 def _result_as_ratio(ratio: Any) -> str:
     """What a ``bounds`` or ``verify`` result in hand given as ``prune``'s ``ratio`` is, with
     the fix, or ``""``: it was refused as 'got BoundsReport(spectrum=…, a BoundsReport, not a
-    number'. A verify result holds its ``bounds`` only where it computed them."""
+    number'. A verify result holds its ``bounds`` only where it computed them; a spectrum
+    none (it was told no more than 'not a number')."""
+    if isinstance(ratio, api.SpectrumReport):
+        return (f"a {type(ratio).__name__}, which holds no ε or bounds; give ratio='auto' (ρ*) or 'lower' (ρ_L) with "
+                "the data and prediction_from=prunelimit.bounds(model, data, …), or a number")
     if not isinstance(ratio, (api.BoundsReport, api.VerifyReport)):
         return ""
     if isinstance(ratio, api.VerifyReport) and ratio.bounds is None:

@@ -12,7 +12,9 @@ calls on the model of a file, so the numbers are the command line's.
 Unlike the analyses, ``train``, ``hyperflux`` and ``imp`` change the model they are given,
 as a PyTorch optimiser does: they train it in place, and ``hyperflux`` and ``imp`` leave
 it pruned (its pruned weights at zero). Keep a ``copy.deepcopy(model)`` to keep the
-original. They train in train mode, as ``model.train()`` sets it: BatchNorm layers update
+original; of a model torch's pruning holds, which ``copy.deepcopy`` refuses (its ``weight``
+is computed from ``weight_orig``), ``copy.deepcopy(model.state_dict())``, which
+``model.load_state_dict`` brings back, masks included. They train in train mode, as ``model.train()`` sets it: BatchNorm layers update
 their running statistics, those the caller had put in eval mode included, as torch's
 training would. Every module gets its ``training`` flag back afterwards, also when the run
 fails or is interrupted, every parameter its ``.grad`` (``None`` where it was: the last

@@ -22,3 +22,13 @@ def test_a_prediction_without_rho_l_read_for_it_names_the_keywords_as_written(mo
         assert "gate's use='predicted', prune's ratio='auto'" in message, message
         assert message.endswith("or compute it again without bound_mode='none'"), message
     assert prunelimit.prune(model, "auto", train, prediction_from=computed).requested == computed.ratio  # the fix
+
+
+def test_a_lower_rule_under_bound_mode_none_names_use_as_a_call_writes_it(model, train):
+    """Refused before the spectrum, the library was told "gate on predicted or actual (use)",
+    the command line's words; now ``use='predicted'`` or ``use='actual'``, and that fix works."""
+    with pytest.raises(UsageError) as refused:
+        prunelimit.gate(model, train, min_ratio=0.1, bound_mode="none")
+    assert str(refused.value).endswith(
+        "does not compute: gate on use='predicted' or use='actual', or pass another bound_mode"), str(refused.value)
+    assert prunelimit.gate(model, train, min_ratio=0.1, use="predicted", bound_mode="none", method="exact").passed

@@ -62,8 +62,9 @@ def test_a_call_its_signature_does_not_take_names_the_call_to_make(model, train,
 
 
 def test_the_forms_taken_still_run(model, train):
-    """The pair by position (after ``prune``'s ratio) or by name, and a ratio as a number."""
-    assert prunelimit.prune(model, 0.5, train, scope="layer").achieved == 0.5  # 0.5 of each layer's even count
+    """The pair by position or by name, and a ratio as a number (without data, which a number
+    does not read: tests/test_library_prune_number_unread.py)."""
+    assert prunelimit.prune(model, 0.5, scope="layer").achieved == 0.5  # 0.5 of each layer's even count
     assert prunelimit.info(model, data=train).loss == prunelimit.info(model, train).loss
 
 

@@ -248,8 +248,8 @@ def test_a_prunings_json_is_the_commands_without_what_needs_files_or_evaluation(
                  *curvature, "-o", tmp_path / "p.pt", "--json")
     assert result.exit_code == 0, result.stderr
     command = json.loads(result.stdout)
-    pruning = prunelimit.prune(model, float(ratio) if ratio != "auto" else ratio, train,
-                               **({"method": "exact"} if ratio == "auto" else {}))
+    # a number reads no data (tests/test_library_prune_number_unread.py)
+    pruning = prunelimit.prune(model, float(ratio)) if ratio != "auto" else prunelimit.prune(model, ratio, train, method="exact")
     body = json.loads(json.dumps(document("prune", pruning.to_json())))
     assert set(body) == {"schema", "ratio", "layers", "warnings", "spectrum", "timing"}
     command["timing"].pop("prune")  # the command's own evaluating, pruning and writing

@@ -994,11 +994,13 @@ def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_
     a classifier fitted near zero loss, whose float32 products keep few digits).
 
     ``None`` where the products were float64 already or their error was not measured; where
-    what the first runs took (``quad.hvps`` products; seconds on ``elapsed`` since
-    ``budgets`` were set, a clock that reads alike on every torchrun rank, so all decide
-    alike) does not fit twice more in the budgets left, float64 products costing up to about
-    twice as much; and where the host memory the bases may hold is short of ``held``, the
-    float32 runs' bases in float64 bytes: float64 runs stopped by memory short of where the
+    the products ``budgets`` gave the first runs, less the ``quad.hvps`` they took, do not
+    hold as many again (a float64 product counts one, as a float32 one) and ``after``'s
+    counted products at their steps; where a given time budget's seconds left do not hold
+    twice the seconds those runs took (on ``elapsed`` since ``budgets`` were set, a clock that
+    reads alike on every torchrun rank, so all decide alike: float64 products cost up to about
+    twice as much) and ``after``'s at twice their rate a product; and where the host memory
+    the bases may hold is short of ``held``, the float32 runs' bases in float64 bytes: float64 runs stopped by memory short of where the
     float32 ones went state a wider ± for twice the work (a 147-weight MLP under 0.15 MB:
     ± 28 pt after 99 products against float32's 16 pt). Where even float64's rounding decides
     ρ* (a fit to zero loss, ε at the loss's rounding) the float64 runs end by "rounding" too,

@@ -100,7 +100,9 @@ def gate(inputs: Inputs, rules, options: CurvatureOptions = CurvatureOptions(), 
     lower = next((rule for rule in rules if rule.use == "lower"), None)
     if lower is not None and options.bound_mode == "none":  # before the spectrum, not after it
         raise UsageError.naming(f"gate rule {lower.name!r} uses lower (ρ_L), which {option('bound_mode', 'none')} "
-                                "does not compute: gate on predicted or actual ({1}), or pass another {0}", "bound_mode",
+                                "does not compute: gate on "
+                                + said("predicted or actual ({1})", "{1}='predicted' or {1}='actual'")
+                                + ", or pass another {0}", "bound_mode",
                                 "use")
     baselines = baseline_reports(rules)
     # a baseline only actual rules read is compared as a measured limit: the method is not part of it

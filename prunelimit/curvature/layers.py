@@ -16,12 +16,14 @@ Two ways:
   block's vector is embedded into the full parameter vector (zeros elsewhere), multiplied
   by the full Hessian and the product cut back to the block. All blocks and probes
   advance in lockstep, so one step is one batched ``matmat`` of ``blocks × probes``
-  columns: K blocks cost one data pass a step, not K. The block's trace is Hutchinson's
+  columns on the recomputing engine: K blocks cost one data pass a step, not K (on a kept
+  graph, ``HessianOperator.lockstep`` 1, one product a column). The block's trace is Hutchinson's
   estimate ``zᵀH_ll z`` on the same products (the first Lanczos coefficient times
   ``‖z‖² = n_l``), λmax the largest Ritz value (a lower bound that converges first).
 
 Blocks no larger than their Lanczos runs' products (probes × steps) are formed exactly from
-their unit columns in one batched product instead: exact for no more products.
+their unit columns instead, as many a product as ``exact_hessian`` takes (``columns_per_product``):
+exact for no more products.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from prunelimit.curvature.exact import exact_hessian, exact_quadrature
+from prunelimit.curvature.exact import columns_per_product, exact_hessian, exact_quadrature
 from prunelimit.curvature.lanczos import LanczosRuns
 from prunelimit.curvature.operator import CurvatureOperator
 from prunelimit.curvature.quadrature import SpectralQuadrature
@@ -256,12 +258,16 @@ def _lanczos_group(op, blocks, draws, steps, probes, storage_dtype, callback,
 
 
 def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockCurvature]:
-    """Blocks formed exactly from all their unit columns, in one batched product."""
+    """Blocks formed exactly from all their unit columns, ``columns_per_product(op)`` a
+    product as ``exact_hessian`` takes them: one batched product of them all held every
+    column's activations at once on a CPU's kept graph."""
     if not blocks:
         return []
     dim = op.shape[0]
     units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), dim) for b in blocks], dim=1)
-    products = op.matmat(units).to("cpu", torch.float64)
+    width = columns_per_product(op)
+    products = torch.cat([op.matmat(units[:, at : at + width]).to("cpu", torch.float64)
+                          for at in range(0, units.shape[1], width)], dim=1)
     out, at = [], 0
     for block in blocks:
         h = block.take(products[:, at : at + block.size])
@@ -282,6 +288,8 @@ class _Restricted:
     def __init__(self, op: CurvatureOperator, block: Block) -> None:
         self._op, self._block = op, block
         self.shape, self.dtype, self.device = (block.size, block.size), op.dtype, op.device
+        # its products are ``op``'s: ``columns_per_product`` sizes their blocks by its engine
+        self.engine = getattr(op, "engine", None)
 
     def matmat(self, V: Tensor) -> Tensor:
         return self._block.take(self._op.matmat(self._block.embed(V, self._op.shape[0])))
@@ -297,11 +305,17 @@ class _Lockstep:
     def __init__(self, op: CurvatureOperator, width: int, owners: Callable[[], list[Block]]) -> None:
         self._op, self._owners = op, owners
         self.shape, self.dtype, self.device = (width, width), op.dtype, op.device
+        self.engine = getattr(op, "engine", None)  # as ``_Restricted``'s
 
     def matmat(self, V: Tensor) -> Tensor:
         dim, owners = self._op.shape[0], self._owners()
         full = torch.cat([b.embed(V[:, j : j + 1], dim) for j, b in enumerate(owners)], dim=1)
-        products = self._op.matmat(full)
+        # the products one ``matmat`` of the operator serves best (``HessianOperator.lockstep``):
+        # all of them on the recomputing engine, one on a kept graph, where a batched backward
+        # was slower per product and held every column's activations at once
+        width = getattr(self._op, "lockstep", full.shape[1])
+        products = torch.cat([self._op.matmat(full[:, at : at + width]) for at in range(0, full.shape[1], width)],
+                             dim=1)
         out = torch.zeros_like(V)
         for j, b in enumerate(owners):
             out[: b.size, j] = b.take(products[:, j : j + 1])[:, 0]

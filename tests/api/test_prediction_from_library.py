@@ -139,8 +139,21 @@ def test_a_result_in_hand_where_a_saved_report_is_taken_says_what_to_give(model,
     assert prunelimit.verify(model, train, prediction_from=saved).prediction.ratio == computed.ratio
     assert prunelimit.gate(model, train, baseline=saved, max_drop=0.1, prediction_from=computed).passed
     with pytest.raises(OptionError, match=r"^baseline takes the file name of a saved report, got a SpectrumReport; "
-                                          r"give a saved bounds, verify or gate report$"):
+                                          r"a spectrum holds no ε or bounds: compute them, report = "
+                                          r"prunelimit.bounds\(model, data, …\) with the spectrum's keywords, and "
+                                          r"save the report to a file .*document\('bounds', report.to_json\(\)\)"):
         prunelimit.gate(model, train, baseline=computed.spectrum, max_drop=0.1)
+
+
+def test_a_spectrum_as_prediction_is_told_how_to_get_a_bounds_report(model, train, computed):
+    """``prediction_from=prunelimit.spectrum(...)`` was told "give a saved bounds, verify or
+    gate report", not how to get one; it now names ``prunelimit.bounds`` and the keyword."""
+    for call in _calls_reading(model, train, computed.spectrum):
+        with pytest.raises(OptionError, match=r"^prediction_from takes a BoundsReport or the file name of a saved "
+                                              r"report, got a SpectrumReport; a spectrum holds no ε or bounds: compute "
+                                              r"them, report = prunelimit.bounds\(model, data, …\) with the spectrum's "
+                                              r"keywords, and give prediction_from=report$"):
+            call()
 
 
 def test_a_result_as_a_rules_baseline_is_told_as_the_baseline_keyword_is(model, train, computed, tmp_path):
@@ -181,6 +194,11 @@ def test_a_result_as_prunes_ratio_is_told_how_to_give_its_prediction(model, trai
                                           r"or result\.prediction\.lower \(its ρ_L\)$"):
         prunelimit.prune(model, read, train)
     assert prunelimit.prune(model, read.prediction.lower).requested == computed.lower
+    # a spectrum was told only "got SpectrumReport(ρ* = …, a SpectrumReport, not a number"
+    with pytest.raises(OptionError, match=r", got a SpectrumReport, which holds no ε or bounds; give ratio='auto' "
+                                          r"\(ρ\*\) or 'lower' \(ρ_L\) with the data and prediction_from="
+                                          r"prunelimit\.bounds\(model, data, …\), or a number$"):
+        prunelimit.prune(model, computed.spectrum, train)
 
 
 def test_inputs_given_as_the_model_are_told_to_give_its_model(model, train):

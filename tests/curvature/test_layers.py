@@ -7,11 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from prunelimit.curvature.exact import exact_hessian
+from prunelimit.curvature.exact import CPU_COLUMN_BLOCK, columns_per_product, exact_hessian
 from prunelimit.curvature.hvp import HessianOperator
 from prunelimit.curvature.layers import (
     REST,
     Block,
+    _Lockstep,
+    _Restricted,
     _lockstep_groups,
     exact_block_curvature,
     formed_block_curvature,
@@ -37,7 +39,7 @@ class TwoProblems(nn.Module):
         return torch.cat([self.a(x[:, : self.da]), self.b(x[:, self.da :])], dim=1)
 
 
-def _two_problems(da: int, db: int, n: int = 120):
+def _two_problems(da: int, db: int, n: int = 120, engine: str = "auto"):
     gen = torch.Generator().manual_seed(0)
     # columns of different scales: distinct, well separated block spectra
     x = torch.randn(n, da + db, generator=gen, dtype=torch.float64) * torch.linspace(0.2, 2.0, da + db,
@@ -45,7 +47,8 @@ def _two_problems(da: int, db: int, n: int = 120):
     y = torch.randn(n, 2, generator=gen, dtype=torch.float64)
     torch.manual_seed(0)
     model = TwoProblems(da, db).double()
-    op = HessianOperator(model, list(model.parameters()), [(x[:50], y[:50]), (x[50:], y[50:])], mse_loss)
+    op = HessianOperator(model, list(model.parameters()), [(x[:50], y[:50]), (x[50:], y[50:])], mse_loss,
+                         engine=engine)
     # mse_loss is the mean over n·2 entries of squared residuals, so the block of each
     # problem's weights is 2·XᵀX/(2n) = XᵀX/n, and the blocks do not couple.
     closed = [x[:, :da].T @ x[:, :da] / n, x[:, da:].T @ x[:, da:] / n]
@@ -214,3 +217,60 @@ def test_an_empty_tensor_has_no_block_and_shifts_none():
     assert [(b.name, b.spans) for b in blocks] == [("a", ((0, 6),)), ("b", ((6, 10),))]
     h = torch.diag(torch.arange(1.0, 11.0, dtype=torch.float64))
     assert [c.trace for c in exact_block_curvature(h, blocks)] == [21.0, 34.0]
+
+
+@pytest.mark.parametrize("engine, columns", [("cached", 1), ("revrev", CPU_COLUMN_BLOCK)])
+def test_per_layer_operators_carry_the_engine_so_exact_columns_are_sized_by_it(engine, columns):
+    # a block formed without a dense Hessian takes its columns as the whole operator would:
+    # one at a time on a CPU's kept graph, CPU_COLUMN_BLOCK on the recomputing engine (not 128)
+    op, blocks, _ = _two_problems(3, 4, engine=engine)
+    assert columns_per_product(op) == columns
+    assert columns_per_product(_Restricted(op, blocks[0])) == columns
+    assert columns_per_product(_Lockstep(op, 4, lambda: list(blocks))) == columns
+
+
+class _Widths(DenseOperator):
+    """A dense operator that says it is ``engine``'s on a CPU and records each product's width."""
+
+    def __init__(self, matrix: torch.Tensor, engine: str) -> None:
+        super().__init__(matrix)
+        self.engine, self.widths = engine, []
+
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        self.widths.append(V.shape[1])
+        return super().matmat(V)
+
+
+@pytest.mark.parametrize("engine, columns", [("cached", 1), ("revrev", CPU_COLUMN_BLOCK)])
+def test_small_blocks_take_their_columns_as_the_engine_would(engine, columns):
+    # blocks of up to probes × steps weights are formed from unit columns: they went in one
+    # batched product of all of them (20 here), every column's activations held at once
+    # on a CPU's kept graph; the blocks stay exact (the same columns, float64: 1e-12)
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(20, 20, generator=gen, dtype=torch.float64)
+    h = a @ a.T
+    blocks = parameter_blocks(["w", "v"], [12, 8], ["w", "v"])
+    op = _Widths(h, engine)
+    found = lanczos_block_curvature(op, blocks)
+    assert max(op.widths) == columns and sum(op.widths) == 20
+    for got, want in zip(found, exact_block_curvature(h, blocks)):
+        assert got.exact and abs(got.trace - want.trace) <= 1e-12 * abs(want.trace)
+
+
+@pytest.mark.parametrize("lockstep", [1, 3])
+def test_lockstep_blocks_take_the_products_a_matmat_the_operator_serves(lockstep):
+    # the blocks' Lanczos steps went in one batched product of blocks × probes columns
+    # whatever the engine; a kept graph's operator (lockstep 1) takes them one at a time.
+    # Same products, so the same blocks (float64 rounding: 1e-10 relative)
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(200, 200, generator=gen, dtype=torch.float64)
+    h = a @ a.T / 200
+    blocks = parameter_blocks(["w", "v"], [120, 80], ["w", "v"])
+    op = _Widths(h, "cached")
+    op.lockstep = lockstep
+    found = lanczos_block_curvature(op, blocks, steps=8, probes=2)
+    assert max(op.widths) == lockstep
+    reference = lanczos_block_curvature(DenseOperator(h), blocks, steps=8, probes=2)
+    for got, want in zip(found, reference):
+        assert abs(got.trace - want.trace) <= 1e-10 * abs(want.trace)
+        assert abs(got.lambda_max - want.lambda_max) <= 1e-10 * want.lambda_max
