@@ -10,6 +10,7 @@ The keys read are those of the current ``prunelimit.bounds/1`` JSON (tests/bench
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -63,13 +64,18 @@ def answer(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) >= 2 and argv[0] == "compare":
-        compare(Path(argv[1]), argv[2:])
-    elif len(argv) == 2 and argv[0] == "answer":
-        answer(Path(argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parts = parser.add_subparsers(dest="part", required=True)
+    part1 = parts.add_parser("compare", help="part 1: each variant on each device")
+    part1.add_argument("out", type=Path)
+    part1.add_argument("devices", nargs="+")
+    parts.add_parser("answer", help="part 3: time to answer").add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    if args.part == "compare":
+        compare(args.out, args.devices)
     else:
-        print(__doc__, file=sys.stderr)
-        return 2
+        answer(args.file)
     return 0
 
 
