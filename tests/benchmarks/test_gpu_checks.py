@@ -9,7 +9,6 @@ command a timeout from one clock that ends inside the call.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -21,19 +20,11 @@ import pytest
 import torch
 from torch import nn
 
-from tests.conftest import SAVED_DATA, saved_slq_report
+from tests.conftest import SAVED_DATA, benchmark_module as benchmark, saved_slq_report
 
 ROOT = Path(__file__).resolve().parents[2]
 CALL_LIMIT_S = 600  # the device tool's limit on one command
 MARGIN_S = 60  # left of it for the machine's start-up of the command and the files' return
-
-
-def benchmark(name: str):
-    """A benchmarks/ script as a module (benchmarks/ is scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_report_reads_the_json_bounds_writes(cli, small_ckpt, tmp_path, capsys):
