@@ -220,8 +220,11 @@ def more_training():
 
 def main() -> None:
     """Every row, or those whose name holds one of the words given (``"label smoothing" adam``)."""
-    torch.set_num_threads(1)
     chosen = sys.argv[1:]
+    if any(word.startswith("-") for word in chosen):  # no options: --help (or a typo) gets the usage, not an empty table
+        print(__doc__)
+        return
+    torch.set_num_threads(1)
     print("| model | l1-shaped | ρ* | ρ_L | measured | Δ | overshoot.lower | overshoot.predicted | agree |")
     print("|---|---|---:|---:|---:|---:|---|---|---|")
     for name, model, data, loss in itertools.chain(models(), other_training(), more_training()):

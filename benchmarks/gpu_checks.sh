@@ -14,55 +14,61 @@
 #      class-balanced 8,192-sample subset) on a CIFAR-sized ResNet-18 over 50,000 synthetic
 #      samples, within a 150 s time budget: its JSON says the HVPs, ρ* ± and what stopped it.
 # DEVICES=cpu runs part 1 on the CPU alone (how it is checked without a GPU).
+#
+# Every command has a timeout drawn from one clock, TOTAL seconds (default 540) for the
+# whole script, each command's share capped and the later parts' caps kept back, so the
+# script ends inside the device tool's 600 s call with margin whatever hangs; a part that
+# fails or is cut short says so and the next still runs. Caps: part 1 what the later parts
+# leave (100 s; it takes ~20 s on 2 CPU cores), part 2 130 + 80 s (the Lanczos steps stop
+# 45 s before, leaving start-up, data and the operator's build their share), the
+# checkpoint 30 s, part 3 200 s (its 150 s budget, start-up and the checks after).
 set -uo pipefail
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 OUT="${OUT:-/tmp/gpu-checks}"
 DEVICES="${DEVICES:-cpu cuda}"
 STEPS="${STEPS:-8}"
+TOTAL="${TOTAL:-540}"
 mkdir -p "$OUT"
-python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available() and torch.cuda.get_device_name())" \
-    | tee "$OUT/env.txt"
+
+# seconds for a command: at most $1, leaving $2 for the parts after it (at least 1)
+share() { local left=$((TOTAL - SECONDS - $2)); (( left > $1 )) && left=$1; (( left < 1 )) && left=1; echo "$left"; }
+# GNU time's resource report where the machine has it; the command alone where not
+if [[ -x /usr/bin/time ]]; then timed=(/usr/bin/time -v -o "$OUT/time-to-answer-resnet18.time"); else timed=(); fi
+cuda=0; [[ " $DEVICES " == *" cuda "* ]] && cuda=1
+later=$((cuda * 440))  # parts 2 and 3's caps, kept back from part 1
+
+timeout "$(share 30 "$later")" python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available() and torch.cuda.get_device_name())" \
+    2>&1 | tee "$OUT/env.txt"
 
 for device in $DEVICES; do
     for variant in "exact:" "paper:--method paper --runs 4" "revrev:--method paper --runs 4 --hvp revrev"; do
         name="${variant%%:*}"
         # shellcheck disable=SC2086
-        python3 -m prunelimit bounds examples/digits-mlp.pt ${variant#*:} --device "$device" --json \
-            > "$OUT/bounds-$name-$device.json" 2> "$OUT/bounds-$name-$device.err" || echo "FAILED: $name on $device"
+        timeout "$(share 40 "$later")" python3 -m prunelimit bounds examples/digits-mlp.pt ${variant#*:} --device "$device" --no-cache --json \
+            > "$OUT/bounds-$name-$device.json" 2> "$OUT/bounds-$name-$device.err" || echo "FAILED: $name on $device (exit $?)"
     done
 done
-python3 - "$OUT" $DEVICES <<'PY' | tee "$OUT/compare.txt"
-import json, pathlib, sys
-out, devices = pathlib.Path(sys.argv[1]), sys.argv[2:]
-for name in ("exact", "paper", "revrev"):
-    docs = {}
-    for d in devices:
-        path = out / f"bounds-{name}-{d}.json"
-        if path.stat().st_size:
-            docs[d] = json.loads(path.read_text())
-    for d, doc in docs.items():
-        p, m, t = doc["prediction"], doc["memory"], doc["timing"]
-        print(f"{name:7s} {d:5s} rho* {p['ratio']:.6f} continuous {p['continuous_ratio']:.6f} "
-              f"lambda_max {doc['spectrum']['lambda_max']:.6g} {t['hvps']} HVPs in {t['seconds']:.2f} s "
-              f"engine {m['hvp_engine']} basis {m['basis_kind']} peak device {m['peak_device_mb']}")
-    if len(docs) == 2:
-        a, b = (docs[d]["prediction"]["continuous_ratio"] for d in devices)
-        print(f"{name:7s} |continuous rho* cpu - cuda| = {abs(a - b):.2e}")
-PY
+# shellcheck disable=SC2086
+python3 benchmarks/gpu_checks_report.py compare "$OUT" $DEVICES 2>&1 | tee "$OUT/compare.txt"
 
-if [[ " $DEVICES " == *" cuda "* ]]; then
-    timeout 200 python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" 2>&1 | tee "$OUT/resnet18.txt"
-    timeout 120 python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" --tf32 2>&1 | tee "$OUT/resnet18-tf32.txt"
-    python3 - "$OUT/resnet18-cifar10.pt" <<'PY'
+if (( cuda )); then
+    budget=$(share 130 310)
+    timeout "$budget" python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" --time-limit $((budget - 45)) \
+        2>&1 | tee "$OUT/resnet18.txt" || echo "FAILED: resnet18 (exit $?)"
+    budget=$(share 80 230)
+    timeout "$budget" python3 benchmarks/bench_gpu_resnet18.py --device cuda --steps "$STEPS" --tf32 --time-limit $((budget - 45)) \
+        2>&1 | tee "$OUT/resnet18-tf32.txt" || echo "FAILED: resnet18 TF32 (exit $?)"
+    timeout "$(share 30 200)" python3 - "$OUT/resnet18-cifar10.pt" <<'PY' 2>&1 | tee "$OUT/checkpoint.txt"
 import sys, torch
 from prunelimit.io.checkpoint import save_checkpoint
 from prunelimit.models.spec import build_model
 torch.manual_seed(0)
 save_checkpoint(sys.argv[1], "resnet18-cifar:num_classes=10", build_model("resnet18-cifar:num_classes=10").state_dict())
 PY
-    /usr/bin/time -v timeout 220 python3 -m prunelimit bounds "$OUT/resnet18-cifar10.pt" \
+    [[ -s "$OUT/resnet18-cifar10.pt" ]] || echo "FAILED: the ResNet-18 checkpoint"
+    ${timed[@]+"${timed[@]}"} timeout "$(share 200 0)" python3 -m prunelimit bounds "$OUT/resnet18-cifar10.pt" \
         --data synthetic:samples=50000,shape=3x32x32 --device cuda --time-budget 150 --no-cache --json \
-        > "$OUT/time-to-answer-resnet18.json" 2> "$OUT/time-to-answer-resnet18.err" || echo "FAILED: time to answer"
-    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); p=d['prediction']; s=d['spectrum']; print('time to answer:', d['timing'], 'rho*', p['ratio'], '+-', p['uncertainty']['plus_minus'], s['choice'], s['stopped_by'], s['runs'], 'x', s['iterations'])" \
-        "$OUT/time-to-answer-resnet18.json" | tee "$OUT/time-to-answer.txt"
+        > "$OUT/time-to-answer-resnet18.json" 2> "$OUT/time-to-answer-resnet18.err" || echo "FAILED: time to answer (exit $?)"
+    python3 benchmarks/gpu_checks_report.py answer "$OUT/time-to-answer-resnet18.json" 2>&1 | tee "$OUT/time-to-answer.txt"
 fi
+echo "gpu_checks: ${SECONDS} s in all; results under $OUT"

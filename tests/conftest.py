@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import signal
@@ -266,6 +267,14 @@ class _Summary(HTMLParser):
             self._heading += data
         elif self._cell is not None:
             self._cell += data
+
+
+def benchmark_module(name: str):
+    """A script of benchmarks/ as a module (benchmarks/ holds scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 SAVED_DATA = ("--max-samples", "300", "--threads", "1")  # a saved report's data, which --from checks
