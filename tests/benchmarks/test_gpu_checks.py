@@ -72,7 +72,15 @@ def run_bench(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
     bench = benchmark("bench_gpu_resnet18")
     monkeypatch.setattr(bench, "resnet18_cifar", TinyNet)  # the real one takes seconds an HVP on a busy CPU
     monkeypatch.setattr(sys, "argv", ["bench_gpu_resnet18.py", *argv])
-    code = bench.main()
+    # the bench sets torch's TF32 switches and seed for the process, as its own run should; given
+    # back here, or a later test in this worker finds them flipped (the cache key's test did)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", torch.backends.cuda.matmul.allow_tf32)
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", torch.backends.cudnn.allow_tf32)
+    rng = torch.get_rng_state()
+    try:
+        code = bench.main()
+    finally:
+        torch.set_rng_state(rng)
     return code, capsys.readouterr().out
 
 
