@@ -20,6 +20,8 @@ import pytest
 import torch
 from torch import nn
 
+from prunelimit.cache import float_precision
+
 from tests.conftest import SAVED_DATA, benchmark_module as benchmark, saved_slq_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,14 +75,17 @@ def run_bench(monkeypatch, capsys, *argv: str) -> tuple[int, str]:
     monkeypatch.setattr(bench, "resnet18_cifar", TinyNet)  # the real one takes seconds an HVP on a busy CPU
     monkeypatch.setattr(sys, "argv", ["bench_gpu_resnet18.py", *argv])
     # the bench sets torch's TF32 switches and seed for the process, as its own run should; given
-    # back here, or a later test in this worker finds them flipped (the cache key's test did)
-    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", torch.backends.cuda.matmul.allow_tf32)
-    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", torch.backends.cudnn.allow_tf32)
-    rng = torch.get_rng_state()
+    # back here, or a later test in this worker finds them flipped (the cache key's test did). Not
+    # by monkeypatch: torch's backend modules hold these switches outside their __dict__, which
+    # pytest 9.2's undo deletes instead of setting back
+    switches, rng, before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32), \
+        torch.get_rng_state(), float_precision()
     try:
         code = bench.main()
     finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = switches
         torch.set_rng_state(rng)
+    assert float_precision() == before
     return code, capsys.readouterr().out
 
 
