@@ -171,51 +171,18 @@ def _unnamed(function: Any) -> bool:
 
 
 def _function_fingerprint(function: Any) -> str:
-    """A 16-hex sha256 of what ``function`` computes with: its code (nested code included),
-    defaults, captured values and the plain values, tensors and criteria of the globals it
-    reads. Two losses a prediction was computed for were recorded alike (``__main__.<lambda>``),
-    and ``prediction_from=`` of the one was read for the other without a word."""
+    """A 16-hex sha256 of what ``function`` computes with, as the result cache keys the user's
+    code (``cache._Values``: its code, defaults, closure cells and the globals it reads, alike
+    in every process). Two losses a prediction was computed for were recorded alike
+    (``__main__.<lambda>``), and ``prediction_from=`` of the one was read for the other
+    without a word."""
     import hashlib
-    import inspect
-    from types import CodeType
 
-    import torch
-    from torch import nn
+    from prunelimit.cache import _Values
 
-    from prunelimit.cache import tensors_fingerprint
-
-    def code_text(code: CodeType) -> str:
-        consts = [code_text(c) if isinstance(c, CodeType) else
-                  repr(sorted(map(repr, c))) if isinstance(c, frozenset) else repr(c) for c in code.co_consts]
-        return f"{code.co_code.hex()} {code.co_names} {consts}"
-
-    def captured(value: Any, key: str) -> str:
-        if inspect.isfunction(value):  # by its name and code only: a recursive one captures itself
-            return f"{value.__module__}.{value.__qualname__} {code_text(value.__code__)}"
-        return loss_name(value) if isinstance(value, nn.Module) else _value(value, tensors, key)
-
-    tensors: dict[str, Any] = {}
-    code = function.__code__
-    cells = zip(code.co_freevars, function.__closure__ or ())
-    read = [(name, function.__globals__[name]) for name in code.co_names if name in function.__globals__]
-    parts = [code_text(code),
-             *(captured(value, f"default{i}") for i, value in enumerate(function.__defaults__ or ())),
-             *(f"{key}={captured(value, key)}" for key, value in sorted((function.__kwdefaults__ or {}).items())),
-             *(f"{name}={captured(cell.cell_contents, name)}" for name, cell in cells if _filled(cell)),
-             *(f"{name}={captured(value, name)}" for name, value in read
-               if isinstance(value, (bool, int, float, str, torch.Tensor, nn.Module)))]
-    if tensors:
-        parts.append(tensors_fingerprint(sorted(tensors.items())))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def _filled(cell: Any) -> bool:
-    """Whether a closure cell holds a value yet (one of a name assigned later does not)."""
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
+    digest = hashlib.sha256()
+    _Values(digest, ()).update("loss", function)
+    return digest.hexdigest()[:16]
 
 
 def _value(value: Any, tensors: dict[str, Any], key: str) -> str:

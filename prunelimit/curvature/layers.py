@@ -265,9 +265,7 @@ def _small_blocks(op: CurvatureOperator, blocks: Sequence[Block]) -> list[BlockC
         return []
     dim = op.shape[0]
     units = torch.cat([b.embed(torch.eye(b.size, dtype=torch.float64), dim) for b in blocks], dim=1)
-    width = columns_per_product(op)
-    products = torch.cat([op.matmat(units[:, at : at + width]).to("cpu", torch.float64)
-                          for at in range(0, units.shape[1], width)], dim=1)
+    products = _in_blocks(op, units, columns_per_product(op)).to("cpu", torch.float64)
     out, at = [], 0
     for block in blocks:
         h = block.take(products[:, at : at + block.size])
@@ -280,6 +278,11 @@ def _exact(block: Block, h: Tensor) -> BlockCurvature:
     quad = exact_quadrature(h)
     eig = quad.nodes[0]
     return BlockCurvature(block.name, block.size, float(torch.trace(h)), 0.0, 0.0, float(eig.max()), quad, exact=True)
+
+
+def _in_blocks(op: CurvatureOperator, columns: Tensor, width: int) -> Tensor:
+    """``op.matmat(columns)``, ``width`` columns a product."""
+    return torch.cat([op.matmat(columns[:, at : at + width]) for at in range(0, columns.shape[1], width)], dim=1)
 
 
 class _Restricted:
@@ -313,9 +316,7 @@ class _Lockstep:
         # the products one ``matmat`` of the operator serves best (``HessianOperator.lockstep``):
         # all of them on the recomputing engine, one on a kept graph, where a batched backward
         # was slower per product and held every column's activations at once
-        width = getattr(self._op, "lockstep", full.shape[1])
-        products = torch.cat([self._op.matmat(full[:, at : at + width]) for at in range(0, full.shape[1], width)],
-                             dim=1)
+        products = _in_blocks(self._op, full, getattr(self._op, "lockstep", full.shape[1]))
         out = torch.zeros_like(V)
         for j, b in enumerate(owners):
             out[: b.size, j] = b.take(products[:, j : j + 1])[:, 0]
