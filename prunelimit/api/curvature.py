@@ -574,7 +574,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     if options.time_budget is not None:
         _import_assessment()  # in the next stage, data_passes
     passes = float(hvps)
-    stopped_by, trail, data = None, (), CurvatureData(total, total)
+    stopped_by, stated, data = None, (), CurvatureData(total, total)
     measured = parts = 0  # SLQ's products measuring float32 ones against float64, the data check's parts
     notes: list[str] = []
     wide = None  # a float64 operator already built, for ``_product_error``
@@ -674,6 +674,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         counted = _counted_on(progress, hvps)
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after, error)
+        stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
         quad = replace(quad, product_error=error)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
@@ -709,12 +710,17 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             laps.lap("lanczos", quad.hvps)
             hvps += quad.hvps
             passes += quad.hvps * share
+            # the float64 stages' products go on from the float32 runs': the last row's count is
+            # the Lanczos products of both, as timing.stages.lanczos.hvps states them
+            stated = stated + tuple(replace(stage, products=narrow[3].hvps + stage.products) for stage in trail)
             if stopped_by == "time-budget" and trail[-1].plus_minus > narrow[-1][-1].plus_minus:
                 # float64 products slower than the twice assumed (a convolution on a CPU: ~10×) let
                 # the clock cut the runs short of the float32 ones: their wider answer is not taken
                 op, storage, before, quad, trail = narrow
                 notes[-1] = _float64_note(error, quad.hvps, trail[-1])
                 counted = _counted_on(progress, hvps - quad.hvps)  # the bar goes on from every product made
+                # the last row says which answer was returned, as adaptive SLQ's own does
+                stated += (replace(trail[-1], products=stated[-1].products),)
         if subsample.subsampled:
             notes.append(_subsample_note(subsample.used, total))
         # the runs' ρ* ± (steps and probes), shown beside the stages that follow until the whole ± is known
@@ -768,7 +774,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         loss=loss, batch_losses=batch_losses, gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
         hvps=hvps, seconds=laps.total, stages=laps.stages(), half=quad.half, memory=memory, choice=choice,
-        stopped_by=stopped_by, trail=tuple(trail), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
+        stopped_by=stopped_by, trail=tuple(stated), curvature_data=data, hvp_passes=passes, limit_ratio=ratio,
         uncertainty=uncertainty, dense=dense, epsilon=None if target is None else target.epsilon,
         epsilon_source=None if target is None else target.epsilon_source,
         tolerance_note=None if uncertainty is None else tolerance_warning(choice.solver, stopped_by, dim, ratio,
@@ -983,7 +989,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                         after=Afterwards() if after is None else after)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
-    return result.quadrature, result.stopped_by, result.trail
+    wide = op.dtype == torch.float64
+    return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
 
 
 def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_by: str | None, budgets,

@@ -154,7 +154,9 @@ class AdaptivePlan:
 
 @dataclass(frozen=True)
 class Stage:
-    """One row of the adaptive trail: the state after a stage and its assessment."""
+    """One row of the adaptive trail: the state after a stage and its assessment.
+    ``float64_products``: the stage's runs took float64 products (a float32 model's float32
+    runs and the float64 ones that replaced them are rows of one trail)."""
 
     products: int
     runs: int
@@ -162,11 +164,12 @@ class Stage:
     seconds: float
     estimate: float
     plus_minus: float
+    float64_products: bool = False
 
     def to_json(self) -> dict:
         """Without ``seconds``: results are byte-identical across runs apart from their timing block."""
         return {"hvps": self.products, "runs": self.runs, "iterations": self.steps, "ratio": self.estimate,
-                "plus_minus": self.plus_minus}
+                "plus_minus": self.plus_minus, "float64_products": self.float64_products}
 
 
 @dataclass(frozen=True)

@@ -315,7 +315,9 @@ def solver_text(s) -> str | None:
     stop = stop_text(s.stopped_by)
     samples = s.curvature_data
     subset = "" if samples is None else subset_text(samples.used, samples.total)
-    started = max((stage.runs for stage in s.trail), default=s.runs)
+    # the answer's runs alone: float32 runs that float64 ones replaced are stages of the trail too
+    answer = [stage.runs for stage in s.trail if stage.float64_products == s.trail[-1].float64_products]
+    started = max(answer, default=s.runs)
     plan = None if s.solver == "exact" else plan_text(s.runs, s.iterations, started, s.stopped_by) + \
         (f", {stop}" if stop else "")
     predicted = s.choice.predicted_exact_seconds
@@ -375,9 +377,11 @@ def stated_plan(doc: Mapping) -> str | None:
     runs, iterations = s.get("runs"), s.get("iterations")
     if not isinstance(runs, int) or not isinstance(iterations, int):
         return None
-    trail = s.get("trail") if isinstance(s.get("trail"), list) else []
-    started = max((stage["runs"] for stage in trail if isinstance(stage, Mapping) and isinstance(stage.get("runs"), int)),
-                  default=runs)
+    trail = [stage for stage in s.get("trail") or [] if isinstance(stage, Mapping)] \
+        if isinstance(s.get("trail"), list) else []
+    precision = trail[-1].get("float64_products") if trail else None
+    started = max((stage["runs"] for stage in trail
+                   if isinstance(stage.get("runs"), int) and stage.get("float64_products") == precision), default=runs)
     return plan_text(runs, iterations, started, s.get("stopped_by"))
 
 
