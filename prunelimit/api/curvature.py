@@ -610,7 +610,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             predicted = "" if not eigen_seconds else " (predicted < 1 s)" if eigen_seconds < 1 \
                 else f" (predicted ≈ {eigen_seconds:,.0f} s)"
             counted(0, 0, f"eigenvalues of the dense Hessian{predicted}")
-        quad = exact_quadrature(dense, hvps=op.hvps - before)
+        quad = replace(exact_quadrature(dense, hvps=op.hvps - before), float64_products=True)  # float64 columns
         laps.lap("eigenvalues")
         hvps += quad.hvps
         passes += quad.hvps
@@ -675,7 +675,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after, error)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
-        quad = replace(quad, product_error=error)
+        quad = replace(quad, product_error=error, float64_products=op.dtype == torch.float64)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
@@ -860,7 +860,7 @@ def _rounding_note(quad, reach: float | None, epsilon: float, dtype) -> tuple[st
 def products_dtype(rep: "SpectrumReport", inputs: Inputs):
     """The dtype of the products spectrum ``rep`` was computed from: float64 for the exact
     spectrum and for SLQ run again on float64 products, else the model's (at least float32)."""
-    if rep.solver == "exact" or rep.quadrature.float64_products:
+    if rep.quadrature.float64_products:
         return torch.float64
     return product_dtype(hessian_parameters(inputs.model, inputs.selection)[0][1].dtype)
 

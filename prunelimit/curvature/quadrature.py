@@ -37,8 +37,9 @@ class SpectralQuadrature:
     ``product_error``: ``‖H̃z − Hz‖/‖z‖`` measured on one probe, the products' (float32)
     against float64 ones over the same data (0: float64 products, or not measured), in
     eigenvalue units: eigenvalues below it are not resolved (``theory.uncertainty.rounding_floor``).
-    ``float64_products``: the runs took float64 products of a float32 model (adaptive SLQ ran
-    again on them where the float32 products' error alone kept ρ*'s ± above the tolerance).
+    ``float64_products``: the nodes come from float64 products: the exact spectrum's float64
+    columns, a float64 model's SLQ runs, or a float32 model's adaptive SLQ run again on them
+    where the float32 products' error alone kept ρ*'s ± above the tolerance.
     """
 
     nodes: np.ndarray
