@@ -862,10 +862,11 @@ def curvature_options(**options: Any) -> "api.CurvatureOptions":
 
 
 @keeps_caller_state
-def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
+def info(model: nn.Module, data: Any = None, *, loss: str | Callable | None = None, batch_size: int | None = None,
          include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> api.InfoReport:
     """Parameter counts, the prunable layers with their zeros and, with ``data``, loss and
     accuracy (``prunelimit info``); ``warnings`` says what qualifies the prunable set.
+    ``loss`` (default ``"ce"``) and ``batch_size`` without ``data`` are refused: nothing reads them.
 
     >>> summary = prunelimit.info(model, (train.x, train.y))
     >>> summary.params_prunable, summary.params_hessian, [layer.name for layer in summary.layers]
@@ -873,7 +874,11 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", bat
     >>> bool(summary.accuracy > 0.9), summary.warnings
     (True, ())
     """
-    with _inputs(model, data, loss=loss, batch_size=batch_size, include=include, exclude=exclude) as given:
+    if data is None and loss is not None:  # ignored in silence otherwise, as the command line refuses --loss
+        raise OptionError("loss", "{0} has no effect: no data is given, and only the loss and accuracy over it "
+                          "read it; drop it, or give data")
+    with _inputs(model, data, loss="ce" if loss is None else loss, batch_size=batch_size, include=include,
+                 exclude=exclude) as given:
         return api.info(given)
 
 

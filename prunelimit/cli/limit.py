@@ -35,10 +35,14 @@ Use = choices("Use", USES)
 @shared(_model_data_options, _general_options)
 def info(
     o: SimpleNamespace,
+    ctx: typer.Context,
     checkpoint: CkptArg,
 ) -> None:
     """Architecture, parameter counts (N prunable, D Hessian), per-layer zeros; loss and accuracy with --data."""
     with handled(o.debug):
+        if o.data is None:  # the flags that shape the loss's evaluation were ignored in silence, as the library's are refused
+            _refuse_unused(_typed(ctx, "loss", "batch_size", "max_samples"),
+                           "no --data is given, and only the loss and accuracy over it read it", "add --data")
         inputs = _inputs(o, checkpoint, data_from_checkpoint=False)
         rep = api.info(inputs)
         emit("info", rep.to_json(), o.json, console.render_info, rep)
