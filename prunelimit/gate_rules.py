@@ -10,7 +10,8 @@ estimate passes only when its whole uncertainty lies above the requirement); a �
 leaves out a known error fails the rule (``margin``): a truncation part it could not
 measure, the shift of a Hessian over a subset of the samples (``--hessian-samples``), the
 paper arithmetic's grid error. A measured limit has no such ±, and a baseline rule
-compares the two reports' values as they stand: a warning says when ``max_drop`` lies
+compares the two reports' values as they stand, up to their rounding (``rounding_allowance``:
+another runner's float rounding is no drop): a warning says when ``max_drop`` lies
 within the noise of the two stated ±, or when the baseline states none (an older report),
 so that its noise is not allowed for (``resolution_notes``).
 """
