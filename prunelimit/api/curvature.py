@@ -1643,7 +1643,8 @@ def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOp
     from; ``None`` for anything but an exact spectrum."""
     if rep.solver != "exact" or (solved := _solved_for(rep, inputs, options)) is None:
         return None
-    reason = "the exact spectrum of this Hessian, stored by an earlier run (± 0 meets any tolerance or budget)"
+    reason = "the exact spectrum of this Hessian, stored by an earlier run" + \
+        ("" if options.method == "exact" else " (± 0 meets any tolerance or budget)")  # an exact run has no budgets
     return replace(solved, method=options.method,
                    choice=replace(solved.choice, reason=reason, predicted_exact_seconds=None))
 
