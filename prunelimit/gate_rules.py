@@ -10,7 +10,8 @@ estimate passes only when its whole uncertainty lies above the requirement); a �
 leaves out a known error fails the rule (``margin``): a truncation part it could not
 measure, the shift of a Hessian over a subset of the samples (``--hessian-samples``), the
 paper arithmetic's grid error. A measured limit has no such ±, and a baseline rule
-compares the two reports' values as they stand: a warning says when ``max_drop`` lies
+compares the two reports' values as they stand, up to their rounding (``rounding_allowance``:
+another runner's float rounding is no drop): a warning says when ``max_drop`` lies
 within the noise of the two stated ±, or when the baseline states none (an older report),
 so that its noise is not allowed for (``resolution_notes``).
 """
@@ -29,7 +30,9 @@ from prunelimit.errors import (
     yaml_quoted,
 )
 from prunelimit.limits import MAX_REPORT_BYTES, check_file_size, require_file
-from prunelimit.report.rounding import AT_LEAST, AT_MOST, apart, change_text, decimals, half_width_text
+from prunelimit.report.rounding import (
+    AT_LEAST, AT_MOST, MOST_DECIMALS, apart, change_text, decimals, half_width_text,
+)
 from prunelimit.report.safe import clipped
 from prunelimit.validate import choice, not_a_number, real
 
@@ -43,12 +46,39 @@ _RULE_KEYS = {"name", "min_ratio", "baseline", "max_drop", "use"}
 # 0.7000000000000001, 0.3 − 0.1 is 0.19999999999999998): a gap below this is that rounding,
 # far below any ratio a report resolves (4 decimals printed, 0.001 for a measured limit).
 _ROUNDING = 1e-9
+# Two runs of one model on one data set state its ratios apart by their float rounding: another
+# --threads count, CPU or BLAS sums the float32 losses behind ε in another order (ε moved by
+# 5e-7 of itself, the bundled example's exact ρ* by 6e-9, between two runners). float32 resolves
+# 1.2e-7 of a loss, and ε, a spread of losses, less (by L/ε): no report resolves a ratio past
+# its sixth decimal (``MOST_DECIMALS``), so a gate holds values within it as equal.
+RESOLVED = 10.0 ** -MOST_DECIMALS
 
 
-def reaches(value: float, threshold: float) -> bool:
+def reaches(value: float, threshold: float, allowance: float = _ROUNDING) -> bool:
     """``value >= threshold``, up to the rounding of the subtractions that made them (a
-    value at its threshold passes: a gate's ratios, prune's accuracy drop against --acc-drop)."""
-    return value >= threshold - _ROUNDING
+    value at its threshold passes: a gate's ratios, prune's accuracy drop against --acc-drop),
+    or up to ``allowance``, a larger rounding the two carry (:func:`rounding_allowance`)."""
+    return value >= threshold - max(allowance, _ROUNDING)
+
+
+def rounding_allowance(*documents: Any) -> float:
+    """How far runs of one model may state a ratio of ``documents`` (the reports a rule
+    compares) apart on rounding alone: ``RESOLVED``, plus each one's stated rounding part
+    (``prediction.uncertainty.rounding``: how far eigenvalues under its products' rounding
+    can move ρ*, up to whole points on a model fitted to zero loss), which another runner's
+    rounding can move either way. Neither is a drop: a gate judges past them."""
+    return RESOLVED + sum(_stated_rounding(document) for document in documents)
+
+
+def _stated_rounding(document: Any) -> float:
+    """A report's stated rounding part of ρ*'s ±, 0 where it states none (below a tenth of a
+    point, an older report, or one read as anything else: ``Uncertainty.from_json``)."""
+    from prunelimit.theory.uncertainty import Uncertainty
+
+    prediction = document.get("prediction") if isinstance(document, dict) else None
+    stated = prediction.get("uncertainty") if isinstance(prediction, dict) else None
+    u = Uncertainty.from_json(stated) if isinstance(stated, dict) else None
+    return 0.0 if u is None or u.rounding is None else u.rounding
 
 
 @dataclass(frozen=True)
@@ -519,7 +549,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             # no ratio lies below 0: a ± wider than the value leaves 0 as its conservative side,
             # and a requirement of 0 holds whatever the ±, complete or not
             conservative = None if pm is None else max(0.0, measured - pm)
-            ok = reaches(0.0, required) or (conservative is not None and reaches(conservative, required))
+            # the conservative side holds the stated rounding part already: only the float resolution remains
+            ok = reaches(0.0, required) or (conservative is not None and reaches(conservative, required, RESOLVED))
             if pm is None:
                 places = _typed_places(required)
                 reason = (f"{QUANTITY[rule.use]} {measured:.{places}f} has no complete stated ± ({missing}), so it "
@@ -529,15 +560,17 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             else:
                 reason = f"{QUANTITY[rule.use]} {AT_LEAST[crossed]}" \
                          f"{_conservative_text(measured, pm, conservative, required, ok, rule.use)}"
-                fix = _narrow_fix(pm, source, report) if reaches(measured, required) else \
+                fix = _narrow_fix(pm, source, report) if reaches(measured, required, RESOLVED) else \
                     _below_fix(rule, conservative, required)
             outcomes.append(RuleOutcome(rule, ok, measured, required, None, reason, conservative,
                                         None if ok else fix))
         else:
-            base = document_value(documents[rule.baseline], rule.baseline, rule.use) \
-                if rule.baseline in documents else baseline_value(rule.baseline, rule.use)
+            stored = documents[rule.baseline] if rule.baseline in documents else read_baseline(rule.baseline)
+            base = document_value(stored, rule.baseline, rule.use)
             threshold = base - rule.max_drop
-            ok = reaches(measured, threshold)
+            # another runner's rounding is no drop: the float resolution, and both predictions' rounding parts
+            allowance = rounding_allowance(*(() if rule.use == "actual" else (report, stored)))
+            ok = reaches(measured, threshold, allowance)
             # a fail shows the drop apart from max_drop, and the two values apart: a drop between two
             # values printed equal ("0.91834122 vs baseline 0.91834122: drop +0.00000001") shows nothing
             least = _typed_places(rule.max_drop)
@@ -548,10 +581,19 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             drop = AT_MOST[crossed] if base_crossed else "≥ " if crossed else ""
             reason = (f"{QUANTITY[rule.use]} {AT_LEAST[crossed]}{measured:.{places}f} vs baseline "
                       f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{change_text(base - measured, places)} "
-                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}")
+                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}{_rounding_text(allowance, places)}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
+
+
+def _rounding_text(allowance: float, places: int) -> str:
+    """What a drop rule allows besides ``max_drop`` where it shows at ``places`` decimals
+    (stated rounding parts): a drop of 0.0015 read "within 0.0000", which it is not. The
+    float resolution alone (``RESOLVED``) never shows there, and is not named."""
+    if allowance <= RESOLVED or round(allowance, places) == 0:
+        return ""
+    return f" + {allowance:.{places}f} (the two reports' stated rounding parts, which another runner's rounding moves)"
 
 
 def _typed_places(threshold: float, least: int = 4) -> int:

@@ -498,3 +498,26 @@ def test_the_guides_stderr_example_is_what_method_slq_states_under_its_product_b
     prediction = json.loads(result.stdout)["prediction"]
     stated = (prediction["stderr"], prediction["uncertainty"]["plus_minus"])
     assert all(math.isclose(value, float(quoted), rel_tol=0.02) for value, quoted in zip(stated, shown.groups()[:2])), stated
+
+
+def test_the_workflow_saves_what_each_run_computed():
+    """The workflow's cache key was the checkpoint's hash alone: ``actions/cache`` saves nothing
+    under a key that hit, so what a new prunelimit, torch or option computed (the entries
+    inside are keyed by all of it) was never saved and every run computed it again. The key
+    is now new each commit, restoring the latest entries by its prefix."""
+    workflow = yaml.safe_load((CI / "github-actions.yml").read_text())
+    cache = next(step["with"] for step in workflow["jobs"]["gate"]["steps"]
+                 if step.get("uses", "").startswith("actions/cache"))
+    assert "${{ github.sha }}" in cache["key"]
+    assert cache["key"].startswith(cache["restore-keys"])
+
+
+def test_the_pre_commit_hook_runs_when_the_verdicts_inputs_change():
+    """The hook ran on a changed checkpoint only: an edited policy or baseline, which can flip
+    the verdict, was committed ungated."""
+    import re
+
+    hook = yaml.safe_load((CI / "pre-commit-config.yaml").read_text())["repos"][0]["hooks"][0]
+    for path in ("examples/digits-mlp.pt", "examples/ci/gate.yaml", "examples/ci/baseline.json"):
+        assert re.search(hook["files"], path), path
+    assert not re.search(hook["files"], "examples/export_digits.py")

@@ -137,16 +137,19 @@ def test_a_subset_note_read_from_a_report_puts_its_remedy_where_it_applies():
 
 
 @pytest.mark.parametrize("min_ratio, shown", [
-    (0.77193276, "0.818841576 − 0.046908818 = 0.771932759 < required 0.771932760"),
-    (0.771933, "0.8188416 − 0.0469088 = 0.7719328 < required 0.7719330"),
+    (0.77193476, "0.81884158 − 0.04690882 = 0.77193276 < required 0.77193476"),
+    (0.7719345, "0.8188416 − 0.0469088 = 0.7719328 < required 0.7719345"),
     (0.7719327586781712, "0.8188 − 0.0469 = 0.7719 >= required 0.7719"),
+    # within the float resolution (gate_rules.RESOLVED): another runner's rounding, no fail
+    (0.7719327586781712 + 9e-7, "0.8188 − 0.0469 = 0.7719 >= required 0.7719"),
 ])
 def test_a_fail_shown_to_more_decimals_shows_its_plus_minus_to_them_too(min_ratio, shown):
     """gate --min-ratio 0.77193276 on ρ* 0.8188415762621546 ± 0.04690881758398341 (adaptive
     SLQ, --tolerance 0.05) read "ρ* 0.818841576 − 0.0469 = 0.771932759 < required
     0.771932760": the value and the conservative side to the 9 decimals that part the fail
     from its requirement, the ± to 4, and the subtraction shown did not hold. The requirement
-    exactly at the conservative side passes."""
+    exactly at the conservative side passes, and one within the float resolution past it
+    (a fail now lies more than 1e-6 from its requirement: the cases are 2e-6 and 1.7e-6)."""
     outcome = evaluate_gate(_report(0.8188415762621546, 0.04690881758398341),
                             [GateRule("r", use="predicted", min_ratio=min_ratio)]).outcomes[0]
     assert outcome.reason == f"ρ* {shown}"
@@ -456,10 +459,11 @@ def test_a_requirement_a_hair_above_the_value_is_shown_apart_and_the_fix_passes(
 
 
 def test_a_drop_a_hair_past_max_drop_is_shown_apart(tmp_path):
-    """A fall of 0.02000004 against --max-drop 0.02 read "drop +0.0200 exceeds 0.0200"."""
+    """A fall of 0.02000004 against --max-drop 0.02 read "drop +0.0200 exceeds 0.0200"
+    (a fall past it by the float resolution, gate_rules.RESOLVED, or less passes: 0.02001 here)."""
     baseline = tmp_path / "b.json"
     baseline.write_text(json.dumps(_report(0.84, 0.0)), encoding="utf-8")
-    failed = evaluate_gate(_report(0.81999996, 0.0),
+    failed = evaluate_gate(_report(0.81999, 0.0),
                            [GateRule("r", "predicted", baseline=str(baseline), max_drop=0.02)]).outcomes[0]
     assert not failed.passed
     drop, limit = failed.reason.split("drop ")[1].split(" exceeds ")

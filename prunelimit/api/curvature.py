@@ -1526,6 +1526,13 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
                 exact = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum",
                                       SpectrumReport, lambda rep: _exact_for_default(rep, inputs, options), check)
         found = found if exact is None else exact
+    # And the converse: --method exact reads the exact spectrum a default run chose for these
+    # inputs, where the default stores one (``_default_budgets``): `bounds` then `gate --method
+    # exact` formed the same D columns again. Not an SLQ answer stored there (``_exact_for_default``).
+    if found is None and options.method == "exact":
+        where = replace(_default_budgets(options), method="default")
+        found = stored_result(store, result_key(inputs, where, store, "spectrum"), "spectrum", SpectrumReport,
+                              lambda rep: _exact_for_default(rep, inputs, options), check)
     # Then the adaptive answer stored for these inputs, seed, subset, ε and negative-curvature
     # rule under any tolerance and budgets (``_ADAPTIVE_STOPS``): one whose ± meets this
     # tolerance answers it (a gate at the default 0.01 after `bounds --tolerance 0.005`
@@ -1638,11 +1645,13 @@ def _within_tolerance(rep: SpectrumReport | None, inputs: Inputs,
 
 
 def _exact_for_default(rep: SpectrumReport, inputs: Inputs, options: CurvatureOptions) -> SpectrumReport | None:
-    """A stored exact spectrum solved for the default method's ``options`` (``_solved_for``),
-    its reason saying where it came from; ``None`` for anything but an exact spectrum."""
+    """A stored exact spectrum solved for ``options`` (``_solved_for``: the default method's,
+    or ``method="exact"``'s reading one a default run stored), its reason saying where it came
+    from; ``None`` for anything but an exact spectrum."""
     if rep.solver != "exact" or (solved := _solved_for(rep, inputs, options)) is None:
         return None
-    reason = "the exact spectrum of this Hessian, stored by an earlier run (± 0 meets any tolerance or budget)"
+    reason = "the exact spectrum of this Hessian, stored by an earlier run" + \
+        ("" if options.method == "exact" else " (± 0 meets any tolerance or budget)")  # an exact run has no budgets
     return replace(solved, method=options.method,
                    choice=replace(solved.choice, reason=reason, predicted_exact_seconds=None))
 

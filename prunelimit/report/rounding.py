@@ -149,7 +149,7 @@ def percent_digits(fraction: float, places: int = 2) -> str:
 def apart(places: int, value: float, threshold: float) -> int:
     """Decimals from ``places`` on that show ``value`` apart from a ``threshold`` it fails
     ("0.8590 < required 0.8590" read as a fail at equality, which passes; "≈ 40.0 s, past
-    --time-budget 40 s"). A gate's fail lies more than its rounding allowance (1e-9) from
+    --time-budget 40 s"). A gate's fail lies more than its rounding allowance (10⁻⁶ at least) from
     it, so 10 decimals always tell them apart."""
     while places < 10 and f"{value:.{places}f}" == f"{threshold:.{places}f}":
         places += 1

@@ -93,3 +93,30 @@ def test_a_stored_exact_spectrum_replaces_a_cut_answer_stored_before_it(cli, own
     assert hit["timing"]["cached"] is True and hit["spectrum"]["solver"] == "exact"
     assert hit["prediction"] == first["prediction"]
     assert not any("is not within the tolerance" in w for w in hit["warnings"])
+
+
+@pytest.mark.parametrize("budget", [(), ("--epsilon", "0.05"), ("--negative", "flat"), ("--seed", "3")])
+def test_method_exact_reads_the_exact_spectrum_a_default_run_chose(cli, own_ckpt, tmp_path, no_spectrum, budget):
+    """Measured before: `bounds` (the default chose the exact spectrum) then `bounds --method
+    exact` formed the same D columns again (2,410 products on the bundled example: the key
+    differed by the method's name alone); now it reads them, with the ρ* of an uncached
+    ``--method exact`` run (ε and the negative-curvature rule solved for on the stored spectrum)."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache))
+    assert first["spectrum"]["solver"] == "exact" and first["timing"]["hvps"] > 0
+    fresh = _doc(cli("bounds", own_ckpt, *BOUNDS, "--method", "exact", "--no-cache", *budget))
+    no_spectrum()
+    hit = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--method", "exact", *budget))
+    assert hit["timing"]["cached"] is True and hit["timing"]["hvps"] == 0
+    assert hit["prediction"] == fresh["prediction"] and hit["bounds"] == fresh["bounds"]
+    assert hit["method"] == "exact"
+    assert hit["spectrum"]["choice"]["reason"] == "the exact spectrum of this Hessian, stored by an earlier run"
+
+
+def test_method_exact_never_reads_an_slq_answer_the_default_stored(cli, own_ckpt, tmp_path):
+    """Where the default ran SLQ (too little time for the dense Hessian), --method exact computes."""
+    cache = ("--cache-dir", tmp_path / "cache")
+    first = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--time-budget", "0.001"))
+    assert first["spectrum"]["solver"] != "exact"
+    exact = _doc(cli("bounds", own_ckpt, *BOUNDS, *cache, "--method", "exact"))
+    assert exact["timing"]["cached"] is False and exact["spectrum"]["solver"] == "exact"
