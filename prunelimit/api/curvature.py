@@ -27,6 +27,7 @@ from prunelimit.api.options import (
     exact_time_budget,
     fixed_by,
     memory_budget_mb,
+    overrun_allowance,
 )
 from prunelimit.cache import Store
 from prunelimit.curvature.adaptive import Afterwards, Stage
@@ -1245,7 +1246,8 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     so only a budget that cannot hold the smallest plan (a first Lanczos step and what must
     follow it: the data check on the subset's parts and the trace; ``smallest`` says what it
     was, ``_smallest_plan``), or a prediction of that
-    work's seconds that fell short, goes past one; a set-up that took the whole time budget
+    work's seconds that fell short, goes past one (the time budget by more than
+    ``overrun_allowance``, the clock's noise); a set-up that took the whole time budget
     leaves the smallest plan, and the note says the least this command takes here. It
     describes the run that computed the
     spectrum, so a copy read back from the cache, which spent neither, leaves it out (it keeps
@@ -1254,11 +1256,12 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     their watch judges them, took longer than predicted."""
     over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
-        over.append((f"{hvps - options.max_hvps:,} products over "
+        extra = hvps - options.max_hvps
+        over.append((f"{extra:,} product{'' if extra == 1 else 's'} over "
                      f"{said(f'--max-hvps {options.max_hvps:,}', f'max_hvps={options.max_hvps}')} ({hvps:,})",
                      f"its smallest plan, {smallest}, does not fit it",
                      option("max_hvps")))
-    if options.time_budget is not None and seconds > options.time_budget:
+    if options.time_budget is not None and seconds > options.time_budget + overrun_allowance(options.time_budget):
         # to the overshoot's second significant digit: an overshoot of a few ms read "0.00 s over" at 2 decimals
         late = seconds - options.time_budget
         decimals = max(2, 1 - math.floor(math.log10(late)))
