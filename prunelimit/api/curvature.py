@@ -1293,7 +1293,7 @@ def _import_assessment() -> None:
     import scipy.special  # noqa: F401
 
 
-# Products ``_data_check_seconds`` spends: an untimed one, then two timed.
+# Products ``_data_check_seconds`` spends: the Lanczos steps it times on a part, the first untimed.
 DATA_CHECK_TIMING = 3
 
 
@@ -1301,35 +1301,38 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
                         clock: "Callable[[], float]", dtype: "torch.dtype | None" = None
                         ) -> tuple[float, float, float, int]:
     """What the data check (``_part_spectra``) will take on ``clock`` beyond its steps (each
-    part's operator built), per step (a product on each part, of ``dtype``: the runs'; default
-    the model's) and per basis vector a step
+    part's operator built), per step (a Lanczos step on each part, its product of ``dtype``:
+    the runs'; default the model's) and per basis vector a step
     reorthogonalises against (on each part, its basis stored as ``storage``), and the products spent
-    finding out: the first part's operator built and, after an untimed product (the
+    finding out: the first part's operator built and, after an untimed Lanczos step (the
     process's first product of a new engine pays one-off costs, ~1 s on the example), two
-    products timed, the slower: on a shared machine the example's part products ran at
-    2-80 ms against 1.7 ms quiet (a step of a part's Lanczos run 2.2 ms), and the load of
+    steps timed, the slower: on a shared machine the example's part products ran at
+    2-80 ms against 1.7 ms quiet, and the load of
     the moment is the best guess at the next seconds' (a slower guess only stops the runs
-    sooner). A part is 1/K of the subset, but a product's cost is not proportional to its
+    sooner). Steps, not bare products: a step's own work beside its product (the block's
+    copies, the recurrence, the DGKS test) made a 0.5 ms product on a 2,410-parameter MLP
+    a 0.74 ms step, which the price left out.
+    A part is 1/K of the subset, but a product's cost is not proportional to its
     samples (the parts recompute their graphs, the runs may keep theirs, and small products
     are mostly overhead), so the runs' own rate would misjudge it."""
     import torch
 
-    from prunelimit.curvature.lanczos import reorthogonalisation_seconds
+    from prunelimit.curvature.lanczos import LanczosRuns, reorthogonalisation_seconds
+    from prunelimit.curvature.operator import Columnwise
+    from prunelimit.curvature.slq import rademacher
 
     began = clock()
     op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=subsample.parts[0])
     built = clock()
-    unit = torch.zeros(op.dim, dtype=torch.float64)
-    unit[0] = 1.0
-    op.matvec(unit)  # untimed
-    seconds = []
-    for _ in range(DATA_CHECK_TIMING - 1):
-        start = clock()
-        op.matvec(unit)
-        seconds.append(clock() - start)
+    probe = rademacher(op.shape[0], torch.Generator().manual_seed(options.seed))
+    run = LanczosRuns(Columnwise(op), probe[None], DATA_CHECK_TIMING, storage_dtype=storage)
+    run.exhaust()  # past a breakdown (a Hessian of rank 1), so every timed step is one
+    marks = [built]
+    run.extend(DATA_CHECK_TIMING, lambda products: marks.append(clock()))
+    steps = [end - start for start, end in zip(marks, marks[1:])]
     parts = len(subsample.parts)
-    row = reorthogonalisation_seconds(op.dim, storage, clock)
-    return parts * (built - began), parts * max(seconds), parts * row, op.hvps
+    row = reorthogonalisation_seconds(op.shape[0], storage, clock)
+    return parts * (built - began), parts * max(steps[1:] or steps), parts * row, op.hvps
 
 
 def _next_past(clock: "Callable[[], float]", deadline: float | None, after: int = 0) -> "Callable[[], bool] | None":
