@@ -722,7 +722,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail \
             else _runs_status(target, quad, options, op.dtype) if counted and parts else None
         if parts:
-            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype)
+            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype,
+                                           _top_ups(quad))
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
@@ -735,7 +736,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data, op.dtype)
         status = None if ratio is None else _status(ratio, uncertainty.plus_minus)
         if counted is not None and parts:
-            counted(quad.hvps + spent, quad.hvps + spent, status)
+            counted(quad.hvps + spent, quad.hvps + spent + _top_ups(quad), status)
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
@@ -939,10 +940,12 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         # where the runs have doubled since the last, and after the last: at most about twice the
         # answer's own solve (the last one is the answer's, solved again with the data part once known)
         shown: dict[str, Any] = {"count": (0, None), "text": None, "runs": 0}
+        # what follows the runs in the bar's total, as adaptive SLQ's has it (``Afterwards.expected``)
+        following = (Afterwards() if after is None else after).expected(choice.runs, min(choice.iterations, op.shape[0]))
 
         def callback(done: int, total: int) -> None:
-            shown["count"] = (done, total)
-            progress(done, total, shown["text"])
+            shown["count"] = (done, total + following)
+            progress(*shown["count"], shown["text"])
 
         def grouped(quad) -> None:
             if quad.runs < min(2 * shown["runs"], choice.runs):
@@ -1362,7 +1365,7 @@ def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOption
 
 def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
                   progress=None, status: str | None = None,
-                  dtype=None) -> tuple[tuple["SpectralQuadrature", ...], int]:
+                  dtype=None, then: int = 0) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on each part of the subsample, at the steps the main run
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
@@ -1372,7 +1375,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
     69 products a part, planned at the runs' 90 each), so the bar ends at its total.
     ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
-    (default: the model's)."""
+    (default: the model's). ``then``: products that follow the check (the trace's top-ups),
+    in the bar's total as the runs' count had them."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
@@ -1389,7 +1393,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
             if done == total < steps:  # the part ended short (slq's closing count): the parts left planned again
                 each = max(0 if first else each, done)
             # a part that goes on past what the others took is planned at what it has taken so far
-            progress(base + done, base + max(done, each) + later * each, text)
+            progress(base + done, base + max(done, each) + later * each + then, text)
 
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage,
@@ -1397,6 +1401,14 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
         spent += op.hvps
         each = max(each if i else 0, op.hvps)
     return tuple(spectra), spent
+
+
+def _top_ups(quad, room: int | None = None) -> int:
+    """Probes ``_slq_trace`` adds to the runs of ``quad`` for the trace, at most ``room``
+    (``None``: no limit): none where a run found every eigenvalue."""
+    if quad.exact:
+        return 0
+    return max(0, TRACE_PROBES - quad.runs if room is None else min(TRACE_PROBES - quad.runs, room))
 
 
 def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
@@ -1415,7 +1427,7 @@ def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
     if quad.exact:  # a run spanned the whole space: the trace is the eigenvalues' sum, no sample to add
         return TraceEstimate(dim * quad.mean(lambda x: x), 0.0, 0.0, quad.runs)
     estimates, squares = dim * quad.expectation(lambda x: x), dim * quad.second_moments
-    wanted = TRACE_PROBES - quad.runs if room is None else min(TRACE_PROBES - quad.runs, room)
+    wanted = _top_ups(quad, room)
     if wanted > 0:
         text = with_status("trace top-up", status)
         callback = None if progress is None else \
