@@ -440,16 +440,18 @@ def library_call(command: Callable) -> Callable:
     """``command`` as a library function: its messages name keyword arguments, not flags
     (``errors.library_call``), it uses no process group (``distributed.local``): one a
     DDP script made is the script's, and a call that one rank makes alone would wait in its
-    collectives for ranks that never join them; and calls from several threads run one after
-    another (:data:`_ONE_AT_A_TIME`)."""
+    collectives for ranks that never join them; calls from several threads run one after
+    another (:data:`_ONE_AT_A_TIME`); and NumPy's BLAS runs on torch's thread count
+    (``threads.blas_as_torch``)."""
     from prunelimit.distributed import local
     from prunelimit.errors import library_call as named_for_library
+    from prunelimit.threads import blas_as_torch
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         _refuse_command_line_only(command, kwargs)
         _refuse_misfit_call(command, args, kwargs)
-        with _ONE_AT_A_TIME, local(), named_for_library():
+        with _ONE_AT_A_TIME, local(), named_for_library(), blas_as_torch():
             return command(*map(_plain, args), **{name: _plain(value) for name, value in kwargs.items()})
     return wrapper
 

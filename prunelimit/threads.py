@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 
 def idle_cores(cores: int, load: float) -> int:
@@ -64,7 +64,6 @@ def apply_threads(threads: int | None) -> int:
     and the BLAS threads of NumPy and SciPy, to ``threads``, or to :func:`default_threads` for
     ``None``; returns the number set."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     n = default_threads() if threads is None else threads
     torch.set_num_threads(n)
@@ -74,8 +73,44 @@ def apply_threads(threads: int | None) -> int:
         pass
     # The Lanczos bracket's and the solvers' NumPy products otherwise take one thread per core
     # whatever --threads says, and wait on each other's cores on a loaded machine (docs/guide.md).
-    threadpool_limits(limits=n, user_api="blas")
+    limit_blas(n)
     return n
+
+
+# Read by an OpenBLAS loaded after the limit is set: SciPy's own copy, loaded on SciPy's first
+# import, which threadpoolctl (it sees loaded libraries only) left on one thread per core
+# under --threads 1 (its tridiagonal eigensolver behind every Lanczos rule among them).
+BLAS_ENV = "OPENBLAS_NUM_THREADS"
+
+
+def limit_blas(n: int) -> AbstractContextManager:
+    """NumPy and SciPy's BLAS at ``n`` threads, those loaded now and an OpenBLAS loaded later
+    (``BLAS_ENV``); the result, a context manager, gives the loaded ones their count back."""
+    from threadpoolctl import threadpool_limits
+
+    os.environ[BLAS_ENV] = str(n)
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+@contextmanager
+def blas_as_torch() -> Iterator[None]:
+    """NumPy and SciPy's BLAS threads at torch's intra-op count for the block, then back: a
+    library call computes on the threads its caller set for torch, as ``--threads`` sets
+    both for the command line. Left alone, OpenBLAS took one thread per core for the
+    Lanczos bracket above ~200 steps, and on a loaded 2-core machine its threads waited on
+    each other: the bracket of 256 steps 348 ms against 9 ms on one thread, past the
+    steps-cubed price its 128 steps set, so a --time-budget of 2 s ran to 2.7 s."""
+    import torch
+
+    before = os.environ.get(BLAS_ENV)
+    try:
+        with limit_blas(torch.get_num_threads()):
+            yield
+    finally:  # a BLAS loaded during the call keeps the call's count: it had none of the caller's
+        if before is None:
+            os.environ.pop(BLAS_ENV, None)
+        else:
+            os.environ[BLAS_ENV] = before
 
 
 @contextmanager

@@ -53,7 +53,8 @@ def test_a_column_is_priced_by_the_fastest_timed_product_on_one_thread(monkeypat
 
 def test_the_eigenvalues_are_priced_by_the_fastest_solve_on_one_thread(monkeypatch) -> None:
     """Two timed solves of the 1,024-row problem take 3 s and 1 s on the injected CPU clock:
-    a 2,048-row one is predicted at the faster × (2048/1024)³ = 8 s, the solves on one thread."""
+    a 4,096-row one is predicted from the faster, 1 s × (4096/1024)³ at half the rate per n³
+    (``exact.eigenvalue_scale``) = 32 s, the solves on one thread."""
     durations, threads, now = iter([3.0, 1.0]), [], [0.0]
 
     def solve(a):
@@ -63,7 +64,7 @@ def test_the_eigenvalues_are_priced_by_the_fastest_solve_on_one_thread(monkeypat
 
     monkeypatch.setattr(torch.linalg, "eigvalsh", solve)
     monkeypatch.setattr(exact, "time", types.SimpleNamespace(process_time=lambda: now[0]))
-    assert exact.eigenvalue_seconds(2048) == 8.0
+    assert exact.eigenvalue_seconds(4096) == 32.0
     assert threads == [1, 1]
 
 

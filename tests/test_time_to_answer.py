@@ -212,7 +212,8 @@ def test_the_tolerance_warning_shows_a_small_plus_minus_to_its_digits() -> None:
 
 def test_progress_goes_on_through_the_data_check() -> None:
     """The data check runs the first probe again on each of the subset's 4 parts, at the
-    runs' steps: the bar must count those products too rather than sit at 100 % meanwhile."""
+    runs' steps: the bar must count those products too rather than sit at 100 % meanwhile,
+    and expect them, and the trace's top-ups after them, from the runs on."""
     from prunelimit.inputs import load_inputs
 
     inputs = load_inputs(str(EXAMPLE), data="digits:train", batch_size=64, max_samples=300, device="cpu")
@@ -222,13 +223,17 @@ def test_progress_goes_on_through_the_data_check() -> None:
     steps = rep.iterations
     # the bar counts on from the 2 products measuring the float32 ones against float64 (data_passes)
     end = rep.timing_json()["stages"]["data_passes"]["hvps"] + rep.quadrature.hvps + 4 * steps
+    # the trace's top-ups follow: in the total from the runs on (the bar does not end before them)
+    total = end + rep.timing_json()["stages"]["trace_top_up"]["hvps"]
+    assert total == rep.hvps > end
     checks = [(d, t) for d, t, text in seen if (text or "").startswith("data check on the subset's parts")]
-    assert checks[-1] == (end, end) and all(t == end and d <= end for d, t in checks)
+    assert checks[-1] == (end, total) and all(t == total and d <= end for d, t in checks)
     assert len(checks) == 4 * steps
     first = next(i for i, (*_, text) in enumerate(seen) if (text or "").startswith("data check on the subset's parts"))
+    assert seen[first - 1][1] == total  # the runs' last count expected the check and the top-ups
     after = seen[first + len(checks):]
     # the whole ρ* ± at the check's end (where it is known), then the bar goes on from the check
-    assert after[0] == (end, end, f"ρ* {estimate_text(rep.limit_ratio, rep.uncertainty.plus_minus)}")
+    assert after[0] == (end, total, f"ρ* {estimate_text(rep.limit_ratio, rep.uncertainty.plus_minus)}")
     assert all((text or "").startswith("trace top-up") and d > end for d, _, text in after[1:])
 
 

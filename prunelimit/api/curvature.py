@@ -27,6 +27,7 @@ from prunelimit.api.options import (
     exact_time_budget,
     fixed_by,
     memory_budget_mb,
+    overrun_allowance,
 )
 from prunelimit.cache import Store
 from prunelimit.curvature.adaptive import Afterwards, Stage
@@ -727,7 +728,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail \
             else _runs_status(target, quad, options, op.dtype) if counted and parts else None
         if parts:
-            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype)
+            spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype,
+                                           _top_ups(quad))
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
@@ -740,7 +742,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data, op.dtype)
         status = None if ratio is None else _status(ratio, uncertainty.plus_minus)
         if counted is not None and parts:
-            counted(quad.hvps + spent, quad.hvps + spent, status)
+            counted(quad.hvps + spent, quad.hvps + spent + _top_ups(quad), status)
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
@@ -944,10 +946,12 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         # where the runs have doubled since the last, and after the last: at most about twice the
         # answer's own solve (the last one is the answer's, solved again with the data part once known)
         shown: dict[str, Any] = {"count": (0, None), "text": None, "runs": 0}
+        # what follows the runs in the bar's total, as adaptive SLQ's has it (``Afterwards.expected``)
+        following = (Afterwards() if after is None else after).expected(choice.runs, min(choice.iterations, op.shape[0]))
 
         def callback(done: int, total: int) -> None:
-            shown["count"] = (done, total)
-            progress(done, total, shown["text"])
+            shown["count"] = (done, total + following)
+            progress(*shown["count"], shown["text"])
 
         def grouped(quad) -> None:
             if quad.runs < min(2 * shown["runs"], choice.runs):
@@ -1252,7 +1256,8 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     so only a budget that cannot hold the smallest plan (a first Lanczos step and what must
     follow it: the data check on the subset's parts and the trace; ``smallest`` says what it
     was, ``_smallest_plan``), or a prediction of that
-    work's seconds that fell short, goes past one; a set-up that took the whole time budget
+    work's seconds that fell short, goes past one (the time budget by more than
+    ``overrun_allowance``, the clock's noise); a set-up that took the whole time budget
     leaves the smallest plan, and the note says the least this command takes here. It
     describes the run that computed the
     spectrum, so a copy read back from the cache, which spent neither, leaves it out (it keeps
@@ -1261,11 +1266,12 @@ def _over_budget_note(options: CurvatureOptions, hvps: int, seconds: float, solv
     their watch judges them, took longer than predicted."""
     over = []  # (how far over, why, the option to raise)
     if options.max_hvps is not None and hvps > options.max_hvps:
-        over.append((f"{hvps - options.max_hvps:,} products over "
+        extra = hvps - options.max_hvps
+        over.append((f"{extra:,} product{'' if extra == 1 else 's'} over "
                      f"{said(f'--max-hvps {options.max_hvps:,}', f'max_hvps={options.max_hvps}')} ({hvps:,})",
                      f"its smallest plan, {smallest}, does not fit it",
                      option("max_hvps")))
-    if options.time_budget is not None and seconds > options.time_budget:
+    if options.time_budget is not None and seconds > options.time_budget + overrun_allowance(options.time_budget):
         # to the overshoot's second significant digit: an overshoot of a few ms read "0.00 s over" at 2 decimals
         late = seconds - options.time_budget
         decimals = max(2, 1 - math.floor(math.log10(late)))
@@ -1297,7 +1303,7 @@ def _import_assessment() -> None:
     import scipy.special  # noqa: F401
 
 
-# Products ``_data_check_seconds`` spends: an untimed one, then two timed.
+# Products ``_data_check_seconds`` spends: the Lanczos steps it times on a part, the first untimed.
 DATA_CHECK_TIMING = 3
 
 
@@ -1305,35 +1311,38 @@ def _data_check_seconds(inputs: Inputs, options: CurvatureOptions, subsample: "S
                         clock: "Callable[[], float]", dtype: "torch.dtype | None" = None
                         ) -> tuple[float, float, float, int]:
     """What the data check (``_part_spectra``) will take on ``clock`` beyond its steps (each
-    part's operator built), per step (a product on each part, of ``dtype``: the runs'; default
-    the model's) and per basis vector a step
+    part's operator built), per step (a Lanczos step on each part, its product of ``dtype``:
+    the runs'; default the model's) and per basis vector a step
     reorthogonalises against (on each part, its basis stored as ``storage``), and the products spent
-    finding out: the first part's operator built and, after an untimed product (the
+    finding out: the first part's operator built and, after an untimed Lanczos step (the
     process's first product of a new engine pays one-off costs, ~1 s on the example), two
-    products timed, the slower: on a shared machine the example's part products ran at
-    2-80 ms against 1.7 ms quiet (a step of a part's Lanczos run 2.2 ms), and the load of
+    steps timed, the slower: on a shared machine the example's part products ran at
+    2-80 ms against 1.7 ms quiet, and the load of
     the moment is the best guess at the next seconds' (a slower guess only stops the runs
-    sooner). A part is 1/K of the subset, but a product's cost is not proportional to its
+    sooner). Steps, not bare products: a step's own work beside its product (the block's
+    copies, the recurrence, the DGKS test) made a 0.5 ms product on a 2,410-parameter MLP
+    a 0.74 ms step, which the price left out.
+    A part is 1/K of the subset, but a product's cost is not proportional to its
     samples (the parts recompute their graphs, the runs may keep theirs, and small products
     are mostly overhead), so the runs' own rate would misjudge it."""
     import torch
 
-    from prunelimit.curvature.lanczos import reorthogonalisation_seconds
+    from prunelimit.curvature.lanczos import LanczosRuns, reorthogonalisation_seconds
+    from prunelimit.curvature.operator import Columnwise
+    from prunelimit.curvature.slq import rademacher
 
     began = clock()
     op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=subsample.parts[0])
     built = clock()
-    unit = torch.zeros(op.dim, dtype=torch.float64)
-    unit[0] = 1.0
-    op.matvec(unit)  # untimed
-    seconds = []
-    for _ in range(DATA_CHECK_TIMING - 1):
-        start = clock()
-        op.matvec(unit)
-        seconds.append(clock() - start)
+    probe = rademacher(op.shape[0], torch.Generator().manual_seed(options.seed))
+    run = LanczosRuns(Columnwise(op), probe[None], DATA_CHECK_TIMING, storage_dtype=storage)
+    run.exhaust()  # past a breakdown (a Hessian of rank 1), so every timed step is one
+    marks = [built]
+    run.extend(DATA_CHECK_TIMING, lambda products: marks.append(clock()))
+    steps = [end - start for start, end in zip(marks, marks[1:])]
     parts = len(subsample.parts)
-    row = reorthogonalisation_seconds(op.dim, storage, clock)
-    return parts * (built - began), parts * max(seconds), parts * row, op.hvps
+    row = reorthogonalisation_seconds(op.shape[0], storage, clock)
+    return parts * (built - began), parts * max(steps[1:] or steps), parts * row, op.hvps
 
 
 def _next_past(clock: "Callable[[], float]", deadline: float | None, after: int = 0) -> "Callable[[], bool] | None":
@@ -1363,7 +1372,7 @@ def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOption
 
 def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
                   progress=None, status: str | None = None,
-                  dtype=None) -> tuple[tuple["SpectralQuadrature", ...], int]:
+                  dtype=None, then: int = 0) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on each part of the subsample, at the steps the main run
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
@@ -1373,7 +1382,8 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     the most a part has taken, not at the steps (a 64-4-10 MLP over 100 of 300 samples: 59 to
     69 products a part, planned at the runs' 90 each), so the bar ends at its total.
     ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
-    (default: the model's)."""
+    (default: the model's). ``then``: products that follow the check (the trace's top-ups),
+    in the bar's total as the runs' count had them."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
@@ -1390,7 +1400,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
             if done == total < steps:  # the part ended short (slq's closing count): the parts left planned again
                 each = max(0 if first else each, done)
             # a part that goes on past what the others took is planned at what it has taken so far
-            progress(base + done, base + max(done, each) + later * each, text)
+            progress(base + done, base + max(done, each) + later * each + then, text)
 
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage,
@@ -1398,6 +1408,14 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
         spent += op.hvps
         each = max(each if i else 0, op.hvps)
     return tuple(spectra), spent
+
+
+def _top_ups(quad, room: int | None = None) -> int:
+    """Probes ``_slq_trace`` adds to the runs of ``quad`` for the trace, at most ``room``
+    (``None``: no limit): none where a run found every eigenvalue."""
+    if quad.exact:
+        return 0
+    return max(0, TRACE_PROBES - quad.runs if room is None else min(TRACE_PROBES - quad.runs, room))
 
 
 def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
@@ -1416,7 +1434,7 @@ def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
     if quad.exact:  # a run spanned the whole space: the trace is the eigenvalues' sum, no sample to add
         return TraceEstimate(dim * quad.mean(lambda x: x), 0.0, 0.0, quad.runs)
     estimates, squares = dim * quad.expectation(lambda x: x), dim * quad.second_moments
-    wanted = TRACE_PROBES - quad.runs if room is None else min(TRACE_PROBES - quad.runs, room)
+    wanted = _top_ups(quad, room)
     if wanted > 0:
         text = with_status("trace top-up", status)
         callback = None if progress is None else \

@@ -121,7 +121,13 @@ class Afterwards:
 
     def products(self, runs: int, steps: int) -> int:
         """Products that come after ``runs`` runs of ``steps`` steps, as far as they count."""
-        return self.per_step * steps + max(0, self.runs_to - runs) if self.counted else 0
+        return self.expected(runs, steps) if self.counted else 0
+
+    def expected(self, runs: int, steps: int, exact: bool = False) -> int:
+        """Products that come after ``runs`` runs of ``steps`` steps, counted or not: what a
+        progress bar's total holds beyond the runs (no top-ups after runs that found every
+        eigenvalue, ``exact``: the trace is their sum)."""
+        return self.per_step * steps + (0 if exact else max(0, self.runs_to - runs))
 
     def seconds(self, runs: int, steps: int, per_product: float) -> float:
         """Predicted seconds of what comes after ``runs`` runs of ``steps`` steps."""
@@ -207,7 +213,10 @@ def adaptive_slq(
     ``progress(done, planned, text)`` is called after every product with the products of
     the stages so far plus the current one (no more than the time budget affords at the
     rate so far, or the stage's own where it is slower: ``budget_products`` at a stage's start,
-    then before every step), and ``describe`` of the latest assessment.
+    then before every step) plus what must follow the runs at the stage's steps
+    (``Afterwards.expected``: a data check often spends more than the runs, and a bar that
+    ended with them showed an ETA of none with half the work ahead), and ``describe`` of the
+    latest assessment.
     """
     start = clock()
     dim = op.shape[0]
@@ -279,6 +288,7 @@ def adaptive_slq(
         going += new_groups
         live[:] = groups + new_groups
         stage_plan = planned = spent + _stage_cost(groups, new_groups, steps, kept)
+        following = after.expected(len([s for g in live for s in g.steps][:kept]), steps)
         if plan.time_budget is not None and trail:  # what the bar expects, not what the stage plans
             planned = min(planned, spent + budget_products(trail[-1], plan.time_budget))
         short = False  # the time budget left groups of this stage unstarted
@@ -292,7 +302,7 @@ def adaptive_slq(
                 nonlocal running
                 running = base + n
                 if progress is not None:
-                    progress(base + n, planned, text)
+                    progress(base + n, planned + following, text)
 
             width = len(group.steps[:kept])
             spent += group.extend(steps, callback, runs=kept, until=out_of_time)
@@ -314,7 +324,7 @@ def adaptive_slq(
         if add_runs == 0 or not truncation:
             truncation.append((steps, verdict.steps))
         if progress is not None:
-            progress(spent, spent, text)
+            progress(spent, spent + after.expected(len(results), steps, quad.exact), text)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
         if cut:  # the time budget ran out within the stage: its answer depends on the clock

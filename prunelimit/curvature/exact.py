@@ -30,6 +30,13 @@ COLUMN_BLOCK = 128  # unit vectors per batched product on an accelerator: bounds
 CPU_COLUMN_BLOCK = 8
 EIGEN_CALIBRATION = 1024  # rows of the eigenvalue problem timed to predict a larger one (~0.2 s)
 EIGEN_REPEATS = 2  # solves of it timed: the fastest predicts
+# A larger problem costs less per n³ than the timed one (LAPACK's blocked reduction runs
+# nearer the cores' peak): its rate is the timed one's × sqrt(n/D), but not below this share
+# of it. One thread, CPU time, measured/timed rate at D rows (docs/benchmarks.md, "The
+# eigenvalues' prediction"): 0.56 at 1,500, 0.45 at 2,410, 0.37 at 4,000, 0.34 at 6,000 on
+# this machine (torch 2.13), 0.68 at 2,048 and 0.53 at 6,000 on an earlier one; the rule
+# gives 0.83, 0.65, 0.51, 0.5 and 0.71, 0.5: high by at most 1.5×, low by at most 6 %.
+EIGEN_RATE_FLOOR = 0.5
 
 
 def columns_per_product(op: CurvatureOperator) -> int:
@@ -101,9 +108,8 @@ def eigenvalue_seconds(dim: int) -> float:
     eigenvalue problem of at most ``EIGEN_CALIBRATION`` rows is solved ``EIGEN_REPEATS``
     times on one thread, and the fastest (this process's CPU time, like the products: other
     load only slows a solve, and one thread does not count threads spinning for a core) is
-    scaled by (D/n)³. Both err high, towards SLQ: the solver's threads speed it up, and its
-    cost per n³ falls as n grows (torch 2.13, one thread: 0.19 ns at n = 1,024, 0.13 at
-    2,048, 0.10 at 6,000)."""
+    scaled to D rows by ``eigenvalue_scale``. It errs high, towards SLQ, by up to 1.5× on
+    one thread, and by what the solver's threads speed it up on more."""
     n = min(dim, EIGEN_CALIBRATION)
     a = torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     a += a.T.clone()
@@ -113,7 +119,16 @@ def eigenvalue_seconds(dim: int) -> float:
             start = time.process_time()
             torch.linalg.eigvalsh(a)
             seconds.append(time.process_time() - start)
-    return min(seconds) * (dim / n) ** 3
+    return min(seconds) * eigenvalue_scale(dim, n)
+
+
+def eigenvalue_scale(dim: int, timed: int) -> float:
+    """Factor from the seconds of a ``timed``-row eigenvalue problem to a ``dim``-row one:
+    (D/n)³ at a rate per n³ falling as sqrt(n/D), to ``EIGEN_RATE_FLOOR`` of the timed one.
+    Plain (D/n)³ read 2.1-3.0× high at D = 2,048-6,000 (14.7 s predicted for 5.0 s at 6,000
+    rows, one thread), so the default took SLQ where the exact spectrum fitted its budget."""
+    ratio = dim / timed  # at least 1: the timed problem is never the larger
+    return ratio**3 * max(EIGEN_RATE_FLOOR, ratio**-0.5)
 
 
 def exact_quadrature(h: Tensor | np.ndarray, hvps: int = 0) -> SpectralQuadrature:

@@ -1,0 +1,50 @@
+"""The data check's price per step is a Lanczos step's on a part, not a bare product's: on
+a clock where a product takes 1 s and a step's own work beside it (the recurrence, the
+reorthogonalisation, the block's copies) 2 s more, a step costs 3 s on each part. Priced
+at its products (1 s a part) the check ran past a small --time-budget. Simulated clock: no
+test here measures time."""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import torch
+
+from prunelimit import api
+from prunelimit.api import curvature
+
+lanczos = importlib.import_module("prunelimit.curvature.lanczos")  # the package's name is the function's
+
+PARTS, DIM = 4, 6
+
+
+class _ClockedOperator:
+    """A diagonal operator whose every product advances ``now`` by one second."""
+
+    device, dtype = torch.device("cpu"), torch.float64
+
+    def __init__(self, now: list[float]) -> None:
+        self.shape, self.dim, self.hvps, self._now = (DIM, DIM), DIM, 0, now
+
+    def matvec(self, v):
+        self._now[0] += 1.0
+        self.hvps += 1
+        return v * torch.arange(1.0, DIM + 1, dtype=torch.float64)
+
+
+def test_a_step_is_priced_with_its_own_work_beside_its_product(monkeypatch) -> None:
+    now = [0.0]
+    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: _ClockedOperator(now))
+    advance = lanczos._Run.advance
+
+    def slow_step(self, w):
+        now[0] += 2.0  # the step's own work, beside its product
+        advance(self, w)
+
+    monkeypatch.setattr(lanczos._Run, "advance", slow_step)
+    monkeypatch.setattr(lanczos, "reorthogonalisation_seconds", lambda dim, storage, clock: 0.0)
+    subsample = types.SimpleNamespace(parts=[None] * PARTS)
+    fixed, step, row, spent = curvature._data_check_seconds(
+        None, api.CurvatureOptions(method="slq", time_budget=100.0), subsample, torch.float64, lambda: now[0])
+    assert (fixed, step, row, spent) == (0.0, PARTS * 3.0, 0.0, curvature.DATA_CHECK_TIMING)
