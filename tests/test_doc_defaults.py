@@ -15,6 +15,7 @@ from prunelimit.cli import app
 from prunelimit.curvature.layers import LAYER_PROBES, LAYER_STEPS
 from prunelimit.curvature.slq import DEFAULT_ITERATIONS, DEFAULT_RUNS, LOCKSTEP_PROBES
 from prunelimit.curvature.exact import EXACT_MEMORY_BYTES
+from prunelimit.api.curvature import MEASURED_SAMPLES
 from prunelimit.data.subsample import AUTO_HESSIAN_SAMPLES
 from prunelimit.laws.nplh import DEFAULT_PRESSURES
 from prunelimit.pruning.actual import DEFAULT_MAX_EVALUATIONS
@@ -68,8 +69,8 @@ STATED = [
     ("methods.md", f"SLQ on `H`, {options.PAPER_ITERATIONS} steps, {options.PAPER_RUNS} probe |"),
     ("methods.md", f"make {PAPER_HVPS} HVPs, whatever the model size"),
     ("methods.md", f"against {PAPER_HVPS} HVPs and 3.0 s with `--method paper`"),
-    ("scaling.md", f"measure the float32 products against float64 (one of each; the float64 one, priced as a "
-                   f"float32 one below, costs more) = **{PAPER_HVPS} HVPs**."),
+    ("scaling.md", f"measure the float32 products against float64 (one of each, over a "
+                   f"{MEASURED_SAMPLES}-sample slice of the curvature data, not a pass each) = **{PAPER_HVPS} HVPs**."),
 ]
 
 

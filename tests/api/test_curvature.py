@@ -8,6 +8,7 @@ import torch
 
 from prunelimit import api
 from prunelimit.api import curvature
+from prunelimit.data.subsample import DATA_PARTS
 
 
 @pytest.fixture
@@ -272,6 +273,28 @@ def test_the_default_compares_the_exact_prediction_with_the_budget_left_after_it
         "the 3.992 s left of the 10 s budget (--time-budget)")
 
 
+def _operators_built(monkeypatch) -> tuple[list, list]:
+    """The dtypes (``None``: the products') of the operators ``hessian_operator`` builds:
+    over the data, and over the parts of the slice SLQ's products are measured on
+    (``measured_slice``)."""
+    built, measuring, parts = [], [], []
+    build, slice_of = curvature.hessian_operator, curvature.measured_slice
+
+    def sliced(*args):
+        found = slice_of(*args)
+        parts.extend(found.parts)
+        return found
+
+    def spy(*args, **kwargs):
+        over_part = any(kwargs.get("batches") is part for part in parts)
+        (measuring if over_part else built).append(kwargs.get("dtype"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(curvature, "measured_slice", sliced)
+    monkeypatch.setattr(curvature, "hessian_operator", spy)
+    return built, measuring
+
+
 def test_slq_reuses_the_operator_the_solver_choice_timed(inputs, monkeypatch) -> None:
     """The default timed products on one operator, chose SLQ, and built the same operator
     again for SLQ: two more passes over the data and every gradient graph made twice. Now
@@ -280,16 +303,15 @@ def test_slq_reuses_the_operator_the_solver_choice_timed(inputs, monkeypatch) ->
     from prunelimit.curvature.hvp import HessianOperator
 
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1.0)  # 910 s of columns: SLQ
-    built = []
-    build = curvature.hessian_operator
-    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: built.append(k.get("dtype")) or build(*a, **k))
+    built, measuring = _operators_built(monkeypatch)
     options = api.CurvatureOptions(tolerance=0.05)
     reused = curvature.spectrum(inputs, options)
-    # one in the products' dtype; the float64 one makes the one product SLQ's are measured against
-    assert reused.solver == "slq-h" and built == [None, torch.float64]
+    # one in the products' dtype over the data; SLQ's are measured over a slice's parts
+    assert reused.solver == "slq-h" and built == [None]
+    assert measuring == [None, torch.float64] * DATA_PARTS
     monkeypatch.setattr(HessianOperator, "serves", lambda self, probes: False)  # as before: a second operator
     fresh = curvature.spectrum(inputs, options)
-    assert built[2:] == [None, None, torch.float64]
+    assert built[1:] == [None, None]
     assert reused.quadrature.nodes.tobytes() == fresh.quadrature.nodes.tobytes()
     assert reused.limit_ratio == fresh.limit_ratio and reused.hvps == fresh.hvps
     assert [(name, hvps) for name, _, hvps in reused.stages] == [(name, hvps) for name, _, hvps in fresh.stages]
@@ -449,18 +471,18 @@ def test_exact_columns_left_for_slq_reuse_the_timed_operator(inputs, monkeypatch
     its columns for SLQ (they took 10 s each on the watch's clock); SLQ then built a third
     operator over the data, its data passes and gradient graphs made again, where the timed
     one in the same dtype was at hand. It now runs on that one: the same spectrum, to the
-    last bit, as ``--method slq``'s, and no operator built after the columns."""
+    last bit, as ``--method slq``'s, and no operator over the data built after the columns
+    (only the measured slice's, over 32 samples each)."""
     import itertools
 
     monkeypatch.setattr(curvature, "_seconds_per_column", lambda op: 1e-6)
     monkeypatch.setattr(curvature, "_clock", lambda device: itertools.count(0.0, 10.0).__next__)
-    built = []
-    build = curvature.hessian_operator
-    monkeypatch.setattr(curvature, "hessian_operator", lambda *a, **k: built.append(k.get("dtype")) or build(*a, **k))
+    built, measuring = _operators_built(monkeypatch)
     options = api.CurvatureOptions(tolerance=0.05)
     left = curvature.spectrum(inputs, options)
     assert "on course to run over its time budget" in left.choice.reason
     assert len(built) == 2  # the timed operators, in the products' dtype and in float64
+    assert measuring == [None, torch.float64] * DATA_PARTS  # over the 300 samples' measured slice
     slq = curvature.spectrum(inputs, api.CurvatureOptions(method="slq", tolerance=0.05))
     assert left.quadrature.nodes.tobytes() == slq.quadrature.nodes.tobytes() and left.limit_ratio == slq.limit_ratio
 
