@@ -30,7 +30,7 @@ from prunelimit.api.options import (
     overrun_allowance,
 )
 from prunelimit.cache import Store
-from prunelimit.curvature.adaptive import Afterwards, Stage
+from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
 from prunelimit.curvature.exact import MAX_DIM
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.curvature.trace import TraceEstimate
@@ -673,17 +673,17 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
                                   f"fixed plan within {said('--max-hvps and --time-budget', 'max_hvps and time_budget')}: no ρ* to aim at")
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         counted = _counted_on(progress, hvps)
+        wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
+        follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize)
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
-                                                after, error)
+                                                after, error, follows)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
         quad = replace(quad, product_error=error, float64_products=op.dtype == torch.float64)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
         passes += quad.hvps * share
-        wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
-        held = _bases_held(choice.adaptive, op.lockstep, quad, trail)[1] * dim * wide_storage.itemsize
-        wider = _float64_rerun(inputs, options, op, quad, stopped_by, budgets, elapsed, probes,
-                               subsample.batches, held, after, None if subsample.subsampled else wide)
+        wider = _float64_rerun(inputs, options, AdaptiveResult(quad, stopped_by, list(trail)), follows, probes,
+                               subsample.batches, None if subsample.subsampled else wide)
         if wider is not None:
             notes.append(_float64_note(error, quad.hvps))
             # the data check follows on float64 products now: timed on float32 ones, its seconds
@@ -918,11 +918,13 @@ def drawn_by_class(inputs: Inputs) -> bool:
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
                   progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None,
-                  after: "Afterwards | None" = None, product_error: float = 0.0):
+                  after: "Afterwards | None" = None, product_error: float = 0.0,
+                  remedy: Callable[[AdaptiveResult], bool] | None = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
     set), leaving ``after`` its share of both budgets, or a fixed plan, cut short once
     ``clock()`` reaches ``deadline`` (``"time-budget"``). ``product_error``: the products'
-    measured error (``_product_error``), which the ± each stage is assessed by counts.
+    measured error (``_product_error``), which the ± each stage is assessed by counts;
+    ``remedy``: whether a float64 re-run follows a "rounding" stop (``AdaptivePlan.remedy``).
     Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
     the time budget (under torchrun one that reads alike on every rank)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Afterwards, Assessment, adaptive_slq
@@ -990,56 +992,73 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
-                        after=Afterwards() if after is None else after)
+                        after=Afterwards() if after is None else after, remedy=remedy)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
 
 
-def _float64_rerun(inputs: Inputs, options: CurvatureOptions, op, quad, stopped_by: str | None, budgets,
-                   elapsed: "Callable[[], float]", probes: int, batches, held: int, after: Afterwards,
-                   wide=None):
-    """A float64 operator over ``batches`` for adaptive SLQ to run again on, where the float32
-    products' measured error alone kept ρ*'s ± above the tolerance (``stopped_by`` "rounding":
-    a classifier fitted near zero loss, whose float32 products keep few digits).
+def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elapsed: "Callable[[], float]",
+                     after: Afterwards, row_bytes: int) -> Callable[[AdaptiveResult], bool]:
+    """Whether adaptive SLQ on ``op``, stopped by "rounding" with a result (``AdaptiveResult``),
+    runs again on float64 products (``_float64_rerun``): adaptive SLQ stops there at once only
+    where this says so (``AdaptivePlan.remedy``), so that no product is left unspent where no
+    re-run can follow, and the re-run asks it again of the answer.
 
-    ``None`` where the products were float64 already or their error was not measured; where
-    the products ``budgets`` gave the first runs, less the ``quad.hvps`` they took, do not
-    hold as many again (a float64 product counts one, as a float32 one) and ``after``'s
-    counted products at their steps; where a given time budget's seconds left do not hold
-    twice the seconds those runs took (on ``elapsed`` since ``budgets`` were set, a clock that
-    reads alike on every torchrun rank, so all decide alike: float64 products cost up to about
-    twice as much) and ``after``'s at twice their rate a product; and where the host memory
-    the bases may hold is short of ``held``, the float32 runs' bases in float64 bytes: float64 runs stopped by memory short of where the
-    float32 ones went state a wider ± for twice the work (a 147-weight MLP under 0.15 MB:
-    ± 28 pt after 99 products against float32's 16 pt). Where even float64's rounding decides
-    ρ* (a fit to zero loss, ε at the loss's rounding) the float64 runs end by "rounding" too,
-    closer to the exact spectrum's ρ*, their warning naming the fix that then applies (a
-    larger ε); which case it is cannot be told from the float32 nodes, whose smallest lie in
-    their rounding. ``wide``: a float64 operator over ``batches`` built already (exact
-    columns left for SLQ), used where it serves ``probes``. ``after``: what follows the runs
-    within the budgets (a subset's data check, the trace's top-ups), which the float64 runs
-    must leave room for at the float32 runs' steps as those did: without it, the float64 runs
-    over a 48-sample subset stopped by --max-hvps at 27 steps against float32's 32, stating
-    ± 27.5 pt for the float32 answer's 21.9 pt."""
+    Never where the products were float64 already or ``error``, their error measured against
+    float64 ones, is 0 (not measured). Else only where the products ``budgets`` gave the
+    runs, less the ``quad.hvps`` they took, hold as many again (a float64 product counts
+    one, as a float32 one) and ``after``'s counted products at their steps; where a given
+    time budget's seconds left hold twice the seconds those runs took (on ``elapsed`` since
+    ``budgets`` were set, a clock that reads alike on every torchrun rank, so all decide
+    alike: float64 products cost up to about twice as much) and ``after``'s at twice their
+    rate a product; and where the host memory the bases may hold holds the runs' bases in
+    float64 (``row_bytes`` a row): float64 runs stopped by memory short of where the float32
+    ones went state a wider ± for twice the work (a 147-weight MLP under 0.15 MB: ± 28 pt
+    after 99 products against float32's 16 pt). ``after``: what follows the runs within the
+    budgets (a subset's data check, the trace's top-ups), which the float64 runs must leave
+    room for at the float32 runs' steps as those did: without it, the float64 runs over a
+    48-sample subset stopped by --max-hvps at 27 steps against float32's 32, stating ± 27.5 pt
+    for the float32 answer's 21.9 pt. The time left only falls as the runs go on: where it
+    says no during the runs, it says no after them."""
+    def follows(result: AdaptiveResult) -> bool:
+        quad = result.quadrature
+        if op.dtype == torch.float64 or not error:
+            return False
+        steps = int(max(len(r) for r in quad.nodes))
+        # the default's 1,600 Lanczos products too, not only a given --max-hvps
+        # and the data check's timing again, on float64 products, where a given --max-hvps counts it
+        retimed = DATA_CHECK_TIMING if after.counted_per_step else 0
+        if budgets.product_budget - quad.hvps < quad.hvps + after.products(quad.runs, steps) + retimed:
+            return False
+        if options.time_budget is not None:
+            now = elapsed()
+            took = now - (options.time_budget - budgets.time_budget)  # the runs' seconds
+            # the runs and what follows them (a data check, timed on float32 products) at twice the seconds
+            if options.time_budget - now < 2 * (took + after.seconds(quad.runs, steps, took / max(quad.hvps, 1))):
+                return False
+        return basis_memory_bytes(options) >= _bases_held(True, op.lockstep, quad, result.trail)[1] * row_bytes
+
+    return follows
+
+
+def _float64_rerun(inputs: Inputs, options: CurvatureOptions, runs: AdaptiveResult,
+                   follows: Callable[[AdaptiveResult], bool], probes: int, batches, wide=None):
+    """A float64 operator over ``batches`` for adaptive SLQ to run again on, where the float32
+    products' measured error alone kept ρ*'s ± above the tolerance (``runs`` stopped by
+    "rounding": a classifier fitted near zero loss, whose float32 products keep few digits)
+    and ``follows`` (``_float64_follows``) says the budgets hold float64 runs.
+
+    ``None`` otherwise, or where the float64 operator does not fit in memory. Where even
+    float64's rounding decides ρ* (a fit to zero loss, ε at the loss's rounding) the float64
+    runs end by "rounding" too, closer to the exact spectrum's ρ*, their warning naming the
+    fix that then applies (a larger ε); which case it is cannot be told from the float32
+    nodes, whose smallest lie in their rounding. ``wide``: a float64 operator over
+    ``batches`` built already (exact columns left for SLQ), used where it serves ``probes``."""
     from prunelimit.limits import out_of_memory
 
-    if stopped_by != "rounding" or op.dtype == torch.float64 or not quad.product_error:
-        return None
-    steps = int(max(len(r) for r in quad.nodes))
-    # the default's 1,600 Lanczos products too, not only a given --max-hvps
-    # and the data check's timing again, on float64 products, where a given --max-hvps counts it
-    retimed = DATA_CHECK_TIMING if after.counted_per_step else 0
-    if budgets.product_budget - quad.hvps < quad.hvps + after.products(quad.runs, steps) + retimed:
-        return None
-    if options.time_budget is not None:
-        now = elapsed()
-        took = now - (options.time_budget - budgets.time_budget)  # the runs' seconds
-        # the runs and what follows them (a data check, timed on float32 products) at twice the seconds
-        if options.time_budget - now < 2 * (took + after.seconds(quad.runs, steps, took / max(quad.hvps, 1))):
-            return None
-    if basis_memory_bytes(options) < held:
+    if runs.stopped_by != "rounding" or not follows(runs):
         return None
     if wide is not None and wide.serves(probes):
         return wide
@@ -1208,14 +1227,11 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
              "tolerance": "the Lanczos runs were refined until the global pruning path's ρ* met it from steps "
                           f"and probes (a smaller {option('tolerance')} refines them further)",
              "converged": "every Lanczos run reached the end of its Krylov space (no steps left to take)",
-             "rounding": "the products' rounding part alone reaches it (no more Lanczos steps or probes narrow it: "
-                         "the runs stopped there)",
+             "rounding": _rounding_stop(u, options.tolerance),
              }[stopped_by]
     if stopped_by == "tolerance" and u.data and replace(u, data=None).plus_minus <= options.tolerance:
         # steps and probes met it on this path: the data part, measured afterwards, took it over
         largest, which = "data", "the data part took it over"
-    elif stopped_by == "rounding":  # whatever the other parts, only narrowing this one can meet it
-        largest, which = "rounding", "it is the part to narrow"
     elif alone := _fixed_part_alone(u, options.tolerance):  # no steps, probes or samples meet it while it stands
         largest, which = alone, f"its {alone} part alone reaches it"
     else:
@@ -1239,6 +1255,17 @@ def tolerance_warning(solver: str, stopped_by: str | None, dim: int, ratio: floa
     return (f"ρ* = {estimate_text(ratio, u.plus_minus)} {TOLERANCE_MISSED} {options.tolerance:g} "
             f"({100 * options.tolerance:g} pt): {cause}; "
             f"{which}, which needs {remedy}")
+
+
+def _rounding_stop(u: "Uncertainty", tolerance: float) -> str:
+    """Why adaptive SLQ stopped by "rounding" (``adaptive.AdaptivePlan.remedy``): where no
+    float64 re-run could follow, once the steps and probe parts met ``tolerance``; else at
+    once, for the re-run, which then did not follow (its float64 operator did not fit in
+    memory, or the time left no longer held it), whatever the other parts were."""
+    if replace(u, rounding=None, data=None).plus_minus <= tolerance:
+        return "the Lanczos runs narrowed their steps and probe parts to it (no step or probe narrows the rest)"
+    return ("the Lanczos runs stopped at their products' rounding part for a run on float64 products, which then "
+            "did not fit")
 
 
 def larger_budget(stopped_by: str) -> str:

@@ -284,7 +284,8 @@ def estimate_line(ratio: float, u: dict | None, name: str = "ρ*") -> str:
 STOPS = {"tolerance": "reached the tolerance", "max-hvps": "stopped by {}", "time-budget": "stopped by {}",
          "memory": "stopped where the Lanczos bases filled {}",
          "converged": "no steps left (Krylov space exhausted: the exact spectrum)",
-         "rounding": "stopped where the products' rounding part alone reached the tolerance"}
+         "rounding": "stopped by the products' rounding part, which alone reaches the tolerance and no step or "
+                     "probe narrows"}
 STOP_OPTIONS = {"max-hvps": ("--max-hvps", "max_hvps"), "time-budget": ("--time-budget", "time_budget"),
                 "memory": ("--basis-memory", "basis_memory_mb")}
 

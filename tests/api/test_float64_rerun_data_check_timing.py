@@ -17,8 +17,8 @@ import torch
 import prunelimit
 import prunelimit.api.curvature as curvature
 from prunelimit.api.options import CurvatureOptions
-from prunelimit.curvature.adaptive import Afterwards
-from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss
+from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
+from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss, float32_runs_alone
 
 
 def test_the_float64_runs_hold_back_the_data_check_timed_on_float64_products(monkeypatch) -> None:
@@ -57,19 +57,18 @@ def test_the_re_run_decision_prices_the_data_check_at_twice_its_float32_seconds(
     products (≈ 3 s) need 5 s. At 2 s in (8 s left) the re-run goes ahead; at 5.5 s in (4.5 s
     left) it does not, where before the data check was priced at its float32 1.5 s (3.5 s in
     all) and the re-run went ahead. Exact arithmetic on a fake clock: no timing measured."""
-    quad = SimpleNamespace(nodes=np.zeros((3, 32)), hvps=100, runs=3, product_error=1e-6)
-    op = SimpleNamespace(dtype=torch.float32)
-    wide = SimpleNamespace(serves=lambda probes: True)
+    quad = SimpleNamespace(nodes=np.zeros((3, 32)), hvps=100, runs=3)
+    runs = AdaptiveResult(quad, "rounding", [Stage(100, 3, 32, 1.0, 0.5, 0.1)])
+    op = SimpleNamespace(dtype=torch.float32, lockstep=1)
     after = Afterwards(per_step=2, runs_to=3, step_seconds=1.5 / 32)
     options = CurvatureOptions(time_budget=10.0)
 
-    def rerun(now: float, budget_set_at: float):
+    def rerun(now: float, budget_set_at: float) -> bool:
         budgets = CurvatureOptions(time_budget=10.0 - budget_set_at)
-        return curvature._float64_rerun(None, options, op, quad, "rounding", budgets, lambda: now, 1, None, 0,
-                                        after, wide)
+        return curvature._float64_follows(options, op, 1e-6, budgets, lambda: now, after, 8)(runs)
 
-    assert rerun(now=2.0, budget_set_at=1.0) is wide  # 8 s left ≥ 2 × (1 + 1.5)
-    assert rerun(now=5.5, budget_set_at=4.5) is None  # 4.5 s left < 5 s; float32 pricing: 3.5 s fit
+    assert rerun(now=2.0, budget_set_at=1.0)  # 8 s left ≥ 2 × (1 + 1.5)
+    assert not rerun(now=5.5, budget_set_at=4.5)  # 4.5 s left < 5 s; float32 pricing: 3.5 s fit
 
 
 def test_the_float64_runs_are_the_same_with_and_without_a_time_budget_under_max_hvps() -> None:
@@ -102,8 +101,8 @@ def test_float64_runs_the_clock_cut_to_a_wider_plus_minus_leave_the_float32_answ
         quad, _, trail = spectrum(op, choice, dataclasses.replace(budgets, max_hvps=96), *args, **kwargs)
         return quad, "time-budget", trail
 
-    float32 = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
-                                max_hvps=300)
+    float32 = float32_runs_alone(monkeypatch, *_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16,
+                                 tolerance=0.002, time_budget=1e6)
     monkeypatch.setattr(curvature, "_slq_spectrum", cut_float64)
     result = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
                                time_budget=1e6)

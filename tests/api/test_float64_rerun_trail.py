@@ -13,17 +13,17 @@ import torch
 
 import prunelimit
 import prunelimit.api.curvature as curvature
-from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss
+from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss, float32_runs_alone
 
 
 def _rows(result) -> list[tuple[int, bool]]:
     return [(row["hvps"], row.get("float64_products")) for row in result.to_json()["spectrum"]["trail"]]
 
 
-def test_the_trail_keeps_the_float32_stages_the_float64_runs_replaced() -> None:
+def test_the_trail_keeps_the_float32_stages_the_float64_runs_replaced(monkeypatch) -> None:
     """Counts of products: exact (same seed, same plan)."""
     model, data = _classifier_near_zero_loss()
-    float32 = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
+    float32 = float32_runs_alone(monkeypatch, model, data, method="slq", seed=0, batch_size=16, tolerance=0.002)
     result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002)
     assert result.spectrum.quadrature.float64_products
     rows, narrow = _rows(result), _rows(float32)
@@ -47,8 +47,8 @@ def test_a_kept_float32_answer_is_the_last_row_after_the_float64_stages(monkeypa
         quad, _, trail = spectrum(op, choice, dataclasses.replace(budgets, max_hvps=96), *args, **kwargs)
         return quad, "time-budget", trail
 
-    float32 = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
-                                max_hvps=300)
+    float32 = float32_runs_alone(monkeypatch, *_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16,
+                                 tolerance=0.002)
     monkeypatch.setattr(curvature, "_slq_spectrum", cut_float64)
     result = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
                                time_budget=1e6)

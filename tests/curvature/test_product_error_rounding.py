@@ -12,11 +12,14 @@ its rounding part counts the eigenvalues below that error.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 import torch.nn as nn
 
 import prunelimit
+import prunelimit.api.curvature as curvature
 from prunelimit.api.options import DEFAULT_MAX_HVPS
 from prunelimit.curvature.quadrature import SpectralQuadrature
 from prunelimit.theory.uncertainty import SOLVE_ROUNDING, rounding_floor
@@ -77,6 +80,10 @@ def test_slq_runs_again_on_float64_products_where_the_float32_rounding_alone_mis
     assert any("ran again on float64 products" in w for w in result.warnings)
     # the float32 runs' products are counted in the HVPs stated: more than the float64 runs took
     assert result.spectrum.hvps > result.spectrum.quadrature.hvps
+    # the float32 runs stop at their rounding part (192 products) for the float64 runs, which
+    # carry one run to D = 147: exact counts, the same since the float64 re-run came in
+    assert [row.products for row in result.spectrum.trail] == [96, 192, 288, 384, 467]
+    assert result.spectrum.quadrature.hvps == 275 and result.spectrum.stopped_by == "converged"
 
 
 def test_the_default_product_budget_counts_the_float32_runs_before_float64_ones() -> None:
@@ -91,29 +98,54 @@ def test_the_default_product_budget_counts_the_float32_runs_before_float64_ones(
     assert result.to_json()["timing"]["stages"]["lanczos"]["hvps"] <= DEFAULT_MAX_HVPS
 
 
-def test_a_product_budget_without_room_for_float64_runs_keeps_the_float32_answer_and_its_rounding_part() -> None:
-    """With --max-hvps leaving fewer products than the float32 runs took, the float64 runs
-    could not get as far: the answer stays the float32 one, stopped by its rounding part."""
+def float32_runs_alone(monkeypatch, *args, **kwargs):
+    """``prunelimit.bounds(*args, **kwargs)`` where the float64 re-run its float32 runs stopped
+    for does not follow: those runs' answer, as the re-run starts after it."""
+    with monkeypatch.context() as patched:
+        patched.setattr(curvature, "_float64_rerun", lambda *a, **k: None)
+        return prunelimit.bounds(*args, **kwargs)
+
+
+def test_a_product_budget_without_room_for_float64_runs_spends_it_on_the_float32_runs(monkeypatch) -> None:
+    """With --max-hvps 300 leaving fewer products than the float32 runs took, no float64 runs
+    follow, yet the float32 runs stopped by their rounding part as if they did: ρ* = 59 % ±
+    16 pt after 192 of the 300 products (trail 96: ± 30 pt, 192: ± 16 pt), 0.59 pt of it
+    rounding, the rest steps (5 pt) and probes (10 pt). They now go on: the first run,
+    carried to D = 147 steps within the 108 products left, gives the float32 exact spectrum
+    (275 Lanczos products, "converged"), whose ± is the rounding part alone (0.37 pt, the
+    rounding of that spectrum's own ρ*), and holds the float64 exact ρ* (0.07 pt off); the
+    warning names the rounding part, not the product budget. Exact counts; the coverage claim
+    adds no tolerance."""
     model, data = _classifier_near_zero_loss()
+    exact = prunelimit.bounds(model, data, method="exact", batch_size=16).ratio
     result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
+    stopped_for_rerun = float32_runs_alone(monkeypatch, model, data, method="slq", seed=0, batch_size=16,
+                                           tolerance=0.002)
+    assert stopped_for_rerun.spectrum.stopped_by == "rounding" and stopped_for_rerun.uncertainty.plus_minus > 0.1
     assert not result.spectrum.quadrature.float64_products
-    assert result.spectrum.stopped_by == "rounding" and result.uncertainty.rounding is not None
+    assert result.spectrum.stopped_by == "converged" and result.spectrum.quadrature.hvps == 275
+    u = result.uncertainty
+    assert u.rounding is not None and u.plus_minus == u.rounding and u.plus_minus < 0.005
+    assert abs(result.ratio - exact) <= u.plus_minus
     assert not any("ran again on float64 products" in w for w in result.warnings)
+    missed = [w for w in result.warnings if "is not within the tolerance" in w]
+    assert len(missed) == 1 and "its rounding part alone reaches it" in missed[0]
 
 
-def test_host_memory_without_room_for_float64_bases_keeps_the_float32_answer() -> None:
+def test_host_memory_without_room_for_float64_bases_keeps_the_float32_runs() -> None:
     """float64 bases take twice the bytes: under basis_memory_mb=0.15 (267 float32 rows of
-    D = 147, 133 float64 ones) the float32 runs held 192 rows and stopped by their rounding
-    part at 59.3 % ± 15.8 pt; the float64 runs then stopped by memory after 99 products at
-    ± 27.8 pt, a worse answer for twice the work. Now the runs go again only where the bases
-    may hold in float64 what the float32 runs' held: exact comparison with the float32
-    answer under a product budget without room (same seed, same runs)."""
+    D = 147, 133 float64 ones) the float32 runs held 192 rows at 59.3 % ± 15.8 pt; the float64
+    runs then stopped by memory after 99 products at ± 27.8 pt, a worse answer for twice the
+    work. Now the runs go again only where the bases may hold in float64 what the float32
+    runs' held; where they may not, the float32 runs go on as under a product budget without
+    room for float64 runs (the first run to D = 147: 64 + 147 rows fit): exact comparison
+    with that answer (same seed, same runs)."""
     model, data = _classifier_near_zero_loss()
     result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002,
                                basis_memory_mb=0.15)
     float32 = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002, max_hvps=300)
     assert not result.spectrum.quadrature.float64_products
-    assert result.spectrum.stopped_by == "rounding" and result.uncertainty.rounding is not None
+    assert result.spectrum.stopped_by == "converged" and result.uncertainty.rounding is not None
     assert result.ratio == float32.ratio and result.uncertainty.plus_minus == float32.uncertainty.plus_minus
     assert not any("ran again on float64 products" in w for w in result.warnings)
 
@@ -132,13 +164,14 @@ def test_float64_runs_over_a_subset_leave_room_for_its_data_check_or_do_not_star
     """The float64 runs went ahead where --max-hvps left room for the float32 runs' products
     again, not for the data check that follows them at their steps: over 48 of the 96
     samples, under max_hvps=300, they stopped by the budget at 27 steps against float32's 32
-    and stated ± 27.5 pt for the float32 answer's 21.9 pt. That answer is now kept, its data
-    part measured; with room (700) the float64 runs still go, and their ± is narrower."""
+    and stated ± 27.5 pt for the float32 answer's 21.9 pt. The float32 runs are now kept and
+    go on within the budget (3 × 41 steps: ± 14 pt, stopped by it), their data part
+    measured; with room (700) the float64 runs still go, and their ± is narrower."""
     model, data = _classifier_near_zero_loss()
     kept, rerun = (prunelimit.bounds(model, data, method="slq", seed=0, batch_size=16, tolerance=0.002,
                                      hessian_samples=48, max_hvps=budget) for budget in (300, 700))
     assert not kept.spectrum.quadrature.float64_products
-    assert kept.spectrum.stopped_by == "rounding" and kept.uncertainty.rounding is not None
+    assert kept.spectrum.stopped_by == "max-hvps" and kept.uncertainty.plus_minus < 0.219
     assert kept.uncertainty.data is not None and kept.uncertainty.data_parts == 4
     assert not any("ran again on float64 products" in w for w in kept.warnings)
     assert rerun.spectrum.quadrature.float64_products and rerun.uncertainty.data is not None
@@ -152,27 +185,17 @@ def test_float64_runs_under_a_time_budget_leave_room_for_what_follows_them() -> 
     decision, not a timing, is tested."""
     from dataclasses import replace
 
-    from prunelimit.api.curvature import CurvatureOptions, _float64_rerun
-    from prunelimit.curvature.adaptive import Afterwards
+    from prunelimit.api.curvature import CurvatureOptions, _float64_follows
+    from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
 
-    quad = SpectralQuadrature(np.array([[2.0, 1e-3, 0.0]]), np.full((1, 3), 1 / 3), 3, True, hvps=30,
-                              product_error=1e-6)
+    quad = SpectralQuadrature(np.array([[2.0, 1e-3, 0.0]]), np.full((1, 3), 1 / 3), 3, True, hvps=30)
+    runs = AdaptiveResult(quad, "rounding", [Stage(30, 1, 3, 2.0, 0.5, 0.1)])
     options = CurvatureOptions(method="slq", time_budget=10.0)
     budgets = replace(options, time_budget=7.5)  # the runs began 2.5 s into the budget
+    float32 = SimpleNamespace(dtype=torch.float32, lockstep=1)
 
-    class Float32:
-        dtype = torch.float32
+    def decide(after: Afterwards) -> bool:
+        return _float64_follows(options, float32, 1e-6, budgets, lambda: 4.5, after, 8 * 3)(runs)
 
-    class Float64:
-        def serves(self, probes: int) -> bool:
-            return True
-
-    wide = Float64()
-    data_check = Afterwards(per_step=4, fixed_seconds=4.0)
-
-    def decide(after: Afterwards):
-        return _float64_rerun(None, options, Float32(), quad, "rounding", budgets, lambda: 4.5, 1, None, 0, after,
-                              wide)
-
-    assert decide(Afterwards()) is wide  # 5.5 s left ≥ 2 × 2 s of float64 runs
-    assert decide(data_check) is None  # and the data check's 4 s do not fit
+    assert decide(Afterwards())  # 5.5 s left ≥ 2 × 2 s of float64 runs
+    assert not decide(Afterwards(per_step=4, fixed_seconds=4.0))  # and the data check's 4 s do not fit

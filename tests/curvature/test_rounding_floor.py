@@ -72,12 +72,15 @@ def test_float32_slq_on_a_zero_loss_fit_warns_that_rounding_decides_its_ratio() 
 def test_slq_on_a_zero_loss_fit_runs_again_on_float64_products_and_names_the_fix_that_then_applies() -> None:
     """With room for it, the float32 runs' rounding part makes adaptive SLQ run again on
     float64 products; at ε ≈ 1e-15 (a loss of zero) float64's rounding still decides ρ* (as
-    the exact spectrum's, reach 0.53): the runs stop by "rounding", their ± holds the exact
-    ρ*, and the note is float64's, naming a larger ε, not float64 products."""
+    the exact spectrum's, reach 0.53). Nothing follows the float64 runs, so they narrow their
+    steps and probe parts (here one run to D = 80: the float64 products' exact spectrum, ± its
+    rounding part alone; before, they stopped at their first stage, probe part 0.09); their ±
+    holds the exact ρ*, and the note is float64's, naming a larger ε, not float64 products."""
     model, data = _interpolating_linear_model()
     exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
     result = prunelimit.bounds(model, data, loss="mse", method="slq", seed=0, batch_size=4)
-    assert result.spectrum.quadrature.float64_products and result.spectrum.stopped_by == "rounding"
+    assert result.spectrum.quadrature.float64_products and result.spectrum.stopped_by == "converged"
+    assert result.uncertainty.plus_minus == result.uncertainty.rounding
     assert abs(result.ratio - exact) <= result.uncertainty.plus_minus
     notes = [w for w in result.warnings if "products' rounding:" in w]
     assert len(notes) == 1 and "float64 products' rounding" in notes[0] and "epsilon" in notes[0]

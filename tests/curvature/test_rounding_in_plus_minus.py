@@ -33,7 +33,9 @@ def test_slq_plus_minus_covers_the_exact_ratio_of_a_zero_loss_fit() -> None:
     """Four seeds: float32 SLQ's ρ* (≈ 0.015) misses this float32 fit's exact 0.769 by
     ~0.75; its ± now holds the rounding part (≈ 0.76–0.81), so it covers it on every seed
     (before: ± ≤ 0.004, 4 misses of 4). Adaptive SLQ (default --tolerance 0.01, below that
-    part) stops at the first stage, "rounding", far inside --max-hvps."""
+    part) stops its float32 runs at the first stage, "rounding", for float64 runs, which
+    nothing follows: they narrow their steps and probe parts, here to the exact spectrum of
+    float64 products (one run of D = 80), far inside --max-hvps."""
     model, data = _interpolating_linear_model()
     exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
     for seed in range(4):
@@ -41,7 +43,8 @@ def test_slq_plus_minus_covers_the_exact_ratio_of_a_zero_loss_fit() -> None:
         u = result.uncertainty
         assert u.rounding is not None and u.rounding > 0.01
         assert abs(result.ratio - exact) <= u.plus_minus
-        assert result.spectrum.stopped_by == "rounding" and result.spectrum.hvps < 1600 / 10
+        assert result.spectrum.stopped_by == "converged" and result.spectrum.hvps < 1600 / 8
+        assert u.plus_minus == u.rounding  # the float64 products' exact spectrum: no steps or probe part
         missed = [w for w in result.warnings if "is not within the tolerance" in w]
         assert len(missed) == 1 and "rounding" in missed[0] and "epsilon" in missed[0]
 
@@ -173,3 +176,22 @@ def test_a_float64_model_is_told_to_widen_epsilon_not_to_use_float64() -> None:
     assert len(note) == 1 and "float64 products' rounding" in note[0] and "larger epsilon" in note[0]
     missed = [w for w in result.warnings if "is not within the tolerance" in w]
     assert len(missed) == 1 and "which needs a larger epsilon" in missed[0]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_float64_model_near_zero_loss_narrows_its_other_parts(seed: int) -> None:
+    """The float32 fit given in float64 (ε 9.6e-17 from its float64 losses): no float64
+    re-run can narrow its float64 rounding part (0.70–0.76), yet the runs stopped at their
+    first stage, "rounding", their probe part 0.10–0.14 of a ± of 0.80–0.91, the default
+    1,600 products all but unspent. They now aim their steps and probe parts at the tolerance
+    (0.01): here one run goes on to D = 80, the exact spectrum of float64 products, with no
+    steps or probe part (± 0.77). The exact ρ* (float64, 64.63 %) is within the ± (coverage
+    itself: no tolerance added)."""
+    model, (x, y) = _interpolating_linear_model()
+    model, data = model.double(), (x.double(), y.double())
+    exact = prunelimit.bounds(model, data, loss="mse", method="exact", batch_size=4).ratio
+    result = prunelimit.bounds(model, data, loss="mse", method="slq", seed=seed, batch_size=4)
+    u = result.uncertainty
+    assert u.rounding is not None and u.plus_minus - u.rounding <= 0.01
+    assert result.spectrum.hvps < 1600 / 8
+    assert abs(result.ratio - exact) <= u.plus_minus
