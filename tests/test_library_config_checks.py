@@ -19,7 +19,6 @@ from prunelimit.pruning.lomp import LompConfig, lomp_config
 @pytest.mark.parametrize("given, refused, plan", [
     (dict(method="exact", tolerance=0.05), "tolerance", "method='exact'"),
     (dict(method="exact", iterations=10), "iterations", "method='exact'"),
-    (dict(method="exact", hessian_samples=100), "hessian_samples", "method='exact'"),
     (dict(method="paper", time_budget=5.0), "time_budget", "method='paper'"),
     (dict(iterations=10, max_hvps=100), "max_hvps", "iterations/runs fix the plan"),
     (dict(bound_mode="none", eta=0.05), "eta", "bound_mode='none'"),
@@ -34,6 +33,8 @@ def test_the_fields_a_plan_reads_are_accepted():
     assert CurvatureOptions(method="slq", tolerance=0.05, max_hvps=100).tolerance == 0.05
     assert CurvatureOptions(method="exact", eta=0.05, epsilon=0.1).eta == 0.05
     assert CurvatureOptions(method="exact", hessian_samples="all").method == "exact"  # 'all' is what exact reads
+    # a count is weighed against the data's size once it is known (below)
+    assert CurvatureOptions(method="exact", hessian_samples=100).hessian_samples == 100
 
 
 def test_a_bad_value_names_the_field_as_written():
@@ -124,3 +125,18 @@ def test_a_library_call_refuses_an_ignored_option_before_reading_the_data(model,
     with pytest.raises(OptionError, match="^tolerance has no effect: method='exact'"):
         getattr(prunelimit, call)(model, batches(), method="exact", tolerance=0.05, **extra)
     assert read == []
+
+
+def test_a_count_beside_the_exact_method_is_weighed_against_the_data(model, train):
+    """A ``hessian_samples`` count of at least the data's size means all beside the exact
+    spectrum, as it does under SLQ: ``hessian_samples=100000`` on 300 samples was refused as
+    having no effect, whatever the data's size. A count below it stays refused, naming both."""
+    import prunelimit
+
+    found = prunelimit.spectrum(model, train, method="exact", hessian_samples=100_000)
+    assert found.solver == "exact" and not any("hessian_samples" in note for note in found.notes)
+    with pytest.raises(OptionError, match=r"^hessian_samples 299 has no effect: method='exact' computes every "
+                                          r"eigenvalue from all 300 samples of the data; drop it, or use "
+                                          r"method='slq'$") as caught:
+        prunelimit.bounds(model, train, method="exact", hessian_samples=299)
+    assert caught.value.option == "hessian_samples"

@@ -338,6 +338,22 @@ def test_more_hessian_samples_than_data_use_all(cli, own_ckpt) -> None:
     assert any("--hessian-samples 100,000 is more than the 300 analysis samples" in w for w in doc["warnings"])
 
 
+def test_a_count_of_at_least_the_data_beside_the_exact_method_means_all(cli, own_ckpt, tmp_path) -> None:
+    """``--method exact --hessian-samples 100000`` on 300 samples: the count means all, as
+    under SLQ (above); it was refused as "has no effect" whatever the data's size. A typed
+    count below the data's size stays refused, a --config file's is left unused."""
+    doc = _json(cli("spectrum", own_ckpt, "--method", "exact", "--hessian-samples", "100000", "--json", *SMALL))
+    assert doc["spectrum"]["solver"] == "exact"
+    assert not any("--hessian-samples" in w for w in doc["warnings"])
+    _refused(cli("spectrum", own_ckpt, "--method", "exact", "--hessian-samples", "299", *SMALL),
+             "--hessian-samples 299 has no effect: --method exact computes every eigenvalue from all 300 samples",
+             "--method slq")
+    config = tmp_path / "ci.yaml"
+    config.write_text("hessian_samples: 100\n", encoding="utf-8")
+    doc = _json(cli("spectrum", own_ckpt, "--config", config, "--method", "exact", "--json", *SMALL))
+    assert doc["spectrum"]["solver"] == "exact"
+
+
 def test_hessian_samples_the_exact_spectrum_does_not_use_are_reported(cli, own_ckpt, monkeypatch) -> None:
     from prunelimit.api import curvature
 

@@ -23,6 +23,7 @@ from prunelimit.api.options import (
     MemoryUse,
     SolverChoice,
     basis_memory_bytes,
+    check_exact_subset,
     choose_solver,
     exact_time_budget,
     fixed_by,
@@ -566,8 +567,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     named = hessian_parameters(inputs.model, inputs.selection)
     sizes = [p.numel() for _, p in named]
     dim = sum(sizes)
-    reset_peak_memory(inputs.device)
     total = total_samples(inputs.batches)
+    check_exact_subset(options, total)
+    reset_peak_memory(inputs.device)
     choice, timing_op, hvps, eigen_seconds, native = _cost_aware_choice(
         inputs, options, dim, choose_solver(options, dim, timed=timed_products(named)), elapsed)
     laps.lap("solver_choice", hvps)
@@ -1603,6 +1605,7 @@ def stored_spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions
     from prunelimit.data.batches import total_samples
 
     require_data(inputs)
+    check_exact_subset(options, total_samples(inputs.batches))
     start = time.perf_counter()
     adjust = (lambda rep: _solved_for(rep, inputs, options)) if _fixed_plan(options) else None
     key = result_key(inputs, options, store, "spectrum")

@@ -153,7 +153,8 @@ _AUTO_IS_NONE = ("epsilon", "memory_budget_mb", "basis_memory_mb")
 # What steers adaptive SLQ alone (``tolerance`` also sets the threshold of a fixed plan's warning).
 _ADAPTIVE_ONLY = ("max_hvps", "time_budget")
 # What the exact spectrum (``method="exact"``, which never turns to SLQ) never reads and the
-# caller may not set beside it (``check_plan``); ``hessian_samples`` too, when a count
+# caller may not set beside it (``check_plan``); ``hessian_samples`` too, when a count below
+# the data's size (``check_exact_subset``: a count of at least it means all, as under SLQ)
 _NOT_EXACT = ("iterations", "runs", "tolerance", *_ADAPTIVE_ONLY)
 # ... and all that never changes its numbers: SLQ's random probes and curvature subset, its
 # basis storage, and the host memory it may hold (which only refuses it: ``choose_solver``)
@@ -190,10 +191,9 @@ def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
         raise OptionError("eta", f"{{0}} has no effect: {option('bound_mode', 'none')} computes no bounds, the only "
                           f"use of η; drop it, or use {option('bound_mode', 'akf')}")
     if options.method == "exact":
-        plan, fix, others = (f"{option('method', 'exact')} computes every eigenvalue from all the data",
-                             f"use {option('method', 'slq')}", ())
-        ignored = list(_NOT_EXACT) + (
-            [] if options.hessian_samples in (None, "auto", "all") else ["hessian_samples"])
+        (plan, fix), others = _exact_plan(), ()
+        plan += " the data"
+        ignored = list(_NOT_EXACT)
     elif options.method == "paper":
         plan, fix, others = f"{option('method', 'paper')} runs the reference pipeline's fixed plan", \
             f"use {option('method', 'slq')}", ()
@@ -206,6 +206,25 @@ def check_plan(options: CurvatureOptions, given: Collection[str]) -> None:
     for name in ignored:
         if name in given:
             raise OptionError(name, f"{{0}} has no effect: {plan}; drop it, or {fix}", *others)
+
+
+def _exact_plan() -> tuple[str, str]:
+    """What ``method`` ``exact`` does and the option that changes it, as the reader names them
+    (a flag on the command line, a keyword in the library: read when the error is raised)."""
+    return f"{option('method', 'exact')} computes every eigenvalue from all", f"use {option('method', 'slq')}"
+
+
+def check_exact_subset(options: CurvatureOptions, total: int) -> None:
+    """Refuse a ``hessian_samples`` count below the data's ``total`` samples beside
+    ``method`` ``exact``, which takes its curvature over all of them (an ``OptionError``, as
+    ``check_plan`` refuses SLQ's other settings); a count of at least ``total`` means all,
+    as it does under SLQ, and is taken: it was refused whatever the data's size. Checked
+    once the data are known; the command line leaves a --config file's count unused here."""
+    asked = options.hessian_samples
+    if options.method == "exact" and isinstance(asked, int) and asked < total:
+        plan, fix = _exact_plan()
+        raise OptionError("hessian_samples", f"{{0}} {asked:,} has no effect: {plan} {total:,} samples of the data; "
+                                             f"drop it, or {fix}")
 
 
 def fixed_by(options: CurvatureOptions) -> str:
