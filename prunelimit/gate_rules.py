@@ -267,10 +267,11 @@ def margin(report: dict[str, Any], source: str | None = None) -> tuple[float | N
     u = prediction.get("uncertainty")
     value = u.get("plus_minus") if isinstance(u, dict) else None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < float("inf"):
-        return None, "the report states none", "compute it with `prunelimit bounds`" if source is None else \
-            "store the report again with `prunelimit bounds --json`"
+        return None, "the report states none", _computed_again(source)
     if u.get("steps_kind") == "none":
-        return None, "the Lanczos truncation part is unknown", said(f"give more {option_flag('iterations')}", "give more iterations")
+        # no run states it so (every run bounds its steps part by its Gauss rules): only a saved
+        # report does, which no option of this run changes ("give more --iterations" was told)
+        return None, "the Lanczos truncation part is unknown", _computed_again(source)
     spectrum = report.get("spectrum") if isinstance(report, dict) else None
     spectrum = spectrum if isinstance(spectrum, dict) else {}
     samples = spectrum.get("hessian_samples") if isinstance(spectrum.get("hessian_samples"), dict) else {}
@@ -291,6 +292,13 @@ def margin(report: dict[str, Any], source: str | None = None) -> tuple[float | N
             return None, f"the paper arithmetic's grid error is left out: {why}", \
                 said(f"use {option('method', 'slq', shown='slq or exact')}", "use method='slq' or method='exact'")
     return float(value), "", ""
+
+
+def _computed_again(source: str | None) -> str:
+    """The fix for a ± a report does not state whole: ``bounds`` computes it again today
+    (``source``: the file the report was read from, stored again)."""
+    return "compute it with `prunelimit bounds`" if source is None else \
+        "store the report again with `prunelimit bounds --json`"
 
 
 def _apart_from_rounding(stated: dict[str, Any], value: float) -> float:

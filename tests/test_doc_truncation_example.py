@@ -19,7 +19,7 @@ EXAMPLE = ROOT / "examples" / "digits-mlp.pt"
 
 
 def _bullet() -> str:
-    match = re.search(r"\* a part it could not measure \((.*?)give more `--iterations`", GUIDE)
+    match = re.search(r"\* a part it could not measure \((.*?)fails, and its fix is to store the report again", GUIDE)
     assert match is not None
     return match[1]
 
@@ -48,3 +48,4 @@ def test_the_guides_unknown_truncation_example_is_what_runs_state(cli, own_ckpt,
     assert gated.exit_code == 1, gated.stderr
     quoted = re.search(r"`(the Lanczos truncation part is unknown)`", bullet)
     assert quoted is not None and quoted[1] in " ".join(gated.stdout.split())
+    assert "fix: store the report again with `prunelimit bounds --json`" in gated.stdout  # as the guide says

@@ -575,3 +575,14 @@ def test_a_plus_minus_that_leaves_the_conservative_side_short_is_narrowed_by_wha
     outcome = evaluate_gate(report, PREDICTED).outcomes[0]
     assert not outcome.passed
     assert outcome.fix == f"its stated ± 0.2000 leaves the conservative side short: narrow it ({how})"
+
+
+@pytest.mark.parametrize("source, fix", [("b.json", "store the report again with `prunelimit bounds --json`"),
+                                         (None, "compute it with `prunelimit bounds`")])
+def test_an_unknown_truncation_part_is_fixed_by_computing_the_report_again(source, fix) -> None:
+    """Only a saved report states the truncation part unknown (``steps_kind`` none: every run
+    bounds it), and no option of the run reading it changes that: the fix said "give more
+    --iterations", refused beside --from. It now says to compute the report again, as a
+    report stating no ± is told."""
+    doc = {"prediction": {"ratio": 0.5, "uncertainty": {"plus_minus": 0.01, "steps_kind": "none"}}}
+    assert margin(doc, source) == (None, "the Lanczos truncation part is unknown", fix)

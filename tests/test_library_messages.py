@@ -43,8 +43,7 @@ def _incomplete(kind: str) -> dict:
     return {"prediction": prediction, "spectrum": {"hessian_samples": samples}}
 
 
-@pytest.mark.parametrize("kind, fix", [("steps", "give more iterations"),
-                                       ("samples", "pass hessian_samples='all'"),
+@pytest.mark.parametrize("kind, fix", [("samples", "pass hessian_samples='all'"),
                                        ("grid", "use method='slq' or method='exact'")])
 def test_a_rules_reason_for_an_incomplete_plus_minus_names_keywords(kind, fix):
     from prunelimit.gate_rules import margin
