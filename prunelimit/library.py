@@ -649,7 +649,7 @@ def with_arguments(command: Callable, described: Mapping[str, str] = SHARED_ARGU
 @with_arguments
 @library_call
 def inputs_from(
-    model: nn.Module, data: Any = None, *, loss: str | Callable = "ce", batch_size: int | None = None,
+    model: nn.Module, data: Any = None, *, loss: str | Callable | None = None, batch_size: int | None = None,
     include: tuple[str, ...] = (), exclude: tuple[str, ...] = (), masks: Masks | None = None,
 ) -> Inputs:
     """The ``Inputs`` every command takes, from objects: the model on its own device, the
@@ -661,6 +661,7 @@ def inputs_from(
     recorded on the model (a given set that differs is used, with a warning), else the default.
     A model still carrying ``torch.nn.utils.prune`` is refused with the steps that give it
     (``prune.remove``, its masks as ``masks``): the Inputs outlive this call.
+    ``loss`` (default ``"ce"``) and ``batch_size`` without ``data`` are refused: nothing reads them.
 
     >>> inputs = prunelimit.inputs_from(copy.deepcopy(model), (train.x, train.y), batch_size=256)
     >>> len(inputs.batches), len(train.x)  # in order, the last batch shorter
@@ -668,14 +669,23 @@ def inputs_from(
     """
     from prunelimit.pruning.masks import check_masks, torch_pruned
 
+    refuse_loss_without_data(data, loss)
     module = checked_module(model)
     pruned = torch_pruned(module)
     if pruned:  # refused, not read: its pruned weights are no parameters, in the Inputs' calls as in this one
         raise UsageError(_torch_pruned_fix(pruned))
     chosen = checked_masks(masks, module)
     check_masks(module, chosen)  # a mask of no parameter, or of another shape, was read in silence
-    return settled_inputs(model, data, loss=loss, batch_size=batch_size_for(batch_size, data), include=include,
-                          exclude=exclude, masks=chosen)
+    return settled_inputs(model, data, loss="ce" if loss is None else loss, batch_size=batch_size_for(batch_size, data),
+                          include=include, exclude=exclude, masks=chosen)
+
+
+def refuse_loss_without_data(data: Any, loss: str | Callable | None) -> None:
+    """A ``loss`` given (not ``None``, the default) with no ``data`` is an ``OptionError``: only
+    the loss over data reads it, and it was ignored in silence, as the command line refuses --loss."""
+    if data is None and loss is not None:
+        raise OptionError("loss", "{0} has no effect: no data is given, and only the loss and accuracy over it "
+                          "read it; drop it, or give data")
 
 
 def _torch_pruned_fix(pruned: list[tuple[str, str]]) -> str:
@@ -876,9 +886,7 @@ def info(model: nn.Module, data: Any = None, *, loss: str | Callable | None = No
     >>> bool(summary.accuracy > 0.9), summary.warnings
     (True, ())
     """
-    if data is None and loss is not None:  # ignored in silence otherwise, as the command line refuses --loss
-        raise OptionError("loss", "{0} has no effect: no data is given, and only the loss and accuracy over it "
-                          "read it; drop it, or give data")
+    refuse_loss_without_data(data, loss)
     with _inputs(model, data, loss="ce" if loss is None else loss, batch_size=batch_size, include=include,
                  exclude=exclude) as given:
         return api.info(given)
