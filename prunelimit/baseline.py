@@ -25,6 +25,8 @@ from prunelimit.errors import InputError, UsageError, option, option_flag, said
 from prunelimit.report.safe import clipped
 
 if TYPE_CHECKING:
+    import torch
+
     from prunelimit.inputs import Inputs
 
 # Options that change ρ*, ρ_L or ρ_U without changing what is analysed: a difference warns.
@@ -55,6 +57,9 @@ class Provenance:
     # sha256 of the TorchScript the model holds, without its weights (``None``: none, or not
     # recorded): two archives of one state dict compute otherwise when their code does
     code: str | None = None
+    # the device type and torch's float settings it was computed at (``precision_now``; ``None``:
+    # older reports): a TF32 GPU run rounds otherwise than a CPU one, which a gate's drop line names
+    precision: dict[str, Any] | None = None
 
 
 def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[str, Any]:
@@ -67,6 +72,7 @@ def provenance_json(p: Provenance | None, hessian: int, prunable: int) -> dict[s
                     "code": None if p is None else p.code},
         "prunelimit": None if p is None else p.version,
         "options": None if p is None else p.options,
+        "precision": None if p is None else p.precision,
     }
 
 
@@ -90,7 +96,8 @@ def recorded(report: dict[str, Any], what: str) -> Provenance:
                       _entry(data, "loss", *text, what=what, parent="data"),
                       _entry(report, "prunelimit", *text, what=what),
                       _entry(weights, "layout", *text, what=what, parent="weights"),
-                      code=_entry(weights, "code", *text, what=what, parent="weights"))
+                      code=_entry(weights, "code", *text, what=what, parent="weights"),
+                      precision=_entry(report, "precision", dict, "an object", what))
 
 
 def _entry(doc: dict[str, Any], key: str, kind: type, kind_name: str, what: str, parent: str = "") -> Any:
@@ -419,7 +426,36 @@ def provenance(inputs: "Inputs", options: Any, scope: str = "global") -> Provena
         options.method, sum(p.numel() for _, p in hessian), sum(p.numel() for _, p in prunable),
         data_fingerprint(inputs.batches), recorded_options, weights_fingerprint(model), loss_name(inputs.loss_fn),
         __version__, hashlib.sha256(layout.encode()).hexdigest(), _samples(inputs), _code(model),
+        precision_now(inputs.device),
     )
+
+
+def precision_now(device: "torch.device") -> dict[str, Any]:
+    """The float precision a result computed now on ``device`` has: its device type and torch's
+    process-wide float settings (``cache.float_precision``, which the result cache keys too),
+    each named as a JSON key the docs' dotted paths can name (``fp32_precision:cudnn.conv``
+    as ``fp32_precision_cudnn_conv``)."""
+    from prunelimit.cache import float_precision
+
+    settings = {key.replace(":", "_").replace(".", "_"): value for key, value in float_precision().items()}
+    return {"device": device.type, **settings}
+
+
+# the differing float settings a drop line names, at most (one TF32 switch changes several)
+PRECISION_DIFFERENCES_SHOWN = 3
+
+
+def precision_difference(now: Any, then: Any) -> str:
+    """How the float precision recorded by two reports (``now``, this run's, and ``then``, the
+    baseline's: ``precision`` entries) differ, this run's value first: ``device cuda vs cpu``;
+    ``""`` where they agree or either records none (an older report)."""
+    if not isinstance(now, dict) or not isinstance(then, dict):
+        return ""
+    differing = [f"{key} {clipped(str(now.get(key)))} vs {clipped(str(then.get(key)))}"
+                 for key in dict.fromkeys([*now, *then]) if now.get(key) != then.get(key)]
+    shown = differing[:PRECISION_DIFFERENCES_SHOWN]
+    more = len(differing) - len(shown)
+    return "; ".join(shown) + (f"; {more} more" if more else "")
 
 
 def _code(model: Any) -> str | None:

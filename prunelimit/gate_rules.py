@@ -589,7 +589,8 @@ def evaluate_gate(report: dict[str, Any], rules: Sequence[GateRule],
             drop = AT_MOST[crossed] if base_crossed else "≥ " if crossed else ""
             reason = (f"{QUANTITY[rule.use]} {AT_LEAST[crossed]}{measured:.{places}f} vs baseline "
                       f"{AT_LEAST[base_crossed]}{base:.{places}f}: drop {drop}{change_text(base - measured, places)} "
-                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}{_rounding_text(allowance, places)}")
+                      f"{'within' if ok else 'exceeds'} {rule.max_drop:.{places}f}{_rounding_text(allowance, places)}"
+                      f"{_precision_text(report, stored)}")
             outcomes.append(RuleOutcome(rule, ok, measured, threshold, base, reason, measured,
                                         None if ok else _drop_fix(rule)))
     return GateResult(all(o.passed for o in outcomes), tuple(outcomes))
@@ -602,6 +603,20 @@ def _rounding_text(allowance: float, places: int) -> str:
     if allowance <= RESOLVED or round(allowance, places) == 0:
         return ""
     return f" + {allowance:.{places}f} (the two reports' stated rounding parts, which another runner's rounding moves)"
+
+
+def _precision_text(report: Any, stored: Any) -> str:
+    """Where ``report`` and the baseline ``stored`` were computed at another float precision
+    (another device type, TF32 or reduced-precision switches: their ``precision`` entries), the
+    drop line says so: such runs round otherwise, and a TF32 GPU run beside a CPU baseline
+    could not be told from a change of the model. Nothing where either records none."""
+    from prunelimit.baseline import precision_difference
+
+    def recorded(doc: Any) -> Any:
+        return doc.get("precision") if isinstance(doc, dict) else None
+
+    differing = precision_difference(recorded(report), recorded(stored))
+    return f" (at another float precision than the baseline: {differing})" if differing else ""
 
 
 def _typed_places(threshold: float, least: int = 4) -> int:
