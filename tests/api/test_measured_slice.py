@@ -50,10 +50,10 @@ def test_the_slice_error_is_an_upper_estimate_of_the_whole_datas(hidden: int, mo
     op = curvature.hessian_operator(inputs, options)
     with monkeypatch.context() as m:
         m.setattr(curvature, "MEASURED_SAMPLES", 600)
-        whole, spent, samples = curvature._product_error(inputs, options, op, inputs.batches, op.dim)
+        whole, spent, samples, _ = curvature._product_error(inputs, options, op, inputs.batches, op.dim)
     assert (spent, samples) == (2, 600) and whole > 0
     for seed in range(8):
-        error, spent, samples = curvature._product_error(inputs, dataclasses.replace(options, seed=seed), op,
+        error, spent, samples, _ = curvature._product_error(inputs, dataclasses.replace(options, seed=seed), op,
                                                          inputs.batches, op.dim)
         assert (spent, samples) == (2, curvature.MEASURED_SAMPLES)
         assert error >= whole, (seed, error, whole)
