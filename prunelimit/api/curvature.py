@@ -1194,8 +1194,8 @@ def _slice_error(inputs: Inputs, options: CurvatureOptions, sliced: "Subsample",
         for part in sliced.parts:
             narrow, seconds = _timed(clock, hessian_operator(inputs, recomputing, batches=part).matvec, probe)
             narrow_s.append(seconds)
-            wide, seconds = _timed(clock, hessian_operator(inputs, recomputing, torch.float64, batches=part).matvec,
-                                   probe)
+            wide, seconds = _timed(
+                clock, hessian_operator(inputs, recomputing, dtype=torch.float64, batches=part).matvec, probe)
             wide_s.append(seconds)
             errors.append(narrow.to(torch.float64) - wide)
             weights.append(total_samples(part))
