@@ -16,6 +16,7 @@ import prunelimit
 import prunelimit.api.curvature as curvature
 import prunelimit.distributed as distributed
 from prunelimit.curvature.hvp import HessianOperator
+from tests.api.test_measured_slice import _fitted
 from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss
 
 SECONDS = {torch.float32: 0.01, torch.float64: 0.1}
@@ -62,6 +63,19 @@ def test_the_measuring_products_price_a_float64_product_at_their_measured_ratio(
     assert abs(cost - 10.0) < 1e-9
     # without a clock (no time budget) nothing is timed: the answer cannot depend on it
     assert curvature._product_error(inputs, options, op, inputs.batches, op.dim)[3] == 1.0
+
+
+def test_the_slices_parts_price_a_float64_product_at_their_measured_ratio(monkeypatch) -> None:
+    """Over 600 samples the 2 products are taken part by part over the 128-sample slice's 4
+    parts: 4 float32 and 4 float64 products on the simulated clock, 10× (1e-9 as above)."""
+    _simulated_clock(monkeypatch)
+    model, data = _fitted(600, 12)
+    inputs = prunelimit.inputs_from(model, data, batch_size=64)
+    options = curvature.CurvatureOptions(method="slq")
+    op = curvature.hessian_operator(inputs, options)
+    found = curvature._product_error(inputs, options, op, inputs.batches, op.dim, clock=distributed.agreed_clock())
+    assert found[1:3] == (2, curvature.MEASURED_SAMPLES)
+    assert abs(found[3] - 10.0) < 1e-9
 
 
 def test_a_float64_rerun_the_time_budget_cannot_hold_is_not_started(monkeypatch) -> None:
