@@ -644,8 +644,10 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         target, no_target = target_or_reason(inputs, options, losses)
         gradient = stats.gradient()  # a pass over the data: before the runs, within the budgets
         # without a ρ* there is no rounding part to state: nothing to measure
-        error, measured, over = (0.0, 0, 0) if target is None else _product_error(
-            inputs, options, op, subsample.batches, dim, None if subsample.subsampled else wide)
+        # timed only under a time budget, the one check that prices the float64 re-run's seconds
+        error, measured, over, cost = (0.0, 0, 0, 1.0) if target is None else _product_error(
+            inputs, options, op, subsample.batches, dim, None if subsample.subsampled else wide,
+            None if options.time_budget is None else elapsed)
         hvps += measured
         passes += measured * over / total
         laps.lap("data_passes", measured)
@@ -676,15 +678,35 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             deadline = options.time_budget  # the adaptive plan's budget, which this plan stands in for
         counted = _counted_on(progress, hvps)
         wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
-        follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize)
+        follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize, cost)
+        measured_error = _Measured(error)
+
+        def again() -> tuple[float | None, int]:
+            laps.lap("lanczos")  # the float32 runs' seconds so far
+            found, spent, _ = _whole_error(inputs, options, op, subsample.batches,
+                                           None if subsample.subsampled else wide)
+            laps.lap("data_passes", spent)
+            return found, spent
+
+        def rounding(result: AdaptiveResult) -> float:
+            quad = replace(result.quadrature, product_error=measured_error.error)
+            return slq_uncertainty(target, quad, budgets, _limit_ratio(target, quad, budgets), None,
+                                   op.dtype).rounding or 0.0
+
+        # the slice's error errs high; under a given --max-hvps the runs' plan has no room for
+        # 2 more products, and the slice's error decides alone
+        remedy = _remeasuring(follows, measured_error, rounding, options.tolerance,
+                              again if over < subsample.used and options.max_hvps is None else None)
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
-                                                after, error, follows)
+                                                after, lambda: measured_error.error, remedy)
+        error = measured_error.error
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
         quad = replace(quad, product_error=error, float64_products=op.dtype == torch.float64)
         laps.lap("lanczos", quad.hvps)
-        hvps += quad.hvps
-        passes += quad.hvps * share
-        wider = _float64_rerun(inputs, options, AdaptiveResult(quad, stopped_by, list(trail)), follows, probes,
+        hvps += quad.hvps + measured_error.spent
+        passes += quad.hvps * share + measured_error.spent * share  # products over all the curvature data
+        before += measured_error.spent and 1  # its float32 product was op's own: not a top-up
+        wider = _float64_rerun(inputs, options, AdaptiveResult(quad, stopped_by, list(trail)), remedy, probes,
                                subsample.batches, None if subsample.subsampled else wide)
         if wider is not None:
             notes.append(_float64_note(error, quad.hvps))
@@ -717,8 +739,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
             # the Lanczos products of both, as timing.stages.lanczos.hvps states them
             stated = stated + tuple(replace(stage, products=narrow[3].hvps + stage.products) for stage in trail)
             if stopped_by == "time-budget" and trail[-1].plus_minus > narrow[-1][-1].plus_minus:
-                # float64 products slower than the twice assumed (a convolution on a CPU: ~10×) let
-                # the clock cut the runs short of the float32 ones: their wider answer is not taken
+                # float64 products dearer over all the data than the slice's measured cost (a
+                # convolution net on a CPU: 3.6× over 32 samples, 7.5× over 400) let the clock
+                # cut the runs short of the float32 ones: their wider answer is not taken
                 op, storage, before, quad, trail = narrow
                 notes[-1] = _float64_note(error, quad.hvps, trail[-1])
                 counted = _counted_on(progress, hvps - quad.hvps)  # the bar goes on from every product made
@@ -920,12 +943,13 @@ def drawn_by_class(inputs: Inputs) -> bool:
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
                   progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None,
-                  after: "Afterwards | None" = None, product_error: float = 0.0,
+                  after: "Afterwards | None" = None, product_error: "Callable[[], float] | None" = None,
                   remedy: Callable[[AdaptiveResult], bool] | None = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
     set), leaving ``after`` its share of both budgets, or a fixed plan, cut short once
     ``clock()`` reaches ``deadline`` (``"time-budget"``). ``product_error``: the products'
-    measured error (``_product_error``), which the ± each stage is assessed by counts;
+    measured error (``_product_error``; none: 0), which the ± each stage is assessed by
+    counts, read at each assessment (``remedy`` may measure it again);
     ``remedy``: whether a float64 re-run follows a "rounding" stop (``AdaptivePlan.remedy``).
     Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
     the time budget (under torchrun one that reads alike on every rank)."""
@@ -979,7 +1003,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         return quad, "time-budget" if any(cut) else "converged" if quad.exact else None, ()
 
     def assess(quad) -> Assessment:
-        quad = replace(quad, product_error=product_error)
+        quad = replace(quad, product_error=product_error() if product_error else 0.0)
         ratio = _limit_ratio(target, quad, options)
         u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
         alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
@@ -1002,7 +1026,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
 
 
 def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elapsed: "Callable[[], float]",
-                     after: Afterwards, row_bytes: int) -> Callable[[AdaptiveResult], bool]:
+                     after: Afterwards, row_bytes: int, cost: float) -> Callable[[AdaptiveResult], bool]:
     """Whether adaptive SLQ on ``op``, stopped by "rounding" with a result (``AdaptiveResult``),
     runs again on float64 products (``_float64_rerun``): adaptive SLQ stops there at once only
     where this says so (``AdaptivePlan.remedy``), so that no product is left unspent where no
@@ -1012,11 +1036,13 @@ def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elaps
     float64 ones, is 0 (not measured). Else only where the products ``budgets`` gave the
     runs, less the ``quad.hvps`` they took, hold as many again (a float64 product counts
     one, as a float32 one) and ``after``'s counted products at their steps; where a given
-    time budget's seconds left hold twice the seconds those runs took (on ``elapsed`` since
-    ``budgets`` were set, a clock that reads alike on every torchrun rank, so all decide
-    alike: float64 products cost up to about twice as much) and ``after``'s at twice their
-    rate a product; and where the host memory the bases may hold holds the runs' bases in
-    float64 (``row_bytes`` a row): float64 runs stopped by memory short of where the float32
+    time budget's seconds left hold ``cost`` times the seconds those runs took (on
+    ``elapsed`` since ``budgets`` were set, a clock that reads alike on every torchrun rank,
+    so all decide alike; ``cost``: a float64 product's seconds in float32 ones, measured by
+    ``_product_error``'s two products: 3-30× on a convolution net on a CPU, where the twice
+    assumed before started float64 runs the budget could not hold) and ``after``'s at
+    ``cost`` times their rate a product; and where the host memory the bases may hold holds
+    the runs' bases in float64 (``row_bytes`` a row): float64 runs stopped by memory short of where the float32
     ones went state a wider ± for twice the work (a 147-weight MLP under 0.15 MB: ± 28 pt
     after 99 products against float32's 16 pt). ``after``: what follows the runs within the
     budgets (a subset's data check, the trace's top-ups), which the float64 runs must leave
@@ -1037,12 +1063,47 @@ def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elaps
         if options.time_budget is not None:
             now = elapsed()
             took = now - (options.time_budget - budgets.time_budget)  # the runs' seconds
-            # the runs and what follows them (a data check, timed on float32 products) at twice the seconds
-            if options.time_budget - now < 2 * (took + after.seconds(quad.runs, steps, took / max(quad.hvps, 1))):
+            # the runs and what follows them (a data check, timed on float32 products) at float64's cost
+            if options.time_budget - now < cost * (took + after.seconds(quad.runs, steps, took / max(quad.hvps, 1))):
                 return False
         return basis_memory_bytes(options) >= _bases_held(True, op.lockstep, quad, result.trail)[1] * row_bytes
 
     return follows
+
+
+@dataclass
+class _Measured:
+    """The float32 products' measured error the runs are assessed by (``_product_error``),
+    and the products that measured it again over all the curvature data (``_remeasuring``)."""
+
+    error: float
+    spent: int = 0
+
+
+def _remeasuring(follows: Callable[[AdaptiveResult], bool], measured: _Measured,
+                 rounding: Callable[[AdaptiveResult], float], tolerance: float,
+                 again: "Callable[[], tuple[float | None, int]] | None") -> Callable[[AdaptiveResult], bool]:
+    """``follows`` (``_float64_follows``), where ``measured`` came from all the curvature data
+    (``again`` None); else, the first time it says a float64 re-run follows, the error is
+    measured again over all of it (``again``: ``_whole_error``, 2 products), ``measured``
+    takes it, and the re-run follows only where the float32 runs' rounding part at that
+    error (``rounding``) still reaches ``tolerance``; else the float32 runs go on. The
+    slice's error is an upper estimate, 1.5-20× the data's, and a float64 re-run takes at
+    least as many products again as the float32 runs (96 or more, 3-30× a float32 one's
+    seconds each on a convolution net on a CPU): on an MLP fitted near zero loss (600
+    samples, tolerance 0.02) the slice's 2.3e-8 started one (373 products, ± 0), the data's
+    7.8e-9 leaves the float32 runs to meet the tolerance (279 products, ± 0.63 pt)."""
+    def remedy(result: AdaptiveResult) -> bool:
+        if not follows(result):
+            return False
+        if again is None:
+            return True
+        if not measured.spent:
+            error, measured.spent = again()
+            measured.error = measured.error if error is None else error
+        return rounding(result) >= tolerance
+
+    return remedy
 
 
 def _float64_rerun(inputs: Inputs, options: CurvatureOptions, runs: AdaptiveResult,
@@ -1078,7 +1139,8 @@ def _float64_note(error: float, spent: int, kept: "Stage | None" = None) -> str:
     that float32 answer was kept."""
     ran = (f"the float32 products erred by {error:.2g} against float64 ones (a fit near zero loss), a rounding "
            f"that alone kept ρ*'s ± above the tolerance after {spent:,} products: adaptive SLQ ran again on "
-           "float64 products (about twice the cost each; their products are counted in the HVPs)")
+           "float64 products (dearer each, 3-30× a float32 one on a convolution net on a CPU; their products are "
+           "counted in the HVPs)")
     if kept is None:
         return ran
     return (f"{ran}, but the time budget stopped them with a wider ± than the float32 runs' "
@@ -1091,40 +1153,76 @@ MEASURED_SAMPLES = 128
 
 
 def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: int,
-                   wide=None) -> tuple[float, int, int]:
-    """``(‖H̃z − Hz‖/‖z‖, products spent, samples they were over)``: float32 products against
-    float64 ones on one fixed Rademacher probe (``SpectralQuadrature.product_error``) over
-    ``measured_slice`` of the curvature data ``batches``; ``(0.0, 0, 0)`` for float64
-    products. Where the slice is all of ``batches`` it is ``op``'s own product against one
-    by ``wide`` (a float64 operator over them, where one was built), else ``_slice_error``.
-    Near a loss of zero their error is far above machine epsilon × λmax
+                   wide=None, clock: "Callable[[], float] | None" = None) -> tuple[float, int, int, float]:
+    """``(‖H̃z − Hz‖/‖z‖, products spent, samples they were over, cost)``: float32 products
+    against float64 ones on one fixed Rademacher probe (``SpectralQuadrature.product_error``)
+    over ``measured_slice`` of the curvature data ``batches``; ``(0.0, 0, 0, 1.0)`` for
+    float64 products. Where the slice is all of ``batches`` it is ``op``'s own product
+    against one by ``wide`` (a float64 operator over them, where one was built), else
+    ``_slice_error``. Near a loss of zero their error is far above machine epsilon × λmax
     (``theory.uncertainty.rounding_floor``), which no other part of the ± holds. Where the
-    float64 copy does not fit in memory, ``(0.0, products spent, samples)``: the floor is then
-    machine epsilon's, as before this was measured."""
+    float64 copy does not fit in memory, ``(0.0, products spent, samples, 1.0)``: the floor
+    is then machine epsilon's, as before this was measured. ``cost``: a float64 product's
+    seconds over a float32 one's, the two products timed on ``clock`` (``_cost_ratio``); 1.0
+    where no ``clock`` is given (no time budget: nothing prices the float64 re-run's seconds,
+    and no result may depend on the clock)."""
     from prunelimit.curvature.slq import rademacher
     from prunelimit.data.batches import total_samples
-    from prunelimit.limits import out_of_memory
 
     if op.dtype == torch.float64:
-        return 0.0, 0, 0
+        return 0.0, 0, 0, 1.0
     sliced = measured_slice(inputs, options, batches)
     samples = total_samples(sliced.batches)
     probe = rademacher(dim, torch.Generator().manual_seed(0))
     if sliced.subsampled:
-        error = _slice_error(inputs, options, sliced, probe)
-        return (0.0, 1, samples) if error is None else (error, 2, samples)
-    spent = op.hvps
-    narrow = op.matvec(probe)
-    spent = op.hvps - spent
+        error, cost = _slice_error(inputs, options, sliced, probe, clock)
+        return (0.0, 1, samples, 1.0) if error is None else (error, 2, samples, cost)
+    error, spent, cost = _whole_error(inputs, options, op, batches, wide, clock)
+    return 0.0 if error is None else error, spent, samples, cost
+
+
+def _whole_error(inputs: Inputs, options: CurvatureOptions, op, batches, wide=None,
+                 clock: "Callable[[], float] | None" = None) -> tuple[float | None, int, float]:
+    """``(‖H̃z − Hz‖/‖z‖, products spent, cost)`` over all of ``batches``, ``op``'s curvature
+    data: its own product on ``_product_error``'s probe against one by ``wide`` (a float64
+    operator over them, built here where none is given); ``(None, 1, 1.0)`` where that float64
+    operator does not fit in memory. ``cost`` as ``_product_error``'s."""
+    from prunelimit.curvature.slq import rademacher
+    from prunelimit.limits import out_of_memory
+
+    probe = rademacher(op.shape[0], torch.Generator().manual_seed(0))
+    narrow, narrow_s = _timed(clock, op.matvec, probe)
     try:
         if wide is None:  # recomputing: one product needs no graphs kept
             wide = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=torch.float64, batches=batches)
-        error = float((narrow.to(torch.float64) - wide.matvec(probe)).norm() / probe.norm())
+        product, wide_s = _timed(clock, wide.matvec, probe)
     except (MemoryError, RuntimeError) as exc:
         if out_of_memory(exc) is None:
             raise
-        return 0.0, spent, samples
-    return error, spent + 1, samples
+        return None, 1, 1.0
+    return float((narrow.to(torch.float64) - product).norm() / probe.norm()), 2, _cost_ratio([narrow_s], [wide_s])
+
+
+def _timed(clock: "Callable[[], float] | None", product: "Callable", probe) -> tuple["torch.Tensor", float]:
+    """``product(probe)`` and its seconds on ``clock`` (0 where none is given)."""
+    start = clock() if clock else 0.0
+    out = product(probe)
+    return out, (clock() - start) if clock else 0.0
+
+
+def _cost_ratio(narrow: "list[float]", wide: "list[float]") -> float:
+    """What a float64 product costs in float32 products, from the measuring products' seconds
+    (``narrow`` float32, ``wide`` float64, over the same samples): the fastest of each, as
+    a shared machine's load and a first call's warm-up only slow a product down, and at least
+    1: float64 runs also hold bases of twice the bytes, and a float64 product measured faster
+    (an MLP's, within the noise of a millisecond) does not make them cheaper. 1.0 where
+    nothing was timed. Over a 32-sample part a small CNN's float64 product cost 3.6× its
+    float32 one where over 400 samples 7.5×: the slice errs low on a convolution net, and the
+    clock, which stops float64 runs at the time budget, keeps the float32 answer where they
+    end wider (``spectrum``). Where the slice is all the data a cached engine's float32
+    product (its graphs kept) is timed against a recomputing float64 one: there it errs high."""
+    fastest = min(narrow)
+    return max(min(wide) / fastest, 1.0) if fastest > 0 else 1.0
 
 
 def measured_slice(inputs: Inputs, options: CurvatureOptions, batches) -> "Subsample":
@@ -1141,7 +1239,8 @@ def measured_slice(inputs: Inputs, options: CurvatureOptions, batches) -> "Subsa
     return curvature_subsample(batches, samples, options.seed, by_class=by_class)
 
 
-def _slice_error(inputs: Inputs, options: CurvatureOptions, sliced: "Subsample", probe) -> float | None:
+def _slice_error(inputs: Inputs, options: CurvatureOptions, sliced: "Subsample", probe,
+                 clock: "Callable[[], float] | None" = None) -> tuple[float | None, float]:
     """An upper estimate of the whole curvature data's ``‖H̃z − Hz‖/‖z‖`` from ``sliced``: the
     error ē of the slice's product, taken part by part (its parts' products, weighted by
     their samples, are the slice's one float32 and one float64 product), plus twice its
@@ -1152,25 +1251,30 @@ def _slice_error(inputs: Inputs, options: CurvatureOptions, sliced: "Subsample",
     on 32 draws (4 near-zero-loss MLPs of 600-1,200 samples) ‖ē‖ alone fell short of the
     data's error on 4 (0.48× at worst), ‖ē‖ + s on one (0.99×), ‖ē‖ + 2s on none (1.5× at
     least, 11× at most: tests/api/test_measured_slice.py). ``None`` where a float64 copy does
-    not fit in memory."""
+    not fit in memory. With it, the float64 products' cost in float32 ones: each part's two
+    products timed on ``clock`` (``_cost_ratio``; 1.0 where none is given)."""
     from prunelimit.data.batches import total_samples
     from prunelimit.limits import out_of_memory
 
-    errors, weights = [], []
+    errors, weights, narrow_s, wide_s = [], [], [], []
+    recomputing = replace(options, hvp="revrev")
     try:
         for part in sliced.parts:
-            narrow = hessian_operator(inputs, replace(options, hvp="revrev"), batches=part).matvec(probe)
-            wide = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=torch.float64, batches=part)
-            errors.append(narrow.to(torch.float64) - wide.matvec(probe))
+            narrow, seconds = _timed(clock, hessian_operator(inputs, recomputing, batches=part).matvec, probe)
+            narrow_s.append(seconds)
+            wide, seconds = _timed(
+                clock, hessian_operator(inputs, recomputing, dtype=torch.float64, batches=part).matvec, probe)
+            wide_s.append(seconds)
+            errors.append(narrow.to(torch.float64) - wide)
             weights.append(total_samples(part))
     except (MemoryError, RuntimeError) as exc:
         if out_of_memory(exc) is None:
             raise
-        return None
+        return None, 1.0
     parts = torch.stack(errors)
     mean = (torch.tensor(weights, dtype=torch.float64)[:, None] * parts).sum(0) / sum(weights)
     spread = float(((parts - mean) ** 2).sum() / (len(errors) * (len(errors) - 1))) ** 0.5
-    return (float(mean.norm()) + 2 * spread) / float(probe.norm())
+    return (float(mean.norm()) + 2 * spread) / float(probe.norm()), _cost_ratio(narrow_s, wide_s)
 
 
 def exact_uncertainty(target: LimitTarget, quad, ratio: float) -> "Uncertainty":

@@ -52,7 +52,10 @@ whose budgets the products left are). Where nothing follows, stopping there woul
 the products left unspent and the steps and probe parts as wide as they happen to be
 (± 16 pt after 192 of 300 products on a classifier near zero loss, 0.6 pt of it rounding):
 the runs go on, those parts aimed at the tolerance itself (the ± cannot go below the fixed
-part), and stop ``"rounding"`` once they meet it, or at a limit or convergence as above.
+part), and stop ``"rounding"`` once they meet it, or at a limit or convergence as above. A
+remedy that says no may have narrowed the fixed part itself (the caller's products' error,
+measured again over all its data): the stage is then assessed again, its trail row and
+verdict replaced, and the runs stop at the tolerance or go on as that verdict says.
 The steps and probe parts are otherwise aimed at what that fixed part leaves of the tolerance.
 The clock only ever stops the runs, never shapes a stage, a focus or an exhaustion: a run
 the time budget did not stop is the run without one, product for product, however fast
@@ -346,8 +349,15 @@ def adaptive_slq(
             stop = finish("rounding")
             if plan.remedy is not None and plan.remedy(stop):
                 return stop  # what narrows the fixed part follows: the products left are its
-            # nothing narrows it: the parts stages shrink are narrowed to the tolerance itself
-            tolerance = plan.tolerance
+            if plan.remedy is not None:  # it may have measured the fixed part again, narrower
+                verdict = assess(quad)
+                trail[-1] = replace(trail[-1], estimate=verdict.estimate, plus_minus=verdict.plus_minus)
+                whole = (quad, verdict, steps)
+                if verdict.plus_minus <= plan.tolerance:
+                    return AdaptiveResult(quad, "tolerance", trail)
+            # nothing narrows it: the parts stages shrink are narrowed to what it leaves, at
+            # least to the tolerance itself
+            tolerance = max(plan.tolerance - verdict.fixed, 0.0) or plan.tolerance
             if verdict.plus_minus - verdict.fixed <= tolerance:
                 return stop
         exhausted = steps >= dim or all(broken)

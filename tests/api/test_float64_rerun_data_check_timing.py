@@ -4,7 +4,8 @@ been timed on float32 products before the float32 runs: on the 147-weight classi
 near zero loss, over 48 of 96 samples under time_budget=1.0, the data check was predicted at
 ~0.31 s and took 0.75 s, and the spectrum went 0.14 s over the budget. The data check is now
 timed again on float64 products (3 more products in ``data_check``) and the float64 runs
-hold back those seconds; the re-run's own decision prices it at twice the float32 seconds."""
+hold back those seconds; the re-run's own decision prices it at the float32 seconds times
+the measured cost of a float64 product (``_product_error``'s ``cost``)."""
 
 from __future__ import annotations
 
@@ -52,8 +53,9 @@ def test_the_float64_runs_hold_back_the_data_check_timed_on_float64_products(mon
 
 
 def test_the_re_run_decision_prices_the_data_check_at_twice_its_float32_seconds() -> None:
-    """Float32 runs of 100 products took 1 s of a 10 s budget; a data check timed at 1.5 s for
-    their 32 steps on float32 products: float64 runs (2 s) and the data check on float64
+    """Float64 products measured at twice a float32 one's seconds; float32 runs of 100
+    products took 1 s of a 10 s budget; a data check timed at 1.5 s for their 32 steps on
+    float32 products: float64 runs (2 s) and the data check on float64
     products (≈ 3 s) need 5 s. At 2 s in (8 s left) the re-run goes ahead; at 5.5 s in (4.5 s
     left) it does not, where before the data check was priced at its float32 1.5 s (3.5 s in
     all) and the re-run went ahead. Exact arithmetic on a fake clock: no timing measured."""
@@ -65,7 +67,7 @@ def test_the_re_run_decision_prices_the_data_check_at_twice_its_float32_seconds(
 
     def rerun(now: float, budget_set_at: float) -> bool:
         budgets = CurvatureOptions(time_budget=10.0 - budget_set_at)
-        return curvature._float64_follows(options, op, 1e-6, budgets, lambda: now, after, 8)(runs)
+        return curvature._float64_follows(options, op, 1e-6, budgets, lambda: now, after, 8, 2.0)(runs)
 
     assert rerun(now=2.0, budget_set_at=1.0)  # 8 s left ≥ 2 × (1 + 1.5)
     assert not rerun(now=5.5, budget_set_at=4.5)  # 4.5 s left < 5 s; float32 pricing: 3.5 s fit

@@ -179,9 +179,9 @@ def test_float64_runs_over_a_subset_leave_room_for_its_data_check_or_do_not_star
 
 
 def test_float64_runs_under_a_time_budget_leave_room_for_what_follows_them() -> None:
-    """Under --time-budget the float64 runs went ahead where twice the float32 runs' seconds
-    fitted, though the data check of a subset (here 4 s predicted) must follow them: with
-    5.5 s left after runs of 2 s they would have run the budget out. A fake clock: the
+    """Under --time-budget the float64 runs went ahead where their seconds (twice the float32
+    runs' at a measured cost of 2) fitted, though the data check of a subset (here 4 s
+    predicted) must follow them: with 5.5 s left after runs of 2 s they would have run the budget out. A fake clock: the
     decision, not a timing, is tested."""
     from dataclasses import replace
 
@@ -195,7 +195,7 @@ def test_float64_runs_under_a_time_budget_leave_room_for_what_follows_them() -> 
     float32 = SimpleNamespace(dtype=torch.float32, lockstep=1)
 
     def decide(after: Afterwards) -> bool:
-        return _float64_follows(options, float32, 1e-6, budgets, lambda: 4.5, after, 8 * 3)(runs)
+        return _float64_follows(options, float32, 1e-6, budgets, lambda: 4.5, after, 8 * 3, 2.0)(runs)
 
     assert decide(Afterwards())  # 5.5 s left ≥ 2 × 2 s of float64 runs
     assert not decide(Afterwards(per_step=4, fixed_seconds=4.0))  # and the data check's 4 s do not fit

@@ -1,0 +1,62 @@
+"""The products' error is measured on a 128-sample slice of the curvature data, an upper
+estimate 1.5-20× the data's own. Where the float32 runs' rounding part at the slice's error
+alone reached the tolerance, a float64 re-run followed, though at the data's error the float32
+runs met the tolerance: on an 8-12-3 MLP fitted near zero loss (600 samples, tolerance 0.02)
+the slice's 2.3e-8 started float64 runs (373 products); a float64 re-run takes as many
+products again as the float32 runs, each 3-30× a float32 one's seconds on a convolution net
+on a CPU. Before a re-run starts, the error is now measured once over all the curvature data
+(2 products, ``_remeasuring``); where the rounding part at it is below the tolerance the
+float32 runs go on instead."""
+
+from __future__ import annotations
+
+import prunelimit
+import prunelimit.api.curvature as curvature
+from tests.api.test_measured_slice import _fitted
+
+
+def _stages(result) -> dict:
+    return result.to_json()["timing"]["stages"]
+
+
+def test_the_whole_datas_error_lets_the_float32_runs_meet_the_tolerance(monkeypatch) -> None:
+    """Before (seen): float64 products, 373 HVPs. Now the float32 runs go on to D = 147 (275
+    Lanczos products, "converged") and state ± 0.63 pt, its rounding part at the data's error
+    (the one a slice as large as the data measures), and that ± covers the exact ρ*. Exact
+    counts (same seed and plan); coverage is the claim, no tolerance added."""
+    model, data = _fitted(600, 12)
+    exact = prunelimit.bounds(model, data, method="exact", batch_size=64).ratio
+    result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=64, tolerance=0.02)
+    assert not result.spectrum.quadrature.float64_products
+    assert result.spectrum.stopped_by == "converged" and result.uncertainty.plus_minus <= 0.02
+    assert abs(result.ratio - exact) <= result.uncertainty.plus_minus
+    inputs = prunelimit.inputs_from(model, data, batch_size=64)
+    options = curvature.CurvatureOptions()
+    op = curvature.hessian_operator(inputs, options)
+    monkeypatch.setattr(curvature, "MEASURED_SAMPLES", 600)
+    whole = curvature._product_error(inputs, options, op, inputs.batches, op.dim)[0]
+    assert result.spectrum.quadrature.product_error == whole
+    stages = _stages(result)
+    assert stages["data_passes"]["hvps"] == 4 and stages["lanczos"]["hvps"] == 275  # the slice's 2, the data's 2
+    assert sum(s["hvps"] for s in stages.values()) == result.spectrum.hvps == 279
+
+
+def test_a_float64_rerun_the_whole_datas_error_still_needs_follows() -> None:
+    """At the default tolerance the rounding part at the data's error (7.8e-9) still reaches
+    it: the float64 runs follow as before, 2 products more (375 HVPs against 373), counted in
+    data_passes and in the data passes (each over all 600 samples: 1 pass each)."""
+    model, data = _fitted(600, 12)
+    result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=64)
+    assert result.spectrum.quadrature.float64_products
+    stages = _stages(result)
+    assert stages["data_passes"]["hvps"] == 4
+    assert sum(s["hvps"] for s in stages.values()) == result.spectrum.hvps == 375
+
+
+def test_under_a_given_max_hvps_the_slices_error_decides_alone() -> None:
+    """The runs' plan under --max-hvps has no room for 2 more products: no measuring again,
+    and the float64 runs follow on the slice's error (2 measuring products)."""
+    model, data = _fitted(600, 12)
+    result = prunelimit.bounds(model, data, method="slq", seed=0, batch_size=64, tolerance=0.02, max_hvps=2000)
+    assert result.spectrum.quadrature.float64_products
+    assert _stages(result)["data_passes"]["hvps"] == 2
