@@ -66,13 +66,17 @@ def test_a_module_found_nowhere_is_still_refused_with_where_to_put_it(without_cw
 
 
 def test_the_installed_command_takes_a_module_spec_from_the_current_folder(tmp_path):
-    """As a user runs it: `prunelimit info ck.pt --model pkg.nets:make --loss pkg.losses:fn`
-    beside the package, no PYTHONPATH; the module's bytes key the result cache."""
+    """As a user runs it: `prunelimit info ck.pt --model pkg.nets:make --loss pkg.losses:fn
+    --data tensors:d.pt` beside the package, no PYTHONPATH (a loss is read over data alone);
+    the module's bytes key the result cache."""
     _package(tmp_path, "cwd_spec_pkg", "pkg")
     torch.save(nn.Sequential(nn.Linear(4, 3)).state_dict(), tmp_path / "ck.pt")
+    generator = torch.Generator().manual_seed(0)
+    torch.save({"x": torch.randn(12, 4, generator=generator), "y": torch.arange(12) % 3}, tmp_path / "d.pt")
     env = {**os.environ, "PYTHONPATH": str(Path(prunelimit.__file__).parents[1])}
     run = subprocess.run([sys.executable, "-c", CONSOLE_SCRIPT, "info", "ck.pt", "--model", "cwd_spec_pkg.nets:make",
-                          "--loss", "cwd_spec_pkg.losses:fn", "--json"],
+                          "--loss", "cwd_spec_pkg.losses:fn", "--data", "tensors:d.pt", "--json"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout)["model"] == "cwd_spec_pkg.nets:make"
+    report = json.loads(run.stdout)
+    assert report["model"] == "cwd_spec_pkg.nets:make" and report["loss"] > 0  # computed by the spec's loss
