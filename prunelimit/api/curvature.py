@@ -675,9 +675,13 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         counted = _counted_on(progress, hvps)
         wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
         follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize)
+        measured_again = _WholeError(inputs, options, subsample.batches, dim) \
+            if error and over < subsample.used else None
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
-                                                after, error, follows)
+                                                after, error, follows, measured_again)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
+        if measured_again is not None and measured_again.error is not None:  # taken within the runs, not by op
+            error, before = measured_again.error, before - measured_again.products
         quad = replace(quad, product_error=error, float64_products=op.dtype == torch.float64)
         laps.lap("lanczos", quad.hvps)
         hvps += quad.hvps
@@ -919,12 +923,16 @@ def drawn_by_class(inputs: Inputs) -> bool:
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
                   progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None,
                   after: "Afterwards | None" = None, product_error: float = 0.0,
-                  remedy: Callable[[AdaptiveResult], bool] | None = None):
+                  remedy: Callable[[AdaptiveResult], bool] | None = None, again: "_WholeError | None" = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
     set), leaving ``after`` its share of both budgets, or a fixed plan, cut short once
     ``clock()`` reaches ``deadline`` (``"time-budget"``). ``product_error``: the products'
     measured error (``_product_error``), which the ± each stage is assessed by counts;
-    ``remedy``: whether a float64 re-run follows a "rounding" stop (``AdaptivePlan.remedy``).
+    ``remedy``: whether a float64 re-run follows a "rounding" stop (``AdaptivePlan.remedy``);
+    ``again``: where ``product_error`` is a slice's upper estimate, the whole curvature data's
+    error, measured where the rounding part from that estimate alone reaches the tolerance and
+    the product budget holds its products (they count as the runs'): the estimate errs high,
+    5× on a 1-D conv net's 400 samples, whose runs it stopped by "rounding" for a float64 re-run.
     Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
     the time budget (under torchrun one that reads alike on every rank)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Afterwards, Assessment, adaptive_slq
@@ -976,12 +984,20 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         # a first run that spanned the space (``span``) stopped where adaptive SLQ's does: said alike
         return quad, "time-budget" if any(cut) else "converged" if quad.exact else None, ()
 
-    def assess(quad) -> Assessment:
-        quad = replace(quad, product_error=product_error)
+    def assessed(quad, error: float) -> Assessment:
+        quad = replace(quad, product_error=error)
         ratio = _limit_ratio(target, quad, options)
         u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
         alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone, u.rounding or 0.0)
+
+    def assess(quad) -> Assessment:
+        verdict = assessed(quad, product_error if again is None or again.error is None else again.error)
+        steps = int(max(len(r) for r in quad.nodes))
+        room = options.product_budget - quad.hvps - (after or Afterwards()).products(quad.runs, steps)
+        if again is None or again.error is not None or verdict.fixed < options.tolerance or room < WHOLE_ERROR_PRODUCTS:
+            return verdict
+        return replace(assessed(quad, again.measure()), products=again.products)
 
     if max_rows < 2:
         raise UsageError(
@@ -997,6 +1013,26 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
+
+
+# Products ``_WholeError`` takes: one float32, one float64.
+WHOLE_ERROR_PRODUCTS = 2
+
+
+class _WholeError:
+    """The products' error over all the curvature data ``batches`` (``_whole_error``), measured
+    once, on ``measure()``, by operators of its own; ``error`` and ``products``: what it found
+    and took (``None`` and 0 before)."""
+
+    def __init__(self, inputs: Inputs, options: CurvatureOptions, batches, dim: int) -> None:
+        self.inputs, self.options, self.batches, self.dim = inputs, options, batches, dim
+        self.error: float | None = None
+        self.products = 0
+
+    def measure(self) -> float:
+        own = hessian_operator(self.inputs, replace(self.options, hvp="revrev"), batches=self.batches)
+        self.error, self.products = _whole_error(self.inputs, self.options, own, self.batches, self.dim)
+        return self.error
 
 
 def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elapsed: "Callable[[], float]",
@@ -1101,7 +1137,6 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     machine epsilon's, as before this was measured."""
     from prunelimit.curvature.slq import rademacher
     from prunelimit.data.batches import total_samples
-    from prunelimit.limits import out_of_memory
 
     if op.dtype == torch.float64:
         return 0.0, 0, 0
@@ -1111,6 +1146,17 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     if sliced.subsampled:
         error = _slice_error(inputs, options, sliced, probe)
         return (0.0, 1, samples) if error is None else (error, 2, samples)
+    return *_whole_error(inputs, options, op, batches, dim, wide), samples
+
+
+def _whole_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: int, wide=None) -> tuple[float, int]:
+    """``(‖H̃z − Hz‖/‖z‖, products spent)`` over all of ``batches``: ``op``'s product against one
+    by ``wide`` (a float64 operator over them, built here where ``None``) on ``_product_error``'s
+    probe; ``(0.0, products spent)`` where the float64 copy does not fit in memory."""
+    from prunelimit.curvature.slq import rademacher
+    from prunelimit.limits import out_of_memory
+
+    probe = rademacher(dim, torch.Generator().manual_seed(0))
     spent = op.hvps
     narrow = op.matvec(probe)
     spent = op.hvps - spent
@@ -1121,8 +1167,8 @@ def _product_error(inputs: Inputs, options: CurvatureOptions, op, batches, dim: 
     except (MemoryError, RuntimeError) as exc:
         if out_of_memory(exc) is None:
             raise
-        return 0.0, spent, samples
-    return error, spent + 1, samples
+        return 0.0, spent
+    return error, spent + 1
 
 
 def measured_slice(inputs: Inputs, options: CurvatureOptions, batches) -> "Subsample":

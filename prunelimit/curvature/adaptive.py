@@ -93,7 +93,8 @@ class Assessment:
     ``steps`` is the truncation part and ``statistical`` the probe part;
     ``statistical_alone``: the probe part were the first run kept alone (∞: unknown, never
     focus); ``fixed``: the part of ``plus_minus`` no stage shrinks (the products' rounding),
-    which the steps and probe parts are aimed past."""
+    which the steps and probe parts are aimed past; ``products``: those the assessment itself
+    took (the products' error measured again over all the data), counted as the runs' own."""
 
     estimate: float
     plus_minus: float
@@ -101,6 +102,7 @@ class Assessment:
     statistical: float
     statistical_alone: float = math.inf
     fixed: float = 0.0
+    products: int = 0
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,8 @@ def adaptive_slq(
         assessed = clock()
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
+        spent += verdict.products
+        quad = replace(quad, hvps=spent)
         now = clock()
         elapsed = now - start
         began = (now, spent)  # the next stage's products begin after this assessment
