@@ -331,7 +331,8 @@ def adaptive_slq(
         now = clock()
         elapsed = now - start
         began = (now, spent)  # the next stage's products begin after this assessment
-        assessing = _assessed(now - assessed, [r.steps for r in results])
+        if not verdict.products:  # one that measured products, once, prices no later one
+            assessing = _assessed(now - assessed, [r.steps for r in results])
         trail.append(Stage(spent, len(results), steps, elapsed, verdict.estimate, verdict.plus_minus))
         text = describe(verdict)
         if add_runs == 0 or not truncation:
