@@ -679,34 +679,18 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         counted = _counted_on(progress, hvps)
         wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
         follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize, cost)
-        measured_error = _Measured(error)
-
-        def again() -> tuple[float | None, int]:
-            laps.lap("lanczos")  # the float32 runs' seconds so far
-            found, spent, _ = _whole_error(inputs, options, op, subsample.batches,
-                                           None if subsample.subsampled else wide)
-            laps.lap("data_passes", spent)
-            return found, spent
-
-        def rounding(result: AdaptiveResult) -> float:
-            quad = replace(result.quadrature, product_error=measured_error.error)
-            return slq_uncertainty(target, quad, budgets, _limit_ratio(target, quad, budgets), None,
-                                   op.dtype).rounding or 0.0
-
-        # the slice's error errs high; under a given --max-hvps the runs' plan has no room for
-        # 2 more products, and the slice's error decides alone
-        remedy = _remeasuring(follows, measured_error, rounding, options.tolerance,
-                              again if over < subsample.used and options.max_hvps is None else None)
+        measured_again = _WholeError(inputs, options, subsample.batches) if error and over < subsample.used else None
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
-                                                after, lambda: measured_error.error, remedy)
-        error = measured_error.error
+                                                after, error, follows, measured_again)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
+        if measured_again is not None and measured_again.products:  # taken within the runs, not by op
+            before -= measured_again.products
+            error = error if measured_again.error is None else measured_again.error
         quad = replace(quad, product_error=error, float64_products=op.dtype == torch.float64)
         laps.lap("lanczos", quad.hvps)
-        hvps += quad.hvps + measured_error.spent
-        passes += quad.hvps * share + measured_error.spent * share  # products over all the curvature data
-        before += measured_error.spent and 1  # its float32 product was op's own: not a top-up
-        wider = _float64_rerun(inputs, options, AdaptiveResult(quad, stopped_by, list(trail)), remedy, probes,
+        hvps += quad.hvps
+        passes += quad.hvps * share
+        wider = _float64_rerun(inputs, options, AdaptiveResult(quad, stopped_by, list(trail)), follows, probes,
                                subsample.batches, None if subsample.subsampled else wide)
         if wider is not None:
             notes.append(_float64_note(error, quad.hvps))
@@ -943,14 +927,17 @@ def drawn_by_class(inputs: Inputs) -> bool:
 
 def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: LimitTarget | None, storage,
                   progress, clock: "Callable[[], float]" = time.perf_counter, deadline: float | None = None,
-                  after: "Afterwards | None" = None, product_error: "Callable[[], float] | None" = None,
-                  remedy: Callable[[AdaptiveResult], bool] | None = None):
+                  after: "Afterwards | None" = None, product_error: float = 0.0,
+                  remedy: Callable[[AdaptiveResult], bool] | None = None, again: "_WholeError | None" = None):
     """SLQ on H by ``choice``: adaptive until ρ*'s ± meets the tolerance (``target`` is then
     set), leaving ``after`` its share of both budgets, or a fixed plan, cut short once
     ``clock()`` reaches ``deadline`` (``"time-budget"``). ``product_error``: the products'
-    measured error (``_product_error``; none: 0), which the ± each stage is assessed by
-    counts, read at each assessment (``remedy`` may measure it again);
-    ``remedy``: whether a float64 re-run follows a "rounding" stop (``AdaptivePlan.remedy``).
+    measured error (``_product_error``), which the ± each stage is assessed by counts;
+    ``remedy``: whether a float64 re-run follows a "rounding" stop (``AdaptivePlan.remedy``);
+    ``again``: where ``product_error`` is a slice's upper estimate, the whole curvature data's
+    error, measured where the rounding part from that estimate alone reaches the tolerance and
+    the product budget holds its products (they count as the runs'): the estimate errs high,
+    5× on a 1-D conv net's 400 samples, whose runs it stopped by "rounding" for a float64 re-run.
     Returns the quadrature, what stopped it and the adaptive trail. ``clock``: seconds, for
     the time budget (under torchrun one that reads alike on every rank)."""
     from prunelimit.curvature.adaptive import AdaptivePlan, Afterwards, Assessment, adaptive_slq
@@ -1002,12 +989,21 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
         # a first run that spanned the space (``span``) stopped where adaptive SLQ's does: said alike
         return quad, "time-budget" if any(cut) else "converged" if quad.exact else None, ()
 
-    def assess(quad) -> Assessment:
-        quad = replace(quad, product_error=product_error() if product_error else 0.0)
+    def assessed(quad, error: float) -> Assessment:
+        quad = replace(quad, product_error=error)
         ratio = _limit_ratio(target, quad, options)
         u = slq_uncertainty(target, quad, options, ratio, None, op.dtype)
         alone = one_run_half_width(ratio, quad.dim, u.steps or 0.0)
         return Assessment(ratio, u.plus_minus, u.steps or 0.0, u.statistical, alone, u.rounding or 0.0)
+
+    def assess(quad) -> Assessment:
+        verdict = assessed(quad, product_error if again is None or again.error is None else again.error)
+        steps = int(max(len(r) for r in quad.nodes))
+        room = options.product_budget - quad.hvps - (after or Afterwards()).products(quad.runs, steps)
+        if again is None or again.products or verdict.fixed < options.tolerance or room < WHOLE_ERROR_PRODUCTS:
+            return verdict
+        found = again.measure()  # None where the float64 operator did not fit: the slice's stands
+        return replace(assessed(quad, product_error if found is None else found), products=again.products)
 
     if max_rows < 2:
         raise UsageError(
@@ -1023,6 +1019,26 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     wide = op.dtype == torch.float64
     return result.quadrature, result.stopped_by, tuple(replace(stage, float64_products=wide) for stage in result.trail)
+
+
+# Products ``_WholeError`` takes: one float32, one float64.
+WHOLE_ERROR_PRODUCTS = 2
+
+
+class _WholeError:
+    """The products' error over all the curvature data ``batches`` (``_whole_error``), measured
+    once, on ``measure()``, by operators of its own; ``error`` and ``products``: what it found
+    (``None`` before, or where the float64 operator did not fit in memory) and took (0 before)."""
+
+    def __init__(self, inputs: Inputs, options: CurvatureOptions, batches) -> None:
+        self.inputs, self.options, self.batches = inputs, options, batches
+        self.error: float | None = None
+        self.products = 0
+
+    def measure(self) -> float | None:
+        own = hessian_operator(self.inputs, replace(self.options, hvp="revrev"), batches=self.batches)
+        self.error, self.products, _ = _whole_error(self.inputs, self.options, own, self.batches)
+        return self.error
 
 
 def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elapsed: "Callable[[], float]",
@@ -1069,41 +1085,6 @@ def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elaps
         return basis_memory_bytes(options) >= _bases_held(True, op.lockstep, quad, result.trail)[1] * row_bytes
 
     return follows
-
-
-@dataclass
-class _Measured:
-    """The float32 products' measured error the runs are assessed by (``_product_error``),
-    and the products that measured it again over all the curvature data (``_remeasuring``)."""
-
-    error: float
-    spent: int = 0
-
-
-def _remeasuring(follows: Callable[[AdaptiveResult], bool], measured: _Measured,
-                 rounding: Callable[[AdaptiveResult], float], tolerance: float,
-                 again: "Callable[[], tuple[float | None, int]] | None") -> Callable[[AdaptiveResult], bool]:
-    """``follows`` (``_float64_follows``), where ``measured`` came from all the curvature data
-    (``again`` None); else, the first time it says a float64 re-run follows, the error is
-    measured again over all of it (``again``: ``_whole_error``, 2 products), ``measured``
-    takes it, and the re-run follows only where the float32 runs' rounding part at that
-    error (``rounding``) still reaches ``tolerance``; else the float32 runs go on. The
-    slice's error is an upper estimate, 1.5-20× the data's, and a float64 re-run takes at
-    least as many products again as the float32 runs (96 or more, 3-30× a float32 one's
-    seconds each on a convolution net on a CPU): on an MLP fitted near zero loss (600
-    samples, tolerance 0.02) the slice's 2.3e-8 started one (373 products, ± 0), the data's
-    7.8e-9 leaves the float32 runs to meet the tolerance (279 products, ± 0.63 pt)."""
-    def remedy(result: AdaptiveResult) -> bool:
-        if not follows(result):
-            return False
-        if again is None:
-            return True
-        if not measured.spent:
-            error, measured.spent = again()
-            measured.error = measured.error if error is None else error
-        return rounding(result) >= tolerance
-
-    return remedy
 
 
 def _float64_rerun(inputs: Inputs, options: CurvatureOptions, runs: AdaptiveResult,

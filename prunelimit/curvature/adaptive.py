@@ -52,10 +52,7 @@ whose budgets the products left are). Where nothing follows, stopping there woul
 the products left unspent and the steps and probe parts as wide as they happen to be
 (± 16 pt after 192 of 300 products on a classifier near zero loss, 0.6 pt of it rounding):
 the runs go on, those parts aimed at the tolerance itself (the ± cannot go below the fixed
-part), and stop ``"rounding"`` once they meet it, or at a limit or convergence as above. A
-remedy that says no may have narrowed the fixed part itself (the caller's products' error,
-measured again over all its data): the stage is then assessed again, its trail row and
-verdict replaced, and the runs stop at the tolerance or go on as that verdict says.
+part), and stop ``"rounding"`` once they meet it, or at a limit or convergence as above.
 The steps and probe parts are otherwise aimed at what that fixed part leaves of the tolerance.
 The clock only ever stops the runs, never shapes a stage, a focus or an exhaustion: a run
 the time budget did not stop is the run without one, product for product, however fast
@@ -96,7 +93,8 @@ class Assessment:
     ``steps`` is the truncation part and ``statistical`` the probe part;
     ``statistical_alone``: the probe part were the first run kept alone (∞: unknown, never
     focus); ``fixed``: the part of ``plus_minus`` no stage shrinks (the products' rounding),
-    which the steps and probe parts are aimed past."""
+    which the steps and probe parts are aimed past; ``products``: those the assessment itself
+    took (the products' error measured again over all the data), counted as the runs' own."""
 
     estimate: float
     plus_minus: float
@@ -104,6 +102,7 @@ class Assessment:
     statistical: float
     statistical_alone: float = math.inf
     fixed: float = 0.0
+    products: int = 0
 
 
 @dataclass(frozen=True)
@@ -327,10 +326,13 @@ def adaptive_slq(
         assessed = clock()
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
+        spent += verdict.products
+        quad = replace(quad, hvps=spent)
         now = clock()
         elapsed = now - start
         began = (now, spent)  # the next stage's products begin after this assessment
-        assessing = _assessed(now - assessed, [r.steps for r in results])
+        if not verdict.products:  # one that measured products, once, prices no later one
+            assessing = _assessed(now - assessed, [r.steps for r in results])
         trail.append(Stage(spent, len(results), steps, elapsed, verdict.estimate, verdict.plus_minus))
         text = describe(verdict)
         if add_runs == 0 or not truncation:
@@ -349,15 +351,8 @@ def adaptive_slq(
             stop = finish("rounding")
             if plan.remedy is not None and plan.remedy(stop):
                 return stop  # what narrows the fixed part follows: the products left are its
-            if plan.remedy is not None:  # it may have measured the fixed part again, narrower
-                verdict = assess(quad)
-                trail[-1] = replace(trail[-1], estimate=verdict.estimate, plus_minus=verdict.plus_minus)
-                whole = (quad, verdict, steps)
-                if verdict.plus_minus <= plan.tolerance:
-                    return AdaptiveResult(quad, "tolerance", trail)
-            # nothing narrows it: the parts stages shrink are narrowed to what it leaves, at
-            # least to the tolerance itself
-            tolerance = max(plan.tolerance - verdict.fixed, 0.0) or plan.tolerance
+            # nothing narrows it: the parts stages shrink are narrowed to the tolerance itself
+            tolerance = plan.tolerance
             if verdict.plus_minus - verdict.fixed <= tolerance:
                 return stop
         exhausted = steps >= dim or all(broken)
