@@ -47,13 +47,16 @@ def run() -> None:
         import os
         import sys
 
-        if exc.code not in (130, 143) and "WORLD_SIZE" not in os.environ:  # torchrun sets it
+        if exc.code not in (129, 130, 143) and "WORLD_SIZE" not in os.environ:  # torchrun sets it
             raise
         # An interrupt the command handled (message printed, files cleaned up): end with its
         # documented code even when the signal arrived mid-import, which makes CPython end
-        # by the signal itself (-2) after a plain sys.exit. Under torchrun, any end: once one
-        # rank exits, torchrun sends the others SIGTERM, and a rank still shutting Python down
-        # (signal handlers reset) would die of it (-15) rather than exit with its code.
+        # by the signal itself (-2) after a plain sys.exit, and at once: SIGHUP's 129 went
+        # through Python's whole shutdown (up to 3.7 s on a loaded machine), where the SIGTERM
+        # a closing terminal sends next ended the process by that signal (-15). Under torchrun,
+        # any end: once one rank exits, torchrun sends the others SIGTERM, and a rank still
+        # shutting Python down (signal handlers reset) would die of it (-15) rather than exit
+        # with its code.
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

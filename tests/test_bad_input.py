@@ -1200,6 +1200,10 @@ def _interrupt(args: list, ready: Path) -> tuple[int, str]:
     proc.send_signal(signal.SIGINT)
     try:
         out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        # what it printed says where the interrupt went (an "Exception ignored" traceback, progress lines)
+        pytest.fail(f"SIGINT did not end the command within 60 s; its stderr:\n{proc.communicate()[1]}")
     finally:  # a run the signal did not end must not go on after the test (for hours, at --runs 1000)
         if proc.poll() is None:
             proc.kill()

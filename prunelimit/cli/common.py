@@ -41,7 +41,7 @@ from prunelimit.distributed import budget_counted_from, is_main, report_claim
 from prunelimit.errors import (OptionError, PrunelimitError, UsageError, first_line, on_command_line, option_flag,
                                options_configured, options_named, quoted, written_in)
 from prunelimit.inputs import load_inputs
-from prunelimit.io.atomic import Terminated
+from prunelimit.io.atomic import Terminated, forget_signal, raise_if_signalled
 from prunelimit.limits import check_counts, out_of_memory
 from prunelimit.pruning.finetune import FinetuneConfig
 from prunelimit.report import console
@@ -461,12 +461,14 @@ def handled(debug: bool) -> Iterator[None]:
                 budget_counted_from(), options_named(_flag):
             warnings.showwarning = _show_warning
             yield
+            raise_if_signalled()  # one swallowed where no product or progress step came after it: still 130
     except (typer.Exit, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
         raise
     except PrunelimitError as exc:
         _traceback_if(debug)
         _fail(exc.exit_code, on_command_line(exc, _flag))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated: the atomic writers have cleaned up
+        forget_signal()  # taken: the error report (gate --junit) is written
         raise typer.Exit(_report_end(_interrupt_code(exc), f"prunelimit: {_stopped(exc)}; no partial output file was left",
                                      f"{_stopped(exc)} before the command finished"))
     except BrokenPipeError:  # `prunelimit ... --json | head`: the reader left; nothing to report
@@ -518,6 +520,7 @@ def _interrupt_code(exc: BaseException | None) -> int:
 
 def _exit_interrupted(exc: BaseException | None) -> None:
     """Exit for a signal outside a command's ``handled`` block (start-up, shutdown)."""
+    forget_signal()
     sys.exit(_report_end(_interrupt_code(exc), f"prunelimit: {_stopped(exc)}", f"{_stopped(exc)} before the command finished"))
 
 
@@ -537,6 +540,7 @@ def _inputs_of(o: SimpleNamespace, *more) -> list:
 
 
 def emit(command: str, body: dict, as_json: bool, render, report) -> None:
+    raise_if_signalled()  # an interrupted command prints no report, even where its interrupt was swallowed
     with contextlib.redirect_stdout(_report_stdout):
         if as_json:
             sys.stdout.write(dumps(document(command, body)) + "\n")  # JSON escapes every control character itself

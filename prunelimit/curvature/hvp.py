@@ -50,6 +50,7 @@ from prunelimit.curvature.rewrites import CheapDoubleBackward
 from prunelimit.data.batches import Batch, Batches, LossFn, batch_size, to_device
 from prunelimit.distributed import all_reduce_sum, any_rank, gather_shards, shard_batches
 from prunelimit.errors import InputError, NumericalError, UsageError, quoted, warn
+from prunelimit.io.atomic import raise_if_signalled
 from prunelimit.models.activation_checkpointing import gradient_checkpoints, reentrant_checkpoint_error
 from prunelimit.models.clone import clone_model
 from prunelimit.models.params import module_class
@@ -187,6 +188,7 @@ class HessianOperator:
 
     def matvec(self, v: Tensor) -> Tensor:
         """``H @ v`` for a flat vector ``v`` of length ``dim``; returned like ``v``."""
+        raise_if_signalled()  # the products are the long work: a swallowed Ctrl-C stops it here
         if v.shape != (self.dim,):
             raise UsageError(f"HVP vector has shape {tuple(v.shape)}, expected ({self.dim},)")
         parts = self._unflatten(v.to(device=self.device, dtype=self.dtype))
@@ -214,6 +216,7 @@ class HessianOperator:
         line in ``fallback``) and from then on takes one product per column; an error of
         the single product propagates.
         """
+        raise_if_signalled()
         if V.ndim != 2 or V.shape[0] != self.dim:
             raise UsageError(f"HVP block has shape {tuple(V.shape)}, expected ({self.dim}, k)")
         if V.shape[1] == 1:  # a batched pass of one column costs more than a plain product (convolutions)

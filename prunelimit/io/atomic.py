@@ -11,7 +11,12 @@ destination as it was (all new files, or none).
 
 SIGINT, SIGTERM and SIGHUP become exceptions (:func:`install_signal_handlers`, called by the
 command line) so this cleanup runs; inside :func:`signals_deferred` a signal waits until
-the block ends, so creating or removing a temporary file is never cut in half.
+the block ends, so creating or removing a temporary file is never cut in half. Such an
+exception can be swallowed where Python code runs under a broad ``except`` not ours (mpmath,
+imported lazily mid-run by torch, tries ``import gmpy2`` under a bare one) or in a finalizer
+(printed as "Exception ignored"): the signal is kept until the command takes it
+(:func:`forget_signal`), and :func:`raise_if_signalled` raises it again where the work goes on
+(each Hessian-vector product, each progress step, each file written).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import os
 import re
 import signal
 import stat
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,15 +48,20 @@ class Terminated(KeyboardInterrupt):
 
 _deferring = 0
 _pending: list[int] = []
+_raised: int | None = None  # the signal last raised as an exception, until a command takes it (forget_signal)
 # SIGHUP where the platform has it; a signal the caller ignores (``nohup``) stays ignored
 _HANDLED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def install_signal_handlers() -> None:
     """SIGINT raises ``KeyboardInterrupt``, SIGTERM and SIGHUP :class:`Terminated` (main thread only)."""
+    global _shown_by
+    forget_signal()
     for signum in _HANDLED:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _on_signal)
+    if sys.unraisablehook is not _unraisable:
+        _shown_by, sys.unraisablehook = sys.unraisablehook, _unraisable
 
 
 def _on_signal(signum: int, frame: object) -> None:
@@ -61,7 +72,36 @@ def _on_signal(signum: int, frame: object) -> None:
 
 
 def _raise_for(signum: int) -> None:
+    global _raised
+    _raised = signum
     raise KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
+def raise_if_signalled() -> None:
+    """Raise again a signal whose exception was swallowed before a command took it: a Ctrl-C
+    during mpmath's ``import gmpy2`` (torch imports it mid-run) let bounds run on to its end
+    (exit 0, its files written). Only while our handler still serves the signal: a caller
+    that put its own back has taken it."""
+    if _raised is not None and signal.getsignal(_raised) is _on_signal:
+        _raise_for(_raised)
+
+
+def forget_signal() -> None:
+    """The signal's exception reached the command's end, which reports it: no longer pending."""
+    global _raised
+    _raised = None
+
+
+_shown_by: Callable[[object], None] = sys.__unraisablehook__  # the hook that shows the exceptions _unraisable passes on
+
+
+def _unraisable(unraisable) -> None:
+    """Python's report of an exception it could only print (raised in a finalizer, a weakref or
+    gc callback), passed on unless it is our signal's: that one is raised again where the work
+    goes on (:func:`raise_if_signalled`), and a traceback on stderr is no part of its exit."""
+    if _raised is not None and isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    _shown_by(unraisable)
 
 
 @contextlib.contextmanager
@@ -157,6 +197,7 @@ def atomic_path(path: str | os.PathLike, force: bool = False, parents: bool = Fa
                 raise
             raise UsageError(f"cannot write {path} ({full}); free space on its file system, or write it "
                              "elsewhere") from exc
+        raise_if_signalled()  # an interrupted command leaves no file, even where its interrupt was swallowed
         os.chmod(tmp, _kept_mode(path) if mode is None else mode)  # mkstemp makes 0600
         if _stage is not None:  # renamed with the other files of the result, when it ends
             _stage_write(Path(tmp), path, made, force)
@@ -231,6 +272,7 @@ def staged() -> Iterator[None]:
     _stage = pending = []
     try:
         yield
+        raise_if_signalled()
         with signals_deferred():  # a signal between two renames would leave half the result
             _commit(pending)
     except BaseException:

@@ -18,6 +18,7 @@ from rich.table import Column
 from rich.text import Text
 
 from prunelimit.distributed import is_main
+from prunelimit.io.atomic import raise_if_signalled
 
 Advance = Callable[..., None]
 
@@ -189,7 +190,7 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
     to need none (a spectrum read from the cache) draws no empty bar."""
     console = Console(stderr=True, emoji=False, force_interactive=_may_animate())
     if not enabled:
-        yield lambda *args, **kwargs: None
+        yield _stoppable(lambda *args, **kwargs: None)
         return
     # off a terminal, or on one that cannot redraw a line (TERM=dumb, TTY_INTERACTIVE=0), a bar would
     # leave a stray blank line, or its frames in a log
@@ -198,7 +199,7 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
             console.file.write(line + "\n")
             console.file.flush()
 
-        yield _log_lines(description, total, write, clock)
+        yield _stoppable(_log_lines(description, total, write, clock))
         return
     with contextlib.ExitStack() as stack:
         bar = Progress(*_columns(), console=console, transient=True)
@@ -219,7 +220,17 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
             bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done,
                                                                                  count.total))
 
-        yield advance
+        yield _stoppable(advance)
+
+
+def _stoppable(advance: Advance) -> Advance:
+    """``advance`` that first raises a signal whose exception was swallowed (``--quiet`` too):
+    each step of long work is a place to stop it (:func:`prunelimit.io.atomic.raise_if_signalled`)."""
+    def step(*args, **kwargs) -> None:
+        raise_if_signalled()
+        advance(*args, **kwargs)
+
+    return step
 
 
 def _may_animate() -> bool | None:
