@@ -9,7 +9,6 @@ the measured cost of a float64 product (``_product_error``'s ``cost``)."""
 
 from __future__ import annotations
 
-import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,7 +18,8 @@ import prunelimit
 import prunelimit.api.curvature as curvature
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.curvature.adaptive import AdaptiveResult, Afterwards, Stage
-from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss, float32_runs_alone
+from tests.curvature.test_product_error_rounding import (_classifier_near_zero_loss, float32_runs_alone,
+                                                           float64_runs_cut_after_one_stage)
 
 
 def test_the_float64_runs_hold_back_the_data_check_timed_on_float64_products(monkeypatch) -> None:
@@ -95,17 +95,9 @@ def test_float64_runs_the_clock_cut_to_a_wider_plus_minus_leave_the_float32_answ
     stop said "time-budget"; no timing measured); the float32 answer (3 × 64 steps) is kept,
     the same ρ* and ± as the float32 runs alone (exact equality: same seed and plan), every
     product still counted, and the warning says so."""
-    spectrum = curvature._slq_spectrum
-
-    def cut_float64(op, choice, budgets, *args, **kwargs):
-        if op.dtype != torch.float64:
-            return spectrum(op, choice, budgets, *args, **kwargs)
-        quad, _, trail = spectrum(op, choice, dataclasses.replace(budgets, max_hvps=96), *args, **kwargs)
-        return quad, "time-budget", trail
-
     float32 = float32_runs_alone(monkeypatch, *_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16,
                                  tolerance=0.002, time_budget=1e6)
-    monkeypatch.setattr(curvature, "_slq_spectrum", cut_float64)
+    float64_runs_cut_after_one_stage(monkeypatch)
     result = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
                                time_budget=1e6)
     assert not result.spectrum.quadrature.float64_products and result.spectrum.stopped_by == "time-budget"

@@ -7,13 +7,11 @@ runs', so its last row states the Lanczos products of both."""
 
 from __future__ import annotations
 
-import dataclasses
 
-import torch
 
 import prunelimit
-import prunelimit.api.curvature as curvature
-from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss, float32_runs_alone
+from tests.curvature.test_product_error_rounding import (_classifier_near_zero_loss, float32_runs_alone,
+                                                           float64_runs_cut_after_one_stage)
 
 
 def _rows(result) -> list[tuple[int, bool]]:
@@ -39,17 +37,9 @@ def test_a_kept_float32_answer_is_the_last_row_after_the_float64_stages(monkeypa
     """The float64 runs cut after their first stage (as in test_float64_rerun_data_check_timing):
     their stage is in the trail, and a last row repeats the float32 answer returned, with every
     Lanczos product counted (exact: same seed, same plan)."""
-    spectrum = curvature._slq_spectrum
-
-    def cut_float64(op, choice, budgets, *args, **kwargs):
-        if op.dtype != torch.float64:
-            return spectrum(op, choice, budgets, *args, **kwargs)
-        quad, _, trail = spectrum(op, choice, dataclasses.replace(budgets, max_hvps=96), *args, **kwargs)
-        return quad, "time-budget", trail
-
     float32 = float32_runs_alone(monkeypatch, *_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16,
                                  tolerance=0.002)
-    monkeypatch.setattr(curvature, "_slq_spectrum", cut_float64)
+    float64_runs_cut_after_one_stage(monkeypatch)
     result = prunelimit.bounds(*_classifier_near_zero_loss(), method="slq", seed=0, batch_size=16, tolerance=0.002,
                                time_budget=1e6)
     rows, narrow = _rows(result), _rows(float32)

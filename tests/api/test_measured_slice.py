@@ -12,29 +12,17 @@ import dataclasses
 
 import pytest
 import torch
-import torch.nn as nn
 
 import prunelimit
 import prunelimit.api.curvature as curvature
 from prunelimit.api.options import CurvatureOptions
 from prunelimit.data.subsample import DATA_PARTS
+from tests.curvature.test_product_error_rounding import _classifier_near_zero_loss
 
 
 def _fitted(samples: int, hidden: int):
-    """An 8-``hidden``-3 tanh MLP fitted by Adam to ``samples`` separable samples: a loss of
-    1.6e-5 at 12 hidden units, 3e-8 at 200 (600 samples)."""
-    g = torch.Generator().manual_seed(0)
-    centres = torch.randn(3, 8, generator=g) * 3
-    y = torch.arange(samples) % 3
-    x = centres[y] + torch.randn(samples, 8, generator=g)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, hidden), nn.Tanh(), nn.Linear(hidden, 3))
-    opt = torch.optim.Adam(model.parameters(), 0.05)
-    for _ in range(1500):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
-    return model, (x, y)
+    """An 8-``hidden``-3 tanh MLP fitted near zero loss to ``samples`` separable samples."""
+    return _classifier_near_zero_loss(hidden, samples)
 
 
 @pytest.mark.parametrize("hidden", [12, 200])
