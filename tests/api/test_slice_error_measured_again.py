@@ -82,3 +82,20 @@ def test_a_slice_estimate_below_the_tolerance_is_kept(small_fit, monkeypatch) ->
     stages = result.to_json()["timing"]["stages"]
     assert stages["data_passes"]["hvps"] == 2
     assert sum(s["hvps"] for s in stages.values()) == result.spectrum.hvps
+
+
+def test_a_slice_estimate_of_half_the_tolerance_is_measured_over_all_the_data(small_fit, monkeypatch) -> None:
+    """A slice estimate of 1e-4 states a rounding part of about 0.034 on this model, below the
+    tolerance of 0.05 but more than half of it: the steps and probe parts were left the rest,
+    and the runs went on until the exact float32 spectrum (438 Lanczos products), whose ± was
+    that rounding part alone (0.031). Now the error is measured over all the data there (7e-9:
+    no rounding part to state) and the runs meet the tolerance (386). The whole data's error
+    is compared exactly: the same two products on the same probe."""
+    model, data = small_fit
+    with monkeypatch.context() as m:
+        m.setattr(curvature, "MEASURED_SAMPLES", 10_000)
+        whole = _bounds(model, data, tolerance=0.05).spectrum.quadrature.product_error
+    monkeypatch.setattr(curvature, "_slice_error", lambda *args: (1e-4, 1.0))
+    result = _bounds(model, data, tolerance=0.05)
+    assert result.spectrum.quadrature.product_error == whole < 1e-4
+    assert result.spectrum.stopped_by == "tolerance" and result.uncertainty.plus_minus <= 0.05
