@@ -99,3 +99,22 @@ def test_a_slice_estimate_of_half_the_tolerance_is_measured_over_all_the_data(sm
     result = _bounds(model, data, tolerance=0.05)
     assert result.spectrum.quadrature.product_error == whole < 1e-4
     assert result.spectrum.stopped_by == "tolerance" and result.uncertainty.plus_minus <= 0.05
+
+
+def test_a_fixed_plans_slice_estimate_is_measured_over_all_the_data_as_an_adaptive_ones(
+        small_fit, monkeypatch) -> None:
+    """A fixed plan (3 × 64 steps) stated the slice's estimate (1e-4: a rounding part of
+    about 0.03, over half the tolerance of 0.05) whatever it cost its ±; now, as adaptive SLQ
+    does, the error is measured over all the data after its runs, 2 products counted as the
+    runs' own. Compared exactly with the error measured over all the data from the start."""
+    model, data = small_fit
+    with monkeypatch.context() as m:
+        m.setattr(curvature, "MEASURED_SAMPLES", 10_000)
+        whole = _bounds(model, data, tolerance=0.05, iterations=64, runs=3)
+    monkeypatch.setattr(curvature, "_slice_error", lambda *args: (1e-4, 1.0))
+    result = _bounds(model, data, tolerance=0.05, iterations=64, runs=3)
+    assert result.spectrum.quadrature.product_error == whole.spectrum.quadrature.product_error < 1e-4
+    assert (result.ratio, result.uncertainty.plus_minus) == (whole.ratio, whole.uncertainty.plus_minus)
+    stages = result.to_json()["timing"]["stages"]
+    assert stages["lanczos"]["hvps"] == whole.to_json()["timing"]["stages"]["lanczos"]["hvps"] + 2
+    assert sum(s["hvps"] for s in stages.values()) == result.spectrum.hvps
