@@ -287,7 +287,7 @@ def _bases_held(adaptive: bool, lockstep: int, quad, trail: "tuple[Stage, ...]")
         return ("Lanczos basis" if runs == 1 else f"{runs} Lanczos bases (every run's, kept to extend it)"), rows
     runs = min(lockstep, quad.runs)
     return ("Lanczos basis" if runs == 1 else f"{runs} Lanczos bases (runs in lockstep)"), \
-        runs * max(len(r) for r in quad.nodes)
+        runs * quad.steps
 
 
 def _extreme_nodes(quad) -> tuple[float, float]:
@@ -780,7 +780,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     return SpectrumReport(
         method=options.method, solver=choice.solver, quadrature=quad, lambda_max=lam_max, lambda_min=lam_min,
         trace=trace.value, trace_stderr=trace.stderr, trace_plus_minus=trace.plus_minus, negative_mass=negative,
-        iterations=dim if choice.solver == "exact" else int(max(len(r) for r in quad.nodes)),
+        iterations=dim if choice.solver == "exact" else quad.steps,
         runs=quad.runs, params_hessian=dim,
         loss=loss, batch_losses=batch_losses, gradient_norm=float(gradient.norm()),
         gradient=dict(zip([n for n, _ in named], gradient.detach().cpu().double().split(sizes))),
@@ -953,7 +953,7 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     def measures_again(quad, rounding: float) -> bool:
         """Whether ``again`` measures the error over all the data after ``quad``, whose rounding
         part at the slice's error is ``rounding``: once, where the product budget holds it."""
-        steps = int(max(len(r) for r in quad.nodes))
+        steps = quad.steps
         room = options.product_budget - quad.hvps - (after or Afterwards()).products(quad.runs, steps)
         return again is not None and not again.products and room >= WHOLE_ERROR_PRODUCTS \
             and rounding >= WHOLE_ERROR_SHARE * options.tolerance
@@ -1090,7 +1090,7 @@ def _float64_follows(options: CurvatureOptions, op, error: float, budgets, elaps
         quad = result.quadrature
         if op.dtype == torch.float64 or not error:
             return False
-        steps = int(max(len(r) for r in quad.nodes))
+        steps = quad.steps
         # the default's 1,600 Lanczos products too, not only a given --max-hvps
         # and the data check's timing again, on float64 products, where a given --max-hvps counts it
         retimed = DATA_CHECK_TIMING if after.counted_per_step else 0
@@ -1581,7 +1581,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     from prunelimit.curvature.slq import slq
 
     text = with_status("data check on the subset's parts", status)
-    steps = int(max(len(r) for r in quad.nodes))
+    steps = quad.steps
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short
     for i, part in enumerate(subsample.parts):

@@ -59,6 +59,11 @@ class SpectralQuadrature:
     def runs(self) -> int:
         return int(self.nodes.shape[0])
 
+    @property
+    def steps(self) -> int:
+        """Lanczos steps of its longest run (a run's nodes, one a step)."""
+        return int(max(len(r) for r in self.nodes))
+
     def expectation(self, f: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
         """Per-run estimate ``Σ_k τ_k f(θ_k)`` of ``(1/D) tr f``; ``f`` is vectorised."""
         return np.sum(self.weights * f(self.nodes), axis=1)

@@ -59,7 +59,7 @@ def test_the_re_run_decision_prices_the_data_check_at_twice_its_float32_seconds(
     products (≈ 3 s) need 5 s. At 2 s in (8 s left) the re-run goes ahead; at 5.5 s in (4.5 s
     left) it does not, where before the data check was priced at its float32 1.5 s (3.5 s in
     all) and the re-run went ahead. Exact arithmetic on a fake clock: no timing measured."""
-    quad = SimpleNamespace(nodes=np.zeros((3, 32)), hvps=100, runs=3)
+    quad = SimpleNamespace(nodes=np.zeros((3, 32)), hvps=100, runs=3, steps=32)
     runs = AdaptiveResult(quad, "rounding", [Stage(100, 3, 32, 1.0, 0.5, 0.1)])
     op = SimpleNamespace(dtype=torch.float32, lockstep=1)
     after = Afterwards(per_step=2, runs_to=3, step_seconds=1.5 / 32)
