@@ -49,7 +49,7 @@ def compare(out: Path, devices: list[str]) -> None:
 
 
 def answer(path: Path) -> None:
-    """Part 3: the default's HVPs, time, ρ* ± and what stopped it."""
+    """Part 3: the default's HVPs, time, ρ* ±, its parts, the TF32 switches and what stopped it."""
     doc = read(path)
     if doc is None:
         return
@@ -59,6 +59,10 @@ def answer(path: Path) -> None:
           f"rho* {p['ratio']} +- {p['uncertainty']['plus_minus']}; {s['choice']['solver']} "
           f"({s['choice']['reason']}), stopped by {s['stopped_by']}, {s['runs']} x {s['iterations']}, "
           f"curvature on {s['hessian_samples']['used']} of {s['hessian_samples']['total']} samples")
+    parts = {k: p["uncertainty"][k] for k in ("steps", "probes", "data", "rounding")}
+    switches = {k: doc["precision"][k] for k in ("cudnn_tf32", "cuda_matmul_tf32", "tf32_override")}
+    print("  parts of the ±: " + ", ".join(f"{k} {v:.3g}" if v is not None else f"{k} none" for k, v in parts.items())
+          + "; " + ", ".join(f"{k} {v}" for k, v in switches.items()))
     for warning in doc["warnings"]:
         print(f"  warning: {warning}")
 

@@ -44,6 +44,7 @@ def test_report_reads_the_json_bounds_writes(cli, small_ckpt, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed.count(" HVPs in ") == 6 and printed.count("|continuous rho* cpu - cuda| = 0.00e+00") == 3
     assert f"stopped by {slq['spectrum']['stopped_by']}" in printed and "+-" in printed
+    assert "parts of the ±: steps " in printed and "cudnn_tf32 " in printed
     assert "FAILED" not in printed
 
 
@@ -115,7 +116,8 @@ def test_gpu_checks_times_out_every_command_within_one_call(tmp_path):
     from what they leave) fit one call with its margin."""
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "timeout").write_text('#!/bin/sh\necho "$1" >> "$OUT/caps"\nexit 124\n')
+    (fake / "timeout").write_text('#!/bin/sh\necho "$1" >> "$OUT/caps"\n'
+                                  'echo "${NVIDIA_TF32_OVERRIDE-unset}" >> "$OUT/tf32"\nexit 124\n')
     (fake / "timeout").chmod(0o755)
     out = tmp_path / "out"
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "OUT": str(out), "DEVICES": "cpu cuda"}
@@ -124,7 +126,10 @@ def test_gpu_checks_times_out_every_command_within_one_call(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     caps = [int(line) for line in (out / "caps").read_text().split()]
-    assert len(caps) == 1 + 6 + 2 + 1 + 1  # env, 3 variants × 2 devices, 2 ResNet-18 runs, checkpoint, time to answer
+    # env, 3 variants × 2 devices, the ResNet-18 benchmark, the checkpoint, time to answer TF32 on and off
+    assert len(caps) == 1 + 6 + 1 + 1 + 2
     assert sum(caps[7:]) + 100 <= CALL_LIMIT_S - MARGIN_S  # part 1's 100 s: what the script's TOTAL leaves it
-    assert done.stdout.count("FAILED") == 6 + 2 + 1 + 1 + 6 + 1  # every command, then the summaries' missing JSON
-    assert {"compare.txt", "resnet18.txt", "resnet18-tf32.txt", "time-to-answer.txt"} <= {p.name for p in out.iterdir()}
+    assert done.stdout.count("FAILED") == 6 + 1 + 1 + 2 + 6 + 2  # every command, then the summaries' missing JSON
+    assert (out / "tf32").read_text().split()[-2:] == ["unset", "0"]  # the second time to answer has TF32 off
+    names = {p.name for p in out.iterdir()}
+    assert {"compare.txt", "resnet18.txt", "time-to-answer-resnet18.txt", "time-to-answer-resnet18-ieee.txt"} <= names
