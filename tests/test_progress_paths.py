@@ -19,7 +19,7 @@ def bars(monkeypatch):
     @contextlib.contextmanager
     def recording(description, total, enabled=True, **_):
         calls = seen.setdefault(description, []) if enabled else []
-        yield lambda n=1, total=None, text=None, absolute=False: calls.append((n, total))
+        yield lambda n=1, total=None, text=None, absolute=False, left=None: calls.append((n, total))
 
     for module in (laws, limit, pruning):
         monkeypatch.setattr(module, "progress", recording, raising=False)
@@ -82,7 +82,7 @@ def texts(monkeypatch):
 
     @contextlib.contextmanager
     def recording(description, total, enabled=True, **_):
-        yield lambda n=1, total=None, text=None, absolute=False: seen.append((description, n, total, text))
+        yield lambda n=1, total=None, text=None, absolute=False, left=None: seen.append((description, n, total, text))
 
     for module in (laws, limit, pruning):
         monkeypatch.setattr(module, "progress", recording, raising=False)

@@ -547,7 +547,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
 
     ``progress(done, total=None, text=None)`` reports products (or columns) done, the
-    current plan's total and, for adaptive SLQ, the current ρ* ± its uncertainty.
+    current plan's total and, for adaptive SLQ, the current ρ* ± its uncertainty; a
+    ``progress`` that takes ``left=`` gets the seconds the plan prices the work left at
+    too, where it prices it (``_priced``).
     """
     import torch
 
@@ -560,6 +562,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     from prunelimit.theory.uncertainty import EXACT
 
     require_data(inputs)
+    progress = _priced(progress)
     laps = _Laps(time.perf_counter)
     elapsed = agreed_clock()  # what --time-budget counts: alike on every rank under torchrun
     # what the budget counted before the spectrum (start-up, loading the model and data)
@@ -831,13 +834,33 @@ def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[.
     if progress is None or not before:
         return progress
 
-    def shifted(done: int, total: int | None = None, text: str | None = None) -> None:
+    def shifted(done: int, total: int | None = None, text: str | None = None, left: float | None = None) -> None:
         if total == 0:
-            progress(done, total, text)
+            progress(done, total, text, left=left)
         else:
-            progress(before + done, None if total is None else before + total, text)
+            progress(before + done, None if total is None else before + total, text, left=left)
 
     return shifted
+
+
+def _priced(progress: Callable[..., None] | None) -> Callable[..., None] | None:
+    """``progress`` taking ``left=`` (the seconds the plan prices the work left at; adaptive
+    SLQ's under a time budget), which a library caller's ``progress(done, total=None,
+    text=None)`` is called without: the command line's bar prices its ETA by it, a caller's
+    function that takes it may too."""
+    import inspect
+
+    if progress is None:
+        return None
+    try:
+        inspect.signature(progress).bind(0, None, None, left=None)
+        return progress
+    except (TypeError, ValueError):  # takes no ``left``, or a builtin without a signature
+
+        def plain(*args, left: float | None = None) -> None:
+            progress(*args)
+
+        return plain
 
 
 ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
