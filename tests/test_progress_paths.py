@@ -233,6 +233,6 @@ def test_trace_top_ups_the_time_budget_stops_end_the_bar_where_they_stopped():
     quad = slq(op, 5, 1, 0, "h")  # one run of 5 steps: 7 top-ups wanted
     calls = []
     curvature._slq_trace(op, quad, CurvatureOptions(), None, lambda: True,
-                         lambda done, total=None, text=None: calls.append((done, total)), quad.hvps)
+                         lambda done, total=None, text=None, left=None: calls.append((done, total)), quad.hvps)
     assert calls[0] == (quad.hvps + 1, quad.hvps + 7)
     assert calls[-1] == (quad.hvps + 1, quad.hvps + 1)
