@@ -744,12 +744,14 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         # the runs' ρ* ± (steps and probes), shown beside the stages that follow until the whole ± is known
         status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail \
             else _runs_status(target, quad, options, op.dtype) if counted and parts else None
-        # under a time budget the bar's ETA prices the stages after the runs as adaptive SLQ's did
-        # through them (``left``): each at its own cost, the top-ups at the runs' seconds a product
-        top_up_seconds = None if options.time_budget is None else laps.per_product("lanczos")
+        # the bar's ETA prices the stages after the runs (``left``), as adaptive SLQ's does through them
+        # under a time budget: each at its own cost, the top-ups at the runs' seconds a product
+        top_up_seconds = laps.per_product("lanczos")
         if parts:
-            prices = None if top_up_seconds is None else \
-                (after.seconds(quad.runs, quad.steps, top_up_seconds, quad.exact), top_up_seconds)
+            # the plan's price of the check, timed only under a time budget
+            check_seconds = None if options.time_budget is None or top_up_seconds is None else \
+                after.seconds(quad.runs, quad.steps, top_up_seconds, quad.exact)
+            prices = None if top_up_seconds is None else (check_seconds, top_up_seconds)
             spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype,
                                            _top_ups(quad), prices)
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
@@ -1600,7 +1602,7 @@ def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOption
 
 def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
                   progress=None, status: str | None = None, dtype=None, then: int = 0,
-                  prices: tuple[float, float] | None = None,
+                  prices: tuple[float | None, float] | None = None,
                   clock: "Callable[[], float]" = time.perf_counter) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on each part of the subsample, at the steps the main run
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
@@ -1613,9 +1615,10 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
     (default: the model's). ``then``: products that follow the check (the trace's top-ups),
     in the bar's total as the runs' count had them. ``prices``: the seconds of the check and
-    those products as the plan prices them (``Afterwards.seconds``) and of one of those
-    products, where the bar's ETA is priced (``left``; ``None``: not priced): through the
-    first part that price less the check's seconds so far, then the products left at the
+    those products as the plan prices them (``Afterwards.seconds``; ``None``: unpriced, no
+    time budget timed the check) and of one of those products, where the bar's ETA is priced
+    (``left``; ``None``: not priced): through the first part that price less the check's
+    seconds so far (unpriced: the bar's rate), then the products left at the
     check's own seconds a product so far (a part's operator built, each part builds one)
     on ``clock``, which only the bar reads. The bar's rate, over its last 30 s, took the
     runs' dearer products for the check's: 'eta 0:00:18' with 10 s left on a CNN over 1,000
@@ -1649,15 +1652,15 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     return tuple(spectra), spent
 
 
-def _check_left(prices: tuple[float, float], seconds: float, checked: int, unchecked: int, then: int,
-                first: bool) -> float:
+def _check_left(prices: tuple[float | None, float], seconds: float, checked: int, unchecked: int, then: int,
+                first: bool) -> float | None:
     """Seconds the data check's ``unchecked`` products and the ``then`` after it have left,
     ``seconds`` and ``checked`` products into the check (``prices``: see ``_part_spectra``):
-    within the ``first`` part the plan's price less those seconds, whose first products
-    pay for the part's operator, then the check's own seconds a product."""
+    within the ``first`` part the plan's price less those seconds (``None`` unpriced), whose
+    first products pay for the part's operator, then the check's own seconds a product."""
     whole, each_then = prices
     if first:
-        return max(0.0, whole - seconds)
+        return None if whole is None else max(0.0, whole - seconds)
     return unchecked * seconds / checked + then * each_then
 
 
