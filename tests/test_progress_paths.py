@@ -19,7 +19,7 @@ def bars(monkeypatch):
     @contextlib.contextmanager
     def recording(description, total, enabled=True, **_):
         calls = seen.setdefault(description, []) if enabled else []
-        yield lambda n=1, total=None, text=None, absolute=False: calls.append((n, total))
+        yield lambda n=1, total=None, text=None, absolute=False, left=None: calls.append((n, total))
 
     for module in (laws, limit, pruning):
         monkeypatch.setattr(module, "progress", recording, raising=False)
@@ -82,7 +82,7 @@ def texts(monkeypatch):
 
     @contextlib.contextmanager
     def recording(description, total, enabled=True, **_):
-        yield lambda n=1, total=None, text=None, absolute=False: seen.append((description, n, total, text))
+        yield lambda n=1, total=None, text=None, absolute=False, left=None: seen.append((description, n, total, text))
 
     for module in (laws, limit, pruning):
         monkeypatch.setattr(module, "progress", recording, raising=False)
@@ -233,6 +233,6 @@ def test_trace_top_ups_the_time_budget_stops_end_the_bar_where_they_stopped():
     quad = slq(op, 5, 1, 0, "h")  # one run of 5 steps: 7 top-ups wanted
     calls = []
     curvature._slq_trace(op, quad, CurvatureOptions(), None, lambda: True,
-                         lambda done, total=None, text=None: calls.append((done, total)), quad.hvps)
+                         lambda done, total=None, text=None, left=None: calls.append((done, total)), quad.hvps)
     assert calls[0] == (quad.hvps + 1, quad.hvps + 7)
     assert calls[-1] == (quad.hvps + 1, quad.hvps + 1)

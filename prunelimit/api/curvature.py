@@ -540,6 +540,11 @@ class _Laps:
         """Every stage lapped, in ``STAGES`` order (which stages run depends on the plan, not the clock)."""
         return tuple((name, *self._spent[name]) for name in STAGES if name in self._spent)
 
+    def per_product(self, name: str) -> float | None:
+        """Seconds a product of stage ``name`` took so far (``None``: none made)."""
+        seconds, products = self._spent.get(name, (0.0, 0))
+        return seconds / products if products else None
+
 
 def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
              progress: Callable[..., None] | None = None) -> SpectrumReport:
@@ -547,7 +552,9 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     the cheapest way that meets ``options.tolerance`` in ρ* (see ``CurvatureOptions``).
 
     ``progress(done, total=None, text=None)`` reports products (or columns) done, the
-    current plan's total and, for adaptive SLQ, the current ρ* ± its uncertainty.
+    current plan's total and, for adaptive SLQ, the current ρ* ± its uncertainty; a
+    ``progress`` that takes ``left=`` gets the seconds the plan prices the work left at
+    too, where it prices it (``_priced``).
     """
     import torch
 
@@ -560,6 +567,7 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
     from prunelimit.theory.uncertainty import EXACT
 
     require_data(inputs)
+    progress = _priced(progress)
     laps = _Laps(time.perf_counter)
     elapsed = agreed_clock()  # what --time-budget counts: alike on every rank under torchrun
     # what the budget counted before the spectrum (start-up, loading the model and data)
@@ -736,9 +744,16 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         # the runs' ρ* ± (steps and probes), shown beside the stages that follow until the whole ± is known
         status = _status(trail[-1].estimate, trail[-1].plus_minus) if trail \
             else _runs_status(target, quad, options, op.dtype) if counted and parts else None
+        # the bar's ETA prices the stages after the runs (``left``), as adaptive SLQ's does through them
+        # under a time budget: each at its own cost, the top-ups at the runs' seconds a product
+        top_up_seconds = laps.per_product("lanczos")
         if parts:
+            # the plan's price of the check, timed only under a time budget
+            check_seconds = None if options.time_budget is None or top_up_seconds is None else \
+                after.seconds(quad.runs, quad.steps, top_up_seconds, quad.exact)
+            prices = None if top_up_seconds is None else (check_seconds, top_up_seconds)
             spectra, spent = _part_spectra(inputs, options, subsample, quad, storage, counted, status, op.dtype,
-                                           _top_ups(quad))
+                                           _top_ups(quad), prices)
             data = path_data(target, CurvatureData(subsample.used, total, parts=spectra), options)
             hvps += spent
             passes += spent * share / parts  # a product over a part is a pass over 1/K of the subset
@@ -751,12 +766,14 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         uncertainty = None if target is None else slq_uncertainty(target, quad, options, ratio, data, op.dtype)
         status = None if ratio is None else _status(ratio, uncertainty.plus_minus)
         if counted is not None and parts:
-            counted(quad.hvps + spent, quad.hvps + spent + _top_ups(quad), status)
+            counted(quad.hvps + spent, quad.hvps + spent + _top_ups(quad), status,
+                    left=None if top_up_seconds is None else _top_ups(quad) * top_up_seconds)
         # the top-ups fit what a given --max-hvps leaves, and stop at the deadline only where the
         # time budget stopped the runs: a run it did not stop keeps its products, whatever the clock read
         room = None if options.max_hvps is None else max(options.max_hvps - hvps - unspent, 0)
         until = _next_past(elapsed, options.time_budget) if stopped_by == "time-budget" else None
-        trace = _slq_trace(op, quad, options, room, until, counted, quad.hvps + (spent if parts else 0), status)
+        trace = _slq_trace(op, quad, options, room, until, counted, quad.hvps + (spent if parts else 0), status,
+                           top_up_seconds)
         top_up = op.hvps - before - quad.hvps
         laps.lap("trace_top_up", top_up)
         passes += top_up * share
@@ -831,13 +848,33 @@ def _counted_on(progress: Callable[..., None] | None, before: int) -> Callable[.
     if progress is None or not before:
         return progress
 
-    def shifted(done: int, total: int | None = None, text: str | None = None) -> None:
+    def shifted(done: int, total: int | None = None, text: str | None = None, left: float | None = None) -> None:
         if total == 0:
-            progress(done, total, text)
+            progress(done, total, text, left=left)
         else:
-            progress(before + done, None if total is None else before + total, text)
+            progress(before + done, None if total is None else before + total, text, left=left)
 
     return shifted
+
+
+def _priced(progress: Callable[..., None] | None) -> Callable[..., None] | None:
+    """``progress`` taking ``left=`` (the seconds the plan prices the work left at; adaptive
+    SLQ's under a time budget), which a library caller's ``progress(done, total=None,
+    text=None)`` is called without: the command line's bar prices its ETA by it, a caller's
+    function that takes it may too."""
+    import inspect
+
+    if progress is None:
+        return None
+    try:
+        inspect.signature(progress).bind(0, None, None, left=None)
+        return progress
+    except (TypeError, ValueError):  # takes no ``left``, or a builtin without a signature
+
+        def plain(*args, left: float | None = None) -> None:
+            progress(*args)
+
+        return plain
 
 
 ROUNDING_NOTE = "ρ* depends on curvature below the"  # how the note starts: never stored, as it depends on ε
@@ -1564,8 +1601,9 @@ def path_data(target: LimitTarget, data: CurvatureData, options: CurvatureOption
 
 
 def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsample", quad, storage,
-                  progress=None, status: str | None = None,
-                  dtype=None, then: int = 0) -> tuple[tuple["SpectralQuadrature", ...], int]:
+                  progress=None, status: str | None = None, dtype=None, then: int = 0,
+                  prices: tuple[float | None, float] | None = None,
+                  clock: "Callable[[], float]" = time.perf_counter) -> tuple[tuple["SpectralQuadrature", ...], int]:
     """The first probe's spectrum on each part of the subsample, at the steps the main run
     took (common probe: the differences in ρ* are the data's, not the probe's). Returns
     them and the products spent. ``progress`` goes on from the runs' products: the K runs
@@ -1576,7 +1614,15 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     69 products a part, planned at the runs' 90 each), so the bar ends at its total.
     ``status``: the runs' ρ* ±, shown after the stage's name. ``dtype``: the runs' products'
     (default: the model's). ``then``: products that follow the check (the trace's top-ups),
-    in the bar's total as the runs' count had them."""
+    in the bar's total as the runs' count had them. ``prices``: the seconds of the check and
+    those products as the plan prices them (``Afterwards.seconds``; ``None``: unpriced, no
+    time budget timed the check) and of one of those products, where the bar's ETA is priced
+    (``left``; ``None``: not priced): through the first part that price less the check's
+    seconds so far (unpriced: the bar's rate), then the products left at the
+    check's own seconds a product so far (a part's operator built, each part builds one)
+    on ``clock``, which only the bar reads. The bar's rate, over its last 30 s, took the
+    runs' dearer products for the check's: 'eta 0:00:18' with 10 s left on a CNN over 1,000
+    of 4,000 samples."""
     from prunelimit.curvature.operator import Columnwise
     from prunelimit.curvature.slq import slq
 
@@ -1584,6 +1630,7 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
     steps = quad.steps
     spectra, spent = [], 0
     each = steps  # what a part is planned to take: the steps, until one ends short
+    began = clock()
     for i, part in enumerate(subsample.parts):
         op = hessian_operator(inputs, replace(options, hvp="revrev"), dtype=dtype, batches=part)
         base, later = quad.hvps + spent, len(subsample.parts) - i - 1
@@ -1593,7 +1640,9 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
             if done == total < steps:  # the part ended short (slq's closing count): the parts left planned again
                 each = max(0 if first else each, done)
             # a part that goes on past what the others took is planned at what it has taken so far
-            progress(base + done, base + max(done, each) + later * each + then, text)
+            planned = base + max(done, each) + later * each
+            progress(base + done, planned + then, text, left=None if prices is None else
+                     _check_left(prices, clock() - began, base - quad.hvps + done, planned - base - done, then, first))
 
         # One probe: single products (matvec), as a lone Lanczos run takes them.
         spectra.append(slq(Columnwise(op), steps, 1, options.seed, "h", storage_dtype=storage,
@@ -1601,6 +1650,18 @@ def _part_spectra(inputs: Inputs, options: CurvatureOptions, subsample: "Subsamp
         spent += op.hvps
         each = max(each if i else 0, op.hvps)
     return tuple(spectra), spent
+
+
+def _check_left(prices: tuple[float | None, float], seconds: float, checked: int, unchecked: int, then: int,
+                first: bool) -> float | None:
+    """Seconds the data check's ``unchecked`` products and the ``then`` after it have left,
+    ``seconds`` and ``checked`` products into the check (``prices``: see ``_part_spectra``):
+    within the ``first`` part the plan's price less those seconds (``None`` unpriced), whose
+    first products pay for the part's operator, then the check's own seconds a product."""
+    whole, each_then = prices
+    if first:
+        return None if whole is None else max(0.0, whole - seconds)
+    return unchecked * seconds / checked + then * each_then
 
 
 def _top_ups(quad, room: int | None = None) -> int:
@@ -1613,14 +1674,15 @@ def _top_ups(quad, room: int | None = None) -> int:
 
 def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
                until: "Callable[[], bool] | None" = None, progress=None, done: int = 0,
-               status: str | None = None) -> "TraceEstimate":
+               status: str | None = None, each_seconds: float | None = None) -> "TraceEstimate":
     """Trace and its error (``prunelimit.curvature.trace``): each run's ``D·Σ τθ = zᵀHz`` is a
     Hutchinson sample and its ``D·(α₁² + β₁²) = ‖Hz‖²`` the sample's bound term, at no cost;
     fewer runs than ``TRACE_PROBES`` are topped up with probes, at most ``room`` (``None``:
     no limit) and after the first only while ``until`` is false (fewer samples widen the
     stated ±, they do not bias it). Exact (no top-up, no error) when the runs found every
     eigenvalue. ``progress`` goes on from ``done``, the products the bar has counted, with the
-    latest ρ* ± (``status``) after the stage's name."""
+    latest ρ* ± (``status``) after the stage's name and, where ``each_seconds`` prices a
+    top-up, the seconds of those left (``left``)."""
     from prunelimit.curvature.trace import TraceEstimate, hutchinson_samples, trace_estimate
 
     dim = op.shape[0]
@@ -1631,7 +1693,8 @@ def _slq_trace(op, quad, options: CurvatureOptions, room: int | None = None,
     if wanted > 0:
         text = with_status("trace top-up", status)
         callback = None if progress is None else \
-            (lambda k: progress(done + k, done + wanted, text))
+            (lambda k: progress(done + k, done + wanted, text,
+                                left=None if each_seconds is None else (wanted - k) * each_seconds))
         extra = hutchinson_samples(op, wanted, options.seed + 2, until, callback)
         if progress is not None and len(extra.estimates) < wanted:  # the time budget stopped them: the bar ends there
             progress(done + len(extra.estimates), done + len(extra.estimates), text)

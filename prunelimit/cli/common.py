@@ -927,11 +927,12 @@ def _write_report(report: Optional[Path], command: str, body: dict, figures, for
 
 
 def _absolute(advance):
-    """Turn ``advance`` into the library's ``progress(done, total=None, text=None)``: the
-    absolute count done, and the re-planned total and a status text when they are known."""
+    """Turn ``advance`` into the library's ``progress(done, total=None, text=None, left=None)``:
+    the absolute count done, and the re-planned total, a status text and the seconds the
+    plan prices the work left at when they are known."""
 
-    def update(done: int, total: int | None = None, text: str | None = None) -> None:
-        advance(done, total, text, absolute=True)
+    def update(done: int, total: int | None = None, text: str | None = None, left: float | None = None) -> None:
+        advance(done, total, text, absolute=True, left=left)
 
     return update
 

@@ -138,11 +138,12 @@ class Afterwards:
         eigenvalue, ``exact``: the trace is their sum)."""
         return self.per_step * steps + (0 if exact else max(0, self.runs_to - runs))
 
-    def seconds(self, runs: int, steps: int, per_product: float) -> float:
-        """Predicted seconds of what comes after ``runs`` runs of ``steps`` steps."""
+    def seconds(self, runs: int, steps: int, per_product: float, exact: bool = False) -> float:
+        """Predicted seconds of what comes after ``runs`` runs of ``steps`` steps (no top-ups
+        after runs that found every eigenvalue, ``exact``, as in ``expected``)."""
         data = (self.fixed_seconds + self.step_seconds * steps + self.row_seconds * steps * (steps + 1) / 2
                 if self.per_step else 0.0)
-        return data + max(0, self.runs_to - runs) * per_product
+        return data + (0 if exact else max(0, self.runs_to - runs)) * per_product
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,8 @@ class AdaptiveResult:
         return self.trail[-1].runs
 
 
-Progress = Callable[[int, int, str], None]
+# ``progress(done, planned, text, left=seconds)``: see ``adaptive_slq``
+Progress = Callable[..., None]
 
 
 def adaptive_slq(
@@ -222,13 +224,18 @@ def adaptive_slq(
     """SLQ on ``op`` grown until ``assess`` is satisfied (groups of ``plan.lockstep`` runs
     advanced by one ``op.matmat`` a step).
 
-    ``progress(done, planned, text)`` is called after every product with the products of
-    the stages so far plus the current one (no more than the time budget affords at the
-    rate so far, or the stage's own where it is slower: ``budget_products`` at a stage's start,
-    then before every step) plus what must follow the runs at the stage's steps
+    ``progress(done, planned, text, left=seconds)`` is called after every product with the
+    products of the stages so far plus the current one (no more than the time budget affords
+    at the rate so far, or the stage's own where it is slower: ``budget_products`` at a stage's
+    start, then before every step) plus what must follow the runs at the stage's steps
     (``Afterwards.expected``: a data check often spends more than the runs, and a bar that
-    ended with them showed an ETA of none with half the work ahead), and ``describe`` of the
-    latest assessment.
+    ended with them showed an ETA of none with half the work ahead), ``describe`` of the
+    latest assessment and, under a time budget, the seconds that work is priced at
+    (``left``; ``None`` without a time budget, or before a rate is known): the runs' products
+    at their rate, what follows them at ``Afterwards.seconds`` (a data check's products over a
+    part of the data cost a fraction of a run's, and an ETA of every product at the runs'
+    rate read 4:11 with 47 s of the work left) and the assessment after the last step, never
+    more than the time budget leaves.
     """
     start = clock()
     dim = op.shape[0]
@@ -252,6 +259,7 @@ def adaptive_slq(
     live: list[LanczosRuns] = []  # every group so far and the stage's new ones
     assessing = 0.0  # seconds the latest assessment took per cubed step of its runs (``_assessed``)
     began = (start, 0)  # (clock, products) where the current stage's products began
+    priced: float | None = None  # seconds the work left is priced at, after the next step (``past_deadline``)
 
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
@@ -261,8 +269,9 @@ def adaptive_slq(
         past the total the stage began with, or stop it short. ``planned`` takes the stage's
         own rate where it is slower: one run going on alone after several in lockstep makes
         its products slower than the mean so far, whose total had the bar's ETA, read at the
-        stage's rate, end minutes past the budget (the stop keeps the mean's rate)."""
-        nonlocal planned
+        stage's rate, end minutes past the budget (the stop keeps the mean's rate). Sets
+        ``priced`` to the seconds the work left after that step is priced at (``progress``)."""
+        nonlocal planned, priced
         now = clock()
         per_product = (now - start) / running if running else 0.0
         counts = [s for g in live for s in g.steps][:kept]
@@ -270,8 +279,13 @@ def adaptive_slq(
                  + assessing * sum((s + 1) ** 3 for s in counts))
         if per_product > 0:
             lately = (now - began[0]) / (running - began[1]) if running > began[1] else 0.0
-            affords = running + max(width, _products_in(deadline - now - ahead, max(per_product, lately)))
+            rate = max(per_product, lately)
+            affords = running + max(width, _products_in(deadline - now - ahead, rate))
             planned = min(stage_plan, affords)
+            runs = len(counts)  # the runs the total counts, at the stage's steps
+            following_seconds = after.seconds(runs, steps, per_product) + assessing * runs * steps**3
+            priced = max(0.0, min(max(0, planned - running - width) * rate + following_seconds,
+                                  deadline - now - width * rate))
         return now + width * per_product + ahead > deadline
 
     deadline = None if plan.time_budget is None else start + plan.time_budget
@@ -313,7 +327,7 @@ def adaptive_slq(
                 nonlocal running
                 running = base + n
                 if progress is not None:
-                    progress(base + n, planned + following, text)
+                    progress(base + n, planned + following, text, left=priced)
 
             width = len(group.steps[:kept])
             spent += group.extend(steps, callback, runs=kept, until=out_of_time)
@@ -337,8 +351,10 @@ def adaptive_slq(
         text = describe(verdict)
         if add_runs == 0 or not truncation:
             truncation.append((steps, verdict.steps))
-        if progress is not None:
-            progress(spent, spent + after.expected(len(results), steps, quad.exact), text)
+        if progress is not None:  # the total and its price as though the runs ended here
+            priced = None if deadline is None else max(0.0, min(
+                after.seconds(len(results), steps, elapsed / spent, quad.exact), deadline - now))
+            progress(spent, spent + after.expected(len(results), steps, quad.exact), text, left=priced)
         if quad.exact:  # a run spans the space: the exact spectrum, whatever the clock read
             return finish("converged")
         if cut:  # the time budget ran out within the stage: its answer depends on the clock

@@ -42,10 +42,14 @@ class _Remaining(ProgressColumn):
     """The ETA at the rate ``advance`` measures (``task.fields["rate"]``, units a second):
     rich's own forgets its rate whenever the total changes, and adaptive SLQ re-plans its
     total every stage (under a time budget, every step), which left the ETA at -:--:--.
-    None in a stage with no count: there is no rate to state one from."""
+    Where the caller priced the work left (``task.fields["left"]``: seconds, and the bar's
+    time it was given at), that price, less the time since. None in a stage with no count:
+    there is no rate to state one from."""
 
     def render(self, task: Task) -> Text:
-        return Text(eta_text(task.completed, task.total, task.fields.get("rate")), style="progress.remaining")
+        priced = task.fields.get("left")
+        left = None if priced is None else max(0.0, priced[0] - (task.get_time() - priced[1]))
+        return Text(eta_text(task.completed, task.total, task.fields.get("rate"), left), style="progress.remaining")
 
 
 def clock_text(seconds: float) -> str:
@@ -55,14 +59,19 @@ def clock_text(seconds: float) -> str:
     return f"{hours:d}:{minutes:02d}:{seconds:02d}"
 
 
-def eta_text(done: float, total: float | None, rate: float | None) -> str:
-    """"eta h:mm:ss" for the ``total - done`` units left at ``rate`` a second; "eta -:--:--"
-    before a rate is known; "" in a stage with no count (``total`` None)."""
+def eta_text(done: float, total: float | None, rate: float | None, left: float | None = None) -> str:
+    """"eta h:mm:ss" for the ``total - done`` units left: the ``left`` seconds the caller
+    priced them at, else at ``rate`` a second; "eta -:--:--" before either is known; "" in a
+    stage with no count (``total`` None)."""
     if total is None:
         return ""
-    if done < total and not rate:
+    if done >= total:
+        return f"eta {clock_text(0)}"
+    if left is not None:
+        return f"eta {clock_text(left)}"
+    if not rate:
         return "eta -:--:--"
-    return f"eta {clock_text(0 if done >= total else (total - done) / rate)}"
+    return f"eta {clock_text((total - done) / rate)}"
 
 
 # seconds of counts the rate is measured over (rich's own speed estimate's period)
@@ -89,22 +98,24 @@ LOG_EVERY_S = 15.0
 @dataclass(frozen=True)
 class Tally:
     """Where a stage stands: units done, the (re-planned) total, None in a stage that cannot
-    count its work, and the status shown after the count (such as ρ* ± its uncertainty)."""
+    count its work, the status shown after the count (such as ρ* ± its uncertainty), and
+    the seconds the caller priced the work left at (None: the ETA is the measured rate's)."""
 
     done: int = 0
     total: int | None = None
     text: str = ""
+    left: float | None = None
 
 
 def advanced(count: Tally, n: int = 1, total: int | None = None, text: str | None = None,
-             absolute: bool = False) -> Tally:
-    """``count`` after ``advance(n, total, text, absolute)`` (see :func:`progress`)."""
+             absolute: bool = False, left: float | None = None) -> Tally:
+    """``count`` after ``advance(n, total, text, absolute, left)`` (see :func:`progress`)."""
     done = n if total is not None or absolute else count.done + n
     if total == 0:  # a stage that cannot count its work
         count = replace(count, total=None)
     elif total is not None:
         count = replace(count, total=max(total, done))
-    return replace(count, done=done, text=count.text if text is None else text)
+    return replace(count, done=done, text=count.text if text is None else text, left=left)
 
 
 # a stage's own rate once it spans this long: before, its first products (which pay for its
@@ -151,7 +162,7 @@ class Rate:
 def log_line(description: str, count: Tally, elapsed: float, rate: float | None) -> str:
     """One progress line for a log: what the bar shows, in the bar's order."""
     parts = [f"prunelimit: {description}" + ("" if count.total is None else f" {count.done}/{count.total}"),
-             f"elapsed {clock_text(elapsed)}", eta_text(count.done, count.total, rate), count.text]
+             f"elapsed {clock_text(elapsed)}", eta_text(count.done, count.total, rate, count.left), count.text]
     return ", ".join(part for part in parts if part)
 
 
@@ -165,9 +176,10 @@ def _log_lines(description: str, total: int, write: Callable[[str], None],
     state = {"count": Tally(total=total or None), "next": start + LOG_AFTER_S}
     rate = Rate()
 
-    def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
+    def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False,
+                left: float | None = None) -> None:
         before = state["count"]
-        count = state["count"] = advanced(before, n, total, text, absolute)
+        count = state["count"] = advanced(before, n, total, text, absolute, left)
         now = clock()
         per_second = rate.add(now, count.done, count.total)
         stage = count.done < before.done or (count.total is None) != (before.total is None)
@@ -183,7 +195,9 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
              clock: Callable[[], float] = time.monotonic) -> Iterator[Advance]:
     """Yield ``advance(n)``, or ``advance(done, total, text)`` to set the count done, the
     (re-planned) total and a status after the count; on stderr when ``enabled``, a bar on a
-    terminal, else plain lines (``_log_lines``, timed by ``clock``).
+    terminal, else plain lines (``_log_lines``, timed by ``clock``). ``left``: the seconds
+    the caller prices the work left at (each stage's products at their own cost, within a
+    time budget), the ETA in place of the measured rate's, which prices every unit alike.
     ``absolute=True`` makes ``n`` the count done even without a total; ``total`` 0 starts a
     stage that cannot count its work (one long call): the bar pulses, with no count or ETA.
     ``lazy``: the bar is drawn at the first ``advance``, not before, so work that turns out
@@ -203,22 +217,24 @@ def progress(description: str, total: int, enabled: bool = True, lazy: bool = Fa
         return
     with contextlib.ExitStack() as stack:
         bar = Progress(*_columns(), console=console, transient=True)
-        task = bar.add_task(description, total=total or None, status="", rate=None)
+        task = bar.add_task(description, total=total or None, status="", rate=None, left=None)
         if not lazy:
             stack.enter_context(bar)
         state = {"count": Tally(total=total or None)}
         rate = Rate()
 
-        def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False) -> None:
+        def advance(n: int = 1, total: int | None = None, text: str | None = None, absolute: bool = False,
+                    left: float | None = None) -> None:
             if not bar.live.is_started:
                 stack.enter_context(bar)
-            count = state["count"] = advanced(state["count"], n, total, text, absolute)
+            count = state["count"] = advanced(state["count"], n, total, text, absolute, left)
+            now = bar.get_time()
             bar.tasks[0].total = count.total  # rich's update reads a total of None as "unchanged"
             # rich stops the elapsed clock, for good, the first time the count reaches the total: at
             # the end of adaptive SLQ's first stage (192/192), whose next stage then plans 384 more
             bar.tasks[0].finished_time = None
-            bar.update(task, completed=count.done, status=count.text, rate=rate.add(bar.get_time(), count.done,
-                                                                                 count.total))
+            bar.update(task, completed=count.done, status=count.text, rate=rate.add(now, count.done, count.total),
+                       left=None if left is None else (left, now))
 
         yield _stoppable(advance)
 

@@ -245,7 +245,7 @@ def test_the_progress_total_is_what_the_time_budget_affords() -> None:
     plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=50.0, initial_steps=8, initial_runs=2)
     seen: list[tuple[int, int]] = []
     result = adaptive_slq(timed, plan, _assess_by_steps(1000), seed=0, clock=lambda: timed.seconds,
-                          progress=lambda done, planned, text: seen.append((done, planned)))
+                          progress=lambda done, planned, text, left=None: seen.append((done, planned)))
     assert result.stopped_by == "time-budget" and result.trail[-1].products == 50
     assert max(planned for _, planned in seen) == 50 and all(done <= planned for done, planned in seen)
     assert {planned for _, planned in seen} >= {16, 32}  # the stages the budget did not reach, as planned
@@ -339,13 +339,13 @@ def test_the_progress_total_follows_a_rate_that_changes_under_the_time_budget() 
     plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=50.0, initial_steps=8, initial_runs=2)
     seen: list[tuple[int, int]] = []
     result = adaptive_slq(timed, plan, _assess_by_steps(1000), seed=0, clock=lambda: timed.seconds,
-                          progress=lambda done, planned, text: seen.append((done, planned)))
+                          progress=lambda done, planned, text, left=None: seen.append((done, planned)))
     assert result.stopped_by == "time-budget"
     assert all(done <= planned for done, planned in seen)
     assert seen[-1][0] == result.trail[-1].products
 
 
-@pytest.mark.parametrize("progress", [None, lambda done, planned, text: None], ids=["no-bar", "bar"])
+@pytest.mark.parametrize("progress", [None, lambda done, planned, text, left=None: None], ids=["no-bar", "bar"])
 def test_a_time_budget_too_long_to_count_in_products_changes_nothing(progress) -> None:
     """--time-budget takes up to 8.9e307 s: at a millisecond a product the products it affords
     overflowed a float (math.floor(inf): an internal error before any answer). Such a budget

@@ -37,7 +37,7 @@ def test_the_total_under_a_time_budget_follows_the_stages_own_rate() -> None:
                         time_budget=250.0)
     seen: list[tuple[float, int, int]] = []
     result = adaptive_slq(timed, plan, _one_probe_left, seed=0, clock=lambda: timed.seconds,
-                          progress=lambda done, planned, text: seen.append((timed.seconds, done, planned)))
+                          progress=lambda done, planned, text, left=None: seen.append((timed.seconds, done, planned)))
     assert result.stopped_by == "time-budget" and [s.runs for s in result.trail][-2:] == [3, 1]
     assert result.trail[-1].products == 506  # where the clock stopped them, as before
     alone = [(now, done, planned) for now, done, planned in seen if done > result.trail[-2].products]

@@ -17,7 +17,7 @@ def _run(after: Afterwards):
     plan = AdaptivePlan(tolerance=0.01, max_products=10_000, initial_steps=8, initial_runs=3, after=after)
     seen: list[tuple[int, int]] = []
     result = adaptive_slq(_operator(), plan, _assess_by_steps(32), seed=0,
-                          progress=lambda done, planned, text: seen.append((done, planned)))
+                          progress=lambda done, planned, text, left=None: seen.append((done, planned)))
     return result, seen
 
 
