@@ -54,6 +54,10 @@ the products left unspent and the steps and probe parts as wide as they happen t
 the runs go on, those parts aimed at the tolerance itself (the ± cannot go below the fixed
 part), and stop ``"rounding"`` once they meet it, or at a limit or convergence as above.
 The steps and probe parts are otherwise aimed at what that fixed part leaves of the tolerance.
+Under a time budget a stage that grows the steps of several groups grows them a step each
+in turn (the same products in another order: each run's are its own), so a stage the clock
+cuts leaves every run within a step of the others, where one group after the other left the
+first at the stage's steps, the data check priced at them, and the last where they began.
 The clock only ever stops the runs, never shapes a stage, a focus or an exhaustion: a run
 the time budget did not stop is the run without one, product for product, however fast
 the machine (a ``plan.remedy`` may read it to say whether a re-run fits the time left; a run
@@ -72,7 +76,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -302,10 +306,13 @@ def adaptive_slq(
         following = after.expected(len([s for g in live for s in g.steps][:kept]), steps)
         if plan.time_budget is not None and trail:  # what the bar expects, not what the stage plans
             planned = min(planned, spent + budget_products(trail[-1], plan.time_budget))
-        short = False  # the time budget left groups of this stage unstarted
-        for group in going:
+        short = False  # the time budget left groups of this stage unstarted, or its steps untaken
+        # a steps stage under a time budget grows its groups a step each in turn: where the
+        # budget cuts it, every run has about the same steps (the most the time held)
+        interleaved = out_of_time is not None and not new_groups and len(going) > 1
+        for group, to in _turns(going, steps, kept) if interleaved else ((g, steps) for g in going):
             if out_of_time is not None and spent and out_of_time():
-                short = True  # the groups not started stay out; the stage is cut
+                short = True  # the groups or steps not started stay out; the stage is cut
                 break
             base = spent
 
@@ -316,7 +323,7 @@ def adaptive_slq(
                     progress(base + n, planned + following, text)
 
             width = len(group.steps[:kept])
-            spent += group.extend(steps, callback, runs=kept, until=out_of_time)
+            spent += group.extend(to, callback, runs=kept, until=out_of_time)
             running = spent
         groups += [g for g in new_groups if max(g.steps) > 0]
         results = [r for g in groups for r in g.results()][:kept]
@@ -408,6 +415,23 @@ def adaptive_slq(
             return finish("memory" if stuck else "max-hvps")
         elif grow_steps:
             steps = new_steps
+
+
+def _turns(going: list[LanczosRuns], steps: int, kept: int | None) -> Iterator[tuple[LanczosRuns, int]]:
+    """``(group, steps to extend it to)`` that take the first ``kept`` runs (all: ``None``) of
+    ``going`` to ``steps`` a step at a time, every group in turn, each basis reserved at
+    ``steps`` first (grown a step at a time it would be copied at every step). A time budget
+    that ends the stage leaves every run within a step of the others. One group after the
+    other left 3 runs of a 17,226-parameter MLP at 200, 128 and 128 steps: the data check,
+    at the first probe's steps, priced at 200, and the steps part, the runs' mean, shrunk
+    only for one run of three (± 2.7 pt under --time-budget 4.5; now 170 steps each, ± 2.1 pt)."""
+    for group in going:
+        group.reserve(steps, kept)
+    start = min(s for g in going for s, b in zip(g.steps[:kept], g.broken_down[:kept]) if not b)
+    for to in range(start + 1, steps + 1):
+        for group in going:
+            if any(s < to and not b for s, b in zip(group.steps[:kept], group.broken_down[:kept])):
+                yield group, to
 
 
 def _assessed(seconds: float, steps: list[int]) -> float:

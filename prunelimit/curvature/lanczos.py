@@ -195,6 +195,14 @@ class LanczosRuns:
             going = [r for r in going if not r.finished and len(r.alpha) < target]
         return products
 
+    def reserve(self, iterations: int, runs: int | None = None) -> None:
+        """Room for ``min(iterations, dim)`` basis vectors in every run (the first ``runs``
+        only, if given) that has not broken down: ``extend`` a step at a time then copies no
+        basis."""
+        for run in self._runs[:runs]:
+            if not run.finished:
+                run.reserve(min(iterations, self.dim))
+
     def exhaust(self, run: int = 0) -> None:
         """Let run ``run`` go on past a breakdown until its basis spans the whole space: at an
         invariant Krylov space it restarts from a seeded vector orthogonal to its basis (an
