@@ -160,7 +160,11 @@ class AdaptivePlan:
     may hold at once, a host-memory limit (``None``: none); ``after``: what must follow the
     runs within both budgets; ``remedy``: whether what narrows ``Assessment.fixed`` follows
     a ``"rounding"`` stop with that result (the caller's float64 re-run; ``None``: nothing
-    does), where the runs stop at once and leave it the budgets (module doc).
+    does), where the runs stop at once and leave it the budgets (module doc); ``measuring``:
+    the seconds, in the runs' products, an assessment may take beyond its bracket until one
+    has taken products (``Assessment.products``: the caller's measuring of the products'
+    error again over all the data, a float64 product among them), which the time budget
+    holds until then (0: none).
     """
 
     tolerance: float
@@ -172,6 +176,7 @@ class AdaptivePlan:
     max_basis_rows: int | None = None
     after: Afterwards = Afterwards()
     remedy: "Callable[[AdaptiveResult], bool] | None" = None
+    measuring: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,7 @@ def adaptive_slq(
     whole: tuple[SpectralQuadrature, Assessment, int] | None = None  # the last stage the budget did not cut
     live: list[LanczosRuns] = []  # every group so far and the stage's new ones
     assessing = 0.0  # seconds the latest assessment took per cubed step of its runs (``_assessed``)
+    measuring = plan.measuring  # what an assessment may still measure, in the runs' products
     began = (start, 0)  # (clock, products) where the current stage's products began
 
     def past_deadline() -> bool:
@@ -271,7 +277,7 @@ def adaptive_slq(
         per_product = (now - start) / running if running else 0.0
         counts = [s for g in live for s in g.steps][:kept]
         ahead = (after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
-                 + assessing * sum((s + 1) ** 3 for s in counts))
+                 + assessing * sum((s + 1) ** 3 for s in counts) + measuring * per_product)
         if per_product > 0:
             lately = (now - began[0]) / (running - began[1]) if running > began[1] else 0.0
             affords = running + max(width, _products_in(deadline - now - ahead, max(per_product, lately)))
@@ -340,6 +346,8 @@ def adaptive_slq(
         began = (now, spent)  # the next stage's products begin after this assessment
         if not verdict.products:  # one that measured products, once, prices no later one
             assessing = _assessed(now - assessed, [r.steps for r in results])
+        else:  # measured, once: no later assessment measures again
+            measuring = 0.0
         trail.append(Stage(spent, len(results), steps, elapsed, verdict.estimate, verdict.plus_minus))
         text = describe(verdict)
         if add_runs == 0 or not truncation:
@@ -422,9 +430,10 @@ def _turns(going: list[LanczosRuns], steps: int, kept: int | None) -> Iterator[t
     ``going`` to ``steps`` a step at a time, every group in turn, each basis reserved at
     ``steps`` first (grown a step at a time it would be copied at every step). A time budget
     that ends the stage leaves every run within a step of the others. One group after the
-    other left 3 runs of a 17,226-parameter MLP at 200, 128 and 128 steps: the data check,
-    at the first probe's steps, priced at 200, and the steps part, the runs' mean, shrunk
-    only for one run of three (± 2.7 pt under --time-budget 4.5; now 170 steps each, ± 2.1 pt)."""
+    other left 3 runs of a 17,226-parameter MLP at 200, 128 and 128 steps under
+    --time-budget 4.5: the data check, at the first probe's steps, priced at 200, and the
+    runs' spread, the probe part, widened by their unequal steps (± 2.7 pt, 0.40 pt of it
+    probes; now 170 steps each, ± 2.1 pt, 0.07 pt probes)."""
     for group in going:
         group.reserve(steps, kept)
     start = min(s for g in going for s, b in zip(g.steps[:kept], g.broken_down[:kept]) if not b)
