@@ -262,6 +262,7 @@ def adaptive_slq(
     assessing = 0.0  # seconds the latest assessment took per cubed step of its runs (``_assessed``)
     measuring = plan.measuring  # what an assessment may still measure, in the runs' products
     began = (start, 0)  # (clock, products) where the current stage's products began
+    apart = (0.0, 0)  # (seconds, products) the assessments took: not the runs' rate
 
     def past_deadline() -> bool:
         """Whether the next step's products, and what must follow the runs at the steps it may
@@ -271,10 +272,15 @@ def adaptive_slq(
         past the total the stage began with, or stop it short. ``planned`` takes the stage's
         own rate where it is slower: one run going on alone after several in lockstep makes
         its products slower than the mean so far, whose total had the bar's ETA, read at the
-        stage's rate, end minutes past the budget (the stop keeps the mean's rate)."""
+        stage's rate, end minutes past the budget (the stop keeps the mean's rate). The rate
+        leaves the assessments out (``apart``), which are priced on their own (``assessing``,
+        ``measuring``): a first assessment that measured the products' error again over all
+        the data (20 s of float64 products at 1 s a float32 one) more than doubled the
+        runs' seconds a product, and the runs stopped a step early at every stage after it."""
         nonlocal planned
         now = clock()
-        per_product = (now - start) / running if running else 0.0
+        products = running - apart[1]
+        per_product = (now - start - apart[0]) / products if products > 0 else 0.0
         counts = [s for g in live for s in g.steps][:kept]
         ahead = (after.seconds(sum(s > 0 for s in counts), max(counts, default=0) + 1, per_product)
                  + assessing * sum((s + 1) ** 3 for s in counts) + measuring * per_product)
@@ -340,8 +346,10 @@ def adaptive_slq(
         quad = runs_quadrature(results, broken, dim, "h", hvps=spent, iterations=steps)
         verdict = assess(quad)
         spent += verdict.products
+        running = spent
         quad = replace(quad, hvps=spent)
         now = clock()
+        apart = (apart[0] + now - assessed, apart[1] + verdict.products)
         elapsed = now - start
         began = (now, spent)  # the next stage's products begin after this assessment
         if not verdict.products:  # one that measured products, once, prices no later one

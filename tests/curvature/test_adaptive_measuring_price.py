@@ -35,13 +35,16 @@ def test_a_time_budget_holds_the_measuring_of_the_first_assessment(budget) -> No
     """One run of 8 steps first, at 1 s a product: before, the measuring's 20 s was not held,
     so a 25 s budget ran the 8 steps and ended at 28 s. Now the runs stop where the next step
     and the measuring would pass the budget (exact: the clock is the products and the
-    measuring), and a later stage, with nothing left to measure, holds no more of it."""
+    measuring), 5 steps in 25 s; a later stage, with nothing left to measure, holds no more
+    of it, and prices its steps at the runs' own 1 s a product: the measuring's seconds in
+    their rate made it 2.8 s after the first stage, and a 40 s budget ended at 39 s."""
     timed = _Timed(_operator())
     plan = AdaptivePlan(tolerance=1e-9, max_products=10_000, time_budget=budget, initial_steps=8, initial_runs=1,
                         measuring=MEASURING_S)
     result = adaptive_slq(timed, plan, _measuring_once(timed), seed=0, clock=lambda: timed.seconds)
     assert result.stopped_by == "time-budget"
     assert timed.seconds <= budget
+    assert timed.seconds + 1 > budget  # the next step would not have fitted: the budget is used
     if budget == 25.0:  # the first stage is cut where the next step and the measuring would not fit
         assert result.steps == 5 and timed.seconds == 25.0
 
