@@ -687,7 +687,8 @@ def spectrum(inputs: Inputs, options: CurvatureOptions = CurvatureOptions(),
         counted = _counted_on(progress, hvps)
         wide_storage = basis_storage(options.basis_dtype, torch.float64, elements)
         follows = _float64_follows(options, op, error, budgets, elapsed, after, dim * wide_storage.itemsize, cost)
-        measured_again = _WholeError(inputs, options, subsample.batches) if error and over < subsample.used else None
+        measured_again = _WholeError(inputs, options, subsample.batches, cost) if error and over < subsample.used \
+            else None
         quad, stopped_by, trail = _slq_spectrum(op, choice, budgets, target, storage, counted, elapsed, deadline,
                                                 after, error, follows, measured_again)
         stated = trail  # the trail the report states: every run's stages, float32 and float64 alike
@@ -1066,7 +1067,8 @@ def _slq_spectrum(op, choice: SolverChoice, options: CurvatureOptions, target: L
     plan = AdaptivePlan(options.tolerance, options.product_budget, initial_steps=choice.iterations,
                         initial_runs=choice.runs, time_budget=options.time_budget, lockstep=op.lockstep,
                         max_basis_rows=None if max_rows == math.inf else int(max_rows),
-                        after=Afterwards() if after is None else after, remedy=remedy)
+                        after=Afterwards() if after is None else after, remedy=remedy,
+                        measuring=0.0 if again is None or again.products else again.seconds)
     result = adaptive_slq(op, plan, assess, options.seed, storage, progress,
                           describe=lambda a: _status(a.estimate, a.plus_minus), clock=clock)
     wide = op.dtype == torch.float64
@@ -1085,12 +1087,20 @@ WHOLE_ERROR_SHARE = 0.5
 class _WholeError:
     """The products' error over all the curvature data ``batches`` (``_whole_error``), measured
     once, on ``measure()``, by operators of its own; ``error`` and ``products``: what it found
-    (``None`` before, or where the float64 operator did not fit in memory) and took (0 before)."""
+    (``None`` before, or where the float64 operator did not fit in memory) and took (0 before).
+    ``cost``: a float64 product's seconds in float32 ones (``_product_error``'s), which prices
+    the measuring under a time budget (``seconds``)."""
 
-    def __init__(self, inputs: Inputs, options: CurvatureOptions, batches) -> None:
-        self.inputs, self.options, self.batches = inputs, options, batches
+    def __init__(self, inputs: Inputs, options: CurvatureOptions, batches, cost: float = 1.0) -> None:
+        self.inputs, self.options, self.batches, self.cost = inputs, options, batches, cost
         self.error: float | None = None
         self.products = 0
+
+    @property
+    def seconds(self) -> float:
+        """What measuring takes in float32 products' seconds over ``batches``: one float32
+        product and one float64 (the operators' builds not counted)."""
+        return 1.0 + self.cost
 
     def measure(self) -> float | None:
         own = hessian_operator(self.inputs, replace(self.options, hvp="revrev"), batches=self.batches)

@@ -54,6 +54,11 @@ RESTART_SEED, RESTART_TRIES, RESTART_MIN_NORM = 1, 3, 1e-3
 # a row that a run of hundreds of steps takes (26,832 parameters: 4 µs a row at 64 rows, 11
 # at 800), and the data check of such a run is what the timing prices.
 TIMING_ELEMENTS = 2**24
+# ... and at least this many rows, whatever D: a row's seconds are a difference between
+# projections against these and against half of them, which one row against two lost in the
+# clock's noise (11.2 million parameters: 160 ms and 156 ms, ± 10 ms).
+MIN_TIMING_ROWS = 8
+TIMED_PROJECTIONS = 4
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,14 @@ class LanczosRuns:
                 callback(products)
             going = [r for r in going if not r.finished and len(r.alpha) < target]
         return products
+
+    def reserve(self, iterations: int, runs: int | None = None) -> None:
+        """Room for ``min(iterations, dim)`` basis vectors in every run (the first ``runs``
+        only, if given) that has not broken down: ``extend`` a step at a time then copies no
+        basis."""
+        for run in self._runs[:runs]:
+            if not run.finished:
+                run.reserve(min(iterations, self.dim))
 
     def exhaust(self, run: int = 0) -> None:
         """Let run ``run`` go on past a breakdown until its basis spans the whole space: at an
@@ -354,17 +367,33 @@ def reorthogonalisation_seconds(dim: int, storage_dtype: torch.dtype,
     m(m+1)/2 times this beyond their products (with thousands of parameters and hundreds
     of steps, more than the products). Timed on a basis of zeros stored as ``storage_dtype``
     (the products cost what any values do; a projection that removes nothing takes one
-    pass, as a run's steps mostly do: the DGKS test), the slower of two projections after
-    an untimed one."""
-    rows = max(1, min(dim, TIMING_ELEMENTS // dim))
+    pass, as a run's steps mostly do: the DGKS test): the difference between projections
+    against all of its rows and against half of them, each the fastest of
+    ``TIMED_PROJECTIONS`` after an untimed one (other processes' load only adds to a time:
+    a difference of the slower ones is the noise's), is a row's. A
+    projection's own costs (``w``'s norms and casts, passes over D) come once a step, in
+    the step's price; over the one row that 2²⁴ elements held past D = 8.4 million they
+    made a row 100-140 ms where it takes 5-10 ms (D = 11.1 million on a CPU: an MLP's runs
+    stopped after 5 steps of a 60 s --time-budget with about 20 s of it left; 496 rows a part at
+    31 steps for a CIFAR ResNet-18, whose runs a 150 s budget stopped at 30 steps with a third
+    of it left), so the basis holds at least ``MIN_TIMING_ROWS``. Where the clock's noise leaves no difference, the mean over all
+    the rows, which errs high."""
+    rows = max(MIN_TIMING_ROWS, min(dim, TIMING_ELEMENTS // dim))
     basis = torch.zeros(rows, dim, dtype=storage_dtype)
     w = torch.ones(dim, dtype=torch.float64)
-    seconds = []
-    for _ in range(3):
-        start = clock()
-        _reorthogonalised(basis, rows, w.clone())
-        seconds.append(clock() - start)
-    return max(seconds[1:]) / rows
+
+    def projection(count: int) -> float:
+        seconds = []
+        for _ in range(1 + TIMED_PROJECTIONS):
+            copy = w.clone()  # outside the timing: a step projects its own vector
+            start = clock()
+            _reorthogonalised(basis, count, copy)
+            seconds.append(clock() - start)
+        return min(seconds[1:])
+
+    whole, half = projection(rows), projection(rows // 2)
+    row = (whole - half) / (rows - rows // 2)
+    return row if row > 0 else whole / rows
 
 
 def _reorthogonalised(basis: Tensor, rows: int, w: Tensor) -> tuple[Tensor, float]:
